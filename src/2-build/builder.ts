@@ -1,0 +1,317 @@
+/**
+ * Phase 2, build (builder door): the typed API that makes a `Model`.
+ *
+ * Both doors end here: `defineModel({ formulas })` parses formula lines and defines
+ * each through this builder, and TypeScript code calls the same methods (so a loop can
+ * build many neurons). Every method that takes an expression accepts an `Expr`: an IR
+ * node, a number, or a formula string over the names known so far.
+ *
+ * Guarantees of `build()`: the Model invariants of model.ts hold, or a GradcError names
+ * what is wrong and where (a name defined twice, a parameter assigned by a formula, a
+ * cycle between formulas with its path, an unknown symbol or function, no `loss`, a
+ * loss that is not a scalar or reads no parameter).
+ */
+import { parse } from 'mathjs';
+import { GradcError, type SourceLocation } from '../errors.js';
+import { constant, make, input as inputLeaf, param as paramLeaf, target as targetLeaf } from '../ir/build.js';
+import type { Node } from '../ir/node.js';
+import type { Op } from '../ir/ops.js';
+import { type Shape, shape as mkShape, showShape } from '../ir/shape.js';
+import { dependsOn, topoOrder } from '../ir/walk.js';
+import type { Definition, Init, Leaf, Model, ParamLeaf } from '../model.js';
+import { columnOf, parseFormulas, type Assignment } from '../1-parse/formula.js';
+import { formulaToNode } from './fromFormula.js';
+import { FUNCTIONS, mean, times } from './functions.js';
+
+export type Expr = Node | number | string;
+export type ShapeSpec = number | readonly number[] | 'scalar';
+export type InitSpec = number | readonly number[] | Init | 'glorot' | 'he' | 'zeros';
+export interface ParamOptions { readonly shape?: ShapeSpec; readonly init?: InitSpec }
+export type Activation = 'linear' | 'sigmoid' | 'tanh' | 'relu' | 'softplus' | 'exp';
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function toShape(s: ShapeSpec | undefined): Shape {
+  if (s === undefined || s === 'scalar') return mkShape();
+  return typeof s === 'number' ? mkShape(s) : mkShape(...s);
+}
+
+function toInit(i: InitSpec | undefined, s: Shape, name: string): Init {
+  if (i === undefined) return s.length === 2 ? { kind: 'glorot' } : { kind: 'constant', value: 0 };
+  if (typeof i === 'number') return { kind: 'constant', value: i };
+  if (i === 'zeros') return { kind: 'constant', value: 0 };
+  if (i === 'glorot' || i === 'he') return { kind: i };
+  if (Array.isArray(i)) {
+    const n = s.reduce((a, b) => a * b, 1);
+    if (i.length !== n) throw new GradcError(`parameter '${name}' has ${i.length} initial values, expected ${n} for shape ${showShape(s)}`, { symbol: name });
+    return { kind: 'values', values: i.slice() };
+  }
+  return i as Init;
+}
+
+export class ModelBuilder {
+  readonly name: string;
+  readonly source: string;
+  private seed = 1;
+  private readonly params: ParamLeaf[] = [];
+  private readonly inputs: Leaf[] = [];
+  private readonly targets: Leaf[] = [];
+  private readonly defs: Definition[] = [];
+  private readonly scope = new Map<string, Node>();
+  private readonly kinds = new Map<string, string>(); // name -> 'parameter' | 'input' | 'target' | 'definition'
+  private readonly outputNames: string[] = [];
+  private layers = 0;
+
+  constructor(name: string, options: { source?: string; seed?: number } = {}) {
+    this.name = name;
+    this.source = options.source ?? `<inline model '${name}'>`;
+    if (options.seed !== undefined) this.seed = options.seed;
+  }
+
+  private where(extra: SourceLocation = {}): SourceLocation {
+    return { file: this.source, ...extra };
+  }
+
+  private claim(name: string, kind: string, at: SourceLocation = {}): void {
+    if (!NAME.test(name)) throw new GradcError(`'${name}' is not a valid name`, this.where({ ...at, symbol: name }));
+    const prev = this.kinds.get(name);
+    if (prev === 'parameter' && kind === 'definition') {
+      throw new GradcError(`'${name}' is a parameter and cannot be assigned by a formula`, this.where({ ...at, symbol: name }));
+    }
+    if (prev) throw new GradcError(`'${name}' is defined twice (already a ${prev})`, this.where({ ...at, symbol: name }));
+    this.kinds.set(name, kind);
+  }
+
+  setSeed(seed: number): this {
+    this.seed = seed;
+    return this;
+  }
+
+  input(name: string, s?: ShapeSpec): Node {
+    this.claim(name, 'input');
+    const node = inputLeaf(name, toShape(s));
+    this.inputs.push({ name, shape: node.shape, node });
+    this.scope.set(name, node);
+    return node;
+  }
+
+  target(name: string, s?: ShapeSpec): Node {
+    this.claim(name, 'target');
+    const node = targetLeaf(name, toShape(s));
+    this.targets.push({ name, shape: node.shape, node });
+    this.scope.set(name, node);
+    return node;
+  }
+
+  param(name: string, options: ParamOptions | number = {}): Node {
+    const opts = typeof options === 'number' ? { init: options } : options;
+    this.claim(name, 'parameter');
+    const s = toShape(opts.shape);
+    const node = paramLeaf(name, s);
+    this.params.push({ name, shape: s, node, init: toInit(opts.init, s, name) });
+    this.scope.set(name, node);
+    return node;
+  }
+
+  /** An expression as an IR node; strings are parsed as formulas over the names known so far. */
+  expr(e: Expr, at: SourceLocation = {}): Node {
+    if (typeof e === 'number') return constant(e);
+    if (typeof e !== 'string') return e;
+    let tree;
+    try {
+      tree = parse(e);
+    } catch (err) {
+      const char = (err as { char?: number }).char;
+      throw new GradcError(`formula does not parse: ${(err as Error).message.replace(/\s*\(char \d+\)$/, '')}: '${e}'`, this.where({ snippet: e, ...at, column: char !== undefined ? char + 1 : undefined }));
+    }
+    return formulaToNode(tree, {
+      where: this.where({ snippet: e, ...at }),
+      lineText: e,
+      resolve: (n) => this.scope.get(n),
+      known: () => [...this.scope.keys()],
+    });
+  }
+
+  /** A named intermediate: `name = e`. */
+  def(name: string, e: Expr, at: SourceLocation = {}, formula?: string): Node {
+    this.claim(name, 'definition', at);
+    const node = this.expr(e, at);
+    this.scope.set(name, node);
+    this.defs.push({ name, node, formula: formula ?? (typeof e === 'string' ? e : undefined), line: at.line });
+    return node;
+  }
+
+  /** Defines `loss`. */
+  loss(e: Expr): Node {
+    return this.def('loss', e);
+  }
+
+  /** Names (or nodes defined by `def`) that `forward` returns; inferred when never called. */
+  output(...names: string[]): this {
+    this.outputNames.push(...names);
+    return this;
+  }
+
+  /**
+   * A block of formula lines. Lines may come in any order: each is defined after the
+   * lines it reads, and a cycle is an error that prints its path.
+   */
+  formulas(text: string, options: { lineOffset?: number } = {}): this {
+    const lines = parseFormulas(text, this.where(), options.lineOffset ?? 0);
+    const byName = new Map<string, Assignment>();
+    for (const a of lines) {
+      const at = { line: a.line, column: columnOf(a.lineText, a.name), snippet: a.lineText };
+      if (byName.has(a.name)) {
+        throw new GradcError(`'${a.name}' is defined twice (lines ${byName.get(a.name)!.line} and ${a.line})`, this.where({ ...at, symbol: a.name }));
+      }
+      if (this.kinds.get(a.name) === 'parameter') this.claim(a.name, 'definition', at);
+      byName.set(a.name, a);
+    }
+    for (const a of orderByDependencies(lines, byName, (a, path) => {
+      throw new GradcError(`formulas form a cycle: ${path.join(' -> ')}`, this.where({ line: a.line, column: columnOf(a.lineText, a.name), symbol: a.name, snippet: a.lineText }));
+    })) {
+      this.def(a.name, formulaNode(this, a), { line: a.line, column: columnOf(a.lineText, a.name), snippet: a.lineText }, a.text);
+    }
+    return this;
+
+    function formulaNode(self: ModelBuilder, a: Assignment): Node {
+      return formulaToNode(a.expr, {
+        where: self.where({ line: a.line, snippet: a.lineText }),
+        lineText: a.lineText,
+        resolve: (n) => self.scope.get(n),
+        known: () => [...self.scope.keys()],
+      });
+    }
+  }
+
+  // Operations on expressions (each accepts formula strings too).
+  add = (a: Expr, b: Expr): Node => make('add', [this.expr(a), this.expr(b)]);
+  sub = (a: Expr, b: Expr): Node => make('sub', [this.expr(a), this.expr(b)]);
+  mul = (a: Expr, b: Expr): Node => make('mul', [this.expr(a), this.expr(b)]);
+  div = (a: Expr, b: Expr): Node => make('div', [this.expr(a), this.expr(b)]);
+  pow = (a: Expr, b: Expr): Node => make('pow', [this.expr(a), this.expr(b)]);
+  neg = (a: Expr): Node => make('neg', [this.expr(a)]);
+  /** `*` as in formulas: matrix product for two tensors, scaling otherwise. */
+  times = (a: Expr, b: Expr): Node => times(this.expr(a), this.expr(b));
+  matmul = (a: Expr, b: Expr): Node => make('matmul', [this.expr(a), this.expr(b)]);
+  dot = (a: Expr, b: Expr): Node => make('dot', [this.expr(a), this.expr(b)]);
+  sum = (a: Expr): Node => make('sum', [this.expr(a)]);
+  mean = (a: Expr): Node => mean(this.expr(a));
+  /** Any formula function by name (`sigmoid`, `max`, `softmax`, ...). */
+  call = (fn: string, ...args: Expr[]): Node => {
+    const info = FUNCTIONS[fn];
+    if (!info) throw new GradcError(`unknown function '${fn}' (supported: ${Object.keys(FUNCTIONS).sort().join(', ')})`, this.where({ symbol: fn }));
+    return info.build(args.map((a) => this.expr(a)));
+  };
+  activate = (x: Expr, activation: Activation): Node =>
+    activation === 'linear' ? this.expr(x) : make(activation as Op, [this.expr(x)]);
+
+  /**
+   * A dense layer `activation(W x + b)` with new parameters `<name>_W` ([units x in],
+   * Glorot-initialized unless `init` says otherwise) and `<name>_b` (zeros).
+   */
+  dense(x: Expr, units: number, activation: Activation = 'linear', options: { name?: string; init?: InitSpec; biasInit?: InitSpec } = {}): Node {
+    const xn = this.expr(x);
+    if (xn.shape.length !== 1) throw new GradcError(`dense layer input must be a vector, got ${showShape(xn.shape)}`, this.where());
+    const name = options.name ?? `layer${++this.layers}`;
+    const W = this.param(`${name}_W`, { shape: [units, xn.shape[0]], init: options.init ?? 'glorot' });
+    const b = this.param(`${name}_b`, { shape: [units], init: options.biasInit ?? 0 });
+    const z = this.def(`${name}_z`, make('add', [make('matmul', [W, xn]), b]));
+    return activation === 'linear' ? z : this.def(`${name}_a`, this.activate(z, activation));
+  }
+
+  /** A multilayer perceptron: `sizes` are the layer widths after the input. */
+  mlp(x: Expr, sizes: readonly number[], activation: Activation, outputActivation: Activation = 'linear'): Node {
+    let h = this.expr(x);
+    sizes.forEach((units, i) => {
+      h = this.dense(h, units, i === sizes.length - 1 ? outputActivation : activation);
+    });
+    return h;
+  }
+
+  build(): Model {
+    const lossDef = this.defs.find((d) => d.name === 'loss');
+    if (!lossDef) throw new GradcError(`no 'loss' is defined (define 'loss = ...', a scalar)`, this.where({ symbol: 'loss' }));
+    const loss = lossDef.node;
+    const lossAt = this.where({ line: lossDef.line, symbol: 'loss' });
+    if (loss.shape.length !== 0) throw new GradcError(`the loss must be a scalar, but it has shape ${showShape(loss.shape)}`, lossAt);
+    const order = topoOrder([loss]);
+    const reached = new Set(order);
+    if (!this.params.some((p) => reached.has(p.node))) {
+      throw new GradcError(`the loss does not depend on any parameter (parameters: ${this.params.map((p) => p.name).join(', ') || 'none'})`, lossAt);
+    }
+    const labels = new Map<Node, string>();
+    for (const l of [...this.params, ...this.inputs, ...this.targets]) labels.set(l.node, l.name);
+    for (const d of this.defs) if (!labels.has(d.node) && d.node.op !== 'const') labels.set(d.node, d.name);
+    return Object.freeze({
+      name: this.name,
+      source: this.source,
+      params: this.params.slice(),
+      inputs: this.inputs.slice(),
+      targets: this.targets.slice(),
+      defs: this.defs.slice(),
+      outputs: this.resolveOutputs(order, loss),
+      loss,
+      labels,
+      seed: this.seed,
+    });
+  }
+
+  private resolveOutputs(order: readonly Node[], loss: Node): Definition[] {
+    if (this.outputNames.length > 0) {
+      return this.outputNames.map((n) => {
+        const d = this.defs.find((x) => x.name === n);
+        if (!d) throw new GradcError(`output '${n}' is not a defined name`, this.where({ symbol: n }));
+        return d;
+      });
+    }
+    // Inferred: the named values that do not read a target but feed something that does.
+    const targets = new Set(this.targets.map((t) => t.node));
+    const readsTarget = dependsOn(order, (n) => targets.has(n));
+    const feedsTarget = new Set<Node>();
+    for (const n of order) if (readsTarget.has(n)) for (const a of n.args) feedsTarget.add(a);
+    const seen = new Set<Node>();
+    return this.defs.filter((d) => {
+      const ok = d.name !== 'loss' && !readsTarget.has(d.node) && feedsTarget.has(d.node) && !seen.has(d.node);
+      seen.add(d.node);
+      return ok && d.node !== loss;
+    });
+  }
+}
+
+/** Lines ordered so that each comes after the lines it reads (iterative DFS); calls `cycle` on a cycle. */
+function orderByDependencies(
+  lines: readonly Assignment[],
+  byName: ReadonlyMap<string, Assignment>,
+  cycle: (a: Assignment, path: string[]) => never,
+): Assignment[] {
+  const out: Assignment[] = [];
+  const state = new Map<string, 1 | 2>();
+  for (const start of lines) {
+    if (state.has(start.name)) continue;
+    const stack: { a: Assignment; next: number }[] = [{ a: start, next: 0 }];
+    state.set(start.name, 1);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (top.next < top.a.reads.length) {
+        const dep = byName.get(top.a.reads[top.next++]);
+        if (!dep) continue;
+        const s = state.get(dep.name);
+        if (s === 1) {
+          const names = stack.map((f) => f.a.name);
+          cycle(dep, [...names.slice(names.indexOf(dep.name)), dep.name]);
+        }
+        if (s === undefined) {
+          state.set(dep.name, 1);
+          stack.push({ a: dep, next: 0 });
+        }
+      } else {
+        stack.pop();
+        state.set(top.a.name, 2);
+        out.push(top.a);
+      }
+    }
+  }
+  return out;
+}
+

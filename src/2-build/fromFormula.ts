@@ -1,0 +1,135 @@
+/**
+ * Phase 2, build (formula door): a mathjs syntax tree into IR.
+ *
+ * Guarantees: the node returned computes the formula with mathjs meaning (see
+ * functions.ts for operators); every symbol is resolved through `resolve`, and every
+ * failure (unknown symbol, unknown function, wrong argument count, shapes that do not
+ * fit, an unsupported construct) is a GradcError carrying the line, the column of the
+ * offending symbol or operator where it can be found in the line, and the symbol. The
+ * walk over the mathjs tree is iterative.
+ */
+import type { MathNode } from 'mathjs';
+import { GradcError, type SourceLocation } from '../errors.js';
+import { constant, make } from '../ir/build.js';
+import type { Node } from '../ir/node.js';
+import { ShapeError } from '../ir/ops.js';
+import { columnOf } from '../1-parse/formula.js';
+import { FUNCTIONS, FUNCTION_NAMES, indexVector, times } from './functions.js';
+
+export interface FormulaContext {
+  readonly where: SourceLocation; // file and line of the formula
+  readonly lineText: string;
+  /** The node a name stands for, or undefined when the name is unknown. */
+  readonly resolve: (name: string) => Node | undefined;
+  /** Names that are known at this point (for the error message). */
+  readonly known: () => readonly string[];
+}
+
+type M = MathNode & Record<string, any>;
+
+const OPERATOR_OPS: Record<string, string> = {
+  add: '+', subtract: '-', multiply: '*', divide: '/', pow: '^',
+  dotMultiply: '.*', dotDivide: './', dotPow: '.^', unaryMinus: '-', unaryPlus: '+',
+};
+
+export function formulaToNode(root: MathNode, ctx: FormulaContext): Node {
+  const fail = (problem: string, symbol?: string, column?: number): never => {
+    throw new GradcError(problem, { ...ctx.where, column: column ?? (symbol ? columnOf(ctx.lineText, symbol) : undefined), symbol });
+  };
+  const shaped = (what: string, build: () => Node, symbol?: string): Node => {
+    try {
+      return build();
+    } catch (e) {
+      if (e instanceof ShapeError || e instanceof RangeError) {
+        const col = symbol ? ctx.lineText.indexOf(symbol) : -1;
+        return fail(`shapes do not fit in ${what}: ${e.message}`, undefined, col >= 0 ? col + 1 : undefined);
+      }
+      throw e;
+    }
+  };
+
+  // Post-order over the mathjs tree with an explicit stack.
+  const values = new Map<MathNode, Node>();
+  const stack: { node: M; expanded: boolean }[] = [{ node: root as M, expanded: false }];
+  const children = (n: M): M[] => {
+    switch (n.type) {
+      case 'OperatorNode': return n.args;
+      case 'FunctionNode': return n.args;
+      case 'ParenthesisNode': return [n.content];
+      case 'AccessorNode': return [n.object];
+      default: return [];
+    }
+  };
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (!top.expanded) {
+      top.expanded = true;
+      for (const c of children(top.node).slice().reverse()) stack.push({ node: c, expanded: false });
+      continue;
+    }
+    stack.pop();
+    const n = top.node;
+    const args = children(n).map((c) => values.get(c)!);
+    values.set(n, convert(n, args));
+  }
+  return values.get(root)!;
+
+  function convert(n: M, args: Node[]): Node {
+    switch (n.type) {
+      case 'ConstantNode':
+        if (typeof n.value !== 'number') return fail(`only numeric constants are supported, got ${JSON.stringify(n.value)}`);
+        return constant(n.value);
+      case 'SymbolNode': {
+        const found = ctx.resolve(n.name);
+        if (found) return found;
+        if (n.name === 'pi') return constant(Math.PI);
+        if (n.name === 'e') return constant(Math.E);
+        const known = ctx.known();
+        return fail(`unknown symbol '${n.name}'${known.length ? ` (known: ${known.join(', ')})` : ''}`, n.name);
+      }
+      case 'ParenthesisNode':
+        return args[0];
+      case 'OperatorNode': {
+        const op = OPERATOR_OPS[n.fn];
+        if (!op) return fail(`operator '${n.op}' is not supported`, undefined, ctx.lineText.indexOf(n.op) + 1 || undefined);
+        const [a, b] = args;
+        const what = `'${n.toString()}'`;
+        return shaped(what, () => {
+          switch (n.fn) {
+            case 'add': return make('add', [a, b]);
+            case 'subtract': return make('sub', [a, b]);
+            case 'multiply': return times(a, b);
+            case 'divide': return make('div', [a, b]);
+            case 'pow':
+              if (a.shape.length > 0) throw new ShapeError(`'^' on a tensor base is a matrix power; use '.^' for elementwise powers`);
+              return make('pow', [a, b]);
+            case 'dotMultiply': return make('mul', [a, b]);
+            case 'dotDivide': return make('div', [a, b]);
+            case 'dotPow': return make('pow', [a, b]);
+            case 'unaryMinus': return make('neg', [a]);
+            default: return a; // unaryPlus
+          }
+        }, op);
+      }
+      case 'FunctionNode': {
+        const name: string = n.fn?.name ?? String(n.fn);
+        const info = FUNCTIONS[name];
+        if (!info) return fail(`unknown function '${name}' (supported: ${FUNCTION_NAMES.join(', ')})`, name);
+        const [lo, hi] = info.arity;
+        if (args.length < lo || args.length > hi) {
+          return fail(`function '${name}' takes ${lo === hi ? lo : `${lo} to ${hi}`} argument(s), got ${args.length}`, name);
+        }
+        return shaped(`'${n.toString()}'`, () => info.build(args), name);
+      }
+      case 'AccessorNode': {
+        const dims: M[] = n.index.dimensions;
+        if (dims.length !== 1 || dims[0].type !== 'ConstantNode' || !Number.isInteger(dims[0].value)) {
+          return fail(`only a constant index into a vector is supported, as in v[1] (1-based), got '${n.toString()}'`);
+        }
+        return shaped(`'${n.toString()}'`, () => indexVector(args[0], dims[0].value), n.object.name);
+      }
+      default:
+        return fail(`'${n.toString()}' (${n.type}) is not supported in a formula`);
+    }
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The functions and operators a formula may use, and the IR each one builds.
+ *
+ * Guarantees: `FUNCTIONS` is the complete list of function names accepted in formulas
+ * (an unknown name is an error that lists these); each entry checks its argument count
+ * and builds IR only through the smart constructors, so shapes are checked by
+ * `inferShape`. Operators follow mathjs meaning: `*` is a matrix product when both
+ * sides are tensors (a dot product for two vectors) and a scaling otherwise; `.*`,
+ * `./`, `.^` are elementwise; `^` on a tensor base is rejected in favour of `.^`.
+ */
+import { constant, make } from '../ir/build.js';
+import type { Node } from '../ir/node.js';
+import type { Op } from '../ir/ops.js';
+import { isScalar, sizeOf } from '../ir/shape.js';
+
+export interface FunctionInfo {
+  readonly arity: readonly [number, number];
+  readonly build: (args: Node[]) => Node;
+  readonly doc: string;
+}
+
+const unaryFn = (op: Op, doc: string): FunctionInfo => ({ arity: [1, 1], build: ([x]) => make(op, [x]), doc });
+
+/** Elementwise or matrix product, as `*` means in mathjs. */
+export function times(a: Node, b: Node): Node {
+  if (isScalar(a.shape) || isScalar(b.shape)) return make('mul', [a, b]);
+  if (a.shape.length === 1 && b.shape.length === 1) return make('dot', [a, b]);
+  return make('matmul', [a, b]);
+}
+
+export function mean(x: Node): Node {
+  return isScalar(x.shape) ? x : make('div', [make('sum', [x]), constant(sizeOf(x.shape))]);
+}
+
+export const FUNCTIONS: Readonly<Record<string, FunctionInfo>> = {
+  exp: unaryFn('exp', 'e^x'),
+  log: unaryFn('log', 'natural logarithm'),
+  sqrt: unaryFn('sqrt', 'square root'),
+  abs: unaryFn('abs', "absolute value (abs'(0) = 0)"),
+  sin: unaryFn('sin', 'sine'),
+  cos: unaryFn('cos', 'cosine'),
+  tanh: unaryFn('tanh', 'hyperbolic tangent'),
+  sigmoid: unaryFn('sigmoid', '1 / (1 + e^-x)'),
+  relu: unaryFn('relu', "max(x, 0) (relu'(0) = 0)"),
+  softplus: unaryFn('softplus', 'log(1 + e^x), computed stably'),
+  square: unaryFn('square', 'x^2'),
+  sign: unaryFn('sign', '-1, 0 or 1'),
+  max: { arity: [2, 2], build: ([a, b]) => make('max', [a, b]), doc: 'elementwise maximum (ties: gradient to the first argument)' },
+  min: { arity: [2, 2], build: ([a, b]) => make('min', [a, b]), doc: 'elementwise minimum (ties: gradient to the first argument)' },
+  pow: { arity: [2, 2], build: ([a, b]) => make('pow', [a, b]), doc: 'a^b elementwise' },
+  sum: { arity: [1, 1], build: ([x]) => make('sum', [x]), doc: 'sum of all elements' },
+  mean: { arity: [1, 1], build: ([x]) => mean(x), doc: 'mean of all elements' },
+  dot: { arity: [2, 2], build: ([a, b]) => make('dot', [a, b]), doc: 'dot product of two vectors' },
+  outer: { arity: [2, 2], build: ([a, b]) => make('outer', [a, b]), doc: 'outer product of two vectors' },
+  matmul: { arity: [2, 2], build: ([a, b]) => make('matmul', [a, b]), doc: 'matrix-vector or matrix-matrix product' },
+  transpose: { arity: [1, 1], build: ([x]) => make('transpose', [x]), doc: 'matrix transpose' },
+  softmax: { arity: [1, 1], build: ([x]) => make('softmax', [x]), doc: 'softmax of a vector (max shifted out)' },
+  logsumexp: { arity: [1, 1], build: ([x]) => make('logsumexp', [x]), doc: 'log(sum(exp(v))) (max shifted out)' },
+  log_softmax: { arity: [1, 1], build: ([x]) => make('logsoftmax', [x]), doc: 'v - logsumexp(v)' },
+  concat: { arity: [1, 64], build: (xs) => make('concat', xs), doc: 'concatenation of scalars and vectors' },
+};
+
+export const FUNCTION_NAMES: readonly string[] = Object.keys(FUNCTIONS).sort();
+
+/** `v[i]` with mathjs's 1-based index `i`. */
+export function indexVector(v: Node, oneBased: number): Node {
+  if (v.shape.length !== 1) throw new RangeError(`only vectors can be indexed, got shape [${v.shape.join('x')}]`);
+  return make('index', [v], { start: oneBased - 1 });
+}
+

@@ -1,0 +1,196 @@
+/**
+ * Phase 5, lower: the derived model as flat instruction lists, one per kernel.
+ *
+ * Takes a `Derived` model; returns a `Program`: the data layout (where each input,
+ * target and output sits in a sample's row of a Float64Array, each parameter's shape
+ * and initializer) and four kernels (forward, loss, gradient, step). Guarantees:
+ * - each kernel is a list of instructions in topological order: loads of every leaf it
+ *   reads first (so a fused update can never be read back), then one instruction per
+ *   scalar operation, then stores placed right after the value they store is computed;
+ * - every instruction has a unique name (names.ts): the user's label, `d_<label>` for
+ *   the adjoint of a labelled node, `<label>_<k>` for elements, else `t<k>`;
+ * - every backward instruction carries a comment naming the forward statement whose
+ *   derivative rule produced it;
+ * - constants are operands (literals), never instructions;
+ * - the order depends only on the model, never on node ids.
+ */
+import type { Node } from '../ir/node.js';
+import type { Op } from '../ir/ops.js';
+import { formula } from '../ir/print.js';
+import { type Shape, sizeOf } from '../ir/shape.js';
+import { topoOrder } from '../ir/walk.js';
+import type { Init, Model } from '../model.js';
+import type { Derived } from '../3-diff/derive.js';
+import { Names, adjointName, elementName } from './names.js';
+import { scalarize } from './scalarize.js';
+
+export type Operand = { readonly ref: number } | { readonly lit: number };
+
+export type Instr =
+  | { readonly kind: 'load'; readonly name: string; readonly from: 'param' | 'input' | 'target'; readonly leaf: string; readonly element: number | null; readonly offset: number }
+  | { readonly kind: 'op'; readonly name: string; readonly op: Op; readonly args: readonly Operand[]; readonly comment?: string }
+  | { readonly kind: 'store'; readonly into: 'output' | 'grad' | 'update'; readonly leaf: string; readonly element: number | null; readonly offset: number; readonly value: Operand; readonly old?: Operand };
+
+export type KernelKind = 'forward' | 'loss' | 'gradient' | 'step';
+
+export interface Kernel {
+  readonly kind: KernelKind;
+  readonly instrs: readonly Instr[];
+  /** The loss, for kernels that return it. */
+  readonly result?: Operand;
+}
+
+export interface Slot { readonly name: string; readonly shape: Shape; readonly size: number; readonly offset: number }
+export interface ParamSlot extends Slot { readonly init: Init }
+
+export interface Layout {
+  readonly params: readonly ParamSlot[];
+  readonly inputs: readonly Slot[];
+  readonly targets: readonly Slot[];
+  readonly outputs: readonly Slot[];
+  readonly inputSize: number;
+  readonly targetSize: number;
+  readonly outputSize: number;
+  readonly paramSize: number;
+}
+
+export interface Program {
+  readonly model: Model;
+  readonly layout: Layout;
+  readonly kernels: { readonly [K in KernelKind]: Kernel };
+  /** The derived formula of each parameter's gradient, in the user's names. */
+  readonly gradientFormulas: readonly { readonly param: string; readonly formula: string }[];
+}
+
+function slots<T extends { name: string; shape: Shape }>(xs: readonly T[]): (Slot & T)[] {
+  let offset = 0;
+  return xs.map((x) => {
+    const size = sizeOf(x.shape);
+    const s = { ...x, size, offset };
+    offset += size;
+    return s;
+  });
+}
+const total = (xs: readonly Slot[]) => xs.reduce((n, s) => n + s.size, 0);
+
+export function layoutOf(model: Model): Layout {
+  const params = slots(model.params.map((p) => ({ name: p.name, shape: p.shape, init: p.init })));
+  const inputs = slots(model.inputs.map((p) => ({ name: p.name, shape: p.shape })));
+  const targets = slots(model.targets.map((p) => ({ name: p.name, shape: p.shape })));
+  const outputs = slots(model.outputs.map((p) => ({ name: p.name, shape: p.node.shape })));
+  return { params, inputs, targets, outputs, inputSize: total(inputs), targetSize: total(targets), outputSize: total(outputs), paramSize: total(params) };
+}
+
+const FORMULA_COMMENT_MAX = 100;
+
+export function schedule(derived: Derived): Program {
+  const { model, grads } = derived;
+  const layout = layoutOf(model);
+  const labels = model.labels;
+  const tensorRoots = [model.loss, ...model.outputs.map((o) => o.node), ...grads];
+  const elements = scalarize(tensorRoots);
+
+  // Names for scalar element nodes: user labels, adjoint labels, element labels.
+  const elementLabels = new Map<Node, string>();
+  const adjointOf = new Map<Node, string>();
+  for (const [f, a] of derived.adjoints) {
+    const l = labels.get(f);
+    if (l && !adjointOf.has(a) && f.op !== 'param') adjointOf.set(a, adjointName(l));
+  }
+  model.params.forEach((p, i) => adjointOf.set(grads[i], adjointName(p.name)));
+  for (const [tensorNode, els] of elements) {
+    const l = labels.get(tensorNode) ?? adjointOf.get(tensorNode);
+    if (!l) continue;
+    els.forEach((e, k) => {
+      if (e.op === 'const' || e.op === 'param' || e.op === 'input' || e.op === 'target' || e.op === 'index' && e.args[0].args.length === 0) return;
+      if (!elementLabels.has(e)) elementLabels.set(e, els.length === 1 && tensorNode.shape.length === 0 ? l : elementName(l, k));
+    });
+  }
+  // Comments: backward element -> the forward statement it differentiates.
+  const commentOf = new Map<Node, string>();
+  for (const [b, f] of derived.origin) {
+    const name = labels.get(f);
+    const text = `${name ? `${name} = ` : ''}${formula(f, labels, { maxLength: FORMULA_COMMENT_MAX })}`;
+    const short = text.length > FORMULA_COMMENT_MAX ? `${text.slice(0, FORMULA_COMMENT_MAX)}…` : text;
+    for (const e of elements.get(b) ?? []) if (!commentOf.has(e)) commentOf.set(e, `grad of: ${short}`);
+  }
+
+  const leafOffset = (leaf: Node): number => {
+    const table = leaf.op === 'param' ? layout.params : leaf.op === 'input' ? layout.inputs : layout.targets;
+    return table.find((s) => s.name === leaf.attrs.name)!.offset;
+  };
+
+  const build = (kind: KernelKind): Kernel => {
+    const names = new Names();
+    const instrs: Instr[] = [];
+    const index = new Map<Node, number>();
+    const operand = (n: Node): Operand => (n.op === 'const' ? { lit: n.attrs.value! } : { ref: index.get(n)! });
+
+    const lossEl = elements.get(model.loss)![0];
+    const outputEls = model.outputs.map((o) => elements.get(o.node)!);
+    const gradEls = grads.map((g) => elements.get(g)!);
+    const roots = kind === 'forward' ? outputEls.flat() : kind === 'loss' ? [lossEl] : [lossEl, ...gradEls.flat()];
+    const order = topoOrder(roots);
+    // For the step kernel every parameter element is loaded (its old value is needed by the update).
+    const paramEls = kind === 'step' ? model.params.flatMap((p) => elements.get(p.node) ?? scalarize([p.node]).get(p.node)!) : [];
+    const isLeafLoad = (n: Node) => n.op === 'param' || n.op === 'input' || n.op === 'target' || (n.op === 'index' && n.args[0].args.length === 0 && n.args[0].op !== 'const');
+    const leavesUsed = new Set<Node>([...order.filter(isLeafLoad), ...paramEls]);
+    // Loads first, in layout order: params, inputs, targets; each by element.
+    const leafOrder = [...leavesUsed].sort((a, b) => loadKey(a) - loadKey(b));
+    function loadKey(n: Node): number {
+      const leaf = n.op === 'index' ? n.args[0] : n;
+      const group = leaf.op === 'param' ? 0 : leaf.op === 'input' ? 1 : 2;
+      return group * 1e9 + leafOffset(leaf) + (n.op === 'index' ? n.attrs.start! : 0);
+    }
+    for (const n of leafOrder) {
+      const leaf = n.op === 'index' ? n.args[0] : n;
+      const element = n.op === 'index' ? n.attrs.start! : null;
+      const name = names.fresh(element === null ? leaf.attrs.name! : elementName(leaf.attrs.name!, element));
+      index.set(n, instrs.length);
+      instrs.push({ kind: 'load', name, from: leaf.op as 'param' | 'input' | 'target', leaf: leaf.attrs.name!, element, offset: leafOffset(leaf) + (element ?? 0) });
+    }
+    // Stores, keyed by the node whose value they store.
+    const stores = new Map<Node, Instr[]>();
+    const lateStores: Instr[] = [];
+    const addStore = (value: Node, make: (v: Operand) => Instr) => {
+      if (value.op === 'const' || leavesUsed.has(value)) lateStores.push(make(operand(value)));
+      else (stores.get(value) ?? stores.set(value, []).get(value)!).push(make({ ref: -1 }));
+    };
+    if (kind === 'forward') {
+      model.outputs.forEach((o, i) => {
+        const slot = layout.outputs[i];
+        outputEls[i].forEach((e, k) => addStore(e, (v) => ({ kind: 'store', into: 'output', leaf: o.name, element: slot.shape.length ? k : null, offset: slot.offset + k, value: v })));
+      });
+    }
+    if (kind === 'gradient' || kind === 'step') {
+      model.params.forEach((p, i) => {
+        const slot = layout.params[i];
+        const pEls = kind === 'step' ? elements.get(p.node) ?? scalarize([p.node]).get(p.node)! : [];
+        gradEls[i].forEach((e, k) =>
+          addStore(e, (v) => ({
+            kind: 'store', into: kind === 'gradient' ? 'grad' : 'update', leaf: p.name, element: slot.shape.length ? k : null,
+            offset: slot.offset + k, value: v, old: kind === 'step' ? operand(pEls[k]) : undefined,
+          })),
+        );
+      });
+    }
+    for (const n of order) {
+      if (n.op === 'const' || leavesUsed.has(n)) continue;
+      const label = labels.get(n) ?? adjointOf.get(n) ?? elementLabels.get(n);
+      const name = label ? names.fresh(label) : names.temp();
+      index.set(n, instrs.length);
+      instrs.push({ kind: 'op', name, op: n.op, args: n.args.map(operand), comment: commentOf.get(n) });
+      for (const s of stores.get(n) ?? []) instrs.push({ ...s, value: { ref: index.get(n)! } } as Instr);
+    }
+    instrs.push(...lateStores);
+    return { kind, instrs, result: kind === 'forward' ? undefined : operand(lossEl) };
+  };
+
+  const gradientFormulas = model.params.map((p, i) => ({ param: p.name, formula: formula(grads[i], labels, { maxLength: 400 }) }));
+  return {
+    model,
+    layout,
+    kernels: { forward: build('forward'), loss: build('loss'), gradient: build('gradient'), step: build('step') },
+    gradientFormulas,
+  };
+}

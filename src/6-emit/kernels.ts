@@ -1,0 +1,115 @@
+/**
+ * Phase 6, emit (kernels): instruction lists as straight-line TypeScript functions.
+ *
+ * Guarantees: one statement per instruction, in the schedule's order; each backward
+ * statement is preceded by its `// grad of: ...` comment; literals print so that they
+ * read back as the same double (`String`, with `-0` kept); a kernel longer than
+ * `chunkSize` statements is split into parts of at most `chunkSize` statements (V8
+ * optimizes a function only up to about 60 KB of bytecode, and the TypeScript checker
+ * slows super-linearly on one huge function), which share the values that cross a part
+ * boundary through the module's scratch Float64Array `$t`; output is a pure function of
+ * the kernel (no ids, no timestamps). Building is linear in the number of instructions.
+ */
+import { OPS } from '../ir/ops.js';
+import { formatNumber } from '../ir/print.js';
+import type { Instr, Kernel, KernelKind, Operand } from '../5-lower/schedule.js';
+
+export const DEFAULT_CHUNK_SIZE = 1000;
+
+/** Kernel parameters per kind: `$p` params, `$x`/`$xo` the input row, `$y`/`$yo` the target row. */
+type Param = { readonly name: string; readonly type: string };
+const P = (name: string, type: string): Param => ({ name, type });
+const ROW = [P('$p', 'Params'), P('$x', 'Float64Array'), P('$xo', 'number')];
+const TARGET_ROW = [P('$y', 'Float64Array'), P('$yo', 'number')];
+export const KERNEL_PARAMS: { readonly [K in KernelKind]: readonly Param[] } = {
+  forward: [...ROW, P('$o', 'Float64Array'), P('$oo', 'number')],
+  loss: [...ROW, ...TARGET_ROW],
+  gradient: [...ROW, ...TARGET_ROW, P('$g', 'Params'), P('$scale', 'number')],
+  step: [...ROW, ...TARGET_ROW, P('$lr', 'number')],
+};
+const call = (fn: string, kind: KernelKind) => `${fn}(${KERNEL_PARAMS[kind].map((p) => p.name).join(', ')})`;
+
+export function literal(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  const t = formatNumber(v);
+  return v < 0 || Object.is(v, -0) ? `(${t})` : t;
+}
+
+const field = (leaf: string, element: number | null) => (element === null ? `.${leaf}` : `.${leaf}[${element}]`);
+
+function statement(ins: Instr, ref: (o: Operand) => string): string {
+  switch (ins.kind) {
+    case 'load':
+      if (ins.from === 'param') return `const ${ins.name} = $p${field(ins.leaf, ins.element)};`;
+      return ins.from === 'input' ? `const ${ins.name} = $x[$xo + ${ins.offset}];` : `const ${ins.name} = $y[$yo + ${ins.offset}];`;
+    case 'op':
+      return `const ${ins.name} = ${OPS[ins.op].js!(...ins.args.map(ref))};`;
+    case 'store':
+      if (ins.into === 'output') return `$o[$oo + ${ins.offset}] = ${ref(ins.value)};`;
+      if (ins.into === 'grad') return `$g${field(ins.leaf, ins.element)} += $scale * ${ref(ins.value)};`;
+      return `$p${field(ins.leaf, ins.element)} = ${ref(ins.old!)} - $lr * ${ref(ins.value)};`;
+  }
+}
+
+const usesOf = (ins: Instr): Operand[] =>
+  ins.kind === 'op' ? [...ins.args] : ins.kind === 'store' ? (ins.old ? [ins.value, ins.old] : [ins.value]) : [];
+
+export interface EmittedKernel {
+  /** Function declarations, the entry `$<kind>` last. */
+  readonly functions: readonly { readonly name: string; readonly parameters: readonly Param[]; readonly returns: string; readonly body: string }[];
+  /** Scratch slots the parts need. */
+  readonly slots: number;
+}
+
+export function emitKernel(kernel: Kernel, chunkSize = DEFAULT_CHUNK_SIZE): EmittedKernel {
+  const { kind, instrs } = kernel;
+  const name = `$${kind}`;
+  const returns = kind === 'forward' ? 'void' : 'number';
+  const nameOf = (k: number) => (instrs[k] as { name: string }).name;
+  const refText = (o: Operand) => ('lit' in o ? literal(o.lit) : nameOf(o.ref));
+  const lines = (from: number, to: number, ref: (o: Operand) => string): string[] => {
+    const out: string[] = [];
+    for (let k = from; k < to; k++) {
+      const ins = instrs[k];
+      if (ins.kind === 'op' && ins.comment) out.push(`// ${ins.comment}`);
+      out.push(statement(ins, ref));
+    }
+    return out;
+  };
+  const result = kernel.result;
+
+  if (instrs.length <= chunkSize) {
+    const body = lines(0, instrs.length, refText);
+    if (result) body.push(`return ${refText(result)};`);
+    return { functions: [{ name, parameters: KERNEL_PARAMS[kind], returns, body: body.join('\n') }], slots: 0 };
+  }
+
+  // Split: part p holds instructions [p*chunkSize, (p+1)*chunkSize).
+  const part = (k: number) => Math.floor(k / chunkSize);
+  const parts = part(instrs.length - 1) + 1;
+  const slot = new Map<number, number>(); // instruction index -> scratch slot
+  const need = (k: number, fromPart: number) => {
+    if (part(k) !== fromPart && !slot.has(k)) slot.set(k, slot.size);
+  };
+  instrs.forEach((ins, k) => usesOf(ins).forEach((o) => 'ref' in o && need(o.ref, part(k))));
+  if (result && 'ref' in result) need(result.ref, parts - 1);
+
+  const functions: { name: string; parameters: readonly Param[]; returns: string; body: string }[] = [];
+  for (let p = 0; p < parts; p++) {
+    const from = p * chunkSize, to = Math.min(instrs.length, from + chunkSize);
+    const imported = new Set<number>();
+    for (let k = from; k < to; k++) for (const o of usesOf(instrs[k])) if ('ref' in o && part(o.ref) !== p) imported.add(o.ref);
+    const last = p === parts - 1;
+    if (last && result && 'ref' in result && part(result.ref) !== p) imported.add(result.ref);
+    const body = [...imported].sort((a, b) => a - b).map((k) => `const ${nameOf(k)} = $t[${slot.get(k)}];`);
+    for (let k = from; k < to; k++) {
+      body.push(...lines(k, k + 1, refText));
+      if (slot.has(k) && instrs[k].kind !== 'store') body.push(`$t[${slot.get(k)}] = ${nameOf(k)};`);
+    }
+    if (last && result) body.push(`return ${refText(result)};`);
+    functions.push({ name: `${name}_${p}`, parameters: KERNEL_PARAMS[kind], returns: last ? returns : 'void', body: body.join('\n') });
+  }
+  const calls = functions.map((f, p) => (p === parts - 1 && returns !== 'void' ? `return ${call(f.name, kind)};` : `${call(f.name, kind)};`));
+  functions.push({ name, parameters: KERNEL_PARAMS[kind], returns, body: calls.join('\n') });
+  return { functions, slots: slot.size };
+}

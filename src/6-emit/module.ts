@@ -1,0 +1,235 @@
+/**
+ * Phase 6, emit (module): a Program as one self-contained TypeScript module.
+ *
+ * Guarantees: the module has no imports and no runtime dependency; it exports typed
+ * `Params`, `Inputs`, `Targets`, `Outputs` (names as the user wrote them), `initParams`,
+ * `forward`, `loss`, `gradient` (its doc comment gives each derived formula), `step`
+ * (update fused into the backward pass), minibatch `gradientBatch`/`stepBatch`, and a
+ * trainer (`fit`, `predict`, `evaluate`); it starts with a header naming its source and
+ * saying it must not be edited; identical input gives byte-identical output; it passes
+ * `tsc --strict --noEmit`. The file is built once from ts-morph structures (one
+ * `createSourceFile` call), so emission stays linear in the model's size.
+ */
+import { IndentationText, Project, StructureKind, type StatementStructures, type WriterFunction } from 'ts-morph';
+import { debugLevel } from '../debug.js';
+import type { Program, Slot } from '../5-lower/schedule.js';
+import { DEFAULT_CHUNK_SIZE, emitKernel } from './kernels.js';
+import { RUNTIME } from './runtime.js';
+
+export interface EmitOptions {
+  /** Statements per generated function before it is split (default 1000). */
+  readonly chunkSize?: number;
+  /** Path shown in the header (the model file). */
+  readonly sourcePath?: string;
+}
+
+const text = (s: string): WriterFunction => (w) => { w.write(s); };
+const fieldType = (s: Slot, input = false) => (s.shape.length === 0 ? 'number' : input ? 'ArrayLike<number>' : 'Float64Array');
+const shapeText = (s: Slot) => `[${s.shape.join(', ')}]`;
+
+function iface(name: string, doc: string, slots: readonly Slot[], input = false): StatementStructures {
+  return {
+    kind: StructureKind.Interface,
+    name,
+    isExported: true,
+    docs: [doc],
+    properties: slots.map((s) => ({ name: s.name, type: fieldType(s, input), docs: s.shape.length ? [`shape ${shapeText(s)}, row-major`] : undefined })),
+  };
+}
+
+function initExpr(s: Program['layout']['params'][number]): string {
+  const i = s.init;
+  const n = s.size;
+  const fanIn = s.shape.length === 2 ? s.shape[1] : s.shape.length === 1 ? s.shape[0] : 1;
+  const fanOut = s.shape.length === 2 ? s.shape[0] : 1;
+  const scalar = s.shape.length === 0;
+  switch (i.kind) {
+    case 'constant': return scalar ? `${i.value}` : `new Float64Array(${n}).fill(${i.value})`;
+    case 'values': return scalar ? `${i.values[0]}` : `Float64Array.of(${i.values.join(', ')})`;
+    case 'uniform': return scalar ? `$uniform(rand, ${i.low}, ${i.high})` : `$fill(${n}, () => $uniform(rand, ${i.low}, ${i.high}))`;
+    case 'normal': return scalar ? `${i.std} * $normal(rand)` : `$fill(${n}, () => ${i.std} * $normal(rand))`;
+    case 'glorot': {
+      const r = `Math.sqrt(6 / ${fanIn + fanOut})`;
+      return scalar ? `$uniform(rand, -${r}, ${r})` : `$fill(${n}, () => $uniform(rand, -${r}, ${r}))`;
+    }
+    case 'he': return scalar ? `Math.sqrt(2 / ${fanIn}) * $normal(rand)` : `$fill(${n}, () => Math.sqrt(2 / ${fanIn}) * $normal(rand))`;
+  }
+}
+
+function packer(kind: 'input' | 'target', slots: readonly Slot[]): string {
+  const lines = slots.map((s) => {
+    if (s.shape.length === 0) {
+      return `{ const v = src.${s.name}; if (typeof v !== 'number') throw new Error(\`\${where} is missing ${kind} '${s.name}' (a number)\`); into[at + ${s.offset}] = v; }`;
+    }
+    return `{ const v = src.${s.name}; if (v == null || v.length !== ${s.size}) throw new Error(\`\${where}: ${kind} '${s.name}' must have ${s.size} values (shape ${shapeText(s)}), got \${v == null ? 'none' : v.length}\`); for (let k = 0; k < ${s.size}; k++) into[at + ${s.offset + 0} + k] = v[k]; }`;
+  });
+  return lines.map((l) => `  ${l}`).join('\n');
+}
+
+export function emitModule(program: Program, options: EmitOptions = {}): string {
+  const { model, layout } = program;
+  const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const kernels = (['forward', 'loss', 'gradient', 'step'] as const).map((k) => emitKernel(program.kernels[k], chunk));
+  const slots = Math.max(1, ...kernels.map((k) => k.slots));
+  const source = options.sourcePath ?? model.source;
+  const P = layout.params;
+
+  const statements: (StatementStructures | WriterFunction)[] = [];
+  statements.push(iface('Params', `Parameters of model '${model.name}' (also the type of their gradients).`, P));
+  statements.push(iface('Inputs', `Inputs of one sample.`, layout.inputs, true));
+  statements.push(iface('Targets', `Targets of one sample.`, layout.targets, true));
+  statements.push(iface('Outputs', `What \`forward\` returns.`, layout.outputs));
+  statements.push(text(`/** One training sample. */
+export interface Sample {
+  readonly inputs: Inputs;
+  readonly targets: Targets;
+}
+
+/** Shapes of every named value, as declared. */
+export const shapes = {
+  params: { ${P.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
+  inputs: { ${layout.inputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
+  targets: { ${layout.targets.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
+  outputs: { ${layout.outputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
+} as const;
+
+/** Values per sample in the flat rows that \`gradientBatch\`, \`stepBatch\` and \`fit\` use. */
+export const INPUT_SIZE = ${layout.inputSize};
+export const TARGET_SIZE = ${layout.targetSize};
+export const OUTPUT_SIZE = ${layout.outputSize};
+/** Row layout: ${[...layout.inputs.map((s) => `${s.name} at ${s.offset}`), ...layout.targets.map((s) => `${s.name} at ${s.offset} (targets)`)].join(', ')}. */
+const $t = new Float64Array(${slots});
+`));
+
+  statements.push(text(`/** Parameters as the model's initializers say (random ones drawn from \`seed\`). */
+export function initParams(seed = ${model.seed}): Params {
+  const rand = $rng(seed);
+  void rand;
+  return { ${P.map((s) => `${s.name}: ${initExpr(s)}`).join(', ')} };
+}
+
+/** A deep copy of \`p\`. */
+export function copyParams(p: Params): Params {
+  return { ${P.map((s) => `${s.name}: ${s.shape.length ? `p.${s.name}.slice()` : `p.${s.name}`}`).join(', ')} };
+}
+
+/** Parameters (or gradients) that are all zero. */
+export function zeroParams(): Params {
+  return { ${P.map((s) => `${s.name}: ${s.shape.length ? `new Float64Array(${s.size})` : '0'}`).join(', ')} };
+}
+
+function $copyInto(to: Params, from: Params): void {
+${P.map((s) => (s.shape.length ? `  to.${s.name}.set(from.${s.name});` : `  to.${s.name} = from.${s.name};`)).join('\n')}
+}
+
+function $applyUpdate(p: Params, g: Params, lr: number): void {
+${P.map((s) => (s.shape.length
+    ? `  { const w = p.${s.name}, d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) { w[k] -= lr * d[k]; d[k] = 0; } }`
+    : `  p.${s.name} -= lr * g.${s.name}; g.${s.name} = 0;`)).join('\n')}
+}
+
+function $finite(p: Params): boolean {
+  let s = 0;
+${P.map((s) => (s.shape.length ? `  for (const v of p.${s.name}) s += v * 0;` : `  s += p.${s.name} * 0;`)).join('\n')}
+  return s === 0;
+}
+
+/** Writes one sample's inputs into \`into\` at \`at\`; throws naming a missing input. */
+export function packInputs(src: Inputs, into: Float64Array, at: number, where = 'sample'): void {
+${packer('input', layout.inputs)}
+}
+
+/** Writes one sample's targets into \`into\` at \`at\`; throws naming a missing target. */
+export function packTargets(src: Targets, into: Float64Array, at: number, where = 'sample'): void {
+${packer('target', layout.targets)}
+}
+
+function $unpackOutputs(o: Float64Array, at: number): Outputs {
+  return { ${layout.outputs.map((s) => `${s.name}: ${s.shape.length ? `o.slice(at + ${s.offset}, at + ${s.offset + s.size})` : `o[at + ${s.offset}]`}`).join(', ')} };
+}
+`));
+
+  const gradDoc = [
+    `The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):`,
+    ...program.gradientFormulas.map((f) => `  dloss/d${f.param} = ${f.formula}`),
+  ].join('\n');
+  for (const k of kernels) {
+    for (const f of k.functions) {
+      statements.push({ kind: StructureKind.Function, name: f.name, parameters: f.parameters.map((p) => ({ ...p })), returnType: f.returns, statements: text(f.body) });
+    }
+  }
+
+  statements.push(text(`const $xs = new Float64Array(${Math.max(1, layout.inputSize)});
+const $ys = new Float64Array(${Math.max(1, layout.targetSize)});
+const $os = new Float64Array(${Math.max(1, layout.outputSize)});
+
+/** The forward pass: outputs for one sample. */
+export function forward(params: Params, inputs: Inputs): Outputs {
+  packInputs(inputs, $xs, 0, 'inputs');
+  $forward(params, $xs, 0, $os, 0);
+  return $unpackOutputs($os, 0);
+}
+
+/** The loss of one sample. */
+export function loss(params: Params, inputs: Inputs, targets: Targets): number {
+  packInputs(inputs, $xs, 0, 'inputs');
+  packTargets(targets, $ys, 0, 'targets');
+  return $loss(params, $xs, 0, $ys, 0);
+}
+
+/**
+ * ${gradDoc.split('\n').join('\n * ')}
+ */
+export function gradient(params: Params, inputs: Inputs, targets: Targets): { loss: number; grad: Params } {
+  packInputs(inputs, $xs, 0, 'inputs');
+  packTargets(targets, $ys, 0, 'targets');
+  const grad = zeroParams();
+  const value = $gradient(params, $xs, 0, $ys, 0, grad, 1);
+  return { loss: value, grad };
+}
+
+/** One SGD step on one sample, \`p <- p - learningRate * dloss/dp\` fused into the backward pass; returns the loss before the step. */
+export function step(params: Params, inputs: Inputs, targets: Targets, learningRate: number): number {
+  packInputs(inputs, $xs, 0, 'inputs');
+  packTargets(targets, $ys, 0, 'targets');
+  return $step(params, $xs, 0, $ys, 0, learningRate);
+}
+
+/**
+ * Mean loss and mean gradient over \`count\` samples stored as rows of \`X\` (INPUT_SIZE
+ * values each) and \`Y\` (TARGET_SIZE values each), starting at row \`first\`.
+ */
+export function gradientBatch(params: Params, X: Float64Array, Y: Float64Array, count: number, first = 0, grad: Params = zeroParams()): { loss: number; grad: Params } {
+  let total = 0;
+  const scale = 1 / count;
+  for (let i = first; i < first + count; i++) total += $gradient(params, X, i * INPUT_SIZE, Y, i * TARGET_SIZE, grad, scale);
+  return { loss: total / count, grad };
+}
+
+const $acc = zeroParams();
+/** One minibatch SGD step (gradients averaged over the rows); returns the mean loss before the step. */
+export function stepBatch(params: Params, X: Float64Array, Y: Float64Array, count: number, learningRate: number, first = 0): number {
+  if (count === 1) return $step(params, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, learningRate);
+  const { loss: value } = gradientBatch(params, X, Y, count, first, $acc);
+  $applyUpdate(params, $acc, learningRate);
+  return value;
+}
+
+${RUNTIME}
+`));
+
+  const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces } });
+  const file = project.createSourceFile(`${model.name}.ts`, {
+    leadingTrivia: [
+      `// Code generated by gradc. DO NOT EDIT.`,
+      `// Source: ${source} (model '${model.name}').`,
+      `// Regenerate with \`gradc build\`; edits here are lost. This module has no imports.`,
+      '',
+      '',
+    ].join('\n'),
+    statements,
+  });
+  const out = file.getFullText();
+  if (debugLevel() >= 1) process.stderr.write(`\n===== gradc: emitted ${model.name}.ts =====\n${out}\n`);
+  return out;
+}

@@ -1,0 +1,52 @@
+/**
+ * gradc: formulas in, gradients derived by the chain rule, straight-line TypeScript out.
+ *
+ * The pipeline, in order (each phase is a folder; each file says what it guarantees):
+ *   1-parse      formula lines -> mathjs syntax trees                 1-parse/formula.ts
+ *   2-build      syntax trees or builder calls -> checked Model (IR)  2-build/builder.ts
+ *   3-diff       reverse mode over the IR, one rule table             3-diff/rules.ts, grad.ts
+ *   4-simplify   algebra and stability rewrites to a fixed point      4-simplify/simplify.ts
+ *   5-lower      IR -> flat instruction lists per kernel              5-lower/schedule.ts
+ *   6-emit       instruction lists -> one TypeScript module           6-emit/module.ts
+ * Beside the pipeline: the IR itself (ir/), the reference interpreter (interp/), the
+ * in-process loader (load/), the CLI (cli/) and the inspection tools (inspect/).
+ */
+import { buildModel, type ModelDefinition } from './2-build/define.js';
+import { derive, type Derived } from './3-diff/derive.js';
+import { schedule, type Program } from './5-lower/schedule.js';
+import { emitModule, type EmitOptions } from './6-emit/module.js';
+import { loadModule, type GeneratedModule } from './load/loader.js';
+import type { Model } from './model.js';
+
+export interface Generated {
+  readonly model: Model;
+  readonly derived: Derived;
+  readonly program: Program;
+  /** The module text, exactly as `gradc build` writes it. */
+  readonly code: string;
+}
+
+/** The whole pipeline: model definition -> generated module text. */
+export function generate(def: ModelDefinition | Model, options: EmitOptions & { source?: string } = {}): Generated {
+  const model = buildModel(def, options.source); // phases 1 and 2
+  const derived = derive(model); // phases 3 and 4
+  const program = schedule(derived); // phase 5
+  const code = emitModule(program, options); // phase 6
+  return { model, derived, program, code };
+}
+
+/** Generate and load in process: define, compile and train in one script. */
+export function compile(def: ModelDefinition | Model, options: EmitOptions = {}): GeneratedModule & { readonly code: string } {
+  const { code } = generate(def, options);
+  return Object.assign(loadModule(code), { code });
+}
+
+export { defineModel, buildModel, type ModelDefinition, type ModelSpec } from './2-build/define.js';
+export { ModelBuilder, type Expr, type Activation } from './2-build/builder.js';
+export { GradcError } from './errors.js';
+export { differentiate } from './3-diff/grad.js';
+export { derive } from './3-diff/derive.js';
+export { evaluate as interpret, evaluateScalar } from './interp/evaluate.js';
+export { printIr, formula } from './ir/print.js';
+export { loadModule, type GeneratedModule } from './load/loader.js';
+export type { Model } from './model.js';

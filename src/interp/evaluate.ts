@@ -1,0 +1,104 @@
+/**
+ * The reference interpreter: runs the IR directly.
+ *
+ * Guarantees: `evaluate(roots, env)` returns the value of every node reachable from
+ * `roots` as a Float64Array in row-major order (a scalar is length 1), computed one op
+ * at a time from the op's definition in `ir/ops.ts`, in topological order (iterative).
+ * It shares no code with the emitters beyond each elementwise op's `scalar` function,
+ * which makes it an independent oracle for the emitted code. Leaves are looked up by
+ * name in `env`; a missing or wrongly sized value is an error naming the leaf.
+ */
+import type { Node } from '../ir/node.js';
+import { OPS } from '../ir/ops.js';
+import { showShape, sizeOf } from '../ir/shape.js';
+import { topoOrder } from '../ir/walk.js';
+
+export type Value = number | readonly number[] | Float64Array;
+export type Env = Readonly<Record<string, Value>>;
+
+export function leafValue(n: Node, env: Env): Float64Array {
+  const name = n.attrs.name!;
+  const v = env[name];
+  if (v === undefined) throw new Error(`no value given for ${n.op} '${name}' (expected ${showShape(n.shape)})`);
+  const arr = typeof v === 'number' ? Float64Array.of(v) : Float64Array.from(v);
+  if (arr.length !== sizeOf(n.shape)) {
+    throw new Error(`${n.op} '${name}' has ${arr.length} value(s), expected ${showShape(n.shape)} (${sizeOf(n.shape)})`);
+  }
+  return arr;
+}
+
+function logsumexp(x: Float64Array): number {
+  let m = -Infinity;
+  for (const v of x) if (v > m) m = v;
+  if (m === -Infinity) return -Infinity;
+  let s = 0;
+  for (const v of x) s += Math.exp(v - m);
+  return m + Math.log(s);
+}
+
+function evalNode(n: Node, a: Float64Array[]): Float64Array {
+  const size = sizeOf(n.shape);
+  const out = new Float64Array(size);
+  const info = OPS[n.op];
+  if (info.kind === 'elementwise') {
+    const f = info.scalar!;
+    const at = (x: Float64Array, i: number) => (x.length === 1 ? x[0] : x[i]);
+    for (let i = 0; i < size; i++) out[i] = f(...a.map((x) => at(x, i)));
+    return out;
+  }
+  const [x, y] = a;
+  const [s0, s1] = n.args.map((arg) => arg.shape);
+  switch (n.op) {
+    case 'const':
+      out.fill(n.attrs.value!);
+      return out;
+    case 'matmul': {
+      if (s0.length === 2 && s1.length === 1) {
+        const [r, c] = s0;
+        for (let i = 0; i < r; i++) { let t = 0; for (let j = 0; j < c; j++) t += x[i * c + j] * y[j]; out[i] = t; }
+      } else if (s0.length === 2) {
+        const [r, m] = s0, c = s1[1];
+        for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) { let t = 0; for (let k = 0; k < m; k++) t += x[i * m + k] * y[k * c + j]; out[i * c + j] = t; }
+      } else {
+        const [m, c] = s1;
+        for (let j = 0; j < c; j++) { let t = 0; for (let k = 0; k < m; k++) t += x[k] * y[k * c + j]; out[j] = t; }
+      }
+      return out;
+    }
+    case 'dot': { let t = 0; for (let i = 0; i < x.length; i++) t += x[i] * y[i]; out[0] = t; return out; }
+    case 'outer': for (let i = 0; i < x.length; i++) for (let j = 0; j < y.length; j++) out[i * y.length + j] = x[i] * y[j]; return out;
+    case 'transpose': {
+      if (s0.length === 1) return x.slice();
+      const [r, c] = s0;
+      for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = x[i * c + j];
+      return out;
+    }
+    case 'sum': { let t = 0; for (const v of x) t += v; out[0] = t; return out; }
+    case 'broadcast': out.fill(x[0]); return out;
+    case 'logsumexp': out[0] = logsumexp(x); return out;
+    case 'softmax': { const l = logsumexp(x); for (let i = 0; i < size; i++) out[i] = Math.exp(x[i] - l); return out; }
+    case 'logsoftmax': { const l = logsumexp(x); for (let i = 0; i < size; i++) out[i] = x[i] - l; return out; }
+    case 'index': out[0] = x[n.attrs.start!]; return out;
+    case 'unindex': out[n.attrs.start!] = x[0]; return out;
+    case 'slice': return x.slice(n.attrs.start!, n.attrs.start! + size);
+    case 'pad': out.set(x, n.attrs.start!); return out;
+    case 'concat': { let o = 0; for (const v of a) { out.set(v, o); o += v.length; } return out; }
+    default:
+      throw new Error(`the interpreter has no case for op '${n.op}'`);
+  }
+}
+
+/** Values of every node reachable from `roots`. */
+export function evaluate(roots: readonly Node[], env: Env): Map<Node, Float64Array> {
+  const values = new Map<Node, Float64Array>();
+  for (const n of topoOrder(roots)) {
+    const leaf = n.op === 'param' || n.op === 'input' || n.op === 'target';
+    values.set(n, leaf ? leafValue(n, env) : evalNode(n, n.args.map((a) => values.get(a)!)));
+  }
+  return values;
+}
+
+/** The value of one scalar node. */
+export function evaluateScalar(root: Node, env: Env): number {
+  return evaluate([root], env).get(root)![0];
+}

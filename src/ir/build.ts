@@ -1,0 +1,121 @@
+/**
+ * Smart constructors: the only way front ends, the differentiator and the simplifier
+ * make IR nodes.
+ *
+ * Guarantees: `make(op, args)` returns a node equal in value to `op(args)` (same
+ * shape, same value at every point where the original is finite), after these local
+ * rewrites, applied at construction (the algebra is in the trailing comments):
+ *   elementwise op of constants      -> folded constant
+ *   x + 0, 0 + x, x - 0              -> x
+ *   0 - x                            -> -x
+ *   x - x                            -> 0
+ *   x * 1, 1 * x, x / 1              -> x
+ *   x * 0, 0 * x, 0 / x              -> 0              (x assumed finite)
+ *   x * -1                           -> -x
+ *   c1 * (c2 * x)                    -> (c1*c2) * x    (constants move to the left of *)
+ *   -(-x)                            -> x
+ *   -(c * x)                         -> (-c) * x
+ *   x ^ 1 -> x,  x ^ 0 -> 1,  x ^ 2 -> square(x)
+ *   select(c, x, x) -> x, select(const, a, b) -> a or b
+ *   transpose(transpose(x)) -> x,  sum(const) -> const,  broadcast(const) -> const
+ * A result of smaller shape than the op's result is broadcast back, so shapes never
+ * change by simplification.
+ */
+import { type Node, constValue, intern, isConst } from './node.js';
+import { type Attrs, type Op, OPS } from './ops.js';
+import { type Shape, SCALAR, isScalar, sameShape, sizeOf } from './shape.js';
+
+export function constant(value: number, s: Shape = SCALAR): Node {
+  return intern('const', [], { value }, s);
+}
+export const param = (name: string, s: Shape = SCALAR): Node => intern('param', [], { name }, s);
+export const input = (name: string, s: Shape = SCALAR): Node => intern('input', [], { name }, s);
+export const target = (name: string, s: Shape = SCALAR): Node => intern('target', [], { name }, s);
+
+/** `x` widened to shape `s` (x is already of shape s, or a scalar). */
+export function fit(x: Node, s: Shape): Node {
+  if (sameShape(x.shape, s)) return x;
+  const v = constValue(x);
+  if (v !== undefined) return constant(v, s);
+  return intern('broadcast', [x], {}, s);
+}
+
+/** Build `op(args)` with the local rewrites listed in the header. */
+export function make(op: Op, args: readonly Node[], attrs: Attrs = {}, out?: Shape): Node {
+  const n = intern(op, args, attrs, out); // infers and checks the shape first
+  const s = n.shape;
+  const info = OPS[op];
+  if (info.kind === 'elementwise' && args.every((a) => a.op === 'const')) {
+    return constant(info.scalar!(...args.map((a) => a.attrs.value!)), s);
+  }
+  const [a, b] = args;
+  switch (op) {
+    case 'add':
+      if (isConst(b, 0)) return fit(a, s); // x + 0 = x
+      if (isConst(a, 0)) return fit(b, s); // 0 + x = x
+      if (a.op === 'const') return make('add', [b, a]); // c + x = x + c
+      break;
+    case 'sub':
+      if (isConst(b, 0)) return fit(a, s); // x - 0 = x
+      if (isConst(a, 0)) return fit(neg(b), s); // 0 - x = -x
+      if (a === b) return constant(0, s); // x - x = 0
+      break;
+    case 'mul':
+      if (isConst(a, 0) || isConst(b, 0)) return constant(0, s); // x * 0 = 0
+      if (isConst(b, 1)) return fit(a, s); // x * 1 = x
+      if (isConst(a, 1)) return fit(b, s); // 1 * x = x
+      if (isConst(a, -1)) return fit(neg(b), s); // -1 * x = -x
+      if (isConst(b, -1)) return fit(neg(a), s); // x * -1 = -x
+      if (b.op === 'const' && a.op !== 'const') return make('mul', [b, a]); // x * c = c * x
+      if (a.op === 'const' && b.op === 'mul' && b.args[0].op === 'const' && isScalar(a.shape)) {
+        return fit(make('mul', [constant(a.attrs.value! * b.args[0].attrs.value!), b.args[1]]), s); // c1*(c2*x) = (c1 c2)*x
+      }
+      break;
+    case 'div':
+      if (isConst(b, 1)) return fit(a, s); // x / 1 = x
+      if (isConst(a, 0)) return constant(0, s); // 0 / x = 0
+      break;
+    case 'neg':
+      if (a.op === 'neg') return a.args[0]; // -(-x) = x
+      if (a.op === 'mul' && a.args[0].op === 'const') return make('mul', [constant(-a.args[0].attrs.value!, a.args[0].shape), a.args[1]]); // -(c x) = (-c) x
+      break;
+    case 'pow':
+      if (isConst(b, 1)) return fit(a, s); // x^1 = x
+      if (isConst(b, 0)) return constant(1, s); // x^0 = 1
+      if (isConst(b, 2)) return fit(make('square', [a]), s); // x^2 = square(x)
+      break;
+    case 'square':
+      if (a.op === 'neg') return make('square', [a.args[0]]); // (-x)^2 = x^2
+      break;
+    case 'select':
+      if (args[1] === args[2]) return fit(args[1], s); // select(c, x, x) = x
+      if (a.op === 'const') return fit(a.attrs.value !== 0 ? args[1] : args[2], s);
+      break;
+    case 'transpose':
+      if (a.shape.length === 1) return a;
+      if (a.op === 'transpose') return a.args[0]; // (x^T)^T = x
+      break;
+    case 'sum':
+      if (a.op === 'const') return constant(a.attrs.value! * sizeOf(a.shape)); // sum(c) = n c
+      if (a.op === 'broadcast') return make('mul', [constant(sizeOf(a.shape)), a.args[0]]); // sum(bcast x) = n x
+      break;
+    case 'broadcast':
+      if (a.op === 'const') return constant(a.attrs.value!, s);
+      break;
+    case 'dot':
+      if (a.op === 'const' && a.attrs.value === 0) return constant(0);
+      if (b.op === 'const' && b.attrs.value === 0) return constant(0);
+      break;
+  }
+  return n;
+}
+
+export const neg = (x: Node): Node => make('neg', [x]);
+export const add = (a: Node, b: Node): Node => make('add', [a, b]);
+export const sub = (a: Node, b: Node): Node => make('sub', [a, b]);
+export const mul = (a: Node, b: Node): Node => make('mul', [a, b]);
+export const div = (a: Node, b: Node): Node => make('div', [a, b]);
+export const pow = (a: Node, b: Node): Node => make('pow', [a, b]);
+export const select = (c: Node, a: Node, b: Node): Node => make('select', [c, a, b]);
+export const unary = (op: Op, x: Node): Node => make(op, [x]);
+export const num = (v: number): Node => constant(v);

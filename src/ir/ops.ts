@@ -1,0 +1,167 @@
+/**
+ * The op table: every primitive gradc knows, and what it means.
+ *
+ * Guarantees: `Op` is the closed set of primitives. `OPS` has one entry per op (the
+ * type `{ [K in Op]: OpInfo }` makes the checker reject a missing one), giving its
+ * arity, how its static shape follows from its arguments, and, for elementwise ops,
+ * its value on numbers (`scalar`, used by the interpreter and constant folding) and its
+ * JavaScript expression (`js`, used by every emitter). Derivatives live elsewhere, in
+ * `3-diff/rules.ts`, one table keyed by the same `Op`.
+ *
+ * Conventions at kinks (tested in test/ops.test.ts):
+ *   relu'(0) = 0, abs'(0) = 0 (sign(0) = 0), max/min ties send the whole gradient to the
+ *   first argument, sqrt'(0) = +Infinity (the one-sided limit), gt/ge/sign have zero gradient.
+ */
+import { type Shape, SCALAR, broadcastShapes, isScalar, shape as mkShape, showShape, sizeOf as sizeOfShape } from './shape.js';
+
+export type LeafOp = 'const' | 'param' | 'input' | 'target';
+export type UnaryOp =
+  | 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sin' | 'cos' | 'tanh'
+  | 'sigmoid' | 'relu' | 'softplus' | 'square' | 'sign';
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min' | 'gt' | 'ge';
+export type TensorOp =
+  | 'select' | 'matmul' | 'dot' | 'outer' | 'transpose' | 'sum' | 'broadcast'
+  | 'softmax' | 'logsumexp' | 'logsoftmax' | 'index' | 'unindex' | 'concat' | 'slice' | 'pad';
+export type Op = LeafOp | UnaryOp | BinaryOp | TensorOp;
+
+export type ElementwiseOp = UnaryOp | BinaryOp | 'select';
+
+/** Constant attributes of a node: part of its identity. */
+export interface Attrs {
+  readonly value?: number; // const: every element has this value
+  readonly name?: string; // param, input, target
+  readonly start?: number; // index, unindex, slice, pad
+}
+
+export interface OpInfo {
+  /** Number of arguments, or 'n' for variadic (concat). */
+  readonly arity: number | 'n';
+  readonly kind: 'leaf' | 'elementwise' | 'tensor';
+  /** Counted by the structure tests as one arithmetic operation per output element. */
+  readonly arithmetic: boolean;
+  /** Value on numbers (elementwise ops only). */
+  readonly scalar?: (...xs: number[]) => number;
+  /** JavaScript expression from argument expressions (elementwise ops only). */
+  readonly js?: (...xs: string[]) => string;
+  /** Function name in formulas (mathjs syntax), when the op prints as a call. */
+  readonly fn?: string;
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+const softplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
+
+const unary = (scalar: (x: number) => number, js: (x: string) => string, fn?: string): OpInfo =>
+  ({ arity: 1, kind: 'elementwise', arithmetic: true, scalar, js, fn });
+const binary = (scalar: (a: number, b: number) => number, js: (a: string, b: string) => string, fn?: string): OpInfo =>
+  ({ arity: 2, kind: 'elementwise', arithmetic: true, scalar, js, fn });
+const tensor = (arity: number | 'n', fn: string): OpInfo => ({ arity, kind: 'tensor', arithmetic: true, fn });
+const leaf: OpInfo = { arity: 0, kind: 'leaf', arithmetic: false };
+
+export const OPS: { readonly [K in Op]: OpInfo } = {
+  const: leaf,
+  param: leaf,
+  input: leaf,
+  target: leaf,
+
+  neg: unary((x) => -x, (x) => `-${x}`),
+  exp: unary(Math.exp, (x) => `Math.exp(${x})`, 'exp'),
+  log: unary(Math.log, (x) => `Math.log(${x})`, 'log'),
+  sqrt: unary(Math.sqrt, (x) => `Math.sqrt(${x})`, 'sqrt'),
+  abs: unary(Math.abs, (x) => `Math.abs(${x})`, 'abs'),
+  sin: unary(Math.sin, (x) => `Math.sin(${x})`, 'sin'),
+  cos: unary(Math.cos, (x) => `Math.cos(${x})`, 'cos'),
+  tanh: unary(Math.tanh, (x) => `Math.tanh(${x})`, 'tanh'),
+  sigmoid: unary(sigmoid, (x) => `1 / (1 + Math.exp(-${x}))`, 'sigmoid'),
+  relu: unary((x) => (x > 0 ? x : 0), (x) => `(${x} > 0 ? ${x} : 0)`, 'relu'),
+  softplus: unary(softplus, (x) => `(${x} > 0 ? ${x} + Math.log1p(Math.exp(-${x})) : Math.log1p(Math.exp(${x})))`, 'softplus'),
+  square: unary((x) => x * x, (x) => `${x} * ${x}`, 'square'),
+  sign: unary((x) => (x > 0 ? 1 : x < 0 ? -1 : 0), (x) => `(${x} > 0 ? 1 : ${x} < 0 ? -1 : 0)`, 'sign'),
+
+  add: binary((a, b) => a + b, (a, b) => `${a} + ${b}`),
+  sub: binary((a, b) => a - b, (a, b) => `${a} - ${b}`),
+  mul: binary((a, b) => a * b, (a, b) => `${a} * ${b}`),
+  div: binary((a, b) => a / b, (a, b) => `${a} / ${b}`),
+  pow: binary(Math.pow, (a, b) => `Math.pow(${a}, ${b})`),
+  max: binary((a, b) => (a >= b ? a : b), (a, b) => `(${a} >= ${b} ? ${a} : ${b})`, 'max'),
+  min: binary((a, b) => (a <= b ? a : b), (a, b) => `(${a} <= ${b} ? ${a} : ${b})`, 'min'),
+  gt: binary((a, b) => (a > b ? 1 : 0), (a, b) => `(${a} > ${b} ? 1 : 0)`, 'gt'),
+  ge: binary((a, b) => (a >= b ? 1 : 0), (a, b) => `(${a} >= ${b} ? 1 : 0)`, 'ge'),
+  select: { arity: 3, kind: 'elementwise', arithmetic: true, scalar: (c, a, b) => (c !== 0 ? a : b), js: (c, a, b) => `(${c} !== 0 ? ${a} : ${b})`, fn: 'select' },
+
+  matmul: tensor(2, 'matmul'),
+  dot: tensor(2, 'dot'),
+  outer: tensor(2, 'outer'),
+  transpose: { arity: 1, kind: 'tensor', arithmetic: false, fn: 'transpose' },
+  sum: tensor(1, 'sum'),
+  broadcast: { arity: 1, kind: 'tensor', arithmetic: false, fn: 'broadcast' },
+  softmax: tensor(1, 'softmax'),
+  logsumexp: tensor(1, 'logsumexp'),
+  logsoftmax: tensor(1, 'log_softmax'),
+  index: { arity: 1, kind: 'tensor', arithmetic: false, fn: 'index' },
+  unindex: { arity: 1, kind: 'tensor', arithmetic: false, fn: 'unindex' },
+  concat: { arity: 'n', kind: 'tensor', arithmetic: false, fn: 'concat' },
+  slice: { arity: 1, kind: 'tensor', arithmetic: false, fn: 'slice' },
+  pad: { arity: 1, kind: 'tensor', arithmetic: false, fn: 'pad' },
+};
+
+export const isElementwise = (op: Op): op is ElementwiseOp => OPS[op].kind === 'elementwise';
+
+/** Raised by shape inference; the builders add where the operands came from. */
+export class ShapeError extends Error {}
+
+/**
+ * The static shape of `op` applied to arguments of shapes `args`, or a ShapeError that
+ * names the op and both shapes. `out` is the requested shape for ops that take one
+ * (leaves, broadcast, unindex, pad, slice).
+ */
+export function inferShape(op: Op, args: readonly Shape[], attrs: Attrs, out?: Shape): Shape {
+  const bad = (why: string): never => {
+    throw new ShapeError(`${op}: ${why} (shapes ${args.map(showShape).join(', ')})`);
+  };
+  const info = OPS[op];
+  if (info.arity !== 'n' && args.length !== info.arity) bad(`takes ${info.arity} argument(s), got ${args.length}`);
+  if (info.kind === 'leaf') return out ?? SCALAR;
+  if (info.kind === 'elementwise') {
+    let s: Shape | null = args[0];
+    for (const a of args.slice(1)) s = s && broadcastShapes(s, a);
+    return s ?? bad('shapes do not match and neither is a scalar');
+  }
+  const [a, b] = args;
+  switch (op) {
+    case 'matmul':
+      if (a.length === 2 && b.length === 1) return a[1] === b[0] ? mkShape(a[0]) : bad(`inner dimensions ${a[1]} and ${b[0]} differ`);
+      if (a.length === 2 && b.length === 2) return a[1] === b[0] ? mkShape(a[0], b[1]) : bad(`inner dimensions ${a[1]} and ${b[0]} differ`);
+      if (a.length === 1 && b.length === 2) return a[0] === b[0] ? mkShape(b[1]) : bad(`inner dimensions ${a[0]} and ${b[0]} differ`);
+      return bad('needs a matrix and a vector or two matrices');
+    case 'dot':
+      return a.length === 1 && b.length === 1 && a[0] === b[0] ? SCALAR : bad('needs two vectors of one length');
+    case 'outer':
+      return a.length === 1 && b.length === 1 ? mkShape(a[0], b[0]) : bad('needs two vectors');
+    case 'transpose':
+      return a.length === 2 ? mkShape(a[1], a[0]) : a.length === 1 ? a : bad('needs a matrix');
+    case 'sum':
+    case 'logsumexp':
+      return SCALAR;
+    case 'softmax':
+    case 'logsoftmax':
+      return a.length === 1 ? a : bad('needs a vector');
+    case 'broadcast':
+      return isScalar(a) && out ? out : bad('broadcasts a scalar to a shape');
+    case 'index': // flat row-major index into a vector or a matrix
+      return attrs.start !== undefined && Number.isInteger(attrs.start) && attrs.start >= 0 && attrs.start < sizeOfShape(a)
+        ? SCALAR
+        : bad(`index ${attrs.start === undefined ? '?' : attrs.start + 1} is outside 1..${sizeOfShape(a)}`);
+    case 'unindex':
+      return isScalar(a) && out && (attrs.start ?? -1) >= 0 && (attrs.start ?? 0) < sizeOfShape(out) ? out : bad('unindex puts a scalar into a tensor');
+    case 'slice':
+      return a.length === 1 && out && out.length === 1 && (attrs.start ?? 0) + out[0] <= a[0] ? out : bad('slice out of range');
+    case 'pad':
+      return a.length === 1 && out && out.length === 1 && (attrs.start ?? 0) + a[0] <= out[0] ? out : bad('pad out of range');
+    case 'concat': {
+      if (args.some((s) => s.length > 1)) bad('concatenates scalars and vectors');
+      return mkShape(args.reduce((n, s) => n + (s.length === 0 ? 1 : s[0]), 0));
+    }
+    default:
+      return bad('unknown op');
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Printing IR for people.
+ *
+ * - `printIr(roots, labels)`: the SSA listing used by `DEBUG=2` and the golden files,
+ *   one line per node in topological order: `%4 yhat = mul(%1 w, %2 x) : scalar`.
+ * - `formula(node, labels)`: a mathjs-syntax formula (`2 * (yhat - y) * x`) in which
+ *   every node the user named (other than `node` itself) appears by its name. It parses
+ *   back with mathjs to the same value.
+ * Guarantees: both are iterative (no recursion) and deterministic: numbering follows the
+ * topological order, never node ids.
+ */
+import type { Node } from './node.js';
+import { OPS } from './ops.js';
+import { showShape } from './shape.js';
+import { topoOrder } from './walk.js';
+
+export type Labels = ReadonlyMap<Node, string>;
+
+export function formatNumber(v: number): string {
+  if (Object.is(v, -0)) return '-0';
+  return String(v);
+}
+
+function attrText(n: Node): string {
+  const parts: string[] = [];
+  if (n.attrs.value !== undefined) parts.push(formatNumber(n.attrs.value));
+  if (n.attrs.name !== undefined) parts.push(n.attrs.name);
+  if (n.attrs.start !== undefined) parts.push(`@${n.attrs.start}`);
+  return parts.length ? `[${parts.join(' ')}]` : '';
+}
+
+export function printIr(roots: readonly Node[], labels: Labels = new Map(), rootNames: readonly string[] = []): string {
+  const order = topoOrder(roots);
+  const num = new Map<Node, number>();
+  order.forEach((n, i) => num.set(n, i));
+  const ref = (n: Node) => `%${num.get(n)}${labels.has(n) ? ` ${labels.get(n)}` : ''}`;
+  const lines = order.map((n) => {
+    const label = labels.get(n);
+    const args = n.args.length ? `(${n.args.map(ref).join(', ')})` : '';
+    return `%${num.get(n)}${label ? ` ${label}` : ''} = ${n.op}${attrText(n)}${args} : ${showShape(n.shape)}`;
+  });
+  roots.forEach((r, i) => lines.push(`return ${rootNames[i] ?? `#${i}`} = %${num.get(r)}`));
+  return lines.join('\n');
+}
+
+// Precedence for parenthesizing formula text (higher binds tighter).
+const PREC: Partial<Record<string, number>> = { add: 1, sub: 1, mul: 2, div: 2, neg: 3, pow: 4, square: 4 };
+const SYMBOL: Partial<Record<string, string>> = { add: '+', sub: '-', mul: '*', div: '/', pow: '^' };
+
+interface Printed { text: string; prec: number }
+
+/**
+ * Formula text of `root`. Named nodes (in `labels`) print as their names, except `root`
+ * itself, and except when `expand` is set (then only leaves print by name).
+ */
+export function formula(root: Node, labels: Labels = new Map(), options: { expand?: boolean; maxLength?: number } = {}): string {
+  const done = new Map<Node, Printed>();
+  const cut = (n: Node) => n !== root && labels.has(n) && (!options.expand || n.args.length === 0);
+  const stack: { n: Node; expanded: boolean }[] = [{ n: root, expanded: false }];
+  const max = options.maxLength ?? Infinity;
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const n = top.n;
+    if (done.has(n)) { stack.pop(); continue; }
+    if (cut(n)) { done.set(n, { text: labels.get(n)!, prec: 9 }); stack.pop(); continue; }
+    if (!top.expanded) {
+      top.expanded = true;
+      for (const a of n.args) if (!done.has(a)) stack.push({ n: a, expanded: false });
+      continue;
+    }
+    stack.pop();
+    const args = n.args.map((a) => done.get(a)!);
+    const p = printNode(n, args);
+    done.set(n, p.text.length > max ? { text: `…`, prec: 9 } : p);
+  }
+  return done.get(root)!.text;
+}
+
+function printNode(n: Node, a: Printed[]): Printed {
+  const wrap = (p: Printed, prec: number, right = false) => (p.prec < prec || (right && p.prec === prec) ? `(${p.text})` : p.text);
+  switch (n.op) {
+    case 'const': {
+      const v = n.attrs.value!;
+      const t = formatNumber(v);
+      return { text: n.shape.length ? `${t}[${showShape(n.shape)}]` : t, prec: v < 0 || Object.is(v, -0) ? 3 : 9 };
+    }
+    case 'param': case 'input': case 'target':
+      return { text: n.attrs.name!, prec: 9 };
+    case 'neg':
+      return { text: `-${wrap(a[0], 3)}`, prec: 3 };
+    case 'add': case 'sub': case 'mul': case 'div': {
+      const prec = PREC[n.op]!;
+      const right = n.op === 'sub' || n.op === 'div';
+      return { text: `${wrap(a[0], prec)} ${SYMBOL[n.op]} ${wrap(a[1], prec, right)}`, prec };
+    }
+    case 'pow':
+      return { text: `${wrap(a[0], 5)}^${wrap(a[1], 5)}`, prec: 4 };
+    case 'square':
+      return { text: `${wrap(a[0], 5)}^2`, prec: 4 };
+    case 'index':
+      return { text: `${wrap(a[0], 9)}[${n.attrs.start! + 1}]`, prec: 9 };
+    default: {
+      const extra = n.attrs.start !== undefined ? `, ${n.attrs.start + 1}` : '';
+      return { text: `${OPS[n.op].fn ?? n.op}(${a.map((x) => x.text).join(', ')}${extra})`, prec: 9 };
+    }
+  }
+}

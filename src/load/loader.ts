@@ -1,0 +1,69 @@
+/**
+ * Loading generated code in process.
+ *
+ * Guarantees: `loadModule(code)` turns the exact text that `gradc build` writes into a
+ * live module object, by transpiling it with the TypeScript compiler API (no type
+ * check: `gradc build` output is type-checked by the test suite) to CommonJS and
+ * running it in a fresh function scope. Nothing is written to disk, no module loader
+ * is involved, and the result is synchronous.
+ */
+import ts from 'typescript';
+
+/** What every generated module exports, with the model-specific types widened. */
+export interface GeneratedModule {
+  readonly shapes: {
+    readonly params: Record<string, readonly number[]>;
+    readonly inputs: Record<string, readonly number[]>;
+    readonly targets: Record<string, readonly number[]>;
+    readonly outputs: Record<string, readonly number[]>;
+  };
+  readonly INPUT_SIZE: number;
+  readonly TARGET_SIZE: number;
+  readonly OUTPUT_SIZE: number;
+  initParams(seed?: number): Params;
+  copyParams(p: Params): Params;
+  zeroParams(): Params;
+  forward(params: Params, inputs: Values): Record<string, number | Float64Array>;
+  loss(params: Params, inputs: Values, targets: Values): number;
+  gradient(params: Params, inputs: Values, targets: Values): { loss: number; grad: Params };
+  step(params: Params, inputs: Values, targets: Values, learningRate: number): number;
+  gradientBatch(params: Params, X: Float64Array, Y: Float64Array, count: number, first?: number, grad?: Params): { loss: number; grad: Params };
+  stepBatch(params: Params, X: Float64Array, Y: Float64Array, count: number, learningRate: number, first?: number): number;
+  packSamples(samples: readonly Sample[]): { X: Float64Array; Y: Float64Array; count: number };
+  fit(samples: readonly Sample[], options?: FitOptions): FitResult;
+  fitRows(X: Float64Array, Y: Float64Array, count: number, options?: FitOptions): FitResult;
+  predict(params: Params, inputs: readonly Values[]): Record<string, number | Float64Array>[];
+  evaluate(params: Params, samples: readonly Sample[]): number;
+}
+export type Params = Record<string, number | Float64Array>;
+export type Values = Readonly<Record<string, number | ArrayLike<number>>>;
+export interface Sample { readonly inputs: Values; readonly targets: Values }
+export interface FitOptions {
+  readonly epochs?: number;
+  readonly learningRate?: number;
+  readonly batchSize?: number;
+  readonly shuffleSeed?: number;
+  readonly tolerance?: number;
+  readonly divergence?: number;
+  readonly params?: Params;
+  readonly onEpoch?: (epoch: number, loss: number, params: Params) => boolean | void;
+}
+export interface FitResult {
+  readonly params: Params;
+  readonly losses: number[];
+  readonly epochs: number;
+  readonly stopped: 'epochs' | 'converged' | 'diverged' | 'callback';
+}
+
+export function transpile(code: string): string {
+  return ts.transpileModule(code, {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, removeComments: false },
+  }).outputText;
+}
+
+export function loadModule(code: string): GeneratedModule {
+  const js = transpile(code);
+  const module = { exports: {} as Record<string, unknown> };
+  new Function('exports', 'module', js)(module.exports, module);
+  return module.exports as unknown as GeneratedModule;
+}
