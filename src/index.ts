@@ -30,7 +30,7 @@ export interface Generated {
 export function generate(def: ModelDefinition | Model, options: EmitOptions & { source?: string } = {}): Generated {
   const model = buildModel(def, options.source); // phases 1 and 2
   const derived = derive(model); // phases 3 and 4
-  const program = schedule(derived); // phase 5
+  const program = schedule(derived, options); // phase 5
   const code = emitModule(program, options); // phase 6
   return { model, derived, program, code };
 }

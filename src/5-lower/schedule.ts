@@ -23,6 +23,7 @@ import type { Init, Model } from '../model.js';
 import type { Derived } from '../3-diff/derive.js';
 import { Names, adjointName, elementName } from './names.js';
 import { scalarize } from './scalarize.js';
+import { type LoopPlan, planLoops } from './loops.js';
 
 export type Operand = { readonly ref: number } | { readonly lit: number };
 
@@ -54,10 +55,28 @@ export interface Layout {
   readonly paramSize: number;
 }
 
+export type Lowering = 'unrolled' | 'loops';
+
+export interface LowerOptions {
+  /** 'auto' (default) unrolls models with at most `unrollLimit` parameters and loops over the rest. */
+  readonly lowering?: Lowering | 'auto';
+  /** Parameters up to which 'auto' unrolls (default 1000, measured in bench/). */
+  readonly unrollLimit?: number;
+  /** Samples a looped kernel processes per call (default 64). */
+  readonly maxBatch?: number;
+}
+
+export const DEFAULT_UNROLL_LIMIT = 1000;
+export const DEFAULT_MAX_BATCH = 64;
+
 export interface Program {
   readonly model: Model;
   readonly layout: Layout;
-  readonly kernels: { readonly [K in KernelKind]: Kernel };
+  readonly lowering: Lowering;
+  /** Per-sample straight-line kernels (lowering 'unrolled'). */
+  readonly kernels?: { readonly [K in KernelKind]: Kernel };
+  /** Batched loop kernels (lowering 'loops'). */
+  readonly loops?: LoopPlan;
   /** The derived formula of each parameter's gradient, in the user's names. */
   readonly gradientFormulas: readonly { readonly param: string; readonly formula: string }[];
 }
@@ -83,9 +102,15 @@ export function layoutOf(model: Model): Layout {
 
 const FORMULA_COMMENT_MAX = 100;
 
-export function schedule(derived: Derived): Program {
+export function schedule(derived: Derived, options: LowerOptions = {}): Program {
   const { model, grads } = derived;
   const layout = layoutOf(model);
+  const gradientFormulas = model.params.map((p, i) => ({ param: p.name, formula: formula(grads[i], model.labels, { maxLength: 400 }) }));
+  const choice = options.lowering ?? 'auto';
+  const lowering: Lowering = choice === 'auto' ? (layout.paramSize <= (options.unrollLimit ?? DEFAULT_UNROLL_LIMIT) ? 'unrolled' : 'loops') : choice;
+  if (lowering === 'loops') {
+    return { model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH), gradientFormulas };
+  }
   const labels = model.labels;
   const tensorRoots = [model.loss, ...model.outputs.map((o) => o.node), ...grads];
   const elements = scalarize(tensorRoots);
@@ -186,10 +211,10 @@ export function schedule(derived: Derived): Program {
     return { kind, instrs, result: kind === 'forward' ? undefined : operand(lossEl) };
   };
 
-  const gradientFormulas = model.params.map((p, i) => ({ param: p.name, formula: formula(grads[i], labels, { maxLength: 400 }) }));
   return {
     model,
     layout,
+    lowering,
     kernels: { forward: build('forward'), loss: build('loss'), gradient: build('gradient'), step: build('step') },
     gradientFormulas,
   };

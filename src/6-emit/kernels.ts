@@ -11,7 +11,7 @@
  * the kernel (no ids, no timestamps). Building is linear in the number of instructions.
  */
 import { OPS } from '../ir/ops.js';
-import { formatNumber } from '../ir/print.js';
+import { literal } from '../5-lower/loops.js';
 import type { Instr, Kernel, KernelKind, Operand } from '../5-lower/schedule.js';
 
 export const DEFAULT_CHUNK_SIZE = 1000;
@@ -19,21 +19,16 @@ export const DEFAULT_CHUNK_SIZE = 1000;
 /** Kernel parameters per kind: `$p` params, `$x`/`$xo` the input row, `$y`/`$yo` the target row. */
 type Param = { readonly name: string; readonly type: string };
 const P = (name: string, type: string): Param => ({ name, type });
-const ROW = [P('$p', 'Params'), P('$x', 'Float64Array'), P('$xo', 'number')];
-const TARGET_ROW = [P('$y', 'Float64Array'), P('$yo', 'number')];
+const ROW = [P('$p', 'Params'), P('$x', 'Floats'), P('$xo', 'number')];
+const TARGET_ROW = [P('$y', 'Floats'), P('$yo', 'number')];
 export const KERNEL_PARAMS: { readonly [K in KernelKind]: readonly Param[] } = {
-  forward: [...ROW, P('$o', 'Float64Array'), P('$oo', 'number')],
+  forward: [...ROW, P('$o', 'Floats'), P('$oo', 'number')],
   loss: [...ROW, ...TARGET_ROW],
   gradient: [...ROW, ...TARGET_ROW, P('$g', 'Params'), P('$scale', 'number')],
   step: [...ROW, ...TARGET_ROW, P('$lr', 'number')],
 };
 const call = (fn: string, kind: KernelKind) => `${fn}(${KERNEL_PARAMS[kind].map((p) => p.name).join(', ')})`;
 
-export function literal(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  const t = formatNumber(v);
-  return v < 0 || Object.is(v, -0) ? `(${t})` : t;
-}
 
 const field = (leaf: string, element: number | null) => (element === null ? `.${leaf}` : `.${leaf}[${element}]`);
 

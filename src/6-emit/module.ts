@@ -12,11 +12,14 @@
  */
 import { IndentationText, Project, StructureKind, type StatementStructures, type WriterFunction } from 'ts-morph';
 import { debugLevel } from '../debug.js';
-import type { Program, Slot } from '../5-lower/schedule.js';
+import { DEFAULT_MAX_BATCH, type LowerOptions, type Program, type Slot } from '../5-lower/schedule.js';
+import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
 import { DEFAULT_CHUNK_SIZE, emitKernel } from './kernels.js';
 import { RUNTIME } from './runtime.js';
 
-export interface EmitOptions {
+export interface EmitOptions extends LowerOptions {
+  /** Element type of every array: 'f64' (default) or 'f32'. */
+  readonly precision?: 'f64' | 'f32';
   /** Statements per generated function before it is split (default 1000). */
   readonly chunkSize?: number;
   /** Path shown in the header (the model file). */
@@ -24,7 +27,7 @@ export interface EmitOptions {
 }
 
 const text = (s: string): WriterFunction => (w) => { w.write(s); };
-const fieldType = (s: Slot, input = false) => (s.shape.length === 0 ? 'number' : input ? 'ArrayLike<number>' : 'Float64Array');
+const fieldType = (s: Slot, input = false) => (s.shape.length === 0 ? 'number' : input ? 'ArrayLike<number>' : 'Floats');
 const shapeText = (s: Slot) => `[${s.shape.join(', ')}]`;
 
 function iface(name: string, doc: string, slots: readonly Slot[], input = false): StatementStructures {
@@ -44,8 +47,8 @@ function initExpr(s: Program['layout']['params'][number]): string {
   const fanOut = s.shape.length === 2 ? s.shape[0] : 1;
   const scalar = s.shape.length === 0;
   switch (i.kind) {
-    case 'constant': return scalar ? `${i.value}` : `new Float64Array(${n}).fill(${i.value})`;
-    case 'values': return scalar ? `${i.values[0]}` : `Float64Array.of(${i.values.join(', ')})`;
+    case 'constant': return scalar ? `${i.value}` : `new Floats(${n}).fill(${i.value})`;
+    case 'values': return scalar ? `${i.values[0]}` : `Floats.of(${i.values.join(', ')})`;
     case 'uniform': return scalar ? `$uniform(rand, ${i.low}, ${i.high})` : `$fill(${n}, () => $uniform(rand, ${i.low}, ${i.high}))`;
     case 'normal': return scalar ? `${i.std} * $normal(rand)` : `$fill(${n}, () => ${i.std} * $normal(rand))`;
     case 'glorot': {
@@ -66,15 +69,65 @@ function packer(kind: 'input' | 'target', slots: readonly Slot[]): string {
   return lines.map((l) => `  ${l}`).join('\n');
 }
 
+/** `$gradientRows` for the unrolled lowering: a loop over the per-sample kernel. */
+function unrolledRows(): string {
+  return `/** Rows per \`$gradientRows\` call. */
+const $MAX_ROWS = Infinity;
+
+/** Sum of the loss over \`$nb\` rows, adding \`$scale\` times their gradients into \`$g\`. */
+function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number): number {
+  let $total = 0;
+  for (let $b = 0; $b < $nb; $b++) $total += $gradient($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE, $g, $scale);
+  return $total;
+}`;
+}
+
+/** Batched loop kernels, and the per-sample kernels as one-row calls of them. */
+function loopedKernels(program: Program): string {
+  const plan = program.loops!;
+  return [
+    `/** Rows per \`$gradientRows\` call (the size of the buffers below). */`,
+    `const $MAX_ROWS = ${plan.maxBatch ?? DEFAULT_MAX_BATCH};`,
+    emitLoopBuffers(plan),
+    '',
+    emitLoopKernel(plan.kernels.forward),
+    '',
+    emitLoopKernel(plan.kernels.loss),
+    '',
+    emitLoopKernel(plan.kernels.gradient),
+    '',
+    `function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {`,
+    `  $forwardRows($p, $x, $xo, 1, $o, $oo);`,
+    `}`,
+    `function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {`,
+    `  return $lossRows($p, $x, $xo, $y, $yo, 1);`,
+    `}`,
+    `function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {`,
+    `  return $gradientRows($p, $x, $xo, $y, $yo, 1, $g, $scale);`,
+    `}`,
+    `const $one = zeroParams();`,
+    `function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {`,
+    `  const value = $gradientRows($p, $x, $xo, $y, $yo, 1, $one, 1);`,
+    `  $applyUpdate($p, $one, $lr);`,
+    `  return value;`,
+    `}`,
+  ].join('\n');
+}
+
 export function emitModule(program: Program, options: EmitOptions = {}): string {
   const { model, layout } = program;
   const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  const kernels = (['forward', 'loss', 'gradient', 'step'] as const).map((k) => emitKernel(program.kernels[k], chunk));
-  const slots = Math.max(1, ...kernels.map((k) => k.slots));
+  const unrolled = program.kernels ? (['forward', 'loss', 'gradient', 'step'] as const).map((k) => emitKernel(program.kernels![k], chunk)) : [];
+  const slots = Math.max(1, ...unrolled.map((k) => k.slots));
+  const floats = options.precision === 'f32' ? 'Float32Array' : 'Float64Array';
   const source = options.sourcePath ?? model.source;
   const P = layout.params;
 
   const statements: (StatementStructures | WriterFunction)[] = [];
+  statements.push(text(`/** The element type of every array in this module (${options.precision ?? 'f64'}). */
+export type Floats = ${floats};
+const Floats = ${floats};
+`));
   statements.push(iface('Params', `Parameters of model '${model.name}' (also the type of their gradients).`, P));
   statements.push(iface('Inputs', `Inputs of one sample.`, layout.inputs, true));
   statements.push(iface('Targets', `Targets of one sample.`, layout.targets, true));
@@ -98,7 +151,7 @@ export const INPUT_SIZE = ${layout.inputSize};
 export const TARGET_SIZE = ${layout.targetSize};
 export const OUTPUT_SIZE = ${layout.outputSize};
 /** Row layout: ${[...layout.inputs.map((s) => `${s.name} at ${s.offset}`), ...layout.targets.map((s) => `${s.name} at ${s.offset} (targets)`)].join(', ')}. */
-const $t = new Float64Array(${slots});
+const $t = new Floats(${slots});
 `));
 
   statements.push(text(`/** Parameters as the model's initializers say (random ones drawn from \`seed\`). */
@@ -115,7 +168,7 @@ export function copyParams(p: Params): Params {
 
 /** Parameters (or gradients) that are all zero. */
 export function zeroParams(): Params {
-  return { ${P.map((s) => `${s.name}: ${s.shape.length ? `new Float64Array(${s.size})` : '0'}`).join(', ')} };
+  return { ${P.map((s) => `${s.name}: ${s.shape.length ? `new Floats(${s.size})` : '0'}`).join(', ')} };
 }
 
 function $copyInto(to: Params, from: Params): void {
@@ -135,16 +188,16 @@ ${P.map((s) => (s.shape.length ? `  for (const v of p.${s.name}) s += v * 0;` : 
 }
 
 /** Writes one sample's inputs into \`into\` at \`at\`; throws naming a missing input. */
-export function packInputs(src: Inputs, into: Float64Array, at: number, where = 'sample'): void {
+export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
 ${packer('input', layout.inputs)}
 }
 
 /** Writes one sample's targets into \`into\` at \`at\`; throws naming a missing target. */
-export function packTargets(src: Targets, into: Float64Array, at: number, where = 'sample'): void {
+export function packTargets(src: Targets, into: Floats, at: number, where = 'sample'): void {
 ${packer('target', layout.targets)}
 }
 
-function $unpackOutputs(o: Float64Array, at: number): Outputs {
+function $unpackOutputs(o: Floats, at: number): Outputs {
   return { ${layout.outputs.map((s) => `${s.name}: ${s.shape.length ? `o.slice(at + ${s.offset}, at + ${s.offset + s.size})` : `o[at + ${s.offset}]`}`).join(', ')} };
 }
 `));
@@ -153,15 +206,16 @@ function $unpackOutputs(o: Float64Array, at: number): Outputs {
     `The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):`,
     ...program.gradientFormulas.map((f) => `  dloss/d${f.param} = ${f.formula}`),
   ].join('\n');
-  for (const k of kernels) {
+  for (const k of unrolled) {
     for (const f of k.functions) {
       statements.push({ kind: StructureKind.Function, name: f.name, parameters: f.parameters.map((p) => ({ ...p })), returnType: f.returns, statements: text(f.body) });
     }
   }
+  statements.push(text(program.loops ? loopedKernels(program) : unrolledRows()));
 
-  statements.push(text(`const $xs = new Float64Array(${Math.max(1, layout.inputSize)});
-const $ys = new Float64Array(${Math.max(1, layout.targetSize)});
-const $os = new Float64Array(${Math.max(1, layout.outputSize)});
+  statements.push(text(`const $xs = new Floats(${Math.max(1, layout.inputSize)});
+const $ys = new Floats(${Math.max(1, layout.targetSize)});
+const $os = new Floats(${Math.max(1, layout.outputSize)});
 
 /** The forward pass: outputs for one sample. */
 export function forward(params: Params, inputs: Inputs): Outputs {
@@ -199,16 +253,19 @@ export function step(params: Params, inputs: Inputs, targets: Targets, learningR
  * Mean loss and mean gradient over \`count\` samples stored as rows of \`X\` (INPUT_SIZE
  * values each) and \`Y\` (TARGET_SIZE values each), starting at row \`first\`.
  */
-export function gradientBatch(params: Params, X: Float64Array, Y: Float64Array, count: number, first = 0, grad: Params = zeroParams()): { loss: number; grad: Params } {
+export function gradientBatch(params: Params, X: Floats, Y: Floats, count: number, first = 0, grad: Params = zeroParams()): { loss: number; grad: Params } {
   let total = 0;
   const scale = 1 / count;
-  for (let i = first; i < first + count; i++) total += $gradient(params, X, i * INPUT_SIZE, Y, i * TARGET_SIZE, grad, scale);
+  for (let i = first; i < first + count; i += $MAX_ROWS) {
+    const n = Math.min($MAX_ROWS, first + count - i);
+    total += $gradientRows(params, X, i * INPUT_SIZE, Y, i * TARGET_SIZE, n, grad, scale);
+  }
   return { loss: total / count, grad };
 }
 
 const $acc = zeroParams();
 /** One minibatch SGD step (gradients averaged over the rows); returns the mean loss before the step. */
-export function stepBatch(params: Params, X: Float64Array, Y: Float64Array, count: number, learningRate: number, first = 0): number {
+export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, learningRate: number, first = 0): number {
   if (count === 1) return $step(params, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, learningRate);
   const { loss: value } = gradientBatch(params, X, Y, count, first, $acc);
   $applyUpdate(params, $acc, learningRate);

@@ -28,17 +28,17 @@ function $normal(rand: () => number): number {
   const u = 1 - rand(), v = rand();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
-function $fill(n: number, f: () => number): Float64Array {
-  const a = new Float64Array(n);
+function $fill(n: number, f: () => number): Floats {
+  const a = new Floats(n);
   for (let i = 0; i < n; i++) a[i] = f();
   return a;
 }
 void $uniform; void $normal; void $fill;
 
 /** Samples as flat rows: X has INPUT_SIZE values per sample, Y has TARGET_SIZE. */
-export function packSamples(samples: readonly Sample[]): { X: Float64Array; Y: Float64Array; count: number } {
-  const X = new Float64Array(samples.length * INPUT_SIZE);
-  const Y = new Float64Array(samples.length * TARGET_SIZE);
+export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats; count: number } {
+  const X = new Floats(samples.length * INPUT_SIZE);
+  const Y = new Floats(samples.length * TARGET_SIZE);
   samples.forEach((s, i) => {
     if (s == null || s.inputs == null) throw new Error(\`sample \${i} has no inputs\`);
     if (s.targets == null) throw new Error(\`sample \${i} has no targets\`);
@@ -82,7 +82,7 @@ export function fit(samples: readonly Sample[], options: FitOptions = {}): FitRe
 }
 
 /** \`fit\` on samples already packed as rows (see packSamples). */
-export function fitRows(X: Float64Array, Y: Float64Array, count: number, options: FitOptions = {}): FitResult {
+export function fitRows(X: Floats, Y: Floats, count: number, options: FitOptions = {}): FitResult {
   const epochs = options.epochs ?? 100;
   const lr = options.learningRate ?? 0.01;
   const batch = Math.max(1, Math.min(options.batchSize ?? 1, count));
@@ -94,7 +94,7 @@ export function fitRows(X: Float64Array, Y: Float64Array, count: number, options
   const order = new Int32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
   const rand = options.shuffleSeed === undefined ? null : $rng(options.shuffleSeed);
-  const shuffled = rand ? { X: new Float64Array(X.length), Y: new Float64Array(Y.length) } : null;
+  const shuffled = rand ? { X: new Floats(X.length), Y: new Floats(Y.length) } : null;
   const losses: number[] = [];
   let best = Infinity;
   let stopped: FitResult['stopped'] = 'epochs';
@@ -131,8 +131,8 @@ export function fitRows(X: Float64Array, Y: Float64Array, count: number, options
 
 /** Outputs for many inputs. */
 export function predict(params: Params, inputs: readonly Inputs[]): Outputs[] {
-  const x = new Float64Array(Math.max(1, INPUT_SIZE));
-  const o = new Float64Array(Math.max(1, OUTPUT_SIZE));
+  const x = new Floats(Math.max(1, INPUT_SIZE));
+  const o = new Floats(Math.max(1, OUTPUT_SIZE));
   return inputs.map((s, i) => {
     packInputs(s, x, 0, \`inputs \${i}\`);
     $forward(params, x, 0, o, 0);

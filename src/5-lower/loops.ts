@@ -1,0 +1,245 @@
+/**
+ * Phase 5, lower (looped form): tensor IR as batched loop steps over typed arrays.
+ *
+ * For models too large to unroll. Each kernel processes `$nb` samples (at most
+ * `maxBatch`) at once: a per-sample tensor of shape s that depends on the data becomes a
+ * buffer of `maxBatch` rows of size(s); values that depend only on parameters stay
+ * unbatched. Guarantees:
+ * - views cost nothing: transpose, broadcast, index and slice only change an `Access`
+ *   (array, base offset, per-sample stride, per-dimension strides); every other node the
+ *   kernel needs is materialized once, into a module-level buffer, by exactly one step;
+ * - a matrix-vector product of a parameter matrix with per-sample vectors is one
+ *   matrix-matrix product over the batch (`gemm`), and so is the batch sum of per-sample
+ *   outer products that makes a weight gradient (dW = G^T X); the emitter blocks every
+ *   gemm in 4x4 registers;
+ * - per-sample parameter gradients are summed over the batch straight into the gradient
+ *   accumulator (scaled by `$scale`), never materialized per sample when they are outer
+ *   products or sums of them;
+ * - only nodes some result needs are computed (demand-driven), in topological order.
+ */
+import type { Node } from '../ir/node.js';
+import type { Op } from '../ir/ops.js';
+import { OPS } from '../ir/ops.js';
+import { formatNumber } from '../ir/print.js';
+import { type Shape, sizeOf } from '../ir/shape.js';
+import { dependsOn, topoOrder } from '../ir/walk.js';
+import type { Derived } from '../3-diff/derive.js';
+import type { Layout } from './schedule.js';
+import { Names } from './names.js';
+
+/** Where the elements of a value are: element (b, coords) is arr[base + b*bs + sum(coords*strides)]. */
+export interface Access {
+  readonly arr?: string;
+  readonly base: string;
+  readonly bs: number;
+  readonly strides: readonly number[];
+  readonly shape: Shape;
+  /** A scalar expression standing for every element of every sample (a parameter local or a literal). */
+  readonly scalar?: string;
+}
+
+/** A matrix operand of a gemm: element (u, v) at arr[base + u*su + v*sv] (u, v as the gemm names them). */
+export interface GemmOperand { readonly arr: string; readonly base: string; readonly su: number; readonly sv: number }
+export type Extent = number | '$nb';
+
+export type LoopStep =
+  | { readonly kind: 'elementwise'; readonly op: Op | 'copy'; readonly out: Access; readonly args: readonly Access[]; readonly comment?: string }
+  | { readonly kind: 'gemm'; readonly P: Extent; readonly Q: number; readonly K: Extent; readonly L: GemmOperand; readonly R: GemmOperand; readonly out: GemmOperand; readonly accumulate: boolean; readonly scale?: string; readonly comment?: string }
+  | { readonly kind: 'rowwise'; readonly op: Op; readonly out: Access; readonly args: readonly Access[]; readonly start?: number; readonly comment?: string }
+  | { readonly kind: 'reduce'; readonly target: Access; readonly value: Access; readonly shared: boolean; readonly comment?: string }
+  | { readonly kind: 'lossSum'; readonly value: Access };
+
+export interface LoopKernel {
+  readonly kind: 'forward' | 'loss' | 'gradient';
+  /** `const W = $p.W;` lines: parameter (and gradient) arrays and scalars read by the steps. */
+  readonly hoists: readonly string[];
+  readonly steps: readonly LoopStep[];
+}
+
+export interface LoopPlan {
+  readonly maxBatch: number;
+  readonly buffers: readonly { readonly name: string; readonly size: number }[];
+  readonly kernels: { readonly forward: LoopKernel; readonly loss: LoopKernel; readonly gradient: LoopKernel };
+}
+
+const rowMajor = (s: Shape): number[] => (s.length === 2 ? [s[1], 1] : s.length === 1 ? [1] : []);
+const isLeaf = (n: Node) => n.op === 'param' || n.op === 'input' || n.op === 'target' || n.op === 'const';
+const VIEWS = new Set<Op>(['transpose', 'broadcast', 'index', 'slice']);
+
+export function addOffset(base: string, k: number): string {
+  if (k === 0) return base;
+  if (base === '0') return String(k);
+  const m = /^(.*) \+ (\d+)$/.exec(base);
+  return m ? `${m[1]} + ${Number(m[2]) + k}` : `${base} + ${k}`;
+}
+
+export function planLoops(derived: Derived, layout: Layout, maxBatch: number): LoopPlan {
+  const { model, grads } = derived;
+  const labels = model.labels;
+  const all = topoOrder([model.loss, ...model.outputs.map((o) => o.node), ...grads]);
+  const dataLeaf = (n: Node) => n.op === 'input' || n.op === 'target';
+  const batched = dependsOn(all, dataLeaf);
+  const bufferNames = new Names();
+  const buffers: { name: string; size: number }[] = [];
+  const bufferOf = new Map<Node, Access>();
+
+  const build = (kind: LoopKernel['kind']): LoopKernel => {
+    const hoists: string[] = [];
+    const hoisted = new Set<string>();
+    const hoist = (line: string) => { if (!hoisted.has(line)) { hoisted.add(line); hoists.push(line); } };
+    const steps: LoopStep[] = [];
+    const access = new Map<Node, Access>();
+
+    const leafAccess = (n: Node): Access => {
+      const name = n.attrs.name!;
+      if (n.op === 'const') return { base: '0', bs: 0, strides: n.shape.map(() => 0), shape: n.shape, scalar: literal(n.attrs.value!) };
+      if (n.op === 'param') {
+        hoist(`const ${name} = $p.${name};`);
+        return n.shape.length === 0
+          ? { base: '0', bs: 0, strides: [], shape: n.shape, scalar: name }
+          : { arr: name, base: '0', bs: 0, strides: rowMajor(n.shape), shape: n.shape };
+      }
+      const slots = n.op === 'input' ? layout.inputs : layout.targets;
+      const slot = slots.find((s) => s.name === name)!;
+      const row = n.op === 'input' ? layout.inputSize : layout.targetSize;
+      const [arr, at] = n.op === 'input' ? ['$x', '$xo'] : ['$y', '$yo'];
+      return { arr, base: addOffset(at, slot.offset), bs: row, strides: rowMajor(n.shape), shape: n.shape };
+    };
+
+    const viewAccess = (n: Node, a: Access): Access => {
+      switch (n.op) {
+        case 'transpose':
+          return a.shape.length < 2 ? a : { ...a, shape: [a.shape[1], a.shape[0]], strides: [a.strides[1], a.strides[0]] };
+        case 'broadcast':
+          return { ...a, shape: n.shape, strides: n.shape.map(() => 0) };
+        case 'index': {
+          if (a.scalar !== undefined) return { ...a, shape: [], strides: [] };
+          const k = n.attrs.start!;
+          const off = a.shape.length === 2 ? Math.floor(k / a.shape[1]) * a.strides[0] + (k % a.shape[1]) * a.strides[1] : k * a.strides[0];
+          return { ...a, base: addOffset(a.base, off), shape: [], strides: [] };
+        }
+        default: // slice
+          return a.scalar !== undefined ? { ...a, shape: n.shape } : { ...a, base: addOffset(a.base, n.attrs.start! * a.strides[0]), shape: n.shape };
+      }
+    };
+
+    const materialize = (n: Node): Access => {
+      const known = bufferOf.get(n);
+      if (known) return known;
+      const size = sizeOf(n.shape);
+      const isBatched = batched.has(n);
+      const label = labels.get(n);
+      const name = bufferNames.fresh(label ? `$v_${label}` : '$v');
+      buffers.push({ name, size: isBatched ? size * maxBatch : size });
+      const acc: Access = { arr: name, base: '0', bs: isBatched ? size : 0, strides: rowMajor(n.shape), shape: n.shape };
+      bufferOf.set(n, acc);
+      return acc;
+    };
+
+    const comment = (n: Node) => {
+      const l = labels.get(n);
+      return l ? `${l} = ${n.op}` : undefined;
+    };
+
+    const computeStep = (n: Node, out: Access, args: Access[]): LoopStep => {
+      if (OPS[n.op].kind === 'elementwise') return { kind: 'elementwise', op: n.op, out, args, comment: comment(n) };
+      if (n.op === 'matmul') {
+        const [A, B] = args;
+        const g = gemmFor(A, B, out);
+        if (g) return { ...g, comment: comment(n) };
+      }
+      return { kind: 'rowwise', op: n.op, out, args, start: n.attrs.start, comment: comment(n) };
+    };
+
+    // Reductions of per-sample parameter gradients into the accumulator.
+    const reductions: { node: Node; target: Access; how: 'gemm' | 'sum' | 'shared' }[] = [];
+    const demanded = new Set<Node>();
+    if (kind === 'forward') for (const o of model.outputs) demanded.add(o.node);
+    else demanded.add(model.loss);
+    if (kind === 'gradient') {
+      model.params.forEach((p, i) => {
+        const name = p.name;
+        const target: Access = p.shape.length === 0
+          ? { base: '0', bs: 0, strides: [], shape: p.shape, scalar: `$g.${name}` }
+          : (hoist(`const $g_${name} = $g.${name};`), { arr: `$g_${name}`, base: '0', bs: 0, strides: rowMajor(p.shape), shape: p.shape });
+        const stack = [grads[i]];
+        while (stack.length) {
+          const v = stack.pop()!;
+          if (v.op === 'const' && v.attrs.value === 0) continue;
+          if (v.op === 'add' && v.args.every((a) => a.shape.length === v.shape.length)) { stack.push(v.args[1], v.args[0]); continue; }
+          if (v.op === 'outer' && batched.has(v.args[0]) && batched.has(v.args[1])) {
+            reductions.push({ node: v, target, how: 'gemm' });
+            demanded.add(v.args[0]); demanded.add(v.args[1]);
+            continue;
+          }
+          reductions.push({ node: v, target, how: batched.has(v) ? 'sum' : 'shared' });
+          demanded.add(v);
+        }
+      });
+    }
+    const order = topoOrder([...demanded]);
+    for (let i = order.length - 1; i >= 0; i--) if (demanded.has(order[i])) for (const a of order[i].args) demanded.add(a);
+
+    for (const n of order) {
+      if (!demanded.has(n)) continue;
+      if (isLeaf(n)) { access.set(n, leafAccess(n)); continue; }
+      const args = n.args.map((a) => access.get(a)!);
+      if (VIEWS.has(n.op)) { access.set(n, viewAccess(n, args[0])); continue; }
+      const out = materialize(n);
+      access.set(n, out);
+      steps.push(computeStep(n, out, args));
+    }
+
+    if (kind === 'forward') {
+      model.outputs.forEach((o, i) => {
+        const slot = layout.outputs[i];
+        const out: Access = { arr: '$o', base: addOffset('$oo', slot.offset), bs: layout.outputSize, strides: rowMajor(slot.shape), shape: slot.shape };
+        steps.push({ kind: 'elementwise', op: 'copy', out, args: [access.get(o.node)!], comment: `output ${o.name}` });
+      });
+    }
+    for (const r of reductions) {
+      const note = `grad of ${r.target.scalar ?? r.target.arr}`;
+      if (r.how === 'gemm') {
+        const [a, b] = r.node.args.map((x) => access.get(x)!);
+        // dW(i, j) += $scale * sum_b a(b, i) b(b, j): P = i, Q = j, K = b.
+        steps.push({
+          kind: 'gemm', P: a.shape[0] ?? 1, Q: b.shape[0] ?? 1, K: '$nb', accumulate: true, scale: '$scale', comment: note,
+          L: { arr: a.arr!, base: a.base, su: a.strides[0] ?? 0, sv: a.bs },
+          R: { arr: b.arr!, base: b.base, su: b.bs, sv: b.strides[0] ?? 0 },
+          out: { arr: r.target.arr!, base: '0', su: r.target.strides[0], sv: r.target.strides[1] },
+        });
+      } else {
+        const v = access.get(r.node)!;
+        const value = v.shape.length === r.target.shape.length ? v : { ...v, shape: r.target.shape, strides: r.target.shape.map(() => 0) };
+        steps.push({ kind: 'reduce', target: r.target, value, shared: r.how === 'shared', comment: note });
+      }
+    }
+    if (kind !== 'forward') steps.push({ kind: 'lossSum', value: access.get(model.loss)! });
+    return { kind, hoists, steps };
+  };
+
+  return { maxBatch, buffers, kernels: { forward: build('forward'), loss: build('loss'), gradient: build('gradient') } };
+}
+
+/** The gemm for a batched matrix-vector product, or null when the operands do not fit one. */
+function gemmFor(A: Access, B: Access, out: Access): Extract<LoopStep, { kind: 'gemm' }> | null {
+  if (A.scalar !== undefined || B.scalar !== undefined || !out.arr) return null;
+  const o: GemmOperand = { arr: out.arr, base: out.base, su: out.bs, sv: out.strides[0] };
+  if (A.shape.length === 2 && B.shape.length === 1 && A.bs === 0 && B.bs > 0) {
+    // y(b, i) = sum_j B(b, j) A(i, j): P = b, Q = i, K = j.
+    return { kind: 'gemm', P: '$nb', Q: A.shape[0], K: A.shape[1], accumulate: false,
+      L: { arr: B.arr!, base: B.base, su: B.bs, sv: B.strides[0] }, R: { arr: A.arr!, base: A.base, su: A.strides[1], sv: A.strides[0] }, out: o };
+  }
+  if (A.shape.length === 1 && B.shape.length === 2 && A.bs > 0 && B.bs === 0) {
+    // y(b, q) = sum_k A(b, k) B(k, q)
+    return { kind: 'gemm', P: '$nb', Q: B.shape[1], K: B.shape[0], accumulate: false,
+      L: { arr: A.arr!, base: A.base, su: A.bs, sv: A.strides[0] }, R: { arr: B.arr!, base: B.base, su: B.strides[0], sv: B.strides[1] }, out: o };
+  }
+  return null;
+}
+
+export function literal(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  const t = formatNumber(v);
+  return v < 0 || Object.is(v, -0) ? `(${t})` : t;
+}

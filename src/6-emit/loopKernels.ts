@@ -1,0 +1,196 @@
+/**
+ * Phase 6, emit (looped kernels): LoopSteps as TypeScript loops over typed arrays.
+ *
+ * Guarantees: loop bounds and strides are literals (only the batch count `$nb` is a
+ * run-time value); every gemm is register-blocked 4x4 (16 accumulators, 8 loads per
+ * 16 multiply-adds), with 4x1, 1x4 and 1x1 edges; softmax and logsumexp shift the
+ * maximum out; index arithmetic is folded where strides are 0 or 1. Loop variables start
+ * with `$`, so they never shadow a user's name. Each kernel becomes one function
+ * `$<kind>Rows(...)` that processes `$nb` samples.
+ */
+import { OPS } from '../ir/ops.js';
+import type { Access, Extent, GemmOperand, LoopKernel, LoopPlan, LoopStep } from '../5-lower/loops.js';
+
+/** `arr[base + b*bs + sum(coord*stride)]`, with zero terms dropped. */
+function at(a: Access, b: string, coords: readonly string[]): string {
+  if (a.scalar !== undefined) return a.scalar;
+  const terms: string[] = [];
+  if (a.base !== '0') terms.push(a.base);
+  if (a.bs !== 0) terms.push(a.bs === 1 ? b : `${b} * ${a.bs}`);
+  coords.forEach((c, i) => {
+    const s = a.strides[i];
+    if (s !== 0) terms.push(s === 1 ? c : `${c} * ${s}`);
+  });
+  return `${a.arr}[${terms.length ? terms.join(' + ') : '0'}]`;
+}
+
+const COORDS = ['$r', '$c'];
+function loopsOver(shape: readonly number[], body: (coords: string[]) => string): string {
+  if (shape.length === 0) return body([]);
+  if (shape.length === 1) return `for (let $r = 0; $r < ${shape[0]}; $r++) ${body(['$r'])}`;
+  return `for (let $r = 0; $r < ${shape[0]}; $r++) for (let $c = 0; $c < ${shape[1]}; $c++) ${body(COORDS)}`;
+}
+
+function perSample(batchedOut: boolean, body: string): string {
+  return batchedOut ? `for (let $b = 0; $b < $nb; $b++) {\n${indent(body)}\n}` : body;
+}
+const indent = (s: string) => s.split('\n').map((l) => (l ? `  ${l}` : l)).join('\n');
+
+function elementwise(s: Extract<LoopStep, { kind: 'elementwise' }>): string {
+  const body = (coords: string[]) => {
+    const args = s.args.map((a) => at(a.shape.length === 0 && coords.length ? a : a, '$b', a.shape.length ? coords : []));
+    const value = s.op === 'copy' ? args[0] : OPS[s.op].js!(...args);
+    return `${at(s.out, '$b', coords)} = ${value};`;
+  };
+  return perSample(s.out.bs !== 0, loopsOver(s.out.shape, body));
+}
+
+function ext(e: Extent): string {
+  return typeof e === 'number' ? String(e) : e;
+}
+
+/** out(i, j) (+)= scale * sum_k L(i, k) R(k, j), blocked 4x4 over (i, j). */
+function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
+  const { L, R, out } = s;
+  const P = ext(s.P), Q = String(s.Q), K = ext(s.K);
+  const idx = (o: GemmOperand, u: string, v: string) => {
+    const t: string[] = [];
+    if (o.base !== '0') t.push(o.base);
+    if (o.su !== 0) t.push(o.su === 1 ? u : `${u} * ${o.su}`);
+    if (o.sv !== 0) t.push(o.sv === 1 ? v : `${v} * ${o.sv}`);
+    return t.length ? t.join(' + ') : '0';
+  };
+  const store = (p: string, q: string, acc: string) => {
+    const v = s.scale ? `${s.scale} * ${acc}` : acc;
+    return `${out.arr}[${idx(out, p, q)}] ${s.accumulate ? '+=' : '='} ${v};`;
+  };
+  const kernel = (bp: number, bq: number) => {
+    const ps = Array.from({ length: bp }, (_, i) => i), qs = Array.from({ length: bq }, (_, j) => j);
+    const pv = (i: number) => (i ? `$i + ${i}` : '$i'), qv = (j: number) => (j ? `$j + ${j}` : '$j');
+    const lines: string[] = [];
+    // Row bases of L and column bases of R, hoisted out of the k loop.
+    ps.forEach((i) => lines.push(`const $l${i} = ${idx({ ...L, sv: 0 }, `(${pv(i)})`, '0')};`));
+    qs.forEach((j) => lines.push(`const $m${j} = ${idx({ ...R, su: 0 }, '0', `(${qv(j)})`)};`));
+    lines.push(`let ${ps.flatMap((i) => qs.map((j) => `$c${i}${j} = 0`)).join(', ')};`);
+    const kl = L.sv === 1 ? '$k' : `$k * ${L.sv}`, kr = R.su === 1 ? '$k' : `$k * ${R.su}`;
+    const inner = [
+      ...ps.map((i) => `const $a${i} = ${L.arr}[$l${i} + ${kl}];`),
+      ...qs.map((j) => `const $w${j} = ${R.arr}[$m${j} + ${kr}];`),
+      ...ps.flatMap((i) => qs.map((j) => `$c${i}${j} += $a${i} * $w${j};`)),
+    ];
+    lines.push(`for (let $k = 0; $k < ${K}; $k++) {\n${indent(inner.join('\n'))}\n}`);
+    ps.forEach((i) => qs.forEach((j) => lines.push(store(`(${pv(i)})`, `(${qv(j)})`, `$c${i}${j}`))));
+    return `{\n${indent(lines.join('\n'))}\n}`;
+  };
+  return [
+    `{`,
+    `  let $i = 0;`,
+    `  for (; $i + 4 <= ${P}; $i += 4) {`,
+    `    let $j = 0;`,
+    `    for (; $j + 4 <= ${Q}; $j += 4) ${indent(indent(kernel(4, 4))).trimStart()}`,
+    `    for (; $j < ${Q}; $j++) ${indent(indent(kernel(4, 1))).trimStart()}`,
+    `  }`,
+    `  for (; $i < ${P}; $i++) {`,
+    `    let $j = 0;`,
+    `    for (; $j + 4 <= ${Q}; $j += 4) ${indent(indent(kernel(1, 4))).trimStart()}`,
+    `    for (; $j < ${Q}; $j++) ${indent(indent(kernel(1, 1))).trimStart()}`,
+    `  }`,
+    `}`,
+  ].join('\n');
+}
+
+/** Per-sample loops for ops that are neither elementwise nor a gemm. */
+function rowwise(s: Extract<LoopStep, { kind: 'rowwise' }>): string {
+  const [a, b] = s.args;
+  const o = s.out;
+  const A = (...c: string[]) => at(a, '$b', c);
+  const B = (...c: string[]) => at(b, '$b', c);
+  const O = (...c: string[]) => at(o, '$b', c);
+  const n = a.shape[0] ?? 1;
+  let body: string;
+  switch (s.op) {
+    case 'sum':
+      body = `let $s = 0;\n${loopsOver(a.shape, (c) => `$s += ${A(...c)};`)}\n${O()} = $s;`;
+      break;
+    case 'dot':
+      body = `let $s = 0;\nfor (let $r = 0; $r < ${n}; $r++) $s += ${A('$r')} * ${B('$r')};\n${O()} = $s;`;
+      break;
+    case 'outer':
+      body = `for (let $r = 0; $r < ${n}; $r++) for (let $c = 0; $c < ${b.shape[0]}; $c++) ${O('$r', '$c')} = ${A('$r')} * ${B('$c')};`;
+      break;
+    case 'matmul': {
+      if (a.shape.length === 2 && b.shape.length === 1) {
+        body = `for (let $r = 0; $r < ${a.shape[0]}; $r++) { let $s = 0; for (let $k = 0; $k < ${a.shape[1]}; $k++) $s += ${A('$r', '$k')} * ${B('$k')}; ${O('$r')} = $s; }`;
+      } else if (a.shape.length === 1) {
+        body = `for (let $c = 0; $c < ${b.shape[1]}; $c++) { let $s = 0; for (let $k = 0; $k < ${b.shape[0]}; $k++) $s += ${A('$k')} * ${B('$k', '$c')}; ${O('$c')} = $s; }`;
+      } else {
+        body = `for (let $r = 0; $r < ${a.shape[0]}; $r++) for (let $c = 0; $c < ${b.shape[1]}; $c++) { let $s = 0; for (let $k = 0; $k < ${a.shape[1]}; $k++) $s += ${A('$r', '$k')} * ${B('$k', '$c')}; ${O('$r', '$c')} = $s; }`;
+      }
+      break;
+    }
+    case 'logsumexp':
+    case 'softmax':
+    case 'logsoftmax': {
+      const max = `let $m = -Infinity;\nfor (let $r = 0; $r < ${n}; $r++) { const $v = ${A('$r')}; if ($v > $m) $m = $v; }`;
+      const lse = `${max}\nlet $s = 0;\nfor (let $r = 0; $r < ${n}; $r++) $s += Math.exp(${A('$r')} - $m);\nconst $l = $m + Math.log($s);`;
+      body = s.op === 'logsumexp' ? `${lse}\n${O()} = $l;`
+        : s.op === 'softmax' ? `${lse}\nfor (let $r = 0; $r < ${n}; $r++) ${O('$r')} = Math.exp(${A('$r')} - $l);`
+        : `${lse}\nfor (let $r = 0; $r < ${n}; $r++) ${O('$r')} = ${A('$r')} - $l;`;
+      break;
+    }
+    case 'unindex':
+      body = `for (let $r = 0; $r < ${o.shape.length === 2 ? o.shape[0] * o.shape[1] : o.shape[0]}; $r++) ${o.arr}[${o.bs ? `$b * ${o.bs} + ` : ''}$r] = 0;\n${o.arr}[${o.bs ? `$b * ${o.bs} + ` : ''}${s.start}] = ${A()};`;
+      break;
+    case 'pad':
+      body = `for (let $r = 0; $r < ${o.shape[0]}; $r++) ${O('$r')} = 0;\nfor (let $r = 0; $r < ${n}; $r++) ${at({ ...o, base: String(s.start) }, '$b', ['$r'])} = ${A('$r')};`;
+      break;
+    case 'concat': {
+      let off = 0;
+      const parts = s.args.map((x) => {
+        const len = x.shape[0] ?? 1;
+        const dst = { ...o, base: String(off) };
+        off += len;
+        return x.shape.length === 0 ? `${at(dst, '$b', ['0'])} = ${at(x, '$b', [])};` : `for (let $r = 0; $r < ${len}; $r++) ${at(dst, '$b', ['$r'])} = ${at(x, '$b', ['$r'])};`;
+      });
+      body = parts.join('\n');
+      break;
+    }
+    default:
+      throw new Error(`no loop form for op '${s.op}'`);
+  }
+  return perSample(o.bs !== 0, `{\n${indent(body)}\n}`);
+}
+
+function reduce(s: Extract<LoopStep, { kind: 'reduce' }>): string {
+  const t = s.target, v = s.value;
+  const target = (c: string[]) => (t.scalar !== undefined ? t.scalar : at(t, '0', c));
+  if (s.shared) return loopsOver(t.shape, (c) => `${target(c)} += $scale * $nb * ${at(v, '0', v.shape.length ? c : [])};`);
+  return loopsOver(t.shape, (c) => `{ let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += ${at(v, '$b', v.shape.length ? c : [])}; ${target(c)} += $scale * $s; }`);
+}
+
+function step(s: LoopStep): string {
+  const note = 'comment' in s && s.comment ? `// ${s.comment}\n` : '';
+  switch (s.kind) {
+    case 'elementwise': return note + elementwise(s);
+    case 'gemm': return note + gemm(s);
+    case 'rowwise': return note + rowwise(s);
+    case 'reduce': return note + reduce(s);
+    case 'lossSum': return `let $total = 0;\nfor (let $b = 0; $b < $nb; $b++) $total += ${at(s.value, '$b', [])};\nreturn $total;`;
+  }
+}
+
+export const ROWS_PARAMS = {
+  forward: '$p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number',
+  loss: '$p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number',
+  gradient: '$p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number',
+} as const;
+
+export function emitLoopKernel(k: LoopKernel): string {
+  const ret = k.kind === 'forward' ? 'void' : 'number';
+  const body = [...k.hoists, ...k.steps.map(step)].join('\n');
+  return `function $${k.kind}Rows(${ROWS_PARAMS[k.kind]}): ${ret} {\n${indent(body)}\n}`;
+}
+
+export function emitLoopBuffers(plan: LoopPlan): string {
+  return plan.buffers.map((b) => `const ${b.name} = new Floats(${b.size});`).join('\n');
+}
