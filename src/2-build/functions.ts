@@ -57,6 +57,11 @@ export const FUNCTIONS: Readonly<Record<string, FunctionInfo>> = {
   softmax: { arity: [1, 1], build: ([x]) => make('softmax', [x]), doc: 'softmax of a vector (max shifted out)' },
   logsumexp: { arity: [1, 1], build: ([x]) => make('logsumexp', [x]), doc: 'log(sum(exp(v))) (max shifted out)' },
   log_softmax: { arity: [1, 1], build: ([x]) => make('logsoftmax', [x]), doc: 'v - logsumexp(v)' },
+  cross_entropy: {
+    arity: [2, 2],
+    build: ([z, y]) => make('sub', [make('logsumexp', [z]), make('dot', [y, z])]),
+    doc: 'softmax cross-entropy of logits z against a distribution y (sum 1): logsumexp(z) - dot(y, z); its gradient is softmax(z) - y',
+  },
   concat: { arity: [1, 64], build: (xs) => make('concat', xs), doc: 'concatenation of scalars and vectors' },
 };
 

@@ -100,7 +100,17 @@ export function layoutOf(model: Model): Layout {
   return { params, inputs, targets, outputs, inputSize: total(inputs), targetSize: total(targets), outputSize: total(outputs), paramSize: total(params) };
 }
 
-const FORMULA_COMMENT_MAX = 100;
+const COMMENT_MAX = 100;
+
+/**
+ * `name = formula` of a forward node, one level deep: its arguments print by their names
+ * in the kernel (or the user's labels), so this costs O(1) per statement.
+ */
+function forwardStatement(f: Node, names: ReadonlyMap<Node, string>): string {
+  const text = `${names.get(f) ?? labelFree(f)} = ${formula(f, names, { maxDepth: 2, maxLength: COMMENT_MAX })}`;
+  return text.length > COMMENT_MAX ? `${text.slice(0, COMMENT_MAX)}…` : text;
+}
+const labelFree = (f: Node) => `(${f.op})`;
 
 export function schedule(derived: Derived, options: LowerOptions = {}): Program {
   const { model, grads } = derived;
@@ -131,14 +141,9 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
       if (!elementLabels.has(e)) elementLabels.set(e, els.length === 1 && tensorNode.shape.length === 0 ? l : elementName(l, k));
     });
   }
-  // Comments: backward element -> the forward statement it differentiates.
-  const commentOf = new Map<Node, string>();
-  for (const [b, f] of derived.origin) {
-    const name = labels.get(f);
-    const text = `${name ? `${name} = ` : ''}${formula(f, labels, { maxLength: FORMULA_COMMENT_MAX })}`;
-    const short = text.length > FORMULA_COMMENT_MAX ? `${text.slice(0, FORMULA_COMMENT_MAX)}…` : text;
-    for (const e of elements.get(b) ?? []) if (!commentOf.has(e)) commentOf.set(e, `grad of: ${short}`);
-  }
+  // Backward element -> the forward node whose rule created it (comments are printed per kernel).
+  const originOf = new Map<Node, Node>();
+  for (const [b, f] of derived.origin) for (const e of elements.get(b) ?? []) if (!originOf.has(e)) originOf.set(e, f);
 
   const leafOffset = (leaf: Node): number => {
     const table = leaf.op === 'param' ? layout.params : leaf.op === 'input' ? layout.inputs : layout.targets;
@@ -149,6 +154,7 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
     const names = new Names();
     const instrs: Instr[] = [];
     const index = new Map<Node, number>();
+    const named = new Map<Node, string>(labels); // node -> its name in this kernel (else the user's label)
     const operand = (n: Node): Operand => (n.op === 'const' ? { lit: n.attrs.value! } : { ref: index.get(n)! });
 
     const lossEl = elements.get(model.loss)![0];
@@ -172,6 +178,7 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
       const element = n.op === 'index' ? n.attrs.start! : null;
       const name = names.fresh(element === null ? leaf.attrs.name! : elementName(leaf.attrs.name!, element));
       index.set(n, instrs.length);
+      named.set(n, name);
       instrs.push({ kind: 'load', name, from: leaf.op as 'param' | 'input' | 'target', leaf: leaf.attrs.name!, element, offset: leafOffset(leaf) + (element ?? 0) });
     }
     // Stores, keyed by the node whose value they store.
@@ -204,7 +211,9 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
       const label = labels.get(n) ?? adjointOf.get(n) ?? elementLabels.get(n);
       const name = label ? names.fresh(label) : names.temp();
       index.set(n, instrs.length);
-      instrs.push({ kind: 'op', name, op: n.op, args: n.args.map(operand), comment: commentOf.get(n) });
+      named.set(n, name);
+      const f = originOf.get(n);
+      instrs.push({ kind: 'op', name, op: n.op, args: n.args.map(operand), comment: f && `grad of: ${forwardStatement(f, named)}` });
       for (const s of stores.get(n) ?? []) instrs.push({ ...s, value: { ref: index.get(n)! } } as Instr);
     }
     instrs.push(...lateStores);

@@ -10,7 +10,7 @@
  * `tsc --strict --noEmit`. The file is built once from ts-morph structures (one
  * `createSourceFile` call), so emission stays linear in the model's size.
  */
-import { IndentationText, Project, StructureKind, type StatementStructures, type WriterFunction } from 'ts-morph';
+import { CodeBlockWriter, IndentationText, Project, StructureKind, type StatementStructures, type WriterFunction } from 'ts-morph';
 import { debugLevel } from '../debug.js';
 import { DEFAULT_MAX_BATCH, type LowerOptions, type Program, type Slot } from '../5-lower/schedule.js';
 import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
@@ -206,13 +206,6 @@ function $unpackOutputs(o: Floats, at: number): Outputs {
     `The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):`,
     ...program.gradientFormulas.map((f) => `  dloss/d${f.param} = ${f.formula}`),
   ].join('\n');
-  for (const k of unrolled) {
-    for (const f of k.functions) {
-      statements.push({ kind: StructureKind.Function, name: f.name, parameters: f.parameters.map((p) => ({ ...p })), returnType: f.returns, statements: text(f.body) });
-    }
-  }
-  statements.push(text(program.loops ? loopedKernels(program) : unrolledRows()));
-
   statements.push(text(`const $xs = new Floats(${Math.max(1, layout.inputSize)});
 const $ys = new Floats(${Math.max(1, layout.targetSize)});
 const $os = new Floats(${Math.max(1, layout.outputSize)});
@@ -275,6 +268,22 @@ export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, l
 ${RUNTIME}
 `));
 
+  // Kernels are the bulk of a large module: written through a CodeBlockWriter and appended
+  // after the declarations, never reparsed (ts-morph parsing 100k statements takes minutes).
+  const kernels = new CodeBlockWriter({ indentNumberOfSpaces: 2 });
+  kernels.writeLine('// ---- Kernels: straight-line or looped code generated from the derived graph. ----');
+  for (const k of unrolled) {
+    for (const f of k.functions) {
+      kernels.blankLine();
+      kernels.write(`function ${f.name}(${f.parameters.map((p) => `${p.name}: ${p.type}`).join(', ')}): ${f.returns} `).block(() => {
+        kernels.write(f.body);
+      });
+    }
+  }
+  kernels.blankLine();
+  kernels.write(program.loops ? loopedKernels(program) : unrolledRows());
+  kernels.newLineIfLastNot();
+
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces } });
   const file = project.createSourceFile(`${model.name}.ts`, {
     leadingTrivia: [
@@ -286,7 +295,7 @@ ${RUNTIME}
     ].join('\n'),
     statements,
   });
-  const out = file.getFullText();
+  const out = `${file.getFullText()}\n${kernels.toString()}`;
   if (debugLevel() >= 1) process.stderr.write(`\n===== gradc: emitted ${model.name}.ts =====\n${out}\n`);
   return out;
 }

@@ -5,7 +5,10 @@
  *   one line per node in topological order: `%4 yhat = mul(%1 w, %2 x) : scalar`.
  * - `formula(node, labels)`: a mathjs-syntax formula (`2 * (yhat - y) * x`) in which
  *   every node the user named (other than `node` itself) appears by its name. It parses
- *   back with mathjs to the same value.
+ *   back with mathjs to the same value when every label is an identifier (labels that
+ *   are not, such as the step names `dloss/dz` of `inspect/`, print as quotients).
+ *   Elementwise products, quotients and powers of tensors print as mathjs's `.*`, `./`
+ *   and `.^` (plain `*`, `/` and `^` mean matrix operations there).
  * Guarantees: both are iterative (no recursion) and deterministic: numbering follows the
  * topological order, never node ids.
  */
@@ -51,21 +54,24 @@ interface Printed { text: string; prec: number }
 
 /**
  * Formula text of `root`. Named nodes (in `labels`) print as their names, except `root`
- * itself, and except when `expand` is set (then only leaves print by name).
+ * itself, and except when `expand` is set (then only leaves print by name). Subexpressions
+ * longer than `maxLength` characters or deeper than `maxDepth` print as `…`.
  */
-export function formula(root: Node, labels: Labels = new Map(), options: { expand?: boolean; maxLength?: number } = {}): string {
+export function formula(root: Node, labels: Labels = new Map(), options: { expand?: boolean; maxLength?: number; maxDepth?: number } = {}): string {
   const done = new Map<Node, Printed>();
   const cut = (n: Node) => n !== root && labels.has(n) && (!options.expand || n.args.length === 0);
-  const stack: { n: Node; expanded: boolean }[] = [{ n: root, expanded: false }];
+  const stack: { n: Node; expanded: boolean; depth: number }[] = [{ n: root, expanded: false, depth: 0 }];
   const max = options.maxLength ?? Infinity;
+  const maxDepth = options.maxDepth ?? Infinity;
   while (stack.length) {
     const top = stack[stack.length - 1];
     const n = top.n;
     if (done.has(n)) { stack.pop(); continue; }
-    if (cut(n)) { done.set(n, { text: labels.get(n)!, prec: 9 }); stack.pop(); continue; }
+    if (cut(n)) { done.set(n, labelText(labels.get(n)!)); stack.pop(); continue; }
+    if (top.depth > maxDepth && n.args.length > 0) { done.set(n, { text: '…', prec: 9 }); stack.pop(); continue; }
     if (!top.expanded) {
       top.expanded = true;
-      for (const a of n.args) if (!done.has(a)) stack.push({ n: a, expanded: false });
+      for (const a of n.args) if (!done.has(a)) stack.push({ n: a, expanded: false, depth: top.depth + 1 });
       continue;
     }
     stack.pop();
@@ -74,6 +80,15 @@ export function formula(root: Node, labels: Labels = new Map(), options: { expan
     done.set(n, p.text.length > max ? { text: `…`, prec: 9 } : p);
   }
   return done.get(root)!.text;
+}
+
+/**
+ * A label as an operand. Identifiers bind tightest; a label that is not an identifier
+ * (the inspection tools name steps `dloss/dz`) binds like a quotient, so it is
+ * parenthesized where a quotient would be (`a / (dloss/dz)`, `(dloss/dz)^2`).
+ */
+function labelText(label: string): Printed {
+  return { text: label, prec: /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(label) ? 9 : 2 };
 }
 
 function printNode(n: Node, a: Printed[]): Printed {
@@ -91,12 +106,13 @@ function printNode(n: Node, a: Printed[]): Printed {
     case 'add': case 'sub': case 'mul': case 'div': {
       const prec = PREC[n.op]!;
       const right = n.op === 'sub' || n.op === 'div';
-      return { text: `${wrap(a[0], prec)} ${SYMBOL[n.op]} ${wrap(a[1], prec, right)}`, prec };
+      const dot = (n.op === 'mul' || n.op === 'div') && n.args.every((x) => x.shape.length > 0) ? '.' : ''; // mathjs: .* is elementwise
+      return { text: `${wrap(a[0], prec)} ${dot}${SYMBOL[n.op]} ${wrap(a[1], prec, right)}`, prec };
     }
     case 'pow':
-      return { text: `${wrap(a[0], 5)}^${wrap(a[1], 5)}`, prec: 4 };
+      return { text: `${wrap(a[0], 5)}${n.shape.length ? '.^' : '^'}${wrap(a[1], 5)}`, prec: 4 };
     case 'square':
-      return { text: `${wrap(a[0], 5)}^2`, prec: 4 };
+      return { text: `${wrap(a[0], 5)}${n.shape.length ? '.^' : '^'}2`, prec: 4 };
     case 'index':
       return { text: `${wrap(a[0], 9)}[${n.attrs.start! + 1}]`, prec: 9 };
     default: {
