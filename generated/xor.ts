@@ -2,6 +2,10 @@
 // Source: examples/xor.model.ts (model 'xor').
 // Regenerate with `gradc build`; edits here are lost. This module has no imports.
 
+/** The element type of every array in this module (f64). */
+export type Floats = Float64Array;
+const Floats = Float64Array;
+
 /** Parameters of model 'xor' (also the type of their gradients). */
 export interface Params {
   w11: number;
@@ -50,7 +54,7 @@ export const INPUT_SIZE = 2;
 export const TARGET_SIZE = 1;
 export const OUTPUT_SIZE = 1;
 /** Row layout: x1 at 0, x2 at 1, y at 0 (targets). */
-const $t = new Float64Array(1);
+const $t = new Floats(1);
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
 export function initParams(seed = 7): Params {
   const rand = $rng(seed);
@@ -107,259 +111,23 @@ function $finite(p: Params): boolean {
 }
 
 /** Writes one sample's inputs into `into` at `at`; throws naming a missing input. */
-export function packInputs(src: Inputs, into: Float64Array, at: number, where = 'sample'): void {
+export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
   { const v = src.x1; if (typeof v !== 'number') throw new Error(`${where} is missing input 'x1' (a number)`); into[at + 0] = v; }
   { const v = src.x2; if (typeof v !== 'number') throw new Error(`${where} is missing input 'x2' (a number)`); into[at + 1] = v; }
 }
 
 /** Writes one sample's targets into `into` at `at`; throws naming a missing target. */
-export function packTargets(src: Targets, into: Float64Array, at: number, where = 'sample'): void {
+export function packTargets(src: Targets, into: Floats, at: number, where = 'sample'): void {
   { const v = src.y; if (typeof v !== 'number') throw new Error(`${where} is missing target 'y' (a number)`); into[at + 0] = v; }
 }
 
-function $unpackOutputs(o: Float64Array, at: number): Outputs {
+function $unpackOutputs(o: Floats, at: number): Outputs {
   return { yhat: o[at + 0] };
 }
 
-function $forward($p: Params, $x: Float64Array, $xo: number, $o: Float64Array, $oo: number): void {
-  const w11 = $p.w11;
-  const w12 = $p.w12;
-  const b1 = $p.b1;
-  const w21 = $p.w21;
-  const w22 = $p.w22;
-  const b2 = $p.b2;
-  const v1 = $p.v1;
-  const v2 = $p.v2;
-  const c = $p.c;
-  const x1 = $x[$xo + 0];
-  const x2 = $x[$xo + 1];
-  const t0 = w11 * x1;
-  const t1 = w12 * x2;
-  const t2 = t0 + t1;
-  const t3 = t2 + b1;
-  const h1 = 1 / (1 + Math.exp(-t3));
-  const t4 = v1 * h1;
-  const t5 = w21 * x1;
-  const t6 = w22 * x2;
-  const t7 = t5 + t6;
-  const t8 = t7 + b2;
-  const h2 = 1 / (1 + Math.exp(-t8));
-  const t9 = v2 * h2;
-  const t10 = t4 + t9;
-  const z = t10 + c;
-  // grad of: softplus(z)
-  const yhat = 1 / (1 + Math.exp(-z));
-  $o[$oo + 0] = yhat;
-}
-
-function $loss($p: Params, $x: Float64Array, $xo: number, $y: Float64Array, $yo: number): number {
-  const w11 = $p.w11;
-  const w12 = $p.w12;
-  const b1 = $p.b1;
-  const w21 = $p.w21;
-  const w22 = $p.w22;
-  const b2 = $p.b2;
-  const v1 = $p.v1;
-  const v2 = $p.v2;
-  const c = $p.c;
-  const x1 = $x[$xo + 0];
-  const x2 = $x[$xo + 1];
-  const y = $y[$yo + 0];
-  const t0 = w11 * x1;
-  const t1 = w12 * x2;
-  const t2 = t0 + t1;
-  const t3 = t2 + b1;
-  const h1 = 1 / (1 + Math.exp(-t3));
-  const t4 = v1 * h1;
-  const t5 = w21 * x1;
-  const t6 = w22 * x2;
-  const t7 = t5 + t6;
-  const t8 = t7 + b2;
-  const h2 = 1 / (1 + Math.exp(-t8));
-  const t9 = v2 * h2;
-  const t10 = t4 + t9;
-  const z = t10 + c;
-  const t11 = -z;
-  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
-  const t13 = y * t12;
-  const t14 = 1 - y;
-  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
-  const t16 = t14 * t15;
-  const loss = t13 + t16;
-  return loss;
-}
-
-function $gradient($p: Params, $x: Float64Array, $xo: number, $y: Float64Array, $yo: number, $g: Params, $scale: number): number {
-  const w11 = $p.w11;
-  const w12 = $p.w12;
-  const b1 = $p.b1;
-  const w21 = $p.w21;
-  const w22 = $p.w22;
-  const b2 = $p.b2;
-  const v1 = $p.v1;
-  const v2 = $p.v2;
-  const c = $p.c;
-  const x1 = $x[$xo + 0];
-  const x2 = $x[$xo + 1];
-  const y = $y[$yo + 0];
-  const t0 = w11 * x1;
-  const t1 = w12 * x2;
-  const t2 = t0 + t1;
-  const t3 = t2 + b1;
-  const h1 = 1 / (1 + Math.exp(-t3));
-  const t4 = v1 * h1;
-  const t5 = w21 * x1;
-  const t6 = w22 * x2;
-  const t7 = t5 + t6;
-  const t8 = t7 + b2;
-  const h2 = 1 / (1 + Math.exp(-t8));
-  const t9 = v2 * h2;
-  const t10 = t4 + t9;
-  const z = t10 + c;
-  const t11 = -z;
-  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
-  const t13 = y * t12;
-  const t14 = 1 - y;
-  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
-  const t16 = t14 * t15;
-  const loss = t13 + t16;
-  // grad of: softplus(z)
-  const yhat = 1 / (1 + Math.exp(-z));
-  // grad of: softplus(z)
-  const t17 = t14 * yhat;
-  // grad of: softplus(-z)
-  const t18 = 1 / (1 + Math.exp(-t11));
-  // grad of: softplus(-z)
-  const t19 = y * t18;
-  // grad of: -z
-  const d_c = t17 - t19;
-  $g.c += $scale * d_c;
-  // grad of: v1 * h1
-  const d_h1 = d_c * v1;
-  // grad of: h1 = sigmoid(w11 * x1 + w12 * x2 + b1)
-  const t20 = 1 - h1;
-  // grad of: h1 = sigmoid(w11 * x1 + w12 * x2 + b1)
-  const t21 = h1 * t20;
-  // grad of: h1 = sigmoid(w11 * x1 + w12 * x2 + b1)
-  const d_b1 = d_h1 * t21;
-  $g.b1 += $scale * d_b1;
-  // grad of: w11 * x1
-  const d_w11 = d_b1 * x1;
-  $g.w11 += $scale * d_w11;
-  // grad of: w12 * x2
-  const d_w12 = d_b1 * x2;
-  $g.w12 += $scale * d_w12;
-  // grad of: v2 * h2
-  const d_h2 = d_c * v2;
-  // grad of: h2 = sigmoid(w21 * x1 + w22 * x2 + b2)
-  const t22 = 1 - h2;
-  // grad of: h2 = sigmoid(w21 * x1 + w22 * x2 + b2)
-  const t23 = h2 * t22;
-  // grad of: h2 = sigmoid(w21 * x1 + w22 * x2 + b2)
-  const d_b2 = d_h2 * t23;
-  $g.b2 += $scale * d_b2;
-  // grad of: w21 * x1
-  const d_w21 = d_b2 * x1;
-  $g.w21 += $scale * d_w21;
-  // grad of: w22 * x2
-  const d_w22 = d_b2 * x2;
-  $g.w22 += $scale * d_w22;
-  // grad of: v1 * h1
-  const d_v1 = d_c * h1;
-  $g.v1 += $scale * d_v1;
-  // grad of: v2 * h2
-  const d_v2 = d_c * h2;
-  $g.v2 += $scale * d_v2;
-  return loss;
-}
-
-function $step($p: Params, $x: Float64Array, $xo: number, $y: Float64Array, $yo: number, $lr: number): number {
-  const w11 = $p.w11;
-  const w12 = $p.w12;
-  const b1 = $p.b1;
-  const w21 = $p.w21;
-  const w22 = $p.w22;
-  const b2 = $p.b2;
-  const v1 = $p.v1;
-  const v2 = $p.v2;
-  const c = $p.c;
-  const x1 = $x[$xo + 0];
-  const x2 = $x[$xo + 1];
-  const y = $y[$yo + 0];
-  const t0 = w11 * x1;
-  const t1 = w12 * x2;
-  const t2 = t0 + t1;
-  const t3 = t2 + b1;
-  const h1 = 1 / (1 + Math.exp(-t3));
-  const t4 = v1 * h1;
-  const t5 = w21 * x1;
-  const t6 = w22 * x2;
-  const t7 = t5 + t6;
-  const t8 = t7 + b2;
-  const h2 = 1 / (1 + Math.exp(-t8));
-  const t9 = v2 * h2;
-  const t10 = t4 + t9;
-  const z = t10 + c;
-  const t11 = -z;
-  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
-  const t13 = y * t12;
-  const t14 = 1 - y;
-  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
-  const t16 = t14 * t15;
-  const loss = t13 + t16;
-  // grad of: softplus(z)
-  const yhat = 1 / (1 + Math.exp(-z));
-  // grad of: softplus(z)
-  const t17 = t14 * yhat;
-  // grad of: softplus(-z)
-  const t18 = 1 / (1 + Math.exp(-t11));
-  // grad of: softplus(-z)
-  const t19 = y * t18;
-  // grad of: -z
-  const d_c = t17 - t19;
-  $p.c = c - $lr * d_c;
-  // grad of: v1 * h1
-  const d_h1 = d_c * v1;
-  // grad of: h1 = sigmoid(w11 * x1 + w12 * x2 + b1)
-  const t20 = 1 - h1;
-  // grad of: h1 = sigmoid(w11 * x1 + w12 * x2 + b1)
-  const t21 = h1 * t20;
-  // grad of: h1 = sigmoid(w11 * x1 + w12 * x2 + b1)
-  const d_b1 = d_h1 * t21;
-  $p.b1 = b1 - $lr * d_b1;
-  // grad of: w11 * x1
-  const d_w11 = d_b1 * x1;
-  $p.w11 = w11 - $lr * d_w11;
-  // grad of: w12 * x2
-  const d_w12 = d_b1 * x2;
-  $p.w12 = w12 - $lr * d_w12;
-  // grad of: v2 * h2
-  const d_h2 = d_c * v2;
-  // grad of: h2 = sigmoid(w21 * x1 + w22 * x2 + b2)
-  const t22 = 1 - h2;
-  // grad of: h2 = sigmoid(w21 * x1 + w22 * x2 + b2)
-  const t23 = h2 * t22;
-  // grad of: h2 = sigmoid(w21 * x1 + w22 * x2 + b2)
-  const d_b2 = d_h2 * t23;
-  $p.b2 = b2 - $lr * d_b2;
-  // grad of: w21 * x1
-  const d_w21 = d_b2 * x1;
-  $p.w21 = w21 - $lr * d_w21;
-  // grad of: w22 * x2
-  const d_w22 = d_b2 * x2;
-  $p.w22 = w22 - $lr * d_w22;
-  // grad of: v1 * h1
-  const d_v1 = d_c * h1;
-  $p.v1 = v1 - $lr * d_v1;
-  // grad of: v2 * h2
-  const d_v2 = d_c * h2;
-  $p.v2 = v2 - $lr * d_v2;
-  return loss;
-}
-
-const $xs = new Float64Array(2);
-const $ys = new Float64Array(1);
-const $os = new Float64Array(1);
+const $xs = new Floats(2);
+const $ys = new Floats(1);
+const $os = new Floats(1);
 
 /** The forward pass: outputs for one sample. */
 export function forward(params: Params, inputs: Inputs): Outputs {
@@ -406,16 +174,19 @@ export function step(params: Params, inputs: Inputs, targets: Targets, learningR
  * Mean loss and mean gradient over `count` samples stored as rows of `X` (INPUT_SIZE
  * values each) and `Y` (TARGET_SIZE values each), starting at row `first`.
  */
-export function gradientBatch(params: Params, X: Float64Array, Y: Float64Array, count: number, first = 0, grad: Params = zeroParams()): { loss: number; grad: Params } {
+export function gradientBatch(params: Params, X: Floats, Y: Floats, count: number, first = 0, grad: Params = zeroParams()): { loss: number; grad: Params } {
   let total = 0;
   const scale = 1 / count;
-  for (let i = first; i < first + count; i++) total += $gradient(params, X, i * INPUT_SIZE, Y, i * TARGET_SIZE, grad, scale);
+  for (let i = first; i < first + count; i += $MAX_ROWS) {
+    const n = Math.min($MAX_ROWS, first + count - i);
+    total += $gradientRows(params, X, i * INPUT_SIZE, Y, i * TARGET_SIZE, n, grad, scale);
+  }
   return { loss: total / count, grad };
 }
 
 const $acc = zeroParams();
 /** One minibatch SGD step (gradients averaged over the rows); returns the mean loss before the step. */
-export function stepBatch(params: Params, X: Float64Array, Y: Float64Array, count: number, learningRate: number, first = 0): number {
+export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, learningRate: number, first = 0): number {
   if (count === 1) return $step(params, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, learningRate);
   const { loss: value } = gradientBatch(params, X, Y, count, first, $acc);
   $applyUpdate(params, $acc, learningRate);
@@ -440,17 +211,17 @@ function $normal(rand: () => number): number {
   const u = 1 - rand(), v = rand();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
-function $fill(n: number, f: () => number): Float64Array {
-  const a = new Float64Array(n);
+function $fill(n: number, f: () => number): Floats {
+  const a = new Floats(n);
   for (let i = 0; i < n; i++) a[i] = f();
   return a;
 }
 void $uniform; void $normal; void $fill;
 
 /** Samples as flat rows: X has INPUT_SIZE values per sample, Y has TARGET_SIZE. */
-export function packSamples(samples: readonly Sample[]): { X: Float64Array; Y: Float64Array; count: number } {
-  const X = new Float64Array(samples.length * INPUT_SIZE);
-  const Y = new Float64Array(samples.length * TARGET_SIZE);
+export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats; count: number } {
+  const X = new Floats(samples.length * INPUT_SIZE);
+  const Y = new Floats(samples.length * TARGET_SIZE);
   samples.forEach((s, i) => {
     if (s == null || s.inputs == null) throw new Error(`sample ${i} has no inputs`);
     if (s.targets == null) throw new Error(`sample ${i} has no targets`);
@@ -494,7 +265,7 @@ export function fit(samples: readonly Sample[], options: FitOptions = {}): FitRe
 }
 
 /** `fit` on samples already packed as rows (see packSamples). */
-export function fitRows(X: Float64Array, Y: Float64Array, count: number, options: FitOptions = {}): FitResult {
+export function fitRows(X: Floats, Y: Floats, count: number, options: FitOptions = {}): FitResult {
   const epochs = options.epochs ?? 100;
   const lr = options.learningRate ?? 0.01;
   const batch = Math.max(1, Math.min(options.batchSize ?? 1, count));
@@ -506,7 +277,7 @@ export function fitRows(X: Float64Array, Y: Float64Array, count: number, options
   const order = new Int32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
   const rand = options.shuffleSeed === undefined ? null : $rng(options.shuffleSeed);
-  const shuffled = rand ? { X: new Float64Array(X.length), Y: new Float64Array(Y.length) } : null;
+  const shuffled = rand ? { X: new Floats(X.length), Y: new Floats(Y.length) } : null;
   const losses: number[] = [];
   let best = Infinity;
   let stopped: FitResult['stopped'] = 'epochs';
@@ -543,8 +314,8 @@ export function fitRows(X: Float64Array, Y: Float64Array, count: number, options
 
 /** Outputs for many inputs. */
 export function predict(params: Params, inputs: readonly Inputs[]): Outputs[] {
-  const x = new Float64Array(Math.max(1, INPUT_SIZE));
-  const o = new Float64Array(Math.max(1, OUTPUT_SIZE));
+  const x = new Floats(Math.max(1, INPUT_SIZE));
+  const o = new Floats(Math.max(1, OUTPUT_SIZE));
   return inputs.map((s, i) => {
     packInputs(s, x, 0, `inputs ${i}`);
     $forward(params, x, 0, o, 0);
@@ -558,4 +329,252 @@ export function evaluate(params: Params, samples: readonly Sample[]): number {
   let total = 0;
   for (let i = 0; i < count; i++) total += $loss(params, X, i * INPUT_SIZE, Y, i * TARGET_SIZE);
   return total / count;
+}
+
+// ---- Kernels: straight-line or looped code generated from the derived graph. ----
+
+function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const x1 = $x[$xo + 0];
+  const x2 = $x[$xo + 1];
+  const t0 = w11 * x1;
+  const t1 = w12 * x2;
+  const t2 = t0 + t1;
+  const t3 = t2 + b1;
+  const h1 = 1 / (1 + Math.exp(-t3));
+  const t4 = v1 * h1;
+  const t5 = w21 * x1;
+  const t6 = w22 * x2;
+  const t7 = t5 + t6;
+  const t8 = t7 + b2;
+  const h2 = 1 / (1 + Math.exp(-t8));
+  const t9 = v2 * h2;
+  const t10 = t4 + t9;
+  const z = t10 + c;
+  // grad of: (softplus) = softplus(z)
+  const yhat = 1 / (1 + Math.exp(-z));
+  $o[$oo + 0] = yhat;
+}
+
+function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const x1 = $x[$xo + 0];
+  const x2 = $x[$xo + 1];
+  const y = $y[$yo + 0];
+  const t0 = w11 * x1;
+  const t1 = w12 * x2;
+  const t2 = t0 + t1;
+  const t3 = t2 + b1;
+  const h1 = 1 / (1 + Math.exp(-t3));
+  const t4 = v1 * h1;
+  const t5 = w21 * x1;
+  const t6 = w22 * x2;
+  const t7 = t5 + t6;
+  const t8 = t7 + b2;
+  const h2 = 1 / (1 + Math.exp(-t8));
+  const t9 = v2 * h2;
+  const t10 = t4 + t9;
+  const z = t10 + c;
+  const t11 = -z;
+  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
+  const t13 = y * t12;
+  const t14 = 1 - y;
+  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
+  const t16 = t14 * t15;
+  const loss = t13 + t16;
+  return loss;
+}
+
+function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const x1 = $x[$xo + 0];
+  const x2 = $x[$xo + 1];
+  const y = $y[$yo + 0];
+  const t0 = w11 * x1;
+  const t1 = w12 * x2;
+  const t2 = t0 + t1;
+  const t3 = t2 + b1;
+  const h1 = 1 / (1 + Math.exp(-t3));
+  const t4 = v1 * h1;
+  const t5 = w21 * x1;
+  const t6 = w22 * x2;
+  const t7 = t5 + t6;
+  const t8 = t7 + b2;
+  const h2 = 1 / (1 + Math.exp(-t8));
+  const t9 = v2 * h2;
+  const t10 = t4 + t9;
+  const z = t10 + c;
+  const t11 = -z;
+  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
+  const t13 = y * t12;
+  const t14 = 1 - y;
+  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
+  const t16 = t14 * t15;
+  const loss = t13 + t16;
+  // grad of: t15 = softplus(z)
+  const yhat = 1 / (1 + Math.exp(-z));
+  // grad of: t15 = softplus(z)
+  const t17 = t14 * yhat;
+  // grad of: t12 = softplus(t11)
+  const t18 = 1 / (1 + Math.exp(-t11));
+  // grad of: t12 = softplus(t11)
+  const t19 = y * t18;
+  // grad of: t11 = -z
+  const d_c = t17 - t19;
+  $g.c += $scale * d_c;
+  // grad of: t4 = v1 * h1
+  const d_h1 = d_c * v1;
+  // grad of: h1 = sigmoid(t3)
+  const t20 = 1 - h1;
+  // grad of: h1 = sigmoid(t3)
+  const t21 = h1 * t20;
+  // grad of: h1 = sigmoid(t3)
+  const d_b1 = d_h1 * t21;
+  $g.b1 += $scale * d_b1;
+  // grad of: t0 = w11 * x1
+  const d_w11 = d_b1 * x1;
+  $g.w11 += $scale * d_w11;
+  // grad of: t1 = w12 * x2
+  const d_w12 = d_b1 * x2;
+  $g.w12 += $scale * d_w12;
+  // grad of: t9 = v2 * h2
+  const d_h2 = d_c * v2;
+  // grad of: h2 = sigmoid(t8)
+  const t22 = 1 - h2;
+  // grad of: h2 = sigmoid(t8)
+  const t23 = h2 * t22;
+  // grad of: h2 = sigmoid(t8)
+  const d_b2 = d_h2 * t23;
+  $g.b2 += $scale * d_b2;
+  // grad of: t5 = w21 * x1
+  const d_w21 = d_b2 * x1;
+  $g.w21 += $scale * d_w21;
+  // grad of: t6 = w22 * x2
+  const d_w22 = d_b2 * x2;
+  $g.w22 += $scale * d_w22;
+  // grad of: t4 = v1 * h1
+  const d_v1 = d_c * h1;
+  $g.v1 += $scale * d_v1;
+  // grad of: t9 = v2 * h2
+  const d_v2 = d_c * h2;
+  $g.v2 += $scale * d_v2;
+  return loss;
+}
+
+function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const x1 = $x[$xo + 0];
+  const x2 = $x[$xo + 1];
+  const y = $y[$yo + 0];
+  const t0 = w11 * x1;
+  const t1 = w12 * x2;
+  const t2 = t0 + t1;
+  const t3 = t2 + b1;
+  const h1 = 1 / (1 + Math.exp(-t3));
+  const t4 = v1 * h1;
+  const t5 = w21 * x1;
+  const t6 = w22 * x2;
+  const t7 = t5 + t6;
+  const t8 = t7 + b2;
+  const h2 = 1 / (1 + Math.exp(-t8));
+  const t9 = v2 * h2;
+  const t10 = t4 + t9;
+  const z = t10 + c;
+  const t11 = -z;
+  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
+  const t13 = y * t12;
+  const t14 = 1 - y;
+  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
+  const t16 = t14 * t15;
+  const loss = t13 + t16;
+  // grad of: t15 = softplus(z)
+  const yhat = 1 / (1 + Math.exp(-z));
+  // grad of: t15 = softplus(z)
+  const t17 = t14 * yhat;
+  // grad of: t12 = softplus(t11)
+  const t18 = 1 / (1 + Math.exp(-t11));
+  // grad of: t12 = softplus(t11)
+  const t19 = y * t18;
+  // grad of: t11 = -z
+  const d_c = t17 - t19;
+  $p.c = c - $lr * d_c;
+  // grad of: t4 = v1 * h1
+  const d_h1 = d_c * v1;
+  // grad of: h1 = sigmoid(t3)
+  const t20 = 1 - h1;
+  // grad of: h1 = sigmoid(t3)
+  const t21 = h1 * t20;
+  // grad of: h1 = sigmoid(t3)
+  const d_b1 = d_h1 * t21;
+  $p.b1 = b1 - $lr * d_b1;
+  // grad of: t0 = w11 * x1
+  const d_w11 = d_b1 * x1;
+  $p.w11 = w11 - $lr * d_w11;
+  // grad of: t1 = w12 * x2
+  const d_w12 = d_b1 * x2;
+  $p.w12 = w12 - $lr * d_w12;
+  // grad of: t9 = v2 * h2
+  const d_h2 = d_c * v2;
+  // grad of: h2 = sigmoid(t8)
+  const t22 = 1 - h2;
+  // grad of: h2 = sigmoid(t8)
+  const t23 = h2 * t22;
+  // grad of: h2 = sigmoid(t8)
+  const d_b2 = d_h2 * t23;
+  $p.b2 = b2 - $lr * d_b2;
+  // grad of: t5 = w21 * x1
+  const d_w21 = d_b2 * x1;
+  $p.w21 = w21 - $lr * d_w21;
+  // grad of: t6 = w22 * x2
+  const d_w22 = d_b2 * x2;
+  $p.w22 = w22 - $lr * d_w22;
+  // grad of: t4 = v1 * h1
+  const d_v1 = d_c * h1;
+  $p.v1 = v1 - $lr * d_v1;
+  // grad of: t9 = v2 * h2
+  const d_v2 = d_c * h2;
+  $p.v2 = v2 - $lr * d_v2;
+  return loss;
+}
+
+/** Rows per `$gradientRows` call. */
+const $MAX_ROWS = Infinity;
+
+/** Sum of the loss over `$nb` rows, adding `$scale` times their gradients into `$g`. */
+function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number): number {
+  let $total = 0;
+  for (let $b = 0; $b < $nb; $b++) $total += $gradient($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE, $g, $scale);
+  return $total;
 }

@@ -50,3 +50,4 @@ export { evaluate as interpret, evaluateScalar } from './interp/evaluate.js';
 export { printIr, formula } from './ir/print.js';
 export { loadModule, type GeneratedModule } from './load/loader.js';
 export type { Model } from './model.js';
+export { gradientFormulas, explain, computationalGraph, toDot, toMermaid, toSvg, report } from './inspect/index.js';

@@ -1,0 +1,38 @@
+/**
+ * The one door from the inspection tools into the pipeline: a model, built and derived.
+ *
+ * Guarantees: `inspectModel(x)` builds the model (phases 1-2) and derives it (phases
+ * 3-4) once per Model object (later calls return the same result), so `report`, which
+ * uses every other tool, derives once. `forwardNodes` lists the forward graph: every
+ * node that the loss or a definition reads, in topological order.
+ */
+import { buildModel, type ModelDefinition } from '../2-build/define.js';
+import { derive, type Derived } from '../3-diff/derive.js';
+import type { Node } from '../ir/node.js';
+import { topoOrder } from '../ir/walk.js';
+import type { Model } from '../model.js';
+
+export interface Inspected {
+  /** The model as the user built it (formulas as written). */
+  readonly original: Model;
+  /** The simplified model, its gradients, adjoints and origins: what gradc differentiates. */
+  readonly derived: Derived;
+}
+
+const cache = new WeakMap<Model, Inspected>();
+
+export function inspectModel(x: ModelDefinition | Model | Inspected): Inspected {
+  if ('derived' in x && 'original' in x) return x;
+  const original = buildModel(x as ModelDefinition | Model);
+  let found = cache.get(original);
+  if (!found) {
+    found = { original, derived: derive(original) };
+    cache.set(original, found);
+  }
+  return found;
+}
+
+/** The simplified forward graph in topological order: definitions in definition order, then the loss. */
+export function forwardNodes(model: Model): Node[] {
+  return topoOrder([...model.defs.map((d) => d.node), model.loss]);
+}

@@ -1,0 +1,183 @@
+/**
+ * Pictures of the computational graph: what `gradc graph` draws.
+ *
+ * `computationalGraph(model, { grad, at })` lists the nodes and edges of the simplified
+ * forward graph and, with `grad`, of the backward graph that computes the gradients
+ * (beside the forward one; dashed edges show backward nodes reading forward values).
+ * Each node is labelled with its name (if it has
+ * one), op and shape; with `at` (one sample, see sample.ts) also with its value and,
+ * for forward nodes on a path to the loss, its gradient dloss/dnode. Constants are drawn
+ * once per use, so they add no long edges. `toDot`, `toMermaid` and `toSvg` (Graphviz
+ * compiled to WebAssembly, @viz-js/viz) render it. Guarantees: node ids follow the
+ * topological order (forward nodes first), so the same model gives the same bytes.
+ */
+import type { Node } from '../ir/node.js';
+import { showShape } from '../ir/shape.js';
+import { topoOrder } from '../ir/walk.js';
+import { evaluate } from '../interp/evaluate.js';
+import type { Model } from '../model.js';
+import type { ModelDefinition } from '../2-build/define.js';
+import { forwardNodes, inspectModel, type Inspected } from './derived.js';
+import { adjointLabel } from './formulas.js';
+import { type Given, resolveSample, sampleEnv, showValue } from './sample.js';
+
+export type GraphNodeKind = 'param' | 'input' | 'target' | 'const' | 'op' | 'named' | 'loss' | 'backward' | 'gradient';
+
+export interface GraphNode {
+  readonly id: string;
+  readonly kind: GraphNodeKind;
+  readonly side: 'forward' | 'backward';
+  /** Label lines: name or op, then `op · shape`, then the value and gradient with `at`. */
+  readonly lines: readonly string[];
+}
+
+export interface GraphEdge {
+  readonly from: string;
+  readonly to: string;
+  /** data: an argument; read: a backward node reading a forward value. */
+  readonly kind: 'data' | 'read';
+}
+
+export interface ComputationalGraph {
+  readonly name: string;
+  readonly nodes: readonly GraphNode[];
+  readonly edges: readonly GraphEdge[];
+}
+
+export interface GraphOptions {
+  readonly grad?: boolean;
+  readonly at?: Given;
+}
+
+const opText = (n: Node) => `${n.op}${n.attrs.start !== undefined ? `[${n.attrs.start + 1}]` : ''}`;
+
+export function computationalGraph(def: ModelDefinition | Model | Inspected, options: GraphOptions = {}): ComputationalGraph {
+  const { derived } = inspectModel(def);
+  const model = derived.model;
+  const fwd = forwardNodes(model);
+  const fwdSet = new Set(fwd);
+  const back = options.grad ? topoOrder(derived.grads).filter((n) => !fwdSet.has(n) && n.op !== 'const') : [];
+
+  // Names of backward nodes: the adjoints of named nodes (as in gradc grad), and each
+  // parameter's gradient (`dloss/dz = dloss/dc` when they are one node).
+  const backName = new Map<Node, string>();
+  for (const f of fwd) {
+    const a = derived.adjoints.get(f);
+    const l = model.labels.get(f);
+    if (a && l && f.op !== 'param' && !backName.has(a)) backName.set(a, adjointLabel(l));
+  }
+  model.params.forEach((p, i) => {
+    const g = derived.grads[i];
+    const prev = backName.get(g);
+    backName.set(g, prev ? `${prev} = ${adjointLabel(p.name)}` : adjointLabel(p.name));
+  });
+
+  let values: Map<Node, Float64Array> | undefined;
+  if (options.at !== undefined) {
+    const env = sampleEnv(resolveSample(model, options.at));
+    const adj = fwd.map((f) => derived.adjoints.get(f)).filter((a): a is Node => a !== undefined);
+    values = evaluate([...fwd, ...derived.grads, ...adj], env);
+  }
+  const show = (n: Node) => showValue(values!.get(n)!, n.shape, 3);
+
+  const ids = new Map<Node, string>();
+  [...fwd, ...back].forEach((n, i) => { if (n.op !== 'const') ids.set(n, `n${i}`); });
+  const nodes: GraphNode[] = [];
+  const edges: GraphEdge[] = [];
+  let consts = 0;
+  const argId = (a: Node, side: 'forward' | 'backward'): string => {
+    if (a.op !== 'const') return ids.get(a)!;
+    const id = `c${consts++}`; // a constant, drawn once per use
+    nodes.push({ id, kind: 'const', side, lines: [showValue([a.attrs.value!], [], 6) + (a.shape.length ? ` ${showShape(a.shape)}` : '')] });
+    return id;
+  };
+  const gradientOf = new Set(derived.grads);
+  for (const n of fwd) {
+    if (n.op === 'const') continue;
+    const label = model.labels.get(n);
+    const kind: GraphNodeKind = n === model.loss ? 'loss' : n.op === 'param' || n.op === 'input' || n.op === 'target' ? n.op : label ? 'named' : 'op';
+    const lines = label ? [label, `${opText(n)} · ${showShape(n.shape)}`] : [`${opText(n)} · ${showShape(n.shape)}`];
+    if (values) {
+      lines.push(`= ${show(n)}`);
+      const a = n === model.loss ? undefined : derived.adjoints.get(n);
+      if (a) lines.push(`grad ${show(a)}`);
+    }
+    nodes.push({ id: ids.get(n)!, kind, side: 'forward', lines });
+    for (const a of n.args) edges.push({ from: argId(a, 'forward'), to: ids.get(n)!, kind: 'data' });
+  }
+  for (const n of back) {
+    const name = backName.get(n);
+    const lines = name ? [name, `${opText(n)} · ${showShape(n.shape)}`] : [`${opText(n)} · ${showShape(n.shape)}`];
+    if (values) lines.push(`= ${show(n)}`);
+    nodes.push({ id: ids.get(n)!, kind: gradientOf.has(n) ? 'gradient' : 'backward', side: 'backward', lines });
+    for (const a of n.args) edges.push({ from: argId(a, 'backward'), to: ids.get(n)!, kind: fwdSet.has(a) ? 'read' : 'data' });
+  }
+  return { name: model.name, nodes, edges };
+}
+
+const FILL: Record<GraphNodeKind, string> = {
+  param: '#fde68a', input: '#bfdbfe', target: '#c7d2fe', const: '#ffffff', op: '#ffffff',
+  named: '#e5e7eb', loss: '#fca5a5', backward: '#fce7f3', gradient: '#f9a8d4',
+};
+
+const dotString = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+
+/** Graphviz DOT text. */
+export function toDot(g: ComputationalGraph): string {
+  const out: string[] = [];
+  out.push(`digraph ${dotString(g.name)} {`);
+  out.push('  graph [rankdir=LR, fontname="Helvetica", fontsize=12, nodesep=0.25, ranksep=0.35];');
+  out.push('  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10, penwidth=0.8];');
+  out.push('  edge [arrowsize=0.6, penwidth=0.8];');
+  const node = (n: GraphNode) => {
+    if (n.kind === 'const') return `    ${n.id} [label=${dotString(n.lines.join('\n'))}, shape=plaintext, style="", fontsize=9];`;
+    const bold = n.kind === 'loss' || n.kind === 'gradient' ? ', penwidth=1.6' : '';
+    return `    ${n.id} [label=${dotString(n.lines.join('\n'))}, fillcolor="${FILL[n.kind]}"${bold}];`;
+  };
+  for (const side of ['forward', 'backward'] as const) {
+    const members = g.nodes.filter((n) => n.side === side);
+    if (members.length === 0) continue;
+    out.push(`  subgraph cluster_${side} {`);
+    out.push(`    label=${dotString(side === 'forward' ? 'forward' : 'backward (gradients)')}; style="rounded,dashed"; color="#9ca3af";`);
+    for (const n of members) out.push(node(n));
+    out.push('  }');
+  }
+  for (const e of g.edges) {
+    const style = e.kind === 'read' ? ' [style=dashed, color="#9ca3af"]' : '';
+    out.push(`  ${e.from} -> ${e.to}${style};`);
+  }
+  out.push('}');
+  return out.join('\n') + '\n';
+}
+
+const mermaidText = (s: string) => s.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+
+/** Mermaid flowchart text. */
+export function toMermaid(g: ComputationalGraph): string {
+  const out: string[] = ['flowchart LR'];
+  for (const side of ['forward', 'backward'] as const) {
+    const members = g.nodes.filter((n) => n.side === side);
+    if (members.length === 0) continue;
+    out.push(`  subgraph ${side}["${side === 'forward' ? 'forward' : 'backward (gradients)'}"]`);
+    for (const n of members) {
+      const text = n.lines.map(mermaidText).join('<br/>');
+      out.push(n.kind === 'const' ? `    ${n.id}(["${text}"])` : `    ${n.id}["${text}"]`);
+    }
+    out.push('  end');
+  }
+  for (const e of g.edges) out.push(`  ${e.from} ${e.kind === 'read' ? '-.->' : '-->'} ${e.to}`);
+  for (const kind of Object.keys(FILL) as GraphNodeKind[]) {
+    const members = g.nodes.filter((n) => n.kind === kind).map((n) => n.id);
+    if (members.length === 0) continue;
+    out.push(`  classDef ${kind} fill:${FILL[kind]},stroke:#374151`);
+    out.push(`  class ${members.join(',')} ${kind}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+/** SVG text, drawn by Graphviz (WebAssembly, loaded on first use); a failure here is a bug in gradc. */
+export async function toSvg(g: ComputationalGraph | string): Promise<string> {
+  const { instance } = await import('@viz-js/viz');
+  const viz = await instance();
+  return viz.renderString(typeof g === 'string' ? g : toDot(g), { format: 'svg' });
+}
