@@ -316,7 +316,6 @@ export function evaluate(params: Params, samples: readonly Sample[]): number {
 /** Rows per `$gradientRows` call (the size of the buffers below). */
 const $MAX_ROWS = 64;
 const $v = new Floats(2048);
-const $v_layer1_z = new Floats(2048);
 const $v_layer1_a = new Floats(2048);
 const $v_2 = new Floats(640);
 const $v_layer2_z = new Floats(640);
@@ -327,14 +326,13 @@ const $v_5 = new Floats(640);
 const $v_6 = new Floats(640);
 const $v_7 = new Floats(2048);
 const $v_8 = new Floats(2048);
-const $v_9 = new Floats(2048);
-const $v_10 = new Floats(2048);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
   const layer2_W = $p.layer2_W;
   const layer1_W = $p.layer1_W;
   const layer1_b = $p.layer1_b;
   const layer2_b = $p.layer2_b;
+  // matmul, then layer1_a = tanh
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -375,22 +373,22 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v[($i) * 32 + ($j)] = $c00;
-        $v[($i) * 32 + ($j + 1)] = $c01;
-        $v[($i) * 32 + ($j + 2)] = $c02;
-        $v[($i) * 32 + ($j + 3)] = $c03;
-        $v[($i + 1) * 32 + ($j)] = $c10;
-        $v[($i + 1) * 32 + ($j + 1)] = $c11;
-        $v[($i + 1) * 32 + ($j + 2)] = $c12;
-        $v[($i + 1) * 32 + ($j + 3)] = $c13;
-        $v[($i + 2) * 32 + ($j)] = $c20;
-        $v[($i + 2) * 32 + ($j + 1)] = $c21;
-        $v[($i + 2) * 32 + ($j + 2)] = $c22;
-        $v[($i + 2) * 32 + ($j + 3)] = $c23;
-        $v[($i + 3) * 32 + ($j)] = $c30;
-        $v[($i + 3) * 32 + ($j + 1)] = $c31;
-        $v[($i + 3) * 32 + ($j + 2)] = $c32;
-        $v[($i + 3) * 32 + ($j + 3)] = $c33;
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
+        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
+        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
+        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c11; $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
+        { const $z = $c12; $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
+        { const $z = $c13; $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
+        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c21; $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
+        { const $z = $c22; $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
+        { const $z = $c23; $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
+        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c31; $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
+        { const $z = $c32; $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
+        { const $z = $c33; $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -410,10 +408,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v[($i) * 32 + ($j)] = $c00;
-        $v[($i + 1) * 32 + ($j)] = $c10;
-        $v[($i + 2) * 32 + ($j)] = $c20;
-        $v[($i + 3) * 32 + ($j)] = $c30;
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -436,10 +434,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v[($i) * 32 + ($j)] = $c00;
-        $v[($i) * 32 + ($j + 1)] = $c01;
-        $v[($i) * 32 + ($j + 2)] = $c02;
-        $v[($i) * 32 + ($j + 3)] = $c03;
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
+        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
+        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -450,18 +448,11 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           const $w0 = layer1_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        $v[($i) * 32 + ($j)] = $c00;
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
       }
     }
   }
-  // layer1_z = add
-  for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 32; $r++) $v_layer1_z[$b * 32 + $r] = $v[$b * 32 + $r] + layer1_b[$r];
-  }
-  // layer1_a = tanh
-  for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 32; $r++) $v_layer1_a[$b * 32 + $r] = Math.tanh($v_layer1_z[$b * 32 + $r]);
-  }
+  // matmul, then layer2_z = add
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -502,22 +493,22 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_2[($i) * 10 + ($j)] = $c00;
-        $v_2[($i) * 10 + ($j + 1)] = $c01;
-        $v_2[($i) * 10 + ($j + 2)] = $c02;
-        $v_2[($i) * 10 + ($j + 3)] = $c03;
-        $v_2[($i + 1) * 10 + ($j)] = $c10;
-        $v_2[($i + 1) * 10 + ($j + 1)] = $c11;
-        $v_2[($i + 1) * 10 + ($j + 2)] = $c12;
-        $v_2[($i + 1) * 10 + ($j + 3)] = $c13;
-        $v_2[($i + 2) * 10 + ($j)] = $c20;
-        $v_2[($i + 2) * 10 + ($j + 1)] = $c21;
-        $v_2[($i + 2) * 10 + ($j + 2)] = $c22;
-        $v_2[($i + 2) * 10 + ($j + 3)] = $c23;
-        $v_2[($i + 3) * 10 + ($j)] = $c30;
-        $v_2[($i + 3) * 10 + ($j + 1)] = $c31;
-        $v_2[($i + 3) * 10 + ($j + 2)] = $c32;
-        $v_2[($i + 3) * 10 + ($j + 3)] = $c33;
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
+        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
+        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c11; $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
+        { const $z = $c12; $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
+        { const $z = $c13; $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c21; $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
+        { const $z = $c22; $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
+        { const $z = $c23; $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c31; $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
+        { const $z = $c32; $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
+        { const $z = $c33; $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -537,10 +528,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_2[($i) * 10 + ($j)] = $c00;
-        $v_2[($i + 1) * 10 + ($j)] = $c10;
-        $v_2[($i + 2) * 10 + ($j)] = $c20;
-        $v_2[($i + 3) * 10 + ($j)] = $c30;
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + layer2_b[($j)]); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -563,10 +554,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_2[($i) * 10 + ($j)] = $c00;
-        $v_2[($i) * 10 + ($j + 1)] = $c01;
-        $v_2[($i) * 10 + ($j + 2)] = $c02;
-        $v_2[($i) * 10 + ($j + 3)] = $c03;
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
+        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
+        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -577,13 +568,9 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           const $w0 = layer2_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        $v_2[($i) * 10 + ($j)] = $c00;
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
       }
     }
-  }
-  // layer2_z = add
-  for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 10; $r++) $v_layer2_z[$b * 10 + $r] = $v_2[$b * 10 + $r] + layer2_b[$r];
   }
   // output logits
   for (let $b = 0; $b < $nb; $b++) {
@@ -596,6 +583,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const layer1_W = $p.layer1_W;
   const layer1_b = $p.layer1_b;
   const layer2_b = $p.layer2_b;
+  // matmul, then layer1_a = tanh
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -636,22 +624,22 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v[($i) * 32 + ($j)] = $c00;
-        $v[($i) * 32 + ($j + 1)] = $c01;
-        $v[($i) * 32 + ($j + 2)] = $c02;
-        $v[($i) * 32 + ($j + 3)] = $c03;
-        $v[($i + 1) * 32 + ($j)] = $c10;
-        $v[($i + 1) * 32 + ($j + 1)] = $c11;
-        $v[($i + 1) * 32 + ($j + 2)] = $c12;
-        $v[($i + 1) * 32 + ($j + 3)] = $c13;
-        $v[($i + 2) * 32 + ($j)] = $c20;
-        $v[($i + 2) * 32 + ($j + 1)] = $c21;
-        $v[($i + 2) * 32 + ($j + 2)] = $c22;
-        $v[($i + 2) * 32 + ($j + 3)] = $c23;
-        $v[($i + 3) * 32 + ($j)] = $c30;
-        $v[($i + 3) * 32 + ($j + 1)] = $c31;
-        $v[($i + 3) * 32 + ($j + 2)] = $c32;
-        $v[($i + 3) * 32 + ($j + 3)] = $c33;
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
+        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
+        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
+        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c11; $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
+        { const $z = $c12; $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
+        { const $z = $c13; $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
+        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c21; $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
+        { const $z = $c22; $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
+        { const $z = $c23; $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
+        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c31; $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
+        { const $z = $c32; $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
+        { const $z = $c33; $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -671,10 +659,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v[($i) * 32 + ($j)] = $c00;
-        $v[($i + 1) * 32 + ($j)] = $c10;
-        $v[($i + 2) * 32 + ($j)] = $c20;
-        $v[($i + 3) * 32 + ($j)] = $c30;
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -697,10 +685,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v[($i) * 32 + ($j)] = $c00;
-        $v[($i) * 32 + ($j + 1)] = $c01;
-        $v[($i) * 32 + ($j + 2)] = $c02;
-        $v[($i) * 32 + ($j + 3)] = $c03;
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
+        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
+        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -711,18 +699,11 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           const $w0 = layer1_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        $v[($i) * 32 + ($j)] = $c00;
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
       }
     }
   }
-  // layer1_z = add
-  for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 32; $r++) $v_layer1_z[$b * 32 + $r] = $v[$b * 32 + $r] + layer1_b[$r];
-  }
-  // layer1_a = tanh
-  for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 32; $r++) $v_layer1_a[$b * 32 + $r] = Math.tanh($v_layer1_z[$b * 32 + $r]);
-  }
+  // matmul, then layer2_z = add
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -763,22 +744,22 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_2[($i) * 10 + ($j)] = $c00;
-        $v_2[($i) * 10 + ($j + 1)] = $c01;
-        $v_2[($i) * 10 + ($j + 2)] = $c02;
-        $v_2[($i) * 10 + ($j + 3)] = $c03;
-        $v_2[($i + 1) * 10 + ($j)] = $c10;
-        $v_2[($i + 1) * 10 + ($j + 1)] = $c11;
-        $v_2[($i + 1) * 10 + ($j + 2)] = $c12;
-        $v_2[($i + 1) * 10 + ($j + 3)] = $c13;
-        $v_2[($i + 2) * 10 + ($j)] = $c20;
-        $v_2[($i + 2) * 10 + ($j + 1)] = $c21;
-        $v_2[($i + 2) * 10 + ($j + 2)] = $c22;
-        $v_2[($i + 2) * 10 + ($j + 3)] = $c23;
-        $v_2[($i + 3) * 10 + ($j)] = $c30;
-        $v_2[($i + 3) * 10 + ($j + 1)] = $c31;
-        $v_2[($i + 3) * 10 + ($j + 2)] = $c32;
-        $v_2[($i + 3) * 10 + ($j + 3)] = $c33;
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
+        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
+        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c11; $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
+        { const $z = $c12; $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
+        { const $z = $c13; $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c21; $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
+        { const $z = $c22; $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
+        { const $z = $c23; $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c31; $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
+        { const $z = $c32; $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
+        { const $z = $c33; $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -798,10 +779,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_2[($i) * 10 + ($j)] = $c00;
-        $v_2[($i + 1) * 10 + ($j)] = $c10;
-        $v_2[($i + 2) * 10 + ($j)] = $c20;
-        $v_2[($i + 3) * 10 + ($j)] = $c30;
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + layer2_b[($j)]); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -824,10 +805,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_2[($i) * 10 + ($j)] = $c00;
-        $v_2[($i) * 10 + ($j + 1)] = $c01;
-        $v_2[($i) * 10 + ($j + 2)] = $c02;
-        $v_2[($i) * 10 + ($j + 3)] = $c03;
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
+        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
+        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -838,13 +819,9 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           const $w0 = layer2_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        $v_2[($i) * 10 + ($j)] = $c00;
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
       }
     }
-  }
-  // layer2_z = add
-  for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 10; $r++) $v_layer2_z[$b * 10 + $r] = $v_2[$b * 10 + $r] + layer2_b[$r];
   }
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -881,6 +858,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const layer1_W = $p.layer1_W;
   const layer1_b = $p.layer1_b;
   const layer2_b = $p.layer2_b;
+  // matmul, then layer1_a = tanh
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -921,22 +899,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v[($i) * 32 + ($j)] = $c00;
-        $v[($i) * 32 + ($j + 1)] = $c01;
-        $v[($i) * 32 + ($j + 2)] = $c02;
-        $v[($i) * 32 + ($j + 3)] = $c03;
-        $v[($i + 1) * 32 + ($j)] = $c10;
-        $v[($i + 1) * 32 + ($j + 1)] = $c11;
-        $v[($i + 1) * 32 + ($j + 2)] = $c12;
-        $v[($i + 1) * 32 + ($j + 3)] = $c13;
-        $v[($i + 2) * 32 + ($j)] = $c20;
-        $v[($i + 2) * 32 + ($j + 1)] = $c21;
-        $v[($i + 2) * 32 + ($j + 2)] = $c22;
-        $v[($i + 2) * 32 + ($j + 3)] = $c23;
-        $v[($i + 3) * 32 + ($j)] = $c30;
-        $v[($i + 3) * 32 + ($j + 1)] = $c31;
-        $v[($i + 3) * 32 + ($j + 2)] = $c32;
-        $v[($i + 3) * 32 + ($j + 3)] = $c33;
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
+        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
+        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
+        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c11; $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
+        { const $z = $c12; $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
+        { const $z = $c13; $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
+        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c21; $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
+        { const $z = $c22; $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
+        { const $z = $c23; $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
+        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c31; $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
+        { const $z = $c32; $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
+        { const $z = $c33; $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -956,10 +934,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v[($i) * 32 + ($j)] = $c00;
-        $v[($i + 1) * 32 + ($j)] = $c10;
-        $v[($i + 2) * 32 + ($j)] = $c20;
-        $v[($i + 3) * 32 + ($j)] = $c30;
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -982,10 +960,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v[($i) * 32 + ($j)] = $c00;
-        $v[($i) * 32 + ($j + 1)] = $c01;
-        $v[($i) * 32 + ($j + 2)] = $c02;
-        $v[($i) * 32 + ($j + 3)] = $c03;
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
+        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
+        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -996,18 +974,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $w0 = layer1_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        $v[($i) * 32 + ($j)] = $c00;
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
       }
     }
   }
-  // layer1_z = add
-  for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 32; $r++) $v_layer1_z[$b * 32 + $r] = $v[$b * 32 + $r] + layer1_b[$r];
-  }
-  // layer1_a = tanh
-  for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 32; $r++) $v_layer1_a[$b * 32 + $r] = Math.tanh($v_layer1_z[$b * 32 + $r]);
-  }
+  // matmul, then layer2_z = add
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -1048,22 +1019,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_2[($i) * 10 + ($j)] = $c00;
-        $v_2[($i) * 10 + ($j + 1)] = $c01;
-        $v_2[($i) * 10 + ($j + 2)] = $c02;
-        $v_2[($i) * 10 + ($j + 3)] = $c03;
-        $v_2[($i + 1) * 10 + ($j)] = $c10;
-        $v_2[($i + 1) * 10 + ($j + 1)] = $c11;
-        $v_2[($i + 1) * 10 + ($j + 2)] = $c12;
-        $v_2[($i + 1) * 10 + ($j + 3)] = $c13;
-        $v_2[($i + 2) * 10 + ($j)] = $c20;
-        $v_2[($i + 2) * 10 + ($j + 1)] = $c21;
-        $v_2[($i + 2) * 10 + ($j + 2)] = $c22;
-        $v_2[($i + 2) * 10 + ($j + 3)] = $c23;
-        $v_2[($i + 3) * 10 + ($j)] = $c30;
-        $v_2[($i + 3) * 10 + ($j + 1)] = $c31;
-        $v_2[($i + 3) * 10 + ($j + 2)] = $c32;
-        $v_2[($i + 3) * 10 + ($j + 3)] = $c33;
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
+        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
+        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c11; $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
+        { const $z = $c12; $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
+        { const $z = $c13; $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c21; $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
+        { const $z = $c22; $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
+        { const $z = $c23; $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c31; $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
+        { const $z = $c32; $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
+        { const $z = $c33; $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -1083,10 +1054,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_2[($i) * 10 + ($j)] = $c00;
-        $v_2[($i + 1) * 10 + ($j)] = $c10;
-        $v_2[($i + 2) * 10 + ($j)] = $c20;
-        $v_2[($i + 3) * 10 + ($j)] = $c30;
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + layer2_b[($j)]); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -1109,10 +1080,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_2[($i) * 10 + ($j)] = $c00;
-        $v_2[($i) * 10 + ($j + 1)] = $c01;
-        $v_2[($i) * 10 + ($j + 2)] = $c02;
-        $v_2[($i) * 10 + ($j + 3)] = $c03;
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
+        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
+        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -1123,13 +1094,9 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $w0 = layer2_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        $v_2[($i) * 10 + ($j)] = $c00;
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
       }
     }
-  }
-  // layer2_z = add
-  for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 10; $r++) $v_layer2_z[$b * 10 + $r] = $v_2[$b * 10 + $r] + layer2_b[$r];
   }
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -1165,6 +1132,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   for (let $b = 0; $b < $nb; $b++) {
     for (let $r = 0; $r < 10; $r++) $v_6[$b * 10 + $r] = $v_5[$b * 10 + $r] - $y[$yo + $b * 10 + $r];
   }
+  // matmul, then mul
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -1205,22 +1173,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_7[($i) * 32 + ($j)] = $c00;
-        $v_7[($i) * 32 + ($j + 1)] = $c01;
-        $v_7[($i) * 32 + ($j + 2)] = $c02;
-        $v_7[($i) * 32 + ($j + 3)] = $c03;
-        $v_7[($i + 1) * 32 + ($j)] = $c10;
-        $v_7[($i + 1) * 32 + ($j + 1)] = $c11;
-        $v_7[($i + 1) * 32 + ($j + 2)] = $c12;
-        $v_7[($i + 1) * 32 + ($j + 3)] = $c13;
-        $v_7[($i + 2) * 32 + ($j)] = $c20;
-        $v_7[($i + 2) * 32 + ($j + 1)] = $c21;
-        $v_7[($i + 2) * 32 + ($j + 2)] = $c22;
-        $v_7[($i + 2) * 32 + ($j + 3)] = $c23;
-        $v_7[($i + 3) * 32 + ($j)] = $c30;
-        $v_7[($i + 3) * 32 + ($j + 1)] = $c31;
-        $v_7[($i + 3) * 32 + ($j + 2)] = $c32;
-        $v_7[($i + 3) * 32 + ($j + 3)] = $c33;
+        { const $z = $c00; $v_8[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)] * $v_layer1_a[($i) * 32 + ($j)]))); }
+        { const $z = $c01; $v_8[($i) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 1)] * $v_layer1_a[($i) * 32 + ($j + 1)]))); }
+        { const $z = $c02; $v_8[($i) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 2)] * $v_layer1_a[($i) * 32 + ($j + 2)]))); }
+        { const $z = $c03; $v_8[($i) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 3)] * $v_layer1_a[($i) * 32 + ($j + 3)]))); }
+        { const $z = $c10; $v_8[($i + 1) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j)] * $v_layer1_a[($i + 1) * 32 + ($j)]))); }
+        { const $z = $c11; $v_8[($i + 1) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 1)] * $v_layer1_a[($i + 1) * 32 + ($j + 1)]))); }
+        { const $z = $c12; $v_8[($i + 1) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 2)] * $v_layer1_a[($i + 1) * 32 + ($j + 2)]))); }
+        { const $z = $c13; $v_8[($i + 1) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 3)] * $v_layer1_a[($i + 1) * 32 + ($j + 3)]))); }
+        { const $z = $c20; $v_8[($i + 2) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j)] * $v_layer1_a[($i + 2) * 32 + ($j)]))); }
+        { const $z = $c21; $v_8[($i + 2) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 1)] * $v_layer1_a[($i + 2) * 32 + ($j + 1)]))); }
+        { const $z = $c22; $v_8[($i + 2) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 2)] * $v_layer1_a[($i + 2) * 32 + ($j + 2)]))); }
+        { const $z = $c23; $v_8[($i + 2) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 3)] * $v_layer1_a[($i + 2) * 32 + ($j + 3)]))); }
+        { const $z = $c30; $v_8[($i + 3) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j)] * $v_layer1_a[($i + 3) * 32 + ($j)]))); }
+        { const $z = $c31; $v_8[($i + 3) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 1)] * $v_layer1_a[($i + 3) * 32 + ($j + 1)]))); }
+        { const $z = $c32; $v_8[($i + 3) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 2)] * $v_layer1_a[($i + 3) * 32 + ($j + 2)]))); }
+        { const $z = $c33; $v_8[($i + 3) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 3)] * $v_layer1_a[($i + 3) * 32 + ($j + 3)]))); }
       }
       for (; $j < 32; $j++) {
         const $l0 = ($i) * 10;
@@ -1240,10 +1208,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_7[($i) * 32 + ($j)] = $c00;
-        $v_7[($i + 1) * 32 + ($j)] = $c10;
-        $v_7[($i + 2) * 32 + ($j)] = $c20;
-        $v_7[($i + 3) * 32 + ($j)] = $c30;
+        { const $z = $c00; $v_8[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)] * $v_layer1_a[($i) * 32 + ($j)]))); }
+        { const $z = $c10; $v_8[($i + 1) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j)] * $v_layer1_a[($i + 1) * 32 + ($j)]))); }
+        { const $z = $c20; $v_8[($i + 2) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j)] * $v_layer1_a[($i + 2) * 32 + ($j)]))); }
+        { const $z = $c30; $v_8[($i + 3) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j)] * $v_layer1_a[($i + 3) * 32 + ($j)]))); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -1266,10 +1234,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_7[($i) * 32 + ($j)] = $c00;
-        $v_7[($i) * 32 + ($j + 1)] = $c01;
-        $v_7[($i) * 32 + ($j + 2)] = $c02;
-        $v_7[($i) * 32 + ($j + 3)] = $c03;
+        { const $z = $c00; $v_8[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)] * $v_layer1_a[($i) * 32 + ($j)]))); }
+        { const $z = $c01; $v_8[($i) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 1)] * $v_layer1_a[($i) * 32 + ($j + 1)]))); }
+        { const $z = $c02; $v_8[($i) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 2)] * $v_layer1_a[($i) * 32 + ($j + 2)]))); }
+        { const $z = $c03; $v_8[($i) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 3)] * $v_layer1_a[($i) * 32 + ($j + 3)]))); }
       }
       for (; $j < 32; $j++) {
         const $l0 = ($i) * 10;
@@ -1280,18 +1248,9 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $w0 = layer2_W[$m0 + $k * 32];
           $c00 += $a0 * $w0;
         }
-        $v_7[($i) * 32 + ($j)] = $c00;
+        { const $z = $c00; $v_8[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)] * $v_layer1_a[($i) * 32 + ($j)]))); }
       }
     }
-  }
-  for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 32; $r++) $v_8[$b * 32 + $r] = $v_layer1_a[$b * 32 + $r] * $v_layer1_a[$b * 32 + $r];
-  }
-  for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 32; $r++) $v_9[$b * 32 + $r] = 1 - $v_8[$b * 32 + $r];
-  }
-  for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 32; $r++) $v_10[$b * 32 + $r] = $v_7[$b * 32 + $r] * $v_9[$b * 32 + $r];
   }
   // grad of $g_layer1_W
   {
@@ -1309,10 +1268,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = $xo + ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_10[$l0 + $k * 32];
-          const $a1 = $v_10[$l1 + $k * 32];
-          const $a2 = $v_10[$l2 + $k * 32];
-          const $a3 = $v_10[$l3 + $k * 32];
+          const $a0 = $v_8[$l0 + $k * 32];
+          const $a1 = $v_8[$l1 + $k * 32];
+          const $a2 = $v_8[$l2 + $k * 32];
+          const $a3 = $v_8[$l3 + $k * 32];
           const $w0 = $x[$m0 + $k * 784];
           const $w1 = $x[$m1 + $k * 784];
           const $w2 = $x[$m2 + $k * 784];
@@ -1359,10 +1318,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = $xo + ($j);
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_10[$l0 + $k * 32];
-          const $a1 = $v_10[$l1 + $k * 32];
-          const $a2 = $v_10[$l2 + $k * 32];
-          const $a3 = $v_10[$l3 + $k * 32];
+          const $a0 = $v_8[$l0 + $k * 32];
+          const $a1 = $v_8[$l1 + $k * 32];
+          const $a2 = $v_8[$l2 + $k * 32];
+          const $a3 = $v_8[$l3 + $k * 32];
           const $w0 = $x[$m0 + $k * 784];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
@@ -1385,7 +1344,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = $xo + ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_10[$l0 + $k * 32];
+          const $a0 = $v_8[$l0 + $k * 32];
           const $w0 = $x[$m0 + $k * 784];
           const $w1 = $x[$m1 + $k * 784];
           const $w2 = $x[$m2 + $k * 784];
@@ -1405,7 +1364,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = $xo + ($j);
         let $c00 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_10[$l0 + $k * 32];
+          const $a0 = $v_8[$l0 + $k * 32];
           const $w0 = $x[$m0 + $k * 784];
           $c00 += $a0 * $w0;
         }
@@ -1414,7 +1373,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     }
   }
   // grad of $g_layer1_b
-  for (let $r = 0; $r < 32; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_10[$b * 32 + $r]; $g_layer1_b[$r] += $scale * $s; }
+  for (let $r = 0; $r < 32; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_8[$b * 32 + $r]; $g_layer1_b[$r] += $scale * $s; }
   // grad of $g_layer2_W
   {
     let $i = 0;

@@ -6,9 +6,11 @@
  *     loss = (yhat - y)^2
  * and returns one `Assignment` per non-blank line: the defined name, the mathjs tree
  * of its right-hand side, the names it reads, and where it is (line and column in the
- * block, plus `lineOffset`). Guarantees: every line that is not `name = formula` is a
- * GradcError with its line and column (for mathjs syntax errors, the column mathjs
- * reports); nothing here knows about shapes or the IR.
+ * block, plus `lineOffset`), with the column of every symbol, operator and function
+ * name of the tree (`tokenColumns`), so that later phases can point at them.
+ * Guarantees: every line that is not `name = formula` is a GradcError with its line,
+ * its column (for a syntax error, where mathjs stopped) and the line as written;
+ * nothing here knows about shapes or the IR.
  */
 import { type MathNode, parse } from 'mathjs';
 import { GradcError, type SourceLocation } from '../errors.js';
@@ -18,16 +20,89 @@ export interface Assignment {
   readonly expr: MathNode;
   readonly text: string; // the right-hand side as written
   readonly line: number; // 1-based, in the file when lineOffset was given
+  readonly column: number; // 1-based column of `name`
   readonly lineText: string;
   readonly reads: readonly string[]; // symbols read, in order of first appearance
+  /** 1-based column in `lineText` of each symbol, operator, function name and constant of `expr`. */
+  readonly columns: ReadonlyMap<MathNode, number>;
 }
 
-/** 1-based column of `symbol` as a whole word in `lineText`, if it appears. */
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** 1-based column of `symbol` as a whole word in `lineText` (from index `from`), if it appears. */
 export function columnOf(lineText: string, symbol: string, from = 0): number | undefined {
-  const re = new RegExp(`(?<![A-Za-z0-9_])${symbol.replace(/[$]/g, '\\$')}(?![A-Za-z0-9_])`, 'g');
+  const re = new RegExp(`(?<![A-Za-z0-9_$])${escapeRe(symbol)}(?![A-Za-z0-9_$])`, 'g');
   re.lastIndex = from;
   const m = re.exec(lineText);
   return m ? m.index + 1 : undefined;
+}
+
+type Any = MathNode & Record<string, any>;
+
+const NUMBER = /(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/g;
+
+/**
+ * The 1-based column in `lineText` of each token-bearing node of `expr` (symbols,
+ * constants, function names, and the operator of each operator node), found by walking
+ * the tree in source order and scanning `lineText` from `from` with a moving cursor.
+ * mathjs trees carry no positions; this recovers them. A node whose text cannot be
+ * found (mathjs rewrote it) is left out, and the cursor does not move.
+ */
+export function tokenColumns(expr: MathNode, lineText: string, from = 0): Map<MathNode, number> {
+  const columns = new Map<MathNode, number>();
+  let cursor = from;
+  const find = (node: MathNode, re: RegExp): void => {
+    re.lastIndex = cursor;
+    const m = re.exec(lineText);
+    if (!m) return;
+    columns.set(node, m.index + 1);
+    cursor = m.index + m[0].length;
+  };
+  const word = (name: string) => new RegExp(`(?<![A-Za-z_$][A-Za-z0-9_$]*)${escapeRe(name)}(?![A-Za-z0-9_$])`, 'g');
+  // `*`, `/`, `^` must not match the second character of `.*`, `./`, `.^`.
+  const operator = (op: string) => new RegExp(op.length === 1 && '*/^'.includes(op) ? `(?<!\\.)${escapeRe(op)}` : escapeRe(op), 'g');
+
+  // In-order walk with an explicit stack of work items: a node to expand, or a token to find.
+  type Item = { node: Any } | { token: Any; re: RegExp };
+  const stack: Item[] = [{ node: expr as Any }];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    if ('token' in item) {
+      find(item.token, item.re);
+      continue;
+    }
+    const n = item.node;
+    const seq: Item[] = [];
+    switch (n.type) {
+      case 'SymbolNode':
+        seq.push({ token: n, re: word(n.name) });
+        break;
+      case 'ConstantNode':
+        if (typeof n.value === 'number') seq.push({ token: n, re: NUMBER });
+        break;
+      case 'FunctionNode':
+        if (n.fn?.type === 'SymbolNode') seq.push({ token: n, re: word(n.fn.name) });
+        for (const a of n.args) seq.push({ node: a });
+        break;
+      case 'OperatorNode': {
+        const op = n.implicit ? undefined : { token: n, re: operator(n.op) };
+        if (n.args.length === 1) {
+          if (op) seq.push(op);
+          seq.push({ node: n.args[0] });
+        } else {
+          n.args.forEach((a: Any, i: number) => {
+            if (i === 1 && op) seq.push(op);
+            seq.push({ node: a });
+          });
+        }
+        break;
+      }
+      default:
+        n.forEach((child: MathNode) => seq.push({ node: child as Any }));
+    }
+    for (let i = seq.length - 1; i >= 0; i--) stack.push(seq[i]);
+  }
+  return columns;
 }
 
 function symbolsRead(expr: MathNode): string[] {
@@ -42,6 +117,34 @@ function symbolsRead(expr: MathNode): string[] {
   return seen;
 }
 
+/** mathjs syntax-error messages, said the gradc way. */
+function explainSyntaxError(message: string): string {
+  const m = message.replace(/\s*\(char \d+\)$/, '');
+  let x: RegExpMatchArray | null;
+  if (m === 'Value expected') return `expected a value here (a number, a name, a function call or '(')`;
+  if (m === 'Unexpected end of expression') return 'the formula ends where more was expected';
+  if ((x = m.match(/^Parenthesis (\S) expected$/))) return `missing '${x[1]}'`;
+  if ((x = m.match(/^End of matrix (\S) expected$/))) return `missing '${x[1]}'`;
+  if ((x = m.match(/^(?:Syntax error in|Unexpected) part "(.*)"$/))) return `unexpected '${x[1]}'`;
+  if ((x = m.match(/^Unexpected operator (.*)$/))) return `unexpected operator '${x[1]}'`;
+  if (m === 'Invalid left hand side of assignment operator =') return `the left side of '=' must be a plain name`;
+  return m.charAt(0).toLowerCase() + m.slice(1);
+}
+
+/**
+ * One formula (a line `name = formula`, or an expression) as a mathjs tree, or a
+ * GradcError at `where` with the column where mathjs stopped (1-based, in `text`).
+ */
+export function parseFormula(text: string, where: SourceLocation = {}): MathNode {
+  try {
+    return parse(text);
+  } catch (e) {
+    const char = (e as { char?: number }).char; // mathjs counts from 1
+    const column = typeof char === 'number' ? Math.min(Math.max(char, 1), text.length + 1) : undefined;
+    throw new GradcError(`formula does not parse: ${explainSyntaxError((e as Error).message)}, in '${text.trim()}'`, { ...where, column, snippet: where.snippet ?? text });
+  }
+}
+
 export function parseFormulas(text: string, where: SourceLocation = {}, lineOffset = 0): Assignment[] {
   const out: Assignment[] = [];
   const lines = text.split('\n');
@@ -50,25 +153,28 @@ export function parseFormulas(text: string, where: SourceLocation = {}, lineOffs
     const code = lineText.replace(/#.*$/, '');
     if (code.trim() === '') return;
     const line = i + 1 + lineOffset;
-    const at = (column: number | undefined, symbol?: string): SourceLocation => ({ ...where, line, column, symbol });
-    let tree: MathNode;
-    try {
-      tree = parse(code);
-    } catch (e) {
-      const char = (e as { char?: number }).char;
-      const msg = (e as Error).message.replace(/\s*\(char \d+\)$/, '');
-      throw new GradcError(`formula does not parse: ${msg}: '${code.trim()}'`, at(char !== undefined ? char + 1 : undefined));
-    }
+    const at = (column: number | undefined, symbol?: string): SourceLocation => ({ ...where, line, column, symbol, snippet: lineText });
+    const start = code.search(/\S/) + 1;
+    const tree = parseFormula(code, at(undefined));
     if (tree.type !== 'AssignmentNode') {
-      throw new GradcError(`expected an assignment 'name = formula', got '${code.trim()}'`, at(code.search(/\S/) + 1));
+      throw new GradcError(`expected an assignment 'name = formula', got '${code.trim()}'`, at(start));
     }
-    const assign = tree as unknown as { object: MathNode; value: MathNode };
-    if (assign.object.type !== 'SymbolNode') {
-      throw new GradcError(`the left side of '=' must be a plain name, got '${assign.object.toString()}'`, at(code.search(/\S/) + 1));
+    const assign = tree as unknown as { object: MathNode; value: MathNode; index: MathNode | null };
+    if (assign.object.type !== 'SymbolNode' || assign.index) {
+      throw new GradcError(`the left side of '=' must be a plain name, got '${code.slice(0, code.indexOf('=')).trim()}'`, at(start));
     }
     const name = (assign.object as unknown as { name: string }).name;
     const eq = code.indexOf('=');
-    out.push({ name, expr: assign.value, text: code.slice(eq + 1).trim(), line, lineText, reads: symbolsRead(assign.value) });
+    out.push({
+      name,
+      expr: assign.value,
+      text: code.slice(eq + 1).trim(),
+      line,
+      column: columnOf(lineText, name) ?? start,
+      lineText,
+      reads: symbolsRead(assign.value),
+      columns: tokenColumns(assign.value, code, eq + 1),
+    });
   });
   return out;
 }

@@ -11,17 +11,16 @@
  * cycle between formulas with its path, an unknown symbol or function, no `loss`, a
  * loss that is not a scalar or reads no parameter).
  */
-import { parse } from 'mathjs';
-import { GradcError, type SourceLocation } from '../errors.js';
+import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
 import { constant, make, input as inputLeaf, param as paramLeaf, target as targetLeaf } from '../ir/build.js';
 import type { Node } from '../ir/node.js';
 import type { Op } from '../ir/ops.js';
 import { type Shape, shape as mkShape, showShape } from '../ir/shape.js';
 import { dependsOn, topoOrder } from '../ir/walk.js';
 import type { Definition, Init, Leaf, Model, ParamLeaf } from '../model.js';
-import { columnOf, parseFormulas, type Assignment } from '../1-parse/formula.js';
+import { parseFormula, parseFormulas, tokenColumns, type Assignment } from '../1-parse/formula.js';
 import { formulaToNode } from './fromFormula.js';
-import { FUNCTIONS, mean, times } from './functions.js';
+import { FUNCTIONS, FUNCTION_NAMES, mean, times } from './functions.js';
 
 export type Expr = Node | number | string;
 export type ShapeSpec = number | readonly number[] | 'scalar';
@@ -31,9 +30,16 @@ export type Activation = 'linear' | 'sigmoid' | 'tanh' | 'relu' | 'softplus' | '
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-function toShape(s: ShapeSpec | undefined): Shape {
+function toShape(s: ShapeSpec | undefined, name: string, where: SourceLocation): Shape {
   if (s === undefined || s === 'scalar') return mkShape();
-  return typeof s === 'number' ? mkShape(s) : mkShape(...s);
+  try {
+    if (typeof s === 'number') return mkShape(s);
+    if (Array.isArray(s)) return mkShape(...s);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new GradcError(`'${name}' has a bad shape: ${e.message}`, { ...where, symbol: name });
+  }
+  throw new GradcError(`'${name}' has a bad shape ${JSON.stringify(s)} (expected a size, [rows, columns] or 'scalar')`, { ...where, symbol: name });
 }
 
 function toInit(i: InitSpec | undefined, s: Shape, name: string): Init {
@@ -60,6 +66,8 @@ export class ModelBuilder {
   private readonly scope = new Map<string, Node>();
   private readonly kinds = new Map<string, string>(); // name -> 'parameter' | 'input' | 'target' | 'definition'
   private readonly outputNames: string[] = [];
+  /** Where each definition was written, for errors found only by `build()`. */
+  private readonly defAt = new Map<string, SourceLocation>();
   private layers = 0;
 
   constructor(name: string, options: { source?: string; seed?: number } = {}) {
@@ -78,7 +86,7 @@ export class ModelBuilder {
     if (prev === 'parameter' && kind === 'definition') {
       throw new GradcError(`'${name}' is a parameter and cannot be assigned by a formula`, this.where({ ...at, symbol: name }));
     }
-    if (prev) throw new GradcError(`'${name}' is defined twice (already a ${prev})`, this.where({ ...at, symbol: name }));
+    if (prev) throw new GradcError(`'${name}' is defined twice (already ${prev === 'input' ? 'an' : 'a'} ${prev})`, this.where({ ...at, symbol: name }));
     this.kinds.set(name, kind);
   }
 
@@ -89,7 +97,7 @@ export class ModelBuilder {
 
   input(name: string, s?: ShapeSpec): Node {
     this.claim(name, 'input');
-    const node = inputLeaf(name, toShape(s));
+    const node = inputLeaf(name, toShape(s, name, this.where()));
     this.inputs.push({ name, shape: node.shape, node });
     this.scope.set(name, node);
     return node;
@@ -97,7 +105,7 @@ export class ModelBuilder {
 
   target(name: string, s?: ShapeSpec): Node {
     this.claim(name, 'target');
-    const node = targetLeaf(name, toShape(s));
+    const node = targetLeaf(name, toShape(s, name, this.where()));
     this.targets.push({ name, shape: node.shape, node });
     this.scope.set(name, node);
     return node;
@@ -106,7 +114,7 @@ export class ModelBuilder {
   param(name: string, options: ParamOptions | number = {}): Node {
     const opts = typeof options === 'number' ? { init: options } : options;
     this.claim(name, 'parameter');
-    const s = toShape(opts.shape);
+    const s = toShape(opts.shape, name, this.where());
     const node = paramLeaf(name, s);
     this.params.push({ name, shape: s, node, init: toInit(opts.init, s, name) });
     this.scope.set(name, node);
@@ -116,17 +124,16 @@ export class ModelBuilder {
   /** An expression as an IR node; strings are parsed as formulas over the names known so far. */
   expr(e: Expr, at: SourceLocation = {}): Node {
     if (typeof e === 'number') return constant(e);
-    if (typeof e !== 'string') return e;
-    let tree;
-    try {
-      tree = parse(e);
-    } catch (err) {
-      const char = (err as { char?: number }).char;
-      throw new GradcError(`formula does not parse: ${(err as Error).message.replace(/\s*\(char \d+\)$/, '')}: '${e}'`, this.where({ snippet: e, ...at, column: char !== undefined ? char + 1 : undefined }));
+    if (typeof e !== 'string') {
+      if (e && typeof e === 'object' && 'op' in e && 'shape' in e) return e;
+      throw new GradcError(`expected a formula string, a number or an expression, got ${e === null ? 'null' : typeof e}`, this.where(at));
     }
+    const where = this.where({ snippet: e, ...at });
+    const tree = parseFormula(e, where);
     return formulaToNode(tree, {
-      where: this.where({ snippet: e, ...at }),
+      where,
       lineText: e,
+      columns: tokenColumns(tree, e),
       resolve: (n) => this.scope.get(n),
       known: () => [...this.scope.keys()],
     });
@@ -137,8 +144,14 @@ export class ModelBuilder {
     this.claim(name, 'definition', at);
     const node = this.expr(e, at);
     this.scope.set(name, node);
+    this.defAt.set(name, { snippet: typeof e === 'string' ? e : undefined, ...at, symbol: name });
     this.defs.push({ name, node, formula: formula ?? (typeof e === 'string' ? e : undefined), line: at.line });
     return node;
+  }
+
+  /** True when `name` is a parameter, input, target or definition already. */
+  has(name: string): boolean {
+    return this.kinds.has(name);
   }
 
   /** Defines `loss`. */
@@ -157,31 +170,36 @@ export class ModelBuilder {
    * lines it reads, and a cycle is an error that prints its path.
    */
   formulas(text: string, options: { lineOffset?: number } = {}): this {
-    const lines = parseFormulas(text, this.where(), options.lineOffset ?? 0);
+    if (typeof text !== 'string') throw new GradcError(`formulas must be a string of lines 'name = formula', got ${typeof text}`, this.where());
+    const lineOffset = options.lineOffset ?? 0;
+    // Line numbers count lines of `text`; `block` lets the CLI find them in the model file.
+    const block = this.where(lineOffset === 0 ? { block: text } : {});
+    const lines = parseFormulas(text, block, lineOffset);
+    const at = (a: Assignment): SourceLocation => ({ ...block, line: a.line, column: a.column, snippet: a.lineText, symbol: a.name });
     const byName = new Map<string, Assignment>();
     for (const a of lines) {
-      const at = { line: a.line, column: columnOf(a.lineText, a.name), snippet: a.lineText };
       if (byName.has(a.name)) {
-        throw new GradcError(`'${a.name}' is defined twice (lines ${byName.get(a.name)!.line} and ${a.line})`, this.where({ ...at, symbol: a.name }));
+        const first = byName.get(a.name)!;
+        const above = a.line - first.line;
+        throw new GradcError(`'${a.name}' is defined twice (the first definition is ${above} line${above === 1 ? '' : 's'} above: '${first.lineText.trim()}')`, at(a));
       }
-      if (this.kinds.get(a.name) === 'parameter') this.claim(a.name, 'definition', at);
+      if (this.kinds.has(a.name)) this.claim(a.name, 'definition', at(a));
       byName.set(a.name, a);
     }
-    for (const a of orderByDependencies(lines, byName, (a, path) => {
-      throw new GradcError(`formulas form a cycle: ${path.join(' -> ')}`, this.where({ line: a.line, column: columnOf(a.lineText, a.name), symbol: a.name, snippet: a.lineText }));
-    })) {
-      this.def(a.name, formulaNode(this, a), { line: a.line, column: columnOf(a.lineText, a.name), snippet: a.lineText }, a.text);
+    const ordered = orderByDependencies(lines, byName, (a, path) => {
+      throw new GradcError(`formulas form a cycle: ${path.join(' -> ')}`, at(a));
+    });
+    for (const a of ordered) {
+      const node = formulaToNode(a.expr, {
+        where: { ...block, line: a.line, snippet: a.lineText },
+        lineText: a.lineText,
+        columns: a.columns,
+        resolve: (n) => this.scope.get(n),
+        known: () => [...this.scope.keys()],
+      });
+      this.def(a.name, node, at(a), a.text);
     }
     return this;
-
-    function formulaNode(self: ModelBuilder, a: Assignment): Node {
-      return formulaToNode(a.expr, {
-        where: self.where({ line: a.line, snippet: a.lineText }),
-        lineText: a.lineText,
-        resolve: (n) => self.scope.get(n),
-        known: () => [...self.scope.keys()],
-      });
-    }
   }
 
   // Operations on expressions (each accepts formula strings too).
@@ -200,7 +218,14 @@ export class ModelBuilder {
   /** Any formula function by name (`sigmoid`, `max`, `softmax`, ...). */
   call = (fn: string, ...args: Expr[]): Node => {
     const info = FUNCTIONS[fn];
-    if (!info) throw new GradcError(`unknown function '${fn}' (supported: ${Object.keys(FUNCTIONS).sort().join(', ')})`, this.where({ symbol: fn }));
+    if (!info) {
+      const guess = didYouMean(fn, FUNCTION_NAMES);
+      throw new GradcError(`unknown function '${fn}'${guess ? ` (did you mean '${guess}'?)` : ''} (supported: ${FUNCTION_NAMES.join(', ')})`, this.where({ symbol: fn }));
+    }
+    const [lo, hi] = info.arity;
+    if (args.length < lo || args.length > hi) {
+      throw new GradcError(`function '${fn}' takes ${lo === hi ? lo : `${lo} to ${hi}`} argument(s), got ${args.length}`, this.where({ symbol: fn }));
+    }
     return info.build(args.map((a) => this.expr(a)));
   };
   activate = (x: Expr, activation: Activation): Node =>
@@ -233,7 +258,7 @@ export class ModelBuilder {
     const lossDef = this.defs.find((d) => d.name === 'loss');
     if (!lossDef) throw new GradcError(`no 'loss' is defined (define 'loss = ...', a scalar)`, this.where({ symbol: 'loss' }));
     const loss = lossDef.node;
-    const lossAt = this.where({ line: lossDef.line, symbol: 'loss' });
+    const lossAt = this.where({ ...this.defAt.get('loss'), symbol: 'loss' });
     if (loss.shape.length !== 0) throw new GradcError(`the loss must be a scalar, but it has shape ${showShape(loss.shape)}`, lossAt);
     const order = topoOrder([loss]);
     const reached = new Set(order);

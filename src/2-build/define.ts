@@ -6,10 +6,15 @@
  *   defineModel({ name, inputs, targets, params, formulas })    formulas only
  *   defineModel('name', (m) => { ...builder calls... })         TypeScript builder
  * Guarantees: `buildModel` returns a checked Model (builder.ts) or throws a GradcError.
+ * Its nodes are always interned by this copy of gradc: a definition made by another
+ * copy (a model file that imports gradc from elsewhere than the CLI runs) is rebuilt
+ * from its recipe with this copy's builder, and a built Model from another copy is
+ * refused, because hash-consing across two intern tables would silently mix up nodes.
  */
 import { GradcError } from '../errors.js';
 import type { Node } from '../ir/node.js';
 import type { Model } from '../model.js';
+import { input as inputLeaf, param as paramLeaf, target as targetLeaf } from '../ir/build.js';
 import { ModelBuilder, type InitSpec, type ParamOptions, type ShapeSpec } from './builder.js';
 
 export interface ModelSpec {
@@ -25,39 +30,58 @@ export interface ModelSpec {
   readonly seed?: number;
 }
 
+export type ModelBody = (m: ModelBuilder) => Node | void;
+
+/** What `defineModel` was called with: enough for any copy of gradc to build the model. */
+export type ModelRecipe =
+  | { readonly spec: ModelSpec }
+  | { readonly name: string; readonly body: ModelBody; readonly options: { readonly seed?: number } };
+
 export interface ModelDefinition {
   readonly kind: 'gradc-model';
   readonly name: string;
+  readonly recipe?: ModelRecipe;
   build(options?: { source?: string }): Model;
 }
+
+/** Definitions made by this copy of gradc. */
+const made = new WeakSet<ModelDefinition>();
+const ours = (d: ModelDefinition): ModelDefinition => {
+  made.add(d);
+  return d;
+};
 
 function entries(x: readonly string[] | Readonly<Record<string, ShapeSpec>>): [string, ShapeSpec | undefined][] {
   return Array.isArray(x) ? x.map((n) => [n, undefined]) : Object.entries(x);
 }
 
 export function defineModel(spec: ModelSpec): ModelDefinition;
-export function defineModel(name: string, body: (m: ModelBuilder) => Node | void, options?: { seed?: number }): ModelDefinition;
-export function defineModel(a: ModelSpec | string, body?: (m: ModelBuilder) => Node | void, options: { seed?: number } = {}): ModelDefinition {
+export function defineModel(name: string, body: ModelBody, options?: { seed?: number }): ModelDefinition;
+export function defineModel(a: ModelSpec | string, body?: ModelBody, options: { seed?: number } = {}): ModelDefinition {
   if (typeof a === 'string') {
-    return {
+    return ours({
       kind: 'gradc-model',
       name: a,
+      recipe: { name: a, body: body!, options },
       build: ({ source } = {}) => {
         const m = new ModelBuilder(a, { source, seed: options.seed });
-        const result = body!(m);
-        if (result && typeof result === 'object' && 'op' in result && !hasLoss(m)) m.loss(result);
+        if (typeof body !== 'function') throw new GradcError(`defineModel('${a}', body): the body must be a function (m) => { ... }`, { file: m.source });
+        const result = body(m);
+        if (result && typeof result === 'object' && 'op' in result && !m.has('loss')) m.loss(result);
         return m.build();
       },
-    };
+    });
   }
   const spec = a;
-  return {
+  return ours({
     kind: 'gradc-model',
     name: spec.name,
+    recipe: { spec },
     build: ({ source } = {}) => {
       const m = new ModelBuilder(spec.name, { source, seed: spec.seed });
-      for (const [n, s] of entries(spec.inputs)) m.input(n, s);
-      for (const [n, s] of entries(spec.targets)) m.target(n, s);
+      checkSpec(spec, m.source);
+      for (const [n, s] of entries(spec.inputs ?? [])) m.input(n, s);
+      for (const [n, s] of entries(spec.targets ?? [])) m.target(n, s);
       for (const [n, p] of Object.entries(spec.params)) {
         m.param(n, typeof p === 'number' || Array.isArray(p) ? { init: p as InitSpec, shape: Array.isArray(p) ? [p.length] : undefined } : (p as ParamOptions));
       }
@@ -65,15 +89,19 @@ export function defineModel(a: ModelSpec | string, body?: (m: ModelBuilder) => N
       if (spec.outputs) m.output(...spec.outputs);
       return m.build();
     },
-  };
+  });
 }
 
-function hasLoss(m: ModelBuilder): boolean {
-  try {
-    m.expr('loss');
-    return true;
-  } catch {
-    return false;
+/** The fields of a spec have the right types (a model file is not type-checked when it is loaded). */
+function checkSpec(spec: ModelSpec, file: string): void {
+  const bad = (field: string, expected: string, got: unknown): never => {
+    throw new GradcError(`defineModel({ ... }): '${field}' must be ${expected}, got ${got === null ? 'null' : Array.isArray(got) ? 'an array' : typeof got}`, { file, symbol: field });
+  };
+  if (typeof spec.name !== 'string' || spec.name === '') bad('name', 'a non-empty string', spec.name);
+  if (typeof spec.formulas !== 'string') bad('formulas', "a string of lines 'name = formula'", spec.formulas);
+  if (typeof spec.params !== 'object' || spec.params === null || Array.isArray(spec.params)) bad('params', 'an object { name: initial value }', spec.params);
+  for (const f of ['inputs', 'targets'] as const) {
+    if (spec[f] !== undefined && (typeof spec[f] !== 'object' || spec[f] === null)) bad(f, 'a list of names or an object { name: shape }', spec[f]);
   }
 }
 
@@ -81,9 +109,34 @@ export function isModelDefinition(x: unknown): x is ModelDefinition {
   return typeof x === 'object' && x !== null && (x as ModelDefinition).kind === 'gradc-model';
 }
 
-/** A Model from a definition or a Model. */
+/** A Model from a definition or a Model, its nodes interned by this copy of gradc. */
 export function buildModel(x: ModelDefinition | Model, source?: string): Model {
-  if (isModelDefinition(x)) return x.build({ source });
-  if (typeof x === 'object' && x !== null && 'loss' in x && 'params' in x) return x;
+  if (isModelDefinition(x)) {
+    let def = x;
+    if (!made.has(def) && def.recipe) {
+      const r = def.recipe;
+      def = 'spec' in r ? defineModel(r.spec) : defineModel(r.name, r.body, r.options);
+    }
+    return checkOurs(def.build({ source }), source);
+  }
+  if (typeof x === 'object' && x !== null && 'loss' in x && 'params' in x) return checkOurs(x, source);
   throw new GradcError(`expected a model (defineModel(...)), got ${typeof x}`, { file: source });
+}
+
+/** The model, if its leaves are the nodes this copy of gradc interns for them. */
+function checkOurs(model: Model, source?: string): Model {
+  const leaves = [
+    ...model.params.map((l) => [l, paramLeaf(l.name, l.shape)] as const),
+    ...model.inputs.map((l) => [l, inputLeaf(l.name, l.shape)] as const),
+    ...model.targets.map((l) => [l, targetLeaf(l.name, l.shape)] as const),
+  ];
+  const foreign = leaves.find(([l, mine]) => l.node !== mine);
+  if (foreign) {
+    throw new GradcError(
+      `model '${model.name}' was built by another copy of gradc than the one compiling it (its '${foreign[0].name}' is not this copy's node); ` +
+        'export the definition (defineModel(...)) rather than a built model, or import gradc from the same place as the compiler',
+      { file: source ?? model.source },
+    );
+  }
+  return model;
 }

@@ -5,20 +5,23 @@
  * functions.ts for operators); every symbol is resolved through `resolve`, and every
  * failure (unknown symbol, unknown function, wrong argument count, shapes that do not
  * fit, an unsupported construct) is a GradcError carrying the line, the column of the
- * offending symbol or operator where it can be found in the line, and the symbol. The
- * walk over the mathjs tree is iterative.
+ * offending symbol, operator or function name (from phase 1's `tokenColumns`), and that
+ * symbol. A shape error names the shapes of the operands. The walk over the mathjs
+ * tree is iterative.
  */
 import type { MathNode } from 'mathjs';
-import { GradcError, type SourceLocation } from '../errors.js';
+import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
 import { constant, make } from '../ir/build.js';
 import type { Node } from '../ir/node.js';
 import { ShapeError } from '../ir/ops.js';
-import { columnOf } from '../1-parse/formula.js';
+import { columnOf, tokenColumns } from '../1-parse/formula.js';
 import { FUNCTIONS, FUNCTION_NAMES, indexVector, times } from './functions.js';
 
 export interface FormulaContext {
   readonly where: SourceLocation; // file and line of the formula
   readonly lineText: string;
+  /** Column of each token-bearing node in `lineText` (default: found by `tokenColumns`). */
+  readonly columns?: ReadonlyMap<MathNode, number>;
   /** The node a name stands for, or undefined when the name is unknown. */
   readonly resolve: (name: string) => Node | undefined;
   /** Names that are known at this point (for the error message). */
@@ -33,16 +36,19 @@ const OPERATOR_OPS: Record<string, string> = {
 };
 
 export function formulaToNode(root: MathNode, ctx: FormulaContext): Node {
-  const fail = (problem: string, symbol?: string, column?: number): never => {
-    throw new GradcError(problem, { ...ctx.where, column: column ?? (symbol ? columnOf(ctx.lineText, symbol) : undefined), symbol });
+  const columns = ctx.columns ?? tokenColumns(root, ctx.lineText);
+  /** A GradcError at `node` (its column) about `symbol`. */
+  const fail = (problem: string, node?: MathNode, symbol?: string): never => {
+    const column = (node && columns.get(node)) ?? (symbol ? columnOf(ctx.lineText, symbol) : undefined);
+    throw new GradcError(problem, { ...ctx.where, column, symbol });
   };
-  const shaped = (what: string, build: () => Node, symbol?: string): Node => {
+  const shaped = (n: M, build: () => Node, symbol: string): Node => {
     try {
       return build();
     } catch (e) {
-      if (e instanceof ShapeError || e instanceof RangeError) {
-        const col = symbol ? ctx.lineText.indexOf(symbol) : -1;
-        return fail(`shapes do not fit in ${what}: ${e.message}`, undefined, col >= 0 ? col + 1 : undefined);
+      if (e instanceof ShapeError || (e instanceof RangeError && !/call stack/.test(e.message))) {
+        // ShapeError messages read `op: why (shapes [a], [b])`; the op is already in the formula text.
+        return fail(`shape mismatch in '${n.toString()}': ${e.message.replace(/^\w+: /, '')}`, n, symbol);
       }
       throw e;
     }
@@ -77,7 +83,7 @@ export function formulaToNode(root: MathNode, ctx: FormulaContext): Node {
   function convert(n: M, args: Node[]): Node {
     switch (n.type) {
       case 'ConstantNode':
-        if (typeof n.value !== 'number') return fail(`only numeric constants are supported, got ${JSON.stringify(n.value)}`);
+        if (typeof n.value !== 'number') return fail(`only numeric constants are supported, got ${JSON.stringify(n.value)}`, n);
         return constant(n.value);
       case 'SymbolNode': {
         const found = ctx.resolve(n.name);
@@ -85,16 +91,17 @@ export function formulaToNode(root: MathNode, ctx: FormulaContext): Node {
         if (n.name === 'pi') return constant(Math.PI);
         if (n.name === 'e') return constant(Math.E);
         const known = ctx.known();
-        return fail(`unknown symbol '${n.name}'${known.length ? ` (known: ${known.join(', ')})` : ''}`, n.name);
+        const guess = didYouMean(n.name, known);
+        const list = known.length > 24 ? `${known.slice(0, 24).join(', ')}, ... (${known.length} in all)` : known.join(', ');
+        return fail(`unknown symbol '${n.name}'${guess ? ` (did you mean '${guess}'?)` : ''}${known.length ? ` (known: ${list})` : ''}`, n, n.name);
       }
       case 'ParenthesisNode':
         return args[0];
       case 'OperatorNode': {
         const op = OPERATOR_OPS[n.fn];
-        if (!op) return fail(`operator '${n.op}' is not supported`, undefined, ctx.lineText.indexOf(n.op) + 1 || undefined);
+        if (!op) return fail(`operator '${n.op}' is not supported`, n, n.op);
         const [a, b] = args;
-        const what = `'${n.toString()}'`;
-        return shaped(what, () => {
+        return shaped(n, () => {
           switch (n.fn) {
             case 'add': return make('add', [a, b]);
             case 'subtract': return make('sub', [a, b]);
@@ -114,22 +121,25 @@ export function formulaToNode(root: MathNode, ctx: FormulaContext): Node {
       case 'FunctionNode': {
         const name: string = n.fn?.name ?? String(n.fn);
         const info = FUNCTIONS[name];
-        if (!info) return fail(`unknown function '${name}' (supported: ${FUNCTION_NAMES.join(', ')})`, name);
+        if (!info) {
+          const guess = didYouMean(name, FUNCTION_NAMES);
+          return fail(`unknown function '${name}'${guess ? ` (did you mean '${guess}'?)` : ''} (supported: ${FUNCTION_NAMES.join(', ')})`, n, name);
+        }
         const [lo, hi] = info.arity;
         if (args.length < lo || args.length > hi) {
-          return fail(`function '${name}' takes ${lo === hi ? lo : `${lo} to ${hi}`} argument(s), got ${args.length}`, name);
+          return fail(`function '${name}' takes ${lo === hi ? lo : `${lo} to ${hi}`} argument(s), got ${args.length}`, n, name);
         }
-        return shaped(`'${n.toString()}'`, () => info.build(args), name);
+        return shaped(n, () => info.build(args), name);
       }
       case 'AccessorNode': {
         const dims: M[] = n.index.dimensions;
         if (dims.length !== 1 || dims[0].type !== 'ConstantNode' || !Number.isInteger(dims[0].value)) {
-          return fail(`only a constant index into a vector is supported, as in v[1] (1-based), got '${n.toString()}'`);
+          return fail(`only a constant index into a vector is supported, as in v[1] (1-based), got '${n.toString()}'`, n.object, n.object.name);
         }
-        return shaped(`'${n.toString()}'`, () => indexVector(args[0], dims[0].value), n.object.name);
+        return shaped(n, () => indexVector(args[0], dims[0].value), n.object.name);
       }
       default:
-        return fail(`'${n.toString()}' (${n.type}) is not supported in a formula`);
+        return fail(`'${n.toString()}' (${n.type}) is not supported in a formula`, n);
     }
   }
 }

@@ -15,13 +15,17 @@
  * - per-sample parameter gradients are summed over the batch straight into the gradient
  *   accumulator (scaled by `$scale`), never materialized per sample when they are outer
  *   products or sums of them;
- * - only nodes some result needs are computed (demand-driven), in topological order.
+ * - only nodes some result needs are computed (demand-driven), in topological order;
+ * - an elementwise node used once, by another elementwise node of its shape, is fused
+ *   into that node's loop; an elementwise node that is the one use of a batched
+ *   matrix-vector product is applied in the gemm's store (bias and activation cost no
+ *   extra pass).
  */
 import type { Node } from '../ir/node.js';
 import type { Op } from '../ir/ops.js';
 import { OPS } from '../ir/ops.js';
 import { formatNumber } from '../ir/print.js';
-import { type Shape, sizeOf } from '../ir/shape.js';
+import { type Shape, sameShape, sizeOf } from '../ir/shape.js';
 import { dependsOn, topoOrder } from '../ir/walk.js';
 import type { Derived } from '../3-diff/derive.js';
 import type { Layout } from './schedule.js';
@@ -36,6 +40,21 @@ export interface Access {
   readonly shape: Shape;
   /** A scalar expression standing for every element of every sample (a parameter local or a literal). */
   readonly scalar?: string;
+  /** An elementwise op computed where it is read (its only use is another elementwise op). */
+  readonly inline?: { readonly op: Op; readonly args: readonly Access[] };
+}
+
+/** Elementwise work applied to a gemm's result as it is stored: `value` reads `$z`, the result. */
+export interface Epilogue { readonly out: Access; readonly value: Access }
+
+/** The access that stands for a gemm's result inside its epilogue. */
+export const GEMM_RESULT: Access = { base: '0', bs: 0, strides: [], shape: [], scalar: '$z' };
+
+/** `a` with every occurrence of `target` (by identity) replaced by `by`. */
+function substitute(a: Access, target: Access, by: Access): Access {
+  if (a === target) return by;
+  if (!a.inline) return a;
+  return { ...a, inline: { op: a.inline.op, args: a.inline.args.map((x) => substitute(x, target, by)) } };
 }
 
 /** A matrix operand of a gemm: element (u, v) at arr[base + u*su + v*sv] (u, v as the gemm names them). */
@@ -44,7 +63,7 @@ export type Extent = number | '$nb';
 
 export type LoopStep =
   | { readonly kind: 'elementwise'; readonly op: Op | 'copy'; readonly out: Access; readonly args: readonly Access[]; readonly comment?: string }
-  | { readonly kind: 'gemm'; readonly P: Extent; readonly Q: number; readonly K: Extent; readonly L: GemmOperand; readonly R: GemmOperand; readonly out: GemmOperand; readonly accumulate: boolean; readonly scale?: string; readonly comment?: string }
+  | { readonly kind: 'gemm'; readonly P: Extent; readonly Q: number; readonly K: Extent; readonly L: GemmOperand; readonly R: GemmOperand; readonly out: GemmOperand; readonly accumulate: boolean; readonly scale?: string; readonly epilogue?: Epilogue; readonly comment?: string }
   | { readonly kind: 'rowwise'; readonly op: Op; readonly out: Access; readonly args: readonly Access[]; readonly start?: number; readonly comment?: string }
   | { readonly kind: 'reduce'; readonly target: Access; readonly value: Access; readonly shared: boolean; readonly comment?: string }
   | { readonly kind: 'lossSum'; readonly value: Access };
@@ -177,17 +196,57 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number): L
         }
       });
     }
+    const roots = new Set(demanded);
     const order = topoOrder([...demanded]);
     for (let i = order.length - 1; i >= 0; i--) if (demanded.has(order[i])) for (const a of order[i].args) demanded.add(a);
+
+    // Fusion: an elementwise node whose one use is an elementwise node of the same shape
+    // and batching is computed inline in that node's loop; an elementwise node that is
+    // the one use of a gemm's result is applied as the gemm stores it.
+    const uses = new Map<Node, Node[]>();
+    for (const n of order) if (demanded.has(n)) for (const a of n.args) (uses.get(a) ?? uses.set(a, []).get(a)!).push(n);
+    const elementwise = (n: Node) => OPS[n.op].kind === 'elementwise';
+    const soleUse = (n: Node): Node | undefined => {
+      const u = uses.get(n);
+      return !roots.has(n) && u && u.length === 1 && elementwise(u[0]) && sameShape(u[0].shape, n.shape) && batched.has(u[0]) === batched.has(n) ? u[0] : undefined;
+    };
+    const gemmOf = new Map<Node, number>(); // node -> index of the gemm step that computes it
+    /** A gemm result read only by `n`'s fused elementwise chain, if there is one. */
+    const gemmFeeding = (n: Node): Node | undefined => {
+      const stack = [n];
+      while (stack.length) {
+        const m = stack.pop()!;
+        for (const a of m.args) {
+          if (gemmOf.has(a) && soleUse(a) === m) return a;
+          if (access.get(a)?.inline) stack.push(a);
+        }
+      }
+      return undefined;
+    };
 
     for (const n of order) {
       if (!demanded.has(n)) continue;
       if (isLeaf(n)) { access.set(n, leafAccess(n)); continue; }
       const args = n.args.map((a) => access.get(a)!);
       if (VIEWS.has(n.op)) { access.set(n, viewAccess(n, args[0])); continue; }
+      if (elementwise(n) && soleUse(n)) {
+        access.set(n, { base: '0', bs: batched.has(n) ? 1 : 0, strides: n.shape.map(() => 1), shape: n.shape, inline: { op: n.op, args } });
+        continue;
+      }
       const out = materialize(n);
       access.set(n, out);
-      steps.push(computeStep(n, out, args));
+      const fromGemm = elementwise(n) && batched.has(n) && n.shape.length === 1 ? gemmFeeding(n) : undefined;
+      if (fromGemm) {
+        const k = gemmOf.get(fromGemm)!;
+        const g = steps[k] as Extract<LoopStep, { kind: 'gemm' }>;
+        const value = substitute({ ...out, inline: { op: n.op, args } }, access.get(fromGemm)!, GEMM_RESULT);
+        steps[k] = { ...g, epilogue: { out, value }, comment: `${g.comment ?? 'matmul'}, then ${comment(n) ?? n.op}` };
+        gemmOf.delete(fromGemm);
+        continue;
+      }
+      const step = computeStep(n, out, args);
+      if (step.kind === 'gemm' && !step.accumulate && step.P === '$nb') gemmOf.set(n, steps.length);
+      steps.push(step);
     }
 
     if (kind === 'forward') {

@@ -14,6 +14,7 @@ import type { Access, Extent, GemmOperand, LoopKernel, LoopPlan, LoopStep } from
 /** `arr[base + b*bs + sum(coord*stride)]`, with zero terms dropped. */
 function at(a: Access, b: string, coords: readonly string[]): string {
   if (a.scalar !== undefined) return a.scalar;
+  if (a.inline) return `(${OPS[a.inline.op].js!(...a.inline.args.map((x) => at(x, b, x.shape.length ? coords : [])))})`;
   const terms: string[] = [];
   if (a.base !== '0') terms.push(a.base);
   if (a.bs !== 0) terms.push(a.bs === 1 ? b : `${b} * ${a.bs}`);
@@ -62,6 +63,11 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
   };
   const store = (p: string, q: string, acc: string) => {
     const v = s.scale ? `${s.scale} * ${acc}` : acc;
+    const e = s.epilogue;
+    if (e) {
+      // p is the sample, q the element; $z is the product, read by the fused elementwise chain.
+      return `{ const $z = ${v}; ${at(e.out, p, [q])} = ${at(e.value.inline ? { ...e.value, scalar: undefined } : e.value, p, [q])}; }`;
+    }
     return `${out.arr}[${idx(out, p, q)}] ${s.accumulate ? '+=' : '='} ${v};`;
   };
   const kernel = (bp: number, bq: number) => {
