@@ -112,13 +112,13 @@ function $finite(p: Params): boolean {
 
 /** Writes one sample's inputs into `into` at `at`; throws naming a missing input. */
 export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
-  { const v = src.x1; if (typeof v !== 'number') throw new Error(`${where} is missing input 'x1' (a number)`); into[at + 0] = v; }
-  { const v = src.x2; if (typeof v !== 'number') throw new Error(`${where} is missing input 'x2' (a number)`); into[at + 1] = v; }
+  { const v = src.x1; if (typeof v !== 'number') throw new SampleError(`${where} is missing input 'x1' (a number)`, 'x1'); into[at + 0] = v; }
+  { const v = src.x2; if (typeof v !== 'number') throw new SampleError(`${where} is missing input 'x2' (a number)`, 'x2'); into[at + 1] = v; }
 }
 
 /** Writes one sample's targets into `into` at `at`; throws naming a missing target. */
 export function packTargets(src: Targets, into: Floats, at: number, where = 'sample'): void {
-  { const v = src.y; if (typeof v !== 'number') throw new Error(`${where} is missing target 'y' (a number)`); into[at + 0] = v; }
+  { const v = src.y; if (typeof v !== 'number') throw new SampleError(`${where} is missing target 'y' (a number)`, 'y'); into[at + 0] = v; }
 }
 
 function $unpackOutputs(o: Floats, at: number): Outputs {
@@ -193,6 +193,23 @@ export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, l
   return value;
 }
 
+/**
+ * Bad data given to this module (a sample without an input, a value of the wrong size).
+ * Branded like gradc's own errors (Symbol.for('gradc.GradcError')), so gradc's tools
+ * report it as bad input, not as a bug.
+ */
+export class SampleError extends Error {
+  readonly problem: string;
+  readonly where: { readonly symbol?: string };
+  constructor(problem: string, symbol?: string) {
+    super(problem);
+    this.name = 'SampleError';
+    this.problem = problem;
+    this.where = { symbol };
+    (this as unknown as Record<symbol, boolean>)[Symbol.for('gradc.GradcError')] = true;
+  }
+}
+
 /** A seeded generator of uniform numbers in [0, 1) (mulberry32). */
 function $rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -223,8 +240,8 @@ export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats;
   const X = new Floats(samples.length * INPUT_SIZE);
   const Y = new Floats(samples.length * TARGET_SIZE);
   samples.forEach((s, i) => {
-    if (s == null || s.inputs == null) throw new Error(`sample ${i} has no inputs`);
-    if (s.targets == null) throw new Error(`sample ${i} has no targets`);
+    if (s == null || s.inputs == null) throw new SampleError(`sample ${i} has no inputs`);
+    if (s.targets == null) throw new SampleError(`sample ${i} has no targets`);
     packInputs(s.inputs, X, i * INPUT_SIZE, `sample ${i}`);
     packTargets(s.targets, Y, i * TARGET_SIZE, `sample ${i}`);
   });
@@ -272,7 +289,7 @@ export function fitRows(X: Floats, Y: Floats, count: number, options: FitOptions
   const tolerance = options.tolerance ?? 0;
   const divergence = options.divergence ?? 1e6;
   const params = options.params ?? initParams();
-  if (count === 0) throw new Error('fit needs at least one sample');
+  if (count === 0) throw new SampleError('fit needs at least one sample');
   const good = copyParams(params);
   const order = new Int32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;

@@ -300,10 +300,10 @@ describe('a sample missing an input (raised by the generated module)', () => {
     expect(thrown(() => mod.predict(mod.initParams(), [{ x: 1, x2: 1 }, { x2: 1 }])).message).toBe("inputs 1 is missing input 'x' (a number)");
   });
 
-  // Known bug (reported): the generated module throws a plain Error, so the CLI and
-  // callers cannot tell bad samples from gradc bugs. When the emitter brands its errors
-  // (Symbol.for('gradc.GradcError'), see src/errors.ts) this starts failing: drop `.fails`.
-  it.fails('is a GradcError', () => {
+  // The generated module's errors are GradcErrors to gradc's tools, so the CLI and
+  // callers can tell bad samples from gradc bugs: the emitter brands its errors
+  // (Symbol.for('gradc.GradcError'), see src/errors.ts).
+  it('is a GradcError', () => {
     expect(thrown(() => mod.fit([{ inputs: { x: 1 }, targets: { y: 2 } }], { epochs: 1 }))).toBeInstanceOf(GradcError);
   });
 });

@@ -62,9 +62,9 @@ function initExpr(s: Program['layout']['params'][number]): string {
 function packer(kind: 'input' | 'target', slots: readonly Slot[]): string {
   const lines = slots.map((s) => {
     if (s.shape.length === 0) {
-      return `{ const v = src.${s.name}; if (typeof v !== 'number') throw new Error(\`\${where} is missing ${kind} '${s.name}' (a number)\`); into[at + ${s.offset}] = v; }`;
+      return `{ const v = src.${s.name}; if (typeof v !== 'number') throw new SampleError(\`\${where} is missing ${kind} '${s.name}' (a number)\`, '${s.name}'); into[at + ${s.offset}] = v; }`;
     }
-    return `{ const v = src.${s.name}; if (v == null || v.length !== ${s.size}) throw new Error(\`\${where}: ${kind} '${s.name}' must have ${s.size} values (shape ${shapeText(s)}), got \${v == null ? 'none' : v.length}\`); for (let k = 0; k < ${s.size}; k++) into[at + ${s.offset + 0} + k] = v[k]; }`;
+    return `{ const v = src.${s.name}; if (v == null || v.length !== ${s.size}) throw new SampleError(\`\${where}: ${kind} '${s.name}' must have ${s.size} values (shape ${shapeText(s)}), got \${v == null ? 'none' : v.length}\`, '${s.name}'); for (let k = 0; k < ${s.size}; k++) into[at + ${s.offset + 0} + k] = v[k]; }`;
   });
   return lines.map((l) => `  ${l}`).join('\n');
 }

@@ -10,7 +10,24 @@
  * epochs run out, or when the loss diverges (not finite, or `divergence` times the best
  * so far), and on divergence it restores the parameters of the last good epoch.
  */
-export const RUNTIME = `/** A seeded generator of uniform numbers in [0, 1) (mulberry32). */
+export const RUNTIME = `/**
+ * Bad data given to this module (a sample without an input, a value of the wrong size).
+ * Branded like gradc's own errors (Symbol.for('gradc.GradcError')), so gradc's tools
+ * report it as bad input, not as a bug.
+ */
+export class SampleError extends Error {
+  readonly problem: string;
+  readonly where: { readonly symbol?: string };
+  constructor(problem: string, symbol?: string) {
+    super(problem);
+    this.name = 'SampleError';
+    this.problem = problem;
+    this.where = { symbol };
+    (this as unknown as Record<symbol, boolean>)[Symbol.for('gradc.GradcError')] = true;
+  }
+}
+
+/** A seeded generator of uniform numbers in [0, 1) (mulberry32). */
 function $rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -40,8 +57,8 @@ export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats;
   const X = new Floats(samples.length * INPUT_SIZE);
   const Y = new Floats(samples.length * TARGET_SIZE);
   samples.forEach((s, i) => {
-    if (s == null || s.inputs == null) throw new Error(\`sample \${i} has no inputs\`);
-    if (s.targets == null) throw new Error(\`sample \${i} has no targets\`);
+    if (s == null || s.inputs == null) throw new SampleError(\`sample \${i} has no inputs\`);
+    if (s.targets == null) throw new SampleError(\`sample \${i} has no targets\`);
     packInputs(s.inputs, X, i * INPUT_SIZE, \`sample \${i}\`);
     packTargets(s.targets, Y, i * TARGET_SIZE, \`sample \${i}\`);
   });
@@ -89,7 +106,7 @@ export function fitRows(X: Floats, Y: Floats, count: number, options: FitOptions
   const tolerance = options.tolerance ?? 0;
   const divergence = options.divergence ?? 1e6;
   const params = options.params ?? initParams();
-  if (count === 0) throw new Error('fit needs at least one sample');
+  if (count === 0) throw new SampleError('fit needs at least one sample');
   const good = copyParams(params);
   const order = new Int32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;

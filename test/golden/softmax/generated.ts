@@ -86,12 +86,12 @@ function $finite(p: Params): boolean {
 
 /** Writes one sample's inputs into `into` at `at`; throws naming a missing input. */
 export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
-  { const v = src.x; if (v == null || v.length !== 2) throw new Error(`${where}: input 'x' must have 2 values (shape [2]), got ${v == null ? 'none' : v.length}`); for (let k = 0; k < 2; k++) into[at + 0 + k] = v[k]; }
+  { const v = src.x; if (v == null || v.length !== 2) throw new SampleError(`${where}: input 'x' must have 2 values (shape [2]), got ${v == null ? 'none' : v.length}`, 'x'); for (let k = 0; k < 2; k++) into[at + 0 + k] = v[k]; }
 }
 
 /** Writes one sample's targets into `into` at `at`; throws naming a missing target. */
 export function packTargets(src: Targets, into: Floats, at: number, where = 'sample'): void {
-  { const v = src.y; if (v == null || v.length !== 3) throw new Error(`${where}: target 'y' must have 3 values (shape [3]), got ${v == null ? 'none' : v.length}`); for (let k = 0; k < 3; k++) into[at + 0 + k] = v[k]; }
+  { const v = src.y; if (v == null || v.length !== 3) throw new SampleError(`${where}: target 'y' must have 3 values (shape [3]), got ${v == null ? 'none' : v.length}`, 'y'); for (let k = 0; k < 3; k++) into[at + 0 + k] = v[k]; }
 }
 
 function $unpackOutputs(o: Floats, at: number): Outputs {
@@ -159,6 +159,23 @@ export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, l
   return value;
 }
 
+/**
+ * Bad data given to this module (a sample without an input, a value of the wrong size).
+ * Branded like gradc's own errors (Symbol.for('gradc.GradcError')), so gradc's tools
+ * report it as bad input, not as a bug.
+ */
+export class SampleError extends Error {
+  readonly problem: string;
+  readonly where: { readonly symbol?: string };
+  constructor(problem: string, symbol?: string) {
+    super(problem);
+    this.name = 'SampleError';
+    this.problem = problem;
+    this.where = { symbol };
+    (this as unknown as Record<symbol, boolean>)[Symbol.for('gradc.GradcError')] = true;
+  }
+}
+
 /** A seeded generator of uniform numbers in [0, 1) (mulberry32). */
 function $rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -189,8 +206,8 @@ export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats;
   const X = new Floats(samples.length * INPUT_SIZE);
   const Y = new Floats(samples.length * TARGET_SIZE);
   samples.forEach((s, i) => {
-    if (s == null || s.inputs == null) throw new Error(`sample ${i} has no inputs`);
-    if (s.targets == null) throw new Error(`sample ${i} has no targets`);
+    if (s == null || s.inputs == null) throw new SampleError(`sample ${i} has no inputs`);
+    if (s.targets == null) throw new SampleError(`sample ${i} has no targets`);
     packInputs(s.inputs, X, i * INPUT_SIZE, `sample ${i}`);
     packTargets(s.targets, Y, i * TARGET_SIZE, `sample ${i}`);
   });
@@ -238,7 +255,7 @@ export function fitRows(X: Floats, Y: Floats, count: number, options: FitOptions
   const tolerance = options.tolerance ?? 0;
   const divergence = options.divergence ?? 1e6;
   const params = options.params ?? initParams();
-  if (count === 0) throw new Error('fit needs at least one sample');
+  if (count === 0) throw new SampleError('fit needs at least one sample');
   const good = copyParams(params);
   const order = new Int32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
