@@ -50,4 +50,12 @@ export { evaluate as interpret, evaluateScalar } from './interp/evaluate.js';
 export { printIr, formula } from './ir/print.js';
 export { loadModule, type GeneratedModule } from './load/loader.js';
 export type { Model } from './model.js';
-export { gradientFormulas, explain, computationalGraph, toDot, toMermaid, toSvg, report } from './inspect/index.js';
+export { gradientFormulas } from './inspect/formulas.js';
+export { explain, formatWalkthrough } from './inspect/explain.js';
+export { computationalGraph, toDot, toMermaid, toSvg } from './inspect/graph.js';
+
+/** The HTML report (inspect/report.ts); KaTeX and Graphviz load only when it is called. */
+export async function report(...args: Parameters<typeof import('./inspect/report.js').report>): Promise<string> {
+  return (await import('./inspect/report.js')).report(...args);
+}
+

@@ -10,7 +10,9 @@
  * `tsc --strict --noEmit`. The file is built once from ts-morph structures (one
  * `createSourceFile` call), so emission stays linear in the model's size.
  */
-import { CodeBlockWriter, IndentationText, Project, StructureKind, type StatementStructures, type WriterFunction } from 'ts-morph';
+import { createRequire } from 'node:module';
+import type * as TsMorph from 'ts-morph';
+import type { StatementStructures, WriterFunction } from 'ts-morph';
 import { debugLevel } from '../debug.js';
 import { DEFAULT_MAX_BATCH, type LowerOptions, type Program, type Slot } from '../5-lower/schedule.js';
 import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
@@ -26,13 +28,18 @@ export interface EmitOptions extends LowerOptions {
   readonly sourcePath?: string;
 }
 
+// ts-morph (which bundles its own TypeScript) loads on the first emission, not on import:
+// model files and the inspection commands import gradc without emitting anything.
+let tsMorph: typeof TsMorph | undefined;
+const morph = (): typeof TsMorph => (tsMorph ??= createRequire(import.meta.url)('ts-morph') as typeof TsMorph);
+
 const text = (s: string): WriterFunction => (w) => { w.write(s); };
 const fieldType = (s: Slot, input = false) => (s.shape.length === 0 ? 'number' : input ? 'ArrayLike<number>' : 'Floats');
 const shapeText = (s: Slot) => `[${s.shape.join(', ')}]`;
 
 function iface(name: string, doc: string, slots: readonly Slot[], input = false): StatementStructures {
   return {
-    kind: StructureKind.Interface,
+    kind: morph().StructureKind.Interface,
     name,
     isExported: true,
     docs: [doc],
@@ -270,6 +277,7 @@ ${RUNTIME}
 
   // Kernels are the bulk of a large module: written through a CodeBlockWriter and appended
   // after the declarations, never reparsed (ts-morph parsing 100k statements takes minutes).
+  const { CodeBlockWriter, IndentationText, Project } = morph();
   const kernels = new CodeBlockWriter({ indentNumberOfSpaces: 2 });
   kernels.writeLine('// ---- Kernels: straight-line or looped code generated from the derived graph. ----');
   for (const k of unrolled) {

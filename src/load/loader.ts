@@ -7,7 +7,12 @@
  * running it in a fresh function scope. Nothing is written to disk, no module loader
  * is involved, and the result is synchronous.
  */
-import ts from 'typescript';
+import { createRequire } from 'node:module';
+import type TS from 'typescript';
+
+// The TypeScript compiler loads on the first transpile, not on import.
+let typescript: typeof TS | undefined;
+const tsc = (): typeof TS => (typescript ??= createRequire(import.meta.url)('typescript') as typeof TS);
 
 /** What every generated module exports, with the model-specific types widened. */
 export interface GeneratedModule {
@@ -56,6 +61,7 @@ export interface FitResult {
 }
 
 export function transpile(code: string): string {
+  const ts = tsc();
   return ts.transpileModule(code, {
     compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, removeComments: false },
   }).outputText;
