@@ -54,7 +54,7 @@ export const INPUT_SIZE = 12;
 export const TARGET_SIZE = 1;
 export const OUTPUT_SIZE = 1;
 /** Row layout: x at 0, y at 0 (targets). */
-const $t = new Floats(308);
+const $t = new Floats(311);
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
 export function initParams(seed = 11): Params {
   const rand = $rng(seed);
@@ -334,188 +334,183 @@ export function evaluate(params: Params, samples: readonly Sample[]): number {
 // ---- Kernels: straight-line or looped code generated from the derived graph. ----
 
 function $forward_0($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
-  const Wx = $p.Wx;
   const Wx_0 = $p.Wx[0];
   const Wx_1 = $p.Wx[1];
-  $t[46] = Wx_1;
+  $t[44] = Wx_1;
   const Wx_2 = $p.Wx[2];
-  $t[63] = Wx_2;
+  $t[61] = Wx_2;
   const Wx_3 = $p.Wx[3];
-  $t[74] = Wx_3;
+  $t[72] = Wx_3;
   const Wx_4 = $p.Wx[4];
-  $t[85] = Wx_4;
+  $t[83] = Wx_4;
   const Wx_5 = $p.Wx[5];
-  $t[96] = Wx_5;
+  $t[94] = Wx_5;
   const Wx_6 = $p.Wx[6];
-  $t[20] = Wx_6;
+  $t[15] = Wx_6;
   const Wx_7 = $p.Wx[7];
-  $t[32] = Wx_7;
-  const Wh = $p.Wh;
+  $t[30] = Wx_7;
   const Wh_0 = $p.Wh[0];
-  $t[45] = Wh_0;
+  $t[43] = Wh_0;
   const Wh_1 = $p.Wh[1];
-  $t[62] = Wh_1;
+  $t[60] = Wh_1;
   const Wh_2 = $p.Wh[2];
-  $t[73] = Wh_2;
+  $t[71] = Wh_2;
   const Wh_3 = $p.Wh[3];
-  $t[84] = Wh_3;
+  $t[82] = Wh_3;
   const Wh_4 = $p.Wh[4];
-  $t[95] = Wh_4;
+  $t[93] = Wh_4;
   const Wh_5 = $p.Wh[5];
-  $t[18] = Wh_5;
+  $t[13] = Wh_5;
   const Wh_6 = $p.Wh[6];
-  $t[31] = Wh_6;
+  $t[29] = Wh_6;
   const Wh_7 = $p.Wh[7];
-  $t[42] = Wh_7;
+  $t[40] = Wh_7;
   const Wh_8 = $p.Wh[8];
-  $t[48] = Wh_8;
+  $t[46] = Wh_8;
   const Wh_9 = $p.Wh[9];
-  $t[50] = Wh_9;
+  $t[48] = Wh_9;
   const Wh_10 = $p.Wh[10];
-  $t[52] = Wh_10;
+  $t[50] = Wh_10;
   const Wh_11 = $p.Wh[11];
-  $t[54] = Wh_11;
+  $t[52] = Wh_11;
   const Wh_12 = $p.Wh[12];
-  $t[56] = Wh_12;
+  $t[54] = Wh_12;
   const Wh_13 = $p.Wh[13];
-  $t[58] = Wh_13;
+  $t[56] = Wh_13;
   const Wh_14 = $p.Wh[14];
-  $t[59] = Wh_14;
+  $t[57] = Wh_14;
   const Wh_15 = $p.Wh[15];
-  $t[60] = Wh_15;
+  $t[58] = Wh_15;
   const Wh_16 = $p.Wh[16];
-  $t[64] = Wh_16;
+  $t[62] = Wh_16;
   const Wh_17 = $p.Wh[17];
-  $t[65] = Wh_17;
+  $t[63] = Wh_17;
   const Wh_18 = $p.Wh[18];
-  $t[66] = Wh_18;
+  $t[64] = Wh_18;
   const Wh_19 = $p.Wh[19];
-  $t[67] = Wh_19;
+  $t[65] = Wh_19;
   const Wh_20 = $p.Wh[20];
-  $t[68] = Wh_20;
+  $t[66] = Wh_20;
   const Wh_21 = $p.Wh[21];
-  $t[69] = Wh_21;
+  $t[67] = Wh_21;
   const Wh_22 = $p.Wh[22];
-  $t[70] = Wh_22;
+  $t[68] = Wh_22;
   const Wh_23 = $p.Wh[23];
-  $t[71] = Wh_23;
+  $t[69] = Wh_23;
   const Wh_24 = $p.Wh[24];
-  $t[75] = Wh_24;
+  $t[73] = Wh_24;
   const Wh_25 = $p.Wh[25];
-  $t[76] = Wh_25;
+  $t[74] = Wh_25;
   const Wh_26 = $p.Wh[26];
-  $t[77] = Wh_26;
+  $t[75] = Wh_26;
   const Wh_27 = $p.Wh[27];
-  $t[78] = Wh_27;
+  $t[76] = Wh_27;
   const Wh_28 = $p.Wh[28];
-  $t[79] = Wh_28;
+  $t[77] = Wh_28;
   const Wh_29 = $p.Wh[29];
-  $t[80] = Wh_29;
+  $t[78] = Wh_29;
   const Wh_30 = $p.Wh[30];
-  $t[81] = Wh_30;
+  $t[79] = Wh_30;
   const Wh_31 = $p.Wh[31];
-  $t[82] = Wh_31;
+  $t[80] = Wh_31;
   const Wh_32 = $p.Wh[32];
-  $t[86] = Wh_32;
+  $t[84] = Wh_32;
   const Wh_33 = $p.Wh[33];
-  $t[87] = Wh_33;
+  $t[85] = Wh_33;
   const Wh_34 = $p.Wh[34];
-  $t[88] = Wh_34;
+  $t[86] = Wh_34;
   const Wh_35 = $p.Wh[35];
-  $t[89] = Wh_35;
+  $t[87] = Wh_35;
   const Wh_36 = $p.Wh[36];
-  $t[90] = Wh_36;
+  $t[88] = Wh_36;
   const Wh_37 = $p.Wh[37];
-  $t[91] = Wh_37;
+  $t[89] = Wh_37;
   const Wh_38 = $p.Wh[38];
-  $t[92] = Wh_38;
+  $t[90] = Wh_38;
   const Wh_39 = $p.Wh[39];
-  $t[93] = Wh_39;
+  $t[91] = Wh_39;
   const Wh_40 = $p.Wh[40];
-  $t[0] = Wh_40;
+  $t[95] = Wh_40;
   const Wh_41 = $p.Wh[41];
-  $t[2] = Wh_41;
+  $t[96] = Wh_41;
   const Wh_42 = $p.Wh[42];
-  $t[4] = Wh_42;
+  $t[97] = Wh_42;
   const Wh_43 = $p.Wh[43];
-  $t[6] = Wh_43;
+  $t[0] = Wh_43;
   const Wh_44 = $p.Wh[44];
-  $t[8] = Wh_44;
+  $t[3] = Wh_44;
   const Wh_45 = $p.Wh[45];
-  $t[10] = Wh_45;
+  $t[5] = Wh_45;
   const Wh_46 = $p.Wh[46];
-  $t[12] = Wh_46;
+  $t[7] = Wh_46;
   const Wh_47 = $p.Wh[47];
-  $t[14] = Wh_47;
+  $t[9] = Wh_47;
   const Wh_48 = $p.Wh[48];
-  $t[22] = Wh_48;
+  $t[17] = Wh_48;
   const Wh_49 = $p.Wh[49];
-  $t[23] = Wh_49;
+  $t[19] = Wh_49;
   const Wh_50 = $p.Wh[50];
-  $t[24] = Wh_50;
+  $t[21] = Wh_50;
   const Wh_51 = $p.Wh[51];
-  $t[25] = Wh_51;
+  $t[23] = Wh_51;
   const Wh_52 = $p.Wh[52];
-  $t[26] = Wh_52;
+  $t[24] = Wh_52;
   const Wh_53 = $p.Wh[53];
-  $t[27] = Wh_53;
+  $t[25] = Wh_53;
   const Wh_54 = $p.Wh[54];
-  $t[28] = Wh_54;
+  $t[26] = Wh_54;
   const Wh_55 = $p.Wh[55];
-  $t[29] = Wh_55;
+  $t[27] = Wh_55;
   const Wh_56 = $p.Wh[56];
-  $t[33] = Wh_56;
+  $t[31] = Wh_56;
   const Wh_57 = $p.Wh[57];
-  $t[34] = Wh_57;
+  $t[32] = Wh_57;
   const Wh_58 = $p.Wh[58];
-  $t[35] = Wh_58;
+  $t[33] = Wh_58;
   const Wh_59 = $p.Wh[59];
-  $t[36] = Wh_59;
+  $t[34] = Wh_59;
   const Wh_60 = $p.Wh[60];
-  $t[37] = Wh_60;
+  $t[35] = Wh_60;
   const Wh_61 = $p.Wh[61];
-  $t[38] = Wh_61;
+  $t[36] = Wh_61;
   const Wh_62 = $p.Wh[62];
-  $t[39] = Wh_62;
+  $t[37] = Wh_62;
   const Wh_63 = $p.Wh[63];
-  $t[40] = Wh_63;
-  const b = $p.b;
+  $t[38] = Wh_63;
   const b_0 = $p.b[0];
-  $t[44] = b_0;
+  $t[42] = b_0;
   const b_1 = $p.b[1];
-  $t[61] = b_1;
+  $t[59] = b_1;
   const b_2 = $p.b[2];
-  $t[72] = b_2;
+  $t[70] = b_2;
   const b_3 = $p.b[3];
-  $t[83] = b_3;
+  $t[81] = b_3;
   const b_4 = $p.b[4];
-  $t[94] = b_4;
+  $t[92] = b_4;
   const b_5 = $p.b[5];
-  $t[17] = b_5;
+  $t[12] = b_5;
   const b_6 = $p.b[6];
-  $t[30] = b_6;
+  $t[28] = b_6;
   const b_7 = $p.b[7];
-  $t[41] = b_7;
-  const v = $p.v;
+  $t[39] = b_7;
   const v_0 = $p.v[0];
-  $t[104] = v_0;
+  $t[105] = v_0;
   const v_1 = $p.v[1];
-  $t[106] = v_1;
+  $t[107] = v_1;
   const v_2 = $p.v[2];
-  $t[107] = v_2;
+  $t[108] = v_2;
   const v_3 = $p.v[3];
-  $t[108] = v_3;
+  $t[109] = v_3;
   const v_4 = $p.v[4];
-  $t[109] = v_4;
+  $t[110] = v_4;
   const v_5 = $p.v[5];
-  $t[110] = v_5;
+  $t[111] = v_5;
   const v_6 = $p.v[6];
-  $t[111] = v_6;
+  $t[112] = v_6;
   const v_7 = $p.v[7];
-  $t[112] = v_7;
+  $t[113] = v_7;
   const c = $p.c;
-  $t[113] = c;
-  const x = $x[$xo + 0];
+  $t[114] = c;
   const x_0 = $x[$xo + 0];
   const x_1 = $x[$xo + 1];
   const x_2 = $x[$xo + 2];
@@ -523,27 +518,27 @@ function $forward_0($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number
   const x_4 = $x[$xo + 4];
   const x_5 = $x[$xo + 5];
   const x_6 = $x[$xo + 6];
-  $t[21] = x_6;
+  $t[16] = x_6;
   const x_7 = $x[$xo + 7];
-  $t[47] = x_7;
+  $t[45] = x_7;
   const x_8 = $x[$xo + 8];
-  $t[98] = x_8;
+  $t[99] = x_8;
   const x_9 = $x[$xo + 9];
-  $t[100] = x_9;
+  $t[101] = x_9;
   const x_10 = $x[$xo + 10];
-  $t[102] = x_10;
+  $t[103] = x_10;
   const x_11 = $x[$xo + 11];
-  $t[105] = x_11;
+  $t[106] = x_11;
   const t0 = Wx_0 * x_11;
-  $t[103] = t0;
+  $t[104] = t0;
   const t1 = Wx_0 * x_10;
-  $t[101] = t1;
+  $t[102] = t1;
   const t2 = Wx_0 * x_9;
-  $t[99] = t2;
+  $t[100] = t2;
   const t3 = Wx_0 * x_8;
-  $t[97] = t3;
+  $t[98] = t3;
   const t4 = Wx_0 * x_7;
-  $t[43] = t4;
+  $t[41] = t4;
   const t5 = Wx_0 * x_6;
   const t6 = Wx_0 * x_5;
   const t7 = Wx_0 * x_4;
@@ -1196,7 +1191,7 @@ function $forward_0($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number
   const t614 = t6 + t613;
   const t615 = t614 + b_0;
   const h6_0 = Math.tanh(t615);
-  $t[1] = h6_0;
+  $t[18] = h6_0;
   const t616 = Wh_0 * h6_0;
   const t617 = Wx_1 * x_5;
   const t618 = Wh_8 * h5_0;
@@ -1217,7 +1212,7 @@ function $forward_0($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number
   const t633 = t617 + t632;
   const t634 = t633 + b_1;
   const h6_1 = Math.tanh(t634);
-  $t[3] = h6_1;
+  $t[20] = h6_1;
   const t635 = Wh_1 * h6_1;
   const t636 = t616 + t635;
   const t637 = Wx_2 * x_5;
@@ -1239,7 +1234,7 @@ function $forward_0($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number
   const t653 = t637 + t652;
   const t654 = t653 + b_2;
   const h6_2 = Math.tanh(t654);
-  $t[5] = h6_2;
+  $t[22] = h6_2;
   const t655 = Wh_2 * h6_2;
   const t656 = t636 + t655;
   const t657 = Wx_3 * x_5;
@@ -1261,7 +1256,7 @@ function $forward_0($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number
   const t673 = t657 + t672;
   const t674 = t673 + b_3;
   const h6_3 = Math.tanh(t674);
-  $t[7] = h6_3;
+  $t[1] = h6_3;
   const t675 = Wh_3 * h6_3;
   const t676 = t656 + t675;
   const t677 = Wx_4 * x_5;
@@ -1283,7 +1278,7 @@ function $forward_0($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number
   const t693 = t677 + t692;
   const t694 = t693 + b_4;
   const h6_4 = Math.tanh(t694);
-  $t[9] = h6_4;
+  $t[4] = h6_4;
   const t695 = Wh_4 * h6_4;
   const t696 = t676 + t695;
   const t697 = Wx_5 * x_5;
@@ -1305,7 +1300,7 @@ function $forward_0($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number
   const t713 = t697 + t712;
   const t714 = t713 + b_5;
   const h6_5 = Math.tanh(t714);
-  $t[11] = h6_5;
+  $t[6] = h6_5;
   const t715 = Wh_5 * h6_5;
   const t716 = t696 + t715;
   const t717 = Wx_6 * x_5;
@@ -1327,7 +1322,7 @@ function $forward_0($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number
   const t733 = t717 + t732;
   const t734 = t733 + b_6;
   const h6_6 = Math.tanh(t734);
-  $t[13] = h6_6;
+  $t[8] = h6_6;
   const t735 = Wh_6 * h6_6;
   const t736 = t716 + t735;
   const t737 = Wx_7 * x_5;
@@ -1349,13 +1344,13 @@ function $forward_0($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number
   const t753 = t737 + t752;
   const t754 = t753 + b_7;
   const h6_7 = Math.tanh(t754);
-  $t[15] = h6_7;
+  $t[10] = h6_7;
   const t755 = Wh_7 * h6_7;
   const t756 = t736 + t755;
   const t757 = t5 + t756;
   const t758 = t757 + b_0;
   const h7_0 = Math.tanh(t758);
-  $t[49] = h7_0;
+  $t[47] = h7_0;
   const t759 = Wh_0 * h7_0;
   const t760 = Wx_1 * x_6;
   const t761 = Wh_8 * h6_0;
@@ -1376,7 +1371,7 @@ function $forward_0($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number
   const t776 = t760 + t775;
   const t777 = t776 + b_1;
   const h7_1 = Math.tanh(t777);
-  $t[51] = h7_1;
+  $t[49] = h7_1;
   const t778 = Wh_1 * h7_1;
   const t779 = t759 + t778;
   const t780 = Wx_2 * x_6;
@@ -1398,7 +1393,7 @@ function $forward_0($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number
   const t796 = t780 + t795;
   const t797 = t796 + b_2;
   const h7_2 = Math.tanh(t797);
-  $t[53] = h7_2;
+  $t[51] = h7_2;
   const t798 = Wh_2 * h7_2;
   const t799 = t779 + t798;
   const t800 = Wx_3 * x_6;
@@ -1420,7 +1415,7 @@ function $forward_0($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number
   const t816 = t800 + t815;
   const t817 = t816 + b_3;
   const h7_3 = Math.tanh(t817);
-  $t[55] = h7_3;
+  $t[53] = h7_3;
   const t818 = Wh_3 * h7_3;
   const t819 = t799 + t818;
   const t820 = Wx_4 * x_6;
@@ -1442,134 +1437,136 @@ function $forward_0($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number
   const t836 = t820 + t835;
   const t837 = t836 + b_4;
   const h7_4 = Math.tanh(t837);
-  $t[57] = h7_4;
+  $t[55] = h7_4;
   const t838 = Wh_4 * h7_4;
   const t839 = t819 + t838;
-  $t[19] = t839;
+  $t[14] = t839;
   const t840 = Wx_5 * x_6;
-  $t[16] = t840;
-}
-
-function $forward_1($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
-  const Wx_1 = $t[46];
-  const Wx_2 = $t[63];
-  const Wx_3 = $t[74];
-  const Wx_4 = $t[85];
-  const Wx_5 = $t[96];
-  const Wx_6 = $t[20];
-  const Wx_7 = $t[32];
-  const Wh_0 = $t[45];
-  const Wh_1 = $t[62];
-  const Wh_2 = $t[73];
-  const Wh_3 = $t[84];
-  const Wh_4 = $t[95];
-  const Wh_5 = $t[18];
-  const Wh_6 = $t[31];
-  const Wh_7 = $t[42];
-  const Wh_8 = $t[48];
-  const Wh_9 = $t[50];
-  const Wh_10 = $t[52];
-  const Wh_11 = $t[54];
-  const Wh_12 = $t[56];
-  const Wh_13 = $t[58];
-  const Wh_14 = $t[59];
-  const Wh_15 = $t[60];
-  const Wh_16 = $t[64];
-  const Wh_17 = $t[65];
-  const Wh_18 = $t[66];
-  const Wh_19 = $t[67];
-  const Wh_20 = $t[68];
-  const Wh_21 = $t[69];
-  const Wh_22 = $t[70];
-  const Wh_23 = $t[71];
-  const Wh_24 = $t[75];
-  const Wh_25 = $t[76];
-  const Wh_26 = $t[77];
-  const Wh_27 = $t[78];
-  const Wh_28 = $t[79];
-  const Wh_29 = $t[80];
-  const Wh_30 = $t[81];
-  const Wh_31 = $t[82];
-  const Wh_32 = $t[86];
-  const Wh_33 = $t[87];
-  const Wh_34 = $t[88];
-  const Wh_35 = $t[89];
-  const Wh_36 = $t[90];
-  const Wh_37 = $t[91];
-  const Wh_38 = $t[92];
-  const Wh_39 = $t[93];
-  const Wh_40 = $t[0];
-  const Wh_41 = $t[2];
-  const Wh_42 = $t[4];
-  const Wh_43 = $t[6];
-  const Wh_44 = $t[8];
-  const Wh_45 = $t[10];
-  const Wh_46 = $t[12];
-  const Wh_47 = $t[14];
-  const Wh_48 = $t[22];
-  const Wh_49 = $t[23];
-  const Wh_50 = $t[24];
-  const Wh_51 = $t[25];
-  const Wh_52 = $t[26];
-  const Wh_53 = $t[27];
-  const Wh_54 = $t[28];
-  const Wh_55 = $t[29];
-  const Wh_56 = $t[33];
-  const Wh_57 = $t[34];
-  const Wh_58 = $t[35];
-  const Wh_59 = $t[36];
-  const Wh_60 = $t[37];
-  const Wh_61 = $t[38];
-  const Wh_62 = $t[39];
-  const Wh_63 = $t[40];
-  const b_0 = $t[44];
-  const b_1 = $t[61];
-  const b_2 = $t[72];
-  const b_3 = $t[83];
-  const b_4 = $t[94];
-  const b_5 = $t[17];
-  const b_6 = $t[30];
-  const b_7 = $t[41];
-  const v_0 = $t[104];
-  const v_1 = $t[106];
-  const v_2 = $t[107];
-  const v_3 = $t[108];
-  const v_4 = $t[109];
-  const v_5 = $t[110];
-  const v_6 = $t[111];
-  const v_7 = $t[112];
-  const c = $t[113];
-  const x_6 = $t[21];
-  const x_7 = $t[47];
-  const x_8 = $t[98];
-  const x_9 = $t[100];
-  const x_10 = $t[102];
-  const x_11 = $t[105];
-  const t0 = $t[103];
-  const t1 = $t[101];
-  const t2 = $t[99];
-  const t3 = $t[97];
-  const t4 = $t[43];
-  const h6_0 = $t[1];
-  const h6_1 = $t[3];
-  const h6_2 = $t[5];
-  const h6_3 = $t[7];
-  const h6_4 = $t[9];
-  const h6_5 = $t[11];
-  const h6_6 = $t[13];
-  const h6_7 = $t[15];
-  const h7_0 = $t[49];
-  const h7_1 = $t[51];
-  const h7_2 = $t[53];
-  const h7_3 = $t[55];
-  const h7_4 = $t[57];
-  const t839 = $t[19];
-  const t840 = $t[16];
+  $t[11] = t840;
   const t841 = Wh_40 * h6_0;
   const t842 = Wh_41 * h6_1;
   const t843 = t841 + t842;
   const t844 = Wh_42 * h6_2;
   const t845 = t843 + t844;
+  $t[2] = t845;
+}
+
+function $forward_1($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
+  const Wx_1 = $t[44];
+  const Wx_2 = $t[61];
+  const Wx_3 = $t[72];
+  const Wx_4 = $t[83];
+  const Wx_5 = $t[94];
+  const Wx_6 = $t[15];
+  const Wx_7 = $t[30];
+  const Wh_0 = $t[43];
+  const Wh_1 = $t[60];
+  const Wh_2 = $t[71];
+  const Wh_3 = $t[82];
+  const Wh_4 = $t[93];
+  const Wh_5 = $t[13];
+  const Wh_6 = $t[29];
+  const Wh_7 = $t[40];
+  const Wh_8 = $t[46];
+  const Wh_9 = $t[48];
+  const Wh_10 = $t[50];
+  const Wh_11 = $t[52];
+  const Wh_12 = $t[54];
+  const Wh_13 = $t[56];
+  const Wh_14 = $t[57];
+  const Wh_15 = $t[58];
+  const Wh_16 = $t[62];
+  const Wh_17 = $t[63];
+  const Wh_18 = $t[64];
+  const Wh_19 = $t[65];
+  const Wh_20 = $t[66];
+  const Wh_21 = $t[67];
+  const Wh_22 = $t[68];
+  const Wh_23 = $t[69];
+  const Wh_24 = $t[73];
+  const Wh_25 = $t[74];
+  const Wh_26 = $t[75];
+  const Wh_27 = $t[76];
+  const Wh_28 = $t[77];
+  const Wh_29 = $t[78];
+  const Wh_30 = $t[79];
+  const Wh_31 = $t[80];
+  const Wh_32 = $t[84];
+  const Wh_33 = $t[85];
+  const Wh_34 = $t[86];
+  const Wh_35 = $t[87];
+  const Wh_36 = $t[88];
+  const Wh_37 = $t[89];
+  const Wh_38 = $t[90];
+  const Wh_39 = $t[91];
+  const Wh_40 = $t[95];
+  const Wh_41 = $t[96];
+  const Wh_42 = $t[97];
+  const Wh_43 = $t[0];
+  const Wh_44 = $t[3];
+  const Wh_45 = $t[5];
+  const Wh_46 = $t[7];
+  const Wh_47 = $t[9];
+  const Wh_48 = $t[17];
+  const Wh_49 = $t[19];
+  const Wh_50 = $t[21];
+  const Wh_51 = $t[23];
+  const Wh_52 = $t[24];
+  const Wh_53 = $t[25];
+  const Wh_54 = $t[26];
+  const Wh_55 = $t[27];
+  const Wh_56 = $t[31];
+  const Wh_57 = $t[32];
+  const Wh_58 = $t[33];
+  const Wh_59 = $t[34];
+  const Wh_60 = $t[35];
+  const Wh_61 = $t[36];
+  const Wh_62 = $t[37];
+  const Wh_63 = $t[38];
+  const b_0 = $t[42];
+  const b_1 = $t[59];
+  const b_2 = $t[70];
+  const b_3 = $t[81];
+  const b_4 = $t[92];
+  const b_5 = $t[12];
+  const b_6 = $t[28];
+  const b_7 = $t[39];
+  const v_0 = $t[105];
+  const v_1 = $t[107];
+  const v_2 = $t[108];
+  const v_3 = $t[109];
+  const v_4 = $t[110];
+  const v_5 = $t[111];
+  const v_6 = $t[112];
+  const v_7 = $t[113];
+  const c = $t[114];
+  const x_6 = $t[16];
+  const x_7 = $t[45];
+  const x_8 = $t[99];
+  const x_9 = $t[101];
+  const x_10 = $t[103];
+  const x_11 = $t[106];
+  const t0 = $t[104];
+  const t1 = $t[102];
+  const t2 = $t[100];
+  const t3 = $t[98];
+  const t4 = $t[41];
+  const h6_0 = $t[18];
+  const h6_1 = $t[20];
+  const h6_2 = $t[22];
+  const h6_3 = $t[1];
+  const h6_4 = $t[4];
+  const h6_5 = $t[6];
+  const h6_6 = $t[8];
+  const h6_7 = $t[10];
+  const h7_0 = $t[47];
+  const h7_1 = $t[49];
+  const h7_2 = $t[51];
+  const h7_3 = $t[53];
+  const h7_4 = $t[55];
+  const t839 = $t[14];
+  const t840 = $t[11];
+  const t845 = $t[2];
   const t846 = Wh_43 * h6_3;
   const t847 = t845 + t846;
   const t848 = Wh_44 * h6_4;
@@ -2392,188 +2389,183 @@ function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number):
 }
 
 function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): void {
-  const Wx = $p.Wx;
   const Wx_0 = $p.Wx[0];
   const Wx_1 = $p.Wx[1];
-  $t[46] = Wx_1;
+  $t[45] = Wx_1;
   const Wx_2 = $p.Wx[2];
-  $t[63] = Wx_2;
+  $t[62] = Wx_2;
   const Wx_3 = $p.Wx[3];
-  $t[74] = Wx_3;
+  $t[73] = Wx_3;
   const Wx_4 = $p.Wx[4];
-  $t[85] = Wx_4;
+  $t[84] = Wx_4;
   const Wx_5 = $p.Wx[5];
-  $t[0] = Wx_5;
+  $t[95] = Wx_5;
   const Wx_6 = $p.Wx[6];
-  $t[21] = Wx_6;
+  $t[16] = Wx_6;
   const Wx_7 = $p.Wx[7];
-  $t[32] = Wx_7;
-  const Wh = $p.Wh;
+  $t[31] = Wx_7;
   const Wh_0 = $p.Wh[0];
-  $t[45] = Wh_0;
+  $t[44] = Wh_0;
   const Wh_1 = $p.Wh[1];
-  $t[62] = Wh_1;
+  $t[61] = Wh_1;
   const Wh_2 = $p.Wh[2];
-  $t[73] = Wh_2;
+  $t[72] = Wh_2;
   const Wh_3 = $p.Wh[3];
-  $t[84] = Wh_3;
+  $t[83] = Wh_3;
   const Wh_4 = $p.Wh[4];
-  $t[95] = Wh_4;
+  $t[94] = Wh_4;
   const Wh_5 = $p.Wh[5];
-  $t[19] = Wh_5;
+  $t[14] = Wh_5;
   const Wh_6 = $p.Wh[6];
-  $t[31] = Wh_6;
+  $t[30] = Wh_6;
   const Wh_7 = $p.Wh[7];
-  $t[42] = Wh_7;
+  $t[41] = Wh_7;
   const Wh_8 = $p.Wh[8];
-  $t[48] = Wh_8;
+  $t[47] = Wh_8;
   const Wh_9 = $p.Wh[9];
-  $t[50] = Wh_9;
+  $t[49] = Wh_9;
   const Wh_10 = $p.Wh[10];
-  $t[52] = Wh_10;
+  $t[51] = Wh_10;
   const Wh_11 = $p.Wh[11];
-  $t[54] = Wh_11;
+  $t[53] = Wh_11;
   const Wh_12 = $p.Wh[12];
-  $t[56] = Wh_12;
+  $t[55] = Wh_12;
   const Wh_13 = $p.Wh[13];
-  $t[58] = Wh_13;
+  $t[57] = Wh_13;
   const Wh_14 = $p.Wh[14];
-  $t[59] = Wh_14;
+  $t[58] = Wh_14;
   const Wh_15 = $p.Wh[15];
-  $t[60] = Wh_15;
+  $t[59] = Wh_15;
   const Wh_16 = $p.Wh[16];
-  $t[64] = Wh_16;
+  $t[63] = Wh_16;
   const Wh_17 = $p.Wh[17];
-  $t[65] = Wh_17;
+  $t[64] = Wh_17;
   const Wh_18 = $p.Wh[18];
-  $t[66] = Wh_18;
+  $t[65] = Wh_18;
   const Wh_19 = $p.Wh[19];
-  $t[67] = Wh_19;
+  $t[66] = Wh_19;
   const Wh_20 = $p.Wh[20];
-  $t[68] = Wh_20;
+  $t[67] = Wh_20;
   const Wh_21 = $p.Wh[21];
-  $t[69] = Wh_21;
+  $t[68] = Wh_21;
   const Wh_22 = $p.Wh[22];
-  $t[70] = Wh_22;
+  $t[69] = Wh_22;
   const Wh_23 = $p.Wh[23];
-  $t[71] = Wh_23;
+  $t[70] = Wh_23;
   const Wh_24 = $p.Wh[24];
-  $t[75] = Wh_24;
+  $t[74] = Wh_24;
   const Wh_25 = $p.Wh[25];
-  $t[76] = Wh_25;
+  $t[75] = Wh_25;
   const Wh_26 = $p.Wh[26];
-  $t[77] = Wh_26;
+  $t[76] = Wh_26;
   const Wh_27 = $p.Wh[27];
-  $t[78] = Wh_27;
+  $t[77] = Wh_27;
   const Wh_28 = $p.Wh[28];
-  $t[79] = Wh_28;
+  $t[78] = Wh_28;
   const Wh_29 = $p.Wh[29];
-  $t[80] = Wh_29;
+  $t[79] = Wh_29;
   const Wh_30 = $p.Wh[30];
-  $t[81] = Wh_30;
+  $t[80] = Wh_30;
   const Wh_31 = $p.Wh[31];
-  $t[82] = Wh_31;
+  $t[81] = Wh_31;
   const Wh_32 = $p.Wh[32];
-  $t[86] = Wh_32;
+  $t[85] = Wh_32;
   const Wh_33 = $p.Wh[33];
-  $t[87] = Wh_33;
+  $t[86] = Wh_33;
   const Wh_34 = $p.Wh[34];
-  $t[88] = Wh_34;
+  $t[87] = Wh_34;
   const Wh_35 = $p.Wh[35];
-  $t[89] = Wh_35;
+  $t[88] = Wh_35;
   const Wh_36 = $p.Wh[36];
-  $t[90] = Wh_36;
+  $t[89] = Wh_36;
   const Wh_37 = $p.Wh[37];
-  $t[91] = Wh_37;
+  $t[90] = Wh_37;
   const Wh_38 = $p.Wh[38];
-  $t[92] = Wh_38;
+  $t[91] = Wh_38;
   const Wh_39 = $p.Wh[39];
-  $t[93] = Wh_39;
+  $t[92] = Wh_39;
   const Wh_40 = $p.Wh[40];
-  $t[2] = Wh_40;
+  $t[96] = Wh_40;
   const Wh_41 = $p.Wh[41];
-  $t[4] = Wh_41;
+  $t[97] = Wh_41;
   const Wh_42 = $p.Wh[42];
-  $t[6] = Wh_42;
+  $t[98] = Wh_42;
   const Wh_43 = $p.Wh[43];
-  $t[8] = Wh_43;
+  $t[2] = Wh_43;
   const Wh_44 = $p.Wh[44];
-  $t[10] = Wh_44;
+  $t[4] = Wh_44;
   const Wh_45 = $p.Wh[45];
-  $t[12] = Wh_45;
+  $t[6] = Wh_45;
   const Wh_46 = $p.Wh[46];
-  $t[14] = Wh_46;
+  $t[8] = Wh_46;
   const Wh_47 = $p.Wh[47];
-  $t[16] = Wh_47;
+  $t[10] = Wh_47;
   const Wh_48 = $p.Wh[48];
-  $t[22] = Wh_48;
+  $t[18] = Wh_48;
   const Wh_49 = $p.Wh[49];
-  $t[23] = Wh_49;
+  $t[20] = Wh_49;
   const Wh_50 = $p.Wh[50];
-  $t[24] = Wh_50;
+  $t[22] = Wh_50;
   const Wh_51 = $p.Wh[51];
-  $t[25] = Wh_51;
+  $t[24] = Wh_51;
   const Wh_52 = $p.Wh[52];
-  $t[26] = Wh_52;
+  $t[25] = Wh_52;
   const Wh_53 = $p.Wh[53];
-  $t[27] = Wh_53;
+  $t[26] = Wh_53;
   const Wh_54 = $p.Wh[54];
-  $t[28] = Wh_54;
+  $t[27] = Wh_54;
   const Wh_55 = $p.Wh[55];
-  $t[29] = Wh_55;
+  $t[28] = Wh_55;
   const Wh_56 = $p.Wh[56];
-  $t[33] = Wh_56;
+  $t[32] = Wh_56;
   const Wh_57 = $p.Wh[57];
-  $t[34] = Wh_57;
+  $t[33] = Wh_57;
   const Wh_58 = $p.Wh[58];
-  $t[35] = Wh_58;
+  $t[34] = Wh_58;
   const Wh_59 = $p.Wh[59];
-  $t[36] = Wh_59;
+  $t[35] = Wh_59;
   const Wh_60 = $p.Wh[60];
-  $t[37] = Wh_60;
+  $t[36] = Wh_60;
   const Wh_61 = $p.Wh[61];
-  $t[38] = Wh_61;
+  $t[37] = Wh_61;
   const Wh_62 = $p.Wh[62];
-  $t[39] = Wh_62;
+  $t[38] = Wh_62;
   const Wh_63 = $p.Wh[63];
-  $t[40] = Wh_63;
-  const b = $p.b;
+  $t[39] = Wh_63;
   const b_0 = $p.b[0];
-  $t[44] = b_0;
+  $t[43] = b_0;
   const b_1 = $p.b[1];
-  $t[61] = b_1;
+  $t[60] = b_1;
   const b_2 = $p.b[2];
-  $t[72] = b_2;
+  $t[71] = b_2;
   const b_3 = $p.b[3];
-  $t[83] = b_3;
+  $t[82] = b_3;
   const b_4 = $p.b[4];
-  $t[94] = b_4;
+  $t[93] = b_4;
   const b_5 = $p.b[5];
-  $t[18] = b_5;
+  $t[13] = b_5;
   const b_6 = $p.b[6];
-  $t[30] = b_6;
+  $t[29] = b_6;
   const b_7 = $p.b[7];
-  $t[41] = b_7;
-  const v = $p.v;
+  $t[40] = b_7;
   const v_0 = $p.v[0];
-  $t[103] = v_0;
+  $t[106] = v_0;
   const v_1 = $p.v[1];
-  $t[105] = v_1;
+  $t[108] = v_1;
   const v_2 = $p.v[2];
-  $t[106] = v_2;
+  $t[109] = v_2;
   const v_3 = $p.v[3];
-  $t[107] = v_3;
+  $t[110] = v_3;
   const v_4 = $p.v[4];
-  $t[108] = v_4;
+  $t[111] = v_4;
   const v_5 = $p.v[5];
-  $t[109] = v_5;
+  $t[112] = v_5;
   const v_6 = $p.v[6];
-  $t[110] = v_6;
+  $t[113] = v_6;
   const v_7 = $p.v[7];
-  $t[111] = v_7;
+  $t[114] = v_7;
   const c = $p.c;
-  $t[112] = c;
-  const x = $x[$xo + 0];
+  $t[115] = c;
   const x_0 = $x[$xo + 0];
   const x_1 = $x[$xo + 1];
   const x_2 = $x[$xo + 2];
@@ -2581,29 +2573,29 @@ function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): 
   const x_4 = $x[$xo + 4];
   const x_5 = $x[$xo + 5];
   const x_6 = $x[$xo + 6];
-  $t[1] = x_6;
+  $t[17] = x_6;
   const x_7 = $x[$xo + 7];
-  $t[47] = x_7;
+  $t[46] = x_7;
   const x_8 = $x[$xo + 8];
-  $t[97] = x_8;
+  $t[100] = x_8;
   const x_9 = $x[$xo + 9];
-  $t[99] = x_9;
+  $t[102] = x_9;
   const x_10 = $x[$xo + 10];
-  $t[101] = x_10;
+  $t[104] = x_10;
   const x_11 = $x[$xo + 11];
-  $t[104] = x_11;
+  $t[107] = x_11;
   const y = $y[$yo + 0];
-  $t[113] = y;
+  $t[116] = y;
   const t0 = Wx_0 * x_11;
-  $t[102] = t0;
+  $t[105] = t0;
   const t1 = Wx_0 * x_10;
-  $t[100] = t1;
+  $t[103] = t1;
   const t2 = Wx_0 * x_9;
-  $t[98] = t2;
+  $t[101] = t2;
   const t3 = Wx_0 * x_8;
-  $t[96] = t3;
+  $t[99] = t3;
   const t4 = Wx_0 * x_7;
-  $t[43] = t4;
+  $t[42] = t4;
   const t5 = Wx_0 * x_6;
   const t6 = Wx_0 * x_5;
   const t7 = Wx_0 * x_4;
@@ -3256,7 +3248,7 @@ function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): 
   const t614 = t6 + t613;
   const t615 = t614 + b_0;
   const h6_0 = Math.tanh(t615);
-  $t[3] = h6_0;
+  $t[19] = h6_0;
   const t616 = Wh_0 * h6_0;
   const t617 = Wx_1 * x_5;
   const t618 = Wh_8 * h5_0;
@@ -3277,7 +3269,7 @@ function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): 
   const t633 = t617 + t632;
   const t634 = t633 + b_1;
   const h6_1 = Math.tanh(t634);
-  $t[5] = h6_1;
+  $t[21] = h6_1;
   const t635 = Wh_1 * h6_1;
   const t636 = t616 + t635;
   const t637 = Wx_2 * x_5;
@@ -3299,7 +3291,7 @@ function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): 
   const t653 = t637 + t652;
   const t654 = t653 + b_2;
   const h6_2 = Math.tanh(t654);
-  $t[7] = h6_2;
+  $t[23] = h6_2;
   const t655 = Wh_2 * h6_2;
   const t656 = t636 + t655;
   const t657 = Wx_3 * x_5;
@@ -3321,7 +3313,7 @@ function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): 
   const t673 = t657 + t672;
   const t674 = t673 + b_3;
   const h6_3 = Math.tanh(t674);
-  $t[9] = h6_3;
+  $t[3] = h6_3;
   const t675 = Wh_3 * h6_3;
   const t676 = t656 + t675;
   const t677 = Wx_4 * x_5;
@@ -3343,7 +3335,7 @@ function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): 
   const t693 = t677 + t692;
   const t694 = t693 + b_4;
   const h6_4 = Math.tanh(t694);
-  $t[11] = h6_4;
+  $t[5] = h6_4;
   const t695 = Wh_4 * h6_4;
   const t696 = t676 + t695;
   const t697 = Wx_5 * x_5;
@@ -3365,7 +3357,7 @@ function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): 
   const t713 = t697 + t712;
   const t714 = t713 + b_5;
   const h6_5 = Math.tanh(t714);
-  $t[13] = h6_5;
+  $t[7] = h6_5;
   const t715 = Wh_5 * h6_5;
   const t716 = t696 + t715;
   const t717 = Wx_6 * x_5;
@@ -3387,7 +3379,7 @@ function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): 
   const t733 = t717 + t732;
   const t734 = t733 + b_6;
   const h6_6 = Math.tanh(t734);
-  $t[15] = h6_6;
+  $t[9] = h6_6;
   const t735 = Wh_6 * h6_6;
   const t736 = t716 + t735;
   const t737 = Wx_7 * x_5;
@@ -3409,13 +3401,13 @@ function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): 
   const t753 = t737 + t752;
   const t754 = t753 + b_7;
   const h6_7 = Math.tanh(t754);
-  $t[17] = h6_7;
+  $t[11] = h6_7;
   const t755 = Wh_7 * h6_7;
   const t756 = t736 + t755;
   const t757 = t5 + t756;
   const t758 = t757 + b_0;
   const h7_0 = Math.tanh(t758);
-  $t[49] = h7_0;
+  $t[48] = h7_0;
   const t759 = Wh_0 * h7_0;
   const t760 = Wx_1 * x_6;
   const t761 = Wh_8 * h6_0;
@@ -3436,7 +3428,7 @@ function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): 
   const t776 = t760 + t775;
   const t777 = t776 + b_1;
   const h7_1 = Math.tanh(t777);
-  $t[51] = h7_1;
+  $t[50] = h7_1;
   const t778 = Wh_1 * h7_1;
   const t779 = t759 + t778;
   const t780 = Wx_2 * x_6;
@@ -3458,7 +3450,7 @@ function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): 
   const t796 = t780 + t795;
   const t797 = t796 + b_2;
   const h7_2 = Math.tanh(t797);
-  $t[53] = h7_2;
+  $t[52] = h7_2;
   const t798 = Wh_2 * h7_2;
   const t799 = t779 + t798;
   const t800 = Wx_3 * x_6;
@@ -3480,7 +3472,7 @@ function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): 
   const t816 = t800 + t815;
   const t817 = t816 + b_3;
   const h7_3 = Math.tanh(t817);
-  $t[55] = h7_3;
+  $t[54] = h7_3;
   const t818 = Wh_3 * h7_3;
   const t819 = t799 + t818;
   const t820 = Wx_4 * x_6;
@@ -3502,132 +3494,138 @@ function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): 
   const t836 = t820 + t835;
   const t837 = t836 + b_4;
   const h7_4 = Math.tanh(t837);
-  $t[57] = h7_4;
+  $t[56] = h7_4;
   const t838 = Wh_4 * h7_4;
   const t839 = t819 + t838;
-  $t[20] = t839;
-}
-
-function $loss_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
-  const Wx_1 = $t[46];
-  const Wx_2 = $t[63];
-  const Wx_3 = $t[74];
-  const Wx_4 = $t[85];
-  const Wx_5 = $t[0];
-  const Wx_6 = $t[21];
-  const Wx_7 = $t[32];
-  const Wh_0 = $t[45];
-  const Wh_1 = $t[62];
-  const Wh_2 = $t[73];
-  const Wh_3 = $t[84];
-  const Wh_4 = $t[95];
-  const Wh_5 = $t[19];
-  const Wh_6 = $t[31];
-  const Wh_7 = $t[42];
-  const Wh_8 = $t[48];
-  const Wh_9 = $t[50];
-  const Wh_10 = $t[52];
-  const Wh_11 = $t[54];
-  const Wh_12 = $t[56];
-  const Wh_13 = $t[58];
-  const Wh_14 = $t[59];
-  const Wh_15 = $t[60];
-  const Wh_16 = $t[64];
-  const Wh_17 = $t[65];
-  const Wh_18 = $t[66];
-  const Wh_19 = $t[67];
-  const Wh_20 = $t[68];
-  const Wh_21 = $t[69];
-  const Wh_22 = $t[70];
-  const Wh_23 = $t[71];
-  const Wh_24 = $t[75];
-  const Wh_25 = $t[76];
-  const Wh_26 = $t[77];
-  const Wh_27 = $t[78];
-  const Wh_28 = $t[79];
-  const Wh_29 = $t[80];
-  const Wh_30 = $t[81];
-  const Wh_31 = $t[82];
-  const Wh_32 = $t[86];
-  const Wh_33 = $t[87];
-  const Wh_34 = $t[88];
-  const Wh_35 = $t[89];
-  const Wh_36 = $t[90];
-  const Wh_37 = $t[91];
-  const Wh_38 = $t[92];
-  const Wh_39 = $t[93];
-  const Wh_40 = $t[2];
-  const Wh_41 = $t[4];
-  const Wh_42 = $t[6];
-  const Wh_43 = $t[8];
-  const Wh_44 = $t[10];
-  const Wh_45 = $t[12];
-  const Wh_46 = $t[14];
-  const Wh_47 = $t[16];
-  const Wh_48 = $t[22];
-  const Wh_49 = $t[23];
-  const Wh_50 = $t[24];
-  const Wh_51 = $t[25];
-  const Wh_52 = $t[26];
-  const Wh_53 = $t[27];
-  const Wh_54 = $t[28];
-  const Wh_55 = $t[29];
-  const Wh_56 = $t[33];
-  const Wh_57 = $t[34];
-  const Wh_58 = $t[35];
-  const Wh_59 = $t[36];
-  const Wh_60 = $t[37];
-  const Wh_61 = $t[38];
-  const Wh_62 = $t[39];
-  const Wh_63 = $t[40];
-  const b_0 = $t[44];
-  const b_1 = $t[61];
-  const b_2 = $t[72];
-  const b_3 = $t[83];
-  const b_4 = $t[94];
-  const b_5 = $t[18];
-  const b_6 = $t[30];
-  const b_7 = $t[41];
-  const v_0 = $t[103];
-  const v_1 = $t[105];
-  const v_2 = $t[106];
-  const v_3 = $t[107];
-  const v_4 = $t[108];
-  const v_5 = $t[109];
-  const v_6 = $t[110];
-  const v_7 = $t[111];
-  const c = $t[112];
-  const x_6 = $t[1];
-  const x_7 = $t[47];
-  const x_8 = $t[97];
-  const x_9 = $t[99];
-  const x_10 = $t[101];
-  const x_11 = $t[104];
-  const y = $t[113];
-  const t0 = $t[102];
-  const t1 = $t[100];
-  const t2 = $t[98];
-  const t3 = $t[96];
-  const t4 = $t[43];
-  const h6_0 = $t[3];
-  const h6_1 = $t[5];
-  const h6_2 = $t[7];
-  const h6_3 = $t[9];
-  const h6_4 = $t[11];
-  const h6_5 = $t[13];
-  const h6_6 = $t[15];
-  const h6_7 = $t[17];
-  const h7_0 = $t[49];
-  const h7_1 = $t[51];
-  const h7_2 = $t[53];
-  const h7_3 = $t[55];
-  const h7_4 = $t[57];
-  const t839 = $t[20];
+  $t[15] = t839;
   const t840 = Wx_5 * x_6;
+  $t[12] = t840;
   const t841 = Wh_40 * h6_0;
   const t842 = Wh_41 * h6_1;
   const t843 = t841 + t842;
+  $t[0] = t843;
   const t844 = Wh_42 * h6_2;
+  $t[1] = t844;
+}
+
+function $loss_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
+  const Wx_1 = $t[45];
+  const Wx_2 = $t[62];
+  const Wx_3 = $t[73];
+  const Wx_4 = $t[84];
+  const Wx_5 = $t[95];
+  const Wx_6 = $t[16];
+  const Wx_7 = $t[31];
+  const Wh_0 = $t[44];
+  const Wh_1 = $t[61];
+  const Wh_2 = $t[72];
+  const Wh_3 = $t[83];
+  const Wh_4 = $t[94];
+  const Wh_5 = $t[14];
+  const Wh_6 = $t[30];
+  const Wh_7 = $t[41];
+  const Wh_8 = $t[47];
+  const Wh_9 = $t[49];
+  const Wh_10 = $t[51];
+  const Wh_11 = $t[53];
+  const Wh_12 = $t[55];
+  const Wh_13 = $t[57];
+  const Wh_14 = $t[58];
+  const Wh_15 = $t[59];
+  const Wh_16 = $t[63];
+  const Wh_17 = $t[64];
+  const Wh_18 = $t[65];
+  const Wh_19 = $t[66];
+  const Wh_20 = $t[67];
+  const Wh_21 = $t[68];
+  const Wh_22 = $t[69];
+  const Wh_23 = $t[70];
+  const Wh_24 = $t[74];
+  const Wh_25 = $t[75];
+  const Wh_26 = $t[76];
+  const Wh_27 = $t[77];
+  const Wh_28 = $t[78];
+  const Wh_29 = $t[79];
+  const Wh_30 = $t[80];
+  const Wh_31 = $t[81];
+  const Wh_32 = $t[85];
+  const Wh_33 = $t[86];
+  const Wh_34 = $t[87];
+  const Wh_35 = $t[88];
+  const Wh_36 = $t[89];
+  const Wh_37 = $t[90];
+  const Wh_38 = $t[91];
+  const Wh_39 = $t[92];
+  const Wh_40 = $t[96];
+  const Wh_41 = $t[97];
+  const Wh_42 = $t[98];
+  const Wh_43 = $t[2];
+  const Wh_44 = $t[4];
+  const Wh_45 = $t[6];
+  const Wh_46 = $t[8];
+  const Wh_47 = $t[10];
+  const Wh_48 = $t[18];
+  const Wh_49 = $t[20];
+  const Wh_50 = $t[22];
+  const Wh_51 = $t[24];
+  const Wh_52 = $t[25];
+  const Wh_53 = $t[26];
+  const Wh_54 = $t[27];
+  const Wh_55 = $t[28];
+  const Wh_56 = $t[32];
+  const Wh_57 = $t[33];
+  const Wh_58 = $t[34];
+  const Wh_59 = $t[35];
+  const Wh_60 = $t[36];
+  const Wh_61 = $t[37];
+  const Wh_62 = $t[38];
+  const Wh_63 = $t[39];
+  const b_0 = $t[43];
+  const b_1 = $t[60];
+  const b_2 = $t[71];
+  const b_3 = $t[82];
+  const b_4 = $t[93];
+  const b_5 = $t[13];
+  const b_6 = $t[29];
+  const b_7 = $t[40];
+  const v_0 = $t[106];
+  const v_1 = $t[108];
+  const v_2 = $t[109];
+  const v_3 = $t[110];
+  const v_4 = $t[111];
+  const v_5 = $t[112];
+  const v_6 = $t[113];
+  const v_7 = $t[114];
+  const c = $t[115];
+  const x_6 = $t[17];
+  const x_7 = $t[46];
+  const x_8 = $t[100];
+  const x_9 = $t[102];
+  const x_10 = $t[104];
+  const x_11 = $t[107];
+  const y = $t[116];
+  const t0 = $t[105];
+  const t1 = $t[103];
+  const t2 = $t[101];
+  const t3 = $t[99];
+  const t4 = $t[42];
+  const h6_0 = $t[19];
+  const h6_1 = $t[21];
+  const h6_2 = $t[23];
+  const h6_3 = $t[3];
+  const h6_4 = $t[5];
+  const h6_5 = $t[7];
+  const h6_6 = $t[9];
+  const h6_7 = $t[11];
+  const h7_0 = $t[48];
+  const h7_1 = $t[50];
+  const h7_2 = $t[52];
+  const h7_3 = $t[54];
+  const h7_4 = $t[56];
+  const t839 = $t[15];
+  const t840 = $t[12];
+  const t843 = $t[0];
+  const t844 = $t[1];
   const t845 = t843 + t844;
   const t846 = Wh_43 * h6_3;
   const t847 = t845 + t846;
@@ -4453,224 +4451,219 @@ function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): nu
 }
 
 function $gradient_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): void {
-  const Wx = $p.Wx;
   const Wx_0 = $p.Wx[0];
   const Wx_1 = $p.Wx[1];
-  $t[46] = Wx_1;
+  $t[45] = Wx_1;
   const Wx_2 = $p.Wx[2];
-  $t[63] = Wx_2;
+  $t[62] = Wx_2;
   const Wx_3 = $p.Wx[3];
-  $t[74] = Wx_3;
+  $t[73] = Wx_3;
   const Wx_4 = $p.Wx[4];
-  $t[85] = Wx_4;
+  $t[84] = Wx_4;
   const Wx_5 = $p.Wx[5];
-  $t[0] = Wx_5;
+  $t[95] = Wx_5;
   const Wx_6 = $p.Wx[6];
-  $t[21] = Wx_6;
+  $t[16] = Wx_6;
   const Wx_7 = $p.Wx[7];
-  $t[32] = Wx_7;
-  const Wh = $p.Wh;
+  $t[31] = Wx_7;
   const Wh_0 = $p.Wh[0];
-  $t[45] = Wh_0;
+  $t[44] = Wh_0;
   const Wh_1 = $p.Wh[1];
-  $t[62] = Wh_1;
+  $t[61] = Wh_1;
   const Wh_2 = $p.Wh[2];
-  $t[73] = Wh_2;
+  $t[72] = Wh_2;
   const Wh_3 = $p.Wh[3];
-  $t[84] = Wh_3;
+  $t[83] = Wh_3;
   const Wh_4 = $p.Wh[4];
-  $t[95] = Wh_4;
+  $t[94] = Wh_4;
   const Wh_5 = $p.Wh[5];
-  $t[19] = Wh_5;
+  $t[14] = Wh_5;
   const Wh_6 = $p.Wh[6];
-  $t[31] = Wh_6;
+  $t[30] = Wh_6;
   const Wh_7 = $p.Wh[7];
-  $t[42] = Wh_7;
+  $t[41] = Wh_7;
   const Wh_8 = $p.Wh[8];
-  $t[48] = Wh_8;
+  $t[47] = Wh_8;
   const Wh_9 = $p.Wh[9];
-  $t[50] = Wh_9;
+  $t[49] = Wh_9;
   const Wh_10 = $p.Wh[10];
-  $t[52] = Wh_10;
+  $t[51] = Wh_10;
   const Wh_11 = $p.Wh[11];
-  $t[54] = Wh_11;
+  $t[53] = Wh_11;
   const Wh_12 = $p.Wh[12];
-  $t[56] = Wh_12;
+  $t[55] = Wh_12;
   const Wh_13 = $p.Wh[13];
-  $t[58] = Wh_13;
+  $t[57] = Wh_13;
   const Wh_14 = $p.Wh[14];
-  $t[59] = Wh_14;
+  $t[58] = Wh_14;
   const Wh_15 = $p.Wh[15];
-  $t[60] = Wh_15;
+  $t[59] = Wh_15;
   const Wh_16 = $p.Wh[16];
-  $t[64] = Wh_16;
+  $t[63] = Wh_16;
   const Wh_17 = $p.Wh[17];
-  $t[65] = Wh_17;
+  $t[64] = Wh_17;
   const Wh_18 = $p.Wh[18];
-  $t[66] = Wh_18;
+  $t[65] = Wh_18;
   const Wh_19 = $p.Wh[19];
-  $t[67] = Wh_19;
+  $t[66] = Wh_19;
   const Wh_20 = $p.Wh[20];
-  $t[68] = Wh_20;
+  $t[67] = Wh_20;
   const Wh_21 = $p.Wh[21];
-  $t[69] = Wh_21;
+  $t[68] = Wh_21;
   const Wh_22 = $p.Wh[22];
-  $t[70] = Wh_22;
+  $t[69] = Wh_22;
   const Wh_23 = $p.Wh[23];
-  $t[71] = Wh_23;
+  $t[70] = Wh_23;
   const Wh_24 = $p.Wh[24];
-  $t[75] = Wh_24;
+  $t[74] = Wh_24;
   const Wh_25 = $p.Wh[25];
-  $t[76] = Wh_25;
+  $t[75] = Wh_25;
   const Wh_26 = $p.Wh[26];
-  $t[77] = Wh_26;
+  $t[76] = Wh_26;
   const Wh_27 = $p.Wh[27];
-  $t[78] = Wh_27;
+  $t[77] = Wh_27;
   const Wh_28 = $p.Wh[28];
-  $t[79] = Wh_28;
+  $t[78] = Wh_28;
   const Wh_29 = $p.Wh[29];
-  $t[80] = Wh_29;
+  $t[79] = Wh_29;
   const Wh_30 = $p.Wh[30];
-  $t[81] = Wh_30;
+  $t[80] = Wh_30;
   const Wh_31 = $p.Wh[31];
-  $t[82] = Wh_31;
+  $t[81] = Wh_31;
   const Wh_32 = $p.Wh[32];
-  $t[86] = Wh_32;
+  $t[85] = Wh_32;
   const Wh_33 = $p.Wh[33];
-  $t[87] = Wh_33;
+  $t[86] = Wh_33;
   const Wh_34 = $p.Wh[34];
-  $t[88] = Wh_34;
+  $t[87] = Wh_34;
   const Wh_35 = $p.Wh[35];
-  $t[89] = Wh_35;
+  $t[88] = Wh_35;
   const Wh_36 = $p.Wh[36];
-  $t[90] = Wh_36;
+  $t[89] = Wh_36;
   const Wh_37 = $p.Wh[37];
-  $t[91] = Wh_37;
+  $t[90] = Wh_37;
   const Wh_38 = $p.Wh[38];
-  $t[92] = Wh_38;
+  $t[91] = Wh_38;
   const Wh_39 = $p.Wh[39];
-  $t[93] = Wh_39;
+  $t[92] = Wh_39;
   const Wh_40 = $p.Wh[40];
-  $t[2] = Wh_40;
+  $t[96] = Wh_40;
   const Wh_41 = $p.Wh[41];
-  $t[4] = Wh_41;
+  $t[97] = Wh_41;
   const Wh_42 = $p.Wh[42];
-  $t[6] = Wh_42;
+  $t[98] = Wh_42;
   const Wh_43 = $p.Wh[43];
-  $t[8] = Wh_43;
+  $t[2] = Wh_43;
   const Wh_44 = $p.Wh[44];
-  $t[10] = Wh_44;
+  $t[4] = Wh_44;
   const Wh_45 = $p.Wh[45];
-  $t[12] = Wh_45;
+  $t[6] = Wh_45;
   const Wh_46 = $p.Wh[46];
-  $t[14] = Wh_46;
+  $t[8] = Wh_46;
   const Wh_47 = $p.Wh[47];
-  $t[16] = Wh_47;
+  $t[10] = Wh_47;
   const Wh_48 = $p.Wh[48];
-  $t[22] = Wh_48;
+  $t[18] = Wh_48;
   const Wh_49 = $p.Wh[49];
-  $t[23] = Wh_49;
+  $t[20] = Wh_49;
   const Wh_50 = $p.Wh[50];
-  $t[24] = Wh_50;
+  $t[22] = Wh_50;
   const Wh_51 = $p.Wh[51];
-  $t[25] = Wh_51;
+  $t[24] = Wh_51;
   const Wh_52 = $p.Wh[52];
-  $t[26] = Wh_52;
+  $t[25] = Wh_52;
   const Wh_53 = $p.Wh[53];
-  $t[27] = Wh_53;
+  $t[26] = Wh_53;
   const Wh_54 = $p.Wh[54];
-  $t[28] = Wh_54;
+  $t[27] = Wh_54;
   const Wh_55 = $p.Wh[55];
-  $t[29] = Wh_55;
+  $t[28] = Wh_55;
   const Wh_56 = $p.Wh[56];
-  $t[33] = Wh_56;
+  $t[32] = Wh_56;
   const Wh_57 = $p.Wh[57];
-  $t[34] = Wh_57;
+  $t[33] = Wh_57;
   const Wh_58 = $p.Wh[58];
-  $t[35] = Wh_58;
+  $t[34] = Wh_58;
   const Wh_59 = $p.Wh[59];
-  $t[36] = Wh_59;
+  $t[35] = Wh_59;
   const Wh_60 = $p.Wh[60];
-  $t[37] = Wh_60;
+  $t[36] = Wh_60;
   const Wh_61 = $p.Wh[61];
-  $t[38] = Wh_61;
+  $t[37] = Wh_61;
   const Wh_62 = $p.Wh[62];
-  $t[39] = Wh_62;
+  $t[38] = Wh_62;
   const Wh_63 = $p.Wh[63];
-  $t[40] = Wh_63;
-  const b = $p.b;
+  $t[39] = Wh_63;
   const b_0 = $p.b[0];
-  $t[44] = b_0;
+  $t[43] = b_0;
   const b_1 = $p.b[1];
-  $t[61] = b_1;
+  $t[60] = b_1;
   const b_2 = $p.b[2];
-  $t[72] = b_2;
+  $t[71] = b_2;
   const b_3 = $p.b[3];
-  $t[83] = b_3;
+  $t[82] = b_3;
   const b_4 = $p.b[4];
-  $t[94] = b_4;
+  $t[93] = b_4;
   const b_5 = $p.b[5];
-  $t[18] = b_5;
+  $t[13] = b_5;
   const b_6 = $p.b[6];
-  $t[30] = b_6;
+  $t[29] = b_6;
   const b_7 = $p.b[7];
-  $t[41] = b_7;
-  const v = $p.v;
+  $t[40] = b_7;
   const v_0 = $p.v[0];
-  $t[103] = v_0;
+  $t[106] = v_0;
   const v_1 = $p.v[1];
-  $t[105] = v_1;
+  $t[108] = v_1;
   const v_2 = $p.v[2];
-  $t[106] = v_2;
+  $t[109] = v_2;
   const v_3 = $p.v[3];
-  $t[107] = v_3;
+  $t[110] = v_3;
   const v_4 = $p.v[4];
-  $t[108] = v_4;
+  $t[111] = v_4;
   const v_5 = $p.v[5];
-  $t[109] = v_5;
+  $t[112] = v_5;
   const v_6 = $p.v[6];
-  $t[110] = v_6;
+  $t[113] = v_6;
   const v_7 = $p.v[7];
-  $t[111] = v_7;
+  $t[114] = v_7;
   const c = $p.c;
-  $t[112] = c;
-  const x = $x[$xo + 0];
+  $t[115] = c;
   const x_0 = $x[$xo + 0];
-  $t[205] = x_0;
+  $t[204] = x_0;
   const x_1 = $x[$xo + 1];
-  $t[206] = x_1;
+  $t[205] = x_1;
   const x_2 = $x[$xo + 2];
-  $t[207] = x_2;
+  $t[206] = x_2;
   const x_3 = $x[$xo + 3];
-  $t[208] = x_3;
+  $t[207] = x_3;
   const x_4 = $x[$xo + 4];
   $t[209] = x_4;
   const x_5 = $x[$xo + 5];
   $t[211] = x_5;
   const x_6 = $x[$xo + 6];
-  $t[1] = x_6;
+  $t[17] = x_6;
   const x_7 = $x[$xo + 7];
-  $t[47] = x_7;
+  $t[46] = x_7;
   const x_8 = $x[$xo + 8];
-  $t[97] = x_8;
+  $t[100] = x_8;
   const x_9 = $x[$xo + 9];
-  $t[99] = x_9;
+  $t[102] = x_9;
   const x_10 = $x[$xo + 10];
-  $t[101] = x_10;
+  $t[104] = x_10;
   const x_11 = $x[$xo + 11];
-  $t[104] = x_11;
+  $t[107] = x_11;
   const y = $y[$yo + 0];
-  $t[113] = y;
+  $t[116] = y;
   const t0 = Wx_0 * x_11;
-  $t[102] = t0;
+  $t[105] = t0;
   const t1 = Wx_0 * x_10;
-  $t[100] = t1;
+  $t[103] = t1;
   const t2 = Wx_0 * x_9;
-  $t[98] = t2;
+  $t[101] = t2;
   const t3 = Wx_0 * x_8;
-  $t[96] = t3;
+  $t[99] = t3;
   const t4 = Wx_0 * x_7;
-  $t[43] = t4;
+  $t[42] = t4;
   const t5 = Wx_0 * x_6;
   const t6 = Wx_0 * x_5;
   const t7 = Wx_0 * x_4;
@@ -4680,8273 +4673,12 @@ function $gradient_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: numbe
   const t11 = Wx_0 * x_0;
   const t12 = t11 + b_0;
   const h1_0 = Math.tanh(t12);
-  $t[204] = h1_0;
+  $t[203] = h1_0;
   const t13 = Wh_0 * h1_0;
   const t14 = Wx_1 * x_0;
   const t15 = t14 + b_1;
   const h1_1 = Math.tanh(t15);
   $t[217] = h1_1;
-  const t16 = Wh_1 * h1_1;
-  const t17 = t13 + t16;
-  const t18 = Wx_2 * x_0;
-  const t19 = t18 + b_2;
-  const h1_2 = Math.tanh(t19);
-  $t[224] = h1_2;
-  const t20 = Wh_2 * h1_2;
-  const t21 = t17 + t20;
-  const t22 = Wx_3 * x_0;
-  const t23 = t22 + b_3;
-  const h1_3 = Math.tanh(t23);
-  $t[231] = h1_3;
-  const t24 = Wh_3 * h1_3;
-  const t25 = t21 + t24;
-  const t26 = Wx_4 * x_0;
-  const t27 = t26 + b_4;
-  const h1_4 = Math.tanh(t27);
-  $t[238] = h1_4;
-  const t28 = Wh_4 * h1_4;
-  const t29 = t25 + t28;
-  const t30 = Wx_5 * x_0;
-  const t31 = t30 + b_5;
-  const h1_5 = Math.tanh(t31);
-  $t[244] = h1_5;
-  const t32 = Wh_5 * h1_5;
-  const t33 = t29 + t32;
-  const t34 = Wx_6 * x_0;
-  const t35 = t34 + b_6;
-  const h1_6 = Math.tanh(t35);
-  $t[250] = h1_6;
-  const t36 = Wh_6 * h1_6;
-  const t37 = t33 + t36;
-  const t38 = Wx_7 * x_0;
-  const t39 = t38 + b_7;
-  const h1_7 = Math.tanh(t39);
-  $t[256] = h1_7;
-  const t40 = Wh_7 * h1_7;
-  const t41 = t37 + t40;
-  const t42 = t10 + t41;
-  const t43 = t42 + b_0;
-  const h2_0 = Math.tanh(t43);
-  $t[196] = h2_0;
-  const t44 = Wh_0 * h2_0;
-  const t45 = Wx_1 * x_1;
-  const t46 = Wh_8 * h1_0;
-  const t47 = Wh_9 * h1_1;
-  const t48 = t46 + t47;
-  const t49 = Wh_10 * h1_2;
-  const t50 = t48 + t49;
-  const t51 = Wh_11 * h1_3;
-  const t52 = t50 + t51;
-  const t53 = Wh_12 * h1_4;
-  const t54 = t52 + t53;
-  const t55 = Wh_13 * h1_5;
-  const t56 = t54 + t55;
-  const t57 = Wh_14 * h1_6;
-  const t58 = t56 + t57;
-  const t59 = Wh_15 * h1_7;
-  const t60 = t58 + t59;
-  const t61 = t45 + t60;
-  const t62 = t61 + b_1;
-  const h2_1 = Math.tanh(t62);
-  $t[197] = h2_1;
-  const t63 = Wh_1 * h2_1;
-  const t64 = t44 + t63;
-  const t65 = Wx_2 * x_1;
-  const t66 = Wh_16 * h1_0;
-  const t67 = Wh_17 * h1_1;
-  const t68 = t66 + t67;
-  const t69 = Wh_18 * h1_2;
-  const t70 = t68 + t69;
-  const t71 = Wh_19 * h1_3;
-  const t72 = t70 + t71;
-  const t73 = Wh_20 * h1_4;
-  const t74 = t72 + t73;
-  const t75 = Wh_21 * h1_5;
-  const t76 = t74 + t75;
-  const t77 = Wh_22 * h1_6;
-  const t78 = t76 + t77;
-  const t79 = Wh_23 * h1_7;
-  const t80 = t78 + t79;
-  const t81 = t65 + t80;
-  const t82 = t81 + b_2;
-  const h2_2 = Math.tanh(t82);
-  $t[198] = h2_2;
-  const t83 = Wh_2 * h2_2;
-  const t84 = t64 + t83;
-  const t85 = Wx_3 * x_1;
-  const t86 = Wh_24 * h1_0;
-  const t87 = Wh_25 * h1_1;
-  const t88 = t86 + t87;
-  const t89 = Wh_26 * h1_2;
-  const t90 = t88 + t89;
-  const t91 = Wh_27 * h1_3;
-  const t92 = t90 + t91;
-  const t93 = Wh_28 * h1_4;
-  const t94 = t92 + t93;
-  const t95 = Wh_29 * h1_5;
-  const t96 = t94 + t95;
-  const t97 = Wh_30 * h1_6;
-  const t98 = t96 + t97;
-  const t99 = Wh_31 * h1_7;
-  const t100 = t98 + t99;
-  const t101 = t85 + t100;
-  const t102 = t101 + b_3;
-  const h2_3 = Math.tanh(t102);
-  $t[199] = h2_3;
-  const t103 = Wh_3 * h2_3;
-  const t104 = t84 + t103;
-  const t105 = Wx_4 * x_1;
-  const t106 = Wh_32 * h1_0;
-  const t107 = Wh_33 * h1_1;
-  const t108 = t106 + t107;
-  const t109 = Wh_34 * h1_2;
-  const t110 = t108 + t109;
-  const t111 = Wh_35 * h1_3;
-  const t112 = t110 + t111;
-  const t113 = Wh_36 * h1_4;
-  const t114 = t112 + t113;
-  const t115 = Wh_37 * h1_5;
-  const t116 = t114 + t115;
-  const t117 = Wh_38 * h1_6;
-  const t118 = t116 + t117;
-  const t119 = Wh_39 * h1_7;
-  const t120 = t118 + t119;
-  const t121 = t105 + t120;
-  const t122 = t121 + b_4;
-  const h2_4 = Math.tanh(t122);
-  $t[200] = h2_4;
-  const t123 = Wh_4 * h2_4;
-  const t124 = t104 + t123;
-  const t125 = Wx_5 * x_1;
-  const t126 = Wh_40 * h1_0;
-  const t127 = Wh_41 * h1_1;
-  const t128 = t126 + t127;
-  const t129 = Wh_42 * h1_2;
-  const t130 = t128 + t129;
-  const t131 = Wh_43 * h1_3;
-  const t132 = t130 + t131;
-  const t133 = Wh_44 * h1_4;
-  const t134 = t132 + t133;
-  const t135 = Wh_45 * h1_5;
-  const t136 = t134 + t135;
-  const t137 = Wh_46 * h1_6;
-  const t138 = t136 + t137;
-  const t139 = Wh_47 * h1_7;
-  const t140 = t138 + t139;
-  const t141 = t125 + t140;
-  const t142 = t141 + b_5;
-  const h2_5 = Math.tanh(t142);
-  $t[201] = h2_5;
-  const t143 = Wh_5 * h2_5;
-  const t144 = t124 + t143;
-  const t145 = Wx_6 * x_1;
-  const t146 = Wh_48 * h1_0;
-  const t147 = Wh_49 * h1_1;
-  const t148 = t146 + t147;
-  const t149 = Wh_50 * h1_2;
-  const t150 = t148 + t149;
-  const t151 = Wh_51 * h1_3;
-  const t152 = t150 + t151;
-  const t153 = Wh_52 * h1_4;
-  const t154 = t152 + t153;
-  const t155 = Wh_53 * h1_5;
-  const t156 = t154 + t155;
-  const t157 = Wh_54 * h1_6;
-  const t158 = t156 + t157;
-  const t159 = Wh_55 * h1_7;
-  const t160 = t158 + t159;
-  const t161 = t145 + t160;
-  const t162 = t161 + b_6;
-  const h2_6 = Math.tanh(t162);
-  $t[202] = h2_6;
-  const t163 = Wh_6 * h2_6;
-  const t164 = t144 + t163;
-  const t165 = Wx_7 * x_1;
-  const t166 = Wh_56 * h1_0;
-  const t167 = Wh_57 * h1_1;
-  const t168 = t166 + t167;
-  const t169 = Wh_58 * h1_2;
-  const t170 = t168 + t169;
-  const t171 = Wh_59 * h1_3;
-  const t172 = t170 + t171;
-  const t173 = Wh_60 * h1_4;
-  const t174 = t172 + t173;
-  const t175 = Wh_61 * h1_5;
-  const t176 = t174 + t175;
-  const t177 = Wh_62 * h1_6;
-  const t178 = t176 + t177;
-  const t179 = Wh_63 * h1_7;
-  const t180 = t178 + t179;
-  const t181 = t165 + t180;
-  const t182 = t181 + b_7;
-  const h2_7 = Math.tanh(t182);
-  $t[203] = h2_7;
-  const t183 = Wh_7 * h2_7;
-  const t184 = t164 + t183;
-  const t185 = t9 + t184;
-  const t186 = t185 + b_0;
-  const h3_0 = Math.tanh(t186);
-  $t[182] = h3_0;
-  const t187 = Wh_0 * h3_0;
-  const t188 = Wx_1 * x_2;
-  const t189 = Wh_8 * h2_0;
-  const t190 = Wh_9 * h2_1;
-  const t191 = t189 + t190;
-  const t192 = Wh_10 * h2_2;
-  const t193 = t191 + t192;
-  const t194 = Wh_11 * h2_3;
-  const t195 = t193 + t194;
-  const t196 = Wh_12 * h2_4;
-  const t197 = t195 + t196;
-  const t198 = Wh_13 * h2_5;
-  const t199 = t197 + t198;
-  const t200 = Wh_14 * h2_6;
-  const t201 = t199 + t200;
-  const t202 = Wh_15 * h2_7;
-  const t203 = t201 + t202;
-  const t204 = t188 + t203;
-  const t205 = t204 + b_1;
-  const h3_1 = Math.tanh(t205);
-  $t[189] = h3_1;
-  const t206 = Wh_1 * h3_1;
-  const t207 = t187 + t206;
-  const t208 = Wx_2 * x_2;
-  const t209 = Wh_16 * h2_0;
-  const t210 = Wh_17 * h2_1;
-  const t211 = t209 + t210;
-  const t212 = Wh_18 * h2_2;
-  const t213 = t211 + t212;
-  const t214 = Wh_19 * h2_3;
-  const t215 = t213 + t214;
-  const t216 = Wh_20 * h2_4;
-  const t217 = t215 + t216;
-  const t218 = Wh_21 * h2_5;
-  const t219 = t217 + t218;
-  const t220 = Wh_22 * h2_6;
-  const t221 = t219 + t220;
-  const t222 = Wh_23 * h2_7;
-  const t223 = t221 + t222;
-  const t224 = t208 + t223;
-  const t225 = t224 + b_2;
-  const h3_2 = Math.tanh(t225);
-  $t[190] = h3_2;
-  const t226 = Wh_2 * h3_2;
-  const t227 = t207 + t226;
-  const t228 = Wx_3 * x_2;
-  const t229 = Wh_24 * h2_0;
-  const t230 = Wh_25 * h2_1;
-  const t231 = t229 + t230;
-  const t232 = Wh_26 * h2_2;
-  const t233 = t231 + t232;
-  const t234 = Wh_27 * h2_3;
-  const t235 = t233 + t234;
-  const t236 = Wh_28 * h2_4;
-  const t237 = t235 + t236;
-  const t238 = Wh_29 * h2_5;
-  const t239 = t237 + t238;
-  const t240 = Wh_30 * h2_6;
-  const t241 = t239 + t240;
-  const t242 = Wh_31 * h2_7;
-  const t243 = t241 + t242;
-  const t244 = t228 + t243;
-  const t245 = t244 + b_3;
-  const h3_3 = Math.tanh(t245);
-  $t[191] = h3_3;
-  const t246 = Wh_3 * h3_3;
-  const t247 = t227 + t246;
-  const t248 = Wx_4 * x_2;
-  const t249 = Wh_32 * h2_0;
-  const t250 = Wh_33 * h2_1;
-  const t251 = t249 + t250;
-  const t252 = Wh_34 * h2_2;
-  const t253 = t251 + t252;
-  const t254 = Wh_35 * h2_3;
-  const t255 = t253 + t254;
-  const t256 = Wh_36 * h2_4;
-  const t257 = t255 + t256;
-  const t258 = Wh_37 * h2_5;
-  const t259 = t257 + t258;
-  const t260 = Wh_38 * h2_6;
-  const t261 = t259 + t260;
-  const t262 = Wh_39 * h2_7;
-  const t263 = t261 + t262;
-  const t264 = t248 + t263;
-  const t265 = t264 + b_4;
-  const h3_4 = Math.tanh(t265);
-  $t[192] = h3_4;
-  const t266 = Wh_4 * h3_4;
-  const t267 = t247 + t266;
-  const t268 = Wx_5 * x_2;
-  const t269 = Wh_40 * h2_0;
-  const t270 = Wh_41 * h2_1;
-  const t271 = t269 + t270;
-  const t272 = Wh_42 * h2_2;
-  const t273 = t271 + t272;
-  const t274 = Wh_43 * h2_3;
-  const t275 = t273 + t274;
-  const t276 = Wh_44 * h2_4;
-  const t277 = t275 + t276;
-  const t278 = Wh_45 * h2_5;
-  const t279 = t277 + t278;
-  const t280 = Wh_46 * h2_6;
-  const t281 = t279 + t280;
-  const t282 = Wh_47 * h2_7;
-  const t283 = t281 + t282;
-  const t284 = t268 + t283;
-  const t285 = t284 + b_5;
-  const h3_5 = Math.tanh(t285);
-  $t[193] = h3_5;
-  const t286 = Wh_5 * h3_5;
-  const t287 = t267 + t286;
-  const t288 = Wx_6 * x_2;
-  const t289 = Wh_48 * h2_0;
-  const t290 = Wh_49 * h2_1;
-  const t291 = t289 + t290;
-  const t292 = Wh_50 * h2_2;
-  const t293 = t291 + t292;
-  const t294 = Wh_51 * h2_3;
-  const t295 = t293 + t294;
-  const t296 = Wh_52 * h2_4;
-  const t297 = t295 + t296;
-  const t298 = Wh_53 * h2_5;
-  const t299 = t297 + t298;
-  const t300 = Wh_54 * h2_6;
-  const t301 = t299 + t300;
-  const t302 = Wh_55 * h2_7;
-  const t303 = t301 + t302;
-  const t304 = t288 + t303;
-  const t305 = t304 + b_6;
-  const h3_6 = Math.tanh(t305);
-  $t[194] = h3_6;
-  const t306 = Wh_6 * h3_6;
-  const t307 = t287 + t306;
-  const t308 = Wx_7 * x_2;
-  const t309 = Wh_56 * h2_0;
-  const t310 = Wh_57 * h2_1;
-  const t311 = t309 + t310;
-  const t312 = Wh_58 * h2_2;
-  const t313 = t311 + t312;
-  const t314 = Wh_59 * h2_3;
-  const t315 = t313 + t314;
-  const t316 = Wh_60 * h2_4;
-  const t317 = t315 + t316;
-  const t318 = Wh_61 * h2_5;
-  const t319 = t317 + t318;
-  const t320 = Wh_62 * h2_6;
-  const t321 = t319 + t320;
-  const t322 = Wh_63 * h2_7;
-  const t323 = t321 + t322;
-  const t324 = t308 + t323;
-  const t325 = t324 + b_7;
-  const h3_7 = Math.tanh(t325);
-  $t[195] = h3_7;
-  const t326 = Wh_7 * h3_7;
-  const t327 = t307 + t326;
-  const t328 = t8 + t327;
-  const t329 = t328 + b_0;
-  const h4_0 = Math.tanh(t329);
-  $t[164] = h4_0;
-  const t330 = Wh_0 * h4_0;
-  const t331 = Wx_1 * x_3;
-  const t332 = Wh_8 * h3_0;
-  const t333 = Wh_9 * h3_1;
-  const t334 = t332 + t333;
-  const t335 = Wh_10 * h3_2;
-  const t336 = t334 + t335;
-  const t337 = Wh_11 * h3_3;
-  const t338 = t336 + t337;
-  const t339 = Wh_12 * h3_4;
-  const t340 = t338 + t339;
-  const t341 = Wh_13 * h3_5;
-  const t342 = t340 + t341;
-  const t343 = Wh_14 * h3_6;
-  const t344 = t342 + t343;
-  const t345 = Wh_15 * h3_7;
-  const t346 = t344 + t345;
-  const t347 = t331 + t346;
-  const t348 = t347 + b_1;
-  const h4_1 = Math.tanh(t348);
-  $t[165] = h4_1;
-  const t349 = Wh_1 * h4_1;
-  const t350 = t330 + t349;
-  const t351 = Wx_2 * x_3;
-  const t352 = Wh_16 * h3_0;
-  const t353 = Wh_17 * h3_1;
-  const t354 = t352 + t353;
-  const t355 = Wh_18 * h3_2;
-  const t356 = t354 + t355;
-  const t357 = Wh_19 * h3_3;
-  const t358 = t356 + t357;
-  const t359 = Wh_20 * h3_4;
-  const t360 = t358 + t359;
-  const t361 = Wh_21 * h3_5;
-  const t362 = t360 + t361;
-  const t363 = Wh_22 * h3_6;
-  const t364 = t362 + t363;
-  const t365 = Wh_23 * h3_7;
-  const t366 = t364 + t365;
-  const t367 = t351 + t366;
-  const t368 = t367 + b_2;
-  const h4_2 = Math.tanh(t368);
-  $t[166] = h4_2;
-  const t369 = Wh_2 * h4_2;
-  const t370 = t350 + t369;
-  const t371 = Wx_3 * x_3;
-  const t372 = Wh_24 * h3_0;
-  const t373 = Wh_25 * h3_1;
-  const t374 = t372 + t373;
-  const t375 = Wh_26 * h3_2;
-  const t376 = t374 + t375;
-  const t377 = Wh_27 * h3_3;
-  const t378 = t376 + t377;
-  const t379 = Wh_28 * h3_4;
-  const t380 = t378 + t379;
-  const t381 = Wh_29 * h3_5;
-  const t382 = t380 + t381;
-  const t383 = Wh_30 * h3_6;
-  const t384 = t382 + t383;
-  const t385 = Wh_31 * h3_7;
-  const t386 = t384 + t385;
-  const t387 = t371 + t386;
-  const t388 = t387 + b_3;
-  const h4_3 = Math.tanh(t388);
-  $t[167] = h4_3;
-  const t389 = Wh_3 * h4_3;
-  const t390 = t370 + t389;
-  const t391 = Wx_4 * x_3;
-  const t392 = Wh_32 * h3_0;
-  const t393 = Wh_33 * h3_1;
-  const t394 = t392 + t393;
-  const t395 = Wh_34 * h3_2;
-  const t396 = t394 + t395;
-  const t397 = Wh_35 * h3_3;
-  const t398 = t396 + t397;
-  const t399 = Wh_36 * h3_4;
-  const t400 = t398 + t399;
-  const t401 = Wh_37 * h3_5;
-  const t402 = t400 + t401;
-  const t403 = Wh_38 * h3_6;
-  const t404 = t402 + t403;
-  const t405 = Wh_39 * h3_7;
-  const t406 = t404 + t405;
-  const t407 = t391 + t406;
-  const t408 = t407 + b_4;
-  const h4_4 = Math.tanh(t408);
-  $t[168] = h4_4;
-  const t409 = Wh_4 * h4_4;
-  const t410 = t390 + t409;
-  const t411 = Wx_5 * x_3;
-  const t412 = Wh_40 * h3_0;
-  const t413 = Wh_41 * h3_1;
-  const t414 = t412 + t413;
-  const t415 = Wh_42 * h3_2;
-  const t416 = t414 + t415;
-  const t417 = Wh_43 * h3_3;
-  const t418 = t416 + t417;
-  const t419 = Wh_44 * h3_4;
-  const t420 = t418 + t419;
-  const t421 = Wh_45 * h3_5;
-  const t422 = t420 + t421;
-  const t423 = Wh_46 * h3_6;
-  const t424 = t422 + t423;
-  const t425 = Wh_47 * h3_7;
-  const t426 = t424 + t425;
-  const t427 = t411 + t426;
-  const t428 = t427 + b_5;
-  const h4_5 = Math.tanh(t428);
-  $t[169] = h4_5;
-  const t429 = Wh_5 * h4_5;
-  const t430 = t410 + t429;
-  const t431 = Wx_6 * x_3;
-  const t432 = Wh_48 * h3_0;
-  const t433 = Wh_49 * h3_1;
-  const t434 = t432 + t433;
-  const t435 = Wh_50 * h3_2;
-  const t436 = t434 + t435;
-  const t437 = Wh_51 * h3_3;
-  const t438 = t436 + t437;
-  const t439 = Wh_52 * h3_4;
-  const t440 = t438 + t439;
-  const t441 = Wh_53 * h3_5;
-  const t442 = t440 + t441;
-  const t443 = Wh_54 * h3_6;
-  const t444 = t442 + t443;
-  const t445 = Wh_55 * h3_7;
-  const t446 = t444 + t445;
-  const t447 = t431 + t446;
-  const t448 = t447 + b_6;
-  const h4_6 = Math.tanh(t448);
-  $t[170] = h4_6;
-  const t449 = Wh_6 * h4_6;
-  const t450 = t430 + t449;
-  const t451 = Wx_7 * x_3;
-  const t452 = Wh_56 * h3_0;
-  const t453 = Wh_57 * h3_1;
-  const t454 = t452 + t453;
-  const t455 = Wh_58 * h3_2;
-  const t456 = t454 + t455;
-  const t457 = Wh_59 * h3_3;
-  const t458 = t456 + t457;
-  const t459 = Wh_60 * h3_4;
-  const t460 = t458 + t459;
-  const t461 = Wh_61 * h3_5;
-  const t462 = t460 + t461;
-  const t463 = Wh_62 * h3_6;
-  const t464 = t462 + t463;
-  const t465 = Wh_63 * h3_7;
-  const t466 = t464 + t465;
-  const t467 = t451 + t466;
-  const t468 = t467 + b_7;
-  const h4_7 = Math.tanh(t468);
-  $t[181] = h4_7;
-  const t469 = Wh_7 * h4_7;
-  const t470 = t450 + t469;
-  const t471 = t7 + t470;
-  const t472 = t471 + b_0;
-  const h5_0 = Math.tanh(t472);
-  $t[156] = h5_0;
-  const t473 = Wh_0 * h5_0;
-  const t474 = Wx_1 * x_4;
-  const t475 = Wh_8 * h4_0;
-  const t476 = Wh_9 * h4_1;
-  const t477 = t475 + t476;
-  const t478 = Wh_10 * h4_2;
-  const t479 = t477 + t478;
-  const t480 = Wh_11 * h4_3;
-  const t481 = t479 + t480;
-  const t482 = Wh_12 * h4_4;
-  const t483 = t481 + t482;
-  const t484 = Wh_13 * h4_5;
-  const t485 = t483 + t484;
-  const t486 = Wh_14 * h4_6;
-  const t487 = t485 + t486;
-  const t488 = Wh_15 * h4_7;
-  const t489 = t487 + t488;
-  const t490 = t474 + t489;
-  const t491 = t490 + b_1;
-  const h5_1 = Math.tanh(t491);
-  $t[157] = h5_1;
-  const t492 = Wh_1 * h5_1;
-  const t493 = t473 + t492;
-  const t494 = Wx_2 * x_4;
-  const t495 = Wh_16 * h4_0;
-  const t496 = Wh_17 * h4_1;
-  const t497 = t495 + t496;
-  const t498 = Wh_18 * h4_2;
-  const t499 = t497 + t498;
-  const t500 = Wh_19 * h4_3;
-  const t501 = t499 + t500;
-  const t502 = Wh_20 * h4_4;
-  const t503 = t501 + t502;
-  const t504 = Wh_21 * h4_5;
-  const t505 = t503 + t504;
-  const t506 = Wh_22 * h4_6;
-  const t507 = t505 + t506;
-  const t508 = Wh_23 * h4_7;
-  const t509 = t507 + t508;
-  const t510 = t494 + t509;
-  const t511 = t510 + b_2;
-  const h5_2 = Math.tanh(t511);
-  $t[158] = h5_2;
-  const t512 = Wh_2 * h5_2;
-  const t513 = t493 + t512;
-  const t514 = Wx_3 * x_4;
-  const t515 = Wh_24 * h4_0;
-  const t516 = Wh_25 * h4_1;
-  const t517 = t515 + t516;
-  const t518 = Wh_26 * h4_2;
-  const t519 = t517 + t518;
-  const t520 = Wh_27 * h4_3;
-  const t521 = t519 + t520;
-  const t522 = Wh_28 * h4_4;
-  const t523 = t521 + t522;
-  const t524 = Wh_29 * h4_5;
-  const t525 = t523 + t524;
-  const t526 = Wh_30 * h4_6;
-  const t527 = t525 + t526;
-  const t528 = Wh_31 * h4_7;
-  const t529 = t527 + t528;
-  const t530 = t514 + t529;
-  const t531 = t530 + b_3;
-  const h5_3 = Math.tanh(t531);
-  $t[159] = h5_3;
-  const t532 = Wh_3 * h5_3;
-  const t533 = t513 + t532;
-  const t534 = Wx_4 * x_4;
-  const t535 = Wh_32 * h4_0;
-  const t536 = Wh_33 * h4_1;
-  const t537 = t535 + t536;
-  const t538 = Wh_34 * h4_2;
-  const t539 = t537 + t538;
-  const t540 = Wh_35 * h4_3;
-  const t541 = t539 + t540;
-  const t542 = Wh_36 * h4_4;
-  const t543 = t541 + t542;
-  const t544 = Wh_37 * h4_5;
-  const t545 = t543 + t544;
-  const t546 = Wh_38 * h4_6;
-  const t547 = t545 + t546;
-  const t548 = Wh_39 * h4_7;
-  const t549 = t547 + t548;
-  const t550 = t534 + t549;
-  const t551 = t550 + b_4;
-  const h5_4 = Math.tanh(t551);
-  $t[160] = h5_4;
-  const t552 = Wh_4 * h5_4;
-  const t553 = t533 + t552;
-  const t554 = Wx_5 * x_4;
-  const t555 = Wh_40 * h4_0;
-  const t556 = Wh_41 * h4_1;
-  const t557 = t555 + t556;
-  const t558 = Wh_42 * h4_2;
-  const t559 = t557 + t558;
-  const t560 = Wh_43 * h4_3;
-  const t561 = t559 + t560;
-  const t562 = Wh_44 * h4_4;
-  const t563 = t561 + t562;
-  const t564 = Wh_45 * h4_5;
-  const t565 = t563 + t564;
-  const t566 = Wh_46 * h4_6;
-  const t567 = t565 + t566;
-  const t568 = Wh_47 * h4_7;
-  const t569 = t567 + t568;
-  const t570 = t554 + t569;
-  const t571 = t570 + b_5;
-  const h5_5 = Math.tanh(t571);
-  $t[161] = h5_5;
-  const t572 = Wh_5 * h5_5;
-  const t573 = t553 + t572;
-  const t574 = Wx_6 * x_4;
-  const t575 = Wh_48 * h4_0;
-  const t576 = Wh_49 * h4_1;
-  const t577 = t575 + t576;
-  const t578 = Wh_50 * h4_2;
-  const t579 = t577 + t578;
-  const t580 = Wh_51 * h4_3;
-  const t581 = t579 + t580;
-  const t582 = Wh_52 * h4_4;
-  const t583 = t581 + t582;
-  const t584 = Wh_53 * h4_5;
-  const t585 = t583 + t584;
-  const t586 = Wh_54 * h4_6;
-  const t587 = t585 + t586;
-  const t588 = Wh_55 * h4_7;
-  const t589 = t587 + t588;
-  const t590 = t574 + t589;
-  const t591 = t590 + b_6;
-  const h5_6 = Math.tanh(t591);
-  $t[162] = h5_6;
-  const t592 = Wh_6 * h5_6;
-  const t593 = t573 + t592;
-  const t594 = Wx_7 * x_4;
-  const t595 = Wh_56 * h4_0;
-  const t596 = Wh_57 * h4_1;
-  const t597 = t595 + t596;
-  const t598 = Wh_58 * h4_2;
-  const t599 = t597 + t598;
-  const t600 = Wh_59 * h4_3;
-  const t601 = t599 + t600;
-  const t602 = Wh_60 * h4_4;
-  const t603 = t601 + t602;
-  const t604 = Wh_61 * h4_5;
-  const t605 = t603 + t604;
-  const t606 = Wh_62 * h4_6;
-  const t607 = t605 + t606;
-  const t608 = Wh_63 * h4_7;
-  const t609 = t607 + t608;
-  const t610 = t594 + t609;
-  const t611 = t610 + b_7;
-  const h5_7 = Math.tanh(t611);
-  $t[163] = h5_7;
-  const t612 = Wh_7 * h5_7;
-  const t613 = t593 + t612;
-  const t614 = t6 + t613;
-  const t615 = t614 + b_0;
-  const h6_0 = Math.tanh(t615);
-  $t[3] = h6_0;
-  const t616 = Wh_0 * h6_0;
-  const t617 = Wx_1 * x_5;
-  const t618 = Wh_8 * h5_0;
-  const t619 = Wh_9 * h5_1;
-  const t620 = t618 + t619;
-  const t621 = Wh_10 * h5_2;
-  const t622 = t620 + t621;
-  const t623 = Wh_11 * h5_3;
-  const t624 = t622 + t623;
-  const t625 = Wh_12 * h5_4;
-  const t626 = t624 + t625;
-  const t627 = Wh_13 * h5_5;
-  const t628 = t626 + t627;
-  const t629 = Wh_14 * h5_6;
-  const t630 = t628 + t629;
-  const t631 = Wh_15 * h5_7;
-  const t632 = t630 + t631;
-  const t633 = t617 + t632;
-  const t634 = t633 + b_1;
-  const h6_1 = Math.tanh(t634);
-  $t[5] = h6_1;
-  const t635 = Wh_1 * h6_1;
-  const t636 = t616 + t635;
-  const t637 = Wx_2 * x_5;
-  const t638 = Wh_16 * h5_0;
-  const t639 = Wh_17 * h5_1;
-  const t640 = t638 + t639;
-  const t641 = Wh_18 * h5_2;
-  const t642 = t640 + t641;
-  const t643 = Wh_19 * h5_3;
-  const t644 = t642 + t643;
-  const t645 = Wh_20 * h5_4;
-  const t646 = t644 + t645;
-  const t647 = Wh_21 * h5_5;
-  const t648 = t646 + t647;
-  const t649 = Wh_22 * h5_6;
-  const t650 = t648 + t649;
-  const t651 = Wh_23 * h5_7;
-  const t652 = t650 + t651;
-  const t653 = t637 + t652;
-  const t654 = t653 + b_2;
-  const h6_2 = Math.tanh(t654);
-  $t[7] = h6_2;
-  const t655 = Wh_2 * h6_2;
-  const t656 = t636 + t655;
-  const t657 = Wx_3 * x_5;
-  const t658 = Wh_24 * h5_0;
-  const t659 = Wh_25 * h5_1;
-  const t660 = t658 + t659;
-  const t661 = Wh_26 * h5_2;
-  const t662 = t660 + t661;
-  const t663 = Wh_27 * h5_3;
-  const t664 = t662 + t663;
-  const t665 = Wh_28 * h5_4;
-  const t666 = t664 + t665;
-  const t667 = Wh_29 * h5_5;
-  const t668 = t666 + t667;
-  const t669 = Wh_30 * h5_6;
-  const t670 = t668 + t669;
-  const t671 = Wh_31 * h5_7;
-  const t672 = t670 + t671;
-  const t673 = t657 + t672;
-  const t674 = t673 + b_3;
-  const h6_3 = Math.tanh(t674);
-  $t[9] = h6_3;
-  const t675 = Wh_3 * h6_3;
-  const t676 = t656 + t675;
-  const t677 = Wx_4 * x_5;
-  const t678 = Wh_32 * h5_0;
-  const t679 = Wh_33 * h5_1;
-  const t680 = t678 + t679;
-  const t681 = Wh_34 * h5_2;
-  const t682 = t680 + t681;
-  const t683 = Wh_35 * h5_3;
-  const t684 = t682 + t683;
-  const t685 = Wh_36 * h5_4;
-  const t686 = t684 + t685;
-  const t687 = Wh_37 * h5_5;
-  const t688 = t686 + t687;
-  const t689 = Wh_38 * h5_6;
-  const t690 = t688 + t689;
-  const t691 = Wh_39 * h5_7;
-  const t692 = t690 + t691;
-  const t693 = t677 + t692;
-  const t694 = t693 + b_4;
-  const h6_4 = Math.tanh(t694);
-  $t[11] = h6_4;
-  const t695 = Wh_4 * h6_4;
-  const t696 = t676 + t695;
-  const t697 = Wx_5 * x_5;
-  const t698 = Wh_40 * h5_0;
-  const t699 = Wh_41 * h5_1;
-  const t700 = t698 + t699;
-  const t701 = Wh_42 * h5_2;
-  const t702 = t700 + t701;
-  const t703 = Wh_43 * h5_3;
-  const t704 = t702 + t703;
-  const t705 = Wh_44 * h5_4;
-  const t706 = t704 + t705;
-  const t707 = Wh_45 * h5_5;
-  const t708 = t706 + t707;
-  const t709 = Wh_46 * h5_6;
-  const t710 = t708 + t709;
-  const t711 = Wh_47 * h5_7;
-  const t712 = t710 + t711;
-  const t713 = t697 + t712;
-  const t714 = t713 + b_5;
-  const h6_5 = Math.tanh(t714);
-  $t[13] = h6_5;
-  const t715 = Wh_5 * h6_5;
-  const t716 = t696 + t715;
-  const t717 = Wx_6 * x_5;
-  const t718 = Wh_48 * h5_0;
-  const t719 = Wh_49 * h5_1;
-  const t720 = t718 + t719;
-  const t721 = Wh_50 * h5_2;
-  const t722 = t720 + t721;
-  const t723 = Wh_51 * h5_3;
-  const t724 = t722 + t723;
-  const t725 = Wh_52 * h5_4;
-  const t726 = t724 + t725;
-  const t727 = Wh_53 * h5_5;
-  const t728 = t726 + t727;
-  const t729 = Wh_54 * h5_6;
-  const t730 = t728 + t729;
-  const t731 = Wh_55 * h5_7;
-  const t732 = t730 + t731;
-  const t733 = t717 + t732;
-  const t734 = t733 + b_6;
-  const h6_6 = Math.tanh(t734);
-  $t[15] = h6_6;
-  const t735 = Wh_6 * h6_6;
-  const t736 = t716 + t735;
-  const t737 = Wx_7 * x_5;
-  const t738 = Wh_56 * h5_0;
-  const t739 = Wh_57 * h5_1;
-  const t740 = t738 + t739;
-  const t741 = Wh_58 * h5_2;
-  const t742 = t740 + t741;
-  const t743 = Wh_59 * h5_3;
-  const t744 = t742 + t743;
-  const t745 = Wh_60 * h5_4;
-  const t746 = t744 + t745;
-  const t747 = Wh_61 * h5_5;
-  const t748 = t746 + t747;
-  const t749 = Wh_62 * h5_6;
-  const t750 = t748 + t749;
-  const t751 = Wh_63 * h5_7;
-  const t752 = t750 + t751;
-  const t753 = t737 + t752;
-  const t754 = t753 + b_7;
-  const h6_7 = Math.tanh(t754);
-  $t[17] = h6_7;
-  const t755 = Wh_7 * h6_7;
-  const t756 = t736 + t755;
-  const t757 = t5 + t756;
-  const t758 = t757 + b_0;
-  const h7_0 = Math.tanh(t758);
-  $t[49] = h7_0;
-  const t759 = Wh_0 * h7_0;
-  const t760 = Wx_1 * x_6;
-  const t761 = Wh_8 * h6_0;
-  const t762 = Wh_9 * h6_1;
-  const t763 = t761 + t762;
-  const t764 = Wh_10 * h6_2;
-  const t765 = t763 + t764;
-  const t766 = Wh_11 * h6_3;
-  const t767 = t765 + t766;
-  const t768 = Wh_12 * h6_4;
-  const t769 = t767 + t768;
-  const t770 = Wh_13 * h6_5;
-  const t771 = t769 + t770;
-  const t772 = Wh_14 * h6_6;
-  const t773 = t771 + t772;
-  const t774 = Wh_15 * h6_7;
-  const t775 = t773 + t774;
-  const t776 = t760 + t775;
-  const t777 = t776 + b_1;
-  const h7_1 = Math.tanh(t777);
-  $t[51] = h7_1;
-  const t778 = Wh_1 * h7_1;
-  const t779 = t759 + t778;
-  const t780 = Wx_2 * x_6;
-  const t781 = Wh_16 * h6_0;
-  const t782 = Wh_17 * h6_1;
-  const t783 = t781 + t782;
-  const t784 = Wh_18 * h6_2;
-  const t785 = t783 + t784;
-  const t786 = Wh_19 * h6_3;
-  const t787 = t785 + t786;
-  const t788 = Wh_20 * h6_4;
-  const t789 = t787 + t788;
-  const t790 = Wh_21 * h6_5;
-  const t791 = t789 + t790;
-  const t792 = Wh_22 * h6_6;
-  const t793 = t791 + t792;
-  const t794 = Wh_23 * h6_7;
-  const t795 = t793 + t794;
-  const t796 = t780 + t795;
-  const t797 = t796 + b_2;
-  const h7_2 = Math.tanh(t797);
-  $t[53] = h7_2;
-  const t798 = Wh_2 * h7_2;
-  const t799 = t779 + t798;
-  const t800 = Wx_3 * x_6;
-  const t801 = Wh_24 * h6_0;
-  const t802 = Wh_25 * h6_1;
-  const t803 = t801 + t802;
-  const t804 = Wh_26 * h6_2;
-  const t805 = t803 + t804;
-  const t806 = Wh_27 * h6_3;
-  const t807 = t805 + t806;
-  const t808 = Wh_28 * h6_4;
-  const t809 = t807 + t808;
-  const t810 = Wh_29 * h6_5;
-  const t811 = t809 + t810;
-  const t812 = Wh_30 * h6_6;
-  const t813 = t811 + t812;
-  const t814 = Wh_31 * h6_7;
-  const t815 = t813 + t814;
-  const t816 = t800 + t815;
-  const t817 = t816 + b_3;
-  const h7_3 = Math.tanh(t817);
-  $t[55] = h7_3;
-  const t818 = Wh_3 * h7_3;
-  const t819 = t799 + t818;
-  const t820 = Wx_4 * x_6;
-  const t821 = Wh_32 * h6_0;
-  const t822 = Wh_33 * h6_1;
-  const t823 = t821 + t822;
-  const t824 = Wh_34 * h6_2;
-  const t825 = t823 + t824;
-  const t826 = Wh_35 * h6_3;
-  const t827 = t825 + t826;
-  const t828 = Wh_36 * h6_4;
-  const t829 = t827 + t828;
-  const t830 = Wh_37 * h6_5;
-  const t831 = t829 + t830;
-  const t832 = Wh_38 * h6_6;
-  const t833 = t831 + t832;
-  const t834 = Wh_39 * h6_7;
-  const t835 = t833 + t834;
-  const t836 = t820 + t835;
-  const t837 = t836 + b_4;
-  const h7_4 = Math.tanh(t837);
-  $t[57] = h7_4;
-  const t838 = Wh_4 * h7_4;
-  const t839 = t819 + t838;
-  $t[20] = t839;
-}
-
-function $gradient_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): void {
-  const Wx_1 = $t[46];
-  const Wx_2 = $t[63];
-  const Wx_3 = $t[74];
-  const Wx_4 = $t[85];
-  const Wx_5 = $t[0];
-  const Wx_6 = $t[21];
-  const Wx_7 = $t[32];
-  const Wh_0 = $t[45];
-  const Wh_1 = $t[62];
-  const Wh_2 = $t[73];
-  const Wh_3 = $t[84];
-  const Wh_4 = $t[95];
-  const Wh_5 = $t[19];
-  const Wh_6 = $t[31];
-  const Wh_7 = $t[42];
-  const Wh_8 = $t[48];
-  const Wh_9 = $t[50];
-  const Wh_10 = $t[52];
-  const Wh_11 = $t[54];
-  const Wh_12 = $t[56];
-  const Wh_13 = $t[58];
-  const Wh_14 = $t[59];
-  const Wh_15 = $t[60];
-  const Wh_16 = $t[64];
-  const Wh_17 = $t[65];
-  const Wh_18 = $t[66];
-  const Wh_19 = $t[67];
-  const Wh_20 = $t[68];
-  const Wh_21 = $t[69];
-  const Wh_22 = $t[70];
-  const Wh_23 = $t[71];
-  const Wh_24 = $t[75];
-  const Wh_25 = $t[76];
-  const Wh_26 = $t[77];
-  const Wh_27 = $t[78];
-  const Wh_28 = $t[79];
-  const Wh_29 = $t[80];
-  const Wh_30 = $t[81];
-  const Wh_31 = $t[82];
-  const Wh_32 = $t[86];
-  const Wh_33 = $t[87];
-  const Wh_34 = $t[88];
-  const Wh_35 = $t[89];
-  const Wh_36 = $t[90];
-  const Wh_37 = $t[91];
-  const Wh_38 = $t[92];
-  const Wh_39 = $t[93];
-  const Wh_40 = $t[2];
-  const Wh_41 = $t[4];
-  const Wh_42 = $t[6];
-  const Wh_43 = $t[8];
-  const Wh_44 = $t[10];
-  const Wh_45 = $t[12];
-  const Wh_46 = $t[14];
-  const Wh_47 = $t[16];
-  const Wh_48 = $t[22];
-  const Wh_49 = $t[23];
-  const Wh_50 = $t[24];
-  const Wh_51 = $t[25];
-  const Wh_52 = $t[26];
-  const Wh_53 = $t[27];
-  const Wh_54 = $t[28];
-  const Wh_55 = $t[29];
-  const Wh_56 = $t[33];
-  const Wh_57 = $t[34];
-  const Wh_58 = $t[35];
-  const Wh_59 = $t[36];
-  const Wh_60 = $t[37];
-  const Wh_61 = $t[38];
-  const Wh_62 = $t[39];
-  const Wh_63 = $t[40];
-  const b_0 = $t[44];
-  const b_1 = $t[61];
-  const b_2 = $t[72];
-  const b_3 = $t[83];
-  const b_4 = $t[94];
-  const b_5 = $t[18];
-  const b_6 = $t[30];
-  const b_7 = $t[41];
-  const v_0 = $t[103];
-  const v_1 = $t[105];
-  const v_2 = $t[106];
-  const v_3 = $t[107];
-  const v_4 = $t[108];
-  const v_5 = $t[109];
-  const v_6 = $t[110];
-  const v_7 = $t[111];
-  const c = $t[112];
-  const x_6 = $t[1];
-  const x_7 = $t[47];
-  const x_8 = $t[97];
-  const x_9 = $t[99];
-  const x_10 = $t[101];
-  const x_11 = $t[104];
-  const y = $t[113];
-  const t0 = $t[102];
-  const t1 = $t[100];
-  const t2 = $t[98];
-  const t3 = $t[96];
-  const t4 = $t[43];
-  const h6_0 = $t[3];
-  const h6_1 = $t[5];
-  const h6_2 = $t[7];
-  const h6_3 = $t[9];
-  const h6_4 = $t[11];
-  const h6_5 = $t[13];
-  const h6_6 = $t[15];
-  const h6_7 = $t[17];
-  const h7_0 = $t[49];
-  const h7_1 = $t[51];
-  const h7_2 = $t[53];
-  const h7_3 = $t[55];
-  const h7_4 = $t[57];
-  const t839 = $t[20];
-  const t840 = Wx_5 * x_6;
-  const t841 = Wh_40 * h6_0;
-  const t842 = Wh_41 * h6_1;
-  const t843 = t841 + t842;
-  const t844 = Wh_42 * h6_2;
-  const t845 = t843 + t844;
-  const t846 = Wh_43 * h6_3;
-  const t847 = t845 + t846;
-  const t848 = Wh_44 * h6_4;
-  const t849 = t847 + t848;
-  const t850 = Wh_45 * h6_5;
-  const t851 = t849 + t850;
-  const t852 = Wh_46 * h6_6;
-  const t853 = t851 + t852;
-  const t854 = Wh_47 * h6_7;
-  const t855 = t853 + t854;
-  const t856 = t840 + t855;
-  const t857 = t856 + b_5;
-  const h7_5 = Math.tanh(t857);
-  $t[153] = h7_5;
-  const t858 = Wh_5 * h7_5;
-  const t859 = t839 + t858;
-  const t860 = Wx_6 * x_6;
-  const t861 = Wh_48 * h6_0;
-  const t862 = Wh_49 * h6_1;
-  const t863 = t861 + t862;
-  const t864 = Wh_50 * h6_2;
-  const t865 = t863 + t864;
-  const t866 = Wh_51 * h6_3;
-  const t867 = t865 + t866;
-  const t868 = Wh_52 * h6_4;
-  const t869 = t867 + t868;
-  const t870 = Wh_53 * h6_5;
-  const t871 = t869 + t870;
-  const t872 = Wh_54 * h6_6;
-  const t873 = t871 + t872;
-  const t874 = Wh_55 * h6_7;
-  const t875 = t873 + t874;
-  const t876 = t860 + t875;
-  const t877 = t876 + b_6;
-  const h7_6 = Math.tanh(t877);
-  $t[154] = h7_6;
-  const t878 = Wh_6 * h7_6;
-  const t879 = t859 + t878;
-  const t880 = Wx_7 * x_6;
-  const t881 = Wh_56 * h6_0;
-  const t882 = Wh_57 * h6_1;
-  const t883 = t881 + t882;
-  const t884 = Wh_58 * h6_2;
-  const t885 = t883 + t884;
-  const t886 = Wh_59 * h6_3;
-  const t887 = t885 + t886;
-  const t888 = Wh_60 * h6_4;
-  const t889 = t887 + t888;
-  const t890 = Wh_61 * h6_5;
-  const t891 = t889 + t890;
-  const t892 = Wh_62 * h6_6;
-  const t893 = t891 + t892;
-  const t894 = Wh_63 * h6_7;
-  const t895 = t893 + t894;
-  const t896 = t880 + t895;
-  const t897 = t896 + b_7;
-  const h7_7 = Math.tanh(t897);
-  $t[155] = h7_7;
-  const t898 = Wh_7 * h7_7;
-  const t899 = t879 + t898;
-  const t900 = t4 + t899;
-  const t901 = t900 + b_0;
-  const h8_0 = Math.tanh(t901);
-  $t[145] = h8_0;
-  const t902 = Wh_0 * h8_0;
-  const t903 = Wx_1 * x_7;
-  const t904 = Wh_8 * h7_0;
-  const t905 = Wh_9 * h7_1;
-  const t906 = t904 + t905;
-  const t907 = Wh_10 * h7_2;
-  const t908 = t906 + t907;
-  const t909 = Wh_11 * h7_3;
-  const t910 = t908 + t909;
-  const t911 = Wh_12 * h7_4;
-  const t912 = t910 + t911;
-  const t913 = Wh_13 * h7_5;
-  const t914 = t912 + t913;
-  const t915 = Wh_14 * h7_6;
-  const t916 = t914 + t915;
-  const t917 = Wh_15 * h7_7;
-  const t918 = t916 + t917;
-  const t919 = t903 + t918;
-  const t920 = t919 + b_1;
-  const h8_1 = Math.tanh(t920);
-  $t[146] = h8_1;
-  const t921 = Wh_1 * h8_1;
-  const t922 = t902 + t921;
-  const t923 = Wx_2 * x_7;
-  const t924 = Wh_16 * h7_0;
-  const t925 = Wh_17 * h7_1;
-  const t926 = t924 + t925;
-  const t927 = Wh_18 * h7_2;
-  const t928 = t926 + t927;
-  const t929 = Wh_19 * h7_3;
-  const t930 = t928 + t929;
-  const t931 = Wh_20 * h7_4;
-  const t932 = t930 + t931;
-  const t933 = Wh_21 * h7_5;
-  const t934 = t932 + t933;
-  const t935 = Wh_22 * h7_6;
-  const t936 = t934 + t935;
-  const t937 = Wh_23 * h7_7;
-  const t938 = t936 + t937;
-  const t939 = t923 + t938;
-  const t940 = t939 + b_2;
-  const h8_2 = Math.tanh(t940);
-  $t[147] = h8_2;
-  const t941 = Wh_2 * h8_2;
-  const t942 = t922 + t941;
-  const t943 = Wx_3 * x_7;
-  const t944 = Wh_24 * h7_0;
-  const t945 = Wh_25 * h7_1;
-  const t946 = t944 + t945;
-  const t947 = Wh_26 * h7_2;
-  const t948 = t946 + t947;
-  const t949 = Wh_27 * h7_3;
-  const t950 = t948 + t949;
-  const t951 = Wh_28 * h7_4;
-  const t952 = t950 + t951;
-  const t953 = Wh_29 * h7_5;
-  const t954 = t952 + t953;
-  const t955 = Wh_30 * h7_6;
-  const t956 = t954 + t955;
-  const t957 = Wh_31 * h7_7;
-  const t958 = t956 + t957;
-  const t959 = t943 + t958;
-  const t960 = t959 + b_3;
-  const h8_3 = Math.tanh(t960);
-  $t[148] = h8_3;
-  const t961 = Wh_3 * h8_3;
-  const t962 = t942 + t961;
-  const t963 = Wx_4 * x_7;
-  const t964 = Wh_32 * h7_0;
-  const t965 = Wh_33 * h7_1;
-  const t966 = t964 + t965;
-  const t967 = Wh_34 * h7_2;
-  const t968 = t966 + t967;
-  const t969 = Wh_35 * h7_3;
-  const t970 = t968 + t969;
-  const t971 = Wh_36 * h7_4;
-  const t972 = t970 + t971;
-  const t973 = Wh_37 * h7_5;
-  const t974 = t972 + t973;
-  const t975 = Wh_38 * h7_6;
-  const t976 = t974 + t975;
-  const t977 = Wh_39 * h7_7;
-  const t978 = t976 + t977;
-  const t979 = t963 + t978;
-  const t980 = t979 + b_4;
-  const h8_4 = Math.tanh(t980);
-  $t[149] = h8_4;
-  const t981 = Wh_4 * h8_4;
-  const t982 = t962 + t981;
-  const t983 = Wx_5 * x_7;
-  const t984 = Wh_40 * h7_0;
-  const t985 = Wh_41 * h7_1;
-  const t986 = t984 + t985;
-  const t987 = Wh_42 * h7_2;
-  const t988 = t986 + t987;
-  const t989 = Wh_43 * h7_3;
-  const t990 = t988 + t989;
-  const t991 = Wh_44 * h7_4;
-  const t992 = t990 + t991;
-  const t993 = Wh_45 * h7_5;
-  const t994 = t992 + t993;
-  const t995 = Wh_46 * h7_6;
-  const t996 = t994 + t995;
-  const t997 = Wh_47 * h7_7;
-  const t998 = t996 + t997;
-  const t999 = t983 + t998;
-  const t1000 = t999 + b_5;
-  const h8_5 = Math.tanh(t1000);
-  $t[150] = h8_5;
-  const t1001 = Wh_5 * h8_5;
-  const t1002 = t982 + t1001;
-  const t1003 = Wx_6 * x_7;
-  const t1004 = Wh_48 * h7_0;
-  const t1005 = Wh_49 * h7_1;
-  const t1006 = t1004 + t1005;
-  const t1007 = Wh_50 * h7_2;
-  const t1008 = t1006 + t1007;
-  const t1009 = Wh_51 * h7_3;
-  const t1010 = t1008 + t1009;
-  const t1011 = Wh_52 * h7_4;
-  const t1012 = t1010 + t1011;
-  const t1013 = Wh_53 * h7_5;
-  const t1014 = t1012 + t1013;
-  const t1015 = Wh_54 * h7_6;
-  const t1016 = t1014 + t1015;
-  const t1017 = Wh_55 * h7_7;
-  const t1018 = t1016 + t1017;
-  const t1019 = t1003 + t1018;
-  const t1020 = t1019 + b_6;
-  const h8_6 = Math.tanh(t1020);
-  $t[151] = h8_6;
-  const t1021 = Wh_6 * h8_6;
-  const t1022 = t1002 + t1021;
-  const t1023 = Wx_7 * x_7;
-  const t1024 = Wh_56 * h7_0;
-  const t1025 = Wh_57 * h7_1;
-  const t1026 = t1024 + t1025;
-  const t1027 = Wh_58 * h7_2;
-  const t1028 = t1026 + t1027;
-  const t1029 = Wh_59 * h7_3;
-  const t1030 = t1028 + t1029;
-  const t1031 = Wh_60 * h7_4;
-  const t1032 = t1030 + t1031;
-  const t1033 = Wh_61 * h7_5;
-  const t1034 = t1032 + t1033;
-  const t1035 = Wh_62 * h7_6;
-  const t1036 = t1034 + t1035;
-  const t1037 = Wh_63 * h7_7;
-  const t1038 = t1036 + t1037;
-  const t1039 = t1023 + t1038;
-  const t1040 = t1039 + b_7;
-  const h8_7 = Math.tanh(t1040);
-  $t[152] = h8_7;
-  const t1041 = Wh_7 * h8_7;
-  const t1042 = t1022 + t1041;
-  const t1043 = t3 + t1042;
-  const t1044 = t1043 + b_0;
-  const h9_0 = Math.tanh(t1044);
-  $t[137] = h9_0;
-  const t1045 = Wh_0 * h9_0;
-  const t1046 = Wx_1 * x_8;
-  const t1047 = Wh_8 * h8_0;
-  const t1048 = Wh_9 * h8_1;
-  const t1049 = t1047 + t1048;
-  const t1050 = Wh_10 * h8_2;
-  const t1051 = t1049 + t1050;
-  const t1052 = Wh_11 * h8_3;
-  const t1053 = t1051 + t1052;
-  const t1054 = Wh_12 * h8_4;
-  const t1055 = t1053 + t1054;
-  const t1056 = Wh_13 * h8_5;
-  const t1057 = t1055 + t1056;
-  const t1058 = Wh_14 * h8_6;
-  const t1059 = t1057 + t1058;
-  const t1060 = Wh_15 * h8_7;
-  const t1061 = t1059 + t1060;
-  const t1062 = t1046 + t1061;
-  const t1063 = t1062 + b_1;
-  const h9_1 = Math.tanh(t1063);
-  $t[138] = h9_1;
-  const t1064 = Wh_1 * h9_1;
-  const t1065 = t1045 + t1064;
-  const t1066 = Wx_2 * x_8;
-  const t1067 = Wh_16 * h8_0;
-  const t1068 = Wh_17 * h8_1;
-  const t1069 = t1067 + t1068;
-  const t1070 = Wh_18 * h8_2;
-  const t1071 = t1069 + t1070;
-  const t1072 = Wh_19 * h8_3;
-  const t1073 = t1071 + t1072;
-  const t1074 = Wh_20 * h8_4;
-  const t1075 = t1073 + t1074;
-  const t1076 = Wh_21 * h8_5;
-  const t1077 = t1075 + t1076;
-  const t1078 = Wh_22 * h8_6;
-  const t1079 = t1077 + t1078;
-  const t1080 = Wh_23 * h8_7;
-  const t1081 = t1079 + t1080;
-  const t1082 = t1066 + t1081;
-  const t1083 = t1082 + b_2;
-  const h9_2 = Math.tanh(t1083);
-  $t[139] = h9_2;
-  const t1084 = Wh_2 * h9_2;
-  const t1085 = t1065 + t1084;
-  const t1086 = Wx_3 * x_8;
-  const t1087 = Wh_24 * h8_0;
-  const t1088 = Wh_25 * h8_1;
-  const t1089 = t1087 + t1088;
-  const t1090 = Wh_26 * h8_2;
-  const t1091 = t1089 + t1090;
-  const t1092 = Wh_27 * h8_3;
-  const t1093 = t1091 + t1092;
-  const t1094 = Wh_28 * h8_4;
-  const t1095 = t1093 + t1094;
-  const t1096 = Wh_29 * h8_5;
-  const t1097 = t1095 + t1096;
-  const t1098 = Wh_30 * h8_6;
-  const t1099 = t1097 + t1098;
-  const t1100 = Wh_31 * h8_7;
-  const t1101 = t1099 + t1100;
-  const t1102 = t1086 + t1101;
-  const t1103 = t1102 + b_3;
-  const h9_3 = Math.tanh(t1103);
-  $t[140] = h9_3;
-  const t1104 = Wh_3 * h9_3;
-  const t1105 = t1085 + t1104;
-  const t1106 = Wx_4 * x_8;
-  const t1107 = Wh_32 * h8_0;
-  const t1108 = Wh_33 * h8_1;
-  const t1109 = t1107 + t1108;
-  const t1110 = Wh_34 * h8_2;
-  const t1111 = t1109 + t1110;
-  const t1112 = Wh_35 * h8_3;
-  const t1113 = t1111 + t1112;
-  const t1114 = Wh_36 * h8_4;
-  const t1115 = t1113 + t1114;
-  const t1116 = Wh_37 * h8_5;
-  const t1117 = t1115 + t1116;
-  const t1118 = Wh_38 * h8_6;
-  const t1119 = t1117 + t1118;
-  const t1120 = Wh_39 * h8_7;
-  const t1121 = t1119 + t1120;
-  const t1122 = t1106 + t1121;
-  const t1123 = t1122 + b_4;
-  const h9_4 = Math.tanh(t1123);
-  $t[141] = h9_4;
-  const t1124 = Wh_4 * h9_4;
-  const t1125 = t1105 + t1124;
-  const t1126 = Wx_5 * x_8;
-  const t1127 = Wh_40 * h8_0;
-  const t1128 = Wh_41 * h8_1;
-  const t1129 = t1127 + t1128;
-  const t1130 = Wh_42 * h8_2;
-  const t1131 = t1129 + t1130;
-  const t1132 = Wh_43 * h8_3;
-  const t1133 = t1131 + t1132;
-  const t1134 = Wh_44 * h8_4;
-  const t1135 = t1133 + t1134;
-  const t1136 = Wh_45 * h8_5;
-  const t1137 = t1135 + t1136;
-  const t1138 = Wh_46 * h8_6;
-  const t1139 = t1137 + t1138;
-  const t1140 = Wh_47 * h8_7;
-  const t1141 = t1139 + t1140;
-  const t1142 = t1126 + t1141;
-  const t1143 = t1142 + b_5;
-  const h9_5 = Math.tanh(t1143);
-  $t[142] = h9_5;
-  const t1144 = Wh_5 * h9_5;
-  const t1145 = t1125 + t1144;
-  const t1146 = Wx_6 * x_8;
-  const t1147 = Wh_48 * h8_0;
-  const t1148 = Wh_49 * h8_1;
-  const t1149 = t1147 + t1148;
-  const t1150 = Wh_50 * h8_2;
-  const t1151 = t1149 + t1150;
-  const t1152 = Wh_51 * h8_3;
-  const t1153 = t1151 + t1152;
-  const t1154 = Wh_52 * h8_4;
-  const t1155 = t1153 + t1154;
-  const t1156 = Wh_53 * h8_5;
-  const t1157 = t1155 + t1156;
-  const t1158 = Wh_54 * h8_6;
-  const t1159 = t1157 + t1158;
-  const t1160 = Wh_55 * h8_7;
-  const t1161 = t1159 + t1160;
-  const t1162 = t1146 + t1161;
-  const t1163 = t1162 + b_6;
-  const h9_6 = Math.tanh(t1163);
-  $t[143] = h9_6;
-  const t1164 = Wh_6 * h9_6;
-  const t1165 = t1145 + t1164;
-  const t1166 = Wx_7 * x_8;
-  const t1167 = Wh_56 * h8_0;
-  const t1168 = Wh_57 * h8_1;
-  const t1169 = t1167 + t1168;
-  const t1170 = Wh_58 * h8_2;
-  const t1171 = t1169 + t1170;
-  const t1172 = Wh_59 * h8_3;
-  const t1173 = t1171 + t1172;
-  const t1174 = Wh_60 * h8_4;
-  const t1175 = t1173 + t1174;
-  const t1176 = Wh_61 * h8_5;
-  const t1177 = t1175 + t1176;
-  const t1178 = Wh_62 * h8_6;
-  const t1179 = t1177 + t1178;
-  const t1180 = Wh_63 * h8_7;
-  const t1181 = t1179 + t1180;
-  const t1182 = t1166 + t1181;
-  const t1183 = t1182 + b_7;
-  const h9_7 = Math.tanh(t1183);
-  $t[144] = h9_7;
-  const t1184 = Wh_7 * h9_7;
-  const t1185 = t1165 + t1184;
-  const t1186 = t2 + t1185;
-  const t1187 = t1186 + b_0;
-  const h10_0 = Math.tanh(t1187);
-  $t[122] = h10_0;
-  const t1188 = Wh_0 * h10_0;
-  const t1189 = Wx_1 * x_9;
-  const t1190 = Wh_8 * h9_0;
-  const t1191 = Wh_9 * h9_1;
-  const t1192 = t1190 + t1191;
-  const t1193 = Wh_10 * h9_2;
-  const t1194 = t1192 + t1193;
-  const t1195 = Wh_11 * h9_3;
-  const t1196 = t1194 + t1195;
-  const t1197 = Wh_12 * h9_4;
-  const t1198 = t1196 + t1197;
-  const t1199 = Wh_13 * h9_5;
-  const t1200 = t1198 + t1199;
-  const t1201 = Wh_14 * h9_6;
-  const t1202 = t1200 + t1201;
-  const t1203 = Wh_15 * h9_7;
-  const t1204 = t1202 + t1203;
-  const t1205 = t1189 + t1204;
-  const t1206 = t1205 + b_1;
-  const h10_1 = Math.tanh(t1206);
-  $t[130] = h10_1;
-  const t1207 = Wh_1 * h10_1;
-  const t1208 = t1188 + t1207;
-  const t1209 = Wx_2 * x_9;
-  const t1210 = Wh_16 * h9_0;
-  const t1211 = Wh_17 * h9_1;
-  const t1212 = t1210 + t1211;
-  const t1213 = Wh_18 * h9_2;
-  const t1214 = t1212 + t1213;
-  const t1215 = Wh_19 * h9_3;
-  const t1216 = t1214 + t1215;
-  const t1217 = Wh_20 * h9_4;
-  const t1218 = t1216 + t1217;
-  const t1219 = Wh_21 * h9_5;
-  const t1220 = t1218 + t1219;
-  const t1221 = Wh_22 * h9_6;
-  const t1222 = t1220 + t1221;
-  const t1223 = Wh_23 * h9_7;
-  const t1224 = t1222 + t1223;
-  const t1225 = t1209 + t1224;
-  const t1226 = t1225 + b_2;
-  const h10_2 = Math.tanh(t1226);
-  $t[131] = h10_2;
-  const t1227 = Wh_2 * h10_2;
-  const t1228 = t1208 + t1227;
-  const t1229 = Wx_3 * x_9;
-  const t1230 = Wh_24 * h9_0;
-  const t1231 = Wh_25 * h9_1;
-  const t1232 = t1230 + t1231;
-  const t1233 = Wh_26 * h9_2;
-  const t1234 = t1232 + t1233;
-  const t1235 = Wh_27 * h9_3;
-  const t1236 = t1234 + t1235;
-  const t1237 = Wh_28 * h9_4;
-  const t1238 = t1236 + t1237;
-  const t1239 = Wh_29 * h9_5;
-  const t1240 = t1238 + t1239;
-  const t1241 = Wh_30 * h9_6;
-  const t1242 = t1240 + t1241;
-  const t1243 = Wh_31 * h9_7;
-  const t1244 = t1242 + t1243;
-  const t1245 = t1229 + t1244;
-  const t1246 = t1245 + b_3;
-  const h10_3 = Math.tanh(t1246);
-  $t[132] = h10_3;
-  const t1247 = Wh_3 * h10_3;
-  const t1248 = t1228 + t1247;
-  const t1249 = Wx_4 * x_9;
-  const t1250 = Wh_32 * h9_0;
-  const t1251 = Wh_33 * h9_1;
-  const t1252 = t1250 + t1251;
-  const t1253 = Wh_34 * h9_2;
-  const t1254 = t1252 + t1253;
-  const t1255 = Wh_35 * h9_3;
-  const t1256 = t1254 + t1255;
-  const t1257 = Wh_36 * h9_4;
-  const t1258 = t1256 + t1257;
-  const t1259 = Wh_37 * h9_5;
-  const t1260 = t1258 + t1259;
-  const t1261 = Wh_38 * h9_6;
-  const t1262 = t1260 + t1261;
-  const t1263 = Wh_39 * h9_7;
-  const t1264 = t1262 + t1263;
-  const t1265 = t1249 + t1264;
-  const t1266 = t1265 + b_4;
-  const h10_4 = Math.tanh(t1266);
-  $t[133] = h10_4;
-  const t1267 = Wh_4 * h10_4;
-  const t1268 = t1248 + t1267;
-  const t1269 = Wx_5 * x_9;
-  const t1270 = Wh_40 * h9_0;
-  const t1271 = Wh_41 * h9_1;
-  const t1272 = t1270 + t1271;
-  const t1273 = Wh_42 * h9_2;
-  const t1274 = t1272 + t1273;
-  const t1275 = Wh_43 * h9_3;
-  const t1276 = t1274 + t1275;
-  const t1277 = Wh_44 * h9_4;
-  const t1278 = t1276 + t1277;
-  const t1279 = Wh_45 * h9_5;
-  const t1280 = t1278 + t1279;
-  const t1281 = Wh_46 * h9_6;
-  const t1282 = t1280 + t1281;
-  const t1283 = Wh_47 * h9_7;
-  const t1284 = t1282 + t1283;
-  const t1285 = t1269 + t1284;
-  const t1286 = t1285 + b_5;
-  const h10_5 = Math.tanh(t1286);
-  $t[134] = h10_5;
-  const t1287 = Wh_5 * h10_5;
-  const t1288 = t1268 + t1287;
-  const t1289 = Wx_6 * x_9;
-  const t1290 = Wh_48 * h9_0;
-  const t1291 = Wh_49 * h9_1;
-  const t1292 = t1290 + t1291;
-  const t1293 = Wh_50 * h9_2;
-  const t1294 = t1292 + t1293;
-  const t1295 = Wh_51 * h9_3;
-  const t1296 = t1294 + t1295;
-  const t1297 = Wh_52 * h9_4;
-  const t1298 = t1296 + t1297;
-  const t1299 = Wh_53 * h9_5;
-  const t1300 = t1298 + t1299;
-  const t1301 = Wh_54 * h9_6;
-  const t1302 = t1300 + t1301;
-  const t1303 = Wh_55 * h9_7;
-  const t1304 = t1302 + t1303;
-  const t1305 = t1289 + t1304;
-  const t1306 = t1305 + b_6;
-  const h10_6 = Math.tanh(t1306);
-  $t[135] = h10_6;
-  const t1307 = Wh_6 * h10_6;
-  const t1308 = t1288 + t1307;
-  const t1309 = Wx_7 * x_9;
-  const t1310 = Wh_56 * h9_0;
-  const t1311 = Wh_57 * h9_1;
-  const t1312 = t1310 + t1311;
-  const t1313 = Wh_58 * h9_2;
-  const t1314 = t1312 + t1313;
-  const t1315 = Wh_59 * h9_3;
-  const t1316 = t1314 + t1315;
-  const t1317 = Wh_60 * h9_4;
-  const t1318 = t1316 + t1317;
-  const t1319 = Wh_61 * h9_5;
-  const t1320 = t1318 + t1319;
-  const t1321 = Wh_62 * h9_6;
-  const t1322 = t1320 + t1321;
-  const t1323 = Wh_63 * h9_7;
-  const t1324 = t1322 + t1323;
-  const t1325 = t1309 + t1324;
-  const t1326 = t1325 + b_7;
-  const h10_7 = Math.tanh(t1326);
-  $t[136] = h10_7;
-  const t1327 = Wh_7 * h10_7;
-  const t1328 = t1308 + t1327;
-  const t1329 = t1 + t1328;
-  const t1330 = t1329 + b_0;
-  const h11_0 = Math.tanh(t1330);
-  $t[263] = h11_0;
-  const t1331 = Wh_0 * h11_0;
-  const t1332 = Wx_1 * x_10;
-  const t1333 = Wh_8 * h10_0;
-  const t1334 = Wh_9 * h10_1;
-  const t1335 = t1333 + t1334;
-  const t1336 = Wh_10 * h10_2;
-  const t1337 = t1335 + t1336;
-  const t1338 = Wh_11 * h10_3;
-  const t1339 = t1337 + t1338;
-  const t1340 = Wh_12 * h10_4;
-  const t1341 = t1339 + t1340;
-  const t1342 = Wh_13 * h10_5;
-  const t1343 = t1341 + t1342;
-  const t1344 = Wh_14 * h10_6;
-  const t1345 = t1343 + t1344;
-  const t1346 = Wh_15 * h10_7;
-  const t1347 = t1345 + t1346;
-  const t1348 = t1332 + t1347;
-  const t1349 = t1348 + b_1;
-  const h11_1 = Math.tanh(t1349);
-  $t[264] = h11_1;
-  const t1350 = Wh_1 * h11_1;
-  const t1351 = t1331 + t1350;
-  const t1352 = Wx_2 * x_10;
-  const t1353 = Wh_16 * h10_0;
-  const t1354 = Wh_17 * h10_1;
-  const t1355 = t1353 + t1354;
-  const t1356 = Wh_18 * h10_2;
-  const t1357 = t1355 + t1356;
-  const t1358 = Wh_19 * h10_3;
-  const t1359 = t1357 + t1358;
-  const t1360 = Wh_20 * h10_4;
-  const t1361 = t1359 + t1360;
-  const t1362 = Wh_21 * h10_5;
-  const t1363 = t1361 + t1362;
-  const t1364 = Wh_22 * h10_6;
-  const t1365 = t1363 + t1364;
-  const t1366 = Wh_23 * h10_7;
-  const t1367 = t1365 + t1366;
-  const t1368 = t1352 + t1367;
-  const t1369 = t1368 + b_2;
-  const h11_2 = Math.tanh(t1369);
-  $t[265] = h11_2;
-  const t1370 = Wh_2 * h11_2;
-  const t1371 = t1351 + t1370;
-  const t1372 = Wx_3 * x_10;
-  const t1373 = Wh_24 * h10_0;
-  const t1374 = Wh_25 * h10_1;
-  const t1375 = t1373 + t1374;
-  const t1376 = Wh_26 * h10_2;
-  const t1377 = t1375 + t1376;
-  const t1378 = Wh_27 * h10_3;
-  const t1379 = t1377 + t1378;
-  const t1380 = Wh_28 * h10_4;
-  const t1381 = t1379 + t1380;
-  const t1382 = Wh_29 * h10_5;
-  const t1383 = t1381 + t1382;
-  const t1384 = Wh_30 * h10_6;
-  const t1385 = t1383 + t1384;
-  const t1386 = Wh_31 * h10_7;
-  const t1387 = t1385 + t1386;
-  const t1388 = t1372 + t1387;
-  const t1389 = t1388 + b_3;
-  const h11_3 = Math.tanh(t1389);
-  $t[266] = h11_3;
-  const t1390 = Wh_3 * h11_3;
-  const t1391 = t1371 + t1390;
-  const t1392 = Wx_4 * x_10;
-  const t1393 = Wh_32 * h10_0;
-  const t1394 = Wh_33 * h10_1;
-  const t1395 = t1393 + t1394;
-  const t1396 = Wh_34 * h10_2;
-  const t1397 = t1395 + t1396;
-  const t1398 = Wh_35 * h10_3;
-  const t1399 = t1397 + t1398;
-  const t1400 = Wh_36 * h10_4;
-  const t1401 = t1399 + t1400;
-  const t1402 = Wh_37 * h10_5;
-  const t1403 = t1401 + t1402;
-  const t1404 = Wh_38 * h10_6;
-  const t1405 = t1403 + t1404;
-  const t1406 = Wh_39 * h10_7;
-  const t1407 = t1405 + t1406;
-  const t1408 = t1392 + t1407;
-  const t1409 = t1408 + b_4;
-  const h11_4 = Math.tanh(t1409);
-  $t[267] = h11_4;
-  const t1410 = Wh_4 * h11_4;
-  const t1411 = t1391 + t1410;
-  const t1412 = Wx_5 * x_10;
-  const t1413 = Wh_40 * h10_0;
-  const t1414 = Wh_41 * h10_1;
-  const t1415 = t1413 + t1414;
-  const t1416 = Wh_42 * h10_2;
-  const t1417 = t1415 + t1416;
-  const t1418 = Wh_43 * h10_3;
-  const t1419 = t1417 + t1418;
-  const t1420 = Wh_44 * h10_4;
-  const t1421 = t1419 + t1420;
-  const t1422 = Wh_45 * h10_5;
-  const t1423 = t1421 + t1422;
-  const t1424 = Wh_46 * h10_6;
-  const t1425 = t1423 + t1424;
-  const t1426 = Wh_47 * h10_7;
-  const t1427 = t1425 + t1426;
-  const t1428 = t1412 + t1427;
-  const t1429 = t1428 + b_5;
-  const h11_5 = Math.tanh(t1429);
-  $t[268] = h11_5;
-  const t1430 = Wh_5 * h11_5;
-  const t1431 = t1411 + t1430;
-  const t1432 = Wx_6 * x_10;
-  const t1433 = Wh_48 * h10_0;
-  const t1434 = Wh_49 * h10_1;
-  const t1435 = t1433 + t1434;
-  const t1436 = Wh_50 * h10_2;
-  const t1437 = t1435 + t1436;
-  const t1438 = Wh_51 * h10_3;
-  const t1439 = t1437 + t1438;
-  const t1440 = Wh_52 * h10_4;
-  const t1441 = t1439 + t1440;
-  const t1442 = Wh_53 * h10_5;
-  const t1443 = t1441 + t1442;
-  const t1444 = Wh_54 * h10_6;
-  const t1445 = t1443 + t1444;
-  const t1446 = Wh_55 * h10_7;
-  const t1447 = t1445 + t1446;
-  const t1448 = t1432 + t1447;
-  const t1449 = t1448 + b_6;
-  const h11_6 = Math.tanh(t1449);
-  $t[269] = h11_6;
-  const t1450 = Wh_6 * h11_6;
-  const t1451 = t1431 + t1450;
-  const t1452 = Wx_7 * x_10;
-  const t1453 = Wh_56 * h10_0;
-  const t1454 = Wh_57 * h10_1;
-  const t1455 = t1453 + t1454;
-  const t1456 = Wh_58 * h10_2;
-  const t1457 = t1455 + t1456;
-  const t1458 = Wh_59 * h10_3;
-  const t1459 = t1457 + t1458;
-  const t1460 = Wh_60 * h10_4;
-  const t1461 = t1459 + t1460;
-  const t1462 = Wh_61 * h10_5;
-  const t1463 = t1461 + t1462;
-  const t1464 = Wh_62 * h10_6;
-  const t1465 = t1463 + t1464;
-  const t1466 = Wh_63 * h10_7;
-  const t1467 = t1465 + t1466;
-  const t1468 = t1452 + t1467;
-  const t1469 = t1468 + b_7;
-  const h11_7 = Math.tanh(t1469);
-  $t[120] = h11_7;
-  const t1470 = Wh_7 * h11_7;
-  const t1471 = t1451 + t1470;
-  const t1472 = t0 + t1471;
-  const t1473 = t1472 + b_0;
-  const h12_0 = Math.tanh(t1473);
-  $t[298] = h12_0;
-  const t1474 = v_0 * h12_0;
-  const t1475 = Wx_1 * x_11;
-  const t1476 = Wh_8 * h11_0;
-  const t1477 = Wh_9 * h11_1;
-  const t1478 = t1476 + t1477;
-  const t1479 = Wh_10 * h11_2;
-  const t1480 = t1478 + t1479;
-  const t1481 = Wh_11 * h11_3;
-  const t1482 = t1480 + t1481;
-  const t1483 = Wh_12 * h11_4;
-  const t1484 = t1482 + t1483;
-  const t1485 = Wh_13 * h11_5;
-  const t1486 = t1484 + t1485;
-  const t1487 = Wh_14 * h11_6;
-  const t1488 = t1486 + t1487;
-  const t1489 = Wh_15 * h11_7;
-  const t1490 = t1488 + t1489;
-  const t1491 = t1475 + t1490;
-  const t1492 = t1491 + b_1;
-  const h12_1 = Math.tanh(t1492);
-  $t[299] = h12_1;
-  const t1493 = v_1 * h12_1;
-  const t1494 = t1474 + t1493;
-  const t1495 = Wx_2 * x_11;
-  const t1496 = Wh_16 * h11_0;
-  const t1497 = Wh_17 * h11_1;
-  const t1498 = t1496 + t1497;
-  const t1499 = Wh_18 * h11_2;
-  const t1500 = t1498 + t1499;
-  const t1501 = Wh_19 * h11_3;
-  const t1502 = t1500 + t1501;
-  const t1503 = Wh_20 * h11_4;
-  const t1504 = t1502 + t1503;
-  const t1505 = Wh_21 * h11_5;
-  const t1506 = t1504 + t1505;
-  const t1507 = Wh_22 * h11_6;
-  const t1508 = t1506 + t1507;
-  const t1509 = Wh_23 * h11_7;
-  const t1510 = t1508 + t1509;
-  const t1511 = t1495 + t1510;
-  const t1512 = t1511 + b_2;
-  const h12_2 = Math.tanh(t1512);
-  $t[300] = h12_2;
-  const t1513 = v_2 * h12_2;
-  const t1514 = t1494 + t1513;
-  const t1515 = Wx_3 * x_11;
-  const t1516 = Wh_24 * h11_0;
-  const t1517 = Wh_25 * h11_1;
-  const t1518 = t1516 + t1517;
-  const t1519 = Wh_26 * h11_2;
-  const t1520 = t1518 + t1519;
-  const t1521 = Wh_27 * h11_3;
-  const t1522 = t1520 + t1521;
-  const t1523 = Wh_28 * h11_4;
-  const t1524 = t1522 + t1523;
-  const t1525 = Wh_29 * h11_5;
-  const t1526 = t1524 + t1525;
-  const t1527 = Wh_30 * h11_6;
-  const t1528 = t1526 + t1527;
-  const t1529 = Wh_31 * h11_7;
-  const t1530 = t1528 + t1529;
-  const t1531 = t1515 + t1530;
-  const t1532 = t1531 + b_3;
-  const h12_3 = Math.tanh(t1532);
-  $t[301] = h12_3;
-  const t1533 = v_3 * h12_3;
-  const t1534 = t1514 + t1533;
-  const t1535 = Wx_4 * x_11;
-  const t1536 = Wh_32 * h11_0;
-  const t1537 = Wh_33 * h11_1;
-  const t1538 = t1536 + t1537;
-  const t1539 = Wh_34 * h11_2;
-  const t1540 = t1538 + t1539;
-  const t1541 = Wh_35 * h11_3;
-  const t1542 = t1540 + t1541;
-  const t1543 = Wh_36 * h11_4;
-  const t1544 = t1542 + t1543;
-  const t1545 = Wh_37 * h11_5;
-  const t1546 = t1544 + t1545;
-  const t1547 = Wh_38 * h11_6;
-  const t1548 = t1546 + t1547;
-  const t1549 = Wh_39 * h11_7;
-  const t1550 = t1548 + t1549;
-  const t1551 = t1535 + t1550;
-  const t1552 = t1551 + b_4;
-  const h12_4 = Math.tanh(t1552);
-  $t[302] = h12_4;
-  const t1553 = v_4 * h12_4;
-  const t1554 = t1534 + t1553;
-  const t1555 = Wx_5 * x_11;
-  const t1556 = Wh_40 * h11_0;
-  const t1557 = Wh_41 * h11_1;
-  const t1558 = t1556 + t1557;
-  const t1559 = Wh_42 * h11_2;
-  const t1560 = t1558 + t1559;
-  const t1561 = Wh_43 * h11_3;
-  const t1562 = t1560 + t1561;
-  const t1563 = Wh_44 * h11_4;
-  const t1564 = t1562 + t1563;
-  const t1565 = Wh_45 * h11_5;
-  const t1566 = t1564 + t1565;
-  const t1567 = Wh_46 * h11_6;
-  const t1568 = t1566 + t1567;
-  const t1569 = Wh_47 * h11_7;
-  const t1570 = t1568 + t1569;
-  const t1571 = t1555 + t1570;
-  const t1572 = t1571 + b_5;
-  const h12_5 = Math.tanh(t1572);
-  $t[303] = h12_5;
-  const t1573 = v_5 * h12_5;
-  const t1574 = t1554 + t1573;
-  const t1575 = Wx_6 * x_11;
-  const t1576 = Wh_48 * h11_0;
-  const t1577 = Wh_49 * h11_1;
-  const t1578 = t1576 + t1577;
-  const t1579 = Wh_50 * h11_2;
-  const t1580 = t1578 + t1579;
-  const t1581 = Wh_51 * h11_3;
-  const t1582 = t1580 + t1581;
-  const t1583 = Wh_52 * h11_4;
-  const t1584 = t1582 + t1583;
-  const t1585 = Wh_53 * h11_5;
-  const t1586 = t1584 + t1585;
-  const t1587 = Wh_54 * h11_6;
-  const t1588 = t1586 + t1587;
-  const t1589 = Wh_55 * h11_7;
-  const t1590 = t1588 + t1589;
-  const t1591 = t1575 + t1590;
-  const t1592 = t1591 + b_6;
-  const h12_6 = Math.tanh(t1592);
-  $t[304] = h12_6;
-  const t1593 = v_6 * h12_6;
-  const t1594 = t1574 + t1593;
-  const t1595 = Wx_7 * x_11;
-  const t1596 = Wh_56 * h11_0;
-  const t1597 = Wh_57 * h11_1;
-  const t1598 = t1596 + t1597;
-  const t1599 = Wh_58 * h11_2;
-  const t1600 = t1598 + t1599;
-  const t1601 = Wh_59 * h11_3;
-  const t1602 = t1600 + t1601;
-  const t1603 = Wh_60 * h11_4;
-  const t1604 = t1602 + t1603;
-  const t1605 = Wh_61 * h11_5;
-  const t1606 = t1604 + t1605;
-  const t1607 = Wh_62 * h11_6;
-  const t1608 = t1606 + t1607;
-  const t1609 = Wh_63 * h11_7;
-  const t1610 = t1608 + t1609;
-  const t1611 = t1595 + t1610;
-  const t1612 = t1611 + b_7;
-  const h12_7 = Math.tanh(t1612);
-  $t[305] = h12_7;
-  const t1613 = v_7 * h12_7;
-  const t1614 = t1594 + t1613;
-  const yhat = t1614 + c;
-  const t1615 = yhat - y;
-  const loss = t1615 * t1615;
-  $t[306] = loss;
-  // grad of: loss = (yhat - y)^2
-  const d_c = 2 * t1615;
-  $t[297] = d_c;
-  $g.c += $scale * d_c;
-  // grad of: (dot) = dot(v, h12)
-  const d_h12_0 = d_c * v_0;
-  // grad of: h12 = tanh(… + … + b)
-  const t1616 = h12_0 * h12_0;
-  // grad of: h12 = tanh(… + … + b)
-  const t1617 = 1 - t1616;
-  // grad of: h12 = tanh(… + … + b)
-  const t1618 = d_h12_0 * t1617;
-  $t[216] = t1618;
-  const t1619 = Wh_0 * t1618;
-  // grad of: (dot) = dot(v, h12)
-  const d_h12_1 = d_c * v_1;
-  // grad of: h12 = tanh(… + … + b)
-  const t1620 = h12_1 * h12_1;
-  // grad of: h12 = tanh(… + … + b)
-  const t1621 = 1 - t1620;
-  // grad of: h12 = tanh(… + … + b)
-  const t1622 = d_h12_1 * t1621;
-  $t[223] = t1622;
-  const t1623 = Wh_8 * t1622;
-  const t1624 = t1619 + t1623;
-  // grad of: (dot) = dot(v, h12)
-  const d_h12_2 = d_c * v_2;
-  // grad of: h12 = tanh(… + … + b)
-  const t1625 = h12_2 * h12_2;
-  // grad of: h12 = tanh(… + … + b)
-  const t1626 = 1 - t1625;
-  // grad of: h12 = tanh(… + … + b)
-  const t1627 = d_h12_2 * t1626;
-  $t[230] = t1627;
-  const t1628 = Wh_16 * t1627;
-  const t1629 = t1624 + t1628;
-  // grad of: (dot) = dot(v, h12)
-  const d_h12_3 = d_c * v_3;
-  // grad of: h12 = tanh(… + … + b)
-  const t1630 = h12_3 * h12_3;
-  // grad of: h12 = tanh(… + … + b)
-  const t1631 = 1 - t1630;
-  // grad of: h12 = tanh(… + … + b)
-  const t1632 = d_h12_3 * t1631;
-  $t[237] = t1632;
-  const t1633 = Wh_24 * t1632;
-  const t1634 = t1629 + t1633;
-  // grad of: (dot) = dot(v, h12)
-  const d_h12_4 = d_c * v_4;
-  // grad of: h12 = tanh(… + … + b)
-  const t1635 = h12_4 * h12_4;
-  // grad of: h12 = tanh(… + … + b)
-  const t1636 = 1 - t1635;
-  // grad of: h12 = tanh(… + … + b)
-  const t1637 = d_h12_4 * t1636;
-  $t[116] = t1637;
-  const t1638 = Wh_32 * t1637;
-  const t1639 = t1634 + t1638;
-  // grad of: (dot) = dot(v, h12)
-  const d_h12_5 = d_c * v_5;
-  // grad of: h12 = tanh(… + … + b)
-  const t1640 = h12_5 * h12_5;
-  // grad of: h12 = tanh(… + … + b)
-  const t1641 = 1 - t1640;
-  // grad of: h12 = tanh(… + … + b)
-  const t1642 = d_h12_5 * t1641;
-  $t[117] = t1642;
-  const t1643 = Wh_40 * t1642;
-  const t1644 = t1639 + t1643;
-  // grad of: (dot) = dot(v, h12)
-  const d_h12_6 = d_c * v_6;
-  // grad of: h12 = tanh(… + … + b)
-  const t1645 = h12_6 * h12_6;
-  // grad of: h12 = tanh(… + … + b)
-  const t1646 = 1 - t1645;
-  // grad of: h12 = tanh(… + … + b)
-  const t1647 = d_h12_6 * t1646;
-  $t[118] = t1647;
-  const t1648 = Wh_48 * t1647;
-  const t1649 = t1644 + t1648;
-  // grad of: (dot) = dot(v, h12)
-  const d_h12_7 = d_c * v_7;
-  // grad of: h12 = tanh(… + … + b)
-  const t1650 = h12_7 * h12_7;
-  // grad of: h12 = tanh(… + … + b)
-  const t1651 = 1 - t1650;
-  // grad of: h12 = tanh(… + … + b)
-  const t1652 = d_h12_7 * t1651;
-  $t[119] = t1652;
-  const t1653 = Wh_56 * t1652;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const d_h11_0 = t1649 + t1653;
-  // grad of: h11 = tanh(… + … + b)
-  const t1654 = h11_0 * h11_0;
-  // grad of: h11 = tanh(… + … + b)
-  const t1655 = 1 - t1654;
-  // grad of: h11 = tanh(… + … + b)
-  const t1656 = d_h11_0 * t1655;
-  $t[123] = t1656;
-  const t1657 = Wh_0 * t1656;
-  const t1658 = Wh_1 * t1618;
-  const t1659 = Wh_9 * t1622;
-  const t1660 = t1658 + t1659;
-  const t1661 = Wh_17 * t1627;
-  const t1662 = t1660 + t1661;
-  const t1663 = Wh_25 * t1632;
-  const t1664 = t1662 + t1663;
-  const t1665 = Wh_33 * t1637;
-  const t1666 = t1664 + t1665;
-  const t1667 = Wh_41 * t1642;
-  const t1668 = t1666 + t1667;
-  const t1669 = Wh_49 * t1647;
-  const t1670 = t1668 + t1669;
-  const t1671 = Wh_57 * t1652;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const d_h11_1 = t1670 + t1671;
-  // grad of: h11 = tanh(… + … + b)
-  const t1672 = h11_1 * h11_1;
-  // grad of: h11 = tanh(… + … + b)
-  const t1673 = 1 - t1672;
-  // grad of: h11 = tanh(… + … + b)
-  const t1674 = d_h11_1 * t1673;
-  $t[124] = t1674;
-  const t1675 = Wh_8 * t1674;
-  const t1676 = t1657 + t1675;
-  const t1677 = Wh_2 * t1618;
-  const t1678 = Wh_10 * t1622;
-  const t1679 = t1677 + t1678;
-  const t1680 = Wh_18 * t1627;
-  const t1681 = t1679 + t1680;
-  const t1682 = Wh_26 * t1632;
-  const t1683 = t1681 + t1682;
-  const t1684 = Wh_34 * t1637;
-  const t1685 = t1683 + t1684;
-  const t1686 = Wh_42 * t1642;
-  const t1687 = t1685 + t1686;
-  const t1688 = Wh_50 * t1647;
-  const t1689 = t1687 + t1688;
-  const t1690 = Wh_58 * t1652;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const d_h11_2 = t1689 + t1690;
-  // grad of: h11 = tanh(… + … + b)
-  const t1691 = h11_2 * h11_2;
-  // grad of: h11 = tanh(… + … + b)
-  const t1692 = 1 - t1691;
-  // grad of: h11 = tanh(… + … + b)
-  const t1693 = d_h11_2 * t1692;
-  $t[125] = t1693;
-  const t1694 = Wh_16 * t1693;
-  const t1695 = t1676 + t1694;
-  const t1696 = Wh_3 * t1618;
-  const t1697 = Wh_11 * t1622;
-  const t1698 = t1696 + t1697;
-  const t1699 = Wh_19 * t1627;
-  const t1700 = t1698 + t1699;
-  const t1701 = Wh_27 * t1632;
-  const t1702 = t1700 + t1701;
-  const t1703 = Wh_35 * t1637;
-  const t1704 = t1702 + t1703;
-  const t1705 = Wh_43 * t1642;
-  const t1706 = t1704 + t1705;
-  const t1707 = Wh_51 * t1647;
-  const t1708 = t1706 + t1707;
-  const t1709 = Wh_59 * t1652;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const d_h11_3 = t1708 + t1709;
-  // grad of: h11 = tanh(… + … + b)
-  const t1710 = h11_3 * h11_3;
-  // grad of: h11 = tanh(… + … + b)
-  const t1711 = 1 - t1710;
-  // grad of: h11 = tanh(… + … + b)
-  const t1712 = d_h11_3 * t1711;
-  $t[126] = t1712;
-  const t1713 = Wh_24 * t1712;
-  const t1714 = t1695 + t1713;
-  const t1715 = Wh_4 * t1618;
-  const t1716 = Wh_12 * t1622;
-  const t1717 = t1715 + t1716;
-  const t1718 = Wh_20 * t1627;
-  const t1719 = t1717 + t1718;
-  const t1720 = Wh_28 * t1632;
-  const t1721 = t1719 + t1720;
-  const t1722 = Wh_36 * t1637;
-  const t1723 = t1721 + t1722;
-  const t1724 = Wh_44 * t1642;
-  const t1725 = t1723 + t1724;
-  const t1726 = Wh_52 * t1647;
-  const t1727 = t1725 + t1726;
-  const t1728 = Wh_60 * t1652;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const d_h11_4 = t1727 + t1728;
-  // grad of: h11 = tanh(… + … + b)
-  const t1729 = h11_4 * h11_4;
-  // grad of: h11 = tanh(… + … + b)
-  const t1730 = 1 - t1729;
-  // grad of: h11 = tanh(… + … + b)
-  const t1731 = d_h11_4 * t1730;
-  $t[127] = t1731;
-  const t1732 = Wh_32 * t1731;
-  const t1733 = t1714 + t1732;
-  const t1734 = Wh_5 * t1618;
-  const t1735 = Wh_13 * t1622;
-  const t1736 = t1734 + t1735;
-  const t1737 = Wh_21 * t1627;
-  const t1738 = t1736 + t1737;
-  const t1739 = Wh_29 * t1632;
-  const t1740 = t1738 + t1739;
-  const t1741 = Wh_37 * t1637;
-  const t1742 = t1740 + t1741;
-  const t1743 = Wh_45 * t1642;
-  const t1744 = t1742 + t1743;
-  const t1745 = Wh_53 * t1647;
-  const t1746 = t1744 + t1745;
-  const t1747 = Wh_61 * t1652;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const d_h11_5 = t1746 + t1747;
-  // grad of: h11 = tanh(… + … + b)
-  const t1748 = h11_5 * h11_5;
-  // grad of: h11 = tanh(… + … + b)
-  const t1749 = 1 - t1748;
-  // grad of: h11 = tanh(… + … + b)
-  const t1750 = d_h11_5 * t1749;
-  $t[128] = t1750;
-  const t1751 = Wh_40 * t1750;
-  const t1752 = t1733 + t1751;
-  const t1753 = Wh_6 * t1618;
-  const t1754 = Wh_14 * t1622;
-  const t1755 = t1753 + t1754;
-  const t1756 = Wh_22 * t1627;
-  const t1757 = t1755 + t1756;
-  const t1758 = Wh_30 * t1632;
-  const t1759 = t1757 + t1758;
-  const t1760 = Wh_38 * t1637;
-  const t1761 = t1759 + t1760;
-  const t1762 = Wh_46 * t1642;
-  const t1763 = t1761 + t1762;
-  const t1764 = Wh_54 * t1647;
-  const t1765 = t1763 + t1764;
-  const t1766 = Wh_62 * t1652;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const d_h11_6 = t1765 + t1766;
-  // grad of: h11 = tanh(… + … + b)
-  const t1767 = h11_6 * h11_6;
-  // grad of: h11 = tanh(… + … + b)
-  const t1768 = 1 - t1767;
-  // grad of: h11 = tanh(… + … + b)
-  const t1769 = d_h11_6 * t1768;
-  $t[129] = t1769;
-  const t1770 = Wh_48 * t1769;
-  const t1771 = t1752 + t1770;
-  $t[121] = t1771;
-  const t1772 = Wh_7 * t1618;
-  const t1773 = Wh_15 * t1622;
-  const t1774 = t1772 + t1773;
-  const t1775 = Wh_23 * t1627;
-  const t1776 = t1774 + t1775;
-  $t[114] = t1776;
-  const t1777 = Wh_31 * t1632;
-  $t[115] = t1777;
-}
-
-function $gradient_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): void {
-  const Wh_0 = $t[45];
-  const Wh_1 = $t[62];
-  const Wh_2 = $t[73];
-  const Wh_3 = $t[84];
-  const Wh_4 = $t[95];
-  const Wh_5 = $t[19];
-  const Wh_6 = $t[31];
-  const Wh_7 = $t[42];
-  const Wh_8 = $t[48];
-  const Wh_9 = $t[50];
-  const Wh_10 = $t[52];
-  const Wh_11 = $t[54];
-  const Wh_12 = $t[56];
-  const Wh_13 = $t[58];
-  const Wh_14 = $t[59];
-  const Wh_15 = $t[60];
-  const Wh_16 = $t[64];
-  const Wh_17 = $t[65];
-  const Wh_18 = $t[66];
-  const Wh_19 = $t[67];
-  const Wh_20 = $t[68];
-  const Wh_21 = $t[69];
-  const Wh_22 = $t[70];
-  const Wh_23 = $t[71];
-  const Wh_24 = $t[75];
-  const Wh_25 = $t[76];
-  const Wh_26 = $t[77];
-  const Wh_27 = $t[78];
-  const Wh_28 = $t[79];
-  const Wh_29 = $t[80];
-  const Wh_30 = $t[81];
-  const Wh_31 = $t[82];
-  const Wh_32 = $t[86];
-  const Wh_33 = $t[87];
-  const Wh_34 = $t[88];
-  const Wh_35 = $t[89];
-  const Wh_36 = $t[90];
-  const Wh_37 = $t[91];
-  const Wh_38 = $t[92];
-  const Wh_39 = $t[93];
-  const Wh_40 = $t[2];
-  const Wh_41 = $t[4];
-  const Wh_42 = $t[6];
-  const Wh_43 = $t[8];
-  const Wh_44 = $t[10];
-  const Wh_45 = $t[12];
-  const Wh_46 = $t[14];
-  const Wh_47 = $t[16];
-  const Wh_48 = $t[22];
-  const Wh_49 = $t[23];
-  const Wh_50 = $t[24];
-  const Wh_51 = $t[25];
-  const Wh_52 = $t[26];
-  const Wh_53 = $t[27];
-  const Wh_54 = $t[28];
-  const Wh_55 = $t[29];
-  const Wh_56 = $t[33];
-  const Wh_57 = $t[34];
-  const Wh_58 = $t[35];
-  const Wh_59 = $t[36];
-  const Wh_60 = $t[37];
-  const Wh_61 = $t[38];
-  const Wh_62 = $t[39];
-  const Wh_63 = $t[40];
-  const h4_0 = $t[164];
-  const h4_1 = $t[165];
-  const h4_2 = $t[166];
-  const h4_3 = $t[167];
-  const h4_4 = $t[168];
-  const h4_5 = $t[169];
-  const h4_6 = $t[170];
-  const h5_0 = $t[156];
-  const h5_1 = $t[157];
-  const h5_2 = $t[158];
-  const h5_3 = $t[159];
-  const h5_4 = $t[160];
-  const h5_5 = $t[161];
-  const h5_6 = $t[162];
-  const h5_7 = $t[163];
-  const h6_0 = $t[3];
-  const h6_1 = $t[5];
-  const h6_2 = $t[7];
-  const h6_3 = $t[9];
-  const h6_4 = $t[11];
-  const h6_5 = $t[13];
-  const h6_6 = $t[15];
-  const h6_7 = $t[17];
-  const h7_0 = $t[49];
-  const h7_1 = $t[51];
-  const h7_2 = $t[53];
-  const h7_3 = $t[55];
-  const h7_4 = $t[57];
-  const h7_5 = $t[153];
-  const h7_6 = $t[154];
-  const h7_7 = $t[155];
-  const h8_0 = $t[145];
-  const h8_1 = $t[146];
-  const h8_2 = $t[147];
-  const h8_3 = $t[148];
-  const h8_4 = $t[149];
-  const h8_5 = $t[150];
-  const h8_6 = $t[151];
-  const h8_7 = $t[152];
-  const h9_0 = $t[137];
-  const h9_1 = $t[138];
-  const h9_2 = $t[139];
-  const h9_3 = $t[140];
-  const h9_4 = $t[141];
-  const h9_5 = $t[142];
-  const h9_6 = $t[143];
-  const h9_7 = $t[144];
-  const h10_0 = $t[122];
-  const h10_1 = $t[130];
-  const h10_2 = $t[131];
-  const h10_3 = $t[132];
-  const h10_4 = $t[133];
-  const h10_5 = $t[134];
-  const h10_6 = $t[135];
-  const h10_7 = $t[136];
-  const h11_7 = $t[120];
-  const t1637 = $t[116];
-  const t1642 = $t[117];
-  const t1647 = $t[118];
-  const t1652 = $t[119];
-  const t1656 = $t[123];
-  const t1674 = $t[124];
-  const t1693 = $t[125];
-  const t1712 = $t[126];
-  const t1731 = $t[127];
-  const t1750 = $t[128];
-  const t1769 = $t[129];
-  const t1771 = $t[121];
-  const t1776 = $t[114];
-  const t1777 = $t[115];
-  const t1778 = t1776 + t1777;
-  const t1779 = Wh_39 * t1637;
-  const t1780 = t1778 + t1779;
-  const t1781 = Wh_47 * t1642;
-  const t1782 = t1780 + t1781;
-  const t1783 = Wh_55 * t1647;
-  const t1784 = t1782 + t1783;
-  const t1785 = Wh_63 * t1652;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const d_h11_7 = t1784 + t1785;
-  // grad of: h11 = tanh(… + … + b)
-  const t1786 = h11_7 * h11_7;
-  // grad of: h11 = tanh(… + … + b)
-  const t1787 = 1 - t1786;
-  // grad of: h11 = tanh(… + … + b)
-  const t1788 = d_h11_7 * t1787;
-  $t[262] = t1788;
-  const t1789 = Wh_56 * t1788;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const d_h10_0 = t1771 + t1789;
-  // grad of: h10 = tanh(… + … + b)
-  const t1790 = h10_0 * h10_0;
-  // grad of: h10 = tanh(… + … + b)
-  const t1791 = 1 - t1790;
-  // grad of: h10 = tanh(… + … + b)
-  const t1792 = d_h10_0 * t1791;
-  $t[215] = t1792;
-  const t1793 = Wh_0 * t1792;
-  const t1794 = Wh_1 * t1656;
-  const t1795 = Wh_9 * t1674;
-  const t1796 = t1794 + t1795;
-  const t1797 = Wh_17 * t1693;
-  const t1798 = t1796 + t1797;
-  const t1799 = Wh_25 * t1712;
-  const t1800 = t1798 + t1799;
-  const t1801 = Wh_33 * t1731;
-  const t1802 = t1800 + t1801;
-  const t1803 = Wh_41 * t1750;
-  const t1804 = t1802 + t1803;
-  const t1805 = Wh_49 * t1769;
-  const t1806 = t1804 + t1805;
-  const t1807 = Wh_57 * t1788;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const d_h10_1 = t1806 + t1807;
-  // grad of: h10 = tanh(… + … + b)
-  const t1808 = h10_1 * h10_1;
-  // grad of: h10 = tanh(… + … + b)
-  const t1809 = 1 - t1808;
-  // grad of: h10 = tanh(… + … + b)
-  const t1810 = d_h10_1 * t1809;
-  $t[222] = t1810;
-  const t1811 = Wh_8 * t1810;
-  const t1812 = t1793 + t1811;
-  const t1813 = Wh_2 * t1656;
-  const t1814 = Wh_10 * t1674;
-  const t1815 = t1813 + t1814;
-  const t1816 = Wh_18 * t1693;
-  const t1817 = t1815 + t1816;
-  const t1818 = Wh_26 * t1712;
-  const t1819 = t1817 + t1818;
-  const t1820 = Wh_34 * t1731;
-  const t1821 = t1819 + t1820;
-  const t1822 = Wh_42 * t1750;
-  const t1823 = t1821 + t1822;
-  const t1824 = Wh_50 * t1769;
-  const t1825 = t1823 + t1824;
-  const t1826 = Wh_58 * t1788;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const d_h10_2 = t1825 + t1826;
-  // grad of: h10 = tanh(… + … + b)
-  const t1827 = h10_2 * h10_2;
-  // grad of: h10 = tanh(… + … + b)
-  const t1828 = 1 - t1827;
-  // grad of: h10 = tanh(… + … + b)
-  const t1829 = d_h10_2 * t1828;
-  $t[229] = t1829;
-  const t1830 = Wh_16 * t1829;
-  const t1831 = t1812 + t1830;
-  const t1832 = Wh_3 * t1656;
-  const t1833 = Wh_11 * t1674;
-  const t1834 = t1832 + t1833;
-  const t1835 = Wh_19 * t1693;
-  const t1836 = t1834 + t1835;
-  const t1837 = Wh_27 * t1712;
-  const t1838 = t1836 + t1837;
-  const t1839 = Wh_35 * t1731;
-  const t1840 = t1838 + t1839;
-  const t1841 = Wh_43 * t1750;
-  const t1842 = t1840 + t1841;
-  const t1843 = Wh_51 * t1769;
-  const t1844 = t1842 + t1843;
-  const t1845 = Wh_59 * t1788;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const d_h10_3 = t1844 + t1845;
-  // grad of: h10 = tanh(… + … + b)
-  const t1846 = h10_3 * h10_3;
-  // grad of: h10 = tanh(… + … + b)
-  const t1847 = 1 - t1846;
-  // grad of: h10 = tanh(… + … + b)
-  const t1848 = d_h10_3 * t1847;
-  $t[236] = t1848;
-  const t1849 = Wh_24 * t1848;
-  const t1850 = t1831 + t1849;
-  const t1851 = Wh_4 * t1656;
-  const t1852 = Wh_12 * t1674;
-  const t1853 = t1851 + t1852;
-  const t1854 = Wh_20 * t1693;
-  const t1855 = t1853 + t1854;
-  const t1856 = Wh_28 * t1712;
-  const t1857 = t1855 + t1856;
-  const t1858 = Wh_36 * t1731;
-  const t1859 = t1857 + t1858;
-  const t1860 = Wh_44 * t1750;
-  const t1861 = t1859 + t1860;
-  const t1862 = Wh_52 * t1769;
-  const t1863 = t1861 + t1862;
-  const t1864 = Wh_60 * t1788;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const d_h10_4 = t1863 + t1864;
-  // grad of: h10 = tanh(… + … + b)
-  const t1865 = h10_4 * h10_4;
-  // grad of: h10 = tanh(… + … + b)
-  const t1866 = 1 - t1865;
-  // grad of: h10 = tanh(… + … + b)
-  const t1867 = d_h10_4 * t1866;
-  $t[243] = t1867;
-  const t1868 = Wh_32 * t1867;
-  const t1869 = t1850 + t1868;
-  const t1870 = Wh_5 * t1656;
-  const t1871 = Wh_13 * t1674;
-  const t1872 = t1870 + t1871;
-  const t1873 = Wh_21 * t1693;
-  const t1874 = t1872 + t1873;
-  const t1875 = Wh_29 * t1712;
-  const t1876 = t1874 + t1875;
-  const t1877 = Wh_37 * t1731;
-  const t1878 = t1876 + t1877;
-  const t1879 = Wh_45 * t1750;
-  const t1880 = t1878 + t1879;
-  const t1881 = Wh_53 * t1769;
-  const t1882 = t1880 + t1881;
-  const t1883 = Wh_61 * t1788;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const d_h10_5 = t1882 + t1883;
-  // grad of: h10 = tanh(… + … + b)
-  const t1884 = h10_5 * h10_5;
-  // grad of: h10 = tanh(… + … + b)
-  const t1885 = 1 - t1884;
-  // grad of: h10 = tanh(… + … + b)
-  const t1886 = d_h10_5 * t1885;
-  $t[249] = t1886;
-  const t1887 = Wh_40 * t1886;
-  const t1888 = t1869 + t1887;
-  const t1889 = Wh_6 * t1656;
-  const t1890 = Wh_14 * t1674;
-  const t1891 = t1889 + t1890;
-  const t1892 = Wh_22 * t1693;
-  const t1893 = t1891 + t1892;
-  const t1894 = Wh_30 * t1712;
-  const t1895 = t1893 + t1894;
-  const t1896 = Wh_38 * t1731;
-  const t1897 = t1895 + t1896;
-  const t1898 = Wh_46 * t1750;
-  const t1899 = t1897 + t1898;
-  const t1900 = Wh_54 * t1769;
-  const t1901 = t1899 + t1900;
-  const t1902 = Wh_62 * t1788;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const d_h10_6 = t1901 + t1902;
-  // grad of: h10 = tanh(… + … + b)
-  const t1903 = h10_6 * h10_6;
-  // grad of: h10 = tanh(… + … + b)
-  const t1904 = 1 - t1903;
-  // grad of: h10 = tanh(… + … + b)
-  const t1905 = d_h10_6 * t1904;
-  $t[255] = t1905;
-  const t1906 = Wh_48 * t1905;
-  const t1907 = t1888 + t1906;
-  const t1908 = Wh_7 * t1656;
-  const t1909 = Wh_15 * t1674;
-  const t1910 = t1908 + t1909;
-  const t1911 = Wh_23 * t1693;
-  const t1912 = t1910 + t1911;
-  const t1913 = Wh_31 * t1712;
-  const t1914 = t1912 + t1913;
-  const t1915 = Wh_39 * t1731;
-  const t1916 = t1914 + t1915;
-  const t1917 = Wh_47 * t1750;
-  const t1918 = t1916 + t1917;
-  const t1919 = Wh_55 * t1769;
-  const t1920 = t1918 + t1919;
-  const t1921 = Wh_63 * t1788;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const d_h10_7 = t1920 + t1921;
-  // grad of: h10 = tanh(… + … + b)
-  const t1922 = h10_7 * h10_7;
-  // grad of: h10 = tanh(… + … + b)
-  const t1923 = 1 - t1922;
-  // grad of: h10 = tanh(… + … + b)
-  const t1924 = d_h10_7 * t1923;
-  $t[261] = t1924;
-  const t1925 = Wh_56 * t1924;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const d_h9_0 = t1907 + t1925;
-  // grad of: h9 = tanh(… + … + b)
-  const t1926 = h9_0 * h9_0;
-  // grad of: h9 = tanh(… + … + b)
-  const t1927 = 1 - t1926;
-  // grad of: h9 = tanh(… + … + b)
-  const t1928 = d_h9_0 * t1927;
-  $t[214] = t1928;
-  const t1929 = Wh_0 * t1928;
-  const t1930 = Wh_1 * t1792;
-  const t1931 = Wh_9 * t1810;
-  const t1932 = t1930 + t1931;
-  const t1933 = Wh_17 * t1829;
-  const t1934 = t1932 + t1933;
-  const t1935 = Wh_25 * t1848;
-  const t1936 = t1934 + t1935;
-  const t1937 = Wh_33 * t1867;
-  const t1938 = t1936 + t1937;
-  const t1939 = Wh_41 * t1886;
-  const t1940 = t1938 + t1939;
-  const t1941 = Wh_49 * t1905;
-  const t1942 = t1940 + t1941;
-  const t1943 = Wh_57 * t1924;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const d_h9_1 = t1942 + t1943;
-  // grad of: h9 = tanh(… + … + b)
-  const t1944 = h9_1 * h9_1;
-  // grad of: h9 = tanh(… + … + b)
-  const t1945 = 1 - t1944;
-  // grad of: h9 = tanh(… + … + b)
-  const t1946 = d_h9_1 * t1945;
-  $t[221] = t1946;
-  const t1947 = Wh_8 * t1946;
-  const t1948 = t1929 + t1947;
-  const t1949 = Wh_2 * t1792;
-  const t1950 = Wh_10 * t1810;
-  const t1951 = t1949 + t1950;
-  const t1952 = Wh_18 * t1829;
-  const t1953 = t1951 + t1952;
-  const t1954 = Wh_26 * t1848;
-  const t1955 = t1953 + t1954;
-  const t1956 = Wh_34 * t1867;
-  const t1957 = t1955 + t1956;
-  const t1958 = Wh_42 * t1886;
-  const t1959 = t1957 + t1958;
-  const t1960 = Wh_50 * t1905;
-  const t1961 = t1959 + t1960;
-  const t1962 = Wh_58 * t1924;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const d_h9_2 = t1961 + t1962;
-  // grad of: h9 = tanh(… + … + b)
-  const t1963 = h9_2 * h9_2;
-  // grad of: h9 = tanh(… + … + b)
-  const t1964 = 1 - t1963;
-  // grad of: h9 = tanh(… + … + b)
-  const t1965 = d_h9_2 * t1964;
-  $t[228] = t1965;
-  const t1966 = Wh_16 * t1965;
-  const t1967 = t1948 + t1966;
-  const t1968 = Wh_3 * t1792;
-  const t1969 = Wh_11 * t1810;
-  const t1970 = t1968 + t1969;
-  const t1971 = Wh_19 * t1829;
-  const t1972 = t1970 + t1971;
-  const t1973 = Wh_27 * t1848;
-  const t1974 = t1972 + t1973;
-  const t1975 = Wh_35 * t1867;
-  const t1976 = t1974 + t1975;
-  const t1977 = Wh_43 * t1886;
-  const t1978 = t1976 + t1977;
-  const t1979 = Wh_51 * t1905;
-  const t1980 = t1978 + t1979;
-  const t1981 = Wh_59 * t1924;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const d_h9_3 = t1980 + t1981;
-  // grad of: h9 = tanh(… + … + b)
-  const t1982 = h9_3 * h9_3;
-  // grad of: h9 = tanh(… + … + b)
-  const t1983 = 1 - t1982;
-  // grad of: h9 = tanh(… + … + b)
-  const t1984 = d_h9_3 * t1983;
-  $t[235] = t1984;
-  const t1985 = Wh_24 * t1984;
-  const t1986 = t1967 + t1985;
-  const t1987 = Wh_4 * t1792;
-  const t1988 = Wh_12 * t1810;
-  const t1989 = t1987 + t1988;
-  const t1990 = Wh_20 * t1829;
-  const t1991 = t1989 + t1990;
-  const t1992 = Wh_28 * t1848;
-  const t1993 = t1991 + t1992;
-  const t1994 = Wh_36 * t1867;
-  const t1995 = t1993 + t1994;
-  const t1996 = Wh_44 * t1886;
-  const t1997 = t1995 + t1996;
-  const t1998 = Wh_52 * t1905;
-  const t1999 = t1997 + t1998;
-  const t2000 = Wh_60 * t1924;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const d_h9_4 = t1999 + t2000;
-  // grad of: h9 = tanh(… + … + b)
-  const t2001 = h9_4 * h9_4;
-  // grad of: h9 = tanh(… + … + b)
-  const t2002 = 1 - t2001;
-  // grad of: h9 = tanh(… + … + b)
-  const t2003 = d_h9_4 * t2002;
-  $t[242] = t2003;
-  const t2004 = Wh_32 * t2003;
-  const t2005 = t1986 + t2004;
-  const t2006 = Wh_5 * t1792;
-  const t2007 = Wh_13 * t1810;
-  const t2008 = t2006 + t2007;
-  const t2009 = Wh_21 * t1829;
-  const t2010 = t2008 + t2009;
-  const t2011 = Wh_29 * t1848;
-  const t2012 = t2010 + t2011;
-  const t2013 = Wh_37 * t1867;
-  const t2014 = t2012 + t2013;
-  const t2015 = Wh_45 * t1886;
-  const t2016 = t2014 + t2015;
-  const t2017 = Wh_53 * t1905;
-  const t2018 = t2016 + t2017;
-  const t2019 = Wh_61 * t1924;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const d_h9_5 = t2018 + t2019;
-  // grad of: h9 = tanh(… + … + b)
-  const t2020 = h9_5 * h9_5;
-  // grad of: h9 = tanh(… + … + b)
-  const t2021 = 1 - t2020;
-  // grad of: h9 = tanh(… + … + b)
-  const t2022 = d_h9_5 * t2021;
-  $t[248] = t2022;
-  const t2023 = Wh_40 * t2022;
-  const t2024 = t2005 + t2023;
-  const t2025 = Wh_6 * t1792;
-  const t2026 = Wh_14 * t1810;
-  const t2027 = t2025 + t2026;
-  const t2028 = Wh_22 * t1829;
-  const t2029 = t2027 + t2028;
-  const t2030 = Wh_30 * t1848;
-  const t2031 = t2029 + t2030;
-  const t2032 = Wh_38 * t1867;
-  const t2033 = t2031 + t2032;
-  const t2034 = Wh_46 * t1886;
-  const t2035 = t2033 + t2034;
-  const t2036 = Wh_54 * t1905;
-  const t2037 = t2035 + t2036;
-  const t2038 = Wh_62 * t1924;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const d_h9_6 = t2037 + t2038;
-  // grad of: h9 = tanh(… + … + b)
-  const t2039 = h9_6 * h9_6;
-  // grad of: h9 = tanh(… + … + b)
-  const t2040 = 1 - t2039;
-  // grad of: h9 = tanh(… + … + b)
-  const t2041 = d_h9_6 * t2040;
-  $t[254] = t2041;
-  const t2042 = Wh_48 * t2041;
-  const t2043 = t2024 + t2042;
-  const t2044 = Wh_7 * t1792;
-  const t2045 = Wh_15 * t1810;
-  const t2046 = t2044 + t2045;
-  const t2047 = Wh_23 * t1829;
-  const t2048 = t2046 + t2047;
-  const t2049 = Wh_31 * t1848;
-  const t2050 = t2048 + t2049;
-  const t2051 = Wh_39 * t1867;
-  const t2052 = t2050 + t2051;
-  const t2053 = Wh_47 * t1886;
-  const t2054 = t2052 + t2053;
-  const t2055 = Wh_55 * t1905;
-  const t2056 = t2054 + t2055;
-  const t2057 = Wh_63 * t1924;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const d_h9_7 = t2056 + t2057;
-  // grad of: h9 = tanh(… + … + b)
-  const t2058 = h9_7 * h9_7;
-  // grad of: h9 = tanh(… + … + b)
-  const t2059 = 1 - t2058;
-  // grad of: h9 = tanh(… + … + b)
-  const t2060 = d_h9_7 * t2059;
-  $t[260] = t2060;
-  const t2061 = Wh_56 * t2060;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const d_h8_0 = t2043 + t2061;
-  // grad of: h8 = tanh(… + … + b)
-  const t2062 = h8_0 * h8_0;
-  // grad of: h8 = tanh(… + … + b)
-  const t2063 = 1 - t2062;
-  // grad of: h8 = tanh(… + … + b)
-  const t2064 = d_h8_0 * t2063;
-  $t[213] = t2064;
-  const t2065 = Wh_0 * t2064;
-  const t2066 = Wh_1 * t1928;
-  const t2067 = Wh_9 * t1946;
-  const t2068 = t2066 + t2067;
-  const t2069 = Wh_17 * t1965;
-  const t2070 = t2068 + t2069;
-  const t2071 = Wh_25 * t1984;
-  const t2072 = t2070 + t2071;
-  const t2073 = Wh_33 * t2003;
-  const t2074 = t2072 + t2073;
-  const t2075 = Wh_41 * t2022;
-  const t2076 = t2074 + t2075;
-  const t2077 = Wh_49 * t2041;
-  const t2078 = t2076 + t2077;
-  const t2079 = Wh_57 * t2060;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const d_h8_1 = t2078 + t2079;
-  // grad of: h8 = tanh(… + … + b)
-  const t2080 = h8_1 * h8_1;
-  // grad of: h8 = tanh(… + … + b)
-  const t2081 = 1 - t2080;
-  // grad of: h8 = tanh(… + … + b)
-  const t2082 = d_h8_1 * t2081;
-  $t[220] = t2082;
-  const t2083 = Wh_8 * t2082;
-  const t2084 = t2065 + t2083;
-  const t2085 = Wh_2 * t1928;
-  const t2086 = Wh_10 * t1946;
-  const t2087 = t2085 + t2086;
-  const t2088 = Wh_18 * t1965;
-  const t2089 = t2087 + t2088;
-  const t2090 = Wh_26 * t1984;
-  const t2091 = t2089 + t2090;
-  const t2092 = Wh_34 * t2003;
-  const t2093 = t2091 + t2092;
-  const t2094 = Wh_42 * t2022;
-  const t2095 = t2093 + t2094;
-  const t2096 = Wh_50 * t2041;
-  const t2097 = t2095 + t2096;
-  const t2098 = Wh_58 * t2060;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const d_h8_2 = t2097 + t2098;
-  // grad of: h8 = tanh(… + … + b)
-  const t2099 = h8_2 * h8_2;
-  // grad of: h8 = tanh(… + … + b)
-  const t2100 = 1 - t2099;
-  // grad of: h8 = tanh(… + … + b)
-  const t2101 = d_h8_2 * t2100;
-  $t[227] = t2101;
-  const t2102 = Wh_16 * t2101;
-  const t2103 = t2084 + t2102;
-  const t2104 = Wh_3 * t1928;
-  const t2105 = Wh_11 * t1946;
-  const t2106 = t2104 + t2105;
-  const t2107 = Wh_19 * t1965;
-  const t2108 = t2106 + t2107;
-  const t2109 = Wh_27 * t1984;
-  const t2110 = t2108 + t2109;
-  const t2111 = Wh_35 * t2003;
-  const t2112 = t2110 + t2111;
-  const t2113 = Wh_43 * t2022;
-  const t2114 = t2112 + t2113;
-  const t2115 = Wh_51 * t2041;
-  const t2116 = t2114 + t2115;
-  const t2117 = Wh_59 * t2060;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const d_h8_3 = t2116 + t2117;
-  // grad of: h8 = tanh(… + … + b)
-  const t2118 = h8_3 * h8_3;
-  // grad of: h8 = tanh(… + … + b)
-  const t2119 = 1 - t2118;
-  // grad of: h8 = tanh(… + … + b)
-  const t2120 = d_h8_3 * t2119;
-  $t[234] = t2120;
-  const t2121 = Wh_24 * t2120;
-  const t2122 = t2103 + t2121;
-  const t2123 = Wh_4 * t1928;
-  const t2124 = Wh_12 * t1946;
-  const t2125 = t2123 + t2124;
-  const t2126 = Wh_20 * t1965;
-  const t2127 = t2125 + t2126;
-  const t2128 = Wh_28 * t1984;
-  const t2129 = t2127 + t2128;
-  const t2130 = Wh_36 * t2003;
-  const t2131 = t2129 + t2130;
-  const t2132 = Wh_44 * t2022;
-  const t2133 = t2131 + t2132;
-  const t2134 = Wh_52 * t2041;
-  const t2135 = t2133 + t2134;
-  const t2136 = Wh_60 * t2060;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const d_h8_4 = t2135 + t2136;
-  // grad of: h8 = tanh(… + … + b)
-  const t2137 = h8_4 * h8_4;
-  // grad of: h8 = tanh(… + … + b)
-  const t2138 = 1 - t2137;
-  // grad of: h8 = tanh(… + … + b)
-  const t2139 = d_h8_4 * t2138;
-  $t[241] = t2139;
-  const t2140 = Wh_32 * t2139;
-  const t2141 = t2122 + t2140;
-  const t2142 = Wh_5 * t1928;
-  const t2143 = Wh_13 * t1946;
-  const t2144 = t2142 + t2143;
-  const t2145 = Wh_21 * t1965;
-  const t2146 = t2144 + t2145;
-  const t2147 = Wh_29 * t1984;
-  const t2148 = t2146 + t2147;
-  const t2149 = Wh_37 * t2003;
-  const t2150 = t2148 + t2149;
-  const t2151 = Wh_45 * t2022;
-  const t2152 = t2150 + t2151;
-  const t2153 = Wh_53 * t2041;
-  const t2154 = t2152 + t2153;
-  const t2155 = Wh_61 * t2060;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const d_h8_5 = t2154 + t2155;
-  // grad of: h8 = tanh(… + … + b)
-  const t2156 = h8_5 * h8_5;
-  // grad of: h8 = tanh(… + … + b)
-  const t2157 = 1 - t2156;
-  // grad of: h8 = tanh(… + … + b)
-  const t2158 = d_h8_5 * t2157;
-  $t[247] = t2158;
-  const t2159 = Wh_40 * t2158;
-  const t2160 = t2141 + t2159;
-  const t2161 = Wh_6 * t1928;
-  const t2162 = Wh_14 * t1946;
-  const t2163 = t2161 + t2162;
-  const t2164 = Wh_22 * t1965;
-  const t2165 = t2163 + t2164;
-  const t2166 = Wh_30 * t1984;
-  const t2167 = t2165 + t2166;
-  const t2168 = Wh_38 * t2003;
-  const t2169 = t2167 + t2168;
-  const t2170 = Wh_46 * t2022;
-  const t2171 = t2169 + t2170;
-  const t2172 = Wh_54 * t2041;
-  const t2173 = t2171 + t2172;
-  const t2174 = Wh_62 * t2060;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const d_h8_6 = t2173 + t2174;
-  // grad of: h8 = tanh(… + … + b)
-  const t2175 = h8_6 * h8_6;
-  // grad of: h8 = tanh(… + … + b)
-  const t2176 = 1 - t2175;
-  // grad of: h8 = tanh(… + … + b)
-  const t2177 = d_h8_6 * t2176;
-  $t[253] = t2177;
-  const t2178 = Wh_48 * t2177;
-  const t2179 = t2160 + t2178;
-  const t2180 = Wh_7 * t1928;
-  const t2181 = Wh_15 * t1946;
-  const t2182 = t2180 + t2181;
-  const t2183 = Wh_23 * t1965;
-  const t2184 = t2182 + t2183;
-  const t2185 = Wh_31 * t1984;
-  const t2186 = t2184 + t2185;
-  const t2187 = Wh_39 * t2003;
-  const t2188 = t2186 + t2187;
-  const t2189 = Wh_47 * t2022;
-  const t2190 = t2188 + t2189;
-  const t2191 = Wh_55 * t2041;
-  const t2192 = t2190 + t2191;
-  const t2193 = Wh_63 * t2060;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const d_h8_7 = t2192 + t2193;
-  // grad of: h8 = tanh(… + … + b)
-  const t2194 = h8_7 * h8_7;
-  // grad of: h8 = tanh(… + … + b)
-  const t2195 = 1 - t2194;
-  // grad of: h8 = tanh(… + … + b)
-  const t2196 = d_h8_7 * t2195;
-  $t[259] = t2196;
-  const t2197 = Wh_56 * t2196;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const d_h7_0 = t2179 + t2197;
-  // grad of: h7 = tanh(… + … + b)
-  const t2198 = h7_0 * h7_0;
-  // grad of: h7 = tanh(… + … + b)
-  const t2199 = 1 - t2198;
-  // grad of: h7 = tanh(… + … + b)
-  const t2200 = d_h7_0 * t2199;
-  $t[212] = t2200;
-  const t2201 = Wh_0 * t2200;
-  const t2202 = Wh_1 * t2064;
-  const t2203 = Wh_9 * t2082;
-  const t2204 = t2202 + t2203;
-  const t2205 = Wh_17 * t2101;
-  const t2206 = t2204 + t2205;
-  const t2207 = Wh_25 * t2120;
-  const t2208 = t2206 + t2207;
-  const t2209 = Wh_33 * t2139;
-  const t2210 = t2208 + t2209;
-  const t2211 = Wh_41 * t2158;
-  const t2212 = t2210 + t2211;
-  const t2213 = Wh_49 * t2177;
-  const t2214 = t2212 + t2213;
-  const t2215 = Wh_57 * t2196;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const d_h7_1 = t2214 + t2215;
-  // grad of: h7 = tanh(… + … + b)
-  const t2216 = h7_1 * h7_1;
-  // grad of: h7 = tanh(… + … + b)
-  const t2217 = 1 - t2216;
-  // grad of: h7 = tanh(… + … + b)
-  const t2218 = d_h7_1 * t2217;
-  $t[219] = t2218;
-  const t2219 = Wh_8 * t2218;
-  const t2220 = t2201 + t2219;
-  const t2221 = Wh_2 * t2064;
-  const t2222 = Wh_10 * t2082;
-  const t2223 = t2221 + t2222;
-  const t2224 = Wh_18 * t2101;
-  const t2225 = t2223 + t2224;
-  const t2226 = Wh_26 * t2120;
-  const t2227 = t2225 + t2226;
-  const t2228 = Wh_34 * t2139;
-  const t2229 = t2227 + t2228;
-  const t2230 = Wh_42 * t2158;
-  const t2231 = t2229 + t2230;
-  const t2232 = Wh_50 * t2177;
-  const t2233 = t2231 + t2232;
-  const t2234 = Wh_58 * t2196;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const d_h7_2 = t2233 + t2234;
-  // grad of: h7 = tanh(… + … + b)
-  const t2235 = h7_2 * h7_2;
-  // grad of: h7 = tanh(… + … + b)
-  const t2236 = 1 - t2235;
-  // grad of: h7 = tanh(… + … + b)
-  const t2237 = d_h7_2 * t2236;
-  $t[226] = t2237;
-  const t2238 = Wh_16 * t2237;
-  const t2239 = t2220 + t2238;
-  const t2240 = Wh_3 * t2064;
-  const t2241 = Wh_11 * t2082;
-  const t2242 = t2240 + t2241;
-  const t2243 = Wh_19 * t2101;
-  const t2244 = t2242 + t2243;
-  const t2245 = Wh_27 * t2120;
-  const t2246 = t2244 + t2245;
-  const t2247 = Wh_35 * t2139;
-  const t2248 = t2246 + t2247;
-  const t2249 = Wh_43 * t2158;
-  const t2250 = t2248 + t2249;
-  const t2251 = Wh_51 * t2177;
-  const t2252 = t2250 + t2251;
-  const t2253 = Wh_59 * t2196;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const d_h7_3 = t2252 + t2253;
-  // grad of: h7 = tanh(… + … + b)
-  const t2254 = h7_3 * h7_3;
-  // grad of: h7 = tanh(… + … + b)
-  const t2255 = 1 - t2254;
-  // grad of: h7 = tanh(… + … + b)
-  const t2256 = d_h7_3 * t2255;
-  $t[233] = t2256;
-  const t2257 = Wh_24 * t2256;
-  const t2258 = t2239 + t2257;
-  const t2259 = Wh_4 * t2064;
-  const t2260 = Wh_12 * t2082;
-  const t2261 = t2259 + t2260;
-  const t2262 = Wh_20 * t2101;
-  const t2263 = t2261 + t2262;
-  const t2264 = Wh_28 * t2120;
-  const t2265 = t2263 + t2264;
-  const t2266 = Wh_36 * t2139;
-  const t2267 = t2265 + t2266;
-  const t2268 = Wh_44 * t2158;
-  const t2269 = t2267 + t2268;
-  const t2270 = Wh_52 * t2177;
-  const t2271 = t2269 + t2270;
-  const t2272 = Wh_60 * t2196;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const d_h7_4 = t2271 + t2272;
-  // grad of: h7 = tanh(… + … + b)
-  const t2273 = h7_4 * h7_4;
-  // grad of: h7 = tanh(… + … + b)
-  const t2274 = 1 - t2273;
-  // grad of: h7 = tanh(… + … + b)
-  const t2275 = d_h7_4 * t2274;
-  $t[240] = t2275;
-  const t2276 = Wh_32 * t2275;
-  const t2277 = t2258 + t2276;
-  const t2278 = Wh_5 * t2064;
-  const t2279 = Wh_13 * t2082;
-  const t2280 = t2278 + t2279;
-  const t2281 = Wh_21 * t2101;
-  const t2282 = t2280 + t2281;
-  const t2283 = Wh_29 * t2120;
-  const t2284 = t2282 + t2283;
-  const t2285 = Wh_37 * t2139;
-  const t2286 = t2284 + t2285;
-  const t2287 = Wh_45 * t2158;
-  const t2288 = t2286 + t2287;
-  const t2289 = Wh_53 * t2177;
-  const t2290 = t2288 + t2289;
-  const t2291 = Wh_61 * t2196;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const d_h7_5 = t2290 + t2291;
-  // grad of: h7 = tanh(… + … + b)
-  const t2292 = h7_5 * h7_5;
-  // grad of: h7 = tanh(… + … + b)
-  const t2293 = 1 - t2292;
-  // grad of: h7 = tanh(… + … + b)
-  const t2294 = d_h7_5 * t2293;
-  $t[246] = t2294;
-  const t2295 = Wh_40 * t2294;
-  const t2296 = t2277 + t2295;
-  const t2297 = Wh_6 * t2064;
-  const t2298 = Wh_14 * t2082;
-  const t2299 = t2297 + t2298;
-  const t2300 = Wh_22 * t2101;
-  const t2301 = t2299 + t2300;
-  const t2302 = Wh_30 * t2120;
-  const t2303 = t2301 + t2302;
-  const t2304 = Wh_38 * t2139;
-  const t2305 = t2303 + t2304;
-  const t2306 = Wh_46 * t2158;
-  const t2307 = t2305 + t2306;
-  const t2308 = Wh_54 * t2177;
-  const t2309 = t2307 + t2308;
-  const t2310 = Wh_62 * t2196;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const d_h7_6 = t2309 + t2310;
-  // grad of: h7 = tanh(… + … + b)
-  const t2311 = h7_6 * h7_6;
-  // grad of: h7 = tanh(… + … + b)
-  const t2312 = 1 - t2311;
-  // grad of: h7 = tanh(… + … + b)
-  const t2313 = d_h7_6 * t2312;
-  $t[252] = t2313;
-  const t2314 = Wh_48 * t2313;
-  const t2315 = t2296 + t2314;
-  const t2316 = Wh_7 * t2064;
-  const t2317 = Wh_15 * t2082;
-  const t2318 = t2316 + t2317;
-  const t2319 = Wh_23 * t2101;
-  const t2320 = t2318 + t2319;
-  const t2321 = Wh_31 * t2120;
-  const t2322 = t2320 + t2321;
-  const t2323 = Wh_39 * t2139;
-  const t2324 = t2322 + t2323;
-  const t2325 = Wh_47 * t2158;
-  const t2326 = t2324 + t2325;
-  const t2327 = Wh_55 * t2177;
-  const t2328 = t2326 + t2327;
-  const t2329 = Wh_63 * t2196;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const d_h7_7 = t2328 + t2329;
-  // grad of: h7 = tanh(… + … + b)
-  const t2330 = h7_7 * h7_7;
-  // grad of: h7 = tanh(… + … + b)
-  const t2331 = 1 - t2330;
-  // grad of: h7 = tanh(… + … + b)
-  const t2332 = d_h7_7 * t2331;
-  $t[258] = t2332;
-  const t2333 = Wh_56 * t2332;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const d_h6_0 = t2315 + t2333;
-  // grad of: h6 = tanh(… + … + b)
-  const t2334 = h6_0 * h6_0;
-  // grad of: h6 = tanh(… + … + b)
-  const t2335 = 1 - t2334;
-  // grad of: h6 = tanh(… + … + b)
-  const t2336 = d_h6_0 * t2335;
-  $t[210] = t2336;
-  const t2337 = Wh_0 * t2336;
-  const t2338 = Wh_1 * t2200;
-  const t2339 = Wh_9 * t2218;
-  const t2340 = t2338 + t2339;
-  const t2341 = Wh_17 * t2237;
-  const t2342 = t2340 + t2341;
-  const t2343 = Wh_25 * t2256;
-  const t2344 = t2342 + t2343;
-  const t2345 = Wh_33 * t2275;
-  const t2346 = t2344 + t2345;
-  const t2347 = Wh_41 * t2294;
-  const t2348 = t2346 + t2347;
-  const t2349 = Wh_49 * t2313;
-  const t2350 = t2348 + t2349;
-  const t2351 = Wh_57 * t2332;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const d_h6_1 = t2350 + t2351;
-  // grad of: h6 = tanh(… + … + b)
-  const t2352 = h6_1 * h6_1;
-  // grad of: h6 = tanh(… + … + b)
-  const t2353 = 1 - t2352;
-  // grad of: h6 = tanh(… + … + b)
-  const t2354 = d_h6_1 * t2353;
-  $t[218] = t2354;
-  const t2355 = Wh_8 * t2354;
-  const t2356 = t2337 + t2355;
-  const t2357 = Wh_2 * t2200;
-  const t2358 = Wh_10 * t2218;
-  const t2359 = t2357 + t2358;
-  const t2360 = Wh_18 * t2237;
-  const t2361 = t2359 + t2360;
-  const t2362 = Wh_26 * t2256;
-  const t2363 = t2361 + t2362;
-  const t2364 = Wh_34 * t2275;
-  const t2365 = t2363 + t2364;
-  const t2366 = Wh_42 * t2294;
-  const t2367 = t2365 + t2366;
-  const t2368 = Wh_50 * t2313;
-  const t2369 = t2367 + t2368;
-  const t2370 = Wh_58 * t2332;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const d_h6_2 = t2369 + t2370;
-  // grad of: h6 = tanh(… + … + b)
-  const t2371 = h6_2 * h6_2;
-  // grad of: h6 = tanh(… + … + b)
-  const t2372 = 1 - t2371;
-  // grad of: h6 = tanh(… + … + b)
-  const t2373 = d_h6_2 * t2372;
-  $t[225] = t2373;
-  const t2374 = Wh_16 * t2373;
-  const t2375 = t2356 + t2374;
-  const t2376 = Wh_3 * t2200;
-  const t2377 = Wh_11 * t2218;
-  const t2378 = t2376 + t2377;
-  const t2379 = Wh_19 * t2237;
-  const t2380 = t2378 + t2379;
-  const t2381 = Wh_27 * t2256;
-  const t2382 = t2380 + t2381;
-  const t2383 = Wh_35 * t2275;
-  const t2384 = t2382 + t2383;
-  const t2385 = Wh_43 * t2294;
-  const t2386 = t2384 + t2385;
-  const t2387 = Wh_51 * t2313;
-  const t2388 = t2386 + t2387;
-  const t2389 = Wh_59 * t2332;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const d_h6_3 = t2388 + t2389;
-  // grad of: h6 = tanh(… + … + b)
-  const t2390 = h6_3 * h6_3;
-  // grad of: h6 = tanh(… + … + b)
-  const t2391 = 1 - t2390;
-  // grad of: h6 = tanh(… + … + b)
-  const t2392 = d_h6_3 * t2391;
-  $t[232] = t2392;
-  const t2393 = Wh_24 * t2392;
-  const t2394 = t2375 + t2393;
-  const t2395 = Wh_4 * t2200;
-  const t2396 = Wh_12 * t2218;
-  const t2397 = t2395 + t2396;
-  const t2398 = Wh_20 * t2237;
-  const t2399 = t2397 + t2398;
-  const t2400 = Wh_28 * t2256;
-  const t2401 = t2399 + t2400;
-  const t2402 = Wh_36 * t2275;
-  const t2403 = t2401 + t2402;
-  const t2404 = Wh_44 * t2294;
-  const t2405 = t2403 + t2404;
-  const t2406 = Wh_52 * t2313;
-  const t2407 = t2405 + t2406;
-  const t2408 = Wh_60 * t2332;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const d_h6_4 = t2407 + t2408;
-  // grad of: h6 = tanh(… + … + b)
-  const t2409 = h6_4 * h6_4;
-  // grad of: h6 = tanh(… + … + b)
-  const t2410 = 1 - t2409;
-  // grad of: h6 = tanh(… + … + b)
-  const t2411 = d_h6_4 * t2410;
-  $t[239] = t2411;
-  const t2412 = Wh_32 * t2411;
-  const t2413 = t2394 + t2412;
-  const t2414 = Wh_5 * t2200;
-  const t2415 = Wh_13 * t2218;
-  const t2416 = t2414 + t2415;
-  const t2417 = Wh_21 * t2237;
-  const t2418 = t2416 + t2417;
-  const t2419 = Wh_29 * t2256;
-  const t2420 = t2418 + t2419;
-  const t2421 = Wh_37 * t2275;
-  const t2422 = t2420 + t2421;
-  const t2423 = Wh_45 * t2294;
-  const t2424 = t2422 + t2423;
-  const t2425 = Wh_53 * t2313;
-  const t2426 = t2424 + t2425;
-  const t2427 = Wh_61 * t2332;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const d_h6_5 = t2426 + t2427;
-  // grad of: h6 = tanh(… + … + b)
-  const t2428 = h6_5 * h6_5;
-  // grad of: h6 = tanh(… + … + b)
-  const t2429 = 1 - t2428;
-  // grad of: h6 = tanh(… + … + b)
-  const t2430 = d_h6_5 * t2429;
-  $t[245] = t2430;
-  const t2431 = Wh_40 * t2430;
-  const t2432 = t2413 + t2431;
-  const t2433 = Wh_6 * t2200;
-  const t2434 = Wh_14 * t2218;
-  const t2435 = t2433 + t2434;
-  const t2436 = Wh_22 * t2237;
-  const t2437 = t2435 + t2436;
-  const t2438 = Wh_30 * t2256;
-  const t2439 = t2437 + t2438;
-  const t2440 = Wh_38 * t2275;
-  const t2441 = t2439 + t2440;
-  const t2442 = Wh_46 * t2294;
-  const t2443 = t2441 + t2442;
-  const t2444 = Wh_54 * t2313;
-  const t2445 = t2443 + t2444;
-  const t2446 = Wh_62 * t2332;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const d_h6_6 = t2445 + t2446;
-  // grad of: h6 = tanh(… + … + b)
-  const t2447 = h6_6 * h6_6;
-  // grad of: h6 = tanh(… + … + b)
-  const t2448 = 1 - t2447;
-  // grad of: h6 = tanh(… + … + b)
-  const t2449 = d_h6_6 * t2448;
-  $t[251] = t2449;
-  const t2450 = Wh_48 * t2449;
-  const t2451 = t2432 + t2450;
-  const t2452 = Wh_7 * t2200;
-  const t2453 = Wh_15 * t2218;
-  const t2454 = t2452 + t2453;
-  const t2455 = Wh_23 * t2237;
-  const t2456 = t2454 + t2455;
-  const t2457 = Wh_31 * t2256;
-  const t2458 = t2456 + t2457;
-  const t2459 = Wh_39 * t2275;
-  const t2460 = t2458 + t2459;
-  const t2461 = Wh_47 * t2294;
-  const t2462 = t2460 + t2461;
-  const t2463 = Wh_55 * t2313;
-  const t2464 = t2462 + t2463;
-  const t2465 = Wh_63 * t2332;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const d_h6_7 = t2464 + t2465;
-  // grad of: h6 = tanh(… + … + b)
-  const t2466 = h6_7 * h6_7;
-  // grad of: h6 = tanh(… + … + b)
-  const t2467 = 1 - t2466;
-  // grad of: h6 = tanh(… + … + b)
-  const t2468 = d_h6_7 * t2467;
-  $t[257] = t2468;
-  const t2469 = Wh_56 * t2468;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const d_h5_0 = t2451 + t2469;
-  // grad of: h5 = tanh(… + … + b)
-  const t2470 = h5_0 * h5_0;
-  // grad of: h5 = tanh(… + … + b)
-  const t2471 = 1 - t2470;
-  // grad of: h5 = tanh(… + … + b)
-  const t2472 = d_h5_0 * t2471;
-  $t[173] = t2472;
-  const t2473 = Wh_0 * t2472;
-  const t2474 = Wh_1 * t2336;
-  const t2475 = Wh_9 * t2354;
-  const t2476 = t2474 + t2475;
-  const t2477 = Wh_17 * t2373;
-  const t2478 = t2476 + t2477;
-  const t2479 = Wh_25 * t2392;
-  const t2480 = t2478 + t2479;
-  const t2481 = Wh_33 * t2411;
-  const t2482 = t2480 + t2481;
-  const t2483 = Wh_41 * t2430;
-  const t2484 = t2482 + t2483;
-  const t2485 = Wh_49 * t2449;
-  const t2486 = t2484 + t2485;
-  const t2487 = Wh_57 * t2468;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const d_h5_1 = t2486 + t2487;
-  // grad of: h5 = tanh(… + … + b)
-  const t2488 = h5_1 * h5_1;
-  // grad of: h5 = tanh(… + … + b)
-  const t2489 = 1 - t2488;
-  // grad of: h5 = tanh(… + … + b)
-  const t2490 = d_h5_1 * t2489;
-  $t[174] = t2490;
-  const t2491 = Wh_8 * t2490;
-  const t2492 = t2473 + t2491;
-  const t2493 = Wh_2 * t2336;
-  const t2494 = Wh_10 * t2354;
-  const t2495 = t2493 + t2494;
-  const t2496 = Wh_18 * t2373;
-  const t2497 = t2495 + t2496;
-  const t2498 = Wh_26 * t2392;
-  const t2499 = t2497 + t2498;
-  const t2500 = Wh_34 * t2411;
-  const t2501 = t2499 + t2500;
-  const t2502 = Wh_42 * t2430;
-  const t2503 = t2501 + t2502;
-  const t2504 = Wh_50 * t2449;
-  const t2505 = t2503 + t2504;
-  const t2506 = Wh_58 * t2468;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const d_h5_2 = t2505 + t2506;
-  // grad of: h5 = tanh(… + … + b)
-  const t2507 = h5_2 * h5_2;
-  // grad of: h5 = tanh(… + … + b)
-  const t2508 = 1 - t2507;
-  // grad of: h5 = tanh(… + … + b)
-  const t2509 = d_h5_2 * t2508;
-  $t[175] = t2509;
-  const t2510 = Wh_16 * t2509;
-  const t2511 = t2492 + t2510;
-  const t2512 = Wh_3 * t2336;
-  const t2513 = Wh_11 * t2354;
-  const t2514 = t2512 + t2513;
-  const t2515 = Wh_19 * t2373;
-  const t2516 = t2514 + t2515;
-  const t2517 = Wh_27 * t2392;
-  const t2518 = t2516 + t2517;
-  const t2519 = Wh_35 * t2411;
-  const t2520 = t2518 + t2519;
-  const t2521 = Wh_43 * t2430;
-  const t2522 = t2520 + t2521;
-  const t2523 = Wh_51 * t2449;
-  const t2524 = t2522 + t2523;
-  const t2525 = Wh_59 * t2468;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const d_h5_3 = t2524 + t2525;
-  // grad of: h5 = tanh(… + … + b)
-  const t2526 = h5_3 * h5_3;
-  // grad of: h5 = tanh(… + … + b)
-  const t2527 = 1 - t2526;
-  // grad of: h5 = tanh(… + … + b)
-  const t2528 = d_h5_3 * t2527;
-  $t[176] = t2528;
-  const t2529 = Wh_24 * t2528;
-  const t2530 = t2511 + t2529;
-  const t2531 = Wh_4 * t2336;
-  const t2532 = Wh_12 * t2354;
-  const t2533 = t2531 + t2532;
-  const t2534 = Wh_20 * t2373;
-  const t2535 = t2533 + t2534;
-  const t2536 = Wh_28 * t2392;
-  const t2537 = t2535 + t2536;
-  const t2538 = Wh_36 * t2411;
-  const t2539 = t2537 + t2538;
-  const t2540 = Wh_44 * t2430;
-  const t2541 = t2539 + t2540;
-  const t2542 = Wh_52 * t2449;
-  const t2543 = t2541 + t2542;
-  const t2544 = Wh_60 * t2468;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const d_h5_4 = t2543 + t2544;
-  // grad of: h5 = tanh(… + … + b)
-  const t2545 = h5_4 * h5_4;
-  // grad of: h5 = tanh(… + … + b)
-  const t2546 = 1 - t2545;
-  // grad of: h5 = tanh(… + … + b)
-  const t2547 = d_h5_4 * t2546;
-  $t[177] = t2547;
-  const t2548 = Wh_32 * t2547;
-  const t2549 = t2530 + t2548;
-  const t2550 = Wh_5 * t2336;
-  const t2551 = Wh_13 * t2354;
-  const t2552 = t2550 + t2551;
-  const t2553 = Wh_21 * t2373;
-  const t2554 = t2552 + t2553;
-  const t2555 = Wh_29 * t2392;
-  const t2556 = t2554 + t2555;
-  const t2557 = Wh_37 * t2411;
-  const t2558 = t2556 + t2557;
-  const t2559 = Wh_45 * t2430;
-  const t2560 = t2558 + t2559;
-  const t2561 = Wh_53 * t2449;
-  const t2562 = t2560 + t2561;
-  const t2563 = Wh_61 * t2468;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const d_h5_5 = t2562 + t2563;
-  // grad of: h5 = tanh(… + … + b)
-  const t2564 = h5_5 * h5_5;
-  // grad of: h5 = tanh(… + … + b)
-  const t2565 = 1 - t2564;
-  // grad of: h5 = tanh(… + … + b)
-  const t2566 = d_h5_5 * t2565;
-  $t[178] = t2566;
-  const t2567 = Wh_40 * t2566;
-  const t2568 = t2549 + t2567;
-  const t2569 = Wh_6 * t2336;
-  const t2570 = Wh_14 * t2354;
-  const t2571 = t2569 + t2570;
-  const t2572 = Wh_22 * t2373;
-  const t2573 = t2571 + t2572;
-  const t2574 = Wh_30 * t2392;
-  const t2575 = t2573 + t2574;
-  const t2576 = Wh_38 * t2411;
-  const t2577 = t2575 + t2576;
-  const t2578 = Wh_46 * t2430;
-  const t2579 = t2577 + t2578;
-  const t2580 = Wh_54 * t2449;
-  const t2581 = t2579 + t2580;
-  const t2582 = Wh_62 * t2468;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const d_h5_6 = t2581 + t2582;
-  // grad of: h5 = tanh(… + … + b)
-  const t2583 = h5_6 * h5_6;
-  // grad of: h5 = tanh(… + … + b)
-  const t2584 = 1 - t2583;
-  // grad of: h5 = tanh(… + … + b)
-  const t2585 = d_h5_6 * t2584;
-  $t[179] = t2585;
-  const t2586 = Wh_48 * t2585;
-  const t2587 = t2568 + t2586;
-  const t2588 = Wh_7 * t2336;
-  const t2589 = Wh_15 * t2354;
-  const t2590 = t2588 + t2589;
-  const t2591 = Wh_23 * t2373;
-  const t2592 = t2590 + t2591;
-  const t2593 = Wh_31 * t2392;
-  const t2594 = t2592 + t2593;
-  const t2595 = Wh_39 * t2411;
-  const t2596 = t2594 + t2595;
-  const t2597 = Wh_47 * t2430;
-  const t2598 = t2596 + t2597;
-  const t2599 = Wh_55 * t2449;
-  const t2600 = t2598 + t2599;
-  const t2601 = Wh_63 * t2468;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const d_h5_7 = t2600 + t2601;
-  // grad of: h5 = tanh(… + … + b)
-  const t2602 = h5_7 * h5_7;
-  // grad of: h5 = tanh(… + … + b)
-  const t2603 = 1 - t2602;
-  // grad of: h5 = tanh(… + … + b)
-  const t2604 = d_h5_7 * t2603;
-  $t[180] = t2604;
-  const t2605 = Wh_56 * t2604;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const d_h4_0 = t2587 + t2605;
-  // grad of: h4 = tanh(… + … + b)
-  const t2606 = h4_0 * h4_0;
-  // grad of: h4 = tanh(… + … + b)
-  const t2607 = 1 - t2606;
-  // grad of: h4 = tanh(… + … + b)
-  const t2608 = d_h4_0 * t2607;
-  $t[183] = t2608;
-  const t2609 = Wh_0 * t2608;
-  const t2610 = Wh_1 * t2472;
-  const t2611 = Wh_9 * t2490;
-  const t2612 = t2610 + t2611;
-  const t2613 = Wh_17 * t2509;
-  const t2614 = t2612 + t2613;
-  const t2615 = Wh_25 * t2528;
-  const t2616 = t2614 + t2615;
-  const t2617 = Wh_33 * t2547;
-  const t2618 = t2616 + t2617;
-  const t2619 = Wh_41 * t2566;
-  const t2620 = t2618 + t2619;
-  const t2621 = Wh_49 * t2585;
-  const t2622 = t2620 + t2621;
-  const t2623 = Wh_57 * t2604;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const d_h4_1 = t2622 + t2623;
-  // grad of: h4 = tanh(… + … + b)
-  const t2624 = h4_1 * h4_1;
-  // grad of: h4 = tanh(… + … + b)
-  const t2625 = 1 - t2624;
-  // grad of: h4 = tanh(… + … + b)
-  const t2626 = d_h4_1 * t2625;
-  $t[184] = t2626;
-  const t2627 = Wh_8 * t2626;
-  const t2628 = t2609 + t2627;
-  const t2629 = Wh_2 * t2472;
-  const t2630 = Wh_10 * t2490;
-  const t2631 = t2629 + t2630;
-  const t2632 = Wh_18 * t2509;
-  const t2633 = t2631 + t2632;
-  const t2634 = Wh_26 * t2528;
-  const t2635 = t2633 + t2634;
-  const t2636 = Wh_34 * t2547;
-  const t2637 = t2635 + t2636;
-  const t2638 = Wh_42 * t2566;
-  const t2639 = t2637 + t2638;
-  const t2640 = Wh_50 * t2585;
-  const t2641 = t2639 + t2640;
-  const t2642 = Wh_58 * t2604;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const d_h4_2 = t2641 + t2642;
-  // grad of: h4 = tanh(… + … + b)
-  const t2643 = h4_2 * h4_2;
-  // grad of: h4 = tanh(… + … + b)
-  const t2644 = 1 - t2643;
-  // grad of: h4 = tanh(… + … + b)
-  const t2645 = d_h4_2 * t2644;
-  $t[185] = t2645;
-  const t2646 = Wh_16 * t2645;
-  const t2647 = t2628 + t2646;
-  const t2648 = Wh_3 * t2472;
-  const t2649 = Wh_11 * t2490;
-  const t2650 = t2648 + t2649;
-  const t2651 = Wh_19 * t2509;
-  const t2652 = t2650 + t2651;
-  const t2653 = Wh_27 * t2528;
-  const t2654 = t2652 + t2653;
-  const t2655 = Wh_35 * t2547;
-  const t2656 = t2654 + t2655;
-  const t2657 = Wh_43 * t2566;
-  const t2658 = t2656 + t2657;
-  const t2659 = Wh_51 * t2585;
-  const t2660 = t2658 + t2659;
-  const t2661 = Wh_59 * t2604;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const d_h4_3 = t2660 + t2661;
-  // grad of: h4 = tanh(… + … + b)
-  const t2662 = h4_3 * h4_3;
-  // grad of: h4 = tanh(… + … + b)
-  const t2663 = 1 - t2662;
-  // grad of: h4 = tanh(… + … + b)
-  const t2664 = d_h4_3 * t2663;
-  $t[186] = t2664;
-  const t2665 = Wh_24 * t2664;
-  const t2666 = t2647 + t2665;
-  const t2667 = Wh_4 * t2472;
-  const t2668 = Wh_12 * t2490;
-  const t2669 = t2667 + t2668;
-  const t2670 = Wh_20 * t2509;
-  const t2671 = t2669 + t2670;
-  const t2672 = Wh_28 * t2528;
-  const t2673 = t2671 + t2672;
-  const t2674 = Wh_36 * t2547;
-  const t2675 = t2673 + t2674;
-  const t2676 = Wh_44 * t2566;
-  const t2677 = t2675 + t2676;
-  const t2678 = Wh_52 * t2585;
-  const t2679 = t2677 + t2678;
-  const t2680 = Wh_60 * t2604;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const d_h4_4 = t2679 + t2680;
-  // grad of: h4 = tanh(… + … + b)
-  const t2681 = h4_4 * h4_4;
-  // grad of: h4 = tanh(… + … + b)
-  const t2682 = 1 - t2681;
-  // grad of: h4 = tanh(… + … + b)
-  const t2683 = d_h4_4 * t2682;
-  $t[187] = t2683;
-  const t2684 = Wh_32 * t2683;
-  const t2685 = t2666 + t2684;
-  const t2686 = Wh_5 * t2472;
-  const t2687 = Wh_13 * t2490;
-  const t2688 = t2686 + t2687;
-  const t2689 = Wh_21 * t2509;
-  const t2690 = t2688 + t2689;
-  const t2691 = Wh_29 * t2528;
-  const t2692 = t2690 + t2691;
-  const t2693 = Wh_37 * t2547;
-  const t2694 = t2692 + t2693;
-  const t2695 = Wh_45 * t2566;
-  const t2696 = t2694 + t2695;
-  const t2697 = Wh_53 * t2585;
-  const t2698 = t2696 + t2697;
-  const t2699 = Wh_61 * t2604;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const d_h4_5 = t2698 + t2699;
-  // grad of: h4 = tanh(… + … + b)
-  const t2700 = h4_5 * h4_5;
-  // grad of: h4 = tanh(… + … + b)
-  const t2701 = 1 - t2700;
-  // grad of: h4 = tanh(… + … + b)
-  const t2702 = d_h4_5 * t2701;
-  $t[188] = t2702;
-  const t2703 = Wh_40 * t2702;
-  const t2704 = t2685 + t2703;
-  $t[172] = t2704;
-  const t2705 = Wh_6 * t2472;
-  const t2706 = Wh_14 * t2490;
-  const t2707 = t2705 + t2706;
-  const t2708 = Wh_22 * t2509;
-  const t2709 = t2707 + t2708;
-  const t2710 = Wh_30 * t2528;
-  const t2711 = t2709 + t2710;
-  const t2712 = Wh_38 * t2547;
-  const t2713 = t2711 + t2712;
-  const t2714 = Wh_46 * t2566;
-  const t2715 = t2713 + t2714;
-  const t2716 = Wh_54 * t2585;
-  const t2717 = t2715 + t2716;
-  const t2718 = Wh_62 * t2604;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const d_h4_6 = t2717 + t2718;
-  // grad of: h4 = tanh(… + … + b)
-  const t2719 = h4_6 * h4_6;
-  // grad of: h4 = tanh(… + … + b)
-  const t2720 = 1 - t2719;
-  // grad of: h4 = tanh(… + … + b)
-  const t2721 = d_h4_6 * t2720;
-  $t[171] = t2721;
-}
-
-function $gradient_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): void {
-  const Wh_0 = $t[45];
-  const Wh_1 = $t[62];
-  const Wh_2 = $t[73];
-  const Wh_3 = $t[84];
-  const Wh_4 = $t[95];
-  const Wh_5 = $t[19];
-  const Wh_6 = $t[31];
-  const Wh_7 = $t[42];
-  const Wh_8 = $t[48];
-  const Wh_9 = $t[50];
-  const Wh_10 = $t[52];
-  const Wh_11 = $t[54];
-  const Wh_12 = $t[56];
-  const Wh_13 = $t[58];
-  const Wh_14 = $t[59];
-  const Wh_15 = $t[60];
-  const Wh_16 = $t[64];
-  const Wh_17 = $t[65];
-  const Wh_18 = $t[66];
-  const Wh_19 = $t[67];
-  const Wh_20 = $t[68];
-  const Wh_21 = $t[69];
-  const Wh_22 = $t[70];
-  const Wh_23 = $t[71];
-  const Wh_24 = $t[75];
-  const Wh_25 = $t[76];
-  const Wh_26 = $t[77];
-  const Wh_27 = $t[78];
-  const Wh_28 = $t[79];
-  const Wh_29 = $t[80];
-  const Wh_30 = $t[81];
-  const Wh_31 = $t[82];
-  const Wh_32 = $t[86];
-  const Wh_33 = $t[87];
-  const Wh_34 = $t[88];
-  const Wh_35 = $t[89];
-  const Wh_36 = $t[90];
-  const Wh_37 = $t[91];
-  const Wh_38 = $t[92];
-  const Wh_39 = $t[93];
-  const Wh_40 = $t[2];
-  const Wh_41 = $t[4];
-  const Wh_42 = $t[6];
-  const Wh_43 = $t[8];
-  const Wh_44 = $t[10];
-  const Wh_45 = $t[12];
-  const Wh_46 = $t[14];
-  const Wh_47 = $t[16];
-  const Wh_48 = $t[22];
-  const Wh_49 = $t[23];
-  const Wh_50 = $t[24];
-  const Wh_51 = $t[25];
-  const Wh_52 = $t[26];
-  const Wh_53 = $t[27];
-  const Wh_54 = $t[28];
-  const Wh_55 = $t[29];
-  const Wh_56 = $t[33];
-  const Wh_57 = $t[34];
-  const Wh_58 = $t[35];
-  const Wh_59 = $t[36];
-  const Wh_60 = $t[37];
-  const Wh_61 = $t[38];
-  const Wh_62 = $t[39];
-  const Wh_63 = $t[40];
-  const x_0 = $t[205];
-  const x_1 = $t[206];
-  const x_2 = $t[207];
-  const x_3 = $t[208];
-  const x_4 = $t[209];
-  const x_5 = $t[211];
-  const x_6 = $t[1];
-  const x_7 = $t[47];
-  const x_8 = $t[97];
-  const x_9 = $t[99];
-  const x_10 = $t[101];
-  const x_11 = $t[104];
-  const h1_0 = $t[204];
-  const h1_1 = $t[217];
-  const h1_2 = $t[224];
-  const h1_3 = $t[231];
-  const h1_4 = $t[238];
-  const h1_5 = $t[244];
-  const h1_6 = $t[250];
-  const h1_7 = $t[256];
-  const h2_0 = $t[196];
-  const h2_1 = $t[197];
-  const h2_2 = $t[198];
-  const h2_3 = $t[199];
-  const h2_4 = $t[200];
-  const h2_5 = $t[201];
-  const h2_6 = $t[202];
-  const h2_7 = $t[203];
-  const h3_0 = $t[182];
-  const h3_1 = $t[189];
-  const h3_2 = $t[190];
-  const h3_3 = $t[191];
-  const h3_4 = $t[192];
-  const h3_5 = $t[193];
-  const h3_6 = $t[194];
-  const h3_7 = $t[195];
-  const h4_0 = $t[164];
-  const h4_1 = $t[165];
-  const h4_2 = $t[166];
-  const h4_3 = $t[167];
-  const h4_4 = $t[168];
-  const h4_5 = $t[169];
-  const h4_6 = $t[170];
-  const h4_7 = $t[181];
-  const h5_0 = $t[156];
-  const h5_1 = $t[157];
-  const h5_2 = $t[158];
-  const h5_3 = $t[159];
-  const h5_4 = $t[160];
-  const h5_5 = $t[161];
-  const h5_6 = $t[162];
-  const h5_7 = $t[163];
-  const h6_0 = $t[3];
-  const h6_1 = $t[5];
-  const h6_2 = $t[7];
-  const h6_3 = $t[9];
-  const h6_4 = $t[11];
-  const h6_5 = $t[13];
-  const h6_6 = $t[15];
-  const h6_7 = $t[17];
-  const h7_0 = $t[49];
-  const h7_1 = $t[51];
-  const h7_2 = $t[53];
-  const h7_3 = $t[55];
-  const h7_4 = $t[57];
-  const h7_5 = $t[153];
-  const h7_6 = $t[154];
-  const h7_7 = $t[155];
-  const h8_0 = $t[145];
-  const h8_1 = $t[146];
-  const h8_2 = $t[147];
-  const h8_3 = $t[148];
-  const h8_4 = $t[149];
-  const h8_5 = $t[150];
-  const h8_6 = $t[151];
-  const h8_7 = $t[152];
-  const h9_0 = $t[137];
-  const h9_1 = $t[138];
-  const h9_2 = $t[139];
-  const h9_3 = $t[140];
-  const h9_4 = $t[141];
-  const h9_5 = $t[142];
-  const h9_6 = $t[143];
-  const h9_7 = $t[144];
-  const h10_0 = $t[122];
-  const h10_1 = $t[130];
-  const h10_2 = $t[131];
-  const h10_3 = $t[132];
-  const h10_4 = $t[133];
-  const h10_5 = $t[134];
-  const h10_6 = $t[135];
-  const h10_7 = $t[136];
-  const h11_0 = $t[263];
-  const h11_1 = $t[264];
-  const h11_2 = $t[265];
-  const h11_3 = $t[266];
-  const h11_4 = $t[267];
-  const h11_5 = $t[268];
-  const h11_6 = $t[269];
-  const h11_7 = $t[120];
-  const t1618 = $t[216];
-  const t1622 = $t[223];
-  const t1627 = $t[230];
-  const t1632 = $t[237];
-  const t1637 = $t[116];
-  const t1642 = $t[117];
-  const t1647 = $t[118];
-  const t1652 = $t[119];
-  const t1656 = $t[123];
-  const t1674 = $t[124];
-  const t1693 = $t[125];
-  const t1712 = $t[126];
-  const t1731 = $t[127];
-  const t1750 = $t[128];
-  const t1769 = $t[129];
-  const t1788 = $t[262];
-  const t1792 = $t[215];
-  const t1810 = $t[222];
-  const t1829 = $t[229];
-  const t1848 = $t[236];
-  const t1867 = $t[243];
-  const t1886 = $t[249];
-  const t1905 = $t[255];
-  const t1924 = $t[261];
-  const t1928 = $t[214];
-  const t1946 = $t[221];
-  const t1965 = $t[228];
-  const t1984 = $t[235];
-  const t2003 = $t[242];
-  const t2022 = $t[248];
-  const t2041 = $t[254];
-  const t2060 = $t[260];
-  const t2064 = $t[213];
-  const t2082 = $t[220];
-  const t2101 = $t[227];
-  const t2120 = $t[234];
-  const t2139 = $t[241];
-  const t2158 = $t[247];
-  const t2177 = $t[253];
-  const t2196 = $t[259];
-  const t2200 = $t[212];
-  const t2218 = $t[219];
-  const t2237 = $t[226];
-  const t2256 = $t[233];
-  const t2275 = $t[240];
-  const t2294 = $t[246];
-  const t2313 = $t[252];
-  const t2332 = $t[258];
-  const t2336 = $t[210];
-  const t2354 = $t[218];
-  const t2373 = $t[225];
-  const t2392 = $t[232];
-  const t2411 = $t[239];
-  const t2430 = $t[245];
-  const t2449 = $t[251];
-  const t2468 = $t[257];
-  const t2472 = $t[173];
-  const t2490 = $t[174];
-  const t2509 = $t[175];
-  const t2528 = $t[176];
-  const t2547 = $t[177];
-  const t2566 = $t[178];
-  const t2585 = $t[179];
-  const t2604 = $t[180];
-  const t2608 = $t[183];
-  const t2626 = $t[184];
-  const t2645 = $t[185];
-  const t2664 = $t[186];
-  const t2683 = $t[187];
-  const t2702 = $t[188];
-  const t2704 = $t[172];
-  const t2721 = $t[171];
-  const t2722 = Wh_48 * t2721;
-  const t2723 = t2704 + t2722;
-  const t2724 = Wh_7 * t2472;
-  const t2725 = Wh_15 * t2490;
-  const t2726 = t2724 + t2725;
-  const t2727 = Wh_23 * t2509;
-  const t2728 = t2726 + t2727;
-  const t2729 = Wh_31 * t2528;
-  const t2730 = t2728 + t2729;
-  const t2731 = Wh_39 * t2547;
-  const t2732 = t2730 + t2731;
-  const t2733 = Wh_47 * t2566;
-  const t2734 = t2732 + t2733;
-  const t2735 = Wh_55 * t2585;
-  const t2736 = t2734 + t2735;
-  const t2737 = Wh_63 * t2604;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const d_h4_7 = t2736 + t2737;
-  // grad of: h4 = tanh(… + … + b)
-  const t2738 = h4_7 * h4_7;
-  // grad of: h4 = tanh(… + … + b)
-  const t2739 = 1 - t2738;
-  // grad of: h4 = tanh(… + … + b)
-  const t2740 = d_h4_7 * t2739;
-  $t[281] = t2740;
-  const t2741 = Wh_56 * t2740;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const d_h3_0 = t2723 + t2741;
-  // grad of: h3 = tanh(… + … + b)
-  const t2742 = h3_0 * h3_0;
-  // grad of: h3 = tanh(… + … + b)
-  const t2743 = 1 - t2742;
-  // grad of: h3 = tanh(… + … + b)
-  const t2744 = d_h3_0 * t2743;
-  $t[285] = t2744;
-  const t2745 = Wh_0 * t2744;
-  const t2746 = Wh_1 * t2608;
-  const t2747 = Wh_9 * t2626;
-  const t2748 = t2746 + t2747;
-  const t2749 = Wh_17 * t2645;
-  const t2750 = t2748 + t2749;
-  const t2751 = Wh_25 * t2664;
-  const t2752 = t2750 + t2751;
-  const t2753 = Wh_33 * t2683;
-  const t2754 = t2752 + t2753;
-  const t2755 = Wh_41 * t2702;
-  const t2756 = t2754 + t2755;
-  const t2757 = Wh_49 * t2721;
-  const t2758 = t2756 + t2757;
-  const t2759 = Wh_57 * t2740;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const d_h3_1 = t2758 + t2759;
-  // grad of: h3 = tanh(… + … + b)
-  const t2760 = h3_1 * h3_1;
-  // grad of: h3 = tanh(… + … + b)
-  const t2761 = 1 - t2760;
-  // grad of: h3 = tanh(… + … + b)
-  const t2762 = d_h3_1 * t2761;
-  $t[288] = t2762;
-  const t2763 = Wh_8 * t2762;
-  const t2764 = t2745 + t2763;
-  const t2765 = Wh_2 * t2608;
-  const t2766 = Wh_10 * t2626;
-  const t2767 = t2765 + t2766;
-  const t2768 = Wh_18 * t2645;
-  const t2769 = t2767 + t2768;
-  const t2770 = Wh_26 * t2664;
-  const t2771 = t2769 + t2770;
-  const t2772 = Wh_34 * t2683;
-  const t2773 = t2771 + t2772;
-  const t2774 = Wh_42 * t2702;
-  const t2775 = t2773 + t2774;
-  const t2776 = Wh_50 * t2721;
-  const t2777 = t2775 + t2776;
-  const t2778 = Wh_58 * t2740;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const d_h3_2 = t2777 + t2778;
-  // grad of: h3 = tanh(… + … + b)
-  const t2779 = h3_2 * h3_2;
-  // grad of: h3 = tanh(… + … + b)
-  const t2780 = 1 - t2779;
-  // grad of: h3 = tanh(… + … + b)
-  const t2781 = d_h3_2 * t2780;
-  $t[270] = t2781;
-  const t2782 = Wh_16 * t2781;
-  const t2783 = t2764 + t2782;
-  const t2784 = Wh_3 * t2608;
-  const t2785 = Wh_11 * t2626;
-  const t2786 = t2784 + t2785;
-  const t2787 = Wh_19 * t2645;
-  const t2788 = t2786 + t2787;
-  const t2789 = Wh_27 * t2664;
-  const t2790 = t2788 + t2789;
-  const t2791 = Wh_35 * t2683;
-  const t2792 = t2790 + t2791;
-  const t2793 = Wh_43 * t2702;
-  const t2794 = t2792 + t2793;
-  const t2795 = Wh_51 * t2721;
-  const t2796 = t2794 + t2795;
-  const t2797 = Wh_59 * t2740;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const d_h3_3 = t2796 + t2797;
-  // grad of: h3 = tanh(… + … + b)
-  const t2798 = h3_3 * h3_3;
-  // grad of: h3 = tanh(… + … + b)
-  const t2799 = 1 - t2798;
-  // grad of: h3 = tanh(… + … + b)
-  const t2800 = d_h3_3 * t2799;
-  $t[273] = t2800;
-  const t2801 = Wh_24 * t2800;
-  const t2802 = t2783 + t2801;
-  const t2803 = Wh_4 * t2608;
-  const t2804 = Wh_12 * t2626;
-  const t2805 = t2803 + t2804;
-  const t2806 = Wh_20 * t2645;
-  const t2807 = t2805 + t2806;
-  const t2808 = Wh_28 * t2664;
-  const t2809 = t2807 + t2808;
-  const t2810 = Wh_36 * t2683;
-  const t2811 = t2809 + t2810;
-  const t2812 = Wh_44 * t2702;
-  const t2813 = t2811 + t2812;
-  const t2814 = Wh_52 * t2721;
-  const t2815 = t2813 + t2814;
-  const t2816 = Wh_60 * t2740;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const d_h3_4 = t2815 + t2816;
-  // grad of: h3 = tanh(… + … + b)
-  const t2817 = h3_4 * h3_4;
-  // grad of: h3 = tanh(… + … + b)
-  const t2818 = 1 - t2817;
-  // grad of: h3 = tanh(… + … + b)
-  const t2819 = d_h3_4 * t2818;
-  $t[275] = t2819;
-  const t2820 = Wh_32 * t2819;
-  const t2821 = t2802 + t2820;
-  const t2822 = Wh_5 * t2608;
-  const t2823 = Wh_13 * t2626;
-  const t2824 = t2822 + t2823;
-  const t2825 = Wh_21 * t2645;
-  const t2826 = t2824 + t2825;
-  const t2827 = Wh_29 * t2664;
-  const t2828 = t2826 + t2827;
-  const t2829 = Wh_37 * t2683;
-  const t2830 = t2828 + t2829;
-  const t2831 = Wh_45 * t2702;
-  const t2832 = t2830 + t2831;
-  const t2833 = Wh_53 * t2721;
-  const t2834 = t2832 + t2833;
-  const t2835 = Wh_61 * t2740;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const d_h3_5 = t2834 + t2835;
-  // grad of: h3 = tanh(… + … + b)
-  const t2836 = h3_5 * h3_5;
-  // grad of: h3 = tanh(… + … + b)
-  const t2837 = 1 - t2836;
-  // grad of: h3 = tanh(… + … + b)
-  const t2838 = d_h3_5 * t2837;
-  $t[277] = t2838;
-  const t2839 = Wh_40 * t2838;
-  const t2840 = t2821 + t2839;
-  const t2841 = Wh_6 * t2608;
-  const t2842 = Wh_14 * t2626;
-  const t2843 = t2841 + t2842;
-  const t2844 = Wh_22 * t2645;
-  const t2845 = t2843 + t2844;
-  const t2846 = Wh_30 * t2664;
-  const t2847 = t2845 + t2846;
-  const t2848 = Wh_38 * t2683;
-  const t2849 = t2847 + t2848;
-  const t2850 = Wh_46 * t2702;
-  const t2851 = t2849 + t2850;
-  const t2852 = Wh_54 * t2721;
-  const t2853 = t2851 + t2852;
-  const t2854 = Wh_62 * t2740;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const d_h3_6 = t2853 + t2854;
-  // grad of: h3 = tanh(… + … + b)
-  const t2855 = h3_6 * h3_6;
-  // grad of: h3 = tanh(… + … + b)
-  const t2856 = 1 - t2855;
-  // grad of: h3 = tanh(… + … + b)
-  const t2857 = d_h3_6 * t2856;
-  $t[279] = t2857;
-  const t2858 = Wh_48 * t2857;
-  const t2859 = t2840 + t2858;
-  const t2860 = Wh_7 * t2608;
-  const t2861 = Wh_15 * t2626;
-  const t2862 = t2860 + t2861;
-  const t2863 = Wh_23 * t2645;
-  const t2864 = t2862 + t2863;
-  const t2865 = Wh_31 * t2664;
-  const t2866 = t2864 + t2865;
-  const t2867 = Wh_39 * t2683;
-  const t2868 = t2866 + t2867;
-  const t2869 = Wh_47 * t2702;
-  const t2870 = t2868 + t2869;
-  const t2871 = Wh_55 * t2721;
-  const t2872 = t2870 + t2871;
-  const t2873 = Wh_63 * t2740;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const d_h3_7 = t2872 + t2873;
-  // grad of: h3 = tanh(… + … + b)
-  const t2874 = h3_7 * h3_7;
-  // grad of: h3 = tanh(… + … + b)
-  const t2875 = 1 - t2874;
-  // grad of: h3 = tanh(… + … + b)
-  const t2876 = d_h3_7 * t2875;
-  $t[282] = t2876;
-  const t2877 = Wh_56 * t2876;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const d_h2_0 = t2859 + t2877;
-  // grad of: h2 = tanh(… + … + b)
-  const t2878 = h2_0 * h2_0;
-  // grad of: h2 = tanh(… + … + b)
-  const t2879 = 1 - t2878;
-  // grad of: h2 = tanh(… + … + b)
-  const t2880 = d_h2_0 * t2879;
-  $t[286] = t2880;
-  const t2881 = Wh_0 * t2880;
-  const t2882 = Wh_1 * t2744;
-  const t2883 = Wh_9 * t2762;
-  const t2884 = t2882 + t2883;
-  const t2885 = Wh_17 * t2781;
-  const t2886 = t2884 + t2885;
-  const t2887 = Wh_25 * t2800;
-  const t2888 = t2886 + t2887;
-  const t2889 = Wh_33 * t2819;
-  const t2890 = t2888 + t2889;
-  const t2891 = Wh_41 * t2838;
-  const t2892 = t2890 + t2891;
-  const t2893 = Wh_49 * t2857;
-  const t2894 = t2892 + t2893;
-  const t2895 = Wh_57 * t2876;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const d_h2_1 = t2894 + t2895;
-  // grad of: h2 = tanh(… + … + b)
-  const t2896 = h2_1 * h2_1;
-  // grad of: h2 = tanh(… + … + b)
-  const t2897 = 1 - t2896;
-  // grad of: h2 = tanh(… + … + b)
-  const t2898 = d_h2_1 * t2897;
-  $t[289] = t2898;
-  const t2899 = Wh_8 * t2898;
-  const t2900 = t2881 + t2899;
-  const t2901 = Wh_2 * t2744;
-  const t2902 = Wh_10 * t2762;
-  const t2903 = t2901 + t2902;
-  const t2904 = Wh_18 * t2781;
-  const t2905 = t2903 + t2904;
-  const t2906 = Wh_26 * t2800;
-  const t2907 = t2905 + t2906;
-  const t2908 = Wh_34 * t2819;
-  const t2909 = t2907 + t2908;
-  const t2910 = Wh_42 * t2838;
-  const t2911 = t2909 + t2910;
-  const t2912 = Wh_50 * t2857;
-  const t2913 = t2911 + t2912;
-  const t2914 = Wh_58 * t2876;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const d_h2_2 = t2913 + t2914;
-  // grad of: h2 = tanh(… + … + b)
-  const t2915 = h2_2 * h2_2;
-  // grad of: h2 = tanh(… + … + b)
-  const t2916 = 1 - t2915;
-  // grad of: h2 = tanh(… + … + b)
-  const t2917 = d_h2_2 * t2916;
-  $t[272] = t2917;
-  const t2918 = Wh_16 * t2917;
-  const t2919 = t2900 + t2918;
-  const t2920 = Wh_3 * t2744;
-  const t2921 = Wh_11 * t2762;
-  const t2922 = t2920 + t2921;
-  const t2923 = Wh_19 * t2781;
-  const t2924 = t2922 + t2923;
-  const t2925 = Wh_27 * t2800;
-  const t2926 = t2924 + t2925;
-  const t2927 = Wh_35 * t2819;
-  const t2928 = t2926 + t2927;
-  const t2929 = Wh_43 * t2838;
-  const t2930 = t2928 + t2929;
-  const t2931 = Wh_51 * t2857;
-  const t2932 = t2930 + t2931;
-  const t2933 = Wh_59 * t2876;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const d_h2_3 = t2932 + t2933;
-  // grad of: h2 = tanh(… + … + b)
-  const t2934 = h2_3 * h2_3;
-  // grad of: h2 = tanh(… + … + b)
-  const t2935 = 1 - t2934;
-  // grad of: h2 = tanh(… + … + b)
-  const t2936 = d_h2_3 * t2935;
-  $t[274] = t2936;
-  const t2937 = Wh_24 * t2936;
-  const t2938 = t2919 + t2937;
-  const t2939 = Wh_4 * t2744;
-  const t2940 = Wh_12 * t2762;
-  const t2941 = t2939 + t2940;
-  const t2942 = Wh_20 * t2781;
-  const t2943 = t2941 + t2942;
-  const t2944 = Wh_28 * t2800;
-  const t2945 = t2943 + t2944;
-  const t2946 = Wh_36 * t2819;
-  const t2947 = t2945 + t2946;
-  const t2948 = Wh_44 * t2838;
-  const t2949 = t2947 + t2948;
-  const t2950 = Wh_52 * t2857;
-  const t2951 = t2949 + t2950;
-  const t2952 = Wh_60 * t2876;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const d_h2_4 = t2951 + t2952;
-  // grad of: h2 = tanh(… + … + b)
-  const t2953 = h2_4 * h2_4;
-  // grad of: h2 = tanh(… + … + b)
-  const t2954 = 1 - t2953;
-  // grad of: h2 = tanh(… + … + b)
-  const t2955 = d_h2_4 * t2954;
-  $t[276] = t2955;
-  const t2956 = Wh_32 * t2955;
-  const t2957 = t2938 + t2956;
-  const t2958 = Wh_5 * t2744;
-  const t2959 = Wh_13 * t2762;
-  const t2960 = t2958 + t2959;
-  const t2961 = Wh_21 * t2781;
-  const t2962 = t2960 + t2961;
-  const t2963 = Wh_29 * t2800;
-  const t2964 = t2962 + t2963;
-  const t2965 = Wh_37 * t2819;
-  const t2966 = t2964 + t2965;
-  const t2967 = Wh_45 * t2838;
-  const t2968 = t2966 + t2967;
-  const t2969 = Wh_53 * t2857;
-  const t2970 = t2968 + t2969;
-  const t2971 = Wh_61 * t2876;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const d_h2_5 = t2970 + t2971;
-  // grad of: h2 = tanh(… + … + b)
-  const t2972 = h2_5 * h2_5;
-  // grad of: h2 = tanh(… + … + b)
-  const t2973 = 1 - t2972;
-  // grad of: h2 = tanh(… + … + b)
-  const t2974 = d_h2_5 * t2973;
-  $t[278] = t2974;
-  const t2975 = Wh_40 * t2974;
-  const t2976 = t2957 + t2975;
-  const t2977 = Wh_6 * t2744;
-  const t2978 = Wh_14 * t2762;
-  const t2979 = t2977 + t2978;
-  const t2980 = Wh_22 * t2781;
-  const t2981 = t2979 + t2980;
-  const t2982 = Wh_30 * t2800;
-  const t2983 = t2981 + t2982;
-  const t2984 = Wh_38 * t2819;
-  const t2985 = t2983 + t2984;
-  const t2986 = Wh_46 * t2838;
-  const t2987 = t2985 + t2986;
-  const t2988 = Wh_54 * t2857;
-  const t2989 = t2987 + t2988;
-  const t2990 = Wh_62 * t2876;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const d_h2_6 = t2989 + t2990;
-  // grad of: h2 = tanh(… + … + b)
-  const t2991 = h2_6 * h2_6;
-  // grad of: h2 = tanh(… + … + b)
-  const t2992 = 1 - t2991;
-  // grad of: h2 = tanh(… + … + b)
-  const t2993 = d_h2_6 * t2992;
-  $t[280] = t2993;
-  const t2994 = Wh_48 * t2993;
-  const t2995 = t2976 + t2994;
-  const t2996 = Wh_7 * t2744;
-  const t2997 = Wh_15 * t2762;
-  const t2998 = t2996 + t2997;
-  const t2999 = Wh_23 * t2781;
-  const t3000 = t2998 + t2999;
-  const t3001 = Wh_31 * t2800;
-  const t3002 = t3000 + t3001;
-  const t3003 = Wh_39 * t2819;
-  const t3004 = t3002 + t3003;
-  const t3005 = Wh_47 * t2838;
-  const t3006 = t3004 + t3005;
-  const t3007 = Wh_55 * t2857;
-  const t3008 = t3006 + t3007;
-  const t3009 = Wh_63 * t2876;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const d_h2_7 = t3008 + t3009;
-  // grad of: h2 = tanh(… + … + b)
-  const t3010 = h2_7 * h2_7;
-  // grad of: h2 = tanh(… + … + b)
-  const t3011 = 1 - t3010;
-  // grad of: h2 = tanh(… + … + b)
-  const t3012 = d_h2_7 * t3011;
-  $t[283] = t3012;
-  const t3013 = Wh_56 * t3012;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_h1_0 = t2995 + t3013;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3014 = h1_0 * h1_0;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3015 = 1 - t3014;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3016 = d_h1_0 * t3015;
-  $t[287] = t3016;
-  // grad of: (mul) = Wx * x_0
-  const t3017 = t3016 * x_0;
-  // grad of: (mul) = Wx * x_1
-  const t3018 = t2880 * x_1;
-  // grad of: (mul) = Wx * x_1
-  const t3019 = t3017 + t3018;
-  // grad of: (mul) = Wx * x_2
-  const t3020 = t2744 * x_2;
-  // grad of: (mul) = Wx * x_2
-  const t3021 = t3019 + t3020;
-  // grad of: (mul) = Wx * x_3
-  const t3022 = t2608 * x_3;
-  // grad of: (mul) = Wx * x_3
-  const t3023 = t3021 + t3022;
-  // grad of: (mul) = Wx * x_4
-  const t3024 = t2472 * x_4;
-  // grad of: (mul) = Wx * x_4
-  const t3025 = t3023 + t3024;
-  // grad of: (mul) = Wx * x_5
-  const t3026 = t2336 * x_5;
-  // grad of: (mul) = Wx * x_5
-  const t3027 = t3025 + t3026;
-  // grad of: (mul) = Wx * x_6
-  const t3028 = t2200 * x_6;
-  // grad of: (mul) = Wx * x_6
-  const t3029 = t3027 + t3028;
-  // grad of: (mul) = Wx * x_7
-  const t3030 = t2064 * x_7;
-  // grad of: (mul) = Wx * x_7
-  const t3031 = t3029 + t3030;
-  // grad of: (mul) = Wx * x_8
-  const t3032 = t1928 * x_8;
-  // grad of: (mul) = Wx * x_8
-  const t3033 = t3031 + t3032;
-  // grad of: (mul) = Wx * x_9
-  const t3034 = t1792 * x_9;
-  // grad of: (mul) = Wx * x_9
-  const t3035 = t3033 + t3034;
-  // grad of: (mul) = Wx * x_10
-  const t3036 = t1656 * x_10;
-  // grad of: (mul) = Wx * x_10
-  const t3037 = t3035 + t3036;
-  // grad of: (mul) = Wx * x_11
-  const t3038 = t1618 * x_11;
-  // grad of: (mul) = Wx * x_11
-  const d_Wx_0 = t3037 + t3038;
-  $g.Wx[0] += $scale * d_Wx_0;
-  const t3039 = Wh_1 * t2880;
-  const t3040 = Wh_9 * t2898;
-  const t3041 = t3039 + t3040;
-  const t3042 = Wh_17 * t2917;
-  const t3043 = t3041 + t3042;
-  const t3044 = Wh_25 * t2936;
-  const t3045 = t3043 + t3044;
-  const t3046 = Wh_33 * t2955;
-  const t3047 = t3045 + t3046;
-  const t3048 = Wh_41 * t2974;
-  const t3049 = t3047 + t3048;
-  const t3050 = Wh_49 * t2993;
-  const t3051 = t3049 + t3050;
-  const t3052 = Wh_57 * t3012;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_h1_1 = t3051 + t3052;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3053 = h1_1 * h1_1;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3054 = 1 - t3053;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3055 = d_h1_1 * t3054;
-  $t[290] = t3055;
-  // grad of: (mul) = Wx * x_0
-  const t3056 = t3055 * x_0;
-  // grad of: (mul) = Wx * x_1
-  const t3057 = t2898 * x_1;
-  // grad of: (mul) = Wx * x_1
-  const t3058 = t3056 + t3057;
-  // grad of: (mul) = Wx * x_2
-  const t3059 = t2762 * x_2;
-  // grad of: (mul) = Wx * x_2
-  const t3060 = t3058 + t3059;
-  // grad of: (mul) = Wx * x_3
-  const t3061 = t2626 * x_3;
-  // grad of: (mul) = Wx * x_3
-  const t3062 = t3060 + t3061;
-  // grad of: (mul) = Wx * x_4
-  const t3063 = t2490 * x_4;
-  // grad of: (mul) = Wx * x_4
-  const t3064 = t3062 + t3063;
-  // grad of: (mul) = Wx * x_5
-  const t3065 = t2354 * x_5;
-  // grad of: (mul) = Wx * x_5
-  const t3066 = t3064 + t3065;
-  // grad of: (mul) = Wx * x_6
-  const t3067 = t2218 * x_6;
-  // grad of: (mul) = Wx * x_6
-  const t3068 = t3066 + t3067;
-  // grad of: (mul) = Wx * x_7
-  const t3069 = t2082 * x_7;
-  // grad of: (mul) = Wx * x_7
-  const t3070 = t3068 + t3069;
-  // grad of: (mul) = Wx * x_8
-  const t3071 = t1946 * x_8;
-  // grad of: (mul) = Wx * x_8
-  const t3072 = t3070 + t3071;
-  // grad of: (mul) = Wx * x_9
-  const t3073 = t1810 * x_9;
-  // grad of: (mul) = Wx * x_9
-  const t3074 = t3072 + t3073;
-  // grad of: (mul) = Wx * x_10
-  const t3075 = t1674 * x_10;
-  // grad of: (mul) = Wx * x_10
-  const t3076 = t3074 + t3075;
-  // grad of: (mul) = Wx * x_11
-  const t3077 = t1622 * x_11;
-  // grad of: (mul) = Wx * x_11
-  const d_Wx_1 = t3076 + t3077;
-  $g.Wx[1] += $scale * d_Wx_1;
-  const t3078 = Wh_2 * t2880;
-  const t3079 = Wh_10 * t2898;
-  const t3080 = t3078 + t3079;
-  const t3081 = Wh_18 * t2917;
-  const t3082 = t3080 + t3081;
-  const t3083 = Wh_26 * t2936;
-  const t3084 = t3082 + t3083;
-  const t3085 = Wh_34 * t2955;
-  const t3086 = t3084 + t3085;
-  const t3087 = Wh_42 * t2974;
-  const t3088 = t3086 + t3087;
-  const t3089 = Wh_50 * t2993;
-  const t3090 = t3088 + t3089;
-  const t3091 = Wh_58 * t3012;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_h1_2 = t3090 + t3091;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3092 = h1_2 * h1_2;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3093 = 1 - t3092;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3094 = d_h1_2 * t3093;
-  $t[291] = t3094;
-  // grad of: (mul) = Wx * x_0
-  const t3095 = t3094 * x_0;
-  // grad of: (mul) = Wx * x_1
-  const t3096 = t2917 * x_1;
-  // grad of: (mul) = Wx * x_1
-  const t3097 = t3095 + t3096;
-  // grad of: (mul) = Wx * x_2
-  const t3098 = t2781 * x_2;
-  // grad of: (mul) = Wx * x_2
-  const t3099 = t3097 + t3098;
-  // grad of: (mul) = Wx * x_3
-  const t3100 = t2645 * x_3;
-  // grad of: (mul) = Wx * x_3
-  const t3101 = t3099 + t3100;
-  // grad of: (mul) = Wx * x_4
-  const t3102 = t2509 * x_4;
-  // grad of: (mul) = Wx * x_4
-  const t3103 = t3101 + t3102;
-  // grad of: (mul) = Wx * x_5
-  const t3104 = t2373 * x_5;
-  // grad of: (mul) = Wx * x_5
-  const t3105 = t3103 + t3104;
-  // grad of: (mul) = Wx * x_6
-  const t3106 = t2237 * x_6;
-  // grad of: (mul) = Wx * x_6
-  const t3107 = t3105 + t3106;
-  // grad of: (mul) = Wx * x_7
-  const t3108 = t2101 * x_7;
-  // grad of: (mul) = Wx * x_7
-  const t3109 = t3107 + t3108;
-  // grad of: (mul) = Wx * x_8
-  const t3110 = t1965 * x_8;
-  // grad of: (mul) = Wx * x_8
-  const t3111 = t3109 + t3110;
-  // grad of: (mul) = Wx * x_9
-  const t3112 = t1829 * x_9;
-  // grad of: (mul) = Wx * x_9
-  const t3113 = t3111 + t3112;
-  // grad of: (mul) = Wx * x_10
-  const t3114 = t1693 * x_10;
-  // grad of: (mul) = Wx * x_10
-  const t3115 = t3113 + t3114;
-  // grad of: (mul) = Wx * x_11
-  const t3116 = t1627 * x_11;
-  // grad of: (mul) = Wx * x_11
-  const d_Wx_2 = t3115 + t3116;
-  $g.Wx[2] += $scale * d_Wx_2;
-  const t3117 = Wh_3 * t2880;
-  const t3118 = Wh_11 * t2898;
-  const t3119 = t3117 + t3118;
-  const t3120 = Wh_19 * t2917;
-  const t3121 = t3119 + t3120;
-  const t3122 = Wh_27 * t2936;
-  const t3123 = t3121 + t3122;
-  const t3124 = Wh_35 * t2955;
-  const t3125 = t3123 + t3124;
-  const t3126 = Wh_43 * t2974;
-  const t3127 = t3125 + t3126;
-  const t3128 = Wh_51 * t2993;
-  const t3129 = t3127 + t3128;
-  const t3130 = Wh_59 * t3012;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_h1_3 = t3129 + t3130;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3131 = h1_3 * h1_3;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3132 = 1 - t3131;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3133 = d_h1_3 * t3132;
-  $t[292] = t3133;
-  // grad of: (mul) = Wx * x_0
-  const t3134 = t3133 * x_0;
-  // grad of: (mul) = Wx * x_1
-  const t3135 = t2936 * x_1;
-  // grad of: (mul) = Wx * x_1
-  const t3136 = t3134 + t3135;
-  // grad of: (mul) = Wx * x_2
-  const t3137 = t2800 * x_2;
-  // grad of: (mul) = Wx * x_2
-  const t3138 = t3136 + t3137;
-  // grad of: (mul) = Wx * x_3
-  const t3139 = t2664 * x_3;
-  // grad of: (mul) = Wx * x_3
-  const t3140 = t3138 + t3139;
-  // grad of: (mul) = Wx * x_4
-  const t3141 = t2528 * x_4;
-  // grad of: (mul) = Wx * x_4
-  const t3142 = t3140 + t3141;
-  // grad of: (mul) = Wx * x_5
-  const t3143 = t2392 * x_5;
-  // grad of: (mul) = Wx * x_5
-  const t3144 = t3142 + t3143;
-  // grad of: (mul) = Wx * x_6
-  const t3145 = t2256 * x_6;
-  // grad of: (mul) = Wx * x_6
-  const t3146 = t3144 + t3145;
-  // grad of: (mul) = Wx * x_7
-  const t3147 = t2120 * x_7;
-  // grad of: (mul) = Wx * x_7
-  const t3148 = t3146 + t3147;
-  // grad of: (mul) = Wx * x_8
-  const t3149 = t1984 * x_8;
-  // grad of: (mul) = Wx * x_8
-  const t3150 = t3148 + t3149;
-  // grad of: (mul) = Wx * x_9
-  const t3151 = t1848 * x_9;
-  // grad of: (mul) = Wx * x_9
-  const t3152 = t3150 + t3151;
-  // grad of: (mul) = Wx * x_10
-  const t3153 = t1712 * x_10;
-  // grad of: (mul) = Wx * x_10
-  const t3154 = t3152 + t3153;
-  // grad of: (mul) = Wx * x_11
-  const t3155 = t1632 * x_11;
-  // grad of: (mul) = Wx * x_11
-  const d_Wx_3 = t3154 + t3155;
-  $g.Wx[3] += $scale * d_Wx_3;
-  const t3156 = Wh_4 * t2880;
-  const t3157 = Wh_12 * t2898;
-  const t3158 = t3156 + t3157;
-  const t3159 = Wh_20 * t2917;
-  const t3160 = t3158 + t3159;
-  const t3161 = Wh_28 * t2936;
-  const t3162 = t3160 + t3161;
-  const t3163 = Wh_36 * t2955;
-  const t3164 = t3162 + t3163;
-  const t3165 = Wh_44 * t2974;
-  const t3166 = t3164 + t3165;
-  const t3167 = Wh_52 * t2993;
-  const t3168 = t3166 + t3167;
-  const t3169 = Wh_60 * t3012;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_h1_4 = t3168 + t3169;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3170 = h1_4 * h1_4;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3171 = 1 - t3170;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3172 = d_h1_4 * t3171;
-  $t[293] = t3172;
-  // grad of: (mul) = Wx * x_0
-  const t3173 = t3172 * x_0;
-  // grad of: (mul) = Wx * x_1
-  const t3174 = t2955 * x_1;
-  // grad of: (mul) = Wx * x_1
-  const t3175 = t3173 + t3174;
-  // grad of: (mul) = Wx * x_2
-  const t3176 = t2819 * x_2;
-  // grad of: (mul) = Wx * x_2
-  const t3177 = t3175 + t3176;
-  // grad of: (mul) = Wx * x_3
-  const t3178 = t2683 * x_3;
-  // grad of: (mul) = Wx * x_3
-  const t3179 = t3177 + t3178;
-  // grad of: (mul) = Wx * x_4
-  const t3180 = t2547 * x_4;
-  // grad of: (mul) = Wx * x_4
-  const t3181 = t3179 + t3180;
-  // grad of: (mul) = Wx * x_5
-  const t3182 = t2411 * x_5;
-  // grad of: (mul) = Wx * x_5
-  const t3183 = t3181 + t3182;
-  // grad of: (mul) = Wx * x_6
-  const t3184 = t2275 * x_6;
-  // grad of: (mul) = Wx * x_6
-  const t3185 = t3183 + t3184;
-  // grad of: (mul) = Wx * x_7
-  const t3186 = t2139 * x_7;
-  // grad of: (mul) = Wx * x_7
-  const t3187 = t3185 + t3186;
-  // grad of: (mul) = Wx * x_8
-  const t3188 = t2003 * x_8;
-  // grad of: (mul) = Wx * x_8
-  const t3189 = t3187 + t3188;
-  // grad of: (mul) = Wx * x_9
-  const t3190 = t1867 * x_9;
-  // grad of: (mul) = Wx * x_9
-  const t3191 = t3189 + t3190;
-  // grad of: (mul) = Wx * x_10
-  const t3192 = t1731 * x_10;
-  // grad of: (mul) = Wx * x_10
-  const t3193 = t3191 + t3192;
-  // grad of: (mul) = Wx * x_11
-  const t3194 = t1637 * x_11;
-  // grad of: (mul) = Wx * x_11
-  const d_Wx_4 = t3193 + t3194;
-  $g.Wx[4] += $scale * d_Wx_4;
-  const t3195 = Wh_5 * t2880;
-  const t3196 = Wh_13 * t2898;
-  const t3197 = t3195 + t3196;
-  const t3198 = Wh_21 * t2917;
-  const t3199 = t3197 + t3198;
-  const t3200 = Wh_29 * t2936;
-  const t3201 = t3199 + t3200;
-  const t3202 = Wh_37 * t2955;
-  const t3203 = t3201 + t3202;
-  const t3204 = Wh_45 * t2974;
-  const t3205 = t3203 + t3204;
-  const t3206 = Wh_53 * t2993;
-  const t3207 = t3205 + t3206;
-  const t3208 = Wh_61 * t3012;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_h1_5 = t3207 + t3208;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3209 = h1_5 * h1_5;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3210 = 1 - t3209;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3211 = d_h1_5 * t3210;
-  $t[294] = t3211;
-  // grad of: (mul) = Wx * x_0
-  const t3212 = t3211 * x_0;
-  // grad of: (mul) = Wx * x_1
-  const t3213 = t2974 * x_1;
-  // grad of: (mul) = Wx * x_1
-  const t3214 = t3212 + t3213;
-  // grad of: (mul) = Wx * x_2
-  const t3215 = t2838 * x_2;
-  // grad of: (mul) = Wx * x_2
-  const t3216 = t3214 + t3215;
-  // grad of: (mul) = Wx * x_3
-  const t3217 = t2702 * x_3;
-  // grad of: (mul) = Wx * x_3
-  const t3218 = t3216 + t3217;
-  // grad of: (mul) = Wx * x_4
-  const t3219 = t2566 * x_4;
-  // grad of: (mul) = Wx * x_4
-  const t3220 = t3218 + t3219;
-  // grad of: (mul) = Wx * x_5
-  const t3221 = t2430 * x_5;
-  // grad of: (mul) = Wx * x_5
-  const t3222 = t3220 + t3221;
-  // grad of: (mul) = Wx * x_6
-  const t3223 = t2294 * x_6;
-  // grad of: (mul) = Wx * x_6
-  const t3224 = t3222 + t3223;
-  // grad of: (mul) = Wx * x_7
-  const t3225 = t2158 * x_7;
-  // grad of: (mul) = Wx * x_7
-  const t3226 = t3224 + t3225;
-  // grad of: (mul) = Wx * x_8
-  const t3227 = t2022 * x_8;
-  // grad of: (mul) = Wx * x_8
-  const t3228 = t3226 + t3227;
-  // grad of: (mul) = Wx * x_9
-  const t3229 = t1886 * x_9;
-  // grad of: (mul) = Wx * x_9
-  const t3230 = t3228 + t3229;
-  // grad of: (mul) = Wx * x_10
-  const t3231 = t1750 * x_10;
-  // grad of: (mul) = Wx * x_10
-  const t3232 = t3230 + t3231;
-  // grad of: (mul) = Wx * x_11
-  const t3233 = t1642 * x_11;
-  // grad of: (mul) = Wx * x_11
-  const d_Wx_5 = t3232 + t3233;
-  $g.Wx[5] += $scale * d_Wx_5;
-  const t3234 = Wh_6 * t2880;
-  const t3235 = Wh_14 * t2898;
-  const t3236 = t3234 + t3235;
-  const t3237 = Wh_22 * t2917;
-  const t3238 = t3236 + t3237;
-  const t3239 = Wh_30 * t2936;
-  const t3240 = t3238 + t3239;
-  const t3241 = Wh_38 * t2955;
-  const t3242 = t3240 + t3241;
-  const t3243 = Wh_46 * t2974;
-  const t3244 = t3242 + t3243;
-  const t3245 = Wh_54 * t2993;
-  const t3246 = t3244 + t3245;
-  const t3247 = Wh_62 * t3012;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_h1_6 = t3246 + t3247;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3248 = h1_6 * h1_6;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3249 = 1 - t3248;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3250 = d_h1_6 * t3249;
-  $t[295] = t3250;
-  // grad of: (mul) = Wx * x_0
-  const t3251 = t3250 * x_0;
-  // grad of: (mul) = Wx * x_1
-  const t3252 = t2993 * x_1;
-  // grad of: (mul) = Wx * x_1
-  const t3253 = t3251 + t3252;
-  // grad of: (mul) = Wx * x_2
-  const t3254 = t2857 * x_2;
-  // grad of: (mul) = Wx * x_2
-  const t3255 = t3253 + t3254;
-  // grad of: (mul) = Wx * x_3
-  const t3256 = t2721 * x_3;
-  // grad of: (mul) = Wx * x_3
-  const t3257 = t3255 + t3256;
-  // grad of: (mul) = Wx * x_4
-  const t3258 = t2585 * x_4;
-  // grad of: (mul) = Wx * x_4
-  const t3259 = t3257 + t3258;
-  // grad of: (mul) = Wx * x_5
-  const t3260 = t2449 * x_5;
-  // grad of: (mul) = Wx * x_5
-  const t3261 = t3259 + t3260;
-  // grad of: (mul) = Wx * x_6
-  const t3262 = t2313 * x_6;
-  // grad of: (mul) = Wx * x_6
-  const t3263 = t3261 + t3262;
-  // grad of: (mul) = Wx * x_7
-  const t3264 = t2177 * x_7;
-  // grad of: (mul) = Wx * x_7
-  const t3265 = t3263 + t3264;
-  // grad of: (mul) = Wx * x_8
-  const t3266 = t2041 * x_8;
-  // grad of: (mul) = Wx * x_8
-  const t3267 = t3265 + t3266;
-  // grad of: (mul) = Wx * x_9
-  const t3268 = t1905 * x_9;
-  // grad of: (mul) = Wx * x_9
-  const t3269 = t3267 + t3268;
-  // grad of: (mul) = Wx * x_10
-  const t3270 = t1769 * x_10;
-  // grad of: (mul) = Wx * x_10
-  const t3271 = t3269 + t3270;
-  // grad of: (mul) = Wx * x_11
-  const t3272 = t1647 * x_11;
-  // grad of: (mul) = Wx * x_11
-  const d_Wx_6 = t3271 + t3272;
-  $g.Wx[6] += $scale * d_Wx_6;
-  const t3273 = Wh_7 * t2880;
-  const t3274 = Wh_15 * t2898;
-  const t3275 = t3273 + t3274;
-  const t3276 = Wh_23 * t2917;
-  const t3277 = t3275 + t3276;
-  const t3278 = Wh_31 * t2936;
-  const t3279 = t3277 + t3278;
-  const t3280 = Wh_39 * t2955;
-  const t3281 = t3279 + t3280;
-  const t3282 = Wh_47 * t2974;
-  const t3283 = t3281 + t3282;
-  const t3284 = Wh_55 * t2993;
-  const t3285 = t3283 + t3284;
-  const t3286 = Wh_63 * t3012;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_h1_7 = t3285 + t3286;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3287 = h1_7 * h1_7;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3288 = 1 - t3287;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3289 = d_h1_7 * t3288;
-  $t[296] = t3289;
-  // grad of: (mul) = Wx * x_0
-  const t3290 = t3289 * x_0;
-  // grad of: (mul) = Wx * x_1
-  const t3291 = t3012 * x_1;
-  // grad of: (mul) = Wx * x_1
-  const t3292 = t3290 + t3291;
-  // grad of: (mul) = Wx * x_2
-  const t3293 = t2876 * x_2;
-  // grad of: (mul) = Wx * x_2
-  const t3294 = t3292 + t3293;
-  // grad of: (mul) = Wx * x_3
-  const t3295 = t2740 * x_3;
-  // grad of: (mul) = Wx * x_3
-  const t3296 = t3294 + t3295;
-  // grad of: (mul) = Wx * x_4
-  const t3297 = t2604 * x_4;
-  // grad of: (mul) = Wx * x_4
-  const t3298 = t3296 + t3297;
-  // grad of: (mul) = Wx * x_5
-  const t3299 = t2468 * x_5;
-  // grad of: (mul) = Wx * x_5
-  const t3300 = t3298 + t3299;
-  // grad of: (mul) = Wx * x_6
-  const t3301 = t2332 * x_6;
-  // grad of: (mul) = Wx * x_6
-  const t3302 = t3300 + t3301;
-  // grad of: (mul) = Wx * x_7
-  const t3303 = t2196 * x_7;
-  // grad of: (mul) = Wx * x_7
-  const t3304 = t3302 + t3303;
-  // grad of: (mul) = Wx * x_8
-  const t3305 = t2060 * x_8;
-  // grad of: (mul) = Wx * x_8
-  const t3306 = t3304 + t3305;
-  // grad of: (mul) = Wx * x_9
-  const t3307 = t1924 * x_9;
-  // grad of: (mul) = Wx * x_9
-  const t3308 = t3306 + t3307;
-  // grad of: (mul) = Wx * x_10
-  const t3309 = t1788 * x_10;
-  // grad of: (mul) = Wx * x_10
-  const t3310 = t3308 + t3309;
-  // grad of: (mul) = Wx * x_11
-  const t3311 = t1652 * x_11;
-  // grad of: (mul) = Wx * x_11
-  const d_Wx_7 = t3310 + t3311;
-  $g.Wx[7] += $scale * d_Wx_7;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3312 = t1618 * h11_0;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3313 = t1656 * h10_0;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3314 = t3312 + t3313;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3315 = t1792 * h9_0;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3316 = t3314 + t3315;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3317 = t1928 * h8_0;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3318 = t3316 + t3317;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3319 = t2064 * h7_0;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3320 = t3318 + t3319;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3321 = t2200 * h6_0;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3322 = t3320 + t3321;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3323 = t2336 * h5_0;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3324 = t3322 + t3323;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3325 = t2472 * h4_0;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3326 = t3324 + t3325;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3327 = t2608 * h3_0;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3328 = t3326 + t3327;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3329 = t2744 * h2_0;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3330 = t3328 + t3329;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3331 = t2880 * h1_0;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_0 = t3330 + t3331;
-  $g.Wh[0] += $scale * d_Wh_0;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3332 = t1618 * h11_1;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3333 = t1656 * h10_1;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3334 = t3332 + t3333;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3335 = t1792 * h9_1;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3336 = t3334 + t3335;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3337 = t1928 * h8_1;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3338 = t3336 + t3337;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3339 = t2064 * h7_1;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3340 = t3338 + t3339;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3341 = t2200 * h6_1;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3342 = t3340 + t3341;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3343 = t2336 * h5_1;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3344 = t3342 + t3343;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3345 = t2472 * h4_1;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3346 = t3344 + t3345;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3347 = t2608 * h3_1;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3348 = t3346 + t3347;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3349 = t2744 * h2_1;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3350 = t3348 + t3349;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3351 = t2880 * h1_1;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_1 = t3350 + t3351;
-  $g.Wh[1] += $scale * d_Wh_1;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3352 = t1618 * h11_2;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3353 = t1656 * h10_2;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3354 = t3352 + t3353;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3355 = t1792 * h9_2;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3356 = t3354 + t3355;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3357 = t1928 * h8_2;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3358 = t3356 + t3357;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3359 = t2064 * h7_2;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3360 = t3358 + t3359;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3361 = t2200 * h6_2;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3362 = t3360 + t3361;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3363 = t2336 * h5_2;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3364 = t3362 + t3363;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3365 = t2472 * h4_2;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3366 = t3364 + t3365;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3367 = t2608 * h3_2;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3368 = t3366 + t3367;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3369 = t2744 * h2_2;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3370 = t3368 + t3369;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3371 = t2880 * h1_2;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_2 = t3370 + t3371;
-  $g.Wh[2] += $scale * d_Wh_2;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3372 = t1618 * h11_3;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3373 = t1656 * h10_3;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3374 = t3372 + t3373;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3375 = t1792 * h9_3;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3376 = t3374 + t3375;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3377 = t1928 * h8_3;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3378 = t3376 + t3377;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3379 = t2064 * h7_3;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3380 = t3378 + t3379;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3381 = t2200 * h6_3;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3382 = t3380 + t3381;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3383 = t2336 * h5_3;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3384 = t3382 + t3383;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3385 = t2472 * h4_3;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3386 = t3384 + t3385;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3387 = t2608 * h3_3;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3388 = t3386 + t3387;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3389 = t2744 * h2_3;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3390 = t3388 + t3389;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3391 = t2880 * h1_3;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_3 = t3390 + t3391;
-  $g.Wh[3] += $scale * d_Wh_3;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3392 = t1618 * h11_4;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3393 = t1656 * h10_4;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3394 = t3392 + t3393;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3395 = t1792 * h9_4;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3396 = t3394 + t3395;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3397 = t1928 * h8_4;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3398 = t3396 + t3397;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3399 = t2064 * h7_4;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3400 = t3398 + t3399;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3401 = t2200 * h6_4;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3402 = t3400 + t3401;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3403 = t2336 * h5_4;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3404 = t3402 + t3403;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3405 = t2472 * h4_4;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3406 = t3404 + t3405;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3407 = t2608 * h3_4;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3408 = t3406 + t3407;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3409 = t2744 * h2_4;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3410 = t3408 + t3409;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3411 = t2880 * h1_4;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_4 = t3410 + t3411;
-  $g.Wh[4] += $scale * d_Wh_4;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3412 = t1618 * h11_5;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3413 = t1656 * h10_5;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3414 = t3412 + t3413;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3415 = t1792 * h9_5;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3416 = t3414 + t3415;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3417 = t1928 * h8_5;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3418 = t3416 + t3417;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3419 = t2064 * h7_5;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3420 = t3418 + t3419;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3421 = t2200 * h6_5;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3422 = t3420 + t3421;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3423 = t2336 * h5_5;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3424 = t3422 + t3423;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3425 = t2472 * h4_5;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3426 = t3424 + t3425;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3427 = t2608 * h3_5;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3428 = t3426 + t3427;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3429 = t2744 * h2_5;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3430 = t3428 + t3429;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3431 = t2880 * h1_5;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_5 = t3430 + t3431;
-  $g.Wh[5] += $scale * d_Wh_5;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3432 = t1618 * h11_6;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3433 = t1656 * h10_6;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3434 = t3432 + t3433;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3435 = t1792 * h9_6;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3436 = t3434 + t3435;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3437 = t1928 * h8_6;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3438 = t3436 + t3437;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3439 = t2064 * h7_6;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3440 = t3438 + t3439;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3441 = t2200 * h6_6;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3442 = t3440 + t3441;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3443 = t2336 * h5_6;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3444 = t3442 + t3443;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3445 = t2472 * h4_6;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3446 = t3444 + t3445;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3447 = t2608 * h3_6;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3448 = t3446 + t3447;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3449 = t2744 * h2_6;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3450 = t3448 + t3449;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3451 = t2880 * h1_6;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_6 = t3450 + t3451;
-  $g.Wh[6] += $scale * d_Wh_6;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3452 = t1618 * h11_7;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3453 = t1656 * h10_7;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3454 = t3452 + t3453;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3455 = t1792 * h9_7;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3456 = t3454 + t3455;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3457 = t1928 * h8_7;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3458 = t3456 + t3457;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3459 = t2064 * h7_7;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3460 = t3458 + t3459;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3461 = t2200 * h6_7;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3462 = t3460 + t3461;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3463 = t2336 * h5_7;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3464 = t3462 + t3463;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3465 = t2472 * h4_7;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3466 = t3464 + t3465;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3467 = t2608 * h3_7;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3468 = t3466 + t3467;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3469 = t2744 * h2_7;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3470 = t3468 + t3469;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3471 = t2880 * h1_7;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_7 = t3470 + t3471;
-  $g.Wh[7] += $scale * d_Wh_7;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3472 = t1622 * h11_0;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3473 = t1674 * h10_0;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3474 = t3472 + t3473;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3475 = t1810 * h9_0;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3476 = t3474 + t3475;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3477 = t1946 * h8_0;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3478 = t3476 + t3477;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3479 = t2082 * h7_0;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3480 = t3478 + t3479;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3481 = t2218 * h6_0;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3482 = t3480 + t3481;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3483 = t2354 * h5_0;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3484 = t3482 + t3483;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3485 = t2490 * h4_0;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3486 = t3484 + t3485;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3487 = t2626 * h3_0;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3488 = t3486 + t3487;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3489 = t2762 * h2_0;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3490 = t3488 + t3489;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3491 = t2898 * h1_0;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_8 = t3490 + t3491;
-  $g.Wh[8] += $scale * d_Wh_8;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3492 = t1622 * h11_1;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3493 = t1674 * h10_1;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3494 = t3492 + t3493;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3495 = t1810 * h9_1;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3496 = t3494 + t3495;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3497 = t1946 * h8_1;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3498 = t3496 + t3497;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3499 = t2082 * h7_1;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3500 = t3498 + t3499;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3501 = t2218 * h6_1;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3502 = t3500 + t3501;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3503 = t2354 * h5_1;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3504 = t3502 + t3503;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3505 = t2490 * h4_1;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3506 = t3504 + t3505;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3507 = t2626 * h3_1;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3508 = t3506 + t3507;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3509 = t2762 * h2_1;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3510 = t3508 + t3509;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3511 = t2898 * h1_1;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_9 = t3510 + t3511;
-  $g.Wh[9] += $scale * d_Wh_9;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3512 = t1622 * h11_2;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3513 = t1674 * h10_2;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3514 = t3512 + t3513;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3515 = t1810 * h9_2;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3516 = t3514 + t3515;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3517 = t1946 * h8_2;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3518 = t3516 + t3517;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3519 = t2082 * h7_2;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3520 = t3518 + t3519;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3521 = t2218 * h6_2;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3522 = t3520 + t3521;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3523 = t2354 * h5_2;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3524 = t3522 + t3523;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3525 = t2490 * h4_2;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3526 = t3524 + t3525;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3527 = t2626 * h3_2;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3528 = t3526 + t3527;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3529 = t2762 * h2_2;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3530 = t3528 + t3529;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3531 = t2898 * h1_2;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_10 = t3530 + t3531;
-  $g.Wh[10] += $scale * d_Wh_10;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3532 = t1622 * h11_3;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3533 = t1674 * h10_3;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3534 = t3532 + t3533;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3535 = t1810 * h9_3;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3536 = t3534 + t3535;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3537 = t1946 * h8_3;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3538 = t3536 + t3537;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3539 = t2082 * h7_3;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3540 = t3538 + t3539;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3541 = t2218 * h6_3;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3542 = t3540 + t3541;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3543 = t2354 * h5_3;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3544 = t3542 + t3543;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3545 = t2490 * h4_3;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3546 = t3544 + t3545;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3547 = t2626 * h3_3;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3548 = t3546 + t3547;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3549 = t2762 * h2_3;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3550 = t3548 + t3549;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3551 = t2898 * h1_3;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_11 = t3550 + t3551;
-  $g.Wh[11] += $scale * d_Wh_11;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3552 = t1622 * h11_4;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3553 = t1674 * h10_4;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3554 = t3552 + t3553;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3555 = t1810 * h9_4;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3556 = t3554 + t3555;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3557 = t1946 * h8_4;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3558 = t3556 + t3557;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3559 = t2082 * h7_4;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3560 = t3558 + t3559;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3561 = t2218 * h6_4;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3562 = t3560 + t3561;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3563 = t2354 * h5_4;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3564 = t3562 + t3563;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3565 = t2490 * h4_4;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3566 = t3564 + t3565;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3567 = t2626 * h3_4;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3568 = t3566 + t3567;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3569 = t2762 * h2_4;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3570 = t3568 + t3569;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3571 = t2898 * h1_4;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_12 = t3570 + t3571;
-  $g.Wh[12] += $scale * d_Wh_12;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3572 = t1622 * h11_5;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3573 = t1674 * h10_5;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3574 = t3572 + t3573;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3575 = t1810 * h9_5;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3576 = t3574 + t3575;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3577 = t1946 * h8_5;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3578 = t3576 + t3577;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3579 = t2082 * h7_5;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3580 = t3578 + t3579;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3581 = t2218 * h6_5;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3582 = t3580 + t3581;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3583 = t2354 * h5_5;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3584 = t3582 + t3583;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3585 = t2490 * h4_5;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3586 = t3584 + t3585;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3587 = t2626 * h3_5;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3588 = t3586 + t3587;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3589 = t2762 * h2_5;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3590 = t3588 + t3589;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3591 = t2898 * h1_5;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_13 = t3590 + t3591;
-  $g.Wh[13] += $scale * d_Wh_13;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3592 = t1622 * h11_6;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3593 = t1674 * h10_6;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3594 = t3592 + t3593;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3595 = t1810 * h9_6;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3596 = t3594 + t3595;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3597 = t1946 * h8_6;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3598 = t3596 + t3597;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3599 = t2082 * h7_6;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3600 = t3598 + t3599;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3601 = t2218 * h6_6;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3602 = t3600 + t3601;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3603 = t2354 * h5_6;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3604 = t3602 + t3603;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3605 = t2490 * h4_6;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3606 = t3604 + t3605;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3607 = t2626 * h3_6;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3608 = t3606 + t3607;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3609 = t2762 * h2_6;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3610 = t3608 + t3609;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3611 = t2898 * h1_6;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_14 = t3610 + t3611;
-  $g.Wh[14] += $scale * d_Wh_14;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3612 = t1622 * h11_7;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3613 = t1674 * h10_7;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3614 = t3612 + t3613;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3615 = t1810 * h9_7;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3616 = t3614 + t3615;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3617 = t1946 * h8_7;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3618 = t3616 + t3617;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3619 = t2082 * h7_7;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3620 = t3618 + t3619;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3621 = t2218 * h6_7;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3622 = t3620 + t3621;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3623 = t2354 * h5_7;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3624 = t3622 + t3623;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3625 = t2490 * h4_7;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3626 = t3624 + t3625;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3627 = t2626 * h3_7;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3628 = t3626 + t3627;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3629 = t2762 * h2_7;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3630 = t3628 + t3629;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3631 = t2898 * h1_7;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_15 = t3630 + t3631;
-  $g.Wh[15] += $scale * d_Wh_15;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3632 = t1627 * h11_0;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3633 = t1693 * h10_0;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3634 = t3632 + t3633;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3635 = t1829 * h9_0;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3636 = t3634 + t3635;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3637 = t1965 * h8_0;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3638 = t3636 + t3637;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3639 = t2101 * h7_0;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3640 = t3638 + t3639;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3641 = t2237 * h6_0;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3642 = t3640 + t3641;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3643 = t2373 * h5_0;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3644 = t3642 + t3643;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3645 = t2509 * h4_0;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3646 = t3644 + t3645;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3647 = t2645 * h3_0;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3648 = t3646 + t3647;
-  $t[271] = t3648;
-}
-
-function $gradient_4($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): void {
-  const h1_0 = $t[204];
-  const h1_1 = $t[217];
-  const h1_2 = $t[224];
-  const h1_3 = $t[231];
-  const h1_4 = $t[238];
-  const h1_5 = $t[244];
-  const h1_6 = $t[250];
-  const h1_7 = $t[256];
-  const h2_0 = $t[196];
-  const h2_1 = $t[197];
-  const h2_2 = $t[198];
-  const h2_3 = $t[199];
-  const h2_4 = $t[200];
-  const h2_5 = $t[201];
-  const h2_6 = $t[202];
-  const h2_7 = $t[203];
-  const h3_0 = $t[182];
-  const h3_1 = $t[189];
-  const h3_2 = $t[190];
-  const h3_3 = $t[191];
-  const h3_4 = $t[192];
-  const h3_5 = $t[193];
-  const h3_6 = $t[194];
-  const h3_7 = $t[195];
-  const h4_0 = $t[164];
-  const h4_1 = $t[165];
-  const h4_2 = $t[166];
-  const h4_3 = $t[167];
-  const h4_4 = $t[168];
-  const h4_5 = $t[169];
-  const h4_6 = $t[170];
-  const h4_7 = $t[181];
-  const h5_0 = $t[156];
-  const h5_1 = $t[157];
-  const h5_2 = $t[158];
-  const h5_3 = $t[159];
-  const h5_4 = $t[160];
-  const h5_5 = $t[161];
-  const h5_6 = $t[162];
-  const h5_7 = $t[163];
-  const h6_0 = $t[3];
-  const h6_1 = $t[5];
-  const h6_2 = $t[7];
-  const h6_3 = $t[9];
-  const h6_4 = $t[11];
-  const h6_5 = $t[13];
-  const h6_6 = $t[15];
-  const h6_7 = $t[17];
-  const h7_0 = $t[49];
-  const h7_1 = $t[51];
-  const h7_2 = $t[53];
-  const h7_3 = $t[55];
-  const h7_4 = $t[57];
-  const h7_5 = $t[153];
-  const h7_6 = $t[154];
-  const h7_7 = $t[155];
-  const h8_0 = $t[145];
-  const h8_1 = $t[146];
-  const h8_2 = $t[147];
-  const h8_3 = $t[148];
-  const h8_4 = $t[149];
-  const h8_5 = $t[150];
-  const h8_6 = $t[151];
-  const h8_7 = $t[152];
-  const h9_0 = $t[137];
-  const h9_1 = $t[138];
-  const h9_2 = $t[139];
-  const h9_3 = $t[140];
-  const h9_4 = $t[141];
-  const h9_5 = $t[142];
-  const h9_6 = $t[143];
-  const h9_7 = $t[144];
-  const h10_0 = $t[122];
-  const h10_1 = $t[130];
-  const h10_2 = $t[131];
-  const h10_3 = $t[132];
-  const h10_4 = $t[133];
-  const h10_5 = $t[134];
-  const h10_6 = $t[135];
-  const h10_7 = $t[136];
-  const h11_0 = $t[263];
-  const h11_1 = $t[264];
-  const h11_2 = $t[265];
-  const h11_3 = $t[266];
-  const h11_4 = $t[267];
-  const h11_5 = $t[268];
-  const h11_6 = $t[269];
-  const h11_7 = $t[120];
-  const t1627 = $t[230];
-  const t1632 = $t[237];
-  const t1637 = $t[116];
-  const t1642 = $t[117];
-  const t1647 = $t[118];
-  const t1652 = $t[119];
-  const t1693 = $t[125];
-  const t1712 = $t[126];
-  const t1731 = $t[127];
-  const t1750 = $t[128];
-  const t1769 = $t[129];
-  const t1788 = $t[262];
-  const t1829 = $t[229];
-  const t1848 = $t[236];
-  const t1867 = $t[243];
-  const t1886 = $t[249];
-  const t1905 = $t[255];
-  const t1924 = $t[261];
-  const t1965 = $t[228];
-  const t1984 = $t[235];
-  const t2003 = $t[242];
-  const t2022 = $t[248];
-  const t2041 = $t[254];
-  const t2060 = $t[260];
-  const t2101 = $t[227];
-  const t2120 = $t[234];
-  const t2139 = $t[241];
-  const t2158 = $t[247];
-  const t2177 = $t[253];
-  const t2196 = $t[259];
-  const t2237 = $t[226];
-  const t2256 = $t[233];
-  const t2275 = $t[240];
-  const t2294 = $t[246];
-  const t2313 = $t[252];
-  const t2332 = $t[258];
-  const t2373 = $t[225];
-  const t2392 = $t[232];
-  const t2411 = $t[239];
-  const t2430 = $t[245];
-  const t2449 = $t[251];
-  const t2468 = $t[257];
-  const t2509 = $t[175];
-  const t2528 = $t[176];
-  const t2547 = $t[177];
-  const t2566 = $t[178];
-  const t2585 = $t[179];
-  const t2604 = $t[180];
-  const t2645 = $t[185];
-  const t2664 = $t[186];
-  const t2683 = $t[187];
-  const t2702 = $t[188];
-  const t2721 = $t[171];
-  const t2740 = $t[281];
-  const t2781 = $t[270];
-  const t2800 = $t[273];
-  const t2819 = $t[275];
-  const t2838 = $t[277];
-  const t2857 = $t[279];
-  const t2876 = $t[282];
-  const t2917 = $t[272];
-  const t2936 = $t[274];
-  const t2955 = $t[276];
-  const t2974 = $t[278];
-  const t2993 = $t[280];
-  const t3012 = $t[283];
-  const t3648 = $t[271];
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3649 = t2781 * h2_0;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3650 = t3648 + t3649;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3651 = t2917 * h1_0;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_16 = t3650 + t3651;
-  $g.Wh[16] += $scale * d_Wh_16;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3652 = t1627 * h11_1;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3653 = t1693 * h10_1;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3654 = t3652 + t3653;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3655 = t1829 * h9_1;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3656 = t3654 + t3655;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3657 = t1965 * h8_1;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3658 = t3656 + t3657;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3659 = t2101 * h7_1;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3660 = t3658 + t3659;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3661 = t2237 * h6_1;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3662 = t3660 + t3661;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3663 = t2373 * h5_1;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3664 = t3662 + t3663;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3665 = t2509 * h4_1;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3666 = t3664 + t3665;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3667 = t2645 * h3_1;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3668 = t3666 + t3667;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3669 = t2781 * h2_1;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3670 = t3668 + t3669;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3671 = t2917 * h1_1;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_17 = t3670 + t3671;
-  $g.Wh[17] += $scale * d_Wh_17;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3672 = t1627 * h11_2;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3673 = t1693 * h10_2;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3674 = t3672 + t3673;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3675 = t1829 * h9_2;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3676 = t3674 + t3675;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3677 = t1965 * h8_2;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3678 = t3676 + t3677;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3679 = t2101 * h7_2;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3680 = t3678 + t3679;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3681 = t2237 * h6_2;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3682 = t3680 + t3681;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3683 = t2373 * h5_2;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3684 = t3682 + t3683;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3685 = t2509 * h4_2;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3686 = t3684 + t3685;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3687 = t2645 * h3_2;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3688 = t3686 + t3687;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3689 = t2781 * h2_2;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3690 = t3688 + t3689;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3691 = t2917 * h1_2;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_18 = t3690 + t3691;
-  $g.Wh[18] += $scale * d_Wh_18;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3692 = t1627 * h11_3;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3693 = t1693 * h10_3;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3694 = t3692 + t3693;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3695 = t1829 * h9_3;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3696 = t3694 + t3695;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3697 = t1965 * h8_3;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3698 = t3696 + t3697;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3699 = t2101 * h7_3;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3700 = t3698 + t3699;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3701 = t2237 * h6_3;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3702 = t3700 + t3701;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3703 = t2373 * h5_3;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3704 = t3702 + t3703;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3705 = t2509 * h4_3;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3706 = t3704 + t3705;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3707 = t2645 * h3_3;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3708 = t3706 + t3707;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3709 = t2781 * h2_3;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3710 = t3708 + t3709;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3711 = t2917 * h1_3;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_19 = t3710 + t3711;
-  $g.Wh[19] += $scale * d_Wh_19;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3712 = t1627 * h11_4;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3713 = t1693 * h10_4;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3714 = t3712 + t3713;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3715 = t1829 * h9_4;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3716 = t3714 + t3715;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3717 = t1965 * h8_4;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3718 = t3716 + t3717;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3719 = t2101 * h7_4;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3720 = t3718 + t3719;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3721 = t2237 * h6_4;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3722 = t3720 + t3721;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3723 = t2373 * h5_4;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3724 = t3722 + t3723;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3725 = t2509 * h4_4;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3726 = t3724 + t3725;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3727 = t2645 * h3_4;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3728 = t3726 + t3727;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3729 = t2781 * h2_4;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3730 = t3728 + t3729;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3731 = t2917 * h1_4;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_20 = t3730 + t3731;
-  $g.Wh[20] += $scale * d_Wh_20;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3732 = t1627 * h11_5;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3733 = t1693 * h10_5;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3734 = t3732 + t3733;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3735 = t1829 * h9_5;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3736 = t3734 + t3735;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3737 = t1965 * h8_5;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3738 = t3736 + t3737;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3739 = t2101 * h7_5;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3740 = t3738 + t3739;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3741 = t2237 * h6_5;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3742 = t3740 + t3741;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3743 = t2373 * h5_5;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3744 = t3742 + t3743;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3745 = t2509 * h4_5;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3746 = t3744 + t3745;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3747 = t2645 * h3_5;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3748 = t3746 + t3747;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3749 = t2781 * h2_5;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3750 = t3748 + t3749;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3751 = t2917 * h1_5;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_21 = t3750 + t3751;
-  $g.Wh[21] += $scale * d_Wh_21;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3752 = t1627 * h11_6;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3753 = t1693 * h10_6;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3754 = t3752 + t3753;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3755 = t1829 * h9_6;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3756 = t3754 + t3755;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3757 = t1965 * h8_6;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3758 = t3756 + t3757;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3759 = t2101 * h7_6;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3760 = t3758 + t3759;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3761 = t2237 * h6_6;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3762 = t3760 + t3761;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3763 = t2373 * h5_6;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3764 = t3762 + t3763;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3765 = t2509 * h4_6;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3766 = t3764 + t3765;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3767 = t2645 * h3_6;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3768 = t3766 + t3767;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3769 = t2781 * h2_6;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3770 = t3768 + t3769;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3771 = t2917 * h1_6;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_22 = t3770 + t3771;
-  $g.Wh[22] += $scale * d_Wh_22;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3772 = t1627 * h11_7;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3773 = t1693 * h10_7;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3774 = t3772 + t3773;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3775 = t1829 * h9_7;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3776 = t3774 + t3775;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3777 = t1965 * h8_7;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3778 = t3776 + t3777;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3779 = t2101 * h7_7;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3780 = t3778 + t3779;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3781 = t2237 * h6_7;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3782 = t3780 + t3781;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3783 = t2373 * h5_7;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3784 = t3782 + t3783;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3785 = t2509 * h4_7;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3786 = t3784 + t3785;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3787 = t2645 * h3_7;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3788 = t3786 + t3787;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3789 = t2781 * h2_7;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3790 = t3788 + t3789;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3791 = t2917 * h1_7;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_23 = t3790 + t3791;
-  $g.Wh[23] += $scale * d_Wh_23;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3792 = t1632 * h11_0;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3793 = t1712 * h10_0;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3794 = t3792 + t3793;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3795 = t1848 * h9_0;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3796 = t3794 + t3795;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3797 = t1984 * h8_0;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3798 = t3796 + t3797;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3799 = t2120 * h7_0;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3800 = t3798 + t3799;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3801 = t2256 * h6_0;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3802 = t3800 + t3801;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3803 = t2392 * h5_0;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3804 = t3802 + t3803;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3805 = t2528 * h4_0;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3806 = t3804 + t3805;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3807 = t2664 * h3_0;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3808 = t3806 + t3807;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3809 = t2800 * h2_0;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3810 = t3808 + t3809;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3811 = t2936 * h1_0;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_24 = t3810 + t3811;
-  $g.Wh[24] += $scale * d_Wh_24;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3812 = t1632 * h11_1;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3813 = t1712 * h10_1;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3814 = t3812 + t3813;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3815 = t1848 * h9_1;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3816 = t3814 + t3815;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3817 = t1984 * h8_1;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3818 = t3816 + t3817;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3819 = t2120 * h7_1;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3820 = t3818 + t3819;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3821 = t2256 * h6_1;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3822 = t3820 + t3821;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3823 = t2392 * h5_1;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3824 = t3822 + t3823;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3825 = t2528 * h4_1;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3826 = t3824 + t3825;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3827 = t2664 * h3_1;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3828 = t3826 + t3827;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3829 = t2800 * h2_1;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3830 = t3828 + t3829;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3831 = t2936 * h1_1;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_25 = t3830 + t3831;
-  $g.Wh[25] += $scale * d_Wh_25;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3832 = t1632 * h11_2;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3833 = t1712 * h10_2;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3834 = t3832 + t3833;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3835 = t1848 * h9_2;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3836 = t3834 + t3835;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3837 = t1984 * h8_2;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3838 = t3836 + t3837;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3839 = t2120 * h7_2;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3840 = t3838 + t3839;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3841 = t2256 * h6_2;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3842 = t3840 + t3841;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3843 = t2392 * h5_2;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3844 = t3842 + t3843;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3845 = t2528 * h4_2;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3846 = t3844 + t3845;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3847 = t2664 * h3_2;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3848 = t3846 + t3847;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3849 = t2800 * h2_2;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3850 = t3848 + t3849;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3851 = t2936 * h1_2;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_26 = t3850 + t3851;
-  $g.Wh[26] += $scale * d_Wh_26;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3852 = t1632 * h11_3;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3853 = t1712 * h10_3;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3854 = t3852 + t3853;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3855 = t1848 * h9_3;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3856 = t3854 + t3855;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3857 = t1984 * h8_3;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3858 = t3856 + t3857;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3859 = t2120 * h7_3;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3860 = t3858 + t3859;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3861 = t2256 * h6_3;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3862 = t3860 + t3861;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3863 = t2392 * h5_3;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3864 = t3862 + t3863;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3865 = t2528 * h4_3;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3866 = t3864 + t3865;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3867 = t2664 * h3_3;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3868 = t3866 + t3867;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3869 = t2800 * h2_3;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3870 = t3868 + t3869;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3871 = t2936 * h1_3;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_27 = t3870 + t3871;
-  $g.Wh[27] += $scale * d_Wh_27;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3872 = t1632 * h11_4;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3873 = t1712 * h10_4;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3874 = t3872 + t3873;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3875 = t1848 * h9_4;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3876 = t3874 + t3875;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3877 = t1984 * h8_4;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3878 = t3876 + t3877;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3879 = t2120 * h7_4;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3880 = t3878 + t3879;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3881 = t2256 * h6_4;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3882 = t3880 + t3881;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3883 = t2392 * h5_4;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3884 = t3882 + t3883;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3885 = t2528 * h4_4;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3886 = t3884 + t3885;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3887 = t2664 * h3_4;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3888 = t3886 + t3887;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3889 = t2800 * h2_4;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3890 = t3888 + t3889;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3891 = t2936 * h1_4;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_28 = t3890 + t3891;
-  $g.Wh[28] += $scale * d_Wh_28;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3892 = t1632 * h11_5;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3893 = t1712 * h10_5;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3894 = t3892 + t3893;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3895 = t1848 * h9_5;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3896 = t3894 + t3895;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3897 = t1984 * h8_5;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3898 = t3896 + t3897;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3899 = t2120 * h7_5;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3900 = t3898 + t3899;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3901 = t2256 * h6_5;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3902 = t3900 + t3901;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3903 = t2392 * h5_5;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3904 = t3902 + t3903;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3905 = t2528 * h4_5;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3906 = t3904 + t3905;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3907 = t2664 * h3_5;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3908 = t3906 + t3907;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3909 = t2800 * h2_5;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3910 = t3908 + t3909;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3911 = t2936 * h1_5;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_29 = t3910 + t3911;
-  $g.Wh[29] += $scale * d_Wh_29;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3912 = t1632 * h11_6;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3913 = t1712 * h10_6;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3914 = t3912 + t3913;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3915 = t1848 * h9_6;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3916 = t3914 + t3915;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3917 = t1984 * h8_6;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3918 = t3916 + t3917;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3919 = t2120 * h7_6;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3920 = t3918 + t3919;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3921 = t2256 * h6_6;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3922 = t3920 + t3921;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3923 = t2392 * h5_6;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3924 = t3922 + t3923;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3925 = t2528 * h4_6;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3926 = t3924 + t3925;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3927 = t2664 * h3_6;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3928 = t3926 + t3927;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3929 = t2800 * h2_6;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3930 = t3928 + t3929;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3931 = t2936 * h1_6;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_30 = t3930 + t3931;
-  $g.Wh[30] += $scale * d_Wh_30;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3932 = t1632 * h11_7;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3933 = t1712 * h10_7;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3934 = t3932 + t3933;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3935 = t1848 * h9_7;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3936 = t3934 + t3935;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3937 = t1984 * h8_7;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3938 = t3936 + t3937;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3939 = t2120 * h7_7;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3940 = t3938 + t3939;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3941 = t2256 * h6_7;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3942 = t3940 + t3941;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3943 = t2392 * h5_7;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3944 = t3942 + t3943;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3945 = t2528 * h4_7;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3946 = t3944 + t3945;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3947 = t2664 * h3_7;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3948 = t3946 + t3947;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3949 = t2800 * h2_7;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3950 = t3948 + t3949;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3951 = t2936 * h1_7;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_31 = t3950 + t3951;
-  $g.Wh[31] += $scale * d_Wh_31;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3952 = t1637 * h11_0;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3953 = t1731 * h10_0;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3954 = t3952 + t3953;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3955 = t1867 * h9_0;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3956 = t3954 + t3955;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3957 = t2003 * h8_0;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3958 = t3956 + t3957;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3959 = t2139 * h7_0;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3960 = t3958 + t3959;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3961 = t2275 * h6_0;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3962 = t3960 + t3961;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3963 = t2411 * h5_0;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3964 = t3962 + t3963;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3965 = t2547 * h4_0;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3966 = t3964 + t3965;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3967 = t2683 * h3_0;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3968 = t3966 + t3967;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3969 = t2819 * h2_0;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3970 = t3968 + t3969;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3971 = t2955 * h1_0;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_32 = t3970 + t3971;
-  $g.Wh[32] += $scale * d_Wh_32;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3972 = t1637 * h11_1;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3973 = t1731 * h10_1;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3974 = t3972 + t3973;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3975 = t1867 * h9_1;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3976 = t3974 + t3975;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3977 = t2003 * h8_1;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3978 = t3976 + t3977;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3979 = t2139 * h7_1;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3980 = t3978 + t3979;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3981 = t2275 * h6_1;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t3982 = t3980 + t3981;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3983 = t2411 * h5_1;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t3984 = t3982 + t3983;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3985 = t2547 * h4_1;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t3986 = t3984 + t3985;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3987 = t2683 * h3_1;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t3988 = t3986 + t3987;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3989 = t2819 * h2_1;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3990 = t3988 + t3989;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3991 = t2955 * h1_1;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_33 = t3990 + t3991;
-  $g.Wh[33] += $scale * d_Wh_33;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t3992 = t1637 * h11_2;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3993 = t1731 * h10_2;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t3994 = t3992 + t3993;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3995 = t1867 * h9_2;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t3996 = t3994 + t3995;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3997 = t2003 * h8_2;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t3998 = t3996 + t3997;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t3999 = t2139 * h7_2;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4000 = t3998 + t3999;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4001 = t2275 * h6_2;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4002 = t4000 + t4001;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4003 = t2411 * h5_2;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4004 = t4002 + t4003;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4005 = t2547 * h4_2;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4006 = t4004 + t4005;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4007 = t2683 * h3_2;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4008 = t4006 + t4007;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4009 = t2819 * h2_2;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4010 = t4008 + t4009;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4011 = t2955 * h1_2;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_34 = t4010 + t4011;
-  $g.Wh[34] += $scale * d_Wh_34;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4012 = t1637 * h11_3;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4013 = t1731 * h10_3;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4014 = t4012 + t4013;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4015 = t1867 * h9_3;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4016 = t4014 + t4015;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4017 = t2003 * h8_3;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4018 = t4016 + t4017;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4019 = t2139 * h7_3;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4020 = t4018 + t4019;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4021 = t2275 * h6_3;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4022 = t4020 + t4021;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4023 = t2411 * h5_3;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4024 = t4022 + t4023;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4025 = t2547 * h4_3;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4026 = t4024 + t4025;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4027 = t2683 * h3_3;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4028 = t4026 + t4027;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4029 = t2819 * h2_3;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4030 = t4028 + t4029;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4031 = t2955 * h1_3;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_35 = t4030 + t4031;
-  $g.Wh[35] += $scale * d_Wh_35;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4032 = t1637 * h11_4;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4033 = t1731 * h10_4;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4034 = t4032 + t4033;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4035 = t1867 * h9_4;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4036 = t4034 + t4035;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4037 = t2003 * h8_4;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4038 = t4036 + t4037;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4039 = t2139 * h7_4;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4040 = t4038 + t4039;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4041 = t2275 * h6_4;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4042 = t4040 + t4041;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4043 = t2411 * h5_4;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4044 = t4042 + t4043;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4045 = t2547 * h4_4;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4046 = t4044 + t4045;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4047 = t2683 * h3_4;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4048 = t4046 + t4047;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4049 = t2819 * h2_4;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4050 = t4048 + t4049;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4051 = t2955 * h1_4;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_36 = t4050 + t4051;
-  $g.Wh[36] += $scale * d_Wh_36;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4052 = t1637 * h11_5;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4053 = t1731 * h10_5;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4054 = t4052 + t4053;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4055 = t1867 * h9_5;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4056 = t4054 + t4055;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4057 = t2003 * h8_5;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4058 = t4056 + t4057;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4059 = t2139 * h7_5;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4060 = t4058 + t4059;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4061 = t2275 * h6_5;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4062 = t4060 + t4061;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4063 = t2411 * h5_5;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4064 = t4062 + t4063;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4065 = t2547 * h4_5;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4066 = t4064 + t4065;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4067 = t2683 * h3_5;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4068 = t4066 + t4067;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4069 = t2819 * h2_5;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4070 = t4068 + t4069;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4071 = t2955 * h1_5;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_37 = t4070 + t4071;
-  $g.Wh[37] += $scale * d_Wh_37;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4072 = t1637 * h11_6;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4073 = t1731 * h10_6;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4074 = t4072 + t4073;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4075 = t1867 * h9_6;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4076 = t4074 + t4075;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4077 = t2003 * h8_6;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4078 = t4076 + t4077;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4079 = t2139 * h7_6;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4080 = t4078 + t4079;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4081 = t2275 * h6_6;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4082 = t4080 + t4081;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4083 = t2411 * h5_6;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4084 = t4082 + t4083;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4085 = t2547 * h4_6;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4086 = t4084 + t4085;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4087 = t2683 * h3_6;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4088 = t4086 + t4087;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4089 = t2819 * h2_6;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4090 = t4088 + t4089;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4091 = t2955 * h1_6;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_38 = t4090 + t4091;
-  $g.Wh[38] += $scale * d_Wh_38;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4092 = t1637 * h11_7;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4093 = t1731 * h10_7;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4094 = t4092 + t4093;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4095 = t1867 * h9_7;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4096 = t4094 + t4095;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4097 = t2003 * h8_7;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4098 = t4096 + t4097;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4099 = t2139 * h7_7;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4100 = t4098 + t4099;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4101 = t2275 * h6_7;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4102 = t4100 + t4101;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4103 = t2411 * h5_7;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4104 = t4102 + t4103;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4105 = t2547 * h4_7;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4106 = t4104 + t4105;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4107 = t2683 * h3_7;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4108 = t4106 + t4107;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4109 = t2819 * h2_7;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4110 = t4108 + t4109;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4111 = t2955 * h1_7;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_39 = t4110 + t4111;
-  $g.Wh[39] += $scale * d_Wh_39;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4112 = t1642 * h11_0;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4113 = t1750 * h10_0;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4114 = t4112 + t4113;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4115 = t1886 * h9_0;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4116 = t4114 + t4115;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4117 = t2022 * h8_0;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4118 = t4116 + t4117;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4119 = t2158 * h7_0;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4120 = t4118 + t4119;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4121 = t2294 * h6_0;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4122 = t4120 + t4121;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4123 = t2430 * h5_0;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4124 = t4122 + t4123;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4125 = t2566 * h4_0;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4126 = t4124 + t4125;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4127 = t2702 * h3_0;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4128 = t4126 + t4127;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4129 = t2838 * h2_0;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4130 = t4128 + t4129;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4131 = t2974 * h1_0;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_40 = t4130 + t4131;
-  $g.Wh[40] += $scale * d_Wh_40;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4132 = t1642 * h11_1;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4133 = t1750 * h10_1;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4134 = t4132 + t4133;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4135 = t1886 * h9_1;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4136 = t4134 + t4135;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4137 = t2022 * h8_1;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4138 = t4136 + t4137;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4139 = t2158 * h7_1;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4140 = t4138 + t4139;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4141 = t2294 * h6_1;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4142 = t4140 + t4141;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4143 = t2430 * h5_1;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4144 = t4142 + t4143;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4145 = t2566 * h4_1;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4146 = t4144 + t4145;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4147 = t2702 * h3_1;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4148 = t4146 + t4147;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4149 = t2838 * h2_1;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4150 = t4148 + t4149;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4151 = t2974 * h1_1;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_41 = t4150 + t4151;
-  $g.Wh[41] += $scale * d_Wh_41;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4152 = t1642 * h11_2;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4153 = t1750 * h10_2;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4154 = t4152 + t4153;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4155 = t1886 * h9_2;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4156 = t4154 + t4155;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4157 = t2022 * h8_2;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4158 = t4156 + t4157;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4159 = t2158 * h7_2;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4160 = t4158 + t4159;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4161 = t2294 * h6_2;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4162 = t4160 + t4161;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4163 = t2430 * h5_2;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4164 = t4162 + t4163;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4165 = t2566 * h4_2;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4166 = t4164 + t4165;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4167 = t2702 * h3_2;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4168 = t4166 + t4167;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4169 = t2838 * h2_2;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4170 = t4168 + t4169;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4171 = t2974 * h1_2;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_42 = t4170 + t4171;
-  $g.Wh[42] += $scale * d_Wh_42;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4172 = t1642 * h11_3;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4173 = t1750 * h10_3;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4174 = t4172 + t4173;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4175 = t1886 * h9_3;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4176 = t4174 + t4175;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4177 = t2022 * h8_3;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4178 = t4176 + t4177;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4179 = t2158 * h7_3;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4180 = t4178 + t4179;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4181 = t2294 * h6_3;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4182 = t4180 + t4181;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4183 = t2430 * h5_3;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4184 = t4182 + t4183;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4185 = t2566 * h4_3;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4186 = t4184 + t4185;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4187 = t2702 * h3_3;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4188 = t4186 + t4187;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4189 = t2838 * h2_3;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4190 = t4188 + t4189;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4191 = t2974 * h1_3;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_43 = t4190 + t4191;
-  $g.Wh[43] += $scale * d_Wh_43;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4192 = t1642 * h11_4;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4193 = t1750 * h10_4;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4194 = t4192 + t4193;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4195 = t1886 * h9_4;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4196 = t4194 + t4195;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4197 = t2022 * h8_4;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4198 = t4196 + t4197;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4199 = t2158 * h7_4;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4200 = t4198 + t4199;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4201 = t2294 * h6_4;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4202 = t4200 + t4201;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4203 = t2430 * h5_4;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4204 = t4202 + t4203;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4205 = t2566 * h4_4;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4206 = t4204 + t4205;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4207 = t2702 * h3_4;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4208 = t4206 + t4207;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4209 = t2838 * h2_4;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4210 = t4208 + t4209;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4211 = t2974 * h1_4;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_44 = t4210 + t4211;
-  $g.Wh[44] += $scale * d_Wh_44;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4212 = t1642 * h11_5;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4213 = t1750 * h10_5;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4214 = t4212 + t4213;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4215 = t1886 * h9_5;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4216 = t4214 + t4215;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4217 = t2022 * h8_5;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4218 = t4216 + t4217;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4219 = t2158 * h7_5;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4220 = t4218 + t4219;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4221 = t2294 * h6_5;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4222 = t4220 + t4221;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4223 = t2430 * h5_5;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4224 = t4222 + t4223;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4225 = t2566 * h4_5;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4226 = t4224 + t4225;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4227 = t2702 * h3_5;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4228 = t4226 + t4227;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4229 = t2838 * h2_5;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4230 = t4228 + t4229;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4231 = t2974 * h1_5;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_45 = t4230 + t4231;
-  $g.Wh[45] += $scale * d_Wh_45;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4232 = t1642 * h11_6;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4233 = t1750 * h10_6;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4234 = t4232 + t4233;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4235 = t1886 * h9_6;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4236 = t4234 + t4235;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4237 = t2022 * h8_6;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4238 = t4236 + t4237;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4239 = t2158 * h7_6;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4240 = t4238 + t4239;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4241 = t2294 * h6_6;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4242 = t4240 + t4241;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4243 = t2430 * h5_6;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4244 = t4242 + t4243;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4245 = t2566 * h4_6;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4246 = t4244 + t4245;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4247 = t2702 * h3_6;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4248 = t4246 + t4247;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4249 = t2838 * h2_6;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4250 = t4248 + t4249;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4251 = t2974 * h1_6;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_46 = t4250 + t4251;
-  $g.Wh[46] += $scale * d_Wh_46;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4252 = t1642 * h11_7;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4253 = t1750 * h10_7;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4254 = t4252 + t4253;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4255 = t1886 * h9_7;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4256 = t4254 + t4255;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4257 = t2022 * h8_7;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4258 = t4256 + t4257;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4259 = t2158 * h7_7;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4260 = t4258 + t4259;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4261 = t2294 * h6_7;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4262 = t4260 + t4261;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4263 = t2430 * h5_7;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4264 = t4262 + t4263;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4265 = t2566 * h4_7;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4266 = t4264 + t4265;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4267 = t2702 * h3_7;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4268 = t4266 + t4267;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4269 = t2838 * h2_7;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4270 = t4268 + t4269;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4271 = t2974 * h1_7;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_47 = t4270 + t4271;
-  $g.Wh[47] += $scale * d_Wh_47;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4272 = t1647 * h11_0;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4273 = t1769 * h10_0;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4274 = t4272 + t4273;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4275 = t1905 * h9_0;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4276 = t4274 + t4275;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4277 = t2041 * h8_0;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4278 = t4276 + t4277;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4279 = t2177 * h7_0;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4280 = t4278 + t4279;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4281 = t2313 * h6_0;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4282 = t4280 + t4281;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4283 = t2449 * h5_0;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4284 = t4282 + t4283;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4285 = t2585 * h4_0;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4286 = t4284 + t4285;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4287 = t2721 * h3_0;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4288 = t4286 + t4287;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4289 = t2857 * h2_0;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4290 = t4288 + t4289;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4291 = t2993 * h1_0;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_48 = t4290 + t4291;
-  $g.Wh[48] += $scale * d_Wh_48;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4292 = t1647 * h11_1;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4293 = t1769 * h10_1;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4294 = t4292 + t4293;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4295 = t1905 * h9_1;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4296 = t4294 + t4295;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4297 = t2041 * h8_1;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4298 = t4296 + t4297;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4299 = t2177 * h7_1;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4300 = t4298 + t4299;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4301 = t2313 * h6_1;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4302 = t4300 + t4301;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4303 = t2449 * h5_1;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4304 = t4302 + t4303;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4305 = t2585 * h4_1;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4306 = t4304 + t4305;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4307 = t2721 * h3_1;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4308 = t4306 + t4307;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4309 = t2857 * h2_1;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4310 = t4308 + t4309;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4311 = t2993 * h1_1;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_49 = t4310 + t4311;
-  $g.Wh[49] += $scale * d_Wh_49;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4312 = t1647 * h11_2;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4313 = t1769 * h10_2;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4314 = t4312 + t4313;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4315 = t1905 * h9_2;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4316 = t4314 + t4315;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4317 = t2041 * h8_2;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4318 = t4316 + t4317;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4319 = t2177 * h7_2;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4320 = t4318 + t4319;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4321 = t2313 * h6_2;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4322 = t4320 + t4321;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4323 = t2449 * h5_2;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4324 = t4322 + t4323;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4325 = t2585 * h4_2;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4326 = t4324 + t4325;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4327 = t2721 * h3_2;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4328 = t4326 + t4327;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4329 = t2857 * h2_2;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4330 = t4328 + t4329;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4331 = t2993 * h1_2;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_50 = t4330 + t4331;
-  $g.Wh[50] += $scale * d_Wh_50;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4332 = t1647 * h11_3;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4333 = t1769 * h10_3;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4334 = t4332 + t4333;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4335 = t1905 * h9_3;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4336 = t4334 + t4335;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4337 = t2041 * h8_3;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4338 = t4336 + t4337;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4339 = t2177 * h7_3;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4340 = t4338 + t4339;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4341 = t2313 * h6_3;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4342 = t4340 + t4341;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4343 = t2449 * h5_3;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4344 = t4342 + t4343;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4345 = t2585 * h4_3;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4346 = t4344 + t4345;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4347 = t2721 * h3_3;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4348 = t4346 + t4347;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4349 = t2857 * h2_3;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4350 = t4348 + t4349;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4351 = t2993 * h1_3;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_51 = t4350 + t4351;
-  $g.Wh[51] += $scale * d_Wh_51;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4352 = t1647 * h11_4;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4353 = t1769 * h10_4;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4354 = t4352 + t4353;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4355 = t1905 * h9_4;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4356 = t4354 + t4355;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4357 = t2041 * h8_4;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4358 = t4356 + t4357;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4359 = t2177 * h7_4;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4360 = t4358 + t4359;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4361 = t2313 * h6_4;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4362 = t4360 + t4361;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4363 = t2449 * h5_4;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4364 = t4362 + t4363;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4365 = t2585 * h4_4;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4366 = t4364 + t4365;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4367 = t2721 * h3_4;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4368 = t4366 + t4367;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4369 = t2857 * h2_4;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4370 = t4368 + t4369;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4371 = t2993 * h1_4;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_52 = t4370 + t4371;
-  $g.Wh[52] += $scale * d_Wh_52;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4372 = t1647 * h11_5;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4373 = t1769 * h10_5;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4374 = t4372 + t4373;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4375 = t1905 * h9_5;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4376 = t4374 + t4375;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4377 = t2041 * h8_5;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4378 = t4376 + t4377;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4379 = t2177 * h7_5;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4380 = t4378 + t4379;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4381 = t2313 * h6_5;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4382 = t4380 + t4381;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4383 = t2449 * h5_5;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4384 = t4382 + t4383;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4385 = t2585 * h4_5;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4386 = t4384 + t4385;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4387 = t2721 * h3_5;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4388 = t4386 + t4387;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4389 = t2857 * h2_5;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4390 = t4388 + t4389;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4391 = t2993 * h1_5;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_53 = t4390 + t4391;
-  $g.Wh[53] += $scale * d_Wh_53;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4392 = t1647 * h11_6;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4393 = t1769 * h10_6;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4394 = t4392 + t4393;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4395 = t1905 * h9_6;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4396 = t4394 + t4395;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4397 = t2041 * h8_6;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4398 = t4396 + t4397;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4399 = t2177 * h7_6;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4400 = t4398 + t4399;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4401 = t2313 * h6_6;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4402 = t4400 + t4401;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4403 = t2449 * h5_6;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4404 = t4402 + t4403;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4405 = t2585 * h4_6;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4406 = t4404 + t4405;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4407 = t2721 * h3_6;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4408 = t4406 + t4407;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4409 = t2857 * h2_6;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4410 = t4408 + t4409;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4411 = t2993 * h1_6;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_54 = t4410 + t4411;
-  $g.Wh[54] += $scale * d_Wh_54;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4412 = t1647 * h11_7;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4413 = t1769 * h10_7;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4414 = t4412 + t4413;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4415 = t1905 * h9_7;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4416 = t4414 + t4415;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4417 = t2041 * h8_7;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4418 = t4416 + t4417;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4419 = t2177 * h7_7;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4420 = t4418 + t4419;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4421 = t2313 * h6_7;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4422 = t4420 + t4421;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4423 = t2449 * h5_7;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4424 = t4422 + t4423;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4425 = t2585 * h4_7;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4426 = t4424 + t4425;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4427 = t2721 * h3_7;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4428 = t4426 + t4427;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4429 = t2857 * h2_7;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4430 = t4428 + t4429;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4431 = t2993 * h1_7;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_55 = t4430 + t4431;
-  $g.Wh[55] += $scale * d_Wh_55;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4432 = t1652 * h11_0;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4433 = t1788 * h10_0;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4434 = t4432 + t4433;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4435 = t1924 * h9_0;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4436 = t4434 + t4435;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4437 = t2060 * h8_0;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4438 = t4436 + t4437;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4439 = t2196 * h7_0;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4440 = t4438 + t4439;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4441 = t2332 * h6_0;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4442 = t4440 + t4441;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4443 = t2468 * h5_0;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4444 = t4442 + t4443;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4445 = t2604 * h4_0;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4446 = t4444 + t4445;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4447 = t2740 * h3_0;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4448 = t4446 + t4447;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4449 = t2876 * h2_0;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4450 = t4448 + t4449;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4451 = t3012 * h1_0;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_56 = t4450 + t4451;
-  $g.Wh[56] += $scale * d_Wh_56;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4452 = t1652 * h11_1;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4453 = t1788 * h10_1;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4454 = t4452 + t4453;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4455 = t1924 * h9_1;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4456 = t4454 + t4455;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4457 = t2060 * h8_1;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4458 = t4456 + t4457;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4459 = t2196 * h7_1;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4460 = t4458 + t4459;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4461 = t2332 * h6_1;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4462 = t4460 + t4461;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4463 = t2468 * h5_1;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4464 = t4462 + t4463;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4465 = t2604 * h4_1;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4466 = t4464 + t4465;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4467 = t2740 * h3_1;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4468 = t4466 + t4467;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4469 = t2876 * h2_1;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4470 = t4468 + t4469;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4471 = t3012 * h1_1;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_57 = t4470 + t4471;
-  $g.Wh[57] += $scale * d_Wh_57;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4472 = t1652 * h11_2;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4473 = t1788 * h10_2;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4474 = t4472 + t4473;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4475 = t1924 * h9_2;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4476 = t4474 + t4475;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4477 = t2060 * h8_2;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4478 = t4476 + t4477;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4479 = t2196 * h7_2;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4480 = t4478 + t4479;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4481 = t2332 * h6_2;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4482 = t4480 + t4481;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4483 = t2468 * h5_2;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4484 = t4482 + t4483;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4485 = t2604 * h4_2;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4486 = t4484 + t4485;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4487 = t2740 * h3_2;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4488 = t4486 + t4487;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4489 = t2876 * h2_2;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4490 = t4488 + t4489;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4491 = t3012 * h1_2;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_58 = t4490 + t4491;
-  $g.Wh[58] += $scale * d_Wh_58;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4492 = t1652 * h11_3;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4493 = t1788 * h10_3;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4494 = t4492 + t4493;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4495 = t1924 * h9_3;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4496 = t4494 + t4495;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4497 = t2060 * h8_3;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4498 = t4496 + t4497;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4499 = t2196 * h7_3;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4500 = t4498 + t4499;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4501 = t2332 * h6_3;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4502 = t4500 + t4501;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4503 = t2468 * h5_3;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4504 = t4502 + t4503;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4505 = t2604 * h4_3;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4506 = t4504 + t4505;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4507 = t2740 * h3_3;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4508 = t4506 + t4507;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4509 = t2876 * h2_3;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4510 = t4508 + t4509;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4511 = t3012 * h1_3;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_59 = t4510 + t4511;
-  $g.Wh[59] += $scale * d_Wh_59;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4512 = t1652 * h11_4;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4513 = t1788 * h10_4;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4514 = t4512 + t4513;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4515 = t1924 * h9_4;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4516 = t4514 + t4515;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4517 = t2060 * h8_4;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4518 = t4516 + t4517;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4519 = t2196 * h7_4;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4520 = t4518 + t4519;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4521 = t2332 * h6_4;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4522 = t4520 + t4521;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4523 = t2468 * h5_4;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4524 = t4522 + t4523;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4525 = t2604 * h4_4;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4526 = t4524 + t4525;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4527 = t2740 * h3_4;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4528 = t4526 + t4527;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4529 = t2876 * h2_4;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4530 = t4528 + t4529;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4531 = t3012 * h1_4;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_60 = t4530 + t4531;
-  $g.Wh[60] += $scale * d_Wh_60;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4532 = t1652 * h11_5;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4533 = t1788 * h10_5;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4534 = t4532 + t4533;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4535 = t1924 * h9_5;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4536 = t4534 + t4535;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4537 = t2060 * h8_5;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4538 = t4536 + t4537;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4539 = t2196 * h7_5;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4540 = t4538 + t4539;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4541 = t2332 * h6_5;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4542 = t4540 + t4541;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4543 = t2468 * h5_5;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4544 = t4542 + t4543;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4545 = t2604 * h4_5;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4546 = t4544 + t4545;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4547 = t2740 * h3_5;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4548 = t4546 + t4547;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4549 = t2876 * h2_5;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4550 = t4548 + t4549;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4551 = t3012 * h1_5;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_61 = t4550 + t4551;
-  $g.Wh[61] += $scale * d_Wh_61;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4552 = t1652 * h11_6;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4553 = t1788 * h10_6;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4554 = t4552 + t4553;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4555 = t1924 * h9_6;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4556 = t4554 + t4555;
-  $t[284] = t4556;
-}
-
-function $gradient_5($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
-  const h1_6 = $t[250];
-  const h1_7 = $t[256];
-  const h2_6 = $t[202];
-  const h2_7 = $t[203];
-  const h3_6 = $t[194];
-  const h3_7 = $t[195];
-  const h4_6 = $t[170];
-  const h4_7 = $t[181];
-  const h5_6 = $t[162];
-  const h5_7 = $t[163];
-  const h6_6 = $t[15];
-  const h6_7 = $t[17];
-  const h7_6 = $t[154];
-  const h7_7 = $t[155];
-  const h8_6 = $t[151];
-  const h8_7 = $t[152];
-  const h9_7 = $t[144];
-  const h10_7 = $t[136];
-  const h11_7 = $t[120];
-  const h12_0 = $t[298];
-  const h12_1 = $t[299];
-  const h12_2 = $t[300];
-  const h12_3 = $t[301];
-  const h12_4 = $t[302];
-  const h12_5 = $t[303];
-  const h12_6 = $t[304];
-  const h12_7 = $t[305];
-  const loss = $t[306];
-  const d_c = $t[297];
-  const t1618 = $t[216];
-  const t1622 = $t[223];
-  const t1627 = $t[230];
-  const t1632 = $t[237];
-  const t1637 = $t[116];
-  const t1642 = $t[117];
-  const t1647 = $t[118];
-  const t1652 = $t[119];
-  const t1656 = $t[123];
-  const t1674 = $t[124];
-  const t1693 = $t[125];
-  const t1712 = $t[126];
-  const t1731 = $t[127];
-  const t1750 = $t[128];
-  const t1769 = $t[129];
-  const t1788 = $t[262];
-  const t1792 = $t[215];
-  const t1810 = $t[222];
-  const t1829 = $t[229];
-  const t1848 = $t[236];
-  const t1867 = $t[243];
-  const t1886 = $t[249];
-  const t1905 = $t[255];
-  const t1924 = $t[261];
-  const t1928 = $t[214];
-  const t1946 = $t[221];
-  const t1965 = $t[228];
-  const t1984 = $t[235];
-  const t2003 = $t[242];
-  const t2022 = $t[248];
-  const t2041 = $t[254];
-  const t2060 = $t[260];
-  const t2064 = $t[213];
-  const t2082 = $t[220];
-  const t2101 = $t[227];
-  const t2120 = $t[234];
-  const t2139 = $t[241];
-  const t2158 = $t[247];
-  const t2177 = $t[253];
-  const t2196 = $t[259];
-  const t2200 = $t[212];
-  const t2218 = $t[219];
-  const t2237 = $t[226];
-  const t2256 = $t[233];
-  const t2275 = $t[240];
-  const t2294 = $t[246];
-  const t2313 = $t[252];
-  const t2332 = $t[258];
-  const t2336 = $t[210];
-  const t2354 = $t[218];
-  const t2373 = $t[225];
-  const t2392 = $t[232];
-  const t2411 = $t[239];
-  const t2430 = $t[245];
-  const t2449 = $t[251];
-  const t2468 = $t[257];
-  const t2472 = $t[173];
-  const t2490 = $t[174];
-  const t2509 = $t[175];
-  const t2528 = $t[176];
-  const t2547 = $t[177];
-  const t2566 = $t[178];
-  const t2585 = $t[179];
-  const t2604 = $t[180];
-  const t2608 = $t[183];
-  const t2626 = $t[184];
-  const t2645 = $t[185];
-  const t2664 = $t[186];
-  const t2683 = $t[187];
-  const t2702 = $t[188];
-  const t2721 = $t[171];
-  const t2740 = $t[281];
-  const t2744 = $t[285];
-  const t2762 = $t[288];
-  const t2781 = $t[270];
-  const t2800 = $t[273];
-  const t2819 = $t[275];
-  const t2838 = $t[277];
-  const t2857 = $t[279];
-  const t2876 = $t[282];
-  const t2880 = $t[286];
-  const t2898 = $t[289];
-  const t2917 = $t[272];
-  const t2936 = $t[274];
-  const t2955 = $t[276];
-  const t2974 = $t[278];
-  const t2993 = $t[280];
-  const t3012 = $t[283];
-  const t3016 = $t[287];
-  const t3055 = $t[290];
-  const t3094 = $t[291];
-  const t3133 = $t[292];
-  const t3172 = $t[293];
-  const t3211 = $t[294];
-  const t3250 = $t[295];
-  const t3289 = $t[296];
-  const t4556 = $t[284];
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4557 = t2060 * h8_6;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4558 = t4556 + t4557;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4559 = t2196 * h7_6;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4560 = t4558 + t4559;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4561 = t2332 * h6_6;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4562 = t4560 + t4561;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4563 = t2468 * h5_6;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4564 = t4562 + t4563;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4565 = t2604 * h4_6;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4566 = t4564 + t4565;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4567 = t2740 * h3_6;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4568 = t4566 + t4567;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4569 = t2876 * h2_6;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4570 = t4568 + t4569;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4571 = t3012 * h1_6;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_62 = t4570 + t4571;
-  $g.Wh[62] += $scale * d_Wh_62;
-  // grad of: (matmul) = matmul(Wh, h11)
-  const t4572 = t1652 * h11_7;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4573 = t1788 * h10_7;
-  // grad of: (matmul) = matmul(Wh, h10)
-  const t4574 = t4572 + t4573;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4575 = t1924 * h9_7;
-  // grad of: (matmul) = matmul(Wh, h9)
-  const t4576 = t4574 + t4575;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4577 = t2060 * h8_7;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4578 = t4576 + t4577;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4579 = t2196 * h7_7;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4580 = t4578 + t4579;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4581 = t2332 * h6_7;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4582 = t4580 + t4581;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4583 = t2468 * h5_7;
-  // grad of: (matmul) = matmul(Wh, h5)
-  const t4584 = t4582 + t4583;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4585 = t2604 * h4_7;
-  // grad of: (matmul) = matmul(Wh, h4)
-  const t4586 = t4584 + t4585;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4587 = t2740 * h3_7;
-  // grad of: (matmul) = matmul(Wh, h3)
-  const t4588 = t4586 + t4587;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4589 = t2876 * h2_7;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t4590 = t4588 + t4589;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t4591 = t3012 * h1_7;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_63 = t4590 + t4591;
-  $g.Wh[63] += $scale * d_Wh_63;
-  // grad of: (add) = Wx * x_10 + matmul(Wh, h10) + b
-  const t4592 = t1618 + t1656;
-  // grad of: (add) = Wx * x_9 + matmul(Wh, h9) + b
-  const t4593 = t4592 + t1792;
-  // grad of: (add) = Wx * x_8 + matmul(Wh, h8) + b
-  const t4594 = t4593 + t1928;
-  // grad of: (add) = Wx * x_7 + matmul(Wh, h7) + b
-  const t4595 = t4594 + t2064;
-  // grad of: (add) = Wx * x_6 + matmul(Wh, h6) + b
-  const t4596 = t4595 + t2200;
-  // grad of: (add) = Wx * x_5 + matmul(Wh, h5) + b
-  const t4597 = t4596 + t2336;
-  // grad of: (add) = Wx * x_4 + matmul(Wh, h4) + b
-  const t4598 = t4597 + t2472;
-  // grad of: (add) = Wx * x_3 + matmul(Wh, h3) + b
-  const t4599 = t4598 + t2608;
-  // grad of: (add) = Wx * x_2 + matmul(Wh, h2) + b
-  const t4600 = t4599 + t2744;
-  // grad of: (add) = Wx * x_1 + matmul(Wh, h1) + b
-  const t4601 = t4600 + t2880;
-  // grad of: (add) = Wx * x_0 + b
-  const d_b_0 = t4601 + t3016;
-  $g.b[0] += $scale * d_b_0;
-  // grad of: (add) = Wx * x_10 + matmul(Wh, h10) + b
-  const t4602 = t1622 + t1674;
-  // grad of: (add) = Wx * x_9 + matmul(Wh, h9) + b
-  const t4603 = t4602 + t1810;
-  // grad of: (add) = Wx * x_8 + matmul(Wh, h8) + b
-  const t4604 = t4603 + t1946;
-  // grad of: (add) = Wx * x_7 + matmul(Wh, h7) + b
-  const t4605 = t4604 + t2082;
-  // grad of: (add) = Wx * x_6 + matmul(Wh, h6) + b
-  const t4606 = t4605 + t2218;
-  // grad of: (add) = Wx * x_5 + matmul(Wh, h5) + b
-  const t4607 = t4606 + t2354;
-  // grad of: (add) = Wx * x_4 + matmul(Wh, h4) + b
-  const t4608 = t4607 + t2490;
-  // grad of: (add) = Wx * x_3 + matmul(Wh, h3) + b
-  const t4609 = t4608 + t2626;
-  // grad of: (add) = Wx * x_2 + matmul(Wh, h2) + b
-  const t4610 = t4609 + t2762;
-  // grad of: (add) = Wx * x_1 + matmul(Wh, h1) + b
-  const t4611 = t4610 + t2898;
-  // grad of: (add) = Wx * x_0 + b
-  const d_b_1 = t4611 + t3055;
-  $g.b[1] += $scale * d_b_1;
-  // grad of: (add) = Wx * x_10 + matmul(Wh, h10) + b
-  const t4612 = t1627 + t1693;
-  // grad of: (add) = Wx * x_9 + matmul(Wh, h9) + b
-  const t4613 = t4612 + t1829;
-  // grad of: (add) = Wx * x_8 + matmul(Wh, h8) + b
-  const t4614 = t4613 + t1965;
-  // grad of: (add) = Wx * x_7 + matmul(Wh, h7) + b
-  const t4615 = t4614 + t2101;
-  // grad of: (add) = Wx * x_6 + matmul(Wh, h6) + b
-  const t4616 = t4615 + t2237;
-  // grad of: (add) = Wx * x_5 + matmul(Wh, h5) + b
-  const t4617 = t4616 + t2373;
-  // grad of: (add) = Wx * x_4 + matmul(Wh, h4) + b
-  const t4618 = t4617 + t2509;
-  // grad of: (add) = Wx * x_3 + matmul(Wh, h3) + b
-  const t4619 = t4618 + t2645;
-  // grad of: (add) = Wx * x_2 + matmul(Wh, h2) + b
-  const t4620 = t4619 + t2781;
-  // grad of: (add) = Wx * x_1 + matmul(Wh, h1) + b
-  const t4621 = t4620 + t2917;
-  // grad of: (add) = Wx * x_0 + b
-  const d_b_2 = t4621 + t3094;
-  $g.b[2] += $scale * d_b_2;
-  // grad of: (add) = Wx * x_10 + matmul(Wh, h10) + b
-  const t4622 = t1632 + t1712;
-  // grad of: (add) = Wx * x_9 + matmul(Wh, h9) + b
-  const t4623 = t4622 + t1848;
-  // grad of: (add) = Wx * x_8 + matmul(Wh, h8) + b
-  const t4624 = t4623 + t1984;
-  // grad of: (add) = Wx * x_7 + matmul(Wh, h7) + b
-  const t4625 = t4624 + t2120;
-  // grad of: (add) = Wx * x_6 + matmul(Wh, h6) + b
-  const t4626 = t4625 + t2256;
-  // grad of: (add) = Wx * x_5 + matmul(Wh, h5) + b
-  const t4627 = t4626 + t2392;
-  // grad of: (add) = Wx * x_4 + matmul(Wh, h4) + b
-  const t4628 = t4627 + t2528;
-  // grad of: (add) = Wx * x_3 + matmul(Wh, h3) + b
-  const t4629 = t4628 + t2664;
-  // grad of: (add) = Wx * x_2 + matmul(Wh, h2) + b
-  const t4630 = t4629 + t2800;
-  // grad of: (add) = Wx * x_1 + matmul(Wh, h1) + b
-  const t4631 = t4630 + t2936;
-  // grad of: (add) = Wx * x_0 + b
-  const d_b_3 = t4631 + t3133;
-  $g.b[3] += $scale * d_b_3;
-  // grad of: (add) = Wx * x_10 + matmul(Wh, h10) + b
-  const t4632 = t1637 + t1731;
-  // grad of: (add) = Wx * x_9 + matmul(Wh, h9) + b
-  const t4633 = t4632 + t1867;
-  // grad of: (add) = Wx * x_8 + matmul(Wh, h8) + b
-  const t4634 = t4633 + t2003;
-  // grad of: (add) = Wx * x_7 + matmul(Wh, h7) + b
-  const t4635 = t4634 + t2139;
-  // grad of: (add) = Wx * x_6 + matmul(Wh, h6) + b
-  const t4636 = t4635 + t2275;
-  // grad of: (add) = Wx * x_5 + matmul(Wh, h5) + b
-  const t4637 = t4636 + t2411;
-  // grad of: (add) = Wx * x_4 + matmul(Wh, h4) + b
-  const t4638 = t4637 + t2547;
-  // grad of: (add) = Wx * x_3 + matmul(Wh, h3) + b
-  const t4639 = t4638 + t2683;
-  // grad of: (add) = Wx * x_2 + matmul(Wh, h2) + b
-  const t4640 = t4639 + t2819;
-  // grad of: (add) = Wx * x_1 + matmul(Wh, h1) + b
-  const t4641 = t4640 + t2955;
-  // grad of: (add) = Wx * x_0 + b
-  const d_b_4 = t4641 + t3172;
-  $g.b[4] += $scale * d_b_4;
-  // grad of: (add) = Wx * x_10 + matmul(Wh, h10) + b
-  const t4642 = t1642 + t1750;
-  // grad of: (add) = Wx * x_9 + matmul(Wh, h9) + b
-  const t4643 = t4642 + t1886;
-  // grad of: (add) = Wx * x_8 + matmul(Wh, h8) + b
-  const t4644 = t4643 + t2022;
-  // grad of: (add) = Wx * x_7 + matmul(Wh, h7) + b
-  const t4645 = t4644 + t2158;
-  // grad of: (add) = Wx * x_6 + matmul(Wh, h6) + b
-  const t4646 = t4645 + t2294;
-  // grad of: (add) = Wx * x_5 + matmul(Wh, h5) + b
-  const t4647 = t4646 + t2430;
-  // grad of: (add) = Wx * x_4 + matmul(Wh, h4) + b
-  const t4648 = t4647 + t2566;
-  // grad of: (add) = Wx * x_3 + matmul(Wh, h3) + b
-  const t4649 = t4648 + t2702;
-  // grad of: (add) = Wx * x_2 + matmul(Wh, h2) + b
-  const t4650 = t4649 + t2838;
-  // grad of: (add) = Wx * x_1 + matmul(Wh, h1) + b
-  const t4651 = t4650 + t2974;
-  // grad of: (add) = Wx * x_0 + b
-  const d_b_5 = t4651 + t3211;
-  $g.b[5] += $scale * d_b_5;
-  // grad of: (add) = Wx * x_10 + matmul(Wh, h10) + b
-  const t4652 = t1647 + t1769;
-  // grad of: (add) = Wx * x_9 + matmul(Wh, h9) + b
-  const t4653 = t4652 + t1905;
-  // grad of: (add) = Wx * x_8 + matmul(Wh, h8) + b
-  const t4654 = t4653 + t2041;
-  // grad of: (add) = Wx * x_7 + matmul(Wh, h7) + b
-  const t4655 = t4654 + t2177;
-  // grad of: (add) = Wx * x_6 + matmul(Wh, h6) + b
-  const t4656 = t4655 + t2313;
-  // grad of: (add) = Wx * x_5 + matmul(Wh, h5) + b
-  const t4657 = t4656 + t2449;
-  // grad of: (add) = Wx * x_4 + matmul(Wh, h4) + b
-  const t4658 = t4657 + t2585;
-  // grad of: (add) = Wx * x_3 + matmul(Wh, h3) + b
-  const t4659 = t4658 + t2721;
-  // grad of: (add) = Wx * x_2 + matmul(Wh, h2) + b
-  const t4660 = t4659 + t2857;
-  // grad of: (add) = Wx * x_1 + matmul(Wh, h1) + b
-  const t4661 = t4660 + t2993;
-  // grad of: (add) = Wx * x_0 + b
-  const d_b_6 = t4661 + t3250;
-  $g.b[6] += $scale * d_b_6;
-  // grad of: (add) = Wx * x_10 + matmul(Wh, h10) + b
-  const t4662 = t1652 + t1788;
-  // grad of: (add) = Wx * x_9 + matmul(Wh, h9) + b
-  const t4663 = t4662 + t1924;
-  // grad of: (add) = Wx * x_8 + matmul(Wh, h8) + b
-  const t4664 = t4663 + t2060;
-  // grad of: (add) = Wx * x_7 + matmul(Wh, h7) + b
-  const t4665 = t4664 + t2196;
-  // grad of: (add) = Wx * x_6 + matmul(Wh, h6) + b
-  const t4666 = t4665 + t2332;
-  // grad of: (add) = Wx * x_5 + matmul(Wh, h5) + b
-  const t4667 = t4666 + t2468;
-  // grad of: (add) = Wx * x_4 + matmul(Wh, h4) + b
-  const t4668 = t4667 + t2604;
-  // grad of: (add) = Wx * x_3 + matmul(Wh, h3) + b
-  const t4669 = t4668 + t2740;
-  // grad of: (add) = Wx * x_2 + matmul(Wh, h2) + b
-  const t4670 = t4669 + t2876;
-  // grad of: (add) = Wx * x_1 + matmul(Wh, h1) + b
-  const t4671 = t4670 + t3012;
-  // grad of: (add) = Wx * x_0 + b
-  const d_b_7 = t4671 + t3289;
-  $g.b[7] += $scale * d_b_7;
-  // grad of: (dot) = dot(v, h12)
-  const d_v_0 = d_c * h12_0;
-  $g.v[0] += $scale * d_v_0;
-  // grad of: (dot) = dot(v, h12)
-  const d_v_1 = d_c * h12_1;
-  $g.v[1] += $scale * d_v_1;
-  // grad of: (dot) = dot(v, h12)
-  const d_v_2 = d_c * h12_2;
-  $g.v[2] += $scale * d_v_2;
-  // grad of: (dot) = dot(v, h12)
-  const d_v_3 = d_c * h12_3;
-  $g.v[3] += $scale * d_v_3;
-  // grad of: (dot) = dot(v, h12)
-  const d_v_4 = d_c * h12_4;
-  $g.v[4] += $scale * d_v_4;
-  // grad of: (dot) = dot(v, h12)
-  const d_v_5 = d_c * h12_5;
-  $g.v[5] += $scale * d_v_5;
-  // grad of: (dot) = dot(v, h12)
-  const d_v_6 = d_c * h12_6;
-  $g.v[6] += $scale * d_v_6;
-  // grad of: (dot) = dot(v, h12)
-  const d_v_7 = d_c * h12_7;
-  $g.v[7] += $scale * d_v_7;
-  return loss;
-}
-
-function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
-  $gradient_0($p, $x, $xo, $y, $yo, $g, $scale);
-  $gradient_1($p, $x, $xo, $y, $yo, $g, $scale);
-  $gradient_2($p, $x, $xo, $y, $yo, $g, $scale);
-  $gradient_3($p, $x, $xo, $y, $yo, $g, $scale);
-  $gradient_4($p, $x, $xo, $y, $yo, $g, $scale);
-  return $gradient_5($p, $x, $xo, $y, $yo, $g, $scale);
-}
-
-function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): void {
-  const Wx = $p.Wx;
-  const Wx_0 = $p.Wx[0];
-  $t[217] = Wx_0;
-  const Wx_1 = $p.Wx[1];
-  $t[46] = Wx_1;
-  const Wx_2 = $p.Wx[2];
-  $t[63] = Wx_2;
-  const Wx_3 = $p.Wx[3];
-  $t[74] = Wx_3;
-  const Wx_4 = $p.Wx[4];
-  $t[85] = Wx_4;
-  const Wx_5 = $p.Wx[5];
-  $t[0] = Wx_5;
-  const Wx_6 = $p.Wx[6];
-  $t[21] = Wx_6;
-  const Wx_7 = $p.Wx[7];
-  $t[32] = Wx_7;
-  const Wh = $p.Wh;
-  const Wh_0 = $p.Wh[0];
-  $t[45] = Wh_0;
-  const Wh_1 = $p.Wh[1];
-  $t[62] = Wh_1;
-  const Wh_2 = $p.Wh[2];
-  $t[73] = Wh_2;
-  const Wh_3 = $p.Wh[3];
-  $t[84] = Wh_3;
-  const Wh_4 = $p.Wh[4];
-  $t[95] = Wh_4;
-  const Wh_5 = $p.Wh[5];
-  $t[19] = Wh_5;
-  const Wh_6 = $p.Wh[6];
-  $t[31] = Wh_6;
-  const Wh_7 = $p.Wh[7];
-  $t[42] = Wh_7;
-  const Wh_8 = $p.Wh[8];
-  $t[48] = Wh_8;
-  const Wh_9 = $p.Wh[9];
-  $t[50] = Wh_9;
-  const Wh_10 = $p.Wh[10];
-  $t[52] = Wh_10;
-  const Wh_11 = $p.Wh[11];
-  $t[54] = Wh_11;
-  const Wh_12 = $p.Wh[12];
-  $t[56] = Wh_12;
-  const Wh_13 = $p.Wh[13];
-  $t[58] = Wh_13;
-  const Wh_14 = $p.Wh[14];
-  $t[59] = Wh_14;
-  const Wh_15 = $p.Wh[15];
-  $t[60] = Wh_15;
-  const Wh_16 = $p.Wh[16];
-  $t[64] = Wh_16;
-  const Wh_17 = $p.Wh[17];
-  $t[65] = Wh_17;
-  const Wh_18 = $p.Wh[18];
-  $t[66] = Wh_18;
-  const Wh_19 = $p.Wh[19];
-  $t[67] = Wh_19;
-  const Wh_20 = $p.Wh[20];
-  $t[68] = Wh_20;
-  const Wh_21 = $p.Wh[21];
-  $t[69] = Wh_21;
-  const Wh_22 = $p.Wh[22];
-  $t[70] = Wh_22;
-  const Wh_23 = $p.Wh[23];
-  $t[71] = Wh_23;
-  const Wh_24 = $p.Wh[24];
-  $t[75] = Wh_24;
-  const Wh_25 = $p.Wh[25];
-  $t[76] = Wh_25;
-  const Wh_26 = $p.Wh[26];
-  $t[77] = Wh_26;
-  const Wh_27 = $p.Wh[27];
-  $t[78] = Wh_27;
-  const Wh_28 = $p.Wh[28];
-  $t[79] = Wh_28;
-  const Wh_29 = $p.Wh[29];
-  $t[80] = Wh_29;
-  const Wh_30 = $p.Wh[30];
-  $t[81] = Wh_30;
-  const Wh_31 = $p.Wh[31];
-  $t[82] = Wh_31;
-  const Wh_32 = $p.Wh[32];
-  $t[86] = Wh_32;
-  const Wh_33 = $p.Wh[33];
-  $t[87] = Wh_33;
-  const Wh_34 = $p.Wh[34];
-  $t[88] = Wh_34;
-  const Wh_35 = $p.Wh[35];
-  $t[89] = Wh_35;
-  const Wh_36 = $p.Wh[36];
-  $t[90] = Wh_36;
-  const Wh_37 = $p.Wh[37];
-  $t[91] = Wh_37;
-  const Wh_38 = $p.Wh[38];
-  $t[92] = Wh_38;
-  const Wh_39 = $p.Wh[39];
-  $t[93] = Wh_39;
-  const Wh_40 = $p.Wh[40];
-  $t[2] = Wh_40;
-  const Wh_41 = $p.Wh[41];
-  $t[4] = Wh_41;
-  const Wh_42 = $p.Wh[42];
-  $t[6] = Wh_42;
-  const Wh_43 = $p.Wh[43];
-  $t[8] = Wh_43;
-  const Wh_44 = $p.Wh[44];
-  $t[10] = Wh_44;
-  const Wh_45 = $p.Wh[45];
-  $t[12] = Wh_45;
-  const Wh_46 = $p.Wh[46];
-  $t[14] = Wh_46;
-  const Wh_47 = $p.Wh[47];
-  $t[16] = Wh_47;
-  const Wh_48 = $p.Wh[48];
-  $t[22] = Wh_48;
-  const Wh_49 = $p.Wh[49];
-  $t[23] = Wh_49;
-  const Wh_50 = $p.Wh[50];
-  $t[24] = Wh_50;
-  const Wh_51 = $p.Wh[51];
-  $t[25] = Wh_51;
-  const Wh_52 = $p.Wh[52];
-  $t[26] = Wh_52;
-  const Wh_53 = $p.Wh[53];
-  $t[27] = Wh_53;
-  const Wh_54 = $p.Wh[54];
-  $t[28] = Wh_54;
-  const Wh_55 = $p.Wh[55];
-  $t[29] = Wh_55;
-  const Wh_56 = $p.Wh[56];
-  $t[33] = Wh_56;
-  const Wh_57 = $p.Wh[57];
-  $t[34] = Wh_57;
-  const Wh_58 = $p.Wh[58];
-  $t[35] = Wh_58;
-  const Wh_59 = $p.Wh[59];
-  $t[36] = Wh_59;
-  const Wh_60 = $p.Wh[60];
-  $t[37] = Wh_60;
-  const Wh_61 = $p.Wh[61];
-  $t[38] = Wh_61;
-  const Wh_62 = $p.Wh[62];
-  $t[39] = Wh_62;
-  const Wh_63 = $p.Wh[63];
-  $t[40] = Wh_63;
-  const b = $p.b;
-  const b_0 = $p.b[0];
-  $t[44] = b_0;
-  const b_1 = $p.b[1];
-  $t[61] = b_1;
-  const b_2 = $p.b[2];
-  $t[72] = b_2;
-  const b_3 = $p.b[3];
-  $t[83] = b_3;
-  const b_4 = $p.b[4];
-  $t[94] = b_4;
-  const b_5 = $p.b[5];
-  $t[18] = b_5;
-  const b_6 = $p.b[6];
-  $t[30] = b_6;
-  const b_7 = $p.b[7];
-  $t[41] = b_7;
-  const v = $p.v;
-  const v_0 = $p.v[0];
-  $t[103] = v_0;
-  const v_1 = $p.v[1];
-  $t[105] = v_1;
-  const v_2 = $p.v[2];
-  $t[106] = v_2;
-  const v_3 = $p.v[3];
-  $t[107] = v_3;
-  const v_4 = $p.v[4];
-  $t[108] = v_4;
-  const v_5 = $p.v[5];
-  $t[109] = v_5;
-  const v_6 = $p.v[6];
-  $t[110] = v_6;
-  const v_7 = $p.v[7];
-  $t[111] = v_7;
-  const c = $p.c;
-  $t[112] = c;
-  const x = $x[$xo + 0];
-  const x_0 = $x[$xo + 0];
-  $t[205] = x_0;
-  const x_1 = $x[$xo + 1];
-  $t[206] = x_1;
-  const x_2 = $x[$xo + 2];
-  $t[207] = x_2;
-  const x_3 = $x[$xo + 3];
-  $t[208] = x_3;
-  const x_4 = $x[$xo + 4];
-  $t[209] = x_4;
-  const x_5 = $x[$xo + 5];
-  $t[211] = x_5;
-  const x_6 = $x[$xo + 6];
-  $t[1] = x_6;
-  const x_7 = $x[$xo + 7];
-  $t[47] = x_7;
-  const x_8 = $x[$xo + 8];
-  $t[97] = x_8;
-  const x_9 = $x[$xo + 9];
-  $t[99] = x_9;
-  const x_10 = $x[$xo + 10];
-  $t[101] = x_10;
-  const x_11 = $x[$xo + 11];
-  $t[104] = x_11;
-  const y = $y[$yo + 0];
-  $t[113] = y;
-  const t0 = Wx_0 * x_11;
-  $t[102] = t0;
-  const t1 = Wx_0 * x_10;
-  $t[100] = t1;
-  const t2 = Wx_0 * x_9;
-  $t[98] = t2;
-  const t3 = Wx_0 * x_8;
-  $t[96] = t3;
-  const t4 = Wx_0 * x_7;
-  $t[43] = t4;
-  const t5 = Wx_0 * x_6;
-  const t6 = Wx_0 * x_5;
-  const t7 = Wx_0 * x_4;
-  const t8 = Wx_0 * x_3;
-  const t9 = Wx_0 * x_2;
-  const t10 = Wx_0 * x_1;
-  const t11 = Wx_0 * x_0;
-  const t12 = t11 + b_0;
-  const h1_0 = Math.tanh(t12);
-  $t[204] = h1_0;
-  const t13 = Wh_0 * h1_0;
-  const t14 = Wx_1 * x_0;
-  const t15 = t14 + b_1;
-  const h1_1 = Math.tanh(t15);
-  $t[218] = h1_1;
   const t16 = Wh_1 * h1_1;
   const t17 = t13 + t16;
   const t18 = Wx_2 * x_0;
@@ -12970,25 +4702,25 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t30 = Wx_5 * x_0;
   const t31 = t30 + b_5;
   const h1_5 = Math.tanh(t31);
-  $t[245] = h1_5;
+  $t[246] = h1_5;
   const t32 = Wh_5 * h1_5;
   const t33 = t29 + t32;
   const t34 = Wx_6 * x_0;
   const t35 = t34 + b_6;
   const h1_6 = Math.tanh(t35);
-  $t[251] = h1_6;
+  $t[253] = h1_6;
   const t36 = Wh_6 * h1_6;
   const t37 = t33 + t36;
   const t38 = Wx_7 * x_0;
   const t39 = t38 + b_7;
   const h1_7 = Math.tanh(t39);
-  $t[257] = h1_7;
+  $t[259] = h1_7;
   const t40 = Wh_7 * h1_7;
   const t41 = t37 + t40;
   const t42 = t10 + t41;
   const t43 = t42 + b_0;
   const h2_0 = Math.tanh(t43);
-  $t[196] = h2_0;
+  $t[195] = h2_0;
   const t44 = Wh_0 * h2_0;
   const t45 = Wx_1 * x_1;
   const t46 = Wh_8 * h1_0;
@@ -13009,7 +4741,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t61 = t45 + t60;
   const t62 = t61 + b_1;
   const h2_1 = Math.tanh(t62);
-  $t[197] = h2_1;
+  $t[196] = h2_1;
   const t63 = Wh_1 * h2_1;
   const t64 = t44 + t63;
   const t65 = Wx_2 * x_1;
@@ -13031,7 +4763,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t81 = t65 + t80;
   const t82 = t81 + b_2;
   const h2_2 = Math.tanh(t82);
-  $t[198] = h2_2;
+  $t[197] = h2_2;
   const t83 = Wh_2 * h2_2;
   const t84 = t64 + t83;
   const t85 = Wx_3 * x_1;
@@ -13053,7 +4785,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t101 = t85 + t100;
   const t102 = t101 + b_3;
   const h2_3 = Math.tanh(t102);
-  $t[199] = h2_3;
+  $t[198] = h2_3;
   const t103 = Wh_3 * h2_3;
   const t104 = t84 + t103;
   const t105 = Wx_4 * x_1;
@@ -13075,7 +4807,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t121 = t105 + t120;
   const t122 = t121 + b_4;
   const h2_4 = Math.tanh(t122);
-  $t[200] = h2_4;
+  $t[199] = h2_4;
   const t123 = Wh_4 * h2_4;
   const t124 = t104 + t123;
   const t125 = Wx_5 * x_1;
@@ -13097,7 +4829,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t141 = t125 + t140;
   const t142 = t141 + b_5;
   const h2_5 = Math.tanh(t142);
-  $t[201] = h2_5;
+  $t[200] = h2_5;
   const t143 = Wh_5 * h2_5;
   const t144 = t124 + t143;
   const t145 = Wx_6 * x_1;
@@ -13119,7 +4851,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t161 = t145 + t160;
   const t162 = t161 + b_6;
   const h2_6 = Math.tanh(t162);
-  $t[202] = h2_6;
+  $t[201] = h2_6;
   const t163 = Wh_6 * h2_6;
   const t164 = t144 + t163;
   const t165 = Wx_7 * x_1;
@@ -13141,13 +4873,13 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t181 = t165 + t180;
   const t182 = t181 + b_7;
   const h2_7 = Math.tanh(t182);
-  $t[203] = h2_7;
+  $t[202] = h2_7;
   const t183 = Wh_7 * h2_7;
   const t184 = t164 + t183;
   const t185 = t9 + t184;
   const t186 = t185 + b_0;
   const h3_0 = Math.tanh(t186);
-  $t[182] = h3_0;
+  $t[180] = h3_0;
   const t187 = Wh_0 * h3_0;
   const t188 = Wx_1 * x_2;
   const t189 = Wh_8 * h2_0;
@@ -13168,7 +4900,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t204 = t188 + t203;
   const t205 = t204 + b_1;
   const h3_1 = Math.tanh(t205);
-  $t[189] = h3_1;
+  $t[188] = h3_1;
   const t206 = Wh_1 * h3_1;
   const t207 = t187 + t206;
   const t208 = Wx_2 * x_2;
@@ -13190,7 +4922,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t224 = t208 + t223;
   const t225 = t224 + b_2;
   const h3_2 = Math.tanh(t225);
-  $t[190] = h3_2;
+  $t[189] = h3_2;
   const t226 = Wh_2 * h3_2;
   const t227 = t207 + t226;
   const t228 = Wx_3 * x_2;
@@ -13212,7 +4944,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t244 = t228 + t243;
   const t245 = t244 + b_3;
   const h3_3 = Math.tanh(t245);
-  $t[191] = h3_3;
+  $t[190] = h3_3;
   const t246 = Wh_3 * h3_3;
   const t247 = t227 + t246;
   const t248 = Wx_4 * x_2;
@@ -13234,7 +4966,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t264 = t248 + t263;
   const t265 = t264 + b_4;
   const h3_4 = Math.tanh(t265);
-  $t[192] = h3_4;
+  $t[191] = h3_4;
   const t266 = Wh_4 * h3_4;
   const t267 = t247 + t266;
   const t268 = Wx_5 * x_2;
@@ -13256,7 +4988,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t284 = t268 + t283;
   const t285 = t284 + b_5;
   const h3_5 = Math.tanh(t285);
-  $t[193] = h3_5;
+  $t[192] = h3_5;
   const t286 = Wh_5 * h3_5;
   const t287 = t267 + t286;
   const t288 = Wx_6 * x_2;
@@ -13278,7 +5010,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t304 = t288 + t303;
   const t305 = t304 + b_6;
   const h3_6 = Math.tanh(t305);
-  $t[194] = h3_6;
+  $t[193] = h3_6;
   const t306 = Wh_6 * h3_6;
   const t307 = t287 + t306;
   const t308 = Wx_7 * x_2;
@@ -13300,7 +5032,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t324 = t308 + t323;
   const t325 = t324 + b_7;
   const h3_7 = Math.tanh(t325);
-  $t[195] = h3_7;
+  $t[194] = h3_7;
   const t326 = Wh_7 * h3_7;
   const t327 = t307 + t326;
   const t328 = t8 + t327;
@@ -13459,7 +5191,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t467 = t451 + t466;
   const t468 = t467 + b_7;
   const h4_7 = Math.tanh(t468);
-  $t[181] = h4_7;
+  $t[178] = h4_7;
   const t469 = Wh_7 * h4_7;
   const t470 = t450 + t469;
   const t471 = t7 + t470;
@@ -13624,7 +5356,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t614 = t6 + t613;
   const t615 = t614 + b_0;
   const h6_0 = Math.tanh(t615);
-  $t[3] = h6_0;
+  $t[19] = h6_0;
   const t616 = Wh_0 * h6_0;
   const t617 = Wx_1 * x_5;
   const t618 = Wh_8 * h5_0;
@@ -13645,7 +5377,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t633 = t617 + t632;
   const t634 = t633 + b_1;
   const h6_1 = Math.tanh(t634);
-  $t[5] = h6_1;
+  $t[21] = h6_1;
   const t635 = Wh_1 * h6_1;
   const t636 = t616 + t635;
   const t637 = Wx_2 * x_5;
@@ -13667,7 +5399,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t653 = t637 + t652;
   const t654 = t653 + b_2;
   const h6_2 = Math.tanh(t654);
-  $t[7] = h6_2;
+  $t[23] = h6_2;
   const t655 = Wh_2 * h6_2;
   const t656 = t636 + t655;
   const t657 = Wx_3 * x_5;
@@ -13689,7 +5421,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t673 = t657 + t672;
   const t674 = t673 + b_3;
   const h6_3 = Math.tanh(t674);
-  $t[9] = h6_3;
+  $t[3] = h6_3;
   const t675 = Wh_3 * h6_3;
   const t676 = t656 + t675;
   const t677 = Wx_4 * x_5;
@@ -13711,7 +5443,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t693 = t677 + t692;
   const t694 = t693 + b_4;
   const h6_4 = Math.tanh(t694);
-  $t[11] = h6_4;
+  $t[5] = h6_4;
   const t695 = Wh_4 * h6_4;
   const t696 = t676 + t695;
   const t697 = Wx_5 * x_5;
@@ -13733,7 +5465,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t713 = t697 + t712;
   const t714 = t713 + b_5;
   const h6_5 = Math.tanh(t714);
-  $t[13] = h6_5;
+  $t[7] = h6_5;
   const t715 = Wh_5 * h6_5;
   const t716 = t696 + t715;
   const t717 = Wx_6 * x_5;
@@ -13755,7 +5487,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t733 = t717 + t732;
   const t734 = t733 + b_6;
   const h6_6 = Math.tanh(t734);
-  $t[15] = h6_6;
+  $t[9] = h6_6;
   const t735 = Wh_6 * h6_6;
   const t736 = t716 + t735;
   const t737 = Wx_7 * x_5;
@@ -13777,13 +5509,13 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t753 = t737 + t752;
   const t754 = t753 + b_7;
   const h6_7 = Math.tanh(t754);
-  $t[17] = h6_7;
+  $t[11] = h6_7;
   const t755 = Wh_7 * h6_7;
   const t756 = t736 + t755;
   const t757 = t5 + t756;
   const t758 = t757 + b_0;
   const h7_0 = Math.tanh(t758);
-  $t[49] = h7_0;
+  $t[48] = h7_0;
   const t759 = Wh_0 * h7_0;
   const t760 = Wx_1 * x_6;
   const t761 = Wh_8 * h6_0;
@@ -13804,7 +5536,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t776 = t760 + t775;
   const t777 = t776 + b_1;
   const h7_1 = Math.tanh(t777);
-  $t[51] = h7_1;
+  $t[50] = h7_1;
   const t778 = Wh_1 * h7_1;
   const t779 = t759 + t778;
   const t780 = Wx_2 * x_6;
@@ -13826,7 +5558,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t796 = t780 + t795;
   const t797 = t796 + b_2;
   const h7_2 = Math.tanh(t797);
-  $t[53] = h7_2;
+  $t[52] = h7_2;
   const t798 = Wh_2 * h7_2;
   const t799 = t779 + t798;
   const t800 = Wx_3 * x_6;
@@ -13848,7 +5580,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t816 = t800 + t815;
   const t817 = t816 + b_3;
   const h7_3 = Math.tanh(t817);
-  $t[55] = h7_3;
+  $t[54] = h7_3;
   const t818 = Wh_3 * h7_3;
   const t819 = t799 + t818;
   const t820 = Wx_4 * x_6;
@@ -13870,132 +5602,138 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t836 = t820 + t835;
   const t837 = t836 + b_4;
   const h7_4 = Math.tanh(t837);
-  $t[57] = h7_4;
+  $t[56] = h7_4;
   const t838 = Wh_4 * h7_4;
   const t839 = t819 + t838;
-  $t[20] = t839;
-}
-
-function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): void {
-  const Wx_1 = $t[46];
-  const Wx_2 = $t[63];
-  const Wx_3 = $t[74];
-  const Wx_4 = $t[85];
-  const Wx_5 = $t[0];
-  const Wx_6 = $t[21];
-  const Wx_7 = $t[32];
-  const Wh_0 = $t[45];
-  const Wh_1 = $t[62];
-  const Wh_2 = $t[73];
-  const Wh_3 = $t[84];
-  const Wh_4 = $t[95];
-  const Wh_5 = $t[19];
-  const Wh_6 = $t[31];
-  const Wh_7 = $t[42];
-  const Wh_8 = $t[48];
-  const Wh_9 = $t[50];
-  const Wh_10 = $t[52];
-  const Wh_11 = $t[54];
-  const Wh_12 = $t[56];
-  const Wh_13 = $t[58];
-  const Wh_14 = $t[59];
-  const Wh_15 = $t[60];
-  const Wh_16 = $t[64];
-  const Wh_17 = $t[65];
-  const Wh_18 = $t[66];
-  const Wh_19 = $t[67];
-  const Wh_20 = $t[68];
-  const Wh_21 = $t[69];
-  const Wh_22 = $t[70];
-  const Wh_23 = $t[71];
-  const Wh_24 = $t[75];
-  const Wh_25 = $t[76];
-  const Wh_26 = $t[77];
-  const Wh_27 = $t[78];
-  const Wh_28 = $t[79];
-  const Wh_29 = $t[80];
-  const Wh_30 = $t[81];
-  const Wh_31 = $t[82];
-  const Wh_32 = $t[86];
-  const Wh_33 = $t[87];
-  const Wh_34 = $t[88];
-  const Wh_35 = $t[89];
-  const Wh_36 = $t[90];
-  const Wh_37 = $t[91];
-  const Wh_38 = $t[92];
-  const Wh_39 = $t[93];
-  const Wh_40 = $t[2];
-  const Wh_41 = $t[4];
-  const Wh_42 = $t[6];
-  const Wh_43 = $t[8];
-  const Wh_44 = $t[10];
-  const Wh_45 = $t[12];
-  const Wh_46 = $t[14];
-  const Wh_47 = $t[16];
-  const Wh_48 = $t[22];
-  const Wh_49 = $t[23];
-  const Wh_50 = $t[24];
-  const Wh_51 = $t[25];
-  const Wh_52 = $t[26];
-  const Wh_53 = $t[27];
-  const Wh_54 = $t[28];
-  const Wh_55 = $t[29];
-  const Wh_56 = $t[33];
-  const Wh_57 = $t[34];
-  const Wh_58 = $t[35];
-  const Wh_59 = $t[36];
-  const Wh_60 = $t[37];
-  const Wh_61 = $t[38];
-  const Wh_62 = $t[39];
-  const Wh_63 = $t[40];
-  const b_0 = $t[44];
-  const b_1 = $t[61];
-  const b_2 = $t[72];
-  const b_3 = $t[83];
-  const b_4 = $t[94];
-  const b_5 = $t[18];
-  const b_6 = $t[30];
-  const b_7 = $t[41];
-  const v_0 = $t[103];
-  const v_1 = $t[105];
-  const v_2 = $t[106];
-  const v_3 = $t[107];
-  const v_4 = $t[108];
-  const v_5 = $t[109];
-  const v_6 = $t[110];
-  const v_7 = $t[111];
-  const c = $t[112];
-  const x_6 = $t[1];
-  const x_7 = $t[47];
-  const x_8 = $t[97];
-  const x_9 = $t[99];
-  const x_10 = $t[101];
-  const x_11 = $t[104];
-  const y = $t[113];
-  const t0 = $t[102];
-  const t1 = $t[100];
-  const t2 = $t[98];
-  const t3 = $t[96];
-  const t4 = $t[43];
-  const h6_0 = $t[3];
-  const h6_1 = $t[5];
-  const h6_2 = $t[7];
-  const h6_3 = $t[9];
-  const h6_4 = $t[11];
-  const h6_5 = $t[13];
-  const h6_6 = $t[15];
-  const h6_7 = $t[17];
-  const h7_0 = $t[49];
-  const h7_1 = $t[51];
-  const h7_2 = $t[53];
-  const h7_3 = $t[55];
-  const h7_4 = $t[57];
-  const t839 = $t[20];
+  $t[15] = t839;
   const t840 = Wx_5 * x_6;
+  $t[12] = t840;
   const t841 = Wh_40 * h6_0;
   const t842 = Wh_41 * h6_1;
   const t843 = t841 + t842;
+  $t[0] = t843;
   const t844 = Wh_42 * h6_2;
+  $t[1] = t844;
+}
+
+function $gradient_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): void {
+  const Wx_1 = $t[45];
+  const Wx_2 = $t[62];
+  const Wx_3 = $t[73];
+  const Wx_4 = $t[84];
+  const Wx_5 = $t[95];
+  const Wx_6 = $t[16];
+  const Wx_7 = $t[31];
+  const Wh_0 = $t[44];
+  const Wh_1 = $t[61];
+  const Wh_2 = $t[72];
+  const Wh_3 = $t[83];
+  const Wh_4 = $t[94];
+  const Wh_5 = $t[14];
+  const Wh_6 = $t[30];
+  const Wh_7 = $t[41];
+  const Wh_8 = $t[47];
+  const Wh_9 = $t[49];
+  const Wh_10 = $t[51];
+  const Wh_11 = $t[53];
+  const Wh_12 = $t[55];
+  const Wh_13 = $t[57];
+  const Wh_14 = $t[58];
+  const Wh_15 = $t[59];
+  const Wh_16 = $t[63];
+  const Wh_17 = $t[64];
+  const Wh_18 = $t[65];
+  const Wh_19 = $t[66];
+  const Wh_20 = $t[67];
+  const Wh_21 = $t[68];
+  const Wh_22 = $t[69];
+  const Wh_23 = $t[70];
+  const Wh_24 = $t[74];
+  const Wh_25 = $t[75];
+  const Wh_26 = $t[76];
+  const Wh_27 = $t[77];
+  const Wh_28 = $t[78];
+  const Wh_29 = $t[79];
+  const Wh_30 = $t[80];
+  const Wh_31 = $t[81];
+  const Wh_32 = $t[85];
+  const Wh_33 = $t[86];
+  const Wh_34 = $t[87];
+  const Wh_35 = $t[88];
+  const Wh_36 = $t[89];
+  const Wh_37 = $t[90];
+  const Wh_38 = $t[91];
+  const Wh_39 = $t[92];
+  const Wh_40 = $t[96];
+  const Wh_41 = $t[97];
+  const Wh_42 = $t[98];
+  const Wh_43 = $t[2];
+  const Wh_44 = $t[4];
+  const Wh_45 = $t[6];
+  const Wh_46 = $t[8];
+  const Wh_47 = $t[10];
+  const Wh_48 = $t[18];
+  const Wh_49 = $t[20];
+  const Wh_50 = $t[22];
+  const Wh_51 = $t[24];
+  const Wh_52 = $t[25];
+  const Wh_53 = $t[26];
+  const Wh_54 = $t[27];
+  const Wh_55 = $t[28];
+  const Wh_56 = $t[32];
+  const Wh_57 = $t[33];
+  const Wh_58 = $t[34];
+  const Wh_59 = $t[35];
+  const Wh_60 = $t[36];
+  const Wh_61 = $t[37];
+  const Wh_62 = $t[38];
+  const Wh_63 = $t[39];
+  const b_0 = $t[43];
+  const b_1 = $t[60];
+  const b_2 = $t[71];
+  const b_3 = $t[82];
+  const b_4 = $t[93];
+  const b_5 = $t[13];
+  const b_6 = $t[29];
+  const b_7 = $t[40];
+  const v_0 = $t[106];
+  const v_1 = $t[108];
+  const v_2 = $t[109];
+  const v_3 = $t[110];
+  const v_4 = $t[111];
+  const v_5 = $t[112];
+  const v_6 = $t[113];
+  const v_7 = $t[114];
+  const c = $t[115];
+  const x_6 = $t[17];
+  const x_7 = $t[46];
+  const x_8 = $t[100];
+  const x_9 = $t[102];
+  const x_10 = $t[104];
+  const x_11 = $t[107];
+  const y = $t[116];
+  const t0 = $t[105];
+  const t1 = $t[103];
+  const t2 = $t[101];
+  const t3 = $t[99];
+  const t4 = $t[42];
+  const h6_0 = $t[19];
+  const h6_1 = $t[21];
+  const h6_2 = $t[23];
+  const h6_3 = $t[3];
+  const h6_4 = $t[5];
+  const h6_5 = $t[7];
+  const h6_6 = $t[9];
+  const h6_7 = $t[11];
+  const h7_0 = $t[48];
+  const h7_1 = $t[50];
+  const h7_2 = $t[52];
+  const h7_3 = $t[54];
+  const h7_4 = $t[56];
+  const t839 = $t[15];
+  const t840 = $t[12];
+  const t843 = $t[0];
+  const t844 = $t[1];
   const t845 = t843 + t844;
   const t846 = Wh_43 * h6_3;
   const t847 = t845 + t846;
@@ -14537,7 +6275,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1329 = t1 + t1328;
   const t1330 = t1329 + b_0;
   const h11_0 = Math.tanh(t1330);
-  $t[264] = h11_0;
+  $t[266] = h11_0;
   const t1331 = Wh_0 * h11_0;
   const t1332 = Wx_1 * x_10;
   const t1333 = Wh_8 * h10_0;
@@ -14558,7 +6296,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1348 = t1332 + t1347;
   const t1349 = t1348 + b_1;
   const h11_1 = Math.tanh(t1349);
-  $t[265] = h11_1;
+  $t[267] = h11_1;
   const t1350 = Wh_1 * h11_1;
   const t1351 = t1331 + t1350;
   const t1352 = Wx_2 * x_10;
@@ -14580,7 +6318,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1368 = t1352 + t1367;
   const t1369 = t1368 + b_2;
   const h11_2 = Math.tanh(t1369);
-  $t[266] = h11_2;
+  $t[268] = h11_2;
   const t1370 = Wh_2 * h11_2;
   const t1371 = t1351 + t1370;
   const t1372 = Wx_3 * x_10;
@@ -14602,7 +6340,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1388 = t1372 + t1387;
   const t1389 = t1388 + b_3;
   const h11_3 = Math.tanh(t1389);
-  $t[267] = h11_3;
+  $t[269] = h11_3;
   const t1390 = Wh_3 * h11_3;
   const t1391 = t1371 + t1390;
   const t1392 = Wx_4 * x_10;
@@ -14624,7 +6362,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1408 = t1392 + t1407;
   const t1409 = t1408 + b_4;
   const h11_4 = Math.tanh(t1409);
-  $t[268] = h11_4;
+  $t[270] = h11_4;
   const t1410 = Wh_4 * h11_4;
   const t1411 = t1391 + t1410;
   const t1412 = Wx_5 * x_10;
@@ -14646,7 +6384,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1428 = t1412 + t1427;
   const t1429 = t1428 + b_5;
   const h11_5 = Math.tanh(t1429);
-  $t[269] = h11_5;
+  $t[271] = h11_5;
   const t1430 = Wh_5 * h11_5;
   const t1431 = t1411 + t1430;
   const t1432 = Wx_6 * x_10;
@@ -14668,7 +6406,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1448 = t1432 + t1447;
   const t1449 = t1448 + b_6;
   const h11_6 = Math.tanh(t1449);
-  $t[270] = h11_6;
+  $t[272] = h11_6;
   const t1450 = Wh_6 * h11_6;
   const t1451 = t1431 + t1450;
   const t1452 = Wx_7 * x_10;
@@ -14696,7 +6434,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1472 = t0 + t1471;
   const t1473 = t1472 + b_0;
   const h12_0 = Math.tanh(t1473);
-  $t[299] = h12_0;
+  $t[301] = h12_0;
   const t1474 = v_0 * h12_0;
   const t1475 = Wx_1 * x_11;
   const t1476 = Wh_8 * h11_0;
@@ -14717,7 +6455,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1491 = t1475 + t1490;
   const t1492 = t1491 + b_1;
   const h12_1 = Math.tanh(t1492);
-  $t[300] = h12_1;
+  $t[302] = h12_1;
   const t1493 = v_1 * h12_1;
   const t1494 = t1474 + t1493;
   const t1495 = Wx_2 * x_11;
@@ -14739,7 +6477,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1511 = t1495 + t1510;
   const t1512 = t1511 + b_2;
   const h12_2 = Math.tanh(t1512);
-  $t[301] = h12_2;
+  $t[303] = h12_2;
   const t1513 = v_2 * h12_2;
   const t1514 = t1494 + t1513;
   const t1515 = Wx_3 * x_11;
@@ -14761,7 +6499,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1531 = t1515 + t1530;
   const t1532 = t1531 + b_3;
   const h12_3 = Math.tanh(t1532);
-  $t[302] = h12_3;
+  $t[304] = h12_3;
   const t1533 = v_3 * h12_3;
   const t1534 = t1514 + t1533;
   const t1535 = Wx_4 * x_11;
@@ -14783,7 +6521,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1551 = t1535 + t1550;
   const t1552 = t1551 + b_4;
   const h12_4 = Math.tanh(t1552);
-  $t[303] = h12_4;
+  $t[305] = h12_4;
   const t1553 = v_4 * h12_4;
   const t1554 = t1534 + t1553;
   const t1555 = Wx_5 * x_11;
@@ -14805,7 +6543,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1571 = t1555 + t1570;
   const t1572 = t1571 + b_5;
   const h12_5 = Math.tanh(t1572);
-  $t[304] = h12_5;
+  $t[306] = h12_5;
   const t1573 = v_5 * h12_5;
   const t1574 = t1554 + t1573;
   const t1575 = Wx_6 * x_11;
@@ -14827,7 +6565,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1591 = t1575 + t1590;
   const t1592 = t1591 + b_6;
   const h12_6 = Math.tanh(t1592);
-  $t[305] = h12_6;
+  $t[307] = h12_6;
   const t1593 = v_6 * h12_6;
   const t1594 = t1574 + t1593;
   const t1595 = Wx_7 * x_11;
@@ -14849,18 +6587,18 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1611 = t1595 + t1610;
   const t1612 = t1611 + b_7;
   const h12_7 = Math.tanh(t1612);
-  $t[306] = h12_7;
+  $t[308] = h12_7;
   const t1613 = v_7 * h12_7;
   const t1614 = t1594 + t1613;
   const yhat = t1614 + c;
   const t1615 = yhat - y;
   const loss = t1615 * t1615;
-  $t[307] = loss;
+  $t[309] = loss;
   // grad of: loss = (yhat - y)^2
   const d_c = 2 * t1615;
-  $t[298] = d_c;
-  $p.c = c - $lr * d_c;
-  // grad of: (dot) = dot(v, h12)
+  $t[300] = d_c;
+  $g.c += $scale * d_c;
+  // grad of: dot(v, h12)
   const d_h12_0 = d_c * v_0;
   // grad of: h12 = tanh(… + … + b)
   const t1616 = h12_0 * h12_0;
@@ -14870,7 +6608,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1618 = d_h12_0 * t1617;
   $t[216] = t1618;
   const t1619 = Wh_0 * t1618;
-  // grad of: (dot) = dot(v, h12)
+  // grad of: dot(v, h12)
   const d_h12_1 = d_c * v_1;
   // grad of: h12 = tanh(… + … + b)
   const t1620 = h12_1 * h12_1;
@@ -14881,7 +6619,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   $t[224] = t1622;
   const t1623 = Wh_8 * t1622;
   const t1624 = t1619 + t1623;
-  // grad of: (dot) = dot(v, h12)
+  // grad of: dot(v, h12)
   const d_h12_2 = d_c * v_2;
   // grad of: h12 = tanh(… + … + b)
   const t1625 = h12_2 * h12_2;
@@ -14892,7 +6630,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   $t[231] = t1627;
   const t1628 = Wh_16 * t1627;
   const t1629 = t1624 + t1628;
-  // grad of: (dot) = dot(v, h12)
+  // grad of: dot(v, h12)
   const d_h12_3 = d_c * v_3;
   // grad of: h12 = tanh(… + … + b)
   const t1630 = h12_3 * h12_3;
@@ -14903,7 +6641,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   $t[238] = t1632;
   const t1633 = Wh_24 * t1632;
   const t1634 = t1629 + t1633;
-  // grad of: (dot) = dot(v, h12)
+  // grad of: dot(v, h12)
   const d_h12_4 = d_c * v_4;
   // grad of: h12 = tanh(… + … + b)
   const t1635 = h12_4 * h12_4;
@@ -14911,10 +6649,10 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1636 = 1 - t1635;
   // grad of: h12 = tanh(… + … + b)
   const t1637 = d_h12_4 * t1636;
-  $t[116] = t1637;
+  $t[245] = t1637;
   const t1638 = Wh_32 * t1637;
   const t1639 = t1634 + t1638;
-  // grad of: (dot) = dot(v, h12)
+  // grad of: dot(v, h12)
   const d_h12_5 = d_c * v_5;
   // grad of: h12 = tanh(… + … + b)
   const t1640 = h12_5 * h12_5;
@@ -14922,10 +6660,10 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1641 = 1 - t1640;
   // grad of: h12 = tanh(… + … + b)
   const t1642 = d_h12_5 * t1641;
-  $t[117] = t1642;
+  $t[252] = t1642;
   const t1643 = Wh_40 * t1642;
   const t1644 = t1639 + t1643;
-  // grad of: (dot) = dot(v, h12)
+  // grad of: dot(v, h12)
   const d_h12_6 = d_c * v_6;
   // grad of: h12 = tanh(… + … + b)
   const t1645 = h12_6 * h12_6;
@@ -14933,10 +6671,10 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1646 = 1 - t1645;
   // grad of: h12 = tanh(… + … + b)
   const t1647 = d_h12_6 * t1646;
-  $t[118] = t1647;
+  $t[117] = t1647;
   const t1648 = Wh_48 * t1647;
   const t1649 = t1644 + t1648;
-  // grad of: (dot) = dot(v, h12)
+  // grad of: dot(v, h12)
   const d_h12_7 = d_c * v_7;
   // grad of: h12 = tanh(… + … + b)
   const t1650 = h12_7 * h12_7;
@@ -14946,7 +6684,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1652 = d_h12_7 * t1651;
   $t[119] = t1652;
   const t1653 = Wh_56 * t1652;
-  // grad of: (matmul) = matmul(Wh, h11)
+  // grad of: matmul(Wh, h11)
   const d_h11_0 = t1649 + t1653;
   // grad of: h11 = tanh(… + … + b)
   const t1654 = h11_0 * h11_0;
@@ -14970,7 +6708,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1669 = Wh_49 * t1647;
   const t1670 = t1668 + t1669;
   const t1671 = Wh_57 * t1652;
-  // grad of: (matmul) = matmul(Wh, h11)
+  // grad of: matmul(Wh, h11)
   const d_h11_1 = t1670 + t1671;
   // grad of: h11 = tanh(… + … + b)
   const t1672 = h11_1 * h11_1;
@@ -14995,7 +6733,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1688 = Wh_50 * t1647;
   const t1689 = t1687 + t1688;
   const t1690 = Wh_58 * t1652;
-  // grad of: (matmul) = matmul(Wh, h11)
+  // grad of: matmul(Wh, h11)
   const d_h11_2 = t1689 + t1690;
   // grad of: h11 = tanh(… + … + b)
   const t1691 = h11_2 * h11_2;
@@ -15020,7 +6758,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1707 = Wh_51 * t1647;
   const t1708 = t1706 + t1707;
   const t1709 = Wh_59 * t1652;
-  // grad of: (matmul) = matmul(Wh, h11)
+  // grad of: matmul(Wh, h11)
   const d_h11_3 = t1708 + t1709;
   // grad of: h11 = tanh(… + … + b)
   const t1710 = h11_3 * h11_3;
@@ -15045,7 +6783,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1726 = Wh_52 * t1647;
   const t1727 = t1725 + t1726;
   const t1728 = Wh_60 * t1652;
-  // grad of: (matmul) = matmul(Wh, h11)
+  // grad of: matmul(Wh, h11)
   const d_h11_4 = t1727 + t1728;
   // grad of: h11 = tanh(… + … + b)
   const t1729 = h11_4 * h11_4;
@@ -15070,7 +6808,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1745 = Wh_53 * t1647;
   const t1746 = t1744 + t1745;
   const t1747 = Wh_61 * t1652;
-  // grad of: (matmul) = matmul(Wh, h11)
+  // grad of: matmul(Wh, h11)
   const d_h11_5 = t1746 + t1747;
   // grad of: h11 = tanh(… + … + b)
   const t1748 = h11_5 * h11_5;
@@ -15095,7 +6833,7 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1764 = Wh_54 * t1647;
   const t1765 = t1763 + t1764;
   const t1766 = Wh_62 * t1652;
-  // grad of: (matmul) = matmul(Wh, h11)
+  // grad of: matmul(Wh, h11)
   const d_h11_6 = t1765 + t1766;
   // grad of: h11 = tanh(… + … + b)
   const t1767 = h11_6 * h11_6;
@@ -15112,76 +6850,80 @@ function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1774 = t1772 + t1773;
   const t1775 = Wh_23 * t1627;
   const t1776 = t1774 + t1775;
-  $t[114] = t1776;
   const t1777 = Wh_31 * t1632;
-  $t[115] = t1777;
+  const t1778 = t1776 + t1777;
+  const t1779 = Wh_39 * t1637;
+  const t1780 = t1778 + t1779;
+  const t1781 = Wh_47 * t1642;
+  const t1782 = t1780 + t1781;
+  $t[118] = t1782;
 }
 
-function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): void {
-  const Wh_0 = $t[45];
-  const Wh_1 = $t[62];
-  const Wh_2 = $t[73];
-  const Wh_3 = $t[84];
-  const Wh_4 = $t[95];
-  const Wh_5 = $t[19];
-  const Wh_6 = $t[31];
-  const Wh_7 = $t[42];
-  const Wh_8 = $t[48];
-  const Wh_9 = $t[50];
-  const Wh_10 = $t[52];
-  const Wh_11 = $t[54];
-  const Wh_12 = $t[56];
-  const Wh_13 = $t[58];
-  const Wh_14 = $t[59];
-  const Wh_15 = $t[60];
-  const Wh_16 = $t[64];
-  const Wh_17 = $t[65];
-  const Wh_18 = $t[66];
-  const Wh_19 = $t[67];
-  const Wh_20 = $t[68];
-  const Wh_21 = $t[69];
-  const Wh_22 = $t[70];
-  const Wh_23 = $t[71];
-  const Wh_24 = $t[75];
-  const Wh_25 = $t[76];
-  const Wh_26 = $t[77];
-  const Wh_27 = $t[78];
-  const Wh_28 = $t[79];
-  const Wh_29 = $t[80];
-  const Wh_30 = $t[81];
-  const Wh_31 = $t[82];
-  const Wh_32 = $t[86];
-  const Wh_33 = $t[87];
-  const Wh_34 = $t[88];
-  const Wh_35 = $t[89];
-  const Wh_36 = $t[90];
-  const Wh_37 = $t[91];
-  const Wh_38 = $t[92];
-  const Wh_39 = $t[93];
-  const Wh_40 = $t[2];
-  const Wh_41 = $t[4];
-  const Wh_42 = $t[6];
-  const Wh_43 = $t[8];
-  const Wh_44 = $t[10];
-  const Wh_45 = $t[12];
-  const Wh_46 = $t[14];
-  const Wh_47 = $t[16];
-  const Wh_48 = $t[22];
-  const Wh_49 = $t[23];
-  const Wh_50 = $t[24];
-  const Wh_51 = $t[25];
-  const Wh_52 = $t[26];
-  const Wh_53 = $t[27];
-  const Wh_54 = $t[28];
-  const Wh_55 = $t[29];
-  const Wh_56 = $t[33];
-  const Wh_57 = $t[34];
-  const Wh_58 = $t[35];
-  const Wh_59 = $t[36];
-  const Wh_60 = $t[37];
-  const Wh_61 = $t[38];
-  const Wh_62 = $t[39];
-  const Wh_63 = $t[40];
+function $gradient_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): void {
+  const Wh_0 = $t[44];
+  const Wh_1 = $t[61];
+  const Wh_2 = $t[72];
+  const Wh_3 = $t[83];
+  const Wh_4 = $t[94];
+  const Wh_5 = $t[14];
+  const Wh_6 = $t[30];
+  const Wh_7 = $t[41];
+  const Wh_8 = $t[47];
+  const Wh_9 = $t[49];
+  const Wh_10 = $t[51];
+  const Wh_11 = $t[53];
+  const Wh_12 = $t[55];
+  const Wh_13 = $t[57];
+  const Wh_14 = $t[58];
+  const Wh_15 = $t[59];
+  const Wh_16 = $t[63];
+  const Wh_17 = $t[64];
+  const Wh_18 = $t[65];
+  const Wh_19 = $t[66];
+  const Wh_20 = $t[67];
+  const Wh_21 = $t[68];
+  const Wh_22 = $t[69];
+  const Wh_23 = $t[70];
+  const Wh_24 = $t[74];
+  const Wh_25 = $t[75];
+  const Wh_26 = $t[76];
+  const Wh_27 = $t[77];
+  const Wh_28 = $t[78];
+  const Wh_29 = $t[79];
+  const Wh_30 = $t[80];
+  const Wh_31 = $t[81];
+  const Wh_32 = $t[85];
+  const Wh_33 = $t[86];
+  const Wh_34 = $t[87];
+  const Wh_35 = $t[88];
+  const Wh_36 = $t[89];
+  const Wh_37 = $t[90];
+  const Wh_38 = $t[91];
+  const Wh_39 = $t[92];
+  const Wh_40 = $t[96];
+  const Wh_41 = $t[97];
+  const Wh_42 = $t[98];
+  const Wh_43 = $t[2];
+  const Wh_44 = $t[4];
+  const Wh_45 = $t[6];
+  const Wh_46 = $t[8];
+  const Wh_47 = $t[10];
+  const Wh_48 = $t[18];
+  const Wh_49 = $t[20];
+  const Wh_50 = $t[22];
+  const Wh_51 = $t[24];
+  const Wh_52 = $t[25];
+  const Wh_53 = $t[26];
+  const Wh_54 = $t[27];
+  const Wh_55 = $t[28];
+  const Wh_56 = $t[32];
+  const Wh_57 = $t[33];
+  const Wh_58 = $t[34];
+  const Wh_59 = $t[35];
+  const Wh_60 = $t[36];
+  const Wh_61 = $t[37];
+  const Wh_62 = $t[38];
+  const Wh_63 = $t[39];
   const h4_0 = $t[164];
   const h4_1 = $t[165];
   const h4_2 = $t[166];
@@ -15197,19 +6939,19 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const h5_5 = $t[161];
   const h5_6 = $t[162];
   const h5_7 = $t[163];
-  const h6_0 = $t[3];
-  const h6_1 = $t[5];
-  const h6_2 = $t[7];
-  const h6_3 = $t[9];
-  const h6_4 = $t[11];
-  const h6_5 = $t[13];
-  const h6_6 = $t[15];
-  const h6_7 = $t[17];
-  const h7_0 = $t[49];
-  const h7_1 = $t[51];
-  const h7_2 = $t[53];
-  const h7_3 = $t[55];
-  const h7_4 = $t[57];
+  const h6_0 = $t[19];
+  const h6_1 = $t[21];
+  const h6_2 = $t[23];
+  const h6_3 = $t[3];
+  const h6_4 = $t[5];
+  const h6_5 = $t[7];
+  const h6_6 = $t[9];
+  const h6_7 = $t[11];
+  const h7_0 = $t[48];
+  const h7_1 = $t[50];
+  const h7_2 = $t[52];
+  const h7_3 = $t[54];
+  const h7_4 = $t[56];
   const h7_5 = $t[153];
   const h7_6 = $t[154];
   const h7_7 = $t[155];
@@ -15238,9 +6980,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const h10_6 = $t[135];
   const h10_7 = $t[136];
   const h11_7 = $t[120];
-  const t1637 = $t[116];
-  const t1642 = $t[117];
-  const t1647 = $t[118];
+  const t1647 = $t[117];
   const t1652 = $t[119];
   const t1656 = $t[123];
   const t1674 = $t[124];
@@ -15250,17 +6990,11 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1750 = $t[128];
   const t1769 = $t[129];
   const t1771 = $t[121];
-  const t1776 = $t[114];
-  const t1777 = $t[115];
-  const t1778 = t1776 + t1777;
-  const t1779 = Wh_39 * t1637;
-  const t1780 = t1778 + t1779;
-  const t1781 = Wh_47 * t1642;
-  const t1782 = t1780 + t1781;
+  const t1782 = $t[118];
   const t1783 = Wh_55 * t1647;
   const t1784 = t1782 + t1783;
   const t1785 = Wh_63 * t1652;
-  // grad of: (matmul) = matmul(Wh, h11)
+  // grad of: matmul(Wh, h11)
   const d_h11_7 = t1784 + t1785;
   // grad of: h11 = tanh(… + … + b)
   const t1786 = h11_7 * h11_7;
@@ -15268,9 +7002,9 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1787 = 1 - t1786;
   // grad of: h11 = tanh(… + … + b)
   const t1788 = d_h11_7 * t1787;
-  $t[263] = t1788;
+  $t[265] = t1788;
   const t1789 = Wh_56 * t1788;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const d_h10_0 = t1771 + t1789;
   // grad of: h10 = tanh(… + … + b)
   const t1790 = h10_0 * h10_0;
@@ -15294,7 +7028,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1805 = Wh_49 * t1769;
   const t1806 = t1804 + t1805;
   const t1807 = Wh_57 * t1788;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const d_h10_1 = t1806 + t1807;
   // grad of: h10 = tanh(… + … + b)
   const t1808 = h10_1 * h10_1;
@@ -15319,7 +7053,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1824 = Wh_50 * t1769;
   const t1825 = t1823 + t1824;
   const t1826 = Wh_58 * t1788;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const d_h10_2 = t1825 + t1826;
   // grad of: h10 = tanh(… + … + b)
   const t1827 = h10_2 * h10_2;
@@ -15344,7 +7078,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1843 = Wh_51 * t1769;
   const t1844 = t1842 + t1843;
   const t1845 = Wh_59 * t1788;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const d_h10_3 = t1844 + t1845;
   // grad of: h10 = tanh(… + … + b)
   const t1846 = h10_3 * h10_3;
@@ -15369,7 +7103,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1862 = Wh_52 * t1769;
   const t1863 = t1861 + t1862;
   const t1864 = Wh_60 * t1788;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const d_h10_4 = t1863 + t1864;
   // grad of: h10 = tanh(… + … + b)
   const t1865 = h10_4 * h10_4;
@@ -15394,7 +7128,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1881 = Wh_53 * t1769;
   const t1882 = t1880 + t1881;
   const t1883 = Wh_61 * t1788;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const d_h10_5 = t1882 + t1883;
   // grad of: h10 = tanh(… + … + b)
   const t1884 = h10_5 * h10_5;
@@ -15402,7 +7136,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1885 = 1 - t1884;
   // grad of: h10 = tanh(… + … + b)
   const t1886 = d_h10_5 * t1885;
-  $t[250] = t1886;
+  $t[251] = t1886;
   const t1887 = Wh_40 * t1886;
   const t1888 = t1869 + t1887;
   const t1889 = Wh_6 * t1656;
@@ -15419,7 +7153,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1900 = Wh_54 * t1769;
   const t1901 = t1899 + t1900;
   const t1902 = Wh_62 * t1788;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const d_h10_6 = t1901 + t1902;
   // grad of: h10 = tanh(… + … + b)
   const t1903 = h10_6 * h10_6;
@@ -15427,7 +7161,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1904 = 1 - t1903;
   // grad of: h10 = tanh(… + … + b)
   const t1905 = d_h10_6 * t1904;
-  $t[256] = t1905;
+  $t[258] = t1905;
   const t1906 = Wh_48 * t1905;
   const t1907 = t1888 + t1906;
   const t1908 = Wh_7 * t1656;
@@ -15444,7 +7178,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1919 = Wh_55 * t1769;
   const t1920 = t1918 + t1919;
   const t1921 = Wh_63 * t1788;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const d_h10_7 = t1920 + t1921;
   // grad of: h10 = tanh(… + … + b)
   const t1922 = h10_7 * h10_7;
@@ -15452,9 +7186,9 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1923 = 1 - t1922;
   // grad of: h10 = tanh(… + … + b)
   const t1924 = d_h10_7 * t1923;
-  $t[262] = t1924;
+  $t[264] = t1924;
   const t1925 = Wh_56 * t1924;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const d_h9_0 = t1907 + t1925;
   // grad of: h9 = tanh(… + … + b)
   const t1926 = h9_0 * h9_0;
@@ -15478,7 +7212,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1941 = Wh_49 * t1905;
   const t1942 = t1940 + t1941;
   const t1943 = Wh_57 * t1924;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const d_h9_1 = t1942 + t1943;
   // grad of: h9 = tanh(… + … + b)
   const t1944 = h9_1 * h9_1;
@@ -15503,7 +7237,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1960 = Wh_50 * t1905;
   const t1961 = t1959 + t1960;
   const t1962 = Wh_58 * t1924;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const d_h9_2 = t1961 + t1962;
   // grad of: h9 = tanh(… + … + b)
   const t1963 = h9_2 * h9_2;
@@ -15528,7 +7262,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1979 = Wh_51 * t1905;
   const t1980 = t1978 + t1979;
   const t1981 = Wh_59 * t1924;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const d_h9_3 = t1980 + t1981;
   // grad of: h9 = tanh(… + … + b)
   const t1982 = h9_3 * h9_3;
@@ -15553,7 +7287,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1998 = Wh_52 * t1905;
   const t1999 = t1997 + t1998;
   const t2000 = Wh_60 * t1924;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const d_h9_4 = t1999 + t2000;
   // grad of: h9 = tanh(… + … + b)
   const t2001 = h9_4 * h9_4;
@@ -15578,7 +7312,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2017 = Wh_53 * t1905;
   const t2018 = t2016 + t2017;
   const t2019 = Wh_61 * t1924;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const d_h9_5 = t2018 + t2019;
   // grad of: h9 = tanh(… + … + b)
   const t2020 = h9_5 * h9_5;
@@ -15586,7 +7320,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2021 = 1 - t2020;
   // grad of: h9 = tanh(… + … + b)
   const t2022 = d_h9_5 * t2021;
-  $t[249] = t2022;
+  $t[250] = t2022;
   const t2023 = Wh_40 * t2022;
   const t2024 = t2005 + t2023;
   const t2025 = Wh_6 * t1792;
@@ -15603,7 +7337,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2036 = Wh_54 * t1905;
   const t2037 = t2035 + t2036;
   const t2038 = Wh_62 * t1924;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const d_h9_6 = t2037 + t2038;
   // grad of: h9 = tanh(… + … + b)
   const t2039 = h9_6 * h9_6;
@@ -15611,7 +7345,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2040 = 1 - t2039;
   // grad of: h9 = tanh(… + … + b)
   const t2041 = d_h9_6 * t2040;
-  $t[255] = t2041;
+  $t[257] = t2041;
   const t2042 = Wh_48 * t2041;
   const t2043 = t2024 + t2042;
   const t2044 = Wh_7 * t1792;
@@ -15628,7 +7362,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2055 = Wh_55 * t1905;
   const t2056 = t2054 + t2055;
   const t2057 = Wh_63 * t1924;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const d_h9_7 = t2056 + t2057;
   // grad of: h9 = tanh(… + … + b)
   const t2058 = h9_7 * h9_7;
@@ -15636,9 +7370,9 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2059 = 1 - t2058;
   // grad of: h9 = tanh(… + … + b)
   const t2060 = d_h9_7 * t2059;
-  $t[261] = t2060;
+  $t[263] = t2060;
   const t2061 = Wh_56 * t2060;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const d_h8_0 = t2043 + t2061;
   // grad of: h8 = tanh(… + … + b)
   const t2062 = h8_0 * h8_0;
@@ -15662,7 +7396,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2077 = Wh_49 * t2041;
   const t2078 = t2076 + t2077;
   const t2079 = Wh_57 * t2060;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const d_h8_1 = t2078 + t2079;
   // grad of: h8 = tanh(… + … + b)
   const t2080 = h8_1 * h8_1;
@@ -15687,7 +7421,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2096 = Wh_50 * t2041;
   const t2097 = t2095 + t2096;
   const t2098 = Wh_58 * t2060;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const d_h8_2 = t2097 + t2098;
   // grad of: h8 = tanh(… + … + b)
   const t2099 = h8_2 * h8_2;
@@ -15712,7 +7446,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2115 = Wh_51 * t2041;
   const t2116 = t2114 + t2115;
   const t2117 = Wh_59 * t2060;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const d_h8_3 = t2116 + t2117;
   // grad of: h8 = tanh(… + … + b)
   const t2118 = h8_3 * h8_3;
@@ -15737,7 +7471,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2134 = Wh_52 * t2041;
   const t2135 = t2133 + t2134;
   const t2136 = Wh_60 * t2060;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const d_h8_4 = t2135 + t2136;
   // grad of: h8 = tanh(… + … + b)
   const t2137 = h8_4 * h8_4;
@@ -15762,7 +7496,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2153 = Wh_53 * t2041;
   const t2154 = t2152 + t2153;
   const t2155 = Wh_61 * t2060;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const d_h8_5 = t2154 + t2155;
   // grad of: h8 = tanh(… + … + b)
   const t2156 = h8_5 * h8_5;
@@ -15770,7 +7504,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2157 = 1 - t2156;
   // grad of: h8 = tanh(… + … + b)
   const t2158 = d_h8_5 * t2157;
-  $t[248] = t2158;
+  $t[249] = t2158;
   const t2159 = Wh_40 * t2158;
   const t2160 = t2141 + t2159;
   const t2161 = Wh_6 * t1928;
@@ -15787,7 +7521,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2172 = Wh_54 * t2041;
   const t2173 = t2171 + t2172;
   const t2174 = Wh_62 * t2060;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const d_h8_6 = t2173 + t2174;
   // grad of: h8 = tanh(… + … + b)
   const t2175 = h8_6 * h8_6;
@@ -15795,7 +7529,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2176 = 1 - t2175;
   // grad of: h8 = tanh(… + … + b)
   const t2177 = d_h8_6 * t2176;
-  $t[254] = t2177;
+  $t[256] = t2177;
   const t2178 = Wh_48 * t2177;
   const t2179 = t2160 + t2178;
   const t2180 = Wh_7 * t1928;
@@ -15812,7 +7546,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2191 = Wh_55 * t2041;
   const t2192 = t2190 + t2191;
   const t2193 = Wh_63 * t2060;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const d_h8_7 = t2192 + t2193;
   // grad of: h8 = tanh(… + … + b)
   const t2194 = h8_7 * h8_7;
@@ -15820,9 +7554,9 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2195 = 1 - t2194;
   // grad of: h8 = tanh(… + … + b)
   const t2196 = d_h8_7 * t2195;
-  $t[260] = t2196;
+  $t[262] = t2196;
   const t2197 = Wh_56 * t2196;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const d_h7_0 = t2179 + t2197;
   // grad of: h7 = tanh(… + … + b)
   const t2198 = h7_0 * h7_0;
@@ -15846,7 +7580,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2213 = Wh_49 * t2177;
   const t2214 = t2212 + t2213;
   const t2215 = Wh_57 * t2196;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const d_h7_1 = t2214 + t2215;
   // grad of: h7 = tanh(… + … + b)
   const t2216 = h7_1 * h7_1;
@@ -15871,7 +7605,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2232 = Wh_50 * t2177;
   const t2233 = t2231 + t2232;
   const t2234 = Wh_58 * t2196;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const d_h7_2 = t2233 + t2234;
   // grad of: h7 = tanh(… + … + b)
   const t2235 = h7_2 * h7_2;
@@ -15896,7 +7630,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2251 = Wh_51 * t2177;
   const t2252 = t2250 + t2251;
   const t2253 = Wh_59 * t2196;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const d_h7_3 = t2252 + t2253;
   // grad of: h7 = tanh(… + … + b)
   const t2254 = h7_3 * h7_3;
@@ -15921,7 +7655,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2270 = Wh_52 * t2177;
   const t2271 = t2269 + t2270;
   const t2272 = Wh_60 * t2196;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const d_h7_4 = t2271 + t2272;
   // grad of: h7 = tanh(… + … + b)
   const t2273 = h7_4 * h7_4;
@@ -15946,7 +7680,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2289 = Wh_53 * t2177;
   const t2290 = t2288 + t2289;
   const t2291 = Wh_61 * t2196;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const d_h7_5 = t2290 + t2291;
   // grad of: h7 = tanh(… + … + b)
   const t2292 = h7_5 * h7_5;
@@ -15954,7 +7688,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2293 = 1 - t2292;
   // grad of: h7 = tanh(… + … + b)
   const t2294 = d_h7_5 * t2293;
-  $t[247] = t2294;
+  $t[248] = t2294;
   const t2295 = Wh_40 * t2294;
   const t2296 = t2277 + t2295;
   const t2297 = Wh_6 * t2064;
@@ -15971,7 +7705,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2308 = Wh_54 * t2177;
   const t2309 = t2307 + t2308;
   const t2310 = Wh_62 * t2196;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const d_h7_6 = t2309 + t2310;
   // grad of: h7 = tanh(… + … + b)
   const t2311 = h7_6 * h7_6;
@@ -15979,7 +7713,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2312 = 1 - t2311;
   // grad of: h7 = tanh(… + … + b)
   const t2313 = d_h7_6 * t2312;
-  $t[253] = t2313;
+  $t[255] = t2313;
   const t2314 = Wh_48 * t2313;
   const t2315 = t2296 + t2314;
   const t2316 = Wh_7 * t2064;
@@ -15996,7 +7730,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2327 = Wh_55 * t2177;
   const t2328 = t2326 + t2327;
   const t2329 = Wh_63 * t2196;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const d_h7_7 = t2328 + t2329;
   // grad of: h7 = tanh(… + … + b)
   const t2330 = h7_7 * h7_7;
@@ -16004,9 +7738,9 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2331 = 1 - t2330;
   // grad of: h7 = tanh(… + … + b)
   const t2332 = d_h7_7 * t2331;
-  $t[259] = t2332;
+  $t[261] = t2332;
   const t2333 = Wh_56 * t2332;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const d_h6_0 = t2315 + t2333;
   // grad of: h6 = tanh(… + … + b)
   const t2334 = h6_0 * h6_0;
@@ -16030,7 +7764,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2349 = Wh_49 * t2313;
   const t2350 = t2348 + t2349;
   const t2351 = Wh_57 * t2332;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const d_h6_1 = t2350 + t2351;
   // grad of: h6 = tanh(… + … + b)
   const t2352 = h6_1 * h6_1;
@@ -16055,7 +7789,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2368 = Wh_50 * t2313;
   const t2369 = t2367 + t2368;
   const t2370 = Wh_58 * t2332;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const d_h6_2 = t2369 + t2370;
   // grad of: h6 = tanh(… + … + b)
   const t2371 = h6_2 * h6_2;
@@ -16080,7 +7814,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2387 = Wh_51 * t2313;
   const t2388 = t2386 + t2387;
   const t2389 = Wh_59 * t2332;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const d_h6_3 = t2388 + t2389;
   // grad of: h6 = tanh(… + … + b)
   const t2390 = h6_3 * h6_3;
@@ -16105,7 +7839,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2406 = Wh_52 * t2313;
   const t2407 = t2405 + t2406;
   const t2408 = Wh_60 * t2332;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const d_h6_4 = t2407 + t2408;
   // grad of: h6 = tanh(… + … + b)
   const t2409 = h6_4 * h6_4;
@@ -16130,7 +7864,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2425 = Wh_53 * t2313;
   const t2426 = t2424 + t2425;
   const t2427 = Wh_61 * t2332;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const d_h6_5 = t2426 + t2427;
   // grad of: h6 = tanh(… + … + b)
   const t2428 = h6_5 * h6_5;
@@ -16138,7 +7872,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2429 = 1 - t2428;
   // grad of: h6 = tanh(… + … + b)
   const t2430 = d_h6_5 * t2429;
-  $t[246] = t2430;
+  $t[247] = t2430;
   const t2431 = Wh_40 * t2430;
   const t2432 = t2413 + t2431;
   const t2433 = Wh_6 * t2200;
@@ -16155,7 +7889,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2444 = Wh_54 * t2313;
   const t2445 = t2443 + t2444;
   const t2446 = Wh_62 * t2332;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const d_h6_6 = t2445 + t2446;
   // grad of: h6 = tanh(… + … + b)
   const t2447 = h6_6 * h6_6;
@@ -16163,7 +7897,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2448 = 1 - t2447;
   // grad of: h6 = tanh(… + … + b)
   const t2449 = d_h6_6 * t2448;
-  $t[252] = t2449;
+  $t[254] = t2449;
   const t2450 = Wh_48 * t2449;
   const t2451 = t2432 + t2450;
   const t2452 = Wh_7 * t2200;
@@ -16180,7 +7914,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2463 = Wh_55 * t2313;
   const t2464 = t2462 + t2463;
   const t2465 = Wh_63 * t2332;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const d_h6_7 = t2464 + t2465;
   // grad of: h6 = tanh(… + … + b)
   const t2466 = h6_7 * h6_7;
@@ -16188,9 +7922,9 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2467 = 1 - t2466;
   // grad of: h6 = tanh(… + … + b)
   const t2468 = d_h6_7 * t2467;
-  $t[258] = t2468;
+  $t[260] = t2468;
   const t2469 = Wh_56 * t2468;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const d_h5_0 = t2451 + t2469;
   // grad of: h5 = tanh(… + … + b)
   const t2470 = h5_0 * h5_0;
@@ -16198,7 +7932,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2471 = 1 - t2470;
   // grad of: h5 = tanh(… + … + b)
   const t2472 = d_h5_0 * t2471;
-  $t[173] = t2472;
+  $t[208] = t2472;
   const t2473 = Wh_0 * t2472;
   const t2474 = Wh_1 * t2336;
   const t2475 = Wh_9 * t2354;
@@ -16214,7 +7948,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2485 = Wh_49 * t2449;
   const t2486 = t2484 + t2485;
   const t2487 = Wh_57 * t2468;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const d_h5_1 = t2486 + t2487;
   // grad of: h5 = tanh(… + … + b)
   const t2488 = h5_1 * h5_1;
@@ -16222,7 +7956,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2489 = 1 - t2488;
   // grad of: h5 = tanh(… + … + b)
   const t2490 = d_h5_1 * t2489;
-  $t[174] = t2490;
+  $t[218] = t2490;
   const t2491 = Wh_8 * t2490;
   const t2492 = t2473 + t2491;
   const t2493 = Wh_2 * t2336;
@@ -16239,7 +7973,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2504 = Wh_50 * t2449;
   const t2505 = t2503 + t2504;
   const t2506 = Wh_58 * t2468;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const d_h5_2 = t2505 + t2506;
   // grad of: h5 = tanh(… + … + b)
   const t2507 = h5_2 * h5_2;
@@ -16247,7 +7981,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2508 = 1 - t2507;
   // grad of: h5 = tanh(… + … + b)
   const t2509 = d_h5_2 * t2508;
-  $t[175] = t2509;
+  $t[171] = t2509;
   const t2510 = Wh_16 * t2509;
   const t2511 = t2492 + t2510;
   const t2512 = Wh_3 * t2336;
@@ -16264,7 +7998,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2523 = Wh_51 * t2449;
   const t2524 = t2522 + t2523;
   const t2525 = Wh_59 * t2468;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const d_h5_3 = t2524 + t2525;
   // grad of: h5 = tanh(… + … + b)
   const t2526 = h5_3 * h5_3;
@@ -16272,7 +8006,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2527 = 1 - t2526;
   // grad of: h5 = tanh(… + … + b)
   const t2528 = d_h5_3 * t2527;
-  $t[176] = t2528;
+  $t[173] = t2528;
   const t2529 = Wh_24 * t2528;
   const t2530 = t2511 + t2529;
   const t2531 = Wh_4 * t2336;
@@ -16289,7 +8023,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2542 = Wh_52 * t2449;
   const t2543 = t2541 + t2542;
   const t2544 = Wh_60 * t2468;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const d_h5_4 = t2543 + t2544;
   // grad of: h5 = tanh(… + … + b)
   const t2545 = h5_4 * h5_4;
@@ -16297,7 +8031,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2546 = 1 - t2545;
   // grad of: h5 = tanh(… + … + b)
   const t2547 = d_h5_4 * t2546;
-  $t[177] = t2547;
+  $t[174] = t2547;
   const t2548 = Wh_32 * t2547;
   const t2549 = t2530 + t2548;
   const t2550 = Wh_5 * t2336;
@@ -16314,7 +8048,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2561 = Wh_53 * t2449;
   const t2562 = t2560 + t2561;
   const t2563 = Wh_61 * t2468;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const d_h5_5 = t2562 + t2563;
   // grad of: h5 = tanh(… + … + b)
   const t2564 = h5_5 * h5_5;
@@ -16322,7 +8056,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2565 = 1 - t2564;
   // grad of: h5 = tanh(… + … + b)
   const t2566 = d_h5_5 * t2565;
-  $t[178] = t2566;
+  $t[175] = t2566;
   const t2567 = Wh_40 * t2566;
   const t2568 = t2549 + t2567;
   const t2569 = Wh_6 * t2336;
@@ -16339,7 +8073,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2580 = Wh_54 * t2449;
   const t2581 = t2579 + t2580;
   const t2582 = Wh_62 * t2468;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const d_h5_6 = t2581 + t2582;
   // grad of: h5 = tanh(… + … + b)
   const t2583 = h5_6 * h5_6;
@@ -16347,7 +8081,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2584 = 1 - t2583;
   // grad of: h5 = tanh(… + … + b)
   const t2585 = d_h5_6 * t2584;
-  $t[179] = t2585;
+  $t[176] = t2585;
   const t2586 = Wh_48 * t2585;
   const t2587 = t2568 + t2586;
   const t2588 = Wh_7 * t2336;
@@ -16364,7 +8098,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2599 = Wh_55 * t2449;
   const t2600 = t2598 + t2599;
   const t2601 = Wh_63 * t2468;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const d_h5_7 = t2600 + t2601;
   // grad of: h5 = tanh(… + … + b)
   const t2602 = h5_7 * h5_7;
@@ -16372,9 +8106,9 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2603 = 1 - t2602;
   // grad of: h5 = tanh(… + … + b)
   const t2604 = d_h5_7 * t2603;
-  $t[180] = t2604;
+  $t[177] = t2604;
   const t2605 = Wh_56 * t2604;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const d_h4_0 = t2587 + t2605;
   // grad of: h4 = tanh(… + … + b)
   const t2606 = h4_0 * h4_0;
@@ -16382,7 +8116,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2607 = 1 - t2606;
   // grad of: h4 = tanh(… + … + b)
   const t2608 = d_h4_0 * t2607;
-  $t[183] = t2608;
+  $t[181] = t2608;
   const t2609 = Wh_0 * t2608;
   const t2610 = Wh_1 * t2472;
   const t2611 = Wh_9 * t2490;
@@ -16398,7 +8132,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2621 = Wh_49 * t2585;
   const t2622 = t2620 + t2621;
   const t2623 = Wh_57 * t2604;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const d_h4_1 = t2622 + t2623;
   // grad of: h4 = tanh(… + … + b)
   const t2624 = h4_1 * h4_1;
@@ -16406,7 +8140,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2625 = 1 - t2624;
   // grad of: h4 = tanh(… + … + b)
   const t2626 = d_h4_1 * t2625;
-  $t[184] = t2626;
+  $t[182] = t2626;
   const t2627 = Wh_8 * t2626;
   const t2628 = t2609 + t2627;
   const t2629 = Wh_2 * t2472;
@@ -16423,7 +8157,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2640 = Wh_50 * t2585;
   const t2641 = t2639 + t2640;
   const t2642 = Wh_58 * t2604;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const d_h4_2 = t2641 + t2642;
   // grad of: h4 = tanh(… + … + b)
   const t2643 = h4_2 * h4_2;
@@ -16431,7 +8165,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2644 = 1 - t2643;
   // grad of: h4 = tanh(… + … + b)
   const t2645 = d_h4_2 * t2644;
-  $t[185] = t2645;
+  $t[183] = t2645;
   const t2646 = Wh_16 * t2645;
   const t2647 = t2628 + t2646;
   const t2648 = Wh_3 * t2472;
@@ -16448,7 +8182,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2659 = Wh_51 * t2585;
   const t2660 = t2658 + t2659;
   const t2661 = Wh_59 * t2604;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const d_h4_3 = t2660 + t2661;
   // grad of: h4 = tanh(… + … + b)
   const t2662 = h4_3 * h4_3;
@@ -16456,7 +8190,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2663 = 1 - t2662;
   // grad of: h4 = tanh(… + … + b)
   const t2664 = d_h4_3 * t2663;
-  $t[186] = t2664;
+  $t[184] = t2664;
   const t2665 = Wh_24 * t2664;
   const t2666 = t2647 + t2665;
   const t2667 = Wh_4 * t2472;
@@ -16473,7 +8207,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2678 = Wh_52 * t2585;
   const t2679 = t2677 + t2678;
   const t2680 = Wh_60 * t2604;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const d_h4_4 = t2679 + t2680;
   // grad of: h4 = tanh(… + … + b)
   const t2681 = h4_4 * h4_4;
@@ -16481,7 +8215,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2682 = 1 - t2681;
   // grad of: h4 = tanh(… + … + b)
   const t2683 = d_h4_4 * t2682;
-  $t[187] = t2683;
+  $t[185] = t2683;
   const t2684 = Wh_32 * t2683;
   const t2685 = t2666 + t2684;
   const t2686 = Wh_5 * t2472;
@@ -16498,7 +8232,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2697 = Wh_53 * t2585;
   const t2698 = t2696 + t2697;
   const t2699 = Wh_61 * t2604;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const d_h4_5 = t2698 + t2699;
   // grad of: h4 = tanh(… + … + b)
   const t2700 = h4_5 * h4_5;
@@ -16506,10 +8240,9 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2701 = 1 - t2700;
   // grad of: h4 = tanh(… + … + b)
   const t2702 = d_h4_5 * t2701;
-  $t[188] = t2702;
+  $t[186] = t2702;
   const t2703 = Wh_40 * t2702;
   const t2704 = t2685 + t2703;
-  $t[172] = t2704;
   const t2705 = Wh_6 * t2472;
   const t2706 = Wh_14 * t2490;
   const t2707 = t2705 + t2706;
@@ -16524,7 +8257,7 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2716 = Wh_54 * t2585;
   const t2717 = t2715 + t2716;
   const t2718 = Wh_62 * t2604;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const d_h4_6 = t2717 + t2718;
   // grad of: h4 = tanh(… + … + b)
   const t2719 = h4_6 * h4_6;
@@ -16532,118 +8265,117 @@ function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2720 = 1 - t2719;
   // grad of: h4 = tanh(… + … + b)
   const t2721 = d_h4_6 * t2720;
-  $t[171] = t2721;
+  $t[187] = t2721;
+  const t2722 = Wh_48 * t2721;
+  const t2723 = t2704 + t2722;
+  $t[179] = t2723;
+  const t2724 = Wh_7 * t2472;
+  const t2725 = Wh_15 * t2490;
+  const t2726 = t2724 + t2725;
+  $t[172] = t2726;
 }
 
-function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): void {
-  const Wx_0 = $t[217];
-  const Wx_1 = $t[46];
-  const Wx_2 = $t[63];
-  const Wx_3 = $t[74];
-  const Wx_4 = $t[85];
-  const Wx_5 = $t[0];
-  const Wx_6 = $t[21];
-  const Wx_7 = $t[32];
-  const Wh_0 = $t[45];
-  const Wh_1 = $t[62];
-  const Wh_2 = $t[73];
-  const Wh_3 = $t[84];
-  const Wh_4 = $t[95];
-  const Wh_5 = $t[19];
-  const Wh_6 = $t[31];
-  const Wh_7 = $t[42];
-  const Wh_8 = $t[48];
-  const Wh_9 = $t[50];
-  const Wh_10 = $t[52];
-  const Wh_11 = $t[54];
-  const Wh_12 = $t[56];
-  const Wh_13 = $t[58];
-  const Wh_14 = $t[59];
-  const Wh_15 = $t[60];
-  const Wh_16 = $t[64];
-  const Wh_17 = $t[65];
-  const Wh_18 = $t[66];
-  const Wh_19 = $t[67];
-  const Wh_20 = $t[68];
-  const Wh_21 = $t[69];
-  const Wh_22 = $t[70];
-  const Wh_23 = $t[71];
-  const Wh_24 = $t[75];
-  const Wh_25 = $t[76];
-  const Wh_26 = $t[77];
-  const Wh_27 = $t[78];
-  const Wh_28 = $t[79];
-  const Wh_29 = $t[80];
-  const Wh_30 = $t[81];
-  const Wh_31 = $t[82];
-  const Wh_32 = $t[86];
-  const Wh_33 = $t[87];
-  const Wh_34 = $t[88];
-  const Wh_35 = $t[89];
-  const Wh_36 = $t[90];
-  const Wh_37 = $t[91];
-  const Wh_38 = $t[92];
-  const Wh_39 = $t[93];
-  const Wh_40 = $t[2];
-  const Wh_41 = $t[4];
-  const Wh_42 = $t[6];
-  const Wh_43 = $t[8];
-  const Wh_44 = $t[10];
-  const Wh_45 = $t[12];
-  const Wh_46 = $t[14];
-  const Wh_47 = $t[16];
-  const Wh_48 = $t[22];
-  const Wh_49 = $t[23];
-  const Wh_50 = $t[24];
-  const Wh_51 = $t[25];
-  const Wh_52 = $t[26];
-  const Wh_53 = $t[27];
-  const Wh_54 = $t[28];
-  const Wh_55 = $t[29];
-  const Wh_56 = $t[33];
-  const Wh_57 = $t[34];
-  const Wh_58 = $t[35];
-  const Wh_59 = $t[36];
-  const Wh_60 = $t[37];
-  const Wh_61 = $t[38];
-  const Wh_62 = $t[39];
-  const Wh_63 = $t[40];
-  const x_0 = $t[205];
-  const x_1 = $t[206];
-  const x_2 = $t[207];
-  const x_3 = $t[208];
+function $gradient_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): void {
+  const Wh_0 = $t[44];
+  const Wh_1 = $t[61];
+  const Wh_2 = $t[72];
+  const Wh_3 = $t[83];
+  const Wh_4 = $t[94];
+  const Wh_5 = $t[14];
+  const Wh_6 = $t[30];
+  const Wh_7 = $t[41];
+  const Wh_8 = $t[47];
+  const Wh_9 = $t[49];
+  const Wh_10 = $t[51];
+  const Wh_11 = $t[53];
+  const Wh_12 = $t[55];
+  const Wh_13 = $t[57];
+  const Wh_14 = $t[58];
+  const Wh_15 = $t[59];
+  const Wh_16 = $t[63];
+  const Wh_17 = $t[64];
+  const Wh_18 = $t[65];
+  const Wh_19 = $t[66];
+  const Wh_20 = $t[67];
+  const Wh_21 = $t[68];
+  const Wh_22 = $t[69];
+  const Wh_23 = $t[70];
+  const Wh_24 = $t[74];
+  const Wh_25 = $t[75];
+  const Wh_26 = $t[76];
+  const Wh_27 = $t[77];
+  const Wh_28 = $t[78];
+  const Wh_29 = $t[79];
+  const Wh_30 = $t[80];
+  const Wh_31 = $t[81];
+  const Wh_32 = $t[85];
+  const Wh_33 = $t[86];
+  const Wh_34 = $t[87];
+  const Wh_35 = $t[88];
+  const Wh_36 = $t[89];
+  const Wh_37 = $t[90];
+  const Wh_38 = $t[91];
+  const Wh_39 = $t[92];
+  const Wh_40 = $t[96];
+  const Wh_41 = $t[97];
+  const Wh_42 = $t[98];
+  const Wh_43 = $t[2];
+  const Wh_44 = $t[4];
+  const Wh_45 = $t[6];
+  const Wh_46 = $t[8];
+  const Wh_47 = $t[10];
+  const Wh_48 = $t[18];
+  const Wh_49 = $t[20];
+  const Wh_50 = $t[22];
+  const Wh_51 = $t[24];
+  const Wh_52 = $t[25];
+  const Wh_53 = $t[26];
+  const Wh_54 = $t[27];
+  const Wh_55 = $t[28];
+  const Wh_56 = $t[32];
+  const Wh_57 = $t[33];
+  const Wh_58 = $t[34];
+  const Wh_59 = $t[35];
+  const Wh_60 = $t[36];
+  const Wh_61 = $t[37];
+  const Wh_62 = $t[38];
+  const Wh_63 = $t[39];
+  const x_0 = $t[204];
+  const x_1 = $t[205];
+  const x_2 = $t[206];
+  const x_3 = $t[207];
   const x_4 = $t[209];
   const x_5 = $t[211];
-  const x_6 = $t[1];
-  const x_7 = $t[47];
-  const x_8 = $t[97];
-  const x_9 = $t[99];
-  const x_10 = $t[101];
-  const x_11 = $t[104];
-  const h1_0 = $t[204];
-  const h1_1 = $t[218];
+  const x_6 = $t[17];
+  const x_7 = $t[46];
+  const x_8 = $t[100];
+  const x_9 = $t[102];
+  const x_10 = $t[104];
+  const x_11 = $t[107];
+  const h1_0 = $t[203];
+  const h1_1 = $t[217];
   const h1_2 = $t[225];
   const h1_3 = $t[232];
   const h1_4 = $t[239];
-  const h1_5 = $t[245];
-  const h1_6 = $t[251];
-  const h1_7 = $t[257];
-  const h2_0 = $t[196];
-  const h2_1 = $t[197];
-  const h2_2 = $t[198];
-  const h2_3 = $t[199];
-  const h2_4 = $t[200];
-  const h2_5 = $t[201];
-  const h2_6 = $t[202];
-  const h2_7 = $t[203];
-  const h3_0 = $t[182];
-  const h3_1 = $t[189];
-  const h3_2 = $t[190];
-  const h3_3 = $t[191];
-  const h3_4 = $t[192];
-  const h3_5 = $t[193];
-  const h3_6 = $t[194];
-  const h3_7 = $t[195];
+  const h1_5 = $t[246];
+  const h1_6 = $t[253];
+  const h1_7 = $t[259];
+  const h2_0 = $t[195];
+  const h2_1 = $t[196];
+  const h2_2 = $t[197];
+  const h2_3 = $t[198];
+  const h2_4 = $t[199];
+  const h2_5 = $t[200];
+  const h2_6 = $t[201];
+  const h2_7 = $t[202];
+  const h3_0 = $t[180];
+  const h3_1 = $t[188];
+  const h3_2 = $t[189];
+  const h3_3 = $t[190];
+  const h3_4 = $t[191];
+  const h3_5 = $t[192];
+  const h3_6 = $t[193];
+  const h3_7 = $t[194];
   const h4_0 = $t[164];
   const h4_1 = $t[165];
   const h4_2 = $t[166];
@@ -16651,7 +8383,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const h4_4 = $t[168];
   const h4_5 = $t[169];
   const h4_6 = $t[170];
-  const h4_7 = $t[181];
+  const h4_7 = $t[178];
   const h5_0 = $t[156];
   const h5_1 = $t[157];
   const h5_2 = $t[158];
@@ -16660,19 +8392,19 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const h5_5 = $t[161];
   const h5_6 = $t[162];
   const h5_7 = $t[163];
-  const h6_0 = $t[3];
-  const h6_1 = $t[5];
-  const h6_2 = $t[7];
-  const h6_3 = $t[9];
-  const h6_4 = $t[11];
-  const h6_5 = $t[13];
-  const h6_6 = $t[15];
-  const h6_7 = $t[17];
-  const h7_0 = $t[49];
-  const h7_1 = $t[51];
-  const h7_2 = $t[53];
-  const h7_3 = $t[55];
-  const h7_4 = $t[57];
+  const h6_0 = $t[19];
+  const h6_1 = $t[21];
+  const h6_2 = $t[23];
+  const h6_3 = $t[3];
+  const h6_4 = $t[5];
+  const h6_5 = $t[7];
+  const h6_6 = $t[9];
+  const h6_7 = $t[11];
+  const h7_0 = $t[48];
+  const h7_1 = $t[50];
+  const h7_2 = $t[52];
+  const h7_3 = $t[54];
+  const h7_4 = $t[56];
   const h7_5 = $t[153];
   const h7_6 = $t[154];
   const h7_7 = $t[155];
@@ -16700,21 +8432,21 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const h10_5 = $t[134];
   const h10_6 = $t[135];
   const h10_7 = $t[136];
-  const h11_0 = $t[264];
-  const h11_1 = $t[265];
-  const h11_2 = $t[266];
-  const h11_3 = $t[267];
-  const h11_4 = $t[268];
-  const h11_5 = $t[269];
-  const h11_6 = $t[270];
+  const h11_0 = $t[266];
+  const h11_1 = $t[267];
+  const h11_2 = $t[268];
+  const h11_3 = $t[269];
+  const h11_4 = $t[270];
+  const h11_5 = $t[271];
+  const h11_6 = $t[272];
   const h11_7 = $t[120];
   const t1618 = $t[216];
   const t1622 = $t[224];
   const t1627 = $t[231];
   const t1632 = $t[238];
-  const t1637 = $t[116];
-  const t1642 = $t[117];
-  const t1647 = $t[118];
+  const t1637 = $t[245];
+  const t1642 = $t[252];
+  const t1647 = $t[117];
   const t1652 = $t[119];
   const t1656 = $t[123];
   const t1674 = $t[124];
@@ -16723,68 +8455,64 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1731 = $t[127];
   const t1750 = $t[128];
   const t1769 = $t[129];
-  const t1788 = $t[263];
+  const t1788 = $t[265];
   const t1792 = $t[215];
   const t1810 = $t[223];
   const t1829 = $t[230];
   const t1848 = $t[237];
   const t1867 = $t[244];
-  const t1886 = $t[250];
-  const t1905 = $t[256];
-  const t1924 = $t[262];
+  const t1886 = $t[251];
+  const t1905 = $t[258];
+  const t1924 = $t[264];
   const t1928 = $t[214];
   const t1946 = $t[222];
   const t1965 = $t[229];
   const t1984 = $t[236];
   const t2003 = $t[243];
-  const t2022 = $t[249];
-  const t2041 = $t[255];
-  const t2060 = $t[261];
+  const t2022 = $t[250];
+  const t2041 = $t[257];
+  const t2060 = $t[263];
   const t2064 = $t[213];
   const t2082 = $t[221];
   const t2101 = $t[228];
   const t2120 = $t[235];
   const t2139 = $t[242];
-  const t2158 = $t[248];
-  const t2177 = $t[254];
-  const t2196 = $t[260];
+  const t2158 = $t[249];
+  const t2177 = $t[256];
+  const t2196 = $t[262];
   const t2200 = $t[212];
   const t2218 = $t[220];
   const t2237 = $t[227];
   const t2256 = $t[234];
   const t2275 = $t[241];
-  const t2294 = $t[247];
-  const t2313 = $t[253];
-  const t2332 = $t[259];
+  const t2294 = $t[248];
+  const t2313 = $t[255];
+  const t2332 = $t[261];
   const t2336 = $t[210];
   const t2354 = $t[219];
   const t2373 = $t[226];
   const t2392 = $t[233];
   const t2411 = $t[240];
-  const t2430 = $t[246];
-  const t2449 = $t[252];
-  const t2468 = $t[258];
-  const t2472 = $t[173];
-  const t2490 = $t[174];
-  const t2509 = $t[175];
-  const t2528 = $t[176];
-  const t2547 = $t[177];
-  const t2566 = $t[178];
-  const t2585 = $t[179];
-  const t2604 = $t[180];
-  const t2608 = $t[183];
-  const t2626 = $t[184];
-  const t2645 = $t[185];
-  const t2664 = $t[186];
-  const t2683 = $t[187];
-  const t2702 = $t[188];
-  const t2704 = $t[172];
-  const t2721 = $t[171];
-  const t2722 = Wh_48 * t2721;
-  const t2723 = t2704 + t2722;
-  const t2724 = Wh_7 * t2472;
-  const t2725 = Wh_15 * t2490;
-  const t2726 = t2724 + t2725;
+  const t2430 = $t[247];
+  const t2449 = $t[254];
+  const t2468 = $t[260];
+  const t2472 = $t[208];
+  const t2490 = $t[218];
+  const t2509 = $t[171];
+  const t2528 = $t[173];
+  const t2547 = $t[174];
+  const t2566 = $t[175];
+  const t2585 = $t[176];
+  const t2604 = $t[177];
+  const t2608 = $t[181];
+  const t2626 = $t[182];
+  const t2645 = $t[183];
+  const t2664 = $t[184];
+  const t2683 = $t[185];
+  const t2702 = $t[186];
+  const t2721 = $t[187];
+  const t2723 = $t[179];
+  const t2726 = $t[172];
   const t2727 = Wh_23 * t2509;
   const t2728 = t2726 + t2727;
   const t2729 = Wh_31 * t2528;
@@ -16796,7 +8524,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2735 = Wh_55 * t2585;
   const t2736 = t2734 + t2735;
   const t2737 = Wh_63 * t2604;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const d_h4_7 = t2736 + t2737;
   // grad of: h4 = tanh(… + … + b)
   const t2738 = h4_7 * h4_7;
@@ -16804,9 +8532,9 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2739 = 1 - t2738;
   // grad of: h4 = tanh(… + … + b)
   const t2740 = d_h4_7 * t2739;
-  $t[282] = t2740;
+  $t[283] = t2740;
   const t2741 = Wh_56 * t2740;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const d_h3_0 = t2723 + t2741;
   // grad of: h3 = tanh(… + … + b)
   const t2742 = h3_0 * h3_0;
@@ -16814,7 +8542,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2743 = 1 - t2742;
   // grad of: h3 = tanh(… + … + b)
   const t2744 = d_h3_0 * t2743;
-  $t[286] = t2744;
+  $t[288] = t2744;
   const t2745 = Wh_0 * t2744;
   const t2746 = Wh_1 * t2608;
   const t2747 = Wh_9 * t2626;
@@ -16830,7 +8558,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2757 = Wh_49 * t2721;
   const t2758 = t2756 + t2757;
   const t2759 = Wh_57 * t2740;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const d_h3_1 = t2758 + t2759;
   // grad of: h3 = tanh(… + … + b)
   const t2760 = h3_1 * h3_1;
@@ -16838,7 +8566,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2761 = 1 - t2760;
   // grad of: h3 = tanh(… + … + b)
   const t2762 = d_h3_1 * t2761;
-  $t[289] = t2762;
+  $t[291] = t2762;
   const t2763 = Wh_8 * t2762;
   const t2764 = t2745 + t2763;
   const t2765 = Wh_2 * t2608;
@@ -16855,7 +8583,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2776 = Wh_50 * t2721;
   const t2777 = t2775 + t2776;
   const t2778 = Wh_58 * t2740;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const d_h3_2 = t2777 + t2778;
   // grad of: h3 = tanh(… + … + b)
   const t2779 = h3_2 * h3_2;
@@ -16863,7 +8591,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2780 = 1 - t2779;
   // grad of: h3 = tanh(… + … + b)
   const t2781 = d_h3_2 * t2780;
-  $t[271] = t2781;
+  $t[273] = t2781;
   const t2782 = Wh_16 * t2781;
   const t2783 = t2764 + t2782;
   const t2784 = Wh_3 * t2608;
@@ -16880,7 +8608,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2795 = Wh_51 * t2721;
   const t2796 = t2794 + t2795;
   const t2797 = Wh_59 * t2740;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const d_h3_3 = t2796 + t2797;
   // grad of: h3 = tanh(… + … + b)
   const t2798 = h3_3 * h3_3;
@@ -16888,7 +8616,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2799 = 1 - t2798;
   // grad of: h3 = tanh(… + … + b)
   const t2800 = d_h3_3 * t2799;
-  $t[274] = t2800;
+  $t[275] = t2800;
   const t2801 = Wh_24 * t2800;
   const t2802 = t2783 + t2801;
   const t2803 = Wh_4 * t2608;
@@ -16905,7 +8633,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2814 = Wh_52 * t2721;
   const t2815 = t2813 + t2814;
   const t2816 = Wh_60 * t2740;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const d_h3_4 = t2815 + t2816;
   // grad of: h3 = tanh(… + … + b)
   const t2817 = h3_4 * h3_4;
@@ -16913,7 +8641,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2818 = 1 - t2817;
   // grad of: h3 = tanh(… + … + b)
   const t2819 = d_h3_4 * t2818;
-  $t[276] = t2819;
+  $t[277] = t2819;
   const t2820 = Wh_32 * t2819;
   const t2821 = t2802 + t2820;
   const t2822 = Wh_5 * t2608;
@@ -16930,7 +8658,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2833 = Wh_53 * t2721;
   const t2834 = t2832 + t2833;
   const t2835 = Wh_61 * t2740;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const d_h3_5 = t2834 + t2835;
   // grad of: h3 = tanh(… + … + b)
   const t2836 = h3_5 * h3_5;
@@ -16938,7 +8666,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2837 = 1 - t2836;
   // grad of: h3 = tanh(… + … + b)
   const t2838 = d_h3_5 * t2837;
-  $t[278] = t2838;
+  $t[279] = t2838;
   const t2839 = Wh_40 * t2838;
   const t2840 = t2821 + t2839;
   const t2841 = Wh_6 * t2608;
@@ -16955,7 +8683,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2852 = Wh_54 * t2721;
   const t2853 = t2851 + t2852;
   const t2854 = Wh_62 * t2740;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const d_h3_6 = t2853 + t2854;
   // grad of: h3 = tanh(… + … + b)
   const t2855 = h3_6 * h3_6;
@@ -16963,7 +8691,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2856 = 1 - t2855;
   // grad of: h3 = tanh(… + … + b)
   const t2857 = d_h3_6 * t2856;
-  $t[280] = t2857;
+  $t[281] = t2857;
   const t2858 = Wh_48 * t2857;
   const t2859 = t2840 + t2858;
   const t2860 = Wh_7 * t2608;
@@ -16980,7 +8708,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2871 = Wh_55 * t2721;
   const t2872 = t2870 + t2871;
   const t2873 = Wh_63 * t2740;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const d_h3_7 = t2872 + t2873;
   // grad of: h3 = tanh(… + … + b)
   const t2874 = h3_7 * h3_7;
@@ -16988,9 +8716,9 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2875 = 1 - t2874;
   // grad of: h3 = tanh(… + … + b)
   const t2876 = d_h3_7 * t2875;
-  $t[283] = t2876;
+  $t[284] = t2876;
   const t2877 = Wh_56 * t2876;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const d_h2_0 = t2859 + t2877;
   // grad of: h2 = tanh(… + … + b)
   const t2878 = h2_0 * h2_0;
@@ -16998,7 +8726,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2879 = 1 - t2878;
   // grad of: h2 = tanh(… + … + b)
   const t2880 = d_h2_0 * t2879;
-  $t[287] = t2880;
+  $t[289] = t2880;
   const t2881 = Wh_0 * t2880;
   const t2882 = Wh_1 * t2744;
   const t2883 = Wh_9 * t2762;
@@ -17014,7 +8742,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2893 = Wh_49 * t2857;
   const t2894 = t2892 + t2893;
   const t2895 = Wh_57 * t2876;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const d_h2_1 = t2894 + t2895;
   // grad of: h2 = tanh(… + … + b)
   const t2896 = h2_1 * h2_1;
@@ -17022,7 +8750,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2897 = 1 - t2896;
   // grad of: h2 = tanh(… + … + b)
   const t2898 = d_h2_1 * t2897;
-  $t[290] = t2898;
+  $t[292] = t2898;
   const t2899 = Wh_8 * t2898;
   const t2900 = t2881 + t2899;
   const t2901 = Wh_2 * t2744;
@@ -17039,7 +8767,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2912 = Wh_50 * t2857;
   const t2913 = t2911 + t2912;
   const t2914 = Wh_58 * t2876;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const d_h2_2 = t2913 + t2914;
   // grad of: h2 = tanh(… + … + b)
   const t2915 = h2_2 * h2_2;
@@ -17047,7 +8775,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2916 = 1 - t2915;
   // grad of: h2 = tanh(… + … + b)
   const t2917 = d_h2_2 * t2916;
-  $t[273] = t2917;
+  $t[274] = t2917;
   const t2918 = Wh_16 * t2917;
   const t2919 = t2900 + t2918;
   const t2920 = Wh_3 * t2744;
@@ -17064,7 +8792,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2931 = Wh_51 * t2857;
   const t2932 = t2930 + t2931;
   const t2933 = Wh_59 * t2876;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const d_h2_3 = t2932 + t2933;
   // grad of: h2 = tanh(… + … + b)
   const t2934 = h2_3 * h2_3;
@@ -17072,7 +8800,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2935 = 1 - t2934;
   // grad of: h2 = tanh(… + … + b)
   const t2936 = d_h2_3 * t2935;
-  $t[275] = t2936;
+  $t[276] = t2936;
   const t2937 = Wh_24 * t2936;
   const t2938 = t2919 + t2937;
   const t2939 = Wh_4 * t2744;
@@ -17089,7 +8817,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2950 = Wh_52 * t2857;
   const t2951 = t2949 + t2950;
   const t2952 = Wh_60 * t2876;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const d_h2_4 = t2951 + t2952;
   // grad of: h2 = tanh(… + … + b)
   const t2953 = h2_4 * h2_4;
@@ -17097,7 +8825,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2954 = 1 - t2953;
   // grad of: h2 = tanh(… + … + b)
   const t2955 = d_h2_4 * t2954;
-  $t[277] = t2955;
+  $t[278] = t2955;
   const t2956 = Wh_32 * t2955;
   const t2957 = t2938 + t2956;
   const t2958 = Wh_5 * t2744;
@@ -17114,7 +8842,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2969 = Wh_53 * t2857;
   const t2970 = t2968 + t2969;
   const t2971 = Wh_61 * t2876;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const d_h2_5 = t2970 + t2971;
   // grad of: h2 = tanh(… + … + b)
   const t2972 = h2_5 * h2_5;
@@ -17122,7 +8850,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2973 = 1 - t2972;
   // grad of: h2 = tanh(… + … + b)
   const t2974 = d_h2_5 * t2973;
-  $t[279] = t2974;
+  $t[280] = t2974;
   const t2975 = Wh_40 * t2974;
   const t2976 = t2957 + t2975;
   const t2977 = Wh_6 * t2744;
@@ -17139,7 +8867,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2988 = Wh_54 * t2857;
   const t2989 = t2987 + t2988;
   const t2990 = Wh_62 * t2876;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const d_h2_6 = t2989 + t2990;
   // grad of: h2 = tanh(… + … + b)
   const t2991 = h2_6 * h2_6;
@@ -17147,7 +8875,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t2992 = 1 - t2991;
   // grad of: h2 = tanh(… + … + b)
   const t2993 = d_h2_6 * t2992;
-  $t[281] = t2993;
+  $t[282] = t2993;
   const t2994 = Wh_48 * t2993;
   const t2995 = t2976 + t2994;
   const t2996 = Wh_7 * t2744;
@@ -17164,7 +8892,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3007 = Wh_55 * t2857;
   const t3008 = t3006 + t3007;
   const t3009 = Wh_63 * t2876;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const d_h2_7 = t3008 + t3009;
   // grad of: h2 = tanh(… + … + b)
   const t3010 = h2_7 * h2_7;
@@ -17172,9 +8900,9 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3011 = 1 - t3010;
   // grad of: h2 = tanh(… + … + b)
   const t3012 = d_h2_7 * t3011;
-  $t[284] = t3012;
+  $t[285] = t3012;
   const t3013 = Wh_56 * t3012;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_h1_0 = t2995 + t3013;
   // grad of: h1 = tanh(Wx * x_0 + b)
   const t3014 = h1_0 * h1_0;
@@ -17182,54 +8910,54 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3015 = 1 - t3014;
   // grad of: h1 = tanh(Wx * x_0 + b)
   const t3016 = d_h1_0 * t3015;
-  $t[288] = t3016;
-  // grad of: (mul) = Wx * x_0
+  $t[290] = t3016;
+  // grad of: Wx * x_0
   const t3017 = t3016 * x_0;
-  // grad of: (mul) = Wx * x_1
+  // grad of: Wx * x_1
   const t3018 = t2880 * x_1;
-  // grad of: (mul) = Wx * x_1
+  // grad of: Wx * x_1
   const t3019 = t3017 + t3018;
-  // grad of: (mul) = Wx * x_2
+  // grad of: Wx * x_2
   const t3020 = t2744 * x_2;
-  // grad of: (mul) = Wx * x_2
+  // grad of: Wx * x_2
   const t3021 = t3019 + t3020;
-  // grad of: (mul) = Wx * x_3
+  // grad of: Wx * x_3
   const t3022 = t2608 * x_3;
-  // grad of: (mul) = Wx * x_3
+  // grad of: Wx * x_3
   const t3023 = t3021 + t3022;
-  // grad of: (mul) = Wx * x_4
+  // grad of: Wx * x_4
   const t3024 = t2472 * x_4;
-  // grad of: (mul) = Wx * x_4
+  // grad of: Wx * x_4
   const t3025 = t3023 + t3024;
-  // grad of: (mul) = Wx * x_5
+  // grad of: Wx * x_5
   const t3026 = t2336 * x_5;
-  // grad of: (mul) = Wx * x_5
+  // grad of: Wx * x_5
   const t3027 = t3025 + t3026;
-  // grad of: (mul) = Wx * x_6
+  // grad of: Wx * x_6
   const t3028 = t2200 * x_6;
-  // grad of: (mul) = Wx * x_6
+  // grad of: Wx * x_6
   const t3029 = t3027 + t3028;
-  // grad of: (mul) = Wx * x_7
+  // grad of: Wx * x_7
   const t3030 = t2064 * x_7;
-  // grad of: (mul) = Wx * x_7
+  // grad of: Wx * x_7
   const t3031 = t3029 + t3030;
-  // grad of: (mul) = Wx * x_8
+  // grad of: Wx * x_8
   const t3032 = t1928 * x_8;
-  // grad of: (mul) = Wx * x_8
+  // grad of: Wx * x_8
   const t3033 = t3031 + t3032;
-  // grad of: (mul) = Wx * x_9
+  // grad of: Wx * x_9
   const t3034 = t1792 * x_9;
-  // grad of: (mul) = Wx * x_9
+  // grad of: Wx * x_9
   const t3035 = t3033 + t3034;
-  // grad of: (mul) = Wx * x_10
+  // grad of: Wx * x_10
   const t3036 = t1656 * x_10;
-  // grad of: (mul) = Wx * x_10
+  // grad of: Wx * x_10
   const t3037 = t3035 + t3036;
-  // grad of: (mul) = Wx * x_11
+  // grad of: Wx * x_11
   const t3038 = t1618 * x_11;
-  // grad of: (mul) = Wx * x_11
+  // grad of: Wx * x_11
   const d_Wx_0 = t3037 + t3038;
-  $p.Wx[0] = Wx_0 - $lr * d_Wx_0;
+  $g.Wx[0] += $scale * d_Wx_0;
   const t3039 = Wh_1 * t2880;
   const t3040 = Wh_9 * t2898;
   const t3041 = t3039 + t3040;
@@ -17244,7 +8972,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3050 = Wh_49 * t2993;
   const t3051 = t3049 + t3050;
   const t3052 = Wh_57 * t3012;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_h1_1 = t3051 + t3052;
   // grad of: h1 = tanh(Wx * x_0 + b)
   const t3053 = h1_1 * h1_1;
@@ -17252,54 +8980,54 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3054 = 1 - t3053;
   // grad of: h1 = tanh(Wx * x_0 + b)
   const t3055 = d_h1_1 * t3054;
-  $t[291] = t3055;
-  // grad of: (mul) = Wx * x_0
+  $t[293] = t3055;
+  // grad of: Wx * x_0
   const t3056 = t3055 * x_0;
-  // grad of: (mul) = Wx * x_1
+  // grad of: Wx * x_1
   const t3057 = t2898 * x_1;
-  // grad of: (mul) = Wx * x_1
+  // grad of: Wx * x_1
   const t3058 = t3056 + t3057;
-  // grad of: (mul) = Wx * x_2
+  // grad of: Wx * x_2
   const t3059 = t2762 * x_2;
-  // grad of: (mul) = Wx * x_2
+  // grad of: Wx * x_2
   const t3060 = t3058 + t3059;
-  // grad of: (mul) = Wx * x_3
+  // grad of: Wx * x_3
   const t3061 = t2626 * x_3;
-  // grad of: (mul) = Wx * x_3
+  // grad of: Wx * x_3
   const t3062 = t3060 + t3061;
-  // grad of: (mul) = Wx * x_4
+  // grad of: Wx * x_4
   const t3063 = t2490 * x_4;
-  // grad of: (mul) = Wx * x_4
+  // grad of: Wx * x_4
   const t3064 = t3062 + t3063;
-  // grad of: (mul) = Wx * x_5
+  // grad of: Wx * x_5
   const t3065 = t2354 * x_5;
-  // grad of: (mul) = Wx * x_5
+  // grad of: Wx * x_5
   const t3066 = t3064 + t3065;
-  // grad of: (mul) = Wx * x_6
+  // grad of: Wx * x_6
   const t3067 = t2218 * x_6;
-  // grad of: (mul) = Wx * x_6
+  // grad of: Wx * x_6
   const t3068 = t3066 + t3067;
-  // grad of: (mul) = Wx * x_7
+  // grad of: Wx * x_7
   const t3069 = t2082 * x_7;
-  // grad of: (mul) = Wx * x_7
+  // grad of: Wx * x_7
   const t3070 = t3068 + t3069;
-  // grad of: (mul) = Wx * x_8
+  // grad of: Wx * x_8
   const t3071 = t1946 * x_8;
-  // grad of: (mul) = Wx * x_8
+  // grad of: Wx * x_8
   const t3072 = t3070 + t3071;
-  // grad of: (mul) = Wx * x_9
+  // grad of: Wx * x_9
   const t3073 = t1810 * x_9;
-  // grad of: (mul) = Wx * x_9
+  // grad of: Wx * x_9
   const t3074 = t3072 + t3073;
-  // grad of: (mul) = Wx * x_10
+  // grad of: Wx * x_10
   const t3075 = t1674 * x_10;
-  // grad of: (mul) = Wx * x_10
+  // grad of: Wx * x_10
   const t3076 = t3074 + t3075;
-  // grad of: (mul) = Wx * x_11
+  // grad of: Wx * x_11
   const t3077 = t1622 * x_11;
-  // grad of: (mul) = Wx * x_11
+  // grad of: Wx * x_11
   const d_Wx_1 = t3076 + t3077;
-  $p.Wx[1] = Wx_1 - $lr * d_Wx_1;
+  $g.Wx[1] += $scale * d_Wx_1;
   const t3078 = Wh_2 * t2880;
   const t3079 = Wh_10 * t2898;
   const t3080 = t3078 + t3079;
@@ -17314,7 +9042,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3089 = Wh_50 * t2993;
   const t3090 = t3088 + t3089;
   const t3091 = Wh_58 * t3012;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_h1_2 = t3090 + t3091;
   // grad of: h1 = tanh(Wx * x_0 + b)
   const t3092 = h1_2 * h1_2;
@@ -17322,54 +9050,54 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3093 = 1 - t3092;
   // grad of: h1 = tanh(Wx * x_0 + b)
   const t3094 = d_h1_2 * t3093;
-  $t[292] = t3094;
-  // grad of: (mul) = Wx * x_0
+  $t[294] = t3094;
+  // grad of: Wx * x_0
   const t3095 = t3094 * x_0;
-  // grad of: (mul) = Wx * x_1
+  // grad of: Wx * x_1
   const t3096 = t2917 * x_1;
-  // grad of: (mul) = Wx * x_1
+  // grad of: Wx * x_1
   const t3097 = t3095 + t3096;
-  // grad of: (mul) = Wx * x_2
+  // grad of: Wx * x_2
   const t3098 = t2781 * x_2;
-  // grad of: (mul) = Wx * x_2
+  // grad of: Wx * x_2
   const t3099 = t3097 + t3098;
-  // grad of: (mul) = Wx * x_3
+  // grad of: Wx * x_3
   const t3100 = t2645 * x_3;
-  // grad of: (mul) = Wx * x_3
+  // grad of: Wx * x_3
   const t3101 = t3099 + t3100;
-  // grad of: (mul) = Wx * x_4
+  // grad of: Wx * x_4
   const t3102 = t2509 * x_4;
-  // grad of: (mul) = Wx * x_4
+  // grad of: Wx * x_4
   const t3103 = t3101 + t3102;
-  // grad of: (mul) = Wx * x_5
+  // grad of: Wx * x_5
   const t3104 = t2373 * x_5;
-  // grad of: (mul) = Wx * x_5
+  // grad of: Wx * x_5
   const t3105 = t3103 + t3104;
-  // grad of: (mul) = Wx * x_6
+  // grad of: Wx * x_6
   const t3106 = t2237 * x_6;
-  // grad of: (mul) = Wx * x_6
+  // grad of: Wx * x_6
   const t3107 = t3105 + t3106;
-  // grad of: (mul) = Wx * x_7
+  // grad of: Wx * x_7
   const t3108 = t2101 * x_7;
-  // grad of: (mul) = Wx * x_7
+  // grad of: Wx * x_7
   const t3109 = t3107 + t3108;
-  // grad of: (mul) = Wx * x_8
+  // grad of: Wx * x_8
   const t3110 = t1965 * x_8;
-  // grad of: (mul) = Wx * x_8
+  // grad of: Wx * x_8
   const t3111 = t3109 + t3110;
-  // grad of: (mul) = Wx * x_9
+  // grad of: Wx * x_9
   const t3112 = t1829 * x_9;
-  // grad of: (mul) = Wx * x_9
+  // grad of: Wx * x_9
   const t3113 = t3111 + t3112;
-  // grad of: (mul) = Wx * x_10
+  // grad of: Wx * x_10
   const t3114 = t1693 * x_10;
-  // grad of: (mul) = Wx * x_10
+  // grad of: Wx * x_10
   const t3115 = t3113 + t3114;
-  // grad of: (mul) = Wx * x_11
+  // grad of: Wx * x_11
   const t3116 = t1627 * x_11;
-  // grad of: (mul) = Wx * x_11
+  // grad of: Wx * x_11
   const d_Wx_2 = t3115 + t3116;
-  $p.Wx[2] = Wx_2 - $lr * d_Wx_2;
+  $g.Wx[2] += $scale * d_Wx_2;
   const t3117 = Wh_3 * t2880;
   const t3118 = Wh_11 * t2898;
   const t3119 = t3117 + t3118;
@@ -17384,7 +9112,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3128 = Wh_51 * t2993;
   const t3129 = t3127 + t3128;
   const t3130 = Wh_59 * t3012;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_h1_3 = t3129 + t3130;
   // grad of: h1 = tanh(Wx * x_0 + b)
   const t3131 = h1_3 * h1_3;
@@ -17392,54 +9120,54 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3132 = 1 - t3131;
   // grad of: h1 = tanh(Wx * x_0 + b)
   const t3133 = d_h1_3 * t3132;
-  $t[293] = t3133;
-  // grad of: (mul) = Wx * x_0
+  $t[295] = t3133;
+  // grad of: Wx * x_0
   const t3134 = t3133 * x_0;
-  // grad of: (mul) = Wx * x_1
+  // grad of: Wx * x_1
   const t3135 = t2936 * x_1;
-  // grad of: (mul) = Wx * x_1
+  // grad of: Wx * x_1
   const t3136 = t3134 + t3135;
-  // grad of: (mul) = Wx * x_2
+  // grad of: Wx * x_2
   const t3137 = t2800 * x_2;
-  // grad of: (mul) = Wx * x_2
+  // grad of: Wx * x_2
   const t3138 = t3136 + t3137;
-  // grad of: (mul) = Wx * x_3
+  // grad of: Wx * x_3
   const t3139 = t2664 * x_3;
-  // grad of: (mul) = Wx * x_3
+  // grad of: Wx * x_3
   const t3140 = t3138 + t3139;
-  // grad of: (mul) = Wx * x_4
+  // grad of: Wx * x_4
   const t3141 = t2528 * x_4;
-  // grad of: (mul) = Wx * x_4
+  // grad of: Wx * x_4
   const t3142 = t3140 + t3141;
-  // grad of: (mul) = Wx * x_5
+  // grad of: Wx * x_5
   const t3143 = t2392 * x_5;
-  // grad of: (mul) = Wx * x_5
+  // grad of: Wx * x_5
   const t3144 = t3142 + t3143;
-  // grad of: (mul) = Wx * x_6
+  // grad of: Wx * x_6
   const t3145 = t2256 * x_6;
-  // grad of: (mul) = Wx * x_6
+  // grad of: Wx * x_6
   const t3146 = t3144 + t3145;
-  // grad of: (mul) = Wx * x_7
+  // grad of: Wx * x_7
   const t3147 = t2120 * x_7;
-  // grad of: (mul) = Wx * x_7
+  // grad of: Wx * x_7
   const t3148 = t3146 + t3147;
-  // grad of: (mul) = Wx * x_8
+  // grad of: Wx * x_8
   const t3149 = t1984 * x_8;
-  // grad of: (mul) = Wx * x_8
+  // grad of: Wx * x_8
   const t3150 = t3148 + t3149;
-  // grad of: (mul) = Wx * x_9
+  // grad of: Wx * x_9
   const t3151 = t1848 * x_9;
-  // grad of: (mul) = Wx * x_9
+  // grad of: Wx * x_9
   const t3152 = t3150 + t3151;
-  // grad of: (mul) = Wx * x_10
+  // grad of: Wx * x_10
   const t3153 = t1712 * x_10;
-  // grad of: (mul) = Wx * x_10
+  // grad of: Wx * x_10
   const t3154 = t3152 + t3153;
-  // grad of: (mul) = Wx * x_11
+  // grad of: Wx * x_11
   const t3155 = t1632 * x_11;
-  // grad of: (mul) = Wx * x_11
+  // grad of: Wx * x_11
   const d_Wx_3 = t3154 + t3155;
-  $p.Wx[3] = Wx_3 - $lr * d_Wx_3;
+  $g.Wx[3] += $scale * d_Wx_3;
   const t3156 = Wh_4 * t2880;
   const t3157 = Wh_12 * t2898;
   const t3158 = t3156 + t3157;
@@ -17454,7 +9182,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3167 = Wh_52 * t2993;
   const t3168 = t3166 + t3167;
   const t3169 = Wh_60 * t3012;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_h1_4 = t3168 + t3169;
   // grad of: h1 = tanh(Wx * x_0 + b)
   const t3170 = h1_4 * h1_4;
@@ -17462,54 +9190,54 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3171 = 1 - t3170;
   // grad of: h1 = tanh(Wx * x_0 + b)
   const t3172 = d_h1_4 * t3171;
-  $t[294] = t3172;
-  // grad of: (mul) = Wx * x_0
+  $t[296] = t3172;
+  // grad of: Wx * x_0
   const t3173 = t3172 * x_0;
-  // grad of: (mul) = Wx * x_1
+  // grad of: Wx * x_1
   const t3174 = t2955 * x_1;
-  // grad of: (mul) = Wx * x_1
+  // grad of: Wx * x_1
   const t3175 = t3173 + t3174;
-  // grad of: (mul) = Wx * x_2
+  // grad of: Wx * x_2
   const t3176 = t2819 * x_2;
-  // grad of: (mul) = Wx * x_2
+  // grad of: Wx * x_2
   const t3177 = t3175 + t3176;
-  // grad of: (mul) = Wx * x_3
+  // grad of: Wx * x_3
   const t3178 = t2683 * x_3;
-  // grad of: (mul) = Wx * x_3
+  // grad of: Wx * x_3
   const t3179 = t3177 + t3178;
-  // grad of: (mul) = Wx * x_4
+  // grad of: Wx * x_4
   const t3180 = t2547 * x_4;
-  // grad of: (mul) = Wx * x_4
+  // grad of: Wx * x_4
   const t3181 = t3179 + t3180;
-  // grad of: (mul) = Wx * x_5
+  // grad of: Wx * x_5
   const t3182 = t2411 * x_5;
-  // grad of: (mul) = Wx * x_5
+  // grad of: Wx * x_5
   const t3183 = t3181 + t3182;
-  // grad of: (mul) = Wx * x_6
+  // grad of: Wx * x_6
   const t3184 = t2275 * x_6;
-  // grad of: (mul) = Wx * x_6
+  // grad of: Wx * x_6
   const t3185 = t3183 + t3184;
-  // grad of: (mul) = Wx * x_7
+  // grad of: Wx * x_7
   const t3186 = t2139 * x_7;
-  // grad of: (mul) = Wx * x_7
+  // grad of: Wx * x_7
   const t3187 = t3185 + t3186;
-  // grad of: (mul) = Wx * x_8
+  // grad of: Wx * x_8
   const t3188 = t2003 * x_8;
-  // grad of: (mul) = Wx * x_8
+  // grad of: Wx * x_8
   const t3189 = t3187 + t3188;
-  // grad of: (mul) = Wx * x_9
+  // grad of: Wx * x_9
   const t3190 = t1867 * x_9;
-  // grad of: (mul) = Wx * x_9
+  // grad of: Wx * x_9
   const t3191 = t3189 + t3190;
-  // grad of: (mul) = Wx * x_10
+  // grad of: Wx * x_10
   const t3192 = t1731 * x_10;
-  // grad of: (mul) = Wx * x_10
+  // grad of: Wx * x_10
   const t3193 = t3191 + t3192;
-  // grad of: (mul) = Wx * x_11
+  // grad of: Wx * x_11
   const t3194 = t1637 * x_11;
-  // grad of: (mul) = Wx * x_11
+  // grad of: Wx * x_11
   const d_Wx_4 = t3193 + t3194;
-  $p.Wx[4] = Wx_4 - $lr * d_Wx_4;
+  $g.Wx[4] += $scale * d_Wx_4;
   const t3195 = Wh_5 * t2880;
   const t3196 = Wh_13 * t2898;
   const t3197 = t3195 + t3196;
@@ -17524,7 +9252,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3206 = Wh_53 * t2993;
   const t3207 = t3205 + t3206;
   const t3208 = Wh_61 * t3012;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_h1_5 = t3207 + t3208;
   // grad of: h1 = tanh(Wx * x_0 + b)
   const t3209 = h1_5 * h1_5;
@@ -17532,54 +9260,54 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3210 = 1 - t3209;
   // grad of: h1 = tanh(Wx * x_0 + b)
   const t3211 = d_h1_5 * t3210;
-  $t[295] = t3211;
-  // grad of: (mul) = Wx * x_0
+  $t[297] = t3211;
+  // grad of: Wx * x_0
   const t3212 = t3211 * x_0;
-  // grad of: (mul) = Wx * x_1
+  // grad of: Wx * x_1
   const t3213 = t2974 * x_1;
-  // grad of: (mul) = Wx * x_1
+  // grad of: Wx * x_1
   const t3214 = t3212 + t3213;
-  // grad of: (mul) = Wx * x_2
+  // grad of: Wx * x_2
   const t3215 = t2838 * x_2;
-  // grad of: (mul) = Wx * x_2
+  // grad of: Wx * x_2
   const t3216 = t3214 + t3215;
-  // grad of: (mul) = Wx * x_3
+  // grad of: Wx * x_3
   const t3217 = t2702 * x_3;
-  // grad of: (mul) = Wx * x_3
+  // grad of: Wx * x_3
   const t3218 = t3216 + t3217;
-  // grad of: (mul) = Wx * x_4
+  // grad of: Wx * x_4
   const t3219 = t2566 * x_4;
-  // grad of: (mul) = Wx * x_4
+  // grad of: Wx * x_4
   const t3220 = t3218 + t3219;
-  // grad of: (mul) = Wx * x_5
+  // grad of: Wx * x_5
   const t3221 = t2430 * x_5;
-  // grad of: (mul) = Wx * x_5
+  // grad of: Wx * x_5
   const t3222 = t3220 + t3221;
-  // grad of: (mul) = Wx * x_6
+  // grad of: Wx * x_6
   const t3223 = t2294 * x_6;
-  // grad of: (mul) = Wx * x_6
+  // grad of: Wx * x_6
   const t3224 = t3222 + t3223;
-  // grad of: (mul) = Wx * x_7
+  // grad of: Wx * x_7
   const t3225 = t2158 * x_7;
-  // grad of: (mul) = Wx * x_7
+  // grad of: Wx * x_7
   const t3226 = t3224 + t3225;
-  // grad of: (mul) = Wx * x_8
+  // grad of: Wx * x_8
   const t3227 = t2022 * x_8;
-  // grad of: (mul) = Wx * x_8
+  // grad of: Wx * x_8
   const t3228 = t3226 + t3227;
-  // grad of: (mul) = Wx * x_9
+  // grad of: Wx * x_9
   const t3229 = t1886 * x_9;
-  // grad of: (mul) = Wx * x_9
+  // grad of: Wx * x_9
   const t3230 = t3228 + t3229;
-  // grad of: (mul) = Wx * x_10
+  // grad of: Wx * x_10
   const t3231 = t1750 * x_10;
-  // grad of: (mul) = Wx * x_10
+  // grad of: Wx * x_10
   const t3232 = t3230 + t3231;
-  // grad of: (mul) = Wx * x_11
+  // grad of: Wx * x_11
   const t3233 = t1642 * x_11;
-  // grad of: (mul) = Wx * x_11
+  // grad of: Wx * x_11
   const d_Wx_5 = t3232 + t3233;
-  $p.Wx[5] = Wx_5 - $lr * d_Wx_5;
+  $g.Wx[5] += $scale * d_Wx_5;
   const t3234 = Wh_6 * t2880;
   const t3235 = Wh_14 * t2898;
   const t3236 = t3234 + t3235;
@@ -17594,7 +9322,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3245 = Wh_54 * t2993;
   const t3246 = t3244 + t3245;
   const t3247 = Wh_62 * t3012;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_h1_6 = t3246 + t3247;
   // grad of: h1 = tanh(Wx * x_0 + b)
   const t3248 = h1_6 * h1_6;
@@ -17602,54 +9330,54 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3249 = 1 - t3248;
   // grad of: h1 = tanh(Wx * x_0 + b)
   const t3250 = d_h1_6 * t3249;
-  $t[296] = t3250;
-  // grad of: (mul) = Wx * x_0
+  $t[298] = t3250;
+  // grad of: Wx * x_0
   const t3251 = t3250 * x_0;
-  // grad of: (mul) = Wx * x_1
+  // grad of: Wx * x_1
   const t3252 = t2993 * x_1;
-  // grad of: (mul) = Wx * x_1
+  // grad of: Wx * x_1
   const t3253 = t3251 + t3252;
-  // grad of: (mul) = Wx * x_2
+  // grad of: Wx * x_2
   const t3254 = t2857 * x_2;
-  // grad of: (mul) = Wx * x_2
+  // grad of: Wx * x_2
   const t3255 = t3253 + t3254;
-  // grad of: (mul) = Wx * x_3
+  // grad of: Wx * x_3
   const t3256 = t2721 * x_3;
-  // grad of: (mul) = Wx * x_3
+  // grad of: Wx * x_3
   const t3257 = t3255 + t3256;
-  // grad of: (mul) = Wx * x_4
+  // grad of: Wx * x_4
   const t3258 = t2585 * x_4;
-  // grad of: (mul) = Wx * x_4
+  // grad of: Wx * x_4
   const t3259 = t3257 + t3258;
-  // grad of: (mul) = Wx * x_5
+  // grad of: Wx * x_5
   const t3260 = t2449 * x_5;
-  // grad of: (mul) = Wx * x_5
+  // grad of: Wx * x_5
   const t3261 = t3259 + t3260;
-  // grad of: (mul) = Wx * x_6
+  // grad of: Wx * x_6
   const t3262 = t2313 * x_6;
-  // grad of: (mul) = Wx * x_6
+  // grad of: Wx * x_6
   const t3263 = t3261 + t3262;
-  // grad of: (mul) = Wx * x_7
+  // grad of: Wx * x_7
   const t3264 = t2177 * x_7;
-  // grad of: (mul) = Wx * x_7
+  // grad of: Wx * x_7
   const t3265 = t3263 + t3264;
-  // grad of: (mul) = Wx * x_8
+  // grad of: Wx * x_8
   const t3266 = t2041 * x_8;
-  // grad of: (mul) = Wx * x_8
+  // grad of: Wx * x_8
   const t3267 = t3265 + t3266;
-  // grad of: (mul) = Wx * x_9
+  // grad of: Wx * x_9
   const t3268 = t1905 * x_9;
-  // grad of: (mul) = Wx * x_9
+  // grad of: Wx * x_9
   const t3269 = t3267 + t3268;
-  // grad of: (mul) = Wx * x_10
+  // grad of: Wx * x_10
   const t3270 = t1769 * x_10;
-  // grad of: (mul) = Wx * x_10
+  // grad of: Wx * x_10
   const t3271 = t3269 + t3270;
-  // grad of: (mul) = Wx * x_11
+  // grad of: Wx * x_11
   const t3272 = t1647 * x_11;
-  // grad of: (mul) = Wx * x_11
+  // grad of: Wx * x_11
   const d_Wx_6 = t3271 + t3272;
-  $p.Wx[6] = Wx_6 - $lr * d_Wx_6;
+  $g.Wx[6] += $scale * d_Wx_6;
   const t3273 = Wh_7 * t2880;
   const t3274 = Wh_15 * t2898;
   const t3275 = t3273 + t3274;
@@ -17664,7 +9392,7 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3284 = Wh_55 * t2993;
   const t3285 = t3283 + t3284;
   const t3286 = Wh_63 * t3012;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_h1_7 = t3285 + t3286;
   // grad of: h1 = tanh(Wx * x_0 + b)
   const t3287 = h1_7 * h1_7;
@@ -17672,850 +9400,812 @@ function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t3288 = 1 - t3287;
   // grad of: h1 = tanh(Wx * x_0 + b)
   const t3289 = d_h1_7 * t3288;
-  $t[297] = t3289;
-  // grad of: (mul) = Wx * x_0
+  $t[299] = t3289;
+  // grad of: Wx * x_0
   const t3290 = t3289 * x_0;
-  // grad of: (mul) = Wx * x_1
+  // grad of: Wx * x_1
   const t3291 = t3012 * x_1;
-  // grad of: (mul) = Wx * x_1
+  // grad of: Wx * x_1
   const t3292 = t3290 + t3291;
-  // grad of: (mul) = Wx * x_2
+  // grad of: Wx * x_2
   const t3293 = t2876 * x_2;
-  // grad of: (mul) = Wx * x_2
+  // grad of: Wx * x_2
   const t3294 = t3292 + t3293;
-  // grad of: (mul) = Wx * x_3
+  // grad of: Wx * x_3
   const t3295 = t2740 * x_3;
-  // grad of: (mul) = Wx * x_3
+  // grad of: Wx * x_3
   const t3296 = t3294 + t3295;
-  // grad of: (mul) = Wx * x_4
+  // grad of: Wx * x_4
   const t3297 = t2604 * x_4;
-  // grad of: (mul) = Wx * x_4
+  // grad of: Wx * x_4
   const t3298 = t3296 + t3297;
-  // grad of: (mul) = Wx * x_5
+  // grad of: Wx * x_5
   const t3299 = t2468 * x_5;
-  // grad of: (mul) = Wx * x_5
+  // grad of: Wx * x_5
   const t3300 = t3298 + t3299;
-  // grad of: (mul) = Wx * x_6
+  // grad of: Wx * x_6
   const t3301 = t2332 * x_6;
-  // grad of: (mul) = Wx * x_6
+  // grad of: Wx * x_6
   const t3302 = t3300 + t3301;
-  // grad of: (mul) = Wx * x_7
+  // grad of: Wx * x_7
   const t3303 = t2196 * x_7;
-  // grad of: (mul) = Wx * x_7
+  // grad of: Wx * x_7
   const t3304 = t3302 + t3303;
-  // grad of: (mul) = Wx * x_8
+  // grad of: Wx * x_8
   const t3305 = t2060 * x_8;
-  // grad of: (mul) = Wx * x_8
+  // grad of: Wx * x_8
   const t3306 = t3304 + t3305;
-  // grad of: (mul) = Wx * x_9
+  // grad of: Wx * x_9
   const t3307 = t1924 * x_9;
-  // grad of: (mul) = Wx * x_9
+  // grad of: Wx * x_9
   const t3308 = t3306 + t3307;
-  // grad of: (mul) = Wx * x_10
+  // grad of: Wx * x_10
   const t3309 = t1788 * x_10;
-  // grad of: (mul) = Wx * x_10
+  // grad of: Wx * x_10
   const t3310 = t3308 + t3309;
-  // grad of: (mul) = Wx * x_11
+  // grad of: Wx * x_11
   const t3311 = t1652 * x_11;
-  // grad of: (mul) = Wx * x_11
+  // grad of: Wx * x_11
   const d_Wx_7 = t3310 + t3311;
-  $p.Wx[7] = Wx_7 - $lr * d_Wx_7;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wx[7] += $scale * d_Wx_7;
+  // grad of: matmul(Wh, h11)
   const t3312 = t1618 * h11_0;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3313 = t1656 * h10_0;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3314 = t3312 + t3313;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3315 = t1792 * h9_0;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3316 = t3314 + t3315;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3317 = t1928 * h8_0;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3318 = t3316 + t3317;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3319 = t2064 * h7_0;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3320 = t3318 + t3319;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3321 = t2200 * h6_0;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3322 = t3320 + t3321;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3323 = t2336 * h5_0;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3324 = t3322 + t3323;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3325 = t2472 * h4_0;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3326 = t3324 + t3325;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3327 = t2608 * h3_0;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3328 = t3326 + t3327;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3329 = t2744 * h2_0;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3330 = t3328 + t3329;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3331 = t2880 * h1_0;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_0 = t3330 + t3331;
-  $p.Wh[0] = Wh_0 - $lr * d_Wh_0;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[0] += $scale * d_Wh_0;
+  // grad of: matmul(Wh, h11)
   const t3332 = t1618 * h11_1;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3333 = t1656 * h10_1;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3334 = t3332 + t3333;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3335 = t1792 * h9_1;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3336 = t3334 + t3335;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3337 = t1928 * h8_1;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3338 = t3336 + t3337;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3339 = t2064 * h7_1;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3340 = t3338 + t3339;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3341 = t2200 * h6_1;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3342 = t3340 + t3341;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3343 = t2336 * h5_1;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3344 = t3342 + t3343;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3345 = t2472 * h4_1;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3346 = t3344 + t3345;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3347 = t2608 * h3_1;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3348 = t3346 + t3347;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3349 = t2744 * h2_1;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3350 = t3348 + t3349;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3351 = t2880 * h1_1;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_1 = t3350 + t3351;
-  $p.Wh[1] = Wh_1 - $lr * d_Wh_1;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[1] += $scale * d_Wh_1;
+  // grad of: matmul(Wh, h11)
   const t3352 = t1618 * h11_2;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3353 = t1656 * h10_2;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3354 = t3352 + t3353;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3355 = t1792 * h9_2;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3356 = t3354 + t3355;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3357 = t1928 * h8_2;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3358 = t3356 + t3357;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3359 = t2064 * h7_2;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3360 = t3358 + t3359;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3361 = t2200 * h6_2;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3362 = t3360 + t3361;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3363 = t2336 * h5_2;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3364 = t3362 + t3363;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3365 = t2472 * h4_2;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3366 = t3364 + t3365;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3367 = t2608 * h3_2;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3368 = t3366 + t3367;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3369 = t2744 * h2_2;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3370 = t3368 + t3369;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3371 = t2880 * h1_2;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_2 = t3370 + t3371;
-  $p.Wh[2] = Wh_2 - $lr * d_Wh_2;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[2] += $scale * d_Wh_2;
+  // grad of: matmul(Wh, h11)
   const t3372 = t1618 * h11_3;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3373 = t1656 * h10_3;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3374 = t3372 + t3373;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3375 = t1792 * h9_3;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3376 = t3374 + t3375;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3377 = t1928 * h8_3;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3378 = t3376 + t3377;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3379 = t2064 * h7_3;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3380 = t3378 + t3379;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3381 = t2200 * h6_3;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3382 = t3380 + t3381;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3383 = t2336 * h5_3;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3384 = t3382 + t3383;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3385 = t2472 * h4_3;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3386 = t3384 + t3385;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3387 = t2608 * h3_3;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3388 = t3386 + t3387;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3389 = t2744 * h2_3;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3390 = t3388 + t3389;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3391 = t2880 * h1_3;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_3 = t3390 + t3391;
-  $p.Wh[3] = Wh_3 - $lr * d_Wh_3;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[3] += $scale * d_Wh_3;
+  // grad of: matmul(Wh, h11)
   const t3392 = t1618 * h11_4;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3393 = t1656 * h10_4;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3394 = t3392 + t3393;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3395 = t1792 * h9_4;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3396 = t3394 + t3395;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3397 = t1928 * h8_4;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3398 = t3396 + t3397;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3399 = t2064 * h7_4;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3400 = t3398 + t3399;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3401 = t2200 * h6_4;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3402 = t3400 + t3401;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3403 = t2336 * h5_4;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3404 = t3402 + t3403;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3405 = t2472 * h4_4;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3406 = t3404 + t3405;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3407 = t2608 * h3_4;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3408 = t3406 + t3407;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3409 = t2744 * h2_4;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3410 = t3408 + t3409;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3411 = t2880 * h1_4;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_4 = t3410 + t3411;
-  $p.Wh[4] = Wh_4 - $lr * d_Wh_4;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[4] += $scale * d_Wh_4;
+  // grad of: matmul(Wh, h11)
   const t3412 = t1618 * h11_5;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3413 = t1656 * h10_5;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3414 = t3412 + t3413;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3415 = t1792 * h9_5;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3416 = t3414 + t3415;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3417 = t1928 * h8_5;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3418 = t3416 + t3417;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3419 = t2064 * h7_5;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3420 = t3418 + t3419;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3421 = t2200 * h6_5;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3422 = t3420 + t3421;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3423 = t2336 * h5_5;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3424 = t3422 + t3423;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3425 = t2472 * h4_5;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3426 = t3424 + t3425;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3427 = t2608 * h3_5;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3428 = t3426 + t3427;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3429 = t2744 * h2_5;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3430 = t3428 + t3429;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3431 = t2880 * h1_5;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_5 = t3430 + t3431;
-  $p.Wh[5] = Wh_5 - $lr * d_Wh_5;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[5] += $scale * d_Wh_5;
+  // grad of: matmul(Wh, h11)
   const t3432 = t1618 * h11_6;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3433 = t1656 * h10_6;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3434 = t3432 + t3433;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3435 = t1792 * h9_6;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3436 = t3434 + t3435;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3437 = t1928 * h8_6;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3438 = t3436 + t3437;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3439 = t2064 * h7_6;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3440 = t3438 + t3439;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3441 = t2200 * h6_6;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3442 = t3440 + t3441;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3443 = t2336 * h5_6;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3444 = t3442 + t3443;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3445 = t2472 * h4_6;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3446 = t3444 + t3445;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3447 = t2608 * h3_6;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3448 = t3446 + t3447;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3449 = t2744 * h2_6;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3450 = t3448 + t3449;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3451 = t2880 * h1_6;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_6 = t3450 + t3451;
-  $p.Wh[6] = Wh_6 - $lr * d_Wh_6;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[6] += $scale * d_Wh_6;
+  // grad of: matmul(Wh, h11)
   const t3452 = t1618 * h11_7;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3453 = t1656 * h10_7;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3454 = t3452 + t3453;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3455 = t1792 * h9_7;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3456 = t3454 + t3455;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3457 = t1928 * h8_7;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3458 = t3456 + t3457;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3459 = t2064 * h7_7;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3460 = t3458 + t3459;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3461 = t2200 * h6_7;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3462 = t3460 + t3461;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3463 = t2336 * h5_7;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3464 = t3462 + t3463;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3465 = t2472 * h4_7;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3466 = t3464 + t3465;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3467 = t2608 * h3_7;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3468 = t3466 + t3467;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3469 = t2744 * h2_7;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3470 = t3468 + t3469;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3471 = t2880 * h1_7;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_7 = t3470 + t3471;
-  $p.Wh[7] = Wh_7 - $lr * d_Wh_7;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[7] += $scale * d_Wh_7;
+  // grad of: matmul(Wh, h11)
   const t3472 = t1622 * h11_0;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3473 = t1674 * h10_0;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3474 = t3472 + t3473;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3475 = t1810 * h9_0;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3476 = t3474 + t3475;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3477 = t1946 * h8_0;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3478 = t3476 + t3477;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3479 = t2082 * h7_0;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3480 = t3478 + t3479;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3481 = t2218 * h6_0;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3482 = t3480 + t3481;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3483 = t2354 * h5_0;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3484 = t3482 + t3483;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3485 = t2490 * h4_0;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3486 = t3484 + t3485;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3487 = t2626 * h3_0;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3488 = t3486 + t3487;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3489 = t2762 * h2_0;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3490 = t3488 + t3489;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3491 = t2898 * h1_0;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_8 = t3490 + t3491;
-  $p.Wh[8] = Wh_8 - $lr * d_Wh_8;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[8] += $scale * d_Wh_8;
+  // grad of: matmul(Wh, h11)
   const t3492 = t1622 * h11_1;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3493 = t1674 * h10_1;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3494 = t3492 + t3493;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3495 = t1810 * h9_1;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3496 = t3494 + t3495;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3497 = t1946 * h8_1;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3498 = t3496 + t3497;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3499 = t2082 * h7_1;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3500 = t3498 + t3499;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3501 = t2218 * h6_1;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3502 = t3500 + t3501;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3503 = t2354 * h5_1;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3504 = t3502 + t3503;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3505 = t2490 * h4_1;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3506 = t3504 + t3505;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3507 = t2626 * h3_1;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3508 = t3506 + t3507;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3509 = t2762 * h2_1;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3510 = t3508 + t3509;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3511 = t2898 * h1_1;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_9 = t3510 + t3511;
-  $p.Wh[9] = Wh_9 - $lr * d_Wh_9;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[9] += $scale * d_Wh_9;
+  // grad of: matmul(Wh, h11)
   const t3512 = t1622 * h11_2;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3513 = t1674 * h10_2;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3514 = t3512 + t3513;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3515 = t1810 * h9_2;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3516 = t3514 + t3515;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3517 = t1946 * h8_2;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3518 = t3516 + t3517;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3519 = t2082 * h7_2;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3520 = t3518 + t3519;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3521 = t2218 * h6_2;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3522 = t3520 + t3521;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3523 = t2354 * h5_2;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3524 = t3522 + t3523;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3525 = t2490 * h4_2;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3526 = t3524 + t3525;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3527 = t2626 * h3_2;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3528 = t3526 + t3527;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3529 = t2762 * h2_2;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3530 = t3528 + t3529;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3531 = t2898 * h1_2;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_10 = t3530 + t3531;
-  $p.Wh[10] = Wh_10 - $lr * d_Wh_10;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[10] += $scale * d_Wh_10;
+  // grad of: matmul(Wh, h11)
   const t3532 = t1622 * h11_3;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3533 = t1674 * h10_3;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3534 = t3532 + t3533;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3535 = t1810 * h9_3;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3536 = t3534 + t3535;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3537 = t1946 * h8_3;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3538 = t3536 + t3537;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3539 = t2082 * h7_3;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3540 = t3538 + t3539;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3541 = t2218 * h6_3;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3542 = t3540 + t3541;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3543 = t2354 * h5_3;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3544 = t3542 + t3543;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3545 = t2490 * h4_3;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3546 = t3544 + t3545;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3547 = t2626 * h3_3;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3548 = t3546 + t3547;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3549 = t2762 * h2_3;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3550 = t3548 + t3549;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3551 = t2898 * h1_3;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_11 = t3550 + t3551;
-  $p.Wh[11] = Wh_11 - $lr * d_Wh_11;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[11] += $scale * d_Wh_11;
+  // grad of: matmul(Wh, h11)
   const t3552 = t1622 * h11_4;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3553 = t1674 * h10_4;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3554 = t3552 + t3553;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3555 = t1810 * h9_4;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3556 = t3554 + t3555;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3557 = t1946 * h8_4;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3558 = t3556 + t3557;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3559 = t2082 * h7_4;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3560 = t3558 + t3559;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3561 = t2218 * h6_4;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3562 = t3560 + t3561;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3563 = t2354 * h5_4;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3564 = t3562 + t3563;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3565 = t2490 * h4_4;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3566 = t3564 + t3565;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3567 = t2626 * h3_4;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3568 = t3566 + t3567;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3569 = t2762 * h2_4;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3570 = t3568 + t3569;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3571 = t2898 * h1_4;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_12 = t3570 + t3571;
-  $p.Wh[12] = Wh_12 - $lr * d_Wh_12;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[12] += $scale * d_Wh_12;
+  // grad of: matmul(Wh, h11)
   const t3572 = t1622 * h11_5;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3573 = t1674 * h10_5;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3574 = t3572 + t3573;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3575 = t1810 * h9_5;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3576 = t3574 + t3575;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3577 = t1946 * h8_5;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3578 = t3576 + t3577;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3579 = t2082 * h7_5;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3580 = t3578 + t3579;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3581 = t2218 * h6_5;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3582 = t3580 + t3581;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3583 = t2354 * h5_5;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3584 = t3582 + t3583;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3585 = t2490 * h4_5;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3586 = t3584 + t3585;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3587 = t2626 * h3_5;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3588 = t3586 + t3587;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3589 = t2762 * h2_5;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3590 = t3588 + t3589;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3591 = t2898 * h1_5;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_13 = t3590 + t3591;
-  $p.Wh[13] = Wh_13 - $lr * d_Wh_13;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[13] += $scale * d_Wh_13;
+  // grad of: matmul(Wh, h11)
   const t3592 = t1622 * h11_6;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3593 = t1674 * h10_6;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3594 = t3592 + t3593;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3595 = t1810 * h9_6;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3596 = t3594 + t3595;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3597 = t1946 * h8_6;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3598 = t3596 + t3597;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3599 = t2082 * h7_6;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3600 = t3598 + t3599;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3601 = t2218 * h6_6;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3602 = t3600 + t3601;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3603 = t2354 * h5_6;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3604 = t3602 + t3603;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3605 = t2490 * h4_6;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3606 = t3604 + t3605;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3607 = t2626 * h3_6;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3608 = t3606 + t3607;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3609 = t2762 * h2_6;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3610 = t3608 + t3609;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3611 = t2898 * h1_6;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_14 = t3610 + t3611;
-  $p.Wh[14] = Wh_14 - $lr * d_Wh_14;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[14] += $scale * d_Wh_14;
+  // grad of: matmul(Wh, h11)
   const t3612 = t1622 * h11_7;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3613 = t1674 * h10_7;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3614 = t3612 + t3613;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3615 = t1810 * h9_7;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3616 = t3614 + t3615;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3617 = t1946 * h8_7;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3618 = t3616 + t3617;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3619 = t2082 * h7_7;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3620 = t3618 + t3619;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3621 = t2218 * h6_7;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3622 = t3620 + t3621;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3623 = t2354 * h5_7;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3624 = t3622 + t3623;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3625 = t2490 * h4_7;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3626 = t3624 + t3625;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3627 = t2626 * h3_7;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3628 = t3626 + t3627;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3629 = t2762 * h2_7;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3630 = t3628 + t3629;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3631 = t2898 * h1_7;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_15 = t3630 + t3631;
-  $p.Wh[15] = Wh_15 - $lr * d_Wh_15;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[15] += $scale * d_Wh_15;
+  // grad of: matmul(Wh, h11)
   const t3632 = t1627 * h11_0;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3633 = t1693 * h10_0;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3634 = t3632 + t3633;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3635 = t1829 * h9_0;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3636 = t3634 + t3635;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3637 = t1965 * h8_0;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3638 = t3636 + t3637;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3639 = t2101 * h7_0;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3640 = t3638 + t3639;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3641 = t2237 * h6_0;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3642 = t3640 + t3641;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3643 = t2373 * h5_0;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3644 = t3642 + t3643;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3645 = t2509 * h4_0;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3646 = t3644 + t3645;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3647 = t2645 * h3_0;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3648 = t3646 + t3647;
-  $t[272] = t3648;
+  // grad of: matmul(Wh, h2)
+  const t3649 = t2781 * h2_0;
+  // grad of: matmul(Wh, h2)
+  const t3650 = t3648 + t3649;
+  // grad of: matmul(Wh, h1)
+  const t3651 = t2917 * h1_0;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_16 = t3650 + t3651;
+  $g.Wh[16] += $scale * d_Wh_16;
 }
 
-function $step_4($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): void {
-  const Wh_16 = $t[64];
-  const Wh_17 = $t[65];
-  const Wh_18 = $t[66];
-  const Wh_19 = $t[67];
-  const Wh_20 = $t[68];
-  const Wh_21 = $t[69];
-  const Wh_22 = $t[70];
-  const Wh_23 = $t[71];
-  const Wh_24 = $t[75];
-  const Wh_25 = $t[76];
-  const Wh_26 = $t[77];
-  const Wh_27 = $t[78];
-  const Wh_28 = $t[79];
-  const Wh_29 = $t[80];
-  const Wh_30 = $t[81];
-  const Wh_31 = $t[82];
-  const Wh_32 = $t[86];
-  const Wh_33 = $t[87];
-  const Wh_34 = $t[88];
-  const Wh_35 = $t[89];
-  const Wh_36 = $t[90];
-  const Wh_37 = $t[91];
-  const Wh_38 = $t[92];
-  const Wh_39 = $t[93];
-  const Wh_40 = $t[2];
-  const Wh_41 = $t[4];
-  const Wh_42 = $t[6];
-  const Wh_43 = $t[8];
-  const Wh_44 = $t[10];
-  const Wh_45 = $t[12];
-  const Wh_46 = $t[14];
-  const Wh_47 = $t[16];
-  const Wh_48 = $t[22];
-  const Wh_49 = $t[23];
-  const Wh_50 = $t[24];
-  const Wh_51 = $t[25];
-  const Wh_52 = $t[26];
-  const Wh_53 = $t[27];
-  const Wh_54 = $t[28];
-  const Wh_55 = $t[29];
-  const Wh_56 = $t[33];
-  const Wh_57 = $t[34];
-  const Wh_58 = $t[35];
-  const Wh_59 = $t[36];
-  const Wh_60 = $t[37];
-  const Wh_61 = $t[38];
-  const h1_0 = $t[204];
-  const h1_1 = $t[218];
+function $gradient_4($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): void {
+  const h1_0 = $t[203];
+  const h1_1 = $t[217];
   const h1_2 = $t[225];
   const h1_3 = $t[232];
   const h1_4 = $t[239];
-  const h1_5 = $t[245];
-  const h1_6 = $t[251];
-  const h1_7 = $t[257];
-  const h2_0 = $t[196];
-  const h2_1 = $t[197];
-  const h2_2 = $t[198];
-  const h2_3 = $t[199];
-  const h2_4 = $t[200];
-  const h2_5 = $t[201];
-  const h2_6 = $t[202];
-  const h2_7 = $t[203];
-  const h3_0 = $t[182];
-  const h3_1 = $t[189];
-  const h3_2 = $t[190];
-  const h3_3 = $t[191];
-  const h3_4 = $t[192];
-  const h3_5 = $t[193];
-  const h3_6 = $t[194];
-  const h3_7 = $t[195];
+  const h1_5 = $t[246];
+  const h1_6 = $t[253];
+  const h1_7 = $t[259];
+  const h2_0 = $t[195];
+  const h2_1 = $t[196];
+  const h2_2 = $t[197];
+  const h2_3 = $t[198];
+  const h2_4 = $t[199];
+  const h2_5 = $t[200];
+  const h2_6 = $t[201];
+  const h2_7 = $t[202];
+  const h3_0 = $t[180];
+  const h3_1 = $t[188];
+  const h3_2 = $t[189];
+  const h3_3 = $t[190];
+  const h3_4 = $t[191];
+  const h3_5 = $t[192];
+  const h3_6 = $t[193];
+  const h3_7 = $t[194];
   const h4_0 = $t[164];
   const h4_1 = $t[165];
   const h4_2 = $t[166];
@@ -18523,7 +10213,7 @@ function $step_4($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const h4_4 = $t[168];
   const h4_5 = $t[169];
   const h4_6 = $t[170];
-  const h4_7 = $t[181];
+  const h4_7 = $t[178];
   const h5_0 = $t[156];
   const h5_1 = $t[157];
   const h5_2 = $t[158];
@@ -18532,19 +10222,19 @@ function $step_4($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const h5_5 = $t[161];
   const h5_6 = $t[162];
   const h5_7 = $t[163];
-  const h6_0 = $t[3];
-  const h6_1 = $t[5];
-  const h6_2 = $t[7];
-  const h6_3 = $t[9];
-  const h6_4 = $t[11];
-  const h6_5 = $t[13];
-  const h6_6 = $t[15];
-  const h6_7 = $t[17];
-  const h7_0 = $t[49];
-  const h7_1 = $t[51];
-  const h7_2 = $t[53];
-  const h7_3 = $t[55];
-  const h7_4 = $t[57];
+  const h6_0 = $t[19];
+  const h6_1 = $t[21];
+  const h6_2 = $t[23];
+  const h6_3 = $t[3];
+  const h6_4 = $t[5];
+  const h6_5 = $t[7];
+  const h6_6 = $t[9];
+  const h6_7 = $t[11];
+  const h7_0 = $t[48];
+  const h7_1 = $t[50];
+  const h7_2 = $t[52];
+  const h7_3 = $t[54];
+  const h7_4 = $t[56];
   const h7_5 = $t[153];
   const h7_6 = $t[154];
   const h7_7 = $t[155];
@@ -18572,2093 +10262,2073 @@ function $step_4($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const h10_5 = $t[134];
   const h10_6 = $t[135];
   const h10_7 = $t[136];
-  const h11_0 = $t[264];
-  const h11_1 = $t[265];
-  const h11_2 = $t[266];
-  const h11_3 = $t[267];
-  const h11_4 = $t[268];
-  const h11_5 = $t[269];
-  const h11_6 = $t[270];
+  const h11_0 = $t[266];
+  const h11_1 = $t[267];
+  const h11_2 = $t[268];
+  const h11_3 = $t[269];
+  const h11_4 = $t[270];
+  const h11_5 = $t[271];
+  const h11_6 = $t[272];
   const h11_7 = $t[120];
   const t1627 = $t[231];
   const t1632 = $t[238];
-  const t1637 = $t[116];
-  const t1642 = $t[117];
-  const t1647 = $t[118];
+  const t1637 = $t[245];
+  const t1642 = $t[252];
+  const t1647 = $t[117];
   const t1652 = $t[119];
   const t1693 = $t[125];
   const t1712 = $t[126];
   const t1731 = $t[127];
   const t1750 = $t[128];
   const t1769 = $t[129];
-  const t1788 = $t[263];
+  const t1788 = $t[265];
   const t1829 = $t[230];
   const t1848 = $t[237];
   const t1867 = $t[244];
-  const t1886 = $t[250];
-  const t1905 = $t[256];
-  const t1924 = $t[262];
+  const t1886 = $t[251];
+  const t1905 = $t[258];
+  const t1924 = $t[264];
   const t1965 = $t[229];
   const t1984 = $t[236];
   const t2003 = $t[243];
-  const t2022 = $t[249];
-  const t2041 = $t[255];
-  const t2060 = $t[261];
+  const t2022 = $t[250];
+  const t2041 = $t[257];
+  const t2060 = $t[263];
   const t2101 = $t[228];
   const t2120 = $t[235];
   const t2139 = $t[242];
-  const t2158 = $t[248];
-  const t2177 = $t[254];
-  const t2196 = $t[260];
+  const t2158 = $t[249];
+  const t2177 = $t[256];
+  const t2196 = $t[262];
   const t2237 = $t[227];
   const t2256 = $t[234];
   const t2275 = $t[241];
-  const t2294 = $t[247];
-  const t2313 = $t[253];
-  const t2332 = $t[259];
+  const t2294 = $t[248];
+  const t2313 = $t[255];
+  const t2332 = $t[261];
   const t2373 = $t[226];
   const t2392 = $t[233];
   const t2411 = $t[240];
-  const t2430 = $t[246];
-  const t2449 = $t[252];
-  const t2468 = $t[258];
-  const t2509 = $t[175];
-  const t2528 = $t[176];
-  const t2547 = $t[177];
-  const t2566 = $t[178];
-  const t2585 = $t[179];
-  const t2604 = $t[180];
-  const t2645 = $t[185];
-  const t2664 = $t[186];
-  const t2683 = $t[187];
-  const t2702 = $t[188];
-  const t2721 = $t[171];
-  const t2740 = $t[282];
-  const t2781 = $t[271];
-  const t2800 = $t[274];
-  const t2819 = $t[276];
-  const t2838 = $t[278];
-  const t2857 = $t[280];
-  const t2876 = $t[283];
-  const t2917 = $t[273];
-  const t2936 = $t[275];
-  const t2955 = $t[277];
-  const t2974 = $t[279];
-  const t2993 = $t[281];
-  const t3012 = $t[284];
-  const t3648 = $t[272];
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3649 = t2781 * h2_0;
-  // grad of: (matmul) = matmul(Wh, h2)
-  const t3650 = t3648 + t3649;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const t3651 = t2917 * h1_0;
-  // grad of: (matmul) = matmul(Wh, h1)
-  const d_Wh_16 = t3650 + t3651;
-  $p.Wh[16] = Wh_16 - $lr * d_Wh_16;
-  // grad of: (matmul) = matmul(Wh, h11)
+  const t2430 = $t[247];
+  const t2449 = $t[254];
+  const t2468 = $t[260];
+  const t2509 = $t[171];
+  const t2528 = $t[173];
+  const t2547 = $t[174];
+  const t2566 = $t[175];
+  const t2585 = $t[176];
+  const t2604 = $t[177];
+  const t2645 = $t[183];
+  const t2664 = $t[184];
+  const t2683 = $t[185];
+  const t2702 = $t[186];
+  const t2721 = $t[187];
+  const t2740 = $t[283];
+  const t2781 = $t[273];
+  const t2800 = $t[275];
+  const t2819 = $t[277];
+  const t2838 = $t[279];
+  const t2857 = $t[281];
+  const t2876 = $t[284];
+  const t2917 = $t[274];
+  const t2936 = $t[276];
+  const t2955 = $t[278];
+  const t2974 = $t[280];
+  const t2993 = $t[282];
+  const t3012 = $t[285];
+  // grad of: matmul(Wh, h11)
   const t3652 = t1627 * h11_1;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3653 = t1693 * h10_1;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3654 = t3652 + t3653;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3655 = t1829 * h9_1;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3656 = t3654 + t3655;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3657 = t1965 * h8_1;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3658 = t3656 + t3657;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3659 = t2101 * h7_1;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3660 = t3658 + t3659;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3661 = t2237 * h6_1;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3662 = t3660 + t3661;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3663 = t2373 * h5_1;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3664 = t3662 + t3663;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3665 = t2509 * h4_1;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3666 = t3664 + t3665;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3667 = t2645 * h3_1;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3668 = t3666 + t3667;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3669 = t2781 * h2_1;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3670 = t3668 + t3669;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3671 = t2917 * h1_1;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_17 = t3670 + t3671;
-  $p.Wh[17] = Wh_17 - $lr * d_Wh_17;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[17] += $scale * d_Wh_17;
+  // grad of: matmul(Wh, h11)
   const t3672 = t1627 * h11_2;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3673 = t1693 * h10_2;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3674 = t3672 + t3673;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3675 = t1829 * h9_2;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3676 = t3674 + t3675;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3677 = t1965 * h8_2;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3678 = t3676 + t3677;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3679 = t2101 * h7_2;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3680 = t3678 + t3679;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3681 = t2237 * h6_2;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3682 = t3680 + t3681;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3683 = t2373 * h5_2;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3684 = t3682 + t3683;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3685 = t2509 * h4_2;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3686 = t3684 + t3685;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3687 = t2645 * h3_2;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3688 = t3686 + t3687;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3689 = t2781 * h2_2;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3690 = t3688 + t3689;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3691 = t2917 * h1_2;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_18 = t3690 + t3691;
-  $p.Wh[18] = Wh_18 - $lr * d_Wh_18;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[18] += $scale * d_Wh_18;
+  // grad of: matmul(Wh, h11)
   const t3692 = t1627 * h11_3;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3693 = t1693 * h10_3;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3694 = t3692 + t3693;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3695 = t1829 * h9_3;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3696 = t3694 + t3695;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3697 = t1965 * h8_3;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3698 = t3696 + t3697;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3699 = t2101 * h7_3;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3700 = t3698 + t3699;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3701 = t2237 * h6_3;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3702 = t3700 + t3701;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3703 = t2373 * h5_3;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3704 = t3702 + t3703;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3705 = t2509 * h4_3;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3706 = t3704 + t3705;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3707 = t2645 * h3_3;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3708 = t3706 + t3707;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3709 = t2781 * h2_3;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3710 = t3708 + t3709;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3711 = t2917 * h1_3;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_19 = t3710 + t3711;
-  $p.Wh[19] = Wh_19 - $lr * d_Wh_19;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[19] += $scale * d_Wh_19;
+  // grad of: matmul(Wh, h11)
   const t3712 = t1627 * h11_4;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3713 = t1693 * h10_4;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3714 = t3712 + t3713;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3715 = t1829 * h9_4;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3716 = t3714 + t3715;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3717 = t1965 * h8_4;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3718 = t3716 + t3717;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3719 = t2101 * h7_4;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3720 = t3718 + t3719;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3721 = t2237 * h6_4;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3722 = t3720 + t3721;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3723 = t2373 * h5_4;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3724 = t3722 + t3723;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3725 = t2509 * h4_4;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3726 = t3724 + t3725;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3727 = t2645 * h3_4;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3728 = t3726 + t3727;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3729 = t2781 * h2_4;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3730 = t3728 + t3729;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3731 = t2917 * h1_4;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_20 = t3730 + t3731;
-  $p.Wh[20] = Wh_20 - $lr * d_Wh_20;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[20] += $scale * d_Wh_20;
+  // grad of: matmul(Wh, h11)
   const t3732 = t1627 * h11_5;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3733 = t1693 * h10_5;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3734 = t3732 + t3733;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3735 = t1829 * h9_5;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3736 = t3734 + t3735;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3737 = t1965 * h8_5;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3738 = t3736 + t3737;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3739 = t2101 * h7_5;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3740 = t3738 + t3739;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3741 = t2237 * h6_5;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3742 = t3740 + t3741;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3743 = t2373 * h5_5;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3744 = t3742 + t3743;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3745 = t2509 * h4_5;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3746 = t3744 + t3745;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3747 = t2645 * h3_5;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3748 = t3746 + t3747;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3749 = t2781 * h2_5;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3750 = t3748 + t3749;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3751 = t2917 * h1_5;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_21 = t3750 + t3751;
-  $p.Wh[21] = Wh_21 - $lr * d_Wh_21;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[21] += $scale * d_Wh_21;
+  // grad of: matmul(Wh, h11)
   const t3752 = t1627 * h11_6;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3753 = t1693 * h10_6;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3754 = t3752 + t3753;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3755 = t1829 * h9_6;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3756 = t3754 + t3755;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3757 = t1965 * h8_6;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3758 = t3756 + t3757;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3759 = t2101 * h7_6;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3760 = t3758 + t3759;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3761 = t2237 * h6_6;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3762 = t3760 + t3761;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3763 = t2373 * h5_6;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3764 = t3762 + t3763;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3765 = t2509 * h4_6;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3766 = t3764 + t3765;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3767 = t2645 * h3_6;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3768 = t3766 + t3767;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3769 = t2781 * h2_6;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3770 = t3768 + t3769;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3771 = t2917 * h1_6;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_22 = t3770 + t3771;
-  $p.Wh[22] = Wh_22 - $lr * d_Wh_22;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[22] += $scale * d_Wh_22;
+  // grad of: matmul(Wh, h11)
   const t3772 = t1627 * h11_7;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3773 = t1693 * h10_7;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3774 = t3772 + t3773;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3775 = t1829 * h9_7;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3776 = t3774 + t3775;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3777 = t1965 * h8_7;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3778 = t3776 + t3777;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3779 = t2101 * h7_7;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3780 = t3778 + t3779;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3781 = t2237 * h6_7;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3782 = t3780 + t3781;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3783 = t2373 * h5_7;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3784 = t3782 + t3783;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3785 = t2509 * h4_7;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3786 = t3784 + t3785;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3787 = t2645 * h3_7;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3788 = t3786 + t3787;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3789 = t2781 * h2_7;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3790 = t3788 + t3789;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3791 = t2917 * h1_7;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_23 = t3790 + t3791;
-  $p.Wh[23] = Wh_23 - $lr * d_Wh_23;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[23] += $scale * d_Wh_23;
+  // grad of: matmul(Wh, h11)
   const t3792 = t1632 * h11_0;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3793 = t1712 * h10_0;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3794 = t3792 + t3793;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3795 = t1848 * h9_0;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3796 = t3794 + t3795;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3797 = t1984 * h8_0;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3798 = t3796 + t3797;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3799 = t2120 * h7_0;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3800 = t3798 + t3799;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3801 = t2256 * h6_0;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3802 = t3800 + t3801;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3803 = t2392 * h5_0;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3804 = t3802 + t3803;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3805 = t2528 * h4_0;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3806 = t3804 + t3805;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3807 = t2664 * h3_0;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3808 = t3806 + t3807;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3809 = t2800 * h2_0;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3810 = t3808 + t3809;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3811 = t2936 * h1_0;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_24 = t3810 + t3811;
-  $p.Wh[24] = Wh_24 - $lr * d_Wh_24;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[24] += $scale * d_Wh_24;
+  // grad of: matmul(Wh, h11)
   const t3812 = t1632 * h11_1;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3813 = t1712 * h10_1;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3814 = t3812 + t3813;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3815 = t1848 * h9_1;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3816 = t3814 + t3815;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3817 = t1984 * h8_1;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3818 = t3816 + t3817;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3819 = t2120 * h7_1;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3820 = t3818 + t3819;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3821 = t2256 * h6_1;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3822 = t3820 + t3821;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3823 = t2392 * h5_1;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3824 = t3822 + t3823;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3825 = t2528 * h4_1;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3826 = t3824 + t3825;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3827 = t2664 * h3_1;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3828 = t3826 + t3827;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3829 = t2800 * h2_1;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3830 = t3828 + t3829;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3831 = t2936 * h1_1;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_25 = t3830 + t3831;
-  $p.Wh[25] = Wh_25 - $lr * d_Wh_25;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[25] += $scale * d_Wh_25;
+  // grad of: matmul(Wh, h11)
   const t3832 = t1632 * h11_2;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3833 = t1712 * h10_2;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3834 = t3832 + t3833;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3835 = t1848 * h9_2;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3836 = t3834 + t3835;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3837 = t1984 * h8_2;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3838 = t3836 + t3837;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3839 = t2120 * h7_2;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3840 = t3838 + t3839;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3841 = t2256 * h6_2;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3842 = t3840 + t3841;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3843 = t2392 * h5_2;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3844 = t3842 + t3843;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3845 = t2528 * h4_2;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3846 = t3844 + t3845;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3847 = t2664 * h3_2;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3848 = t3846 + t3847;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3849 = t2800 * h2_2;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3850 = t3848 + t3849;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3851 = t2936 * h1_2;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_26 = t3850 + t3851;
-  $p.Wh[26] = Wh_26 - $lr * d_Wh_26;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[26] += $scale * d_Wh_26;
+  // grad of: matmul(Wh, h11)
   const t3852 = t1632 * h11_3;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3853 = t1712 * h10_3;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3854 = t3852 + t3853;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3855 = t1848 * h9_3;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3856 = t3854 + t3855;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3857 = t1984 * h8_3;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3858 = t3856 + t3857;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3859 = t2120 * h7_3;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3860 = t3858 + t3859;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3861 = t2256 * h6_3;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3862 = t3860 + t3861;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3863 = t2392 * h5_3;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3864 = t3862 + t3863;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3865 = t2528 * h4_3;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3866 = t3864 + t3865;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3867 = t2664 * h3_3;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3868 = t3866 + t3867;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3869 = t2800 * h2_3;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3870 = t3868 + t3869;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3871 = t2936 * h1_3;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_27 = t3870 + t3871;
-  $p.Wh[27] = Wh_27 - $lr * d_Wh_27;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[27] += $scale * d_Wh_27;
+  // grad of: matmul(Wh, h11)
   const t3872 = t1632 * h11_4;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3873 = t1712 * h10_4;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3874 = t3872 + t3873;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3875 = t1848 * h9_4;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3876 = t3874 + t3875;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3877 = t1984 * h8_4;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3878 = t3876 + t3877;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3879 = t2120 * h7_4;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3880 = t3878 + t3879;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3881 = t2256 * h6_4;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3882 = t3880 + t3881;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3883 = t2392 * h5_4;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3884 = t3882 + t3883;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3885 = t2528 * h4_4;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3886 = t3884 + t3885;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3887 = t2664 * h3_4;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3888 = t3886 + t3887;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3889 = t2800 * h2_4;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3890 = t3888 + t3889;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3891 = t2936 * h1_4;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_28 = t3890 + t3891;
-  $p.Wh[28] = Wh_28 - $lr * d_Wh_28;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[28] += $scale * d_Wh_28;
+  // grad of: matmul(Wh, h11)
   const t3892 = t1632 * h11_5;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3893 = t1712 * h10_5;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3894 = t3892 + t3893;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3895 = t1848 * h9_5;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3896 = t3894 + t3895;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3897 = t1984 * h8_5;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3898 = t3896 + t3897;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3899 = t2120 * h7_5;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3900 = t3898 + t3899;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3901 = t2256 * h6_5;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3902 = t3900 + t3901;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3903 = t2392 * h5_5;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3904 = t3902 + t3903;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3905 = t2528 * h4_5;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3906 = t3904 + t3905;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3907 = t2664 * h3_5;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3908 = t3906 + t3907;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3909 = t2800 * h2_5;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3910 = t3908 + t3909;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3911 = t2936 * h1_5;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_29 = t3910 + t3911;
-  $p.Wh[29] = Wh_29 - $lr * d_Wh_29;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[29] += $scale * d_Wh_29;
+  // grad of: matmul(Wh, h11)
   const t3912 = t1632 * h11_6;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3913 = t1712 * h10_6;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3914 = t3912 + t3913;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3915 = t1848 * h9_6;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3916 = t3914 + t3915;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3917 = t1984 * h8_6;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3918 = t3916 + t3917;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3919 = t2120 * h7_6;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3920 = t3918 + t3919;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3921 = t2256 * h6_6;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3922 = t3920 + t3921;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3923 = t2392 * h5_6;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3924 = t3922 + t3923;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3925 = t2528 * h4_6;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3926 = t3924 + t3925;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3927 = t2664 * h3_6;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3928 = t3926 + t3927;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3929 = t2800 * h2_6;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3930 = t3928 + t3929;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3931 = t2936 * h1_6;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_30 = t3930 + t3931;
-  $p.Wh[30] = Wh_30 - $lr * d_Wh_30;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[30] += $scale * d_Wh_30;
+  // grad of: matmul(Wh, h11)
   const t3932 = t1632 * h11_7;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3933 = t1712 * h10_7;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3934 = t3932 + t3933;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3935 = t1848 * h9_7;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3936 = t3934 + t3935;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3937 = t1984 * h8_7;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3938 = t3936 + t3937;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3939 = t2120 * h7_7;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3940 = t3938 + t3939;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3941 = t2256 * h6_7;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3942 = t3940 + t3941;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3943 = t2392 * h5_7;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3944 = t3942 + t3943;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3945 = t2528 * h4_7;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3946 = t3944 + t3945;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3947 = t2664 * h3_7;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3948 = t3946 + t3947;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3949 = t2800 * h2_7;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3950 = t3948 + t3949;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3951 = t2936 * h1_7;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_31 = t3950 + t3951;
-  $p.Wh[31] = Wh_31 - $lr * d_Wh_31;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[31] += $scale * d_Wh_31;
+  // grad of: matmul(Wh, h11)
   const t3952 = t1637 * h11_0;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3953 = t1731 * h10_0;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3954 = t3952 + t3953;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3955 = t1867 * h9_0;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3956 = t3954 + t3955;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3957 = t2003 * h8_0;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3958 = t3956 + t3957;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3959 = t2139 * h7_0;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3960 = t3958 + t3959;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3961 = t2275 * h6_0;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3962 = t3960 + t3961;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3963 = t2411 * h5_0;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3964 = t3962 + t3963;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3965 = t2547 * h4_0;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3966 = t3964 + t3965;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3967 = t2683 * h3_0;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3968 = t3966 + t3967;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3969 = t2819 * h2_0;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3970 = t3968 + t3969;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3971 = t2955 * h1_0;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_32 = t3970 + t3971;
-  $p.Wh[32] = Wh_32 - $lr * d_Wh_32;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[32] += $scale * d_Wh_32;
+  // grad of: matmul(Wh, h11)
   const t3972 = t1637 * h11_1;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3973 = t1731 * h10_1;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3974 = t3972 + t3973;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3975 = t1867 * h9_1;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3976 = t3974 + t3975;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3977 = t2003 * h8_1;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3978 = t3976 + t3977;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3979 = t2139 * h7_1;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3980 = t3978 + t3979;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3981 = t2275 * h6_1;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t3982 = t3980 + t3981;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3983 = t2411 * h5_1;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t3984 = t3982 + t3983;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3985 = t2547 * h4_1;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t3986 = t3984 + t3985;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3987 = t2683 * h3_1;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t3988 = t3986 + t3987;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3989 = t2819 * h2_1;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t3990 = t3988 + t3989;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t3991 = t2955 * h1_1;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_33 = t3990 + t3991;
-  $p.Wh[33] = Wh_33 - $lr * d_Wh_33;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[33] += $scale * d_Wh_33;
+  // grad of: matmul(Wh, h11)
   const t3992 = t1637 * h11_2;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3993 = t1731 * h10_2;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t3994 = t3992 + t3993;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3995 = t1867 * h9_2;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t3996 = t3994 + t3995;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3997 = t2003 * h8_2;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t3998 = t3996 + t3997;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t3999 = t2139 * h7_2;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4000 = t3998 + t3999;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4001 = t2275 * h6_2;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4002 = t4000 + t4001;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4003 = t2411 * h5_2;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4004 = t4002 + t4003;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4005 = t2547 * h4_2;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4006 = t4004 + t4005;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4007 = t2683 * h3_2;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4008 = t4006 + t4007;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4009 = t2819 * h2_2;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4010 = t4008 + t4009;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4011 = t2955 * h1_2;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_34 = t4010 + t4011;
-  $p.Wh[34] = Wh_34 - $lr * d_Wh_34;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[34] += $scale * d_Wh_34;
+  // grad of: matmul(Wh, h11)
   const t4012 = t1637 * h11_3;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4013 = t1731 * h10_3;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4014 = t4012 + t4013;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4015 = t1867 * h9_3;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4016 = t4014 + t4015;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4017 = t2003 * h8_3;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4018 = t4016 + t4017;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4019 = t2139 * h7_3;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4020 = t4018 + t4019;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4021 = t2275 * h6_3;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4022 = t4020 + t4021;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4023 = t2411 * h5_3;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4024 = t4022 + t4023;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4025 = t2547 * h4_3;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4026 = t4024 + t4025;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4027 = t2683 * h3_3;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4028 = t4026 + t4027;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4029 = t2819 * h2_3;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4030 = t4028 + t4029;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4031 = t2955 * h1_3;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_35 = t4030 + t4031;
-  $p.Wh[35] = Wh_35 - $lr * d_Wh_35;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[35] += $scale * d_Wh_35;
+  // grad of: matmul(Wh, h11)
   const t4032 = t1637 * h11_4;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4033 = t1731 * h10_4;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4034 = t4032 + t4033;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4035 = t1867 * h9_4;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4036 = t4034 + t4035;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4037 = t2003 * h8_4;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4038 = t4036 + t4037;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4039 = t2139 * h7_4;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4040 = t4038 + t4039;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4041 = t2275 * h6_4;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4042 = t4040 + t4041;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4043 = t2411 * h5_4;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4044 = t4042 + t4043;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4045 = t2547 * h4_4;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4046 = t4044 + t4045;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4047 = t2683 * h3_4;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4048 = t4046 + t4047;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4049 = t2819 * h2_4;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4050 = t4048 + t4049;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4051 = t2955 * h1_4;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_36 = t4050 + t4051;
-  $p.Wh[36] = Wh_36 - $lr * d_Wh_36;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[36] += $scale * d_Wh_36;
+  // grad of: matmul(Wh, h11)
   const t4052 = t1637 * h11_5;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4053 = t1731 * h10_5;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4054 = t4052 + t4053;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4055 = t1867 * h9_5;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4056 = t4054 + t4055;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4057 = t2003 * h8_5;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4058 = t4056 + t4057;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4059 = t2139 * h7_5;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4060 = t4058 + t4059;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4061 = t2275 * h6_5;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4062 = t4060 + t4061;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4063 = t2411 * h5_5;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4064 = t4062 + t4063;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4065 = t2547 * h4_5;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4066 = t4064 + t4065;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4067 = t2683 * h3_5;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4068 = t4066 + t4067;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4069 = t2819 * h2_5;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4070 = t4068 + t4069;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4071 = t2955 * h1_5;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_37 = t4070 + t4071;
-  $p.Wh[37] = Wh_37 - $lr * d_Wh_37;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[37] += $scale * d_Wh_37;
+  // grad of: matmul(Wh, h11)
   const t4072 = t1637 * h11_6;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4073 = t1731 * h10_6;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4074 = t4072 + t4073;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4075 = t1867 * h9_6;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4076 = t4074 + t4075;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4077 = t2003 * h8_6;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4078 = t4076 + t4077;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4079 = t2139 * h7_6;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4080 = t4078 + t4079;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4081 = t2275 * h6_6;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4082 = t4080 + t4081;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4083 = t2411 * h5_6;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4084 = t4082 + t4083;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4085 = t2547 * h4_6;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4086 = t4084 + t4085;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4087 = t2683 * h3_6;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4088 = t4086 + t4087;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4089 = t2819 * h2_6;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4090 = t4088 + t4089;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4091 = t2955 * h1_6;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_38 = t4090 + t4091;
-  $p.Wh[38] = Wh_38 - $lr * d_Wh_38;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[38] += $scale * d_Wh_38;
+  // grad of: matmul(Wh, h11)
   const t4092 = t1637 * h11_7;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4093 = t1731 * h10_7;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4094 = t4092 + t4093;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4095 = t1867 * h9_7;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4096 = t4094 + t4095;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4097 = t2003 * h8_7;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4098 = t4096 + t4097;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4099 = t2139 * h7_7;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4100 = t4098 + t4099;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4101 = t2275 * h6_7;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4102 = t4100 + t4101;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4103 = t2411 * h5_7;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4104 = t4102 + t4103;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4105 = t2547 * h4_7;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4106 = t4104 + t4105;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4107 = t2683 * h3_7;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4108 = t4106 + t4107;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4109 = t2819 * h2_7;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4110 = t4108 + t4109;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4111 = t2955 * h1_7;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_39 = t4110 + t4111;
-  $p.Wh[39] = Wh_39 - $lr * d_Wh_39;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[39] += $scale * d_Wh_39;
+  // grad of: matmul(Wh, h11)
   const t4112 = t1642 * h11_0;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4113 = t1750 * h10_0;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4114 = t4112 + t4113;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4115 = t1886 * h9_0;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4116 = t4114 + t4115;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4117 = t2022 * h8_0;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4118 = t4116 + t4117;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4119 = t2158 * h7_0;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4120 = t4118 + t4119;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4121 = t2294 * h6_0;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4122 = t4120 + t4121;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4123 = t2430 * h5_0;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4124 = t4122 + t4123;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4125 = t2566 * h4_0;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4126 = t4124 + t4125;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4127 = t2702 * h3_0;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4128 = t4126 + t4127;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4129 = t2838 * h2_0;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4130 = t4128 + t4129;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4131 = t2974 * h1_0;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_40 = t4130 + t4131;
-  $p.Wh[40] = Wh_40 - $lr * d_Wh_40;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[40] += $scale * d_Wh_40;
+  // grad of: matmul(Wh, h11)
   const t4132 = t1642 * h11_1;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4133 = t1750 * h10_1;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4134 = t4132 + t4133;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4135 = t1886 * h9_1;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4136 = t4134 + t4135;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4137 = t2022 * h8_1;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4138 = t4136 + t4137;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4139 = t2158 * h7_1;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4140 = t4138 + t4139;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4141 = t2294 * h6_1;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4142 = t4140 + t4141;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4143 = t2430 * h5_1;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4144 = t4142 + t4143;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4145 = t2566 * h4_1;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4146 = t4144 + t4145;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4147 = t2702 * h3_1;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4148 = t4146 + t4147;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4149 = t2838 * h2_1;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4150 = t4148 + t4149;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4151 = t2974 * h1_1;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_41 = t4150 + t4151;
-  $p.Wh[41] = Wh_41 - $lr * d_Wh_41;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[41] += $scale * d_Wh_41;
+  // grad of: matmul(Wh, h11)
   const t4152 = t1642 * h11_2;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4153 = t1750 * h10_2;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4154 = t4152 + t4153;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4155 = t1886 * h9_2;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4156 = t4154 + t4155;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4157 = t2022 * h8_2;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4158 = t4156 + t4157;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4159 = t2158 * h7_2;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4160 = t4158 + t4159;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4161 = t2294 * h6_2;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4162 = t4160 + t4161;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4163 = t2430 * h5_2;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4164 = t4162 + t4163;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4165 = t2566 * h4_2;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4166 = t4164 + t4165;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4167 = t2702 * h3_2;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4168 = t4166 + t4167;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4169 = t2838 * h2_2;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4170 = t4168 + t4169;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4171 = t2974 * h1_2;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_42 = t4170 + t4171;
-  $p.Wh[42] = Wh_42 - $lr * d_Wh_42;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[42] += $scale * d_Wh_42;
+  // grad of: matmul(Wh, h11)
   const t4172 = t1642 * h11_3;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4173 = t1750 * h10_3;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4174 = t4172 + t4173;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4175 = t1886 * h9_3;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4176 = t4174 + t4175;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4177 = t2022 * h8_3;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4178 = t4176 + t4177;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4179 = t2158 * h7_3;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4180 = t4178 + t4179;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4181 = t2294 * h6_3;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4182 = t4180 + t4181;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4183 = t2430 * h5_3;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4184 = t4182 + t4183;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4185 = t2566 * h4_3;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4186 = t4184 + t4185;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4187 = t2702 * h3_3;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4188 = t4186 + t4187;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4189 = t2838 * h2_3;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4190 = t4188 + t4189;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4191 = t2974 * h1_3;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_43 = t4190 + t4191;
-  $p.Wh[43] = Wh_43 - $lr * d_Wh_43;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[43] += $scale * d_Wh_43;
+  // grad of: matmul(Wh, h11)
   const t4192 = t1642 * h11_4;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4193 = t1750 * h10_4;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4194 = t4192 + t4193;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4195 = t1886 * h9_4;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4196 = t4194 + t4195;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4197 = t2022 * h8_4;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4198 = t4196 + t4197;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4199 = t2158 * h7_4;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4200 = t4198 + t4199;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4201 = t2294 * h6_4;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4202 = t4200 + t4201;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4203 = t2430 * h5_4;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4204 = t4202 + t4203;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4205 = t2566 * h4_4;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4206 = t4204 + t4205;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4207 = t2702 * h3_4;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4208 = t4206 + t4207;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4209 = t2838 * h2_4;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4210 = t4208 + t4209;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4211 = t2974 * h1_4;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_44 = t4210 + t4211;
-  $p.Wh[44] = Wh_44 - $lr * d_Wh_44;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[44] += $scale * d_Wh_44;
+  // grad of: matmul(Wh, h11)
   const t4212 = t1642 * h11_5;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4213 = t1750 * h10_5;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4214 = t4212 + t4213;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4215 = t1886 * h9_5;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4216 = t4214 + t4215;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4217 = t2022 * h8_5;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4218 = t4216 + t4217;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4219 = t2158 * h7_5;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4220 = t4218 + t4219;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4221 = t2294 * h6_5;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4222 = t4220 + t4221;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4223 = t2430 * h5_5;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4224 = t4222 + t4223;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4225 = t2566 * h4_5;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4226 = t4224 + t4225;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4227 = t2702 * h3_5;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4228 = t4226 + t4227;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4229 = t2838 * h2_5;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4230 = t4228 + t4229;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4231 = t2974 * h1_5;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_45 = t4230 + t4231;
-  $p.Wh[45] = Wh_45 - $lr * d_Wh_45;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[45] += $scale * d_Wh_45;
+  // grad of: matmul(Wh, h11)
   const t4232 = t1642 * h11_6;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4233 = t1750 * h10_6;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4234 = t4232 + t4233;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4235 = t1886 * h9_6;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4236 = t4234 + t4235;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4237 = t2022 * h8_6;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4238 = t4236 + t4237;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4239 = t2158 * h7_6;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4240 = t4238 + t4239;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4241 = t2294 * h6_6;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4242 = t4240 + t4241;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4243 = t2430 * h5_6;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4244 = t4242 + t4243;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4245 = t2566 * h4_6;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4246 = t4244 + t4245;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4247 = t2702 * h3_6;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4248 = t4246 + t4247;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4249 = t2838 * h2_6;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4250 = t4248 + t4249;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4251 = t2974 * h1_6;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_46 = t4250 + t4251;
-  $p.Wh[46] = Wh_46 - $lr * d_Wh_46;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[46] += $scale * d_Wh_46;
+  // grad of: matmul(Wh, h11)
   const t4252 = t1642 * h11_7;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4253 = t1750 * h10_7;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4254 = t4252 + t4253;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4255 = t1886 * h9_7;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4256 = t4254 + t4255;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4257 = t2022 * h8_7;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4258 = t4256 + t4257;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4259 = t2158 * h7_7;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4260 = t4258 + t4259;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4261 = t2294 * h6_7;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4262 = t4260 + t4261;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4263 = t2430 * h5_7;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4264 = t4262 + t4263;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4265 = t2566 * h4_7;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4266 = t4264 + t4265;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4267 = t2702 * h3_7;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4268 = t4266 + t4267;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4269 = t2838 * h2_7;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4270 = t4268 + t4269;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4271 = t2974 * h1_7;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_47 = t4270 + t4271;
-  $p.Wh[47] = Wh_47 - $lr * d_Wh_47;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[47] += $scale * d_Wh_47;
+  // grad of: matmul(Wh, h11)
   const t4272 = t1647 * h11_0;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4273 = t1769 * h10_0;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4274 = t4272 + t4273;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4275 = t1905 * h9_0;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4276 = t4274 + t4275;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4277 = t2041 * h8_0;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4278 = t4276 + t4277;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4279 = t2177 * h7_0;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4280 = t4278 + t4279;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4281 = t2313 * h6_0;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4282 = t4280 + t4281;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4283 = t2449 * h5_0;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4284 = t4282 + t4283;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4285 = t2585 * h4_0;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4286 = t4284 + t4285;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4287 = t2721 * h3_0;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4288 = t4286 + t4287;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4289 = t2857 * h2_0;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4290 = t4288 + t4289;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4291 = t2993 * h1_0;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_48 = t4290 + t4291;
-  $p.Wh[48] = Wh_48 - $lr * d_Wh_48;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[48] += $scale * d_Wh_48;
+  // grad of: matmul(Wh, h11)
   const t4292 = t1647 * h11_1;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4293 = t1769 * h10_1;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4294 = t4292 + t4293;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4295 = t1905 * h9_1;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4296 = t4294 + t4295;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4297 = t2041 * h8_1;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4298 = t4296 + t4297;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4299 = t2177 * h7_1;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4300 = t4298 + t4299;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4301 = t2313 * h6_1;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4302 = t4300 + t4301;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4303 = t2449 * h5_1;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4304 = t4302 + t4303;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4305 = t2585 * h4_1;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4306 = t4304 + t4305;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4307 = t2721 * h3_1;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4308 = t4306 + t4307;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4309 = t2857 * h2_1;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4310 = t4308 + t4309;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4311 = t2993 * h1_1;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_49 = t4310 + t4311;
-  $p.Wh[49] = Wh_49 - $lr * d_Wh_49;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[49] += $scale * d_Wh_49;
+  // grad of: matmul(Wh, h11)
   const t4312 = t1647 * h11_2;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4313 = t1769 * h10_2;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4314 = t4312 + t4313;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4315 = t1905 * h9_2;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4316 = t4314 + t4315;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4317 = t2041 * h8_2;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4318 = t4316 + t4317;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4319 = t2177 * h7_2;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4320 = t4318 + t4319;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4321 = t2313 * h6_2;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4322 = t4320 + t4321;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4323 = t2449 * h5_2;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4324 = t4322 + t4323;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4325 = t2585 * h4_2;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4326 = t4324 + t4325;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4327 = t2721 * h3_2;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4328 = t4326 + t4327;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4329 = t2857 * h2_2;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4330 = t4328 + t4329;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4331 = t2993 * h1_2;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_50 = t4330 + t4331;
-  $p.Wh[50] = Wh_50 - $lr * d_Wh_50;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[50] += $scale * d_Wh_50;
+  // grad of: matmul(Wh, h11)
   const t4332 = t1647 * h11_3;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4333 = t1769 * h10_3;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4334 = t4332 + t4333;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4335 = t1905 * h9_3;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4336 = t4334 + t4335;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4337 = t2041 * h8_3;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4338 = t4336 + t4337;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4339 = t2177 * h7_3;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4340 = t4338 + t4339;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4341 = t2313 * h6_3;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4342 = t4340 + t4341;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4343 = t2449 * h5_3;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4344 = t4342 + t4343;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4345 = t2585 * h4_3;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4346 = t4344 + t4345;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4347 = t2721 * h3_3;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4348 = t4346 + t4347;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4349 = t2857 * h2_3;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4350 = t4348 + t4349;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4351 = t2993 * h1_3;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_51 = t4350 + t4351;
-  $p.Wh[51] = Wh_51 - $lr * d_Wh_51;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[51] += $scale * d_Wh_51;
+  // grad of: matmul(Wh, h11)
   const t4352 = t1647 * h11_4;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4353 = t1769 * h10_4;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4354 = t4352 + t4353;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4355 = t1905 * h9_4;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4356 = t4354 + t4355;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4357 = t2041 * h8_4;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4358 = t4356 + t4357;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4359 = t2177 * h7_4;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4360 = t4358 + t4359;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4361 = t2313 * h6_4;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4362 = t4360 + t4361;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4363 = t2449 * h5_4;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4364 = t4362 + t4363;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4365 = t2585 * h4_4;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4366 = t4364 + t4365;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4367 = t2721 * h3_4;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4368 = t4366 + t4367;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4369 = t2857 * h2_4;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4370 = t4368 + t4369;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4371 = t2993 * h1_4;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_52 = t4370 + t4371;
-  $p.Wh[52] = Wh_52 - $lr * d_Wh_52;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[52] += $scale * d_Wh_52;
+  // grad of: matmul(Wh, h11)
   const t4372 = t1647 * h11_5;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4373 = t1769 * h10_5;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4374 = t4372 + t4373;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4375 = t1905 * h9_5;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4376 = t4374 + t4375;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4377 = t2041 * h8_5;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4378 = t4376 + t4377;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4379 = t2177 * h7_5;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4380 = t4378 + t4379;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4381 = t2313 * h6_5;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4382 = t4380 + t4381;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4383 = t2449 * h5_5;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4384 = t4382 + t4383;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4385 = t2585 * h4_5;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4386 = t4384 + t4385;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4387 = t2721 * h3_5;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4388 = t4386 + t4387;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4389 = t2857 * h2_5;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4390 = t4388 + t4389;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4391 = t2993 * h1_5;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_53 = t4390 + t4391;
-  $p.Wh[53] = Wh_53 - $lr * d_Wh_53;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[53] += $scale * d_Wh_53;
+  // grad of: matmul(Wh, h11)
   const t4392 = t1647 * h11_6;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4393 = t1769 * h10_6;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4394 = t4392 + t4393;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4395 = t1905 * h9_6;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4396 = t4394 + t4395;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4397 = t2041 * h8_6;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4398 = t4396 + t4397;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4399 = t2177 * h7_6;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4400 = t4398 + t4399;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4401 = t2313 * h6_6;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4402 = t4400 + t4401;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4403 = t2449 * h5_6;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4404 = t4402 + t4403;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4405 = t2585 * h4_6;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4406 = t4404 + t4405;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4407 = t2721 * h3_6;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4408 = t4406 + t4407;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4409 = t2857 * h2_6;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4410 = t4408 + t4409;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4411 = t2993 * h1_6;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_54 = t4410 + t4411;
-  $p.Wh[54] = Wh_54 - $lr * d_Wh_54;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[54] += $scale * d_Wh_54;
+  // grad of: matmul(Wh, h11)
   const t4412 = t1647 * h11_7;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4413 = t1769 * h10_7;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4414 = t4412 + t4413;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4415 = t1905 * h9_7;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4416 = t4414 + t4415;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4417 = t2041 * h8_7;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4418 = t4416 + t4417;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4419 = t2177 * h7_7;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4420 = t4418 + t4419;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4421 = t2313 * h6_7;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4422 = t4420 + t4421;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4423 = t2449 * h5_7;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4424 = t4422 + t4423;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4425 = t2585 * h4_7;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4426 = t4424 + t4425;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4427 = t2721 * h3_7;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4428 = t4426 + t4427;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4429 = t2857 * h2_7;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4430 = t4428 + t4429;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4431 = t2993 * h1_7;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_55 = t4430 + t4431;
-  $p.Wh[55] = Wh_55 - $lr * d_Wh_55;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[55] += $scale * d_Wh_55;
+  // grad of: matmul(Wh, h11)
   const t4432 = t1652 * h11_0;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4433 = t1788 * h10_0;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4434 = t4432 + t4433;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4435 = t1924 * h9_0;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4436 = t4434 + t4435;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4437 = t2060 * h8_0;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4438 = t4436 + t4437;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4439 = t2196 * h7_0;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4440 = t4438 + t4439;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4441 = t2332 * h6_0;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4442 = t4440 + t4441;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4443 = t2468 * h5_0;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4444 = t4442 + t4443;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4445 = t2604 * h4_0;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4446 = t4444 + t4445;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4447 = t2740 * h3_0;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4448 = t4446 + t4447;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4449 = t2876 * h2_0;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4450 = t4448 + t4449;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4451 = t3012 * h1_0;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_56 = t4450 + t4451;
-  $p.Wh[56] = Wh_56 - $lr * d_Wh_56;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[56] += $scale * d_Wh_56;
+  // grad of: matmul(Wh, h11)
   const t4452 = t1652 * h11_1;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4453 = t1788 * h10_1;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4454 = t4452 + t4453;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4455 = t1924 * h9_1;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4456 = t4454 + t4455;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4457 = t2060 * h8_1;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4458 = t4456 + t4457;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4459 = t2196 * h7_1;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4460 = t4458 + t4459;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4461 = t2332 * h6_1;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4462 = t4460 + t4461;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4463 = t2468 * h5_1;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4464 = t4462 + t4463;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4465 = t2604 * h4_1;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4466 = t4464 + t4465;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4467 = t2740 * h3_1;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4468 = t4466 + t4467;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4469 = t2876 * h2_1;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4470 = t4468 + t4469;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4471 = t3012 * h1_1;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_57 = t4470 + t4471;
-  $p.Wh[57] = Wh_57 - $lr * d_Wh_57;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[57] += $scale * d_Wh_57;
+  // grad of: matmul(Wh, h11)
   const t4472 = t1652 * h11_2;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4473 = t1788 * h10_2;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4474 = t4472 + t4473;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4475 = t1924 * h9_2;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4476 = t4474 + t4475;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4477 = t2060 * h8_2;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4478 = t4476 + t4477;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4479 = t2196 * h7_2;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4480 = t4478 + t4479;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4481 = t2332 * h6_2;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4482 = t4480 + t4481;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4483 = t2468 * h5_2;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4484 = t4482 + t4483;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4485 = t2604 * h4_2;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4486 = t4484 + t4485;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4487 = t2740 * h3_2;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4488 = t4486 + t4487;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4489 = t2876 * h2_2;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4490 = t4488 + t4489;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4491 = t3012 * h1_2;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_58 = t4490 + t4491;
-  $p.Wh[58] = Wh_58 - $lr * d_Wh_58;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[58] += $scale * d_Wh_58;
+  // grad of: matmul(Wh, h11)
   const t4492 = t1652 * h11_3;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4493 = t1788 * h10_3;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4494 = t4492 + t4493;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4495 = t1924 * h9_3;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4496 = t4494 + t4495;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4497 = t2060 * h8_3;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4498 = t4496 + t4497;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4499 = t2196 * h7_3;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4500 = t4498 + t4499;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4501 = t2332 * h6_3;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4502 = t4500 + t4501;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4503 = t2468 * h5_3;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4504 = t4502 + t4503;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4505 = t2604 * h4_3;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4506 = t4504 + t4505;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4507 = t2740 * h3_3;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4508 = t4506 + t4507;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4509 = t2876 * h2_3;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4510 = t4508 + t4509;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4511 = t3012 * h1_3;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_59 = t4510 + t4511;
-  $p.Wh[59] = Wh_59 - $lr * d_Wh_59;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[59] += $scale * d_Wh_59;
+  // grad of: matmul(Wh, h11)
   const t4512 = t1652 * h11_4;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4513 = t1788 * h10_4;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4514 = t4512 + t4513;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4515 = t1924 * h9_4;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4516 = t4514 + t4515;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4517 = t2060 * h8_4;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4518 = t4516 + t4517;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4519 = t2196 * h7_4;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4520 = t4518 + t4519;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4521 = t2332 * h6_4;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4522 = t4520 + t4521;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4523 = t2468 * h5_4;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4524 = t4522 + t4523;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4525 = t2604 * h4_4;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4526 = t4524 + t4525;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4527 = t2740 * h3_4;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4528 = t4526 + t4527;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4529 = t2876 * h2_4;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4530 = t4528 + t4529;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4531 = t3012 * h1_4;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_60 = t4530 + t4531;
-  $p.Wh[60] = Wh_60 - $lr * d_Wh_60;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[60] += $scale * d_Wh_60;
+  // grad of: matmul(Wh, h11)
   const t4532 = t1652 * h11_5;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4533 = t1788 * h10_5;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4534 = t4532 + t4533;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4535 = t1924 * h9_5;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4536 = t4534 + t4535;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4537 = t2060 * h8_5;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4538 = t4536 + t4537;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4539 = t2196 * h7_5;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4540 = t4538 + t4539;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4541 = t2332 * h6_5;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4542 = t4540 + t4541;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4543 = t2468 * h5_5;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4544 = t4542 + t4543;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4545 = t2604 * h4_5;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4546 = t4544 + t4545;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4547 = t2740 * h3_5;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4548 = t4546 + t4547;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4549 = t2876 * h2_5;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4550 = t4548 + t4549;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4551 = t3012 * h1_5;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_61 = t4550 + t4551;
-  $p.Wh[61] = Wh_61 - $lr * d_Wh_61;
-  // grad of: (matmul) = matmul(Wh, h11)
+  $g.Wh[61] += $scale * d_Wh_61;
+  // grad of: matmul(Wh, h11)
   const t4552 = t1652 * h11_6;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4553 = t1788 * h10_6;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4554 = t4552 + t4553;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4555 = t1924 * h9_6;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4556 = t4554 + t4555;
-  $t[285] = t4556;
+  // grad of: matmul(Wh, h8)
+  const t4557 = t2060 * h8_6;
+  // grad of: matmul(Wh, h8)
+  const t4558 = t4556 + t4557;
+  // grad of: matmul(Wh, h7)
+  const t4559 = t2196 * h7_6;
+  // grad of: matmul(Wh, h7)
+  const t4560 = t4558 + t4559;
+  $t[286] = t4560;
+  // grad of: matmul(Wh, h6)
+  const t4561 = t2332 * h6_6;
+  $t[287] = t4561;
 }
 
-function $step_5($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  const Wh_62 = $t[39];
-  const Wh_63 = $t[40];
-  const b_0 = $t[44];
-  const b_1 = $t[61];
-  const b_2 = $t[72];
-  const b_3 = $t[83];
-  const b_4 = $t[94];
-  const b_5 = $t[18];
-  const b_6 = $t[30];
-  const b_7 = $t[41];
-  const v_0 = $t[103];
-  const v_1 = $t[105];
-  const v_2 = $t[106];
-  const v_3 = $t[107];
-  const v_4 = $t[108];
-  const v_5 = $t[109];
-  const v_6 = $t[110];
-  const v_7 = $t[111];
-  const h1_6 = $t[251];
-  const h1_7 = $t[257];
-  const h2_6 = $t[202];
-  const h2_7 = $t[203];
-  const h3_6 = $t[194];
-  const h3_7 = $t[195];
+function $gradient_5($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
+  const h1_6 = $t[253];
+  const h1_7 = $t[259];
+  const h2_6 = $t[201];
+  const h2_7 = $t[202];
+  const h3_6 = $t[193];
+  const h3_7 = $t[194];
   const h4_6 = $t[170];
-  const h4_7 = $t[181];
+  const h4_7 = $t[178];
   const h5_6 = $t[162];
   const h5_7 = $t[163];
-  const h6_6 = $t[15];
-  const h6_7 = $t[17];
-  const h7_6 = $t[154];
+  const h6_7 = $t[11];
   const h7_7 = $t[155];
-  const h8_6 = $t[151];
   const h8_7 = $t[152];
   const h9_7 = $t[144];
   const h10_7 = $t[136];
   const h11_7 = $t[120];
-  const h12_0 = $t[299];
-  const h12_1 = $t[300];
-  const h12_2 = $t[301];
-  const h12_3 = $t[302];
-  const h12_4 = $t[303];
-  const h12_5 = $t[304];
-  const h12_6 = $t[305];
-  const h12_7 = $t[306];
-  const loss = $t[307];
-  const d_c = $t[298];
+  const h12_0 = $t[301];
+  const h12_1 = $t[302];
+  const h12_2 = $t[303];
+  const h12_3 = $t[304];
+  const h12_4 = $t[305];
+  const h12_5 = $t[306];
+  const h12_6 = $t[307];
+  const h12_7 = $t[308];
+  const loss = $t[309];
+  const d_c = $t[300];
   const t1618 = $t[216];
   const t1622 = $t[224];
   const t1627 = $t[231];
   const t1632 = $t[238];
-  const t1637 = $t[116];
-  const t1642 = $t[117];
-  const t1647 = $t[118];
+  const t1637 = $t[245];
+  const t1642 = $t[252];
+  const t1647 = $t[117];
   const t1652 = $t[119];
   const t1656 = $t[123];
   const t1674 = $t[124];
@@ -20667,370 +12337,8689 @@ function $step_5($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $
   const t1731 = $t[127];
   const t1750 = $t[128];
   const t1769 = $t[129];
-  const t1788 = $t[263];
+  const t1788 = $t[265];
   const t1792 = $t[215];
   const t1810 = $t[223];
   const t1829 = $t[230];
   const t1848 = $t[237];
   const t1867 = $t[244];
-  const t1886 = $t[250];
-  const t1905 = $t[256];
-  const t1924 = $t[262];
+  const t1886 = $t[251];
+  const t1905 = $t[258];
+  const t1924 = $t[264];
   const t1928 = $t[214];
   const t1946 = $t[222];
   const t1965 = $t[229];
   const t1984 = $t[236];
   const t2003 = $t[243];
-  const t2022 = $t[249];
-  const t2041 = $t[255];
-  const t2060 = $t[261];
+  const t2022 = $t[250];
+  const t2041 = $t[257];
+  const t2060 = $t[263];
   const t2064 = $t[213];
   const t2082 = $t[221];
   const t2101 = $t[228];
   const t2120 = $t[235];
   const t2139 = $t[242];
-  const t2158 = $t[248];
-  const t2177 = $t[254];
-  const t2196 = $t[260];
+  const t2158 = $t[249];
+  const t2177 = $t[256];
+  const t2196 = $t[262];
   const t2200 = $t[212];
   const t2218 = $t[220];
   const t2237 = $t[227];
   const t2256 = $t[234];
   const t2275 = $t[241];
-  const t2294 = $t[247];
-  const t2313 = $t[253];
-  const t2332 = $t[259];
+  const t2294 = $t[248];
+  const t2313 = $t[255];
+  const t2332 = $t[261];
   const t2336 = $t[210];
   const t2354 = $t[219];
   const t2373 = $t[226];
   const t2392 = $t[233];
   const t2411 = $t[240];
-  const t2430 = $t[246];
-  const t2449 = $t[252];
-  const t2468 = $t[258];
-  const t2472 = $t[173];
-  const t2490 = $t[174];
-  const t2509 = $t[175];
-  const t2528 = $t[176];
-  const t2547 = $t[177];
-  const t2566 = $t[178];
-  const t2585 = $t[179];
-  const t2604 = $t[180];
-  const t2608 = $t[183];
-  const t2626 = $t[184];
-  const t2645 = $t[185];
-  const t2664 = $t[186];
-  const t2683 = $t[187];
-  const t2702 = $t[188];
-  const t2721 = $t[171];
-  const t2740 = $t[282];
-  const t2744 = $t[286];
-  const t2762 = $t[289];
-  const t2781 = $t[271];
-  const t2800 = $t[274];
-  const t2819 = $t[276];
-  const t2838 = $t[278];
-  const t2857 = $t[280];
-  const t2876 = $t[283];
-  const t2880 = $t[287];
-  const t2898 = $t[290];
-  const t2917 = $t[273];
-  const t2936 = $t[275];
-  const t2955 = $t[277];
-  const t2974 = $t[279];
-  const t2993 = $t[281];
-  const t3012 = $t[284];
-  const t3016 = $t[288];
-  const t3055 = $t[291];
-  const t3094 = $t[292];
-  const t3133 = $t[293];
-  const t3172 = $t[294];
-  const t3211 = $t[295];
-  const t3250 = $t[296];
-  const t3289 = $t[297];
-  const t4556 = $t[285];
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4557 = t2060 * h8_6;
-  // grad of: (matmul) = matmul(Wh, h8)
-  const t4558 = t4556 + t4557;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4559 = t2196 * h7_6;
-  // grad of: (matmul) = matmul(Wh, h7)
-  const t4560 = t4558 + t4559;
-  // grad of: (matmul) = matmul(Wh, h6)
-  const t4561 = t2332 * h6_6;
-  // grad of: (matmul) = matmul(Wh, h6)
+  const t2430 = $t[247];
+  const t2449 = $t[254];
+  const t2468 = $t[260];
+  const t2472 = $t[208];
+  const t2490 = $t[218];
+  const t2509 = $t[171];
+  const t2528 = $t[173];
+  const t2547 = $t[174];
+  const t2566 = $t[175];
+  const t2585 = $t[176];
+  const t2604 = $t[177];
+  const t2608 = $t[181];
+  const t2626 = $t[182];
+  const t2645 = $t[183];
+  const t2664 = $t[184];
+  const t2683 = $t[185];
+  const t2702 = $t[186];
+  const t2721 = $t[187];
+  const t2740 = $t[283];
+  const t2744 = $t[288];
+  const t2762 = $t[291];
+  const t2781 = $t[273];
+  const t2800 = $t[275];
+  const t2819 = $t[277];
+  const t2838 = $t[279];
+  const t2857 = $t[281];
+  const t2876 = $t[284];
+  const t2880 = $t[289];
+  const t2898 = $t[292];
+  const t2917 = $t[274];
+  const t2936 = $t[276];
+  const t2955 = $t[278];
+  const t2974 = $t[280];
+  const t2993 = $t[282];
+  const t3012 = $t[285];
+  const t3016 = $t[290];
+  const t3055 = $t[293];
+  const t3094 = $t[294];
+  const t3133 = $t[295];
+  const t3172 = $t[296];
+  const t3211 = $t[297];
+  const t3250 = $t[298];
+  const t3289 = $t[299];
+  const t4560 = $t[286];
+  const t4561 = $t[287];
+  // grad of: matmul(Wh, h6)
   const t4562 = t4560 + t4561;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4563 = t2468 * h5_6;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4564 = t4562 + t4563;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4565 = t2604 * h4_6;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4566 = t4564 + t4565;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4567 = t2740 * h3_6;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4568 = t4566 + t4567;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4569 = t2876 * h2_6;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4570 = t4568 + t4569;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4571 = t3012 * h1_6;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
+  const d_Wh_62 = t4570 + t4571;
+  $g.Wh[62] += $scale * d_Wh_62;
+  // grad of: matmul(Wh, h11)
+  const t4572 = t1652 * h11_7;
+  // grad of: matmul(Wh, h10)
+  const t4573 = t1788 * h10_7;
+  // grad of: matmul(Wh, h10)
+  const t4574 = t4572 + t4573;
+  // grad of: matmul(Wh, h9)
+  const t4575 = t1924 * h9_7;
+  // grad of: matmul(Wh, h9)
+  const t4576 = t4574 + t4575;
+  // grad of: matmul(Wh, h8)
+  const t4577 = t2060 * h8_7;
+  // grad of: matmul(Wh, h8)
+  const t4578 = t4576 + t4577;
+  // grad of: matmul(Wh, h7)
+  const t4579 = t2196 * h7_7;
+  // grad of: matmul(Wh, h7)
+  const t4580 = t4578 + t4579;
+  // grad of: matmul(Wh, h6)
+  const t4581 = t2332 * h6_7;
+  // grad of: matmul(Wh, h6)
+  const t4582 = t4580 + t4581;
+  // grad of: matmul(Wh, h5)
+  const t4583 = t2468 * h5_7;
+  // grad of: matmul(Wh, h5)
+  const t4584 = t4582 + t4583;
+  // grad of: matmul(Wh, h4)
+  const t4585 = t2604 * h4_7;
+  // grad of: matmul(Wh, h4)
+  const t4586 = t4584 + t4585;
+  // grad of: matmul(Wh, h3)
+  const t4587 = t2740 * h3_7;
+  // grad of: matmul(Wh, h3)
+  const t4588 = t4586 + t4587;
+  // grad of: matmul(Wh, h2)
+  const t4589 = t2876 * h2_7;
+  // grad of: matmul(Wh, h2)
+  const t4590 = t4588 + t4589;
+  // grad of: matmul(Wh, h1)
+  const t4591 = t3012 * h1_7;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_63 = t4590 + t4591;
+  $g.Wh[63] += $scale * d_Wh_63;
+  // grad of: Wx * x_10 + matmul(Wh, h10) + b
+  const t4592 = t1618 + t1656;
+  // grad of: Wx * x_9 + matmul(Wh, h9) + b
+  const t4593 = t4592 + t1792;
+  // grad of: Wx * x_8 + matmul(Wh, h8) + b
+  const t4594 = t4593 + t1928;
+  // grad of: Wx * x_7 + matmul(Wh, h7) + b
+  const t4595 = t4594 + t2064;
+  // grad of: Wx * x_6 + matmul(Wh, h6) + b
+  const t4596 = t4595 + t2200;
+  // grad of: Wx * x_5 + matmul(Wh, h5) + b
+  const t4597 = t4596 + t2336;
+  // grad of: Wx * x_4 + matmul(Wh, h4) + b
+  const t4598 = t4597 + t2472;
+  // grad of: Wx * x_3 + matmul(Wh, h3) + b
+  const t4599 = t4598 + t2608;
+  // grad of: Wx * x_2 + matmul(Wh, h2) + b
+  const t4600 = t4599 + t2744;
+  // grad of: Wx * x_1 + matmul(Wh, h1) + b
+  const t4601 = t4600 + t2880;
+  // grad of: Wx * x_0 + b
+  const d_b_0 = t4601 + t3016;
+  $g.b[0] += $scale * d_b_0;
+  // grad of: Wx * x_10 + matmul(Wh, h10) + b
+  const t4602 = t1622 + t1674;
+  // grad of: Wx * x_9 + matmul(Wh, h9) + b
+  const t4603 = t4602 + t1810;
+  // grad of: Wx * x_8 + matmul(Wh, h8) + b
+  const t4604 = t4603 + t1946;
+  // grad of: Wx * x_7 + matmul(Wh, h7) + b
+  const t4605 = t4604 + t2082;
+  // grad of: Wx * x_6 + matmul(Wh, h6) + b
+  const t4606 = t4605 + t2218;
+  // grad of: Wx * x_5 + matmul(Wh, h5) + b
+  const t4607 = t4606 + t2354;
+  // grad of: Wx * x_4 + matmul(Wh, h4) + b
+  const t4608 = t4607 + t2490;
+  // grad of: Wx * x_3 + matmul(Wh, h3) + b
+  const t4609 = t4608 + t2626;
+  // grad of: Wx * x_2 + matmul(Wh, h2) + b
+  const t4610 = t4609 + t2762;
+  // grad of: Wx * x_1 + matmul(Wh, h1) + b
+  const t4611 = t4610 + t2898;
+  // grad of: Wx * x_0 + b
+  const d_b_1 = t4611 + t3055;
+  $g.b[1] += $scale * d_b_1;
+  // grad of: Wx * x_10 + matmul(Wh, h10) + b
+  const t4612 = t1627 + t1693;
+  // grad of: Wx * x_9 + matmul(Wh, h9) + b
+  const t4613 = t4612 + t1829;
+  // grad of: Wx * x_8 + matmul(Wh, h8) + b
+  const t4614 = t4613 + t1965;
+  // grad of: Wx * x_7 + matmul(Wh, h7) + b
+  const t4615 = t4614 + t2101;
+  // grad of: Wx * x_6 + matmul(Wh, h6) + b
+  const t4616 = t4615 + t2237;
+  // grad of: Wx * x_5 + matmul(Wh, h5) + b
+  const t4617 = t4616 + t2373;
+  // grad of: Wx * x_4 + matmul(Wh, h4) + b
+  const t4618 = t4617 + t2509;
+  // grad of: Wx * x_3 + matmul(Wh, h3) + b
+  const t4619 = t4618 + t2645;
+  // grad of: Wx * x_2 + matmul(Wh, h2) + b
+  const t4620 = t4619 + t2781;
+  // grad of: Wx * x_1 + matmul(Wh, h1) + b
+  const t4621 = t4620 + t2917;
+  // grad of: Wx * x_0 + b
+  const d_b_2 = t4621 + t3094;
+  $g.b[2] += $scale * d_b_2;
+  // grad of: Wx * x_10 + matmul(Wh, h10) + b
+  const t4622 = t1632 + t1712;
+  // grad of: Wx * x_9 + matmul(Wh, h9) + b
+  const t4623 = t4622 + t1848;
+  // grad of: Wx * x_8 + matmul(Wh, h8) + b
+  const t4624 = t4623 + t1984;
+  // grad of: Wx * x_7 + matmul(Wh, h7) + b
+  const t4625 = t4624 + t2120;
+  // grad of: Wx * x_6 + matmul(Wh, h6) + b
+  const t4626 = t4625 + t2256;
+  // grad of: Wx * x_5 + matmul(Wh, h5) + b
+  const t4627 = t4626 + t2392;
+  // grad of: Wx * x_4 + matmul(Wh, h4) + b
+  const t4628 = t4627 + t2528;
+  // grad of: Wx * x_3 + matmul(Wh, h3) + b
+  const t4629 = t4628 + t2664;
+  // grad of: Wx * x_2 + matmul(Wh, h2) + b
+  const t4630 = t4629 + t2800;
+  // grad of: Wx * x_1 + matmul(Wh, h1) + b
+  const t4631 = t4630 + t2936;
+  // grad of: Wx * x_0 + b
+  const d_b_3 = t4631 + t3133;
+  $g.b[3] += $scale * d_b_3;
+  // grad of: Wx * x_10 + matmul(Wh, h10) + b
+  const t4632 = t1637 + t1731;
+  // grad of: Wx * x_9 + matmul(Wh, h9) + b
+  const t4633 = t4632 + t1867;
+  // grad of: Wx * x_8 + matmul(Wh, h8) + b
+  const t4634 = t4633 + t2003;
+  // grad of: Wx * x_7 + matmul(Wh, h7) + b
+  const t4635 = t4634 + t2139;
+  // grad of: Wx * x_6 + matmul(Wh, h6) + b
+  const t4636 = t4635 + t2275;
+  // grad of: Wx * x_5 + matmul(Wh, h5) + b
+  const t4637 = t4636 + t2411;
+  // grad of: Wx * x_4 + matmul(Wh, h4) + b
+  const t4638 = t4637 + t2547;
+  // grad of: Wx * x_3 + matmul(Wh, h3) + b
+  const t4639 = t4638 + t2683;
+  // grad of: Wx * x_2 + matmul(Wh, h2) + b
+  const t4640 = t4639 + t2819;
+  // grad of: Wx * x_1 + matmul(Wh, h1) + b
+  const t4641 = t4640 + t2955;
+  // grad of: Wx * x_0 + b
+  const d_b_4 = t4641 + t3172;
+  $g.b[4] += $scale * d_b_4;
+  // grad of: Wx * x_10 + matmul(Wh, h10) + b
+  const t4642 = t1642 + t1750;
+  // grad of: Wx * x_9 + matmul(Wh, h9) + b
+  const t4643 = t4642 + t1886;
+  // grad of: Wx * x_8 + matmul(Wh, h8) + b
+  const t4644 = t4643 + t2022;
+  // grad of: Wx * x_7 + matmul(Wh, h7) + b
+  const t4645 = t4644 + t2158;
+  // grad of: Wx * x_6 + matmul(Wh, h6) + b
+  const t4646 = t4645 + t2294;
+  // grad of: Wx * x_5 + matmul(Wh, h5) + b
+  const t4647 = t4646 + t2430;
+  // grad of: Wx * x_4 + matmul(Wh, h4) + b
+  const t4648 = t4647 + t2566;
+  // grad of: Wx * x_3 + matmul(Wh, h3) + b
+  const t4649 = t4648 + t2702;
+  // grad of: Wx * x_2 + matmul(Wh, h2) + b
+  const t4650 = t4649 + t2838;
+  // grad of: Wx * x_1 + matmul(Wh, h1) + b
+  const t4651 = t4650 + t2974;
+  // grad of: Wx * x_0 + b
+  const d_b_5 = t4651 + t3211;
+  $g.b[5] += $scale * d_b_5;
+  // grad of: Wx * x_10 + matmul(Wh, h10) + b
+  const t4652 = t1647 + t1769;
+  // grad of: Wx * x_9 + matmul(Wh, h9) + b
+  const t4653 = t4652 + t1905;
+  // grad of: Wx * x_8 + matmul(Wh, h8) + b
+  const t4654 = t4653 + t2041;
+  // grad of: Wx * x_7 + matmul(Wh, h7) + b
+  const t4655 = t4654 + t2177;
+  // grad of: Wx * x_6 + matmul(Wh, h6) + b
+  const t4656 = t4655 + t2313;
+  // grad of: Wx * x_5 + matmul(Wh, h5) + b
+  const t4657 = t4656 + t2449;
+  // grad of: Wx * x_4 + matmul(Wh, h4) + b
+  const t4658 = t4657 + t2585;
+  // grad of: Wx * x_3 + matmul(Wh, h3) + b
+  const t4659 = t4658 + t2721;
+  // grad of: Wx * x_2 + matmul(Wh, h2) + b
+  const t4660 = t4659 + t2857;
+  // grad of: Wx * x_1 + matmul(Wh, h1) + b
+  const t4661 = t4660 + t2993;
+  // grad of: Wx * x_0 + b
+  const d_b_6 = t4661 + t3250;
+  $g.b[6] += $scale * d_b_6;
+  // grad of: Wx * x_10 + matmul(Wh, h10) + b
+  const t4662 = t1652 + t1788;
+  // grad of: Wx * x_9 + matmul(Wh, h9) + b
+  const t4663 = t4662 + t1924;
+  // grad of: Wx * x_8 + matmul(Wh, h8) + b
+  const t4664 = t4663 + t2060;
+  // grad of: Wx * x_7 + matmul(Wh, h7) + b
+  const t4665 = t4664 + t2196;
+  // grad of: Wx * x_6 + matmul(Wh, h6) + b
+  const t4666 = t4665 + t2332;
+  // grad of: Wx * x_5 + matmul(Wh, h5) + b
+  const t4667 = t4666 + t2468;
+  // grad of: Wx * x_4 + matmul(Wh, h4) + b
+  const t4668 = t4667 + t2604;
+  // grad of: Wx * x_3 + matmul(Wh, h3) + b
+  const t4669 = t4668 + t2740;
+  // grad of: Wx * x_2 + matmul(Wh, h2) + b
+  const t4670 = t4669 + t2876;
+  // grad of: Wx * x_1 + matmul(Wh, h1) + b
+  const t4671 = t4670 + t3012;
+  // grad of: Wx * x_0 + b
+  const d_b_7 = t4671 + t3289;
+  $g.b[7] += $scale * d_b_7;
+  // grad of: dot(v, h12)
+  const d_v_0 = d_c * h12_0;
+  $g.v[0] += $scale * d_v_0;
+  // grad of: dot(v, h12)
+  const d_v_1 = d_c * h12_1;
+  $g.v[1] += $scale * d_v_1;
+  // grad of: dot(v, h12)
+  const d_v_2 = d_c * h12_2;
+  $g.v[2] += $scale * d_v_2;
+  // grad of: dot(v, h12)
+  const d_v_3 = d_c * h12_3;
+  $g.v[3] += $scale * d_v_3;
+  // grad of: dot(v, h12)
+  const d_v_4 = d_c * h12_4;
+  $g.v[4] += $scale * d_v_4;
+  // grad of: dot(v, h12)
+  const d_v_5 = d_c * h12_5;
+  $g.v[5] += $scale * d_v_5;
+  // grad of: dot(v, h12)
+  const d_v_6 = d_c * h12_6;
+  $g.v[6] += $scale * d_v_6;
+  // grad of: dot(v, h12)
+  const d_v_7 = d_c * h12_7;
+  $g.v[7] += $scale * d_v_7;
+  return loss;
+}
+
+function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
+  $gradient_0($p, $x, $xo, $y, $yo, $g, $scale);
+  $gradient_1($p, $x, $xo, $y, $yo, $g, $scale);
+  $gradient_2($p, $x, $xo, $y, $yo, $g, $scale);
+  $gradient_3($p, $x, $xo, $y, $yo, $g, $scale);
+  $gradient_4($p, $x, $xo, $y, $yo, $g, $scale);
+  return $gradient_5($p, $x, $xo, $y, $yo, $g, $scale);
+}
+
+function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): void {
+  const Wx_0 = $p.Wx[0];
+  $t[217] = Wx_0;
+  const Wx_1 = $p.Wx[1];
+  $t[45] = Wx_1;
+  const Wx_2 = $p.Wx[2];
+  $t[62] = Wx_2;
+  const Wx_3 = $p.Wx[3];
+  $t[73] = Wx_3;
+  const Wx_4 = $p.Wx[4];
+  $t[84] = Wx_4;
+  const Wx_5 = $p.Wx[5];
+  $t[95] = Wx_5;
+  const Wx_6 = $p.Wx[6];
+  $t[16] = Wx_6;
+  const Wx_7 = $p.Wx[7];
+  $t[31] = Wx_7;
+  const Wh_0 = $p.Wh[0];
+  $t[44] = Wh_0;
+  const Wh_1 = $p.Wh[1];
+  $t[61] = Wh_1;
+  const Wh_2 = $p.Wh[2];
+  $t[72] = Wh_2;
+  const Wh_3 = $p.Wh[3];
+  $t[83] = Wh_3;
+  const Wh_4 = $p.Wh[4];
+  $t[94] = Wh_4;
+  const Wh_5 = $p.Wh[5];
+  $t[14] = Wh_5;
+  const Wh_6 = $p.Wh[6];
+  $t[30] = Wh_6;
+  const Wh_7 = $p.Wh[7];
+  $t[41] = Wh_7;
+  const Wh_8 = $p.Wh[8];
+  $t[47] = Wh_8;
+  const Wh_9 = $p.Wh[9];
+  $t[49] = Wh_9;
+  const Wh_10 = $p.Wh[10];
+  $t[51] = Wh_10;
+  const Wh_11 = $p.Wh[11];
+  $t[53] = Wh_11;
+  const Wh_12 = $p.Wh[12];
+  $t[55] = Wh_12;
+  const Wh_13 = $p.Wh[13];
+  $t[57] = Wh_13;
+  const Wh_14 = $p.Wh[14];
+  $t[58] = Wh_14;
+  const Wh_15 = $p.Wh[15];
+  $t[59] = Wh_15;
+  const Wh_16 = $p.Wh[16];
+  $t[63] = Wh_16;
+  const Wh_17 = $p.Wh[17];
+  $t[64] = Wh_17;
+  const Wh_18 = $p.Wh[18];
+  $t[65] = Wh_18;
+  const Wh_19 = $p.Wh[19];
+  $t[66] = Wh_19;
+  const Wh_20 = $p.Wh[20];
+  $t[67] = Wh_20;
+  const Wh_21 = $p.Wh[21];
+  $t[68] = Wh_21;
+  const Wh_22 = $p.Wh[22];
+  $t[69] = Wh_22;
+  const Wh_23 = $p.Wh[23];
+  $t[70] = Wh_23;
+  const Wh_24 = $p.Wh[24];
+  $t[74] = Wh_24;
+  const Wh_25 = $p.Wh[25];
+  $t[75] = Wh_25;
+  const Wh_26 = $p.Wh[26];
+  $t[76] = Wh_26;
+  const Wh_27 = $p.Wh[27];
+  $t[77] = Wh_27;
+  const Wh_28 = $p.Wh[28];
+  $t[78] = Wh_28;
+  const Wh_29 = $p.Wh[29];
+  $t[79] = Wh_29;
+  const Wh_30 = $p.Wh[30];
+  $t[80] = Wh_30;
+  const Wh_31 = $p.Wh[31];
+  $t[81] = Wh_31;
+  const Wh_32 = $p.Wh[32];
+  $t[85] = Wh_32;
+  const Wh_33 = $p.Wh[33];
+  $t[86] = Wh_33;
+  const Wh_34 = $p.Wh[34];
+  $t[87] = Wh_34;
+  const Wh_35 = $p.Wh[35];
+  $t[88] = Wh_35;
+  const Wh_36 = $p.Wh[36];
+  $t[89] = Wh_36;
+  const Wh_37 = $p.Wh[37];
+  $t[90] = Wh_37;
+  const Wh_38 = $p.Wh[38];
+  $t[91] = Wh_38;
+  const Wh_39 = $p.Wh[39];
+  $t[92] = Wh_39;
+  const Wh_40 = $p.Wh[40];
+  $t[96] = Wh_40;
+  const Wh_41 = $p.Wh[41];
+  $t[97] = Wh_41;
+  const Wh_42 = $p.Wh[42];
+  $t[98] = Wh_42;
+  const Wh_43 = $p.Wh[43];
+  $t[2] = Wh_43;
+  const Wh_44 = $p.Wh[44];
+  $t[4] = Wh_44;
+  const Wh_45 = $p.Wh[45];
+  $t[6] = Wh_45;
+  const Wh_46 = $p.Wh[46];
+  $t[8] = Wh_46;
+  const Wh_47 = $p.Wh[47];
+  $t[10] = Wh_47;
+  const Wh_48 = $p.Wh[48];
+  $t[18] = Wh_48;
+  const Wh_49 = $p.Wh[49];
+  $t[20] = Wh_49;
+  const Wh_50 = $p.Wh[50];
+  $t[22] = Wh_50;
+  const Wh_51 = $p.Wh[51];
+  $t[24] = Wh_51;
+  const Wh_52 = $p.Wh[52];
+  $t[25] = Wh_52;
+  const Wh_53 = $p.Wh[53];
+  $t[26] = Wh_53;
+  const Wh_54 = $p.Wh[54];
+  $t[27] = Wh_54;
+  const Wh_55 = $p.Wh[55];
+  $t[28] = Wh_55;
+  const Wh_56 = $p.Wh[56];
+  $t[32] = Wh_56;
+  const Wh_57 = $p.Wh[57];
+  $t[33] = Wh_57;
+  const Wh_58 = $p.Wh[58];
+  $t[34] = Wh_58;
+  const Wh_59 = $p.Wh[59];
+  $t[35] = Wh_59;
+  const Wh_60 = $p.Wh[60];
+  $t[36] = Wh_60;
+  const Wh_61 = $p.Wh[61];
+  $t[37] = Wh_61;
+  const Wh_62 = $p.Wh[62];
+  $t[38] = Wh_62;
+  const Wh_63 = $p.Wh[63];
+  $t[39] = Wh_63;
+  const b_0 = $p.b[0];
+  $t[43] = b_0;
+  const b_1 = $p.b[1];
+  $t[60] = b_1;
+  const b_2 = $p.b[2];
+  $t[71] = b_2;
+  const b_3 = $p.b[3];
+  $t[82] = b_3;
+  const b_4 = $p.b[4];
+  $t[93] = b_4;
+  const b_5 = $p.b[5];
+  $t[13] = b_5;
+  const b_6 = $p.b[6];
+  $t[29] = b_6;
+  const b_7 = $p.b[7];
+  $t[40] = b_7;
+  const v_0 = $p.v[0];
+  $t[106] = v_0;
+  const v_1 = $p.v[1];
+  $t[108] = v_1;
+  const v_2 = $p.v[2];
+  $t[109] = v_2;
+  const v_3 = $p.v[3];
+  $t[110] = v_3;
+  const v_4 = $p.v[4];
+  $t[111] = v_4;
+  const v_5 = $p.v[5];
+  $t[112] = v_5;
+  const v_6 = $p.v[6];
+  $t[113] = v_6;
+  const v_7 = $p.v[7];
+  $t[114] = v_7;
+  const c = $p.c;
+  $t[115] = c;
+  const x_0 = $x[$xo + 0];
+  $t[204] = x_0;
+  const x_1 = $x[$xo + 1];
+  $t[205] = x_1;
+  const x_2 = $x[$xo + 2];
+  $t[206] = x_2;
+  const x_3 = $x[$xo + 3];
+  $t[207] = x_3;
+  const x_4 = $x[$xo + 4];
+  $t[209] = x_4;
+  const x_5 = $x[$xo + 5];
+  $t[211] = x_5;
+  const x_6 = $x[$xo + 6];
+  $t[17] = x_6;
+  const x_7 = $x[$xo + 7];
+  $t[46] = x_7;
+  const x_8 = $x[$xo + 8];
+  $t[100] = x_8;
+  const x_9 = $x[$xo + 9];
+  $t[102] = x_9;
+  const x_10 = $x[$xo + 10];
+  $t[104] = x_10;
+  const x_11 = $x[$xo + 11];
+  $t[107] = x_11;
+  const y = $y[$yo + 0];
+  $t[116] = y;
+  const t0 = Wx_0 * x_11;
+  $t[105] = t0;
+  const t1 = Wx_0 * x_10;
+  $t[103] = t1;
+  const t2 = Wx_0 * x_9;
+  $t[101] = t2;
+  const t3 = Wx_0 * x_8;
+  $t[99] = t3;
+  const t4 = Wx_0 * x_7;
+  $t[42] = t4;
+  const t5 = Wx_0 * x_6;
+  const t6 = Wx_0 * x_5;
+  const t7 = Wx_0 * x_4;
+  const t8 = Wx_0 * x_3;
+  const t9 = Wx_0 * x_2;
+  const t10 = Wx_0 * x_1;
+  const t11 = Wx_0 * x_0;
+  const t12 = t11 + b_0;
+  const h1_0 = Math.tanh(t12);
+  $t[203] = h1_0;
+  const t13 = Wh_0 * h1_0;
+  const t14 = Wx_1 * x_0;
+  const t15 = t14 + b_1;
+  const h1_1 = Math.tanh(t15);
+  $t[218] = h1_1;
+  const t16 = Wh_1 * h1_1;
+  const t17 = t13 + t16;
+  const t18 = Wx_2 * x_0;
+  const t19 = t18 + b_2;
+  const h1_2 = Math.tanh(t19);
+  $t[226] = h1_2;
+  const t20 = Wh_2 * h1_2;
+  const t21 = t17 + t20;
+  const t22 = Wx_3 * x_0;
+  const t23 = t22 + b_3;
+  const h1_3 = Math.tanh(t23);
+  $t[233] = h1_3;
+  const t24 = Wh_3 * h1_3;
+  const t25 = t21 + t24;
+  const t26 = Wx_4 * x_0;
+  const t27 = t26 + b_4;
+  const h1_4 = Math.tanh(t27);
+  $t[240] = h1_4;
+  const t28 = Wh_4 * h1_4;
+  const t29 = t25 + t28;
+  const t30 = Wx_5 * x_0;
+  const t31 = t30 + b_5;
+  const h1_5 = Math.tanh(t31);
+  $t[247] = h1_5;
+  const t32 = Wh_5 * h1_5;
+  const t33 = t29 + t32;
+  const t34 = Wx_6 * x_0;
+  const t35 = t34 + b_6;
+  const h1_6 = Math.tanh(t35);
+  $t[254] = h1_6;
+  const t36 = Wh_6 * h1_6;
+  const t37 = t33 + t36;
+  const t38 = Wx_7 * x_0;
+  const t39 = t38 + b_7;
+  const h1_7 = Math.tanh(t39);
+  $t[260] = h1_7;
+  const t40 = Wh_7 * h1_7;
+  const t41 = t37 + t40;
+  const t42 = t10 + t41;
+  const t43 = t42 + b_0;
+  const h2_0 = Math.tanh(t43);
+  $t[195] = h2_0;
+  const t44 = Wh_0 * h2_0;
+  const t45 = Wx_1 * x_1;
+  const t46 = Wh_8 * h1_0;
+  const t47 = Wh_9 * h1_1;
+  const t48 = t46 + t47;
+  const t49 = Wh_10 * h1_2;
+  const t50 = t48 + t49;
+  const t51 = Wh_11 * h1_3;
+  const t52 = t50 + t51;
+  const t53 = Wh_12 * h1_4;
+  const t54 = t52 + t53;
+  const t55 = Wh_13 * h1_5;
+  const t56 = t54 + t55;
+  const t57 = Wh_14 * h1_6;
+  const t58 = t56 + t57;
+  const t59 = Wh_15 * h1_7;
+  const t60 = t58 + t59;
+  const t61 = t45 + t60;
+  const t62 = t61 + b_1;
+  const h2_1 = Math.tanh(t62);
+  $t[196] = h2_1;
+  const t63 = Wh_1 * h2_1;
+  const t64 = t44 + t63;
+  const t65 = Wx_2 * x_1;
+  const t66 = Wh_16 * h1_0;
+  const t67 = Wh_17 * h1_1;
+  const t68 = t66 + t67;
+  const t69 = Wh_18 * h1_2;
+  const t70 = t68 + t69;
+  const t71 = Wh_19 * h1_3;
+  const t72 = t70 + t71;
+  const t73 = Wh_20 * h1_4;
+  const t74 = t72 + t73;
+  const t75 = Wh_21 * h1_5;
+  const t76 = t74 + t75;
+  const t77 = Wh_22 * h1_6;
+  const t78 = t76 + t77;
+  const t79 = Wh_23 * h1_7;
+  const t80 = t78 + t79;
+  const t81 = t65 + t80;
+  const t82 = t81 + b_2;
+  const h2_2 = Math.tanh(t82);
+  $t[197] = h2_2;
+  const t83 = Wh_2 * h2_2;
+  const t84 = t64 + t83;
+  const t85 = Wx_3 * x_1;
+  const t86 = Wh_24 * h1_0;
+  const t87 = Wh_25 * h1_1;
+  const t88 = t86 + t87;
+  const t89 = Wh_26 * h1_2;
+  const t90 = t88 + t89;
+  const t91 = Wh_27 * h1_3;
+  const t92 = t90 + t91;
+  const t93 = Wh_28 * h1_4;
+  const t94 = t92 + t93;
+  const t95 = Wh_29 * h1_5;
+  const t96 = t94 + t95;
+  const t97 = Wh_30 * h1_6;
+  const t98 = t96 + t97;
+  const t99 = Wh_31 * h1_7;
+  const t100 = t98 + t99;
+  const t101 = t85 + t100;
+  const t102 = t101 + b_3;
+  const h2_3 = Math.tanh(t102);
+  $t[198] = h2_3;
+  const t103 = Wh_3 * h2_3;
+  const t104 = t84 + t103;
+  const t105 = Wx_4 * x_1;
+  const t106 = Wh_32 * h1_0;
+  const t107 = Wh_33 * h1_1;
+  const t108 = t106 + t107;
+  const t109 = Wh_34 * h1_2;
+  const t110 = t108 + t109;
+  const t111 = Wh_35 * h1_3;
+  const t112 = t110 + t111;
+  const t113 = Wh_36 * h1_4;
+  const t114 = t112 + t113;
+  const t115 = Wh_37 * h1_5;
+  const t116 = t114 + t115;
+  const t117 = Wh_38 * h1_6;
+  const t118 = t116 + t117;
+  const t119 = Wh_39 * h1_7;
+  const t120 = t118 + t119;
+  const t121 = t105 + t120;
+  const t122 = t121 + b_4;
+  const h2_4 = Math.tanh(t122);
+  $t[199] = h2_4;
+  const t123 = Wh_4 * h2_4;
+  const t124 = t104 + t123;
+  const t125 = Wx_5 * x_1;
+  const t126 = Wh_40 * h1_0;
+  const t127 = Wh_41 * h1_1;
+  const t128 = t126 + t127;
+  const t129 = Wh_42 * h1_2;
+  const t130 = t128 + t129;
+  const t131 = Wh_43 * h1_3;
+  const t132 = t130 + t131;
+  const t133 = Wh_44 * h1_4;
+  const t134 = t132 + t133;
+  const t135 = Wh_45 * h1_5;
+  const t136 = t134 + t135;
+  const t137 = Wh_46 * h1_6;
+  const t138 = t136 + t137;
+  const t139 = Wh_47 * h1_7;
+  const t140 = t138 + t139;
+  const t141 = t125 + t140;
+  const t142 = t141 + b_5;
+  const h2_5 = Math.tanh(t142);
+  $t[200] = h2_5;
+  const t143 = Wh_5 * h2_5;
+  const t144 = t124 + t143;
+  const t145 = Wx_6 * x_1;
+  const t146 = Wh_48 * h1_0;
+  const t147 = Wh_49 * h1_1;
+  const t148 = t146 + t147;
+  const t149 = Wh_50 * h1_2;
+  const t150 = t148 + t149;
+  const t151 = Wh_51 * h1_3;
+  const t152 = t150 + t151;
+  const t153 = Wh_52 * h1_4;
+  const t154 = t152 + t153;
+  const t155 = Wh_53 * h1_5;
+  const t156 = t154 + t155;
+  const t157 = Wh_54 * h1_6;
+  const t158 = t156 + t157;
+  const t159 = Wh_55 * h1_7;
+  const t160 = t158 + t159;
+  const t161 = t145 + t160;
+  const t162 = t161 + b_6;
+  const h2_6 = Math.tanh(t162);
+  $t[201] = h2_6;
+  const t163 = Wh_6 * h2_6;
+  const t164 = t144 + t163;
+  const t165 = Wx_7 * x_1;
+  const t166 = Wh_56 * h1_0;
+  const t167 = Wh_57 * h1_1;
+  const t168 = t166 + t167;
+  const t169 = Wh_58 * h1_2;
+  const t170 = t168 + t169;
+  const t171 = Wh_59 * h1_3;
+  const t172 = t170 + t171;
+  const t173 = Wh_60 * h1_4;
+  const t174 = t172 + t173;
+  const t175 = Wh_61 * h1_5;
+  const t176 = t174 + t175;
+  const t177 = Wh_62 * h1_6;
+  const t178 = t176 + t177;
+  const t179 = Wh_63 * h1_7;
+  const t180 = t178 + t179;
+  const t181 = t165 + t180;
+  const t182 = t181 + b_7;
+  const h2_7 = Math.tanh(t182);
+  $t[202] = h2_7;
+  const t183 = Wh_7 * h2_7;
+  const t184 = t164 + t183;
+  const t185 = t9 + t184;
+  const t186 = t185 + b_0;
+  const h3_0 = Math.tanh(t186);
+  $t[180] = h3_0;
+  const t187 = Wh_0 * h3_0;
+  const t188 = Wx_1 * x_2;
+  const t189 = Wh_8 * h2_0;
+  const t190 = Wh_9 * h2_1;
+  const t191 = t189 + t190;
+  const t192 = Wh_10 * h2_2;
+  const t193 = t191 + t192;
+  const t194 = Wh_11 * h2_3;
+  const t195 = t193 + t194;
+  const t196 = Wh_12 * h2_4;
+  const t197 = t195 + t196;
+  const t198 = Wh_13 * h2_5;
+  const t199 = t197 + t198;
+  const t200 = Wh_14 * h2_6;
+  const t201 = t199 + t200;
+  const t202 = Wh_15 * h2_7;
+  const t203 = t201 + t202;
+  const t204 = t188 + t203;
+  const t205 = t204 + b_1;
+  const h3_1 = Math.tanh(t205);
+  $t[188] = h3_1;
+  const t206 = Wh_1 * h3_1;
+  const t207 = t187 + t206;
+  const t208 = Wx_2 * x_2;
+  const t209 = Wh_16 * h2_0;
+  const t210 = Wh_17 * h2_1;
+  const t211 = t209 + t210;
+  const t212 = Wh_18 * h2_2;
+  const t213 = t211 + t212;
+  const t214 = Wh_19 * h2_3;
+  const t215 = t213 + t214;
+  const t216 = Wh_20 * h2_4;
+  const t217 = t215 + t216;
+  const t218 = Wh_21 * h2_5;
+  const t219 = t217 + t218;
+  const t220 = Wh_22 * h2_6;
+  const t221 = t219 + t220;
+  const t222 = Wh_23 * h2_7;
+  const t223 = t221 + t222;
+  const t224 = t208 + t223;
+  const t225 = t224 + b_2;
+  const h3_2 = Math.tanh(t225);
+  $t[189] = h3_2;
+  const t226 = Wh_2 * h3_2;
+  const t227 = t207 + t226;
+  const t228 = Wx_3 * x_2;
+  const t229 = Wh_24 * h2_0;
+  const t230 = Wh_25 * h2_1;
+  const t231 = t229 + t230;
+  const t232 = Wh_26 * h2_2;
+  const t233 = t231 + t232;
+  const t234 = Wh_27 * h2_3;
+  const t235 = t233 + t234;
+  const t236 = Wh_28 * h2_4;
+  const t237 = t235 + t236;
+  const t238 = Wh_29 * h2_5;
+  const t239 = t237 + t238;
+  const t240 = Wh_30 * h2_6;
+  const t241 = t239 + t240;
+  const t242 = Wh_31 * h2_7;
+  const t243 = t241 + t242;
+  const t244 = t228 + t243;
+  const t245 = t244 + b_3;
+  const h3_3 = Math.tanh(t245);
+  $t[190] = h3_3;
+  const t246 = Wh_3 * h3_3;
+  const t247 = t227 + t246;
+  const t248 = Wx_4 * x_2;
+  const t249 = Wh_32 * h2_0;
+  const t250 = Wh_33 * h2_1;
+  const t251 = t249 + t250;
+  const t252 = Wh_34 * h2_2;
+  const t253 = t251 + t252;
+  const t254 = Wh_35 * h2_3;
+  const t255 = t253 + t254;
+  const t256 = Wh_36 * h2_4;
+  const t257 = t255 + t256;
+  const t258 = Wh_37 * h2_5;
+  const t259 = t257 + t258;
+  const t260 = Wh_38 * h2_6;
+  const t261 = t259 + t260;
+  const t262 = Wh_39 * h2_7;
+  const t263 = t261 + t262;
+  const t264 = t248 + t263;
+  const t265 = t264 + b_4;
+  const h3_4 = Math.tanh(t265);
+  $t[191] = h3_4;
+  const t266 = Wh_4 * h3_4;
+  const t267 = t247 + t266;
+  const t268 = Wx_5 * x_2;
+  const t269 = Wh_40 * h2_0;
+  const t270 = Wh_41 * h2_1;
+  const t271 = t269 + t270;
+  const t272 = Wh_42 * h2_2;
+  const t273 = t271 + t272;
+  const t274 = Wh_43 * h2_3;
+  const t275 = t273 + t274;
+  const t276 = Wh_44 * h2_4;
+  const t277 = t275 + t276;
+  const t278 = Wh_45 * h2_5;
+  const t279 = t277 + t278;
+  const t280 = Wh_46 * h2_6;
+  const t281 = t279 + t280;
+  const t282 = Wh_47 * h2_7;
+  const t283 = t281 + t282;
+  const t284 = t268 + t283;
+  const t285 = t284 + b_5;
+  const h3_5 = Math.tanh(t285);
+  $t[192] = h3_5;
+  const t286 = Wh_5 * h3_5;
+  const t287 = t267 + t286;
+  const t288 = Wx_6 * x_2;
+  const t289 = Wh_48 * h2_0;
+  const t290 = Wh_49 * h2_1;
+  const t291 = t289 + t290;
+  const t292 = Wh_50 * h2_2;
+  const t293 = t291 + t292;
+  const t294 = Wh_51 * h2_3;
+  const t295 = t293 + t294;
+  const t296 = Wh_52 * h2_4;
+  const t297 = t295 + t296;
+  const t298 = Wh_53 * h2_5;
+  const t299 = t297 + t298;
+  const t300 = Wh_54 * h2_6;
+  const t301 = t299 + t300;
+  const t302 = Wh_55 * h2_7;
+  const t303 = t301 + t302;
+  const t304 = t288 + t303;
+  const t305 = t304 + b_6;
+  const h3_6 = Math.tanh(t305);
+  $t[193] = h3_6;
+  const t306 = Wh_6 * h3_6;
+  const t307 = t287 + t306;
+  const t308 = Wx_7 * x_2;
+  const t309 = Wh_56 * h2_0;
+  const t310 = Wh_57 * h2_1;
+  const t311 = t309 + t310;
+  const t312 = Wh_58 * h2_2;
+  const t313 = t311 + t312;
+  const t314 = Wh_59 * h2_3;
+  const t315 = t313 + t314;
+  const t316 = Wh_60 * h2_4;
+  const t317 = t315 + t316;
+  const t318 = Wh_61 * h2_5;
+  const t319 = t317 + t318;
+  const t320 = Wh_62 * h2_6;
+  const t321 = t319 + t320;
+  const t322 = Wh_63 * h2_7;
+  const t323 = t321 + t322;
+  const t324 = t308 + t323;
+  const t325 = t324 + b_7;
+  const h3_7 = Math.tanh(t325);
+  $t[194] = h3_7;
+  const t326 = Wh_7 * h3_7;
+  const t327 = t307 + t326;
+  const t328 = t8 + t327;
+  const t329 = t328 + b_0;
+  const h4_0 = Math.tanh(t329);
+  $t[164] = h4_0;
+  const t330 = Wh_0 * h4_0;
+  const t331 = Wx_1 * x_3;
+  const t332 = Wh_8 * h3_0;
+  const t333 = Wh_9 * h3_1;
+  const t334 = t332 + t333;
+  const t335 = Wh_10 * h3_2;
+  const t336 = t334 + t335;
+  const t337 = Wh_11 * h3_3;
+  const t338 = t336 + t337;
+  const t339 = Wh_12 * h3_4;
+  const t340 = t338 + t339;
+  const t341 = Wh_13 * h3_5;
+  const t342 = t340 + t341;
+  const t343 = Wh_14 * h3_6;
+  const t344 = t342 + t343;
+  const t345 = Wh_15 * h3_7;
+  const t346 = t344 + t345;
+  const t347 = t331 + t346;
+  const t348 = t347 + b_1;
+  const h4_1 = Math.tanh(t348);
+  $t[165] = h4_1;
+  const t349 = Wh_1 * h4_1;
+  const t350 = t330 + t349;
+  const t351 = Wx_2 * x_3;
+  const t352 = Wh_16 * h3_0;
+  const t353 = Wh_17 * h3_1;
+  const t354 = t352 + t353;
+  const t355 = Wh_18 * h3_2;
+  const t356 = t354 + t355;
+  const t357 = Wh_19 * h3_3;
+  const t358 = t356 + t357;
+  const t359 = Wh_20 * h3_4;
+  const t360 = t358 + t359;
+  const t361 = Wh_21 * h3_5;
+  const t362 = t360 + t361;
+  const t363 = Wh_22 * h3_6;
+  const t364 = t362 + t363;
+  const t365 = Wh_23 * h3_7;
+  const t366 = t364 + t365;
+  const t367 = t351 + t366;
+  const t368 = t367 + b_2;
+  const h4_2 = Math.tanh(t368);
+  $t[166] = h4_2;
+  const t369 = Wh_2 * h4_2;
+  const t370 = t350 + t369;
+  const t371 = Wx_3 * x_3;
+  const t372 = Wh_24 * h3_0;
+  const t373 = Wh_25 * h3_1;
+  const t374 = t372 + t373;
+  const t375 = Wh_26 * h3_2;
+  const t376 = t374 + t375;
+  const t377 = Wh_27 * h3_3;
+  const t378 = t376 + t377;
+  const t379 = Wh_28 * h3_4;
+  const t380 = t378 + t379;
+  const t381 = Wh_29 * h3_5;
+  const t382 = t380 + t381;
+  const t383 = Wh_30 * h3_6;
+  const t384 = t382 + t383;
+  const t385 = Wh_31 * h3_7;
+  const t386 = t384 + t385;
+  const t387 = t371 + t386;
+  const t388 = t387 + b_3;
+  const h4_3 = Math.tanh(t388);
+  $t[167] = h4_3;
+  const t389 = Wh_3 * h4_3;
+  const t390 = t370 + t389;
+  const t391 = Wx_4 * x_3;
+  const t392 = Wh_32 * h3_0;
+  const t393 = Wh_33 * h3_1;
+  const t394 = t392 + t393;
+  const t395 = Wh_34 * h3_2;
+  const t396 = t394 + t395;
+  const t397 = Wh_35 * h3_3;
+  const t398 = t396 + t397;
+  const t399 = Wh_36 * h3_4;
+  const t400 = t398 + t399;
+  const t401 = Wh_37 * h3_5;
+  const t402 = t400 + t401;
+  const t403 = Wh_38 * h3_6;
+  const t404 = t402 + t403;
+  const t405 = Wh_39 * h3_7;
+  const t406 = t404 + t405;
+  const t407 = t391 + t406;
+  const t408 = t407 + b_4;
+  const h4_4 = Math.tanh(t408);
+  $t[168] = h4_4;
+  const t409 = Wh_4 * h4_4;
+  const t410 = t390 + t409;
+  const t411 = Wx_5 * x_3;
+  const t412 = Wh_40 * h3_0;
+  const t413 = Wh_41 * h3_1;
+  const t414 = t412 + t413;
+  const t415 = Wh_42 * h3_2;
+  const t416 = t414 + t415;
+  const t417 = Wh_43 * h3_3;
+  const t418 = t416 + t417;
+  const t419 = Wh_44 * h3_4;
+  const t420 = t418 + t419;
+  const t421 = Wh_45 * h3_5;
+  const t422 = t420 + t421;
+  const t423 = Wh_46 * h3_6;
+  const t424 = t422 + t423;
+  const t425 = Wh_47 * h3_7;
+  const t426 = t424 + t425;
+  const t427 = t411 + t426;
+  const t428 = t427 + b_5;
+  const h4_5 = Math.tanh(t428);
+  $t[169] = h4_5;
+  const t429 = Wh_5 * h4_5;
+  const t430 = t410 + t429;
+  const t431 = Wx_6 * x_3;
+  const t432 = Wh_48 * h3_0;
+  const t433 = Wh_49 * h3_1;
+  const t434 = t432 + t433;
+  const t435 = Wh_50 * h3_2;
+  const t436 = t434 + t435;
+  const t437 = Wh_51 * h3_3;
+  const t438 = t436 + t437;
+  const t439 = Wh_52 * h3_4;
+  const t440 = t438 + t439;
+  const t441 = Wh_53 * h3_5;
+  const t442 = t440 + t441;
+  const t443 = Wh_54 * h3_6;
+  const t444 = t442 + t443;
+  const t445 = Wh_55 * h3_7;
+  const t446 = t444 + t445;
+  const t447 = t431 + t446;
+  const t448 = t447 + b_6;
+  const h4_6 = Math.tanh(t448);
+  $t[170] = h4_6;
+  const t449 = Wh_6 * h4_6;
+  const t450 = t430 + t449;
+  const t451 = Wx_7 * x_3;
+  const t452 = Wh_56 * h3_0;
+  const t453 = Wh_57 * h3_1;
+  const t454 = t452 + t453;
+  const t455 = Wh_58 * h3_2;
+  const t456 = t454 + t455;
+  const t457 = Wh_59 * h3_3;
+  const t458 = t456 + t457;
+  const t459 = Wh_60 * h3_4;
+  const t460 = t458 + t459;
+  const t461 = Wh_61 * h3_5;
+  const t462 = t460 + t461;
+  const t463 = Wh_62 * h3_6;
+  const t464 = t462 + t463;
+  const t465 = Wh_63 * h3_7;
+  const t466 = t464 + t465;
+  const t467 = t451 + t466;
+  const t468 = t467 + b_7;
+  const h4_7 = Math.tanh(t468);
+  $t[178] = h4_7;
+  const t469 = Wh_7 * h4_7;
+  const t470 = t450 + t469;
+  const t471 = t7 + t470;
+  const t472 = t471 + b_0;
+  const h5_0 = Math.tanh(t472);
+  $t[156] = h5_0;
+  const t473 = Wh_0 * h5_0;
+  const t474 = Wx_1 * x_4;
+  const t475 = Wh_8 * h4_0;
+  const t476 = Wh_9 * h4_1;
+  const t477 = t475 + t476;
+  const t478 = Wh_10 * h4_2;
+  const t479 = t477 + t478;
+  const t480 = Wh_11 * h4_3;
+  const t481 = t479 + t480;
+  const t482 = Wh_12 * h4_4;
+  const t483 = t481 + t482;
+  const t484 = Wh_13 * h4_5;
+  const t485 = t483 + t484;
+  const t486 = Wh_14 * h4_6;
+  const t487 = t485 + t486;
+  const t488 = Wh_15 * h4_7;
+  const t489 = t487 + t488;
+  const t490 = t474 + t489;
+  const t491 = t490 + b_1;
+  const h5_1 = Math.tanh(t491);
+  $t[157] = h5_1;
+  const t492 = Wh_1 * h5_1;
+  const t493 = t473 + t492;
+  const t494 = Wx_2 * x_4;
+  const t495 = Wh_16 * h4_0;
+  const t496 = Wh_17 * h4_1;
+  const t497 = t495 + t496;
+  const t498 = Wh_18 * h4_2;
+  const t499 = t497 + t498;
+  const t500 = Wh_19 * h4_3;
+  const t501 = t499 + t500;
+  const t502 = Wh_20 * h4_4;
+  const t503 = t501 + t502;
+  const t504 = Wh_21 * h4_5;
+  const t505 = t503 + t504;
+  const t506 = Wh_22 * h4_6;
+  const t507 = t505 + t506;
+  const t508 = Wh_23 * h4_7;
+  const t509 = t507 + t508;
+  const t510 = t494 + t509;
+  const t511 = t510 + b_2;
+  const h5_2 = Math.tanh(t511);
+  $t[158] = h5_2;
+  const t512 = Wh_2 * h5_2;
+  const t513 = t493 + t512;
+  const t514 = Wx_3 * x_4;
+  const t515 = Wh_24 * h4_0;
+  const t516 = Wh_25 * h4_1;
+  const t517 = t515 + t516;
+  const t518 = Wh_26 * h4_2;
+  const t519 = t517 + t518;
+  const t520 = Wh_27 * h4_3;
+  const t521 = t519 + t520;
+  const t522 = Wh_28 * h4_4;
+  const t523 = t521 + t522;
+  const t524 = Wh_29 * h4_5;
+  const t525 = t523 + t524;
+  const t526 = Wh_30 * h4_6;
+  const t527 = t525 + t526;
+  const t528 = Wh_31 * h4_7;
+  const t529 = t527 + t528;
+  const t530 = t514 + t529;
+  const t531 = t530 + b_3;
+  const h5_3 = Math.tanh(t531);
+  $t[159] = h5_3;
+  const t532 = Wh_3 * h5_3;
+  const t533 = t513 + t532;
+  const t534 = Wx_4 * x_4;
+  const t535 = Wh_32 * h4_0;
+  const t536 = Wh_33 * h4_1;
+  const t537 = t535 + t536;
+  const t538 = Wh_34 * h4_2;
+  const t539 = t537 + t538;
+  const t540 = Wh_35 * h4_3;
+  const t541 = t539 + t540;
+  const t542 = Wh_36 * h4_4;
+  const t543 = t541 + t542;
+  const t544 = Wh_37 * h4_5;
+  const t545 = t543 + t544;
+  const t546 = Wh_38 * h4_6;
+  const t547 = t545 + t546;
+  const t548 = Wh_39 * h4_7;
+  const t549 = t547 + t548;
+  const t550 = t534 + t549;
+  const t551 = t550 + b_4;
+  const h5_4 = Math.tanh(t551);
+  $t[160] = h5_4;
+  const t552 = Wh_4 * h5_4;
+  const t553 = t533 + t552;
+  const t554 = Wx_5 * x_4;
+  const t555 = Wh_40 * h4_0;
+  const t556 = Wh_41 * h4_1;
+  const t557 = t555 + t556;
+  const t558 = Wh_42 * h4_2;
+  const t559 = t557 + t558;
+  const t560 = Wh_43 * h4_3;
+  const t561 = t559 + t560;
+  const t562 = Wh_44 * h4_4;
+  const t563 = t561 + t562;
+  const t564 = Wh_45 * h4_5;
+  const t565 = t563 + t564;
+  const t566 = Wh_46 * h4_6;
+  const t567 = t565 + t566;
+  const t568 = Wh_47 * h4_7;
+  const t569 = t567 + t568;
+  const t570 = t554 + t569;
+  const t571 = t570 + b_5;
+  const h5_5 = Math.tanh(t571);
+  $t[161] = h5_5;
+  const t572 = Wh_5 * h5_5;
+  const t573 = t553 + t572;
+  const t574 = Wx_6 * x_4;
+  const t575 = Wh_48 * h4_0;
+  const t576 = Wh_49 * h4_1;
+  const t577 = t575 + t576;
+  const t578 = Wh_50 * h4_2;
+  const t579 = t577 + t578;
+  const t580 = Wh_51 * h4_3;
+  const t581 = t579 + t580;
+  const t582 = Wh_52 * h4_4;
+  const t583 = t581 + t582;
+  const t584 = Wh_53 * h4_5;
+  const t585 = t583 + t584;
+  const t586 = Wh_54 * h4_6;
+  const t587 = t585 + t586;
+  const t588 = Wh_55 * h4_7;
+  const t589 = t587 + t588;
+  const t590 = t574 + t589;
+  const t591 = t590 + b_6;
+  const h5_6 = Math.tanh(t591);
+  $t[162] = h5_6;
+  const t592 = Wh_6 * h5_6;
+  const t593 = t573 + t592;
+  const t594 = Wx_7 * x_4;
+  const t595 = Wh_56 * h4_0;
+  const t596 = Wh_57 * h4_1;
+  const t597 = t595 + t596;
+  const t598 = Wh_58 * h4_2;
+  const t599 = t597 + t598;
+  const t600 = Wh_59 * h4_3;
+  const t601 = t599 + t600;
+  const t602 = Wh_60 * h4_4;
+  const t603 = t601 + t602;
+  const t604 = Wh_61 * h4_5;
+  const t605 = t603 + t604;
+  const t606 = Wh_62 * h4_6;
+  const t607 = t605 + t606;
+  const t608 = Wh_63 * h4_7;
+  const t609 = t607 + t608;
+  const t610 = t594 + t609;
+  const t611 = t610 + b_7;
+  const h5_7 = Math.tanh(t611);
+  $t[163] = h5_7;
+  const t612 = Wh_7 * h5_7;
+  const t613 = t593 + t612;
+  const t614 = t6 + t613;
+  const t615 = t614 + b_0;
+  const h6_0 = Math.tanh(t615);
+  $t[19] = h6_0;
+  const t616 = Wh_0 * h6_0;
+  const t617 = Wx_1 * x_5;
+  const t618 = Wh_8 * h5_0;
+  const t619 = Wh_9 * h5_1;
+  const t620 = t618 + t619;
+  const t621 = Wh_10 * h5_2;
+  const t622 = t620 + t621;
+  const t623 = Wh_11 * h5_3;
+  const t624 = t622 + t623;
+  const t625 = Wh_12 * h5_4;
+  const t626 = t624 + t625;
+  const t627 = Wh_13 * h5_5;
+  const t628 = t626 + t627;
+  const t629 = Wh_14 * h5_6;
+  const t630 = t628 + t629;
+  const t631 = Wh_15 * h5_7;
+  const t632 = t630 + t631;
+  const t633 = t617 + t632;
+  const t634 = t633 + b_1;
+  const h6_1 = Math.tanh(t634);
+  $t[21] = h6_1;
+  const t635 = Wh_1 * h6_1;
+  const t636 = t616 + t635;
+  const t637 = Wx_2 * x_5;
+  const t638 = Wh_16 * h5_0;
+  const t639 = Wh_17 * h5_1;
+  const t640 = t638 + t639;
+  const t641 = Wh_18 * h5_2;
+  const t642 = t640 + t641;
+  const t643 = Wh_19 * h5_3;
+  const t644 = t642 + t643;
+  const t645 = Wh_20 * h5_4;
+  const t646 = t644 + t645;
+  const t647 = Wh_21 * h5_5;
+  const t648 = t646 + t647;
+  const t649 = Wh_22 * h5_6;
+  const t650 = t648 + t649;
+  const t651 = Wh_23 * h5_7;
+  const t652 = t650 + t651;
+  const t653 = t637 + t652;
+  const t654 = t653 + b_2;
+  const h6_2 = Math.tanh(t654);
+  $t[23] = h6_2;
+  const t655 = Wh_2 * h6_2;
+  const t656 = t636 + t655;
+  const t657 = Wx_3 * x_5;
+  const t658 = Wh_24 * h5_0;
+  const t659 = Wh_25 * h5_1;
+  const t660 = t658 + t659;
+  const t661 = Wh_26 * h5_2;
+  const t662 = t660 + t661;
+  const t663 = Wh_27 * h5_3;
+  const t664 = t662 + t663;
+  const t665 = Wh_28 * h5_4;
+  const t666 = t664 + t665;
+  const t667 = Wh_29 * h5_5;
+  const t668 = t666 + t667;
+  const t669 = Wh_30 * h5_6;
+  const t670 = t668 + t669;
+  const t671 = Wh_31 * h5_7;
+  const t672 = t670 + t671;
+  const t673 = t657 + t672;
+  const t674 = t673 + b_3;
+  const h6_3 = Math.tanh(t674);
+  $t[3] = h6_3;
+  const t675 = Wh_3 * h6_3;
+  const t676 = t656 + t675;
+  const t677 = Wx_4 * x_5;
+  const t678 = Wh_32 * h5_0;
+  const t679 = Wh_33 * h5_1;
+  const t680 = t678 + t679;
+  const t681 = Wh_34 * h5_2;
+  const t682 = t680 + t681;
+  const t683 = Wh_35 * h5_3;
+  const t684 = t682 + t683;
+  const t685 = Wh_36 * h5_4;
+  const t686 = t684 + t685;
+  const t687 = Wh_37 * h5_5;
+  const t688 = t686 + t687;
+  const t689 = Wh_38 * h5_6;
+  const t690 = t688 + t689;
+  const t691 = Wh_39 * h5_7;
+  const t692 = t690 + t691;
+  const t693 = t677 + t692;
+  const t694 = t693 + b_4;
+  const h6_4 = Math.tanh(t694);
+  $t[5] = h6_4;
+  const t695 = Wh_4 * h6_4;
+  const t696 = t676 + t695;
+  const t697 = Wx_5 * x_5;
+  const t698 = Wh_40 * h5_0;
+  const t699 = Wh_41 * h5_1;
+  const t700 = t698 + t699;
+  const t701 = Wh_42 * h5_2;
+  const t702 = t700 + t701;
+  const t703 = Wh_43 * h5_3;
+  const t704 = t702 + t703;
+  const t705 = Wh_44 * h5_4;
+  const t706 = t704 + t705;
+  const t707 = Wh_45 * h5_5;
+  const t708 = t706 + t707;
+  const t709 = Wh_46 * h5_6;
+  const t710 = t708 + t709;
+  const t711 = Wh_47 * h5_7;
+  const t712 = t710 + t711;
+  const t713 = t697 + t712;
+  const t714 = t713 + b_5;
+  const h6_5 = Math.tanh(t714);
+  $t[7] = h6_5;
+  const t715 = Wh_5 * h6_5;
+  const t716 = t696 + t715;
+  const t717 = Wx_6 * x_5;
+  const t718 = Wh_48 * h5_0;
+  const t719 = Wh_49 * h5_1;
+  const t720 = t718 + t719;
+  const t721 = Wh_50 * h5_2;
+  const t722 = t720 + t721;
+  const t723 = Wh_51 * h5_3;
+  const t724 = t722 + t723;
+  const t725 = Wh_52 * h5_4;
+  const t726 = t724 + t725;
+  const t727 = Wh_53 * h5_5;
+  const t728 = t726 + t727;
+  const t729 = Wh_54 * h5_6;
+  const t730 = t728 + t729;
+  const t731 = Wh_55 * h5_7;
+  const t732 = t730 + t731;
+  const t733 = t717 + t732;
+  const t734 = t733 + b_6;
+  const h6_6 = Math.tanh(t734);
+  $t[9] = h6_6;
+  const t735 = Wh_6 * h6_6;
+  const t736 = t716 + t735;
+  const t737 = Wx_7 * x_5;
+  const t738 = Wh_56 * h5_0;
+  const t739 = Wh_57 * h5_1;
+  const t740 = t738 + t739;
+  const t741 = Wh_58 * h5_2;
+  const t742 = t740 + t741;
+  const t743 = Wh_59 * h5_3;
+  const t744 = t742 + t743;
+  const t745 = Wh_60 * h5_4;
+  const t746 = t744 + t745;
+  const t747 = Wh_61 * h5_5;
+  const t748 = t746 + t747;
+  const t749 = Wh_62 * h5_6;
+  const t750 = t748 + t749;
+  const t751 = Wh_63 * h5_7;
+  const t752 = t750 + t751;
+  const t753 = t737 + t752;
+  const t754 = t753 + b_7;
+  const h6_7 = Math.tanh(t754);
+  $t[11] = h6_7;
+  const t755 = Wh_7 * h6_7;
+  const t756 = t736 + t755;
+  const t757 = t5 + t756;
+  const t758 = t757 + b_0;
+  const h7_0 = Math.tanh(t758);
+  $t[48] = h7_0;
+  const t759 = Wh_0 * h7_0;
+  const t760 = Wx_1 * x_6;
+  const t761 = Wh_8 * h6_0;
+  const t762 = Wh_9 * h6_1;
+  const t763 = t761 + t762;
+  const t764 = Wh_10 * h6_2;
+  const t765 = t763 + t764;
+  const t766 = Wh_11 * h6_3;
+  const t767 = t765 + t766;
+  const t768 = Wh_12 * h6_4;
+  const t769 = t767 + t768;
+  const t770 = Wh_13 * h6_5;
+  const t771 = t769 + t770;
+  const t772 = Wh_14 * h6_6;
+  const t773 = t771 + t772;
+  const t774 = Wh_15 * h6_7;
+  const t775 = t773 + t774;
+  const t776 = t760 + t775;
+  const t777 = t776 + b_1;
+  const h7_1 = Math.tanh(t777);
+  $t[50] = h7_1;
+  const t778 = Wh_1 * h7_1;
+  const t779 = t759 + t778;
+  const t780 = Wx_2 * x_6;
+  const t781 = Wh_16 * h6_0;
+  const t782 = Wh_17 * h6_1;
+  const t783 = t781 + t782;
+  const t784 = Wh_18 * h6_2;
+  const t785 = t783 + t784;
+  const t786 = Wh_19 * h6_3;
+  const t787 = t785 + t786;
+  const t788 = Wh_20 * h6_4;
+  const t789 = t787 + t788;
+  const t790 = Wh_21 * h6_5;
+  const t791 = t789 + t790;
+  const t792 = Wh_22 * h6_6;
+  const t793 = t791 + t792;
+  const t794 = Wh_23 * h6_7;
+  const t795 = t793 + t794;
+  const t796 = t780 + t795;
+  const t797 = t796 + b_2;
+  const h7_2 = Math.tanh(t797);
+  $t[52] = h7_2;
+  const t798 = Wh_2 * h7_2;
+  const t799 = t779 + t798;
+  const t800 = Wx_3 * x_6;
+  const t801 = Wh_24 * h6_0;
+  const t802 = Wh_25 * h6_1;
+  const t803 = t801 + t802;
+  const t804 = Wh_26 * h6_2;
+  const t805 = t803 + t804;
+  const t806 = Wh_27 * h6_3;
+  const t807 = t805 + t806;
+  const t808 = Wh_28 * h6_4;
+  const t809 = t807 + t808;
+  const t810 = Wh_29 * h6_5;
+  const t811 = t809 + t810;
+  const t812 = Wh_30 * h6_6;
+  const t813 = t811 + t812;
+  const t814 = Wh_31 * h6_7;
+  const t815 = t813 + t814;
+  const t816 = t800 + t815;
+  const t817 = t816 + b_3;
+  const h7_3 = Math.tanh(t817);
+  $t[54] = h7_3;
+  const t818 = Wh_3 * h7_3;
+  const t819 = t799 + t818;
+  const t820 = Wx_4 * x_6;
+  const t821 = Wh_32 * h6_0;
+  const t822 = Wh_33 * h6_1;
+  const t823 = t821 + t822;
+  const t824 = Wh_34 * h6_2;
+  const t825 = t823 + t824;
+  const t826 = Wh_35 * h6_3;
+  const t827 = t825 + t826;
+  const t828 = Wh_36 * h6_4;
+  const t829 = t827 + t828;
+  const t830 = Wh_37 * h6_5;
+  const t831 = t829 + t830;
+  const t832 = Wh_38 * h6_6;
+  const t833 = t831 + t832;
+  const t834 = Wh_39 * h6_7;
+  const t835 = t833 + t834;
+  const t836 = t820 + t835;
+  const t837 = t836 + b_4;
+  const h7_4 = Math.tanh(t837);
+  $t[56] = h7_4;
+  const t838 = Wh_4 * h7_4;
+  const t839 = t819 + t838;
+  $t[15] = t839;
+  const t840 = Wx_5 * x_6;
+  $t[12] = t840;
+  const t841 = Wh_40 * h6_0;
+  const t842 = Wh_41 * h6_1;
+  const t843 = t841 + t842;
+  $t[0] = t843;
+  const t844 = Wh_42 * h6_2;
+  $t[1] = t844;
+}
+
+function $step_1($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): void {
+  const Wx_1 = $t[45];
+  const Wx_2 = $t[62];
+  const Wx_3 = $t[73];
+  const Wx_4 = $t[84];
+  const Wx_5 = $t[95];
+  const Wx_6 = $t[16];
+  const Wx_7 = $t[31];
+  const Wh_0 = $t[44];
+  const Wh_1 = $t[61];
+  const Wh_2 = $t[72];
+  const Wh_3 = $t[83];
+  const Wh_4 = $t[94];
+  const Wh_5 = $t[14];
+  const Wh_6 = $t[30];
+  const Wh_7 = $t[41];
+  const Wh_8 = $t[47];
+  const Wh_9 = $t[49];
+  const Wh_10 = $t[51];
+  const Wh_11 = $t[53];
+  const Wh_12 = $t[55];
+  const Wh_13 = $t[57];
+  const Wh_14 = $t[58];
+  const Wh_15 = $t[59];
+  const Wh_16 = $t[63];
+  const Wh_17 = $t[64];
+  const Wh_18 = $t[65];
+  const Wh_19 = $t[66];
+  const Wh_20 = $t[67];
+  const Wh_21 = $t[68];
+  const Wh_22 = $t[69];
+  const Wh_23 = $t[70];
+  const Wh_24 = $t[74];
+  const Wh_25 = $t[75];
+  const Wh_26 = $t[76];
+  const Wh_27 = $t[77];
+  const Wh_28 = $t[78];
+  const Wh_29 = $t[79];
+  const Wh_30 = $t[80];
+  const Wh_31 = $t[81];
+  const Wh_32 = $t[85];
+  const Wh_33 = $t[86];
+  const Wh_34 = $t[87];
+  const Wh_35 = $t[88];
+  const Wh_36 = $t[89];
+  const Wh_37 = $t[90];
+  const Wh_38 = $t[91];
+  const Wh_39 = $t[92];
+  const Wh_40 = $t[96];
+  const Wh_41 = $t[97];
+  const Wh_42 = $t[98];
+  const Wh_43 = $t[2];
+  const Wh_44 = $t[4];
+  const Wh_45 = $t[6];
+  const Wh_46 = $t[8];
+  const Wh_47 = $t[10];
+  const Wh_48 = $t[18];
+  const Wh_49 = $t[20];
+  const Wh_50 = $t[22];
+  const Wh_51 = $t[24];
+  const Wh_52 = $t[25];
+  const Wh_53 = $t[26];
+  const Wh_54 = $t[27];
+  const Wh_55 = $t[28];
+  const Wh_56 = $t[32];
+  const Wh_57 = $t[33];
+  const Wh_58 = $t[34];
+  const Wh_59 = $t[35];
+  const Wh_60 = $t[36];
+  const Wh_61 = $t[37];
+  const Wh_62 = $t[38];
+  const Wh_63 = $t[39];
+  const b_0 = $t[43];
+  const b_1 = $t[60];
+  const b_2 = $t[71];
+  const b_3 = $t[82];
+  const b_4 = $t[93];
+  const b_5 = $t[13];
+  const b_6 = $t[29];
+  const b_7 = $t[40];
+  const v_0 = $t[106];
+  const v_1 = $t[108];
+  const v_2 = $t[109];
+  const v_3 = $t[110];
+  const v_4 = $t[111];
+  const v_5 = $t[112];
+  const v_6 = $t[113];
+  const v_7 = $t[114];
+  const c = $t[115];
+  const x_6 = $t[17];
+  const x_7 = $t[46];
+  const x_8 = $t[100];
+  const x_9 = $t[102];
+  const x_10 = $t[104];
+  const x_11 = $t[107];
+  const y = $t[116];
+  const t0 = $t[105];
+  const t1 = $t[103];
+  const t2 = $t[101];
+  const t3 = $t[99];
+  const t4 = $t[42];
+  const h6_0 = $t[19];
+  const h6_1 = $t[21];
+  const h6_2 = $t[23];
+  const h6_3 = $t[3];
+  const h6_4 = $t[5];
+  const h6_5 = $t[7];
+  const h6_6 = $t[9];
+  const h6_7 = $t[11];
+  const h7_0 = $t[48];
+  const h7_1 = $t[50];
+  const h7_2 = $t[52];
+  const h7_3 = $t[54];
+  const h7_4 = $t[56];
+  const t839 = $t[15];
+  const t840 = $t[12];
+  const t843 = $t[0];
+  const t844 = $t[1];
+  const t845 = t843 + t844;
+  const t846 = Wh_43 * h6_3;
+  const t847 = t845 + t846;
+  const t848 = Wh_44 * h6_4;
+  const t849 = t847 + t848;
+  const t850 = Wh_45 * h6_5;
+  const t851 = t849 + t850;
+  const t852 = Wh_46 * h6_6;
+  const t853 = t851 + t852;
+  const t854 = Wh_47 * h6_7;
+  const t855 = t853 + t854;
+  const t856 = t840 + t855;
+  const t857 = t856 + b_5;
+  const h7_5 = Math.tanh(t857);
+  $t[153] = h7_5;
+  const t858 = Wh_5 * h7_5;
+  const t859 = t839 + t858;
+  const t860 = Wx_6 * x_6;
+  const t861 = Wh_48 * h6_0;
+  const t862 = Wh_49 * h6_1;
+  const t863 = t861 + t862;
+  const t864 = Wh_50 * h6_2;
+  const t865 = t863 + t864;
+  const t866 = Wh_51 * h6_3;
+  const t867 = t865 + t866;
+  const t868 = Wh_52 * h6_4;
+  const t869 = t867 + t868;
+  const t870 = Wh_53 * h6_5;
+  const t871 = t869 + t870;
+  const t872 = Wh_54 * h6_6;
+  const t873 = t871 + t872;
+  const t874 = Wh_55 * h6_7;
+  const t875 = t873 + t874;
+  const t876 = t860 + t875;
+  const t877 = t876 + b_6;
+  const h7_6 = Math.tanh(t877);
+  $t[154] = h7_6;
+  const t878 = Wh_6 * h7_6;
+  const t879 = t859 + t878;
+  const t880 = Wx_7 * x_6;
+  const t881 = Wh_56 * h6_0;
+  const t882 = Wh_57 * h6_1;
+  const t883 = t881 + t882;
+  const t884 = Wh_58 * h6_2;
+  const t885 = t883 + t884;
+  const t886 = Wh_59 * h6_3;
+  const t887 = t885 + t886;
+  const t888 = Wh_60 * h6_4;
+  const t889 = t887 + t888;
+  const t890 = Wh_61 * h6_5;
+  const t891 = t889 + t890;
+  const t892 = Wh_62 * h6_6;
+  const t893 = t891 + t892;
+  const t894 = Wh_63 * h6_7;
+  const t895 = t893 + t894;
+  const t896 = t880 + t895;
+  const t897 = t896 + b_7;
+  const h7_7 = Math.tanh(t897);
+  $t[155] = h7_7;
+  const t898 = Wh_7 * h7_7;
+  const t899 = t879 + t898;
+  const t900 = t4 + t899;
+  const t901 = t900 + b_0;
+  const h8_0 = Math.tanh(t901);
+  $t[145] = h8_0;
+  const t902 = Wh_0 * h8_0;
+  const t903 = Wx_1 * x_7;
+  const t904 = Wh_8 * h7_0;
+  const t905 = Wh_9 * h7_1;
+  const t906 = t904 + t905;
+  const t907 = Wh_10 * h7_2;
+  const t908 = t906 + t907;
+  const t909 = Wh_11 * h7_3;
+  const t910 = t908 + t909;
+  const t911 = Wh_12 * h7_4;
+  const t912 = t910 + t911;
+  const t913 = Wh_13 * h7_5;
+  const t914 = t912 + t913;
+  const t915 = Wh_14 * h7_6;
+  const t916 = t914 + t915;
+  const t917 = Wh_15 * h7_7;
+  const t918 = t916 + t917;
+  const t919 = t903 + t918;
+  const t920 = t919 + b_1;
+  const h8_1 = Math.tanh(t920);
+  $t[146] = h8_1;
+  const t921 = Wh_1 * h8_1;
+  const t922 = t902 + t921;
+  const t923 = Wx_2 * x_7;
+  const t924 = Wh_16 * h7_0;
+  const t925 = Wh_17 * h7_1;
+  const t926 = t924 + t925;
+  const t927 = Wh_18 * h7_2;
+  const t928 = t926 + t927;
+  const t929 = Wh_19 * h7_3;
+  const t930 = t928 + t929;
+  const t931 = Wh_20 * h7_4;
+  const t932 = t930 + t931;
+  const t933 = Wh_21 * h7_5;
+  const t934 = t932 + t933;
+  const t935 = Wh_22 * h7_6;
+  const t936 = t934 + t935;
+  const t937 = Wh_23 * h7_7;
+  const t938 = t936 + t937;
+  const t939 = t923 + t938;
+  const t940 = t939 + b_2;
+  const h8_2 = Math.tanh(t940);
+  $t[147] = h8_2;
+  const t941 = Wh_2 * h8_2;
+  const t942 = t922 + t941;
+  const t943 = Wx_3 * x_7;
+  const t944 = Wh_24 * h7_0;
+  const t945 = Wh_25 * h7_1;
+  const t946 = t944 + t945;
+  const t947 = Wh_26 * h7_2;
+  const t948 = t946 + t947;
+  const t949 = Wh_27 * h7_3;
+  const t950 = t948 + t949;
+  const t951 = Wh_28 * h7_4;
+  const t952 = t950 + t951;
+  const t953 = Wh_29 * h7_5;
+  const t954 = t952 + t953;
+  const t955 = Wh_30 * h7_6;
+  const t956 = t954 + t955;
+  const t957 = Wh_31 * h7_7;
+  const t958 = t956 + t957;
+  const t959 = t943 + t958;
+  const t960 = t959 + b_3;
+  const h8_3 = Math.tanh(t960);
+  $t[148] = h8_3;
+  const t961 = Wh_3 * h8_3;
+  const t962 = t942 + t961;
+  const t963 = Wx_4 * x_7;
+  const t964 = Wh_32 * h7_0;
+  const t965 = Wh_33 * h7_1;
+  const t966 = t964 + t965;
+  const t967 = Wh_34 * h7_2;
+  const t968 = t966 + t967;
+  const t969 = Wh_35 * h7_3;
+  const t970 = t968 + t969;
+  const t971 = Wh_36 * h7_4;
+  const t972 = t970 + t971;
+  const t973 = Wh_37 * h7_5;
+  const t974 = t972 + t973;
+  const t975 = Wh_38 * h7_6;
+  const t976 = t974 + t975;
+  const t977 = Wh_39 * h7_7;
+  const t978 = t976 + t977;
+  const t979 = t963 + t978;
+  const t980 = t979 + b_4;
+  const h8_4 = Math.tanh(t980);
+  $t[149] = h8_4;
+  const t981 = Wh_4 * h8_4;
+  const t982 = t962 + t981;
+  const t983 = Wx_5 * x_7;
+  const t984 = Wh_40 * h7_0;
+  const t985 = Wh_41 * h7_1;
+  const t986 = t984 + t985;
+  const t987 = Wh_42 * h7_2;
+  const t988 = t986 + t987;
+  const t989 = Wh_43 * h7_3;
+  const t990 = t988 + t989;
+  const t991 = Wh_44 * h7_4;
+  const t992 = t990 + t991;
+  const t993 = Wh_45 * h7_5;
+  const t994 = t992 + t993;
+  const t995 = Wh_46 * h7_6;
+  const t996 = t994 + t995;
+  const t997 = Wh_47 * h7_7;
+  const t998 = t996 + t997;
+  const t999 = t983 + t998;
+  const t1000 = t999 + b_5;
+  const h8_5 = Math.tanh(t1000);
+  $t[150] = h8_5;
+  const t1001 = Wh_5 * h8_5;
+  const t1002 = t982 + t1001;
+  const t1003 = Wx_6 * x_7;
+  const t1004 = Wh_48 * h7_0;
+  const t1005 = Wh_49 * h7_1;
+  const t1006 = t1004 + t1005;
+  const t1007 = Wh_50 * h7_2;
+  const t1008 = t1006 + t1007;
+  const t1009 = Wh_51 * h7_3;
+  const t1010 = t1008 + t1009;
+  const t1011 = Wh_52 * h7_4;
+  const t1012 = t1010 + t1011;
+  const t1013 = Wh_53 * h7_5;
+  const t1014 = t1012 + t1013;
+  const t1015 = Wh_54 * h7_6;
+  const t1016 = t1014 + t1015;
+  const t1017 = Wh_55 * h7_7;
+  const t1018 = t1016 + t1017;
+  const t1019 = t1003 + t1018;
+  const t1020 = t1019 + b_6;
+  const h8_6 = Math.tanh(t1020);
+  $t[151] = h8_6;
+  const t1021 = Wh_6 * h8_6;
+  const t1022 = t1002 + t1021;
+  const t1023 = Wx_7 * x_7;
+  const t1024 = Wh_56 * h7_0;
+  const t1025 = Wh_57 * h7_1;
+  const t1026 = t1024 + t1025;
+  const t1027 = Wh_58 * h7_2;
+  const t1028 = t1026 + t1027;
+  const t1029 = Wh_59 * h7_3;
+  const t1030 = t1028 + t1029;
+  const t1031 = Wh_60 * h7_4;
+  const t1032 = t1030 + t1031;
+  const t1033 = Wh_61 * h7_5;
+  const t1034 = t1032 + t1033;
+  const t1035 = Wh_62 * h7_6;
+  const t1036 = t1034 + t1035;
+  const t1037 = Wh_63 * h7_7;
+  const t1038 = t1036 + t1037;
+  const t1039 = t1023 + t1038;
+  const t1040 = t1039 + b_7;
+  const h8_7 = Math.tanh(t1040);
+  $t[152] = h8_7;
+  const t1041 = Wh_7 * h8_7;
+  const t1042 = t1022 + t1041;
+  const t1043 = t3 + t1042;
+  const t1044 = t1043 + b_0;
+  const h9_0 = Math.tanh(t1044);
+  $t[137] = h9_0;
+  const t1045 = Wh_0 * h9_0;
+  const t1046 = Wx_1 * x_8;
+  const t1047 = Wh_8 * h8_0;
+  const t1048 = Wh_9 * h8_1;
+  const t1049 = t1047 + t1048;
+  const t1050 = Wh_10 * h8_2;
+  const t1051 = t1049 + t1050;
+  const t1052 = Wh_11 * h8_3;
+  const t1053 = t1051 + t1052;
+  const t1054 = Wh_12 * h8_4;
+  const t1055 = t1053 + t1054;
+  const t1056 = Wh_13 * h8_5;
+  const t1057 = t1055 + t1056;
+  const t1058 = Wh_14 * h8_6;
+  const t1059 = t1057 + t1058;
+  const t1060 = Wh_15 * h8_7;
+  const t1061 = t1059 + t1060;
+  const t1062 = t1046 + t1061;
+  const t1063 = t1062 + b_1;
+  const h9_1 = Math.tanh(t1063);
+  $t[138] = h9_1;
+  const t1064 = Wh_1 * h9_1;
+  const t1065 = t1045 + t1064;
+  const t1066 = Wx_2 * x_8;
+  const t1067 = Wh_16 * h8_0;
+  const t1068 = Wh_17 * h8_1;
+  const t1069 = t1067 + t1068;
+  const t1070 = Wh_18 * h8_2;
+  const t1071 = t1069 + t1070;
+  const t1072 = Wh_19 * h8_3;
+  const t1073 = t1071 + t1072;
+  const t1074 = Wh_20 * h8_4;
+  const t1075 = t1073 + t1074;
+  const t1076 = Wh_21 * h8_5;
+  const t1077 = t1075 + t1076;
+  const t1078 = Wh_22 * h8_6;
+  const t1079 = t1077 + t1078;
+  const t1080 = Wh_23 * h8_7;
+  const t1081 = t1079 + t1080;
+  const t1082 = t1066 + t1081;
+  const t1083 = t1082 + b_2;
+  const h9_2 = Math.tanh(t1083);
+  $t[139] = h9_2;
+  const t1084 = Wh_2 * h9_2;
+  const t1085 = t1065 + t1084;
+  const t1086 = Wx_3 * x_8;
+  const t1087 = Wh_24 * h8_0;
+  const t1088 = Wh_25 * h8_1;
+  const t1089 = t1087 + t1088;
+  const t1090 = Wh_26 * h8_2;
+  const t1091 = t1089 + t1090;
+  const t1092 = Wh_27 * h8_3;
+  const t1093 = t1091 + t1092;
+  const t1094 = Wh_28 * h8_4;
+  const t1095 = t1093 + t1094;
+  const t1096 = Wh_29 * h8_5;
+  const t1097 = t1095 + t1096;
+  const t1098 = Wh_30 * h8_6;
+  const t1099 = t1097 + t1098;
+  const t1100 = Wh_31 * h8_7;
+  const t1101 = t1099 + t1100;
+  const t1102 = t1086 + t1101;
+  const t1103 = t1102 + b_3;
+  const h9_3 = Math.tanh(t1103);
+  $t[140] = h9_3;
+  const t1104 = Wh_3 * h9_3;
+  const t1105 = t1085 + t1104;
+  const t1106 = Wx_4 * x_8;
+  const t1107 = Wh_32 * h8_0;
+  const t1108 = Wh_33 * h8_1;
+  const t1109 = t1107 + t1108;
+  const t1110 = Wh_34 * h8_2;
+  const t1111 = t1109 + t1110;
+  const t1112 = Wh_35 * h8_3;
+  const t1113 = t1111 + t1112;
+  const t1114 = Wh_36 * h8_4;
+  const t1115 = t1113 + t1114;
+  const t1116 = Wh_37 * h8_5;
+  const t1117 = t1115 + t1116;
+  const t1118 = Wh_38 * h8_6;
+  const t1119 = t1117 + t1118;
+  const t1120 = Wh_39 * h8_7;
+  const t1121 = t1119 + t1120;
+  const t1122 = t1106 + t1121;
+  const t1123 = t1122 + b_4;
+  const h9_4 = Math.tanh(t1123);
+  $t[141] = h9_4;
+  const t1124 = Wh_4 * h9_4;
+  const t1125 = t1105 + t1124;
+  const t1126 = Wx_5 * x_8;
+  const t1127 = Wh_40 * h8_0;
+  const t1128 = Wh_41 * h8_1;
+  const t1129 = t1127 + t1128;
+  const t1130 = Wh_42 * h8_2;
+  const t1131 = t1129 + t1130;
+  const t1132 = Wh_43 * h8_3;
+  const t1133 = t1131 + t1132;
+  const t1134 = Wh_44 * h8_4;
+  const t1135 = t1133 + t1134;
+  const t1136 = Wh_45 * h8_5;
+  const t1137 = t1135 + t1136;
+  const t1138 = Wh_46 * h8_6;
+  const t1139 = t1137 + t1138;
+  const t1140 = Wh_47 * h8_7;
+  const t1141 = t1139 + t1140;
+  const t1142 = t1126 + t1141;
+  const t1143 = t1142 + b_5;
+  const h9_5 = Math.tanh(t1143);
+  $t[142] = h9_5;
+  const t1144 = Wh_5 * h9_5;
+  const t1145 = t1125 + t1144;
+  const t1146 = Wx_6 * x_8;
+  const t1147 = Wh_48 * h8_0;
+  const t1148 = Wh_49 * h8_1;
+  const t1149 = t1147 + t1148;
+  const t1150 = Wh_50 * h8_2;
+  const t1151 = t1149 + t1150;
+  const t1152 = Wh_51 * h8_3;
+  const t1153 = t1151 + t1152;
+  const t1154 = Wh_52 * h8_4;
+  const t1155 = t1153 + t1154;
+  const t1156 = Wh_53 * h8_5;
+  const t1157 = t1155 + t1156;
+  const t1158 = Wh_54 * h8_6;
+  const t1159 = t1157 + t1158;
+  const t1160 = Wh_55 * h8_7;
+  const t1161 = t1159 + t1160;
+  const t1162 = t1146 + t1161;
+  const t1163 = t1162 + b_6;
+  const h9_6 = Math.tanh(t1163);
+  $t[143] = h9_6;
+  const t1164 = Wh_6 * h9_6;
+  const t1165 = t1145 + t1164;
+  const t1166 = Wx_7 * x_8;
+  const t1167 = Wh_56 * h8_0;
+  const t1168 = Wh_57 * h8_1;
+  const t1169 = t1167 + t1168;
+  const t1170 = Wh_58 * h8_2;
+  const t1171 = t1169 + t1170;
+  const t1172 = Wh_59 * h8_3;
+  const t1173 = t1171 + t1172;
+  const t1174 = Wh_60 * h8_4;
+  const t1175 = t1173 + t1174;
+  const t1176 = Wh_61 * h8_5;
+  const t1177 = t1175 + t1176;
+  const t1178 = Wh_62 * h8_6;
+  const t1179 = t1177 + t1178;
+  const t1180 = Wh_63 * h8_7;
+  const t1181 = t1179 + t1180;
+  const t1182 = t1166 + t1181;
+  const t1183 = t1182 + b_7;
+  const h9_7 = Math.tanh(t1183);
+  $t[144] = h9_7;
+  const t1184 = Wh_7 * h9_7;
+  const t1185 = t1165 + t1184;
+  const t1186 = t2 + t1185;
+  const t1187 = t1186 + b_0;
+  const h10_0 = Math.tanh(t1187);
+  $t[122] = h10_0;
+  const t1188 = Wh_0 * h10_0;
+  const t1189 = Wx_1 * x_9;
+  const t1190 = Wh_8 * h9_0;
+  const t1191 = Wh_9 * h9_1;
+  const t1192 = t1190 + t1191;
+  const t1193 = Wh_10 * h9_2;
+  const t1194 = t1192 + t1193;
+  const t1195 = Wh_11 * h9_3;
+  const t1196 = t1194 + t1195;
+  const t1197 = Wh_12 * h9_4;
+  const t1198 = t1196 + t1197;
+  const t1199 = Wh_13 * h9_5;
+  const t1200 = t1198 + t1199;
+  const t1201 = Wh_14 * h9_6;
+  const t1202 = t1200 + t1201;
+  const t1203 = Wh_15 * h9_7;
+  const t1204 = t1202 + t1203;
+  const t1205 = t1189 + t1204;
+  const t1206 = t1205 + b_1;
+  const h10_1 = Math.tanh(t1206);
+  $t[130] = h10_1;
+  const t1207 = Wh_1 * h10_1;
+  const t1208 = t1188 + t1207;
+  const t1209 = Wx_2 * x_9;
+  const t1210 = Wh_16 * h9_0;
+  const t1211 = Wh_17 * h9_1;
+  const t1212 = t1210 + t1211;
+  const t1213 = Wh_18 * h9_2;
+  const t1214 = t1212 + t1213;
+  const t1215 = Wh_19 * h9_3;
+  const t1216 = t1214 + t1215;
+  const t1217 = Wh_20 * h9_4;
+  const t1218 = t1216 + t1217;
+  const t1219 = Wh_21 * h9_5;
+  const t1220 = t1218 + t1219;
+  const t1221 = Wh_22 * h9_6;
+  const t1222 = t1220 + t1221;
+  const t1223 = Wh_23 * h9_7;
+  const t1224 = t1222 + t1223;
+  const t1225 = t1209 + t1224;
+  const t1226 = t1225 + b_2;
+  const h10_2 = Math.tanh(t1226);
+  $t[131] = h10_2;
+  const t1227 = Wh_2 * h10_2;
+  const t1228 = t1208 + t1227;
+  const t1229 = Wx_3 * x_9;
+  const t1230 = Wh_24 * h9_0;
+  const t1231 = Wh_25 * h9_1;
+  const t1232 = t1230 + t1231;
+  const t1233 = Wh_26 * h9_2;
+  const t1234 = t1232 + t1233;
+  const t1235 = Wh_27 * h9_3;
+  const t1236 = t1234 + t1235;
+  const t1237 = Wh_28 * h9_4;
+  const t1238 = t1236 + t1237;
+  const t1239 = Wh_29 * h9_5;
+  const t1240 = t1238 + t1239;
+  const t1241 = Wh_30 * h9_6;
+  const t1242 = t1240 + t1241;
+  const t1243 = Wh_31 * h9_7;
+  const t1244 = t1242 + t1243;
+  const t1245 = t1229 + t1244;
+  const t1246 = t1245 + b_3;
+  const h10_3 = Math.tanh(t1246);
+  $t[132] = h10_3;
+  const t1247 = Wh_3 * h10_3;
+  const t1248 = t1228 + t1247;
+  const t1249 = Wx_4 * x_9;
+  const t1250 = Wh_32 * h9_0;
+  const t1251 = Wh_33 * h9_1;
+  const t1252 = t1250 + t1251;
+  const t1253 = Wh_34 * h9_2;
+  const t1254 = t1252 + t1253;
+  const t1255 = Wh_35 * h9_3;
+  const t1256 = t1254 + t1255;
+  const t1257 = Wh_36 * h9_4;
+  const t1258 = t1256 + t1257;
+  const t1259 = Wh_37 * h9_5;
+  const t1260 = t1258 + t1259;
+  const t1261 = Wh_38 * h9_6;
+  const t1262 = t1260 + t1261;
+  const t1263 = Wh_39 * h9_7;
+  const t1264 = t1262 + t1263;
+  const t1265 = t1249 + t1264;
+  const t1266 = t1265 + b_4;
+  const h10_4 = Math.tanh(t1266);
+  $t[133] = h10_4;
+  const t1267 = Wh_4 * h10_4;
+  const t1268 = t1248 + t1267;
+  const t1269 = Wx_5 * x_9;
+  const t1270 = Wh_40 * h9_0;
+  const t1271 = Wh_41 * h9_1;
+  const t1272 = t1270 + t1271;
+  const t1273 = Wh_42 * h9_2;
+  const t1274 = t1272 + t1273;
+  const t1275 = Wh_43 * h9_3;
+  const t1276 = t1274 + t1275;
+  const t1277 = Wh_44 * h9_4;
+  const t1278 = t1276 + t1277;
+  const t1279 = Wh_45 * h9_5;
+  const t1280 = t1278 + t1279;
+  const t1281 = Wh_46 * h9_6;
+  const t1282 = t1280 + t1281;
+  const t1283 = Wh_47 * h9_7;
+  const t1284 = t1282 + t1283;
+  const t1285 = t1269 + t1284;
+  const t1286 = t1285 + b_5;
+  const h10_5 = Math.tanh(t1286);
+  $t[134] = h10_5;
+  const t1287 = Wh_5 * h10_5;
+  const t1288 = t1268 + t1287;
+  const t1289 = Wx_6 * x_9;
+  const t1290 = Wh_48 * h9_0;
+  const t1291 = Wh_49 * h9_1;
+  const t1292 = t1290 + t1291;
+  const t1293 = Wh_50 * h9_2;
+  const t1294 = t1292 + t1293;
+  const t1295 = Wh_51 * h9_3;
+  const t1296 = t1294 + t1295;
+  const t1297 = Wh_52 * h9_4;
+  const t1298 = t1296 + t1297;
+  const t1299 = Wh_53 * h9_5;
+  const t1300 = t1298 + t1299;
+  const t1301 = Wh_54 * h9_6;
+  const t1302 = t1300 + t1301;
+  const t1303 = Wh_55 * h9_7;
+  const t1304 = t1302 + t1303;
+  const t1305 = t1289 + t1304;
+  const t1306 = t1305 + b_6;
+  const h10_6 = Math.tanh(t1306);
+  $t[135] = h10_6;
+  const t1307 = Wh_6 * h10_6;
+  const t1308 = t1288 + t1307;
+  const t1309 = Wx_7 * x_9;
+  const t1310 = Wh_56 * h9_0;
+  const t1311 = Wh_57 * h9_1;
+  const t1312 = t1310 + t1311;
+  const t1313 = Wh_58 * h9_2;
+  const t1314 = t1312 + t1313;
+  const t1315 = Wh_59 * h9_3;
+  const t1316 = t1314 + t1315;
+  const t1317 = Wh_60 * h9_4;
+  const t1318 = t1316 + t1317;
+  const t1319 = Wh_61 * h9_5;
+  const t1320 = t1318 + t1319;
+  const t1321 = Wh_62 * h9_6;
+  const t1322 = t1320 + t1321;
+  const t1323 = Wh_63 * h9_7;
+  const t1324 = t1322 + t1323;
+  const t1325 = t1309 + t1324;
+  const t1326 = t1325 + b_7;
+  const h10_7 = Math.tanh(t1326);
+  $t[136] = h10_7;
+  const t1327 = Wh_7 * h10_7;
+  const t1328 = t1308 + t1327;
+  const t1329 = t1 + t1328;
+  const t1330 = t1329 + b_0;
+  const h11_0 = Math.tanh(t1330);
+  $t[267] = h11_0;
+  const t1331 = Wh_0 * h11_0;
+  const t1332 = Wx_1 * x_10;
+  const t1333 = Wh_8 * h10_0;
+  const t1334 = Wh_9 * h10_1;
+  const t1335 = t1333 + t1334;
+  const t1336 = Wh_10 * h10_2;
+  const t1337 = t1335 + t1336;
+  const t1338 = Wh_11 * h10_3;
+  const t1339 = t1337 + t1338;
+  const t1340 = Wh_12 * h10_4;
+  const t1341 = t1339 + t1340;
+  const t1342 = Wh_13 * h10_5;
+  const t1343 = t1341 + t1342;
+  const t1344 = Wh_14 * h10_6;
+  const t1345 = t1343 + t1344;
+  const t1346 = Wh_15 * h10_7;
+  const t1347 = t1345 + t1346;
+  const t1348 = t1332 + t1347;
+  const t1349 = t1348 + b_1;
+  const h11_1 = Math.tanh(t1349);
+  $t[268] = h11_1;
+  const t1350 = Wh_1 * h11_1;
+  const t1351 = t1331 + t1350;
+  const t1352 = Wx_2 * x_10;
+  const t1353 = Wh_16 * h10_0;
+  const t1354 = Wh_17 * h10_1;
+  const t1355 = t1353 + t1354;
+  const t1356 = Wh_18 * h10_2;
+  const t1357 = t1355 + t1356;
+  const t1358 = Wh_19 * h10_3;
+  const t1359 = t1357 + t1358;
+  const t1360 = Wh_20 * h10_4;
+  const t1361 = t1359 + t1360;
+  const t1362 = Wh_21 * h10_5;
+  const t1363 = t1361 + t1362;
+  const t1364 = Wh_22 * h10_6;
+  const t1365 = t1363 + t1364;
+  const t1366 = Wh_23 * h10_7;
+  const t1367 = t1365 + t1366;
+  const t1368 = t1352 + t1367;
+  const t1369 = t1368 + b_2;
+  const h11_2 = Math.tanh(t1369);
+  $t[269] = h11_2;
+  const t1370 = Wh_2 * h11_2;
+  const t1371 = t1351 + t1370;
+  const t1372 = Wx_3 * x_10;
+  const t1373 = Wh_24 * h10_0;
+  const t1374 = Wh_25 * h10_1;
+  const t1375 = t1373 + t1374;
+  const t1376 = Wh_26 * h10_2;
+  const t1377 = t1375 + t1376;
+  const t1378 = Wh_27 * h10_3;
+  const t1379 = t1377 + t1378;
+  const t1380 = Wh_28 * h10_4;
+  const t1381 = t1379 + t1380;
+  const t1382 = Wh_29 * h10_5;
+  const t1383 = t1381 + t1382;
+  const t1384 = Wh_30 * h10_6;
+  const t1385 = t1383 + t1384;
+  const t1386 = Wh_31 * h10_7;
+  const t1387 = t1385 + t1386;
+  const t1388 = t1372 + t1387;
+  const t1389 = t1388 + b_3;
+  const h11_3 = Math.tanh(t1389);
+  $t[270] = h11_3;
+  const t1390 = Wh_3 * h11_3;
+  const t1391 = t1371 + t1390;
+  const t1392 = Wx_4 * x_10;
+  const t1393 = Wh_32 * h10_0;
+  const t1394 = Wh_33 * h10_1;
+  const t1395 = t1393 + t1394;
+  const t1396 = Wh_34 * h10_2;
+  const t1397 = t1395 + t1396;
+  const t1398 = Wh_35 * h10_3;
+  const t1399 = t1397 + t1398;
+  const t1400 = Wh_36 * h10_4;
+  const t1401 = t1399 + t1400;
+  const t1402 = Wh_37 * h10_5;
+  const t1403 = t1401 + t1402;
+  const t1404 = Wh_38 * h10_6;
+  const t1405 = t1403 + t1404;
+  const t1406 = Wh_39 * h10_7;
+  const t1407 = t1405 + t1406;
+  const t1408 = t1392 + t1407;
+  const t1409 = t1408 + b_4;
+  const h11_4 = Math.tanh(t1409);
+  $t[271] = h11_4;
+  const t1410 = Wh_4 * h11_4;
+  const t1411 = t1391 + t1410;
+  const t1412 = Wx_5 * x_10;
+  const t1413 = Wh_40 * h10_0;
+  const t1414 = Wh_41 * h10_1;
+  const t1415 = t1413 + t1414;
+  const t1416 = Wh_42 * h10_2;
+  const t1417 = t1415 + t1416;
+  const t1418 = Wh_43 * h10_3;
+  const t1419 = t1417 + t1418;
+  const t1420 = Wh_44 * h10_4;
+  const t1421 = t1419 + t1420;
+  const t1422 = Wh_45 * h10_5;
+  const t1423 = t1421 + t1422;
+  const t1424 = Wh_46 * h10_6;
+  const t1425 = t1423 + t1424;
+  const t1426 = Wh_47 * h10_7;
+  const t1427 = t1425 + t1426;
+  const t1428 = t1412 + t1427;
+  const t1429 = t1428 + b_5;
+  const h11_5 = Math.tanh(t1429);
+  $t[272] = h11_5;
+  const t1430 = Wh_5 * h11_5;
+  const t1431 = t1411 + t1430;
+  const t1432 = Wx_6 * x_10;
+  const t1433 = Wh_48 * h10_0;
+  const t1434 = Wh_49 * h10_1;
+  const t1435 = t1433 + t1434;
+  const t1436 = Wh_50 * h10_2;
+  const t1437 = t1435 + t1436;
+  const t1438 = Wh_51 * h10_3;
+  const t1439 = t1437 + t1438;
+  const t1440 = Wh_52 * h10_4;
+  const t1441 = t1439 + t1440;
+  const t1442 = Wh_53 * h10_5;
+  const t1443 = t1441 + t1442;
+  const t1444 = Wh_54 * h10_6;
+  const t1445 = t1443 + t1444;
+  const t1446 = Wh_55 * h10_7;
+  const t1447 = t1445 + t1446;
+  const t1448 = t1432 + t1447;
+  const t1449 = t1448 + b_6;
+  const h11_6 = Math.tanh(t1449);
+  $t[273] = h11_6;
+  const t1450 = Wh_6 * h11_6;
+  const t1451 = t1431 + t1450;
+  const t1452 = Wx_7 * x_10;
+  const t1453 = Wh_56 * h10_0;
+  const t1454 = Wh_57 * h10_1;
+  const t1455 = t1453 + t1454;
+  const t1456 = Wh_58 * h10_2;
+  const t1457 = t1455 + t1456;
+  const t1458 = Wh_59 * h10_3;
+  const t1459 = t1457 + t1458;
+  const t1460 = Wh_60 * h10_4;
+  const t1461 = t1459 + t1460;
+  const t1462 = Wh_61 * h10_5;
+  const t1463 = t1461 + t1462;
+  const t1464 = Wh_62 * h10_6;
+  const t1465 = t1463 + t1464;
+  const t1466 = Wh_63 * h10_7;
+  const t1467 = t1465 + t1466;
+  const t1468 = t1452 + t1467;
+  const t1469 = t1468 + b_7;
+  const h11_7 = Math.tanh(t1469);
+  $t[120] = h11_7;
+  const t1470 = Wh_7 * h11_7;
+  const t1471 = t1451 + t1470;
+  const t1472 = t0 + t1471;
+  const t1473 = t1472 + b_0;
+  const h12_0 = Math.tanh(t1473);
+  $t[302] = h12_0;
+  const t1474 = v_0 * h12_0;
+  const t1475 = Wx_1 * x_11;
+  const t1476 = Wh_8 * h11_0;
+  const t1477 = Wh_9 * h11_1;
+  const t1478 = t1476 + t1477;
+  const t1479 = Wh_10 * h11_2;
+  const t1480 = t1478 + t1479;
+  const t1481 = Wh_11 * h11_3;
+  const t1482 = t1480 + t1481;
+  const t1483 = Wh_12 * h11_4;
+  const t1484 = t1482 + t1483;
+  const t1485 = Wh_13 * h11_5;
+  const t1486 = t1484 + t1485;
+  const t1487 = Wh_14 * h11_6;
+  const t1488 = t1486 + t1487;
+  const t1489 = Wh_15 * h11_7;
+  const t1490 = t1488 + t1489;
+  const t1491 = t1475 + t1490;
+  const t1492 = t1491 + b_1;
+  const h12_1 = Math.tanh(t1492);
+  $t[303] = h12_1;
+  const t1493 = v_1 * h12_1;
+  const t1494 = t1474 + t1493;
+  const t1495 = Wx_2 * x_11;
+  const t1496 = Wh_16 * h11_0;
+  const t1497 = Wh_17 * h11_1;
+  const t1498 = t1496 + t1497;
+  const t1499 = Wh_18 * h11_2;
+  const t1500 = t1498 + t1499;
+  const t1501 = Wh_19 * h11_3;
+  const t1502 = t1500 + t1501;
+  const t1503 = Wh_20 * h11_4;
+  const t1504 = t1502 + t1503;
+  const t1505 = Wh_21 * h11_5;
+  const t1506 = t1504 + t1505;
+  const t1507 = Wh_22 * h11_6;
+  const t1508 = t1506 + t1507;
+  const t1509 = Wh_23 * h11_7;
+  const t1510 = t1508 + t1509;
+  const t1511 = t1495 + t1510;
+  const t1512 = t1511 + b_2;
+  const h12_2 = Math.tanh(t1512);
+  $t[304] = h12_2;
+  const t1513 = v_2 * h12_2;
+  const t1514 = t1494 + t1513;
+  const t1515 = Wx_3 * x_11;
+  const t1516 = Wh_24 * h11_0;
+  const t1517 = Wh_25 * h11_1;
+  const t1518 = t1516 + t1517;
+  const t1519 = Wh_26 * h11_2;
+  const t1520 = t1518 + t1519;
+  const t1521 = Wh_27 * h11_3;
+  const t1522 = t1520 + t1521;
+  const t1523 = Wh_28 * h11_4;
+  const t1524 = t1522 + t1523;
+  const t1525 = Wh_29 * h11_5;
+  const t1526 = t1524 + t1525;
+  const t1527 = Wh_30 * h11_6;
+  const t1528 = t1526 + t1527;
+  const t1529 = Wh_31 * h11_7;
+  const t1530 = t1528 + t1529;
+  const t1531 = t1515 + t1530;
+  const t1532 = t1531 + b_3;
+  const h12_3 = Math.tanh(t1532);
+  $t[305] = h12_3;
+  const t1533 = v_3 * h12_3;
+  const t1534 = t1514 + t1533;
+  const t1535 = Wx_4 * x_11;
+  const t1536 = Wh_32 * h11_0;
+  const t1537 = Wh_33 * h11_1;
+  const t1538 = t1536 + t1537;
+  const t1539 = Wh_34 * h11_2;
+  const t1540 = t1538 + t1539;
+  const t1541 = Wh_35 * h11_3;
+  const t1542 = t1540 + t1541;
+  const t1543 = Wh_36 * h11_4;
+  const t1544 = t1542 + t1543;
+  const t1545 = Wh_37 * h11_5;
+  const t1546 = t1544 + t1545;
+  const t1547 = Wh_38 * h11_6;
+  const t1548 = t1546 + t1547;
+  const t1549 = Wh_39 * h11_7;
+  const t1550 = t1548 + t1549;
+  const t1551 = t1535 + t1550;
+  const t1552 = t1551 + b_4;
+  const h12_4 = Math.tanh(t1552);
+  $t[306] = h12_4;
+  const t1553 = v_4 * h12_4;
+  const t1554 = t1534 + t1553;
+  const t1555 = Wx_5 * x_11;
+  const t1556 = Wh_40 * h11_0;
+  const t1557 = Wh_41 * h11_1;
+  const t1558 = t1556 + t1557;
+  const t1559 = Wh_42 * h11_2;
+  const t1560 = t1558 + t1559;
+  const t1561 = Wh_43 * h11_3;
+  const t1562 = t1560 + t1561;
+  const t1563 = Wh_44 * h11_4;
+  const t1564 = t1562 + t1563;
+  const t1565 = Wh_45 * h11_5;
+  const t1566 = t1564 + t1565;
+  const t1567 = Wh_46 * h11_6;
+  const t1568 = t1566 + t1567;
+  const t1569 = Wh_47 * h11_7;
+  const t1570 = t1568 + t1569;
+  const t1571 = t1555 + t1570;
+  const t1572 = t1571 + b_5;
+  const h12_5 = Math.tanh(t1572);
+  $t[307] = h12_5;
+  const t1573 = v_5 * h12_5;
+  const t1574 = t1554 + t1573;
+  const t1575 = Wx_6 * x_11;
+  const t1576 = Wh_48 * h11_0;
+  const t1577 = Wh_49 * h11_1;
+  const t1578 = t1576 + t1577;
+  const t1579 = Wh_50 * h11_2;
+  const t1580 = t1578 + t1579;
+  const t1581 = Wh_51 * h11_3;
+  const t1582 = t1580 + t1581;
+  const t1583 = Wh_52 * h11_4;
+  const t1584 = t1582 + t1583;
+  const t1585 = Wh_53 * h11_5;
+  const t1586 = t1584 + t1585;
+  const t1587 = Wh_54 * h11_6;
+  const t1588 = t1586 + t1587;
+  const t1589 = Wh_55 * h11_7;
+  const t1590 = t1588 + t1589;
+  const t1591 = t1575 + t1590;
+  const t1592 = t1591 + b_6;
+  const h12_6 = Math.tanh(t1592);
+  $t[308] = h12_6;
+  const t1593 = v_6 * h12_6;
+  const t1594 = t1574 + t1593;
+  const t1595 = Wx_7 * x_11;
+  const t1596 = Wh_56 * h11_0;
+  const t1597 = Wh_57 * h11_1;
+  const t1598 = t1596 + t1597;
+  const t1599 = Wh_58 * h11_2;
+  const t1600 = t1598 + t1599;
+  const t1601 = Wh_59 * h11_3;
+  const t1602 = t1600 + t1601;
+  const t1603 = Wh_60 * h11_4;
+  const t1604 = t1602 + t1603;
+  const t1605 = Wh_61 * h11_5;
+  const t1606 = t1604 + t1605;
+  const t1607 = Wh_62 * h11_6;
+  const t1608 = t1606 + t1607;
+  const t1609 = Wh_63 * h11_7;
+  const t1610 = t1608 + t1609;
+  const t1611 = t1595 + t1610;
+  const t1612 = t1611 + b_7;
+  const h12_7 = Math.tanh(t1612);
+  $t[309] = h12_7;
+  const t1613 = v_7 * h12_7;
+  const t1614 = t1594 + t1613;
+  const yhat = t1614 + c;
+  const t1615 = yhat - y;
+  const loss = t1615 * t1615;
+  $t[310] = loss;
+  // grad of: loss = (yhat - y)^2
+  const d_c = 2 * t1615;
+  $t[301] = d_c;
+  $p.c = c - $lr * d_c;
+  // grad of: dot(v, h12)
+  const d_h12_0 = d_c * v_0;
+  // grad of: h12 = tanh(… + … + b)
+  const t1616 = h12_0 * h12_0;
+  // grad of: h12 = tanh(… + … + b)
+  const t1617 = 1 - t1616;
+  // grad of: h12 = tanh(… + … + b)
+  const t1618 = d_h12_0 * t1617;
+  $t[216] = t1618;
+  const t1619 = Wh_0 * t1618;
+  // grad of: dot(v, h12)
+  const d_h12_1 = d_c * v_1;
+  // grad of: h12 = tanh(… + … + b)
+  const t1620 = h12_1 * h12_1;
+  // grad of: h12 = tanh(… + … + b)
+  const t1621 = 1 - t1620;
+  // grad of: h12 = tanh(… + … + b)
+  const t1622 = d_h12_1 * t1621;
+  $t[225] = t1622;
+  const t1623 = Wh_8 * t1622;
+  const t1624 = t1619 + t1623;
+  // grad of: dot(v, h12)
+  const d_h12_2 = d_c * v_2;
+  // grad of: h12 = tanh(… + … + b)
+  const t1625 = h12_2 * h12_2;
+  // grad of: h12 = tanh(… + … + b)
+  const t1626 = 1 - t1625;
+  // grad of: h12 = tanh(… + … + b)
+  const t1627 = d_h12_2 * t1626;
+  $t[232] = t1627;
+  const t1628 = Wh_16 * t1627;
+  const t1629 = t1624 + t1628;
+  // grad of: dot(v, h12)
+  const d_h12_3 = d_c * v_3;
+  // grad of: h12 = tanh(… + … + b)
+  const t1630 = h12_3 * h12_3;
+  // grad of: h12 = tanh(… + … + b)
+  const t1631 = 1 - t1630;
+  // grad of: h12 = tanh(… + … + b)
+  const t1632 = d_h12_3 * t1631;
+  $t[239] = t1632;
+  const t1633 = Wh_24 * t1632;
+  const t1634 = t1629 + t1633;
+  // grad of: dot(v, h12)
+  const d_h12_4 = d_c * v_4;
+  // grad of: h12 = tanh(… + … + b)
+  const t1635 = h12_4 * h12_4;
+  // grad of: h12 = tanh(… + … + b)
+  const t1636 = 1 - t1635;
+  // grad of: h12 = tanh(… + … + b)
+  const t1637 = d_h12_4 * t1636;
+  $t[246] = t1637;
+  const t1638 = Wh_32 * t1637;
+  const t1639 = t1634 + t1638;
+  // grad of: dot(v, h12)
+  const d_h12_5 = d_c * v_5;
+  // grad of: h12 = tanh(… + … + b)
+  const t1640 = h12_5 * h12_5;
+  // grad of: h12 = tanh(… + … + b)
+  const t1641 = 1 - t1640;
+  // grad of: h12 = tanh(… + … + b)
+  const t1642 = d_h12_5 * t1641;
+  $t[253] = t1642;
+  const t1643 = Wh_40 * t1642;
+  const t1644 = t1639 + t1643;
+  // grad of: dot(v, h12)
+  const d_h12_6 = d_c * v_6;
+  // grad of: h12 = tanh(… + … + b)
+  const t1645 = h12_6 * h12_6;
+  // grad of: h12 = tanh(… + … + b)
+  const t1646 = 1 - t1645;
+  // grad of: h12 = tanh(… + … + b)
+  const t1647 = d_h12_6 * t1646;
+  $t[117] = t1647;
+  const t1648 = Wh_48 * t1647;
+  const t1649 = t1644 + t1648;
+  // grad of: dot(v, h12)
+  const d_h12_7 = d_c * v_7;
+  // grad of: h12 = tanh(… + … + b)
+  const t1650 = h12_7 * h12_7;
+  // grad of: h12 = tanh(… + … + b)
+  const t1651 = 1 - t1650;
+  // grad of: h12 = tanh(… + … + b)
+  const t1652 = d_h12_7 * t1651;
+  $t[119] = t1652;
+  const t1653 = Wh_56 * t1652;
+  // grad of: matmul(Wh, h11)
+  const d_h11_0 = t1649 + t1653;
+  // grad of: h11 = tanh(… + … + b)
+  const t1654 = h11_0 * h11_0;
+  // grad of: h11 = tanh(… + … + b)
+  const t1655 = 1 - t1654;
+  // grad of: h11 = tanh(… + … + b)
+  const t1656 = d_h11_0 * t1655;
+  $t[123] = t1656;
+  const t1657 = Wh_0 * t1656;
+  const t1658 = Wh_1 * t1618;
+  const t1659 = Wh_9 * t1622;
+  const t1660 = t1658 + t1659;
+  const t1661 = Wh_17 * t1627;
+  const t1662 = t1660 + t1661;
+  const t1663 = Wh_25 * t1632;
+  const t1664 = t1662 + t1663;
+  const t1665 = Wh_33 * t1637;
+  const t1666 = t1664 + t1665;
+  const t1667 = Wh_41 * t1642;
+  const t1668 = t1666 + t1667;
+  const t1669 = Wh_49 * t1647;
+  const t1670 = t1668 + t1669;
+  const t1671 = Wh_57 * t1652;
+  // grad of: matmul(Wh, h11)
+  const d_h11_1 = t1670 + t1671;
+  // grad of: h11 = tanh(… + … + b)
+  const t1672 = h11_1 * h11_1;
+  // grad of: h11 = tanh(… + … + b)
+  const t1673 = 1 - t1672;
+  // grad of: h11 = tanh(… + … + b)
+  const t1674 = d_h11_1 * t1673;
+  $t[124] = t1674;
+  const t1675 = Wh_8 * t1674;
+  const t1676 = t1657 + t1675;
+  const t1677 = Wh_2 * t1618;
+  const t1678 = Wh_10 * t1622;
+  const t1679 = t1677 + t1678;
+  const t1680 = Wh_18 * t1627;
+  const t1681 = t1679 + t1680;
+  const t1682 = Wh_26 * t1632;
+  const t1683 = t1681 + t1682;
+  const t1684 = Wh_34 * t1637;
+  const t1685 = t1683 + t1684;
+  const t1686 = Wh_42 * t1642;
+  const t1687 = t1685 + t1686;
+  const t1688 = Wh_50 * t1647;
+  const t1689 = t1687 + t1688;
+  const t1690 = Wh_58 * t1652;
+  // grad of: matmul(Wh, h11)
+  const d_h11_2 = t1689 + t1690;
+  // grad of: h11 = tanh(… + … + b)
+  const t1691 = h11_2 * h11_2;
+  // grad of: h11 = tanh(… + … + b)
+  const t1692 = 1 - t1691;
+  // grad of: h11 = tanh(… + … + b)
+  const t1693 = d_h11_2 * t1692;
+  $t[125] = t1693;
+  const t1694 = Wh_16 * t1693;
+  const t1695 = t1676 + t1694;
+  const t1696 = Wh_3 * t1618;
+  const t1697 = Wh_11 * t1622;
+  const t1698 = t1696 + t1697;
+  const t1699 = Wh_19 * t1627;
+  const t1700 = t1698 + t1699;
+  const t1701 = Wh_27 * t1632;
+  const t1702 = t1700 + t1701;
+  const t1703 = Wh_35 * t1637;
+  const t1704 = t1702 + t1703;
+  const t1705 = Wh_43 * t1642;
+  const t1706 = t1704 + t1705;
+  const t1707 = Wh_51 * t1647;
+  const t1708 = t1706 + t1707;
+  const t1709 = Wh_59 * t1652;
+  // grad of: matmul(Wh, h11)
+  const d_h11_3 = t1708 + t1709;
+  // grad of: h11 = tanh(… + … + b)
+  const t1710 = h11_3 * h11_3;
+  // grad of: h11 = tanh(… + … + b)
+  const t1711 = 1 - t1710;
+  // grad of: h11 = tanh(… + … + b)
+  const t1712 = d_h11_3 * t1711;
+  $t[126] = t1712;
+  const t1713 = Wh_24 * t1712;
+  const t1714 = t1695 + t1713;
+  const t1715 = Wh_4 * t1618;
+  const t1716 = Wh_12 * t1622;
+  const t1717 = t1715 + t1716;
+  const t1718 = Wh_20 * t1627;
+  const t1719 = t1717 + t1718;
+  const t1720 = Wh_28 * t1632;
+  const t1721 = t1719 + t1720;
+  const t1722 = Wh_36 * t1637;
+  const t1723 = t1721 + t1722;
+  const t1724 = Wh_44 * t1642;
+  const t1725 = t1723 + t1724;
+  const t1726 = Wh_52 * t1647;
+  const t1727 = t1725 + t1726;
+  const t1728 = Wh_60 * t1652;
+  // grad of: matmul(Wh, h11)
+  const d_h11_4 = t1727 + t1728;
+  // grad of: h11 = tanh(… + … + b)
+  const t1729 = h11_4 * h11_4;
+  // grad of: h11 = tanh(… + … + b)
+  const t1730 = 1 - t1729;
+  // grad of: h11 = tanh(… + … + b)
+  const t1731 = d_h11_4 * t1730;
+  $t[127] = t1731;
+  const t1732 = Wh_32 * t1731;
+  const t1733 = t1714 + t1732;
+  const t1734 = Wh_5 * t1618;
+  const t1735 = Wh_13 * t1622;
+  const t1736 = t1734 + t1735;
+  const t1737 = Wh_21 * t1627;
+  const t1738 = t1736 + t1737;
+  const t1739 = Wh_29 * t1632;
+  const t1740 = t1738 + t1739;
+  const t1741 = Wh_37 * t1637;
+  const t1742 = t1740 + t1741;
+  const t1743 = Wh_45 * t1642;
+  const t1744 = t1742 + t1743;
+  const t1745 = Wh_53 * t1647;
+  const t1746 = t1744 + t1745;
+  const t1747 = Wh_61 * t1652;
+  // grad of: matmul(Wh, h11)
+  const d_h11_5 = t1746 + t1747;
+  // grad of: h11 = tanh(… + … + b)
+  const t1748 = h11_5 * h11_5;
+  // grad of: h11 = tanh(… + … + b)
+  const t1749 = 1 - t1748;
+  // grad of: h11 = tanh(… + … + b)
+  const t1750 = d_h11_5 * t1749;
+  $t[128] = t1750;
+  const t1751 = Wh_40 * t1750;
+  const t1752 = t1733 + t1751;
+  const t1753 = Wh_6 * t1618;
+  const t1754 = Wh_14 * t1622;
+  const t1755 = t1753 + t1754;
+  const t1756 = Wh_22 * t1627;
+  const t1757 = t1755 + t1756;
+  const t1758 = Wh_30 * t1632;
+  const t1759 = t1757 + t1758;
+  const t1760 = Wh_38 * t1637;
+  const t1761 = t1759 + t1760;
+  const t1762 = Wh_46 * t1642;
+  const t1763 = t1761 + t1762;
+  const t1764 = Wh_54 * t1647;
+  const t1765 = t1763 + t1764;
+  const t1766 = Wh_62 * t1652;
+  // grad of: matmul(Wh, h11)
+  const d_h11_6 = t1765 + t1766;
+  // grad of: h11 = tanh(… + … + b)
+  const t1767 = h11_6 * h11_6;
+  // grad of: h11 = tanh(… + … + b)
+  const t1768 = 1 - t1767;
+  // grad of: h11 = tanh(… + … + b)
+  const t1769 = d_h11_6 * t1768;
+  $t[129] = t1769;
+  const t1770 = Wh_48 * t1769;
+  const t1771 = t1752 + t1770;
+  $t[121] = t1771;
+  const t1772 = Wh_7 * t1618;
+  const t1773 = Wh_15 * t1622;
+  const t1774 = t1772 + t1773;
+  const t1775 = Wh_23 * t1627;
+  const t1776 = t1774 + t1775;
+  const t1777 = Wh_31 * t1632;
+  const t1778 = t1776 + t1777;
+  const t1779 = Wh_39 * t1637;
+  const t1780 = t1778 + t1779;
+  const t1781 = Wh_47 * t1642;
+  const t1782 = t1780 + t1781;
+  $t[118] = t1782;
+}
+
+function $step_2($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): void {
+  const Wh_0 = $t[44];
+  const Wh_1 = $t[61];
+  const Wh_2 = $t[72];
+  const Wh_3 = $t[83];
+  const Wh_4 = $t[94];
+  const Wh_5 = $t[14];
+  const Wh_6 = $t[30];
+  const Wh_7 = $t[41];
+  const Wh_8 = $t[47];
+  const Wh_9 = $t[49];
+  const Wh_10 = $t[51];
+  const Wh_11 = $t[53];
+  const Wh_12 = $t[55];
+  const Wh_13 = $t[57];
+  const Wh_14 = $t[58];
+  const Wh_15 = $t[59];
+  const Wh_16 = $t[63];
+  const Wh_17 = $t[64];
+  const Wh_18 = $t[65];
+  const Wh_19 = $t[66];
+  const Wh_20 = $t[67];
+  const Wh_21 = $t[68];
+  const Wh_22 = $t[69];
+  const Wh_23 = $t[70];
+  const Wh_24 = $t[74];
+  const Wh_25 = $t[75];
+  const Wh_26 = $t[76];
+  const Wh_27 = $t[77];
+  const Wh_28 = $t[78];
+  const Wh_29 = $t[79];
+  const Wh_30 = $t[80];
+  const Wh_31 = $t[81];
+  const Wh_32 = $t[85];
+  const Wh_33 = $t[86];
+  const Wh_34 = $t[87];
+  const Wh_35 = $t[88];
+  const Wh_36 = $t[89];
+  const Wh_37 = $t[90];
+  const Wh_38 = $t[91];
+  const Wh_39 = $t[92];
+  const Wh_40 = $t[96];
+  const Wh_41 = $t[97];
+  const Wh_42 = $t[98];
+  const Wh_43 = $t[2];
+  const Wh_44 = $t[4];
+  const Wh_45 = $t[6];
+  const Wh_46 = $t[8];
+  const Wh_47 = $t[10];
+  const Wh_48 = $t[18];
+  const Wh_49 = $t[20];
+  const Wh_50 = $t[22];
+  const Wh_51 = $t[24];
+  const Wh_52 = $t[25];
+  const Wh_53 = $t[26];
+  const Wh_54 = $t[27];
+  const Wh_55 = $t[28];
+  const Wh_56 = $t[32];
+  const Wh_57 = $t[33];
+  const Wh_58 = $t[34];
+  const Wh_59 = $t[35];
+  const Wh_60 = $t[36];
+  const Wh_61 = $t[37];
+  const Wh_62 = $t[38];
+  const Wh_63 = $t[39];
+  const h4_0 = $t[164];
+  const h4_1 = $t[165];
+  const h4_2 = $t[166];
+  const h4_3 = $t[167];
+  const h4_4 = $t[168];
+  const h4_5 = $t[169];
+  const h4_6 = $t[170];
+  const h5_0 = $t[156];
+  const h5_1 = $t[157];
+  const h5_2 = $t[158];
+  const h5_3 = $t[159];
+  const h5_4 = $t[160];
+  const h5_5 = $t[161];
+  const h5_6 = $t[162];
+  const h5_7 = $t[163];
+  const h6_0 = $t[19];
+  const h6_1 = $t[21];
+  const h6_2 = $t[23];
+  const h6_3 = $t[3];
+  const h6_4 = $t[5];
+  const h6_5 = $t[7];
+  const h6_6 = $t[9];
+  const h6_7 = $t[11];
+  const h7_0 = $t[48];
+  const h7_1 = $t[50];
+  const h7_2 = $t[52];
+  const h7_3 = $t[54];
+  const h7_4 = $t[56];
+  const h7_5 = $t[153];
+  const h7_6 = $t[154];
+  const h7_7 = $t[155];
+  const h8_0 = $t[145];
+  const h8_1 = $t[146];
+  const h8_2 = $t[147];
+  const h8_3 = $t[148];
+  const h8_4 = $t[149];
+  const h8_5 = $t[150];
+  const h8_6 = $t[151];
+  const h8_7 = $t[152];
+  const h9_0 = $t[137];
+  const h9_1 = $t[138];
+  const h9_2 = $t[139];
+  const h9_3 = $t[140];
+  const h9_4 = $t[141];
+  const h9_5 = $t[142];
+  const h9_6 = $t[143];
+  const h9_7 = $t[144];
+  const h10_0 = $t[122];
+  const h10_1 = $t[130];
+  const h10_2 = $t[131];
+  const h10_3 = $t[132];
+  const h10_4 = $t[133];
+  const h10_5 = $t[134];
+  const h10_6 = $t[135];
+  const h10_7 = $t[136];
+  const h11_7 = $t[120];
+  const t1647 = $t[117];
+  const t1652 = $t[119];
+  const t1656 = $t[123];
+  const t1674 = $t[124];
+  const t1693 = $t[125];
+  const t1712 = $t[126];
+  const t1731 = $t[127];
+  const t1750 = $t[128];
+  const t1769 = $t[129];
+  const t1771 = $t[121];
+  const t1782 = $t[118];
+  const t1783 = Wh_55 * t1647;
+  const t1784 = t1782 + t1783;
+  const t1785 = Wh_63 * t1652;
+  // grad of: matmul(Wh, h11)
+  const d_h11_7 = t1784 + t1785;
+  // grad of: h11 = tanh(… + … + b)
+  const t1786 = h11_7 * h11_7;
+  // grad of: h11 = tanh(… + … + b)
+  const t1787 = 1 - t1786;
+  // grad of: h11 = tanh(… + … + b)
+  const t1788 = d_h11_7 * t1787;
+  $t[266] = t1788;
+  const t1789 = Wh_56 * t1788;
+  // grad of: matmul(Wh, h10)
+  const d_h10_0 = t1771 + t1789;
+  // grad of: h10 = tanh(… + … + b)
+  const t1790 = h10_0 * h10_0;
+  // grad of: h10 = tanh(… + … + b)
+  const t1791 = 1 - t1790;
+  // grad of: h10 = tanh(… + … + b)
+  const t1792 = d_h10_0 * t1791;
+  $t[215] = t1792;
+  const t1793 = Wh_0 * t1792;
+  const t1794 = Wh_1 * t1656;
+  const t1795 = Wh_9 * t1674;
+  const t1796 = t1794 + t1795;
+  const t1797 = Wh_17 * t1693;
+  const t1798 = t1796 + t1797;
+  const t1799 = Wh_25 * t1712;
+  const t1800 = t1798 + t1799;
+  const t1801 = Wh_33 * t1731;
+  const t1802 = t1800 + t1801;
+  const t1803 = Wh_41 * t1750;
+  const t1804 = t1802 + t1803;
+  const t1805 = Wh_49 * t1769;
+  const t1806 = t1804 + t1805;
+  const t1807 = Wh_57 * t1788;
+  // grad of: matmul(Wh, h10)
+  const d_h10_1 = t1806 + t1807;
+  // grad of: h10 = tanh(… + … + b)
+  const t1808 = h10_1 * h10_1;
+  // grad of: h10 = tanh(… + … + b)
+  const t1809 = 1 - t1808;
+  // grad of: h10 = tanh(… + … + b)
+  const t1810 = d_h10_1 * t1809;
+  $t[224] = t1810;
+  const t1811 = Wh_8 * t1810;
+  const t1812 = t1793 + t1811;
+  const t1813 = Wh_2 * t1656;
+  const t1814 = Wh_10 * t1674;
+  const t1815 = t1813 + t1814;
+  const t1816 = Wh_18 * t1693;
+  const t1817 = t1815 + t1816;
+  const t1818 = Wh_26 * t1712;
+  const t1819 = t1817 + t1818;
+  const t1820 = Wh_34 * t1731;
+  const t1821 = t1819 + t1820;
+  const t1822 = Wh_42 * t1750;
+  const t1823 = t1821 + t1822;
+  const t1824 = Wh_50 * t1769;
+  const t1825 = t1823 + t1824;
+  const t1826 = Wh_58 * t1788;
+  // grad of: matmul(Wh, h10)
+  const d_h10_2 = t1825 + t1826;
+  // grad of: h10 = tanh(… + … + b)
+  const t1827 = h10_2 * h10_2;
+  // grad of: h10 = tanh(… + … + b)
+  const t1828 = 1 - t1827;
+  // grad of: h10 = tanh(… + … + b)
+  const t1829 = d_h10_2 * t1828;
+  $t[231] = t1829;
+  const t1830 = Wh_16 * t1829;
+  const t1831 = t1812 + t1830;
+  const t1832 = Wh_3 * t1656;
+  const t1833 = Wh_11 * t1674;
+  const t1834 = t1832 + t1833;
+  const t1835 = Wh_19 * t1693;
+  const t1836 = t1834 + t1835;
+  const t1837 = Wh_27 * t1712;
+  const t1838 = t1836 + t1837;
+  const t1839 = Wh_35 * t1731;
+  const t1840 = t1838 + t1839;
+  const t1841 = Wh_43 * t1750;
+  const t1842 = t1840 + t1841;
+  const t1843 = Wh_51 * t1769;
+  const t1844 = t1842 + t1843;
+  const t1845 = Wh_59 * t1788;
+  // grad of: matmul(Wh, h10)
+  const d_h10_3 = t1844 + t1845;
+  // grad of: h10 = tanh(… + … + b)
+  const t1846 = h10_3 * h10_3;
+  // grad of: h10 = tanh(… + … + b)
+  const t1847 = 1 - t1846;
+  // grad of: h10 = tanh(… + … + b)
+  const t1848 = d_h10_3 * t1847;
+  $t[238] = t1848;
+  const t1849 = Wh_24 * t1848;
+  const t1850 = t1831 + t1849;
+  const t1851 = Wh_4 * t1656;
+  const t1852 = Wh_12 * t1674;
+  const t1853 = t1851 + t1852;
+  const t1854 = Wh_20 * t1693;
+  const t1855 = t1853 + t1854;
+  const t1856 = Wh_28 * t1712;
+  const t1857 = t1855 + t1856;
+  const t1858 = Wh_36 * t1731;
+  const t1859 = t1857 + t1858;
+  const t1860 = Wh_44 * t1750;
+  const t1861 = t1859 + t1860;
+  const t1862 = Wh_52 * t1769;
+  const t1863 = t1861 + t1862;
+  const t1864 = Wh_60 * t1788;
+  // grad of: matmul(Wh, h10)
+  const d_h10_4 = t1863 + t1864;
+  // grad of: h10 = tanh(… + … + b)
+  const t1865 = h10_4 * h10_4;
+  // grad of: h10 = tanh(… + … + b)
+  const t1866 = 1 - t1865;
+  // grad of: h10 = tanh(… + … + b)
+  const t1867 = d_h10_4 * t1866;
+  $t[245] = t1867;
+  const t1868 = Wh_32 * t1867;
+  const t1869 = t1850 + t1868;
+  const t1870 = Wh_5 * t1656;
+  const t1871 = Wh_13 * t1674;
+  const t1872 = t1870 + t1871;
+  const t1873 = Wh_21 * t1693;
+  const t1874 = t1872 + t1873;
+  const t1875 = Wh_29 * t1712;
+  const t1876 = t1874 + t1875;
+  const t1877 = Wh_37 * t1731;
+  const t1878 = t1876 + t1877;
+  const t1879 = Wh_45 * t1750;
+  const t1880 = t1878 + t1879;
+  const t1881 = Wh_53 * t1769;
+  const t1882 = t1880 + t1881;
+  const t1883 = Wh_61 * t1788;
+  // grad of: matmul(Wh, h10)
+  const d_h10_5 = t1882 + t1883;
+  // grad of: h10 = tanh(… + … + b)
+  const t1884 = h10_5 * h10_5;
+  // grad of: h10 = tanh(… + … + b)
+  const t1885 = 1 - t1884;
+  // grad of: h10 = tanh(… + … + b)
+  const t1886 = d_h10_5 * t1885;
+  $t[252] = t1886;
+  const t1887 = Wh_40 * t1886;
+  const t1888 = t1869 + t1887;
+  const t1889 = Wh_6 * t1656;
+  const t1890 = Wh_14 * t1674;
+  const t1891 = t1889 + t1890;
+  const t1892 = Wh_22 * t1693;
+  const t1893 = t1891 + t1892;
+  const t1894 = Wh_30 * t1712;
+  const t1895 = t1893 + t1894;
+  const t1896 = Wh_38 * t1731;
+  const t1897 = t1895 + t1896;
+  const t1898 = Wh_46 * t1750;
+  const t1899 = t1897 + t1898;
+  const t1900 = Wh_54 * t1769;
+  const t1901 = t1899 + t1900;
+  const t1902 = Wh_62 * t1788;
+  // grad of: matmul(Wh, h10)
+  const d_h10_6 = t1901 + t1902;
+  // grad of: h10 = tanh(… + … + b)
+  const t1903 = h10_6 * h10_6;
+  // grad of: h10 = tanh(… + … + b)
+  const t1904 = 1 - t1903;
+  // grad of: h10 = tanh(… + … + b)
+  const t1905 = d_h10_6 * t1904;
+  $t[259] = t1905;
+  const t1906 = Wh_48 * t1905;
+  const t1907 = t1888 + t1906;
+  const t1908 = Wh_7 * t1656;
+  const t1909 = Wh_15 * t1674;
+  const t1910 = t1908 + t1909;
+  const t1911 = Wh_23 * t1693;
+  const t1912 = t1910 + t1911;
+  const t1913 = Wh_31 * t1712;
+  const t1914 = t1912 + t1913;
+  const t1915 = Wh_39 * t1731;
+  const t1916 = t1914 + t1915;
+  const t1917 = Wh_47 * t1750;
+  const t1918 = t1916 + t1917;
+  const t1919 = Wh_55 * t1769;
+  const t1920 = t1918 + t1919;
+  const t1921 = Wh_63 * t1788;
+  // grad of: matmul(Wh, h10)
+  const d_h10_7 = t1920 + t1921;
+  // grad of: h10 = tanh(… + … + b)
+  const t1922 = h10_7 * h10_7;
+  // grad of: h10 = tanh(… + … + b)
+  const t1923 = 1 - t1922;
+  // grad of: h10 = tanh(… + … + b)
+  const t1924 = d_h10_7 * t1923;
+  $t[265] = t1924;
+  const t1925 = Wh_56 * t1924;
+  // grad of: matmul(Wh, h9)
+  const d_h9_0 = t1907 + t1925;
+  // grad of: h9 = tanh(… + … + b)
+  const t1926 = h9_0 * h9_0;
+  // grad of: h9 = tanh(… + … + b)
+  const t1927 = 1 - t1926;
+  // grad of: h9 = tanh(… + … + b)
+  const t1928 = d_h9_0 * t1927;
+  $t[214] = t1928;
+  const t1929 = Wh_0 * t1928;
+  const t1930 = Wh_1 * t1792;
+  const t1931 = Wh_9 * t1810;
+  const t1932 = t1930 + t1931;
+  const t1933 = Wh_17 * t1829;
+  const t1934 = t1932 + t1933;
+  const t1935 = Wh_25 * t1848;
+  const t1936 = t1934 + t1935;
+  const t1937 = Wh_33 * t1867;
+  const t1938 = t1936 + t1937;
+  const t1939 = Wh_41 * t1886;
+  const t1940 = t1938 + t1939;
+  const t1941 = Wh_49 * t1905;
+  const t1942 = t1940 + t1941;
+  const t1943 = Wh_57 * t1924;
+  // grad of: matmul(Wh, h9)
+  const d_h9_1 = t1942 + t1943;
+  // grad of: h9 = tanh(… + … + b)
+  const t1944 = h9_1 * h9_1;
+  // grad of: h9 = tanh(… + … + b)
+  const t1945 = 1 - t1944;
+  // grad of: h9 = tanh(… + … + b)
+  const t1946 = d_h9_1 * t1945;
+  $t[223] = t1946;
+  const t1947 = Wh_8 * t1946;
+  const t1948 = t1929 + t1947;
+  const t1949 = Wh_2 * t1792;
+  const t1950 = Wh_10 * t1810;
+  const t1951 = t1949 + t1950;
+  const t1952 = Wh_18 * t1829;
+  const t1953 = t1951 + t1952;
+  const t1954 = Wh_26 * t1848;
+  const t1955 = t1953 + t1954;
+  const t1956 = Wh_34 * t1867;
+  const t1957 = t1955 + t1956;
+  const t1958 = Wh_42 * t1886;
+  const t1959 = t1957 + t1958;
+  const t1960 = Wh_50 * t1905;
+  const t1961 = t1959 + t1960;
+  const t1962 = Wh_58 * t1924;
+  // grad of: matmul(Wh, h9)
+  const d_h9_2 = t1961 + t1962;
+  // grad of: h9 = tanh(… + … + b)
+  const t1963 = h9_2 * h9_2;
+  // grad of: h9 = tanh(… + … + b)
+  const t1964 = 1 - t1963;
+  // grad of: h9 = tanh(… + … + b)
+  const t1965 = d_h9_2 * t1964;
+  $t[230] = t1965;
+  const t1966 = Wh_16 * t1965;
+  const t1967 = t1948 + t1966;
+  const t1968 = Wh_3 * t1792;
+  const t1969 = Wh_11 * t1810;
+  const t1970 = t1968 + t1969;
+  const t1971 = Wh_19 * t1829;
+  const t1972 = t1970 + t1971;
+  const t1973 = Wh_27 * t1848;
+  const t1974 = t1972 + t1973;
+  const t1975 = Wh_35 * t1867;
+  const t1976 = t1974 + t1975;
+  const t1977 = Wh_43 * t1886;
+  const t1978 = t1976 + t1977;
+  const t1979 = Wh_51 * t1905;
+  const t1980 = t1978 + t1979;
+  const t1981 = Wh_59 * t1924;
+  // grad of: matmul(Wh, h9)
+  const d_h9_3 = t1980 + t1981;
+  // grad of: h9 = tanh(… + … + b)
+  const t1982 = h9_3 * h9_3;
+  // grad of: h9 = tanh(… + … + b)
+  const t1983 = 1 - t1982;
+  // grad of: h9 = tanh(… + … + b)
+  const t1984 = d_h9_3 * t1983;
+  $t[237] = t1984;
+  const t1985 = Wh_24 * t1984;
+  const t1986 = t1967 + t1985;
+  const t1987 = Wh_4 * t1792;
+  const t1988 = Wh_12 * t1810;
+  const t1989 = t1987 + t1988;
+  const t1990 = Wh_20 * t1829;
+  const t1991 = t1989 + t1990;
+  const t1992 = Wh_28 * t1848;
+  const t1993 = t1991 + t1992;
+  const t1994 = Wh_36 * t1867;
+  const t1995 = t1993 + t1994;
+  const t1996 = Wh_44 * t1886;
+  const t1997 = t1995 + t1996;
+  const t1998 = Wh_52 * t1905;
+  const t1999 = t1997 + t1998;
+  const t2000 = Wh_60 * t1924;
+  // grad of: matmul(Wh, h9)
+  const d_h9_4 = t1999 + t2000;
+  // grad of: h9 = tanh(… + … + b)
+  const t2001 = h9_4 * h9_4;
+  // grad of: h9 = tanh(… + … + b)
+  const t2002 = 1 - t2001;
+  // grad of: h9 = tanh(… + … + b)
+  const t2003 = d_h9_4 * t2002;
+  $t[244] = t2003;
+  const t2004 = Wh_32 * t2003;
+  const t2005 = t1986 + t2004;
+  const t2006 = Wh_5 * t1792;
+  const t2007 = Wh_13 * t1810;
+  const t2008 = t2006 + t2007;
+  const t2009 = Wh_21 * t1829;
+  const t2010 = t2008 + t2009;
+  const t2011 = Wh_29 * t1848;
+  const t2012 = t2010 + t2011;
+  const t2013 = Wh_37 * t1867;
+  const t2014 = t2012 + t2013;
+  const t2015 = Wh_45 * t1886;
+  const t2016 = t2014 + t2015;
+  const t2017 = Wh_53 * t1905;
+  const t2018 = t2016 + t2017;
+  const t2019 = Wh_61 * t1924;
+  // grad of: matmul(Wh, h9)
+  const d_h9_5 = t2018 + t2019;
+  // grad of: h9 = tanh(… + … + b)
+  const t2020 = h9_5 * h9_5;
+  // grad of: h9 = tanh(… + … + b)
+  const t2021 = 1 - t2020;
+  // grad of: h9 = tanh(… + … + b)
+  const t2022 = d_h9_5 * t2021;
+  $t[251] = t2022;
+  const t2023 = Wh_40 * t2022;
+  const t2024 = t2005 + t2023;
+  const t2025 = Wh_6 * t1792;
+  const t2026 = Wh_14 * t1810;
+  const t2027 = t2025 + t2026;
+  const t2028 = Wh_22 * t1829;
+  const t2029 = t2027 + t2028;
+  const t2030 = Wh_30 * t1848;
+  const t2031 = t2029 + t2030;
+  const t2032 = Wh_38 * t1867;
+  const t2033 = t2031 + t2032;
+  const t2034 = Wh_46 * t1886;
+  const t2035 = t2033 + t2034;
+  const t2036 = Wh_54 * t1905;
+  const t2037 = t2035 + t2036;
+  const t2038 = Wh_62 * t1924;
+  // grad of: matmul(Wh, h9)
+  const d_h9_6 = t2037 + t2038;
+  // grad of: h9 = tanh(… + … + b)
+  const t2039 = h9_6 * h9_6;
+  // grad of: h9 = tanh(… + … + b)
+  const t2040 = 1 - t2039;
+  // grad of: h9 = tanh(… + … + b)
+  const t2041 = d_h9_6 * t2040;
+  $t[258] = t2041;
+  const t2042 = Wh_48 * t2041;
+  const t2043 = t2024 + t2042;
+  const t2044 = Wh_7 * t1792;
+  const t2045 = Wh_15 * t1810;
+  const t2046 = t2044 + t2045;
+  const t2047 = Wh_23 * t1829;
+  const t2048 = t2046 + t2047;
+  const t2049 = Wh_31 * t1848;
+  const t2050 = t2048 + t2049;
+  const t2051 = Wh_39 * t1867;
+  const t2052 = t2050 + t2051;
+  const t2053 = Wh_47 * t1886;
+  const t2054 = t2052 + t2053;
+  const t2055 = Wh_55 * t1905;
+  const t2056 = t2054 + t2055;
+  const t2057 = Wh_63 * t1924;
+  // grad of: matmul(Wh, h9)
+  const d_h9_7 = t2056 + t2057;
+  // grad of: h9 = tanh(… + … + b)
+  const t2058 = h9_7 * h9_7;
+  // grad of: h9 = tanh(… + … + b)
+  const t2059 = 1 - t2058;
+  // grad of: h9 = tanh(… + … + b)
+  const t2060 = d_h9_7 * t2059;
+  $t[264] = t2060;
+  const t2061 = Wh_56 * t2060;
+  // grad of: matmul(Wh, h8)
+  const d_h8_0 = t2043 + t2061;
+  // grad of: h8 = tanh(… + … + b)
+  const t2062 = h8_0 * h8_0;
+  // grad of: h8 = tanh(… + … + b)
+  const t2063 = 1 - t2062;
+  // grad of: h8 = tanh(… + … + b)
+  const t2064 = d_h8_0 * t2063;
+  $t[213] = t2064;
+  const t2065 = Wh_0 * t2064;
+  const t2066 = Wh_1 * t1928;
+  const t2067 = Wh_9 * t1946;
+  const t2068 = t2066 + t2067;
+  const t2069 = Wh_17 * t1965;
+  const t2070 = t2068 + t2069;
+  const t2071 = Wh_25 * t1984;
+  const t2072 = t2070 + t2071;
+  const t2073 = Wh_33 * t2003;
+  const t2074 = t2072 + t2073;
+  const t2075 = Wh_41 * t2022;
+  const t2076 = t2074 + t2075;
+  const t2077 = Wh_49 * t2041;
+  const t2078 = t2076 + t2077;
+  const t2079 = Wh_57 * t2060;
+  // grad of: matmul(Wh, h8)
+  const d_h8_1 = t2078 + t2079;
+  // grad of: h8 = tanh(… + … + b)
+  const t2080 = h8_1 * h8_1;
+  // grad of: h8 = tanh(… + … + b)
+  const t2081 = 1 - t2080;
+  // grad of: h8 = tanh(… + … + b)
+  const t2082 = d_h8_1 * t2081;
+  $t[222] = t2082;
+  const t2083 = Wh_8 * t2082;
+  const t2084 = t2065 + t2083;
+  const t2085 = Wh_2 * t1928;
+  const t2086 = Wh_10 * t1946;
+  const t2087 = t2085 + t2086;
+  const t2088 = Wh_18 * t1965;
+  const t2089 = t2087 + t2088;
+  const t2090 = Wh_26 * t1984;
+  const t2091 = t2089 + t2090;
+  const t2092 = Wh_34 * t2003;
+  const t2093 = t2091 + t2092;
+  const t2094 = Wh_42 * t2022;
+  const t2095 = t2093 + t2094;
+  const t2096 = Wh_50 * t2041;
+  const t2097 = t2095 + t2096;
+  const t2098 = Wh_58 * t2060;
+  // grad of: matmul(Wh, h8)
+  const d_h8_2 = t2097 + t2098;
+  // grad of: h8 = tanh(… + … + b)
+  const t2099 = h8_2 * h8_2;
+  // grad of: h8 = tanh(… + … + b)
+  const t2100 = 1 - t2099;
+  // grad of: h8 = tanh(… + … + b)
+  const t2101 = d_h8_2 * t2100;
+  $t[229] = t2101;
+  const t2102 = Wh_16 * t2101;
+  const t2103 = t2084 + t2102;
+  const t2104 = Wh_3 * t1928;
+  const t2105 = Wh_11 * t1946;
+  const t2106 = t2104 + t2105;
+  const t2107 = Wh_19 * t1965;
+  const t2108 = t2106 + t2107;
+  const t2109 = Wh_27 * t1984;
+  const t2110 = t2108 + t2109;
+  const t2111 = Wh_35 * t2003;
+  const t2112 = t2110 + t2111;
+  const t2113 = Wh_43 * t2022;
+  const t2114 = t2112 + t2113;
+  const t2115 = Wh_51 * t2041;
+  const t2116 = t2114 + t2115;
+  const t2117 = Wh_59 * t2060;
+  // grad of: matmul(Wh, h8)
+  const d_h8_3 = t2116 + t2117;
+  // grad of: h8 = tanh(… + … + b)
+  const t2118 = h8_3 * h8_3;
+  // grad of: h8 = tanh(… + … + b)
+  const t2119 = 1 - t2118;
+  // grad of: h8 = tanh(… + … + b)
+  const t2120 = d_h8_3 * t2119;
+  $t[236] = t2120;
+  const t2121 = Wh_24 * t2120;
+  const t2122 = t2103 + t2121;
+  const t2123 = Wh_4 * t1928;
+  const t2124 = Wh_12 * t1946;
+  const t2125 = t2123 + t2124;
+  const t2126 = Wh_20 * t1965;
+  const t2127 = t2125 + t2126;
+  const t2128 = Wh_28 * t1984;
+  const t2129 = t2127 + t2128;
+  const t2130 = Wh_36 * t2003;
+  const t2131 = t2129 + t2130;
+  const t2132 = Wh_44 * t2022;
+  const t2133 = t2131 + t2132;
+  const t2134 = Wh_52 * t2041;
+  const t2135 = t2133 + t2134;
+  const t2136 = Wh_60 * t2060;
+  // grad of: matmul(Wh, h8)
+  const d_h8_4 = t2135 + t2136;
+  // grad of: h8 = tanh(… + … + b)
+  const t2137 = h8_4 * h8_4;
+  // grad of: h8 = tanh(… + … + b)
+  const t2138 = 1 - t2137;
+  // grad of: h8 = tanh(… + … + b)
+  const t2139 = d_h8_4 * t2138;
+  $t[243] = t2139;
+  const t2140 = Wh_32 * t2139;
+  const t2141 = t2122 + t2140;
+  const t2142 = Wh_5 * t1928;
+  const t2143 = Wh_13 * t1946;
+  const t2144 = t2142 + t2143;
+  const t2145 = Wh_21 * t1965;
+  const t2146 = t2144 + t2145;
+  const t2147 = Wh_29 * t1984;
+  const t2148 = t2146 + t2147;
+  const t2149 = Wh_37 * t2003;
+  const t2150 = t2148 + t2149;
+  const t2151 = Wh_45 * t2022;
+  const t2152 = t2150 + t2151;
+  const t2153 = Wh_53 * t2041;
+  const t2154 = t2152 + t2153;
+  const t2155 = Wh_61 * t2060;
+  // grad of: matmul(Wh, h8)
+  const d_h8_5 = t2154 + t2155;
+  // grad of: h8 = tanh(… + … + b)
+  const t2156 = h8_5 * h8_5;
+  // grad of: h8 = tanh(… + … + b)
+  const t2157 = 1 - t2156;
+  // grad of: h8 = tanh(… + … + b)
+  const t2158 = d_h8_5 * t2157;
+  $t[250] = t2158;
+  const t2159 = Wh_40 * t2158;
+  const t2160 = t2141 + t2159;
+  const t2161 = Wh_6 * t1928;
+  const t2162 = Wh_14 * t1946;
+  const t2163 = t2161 + t2162;
+  const t2164 = Wh_22 * t1965;
+  const t2165 = t2163 + t2164;
+  const t2166 = Wh_30 * t1984;
+  const t2167 = t2165 + t2166;
+  const t2168 = Wh_38 * t2003;
+  const t2169 = t2167 + t2168;
+  const t2170 = Wh_46 * t2022;
+  const t2171 = t2169 + t2170;
+  const t2172 = Wh_54 * t2041;
+  const t2173 = t2171 + t2172;
+  const t2174 = Wh_62 * t2060;
+  // grad of: matmul(Wh, h8)
+  const d_h8_6 = t2173 + t2174;
+  // grad of: h8 = tanh(… + … + b)
+  const t2175 = h8_6 * h8_6;
+  // grad of: h8 = tanh(… + … + b)
+  const t2176 = 1 - t2175;
+  // grad of: h8 = tanh(… + … + b)
+  const t2177 = d_h8_6 * t2176;
+  $t[257] = t2177;
+  const t2178 = Wh_48 * t2177;
+  const t2179 = t2160 + t2178;
+  const t2180 = Wh_7 * t1928;
+  const t2181 = Wh_15 * t1946;
+  const t2182 = t2180 + t2181;
+  const t2183 = Wh_23 * t1965;
+  const t2184 = t2182 + t2183;
+  const t2185 = Wh_31 * t1984;
+  const t2186 = t2184 + t2185;
+  const t2187 = Wh_39 * t2003;
+  const t2188 = t2186 + t2187;
+  const t2189 = Wh_47 * t2022;
+  const t2190 = t2188 + t2189;
+  const t2191 = Wh_55 * t2041;
+  const t2192 = t2190 + t2191;
+  const t2193 = Wh_63 * t2060;
+  // grad of: matmul(Wh, h8)
+  const d_h8_7 = t2192 + t2193;
+  // grad of: h8 = tanh(… + … + b)
+  const t2194 = h8_7 * h8_7;
+  // grad of: h8 = tanh(… + … + b)
+  const t2195 = 1 - t2194;
+  // grad of: h8 = tanh(… + … + b)
+  const t2196 = d_h8_7 * t2195;
+  $t[263] = t2196;
+  const t2197 = Wh_56 * t2196;
+  // grad of: matmul(Wh, h7)
+  const d_h7_0 = t2179 + t2197;
+  // grad of: h7 = tanh(… + … + b)
+  const t2198 = h7_0 * h7_0;
+  // grad of: h7 = tanh(… + … + b)
+  const t2199 = 1 - t2198;
+  // grad of: h7 = tanh(… + … + b)
+  const t2200 = d_h7_0 * t2199;
+  $t[212] = t2200;
+  const t2201 = Wh_0 * t2200;
+  const t2202 = Wh_1 * t2064;
+  const t2203 = Wh_9 * t2082;
+  const t2204 = t2202 + t2203;
+  const t2205 = Wh_17 * t2101;
+  const t2206 = t2204 + t2205;
+  const t2207 = Wh_25 * t2120;
+  const t2208 = t2206 + t2207;
+  const t2209 = Wh_33 * t2139;
+  const t2210 = t2208 + t2209;
+  const t2211 = Wh_41 * t2158;
+  const t2212 = t2210 + t2211;
+  const t2213 = Wh_49 * t2177;
+  const t2214 = t2212 + t2213;
+  const t2215 = Wh_57 * t2196;
+  // grad of: matmul(Wh, h7)
+  const d_h7_1 = t2214 + t2215;
+  // grad of: h7 = tanh(… + … + b)
+  const t2216 = h7_1 * h7_1;
+  // grad of: h7 = tanh(… + … + b)
+  const t2217 = 1 - t2216;
+  // grad of: h7 = tanh(… + … + b)
+  const t2218 = d_h7_1 * t2217;
+  $t[221] = t2218;
+  const t2219 = Wh_8 * t2218;
+  const t2220 = t2201 + t2219;
+  const t2221 = Wh_2 * t2064;
+  const t2222 = Wh_10 * t2082;
+  const t2223 = t2221 + t2222;
+  const t2224 = Wh_18 * t2101;
+  const t2225 = t2223 + t2224;
+  const t2226 = Wh_26 * t2120;
+  const t2227 = t2225 + t2226;
+  const t2228 = Wh_34 * t2139;
+  const t2229 = t2227 + t2228;
+  const t2230 = Wh_42 * t2158;
+  const t2231 = t2229 + t2230;
+  const t2232 = Wh_50 * t2177;
+  const t2233 = t2231 + t2232;
+  const t2234 = Wh_58 * t2196;
+  // grad of: matmul(Wh, h7)
+  const d_h7_2 = t2233 + t2234;
+  // grad of: h7 = tanh(… + … + b)
+  const t2235 = h7_2 * h7_2;
+  // grad of: h7 = tanh(… + … + b)
+  const t2236 = 1 - t2235;
+  // grad of: h7 = tanh(… + … + b)
+  const t2237 = d_h7_2 * t2236;
+  $t[228] = t2237;
+  const t2238 = Wh_16 * t2237;
+  const t2239 = t2220 + t2238;
+  const t2240 = Wh_3 * t2064;
+  const t2241 = Wh_11 * t2082;
+  const t2242 = t2240 + t2241;
+  const t2243 = Wh_19 * t2101;
+  const t2244 = t2242 + t2243;
+  const t2245 = Wh_27 * t2120;
+  const t2246 = t2244 + t2245;
+  const t2247 = Wh_35 * t2139;
+  const t2248 = t2246 + t2247;
+  const t2249 = Wh_43 * t2158;
+  const t2250 = t2248 + t2249;
+  const t2251 = Wh_51 * t2177;
+  const t2252 = t2250 + t2251;
+  const t2253 = Wh_59 * t2196;
+  // grad of: matmul(Wh, h7)
+  const d_h7_3 = t2252 + t2253;
+  // grad of: h7 = tanh(… + … + b)
+  const t2254 = h7_3 * h7_3;
+  // grad of: h7 = tanh(… + … + b)
+  const t2255 = 1 - t2254;
+  // grad of: h7 = tanh(… + … + b)
+  const t2256 = d_h7_3 * t2255;
+  $t[235] = t2256;
+  const t2257 = Wh_24 * t2256;
+  const t2258 = t2239 + t2257;
+  const t2259 = Wh_4 * t2064;
+  const t2260 = Wh_12 * t2082;
+  const t2261 = t2259 + t2260;
+  const t2262 = Wh_20 * t2101;
+  const t2263 = t2261 + t2262;
+  const t2264 = Wh_28 * t2120;
+  const t2265 = t2263 + t2264;
+  const t2266 = Wh_36 * t2139;
+  const t2267 = t2265 + t2266;
+  const t2268 = Wh_44 * t2158;
+  const t2269 = t2267 + t2268;
+  const t2270 = Wh_52 * t2177;
+  const t2271 = t2269 + t2270;
+  const t2272 = Wh_60 * t2196;
+  // grad of: matmul(Wh, h7)
+  const d_h7_4 = t2271 + t2272;
+  // grad of: h7 = tanh(… + … + b)
+  const t2273 = h7_4 * h7_4;
+  // grad of: h7 = tanh(… + … + b)
+  const t2274 = 1 - t2273;
+  // grad of: h7 = tanh(… + … + b)
+  const t2275 = d_h7_4 * t2274;
+  $t[242] = t2275;
+  const t2276 = Wh_32 * t2275;
+  const t2277 = t2258 + t2276;
+  const t2278 = Wh_5 * t2064;
+  const t2279 = Wh_13 * t2082;
+  const t2280 = t2278 + t2279;
+  const t2281 = Wh_21 * t2101;
+  const t2282 = t2280 + t2281;
+  const t2283 = Wh_29 * t2120;
+  const t2284 = t2282 + t2283;
+  const t2285 = Wh_37 * t2139;
+  const t2286 = t2284 + t2285;
+  const t2287 = Wh_45 * t2158;
+  const t2288 = t2286 + t2287;
+  const t2289 = Wh_53 * t2177;
+  const t2290 = t2288 + t2289;
+  const t2291 = Wh_61 * t2196;
+  // grad of: matmul(Wh, h7)
+  const d_h7_5 = t2290 + t2291;
+  // grad of: h7 = tanh(… + … + b)
+  const t2292 = h7_5 * h7_5;
+  // grad of: h7 = tanh(… + … + b)
+  const t2293 = 1 - t2292;
+  // grad of: h7 = tanh(… + … + b)
+  const t2294 = d_h7_5 * t2293;
+  $t[249] = t2294;
+  const t2295 = Wh_40 * t2294;
+  const t2296 = t2277 + t2295;
+  const t2297 = Wh_6 * t2064;
+  const t2298 = Wh_14 * t2082;
+  const t2299 = t2297 + t2298;
+  const t2300 = Wh_22 * t2101;
+  const t2301 = t2299 + t2300;
+  const t2302 = Wh_30 * t2120;
+  const t2303 = t2301 + t2302;
+  const t2304 = Wh_38 * t2139;
+  const t2305 = t2303 + t2304;
+  const t2306 = Wh_46 * t2158;
+  const t2307 = t2305 + t2306;
+  const t2308 = Wh_54 * t2177;
+  const t2309 = t2307 + t2308;
+  const t2310 = Wh_62 * t2196;
+  // grad of: matmul(Wh, h7)
+  const d_h7_6 = t2309 + t2310;
+  // grad of: h7 = tanh(… + … + b)
+  const t2311 = h7_6 * h7_6;
+  // grad of: h7 = tanh(… + … + b)
+  const t2312 = 1 - t2311;
+  // grad of: h7 = tanh(… + … + b)
+  const t2313 = d_h7_6 * t2312;
+  $t[256] = t2313;
+  const t2314 = Wh_48 * t2313;
+  const t2315 = t2296 + t2314;
+  const t2316 = Wh_7 * t2064;
+  const t2317 = Wh_15 * t2082;
+  const t2318 = t2316 + t2317;
+  const t2319 = Wh_23 * t2101;
+  const t2320 = t2318 + t2319;
+  const t2321 = Wh_31 * t2120;
+  const t2322 = t2320 + t2321;
+  const t2323 = Wh_39 * t2139;
+  const t2324 = t2322 + t2323;
+  const t2325 = Wh_47 * t2158;
+  const t2326 = t2324 + t2325;
+  const t2327 = Wh_55 * t2177;
+  const t2328 = t2326 + t2327;
+  const t2329 = Wh_63 * t2196;
+  // grad of: matmul(Wh, h7)
+  const d_h7_7 = t2328 + t2329;
+  // grad of: h7 = tanh(… + … + b)
+  const t2330 = h7_7 * h7_7;
+  // grad of: h7 = tanh(… + … + b)
+  const t2331 = 1 - t2330;
+  // grad of: h7 = tanh(… + … + b)
+  const t2332 = d_h7_7 * t2331;
+  $t[262] = t2332;
+  const t2333 = Wh_56 * t2332;
+  // grad of: matmul(Wh, h6)
+  const d_h6_0 = t2315 + t2333;
+  // grad of: h6 = tanh(… + … + b)
+  const t2334 = h6_0 * h6_0;
+  // grad of: h6 = tanh(… + … + b)
+  const t2335 = 1 - t2334;
+  // grad of: h6 = tanh(… + … + b)
+  const t2336 = d_h6_0 * t2335;
+  $t[210] = t2336;
+  const t2337 = Wh_0 * t2336;
+  const t2338 = Wh_1 * t2200;
+  const t2339 = Wh_9 * t2218;
+  const t2340 = t2338 + t2339;
+  const t2341 = Wh_17 * t2237;
+  const t2342 = t2340 + t2341;
+  const t2343 = Wh_25 * t2256;
+  const t2344 = t2342 + t2343;
+  const t2345 = Wh_33 * t2275;
+  const t2346 = t2344 + t2345;
+  const t2347 = Wh_41 * t2294;
+  const t2348 = t2346 + t2347;
+  const t2349 = Wh_49 * t2313;
+  const t2350 = t2348 + t2349;
+  const t2351 = Wh_57 * t2332;
+  // grad of: matmul(Wh, h6)
+  const d_h6_1 = t2350 + t2351;
+  // grad of: h6 = tanh(… + … + b)
+  const t2352 = h6_1 * h6_1;
+  // grad of: h6 = tanh(… + … + b)
+  const t2353 = 1 - t2352;
+  // grad of: h6 = tanh(… + … + b)
+  const t2354 = d_h6_1 * t2353;
+  $t[220] = t2354;
+  const t2355 = Wh_8 * t2354;
+  const t2356 = t2337 + t2355;
+  const t2357 = Wh_2 * t2200;
+  const t2358 = Wh_10 * t2218;
+  const t2359 = t2357 + t2358;
+  const t2360 = Wh_18 * t2237;
+  const t2361 = t2359 + t2360;
+  const t2362 = Wh_26 * t2256;
+  const t2363 = t2361 + t2362;
+  const t2364 = Wh_34 * t2275;
+  const t2365 = t2363 + t2364;
+  const t2366 = Wh_42 * t2294;
+  const t2367 = t2365 + t2366;
+  const t2368 = Wh_50 * t2313;
+  const t2369 = t2367 + t2368;
+  const t2370 = Wh_58 * t2332;
+  // grad of: matmul(Wh, h6)
+  const d_h6_2 = t2369 + t2370;
+  // grad of: h6 = tanh(… + … + b)
+  const t2371 = h6_2 * h6_2;
+  // grad of: h6 = tanh(… + … + b)
+  const t2372 = 1 - t2371;
+  // grad of: h6 = tanh(… + … + b)
+  const t2373 = d_h6_2 * t2372;
+  $t[227] = t2373;
+  const t2374 = Wh_16 * t2373;
+  const t2375 = t2356 + t2374;
+  const t2376 = Wh_3 * t2200;
+  const t2377 = Wh_11 * t2218;
+  const t2378 = t2376 + t2377;
+  const t2379 = Wh_19 * t2237;
+  const t2380 = t2378 + t2379;
+  const t2381 = Wh_27 * t2256;
+  const t2382 = t2380 + t2381;
+  const t2383 = Wh_35 * t2275;
+  const t2384 = t2382 + t2383;
+  const t2385 = Wh_43 * t2294;
+  const t2386 = t2384 + t2385;
+  const t2387 = Wh_51 * t2313;
+  const t2388 = t2386 + t2387;
+  const t2389 = Wh_59 * t2332;
+  // grad of: matmul(Wh, h6)
+  const d_h6_3 = t2388 + t2389;
+  // grad of: h6 = tanh(… + … + b)
+  const t2390 = h6_3 * h6_3;
+  // grad of: h6 = tanh(… + … + b)
+  const t2391 = 1 - t2390;
+  // grad of: h6 = tanh(… + … + b)
+  const t2392 = d_h6_3 * t2391;
+  $t[234] = t2392;
+  const t2393 = Wh_24 * t2392;
+  const t2394 = t2375 + t2393;
+  const t2395 = Wh_4 * t2200;
+  const t2396 = Wh_12 * t2218;
+  const t2397 = t2395 + t2396;
+  const t2398 = Wh_20 * t2237;
+  const t2399 = t2397 + t2398;
+  const t2400 = Wh_28 * t2256;
+  const t2401 = t2399 + t2400;
+  const t2402 = Wh_36 * t2275;
+  const t2403 = t2401 + t2402;
+  const t2404 = Wh_44 * t2294;
+  const t2405 = t2403 + t2404;
+  const t2406 = Wh_52 * t2313;
+  const t2407 = t2405 + t2406;
+  const t2408 = Wh_60 * t2332;
+  // grad of: matmul(Wh, h6)
+  const d_h6_4 = t2407 + t2408;
+  // grad of: h6 = tanh(… + … + b)
+  const t2409 = h6_4 * h6_4;
+  // grad of: h6 = tanh(… + … + b)
+  const t2410 = 1 - t2409;
+  // grad of: h6 = tanh(… + … + b)
+  const t2411 = d_h6_4 * t2410;
+  $t[241] = t2411;
+  const t2412 = Wh_32 * t2411;
+  const t2413 = t2394 + t2412;
+  const t2414 = Wh_5 * t2200;
+  const t2415 = Wh_13 * t2218;
+  const t2416 = t2414 + t2415;
+  const t2417 = Wh_21 * t2237;
+  const t2418 = t2416 + t2417;
+  const t2419 = Wh_29 * t2256;
+  const t2420 = t2418 + t2419;
+  const t2421 = Wh_37 * t2275;
+  const t2422 = t2420 + t2421;
+  const t2423 = Wh_45 * t2294;
+  const t2424 = t2422 + t2423;
+  const t2425 = Wh_53 * t2313;
+  const t2426 = t2424 + t2425;
+  const t2427 = Wh_61 * t2332;
+  // grad of: matmul(Wh, h6)
+  const d_h6_5 = t2426 + t2427;
+  // grad of: h6 = tanh(… + … + b)
+  const t2428 = h6_5 * h6_5;
+  // grad of: h6 = tanh(… + … + b)
+  const t2429 = 1 - t2428;
+  // grad of: h6 = tanh(… + … + b)
+  const t2430 = d_h6_5 * t2429;
+  $t[248] = t2430;
+  const t2431 = Wh_40 * t2430;
+  const t2432 = t2413 + t2431;
+  const t2433 = Wh_6 * t2200;
+  const t2434 = Wh_14 * t2218;
+  const t2435 = t2433 + t2434;
+  const t2436 = Wh_22 * t2237;
+  const t2437 = t2435 + t2436;
+  const t2438 = Wh_30 * t2256;
+  const t2439 = t2437 + t2438;
+  const t2440 = Wh_38 * t2275;
+  const t2441 = t2439 + t2440;
+  const t2442 = Wh_46 * t2294;
+  const t2443 = t2441 + t2442;
+  const t2444 = Wh_54 * t2313;
+  const t2445 = t2443 + t2444;
+  const t2446 = Wh_62 * t2332;
+  // grad of: matmul(Wh, h6)
+  const d_h6_6 = t2445 + t2446;
+  // grad of: h6 = tanh(… + … + b)
+  const t2447 = h6_6 * h6_6;
+  // grad of: h6 = tanh(… + … + b)
+  const t2448 = 1 - t2447;
+  // grad of: h6 = tanh(… + … + b)
+  const t2449 = d_h6_6 * t2448;
+  $t[255] = t2449;
+  const t2450 = Wh_48 * t2449;
+  const t2451 = t2432 + t2450;
+  const t2452 = Wh_7 * t2200;
+  const t2453 = Wh_15 * t2218;
+  const t2454 = t2452 + t2453;
+  const t2455 = Wh_23 * t2237;
+  const t2456 = t2454 + t2455;
+  const t2457 = Wh_31 * t2256;
+  const t2458 = t2456 + t2457;
+  const t2459 = Wh_39 * t2275;
+  const t2460 = t2458 + t2459;
+  const t2461 = Wh_47 * t2294;
+  const t2462 = t2460 + t2461;
+  const t2463 = Wh_55 * t2313;
+  const t2464 = t2462 + t2463;
+  const t2465 = Wh_63 * t2332;
+  // grad of: matmul(Wh, h6)
+  const d_h6_7 = t2464 + t2465;
+  // grad of: h6 = tanh(… + … + b)
+  const t2466 = h6_7 * h6_7;
+  // grad of: h6 = tanh(… + … + b)
+  const t2467 = 1 - t2466;
+  // grad of: h6 = tanh(… + … + b)
+  const t2468 = d_h6_7 * t2467;
+  $t[261] = t2468;
+  const t2469 = Wh_56 * t2468;
+  // grad of: matmul(Wh, h5)
+  const d_h5_0 = t2451 + t2469;
+  // grad of: h5 = tanh(… + … + b)
+  const t2470 = h5_0 * h5_0;
+  // grad of: h5 = tanh(… + … + b)
+  const t2471 = 1 - t2470;
+  // grad of: h5 = tanh(… + … + b)
+  const t2472 = d_h5_0 * t2471;
+  $t[208] = t2472;
+  const t2473 = Wh_0 * t2472;
+  const t2474 = Wh_1 * t2336;
+  const t2475 = Wh_9 * t2354;
+  const t2476 = t2474 + t2475;
+  const t2477 = Wh_17 * t2373;
+  const t2478 = t2476 + t2477;
+  const t2479 = Wh_25 * t2392;
+  const t2480 = t2478 + t2479;
+  const t2481 = Wh_33 * t2411;
+  const t2482 = t2480 + t2481;
+  const t2483 = Wh_41 * t2430;
+  const t2484 = t2482 + t2483;
+  const t2485 = Wh_49 * t2449;
+  const t2486 = t2484 + t2485;
+  const t2487 = Wh_57 * t2468;
+  // grad of: matmul(Wh, h5)
+  const d_h5_1 = t2486 + t2487;
+  // grad of: h5 = tanh(… + … + b)
+  const t2488 = h5_1 * h5_1;
+  // grad of: h5 = tanh(… + … + b)
+  const t2489 = 1 - t2488;
+  // grad of: h5 = tanh(… + … + b)
+  const t2490 = d_h5_1 * t2489;
+  $t[219] = t2490;
+  const t2491 = Wh_8 * t2490;
+  const t2492 = t2473 + t2491;
+  const t2493 = Wh_2 * t2336;
+  const t2494 = Wh_10 * t2354;
+  const t2495 = t2493 + t2494;
+  const t2496 = Wh_18 * t2373;
+  const t2497 = t2495 + t2496;
+  const t2498 = Wh_26 * t2392;
+  const t2499 = t2497 + t2498;
+  const t2500 = Wh_34 * t2411;
+  const t2501 = t2499 + t2500;
+  const t2502 = Wh_42 * t2430;
+  const t2503 = t2501 + t2502;
+  const t2504 = Wh_50 * t2449;
+  const t2505 = t2503 + t2504;
+  const t2506 = Wh_58 * t2468;
+  // grad of: matmul(Wh, h5)
+  const d_h5_2 = t2505 + t2506;
+  // grad of: h5 = tanh(… + … + b)
+  const t2507 = h5_2 * h5_2;
+  // grad of: h5 = tanh(… + … + b)
+  const t2508 = 1 - t2507;
+  // grad of: h5 = tanh(… + … + b)
+  const t2509 = d_h5_2 * t2508;
+  $t[171] = t2509;
+  const t2510 = Wh_16 * t2509;
+  const t2511 = t2492 + t2510;
+  const t2512 = Wh_3 * t2336;
+  const t2513 = Wh_11 * t2354;
+  const t2514 = t2512 + t2513;
+  const t2515 = Wh_19 * t2373;
+  const t2516 = t2514 + t2515;
+  const t2517 = Wh_27 * t2392;
+  const t2518 = t2516 + t2517;
+  const t2519 = Wh_35 * t2411;
+  const t2520 = t2518 + t2519;
+  const t2521 = Wh_43 * t2430;
+  const t2522 = t2520 + t2521;
+  const t2523 = Wh_51 * t2449;
+  const t2524 = t2522 + t2523;
+  const t2525 = Wh_59 * t2468;
+  // grad of: matmul(Wh, h5)
+  const d_h5_3 = t2524 + t2525;
+  // grad of: h5 = tanh(… + … + b)
+  const t2526 = h5_3 * h5_3;
+  // grad of: h5 = tanh(… + … + b)
+  const t2527 = 1 - t2526;
+  // grad of: h5 = tanh(… + … + b)
+  const t2528 = d_h5_3 * t2527;
+  $t[173] = t2528;
+  const t2529 = Wh_24 * t2528;
+  const t2530 = t2511 + t2529;
+  const t2531 = Wh_4 * t2336;
+  const t2532 = Wh_12 * t2354;
+  const t2533 = t2531 + t2532;
+  const t2534 = Wh_20 * t2373;
+  const t2535 = t2533 + t2534;
+  const t2536 = Wh_28 * t2392;
+  const t2537 = t2535 + t2536;
+  const t2538 = Wh_36 * t2411;
+  const t2539 = t2537 + t2538;
+  const t2540 = Wh_44 * t2430;
+  const t2541 = t2539 + t2540;
+  const t2542 = Wh_52 * t2449;
+  const t2543 = t2541 + t2542;
+  const t2544 = Wh_60 * t2468;
+  // grad of: matmul(Wh, h5)
+  const d_h5_4 = t2543 + t2544;
+  // grad of: h5 = tanh(… + … + b)
+  const t2545 = h5_4 * h5_4;
+  // grad of: h5 = tanh(… + … + b)
+  const t2546 = 1 - t2545;
+  // grad of: h5 = tanh(… + … + b)
+  const t2547 = d_h5_4 * t2546;
+  $t[174] = t2547;
+  const t2548 = Wh_32 * t2547;
+  const t2549 = t2530 + t2548;
+  const t2550 = Wh_5 * t2336;
+  const t2551 = Wh_13 * t2354;
+  const t2552 = t2550 + t2551;
+  const t2553 = Wh_21 * t2373;
+  const t2554 = t2552 + t2553;
+  const t2555 = Wh_29 * t2392;
+  const t2556 = t2554 + t2555;
+  const t2557 = Wh_37 * t2411;
+  const t2558 = t2556 + t2557;
+  const t2559 = Wh_45 * t2430;
+  const t2560 = t2558 + t2559;
+  const t2561 = Wh_53 * t2449;
+  const t2562 = t2560 + t2561;
+  const t2563 = Wh_61 * t2468;
+  // grad of: matmul(Wh, h5)
+  const d_h5_5 = t2562 + t2563;
+  // grad of: h5 = tanh(… + … + b)
+  const t2564 = h5_5 * h5_5;
+  // grad of: h5 = tanh(… + … + b)
+  const t2565 = 1 - t2564;
+  // grad of: h5 = tanh(… + … + b)
+  const t2566 = d_h5_5 * t2565;
+  $t[175] = t2566;
+  const t2567 = Wh_40 * t2566;
+  const t2568 = t2549 + t2567;
+  const t2569 = Wh_6 * t2336;
+  const t2570 = Wh_14 * t2354;
+  const t2571 = t2569 + t2570;
+  const t2572 = Wh_22 * t2373;
+  const t2573 = t2571 + t2572;
+  const t2574 = Wh_30 * t2392;
+  const t2575 = t2573 + t2574;
+  const t2576 = Wh_38 * t2411;
+  const t2577 = t2575 + t2576;
+  const t2578 = Wh_46 * t2430;
+  const t2579 = t2577 + t2578;
+  const t2580 = Wh_54 * t2449;
+  const t2581 = t2579 + t2580;
+  const t2582 = Wh_62 * t2468;
+  // grad of: matmul(Wh, h5)
+  const d_h5_6 = t2581 + t2582;
+  // grad of: h5 = tanh(… + … + b)
+  const t2583 = h5_6 * h5_6;
+  // grad of: h5 = tanh(… + … + b)
+  const t2584 = 1 - t2583;
+  // grad of: h5 = tanh(… + … + b)
+  const t2585 = d_h5_6 * t2584;
+  $t[176] = t2585;
+  const t2586 = Wh_48 * t2585;
+  const t2587 = t2568 + t2586;
+  const t2588 = Wh_7 * t2336;
+  const t2589 = Wh_15 * t2354;
+  const t2590 = t2588 + t2589;
+  const t2591 = Wh_23 * t2373;
+  const t2592 = t2590 + t2591;
+  const t2593 = Wh_31 * t2392;
+  const t2594 = t2592 + t2593;
+  const t2595 = Wh_39 * t2411;
+  const t2596 = t2594 + t2595;
+  const t2597 = Wh_47 * t2430;
+  const t2598 = t2596 + t2597;
+  const t2599 = Wh_55 * t2449;
+  const t2600 = t2598 + t2599;
+  const t2601 = Wh_63 * t2468;
+  // grad of: matmul(Wh, h5)
+  const d_h5_7 = t2600 + t2601;
+  // grad of: h5 = tanh(… + … + b)
+  const t2602 = h5_7 * h5_7;
+  // grad of: h5 = tanh(… + … + b)
+  const t2603 = 1 - t2602;
+  // grad of: h5 = tanh(… + … + b)
+  const t2604 = d_h5_7 * t2603;
+  $t[177] = t2604;
+  const t2605 = Wh_56 * t2604;
+  // grad of: matmul(Wh, h4)
+  const d_h4_0 = t2587 + t2605;
+  // grad of: h4 = tanh(… + … + b)
+  const t2606 = h4_0 * h4_0;
+  // grad of: h4 = tanh(… + … + b)
+  const t2607 = 1 - t2606;
+  // grad of: h4 = tanh(… + … + b)
+  const t2608 = d_h4_0 * t2607;
+  $t[181] = t2608;
+  const t2609 = Wh_0 * t2608;
+  const t2610 = Wh_1 * t2472;
+  const t2611 = Wh_9 * t2490;
+  const t2612 = t2610 + t2611;
+  const t2613 = Wh_17 * t2509;
+  const t2614 = t2612 + t2613;
+  const t2615 = Wh_25 * t2528;
+  const t2616 = t2614 + t2615;
+  const t2617 = Wh_33 * t2547;
+  const t2618 = t2616 + t2617;
+  const t2619 = Wh_41 * t2566;
+  const t2620 = t2618 + t2619;
+  const t2621 = Wh_49 * t2585;
+  const t2622 = t2620 + t2621;
+  const t2623 = Wh_57 * t2604;
+  // grad of: matmul(Wh, h4)
+  const d_h4_1 = t2622 + t2623;
+  // grad of: h4 = tanh(… + … + b)
+  const t2624 = h4_1 * h4_1;
+  // grad of: h4 = tanh(… + … + b)
+  const t2625 = 1 - t2624;
+  // grad of: h4 = tanh(… + … + b)
+  const t2626 = d_h4_1 * t2625;
+  $t[182] = t2626;
+  const t2627 = Wh_8 * t2626;
+  const t2628 = t2609 + t2627;
+  const t2629 = Wh_2 * t2472;
+  const t2630 = Wh_10 * t2490;
+  const t2631 = t2629 + t2630;
+  const t2632 = Wh_18 * t2509;
+  const t2633 = t2631 + t2632;
+  const t2634 = Wh_26 * t2528;
+  const t2635 = t2633 + t2634;
+  const t2636 = Wh_34 * t2547;
+  const t2637 = t2635 + t2636;
+  const t2638 = Wh_42 * t2566;
+  const t2639 = t2637 + t2638;
+  const t2640 = Wh_50 * t2585;
+  const t2641 = t2639 + t2640;
+  const t2642 = Wh_58 * t2604;
+  // grad of: matmul(Wh, h4)
+  const d_h4_2 = t2641 + t2642;
+  // grad of: h4 = tanh(… + … + b)
+  const t2643 = h4_2 * h4_2;
+  // grad of: h4 = tanh(… + … + b)
+  const t2644 = 1 - t2643;
+  // grad of: h4 = tanh(… + … + b)
+  const t2645 = d_h4_2 * t2644;
+  $t[183] = t2645;
+  const t2646 = Wh_16 * t2645;
+  const t2647 = t2628 + t2646;
+  const t2648 = Wh_3 * t2472;
+  const t2649 = Wh_11 * t2490;
+  const t2650 = t2648 + t2649;
+  const t2651 = Wh_19 * t2509;
+  const t2652 = t2650 + t2651;
+  const t2653 = Wh_27 * t2528;
+  const t2654 = t2652 + t2653;
+  const t2655 = Wh_35 * t2547;
+  const t2656 = t2654 + t2655;
+  const t2657 = Wh_43 * t2566;
+  const t2658 = t2656 + t2657;
+  const t2659 = Wh_51 * t2585;
+  const t2660 = t2658 + t2659;
+  const t2661 = Wh_59 * t2604;
+  // grad of: matmul(Wh, h4)
+  const d_h4_3 = t2660 + t2661;
+  // grad of: h4 = tanh(… + … + b)
+  const t2662 = h4_3 * h4_3;
+  // grad of: h4 = tanh(… + … + b)
+  const t2663 = 1 - t2662;
+  // grad of: h4 = tanh(… + … + b)
+  const t2664 = d_h4_3 * t2663;
+  $t[184] = t2664;
+  const t2665 = Wh_24 * t2664;
+  const t2666 = t2647 + t2665;
+  const t2667 = Wh_4 * t2472;
+  const t2668 = Wh_12 * t2490;
+  const t2669 = t2667 + t2668;
+  const t2670 = Wh_20 * t2509;
+  const t2671 = t2669 + t2670;
+  const t2672 = Wh_28 * t2528;
+  const t2673 = t2671 + t2672;
+  const t2674 = Wh_36 * t2547;
+  const t2675 = t2673 + t2674;
+  const t2676 = Wh_44 * t2566;
+  const t2677 = t2675 + t2676;
+  const t2678 = Wh_52 * t2585;
+  const t2679 = t2677 + t2678;
+  const t2680 = Wh_60 * t2604;
+  // grad of: matmul(Wh, h4)
+  const d_h4_4 = t2679 + t2680;
+  // grad of: h4 = tanh(… + … + b)
+  const t2681 = h4_4 * h4_4;
+  // grad of: h4 = tanh(… + … + b)
+  const t2682 = 1 - t2681;
+  // grad of: h4 = tanh(… + … + b)
+  const t2683 = d_h4_4 * t2682;
+  $t[185] = t2683;
+  const t2684 = Wh_32 * t2683;
+  const t2685 = t2666 + t2684;
+  const t2686 = Wh_5 * t2472;
+  const t2687 = Wh_13 * t2490;
+  const t2688 = t2686 + t2687;
+  const t2689 = Wh_21 * t2509;
+  const t2690 = t2688 + t2689;
+  const t2691 = Wh_29 * t2528;
+  const t2692 = t2690 + t2691;
+  const t2693 = Wh_37 * t2547;
+  const t2694 = t2692 + t2693;
+  const t2695 = Wh_45 * t2566;
+  const t2696 = t2694 + t2695;
+  const t2697 = Wh_53 * t2585;
+  const t2698 = t2696 + t2697;
+  const t2699 = Wh_61 * t2604;
+  // grad of: matmul(Wh, h4)
+  const d_h4_5 = t2698 + t2699;
+  // grad of: h4 = tanh(… + … + b)
+  const t2700 = h4_5 * h4_5;
+  // grad of: h4 = tanh(… + … + b)
+  const t2701 = 1 - t2700;
+  // grad of: h4 = tanh(… + … + b)
+  const t2702 = d_h4_5 * t2701;
+  $t[186] = t2702;
+  const t2703 = Wh_40 * t2702;
+  const t2704 = t2685 + t2703;
+  const t2705 = Wh_6 * t2472;
+  const t2706 = Wh_14 * t2490;
+  const t2707 = t2705 + t2706;
+  const t2708 = Wh_22 * t2509;
+  const t2709 = t2707 + t2708;
+  const t2710 = Wh_30 * t2528;
+  const t2711 = t2709 + t2710;
+  const t2712 = Wh_38 * t2547;
+  const t2713 = t2711 + t2712;
+  const t2714 = Wh_46 * t2566;
+  const t2715 = t2713 + t2714;
+  const t2716 = Wh_54 * t2585;
+  const t2717 = t2715 + t2716;
+  const t2718 = Wh_62 * t2604;
+  // grad of: matmul(Wh, h4)
+  const d_h4_6 = t2717 + t2718;
+  // grad of: h4 = tanh(… + … + b)
+  const t2719 = h4_6 * h4_6;
+  // grad of: h4 = tanh(… + … + b)
+  const t2720 = 1 - t2719;
+  // grad of: h4 = tanh(… + … + b)
+  const t2721 = d_h4_6 * t2720;
+  $t[187] = t2721;
+  const t2722 = Wh_48 * t2721;
+  const t2723 = t2704 + t2722;
+  $t[179] = t2723;
+  const t2724 = Wh_7 * t2472;
+  const t2725 = Wh_15 * t2490;
+  const t2726 = t2724 + t2725;
+  $t[172] = t2726;
+}
+
+function $step_3($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): void {
+  const Wx_0 = $t[217];
+  const Wx_1 = $t[45];
+  const Wx_2 = $t[62];
+  const Wx_3 = $t[73];
+  const Wx_4 = $t[84];
+  const Wx_5 = $t[95];
+  const Wx_6 = $t[16];
+  const Wx_7 = $t[31];
+  const Wh_0 = $t[44];
+  const Wh_1 = $t[61];
+  const Wh_2 = $t[72];
+  const Wh_3 = $t[83];
+  const Wh_4 = $t[94];
+  const Wh_5 = $t[14];
+  const Wh_6 = $t[30];
+  const Wh_7 = $t[41];
+  const Wh_8 = $t[47];
+  const Wh_9 = $t[49];
+  const Wh_10 = $t[51];
+  const Wh_11 = $t[53];
+  const Wh_12 = $t[55];
+  const Wh_13 = $t[57];
+  const Wh_14 = $t[58];
+  const Wh_15 = $t[59];
+  const Wh_16 = $t[63];
+  const Wh_17 = $t[64];
+  const Wh_18 = $t[65];
+  const Wh_19 = $t[66];
+  const Wh_20 = $t[67];
+  const Wh_21 = $t[68];
+  const Wh_22 = $t[69];
+  const Wh_23 = $t[70];
+  const Wh_24 = $t[74];
+  const Wh_25 = $t[75];
+  const Wh_26 = $t[76];
+  const Wh_27 = $t[77];
+  const Wh_28 = $t[78];
+  const Wh_29 = $t[79];
+  const Wh_30 = $t[80];
+  const Wh_31 = $t[81];
+  const Wh_32 = $t[85];
+  const Wh_33 = $t[86];
+  const Wh_34 = $t[87];
+  const Wh_35 = $t[88];
+  const Wh_36 = $t[89];
+  const Wh_37 = $t[90];
+  const Wh_38 = $t[91];
+  const Wh_39 = $t[92];
+  const Wh_40 = $t[96];
+  const Wh_41 = $t[97];
+  const Wh_42 = $t[98];
+  const Wh_43 = $t[2];
+  const Wh_44 = $t[4];
+  const Wh_45 = $t[6];
+  const Wh_46 = $t[8];
+  const Wh_47 = $t[10];
+  const Wh_48 = $t[18];
+  const Wh_49 = $t[20];
+  const Wh_50 = $t[22];
+  const Wh_51 = $t[24];
+  const Wh_52 = $t[25];
+  const Wh_53 = $t[26];
+  const Wh_54 = $t[27];
+  const Wh_55 = $t[28];
+  const Wh_56 = $t[32];
+  const Wh_57 = $t[33];
+  const Wh_58 = $t[34];
+  const Wh_59 = $t[35];
+  const Wh_60 = $t[36];
+  const Wh_61 = $t[37];
+  const Wh_62 = $t[38];
+  const Wh_63 = $t[39];
+  const x_0 = $t[204];
+  const x_1 = $t[205];
+  const x_2 = $t[206];
+  const x_3 = $t[207];
+  const x_4 = $t[209];
+  const x_5 = $t[211];
+  const x_6 = $t[17];
+  const x_7 = $t[46];
+  const x_8 = $t[100];
+  const x_9 = $t[102];
+  const x_10 = $t[104];
+  const x_11 = $t[107];
+  const h1_0 = $t[203];
+  const h1_1 = $t[218];
+  const h1_2 = $t[226];
+  const h1_3 = $t[233];
+  const h1_4 = $t[240];
+  const h1_5 = $t[247];
+  const h1_6 = $t[254];
+  const h1_7 = $t[260];
+  const h2_0 = $t[195];
+  const h2_1 = $t[196];
+  const h2_2 = $t[197];
+  const h2_3 = $t[198];
+  const h2_4 = $t[199];
+  const h2_5 = $t[200];
+  const h2_6 = $t[201];
+  const h2_7 = $t[202];
+  const h3_0 = $t[180];
+  const h3_1 = $t[188];
+  const h3_2 = $t[189];
+  const h3_3 = $t[190];
+  const h3_4 = $t[191];
+  const h3_5 = $t[192];
+  const h3_6 = $t[193];
+  const h3_7 = $t[194];
+  const h4_0 = $t[164];
+  const h4_1 = $t[165];
+  const h4_2 = $t[166];
+  const h4_3 = $t[167];
+  const h4_4 = $t[168];
+  const h4_5 = $t[169];
+  const h4_6 = $t[170];
+  const h4_7 = $t[178];
+  const h5_0 = $t[156];
+  const h5_1 = $t[157];
+  const h5_2 = $t[158];
+  const h5_3 = $t[159];
+  const h5_4 = $t[160];
+  const h5_5 = $t[161];
+  const h5_6 = $t[162];
+  const h5_7 = $t[163];
+  const h6_0 = $t[19];
+  const h6_1 = $t[21];
+  const h6_2 = $t[23];
+  const h6_3 = $t[3];
+  const h6_4 = $t[5];
+  const h6_5 = $t[7];
+  const h6_6 = $t[9];
+  const h6_7 = $t[11];
+  const h7_0 = $t[48];
+  const h7_1 = $t[50];
+  const h7_2 = $t[52];
+  const h7_3 = $t[54];
+  const h7_4 = $t[56];
+  const h7_5 = $t[153];
+  const h7_6 = $t[154];
+  const h7_7 = $t[155];
+  const h8_0 = $t[145];
+  const h8_1 = $t[146];
+  const h8_2 = $t[147];
+  const h8_3 = $t[148];
+  const h8_4 = $t[149];
+  const h8_5 = $t[150];
+  const h8_6 = $t[151];
+  const h8_7 = $t[152];
+  const h9_0 = $t[137];
+  const h9_1 = $t[138];
+  const h9_2 = $t[139];
+  const h9_3 = $t[140];
+  const h9_4 = $t[141];
+  const h9_5 = $t[142];
+  const h9_6 = $t[143];
+  const h9_7 = $t[144];
+  const h10_0 = $t[122];
+  const h10_1 = $t[130];
+  const h10_2 = $t[131];
+  const h10_3 = $t[132];
+  const h10_4 = $t[133];
+  const h10_5 = $t[134];
+  const h10_6 = $t[135];
+  const h10_7 = $t[136];
+  const h11_0 = $t[267];
+  const h11_1 = $t[268];
+  const h11_2 = $t[269];
+  const h11_3 = $t[270];
+  const h11_4 = $t[271];
+  const h11_5 = $t[272];
+  const h11_6 = $t[273];
+  const h11_7 = $t[120];
+  const t1618 = $t[216];
+  const t1622 = $t[225];
+  const t1627 = $t[232];
+  const t1632 = $t[239];
+  const t1637 = $t[246];
+  const t1642 = $t[253];
+  const t1647 = $t[117];
+  const t1652 = $t[119];
+  const t1656 = $t[123];
+  const t1674 = $t[124];
+  const t1693 = $t[125];
+  const t1712 = $t[126];
+  const t1731 = $t[127];
+  const t1750 = $t[128];
+  const t1769 = $t[129];
+  const t1788 = $t[266];
+  const t1792 = $t[215];
+  const t1810 = $t[224];
+  const t1829 = $t[231];
+  const t1848 = $t[238];
+  const t1867 = $t[245];
+  const t1886 = $t[252];
+  const t1905 = $t[259];
+  const t1924 = $t[265];
+  const t1928 = $t[214];
+  const t1946 = $t[223];
+  const t1965 = $t[230];
+  const t1984 = $t[237];
+  const t2003 = $t[244];
+  const t2022 = $t[251];
+  const t2041 = $t[258];
+  const t2060 = $t[264];
+  const t2064 = $t[213];
+  const t2082 = $t[222];
+  const t2101 = $t[229];
+  const t2120 = $t[236];
+  const t2139 = $t[243];
+  const t2158 = $t[250];
+  const t2177 = $t[257];
+  const t2196 = $t[263];
+  const t2200 = $t[212];
+  const t2218 = $t[221];
+  const t2237 = $t[228];
+  const t2256 = $t[235];
+  const t2275 = $t[242];
+  const t2294 = $t[249];
+  const t2313 = $t[256];
+  const t2332 = $t[262];
+  const t2336 = $t[210];
+  const t2354 = $t[220];
+  const t2373 = $t[227];
+  const t2392 = $t[234];
+  const t2411 = $t[241];
+  const t2430 = $t[248];
+  const t2449 = $t[255];
+  const t2468 = $t[261];
+  const t2472 = $t[208];
+  const t2490 = $t[219];
+  const t2509 = $t[171];
+  const t2528 = $t[173];
+  const t2547 = $t[174];
+  const t2566 = $t[175];
+  const t2585 = $t[176];
+  const t2604 = $t[177];
+  const t2608 = $t[181];
+  const t2626 = $t[182];
+  const t2645 = $t[183];
+  const t2664 = $t[184];
+  const t2683 = $t[185];
+  const t2702 = $t[186];
+  const t2721 = $t[187];
+  const t2723 = $t[179];
+  const t2726 = $t[172];
+  const t2727 = Wh_23 * t2509;
+  const t2728 = t2726 + t2727;
+  const t2729 = Wh_31 * t2528;
+  const t2730 = t2728 + t2729;
+  const t2731 = Wh_39 * t2547;
+  const t2732 = t2730 + t2731;
+  const t2733 = Wh_47 * t2566;
+  const t2734 = t2732 + t2733;
+  const t2735 = Wh_55 * t2585;
+  const t2736 = t2734 + t2735;
+  const t2737 = Wh_63 * t2604;
+  // grad of: matmul(Wh, h4)
+  const d_h4_7 = t2736 + t2737;
+  // grad of: h4 = tanh(… + … + b)
+  const t2738 = h4_7 * h4_7;
+  // grad of: h4 = tanh(… + … + b)
+  const t2739 = 1 - t2738;
+  // grad of: h4 = tanh(… + … + b)
+  const t2740 = d_h4_7 * t2739;
+  $t[284] = t2740;
+  const t2741 = Wh_56 * t2740;
+  // grad of: matmul(Wh, h3)
+  const d_h3_0 = t2723 + t2741;
+  // grad of: h3 = tanh(… + … + b)
+  const t2742 = h3_0 * h3_0;
+  // grad of: h3 = tanh(… + … + b)
+  const t2743 = 1 - t2742;
+  // grad of: h3 = tanh(… + … + b)
+  const t2744 = d_h3_0 * t2743;
+  $t[289] = t2744;
+  const t2745 = Wh_0 * t2744;
+  const t2746 = Wh_1 * t2608;
+  const t2747 = Wh_9 * t2626;
+  const t2748 = t2746 + t2747;
+  const t2749 = Wh_17 * t2645;
+  const t2750 = t2748 + t2749;
+  const t2751 = Wh_25 * t2664;
+  const t2752 = t2750 + t2751;
+  const t2753 = Wh_33 * t2683;
+  const t2754 = t2752 + t2753;
+  const t2755 = Wh_41 * t2702;
+  const t2756 = t2754 + t2755;
+  const t2757 = Wh_49 * t2721;
+  const t2758 = t2756 + t2757;
+  const t2759 = Wh_57 * t2740;
+  // grad of: matmul(Wh, h3)
+  const d_h3_1 = t2758 + t2759;
+  // grad of: h3 = tanh(… + … + b)
+  const t2760 = h3_1 * h3_1;
+  // grad of: h3 = tanh(… + … + b)
+  const t2761 = 1 - t2760;
+  // grad of: h3 = tanh(… + … + b)
+  const t2762 = d_h3_1 * t2761;
+  $t[292] = t2762;
+  const t2763 = Wh_8 * t2762;
+  const t2764 = t2745 + t2763;
+  const t2765 = Wh_2 * t2608;
+  const t2766 = Wh_10 * t2626;
+  const t2767 = t2765 + t2766;
+  const t2768 = Wh_18 * t2645;
+  const t2769 = t2767 + t2768;
+  const t2770 = Wh_26 * t2664;
+  const t2771 = t2769 + t2770;
+  const t2772 = Wh_34 * t2683;
+  const t2773 = t2771 + t2772;
+  const t2774 = Wh_42 * t2702;
+  const t2775 = t2773 + t2774;
+  const t2776 = Wh_50 * t2721;
+  const t2777 = t2775 + t2776;
+  const t2778 = Wh_58 * t2740;
+  // grad of: matmul(Wh, h3)
+  const d_h3_2 = t2777 + t2778;
+  // grad of: h3 = tanh(… + … + b)
+  const t2779 = h3_2 * h3_2;
+  // grad of: h3 = tanh(… + … + b)
+  const t2780 = 1 - t2779;
+  // grad of: h3 = tanh(… + … + b)
+  const t2781 = d_h3_2 * t2780;
+  $t[274] = t2781;
+  const t2782 = Wh_16 * t2781;
+  const t2783 = t2764 + t2782;
+  const t2784 = Wh_3 * t2608;
+  const t2785 = Wh_11 * t2626;
+  const t2786 = t2784 + t2785;
+  const t2787 = Wh_19 * t2645;
+  const t2788 = t2786 + t2787;
+  const t2789 = Wh_27 * t2664;
+  const t2790 = t2788 + t2789;
+  const t2791 = Wh_35 * t2683;
+  const t2792 = t2790 + t2791;
+  const t2793 = Wh_43 * t2702;
+  const t2794 = t2792 + t2793;
+  const t2795 = Wh_51 * t2721;
+  const t2796 = t2794 + t2795;
+  const t2797 = Wh_59 * t2740;
+  // grad of: matmul(Wh, h3)
+  const d_h3_3 = t2796 + t2797;
+  // grad of: h3 = tanh(… + … + b)
+  const t2798 = h3_3 * h3_3;
+  // grad of: h3 = tanh(… + … + b)
+  const t2799 = 1 - t2798;
+  // grad of: h3 = tanh(… + … + b)
+  const t2800 = d_h3_3 * t2799;
+  $t[276] = t2800;
+  const t2801 = Wh_24 * t2800;
+  const t2802 = t2783 + t2801;
+  const t2803 = Wh_4 * t2608;
+  const t2804 = Wh_12 * t2626;
+  const t2805 = t2803 + t2804;
+  const t2806 = Wh_20 * t2645;
+  const t2807 = t2805 + t2806;
+  const t2808 = Wh_28 * t2664;
+  const t2809 = t2807 + t2808;
+  const t2810 = Wh_36 * t2683;
+  const t2811 = t2809 + t2810;
+  const t2812 = Wh_44 * t2702;
+  const t2813 = t2811 + t2812;
+  const t2814 = Wh_52 * t2721;
+  const t2815 = t2813 + t2814;
+  const t2816 = Wh_60 * t2740;
+  // grad of: matmul(Wh, h3)
+  const d_h3_4 = t2815 + t2816;
+  // grad of: h3 = tanh(… + … + b)
+  const t2817 = h3_4 * h3_4;
+  // grad of: h3 = tanh(… + … + b)
+  const t2818 = 1 - t2817;
+  // grad of: h3 = tanh(… + … + b)
+  const t2819 = d_h3_4 * t2818;
+  $t[278] = t2819;
+  const t2820 = Wh_32 * t2819;
+  const t2821 = t2802 + t2820;
+  const t2822 = Wh_5 * t2608;
+  const t2823 = Wh_13 * t2626;
+  const t2824 = t2822 + t2823;
+  const t2825 = Wh_21 * t2645;
+  const t2826 = t2824 + t2825;
+  const t2827 = Wh_29 * t2664;
+  const t2828 = t2826 + t2827;
+  const t2829 = Wh_37 * t2683;
+  const t2830 = t2828 + t2829;
+  const t2831 = Wh_45 * t2702;
+  const t2832 = t2830 + t2831;
+  const t2833 = Wh_53 * t2721;
+  const t2834 = t2832 + t2833;
+  const t2835 = Wh_61 * t2740;
+  // grad of: matmul(Wh, h3)
+  const d_h3_5 = t2834 + t2835;
+  // grad of: h3 = tanh(… + … + b)
+  const t2836 = h3_5 * h3_5;
+  // grad of: h3 = tanh(… + … + b)
+  const t2837 = 1 - t2836;
+  // grad of: h3 = tanh(… + … + b)
+  const t2838 = d_h3_5 * t2837;
+  $t[280] = t2838;
+  const t2839 = Wh_40 * t2838;
+  const t2840 = t2821 + t2839;
+  const t2841 = Wh_6 * t2608;
+  const t2842 = Wh_14 * t2626;
+  const t2843 = t2841 + t2842;
+  const t2844 = Wh_22 * t2645;
+  const t2845 = t2843 + t2844;
+  const t2846 = Wh_30 * t2664;
+  const t2847 = t2845 + t2846;
+  const t2848 = Wh_38 * t2683;
+  const t2849 = t2847 + t2848;
+  const t2850 = Wh_46 * t2702;
+  const t2851 = t2849 + t2850;
+  const t2852 = Wh_54 * t2721;
+  const t2853 = t2851 + t2852;
+  const t2854 = Wh_62 * t2740;
+  // grad of: matmul(Wh, h3)
+  const d_h3_6 = t2853 + t2854;
+  // grad of: h3 = tanh(… + … + b)
+  const t2855 = h3_6 * h3_6;
+  // grad of: h3 = tanh(… + … + b)
+  const t2856 = 1 - t2855;
+  // grad of: h3 = tanh(… + … + b)
+  const t2857 = d_h3_6 * t2856;
+  $t[282] = t2857;
+  const t2858 = Wh_48 * t2857;
+  const t2859 = t2840 + t2858;
+  const t2860 = Wh_7 * t2608;
+  const t2861 = Wh_15 * t2626;
+  const t2862 = t2860 + t2861;
+  const t2863 = Wh_23 * t2645;
+  const t2864 = t2862 + t2863;
+  const t2865 = Wh_31 * t2664;
+  const t2866 = t2864 + t2865;
+  const t2867 = Wh_39 * t2683;
+  const t2868 = t2866 + t2867;
+  const t2869 = Wh_47 * t2702;
+  const t2870 = t2868 + t2869;
+  const t2871 = Wh_55 * t2721;
+  const t2872 = t2870 + t2871;
+  const t2873 = Wh_63 * t2740;
+  // grad of: matmul(Wh, h3)
+  const d_h3_7 = t2872 + t2873;
+  // grad of: h3 = tanh(… + … + b)
+  const t2874 = h3_7 * h3_7;
+  // grad of: h3 = tanh(… + … + b)
+  const t2875 = 1 - t2874;
+  // grad of: h3 = tanh(… + … + b)
+  const t2876 = d_h3_7 * t2875;
+  $t[285] = t2876;
+  const t2877 = Wh_56 * t2876;
+  // grad of: matmul(Wh, h2)
+  const d_h2_0 = t2859 + t2877;
+  // grad of: h2 = tanh(… + … + b)
+  const t2878 = h2_0 * h2_0;
+  // grad of: h2 = tanh(… + … + b)
+  const t2879 = 1 - t2878;
+  // grad of: h2 = tanh(… + … + b)
+  const t2880 = d_h2_0 * t2879;
+  $t[290] = t2880;
+  const t2881 = Wh_0 * t2880;
+  const t2882 = Wh_1 * t2744;
+  const t2883 = Wh_9 * t2762;
+  const t2884 = t2882 + t2883;
+  const t2885 = Wh_17 * t2781;
+  const t2886 = t2884 + t2885;
+  const t2887 = Wh_25 * t2800;
+  const t2888 = t2886 + t2887;
+  const t2889 = Wh_33 * t2819;
+  const t2890 = t2888 + t2889;
+  const t2891 = Wh_41 * t2838;
+  const t2892 = t2890 + t2891;
+  const t2893 = Wh_49 * t2857;
+  const t2894 = t2892 + t2893;
+  const t2895 = Wh_57 * t2876;
+  // grad of: matmul(Wh, h2)
+  const d_h2_1 = t2894 + t2895;
+  // grad of: h2 = tanh(… + … + b)
+  const t2896 = h2_1 * h2_1;
+  // grad of: h2 = tanh(… + … + b)
+  const t2897 = 1 - t2896;
+  // grad of: h2 = tanh(… + … + b)
+  const t2898 = d_h2_1 * t2897;
+  $t[293] = t2898;
+  const t2899 = Wh_8 * t2898;
+  const t2900 = t2881 + t2899;
+  const t2901 = Wh_2 * t2744;
+  const t2902 = Wh_10 * t2762;
+  const t2903 = t2901 + t2902;
+  const t2904 = Wh_18 * t2781;
+  const t2905 = t2903 + t2904;
+  const t2906 = Wh_26 * t2800;
+  const t2907 = t2905 + t2906;
+  const t2908 = Wh_34 * t2819;
+  const t2909 = t2907 + t2908;
+  const t2910 = Wh_42 * t2838;
+  const t2911 = t2909 + t2910;
+  const t2912 = Wh_50 * t2857;
+  const t2913 = t2911 + t2912;
+  const t2914 = Wh_58 * t2876;
+  // grad of: matmul(Wh, h2)
+  const d_h2_2 = t2913 + t2914;
+  // grad of: h2 = tanh(… + … + b)
+  const t2915 = h2_2 * h2_2;
+  // grad of: h2 = tanh(… + … + b)
+  const t2916 = 1 - t2915;
+  // grad of: h2 = tanh(… + … + b)
+  const t2917 = d_h2_2 * t2916;
+  $t[275] = t2917;
+  const t2918 = Wh_16 * t2917;
+  const t2919 = t2900 + t2918;
+  const t2920 = Wh_3 * t2744;
+  const t2921 = Wh_11 * t2762;
+  const t2922 = t2920 + t2921;
+  const t2923 = Wh_19 * t2781;
+  const t2924 = t2922 + t2923;
+  const t2925 = Wh_27 * t2800;
+  const t2926 = t2924 + t2925;
+  const t2927 = Wh_35 * t2819;
+  const t2928 = t2926 + t2927;
+  const t2929 = Wh_43 * t2838;
+  const t2930 = t2928 + t2929;
+  const t2931 = Wh_51 * t2857;
+  const t2932 = t2930 + t2931;
+  const t2933 = Wh_59 * t2876;
+  // grad of: matmul(Wh, h2)
+  const d_h2_3 = t2932 + t2933;
+  // grad of: h2 = tanh(… + … + b)
+  const t2934 = h2_3 * h2_3;
+  // grad of: h2 = tanh(… + … + b)
+  const t2935 = 1 - t2934;
+  // grad of: h2 = tanh(… + … + b)
+  const t2936 = d_h2_3 * t2935;
+  $t[277] = t2936;
+  const t2937 = Wh_24 * t2936;
+  const t2938 = t2919 + t2937;
+  const t2939 = Wh_4 * t2744;
+  const t2940 = Wh_12 * t2762;
+  const t2941 = t2939 + t2940;
+  const t2942 = Wh_20 * t2781;
+  const t2943 = t2941 + t2942;
+  const t2944 = Wh_28 * t2800;
+  const t2945 = t2943 + t2944;
+  const t2946 = Wh_36 * t2819;
+  const t2947 = t2945 + t2946;
+  const t2948 = Wh_44 * t2838;
+  const t2949 = t2947 + t2948;
+  const t2950 = Wh_52 * t2857;
+  const t2951 = t2949 + t2950;
+  const t2952 = Wh_60 * t2876;
+  // grad of: matmul(Wh, h2)
+  const d_h2_4 = t2951 + t2952;
+  // grad of: h2 = tanh(… + … + b)
+  const t2953 = h2_4 * h2_4;
+  // grad of: h2 = tanh(… + … + b)
+  const t2954 = 1 - t2953;
+  // grad of: h2 = tanh(… + … + b)
+  const t2955 = d_h2_4 * t2954;
+  $t[279] = t2955;
+  const t2956 = Wh_32 * t2955;
+  const t2957 = t2938 + t2956;
+  const t2958 = Wh_5 * t2744;
+  const t2959 = Wh_13 * t2762;
+  const t2960 = t2958 + t2959;
+  const t2961 = Wh_21 * t2781;
+  const t2962 = t2960 + t2961;
+  const t2963 = Wh_29 * t2800;
+  const t2964 = t2962 + t2963;
+  const t2965 = Wh_37 * t2819;
+  const t2966 = t2964 + t2965;
+  const t2967 = Wh_45 * t2838;
+  const t2968 = t2966 + t2967;
+  const t2969 = Wh_53 * t2857;
+  const t2970 = t2968 + t2969;
+  const t2971 = Wh_61 * t2876;
+  // grad of: matmul(Wh, h2)
+  const d_h2_5 = t2970 + t2971;
+  // grad of: h2 = tanh(… + … + b)
+  const t2972 = h2_5 * h2_5;
+  // grad of: h2 = tanh(… + … + b)
+  const t2973 = 1 - t2972;
+  // grad of: h2 = tanh(… + … + b)
+  const t2974 = d_h2_5 * t2973;
+  $t[281] = t2974;
+  const t2975 = Wh_40 * t2974;
+  const t2976 = t2957 + t2975;
+  const t2977 = Wh_6 * t2744;
+  const t2978 = Wh_14 * t2762;
+  const t2979 = t2977 + t2978;
+  const t2980 = Wh_22 * t2781;
+  const t2981 = t2979 + t2980;
+  const t2982 = Wh_30 * t2800;
+  const t2983 = t2981 + t2982;
+  const t2984 = Wh_38 * t2819;
+  const t2985 = t2983 + t2984;
+  const t2986 = Wh_46 * t2838;
+  const t2987 = t2985 + t2986;
+  const t2988 = Wh_54 * t2857;
+  const t2989 = t2987 + t2988;
+  const t2990 = Wh_62 * t2876;
+  // grad of: matmul(Wh, h2)
+  const d_h2_6 = t2989 + t2990;
+  // grad of: h2 = tanh(… + … + b)
+  const t2991 = h2_6 * h2_6;
+  // grad of: h2 = tanh(… + … + b)
+  const t2992 = 1 - t2991;
+  // grad of: h2 = tanh(… + … + b)
+  const t2993 = d_h2_6 * t2992;
+  $t[283] = t2993;
+  const t2994 = Wh_48 * t2993;
+  const t2995 = t2976 + t2994;
+  const t2996 = Wh_7 * t2744;
+  const t2997 = Wh_15 * t2762;
+  const t2998 = t2996 + t2997;
+  const t2999 = Wh_23 * t2781;
+  const t3000 = t2998 + t2999;
+  const t3001 = Wh_31 * t2800;
+  const t3002 = t3000 + t3001;
+  const t3003 = Wh_39 * t2819;
+  const t3004 = t3002 + t3003;
+  const t3005 = Wh_47 * t2838;
+  const t3006 = t3004 + t3005;
+  const t3007 = Wh_55 * t2857;
+  const t3008 = t3006 + t3007;
+  const t3009 = Wh_63 * t2876;
+  // grad of: matmul(Wh, h2)
+  const d_h2_7 = t3008 + t3009;
+  // grad of: h2 = tanh(… + … + b)
+  const t3010 = h2_7 * h2_7;
+  // grad of: h2 = tanh(… + … + b)
+  const t3011 = 1 - t3010;
+  // grad of: h2 = tanh(… + … + b)
+  const t3012 = d_h2_7 * t3011;
+  $t[286] = t3012;
+  const t3013 = Wh_56 * t3012;
+  // grad of: matmul(Wh, h1)
+  const d_h1_0 = t2995 + t3013;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3014 = h1_0 * h1_0;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3015 = 1 - t3014;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3016 = d_h1_0 * t3015;
+  $t[291] = t3016;
+  // grad of: Wx * x_0
+  const t3017 = t3016 * x_0;
+  // grad of: Wx * x_1
+  const t3018 = t2880 * x_1;
+  // grad of: Wx * x_1
+  const t3019 = t3017 + t3018;
+  // grad of: Wx * x_2
+  const t3020 = t2744 * x_2;
+  // grad of: Wx * x_2
+  const t3021 = t3019 + t3020;
+  // grad of: Wx * x_3
+  const t3022 = t2608 * x_3;
+  // grad of: Wx * x_3
+  const t3023 = t3021 + t3022;
+  // grad of: Wx * x_4
+  const t3024 = t2472 * x_4;
+  // grad of: Wx * x_4
+  const t3025 = t3023 + t3024;
+  // grad of: Wx * x_5
+  const t3026 = t2336 * x_5;
+  // grad of: Wx * x_5
+  const t3027 = t3025 + t3026;
+  // grad of: Wx * x_6
+  const t3028 = t2200 * x_6;
+  // grad of: Wx * x_6
+  const t3029 = t3027 + t3028;
+  // grad of: Wx * x_7
+  const t3030 = t2064 * x_7;
+  // grad of: Wx * x_7
+  const t3031 = t3029 + t3030;
+  // grad of: Wx * x_8
+  const t3032 = t1928 * x_8;
+  // grad of: Wx * x_8
+  const t3033 = t3031 + t3032;
+  // grad of: Wx * x_9
+  const t3034 = t1792 * x_9;
+  // grad of: Wx * x_9
+  const t3035 = t3033 + t3034;
+  // grad of: Wx * x_10
+  const t3036 = t1656 * x_10;
+  // grad of: Wx * x_10
+  const t3037 = t3035 + t3036;
+  // grad of: Wx * x_11
+  const t3038 = t1618 * x_11;
+  // grad of: Wx * x_11
+  const d_Wx_0 = t3037 + t3038;
+  $p.Wx[0] = Wx_0 - $lr * d_Wx_0;
+  const t3039 = Wh_1 * t2880;
+  const t3040 = Wh_9 * t2898;
+  const t3041 = t3039 + t3040;
+  const t3042 = Wh_17 * t2917;
+  const t3043 = t3041 + t3042;
+  const t3044 = Wh_25 * t2936;
+  const t3045 = t3043 + t3044;
+  const t3046 = Wh_33 * t2955;
+  const t3047 = t3045 + t3046;
+  const t3048 = Wh_41 * t2974;
+  const t3049 = t3047 + t3048;
+  const t3050 = Wh_49 * t2993;
+  const t3051 = t3049 + t3050;
+  const t3052 = Wh_57 * t3012;
+  // grad of: matmul(Wh, h1)
+  const d_h1_1 = t3051 + t3052;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3053 = h1_1 * h1_1;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3054 = 1 - t3053;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3055 = d_h1_1 * t3054;
+  $t[294] = t3055;
+  // grad of: Wx * x_0
+  const t3056 = t3055 * x_0;
+  // grad of: Wx * x_1
+  const t3057 = t2898 * x_1;
+  // grad of: Wx * x_1
+  const t3058 = t3056 + t3057;
+  // grad of: Wx * x_2
+  const t3059 = t2762 * x_2;
+  // grad of: Wx * x_2
+  const t3060 = t3058 + t3059;
+  // grad of: Wx * x_3
+  const t3061 = t2626 * x_3;
+  // grad of: Wx * x_3
+  const t3062 = t3060 + t3061;
+  // grad of: Wx * x_4
+  const t3063 = t2490 * x_4;
+  // grad of: Wx * x_4
+  const t3064 = t3062 + t3063;
+  // grad of: Wx * x_5
+  const t3065 = t2354 * x_5;
+  // grad of: Wx * x_5
+  const t3066 = t3064 + t3065;
+  // grad of: Wx * x_6
+  const t3067 = t2218 * x_6;
+  // grad of: Wx * x_6
+  const t3068 = t3066 + t3067;
+  // grad of: Wx * x_7
+  const t3069 = t2082 * x_7;
+  // grad of: Wx * x_7
+  const t3070 = t3068 + t3069;
+  // grad of: Wx * x_8
+  const t3071 = t1946 * x_8;
+  // grad of: Wx * x_8
+  const t3072 = t3070 + t3071;
+  // grad of: Wx * x_9
+  const t3073 = t1810 * x_9;
+  // grad of: Wx * x_9
+  const t3074 = t3072 + t3073;
+  // grad of: Wx * x_10
+  const t3075 = t1674 * x_10;
+  // grad of: Wx * x_10
+  const t3076 = t3074 + t3075;
+  // grad of: Wx * x_11
+  const t3077 = t1622 * x_11;
+  // grad of: Wx * x_11
+  const d_Wx_1 = t3076 + t3077;
+  $p.Wx[1] = Wx_1 - $lr * d_Wx_1;
+  const t3078 = Wh_2 * t2880;
+  const t3079 = Wh_10 * t2898;
+  const t3080 = t3078 + t3079;
+  const t3081 = Wh_18 * t2917;
+  const t3082 = t3080 + t3081;
+  const t3083 = Wh_26 * t2936;
+  const t3084 = t3082 + t3083;
+  const t3085 = Wh_34 * t2955;
+  const t3086 = t3084 + t3085;
+  const t3087 = Wh_42 * t2974;
+  const t3088 = t3086 + t3087;
+  const t3089 = Wh_50 * t2993;
+  const t3090 = t3088 + t3089;
+  const t3091 = Wh_58 * t3012;
+  // grad of: matmul(Wh, h1)
+  const d_h1_2 = t3090 + t3091;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3092 = h1_2 * h1_2;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3093 = 1 - t3092;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3094 = d_h1_2 * t3093;
+  $t[295] = t3094;
+  // grad of: Wx * x_0
+  const t3095 = t3094 * x_0;
+  // grad of: Wx * x_1
+  const t3096 = t2917 * x_1;
+  // grad of: Wx * x_1
+  const t3097 = t3095 + t3096;
+  // grad of: Wx * x_2
+  const t3098 = t2781 * x_2;
+  // grad of: Wx * x_2
+  const t3099 = t3097 + t3098;
+  // grad of: Wx * x_3
+  const t3100 = t2645 * x_3;
+  // grad of: Wx * x_3
+  const t3101 = t3099 + t3100;
+  // grad of: Wx * x_4
+  const t3102 = t2509 * x_4;
+  // grad of: Wx * x_4
+  const t3103 = t3101 + t3102;
+  // grad of: Wx * x_5
+  const t3104 = t2373 * x_5;
+  // grad of: Wx * x_5
+  const t3105 = t3103 + t3104;
+  // grad of: Wx * x_6
+  const t3106 = t2237 * x_6;
+  // grad of: Wx * x_6
+  const t3107 = t3105 + t3106;
+  // grad of: Wx * x_7
+  const t3108 = t2101 * x_7;
+  // grad of: Wx * x_7
+  const t3109 = t3107 + t3108;
+  // grad of: Wx * x_8
+  const t3110 = t1965 * x_8;
+  // grad of: Wx * x_8
+  const t3111 = t3109 + t3110;
+  // grad of: Wx * x_9
+  const t3112 = t1829 * x_9;
+  // grad of: Wx * x_9
+  const t3113 = t3111 + t3112;
+  // grad of: Wx * x_10
+  const t3114 = t1693 * x_10;
+  // grad of: Wx * x_10
+  const t3115 = t3113 + t3114;
+  // grad of: Wx * x_11
+  const t3116 = t1627 * x_11;
+  // grad of: Wx * x_11
+  const d_Wx_2 = t3115 + t3116;
+  $p.Wx[2] = Wx_2 - $lr * d_Wx_2;
+  const t3117 = Wh_3 * t2880;
+  const t3118 = Wh_11 * t2898;
+  const t3119 = t3117 + t3118;
+  const t3120 = Wh_19 * t2917;
+  const t3121 = t3119 + t3120;
+  const t3122 = Wh_27 * t2936;
+  const t3123 = t3121 + t3122;
+  const t3124 = Wh_35 * t2955;
+  const t3125 = t3123 + t3124;
+  const t3126 = Wh_43 * t2974;
+  const t3127 = t3125 + t3126;
+  const t3128 = Wh_51 * t2993;
+  const t3129 = t3127 + t3128;
+  const t3130 = Wh_59 * t3012;
+  // grad of: matmul(Wh, h1)
+  const d_h1_3 = t3129 + t3130;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3131 = h1_3 * h1_3;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3132 = 1 - t3131;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3133 = d_h1_3 * t3132;
+  $t[296] = t3133;
+  // grad of: Wx * x_0
+  const t3134 = t3133 * x_0;
+  // grad of: Wx * x_1
+  const t3135 = t2936 * x_1;
+  // grad of: Wx * x_1
+  const t3136 = t3134 + t3135;
+  // grad of: Wx * x_2
+  const t3137 = t2800 * x_2;
+  // grad of: Wx * x_2
+  const t3138 = t3136 + t3137;
+  // grad of: Wx * x_3
+  const t3139 = t2664 * x_3;
+  // grad of: Wx * x_3
+  const t3140 = t3138 + t3139;
+  // grad of: Wx * x_4
+  const t3141 = t2528 * x_4;
+  // grad of: Wx * x_4
+  const t3142 = t3140 + t3141;
+  // grad of: Wx * x_5
+  const t3143 = t2392 * x_5;
+  // grad of: Wx * x_5
+  const t3144 = t3142 + t3143;
+  // grad of: Wx * x_6
+  const t3145 = t2256 * x_6;
+  // grad of: Wx * x_6
+  const t3146 = t3144 + t3145;
+  // grad of: Wx * x_7
+  const t3147 = t2120 * x_7;
+  // grad of: Wx * x_7
+  const t3148 = t3146 + t3147;
+  // grad of: Wx * x_8
+  const t3149 = t1984 * x_8;
+  // grad of: Wx * x_8
+  const t3150 = t3148 + t3149;
+  // grad of: Wx * x_9
+  const t3151 = t1848 * x_9;
+  // grad of: Wx * x_9
+  const t3152 = t3150 + t3151;
+  // grad of: Wx * x_10
+  const t3153 = t1712 * x_10;
+  // grad of: Wx * x_10
+  const t3154 = t3152 + t3153;
+  // grad of: Wx * x_11
+  const t3155 = t1632 * x_11;
+  // grad of: Wx * x_11
+  const d_Wx_3 = t3154 + t3155;
+  $p.Wx[3] = Wx_3 - $lr * d_Wx_3;
+  const t3156 = Wh_4 * t2880;
+  const t3157 = Wh_12 * t2898;
+  const t3158 = t3156 + t3157;
+  const t3159 = Wh_20 * t2917;
+  const t3160 = t3158 + t3159;
+  const t3161 = Wh_28 * t2936;
+  const t3162 = t3160 + t3161;
+  const t3163 = Wh_36 * t2955;
+  const t3164 = t3162 + t3163;
+  const t3165 = Wh_44 * t2974;
+  const t3166 = t3164 + t3165;
+  const t3167 = Wh_52 * t2993;
+  const t3168 = t3166 + t3167;
+  const t3169 = Wh_60 * t3012;
+  // grad of: matmul(Wh, h1)
+  const d_h1_4 = t3168 + t3169;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3170 = h1_4 * h1_4;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3171 = 1 - t3170;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3172 = d_h1_4 * t3171;
+  $t[297] = t3172;
+  // grad of: Wx * x_0
+  const t3173 = t3172 * x_0;
+  // grad of: Wx * x_1
+  const t3174 = t2955 * x_1;
+  // grad of: Wx * x_1
+  const t3175 = t3173 + t3174;
+  // grad of: Wx * x_2
+  const t3176 = t2819 * x_2;
+  // grad of: Wx * x_2
+  const t3177 = t3175 + t3176;
+  // grad of: Wx * x_3
+  const t3178 = t2683 * x_3;
+  // grad of: Wx * x_3
+  const t3179 = t3177 + t3178;
+  // grad of: Wx * x_4
+  const t3180 = t2547 * x_4;
+  // grad of: Wx * x_4
+  const t3181 = t3179 + t3180;
+  // grad of: Wx * x_5
+  const t3182 = t2411 * x_5;
+  // grad of: Wx * x_5
+  const t3183 = t3181 + t3182;
+  // grad of: Wx * x_6
+  const t3184 = t2275 * x_6;
+  // grad of: Wx * x_6
+  const t3185 = t3183 + t3184;
+  // grad of: Wx * x_7
+  const t3186 = t2139 * x_7;
+  // grad of: Wx * x_7
+  const t3187 = t3185 + t3186;
+  // grad of: Wx * x_8
+  const t3188 = t2003 * x_8;
+  // grad of: Wx * x_8
+  const t3189 = t3187 + t3188;
+  // grad of: Wx * x_9
+  const t3190 = t1867 * x_9;
+  // grad of: Wx * x_9
+  const t3191 = t3189 + t3190;
+  // grad of: Wx * x_10
+  const t3192 = t1731 * x_10;
+  // grad of: Wx * x_10
+  const t3193 = t3191 + t3192;
+  // grad of: Wx * x_11
+  const t3194 = t1637 * x_11;
+  // grad of: Wx * x_11
+  const d_Wx_4 = t3193 + t3194;
+  $p.Wx[4] = Wx_4 - $lr * d_Wx_4;
+  const t3195 = Wh_5 * t2880;
+  const t3196 = Wh_13 * t2898;
+  const t3197 = t3195 + t3196;
+  const t3198 = Wh_21 * t2917;
+  const t3199 = t3197 + t3198;
+  const t3200 = Wh_29 * t2936;
+  const t3201 = t3199 + t3200;
+  const t3202 = Wh_37 * t2955;
+  const t3203 = t3201 + t3202;
+  const t3204 = Wh_45 * t2974;
+  const t3205 = t3203 + t3204;
+  const t3206 = Wh_53 * t2993;
+  const t3207 = t3205 + t3206;
+  const t3208 = Wh_61 * t3012;
+  // grad of: matmul(Wh, h1)
+  const d_h1_5 = t3207 + t3208;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3209 = h1_5 * h1_5;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3210 = 1 - t3209;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3211 = d_h1_5 * t3210;
+  $t[298] = t3211;
+  // grad of: Wx * x_0
+  const t3212 = t3211 * x_0;
+  // grad of: Wx * x_1
+  const t3213 = t2974 * x_1;
+  // grad of: Wx * x_1
+  const t3214 = t3212 + t3213;
+  // grad of: Wx * x_2
+  const t3215 = t2838 * x_2;
+  // grad of: Wx * x_2
+  const t3216 = t3214 + t3215;
+  // grad of: Wx * x_3
+  const t3217 = t2702 * x_3;
+  // grad of: Wx * x_3
+  const t3218 = t3216 + t3217;
+  // grad of: Wx * x_4
+  const t3219 = t2566 * x_4;
+  // grad of: Wx * x_4
+  const t3220 = t3218 + t3219;
+  // grad of: Wx * x_5
+  const t3221 = t2430 * x_5;
+  // grad of: Wx * x_5
+  const t3222 = t3220 + t3221;
+  // grad of: Wx * x_6
+  const t3223 = t2294 * x_6;
+  // grad of: Wx * x_6
+  const t3224 = t3222 + t3223;
+  // grad of: Wx * x_7
+  const t3225 = t2158 * x_7;
+  // grad of: Wx * x_7
+  const t3226 = t3224 + t3225;
+  // grad of: Wx * x_8
+  const t3227 = t2022 * x_8;
+  // grad of: Wx * x_8
+  const t3228 = t3226 + t3227;
+  // grad of: Wx * x_9
+  const t3229 = t1886 * x_9;
+  // grad of: Wx * x_9
+  const t3230 = t3228 + t3229;
+  // grad of: Wx * x_10
+  const t3231 = t1750 * x_10;
+  // grad of: Wx * x_10
+  const t3232 = t3230 + t3231;
+  // grad of: Wx * x_11
+  const t3233 = t1642 * x_11;
+  // grad of: Wx * x_11
+  const d_Wx_5 = t3232 + t3233;
+  $p.Wx[5] = Wx_5 - $lr * d_Wx_5;
+  const t3234 = Wh_6 * t2880;
+  const t3235 = Wh_14 * t2898;
+  const t3236 = t3234 + t3235;
+  const t3237 = Wh_22 * t2917;
+  const t3238 = t3236 + t3237;
+  const t3239 = Wh_30 * t2936;
+  const t3240 = t3238 + t3239;
+  const t3241 = Wh_38 * t2955;
+  const t3242 = t3240 + t3241;
+  const t3243 = Wh_46 * t2974;
+  const t3244 = t3242 + t3243;
+  const t3245 = Wh_54 * t2993;
+  const t3246 = t3244 + t3245;
+  const t3247 = Wh_62 * t3012;
+  // grad of: matmul(Wh, h1)
+  const d_h1_6 = t3246 + t3247;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3248 = h1_6 * h1_6;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3249 = 1 - t3248;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3250 = d_h1_6 * t3249;
+  $t[299] = t3250;
+  // grad of: Wx * x_0
+  const t3251 = t3250 * x_0;
+  // grad of: Wx * x_1
+  const t3252 = t2993 * x_1;
+  // grad of: Wx * x_1
+  const t3253 = t3251 + t3252;
+  // grad of: Wx * x_2
+  const t3254 = t2857 * x_2;
+  // grad of: Wx * x_2
+  const t3255 = t3253 + t3254;
+  // grad of: Wx * x_3
+  const t3256 = t2721 * x_3;
+  // grad of: Wx * x_3
+  const t3257 = t3255 + t3256;
+  // grad of: Wx * x_4
+  const t3258 = t2585 * x_4;
+  // grad of: Wx * x_4
+  const t3259 = t3257 + t3258;
+  // grad of: Wx * x_5
+  const t3260 = t2449 * x_5;
+  // grad of: Wx * x_5
+  const t3261 = t3259 + t3260;
+  // grad of: Wx * x_6
+  const t3262 = t2313 * x_6;
+  // grad of: Wx * x_6
+  const t3263 = t3261 + t3262;
+  // grad of: Wx * x_7
+  const t3264 = t2177 * x_7;
+  // grad of: Wx * x_7
+  const t3265 = t3263 + t3264;
+  // grad of: Wx * x_8
+  const t3266 = t2041 * x_8;
+  // grad of: Wx * x_8
+  const t3267 = t3265 + t3266;
+  // grad of: Wx * x_9
+  const t3268 = t1905 * x_9;
+  // grad of: Wx * x_9
+  const t3269 = t3267 + t3268;
+  // grad of: Wx * x_10
+  const t3270 = t1769 * x_10;
+  // grad of: Wx * x_10
+  const t3271 = t3269 + t3270;
+  // grad of: Wx * x_11
+  const t3272 = t1647 * x_11;
+  // grad of: Wx * x_11
+  const d_Wx_6 = t3271 + t3272;
+  $p.Wx[6] = Wx_6 - $lr * d_Wx_6;
+  const t3273 = Wh_7 * t2880;
+  const t3274 = Wh_15 * t2898;
+  const t3275 = t3273 + t3274;
+  const t3276 = Wh_23 * t2917;
+  const t3277 = t3275 + t3276;
+  const t3278 = Wh_31 * t2936;
+  const t3279 = t3277 + t3278;
+  const t3280 = Wh_39 * t2955;
+  const t3281 = t3279 + t3280;
+  const t3282 = Wh_47 * t2974;
+  const t3283 = t3281 + t3282;
+  const t3284 = Wh_55 * t2993;
+  const t3285 = t3283 + t3284;
+  const t3286 = Wh_63 * t3012;
+  // grad of: matmul(Wh, h1)
+  const d_h1_7 = t3285 + t3286;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3287 = h1_7 * h1_7;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3288 = 1 - t3287;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t3289 = d_h1_7 * t3288;
+  $t[300] = t3289;
+  // grad of: Wx * x_0
+  const t3290 = t3289 * x_0;
+  // grad of: Wx * x_1
+  const t3291 = t3012 * x_1;
+  // grad of: Wx * x_1
+  const t3292 = t3290 + t3291;
+  // grad of: Wx * x_2
+  const t3293 = t2876 * x_2;
+  // grad of: Wx * x_2
+  const t3294 = t3292 + t3293;
+  // grad of: Wx * x_3
+  const t3295 = t2740 * x_3;
+  // grad of: Wx * x_3
+  const t3296 = t3294 + t3295;
+  // grad of: Wx * x_4
+  const t3297 = t2604 * x_4;
+  // grad of: Wx * x_4
+  const t3298 = t3296 + t3297;
+  // grad of: Wx * x_5
+  const t3299 = t2468 * x_5;
+  // grad of: Wx * x_5
+  const t3300 = t3298 + t3299;
+  // grad of: Wx * x_6
+  const t3301 = t2332 * x_6;
+  // grad of: Wx * x_6
+  const t3302 = t3300 + t3301;
+  // grad of: Wx * x_7
+  const t3303 = t2196 * x_7;
+  // grad of: Wx * x_7
+  const t3304 = t3302 + t3303;
+  // grad of: Wx * x_8
+  const t3305 = t2060 * x_8;
+  // grad of: Wx * x_8
+  const t3306 = t3304 + t3305;
+  // grad of: Wx * x_9
+  const t3307 = t1924 * x_9;
+  // grad of: Wx * x_9
+  const t3308 = t3306 + t3307;
+  // grad of: Wx * x_10
+  const t3309 = t1788 * x_10;
+  // grad of: Wx * x_10
+  const t3310 = t3308 + t3309;
+  // grad of: Wx * x_11
+  const t3311 = t1652 * x_11;
+  // grad of: Wx * x_11
+  const d_Wx_7 = t3310 + t3311;
+  $p.Wx[7] = Wx_7 - $lr * d_Wx_7;
+  // grad of: matmul(Wh, h11)
+  const t3312 = t1618 * h11_0;
+  // grad of: matmul(Wh, h10)
+  const t3313 = t1656 * h10_0;
+  // grad of: matmul(Wh, h10)
+  const t3314 = t3312 + t3313;
+  // grad of: matmul(Wh, h9)
+  const t3315 = t1792 * h9_0;
+  // grad of: matmul(Wh, h9)
+  const t3316 = t3314 + t3315;
+  // grad of: matmul(Wh, h8)
+  const t3317 = t1928 * h8_0;
+  // grad of: matmul(Wh, h8)
+  const t3318 = t3316 + t3317;
+  // grad of: matmul(Wh, h7)
+  const t3319 = t2064 * h7_0;
+  // grad of: matmul(Wh, h7)
+  const t3320 = t3318 + t3319;
+  // grad of: matmul(Wh, h6)
+  const t3321 = t2200 * h6_0;
+  // grad of: matmul(Wh, h6)
+  const t3322 = t3320 + t3321;
+  // grad of: matmul(Wh, h5)
+  const t3323 = t2336 * h5_0;
+  // grad of: matmul(Wh, h5)
+  const t3324 = t3322 + t3323;
+  // grad of: matmul(Wh, h4)
+  const t3325 = t2472 * h4_0;
+  // grad of: matmul(Wh, h4)
+  const t3326 = t3324 + t3325;
+  // grad of: matmul(Wh, h3)
+  const t3327 = t2608 * h3_0;
+  // grad of: matmul(Wh, h3)
+  const t3328 = t3326 + t3327;
+  // grad of: matmul(Wh, h2)
+  const t3329 = t2744 * h2_0;
+  // grad of: matmul(Wh, h2)
+  const t3330 = t3328 + t3329;
+  // grad of: matmul(Wh, h1)
+  const t3331 = t2880 * h1_0;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_0 = t3330 + t3331;
+  $p.Wh[0] = Wh_0 - $lr * d_Wh_0;
+  // grad of: matmul(Wh, h11)
+  const t3332 = t1618 * h11_1;
+  // grad of: matmul(Wh, h10)
+  const t3333 = t1656 * h10_1;
+  // grad of: matmul(Wh, h10)
+  const t3334 = t3332 + t3333;
+  // grad of: matmul(Wh, h9)
+  const t3335 = t1792 * h9_1;
+  // grad of: matmul(Wh, h9)
+  const t3336 = t3334 + t3335;
+  // grad of: matmul(Wh, h8)
+  const t3337 = t1928 * h8_1;
+  // grad of: matmul(Wh, h8)
+  const t3338 = t3336 + t3337;
+  // grad of: matmul(Wh, h7)
+  const t3339 = t2064 * h7_1;
+  // grad of: matmul(Wh, h7)
+  const t3340 = t3338 + t3339;
+  // grad of: matmul(Wh, h6)
+  const t3341 = t2200 * h6_1;
+  // grad of: matmul(Wh, h6)
+  const t3342 = t3340 + t3341;
+  // grad of: matmul(Wh, h5)
+  const t3343 = t2336 * h5_1;
+  // grad of: matmul(Wh, h5)
+  const t3344 = t3342 + t3343;
+  // grad of: matmul(Wh, h4)
+  const t3345 = t2472 * h4_1;
+  // grad of: matmul(Wh, h4)
+  const t3346 = t3344 + t3345;
+  // grad of: matmul(Wh, h3)
+  const t3347 = t2608 * h3_1;
+  // grad of: matmul(Wh, h3)
+  const t3348 = t3346 + t3347;
+  // grad of: matmul(Wh, h2)
+  const t3349 = t2744 * h2_1;
+  // grad of: matmul(Wh, h2)
+  const t3350 = t3348 + t3349;
+  // grad of: matmul(Wh, h1)
+  const t3351 = t2880 * h1_1;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_1 = t3350 + t3351;
+  $p.Wh[1] = Wh_1 - $lr * d_Wh_1;
+  // grad of: matmul(Wh, h11)
+  const t3352 = t1618 * h11_2;
+  // grad of: matmul(Wh, h10)
+  const t3353 = t1656 * h10_2;
+  // grad of: matmul(Wh, h10)
+  const t3354 = t3352 + t3353;
+  // grad of: matmul(Wh, h9)
+  const t3355 = t1792 * h9_2;
+  // grad of: matmul(Wh, h9)
+  const t3356 = t3354 + t3355;
+  // grad of: matmul(Wh, h8)
+  const t3357 = t1928 * h8_2;
+  // grad of: matmul(Wh, h8)
+  const t3358 = t3356 + t3357;
+  // grad of: matmul(Wh, h7)
+  const t3359 = t2064 * h7_2;
+  // grad of: matmul(Wh, h7)
+  const t3360 = t3358 + t3359;
+  // grad of: matmul(Wh, h6)
+  const t3361 = t2200 * h6_2;
+  // grad of: matmul(Wh, h6)
+  const t3362 = t3360 + t3361;
+  // grad of: matmul(Wh, h5)
+  const t3363 = t2336 * h5_2;
+  // grad of: matmul(Wh, h5)
+  const t3364 = t3362 + t3363;
+  // grad of: matmul(Wh, h4)
+  const t3365 = t2472 * h4_2;
+  // grad of: matmul(Wh, h4)
+  const t3366 = t3364 + t3365;
+  // grad of: matmul(Wh, h3)
+  const t3367 = t2608 * h3_2;
+  // grad of: matmul(Wh, h3)
+  const t3368 = t3366 + t3367;
+  // grad of: matmul(Wh, h2)
+  const t3369 = t2744 * h2_2;
+  // grad of: matmul(Wh, h2)
+  const t3370 = t3368 + t3369;
+  // grad of: matmul(Wh, h1)
+  const t3371 = t2880 * h1_2;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_2 = t3370 + t3371;
+  $p.Wh[2] = Wh_2 - $lr * d_Wh_2;
+  // grad of: matmul(Wh, h11)
+  const t3372 = t1618 * h11_3;
+  // grad of: matmul(Wh, h10)
+  const t3373 = t1656 * h10_3;
+  // grad of: matmul(Wh, h10)
+  const t3374 = t3372 + t3373;
+  // grad of: matmul(Wh, h9)
+  const t3375 = t1792 * h9_3;
+  // grad of: matmul(Wh, h9)
+  const t3376 = t3374 + t3375;
+  // grad of: matmul(Wh, h8)
+  const t3377 = t1928 * h8_3;
+  // grad of: matmul(Wh, h8)
+  const t3378 = t3376 + t3377;
+  // grad of: matmul(Wh, h7)
+  const t3379 = t2064 * h7_3;
+  // grad of: matmul(Wh, h7)
+  const t3380 = t3378 + t3379;
+  // grad of: matmul(Wh, h6)
+  const t3381 = t2200 * h6_3;
+  // grad of: matmul(Wh, h6)
+  const t3382 = t3380 + t3381;
+  // grad of: matmul(Wh, h5)
+  const t3383 = t2336 * h5_3;
+  // grad of: matmul(Wh, h5)
+  const t3384 = t3382 + t3383;
+  // grad of: matmul(Wh, h4)
+  const t3385 = t2472 * h4_3;
+  // grad of: matmul(Wh, h4)
+  const t3386 = t3384 + t3385;
+  // grad of: matmul(Wh, h3)
+  const t3387 = t2608 * h3_3;
+  // grad of: matmul(Wh, h3)
+  const t3388 = t3386 + t3387;
+  // grad of: matmul(Wh, h2)
+  const t3389 = t2744 * h2_3;
+  // grad of: matmul(Wh, h2)
+  const t3390 = t3388 + t3389;
+  // grad of: matmul(Wh, h1)
+  const t3391 = t2880 * h1_3;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_3 = t3390 + t3391;
+  $p.Wh[3] = Wh_3 - $lr * d_Wh_3;
+  // grad of: matmul(Wh, h11)
+  const t3392 = t1618 * h11_4;
+  // grad of: matmul(Wh, h10)
+  const t3393 = t1656 * h10_4;
+  // grad of: matmul(Wh, h10)
+  const t3394 = t3392 + t3393;
+  // grad of: matmul(Wh, h9)
+  const t3395 = t1792 * h9_4;
+  // grad of: matmul(Wh, h9)
+  const t3396 = t3394 + t3395;
+  // grad of: matmul(Wh, h8)
+  const t3397 = t1928 * h8_4;
+  // grad of: matmul(Wh, h8)
+  const t3398 = t3396 + t3397;
+  // grad of: matmul(Wh, h7)
+  const t3399 = t2064 * h7_4;
+  // grad of: matmul(Wh, h7)
+  const t3400 = t3398 + t3399;
+  // grad of: matmul(Wh, h6)
+  const t3401 = t2200 * h6_4;
+  // grad of: matmul(Wh, h6)
+  const t3402 = t3400 + t3401;
+  // grad of: matmul(Wh, h5)
+  const t3403 = t2336 * h5_4;
+  // grad of: matmul(Wh, h5)
+  const t3404 = t3402 + t3403;
+  // grad of: matmul(Wh, h4)
+  const t3405 = t2472 * h4_4;
+  // grad of: matmul(Wh, h4)
+  const t3406 = t3404 + t3405;
+  // grad of: matmul(Wh, h3)
+  const t3407 = t2608 * h3_4;
+  // grad of: matmul(Wh, h3)
+  const t3408 = t3406 + t3407;
+  // grad of: matmul(Wh, h2)
+  const t3409 = t2744 * h2_4;
+  // grad of: matmul(Wh, h2)
+  const t3410 = t3408 + t3409;
+  // grad of: matmul(Wh, h1)
+  const t3411 = t2880 * h1_4;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_4 = t3410 + t3411;
+  $p.Wh[4] = Wh_4 - $lr * d_Wh_4;
+  // grad of: matmul(Wh, h11)
+  const t3412 = t1618 * h11_5;
+  // grad of: matmul(Wh, h10)
+  const t3413 = t1656 * h10_5;
+  // grad of: matmul(Wh, h10)
+  const t3414 = t3412 + t3413;
+  // grad of: matmul(Wh, h9)
+  const t3415 = t1792 * h9_5;
+  // grad of: matmul(Wh, h9)
+  const t3416 = t3414 + t3415;
+  // grad of: matmul(Wh, h8)
+  const t3417 = t1928 * h8_5;
+  // grad of: matmul(Wh, h8)
+  const t3418 = t3416 + t3417;
+  // grad of: matmul(Wh, h7)
+  const t3419 = t2064 * h7_5;
+  // grad of: matmul(Wh, h7)
+  const t3420 = t3418 + t3419;
+  // grad of: matmul(Wh, h6)
+  const t3421 = t2200 * h6_5;
+  // grad of: matmul(Wh, h6)
+  const t3422 = t3420 + t3421;
+  // grad of: matmul(Wh, h5)
+  const t3423 = t2336 * h5_5;
+  // grad of: matmul(Wh, h5)
+  const t3424 = t3422 + t3423;
+  // grad of: matmul(Wh, h4)
+  const t3425 = t2472 * h4_5;
+  // grad of: matmul(Wh, h4)
+  const t3426 = t3424 + t3425;
+  // grad of: matmul(Wh, h3)
+  const t3427 = t2608 * h3_5;
+  // grad of: matmul(Wh, h3)
+  const t3428 = t3426 + t3427;
+  // grad of: matmul(Wh, h2)
+  const t3429 = t2744 * h2_5;
+  // grad of: matmul(Wh, h2)
+  const t3430 = t3428 + t3429;
+  // grad of: matmul(Wh, h1)
+  const t3431 = t2880 * h1_5;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_5 = t3430 + t3431;
+  $p.Wh[5] = Wh_5 - $lr * d_Wh_5;
+  // grad of: matmul(Wh, h11)
+  const t3432 = t1618 * h11_6;
+  // grad of: matmul(Wh, h10)
+  const t3433 = t1656 * h10_6;
+  // grad of: matmul(Wh, h10)
+  const t3434 = t3432 + t3433;
+  // grad of: matmul(Wh, h9)
+  const t3435 = t1792 * h9_6;
+  // grad of: matmul(Wh, h9)
+  const t3436 = t3434 + t3435;
+  // grad of: matmul(Wh, h8)
+  const t3437 = t1928 * h8_6;
+  // grad of: matmul(Wh, h8)
+  const t3438 = t3436 + t3437;
+  // grad of: matmul(Wh, h7)
+  const t3439 = t2064 * h7_6;
+  // grad of: matmul(Wh, h7)
+  const t3440 = t3438 + t3439;
+  // grad of: matmul(Wh, h6)
+  const t3441 = t2200 * h6_6;
+  // grad of: matmul(Wh, h6)
+  const t3442 = t3440 + t3441;
+  // grad of: matmul(Wh, h5)
+  const t3443 = t2336 * h5_6;
+  // grad of: matmul(Wh, h5)
+  const t3444 = t3442 + t3443;
+  // grad of: matmul(Wh, h4)
+  const t3445 = t2472 * h4_6;
+  // grad of: matmul(Wh, h4)
+  const t3446 = t3444 + t3445;
+  // grad of: matmul(Wh, h3)
+  const t3447 = t2608 * h3_6;
+  // grad of: matmul(Wh, h3)
+  const t3448 = t3446 + t3447;
+  // grad of: matmul(Wh, h2)
+  const t3449 = t2744 * h2_6;
+  // grad of: matmul(Wh, h2)
+  const t3450 = t3448 + t3449;
+  // grad of: matmul(Wh, h1)
+  const t3451 = t2880 * h1_6;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_6 = t3450 + t3451;
+  $p.Wh[6] = Wh_6 - $lr * d_Wh_6;
+  // grad of: matmul(Wh, h11)
+  const t3452 = t1618 * h11_7;
+  // grad of: matmul(Wh, h10)
+  const t3453 = t1656 * h10_7;
+  // grad of: matmul(Wh, h10)
+  const t3454 = t3452 + t3453;
+  // grad of: matmul(Wh, h9)
+  const t3455 = t1792 * h9_7;
+  // grad of: matmul(Wh, h9)
+  const t3456 = t3454 + t3455;
+  // grad of: matmul(Wh, h8)
+  const t3457 = t1928 * h8_7;
+  // grad of: matmul(Wh, h8)
+  const t3458 = t3456 + t3457;
+  // grad of: matmul(Wh, h7)
+  const t3459 = t2064 * h7_7;
+  // grad of: matmul(Wh, h7)
+  const t3460 = t3458 + t3459;
+  // grad of: matmul(Wh, h6)
+  const t3461 = t2200 * h6_7;
+  // grad of: matmul(Wh, h6)
+  const t3462 = t3460 + t3461;
+  // grad of: matmul(Wh, h5)
+  const t3463 = t2336 * h5_7;
+  // grad of: matmul(Wh, h5)
+  const t3464 = t3462 + t3463;
+  // grad of: matmul(Wh, h4)
+  const t3465 = t2472 * h4_7;
+  // grad of: matmul(Wh, h4)
+  const t3466 = t3464 + t3465;
+  // grad of: matmul(Wh, h3)
+  const t3467 = t2608 * h3_7;
+  // grad of: matmul(Wh, h3)
+  const t3468 = t3466 + t3467;
+  // grad of: matmul(Wh, h2)
+  const t3469 = t2744 * h2_7;
+  // grad of: matmul(Wh, h2)
+  const t3470 = t3468 + t3469;
+  // grad of: matmul(Wh, h1)
+  const t3471 = t2880 * h1_7;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_7 = t3470 + t3471;
+  $p.Wh[7] = Wh_7 - $lr * d_Wh_7;
+  // grad of: matmul(Wh, h11)
+  const t3472 = t1622 * h11_0;
+  // grad of: matmul(Wh, h10)
+  const t3473 = t1674 * h10_0;
+  // grad of: matmul(Wh, h10)
+  const t3474 = t3472 + t3473;
+  // grad of: matmul(Wh, h9)
+  const t3475 = t1810 * h9_0;
+  // grad of: matmul(Wh, h9)
+  const t3476 = t3474 + t3475;
+  // grad of: matmul(Wh, h8)
+  const t3477 = t1946 * h8_0;
+  // grad of: matmul(Wh, h8)
+  const t3478 = t3476 + t3477;
+  // grad of: matmul(Wh, h7)
+  const t3479 = t2082 * h7_0;
+  // grad of: matmul(Wh, h7)
+  const t3480 = t3478 + t3479;
+  // grad of: matmul(Wh, h6)
+  const t3481 = t2218 * h6_0;
+  // grad of: matmul(Wh, h6)
+  const t3482 = t3480 + t3481;
+  // grad of: matmul(Wh, h5)
+  const t3483 = t2354 * h5_0;
+  // grad of: matmul(Wh, h5)
+  const t3484 = t3482 + t3483;
+  // grad of: matmul(Wh, h4)
+  const t3485 = t2490 * h4_0;
+  // grad of: matmul(Wh, h4)
+  const t3486 = t3484 + t3485;
+  // grad of: matmul(Wh, h3)
+  const t3487 = t2626 * h3_0;
+  // grad of: matmul(Wh, h3)
+  const t3488 = t3486 + t3487;
+  // grad of: matmul(Wh, h2)
+  const t3489 = t2762 * h2_0;
+  // grad of: matmul(Wh, h2)
+  const t3490 = t3488 + t3489;
+  // grad of: matmul(Wh, h1)
+  const t3491 = t2898 * h1_0;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_8 = t3490 + t3491;
+  $p.Wh[8] = Wh_8 - $lr * d_Wh_8;
+  // grad of: matmul(Wh, h11)
+  const t3492 = t1622 * h11_1;
+  // grad of: matmul(Wh, h10)
+  const t3493 = t1674 * h10_1;
+  // grad of: matmul(Wh, h10)
+  const t3494 = t3492 + t3493;
+  // grad of: matmul(Wh, h9)
+  const t3495 = t1810 * h9_1;
+  // grad of: matmul(Wh, h9)
+  const t3496 = t3494 + t3495;
+  // grad of: matmul(Wh, h8)
+  const t3497 = t1946 * h8_1;
+  // grad of: matmul(Wh, h8)
+  const t3498 = t3496 + t3497;
+  // grad of: matmul(Wh, h7)
+  const t3499 = t2082 * h7_1;
+  // grad of: matmul(Wh, h7)
+  const t3500 = t3498 + t3499;
+  // grad of: matmul(Wh, h6)
+  const t3501 = t2218 * h6_1;
+  // grad of: matmul(Wh, h6)
+  const t3502 = t3500 + t3501;
+  // grad of: matmul(Wh, h5)
+  const t3503 = t2354 * h5_1;
+  // grad of: matmul(Wh, h5)
+  const t3504 = t3502 + t3503;
+  // grad of: matmul(Wh, h4)
+  const t3505 = t2490 * h4_1;
+  // grad of: matmul(Wh, h4)
+  const t3506 = t3504 + t3505;
+  // grad of: matmul(Wh, h3)
+  const t3507 = t2626 * h3_1;
+  // grad of: matmul(Wh, h3)
+  const t3508 = t3506 + t3507;
+  // grad of: matmul(Wh, h2)
+  const t3509 = t2762 * h2_1;
+  // grad of: matmul(Wh, h2)
+  const t3510 = t3508 + t3509;
+  // grad of: matmul(Wh, h1)
+  const t3511 = t2898 * h1_1;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_9 = t3510 + t3511;
+  $p.Wh[9] = Wh_9 - $lr * d_Wh_9;
+  // grad of: matmul(Wh, h11)
+  const t3512 = t1622 * h11_2;
+  // grad of: matmul(Wh, h10)
+  const t3513 = t1674 * h10_2;
+  // grad of: matmul(Wh, h10)
+  const t3514 = t3512 + t3513;
+  // grad of: matmul(Wh, h9)
+  const t3515 = t1810 * h9_2;
+  // grad of: matmul(Wh, h9)
+  const t3516 = t3514 + t3515;
+  // grad of: matmul(Wh, h8)
+  const t3517 = t1946 * h8_2;
+  // grad of: matmul(Wh, h8)
+  const t3518 = t3516 + t3517;
+  // grad of: matmul(Wh, h7)
+  const t3519 = t2082 * h7_2;
+  // grad of: matmul(Wh, h7)
+  const t3520 = t3518 + t3519;
+  // grad of: matmul(Wh, h6)
+  const t3521 = t2218 * h6_2;
+  // grad of: matmul(Wh, h6)
+  const t3522 = t3520 + t3521;
+  // grad of: matmul(Wh, h5)
+  const t3523 = t2354 * h5_2;
+  // grad of: matmul(Wh, h5)
+  const t3524 = t3522 + t3523;
+  // grad of: matmul(Wh, h4)
+  const t3525 = t2490 * h4_2;
+  // grad of: matmul(Wh, h4)
+  const t3526 = t3524 + t3525;
+  // grad of: matmul(Wh, h3)
+  const t3527 = t2626 * h3_2;
+  // grad of: matmul(Wh, h3)
+  const t3528 = t3526 + t3527;
+  // grad of: matmul(Wh, h2)
+  const t3529 = t2762 * h2_2;
+  // grad of: matmul(Wh, h2)
+  const t3530 = t3528 + t3529;
+  // grad of: matmul(Wh, h1)
+  const t3531 = t2898 * h1_2;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_10 = t3530 + t3531;
+  $p.Wh[10] = Wh_10 - $lr * d_Wh_10;
+  // grad of: matmul(Wh, h11)
+  const t3532 = t1622 * h11_3;
+  // grad of: matmul(Wh, h10)
+  const t3533 = t1674 * h10_3;
+  // grad of: matmul(Wh, h10)
+  const t3534 = t3532 + t3533;
+  // grad of: matmul(Wh, h9)
+  const t3535 = t1810 * h9_3;
+  // grad of: matmul(Wh, h9)
+  const t3536 = t3534 + t3535;
+  // grad of: matmul(Wh, h8)
+  const t3537 = t1946 * h8_3;
+  // grad of: matmul(Wh, h8)
+  const t3538 = t3536 + t3537;
+  // grad of: matmul(Wh, h7)
+  const t3539 = t2082 * h7_3;
+  // grad of: matmul(Wh, h7)
+  const t3540 = t3538 + t3539;
+  // grad of: matmul(Wh, h6)
+  const t3541 = t2218 * h6_3;
+  // grad of: matmul(Wh, h6)
+  const t3542 = t3540 + t3541;
+  // grad of: matmul(Wh, h5)
+  const t3543 = t2354 * h5_3;
+  // grad of: matmul(Wh, h5)
+  const t3544 = t3542 + t3543;
+  // grad of: matmul(Wh, h4)
+  const t3545 = t2490 * h4_3;
+  // grad of: matmul(Wh, h4)
+  const t3546 = t3544 + t3545;
+  // grad of: matmul(Wh, h3)
+  const t3547 = t2626 * h3_3;
+  // grad of: matmul(Wh, h3)
+  const t3548 = t3546 + t3547;
+  // grad of: matmul(Wh, h2)
+  const t3549 = t2762 * h2_3;
+  // grad of: matmul(Wh, h2)
+  const t3550 = t3548 + t3549;
+  // grad of: matmul(Wh, h1)
+  const t3551 = t2898 * h1_3;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_11 = t3550 + t3551;
+  $p.Wh[11] = Wh_11 - $lr * d_Wh_11;
+  // grad of: matmul(Wh, h11)
+  const t3552 = t1622 * h11_4;
+  // grad of: matmul(Wh, h10)
+  const t3553 = t1674 * h10_4;
+  // grad of: matmul(Wh, h10)
+  const t3554 = t3552 + t3553;
+  // grad of: matmul(Wh, h9)
+  const t3555 = t1810 * h9_4;
+  // grad of: matmul(Wh, h9)
+  const t3556 = t3554 + t3555;
+  // grad of: matmul(Wh, h8)
+  const t3557 = t1946 * h8_4;
+  // grad of: matmul(Wh, h8)
+  const t3558 = t3556 + t3557;
+  // grad of: matmul(Wh, h7)
+  const t3559 = t2082 * h7_4;
+  // grad of: matmul(Wh, h7)
+  const t3560 = t3558 + t3559;
+  // grad of: matmul(Wh, h6)
+  const t3561 = t2218 * h6_4;
+  // grad of: matmul(Wh, h6)
+  const t3562 = t3560 + t3561;
+  // grad of: matmul(Wh, h5)
+  const t3563 = t2354 * h5_4;
+  // grad of: matmul(Wh, h5)
+  const t3564 = t3562 + t3563;
+  // grad of: matmul(Wh, h4)
+  const t3565 = t2490 * h4_4;
+  // grad of: matmul(Wh, h4)
+  const t3566 = t3564 + t3565;
+  // grad of: matmul(Wh, h3)
+  const t3567 = t2626 * h3_4;
+  // grad of: matmul(Wh, h3)
+  const t3568 = t3566 + t3567;
+  // grad of: matmul(Wh, h2)
+  const t3569 = t2762 * h2_4;
+  // grad of: matmul(Wh, h2)
+  const t3570 = t3568 + t3569;
+  // grad of: matmul(Wh, h1)
+  const t3571 = t2898 * h1_4;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_12 = t3570 + t3571;
+  $p.Wh[12] = Wh_12 - $lr * d_Wh_12;
+  // grad of: matmul(Wh, h11)
+  const t3572 = t1622 * h11_5;
+  // grad of: matmul(Wh, h10)
+  const t3573 = t1674 * h10_5;
+  // grad of: matmul(Wh, h10)
+  const t3574 = t3572 + t3573;
+  // grad of: matmul(Wh, h9)
+  const t3575 = t1810 * h9_5;
+  // grad of: matmul(Wh, h9)
+  const t3576 = t3574 + t3575;
+  // grad of: matmul(Wh, h8)
+  const t3577 = t1946 * h8_5;
+  // grad of: matmul(Wh, h8)
+  const t3578 = t3576 + t3577;
+  // grad of: matmul(Wh, h7)
+  const t3579 = t2082 * h7_5;
+  // grad of: matmul(Wh, h7)
+  const t3580 = t3578 + t3579;
+  // grad of: matmul(Wh, h6)
+  const t3581 = t2218 * h6_5;
+  // grad of: matmul(Wh, h6)
+  const t3582 = t3580 + t3581;
+  // grad of: matmul(Wh, h5)
+  const t3583 = t2354 * h5_5;
+  // grad of: matmul(Wh, h5)
+  const t3584 = t3582 + t3583;
+  // grad of: matmul(Wh, h4)
+  const t3585 = t2490 * h4_5;
+  // grad of: matmul(Wh, h4)
+  const t3586 = t3584 + t3585;
+  // grad of: matmul(Wh, h3)
+  const t3587 = t2626 * h3_5;
+  // grad of: matmul(Wh, h3)
+  const t3588 = t3586 + t3587;
+  // grad of: matmul(Wh, h2)
+  const t3589 = t2762 * h2_5;
+  // grad of: matmul(Wh, h2)
+  const t3590 = t3588 + t3589;
+  // grad of: matmul(Wh, h1)
+  const t3591 = t2898 * h1_5;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_13 = t3590 + t3591;
+  $p.Wh[13] = Wh_13 - $lr * d_Wh_13;
+  // grad of: matmul(Wh, h11)
+  const t3592 = t1622 * h11_6;
+  // grad of: matmul(Wh, h10)
+  const t3593 = t1674 * h10_6;
+  // grad of: matmul(Wh, h10)
+  const t3594 = t3592 + t3593;
+  // grad of: matmul(Wh, h9)
+  const t3595 = t1810 * h9_6;
+  // grad of: matmul(Wh, h9)
+  const t3596 = t3594 + t3595;
+  // grad of: matmul(Wh, h8)
+  const t3597 = t1946 * h8_6;
+  // grad of: matmul(Wh, h8)
+  const t3598 = t3596 + t3597;
+  // grad of: matmul(Wh, h7)
+  const t3599 = t2082 * h7_6;
+  // grad of: matmul(Wh, h7)
+  const t3600 = t3598 + t3599;
+  // grad of: matmul(Wh, h6)
+  const t3601 = t2218 * h6_6;
+  // grad of: matmul(Wh, h6)
+  const t3602 = t3600 + t3601;
+  // grad of: matmul(Wh, h5)
+  const t3603 = t2354 * h5_6;
+  // grad of: matmul(Wh, h5)
+  const t3604 = t3602 + t3603;
+  // grad of: matmul(Wh, h4)
+  const t3605 = t2490 * h4_6;
+  // grad of: matmul(Wh, h4)
+  const t3606 = t3604 + t3605;
+  // grad of: matmul(Wh, h3)
+  const t3607 = t2626 * h3_6;
+  // grad of: matmul(Wh, h3)
+  const t3608 = t3606 + t3607;
+  // grad of: matmul(Wh, h2)
+  const t3609 = t2762 * h2_6;
+  // grad of: matmul(Wh, h2)
+  const t3610 = t3608 + t3609;
+  // grad of: matmul(Wh, h1)
+  const t3611 = t2898 * h1_6;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_14 = t3610 + t3611;
+  $p.Wh[14] = Wh_14 - $lr * d_Wh_14;
+  // grad of: matmul(Wh, h11)
+  const t3612 = t1622 * h11_7;
+  // grad of: matmul(Wh, h10)
+  const t3613 = t1674 * h10_7;
+  // grad of: matmul(Wh, h10)
+  const t3614 = t3612 + t3613;
+  // grad of: matmul(Wh, h9)
+  const t3615 = t1810 * h9_7;
+  // grad of: matmul(Wh, h9)
+  const t3616 = t3614 + t3615;
+  // grad of: matmul(Wh, h8)
+  const t3617 = t1946 * h8_7;
+  // grad of: matmul(Wh, h8)
+  const t3618 = t3616 + t3617;
+  // grad of: matmul(Wh, h7)
+  const t3619 = t2082 * h7_7;
+  // grad of: matmul(Wh, h7)
+  const t3620 = t3618 + t3619;
+  // grad of: matmul(Wh, h6)
+  const t3621 = t2218 * h6_7;
+  // grad of: matmul(Wh, h6)
+  const t3622 = t3620 + t3621;
+  // grad of: matmul(Wh, h5)
+  const t3623 = t2354 * h5_7;
+  // grad of: matmul(Wh, h5)
+  const t3624 = t3622 + t3623;
+  // grad of: matmul(Wh, h4)
+  const t3625 = t2490 * h4_7;
+  // grad of: matmul(Wh, h4)
+  const t3626 = t3624 + t3625;
+  // grad of: matmul(Wh, h3)
+  const t3627 = t2626 * h3_7;
+  // grad of: matmul(Wh, h3)
+  const t3628 = t3626 + t3627;
+  // grad of: matmul(Wh, h2)
+  const t3629 = t2762 * h2_7;
+  // grad of: matmul(Wh, h2)
+  const t3630 = t3628 + t3629;
+  // grad of: matmul(Wh, h1)
+  const t3631 = t2898 * h1_7;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_15 = t3630 + t3631;
+  $p.Wh[15] = Wh_15 - $lr * d_Wh_15;
+  // grad of: matmul(Wh, h11)
+  const t3632 = t1627 * h11_0;
+  // grad of: matmul(Wh, h10)
+  const t3633 = t1693 * h10_0;
+  // grad of: matmul(Wh, h10)
+  const t3634 = t3632 + t3633;
+  // grad of: matmul(Wh, h9)
+  const t3635 = t1829 * h9_0;
+  // grad of: matmul(Wh, h9)
+  const t3636 = t3634 + t3635;
+  // grad of: matmul(Wh, h8)
+  const t3637 = t1965 * h8_0;
+  // grad of: matmul(Wh, h8)
+  const t3638 = t3636 + t3637;
+  // grad of: matmul(Wh, h7)
+  const t3639 = t2101 * h7_0;
+  // grad of: matmul(Wh, h7)
+  const t3640 = t3638 + t3639;
+  // grad of: matmul(Wh, h6)
+  const t3641 = t2237 * h6_0;
+  // grad of: matmul(Wh, h6)
+  const t3642 = t3640 + t3641;
+  // grad of: matmul(Wh, h5)
+  const t3643 = t2373 * h5_0;
+  // grad of: matmul(Wh, h5)
+  const t3644 = t3642 + t3643;
+  // grad of: matmul(Wh, h4)
+  const t3645 = t2509 * h4_0;
+  // grad of: matmul(Wh, h4)
+  const t3646 = t3644 + t3645;
+  // grad of: matmul(Wh, h3)
+  const t3647 = t2645 * h3_0;
+  // grad of: matmul(Wh, h3)
+  const t3648 = t3646 + t3647;
+  // grad of: matmul(Wh, h2)
+  const t3649 = t2781 * h2_0;
+  // grad of: matmul(Wh, h2)
+  const t3650 = t3648 + t3649;
+  // grad of: matmul(Wh, h1)
+  const t3651 = t2917 * h1_0;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_16 = t3650 + t3651;
+  $p.Wh[16] = Wh_16 - $lr * d_Wh_16;
+}
+
+function $step_4($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): void {
+  const Wh_17 = $t[64];
+  const Wh_18 = $t[65];
+  const Wh_19 = $t[66];
+  const Wh_20 = $t[67];
+  const Wh_21 = $t[68];
+  const Wh_22 = $t[69];
+  const Wh_23 = $t[70];
+  const Wh_24 = $t[74];
+  const Wh_25 = $t[75];
+  const Wh_26 = $t[76];
+  const Wh_27 = $t[77];
+  const Wh_28 = $t[78];
+  const Wh_29 = $t[79];
+  const Wh_30 = $t[80];
+  const Wh_31 = $t[81];
+  const Wh_32 = $t[85];
+  const Wh_33 = $t[86];
+  const Wh_34 = $t[87];
+  const Wh_35 = $t[88];
+  const Wh_36 = $t[89];
+  const Wh_37 = $t[90];
+  const Wh_38 = $t[91];
+  const Wh_39 = $t[92];
+  const Wh_40 = $t[96];
+  const Wh_41 = $t[97];
+  const Wh_42 = $t[98];
+  const Wh_43 = $t[2];
+  const Wh_44 = $t[4];
+  const Wh_45 = $t[6];
+  const Wh_46 = $t[8];
+  const Wh_47 = $t[10];
+  const Wh_48 = $t[18];
+  const Wh_49 = $t[20];
+  const Wh_50 = $t[22];
+  const Wh_51 = $t[24];
+  const Wh_52 = $t[25];
+  const Wh_53 = $t[26];
+  const Wh_54 = $t[27];
+  const Wh_55 = $t[28];
+  const Wh_56 = $t[32];
+  const Wh_57 = $t[33];
+  const Wh_58 = $t[34];
+  const Wh_59 = $t[35];
+  const Wh_60 = $t[36];
+  const Wh_61 = $t[37];
+  const h1_0 = $t[203];
+  const h1_1 = $t[218];
+  const h1_2 = $t[226];
+  const h1_3 = $t[233];
+  const h1_4 = $t[240];
+  const h1_5 = $t[247];
+  const h1_6 = $t[254];
+  const h1_7 = $t[260];
+  const h2_0 = $t[195];
+  const h2_1 = $t[196];
+  const h2_2 = $t[197];
+  const h2_3 = $t[198];
+  const h2_4 = $t[199];
+  const h2_5 = $t[200];
+  const h2_6 = $t[201];
+  const h2_7 = $t[202];
+  const h3_0 = $t[180];
+  const h3_1 = $t[188];
+  const h3_2 = $t[189];
+  const h3_3 = $t[190];
+  const h3_4 = $t[191];
+  const h3_5 = $t[192];
+  const h3_6 = $t[193];
+  const h3_7 = $t[194];
+  const h4_0 = $t[164];
+  const h4_1 = $t[165];
+  const h4_2 = $t[166];
+  const h4_3 = $t[167];
+  const h4_4 = $t[168];
+  const h4_5 = $t[169];
+  const h4_6 = $t[170];
+  const h4_7 = $t[178];
+  const h5_0 = $t[156];
+  const h5_1 = $t[157];
+  const h5_2 = $t[158];
+  const h5_3 = $t[159];
+  const h5_4 = $t[160];
+  const h5_5 = $t[161];
+  const h5_6 = $t[162];
+  const h5_7 = $t[163];
+  const h6_0 = $t[19];
+  const h6_1 = $t[21];
+  const h6_2 = $t[23];
+  const h6_3 = $t[3];
+  const h6_4 = $t[5];
+  const h6_5 = $t[7];
+  const h6_6 = $t[9];
+  const h6_7 = $t[11];
+  const h7_0 = $t[48];
+  const h7_1 = $t[50];
+  const h7_2 = $t[52];
+  const h7_3 = $t[54];
+  const h7_4 = $t[56];
+  const h7_5 = $t[153];
+  const h7_6 = $t[154];
+  const h7_7 = $t[155];
+  const h8_0 = $t[145];
+  const h8_1 = $t[146];
+  const h8_2 = $t[147];
+  const h8_3 = $t[148];
+  const h8_4 = $t[149];
+  const h8_5 = $t[150];
+  const h8_6 = $t[151];
+  const h8_7 = $t[152];
+  const h9_0 = $t[137];
+  const h9_1 = $t[138];
+  const h9_2 = $t[139];
+  const h9_3 = $t[140];
+  const h9_4 = $t[141];
+  const h9_5 = $t[142];
+  const h9_6 = $t[143];
+  const h9_7 = $t[144];
+  const h10_0 = $t[122];
+  const h10_1 = $t[130];
+  const h10_2 = $t[131];
+  const h10_3 = $t[132];
+  const h10_4 = $t[133];
+  const h10_5 = $t[134];
+  const h10_6 = $t[135];
+  const h10_7 = $t[136];
+  const h11_0 = $t[267];
+  const h11_1 = $t[268];
+  const h11_2 = $t[269];
+  const h11_3 = $t[270];
+  const h11_4 = $t[271];
+  const h11_5 = $t[272];
+  const h11_6 = $t[273];
+  const h11_7 = $t[120];
+  const t1627 = $t[232];
+  const t1632 = $t[239];
+  const t1637 = $t[246];
+  const t1642 = $t[253];
+  const t1647 = $t[117];
+  const t1652 = $t[119];
+  const t1693 = $t[125];
+  const t1712 = $t[126];
+  const t1731 = $t[127];
+  const t1750 = $t[128];
+  const t1769 = $t[129];
+  const t1788 = $t[266];
+  const t1829 = $t[231];
+  const t1848 = $t[238];
+  const t1867 = $t[245];
+  const t1886 = $t[252];
+  const t1905 = $t[259];
+  const t1924 = $t[265];
+  const t1965 = $t[230];
+  const t1984 = $t[237];
+  const t2003 = $t[244];
+  const t2022 = $t[251];
+  const t2041 = $t[258];
+  const t2060 = $t[264];
+  const t2101 = $t[229];
+  const t2120 = $t[236];
+  const t2139 = $t[243];
+  const t2158 = $t[250];
+  const t2177 = $t[257];
+  const t2196 = $t[263];
+  const t2237 = $t[228];
+  const t2256 = $t[235];
+  const t2275 = $t[242];
+  const t2294 = $t[249];
+  const t2313 = $t[256];
+  const t2332 = $t[262];
+  const t2373 = $t[227];
+  const t2392 = $t[234];
+  const t2411 = $t[241];
+  const t2430 = $t[248];
+  const t2449 = $t[255];
+  const t2468 = $t[261];
+  const t2509 = $t[171];
+  const t2528 = $t[173];
+  const t2547 = $t[174];
+  const t2566 = $t[175];
+  const t2585 = $t[176];
+  const t2604 = $t[177];
+  const t2645 = $t[183];
+  const t2664 = $t[184];
+  const t2683 = $t[185];
+  const t2702 = $t[186];
+  const t2721 = $t[187];
+  const t2740 = $t[284];
+  const t2781 = $t[274];
+  const t2800 = $t[276];
+  const t2819 = $t[278];
+  const t2838 = $t[280];
+  const t2857 = $t[282];
+  const t2876 = $t[285];
+  const t2917 = $t[275];
+  const t2936 = $t[277];
+  const t2955 = $t[279];
+  const t2974 = $t[281];
+  const t2993 = $t[283];
+  const t3012 = $t[286];
+  // grad of: matmul(Wh, h11)
+  const t3652 = t1627 * h11_1;
+  // grad of: matmul(Wh, h10)
+  const t3653 = t1693 * h10_1;
+  // grad of: matmul(Wh, h10)
+  const t3654 = t3652 + t3653;
+  // grad of: matmul(Wh, h9)
+  const t3655 = t1829 * h9_1;
+  // grad of: matmul(Wh, h9)
+  const t3656 = t3654 + t3655;
+  // grad of: matmul(Wh, h8)
+  const t3657 = t1965 * h8_1;
+  // grad of: matmul(Wh, h8)
+  const t3658 = t3656 + t3657;
+  // grad of: matmul(Wh, h7)
+  const t3659 = t2101 * h7_1;
+  // grad of: matmul(Wh, h7)
+  const t3660 = t3658 + t3659;
+  // grad of: matmul(Wh, h6)
+  const t3661 = t2237 * h6_1;
+  // grad of: matmul(Wh, h6)
+  const t3662 = t3660 + t3661;
+  // grad of: matmul(Wh, h5)
+  const t3663 = t2373 * h5_1;
+  // grad of: matmul(Wh, h5)
+  const t3664 = t3662 + t3663;
+  // grad of: matmul(Wh, h4)
+  const t3665 = t2509 * h4_1;
+  // grad of: matmul(Wh, h4)
+  const t3666 = t3664 + t3665;
+  // grad of: matmul(Wh, h3)
+  const t3667 = t2645 * h3_1;
+  // grad of: matmul(Wh, h3)
+  const t3668 = t3666 + t3667;
+  // grad of: matmul(Wh, h2)
+  const t3669 = t2781 * h2_1;
+  // grad of: matmul(Wh, h2)
+  const t3670 = t3668 + t3669;
+  // grad of: matmul(Wh, h1)
+  const t3671 = t2917 * h1_1;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_17 = t3670 + t3671;
+  $p.Wh[17] = Wh_17 - $lr * d_Wh_17;
+  // grad of: matmul(Wh, h11)
+  const t3672 = t1627 * h11_2;
+  // grad of: matmul(Wh, h10)
+  const t3673 = t1693 * h10_2;
+  // grad of: matmul(Wh, h10)
+  const t3674 = t3672 + t3673;
+  // grad of: matmul(Wh, h9)
+  const t3675 = t1829 * h9_2;
+  // grad of: matmul(Wh, h9)
+  const t3676 = t3674 + t3675;
+  // grad of: matmul(Wh, h8)
+  const t3677 = t1965 * h8_2;
+  // grad of: matmul(Wh, h8)
+  const t3678 = t3676 + t3677;
+  // grad of: matmul(Wh, h7)
+  const t3679 = t2101 * h7_2;
+  // grad of: matmul(Wh, h7)
+  const t3680 = t3678 + t3679;
+  // grad of: matmul(Wh, h6)
+  const t3681 = t2237 * h6_2;
+  // grad of: matmul(Wh, h6)
+  const t3682 = t3680 + t3681;
+  // grad of: matmul(Wh, h5)
+  const t3683 = t2373 * h5_2;
+  // grad of: matmul(Wh, h5)
+  const t3684 = t3682 + t3683;
+  // grad of: matmul(Wh, h4)
+  const t3685 = t2509 * h4_2;
+  // grad of: matmul(Wh, h4)
+  const t3686 = t3684 + t3685;
+  // grad of: matmul(Wh, h3)
+  const t3687 = t2645 * h3_2;
+  // grad of: matmul(Wh, h3)
+  const t3688 = t3686 + t3687;
+  // grad of: matmul(Wh, h2)
+  const t3689 = t2781 * h2_2;
+  // grad of: matmul(Wh, h2)
+  const t3690 = t3688 + t3689;
+  // grad of: matmul(Wh, h1)
+  const t3691 = t2917 * h1_2;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_18 = t3690 + t3691;
+  $p.Wh[18] = Wh_18 - $lr * d_Wh_18;
+  // grad of: matmul(Wh, h11)
+  const t3692 = t1627 * h11_3;
+  // grad of: matmul(Wh, h10)
+  const t3693 = t1693 * h10_3;
+  // grad of: matmul(Wh, h10)
+  const t3694 = t3692 + t3693;
+  // grad of: matmul(Wh, h9)
+  const t3695 = t1829 * h9_3;
+  // grad of: matmul(Wh, h9)
+  const t3696 = t3694 + t3695;
+  // grad of: matmul(Wh, h8)
+  const t3697 = t1965 * h8_3;
+  // grad of: matmul(Wh, h8)
+  const t3698 = t3696 + t3697;
+  // grad of: matmul(Wh, h7)
+  const t3699 = t2101 * h7_3;
+  // grad of: matmul(Wh, h7)
+  const t3700 = t3698 + t3699;
+  // grad of: matmul(Wh, h6)
+  const t3701 = t2237 * h6_3;
+  // grad of: matmul(Wh, h6)
+  const t3702 = t3700 + t3701;
+  // grad of: matmul(Wh, h5)
+  const t3703 = t2373 * h5_3;
+  // grad of: matmul(Wh, h5)
+  const t3704 = t3702 + t3703;
+  // grad of: matmul(Wh, h4)
+  const t3705 = t2509 * h4_3;
+  // grad of: matmul(Wh, h4)
+  const t3706 = t3704 + t3705;
+  // grad of: matmul(Wh, h3)
+  const t3707 = t2645 * h3_3;
+  // grad of: matmul(Wh, h3)
+  const t3708 = t3706 + t3707;
+  // grad of: matmul(Wh, h2)
+  const t3709 = t2781 * h2_3;
+  // grad of: matmul(Wh, h2)
+  const t3710 = t3708 + t3709;
+  // grad of: matmul(Wh, h1)
+  const t3711 = t2917 * h1_3;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_19 = t3710 + t3711;
+  $p.Wh[19] = Wh_19 - $lr * d_Wh_19;
+  // grad of: matmul(Wh, h11)
+  const t3712 = t1627 * h11_4;
+  // grad of: matmul(Wh, h10)
+  const t3713 = t1693 * h10_4;
+  // grad of: matmul(Wh, h10)
+  const t3714 = t3712 + t3713;
+  // grad of: matmul(Wh, h9)
+  const t3715 = t1829 * h9_4;
+  // grad of: matmul(Wh, h9)
+  const t3716 = t3714 + t3715;
+  // grad of: matmul(Wh, h8)
+  const t3717 = t1965 * h8_4;
+  // grad of: matmul(Wh, h8)
+  const t3718 = t3716 + t3717;
+  // grad of: matmul(Wh, h7)
+  const t3719 = t2101 * h7_4;
+  // grad of: matmul(Wh, h7)
+  const t3720 = t3718 + t3719;
+  // grad of: matmul(Wh, h6)
+  const t3721 = t2237 * h6_4;
+  // grad of: matmul(Wh, h6)
+  const t3722 = t3720 + t3721;
+  // grad of: matmul(Wh, h5)
+  const t3723 = t2373 * h5_4;
+  // grad of: matmul(Wh, h5)
+  const t3724 = t3722 + t3723;
+  // grad of: matmul(Wh, h4)
+  const t3725 = t2509 * h4_4;
+  // grad of: matmul(Wh, h4)
+  const t3726 = t3724 + t3725;
+  // grad of: matmul(Wh, h3)
+  const t3727 = t2645 * h3_4;
+  // grad of: matmul(Wh, h3)
+  const t3728 = t3726 + t3727;
+  // grad of: matmul(Wh, h2)
+  const t3729 = t2781 * h2_4;
+  // grad of: matmul(Wh, h2)
+  const t3730 = t3728 + t3729;
+  // grad of: matmul(Wh, h1)
+  const t3731 = t2917 * h1_4;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_20 = t3730 + t3731;
+  $p.Wh[20] = Wh_20 - $lr * d_Wh_20;
+  // grad of: matmul(Wh, h11)
+  const t3732 = t1627 * h11_5;
+  // grad of: matmul(Wh, h10)
+  const t3733 = t1693 * h10_5;
+  // grad of: matmul(Wh, h10)
+  const t3734 = t3732 + t3733;
+  // grad of: matmul(Wh, h9)
+  const t3735 = t1829 * h9_5;
+  // grad of: matmul(Wh, h9)
+  const t3736 = t3734 + t3735;
+  // grad of: matmul(Wh, h8)
+  const t3737 = t1965 * h8_5;
+  // grad of: matmul(Wh, h8)
+  const t3738 = t3736 + t3737;
+  // grad of: matmul(Wh, h7)
+  const t3739 = t2101 * h7_5;
+  // grad of: matmul(Wh, h7)
+  const t3740 = t3738 + t3739;
+  // grad of: matmul(Wh, h6)
+  const t3741 = t2237 * h6_5;
+  // grad of: matmul(Wh, h6)
+  const t3742 = t3740 + t3741;
+  // grad of: matmul(Wh, h5)
+  const t3743 = t2373 * h5_5;
+  // grad of: matmul(Wh, h5)
+  const t3744 = t3742 + t3743;
+  // grad of: matmul(Wh, h4)
+  const t3745 = t2509 * h4_5;
+  // grad of: matmul(Wh, h4)
+  const t3746 = t3744 + t3745;
+  // grad of: matmul(Wh, h3)
+  const t3747 = t2645 * h3_5;
+  // grad of: matmul(Wh, h3)
+  const t3748 = t3746 + t3747;
+  // grad of: matmul(Wh, h2)
+  const t3749 = t2781 * h2_5;
+  // grad of: matmul(Wh, h2)
+  const t3750 = t3748 + t3749;
+  // grad of: matmul(Wh, h1)
+  const t3751 = t2917 * h1_5;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_21 = t3750 + t3751;
+  $p.Wh[21] = Wh_21 - $lr * d_Wh_21;
+  // grad of: matmul(Wh, h11)
+  const t3752 = t1627 * h11_6;
+  // grad of: matmul(Wh, h10)
+  const t3753 = t1693 * h10_6;
+  // grad of: matmul(Wh, h10)
+  const t3754 = t3752 + t3753;
+  // grad of: matmul(Wh, h9)
+  const t3755 = t1829 * h9_6;
+  // grad of: matmul(Wh, h9)
+  const t3756 = t3754 + t3755;
+  // grad of: matmul(Wh, h8)
+  const t3757 = t1965 * h8_6;
+  // grad of: matmul(Wh, h8)
+  const t3758 = t3756 + t3757;
+  // grad of: matmul(Wh, h7)
+  const t3759 = t2101 * h7_6;
+  // grad of: matmul(Wh, h7)
+  const t3760 = t3758 + t3759;
+  // grad of: matmul(Wh, h6)
+  const t3761 = t2237 * h6_6;
+  // grad of: matmul(Wh, h6)
+  const t3762 = t3760 + t3761;
+  // grad of: matmul(Wh, h5)
+  const t3763 = t2373 * h5_6;
+  // grad of: matmul(Wh, h5)
+  const t3764 = t3762 + t3763;
+  // grad of: matmul(Wh, h4)
+  const t3765 = t2509 * h4_6;
+  // grad of: matmul(Wh, h4)
+  const t3766 = t3764 + t3765;
+  // grad of: matmul(Wh, h3)
+  const t3767 = t2645 * h3_6;
+  // grad of: matmul(Wh, h3)
+  const t3768 = t3766 + t3767;
+  // grad of: matmul(Wh, h2)
+  const t3769 = t2781 * h2_6;
+  // grad of: matmul(Wh, h2)
+  const t3770 = t3768 + t3769;
+  // grad of: matmul(Wh, h1)
+  const t3771 = t2917 * h1_6;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_22 = t3770 + t3771;
+  $p.Wh[22] = Wh_22 - $lr * d_Wh_22;
+  // grad of: matmul(Wh, h11)
+  const t3772 = t1627 * h11_7;
+  // grad of: matmul(Wh, h10)
+  const t3773 = t1693 * h10_7;
+  // grad of: matmul(Wh, h10)
+  const t3774 = t3772 + t3773;
+  // grad of: matmul(Wh, h9)
+  const t3775 = t1829 * h9_7;
+  // grad of: matmul(Wh, h9)
+  const t3776 = t3774 + t3775;
+  // grad of: matmul(Wh, h8)
+  const t3777 = t1965 * h8_7;
+  // grad of: matmul(Wh, h8)
+  const t3778 = t3776 + t3777;
+  // grad of: matmul(Wh, h7)
+  const t3779 = t2101 * h7_7;
+  // grad of: matmul(Wh, h7)
+  const t3780 = t3778 + t3779;
+  // grad of: matmul(Wh, h6)
+  const t3781 = t2237 * h6_7;
+  // grad of: matmul(Wh, h6)
+  const t3782 = t3780 + t3781;
+  // grad of: matmul(Wh, h5)
+  const t3783 = t2373 * h5_7;
+  // grad of: matmul(Wh, h5)
+  const t3784 = t3782 + t3783;
+  // grad of: matmul(Wh, h4)
+  const t3785 = t2509 * h4_7;
+  // grad of: matmul(Wh, h4)
+  const t3786 = t3784 + t3785;
+  // grad of: matmul(Wh, h3)
+  const t3787 = t2645 * h3_7;
+  // grad of: matmul(Wh, h3)
+  const t3788 = t3786 + t3787;
+  // grad of: matmul(Wh, h2)
+  const t3789 = t2781 * h2_7;
+  // grad of: matmul(Wh, h2)
+  const t3790 = t3788 + t3789;
+  // grad of: matmul(Wh, h1)
+  const t3791 = t2917 * h1_7;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_23 = t3790 + t3791;
+  $p.Wh[23] = Wh_23 - $lr * d_Wh_23;
+  // grad of: matmul(Wh, h11)
+  const t3792 = t1632 * h11_0;
+  // grad of: matmul(Wh, h10)
+  const t3793 = t1712 * h10_0;
+  // grad of: matmul(Wh, h10)
+  const t3794 = t3792 + t3793;
+  // grad of: matmul(Wh, h9)
+  const t3795 = t1848 * h9_0;
+  // grad of: matmul(Wh, h9)
+  const t3796 = t3794 + t3795;
+  // grad of: matmul(Wh, h8)
+  const t3797 = t1984 * h8_0;
+  // grad of: matmul(Wh, h8)
+  const t3798 = t3796 + t3797;
+  // grad of: matmul(Wh, h7)
+  const t3799 = t2120 * h7_0;
+  // grad of: matmul(Wh, h7)
+  const t3800 = t3798 + t3799;
+  // grad of: matmul(Wh, h6)
+  const t3801 = t2256 * h6_0;
+  // grad of: matmul(Wh, h6)
+  const t3802 = t3800 + t3801;
+  // grad of: matmul(Wh, h5)
+  const t3803 = t2392 * h5_0;
+  // grad of: matmul(Wh, h5)
+  const t3804 = t3802 + t3803;
+  // grad of: matmul(Wh, h4)
+  const t3805 = t2528 * h4_0;
+  // grad of: matmul(Wh, h4)
+  const t3806 = t3804 + t3805;
+  // grad of: matmul(Wh, h3)
+  const t3807 = t2664 * h3_0;
+  // grad of: matmul(Wh, h3)
+  const t3808 = t3806 + t3807;
+  // grad of: matmul(Wh, h2)
+  const t3809 = t2800 * h2_0;
+  // grad of: matmul(Wh, h2)
+  const t3810 = t3808 + t3809;
+  // grad of: matmul(Wh, h1)
+  const t3811 = t2936 * h1_0;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_24 = t3810 + t3811;
+  $p.Wh[24] = Wh_24 - $lr * d_Wh_24;
+  // grad of: matmul(Wh, h11)
+  const t3812 = t1632 * h11_1;
+  // grad of: matmul(Wh, h10)
+  const t3813 = t1712 * h10_1;
+  // grad of: matmul(Wh, h10)
+  const t3814 = t3812 + t3813;
+  // grad of: matmul(Wh, h9)
+  const t3815 = t1848 * h9_1;
+  // grad of: matmul(Wh, h9)
+  const t3816 = t3814 + t3815;
+  // grad of: matmul(Wh, h8)
+  const t3817 = t1984 * h8_1;
+  // grad of: matmul(Wh, h8)
+  const t3818 = t3816 + t3817;
+  // grad of: matmul(Wh, h7)
+  const t3819 = t2120 * h7_1;
+  // grad of: matmul(Wh, h7)
+  const t3820 = t3818 + t3819;
+  // grad of: matmul(Wh, h6)
+  const t3821 = t2256 * h6_1;
+  // grad of: matmul(Wh, h6)
+  const t3822 = t3820 + t3821;
+  // grad of: matmul(Wh, h5)
+  const t3823 = t2392 * h5_1;
+  // grad of: matmul(Wh, h5)
+  const t3824 = t3822 + t3823;
+  // grad of: matmul(Wh, h4)
+  const t3825 = t2528 * h4_1;
+  // grad of: matmul(Wh, h4)
+  const t3826 = t3824 + t3825;
+  // grad of: matmul(Wh, h3)
+  const t3827 = t2664 * h3_1;
+  // grad of: matmul(Wh, h3)
+  const t3828 = t3826 + t3827;
+  // grad of: matmul(Wh, h2)
+  const t3829 = t2800 * h2_1;
+  // grad of: matmul(Wh, h2)
+  const t3830 = t3828 + t3829;
+  // grad of: matmul(Wh, h1)
+  const t3831 = t2936 * h1_1;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_25 = t3830 + t3831;
+  $p.Wh[25] = Wh_25 - $lr * d_Wh_25;
+  // grad of: matmul(Wh, h11)
+  const t3832 = t1632 * h11_2;
+  // grad of: matmul(Wh, h10)
+  const t3833 = t1712 * h10_2;
+  // grad of: matmul(Wh, h10)
+  const t3834 = t3832 + t3833;
+  // grad of: matmul(Wh, h9)
+  const t3835 = t1848 * h9_2;
+  // grad of: matmul(Wh, h9)
+  const t3836 = t3834 + t3835;
+  // grad of: matmul(Wh, h8)
+  const t3837 = t1984 * h8_2;
+  // grad of: matmul(Wh, h8)
+  const t3838 = t3836 + t3837;
+  // grad of: matmul(Wh, h7)
+  const t3839 = t2120 * h7_2;
+  // grad of: matmul(Wh, h7)
+  const t3840 = t3838 + t3839;
+  // grad of: matmul(Wh, h6)
+  const t3841 = t2256 * h6_2;
+  // grad of: matmul(Wh, h6)
+  const t3842 = t3840 + t3841;
+  // grad of: matmul(Wh, h5)
+  const t3843 = t2392 * h5_2;
+  // grad of: matmul(Wh, h5)
+  const t3844 = t3842 + t3843;
+  // grad of: matmul(Wh, h4)
+  const t3845 = t2528 * h4_2;
+  // grad of: matmul(Wh, h4)
+  const t3846 = t3844 + t3845;
+  // grad of: matmul(Wh, h3)
+  const t3847 = t2664 * h3_2;
+  // grad of: matmul(Wh, h3)
+  const t3848 = t3846 + t3847;
+  // grad of: matmul(Wh, h2)
+  const t3849 = t2800 * h2_2;
+  // grad of: matmul(Wh, h2)
+  const t3850 = t3848 + t3849;
+  // grad of: matmul(Wh, h1)
+  const t3851 = t2936 * h1_2;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_26 = t3850 + t3851;
+  $p.Wh[26] = Wh_26 - $lr * d_Wh_26;
+  // grad of: matmul(Wh, h11)
+  const t3852 = t1632 * h11_3;
+  // grad of: matmul(Wh, h10)
+  const t3853 = t1712 * h10_3;
+  // grad of: matmul(Wh, h10)
+  const t3854 = t3852 + t3853;
+  // grad of: matmul(Wh, h9)
+  const t3855 = t1848 * h9_3;
+  // grad of: matmul(Wh, h9)
+  const t3856 = t3854 + t3855;
+  // grad of: matmul(Wh, h8)
+  const t3857 = t1984 * h8_3;
+  // grad of: matmul(Wh, h8)
+  const t3858 = t3856 + t3857;
+  // grad of: matmul(Wh, h7)
+  const t3859 = t2120 * h7_3;
+  // grad of: matmul(Wh, h7)
+  const t3860 = t3858 + t3859;
+  // grad of: matmul(Wh, h6)
+  const t3861 = t2256 * h6_3;
+  // grad of: matmul(Wh, h6)
+  const t3862 = t3860 + t3861;
+  // grad of: matmul(Wh, h5)
+  const t3863 = t2392 * h5_3;
+  // grad of: matmul(Wh, h5)
+  const t3864 = t3862 + t3863;
+  // grad of: matmul(Wh, h4)
+  const t3865 = t2528 * h4_3;
+  // grad of: matmul(Wh, h4)
+  const t3866 = t3864 + t3865;
+  // grad of: matmul(Wh, h3)
+  const t3867 = t2664 * h3_3;
+  // grad of: matmul(Wh, h3)
+  const t3868 = t3866 + t3867;
+  // grad of: matmul(Wh, h2)
+  const t3869 = t2800 * h2_3;
+  // grad of: matmul(Wh, h2)
+  const t3870 = t3868 + t3869;
+  // grad of: matmul(Wh, h1)
+  const t3871 = t2936 * h1_3;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_27 = t3870 + t3871;
+  $p.Wh[27] = Wh_27 - $lr * d_Wh_27;
+  // grad of: matmul(Wh, h11)
+  const t3872 = t1632 * h11_4;
+  // grad of: matmul(Wh, h10)
+  const t3873 = t1712 * h10_4;
+  // grad of: matmul(Wh, h10)
+  const t3874 = t3872 + t3873;
+  // grad of: matmul(Wh, h9)
+  const t3875 = t1848 * h9_4;
+  // grad of: matmul(Wh, h9)
+  const t3876 = t3874 + t3875;
+  // grad of: matmul(Wh, h8)
+  const t3877 = t1984 * h8_4;
+  // grad of: matmul(Wh, h8)
+  const t3878 = t3876 + t3877;
+  // grad of: matmul(Wh, h7)
+  const t3879 = t2120 * h7_4;
+  // grad of: matmul(Wh, h7)
+  const t3880 = t3878 + t3879;
+  // grad of: matmul(Wh, h6)
+  const t3881 = t2256 * h6_4;
+  // grad of: matmul(Wh, h6)
+  const t3882 = t3880 + t3881;
+  // grad of: matmul(Wh, h5)
+  const t3883 = t2392 * h5_4;
+  // grad of: matmul(Wh, h5)
+  const t3884 = t3882 + t3883;
+  // grad of: matmul(Wh, h4)
+  const t3885 = t2528 * h4_4;
+  // grad of: matmul(Wh, h4)
+  const t3886 = t3884 + t3885;
+  // grad of: matmul(Wh, h3)
+  const t3887 = t2664 * h3_4;
+  // grad of: matmul(Wh, h3)
+  const t3888 = t3886 + t3887;
+  // grad of: matmul(Wh, h2)
+  const t3889 = t2800 * h2_4;
+  // grad of: matmul(Wh, h2)
+  const t3890 = t3888 + t3889;
+  // grad of: matmul(Wh, h1)
+  const t3891 = t2936 * h1_4;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_28 = t3890 + t3891;
+  $p.Wh[28] = Wh_28 - $lr * d_Wh_28;
+  // grad of: matmul(Wh, h11)
+  const t3892 = t1632 * h11_5;
+  // grad of: matmul(Wh, h10)
+  const t3893 = t1712 * h10_5;
+  // grad of: matmul(Wh, h10)
+  const t3894 = t3892 + t3893;
+  // grad of: matmul(Wh, h9)
+  const t3895 = t1848 * h9_5;
+  // grad of: matmul(Wh, h9)
+  const t3896 = t3894 + t3895;
+  // grad of: matmul(Wh, h8)
+  const t3897 = t1984 * h8_5;
+  // grad of: matmul(Wh, h8)
+  const t3898 = t3896 + t3897;
+  // grad of: matmul(Wh, h7)
+  const t3899 = t2120 * h7_5;
+  // grad of: matmul(Wh, h7)
+  const t3900 = t3898 + t3899;
+  // grad of: matmul(Wh, h6)
+  const t3901 = t2256 * h6_5;
+  // grad of: matmul(Wh, h6)
+  const t3902 = t3900 + t3901;
+  // grad of: matmul(Wh, h5)
+  const t3903 = t2392 * h5_5;
+  // grad of: matmul(Wh, h5)
+  const t3904 = t3902 + t3903;
+  // grad of: matmul(Wh, h4)
+  const t3905 = t2528 * h4_5;
+  // grad of: matmul(Wh, h4)
+  const t3906 = t3904 + t3905;
+  // grad of: matmul(Wh, h3)
+  const t3907 = t2664 * h3_5;
+  // grad of: matmul(Wh, h3)
+  const t3908 = t3906 + t3907;
+  // grad of: matmul(Wh, h2)
+  const t3909 = t2800 * h2_5;
+  // grad of: matmul(Wh, h2)
+  const t3910 = t3908 + t3909;
+  // grad of: matmul(Wh, h1)
+  const t3911 = t2936 * h1_5;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_29 = t3910 + t3911;
+  $p.Wh[29] = Wh_29 - $lr * d_Wh_29;
+  // grad of: matmul(Wh, h11)
+  const t3912 = t1632 * h11_6;
+  // grad of: matmul(Wh, h10)
+  const t3913 = t1712 * h10_6;
+  // grad of: matmul(Wh, h10)
+  const t3914 = t3912 + t3913;
+  // grad of: matmul(Wh, h9)
+  const t3915 = t1848 * h9_6;
+  // grad of: matmul(Wh, h9)
+  const t3916 = t3914 + t3915;
+  // grad of: matmul(Wh, h8)
+  const t3917 = t1984 * h8_6;
+  // grad of: matmul(Wh, h8)
+  const t3918 = t3916 + t3917;
+  // grad of: matmul(Wh, h7)
+  const t3919 = t2120 * h7_6;
+  // grad of: matmul(Wh, h7)
+  const t3920 = t3918 + t3919;
+  // grad of: matmul(Wh, h6)
+  const t3921 = t2256 * h6_6;
+  // grad of: matmul(Wh, h6)
+  const t3922 = t3920 + t3921;
+  // grad of: matmul(Wh, h5)
+  const t3923 = t2392 * h5_6;
+  // grad of: matmul(Wh, h5)
+  const t3924 = t3922 + t3923;
+  // grad of: matmul(Wh, h4)
+  const t3925 = t2528 * h4_6;
+  // grad of: matmul(Wh, h4)
+  const t3926 = t3924 + t3925;
+  // grad of: matmul(Wh, h3)
+  const t3927 = t2664 * h3_6;
+  // grad of: matmul(Wh, h3)
+  const t3928 = t3926 + t3927;
+  // grad of: matmul(Wh, h2)
+  const t3929 = t2800 * h2_6;
+  // grad of: matmul(Wh, h2)
+  const t3930 = t3928 + t3929;
+  // grad of: matmul(Wh, h1)
+  const t3931 = t2936 * h1_6;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_30 = t3930 + t3931;
+  $p.Wh[30] = Wh_30 - $lr * d_Wh_30;
+  // grad of: matmul(Wh, h11)
+  const t3932 = t1632 * h11_7;
+  // grad of: matmul(Wh, h10)
+  const t3933 = t1712 * h10_7;
+  // grad of: matmul(Wh, h10)
+  const t3934 = t3932 + t3933;
+  // grad of: matmul(Wh, h9)
+  const t3935 = t1848 * h9_7;
+  // grad of: matmul(Wh, h9)
+  const t3936 = t3934 + t3935;
+  // grad of: matmul(Wh, h8)
+  const t3937 = t1984 * h8_7;
+  // grad of: matmul(Wh, h8)
+  const t3938 = t3936 + t3937;
+  // grad of: matmul(Wh, h7)
+  const t3939 = t2120 * h7_7;
+  // grad of: matmul(Wh, h7)
+  const t3940 = t3938 + t3939;
+  // grad of: matmul(Wh, h6)
+  const t3941 = t2256 * h6_7;
+  // grad of: matmul(Wh, h6)
+  const t3942 = t3940 + t3941;
+  // grad of: matmul(Wh, h5)
+  const t3943 = t2392 * h5_7;
+  // grad of: matmul(Wh, h5)
+  const t3944 = t3942 + t3943;
+  // grad of: matmul(Wh, h4)
+  const t3945 = t2528 * h4_7;
+  // grad of: matmul(Wh, h4)
+  const t3946 = t3944 + t3945;
+  // grad of: matmul(Wh, h3)
+  const t3947 = t2664 * h3_7;
+  // grad of: matmul(Wh, h3)
+  const t3948 = t3946 + t3947;
+  // grad of: matmul(Wh, h2)
+  const t3949 = t2800 * h2_7;
+  // grad of: matmul(Wh, h2)
+  const t3950 = t3948 + t3949;
+  // grad of: matmul(Wh, h1)
+  const t3951 = t2936 * h1_7;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_31 = t3950 + t3951;
+  $p.Wh[31] = Wh_31 - $lr * d_Wh_31;
+  // grad of: matmul(Wh, h11)
+  const t3952 = t1637 * h11_0;
+  // grad of: matmul(Wh, h10)
+  const t3953 = t1731 * h10_0;
+  // grad of: matmul(Wh, h10)
+  const t3954 = t3952 + t3953;
+  // grad of: matmul(Wh, h9)
+  const t3955 = t1867 * h9_0;
+  // grad of: matmul(Wh, h9)
+  const t3956 = t3954 + t3955;
+  // grad of: matmul(Wh, h8)
+  const t3957 = t2003 * h8_0;
+  // grad of: matmul(Wh, h8)
+  const t3958 = t3956 + t3957;
+  // grad of: matmul(Wh, h7)
+  const t3959 = t2139 * h7_0;
+  // grad of: matmul(Wh, h7)
+  const t3960 = t3958 + t3959;
+  // grad of: matmul(Wh, h6)
+  const t3961 = t2275 * h6_0;
+  // grad of: matmul(Wh, h6)
+  const t3962 = t3960 + t3961;
+  // grad of: matmul(Wh, h5)
+  const t3963 = t2411 * h5_0;
+  // grad of: matmul(Wh, h5)
+  const t3964 = t3962 + t3963;
+  // grad of: matmul(Wh, h4)
+  const t3965 = t2547 * h4_0;
+  // grad of: matmul(Wh, h4)
+  const t3966 = t3964 + t3965;
+  // grad of: matmul(Wh, h3)
+  const t3967 = t2683 * h3_0;
+  // grad of: matmul(Wh, h3)
+  const t3968 = t3966 + t3967;
+  // grad of: matmul(Wh, h2)
+  const t3969 = t2819 * h2_0;
+  // grad of: matmul(Wh, h2)
+  const t3970 = t3968 + t3969;
+  // grad of: matmul(Wh, h1)
+  const t3971 = t2955 * h1_0;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_32 = t3970 + t3971;
+  $p.Wh[32] = Wh_32 - $lr * d_Wh_32;
+  // grad of: matmul(Wh, h11)
+  const t3972 = t1637 * h11_1;
+  // grad of: matmul(Wh, h10)
+  const t3973 = t1731 * h10_1;
+  // grad of: matmul(Wh, h10)
+  const t3974 = t3972 + t3973;
+  // grad of: matmul(Wh, h9)
+  const t3975 = t1867 * h9_1;
+  // grad of: matmul(Wh, h9)
+  const t3976 = t3974 + t3975;
+  // grad of: matmul(Wh, h8)
+  const t3977 = t2003 * h8_1;
+  // grad of: matmul(Wh, h8)
+  const t3978 = t3976 + t3977;
+  // grad of: matmul(Wh, h7)
+  const t3979 = t2139 * h7_1;
+  // grad of: matmul(Wh, h7)
+  const t3980 = t3978 + t3979;
+  // grad of: matmul(Wh, h6)
+  const t3981 = t2275 * h6_1;
+  // grad of: matmul(Wh, h6)
+  const t3982 = t3980 + t3981;
+  // grad of: matmul(Wh, h5)
+  const t3983 = t2411 * h5_1;
+  // grad of: matmul(Wh, h5)
+  const t3984 = t3982 + t3983;
+  // grad of: matmul(Wh, h4)
+  const t3985 = t2547 * h4_1;
+  // grad of: matmul(Wh, h4)
+  const t3986 = t3984 + t3985;
+  // grad of: matmul(Wh, h3)
+  const t3987 = t2683 * h3_1;
+  // grad of: matmul(Wh, h3)
+  const t3988 = t3986 + t3987;
+  // grad of: matmul(Wh, h2)
+  const t3989 = t2819 * h2_1;
+  // grad of: matmul(Wh, h2)
+  const t3990 = t3988 + t3989;
+  // grad of: matmul(Wh, h1)
+  const t3991 = t2955 * h1_1;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_33 = t3990 + t3991;
+  $p.Wh[33] = Wh_33 - $lr * d_Wh_33;
+  // grad of: matmul(Wh, h11)
+  const t3992 = t1637 * h11_2;
+  // grad of: matmul(Wh, h10)
+  const t3993 = t1731 * h10_2;
+  // grad of: matmul(Wh, h10)
+  const t3994 = t3992 + t3993;
+  // grad of: matmul(Wh, h9)
+  const t3995 = t1867 * h9_2;
+  // grad of: matmul(Wh, h9)
+  const t3996 = t3994 + t3995;
+  // grad of: matmul(Wh, h8)
+  const t3997 = t2003 * h8_2;
+  // grad of: matmul(Wh, h8)
+  const t3998 = t3996 + t3997;
+  // grad of: matmul(Wh, h7)
+  const t3999 = t2139 * h7_2;
+  // grad of: matmul(Wh, h7)
+  const t4000 = t3998 + t3999;
+  // grad of: matmul(Wh, h6)
+  const t4001 = t2275 * h6_2;
+  // grad of: matmul(Wh, h6)
+  const t4002 = t4000 + t4001;
+  // grad of: matmul(Wh, h5)
+  const t4003 = t2411 * h5_2;
+  // grad of: matmul(Wh, h5)
+  const t4004 = t4002 + t4003;
+  // grad of: matmul(Wh, h4)
+  const t4005 = t2547 * h4_2;
+  // grad of: matmul(Wh, h4)
+  const t4006 = t4004 + t4005;
+  // grad of: matmul(Wh, h3)
+  const t4007 = t2683 * h3_2;
+  // grad of: matmul(Wh, h3)
+  const t4008 = t4006 + t4007;
+  // grad of: matmul(Wh, h2)
+  const t4009 = t2819 * h2_2;
+  // grad of: matmul(Wh, h2)
+  const t4010 = t4008 + t4009;
+  // grad of: matmul(Wh, h1)
+  const t4011 = t2955 * h1_2;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_34 = t4010 + t4011;
+  $p.Wh[34] = Wh_34 - $lr * d_Wh_34;
+  // grad of: matmul(Wh, h11)
+  const t4012 = t1637 * h11_3;
+  // grad of: matmul(Wh, h10)
+  const t4013 = t1731 * h10_3;
+  // grad of: matmul(Wh, h10)
+  const t4014 = t4012 + t4013;
+  // grad of: matmul(Wh, h9)
+  const t4015 = t1867 * h9_3;
+  // grad of: matmul(Wh, h9)
+  const t4016 = t4014 + t4015;
+  // grad of: matmul(Wh, h8)
+  const t4017 = t2003 * h8_3;
+  // grad of: matmul(Wh, h8)
+  const t4018 = t4016 + t4017;
+  // grad of: matmul(Wh, h7)
+  const t4019 = t2139 * h7_3;
+  // grad of: matmul(Wh, h7)
+  const t4020 = t4018 + t4019;
+  // grad of: matmul(Wh, h6)
+  const t4021 = t2275 * h6_3;
+  // grad of: matmul(Wh, h6)
+  const t4022 = t4020 + t4021;
+  // grad of: matmul(Wh, h5)
+  const t4023 = t2411 * h5_3;
+  // grad of: matmul(Wh, h5)
+  const t4024 = t4022 + t4023;
+  // grad of: matmul(Wh, h4)
+  const t4025 = t2547 * h4_3;
+  // grad of: matmul(Wh, h4)
+  const t4026 = t4024 + t4025;
+  // grad of: matmul(Wh, h3)
+  const t4027 = t2683 * h3_3;
+  // grad of: matmul(Wh, h3)
+  const t4028 = t4026 + t4027;
+  // grad of: matmul(Wh, h2)
+  const t4029 = t2819 * h2_3;
+  // grad of: matmul(Wh, h2)
+  const t4030 = t4028 + t4029;
+  // grad of: matmul(Wh, h1)
+  const t4031 = t2955 * h1_3;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_35 = t4030 + t4031;
+  $p.Wh[35] = Wh_35 - $lr * d_Wh_35;
+  // grad of: matmul(Wh, h11)
+  const t4032 = t1637 * h11_4;
+  // grad of: matmul(Wh, h10)
+  const t4033 = t1731 * h10_4;
+  // grad of: matmul(Wh, h10)
+  const t4034 = t4032 + t4033;
+  // grad of: matmul(Wh, h9)
+  const t4035 = t1867 * h9_4;
+  // grad of: matmul(Wh, h9)
+  const t4036 = t4034 + t4035;
+  // grad of: matmul(Wh, h8)
+  const t4037 = t2003 * h8_4;
+  // grad of: matmul(Wh, h8)
+  const t4038 = t4036 + t4037;
+  // grad of: matmul(Wh, h7)
+  const t4039 = t2139 * h7_4;
+  // grad of: matmul(Wh, h7)
+  const t4040 = t4038 + t4039;
+  // grad of: matmul(Wh, h6)
+  const t4041 = t2275 * h6_4;
+  // grad of: matmul(Wh, h6)
+  const t4042 = t4040 + t4041;
+  // grad of: matmul(Wh, h5)
+  const t4043 = t2411 * h5_4;
+  // grad of: matmul(Wh, h5)
+  const t4044 = t4042 + t4043;
+  // grad of: matmul(Wh, h4)
+  const t4045 = t2547 * h4_4;
+  // grad of: matmul(Wh, h4)
+  const t4046 = t4044 + t4045;
+  // grad of: matmul(Wh, h3)
+  const t4047 = t2683 * h3_4;
+  // grad of: matmul(Wh, h3)
+  const t4048 = t4046 + t4047;
+  // grad of: matmul(Wh, h2)
+  const t4049 = t2819 * h2_4;
+  // grad of: matmul(Wh, h2)
+  const t4050 = t4048 + t4049;
+  // grad of: matmul(Wh, h1)
+  const t4051 = t2955 * h1_4;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_36 = t4050 + t4051;
+  $p.Wh[36] = Wh_36 - $lr * d_Wh_36;
+  // grad of: matmul(Wh, h11)
+  const t4052 = t1637 * h11_5;
+  // grad of: matmul(Wh, h10)
+  const t4053 = t1731 * h10_5;
+  // grad of: matmul(Wh, h10)
+  const t4054 = t4052 + t4053;
+  // grad of: matmul(Wh, h9)
+  const t4055 = t1867 * h9_5;
+  // grad of: matmul(Wh, h9)
+  const t4056 = t4054 + t4055;
+  // grad of: matmul(Wh, h8)
+  const t4057 = t2003 * h8_5;
+  // grad of: matmul(Wh, h8)
+  const t4058 = t4056 + t4057;
+  // grad of: matmul(Wh, h7)
+  const t4059 = t2139 * h7_5;
+  // grad of: matmul(Wh, h7)
+  const t4060 = t4058 + t4059;
+  // grad of: matmul(Wh, h6)
+  const t4061 = t2275 * h6_5;
+  // grad of: matmul(Wh, h6)
+  const t4062 = t4060 + t4061;
+  // grad of: matmul(Wh, h5)
+  const t4063 = t2411 * h5_5;
+  // grad of: matmul(Wh, h5)
+  const t4064 = t4062 + t4063;
+  // grad of: matmul(Wh, h4)
+  const t4065 = t2547 * h4_5;
+  // grad of: matmul(Wh, h4)
+  const t4066 = t4064 + t4065;
+  // grad of: matmul(Wh, h3)
+  const t4067 = t2683 * h3_5;
+  // grad of: matmul(Wh, h3)
+  const t4068 = t4066 + t4067;
+  // grad of: matmul(Wh, h2)
+  const t4069 = t2819 * h2_5;
+  // grad of: matmul(Wh, h2)
+  const t4070 = t4068 + t4069;
+  // grad of: matmul(Wh, h1)
+  const t4071 = t2955 * h1_5;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_37 = t4070 + t4071;
+  $p.Wh[37] = Wh_37 - $lr * d_Wh_37;
+  // grad of: matmul(Wh, h11)
+  const t4072 = t1637 * h11_6;
+  // grad of: matmul(Wh, h10)
+  const t4073 = t1731 * h10_6;
+  // grad of: matmul(Wh, h10)
+  const t4074 = t4072 + t4073;
+  // grad of: matmul(Wh, h9)
+  const t4075 = t1867 * h9_6;
+  // grad of: matmul(Wh, h9)
+  const t4076 = t4074 + t4075;
+  // grad of: matmul(Wh, h8)
+  const t4077 = t2003 * h8_6;
+  // grad of: matmul(Wh, h8)
+  const t4078 = t4076 + t4077;
+  // grad of: matmul(Wh, h7)
+  const t4079 = t2139 * h7_6;
+  // grad of: matmul(Wh, h7)
+  const t4080 = t4078 + t4079;
+  // grad of: matmul(Wh, h6)
+  const t4081 = t2275 * h6_6;
+  // grad of: matmul(Wh, h6)
+  const t4082 = t4080 + t4081;
+  // grad of: matmul(Wh, h5)
+  const t4083 = t2411 * h5_6;
+  // grad of: matmul(Wh, h5)
+  const t4084 = t4082 + t4083;
+  // grad of: matmul(Wh, h4)
+  const t4085 = t2547 * h4_6;
+  // grad of: matmul(Wh, h4)
+  const t4086 = t4084 + t4085;
+  // grad of: matmul(Wh, h3)
+  const t4087 = t2683 * h3_6;
+  // grad of: matmul(Wh, h3)
+  const t4088 = t4086 + t4087;
+  // grad of: matmul(Wh, h2)
+  const t4089 = t2819 * h2_6;
+  // grad of: matmul(Wh, h2)
+  const t4090 = t4088 + t4089;
+  // grad of: matmul(Wh, h1)
+  const t4091 = t2955 * h1_6;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_38 = t4090 + t4091;
+  $p.Wh[38] = Wh_38 - $lr * d_Wh_38;
+  // grad of: matmul(Wh, h11)
+  const t4092 = t1637 * h11_7;
+  // grad of: matmul(Wh, h10)
+  const t4093 = t1731 * h10_7;
+  // grad of: matmul(Wh, h10)
+  const t4094 = t4092 + t4093;
+  // grad of: matmul(Wh, h9)
+  const t4095 = t1867 * h9_7;
+  // grad of: matmul(Wh, h9)
+  const t4096 = t4094 + t4095;
+  // grad of: matmul(Wh, h8)
+  const t4097 = t2003 * h8_7;
+  // grad of: matmul(Wh, h8)
+  const t4098 = t4096 + t4097;
+  // grad of: matmul(Wh, h7)
+  const t4099 = t2139 * h7_7;
+  // grad of: matmul(Wh, h7)
+  const t4100 = t4098 + t4099;
+  // grad of: matmul(Wh, h6)
+  const t4101 = t2275 * h6_7;
+  // grad of: matmul(Wh, h6)
+  const t4102 = t4100 + t4101;
+  // grad of: matmul(Wh, h5)
+  const t4103 = t2411 * h5_7;
+  // grad of: matmul(Wh, h5)
+  const t4104 = t4102 + t4103;
+  // grad of: matmul(Wh, h4)
+  const t4105 = t2547 * h4_7;
+  // grad of: matmul(Wh, h4)
+  const t4106 = t4104 + t4105;
+  // grad of: matmul(Wh, h3)
+  const t4107 = t2683 * h3_7;
+  // grad of: matmul(Wh, h3)
+  const t4108 = t4106 + t4107;
+  // grad of: matmul(Wh, h2)
+  const t4109 = t2819 * h2_7;
+  // grad of: matmul(Wh, h2)
+  const t4110 = t4108 + t4109;
+  // grad of: matmul(Wh, h1)
+  const t4111 = t2955 * h1_7;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_39 = t4110 + t4111;
+  $p.Wh[39] = Wh_39 - $lr * d_Wh_39;
+  // grad of: matmul(Wh, h11)
+  const t4112 = t1642 * h11_0;
+  // grad of: matmul(Wh, h10)
+  const t4113 = t1750 * h10_0;
+  // grad of: matmul(Wh, h10)
+  const t4114 = t4112 + t4113;
+  // grad of: matmul(Wh, h9)
+  const t4115 = t1886 * h9_0;
+  // grad of: matmul(Wh, h9)
+  const t4116 = t4114 + t4115;
+  // grad of: matmul(Wh, h8)
+  const t4117 = t2022 * h8_0;
+  // grad of: matmul(Wh, h8)
+  const t4118 = t4116 + t4117;
+  // grad of: matmul(Wh, h7)
+  const t4119 = t2158 * h7_0;
+  // grad of: matmul(Wh, h7)
+  const t4120 = t4118 + t4119;
+  // grad of: matmul(Wh, h6)
+  const t4121 = t2294 * h6_0;
+  // grad of: matmul(Wh, h6)
+  const t4122 = t4120 + t4121;
+  // grad of: matmul(Wh, h5)
+  const t4123 = t2430 * h5_0;
+  // grad of: matmul(Wh, h5)
+  const t4124 = t4122 + t4123;
+  // grad of: matmul(Wh, h4)
+  const t4125 = t2566 * h4_0;
+  // grad of: matmul(Wh, h4)
+  const t4126 = t4124 + t4125;
+  // grad of: matmul(Wh, h3)
+  const t4127 = t2702 * h3_0;
+  // grad of: matmul(Wh, h3)
+  const t4128 = t4126 + t4127;
+  // grad of: matmul(Wh, h2)
+  const t4129 = t2838 * h2_0;
+  // grad of: matmul(Wh, h2)
+  const t4130 = t4128 + t4129;
+  // grad of: matmul(Wh, h1)
+  const t4131 = t2974 * h1_0;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_40 = t4130 + t4131;
+  $p.Wh[40] = Wh_40 - $lr * d_Wh_40;
+  // grad of: matmul(Wh, h11)
+  const t4132 = t1642 * h11_1;
+  // grad of: matmul(Wh, h10)
+  const t4133 = t1750 * h10_1;
+  // grad of: matmul(Wh, h10)
+  const t4134 = t4132 + t4133;
+  // grad of: matmul(Wh, h9)
+  const t4135 = t1886 * h9_1;
+  // grad of: matmul(Wh, h9)
+  const t4136 = t4134 + t4135;
+  // grad of: matmul(Wh, h8)
+  const t4137 = t2022 * h8_1;
+  // grad of: matmul(Wh, h8)
+  const t4138 = t4136 + t4137;
+  // grad of: matmul(Wh, h7)
+  const t4139 = t2158 * h7_1;
+  // grad of: matmul(Wh, h7)
+  const t4140 = t4138 + t4139;
+  // grad of: matmul(Wh, h6)
+  const t4141 = t2294 * h6_1;
+  // grad of: matmul(Wh, h6)
+  const t4142 = t4140 + t4141;
+  // grad of: matmul(Wh, h5)
+  const t4143 = t2430 * h5_1;
+  // grad of: matmul(Wh, h5)
+  const t4144 = t4142 + t4143;
+  // grad of: matmul(Wh, h4)
+  const t4145 = t2566 * h4_1;
+  // grad of: matmul(Wh, h4)
+  const t4146 = t4144 + t4145;
+  // grad of: matmul(Wh, h3)
+  const t4147 = t2702 * h3_1;
+  // grad of: matmul(Wh, h3)
+  const t4148 = t4146 + t4147;
+  // grad of: matmul(Wh, h2)
+  const t4149 = t2838 * h2_1;
+  // grad of: matmul(Wh, h2)
+  const t4150 = t4148 + t4149;
+  // grad of: matmul(Wh, h1)
+  const t4151 = t2974 * h1_1;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_41 = t4150 + t4151;
+  $p.Wh[41] = Wh_41 - $lr * d_Wh_41;
+  // grad of: matmul(Wh, h11)
+  const t4152 = t1642 * h11_2;
+  // grad of: matmul(Wh, h10)
+  const t4153 = t1750 * h10_2;
+  // grad of: matmul(Wh, h10)
+  const t4154 = t4152 + t4153;
+  // grad of: matmul(Wh, h9)
+  const t4155 = t1886 * h9_2;
+  // grad of: matmul(Wh, h9)
+  const t4156 = t4154 + t4155;
+  // grad of: matmul(Wh, h8)
+  const t4157 = t2022 * h8_2;
+  // grad of: matmul(Wh, h8)
+  const t4158 = t4156 + t4157;
+  // grad of: matmul(Wh, h7)
+  const t4159 = t2158 * h7_2;
+  // grad of: matmul(Wh, h7)
+  const t4160 = t4158 + t4159;
+  // grad of: matmul(Wh, h6)
+  const t4161 = t2294 * h6_2;
+  // grad of: matmul(Wh, h6)
+  const t4162 = t4160 + t4161;
+  // grad of: matmul(Wh, h5)
+  const t4163 = t2430 * h5_2;
+  // grad of: matmul(Wh, h5)
+  const t4164 = t4162 + t4163;
+  // grad of: matmul(Wh, h4)
+  const t4165 = t2566 * h4_2;
+  // grad of: matmul(Wh, h4)
+  const t4166 = t4164 + t4165;
+  // grad of: matmul(Wh, h3)
+  const t4167 = t2702 * h3_2;
+  // grad of: matmul(Wh, h3)
+  const t4168 = t4166 + t4167;
+  // grad of: matmul(Wh, h2)
+  const t4169 = t2838 * h2_2;
+  // grad of: matmul(Wh, h2)
+  const t4170 = t4168 + t4169;
+  // grad of: matmul(Wh, h1)
+  const t4171 = t2974 * h1_2;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_42 = t4170 + t4171;
+  $p.Wh[42] = Wh_42 - $lr * d_Wh_42;
+  // grad of: matmul(Wh, h11)
+  const t4172 = t1642 * h11_3;
+  // grad of: matmul(Wh, h10)
+  const t4173 = t1750 * h10_3;
+  // grad of: matmul(Wh, h10)
+  const t4174 = t4172 + t4173;
+  // grad of: matmul(Wh, h9)
+  const t4175 = t1886 * h9_3;
+  // grad of: matmul(Wh, h9)
+  const t4176 = t4174 + t4175;
+  // grad of: matmul(Wh, h8)
+  const t4177 = t2022 * h8_3;
+  // grad of: matmul(Wh, h8)
+  const t4178 = t4176 + t4177;
+  // grad of: matmul(Wh, h7)
+  const t4179 = t2158 * h7_3;
+  // grad of: matmul(Wh, h7)
+  const t4180 = t4178 + t4179;
+  // grad of: matmul(Wh, h6)
+  const t4181 = t2294 * h6_3;
+  // grad of: matmul(Wh, h6)
+  const t4182 = t4180 + t4181;
+  // grad of: matmul(Wh, h5)
+  const t4183 = t2430 * h5_3;
+  // grad of: matmul(Wh, h5)
+  const t4184 = t4182 + t4183;
+  // grad of: matmul(Wh, h4)
+  const t4185 = t2566 * h4_3;
+  // grad of: matmul(Wh, h4)
+  const t4186 = t4184 + t4185;
+  // grad of: matmul(Wh, h3)
+  const t4187 = t2702 * h3_3;
+  // grad of: matmul(Wh, h3)
+  const t4188 = t4186 + t4187;
+  // grad of: matmul(Wh, h2)
+  const t4189 = t2838 * h2_3;
+  // grad of: matmul(Wh, h2)
+  const t4190 = t4188 + t4189;
+  // grad of: matmul(Wh, h1)
+  const t4191 = t2974 * h1_3;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_43 = t4190 + t4191;
+  $p.Wh[43] = Wh_43 - $lr * d_Wh_43;
+  // grad of: matmul(Wh, h11)
+  const t4192 = t1642 * h11_4;
+  // grad of: matmul(Wh, h10)
+  const t4193 = t1750 * h10_4;
+  // grad of: matmul(Wh, h10)
+  const t4194 = t4192 + t4193;
+  // grad of: matmul(Wh, h9)
+  const t4195 = t1886 * h9_4;
+  // grad of: matmul(Wh, h9)
+  const t4196 = t4194 + t4195;
+  // grad of: matmul(Wh, h8)
+  const t4197 = t2022 * h8_4;
+  // grad of: matmul(Wh, h8)
+  const t4198 = t4196 + t4197;
+  // grad of: matmul(Wh, h7)
+  const t4199 = t2158 * h7_4;
+  // grad of: matmul(Wh, h7)
+  const t4200 = t4198 + t4199;
+  // grad of: matmul(Wh, h6)
+  const t4201 = t2294 * h6_4;
+  // grad of: matmul(Wh, h6)
+  const t4202 = t4200 + t4201;
+  // grad of: matmul(Wh, h5)
+  const t4203 = t2430 * h5_4;
+  // grad of: matmul(Wh, h5)
+  const t4204 = t4202 + t4203;
+  // grad of: matmul(Wh, h4)
+  const t4205 = t2566 * h4_4;
+  // grad of: matmul(Wh, h4)
+  const t4206 = t4204 + t4205;
+  // grad of: matmul(Wh, h3)
+  const t4207 = t2702 * h3_4;
+  // grad of: matmul(Wh, h3)
+  const t4208 = t4206 + t4207;
+  // grad of: matmul(Wh, h2)
+  const t4209 = t2838 * h2_4;
+  // grad of: matmul(Wh, h2)
+  const t4210 = t4208 + t4209;
+  // grad of: matmul(Wh, h1)
+  const t4211 = t2974 * h1_4;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_44 = t4210 + t4211;
+  $p.Wh[44] = Wh_44 - $lr * d_Wh_44;
+  // grad of: matmul(Wh, h11)
+  const t4212 = t1642 * h11_5;
+  // grad of: matmul(Wh, h10)
+  const t4213 = t1750 * h10_5;
+  // grad of: matmul(Wh, h10)
+  const t4214 = t4212 + t4213;
+  // grad of: matmul(Wh, h9)
+  const t4215 = t1886 * h9_5;
+  // grad of: matmul(Wh, h9)
+  const t4216 = t4214 + t4215;
+  // grad of: matmul(Wh, h8)
+  const t4217 = t2022 * h8_5;
+  // grad of: matmul(Wh, h8)
+  const t4218 = t4216 + t4217;
+  // grad of: matmul(Wh, h7)
+  const t4219 = t2158 * h7_5;
+  // grad of: matmul(Wh, h7)
+  const t4220 = t4218 + t4219;
+  // grad of: matmul(Wh, h6)
+  const t4221 = t2294 * h6_5;
+  // grad of: matmul(Wh, h6)
+  const t4222 = t4220 + t4221;
+  // grad of: matmul(Wh, h5)
+  const t4223 = t2430 * h5_5;
+  // grad of: matmul(Wh, h5)
+  const t4224 = t4222 + t4223;
+  // grad of: matmul(Wh, h4)
+  const t4225 = t2566 * h4_5;
+  // grad of: matmul(Wh, h4)
+  const t4226 = t4224 + t4225;
+  // grad of: matmul(Wh, h3)
+  const t4227 = t2702 * h3_5;
+  // grad of: matmul(Wh, h3)
+  const t4228 = t4226 + t4227;
+  // grad of: matmul(Wh, h2)
+  const t4229 = t2838 * h2_5;
+  // grad of: matmul(Wh, h2)
+  const t4230 = t4228 + t4229;
+  // grad of: matmul(Wh, h1)
+  const t4231 = t2974 * h1_5;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_45 = t4230 + t4231;
+  $p.Wh[45] = Wh_45 - $lr * d_Wh_45;
+  // grad of: matmul(Wh, h11)
+  const t4232 = t1642 * h11_6;
+  // grad of: matmul(Wh, h10)
+  const t4233 = t1750 * h10_6;
+  // grad of: matmul(Wh, h10)
+  const t4234 = t4232 + t4233;
+  // grad of: matmul(Wh, h9)
+  const t4235 = t1886 * h9_6;
+  // grad of: matmul(Wh, h9)
+  const t4236 = t4234 + t4235;
+  // grad of: matmul(Wh, h8)
+  const t4237 = t2022 * h8_6;
+  // grad of: matmul(Wh, h8)
+  const t4238 = t4236 + t4237;
+  // grad of: matmul(Wh, h7)
+  const t4239 = t2158 * h7_6;
+  // grad of: matmul(Wh, h7)
+  const t4240 = t4238 + t4239;
+  // grad of: matmul(Wh, h6)
+  const t4241 = t2294 * h6_6;
+  // grad of: matmul(Wh, h6)
+  const t4242 = t4240 + t4241;
+  // grad of: matmul(Wh, h5)
+  const t4243 = t2430 * h5_6;
+  // grad of: matmul(Wh, h5)
+  const t4244 = t4242 + t4243;
+  // grad of: matmul(Wh, h4)
+  const t4245 = t2566 * h4_6;
+  // grad of: matmul(Wh, h4)
+  const t4246 = t4244 + t4245;
+  // grad of: matmul(Wh, h3)
+  const t4247 = t2702 * h3_6;
+  // grad of: matmul(Wh, h3)
+  const t4248 = t4246 + t4247;
+  // grad of: matmul(Wh, h2)
+  const t4249 = t2838 * h2_6;
+  // grad of: matmul(Wh, h2)
+  const t4250 = t4248 + t4249;
+  // grad of: matmul(Wh, h1)
+  const t4251 = t2974 * h1_6;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_46 = t4250 + t4251;
+  $p.Wh[46] = Wh_46 - $lr * d_Wh_46;
+  // grad of: matmul(Wh, h11)
+  const t4252 = t1642 * h11_7;
+  // grad of: matmul(Wh, h10)
+  const t4253 = t1750 * h10_7;
+  // grad of: matmul(Wh, h10)
+  const t4254 = t4252 + t4253;
+  // grad of: matmul(Wh, h9)
+  const t4255 = t1886 * h9_7;
+  // grad of: matmul(Wh, h9)
+  const t4256 = t4254 + t4255;
+  // grad of: matmul(Wh, h8)
+  const t4257 = t2022 * h8_7;
+  // grad of: matmul(Wh, h8)
+  const t4258 = t4256 + t4257;
+  // grad of: matmul(Wh, h7)
+  const t4259 = t2158 * h7_7;
+  // grad of: matmul(Wh, h7)
+  const t4260 = t4258 + t4259;
+  // grad of: matmul(Wh, h6)
+  const t4261 = t2294 * h6_7;
+  // grad of: matmul(Wh, h6)
+  const t4262 = t4260 + t4261;
+  // grad of: matmul(Wh, h5)
+  const t4263 = t2430 * h5_7;
+  // grad of: matmul(Wh, h5)
+  const t4264 = t4262 + t4263;
+  // grad of: matmul(Wh, h4)
+  const t4265 = t2566 * h4_7;
+  // grad of: matmul(Wh, h4)
+  const t4266 = t4264 + t4265;
+  // grad of: matmul(Wh, h3)
+  const t4267 = t2702 * h3_7;
+  // grad of: matmul(Wh, h3)
+  const t4268 = t4266 + t4267;
+  // grad of: matmul(Wh, h2)
+  const t4269 = t2838 * h2_7;
+  // grad of: matmul(Wh, h2)
+  const t4270 = t4268 + t4269;
+  // grad of: matmul(Wh, h1)
+  const t4271 = t2974 * h1_7;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_47 = t4270 + t4271;
+  $p.Wh[47] = Wh_47 - $lr * d_Wh_47;
+  // grad of: matmul(Wh, h11)
+  const t4272 = t1647 * h11_0;
+  // grad of: matmul(Wh, h10)
+  const t4273 = t1769 * h10_0;
+  // grad of: matmul(Wh, h10)
+  const t4274 = t4272 + t4273;
+  // grad of: matmul(Wh, h9)
+  const t4275 = t1905 * h9_0;
+  // grad of: matmul(Wh, h9)
+  const t4276 = t4274 + t4275;
+  // grad of: matmul(Wh, h8)
+  const t4277 = t2041 * h8_0;
+  // grad of: matmul(Wh, h8)
+  const t4278 = t4276 + t4277;
+  // grad of: matmul(Wh, h7)
+  const t4279 = t2177 * h7_0;
+  // grad of: matmul(Wh, h7)
+  const t4280 = t4278 + t4279;
+  // grad of: matmul(Wh, h6)
+  const t4281 = t2313 * h6_0;
+  // grad of: matmul(Wh, h6)
+  const t4282 = t4280 + t4281;
+  // grad of: matmul(Wh, h5)
+  const t4283 = t2449 * h5_0;
+  // grad of: matmul(Wh, h5)
+  const t4284 = t4282 + t4283;
+  // grad of: matmul(Wh, h4)
+  const t4285 = t2585 * h4_0;
+  // grad of: matmul(Wh, h4)
+  const t4286 = t4284 + t4285;
+  // grad of: matmul(Wh, h3)
+  const t4287 = t2721 * h3_0;
+  // grad of: matmul(Wh, h3)
+  const t4288 = t4286 + t4287;
+  // grad of: matmul(Wh, h2)
+  const t4289 = t2857 * h2_0;
+  // grad of: matmul(Wh, h2)
+  const t4290 = t4288 + t4289;
+  // grad of: matmul(Wh, h1)
+  const t4291 = t2993 * h1_0;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_48 = t4290 + t4291;
+  $p.Wh[48] = Wh_48 - $lr * d_Wh_48;
+  // grad of: matmul(Wh, h11)
+  const t4292 = t1647 * h11_1;
+  // grad of: matmul(Wh, h10)
+  const t4293 = t1769 * h10_1;
+  // grad of: matmul(Wh, h10)
+  const t4294 = t4292 + t4293;
+  // grad of: matmul(Wh, h9)
+  const t4295 = t1905 * h9_1;
+  // grad of: matmul(Wh, h9)
+  const t4296 = t4294 + t4295;
+  // grad of: matmul(Wh, h8)
+  const t4297 = t2041 * h8_1;
+  // grad of: matmul(Wh, h8)
+  const t4298 = t4296 + t4297;
+  // grad of: matmul(Wh, h7)
+  const t4299 = t2177 * h7_1;
+  // grad of: matmul(Wh, h7)
+  const t4300 = t4298 + t4299;
+  // grad of: matmul(Wh, h6)
+  const t4301 = t2313 * h6_1;
+  // grad of: matmul(Wh, h6)
+  const t4302 = t4300 + t4301;
+  // grad of: matmul(Wh, h5)
+  const t4303 = t2449 * h5_1;
+  // grad of: matmul(Wh, h5)
+  const t4304 = t4302 + t4303;
+  // grad of: matmul(Wh, h4)
+  const t4305 = t2585 * h4_1;
+  // grad of: matmul(Wh, h4)
+  const t4306 = t4304 + t4305;
+  // grad of: matmul(Wh, h3)
+  const t4307 = t2721 * h3_1;
+  // grad of: matmul(Wh, h3)
+  const t4308 = t4306 + t4307;
+  // grad of: matmul(Wh, h2)
+  const t4309 = t2857 * h2_1;
+  // grad of: matmul(Wh, h2)
+  const t4310 = t4308 + t4309;
+  // grad of: matmul(Wh, h1)
+  const t4311 = t2993 * h1_1;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_49 = t4310 + t4311;
+  $p.Wh[49] = Wh_49 - $lr * d_Wh_49;
+  // grad of: matmul(Wh, h11)
+  const t4312 = t1647 * h11_2;
+  // grad of: matmul(Wh, h10)
+  const t4313 = t1769 * h10_2;
+  // grad of: matmul(Wh, h10)
+  const t4314 = t4312 + t4313;
+  // grad of: matmul(Wh, h9)
+  const t4315 = t1905 * h9_2;
+  // grad of: matmul(Wh, h9)
+  const t4316 = t4314 + t4315;
+  // grad of: matmul(Wh, h8)
+  const t4317 = t2041 * h8_2;
+  // grad of: matmul(Wh, h8)
+  const t4318 = t4316 + t4317;
+  // grad of: matmul(Wh, h7)
+  const t4319 = t2177 * h7_2;
+  // grad of: matmul(Wh, h7)
+  const t4320 = t4318 + t4319;
+  // grad of: matmul(Wh, h6)
+  const t4321 = t2313 * h6_2;
+  // grad of: matmul(Wh, h6)
+  const t4322 = t4320 + t4321;
+  // grad of: matmul(Wh, h5)
+  const t4323 = t2449 * h5_2;
+  // grad of: matmul(Wh, h5)
+  const t4324 = t4322 + t4323;
+  // grad of: matmul(Wh, h4)
+  const t4325 = t2585 * h4_2;
+  // grad of: matmul(Wh, h4)
+  const t4326 = t4324 + t4325;
+  // grad of: matmul(Wh, h3)
+  const t4327 = t2721 * h3_2;
+  // grad of: matmul(Wh, h3)
+  const t4328 = t4326 + t4327;
+  // grad of: matmul(Wh, h2)
+  const t4329 = t2857 * h2_2;
+  // grad of: matmul(Wh, h2)
+  const t4330 = t4328 + t4329;
+  // grad of: matmul(Wh, h1)
+  const t4331 = t2993 * h1_2;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_50 = t4330 + t4331;
+  $p.Wh[50] = Wh_50 - $lr * d_Wh_50;
+  // grad of: matmul(Wh, h11)
+  const t4332 = t1647 * h11_3;
+  // grad of: matmul(Wh, h10)
+  const t4333 = t1769 * h10_3;
+  // grad of: matmul(Wh, h10)
+  const t4334 = t4332 + t4333;
+  // grad of: matmul(Wh, h9)
+  const t4335 = t1905 * h9_3;
+  // grad of: matmul(Wh, h9)
+  const t4336 = t4334 + t4335;
+  // grad of: matmul(Wh, h8)
+  const t4337 = t2041 * h8_3;
+  // grad of: matmul(Wh, h8)
+  const t4338 = t4336 + t4337;
+  // grad of: matmul(Wh, h7)
+  const t4339 = t2177 * h7_3;
+  // grad of: matmul(Wh, h7)
+  const t4340 = t4338 + t4339;
+  // grad of: matmul(Wh, h6)
+  const t4341 = t2313 * h6_3;
+  // grad of: matmul(Wh, h6)
+  const t4342 = t4340 + t4341;
+  // grad of: matmul(Wh, h5)
+  const t4343 = t2449 * h5_3;
+  // grad of: matmul(Wh, h5)
+  const t4344 = t4342 + t4343;
+  // grad of: matmul(Wh, h4)
+  const t4345 = t2585 * h4_3;
+  // grad of: matmul(Wh, h4)
+  const t4346 = t4344 + t4345;
+  // grad of: matmul(Wh, h3)
+  const t4347 = t2721 * h3_3;
+  // grad of: matmul(Wh, h3)
+  const t4348 = t4346 + t4347;
+  // grad of: matmul(Wh, h2)
+  const t4349 = t2857 * h2_3;
+  // grad of: matmul(Wh, h2)
+  const t4350 = t4348 + t4349;
+  // grad of: matmul(Wh, h1)
+  const t4351 = t2993 * h1_3;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_51 = t4350 + t4351;
+  $p.Wh[51] = Wh_51 - $lr * d_Wh_51;
+  // grad of: matmul(Wh, h11)
+  const t4352 = t1647 * h11_4;
+  // grad of: matmul(Wh, h10)
+  const t4353 = t1769 * h10_4;
+  // grad of: matmul(Wh, h10)
+  const t4354 = t4352 + t4353;
+  // grad of: matmul(Wh, h9)
+  const t4355 = t1905 * h9_4;
+  // grad of: matmul(Wh, h9)
+  const t4356 = t4354 + t4355;
+  // grad of: matmul(Wh, h8)
+  const t4357 = t2041 * h8_4;
+  // grad of: matmul(Wh, h8)
+  const t4358 = t4356 + t4357;
+  // grad of: matmul(Wh, h7)
+  const t4359 = t2177 * h7_4;
+  // grad of: matmul(Wh, h7)
+  const t4360 = t4358 + t4359;
+  // grad of: matmul(Wh, h6)
+  const t4361 = t2313 * h6_4;
+  // grad of: matmul(Wh, h6)
+  const t4362 = t4360 + t4361;
+  // grad of: matmul(Wh, h5)
+  const t4363 = t2449 * h5_4;
+  // grad of: matmul(Wh, h5)
+  const t4364 = t4362 + t4363;
+  // grad of: matmul(Wh, h4)
+  const t4365 = t2585 * h4_4;
+  // grad of: matmul(Wh, h4)
+  const t4366 = t4364 + t4365;
+  // grad of: matmul(Wh, h3)
+  const t4367 = t2721 * h3_4;
+  // grad of: matmul(Wh, h3)
+  const t4368 = t4366 + t4367;
+  // grad of: matmul(Wh, h2)
+  const t4369 = t2857 * h2_4;
+  // grad of: matmul(Wh, h2)
+  const t4370 = t4368 + t4369;
+  // grad of: matmul(Wh, h1)
+  const t4371 = t2993 * h1_4;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_52 = t4370 + t4371;
+  $p.Wh[52] = Wh_52 - $lr * d_Wh_52;
+  // grad of: matmul(Wh, h11)
+  const t4372 = t1647 * h11_5;
+  // grad of: matmul(Wh, h10)
+  const t4373 = t1769 * h10_5;
+  // grad of: matmul(Wh, h10)
+  const t4374 = t4372 + t4373;
+  // grad of: matmul(Wh, h9)
+  const t4375 = t1905 * h9_5;
+  // grad of: matmul(Wh, h9)
+  const t4376 = t4374 + t4375;
+  // grad of: matmul(Wh, h8)
+  const t4377 = t2041 * h8_5;
+  // grad of: matmul(Wh, h8)
+  const t4378 = t4376 + t4377;
+  // grad of: matmul(Wh, h7)
+  const t4379 = t2177 * h7_5;
+  // grad of: matmul(Wh, h7)
+  const t4380 = t4378 + t4379;
+  // grad of: matmul(Wh, h6)
+  const t4381 = t2313 * h6_5;
+  // grad of: matmul(Wh, h6)
+  const t4382 = t4380 + t4381;
+  // grad of: matmul(Wh, h5)
+  const t4383 = t2449 * h5_5;
+  // grad of: matmul(Wh, h5)
+  const t4384 = t4382 + t4383;
+  // grad of: matmul(Wh, h4)
+  const t4385 = t2585 * h4_5;
+  // grad of: matmul(Wh, h4)
+  const t4386 = t4384 + t4385;
+  // grad of: matmul(Wh, h3)
+  const t4387 = t2721 * h3_5;
+  // grad of: matmul(Wh, h3)
+  const t4388 = t4386 + t4387;
+  // grad of: matmul(Wh, h2)
+  const t4389 = t2857 * h2_5;
+  // grad of: matmul(Wh, h2)
+  const t4390 = t4388 + t4389;
+  // grad of: matmul(Wh, h1)
+  const t4391 = t2993 * h1_5;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_53 = t4390 + t4391;
+  $p.Wh[53] = Wh_53 - $lr * d_Wh_53;
+  // grad of: matmul(Wh, h11)
+  const t4392 = t1647 * h11_6;
+  // grad of: matmul(Wh, h10)
+  const t4393 = t1769 * h10_6;
+  // grad of: matmul(Wh, h10)
+  const t4394 = t4392 + t4393;
+  // grad of: matmul(Wh, h9)
+  const t4395 = t1905 * h9_6;
+  // grad of: matmul(Wh, h9)
+  const t4396 = t4394 + t4395;
+  // grad of: matmul(Wh, h8)
+  const t4397 = t2041 * h8_6;
+  // grad of: matmul(Wh, h8)
+  const t4398 = t4396 + t4397;
+  // grad of: matmul(Wh, h7)
+  const t4399 = t2177 * h7_6;
+  // grad of: matmul(Wh, h7)
+  const t4400 = t4398 + t4399;
+  // grad of: matmul(Wh, h6)
+  const t4401 = t2313 * h6_6;
+  // grad of: matmul(Wh, h6)
+  const t4402 = t4400 + t4401;
+  // grad of: matmul(Wh, h5)
+  const t4403 = t2449 * h5_6;
+  // grad of: matmul(Wh, h5)
+  const t4404 = t4402 + t4403;
+  // grad of: matmul(Wh, h4)
+  const t4405 = t2585 * h4_6;
+  // grad of: matmul(Wh, h4)
+  const t4406 = t4404 + t4405;
+  // grad of: matmul(Wh, h3)
+  const t4407 = t2721 * h3_6;
+  // grad of: matmul(Wh, h3)
+  const t4408 = t4406 + t4407;
+  // grad of: matmul(Wh, h2)
+  const t4409 = t2857 * h2_6;
+  // grad of: matmul(Wh, h2)
+  const t4410 = t4408 + t4409;
+  // grad of: matmul(Wh, h1)
+  const t4411 = t2993 * h1_6;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_54 = t4410 + t4411;
+  $p.Wh[54] = Wh_54 - $lr * d_Wh_54;
+  // grad of: matmul(Wh, h11)
+  const t4412 = t1647 * h11_7;
+  // grad of: matmul(Wh, h10)
+  const t4413 = t1769 * h10_7;
+  // grad of: matmul(Wh, h10)
+  const t4414 = t4412 + t4413;
+  // grad of: matmul(Wh, h9)
+  const t4415 = t1905 * h9_7;
+  // grad of: matmul(Wh, h9)
+  const t4416 = t4414 + t4415;
+  // grad of: matmul(Wh, h8)
+  const t4417 = t2041 * h8_7;
+  // grad of: matmul(Wh, h8)
+  const t4418 = t4416 + t4417;
+  // grad of: matmul(Wh, h7)
+  const t4419 = t2177 * h7_7;
+  // grad of: matmul(Wh, h7)
+  const t4420 = t4418 + t4419;
+  // grad of: matmul(Wh, h6)
+  const t4421 = t2313 * h6_7;
+  // grad of: matmul(Wh, h6)
+  const t4422 = t4420 + t4421;
+  // grad of: matmul(Wh, h5)
+  const t4423 = t2449 * h5_7;
+  // grad of: matmul(Wh, h5)
+  const t4424 = t4422 + t4423;
+  // grad of: matmul(Wh, h4)
+  const t4425 = t2585 * h4_7;
+  // grad of: matmul(Wh, h4)
+  const t4426 = t4424 + t4425;
+  // grad of: matmul(Wh, h3)
+  const t4427 = t2721 * h3_7;
+  // grad of: matmul(Wh, h3)
+  const t4428 = t4426 + t4427;
+  // grad of: matmul(Wh, h2)
+  const t4429 = t2857 * h2_7;
+  // grad of: matmul(Wh, h2)
+  const t4430 = t4428 + t4429;
+  // grad of: matmul(Wh, h1)
+  const t4431 = t2993 * h1_7;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_55 = t4430 + t4431;
+  $p.Wh[55] = Wh_55 - $lr * d_Wh_55;
+  // grad of: matmul(Wh, h11)
+  const t4432 = t1652 * h11_0;
+  // grad of: matmul(Wh, h10)
+  const t4433 = t1788 * h10_0;
+  // grad of: matmul(Wh, h10)
+  const t4434 = t4432 + t4433;
+  // grad of: matmul(Wh, h9)
+  const t4435 = t1924 * h9_0;
+  // grad of: matmul(Wh, h9)
+  const t4436 = t4434 + t4435;
+  // grad of: matmul(Wh, h8)
+  const t4437 = t2060 * h8_0;
+  // grad of: matmul(Wh, h8)
+  const t4438 = t4436 + t4437;
+  // grad of: matmul(Wh, h7)
+  const t4439 = t2196 * h7_0;
+  // grad of: matmul(Wh, h7)
+  const t4440 = t4438 + t4439;
+  // grad of: matmul(Wh, h6)
+  const t4441 = t2332 * h6_0;
+  // grad of: matmul(Wh, h6)
+  const t4442 = t4440 + t4441;
+  // grad of: matmul(Wh, h5)
+  const t4443 = t2468 * h5_0;
+  // grad of: matmul(Wh, h5)
+  const t4444 = t4442 + t4443;
+  // grad of: matmul(Wh, h4)
+  const t4445 = t2604 * h4_0;
+  // grad of: matmul(Wh, h4)
+  const t4446 = t4444 + t4445;
+  // grad of: matmul(Wh, h3)
+  const t4447 = t2740 * h3_0;
+  // grad of: matmul(Wh, h3)
+  const t4448 = t4446 + t4447;
+  // grad of: matmul(Wh, h2)
+  const t4449 = t2876 * h2_0;
+  // grad of: matmul(Wh, h2)
+  const t4450 = t4448 + t4449;
+  // grad of: matmul(Wh, h1)
+  const t4451 = t3012 * h1_0;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_56 = t4450 + t4451;
+  $p.Wh[56] = Wh_56 - $lr * d_Wh_56;
+  // grad of: matmul(Wh, h11)
+  const t4452 = t1652 * h11_1;
+  // grad of: matmul(Wh, h10)
+  const t4453 = t1788 * h10_1;
+  // grad of: matmul(Wh, h10)
+  const t4454 = t4452 + t4453;
+  // grad of: matmul(Wh, h9)
+  const t4455 = t1924 * h9_1;
+  // grad of: matmul(Wh, h9)
+  const t4456 = t4454 + t4455;
+  // grad of: matmul(Wh, h8)
+  const t4457 = t2060 * h8_1;
+  // grad of: matmul(Wh, h8)
+  const t4458 = t4456 + t4457;
+  // grad of: matmul(Wh, h7)
+  const t4459 = t2196 * h7_1;
+  // grad of: matmul(Wh, h7)
+  const t4460 = t4458 + t4459;
+  // grad of: matmul(Wh, h6)
+  const t4461 = t2332 * h6_1;
+  // grad of: matmul(Wh, h6)
+  const t4462 = t4460 + t4461;
+  // grad of: matmul(Wh, h5)
+  const t4463 = t2468 * h5_1;
+  // grad of: matmul(Wh, h5)
+  const t4464 = t4462 + t4463;
+  // grad of: matmul(Wh, h4)
+  const t4465 = t2604 * h4_1;
+  // grad of: matmul(Wh, h4)
+  const t4466 = t4464 + t4465;
+  // grad of: matmul(Wh, h3)
+  const t4467 = t2740 * h3_1;
+  // grad of: matmul(Wh, h3)
+  const t4468 = t4466 + t4467;
+  // grad of: matmul(Wh, h2)
+  const t4469 = t2876 * h2_1;
+  // grad of: matmul(Wh, h2)
+  const t4470 = t4468 + t4469;
+  // grad of: matmul(Wh, h1)
+  const t4471 = t3012 * h1_1;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_57 = t4470 + t4471;
+  $p.Wh[57] = Wh_57 - $lr * d_Wh_57;
+  // grad of: matmul(Wh, h11)
+  const t4472 = t1652 * h11_2;
+  // grad of: matmul(Wh, h10)
+  const t4473 = t1788 * h10_2;
+  // grad of: matmul(Wh, h10)
+  const t4474 = t4472 + t4473;
+  // grad of: matmul(Wh, h9)
+  const t4475 = t1924 * h9_2;
+  // grad of: matmul(Wh, h9)
+  const t4476 = t4474 + t4475;
+  // grad of: matmul(Wh, h8)
+  const t4477 = t2060 * h8_2;
+  // grad of: matmul(Wh, h8)
+  const t4478 = t4476 + t4477;
+  // grad of: matmul(Wh, h7)
+  const t4479 = t2196 * h7_2;
+  // grad of: matmul(Wh, h7)
+  const t4480 = t4478 + t4479;
+  // grad of: matmul(Wh, h6)
+  const t4481 = t2332 * h6_2;
+  // grad of: matmul(Wh, h6)
+  const t4482 = t4480 + t4481;
+  // grad of: matmul(Wh, h5)
+  const t4483 = t2468 * h5_2;
+  // grad of: matmul(Wh, h5)
+  const t4484 = t4482 + t4483;
+  // grad of: matmul(Wh, h4)
+  const t4485 = t2604 * h4_2;
+  // grad of: matmul(Wh, h4)
+  const t4486 = t4484 + t4485;
+  // grad of: matmul(Wh, h3)
+  const t4487 = t2740 * h3_2;
+  // grad of: matmul(Wh, h3)
+  const t4488 = t4486 + t4487;
+  // grad of: matmul(Wh, h2)
+  const t4489 = t2876 * h2_2;
+  // grad of: matmul(Wh, h2)
+  const t4490 = t4488 + t4489;
+  // grad of: matmul(Wh, h1)
+  const t4491 = t3012 * h1_2;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_58 = t4490 + t4491;
+  $p.Wh[58] = Wh_58 - $lr * d_Wh_58;
+  // grad of: matmul(Wh, h11)
+  const t4492 = t1652 * h11_3;
+  // grad of: matmul(Wh, h10)
+  const t4493 = t1788 * h10_3;
+  // grad of: matmul(Wh, h10)
+  const t4494 = t4492 + t4493;
+  // grad of: matmul(Wh, h9)
+  const t4495 = t1924 * h9_3;
+  // grad of: matmul(Wh, h9)
+  const t4496 = t4494 + t4495;
+  // grad of: matmul(Wh, h8)
+  const t4497 = t2060 * h8_3;
+  // grad of: matmul(Wh, h8)
+  const t4498 = t4496 + t4497;
+  // grad of: matmul(Wh, h7)
+  const t4499 = t2196 * h7_3;
+  // grad of: matmul(Wh, h7)
+  const t4500 = t4498 + t4499;
+  // grad of: matmul(Wh, h6)
+  const t4501 = t2332 * h6_3;
+  // grad of: matmul(Wh, h6)
+  const t4502 = t4500 + t4501;
+  // grad of: matmul(Wh, h5)
+  const t4503 = t2468 * h5_3;
+  // grad of: matmul(Wh, h5)
+  const t4504 = t4502 + t4503;
+  // grad of: matmul(Wh, h4)
+  const t4505 = t2604 * h4_3;
+  // grad of: matmul(Wh, h4)
+  const t4506 = t4504 + t4505;
+  // grad of: matmul(Wh, h3)
+  const t4507 = t2740 * h3_3;
+  // grad of: matmul(Wh, h3)
+  const t4508 = t4506 + t4507;
+  // grad of: matmul(Wh, h2)
+  const t4509 = t2876 * h2_3;
+  // grad of: matmul(Wh, h2)
+  const t4510 = t4508 + t4509;
+  // grad of: matmul(Wh, h1)
+  const t4511 = t3012 * h1_3;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_59 = t4510 + t4511;
+  $p.Wh[59] = Wh_59 - $lr * d_Wh_59;
+  // grad of: matmul(Wh, h11)
+  const t4512 = t1652 * h11_4;
+  // grad of: matmul(Wh, h10)
+  const t4513 = t1788 * h10_4;
+  // grad of: matmul(Wh, h10)
+  const t4514 = t4512 + t4513;
+  // grad of: matmul(Wh, h9)
+  const t4515 = t1924 * h9_4;
+  // grad of: matmul(Wh, h9)
+  const t4516 = t4514 + t4515;
+  // grad of: matmul(Wh, h8)
+  const t4517 = t2060 * h8_4;
+  // grad of: matmul(Wh, h8)
+  const t4518 = t4516 + t4517;
+  // grad of: matmul(Wh, h7)
+  const t4519 = t2196 * h7_4;
+  // grad of: matmul(Wh, h7)
+  const t4520 = t4518 + t4519;
+  // grad of: matmul(Wh, h6)
+  const t4521 = t2332 * h6_4;
+  // grad of: matmul(Wh, h6)
+  const t4522 = t4520 + t4521;
+  // grad of: matmul(Wh, h5)
+  const t4523 = t2468 * h5_4;
+  // grad of: matmul(Wh, h5)
+  const t4524 = t4522 + t4523;
+  // grad of: matmul(Wh, h4)
+  const t4525 = t2604 * h4_4;
+  // grad of: matmul(Wh, h4)
+  const t4526 = t4524 + t4525;
+  // grad of: matmul(Wh, h3)
+  const t4527 = t2740 * h3_4;
+  // grad of: matmul(Wh, h3)
+  const t4528 = t4526 + t4527;
+  // grad of: matmul(Wh, h2)
+  const t4529 = t2876 * h2_4;
+  // grad of: matmul(Wh, h2)
+  const t4530 = t4528 + t4529;
+  // grad of: matmul(Wh, h1)
+  const t4531 = t3012 * h1_4;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_60 = t4530 + t4531;
+  $p.Wh[60] = Wh_60 - $lr * d_Wh_60;
+  // grad of: matmul(Wh, h11)
+  const t4532 = t1652 * h11_5;
+  // grad of: matmul(Wh, h10)
+  const t4533 = t1788 * h10_5;
+  // grad of: matmul(Wh, h10)
+  const t4534 = t4532 + t4533;
+  // grad of: matmul(Wh, h9)
+  const t4535 = t1924 * h9_5;
+  // grad of: matmul(Wh, h9)
+  const t4536 = t4534 + t4535;
+  // grad of: matmul(Wh, h8)
+  const t4537 = t2060 * h8_5;
+  // grad of: matmul(Wh, h8)
+  const t4538 = t4536 + t4537;
+  // grad of: matmul(Wh, h7)
+  const t4539 = t2196 * h7_5;
+  // grad of: matmul(Wh, h7)
+  const t4540 = t4538 + t4539;
+  // grad of: matmul(Wh, h6)
+  const t4541 = t2332 * h6_5;
+  // grad of: matmul(Wh, h6)
+  const t4542 = t4540 + t4541;
+  // grad of: matmul(Wh, h5)
+  const t4543 = t2468 * h5_5;
+  // grad of: matmul(Wh, h5)
+  const t4544 = t4542 + t4543;
+  // grad of: matmul(Wh, h4)
+  const t4545 = t2604 * h4_5;
+  // grad of: matmul(Wh, h4)
+  const t4546 = t4544 + t4545;
+  // grad of: matmul(Wh, h3)
+  const t4547 = t2740 * h3_5;
+  // grad of: matmul(Wh, h3)
+  const t4548 = t4546 + t4547;
+  // grad of: matmul(Wh, h2)
+  const t4549 = t2876 * h2_5;
+  // grad of: matmul(Wh, h2)
+  const t4550 = t4548 + t4549;
+  // grad of: matmul(Wh, h1)
+  const t4551 = t3012 * h1_5;
+  // grad of: matmul(Wh, h1)
+  const d_Wh_61 = t4550 + t4551;
+  $p.Wh[61] = Wh_61 - $lr * d_Wh_61;
+  // grad of: matmul(Wh, h11)
+  const t4552 = t1652 * h11_6;
+  // grad of: matmul(Wh, h10)
+  const t4553 = t1788 * h10_6;
+  // grad of: matmul(Wh, h10)
+  const t4554 = t4552 + t4553;
+  // grad of: matmul(Wh, h9)
+  const t4555 = t1924 * h9_6;
+  // grad of: matmul(Wh, h9)
+  const t4556 = t4554 + t4555;
+  // grad of: matmul(Wh, h8)
+  const t4557 = t2060 * h8_6;
+  // grad of: matmul(Wh, h8)
+  const t4558 = t4556 + t4557;
+  // grad of: matmul(Wh, h7)
+  const t4559 = t2196 * h7_6;
+  // grad of: matmul(Wh, h7)
+  const t4560 = t4558 + t4559;
+  $t[287] = t4560;
+  // grad of: matmul(Wh, h6)
+  const t4561 = t2332 * h6_6;
+  $t[288] = t4561;
+}
+
+function $step_5($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
+  const Wh_62 = $t[38];
+  const Wh_63 = $t[39];
+  const b_0 = $t[43];
+  const b_1 = $t[60];
+  const b_2 = $t[71];
+  const b_3 = $t[82];
+  const b_4 = $t[93];
+  const b_5 = $t[13];
+  const b_6 = $t[29];
+  const b_7 = $t[40];
+  const v_0 = $t[106];
+  const v_1 = $t[108];
+  const v_2 = $t[109];
+  const v_3 = $t[110];
+  const v_4 = $t[111];
+  const v_5 = $t[112];
+  const v_6 = $t[113];
+  const v_7 = $t[114];
+  const h1_6 = $t[254];
+  const h1_7 = $t[260];
+  const h2_6 = $t[201];
+  const h2_7 = $t[202];
+  const h3_6 = $t[193];
+  const h3_7 = $t[194];
+  const h4_6 = $t[170];
+  const h4_7 = $t[178];
+  const h5_6 = $t[162];
+  const h5_7 = $t[163];
+  const h6_7 = $t[11];
+  const h7_7 = $t[155];
+  const h8_7 = $t[152];
+  const h9_7 = $t[144];
+  const h10_7 = $t[136];
+  const h11_7 = $t[120];
+  const h12_0 = $t[302];
+  const h12_1 = $t[303];
+  const h12_2 = $t[304];
+  const h12_3 = $t[305];
+  const h12_4 = $t[306];
+  const h12_5 = $t[307];
+  const h12_6 = $t[308];
+  const h12_7 = $t[309];
+  const loss = $t[310];
+  const d_c = $t[301];
+  const t1618 = $t[216];
+  const t1622 = $t[225];
+  const t1627 = $t[232];
+  const t1632 = $t[239];
+  const t1637 = $t[246];
+  const t1642 = $t[253];
+  const t1647 = $t[117];
+  const t1652 = $t[119];
+  const t1656 = $t[123];
+  const t1674 = $t[124];
+  const t1693 = $t[125];
+  const t1712 = $t[126];
+  const t1731 = $t[127];
+  const t1750 = $t[128];
+  const t1769 = $t[129];
+  const t1788 = $t[266];
+  const t1792 = $t[215];
+  const t1810 = $t[224];
+  const t1829 = $t[231];
+  const t1848 = $t[238];
+  const t1867 = $t[245];
+  const t1886 = $t[252];
+  const t1905 = $t[259];
+  const t1924 = $t[265];
+  const t1928 = $t[214];
+  const t1946 = $t[223];
+  const t1965 = $t[230];
+  const t1984 = $t[237];
+  const t2003 = $t[244];
+  const t2022 = $t[251];
+  const t2041 = $t[258];
+  const t2060 = $t[264];
+  const t2064 = $t[213];
+  const t2082 = $t[222];
+  const t2101 = $t[229];
+  const t2120 = $t[236];
+  const t2139 = $t[243];
+  const t2158 = $t[250];
+  const t2177 = $t[257];
+  const t2196 = $t[263];
+  const t2200 = $t[212];
+  const t2218 = $t[221];
+  const t2237 = $t[228];
+  const t2256 = $t[235];
+  const t2275 = $t[242];
+  const t2294 = $t[249];
+  const t2313 = $t[256];
+  const t2332 = $t[262];
+  const t2336 = $t[210];
+  const t2354 = $t[220];
+  const t2373 = $t[227];
+  const t2392 = $t[234];
+  const t2411 = $t[241];
+  const t2430 = $t[248];
+  const t2449 = $t[255];
+  const t2468 = $t[261];
+  const t2472 = $t[208];
+  const t2490 = $t[219];
+  const t2509 = $t[171];
+  const t2528 = $t[173];
+  const t2547 = $t[174];
+  const t2566 = $t[175];
+  const t2585 = $t[176];
+  const t2604 = $t[177];
+  const t2608 = $t[181];
+  const t2626 = $t[182];
+  const t2645 = $t[183];
+  const t2664 = $t[184];
+  const t2683 = $t[185];
+  const t2702 = $t[186];
+  const t2721 = $t[187];
+  const t2740 = $t[284];
+  const t2744 = $t[289];
+  const t2762 = $t[292];
+  const t2781 = $t[274];
+  const t2800 = $t[276];
+  const t2819 = $t[278];
+  const t2838 = $t[280];
+  const t2857 = $t[282];
+  const t2876 = $t[285];
+  const t2880 = $t[290];
+  const t2898 = $t[293];
+  const t2917 = $t[275];
+  const t2936 = $t[277];
+  const t2955 = $t[279];
+  const t2974 = $t[281];
+  const t2993 = $t[283];
+  const t3012 = $t[286];
+  const t3016 = $t[291];
+  const t3055 = $t[294];
+  const t3094 = $t[295];
+  const t3133 = $t[296];
+  const t3172 = $t[297];
+  const t3211 = $t[298];
+  const t3250 = $t[299];
+  const t3289 = $t[300];
+  const t4560 = $t[287];
+  const t4561 = $t[288];
+  // grad of: matmul(Wh, h6)
+  const t4562 = t4560 + t4561;
+  // grad of: matmul(Wh, h5)
+  const t4563 = t2468 * h5_6;
+  // grad of: matmul(Wh, h5)
+  const t4564 = t4562 + t4563;
+  // grad of: matmul(Wh, h4)
+  const t4565 = t2604 * h4_6;
+  // grad of: matmul(Wh, h4)
+  const t4566 = t4564 + t4565;
+  // grad of: matmul(Wh, h3)
+  const t4567 = t2740 * h3_6;
+  // grad of: matmul(Wh, h3)
+  const t4568 = t4566 + t4567;
+  // grad of: matmul(Wh, h2)
+  const t4569 = t2876 * h2_6;
+  // grad of: matmul(Wh, h2)
+  const t4570 = t4568 + t4569;
+  // grad of: matmul(Wh, h1)
+  const t4571 = t3012 * h1_6;
+  // grad of: matmul(Wh, h1)
   const d_Wh_62 = t4570 + t4571;
   $p.Wh[62] = Wh_62 - $lr * d_Wh_62;
-  // grad of: (matmul) = matmul(Wh, h11)
+  // grad of: matmul(Wh, h11)
   const t4572 = t1652 * h11_7;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4573 = t1788 * h10_7;
-  // grad of: (matmul) = matmul(Wh, h10)
+  // grad of: matmul(Wh, h10)
   const t4574 = t4572 + t4573;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4575 = t1924 * h9_7;
-  // grad of: (matmul) = matmul(Wh, h9)
+  // grad of: matmul(Wh, h9)
   const t4576 = t4574 + t4575;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4577 = t2060 * h8_7;
-  // grad of: (matmul) = matmul(Wh, h8)
+  // grad of: matmul(Wh, h8)
   const t4578 = t4576 + t4577;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4579 = t2196 * h7_7;
-  // grad of: (matmul) = matmul(Wh, h7)
+  // grad of: matmul(Wh, h7)
   const t4580 = t4578 + t4579;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4581 = t2332 * h6_7;
-  // grad of: (matmul) = matmul(Wh, h6)
+  // grad of: matmul(Wh, h6)
   const t4582 = t4580 + t4581;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4583 = t2468 * h5_7;
-  // grad of: (matmul) = matmul(Wh, h5)
+  // grad of: matmul(Wh, h5)
   const t4584 = t4582 + t4583;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4585 = t2604 * h4_7;
-  // grad of: (matmul) = matmul(Wh, h4)
+  // grad of: matmul(Wh, h4)
   const t4586 = t4584 + t4585;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4587 = t2740 * h3_7;
-  // grad of: (matmul) = matmul(Wh, h3)
+  // grad of: matmul(Wh, h3)
   const t4588 = t4586 + t4587;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4589 = t2876 * h2_7;
-  // grad of: (matmul) = matmul(Wh, h2)
+  // grad of: matmul(Wh, h2)
   const t4590 = t4588 + t4589;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const t4591 = t3012 * h1_7;
-  // grad of: (matmul) = matmul(Wh, h1)
+  // grad of: matmul(Wh, h1)
   const d_Wh_63 = t4590 + t4591;
   $p.Wh[63] = Wh_63 - $lr * d_Wh_63;
-  // grad of: (add) = Wx * x_10 + matmul(Wh, h10) + b
+  // grad of: Wx * x_10 + matmul(Wh, h10) + b
   const t4592 = t1618 + t1656;
-  // grad of: (add) = Wx * x_9 + matmul(Wh, h9) + b
+  // grad of: Wx * x_9 + matmul(Wh, h9) + b
   const t4593 = t4592 + t1792;
-  // grad of: (add) = Wx * x_8 + matmul(Wh, h8) + b
+  // grad of: Wx * x_8 + matmul(Wh, h8) + b
   const t4594 = t4593 + t1928;
-  // grad of: (add) = Wx * x_7 + matmul(Wh, h7) + b
+  // grad of: Wx * x_7 + matmul(Wh, h7) + b
   const t4595 = t4594 + t2064;
-  // grad of: (add) = Wx * x_6 + matmul(Wh, h6) + b
+  // grad of: Wx * x_6 + matmul(Wh, h6) + b
   const t4596 = t4595 + t2200;
-  // grad of: (add) = Wx * x_5 + matmul(Wh, h5) + b
+  // grad of: Wx * x_5 + matmul(Wh, h5) + b
   const t4597 = t4596 + t2336;
-  // grad of: (add) = Wx * x_4 + matmul(Wh, h4) + b
+  // grad of: Wx * x_4 + matmul(Wh, h4) + b
   const t4598 = t4597 + t2472;
-  // grad of: (add) = Wx * x_3 + matmul(Wh, h3) + b
+  // grad of: Wx * x_3 + matmul(Wh, h3) + b
   const t4599 = t4598 + t2608;
-  // grad of: (add) = Wx * x_2 + matmul(Wh, h2) + b
+  // grad of: Wx * x_2 + matmul(Wh, h2) + b
   const t4600 = t4599 + t2744;
-  // grad of: (add) = Wx * x_1 + matmul(Wh, h1) + b
+  // grad of: Wx * x_1 + matmul(Wh, h1) + b
   const t4601 = t4600 + t2880;
-  // grad of: (add) = Wx * x_0 + b
+  // grad of: Wx * x_0 + b
   const d_b_0 = t4601 + t3016;
   $p.b[0] = b_0 - $lr * d_b_0;
-  // grad of: (add) = Wx * x_10 + matmul(Wh, h10) + b
+  // grad of: Wx * x_10 + matmul(Wh, h10) + b
   const t4602 = t1622 + t1674;
-  // grad of: (add) = Wx * x_9 + matmul(Wh, h9) + b
+  // grad of: Wx * x_9 + matmul(Wh, h9) + b
   const t4603 = t4602 + t1810;
-  // grad of: (add) = Wx * x_8 + matmul(Wh, h8) + b
+  // grad of: Wx * x_8 + matmul(Wh, h8) + b
   const t4604 = t4603 + t1946;
-  // grad of: (add) = Wx * x_7 + matmul(Wh, h7) + b
+  // grad of: Wx * x_7 + matmul(Wh, h7) + b
   const t4605 = t4604 + t2082;
-  // grad of: (add) = Wx * x_6 + matmul(Wh, h6) + b
+  // grad of: Wx * x_6 + matmul(Wh, h6) + b
   const t4606 = t4605 + t2218;
-  // grad of: (add) = Wx * x_5 + matmul(Wh, h5) + b
+  // grad of: Wx * x_5 + matmul(Wh, h5) + b
   const t4607 = t4606 + t2354;
-  // grad of: (add) = Wx * x_4 + matmul(Wh, h4) + b
+  // grad of: Wx * x_4 + matmul(Wh, h4) + b
   const t4608 = t4607 + t2490;
-  // grad of: (add) = Wx * x_3 + matmul(Wh, h3) + b
+  // grad of: Wx * x_3 + matmul(Wh, h3) + b
   const t4609 = t4608 + t2626;
-  // grad of: (add) = Wx * x_2 + matmul(Wh, h2) + b
+  // grad of: Wx * x_2 + matmul(Wh, h2) + b
   const t4610 = t4609 + t2762;
-  // grad of: (add) = Wx * x_1 + matmul(Wh, h1) + b
+  // grad of: Wx * x_1 + matmul(Wh, h1) + b
   const t4611 = t4610 + t2898;
-  // grad of: (add) = Wx * x_0 + b
+  // grad of: Wx * x_0 + b
   const d_b_1 = t4611 + t3055;
   $p.b[1] = b_1 - $lr * d_b_1;
-  // grad of: (add) = Wx * x_10 + matmul(Wh, h10) + b
+  // grad of: Wx * x_10 + matmul(Wh, h10) + b
   const t4612 = t1627 + t1693;
-  // grad of: (add) = Wx * x_9 + matmul(Wh, h9) + b
+  // grad of: Wx * x_9 + matmul(Wh, h9) + b
   const t4613 = t4612 + t1829;
-  // grad of: (add) = Wx * x_8 + matmul(Wh, h8) + b
+  // grad of: Wx * x_8 + matmul(Wh, h8) + b
   const t4614 = t4613 + t1965;
-  // grad of: (add) = Wx * x_7 + matmul(Wh, h7) + b
+  // grad of: Wx * x_7 + matmul(Wh, h7) + b
   const t4615 = t4614 + t2101;
-  // grad of: (add) = Wx * x_6 + matmul(Wh, h6) + b
+  // grad of: Wx * x_6 + matmul(Wh, h6) + b
   const t4616 = t4615 + t2237;
-  // grad of: (add) = Wx * x_5 + matmul(Wh, h5) + b
+  // grad of: Wx * x_5 + matmul(Wh, h5) + b
   const t4617 = t4616 + t2373;
-  // grad of: (add) = Wx * x_4 + matmul(Wh, h4) + b
+  // grad of: Wx * x_4 + matmul(Wh, h4) + b
   const t4618 = t4617 + t2509;
-  // grad of: (add) = Wx * x_3 + matmul(Wh, h3) + b
+  // grad of: Wx * x_3 + matmul(Wh, h3) + b
   const t4619 = t4618 + t2645;
-  // grad of: (add) = Wx * x_2 + matmul(Wh, h2) + b
+  // grad of: Wx * x_2 + matmul(Wh, h2) + b
   const t4620 = t4619 + t2781;
-  // grad of: (add) = Wx * x_1 + matmul(Wh, h1) + b
+  // grad of: Wx * x_1 + matmul(Wh, h1) + b
   const t4621 = t4620 + t2917;
-  // grad of: (add) = Wx * x_0 + b
+  // grad of: Wx * x_0 + b
   const d_b_2 = t4621 + t3094;
   $p.b[2] = b_2 - $lr * d_b_2;
-  // grad of: (add) = Wx * x_10 + matmul(Wh, h10) + b
+  // grad of: Wx * x_10 + matmul(Wh, h10) + b
   const t4622 = t1632 + t1712;
-  // grad of: (add) = Wx * x_9 + matmul(Wh, h9) + b
+  // grad of: Wx * x_9 + matmul(Wh, h9) + b
   const t4623 = t4622 + t1848;
-  // grad of: (add) = Wx * x_8 + matmul(Wh, h8) + b
+  // grad of: Wx * x_8 + matmul(Wh, h8) + b
   const t4624 = t4623 + t1984;
-  // grad of: (add) = Wx * x_7 + matmul(Wh, h7) + b
+  // grad of: Wx * x_7 + matmul(Wh, h7) + b
   const t4625 = t4624 + t2120;
-  // grad of: (add) = Wx * x_6 + matmul(Wh, h6) + b
+  // grad of: Wx * x_6 + matmul(Wh, h6) + b
   const t4626 = t4625 + t2256;
-  // grad of: (add) = Wx * x_5 + matmul(Wh, h5) + b
+  // grad of: Wx * x_5 + matmul(Wh, h5) + b
   const t4627 = t4626 + t2392;
-  // grad of: (add) = Wx * x_4 + matmul(Wh, h4) + b
+  // grad of: Wx * x_4 + matmul(Wh, h4) + b
   const t4628 = t4627 + t2528;
-  // grad of: (add) = Wx * x_3 + matmul(Wh, h3) + b
+  // grad of: Wx * x_3 + matmul(Wh, h3) + b
   const t4629 = t4628 + t2664;
-  // grad of: (add) = Wx * x_2 + matmul(Wh, h2) + b
+  // grad of: Wx * x_2 + matmul(Wh, h2) + b
   const t4630 = t4629 + t2800;
-  // grad of: (add) = Wx * x_1 + matmul(Wh, h1) + b
+  // grad of: Wx * x_1 + matmul(Wh, h1) + b
   const t4631 = t4630 + t2936;
-  // grad of: (add) = Wx * x_0 + b
+  // grad of: Wx * x_0 + b
   const d_b_3 = t4631 + t3133;
   $p.b[3] = b_3 - $lr * d_b_3;
-  // grad of: (add) = Wx * x_10 + matmul(Wh, h10) + b
+  // grad of: Wx * x_10 + matmul(Wh, h10) + b
   const t4632 = t1637 + t1731;
-  // grad of: (add) = Wx * x_9 + matmul(Wh, h9) + b
+  // grad of: Wx * x_9 + matmul(Wh, h9) + b
   const t4633 = t4632 + t1867;
-  // grad of: (add) = Wx * x_8 + matmul(Wh, h8) + b
+  // grad of: Wx * x_8 + matmul(Wh, h8) + b
   const t4634 = t4633 + t2003;
-  // grad of: (add) = Wx * x_7 + matmul(Wh, h7) + b
+  // grad of: Wx * x_7 + matmul(Wh, h7) + b
   const t4635 = t4634 + t2139;
-  // grad of: (add) = Wx * x_6 + matmul(Wh, h6) + b
+  // grad of: Wx * x_6 + matmul(Wh, h6) + b
   const t4636 = t4635 + t2275;
-  // grad of: (add) = Wx * x_5 + matmul(Wh, h5) + b
+  // grad of: Wx * x_5 + matmul(Wh, h5) + b
   const t4637 = t4636 + t2411;
-  // grad of: (add) = Wx * x_4 + matmul(Wh, h4) + b
+  // grad of: Wx * x_4 + matmul(Wh, h4) + b
   const t4638 = t4637 + t2547;
-  // grad of: (add) = Wx * x_3 + matmul(Wh, h3) + b
+  // grad of: Wx * x_3 + matmul(Wh, h3) + b
   const t4639 = t4638 + t2683;
-  // grad of: (add) = Wx * x_2 + matmul(Wh, h2) + b
+  // grad of: Wx * x_2 + matmul(Wh, h2) + b
   const t4640 = t4639 + t2819;
-  // grad of: (add) = Wx * x_1 + matmul(Wh, h1) + b
+  // grad of: Wx * x_1 + matmul(Wh, h1) + b
   const t4641 = t4640 + t2955;
-  // grad of: (add) = Wx * x_0 + b
+  // grad of: Wx * x_0 + b
   const d_b_4 = t4641 + t3172;
   $p.b[4] = b_4 - $lr * d_b_4;
-  // grad of: (add) = Wx * x_10 + matmul(Wh, h10) + b
+  // grad of: Wx * x_10 + matmul(Wh, h10) + b
   const t4642 = t1642 + t1750;
-  // grad of: (add) = Wx * x_9 + matmul(Wh, h9) + b
+  // grad of: Wx * x_9 + matmul(Wh, h9) + b
   const t4643 = t4642 + t1886;
-  // grad of: (add) = Wx * x_8 + matmul(Wh, h8) + b
+  // grad of: Wx * x_8 + matmul(Wh, h8) + b
   const t4644 = t4643 + t2022;
-  // grad of: (add) = Wx * x_7 + matmul(Wh, h7) + b
+  // grad of: Wx * x_7 + matmul(Wh, h7) + b
   const t4645 = t4644 + t2158;
-  // grad of: (add) = Wx * x_6 + matmul(Wh, h6) + b
+  // grad of: Wx * x_6 + matmul(Wh, h6) + b
   const t4646 = t4645 + t2294;
-  // grad of: (add) = Wx * x_5 + matmul(Wh, h5) + b
+  // grad of: Wx * x_5 + matmul(Wh, h5) + b
   const t4647 = t4646 + t2430;
-  // grad of: (add) = Wx * x_4 + matmul(Wh, h4) + b
+  // grad of: Wx * x_4 + matmul(Wh, h4) + b
   const t4648 = t4647 + t2566;
-  // grad of: (add) = Wx * x_3 + matmul(Wh, h3) + b
+  // grad of: Wx * x_3 + matmul(Wh, h3) + b
   const t4649 = t4648 + t2702;
-  // grad of: (add) = Wx * x_2 + matmul(Wh, h2) + b
+  // grad of: Wx * x_2 + matmul(Wh, h2) + b
   const t4650 = t4649 + t2838;
-  // grad of: (add) = Wx * x_1 + matmul(Wh, h1) + b
+  // grad of: Wx * x_1 + matmul(Wh, h1) + b
   const t4651 = t4650 + t2974;
-  // grad of: (add) = Wx * x_0 + b
+  // grad of: Wx * x_0 + b
   const d_b_5 = t4651 + t3211;
   $p.b[5] = b_5 - $lr * d_b_5;
-  // grad of: (add) = Wx * x_10 + matmul(Wh, h10) + b
+  // grad of: Wx * x_10 + matmul(Wh, h10) + b
   const t4652 = t1647 + t1769;
-  // grad of: (add) = Wx * x_9 + matmul(Wh, h9) + b
+  // grad of: Wx * x_9 + matmul(Wh, h9) + b
   const t4653 = t4652 + t1905;
-  // grad of: (add) = Wx * x_8 + matmul(Wh, h8) + b
+  // grad of: Wx * x_8 + matmul(Wh, h8) + b
   const t4654 = t4653 + t2041;
-  // grad of: (add) = Wx * x_7 + matmul(Wh, h7) + b
+  // grad of: Wx * x_7 + matmul(Wh, h7) + b
   const t4655 = t4654 + t2177;
-  // grad of: (add) = Wx * x_6 + matmul(Wh, h6) + b
+  // grad of: Wx * x_6 + matmul(Wh, h6) + b
   const t4656 = t4655 + t2313;
-  // grad of: (add) = Wx * x_5 + matmul(Wh, h5) + b
+  // grad of: Wx * x_5 + matmul(Wh, h5) + b
   const t4657 = t4656 + t2449;
-  // grad of: (add) = Wx * x_4 + matmul(Wh, h4) + b
+  // grad of: Wx * x_4 + matmul(Wh, h4) + b
   const t4658 = t4657 + t2585;
-  // grad of: (add) = Wx * x_3 + matmul(Wh, h3) + b
+  // grad of: Wx * x_3 + matmul(Wh, h3) + b
   const t4659 = t4658 + t2721;
-  // grad of: (add) = Wx * x_2 + matmul(Wh, h2) + b
+  // grad of: Wx * x_2 + matmul(Wh, h2) + b
   const t4660 = t4659 + t2857;
-  // grad of: (add) = Wx * x_1 + matmul(Wh, h1) + b
+  // grad of: Wx * x_1 + matmul(Wh, h1) + b
   const t4661 = t4660 + t2993;
-  // grad of: (add) = Wx * x_0 + b
+  // grad of: Wx * x_0 + b
   const d_b_6 = t4661 + t3250;
   $p.b[6] = b_6 - $lr * d_b_6;
-  // grad of: (add) = Wx * x_10 + matmul(Wh, h10) + b
+  // grad of: Wx * x_10 + matmul(Wh, h10) + b
   const t4662 = t1652 + t1788;
-  // grad of: (add) = Wx * x_9 + matmul(Wh, h9) + b
+  // grad of: Wx * x_9 + matmul(Wh, h9) + b
   const t4663 = t4662 + t1924;
-  // grad of: (add) = Wx * x_8 + matmul(Wh, h8) + b
+  // grad of: Wx * x_8 + matmul(Wh, h8) + b
   const t4664 = t4663 + t2060;
-  // grad of: (add) = Wx * x_7 + matmul(Wh, h7) + b
+  // grad of: Wx * x_7 + matmul(Wh, h7) + b
   const t4665 = t4664 + t2196;
-  // grad of: (add) = Wx * x_6 + matmul(Wh, h6) + b
+  // grad of: Wx * x_6 + matmul(Wh, h6) + b
   const t4666 = t4665 + t2332;
-  // grad of: (add) = Wx * x_5 + matmul(Wh, h5) + b
+  // grad of: Wx * x_5 + matmul(Wh, h5) + b
   const t4667 = t4666 + t2468;
-  // grad of: (add) = Wx * x_4 + matmul(Wh, h4) + b
+  // grad of: Wx * x_4 + matmul(Wh, h4) + b
   const t4668 = t4667 + t2604;
-  // grad of: (add) = Wx * x_3 + matmul(Wh, h3) + b
+  // grad of: Wx * x_3 + matmul(Wh, h3) + b
   const t4669 = t4668 + t2740;
-  // grad of: (add) = Wx * x_2 + matmul(Wh, h2) + b
+  // grad of: Wx * x_2 + matmul(Wh, h2) + b
   const t4670 = t4669 + t2876;
-  // grad of: (add) = Wx * x_1 + matmul(Wh, h1) + b
+  // grad of: Wx * x_1 + matmul(Wh, h1) + b
   const t4671 = t4670 + t3012;
-  // grad of: (add) = Wx * x_0 + b
+  // grad of: Wx * x_0 + b
   const d_b_7 = t4671 + t3289;
   $p.b[7] = b_7 - $lr * d_b_7;
-  // grad of: (dot) = dot(v, h12)
+  // grad of: dot(v, h12)
   const d_v_0 = d_c * h12_0;
   $p.v[0] = v_0 - $lr * d_v_0;
-  // grad of: (dot) = dot(v, h12)
+  // grad of: dot(v, h12)
   const d_v_1 = d_c * h12_1;
   $p.v[1] = v_1 - $lr * d_v_1;
-  // grad of: (dot) = dot(v, h12)
+  // grad of: dot(v, h12)
   const d_v_2 = d_c * h12_2;
   $p.v[2] = v_2 - $lr * d_v_2;
-  // grad of: (dot) = dot(v, h12)
+  // grad of: dot(v, h12)
   const d_v_3 = d_c * h12_3;
   $p.v[3] = v_3 - $lr * d_v_3;
-  // grad of: (dot) = dot(v, h12)
+  // grad of: dot(v, h12)
   const d_v_4 = d_c * h12_4;
   $p.v[4] = v_4 - $lr * d_v_4;
-  // grad of: (dot) = dot(v, h12)
+  // grad of: dot(v, h12)
   const d_v_5 = d_c * h12_5;
   $p.v[5] = v_5 - $lr * d_v_5;
-  // grad of: (dot) = dot(v, h12)
+  // grad of: dot(v, h12)
   const d_v_6 = d_c * h12_6;
   $p.v[6] = v_6 - $lr * d_v_6;
-  // grad of: (dot) = dot(v, h12)
+  // grad of: dot(v, h12)
   const d_v_7 = d_c * h12_7;
   $p.v[7] = v_7 - $lr * d_v_7;
   return loss;

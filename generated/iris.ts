@@ -331,7 +331,6 @@ export function evaluate(params: Params, samples: readonly Sample[]): number {
 // ---- Kernels: straight-line or looped code generated from the derived graph. ----
 
 function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
-  const layer1_W = $p.layer1_W;
   const layer1_W_0 = $p.layer1_W[0];
   const layer1_W_1 = $p.layer1_W[1];
   const layer1_W_2 = $p.layer1_W[2];
@@ -364,7 +363,6 @@ function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number):
   const layer1_W_29 = $p.layer1_W[29];
   const layer1_W_30 = $p.layer1_W[30];
   const layer1_W_31 = $p.layer1_W[31];
-  const layer1_b = $p.layer1_b;
   const layer1_b_0 = $p.layer1_b[0];
   const layer1_b_1 = $p.layer1_b[1];
   const layer1_b_2 = $p.layer1_b[2];
@@ -373,7 +371,6 @@ function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number):
   const layer1_b_5 = $p.layer1_b[5];
   const layer1_b_6 = $p.layer1_b[6];
   const layer1_b_7 = $p.layer1_b[7];
-  const layer2_W = $p.layer2_W;
   const layer2_W_0 = $p.layer2_W[0];
   const layer2_W_1 = $p.layer2_W[1];
   const layer2_W_2 = $p.layer2_W[2];
@@ -398,11 +395,9 @@ function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number):
   const layer2_W_21 = $p.layer2_W[21];
   const layer2_W_22 = $p.layer2_W[22];
   const layer2_W_23 = $p.layer2_W[23];
-  const layer2_b = $p.layer2_b;
   const layer2_b_0 = $p.layer2_b[0];
   const layer2_b_1 = $p.layer2_b[1];
   const layer2_b_2 = $p.layer2_b[2];
-  const x = $x[$xo + 0];
   const x_0 = $x[$xo + 0];
   const x_1 = $x[$xo + 1];
   const x_2 = $x[$xo + 2];
@@ -533,7 +528,6 @@ function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number):
 }
 
 function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
-  const layer1_W = $p.layer1_W;
   const layer1_W_0 = $p.layer1_W[0];
   const layer1_W_1 = $p.layer1_W[1];
   const layer1_W_2 = $p.layer1_W[2];
@@ -566,7 +560,6 @@ function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): nu
   const layer1_W_29 = $p.layer1_W[29];
   const layer1_W_30 = $p.layer1_W[30];
   const layer1_W_31 = $p.layer1_W[31];
-  const layer1_b = $p.layer1_b;
   const layer1_b_0 = $p.layer1_b[0];
   const layer1_b_1 = $p.layer1_b[1];
   const layer1_b_2 = $p.layer1_b[2];
@@ -575,7 +568,6 @@ function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): nu
   const layer1_b_5 = $p.layer1_b[5];
   const layer1_b_6 = $p.layer1_b[6];
   const layer1_b_7 = $p.layer1_b[7];
-  const layer2_W = $p.layer2_W;
   const layer2_W_0 = $p.layer2_W[0];
   const layer2_W_1 = $p.layer2_W[1];
   const layer2_W_2 = $p.layer2_W[2];
@@ -600,16 +592,13 @@ function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): nu
   const layer2_W_21 = $p.layer2_W[21];
   const layer2_W_22 = $p.layer2_W[22];
   const layer2_W_23 = $p.layer2_W[23];
-  const layer2_b = $p.layer2_b;
   const layer2_b_0 = $p.layer2_b[0];
   const layer2_b_1 = $p.layer2_b[1];
   const layer2_b_2 = $p.layer2_b[2];
-  const x = $x[$xo + 0];
   const x_0 = $x[$xo + 0];
   const x_1 = $x[$xo + 1];
   const x_2 = $x[$xo + 2];
   const x_3 = $x[$xo + 3];
-  const y = $y[$yo + 0];
   const y_0 = $y[$yo + 0];
   const y_1 = $y[$yo + 1];
   const y_2 = $y[$yo + 2];
@@ -755,7 +744,6 @@ function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): nu
 }
 
 function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
-  const layer1_W = $p.layer1_W;
   const layer1_W_0 = $p.layer1_W[0];
   const layer1_W_1 = $p.layer1_W[1];
   const layer1_W_2 = $p.layer1_W[2];
@@ -788,7 +776,6 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const layer1_W_29 = $p.layer1_W[29];
   const layer1_W_30 = $p.layer1_W[30];
   const layer1_W_31 = $p.layer1_W[31];
-  const layer1_b = $p.layer1_b;
   const layer1_b_0 = $p.layer1_b[0];
   const layer1_b_1 = $p.layer1_b[1];
   const layer1_b_2 = $p.layer1_b[2];
@@ -797,7 +784,6 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const layer1_b_5 = $p.layer1_b[5];
   const layer1_b_6 = $p.layer1_b[6];
   const layer1_b_7 = $p.layer1_b[7];
-  const layer2_W = $p.layer2_W;
   const layer2_W_0 = $p.layer2_W[0];
   const layer2_W_1 = $p.layer2_W[1];
   const layer2_W_2 = $p.layer2_W[2];
@@ -822,16 +808,13 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const layer2_W_21 = $p.layer2_W[21];
   const layer2_W_22 = $p.layer2_W[22];
   const layer2_W_23 = $p.layer2_W[23];
-  const layer2_b = $p.layer2_b;
   const layer2_b_0 = $p.layer2_b[0];
   const layer2_b_1 = $p.layer2_b[1];
   const layer2_b_2 = $p.layer2_b[2];
-  const x = $x[$xo + 0];
   const x_0 = $x[$xo + 0];
   const x_1 = $x[$xo + 1];
   const x_2 = $x[$xo + 2];
   const x_3 = $x[$xo + 3];
-  const y = $y[$yo + 0];
   const y_0 = $y[$yo + 0];
   const y_1 = $y[$yo + 1];
   const y_2 = $y[$yo + 2];
@@ -974,28 +957,28 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const t117 = t115 + t116;
   const loss = t112 - t117;
   const t118 = layer2_z_0 - t112;
-  // grad of: (logsumexp) = logsumexp(layer2_z)
+  // grad of: logsumexp(layer2_z)
   const t119 = Math.exp(t118);
-  // grad of: (logsumexp) = logsumexp(layer2_z)
+  // grad of: logsumexp(layer2_z)
   const d_layer2_b_0 = t119 - y_0;
   $g.layer2_b[0] += $scale * d_layer2_b_0;
   const t120 = layer2_W_0 * d_layer2_b_0;
   const t121 = layer2_z_1 - t112;
-  // grad of: (logsumexp) = logsumexp(layer2_z)
+  // grad of: logsumexp(layer2_z)
   const t122 = Math.exp(t121);
-  // grad of: (logsumexp) = logsumexp(layer2_z)
+  // grad of: logsumexp(layer2_z)
   const d_layer2_b_1 = t122 - y_1;
   $g.layer2_b[1] += $scale * d_layer2_b_1;
   const t123 = layer2_W_8 * d_layer2_b_1;
   const t124 = t120 + t123;
   const t125 = layer2_z_2 - t112;
-  // grad of: (logsumexp) = logsumexp(layer2_z)
+  // grad of: logsumexp(layer2_z)
   const t126 = Math.exp(t125);
-  // grad of: (logsumexp) = logsumexp(layer2_z)
+  // grad of: logsumexp(layer2_z)
   const d_layer2_b_2 = t126 - y_2;
   $g.layer2_b[2] += $scale * d_layer2_b_2;
   const t127 = layer2_W_16 * d_layer2_b_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_0 = t124 + t127;
   // grad of: layer1_a = tanh(layer1_z)
   const t128 = layer1_a_0 * layer1_a_0;
@@ -1004,23 +987,23 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: layer1_a = tanh(layer1_z)
   const d_layer1_b_0 = d_layer1_a_0 * t129;
   $g.layer1_b[0] += $scale * d_layer1_b_0;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_b_0 * x_0;
   $g.layer1_W[0] += $scale * d_layer1_W_0;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_1 = d_layer1_b_0 * x_1;
   $g.layer1_W[1] += $scale * d_layer1_W_1;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_2 = d_layer1_b_0 * x_2;
   $g.layer1_W[2] += $scale * d_layer1_W_2;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_b_0 * x_3;
   $g.layer1_W[3] += $scale * d_layer1_W_3;
   const t130 = layer2_W_1 * d_layer2_b_0;
   const t131 = layer2_W_9 * d_layer2_b_1;
   const t132 = t130 + t131;
   const t133 = layer2_W_17 * d_layer2_b_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_1 = t132 + t133;
   // grad of: layer1_a = tanh(layer1_z)
   const t134 = layer1_a_1 * layer1_a_1;
@@ -1029,23 +1012,23 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: layer1_a = tanh(layer1_z)
   const d_layer1_b_1 = d_layer1_a_1 * t135;
   $g.layer1_b[1] += $scale * d_layer1_b_1;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_b_1 * x_0;
   $g.layer1_W[4] += $scale * d_layer1_W_4;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_5 = d_layer1_b_1 * x_1;
   $g.layer1_W[5] += $scale * d_layer1_W_5;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_b_1 * x_2;
   $g.layer1_W[6] += $scale * d_layer1_W_6;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_7 = d_layer1_b_1 * x_3;
   $g.layer1_W[7] += $scale * d_layer1_W_7;
   const t136 = layer2_W_2 * d_layer2_b_0;
   const t137 = layer2_W_10 * d_layer2_b_1;
   const t138 = t136 + t137;
   const t139 = layer2_W_18 * d_layer2_b_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_2 = t138 + t139;
   // grad of: layer1_a = tanh(layer1_z)
   const t140 = layer1_a_2 * layer1_a_2;
@@ -1054,23 +1037,23 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: layer1_a = tanh(layer1_z)
   const d_layer1_b_2 = d_layer1_a_2 * t141;
   $g.layer1_b[2] += $scale * d_layer1_b_2;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_b_2 * x_0;
   $g.layer1_W[8] += $scale * d_layer1_W_8;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_b_2 * x_1;
   $g.layer1_W[9] += $scale * d_layer1_W_9;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_10 = d_layer1_b_2 * x_2;
   $g.layer1_W[10] += $scale * d_layer1_W_10;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_11 = d_layer1_b_2 * x_3;
   $g.layer1_W[11] += $scale * d_layer1_W_11;
   const t142 = layer2_W_3 * d_layer2_b_0;
   const t143 = layer2_W_11 * d_layer2_b_1;
   const t144 = t142 + t143;
   const t145 = layer2_W_19 * d_layer2_b_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_3 = t144 + t145;
   // grad of: layer1_a = tanh(layer1_z)
   const t146 = layer1_a_3 * layer1_a_3;
@@ -1079,23 +1062,23 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: layer1_a = tanh(layer1_z)
   const d_layer1_b_3 = d_layer1_a_3 * t147;
   $g.layer1_b[3] += $scale * d_layer1_b_3;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_b_3 * x_0;
   $g.layer1_W[12] += $scale * d_layer1_W_12;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_13 = d_layer1_b_3 * x_1;
   $g.layer1_W[13] += $scale * d_layer1_W_13;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_14 = d_layer1_b_3 * x_2;
   $g.layer1_W[14] += $scale * d_layer1_W_14;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_15 = d_layer1_b_3 * x_3;
   $g.layer1_W[15] += $scale * d_layer1_W_15;
   const t148 = layer2_W_4 * d_layer2_b_0;
   const t149 = layer2_W_12 * d_layer2_b_1;
   const t150 = t148 + t149;
   const t151 = layer2_W_20 * d_layer2_b_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_4 = t150 + t151;
   // grad of: layer1_a = tanh(layer1_z)
   const t152 = layer1_a_4 * layer1_a_4;
@@ -1104,23 +1087,23 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: layer1_a = tanh(layer1_z)
   const d_layer1_b_4 = d_layer1_a_4 * t153;
   $g.layer1_b[4] += $scale * d_layer1_b_4;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_b_4 * x_0;
   $g.layer1_W[16] += $scale * d_layer1_W_16;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_17 = d_layer1_b_4 * x_1;
   $g.layer1_W[17] += $scale * d_layer1_W_17;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_18 = d_layer1_b_4 * x_2;
   $g.layer1_W[18] += $scale * d_layer1_W_18;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_19 = d_layer1_b_4 * x_3;
   $g.layer1_W[19] += $scale * d_layer1_W_19;
   const t154 = layer2_W_5 * d_layer2_b_0;
   const t155 = layer2_W_13 * d_layer2_b_1;
   const t156 = t154 + t155;
   const t157 = layer2_W_21 * d_layer2_b_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_5 = t156 + t157;
   // grad of: layer1_a = tanh(layer1_z)
   const t158 = layer1_a_5 * layer1_a_5;
@@ -1129,23 +1112,23 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: layer1_a = tanh(layer1_z)
   const d_layer1_b_5 = d_layer1_a_5 * t159;
   $g.layer1_b[5] += $scale * d_layer1_b_5;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_b_5 * x_0;
   $g.layer1_W[20] += $scale * d_layer1_W_20;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_21 = d_layer1_b_5 * x_1;
   $g.layer1_W[21] += $scale * d_layer1_W_21;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_22 = d_layer1_b_5 * x_2;
   $g.layer1_W[22] += $scale * d_layer1_W_22;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_23 = d_layer1_b_5 * x_3;
   $g.layer1_W[23] += $scale * d_layer1_W_23;
   const t160 = layer2_W_6 * d_layer2_b_0;
   const t161 = layer2_W_14 * d_layer2_b_1;
   const t162 = t160 + t161;
   const t163 = layer2_W_22 * d_layer2_b_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_6 = t162 + t163;
   // grad of: layer1_a = tanh(layer1_z)
   const t164 = layer1_a_6 * layer1_a_6;
@@ -1154,23 +1137,23 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: layer1_a = tanh(layer1_z)
   const d_layer1_b_6 = d_layer1_a_6 * t165;
   $g.layer1_b[6] += $scale * d_layer1_b_6;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_b_6 * x_0;
   $g.layer1_W[24] += $scale * d_layer1_W_24;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_25 = d_layer1_b_6 * x_1;
   $g.layer1_W[25] += $scale * d_layer1_W_25;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_26 = d_layer1_b_6 * x_2;
   $g.layer1_W[26] += $scale * d_layer1_W_26;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_27 = d_layer1_b_6 * x_3;
   $g.layer1_W[27] += $scale * d_layer1_W_27;
   const t166 = layer2_W_7 * d_layer2_b_0;
   const t167 = layer2_W_15 * d_layer2_b_1;
   const t168 = t166 + t167;
   const t169 = layer2_W_23 * d_layer2_b_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_7 = t168 + t169;
   // grad of: layer1_a = tanh(layer1_z)
   const t170 = layer1_a_7 * layer1_a_7;
@@ -1179,95 +1162,94 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: layer1_a = tanh(layer1_z)
   const d_layer1_b_7 = d_layer1_a_7 * t171;
   $g.layer1_b[7] += $scale * d_layer1_b_7;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_b_7 * x_0;
   $g.layer1_W[28] += $scale * d_layer1_W_28;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_29 = d_layer1_b_7 * x_1;
   $g.layer1_W[29] += $scale * d_layer1_W_29;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_30 = d_layer1_b_7 * x_2;
   $g.layer1_W[30] += $scale * d_layer1_W_30;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_31 = d_layer1_b_7 * x_3;
   $g.layer1_W[31] += $scale * d_layer1_W_31;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_b_0 * layer1_a_0;
   $g.layer2_W[0] += $scale * d_layer2_W_0;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_1 = d_layer2_b_0 * layer1_a_1;
   $g.layer2_W[1] += $scale * d_layer2_W_1;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_2 = d_layer2_b_0 * layer1_a_2;
   $g.layer2_W[2] += $scale * d_layer2_W_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_3 = d_layer2_b_0 * layer1_a_3;
   $g.layer2_W[3] += $scale * d_layer2_W_3;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_4 = d_layer2_b_0 * layer1_a_4;
   $g.layer2_W[4] += $scale * d_layer2_W_4;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_5 = d_layer2_b_0 * layer1_a_5;
   $g.layer2_W[5] += $scale * d_layer2_W_5;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_6 = d_layer2_b_0 * layer1_a_6;
   $g.layer2_W[6] += $scale * d_layer2_W_6;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_7 = d_layer2_b_0 * layer1_a_7;
   $g.layer2_W[7] += $scale * d_layer2_W_7;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_8 = d_layer2_b_1 * layer1_a_0;
   $g.layer2_W[8] += $scale * d_layer2_W_8;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_9 = d_layer2_b_1 * layer1_a_1;
   $g.layer2_W[9] += $scale * d_layer2_W_9;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_10 = d_layer2_b_1 * layer1_a_2;
   $g.layer2_W[10] += $scale * d_layer2_W_10;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_11 = d_layer2_b_1 * layer1_a_3;
   $g.layer2_W[11] += $scale * d_layer2_W_11;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_12 = d_layer2_b_1 * layer1_a_4;
   $g.layer2_W[12] += $scale * d_layer2_W_12;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_13 = d_layer2_b_1 * layer1_a_5;
   $g.layer2_W[13] += $scale * d_layer2_W_13;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_14 = d_layer2_b_1 * layer1_a_6;
   $g.layer2_W[14] += $scale * d_layer2_W_14;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_15 = d_layer2_b_1 * layer1_a_7;
   $g.layer2_W[15] += $scale * d_layer2_W_15;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_16 = d_layer2_b_2 * layer1_a_0;
   $g.layer2_W[16] += $scale * d_layer2_W_16;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_17 = d_layer2_b_2 * layer1_a_1;
   $g.layer2_W[17] += $scale * d_layer2_W_17;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_18 = d_layer2_b_2 * layer1_a_2;
   $g.layer2_W[18] += $scale * d_layer2_W_18;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_19 = d_layer2_b_2 * layer1_a_3;
   $g.layer2_W[19] += $scale * d_layer2_W_19;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_20 = d_layer2_b_2 * layer1_a_4;
   $g.layer2_W[20] += $scale * d_layer2_W_20;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_21 = d_layer2_b_2 * layer1_a_5;
   $g.layer2_W[21] += $scale * d_layer2_W_21;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_22 = d_layer2_b_2 * layer1_a_6;
   $g.layer2_W[22] += $scale * d_layer2_W_22;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_23 = d_layer2_b_2 * layer1_a_7;
   $g.layer2_W[23] += $scale * d_layer2_W_23;
   return loss;
 }
 
 function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  const layer1_W = $p.layer1_W;
   const layer1_W_0 = $p.layer1_W[0];
   const layer1_W_1 = $p.layer1_W[1];
   const layer1_W_2 = $p.layer1_W[2];
@@ -1300,7 +1282,6 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const layer1_W_29 = $p.layer1_W[29];
   const layer1_W_30 = $p.layer1_W[30];
   const layer1_W_31 = $p.layer1_W[31];
-  const layer1_b = $p.layer1_b;
   const layer1_b_0 = $p.layer1_b[0];
   const layer1_b_1 = $p.layer1_b[1];
   const layer1_b_2 = $p.layer1_b[2];
@@ -1309,7 +1290,6 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const layer1_b_5 = $p.layer1_b[5];
   const layer1_b_6 = $p.layer1_b[6];
   const layer1_b_7 = $p.layer1_b[7];
-  const layer2_W = $p.layer2_W;
   const layer2_W_0 = $p.layer2_W[0];
   const layer2_W_1 = $p.layer2_W[1];
   const layer2_W_2 = $p.layer2_W[2];
@@ -1334,16 +1314,13 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const layer2_W_21 = $p.layer2_W[21];
   const layer2_W_22 = $p.layer2_W[22];
   const layer2_W_23 = $p.layer2_W[23];
-  const layer2_b = $p.layer2_b;
   const layer2_b_0 = $p.layer2_b[0];
   const layer2_b_1 = $p.layer2_b[1];
   const layer2_b_2 = $p.layer2_b[2];
-  const x = $x[$xo + 0];
   const x_0 = $x[$xo + 0];
   const x_1 = $x[$xo + 1];
   const x_2 = $x[$xo + 2];
   const x_3 = $x[$xo + 3];
-  const y = $y[$yo + 0];
   const y_0 = $y[$yo + 0];
   const y_1 = $y[$yo + 1];
   const y_2 = $y[$yo + 2];
@@ -1486,28 +1463,28 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t117 = t115 + t116;
   const loss = t112 - t117;
   const t118 = layer2_z_0 - t112;
-  // grad of: (logsumexp) = logsumexp(layer2_z)
+  // grad of: logsumexp(layer2_z)
   const t119 = Math.exp(t118);
-  // grad of: (logsumexp) = logsumexp(layer2_z)
+  // grad of: logsumexp(layer2_z)
   const d_layer2_b_0 = t119 - y_0;
   $p.layer2_b[0] = layer2_b_0 - $lr * d_layer2_b_0;
   const t120 = layer2_W_0 * d_layer2_b_0;
   const t121 = layer2_z_1 - t112;
-  // grad of: (logsumexp) = logsumexp(layer2_z)
+  // grad of: logsumexp(layer2_z)
   const t122 = Math.exp(t121);
-  // grad of: (logsumexp) = logsumexp(layer2_z)
+  // grad of: logsumexp(layer2_z)
   const d_layer2_b_1 = t122 - y_1;
   $p.layer2_b[1] = layer2_b_1 - $lr * d_layer2_b_1;
   const t123 = layer2_W_8 * d_layer2_b_1;
   const t124 = t120 + t123;
   const t125 = layer2_z_2 - t112;
-  // grad of: (logsumexp) = logsumexp(layer2_z)
+  // grad of: logsumexp(layer2_z)
   const t126 = Math.exp(t125);
-  // grad of: (logsumexp) = logsumexp(layer2_z)
+  // grad of: logsumexp(layer2_z)
   const d_layer2_b_2 = t126 - y_2;
   $p.layer2_b[2] = layer2_b_2 - $lr * d_layer2_b_2;
   const t127 = layer2_W_16 * d_layer2_b_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_0 = t124 + t127;
   // grad of: layer1_a = tanh(layer1_z)
   const t128 = layer1_a_0 * layer1_a_0;
@@ -1516,23 +1493,23 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: layer1_a = tanh(layer1_z)
   const d_layer1_b_0 = d_layer1_a_0 * t129;
   $p.layer1_b[0] = layer1_b_0 - $lr * d_layer1_b_0;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_b_0 * x_0;
   $p.layer1_W[0] = layer1_W_0 - $lr * d_layer1_W_0;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_1 = d_layer1_b_0 * x_1;
   $p.layer1_W[1] = layer1_W_1 - $lr * d_layer1_W_1;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_2 = d_layer1_b_0 * x_2;
   $p.layer1_W[2] = layer1_W_2 - $lr * d_layer1_W_2;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_b_0 * x_3;
   $p.layer1_W[3] = layer1_W_3 - $lr * d_layer1_W_3;
   const t130 = layer2_W_1 * d_layer2_b_0;
   const t131 = layer2_W_9 * d_layer2_b_1;
   const t132 = t130 + t131;
   const t133 = layer2_W_17 * d_layer2_b_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_1 = t132 + t133;
   // grad of: layer1_a = tanh(layer1_z)
   const t134 = layer1_a_1 * layer1_a_1;
@@ -1541,23 +1518,23 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: layer1_a = tanh(layer1_z)
   const d_layer1_b_1 = d_layer1_a_1 * t135;
   $p.layer1_b[1] = layer1_b_1 - $lr * d_layer1_b_1;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_b_1 * x_0;
   $p.layer1_W[4] = layer1_W_4 - $lr * d_layer1_W_4;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_5 = d_layer1_b_1 * x_1;
   $p.layer1_W[5] = layer1_W_5 - $lr * d_layer1_W_5;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_b_1 * x_2;
   $p.layer1_W[6] = layer1_W_6 - $lr * d_layer1_W_6;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_7 = d_layer1_b_1 * x_3;
   $p.layer1_W[7] = layer1_W_7 - $lr * d_layer1_W_7;
   const t136 = layer2_W_2 * d_layer2_b_0;
   const t137 = layer2_W_10 * d_layer2_b_1;
   const t138 = t136 + t137;
   const t139 = layer2_W_18 * d_layer2_b_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_2 = t138 + t139;
   // grad of: layer1_a = tanh(layer1_z)
   const t140 = layer1_a_2 * layer1_a_2;
@@ -1566,23 +1543,23 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: layer1_a = tanh(layer1_z)
   const d_layer1_b_2 = d_layer1_a_2 * t141;
   $p.layer1_b[2] = layer1_b_2 - $lr * d_layer1_b_2;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_b_2 * x_0;
   $p.layer1_W[8] = layer1_W_8 - $lr * d_layer1_W_8;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_b_2 * x_1;
   $p.layer1_W[9] = layer1_W_9 - $lr * d_layer1_W_9;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_10 = d_layer1_b_2 * x_2;
   $p.layer1_W[10] = layer1_W_10 - $lr * d_layer1_W_10;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_11 = d_layer1_b_2 * x_3;
   $p.layer1_W[11] = layer1_W_11 - $lr * d_layer1_W_11;
   const t142 = layer2_W_3 * d_layer2_b_0;
   const t143 = layer2_W_11 * d_layer2_b_1;
   const t144 = t142 + t143;
   const t145 = layer2_W_19 * d_layer2_b_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_3 = t144 + t145;
   // grad of: layer1_a = tanh(layer1_z)
   const t146 = layer1_a_3 * layer1_a_3;
@@ -1591,23 +1568,23 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: layer1_a = tanh(layer1_z)
   const d_layer1_b_3 = d_layer1_a_3 * t147;
   $p.layer1_b[3] = layer1_b_3 - $lr * d_layer1_b_3;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_b_3 * x_0;
   $p.layer1_W[12] = layer1_W_12 - $lr * d_layer1_W_12;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_13 = d_layer1_b_3 * x_1;
   $p.layer1_W[13] = layer1_W_13 - $lr * d_layer1_W_13;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_14 = d_layer1_b_3 * x_2;
   $p.layer1_W[14] = layer1_W_14 - $lr * d_layer1_W_14;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_15 = d_layer1_b_3 * x_3;
   $p.layer1_W[15] = layer1_W_15 - $lr * d_layer1_W_15;
   const t148 = layer2_W_4 * d_layer2_b_0;
   const t149 = layer2_W_12 * d_layer2_b_1;
   const t150 = t148 + t149;
   const t151 = layer2_W_20 * d_layer2_b_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_4 = t150 + t151;
   // grad of: layer1_a = tanh(layer1_z)
   const t152 = layer1_a_4 * layer1_a_4;
@@ -1616,23 +1593,23 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: layer1_a = tanh(layer1_z)
   const d_layer1_b_4 = d_layer1_a_4 * t153;
   $p.layer1_b[4] = layer1_b_4 - $lr * d_layer1_b_4;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_b_4 * x_0;
   $p.layer1_W[16] = layer1_W_16 - $lr * d_layer1_W_16;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_17 = d_layer1_b_4 * x_1;
   $p.layer1_W[17] = layer1_W_17 - $lr * d_layer1_W_17;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_18 = d_layer1_b_4 * x_2;
   $p.layer1_W[18] = layer1_W_18 - $lr * d_layer1_W_18;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_19 = d_layer1_b_4 * x_3;
   $p.layer1_W[19] = layer1_W_19 - $lr * d_layer1_W_19;
   const t154 = layer2_W_5 * d_layer2_b_0;
   const t155 = layer2_W_13 * d_layer2_b_1;
   const t156 = t154 + t155;
   const t157 = layer2_W_21 * d_layer2_b_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_5 = t156 + t157;
   // grad of: layer1_a = tanh(layer1_z)
   const t158 = layer1_a_5 * layer1_a_5;
@@ -1641,23 +1618,23 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: layer1_a = tanh(layer1_z)
   const d_layer1_b_5 = d_layer1_a_5 * t159;
   $p.layer1_b[5] = layer1_b_5 - $lr * d_layer1_b_5;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_b_5 * x_0;
   $p.layer1_W[20] = layer1_W_20 - $lr * d_layer1_W_20;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_21 = d_layer1_b_5 * x_1;
   $p.layer1_W[21] = layer1_W_21 - $lr * d_layer1_W_21;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_22 = d_layer1_b_5 * x_2;
   $p.layer1_W[22] = layer1_W_22 - $lr * d_layer1_W_22;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_23 = d_layer1_b_5 * x_3;
   $p.layer1_W[23] = layer1_W_23 - $lr * d_layer1_W_23;
   const t160 = layer2_W_6 * d_layer2_b_0;
   const t161 = layer2_W_14 * d_layer2_b_1;
   const t162 = t160 + t161;
   const t163 = layer2_W_22 * d_layer2_b_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_6 = t162 + t163;
   // grad of: layer1_a = tanh(layer1_z)
   const t164 = layer1_a_6 * layer1_a_6;
@@ -1666,23 +1643,23 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: layer1_a = tanh(layer1_z)
   const d_layer1_b_6 = d_layer1_a_6 * t165;
   $p.layer1_b[6] = layer1_b_6 - $lr * d_layer1_b_6;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_b_6 * x_0;
   $p.layer1_W[24] = layer1_W_24 - $lr * d_layer1_W_24;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_25 = d_layer1_b_6 * x_1;
   $p.layer1_W[25] = layer1_W_25 - $lr * d_layer1_W_25;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_26 = d_layer1_b_6 * x_2;
   $p.layer1_W[26] = layer1_W_26 - $lr * d_layer1_W_26;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_27 = d_layer1_b_6 * x_3;
   $p.layer1_W[27] = layer1_W_27 - $lr * d_layer1_W_27;
   const t166 = layer2_W_7 * d_layer2_b_0;
   const t167 = layer2_W_15 * d_layer2_b_1;
   const t168 = t166 + t167;
   const t169 = layer2_W_23 * d_layer2_b_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_7 = t168 + t169;
   // grad of: layer1_a = tanh(layer1_z)
   const t170 = layer1_a_7 * layer1_a_7;
@@ -1691,88 +1668,88 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: layer1_a = tanh(layer1_z)
   const d_layer1_b_7 = d_layer1_a_7 * t171;
   $p.layer1_b[7] = layer1_b_7 - $lr * d_layer1_b_7;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_b_7 * x_0;
   $p.layer1_W[28] = layer1_W_28 - $lr * d_layer1_W_28;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_29 = d_layer1_b_7 * x_1;
   $p.layer1_W[29] = layer1_W_29 - $lr * d_layer1_W_29;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_30 = d_layer1_b_7 * x_2;
   $p.layer1_W[30] = layer1_W_30 - $lr * d_layer1_W_30;
-  // grad of: (matmul) = matmul(layer1_W, x)
+  // grad of: matmul(layer1_W, x)
   const d_layer1_W_31 = d_layer1_b_7 * x_3;
   $p.layer1_W[31] = layer1_W_31 - $lr * d_layer1_W_31;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_b_0 * layer1_a_0;
   $p.layer2_W[0] = layer2_W_0 - $lr * d_layer2_W_0;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_1 = d_layer2_b_0 * layer1_a_1;
   $p.layer2_W[1] = layer2_W_1 - $lr * d_layer2_W_1;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_2 = d_layer2_b_0 * layer1_a_2;
   $p.layer2_W[2] = layer2_W_2 - $lr * d_layer2_W_2;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_3 = d_layer2_b_0 * layer1_a_3;
   $p.layer2_W[3] = layer2_W_3 - $lr * d_layer2_W_3;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_4 = d_layer2_b_0 * layer1_a_4;
   $p.layer2_W[4] = layer2_W_4 - $lr * d_layer2_W_4;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_5 = d_layer2_b_0 * layer1_a_5;
   $p.layer2_W[5] = layer2_W_5 - $lr * d_layer2_W_5;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_6 = d_layer2_b_0 * layer1_a_6;
   $p.layer2_W[6] = layer2_W_6 - $lr * d_layer2_W_6;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_7 = d_layer2_b_0 * layer1_a_7;
   $p.layer2_W[7] = layer2_W_7 - $lr * d_layer2_W_7;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_8 = d_layer2_b_1 * layer1_a_0;
   $p.layer2_W[8] = layer2_W_8 - $lr * d_layer2_W_8;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_9 = d_layer2_b_1 * layer1_a_1;
   $p.layer2_W[9] = layer2_W_9 - $lr * d_layer2_W_9;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_10 = d_layer2_b_1 * layer1_a_2;
   $p.layer2_W[10] = layer2_W_10 - $lr * d_layer2_W_10;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_11 = d_layer2_b_1 * layer1_a_3;
   $p.layer2_W[11] = layer2_W_11 - $lr * d_layer2_W_11;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_12 = d_layer2_b_1 * layer1_a_4;
   $p.layer2_W[12] = layer2_W_12 - $lr * d_layer2_W_12;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_13 = d_layer2_b_1 * layer1_a_5;
   $p.layer2_W[13] = layer2_W_13 - $lr * d_layer2_W_13;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_14 = d_layer2_b_1 * layer1_a_6;
   $p.layer2_W[14] = layer2_W_14 - $lr * d_layer2_W_14;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_15 = d_layer2_b_1 * layer1_a_7;
   $p.layer2_W[15] = layer2_W_15 - $lr * d_layer2_W_15;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_16 = d_layer2_b_2 * layer1_a_0;
   $p.layer2_W[16] = layer2_W_16 - $lr * d_layer2_W_16;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_17 = d_layer2_b_2 * layer1_a_1;
   $p.layer2_W[17] = layer2_W_17 - $lr * d_layer2_W_17;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_18 = d_layer2_b_2 * layer1_a_2;
   $p.layer2_W[18] = layer2_W_18 - $lr * d_layer2_W_18;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_19 = d_layer2_b_2 * layer1_a_3;
   $p.layer2_W[19] = layer2_W_19 - $lr * d_layer2_W_19;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_20 = d_layer2_b_2 * layer1_a_4;
   $p.layer2_W[20] = layer2_W_20 - $lr * d_layer2_W_20;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_21 = d_layer2_b_2 * layer1_a_5;
   $p.layer2_W[21] = layer2_W_21 - $lr * d_layer2_W_21;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_22 = d_layer2_b_2 * layer1_a_6;
   $p.layer2_W[22] = layer2_W_22 - $lr * d_layer2_W_22;
-  // grad of: (matmul) = matmul(layer2_W, layer1_a)
+  // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_23 = d_layer2_b_2 * layer1_a_7;
   $p.layer2_W[23] = layer2_W_23 - $lr * d_layer2_W_23;
   return loss;

@@ -843,7 +843,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $m = -Infinity;
-      for (let $r = 0; $r < 10; $r++) { const $v = $v_layer2_z[$b * 10 + $r]; if ($v > $m) $m = $v; }
+      for (let $r = 0; $r < 10; $r++) { const $e = $v_layer2_z[$b * 10 + $r]; if ($e > $m) $m = $e; }
       let $s = 0;
       for (let $r = 0; $r < 10; $r++) $s += Math.exp($v_layer2_z[$b * 10 + $r] - $m);
       const $l = $m + Math.log($s);
@@ -1118,7 +1118,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $m = -Infinity;
-      for (let $r = 0; $r < 10; $r++) { const $v = $v_layer2_z[$b * 10 + $r]; if ($v > $m) $m = $v; }
+      for (let $r = 0; $r < 10; $r++) { const $e = $v_layer2_z[$b * 10 + $r]; if ($e > $m) $m = $e; }
       let $s = 0;
       for (let $r = 0; $r < 10; $r++) $s += Math.exp($v_layer2_z[$b * 10 + $r] - $m);
       const $l = $m + Math.log($s);
@@ -1139,7 +1139,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $m = -Infinity;
-      for (let $r = 0; $r < 10; $r++) { const $v = $v_layer2_z[$b * 10 + $r]; if ($v > $m) $m = $v; }
+      for (let $r = 0; $r < 10; $r++) { const $e = $v_layer2_z[$b * 10 + $r]; if ($e > $m) $m = $e; }
       let $s = 0;
       for (let $r = 0; $r < 10; $r++) $s += Math.exp($v_layer2_z[$b * 10 + $r] - $m);
       const $l = $m + Math.log($s);

@@ -376,7 +376,7 @@ function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number):
   const t9 = v2 * h2;
   const t10 = t4 + t9;
   const z = t10 + c;
-  // grad of: (softplus) = softplus(z)
+  // grad of: softplus(z)
   const yhat = 1 / (1 + Math.exp(-z));
   $o[$oo + 0] = yhat;
 }

@@ -122,7 +122,7 @@ describe('softmax cross-entropy', () => {
         const g = Array.from(r.grad.W as Float64Array);
         expect(g.every(Number.isFinite)).toBe(true);
         // dz = p - y = (p0, -1, p2), each row times x = (1, 1, 1)
-        [p0, p0, p0, -1, -1, -1, p2, p2, p2].forEach((v, i) => expect(g[i]).toBeCloseTo(v, 5));
+        [p0, p0, p0, -1, -1, -1, p2, p2, p2].forEach((v, i) => expect(g[i]).toBeCloseTo(v, precision === 'f32' ? 4 : 9)); // f32 logits near 1000 carry ~1e-5
       });
     }
   }

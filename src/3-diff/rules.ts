@@ -51,7 +51,8 @@ export const RULES: { readonly [K in Op]: Rule } = {
   pow: (y, g) => {
     const [a, b] = y.args; //                                 d a^b = g b a^(b-1), g log(a) a^b
     const da = mul(g, mul(b, make('pow', [a, sub(b, one)])));
-    return [da, b.op === 'const' ? null : mul(g, mul(call('log', a), y))];
+    const db = select(y, mul(call('log', a), y), zero); //     log(a) a^b, 0 where a^b = 0 (a = 0: no log(0) * 0 = NaN)
+    return [da, b.op === 'const' ? null : mul(g, db)];
   },
   max: ({ args: [a, b] }, g) => {
     const first = call('ge', a, b); //                        ties: all to the first argument
@@ -74,7 +75,10 @@ export const RULES: { readonly [K in Op]: Rule } = {
   sum: ({ args: [a] }, g) => [fit(g, a.shape)], //            d sum(a) = g broadcast
   broadcast: (_y, g) => [call('sum', g)],
   softmax: (y, g) => [mul(y, sub(g, call('dot', g, y)))], //  d softmax = y (g - g.y)
-  logsumexp: ({ args: [a] }, g) => [mul(g, call('softmax', a))], // d lse(a) = g softmax(a)
+  logsumexp: (y, g) => { //                                   d lse(a) = g softmax(a) = g exp(a - lse(a)) (any shape)
+    const a = y.args[0];
+    return [mul(g, a.shape.length === 1 ? call('softmax', a) : call('exp', sub(a, y)))];
+  },
   logsoftmax: ({ args: [a] }, g) => [sub(g, mul(call('softmax', a), call('sum', g)))], // g - softmax(a) sum(g)
   index: ({ args: [a], attrs }, g) => [make('unindex', [g], attrs, a.shape)],
   unindex: (y, g) => [make('index', [g], y.attrs)],

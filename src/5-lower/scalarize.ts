@@ -46,7 +46,7 @@ function expand(n: Node, a: Node[][]): Node[] {
     return n.shape.length === 0 ? [n] : range(size).map((k) => make('index', [n], { start: k }));
   }
   // Already scalar, with arguments that are their own elements: nothing to expand.
-  if (size === 1 && n.shape.length === 0 && a.every((x, i) => x.length === 1 && x[0] === n.args[i])) return [n];
+  if (OPS[n.op].kind === 'elementwise' && n.shape.length === 0 && a.every((x, i) => x.length === 1 && x[0] === n.args[i])) return [n];
   if (OPS[n.op].kind === 'elementwise') {
     return range(size).map((i) => make(n.op, a.map((x) => (x.length === 1 ? x[0] : x[i]))));
   }

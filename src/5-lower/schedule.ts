@@ -107,10 +107,11 @@ const COMMENT_MAX = 100;
  * in the kernel (or the user's labels), so this costs O(1) per statement.
  */
 function forwardStatement(f: Node, names: ReadonlyMap<Node, string>): string {
-  const text = `${names.get(f) ?? labelFree(f)} = ${formula(f, names, { maxDepth: 2, maxLength: COMMENT_MAX })}`;
+  const body = formula(f, names, { maxDepth: 2, maxLength: COMMENT_MAX });
+  const name = names.get(f);
+  const text = name ? `${name} = ${body}` : body;
   return text.length > COMMENT_MAX ? `${text.slice(0, COMMENT_MAX)}…` : text;
 }
-const labelFree = (f: Node) => `(${f.op})`;
 
 export function schedule(derived: Derived, options: LowerOptions = {}): Program {
   const { model, grads } = derived;
@@ -164,7 +165,11 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
     const order = topoOrder(roots);
     // For the step kernel every parameter element is loaded (its old value is needed by the update).
     const paramEls = kind === 'step' ? model.params.flatMap((p) => elements.get(p.node) ?? scalarize([p.node]).get(p.node)!) : [];
-    const isLeafLoad = (n: Node) => n.op === 'param' || n.op === 'input' || n.op === 'target' || (n.op === 'index' && n.args[0].args.length === 0 && n.args[0].op !== 'const');
+    // A load reads one number: a scalar leaf, or one element of a tensor leaf (never the tensor itself).
+    const isLeafLoad = (n: Node) =>
+      ((n.op === 'param' || n.op === 'input' || n.op === 'target') && n.shape.length === 0) ||
+      (n.op === 'index' && n.args[0].args.length === 0 && n.args[0].op !== 'const');
+    const isTensorLeaf = (n: Node) => (n.op === 'param' || n.op === 'input' || n.op === 'target') && n.shape.length > 0;
     const leavesUsed = new Set<Node>([...order.filter(isLeafLoad), ...paramEls]);
     // Loads first, in layout order: params, inputs, targets; each by element.
     const leafOrder = [...leavesUsed].sort((a, b) => loadKey(a) - loadKey(b));
@@ -207,7 +212,7 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
       });
     }
     for (const n of order) {
-      if (n.op === 'const' || leavesUsed.has(n)) continue;
+      if (n.op === 'const' || leavesUsed.has(n) || isTensorLeaf(n)) continue;
       const label = labels.get(n) ?? adjointOf.get(n) ?? elementLabels.get(n);
       const name = label ? names.fresh(label) : names.temp();
       index.set(n, instrs.length);

@@ -137,8 +137,9 @@ function rowwise(s: Extract<LoopStep, { kind: 'rowwise' }>): string {
     case 'logsumexp':
     case 'softmax':
     case 'logsoftmax': {
-      const max = `let $m = -Infinity;\nfor (let $r = 0; $r < ${n}; $r++) { const $v = ${A('$r')}; if ($v > $m) $m = $v; }`;
-      const lse = `${max}\nlet $s = 0;\nfor (let $r = 0; $r < ${n}; $r++) $s += Math.exp(${A('$r')} - $m);\nconst $l = $m + Math.log($s);`;
+      // Over every element (logsumexp takes a matrix too), with the maximum shifted out.
+      const max = `let $m = -Infinity;\n${loopsOver(a.shape, (c) => `{ const $e = ${A(...c)}; if ($e > $m) $m = $e; }`)}`;
+      const lse = `${max}\nlet $s = 0;\n${loopsOver(a.shape, (c) => `$s += Math.exp(${A(...c)} - $m);`)}\nconst $l = $m + Math.log($s);`;
       body = s.op === 'logsumexp' ? `${lse}\n${O()} = $l;`
         : s.op === 'softmax' ? `${lse}\nfor (let $r = 0; $r < ${n}; $r++) ${O('$r')} = Math.exp(${A('$r')} - $l);`
         : `${lse}\nfor (let $r = 0; $r < ${n}; $r++) ${O('$r')} = ${A('$r')} - $l;`;

@@ -321,21 +321,17 @@ function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number):
 }
 
 function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
-  const W = $p.W;
   const W_0 = $p.W[0];
   const W_1 = $p.W[1];
   const W_2 = $p.W[2];
   const W_3 = $p.W[3];
   const W_4 = $p.W[4];
   const W_5 = $p.W[5];
-  const b = $p.b;
   const b_0 = $p.b[0];
   const b_1 = $p.b[1];
   const b_2 = $p.b[2];
-  const x = $x[$xo + 0];
   const x_0 = $x[$xo + 0];
   const x_1 = $x[$xo + 1];
-  const y = $y[$yo + 0];
   const y_0 = $y[$yo + 0];
   const y_1 = $y[$yo + 1];
   const y_2 = $y[$yo + 2];
@@ -376,21 +372,17 @@ function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): nu
 }
 
 function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
-  const W = $p.W;
   const W_0 = $p.W[0];
   const W_1 = $p.W[1];
   const W_2 = $p.W[2];
   const W_3 = $p.W[3];
   const W_4 = $p.W[4];
   const W_5 = $p.W[5];
-  const b = $p.b;
   const b_0 = $p.b[0];
   const b_1 = $p.b[1];
   const b_2 = $p.b[2];
-  const x = $x[$xo + 0];
   const x_0 = $x[$xo + 0];
   const x_1 = $x[$xo + 1];
-  const y = $y[$yo + 0];
   const y_0 = $y[$yo + 0];
   const y_1 = $y[$yo + 1];
   const y_2 = $y[$yo + 2];
@@ -427,76 +419,72 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const t27 = y_2 * t26;
   const t28 = t25 + t27;
   const loss = -t28;
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const p_0 = Math.exp(t21);
-  // grad of: (mul) = y .* log_softmax(logits)
+  // grad of: y .* log_softmax(logits)
   const t29 = -y_0;
-  // grad of: (mul) = y .* log_softmax(logits)
+  // grad of: y .* log_softmax(logits)
   const t30 = -y_1;
   const t31 = t29 + t30;
-  // grad of: (mul) = y .* log_softmax(logits)
+  // grad of: y .* log_softmax(logits)
   const t32 = -y_2;
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const t33 = t31 + t32;
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const t34 = p_0 * t33;
   const t35 = y_0 + t34;
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const d_b_0 = -t35;
   $g.b[0] += $scale * d_b_0;
-  // grad of: (matmul) = matmul(W, x)
+  // grad of: matmul(W, x)
   const d_W_0 = d_b_0 * x_0;
   $g.W[0] += $scale * d_W_0;
-  // grad of: (matmul) = matmul(W, x)
+  // grad of: matmul(W, x)
   const d_W_1 = d_b_0 * x_1;
   $g.W[1] += $scale * d_W_1;
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const p_1 = Math.exp(t23);
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const t36 = p_1 * t33;
   const t37 = y_1 + t36;
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const d_b_1 = -t37;
   $g.b[1] += $scale * d_b_1;
-  // grad of: (matmul) = matmul(W, x)
+  // grad of: matmul(W, x)
   const d_W_2 = d_b_1 * x_0;
   $g.W[2] += $scale * d_W_2;
-  // grad of: (matmul) = matmul(W, x)
+  // grad of: matmul(W, x)
   const d_W_3 = d_b_1 * x_1;
   $g.W[3] += $scale * d_W_3;
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const p_2 = Math.exp(t26);
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const t38 = p_2 * t33;
   const t39 = y_2 + t38;
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const d_b_2 = -t39;
   $g.b[2] += $scale * d_b_2;
-  // grad of: (matmul) = matmul(W, x)
+  // grad of: matmul(W, x)
   const d_W_4 = d_b_2 * x_0;
   $g.W[4] += $scale * d_W_4;
-  // grad of: (matmul) = matmul(W, x)
+  // grad of: matmul(W, x)
   const d_W_5 = d_b_2 * x_1;
   $g.W[5] += $scale * d_W_5;
   return loss;
 }
 
 function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  const W = $p.W;
   const W_0 = $p.W[0];
   const W_1 = $p.W[1];
   const W_2 = $p.W[2];
   const W_3 = $p.W[3];
   const W_4 = $p.W[4];
   const W_5 = $p.W[5];
-  const b = $p.b;
   const b_0 = $p.b[0];
   const b_1 = $p.b[1];
   const b_2 = $p.b[2];
-  const x = $x[$xo + 0];
   const x_0 = $x[$xo + 0];
   const x_1 = $x[$xo + 1];
-  const y = $y[$yo + 0];
   const y_0 = $y[$yo + 0];
   const y_1 = $y[$yo + 1];
   const y_2 = $y[$yo + 2];
@@ -533,55 +521,55 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t27 = y_2 * t26;
   const t28 = t25 + t27;
   const loss = -t28;
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const p_0 = Math.exp(t21);
-  // grad of: (mul) = y .* log_softmax(logits)
+  // grad of: y .* log_softmax(logits)
   const t29 = -y_0;
-  // grad of: (mul) = y .* log_softmax(logits)
+  // grad of: y .* log_softmax(logits)
   const t30 = -y_1;
   const t31 = t29 + t30;
-  // grad of: (mul) = y .* log_softmax(logits)
+  // grad of: y .* log_softmax(logits)
   const t32 = -y_2;
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const t33 = t31 + t32;
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const t34 = p_0 * t33;
   const t35 = y_0 + t34;
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const d_b_0 = -t35;
   $p.b[0] = b_0 - $lr * d_b_0;
-  // grad of: (matmul) = matmul(W, x)
+  // grad of: matmul(W, x)
   const d_W_0 = d_b_0 * x_0;
   $p.W[0] = W_0 - $lr * d_W_0;
-  // grad of: (matmul) = matmul(W, x)
+  // grad of: matmul(W, x)
   const d_W_1 = d_b_0 * x_1;
   $p.W[1] = W_1 - $lr * d_W_1;
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const p_1 = Math.exp(t23);
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const t36 = p_1 * t33;
   const t37 = y_1 + t36;
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const d_b_1 = -t37;
   $p.b[1] = b_1 - $lr * d_b_1;
-  // grad of: (matmul) = matmul(W, x)
+  // grad of: matmul(W, x)
   const d_W_2 = d_b_1 * x_0;
   $p.W[2] = W_2 - $lr * d_W_2;
-  // grad of: (matmul) = matmul(W, x)
+  // grad of: matmul(W, x)
   const d_W_3 = d_b_1 * x_1;
   $p.W[3] = W_3 - $lr * d_W_3;
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const p_2 = Math.exp(t26);
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const t38 = p_2 * t33;
   const t39 = y_2 + t38;
-  // grad of: (logsoftmax) = log_softmax(logits)
+  // grad of: log_softmax(logits)
   const d_b_2 = -t39;
   $p.b[2] = b_2 - $lr * d_b_2;
-  // grad of: (matmul) = matmul(W, x)
+  // grad of: matmul(W, x)
   const d_W_4 = d_b_2 * x_0;
   $p.W[4] = W_4 - $lr * d_W_4;
-  // grad of: (matmul) = matmul(W, x)
+  // grad of: matmul(W, x)
   const d_W_5 = d_b_2 * x_1;
   $p.W[5] = W_5 - $lr * d_W_5;
   return loss;
