@@ -228,7 +228,7 @@ export interface MnistResult {
   readonly trainCount: number;
   readonly testCount: number;
   readonly hidden: number;
-  /** The lowering gradc chose ('loops' for 784-32-10: more than 1000 parameters). */
+  /** The lowering gradc chose ('loops' for 784-32-10: more than 300 parameters). */
   readonly lowering: Generated['program']['lowering'];
 }
 
