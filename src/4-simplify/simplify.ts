@@ -4,7 +4,7 @@
  * Takes root nodes; returns equivalent roots and the map from every old node to its
  * replacement (so a model's labels follow its nodes). Guarantees:
  * - each rule is value-preserving wherever the original is finite (checked by property
- *   tests in test/simplify.test.ts), and the stability rules also keep values finite
+ *   tests in test/property.test.ts), and the stability rules also keep values finite
  *   where the original would overflow;
  * - the graph is rebuilt bottom-up through the smart constructors (so the
  *   construction-time rules of ir/build.ts apply again to every rebuilt node), rules are
@@ -13,7 +13,7 @@
  * - iterative, linear per pass.
  * The rules are data: one entry each, the algebra in its `law`.
  */
-import { constant, make } from '../ir/build.js';
+import { constant, fit, make } from '../ir/build.js';
 import type { Node } from '../ir/node.js';
 import { topoOrder } from '../ir/walk.js';
 
@@ -36,7 +36,7 @@ export const REWRITES: readonly Rewrite[] = [
   { law: '(-a) / b = -(a / b)', apply: (n) => (is(n, 'div') && is(arg(n), 'neg') ? call('neg', call('div', arg(arg(n)), arg(n, 1))) : null) },
   { law: 'x + x = 2 * x', apply: (n) => (is(n, 'add') && arg(n) === arg(n, 1) ? call('mul', constant(2), arg(n)) : null) },
   { law: 'x * x = square(x)', apply: (n) => (is(n, 'mul') && arg(n) === arg(n, 1) ? call('square', arg(n)) : null) },
-  { law: 'c * (x / c) = x (c constant, non-zero)', apply: (n) => (is(n, 'mul') && is(arg(n), 'const') && arg(n).attrs.value !== 0 && is(arg(n, 1), 'div') && arg(arg(n, 1), 1) === arg(n) ? arg(arg(n, 1)) : null) },
+  { law: 'c * (x / c) = x (c constant, non-zero)', apply: (n) => (is(n, 'mul') && is(arg(n), 'const') && arg(n).attrs.value !== 0 && is(arg(n, 1), 'div') && arg(arg(n, 1), 1) === arg(n) ? fit(arg(arg(n, 1)), n.shape) : null) }, // a scalar x under a tensor c is broadcast back
   { law: 'log(exp(x)) = x', apply: (n) => (is(n, 'log') && is(arg(n), 'exp') ? arg(arg(n)) : null) },
   { law: 'sqrt(square(x)) = abs(x)', apply: (n) => (is(n, 'sqrt') && is(arg(n), 'square') ? call('abs', arg(arg(n))) : null) },
   // Stability: forms that overflow or lose precision, replaced by stable primitives.

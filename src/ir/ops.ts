@@ -10,7 +10,8 @@
  *
  * Conventions at kinks (tested in test/ops.test.ts):
  *   relu'(0) = 0, abs'(0) = 0 (sign(0) = 0), max/min ties send the whole gradient to the
- *   first argument, sqrt'(0) = +Infinity (the one-sided limit), gt/ge/sign have zero gradient.
+ *   first argument, sqrt'(0) = +Infinity (the one-sided limit), gt/ge/sign have zero gradient,
+ *   d(a^b)/db = 0 where a^b = 0 (at a = 0, instead of log(0) * 0 = NaN).
  */
 import { type Shape, SCALAR, broadcastShapes, isScalar, shape as mkShape, showShape, sizeOf as sizeOfShape } from './shape.js';
 
