@@ -591,7 +591,16 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
   }
   // output logits
   for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 10; $r++) $o[$oo + $b * 10 + $r] = $v_layer2_z[$b * 10 + $r];
+    $o[$oo + $b * 10] = $v_layer2_z[$b * 10];
+    $o[$oo + 1 + $b * 10] = $v_layer2_z[1 + $b * 10];
+    $o[$oo + 2 + $b * 10] = $v_layer2_z[2 + $b * 10];
+    $o[$oo + 3 + $b * 10] = $v_layer2_z[3 + $b * 10];
+    $o[$oo + 4 + $b * 10] = $v_layer2_z[4 + $b * 10];
+    $o[$oo + 5 + $b * 10] = $v_layer2_z[5 + $b * 10];
+    $o[$oo + 6 + $b * 10] = $v_layer2_z[6 + $b * 10];
+    $o[$oo + 7 + $b * 10] = $v_layer2_z[7 + $b * 10];
+    $o[$oo + 8 + $b * 10] = $v_layer2_z[8 + $b * 10];
+    $o[$oo + 9 + $b * 10] = $v_layer2_z[9 + $b * 10];
   }
 }
 
@@ -843,9 +852,27 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $m = -Infinity;
-      for (let $r = 0; $r < 10; $r++) { const $e = $v_layer2_z[$b * 10 + $r]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[$b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[1 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[2 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[3 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[4 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[5 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[6 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[7 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[8 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[9 + $b * 10]; if ($e > $m) $m = $e; }
       let $s = 0;
-      for (let $r = 0; $r < 10; $r++) $s += Math.exp($v_layer2_z[$b * 10 + $r] - $m);
+      $s += Math.exp($v_layer2_z[$b * 10] - $m);
+      $s += Math.exp($v_layer2_z[1 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[2 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[3 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[4 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[5 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[6 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[7 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[8 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[9 + $b * 10] - $m);
       const $l = $m + Math.log($s);
       $v_3[$b] = $l;
     }
@@ -1118,9 +1145,27 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $m = -Infinity;
-      for (let $r = 0; $r < 10; $r++) { const $e = $v_layer2_z[$b * 10 + $r]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[$b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[1 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[2 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[3 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[4 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[5 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[6 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[7 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[8 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[9 + $b * 10]; if ($e > $m) $m = $e; }
       let $s = 0;
-      for (let $r = 0; $r < 10; $r++) $s += Math.exp($v_layer2_z[$b * 10 + $r] - $m);
+      $s += Math.exp($v_layer2_z[$b * 10] - $m);
+      $s += Math.exp($v_layer2_z[1 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[2 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[3 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[4 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[5 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[6 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[7 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[8 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[9 + $b * 10] - $m);
       const $l = $m + Math.log($s);
       $v_3[$b] = $l;
     }
@@ -1139,15 +1184,42 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $m = -Infinity;
-      for (let $r = 0; $r < 10; $r++) { const $e = $v_layer2_z[$b * 10 + $r]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[$b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[1 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[2 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[3 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[4 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[5 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[6 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[7 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[8 + $b * 10]; if ($e > $m) $m = $e; }
+      { const $e = $v_layer2_z[9 + $b * 10]; if ($e > $m) $m = $e; }
       let $s = 0;
-      for (let $r = 0; $r < 10; $r++) $s += Math.exp($v_layer2_z[$b * 10 + $r] - $m);
+      $s += Math.exp($v_layer2_z[$b * 10] - $m);
+      $s += Math.exp($v_layer2_z[1 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[2 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[3 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[4 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[5 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[6 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[7 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[8 + $b * 10] - $m);
+      $s += Math.exp($v_layer2_z[9 + $b * 10] - $m);
       const $l = $m + Math.log($s);
       for (let $r = 0; $r < 10; $r++) $v_5[$b * 10 + $r] = Math.exp($v_layer2_z[$b * 10 + $r] - $l);
     }
   }
   for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 10; $r++) $v_6[$b * 10 + $r] = $v_5[$b * 10 + $r] - $y[$yo + $b * 10 + $r];
+    $v_6[$b * 10] = $v_5[$b * 10] - $y[$yo + $b * 10];
+    $v_6[1 + $b * 10] = $v_5[1 + $b * 10] - $y[$yo + 1 + $b * 10];
+    $v_6[2 + $b * 10] = $v_5[2 + $b * 10] - $y[$yo + 2 + $b * 10];
+    $v_6[3 + $b * 10] = $v_5[3 + $b * 10] - $y[$yo + 3 + $b * 10];
+    $v_6[4 + $b * 10] = $v_5[4 + $b * 10] - $y[$yo + 4 + $b * 10];
+    $v_6[5 + $b * 10] = $v_5[5 + $b * 10] - $y[$yo + 5 + $b * 10];
+    $v_6[6 + $b * 10] = $v_5[6 + $b * 10] - $y[$yo + 6 + $b * 10];
+    $v_6[7 + $b * 10] = $v_5[7 + $b * 10] - $y[$yo + 7 + $b * 10];
+    $v_6[8 + $b * 10] = $v_5[8 + $b * 10] - $y[$yo + 8 + $b * 10];
+    $v_6[9 + $b * 10] = $v_5[9 + $b * 10] - $y[$yo + 9 + $b * 10];
   }
   // matmul, then mul
   {
@@ -1512,7 +1584,16 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     }
   }
   // grad of $g_layer2_b
-  for (let $r = 0; $r < 10; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[$b * 10 + $r]; $g_layer2_b[$r] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[$b * 10]; $g_layer2_b[0] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[1 + $b * 10]; $g_layer2_b[1] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[2 + $b * 10]; $g_layer2_b[2] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[3 + $b * 10]; $g_layer2_b[3] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[4 + $b * 10]; $g_layer2_b[4] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[5 + $b * 10]; $g_layer2_b[5] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[6 + $b * 10]; $g_layer2_b[6] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[7 + $b * 10]; $g_layer2_b[7] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[8 + $b * 10]; $g_layer2_b[8] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[9 + $b * 10]; $g_layer2_b[9] += $scale * $s; }
   let $total = 0;
   for (let $b = 0; $b < $nb; $b++) $total += $v_loss[$b];
   return $total;

@@ -70,6 +70,21 @@ describe('unrolled and looped lowerings agree', () => {
     expect(generate(mlp([4, 8, 3], 'tanh', 'mse'), { unrollLimit: 10 }).program.lowering).toBe('loops');
   });
 
+  it('decides per operation, inside looped kernels, whether an element loop is unrolled', () => {
+    const def = mlp([6, 20, 3], 'tanh', 'mse');
+    const small = generate(def, { lowering: 'loops' }).code; // 3 outputs: unrolled; 20 hidden units: a loop
+    expect(small).toMatch(/\$s \+= \$v_\w*\[2 \+ \$b \* 3\];/);
+    expect(small).toMatch(/for \(let \$r = 0; \$r < 20; \$r\+\+\)/);
+    const none = generate(def, { lowering: 'loops', unrollElements: 0 }).code;
+    expect(none).not.toMatch(/\[2 \+ \$b \* 3\]/);
+    const all = generate(def, { lowering: 'loops', unrollElements: 1000 }).code;
+    expect(all).not.toMatch(/for \(let \$r = 0; \$r < 20;/);
+    const n = 9, X = rows(n, 6, (i) => Math.sin(i)), Y = rows(n, 3, (i) => Math.cos(i));
+    const p = compile(def, { lowering: 'unrolled' }).initParams(5);
+    const results = [0, 16, 1000].map((k) => compile(def, { lowering: 'loops', unrollElements: k, maxBatch: 4 }).gradientBatch(p, X, Y, n));
+    for (const r of results.slice(1)) expect(maxRelDiff(results[0].grad, r.grad)).toBeLessThan(1e-12);
+  });
+
   it('emits register-blocked matrix products in the looped form', () => {
     const { code } = generate(mlp([16, 12, 4], 'tanh', 'mse'), { lowering: 'loops' });
     expect(code).toContain('$c33 += $a3 * $w3;');

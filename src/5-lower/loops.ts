@@ -62,10 +62,10 @@ export interface GemmOperand { readonly arr: string; readonly base: string; read
 export type Extent = number | '$nb';
 
 export type LoopStep =
-  | { readonly kind: 'elementwise'; readonly op: Op | 'copy'; readonly out: Access; readonly args: readonly Access[]; readonly comment?: string }
+  | { readonly kind: 'elementwise'; readonly op: Op | 'copy'; readonly out: Access; readonly args: readonly Access[]; readonly unroll?: boolean; readonly comment?: string }
   | { readonly kind: 'gemm'; readonly P: Extent; readonly Q: number; readonly K: Extent; readonly L: GemmOperand; readonly R: GemmOperand; readonly out: GemmOperand; readonly accumulate: boolean; readonly scale?: string; readonly epilogue?: Epilogue; readonly comment?: string }
-  | { readonly kind: 'rowwise'; readonly op: Op; readonly out: Access; readonly args: readonly Access[]; readonly start?: number; readonly comment?: string }
-  | { readonly kind: 'reduce'; readonly target: Access; readonly value: Access; readonly shared: boolean; readonly comment?: string }
+  | { readonly kind: 'rowwise'; readonly op: Op; readonly out: Access; readonly args: readonly Access[]; readonly start?: number; readonly unroll?: boolean; readonly comment?: string }
+  | { readonly kind: 'reduce'; readonly target: Access; readonly value: Access; readonly shared: boolean; readonly unroll?: boolean; readonly comment?: string }
   | { readonly kind: 'lossSum'; readonly value: Access };
 
 export interface LoopKernel {
@@ -92,7 +92,14 @@ export function addOffset(base: string, k: number): string {
   return m ? `${m[1]} + ${Number(m[2]) + k}` : `${base} + ${k}`;
 }
 
-export function planLoops(derived: Derived, layout: Layout, maxBatch: number): LoopPlan {
+/**
+ * Per operation, the code shape of its element loop: tensors of at most `unrollElements`
+ * elements are unrolled (one statement per element, literal indices), larger ones loop.
+ */
+export const DEFAULT_UNROLL_ELEMENTS = 16;
+
+export function planLoops(derived: Derived, layout: Layout, maxBatch: number, unrollElements = DEFAULT_UNROLL_ELEMENTS): LoopPlan {
+  const small = (s: Shape) => sizeOf(s) <= unrollElements;
   const { model, grads } = derived;
   const labels = model.labels;
   const all = topoOrder([model.loss, ...model.outputs.map((o) => o.node), ...grads]);
@@ -161,13 +168,13 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number): L
     };
 
     const computeStep = (n: Node, out: Access, args: Access[]): LoopStep => {
-      if (OPS[n.op].kind === 'elementwise') return { kind: 'elementwise', op: n.op, out, args, comment: comment(n) };
+      if (OPS[n.op].kind === 'elementwise') return { kind: 'elementwise', op: n.op, out, args, unroll: small(out.shape), comment: comment(n) };
       if (n.op === 'matmul') {
         const [A, B] = args;
         const g = gemmFor(A, B, out);
         if (g) return { ...g, comment: comment(n) };
       }
-      return { kind: 'rowwise', op: n.op, out, args, start: n.attrs.start, comment: comment(n) };
+      return { kind: 'rowwise', op: n.op, out, args, start: n.attrs.start, unroll: small(args[0]?.shape ?? []), comment: comment(n) };
     };
 
     // Reductions of per-sample parameter gradients into the accumulator.
@@ -253,7 +260,7 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number): L
       model.outputs.forEach((o, i) => {
         const slot = layout.outputs[i];
         const out: Access = { arr: '$o', base: addOffset('$oo', slot.offset), bs: layout.outputSize, strides: rowMajor(slot.shape), shape: slot.shape };
-        steps.push({ kind: 'elementwise', op: 'copy', out, args: [access.get(o.node)!], comment: `output ${o.name}` });
+        steps.push({ kind: 'elementwise', op: 'copy', out, args: [access.get(o.node)!], unroll: small(out.shape), comment: `output ${o.name}` });
       });
     }
     for (const r of reductions) {
@@ -270,7 +277,7 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number): L
       } else {
         const v = access.get(r.node)!;
         const value = v.shape.length === r.target.shape.length ? v : { ...v, shape: r.target.shape, strides: r.target.shape.map(() => 0) };
-        steps.push({ kind: 'reduce', target: r.target, value, shared: r.how === 'shared', comment: note });
+        steps.push({ kind: 'reduce', target: r.target, value, shared: r.how === 'shared', unroll: small(r.target.shape), comment: note });
       }
     }
     if (kind !== 'forward') steps.push({ kind: 'lossSum', value: access.get(model.loss)! });

@@ -64,6 +64,8 @@ export interface LowerOptions {
   readonly unrollLimit?: number;
   /** Samples a looped kernel processes per call (default 64). */
   readonly maxBatch?: number;
+  /** In looped kernels, element loops over at most this many elements are unrolled (default 16). */
+  readonly unrollElements?: number;
 }
 
 /**
@@ -127,7 +129,7 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
   const choice = options.lowering ?? 'auto';
   const lowering: Lowering = choice === 'auto' ? (layout.paramSize <= (options.unrollLimit ?? DEFAULT_UNROLL_LIMIT) ? 'unrolled' : 'loops') : choice;
   if (lowering === 'loops') {
-    return { model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH), gradientFormulas };
+    return { model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH, options.unrollElements), gradientFormulas };
   }
   const labels = model.labels;
   const tensorRoots = [model.loss, ...model.outputs.map((o) => o.node), ...grads];

@@ -9,25 +9,36 @@
  * `$<kind>Rows(...)` that processes `$nb` samples.
  */
 import { OPS } from '../ir/ops.js';
-import type { Access, Extent, GemmOperand, LoopKernel, LoopPlan, LoopStep } from '../5-lower/loops.js';
+import { type Access, type Extent, type GemmOperand, type LoopKernel, type LoopPlan, type LoopStep, addOffset } from '../5-lower/loops.js';
 
 /** `arr[base + b*bs + sum(coord*stride)]`, with zero terms dropped. */
 function at(a: Access, b: string, coords: readonly string[]): string {
   if (a.scalar !== undefined) return a.scalar;
   if (a.inline) return `(${OPS[a.inline.op].js!(...a.inline.args.map((x) => at(x, b, x.shape.length ? coords : [])))})`;
   const terms: string[] = [];
-  if (a.base !== '0') terms.push(a.base);
+  let offset = 0; // literal coordinates (unrolled loops) fold into the base
   if (a.bs !== 0) terms.push(a.bs === 1 ? b : `${b} * ${a.bs}`);
   coords.forEach((c, i) => {
     const s = a.strides[i];
-    if (s !== 0) terms.push(s === 1 ? c : `${c} * ${s}`);
+    if (s === 0) return;
+    if (/^\d+$/.test(c)) offset += Number(c) * s;
+    else terms.push(s === 1 ? c : `${c} * ${s}`);
   });
+  const base = addOffset(a.base, offset);
+  if (base !== '0') terms.unshift(base);
   return `${a.arr}[${terms.length ? terms.join(' + ') : '0'}]`;
 }
 
 const COORDS = ['$r', '$c'];
-function loopsOver(shape: readonly number[], body: (coords: string[]) => string): string {
+/** `body` for every coordinate of `shape`: a loop, or (`unroll`) one statement per element with literal indices. */
+function loopsOver(shape: readonly number[], body: (coords: string[]) => string, unroll = false): string {
   if (shape.length === 0) return body([]);
+  if (unroll) {
+    const out: string[] = [];
+    if (shape.length === 1) for (let r = 0; r < shape[0]; r++) out.push(body([String(r)]));
+    else for (let r = 0; r < shape[0]; r++) for (let c = 0; c < shape[1]; c++) out.push(body([String(r), String(c)]));
+    return out.join('\n');
+  }
   if (shape.length === 1) return `for (let $r = 0; $r < ${shape[0]}; $r++) ${body(['$r'])}`;
   return `for (let $r = 0; $r < ${shape[0]}; $r++) for (let $c = 0; $c < ${shape[1]}; $c++) ${body(COORDS)}`;
 }
@@ -43,7 +54,7 @@ function elementwise(s: Extract<LoopStep, { kind: 'elementwise' }>): string {
     const value = s.op === 'copy' ? args[0] : OPS[s.op].js!(...args);
     return `${at(s.out, '$b', coords)} = ${value};`;
   };
-  return perSample(s.out.bs !== 0, loopsOver(s.out.shape, body));
+  return perSample(s.out.bs !== 0, loopsOver(s.out.shape, body, s.unroll));
 }
 
 function ext(e: Extent): string {
@@ -116,7 +127,7 @@ function rowwise(s: Extract<LoopStep, { kind: 'rowwise' }>): string {
   let body: string;
   switch (s.op) {
     case 'sum':
-      body = `let $s = 0;\n${loopsOver(a.shape, (c) => `$s += ${A(...c)};`)}\n${O()} = $s;`;
+      body = `let $s = 0;\n${loopsOver(a.shape, (c) => `$s += ${A(...c)};`, s.unroll)}\n${O()} = $s;`;
       break;
     case 'dot':
       body = `let $s = 0;\nfor (let $r = 0; $r < ${n}; $r++) $s += ${A('$r')} * ${B('$r')};\n${O()} = $s;`;
@@ -138,8 +149,8 @@ function rowwise(s: Extract<LoopStep, { kind: 'rowwise' }>): string {
     case 'softmax':
     case 'logsoftmax': {
       // Over every element (logsumexp takes a matrix too), with the maximum shifted out.
-      const max = `let $m = -Infinity;\n${loopsOver(a.shape, (c) => `{ const $e = ${A(...c)}; if ($e > $m) $m = $e; }`)}`;
-      const lse = `${max}\nlet $s = 0;\n${loopsOver(a.shape, (c) => `$s += Math.exp(${A(...c)} - $m);`)}\nconst $l = $m + Math.log($s);`;
+      const max = `let $m = -Infinity;\n${loopsOver(a.shape, (c) => `{ const $e = ${A(...c)}; if ($e > $m) $m = $e; }`, s.unroll)}`;
+      const lse = `${max}\nlet $s = 0;\n${loopsOver(a.shape, (c) => `$s += Math.exp(${A(...c)} - $m);`, s.unroll)}\nconst $l = $m + Math.log($s);`;
       body = s.op === 'logsumexp' ? `${lse}\n${O()} = $l;`
         : s.op === 'softmax' ? `${lse}\nfor (let $r = 0; $r < ${n}; $r++) ${O('$r')} = Math.exp(${A('$r')} - $l);`
         : `${lse}\nfor (let $r = 0; $r < ${n}; $r++) ${O('$r')} = ${A('$r')} - $l;`;
@@ -171,8 +182,8 @@ function rowwise(s: Extract<LoopStep, { kind: 'rowwise' }>): string {
 function reduce(s: Extract<LoopStep, { kind: 'reduce' }>): string {
   const t = s.target, v = s.value;
   const target = (c: string[]) => (t.scalar !== undefined ? t.scalar : at(t, '0', c));
-  if (s.shared) return loopsOver(t.shape, (c) => `${target(c)} += $scale * $nb * ${at(v, '0', v.shape.length ? c : [])};`);
-  return loopsOver(t.shape, (c) => `{ let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += ${at(v, '$b', v.shape.length ? c : [])}; ${target(c)} += $scale * $s; }`);
+  if (s.shared) return loopsOver(t.shape, (c) => `${target(c)} += $scale * $nb * ${at(v, '0', v.shape.length ? c : [])};`, s.unroll);
+  return loopsOver(t.shape, (c) => `{ let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += ${at(v, '$b', v.shape.length ? c : [])}; ${target(c)} += $scale * $s; }`, s.unroll);
 }
 
 function step(s: LoopStep): string {
