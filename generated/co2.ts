@@ -132,11 +132,24 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
 
 /**
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
- *   dloss/dWx = … + matmul(transpose(Wh), 2 * (yhat - y) * v .* (1 - h12.^2)) .* (1 - h11.^2) * x[11] + 2 * (yhat - y) * v .* (1 - h12.^2) * x[12]
- *   dloss/dWh = … + outer(… .* (1 - h2.^2), h1)
- *   dloss/db = … + matmul(transpose(Wh), … .* (1 - h2.^2)) .* (1 - h1.^2)
- *   dloss/dv = 2 * (yhat - y) * h12
- *   dloss/dc = 2 * (yhat - y)
+ *   dloss/dyhat = 2 * (yhat - y)
+ *   g1          = dloss/dyhat * v .* (1 - h12.^2)    # dloss/d(Wx * x[12] + matmul(Wh, h11) + b)
+ *   g2          = matmul(transpose(Wh), g1) .* (1 - h11.^2)    # dloss/d(Wx * x[11] + matmul(Wh, h10) + b)
+ *   g3          = matmul(transpose(Wh), g2) .* (1 - h10.^2)    # dloss/d(Wx * x[10] + matmul(Wh, h9) + b)
+ *   g4          = matmul(transpose(Wh), g3) .* (1 - h9.^2)    # dloss/d(Wx * x[9] + matmul(Wh, h8) + b)
+ *   g5          = matmul(transpose(Wh), g4) .* (1 - h8.^2)    # dloss/d(Wx * x[8] + matmul(Wh, h7) + b)
+ *   g6          = matmul(transpose(Wh), g5) .* (1 - h7.^2)    # dloss/d(Wx * x[7] + matmul(Wh, h6) + b)
+ *   g7          = matmul(transpose(Wh), g6) .* (1 - h6.^2)    # dloss/d(Wx * x[6] + matmul(Wh, h5) + b)
+ *   g8          = matmul(transpose(Wh), g7) .* (1 - h5.^2)    # dloss/d(Wx * x[5] + matmul(Wh, h4) + b)
+ *   g9          = matmul(transpose(Wh), g8) .* (1 - h4.^2)    # dloss/d(Wx * x[4] + matmul(Wh, h3) + b)
+ *   g10         = matmul(transpose(Wh), g9) .* (1 - h3.^2)    # dloss/d(Wx * x[3] + matmul(Wh, h2) + b)
+ *   g11         = matmul(transpose(Wh), g10) .* (1 - h2.^2)    # dloss/d(Wx * x[2] + matmul(Wh, h1) + b)
+ *   g12         = matmul(transpose(Wh), g11) .* (1 - h1.^2)    # dloss/d(Wx * x[1] + b)
+ *   dloss/dWx   = g12 * x[1] + g11 * x[2] + g10 * x[3] + g9 * x[4] + g8 * x[5] + g7 * x[6] + g6 * x[7] + g5 * x[8] + g4 * x[9] + g3 * x[10] + g2 * x[11] + g1 * x[12]
+ *   dloss/dWh   = outer(g1, h11) + outer(g2, h10) + outer(g3, h9) + outer(g4, h8) + outer(g5, h7) + outer(g6, h6) + outer(g7, h5) + outer(g8, h4) + outer(g9, h3) + outer(g10, h2) + outer(g11, h1)
+ *   dloss/db    = g1 + g2 + g3 + g4 + g5 + g6 + g7 + g8 + g9 + g10 + g11 + g12
+ *   dloss/dv    = dloss/dyhat * h12
+ *   dloss/dc    = dloss/dyhat
  */
 export function gradient(params: Params, inputs: Inputs, targets: Targets): { loss: number; grad: Params } {
   packInputs(inputs, $xs, 0, 'inputs');

@@ -130,10 +130,12 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
 
 /**
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
- *   dloss/dlayer1_W = outer(matmul(transpose(layer2_W), softmax(layer2_z) - y) .* (1 - layer1_a.^2), x)
- *   dloss/dlayer1_b = matmul(transpose(layer2_W), softmax(layer2_z) - y) .* (1 - layer1_a.^2)
- *   dloss/dlayer2_W = outer(softmax(layer2_z) - y, layer1_a)
- *   dloss/dlayer2_b = softmax(layer2_z) - y
+ *   dloss/dlayer2_z = softmax(layer2_z) - y
+ *   dloss/dlayer1_z = matmul(transpose(layer2_W), dloss/dlayer2_z) .* (1 - layer1_a.^2)
+ *   dloss/dlayer1_W = outer(dloss/dlayer1_z, x)
+ *   dloss/dlayer1_b = dloss/dlayer1_z
+ *   dloss/dlayer2_W = outer(dloss/dlayer2_z, layer1_a)
+ *   dloss/dlayer2_b = dloss/dlayer2_z
  */
 export function gradient(params: Params, inputs: Inputs, targets: Targets): { loss: number; grad: Params } {
   packInputs(inputs, $xs, 0, 'inputs');

@@ -145,15 +145,18 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
 
 /**
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
- *   dloss/dw11 = 2 * (yhat - package) * v1 * cgpa
- *   dloss/dw12 = 2 * (yhat - package) * v1 * iq
- *   dloss/db1 = 2 * (yhat - package) * v1
- *   dloss/dw21 = 2 * (yhat - package) * v2 * cgpa
- *   dloss/dw22 = 2 * (yhat - package) * v2 * iq
- *   dloss/db2 = 2 * (yhat - package) * v2
- *   dloss/dv1 = 2 * (yhat - package) * h1
- *   dloss/dv2 = 2 * (yhat - package) * h2
- *   dloss/dc = 2 * (yhat - package)
+ *   dloss/dyhat = 2 * (yhat - package)
+ *   dloss/dh1   = dloss/dyhat * v1
+ *   dloss/dw11  = dloss/dh1 * cgpa
+ *   dloss/dw12  = dloss/dh1 * iq
+ *   dloss/db1   = dloss/dh1
+ *   dloss/dh2   = dloss/dyhat * v2
+ *   dloss/dw21  = dloss/dh2 * cgpa
+ *   dloss/dw22  = dloss/dh2 * iq
+ *   dloss/db2   = dloss/dh2
+ *   dloss/dv1   = dloss/dyhat * h1
+ *   dloss/dv2   = dloss/dyhat * h2
+ *   dloss/dc    = dloss/dyhat
  */
 export function gradient(params: Params, inputs: Inputs, targets: Targets): { loss: number; grad: Params } {
   packInputs(inputs, $xs, 0, 'inputs');

@@ -16,6 +16,7 @@ import { derive, type Derived } from './3-diff/derive.js';
 import { schedule, type Program } from './5-lower/schedule.js';
 import { emitModule, type EmitOptions } from './6-emit/module.js';
 import { loadModule, type GeneratedModule } from './load/loader.js';
+import { formatFormulas, gradientFormulas } from './inspect/formulas.js';
 import type { Model } from './model.js';
 
 export interface Generated {
@@ -31,7 +32,9 @@ export function generate(def: ModelDefinition | Model, options: EmitOptions & { 
   const model = buildModel(def, options.source); // phases 1 and 2
   const derived = derive(model); // phases 3 and 4
   const program = schedule(derived, options); // phase 5
-  const code = emitModule(program, options); // phase 6
+  // The gradient's doc comment shows the formulas exactly as `gradc grad` prints them.
+  const gradientDoc = formatFormulas(gradientFormulas({ original: model, derived })).split('\n');
+  const code = emitModule(program, { ...options, gradientDoc }); // phase 6
   return { model, derived, program, code };
 }
 

@@ -18,12 +18,12 @@ import { fileURLToPath } from 'node:url';
 import katex from 'katex';
 import { evaluate as mathEval } from 'mathjs';
 import { describe, expect, it } from 'vitest';
-import { compile, defineModel, GradcError } from '../src/index.js';
+import { compile, defineModel, generate, GradcError } from '../src/index.js';
 import { main } from '../src/cli/main.js';
 import { loadModelFile } from '../src/cli/modelFile.js';
 import { interpret } from '../src/index.js';
 import {
-  computationalGraph, explain, formatWalkthrough, gradientFormulas, initialValues, inspectModel, report, resolveSample, showValue, tex, toDot, toMermaid, toSvg,
+  computationalGraph, explain, formatFormulas, formatWalkthrough, gradientFormulas, initialValues, inspectModel, report, resolveSample, showValue, tex, toDot, toMermaid, toSvg,
 } from '../src/inspect/index.js';
 import { sampleEnv } from '../src/inspect/sample.js';
 
@@ -376,4 +376,17 @@ describe('bad input', () => {
       expect((e as GradcError).where.symbol).toBe('x');
     }
   });
+});
+
+describe('the generated module documents the same formulas', () => {
+  for (const name of ['linreg', 'student', 'xor']) {
+    it(`${name}: gradient's doc comment has every line gradc grad prints`, async () => {
+      const def = (await import(`../examples/${name}.model.ts`)).default;
+      const { code } = generate(def);
+      const doc = code.slice(code.indexOf('/**\n * The loss of one sample and dloss/dp'), code.indexOf('export function gradient('));
+      const lines = formatFormulas(gradientFormulas(def)).split('\n');
+      expect(lines.length).toBeGreaterThan(0);
+      for (const l of lines) expect(doc).toContain(` *   ${l}\n`);
+    });
+  }
 });

@@ -26,6 +26,8 @@ export interface EmitOptions extends LowerOptions {
   readonly chunkSize?: number;
   /** Path shown in the header (the model file). */
   readonly sourcePath?: string;
+  /** Lines of the derived formulas for `gradient`'s doc comment (default: one plain formula per parameter). */
+  readonly gradientDoc?: readonly string[];
 }
 
 // ts-morph (which bundles its own TypeScript) loads on the first emission, not on import:
@@ -211,7 +213,7 @@ function $unpackOutputs(o: Floats, at: number): Outputs {
 
   const gradDoc = [
     `The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):`,
-    ...program.gradientFormulas.map((f) => `  dloss/d${f.param} = ${f.formula}`),
+    ...(options.gradientDoc ?? program.gradientFormulas.map((f) => `dloss/d${f.param} = ${f.formula}`)).map((l) => `  ${l.replace(/\*\//g, '* /')}`),
   ].join('\n');
   statements.push(text(`const $xs = new Floats(${Math.max(1, layout.inputSize)});
 const $ys = new Floats(${Math.max(1, layout.targetSize)});

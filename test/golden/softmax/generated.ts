@@ -118,8 +118,9 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
 
 /**
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
- *   dloss/dW = outer(-(y + p * sum(-y)), x)
- *   dloss/db = -(y + p * sum(-y))
+ *   dloss/dlogits = -(y + p * sum(-y))
+ *   dloss/dW      = outer(dloss/dlogits, x)
+ *   dloss/db      = dloss/dlogits
  */
 export function gradient(params: Params, inputs: Inputs, targets: Targets): { loss: number; grad: Params } {
   packInputs(inputs, $xs, 0, 'inputs');

@@ -145,15 +145,16 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
 
 /**
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
- *   dloss/dw11 = ((1 - y) * yhat - y * sigmoid(-z)) * v1 * h1 * (1 - h1) * x1
- *   dloss/dw12 = ((1 - y) * yhat - y * sigmoid(-z)) * v1 * h1 * (1 - h1) * x2
- *   dloss/db1 = ((1 - y) * yhat - y * sigmoid(-z)) * v1 * h1 * (1 - h1)
- *   dloss/dw21 = ((1 - y) * yhat - y * sigmoid(-z)) * v2 * h2 * (1 - h2) * x1
- *   dloss/dw22 = ((1 - y) * yhat - y * sigmoid(-z)) * v2 * h2 * (1 - h2) * x2
- *   dloss/db2 = ((1 - y) * yhat - y * sigmoid(-z)) * v2 * h2 * (1 - h2)
- *   dloss/dv1 = ((1 - y) * yhat - y * sigmoid(-z)) * h1
- *   dloss/dv2 = ((1 - y) * yhat - y * sigmoid(-z)) * h2
- *   dloss/dc = (1 - y) * yhat - y * sigmoid(-z)
+ *   dloss/dz   = (1 - y) * yhat - y * sigmoid(-z)
+ *   dloss/db1  = dloss/dz * v1 * h1 * (1 - h1)    # dloss/d(w11 * x1 + w12 * x2 + b1)
+ *   dloss/dw11 = dloss/db1 * x1
+ *   dloss/dw12 = dloss/db1 * x2
+ *   dloss/db2  = dloss/dz * v2 * h2 * (1 - h2)    # dloss/d(w21 * x1 + w22 * x2 + b2)
+ *   dloss/dw21 = dloss/db2 * x1
+ *   dloss/dw22 = dloss/db2 * x2
+ *   dloss/dv1  = dloss/dz * h1
+ *   dloss/dv2  = dloss/dz * h2
+ *   dloss/dc   = dloss/dz
  */
 export function gradient(params: Params, inputs: Inputs, targets: Targets): { loss: number; grad: Params } {
   packInputs(inputs, $xs, 0, 'inputs');
