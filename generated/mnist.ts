@@ -347,10 +347,10 @@ const $v_7 = new Floats(2048);
 const $v_8 = new Floats(2048);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
-  const layer2_W = $p.layer2_W;
-  const layer1_W = $p.layer1_W;
-  const layer1_b = $p.layer1_b;
-  const layer2_b = $p.layer2_b;
+  const $p_layer2_W = $p.layer2_W;
+  const $p_layer1_W = $p.layer1_W;
+  const $p_layer1_b = $p.layer1_b;
+  const $p_layer2_b = $p.layer2_b;
   // matmul, then layer1_a = tanh
   {
     let $i = 0;
@@ -371,10 +371,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           const $a1 = $x[$l1 + $k];
           const $a2 = $x[$l2 + $k];
           const $a3 = $x[$l3 + $k];
-          const $w0 = layer1_W[$m0 + $k];
-          const $w1 = layer1_W[$m1 + $k];
-          const $w2 = layer1_W[$m2 + $k];
-          const $w3 = layer1_W[$m3 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
+          const $w1 = $p_layer1_W[$m1 + $k];
+          const $w2 = $p_layer1_W[$m2 + $k];
+          const $w3 = $p_layer1_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
@@ -392,22 +392,22 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c11; $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
-        { const $z = $c12; $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
-        { const $z = $c13; $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c21; $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
-        { const $z = $c22; $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
-        { const $z = $c23; $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c31; $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
-        { const $z = $c32; $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
-        { const $z = $c33; $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]))); }
+        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]))); }
+        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]))); }
+        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c11; $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]))); }
+        { const $z = $c12; $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]))); }
+        { const $z = $c13; $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]))); }
+        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c21; $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]))); }
+        { const $z = $c22; $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]))); }
+        { const $z = $c23; $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]))); }
+        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c31; $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]))); }
+        { const $z = $c32; $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]))); }
+        { const $z = $c33; $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]))); }
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -421,16 +421,16 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           const $a1 = $x[$l1 + $k];
           const $a2 = $x[$l2 + $k];
           const $a3 = $x[$l3 + $k];
-          const $w0 = layer1_W[$m0 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -444,19 +444,19 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k];
-          const $w0 = layer1_W[$m0 + $k];
-          const $w1 = layer1_W[$m1 + $k];
-          const $w2 = layer1_W[$m2 + $k];
-          const $w3 = layer1_W[$m3 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
+          const $w1 = $p_layer1_W[$m1 + $k];
+          const $w2 = $p_layer1_W[$m2 + $k];
+          const $w3 = $p_layer1_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]))); }
+        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]))); }
+        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]))); }
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -464,10 +464,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
         let $c00 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k];
-          const $w0 = layer1_W[$m0 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
       }
     }
   }
@@ -491,10 +491,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           const $a1 = $v_layer1_a[$l1 + $k];
           const $a2 = $v_layer1_a[$l2 + $k];
           const $a3 = $v_layer1_a[$l3 + $k];
-          const $w0 = layer2_W[$m0 + $k];
-          const $w1 = layer2_W[$m1 + $k];
-          const $w2 = layer2_W[$m2 + $k];
-          const $w3 = layer2_W[$m3 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
+          const $w1 = $p_layer2_W[$m1 + $k];
+          const $w2 = $p_layer2_W[$m2 + $k];
+          const $w3 = $p_layer2_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
@@ -512,22 +512,22 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c11; $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c12; $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c13; $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c21; $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c22; $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c23; $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c31; $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c32; $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c33; $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
+        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c11; $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c12; $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c13; $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
+        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c21; $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c22; $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c23; $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
+        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c31; $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c32; $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c33; $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -541,16 +541,16 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           const $a1 = $v_layer1_a[$l1 + $k];
           const $a2 = $v_layer1_a[$l2 + $k];
           const $a3 = $v_layer1_a[$l3 + $k];
-          const $w0 = layer2_W[$m0 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -564,19 +564,19 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k];
-          const $w0 = layer2_W[$m0 + $k];
-          const $w1 = layer2_W[$m1 + $k];
-          const $w2 = layer2_W[$m2 + $k];
-          const $w3 = layer2_W[$m3 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
+          const $w1 = $p_layer2_W[$m1 + $k];
+          const $w2 = $p_layer2_W[$m2 + $k];
+          const $w3 = $p_layer2_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -584,10 +584,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
         let $c00 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k];
-          const $w0 = layer2_W[$m0 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
       }
     }
   }
@@ -607,10 +607,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
 }
 
 function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
-  const layer2_W = $p.layer2_W;
-  const layer1_W = $p.layer1_W;
-  const layer1_b = $p.layer1_b;
-  const layer2_b = $p.layer2_b;
+  const $p_layer2_W = $p.layer2_W;
+  const $p_layer1_W = $p.layer1_W;
+  const $p_layer1_b = $p.layer1_b;
+  const $p_layer2_b = $p.layer2_b;
   // matmul, then layer1_a = tanh
   {
     let $i = 0;
@@ -631,10 +631,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           const $a1 = $x[$l1 + $k];
           const $a2 = $x[$l2 + $k];
           const $a3 = $x[$l3 + $k];
-          const $w0 = layer1_W[$m0 + $k];
-          const $w1 = layer1_W[$m1 + $k];
-          const $w2 = layer1_W[$m2 + $k];
-          const $w3 = layer1_W[$m3 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
+          const $w1 = $p_layer1_W[$m1 + $k];
+          const $w2 = $p_layer1_W[$m2 + $k];
+          const $w3 = $p_layer1_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
@@ -652,22 +652,22 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c11; $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
-        { const $z = $c12; $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
-        { const $z = $c13; $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c21; $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
-        { const $z = $c22; $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
-        { const $z = $c23; $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c31; $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
-        { const $z = $c32; $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
-        { const $z = $c33; $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]))); }
+        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]))); }
+        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]))); }
+        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c11; $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]))); }
+        { const $z = $c12; $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]))); }
+        { const $z = $c13; $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]))); }
+        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c21; $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]))); }
+        { const $z = $c22; $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]))); }
+        { const $z = $c23; $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]))); }
+        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c31; $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]))); }
+        { const $z = $c32; $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]))); }
+        { const $z = $c33; $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]))); }
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -681,16 +681,16 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           const $a1 = $x[$l1 + $k];
           const $a2 = $x[$l2 + $k];
           const $a3 = $x[$l3 + $k];
-          const $w0 = layer1_W[$m0 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -704,19 +704,19 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k];
-          const $w0 = layer1_W[$m0 + $k];
-          const $w1 = layer1_W[$m1 + $k];
-          const $w2 = layer1_W[$m2 + $k];
-          const $w3 = layer1_W[$m3 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
+          const $w1 = $p_layer1_W[$m1 + $k];
+          const $w2 = $p_layer1_W[$m2 + $k];
+          const $w3 = $p_layer1_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]))); }
+        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]))); }
+        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]))); }
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -724,10 +724,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
         let $c00 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k];
-          const $w0 = layer1_W[$m0 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
       }
     }
   }
@@ -751,10 +751,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           const $a1 = $v_layer1_a[$l1 + $k];
           const $a2 = $v_layer1_a[$l2 + $k];
           const $a3 = $v_layer1_a[$l3 + $k];
-          const $w0 = layer2_W[$m0 + $k];
-          const $w1 = layer2_W[$m1 + $k];
-          const $w2 = layer2_W[$m2 + $k];
-          const $w3 = layer2_W[$m3 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
+          const $w1 = $p_layer2_W[$m1 + $k];
+          const $w2 = $p_layer2_W[$m2 + $k];
+          const $w3 = $p_layer2_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
@@ -772,22 +772,22 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c11; $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c12; $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c13; $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c21; $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c22; $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c23; $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c31; $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c32; $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c33; $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
+        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c11; $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c12; $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c13; $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
+        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c21; $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c22; $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c23; $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
+        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c31; $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c32; $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c33; $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -801,16 +801,16 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           const $a1 = $v_layer1_a[$l1 + $k];
           const $a2 = $v_layer1_a[$l2 + $k];
           const $a3 = $v_layer1_a[$l3 + $k];
-          const $w0 = layer2_W[$m0 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -824,19 +824,19 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k];
-          const $w0 = layer2_W[$m0 + $k];
-          const $w1 = layer2_W[$m1 + $k];
-          const $w2 = layer2_W[$m2 + $k];
-          const $w3 = layer2_W[$m3 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
+          const $w1 = $p_layer2_W[$m1 + $k];
+          const $w2 = $p_layer2_W[$m2 + $k];
+          const $w3 = $p_layer2_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -844,10 +844,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
         let $c00 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k];
-          const $w0 = layer2_W[$m0 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
       }
     }
   }
@@ -900,10 +900,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $g_layer1_b = $g.layer1_b;
   const $g_layer2_W = $g.layer2_W;
   const $g_layer2_b = $g.layer2_b;
-  const layer2_W = $p.layer2_W;
-  const layer1_W = $p.layer1_W;
-  const layer1_b = $p.layer1_b;
-  const layer2_b = $p.layer2_b;
+  const $p_layer2_W = $p.layer2_W;
+  const $p_layer1_W = $p.layer1_W;
+  const $p_layer1_b = $p.layer1_b;
+  const $p_layer2_b = $p.layer2_b;
   // matmul, then layer1_a = tanh
   {
     let $i = 0;
@@ -924,10 +924,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $a1 = $x[$l1 + $k];
           const $a2 = $x[$l2 + $k];
           const $a3 = $x[$l3 + $k];
-          const $w0 = layer1_W[$m0 + $k];
-          const $w1 = layer1_W[$m1 + $k];
-          const $w2 = layer1_W[$m2 + $k];
-          const $w3 = layer1_W[$m3 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
+          const $w1 = $p_layer1_W[$m1 + $k];
+          const $w2 = $p_layer1_W[$m2 + $k];
+          const $w3 = $p_layer1_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
@@ -945,22 +945,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c11; $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
-        { const $z = $c12; $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
-        { const $z = $c13; $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c21; $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
-        { const $z = $c22; $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
-        { const $z = $c23; $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c31; $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
-        { const $z = $c32; $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
-        { const $z = $c33; $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]))); }
+        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]))); }
+        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]))); }
+        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c11; $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]))); }
+        { const $z = $c12; $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]))); }
+        { const $z = $c13; $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]))); }
+        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c21; $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]))); }
+        { const $z = $c22; $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]))); }
+        { const $z = $c23; $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]))); }
+        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c31; $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]))); }
+        { const $z = $c32; $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]))); }
+        { const $z = $c33; $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]))); }
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -974,16 +974,16 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $a1 = $x[$l1 + $k];
           const $a2 = $x[$l2 + $k];
           const $a3 = $x[$l3 + $k];
-          const $w0 = layer1_W[$m0 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -997,19 +997,19 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k];
-          const $w0 = layer1_W[$m0 + $k];
-          const $w1 = layer1_W[$m1 + $k];
-          const $w2 = layer1_W[$m2 + $k];
-          const $w3 = layer1_W[$m3 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
+          const $w1 = $p_layer1_W[$m1 + $k];
+          const $w2 = $p_layer1_W[$m2 + $k];
+          const $w3 = $p_layer1_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + layer1_b[($j + 1)]))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + layer1_b[($j + 2)]))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + layer1_b[($j + 3)]))); }
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
+        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]))); }
+        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]))); }
+        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]))); }
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -1017,10 +1017,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         let $c00 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k];
-          const $w0 = layer1_W[$m0 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + layer1_b[($j)]))); }
+        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]))); }
       }
     }
   }
@@ -1044,10 +1044,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $a1 = $v_layer1_a[$l1 + $k];
           const $a2 = $v_layer1_a[$l2 + $k];
           const $a3 = $v_layer1_a[$l3 + $k];
-          const $w0 = layer2_W[$m0 + $k];
-          const $w1 = layer2_W[$m1 + $k];
-          const $w2 = layer2_W[$m2 + $k];
-          const $w3 = layer2_W[$m3 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
+          const $w1 = $p_layer2_W[$m1 + $k];
+          const $w2 = $p_layer2_W[$m2 + $k];
+          const $w3 = $p_layer2_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
@@ -1065,22 +1065,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c11; $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c12; $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c13; $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c21; $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c22; $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c23; $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c31; $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c32; $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c33; $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
+        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c11; $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c12; $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c13; $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
+        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c21; $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c22; $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c23; $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
+        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c31; $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c32; $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c33; $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -1094,16 +1094,16 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $a1 = $v_layer1_a[$l1 + $k];
           const $a2 = $v_layer1_a[$l2 + $k];
           const $a3 = $v_layer1_a[$l3 + $k];
-          const $w0 = layer2_W[$m0 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -1117,19 +1117,19 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k];
-          const $w0 = layer2_W[$m0 + $k];
-          const $w1 = layer2_W[$m1 + $k];
-          const $w2 = layer2_W[$m2 + $k];
-          const $w3 = layer2_W[$m3 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
+          const $w1 = $p_layer2_W[$m1 + $k];
+          const $w2 = $p_layer2_W[$m2 + $k];
+          const $w3 = $p_layer2_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -1137,10 +1137,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         let $c00 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k];
-          const $w0 = layer2_W[$m0 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]); }
       }
     }
   }
@@ -1243,10 +1243,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $a1 = $v_6[$l1 + $k];
           const $a2 = $v_6[$l2 + $k];
           const $a3 = $v_6[$l3 + $k];
-          const $w0 = layer2_W[$m0 + $k * 32];
-          const $w1 = layer2_W[$m1 + $k * 32];
-          const $w2 = layer2_W[$m2 + $k * 32];
-          const $w3 = layer2_W[$m3 + $k * 32];
+          const $w0 = $p_layer2_W[$m0 + $k * 32];
+          const $w1 = $p_layer2_W[$m1 + $k * 32];
+          const $w2 = $p_layer2_W[$m2 + $k * 32];
+          const $w3 = $p_layer2_W[$m3 + $k * 32];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
@@ -1293,7 +1293,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $a1 = $v_6[$l1 + $k];
           const $a2 = $v_6[$l2 + $k];
           const $a3 = $v_6[$l3 + $k];
-          const $w0 = layer2_W[$m0 + $k * 32];
+          const $w0 = $p_layer2_W[$m0 + $k * 32];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
@@ -1316,10 +1316,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 10; $k++) {
           const $a0 = $v_6[$l0 + $k];
-          const $w0 = layer2_W[$m0 + $k * 32];
-          const $w1 = layer2_W[$m1 + $k * 32];
-          const $w2 = layer2_W[$m2 + $k * 32];
-          const $w3 = layer2_W[$m3 + $k * 32];
+          const $w0 = $p_layer2_W[$m0 + $k * 32];
+          const $w1 = $p_layer2_W[$m1 + $k * 32];
+          const $w2 = $p_layer2_W[$m2 + $k * 32];
+          const $w3 = $p_layer2_W[$m3 + $k * 32];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
@@ -1336,7 +1336,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         let $c00 = 0;
         for (let $k = 0; $k < 10; $k++) {
           const $a0 = $v_6[$l0 + $k];
-          const $w0 = layer2_W[$m0 + $k * 32];
+          const $w0 = $p_layer2_W[$m0 + $k * 32];
           $c00 += $a0 * $w0;
         }
         { const $z = $c00; $v_8[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)] * $v_layer1_a[($i) * 32 + ($j)]))); }

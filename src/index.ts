@@ -17,6 +17,10 @@ import { schedule, type Program } from './5-lower/schedule.js';
 import { emitModule, type EmitOptions } from './6-emit/module.js';
 import { loadModule, type GeneratedModule } from './load/loader.js';
 import { formatFormulas, gradientFormulas } from './inspect/formulas.js';
+import { topoOrder } from './ir/walk.js';
+
+/** Gradient graphs up to this many nodes get the named-steps formulas in the doc comment. */
+const DOC_STEPS_LIMIT = 10_000;
 import type { Model } from './model.js';
 
 export interface Generated {
@@ -32,8 +36,11 @@ export function generate(def: ModelDefinition | Model, options: EmitOptions & { 
   const model = buildModel(def, options.source); // phases 1 and 2
   const derived = derive(model); // phases 3 and 4
   const program = schedule(derived, options); // phase 5
-  // The gradient's doc comment shows the formulas exactly as `gradc grad` prints them.
-  const gradientDoc = formatFormulas(gradientFormulas({ original: model, derived })).split('\n');
+  // The gradient's doc comment shows the formulas exactly as `gradc grad` prints them, while
+  // the gradient graph is small enough to read; beyond that, one bounded formula per parameter.
+  const gradientDoc = topoOrder(derived.grads).length <= DOC_STEPS_LIMIT
+    ? formatFormulas(gradientFormulas({ original: model, derived })).split('\n')
+    : undefined;
   const code = emitModule(program, { ...options, gradientDoc }); // phase 6
   return { model, derived, program, code };
 }

@@ -159,3 +159,41 @@ describe('softmax cross-entropy', () => {
     expect(r.grad.w).toBeCloseTo(1000, 9);
   });
 });
+
+describe('looped lowering: cases found in review', () => {
+  const cases = {
+    // A fused epilogue must not read a value computed after its gemm (2*b, a second gemm, a softmax).
+    'epilogue reads a parameter-only value': defineModel('e1', (m) => {
+      m.input('x', 3); m.target('y', 2); m.param('W', { shape: [2, 3] }); m.param('b', { shape: [2], init: [0.4, -0.7] });
+      m.def('h', 'tanh(W * x + 2 * b)'); m.loss('sum((h - y).^2)'); m.output('h');
+    }),
+    'two gemms summed': defineModel('e2', (m) => {
+      m.input('x', 3); m.input('u', 2); m.target('y', 4); m.param('W1', { shape: [4, 3] }); m.param('W2', { shape: [4, 2] });
+      m.def('h', 'tanh(W1 * x + W2 * u)'); m.loss('sum((h - y).^2)'); m.output('h');
+    }),
+    'two heads on one layer (the backward pass sums two gemms)': defineModel('e3', (m) => {
+      m.input('x', 3); m.target('y', 2); m.target('t', 2);
+      m.param('W1', { shape: [4, 3] }); m.param('W2', { shape: [2, 4] }); m.param('W3', { shape: [2, 4] });
+      m.def('h', 'tanh(W1 * x)'); m.def('o', 'W2 * h'); m.def('p', 'W3 * h'); m.loss('sum((o - y).^2) + sum((p - t).^2)');
+    }),
+    // Parameter names that are globals or reserved words in JavaScript.
+    'parameters named Math and new': defineModel('e4', (m) => {
+      m.input('x', 3); m.target('y'); m.param('Math', { shape: [3], init: [0.1, 0.2, 0.3] }); m.param('new', 0.5);
+      m.loss('(new * exp(dot(Math, x)) - y)^2');
+    }),
+  };
+  for (const [name, def] of Object.entries(cases)) {
+    it(`${name}: loops = unrolled, and stays so when the parameters change`, () => {
+      const u = compile(def, { lowering: 'unrolled' });
+      const l = compile(def, { lowering: 'loops', maxBatch: 3 });
+      const p = u.initParams(2);
+      const n = 5, X = rows(n, u.INPUT_SIZE, (i) => Math.sin(0.9 * i)), Y = rows(n, u.TARGET_SIZE, (i) => Math.cos(i));
+      for (let round = 0; round < 2; round++) {
+        const gu = u.gradientBatch(p, X, Y, n), gl = l.gradientBatch(p, X, Y, n);
+        expect(Math.abs(gu.loss - gl.loss) / Math.abs(gu.loss)).toBeLessThan(1e-12);
+        expect(maxRelDiff(gu.grad, gl.grad)).toBeLessThan(1e-12);
+        u.stepBatch(p, X, Y, n, 0.3); // new parameters for the second round
+      }
+    });
+  }
+});

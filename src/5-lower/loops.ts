@@ -113,17 +113,18 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
     const hoists: string[] = [];
     const hoisted = new Set<string>();
     const hoist = (line: string) => { if (!hoisted.has(line)) { hoisted.add(line); hoists.push(line); } };
-    const steps: LoopStep[] = [];
+    const steps: (LoopStep | null)[] = []; // null: a gemm moved later to carry its epilogue
     const access = new Map<Node, Access>();
 
     const leafAccess = (n: Node): Access => {
       const name = n.attrs.name!;
       if (n.op === 'const') return { base: '0', bs: 0, strides: n.shape.map(() => 0), shape: n.shape, scalar: literal(n.attrs.value!) };
       if (n.op === 'param') {
-        hoist(`const ${name} = $p.${name};`);
+        const local = `$p_${name}`; // `$`: never a user's name, a global (Math) or a reserved word
+        hoist(`const ${local} = $p.${name};`);
         return n.shape.length === 0
-          ? { base: '0', bs: 0, strides: [], shape: n.shape, scalar: name }
-          : { arr: name, base: '0', bs: 0, strides: rowMajor(n.shape), shape: n.shape };
+          ? { base: '0', bs: 0, strides: [], shape: n.shape, scalar: local }
+          : { arr: local, base: '0', bs: 0, strides: rowMajor(n.shape), shape: n.shape };
       }
       const slots = n.op === 'input' ? layout.inputs : layout.targets;
       const slot = slots.find((s) => s.name === name)!;
@@ -246,8 +247,11 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
       if (fromGemm) {
         const k = gemmOf.get(fromGemm)!;
         const g = steps[k] as Extract<LoopStep, { kind: 'gemm' }>;
-        const value = substitute({ ...out, inline: { op: n.op, args } }, access.get(fromGemm)!, GEMM_RESULT);
-        steps[k] = { ...g, epilogue: { out, value }, comment: `${g.comment ?? 'matmul'}, then ${comment(n) ?? n.op}` };
+        const value = substitute({ base: '0', bs: out.bs, strides: out.strides, shape: out.shape, inline: { op: n.op, args } }, access.get(fromGemm)!, GEMM_RESULT);
+        // The gemm moves here, where everything the epilogue reads has been computed (its own
+        // operands were ready at k already, and nothing else reads its result).
+        steps[k] = null;
+        steps.push({ ...g, epilogue: { out, value }, comment: `${g.comment ?? 'matmul'}, then ${comment(n) ?? n.op}` });
         gemmOf.delete(fromGemm);
         continue;
       }
@@ -281,10 +285,43 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
       }
     }
     if (kind !== 'forward') steps.push({ kind: 'lossSum', value: access.get(model.loss)! });
-    return { kind, hoists, steps };
+    const final = steps.filter((x): x is LoopStep => x !== null);
+    checkWrittenBeforeRead(final, kind);
+    return { kind, hoists, steps: final };
   };
 
   return { maxBatch, buffers, kernels: { forward: build('forward'), loss: build('loss'), gradient: build('gradient') } };
+}
+
+/** Arrays an access reads (through fused expressions). */
+function readsOf(a: Access, out: Set<string>): void {
+  if (a.inline) for (const x of a.inline.args) readsOf(x, out);
+  else if (a.arr) out.add(a.arr);
+}
+
+/**
+ * The plan's invariant, checked: every buffer a step reads was written by an earlier step
+ * of the same kernel. A violation is a bug in gradc, reported as such.
+ */
+function checkWrittenBeforeRead(steps: readonly LoopStep[], kind: string): void {
+  const written = new Set<string>();
+  for (const s of steps) {
+    const reads = new Set<string>();
+    const writes: (string | undefined)[] = [];
+    switch (s.kind) {
+      case 'elementwise': case 'rowwise': s.args.forEach((a) => readsOf(a, reads)); writes.push(s.out.arr); break;
+      case 'gemm':
+        reads.add(s.L.arr); reads.add(s.R.arr);
+        if (s.epilogue) { readsOf(s.epilogue.value, reads); writes.push(s.epilogue.out.arr); } else writes.push(s.out.arr);
+        break;
+      case 'reduce': readsOf(s.value, reads); break;
+      case 'lossSum': readsOf(s.value, reads); break;
+    }
+    for (const r of reads) {
+      if (r.startsWith('$v') && !written.has(r)) throw new Error(`gradc bug: the ${kind} kernel reads ${r} before writing it`);
+    }
+    for (const w of writes) if (w) written.add(w);
+  }
 }
 
 /** The gemm for a batched matrix-vector product, or null when the operands do not fit one. */

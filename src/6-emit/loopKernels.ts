@@ -50,7 +50,7 @@ const indent = (s: string) => s.split('\n').map((l) => (l ? `  ${l}` : l)).join(
 
 function elementwise(s: Extract<LoopStep, { kind: 'elementwise' }>): string {
   const body = (coords: string[]) => {
-    const args = s.args.map((a) => at(a.shape.length === 0 && coords.length ? a : a, '$b', a.shape.length ? coords : []));
+    const args = s.args.map((a) => at(a, '$b', a.shape.length ? coords : []));
     const value = s.op === 'copy' ? args[0] : OPS[s.op].js!(...args);
     return `${at(s.out, '$b', coords)} = ${value};`;
   };
@@ -77,7 +77,7 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
     const e = s.epilogue;
     if (e) {
       // p is the sample, q the element; $z is the product, read by the fused elementwise chain.
-      return `{ const $z = ${v}; ${at(e.out, p, [q])} = ${at(e.value.inline ? { ...e.value, scalar: undefined } : e.value, p, [q])}; }`;
+      return `{ const $z = ${v}; ${at(e.out, p, [q])} = ${at(e.value, p, [q])}; }`;
     }
     return `${out.arr}[${idx(out, p, q)}] ${s.accumulate ? '+=' : '='} ${v};`;
   };

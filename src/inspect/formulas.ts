@@ -79,6 +79,9 @@ export function selectParams(model: Model, wrt: readonly string[] = []): number[
 const LOSS = 'loss';
 /** Longest formula printed; a longer subexpression prints as `…` (unnamed DAGs can expand exponentially). */
 const MAX_LENGTH = 20_000;
+/** The `# dloss/d(...)` annotation of an unnamed step is a hint, so it is kept short (and linear on deep graphs). */
+const ANNOTATION_LENGTH = 120;
+const ANNOTATION_DEPTH = 6;
 export const adjointLabel = (name: string): string => `d${LOSS}/d${name}`;
 
 /** Number of operations in `n` up to `limit`, not counting inside named nodes. */
@@ -129,7 +132,7 @@ export function gradientFormulas(def: ModelDefinition | Model | Inspected, optio
   });
   for (const f of fwdOrder.slice().reverse()) {
     const a = derived.adjoints.get(f);
-    if (a && !labels.has(f) && f.args.length > 0 && !adjointOf.has(a)) adjointOf.set(a, formula(f, labels));
+    if (a && !labels.has(f) && f.args.length > 0 && !adjointOf.has(a)) adjointOf.set(a, formula(f, labels, { maxLength: ANNOTATION_LENGTH, maxDepth: ANNOTATION_DEPTH }));
   }
 
   // Steps: shared backward subexpressions worth a name.

@@ -348,10 +348,10 @@ const $v_7 = new Floats(1280);
 const $v_8 = new Floats(1280);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
-  const layer2_W = $p.layer2_W;
-  const layer1_W = $p.layer1_W;
-  const layer1_b = $p.layer1_b;
-  const layer2_b = $p.layer2_b;
+  const $p_layer2_W = $p.layer2_W;
+  const $p_layer1_W = $p.layer1_W;
+  const $p_layer1_b = $p.layer1_b;
+  const $p_layer2_b = $p.layer2_b;
   // matmul, then layer1_a = relu
   {
     let $i = 0;
@@ -372,10 +372,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           const $a1 = $x[$l1 + $k];
           const $a2 = $x[$l2 + $k];
           const $a3 = $x[$l3 + $k];
-          const $w0 = layer1_W[$m0 + $k];
-          const $w1 = layer1_W[$m1 + $k];
-          const $w2 = layer1_W[$m2 + $k];
-          const $w3 = layer1_W[$m3 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
+          const $w1 = $p_layer1_W[$m1 + $k];
+          const $w2 = $p_layer1_W[$m2 + $k];
+          const $w3 = $p_layer1_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
@@ -393,22 +393,22 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
-        { const $z = $c01; $v_layer1_a[($i) * 20 + ($j + 1)] = ((($z + layer1_b[($j + 1)]) > 0 ? ($z + layer1_b[($j + 1)]) : 0)); }
-        { const $z = $c02; $v_layer1_a[($i) * 20 + ($j + 2)] = ((($z + layer1_b[($j + 2)]) > 0 ? ($z + layer1_b[($j + 2)]) : 0)); }
-        { const $z = $c03; $v_layer1_a[($i) * 20 + ($j + 3)] = ((($z + layer1_b[($j + 3)]) > 0 ? ($z + layer1_b[($j + 3)]) : 0)); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
-        { const $z = $c11; $v_layer1_a[($i + 1) * 20 + ($j + 1)] = ((($z + layer1_b[($j + 1)]) > 0 ? ($z + layer1_b[($j + 1)]) : 0)); }
-        { const $z = $c12; $v_layer1_a[($i + 1) * 20 + ($j + 2)] = ((($z + layer1_b[($j + 2)]) > 0 ? ($z + layer1_b[($j + 2)]) : 0)); }
-        { const $z = $c13; $v_layer1_a[($i + 1) * 20 + ($j + 3)] = ((($z + layer1_b[($j + 3)]) > 0 ? ($z + layer1_b[($j + 3)]) : 0)); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
-        { const $z = $c21; $v_layer1_a[($i + 2) * 20 + ($j + 1)] = ((($z + layer1_b[($j + 1)]) > 0 ? ($z + layer1_b[($j + 1)]) : 0)); }
-        { const $z = $c22; $v_layer1_a[($i + 2) * 20 + ($j + 2)] = ((($z + layer1_b[($j + 2)]) > 0 ? ($z + layer1_b[($j + 2)]) : 0)); }
-        { const $z = $c23; $v_layer1_a[($i + 2) * 20 + ($j + 3)] = ((($z + layer1_b[($j + 3)]) > 0 ? ($z + layer1_b[($j + 3)]) : 0)); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
-        { const $z = $c31; $v_layer1_a[($i + 3) * 20 + ($j + 1)] = ((($z + layer1_b[($j + 1)]) > 0 ? ($z + layer1_b[($j + 1)]) : 0)); }
-        { const $z = $c32; $v_layer1_a[($i + 3) * 20 + ($j + 2)] = ((($z + layer1_b[($j + 2)]) > 0 ? ($z + layer1_b[($j + 2)]) : 0)); }
-        { const $z = $c33; $v_layer1_a[($i + 3) * 20 + ($j + 3)] = ((($z + layer1_b[($j + 3)]) > 0 ? ($z + layer1_b[($j + 3)]) : 0)); }
+        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
+        { const $z = $c01; $v_layer1_a[($i) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]) > 0 ? ($z + $p_layer1_b[($j + 1)]) : 0)); }
+        { const $z = $c02; $v_layer1_a[($i) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]) > 0 ? ($z + $p_layer1_b[($j + 2)]) : 0)); }
+        { const $z = $c03; $v_layer1_a[($i) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]) > 0 ? ($z + $p_layer1_b[($j + 3)]) : 0)); }
+        { const $z = $c10; $v_layer1_a[($i + 1) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
+        { const $z = $c11; $v_layer1_a[($i + 1) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]) > 0 ? ($z + $p_layer1_b[($j + 1)]) : 0)); }
+        { const $z = $c12; $v_layer1_a[($i + 1) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]) > 0 ? ($z + $p_layer1_b[($j + 2)]) : 0)); }
+        { const $z = $c13; $v_layer1_a[($i + 1) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]) > 0 ? ($z + $p_layer1_b[($j + 3)]) : 0)); }
+        { const $z = $c20; $v_layer1_a[($i + 2) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
+        { const $z = $c21; $v_layer1_a[($i + 2) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]) > 0 ? ($z + $p_layer1_b[($j + 1)]) : 0)); }
+        { const $z = $c22; $v_layer1_a[($i + 2) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]) > 0 ? ($z + $p_layer1_b[($j + 2)]) : 0)); }
+        { const $z = $c23; $v_layer1_a[($i + 2) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]) > 0 ? ($z + $p_layer1_b[($j + 3)]) : 0)); }
+        { const $z = $c30; $v_layer1_a[($i + 3) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
+        { const $z = $c31; $v_layer1_a[($i + 3) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]) > 0 ? ($z + $p_layer1_b[($j + 1)]) : 0)); }
+        { const $z = $c32; $v_layer1_a[($i + 3) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]) > 0 ? ($z + $p_layer1_b[($j + 2)]) : 0)); }
+        { const $z = $c33; $v_layer1_a[($i + 3) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]) > 0 ? ($z + $p_layer1_b[($j + 3)]) : 0)); }
       }
       for (; $j < 20; $j++) {
         const $l0 = $xo + ($i) * 16;
@@ -422,16 +422,16 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           const $a1 = $x[$l1 + $k];
           const $a2 = $x[$l2 + $k];
           const $a3 = $x[$l3 + $k];
-          const $w0 = layer1_W[$m0 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
+        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
+        { const $z = $c10; $v_layer1_a[($i + 1) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
+        { const $z = $c20; $v_layer1_a[($i + 2) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
+        { const $z = $c30; $v_layer1_a[($i + 3) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -445,19 +445,19 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k];
-          const $w0 = layer1_W[$m0 + $k];
-          const $w1 = layer1_W[$m1 + $k];
-          const $w2 = layer1_W[$m2 + $k];
-          const $w3 = layer1_W[$m3 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
+          const $w1 = $p_layer1_W[$m1 + $k];
+          const $w2 = $p_layer1_W[$m2 + $k];
+          const $w3 = $p_layer1_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
-        { const $z = $c01; $v_layer1_a[($i) * 20 + ($j + 1)] = ((($z + layer1_b[($j + 1)]) > 0 ? ($z + layer1_b[($j + 1)]) : 0)); }
-        { const $z = $c02; $v_layer1_a[($i) * 20 + ($j + 2)] = ((($z + layer1_b[($j + 2)]) > 0 ? ($z + layer1_b[($j + 2)]) : 0)); }
-        { const $z = $c03; $v_layer1_a[($i) * 20 + ($j + 3)] = ((($z + layer1_b[($j + 3)]) > 0 ? ($z + layer1_b[($j + 3)]) : 0)); }
+        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
+        { const $z = $c01; $v_layer1_a[($i) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]) > 0 ? ($z + $p_layer1_b[($j + 1)]) : 0)); }
+        { const $z = $c02; $v_layer1_a[($i) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]) > 0 ? ($z + $p_layer1_b[($j + 2)]) : 0)); }
+        { const $z = $c03; $v_layer1_a[($i) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]) > 0 ? ($z + $p_layer1_b[($j + 3)]) : 0)); }
       }
       for (; $j < 20; $j++) {
         const $l0 = $xo + ($i) * 16;
@@ -465,10 +465,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
         let $c00 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k];
-          const $w0 = layer1_W[$m0 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
+        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
       }
     }
   }
@@ -492,10 +492,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           const $a1 = $v_layer1_a[$l1 + $k];
           const $a2 = $v_layer1_a[$l2 + $k];
           const $a3 = $v_layer1_a[$l3 + $k];
-          const $w0 = layer2_W[$m0 + $k];
-          const $w1 = layer2_W[$m1 + $k];
-          const $w2 = layer2_W[$m2 + $k];
-          const $w3 = layer2_W[$m3 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
+          const $w1 = $p_layer2_W[$m1 + $k];
+          const $w2 = $p_layer2_W[$m2 + $k];
+          const $w3 = $p_layer2_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
@@ -513,22 +513,22 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 4 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c01; $v_layer2_z[($i) * 4 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c02; $v_layer2_z[($i) * 4 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c03; $v_layer2_z[($i) * 4 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 4 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c11; $v_layer2_z[($i + 1) * 4 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c12; $v_layer2_z[($i + 1) * 4 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c13; $v_layer2_z[($i + 1) * 4 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 4 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c21; $v_layer2_z[($i + 2) * 4 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c22; $v_layer2_z[($i + 2) * 4 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c23; $v_layer2_z[($i + 2) * 4 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 4 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c31; $v_layer2_z[($i + 3) * 4 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c32; $v_layer2_z[($i + 3) * 4 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c33; $v_layer2_z[($i + 3) * 4 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c00; $v_layer2_z[($i) * 4 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c01; $v_layer2_z[($i) * 4 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c02; $v_layer2_z[($i) * 4 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c03; $v_layer2_z[($i) * 4 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
+        { const $z = $c10; $v_layer2_z[($i + 1) * 4 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c11; $v_layer2_z[($i + 1) * 4 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c12; $v_layer2_z[($i + 1) * 4 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c13; $v_layer2_z[($i + 1) * 4 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
+        { const $z = $c20; $v_layer2_z[($i + 2) * 4 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c21; $v_layer2_z[($i + 2) * 4 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c22; $v_layer2_z[($i + 2) * 4 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c23; $v_layer2_z[($i + 2) * 4 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
+        { const $z = $c30; $v_layer2_z[($i + 3) * 4 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c31; $v_layer2_z[($i + 3) * 4 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c32; $v_layer2_z[($i + 3) * 4 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c33; $v_layer2_z[($i + 3) * 4 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
       }
       for (; $j < 4; $j++) {
         const $l0 = ($i) * 20;
@@ -542,16 +542,16 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           const $a1 = $v_layer1_a[$l1 + $k];
           const $a2 = $v_layer1_a[$l2 + $k];
           const $a3 = $v_layer1_a[$l3 + $k];
-          const $w0 = layer2_W[$m0 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 4 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 4 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 4 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 4 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c00; $v_layer2_z[($i) * 4 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c10; $v_layer2_z[($i + 1) * 4 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c20; $v_layer2_z[($i + 2) * 4 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c30; $v_layer2_z[($i + 3) * 4 + ($j)] = ($z + $p_layer2_b[($j)]); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -565,19 +565,19 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k];
-          const $w0 = layer2_W[$m0 + $k];
-          const $w1 = layer2_W[$m1 + $k];
-          const $w2 = layer2_W[$m2 + $k];
-          const $w3 = layer2_W[$m3 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
+          const $w1 = $p_layer2_W[$m1 + $k];
+          const $w2 = $p_layer2_W[$m2 + $k];
+          const $w3 = $p_layer2_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 4 + ($j)] = ($z + layer2_b[($j)]); }
-        { const $z = $c01; $v_layer2_z[($i) * 4 + ($j + 1)] = ($z + layer2_b[($j + 1)]); }
-        { const $z = $c02; $v_layer2_z[($i) * 4 + ($j + 2)] = ($z + layer2_b[($j + 2)]); }
-        { const $z = $c03; $v_layer2_z[($i) * 4 + ($j + 3)] = ($z + layer2_b[($j + 3)]); }
+        { const $z = $c00; $v_layer2_z[($i) * 4 + ($j)] = ($z + $p_layer2_b[($j)]); }
+        { const $z = $c01; $v_layer2_z[($i) * 4 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]); }
+        { const $z = $c02; $v_layer2_z[($i) * 4 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]); }
+        { const $z = $c03; $v_layer2_z[($i) * 4 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]); }
       }
       for (; $j < 4; $j++) {
         const $l0 = ($i) * 20;
@@ -585,10 +585,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
         let $c00 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k];
-          const $w0 = layer2_W[$m0 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 4 + ($j)] = ($z + layer2_b[($j)]); }
+        { const $z = $c00; $v_layer2_z[($i) * 4 + ($j)] = ($z + $p_layer2_b[($j)]); }
       }
     }
   }
@@ -602,10 +602,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
 }
 
 function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
-  const layer2_W = $p.layer2_W;
-  const layer1_W = $p.layer1_W;
-  const layer1_b = $p.layer1_b;
-  const layer2_b = $p.layer2_b;
+  const $p_layer2_W = $p.layer2_W;
+  const $p_layer1_W = $p.layer1_W;
+  const $p_layer1_b = $p.layer1_b;
+  const $p_layer2_b = $p.layer2_b;
   // matmul, then layer1_a = relu
   {
     let $i = 0;
@@ -626,10 +626,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           const $a1 = $x[$l1 + $k];
           const $a2 = $x[$l2 + $k];
           const $a3 = $x[$l3 + $k];
-          const $w0 = layer1_W[$m0 + $k];
-          const $w1 = layer1_W[$m1 + $k];
-          const $w2 = layer1_W[$m2 + $k];
-          const $w3 = layer1_W[$m3 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
+          const $w1 = $p_layer1_W[$m1 + $k];
+          const $w2 = $p_layer1_W[$m2 + $k];
+          const $w3 = $p_layer1_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
@@ -647,22 +647,22 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
-        { const $z = $c01; $v_layer1_a[($i) * 20 + ($j + 1)] = ((($z + layer1_b[($j + 1)]) > 0 ? ($z + layer1_b[($j + 1)]) : 0)); }
-        { const $z = $c02; $v_layer1_a[($i) * 20 + ($j + 2)] = ((($z + layer1_b[($j + 2)]) > 0 ? ($z + layer1_b[($j + 2)]) : 0)); }
-        { const $z = $c03; $v_layer1_a[($i) * 20 + ($j + 3)] = ((($z + layer1_b[($j + 3)]) > 0 ? ($z + layer1_b[($j + 3)]) : 0)); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
-        { const $z = $c11; $v_layer1_a[($i + 1) * 20 + ($j + 1)] = ((($z + layer1_b[($j + 1)]) > 0 ? ($z + layer1_b[($j + 1)]) : 0)); }
-        { const $z = $c12; $v_layer1_a[($i + 1) * 20 + ($j + 2)] = ((($z + layer1_b[($j + 2)]) > 0 ? ($z + layer1_b[($j + 2)]) : 0)); }
-        { const $z = $c13; $v_layer1_a[($i + 1) * 20 + ($j + 3)] = ((($z + layer1_b[($j + 3)]) > 0 ? ($z + layer1_b[($j + 3)]) : 0)); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
-        { const $z = $c21; $v_layer1_a[($i + 2) * 20 + ($j + 1)] = ((($z + layer1_b[($j + 1)]) > 0 ? ($z + layer1_b[($j + 1)]) : 0)); }
-        { const $z = $c22; $v_layer1_a[($i + 2) * 20 + ($j + 2)] = ((($z + layer1_b[($j + 2)]) > 0 ? ($z + layer1_b[($j + 2)]) : 0)); }
-        { const $z = $c23; $v_layer1_a[($i + 2) * 20 + ($j + 3)] = ((($z + layer1_b[($j + 3)]) > 0 ? ($z + layer1_b[($j + 3)]) : 0)); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
-        { const $z = $c31; $v_layer1_a[($i + 3) * 20 + ($j + 1)] = ((($z + layer1_b[($j + 1)]) > 0 ? ($z + layer1_b[($j + 1)]) : 0)); }
-        { const $z = $c32; $v_layer1_a[($i + 3) * 20 + ($j + 2)] = ((($z + layer1_b[($j + 2)]) > 0 ? ($z + layer1_b[($j + 2)]) : 0)); }
-        { const $z = $c33; $v_layer1_a[($i + 3) * 20 + ($j + 3)] = ((($z + layer1_b[($j + 3)]) > 0 ? ($z + layer1_b[($j + 3)]) : 0)); }
+        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
+        { const $z = $c01; $v_layer1_a[($i) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]) > 0 ? ($z + $p_layer1_b[($j + 1)]) : 0)); }
+        { const $z = $c02; $v_layer1_a[($i) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]) > 0 ? ($z + $p_layer1_b[($j + 2)]) : 0)); }
+        { const $z = $c03; $v_layer1_a[($i) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]) > 0 ? ($z + $p_layer1_b[($j + 3)]) : 0)); }
+        { const $z = $c10; $v_layer1_a[($i + 1) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
+        { const $z = $c11; $v_layer1_a[($i + 1) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]) > 0 ? ($z + $p_layer1_b[($j + 1)]) : 0)); }
+        { const $z = $c12; $v_layer1_a[($i + 1) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]) > 0 ? ($z + $p_layer1_b[($j + 2)]) : 0)); }
+        { const $z = $c13; $v_layer1_a[($i + 1) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]) > 0 ? ($z + $p_layer1_b[($j + 3)]) : 0)); }
+        { const $z = $c20; $v_layer1_a[($i + 2) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
+        { const $z = $c21; $v_layer1_a[($i + 2) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]) > 0 ? ($z + $p_layer1_b[($j + 1)]) : 0)); }
+        { const $z = $c22; $v_layer1_a[($i + 2) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]) > 0 ? ($z + $p_layer1_b[($j + 2)]) : 0)); }
+        { const $z = $c23; $v_layer1_a[($i + 2) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]) > 0 ? ($z + $p_layer1_b[($j + 3)]) : 0)); }
+        { const $z = $c30; $v_layer1_a[($i + 3) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
+        { const $z = $c31; $v_layer1_a[($i + 3) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]) > 0 ? ($z + $p_layer1_b[($j + 1)]) : 0)); }
+        { const $z = $c32; $v_layer1_a[($i + 3) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]) > 0 ? ($z + $p_layer1_b[($j + 2)]) : 0)); }
+        { const $z = $c33; $v_layer1_a[($i + 3) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]) > 0 ? ($z + $p_layer1_b[($j + 3)]) : 0)); }
       }
       for (; $j < 20; $j++) {
         const $l0 = $xo + ($i) * 16;
@@ -676,16 +676,16 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           const $a1 = $x[$l1 + $k];
           const $a2 = $x[$l2 + $k];
           const $a3 = $x[$l3 + $k];
-          const $w0 = layer1_W[$m0 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
+        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
+        { const $z = $c10; $v_layer1_a[($i + 1) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
+        { const $z = $c20; $v_layer1_a[($i + 2) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
+        { const $z = $c30; $v_layer1_a[($i + 3) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -699,19 +699,19 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k];
-          const $w0 = layer1_W[$m0 + $k];
-          const $w1 = layer1_W[$m1 + $k];
-          const $w2 = layer1_W[$m2 + $k];
-          const $w3 = layer1_W[$m3 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
+          const $w1 = $p_layer1_W[$m1 + $k];
+          const $w2 = $p_layer1_W[$m2 + $k];
+          const $w3 = $p_layer1_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
-        { const $z = $c01; $v_layer1_a[($i) * 20 + ($j + 1)] = ((($z + layer1_b[($j + 1)]) > 0 ? ($z + layer1_b[($j + 1)]) : 0)); }
-        { const $z = $c02; $v_layer1_a[($i) * 20 + ($j + 2)] = ((($z + layer1_b[($j + 2)]) > 0 ? ($z + layer1_b[($j + 2)]) : 0)); }
-        { const $z = $c03; $v_layer1_a[($i) * 20 + ($j + 3)] = ((($z + layer1_b[($j + 3)]) > 0 ? ($z + layer1_b[($j + 3)]) : 0)); }
+        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
+        { const $z = $c01; $v_layer1_a[($i) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]) > 0 ? ($z + $p_layer1_b[($j + 1)]) : 0)); }
+        { const $z = $c02; $v_layer1_a[($i) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]) > 0 ? ($z + $p_layer1_b[($j + 2)]) : 0)); }
+        { const $z = $c03; $v_layer1_a[($i) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]) > 0 ? ($z + $p_layer1_b[($j + 3)]) : 0)); }
       }
       for (; $j < 20; $j++) {
         const $l0 = $xo + ($i) * 16;
@@ -719,10 +719,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
         let $c00 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k];
-          const $w0 = layer1_W[$m0 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + layer1_b[($j)]) > 0 ? ($z + layer1_b[($j)]) : 0)); }
+        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]) > 0 ? ($z + $p_layer1_b[($j)]) : 0)); }
       }
     }
   }
@@ -746,10 +746,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           const $a1 = $v_layer1_a[$l1 + $k];
           const $a2 = $v_layer1_a[$l2 + $k];
           const $a3 = $v_layer1_a[$l3 + $k];
-          const $w0 = layer2_W[$m0 + $k];
-          const $w1 = layer2_W[$m1 + $k];
-          const $w2 = layer2_W[$m2 + $k];
-          const $w3 = layer2_W[$m3 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
+          const $w1 = $p_layer2_W[$m1 + $k];
+          const $w2 = $p_layer2_W[$m2 + $k];
+          const $w3 = $p_layer2_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
@@ -767,22 +767,22 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_3[($i) * 4 + ($j)] = ((($z + layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)]) * (($z + layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)])); }
-        { const $z = $c01; $v_3[($i) * 4 + ($j + 1)] = ((($z + layer2_b[($j + 1)]) - $y[$yo + ($i) * 4 + ($j + 1)]) * (($z + layer2_b[($j + 1)]) - $y[$yo + ($i) * 4 + ($j + 1)])); }
-        { const $z = $c02; $v_3[($i) * 4 + ($j + 2)] = ((($z + layer2_b[($j + 2)]) - $y[$yo + ($i) * 4 + ($j + 2)]) * (($z + layer2_b[($j + 2)]) - $y[$yo + ($i) * 4 + ($j + 2)])); }
-        { const $z = $c03; $v_3[($i) * 4 + ($j + 3)] = ((($z + layer2_b[($j + 3)]) - $y[$yo + ($i) * 4 + ($j + 3)]) * (($z + layer2_b[($j + 3)]) - $y[$yo + ($i) * 4 + ($j + 3)])); }
-        { const $z = $c10; $v_3[($i + 1) * 4 + ($j)] = ((($z + layer2_b[($j)]) - $y[$yo + ($i + 1) * 4 + ($j)]) * (($z + layer2_b[($j)]) - $y[$yo + ($i + 1) * 4 + ($j)])); }
-        { const $z = $c11; $v_3[($i + 1) * 4 + ($j + 1)] = ((($z + layer2_b[($j + 1)]) - $y[$yo + ($i + 1) * 4 + ($j + 1)]) * (($z + layer2_b[($j + 1)]) - $y[$yo + ($i + 1) * 4 + ($j + 1)])); }
-        { const $z = $c12; $v_3[($i + 1) * 4 + ($j + 2)] = ((($z + layer2_b[($j + 2)]) - $y[$yo + ($i + 1) * 4 + ($j + 2)]) * (($z + layer2_b[($j + 2)]) - $y[$yo + ($i + 1) * 4 + ($j + 2)])); }
-        { const $z = $c13; $v_3[($i + 1) * 4 + ($j + 3)] = ((($z + layer2_b[($j + 3)]) - $y[$yo + ($i + 1) * 4 + ($j + 3)]) * (($z + layer2_b[($j + 3)]) - $y[$yo + ($i + 1) * 4 + ($j + 3)])); }
-        { const $z = $c20; $v_3[($i + 2) * 4 + ($j)] = ((($z + layer2_b[($j)]) - $y[$yo + ($i + 2) * 4 + ($j)]) * (($z + layer2_b[($j)]) - $y[$yo + ($i + 2) * 4 + ($j)])); }
-        { const $z = $c21; $v_3[($i + 2) * 4 + ($j + 1)] = ((($z + layer2_b[($j + 1)]) - $y[$yo + ($i + 2) * 4 + ($j + 1)]) * (($z + layer2_b[($j + 1)]) - $y[$yo + ($i + 2) * 4 + ($j + 1)])); }
-        { const $z = $c22; $v_3[($i + 2) * 4 + ($j + 2)] = ((($z + layer2_b[($j + 2)]) - $y[$yo + ($i + 2) * 4 + ($j + 2)]) * (($z + layer2_b[($j + 2)]) - $y[$yo + ($i + 2) * 4 + ($j + 2)])); }
-        { const $z = $c23; $v_3[($i + 2) * 4 + ($j + 3)] = ((($z + layer2_b[($j + 3)]) - $y[$yo + ($i + 2) * 4 + ($j + 3)]) * (($z + layer2_b[($j + 3)]) - $y[$yo + ($i + 2) * 4 + ($j + 3)])); }
-        { const $z = $c30; $v_3[($i + 3) * 4 + ($j)] = ((($z + layer2_b[($j)]) - $y[$yo + ($i + 3) * 4 + ($j)]) * (($z + layer2_b[($j)]) - $y[$yo + ($i + 3) * 4 + ($j)])); }
-        { const $z = $c31; $v_3[($i + 3) * 4 + ($j + 1)] = ((($z + layer2_b[($j + 1)]) - $y[$yo + ($i + 3) * 4 + ($j + 1)]) * (($z + layer2_b[($j + 1)]) - $y[$yo + ($i + 3) * 4 + ($j + 1)])); }
-        { const $z = $c32; $v_3[($i + 3) * 4 + ($j + 2)] = ((($z + layer2_b[($j + 2)]) - $y[$yo + ($i + 3) * 4 + ($j + 2)]) * (($z + layer2_b[($j + 2)]) - $y[$yo + ($i + 3) * 4 + ($j + 2)])); }
-        { const $z = $c33; $v_3[($i + 3) * 4 + ($j + 3)] = ((($z + layer2_b[($j + 3)]) - $y[$yo + ($i + 3) * 4 + ($j + 3)]) * (($z + layer2_b[($j + 3)]) - $y[$yo + ($i + 3) * 4 + ($j + 3)])); }
+        { const $z = $c00; $v_3[($i) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)]) * (($z + $p_layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)])); }
+        { const $z = $c01; $v_3[($i) * 4 + ($j + 1)] = ((($z + $p_layer2_b[($j + 1)]) - $y[$yo + ($i) * 4 + ($j + 1)]) * (($z + $p_layer2_b[($j + 1)]) - $y[$yo + ($i) * 4 + ($j + 1)])); }
+        { const $z = $c02; $v_3[($i) * 4 + ($j + 2)] = ((($z + $p_layer2_b[($j + 2)]) - $y[$yo + ($i) * 4 + ($j + 2)]) * (($z + $p_layer2_b[($j + 2)]) - $y[$yo + ($i) * 4 + ($j + 2)])); }
+        { const $z = $c03; $v_3[($i) * 4 + ($j + 3)] = ((($z + $p_layer2_b[($j + 3)]) - $y[$yo + ($i) * 4 + ($j + 3)]) * (($z + $p_layer2_b[($j + 3)]) - $y[$yo + ($i) * 4 + ($j + 3)])); }
+        { const $z = $c10; $v_3[($i + 1) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 1) * 4 + ($j)]) * (($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 1) * 4 + ($j)])); }
+        { const $z = $c11; $v_3[($i + 1) * 4 + ($j + 1)] = ((($z + $p_layer2_b[($j + 1)]) - $y[$yo + ($i + 1) * 4 + ($j + 1)]) * (($z + $p_layer2_b[($j + 1)]) - $y[$yo + ($i + 1) * 4 + ($j + 1)])); }
+        { const $z = $c12; $v_3[($i + 1) * 4 + ($j + 2)] = ((($z + $p_layer2_b[($j + 2)]) - $y[$yo + ($i + 1) * 4 + ($j + 2)]) * (($z + $p_layer2_b[($j + 2)]) - $y[$yo + ($i + 1) * 4 + ($j + 2)])); }
+        { const $z = $c13; $v_3[($i + 1) * 4 + ($j + 3)] = ((($z + $p_layer2_b[($j + 3)]) - $y[$yo + ($i + 1) * 4 + ($j + 3)]) * (($z + $p_layer2_b[($j + 3)]) - $y[$yo + ($i + 1) * 4 + ($j + 3)])); }
+        { const $z = $c20; $v_3[($i + 2) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 2) * 4 + ($j)]) * (($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 2) * 4 + ($j)])); }
+        { const $z = $c21; $v_3[($i + 2) * 4 + ($j + 1)] = ((($z + $p_layer2_b[($j + 1)]) - $y[$yo + ($i + 2) * 4 + ($j + 1)]) * (($z + $p_layer2_b[($j + 1)]) - $y[$yo + ($i + 2) * 4 + ($j + 1)])); }
+        { const $z = $c22; $v_3[($i + 2) * 4 + ($j + 2)] = ((($z + $p_layer2_b[($j + 2)]) - $y[$yo + ($i + 2) * 4 + ($j + 2)]) * (($z + $p_layer2_b[($j + 2)]) - $y[$yo + ($i + 2) * 4 + ($j + 2)])); }
+        { const $z = $c23; $v_3[($i + 2) * 4 + ($j + 3)] = ((($z + $p_layer2_b[($j + 3)]) - $y[$yo + ($i + 2) * 4 + ($j + 3)]) * (($z + $p_layer2_b[($j + 3)]) - $y[$yo + ($i + 2) * 4 + ($j + 3)])); }
+        { const $z = $c30; $v_3[($i + 3) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 3) * 4 + ($j)]) * (($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 3) * 4 + ($j)])); }
+        { const $z = $c31; $v_3[($i + 3) * 4 + ($j + 1)] = ((($z + $p_layer2_b[($j + 1)]) - $y[$yo + ($i + 3) * 4 + ($j + 1)]) * (($z + $p_layer2_b[($j + 1)]) - $y[$yo + ($i + 3) * 4 + ($j + 1)])); }
+        { const $z = $c32; $v_3[($i + 3) * 4 + ($j + 2)] = ((($z + $p_layer2_b[($j + 2)]) - $y[$yo + ($i + 3) * 4 + ($j + 2)]) * (($z + $p_layer2_b[($j + 2)]) - $y[$yo + ($i + 3) * 4 + ($j + 2)])); }
+        { const $z = $c33; $v_3[($i + 3) * 4 + ($j + 3)] = ((($z + $p_layer2_b[($j + 3)]) - $y[$yo + ($i + 3) * 4 + ($j + 3)]) * (($z + $p_layer2_b[($j + 3)]) - $y[$yo + ($i + 3) * 4 + ($j + 3)])); }
       }
       for (; $j < 4; $j++) {
         const $l0 = ($i) * 20;
@@ -796,16 +796,16 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           const $a1 = $v_layer1_a[$l1 + $k];
           const $a2 = $v_layer1_a[$l2 + $k];
           const $a3 = $v_layer1_a[$l3 + $k];
-          const $w0 = layer2_W[$m0 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_3[($i) * 4 + ($j)] = ((($z + layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)]) * (($z + layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)])); }
-        { const $z = $c10; $v_3[($i + 1) * 4 + ($j)] = ((($z + layer2_b[($j)]) - $y[$yo + ($i + 1) * 4 + ($j)]) * (($z + layer2_b[($j)]) - $y[$yo + ($i + 1) * 4 + ($j)])); }
-        { const $z = $c20; $v_3[($i + 2) * 4 + ($j)] = ((($z + layer2_b[($j)]) - $y[$yo + ($i + 2) * 4 + ($j)]) * (($z + layer2_b[($j)]) - $y[$yo + ($i + 2) * 4 + ($j)])); }
-        { const $z = $c30; $v_3[($i + 3) * 4 + ($j)] = ((($z + layer2_b[($j)]) - $y[$yo + ($i + 3) * 4 + ($j)]) * (($z + layer2_b[($j)]) - $y[$yo + ($i + 3) * 4 + ($j)])); }
+        { const $z = $c00; $v_3[($i) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)]) * (($z + $p_layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)])); }
+        { const $z = $c10; $v_3[($i + 1) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 1) * 4 + ($j)]) * (($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 1) * 4 + ($j)])); }
+        { const $z = $c20; $v_3[($i + 2) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 2) * 4 + ($j)]) * (($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 2) * 4 + ($j)])); }
+        { const $z = $c30; $v_3[($i + 3) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 3) * 4 + ($j)]) * (($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 3) * 4 + ($j)])); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -819,19 +819,19 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k];
-          const $w0 = layer2_W[$m0 + $k];
-          const $w1 = layer2_W[$m1 + $k];
-          const $w2 = layer2_W[$m2 + $k];
-          const $w3 = layer2_W[$m3 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
+          const $w1 = $p_layer2_W[$m1 + $k];
+          const $w2 = $p_layer2_W[$m2 + $k];
+          const $w3 = $p_layer2_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_3[($i) * 4 + ($j)] = ((($z + layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)]) * (($z + layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)])); }
-        { const $z = $c01; $v_3[($i) * 4 + ($j + 1)] = ((($z + layer2_b[($j + 1)]) - $y[$yo + ($i) * 4 + ($j + 1)]) * (($z + layer2_b[($j + 1)]) - $y[$yo + ($i) * 4 + ($j + 1)])); }
-        { const $z = $c02; $v_3[($i) * 4 + ($j + 2)] = ((($z + layer2_b[($j + 2)]) - $y[$yo + ($i) * 4 + ($j + 2)]) * (($z + layer2_b[($j + 2)]) - $y[$yo + ($i) * 4 + ($j + 2)])); }
-        { const $z = $c03; $v_3[($i) * 4 + ($j + 3)] = ((($z + layer2_b[($j + 3)]) - $y[$yo + ($i) * 4 + ($j + 3)]) * (($z + layer2_b[($j + 3)]) - $y[$yo + ($i) * 4 + ($j + 3)])); }
+        { const $z = $c00; $v_3[($i) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)]) * (($z + $p_layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)])); }
+        { const $z = $c01; $v_3[($i) * 4 + ($j + 1)] = ((($z + $p_layer2_b[($j + 1)]) - $y[$yo + ($i) * 4 + ($j + 1)]) * (($z + $p_layer2_b[($j + 1)]) - $y[$yo + ($i) * 4 + ($j + 1)])); }
+        { const $z = $c02; $v_3[($i) * 4 + ($j + 2)] = ((($z + $p_layer2_b[($j + 2)]) - $y[$yo + ($i) * 4 + ($j + 2)]) * (($z + $p_layer2_b[($j + 2)]) - $y[$yo + ($i) * 4 + ($j + 2)])); }
+        { const $z = $c03; $v_3[($i) * 4 + ($j + 3)] = ((($z + $p_layer2_b[($j + 3)]) - $y[$yo + ($i) * 4 + ($j + 3)]) * (($z + $p_layer2_b[($j + 3)]) - $y[$yo + ($i) * 4 + ($j + 3)])); }
       }
       for (; $j < 4; $j++) {
         const $l0 = ($i) * 20;
@@ -839,10 +839,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
         let $c00 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k];
-          const $w0 = layer2_W[$m0 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_3[($i) * 4 + ($j)] = ((($z + layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)]) * (($z + layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)])); }
+        { const $z = $c00; $v_3[($i) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)]) * (($z + $p_layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)])); }
       }
     }
   }
@@ -870,10 +870,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $g_layer1_b = $g.layer1_b;
   const $g_layer2_W = $g.layer2_W;
   const $g_layer2_b = $g.layer2_b;
-  const layer2_W = $p.layer2_W;
-  const layer1_W = $p.layer1_W;
-  const layer1_b = $p.layer1_b;
-  const layer2_b = $p.layer2_b;
+  const $p_layer2_W = $p.layer2_W;
+  const $p_layer1_W = $p.layer1_W;
+  const $p_layer1_b = $p.layer1_b;
+  const $p_layer2_b = $p.layer2_b;
   // matmul, then layer1_z = add
   {
     let $i = 0;
@@ -894,10 +894,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $a1 = $x[$l1 + $k];
           const $a2 = $x[$l2 + $k];
           const $a3 = $x[$l3 + $k];
-          const $w0 = layer1_W[$m0 + $k];
-          const $w1 = layer1_W[$m1 + $k];
-          const $w2 = layer1_W[$m2 + $k];
-          const $w3 = layer1_W[$m3 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
+          const $w1 = $p_layer1_W[$m1 + $k];
+          const $w2 = $p_layer1_W[$m2 + $k];
+          const $w3 = $p_layer1_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
@@ -915,22 +915,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_z[($i) * 20 + ($j)] = ($z + layer1_b[($j)]); }
-        { const $z = $c01; $v_layer1_z[($i) * 20 + ($j + 1)] = ($z + layer1_b[($j + 1)]); }
-        { const $z = $c02; $v_layer1_z[($i) * 20 + ($j + 2)] = ($z + layer1_b[($j + 2)]); }
-        { const $z = $c03; $v_layer1_z[($i) * 20 + ($j + 3)] = ($z + layer1_b[($j + 3)]); }
-        { const $z = $c10; $v_layer1_z[($i + 1) * 20 + ($j)] = ($z + layer1_b[($j)]); }
-        { const $z = $c11; $v_layer1_z[($i + 1) * 20 + ($j + 1)] = ($z + layer1_b[($j + 1)]); }
-        { const $z = $c12; $v_layer1_z[($i + 1) * 20 + ($j + 2)] = ($z + layer1_b[($j + 2)]); }
-        { const $z = $c13; $v_layer1_z[($i + 1) * 20 + ($j + 3)] = ($z + layer1_b[($j + 3)]); }
-        { const $z = $c20; $v_layer1_z[($i + 2) * 20 + ($j)] = ($z + layer1_b[($j)]); }
-        { const $z = $c21; $v_layer1_z[($i + 2) * 20 + ($j + 1)] = ($z + layer1_b[($j + 1)]); }
-        { const $z = $c22; $v_layer1_z[($i + 2) * 20 + ($j + 2)] = ($z + layer1_b[($j + 2)]); }
-        { const $z = $c23; $v_layer1_z[($i + 2) * 20 + ($j + 3)] = ($z + layer1_b[($j + 3)]); }
-        { const $z = $c30; $v_layer1_z[($i + 3) * 20 + ($j)] = ($z + layer1_b[($j)]); }
-        { const $z = $c31; $v_layer1_z[($i + 3) * 20 + ($j + 1)] = ($z + layer1_b[($j + 1)]); }
-        { const $z = $c32; $v_layer1_z[($i + 3) * 20 + ($j + 2)] = ($z + layer1_b[($j + 2)]); }
-        { const $z = $c33; $v_layer1_z[($i + 3) * 20 + ($j + 3)] = ($z + layer1_b[($j + 3)]); }
+        { const $z = $c00; $v_layer1_z[($i) * 20 + ($j)] = ($z + $p_layer1_b[($j)]); }
+        { const $z = $c01; $v_layer1_z[($i) * 20 + ($j + 1)] = ($z + $p_layer1_b[($j + 1)]); }
+        { const $z = $c02; $v_layer1_z[($i) * 20 + ($j + 2)] = ($z + $p_layer1_b[($j + 2)]); }
+        { const $z = $c03; $v_layer1_z[($i) * 20 + ($j + 3)] = ($z + $p_layer1_b[($j + 3)]); }
+        { const $z = $c10; $v_layer1_z[($i + 1) * 20 + ($j)] = ($z + $p_layer1_b[($j)]); }
+        { const $z = $c11; $v_layer1_z[($i + 1) * 20 + ($j + 1)] = ($z + $p_layer1_b[($j + 1)]); }
+        { const $z = $c12; $v_layer1_z[($i + 1) * 20 + ($j + 2)] = ($z + $p_layer1_b[($j + 2)]); }
+        { const $z = $c13; $v_layer1_z[($i + 1) * 20 + ($j + 3)] = ($z + $p_layer1_b[($j + 3)]); }
+        { const $z = $c20; $v_layer1_z[($i + 2) * 20 + ($j)] = ($z + $p_layer1_b[($j)]); }
+        { const $z = $c21; $v_layer1_z[($i + 2) * 20 + ($j + 1)] = ($z + $p_layer1_b[($j + 1)]); }
+        { const $z = $c22; $v_layer1_z[($i + 2) * 20 + ($j + 2)] = ($z + $p_layer1_b[($j + 2)]); }
+        { const $z = $c23; $v_layer1_z[($i + 2) * 20 + ($j + 3)] = ($z + $p_layer1_b[($j + 3)]); }
+        { const $z = $c30; $v_layer1_z[($i + 3) * 20 + ($j)] = ($z + $p_layer1_b[($j)]); }
+        { const $z = $c31; $v_layer1_z[($i + 3) * 20 + ($j + 1)] = ($z + $p_layer1_b[($j + 1)]); }
+        { const $z = $c32; $v_layer1_z[($i + 3) * 20 + ($j + 2)] = ($z + $p_layer1_b[($j + 2)]); }
+        { const $z = $c33; $v_layer1_z[($i + 3) * 20 + ($j + 3)] = ($z + $p_layer1_b[($j + 3)]); }
       }
       for (; $j < 20; $j++) {
         const $l0 = $xo + ($i) * 16;
@@ -944,16 +944,16 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $a1 = $x[$l1 + $k];
           const $a2 = $x[$l2 + $k];
           const $a3 = $x[$l3 + $k];
-          const $w0 = layer1_W[$m0 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_z[($i) * 20 + ($j)] = ($z + layer1_b[($j)]); }
-        { const $z = $c10; $v_layer1_z[($i + 1) * 20 + ($j)] = ($z + layer1_b[($j)]); }
-        { const $z = $c20; $v_layer1_z[($i + 2) * 20 + ($j)] = ($z + layer1_b[($j)]); }
-        { const $z = $c30; $v_layer1_z[($i + 3) * 20 + ($j)] = ($z + layer1_b[($j)]); }
+        { const $z = $c00; $v_layer1_z[($i) * 20 + ($j)] = ($z + $p_layer1_b[($j)]); }
+        { const $z = $c10; $v_layer1_z[($i + 1) * 20 + ($j)] = ($z + $p_layer1_b[($j)]); }
+        { const $z = $c20; $v_layer1_z[($i + 2) * 20 + ($j)] = ($z + $p_layer1_b[($j)]); }
+        { const $z = $c30; $v_layer1_z[($i + 3) * 20 + ($j)] = ($z + $p_layer1_b[($j)]); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -967,19 +967,19 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k];
-          const $w0 = layer1_W[$m0 + $k];
-          const $w1 = layer1_W[$m1 + $k];
-          const $w2 = layer1_W[$m2 + $k];
-          const $w3 = layer1_W[$m3 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
+          const $w1 = $p_layer1_W[$m1 + $k];
+          const $w2 = $p_layer1_W[$m2 + $k];
+          const $w3 = $p_layer1_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_z[($i) * 20 + ($j)] = ($z + layer1_b[($j)]); }
-        { const $z = $c01; $v_layer1_z[($i) * 20 + ($j + 1)] = ($z + layer1_b[($j + 1)]); }
-        { const $z = $c02; $v_layer1_z[($i) * 20 + ($j + 2)] = ($z + layer1_b[($j + 2)]); }
-        { const $z = $c03; $v_layer1_z[($i) * 20 + ($j + 3)] = ($z + layer1_b[($j + 3)]); }
+        { const $z = $c00; $v_layer1_z[($i) * 20 + ($j)] = ($z + $p_layer1_b[($j)]); }
+        { const $z = $c01; $v_layer1_z[($i) * 20 + ($j + 1)] = ($z + $p_layer1_b[($j + 1)]); }
+        { const $z = $c02; $v_layer1_z[($i) * 20 + ($j + 2)] = ($z + $p_layer1_b[($j + 2)]); }
+        { const $z = $c03; $v_layer1_z[($i) * 20 + ($j + 3)] = ($z + $p_layer1_b[($j + 3)]); }
       }
       for (; $j < 20; $j++) {
         const $l0 = $xo + ($i) * 16;
@@ -987,10 +987,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         let $c00 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k];
-          const $w0 = layer1_W[$m0 + $k];
+          const $w0 = $p_layer1_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_z[($i) * 20 + ($j)] = ($z + layer1_b[($j)]); }
+        { const $z = $c00; $v_layer1_z[($i) * 20 + ($j)] = ($z + $p_layer1_b[($j)]); }
       }
     }
   }
@@ -1018,10 +1018,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $a1 = $v_layer1_a[$l1 + $k];
           const $a2 = $v_layer1_a[$l2 + $k];
           const $a3 = $v_layer1_a[$l3 + $k];
-          const $w0 = layer2_W[$m0 + $k];
-          const $w1 = layer2_W[$m1 + $k];
-          const $w2 = layer2_W[$m2 + $k];
-          const $w3 = layer2_W[$m3 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
+          const $w1 = $p_layer2_W[$m1 + $k];
+          const $w2 = $p_layer2_W[$m2 + $k];
+          const $w3 = $p_layer2_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
@@ -1039,22 +1039,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_5[($i) * 4 + ($j)] = (($z + layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)]); }
-        { const $z = $c01; $v_5[($i) * 4 + ($j + 1)] = (($z + layer2_b[($j + 1)]) - $y[$yo + ($i) * 4 + ($j + 1)]); }
-        { const $z = $c02; $v_5[($i) * 4 + ($j + 2)] = (($z + layer2_b[($j + 2)]) - $y[$yo + ($i) * 4 + ($j + 2)]); }
-        { const $z = $c03; $v_5[($i) * 4 + ($j + 3)] = (($z + layer2_b[($j + 3)]) - $y[$yo + ($i) * 4 + ($j + 3)]); }
-        { const $z = $c10; $v_5[($i + 1) * 4 + ($j)] = (($z + layer2_b[($j)]) - $y[$yo + ($i + 1) * 4 + ($j)]); }
-        { const $z = $c11; $v_5[($i + 1) * 4 + ($j + 1)] = (($z + layer2_b[($j + 1)]) - $y[$yo + ($i + 1) * 4 + ($j + 1)]); }
-        { const $z = $c12; $v_5[($i + 1) * 4 + ($j + 2)] = (($z + layer2_b[($j + 2)]) - $y[$yo + ($i + 1) * 4 + ($j + 2)]); }
-        { const $z = $c13; $v_5[($i + 1) * 4 + ($j + 3)] = (($z + layer2_b[($j + 3)]) - $y[$yo + ($i + 1) * 4 + ($j + 3)]); }
-        { const $z = $c20; $v_5[($i + 2) * 4 + ($j)] = (($z + layer2_b[($j)]) - $y[$yo + ($i + 2) * 4 + ($j)]); }
-        { const $z = $c21; $v_5[($i + 2) * 4 + ($j + 1)] = (($z + layer2_b[($j + 1)]) - $y[$yo + ($i + 2) * 4 + ($j + 1)]); }
-        { const $z = $c22; $v_5[($i + 2) * 4 + ($j + 2)] = (($z + layer2_b[($j + 2)]) - $y[$yo + ($i + 2) * 4 + ($j + 2)]); }
-        { const $z = $c23; $v_5[($i + 2) * 4 + ($j + 3)] = (($z + layer2_b[($j + 3)]) - $y[$yo + ($i + 2) * 4 + ($j + 3)]); }
-        { const $z = $c30; $v_5[($i + 3) * 4 + ($j)] = (($z + layer2_b[($j)]) - $y[$yo + ($i + 3) * 4 + ($j)]); }
-        { const $z = $c31; $v_5[($i + 3) * 4 + ($j + 1)] = (($z + layer2_b[($j + 1)]) - $y[$yo + ($i + 3) * 4 + ($j + 1)]); }
-        { const $z = $c32; $v_5[($i + 3) * 4 + ($j + 2)] = (($z + layer2_b[($j + 2)]) - $y[$yo + ($i + 3) * 4 + ($j + 2)]); }
-        { const $z = $c33; $v_5[($i + 3) * 4 + ($j + 3)] = (($z + layer2_b[($j + 3)]) - $y[$yo + ($i + 3) * 4 + ($j + 3)]); }
+        { const $z = $c00; $v_5[($i) * 4 + ($j)] = (($z + $p_layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)]); }
+        { const $z = $c01; $v_5[($i) * 4 + ($j + 1)] = (($z + $p_layer2_b[($j + 1)]) - $y[$yo + ($i) * 4 + ($j + 1)]); }
+        { const $z = $c02; $v_5[($i) * 4 + ($j + 2)] = (($z + $p_layer2_b[($j + 2)]) - $y[$yo + ($i) * 4 + ($j + 2)]); }
+        { const $z = $c03; $v_5[($i) * 4 + ($j + 3)] = (($z + $p_layer2_b[($j + 3)]) - $y[$yo + ($i) * 4 + ($j + 3)]); }
+        { const $z = $c10; $v_5[($i + 1) * 4 + ($j)] = (($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 1) * 4 + ($j)]); }
+        { const $z = $c11; $v_5[($i + 1) * 4 + ($j + 1)] = (($z + $p_layer2_b[($j + 1)]) - $y[$yo + ($i + 1) * 4 + ($j + 1)]); }
+        { const $z = $c12; $v_5[($i + 1) * 4 + ($j + 2)] = (($z + $p_layer2_b[($j + 2)]) - $y[$yo + ($i + 1) * 4 + ($j + 2)]); }
+        { const $z = $c13; $v_5[($i + 1) * 4 + ($j + 3)] = (($z + $p_layer2_b[($j + 3)]) - $y[$yo + ($i + 1) * 4 + ($j + 3)]); }
+        { const $z = $c20; $v_5[($i + 2) * 4 + ($j)] = (($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 2) * 4 + ($j)]); }
+        { const $z = $c21; $v_5[($i + 2) * 4 + ($j + 1)] = (($z + $p_layer2_b[($j + 1)]) - $y[$yo + ($i + 2) * 4 + ($j + 1)]); }
+        { const $z = $c22; $v_5[($i + 2) * 4 + ($j + 2)] = (($z + $p_layer2_b[($j + 2)]) - $y[$yo + ($i + 2) * 4 + ($j + 2)]); }
+        { const $z = $c23; $v_5[($i + 2) * 4 + ($j + 3)] = (($z + $p_layer2_b[($j + 3)]) - $y[$yo + ($i + 2) * 4 + ($j + 3)]); }
+        { const $z = $c30; $v_5[($i + 3) * 4 + ($j)] = (($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 3) * 4 + ($j)]); }
+        { const $z = $c31; $v_5[($i + 3) * 4 + ($j + 1)] = (($z + $p_layer2_b[($j + 1)]) - $y[$yo + ($i + 3) * 4 + ($j + 1)]); }
+        { const $z = $c32; $v_5[($i + 3) * 4 + ($j + 2)] = (($z + $p_layer2_b[($j + 2)]) - $y[$yo + ($i + 3) * 4 + ($j + 2)]); }
+        { const $z = $c33; $v_5[($i + 3) * 4 + ($j + 3)] = (($z + $p_layer2_b[($j + 3)]) - $y[$yo + ($i + 3) * 4 + ($j + 3)]); }
       }
       for (; $j < 4; $j++) {
         const $l0 = ($i) * 20;
@@ -1068,16 +1068,16 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $a1 = $v_layer1_a[$l1 + $k];
           const $a2 = $v_layer1_a[$l2 + $k];
           const $a3 = $v_layer1_a[$l3 + $k];
-          const $w0 = layer2_W[$m0 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_5[($i) * 4 + ($j)] = (($z + layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)]); }
-        { const $z = $c10; $v_5[($i + 1) * 4 + ($j)] = (($z + layer2_b[($j)]) - $y[$yo + ($i + 1) * 4 + ($j)]); }
-        { const $z = $c20; $v_5[($i + 2) * 4 + ($j)] = (($z + layer2_b[($j)]) - $y[$yo + ($i + 2) * 4 + ($j)]); }
-        { const $z = $c30; $v_5[($i + 3) * 4 + ($j)] = (($z + layer2_b[($j)]) - $y[$yo + ($i + 3) * 4 + ($j)]); }
+        { const $z = $c00; $v_5[($i) * 4 + ($j)] = (($z + $p_layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)]); }
+        { const $z = $c10; $v_5[($i + 1) * 4 + ($j)] = (($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 1) * 4 + ($j)]); }
+        { const $z = $c20; $v_5[($i + 2) * 4 + ($j)] = (($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 2) * 4 + ($j)]); }
+        { const $z = $c30; $v_5[($i + 3) * 4 + ($j)] = (($z + $p_layer2_b[($j)]) - $y[$yo + ($i + 3) * 4 + ($j)]); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -1091,19 +1091,19 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k];
-          const $w0 = layer2_W[$m0 + $k];
-          const $w1 = layer2_W[$m1 + $k];
-          const $w2 = layer2_W[$m2 + $k];
-          const $w3 = layer2_W[$m3 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
+          const $w1 = $p_layer2_W[$m1 + $k];
+          const $w2 = $p_layer2_W[$m2 + $k];
+          const $w3 = $p_layer2_W[$m3 + $k];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_5[($i) * 4 + ($j)] = (($z + layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)]); }
-        { const $z = $c01; $v_5[($i) * 4 + ($j + 1)] = (($z + layer2_b[($j + 1)]) - $y[$yo + ($i) * 4 + ($j + 1)]); }
-        { const $z = $c02; $v_5[($i) * 4 + ($j + 2)] = (($z + layer2_b[($j + 2)]) - $y[$yo + ($i) * 4 + ($j + 2)]); }
-        { const $z = $c03; $v_5[($i) * 4 + ($j + 3)] = (($z + layer2_b[($j + 3)]) - $y[$yo + ($i) * 4 + ($j + 3)]); }
+        { const $z = $c00; $v_5[($i) * 4 + ($j)] = (($z + $p_layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)]); }
+        { const $z = $c01; $v_5[($i) * 4 + ($j + 1)] = (($z + $p_layer2_b[($j + 1)]) - $y[$yo + ($i) * 4 + ($j + 1)]); }
+        { const $z = $c02; $v_5[($i) * 4 + ($j + 2)] = (($z + $p_layer2_b[($j + 2)]) - $y[$yo + ($i) * 4 + ($j + 2)]); }
+        { const $z = $c03; $v_5[($i) * 4 + ($j + 3)] = (($z + $p_layer2_b[($j + 3)]) - $y[$yo + ($i) * 4 + ($j + 3)]); }
       }
       for (; $j < 4; $j++) {
         const $l0 = ($i) * 20;
@@ -1111,10 +1111,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         let $c00 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k];
-          const $w0 = layer2_W[$m0 + $k];
+          const $w0 = $p_layer2_W[$m0 + $k];
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_5[($i) * 4 + ($j)] = (($z + layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)]); }
+        { const $z = $c00; $v_5[($i) * 4 + ($j)] = (($z + $p_layer2_b[($j)]) - $y[$yo + ($i) * 4 + ($j)]); }
       }
     }
   }
@@ -1164,10 +1164,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $a1 = $v_6[$l1 + $k];
           const $a2 = $v_6[$l2 + $k];
           const $a3 = $v_6[$l3 + $k];
-          const $w0 = layer2_W[$m0 + $k * 20];
-          const $w1 = layer2_W[$m1 + $k * 20];
-          const $w2 = layer2_W[$m2 + $k * 20];
-          const $w3 = layer2_W[$m3 + $k * 20];
+          const $w0 = $p_layer2_W[$m0 + $k * 20];
+          const $w1 = $p_layer2_W[$m1 + $k * 20];
+          const $w2 = $p_layer2_W[$m2 + $k * 20];
+          const $w3 = $p_layer2_W[$m3 + $k * 20];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
@@ -1214,7 +1214,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $a1 = $v_6[$l1 + $k];
           const $a2 = $v_6[$l2 + $k];
           const $a3 = $v_6[$l3 + $k];
-          const $w0 = layer2_W[$m0 + $k * 20];
+          const $w0 = $p_layer2_W[$m0 + $k * 20];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
@@ -1237,10 +1237,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 4; $k++) {
           const $a0 = $v_6[$l0 + $k];
-          const $w0 = layer2_W[$m0 + $k * 20];
-          const $w1 = layer2_W[$m1 + $k * 20];
-          const $w2 = layer2_W[$m2 + $k * 20];
-          const $w3 = layer2_W[$m3 + $k * 20];
+          const $w0 = $p_layer2_W[$m0 + $k * 20];
+          const $w1 = $p_layer2_W[$m1 + $k * 20];
+          const $w2 = $p_layer2_W[$m2 + $k * 20];
+          const $w3 = $p_layer2_W[$m3 + $k * 20];
           $c00 += $a0 * $w0;
           $c01 += $a0 * $w1;
           $c02 += $a0 * $w2;
@@ -1257,7 +1257,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         let $c00 = 0;
         for (let $k = 0; $k < 4; $k++) {
           const $a0 = $v_6[$l0 + $k];
-          const $w0 = layer2_W[$m0 + $k * 20];
+          const $w0 = $p_layer2_W[$m0 + $k * 20];
           $c00 += $a0 * $w0;
         }
         { const $z = $c00; $v_8[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)] > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
