@@ -9,7 +9,7 @@
  * `$<kind>Rows(...)` that processes `$nb` samples.
  */
 import { OPS } from '../ir/ops.js';
-import { type Access, type Extent, type GemmOperand, type LoopKernel, type LoopPlan, type LoopStep, addOffset } from '../5-lower/loops.js';
+import { type Access, type GemmOperand, type LoopKernel, type LoopPlan, type LoopStep, addOffset } from '../5-lower/loops.js';
 
 /** `arr[base + b*bs + sum(coord*stride)]`, with zero terms dropped. */
 function at(a: Access, b: string, coords: readonly string[]): string {
@@ -57,14 +57,11 @@ function elementwise(s: Extract<LoopStep, { kind: 'elementwise' }>): string {
   return perSample(s.out.bs !== 0, loopsOver(s.out.shape, body, s.unroll));
 }
 
-function ext(e: Extent): string {
-  return typeof e === 'number' ? String(e) : e;
-}
 
 /** out(i, j) (+)= scale * sum_k L(i, k) R(k, j), blocked 4x4 over (i, j). */
 function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
   const { L, R, out } = s;
-  const P = ext(s.P), Q = String(s.Q), K = ext(s.K);
+  const P = String(s.P), Q = String(s.Q), K = String(s.K);
   const idx = (o: GemmOperand, u: string, v: string) => {
     const t: string[] = [];
     if (o.base !== '0') t.push(o.base);
