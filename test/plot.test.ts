@@ -138,7 +138,9 @@ describe('loss curve SVG', () => {
     try {
       const page = await browser.newPage();
       const result = await page.evaluate((text) => {
-        const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+        interface Doc { documentElement: { nodeName: string }; getElementsByTagName(tag: string): { length: number } }
+        const Parser = (globalThis as unknown as { DOMParser: new () => { parseFromString(text: string, type: string): Doc } }).DOMParser;
+        const doc = new Parser().parseFromString(text, 'image/svg+xml');
         return { root: doc.documentElement.nodeName, errors: doc.getElementsByTagName('parsererror').length, paths: doc.getElementsByTagName('path').length };
       }, svg);
       expect(result.root).toBe('svg');
