@@ -19,7 +19,7 @@
  *
  * Guarantees: `planColumns` either returns a plan in which every value of every field
  * read comes from exactly one column and no column feeds two values, or throws a
- * GradcError at line 1 of the file naming the field, what was looked for and the header.
+ * GradcError at the header's line naming the field, what was looked for and the header.
  */
 import { didYouMean, GradcError } from '../errors.js';
 import { shapeText, type Field, type RowLayout } from './layout.js';
@@ -84,10 +84,10 @@ export function fieldsRead(layout: RowLayout, withTargets: boolean): { field: Fi
 }
 
 /** The plan for a CSV file with this header row (cells as parsed, untrimmed). */
-export function planColumns(headerCells: readonly string[], layout: RowLayout, columns: ColumnMap | undefined, withTargets: boolean, file: string): ColumnPlan {
+export function planColumns(headerCells: readonly string[], layout: RowLayout, columns: ColumnMap | undefined, withTargets: boolean, file: string, line = 1): ColumnPlan {
   const header = headerCells.map((h) => h.trim());
   const fail = (problem: string, column?: number, symbol?: string): never => {
-    throw new GradcError(problem, { file, line: 1, ...(column !== undefined ? { column: column + 1 } : {}), ...(symbol !== undefined ? { symbol } : {}) });
+    throw new GradcError(problem, { file, line, ...(column !== undefined ? { column: column + 1 } : {}), ...(symbol !== undefined ? { symbol } : {}) });
   };
   const index = new Map<string, number>();
   header.forEach((name, j) => {

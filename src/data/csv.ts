@@ -32,12 +32,14 @@ export interface CsvOptions {
 /** Reads `input` (the file's bytes or text) into rows; `file` names it in messages. */
 export async function csvRows(input: Readable, file: string, layout: RowLayout, withTargets: boolean, options: CsvOptions = {}): Promise<{ X: Float64Array; Y: Float64Array | undefined; count: number }> {
   let plan: ColumnPlan | undefined;
+  let headerLine = 1;
   const xs = new RowBuffer(layout.inputSize);
   const ys = withTargets ? new RowBuffer(layout.targetSize) : undefined;
 
   const onRecord = (record: string[], info: { lines: number }): null => {
     if (plan === undefined) {
-      plan = planColumns(record, layout, options.columns, withTargets, file);
+      plan = planColumns(record, layout, options.columns, withTargets, file, info.lines);
+      headerLine = info.lines;
       return null;
     }
     const p = plan;
@@ -82,7 +84,7 @@ export async function csvRows(input: Readable, file: string, layout: RowLayout, 
     throw readError(e, file);
   }
   if (plan === undefined) throw new GradcError('the file is empty: expected a header row naming the columns, then one row per sample', { file });
-  if (xs.count === 0) throw new GradcError(`the file has a header (${plan.header.join(', ')}) but no rows`, { file, line: 1 });
+  if (xs.count === 0) throw new GradcError(`the file has a header (${plan.header.join(', ')}) but no rows`, { file, line: headerLine });
   const count = xs.count;
   return { X: xs.finish(), Y: ys?.finish(), count };
 }

@@ -20,6 +20,8 @@ export interface EpochSummary {
   /** Metric name -> value, e.g. { accuracy: 0.91, val_accuracy: 0.9 }, in display order. */
   readonly metrics?: Readonly<Record<string, number>> | undefined;
   readonly learningRate?: number | undefined;
+  /** Samples trained in the epoch, when fewer than samplesPerEpoch (stopped early). */
+  readonly samples?: number | undefined;
 }
 
 export interface ProgressStream {
@@ -95,7 +97,7 @@ export class TrainingProgress {
       }
     } else {
       const parts = [`epoch ${summary.epoch}/${this.epochs}`, results(summary)];
-      if (seconds > 0) parts.push(`${Math.round(this.perEpoch / seconds)} samples/s`);
+      if (seconds > 0) parts.push(`${Math.round((summary.samples ?? this.perEpoch) / seconds)} samples/s`);
       parts.push(duration(seconds));
       this.stream.write(`${parts.join('  ')}\n`);
     }
