@@ -16,6 +16,8 @@ import { rowLayout, type RowLayout } from '../src/data/layout.js';
 import { parseInputRows, parseRows, readInputRows, readRows, type DataFormat } from '../src/data/read.js';
 import { checkScaling, computeScaling, parseScaleMethod, scaleRows, unscaleRows, unscaleValue } from '../src/data/scale.js';
 import { splitRows } from '../src/data/split.js';
+import { csvHeader, writeCsv } from '../src/data/write.js';
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { readCsv, students } from '../examples/data.js';
 import student from '../examples/student.model.js';
 
@@ -333,5 +335,29 @@ describe('train / validation split', () => {
     for (const f of [0, 1, -0.1, 1.5, NaN]) expect(() => splitRows(all, layout, f, 1)).toThrow(/between 0 and 1/);
     expect(() => splitRows(all, layout, 0.001, 1)).toThrow(/of 50 samples leaves no validation samples/);
     expect(() => splitRows(all, layout, 0.999, 1)).toThrow(/leaves no training samples/);
+  });
+});
+
+describe('writing rows as CSV (predictions)', () => {
+  it('names vector columns as the readers read them and round-trips every float64 exactly', async () => {
+    const layout = rowLayout({ inputs: { a: [], v: [3] }, targets: {} });
+    const header = csvHeader(layout.inputs);
+    expect(header).toEqual(['a', 'v_1', 'v_2', 'v_3']);
+    const values = Float64Array.of(0.1 + 0.2, 1e-300, -5e-324, 123456789.123456789, Math.PI, -0, 1 / 3, 2 ** 53 + 2);
+    const path = join(dir, 'pred.csv');
+    writeFileSync(path, 'old content');
+    await writeCsv(path, header, values, 2);
+    expect(readFileSync(path, 'utf8').split('\n')[0]).toBe('a,v_1,v_2,v_3');
+    const back = await readInputRows(path, layout);
+    expect(back.count).toBe(2);
+    for (let k = 0; k < values.length; k++) expect(Object.is(back.X[k], values[k])).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('a failed write leaves neither a file nor a temporary file', async () => {
+    const path = join(dir, 'missing-dir', 'pred.csv');
+    await expect(writeCsv(path, ['a'], [1], 1)).rejects.toThrow(/ENOENT/);
+    expect(existsSync(path)).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });
