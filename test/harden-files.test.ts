@@ -4,7 +4,7 @@
 // files are not touched; bad -o targets are clear errors; a process killed at random
 // moments leaves every output whole (old or new), checked with real SIGKILLs.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -69,6 +69,12 @@ describe('1. build never writes over its inputs or over files it did not generat
     expect(r.code).toBe(1);
     expect(r.err).toContain(`refusing to write ${join(dir, 'helper.ts')}`);
     expect(r.err).toContain('an input of this build');
+    expect(readFileSync(join(dir, 'helper.ts'), 'utf8')).toBe(helper);
+    const link = join(tempDir(), 'link');
+    symlinkSync(dir, link);
+    const viaLink = await run('build', join(dir, 'uses.model.ts'), '--out', link);
+    expect(viaLink.code).toBe(1);
+    expect(viaLink.err).toContain(`refusing to write ${join(link, 'helper.ts')}: it is the same file as ${displayPath(join(dir, 'helper.ts'))}, an input of this build`);
     expect(readFileSync(join(dir, 'helper.ts'), 'utf8')).toBe(helper);
   });
 
@@ -148,7 +154,9 @@ describe('2. every write is atomic: temporaries in the same folder, then renames
     writeFileSync(dead, 'partial');
     writeFileSync(live, 'partial');
     expect(isTemporary('.m.ts.123-ab.gradc-tmp')).toBe(true);
+    writeFileSync(target, 'old\n', { mode: 0o600 });
     expect(writeFiles([{ path: target, content: 'hello\n' }])).toEqual(['written']);
+    expect(statSync(target).mode & 0o777).toBe(0o600); // a replaced file keeps its permissions
     expect(existsSync(dead)).toBe(false);
     expect(existsSync(live)).toBe(true);
     expect(readdirSync(dir).filter((f) => f.endsWith('.ts'))).toEqual(['m.ts']);

@@ -9,7 +9,8 @@
  *   renamed over their targets, one `rename(2)` each, which is atomic on POSIX. Any error
  *   before the renames removes every temporary and changes nothing; an error during the
  *   renames puts back what was there before (the old bytes, or no file) and removes the
- *   temporaries. A process killed at any moment leaves every target either as it was or
+ *   temporaries. A replaced file keeps its permission bits. A process killed during the
+ *   renames leaves some targets new and some old, each one whole. A process killed at any moment leaves every target either as it was or
  *   complete: never empty, never truncated.
  * - Temporary names are `.<target name>.<pid>-<random>.gradc-tmp`: hidden, and never ending
  *   in `.ts`, so a leftover from a killed process is never taken for a module. The next
@@ -21,7 +22,7 @@
  *   says clearly when a file cannot be written there (missing folder, a folder in the
  *   way). Both raise GradcErrors naming the path.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GradcError } from '../errors.js';
@@ -126,15 +127,26 @@ function current(path: string): Buffer | null {
   }
 }
 
+/** The permission bits of an existing `path` (kept by the replacement), else undefined. */
+function modeOf(path: string): number | undefined {
+  try {
+    return statSync(path).mode & 0o7777;
+  } catch {
+    return undefined;
+  }
+}
+
 function writeTemporary(target: string, data: Buffer, ops: FileSystemOps): string {
   const temp = tempName(target);
+  const mode = modeOf(target);
   let fd: number;
   try {
-    fd = openSync(temp, 'wx', 0o644);
+    fd = openSync(temp, 'wx', 0o666);
   } catch (e) {
     throw new GradcError(`cannot write ${target}: ${reason(e)}`);
   }
   try {
+    if (mode !== undefined) fchmodSync(fd, mode);
     ops.write(fd, data);
     fsyncSync(fd);
   } catch (e) {
