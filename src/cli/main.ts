@@ -4,11 +4,14 @@
  * Guarantees: bad input (a GradcError) prints `gradc <command>: error: <message>`, the
  * message naming the file, line, column and symbol, followed by the source line with a
  * caret when the file and line are known; no stack trace; exit 1. A failure that is
- * not a GradcError is a bug in gradc and prints its stack, exit 2; success exits 0.
+ * not a GradcError is a bug in gradc and prints its stack, exit 2 (a thrown value that is
+ * not an Error, such as an object from WebAssembly, is shown with its fields, never as
+ * "[object Object]"); success exits 0.
  * `gradc`, `gradc --help` and `gradc <command> --help` print usage (to stderr and exit
  * 1 when no command was given, else to stdout and exit 0); an unknown command is exit 1.
  */
 import { readFileSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { asGradcError, didYouMean, GradcError } from '../errors.js';
 import { parseArgs } from './args.js';
 import type { Command } from './command.js';
@@ -31,6 +34,20 @@ const commandHelp = (c: Command): string => `usage: ${c.usage}\n  ${c.summary}`;
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return `gradc ${pkg.version}`;
+}
+
+/** Any thrown value as text for the internal-error message: an Error's stack, else its fields. */
+export function describeInternal(e: unknown): string {
+  if (e instanceof Error) return e.stack ?? `${e.name}: ${e.message}`;
+  const { name, message } = (typeof e === 'object' && e !== null ? e : {}) as { name?: unknown; message?: unknown };
+  const head = typeof message === 'string' ? `${typeof name === 'string' && name ? name : 'thrown value'}: ${message}\n` : '';
+  let shown: string;
+  try {
+    shown = inspect(e, { depth: 4, breakLength: 100, maxStringLength: 2000, maxArrayLength: 20 });
+  } catch {
+    shown = Object.prototype.toString.call(e);
+  }
+  return `${head}(a thrown ${e === null ? 'null' : typeof e}, not an Error) ${shown}`;
 }
 
 const isHelp = (a: string): boolean => a === '--help' || a === '-h';
@@ -75,7 +92,7 @@ export async function main(argv: readonly string[], out = (l: string) => console
       err(`gradc ${name}: error: ${g.message}${source ? `\n${source}` : ''}`);
       return 1;
     }
-    err(`gradc ${name}: internal error (a bug in gradc):\n${e instanceof Error ? e.stack : String(e)}`);
+    err(`gradc ${name}: internal error (a bug in gradc):\n${describeInternal(e)}`);
     return 2;
   } finally {
     Error.stackTraceLimit = limit;

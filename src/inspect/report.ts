@@ -19,7 +19,7 @@ import type { ModelDefinition } from '../2-build/define.js';
 import { inspectModel, type Inspected } from './derived.js';
 import { explain, type Walkthrough } from './explain.js';
 import { gradientFormulas } from './formulas.js';
-import { computationalGraph, toSvg } from './graph.js';
+import { computationalGraph, MAX_SVG_NODES, tooLargeToDraw, toSvg } from './graph.js';
 import { type Given, describeInit, showNumber, showValue } from './sample.js';
 import { tex, texName } from './tex.js';
 
@@ -30,6 +30,10 @@ export interface ReportOptions {
   readonly wrt?: readonly string[];
   /** Inline KaTeX's fonts (default true). */
   readonly fonts?: boolean;
+  /** The graph is drawn only up to this many nodes (default MAX_SVG_NODES, see graph.ts); past it the page says why it is not drawn. */
+  readonly maxGraphNodes?: number;
+  /** Called with the reason when the graph is left out of the page. */
+  readonly onGraphOmitted?: (why: string) => void;
 }
 
 const html = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -115,7 +119,12 @@ export async function report(def: ModelDefinition | Model | Inspected, options: 
   const model = ins.original;
   const f = gradientFormulas(ins, { wrt: options.wrt });
   const w = options.at !== undefined ? explain(ins, options.at, { lr: options.lr }) : undefined;
-  const svg = (await toSvg(computationalGraph(ins, { grad: true, at: options.at }))).replace(/^[\s\S]*?(?=<svg)/, '');
+  const graph = computationalGraph(ins, { grad: true, at: options.at });
+  const tooLarge = tooLargeToDraw(graph, options.maxGraphNodes ?? MAX_SVG_NODES);
+  if (tooLarge) options.onGraphOmitted?.(tooLarge);
+  const figure = tooLarge
+    ? `<p class="note graph-omitted">Not drawn: ${html(tooLarge)}. Raise the limit with --max-nodes N, or draw it with gradc graph --grad --format dot.</p>`
+    : `<figure class="graph">\n${(await toSvg(graph, { maxNodes: options.maxGraphNodes })).replace(/^[\s\S]*?(?=<svg)/, '').trim()}\n</figure>`;
   const gradients = f.lines.map((l) => math(`${l.nameTex} = ${l.tex}`, true));
   return `<!doctype html>
 <html lang="en">
@@ -138,9 +147,7 @@ ${gradients.join('\n')}
 </div>
 <h2>Computational graph</h2>
 <p class="note">Forward graph on the left, backward graph (the gradients) beside it; dashed edges: backward nodes reading forward values.${w ? ' Values and gradients for the sample below.' : ''}</p>
-<figure class="graph">
-${svg.trim()}
-</figure>
+${figure}
 ${w ? walkthroughSection(w) : ''}
 </body>
 </html>

@@ -1,17 +1,21 @@
 /**
- * `gradc graph <model.ts> [--grad] [--at name=value,...] [--format svg|dot|mermaid] [-o file]`
+ * `gradc graph <model.ts> [--grad] [--at name=value,...] [--format svg|dot|mermaid] [--max-nodes N] [-o file]`
  *
  * Draws the computational graph (inspect/graph.ts): every node with its op, name and
  * shape; --grad adds the backward graph beside the forward one; --at adds each node's
  * value and gradient for one sample. The format is --format, else the extension of
  * the -o file (.svg, .dot/.gv, .mmd/.mermaid), else svg. Without -o the text goes to
- * stdout. The same model and options give the same bytes.
+ * stdout. The same model and options give the same bytes. SVG is drawn only for graphs
+ * up to --max-nodes nodes (default MAX_SVG_NODES, inspect/graph.ts); a larger one is a
+ * clear error before Graphviz runs. The -o file is checked before any work (its folder
+ * must exist; it must not be a folder) and written atomically (files.ts); when it
+ * already holds these bytes it is left untouched and the output says 'unchanged'.
  */
-import { writeFileSync } from 'node:fs';
 import { GradcError } from '../../errors.js';
-import { computationalGraph, toDot, toMermaid, toSvg } from '../../inspect/graph.js';
-import { expectFlags, flag, has } from '../args.js';
+import { computationalGraph, MAX_SVG_NODES, toDot, toMermaid, toSvg } from '../../inspect/graph.js';
+import { type Args, expectFlags, flag, has, value } from '../args.js';
 import type { Command } from '../command.js';
+import { checkWritableTarget, writeFile } from '../files.js';
 import { loadModelFile } from '../modelFile.js';
 import { atOption, oneModel } from './explain.js';
 
@@ -28,25 +32,37 @@ function formatOf(requested: string | undefined, file: string | undefined): Form
   return 'svg';
 }
 
+/** `--max-nodes N`: the largest graph drawn as SVG. */
+export function maxNodesOption(args: Args, command: string): number {
+  const v = value(args, 'max-nodes', command, 'a number');
+  if (v === undefined) return MAX_SVG_NODES;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new GradcError(`--max-nodes must be a positive integer, got '${v}'`);
+  return n;
+}
+
 export const graph: Command = {
   name: 'graph',
-  usage: 'gradc graph <model.ts> [--grad] [--at name=value,...] [--format svg|dot|mermaid] [-o file]',
+  usage: 'gradc graph <model.ts> [--grad] [--at name=value,...] [--format svg|dot|mermaid] [--max-nodes N] [-o file]',
   summary: 'draw the computational graph (with --grad the backward graph beside it; with --at values and gradients)',
   booleans: ['grad'],
   async run(args, out) {
-    expectFlags(args, ['grad', 'at', 'format', 'o', 'out'], 'graph');
+    expectFlags(args, ['grad', 'at', 'format', 'max-nodes', 'o', 'out'], 'graph');
     const file = oneModel(args, graph.usage);
     const target = flag(args, 'o') ?? flag(args, 'out');
     if (target === '') throw new GradcError(`-o needs a file name`);
     const format = formatOf(flag(args, 'format'), target);
+    const maxNodes = maxNodesOption(args, 'graph');
+    const toFile = target !== undefined && target !== '-';
+    if (toFile) checkWritableTarget(target, '-o');
     const { model } = await loadModelFile(file);
     const g = computationalGraph(model, { grad: has(args, 'grad'), at: atOption(args) });
-    const text = format === 'dot' ? toDot(g) : format === 'mermaid' ? toMermaid(g) : await toSvg(g);
-    if (target === undefined || target === '-') {
+    const text = format === 'dot' ? toDot(g) : format === 'mermaid' ? toMermaid(g) : await toSvg(g, { maxNodes });
+    if (!toFile) {
       out(text.replace(/\n$/, ''));
       return;
     }
-    writeFileSync(target, text);
-    out(`wrote ${target} (${format}, ${g.nodes.length} nodes)`);
+    const done = writeFile(target, text);
+    out(`${done === 'unchanged' ? 'unchanged' : 'wrote'} ${target} (${format}, ${g.nodes.length} nodes)`);
   },
 };

@@ -1,38 +1,47 @@
 /**
- * `gradc report <model.ts> [--at name=value,...] [--lr 0.1] [--wrt name,...] [--no-fonts] [-o report.html]`
+ * `gradc report <model.ts> [--at name=value,...] [--lr 0.1] [--wrt name,...] [--no-fonts] [--max-nodes N] [-o report.html]`
  *
  * Writes one self-contained HTML page (inspect/report.ts): the model's formulas, every
  * derived gradient formula typeset with KaTeX, the graph as inline SVG and, with --at,
  * the explain tables. No JavaScript and nothing loaded from the network. The file is
- * -o (`-` for stdout), by default `<model name>.report.html`.
+ * -o (`-` for stdout), by default `<model name>.report.html`, checked before any work (its
+ * folder must exist; it must not be a folder) and written atomically (files.ts); when it
+ * already holds these bytes it is left untouched and the output says 'unchanged'. A
+ * graph over --max-nodes nodes is not drawn: the page and the output say so.
  */
-import { writeFileSync } from 'node:fs';
 import { GradcError } from '../../errors.js';
 import { expectFlags, flag, has } from '../args.js';
 import type { Command } from '../command.js';
+import { checkWritableTarget, writeFile } from '../files.js';
+import { maxNodesOption } from './graph.js';
 import { loadModelFile } from '../modelFile.js';
 import { atOption, lrOption, oneModel } from './explain.js';
 
 export const report: Command = {
   name: 'report',
-  usage: 'gradc report <model.ts> [--at name=value,...] [--lr 0.1] [--wrt name,...] [--no-fonts] [-o report.html]',
+  usage: 'gradc report <model.ts> [--at name=value,...] [--lr 0.1] [--wrt name,...] [--no-fonts] [--max-nodes N] [-o report.html]',
   summary: 'write one self-contained HTML page: formulas, gradients (KaTeX), graph (SVG), with --at the explain tables',
   booleans: ['no-fonts'],
   async run(args, out) {
-    expectFlags(args, ['at', 'lr', 'wrt', 'no-fonts', 'o', 'out'], 'report');
+    expectFlags(args, ['at', 'lr', 'wrt', 'no-fonts', 'max-nodes', 'o', 'out'], 'report');
     const file = oneModel(args, report.usage);
     const target = flag(args, 'o') ?? flag(args, 'out');
     if (target === '') throw new GradcError(`-o needs a file name`);
     const wrt = (args.flags.get('wrt') ?? []).flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean);
+    const maxGraphNodes = maxNodesOption(args, 'report');
+    if (target !== undefined && target !== '-') checkWritableTarget(target, '-o');
     const { model } = await loadModelFile(file);
     const { report: reportPage } = await import('../../inspect/report.js'); // KaTeX and Graphviz load only here
-    const page = await reportPage(model, { at: atOption(args), lr: lrOption(args), wrt, fonts: !has(args, 'no-fonts') });
+    let omitted: string | undefined;
+    const page = await reportPage(model, { at: atOption(args), lr: lrOption(args), wrt, fonts: !has(args, 'no-fonts'), maxGraphNodes, onGraphOmitted: (why) => (omitted = why) });
     if (target === '-') {
       out(page.replace(/\n$/, ''));
       return;
     }
     const path = target ?? `${model.name}.report.html`;
-    writeFileSync(path, page);
-    out(`wrote ${path} (${Math.round(page.length / 1024)} KB)`);
+    checkWritableTarget(path, 'the report file');
+    const done = writeFile(path, page);
+    const note = omitted ? `; graph not drawn: ${omitted}; raise the limit with --max-nodes N` : '';
+    out(`${done === 'unchanged' ? 'unchanged' : 'wrote'} ${path} (${Math.round(page.length / 1024)} KB${note})`);
   },
 };
