@@ -130,7 +130,7 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
 
 /**
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
- *   dloss/dlayer2_z = softmax(layer2_z) - y
+ *   dloss/dlayer2_z = sum(y) * softmax(layer2_z) - y
  *   dloss/dlayer1_z = matmul(transpose(layer2_W), dloss/dlayer2_z) .* (1 - layer1_a.^2)
  *   dloss/dlayer1_W = outer(dloss/dlayer1_z, x)
  *   dloss/dlayer1_b = dloss/dlayer1_z
@@ -340,11 +340,12 @@ const $v_2 = new Floats(640);
 const $v_layer2_z = new Floats(640);
 const $v_3 = new Floats(64);
 const $v_4 = new Floats(64);
+const $v_5 = new Floats(64);
 const $v_loss = new Floats(64);
-const $v_5 = new Floats(640);
 const $v_6 = new Floats(640);
-const $v_7 = new Floats(2048);
+const $v_7 = new Floats(640);
 const $v_8 = new Floats(2048);
+const $v_9 = new Floats(2048);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
   const $p_layer2_W = $p.layer2_W;
@@ -611,6 +612,22 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
+  for (let $b = 0; $b < $nb; $b++) {
+    {
+      let $s = 0;
+      $s += $y[$yo + $b * 10];
+      $s += $y[$yo + 1 + $b * 10];
+      $s += $y[$yo + 2 + $b * 10];
+      $s += $y[$yo + 3 + $b * 10];
+      $s += $y[$yo + 4 + $b * 10];
+      $s += $y[$yo + 5 + $b * 10];
+      $s += $y[$yo + 6 + $b * 10];
+      $s += $y[$yo + 7 + $b * 10];
+      $s += $y[$yo + 8 + $b * 10];
+      $s += $y[$yo + 9 + $b * 10];
+      $v_3[$b] = $s;
+    }
+  }
   // matmul, then layer1_a = tanh
   {
     let $i = 0;
@@ -876,19 +893,19 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
       $s += Math.exp($v_layer2_z[8 + $b * 10] - $m);
       $s += Math.exp($v_layer2_z[9 + $b * 10] - $m);
       const $l = $m + Math.log($s);
-      $v_3[$b] = $l;
+      $v_4[$b] = $l;
     }
   }
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
       for (let $r = 0; $r < 10; $r++) $s += $y[$yo + $b * 10 + $r] * $v_layer2_z[$b * 10 + $r];
-      $v_4[$b] = $s;
+      $v_5[$b] = $s;
     }
   }
   // loss = sub
   for (let $b = 0; $b < $nb; $b++) {
-    $v_loss[$b] = $v_3[$b] - $v_4[$b];
+    $v_loss[$b] = ($v_3[$b] * $v_4[$b]) - $v_5[$b];
   }
   let $total = 0;
   for (let $b = 0; $b < $nb; $b++) $total += $v_loss[$b];
@@ -904,6 +921,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
+  for (let $b = 0; $b < $nb; $b++) {
+    {
+      let $s = 0;
+      $s += $y[$yo + $b * 10];
+      $s += $y[$yo + 1 + $b * 10];
+      $s += $y[$yo + 2 + $b * 10];
+      $s += $y[$yo + 3 + $b * 10];
+      $s += $y[$yo + 4 + $b * 10];
+      $s += $y[$yo + 5 + $b * 10];
+      $s += $y[$yo + 6 + $b * 10];
+      $s += $y[$yo + 7 + $b * 10];
+      $s += $y[$yo + 8 + $b * 10];
+      $s += $y[$yo + 9 + $b * 10];
+      $v_3[$b] = $s;
+    }
+  }
   // matmul, then layer1_a = tanh
   {
     let $i = 0;
@@ -1169,19 +1202,19 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       $s += Math.exp($v_layer2_z[8 + $b * 10] - $m);
       $s += Math.exp($v_layer2_z[9 + $b * 10] - $m);
       const $l = $m + Math.log($s);
-      $v_3[$b] = $l;
+      $v_4[$b] = $l;
     }
   }
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
       for (let $r = 0; $r < 10; $r++) $s += $y[$yo + $b * 10 + $r] * $v_layer2_z[$b * 10 + $r];
-      $v_4[$b] = $s;
+      $v_5[$b] = $s;
     }
   }
   // loss = sub
   for (let $b = 0; $b < $nb; $b++) {
-    $v_loss[$b] = $v_3[$b] - $v_4[$b];
+    $v_loss[$b] = ($v_3[$b] * $v_4[$b]) - $v_5[$b];
   }
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -1208,20 +1241,20 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       $s += Math.exp($v_layer2_z[8 + $b * 10] - $m);
       $s += Math.exp($v_layer2_z[9 + $b * 10] - $m);
       const $l = $m + Math.log($s);
-      for (let $r = 0; $r < 10; $r++) $v_5[$b * 10 + $r] = Math.exp($v_layer2_z[$b * 10 + $r] - $l);
+      for (let $r = 0; $r < 10; $r++) $v_6[$b * 10 + $r] = Math.exp($v_layer2_z[$b * 10 + $r] - $l);
     }
   }
   for (let $b = 0; $b < $nb; $b++) {
-    $v_6[$b * 10] = $v_5[$b * 10] - $y[$yo + $b * 10];
-    $v_6[1 + $b * 10] = $v_5[1 + $b * 10] - $y[$yo + 1 + $b * 10];
-    $v_6[2 + $b * 10] = $v_5[2 + $b * 10] - $y[$yo + 2 + $b * 10];
-    $v_6[3 + $b * 10] = $v_5[3 + $b * 10] - $y[$yo + 3 + $b * 10];
-    $v_6[4 + $b * 10] = $v_5[4 + $b * 10] - $y[$yo + 4 + $b * 10];
-    $v_6[5 + $b * 10] = $v_5[5 + $b * 10] - $y[$yo + 5 + $b * 10];
-    $v_6[6 + $b * 10] = $v_5[6 + $b * 10] - $y[$yo + 6 + $b * 10];
-    $v_6[7 + $b * 10] = $v_5[7 + $b * 10] - $y[$yo + 7 + $b * 10];
-    $v_6[8 + $b * 10] = $v_5[8 + $b * 10] - $y[$yo + 8 + $b * 10];
-    $v_6[9 + $b * 10] = $v_5[9 + $b * 10] - $y[$yo + 9 + $b * 10];
+    $v_7[$b * 10] = ($v_3[$b] * $v_6[$b * 10]) - $y[$yo + $b * 10];
+    $v_7[1 + $b * 10] = ($v_3[$b] * $v_6[1 + $b * 10]) - $y[$yo + 1 + $b * 10];
+    $v_7[2 + $b * 10] = ($v_3[$b] * $v_6[2 + $b * 10]) - $y[$yo + 2 + $b * 10];
+    $v_7[3 + $b * 10] = ($v_3[$b] * $v_6[3 + $b * 10]) - $y[$yo + 3 + $b * 10];
+    $v_7[4 + $b * 10] = ($v_3[$b] * $v_6[4 + $b * 10]) - $y[$yo + 4 + $b * 10];
+    $v_7[5 + $b * 10] = ($v_3[$b] * $v_6[5 + $b * 10]) - $y[$yo + 5 + $b * 10];
+    $v_7[6 + $b * 10] = ($v_3[$b] * $v_6[6 + $b * 10]) - $y[$yo + 6 + $b * 10];
+    $v_7[7 + $b * 10] = ($v_3[$b] * $v_6[7 + $b * 10]) - $y[$yo + 7 + $b * 10];
+    $v_7[8 + $b * 10] = ($v_3[$b] * $v_6[8 + $b * 10]) - $y[$yo + 8 + $b * 10];
+    $v_7[9 + $b * 10] = ($v_3[$b] * $v_6[9 + $b * 10]) - $y[$yo + 9 + $b * 10];
   }
   // matmul, then mul
   {
@@ -1239,10 +1272,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
         for (let $k = 0; $k < 10; $k++) {
-          const $a0 = $v_6[$l0 + $k];
-          const $a1 = $v_6[$l1 + $k];
-          const $a2 = $v_6[$l2 + $k];
-          const $a3 = $v_6[$l3 + $k];
+          const $a0 = $v_7[$l0 + $k];
+          const $a1 = $v_7[$l1 + $k];
+          const $a2 = $v_7[$l2 + $k];
+          const $a3 = $v_7[$l3 + $k];
           const $w0 = $p_layer2_W[$m0 + $k * 32];
           const $w1 = $p_layer2_W[$m1 + $k * 32];
           const $w2 = $p_layer2_W[$m2 + $k * 32];
@@ -1264,22 +1297,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_8[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)] * $v_layer1_a[($i) * 32 + ($j)]))); }
-        { const $z = $c01; $v_8[($i) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 1)] * $v_layer1_a[($i) * 32 + ($j + 1)]))); }
-        { const $z = $c02; $v_8[($i) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 2)] * $v_layer1_a[($i) * 32 + ($j + 2)]))); }
-        { const $z = $c03; $v_8[($i) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 3)] * $v_layer1_a[($i) * 32 + ($j + 3)]))); }
-        { const $z = $c10; $v_8[($i + 1) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j)] * $v_layer1_a[($i + 1) * 32 + ($j)]))); }
-        { const $z = $c11; $v_8[($i + 1) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 1)] * $v_layer1_a[($i + 1) * 32 + ($j + 1)]))); }
-        { const $z = $c12; $v_8[($i + 1) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 2)] * $v_layer1_a[($i + 1) * 32 + ($j + 2)]))); }
-        { const $z = $c13; $v_8[($i + 1) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 3)] * $v_layer1_a[($i + 1) * 32 + ($j + 3)]))); }
-        { const $z = $c20; $v_8[($i + 2) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j)] * $v_layer1_a[($i + 2) * 32 + ($j)]))); }
-        { const $z = $c21; $v_8[($i + 2) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 1)] * $v_layer1_a[($i + 2) * 32 + ($j + 1)]))); }
-        { const $z = $c22; $v_8[($i + 2) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 2)] * $v_layer1_a[($i + 2) * 32 + ($j + 2)]))); }
-        { const $z = $c23; $v_8[($i + 2) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 3)] * $v_layer1_a[($i + 2) * 32 + ($j + 3)]))); }
-        { const $z = $c30; $v_8[($i + 3) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j)] * $v_layer1_a[($i + 3) * 32 + ($j)]))); }
-        { const $z = $c31; $v_8[($i + 3) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 1)] * $v_layer1_a[($i + 3) * 32 + ($j + 1)]))); }
-        { const $z = $c32; $v_8[($i + 3) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 2)] * $v_layer1_a[($i + 3) * 32 + ($j + 2)]))); }
-        { const $z = $c33; $v_8[($i + 3) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 3)] * $v_layer1_a[($i + 3) * 32 + ($j + 3)]))); }
+        { const $z = $c00; $v_9[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)] * $v_layer1_a[($i) * 32 + ($j)]))); }
+        { const $z = $c01; $v_9[($i) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 1)] * $v_layer1_a[($i) * 32 + ($j + 1)]))); }
+        { const $z = $c02; $v_9[($i) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 2)] * $v_layer1_a[($i) * 32 + ($j + 2)]))); }
+        { const $z = $c03; $v_9[($i) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 3)] * $v_layer1_a[($i) * 32 + ($j + 3)]))); }
+        { const $z = $c10; $v_9[($i + 1) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j)] * $v_layer1_a[($i + 1) * 32 + ($j)]))); }
+        { const $z = $c11; $v_9[($i + 1) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 1)] * $v_layer1_a[($i + 1) * 32 + ($j + 1)]))); }
+        { const $z = $c12; $v_9[($i + 1) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 2)] * $v_layer1_a[($i + 1) * 32 + ($j + 2)]))); }
+        { const $z = $c13; $v_9[($i + 1) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 3)] * $v_layer1_a[($i + 1) * 32 + ($j + 3)]))); }
+        { const $z = $c20; $v_9[($i + 2) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j)] * $v_layer1_a[($i + 2) * 32 + ($j)]))); }
+        { const $z = $c21; $v_9[($i + 2) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 1)] * $v_layer1_a[($i + 2) * 32 + ($j + 1)]))); }
+        { const $z = $c22; $v_9[($i + 2) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 2)] * $v_layer1_a[($i + 2) * 32 + ($j + 2)]))); }
+        { const $z = $c23; $v_9[($i + 2) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 3)] * $v_layer1_a[($i + 2) * 32 + ($j + 3)]))); }
+        { const $z = $c30; $v_9[($i + 3) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j)] * $v_layer1_a[($i + 3) * 32 + ($j)]))); }
+        { const $z = $c31; $v_9[($i + 3) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 1)] * $v_layer1_a[($i + 3) * 32 + ($j + 1)]))); }
+        { const $z = $c32; $v_9[($i + 3) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 2)] * $v_layer1_a[($i + 3) * 32 + ($j + 2)]))); }
+        { const $z = $c33; $v_9[($i + 3) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 3)] * $v_layer1_a[($i + 3) * 32 + ($j + 3)]))); }
       }
       for (; $j < 32; $j++) {
         const $l0 = ($i) * 10;
@@ -1289,20 +1322,20 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = ($j);
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 10; $k++) {
-          const $a0 = $v_6[$l0 + $k];
-          const $a1 = $v_6[$l1 + $k];
-          const $a2 = $v_6[$l2 + $k];
-          const $a3 = $v_6[$l3 + $k];
+          const $a0 = $v_7[$l0 + $k];
+          const $a1 = $v_7[$l1 + $k];
+          const $a2 = $v_7[$l2 + $k];
+          const $a3 = $v_7[$l3 + $k];
           const $w0 = $p_layer2_W[$m0 + $k * 32];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_8[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)] * $v_layer1_a[($i) * 32 + ($j)]))); }
-        { const $z = $c10; $v_8[($i + 1) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j)] * $v_layer1_a[($i + 1) * 32 + ($j)]))); }
-        { const $z = $c20; $v_8[($i + 2) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j)] * $v_layer1_a[($i + 2) * 32 + ($j)]))); }
-        { const $z = $c30; $v_8[($i + 3) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j)] * $v_layer1_a[($i + 3) * 32 + ($j)]))); }
+        { const $z = $c00; $v_9[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)] * $v_layer1_a[($i) * 32 + ($j)]))); }
+        { const $z = $c10; $v_9[($i + 1) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j)] * $v_layer1_a[($i + 1) * 32 + ($j)]))); }
+        { const $z = $c20; $v_9[($i + 2) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j)] * $v_layer1_a[($i + 2) * 32 + ($j)]))); }
+        { const $z = $c30; $v_9[($i + 3) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j)] * $v_layer1_a[($i + 3) * 32 + ($j)]))); }
       }
     }
     for (; $i < $nb; $i++) {
@@ -1315,7 +1348,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 10; $k++) {
-          const $a0 = $v_6[$l0 + $k];
+          const $a0 = $v_7[$l0 + $k];
           const $w0 = $p_layer2_W[$m0 + $k * 32];
           const $w1 = $p_layer2_W[$m1 + $k * 32];
           const $w2 = $p_layer2_W[$m2 + $k * 32];
@@ -1325,21 +1358,21 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_8[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)] * $v_layer1_a[($i) * 32 + ($j)]))); }
-        { const $z = $c01; $v_8[($i) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 1)] * $v_layer1_a[($i) * 32 + ($j + 1)]))); }
-        { const $z = $c02; $v_8[($i) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 2)] * $v_layer1_a[($i) * 32 + ($j + 2)]))); }
-        { const $z = $c03; $v_8[($i) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 3)] * $v_layer1_a[($i) * 32 + ($j + 3)]))); }
+        { const $z = $c00; $v_9[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)] * $v_layer1_a[($i) * 32 + ($j)]))); }
+        { const $z = $c01; $v_9[($i) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 1)] * $v_layer1_a[($i) * 32 + ($j + 1)]))); }
+        { const $z = $c02; $v_9[($i) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 2)] * $v_layer1_a[($i) * 32 + ($j + 2)]))); }
+        { const $z = $c03; $v_9[($i) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 3)] * $v_layer1_a[($i) * 32 + ($j + 3)]))); }
       }
       for (; $j < 32; $j++) {
         const $l0 = ($i) * 10;
         const $m0 = ($j);
         let $c00 = 0;
         for (let $k = 0; $k < 10; $k++) {
-          const $a0 = $v_6[$l0 + $k];
+          const $a0 = $v_7[$l0 + $k];
           const $w0 = $p_layer2_W[$m0 + $k * 32];
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_8[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)] * $v_layer1_a[($i) * 32 + ($j)]))); }
+        { const $z = $c00; $v_9[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)] * $v_layer1_a[($i) * 32 + ($j)]))); }
       }
     }
   }
@@ -1359,10 +1392,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = $xo + ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_8[$l0 + $k * 32];
-          const $a1 = $v_8[$l1 + $k * 32];
-          const $a2 = $v_8[$l2 + $k * 32];
-          const $a3 = $v_8[$l3 + $k * 32];
+          const $a0 = $v_9[$l0 + $k * 32];
+          const $a1 = $v_9[$l1 + $k * 32];
+          const $a2 = $v_9[$l2 + $k * 32];
+          const $a3 = $v_9[$l3 + $k * 32];
           const $w0 = $x[$m0 + $k * 784];
           const $w1 = $x[$m1 + $k * 784];
           const $w2 = $x[$m2 + $k * 784];
@@ -1409,10 +1442,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = $xo + ($j);
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_8[$l0 + $k * 32];
-          const $a1 = $v_8[$l1 + $k * 32];
-          const $a2 = $v_8[$l2 + $k * 32];
-          const $a3 = $v_8[$l3 + $k * 32];
+          const $a0 = $v_9[$l0 + $k * 32];
+          const $a1 = $v_9[$l1 + $k * 32];
+          const $a2 = $v_9[$l2 + $k * 32];
+          const $a3 = $v_9[$l3 + $k * 32];
           const $w0 = $x[$m0 + $k * 784];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
@@ -1435,7 +1468,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = $xo + ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_8[$l0 + $k * 32];
+          const $a0 = $v_9[$l0 + $k * 32];
           const $w0 = $x[$m0 + $k * 784];
           const $w1 = $x[$m1 + $k * 784];
           const $w2 = $x[$m2 + $k * 784];
@@ -1455,7 +1488,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = $xo + ($j);
         let $c00 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_8[$l0 + $k * 32];
+          const $a0 = $v_9[$l0 + $k * 32];
           const $w0 = $x[$m0 + $k * 784];
           $c00 += $a0 * $w0;
         }
@@ -1464,7 +1497,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     }
   }
   // grad of $g_layer1_b
-  for (let $r = 0; $r < 32; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_8[$b * 32 + $r]; $g_layer1_b[$r] += $scale * $s; }
+  for (let $r = 0; $r < 32; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_9[$b * 32 + $r]; $g_layer1_b[$r] += $scale * $s; }
   // grad of $g_layer2_W
   {
     let $i = 0;
@@ -1481,10 +1514,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_6[$l0 + $k * 10];
-          const $a1 = $v_6[$l1 + $k * 10];
-          const $a2 = $v_6[$l2 + $k * 10];
-          const $a3 = $v_6[$l3 + $k * 10];
+          const $a0 = $v_7[$l0 + $k * 10];
+          const $a1 = $v_7[$l1 + $k * 10];
+          const $a2 = $v_7[$l2 + $k * 10];
+          const $a3 = $v_7[$l3 + $k * 10];
           const $w0 = $v_layer1_a[$m0 + $k * 32];
           const $w1 = $v_layer1_a[$m1 + $k * 32];
           const $w2 = $v_layer1_a[$m2 + $k * 32];
@@ -1531,10 +1564,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = ($j);
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_6[$l0 + $k * 10];
-          const $a1 = $v_6[$l1 + $k * 10];
-          const $a2 = $v_6[$l2 + $k * 10];
-          const $a3 = $v_6[$l3 + $k * 10];
+          const $a0 = $v_7[$l0 + $k * 10];
+          const $a1 = $v_7[$l1 + $k * 10];
+          const $a2 = $v_7[$l2 + $k * 10];
+          const $a3 = $v_7[$l3 + $k * 10];
           const $w0 = $v_layer1_a[$m0 + $k * 32];
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
@@ -1557,7 +1590,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_6[$l0 + $k * 10];
+          const $a0 = $v_7[$l0 + $k * 10];
           const $w0 = $v_layer1_a[$m0 + $k * 32];
           const $w1 = $v_layer1_a[$m1 + $k * 32];
           const $w2 = $v_layer1_a[$m2 + $k * 32];
@@ -1577,7 +1610,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = ($j);
         let $c00 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_6[$l0 + $k * 10];
+          const $a0 = $v_7[$l0 + $k * 10];
           const $w0 = $v_layer1_a[$m0 + $k * 32];
           $c00 += $a0 * $w0;
         }
@@ -1586,16 +1619,16 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     }
   }
   // grad of $g_layer2_b
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[$b * 10]; $g_layer2_b[0] += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[1 + $b * 10]; $g_layer2_b[1] += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[2 + $b * 10]; $g_layer2_b[2] += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[3 + $b * 10]; $g_layer2_b[3] += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[4 + $b * 10]; $g_layer2_b[4] += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[5 + $b * 10]; $g_layer2_b[5] += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[6 + $b * 10]; $g_layer2_b[6] += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[7 + $b * 10]; $g_layer2_b[7] += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[8 + $b * 10]; $g_layer2_b[8] += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[9 + $b * 10]; $g_layer2_b[9] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[$b * 10]; $g_layer2_b[0] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[1 + $b * 10]; $g_layer2_b[1] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[2 + $b * 10]; $g_layer2_b[2] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[3 + $b * 10]; $g_layer2_b[3] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[4 + $b * 10]; $g_layer2_b[4] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[5 + $b * 10]; $g_layer2_b[5] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[6 + $b * 10]; $g_layer2_b[6] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[7 + $b * 10]; $g_layer2_b[7] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[8 + $b * 10]; $g_layer2_b[8] += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[9 + $b * 10]; $g_layer2_b[9] += $scale * $s; }
   let $total = 0;
   for (let $b = 0; $b < $nb; $b++) $total += $v_loss[$b];
   return $total;

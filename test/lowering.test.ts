@@ -3,7 +3,7 @@
  * with register-blocked gemms give the same losses and gradients (1e-12 relative), for
  * every activation and both losses, for batch counts that do not divide the kernel's
  * row limit; Float32 stays close to Float64; softmax cross-entropy stays finite at
- * logits of 1000 and its gradient is emitted as p - y.
+ * logits of 1000 and its gradient is emitted as sum(y) p - y (p - y for one-hot y).
  */
 import { describe, expect, it } from 'vitest';
 import { compile, defineModel, generate } from '../src/index.js';
@@ -120,8 +120,8 @@ describe('softmax cross-entropy', () => {
     m.loss('cross_entropy(z, y)');
   });
 
-  it('its gradient is emitted as softmax(z) - y', () => {
-    expect(generate(def).program.gradientFormulas[0].formula).toBe('outer(softmax(z) - y, x)');
+  it('its gradient is emitted as sum(y) softmax(z) - y (softmax(z) - y for a distribution y)', () => {
+    expect(generate(def).program.gradientFormulas[0].formula).toBe('outer(sum(y) * softmax(z) - y, x)');
   });
 
   for (const lowering of ['unrolled', 'loops'] as const) {

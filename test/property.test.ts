@@ -120,7 +120,11 @@ describe('simplifier rules keep the value (property)', () => {
     'log(1 + exp(x)) = softplus(x)': ({ A }) => call('log', call('add', constant(1), call('exp', A))),
     'log(softmax(v)) = log_softmax(v)': (p) => call('log', call('softmax', V(p))),
     'log(sum(exp(v))) = logsumexp(v)': (p) => call('log', call('sum', call('exp', V(p)))),
-    'exp(v) / sum(exp(v)) = softmax(v)': (p) => call('div', call('exp', V(p)), call('sum', call('exp', V(p)))),
+    'exp(v) / sum(exp(v)) = softmax(v) (v a vector)': (p) => call('div', call('exp', V(p)), call('sum', call('exp', V(p)))),
+    'exp(x) / sum(exp(x)) = exp(x - logsumexp(x)) (x a scalar or a matrix)': (p) => {
+      const x = p.wide ? call('outer', V(p), V(p)) : p.A; // a matrix or a scalar
+      return call('div', call('exp', x), call('sum', call('exp', x)));
+    },
   };
 
   const compare = (law: string, original: Node, rewritten: Node, env: Env): number => {

@@ -59,8 +59,10 @@ export const FUNCTIONS: Readonly<Record<string, FunctionInfo>> = {
   log_softmax: { arity: [1, 1], build: ([x]) => make('logsoftmax', [x]), doc: 'v - logsumexp(v)' },
   cross_entropy: {
     arity: [2, 2],
-    build: ([z, y]) => make('sub', [make('logsumexp', [z]), make('dot', [y, z])]),
-    doc: 'softmax cross-entropy of logits z against a distribution y (sum 1): logsumexp(z) - dot(y, z); its gradient is softmax(z) - y',
+    // -sum(y log softmax(z)) for any y (multi-hot too); sum(y) = 1 for a distribution, then
+    // the gradient is the familiar softmax(z) - y. One extra sum over the cheap form.
+    build: ([z, y]) => make('sub', [make('mul', [make('sum', [y]), make('logsumexp', [z])]), make('dot', [y, z])]),
+    doc: 'softmax cross-entropy of logits z against targets y: -sum(y log softmax(z)) = sum(y) logsumexp(z) - dot(y, z); its gradient is sum(y) softmax(z) - y (softmax(z) - y when y sums to 1)',
   },
   concat: { arity: [1, 64], build: (xs) => make('concat', xs), doc: 'concatenation of scalars and vectors' },
 };

@@ -7,7 +7,9 @@
  * returns one adjoint per argument, or null where the argument gets no gradient. A
  * returned adjoint may be of y's shape where the argument was a broadcast scalar; the
  * differentiator sums it back (`grad.ts`). Every rule is checked against central
- * differences in test/ops.test.ts. Conventions at kinks are those listed in ops.ts.
+ * differences in test/ops.test.ts. Conventions at kinks are those listed in ops.ts, and
+ * so is the zero-adjoint convention (`unlessZero`): a zero adjoint contributes zero, also
+ * where the local derivative is infinite.
  */
 import { constant, div, fit, make, mul, neg, select, sub } from '../ir/build.js';
 import type { Node } from '../ir/node.js';
@@ -22,6 +24,16 @@ const none: Rule = () => [];
 const zeroGrad: Rule = (y) => y.args.map(() => null);
 const call = (op: Op, ...args: Node[]) => make(op, args);
 
+/**
+ * The zero-adjoint convention: `v`, an adjoint contribution computed from `g` and a local
+ * derivative that can be infinite at a finite argument (log and div at 0, sqrt at 0, pow
+ * below exponent 1 at base 0, exp past overflow), except 0 wherever `g` is 0. Without it
+ * 0 * Infinity = NaN would flow from an inactive branch (a relu off, an unselected select
+ * branch) into every parameter. Costs one compare per element of these rules' adjoints;
+ * nothing when `g` is a constant (the select folds), and no other rule pays it.
+ */
+const unlessZero = (g: Node, v: Node): Node => select(g, v, zero);
+
 export const RULES: { readonly [K in Op]: Rule } = {
   const: none,
   param: none,
@@ -29,9 +41,9 @@ export const RULES: { readonly [K in Op]: Rule } = {
   target: none,
 
   neg: (_y, g) => [neg(g)], //                                d(-a) = -g
-  exp: (y, g) => [mul(g, y)], //                              d exp(a) = g y
-  log: (y, g) => [div(g, y.args[0])], //                      d log(a) = g / a
-  sqrt: (y, g) => [div(g, mul(constant(2), y))], //           d sqrt(a) = g / (2 y)
+  exp: (y, g) => [unlessZero(g, mul(g, y))], //               d exp(a) = g y (y = Infinity past overflow)
+  log: (y, g) => [unlessZero(g, div(g, y.args[0]))], //      d log(a) = g / a
+  sqrt: (y, g) => [unlessZero(g, div(g, mul(constant(2), y)))], // d sqrt(a) = g / (2 y)
   abs: (y, g) => [mul(g, call('sign', y.args[0]))], //        d |a| = g sign(a), sign(0) = 0
   sin: (y, g) => [mul(g, call('cos', y.args[0]))], //         d sin(a) = g cos(a)
   cos: (y, g) => [neg(mul(g, call('sin', y.args[0])))], //    d cos(a) = -g sin(a)
@@ -47,12 +59,19 @@ export const RULES: { readonly [K in Op]: Rule } = {
   add: (_y, g) => [g, g], //                                  d(a + b) = g, g
   sub: (_y, g) => [g, neg(g)], //                             d(a - b) = g, -g
   mul: ({ args: [a, b] }, g) => [mul(g, b), mul(g, a)], //    d(a b) = g b, g a
-  div: (y, g) => [div(g, y.args[1]), neg(div(mul(g, y), y.args[1]))], // d(a/b) = g/b, -g y/b
+  div: (y, g) => { //                                        d(a/b) = g/b, -g y/b
+    const b = y.args[1];
+    if (b.op === 'const') return [div(g, b), null]; //         a constant divisor: finite, and no gradient of its own
+    return [unlessZero(g, div(g, b)), unlessZero(g, neg(div(mul(g, y), b)))];
+  },
   pow: (y, g) => {
     const [a, b] = y.args; //                                 d a^b = g b a^(b-1), g log(a) a^b
-    const da = mul(g, mul(b, make('pow', [a, sub(b, one)])));
+    const local = select(b, mul(b, make('pow', [a, sub(b, one)])), zero); // b a^(b-1), 0 where b = 0 (not 0 * 0^-1)
+    const finite = b.op === 'const' && b.attrs.value! >= 1; // a^(b-1) finite for finite a
+    const da = finite ? mul(g, local) : unlessZero(g, mul(g, local));
+    if (b.op === 'const') return [da, null];
     const db = select(y, mul(call('log', a), y), zero); //     log(a) a^b, 0 where a^b = 0 (a = 0: no log(0) * 0 = NaN)
-    return [da, b.op === 'const' ? null : mul(g, db)];
+    return [da, unlessZero(g, mul(g, db))]; //                 log(0) 0^0 = -Infinity
   },
   max: ({ args: [a, b] }, g) => {
     const first = call('ge', a, b); //                        ties: all to the first argument

@@ -10,11 +10,14 @@
  *   construction-time rules of ir/build.ts apply again to every rebuilt node), rules are
  *   applied at each node until none matches, and whole passes repeat until nothing
  *   changes (at most `MAX_PASSES`);
+ * - no rewrite changes a node's shape (checked at every application: a rewrite that
+ *   would is reported as a gradc bug naming its law);
  * - iterative, linear per pass.
  * The rules are data: one entry each, the algebra in its `law`.
  */
 import { constant, fit, make } from '../ir/build.js';
-import type { Node } from '../ir/node.js';
+import { type Node, isConst } from '../ir/node.js';
+import { sameShape, showShape } from '../ir/shape.js';
 import { topoOrder } from '../ir/walk.js';
 
 export interface Rewrite {
@@ -41,22 +44,33 @@ export const REWRITES: readonly Rewrite[] = [
   { law: 'sqrt(square(x)) = abs(x)', apply: (n) => (is(n, 'sqrt') && is(arg(n), 'square') ? call('abs', arg(arg(n))) : null) },
   // Stability: forms that overflow or lose precision, replaced by stable primitives.
   { law: 'log(sigmoid(x)) = -softplus(-x)', apply: (n) => (is(n, 'log') && is(arg(n), 'sigmoid') ? call('neg', call('softplus', call('neg', arg(arg(n))))) : null) },
-  { law: 'log(1 - sigmoid(x)) = -softplus(x)', apply: (n) => (is(n, 'log') && is(arg(n), 'sub') && arg(arg(n)).attrs.value === 1 && is(arg(arg(n), 1), 'sigmoid') ? call('neg', call('softplus', arg(arg(arg(n), 1)))) : null) },
-  { law: 'log(1 + exp(x)) = softplus(x)', apply: (n) => (is(n, 'log') && is(arg(n), 'add') && is(arg(arg(n)), 'exp') && arg(arg(n), 1).op === 'const' && arg(arg(n), 1).attrs.value === 1 ? call('softplus', arg(arg(arg(n)))) : null) },
+  // (The constant 1 may be a tensor around a scalar x: the result is broadcast back to n's shape.)
+  { law: 'log(1 - sigmoid(x)) = -softplus(x)', apply: (n) => (is(n, 'log') && is(arg(n), 'sub') && isConst(arg(arg(n)), 1) && is(arg(arg(n), 1), 'sigmoid') ? fit(call('neg', call('softplus', arg(arg(arg(n), 1)))), n.shape) : null) },
+  { law: 'log(1 + exp(x)) = softplus(x)', apply: (n) => (is(n, 'log') && is(arg(n), 'add') && is(arg(arg(n)), 'exp') && isConst(arg(arg(n), 1), 1) ? fit(call('softplus', arg(arg(arg(n)))), n.shape) : null) },
   { law: 'log(softmax(v)) = log_softmax(v)', apply: (n) => (is(n, 'log') && is(arg(n), 'softmax') ? call('logsoftmax', arg(arg(n))) : null) },
   { law: 'log(sum(exp(v))) = logsumexp(v)', apply: (n) => (is(n, 'log') && is(arg(n), 'sum') && is(arg(arg(n)), 'exp') ? call('logsumexp', arg(arg(arg(n)))) : null) },
-  { law: 'exp(v) / sum(exp(v)) = softmax(v)', apply: (n) => (is(n, 'div') && is(arg(n), 'exp') && is(arg(n, 1), 'sum') && arg(arg(n, 1)) === arg(n) ? call('softmax', arg(arg(n))) : null) },
+  { law: 'exp(v) / sum(exp(v)) = softmax(v) (v a vector)', apply: (n) => (is(n, 'div') && is(arg(n), 'exp') && is(arg(n, 1), 'sum') && arg(arg(n, 1)) === arg(n) && arg(arg(n)).shape.length === 1 ? call('softmax', arg(arg(n))) : null) },
+  { law: 'exp(x) / sum(exp(x)) = exp(x - logsumexp(x)) (x a scalar or a matrix)', apply: (n) => (is(n, 'div') && is(arg(n), 'exp') && is(arg(n, 1), 'sum') && arg(arg(n, 1)) === arg(n) && arg(arg(n)).shape.length !== 1 ? call('exp', call('sub', arg(arg(n)), call('logsumexp', arg(arg(n))))) : null) },
 ];
 
 const MAX_PASSES = 8;
 const MAX_REWRITES_PER_NODE = 16;
+
+/** `r` applied to `n`: its result, or null when it does not match; a result of another shape is a gradc bug. */
+export function applyRewrite(r: Rewrite, n: Node): Node | null {
+  const out = r.apply(n);
+  if (out && !sameShape(out.shape, n.shape)) {
+    throw new Error(`gradc bug: the rewrite '${r.law}' changed a ${n.op} node's shape from ${showShape(n.shape)} to ${showShape(out.shape)}`);
+  }
+  return out;
+}
 
 function rewriteNode(n: Node): Node {
   let cur = n;
   for (let k = 0; k < MAX_REWRITES_PER_NODE; k++) {
     let next: Node | null = null;
     for (const r of REWRITES) {
-      next = r.apply(cur);
+      next = applyRewrite(r, cur);
       if (next && next !== cur) break;
       next = null;
     }

@@ -16,8 +16,9 @@
  *   accumulator (scaled by `$scale`), never materialized per sample when they are outer
  *   products or sums of them;
  * - only nodes some result needs are computed (demand-driven), in topological order;
+ * - every walk (of the graph and of fused accesses) is iterative or bounded in depth;
  * - an elementwise node used once, by another elementwise node of its shape, is fused
- *   into that node's loop; an elementwise node that is the one use of a batched
+ *   into that node's loop (fused expressions nest at most MAX_FUSION_DEPTH deep); an elementwise node that is the one use of a batched
  *   matrix-vector product is applied in the gemm's store (bias and activation cost no
  *   extra pass).
  */
@@ -50,11 +51,21 @@ export interface Epilogue { readonly out: Access; readonly value: Access }
 /** The access that stands for a gemm's result inside its epilogue. */
 export const GEMM_RESULT: Access = { base: '0', bs: 0, strides: [], shape: [], scalar: '$z' };
 
-/** `a` with every occurrence of `target` (by identity) replaced by `by`. */
+/** `a` with every occurrence of `target` (by identity) replaced by `by` (iterative, shared sub-accesses rebuilt once). */
 function substitute(a: Access, target: Access, by: Access): Access {
-  if (a === target) return by;
-  if (!a.inline) return a;
-  return { ...a, inline: { op: a.inline.op, args: a.inline.args.map((x) => substitute(x, target, by)) } };
+  const done = new Map<Access, Access>([[target, by]]);
+  const stack: Access[] = [a];
+  while (stack.length > 0) {
+    const x = stack[stack.length - 1];
+    if (done.has(x)) { stack.pop(); continue; }
+    if (!x.inline) { done.set(x, x); stack.pop(); continue; }
+    const pending = x.inline.args.filter((y) => !done.has(y));
+    if (pending.length > 0) { stack.push(...pending); continue; }
+    stack.pop();
+    const args = x.inline.args.map((y) => done.get(y)!);
+    done.set(x, args.every((y, i) => y === x.inline!.args[i]) ? x : { ...x, inline: { op: x.inline.op, args } });
+  }
+  return done.get(a)!;
 }
 
 /** A matrix operand of a gemm: element (u, v) at arr[base + u*su + v*sv] (u, v as the gemm names them). */
@@ -97,6 +108,14 @@ export function addOffset(base: string, k: number): string {
  * elements are unrolled (one statement per element, literal indices), larger ones loop.
  */
 export const DEFAULT_UNROLL_ELEMENTS = 16;
+
+/**
+ * Fused (inline) elementwise expressions nest at most this deep; a longer chain is
+ * materialized every MAX_FUSION_DEPTH ops. This bounds the emitter's walk of an access
+ * and the nesting of the emitted expression (a 2000-layer tanh chain would otherwise be
+ * one expression 6000 calls deep, past what parsers and the call stack take).
+ */
+export const MAX_FUSION_DEPTH = 32;
 
 export function planLoops(derived: Derived, layout: Layout, maxBatch: number, unrollElements = DEFAULT_UNROLL_ELEMENTS): LoopPlan {
   const small = (s: Shape) => sizeOf(s) <= unrollElements;
@@ -218,6 +237,7 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
       const u = uses.get(n);
       return !roots.has(n) && u && u.length === 1 && elementwise(u[0]) && sameShape(u[0].shape, n.shape) && batched.has(u[0]) === batched.has(n) ? u[0] : undefined;
     };
+    const fusedDepth = new Map<Node, number>(); // inline node -> nesting depth of its fused expression
     const gemmOf = new Map<Node, number>(); // node -> index of the gemm step that computes it
     /** A gemm result read only by `n`'s fused elementwise chain, if there is one. */
     const gemmFeeding = (n: Node): Node | undefined => {
@@ -237,7 +257,9 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
       if (isLeaf(n)) { access.set(n, leafAccess(n)); continue; }
       const args = n.args.map((a) => access.get(a)!);
       if (VIEWS.has(n.op)) { access.set(n, viewAccess(n, args[0])); continue; }
-      if (elementwise(n) && soleUse(n)) {
+      const depth = elementwise(n) ? 1 + Math.max(0, ...n.args.map((a) => fusedDepth.get(a) ?? 0)) : 0;
+      if (elementwise(n) && soleUse(n) && depth <= MAX_FUSION_DEPTH) {
+        fusedDepth.set(n, depth);
         access.set(n, { base: '0', bs: batched.has(n) ? 1 : 0, strides: n.shape.map(() => 1), shape: n.shape, inline: { op: n.op, args } });
         continue;
       }
@@ -293,10 +315,17 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
   return { maxBatch, buffers, kernels: { forward: build('forward'), loss: build('loss'), gradient: build('gradient') } };
 }
 
-/** Arrays an access reads (through fused expressions). */
+/** Arrays an access reads (through fused expressions), added to `out`; iterative. */
 function readsOf(a: Access, out: Set<string>): void {
-  if (a.inline) for (const x of a.inline.args) readsOf(x, out);
-  else if (a.arr) out.add(a.arr);
+  const stack: Access[] = [a];
+  const seen = new Set<Access>();
+  while (stack.length > 0) {
+    const x = stack.pop()!;
+    if (seen.has(x)) continue;
+    seen.add(x);
+    if (x.inline) stack.push(...x.inline.args);
+    else if (x.arr) out.add(x.arr);
+  }
 }
 
 /**

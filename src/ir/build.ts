@@ -19,11 +19,11 @@
  *   select(c, x, x) -> x, select(const, a, b) -> a or b
  *   transpose(transpose(x)) -> x,  sum(const) -> const,  broadcast(const) -> const
  * A result of smaller shape than the op's result is broadcast back, so shapes never
- * change by simplification.
+ * change by simplification (checked: a local rewrite that would is a gradc bug).
  */
 import { type Node, constValue, intern, isConst } from './node.js';
 import { type Attrs, type Op, OPS } from './ops.js';
-import { type Shape, SCALAR, isScalar, sameShape, sizeOf } from './shape.js';
+import { type Shape, SCALAR, isScalar, sameShape, showShape, sizeOf } from './shape.js';
 
 export function constant(value: number, s: Shape = SCALAR): Node {
   return intern('const', [], { value }, s);
@@ -40,9 +40,17 @@ export function fit(x: Node, s: Shape): Node {
   return intern('broadcast', [x], {}, s);
 }
 
-/** Build `op(args)` with the local rewrites listed in the header. */
+/** Build `op(args)` with the local rewrites listed in the header; the result always has `op(args)`'s shape. */
 export function make(op: Op, args: readonly Node[], attrs: Attrs = {}, out?: Shape): Node {
   const n = intern(op, args, attrs, out); // infers and checks the shape first
+  const r = rewriteLocally(n, op, args);
+  if (r !== n && !sameShape(r.shape, n.shape)) {
+    throw new Error(`gradc bug: a local rewrite of ${op} changed its shape from ${showShape(n.shape)} to ${showShape(r.shape)}`);
+  }
+  return r;
+}
+
+function rewriteLocally(n: Node, op: Op, args: readonly Node[]): Node {
   const s = n.shape;
   const info = OPS[op];
   if (info.kind === 'elementwise' && args.every((a) => a.op === 'const')) {

@@ -11,7 +11,19 @@
  * Conventions at kinks (tested in test/ops.test.ts):
  *   relu'(0) = 0, abs'(0) = 0 (sign(0) = 0), max/min ties send the whole gradient to the
  *   first argument, sqrt'(0) = +Infinity (the one-sided limit), gt/ge/sign have zero gradient,
- *   d(a^b)/db = 0 where a^b = 0 (at a = 0, instead of log(0) * 0 = NaN).
+ *   d(a^b)/db = 0 where a^b = 0 (at a = 0, instead of log(0) * 0 = NaN),
+ *   d(a^b)/da = 0 where b = 0 (0^0 = 1 is constant in a; instead of 0 * 0^-1 = NaN).
+ * Zero adjoint (tested in test/harden-numerics.test.ts): an adjoint of 0 contributes 0,
+ *   also through a local derivative that is infinite there. The rules whose local
+ *   derivative can be infinite at a finite argument guard it (3-diff/rules.ts,
+ *   `unlessZero`): log (1/a at 0), sqrt (1/(2 sqrt a) at 0), div (1/b and a/b^2 at b = 0),
+ *   pow (b a^(b-1) at a = 0, b < 1; log(a) a^b at a = 0, b = 0) and exp (e^a past
+ *   overflow). So an inactive hinge relu(sqrt(s) - m) at s = 0, or an unselected branch
+ *   select(c, x, log(0)), gives the gradient 0, not NaN. Other rules multiply the adjoint
+ *   by an argument or a bounded value, infinite only where the forward value already is
+ *   (mul by Infinity), and are not guarded: guarding every product would cost every
+ *   model a compare per element. The guard costs one compare per element of the guarded
+ *   rules' adjoints, and nothing where the adjoint is a constant.
  */
 import { type Shape, SCALAR, broadcastShapes, isScalar, shape as mkShape, showShape, sizeOf as sizeOfShape } from './shape.js';
 
