@@ -100,6 +100,11 @@ export function formulaToNode(root: MathNode, ctx: FormulaContext): Node {
       case 'ConstantNode': {
         if (typeof n.value !== 'number') return fail(`only numeric constants are supported, got ${clip(JSON.stringify(n.value) ?? String(n.value))}`, n);
         const written = literalAt(ctx.lineText, columns.get(n));
+        if (written === undefined && !Number.isFinite(n.value)) {
+          // mathjs reads the names `NaN` and `Infinity` as constants.
+          const name = Number.isNaN(n.value) ? 'NaN' : 'Infinity';
+          return fail(`'${name}' is not allowed in a formula: constants must be finite numbers`, undefined, name);
+        }
         const shown = clip(written ?? String(n.value), 40);
         if (!Number.isFinite(n.value)) return fail(`the literal ${shown} is too large: it overflows to ${n.value} (numbers must be finite, at most about 1.8e308)`, n, written);
         if (n.value === 0 && written !== undefined && /[1-9]/.test(written.replace(/[eE].*$/, ''))) {
