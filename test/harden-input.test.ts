@@ -5,6 +5,10 @@ import { buildModel, compile, defineModel, generate, GradcError, ModelBuilder, t
 import { MAX_NESTING, QUOTE_LIMIT } from '../src/1-parse/formula.js';
 import { DEFAULT_MAX_ELEMENTS } from '../src/options.js';
 import { numberText } from '../src/6-emit/module.js';
+import { excerpt } from '../src/cli/modelFile.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** The GradcError that `f` throws (fails the test when it throws nothing or something else). */
 function gradcError(f: () => unknown): GradcError {
@@ -131,6 +135,21 @@ describe('item 7 (parse): long and deep formulas', () => {
     expect(buildModel(spec(`loss = ${'('.repeat(MAX_NESTING - 5)}w*x${')'.repeat(MAX_NESTING - 5)}`)).params).toHaveLength(1);
   });
 
+  it("the CLI's source excerpt of a 20 KB line is a window around the caret", () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'gradc-input-')), 'long.model.ts');
+    const line = `  yhat = ${'('.repeat(10_000)}w${')'.repeat(10_000)}`;
+    writeFileSync(file, `// model\n${line}\n`);
+    const shown = excerpt({ file, line: 2, column: 5009 })!;
+    expect(shown.length).toBeLessThan(400);
+    const [text, caret] = shown.split('\n');
+    expect(text).toMatch(/^ {2}2 \| \.\.\.\(+\.\.\.$/);
+    expect(caret.indexOf('^')).toBeGreaterThan(0);
+    expect(caret.indexOf('^')).toBeLessThan(text.length);
+    // Short lines are shown whole, caret under the column.
+    writeFileSync(file, 'loss = w * q\n');
+    expect(excerpt({ file, line: 1, column: 12 })).toBe('  1 | loss = w * q\n    |            ^');
+  });
+
   it('a long chain the parser recurses on (unary minus, powers) builds or is a GradcError, never a stack overflow', () => {
     for (const line of [`loss = ${'-'.repeat(20_000)}w*x`, `loss = w${'^w'.repeat(20_000)}`]) {
       try {
@@ -221,7 +240,7 @@ describe('item 19: initializers are validated and never pasted in as code', () =
   });
 
   it('valid initializers keep working: rows for a matrix, -0, extreme finite values round-trip exactly', () => {
-    const m = compile(defineModel({ name: 'm', inputs: ['x'], targets: [], params: { W: [[1, 2], [3, 4]], v: { shape: [2, 2], init: { kind: 'values', values: [[5, 6], [7, 8]] } }, z: -0, t: [Number.MIN_VALUE, Number.MAX_VALUE, 0.1 + 0.2] }, formulas: 'loss = (sum(W) + sum(v) + z + sum(t) * 0) * x' }));
+    const m = compile(defineModel({ name: 'm', inputs: ['x'], targets: [], params: { W: [[1, 2], [3, 4]], v: { shape: [2, 2], init: { kind: 'values', values: [[5, 6], [7, 8]] } as never }, z: -0, t: [Number.MIN_VALUE, Number.MAX_VALUE, 0.1 + 0.2] }, formulas: 'loss = (sum(W) + sum(v) + z + sum(t) * 0) * x' }));
     const p = m.initParams() as Record<string, number | Float64Array>;
     expect([...(p.W as Float64Array)]).toEqual([1, 2, 3, 4]);
     expect([...(p.v as Float64Array)]).toEqual([5, 6, 7, 8]);

@@ -22,8 +22,8 @@ export interface ModelSpec {
   /** Input names, or names with shapes (`{ x: 4 }` is a vector of 4). */
   readonly inputs: readonly string[] | Readonly<Record<string, ShapeSpec>>;
   readonly targets: readonly string[] | Readonly<Record<string, ShapeSpec>>;
-  /** Parameter names with their initial value (a number) or options. */
-  readonly params: Readonly<Record<string, number | readonly number[] | ParamOptions>>;
+  /** Parameter names with their initial value (a number, values, rows of a matrix) or options. */
+  readonly params: Readonly<Record<string, number | readonly number[] | readonly (readonly number[])[] | ParamOptions>>;
   /** Assignment lines; one of them defines `loss`. */
   readonly formulas: string;
   readonly outputs?: readonly string[];
