@@ -151,11 +151,13 @@ describe('item 7 (parse): long and deep formulas', () => {
   });
 
   it('a long chain the parser recurses on (unary minus, powers) builds or is a GradcError, never a stack overflow', () => {
-    for (const line of [`loss = ${'-'.repeat(20_000)}w*x`, `loss = w${'^w'.repeat(20_000)}`]) {
+    for (const [line, column] of [[`loss = ${'-'.repeat(20_000)}w*x`, 8], [`loss = w${'^w'.repeat(20_000)}`, 9], [`loss = w*x + ${'+'.repeat(20_000)}w`, 12]] as const) {
       try {
         buildModel(spec(line));
       } catch (e) {
         expect(e).toBeInstanceOf(GradcError);
+        expect((e as GradcError).problem).toMatch(/^formula nests too deeply for the parser/);
+        expect((e as GradcError).where).toMatchObject({ line: 1, column });
         expect((e as GradcError).message.length).toBeLessThan(400);
       }
     }

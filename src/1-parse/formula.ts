@@ -170,14 +170,19 @@ function explainSyntaxError(message: string): string {
  */
 export function parseFormula(text: string, where: SourceLocation = {}): MathNode {
   const deep = tooDeep(text);
-  const nesting = (column: number | undefined) =>
-    new GradcError(`formula nests too deeply: more than ${MAX_NESTING} levels of parentheses, brackets or calls are not supported (split it into named lines), in '${clip(text.trim())}'`, { ...where, column, snippet: where.snippet ?? text });
-  if (deep !== undefined) throw nesting(deep);
+  const at = (column: number | undefined): SourceLocation => ({ ...where, column, snippet: where.snippet ?? text });
+  if (deep !== undefined) {
+    throw new GradcError(`formula nests too deeply: more than ${MAX_NESTING} levels of parentheses, brackets or calls are not supported (split it into named lines), in '${clip(text.trim())}'`, at(deep));
+  }
   try {
     return parse(text);
   } catch (e) {
-    // Other deep chains (`- - - ... x`, `a^b^c^...`) overflow mathjs's recursive parser.
-    if (e instanceof RangeError && /call stack/i.test(e.message)) throw nesting(undefined);
+    // Other deep chains (`- - - ... x`, `a^b^c^...`) overflow mathjs's recursive parser:
+    // point at the first long run of signs or powers, if there is one.
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      const chain = /(?:[-+]\s*){100,}|(?:\.?\^[^^()]{0,40}){100,}/.exec(text);
+      throw new GradcError(`formula nests too deeply for the parser (deep parentheses, or a long chain of signs or '^'); split it into named lines, in '${clip(text.trim())}'`, at(chain ? chain.index + 1 : undefined));
+    }
     const char = (e as { char?: number }).char; // mathjs counts from 1
     const column = typeof char === 'number' ? Math.min(Math.max(char, 1), text.length + 1) : undefined;
     throw new GradcError(`formula does not parse: ${explainSyntaxError(String((e as Error)?.message))}, in '${clip(text.trim())}'`, { ...where, column, snippet: where.snippet ?? text });
