@@ -8,6 +8,7 @@
  *   4-simplify   algebra and stability rewrites to a fixed point      4-simplify/simplify.ts
  *   5-lower      IR -> flat instruction lists per kernel              5-lower/schedule.ts
  *   6-emit       instruction lists -> one TypeScript module           6-emit/module.ts
+ * Options are checked before any phase runs (options.ts).
  * Beside the pipeline: the IR itself (ir/), the reference interpreter (interp/), the
  * in-process loader (load/), the CLI (cli/) and the inspection tools (inspect/).
  */

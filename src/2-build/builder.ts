@@ -9,7 +9,10 @@
  * Guarantees of `build()`: the Model invariants of model.ts hold, or a GradcError names
  * what is wrong and where (a name defined twice, a parameter assigned by a formula, a
  * cycle between formulas with its path, an unknown symbol or function, no `loss`, a
- * loss that is not a scalar or reads no parameter).
+ * loss that is not a scalar or reads no parameter, an unknown function or activation
+ * (looked up in a Map or Set, never on a plain object), a constant that is not finite,
+ * a tensor or a parameter set past `maxElements`); names, shapes, initializers and the
+ * seed are checked as they are given (specs.ts).
  */
 import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
 import { constant, make, input as inputLeaf, param as paramLeaf, target as targetLeaf } from '../ir/build.js';
