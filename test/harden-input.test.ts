@@ -79,16 +79,16 @@ describe('item 6: names that would break the generated objects', () => {
 
   it('JavaScript reserved words and names of generated identifiers compile and round-trip in both lowerings', () => {
     const names = ['class', 'delete', 'new', 'prototype', 'Floats', 'INPUT_SIZE', 'Math', 'SampleError', 'forward', 'params', 't0', 'd_w', 'rand', 'seed', 'src', 'at', 'lr'];
+    const params = Object.fromEntries(names.map((n) => [n, { shape: 2, init: [1, 2] }]));
+    const formulas = `out = ${names.map((n) => `dot(${n}, x)`).join(' + ')}\nloss = (out - y)^2`;
     for (const lowering of ['unrolled', 'loops'] as const) {
-      for (const n of names) {
-        const m = compile(defineModel({ name: 'm', inputs: { x: 2 }, targets: ['y'], params: { [n]: { shape: 2, init: [1, 2] } }, formulas: `out = dot(${n}, x)\nloss = (out - y)^2` }), { lowering });
-        const p = m.initParams();
-        expect(Object.keys(p)).toEqual([n]);
-        expect([...(p as Record<string, Float64Array>)[n]]).toEqual([1, 2]);
-        const g = m.gradient(p, { x: [1, 1] }, { y: 0 });
-        expect(g.loss).toBe(9); // (1 + 2 - 0)^2
-        expect([...(g.grad as Record<string, Float64Array>)[n]]).toEqual([6, 6]);
-      }
+      const m = compile(defineModel({ name: 'm', inputs: { x: 2 }, targets: ['y'], params, formulas }), { lowering });
+      const p = m.initParams() as Record<string, Float64Array>;
+      expect(Object.keys(p)).toEqual(names);
+      for (const n of names) expect([...p[n]]).toEqual([1, 2]);
+      const g = m.gradient(p, { x: [1, 1] }, { y: 0 });
+      expect(g.loss).toBe((3 * names.length) ** 2);
+      for (const n of names) expect([...(g.grad as Record<string, Float64Array>)[n]]).toEqual([6 * names.length, 6 * names.length]);
     }
     // ... and as input and output names.
     const m = compile(defineModel({ name: 'm', inputs: ['class'], targets: ['delete'], params: { w: 2 }, formulas: 'new = w * class\nloss = (new - delete)^2', outputs: ['new'] }));
