@@ -303,6 +303,7 @@ describe('item 21: absurd shapes', () => {
     for (const f of [
       () => buildModel(defineModel({ name: 'm', inputs: { x: [1e4, 1e4] }, targets: [], params: { w: 1 }, formulas: 'loss = w * sum(x)' })),
       () => buildModel(defineModel({ name: 'm', inputs: { v: 1e4 }, targets: [], params: { w: 1 }, formulas: 'o = outer(v, v)\nloss = w * sum(o)' })), // an intermediate
+      () => buildModel(defineModel({ name: 'm', inputs: { v: 1e4 }, targets: [], params: { w: 1 }, formulas: 'o = outer(v, v)\nloss = w^2', outputs: ['o'] })), // an output only
       () => buildModel(defineModel('c', (m) => { m.loss(m.sum(m.dense(m.input('x', 1e4), 1e4))); })),
       () => buildModel(defineModel({ name: 'm', inputs: [], targets: [], params: { a: { shape: 6e6 }, b: { shape: 6e6 } }, formulas: 'loss = sum(a) + sum(b)' })), // all parameters together
     ]) {

@@ -62,6 +62,7 @@ export class ModelBuilder {
   private readonly defAt = new Map<string, SourceLocation>();
   private layers = 0;
   private readonly maxElements: number;
+  private paramElements = 0; // elements of all parameters so far
 
   constructor(name: string, options: BuilderOptions = {}) {
     // The name appears in the generated module's header comments: one line, no comment end.
@@ -116,7 +117,7 @@ export class ModelBuilder {
     const opts = paramOptions(options, name, this.where({ symbol: name }));
     const s = toShape(opts.shape, name, this.where(), this.maxElements);
     const init = toInit(opts.init, s, name, this.where());
-    const total = this.params.reduce((a, p) => a + sizeOf(p.shape), sizeOf(s));
+    const total = this.paramElements + sizeOf(s);
     if (total > this.maxElements) {
       throw new GradcError(
         `with '${name}' the parameters have ${total} elements in all, more than the limit of ${this.maxElements}; ` +
@@ -124,6 +125,7 @@ export class ModelBuilder {
         this.where({ symbol: name }),
       );
     }
+    this.paramElements = total;
     const node = paramLeaf(name, s);
     this.params.push({ name, shape: s, node, init });
     this.scope.set(name, node);
@@ -279,7 +281,8 @@ export class ModelBuilder {
     const lossAt = this.where({ ...this.defAt.get('loss'), symbol: 'loss' });
     if (loss.shape.length !== 0) throw new GradcError(`the loss must be a scalar, but it has shape ${showShape(loss.shape)}`, lossAt);
     const order = topoOrder([loss]);
-    const huge = order.find((n) => sizeOf(n.shape) > this.maxElements);
+    // Every value the module computes (the loss's graph and every definition, outputs included).
+    const huge = topoOrder([loss, ...this.defs.map((d) => d.node)]).find((n) => sizeOf(n.shape) > this.maxElements);
     if (huge) {
       const label = this.defs.find((d) => d.node === huge)?.name;
       throw new GradcError(
