@@ -8,6 +8,7 @@
  *   4-simplify   algebra and stability rewrites to a fixed point      4-simplify/simplify.ts
  *   5-lower      IR -> flat instruction lists per kernel              5-lower/schedule.ts
  *   6-emit       instruction lists -> one TypeScript module           6-emit/module.ts
+ * Options are checked before any phase runs (options.ts).
  * Beside the pipeline: the IR itself (ir/), the reference interpreter (interp/), the
  * in-process loader (load/), the CLI (cli/) and the inspection tools (inspect/).
  */
@@ -18,6 +19,15 @@ import { emitModule, type EmitOptions } from './6-emit/module.js';
 import { loadModule, type GeneratedModule } from './load/loader.js';
 import { formatFormulas, gradientFormulas } from './inspect/formulas.js';
 import { topoOrder } from './ir/walk.js';
+import { checkOptions } from './options.js';
+
+/** Options of `generate` and `compile` (each checked by options.ts before anything runs). */
+export interface GenerateOptions extends EmitOptions {
+  /** Model file shown in errors. */
+  readonly source?: string;
+  /** Bound on the elements of one tensor and of all parameters together (default 1e7). */
+  readonly maxElements?: number;
+}
 
 /** Gradient graphs up to this many nodes get the named-steps formulas in the doc comment. */
 const DOC_STEPS_LIMIT = 10_000;
@@ -32,8 +42,9 @@ export interface Generated {
 }
 
 /** The whole pipeline: model definition -> generated module text. */
-export function generate(def: ModelDefinition | Model, options: EmitOptions & { source?: string } = {}): Generated {
-  const model = buildModel(def, options.source); // phases 1 and 2
+export function generate(def: ModelDefinition | Model, options: GenerateOptions = {}): Generated {
+  checkOptions(options, 'generate');
+  const model = buildModel(def, options.source, { maxElements: options.maxElements }); // phases 1 and 2
   const derived = derive(model); // phases 3 and 4
   const program = schedule(derived, options); // phase 5
   // The gradient's doc comment shows the formulas exactly as `gradc grad` prints them, while
@@ -46,7 +57,8 @@ export function generate(def: ModelDefinition | Model, options: EmitOptions & { 
 }
 
 /** Generate and load in process: define, compile and train in one script. */
-export function compile(def: ModelDefinition | Model, options: EmitOptions = {}): GeneratedModule & { readonly code: string } {
+export function compile(def: ModelDefinition | Model, options: GenerateOptions = {}): GeneratedModule & { readonly code: string } {
+  checkOptions(options, 'compile');
   const { code } = generate(def, options);
   return Object.assign(loadModule(code), { code });
 }

@@ -10,6 +10,8 @@
  * name of the tree (`tokenColumns`), so that later phases can point at them.
  * Guarantees: every line that is not `name = formula` is a GradcError with its line,
  * its column (for a syntax error, where mathjs stopped) and the line as written;
+ * nesting deeper than `MAX_NESTING` is such an error too (never a stack overflow); error
+ * messages quote at most `QUOTE_LIMIT` characters of a formula; every walk is iterative;
  * nothing here knows about shapes or the IR.
  */
 import { type MathNode, parse } from 'mathjs';
@@ -105,16 +107,47 @@ export function tokenColumns(expr: MathNode, lineText: string, from = 0): Map<Ma
   return columns;
 }
 
+/** Symbols read by `expr`, in order of first appearance (pre-order walk with an explicit stack). */
 function symbolsRead(expr: MathNode): string[] {
-  const seen: string[] = [];
-  expr.traverse((node, _path, parent) => {
-    if (node.type !== 'SymbolNode') return;
-    const name = (node as unknown as { name: string }).name;
+  const seen = new Set<string>();
+  const stack: Any[] = [expr as Any];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    const children: Any[] = [];
+    node.forEach((child: MathNode) => children.push(child as Any));
     // A SymbolNode that names the function of a FunctionNode is not a read.
-    if (parent && parent.type === 'FunctionNode' && (parent as unknown as { fn: MathNode }).fn === node) return;
-    if (!seen.includes(name)) seen.push(name);
-  });
-  return seen;
+    const fn = node.type === 'FunctionNode' ? node.fn : undefined;
+    for (let i = children.length - 1; i >= 0; i--) if (children[i] !== fn) stack.push(children[i]);
+    if (node.type === 'SymbolNode') seen.add(node.name);
+  }
+  return [...seen];
+}
+
+/** Longest formula text quoted in an error message; longer text is cut with '...'. */
+export const QUOTE_LIMIT = 80;
+
+/** `text` cut to `limit` characters for an error message (a 20 KB formula is not echoed). */
+export function clip(text: string, limit = QUOTE_LIMIT): string {
+  return text.length <= limit ? text : `${text.slice(0, limit - 3)}...`;
+}
+
+/**
+ * Deepest nesting of brackets accepted. mathjs parses recursively and overflows the
+ * stack at about 250 levels of parentheses (less when other frames are on the stack);
+ * nesting past this limit is refused with its column, before mathjs sees it.
+ */
+export const MAX_NESTING = 200;
+
+/** 1-based column where the nesting of ( [ { first exceeds `MAX_NESTING`, if it does. */
+function tooDeep(text: string): number | undefined {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '(' || c === '[' || c === '{') {
+      if (++depth > MAX_NESTING) return i + 1;
+    } else if (c === ')' || c === ']' || c === '}') depth--;
+  }
+  return undefined;
 }
 
 /** mathjs syntax-error messages, said the gradc way. */
@@ -136,12 +169,23 @@ function explainSyntaxError(message: string): string {
  * GradcError at `where` with the column where mathjs stopped (1-based, in `text`).
  */
 export function parseFormula(text: string, where: SourceLocation = {}): MathNode {
+  const deep = tooDeep(text);
+  const at = (column: number | undefined): SourceLocation => ({ ...where, column, snippet: where.snippet ?? text });
+  if (deep !== undefined) {
+    throw new GradcError(`formula nests too deeply: more than ${MAX_NESTING} levels of parentheses, brackets or calls are not supported (split it into named lines), in '${clip(text.trim())}'`, at(deep));
+  }
   try {
     return parse(text);
   } catch (e) {
+    // Other deep chains (`- - - ... x`, `a^b^c^...`) overflow mathjs's recursive parser:
+    // point at the first long run of signs or powers, if there is one.
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      const chain = /(?:[-+]\s*){100,}|(?:\.?\^[^^()]{0,40}){100,}/.exec(text);
+      throw new GradcError(`formula nests too deeply for the parser (deep parentheses, or a long chain of signs or '^'); split it into named lines, in '${clip(text.trim())}'`, at(chain ? chain.index + 1 : undefined));
+    }
     const char = (e as { char?: number }).char; // mathjs counts from 1
     const column = typeof char === 'number' ? Math.min(Math.max(char, 1), text.length + 1) : undefined;
-    throw new GradcError(`formula does not parse: ${explainSyntaxError((e as Error).message)}, in '${text.trim()}'`, { ...where, column, snippet: where.snippet ?? text });
+    throw new GradcError(`formula does not parse: ${explainSyntaxError(String((e as Error)?.message))}, in '${clip(text.trim())}'`, { ...where, column, snippet: where.snippet ?? text });
   }
 }
 
@@ -157,11 +201,11 @@ export function parseFormulas(text: string, where: SourceLocation = {}, lineOffs
     const start = code.search(/\S/) + 1;
     const tree = parseFormula(code, at(undefined));
     if (tree.type !== 'AssignmentNode') {
-      throw new GradcError(`expected an assignment 'name = formula', got '${code.trim()}'`, at(start));
+      throw new GradcError(`expected an assignment 'name = formula', got '${clip(code.trim())}'`, at(start));
     }
     const assign = tree as unknown as { object: MathNode; value: MathNode; index: MathNode | null };
     if (assign.object.type !== 'SymbolNode' || assign.index) {
-      throw new GradcError(`the left side of '=' must be a plain name, got '${code.slice(0, code.indexOf('=')).trim()}'`, at(start));
+      throw new GradcError(`the left side of '=' must be a plain name, got '${clip(code.slice(0, code.indexOf('=')).trim())}'`, at(start));
     }
     const name = (assign.object as unknown as { name: string }).name;
     const eq = code.indexOf('=');

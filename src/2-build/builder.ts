@@ -9,50 +9,42 @@
  * Guarantees of `build()`: the Model invariants of model.ts hold, or a GradcError names
  * what is wrong and where (a name defined twice, a parameter assigned by a formula, a
  * cycle between formulas with its path, an unknown symbol or function, no `loss`, a
- * loss that is not a scalar or reads no parameter).
+ * loss that is not a scalar or reads no parameter, an unknown function or activation
+ * (looked up in a Map or Set, never on a plain object), a constant that is not finite,
+ * a tensor or a parameter set past `maxElements`); names, shapes, initializers and the
+ * seed are checked as they are given (specs.ts).
  */
 import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
 import { constant, make, input as inputLeaf, param as paramLeaf, target as targetLeaf } from '../ir/build.js';
 import type { Node } from '../ir/node.js';
 import type { Op } from '../ir/ops.js';
-import { type Shape, shape as mkShape, showShape } from '../ir/shape.js';
+import { showShape, sizeOf } from '../ir/shape.js';
 import { dependsOn, topoOrder } from '../ir/walk.js';
-import type { Definition, Init, Leaf, Model, ParamLeaf } from '../model.js';
-import { parseFormula, parseFormulas, tokenColumns, type Assignment } from '../1-parse/formula.js';
+import type { Definition, Leaf, Model, ParamLeaf } from '../model.js';
+import { DEFAULT_MAX_ELEMENTS } from '../options.js';
+import { clip, parseFormula, parseFormulas, tokenColumns, type Assignment } from '../1-parse/formula.js';
 import { formulaToNode } from './fromFormula.js';
 import { FUNCTIONS, FUNCTION_NAMES, mean, times } from './functions.js';
+import { checkName, describe, toInit, toShape, type InitSpec, type ShapeSpec } from './specs.js';
 
 export type Expr = Node | number | string;
-export type ShapeSpec = number | readonly number[] | 'scalar';
-export type InitSpec = number | readonly number[] | Init | 'glorot' | 'he' | 'zeros';
+export type { InitSpec, ShapeSpec } from './specs.js';
 export interface ParamOptions { readonly shape?: ShapeSpec; readonly init?: InitSpec }
 export type Activation = 'linear' | 'sigmoid' | 'tanh' | 'relu' | 'softplus' | 'exp';
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** The activations `activate`, `dense` and `mlp` take (a Set: user text is never a key of a plain object). */
+const ACTIVATIONS: ReadonlySet<string> = new Set<Activation>(['linear', 'sigmoid', 'tanh', 'relu', 'softplus', 'exp']);
 
-function toShape(s: ShapeSpec | undefined, name: string, where: SourceLocation): Shape {
-  if (s === undefined || s === 'scalar') return mkShape();
-  try {
-    if (typeof s === 'number') return mkShape(s);
-    if (Array.isArray(s)) return mkShape(...s);
-  } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
-    throw new GradcError(`'${name}' has a bad shape: ${e.message}`, { ...where, symbol: name });
-  }
-  throw new GradcError(`'${name}' has a bad shape ${JSON.stringify(s)} (expected a size, [rows, columns] or 'scalar')`, { ...where, symbol: name });
+export interface BuilderOptions {
+  readonly source?: string;
+  readonly seed?: number;
+  /** Bound on the elements of any one tensor, and of all parameters together (default DEFAULT_MAX_ELEMENTS). */
+  readonly maxElements?: number;
 }
 
-function toInit(i: InitSpec | undefined, s: Shape, name: string): Init {
-  if (i === undefined) return s.length === 2 ? { kind: 'glorot' } : { kind: 'constant', value: 0 };
-  if (typeof i === 'number') return { kind: 'constant', value: i };
-  if (i === 'zeros') return { kind: 'constant', value: 0 };
-  if (i === 'glorot' || i === 'he') return { kind: i };
-  if (Array.isArray(i)) {
-    const n = s.reduce((a, b) => a * b, 1);
-    if (i.length !== n) throw new GradcError(`parameter '${name}' has ${i.length} initial values, expected ${n} for shape ${showShape(s)}`, { symbol: name });
-    return { kind: 'values', values: i.slice() };
-  }
-  return i as Init;
+function checkSeed(seed: unknown, where: SourceLocation): number {
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw new GradcError(`the seed must be an integer, got ${describe(seed)}`, { ...where, symbol: 'seed' });
+  return seed;
 }
 
 export class ModelBuilder {
@@ -69,11 +61,20 @@ export class ModelBuilder {
   /** Where each definition was written, for errors found only by `build()`. */
   private readonly defAt = new Map<string, SourceLocation>();
   private layers = 0;
+  private readonly maxElements: number;
+  private paramElements = 0; // elements of all parameters so far
 
-  constructor(name: string, options: { source?: string; seed?: number } = {}) {
+  constructor(name: string, options: BuilderOptions = {}) {
+    // The name appears in the generated module's header comments: one line, no comment end.
+    if (typeof name !== 'string' || name.trim() === '' || name.length > 200 || /[\u0000-\u001f\u007f\u2028\u2029]|\*\//.test(name)) {
+      throw new GradcError(`a model name must be one line of at most 200 characters without '*/', got ${describe(name)}`, { file: options.source, symbol: 'name' });
+    }
     this.name = name;
     this.source = options.source ?? `<inline model '${name}'>`;
-    if (options.seed !== undefined) this.seed = options.seed;
+    if (options.seed !== undefined) this.seed = checkSeed(options.seed, this.where());
+    const max = options.maxElements ?? DEFAULT_MAX_ELEMENTS;
+    if (!Number.isSafeInteger(max) || max <= 0) throw new GradcError(`maxElements must be a positive integer, got ${describe(max)}`, this.where({ symbol: 'maxElements' }));
+    this.maxElements = max;
   }
 
   private where(extra: SourceLocation = {}): SourceLocation {
@@ -81,7 +82,7 @@ export class ModelBuilder {
   }
 
   private claim(name: string, kind: string, at: SourceLocation = {}): void {
-    if (!NAME.test(name)) throw new GradcError(`'${name}' is not a valid name`, this.where({ ...at, symbol: name }));
+    checkName(name, this.where(at));
     const prev = this.kinds.get(name);
     if (prev === 'parameter' && kind === 'definition') {
       throw new GradcError(`'${name}' is a parameter and cannot be assigned by a formula`, this.where({ ...at, symbol: name }));
@@ -91,13 +92,13 @@ export class ModelBuilder {
   }
 
   setSeed(seed: number): this {
-    this.seed = seed;
+    this.seed = checkSeed(seed, this.where());
     return this;
   }
 
   input(name: string, s?: ShapeSpec): Node {
     this.claim(name, 'input');
-    const node = inputLeaf(name, toShape(s, name, this.where()));
+    const node = inputLeaf(name, toShape(s, name, this.where(), this.maxElements));
     this.inputs.push({ name, shape: node.shape, node });
     this.scope.set(name, node);
     return node;
@@ -105,25 +106,38 @@ export class ModelBuilder {
 
   target(name: string, s?: ShapeSpec): Node {
     this.claim(name, 'target');
-    const node = targetLeaf(name, toShape(s, name, this.where()));
+    const node = targetLeaf(name, toShape(s, name, this.where(), this.maxElements));
     this.targets.push({ name, shape: node.shape, node });
     this.scope.set(name, node);
     return node;
   }
 
   param(name: string, options: ParamOptions | number = {}): Node {
-    const opts = typeof options === 'number' ? { init: options } : options;
     this.claim(name, 'parameter');
-    const s = toShape(opts.shape, name, this.where());
+    const opts = paramOptions(options, name, this.where({ symbol: name }));
+    const s = toShape(opts.shape, name, this.where(), this.maxElements);
+    const init = toInit(opts.init, s, name, this.where());
+    const total = this.paramElements + sizeOf(s);
+    if (total > this.maxElements) {
+      throw new GradcError(
+        `with '${name}' the parameters have ${total} elements in all, more than the limit of ${this.maxElements}; ` +
+          `if that is intended, raise the limit with the option { maxElements: ${total} } (compile/generate options, or defineModel)`,
+        this.where({ symbol: name }),
+      );
+    }
+    this.paramElements = total;
     const node = paramLeaf(name, s);
-    this.params.push({ name, shape: s, node, init: toInit(opts.init, s, name) });
+    this.params.push({ name, shape: s, node, init });
     this.scope.set(name, node);
     return node;
   }
 
   /** An expression as an IR node; strings are parsed as formulas over the names known so far. */
   expr(e: Expr, at: SourceLocation = {}): Node {
-    if (typeof e === 'number') return constant(e);
+    if (typeof e === 'number') {
+      if (!Number.isFinite(e)) throw new GradcError(`the constant ${describe(e)} is not a finite number`, this.where(at));
+      return constant(e);
+    }
     if (typeof e !== 'string') {
       if (e && typeof e === 'object' && 'op' in e && 'shape' in e) return e;
       throw new GradcError(`expected a formula string, a number or an expression, got ${e === null ? 'null' : typeof e}`, this.where(at));
@@ -181,7 +195,7 @@ export class ModelBuilder {
       if (byName.has(a.name)) {
         const first = byName.get(a.name)!;
         const above = a.line - first.line;
-        throw new GradcError(`'${a.name}' is defined twice (the first definition is ${above} line${above === 1 ? '' : 's'} above: '${first.lineText.trim()}')`, at(a));
+        throw new GradcError(`'${a.name}' is defined twice (the first definition is ${above} line${above === 1 ? '' : 's'} above: '${clip(first.lineText.trim())}')`, at(a));
       }
       if (this.kinds.has(a.name)) this.claim(a.name, 'definition', at(a));
       byName.set(a.name, a);
@@ -217,10 +231,10 @@ export class ModelBuilder {
   mean = (a: Expr): Node => mean(this.expr(a));
   /** Any formula function by name (`sigmoid`, `max`, `softmax`, ...). */
   call = (fn: string, ...args: Expr[]): Node => {
-    const info = FUNCTIONS[fn];
+    const info = typeof fn === 'string' ? FUNCTIONS.get(fn) : undefined;
     if (!info) {
-      const guess = didYouMean(fn, FUNCTION_NAMES);
-      throw new GradcError(`unknown function '${fn}'${guess ? ` (did you mean '${guess}'?)` : ''} (supported: ${FUNCTION_NAMES.join(', ')})`, this.where({ symbol: fn }));
+      const guess = typeof fn === 'string' ? didYouMean(fn, FUNCTION_NAMES) : undefined;
+      throw new GradcError(`unknown function ${typeof fn === 'string' ? `'${clip(fn)}'` : describe(fn)}${guess ? ` (did you mean '${guess}'?)` : ''} (supported: ${FUNCTION_NAMES.join(', ')})`, this.where({ symbol: fn }));
     }
     const [lo, hi] = info.arity;
     if (args.length < lo || args.length > hi) {
@@ -228,14 +242,17 @@ export class ModelBuilder {
     }
     return info.build(args.map((a) => this.expr(a)));
   };
-  activate = (x: Expr, activation: Activation): Node =>
-    activation === 'linear' ? this.expr(x) : make(activation as Op, [this.expr(x)]);
+  activate = (x: Expr, activation: Activation): Node => {
+    checkActivation(activation, this.where());
+    return activation === 'linear' ? this.expr(x) : make(activation as Op, [this.expr(x)]);
+  };
 
   /**
    * A dense layer `activation(W x + b)` with new parameters `<name>_W` ([units x in],
    * Glorot-initialized unless `init` says otherwise) and `<name>_b` (zeros).
    */
   dense(x: Expr, units: number, activation: Activation = 'linear', options: { name?: string; init?: InitSpec; biasInit?: InitSpec } = {}): Node {
+    checkActivation(activation, this.where());
     const xn = this.expr(x);
     if (xn.shape.length !== 1) throw new GradcError(`dense layer input must be a vector, got ${showShape(xn.shape)}`, this.where());
     const name = options.name ?? `layer${++this.layers}`;
@@ -247,6 +264,9 @@ export class ModelBuilder {
 
   /** A multilayer perceptron: `sizes` are the layer widths after the input. */
   mlp(x: Expr, sizes: readonly number[], activation: Activation, outputActivation: Activation = 'linear'): Node {
+    checkActivation(activation, this.where());
+    checkActivation(outputActivation, this.where());
+    if (!Array.isArray(sizes)) throw new GradcError(`mlp(x, sizes, activation): sizes must be an array of layer widths, got ${describe(sizes)}`, this.where());
     let h = this.expr(x);
     sizes.forEach((units, i) => {
       h = this.dense(h, units, i === sizes.length - 1 ? outputActivation : activation);
@@ -261,6 +281,16 @@ export class ModelBuilder {
     const lossAt = this.where({ ...this.defAt.get('loss'), symbol: 'loss' });
     if (loss.shape.length !== 0) throw new GradcError(`the loss must be a scalar, but it has shape ${showShape(loss.shape)}`, lossAt);
     const order = topoOrder([loss]);
+    // Every value the module computes (the loss's graph and every definition, outputs included).
+    const huge = topoOrder([loss, ...this.defs.map((d) => d.node)]).find((n) => sizeOf(n.shape) > this.maxElements);
+    if (huge) {
+      const label = this.defs.find((d) => d.node === huge)?.name;
+      throw new GradcError(
+        `${label ? `'${label}'` : `an intermediate value (${huge.op})`} has ${sizeOf(huge.shape)} elements (shape ${showShape(huge.shape)}), more than the limit of ${this.maxElements} elements per tensor; ` +
+          `if that is intended, raise the limit with the option { maxElements: ${sizeOf(huge.shape)} } (compile/generate options, or defineModel)`,
+        label ? { ...this.where(this.defAt.get(label)), symbol: label } : lossAt,
+      );
+    }
     const reached = new Set(order);
     if (!this.params.some((p) => reached.has(p.node))) {
       throw new GradcError(`the loss does not depend on any parameter (parameters: ${this.params.map((p) => p.name).join(', ') || 'none'})`, lossAt);
@@ -302,6 +332,26 @@ export class ModelBuilder {
       return ok && d.node !== loss;
     });
   }
+}
+
+function checkActivation(a: unknown, where: SourceLocation): void {
+  if (typeof a !== 'string' || !ACTIVATIONS.has(a)) {
+    throw new GradcError(`unknown activation ${typeof a === 'string' ? `'${clip(a)}'` : describe(a)} (supported: ${[...ACTIVATIONS].join(', ')})`, { ...where, symbol: typeof a === 'string' ? clip(a) : undefined });
+  }
+}
+
+/** `param`'s options: a number, an array of values, or { shape, init }. */
+function paramOptions(o: unknown, name: string, where: SourceLocation): ParamOptions {
+  if (typeof o === 'number' || Array.isArray(o)) return { init: o as InitSpec };
+  if (o === undefined) return {};
+  if (typeof o !== 'object' || o === null) {
+    throw new GradcError(`parameter '${name}' is given as ${describe(o)}; expected an initial value (a number or an array) or { shape, init }`, where);
+  }
+  const extra = Object.keys(o).find((k) => k !== 'shape' && k !== 'init');
+  if (extra !== undefined) {
+    throw new GradcError(`parameter '${name}' has an unknown field '${clip(extra)}' (expected { shape, init }${extra === 'kind' ? '; an initializer goes in { init: { kind: ... } }' : ''})`, where);
+  }
+  return o as ParamOptions;
 }
 
 /** Lines ordered so that each comes after the lines it reads (iterative DFS); calls `cycle` on a cycle. */

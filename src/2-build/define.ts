@@ -15,33 +15,39 @@ import { GradcError } from '../errors.js';
 import type { Node } from '../ir/node.js';
 import type { Model } from '../model.js';
 import { input as inputLeaf, param as paramLeaf, target as targetLeaf } from '../ir/build.js';
-import { ModelBuilder, type InitSpec, type ParamOptions, type ShapeSpec } from './builder.js';
+import { ModelBuilder, type ParamOptions, type ShapeSpec } from './builder.js';
 
 export interface ModelSpec {
   readonly name: string;
   /** Input names, or names with shapes (`{ x: 4 }` is a vector of 4). */
   readonly inputs: readonly string[] | Readonly<Record<string, ShapeSpec>>;
   readonly targets: readonly string[] | Readonly<Record<string, ShapeSpec>>;
-  /** Parameter names with their initial value (a number) or options. */
-  readonly params: Readonly<Record<string, number | readonly number[] | ParamOptions>>;
+  /** Parameter names with their initial value (a number, values, rows of a matrix) or options. */
+  readonly params: Readonly<Record<string, number | readonly number[] | readonly (readonly number[])[] | ParamOptions>>;
   /** Assignment lines; one of them defines `loss`. */
   readonly formulas: string;
   readonly outputs?: readonly string[];
   readonly seed?: number;
+  /** Bound on the elements of a tensor and of all parameters together (default 1e7; see options.ts). */
+  readonly maxElements?: number;
 }
+
+/** Options of a definition built from a body function. */
+export interface BodyOptions { readonly seed?: number; readonly maxElements?: number }
 
 export type ModelBody = (m: ModelBuilder) => Node | void;
 
 /** What `defineModel` was called with: enough for any copy of gradc to build the model. */
 export type ModelRecipe =
   | { readonly spec: ModelSpec }
-  | { readonly name: string; readonly body: ModelBody; readonly options: { readonly seed?: number } };
+  | { readonly name: string; readonly body: ModelBody; readonly options: BodyOptions };
 
 export interface ModelDefinition {
   readonly kind: 'gradc-model';
   readonly name: string;
   readonly recipe?: ModelRecipe;
-  build(options?: { source?: string }): Model;
+  /** `maxElements`, when given, overrides the definition's own. */
+  build(options?: { source?: string; maxElements?: number }): Model;
 }
 
 /** Definitions made by this copy of gradc. */
@@ -55,16 +61,26 @@ function entries(x: readonly string[] | Readonly<Record<string, ShapeSpec>>): [s
   return Array.isArray(x) ? x.map((n) => [n, undefined]) : Object.entries(x);
 }
 
+/** A parameter entry of a spec as `param` options: a number, values (flat or rows), or { shape, init }. */
+function paramEntry(p: unknown): unknown {
+  if (typeof p === 'number') return { init: p };
+  if (Array.isArray(p)) {
+    const rows = p.length > 0 && p.every((r) => Array.isArray(r));
+    return { init: p, shape: rows ? [p.length, (p[0] as unknown[]).length] : [p.length] };
+  }
+  return p;
+}
+
 export function defineModel(spec: ModelSpec): ModelDefinition;
-export function defineModel(name: string, body: ModelBody, options?: { seed?: number }): ModelDefinition;
-export function defineModel(a: ModelSpec | string, body?: ModelBody, options: { seed?: number } = {}): ModelDefinition {
+export function defineModel(name: string, body: ModelBody, options?: BodyOptions): ModelDefinition;
+export function defineModel(a: ModelSpec | string, body?: ModelBody, options: BodyOptions = {}): ModelDefinition {
   if (typeof a === 'string') {
     return ours({
       kind: 'gradc-model',
       name: a,
       recipe: { name: a, body: body!, options },
-      build: ({ source } = {}) => {
-        const m = new ModelBuilder(a, { source, seed: options.seed });
+      build: ({ source, maxElements } = {}) => {
+        const m = new ModelBuilder(a, { source, seed: options?.seed, maxElements: maxElements ?? options?.maxElements });
         if (typeof body !== 'function') throw new GradcError(`defineModel('${a}', body): the body must be a function (m) => { ... }`, { file: m.source });
         const result = body(m);
         if (result && typeof result === 'object' && 'op' in result && !m.has('loss')) m.loss(result);
@@ -75,16 +91,14 @@ export function defineModel(a: ModelSpec | string, body?: ModelBody, options: { 
   const spec = a;
   return ours({
     kind: 'gradc-model',
-    name: spec.name,
+    name: spec?.name,
     recipe: { spec },
-    build: ({ source } = {}) => {
-      const m = new ModelBuilder(spec.name, { source, seed: spec.seed });
-      checkSpec(spec, m.source);
+    build: ({ source, maxElements } = {}) => {
+      checkSpec(spec, source ?? `<inline model '${String(spec?.name)}'>`);
+      const m = new ModelBuilder(spec.name, { source, seed: spec.seed, maxElements: maxElements ?? spec.maxElements });
       for (const [n, s] of entries(spec.inputs ?? [])) m.input(n, s);
       for (const [n, s] of entries(spec.targets ?? [])) m.target(n, s);
-      for (const [n, p] of Object.entries(spec.params)) {
-        m.param(n, typeof p === 'number' || Array.isArray(p) ? { init: p as InitSpec, shape: Array.isArray(p) ? [p.length] : undefined } : (p as ParamOptions));
-      }
+      for (const [n, p] of Object.entries(spec.params)) m.param(n, paramEntry(p) as ParamOptions);
       m.formulas(spec.formulas);
       if (spec.outputs) m.output(...spec.outputs);
       return m.build();
@@ -97,12 +111,22 @@ function checkSpec(spec: ModelSpec, file: string): void {
   const bad = (field: string, expected: string, got: unknown): never => {
     throw new GradcError(`defineModel({ ... }): '${field}' must be ${expected}, got ${got === null ? 'null' : Array.isArray(got) ? 'an array' : typeof got}`, { file, symbol: field });
   };
+  if (typeof spec !== 'object' || spec === null) bad('spec', 'an object { name, inputs, targets, params, formulas }', spec);
   if (typeof spec.name !== 'string' || spec.name === '') bad('name', 'a non-empty string', spec.name);
   if (typeof spec.formulas !== 'string') bad('formulas', "a string of lines 'name = formula'", spec.formulas);
   if (typeof spec.params !== 'object' || spec.params === null || Array.isArray(spec.params)) bad('params', 'an object { name: initial value }', spec.params);
   for (const f of ['inputs', 'targets'] as const) {
     if (spec[f] !== undefined && (typeof spec[f] !== 'object' || spec[f] === null)) bad(f, 'a list of names or an object { name: shape }', spec[f]);
   }
+  // `{ __proto__: ... }` in an object literal sets the prototype instead of adding a key:
+  // the name would silently vanish, so say so.
+  for (const f of ['params', 'inputs', 'targets'] as const) {
+    const o = spec[f];
+    if (o !== undefined && !Array.isArray(o) && Object.getPrototypeOf(o) !== Object.prototype && Object.getPrototypeOf(o) !== null) {
+      throw new GradcError(`defineModel({ ... }): '${f}' is not a plain object; was '__proto__' used as a name? (it cannot be one: in an object literal it sets the prototype)`, { file, symbol: f });
+    }
+  }
+  if (spec.outputs !== undefined && (!Array.isArray(spec.outputs) || !spec.outputs.every((o) => typeof o === 'string'))) bad('outputs', 'a list of names', spec.outputs);
 }
 
 export function isModelDefinition(x: unknown): x is ModelDefinition {
@@ -110,14 +134,14 @@ export function isModelDefinition(x: unknown): x is ModelDefinition {
 }
 
 /** A Model from a definition or a Model, its nodes interned by this copy of gradc. */
-export function buildModel(x: ModelDefinition | Model, source?: string): Model {
+export function buildModel(x: ModelDefinition | Model, source?: string, options: { maxElements?: number } = {}): Model {
   if (isModelDefinition(x)) {
     let def = x;
     if (!made.has(def) && def.recipe) {
       const r = def.recipe;
       def = 'spec' in r ? defineModel(r.spec) : defineModel(r.name, r.body, r.options);
     }
-    return checkOurs(def.build({ source }), source);
+    return checkOurs(def.build({ source, maxElements: options.maxElements }), source);
   }
   if (typeof x === 'object' && x !== null && 'loss' in x && 'params' in x) return checkOurs(x, source);
   throw new GradcError(`expected a model (defineModel(...)), got ${typeof x}`, { file: source });

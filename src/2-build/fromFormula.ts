@@ -6,15 +6,18 @@
  * failure (unknown symbol, unknown function, wrong argument count, shapes that do not
  * fit, an unsupported construct) is a GradcError carrying the line, the column of the
  * offending symbol, operator or function name (from phase 1's `tokenColumns`), and that
- * symbol. A shape error names the shapes of the operands. The walk over the mathjs
- * tree is iterative.
+ * symbol. A shape error names the shapes of the operands. Every constant is finite:
+ * `NaN`, `Infinity`, a literal that overflows (`1e400`) or underflows to 0 (`1e-400`)
+ * is such an error, naming the literal. Functions are looked up in a Map (`toString`
+ * is an unknown function, not Object.prototype's); quoted formula text is clipped.
+ * The walk over the mathjs tree is iterative.
  */
 import type { MathNode } from 'mathjs';
 import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
 import { constant, make } from '../ir/build.js';
 import type { Node } from '../ir/node.js';
 import { ShapeError } from '../ir/ops.js';
-import { columnOf, tokenColumns } from '../1-parse/formula.js';
+import { clip, columnOf, tokenColumns } from '../1-parse/formula.js';
 import { FUNCTIONS, FUNCTION_NAMES, indexVector, times } from './functions.js';
 
 export interface FormulaContext {
@@ -30,10 +33,22 @@ export interface FormulaContext {
 
 type M = MathNode & Record<string, any>;
 
-const OPERATOR_OPS: Record<string, string> = {
+const OPERATOR_OPS: ReadonlyMap<string, string> = new Map(Object.entries({
   add: '+', subtract: '-', multiply: '*', divide: '/', pow: '^',
   dotMultiply: '.*', dotDivide: './', dotPow: '.^', unaryMinus: '-', unaryPlus: '+',
-};
+}));
+
+/** mathjs names for non-finite numbers, refused as literals. */
+const NON_FINITE: ReadonlySet<string> = new Set(['NaN', 'Infinity', 'inf', 'Inf']);
+
+const NUMBER_AT = /(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/y;
+
+/** The numeric literal that starts at 1-based `column` of `lineText`, if there is one. */
+function literalAt(lineText: string, column: number | undefined): string | undefined {
+  if (column === undefined) return undefined;
+  NUMBER_AT.lastIndex = column - 1;
+  return NUMBER_AT.exec(lineText)?.[0];
+}
 
 export function formulaToNode(root: MathNode, ctx: FormulaContext): Node {
   const columns = ctx.columns ?? tokenColumns(root, ctx.lineText);
@@ -48,7 +63,7 @@ export function formulaToNode(root: MathNode, ctx: FormulaContext): Node {
     } catch (e) {
       if (e instanceof ShapeError || (e instanceof RangeError && !/call stack/.test(e.message))) {
         // ShapeError messages read `op: why (shapes [a], [b])`; the op is already in the formula text.
-        return fail(`shape mismatch in '${n.toString()}': ${e.message.replace(/^\w+: /, '')}`, n, symbol);
+        return fail(`shape mismatch in '${clip(n.toString())}': ${e.message.replace(/^\w+: /, '')}`, n, symbol);
       }
       throw e;
     }
@@ -82,14 +97,30 @@ export function formulaToNode(root: MathNode, ctx: FormulaContext): Node {
 
   function convert(n: M, args: Node[]): Node {
     switch (n.type) {
-      case 'ConstantNode':
-        if (typeof n.value !== 'number') return fail(`only numeric constants are supported, got ${JSON.stringify(n.value)}`, n);
+      case 'ConstantNode': {
+        if (typeof n.value !== 'number') return fail(`only numeric constants are supported, got ${clip(JSON.stringify(n.value) ?? String(n.value))}`, n);
+        const written = literalAt(ctx.lineText, columns.get(n));
+        if (written === undefined && !Number.isFinite(n.value)) {
+          // mathjs reads the names `NaN` and `Infinity` as constants.
+          const name = Number.isNaN(n.value) ? 'NaN' : 'Infinity';
+          return fail(`'${name}' is not allowed in a formula: constants must be finite numbers`, undefined, name);
+        }
+        const shown = clip(written ?? String(n.value), 40);
+        if (!Number.isFinite(n.value)) return fail(`the literal ${shown} is too large: it overflows to ${n.value} (numbers must be finite, at most about 1.8e308)`, n, written);
+        if (n.value === 0 && written !== undefined && /[1-9]/.test(written.replace(/[eE].*$/, ''))) {
+          return fail(`the literal ${shown} is too small: it underflows to 0 (the smallest positive number is about 5e-324)`, n, written);
+        }
         return constant(n.value);
+      }
       case 'SymbolNode': {
         const found = ctx.resolve(n.name);
         if (found) return found;
         if (n.name === 'pi') return constant(Math.PI);
         if (n.name === 'e') return constant(Math.E);
+        if (NON_FINITE.has(n.name)) return fail(`'${n.name}' is not allowed in a formula: constants must be finite numbers`, n, n.name);
+        if (Object.hasOwn(Object.prototype, n.name)) {
+          return fail(`unknown symbol '${n.name}': '${n.name}' cannot name a value (every JavaScript object already has a property '${n.name}'${n.name === '__proto__' ? `; in an object literal it sets the prototype, so a parameter or input declared with it vanishes` : ''})`, n, n.name);
+        }
         const known = ctx.known();
         const guess = didYouMean(n.name, known);
         const list = known.length > 24 ? `${known.slice(0, 24).join(', ')}, ... (${known.length} in all)` : known.join(', ');
@@ -98,7 +129,7 @@ export function formulaToNode(root: MathNode, ctx: FormulaContext): Node {
       case 'ParenthesisNode':
         return args[0];
       case 'OperatorNode': {
-        const op = OPERATOR_OPS[n.fn];
+        const op = OPERATOR_OPS.get(n.fn);
         if (!op) return fail(`operator '${n.op}' is not supported`, n, n.op);
         const [a, b] = args;
         return shaped(n, () => {
@@ -120,10 +151,10 @@ export function formulaToNode(root: MathNode, ctx: FormulaContext): Node {
       }
       case 'FunctionNode': {
         const name: string = n.fn?.name ?? String(n.fn);
-        const info = FUNCTIONS[name];
+        const info = FUNCTIONS.get(name);
         if (!info) {
           const guess = didYouMean(name, FUNCTION_NAMES);
-          return fail(`unknown function '${name}'${guess ? ` (did you mean '${guess}'?)` : ''} (supported: ${FUNCTION_NAMES.join(', ')})`, n, name);
+          return fail(`unknown function '${clip(name)}'${guess ? ` (did you mean '${guess}'?)` : ''} (supported: ${FUNCTION_NAMES.join(', ')})`, n, name);
         }
         const [lo, hi] = info.arity;
         if (args.length < lo || args.length > hi) {
@@ -134,12 +165,12 @@ export function formulaToNode(root: MathNode, ctx: FormulaContext): Node {
       case 'AccessorNode': {
         const dims: M[] = n.index.dimensions;
         if (dims.length !== 1 || dims[0].type !== 'ConstantNode' || !Number.isInteger(dims[0].value)) {
-          return fail(`only a constant index into a vector is supported, as in v[1] (1-based), got '${n.toString()}'`, n.object, n.object.name);
+          return fail(`only a constant index into a vector is supported, as in v[1] (1-based), got '${clip(n.toString())}'`, n.object, n.object.name);
         }
         return shaped(n, () => indexVector(args[0], dims[0].value), n.object.name);
       }
       default:
-        return fail(`'${n.toString()}' (${n.type}) is not supported in a formula`, n);
+        return fail(`'${clip(n.toString())}' (${n.type}) is not supported in a formula`, n);
     }
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The functions and operators a formula may use, and the IR each one builds.
  *
- * Guarantees: `FUNCTIONS` is the complete list of function names accepted in formulas
+ * Guarantees: `FUNCTIONS` (a Map) is the complete list of function names accepted in formulas
  * (an unknown name is an error that lists these); each entry checks its argument count
  * and builds IR only through the smart constructors, so shapes are checked by
  * `inferShape`. Operators follow mathjs meaning: `*` is a matrix product when both
@@ -32,7 +32,7 @@ export function mean(x: Node): Node {
   return isScalar(x.shape) ? x : make('div', [make('sum', [x]), constant(sizeOf(x.shape))]);
 }
 
-export const FUNCTIONS: Readonly<Record<string, FunctionInfo>> = {
+const TABLE = {
   exp: unaryFn('exp', 'e^x'),
   log: unaryFn('log', 'natural logarithm'),
   sqrt: unaryFn('sqrt', 'square root'),
@@ -65,9 +65,15 @@ export const FUNCTIONS: Readonly<Record<string, FunctionInfo>> = {
     doc: 'softmax cross-entropy of logits z against targets y: -sum(y log softmax(z)) = sum(y) logsumexp(z) - dot(y, z); its gradient is sum(y) softmax(z) - y (softmax(z) - y when y sums to 1)',
   },
   concat: { arity: [1, 64], build: (xs) => make('concat', xs), doc: 'concatenation of scalars and vectors' },
-};
+} satisfies Record<string, FunctionInfo>;
 
-export const FUNCTION_NAMES: readonly string[] = Object.keys(FUNCTIONS).sort();
+/**
+ * Every formula function by name. A Map, not an object: a user's name is never looked up
+ * on a plain object, where `toString` or `constructor` would be found on its prototype.
+ */
+export const FUNCTIONS: ReadonlyMap<string, FunctionInfo> = new Map<string, FunctionInfo>(Object.entries(TABLE));
+
+export const FUNCTION_NAMES: readonly string[] = [...FUNCTIONS.keys()].sort();
 
 /** `v[i]` with mathjs's 1-based index `i`. */
 export function indexVector(v: Node, oneBased: number): Node {

@@ -49,22 +49,39 @@ function iface(name: string, doc: string, slots: readonly Slot[], input = false)
   };
 }
 
+/**
+ * The one formatter for numbers that model definitions put into the generated code
+ * (initial values, initializer bounds, the seed): a finite number, printed so that it
+ * reads back exactly (`String` round-trips every double; -0 keeps its sign). Anything
+ * else is refused here, so no value a user wrote is ever pasted in as code.
+ */
+export function numberText(v: unknown): string {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`internal: ${typeof v === 'number' ? v : typeof v} is not a finite number and cannot be emitted`);
+  return Object.is(v, -0) ? '-0' : String(v);
+}
+
 function initExpr(s: Program['layout']['params'][number]): string {
   const i = s.init;
-  const n = s.size;
+  const n = numberText(s.size);
   const fanIn = s.shape.length === 2 ? s.shape[1] : s.shape.length === 1 ? s.shape[0] : 1;
   const fanOut = s.shape.length === 2 ? s.shape[0] : 1;
   const scalar = s.shape.length === 0;
   switch (i.kind) {
-    case 'constant': return scalar ? `${i.value}` : `new Floats(${n}).fill(${i.value})`;
-    case 'values': return scalar ? `${i.values[0]}` : `Floats.of(${i.values.join(', ')})`;
-    case 'uniform': return scalar ? `$uniform(rand, ${i.low}, ${i.high})` : `$fill(${n}, () => $uniform(rand, ${i.low}, ${i.high}))`;
-    case 'normal': return scalar ? `${i.std} * $normal(rand)` : `$fill(${n}, () => ${i.std} * $normal(rand))`;
+    case 'constant': return scalar ? numberText(i.value) : `new Floats(${n}).fill(${numberText(i.value)})`;
+    case 'values': return scalar ? numberText(i.values[0]) : `Floats.of(${i.values.map(numberText).join(', ')})`;
+    case 'uniform': {
+      const u = `$uniform(rand, ${numberText(i.low)}, ${numberText(i.high)})`;
+      return scalar ? u : `$fill(${n}, () => ${u})`;
+    }
+    case 'normal': return scalar ? `${numberText(i.std)} * $normal(rand)` : `$fill(${n}, () => ${numberText(i.std)} * $normal(rand))`;
     case 'glorot': {
-      const r = `Math.sqrt(6 / ${fanIn + fanOut})`;
+      const r = `Math.sqrt(6 / ${numberText(fanIn + fanOut)})`;
       return scalar ? `$uniform(rand, -${r}, ${r})` : `$fill(${n}, () => $uniform(rand, -${r}, ${r}))`;
     }
-    case 'he': return scalar ? `Math.sqrt(2 / ${fanIn}) * $normal(rand)` : `$fill(${n}, () => Math.sqrt(2 / ${fanIn}) * $normal(rand))`;
+    case 'he': {
+      const r = `Math.sqrt(2 / ${numberText(fanIn)})`;
+      return scalar ? `${r} * $normal(rand)` : `$fill(${n}, () => ${r} * $normal(rand))`;
+    }
   }
 }
 
@@ -164,7 +181,7 @@ const $t = new Floats(${slots});
 `));
 
   statements.push(text(`/** Parameters as the model's initializers say (random ones drawn from \`seed\`). */
-export function initParams(seed = ${model.seed}): Params {
+export function initParams(seed = ${numberText(model.seed)}): Params {
   const rand = $rng(seed);
   void rand;
   return { ${P.map((s) => `${s.name}: ${initExpr(s)}`).join(', ')} };

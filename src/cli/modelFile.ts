@@ -113,15 +113,22 @@ export function locateInFile(e: GradcError, path: string): GradcError {
  *        12 |     yhat = w * q
  *           |                ^
  */
+const EXCERPT_WIDTH = 120;
+
 export function excerpt(where: SourceLocation): string | undefined {
   if (!where.file || where.line === undefined || !existsSync(where.file)) return undefined;
-  const text = readFileSync(where.file, 'utf8').split(/\r?\n/)[where.line - 1];
-  if (text === undefined) return undefined;
+  const full = readFileSync(where.file, 'utf8').split(/\r?\n/)[where.line - 1];
+  if (full === undefined) return undefined;
+  // A very long line is shown as a window of EXCERPT_WIDTH characters around the column.
+  const col = where.column;
+  const from = full.length <= EXCERPT_WIDTH ? 0 : Math.max(0, Math.min((col ?? 1) - 1 - EXCERPT_WIDTH / 2, full.length - EXCERPT_WIDTH));
+  const cut = full.slice(from, from + EXCERPT_WIDTH);
+  const text = `${from > 0 ? '...' : ''}${cut}${from + EXCERPT_WIDTH < full.length ? '...' : ''}`;
   const num = String(where.line);
   const pad = ' '.repeat(num.length);
   const lines = [`  ${num} | ${text}`];
-  if (where.column !== undefined && where.column >= 1 && where.column <= text.length + 1) {
-    const lead = text.slice(0, where.column - 1).replace(/[^\t]/g, ' ');
+  if (col !== undefined && col >= 1 && col <= full.length + 1) {
+    const lead = `${from > 0 ? '...' : ''}${full.slice(from, col - 1)}`.replace(/[^\t]/g, ' ');
     lines.push(`  ${pad} | ${lead}^`);
   }
   return lines.join('\n');
