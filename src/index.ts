@@ -9,7 +9,8 @@
  *   5-lower      IR -> flat instruction lists per kernel              5-lower/schedule.ts
  *   6-emit       instruction lists -> one TypeScript module           6-emit/module.ts
  * Beside the pipeline: the IR itself (ir/), the reference interpreter (interp/), the
- * in-process loader (load/), the CLI (cli/) and the inspection tools (inspect/).
+ * in-process loader (load/), the CLI (cli/), the inspection tools (inspect/) and the
+ * bundler plugin (plugin/, the package's gradc/vite, gradc/rollup and gradc/esbuild).
  */
 import { buildModel, type ModelDefinition } from './2-build/define.js';
 import { derive, type Derived } from './3-diff/derive.js';
