@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, installed, type Installed, workDir } from './helpers/package.js';
 
 const run = promisify(execFile);
+/** Child processes load TypeScript, gradc and its dependencies: slow on a loaded machine. */
+const SLOW = 300_000;
 let pkg: Installed;
 const dirs: string[] = [];
 const work = (name: string) => {
@@ -56,7 +58,7 @@ describe.concurrent('the npm package', () => {
     expect(got.w).toBeCloseTo(3, 3);
     expect(got.b).toBeCloseTo(-1, 3);
     expect(got.bad).toMatch(/q/);
-  });
+  }, SLOW);
 
   it('npx gradc build writes the module of a model file, and --check passes on it', async () => {
     const dir = work('cli');
@@ -74,7 +76,31 @@ describe.concurrent('the npm package', () => {
     ]);
     expect(check.stdout).toMatch(/up to date/);
     expect(version.stdout.trim()).toBe(`gradc ${(JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }).version}`);
-  });
+  }, SLOW);
+
+  it('gradc/esbuild bundles a ?gradc import, and the bundle trains XOR in plain Node', async () => {
+    const dir = work('esbuild');
+    writeFileSync(join(dir, 'xor.model.ts'), XOR_MODEL);
+    writeFileSync(join(dir, 'main.ts'), [
+      "import * as xor from './xor.model.ts?gradc';",
+      'const XOR = [[0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 0]].map(([x1, x2, y]) => ({ inputs: { x1, x2 }, targets: { y } }));',
+      'const r = xor.fit(XOR, { epochs: 2000, learningRate: 0.5 });',
+      'console.log(JSON.stringify(xor.predict(r.params, XOR.map((s) => s.inputs)).map((o) => o.yhat)));',
+    ].join('\n'));
+    writeFileSync(join(dir, 'bundle.mjs'), [
+      "import { build } from 'esbuild';",
+      "import gradc from 'gradc/esbuild';",
+      "await build({ entryPoints: ['main.ts'], bundle: true, format: 'esm', platform: 'neutral', outfile: 'out.mjs', plugins: [gradc()], logLevel: 'error' });",
+    ].join('\n'));
+    await run(process.execPath, ['bundle.mjs'], { cwd: dir, env: cleanEnv() });
+    expect(readFileSync(join(dir, 'out.mjs'), 'utf8')).not.toMatch(/^import /m); // the trainer has no imports
+    const { stdout } = await run(process.execPath, ['out.mjs'], { cwd: dir, env: cleanEnv() });
+    const out = JSON.parse(stdout) as number[];
+    expect(out[0]).toBeLessThan(0.1);
+    expect(out[1]).toBeGreaterThan(0.9);
+    expect(out[2]).toBeGreaterThan(0.9);
+    expect(out[3]).toBeLessThan(0.1);
+  }, SLOW);
 
   it('the declarations type-check in a consumer under tsc --strict (library, plugins and ?gradc imports)', async () => {
     const dir = work('types');
@@ -102,5 +128,5 @@ describe.concurrent('the npm package', () => {
     ].join('\n'));
     const tsc = await run('npx', ['tsc', '-p', '.'], { cwd: dir, env: cleanEnv() }).catch((e: { stdout: string; stderr: string }) => ({ stdout: `${e.stdout}${e.stderr}`, stderr: '', failed: true }));
     expect(tsc.stdout).toBe('');
-  });
+  }, SLOW);
 });

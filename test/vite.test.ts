@@ -29,6 +29,8 @@ const present = existsSync(CHROMIUM);
 if (!present) console.warn(`test/vite.test.ts: skipped: ${CHROMIUM} not found (apt-get install -y chromium chromium-driver; .ci/run does this)`);
 
 const run = promisify(execFile);
+/** vite, tsx and gradc load in these tests: slow on a loaded machine. */
+const SLOW = 300_000;
 const XOR_MODEL = readFileSync(join(import.meta.dirname, '..', 'examples', 'xor.model.ts'), 'utf8').replace("from '../src/index.js'", "from 'gradc'");
 /** Page code: train XOR with the module `xor` and put the four outputs in #out, as JSON. */
 const TRAIN_XOR = `
@@ -110,7 +112,7 @@ describe.skipIf(!present)('gradc in the browser', () => {
     } finally {
       server.close();
     }
-  });
+  }, SLOW);
 
   it('a generated trainer bundled for the browser (nothing else in the bundle) trains XOR in Chromium, f64 and f32', async () => {
     const dir = work('bundle');
@@ -131,7 +133,7 @@ describe.skipIf(!present)('gradc in the browser', () => {
       expect(got.floats).toBe(precision === 'f32' ? 'Float32Array' : 'Float64Array'); // the training rows the module packed
       expectXorTrained(got.outputs);
     }
-  });
+  }, SLOW);
 
   it('vite dev server: editing a file the model imports, then the model, invalidates the ?gradc module and reloads the page', async () => {
     const dir = work('vite-dev');
@@ -187,5 +189,5 @@ describe.skipIf(!present)('gradc in the browser', () => {
     } finally {
       await server.close();
     }
-  });
+  }, SLOW);
 });

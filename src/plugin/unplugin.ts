@@ -14,6 +14,8 @@
  * - The model file and every local file it imported are watch files of the module: in
  *   `vite` dev, a change to any of them invalidates the `?gradc` module and its importers
  *   reload (Vite's HMR propagation; the generated module does not accept updates itself).
+ * - Its options are compile options (cli/compileOptions.ts), checked when the plugin is
+ *   made: an unknown key or a bad value is a GradcError naming it.
  * - A broken model is a build error located in the model file (file, line, column and the
  *   source line with a caret, as the CLI prints it), not a crash of the bundler.
  */
@@ -22,7 +24,8 @@ import { createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type TS from 'typescript';
 import { createUnplugin, type UnpluginInstance } from 'unplugin';
-import { excerpt, loadModelFile, displayPath } from '../cli/modelFile.js';
+import { checkCompileOptions } from '../cli/compileOptions.js';
+import { displayPath, excerpt, loadModelFile } from '../cli/modelFile.js';
 import { asGradcError, GradcError } from '../errors.js';
 import { generate } from '../index.js';
 import { importFresh } from './load.js';
@@ -74,7 +77,8 @@ export async function generateFromFile(file: string, options: GradcPluginOptions
 }
 
 /** The plugin for every bundler unplugin supports (gradc/vite, gradc/rollup and gradc/esbuild export three of them). */
-export const gradc: UnpluginInstance<GradcPluginOptions | undefined, false> = createUnplugin<GradcPluginOptions | undefined, false>((options = {}) => {
+export const gradc: UnpluginInstance<GradcPluginOptions | undefined, false> = createUnplugin<GradcPluginOptions | undefined, false>((given) => {
+  const options = checkCompileOptions(given, 'gradc plugin options'); // an unknown or bad option fails at configuration
   /** Watched file -> the `?gradc` module ids that depend on it. */
   const dependents = new Map<string, Set<string>>();
   const depend = (file: string, id: string): void => {
