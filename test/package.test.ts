@@ -25,7 +25,7 @@ const XOR_MODEL = readFileSync(join(import.meta.dirname, '..', 'examples', 'xor.
 
 beforeAll(async () => {
   pkg = await installed();
-}, 240_000);
+}, 660_000); // building the package may wait for another test file's build
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 // The tests are independent (each writes only its own folder); run side by side.

@@ -78,7 +78,7 @@ const work = (name: string) => {
 describe.skipIf(!present)('gradc in the browser', () => {
   beforeAll(async () => {
     [pkg, browser] = await Promise.all([installed(), chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })]);
-  }, 240_000);
+  }, 660_000); // building the package may wait for another test file's build
   afterAll(async () => {
     await browser?.close();
     dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));

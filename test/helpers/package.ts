@@ -88,7 +88,9 @@ export async function installed(): Promise<Installed> {
       mkdirSync(lock);
       mine = true;
     } catch {
-      // another test file is building it
+      // Another test file is building it; a lock left by a run that was killed is taken over.
+      const held = statSync(lock, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > 600_000) rmSync(lock, { recursive: true, force: true });
     }
     if (mine) {
       try {
@@ -100,7 +102,7 @@ export async function installed(): Promise<Installed> {
       }
       break;
     }
-    if (waited > 240_000) throw new Error(`test/helpers/package.ts: gave up waiting for ${lock} (remove it if no test run is building the package)`);
+    if (waited > 600_000) throw new Error(`test/helpers/package.ts: gave up waiting for ${lock} (remove it if no test run is building the package)`);
     await sleep(500);
   }
   return { project: join(dir, 'project'), tarball: readFileSync(ready, 'utf8'), files: JSON.parse(readFileSync(join(dir, 'files.json'), 'utf8')) as string[] };
