@@ -10,7 +10,8 @@
  *   6-emit       instruction lists -> one TypeScript module           6-emit/module.ts
  * Options are checked before any phase runs (options.ts).
  * Beside the pipeline: the IR itself (ir/), the reference interpreter (interp/), the
- * in-process loader (load/), the CLI (cli/) and the inspection tools (inspect/).
+ * in-process loader (load/), the CLI (cli/), the inspection tools (inspect/) and the
+ * bundler plugin (plugin/, the package's gradc/vite, gradc/rollup and gradc/esbuild).
  */
 import { buildModel, type ModelDefinition } from './2-build/define.js';
 import { derive, type Derived } from './3-diff/derive.js';
@@ -70,7 +71,7 @@ export { differentiate } from './3-diff/grad.js';
 export { derive } from './3-diff/derive.js';
 export { evaluate as interpret, evaluateScalar } from './interp/evaluate.js';
 export { printIr, formula } from './ir/print.js';
-export { loadModule, type GeneratedModule } from './load/loader.js';
+export { loadModule, type GeneratedModule, type Params, type Values, type Sample, type FitOptions, type FitResult } from './load/loader.js';
 export type { Model } from './model.js';
 export { gradientFormulas } from './inspect/formulas.js';
 export { explain, formatWalkthrough } from './inspect/explain.js';
