@@ -4,8 +4,10 @@
  * Guarantees: the module has no imports and no runtime dependency; it exports typed
  * `Params`, `Inputs`, `Targets`, `Outputs` (names as the user wrote them), `initParams`,
  * `forward`, `loss`, `gradient` (its doc comment gives each derived formula), `step`
- * (update fused into the backward pass), minibatch `gradientBatch`/`stepBatch`, and a
- * trainer (`fit`, `predict`, `evaluate`); it starts with a header naming its source and
+ * (update fused into the backward pass in the unrolled lowering), minibatch
+ * `gradientBatch`/`stepBatch`, and a trainer (`fit`, `predict`, `evaluate`); every entry
+ * point checks its arguments (runtime.ts) and every training step is all or nothing: a
+ * step whose loss or any new parameter is not finite leaves the parameters unchanged; it starts with a header naming its source and
  * saying it must not be edited; identical input gives byte-identical output; it passes
  * `tsc --strict --noEmit`. The file is built once from ts-morph structures (one
  * `createSourceFile` call), so emission stays linear in the model's size.
@@ -254,12 +256,12 @@ ${P.map((s) => (s.shape.length
   if (finite && !$finite(p)) throw new SampleError(\`\${where}.\${$nonFinite(p)}\`);
 }
 
-/** Writes one sample's inputs into \`into\` at \`at\`; throws naming a missing input. */
+/** Writes one sample's inputs into \`into\` at \`at\`; throws naming an input that is missing, not finite or of the wrong size. */
 export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
 ${packer('input', layout.inputs)}
 }
 
-/** Writes one sample's targets into \`into\` at \`at\`; throws naming a missing target. */
+/** Writes one sample's targets into \`into\` at \`at\`; throws naming a target that is missing, not finite or of the wrong size. */
 export function packTargets(src: Targets, into: Floats, at: number, where = 'sample'): void {
 ${packer('target', layout.targets)}
 }
