@@ -4,8 +4,10 @@
  * Guarantees: the module has no imports and no runtime dependency; it exports typed
  * `Params`, `Inputs`, `Targets`, `Outputs` (names as the user wrote them), `initParams`,
  * `forward`, `loss`, `gradient` (its doc comment gives each derived formula), `step`
- * (update fused into the backward pass), minibatch `gradientBatch`/`stepBatch`, and a
- * trainer (`fit`, `predict`, `evaluate`); it starts with a header naming its source and
+ * (update fused into the backward pass in the unrolled lowering), minibatch
+ * `gradientBatch`/`stepBatch`, and a trainer (`fit`, `predict`, `evaluate`); every entry
+ * point checks its arguments (runtime.ts) and every training step is all or nothing: a
+ * step whose loss or any new parameter is not finite leaves the parameters unchanged; it starts with a header naming its source and
  * saying it must not be edited; identical input gives byte-identical output; it passes
  * `tsc --strict --noEmit`. The file is built once from ts-morph structures (one
  * `createSourceFile` call), so emission stays linear in the model's size.
@@ -86,18 +88,20 @@ function initExpr(s: Program['layout']['params'][number]): string {
 }
 
 function packer(kind: 'input' | 'target', slots: readonly Slot[]): string {
-  const lines = slots.map((s) => {
-    if (s.shape.length === 0) {
-      return `{ const v = src.${s.name}; if (typeof v !== 'number') throw new SampleError(\`\${where} is missing ${kind} '${s.name}' (a number)\`, '${s.name}'); into[at + ${s.offset}] = v; }`;
-    }
-    return `{ const v = src.${s.name}; if (v == null || v.length !== ${s.size}) throw new SampleError(\`\${where}: ${kind} '${s.name}' must have ${s.size} values (shape ${shapeText(s)}), got \${v == null ? 'none' : v.length}\`, '${s.name}'); for (let k = 0; k < ${s.size}; k++) into[at + ${s.offset + 0} + k] = v[k]; }`;
-  });
+  const lines = slots.map((s) => (s.shape.length === 0
+    ? `$packNumber(src.${s.name}, into, at + ${s.offset}, where, '${kind}', '${s.name}');`
+    : `$packArray(src.${s.name}, ${s.size}, '${shapeText(s)}', into, at + ${s.offset}, where, '${kind}', '${s.name}');`));
   return lines.map((l) => `  ${l}`).join('\n');
 }
 
-/** `$gradientRows` for the unrolled lowering: a loop over the per-sample kernel. */
+/**
+ * `$gradientRows`, `$lossRows` and `$stepRow` for the unrolled lowering: loops over the
+ * per-sample kernels, and the fused step made all-or-nothing (its update is written during
+ * the backward pass, so the old values are kept in \`$before\` and put back when the loss or
+ * a new parameter is not finite).
+ */
 function unrolledRows(): string {
-  return `/** Rows per \`$gradientRows\` call. */
+  return `/** Rows per \`$gradientRows\` / \`$lossRows\` call. */
 const $MAX_ROWS = Infinity;
 
 /** Sum of the loss over \`$nb\` rows, adding \`$scale\` times their gradients into \`$g\`. */
@@ -105,6 +109,23 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   let $total = 0;
   for (let $b = 0; $b < $nb; $b++) $total += $gradient($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE, $g, $scale);
   return $total;
+}
+
+/** Sum of the loss over \`$nb\` rows. */
+function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
+  let $total = 0;
+  for (let $b = 0; $b < $nb; $b++) $total += $loss($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE);
+  return $total;
+}
+
+const $before = zeroParams();
+/** One SGD step on one row, all or nothing: returns the loss, or NaN with \`$p\` unchanged when the loss or a new parameter is not finite. */
+function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
+  $copyInto($before, $p);
+  const value = $step($p, $x, $xo, $y, $yo, $lr);
+  if (value - value === 0 && $finite($p)) return value;
+  $copyInto($p, $before);
+  return NaN;
 }`;
 }
 
@@ -131,11 +152,10 @@ function loopedKernels(program: Program): string {
     `function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {`,
     `  return $gradientRows($p, $x, $xo, $y, $yo, 1, $g, $scale);`,
     `}`,
-    `const $one = zeroParams();`,
-    `function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {`,
-    `  const value = $gradientRows($p, $x, $xo, $y, $yo, 1, $one, 1);`,
-    `  $applyUpdate($p, $one, $lr);`,
-    `  return value;`,
+    `/** One SGD step on one row, all or nothing: returns the loss, or NaN with \`$p\` unchanged when the loss or a new parameter is not finite. */`,
+    `function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {`,
+    `  const value = $gradientRows($p, $x, $xo, $y, $yo, 1, $acc, 1);`,
+    `  return $update($p, $acc, $lr, value) ? value : NaN;`,
     `}`,
   ].join('\n');
 }
@@ -148,6 +168,8 @@ export function emitModule(program: Program, options: EmitOptions = {}): string 
   const floats = options.precision === 'f32' ? 'Float32Array' : 'Float64Array';
   const source = options.sourcePath ?? model.source;
   const P = layout.params;
+  // A value as an array element stores it: f32 arrays round it (and may overflow to Infinity).
+  const stored = (v: string) => (options.precision === 'f32' ? `Math.fround(${v})` : `(${v})`);
 
   const statements: (StatementStructures | WriterFunction)[] = [];
   statements.push(text(`/** The element type of every array in this module (${options.precision ?? 'f64'}). */
@@ -198,27 +220,65 @@ export function zeroParams(): Params {
 }
 
 function $copyInto(to: Params, from: Params): void {
-${P.map((s) => (s.shape.length ? `  to.${s.name}.set(from.${s.name});` : `  to.${s.name} = from.${s.name};`)).join('\n')}
+${P.map((s) => (!s.shape.length ? `  to.${s.name} = from.${s.name};`
+    : s.size <= 64 ? `  { const a = to.${s.name}, b = from.${s.name}; for (let k = 0; k < ${s.size}; k++) a[k] = b[k]; }` // faster than set() when small
+    : `  to.${s.name}.set(from.${s.name});`)).join('\n')}
 }
 
+/** \`p <- p - lr * g\`, then \`g <- 0\` (unchecked: see \`$update\`). */
 function $applyUpdate(p: Params, g: Params, lr: number): void {
 ${P.map((s) => (s.shape.length
     ? `  { const w = p.${s.name}, d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) { w[k] -= lr * d[k]; d[k] = 0; } }`
     : `  p.${s.name} -= lr * g.${s.name}; g.${s.name} = 0;`)).join('\n')}
 }
 
+/** The SGD update, all or nothing: applied (and \`g\` cleared) only when \`loss\` and every new value are finite; otherwise \`p\` is unchanged, \`g\` cleared, and the result false. */
+function $update(p: Params, g: Params, lr: number, loss: number): boolean {
+  let s = loss - loss;
+${P.map((s) => (s.shape.length
+    ? `  { const w = p.${s.name}, d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) s += ${stored('w[k] - lr * d[k]')} * 0; }`
+    : `  s += (p.${s.name} - lr * g.${s.name}) * 0;`)).join('\n')}
+  if (s === 0) {
+    $applyUpdate(p, g, lr);
+    return true;
+  }
+${P.map((s) => (s.shape.length ? `  g.${s.name}.fill(0);` : `  g.${s.name} = 0;`)).join('\n')}
+  return false;
+}
+
+/** True when every value of \`p\` is finite. */
 function $finite(p: Params): boolean {
   let s = 0;
-${P.map((s) => (s.shape.length ? `  for (const v of p.${s.name}) s += v * 0;` : `  s += p.${s.name} * 0;`)).join('\n')}
+${P.map((s) => (s.shape.length ? `  { const w = p.${s.name}; for (let k = 0; k < ${s.size}; k++) s += w[k] * 0; }` : `  s += p.${s.name} * 0;`)).join('\n')}
   return s === 0;
 }
 
-/** Writes one sample's inputs into \`into\` at \`at\`; throws naming a missing input. */
+/** The first value of \`p\` that is not finite, as \`'W[3] is NaN'\`, or '' when all are finite. */
+function $nonFinite(p: Params): string {
+${P.map((s) => (s.shape.length
+    ? `  { const w = p.${s.name}; for (let k = 0; k < ${s.size}; k++) if (!Number.isFinite(w[k])) return \`${s.name}[\${k}] is \${w[k]}\`; }`
+    : `  if (!Number.isFinite(p.${s.name})) return \`${s.name} is \${p.${s.name}}\`;`)).join('\n')}
+  return '';
+}
+
+/**
+ * Throws a SampleError naming the first parameter of \`p\` that is missing or of the wrong
+ * kind or size (and, when \`finite\`, the first value that is not finite). Extra keys are ignored.
+ */
+function $checkParams(p: Params, where: string, finite: boolean): void {
+  if (typeof p !== 'object' || p === null) throw new SampleError(\`\${where} must be an object with ${P.length ? P.map((s) => `'${s.name}'`).join(', ') : 'no keys'}, got \${$show(p)}\`);
+${P.map((s) => (s.shape.length
+    ? `  { const v = p.${s.name}; if (!(v instanceof Floats) || v.length !== ${s.size}) $checkArrayParam(v, ${s.size}, '${shapeText(s)}', where, '${s.name}'); }`
+    : `  if (typeof p.${s.name} !== 'number') $checkNumberParam(p.${s.name}, where, '${s.name}');`)).join('\n')}
+  if (finite && !$finite(p)) throw new SampleError(\`\${where}.\${$nonFinite(p)}\`);
+}
+
+/** Writes one sample's inputs into \`into\` at \`at\`; throws naming an input that is missing, not finite or of the wrong size. */
 export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
 ${packer('input', layout.inputs)}
 }
 
-/** Writes one sample's targets into \`into\` at \`at\`; throws naming a missing target. */
+/** Writes one sample's targets into \`into\` at \`at\`; throws naming a target that is missing, not finite or of the wrong size. */
 export function packTargets(src: Targets, into: Floats, at: number, where = 'sample'): void {
 ${packer('target', layout.targets)}
 }
@@ -238,6 +298,7 @@ const $os = new Floats(${Math.max(1, layout.outputSize)});
 
 /** The forward pass: outputs for one sample. */
 export function forward(params: Params, inputs: Inputs): Outputs {
+  $checkParams(params, 'forward: params', false);
   packInputs(inputs, $xs, 0, 'inputs');
   $forward(params, $xs, 0, $os, 0);
   return $unpackOutputs($os, 0);
@@ -245,6 +306,7 @@ export function forward(params: Params, inputs: Inputs): Outputs {
 
 /** The loss of one sample. */
 export function loss(params: Params, inputs: Inputs, targets: Targets): number {
+  $checkParams(params, 'loss: params', false);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   return $loss(params, $xs, 0, $ys, 0);
@@ -254,6 +316,7 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
  * ${gradDoc.split('\n').join('\n * ')}
  */
 export function gradient(params: Params, inputs: Inputs, targets: Targets): { loss: number; grad: Params } {
+  $checkParams(params, 'gradient: params', false);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   const grad = zeroParams();
@@ -261,33 +324,47 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
   return { loss: value, grad };
 }
 
-/** One SGD step on one sample, \`p <- p - learningRate * dloss/dp\` fused into the backward pass; returns the loss before the step. */
+/**
+ * One SGD step on one sample, \`p <- p - learningRate * dloss/dp\`; returns the loss before
+ * the step. All or nothing: when the loss or any new parameter would not be finite, the
+ * parameters are left as they were and a SampleError says why (the loss, the first
+ * non-finite gradient, or the first update that overflows).
+ */
 export function step(params: Params, inputs: Inputs, targets: Targets, learningRate: number): number {
+  $checkParams(params, 'step: params', false);
+  $checkRate('step', learningRate);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
-  return $step(params, $xs, 0, $ys, 0, learningRate);
+  const value = $stepRow(params, $xs, 0, $ys, 0, learningRate);
+  if (value !== value) $stepFailed('step', params, $xs, $ys, 1, 0, learningRate);
+  return value;
 }
 
 /**
  * Mean loss and mean gradient over \`count\` samples stored as rows of \`X\` (INPUT_SIZE
- * values each) and \`Y\` (TARGET_SIZE values each), starting at row \`first\`.
+ * values each) and \`Y\` (TARGET_SIZE values each), starting at row \`first\`; the
+ * gradient is added into \`grad\`. Throws a SampleError when \`count\` is not a positive
+ * integer, \`first\` not a non-negative integer, or the rows are not all in X and Y.
  */
 export function gradientBatch(params: Params, X: Floats, Y: Floats, count: number, first = 0, grad: Params = zeroParams()): { loss: number; grad: Params } {
-  let total = 0;
-  const scale = 1 / count;
-  for (let i = first; i < first + count; i += $MAX_ROWS) {
-    const n = Math.min($MAX_ROWS, first + count - i);
-    total += $gradientRows(params, X, i * INPUT_SIZE, Y, i * TARGET_SIZE, n, grad, scale);
-  }
-  return { loss: total / count, grad };
+  $checkParams(params, 'gradientBatch: params', false);
+  $checkParams(grad, 'gradientBatch: grad', false);
+  $checkRows('gradientBatch', X, Y, count, first);
+  return { loss: $gradientSum(params, X, Y, count, first, grad, 1 / count) / count, grad };
 }
 
 const $acc = zeroParams();
-/** One minibatch SGD step (gradients averaged over the rows); returns the mean loss before the step. */
+/**
+ * One minibatch SGD step (gradients averaged over the rows, checked as in
+ * \`gradientBatch\`); returns the mean loss before the step. All or nothing, like \`step\`:
+ * a SampleError, and the parameters unchanged, when the loss or a new value is not finite.
+ */
 export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, learningRate: number, first = 0): number {
-  if (count === 1) return $step(params, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, learningRate);
-  const { loss: value } = gradientBatch(params, X, Y, count, first, $acc);
-  $applyUpdate(params, $acc, learningRate);
+  $checkParams(params, 'stepBatch: params', false);
+  $checkRows('stepBatch', X, Y, count, first);
+  $checkRate('stepBatch', learningRate);
+  const value = $stepRows(params, X, Y, count, learningRate, first);
+  if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, learningRate);
   return value;
 }
 

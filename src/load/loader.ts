@@ -14,7 +14,11 @@ import type TS from 'typescript';
 let typescript: typeof TS | undefined;
 const tsc = (): typeof TS => (typescript ??= createRequire(import.meta.url)('typescript') as typeof TS);
 
-/** What every generated module exports, with the model-specific types widened. */
+/**
+ * What every generated module exports, with the model-specific types widened. Bad
+ * run-time data (a missing or non-finite value, rows outside X and Y, a bad option or
+ * parameter object) throws the module's SampleError; training steps are all or nothing.
+ */
 export interface GeneratedModule {
   readonly shapes: {
     readonly params: Record<string, readonly number[]>;
@@ -56,6 +60,8 @@ export interface FitOptions {
 export interface FitResult {
   readonly params: Params;
   readonly losses: number[];
+  /** Mean loss of the starting parameters (the divergence guard's first reference). */
+  readonly initialLoss: number;
   readonly epochs: number;
   readonly stopped: 'epochs' | 'converged' | 'diverged' | 'callback';
 }

@@ -68,30 +68,64 @@ export function zeroParams(): Params {
 }
 
 function $copyInto(to: Params, from: Params): void {
-  to.W.set(from.W);
-  to.b.set(from.b);
+  { const a = to.W, b = from.W; for (let k = 0; k < 6; k++) a[k] = b[k]; }
+  { const a = to.b, b = from.b; for (let k = 0; k < 3; k++) a[k] = b[k]; }
 }
 
+/** `p <- p - lr * g`, then `g <- 0` (unchecked: see `$update`). */
 function $applyUpdate(p: Params, g: Params, lr: number): void {
   { const w = p.W, d = g.W; for (let k = 0; k < 6; k++) { w[k] -= lr * d[k]; d[k] = 0; } }
   { const w = p.b, d = g.b; for (let k = 0; k < 3; k++) { w[k] -= lr * d[k]; d[k] = 0; } }
 }
 
+/** The SGD update, all or nothing: applied (and `g` cleared) only when `loss` and every new value are finite; otherwise `p` is unchanged, `g` cleared, and the result false. */
+function $update(p: Params, g: Params, lr: number, loss: number): boolean {
+  let s = loss - loss;
+  { const w = p.W, d = g.W; for (let k = 0; k < 6; k++) s += (w[k] - lr * d[k]) * 0; }
+  { const w = p.b, d = g.b; for (let k = 0; k < 3; k++) s += (w[k] - lr * d[k]) * 0; }
+  if (s === 0) {
+    $applyUpdate(p, g, lr);
+    return true;
+  }
+  g.W.fill(0);
+  g.b.fill(0);
+  return false;
+}
+
+/** True when every value of `p` is finite. */
 function $finite(p: Params): boolean {
   let s = 0;
-  for (const v of p.W) s += v * 0;
-  for (const v of p.b) s += v * 0;
+  { const w = p.W; for (let k = 0; k < 6; k++) s += w[k] * 0; }
+  { const w = p.b; for (let k = 0; k < 3; k++) s += w[k] * 0; }
   return s === 0;
 }
 
-/** Writes one sample's inputs into `into` at `at`; throws naming a missing input. */
-export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
-  { const v = src.x; if (v == null || v.length !== 2) throw new SampleError(`${where}: input 'x' must have 2 values (shape [2]), got ${v == null ? 'none' : v.length}`, 'x'); for (let k = 0; k < 2; k++) into[at + 0 + k] = v[k]; }
+/** The first value of `p` that is not finite, as `'W[3] is NaN'`, or '' when all are finite. */
+function $nonFinite(p: Params): string {
+  { const w = p.W; for (let k = 0; k < 6; k++) if (!Number.isFinite(w[k])) return `W[${k}] is ${w[k]}`; }
+  { const w = p.b; for (let k = 0; k < 3; k++) if (!Number.isFinite(w[k])) return `b[${k}] is ${w[k]}`; }
+  return '';
 }
 
-/** Writes one sample's targets into `into` at `at`; throws naming a missing target. */
+/**
+ * Throws a SampleError naming the first parameter of `p` that is missing or of the wrong
+ * kind or size (and, when `finite`, the first value that is not finite). Extra keys are ignored.
+ */
+function $checkParams(p: Params, where: string, finite: boolean): void {
+  if (typeof p !== 'object' || p === null) throw new SampleError(`${where} must be an object with 'W', 'b', got ${$show(p)}`);
+  { const v = p.W; if (!(v instanceof Floats) || v.length !== 6) $checkArrayParam(v, 6, '[3, 2]', where, 'W'); }
+  { const v = p.b; if (!(v instanceof Floats) || v.length !== 3) $checkArrayParam(v, 3, '[3]', where, 'b'); }
+  if (finite && !$finite(p)) throw new SampleError(`${where}.${$nonFinite(p)}`);
+}
+
+/** Writes one sample's inputs into `into` at `at`; throws naming an input that is missing, not finite or of the wrong size. */
+export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
+  $packArray(src.x, 2, '[2]', into, at + 0, where, 'input', 'x');
+}
+
+/** Writes one sample's targets into `into` at `at`; throws naming a target that is missing, not finite or of the wrong size. */
 export function packTargets(src: Targets, into: Floats, at: number, where = 'sample'): void {
-  { const v = src.y; if (v == null || v.length !== 3) throw new SampleError(`${where}: target 'y' must have 3 values (shape [3]), got ${v == null ? 'none' : v.length}`, 'y'); for (let k = 0; k < 3; k++) into[at + 0 + k] = v[k]; }
+  $packArray(src.y, 3, '[3]', into, at + 0, where, 'target', 'y');
 }
 
 function $unpackOutputs(o: Floats, at: number): Outputs {
@@ -104,6 +138,7 @@ const $os = new Floats(1);
 
 /** The forward pass: outputs for one sample. */
 export function forward(params: Params, inputs: Inputs): Outputs {
+  $checkParams(params, 'forward: params', false);
   packInputs(inputs, $xs, 0, 'inputs');
   $forward(params, $xs, 0, $os, 0);
   return $unpackOutputs($os, 0);
@@ -111,6 +146,7 @@ export function forward(params: Params, inputs: Inputs): Outputs {
 
 /** The loss of one sample. */
 export function loss(params: Params, inputs: Inputs, targets: Targets): number {
+  $checkParams(params, 'loss: params', false);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   return $loss(params, $xs, 0, $ys, 0);
@@ -123,6 +159,7 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
  *   dloss/db      = dloss/dlogits
  */
 export function gradient(params: Params, inputs: Inputs, targets: Targets): { loss: number; grad: Params } {
+  $checkParams(params, 'gradient: params', false);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   const grad = zeroParams();
@@ -130,33 +167,47 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
   return { loss: value, grad };
 }
 
-/** One SGD step on one sample, `p <- p - learningRate * dloss/dp` fused into the backward pass; returns the loss before the step. */
+/**
+ * One SGD step on one sample, `p <- p - learningRate * dloss/dp`; returns the loss before
+ * the step. All or nothing: when the loss or any new parameter would not be finite, the
+ * parameters are left as they were and a SampleError says why (the loss, the first
+ * non-finite gradient, or the first update that overflows).
+ */
 export function step(params: Params, inputs: Inputs, targets: Targets, learningRate: number): number {
+  $checkParams(params, 'step: params', false);
+  $checkRate('step', learningRate);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
-  return $step(params, $xs, 0, $ys, 0, learningRate);
+  const value = $stepRow(params, $xs, 0, $ys, 0, learningRate);
+  if (value !== value) $stepFailed('step', params, $xs, $ys, 1, 0, learningRate);
+  return value;
 }
 
 /**
  * Mean loss and mean gradient over `count` samples stored as rows of `X` (INPUT_SIZE
- * values each) and `Y` (TARGET_SIZE values each), starting at row `first`.
+ * values each) and `Y` (TARGET_SIZE values each), starting at row `first`; the
+ * gradient is added into `grad`. Throws a SampleError when `count` is not a positive
+ * integer, `first` not a non-negative integer, or the rows are not all in X and Y.
  */
 export function gradientBatch(params: Params, X: Floats, Y: Floats, count: number, first = 0, grad: Params = zeroParams()): { loss: number; grad: Params } {
-  let total = 0;
-  const scale = 1 / count;
-  for (let i = first; i < first + count; i += $MAX_ROWS) {
-    const n = Math.min($MAX_ROWS, first + count - i);
-    total += $gradientRows(params, X, i * INPUT_SIZE, Y, i * TARGET_SIZE, n, grad, scale);
-  }
-  return { loss: total / count, grad };
+  $checkParams(params, 'gradientBatch: params', false);
+  $checkParams(grad, 'gradientBatch: grad', false);
+  $checkRows('gradientBatch', X, Y, count, first);
+  return { loss: $gradientSum(params, X, Y, count, first, grad, 1 / count) / count, grad };
 }
 
 const $acc = zeroParams();
-/** One minibatch SGD step (gradients averaged over the rows); returns the mean loss before the step. */
+/**
+ * One minibatch SGD step (gradients averaged over the rows, checked as in
+ * `gradientBatch`); returns the mean loss before the step. All or nothing, like `step`:
+ * a SampleError, and the parameters unchanged, when the loss or a new value is not finite.
+ */
 export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, learningRate: number, first = 0): number {
-  if (count === 1) return $step(params, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, learningRate);
-  const { loss: value } = gradientBatch(params, X, Y, count, first, $acc);
-  $applyUpdate(params, $acc, learningRate);
+  $checkParams(params, 'stepBatch: params', false);
+  $checkRows('stepBatch', X, Y, count, first);
+  $checkRate('stepBatch', learningRate);
+  const value = $stepRows(params, X, Y, count, learningRate, first);
+  if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, learningRate);
   return value;
 }
 
@@ -202,8 +253,111 @@ function $fill(n: number, f: () => number): Floats {
 }
 void $uniform; void $normal; void $fill;
 
-/** Samples as flat rows: X has INPUT_SIZE values per sample, Y has TARGET_SIZE. */
+/** A short description of a value for error messages: `NaN`, `the string "abc"`, `an array of 3`. */
+function $show(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 20 ? v.slice(0, 20) + '...' : v)}`;
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (v instanceof Float64Array || v instanceof Float32Array) return `a ${v instanceof Float64Array ? 'Float64Array' : 'Float32Array'} of ${v.length}`;
+  return `a value of type ${typeof v}`;
+}
+
+const $isFloats = (v: unknown): v is Floats => v instanceof Floats || v instanceof Float64Array || v instanceof Float32Array;
+
+/** Writes one number of a sample; throws naming the sample, the field and the value unless it is a finite number. */
+function $packNumber(v: unknown, into: Floats, at: number, where: string, kind: string, name: string): void {
+  if (typeof v === 'number' && v - v === 0) {
+    into[at] = v;
+    return;
+  }
+  throw new SampleError(v == null ? `${where} is missing ${kind} '${name}' (a number)`
+    : `${where}: ${kind} '${name}' must be a finite number, got ${$show(v)}`, name);
+}
+
+/** Writes one vector or matrix of a sample (row-major); throws naming the sample, the field and the first bad element. */
+function $packArray(v: unknown, size: number, shape: string, into: Floats, at: number, where: string, kind: string, name: string): void {
+  if (typeof v !== 'object' || v === null || (v as ArrayLike<unknown>).length !== size) {
+    throw new SampleError(`${where}: ${kind} '${name}' must be an array of ${size} numbers (shape ${shape}), got ${v == null ? 'none' : $show(v)}`, name);
+  }
+  const a = v as ArrayLike<unknown>;
+  for (let k = 0; k < size; k++) {
+    const e = a[k];
+    if (typeof e !== 'number' || e - e !== 0) throw new SampleError(`${where}: ${kind} '${name}' element ${k} must be a finite number, got ${$show(e)}`, name);
+    into[at + k] = e;
+  }
+}
+
+function $checkNumberParam(v: unknown, where: string, name: string): void {
+  if (typeof v !== 'number') throw new SampleError(`${where}.${name} must be a number, got ${$show(v)}`, name);
+}
+
+/** (Called when `v` is not a Floats of `size`): throws unless it is the other float array type, of `size`. */
+function $checkArrayParam(v: unknown, size: number, shape: string, where: string, name: string): void {
+  if (!$isFloats(v) || v.length !== size) throw new SampleError(`${where}.${name} must be a Float64Array or Float32Array of ${size} values (shape ${shape}), got ${$show(v)}`, name);
+}
+
+function $checkRate(where: string, lr: unknown): void {
+  if (typeof lr !== 'number' || lr - lr !== 0) throw new SampleError(`${where}: learningRate must be a finite number, got ${$show(lr)}`);
+}
+
+/** Checks `count` rows from row `first` lie in X and Y (once per call). */
+function $checkRows(where: string, X: Floats, Y: Floats, count: number, first: number): void {
+  if (!Number.isInteger(count) || count < 1) throw new SampleError(`${where}: count must be a positive integer, got ${$show(count)}`);
+  if (!Number.isInteger(first) || first < 0) throw new SampleError(`${where}: first must be a non-negative integer, got ${$show(first)}`);
+  if (!$isFloats(X)) throw new SampleError(`${where}: X must be a Float64Array or Float32Array, got ${$show(X)}`);
+  if (!$isFloats(Y)) throw new SampleError(`${where}: Y must be a Float64Array or Float32Array, got ${$show(Y)}`);
+  const end = first + count;
+  if (X.length < end * INPUT_SIZE || Y.length < end * TARGET_SIZE) {
+    throw new SampleError(`${where}: rows ${first} to ${end - 1} (first ${first}, count ${count}) are not all in the data: X has ${X.length / INPUT_SIZE} rows of ${INPUT_SIZE} (${X.length} values), Y has ${Y.length / TARGET_SIZE} rows of ${TARGET_SIZE} (${Y.length} values)`);
+  }
+}
+
+/** Sum of the loss over rows [first, first + count), adding `scale` times the gradients into `g`. */
+function $gradientSum(p: Params, X: Floats, Y: Floats, count: number, first: number, g: Params, scale: number): number {
+  let total = 0;
+  for (let i = first; i < first + count; i += $MAX_ROWS) {
+    total += $gradientRows(p, X, i * INPUT_SIZE, Y, i * TARGET_SIZE, Math.min($MAX_ROWS, first + count - i), g, scale);
+  }
+  return total;
+}
+
+/** Sum of the loss over rows [first, first + count). */
+function $lossSum(p: Params, X: Floats, Y: Floats, count: number, first: number): number {
+  let total = 0;
+  for (let i = first; i < first + count; i += $MAX_ROWS) {
+    total += $lossRows(p, X, i * INPUT_SIZE, Y, i * TARGET_SIZE, Math.min($MAX_ROWS, first + count - i));
+  }
+  return total;
+}
+
+/** One SGD step on rows [first, first + count), all or nothing: the mean loss, or NaN with `p` unchanged. */
+function $stepRows(p: Params, X: Floats, Y: Floats, count: number, lr: number, first: number): number {
+  if (count === 1) return $stepRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, lr);
+  const value = $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
+  return $update(p, $acc, lr, value) ? value : NaN;
+}
+
+/** After a refused step (parameters unchanged): throws a SampleError saying what was not finite. */
+function $stepFailed(where: string, p: Params, X: Floats, Y: Floats, count: number, first: number, lr: number): never {
+  const rows = where === 'step' ? 'the sample' : count === 1 ? `row ${first}` : `rows ${first} to ${first + count - 1}`;
+  let why = $nonFinite(p);
+  if (why) why = `params.${why} before the step`;
+  else {
+    const g = zeroParams();
+    const value = $gradientSum(p, X, Y, count, first, g, 1 / count) / count;
+    const grad = $nonFinite(g);
+    const next = copyParams(p);
+    $applyUpdate(next, g, lr);
+    why = value - value !== 0 ? `the loss of ${rows} is ${value}`
+      : grad ? `the gradient of the loss of ${rows} is not finite: dloss/d${grad}`
+      : `the update overflows: params.${$nonFinite(next) || '?'} after the step (learning rate ${lr})`;
+  }
+  throw new SampleError(`${where}: step not taken, the parameters are unchanged: ${why}`);
+}
+
+/** Samples as flat rows: X has INPUT_SIZE values per sample, Y has TARGET_SIZE. Throws naming the first bad sample and field (missing, not finite, wrong size). */
 export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats; count: number } {
+  if (!Array.isArray(samples)) throw new SampleError(`samples must be an array of { inputs, targets }, got ${$show(samples)}`);
   const X = new Floats(samples.length * INPUT_SIZE);
   const Y = new Floats(samples.length * TARGET_SIZE);
   samples.forEach((s, i) => {
@@ -215,20 +369,33 @@ export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats;
   return { X, Y, count: samples.length };
 }
 
+/**
+ * Options of `fit` and `fitRows`, each checked before training (a SampleError names the
+ * first bad one; unknown keys are errors too).
+ *
+ * Divergence guard: before training, the mean loss of the starting parameters is measured
+ * (`FitResult.initialLoss`, which must be finite). An epoch diverges when its mean loss is
+ * not finite, when a step of it was refused (a non-finite loss or update, see `step`), or when
+ *   loss - best > divergence * max(|best|, |initialLoss|)
+ * where `best` is the lowest mean loss so far, the initial loss included. This works for
+ * losses of any sign (offsets, negative log-likelihoods), and the first epoch is compared
+ * with the starting loss. On divergence the parameters are restored to those of the last
+ * epoch that passed (the starting parameters if the first epoch diverged).
+ */
 export interface FitOptions {
-  /** Passes over the data (default 100). */
+  /** Passes over the data: a non-negative integer (default 100). */
   readonly epochs?: number;
-  /** Step size (default 0.01). */
+  /** Step size: a finite number >= 0 (default 0.01). */
   readonly learningRate?: number;
-  /** Samples per step; gradients are averaged over the batch (default 1: plain SGD). */
+  /** Samples per step, a positive integer; gradients are averaged over the batch (default 1: plain SGD). */
   readonly batchSize?: number;
-  /** Shuffle the samples each epoch with this seed; no shuffling when undefined. */
+  /** Shuffle the samples each epoch with this seed (an integer); no shuffling when undefined. */
   readonly shuffleSeed?: number;
-  /** Stop when an epoch improves the mean loss by less than this fraction (default 0: never). */
+  /** Stop when an epoch improves the mean loss by less than this fraction of it, a finite number >= 0 (default 0: never). */
   readonly tolerance?: number;
-  /** Stop when the loss is not finite or exceeds this factor times the best loss (default 1e6). */
+  /** The divergence guard's factor (see above), a number > 0, Infinity to stop only on non-finite losses (default 1e6). */
   readonly divergence?: number;
-  /** Parameters to start from (updated in place); default initParams(). */
+  /** Parameters to start from (updated in place; every value finite); default initParams(). */
   readonly params?: Params;
   /** Called after each epoch; return false to stop. */
   readonly onEpoch?: (epoch: number, loss: number, params: Params) => boolean | void;
@@ -238,32 +405,75 @@ export interface FitResult {
   readonly params: Params;
   /** Mean training loss of each completed epoch (measured during the epoch). */
   readonly losses: number[];
+  /** Mean loss of the starting parameters, before training. */
+  readonly initialLoss: number;
   readonly epochs: number;
   readonly stopped: 'epochs' | 'converged' | 'diverged' | 'callback';
 }
 
-/** Trains with minibatch SGD; see FitOptions. */
-export function fit(samples: readonly Sample[], options: FitOptions = {}): FitResult {
-  const { X, Y, count } = packSamples(samples);
-  return fitRows(X, Y, count, options);
+const $FIT_OPTIONS = ['epochs', 'learningRate', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch'];
+
+/** Options with their defaults, each checked; throws a SampleError naming the first bad one. */
+function $fitSettings(options: FitOptions, where: string) {
+  if (typeof options !== 'object' || options === null) throw new SampleError(`${where}: options must be an object, got ${$show(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!$FIT_OPTIONS.includes(key)) throw new SampleError(`${where}: unknown option '${key.slice(0, 40)}' (the options are ${$FIT_OPTIONS.join(', ')})`);
+  }
+  const number = (key: keyof FitOptions, fallback: number, ok: (v: number) => boolean, what: string): number => {
+    const v: unknown = options[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !ok(v)) throw new SampleError(`${where}: ${key} must be ${what}, got ${$show(v)}`);
+    return v;
+  };
+  const epochs = number('epochs', 100, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
+  const learningRate = number('learningRate', 0.01, (v) => Number.isFinite(v) && v >= 0, 'a finite number >= 0');
+  const batchSize = number('batchSize', 1, (v) => Number.isInteger(v) && v >= 1, 'a positive integer');
+  const tolerance = number('tolerance', 0, (v) => Number.isFinite(v) && v >= 0, 'a finite number >= 0');
+  const divergence = number('divergence', 1e6, (v) => v > 0, 'a number > 0 (or Infinity)');
+  const shuffleSeed = options.shuffleSeed === undefined ? undefined : number('shuffleSeed', 0, Number.isInteger, 'an integer');
+  if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function') throw new SampleError(`${where}: onEpoch must be a function, got ${$show(options.onEpoch)}`);
+  if (options.params !== undefined) $checkParams(options.params, `${where}: options.params`, true);
+  return { epochs, learningRate, batchSize, tolerance, divergence, shuffleSeed, params: options.params ?? initParams(), onEpoch: options.onEpoch };
 }
 
-/** `fit` on samples already packed as rows (see packSamples). */
-export function fitRows(X: Floats, Y: Floats, count: number, options: FitOptions = {}): FitResult {
-  const epochs = options.epochs ?? 100;
-  const lr = options.learningRate ?? 0.01;
-  const batch = Math.max(1, Math.min(options.batchSize ?? 1, count));
-  const tolerance = options.tolerance ?? 0;
-  const divergence = options.divergence ?? 1e6;
-  const params = options.params ?? initParams();
+/** Trains with minibatch SGD; see FitOptions. Samples and options are checked first. */
+export function fit(samples: readonly Sample[], options: FitOptions = {}): FitResult {
+  const settings = $fitSettings(options, 'fit');
+  const { X, Y, count } = packSamples(samples);
   if (count === 0) throw new SampleError('fit needs at least one sample');
+  return $train(X, Y, count, settings, 'fit');
+}
+
+/** `fit` on samples already packed as rows (see packSamples); every value of the rows used must be finite. */
+export function fitRows(X: Floats, Y: Floats, count: number, options: FitOptions = {}): FitResult {
+  const settings = $fitSettings(options, 'fitRows');
+  $checkRows('fitRows', X, Y, count, 0);
+  for (let i = 0; i < count * INPUT_SIZE; i++) {
+    if (X[i] - X[i] !== 0) throw new SampleError(`fitRows: X[${i}] (row ${Math.floor(i / INPUT_SIZE)}, input value ${i % INPUT_SIZE}) is ${X[i]}`);
+  }
+  for (let i = 0; i < count * TARGET_SIZE; i++) {
+    if (Y[i] - Y[i] !== 0) throw new SampleError(`fitRows: Y[${i}] (row ${Math.floor(i / TARGET_SIZE)}, target value ${i % TARGET_SIZE}) is ${Y[i]}`);
+  }
+  return $train(X, Y, count, settings, 'fitRows');
+}
+
+function $train(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSettings>, where: string): FitResult {
+  const { epochs, learningRate: lr, tolerance, divergence, params } = o;
+  const batch = Math.min(o.batchSize, count);
+  const initialLoss = $lossSum(params, X, Y, count, 0) / count;
+  if (!Number.isFinite(initialLoss)) {
+    let i = 0;
+    while (i < count - 1 && Number.isFinite($lossSum(params, X, Y, 1, i))) i++;
+    throw new SampleError(`${where}: the loss at the starting parameters is ${initialLoss} (sample ${i}: ${$lossSum(params, X, Y, 1, i)}); training needs a finite loss to start from`);
+  }
   const good = copyParams(params);
   const order = new Int32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
-  const rand = options.shuffleSeed === undefined ? null : $rng(options.shuffleSeed);
-  const shuffled = rand ? { X: new Floats(X.length), Y: new Floats(Y.length) } : null;
+  const rand = o.shuffleSeed === undefined ? null : $rng(o.shuffleSeed);
+  const shuffled = rand ? { X: new Floats(count * INPUT_SIZE), Y: new Floats(count * TARGET_SIZE) } : null;
   const losses: number[] = [];
-  let best = Infinity;
+  const scale = Math.abs(initialLoss);
+  let best = initialLoss;
   let stopped: FitResult['stopped'] = 'epochs';
   for (let epoch = 0; epoch < epochs; epoch++) {
     let rowsX = X, rowsY = Y;
@@ -276,12 +486,12 @@ export function fitRows(X: Floats, Y: Floats, count: number, options: FitOptions
       rowsX = shuffled.X; rowsY = shuffled.Y;
     }
     let total = 0;
-    for (let first = 0; first < count; first += batch) {
+    for (let first = 0; first < count && total === total; first += batch) {
       const n = Math.min(batch, count - first);
-      total += n * stepBatch(params, rowsX, rowsY, n, lr, first);
+      total += n * $stepRows(params, rowsX, rowsY, n, lr, first); // NaN: a step was refused
     }
     const mean = total / count;
-    if (!Number.isFinite(mean) || !$finite(params) || mean > divergence * Math.max(best, 1e-300)) {
+    if (!Number.isFinite(mean) || mean - best > divergence * Math.max(Math.abs(best), scale)) {
       $copyInto(params, good);
       stopped = 'diverged';
       break;
@@ -290,29 +500,32 @@ export function fitRows(X: Floats, Y: Floats, count: number, options: FitOptions
     const previous = losses.length ? losses[losses.length - 1] : Infinity;
     losses.push(mean);
     best = Math.min(best, mean);
-    if (options.onEpoch && options.onEpoch(epoch, mean, params) === false) { stopped = 'callback'; break; }
+    if (o.onEpoch && o.onEpoch(epoch, mean, params) === false) { stopped = 'callback'; break; }
     if (tolerance > 0 && previous - mean < tolerance * Math.abs(previous)) { stopped = 'converged'; break; }
   }
-  return { params, losses, epochs: losses.length, stopped };
+  return { params, losses, initialLoss, epochs: losses.length, stopped };
 }
 
-/** Outputs for many inputs. */
+/** Outputs for many inputs; checks the parameters (every value finite) and each input first. */
 export function predict(params: Params, inputs: readonly Inputs[]): Outputs[] {
+  $checkParams(params, 'predict: params', true);
+  if (!Array.isArray(inputs)) throw new SampleError(`predict: inputs must be an array of inputs, got ${$show(inputs)}`);
   const x = new Floats(Math.max(1, INPUT_SIZE));
   const o = new Floats(Math.max(1, OUTPUT_SIZE));
   return inputs.map((s, i) => {
+    if (typeof s !== 'object' || s === null) throw new SampleError(`predict: inputs ${i} must be an object of inputs, got ${$show(s)}`);
     packInputs(s, x, 0, `inputs ${i}`);
     $forward(params, x, 0, o, 0);
     return $unpackOutputs(o, 0);
   });
 }
 
-/** Mean loss over samples. */
+/** Mean loss over samples (at least one); checks the parameters (every value finite) and the samples first. */
 export function evaluate(params: Params, samples: readonly Sample[]): number {
+  $checkParams(params, 'evaluate: params', true);
   const { X, Y, count } = packSamples(samples);
-  let total = 0;
-  for (let i = 0; i < count; i++) total += $loss(params, X, i * INPUT_SIZE, Y, i * TARGET_SIZE);
-  return total / count;
+  if (count === 0) throw new SampleError('evaluate needs at least one sample');
+  return $lossSum(params, X, Y, count, 0) / count;
 }
 
 // ---- Kernels: straight-line or looped code generated from the derived graph. ----
@@ -576,7 +789,7 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   return loss;
 }
 
-/** Rows per `$gradientRows` call. */
+/** Rows per `$gradientRows` / `$lossRows` call. */
 const $MAX_ROWS = Infinity;
 
 /** Sum of the loss over `$nb` rows, adding `$scale` times their gradients into `$g`. */
@@ -584,4 +797,21 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   let $total = 0;
   for (let $b = 0; $b < $nb; $b++) $total += $gradient($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE, $g, $scale);
   return $total;
+}
+
+/** Sum of the loss over `$nb` rows. */
+function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
+  let $total = 0;
+  for (let $b = 0; $b < $nb; $b++) $total += $loss($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE);
+  return $total;
+}
+
+const $before = zeroParams();
+/** One SGD step on one row, all or nothing: returns the loss, or NaN with `$p` unchanged when the loss or a new parameter is not finite. */
+function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
+  $copyInto($before, $p);
+  const value = $step($p, $x, $xo, $y, $yo, $lr);
+  if (value - value === 0 && $finite($p)) return value;
+  $copyInto($p, $before);
+  return NaN;
 }
