@@ -53,6 +53,12 @@ export const newStats = (): CaseStats => ({ models: 0, rejected: 0, rejectedVali
 
 const LOWERINGS = ['unrolled', 'loops'] as const;
 
+/** Mutations (models.ts) that always make a model invalid: building it must be a GradcError. */
+const MUST_REJECT = new Set([
+  'an unknown or prototype function', 'an undefined name', 'a cycle', 'a bad literal', 'an invalid name',
+  'a parameter assigned by a formula', 'a name defined twice', 'a vector index out of range', 'a tensor ^ exponent', 'a wrong argument count', 'a non-scalar loss',
+]);
+
 const errorText = (e: unknown): string =>
   e instanceof Error ? `${e instanceof GradcError ? 'GradcError' : e.constructor.name}: ${e.message.split('\n')[0].slice(0, 300)}` : `non-Error thrown: ${String(e)}`;
 
@@ -141,6 +147,10 @@ export function runCase(m: ModelCase, stats: CaseStats, caseOptions: CaseOptions
     return findings;
   }
   const model: Model = built.value;
+  // (The builder door spells `^` as m.pow, which is elementwise by design.)
+  if (m.mutation && MUST_REJECT.has(m.mutation) && !(m.door === 'builder' && m.mutation === 'a tensor ^ exponent')) {
+    add({ property: 'accepted-bad-input', call: 'build', what: `accepted a model with ${m.mutation}` });
+  }
   const paramNodes = model.params.map((p) => p.node);
   const oracle = guard('differentiate', undefined, () => differentiate(model.loss, paramNodes).grads);
   if (!oracle.ok) return findings;
@@ -246,6 +256,7 @@ export function runCase(m: ModelCase, stats: CaseStats, caseOptions: CaseOptions
     }
   }
 
+  if (first === undefined) return findings;
   // P3: training on finite data never leaves a non-finite parameter.
   for (const [lowering, mod] of modules) {
     stats.trainings++;
@@ -292,7 +303,8 @@ export function runCase(m: ModelCase, stats: CaseStats, caseOptions: CaseOptions
       ];
       for (const [call, f] of calls) {
         const r = guard(call, lowering, f, { data, hostile });
-        if (r.ok && kind === 'data' && (malformed(bad, victim.shape) || (call === 'evaluate' && !finiteValues(bad)))) {
+        const read = call !== 'forward' || model.inputs.some((l) => l.name === victim.name); // forward reads no targets
+        if (r.ok && kind === 'data' && read && (malformed(bad, victim.shape) || (call === 'evaluate' && !finiteValues(bad)))) {
           add({ property: 'accepted-bad-input', call, lowering, what: `accepted ${hostile} and returned ${show(call === 'gradient' ? (r.value as { loss: number }).loss : call === 'forward' ? '(outputs)' : r.value)}`, data, hostile });
         }
       }

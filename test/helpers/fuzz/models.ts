@@ -270,7 +270,7 @@ const MUTATIONS: readonly [string, (m: ModelCase, g: Gen) => void][] = [
   ['an undefined name', (m, g) => { const line = g.pick(m.lines); line.tree = op('+', line.tree, name(g.pick(['nope', 'undefinedName', 'Object', 'globalThis']))); }],
   ['a non-scalar loss', (m, g) => { const l = m.lines[m.lines.length - 1]; l.tree = op('*', l.tree, name(m.leaves.find((x) => x.shape.length > 0)?.name ?? 'w')); void g; }],
   ['a cycle', (m) => { const l = m.lines[m.lines.length - 1]; m.lines.unshift({ name: 'cyc', tree: op('+', name('loss'), num(1)) }); l.tree = op('+', l.tree, name('cyc')); }],
-  ['a bad literal', (m, g) => { const l = g.pick(m.lines); l.tree = op('+', l.tree, { kind: 'raw', text: g.pick(['NaN', 'Infinity', '1e400', '1e-400', '-Infinity', '"abc"', 'true', 'null', '[1, 2]', 'i', '2 i']) }); }],
+  ['a bad literal', (m, g) => { const l = g.pick(m.lines); l.tree = op('+', l.tree, { kind: 'raw', text: g.pick(['NaN', 'Infinity', '1e400', '1e-400', '-Infinity', '"abc"', 'true', 'null', '[1, 2]', '2 i', 'undefined']) }); }],
   ['deep nesting', (m, g) => { const l = g.pick(m.lines); const k = g.pick([40, 300]); l.tree = { kind: 'raw', text: '('.repeat(k) + render(l.tree) + ')'.repeat(k) }; }],
   ['an invalid name', (m, g) => { const l = g.pick(m.leaves); const bad = g.pick(INVALID_NAMES); for (const line of m.lines) line.tree = renameTree(line.tree, l.name, bad); (l as { name: string }).name = bad; }],
   ['a parameter assigned by a formula', (m, g) => { const p = m.leaves.find((l) => l.kind === 'param'); if (p) m.lines.unshift({ name: p.name, tree: num(g.pick([1, 2])) }); }],
@@ -318,8 +318,10 @@ export function randomModel(seed: number, options: ModelOptions = {}): ModelCase
   const m: ModelCase = { seed, door, leaves: mg.leaves, lines, mlp };
   if (g.chance(options.invalidShare ?? 0.15)) {
     const [what, mutate] = g.pick(MUTATIONS);
+    const before = describeModel(m);
     mutate(m, g);
-    return { ...m, mutation: what };
+    // Some mutations find nothing to change (no vector to index): then the model is still valid.
+    return describeModel(m) === before ? m : { ...m, mutation: what };
   }
   return m;
 }
