@@ -17,7 +17,7 @@
  * and printed but do not fail; empty that list as the fixes merge. GRADC_FUZZ_STRICT=1
  * ignores it.
  *
- * Runs: `npx vitest run test/fuzz.test.ts` runs 200 cases (25 models x 8 data cases).
+ * Runs: `npx vitest run test/fuzz.test.ts` runs 280 cases (35 models x 8 data cases).
  *   GRADC_FUZZ_RUNS=10000   long run (cases; models = runs / 8)
  *   GRADC_FUZZ_SEED=<n>     fast-check seed (fixed by default, printed with every failure)
  *   GRADC_FUZZ_MODEL=<n>    run only the model with this seed (each failure names it)
@@ -30,7 +30,7 @@ import { type CaseStats, type Finding, type Property, newStats, runCase } from '
 import { KNOWN_HANGS, KNOWN_OPEN, knownOpen } from './helpers/fuzz/known.js';
 
 const DATA_CASES = 8;
-const RUNS = Number(process.env.GRADC_FUZZ_RUNS ?? 200);
+const RUNS = Number(process.env.GRADC_FUZZ_RUNS ?? 280);
 const MODELS = Math.max(1, Math.ceil(RUNS / DATA_CASES));
 const SEED = Number(process.env.GRADC_FUZZ_SEED ?? 20261201);
 const ONLY = process.env.GRADC_FUZZ_MODEL === undefined ? undefined : Number(process.env.GRADC_FUZZ_MODEL);

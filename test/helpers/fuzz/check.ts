@@ -214,7 +214,7 @@ export function runCase(m: ModelCase, stats: CaseStats, caseOptions: CaseOptions
     samples.push({ inputs: parts.inputs, targets: parts.targets });
     first ??= parts.params;
     const data = showEnv(env);
-    const ref = guard('interpret', undefined, () => evaluate([model.loss, ...oracle.value], env as never), { data });
+    const ref = guard('interpret', undefined, () => evaluate([model.loss, ...oracle.value, ...model.outputs.map((o) => o.node)], env as never), { data });
     if (!ref.ok) continue;
     const values = ref.value;
     let scale = 1;
@@ -232,6 +232,20 @@ export function runCase(m: ModelCase, stats: CaseStats, caseOptions: CaseOptions
     }
     if (f32 && scale > 1e30) continue;
     for (const [lowering, mod] of modules) {
+      // forward(): every output is an own key, equal to the interpreter's value (outputs read no target).
+      const fw = guard('forward', lowering, () => mod.forward(toParams(parts.params), parts.inputs as never), { data });
+      if (fw.ok) {
+        for (const o of model.outputs) {
+          const want = values.get(o.node)!;
+          const v = Object.hasOwn(fw.value, o.name) ? fw.value[o.name] : undefined;
+          const got = typeof v === 'number' ? [v] : v === undefined ? [] : Array.from(v);
+          const k = got.length !== want.length ? 0 : got.findIndex((x, j) => Number.isFinite(want[j]) && !(Math.abs(x - want[j]) <= tol));
+          if (k !== -1) {
+            add({ property: got.length === want.length && !Number.isFinite(got[k]) ? 'not-finite' : 'disagree', call: 'forward', lowering, what: `forward().${o.name} = ${show(v)}, interpreter [${Array.from(want).join(', ')}]`, data });
+            break;
+          }
+        }
+      }
       const lo = guard('loss', lowering, () => mod.loss(toParams(parts.params), parts.inputs as never, parts.targets as never), { data });
       const gr = guard('gradient', lowering, () => mod.gradient(toParams(parts.params), parts.inputs as never, parts.targets as never), { data });
       if (!lo.ok || !gr.ok) continue;

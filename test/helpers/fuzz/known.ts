@@ -39,6 +39,8 @@ const fitOption = (f: Finding, ...keys: string[]) => f.call === 'fit' && keys.so
 export const KNOWN_OPEN: readonly KnownOpen[] = [
   { item: '6', what: "a parameter named '__proto__' vanishes from initParams/zeroParams/gradient (object literals set the prototype)",
     matches: (f) => (f.property === 'disagree' || f.property === 'bad-params') && f.model.leaves.some((l) => l.name === '__proto__' && l.kind === 'param') },
+  { item: '6', what: "an output (definition) named '__proto__' vanishes from forward()'s result",
+    matches: (f) => f.property === 'disagree' && f.call === 'forward' && /^forward\(\)\.__proto__ /.test(f.what) },
   { item: '20', what: 'literals NaN, Infinity, 1e400, 1e-400 in a formula are accepted',
     matches: (f) => f.property === 'accepted-bad-input' && f.call === 'build' && f.model.mutation === 'a bad literal' && /\b(NaN|Infinity|1e400|1e-400)\b/.test(formulaText(f.model)) },
   { item: '9', what: 'bad compile options (maxBatch, chunkSize, unrollLimit, unrollElements, lowering, precision) are accepted, crash or give loss undefined',
