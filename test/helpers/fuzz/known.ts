@@ -15,7 +15,8 @@ export interface KnownHang { readonly item: string; readonly what: string; reado
 
 export const KNOWN_HANGS: readonly KnownHang[] = [
   { item: '9', what: 'chunkSize 0 with the unrolled lowering: compile never returns', matches: ({ options: o }) => o.chunkSize === 0 && o.lowering !== 'loops' },
-  { item: '9', what: 'maxBatch 0 with the loops lowering: gradientBatch loops forever', matches: ({ options: o }) => o.maxBatch === 0 && o.lowering === 'loops' },
+  { item: '9', what: 'maxBatch 0 or negative with the loops lowering: gradientBatch loops forever (negative: when the model has no inputs, else a RangeError at load)',
+    matches: ({ options: o }) => typeof o.maxBatch === 'number' && o.maxBatch <= 0 && o.lowering === 'loops' },
 ];
 
 export function isKnownHang(c: { options: CompileOptions }): boolean {

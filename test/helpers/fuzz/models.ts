@@ -177,13 +177,15 @@ class ModelGen {
   private pattern(shape: Shape, d: number): Tree | undefined {
     const g = this.g;
     const sub = (s: Shape) => this.expr(s, d);
-    const one = (): Tree => (shape.length > 0 && g.chance(0.5) ? op('.^', sub(shape), num(0)) : num(1));
-    const scalarOrShape = () => (g.chance(0.4) ? sub([]) : sub(shape));
+    // One of `1` and `x` has `shape` (the other may be a scalar), so the result has `shape`.
+    let scalarX = false;
+    const scalarOrShape = () => (scalarX = shape.length > 0 && g.chance(0.4)) ? sub([]) : sub(shape);
+    const one = (): Tree => (shape.length > 0 && (scalarX || g.chance(0.5)) ? op('.^', sub(shape), num(0)) : num(1));
     const choices: (() => Tree | undefined)[] = [
       () => { const t = sub(shape); return op('./', call('exp', t), call('sum', call('exp', t))); },
       () => call('log', op('+', call('exp', scalarOrShape()), one())),
-      () => call('log', op('+', one(), call('exp', scalarOrShape()))),
-      () => call('log', op('-', one(), call('sigmoid', scalarOrShape()))),
+      () => { const x = call('exp', scalarOrShape()); return call('log', op('+', one(), x)); },
+      () => { const x = call('sigmoid', scalarOrShape()); return call('log', op('-', one(), x)); },
       () => call('log', call('sigmoid', sub(shape))),
       () => call('log', call('exp', sub(shape))),
       () => call('sqrt', call('square', sub(shape))),
