@@ -83,7 +83,7 @@ describe('fuzz: random models, options and data through the whole pipeline', () 
   });
 
   it('is not vacuous: most models compile and are compared with the interpreter', () => {
-    if (ONLY !== undefined) return;
+    if (ONLY !== undefined || MODELS < 20) return; // too few models to judge the rates
     expect(stats.compiled).toBeGreaterThan(stats.models * 0.6);
     expect(stats.compared).toBeGreaterThan(stats.dataCases * 0.8);
   });
