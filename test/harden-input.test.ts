@@ -328,3 +328,15 @@ describe('item 21: absurd shapes', () => {
     expect(gradcError(() => buildModel(defineModel('c', (m) => { m.loss(m.sum(m.mlp(m.input('x', 2), [3, 0], 'tanh'))); }))).problem).toMatch(/bad dimension 0/);
   });
 });
+
+describe('names that formulas read as constants (fuzz finding)', () => {
+  it.each(['Infinity', 'NaN', 'true', 'false', 'null', 'undefined'])("a parameter named '%s' is refused where it is declared", (name) => {
+    let err: unknown;
+    try {
+      buildModel(defineModel({ name: 'm', inputs: ['x'], params: { w: 1, [name]: 0.5 }, formulas: 'loss = w * x' }));
+    } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(GradcError);
+    expect((err as GradcError).message).toContain(`'${name}' cannot be used as a name: formulas read it as the constant`);
+    expect((err as GradcError).where.symbol).toBe(name);
+  });
+});

@@ -30,6 +30,9 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Properties of every plain object (Object.prototype), which cannot name a value. */
 const INHERITED = new Set(Object.getOwnPropertyNames(Object.prototype));
 
+/** Words mathjs reads as constants, never as symbols: a value with such a name could not be referred to. */
+const MATHJS_CONSTANTS = new Set(['Infinity', 'NaN', 'true', 'false', 'null', 'undefined']);
+
 /** A user value, short, for an error message. */
 export function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -42,6 +45,9 @@ export function describe(v: unknown): string {
 export function checkName(name: unknown, where: SourceLocation): asserts name is string {
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new GradcError(`${typeof name === 'string' ? `'${name.length > 40 ? `${name.slice(0, 40)}...` : name}'` : describe(name)} is not a valid name (a letter or '_', then letters, digits or '_')`, { ...where, symbol: typeof name === 'string' ? name : undefined });
+  }
+  if (MATHJS_CONSTANTS.has(name)) {
+    throw new GradcError(`'${name}' cannot be used as a name: formulas read it as the constant ${name}, never as this value (rename it, e.g. '${name}_')`, { ...where, symbol: name });
   }
   if (INHERITED.has(name)) {
     throw new GradcError(`'${name}' cannot be used as a name: every JavaScript object already has a property '${name}', so the generated module could not tell it from a missing value (rename it, e.g. '${name.replace(/^_+|_+$/g, '')}_')`, { ...where, symbol: name });
