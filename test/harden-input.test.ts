@@ -333,7 +333,7 @@ describe('names that formulas read as constants (fuzz finding)', () => {
   it.each(['Infinity', 'NaN', 'true', 'false', 'null', 'undefined'])("a parameter named '%s' is refused where it is declared", (name) => {
     let err: unknown;
     try {
-      buildModel(defineModel({ name: 'm', inputs: ['x'], params: { w: 1, [name]: 0.5 }, formulas: 'loss = w * x' }));
+      buildModel(defineModel({ name: 'm', inputs: ['x'], targets: [], params: { w: 1, [name]: 0.5 }, formulas: 'loss = w * x' }));
     } catch (e) { err = e; }
     expect(err).toBeInstanceOf(GradcError);
     expect((err as GradcError).message).toContain(`'${name}' cannot be used as a name: formulas read it as the constant`);

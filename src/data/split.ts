@@ -10,18 +10,9 @@
  */
 import { GradcError } from '../errors.js';
 import type { RowLayout, Rows } from './layout.js';
+import { mulberry32 } from '../rng.js';
 
-/** A seeded generator of uniform numbers in [0, 1) (mulberry32, as in the generated modules). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** The split; `validationIndex` lists, in order, which original rows went to validation. */
 export interface Split {

@@ -16,6 +16,7 @@
 import { GradcError } from '../errors.js';
 import { type Shape, showShape, sizeOf } from '../ir/shape.js';
 import type { Init, Model } from '../model.js';
+import { mulberry32 } from '../rng.js';
 
 export type LeafKind = 'input' | 'target' | 'parameter';
 
@@ -99,21 +100,9 @@ function fromGiven(given: Given): Map<string, Parsed> {
   return out;
 }
 
-/** mulberry32, as in the runtime of every generated module (6-emit/runtime.ts). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The initial value of every parameter, equal to the generated module's `initParams(model.seed)`. */
 export function initialValues(model: Model, seed = model.seed): Map<string, Float64Array> {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const uniform = (low: number, high: number) => low + (high - low) * rand();
   const normal = () => {
     const u = 1 - rand(), v = rand();
