@@ -340,3 +340,22 @@ describe('names that formulas read as constants (fuzz finding)', () => {
     expect((err as GradcError).where.symbol).toBe(name);
   });
 });
+
+describe('builder operations on shapes that do not fit (fuzz finding)', () => {
+  it('m.times, m.dot, m.add and m.call raise a GradcError naming both shapes, never a raw ShapeError', () => {
+    const cases: [string, (m: ModelBuilder) => unknown][] = [
+      ['times', (m) => m.times(m.input('x', 5), m.param('W', { shape: [4, 2], init: 0 }))],
+      ['dot', (m) => m.dot(m.param('a', { shape: [3], init: 0 }), m.input('b', 2))],
+      ['add', (m) => m.add(m.param('a', { shape: [3], init: 0 }), m.input('b', 2))],
+      ['call', (m) => m.call('matmul', m.param('A', { shape: [4, 4], init: 0 }), m.input('v', 5))],
+    ];
+    for (const [what, f] of cases) {
+      let err: unknown;
+      try {
+        buildModel(defineModel(`bad_${what}`, (m) => { m.loss(m.sum(f(m) as never)); }));
+      } catch (e) { err = e; }
+      expect(err, what).toBeInstanceOf(GradcError);
+      expect((err as GradcError).message, what).toMatch(/shapes do not fit: .*\[/);
+    }
+  });
+});

@@ -14,6 +14,7 @@
  * a tensor or a parameter set past `maxElements`); names, shapes, initializers and the
  * seed are checked as they are given (specs.ts).
  */
+import { ShapeError } from '../ir/ops.js';
 import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
 import { constant, make, input as inputLeaf, param as paramLeaf, target as targetLeaf } from '../ir/build.js';
 import type { Node } from '../ir/node.js';
@@ -75,6 +76,19 @@ export class ModelBuilder {
     const max = options.maxElements ?? DEFAULT_MAX_ELEMENTS;
     if (!Number.isSafeInteger(max) || max <= 0) throw new GradcError(`maxElements must be a positive integer, got ${describe(max)}`, this.where({ symbol: 'maxElements' }));
     this.maxElements = max;
+  }
+
+  /**
+   * `f()`, with a shape mismatch it raises (ShapeError, from the IR's shape inference) reported
+   * as a GradcError at this model: the builder's operations are the user's own code.
+   */
+  private shaped<T>(f: () => T, symbol?: string): T {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof ShapeError) throw new GradcError(`shapes do not fit: ${e.message}`, this.where({ symbol }));
+      throw e;
+    }
   }
 
   private where(extra: SourceLocation = {}): SourceLocation {
@@ -217,18 +231,18 @@ export class ModelBuilder {
   }
 
   // Operations on expressions (each accepts formula strings too).
-  add = (a: Expr, b: Expr): Node => make('add', [this.expr(a), this.expr(b)]);
-  sub = (a: Expr, b: Expr): Node => make('sub', [this.expr(a), this.expr(b)]);
-  mul = (a: Expr, b: Expr): Node => make('mul', [this.expr(a), this.expr(b)]);
-  div = (a: Expr, b: Expr): Node => make('div', [this.expr(a), this.expr(b)]);
-  pow = (a: Expr, b: Expr): Node => make('pow', [this.expr(a), this.expr(b)]);
-  neg = (a: Expr): Node => make('neg', [this.expr(a)]);
+  add = (a: Expr, b: Expr): Node => this.shaped(() => make('add', [this.expr(a), this.expr(b)]));
+  sub = (a: Expr, b: Expr): Node => this.shaped(() => make('sub', [this.expr(a), this.expr(b)]));
+  mul = (a: Expr, b: Expr): Node => this.shaped(() => make('mul', [this.expr(a), this.expr(b)]));
+  div = (a: Expr, b: Expr): Node => this.shaped(() => make('div', [this.expr(a), this.expr(b)]));
+  pow = (a: Expr, b: Expr): Node => this.shaped(() => make('pow', [this.expr(a), this.expr(b)]));
+  neg = (a: Expr): Node => this.shaped(() => make('neg', [this.expr(a)]));
   /** `*` as in formulas: matrix product for two tensors, scaling otherwise. */
-  times = (a: Expr, b: Expr): Node => times(this.expr(a), this.expr(b));
-  matmul = (a: Expr, b: Expr): Node => make('matmul', [this.expr(a), this.expr(b)]);
-  dot = (a: Expr, b: Expr): Node => make('dot', [this.expr(a), this.expr(b)]);
-  sum = (a: Expr): Node => make('sum', [this.expr(a)]);
-  mean = (a: Expr): Node => mean(this.expr(a));
+  times = (a: Expr, b: Expr): Node => this.shaped(() => times(this.expr(a), this.expr(b)));
+  matmul = (a: Expr, b: Expr): Node => this.shaped(() => make('matmul', [this.expr(a), this.expr(b)]));
+  dot = (a: Expr, b: Expr): Node => this.shaped(() => make('dot', [this.expr(a), this.expr(b)]));
+  sum = (a: Expr): Node => this.shaped(() => make('sum', [this.expr(a)]));
+  mean = (a: Expr): Node => this.shaped(() => mean(this.expr(a)));
   /** Any formula function by name (`sigmoid`, `max`, `softmax`, ...). */
   call = (fn: string, ...args: Expr[]): Node => {
     const info = typeof fn === 'string' ? FUNCTIONS.get(fn) : undefined;
@@ -240,11 +254,11 @@ export class ModelBuilder {
     if (args.length < lo || args.length > hi) {
       throw new GradcError(`function '${fn}' takes ${lo === hi ? lo : `${lo} to ${hi}`} argument(s), got ${args.length}`, this.where({ symbol: fn }));
     }
-    return info.build(args.map((a) => this.expr(a)));
+    return this.shaped(() => info.build(args.map((a) => this.expr(a))), fn);
   };
   activate = (x: Expr, activation: Activation): Node => {
     checkActivation(activation, this.where());
-    return activation === 'linear' ? this.expr(x) : make(activation as Op, [this.expr(x)]);
+    return activation === 'linear' ? this.expr(x) : this.shaped(() => make(activation as Op, [this.expr(x)]), activation);
   };
 
   /**

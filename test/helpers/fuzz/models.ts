@@ -279,7 +279,8 @@ const MUTATIONS: readonly [string, (m: ModelCase, g: Gen) => void][] = [
   ['a name defined twice', (m) => { if (m.lines.length > 0) m.lines.unshift({ name: m.lines[m.lines.length - 1].name, tree: num(1) }); }],
   ['a vector index out of range', (m, g) => { const v = m.leaves.find((l) => l.shape.length === 1); if (v) { const l = g.pick(m.lines); l.tree = op('+', l.tree, { kind: 'index', arg: name(v.name), at: g.pick([0, v.shape[0] + 1, -1, 1.5]) }); } }],
   ['a tensor ^ exponent', (m, g) => { const v = m.leaves.find((l) => l.shape.length > 0); if (v) { const l = g.pick(m.lines); l.tree = op('+', l.tree, call('sum', op('^', name(v.name), num(2)))); } }],
-  ['a wrong argument count', (m, g) => { const l = g.pick(m.lines); l.tree = call(g.pick(['exp', 'max', 'sum', 'dot', 'concat', 'softmax']), ...(g.chance(0.5) ? [] : [l.tree, l.tree, l.tree])); }],
+  // concat is variadic: only concat() has a wrong argument count.
+  ['a wrong argument count', (m, g) => { const l = g.pick(m.lines); const fn = g.pick(['exp', 'max', 'sum', 'dot', 'concat', 'softmax']); l.tree = call(fn, ...(fn === 'concat' || g.chance(0.5) ? [] : [l.tree, l.tree, l.tree])); }],
 ];
 
 function renameTree(t: Tree, from: string, to: string): Tree {
