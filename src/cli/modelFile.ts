@@ -181,7 +181,11 @@ function compileError(message: string): { why: string; line: number; column: num
   return undefined;
 }
 
-export async function loadDefinition(path: string): Promise<ModelDefinition | Model> {
+/** How a model file is imported: by default Node's `import()` (under the CLI, tsx's loader is registered). */
+export type ImportFile = (url: string) => Promise<{ default?: unknown }>;
+const nativeImport: ImportFile = (url) => import(url) as Promise<{ default?: unknown }>;
+
+export async function loadDefinition(path: string, importFile: ImportFile = nativeImport): Promise<ModelDefinition | Model> {
   const file = displayPath(path);
   if (!existsSync(path)) throw new GradcError(`model file not found`, { file });
   const kind = isEsModuleFile(path);
@@ -191,7 +195,7 @@ export async function loadDefinition(path: string): Promise<ModelDefinition | Mo
   }
   let mod: { default?: unknown };
   try {
-    mod = await import(pathToFileURL(resolve(path)).href);
+    mod = await importFile(pathToFileURL(resolve(path)).href);
   } catch (e) {
     if (e instanceof GradcError) throw locateInFile(e, path);
     const own = thrownByModelCode(e, path);
@@ -208,8 +212,8 @@ export async function loadDefinition(path: string): Promise<ModelDefinition | Mo
   return def as ModelDefinition | Model;
 }
 
-export async function loadModelFile(path: string): Promise<{ model: Model; def: ModelDefinition | Model; file: string }> {
-  const def = await loadDefinition(path);
+export async function loadModelFile(path: string, importFile?: ImportFile): Promise<{ model: Model; def: ModelDefinition | Model; file: string }> {
+  const def = await loadDefinition(path, importFile);
   const file = displayPath(path);
   try {
     return { model: buildModel(def, file), def, file };
