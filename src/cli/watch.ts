@@ -19,6 +19,7 @@
  */
 import { existsSync, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { inspect } from 'node:util';
 import { GradcError, asGradcError } from '../errors.js';
 import { importFresh } from '../plugin/load.js';
 import type { Args } from './args.js';
@@ -26,7 +27,6 @@ import { buildFile, buildOptions, checkTargets, planBuild, staleGenerated, type 
 import { modelsOf } from './config.js';
 import { ensureDirectory, writeFiles } from './files.js';
 import { displayPath, excerpt, type ImportFile } from './modelFile.js';
-import { describeInternal } from './main.js';
 
 const DEBOUNCE_MS = 100;
 
@@ -39,7 +39,7 @@ function describe(e: unknown): string {
     const source = excerpt(g.where);
     return `gradc build: error: ${g.message}${source ? `\n${source}` : ''}`;
   }
-  return `gradc build: internal error (a bug in gradc):\n${describeInternal(e)}`;
+  return `gradc build: internal error (a bug in gradc):\n${e instanceof Error ? e.stack ?? e.message : inspect(e)}`;
 }
 
 /** Folders a glob's matches can appear in: its part before the first glob character. */
