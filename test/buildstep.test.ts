@@ -312,5 +312,5 @@ describe('gradc build --watch (a real CLI process)', () => {
     }
     expect(await exited).toBe(0);
     expect(lines.out).toContain('stopped watching');
-  });
+  }, 240_000); // the first build imports all of gradc fresh: slow on a loaded machine
 });
