@@ -82,3 +82,7 @@ export async function report(...args: Parameters<typeof import('./inspect/report
   return (await import('./inspect/report.js')).report(...args);
 }
 
+
+/** What a `gradc.config.ts` default-exports (cli/config.ts), and a model file's own `compile` options. */
+export type { GradcConfig } from './cli/config.js';
+export type { ModelCompileOptions } from './2-build/define.js';

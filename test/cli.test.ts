@@ -144,7 +144,7 @@ describe('usage, unknown commands and options', () => {
       const r = await run(h);
       expect(r.code).toBe(0);
       expect(r.out).toContain('usage: gradc <command> [options]');
-      expect(r.out).toContain('gradc build <model.ts...> --out <dir> [--check] [--chunk-size N]');
+      expect(r.out).toContain('gradc build [model.ts...] [--out dir] [--check] [--watch] [--emit ts|js]');
     }
     const none = await run();
     expect(none).toMatchObject({ code: 1, out: '' });
@@ -173,12 +173,13 @@ describe('usage, unknown commands and options', () => {
   it('an unknown option, an option without its value, a value on a flag', async () => {
     const m = fixture('ok-b');
     expect((await run('build', m, '--outt', 'x')).err).toBe(
-      'gradc build: error: unknown option --outt (did you mean --out?); gradc build takes --out, --check, --chunk-size',
+      'gradc build: error: unknown option --outt (did you mean --out?); gradc build takes --out, --check, --watch, --emit, --clean, --stamp, --config, ' +
+        '--lowering, --precision, --unroll-limit, --max-batch, --unroll-elements, --chunk-size',
     );
     expect((await run('build', m, '--out'))).toMatchObject({ code: 1, err: 'gradc build: error: option --out needs a directory (gradc build)' });
     expect((await run('build', m, '--out', '--check'))).toMatchObject({ code: 1, err: 'gradc build: error: option --out needs a directory (gradc build)' });
     expect((await run('build', m, '--check=yes'))).toMatchObject({ code: 1, err: "gradc build: error: option --check takes no value (got '--check=yes')" });
-    expect((await run('build', m, '--chunk-size', '0'))).toMatchObject({ code: 1, err: "gradc build: error: --chunk-size must be a positive integer, got '0'" });
+    expect((await run('build', m, '--chunk-size', '0'))).toMatchObject({ code: 1, err: "gradc build: error: option --chunk-size takes a number of statements (an integer, at least 1), got '0' (gradc build)" });
     expect((await run('build', '--out', tempDir()))).toMatchObject({ code: 1, err: expect.stringContaining('no model files given') });
   });
 

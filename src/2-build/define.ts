@@ -30,10 +30,26 @@ export interface ModelSpec {
   readonly seed?: number;
   /** Bound on the elements of a tensor and of all parameters together (default 1e7; see options.ts). */
   readonly maxElements?: number;
+  /** How `gradc build` compiles this model, unless its flags or config file say otherwise. */
+  readonly compile?: ModelCompileOptions;
+}
+
+/**
+ * Compile options a model file gives for itself. Only `gradc build` reads them (from the
+ * recipe), checks them (cli/compileOptions.ts) and layers them under its config file and
+ * flags; building the model ignores them.
+ */
+export interface ModelCompileOptions {
+  readonly lowering?: 'auto' | 'unrolled' | 'loops';
+  readonly precision?: 'f64' | 'f32';
+  readonly unrollLimit?: number;
+  readonly maxBatch?: number;
+  readonly unrollElements?: number;
+  readonly chunkSize?: number;
 }
 
 /** Options of a definition built from a body function. */
-export interface BodyOptions { readonly seed?: number; readonly maxElements?: number }
+export interface BodyOptions { readonly seed?: number; readonly maxElements?: number; readonly compile?: ModelCompileOptions }
 
 export type ModelBody = (m: ModelBuilder) => Node | void;
 

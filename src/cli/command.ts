@@ -7,6 +7,6 @@ export interface Command {
   readonly summary: string;
   /** Flags that take no value. */
   readonly booleans?: readonly string[];
-  /** Runs the command; `out` prints a line to stdout. Throws GradcError on bad input. */
-  run(args: Args, out: (line: string) => void): Promise<void>;
+  /** Runs the command; `out` prints a line to stdout, `err` to stderr. Throws GradcError on bad input. */
+  run(args: Args, out: (line: string) => void, err?: (line: string) => void): Promise<void>;
 }

@@ -83,7 +83,7 @@ export async function main(argv: readonly string[], out = (l: string) => console
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = Math.max(limit, 50);
   try {
-    await command.run(parseArgs(rest, command.booleans), out);
+    await command.run(parseArgs(rest, command.booleans), out, err);
     return 0;
   } catch (e) {
     if (e instanceof GradcError) {
