@@ -13,7 +13,7 @@
  * in-process loader (load/), the CLI (cli/), the inspection tools (inspect/) and the
  * bundler plugin (plugin/, the package's gradc/vite, gradc/rollup and gradc/esbuild).
  */
-import { buildModel, type ModelDefinition } from './2-build/define.js';
+import { buildModel, compileOptionsOf, type ModelDefinition } from './2-build/define.js';
 import { derive, type Derived } from './3-diff/derive.js';
 import { schedule, type Program } from './5-lower/schedule.js';
 import { emitModule, type EmitOptions } from './6-emit/module.js';
@@ -43,8 +43,12 @@ export interface Generated {
 }
 
 /** The whole pipeline: model definition -> generated module text. */
-export function generate(def: ModelDefinition | Model, options: GenerateOptions = {}): Generated {
-  checkOptions(options, 'generate');
+export function generate(def: ModelDefinition | Model, given: GenerateOptions = {}): Generated {
+  checkOptions(given, 'generate');
+  // The model file's own compile options (defineModel(..., { compile })), under those given here.
+  const own = compileOptionsOf(def);
+  checkOptions(own, 'defineModel(...) compile');
+  const options: GenerateOptions = { ...(own as GenerateOptions | undefined), ...definedOnly(given) };
   const model = buildModel(def, options.source, { maxElements: options.maxElements }); // phases 1 and 2
   const derived = derive(model); // phases 3 and 4
   const program = schedule(derived, options); // phase 5
@@ -57,6 +61,9 @@ export function generate(def: ModelDefinition | Model, options: GenerateOptions 
   return { model, derived, program, code };
 }
 
+const definedOnly = <T extends object>(o: T): Partial<T> =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
 /** Generate and load in process: define, compile and train in one script. */
 export function compile(def: ModelDefinition | Model, options: GenerateOptions = {}): GeneratedModule & { readonly code: string } {
   checkOptions(options, 'compile');
@@ -64,7 +71,7 @@ export function compile(def: ModelDefinition | Model, options: GenerateOptions =
   return Object.assign(loadModule(code), { code });
 }
 
-export { defineModel, buildModel, type ModelDefinition, type ModelSpec } from './2-build/define.js';
+export { defineModel, buildModel, compileOptionsOf, type ModelDefinition, type ModelSpec } from './2-build/define.js';
 export { ModelBuilder, type Expr, type Activation } from './2-build/builder.js';
 export { GradcError } from './errors.js';
 export { differentiate } from './3-diff/grad.js';

@@ -42,6 +42,16 @@ const show = (v: unknown): string => {
   return Array.isArray(v) ? 'an array' : typeof v;
 };
 
+/**
+ * What `value` must be for option `key` ("a positive integer"), or undefined when it is
+ * fine. The one table of what each option accepts: the CLI's flags, config files, model
+ * files and the bundler plugin check their values through here too.
+ */
+export function optionProblem(key: string, value: unknown): string | undefined {
+  const check = OPTIONS.get(key);
+  return check ? check(value) : 'a known option';
+}
+
 /** Throws a GradcError for an unknown option or a value out of range (see OPTIONS). */
 export function checkOptions(options: unknown, call = 'compile'): void {
   if (options === undefined) return;

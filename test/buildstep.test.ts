@@ -76,7 +76,7 @@ describe('compile options reach the generated code', () => {
     expect(code).toContain('export type Floats = Float32Array;');
     r = await run(dir, 'build', 'lin.model.ts', '--out', 'c', '--lowering', 'fast');
     expect(r.code).toBe(1);
-    expect(r.err).toContain("option --lowering takes 'auto', 'unrolled' or 'loops', got 'fast'");
+    expect(r.err).toContain("option --lowering must be one of 'auto', 'unrolled', 'loops', got 'fast'");
   });
 
   it("a model file's compile options apply, and a flag wins over them", async () => {
@@ -154,7 +154,7 @@ describe('the config file', () => {
     };
     expect(await bad({ model: ['a.model.ts'] })).toMatch(/^gradc build: error: gradc\.config\.json:2:3: unknown key 'model' \(did you mean 'models'\?\); the keys are models, out, options, overrides, emit, clean, stamp\n  2 \|   "model": \[/);
     expect(await bad({ models: 'a.model.ts', overrides: [{ files: 'a.model.ts', options: { maxBatch: 0 } }] }))
-      .toMatch(/gradc\.config\.json:7:21: overrides\[0\]\.options: 'maxBatch' takes a number of samples \(an integer, at least 1\), got 0/);
+      .toMatch(/gradc\.config\.json:7:21: overrides\[0\]\.options: 'maxBatch' must be a positive integer, got 0/);
     expect(await bad({ models: 'a.model.ts', options: { lowerin: 'loops' } })).toMatch(/gradc\.config\.json:4:5: options: unknown compile option 'lowerin' \(did you mean 'lowering'\?\)/);
     expect(await bad({ models: 'a.model.ts', clean: 'yes' })).toMatch(/gradc\.config\.json:3:12: clean: must be true or false, got string/);
     expect(await bad(null, 'gradc.config.json', '{\n  "models": ["a.model.ts"],,\n}\n')).toMatch(/gradc\.config\.json:2:28: the config file is not valid JSON: Property assignment expected/);
@@ -313,4 +313,16 @@ describe('gradc build --watch (a real CLI process)', () => {
     expect(await exited).toBe(0);
     expect(lines.out).toContain('stopped watching');
   }, 240_000); // the first build imports all of gradc fresh: slow on a loaded machine
+});
+
+describe('per-model compile options in the library (compile / generate)', () => {
+  it("apply a model's own compile options under the options given to generate", async () => {
+    const { defineModel, generate } = await import('../src/index.js');
+    const m = defineModel({ name: 'own', inputs: ['x'], targets: ['y'], params: { w: 1 }, formulas: 'loss = (w * x - y)^2', compile: { precision: 'f32' } });
+    expect(generate(m).code).toContain('const Floats = Float32Array;');
+    expect(generate(m, { precision: 'f64' }).code).toContain('const Floats = Float64Array;');
+    expect(generate(m, { precision: undefined }).code).toContain('const Floats = Float32Array;');
+    const bad = defineModel({ name: 'bad', inputs: ['x'], targets: ['y'], params: { w: 1 }, formulas: 'loss = (w * x - y)^2', compile: { lowering: 'fast' as never } });
+    expect(() => generate(bad)).toThrow(/'lowering' must be one of 'auto', 'unrolled', 'loops', got "fast"/);
+  });
 });

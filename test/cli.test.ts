@@ -179,7 +179,7 @@ describe('usage, unknown commands and options', () => {
     expect((await run('build', m, '--out'))).toMatchObject({ code: 1, err: 'gradc build: error: option --out needs a directory (gradc build)' });
     expect((await run('build', m, '--out', '--check'))).toMatchObject({ code: 1, err: 'gradc build: error: option --out needs a directory (gradc build)' });
     expect((await run('build', m, '--check=yes'))).toMatchObject({ code: 1, err: "gradc build: error: option --check takes no value (got '--check=yes')" });
-    expect((await run('build', m, '--chunk-size', '0'))).toMatchObject({ code: 1, err: "gradc build: error: option --chunk-size takes a number of statements (an integer, at least 1), got '0' (gradc build)" });
+    expect((await run('build', m, '--chunk-size', '0'))).toMatchObject({ code: 1, err: "gradc build: error: option --chunk-size must be a positive integer, got '0' (gradc build)" });
     expect((await run('build', '--out', tempDir()))).toMatchObject({ code: 1, err: expect.stringContaining('no model files given') });
   });
 

@@ -17,9 +17,9 @@ describe('compile options', () => {
 
   it('a bad flag value is a GradcError naming the flag, the value and what it takes', () => {
     const bad = (argv: string[]) => () => compileOptionsFromArgs(parseArgs(argv), 'build');
-    expect(bad(['--lowering', 'unroled'])).toThrow("option --lowering takes 'auto', 'unrolled' or 'loops', got 'unroled' (gradc build)");
-    expect(bad(['--precision', 'f16'])).toThrow(/--precision takes 'f64' or 'f32', got 'f16'/);
-    expect(bad(['--max-batch', '0'])).toThrow(/--max-batch takes a number of samples \(an integer, at least 1\), got '0'/);
+    expect(bad(['--lowering', 'unroled'])).toThrow("option --lowering must be one of 'auto', 'unrolled', 'loops', got 'unroled' (gradc build)");
+    expect(bad(['--precision', 'f16'])).toThrow(/--precision must be one of 'f64', 'f32', got 'f16'/);
+    expect(bad(['--max-batch', '0'])).toThrow(/--max-batch must be a positive integer, got '0'/);
     expect(bad(['--unroll-limit', '1e4'])).toThrow(/--unroll-limit .* got '1e4'/);
     expect(bad(['--chunk-size'])).toThrow(GradcError);
   });
@@ -30,7 +30,7 @@ describe('compile options', () => {
     expect(() => checkCompileOptions({ lowerring: 'loops' }, 'gradc.config.json: models[0]', { file: 'gradc.config.json' }))
       .toThrow("gradc.config.json: gradc.config.json: models[0]: unknown compile option 'lowerring' (did you mean 'lowering'?); the options are lowering, precision, unrollLimit, maxBatch, unrollElements, chunkSize");
     expect(() => checkCompileOptions({ toString: 'x' }, 'opts')).toThrow(/unknown compile option 'toString'/);
-    expect(() => checkCompileOptions({ unrollLimit: -1 }, 'opts')).toThrow(/'unrollLimit' takes a number of parameters \(an integer, at least 0\), got -1/);
+    expect(() => checkCompileOptions({ unrollLimit: -1 }, 'opts')).toThrow(/'unrollLimit' must be a non-negative integer \(or Infinity\), got -1/);
     expect(() => checkCompileOptions(['f32'], 'opts')).toThrow(/opts must be an object of compile options, got an array/);
   });
 

@@ -35,9 +35,9 @@ export interface ModelSpec {
 }
 
 /**
- * Compile options a model file gives for itself. Only `gradc build` reads them (from the
- * recipe), checks them (cli/compileOptions.ts) and layers them under its config file and
- * flags; building the model ignores them.
+ * Compile options a model file gives for itself. Building the model ignores them;
+ * `generate`/`compile` apply them under the options they are called with, and `gradc
+ * build` layers them under its config file and flags (`compileOptionsOf` reads them).
  */
 export interface ModelCompileOptions {
   readonly lowering?: 'auto' | 'unrolled' | 'loops';
@@ -46,6 +46,13 @@ export interface ModelCompileOptions {
   readonly maxBatch?: number;
   readonly unrollElements?: number;
   readonly chunkSize?: number;
+}
+
+/** The compile options a definition gives for itself (`defineModel(..., { compile })`), unchecked. */
+export function compileOptionsOf(def: unknown): unknown {
+  if (typeof def !== 'object' || def === null || (def as { kind?: unknown }).kind !== 'gradc-model') return undefined;
+  const recipe = (def as ModelDefinition).recipe;
+  return recipe === undefined ? undefined : 'spec' in recipe ? recipe.spec?.compile : recipe.options?.compile;
 }
 
 /** Options of a definition built from a body function. */

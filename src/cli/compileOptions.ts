@@ -16,40 +16,33 @@
 import type { EmitOptions } from '../6-emit/module.js';
 import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
 import { type Args, value } from './args.js';
+import { optionProblem } from '../options.js';
 
 export type CompileOptions = Pick<EmitOptions, 'lowering' | 'precision' | 'unrollLimit' | 'maxBatch' | 'unrollElements' | 'chunkSize'>;
 type Key = keyof CompileOptions;
 
 interface OptionSpec {
   readonly flag: string;
-  /** What the option accepts, for messages: "'auto', 'unrolled' or 'loops'". */
+  /** What the option accepts, for messages (from options.ts, the one table of what is valid). */
   readonly accepts: string;
   readonly fromText: (text: string) => unknown;
-  readonly valid: (value: unknown) => boolean;
 }
 
-const oneOf = (flag: string, choices: readonly string[]): OptionSpec => ({
-  flag,
-  accepts: `${choices.slice(0, -1).map((c) => `'${c}'`).join(', ')} or '${choices.at(-1)}'`,
-  fromText: (text) => text,
-  valid: (v) => typeof v === 'string' && choices.includes(v),
-});
-const integer = (flag: string, min: number, what: string): OptionSpec => ({
-  flag,
-  accepts: `${what} (an integer, at least ${min})`,
-  fromText: (text) => (/^\d+$/.test(text.trim()) ? Number(text) : Number.NaN),
-  valid: (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= min,
-});
+const spec = (key: Key, flag: string, fromText: (text: string) => unknown): OptionSpec =>
+  ({ flag, accepts: optionProblem(key, undefined) ?? '', fromText });
+const text = (t: string): unknown => t;
+const integer = (t: string): unknown => (t.trim() === 'Infinity' ? Infinity : /^\d+$/.test(t.trim()) ? Number(t) : Number.NaN);
 
-/** Every compile option; a key missing here does not compile. */
+/** Every compile option and its flag; a key missing here does not compile. Validity: options.ts. */
 const COMPILE_OPTIONS: { readonly [K in Key]-?: OptionSpec } = {
-  lowering: oneOf('lowering', ['auto', 'unrolled', 'loops']), // 'auto': unrolled up to unrollLimit parameters
-  precision: oneOf('precision', ['f64', 'f32']), // element type of every array
-  unrollLimit: integer('unroll-limit', 0, 'a number of parameters'),
-  maxBatch: integer('max-batch', 1, 'a number of samples'),
-  unrollElements: integer('unroll-elements', 0, 'a number of elements'),
-  chunkSize: integer('chunk-size', 1, 'a number of statements'),
+  lowering: spec('lowering', 'lowering', text), // 'auto': unrolled up to unrollLimit parameters
+  precision: spec('precision', 'precision', text), // element type of every array
+  unrollLimit: spec('unrollLimit', 'unroll-limit', integer),
+  maxBatch: spec('maxBatch', 'max-batch', integer),
+  unrollElements: spec('unrollElements', 'unroll-elements', integer),
+  chunkSize: spec('chunkSize', 'chunk-size', integer),
 };
+const valid = (key: Key, v: unknown): boolean => optionProblem(key, v) === undefined;
 const SPECS = new Map(Object.entries(COMPILE_OPTIONS) as [Key, OptionSpec][]);
 
 /** The command-line flags of the compile options, for `expectFlags`. */
@@ -62,7 +55,7 @@ export function compileOptionsFromArgs(args: Args, command: string): CompileOpti
     const text = value(args, spec.flag, command, spec.accepts);
     if (text === undefined) continue;
     const v = spec.fromText(text);
-    if (!spec.valid(v)) throw new GradcError(`option --${spec.flag} takes ${spec.accepts}, got '${text}' (gradc ${command})`);
+    if (!valid(key, v)) throw new GradcError(`option --${spec.flag} must be ${spec.accepts}, got '${text}' (gradc ${command})`);
     out[key] = v;
   }
   return out as CompileOptions;
@@ -80,7 +73,7 @@ export function checkCompileOptions(x: unknown, what: string, where: SourceLocat
       throw new GradcError(`${what}: unknown compile option '${key}'${guess ? ` (did you mean '${guess}'?)` : ''}; the options are ${[...SPECS.keys()].join(', ')}`, { ...where, symbol: key });
     }
     if (v === undefined) continue;
-    if (!spec.valid(v)) throw new GradcError(`${what}: '${key}' takes ${spec.accepts}, got ${JSON.stringify(v) ?? String(v)}`, { ...where, symbol: key });
+    if (!valid(key as Key, v)) throw new GradcError(`${what}: '${key}' must be ${spec.accepts}, got ${JSON.stringify(v) ?? String(v)}`, { ...where, symbol: key });
     out[key] = v;
   }
   return out as CompileOptions;

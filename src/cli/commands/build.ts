@@ -27,8 +27,7 @@
  */
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { generate, type Generated } from '../../index.js';
-import { isModelDefinition, type ModelDefinition } from '../../2-build/define.js';
+import { compileOptionsOf, generate, type Generated, type ModelDefinition } from '../../index.js';
 import type { Model } from '../../model.js';
 import { GradcError } from '../../errors.js';
 import { type Args, expectFlags, has, value } from '../args.js';
@@ -149,8 +148,7 @@ const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
 /** The compile options a model file gives itself (`defineModel(..., { compile })`), checked. */
 function modelFileOptions(def: ModelDefinition | Model, file: string): CompileOptions {
-  const recipe = isModelDefinition(def) ? def.recipe : undefined;
-  const given = recipe === undefined ? undefined : 'spec' in recipe ? recipe.spec?.compile : recipe.options?.compile;
+  const given = compileOptionsOf(def);
   try {
     return checkCompileOptions(given, 'defineModel(...) compile');
   } catch (e) {
