@@ -126,3 +126,36 @@ describe('review round two: names', () => {
     }
   });
 });
+
+describe('review round two: the builder', () => {
+  it('shape mismatches in m.add / m.sub / m.mul / m.div / m.pow / m.times / m.matmul / m.dot / m.call are GradcErrors naming the op and the shapes', async () => {
+    const cases: [string, (m: any) => unknown][] = [
+      ['m.add(...)', (m) => m.add(m.param('a', { shape: [3], init: 1 }), m.param('b', { shape: [2], init: 1 }))],
+      ['m.sub(...)', (m) => m.sub(m.param('a', { shape: [3], init: 1 }), m.param('b', { shape: [2, 3], init: 1 }))],
+      ['m.mul(...)', (m) => m.mul(m.param('a', { shape: [3], init: 1 }), m.param('b', { shape: [2], init: 1 }))],
+      ['m.div(...)', (m) => m.div(m.param('a', { shape: [3], init: 1 }), m.param('b', { shape: [2], init: 1 }))],
+      ['m.pow(...)', (m) => m.pow(m.param('a', { shape: [3], init: 1 }), m.param('b', { shape: [2], init: 1 }))],
+      ['m.times(...)', (m) => m.times(m.param('a', { shape: [3], init: 1 }), m.param('B', { shape: [2, 2], init: 1 }))],
+      ['m.matmul(...)', (m) => m.matmul(m.param('A', { shape: [3, 2], init: 1 }), m.param('b', { shape: [3], init: 1 }))],
+      ['m.dot(...)', (m) => m.dot(m.param('a', { shape: [3], init: 1 }), 'a[1]')],
+      ["m.call('dot', ...)", (m) => m.call('dot', m.param('a', { shape: [3], init: 1 }), 2)],
+      ["m.call('softmax', ...)", (m) => m.call('softmax', m.param('a', 1))],
+    ];
+    for (const [what, body] of cases) {
+      const e = gradcError(() => generate(defineModel('b', (m) => { m.loss(m.sum(body(m) as never)); })));
+      expect(e.message, what).toContain(`shape mismatch in ${what}: `);
+      expect(e.message, what).toMatch(/shapes? .*(\[\d|scalar)/);
+    }
+    const dir = modelDir({ 'b.model.ts': `import { defineModel } from 'GRADC';\nexport default defineModel('b', (m) => {\n  const a = m.param('a', { shape: [3], init: 1 });\n  m.loss(m.sum(m.add(a, m.input('x', 2))));\n});\n` });
+    const r = await run('grad', join(dir, 'b.model.ts'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/b\.model\.ts:4:\d+: shape mismatch in m\.add\(\.\.\.\): add: .*\[3\], \[2\]/);
+  });
+
+  it('an object that only looks like an expression is refused, not compiled into a module', () => {
+    for (const fake of [{ op: 'const', shape: [], args: [], attrs: { value: 1 } }, { op: 'bogus', shape: [] }, { op: 'param', shape: [], args: [], attrs: { name: 'a' } }]) {
+      const e = gradcError(() => generate(defineModel('b', (m) => { const a = m.param('a', 1); m.loss(m.add(a, fake as never)); })));
+      expect(e.message).toMatch(/looks like an expression but was not made by gradc/);
+    }
+  });
+});

@@ -16,8 +16,8 @@
  */
 import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
 import { constant, make, input as inputLeaf, param as paramLeaf, target as targetLeaf } from '../ir/build.js';
-import type { Node } from '../ir/node.js';
-import type { Op } from '../ir/ops.js';
+import { isInterned, type Node } from '../ir/node.js';
+import { ShapeError, type Op } from '../ir/ops.js';
 import { showShape, sizeOf } from '../ir/shape.js';
 import { dependsOn, topoOrder } from '../ir/walk.js';
 import type { Definition, Leaf, Model, ParamLeaf } from '../model.js';
@@ -139,8 +139,9 @@ export class ModelBuilder {
       return constant(e);
     }
     if (typeof e !== 'string') {
-      if (e && typeof e === 'object' && 'op' in e && 'shape' in e) return e;
-      throw new GradcError(`expected a formula string, a number or an expression, got ${e === null ? 'null' : typeof e}`, this.where(at));
+      if (isInterned(e)) return e;
+      const lookalike = e !== null && typeof e === 'object' && 'op' in e;
+      throw new GradcError(`expected a formula string, a number or an expression, got ${e === null ? 'null' : lookalike ? 'an object that looks like an expression but was not made by gradc (use the values m.* returns, from this copy of gradc)' : typeof e}`, this.where(at));
     }
     const where = this.where({ snippet: e, ...at });
     const tree = parseFormula(e, where);
@@ -216,17 +217,32 @@ export class ModelBuilder {
     return this;
   }
 
+  /**
+   * `build()` for the operation `what`, with a shape mismatch as a GradcError naming the
+   * operation and the shapes (ir/ops.ts throws a ShapeError, which is not one).
+   */
+  private shaped(what: string, build: () => Node, symbol = what): Node {
+    try {
+      return build();
+    } catch (e) {
+      if (e instanceof ShapeError || (e instanceof RangeError && !/call stack/i.test(e.message))) {
+        throw new GradcError(`shape mismatch in m.${what}: ${e.message}`, this.where({ symbol }));
+      }
+      throw e;
+    }
+  }
+
   // Operations on expressions (each accepts formula strings too).
-  add = (a: Expr, b: Expr): Node => make('add', [this.expr(a), this.expr(b)]);
-  sub = (a: Expr, b: Expr): Node => make('sub', [this.expr(a), this.expr(b)]);
-  mul = (a: Expr, b: Expr): Node => make('mul', [this.expr(a), this.expr(b)]);
-  div = (a: Expr, b: Expr): Node => make('div', [this.expr(a), this.expr(b)]);
-  pow = (a: Expr, b: Expr): Node => make('pow', [this.expr(a), this.expr(b)]);
+  add = (a: Expr, b: Expr): Node => this.shaped('add(...)', () => make('add', [this.expr(a), this.expr(b)]));
+  sub = (a: Expr, b: Expr): Node => this.shaped('sub(...)', () => make('sub', [this.expr(a), this.expr(b)]));
+  mul = (a: Expr, b: Expr): Node => this.shaped('mul(...)', () => make('mul', [this.expr(a), this.expr(b)]));
+  div = (a: Expr, b: Expr): Node => this.shaped('div(...)', () => make('div', [this.expr(a), this.expr(b)]));
+  pow = (a: Expr, b: Expr): Node => this.shaped('pow(...)', () => make('pow', [this.expr(a), this.expr(b)]));
   neg = (a: Expr): Node => make('neg', [this.expr(a)]);
   /** `*` as in formulas: matrix product for two tensors, scaling otherwise. */
-  times = (a: Expr, b: Expr): Node => times(this.expr(a), this.expr(b));
-  matmul = (a: Expr, b: Expr): Node => make('matmul', [this.expr(a), this.expr(b)]);
-  dot = (a: Expr, b: Expr): Node => make('dot', [this.expr(a), this.expr(b)]);
+  times = (a: Expr, b: Expr): Node => this.shaped('times(...)', () => times(this.expr(a), this.expr(b)));
+  matmul = (a: Expr, b: Expr): Node => this.shaped('matmul(...)', () => make('matmul', [this.expr(a), this.expr(b)]));
+  dot = (a: Expr, b: Expr): Node => this.shaped('dot(...)', () => make('dot', [this.expr(a), this.expr(b)]));
   sum = (a: Expr): Node => make('sum', [this.expr(a)]);
   mean = (a: Expr): Node => mean(this.expr(a));
   /** Any formula function by name (`sigmoid`, `max`, `softmax`, ...). */
@@ -240,7 +256,8 @@ export class ModelBuilder {
     if (args.length < lo || args.length > hi) {
       throw new GradcError(`function '${fn}' takes ${lo === hi ? lo : `${lo} to ${hi}`} argument(s), got ${args.length}`, this.where({ symbol: fn }));
     }
-    return info.build(args.map((a) => this.expr(a)));
+    const nodes = args.map((a) => this.expr(a));
+    return this.shaped(`call('${fn}', ...)`, () => info.build(nodes), fn);
   };
   activate = (x: Expr, activation: Activation): Node => {
     checkActivation(activation, this.where());
