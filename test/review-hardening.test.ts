@@ -159,3 +159,18 @@ describe('review round two: the builder', () => {
     }
   });
 });
+
+describe('review round two: sizes', () => {
+  it('gradient formulas of 1000 parameters sharing one gradient are printed once, not once per parameter (was 5.6 s)', async () => {
+    const { gradientFormulas } = await import('../src/inspect/formulas.js');
+    const params = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`p${i}`, 0.001]));
+    const def = defineModel({ name: 'm', inputs: ['x'], targets: ['y'], params, formulas: `loss = (${Object.keys(params).join(' + ')} - y)^2` });
+    const model = buildModel(def);
+    const t0 = performance.now();
+    const f = gradientFormulas(model);
+    expect(performance.now() - t0).toBeLessThan(4000);
+    expect(f.gradients).toHaveLength(1000);
+    expect(new Set(f.gradients.map((g) => g.expanded)).size).toBe(1);
+    expect(f.gradients[999].expanded).toBe(f.gradients[0].expanded);
+  });
+});
