@@ -174,3 +174,12 @@ describe('review round two: sizes', () => {
     expect(f.gradients[999].expanded).toBe(f.gradients[0].expanded);
   });
 });
+
+describe('review round two: message quality', () => {
+  it("m.dense / m.mlp with a width that is not a positive integer name the width, not the generated parameter's shape", () => {
+    for (const units of ['abc', 0, -2, 1.5, NaN, null]) {
+      const e = gradcError(() => generate(defineModel('b', (m) => { const x = m.input('x', 3); m.loss(m.sum(m.mlp(x, [2, units as never], 'tanh'))); })));
+      expect(e.message).toMatch(/dense\(x, units\): units must be a positive integer .*got/);
+    }
+  });
+});

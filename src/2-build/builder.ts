@@ -270,6 +270,9 @@ export class ModelBuilder {
    */
   dense(x: Expr, units: number, activation: Activation = 'linear', options: { name?: string; init?: InitSpec; biasInit?: InitSpec } = {}): Node {
     checkActivation(activation, this.where());
+    if (typeof units !== 'number' || !Number.isSafeInteger(units) || units < 1) {
+      throw new GradcError(`dense(x, units): units must be a positive integer (the layer's width), got ${describe(units)}`, this.where({ symbol: 'units' }));
+    }
     const xn = this.expr(x);
     if (xn.shape.length !== 1) throw new GradcError(`dense layer input must be a vector, got ${showShape(xn.shape)}`, this.where());
     const name = options.name ?? `layer${++this.layers}`;
