@@ -325,6 +325,6 @@ describe('item 21: absurd shapes', () => {
       expect(e.where.symbol).toBe('x');
       expect(e.problem).toMatch(/^'x' has (a bad shape|\S+ elements)/);
     }
-    expect(gradcError(() => buildModel(defineModel('c', (m) => { m.loss(m.sum(m.mlp(m.input('x', 2), [3, 0], 'tanh'))); }))).problem).toMatch(/bad dimension 0/);
+    expect(gradcError(() => buildModel(defineModel('c', (m) => { m.loss(m.sum(m.mlp(m.input('x', 2), [3, 0], 'tanh'))); }))).problem).toMatch(/units must be a positive integer .*got 0/);
   });
 });
