@@ -42,6 +42,8 @@ export function columnOf(lineText: string, symbol: string, from = 0): number | u
 type Any = MathNode & Record<string, any>;
 
 const NUMBER = /(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/g;
+/** A non-finite number constant: a literal too large for a float64, or the word NaN or Infinity. */
+const NON_FINITE_WORD = /(?<![A-Za-z0-9_$])(?:NaN|Infinity)(?![A-Za-z0-9_$])|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/g;
 
 /**
  * The 1-based column in `lineText` of each token-bearing node of `expr` (symbols,
@@ -80,7 +82,9 @@ export function tokenColumns(expr: MathNode, lineText: string, from = 0): Map<Ma
         seq.push({ token: n, re: word(n.name) });
         break;
       case 'ConstantNode':
-        if (typeof n.value === 'number') seq.push({ token: n, re: NUMBER });
+        // mathjs also reads the words NaN and Infinity as number constants: find them as words,
+        // not as the next digits (which would point at another literal).
+        if (typeof n.value === 'number') seq.push({ token: n, re: Number.isFinite(n.value) ? NUMBER : NON_FINITE_WORD });
         break;
       case 'FunctionNode':
         if (n.fn?.type === 'SymbolNode') seq.push({ token: n, re: word(n.fn.name) });

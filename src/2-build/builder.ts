@@ -14,11 +14,10 @@
  * a tensor or a parameter set past `maxElements`); names, shapes, initializers and the
  * seed are checked as they are given (specs.ts).
  */
-import { ShapeError } from '../ir/ops.js';
 import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
 import { constant, make, input as inputLeaf, param as paramLeaf, target as targetLeaf } from '../ir/build.js';
-import type { Node } from '../ir/node.js';
-import type { Op } from '../ir/ops.js';
+import { isInterned, type Node } from '../ir/node.js';
+import { ShapeError, type Op } from '../ir/ops.js';
 import { showShape, sizeOf } from '../ir/shape.js';
 import { dependsOn, topoOrder } from '../ir/walk.js';
 import type { Definition, Leaf, Model, ParamLeaf } from '../model.js';
@@ -76,19 +75,6 @@ export class ModelBuilder {
     const max = options.maxElements ?? DEFAULT_MAX_ELEMENTS;
     if (!Number.isSafeInteger(max) || max <= 0) throw new GradcError(`maxElements must be a positive integer, got ${describe(max)}`, this.where({ symbol: 'maxElements' }));
     this.maxElements = max;
-  }
-
-  /**
-   * `f()`, with a shape mismatch it raises (ShapeError, from the IR's shape inference) reported
-   * as a GradcError at this model: the builder's operations are the user's own code.
-   */
-  private shaped<T>(f: () => T, symbol?: string): T {
-    try {
-      return f();
-    } catch (e) {
-      if (e instanceof ShapeError) throw new GradcError(`shapes do not fit: ${e.message}`, this.where({ symbol }));
-      throw e;
-    }
   }
 
   private where(extra: SourceLocation = {}): SourceLocation {
@@ -153,8 +139,9 @@ export class ModelBuilder {
       return constant(e);
     }
     if (typeof e !== 'string') {
-      if (e && typeof e === 'object' && 'op' in e && 'shape' in e) return e;
-      throw new GradcError(`expected a formula string, a number or an expression, got ${e === null ? 'null' : typeof e}`, this.where(at));
+      if (isInterned(e)) return e;
+      const lookalike = e !== null && typeof e === 'object' && 'op' in e;
+      throw new GradcError(`expected a formula string, a number or an expression, got ${e === null ? 'null' : lookalike ? 'an object that looks like an expression but was not made by gradc (use the values m.* returns, from this copy of gradc)' : typeof e}`, this.where(at));
     }
     const where = this.where({ snippet: e, ...at });
     const tree = parseFormula(e, where);
@@ -230,19 +217,34 @@ export class ModelBuilder {
     return this;
   }
 
+  /**
+   * `build()` for the operation `what`, with a shape mismatch as a GradcError naming the
+   * operation and the shapes (ir/ops.ts throws a ShapeError, which is not one).
+   */
+  private shaped(what: string, build: () => Node, symbol = what): Node {
+    try {
+      return build();
+    } catch (e) {
+      if (e instanceof ShapeError || (e instanceof RangeError && !/call stack/i.test(e.message))) {
+        throw new GradcError(`shape mismatch in m.${what}: ${e.message}`, this.where({ symbol }));
+      }
+      throw e;
+    }
+  }
+
   // Operations on expressions (each accepts formula strings too).
-  add = (a: Expr, b: Expr): Node => this.shaped(() => make('add', [this.expr(a), this.expr(b)]));
-  sub = (a: Expr, b: Expr): Node => this.shaped(() => make('sub', [this.expr(a), this.expr(b)]));
-  mul = (a: Expr, b: Expr): Node => this.shaped(() => make('mul', [this.expr(a), this.expr(b)]));
-  div = (a: Expr, b: Expr): Node => this.shaped(() => make('div', [this.expr(a), this.expr(b)]));
-  pow = (a: Expr, b: Expr): Node => this.shaped(() => make('pow', [this.expr(a), this.expr(b)]));
-  neg = (a: Expr): Node => this.shaped(() => make('neg', [this.expr(a)]));
+  add = (a: Expr, b: Expr): Node => this.shaped('add(...)', () => make('add', [this.expr(a), this.expr(b)]));
+  sub = (a: Expr, b: Expr): Node => this.shaped('sub(...)', () => make('sub', [this.expr(a), this.expr(b)]));
+  mul = (a: Expr, b: Expr): Node => this.shaped('mul(...)', () => make('mul', [this.expr(a), this.expr(b)]));
+  div = (a: Expr, b: Expr): Node => this.shaped('div(...)', () => make('div', [this.expr(a), this.expr(b)]));
+  pow = (a: Expr, b: Expr): Node => this.shaped('pow(...)', () => make('pow', [this.expr(a), this.expr(b)]));
+  neg = (a: Expr): Node => make('neg', [this.expr(a)]);
   /** `*` as in formulas: matrix product for two tensors, scaling otherwise. */
-  times = (a: Expr, b: Expr): Node => this.shaped(() => times(this.expr(a), this.expr(b)));
-  matmul = (a: Expr, b: Expr): Node => this.shaped(() => make('matmul', [this.expr(a), this.expr(b)]));
-  dot = (a: Expr, b: Expr): Node => this.shaped(() => make('dot', [this.expr(a), this.expr(b)]));
-  sum = (a: Expr): Node => this.shaped(() => make('sum', [this.expr(a)]));
-  mean = (a: Expr): Node => this.shaped(() => mean(this.expr(a)));
+  times = (a: Expr, b: Expr): Node => this.shaped('times(...)', () => times(this.expr(a), this.expr(b)));
+  matmul = (a: Expr, b: Expr): Node => this.shaped('matmul(...)', () => make('matmul', [this.expr(a), this.expr(b)]));
+  dot = (a: Expr, b: Expr): Node => this.shaped('dot(...)', () => make('dot', [this.expr(a), this.expr(b)]));
+  sum = (a: Expr): Node => make('sum', [this.expr(a)]);
+  mean = (a: Expr): Node => mean(this.expr(a));
   /** Any formula function by name (`sigmoid`, `max`, `softmax`, ...). */
   call = (fn: string, ...args: Expr[]): Node => {
     const info = typeof fn === 'string' ? FUNCTIONS.get(fn) : undefined;
@@ -254,11 +256,12 @@ export class ModelBuilder {
     if (args.length < lo || args.length > hi) {
       throw new GradcError(`function '${fn}' takes ${lo === hi ? lo : `${lo} to ${hi}`} argument(s), got ${args.length}`, this.where({ symbol: fn }));
     }
-    return this.shaped(() => info.build(args.map((a) => this.expr(a))), fn);
+    const nodes = args.map((a) => this.expr(a));
+    return this.shaped(`call('${fn}', ...)`, () => info.build(nodes), fn);
   };
   activate = (x: Expr, activation: Activation): Node => {
     checkActivation(activation, this.where());
-    return activation === 'linear' ? this.expr(x) : this.shaped(() => make(activation as Op, [this.expr(x)]), activation);
+    return activation === 'linear' ? this.expr(x) : make(activation as Op, [this.expr(x)]);
   };
 
   /**
@@ -267,6 +270,9 @@ export class ModelBuilder {
    */
   dense(x: Expr, units: number, activation: Activation = 'linear', options: { name?: string; init?: InitSpec; biasInit?: InitSpec } = {}): Node {
     checkActivation(activation, this.where());
+    if (typeof units !== 'number' || !Number.isSafeInteger(units) || units < 1) {
+      throw new GradcError(`dense(x, units): units must be a positive integer (the layer's width), got ${describe(units)}`, this.where({ symbol: 'units' }));
+    }
     const xn = this.expr(x);
     if (xn.shape.length !== 1) throw new GradcError(`dense layer input must be a vector, got ${showShape(xn.shape)}`, this.where());
     const name = options.name ?? `layer${++this.layers}`;

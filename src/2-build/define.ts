@@ -170,8 +170,19 @@ export function buildModel(x: ModelDefinition | Model, source?: string, options:
   throw new GradcError(`expected a model (defineModel(...)), got ${typeof x}`, { file: source });
 }
 
-/** The model, if its leaves are the nodes this copy of gradc interns for them. */
+const isLeafList = (v: unknown): boolean =>
+  Array.isArray(v) && v.every((l) => typeof l === 'object' && l !== null && typeof l.name === 'string' && Array.isArray(l.shape));
+
+/** The model, if it is a Model and its leaves are the nodes this copy of gradc interns for them. */
 function checkOurs(model: Model, source?: string): Model {
+  // A foreign object claiming to be a definition (`kind: 'gradc-model'`) can return anything from build().
+  const m = model as unknown as Record<string, unknown> | null;
+  if (typeof m !== 'object' || m === null || !isLeafList(m.params) || !isLeafList(m.inputs) || !isLeafList(m.targets) || typeof m.loss !== 'object' || m.loss === null) {
+    throw new GradcError(
+      `expected a model built by defineModel(...), got ${m === null ? 'null' : typeof m === 'object' ? 'an object that is not a gradc model (no params, inputs, targets and loss)' : typeof m}`,
+      { file: source },
+    );
+  }
   const leaves = [
     ...model.params.map((l) => [l, paramLeaf(l.name, l.shape)] as const),
     ...model.inputs.map((l) => [l, inputLeaf(l.name, l.shape)] as const),

@@ -8,7 +8,8 @@
  *   in the generated module names are keys of plain objects (`params.w`, `{ w: ... }`),
  *   where `__proto__` would set the prototype and a missing `constructor` would be found
  *   on it. JavaScript reserved words (`class`, `delete`) are fine: they are only ever
- *   property names there, and names.ts renames locals.
+ *   property names there, and names.ts renames locals. Nor is it a word formulas read
+ *   as a constant or an operator (`NaN`, `true`, `not`, ...: `FORMULA_WORDS`).
  * - `toShape`: a scalar, vector or matrix of positive integer sizes, with at most
  *   `maxElements` elements (default DEFAULT_MAX_ELEMENTS, overridable).
  * - `toInit`: an `Init` whose kind is known and whose numbers are all finite (`low <=
@@ -30,8 +31,12 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Properties of every plain object (Object.prototype), which cannot name a value. */
 const INHERITED = new Set(Object.getOwnPropertyNames(Object.prototype));
 
-/** Words mathjs reads as constants, never as symbols: a value with such a name could not be referred to. */
-const MATHJS_CONSTANTS = new Set(['Infinity', 'NaN', 'true', 'false', 'null', 'undefined']);
+/**
+ * Words the formula parser (mathjs) reads as something other than a name: constants
+ * (`NaN`, `Infinity`, `true`, `false`, `null`, `undefined`) and the operator `not`. A value
+ * declared with one of them could never be read by a formula.
+ */
+const FORMULA_WORDS: ReadonlySet<string> = new Set(['NaN', 'Infinity', 'true', 'false', 'null', 'undefined', 'not']);
 
 /** A user value, short, for an error message. */
 export function describe(v: unknown): string {
@@ -46,8 +51,8 @@ export function checkName(name: unknown, where: SourceLocation): asserts name is
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new GradcError(`${typeof name === 'string' ? `'${name.length > 40 ? `${name.slice(0, 40)}...` : name}'` : describe(name)} is not a valid name (a letter or '_', then letters, digits or '_')`, { ...where, symbol: typeof name === 'string' ? name : undefined });
   }
-  if (MATHJS_CONSTANTS.has(name)) {
-    throw new GradcError(`'${name}' cannot be used as a name: formulas read it as the constant ${name}, never as this value (rename it, e.g. '${name}_')`, { ...where, symbol: name });
+  if (FORMULA_WORDS.has(name)) {
+    throw new GradcError(`'${name}' cannot be used as a name: formulas read '${name}' as ${name === 'not' ? 'an operator' : 'a constant'}, so no formula could use it (rename it, e.g. '${name}_')`, { ...where, symbol: name });
   }
   if (INHERITED.has(name)) {
     throw new GradcError(`'${name}' cannot be used as a name: every JavaScript object already has a property '${name}', so the generated module could not tell it from a missing value (rename it, e.g. '${name.replace(/^_+|_+$/g, '')}_')`, { ...where, symbol: name });

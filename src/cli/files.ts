@@ -21,8 +21,11 @@
  *   /proc), after checking that the ancestor is a directory; `checkWritableTarget(path)`
  *   says clearly when a file cannot be written there (missing folder, a folder in the
  *   way). Both raise GradcErrors naming the path.
+ * - `checkNotAnInput(path, modelFile)` refuses a target that is the model file or a local
+ *   file it imports (compared by real path, so symlinks and `./x/../` are seen through):
+ *   `gradc graph m.model.ts -o m.model.ts` must not replace the model with a drawing.
  */
-import { closeSync, existsSync, fchmodSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fsyncSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GradcError } from '../errors.js';
@@ -263,5 +266,62 @@ export function ensureDirectory(dir: string): void {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST' && isDirectory(d)) continue;
       throw new GradcError(`cannot create the output directory ${dir}: ${reason(e)}`);
     }
+  }
+}
+
+const realPathOf = (path: string): string | undefined => {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
+};
+
+const RELATIVE_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)['"](\.{1,2}\/[^'"\n]+)['"]/g;
+const MAX_INPUTS = 2000;
+
+/**
+ * The real paths of `files` and of every local file they import (relative specifiers,
+ * followed transitively, at most MAX_INPUTS files; `x.js` also tries `x.ts`), each mapped to
+ * the path by which it was reached. Iterative.
+ */
+export function localInputs(files: readonly string[]): Map<string, string> {
+  const found = new Map<string, string>();
+  const queue = [...files];
+  while (queue.length > 0 && found.size < MAX_INPUTS) {
+    const path = queue.shift()!;
+    const real = realPathOf(path);
+    if (real === undefined || found.has(real) || !isFile(real)) continue;
+    found.set(real, path);
+    let text: string;
+    try {
+      text = readFileSync(real, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const m of text.matchAll(RELATIVE_IMPORT)) {
+      const spec = resolve(dirname(real), m[1]);
+      const hit = [spec, spec.replace(/\.([mc]?)js$/, '.$1ts'), `${spec}.ts`, join(spec, 'index.ts')].find(isFile);
+      if (hit) queue.push(hit);
+    }
+  }
+  return found;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses `path` (an output, named `what` in the message) when it is `modelFile` or a local file it imports. */
+export function checkNotAnInput(path: string, modelFile: string, what: string): void {
+  const real = realPathOf(path);
+  if (real === undefined) return; // nothing there yet
+  const input = localInputs([modelFile]).get(real);
+  if (input !== undefined) {
+    throw new GradcError(`refusing to write ${what} ${path}: it is ${input === modelFile ? 'the model file' : `${input}, a file the model file ${modelFile} imports`}; give another file name`, { symbol: what });
   }
 }

@@ -187,6 +187,15 @@ export function gradientFormulas(def: ModelDefinition | Model | Inspected, optio
     }
   };
   const gradients: ParamGradient[] = [];
+  // Several parameters often share one gradient node (every term of a sum): print it once.
+  const expandedOf = new Map<Node, { text: string; tex: string }>();
+  const expand = (r: Node) => {
+    let e = expandedOf.get(r);
+    if (!e) expandedOf.set(r, (e = { text: formula(r, labels, { maxLength: MAX_LENGTH }), tex: tex(r, labels, { maxLength: MAX_LENGTH }) }));
+    return e;
+  };
+  const lineOf = new Map<string, FormulaLine>(); // the first line of each name, as lines.find would
+  let indexed = 0;
   for (const i of chosen) {
     const p = model.params[i];
     const r = derived.grads[i];
@@ -194,15 +203,17 @@ export function gradientFormulas(def: ModelDefinition | Model | Inspected, optio
     emitSteps(r);
     const own = stepNames.get(r) === name;
     if (!own) lines.push(line(r, name, p.name));
-    const shown = lines.find((l) => l.name === name)!;
+    for (; indexed < lines.length; indexed++) if (!lineOf.has(lines[indexed].name)) lineOf.set(lines[indexed].name, lines[indexed]);
+    const shown = lineOf.get(name)!;
+    const expanded = expand(r);
     gradients.push({
       param: p.name,
       name,
       shape: showShape(p.shape),
       text: shown.text,
       tex: shown.tex,
-      expanded: formula(r, labels, { maxLength: MAX_LENGTH }),
-      expandedTex: tex(r, labels, { maxLength: MAX_LENGTH }),
+      expanded: expanded.text,
+      expandedTex: expanded.tex,
     });
   }
   const referenced = new Set(lines.flatMap((l) => l.uses));

@@ -30,6 +30,8 @@ export interface Node {
 
 let nextId = 0;
 const table = new Map<string, Node>();
+/** Every node `intern` made (a look-alike object built by hand is not one). */
+const made = new WeakSet<Node>();
 
 function numberKey(v: number): string {
   return Object.is(v, -0) ? '-0' : String(v);
@@ -52,8 +54,12 @@ export function intern(op: Op, args: readonly Node[], attrs: Attrs = {}, out?: S
   if (found) return found;
   const node: Node = Object.freeze({ id: nextId++, op, args: Object.freeze(args.slice()), shape, attrs: Object.freeze({ ...attrs }) });
   table.set(key, node);
+  made.add(node);
   return node;
 }
+
+/** True when `x` is a node made by `intern` in this copy of gradc. */
+export const isInterned = (x: unknown): x is Node => typeof x === 'object' && x !== null && made.has(x as Node);
 
 /** Number of distinct nodes interned so far (for tests of hash-consing). */
 export const internedCount = (): number => table.size;

@@ -8,14 +8,14 @@
  * stdout. The same model and options give the same bytes. SVG is drawn only for graphs
  * up to --max-nodes nodes (default MAX_SVG_NODES, inspect/graph.ts); a larger one is a
  * clear error before Graphviz runs. The -o file is checked before any work (its folder
- * must exist; it must not be a folder) and written atomically (files.ts); when it
+ * must exist; it must not be a folder) and written atomically (files.ts); it must not be the model file or a file it imports; when it
  * already holds these bytes it is left untouched and the output says 'unchanged'.
  */
 import { GradcError } from '../../errors.js';
 import { computationalGraph, MAX_SVG_NODES, toDot, toMermaid, toSvg } from '../../inspect/graph.js';
 import { type Args, expectFlags, flag, has, value } from '../args.js';
 import type { Command } from '../command.js';
-import { checkWritableTarget, writeFile } from '../files.js';
+import { checkNotAnInput, checkWritableTarget, writeFile } from '../files.js';
 import { loadModelFile } from '../modelFile.js';
 import { atOption, oneModel } from './explain.js';
 
@@ -54,7 +54,10 @@ export const graph: Command = {
     const format = formatOf(flag(args, 'format'), target);
     const maxNodes = maxNodesOption(args, 'graph');
     const toFile = target !== undefined && target !== '-';
-    if (toFile) checkWritableTarget(target, '-o');
+    if (toFile) {
+      checkWritableTarget(target, '-o');
+      checkNotAnInput(target, file, '-o');
+    }
     const { model } = await loadModelFile(file);
     const g = computationalGraph(model, { grad: has(args, 'grad'), at: atOption(args) });
     const text = format === 'dot' ? toDot(g) : format === 'mermaid' ? toMermaid(g) : await toSvg(g, { maxNodes });

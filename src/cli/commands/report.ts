@@ -5,14 +5,14 @@
  * derived gradient formula typeset with KaTeX, the graph as inline SVG and, with --at,
  * the explain tables. No JavaScript and nothing loaded from the network. The file is
  * -o (`-` for stdout), by default `<model name>.report.html`, checked before any work (its
- * folder must exist; it must not be a folder) and written atomically (files.ts); when it
+ * folder must exist; it must not be a folder) and written atomically (files.ts); it must not be the model file or a file it imports; when it
  * already holds these bytes it is left untouched and the output says 'unchanged'. A
  * graph over --max-nodes nodes is not drawn: the page and the output say so.
  */
 import { GradcError } from '../../errors.js';
 import { expectFlags, flag, has } from '../args.js';
 import type { Command } from '../command.js';
-import { checkWritableTarget, writeFile } from '../files.js';
+import { checkNotAnInput, checkWritableTarget, writeFile } from '../files.js';
 import { maxNodesOption } from './graph.js';
 import { loadModelFile } from '../modelFile.js';
 import { atOption, lrOption, oneModel } from './explain.js';
@@ -29,7 +29,10 @@ export const report: Command = {
     if (target === '') throw new GradcError(`-o needs a file name`);
     const wrt = (args.flags.get('wrt') ?? []).flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean);
     const maxGraphNodes = maxNodesOption(args, 'report');
-    if (target !== undefined && target !== '-') checkWritableTarget(target, '-o');
+    if (target !== undefined && target !== '-') {
+      checkWritableTarget(target, '-o');
+      checkNotAnInput(target, file, '-o');
+    }
     const { model } = await loadModelFile(file);
     const { report: reportPage } = await import('../../inspect/report.js'); // KaTeX and Graphviz load only here
     let omitted: string | undefined;
@@ -40,6 +43,7 @@ export const report: Command = {
     }
     const path = target ?? `${model.name}.report.html`;
     checkWritableTarget(path, 'the report file');
+    checkNotAnInput(path, file, target === undefined ? 'the report file' : '-o');
     const done = writeFile(path, page);
     const note = omitted ? `; graph not drawn: ${omitted}; raise the limit with --max-nodes N` : '';
     out(`${done === 'unchanged' ? 'unchanged' : 'wrote'} ${path} (${Math.round(page.length / 1024)} KB${note})`);
