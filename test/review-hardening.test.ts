@@ -183,3 +183,24 @@ describe('review round two: message quality', () => {
     }
   });
 });
+
+describe('build: flags given twice and names that differ only in case', () => {
+  it('--out a --out b is an error naming both values; two models named ok and OK are refused', async () => {
+    const { main } = await import('../src/cli/main.js');
+    const { mkdtempSync, writeFileSync, existsSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'gradc-case-'));
+    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }');
+    const model = (name: string) => `import { defineModel } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).pathname)};\nexport default defineModel({ name: '${name}', inputs: ['x'], targets: ['y'], params: { w: 1 }, formulas: 'loss = (w * x - y)^2' });\n`;
+    writeFileSync(join(dir, 'a.model.ts'), model('ok'));
+    writeFileSync(join(dir, 'b.model.ts'), model('OK'));
+    const err: string[] = [];
+    expect(await main(['build', join(dir, 'a.model.ts'), '--out', join(dir, 'x'), '--out', join(dir, 'y')], () => {}, (l) => err.push(l))).toBe(1);
+    expect(err.join('\n')).toMatch(/option --out is given 2 times \('.*x', '.*y'\); give it once/);
+    err.length = 0;
+    expect(await main(['build', join(dir, 'a.model.ts'), join(dir, 'b.model.ts'), '--out', join(dir, 'gen')], () => {}, (l) => err.push(l))).toBe(1);
+    expect(err.join('\n')).toMatch(/define models 'ok' and 'OK', whose files .*ok\.ts and .*OK\.ts differ only in case/);
+    expect(existsSync(join(dir, 'gen', 'ok.ts'))).toBe(false);
+  });
+});

@@ -47,7 +47,12 @@ export function expectFlags(args: Args, allowed: readonly string[], command: str
   }
 }
 
-export const flag = (args: Args, name: string): string | undefined => args.flags.get(name)?.at(-1);
+/** The value of a flag given at most once; a GradcError when it is given twice with different values. */
+export function flag(args: Args, name: string): string | undefined {
+  const list = args.flags.get(name);
+  if (list && new Set(list).size > 1) throw new GradcError(`option --${name} is given ${list.length} times (${list.map((v) => `'${v}'`).join(', ')}); give it once`);
+  return list?.at(-1);
+}
 export const has = (args: Args, name: string): boolean => args.flags.has(name);
 
 /** The value of `--name`, undefined when absent; a GradcError when given without a value. */

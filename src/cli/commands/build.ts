@@ -293,12 +293,14 @@ export const build: Command = {
     const byTarget = new Map<string, BuiltFile>();
     for (const path of plan.models) {
       const b = await buildFile(path, dir, buildOptions(plan, path));
-      const clash = byTarget.get(b.target);
+      // Keyed case-insensitively: on macOS and Windows 'ok.ts' and 'OK.ts' are one file.
+      const clash = byTarget.get(b.target.toLowerCase());
       if (clash) {
         if (clash.file === b.file) continue; // the same file given twice
-        throw new GradcError(`${clash.file} and ${b.file} both define model '${b.name}', so both would write ${b.target}`, { file: b.file, symbol: b.name });
+        const what = clash.target === b.target ? `both define model '${b.name}', so both would write ${b.target}` : `define models '${clash.name}' and '${b.name}', whose files ${clash.target} and ${b.target} differ only in case (one file on macOS and Windows)`;
+        throw new GradcError(`${clash.file} and ${b.file} ${what}`, { file: b.file, symbol: b.name });
       }
-      byTarget.set(b.target, b);
+      byTarget.set(b.target.toLowerCase(), b);
       built.push(b);
     }
     const keep = new Set(built.flatMap((b) => b.files.map((f) => resolve(f.path))));
