@@ -24,6 +24,12 @@
  *   (mul by Infinity), and are not guarded: guarding every product would cost every
  *   model a compare per element. The guard costs one compare per element of the guarded
  *   rules' adjoints, and nothing where the adjoint is a constant.
+ * Where the gradient is not promised finite: where a forward value is already infinite
+ *   (a division by an exact zero that a later op maps back to a finite loss), or where a
+ *   non-zero adjoint meets a local derivative that is undefined (infinite at a cusp such as
+ *   sqrt(a^2) at a = 0 written without the abs rewrite, or complex: log of a negative base
+ *   in d(a^b)/db). The fuzz test (test/fuzz.test.ts) holds every other case to a finite
+ *   gradient wherever the loss has a finite slope.
  */
 import { type Shape, SCALAR, broadcastShapes, isScalar, shape as mkShape, showShape, sizeOf as sizeOfShape } from './shape.js';
 

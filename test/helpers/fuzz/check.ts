@@ -229,8 +229,18 @@ export function runCase(m: ModelCase, stats: CaseStats, caseOptions: CaseOptions
     // gradc's promise (issue 7, item 13) is a finite gradient where the loss and every value of
     // the forward pass are finite; an infinite intermediate (a division by an exact zero that a
     // later op maps back to a finite loss) makes the chain rule's products 0 * Infinity.
+    // Likewise where a local derivative is itself undefined: infinite from finite arguments (a
+    // cusp, such as sqrt at 0 reached with a non-zero adjoint) or outside the real domain (log
+    // of a negative base in d(a^b)/db). A 0/0 from finite arguments is still a finding.
     const forwardFinite = topoOrder([model.loss]).every((n) => values.get(n)!.every(Number.isFinite));
-    if (Number.isFinite(refLoss) && !refFinite && forwardFinite) {
+    const localUndefined = topoOrder(oracle.value).some((n) => {
+      const v = values.get(n)!;
+      const args = n.args.map((a) => values.get(a)!);
+      if (!args.every((a) => a.every(Number.isFinite))) return false;
+      if (v.some((x) => x === Infinity || x === -Infinity)) return true;
+      return (n.op === 'log' || n.op === 'sqrt' || n.op === 'pow') && v.some(Number.isNaN) && args[0]!.some((x) => x < 0);
+    });
+    if (Number.isFinite(refLoss) && !refFinite && forwardFinite && !localUndefined) {
       // The rules themselves (interpreter = lowerings): a non-finite gradient element where the
       // loss is finite and central differences at two step sizes agree on a finite slope.
       const bad = rulesNotFinite(model, refGrads, env);
