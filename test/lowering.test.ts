@@ -73,7 +73,7 @@ describe('unrolled and looped lowerings agree', () => {
   it('decides per operation, inside looped kernels, whether an element loop is unrolled', () => {
     const def = mlp([6, 20, 3], 'tanh', 'mse');
     const small = generate(def, { lowering: 'loops' }).code; // 3 outputs: unrolled; 20 hidden units: a loop
-    expect(small).toMatch(/\$s \+= \$v_\w*\[2 \+ \$b \* 3\];/);
+    expect(small).toMatch(/\$s \+= \$v_\w*\[2 \+ \$b \* 3\]!;/);
     expect(small).toMatch(/for \(let \$r = 0; \$r < 20; \$r\+\+\)/);
     const none = generate(def, { lowering: 'loops', unrollElements: 0 }).code;
     expect(none).not.toMatch(/\[2 \+ \$b \* 3\]/);

@@ -17,7 +17,7 @@ import type { Instr, Kernel, KernelKind, Operand } from '../5-lower/schedule.js'
 export const DEFAULT_CHUNK_SIZE = 1000;
 
 /** Kernel parameters per kind: `$p` params, `$x`/`$xo` the input row, `$y`/`$yo` the target row. */
-type Param = { readonly name: string; readonly type: string };
+export type Param = { readonly name: string; readonly type: string };
 const P = (name: string, type: string): Param => ({ name, type });
 const ROW = [P('$p', 'Params'), P('$x', 'Floats'), P('$xo', 'number')];
 const TARGET_ROW = [P('$y', 'Floats'), P('$yo', 'number')];
@@ -27,22 +27,36 @@ export const KERNEL_PARAMS: { readonly [K in KernelKind]: readonly Param[] } = {
   gradient: [...ROW, ...TARGET_ROW, P('$g', 'Params'), P('$scale', 'number')],
   step: [...ROW, ...TARGET_ROW, P('$lr', 'number')],
 };
+/**
+ * `name: type` for each parameter, joined; a parameter that `body` never mentions is written
+ * `_name` (exempt from noUnusedParameters; callers pass arguments by position). Kernel
+ * parameters start with `$`, which user names cannot contain, so a mention is exact.
+ */
+export function parameterList(params: readonly Param[], body: string): string {
+  return params.map((p) => `${mentions(body, p.name) ? '' : '_'}${p.name}: ${p.type}`).join(', ');
+}
+
+/** Whether `code` mentions the identifier `name` (not as part of a longer one). */
+export const mentions = (code: string, name: string): boolean =>
+  new RegExp(`(?<![\\w$])${name.replace(/\$/g, '\\$')}(?![\\w$])`).test(code);
 const call = (fn: string, kind: KernelKind) => `${fn}(${KERNEL_PARAMS[kind].map((p) => p.name).join(', ')})`;
 
 
-const field = (leaf: string, element: number | null) => (element === null ? `.${leaf}` : `.${leaf}[${element}]`);
+// Array reads carry `!` (erased when compiled): under noUncheckedIndexedAccess a typed-array
+// element reads as `number | undefined`, and every index here is in bounds by construction.
+const field = (leaf: string, element: number | null, read = true) => (element === null ? `.${leaf}` : `.${leaf}[${element}]${read ? '!' : ''}`);
 
 function statement(ins: Instr, ref: (o: Operand) => string): string {
   switch (ins.kind) {
     case 'load':
       if (ins.from === 'param') return `const ${ins.name} = $p${field(ins.leaf, ins.element)};`;
-      return ins.from === 'input' ? `const ${ins.name} = $x[$xo + ${ins.offset}];` : `const ${ins.name} = $y[$yo + ${ins.offset}];`;
+      return ins.from === 'input' ? `const ${ins.name} = $x[$xo + ${ins.offset}]!;` : `const ${ins.name} = $y[$yo + ${ins.offset}]!;`;
     case 'op':
       return `const ${ins.name} = ${OPS[ins.op].js!(...ins.args.map(ref))};`;
     case 'store':
       if (ins.into === 'output') return `$o[$oo + ${ins.offset}] = ${ref(ins.value)};`;
       if (ins.into === 'grad') return `$g${field(ins.leaf, ins.element)} += $scale * ${ref(ins.value)};`;
-      return `$p${field(ins.leaf, ins.element)} = ${ref(ins.old!)} - $lr * ${ref(ins.value)};`;
+      return `$p${field(ins.leaf, ins.element, false)} = ${ref(ins.old!)} - $lr * ${ref(ins.value)};`;
   }
 }
 
@@ -96,7 +110,7 @@ export function emitKernel(kernel: Kernel, chunkSize = DEFAULT_CHUNK_SIZE): Emit
     for (let k = from; k < to; k++) for (const o of usesOf(instrs[k])) if ('ref' in o && part(o.ref) !== p) imported.add(o.ref);
     const last = p === parts - 1;
     if (last && result && 'ref' in result && part(result.ref) !== p) imported.add(result.ref);
-    const body = [...imported].sort((a, b) => a - b).map((k) => `const ${nameOf(k)} = $t[${slot.get(k)}];`);
+    const body = [...imported].sort((a, b) => a - b).map((k) => `const ${nameOf(k)} = $t[${slot.get(k)}]!;`);
     for (let k = from; k < to; k++) {
       body.push(...lines(k, k + 1, refText));
       if (slot.has(k) && instrs[k].kind !== 'store') body.push(`$t[${slot.get(k)}] = ${nameOf(k)};`);

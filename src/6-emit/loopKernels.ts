@@ -10,10 +10,16 @@
  * `$<kind>Rows(...)` that processes `$nb` samples.
  */
 import { OPS } from '../ir/ops.js';
+import { mentions, parameterList } from './kernels.js';
 import { type Access, type GemmOperand, type LoopKernel, type LoopPlan, type LoopStep, addOffset } from '../5-lower/loops.js';
 
-/** `arr[base + b*bs + sum(coord*stride)]`, with zero terms dropped. */
-function at(a: Access, b: string, coords: readonly string[]): string {
+/**
+ * `arr[base + b*bs + sum(coord*stride)]`, with zero terms dropped; a read (or a `+=` target)
+ * carries `!` (erased when compiled: under noUncheckedIndexedAccess an element reads as
+ * `number | undefined`, and every index here is in bounds by construction), a plain
+ * assignment target (`write`) does not.
+ */
+function at(a: Access, b: string, coords: readonly string[], write = false): string {
   if (a.scalar !== undefined) return a.scalar;
   if (a.inline) return `(${OPS[a.inline.op].js!(...a.inline.args.map((x) => at(x, b, x.shape.length ? coords : [])))})`;
   const terms: string[] = [];
@@ -27,7 +33,7 @@ function at(a: Access, b: string, coords: readonly string[]): string {
   });
   const base = addOffset(a.base, offset);
   if (base !== '0') terms.unshift(base);
-  return `${a.arr}[${terms.length ? terms.join(' + ') : '0'}]`;
+  return `${a.arr}[${terms.length ? terms.join(' + ') : '0'}]${write ? '' : '!'}`;
 }
 
 const COORDS = ['$r', '$c'];
@@ -53,7 +59,7 @@ function elementwise(s: Extract<LoopStep, { kind: 'elementwise' }>): string {
   const body = (coords: string[]) => {
     const args = s.args.map((a) => at(a, '$b', a.shape.length ? coords : []));
     const value = s.op === 'copy' ? args[0] : OPS[s.op].js!(...args);
-    return `${at(s.out, '$b', coords)} = ${value};`;
+    return `${at(s.out, '$b', coords, true)} = ${value};`;
   };
   return perSample(s.out.bs !== 0, loopsOver(s.out.shape, body, s.unroll));
 }
@@ -75,9 +81,9 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
     const e = s.epilogue;
     if (e) {
       // p is the sample, q the element; $z is the product, read by the fused elementwise chain.
-      return `{ const $z = ${v}; ${at(e.out, p, [q])} = ${at(e.value, p, [q])}; }`;
+      return `{ const $z = ${v}; ${at(e.out, p, [q], true)} = ${at(e.value, p, [q])}; }`;
     }
-    return `${out.arr}[${idx(out, p, q)}] ${s.accumulate ? '+=' : '='} ${v};`;
+    return `${out.arr}[${idx(out, p, q)}]${s.accumulate ? '! +=' : ' ='} ${v};`;
   };
   const kernel = (bp: number, bq: number) => {
     const ps = Array.from({ length: bp }, (_, i) => i), qs = Array.from({ length: bq }, (_, j) => j);
@@ -89,8 +95,8 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
     lines.push(`let ${ps.flatMap((i) => qs.map((j) => `$c${i}${j} = 0`)).join(', ')};`);
     const kl = L.sv === 1 ? '$k' : `$k * ${L.sv}`, kr = R.su === 1 ? '$k' : `$k * ${R.su}`;
     const inner = [
-      ...ps.map((i) => `const $a${i} = ${L.arr}[$l${i} + ${kl}];`),
-      ...qs.map((j) => `const $w${j} = ${R.arr}[$m${j} + ${kr}];`),
+      ...ps.map((i) => `const $a${i} = ${L.arr}[$l${i} + ${kl}]!;`),
+      ...qs.map((j) => `const $w${j} = ${R.arr}[$m${j} + ${kr}]!;`),
       ...ps.flatMap((i) => qs.map((j) => `$c${i}${j} += $a${i} * $w${j};`)),
     ];
     lines.push(`for (let $k = 0; $k < ${K}; $k++) {\n${indent(inner.join('\n'))}\n}`);
@@ -120,7 +126,7 @@ function rowwise(s: Extract<LoopStep, { kind: 'rowwise' }>): string {
   const o = s.out;
   const A = (...c: string[]) => at(a, '$b', c);
   const B = (...c: string[]) => at(b, '$b', c);
-  const O = (...c: string[]) => at(o, '$b', c);
+  const O = (...c: string[]) => at(o, '$b', c, true); // written only
   const n = a.shape[0] ?? 1;
   let body: string;
   switch (s.op) {
@@ -158,7 +164,7 @@ function rowwise(s: Extract<LoopStep, { kind: 'rowwise' }>): string {
       body = `for (let $r = 0; $r < ${o.shape.length === 2 ? o.shape[0] * o.shape[1] : o.shape[0]}; $r++) ${o.arr}[${o.bs ? `$b * ${o.bs} + ` : ''}$r] = 0;\n${o.arr}[${o.bs ? `$b * ${o.bs} + ` : ''}${s.start}] = ${A()};`;
       break;
     case 'pad':
-      body = `for (let $r = 0; $r < ${o.shape[0]}; $r++) ${O('$r')} = 0;\nfor (let $r = 0; $r < ${n}; $r++) ${at({ ...o, base: String(s.start) }, '$b', ['$r'])} = ${A('$r')};`;
+      body = `for (let $r = 0; $r < ${o.shape[0]}; $r++) ${O('$r')} = 0;\nfor (let $r = 0; $r < ${n}; $r++) ${at({ ...o, base: String(s.start) }, '$b', ['$r'], true)} = ${A('$r')};`;
       break;
     case 'concat': {
       let off = 0;
@@ -166,7 +172,7 @@ function rowwise(s: Extract<LoopStep, { kind: 'rowwise' }>): string {
         const len = x.shape[0] ?? 1;
         const dst = { ...o, base: String(off) };
         off += len;
-        return x.shape.length === 0 ? `${at(dst, '$b', ['0'])} = ${at(x, '$b', [])};` : `for (let $r = 0; $r < ${len}; $r++) ${at(dst, '$b', ['$r'])} = ${at(x, '$b', ['$r'])};`;
+        return x.shape.length === 0 ? `${at(dst, '$b', ['0'], true)} = ${at(x, '$b', [])};` : `for (let $r = 0; $r < ${len}; $r++) ${at(dst, '$b', ['$r'], true)} = ${at(x, '$b', ['$r'])};`;
       });
       body = parts.join('\n');
       break;
@@ -204,9 +210,11 @@ export const ROWS_PARAMS = {
 export function emitLoopKernel(k: LoopKernel): string {
   const ret = k.kind === 'forward' ? 'void' : 'number';
   const body = [...k.hoists, ...k.steps.map(step)].join('\n');
-  return `function $${k.kind}Rows(${ROWS_PARAMS[k.kind]}): ${ret} {\n${indent(body)}\n}`;
+  const params = ROWS_PARAMS[k.kind].split(', ').map((p) => { const [name = '', type = ''] = p.split(': '); return { name, type }; });
+  return `function $${k.kind}Rows(${parameterList(params, body)}): ${ret} {\n${indent(body)}\n}`;
 }
 
-export function emitLoopBuffers(plan: LoopPlan): string {
-  return plan.buffers.map((b) => `const ${b.name} = new Floats(${b.size});`).join('\n');
+/** The scratch buffers that `code` (the loop kernels) mentions. */
+export function emitLoopBuffers(plan: LoopPlan, code: string): string {
+  return plan.buffers.filter((b) => mentions(code, b.name)).map((b) => `const ${b.name} = new Floats(${b.size});`).join('\n');
 }

@@ -8,8 +8,10 @@
  * `gradientBatch`/`stepBatch`, and a trainer (`fit`, `predict`, `evaluate`); every entry
  * point checks its arguments (runtime.ts) and every training step is all or nothing: a
  * step whose loss or any new parameter is not finite leaves the parameters unchanged; it starts with a header naming its source and
- * saying it must not be edited; identical input gives byte-identical output; it passes
- * `tsc --strict --noEmit`. The file is built once from ts-morph structures (one
+ * saying it must not be edited (and the generated-file markers that tools honour);
+ * identical input gives byte-identical output; it type-checks with zero diagnostics under
+ * every option of @tsconfig/strictest plus verbatimModuleSyntax (no unused declaration or
+ * parameter, typed-array reads asserted with `!`, which compiles away). The file is built once from ts-morph structures (one
  * `createSourceFile` call), so emission stays linear in the model's size.
  */
 import { createRequire } from 'node:module';
@@ -18,8 +20,8 @@ import type { StatementStructures, WriterFunction } from 'ts-morph';
 import { debugLevel } from '../debug.js';
 import { DEFAULT_MAX_BATCH, type LowerOptions, type Program, type Slot } from '../5-lower/schedule.js';
 import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
-import { DEFAULT_CHUNK_SIZE, emitKernel } from './kernels.js';
-import { RUNTIME } from './runtime.js';
+import { DEFAULT_CHUNK_SIZE, emitKernel, parameterList } from './kernels.js';
+import { RUNTIME, optionalRuntime } from './runtime.js';
 
 export interface EmitOptions extends LowerOptions {
   /** Element type of every array: 'f64' (default) or 'f32'. */
@@ -132,16 +134,17 @@ function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, 
 /** Batched loop kernels, and the per-sample kernels as one-row calls of them. */
 function loopedKernels(program: Program): string {
   const plan = program.loops!;
+  const kernels = [emitLoopKernel(plan.kernels.forward), emitLoopKernel(plan.kernels.loss), emitLoopKernel(plan.kernels.gradient)];
   return [
     `/** Rows per \`$gradientRows\` call (the size of the buffers below). */`,
     `const $MAX_ROWS = ${plan.maxBatch ?? DEFAULT_MAX_BATCH};`,
-    emitLoopBuffers(plan),
+    emitLoopBuffers(plan, kernels.join('\n')),
     '',
-    emitLoopKernel(plan.kernels.forward),
+    kernels[0],
     '',
-    emitLoopKernel(plan.kernels.loss),
+    kernels[1],
     '',
-    emitLoopKernel(plan.kernels.gradient),
+    kernels[2],
     '',
     `function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {`,
     `  $forwardRows($p, $x, $xo, 1, $o, $oo);`,
@@ -199,14 +202,13 @@ export const INPUT_SIZE = ${layout.inputSize};
 export const TARGET_SIZE = ${layout.targetSize};
 export const OUTPUT_SIZE = ${layout.outputSize};
 /** Row layout: ${[...layout.inputs.map((s) => `${s.name} at ${s.offset}`), ...layout.targets.map((s) => `${s.name} at ${s.offset} (targets)`)].join(', ')}. */
-const $t = new Floats(${slots});
-`));
+${unrolled.some((k) => k.slots > 0) ? `const $t = new Floats(${slots});\n` : '\n'}`));
 
-  statements.push(text(`/** Parameters as the model's initializers say (random ones drawn from \`seed\`). */
-export function initParams(seed = ${numberText(model.seed)}): Params {
-  const rand = $rng(seed);
-  void rand;
-  return { ${P.map((s) => `${s.name}: ${initExpr(s)}`).join(', ')} };
+  const inits = P.map((s) => `${s.name}: ${initExpr(s)}`).join(', ');
+  const random = /\brand\b/.test(inits); // no random initializer: the seed is not used
+  const declarations = `/** Parameters as the model's initializers say (random ones drawn from \`seed\`). */
+export function initParams(${random ? 'seed' : '_seed'} = ${numberText(model.seed)}): Params {
+${random ? '  const rand = $rng(seed);\n' : ''}  return { ${inits} };
 }
 
 /** A deep copy of \`p\`. */
@@ -221,14 +223,14 @@ export function zeroParams(): Params {
 
 function $copyInto(to: Params, from: Params): void {
 ${P.map((s) => (!s.shape.length ? `  to.${s.name} = from.${s.name};`
-    : s.size <= 64 ? `  { const a = to.${s.name}, b = from.${s.name}; for (let k = 0; k < ${s.size}; k++) a[k] = b[k]; }` // faster than set() when small
+    : s.size <= 64 ? `  { const a = to.${s.name}, b = from.${s.name}; for (let k = 0; k < ${s.size}; k++) a[k] = b[k]!; }` // faster than set() when small
     : `  to.${s.name}.set(from.${s.name});`)).join('\n')}
 }
 
 /** \`p <- p - lr * g\`, then \`g <- 0\` (unchecked: see \`$update\`). */
 function $applyUpdate(p: Params, g: Params, lr: number): void {
 ${P.map((s) => (s.shape.length
-    ? `  { const w = p.${s.name}, d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) { w[k] -= lr * d[k]; d[k] = 0; } }`
+    ? `  { const w = p.${s.name}, d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) { w[k]! -= lr * d[k]!; d[k] = 0; } }`
     : `  p.${s.name} -= lr * g.${s.name}; g.${s.name} = 0;`)).join('\n')}
 }
 
@@ -236,7 +238,7 @@ ${P.map((s) => (s.shape.length
 function $update(p: Params, g: Params, lr: number, loss: number): boolean {
   let s = loss - loss;
 ${P.map((s) => (s.shape.length
-    ? `  { const w = p.${s.name}, d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) s += ${stored('w[k] - lr * d[k]')} * 0; }`
+    ? `  { const w = p.${s.name}, d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) s += ${stored('w[k]! - lr * d[k]!')} * 0; }`
     : `  s += (p.${s.name} - lr * g.${s.name}) * 0;`)).join('\n')}
   if (s === 0) {
     $applyUpdate(p, g, lr);
@@ -249,7 +251,7 @@ ${P.map((s) => (s.shape.length ? `  g.${s.name}.fill(0);` : `  g.${s.name} = 0;`
 /** True when every value of \`p\` is finite. */
 function $finite(p: Params): boolean {
   let s = 0;
-${P.map((s) => (s.shape.length ? `  { const w = p.${s.name}; for (let k = 0; k < ${s.size}; k++) s += w[k] * 0; }` : `  s += p.${s.name} * 0;`)).join('\n')}
+${P.map((s) => (s.shape.length ? `  { const w = p.${s.name}; for (let k = 0; k < ${s.size}; k++) s += w[k]! * 0; }` : `  s += p.${s.name} * 0;`)).join('\n')}
   return s === 0;
 }
 
@@ -283,10 +285,12 @@ export function packTargets(src: Targets, into: Floats, at: number, where = 'sam
 ${packer('target', layout.targets)}
 }
 
-function $unpackOutputs(o: Floats, at: number): Outputs {
-  return { ${layout.outputs.map((s) => `${s.name}: ${s.shape.length ? `o.slice(at + ${s.offset}, at + ${s.offset + s.size})` : `o[at + ${s.offset}]`}`).join(', ')} };
+function $unpackOutputs(${layout.outputs.length ? 'o: Floats, at: number' : '_o: Floats, _at: number'}): Outputs {
+  return { ${layout.outputs.map((s) => `${s.name}: ${s.shape.length ? `o.slice(at + ${s.offset}, at + ${s.offset + s.size})` : `o[at + ${s.offset}]!`}`).join(', ')} };
 }
-`));
+`;
+  statements.push(text(declarations));
+  const helpers = optionalRuntime(declarations);
 
   const gradDoc = [
     `The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):`,
@@ -369,7 +373,7 @@ export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, l
 }
 
 ${RUNTIME}
-`));
+${helpers ? `\n${helpers}\n` : ''}`));
 
   // Kernels are the bulk of a large module: written through a CodeBlockWriter and appended
   // after the declarations, never reparsed (ts-morph parsing 100k statements takes minutes).
@@ -379,7 +383,7 @@ ${RUNTIME}
   for (const k of unrolled) {
     for (const f of k.functions) {
       kernels.blankLine();
-      kernels.write(`function ${f.name}(${f.parameters.map((p) => `${p.name}: ${p.type}`).join(', ')}): ${f.returns} `).block(() => {
+      kernels.write(`function ${f.name}(${parameterList(f.parameters, f.body)}): ${f.returns} `).block(() => {
         kernels.write(f.body);
       });
     }
@@ -391,9 +395,15 @@ ${RUNTIME}
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces } });
   const file = project.createSourceFile(`${model.name}.ts`, {
     leadingTrivia: [
+      // Generated-file markers (README, "Generated files"): the Go convention's first line,
+      // which many tools honour; `@generated` within the first five lines (rustfmt,
+      // Meta/Phabricator tooling); ESLint's file-wide disable. Formatters (Prettier, Biome)
+      // skip files by their ignore lists, not by a comment.
       `// Code generated by gradc. DO NOT EDIT.`,
       `// Source: ${source} (model '${model.name}').`,
       `// Regenerate with \`gradc build\`; edits here are lost. This module has no imports.`,
+      `// @generated`,
+      `/* eslint-disable */`,
       '',
       '',
     ].join('\n'),

@@ -5,7 +5,8 @@
  * model-specific declarations it uses: Params, Inputs, Outputs, Sample, INPUT_SIZE,
  * TARGET_SIZE, OUTPUT_SIZE, initParams, copyParams, zeroParams, packInputs, packTargets,
  * $forward, $lossRows, $gradientRows, $stepRow, $MAX_ROWS, $acc, $copyInto, $update,
- * $applyUpdate, $nonFinite, $checkParams, $unpackOutputs.
+ * $applyUpdate, $nonFinite, $checkParams, $unpackOutputs. The helpers only some models
+ * call are in OPTIONAL_RUNTIME, pasted only where called (no unused declarations).
  * Guarantees: bad run-time data (a missing, non-finite or wrongly sized value, rows
  * outside the arrays, a bad option or parameter object) is a SampleError naming it,
  * thrown before anything is changed; a training step is all or nothing, so no step of
@@ -22,7 +23,7 @@ export const RUNTIME = `/**
  */
 export class SampleError extends Error {
   readonly problem: string;
-  readonly where: { readonly symbol?: string };
+  readonly where: { readonly symbol?: string | undefined };
   constructor(problem: string, symbol?: string) {
     super(problem);
     this.name = 'SampleError';
@@ -43,19 +44,6 @@ function $rng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-function $uniform(rand: () => number, low: number, high: number): number {
-  return low + (high - low) * rand();
-}
-function $normal(rand: () => number): number {
-  const u = 1 - rand(), v = rand();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-}
-function $fill(n: number, f: () => number): Floats {
-  const a = new Floats(n);
-  for (let i = 0; i < n; i++) a[i] = f();
-  return a;
-}
-void $uniform; void $normal; void $fill;
 
 /** A short description of a value for error messages: \`NaN\`, \`the string "abc"\`, \`an array of 3\`. */
 function $show(v: unknown): string {
@@ -67,38 +55,6 @@ function $show(v: unknown): string {
 }
 
 const $isFloats = (v: unknown): v is Floats => v instanceof Floats || v instanceof Float64Array || v instanceof Float32Array;
-
-/** Writes one number of a sample; throws naming the sample, the field and the value unless it is a finite number. */
-function $packNumber(v: unknown, into: Floats, at: number, where: string, kind: string, name: string): void {
-  if (typeof v === 'number' && v - v === 0) {
-    into[at] = v;
-    return;
-  }
-  throw new SampleError(v == null ? \`\${where} is missing \${kind} '\${name}' (a number)\`
-    : \`\${where}: \${kind} '\${name}' must be a finite number, got \${$show(v)}\`, name);
-}
-
-/** Writes one vector or matrix of a sample (row-major); throws naming the sample, the field and the first bad element. */
-function $packArray(v: unknown, size: number, shape: string, into: Floats, at: number, where: string, kind: string, name: string): void {
-  if (typeof v !== 'object' || v === null || (v as ArrayLike<unknown>).length !== size) {
-    throw new SampleError(\`\${where}: \${kind} '\${name}' must be an array of \${size} numbers (shape \${shape}), got \${v == null ? 'none' : $show(v)}\`, name);
-  }
-  const a = v as ArrayLike<unknown>;
-  for (let k = 0; k < size; k++) {
-    const e = a[k];
-    if (typeof e !== 'number' || e - e !== 0) throw new SampleError(\`\${where}: \${kind} '\${name}' element \${k} must be a finite number, got \${$show(e)}\`, name);
-    into[at + k] = e;
-  }
-}
-
-function $checkNumberParam(v: unknown, where: string, name: string): void {
-  if (typeof v !== 'number') throw new SampleError(\`\${where}.\${name} must be a number, got \${$show(v)}\`, name);
-}
-
-/** (Called when \`v\` is not a Floats of \`size\`): throws unless it is the other float array type, of \`size\`. */
-function $checkArrayParam(v: unknown, size: number, shape: string, where: string, name: string): void {
-  if (!$isFloats(v) || v.length !== size) throw new SampleError(\`\${where}.\${name} must be a Float64Array or Float32Array of \${size} values (shape \${shape}), got \${$show(v)}\`, name);
-}
 
 function $checkRate(where: string, lr: unknown): void {
   if (typeof lr !== 'number' || lr - lr !== 0) throw new SampleError(\`\${where}: learningRate must be a finite number, got \${$show(lr)}\`);
@@ -188,21 +144,21 @@ export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats;
  */
 export interface FitOptions {
   /** Passes over the data: a non-negative integer (default 100). */
-  readonly epochs?: number;
+  readonly epochs?: number | undefined;
   /** Step size: a finite number >= 0 (default 0.01). */
-  readonly learningRate?: number;
+  readonly learningRate?: number | undefined;
   /** Samples per step, a positive integer; gradients are averaged over the batch (default 1: plain SGD). */
-  readonly batchSize?: number;
+  readonly batchSize?: number | undefined;
   /** Shuffle the samples each epoch with this seed (an integer); no shuffling when undefined. */
-  readonly shuffleSeed?: number;
+  readonly shuffleSeed?: number | undefined;
   /** Stop when an epoch improves the mean loss by less than this fraction of it, a finite number >= 0 (default 0: never). */
-  readonly tolerance?: number;
+  readonly tolerance?: number | undefined;
   /** The divergence guard's factor (see above), a number > 0, Infinity to stop only on non-finite losses (default 1e6). */
-  readonly divergence?: number;
+  readonly divergence?: number | undefined;
   /** Parameters to start from (updated in place; every value finite); default initParams(). */
-  readonly params?: Params;
+  readonly params?: Params | undefined;
   /** Called after each epoch; return false to stop. */
-  readonly onEpoch?: (epoch: number, loss: number, params: Params) => boolean | void;
+  readonly onEpoch?: ((epoch: number, loss: number, params: Params) => boolean | void) | undefined;
 }
 
 export interface FitResult {
@@ -253,10 +209,10 @@ export function fitRows(X: Floats, Y: Floats, count: number, options: FitOptions
   const settings = $fitSettings(options, 'fitRows');
   $checkRows('fitRows', X, Y, count, 0);
   for (let i = 0; i < count * INPUT_SIZE; i++) {
-    if (X[i] - X[i] !== 0) throw new SampleError(\`fitRows: X[\${i}] (row \${Math.floor(i / INPUT_SIZE)}, input value \${i % INPUT_SIZE}) is \${X[i]}\`);
+    if (X[i]! - X[i]! !== 0) throw new SampleError(\`fitRows: X[\${i}] (row \${Math.floor(i / INPUT_SIZE)}, input value \${i % INPUT_SIZE}) is \${X[i]}\`);
   }
   for (let i = 0; i < count * TARGET_SIZE; i++) {
-    if (Y[i] - Y[i] !== 0) throw new SampleError(\`fitRows: Y[\${i}] (row \${Math.floor(i / TARGET_SIZE)}, target value \${i % TARGET_SIZE}) is \${Y[i]}\`);
+    if (Y[i]! - Y[i]! !== 0) throw new SampleError(\`fitRows: Y[\${i}] (row \${Math.floor(i / TARGET_SIZE)}, target value \${i % TARGET_SIZE}) is \${Y[i]}\`);
   }
   return $train(X, Y, count, settings, 'fitRows');
 }
@@ -282,10 +238,10 @@ function $train(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSe
   for (let epoch = 0; epoch < epochs; epoch++) {
     let rowsX = X, rowsY = Y;
     if (rand && shuffled) {
-      for (let i = count - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); const t = order[i]; order[i] = order[j]; order[j] = t; }
+      for (let i = count - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); const t = order[i]!; order[i] = order[j]!; order[j] = t; }
       for (let i = 0; i < count; i++) {
-        shuffled.X.set(X.subarray(order[i] * INPUT_SIZE, (order[i] + 1) * INPUT_SIZE), i * INPUT_SIZE);
-        shuffled.Y.set(Y.subarray(order[i] * TARGET_SIZE, (order[i] + 1) * TARGET_SIZE), i * TARGET_SIZE);
+        shuffled.X.set(X.subarray(order[i]! * INPUT_SIZE, (order[i]! + 1) * INPUT_SIZE), i * INPUT_SIZE);
+        shuffled.Y.set(Y.subarray(order[i]! * TARGET_SIZE, (order[i]! + 1) * TARGET_SIZE), i * TARGET_SIZE);
       }
       rowsX = shuffled.X; rowsY = shuffled.Y;
     }
@@ -301,7 +257,7 @@ function $train(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSe
       break;
     }
     $copyInto(good, params);
-    const previous = losses.length ? losses[losses.length - 1] : Infinity;
+    const previous = losses.length ? losses[losses.length - 1]! : Infinity;
     losses.push(mean);
     best = Math.min(best, mean);
     if (o.onEpoch && o.onEpoch(epoch, mean, params) === false) { stopped = 'callback'; break; }
@@ -331,3 +287,57 @@ export function evaluate(params: Params, samples: readonly Sample[]): number {
   if (count === 0) throw new SampleError('evaluate needs at least one sample');
   return $lossSum(params, X, Y, count, 0) / count;
 }`;
+
+
+/**
+ * Run-time helpers that only some models call (random initializers, packing of scalar or
+ * array fields, parameter checks of either kind): the module includes one only where its
+ * model code calls it, so a module has no unused declaration (noUnusedLocals).
+ */
+export const OPTIONAL_RUNTIME: ReadonlyMap<string, string> = new Map([
+  ['$uniform', `function $uniform(rand: () => number, low: number, high: number): number {
+  return low + (high - low) * rand();
+}`],
+  ['$normal', `function $normal(rand: () => number): number {
+  const u = 1 - rand(), v = rand();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}`],
+  ['$fill', `function $fill(n: number, f: () => number): Floats {
+  const a = new Floats(n);
+  for (let i = 0; i < n; i++) a[i] = f();
+  return a;
+}`],
+  ['$packNumber', `/** Writes one number of a sample; throws naming the sample, the field and the value unless it is a finite number. */
+function $packNumber(v: unknown, into: Floats, at: number, where: string, kind: string, name: string): void {
+  if (typeof v === 'number' && v - v === 0) {
+    into[at] = v;
+    return;
+  }
+  throw new SampleError(v == null ? \`\${where} is missing \${kind} '\${name}' (a number)\`
+    : \`\${where}: \${kind} '\${name}' must be a finite number, got \${$show(v)}\`, name);
+}`],
+  ['$packArray', `/** Writes one vector or matrix of a sample (row-major); throws naming the sample, the field and the first bad element. */
+function $packArray(v: unknown, size: number, shape: string, into: Floats, at: number, where: string, kind: string, name: string): void {
+  if (typeof v !== 'object' || v === null || (v as ArrayLike<unknown>).length !== size) {
+    throw new SampleError(\`\${where}: \${kind} '\${name}' must be an array of \${size} numbers (shape \${shape}), got \${v == null ? 'none' : $show(v)}\`, name);
+  }
+  const a = v as ArrayLike<unknown>;
+  for (let k = 0; k < size; k++) {
+    const e = a[k];
+    if (typeof e !== 'number' || e - e !== 0) throw new SampleError(\`\${where}: \${kind} '\${name}' element \${k} must be a finite number, got \${$show(e)}\`, name);
+    into[at + k] = e;
+  }
+}`],
+  ['$checkNumberParam', `function $checkNumberParam(v: unknown, where: string, name: string): void {
+  if (typeof v !== 'number') throw new SampleError(\`\${where}.\${name} must be a number, got \${$show(v)}\`, name);
+}`],
+  ['$checkArrayParam', `/** (Called when \`v\` is not a Floats of \`size\`): throws unless it is the other float array type, of \`size\`. */
+function $checkArrayParam(v: unknown, size: number, shape: string, where: string, name: string): void {
+  if (!$isFloats(v) || v.length !== size) throw new SampleError(\`\${where}.\${name} must be a Float64Array or Float32Array of \${size} values (shape \${shape}), got \${$show(v)}\`, name);
+}`],
+]);
+
+/** The optional helpers that `code` calls (as `$name(`), in a fixed order. */
+export function optionalRuntime(code: string): string {
+  return [...OPTIONAL_RUNTIME].filter(([name]) => code.includes(`${name}(`)).map(([, text]) => text).join('\n\n');
+}
