@@ -817,7 +817,7 @@ function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: n
     if (value === value) st.step++;
     return value;
   }
-  const value = $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
+  const value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
   let c = 1;
   if (h.clip !== Infinity) {
     const norm = Math.sqrt($squaredNorm($acc));
@@ -830,98 +830,102 @@ function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: n
 
 /** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
 function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
   const { l2 } = h;
   void t;
   const keep = 1 - lr * h.decay;
-  let s = loss - loss;
-  { const w = p.layer1_W, d = g.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; s += (p1) * 0; } }
-  { const w = p.layer1_b, d = g.layer1_b; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; s += (p1) * 0; } }
-  { const w = p.layer2_W, d = g.layer2_W; for (let k = 0; k < 24; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; s += (p1) * 0; } }
-  { const w = p.layer2_b, d = g.layer2_b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; s += (p1) * 0; } }
-  if (s !== 0) {
-    g.layer1_W.fill(0);
-    g.layer1_b.fill(0);
-    g.layer2_W.fill(0);
-    g.layer2_b.fill(0);
+  let s = 0;
+  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
+  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
+  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W; for (let k = 0; k < 24; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
+  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
     return false;
   }
-  { const w = p.layer1_W, d = g.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w[k] = p1; d[k] = 0; } }
-  { const w = p.layer1_b, d = g.layer1_b; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w[k] = p1; d[k] = 0; } }
-  { const w = p.layer2_W, d = g.layer2_W; for (let k = 0; k < 24; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w[k] = p1; d[k] = 0; } }
-  { const w = p.layer2_b, d = g.layer2_b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w[k] = p1; d[k] = 0; } }
   return true;
 }
 
 /** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
 function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
   const { l2, mu, nesterov } = h;
   void t;
   const keep = 1 - lr * h.decay;
-  let s = loss - loss;
-  { const w = p.layer1_W, d = g.layer1_W, M = m.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); s += (p1) * 0 + (m1) * 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, M = m.layer1_b; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); s += (p1) * 0 + (m1) * 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, M = m.layer2_W; for (let k = 0; k < 24; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); s += (p1) * 0 + (m1) * 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, M = m.layer2_b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); s += (p1) * 0 + (m1) * 0; } }
-  if (s !== 0) {
-    g.layer1_W.fill(0);
-    g.layer1_b.fill(0);
-    g.layer2_W.fill(0);
-    g.layer2_b.fill(0);
+  let s = 0;
+  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
+  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
+  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W; for (let k = 0; k < 24; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
+  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
     return false;
   }
-  { const w = p.layer1_W, d = g.layer1_W, M = m.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); M[k] = m1; w[k] = p1; d[k] = 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, M = m.layer1_b; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); M[k] = m1; w[k] = p1; d[k] = 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, M = m.layer2_W; for (let k = 0; k < 24; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); M[k] = m1; w[k] = p1; d[k] = 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, M = m.layer2_b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); M[k] = m1; w[k] = p1; d[k] = 0; } }
   return true;
 }
 
 /** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
 function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
   const { l2, b1, b2, eps } = h;
   const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
   const keep = 1 - lr * h.decay;
-  let s = loss - loss;
-  { const w = p.layer1_W, d = g.layer1_W, M = m.layer1_W, V = v.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, M = m.layer1_b, V = v.layer1_b; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, M = m.layer2_W, V = v.layer2_W; for (let k = 0; k < 24; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, M = m.layer2_b, V = v.layer2_b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  if (s !== 0) {
-    g.layer1_W.fill(0);
-    g.layer1_b.fill(0);
-    g.layer2_W.fill(0);
-    g.layer2_b.fill(0);
+  let s = 0;
+  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
+  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
+  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W, V = v.layer2_W, v0 = $oldV.layer2_W; for (let k = 0; k < 24; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
+  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b, V = v.layer2_b, v0 = $oldV.layer2_b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
+    $copyInto(v, $oldV);
     return false;
   }
-  { const w = p.layer1_W, d = g.layer1_W, M = m.layer1_W, V = v.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); M[k] = m1; V[k] = v1; w[k] = p1; d[k] = 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, M = m.layer1_b, V = v.layer1_b; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); M[k] = m1; V[k] = v1; w[k] = p1; d[k] = 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, M = m.layer2_W, V = v.layer2_W; for (let k = 0; k < 24; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); M[k] = m1; V[k] = v1; w[k] = p1; d[k] = 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, M = m.layer2_b, V = v.layer2_b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); M[k] = m1; V[k] = v1; w[k] = p1; d[k] = 0; } }
   return true;
 }
 
 /** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
 function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
   const { l2, mu, rho, eps } = h;
   void t;
   const keep = 1 - lr * h.decay;
-  let s = loss - loss;
-  { const w = p.layer1_W, d = g.layer1_W, M = m.layer1_W, V = v.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, M = m.layer1_b, V = v.layer1_b; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, M = m.layer2_W, V = v.layer2_W; for (let k = 0; k < 24; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, M = m.layer2_b, V = v.layer2_b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  if (s !== 0) {
-    g.layer1_W.fill(0);
-    g.layer1_b.fill(0);
-    g.layer2_W.fill(0);
-    g.layer2_b.fill(0);
+  let s = 0;
+  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
+  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
+  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W, V = v.layer2_W, v0 = $oldV.layer2_W; for (let k = 0; k < 24; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
+  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b, V = v.layer2_b, v0 = $oldV.layer2_b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
+    $copyInto(v, $oldV);
     return false;
   }
-  { const w = p.layer1_W, d = g.layer1_W, M = m.layer1_W, V = v.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; M[k] = m1; V[k] = v1; w[k] = p1; d[k] = 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, M = m.layer1_b, V = v.layer1_b; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; M[k] = m1; V[k] = v1; w[k] = p1; d[k] = 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, M = m.layer2_W, V = v.layer2_W; for (let k = 0; k < 24; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; M[k] = m1; V[k] = v1; w[k] = p1; d[k] = 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, M = m.layer2_b, V = v.layer2_b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; M[k] = m1; V[k] = v1; w[k] = p1; d[k] = 0; } }
   return true;
+}
+
+/** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
+const $oldP = zeroParams(), $oldM = zeroParams(), $oldV = zeroParams();
+
+/** `g <- 0`. */
+function $clear(g: Params): void {
+  g.layer1_W.fill(0);
+  g.layer1_b.fill(0);
+  g.layer2_W.fill(0);
+  g.layer2_b.fill(0);
 }
 
 /** The squared l2 norm of every value of `g` (for clipping by global norm). */

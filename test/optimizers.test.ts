@@ -230,7 +230,7 @@ describe("each optimizer matches TF.js's (float32) to 1e-5 relative after 100 st
 describe('a refused step changes nothing', () => {
   for (const lowering of ['unrolled', 'loops'] as const) {
     for (const kind of ['sgd', 'momentum', 'adam', 'adamw', 'rmsprop'] as const) {
-      it(`${kind}, ${lowering}: a NaN gradient leaves the parameters, the optimizer state and its step count as they were`, () => {
+      it(`${kind}, ${lowering}: a NaN gradient or an overflowing update leaves the parameters, the optimizer state and its step count as they were`, () => {
         const mod = modules.get(lowering)!;
         const p = start(mod);
         const state = mod.initOptimizer(p, { kind, weightDecay: kind === 'sgd' ? 0.01 : undefined, clipNorm: kind === 'momentum' ? 1 : undefined } as OptimizerOptions);
@@ -248,6 +248,16 @@ describe('a refused step changes nothing', () => {
         expect(state.m).toEqual(before.m);
         expect(state.v).toEqual(before.v);
         expect(state.step).toBe(before.step);
+        // Finite loss and gradient, but an update that overflows part way through the
+        // parameters: the values already written are put back.
+        const wild = mod.initOptimizer(p, { kind, learningRate: 10, weightDecay: 1e308 });
+        for (const count of [1, 4]) {
+          expect(() => mod.stepBatch(p, x, y, count, wild, 0)).toThrow(new RegExp(`step not taken, the parameters are unchanged: the ${kind} update overflows`));
+        }
+        expect(p).toEqual(before.p);
+        expect(wild.step).toBe(0);
+        expect(wild.m ? Object.values(wild.m).every((a) => (a as Float64Array).every((e) => e === 0)) : true).toBe(true);
+        expect(wild.v ? Object.values(wild.v).every((a) => (a as Float64Array).every((e) => e === 0)) : true).toBe(true);
         // A NaN in the state is named and refused too.
         if (state.m) {
           (state.m.layer2_b as Float64Array)[0] = NaN;

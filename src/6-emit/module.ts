@@ -4,8 +4,10 @@
  * Guarantees: the module has no imports and no runtime dependency; it exports typed
  * `Params`, `Inputs`, `Targets`, `Outputs` (names as the user wrote them), `initParams`,
  * `forward`, `loss`, `gradient` (its doc comment gives each derived formula), `step`
- * (update fused into the backward pass in the unrolled lowering), minibatch
- * `gradientBatch`/`stepBatch`, and a trainer (`fit`, `predict`, `evaluate`); every entry
+ * (plain SGD fused into the backward pass in the unrolled lowering), minibatch
+ * `gradientBatch`/`stepBatch`, the optimizers of optimizers.ts (`initOptimizer`, an
+ * OptimizerState accepted by `step`, `stepBatch` and `fit`), and a trainer (`fit`,
+ * `predict`, `evaluate`); every entry
  * point checks its arguments (runtime.ts) and every training step is all or nothing: a
  * step whose loss or any new parameter is not finite leaves the parameters unchanged; it starts with a header naming its source and
  * saying it must not be edited; identical input gives byte-identical output; it passes

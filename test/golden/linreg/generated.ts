@@ -781,7 +781,7 @@ function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: n
     if (value === value) st.step++;
     return value;
   }
-  const value = $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
+  const value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
   let c = 1;
   if (h.clip !== Infinity) {
     const norm = Math.sqrt($squaredNorm($acc));
@@ -794,62 +794,87 @@ function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: n
 
 /** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
 function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
   const { l2 } = h;
   void t;
   const keep = 1 - lr * h.decay;
-  let s = loss - loss;
-  { const wk = p.w, gk = c * g.w + l2 * wk; const p1 = wk * keep - lr * gk; s += (p1) * 0; }
-  if (s !== 0) {
-    g.w = 0;
+  let s = 0;
+  { const wk = p.w, gk = c * g.w + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.w = wk; p.w = p1; g.w = 0; s += (p1) * 0; }
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
     return false;
   }
-  { const wk = p.w, gk = c * g.w + l2 * wk; const p1 = wk * keep - lr * gk; p.w = p1; g.w = 0; }
   return true;
 }
 
 /** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
 function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
   const { l2, mu, nesterov } = h;
   void t;
   const keep = 1 - lr * h.decay;
-  let s = loss - loss;
-  { const wk = p.w, gk = c * g.w + l2 * wk; const mk = m.w; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); s += (p1) * 0 + (m1) * 0; }
-  if (s !== 0) {
-    g.w = 0;
+  let s = 0;
+  { const wk = p.w, gk = c * g.w + l2 * wk; const mk = m.w; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.w = wk; p.w = p1; g.w = 0; $oldM.w = mk; m.w = m1; s += (p1) * 0 + (m1) * 0; }
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
     return false;
   }
-  { const wk = p.w, gk = c * g.w + l2 * wk; const mk = m.w; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); m.w = m1; p.w = p1; g.w = 0; }
   return true;
 }
 
 /** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
 function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
   const { l2, b1, b2, eps } = h;
   const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
   const keep = 1 - lr * h.decay;
-  let s = loss - loss;
-  { const wk = p.w, gk = c * g.w + l2 * wk; const mk = m.w; const vk = v.w; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  if (s !== 0) {
-    g.w = 0;
+  let s = 0;
+  { const wk = p.w, gk = c * g.w + l2 * wk; const mk = m.w; const vk = v.w; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.w = wk; p.w = p1; g.w = 0; $oldM.w = mk; m.w = m1; $oldV.w = vk; v.w = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
+    $copyInto(v, $oldV);
     return false;
   }
-  { const wk = p.w, gk = c * g.w + l2 * wk; const mk = m.w; const vk = v.w; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); m.w = m1; v.w = v1; p.w = p1; g.w = 0; }
   return true;
 }
 
 /** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
 function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
   const { l2, mu, rho, eps } = h;
   void t;
   const keep = 1 - lr * h.decay;
-  let s = loss - loss;
-  { const wk = p.w, gk = c * g.w + l2 * wk; const mk = m.w; const vk = v.w; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  if (s !== 0) {
-    g.w = 0;
+  let s = 0;
+  { const wk = p.w, gk = c * g.w + l2 * wk; const mk = m.w; const vk = v.w; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.w = wk; p.w = p1; g.w = 0; $oldM.w = mk; m.w = m1; $oldV.w = vk; v.w = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
+    $copyInto(v, $oldV);
     return false;
   }
-  { const wk = p.w, gk = c * g.w + l2 * wk; const mk = m.w; const vk = v.w; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; m.w = m1; v.w = v1; p.w = p1; g.w = 0; }
   return true;
+}
+
+/** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
+const $oldP = zeroParams(), $oldM = zeroParams(), $oldV = zeroParams();
+
+/** `g <- 0`. */
+function $clear(g: Params): void {
+  g.w = 0;
 }
 
 /** The squared l2 norm of every value of `g` (for clipping by global norm). */

@@ -856,7 +856,7 @@ function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: n
     if (value === value) st.step++;
     return value;
   }
-  const value = $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
+  const value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
   let c = 1;
   if (h.clip !== Infinity) {
     const norm = Math.sqrt($squaredNorm($acc));
@@ -869,158 +869,127 @@ function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: n
 
 /** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
 function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
   const { l2 } = h;
   void t;
   const keep = 1 - lr * h.decay;
-  let s = loss - loss;
-  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const p1 = wk * keep - lr * gk; s += (p1) * 0; }
-  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const p1 = wk * keep - lr * gk; s += (p1) * 0; }
-  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const p1 = wk * keep - lr * gk; s += (p1) * 0; }
-  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const p1 = wk * keep - lr * gk; s += (p1) * 0; }
-  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const p1 = wk * keep - lr * gk; s += (p1) * 0; }
-  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const p1 = wk * keep - lr * gk; s += (p1) * 0; }
-  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const p1 = wk * keep - lr * gk; s += (p1) * 0; }
-  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const p1 = wk * keep - lr * gk; s += (p1) * 0; }
-  { const wk = p.c, gk = c * g.c + l2 * wk; const p1 = wk * keep - lr * gk; s += (p1) * 0; }
-  if (s !== 0) {
-    g.w11 = 0;
-    g.w12 = 0;
-    g.b1 = 0;
-    g.w21 = 0;
-    g.w22 = 0;
-    g.b2 = 0;
-    g.v1 = 0;
-    g.v2 = 0;
-    g.c = 0;
+  let s = 0;
+  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.w11 = wk; p.w11 = p1; g.w11 = 0; s += (p1) * 0; }
+  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.w12 = wk; p.w12 = p1; g.w12 = 0; s += (p1) * 0; }
+  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.b1 = wk; p.b1 = p1; g.b1 = 0; s += (p1) * 0; }
+  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.w21 = wk; p.w21 = p1; g.w21 = 0; s += (p1) * 0; }
+  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.w22 = wk; p.w22 = p1; g.w22 = 0; s += (p1) * 0; }
+  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.b2 = wk; p.b2 = p1; g.b2 = 0; s += (p1) * 0; }
+  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.v1 = wk; p.v1 = p1; g.v1 = 0; s += (p1) * 0; }
+  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.v2 = wk; p.v2 = p1; g.v2 = 0; s += (p1) * 0; }
+  { const wk = p.c, gk = c * g.c + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.c = wk; p.c = p1; g.c = 0; s += (p1) * 0; }
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
     return false;
   }
-  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const p1 = wk * keep - lr * gk; p.w11 = p1; g.w11 = 0; }
-  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const p1 = wk * keep - lr * gk; p.w12 = p1; g.w12 = 0; }
-  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const p1 = wk * keep - lr * gk; p.b1 = p1; g.b1 = 0; }
-  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const p1 = wk * keep - lr * gk; p.w21 = p1; g.w21 = 0; }
-  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const p1 = wk * keep - lr * gk; p.w22 = p1; g.w22 = 0; }
-  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const p1 = wk * keep - lr * gk; p.b2 = p1; g.b2 = 0; }
-  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const p1 = wk * keep - lr * gk; p.v1 = p1; g.v1 = 0; }
-  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const p1 = wk * keep - lr * gk; p.v2 = p1; g.v2 = 0; }
-  { const wk = p.c, gk = c * g.c + l2 * wk; const p1 = wk * keep - lr * gk; p.c = p1; g.c = 0; }
   return true;
 }
 
 /** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
 function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
   const { l2, mu, nesterov } = h;
   void t;
   const keep = 1 - lr * h.decay;
-  let s = loss - loss;
-  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); s += (p1) * 0 + (m1) * 0; }
-  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const mk = m.w12; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); s += (p1) * 0 + (m1) * 0; }
-  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const mk = m.b1; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); s += (p1) * 0 + (m1) * 0; }
-  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const mk = m.w21; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); s += (p1) * 0 + (m1) * 0; }
-  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const mk = m.w22; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); s += (p1) * 0 + (m1) * 0; }
-  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const mk = m.b2; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); s += (p1) * 0 + (m1) * 0; }
-  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const mk = m.v1; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); s += (p1) * 0 + (m1) * 0; }
-  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const mk = m.v2; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); s += (p1) * 0 + (m1) * 0; }
-  { const wk = p.c, gk = c * g.c + l2 * wk; const mk = m.c; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); s += (p1) * 0 + (m1) * 0; }
-  if (s !== 0) {
-    g.w11 = 0;
-    g.w12 = 0;
-    g.b1 = 0;
-    g.w21 = 0;
-    g.w22 = 0;
-    g.b2 = 0;
-    g.v1 = 0;
-    g.v2 = 0;
-    g.c = 0;
+  let s = 0;
+  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.w11 = wk; p.w11 = p1; g.w11 = 0; $oldM.w11 = mk; m.w11 = m1; s += (p1) * 0 + (m1) * 0; }
+  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const mk = m.w12; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.w12 = wk; p.w12 = p1; g.w12 = 0; $oldM.w12 = mk; m.w12 = m1; s += (p1) * 0 + (m1) * 0; }
+  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const mk = m.b1; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.b1 = wk; p.b1 = p1; g.b1 = 0; $oldM.b1 = mk; m.b1 = m1; s += (p1) * 0 + (m1) * 0; }
+  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const mk = m.w21; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.w21 = wk; p.w21 = p1; g.w21 = 0; $oldM.w21 = mk; m.w21 = m1; s += (p1) * 0 + (m1) * 0; }
+  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const mk = m.w22; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.w22 = wk; p.w22 = p1; g.w22 = 0; $oldM.w22 = mk; m.w22 = m1; s += (p1) * 0 + (m1) * 0; }
+  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const mk = m.b2; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.b2 = wk; p.b2 = p1; g.b2 = 0; $oldM.b2 = mk; m.b2 = m1; s += (p1) * 0 + (m1) * 0; }
+  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const mk = m.v1; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.v1 = wk; p.v1 = p1; g.v1 = 0; $oldM.v1 = mk; m.v1 = m1; s += (p1) * 0 + (m1) * 0; }
+  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const mk = m.v2; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.v2 = wk; p.v2 = p1; g.v2 = 0; $oldM.v2 = mk; m.v2 = m1; s += (p1) * 0 + (m1) * 0; }
+  { const wk = p.c, gk = c * g.c + l2 * wk; const mk = m.c; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.c = wk; p.c = p1; g.c = 0; $oldM.c = mk; m.c = m1; s += (p1) * 0 + (m1) * 0; }
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
     return false;
   }
-  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); m.w11 = m1; p.w11 = p1; g.w11 = 0; }
-  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const mk = m.w12; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); m.w12 = m1; p.w12 = p1; g.w12 = 0; }
-  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const mk = m.b1; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); m.b1 = m1; p.b1 = p1; g.b1 = 0; }
-  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const mk = m.w21; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); m.w21 = m1; p.w21 = p1; g.w21 = 0; }
-  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const mk = m.w22; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); m.w22 = m1; p.w22 = p1; g.w22 = 0; }
-  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const mk = m.b2; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); m.b2 = m1; p.b2 = p1; g.b2 = 0; }
-  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const mk = m.v1; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); m.v1 = m1; p.v1 = p1; g.v1 = 0; }
-  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const mk = m.v2; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); m.v2 = m1; p.v2 = p1; g.v2 = 0; }
-  { const wk = p.c, gk = c * g.c + l2 * wk; const mk = m.c; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); m.c = m1; p.c = p1; g.c = 0; }
   return true;
 }
 
 /** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
 function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
   const { l2, b1, b2, eps } = h;
   const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
   const keep = 1 - lr * h.decay;
-  let s = loss - loss;
-  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const vk = v.w11; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const mk = m.w12; const vk = v.w12; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const mk = m.b1; const vk = v.b1; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const mk = m.w21; const vk = v.w21; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const mk = m.w22; const vk = v.w22; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const mk = m.b2; const vk = v.b2; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const mk = m.v1; const vk = v.v1; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const mk = m.v2; const vk = v.v2; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.c, gk = c * g.c + l2 * wk; const mk = m.c; const vk = v.c; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  if (s !== 0) {
-    g.w11 = 0;
-    g.w12 = 0;
-    g.b1 = 0;
-    g.w21 = 0;
-    g.w22 = 0;
-    g.b2 = 0;
-    g.v1 = 0;
-    g.v2 = 0;
-    g.c = 0;
+  let s = 0;
+  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const vk = v.w11; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.w11 = wk; p.w11 = p1; g.w11 = 0; $oldM.w11 = mk; m.w11 = m1; $oldV.w11 = vk; v.w11 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const mk = m.w12; const vk = v.w12; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.w12 = wk; p.w12 = p1; g.w12 = 0; $oldM.w12 = mk; m.w12 = m1; $oldV.w12 = vk; v.w12 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const mk = m.b1; const vk = v.b1; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.b1 = wk; p.b1 = p1; g.b1 = 0; $oldM.b1 = mk; m.b1 = m1; $oldV.b1 = vk; v.b1 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const mk = m.w21; const vk = v.w21; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.w21 = wk; p.w21 = p1; g.w21 = 0; $oldM.w21 = mk; m.w21 = m1; $oldV.w21 = vk; v.w21 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const mk = m.w22; const vk = v.w22; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.w22 = wk; p.w22 = p1; g.w22 = 0; $oldM.w22 = mk; m.w22 = m1; $oldV.w22 = vk; v.w22 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const mk = m.b2; const vk = v.b2; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.b2 = wk; p.b2 = p1; g.b2 = 0; $oldM.b2 = mk; m.b2 = m1; $oldV.b2 = vk; v.b2 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const mk = m.v1; const vk = v.v1; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.v1 = wk; p.v1 = p1; g.v1 = 0; $oldM.v1 = mk; m.v1 = m1; $oldV.v1 = vk; v.v1 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const mk = m.v2; const vk = v.v2; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.v2 = wk; p.v2 = p1; g.v2 = 0; $oldM.v2 = mk; m.v2 = m1; $oldV.v2 = vk; v.v2 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.c, gk = c * g.c + l2 * wk; const mk = m.c; const vk = v.c; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.c = wk; p.c = p1; g.c = 0; $oldM.c = mk; m.c = m1; $oldV.c = vk; v.c = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
+    $copyInto(v, $oldV);
     return false;
   }
-  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const vk = v.w11; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); m.w11 = m1; v.w11 = v1; p.w11 = p1; g.w11 = 0; }
-  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const mk = m.w12; const vk = v.w12; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); m.w12 = m1; v.w12 = v1; p.w12 = p1; g.w12 = 0; }
-  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const mk = m.b1; const vk = v.b1; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); m.b1 = m1; v.b1 = v1; p.b1 = p1; g.b1 = 0; }
-  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const mk = m.w21; const vk = v.w21; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); m.w21 = m1; v.w21 = v1; p.w21 = p1; g.w21 = 0; }
-  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const mk = m.w22; const vk = v.w22; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); m.w22 = m1; v.w22 = v1; p.w22 = p1; g.w22 = 0; }
-  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const mk = m.b2; const vk = v.b2; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); m.b2 = m1; v.b2 = v1; p.b2 = p1; g.b2 = 0; }
-  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const mk = m.v1; const vk = v.v1; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); m.v1 = m1; v.v1 = v1; p.v1 = p1; g.v1 = 0; }
-  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const mk = m.v2; const vk = v.v2; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); m.v2 = m1; v.v2 = v1; p.v2 = p1; g.v2 = 0; }
-  { const wk = p.c, gk = c * g.c + l2 * wk; const mk = m.c; const vk = v.c; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); m.c = m1; v.c = v1; p.c = p1; g.c = 0; }
   return true;
 }
 
 /** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
 function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
   const { l2, mu, rho, eps } = h;
   void t;
   const keep = 1 - lr * h.decay;
-  let s = loss - loss;
-  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const vk = v.w11; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const mk = m.w12; const vk = v.w12; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const mk = m.b1; const vk = v.b1; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const mk = m.w21; const vk = v.w21; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const mk = m.w22; const vk = v.w22; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const mk = m.b2; const vk = v.b2; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const mk = m.v1; const vk = v.v1; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const mk = m.v2; const vk = v.v2; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.c, gk = c * g.c + l2 * wk; const mk = m.c; const vk = v.c; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  if (s !== 0) {
-    g.w11 = 0;
-    g.w12 = 0;
-    g.b1 = 0;
-    g.w21 = 0;
-    g.w22 = 0;
-    g.b2 = 0;
-    g.v1 = 0;
-    g.v2 = 0;
-    g.c = 0;
+  let s = 0;
+  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const vk = v.w11; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.w11 = wk; p.w11 = p1; g.w11 = 0; $oldM.w11 = mk; m.w11 = m1; $oldV.w11 = vk; v.w11 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const mk = m.w12; const vk = v.w12; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.w12 = wk; p.w12 = p1; g.w12 = 0; $oldM.w12 = mk; m.w12 = m1; $oldV.w12 = vk; v.w12 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const mk = m.b1; const vk = v.b1; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.b1 = wk; p.b1 = p1; g.b1 = 0; $oldM.b1 = mk; m.b1 = m1; $oldV.b1 = vk; v.b1 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const mk = m.w21; const vk = v.w21; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.w21 = wk; p.w21 = p1; g.w21 = 0; $oldM.w21 = mk; m.w21 = m1; $oldV.w21 = vk; v.w21 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const mk = m.w22; const vk = v.w22; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.w22 = wk; p.w22 = p1; g.w22 = 0; $oldM.w22 = mk; m.w22 = m1; $oldV.w22 = vk; v.w22 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const mk = m.b2; const vk = v.b2; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.b2 = wk; p.b2 = p1; g.b2 = 0; $oldM.b2 = mk; m.b2 = m1; $oldV.b2 = vk; v.b2 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const mk = m.v1; const vk = v.v1; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.v1 = wk; p.v1 = p1; g.v1 = 0; $oldM.v1 = mk; m.v1 = m1; $oldV.v1 = vk; v.v1 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const mk = m.v2; const vk = v.v2; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.v2 = wk; p.v2 = p1; g.v2 = 0; $oldM.v2 = mk; m.v2 = m1; $oldV.v2 = vk; v.v2 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.c, gk = c * g.c + l2 * wk; const mk = m.c; const vk = v.c; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.c = wk; p.c = p1; g.c = 0; $oldM.c = mk; m.c = m1; $oldV.c = vk; v.c = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
+    $copyInto(v, $oldV);
     return false;
   }
-  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const vk = v.w11; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; m.w11 = m1; v.w11 = v1; p.w11 = p1; g.w11 = 0; }
-  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const mk = m.w12; const vk = v.w12; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; m.w12 = m1; v.w12 = v1; p.w12 = p1; g.w12 = 0; }
-  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const mk = m.b1; const vk = v.b1; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; m.b1 = m1; v.b1 = v1; p.b1 = p1; g.b1 = 0; }
-  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const mk = m.w21; const vk = v.w21; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; m.w21 = m1; v.w21 = v1; p.w21 = p1; g.w21 = 0; }
-  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const mk = m.w22; const vk = v.w22; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; m.w22 = m1; v.w22 = v1; p.w22 = p1; g.w22 = 0; }
-  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const mk = m.b2; const vk = v.b2; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; m.b2 = m1; v.b2 = v1; p.b2 = p1; g.b2 = 0; }
-  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const mk = m.v1; const vk = v.v1; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; m.v1 = m1; v.v1 = v1; p.v1 = p1; g.v1 = 0; }
-  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const mk = m.v2; const vk = v.v2; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; m.v2 = m1; v.v2 = v1; p.v2 = p1; g.v2 = 0; }
-  { const wk = p.c, gk = c * g.c + l2 * wk; const mk = m.c; const vk = v.c; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; m.c = m1; v.c = v1; p.c = p1; g.c = 0; }
   return true;
+}
+
+/** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
+const $oldP = zeroParams(), $oldM = zeroParams(), $oldV = zeroParams();
+
+/** `g <- 0`. */
+function $clear(g: Params): void {
+  g.w11 = 0;
+  g.w12 = 0;
+  g.b1 = 0;
+  g.w21 = 0;
+  g.w22 = 0;
+  g.b2 = 0;
+  g.v1 = 0;
+  g.v2 = 0;
+  g.c = 0;
 }
 
 /** The squared l2 norm of every value of `g` (for clipping by global norm). */
