@@ -8,7 +8,7 @@
  * the optimizer state and its step count unchanged.
  */
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile, defineModel, type GeneratedModule, type OptimizerOptions, type OptimizerState } from '../src/index.js';
 
 // ---- The net: 2-3-1, tanh hidden layer, linear output, mean squared error. ----
@@ -114,6 +114,15 @@ function refTrajectory(o: RefOptions, batch: number): { params: Arrays[]; losses
   return { params, losses };
 }
 
+/** Worst error seen per comparison, printed at the end (the tolerances actually reached). */
+const worst = new Map<string, { error: number; where: string }>();
+const note = (what: string, error: number, where: string) => {
+  if (error >= (worst.get(what)?.error ?? -1)) worst.set(what, { error, where });
+};
+afterAll(() => {
+  console.log(['optimizers.test: worst errors', ...[...worst].map(([k, v]) => `  ${k.padEnd(44)} ${v.error.toExponential(2)}  (${v.where})`)].join('\n'));
+});
+
 // ---- gradc ----
 const modules = new Map<string, GeneratedModule>();
 beforeAll(() => {
@@ -176,7 +185,9 @@ describe('each optimizer follows the float64 reference to 1e-12 over 100 steps',
           const mod = modules.get(lowering)!;
           const got = gradcTrajectory(mod, c.options, batch);
           const want = refTrajectory(c.ref, batch);
-          expect(maxError(got.params, want.params)).toBeLessThan(1e-12);
+          const error = maxError(got.params, want.params);
+          note('params vs float64 reference (abs, floor 1)', error, `${c.name}, ${lowering}, batch ${batch}`);
+          expect(error).toBeLessThan(1e-12);
           got.losses.forEach((l, t) => expect(Math.abs(l - want.losses[t])).toBeLessThan(1e-12 * Math.max(1, want.losses[t])));
           expect(got.state.step).toBe(STEPS);
           // The trajectory really moves (a test that cannot fail by standing still).
@@ -220,6 +231,7 @@ describe("each optimizer matches TF.js's (float32) to 1e-5 relative after 100 st
           const want = tfTrajectory(c.tfjs!, batch);
           const scale = Math.max(...want.flat().map(Math.abs));
           const err = Math.max(...got.flat().map((x, i) => Math.abs(x - want.flat()[i]) / scale));
+          note('params vs TF.js float32 (relative to max |p|)', err, `${c.name}, ${lowering}, batch ${batch}`);
           expect(err).toBeLessThan(1e-5);
         });
       }
