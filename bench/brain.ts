@@ -19,13 +19,13 @@ import brain from 'brain.js';
 import { LEARNING_RATE, TIMING, type Net, type Timing } from './setup.js';
 
 /** Training samples per second of brain.js on the rows of X, Y. */
-export function measureBrain(net: Net, X: Float64Array, Y: Float64Array, rows: number, timing: Timing = TIMING): number {
+export function measureBrain(net: Net, X: Float64Array, Y: Float64Array, rows: number, timing: Timing = TIMING, extra: Readonly<Record<string, unknown>> = {}): number {
   const data = Array.from({ length: rows }, (_, i) => ({
     input: Array.from(X.subarray(i * net.inputs, (i + 1) * net.inputs)),
     output: Array.from(Y.subarray(i * net.outputs, (i + 1) * net.outputs)),
   }));
   const nn = new brain.NeuralNetwork({ hiddenLayers: [net.hidden], activation: 'tanh' });
-  const options = (ms: number) => ({ iterations: 1e9, errorThresh: 1e-12, learningRate: LEARNING_RATE, timeout: ms });
+  const options = (ms: number) => ({ iterations: 1e9, errorThresh: 1e-12, learningRate: LEARNING_RATE, timeout: ms, ...extra });
   nn.train(data, options(timing.warmupMs));
   let best = 0;
   for (let w = 0; w < timing.windows; w++) {

@@ -45,7 +45,7 @@ export interface TfTrainer {
 }
 
 /** A trainer on the current backend; `X`, `Y` are `rows` rows, cut into tensors of `batch` rows. */
-export function tfTrainer(net: Net, w: Weights, X: Float64Array, Y: Float64Array, rows: number, batch: number, variant: Variant): TfTrainer {
+export function tfTrainer(net: Net, w: Weights, X: Float64Array, Y: Float64Array, rows: number, batch: number, variant: Variant, makeOptimizer: () => tf.Optimizer = () => tf.train.sgd(LEARNING_RATE)): TfTrainer {
   // TF.js takes Float32Array (float32 is its only float type), not Float64Array; it
   // multiplies x [batch x in] by W [in x out], so the shared [out x in] weights are transposed.
   const f32 = (a: Float64Array) => Float32Array.from(a);
@@ -66,7 +66,7 @@ export function tfTrainer(net: Net, w: Weights, X: Float64Array, Y: Float64Array
         tf.layers.dense({ units: net.outputs, weights: [tf.tensor2d(W2, [net.hidden, net.outputs]), tf.tensor1d(f32(w.b2))] }),
       ],
     });
-    model.compile({ optimizer: tf.train.sgd(LEARNING_RATE), loss: 'meanSquaredError' });
+    model.compile({ optimizer: makeOptimizer(), loss: 'meanSquaredError' });
     const firstLoss = tf.tidy(() => (model.evaluate(xs[0], ys[0], { batchSize: batch }) as tf.Scalar).dataSync()[0]);
     return {
       step: (i) => model.trainOnBatch(xs[i % batches], ys[i % batches]),
@@ -89,7 +89,7 @@ export function tfTrainer(net: Net, w: Weights, X: Float64Array, Y: Float64Array
     ? (x: tf.Tensor2D, W: tf.Variable, b: tf.Variable): tf.Tensor2D => tf.fused.matMul({ a: x, b: W as tf.Tensor2D, bias: b }) as tf.Tensor2D
     : (x: tf.Tensor2D, W: tf.Variable, b: tf.Variable): tf.Tensor2D => tf.add(tf.matMul(x, W as tf.Tensor2D), b);
   const losses = xs.map((x, k) => () => tf.losses.meanSquaredError(ys[k], dense(tf.tanh(dense(x, vW1, vb1)), vW2, vb2)) as tf.Scalar);
-  const optimizer = tf.train.sgd(LEARNING_RATE);
+  const optimizer = makeOptimizer();
   const firstLoss = tf.tidy(() => optimizer.minimize(losses[0], true, vars)!.dataSync()[0]);
   return {
     step: (i) => { tf.tidy(() => { optimizer.minimize(losses[i % batches], false, vars); }); },

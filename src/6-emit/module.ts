@@ -4,8 +4,10 @@
  * Guarantees: the module has no imports and no runtime dependency; it exports typed
  * `Params`, `Inputs`, `Targets`, `Outputs` (names as the user wrote them), `initParams`,
  * `forward`, `loss`, `gradient` (its doc comment gives each derived formula), `step`
- * (update fused into the backward pass in the unrolled lowering), minibatch
- * `gradientBatch`/`stepBatch`, and a trainer (`fit`, `predict`, `evaluate`); every entry
+ * (plain SGD fused into the backward pass in the unrolled lowering), minibatch
+ * `gradientBatch`/`stepBatch`, the optimizers of optimizers.ts (`initOptimizer`, an
+ * OptimizerState accepted by `step`, `stepBatch` and `fit`), and a trainer (`fit`,
+ * `predict`, `evaluate`); every entry
  * point checks its arguments (runtime.ts) and every training step is all or nothing: a
  * step whose loss or any new parameter is not finite leaves the parameters unchanged; it starts with a header naming its source and
  * saying it must not be edited (and the generated-file markers that tools honour);
@@ -21,6 +23,7 @@ import { debugLevel } from '../debug.js';
 import { DEFAULT_MAX_BATCH, type LowerOptions, type Program, type Slot } from '../5-lower/schedule.js';
 import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
 import { DEFAULT_CHUNK_SIZE, emitKernel, parameterList } from './kernels.js';
+import { OPTIMIZER_RUNTIME, emitOptimizerUpdates } from './optimizers.js';
 import { RUNTIME, optionalRuntime } from './runtime.js';
 
 export interface EmitOptions extends LowerOptions {
@@ -329,18 +332,21 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
 }
 
 /**
- * One SGD step on one sample, \`p <- p - learningRate * dloss/dp\`; returns the loss before
- * the step. All or nothing: when the loss or any new parameter would not be finite, the
- * parameters are left as they were and a SampleError says why (the loss, the first
- * non-finite gradient, or the first update that overflows).
+ * One training step on one sample; returns the loss before the step. \`optimizer\` is a
+ * learning rate (plain SGD, \`p <- p - learningRate * dloss/dp\`, fused into the backward
+ * pass) or an OptimizerState from \`initOptimizer\` (which the step advances). All or
+ * nothing: when the loss or any new parameter or optimizer value would not be finite,
+ * the parameters and the optimizer state are left as they were and a SampleError says why
+ * (the loss, the first non-finite gradient, or the first update that overflows).
  */
-export function step(params: Params, inputs: Inputs, targets: Targets, learningRate: number): number {
+export function step(params: Params, inputs: Inputs, targets: Targets, optimizer: number | OptimizerState): number {
   $checkParams(params, 'step: params', false);
-  $checkRate('step', learningRate);
+  const h = $checkOptimizer('step', optimizer);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
-  const value = $stepRow(params, $xs, 0, $ys, 0, learningRate);
-  if (value !== value) $stepFailed('step', params, $xs, $ys, 1, 0, learningRate);
+  const st = optimizer as OptimizerState;
+  const value = h ? $optimizerStep(params, $xs, $ys, 1, 0, st, h) : $stepRow(params, $xs, 0, $ys, 0, optimizer as number);
+  if (value !== value) $stepFailed('step', params, $xs, $ys, 1, 0, h ? $rate(h, st.step) : optimizer as number, h && st);
   return value;
 }
 
@@ -359,20 +365,26 @@ export function gradientBatch(params: Params, X: Floats, Y: Floats, count: numbe
 
 const $acc = zeroParams();
 /**
- * One minibatch SGD step (gradients averaged over the rows, checked as in
- * \`gradientBatch\`); returns the mean loss before the step. All or nothing, like \`step\`:
- * a SampleError, and the parameters unchanged, when the loss or a new value is not finite.
+ * One minibatch step (gradients averaged over the rows, checked as in \`gradientBatch\`);
+ * \`optimizer\` is a learning rate (plain SGD) or an OptimizerState, as in \`step\`.
+ * Returns the mean loss before the step. All or nothing, like \`step\`: a SampleError, and
+ * the parameters and optimizer state unchanged, when the loss or a new value is not finite.
  */
-export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, learningRate: number, first = 0): number {
+export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, optimizer: number | OptimizerState, first = 0): number {
   $checkParams(params, 'stepBatch: params', false);
   $checkRows('stepBatch', X, Y, count, first);
-  $checkRate('stepBatch', learningRate);
-  const value = $stepRows(params, X, Y, count, learningRate, first);
-  if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, learningRate);
+  const h = $checkOptimizer('stepBatch', optimizer);
+  const st = optimizer as OptimizerState;
+  const value = h ? $optimizerStep(params, X, Y, count, first, st, h) : $stepRows(params, X, Y, count, optimizer as number, first);
+  if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer as number, h && st);
   return value;
 }
 
 ${RUNTIME}
+
+${OPTIMIZER_RUNTIME}
+
+${emitOptimizerUpdates(P, stored)}
 ${helpers ? `\n${helpers}\n` : ''}`));
 
   // Kernels are the bulk of a large module: written through a CodeBlockWriter and appended

@@ -5,8 +5,10 @@
  * model-specific declarations it uses: Params, Inputs, Outputs, Sample, INPUT_SIZE,
  * TARGET_SIZE, OUTPUT_SIZE, initParams, copyParams, zeroParams, packInputs, packTargets,
  * $forward, $lossRows, $gradientRows, $stepRow, $MAX_ROWS, $acc, $copyInto, $update,
- * $applyUpdate, $nonFinite, $checkParams, $unpackOutputs. The helpers only some models
- * call are in OPTIONAL_RUNTIME, pasted only where called (no unused declarations).
+ * $applyUpdate, $nonFinite, $checkParams, $unpackOutputs, and optimizers.ts's
+ * OptimizerState, $initOptimizer, $checkOptimizer, $hyper, $optimizerStep, $copyOptimizerInto.
+ * The helpers only some models call are in OPTIONAL_RUNTIME, pasted only where called (no
+ * unused declarations).
  * Guarantees: bad run-time data (a missing, non-finite or wrongly sized value, rows
  * outside the arrays, a bad option or parameter object) is a SampleError naming it,
  * thrown before anything is changed; a training step is all or nothing, so no step of
@@ -97,11 +99,13 @@ function $stepRows(p: Params, X: Floats, Y: Floats, count: number, lr: number, f
   return $update(p, $acc, lr, value) ? value : NaN;
 }
 
-/** After a refused step (parameters unchanged): throws a SampleError saying what was not finite. */
-function $stepFailed(where: string, p: Params, X: Floats, Y: Floats, count: number, first: number, lr: number): never {
+/** After a refused step (parameters and optimizer state unchanged): throws a SampleError saying what was not finite. */
+function $stepFailed(where: string, p: Params, X: Floats, Y: Floats, count: number, first: number, lr: number, st: OptimizerState | null): never {
   const rows = where === 'step' ? 'the sample' : count === 1 ? \`row \${first}\` : \`rows \${first} to \${first + count - 1}\`;
   let why = $nonFinite(p);
+  const state = st && ((st.m && $nonFinite(st.m) && \`m.\${$nonFinite(st.m)}\`) || (st.v && $nonFinite(st.v) && \`v.\${$nonFinite(st.v)}\`));
   if (why) why = \`params.\${why} before the step\`;
+  else if (state) why = \`optimizer.\${state} before the step\`;
   else {
     const g = zeroParams();
     const value = $gradientSum(p, X, Y, count, first, g, 1 / count) / count;
@@ -110,6 +114,7 @@ function $stepFailed(where: string, p: Params, X: Floats, Y: Floats, count: numb
     $applyUpdate(next, g, lr);
     why = value - value !== 0 ? \`the loss of \${rows} is \${value}\`
       : grad ? \`the gradient of the loss of \${rows} is not finite: dloss/d\${grad}\`
+      : st ? \`the \${st.options.kind} update overflows (learning rate \${lr} at step \${st.step})\`
       : \`the update overflows: params.\${$nonFinite(next) || '?'} after the step (learning rate \${lr})\`;
   }
   throw new SampleError(\`\${where}: step not taken, the parameters are unchanged: \${why}\`);
@@ -145,8 +150,13 @@ export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats;
 export interface FitOptions {
   /** Passes over the data: a non-negative integer (default 100). */
   readonly epochs?: number | undefined;
-  /** Step size: a finite number >= 0 (default 0.01). */
+  /** Step size: a finite number >= 0 (default 0.01; with \`optimizer\`, the default of its learningRate). */
   readonly learningRate?: number | undefined;
+  /**
+   * The optimizer (default plain SGD with \`learningRate\`): its options (see OptimizerOptions,
+   * a fresh state is made), or an OptimizerState to resume from (advanced in place).
+   */
+  readonly optimizer?: OptimizerOptions | OptimizerState | undefined;
   /** Samples per step, a positive integer; gradients are averaged over the batch (default 1: plain SGD). */
   readonly batchSize?: number | undefined;
   /** Shuffle the samples each epoch with this seed (an integer); no shuffling when undefined. */
@@ -169,9 +179,11 @@ export interface FitResult {
   readonly initialLoss: number;
   readonly epochs: number;
   readonly stopped: 'epochs' | 'converged' | 'diverged' | 'callback';
+  /** The optimizer state after training (matching \`params\`), to resume from. */
+  readonly optimizer: OptimizerState;
 }
 
-const $FIT_OPTIONS = ['epochs', 'learningRate', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch'];
+const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch'];
 
 /** Options with their defaults, each checked; throws a SampleError naming the first bad one. */
 function $fitSettings(options: FitOptions, where: string) {
@@ -193,10 +205,22 @@ function $fitSettings(options: FitOptions, where: string) {
   const shuffleSeed = options.shuffleSeed === undefined ? undefined : number('shuffleSeed', 0, Number.isInteger, 'an integer');
   if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function') throw new SampleError(\`\${where}: onEpoch must be a function, got \${$show(options.onEpoch)}\`);
   if (options.params !== undefined) $checkParams(options.params, \`\${where}: options.params\`, true);
-  return { epochs, learningRate, batchSize, tolerance, divergence, shuffleSeed, params: options.params ?? initParams(), onEpoch: options.onEpoch };
+  const params = options.params ?? initParams();
+  const o: unknown = options.optimizer;
+  let optimizer: OptimizerState;
+  if (o === undefined) optimizer = $initOptimizer(params, { kind: 'sgd', learningRate }, \`\${where}: options.optimizer\`);
+  else if (typeof o === 'object' && o !== null && !('kind' in o) && 'options' in o) {
+    $checkOptimizer(\`\${where}: options\`, o);
+    optimizer = o as OptimizerState;
+  } else {
+    const given = o as OptimizerOptions;
+    const withRate = options.learningRate !== undefined && typeof o === 'object' && o !== null && (given.learningRate === undefined) ? { ...given, learningRate } : given;
+    optimizer = $initOptimizer(params, withRate, \`\${where}: options.optimizer\`);
+  }
+  return { epochs, batchSize, tolerance, divergence, shuffleSeed, params, optimizer, hyper: $hyper(optimizer.options, \`\${where}: options.optimizer\`), onEpoch: options.onEpoch };
 }
 
-/** Trains with minibatch SGD; see FitOptions. Samples and options are checked first. */
+/** Trains with minibatches (plain SGD or \`optimizer\`); see FitOptions. Samples and options are checked first. */
 export function fit(samples: readonly Sample[], options: FitOptions = {}): FitResult {
   const settings = $fitSettings(options, 'fit');
   const { X, Y, count } = packSamples(samples);
@@ -218,7 +242,7 @@ export function fitRows(X: Floats, Y: Floats, count: number, options: FitOptions
 }
 
 function $train(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSettings>, where: string): FitResult {
-  const { epochs, learningRate: lr, tolerance, divergence, params } = o;
+  const { epochs, tolerance, divergence, params, optimizer, hyper } = o;
   const batch = Math.min(o.batchSize, count);
   const initialLoss = $lossSum(params, X, Y, count, 0) / count;
   if (!Number.isFinite(initialLoss)) {
@@ -227,6 +251,7 @@ function $train(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSe
     throw new SampleError(\`\${where}: the loss at the starting parameters is \${initialLoss} (sample \${i}: \${$lossSum(params, X, Y, 1, i)}); training needs a finite loss to start from\`);
   }
   const good = copyParams(params);
+  const goodOptimizer: OptimizerState = { options: optimizer.options, step: optimizer.step, m: optimizer.m && copyParams(optimizer.m), v: optimizer.v && copyParams(optimizer.v) };
   const order = new Int32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
   const rand = o.shuffleSeed === undefined ? null : $rng(o.shuffleSeed);
@@ -248,22 +273,24 @@ function $train(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSe
     let total = 0;
     for (let first = 0; first < count && total === total; first += batch) {
       const n = Math.min(batch, count - first);
-      total += n * $stepRows(params, rowsX, rowsY, n, lr, first); // NaN: a step was refused
+      total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper); // NaN: a step was refused
     }
     const mean = total / count;
     if (!Number.isFinite(mean) || mean - best > divergence * Math.max(Math.abs(best), scale)) {
       $copyInto(params, good);
+      $copyOptimizerInto(optimizer, goodOptimizer);
       stopped = 'diverged';
       break;
     }
     $copyInto(good, params);
+    $copyOptimizerInto(goodOptimizer, optimizer);
     const previous = losses.length ? losses[losses.length - 1]! : Infinity;
     losses.push(mean);
     best = Math.min(best, mean);
     if (o.onEpoch && o.onEpoch(epoch, mean, params) === false) { stopped = 'callback'; break; }
     if (tolerance > 0 && previous - mean < tolerance * Math.abs(previous)) { stopped = 'converged'; break; }
   }
-  return { params, losses, initialLoss, epochs: losses.length, stopped };
+  return { params, losses, initialLoss, epochs: losses.length, stopped, optimizer };
 }
 
 /** Outputs for many inputs; checks the parameters (every value finite) and each input first. */

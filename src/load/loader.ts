@@ -35,9 +35,10 @@ export interface GeneratedModule {
   forward(params: Params, inputs: Values): Record<string, number | Float64Array>;
   loss(params: Params, inputs: Values, targets: Values): number;
   gradient(params: Params, inputs: Values, targets: Values): { loss: number; grad: Params };
-  step(params: Params, inputs: Values, targets: Values, learningRate: number): number;
+  step(params: Params, inputs: Values, targets: Values, optimizer: number | OptimizerState): number;
   gradientBatch(params: Params, X: Float64Array, Y: Float64Array, count: number, first?: number, grad?: Params): { loss: number; grad: Params };
-  stepBatch(params: Params, X: Float64Array, Y: Float64Array, count: number, learningRate: number, first?: number): number;
+  stepBatch(params: Params, X: Float64Array, Y: Float64Array, count: number, optimizer: number | OptimizerState, first?: number): number;
+  initOptimizer(params: Params, options: OptimizerOptions): OptimizerState;
   packSamples(samples: readonly Sample[]): { X: Float64Array; Y: Float64Array; count: number };
   fit(samples: readonly Sample[], options?: FitOptions): FitResult;
   fitRows(X: Float64Array, Y: Float64Array, count: number, options?: FitOptions): FitResult;
@@ -45,11 +46,35 @@ export interface GeneratedModule {
   evaluate(params: Params, samples: readonly Sample[]): number;
 }
 export type Params = Record<string, number | Float64Array>;
+/** See the generated module's doc comments for each optimizer's hyperparameters. */
+export type Schedule =
+  | { readonly kind: 'constant' }
+  | { readonly kind: 'step'; readonly stepSize: number; readonly gamma: number }
+  | { readonly kind: 'exponential'; readonly gamma: number }
+  | { readonly kind: 'cosine'; readonly totalSteps: number; readonly warmupSteps?: number; readonly minLearningRate?: number };
+export type OptimizerOptions = {
+  readonly learningRate?: number;
+  readonly weightDecay?: number;
+  readonly clipNorm?: number;
+  readonly schedule?: Schedule;
+} & (
+  | { readonly kind: 'sgd' }
+  | { readonly kind: 'momentum'; readonly momentum?: number; readonly nesterov?: boolean }
+  | { readonly kind: 'adam' | 'adamw'; readonly beta1?: number; readonly beta2?: number; readonly epsilon?: number }
+  | { readonly kind: 'rmsprop'; readonly rho?: number; readonly momentum?: number; readonly epsilon?: number }
+);
+export interface OptimizerState {
+  readonly options: OptimizerOptions;
+  step: number;
+  readonly m: Params | null;
+  readonly v: Params | null;
+}
 export type Values = Readonly<Record<string, number | ArrayLike<number>>>;
 export interface Sample { readonly inputs: Values; readonly targets: Values }
 export interface FitOptions {
   readonly epochs?: number;
   readonly learningRate?: number;
+  readonly optimizer?: OptimizerOptions | OptimizerState;
   readonly batchSize?: number;
   readonly shuffleSeed?: number;
   readonly tolerance?: number;
@@ -64,6 +89,7 @@ export interface FitResult {
   readonly initialLoss: number;
   readonly epochs: number;
   readonly stopped: 'epochs' | 'converged' | 'diverged' | 'callback';
+  readonly optimizer: OptimizerState;
 }
 
 export function transpile(code: string): string {

@@ -232,18 +232,21 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
 }
 
 /**
- * One SGD step on one sample, `p <- p - learningRate * dloss/dp`; returns the loss before
- * the step. All or nothing: when the loss or any new parameter would not be finite, the
- * parameters are left as they were and a SampleError says why (the loss, the first
- * non-finite gradient, or the first update that overflows).
+ * One training step on one sample; returns the loss before the step. `optimizer` is a
+ * learning rate (plain SGD, `p <- p - learningRate * dloss/dp`, fused into the backward
+ * pass) or an OptimizerState from `initOptimizer` (which the step advances). All or
+ * nothing: when the loss or any new parameter or optimizer value would not be finite,
+ * the parameters and the optimizer state are left as they were and a SampleError says why
+ * (the loss, the first non-finite gradient, or the first update that overflows).
  */
-export function step(params: Params, inputs: Inputs, targets: Targets, learningRate: number): number {
+export function step(params: Params, inputs: Inputs, targets: Targets, optimizer: number | OptimizerState): number {
   $checkParams(params, 'step: params', false);
-  $checkRate('step', learningRate);
+  const h = $checkOptimizer('step', optimizer);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
-  const value = $stepRow(params, $xs, 0, $ys, 0, learningRate);
-  if (value !== value) $stepFailed('step', params, $xs, $ys, 1, 0, learningRate);
+  const st = optimizer as OptimizerState;
+  const value = h ? $optimizerStep(params, $xs, $ys, 1, 0, st, h) : $stepRow(params, $xs, 0, $ys, 0, optimizer as number);
+  if (value !== value) $stepFailed('step', params, $xs, $ys, 1, 0, h ? $rate(h, st.step) : optimizer as number, h && st);
   return value;
 }
 
@@ -262,16 +265,18 @@ export function gradientBatch(params: Params, X: Floats, Y: Floats, count: numbe
 
 const $acc = zeroParams();
 /**
- * One minibatch SGD step (gradients averaged over the rows, checked as in
- * `gradientBatch`); returns the mean loss before the step. All or nothing, like `step`:
- * a SampleError, and the parameters unchanged, when the loss or a new value is not finite.
+ * One minibatch step (gradients averaged over the rows, checked as in `gradientBatch`);
+ * `optimizer` is a learning rate (plain SGD) or an OptimizerState, as in `step`.
+ * Returns the mean loss before the step. All or nothing, like `step`: a SampleError, and
+ * the parameters and optimizer state unchanged, when the loss or a new value is not finite.
  */
-export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, learningRate: number, first = 0): number {
+export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, optimizer: number | OptimizerState, first = 0): number {
   $checkParams(params, 'stepBatch: params', false);
   $checkRows('stepBatch', X, Y, count, first);
-  $checkRate('stepBatch', learningRate);
-  const value = $stepRows(params, X, Y, count, learningRate, first);
-  if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, learningRate);
+  const h = $checkOptimizer('stepBatch', optimizer);
+  const st = optimizer as OptimizerState;
+  const value = h ? $optimizerStep(params, X, Y, count, first, st, h) : $stepRows(params, X, Y, count, optimizer as number, first);
+  if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer as number, h && st);
   return value;
 }
 
@@ -356,11 +361,13 @@ function $stepRows(p: Params, X: Floats, Y: Floats, count: number, lr: number, f
   return $update(p, $acc, lr, value) ? value : NaN;
 }
 
-/** After a refused step (parameters unchanged): throws a SampleError saying what was not finite. */
-function $stepFailed(where: string, p: Params, X: Floats, Y: Floats, count: number, first: number, lr: number): never {
+/** After a refused step (parameters and optimizer state unchanged): throws a SampleError saying what was not finite. */
+function $stepFailed(where: string, p: Params, X: Floats, Y: Floats, count: number, first: number, lr: number, st: OptimizerState | null): never {
   const rows = where === 'step' ? 'the sample' : count === 1 ? `row ${first}` : `rows ${first} to ${first + count - 1}`;
   let why = $nonFinite(p);
+  const state = st && ((st.m && $nonFinite(st.m) && `m.${$nonFinite(st.m)}`) || (st.v && $nonFinite(st.v) && `v.${$nonFinite(st.v)}`));
   if (why) why = `params.${why} before the step`;
+  else if (state) why = `optimizer.${state} before the step`;
   else {
     const g = zeroParams();
     const value = $gradientSum(p, X, Y, count, first, g, 1 / count) / count;
@@ -369,6 +376,7 @@ function $stepFailed(where: string, p: Params, X: Floats, Y: Floats, count: numb
     $applyUpdate(next, g, lr);
     why = value - value !== 0 ? `the loss of ${rows} is ${value}`
       : grad ? `the gradient of the loss of ${rows} is not finite: dloss/d${grad}`
+      : st ? `the ${st.options.kind} update overflows (learning rate ${lr} at step ${st.step})`
       : `the update overflows: params.${$nonFinite(next) || '?'} after the step (learning rate ${lr})`;
   }
   throw new SampleError(`${where}: step not taken, the parameters are unchanged: ${why}`);
@@ -404,8 +412,13 @@ export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats;
 export interface FitOptions {
   /** Passes over the data: a non-negative integer (default 100). */
   readonly epochs?: number | undefined;
-  /** Step size: a finite number >= 0 (default 0.01). */
+  /** Step size: a finite number >= 0 (default 0.01; with `optimizer`, the default of its learningRate). */
   readonly learningRate?: number | undefined;
+  /**
+   * The optimizer (default plain SGD with `learningRate`): its options (see OptimizerOptions,
+   * a fresh state is made), or an OptimizerState to resume from (advanced in place).
+   */
+  readonly optimizer?: OptimizerOptions | OptimizerState | undefined;
   /** Samples per step, a positive integer; gradients are averaged over the batch (default 1: plain SGD). */
   readonly batchSize?: number | undefined;
   /** Shuffle the samples each epoch with this seed (an integer); no shuffling when undefined. */
@@ -428,9 +441,11 @@ export interface FitResult {
   readonly initialLoss: number;
   readonly epochs: number;
   readonly stopped: 'epochs' | 'converged' | 'diverged' | 'callback';
+  /** The optimizer state after training (matching `params`), to resume from. */
+  readonly optimizer: OptimizerState;
 }
 
-const $FIT_OPTIONS = ['epochs', 'learningRate', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch'];
+const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch'];
 
 /** Options with their defaults, each checked; throws a SampleError naming the first bad one. */
 function $fitSettings(options: FitOptions, where: string) {
@@ -452,10 +467,22 @@ function $fitSettings(options: FitOptions, where: string) {
   const shuffleSeed = options.shuffleSeed === undefined ? undefined : number('shuffleSeed', 0, Number.isInteger, 'an integer');
   if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function') throw new SampleError(`${where}: onEpoch must be a function, got ${$show(options.onEpoch)}`);
   if (options.params !== undefined) $checkParams(options.params, `${where}: options.params`, true);
-  return { epochs, learningRate, batchSize, tolerance, divergence, shuffleSeed, params: options.params ?? initParams(), onEpoch: options.onEpoch };
+  const params = options.params ?? initParams();
+  const o: unknown = options.optimizer;
+  let optimizer: OptimizerState;
+  if (o === undefined) optimizer = $initOptimizer(params, { kind: 'sgd', learningRate }, `${where}: options.optimizer`);
+  else if (typeof o === 'object' && o !== null && !('kind' in o) && 'options' in o) {
+    $checkOptimizer(`${where}: options`, o);
+    optimizer = o as OptimizerState;
+  } else {
+    const given = o as OptimizerOptions;
+    const withRate = options.learningRate !== undefined && typeof o === 'object' && o !== null && (given.learningRate === undefined) ? { ...given, learningRate } : given;
+    optimizer = $initOptimizer(params, withRate, `${where}: options.optimizer`);
+  }
+  return { epochs, batchSize, tolerance, divergence, shuffleSeed, params, optimizer, hyper: $hyper(optimizer.options, `${where}: options.optimizer`), onEpoch: options.onEpoch };
 }
 
-/** Trains with minibatch SGD; see FitOptions. Samples and options are checked first. */
+/** Trains with minibatches (plain SGD or `optimizer`); see FitOptions. Samples and options are checked first. */
 export function fit(samples: readonly Sample[], options: FitOptions = {}): FitResult {
   const settings = $fitSettings(options, 'fit');
   const { X, Y, count } = packSamples(samples);
@@ -477,7 +504,7 @@ export function fitRows(X: Floats, Y: Floats, count: number, options: FitOptions
 }
 
 function $train(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSettings>, where: string): FitResult {
-  const { epochs, learningRate: lr, tolerance, divergence, params } = o;
+  const { epochs, tolerance, divergence, params, optimizer, hyper } = o;
   const batch = Math.min(o.batchSize, count);
   const initialLoss = $lossSum(params, X, Y, count, 0) / count;
   if (!Number.isFinite(initialLoss)) {
@@ -486,6 +513,7 @@ function $train(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSe
     throw new SampleError(`${where}: the loss at the starting parameters is ${initialLoss} (sample ${i}: ${$lossSum(params, X, Y, 1, i)}); training needs a finite loss to start from`);
   }
   const good = copyParams(params);
+  const goodOptimizer: OptimizerState = { options: optimizer.options, step: optimizer.step, m: optimizer.m && copyParams(optimizer.m), v: optimizer.v && copyParams(optimizer.v) };
   const order = new Int32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
   const rand = o.shuffleSeed === undefined ? null : $rng(o.shuffleSeed);
@@ -507,22 +535,24 @@ function $train(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSe
     let total = 0;
     for (let first = 0; first < count && total === total; first += batch) {
       const n = Math.min(batch, count - first);
-      total += n * $stepRows(params, rowsX, rowsY, n, lr, first); // NaN: a step was refused
+      total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper); // NaN: a step was refused
     }
     const mean = total / count;
     if (!Number.isFinite(mean) || mean - best > divergence * Math.max(Math.abs(best), scale)) {
       $copyInto(params, good);
+      $copyOptimizerInto(optimizer, goodOptimizer);
       stopped = 'diverged';
       break;
     }
     $copyInto(good, params);
+    $copyOptimizerInto(goodOptimizer, optimizer);
     const previous = losses.length ? losses[losses.length - 1]! : Infinity;
     losses.push(mean);
     best = Math.min(best, mean);
     if (o.onEpoch && o.onEpoch(epoch, mean, params) === false) { stopped = 'callback'; break; }
     if (tolerance > 0 && previous - mean < tolerance * Math.abs(previous)) { stopped = 'converged'; break; }
   }
-  return { params, losses, initialLoss, epochs: losses.length, stopped };
+  return { params, losses, initialLoss, epochs: losses.length, stopped, optimizer };
 }
 
 /** Outputs for many inputs; checks the parameters (every value finite) and each input first. */
@@ -546,6 +576,399 @@ export function evaluate(params: Params, samples: readonly Sample[]): number {
   if (count === 0) throw new SampleError('evaluate needs at least one sample');
   return $lossSum(params, X, Y, count, 0) / count;
 }
+
+/**
+ * A learning-rate schedule: the rate of step t (t = 0, 1, ... counts the steps taken,
+ * `OptimizerState.step`), from the optimizer's `learningRate` (lr):
+ * - constant: lr;
+ * - step: lr * gamma^floor(t / stepSize), the rate multiplied by gamma every stepSize steps;
+ * - exponential: lr * gamma^t;
+ * - cosine: linear warm-up lr * (t + 1) / warmupSteps for the first warmupSteps steps (default
+ *   0), then minLearningRate + (lr - minLearningRate) * (1 + cos(pi * q)) / 2 with q going
+ *   from 0 to 1 over the steps up to totalSteps (held at minLearningRate, default 0, after).
+ */
+export type Schedule =
+  | { readonly kind: 'constant' }
+  | { readonly kind: 'step'; readonly stepSize: number; readonly gamma: number }
+  | { readonly kind: 'exponential'; readonly gamma: number }
+  | { readonly kind: 'cosine'; readonly totalSteps: number; readonly warmupSteps?: number | undefined; readonly minLearningRate?: number | undefined };
+
+/** Options every optimizer takes. g is the gradient averaged over the batch, p a parameter. */
+export interface OptimizerCommon {
+  /** The step size before the schedule: finite, >= 0 (default 0.01 for sgd and momentum, 0.001 for adam, adamw and rmsprop). */
+  readonly learningRate?: number | undefined;
+  /** L2 penalty (coupled weight decay): g <- g + weightDecay * p before the update; finite, >= 0 (default 0). For adamw it is decoupled instead (see AdamWOptions). */
+  readonly weightDecay?: number | undefined;
+  /** Gradient clipping by global norm: when the l2 norm of all gradients together exceeds clipNorm, every gradient is scaled by clipNorm / norm (before weight decay); > 0 (default Infinity: no clipping). */
+  readonly clipNorm?: number | undefined;
+  /** The learning-rate schedule (default constant). */
+  readonly schedule?: Schedule | undefined;
+}
+/** Plain SGD: p <- p - lr * g. */
+export interface SgdOptions extends OptimizerCommon { readonly kind: 'sgd' }
+/** Momentum (as tf.train.momentum): v <- momentum * v + g; p <- p - lr * v, or with nesterov p <- p - lr * (g + momentum * v). */
+export interface MomentumOptions extends OptimizerCommon {
+  readonly kind: 'momentum';
+  /** The velocity's decay: finite, >= 0 (default 0.9). */
+  readonly momentum?: number | undefined;
+  /** Nesterov's accelerated gradient (default false). */
+  readonly nesterov?: boolean | undefined;
+}
+/**
+ * Adam (as tf.train.adam): m <- beta1 * m + (1 - beta1) * g; v <- beta2 * v + (1 - beta2) * g^2;
+ * p <- p - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon), t the step number from 1.
+ */
+export interface AdamOptions extends OptimizerCommon {
+  readonly kind: 'adam';
+  /** Decay of the first moment (the gradient's running mean): in [0, 1) (default 0.9). */
+  readonly beta1?: number | undefined;
+  /** Decay of the second moment (the squared gradient's running mean): in [0, 1) (default 0.999). */
+  readonly beta2?: number | undefined;
+  /** Added to the root of the second moment: finite, > 0 (default 1e-8; TF.js uses 1e-7). */
+  readonly epsilon?: number | undefined;
+}
+/** AdamW: Adam with decoupled weight decay, p <- p * (1 - lr * weightDecay) before Adam's step (weightDecay default 0.01, never added to g). */
+export interface AdamWOptions extends Omit<AdamOptions, 'kind'> { readonly kind: 'adamw' }
+/**
+ * RMSprop (as tf.train.rmsprop, not centered): s <- rho * s + (1 - rho) * g^2;
+ * v <- momentum * v + lr * g / sqrt(s + epsilon); p <- p - v.
+ */
+export interface RmspropOptions extends OptimizerCommon {
+  readonly kind: 'rmsprop';
+  /** Decay of the mean square: in [0, 1] (default 0.9). */
+  readonly rho?: number | undefined;
+  /** Momentum of the step: finite, >= 0 (default 0). */
+  readonly momentum?: number | undefined;
+  /** Added to the mean square under the root: finite, > 0 (default 1e-8). */
+  readonly epsilon?: number | undefined;
+}
+/** An optimizer and its hyperparameters, chosen by `kind`; all are run-time values. */
+export type OptimizerOptions = SgdOptions | MomentumOptions | AdamOptions | AdamWOptions | RmspropOptions;
+
+/**
+ * What an optimizer carries from step to step, made by `initOptimizer` and advanced by
+ * `step`, `stepBatch` and `fit` (only by steps taken: a refused step changes nothing).
+ * Plain data (typed arrays per parameter and a count), so it can be saved and restored.
+ */
+export interface OptimizerState {
+  /** The options (frozen, checked at each step). */
+  readonly options: OptimizerOptions;
+  /** Steps taken: drives the schedule and Adam's bias correction. */
+  step: number;
+  /** momentum: the velocity; adam, adamw: the first moment; rmsprop: the moment (null for sgd). */
+  readonly m: Params | null;
+  /** adam, adamw: the second moment; rmsprop: the mean square (null otherwise). */
+  readonly v: Params | null;
+}
+
+interface $Hyper {
+  readonly kind: OptimizerOptions['kind'];
+  readonly lr: number; readonly l2: number; readonly decay: number; readonly clip: number;
+  readonly mu: number; readonly nesterov: boolean; readonly b1: number; readonly b2: number; readonly eps: number; readonly rho: number;
+  readonly schedule: Schedule;
+}
+
+const $COMMON_KEYS = ['kind', 'learningRate', 'weightDecay', 'clipNorm', 'schedule'];
+const $OPTIMIZER_KEYS = new Map<string, readonly string[]>([
+  ['sgd', []], ['momentum', ['momentum', 'nesterov']], ['adam', ['beta1', 'beta2', 'epsilon']], ['adamw', ['beta1', 'beta2', 'epsilon']], ['rmsprop', ['rho', 'momentum', 'epsilon']],
+]);
+const $SCHEDULE_KEYS = new Map<string, readonly string[]>([
+  ['constant', []], ['step', ['stepSize', 'gamma']], ['exponential', ['gamma']], ['cosine', ['totalSteps', 'warmupSteps', 'minLearningRate']],
+]);
+const $hypers = new WeakMap<object, $Hyper>();
+
+/** `r[key]` checked: the fallback when absent, else a number passing `ok`. */
+function $option(r: object, key: string, fallback: number, ok: (v: number) => boolean, what: string, where: string): number {
+  const v: unknown = Object.prototype.hasOwnProperty.call(r, key) ? (r as Record<string, unknown>)[key] : undefined;
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !ok(v)) throw new SampleError(`${where}.${key} must be ${what}, got ${$show(v)}`);
+  return v;
+}
+
+function $checkKeys(r: object, allowed: readonly string[], where: string): void {
+  for (const key of Object.keys(r)) {
+    if (!allowed.includes(key)) throw new SampleError(`${where}: unknown option '${key.slice(0, 40)}' (the options are ${allowed.join(', ')})`);
+  }
+}
+
+/** The hyperparameters of `o` with their defaults, each checked; throws a SampleError naming the first bad one. */
+function $hyper(o: unknown, where: string): $Hyper {
+  if (typeof o !== 'object' || o === null) throw new SampleError(`${where} must be an object with a kind ('${[...$OPTIMIZER_KEYS.keys()].join("', '")}'), got ${$show(o)}`);
+  const cached = $hypers.get(o);
+  if (cached) return cached;
+  const kind: unknown = (o as { kind?: unknown }).kind;
+  const own = typeof kind === 'string' ? $OPTIMIZER_KEYS.get(kind) : undefined;
+  if (!own) throw new SampleError(`${where}.kind must be one of '${[...$OPTIMIZER_KEYS.keys()].join("', '")}', got ${typeof kind === 'string' ? JSON.stringify(kind.slice(0, 40)) : $show(kind)}`);
+  const k = kind as OptimizerOptions['kind'];
+  $checkKeys(o, [...$COMMON_KEYS, ...own], where);
+  const num = (key: string, fallback: number, ok: (v: number) => boolean, what: string) => $option(o, key, fallback, ok, what, where);
+  const finite = (v: number) => v - v === 0 && v >= 0;
+  const fraction = (v: number) => v >= 0 && v < 1;
+  const lr = num('learningRate', k === 'sgd' || k === 'momentum' ? 0.01 : 0.001, finite, 'a finite number >= 0');
+  const wd = num('weightDecay', k === 'adamw' ? 0.01 : 0, finite, 'a finite number >= 0');
+  const clip = num('clipNorm', Infinity, (v) => v > 0, 'a number > 0 (or Infinity: no clipping)');
+  const mu = own.includes('momentum') ? num('momentum', k === 'momentum' ? 0.9 : 0, finite, 'a finite number >= 0') : 0;
+  const nesterov: unknown = (o as { nesterov?: unknown }).nesterov ?? false;
+  if (typeof nesterov !== 'boolean') throw new SampleError(`${where}.nesterov must be true or false, got ${$show(nesterov)}`);
+  const b1 = num('beta1', 0.9, fraction, 'a number in [0, 1)');
+  const b2 = num('beta2', 0.999, fraction, 'a number in [0, 1)');
+  const eps = num('epsilon', 1e-8, (v) => finite(v) && v > 0, 'a finite number > 0');
+  const rho = num('rho', 0.9, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
+  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, schedule };
+  if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
+  return h;
+}
+
+function $schedule(s: unknown, where: string): Schedule {
+  if (s === undefined) return { kind: 'constant' };
+  if (typeof s !== 'object' || s === null) throw new SampleError(`${where} must be an object with a kind, got ${$show(s)}`);
+  const kind: unknown = (s as { kind?: unknown }).kind;
+  const own = typeof kind === 'string' ? $SCHEDULE_KEYS.get(kind) : undefined;
+  if (!own) throw new SampleError(`${where}.kind must be one of '${[...$SCHEDULE_KEYS.keys()].join("', '")}', got ${$show(kind)}`);
+  $checkKeys(s, ['kind', ...own], where);
+  const int = (v: number) => Number.isInteger(v) && v >= 1;
+  const positive = (v: number) => v - v === 0 && v > 0;
+  const num = (key: string, fallback: number, ok: (v: number) => boolean, what: string) => $option(s, key, fallback, ok, what, where);
+  switch (kind) {
+    case 'step': return { kind, stepSize: num('stepSize', NaN, int, 'a positive integer'), gamma: num('gamma', NaN, positive, 'a finite number > 0') };
+    case 'exponential': return { kind, gamma: num('gamma', NaN, positive, 'a finite number > 0') };
+    case 'cosine': {
+      const totalSteps = num('totalSteps', NaN, int, 'a positive integer');
+      const warmupSteps = num('warmupSteps', 0, (v) => Number.isInteger(v) && v >= 0 && v <= totalSteps, `an integer in [0, totalSteps = ${totalSteps}]`);
+      const minLearningRate = num('minLearningRate', 0, (v) => v - v === 0 && v >= 0, 'a finite number >= 0');
+      return { kind, totalSteps, warmupSteps, minLearningRate };
+    }
+    default: return { kind: 'constant' };
+  }
+}
+
+/** The learning rate of step `t` (see Schedule). */
+function $rate(h: $Hyper, t: number): number {
+  const s = h.schedule, lr = h.lr;
+  switch (s.kind) {
+    case 'constant': return lr;
+    case 'step': return lr * Math.pow(s.gamma, Math.floor(t / s.stepSize));
+    case 'exponential': return lr * Math.pow(s.gamma, t);
+    case 'cosine': {
+      const warm = s.warmupSteps ?? 0, low = s.minLearningRate ?? 0;
+      if (t < warm) return (lr * (t + 1)) / warm;
+      const q = Math.min(1, (t - warm) / Math.max(1, s.totalSteps - warm));
+      return low + ((lr - low) * (1 + Math.cos(Math.PI * q))) / 2;
+    }
+  }
+}
+
+/**
+ * A fresh optimizer state for parameters shaped like `params` (checked): zero moments,
+ * step 0. `options` are checked (a SampleError names the first bad one) and frozen into the state.
+ */
+export function initOptimizer(params: Params, options: OptimizerOptions): OptimizerState {
+  return $initOptimizer(params, options, 'initOptimizer: options');
+}
+
+function $initOptimizer(params: Params, options: OptimizerOptions, where: string): OptimizerState {
+  $checkParams(params, where.replace(/options.*$/, 'params'), false);
+  const h = $hyper(options, where);
+  const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
+  $hypers.set(frozen, h);
+  const slots = $UPDATE_STATE[h.kind];
+  return { options: frozen, step: 0, m: slots[0] ? zeroParams() : null, v: slots[1] ? zeroParams() : null };
+}
+
+/** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
+function $checkOptimizer(where: string, o: unknown): $Hyper | null {
+  if (typeof o === 'number') {
+    $checkRate(where, o);
+    return null;
+  }
+  if (typeof o !== 'object' || o === null || !('options' in o)) {
+    throw new SampleError(`${where}: optimizer must be a learning rate (a finite number) or an OptimizerState from initOptimizer, got ${$show(o)}`);
+  }
+  const st = o as OptimizerState;
+  const h = $hyper(st.options, `${where}: optimizer.options`);
+  if (!Number.isInteger(st.step) || st.step < 0) throw new SampleError(`${where}: optimizer.step must be a non-negative integer, got ${$show(st.step)}`);
+  const slots = $UPDATE_STATE[h.kind];
+  if (slots[0]) $checkParams(st.m as Params, `${where}: optimizer.m`, false);
+  if (slots[1]) $checkParams(st.v as Params, `${where}: optimizer.v`, false);
+  return h;
+}
+
+/** `to` <- `from` (states of the same kind). */
+function $copyOptimizerInto(to: OptimizerState, from: OptimizerState): void {
+  to.step = from.step;
+  if (to.m && from.m) $copyInto(to.m, from.m);
+  if (to.v && from.v) $copyInto(to.v, from.v);
+}
+
+/**
+ * One optimizer step on rows [first, first + count), all or nothing: the mean loss, or NaN
+ * with the parameters, the state and its step count unchanged. Plain SGD (no decay, no
+ * clipping) takes the fused path; clipping adds one pass for the norm.
+ */
+function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper): number {
+  const lr = $rate(h, st.step);
+  if (h.kind === 'sgd' && h.l2 === 0 && h.clip === Infinity) {
+    const value = $stepRows(p, X, Y, count, lr, first);
+    if (value === value) st.step++;
+    return value;
+  }
+  const value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
+  let c = 1;
+  if (h.clip !== Infinity) {
+    const norm = Math.sqrt($squaredNorm($acc));
+    if (norm > h.clip) c = h.clip / norm;
+  }
+  if (!$UPDATES[h.kind](p, $acc, st.m ?? $acc, st.v ?? $acc, h, lr, st.step + 1, c, value)) return NaN;
+  st.step++;
+  return value;
+}
+
+/** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
+  const { l2 } = h;
+  void t;
+  const keep = 1 - lr * h.decay;
+  let s = 0;
+  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.w11 = wk; p.w11 = p1; g.w11 = 0; s += (p1) * 0; }
+  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.w12 = wk; p.w12 = p1; g.w12 = 0; s += (p1) * 0; }
+  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.b1 = wk; p.b1 = p1; g.b1 = 0; s += (p1) * 0; }
+  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.w21 = wk; p.w21 = p1; g.w21 = 0; s += (p1) * 0; }
+  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.w22 = wk; p.w22 = p1; g.w22 = 0; s += (p1) * 0; }
+  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.b2 = wk; p.b2 = p1; g.b2 = 0; s += (p1) * 0; }
+  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.v1 = wk; p.v1 = p1; g.v1 = 0; s += (p1) * 0; }
+  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.v2 = wk; p.v2 = p1; g.v2 = 0; s += (p1) * 0; }
+  { const wk = p.c, gk = c * g.c + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.c = wk; p.c = p1; g.c = 0; s += (p1) * 0; }
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
+    return false;
+  }
+  return true;
+}
+
+/** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
+  const { l2, mu, nesterov } = h;
+  void t;
+  const keep = 1 - lr * h.decay;
+  let s = 0;
+  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.w11 = wk; p.w11 = p1; g.w11 = 0; $oldM.w11 = mk; m.w11 = m1; s += (p1) * 0 + (m1) * 0; }
+  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const mk = m.w12; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.w12 = wk; p.w12 = p1; g.w12 = 0; $oldM.w12 = mk; m.w12 = m1; s += (p1) * 0 + (m1) * 0; }
+  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const mk = m.b1; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.b1 = wk; p.b1 = p1; g.b1 = 0; $oldM.b1 = mk; m.b1 = m1; s += (p1) * 0 + (m1) * 0; }
+  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const mk = m.w21; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.w21 = wk; p.w21 = p1; g.w21 = 0; $oldM.w21 = mk; m.w21 = m1; s += (p1) * 0 + (m1) * 0; }
+  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const mk = m.w22; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.w22 = wk; p.w22 = p1; g.w22 = 0; $oldM.w22 = mk; m.w22 = m1; s += (p1) * 0 + (m1) * 0; }
+  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const mk = m.b2; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.b2 = wk; p.b2 = p1; g.b2 = 0; $oldM.b2 = mk; m.b2 = m1; s += (p1) * 0 + (m1) * 0; }
+  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const mk = m.v1; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.v1 = wk; p.v1 = p1; g.v1 = 0; $oldM.v1 = mk; m.v1 = m1; s += (p1) * 0 + (m1) * 0; }
+  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const mk = m.v2; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.v2 = wk; p.v2 = p1; g.v2 = 0; $oldM.v2 = mk; m.v2 = m1; s += (p1) * 0 + (m1) * 0; }
+  { const wk = p.c, gk = c * g.c + l2 * wk; const mk = m.c; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.c = wk; p.c = p1; g.c = 0; $oldM.c = mk; m.c = m1; s += (p1) * 0 + (m1) * 0; }
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
+    return false;
+  }
+  return true;
+}
+
+/** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
+  const { l2, b1, b2, eps } = h;
+  const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
+  const keep = 1 - lr * h.decay;
+  let s = 0;
+  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const vk = v.w11; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.w11 = wk; p.w11 = p1; g.w11 = 0; $oldM.w11 = mk; m.w11 = m1; $oldV.w11 = vk; v.w11 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const mk = m.w12; const vk = v.w12; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.w12 = wk; p.w12 = p1; g.w12 = 0; $oldM.w12 = mk; m.w12 = m1; $oldV.w12 = vk; v.w12 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const mk = m.b1; const vk = v.b1; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.b1 = wk; p.b1 = p1; g.b1 = 0; $oldM.b1 = mk; m.b1 = m1; $oldV.b1 = vk; v.b1 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const mk = m.w21; const vk = v.w21; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.w21 = wk; p.w21 = p1; g.w21 = 0; $oldM.w21 = mk; m.w21 = m1; $oldV.w21 = vk; v.w21 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const mk = m.w22; const vk = v.w22; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.w22 = wk; p.w22 = p1; g.w22 = 0; $oldM.w22 = mk; m.w22 = m1; $oldV.w22 = vk; v.w22 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const mk = m.b2; const vk = v.b2; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.b2 = wk; p.b2 = p1; g.b2 = 0; $oldM.b2 = mk; m.b2 = m1; $oldV.b2 = vk; v.b2 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const mk = m.v1; const vk = v.v1; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.v1 = wk; p.v1 = p1; g.v1 = 0; $oldM.v1 = mk; m.v1 = m1; $oldV.v1 = vk; v.v1 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const mk = m.v2; const vk = v.v2; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.v2 = wk; p.v2 = p1; g.v2 = 0; $oldM.v2 = mk; m.v2 = m1; $oldV.v2 = vk; v.v2 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.c, gk = c * g.c + l2 * wk; const mk = m.c; const vk = v.c; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.c = wk; p.c = p1; g.c = 0; $oldM.c = mk; m.c = m1; $oldV.c = vk; v.c = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
+    $copyInto(v, $oldV);
+    return false;
+  }
+  return true;
+}
+
+/** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
+  const { l2, mu, rho, eps } = h;
+  void t;
+  const keep = 1 - lr * h.decay;
+  let s = 0;
+  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const vk = v.w11; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.w11 = wk; p.w11 = p1; g.w11 = 0; $oldM.w11 = mk; m.w11 = m1; $oldV.w11 = vk; v.w11 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const mk = m.w12; const vk = v.w12; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.w12 = wk; p.w12 = p1; g.w12 = 0; $oldM.w12 = mk; m.w12 = m1; $oldV.w12 = vk; v.w12 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const mk = m.b1; const vk = v.b1; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.b1 = wk; p.b1 = p1; g.b1 = 0; $oldM.b1 = mk; m.b1 = m1; $oldV.b1 = vk; v.b1 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const mk = m.w21; const vk = v.w21; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.w21 = wk; p.w21 = p1; g.w21 = 0; $oldM.w21 = mk; m.w21 = m1; $oldV.w21 = vk; v.w21 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const mk = m.w22; const vk = v.w22; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.w22 = wk; p.w22 = p1; g.w22 = 0; $oldM.w22 = mk; m.w22 = m1; $oldV.w22 = vk; v.w22 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const mk = m.b2; const vk = v.b2; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.b2 = wk; p.b2 = p1; g.b2 = 0; $oldM.b2 = mk; m.b2 = m1; $oldV.b2 = vk; v.b2 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const mk = m.v1; const vk = v.v1; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.v1 = wk; p.v1 = p1; g.v1 = 0; $oldM.v1 = mk; m.v1 = m1; $oldV.v1 = vk; v.v1 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const mk = m.v2; const vk = v.v2; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.v2 = wk; p.v2 = p1; g.v2 = 0; $oldM.v2 = mk; m.v2 = m1; $oldV.v2 = vk; v.v2 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const wk = p.c, gk = c * g.c + l2 * wk; const mk = m.c; const vk = v.c; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.c = wk; p.c = p1; g.c = 0; $oldM.c = mk; m.c = m1; $oldV.c = vk; v.c = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
+    $copyInto(v, $oldV);
+    return false;
+  }
+  return true;
+}
+
+/** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
+const $oldP = zeroParams(), $oldM = zeroParams(), $oldV = zeroParams();
+
+/** `g <- 0`. */
+function $clear(g: Params): void {
+  g.w11 = 0;
+  g.w12 = 0;
+  g.b1 = 0;
+  g.w21 = 0;
+  g.w22 = 0;
+  g.b2 = 0;
+  g.v1 = 0;
+  g.v2 = 0;
+  g.c = 0;
+}
+
+/** The squared l2 norm of every value of `g` (for clipping by global norm). */
+function $squaredNorm(g: Params): number {
+  let s = 0;
+  s += g.w11 * g.w11;
+  s += g.w12 * g.w12;
+  s += g.b1 * g.b1;
+  s += g.w21 * g.w21;
+  s += g.w22 * g.w22;
+  s += g.b2 * g.b2;
+  s += g.v1 * g.v1;
+  s += g.v2 * g.v2;
+  s += g.c * g.c;
+  return s;
+}
+
+/** The state slots (m, v) each kind keeps. */
+const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { sgd: [false, false], momentum: [true, false], adam: [true, true], adamw: [true, true], rmsprop: [true, true] };
+
+/** The update of each kind. */
+const $UPDATES: { readonly [K in OptimizerOptions['kind']]: typeof $update_sgd } = { sgd: $update_sgd, momentum: $update_momentum, adam: $update_adam, adamw: $update_adam, rmsprop: $update_rmsprop };
 
 /** Writes one number of a sample; throws naming the sample, the field and the value unless it is a finite number. */
 function $packNumber(v: unknown, into: Floats, at: number, where: string, kind: string, name: string): void {

@@ -1,0 +1,92 @@
+/**
+ * The Adam rows of `npm run bench` (also alone: `npm run bench:adam`).
+ *
+ * What is measured, samples/second, same data, weights and timing loop as the main table
+ * (setup.ts): gradc's `stepBatch` with plain SGD (a learning rate) and with Adam (an
+ * OptimizerState from `initOptimizer`), compiled in process with the default lowering
+ * (unrolled up to 300 parameters, loops above); TF.js cpu and wasm with `tf.train.adam`
+ * (the fastest of its three ways to write the net, as in the main table); brain.js 1.6.1
+ * with `praxis: 'adam'` (batch 1 only: it has no minibatches). The cost ratio is gradc
+ * SGD rate / gradc Adam rate (targets from issue 9: at most 1.25x at 784-32-10 batch 32,
+ * at most 1.5x at 2-2-1 batch 1); SGD and Adam are timed alternately, twice each. Quick by default (BENCH_ADAM_NETS picks nets; the
+ * timing of setup.ts applies).
+ */
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { compile, type OptimizerState } from '../src/index.js';
+import { measureBrain } from './brain.js';
+import { gradcModel, gradcParams } from './gradc.js';
+import { BATCHES, LEARNING_RATE, NETS, initWeights, makeData, measure, type Net } from './setup.js';
+import { VARIANTS, tfTrainer, useBackend, type Backend } from './tfjs.js';
+
+const ADAM_LR = 0.001;
+const log = (s: string) => process.stderr.write(s + '\n');
+const fmt = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '—' : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(0)}k` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
+
+interface AdamRow {
+  readonly net: Net;
+  readonly batch: number;
+  readonly sgd: number;
+  readonly adam: number;
+  readonly tf: ReadonlyMap<Backend, number>;
+  readonly brain: number | undefined;
+}
+
+async function benchNet(net: Net, backends: readonly Backend[]): Promise<AdamRow[]> {
+  const { X, Y, rows } = makeData(net);
+  const w = initWeights(net);
+  log(`[${net.name}] Adam: gradc compile`);
+  const mod = compile(gradcModel(net));
+  const out: AdamRow[] = [];
+  for (const batch of BATCHES) {
+    const batches = rows / batch;
+    const sgdParams = gradcParams(mod, w);
+    const adamParams = gradcParams(mod, w);
+    const state: OptimizerState = mod.initOptimizer(adamParams, { kind: 'adam', learningRate: ADAM_LR });
+    // Alternated (SGD, Adam, SGD, Adam), best of each: the ratio is what matters, and on a
+    // shared machine a burst of load should not land on one of the two only.
+    let sgd = 0, adam = 0;
+    for (let round = 0; round < 2; round++) {
+      sgd = Math.max(sgd, await measure((i) => { mod.stepBatch(sgdParams, X, Y, batch, LEARNING_RATE, (i % batches) * batch); }, batch));
+      adam = Math.max(adam, await measure((i) => { mod.stepBatch(adamParams, X, Y, batch, state, (i % batches) * batch); }, batch));
+    }
+    const tfRates = new Map<Backend, number>();
+    for (const backend of backends) {
+      await useBackend(backend);
+      let best = 0;
+      for (const variant of VARIANTS) {
+        log(`[${net.name}] Adam: TF.js ${backend} batch ${batch} ${variant}`);
+        const t = tfTrainer(net, w, X, Y, rows, batch, variant, () => tf.train.adam(ADAM_LR));
+        best = Math.max(best, await measure(t.step, batch));
+        t.dispose();
+      }
+      tfRates.set(backend, best);
+    }
+    const brain = batch === 1 ? measureBrain(net, X, Y, rows, undefined, { praxis: 'adam', learningRate: ADAM_LR }) : undefined;
+    out.push({ net, batch, sgd, adam, tf: tfRates, brain });
+  }
+  return out;
+}
+
+/** The Adam table as markdown. */
+export async function adamTable(nets: readonly Net[] = NETS, backends: readonly Backend[] = ['cpu', 'wasm']): Promise<string> {
+  const rows: AdamRow[] = [];
+  for (const net of nets) rows.push(...(await benchNet(net, backends)));
+  const out = [
+    `Adam (lr ${ADAM_LR}), samples/second; "Adam cost" = gradc SGD rate / gradc Adam rate (issue 9 targets: <= 1.25x at 784-32-10 batch 32, <= 1.5x at 2-2-1 batch 1).`,
+    '',
+    `| net | batch | gradc SGD | gradc Adam | Adam cost | ${backends.map((b) => `TF.js ${b} Adam`).join(' | ')} | brain.js Adam | gradc Adam / best peer |`,
+    `|---|---:|---:|---:|---:|${backends.map(() => '---:|').join('')}---:|---:|`,
+  ];
+  for (const r of rows) {
+    const best = Math.max(...r.tf.values(), r.brain ?? 0);
+    out.push(`| ${r.net.name} | ${r.batch} | ${fmt(r.sgd)} | ${fmt(r.adam)} | ${(r.sgd / r.adam).toFixed(2)}x | ${backends.map((b) => fmt(r.tf.get(b))).join(' | ')} | ${r.brain === undefined ? 'n/a' : fmt(r.brain)} | ${(r.adam / best).toFixed(r.adam / best >= 10 ? 0 : 2)}x |`);
+  }
+  return out.join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const only = process.env.BENCH_ADAM_NETS?.split(',');
+  const backends = (process.env.BENCH_ADAM_BACKENDS?.split(',') ?? ['cpu', 'wasm']) as Backend[];
+  process.stdout.write(`${await adamTable(only ? NETS.filter((n) => only.includes(n.name)) : NETS, backends)}\n`);
+}

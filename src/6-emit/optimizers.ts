@@ -1,0 +1,406 @@
+/**
+ * Phase 6, emit (optimizers): the optimizers of every generated module.
+ *
+ * Takes the parameter layout; gives the model-independent optimizer runtime
+ * (`OPTIMIZER_RUNTIME`: the option and state types, `initOptimizer`, validation, the
+ * learning-rate schedules, the step driver) and one update function per optimizer kind
+ * (`emitOptimizerUpdates`), from one table `UPDATES` typed so that a missing kind does
+ * not compile. Guarantees:
+ * - hyperparameters are run-time values read from the state (one build serves any rate);
+ * - each update is one fused pass over each parameter that writes the new values
+ *   (parameter and state), keeps the old ones aside and checks the new ones; a refused
+ *   update puts the old ones back: a step is all or nothing for parameters, state and
+ *   step count alike;
+ * - clipping by global norm adds one pass (the norm) and only when it is asked for;
+ * - plain SGD (no decay, no clipping) keeps the fused path of `step` (the update written
+ *   during the backward pass in the unrolled lowering);
+ * - emitted code is strict-clean (`noUncheckedIndexedAccess`, no unused locals).
+ */
+import type { ParamSlot } from '../5-lower/schedule.js';
+
+export type OptimizerKind = 'sgd' | 'momentum' | 'adam' | 'adamw' | 'rmsprop';
+
+/** How one optimizer kind updates one element: `wk` the old value, `gk` the effective gradient, `mk`/`vk` the old state. */
+interface UpdateRule {
+  /** Hyperparameters of `$Hyper` the element code reads. */
+  readonly reads: readonly string[];
+  /** Per-step constants computed once per call from `h`, `lr`, `t` (`const` lines). */
+  readonly prelude: readonly string[];
+  /** Which state slots the kind keeps. */
+  readonly state: { readonly m: boolean; readonly v: boolean };
+  /** Element statements defining `p1` (and `m1`, `v1` when the kind keeps them). */
+  readonly element: readonly string[];
+}
+
+const ADAM: UpdateRule = {
+  reads: ['b1', 'b2', 'eps'],
+  prelude: ['const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);'],
+  state: { m: true, v: true },
+  element: [
+    'const m1 = b1 * mk + (1 - b1) * gk;', // first moment
+    'const v1 = b2 * vk + (1 - b2) * gk * gk;', // second moment
+    'const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps);', // bias-corrected step
+  ],
+};
+
+/** The update of each optimizer kind, one entry per kind (the type rejects a missing one). */
+export const UPDATES: { readonly [K in OptimizerKind]: UpdateRule } = {
+  sgd: { reads: [], prelude: [], state: { m: false, v: false }, element: ['const p1 = wk * keep - lr * gk;'] },
+  momentum: {
+    reads: ['mu', 'nesterov'],
+    prelude: [],
+    state: { m: true, v: false },
+    element: [
+      'const m1 = mu * mk + gk;', // velocity
+      'const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1);',
+    ],
+  },
+  adam: ADAM,
+  adamw: ADAM, // the decay is decoupled through `keep` = 1 - lr * weightDecay (see $hyper)
+  rmsprop: {
+    reads: ['mu', 'rho', 'eps'],
+    prelude: [],
+    state: { m: true, v: true },
+    element: [
+      'const v1 = rho * vk + (1 - rho) * gk * gk;', // mean square
+      'const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps);', // moment
+      'const p1 = wk * keep - m1;',
+    ],
+  },
+};
+
+export const OPTIMIZER_KINDS = Object.keys(UPDATES) as OptimizerKind[];
+
+/**
+ * The update functions `$update_<kind>(p, g, m, v, h, lr, t, c, loss)`: for every parameter,
+ * `gk = c * g + l2 * w`, then the kind's rule, in one pass per parameter that writes the
+ * new values (parameter and state), keeps the old ones in `$old*`, clears `g` and checks
+ * every new value is finite as stored; when the loss or a new value is not finite the
+ * old values are put back and the result is false (`g` cleared either way). Measured at
+ * 2-2-1 batch 1 (Adam): about 1.8x faster than checking every new value in a first pass
+ * and writing in a second, which computes the update twice.
+ */
+export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: string) => string): string {
+  const out: string[] = [];
+  const fn = new Map<UpdateRule, string>(); // kinds sharing a rule share its function
+  for (const kind of OPTIMIZER_KINDS) {
+    const rule = UPDATES[kind];
+    if (fn.has(rule)) continue;
+    fn.set(rule, `$update_${kind}`);
+    const { m, v } = rule.state;
+    type Access = { readonly w: string; readonly d: string; readonly M: string; readonly V: string; readonly w0: string; readonly m0: string; readonly v0: string };
+    const perParam = (body: (a: Access) => string[]): string[] =>
+      params.map((s) => {
+        if (!s.shape.length) {
+          const n = s.name;
+          return `  { ${body({ w: `p.${n}`, d: `g.${n}`, M: `m.${n}`, V: `v.${n}`, w0: `$oldP.${n}`, m0: `$oldM.${n}`, v0: `$oldV.${n}` }).join(' ')} }`;
+        }
+        const n = s.name;
+        const open = [`const w = p.${n}, d = g.${n}, w0 = $oldP.${n}`, m ? `, M = m.${n}, m0 = $oldM.${n}` : '', v ? `, V = v.${n}, v0 = $oldV.${n}` : '', ';'].join('');
+        return `  { ${open} for (let k = 0; k < ${s.size}; k++) { ${body({ w: 'w[k]', d: 'd[k]', M: 'M[k]', V: 'V[k]', w0: 'w0[k]', m0: 'm0[k]', v0: 'v0[k]' }).join(' ')} } }`;
+      });
+    const read = (x: string) => (x.endsWith(']') ? `${x}!` : x); // noUncheckedIndexedAccess: typed-array reads are numbers
+    // One pass per parameter: old values kept in $old*, new ones written and checked (as stored), g cleared.
+    const update = (a: Access) => [
+      `const wk = ${read(a.w)}, gk = c * ${read(a.d)} + l2 * wk;`,
+      ...(m ? [`const mk = ${read(a.M)};`] : []),
+      ...(v ? [`const vk = ${read(a.V)};`] : []),
+      ...rule.element,
+      `${a.w0} = wk; ${a.w} = p1; ${a.d} = 0;`,
+      ...(m ? [`${a.m0} = mk; ${a.M} = m1;`] : []),
+      ...(v ? [`${a.v0} = vk; ${a.V} = v1;`] : []),
+      `s += ${[stored('p1'), ...(m ? [stored('m1')] : []), ...(v ? [stored('v1')] : [])].map((x) => `${x} * 0`).join(' + ')};`,
+    ];
+    const hyper = ['l2', ...rule.reads];
+    out.push(`/** The ${OPTIMIZER_KINDS.filter((k) => UPDATES[k] === rule).join(' and ')} update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_${kind}(p: Params, g: Params, ${m ? 'm' : '_m'}: Params, ${v ? 'v' : '_v'}: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  if (loss - loss !== 0) {
+    $clear(g);
+    return false;
+  }
+  const { ${hyper.join(', ')} } = h;
+  ${rule.prelude.length ? rule.prelude.join('\n  ') : 'void t;'}
+  const keep = 1 - lr * h.decay;
+  let s = 0;
+${perParam(update).join('\n')}
+  if (s !== 0) { // put the old values back
+    $copyInto(p, $oldP);
+${m ? '    $copyInto(m, $oldM);\n' : ''}${v ? '    $copyInto(v, $oldV);\n' : ''}    return false;
+  }
+  return true;
+}`);
+  }
+  out.push(`/** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
+const $oldP = zeroParams(), $oldM = zeroParams(), $oldV = zeroParams();
+
+/** \`g <- 0\`. */
+function $clear(g: Params): void {
+${params.map((s) => (s.shape.length ? `  g.${s.name}.fill(0);` : `  g.${s.name} = 0;`)).join('\n')}
+}
+
+/** The squared l2 norm of every value of \`g\` (for clipping by global norm). */
+function $squaredNorm(g: Params): number {
+  let s = 0;
+${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) s += d[k]! * d[k]!; }` : `  s += g.${s.name} * g.${s.name};`)).join('\n')}
+  return s;
+}
+
+/** The state slots (m, v) each kind keeps. */
+const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { ${OPTIMIZER_KINDS.map((k) => `${k}: [${UPDATES[k].state.m}, ${UPDATES[k].state.v}]`).join(', ')} };
+
+/** The update of each kind. */
+const $UPDATES: { readonly [K in OptimizerOptions['kind']]: typeof $update_sgd } = { ${OPTIMIZER_KINDS.map((k) => `${k}: ${fn.get(UPDATES[k])}`).join(', ')} };`);
+  return out.join('\n\n');
+}
+
+/**
+ * The model-independent part: pasted into every module after runtime.ts's text (it uses
+ * Params, SampleError, $show, $checkParams, zeroParams, $copyInto, $acc, $gradientSum,
+ * $stepRows and the functions of `emitOptimizerUpdates`).
+ */
+export const OPTIMIZER_RUNTIME = `/**
+ * A learning-rate schedule: the rate of step t (t = 0, 1, ... counts the steps taken,
+ * \`OptimizerState.step\`), from the optimizer's \`learningRate\` (lr):
+ * - constant: lr;
+ * - step: lr * gamma^floor(t / stepSize), the rate multiplied by gamma every stepSize steps;
+ * - exponential: lr * gamma^t;
+ * - cosine: linear warm-up lr * (t + 1) / warmupSteps for the first warmupSteps steps (default
+ *   0), then minLearningRate + (lr - minLearningRate) * (1 + cos(pi * q)) / 2 with q going
+ *   from 0 to 1 over the steps up to totalSteps (held at minLearningRate, default 0, after).
+ */
+export type Schedule =
+  | { readonly kind: 'constant' }
+  | { readonly kind: 'step'; readonly stepSize: number; readonly gamma: number }
+  | { readonly kind: 'exponential'; readonly gamma: number }
+  | { readonly kind: 'cosine'; readonly totalSteps: number; readonly warmupSteps?: number | undefined; readonly minLearningRate?: number | undefined };
+
+/** Options every optimizer takes. g is the gradient averaged over the batch, p a parameter. */
+export interface OptimizerCommon {
+  /** The step size before the schedule: finite, >= 0 (default 0.01 for sgd and momentum, 0.001 for adam, adamw and rmsprop). */
+  readonly learningRate?: number | undefined;
+  /** L2 penalty (coupled weight decay): g <- g + weightDecay * p before the update; finite, >= 0 (default 0). For adamw it is decoupled instead (see AdamWOptions). */
+  readonly weightDecay?: number | undefined;
+  /** Gradient clipping by global norm: when the l2 norm of all gradients together exceeds clipNorm, every gradient is scaled by clipNorm / norm (before weight decay); > 0 (default Infinity: no clipping). */
+  readonly clipNorm?: number | undefined;
+  /** The learning-rate schedule (default constant). */
+  readonly schedule?: Schedule | undefined;
+}
+/** Plain SGD: p <- p - lr * g. */
+export interface SgdOptions extends OptimizerCommon { readonly kind: 'sgd' }
+/** Momentum (as tf.train.momentum): v <- momentum * v + g; p <- p - lr * v, or with nesterov p <- p - lr * (g + momentum * v). */
+export interface MomentumOptions extends OptimizerCommon {
+  readonly kind: 'momentum';
+  /** The velocity's decay: finite, >= 0 (default 0.9). */
+  readonly momentum?: number | undefined;
+  /** Nesterov's accelerated gradient (default false). */
+  readonly nesterov?: boolean | undefined;
+}
+/**
+ * Adam (as tf.train.adam): m <- beta1 * m + (1 - beta1) * g; v <- beta2 * v + (1 - beta2) * g^2;
+ * p <- p - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon), t the step number from 1.
+ */
+export interface AdamOptions extends OptimizerCommon {
+  readonly kind: 'adam';
+  /** Decay of the first moment (the gradient's running mean): in [0, 1) (default 0.9). */
+  readonly beta1?: number | undefined;
+  /** Decay of the second moment (the squared gradient's running mean): in [0, 1) (default 0.999). */
+  readonly beta2?: number | undefined;
+  /** Added to the root of the second moment: finite, > 0 (default 1e-8; TF.js uses 1e-7). */
+  readonly epsilon?: number | undefined;
+}
+/** AdamW: Adam with decoupled weight decay, p <- p * (1 - lr * weightDecay) before Adam's step (weightDecay default 0.01, never added to g). */
+export interface AdamWOptions extends Omit<AdamOptions, 'kind'> { readonly kind: 'adamw' }
+/**
+ * RMSprop (as tf.train.rmsprop, not centered): s <- rho * s + (1 - rho) * g^2;
+ * v <- momentum * v + lr * g / sqrt(s + epsilon); p <- p - v.
+ */
+export interface RmspropOptions extends OptimizerCommon {
+  readonly kind: 'rmsprop';
+  /** Decay of the mean square: in [0, 1] (default 0.9). */
+  readonly rho?: number | undefined;
+  /** Momentum of the step: finite, >= 0 (default 0). */
+  readonly momentum?: number | undefined;
+  /** Added to the mean square under the root: finite, > 0 (default 1e-8). */
+  readonly epsilon?: number | undefined;
+}
+/** An optimizer and its hyperparameters, chosen by \`kind\`; all are run-time values. */
+export type OptimizerOptions = SgdOptions | MomentumOptions | AdamOptions | AdamWOptions | RmspropOptions;
+
+/**
+ * What an optimizer carries from step to step, made by \`initOptimizer\` and advanced by
+ * \`step\`, \`stepBatch\` and \`fit\` (only by steps taken: a refused step changes nothing).
+ * Plain data (typed arrays per parameter and a count), so it can be saved and restored.
+ */
+export interface OptimizerState {
+  /** The options (frozen, checked at each step). */
+  readonly options: OptimizerOptions;
+  /** Steps taken: drives the schedule and Adam's bias correction. */
+  step: number;
+  /** momentum: the velocity; adam, adamw: the first moment; rmsprop: the moment (null for sgd). */
+  readonly m: Params | null;
+  /** adam, adamw: the second moment; rmsprop: the mean square (null otherwise). */
+  readonly v: Params | null;
+}
+
+interface $Hyper {
+  readonly kind: OptimizerOptions['kind'];
+  readonly lr: number; readonly l2: number; readonly decay: number; readonly clip: number;
+  readonly mu: number; readonly nesterov: boolean; readonly b1: number; readonly b2: number; readonly eps: number; readonly rho: number;
+  readonly schedule: Schedule;
+}
+
+const $COMMON_KEYS = ['kind', 'learningRate', 'weightDecay', 'clipNorm', 'schedule'];
+const $OPTIMIZER_KEYS = new Map<string, readonly string[]>([
+  ['sgd', []], ['momentum', ['momentum', 'nesterov']], ['adam', ['beta1', 'beta2', 'epsilon']], ['adamw', ['beta1', 'beta2', 'epsilon']], ['rmsprop', ['rho', 'momentum', 'epsilon']],
+]);
+const $SCHEDULE_KEYS = new Map<string, readonly string[]>([
+  ['constant', []], ['step', ['stepSize', 'gamma']], ['exponential', ['gamma']], ['cosine', ['totalSteps', 'warmupSteps', 'minLearningRate']],
+]);
+const $hypers = new WeakMap<object, $Hyper>();
+
+/** \`r[key]\` checked: the fallback when absent, else a number passing \`ok\`. */
+function $option(r: object, key: string, fallback: number, ok: (v: number) => boolean, what: string, where: string): number {
+  const v: unknown = Object.prototype.hasOwnProperty.call(r, key) ? (r as Record<string, unknown>)[key] : undefined;
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !ok(v)) throw new SampleError(\`\${where}.\${key} must be \${what}, got \${$show(v)}\`);
+  return v;
+}
+
+function $checkKeys(r: object, allowed: readonly string[], where: string): void {
+  for (const key of Object.keys(r)) {
+    if (!allowed.includes(key)) throw new SampleError(\`\${where}: unknown option '\${key.slice(0, 40)}' (the options are \${allowed.join(', ')})\`);
+  }
+}
+
+/** The hyperparameters of \`o\` with their defaults, each checked; throws a SampleError naming the first bad one. */
+function $hyper(o: unknown, where: string): $Hyper {
+  if (typeof o !== 'object' || o === null) throw new SampleError(\`\${where} must be an object with a kind ('\${[...$OPTIMIZER_KEYS.keys()].join("', '")}'), got \${$show(o)}\`);
+  const cached = $hypers.get(o);
+  if (cached) return cached;
+  const kind: unknown = (o as { kind?: unknown }).kind;
+  const own = typeof kind === 'string' ? $OPTIMIZER_KEYS.get(kind) : undefined;
+  if (!own) throw new SampleError(\`\${where}.kind must be one of '\${[...$OPTIMIZER_KEYS.keys()].join("', '")}', got \${typeof kind === 'string' ? JSON.stringify(kind.slice(0, 40)) : $show(kind)}\`);
+  const k = kind as OptimizerOptions['kind'];
+  $checkKeys(o, [...$COMMON_KEYS, ...own], where);
+  const num = (key: string, fallback: number, ok: (v: number) => boolean, what: string) => $option(o, key, fallback, ok, what, where);
+  const finite = (v: number) => v - v === 0 && v >= 0;
+  const fraction = (v: number) => v >= 0 && v < 1;
+  const lr = num('learningRate', k === 'sgd' || k === 'momentum' ? 0.01 : 0.001, finite, 'a finite number >= 0');
+  const wd = num('weightDecay', k === 'adamw' ? 0.01 : 0, finite, 'a finite number >= 0');
+  const clip = num('clipNorm', Infinity, (v) => v > 0, 'a number > 0 (or Infinity: no clipping)');
+  const mu = own.includes('momentum') ? num('momentum', k === 'momentum' ? 0.9 : 0, finite, 'a finite number >= 0') : 0;
+  const nesterov: unknown = (o as { nesterov?: unknown }).nesterov ?? false;
+  if (typeof nesterov !== 'boolean') throw new SampleError(\`\${where}.nesterov must be true or false, got \${$show(nesterov)}\`);
+  const b1 = num('beta1', 0.9, fraction, 'a number in [0, 1)');
+  const b2 = num('beta2', 0.999, fraction, 'a number in [0, 1)');
+  const eps = num('epsilon', 1e-8, (v) => finite(v) && v > 0, 'a finite number > 0');
+  const rho = num('rho', 0.9, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  const schedule = $schedule((o as { schedule?: unknown }).schedule, \`\${where}.schedule\`);
+  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, schedule };
+  if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
+  return h;
+}
+
+function $schedule(s: unknown, where: string): Schedule {
+  if (s === undefined) return { kind: 'constant' };
+  if (typeof s !== 'object' || s === null) throw new SampleError(\`\${where} must be an object with a kind, got \${$show(s)}\`);
+  const kind: unknown = (s as { kind?: unknown }).kind;
+  const own = typeof kind === 'string' ? $SCHEDULE_KEYS.get(kind) : undefined;
+  if (!own) throw new SampleError(\`\${where}.kind must be one of '\${[...$SCHEDULE_KEYS.keys()].join("', '")}', got \${$show(kind)}\`);
+  $checkKeys(s, ['kind', ...own], where);
+  const int = (v: number) => Number.isInteger(v) && v >= 1;
+  const positive = (v: number) => v - v === 0 && v > 0;
+  const num = (key: string, fallback: number, ok: (v: number) => boolean, what: string) => $option(s, key, fallback, ok, what, where);
+  switch (kind) {
+    case 'step': return { kind, stepSize: num('stepSize', NaN, int, 'a positive integer'), gamma: num('gamma', NaN, positive, 'a finite number > 0') };
+    case 'exponential': return { kind, gamma: num('gamma', NaN, positive, 'a finite number > 0') };
+    case 'cosine': {
+      const totalSteps = num('totalSteps', NaN, int, 'a positive integer');
+      const warmupSteps = num('warmupSteps', 0, (v) => Number.isInteger(v) && v >= 0 && v <= totalSteps, \`an integer in [0, totalSteps = \${totalSteps}]\`);
+      const minLearningRate = num('minLearningRate', 0, (v) => v - v === 0 && v >= 0, 'a finite number >= 0');
+      return { kind, totalSteps, warmupSteps, minLearningRate };
+    }
+    default: return { kind: 'constant' };
+  }
+}
+
+/** The learning rate of step \`t\` (see Schedule). */
+function $rate(h: $Hyper, t: number): number {
+  const s = h.schedule, lr = h.lr;
+  switch (s.kind) {
+    case 'constant': return lr;
+    case 'step': return lr * Math.pow(s.gamma, Math.floor(t / s.stepSize));
+    case 'exponential': return lr * Math.pow(s.gamma, t);
+    case 'cosine': {
+      const warm = s.warmupSteps ?? 0, low = s.minLearningRate ?? 0;
+      if (t < warm) return (lr * (t + 1)) / warm;
+      const q = Math.min(1, (t - warm) / Math.max(1, s.totalSteps - warm));
+      return low + ((lr - low) * (1 + Math.cos(Math.PI * q))) / 2;
+    }
+  }
+}
+
+/**
+ * A fresh optimizer state for parameters shaped like \`params\` (checked): zero moments,
+ * step 0. \`options\` are checked (a SampleError names the first bad one) and frozen into the state.
+ */
+export function initOptimizer(params: Params, options: OptimizerOptions): OptimizerState {
+  return $initOptimizer(params, options, 'initOptimizer: options');
+}
+
+function $initOptimizer(params: Params, options: OptimizerOptions, where: string): OptimizerState {
+  $checkParams(params, where.replace(/options.*$/, 'params'), false);
+  const h = $hyper(options, where);
+  const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
+  $hypers.set(frozen, h);
+  const slots = $UPDATE_STATE[h.kind];
+  return { options: frozen, step: 0, m: slots[0] ? zeroParams() : null, v: slots[1] ? zeroParams() : null };
+}
+
+/** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
+function $checkOptimizer(where: string, o: unknown): $Hyper | null {
+  if (typeof o === 'number') {
+    $checkRate(where, o);
+    return null;
+  }
+  if (typeof o !== 'object' || o === null || !('options' in o)) {
+    throw new SampleError(\`\${where}: optimizer must be a learning rate (a finite number) or an OptimizerState from initOptimizer, got \${$show(o)}\`);
+  }
+  const st = o as OptimizerState;
+  const h = $hyper(st.options, \`\${where}: optimizer.options\`);
+  if (!Number.isInteger(st.step) || st.step < 0) throw new SampleError(\`\${where}: optimizer.step must be a non-negative integer, got \${$show(st.step)}\`);
+  const slots = $UPDATE_STATE[h.kind];
+  if (slots[0]) $checkParams(st.m as Params, \`\${where}: optimizer.m\`, false);
+  if (slots[1]) $checkParams(st.v as Params, \`\${where}: optimizer.v\`, false);
+  return h;
+}
+
+/** \`to\` <- \`from\` (states of the same kind). */
+function $copyOptimizerInto(to: OptimizerState, from: OptimizerState): void {
+  to.step = from.step;
+  if (to.m && from.m) $copyInto(to.m, from.m);
+  if (to.v && from.v) $copyInto(to.v, from.v);
+}
+
+/**
+ * One optimizer step on rows [first, first + count), all or nothing: the mean loss, or NaN
+ * with the parameters, the state and its step count unchanged. Plain SGD (no decay, no
+ * clipping) takes the fused path; clipping adds one pass for the norm.
+ */
+function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper): number {
+  const lr = $rate(h, st.step);
+  if (h.kind === 'sgd' && h.l2 === 0 && h.clip === Infinity) {
+    const value = $stepRows(p, X, Y, count, lr, first);
+    if (value === value) st.step++;
+    return value;
+  }
+  const value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
+  let c = 1;
+  if (h.clip !== Infinity) {
+    const norm = Math.sqrt($squaredNorm($acc));
+    if (norm > h.clip) c = h.clip / norm;
+  }
+  if (!$UPDATES[h.kind](p, $acc, st.m ?? $acc, st.v ?? $acc, h, lr, st.step + 1, c, value)) return NaN;
+  st.step++;
+  return value;
+}`;
