@@ -118,3 +118,17 @@ describe('gradc build --watch', () => {
     expect(await exited).toBe(0);
   }, 60_000);
 });
+
+describe('the bundler plugin', () => {
+  it("an import query with 'gradc' that is not exactly '?gradc' is an error, not the model file loaded silently", async () => {
+    const { gradc } = await import('../src/plugin/unplugin.js');
+    const { GradcError } = await import('../src/errors.js');
+    const plugin = gradc.raw({}, { framework: 'rollup' }) as unknown as { resolveId: (s: string, i?: string) => unknown };
+    for (const source of ['./net.model.ts?gradc&x', './net.model.ts?x&gradc', './net.model.ts?gradc=1']) {
+      expect(() => plugin.resolveId(source, '/app/main.ts'), source).toThrow(GradcError);
+      expect(() => plugin.resolveId(source, '/app/main.ts'), source).toThrow(/exactly '\?gradc'/);
+    }
+    expect(plugin.resolveId('./net.model.ts?gradc', '/app/main.ts')).toBe('/app/net.model.ts?gradc');
+    expect(plugin.resolveId('./other.ts?raw', '/app/main.ts')).toBeNull();
+  });
+});
