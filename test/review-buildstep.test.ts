@@ -132,3 +132,15 @@ describe('the bundler plugin', () => {
     expect(plugin.resolveId('./other.ts?raw', '/app/main.ts')).toBeNull();
   });
 });
+
+describe('config globs', () => {
+  it("a broad glob ('**/*.ts') that also matches the out dir builds again without taking the generated modules for models", async () => {
+    const dir = project({ 'models/a.model.ts': linear('a'), 'gradc.config.json': '{ "models": ["**/*.ts"], "out": "gen" }\n' });
+    let r = await run(dir, 'build');
+    expect(r.code, r.err).toBe(0);
+    r = await run(dir, 'build');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe('unchanged gen/a.ts (already up to date) from models/a.model.ts');
+    expect((await run(dir, 'build', '--check')).code).toBe(0);
+  }, 30_000);
+});
