@@ -11,7 +11,8 @@
  *   for a JSON file the line and column of the key (of the value when its type is wrong),
  *   found by TypeScript's JSON parser only when there is an error to locate.
  * - Paths and globs in a config are relative to the folder of the config file; globs
- *   never match inside node_modules. `modelsOf(config)` lists the model files sorted.
+ *   never match inside node_modules. `modelsOf(config)` lists the model files sorted,
+ *   leaving out the config file itself and files gradc generated (header first line).
  * User-given keys are looked up in Maps, never on a plain object.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import type TS from 'typescript';
 import { globSync, isDynamicPattern } from 'tinyglobby';
 import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
 import { checkCompileOptions, type CompileOptions } from './compileOptions.js';
+import { isGeneratedFile } from './files.js';
 import { displayPath, type ImportFile } from './modelFile.js';
 
 /** What a config file holds (the default export of gradc.config.ts, or gradc.config.json). */
@@ -264,7 +266,11 @@ export function modelsOf(config: Config): string[] {
     if (hits.length === 0 && !isDynamicPattern(pattern)) {
       throw new GradcError(`models: '${pattern}' is not a file (relative to ${displayPath(config.dir) || '.'})`, { file: config.file, symbol: pattern });
     }
-    for (const h of hits) found.add(resolve(h));
+    for (const h of hits) {
+      // A broad glob (`**/*.ts`) also matches the config file and gradc's own output: not models.
+      if (CONFIG_NAMES.some((n) => resolve(config.dir, n) === resolve(h)) || isGeneratedFile(h)) continue;
+      found.add(resolve(h));
+    }
   }
   return [...found].sort();
 }

@@ -16,6 +16,8 @@
  *   reload (Vite's HMR propagation; the generated module does not accept updates itself).
  * - Its options are compile options (cli/compileOptions.ts), checked when the plugin is
  *   made: an unknown key or a bad value is a GradcError naming it.
+ * - An import whose query has a `gradc` parameter but is not exactly `?gradc` at the
+ *   end (`?gradc&x`) is a GradcError, not the model file loaded as a plain module.
  * - A broken model is a build error located in the model file (file, line, column and the
  *   source line with a caret, as the CLI prints it), not a crash of the bundler.
  */
@@ -91,7 +93,14 @@ export const gradc: UnpluginInstance<GradcPluginOptions | undefined, false> = cr
     name: 'gradc',
     enforce: 'pre',
     resolveId(source, importer) {
-      if (!isGradcId(source)) return null;
+      if (!isGradcId(source)) {
+        // `?gradc&x` or `?x&gradc` would otherwise load the model file itself, silently.
+        const query = /\?([^#]*)/.exec(source)?.[1];
+        if (query !== undefined && new URLSearchParams(query).has('gradc')) {
+          throw new GradcError(`cannot import '${source}': the import query for a generated module is exactly '?gradc', at the end and alone (import * as net from './net.model.ts?gradc')`, { file: importer === undefined ? undefined : displayPath(stripQuery(importer)) });
+        }
+        return null;
+      }
       const path = stripQuery(source);
       if (path.startsWith('./') || path.startsWith('../')) {
         return importer && !importer.startsWith('\0') ? `${resolve(dirname(stripQuery(importer)), path)}${QUERY}` : null;
