@@ -78,6 +78,30 @@ describe.concurrent('the npm package', () => {
     expect(version.stdout.trim()).toBe(`gradc ${(JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }).version}`);
   }, SLOW);
 
+  it('with a gradc.config.json (as in the README), `npx gradc build` builds what it lists, --check passes, and --emit js runs in plain Node', async () => {
+    const dir = work('config');
+    mkdirSync(join(dir, 'models'));
+    writeFileSync(join(dir, 'models', 'xor.model.ts'), XOR_MODEL);
+    writeFileSync(join(dir, 'gradc.config.json'), JSON.stringify({ models: ['models/*.model.ts'], out: 'src/generated', options: { precision: 'f64' } }, null, 2));
+    const env = cleanEnv();
+    const built = await run('npx', ['gradc', 'build'], { cwd: dir, env });
+    expect(built.stdout).toMatch(/wrote src\/generated\/xor\.ts/);
+    const check = await run('npx', ['gradc', 'build', '--check'], { cwd: dir, env });
+    expect(check.stdout).toMatch(/up to date/);
+    await run('npx', ['gradc', 'build', '--emit', 'js', '--out', 'js'], { cwd: dir, env });
+    writeFileSync(join(dir, 'use.js'), [
+      "import * as xor from './js/xor.js';",
+      'const data = [[0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 0]].map(([x1, x2, y]) => ({ inputs: { x1, x2 }, targets: { y } }));',
+      'const r = xor.fit(data, { epochs: 3000, learningRate: 0.5 });',
+      'console.log(JSON.stringify(xor.predict(r.params, data.map((d) => d.inputs)).map((o) => o.yhat)));',
+    ].join('\n'));
+    const { stdout } = await run(process.execPath, ['use.js'], { cwd: dir, env });
+    const out = JSON.parse(stdout) as number[];
+    expect(out).toHaveLength(4);
+    expect(out[0]).toBeLessThan(0.2);
+    expect(out[1]).toBeGreaterThan(0.8);
+  }, SLOW);
+
   it('gradc/esbuild bundles a ?gradc import, and the bundle trains XOR in plain Node', async () => {
     const dir = work('esbuild');
     writeFileSync(join(dir, 'xor.model.ts'), XOR_MODEL);
