@@ -78,6 +78,17 @@ describe('saveParams / loadParams', () => {
     }
   }
 
+  it('round-trips scalar parameters, -0 included', () => {
+    const mod = compile(net({ extra: true }));
+    for (const v of [-0, 5e-324, -1.7976931348623157e308, 0.30000000000000004]) {
+      const p = mod.initParams();
+      p.scale = v;
+      const doc = JSON.parse(JSON.stringify(mod.saveParams(p)));
+      expect(doc.params.scale).toEqual({ shape: [], values: [Object.is(v, -0) ? '-0' : v] });
+      expect(Object.is(mod.loadParams(doc).params.scale, v)).toBe(true);
+    }
+  });
+
   it('the structure hash ignores lowering, precision, initial values and seed, and loads across builds', () => {
     const a = compile(net(), { lowering: 'unrolled' } as never);
     const b = compile(net({ init: 0.5 }), { lowering: 'loops', precision: 'f32' } as never);
