@@ -6,8 +6,8 @@
  * `forward`, `loss`, `gradient` (its doc comment gives each derived formula), `step`
  * (plain SGD fused into the backward pass in the unrolled lowering), minibatch
  * `gradientBatch`/`stepBatch`, the optimizers of optimizers.ts (`initOptimizer`, an
- * OptimizerState accepted by `step`, `stepBatch` and `fit`), and a trainer (`fit`,
- * `predict`, `evaluate`); every entry
+ * OptimizerState accepted by `step`, `stepBatch` and `fit`), a trainer (`fit`,
+ * `predict`, `evaluate`), and `saveParams`/`loadParams` (saveParams.ts); every entry
  * point checks its arguments (runtime.ts) and every training step is all or nothing: a
  * step whose loss or any new parameter is not finite leaves the parameters unchanged; it starts with a header naming its source and
  * saying it must not be edited (and the generated-file markers that tools honour);
@@ -25,6 +25,8 @@ import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
 import { DEFAULT_CHUNK_SIZE, emitKernel, parameterList } from './kernels.js';
 import { OPTIMIZER_RUNTIME, emitOptimizerUpdates } from './optimizers.js';
 import { RUNTIME, optionalRuntime } from './runtime.js';
+import { emitSaveParams } from './saveParams.js';
+import { structureHash } from './structureHash.js';
 
 export interface EmitOptions extends LowerOptions {
   /** Element type of every array: 'f64' (default) or 'f32'. */
@@ -385,6 +387,8 @@ ${RUNTIME}
 ${OPTIMIZER_RUNTIME}
 
 ${emitOptimizerUpdates(P, stored)}
+
+${emitSaveParams(P, model.name, structureHash(model), options.precision ?? 'f64')}
 ${helpers ? `\n${helpers}\n` : ''}`));
 
   // Kernels are the bulk of a large module: written through a CodeBlockWriter and appended

@@ -44,6 +44,30 @@ export interface GeneratedModule {
   fitRows(X: Float64Array, Y: Float64Array, count: number, options?: FitOptions): FitResult;
   predict(params: Params, inputs: readonly Values[]): Record<string, number | Float64Array>[];
   evaluate(params: Params, samples: readonly Sample[]): number;
+  /** The model's name and its structure hash (SHA-256 of names, shapes and the forward graph). */
+  readonly MODEL_NAME: string;
+  readonly STRUCTURE_HASH: string;
+  /** Parameters (and optimizer state) as a JSON document, exact on round trip. */
+  saveParams(params: Params, optimizer?: OptimizerState): SavedParams;
+  /** Reads a document from `saveParams` (object or JSON text), checking model, structure, shapes and values. */
+  loadParams(doc: SavedParams | string): { params: Params; optimizer?: OptimizerState | undefined };
+}
+/** One saved array: its shape and row-major values ("-0" stands for -0). */
+export interface SavedArray { readonly shape: readonly number[]; readonly values: readonly (number | string)[] }
+/** The document of `saveParams` (see the generated module's doc comment). */
+export interface SavedParams {
+  readonly format: 'gradc-params';
+  readonly version: 1;
+  readonly model: string;
+  readonly structure: string;
+  readonly precision: 'f64' | 'f32';
+  readonly params: { readonly [name: string]: SavedArray };
+  readonly optimizer?: {
+    readonly options: OptimizerOptions;
+    readonly step: number;
+    readonly m?: { readonly [name: string]: SavedArray } | undefined;
+    readonly v?: { readonly [name: string]: SavedArray } | undefined;
+  } | undefined;
 }
 export type Params = Record<string, number | Float64Array>;
 /** See the generated module's doc comments for each optimizer's hyperparameters. */

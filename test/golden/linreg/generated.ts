@@ -845,6 +845,166 @@ const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boole
 /** The update of each kind. */
 const $UPDATES: { readonly [K in OptimizerOptions['kind']]: typeof $update_sgd } = { sgd: $update_sgd, momentum: $update_momentum, adam: $update_adam, adamw: $update_adam, rmsprop: $update_rmsprop };
 
+/** The model's name, as saved in parameter files. */
+export const MODEL_NAME = "linreg";
+/** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
+export const STRUCTURE_HASH = 'f3852bbd37632dd7ceb3f9a47a08d130c9734cca4de853d2fbb660a7b3480277';
+const $PRECISION = 'f64';
+/** Each parameter: name, shape, number of values. */
+const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['w', [], 1]];
+
+/** One saved array: its shape and its values (row-major; "-0" stands for -0). */
+export interface SavedArray {
+  readonly shape: readonly number[];
+  readonly values: readonly (number | string)[];
+}
+/** A saved optimizer state: options, steps taken, and the moments (absent when the optimizer has none). */
+export interface SavedOptimizer {
+  readonly options: OptimizerOptions;
+  readonly step: number;
+  readonly m?: { readonly [name: string]: SavedArray } | undefined;
+  readonly v?: { readonly [name: string]: SavedArray } | undefined;
+}
+/** What `saveParams` returns and `loadParams` reads: plain JSON. */
+export interface SavedParams {
+  readonly format: 'gradc-params';
+  readonly version: 1;
+  readonly model: string;
+  readonly structure: string;
+  readonly precision: 'f64' | 'f32';
+  readonly params: { readonly [name: string]: SavedArray };
+  readonly optimizer?: SavedOptimizer | undefined;
+}
+
+function $saveArrays(p: Params, where: string): { [name: string]: SavedArray } {
+  $checkParams(p, where, false);
+  const r = p as unknown as Record<string, Floats | number>;
+  const out: { [name: string]: SavedArray } = {};
+  for (const [name, shape] of $SAVED) {
+    const v = r[name]!;
+    const values: (number | string)[] = [];
+    const n = typeof v === 'number' ? 1 : v.length;
+    for (let k = 0; k < n; k++) {
+      const x = typeof v === 'number' ? v : v[k]!;
+      if (x - x !== 0) throw new SampleError(`saveParams: ${where}.${name}${typeof v === 'number' ? '' : `[${k}]`} is ${x}; only finite values can be saved`, name);
+      values.push(Object.is(x, -0) ? '-0' : x);
+    }
+    Object.defineProperty(out, name, { value: { shape: [...shape], values }, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/**
+ * The parameters (and, when given, the optimizer state) as a JSON-serialisable document,
+ * exact on round trip through `JSON.stringify` and `loadParams` (see SavedParams). Throws a
+ * SampleError when a parameter is missing, of the wrong size, or not finite.
+ */
+export function saveParams(params: Params, optimizer?: OptimizerState): SavedParams {
+  const doc = { format: 'gradc-params' as const, version: 1 as const, model: MODEL_NAME, structure: STRUCTURE_HASH, precision: $PRECISION as 'f64' | 'f32', params: $saveArrays(params, 'params') };
+  if (optimizer === undefined) return doc;
+  $checkOptimizer('saveParams', optimizer);
+  // JSON has no Infinity: clipNorm Infinity (no clipping) is the default, so it is left out.
+  const options = JSON.parse(JSON.stringify(optimizer.options, (k, v: unknown) => (k === 'clipNorm' && v === Infinity ? undefined : v))) as OptimizerOptions;
+  const saved: SavedOptimizer = {
+    options,
+    step: optimizer.step,
+    ...(optimizer.m ? { m: $saveArrays(optimizer.m, 'optimizer.m') } : {}),
+    ...(optimizer.v ? { v: $saveArrays(optimizer.v, 'optimizer.v') } : {}),
+  };
+  return { ...doc, optimizer: saved };
+}
+
+const $own = (o: object, key: string): unknown => (Object.prototype.hasOwnProperty.call(o, key) ? (o as Record<string, unknown>)[key] : undefined);
+const $shapeText = (s: readonly unknown[]) => `[${s.join('x')}]`;
+
+/** What differs between the file's parameter names and shapes and the model's ('' when nothing). */
+function $shapeDifferences(arrays: object): string {
+  const out: string[] = [];
+  const known = new Set<string>();
+  for (const [name, shape] of $SAVED) {
+    known.add(name);
+    const a = $own(arrays, name);
+    if (a === undefined) { out.push(`the file has no parameter '${name}' (the model expects ${$shapeText(shape)})`); continue; }
+    const s = typeof a === 'object' && a !== null ? $own(a, 'shape') : undefined;
+    if (!Array.isArray(s)) { out.push(`${name} has no shape in the file`); continue; }
+    if (s.length !== shape.length || s.some((d, i) => d !== shape[i])) out.push(`${name} has shape ${$shapeText(s)} in the file, the model expects ${$shapeText(shape)}`);
+  }
+  for (const name of Object.keys(arrays)) if (!known.has(name)) out.push(`the file has a parameter '${name.slice(0, 40)}' that the model does not have`);
+  return out.join('; ');
+}
+
+/** Reads `arrays` (checked against the model's names and shapes) into fresh parameters. */
+function $loadArrays(arrays: unknown, where: string): Params {
+  if (typeof arrays !== 'object' || arrays === null || Array.isArray(arrays)) throw new SampleError(`loadParams: ${where} must be an object of { shape, values } by parameter name, got ${$show(arrays)}`);
+  const diff = $shapeDifferences(arrays);
+  if (diff) throw new SampleError(`loadParams: ${where} do not match the model: ${diff}`);
+  const p = zeroParams();
+  const r = p as unknown as Record<string, Floats | number>;
+  for (const [name, , size] of $SAVED) {
+    const values = $own($own(arrays, name) as object, 'values');
+    if (!Array.isArray(values) || values.length !== size) throw new SampleError(`loadParams: ${where}.${name}.values must be an array of ${size} numbers, got ${$show(values)}`, name);
+    const target = r[name]!;
+    for (let k = 0; k < size; k++) {
+      const e: unknown = values[k];
+      const x = e === '-0' ? -0 : e;
+      if (typeof x !== 'number' || x - x !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] must be a finite number (or "-0"), got ${$show(e)}`, name);
+      const stored = x;
+      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's f64 numbers`, name);
+      if (typeof target === 'number') r[name] = stored;
+      else target[k] = stored;
+    }
+  }
+  return p;
+}
+
+/**
+ * Parameters (and the optimizer state, when the file has one) from a document made by
+ * `saveParams`, as an object or its JSON text. Throws a SampleError naming the problem:
+ * not a gradc parameter file, another version, another model (both names), a different
+ * structure (with every parameter whose shape differs, and those missing or extra), a
+ * value that is not a finite number, an array of the wrong length, bad optimizer state.
+ * A file saved at f32 loads exactly; at f64 into an f32 module, values round to nearest.
+ */
+export function loadParams(doc: SavedParams | string): { params: Params; optimizer?: OptimizerState | undefined } {
+  let d: unknown = doc;
+  if (typeof doc === 'string') {
+    try { d = JSON.parse(doc); } catch (e) { throw new SampleError(`loadParams: the text is not JSON (${e instanceof Error ? e.message : String(e)})`); }
+  }
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) throw new SampleError(`loadParams: expected a gradc parameter file (an object), got ${$show(d)}`);
+  const format = $own(d, 'format');
+  if (format !== 'gradc-params') throw new SampleError(`loadParams: not a gradc parameter file (format is ${$show(format)}, expected "gradc-params")`);
+  const version = $own(d, 'version');
+  if (version !== 1) throw new SampleError(`loadParams: unsupported file version ${$show(version)} (this module reads version 1)`);
+  const model = $own(d, 'model');
+  if (model !== MODEL_NAME) throw new SampleError(`loadParams: this file holds parameters of model ${typeof model === 'string' ? JSON.stringify(model.slice(0, 80)) : $show(model)}, not of model ${JSON.stringify(MODEL_NAME)}`);
+  const precision = $own(d, 'precision');
+  if (precision !== 'f64' && precision !== 'f32') throw new SampleError(`loadParams: precision must be "f64" or "f32", got ${$show(precision)}`);
+  const arrays = $own(d, 'params');
+  const structure = $own(d, 'structure');
+  if (structure !== STRUCTURE_HASH) {
+    const diff = typeof arrays === 'object' && arrays !== null ? $shapeDifferences(arrays) : '';
+    throw new SampleError(`loadParams: this file was saved from a different model structure (file ${typeof structure === 'string' ? structure.slice(0, 12) : $show(structure)}, model ${STRUCTURE_HASH.slice(0, 12)}): ${diff || 'the parameter names and shapes match, but the computation differs'}`);
+  }
+  const params = $loadArrays(arrays, 'params');
+  const o = $own(d, 'optimizer');
+  if (o === undefined) return { params };
+  if (typeof o !== 'object' || o === null) throw new SampleError(`loadParams: optimizer must be an object, got ${$show(o)}`);
+  const optimizer = $initOptimizer(params, $own(o, 'options') as OptimizerOptions, 'loadParams: optimizer.options');
+  const step = $own(o, 'step');
+  if (typeof step !== 'number' || !Number.isInteger(step) || step < 0) throw new SampleError(`loadParams: optimizer.step must be a non-negative integer, got ${$show(step)}`);
+  optimizer.step = step;
+  for (const key of ['m', 'v'] as const) {
+    const into = optimizer[key];
+    const saved = $own(o, key);
+    if (!into && saved !== undefined) throw new SampleError(`loadParams: optimizer.${key} is in the file, but a ${optimizer.options.kind} optimizer has none`);
+    if (into) {
+      if (saved === undefined) throw new SampleError(`loadParams: optimizer.${key} is missing (a ${optimizer.options.kind} optimizer needs it)`);
+      $copyInto(into, $loadArrays(saved, `optimizer.${key}`));
+    }
+  }
+  return { params, optimizer };
+}
+
 /** Writes one number of a sample; throws naming the sample, the field and the value unless it is a finite number. */
 function $packNumber(v: unknown, into: Floats, at: number, where: string, kind: string, name: string): void {
   if (typeof v === 'number' && v - v === 0) {
