@@ -38,7 +38,7 @@ import type { Command } from '../command.js';
 import { checkCompileOptions, COMPILE_FLAGS, compileOptionsFromArgs, mergeCompileOptions, type CompileOptions } from '../compileOptions.js';
 import { CONFIG_NAMES, configOptionsFor, findConfig, loadConfig, locateKeyInSource, modelsOf, type Config } from '../config.js';
 import { toJavaScript } from '../emitJs.js';
-import { ensureDirectory, GENERATED_HEADER, isTemporary, writeFiles, type FileToWrite } from '../files.js';
+import { ensureDirectory, GENERATED_HEADER, isTemporary, localInputs, writeFiles, type FileToWrite } from '../files.js';
 import { gradcVersion } from '../version.js';
 
 export { GENERATED_HEADER };
@@ -59,35 +59,12 @@ const isFile = (path: string): boolean => {
   }
 };
 
-const RELATIVE_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)['"](\.{1,2}\/[^'"\n]+)['"]/g;
-const MAX_INPUTS = 2000;
-
 /**
- * The real paths of the model files and of every local file they import (relative import
- * specifiers, followed transitively; `x.js` also tries `x.ts`), mapped to a path to show.
+ * The real paths of the model files and of every local file they import (files.ts
+ * `localInputs`: relative import specifiers, followed transitively), mapped to a path to show.
  */
 export function inputFiles(models: readonly string[]): Map<string, string> {
-  const found = new Map<string, string>();
-  const queue = [...models];
-  while (queue.length && found.size < MAX_INPUTS) {
-    const path = queue.shift()!;
-    const real = realPath(path);
-    if (!real || found.has(real)) continue;
-    found.set(real, displayPath(path));
-    let text: string;
-    try {
-      text = readFileSync(real, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const m of text.matchAll(RELATIVE_IMPORT)) {
-      const spec = resolve(dirname(real), m[1]);
-      const candidates = [spec, spec.replace(/\.([mc]?)js$/, '.$1ts'), `${spec}.ts`, join(spec, 'index.ts')];
-      const hit = candidates.find(isFile);
-      if (hit) queue.push(hit);
-    }
-  }
-  return found;
+  return new Map([...localInputs(models)].map(([real, path]) => [real, displayPath(path)]));
 }
 
 /** Refuses (before anything is written) targets that are inputs or files gradc did not generate. */
