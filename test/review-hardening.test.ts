@@ -204,3 +204,18 @@ describe('build: flags given twice and names that differ only in case', () => {
     expect(existsSync(join(dir, 'gen', 'ok.ts'))).toBe(false);
   });
 });
+
+describe('a folder or a device given as the model file', () => {
+  it('says what it is, not that it is CommonJS', async () => {
+    const { main } = await import('../src/cli/main.js');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'gradc-notfile-'));
+    for (const [path, want] of [[dir, /is a folder, not a model file/], ['/dev/null', /is not a regular file/]] as const) {
+      const err: string[] = [];
+      expect(await main(['grad', path], () => {}, (l) => err.push(l))).toBe(1);
+      expect(err.join('\n')).toMatch(want);
+    }
+  });
+});

@@ -7,7 +7,7 @@
  * `locateInFile`. A file that cannot be imported, exports no model, is not an ES module,
  * or whose own code throws, is a GradcError naming it (and the line, when known).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildModel, isModelDefinition, type ModelDefinition } from '../2-build/define.js';
@@ -188,6 +188,9 @@ const nativeImport: ImportFile = (url) => import(url) as Promise<{ default?: unk
 export async function loadDefinition(path: string, importFile: ImportFile = nativeImport): Promise<ModelDefinition | Model> {
   const file = displayPath(path);
   if (!existsSync(path)) throw new GradcError(`model file not found`, { file });
+  const stat = statSync(path);
+  if (stat.isDirectory()) throw new GradcError(`is a folder, not a model file (give a *.model.ts file)`, { file });
+  if (!stat.isFile()) throw new GradcError(`is not a regular file (a device or a pipe?), so it cannot be a model file`, { file });
   const kind = isEsModuleFile(path);
   if (!kind.esm) {
     const why = kind.packageJson ? `${displayPath(kind.packageJson)} does not say "type": "module"` : 'no package.json above it says "type": "module"';
