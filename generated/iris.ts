@@ -1722,42 +1722,39 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const t119 = y_2 * layer2_z_2;
   const t120 = t118 + t119;
   const loss = t115 - t120;
-  const t121 = layer2_z_0 - t114;
   // grad of: logsumexp(layer2_z)
-  const t122 = Math.exp(t121);
+  const t121 = t106 / t112;
   // grad of: logsumexp(layer2_z)
-  const t123 = t1 * t122;
+  const t122 = t1 * t121;
   // grad of: logsumexp(layer2_z)
-  const d_layer2_b_0 = t123 - y_0;
+  const d_layer2_b_0 = t122 - y_0;
   $g.layer2_b[0]! += $scale * d_layer2_b_0;
-  const t124 = layer2_W_0 * d_layer2_b_0;
-  const t125 = layer2_z_1 - t114;
+  const t123 = layer2_W_0 * d_layer2_b_0;
   // grad of: logsumexp(layer2_z)
-  const t126 = Math.exp(t125);
+  const t124 = t108 / t112;
   // grad of: logsumexp(layer2_z)
-  const t127 = t1 * t126;
+  const t125 = t1 * t124;
   // grad of: logsumexp(layer2_z)
-  const d_layer2_b_1 = t127 - y_1;
+  const d_layer2_b_1 = t125 - y_1;
   $g.layer2_b[1]! += $scale * d_layer2_b_1;
-  const t128 = layer2_W_8 * d_layer2_b_1;
-  const t129 = t124 + t128;
-  const t130 = layer2_z_2 - t114;
+  const t126 = layer2_W_8 * d_layer2_b_1;
+  const t127 = t123 + t126;
   // grad of: logsumexp(layer2_z)
-  const t131 = Math.exp(t130);
+  const t128 = t111 / t112;
   // grad of: logsumexp(layer2_z)
-  const t132 = t1 * t131;
+  const t129 = t1 * t128;
   // grad of: logsumexp(layer2_z)
-  const d_layer2_b_2 = t132 - y_2;
+  const d_layer2_b_2 = t129 - y_2;
   $g.layer2_b[2]! += $scale * d_layer2_b_2;
-  const t133 = layer2_W_16 * d_layer2_b_2;
+  const t130 = layer2_W_16 * d_layer2_b_2;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_0 = t129 + t133;
+  const d_layer1_a_0 = t127 + t130;
   // grad of: layer1_a = tanh(layer1_z)
-  const t134 = layer1_a_0 * layer1_a_0;
+  const t131 = layer1_a_0 * layer1_a_0;
   // grad of: layer1_a = tanh(layer1_z)
-  const t135 = 1 - t134;
+  const t132 = 1 - t131;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_0 = d_layer1_a_0 * t135;
+  const d_layer1_b_0 = d_layer1_a_0 * t132;
   $g.layer1_b[0]! += $scale * d_layer1_b_0;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_b_0 * x_0;
@@ -1771,18 +1768,18 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_b_0 * x_3;
   $g.layer1_W[3]! += $scale * d_layer1_W_3;
-  const t136 = layer2_W_1 * d_layer2_b_0;
-  const t137 = layer2_W_9 * d_layer2_b_1;
-  const t138 = t136 + t137;
-  const t139 = layer2_W_17 * d_layer2_b_2;
+  const t133 = layer2_W_1 * d_layer2_b_0;
+  const t134 = layer2_W_9 * d_layer2_b_1;
+  const t135 = t133 + t134;
+  const t136 = layer2_W_17 * d_layer2_b_2;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_1 = t138 + t139;
+  const d_layer1_a_1 = t135 + t136;
   // grad of: layer1_a = tanh(layer1_z)
-  const t140 = layer1_a_1 * layer1_a_1;
+  const t137 = layer1_a_1 * layer1_a_1;
   // grad of: layer1_a = tanh(layer1_z)
-  const t141 = 1 - t140;
+  const t138 = 1 - t137;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_1 = d_layer1_a_1 * t141;
+  const d_layer1_b_1 = d_layer1_a_1 * t138;
   $g.layer1_b[1]! += $scale * d_layer1_b_1;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_b_1 * x_0;
@@ -1796,18 +1793,18 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_7 = d_layer1_b_1 * x_3;
   $g.layer1_W[7]! += $scale * d_layer1_W_7;
-  const t142 = layer2_W_2 * d_layer2_b_0;
-  const t143 = layer2_W_10 * d_layer2_b_1;
-  const t144 = t142 + t143;
-  const t145 = layer2_W_18 * d_layer2_b_2;
+  const t139 = layer2_W_2 * d_layer2_b_0;
+  const t140 = layer2_W_10 * d_layer2_b_1;
+  const t141 = t139 + t140;
+  const t142 = layer2_W_18 * d_layer2_b_2;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_2 = t144 + t145;
+  const d_layer1_a_2 = t141 + t142;
   // grad of: layer1_a = tanh(layer1_z)
-  const t146 = layer1_a_2 * layer1_a_2;
+  const t143 = layer1_a_2 * layer1_a_2;
   // grad of: layer1_a = tanh(layer1_z)
-  const t147 = 1 - t146;
+  const t144 = 1 - t143;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_2 = d_layer1_a_2 * t147;
+  const d_layer1_b_2 = d_layer1_a_2 * t144;
   $g.layer1_b[2]! += $scale * d_layer1_b_2;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_b_2 * x_0;
@@ -1821,18 +1818,18 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_11 = d_layer1_b_2 * x_3;
   $g.layer1_W[11]! += $scale * d_layer1_W_11;
-  const t148 = layer2_W_3 * d_layer2_b_0;
-  const t149 = layer2_W_11 * d_layer2_b_1;
-  const t150 = t148 + t149;
-  const t151 = layer2_W_19 * d_layer2_b_2;
+  const t145 = layer2_W_3 * d_layer2_b_0;
+  const t146 = layer2_W_11 * d_layer2_b_1;
+  const t147 = t145 + t146;
+  const t148 = layer2_W_19 * d_layer2_b_2;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_3 = t150 + t151;
+  const d_layer1_a_3 = t147 + t148;
   // grad of: layer1_a = tanh(layer1_z)
-  const t152 = layer1_a_3 * layer1_a_3;
+  const t149 = layer1_a_3 * layer1_a_3;
   // grad of: layer1_a = tanh(layer1_z)
-  const t153 = 1 - t152;
+  const t150 = 1 - t149;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_3 = d_layer1_a_3 * t153;
+  const d_layer1_b_3 = d_layer1_a_3 * t150;
   $g.layer1_b[3]! += $scale * d_layer1_b_3;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_b_3 * x_0;
@@ -1846,18 +1843,18 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_15 = d_layer1_b_3 * x_3;
   $g.layer1_W[15]! += $scale * d_layer1_W_15;
-  const t154 = layer2_W_4 * d_layer2_b_0;
-  const t155 = layer2_W_12 * d_layer2_b_1;
-  const t156 = t154 + t155;
-  const t157 = layer2_W_20 * d_layer2_b_2;
+  const t151 = layer2_W_4 * d_layer2_b_0;
+  const t152 = layer2_W_12 * d_layer2_b_1;
+  const t153 = t151 + t152;
+  const t154 = layer2_W_20 * d_layer2_b_2;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_4 = t156 + t157;
+  const d_layer1_a_4 = t153 + t154;
   // grad of: layer1_a = tanh(layer1_z)
-  const t158 = layer1_a_4 * layer1_a_4;
+  const t155 = layer1_a_4 * layer1_a_4;
   // grad of: layer1_a = tanh(layer1_z)
-  const t159 = 1 - t158;
+  const t156 = 1 - t155;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_4 = d_layer1_a_4 * t159;
+  const d_layer1_b_4 = d_layer1_a_4 * t156;
   $g.layer1_b[4]! += $scale * d_layer1_b_4;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_b_4 * x_0;
@@ -1871,18 +1868,18 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_19 = d_layer1_b_4 * x_3;
   $g.layer1_W[19]! += $scale * d_layer1_W_19;
-  const t160 = layer2_W_5 * d_layer2_b_0;
-  const t161 = layer2_W_13 * d_layer2_b_1;
-  const t162 = t160 + t161;
-  const t163 = layer2_W_21 * d_layer2_b_2;
+  const t157 = layer2_W_5 * d_layer2_b_0;
+  const t158 = layer2_W_13 * d_layer2_b_1;
+  const t159 = t157 + t158;
+  const t160 = layer2_W_21 * d_layer2_b_2;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_5 = t162 + t163;
+  const d_layer1_a_5 = t159 + t160;
   // grad of: layer1_a = tanh(layer1_z)
-  const t164 = layer1_a_5 * layer1_a_5;
+  const t161 = layer1_a_5 * layer1_a_5;
   // grad of: layer1_a = tanh(layer1_z)
-  const t165 = 1 - t164;
+  const t162 = 1 - t161;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_5 = d_layer1_a_5 * t165;
+  const d_layer1_b_5 = d_layer1_a_5 * t162;
   $g.layer1_b[5]! += $scale * d_layer1_b_5;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_b_5 * x_0;
@@ -1896,18 +1893,18 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_23 = d_layer1_b_5 * x_3;
   $g.layer1_W[23]! += $scale * d_layer1_W_23;
-  const t166 = layer2_W_6 * d_layer2_b_0;
-  const t167 = layer2_W_14 * d_layer2_b_1;
-  const t168 = t166 + t167;
-  const t169 = layer2_W_22 * d_layer2_b_2;
+  const t163 = layer2_W_6 * d_layer2_b_0;
+  const t164 = layer2_W_14 * d_layer2_b_1;
+  const t165 = t163 + t164;
+  const t166 = layer2_W_22 * d_layer2_b_2;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_6 = t168 + t169;
+  const d_layer1_a_6 = t165 + t166;
   // grad of: layer1_a = tanh(layer1_z)
-  const t170 = layer1_a_6 * layer1_a_6;
+  const t167 = layer1_a_6 * layer1_a_6;
   // grad of: layer1_a = tanh(layer1_z)
-  const t171 = 1 - t170;
+  const t168 = 1 - t167;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_6 = d_layer1_a_6 * t171;
+  const d_layer1_b_6 = d_layer1_a_6 * t168;
   $g.layer1_b[6]! += $scale * d_layer1_b_6;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_b_6 * x_0;
@@ -1921,18 +1918,18 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_27 = d_layer1_b_6 * x_3;
   $g.layer1_W[27]! += $scale * d_layer1_W_27;
-  const t172 = layer2_W_7 * d_layer2_b_0;
-  const t173 = layer2_W_15 * d_layer2_b_1;
-  const t174 = t172 + t173;
-  const t175 = layer2_W_23 * d_layer2_b_2;
+  const t169 = layer2_W_7 * d_layer2_b_0;
+  const t170 = layer2_W_15 * d_layer2_b_1;
+  const t171 = t169 + t170;
+  const t172 = layer2_W_23 * d_layer2_b_2;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_7 = t174 + t175;
+  const d_layer1_a_7 = t171 + t172;
   // grad of: layer1_a = tanh(layer1_z)
-  const t176 = layer1_a_7 * layer1_a_7;
+  const t173 = layer1_a_7 * layer1_a_7;
   // grad of: layer1_a = tanh(layer1_z)
-  const t177 = 1 - t176;
+  const t174 = 1 - t173;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_7 = d_layer1_a_7 * t177;
+  const d_layer1_b_7 = d_layer1_a_7 * t174;
   $g.layer1_b[7]! += $scale * d_layer1_b_7;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_b_7 * x_0;
@@ -2237,42 +2234,39 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t119 = y_2 * layer2_z_2;
   const t120 = t118 + t119;
   const loss = t115 - t120;
-  const t121 = layer2_z_0 - t114;
   // grad of: logsumexp(layer2_z)
-  const t122 = Math.exp(t121);
+  const t121 = t106 / t112;
   // grad of: logsumexp(layer2_z)
-  const t123 = t1 * t122;
+  const t122 = t1 * t121;
   // grad of: logsumexp(layer2_z)
-  const d_layer2_b_0 = t123 - y_0;
+  const d_layer2_b_0 = t122 - y_0;
   $p.layer2_b[0] = layer2_b_0 - $lr * d_layer2_b_0;
-  const t124 = layer2_W_0 * d_layer2_b_0;
-  const t125 = layer2_z_1 - t114;
+  const t123 = layer2_W_0 * d_layer2_b_0;
   // grad of: logsumexp(layer2_z)
-  const t126 = Math.exp(t125);
+  const t124 = t108 / t112;
   // grad of: logsumexp(layer2_z)
-  const t127 = t1 * t126;
+  const t125 = t1 * t124;
   // grad of: logsumexp(layer2_z)
-  const d_layer2_b_1 = t127 - y_1;
+  const d_layer2_b_1 = t125 - y_1;
   $p.layer2_b[1] = layer2_b_1 - $lr * d_layer2_b_1;
-  const t128 = layer2_W_8 * d_layer2_b_1;
-  const t129 = t124 + t128;
-  const t130 = layer2_z_2 - t114;
+  const t126 = layer2_W_8 * d_layer2_b_1;
+  const t127 = t123 + t126;
   // grad of: logsumexp(layer2_z)
-  const t131 = Math.exp(t130);
+  const t128 = t111 / t112;
   // grad of: logsumexp(layer2_z)
-  const t132 = t1 * t131;
+  const t129 = t1 * t128;
   // grad of: logsumexp(layer2_z)
-  const d_layer2_b_2 = t132 - y_2;
+  const d_layer2_b_2 = t129 - y_2;
   $p.layer2_b[2] = layer2_b_2 - $lr * d_layer2_b_2;
-  const t133 = layer2_W_16 * d_layer2_b_2;
+  const t130 = layer2_W_16 * d_layer2_b_2;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_0 = t129 + t133;
+  const d_layer1_a_0 = t127 + t130;
   // grad of: layer1_a = tanh(layer1_z)
-  const t134 = layer1_a_0 * layer1_a_0;
+  const t131 = layer1_a_0 * layer1_a_0;
   // grad of: layer1_a = tanh(layer1_z)
-  const t135 = 1 - t134;
+  const t132 = 1 - t131;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_0 = d_layer1_a_0 * t135;
+  const d_layer1_b_0 = d_layer1_a_0 * t132;
   $p.layer1_b[0] = layer1_b_0 - $lr * d_layer1_b_0;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_b_0 * x_0;
@@ -2286,18 +2280,18 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_b_0 * x_3;
   $p.layer1_W[3] = layer1_W_3 - $lr * d_layer1_W_3;
-  const t136 = layer2_W_1 * d_layer2_b_0;
-  const t137 = layer2_W_9 * d_layer2_b_1;
-  const t138 = t136 + t137;
-  const t139 = layer2_W_17 * d_layer2_b_2;
+  const t133 = layer2_W_1 * d_layer2_b_0;
+  const t134 = layer2_W_9 * d_layer2_b_1;
+  const t135 = t133 + t134;
+  const t136 = layer2_W_17 * d_layer2_b_2;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_1 = t138 + t139;
+  const d_layer1_a_1 = t135 + t136;
   // grad of: layer1_a = tanh(layer1_z)
-  const t140 = layer1_a_1 * layer1_a_1;
+  const t137 = layer1_a_1 * layer1_a_1;
   // grad of: layer1_a = tanh(layer1_z)
-  const t141 = 1 - t140;
+  const t138 = 1 - t137;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_1 = d_layer1_a_1 * t141;
+  const d_layer1_b_1 = d_layer1_a_1 * t138;
   $p.layer1_b[1] = layer1_b_1 - $lr * d_layer1_b_1;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_b_1 * x_0;
@@ -2311,18 +2305,18 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_7 = d_layer1_b_1 * x_3;
   $p.layer1_W[7] = layer1_W_7 - $lr * d_layer1_W_7;
-  const t142 = layer2_W_2 * d_layer2_b_0;
-  const t143 = layer2_W_10 * d_layer2_b_1;
-  const t144 = t142 + t143;
-  const t145 = layer2_W_18 * d_layer2_b_2;
+  const t139 = layer2_W_2 * d_layer2_b_0;
+  const t140 = layer2_W_10 * d_layer2_b_1;
+  const t141 = t139 + t140;
+  const t142 = layer2_W_18 * d_layer2_b_2;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_2 = t144 + t145;
+  const d_layer1_a_2 = t141 + t142;
   // grad of: layer1_a = tanh(layer1_z)
-  const t146 = layer1_a_2 * layer1_a_2;
+  const t143 = layer1_a_2 * layer1_a_2;
   // grad of: layer1_a = tanh(layer1_z)
-  const t147 = 1 - t146;
+  const t144 = 1 - t143;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_2 = d_layer1_a_2 * t147;
+  const d_layer1_b_2 = d_layer1_a_2 * t144;
   $p.layer1_b[2] = layer1_b_2 - $lr * d_layer1_b_2;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_b_2 * x_0;
@@ -2336,18 +2330,18 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_11 = d_layer1_b_2 * x_3;
   $p.layer1_W[11] = layer1_W_11 - $lr * d_layer1_W_11;
-  const t148 = layer2_W_3 * d_layer2_b_0;
-  const t149 = layer2_W_11 * d_layer2_b_1;
-  const t150 = t148 + t149;
-  const t151 = layer2_W_19 * d_layer2_b_2;
+  const t145 = layer2_W_3 * d_layer2_b_0;
+  const t146 = layer2_W_11 * d_layer2_b_1;
+  const t147 = t145 + t146;
+  const t148 = layer2_W_19 * d_layer2_b_2;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_3 = t150 + t151;
+  const d_layer1_a_3 = t147 + t148;
   // grad of: layer1_a = tanh(layer1_z)
-  const t152 = layer1_a_3 * layer1_a_3;
+  const t149 = layer1_a_3 * layer1_a_3;
   // grad of: layer1_a = tanh(layer1_z)
-  const t153 = 1 - t152;
+  const t150 = 1 - t149;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_3 = d_layer1_a_3 * t153;
+  const d_layer1_b_3 = d_layer1_a_3 * t150;
   $p.layer1_b[3] = layer1_b_3 - $lr * d_layer1_b_3;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_b_3 * x_0;
@@ -2361,18 +2355,18 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_15 = d_layer1_b_3 * x_3;
   $p.layer1_W[15] = layer1_W_15 - $lr * d_layer1_W_15;
-  const t154 = layer2_W_4 * d_layer2_b_0;
-  const t155 = layer2_W_12 * d_layer2_b_1;
-  const t156 = t154 + t155;
-  const t157 = layer2_W_20 * d_layer2_b_2;
+  const t151 = layer2_W_4 * d_layer2_b_0;
+  const t152 = layer2_W_12 * d_layer2_b_1;
+  const t153 = t151 + t152;
+  const t154 = layer2_W_20 * d_layer2_b_2;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_4 = t156 + t157;
+  const d_layer1_a_4 = t153 + t154;
   // grad of: layer1_a = tanh(layer1_z)
-  const t158 = layer1_a_4 * layer1_a_4;
+  const t155 = layer1_a_4 * layer1_a_4;
   // grad of: layer1_a = tanh(layer1_z)
-  const t159 = 1 - t158;
+  const t156 = 1 - t155;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_4 = d_layer1_a_4 * t159;
+  const d_layer1_b_4 = d_layer1_a_4 * t156;
   $p.layer1_b[4] = layer1_b_4 - $lr * d_layer1_b_4;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_b_4 * x_0;
@@ -2386,18 +2380,18 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_19 = d_layer1_b_4 * x_3;
   $p.layer1_W[19] = layer1_W_19 - $lr * d_layer1_W_19;
-  const t160 = layer2_W_5 * d_layer2_b_0;
-  const t161 = layer2_W_13 * d_layer2_b_1;
-  const t162 = t160 + t161;
-  const t163 = layer2_W_21 * d_layer2_b_2;
+  const t157 = layer2_W_5 * d_layer2_b_0;
+  const t158 = layer2_W_13 * d_layer2_b_1;
+  const t159 = t157 + t158;
+  const t160 = layer2_W_21 * d_layer2_b_2;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_5 = t162 + t163;
+  const d_layer1_a_5 = t159 + t160;
   // grad of: layer1_a = tanh(layer1_z)
-  const t164 = layer1_a_5 * layer1_a_5;
+  const t161 = layer1_a_5 * layer1_a_5;
   // grad of: layer1_a = tanh(layer1_z)
-  const t165 = 1 - t164;
+  const t162 = 1 - t161;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_5 = d_layer1_a_5 * t165;
+  const d_layer1_b_5 = d_layer1_a_5 * t162;
   $p.layer1_b[5] = layer1_b_5 - $lr * d_layer1_b_5;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_b_5 * x_0;
@@ -2411,18 +2405,18 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_23 = d_layer1_b_5 * x_3;
   $p.layer1_W[23] = layer1_W_23 - $lr * d_layer1_W_23;
-  const t166 = layer2_W_6 * d_layer2_b_0;
-  const t167 = layer2_W_14 * d_layer2_b_1;
-  const t168 = t166 + t167;
-  const t169 = layer2_W_22 * d_layer2_b_2;
+  const t163 = layer2_W_6 * d_layer2_b_0;
+  const t164 = layer2_W_14 * d_layer2_b_1;
+  const t165 = t163 + t164;
+  const t166 = layer2_W_22 * d_layer2_b_2;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_6 = t168 + t169;
+  const d_layer1_a_6 = t165 + t166;
   // grad of: layer1_a = tanh(layer1_z)
-  const t170 = layer1_a_6 * layer1_a_6;
+  const t167 = layer1_a_6 * layer1_a_6;
   // grad of: layer1_a = tanh(layer1_z)
-  const t171 = 1 - t170;
+  const t168 = 1 - t167;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_6 = d_layer1_a_6 * t171;
+  const d_layer1_b_6 = d_layer1_a_6 * t168;
   $p.layer1_b[6] = layer1_b_6 - $lr * d_layer1_b_6;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_b_6 * x_0;
@@ -2436,18 +2430,18 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_27 = d_layer1_b_6 * x_3;
   $p.layer1_W[27] = layer1_W_27 - $lr * d_layer1_W_27;
-  const t172 = layer2_W_7 * d_layer2_b_0;
-  const t173 = layer2_W_15 * d_layer2_b_1;
-  const t174 = t172 + t173;
-  const t175 = layer2_W_23 * d_layer2_b_2;
+  const t169 = layer2_W_7 * d_layer2_b_0;
+  const t170 = layer2_W_15 * d_layer2_b_1;
+  const t171 = t169 + t170;
+  const t172 = layer2_W_23 * d_layer2_b_2;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_7 = t174 + t175;
+  const d_layer1_a_7 = t171 + t172;
   // grad of: layer1_a = tanh(layer1_z)
-  const t176 = layer1_a_7 * layer1_a_7;
+  const t173 = layer1_a_7 * layer1_a_7;
   // grad of: layer1_a = tanh(layer1_z)
-  const t177 = 1 - t176;
+  const t174 = 1 - t173;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_7 = d_layer1_a_7 * t177;
+  const d_layer1_b_7 = d_layer1_a_7 * t174;
   $p.layer1_b[7] = layer1_b_7 - $lr * d_layer1_b_7;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_b_7 * x_0;

@@ -1647,8 +1647,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
       $s += Math.exp($v_layer2_z[7 + $b * 10]! - $m);
       $s += Math.exp($v_layer2_z[8 + $b * 10]! - $m);
       $s += Math.exp($v_layer2_z[9 + $b * 10]! - $m);
-      const $l = $m + Math.log($s);
-      $v_4[$b] = $l;
+      $v_4[$b] = $m + Math.log($s);
     }
   }
   for (let $b = 0; $b < $nb; $b++) {
@@ -1956,8 +1955,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       $s += Math.exp($v_layer2_z[7 + $b * 10]! - $m);
       $s += Math.exp($v_layer2_z[8 + $b * 10]! - $m);
       $s += Math.exp($v_layer2_z[9 + $b * 10]! - $m);
-      const $l = $m + Math.log($s);
-      $v_4[$b] = $l;
+      $v_4[$b] = $m + Math.log($s);
     }
   }
   for (let $b = 0; $b < $nb; $b++) {
@@ -1995,8 +1993,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       $s += Math.exp($v_layer2_z[7 + $b * 10]! - $m);
       $s += Math.exp($v_layer2_z[8 + $b * 10]! - $m);
       $s += Math.exp($v_layer2_z[9 + $b * 10]! - $m);
-      const $l = $m + Math.log($s);
-      for (let $r = 0; $r < 10; $r++) $v_6[$b * 10 + $r] = Math.exp($v_layer2_z[$b * 10 + $r]! - $l);
+      for (let $r = 0; $r < 10; $r++) $v_6[$b * 10 + $r] = Math.exp($v_layer2_z[$b * 10 + $r]! - $m) / $s;
     }
   }
   for (let $b = 0; $b < $nb; $b++) {

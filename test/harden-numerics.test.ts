@@ -308,3 +308,22 @@ describe('issue 7 item 7: deep and large graphs compile without overflowing the 
     expectGradClose(r.grad, ref.grad, 1e-9, 'loops, shared nodes');
   }, 120_000);
 });
+
+describe('softmax and logsumexp at logits of 1e15 and more (review finding)', () => {
+  it('the gradient of logsumexp is softmax exactly: exp(x - m) / s, not exp(x - logsumexp), in both lowerings and the interpreter', async () => {
+    const { compile, defineModel, derive, interpret, buildModel } = await import('../src/index.js');
+    for (const b of [1e15, 1e16, 1e300]) {
+      const def = defineModel({ name: 'big', inputs: [], targets: [], params: { M: { shape: [4], init: [b, b, -b, 0] }, c: { shape: [4], init: [1, 0, 0, 0] } }, formulas: 'p = softmax(M)\nloss = logsumexp(M) + dot(p, c)' });
+      for (const lowering of ['unrolled', 'loops'] as const) {
+        const m = compile(def, { lowering });
+        const r = m.gradient(m.initParams(), {} as never, {} as never);
+        // d logsumexp = p = [0.5, 0.5, 0, 0]; d dot(p, c) = p (c - p.c) = [0.25, -0.25, 0, 0]
+        expect(Array.from(r.grad.M as Float64Array), `${lowering} b=${b}`).toEqual([0.75, 0.25, 0, 0]);
+      }
+      const model = buildModel(def);
+      const { grads } = derive(model);
+      const values = interpret([...grads], { M: [b, b, -b, 0], c: [1, 0, 0, 0] } as never);
+      expect(Array.from(values.get(grads[0]!)!), `interpreter b=${b}`).toEqual([0.75, 0.25, 0, 0]);
+    }
+  });
+});

@@ -25,10 +25,17 @@ function sumOf(xs: readonly Node[]): Node {
   return s;
 }
 
-function logsumexpOf(x: readonly Node[]): Node {
+/** The maximum m of x, e = exp(x - m) and s = sum(e): logsumexp = m + log(s), softmax = e / s. */
+function shifted(x: readonly Node[]): { m: Node; e: Node[]; s: Node } {
   let m = x[0];
   for (let i = 1; i < x.length; i++) m = make('max', [m, x[i]]);
-  return add(m, make('log', [sumOf(x.map((v) => make('exp', [make('sub', [v, m])])))]));
+  const e = x.map((v) => make('exp', [make('sub', [v, m])]));
+  return { m, e, s: sumOf(e) };
+}
+
+function logsumexpOf(x: readonly Node[]): Node {
+  const { m, s } = shifted(x);
+  return add(m, make('log', [s]));
 }
 
 export function scalarize(roots: readonly Node[]): Map<Node, Node[]> {
@@ -74,13 +81,14 @@ function expand(n: Node, a: Node[][]): Node[] {
     case 'sum': return [sumOf(x)];
     case 'broadcast': return range(size).map(() => x[0]);
     case 'logsumexp': return [logsumexpOf(x)];
-    case 'softmax': {
-      const l = logsumexpOf(x);
-      return x.map((v) => make('exp', [make('sub', [v, l])]));
+    case 'softmax': { // e / s, not exp(x - logsumexp): m + log(s) rounds away log(s) at |x| >= 1e15
+      const { e, s } = shifted(x);
+      return e.map((v) => make('div', [v, s]));
     }
     case 'logsoftmax': {
-      const l = logsumexpOf(x);
-      return x.map((v) => make('sub', [v, l]));
+      const { m, s } = shifted(x);
+      const ls = make('log', [s]);
+      return x.map((v) => make('sub', [make('sub', [v, m]), ls]));
     }
     case 'index': return [x[n.attrs.start!]];
     case 'unindex': return range(size).map((i) => (i === n.attrs.start ? x[0] : constant(0)));

@@ -154,10 +154,11 @@ function rowwise(s: Extract<LoopStep, { kind: 'rowwise' }>): string {
     case 'logsoftmax': {
       // Over every element (logsumexp takes a matrix too), with the maximum shifted out.
       const max = `let $m = -Infinity;\n${loopsOver(a.shape, (c) => `{ const $e = ${A(...c)}; if ($e > $m) $m = $e; }`, s.unroll)}`;
-      const lse = `${max}\nlet $s = 0;\n${loopsOver(a.shape, (c) => `$s += Math.exp(${A(...c)} - $m);`, s.unroll)}\nconst $l = $m + Math.log($s);`;
-      body = s.op === 'logsumexp' ? `${lse}\n${O()} = $l;`
-        : s.op === 'softmax' ? `${lse}\nfor (let $r = 0; $r < ${n}; $r++) ${O('$r')} = Math.exp(${A('$r')} - $l);`
-        : `${lse}\nfor (let $r = 0; $r < ${n}; $r++) ${O('$r')} = ${A('$r')} - $l;`;
+      // softmax is exp(x - m) / s, not exp(x - logsumexp): m + log(s) rounds away log(s) at |x| >= 1e15.
+      const sum = `${max}\nlet $s = 0;\n${loopsOver(a.shape, (c) => `$s += Math.exp(${A(...c)} - $m);`, s.unroll)}`;
+      body = s.op === 'logsumexp' ? `${sum}\n${O()} = $m + Math.log($s);`
+        : s.op === 'softmax' ? `${sum}\nfor (let $r = 0; $r < ${n}; $r++) ${O('$r')} = Math.exp(${A('$r')} - $m) / $s;`
+        : `${sum}\nconst $ls = Math.log($s);\nfor (let $r = 0; $r < ${n}; $r++) ${O('$r')} = ${A('$r')} - $m - $ls;`;
       break;
     }
     case 'unindex':

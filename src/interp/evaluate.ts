@@ -27,13 +27,19 @@ export function leafValue(n: Node, env: Env): Float64Array {
   return arr;
 }
 
-function logsumexp(x: Float64Array): number {
+/** The maximum m of x and s = sum(exp(x - m)): logsumexp = m + log(s), softmax = exp(x - m) / s. */
+function shifted(x: Float64Array): { m: number; s: number } {
   let m = -Infinity;
   for (const v of x) if (v > m) m = v;
-  if (m === -Infinity) return -Infinity;
+  if (m === -Infinity) return { m, s: 0 };
   let s = 0;
   for (const v of x) s += Math.exp(v - m);
-  return m + Math.log(s);
+  return { m, s };
+}
+
+function logsumexp(x: Float64Array): number {
+  const { m, s } = shifted(x);
+  return m === -Infinity ? -Infinity : m + Math.log(s);
 }
 
 function evalNode(n: Node, a: Float64Array[]): Float64Array {
@@ -76,8 +82,9 @@ function evalNode(n: Node, a: Float64Array[]): Float64Array {
     case 'sum': { let t = 0; for (const v of x) t += v; out[0] = t; return out; }
     case 'broadcast': out.fill(x[0]); return out;
     case 'logsumexp': out[0] = logsumexp(x); return out;
-    case 'softmax': { const l = logsumexp(x); for (let i = 0; i < size; i++) out[i] = Math.exp(x[i] - l); return out; }
-    case 'logsoftmax': { const l = logsumexp(x); for (let i = 0; i < size; i++) out[i] = x[i] - l; return out; }
+    // Divided by s (not exp(x - logsumexp)): m + log(s) rounds away log(s) at |x| >= 1e15.
+    case 'softmax': { const { m, s } = shifted(x); for (let i = 0; i < size; i++) out[i] = Math.exp(x[i] - m) / s; return out; }
+    case 'logsoftmax': { const { m, s } = shifted(x); const ls = Math.log(s); for (let i = 0; i < size; i++) out[i] = x[i] - m - ls; return out; }
     case 'index': out[0] = x[n.attrs.start!]; return out;
     case 'unindex': out[n.attrs.start!] = x[0]; return out;
     case 'slice': return x.slice(n.attrs.start!, n.attrs.start! + size);

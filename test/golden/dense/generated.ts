@@ -1351,32 +1351,30 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const t45 = y_1 * layer2_z_1;
   const t46 = t44 + t45;
   const loss = t43 - t46;
-  const t47 = layer2_z_0 - t42;
   // grad of: logsumexp(layer2_z)
-  const t48 = Math.exp(t47);
+  const t47 = t37 / t40;
   // grad of: logsumexp(layer2_z)
-  const t49 = t0 * t48;
+  const t48 = t0 * t47;
   // grad of: logsumexp(layer2_z)
-  const d_layer2_b_0 = t49 - y_0;
+  const d_layer2_b_0 = t48 - y_0;
   $g.layer2_b[0]! += $scale * d_layer2_b_0;
-  const t50 = layer2_W_0 * d_layer2_b_0;
-  const t51 = layer2_z_1 - t42;
+  const t49 = layer2_W_0 * d_layer2_b_0;
   // grad of: logsumexp(layer2_z)
-  const t52 = Math.exp(t51);
+  const t50 = t39 / t40;
   // grad of: logsumexp(layer2_z)
-  const t53 = t0 * t52;
+  const t51 = t0 * t50;
   // grad of: logsumexp(layer2_z)
-  const d_layer2_b_1 = t53 - y_1;
+  const d_layer2_b_1 = t51 - y_1;
   $g.layer2_b[1]! += $scale * d_layer2_b_1;
-  const t54 = layer2_W_4 * d_layer2_b_1;
+  const t52 = layer2_W_4 * d_layer2_b_1;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_0 = t50 + t54;
+  const d_layer1_a_0 = t49 + t52;
   // grad of: layer1_a = tanh(layer1_z)
-  const t55 = layer1_a_0 * layer1_a_0;
+  const t53 = layer1_a_0 * layer1_a_0;
   // grad of: layer1_a = tanh(layer1_z)
-  const t56 = 1 - t55;
+  const t54 = 1 - t53;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_0 = d_layer1_a_0 * t56;
+  const d_layer1_b_0 = d_layer1_a_0 * t54;
   $g.layer1_b[0]! += $scale * d_layer1_b_0;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_b_0 * x_0;
@@ -1387,16 +1385,16 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_2 = d_layer1_b_0 * x_2;
   $g.layer1_W[2]! += $scale * d_layer1_W_2;
-  const t57 = layer2_W_1 * d_layer2_b_0;
-  const t58 = layer2_W_5 * d_layer2_b_1;
+  const t55 = layer2_W_1 * d_layer2_b_0;
+  const t56 = layer2_W_5 * d_layer2_b_1;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_1 = t57 + t58;
+  const d_layer1_a_1 = t55 + t56;
   // grad of: layer1_a = tanh(layer1_z)
-  const t59 = layer1_a_1 * layer1_a_1;
+  const t57 = layer1_a_1 * layer1_a_1;
   // grad of: layer1_a = tanh(layer1_z)
-  const t60 = 1 - t59;
+  const t58 = 1 - t57;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_1 = d_layer1_a_1 * t60;
+  const d_layer1_b_1 = d_layer1_a_1 * t58;
   $g.layer1_b[1]! += $scale * d_layer1_b_1;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_b_1 * x_0;
@@ -1407,16 +1405,16 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_5 = d_layer1_b_1 * x_2;
   $g.layer1_W[5]! += $scale * d_layer1_W_5;
-  const t61 = layer2_W_2 * d_layer2_b_0;
-  const t62 = layer2_W_6 * d_layer2_b_1;
+  const t59 = layer2_W_2 * d_layer2_b_0;
+  const t60 = layer2_W_6 * d_layer2_b_1;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_2 = t61 + t62;
+  const d_layer1_a_2 = t59 + t60;
   // grad of: layer1_a = tanh(layer1_z)
-  const t63 = layer1_a_2 * layer1_a_2;
+  const t61 = layer1_a_2 * layer1_a_2;
   // grad of: layer1_a = tanh(layer1_z)
-  const t64 = 1 - t63;
+  const t62 = 1 - t61;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_2 = d_layer1_a_2 * t64;
+  const d_layer1_b_2 = d_layer1_a_2 * t62;
   $g.layer1_b[2]! += $scale * d_layer1_b_2;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_b_2 * x_0;
@@ -1427,16 +1425,16 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_b_2 * x_2;
   $g.layer1_W[8]! += $scale * d_layer1_W_8;
-  const t65 = layer2_W_3 * d_layer2_b_0;
-  const t66 = layer2_W_7 * d_layer2_b_1;
+  const t63 = layer2_W_3 * d_layer2_b_0;
+  const t64 = layer2_W_7 * d_layer2_b_1;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_3 = t65 + t66;
+  const d_layer1_a_3 = t63 + t64;
   // grad of: layer1_a = tanh(layer1_z)
-  const t67 = layer1_a_3 * layer1_a_3;
+  const t65 = layer1_a_3 * layer1_a_3;
   // grad of: layer1_a = tanh(layer1_z)
-  const t68 = 1 - t67;
+  const t66 = 1 - t65;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_3 = d_layer1_a_3 * t68;
+  const d_layer1_b_3 = d_layer1_a_3 * t66;
   $g.layer1_b[3]! += $scale * d_layer1_b_3;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_b_3 * x_0;
@@ -1564,32 +1562,30 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t45 = y_1 * layer2_z_1;
   const t46 = t44 + t45;
   const loss = t43 - t46;
-  const t47 = layer2_z_0 - t42;
   // grad of: logsumexp(layer2_z)
-  const t48 = Math.exp(t47);
+  const t47 = t37 / t40;
   // grad of: logsumexp(layer2_z)
-  const t49 = t0 * t48;
+  const t48 = t0 * t47;
   // grad of: logsumexp(layer2_z)
-  const d_layer2_b_0 = t49 - y_0;
+  const d_layer2_b_0 = t48 - y_0;
   $p.layer2_b[0] = layer2_b_0 - $lr * d_layer2_b_0;
-  const t50 = layer2_W_0 * d_layer2_b_0;
-  const t51 = layer2_z_1 - t42;
+  const t49 = layer2_W_0 * d_layer2_b_0;
   // grad of: logsumexp(layer2_z)
-  const t52 = Math.exp(t51);
+  const t50 = t39 / t40;
   // grad of: logsumexp(layer2_z)
-  const t53 = t0 * t52;
+  const t51 = t0 * t50;
   // grad of: logsumexp(layer2_z)
-  const d_layer2_b_1 = t53 - y_1;
+  const d_layer2_b_1 = t51 - y_1;
   $p.layer2_b[1] = layer2_b_1 - $lr * d_layer2_b_1;
-  const t54 = layer2_W_4 * d_layer2_b_1;
+  const t52 = layer2_W_4 * d_layer2_b_1;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_0 = t50 + t54;
+  const d_layer1_a_0 = t49 + t52;
   // grad of: layer1_a = tanh(layer1_z)
-  const t55 = layer1_a_0 * layer1_a_0;
+  const t53 = layer1_a_0 * layer1_a_0;
   // grad of: layer1_a = tanh(layer1_z)
-  const t56 = 1 - t55;
+  const t54 = 1 - t53;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_0 = d_layer1_a_0 * t56;
+  const d_layer1_b_0 = d_layer1_a_0 * t54;
   $p.layer1_b[0] = layer1_b_0 - $lr * d_layer1_b_0;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_b_0 * x_0;
@@ -1600,16 +1596,16 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_2 = d_layer1_b_0 * x_2;
   $p.layer1_W[2] = layer1_W_2 - $lr * d_layer1_W_2;
-  const t57 = layer2_W_1 * d_layer2_b_0;
-  const t58 = layer2_W_5 * d_layer2_b_1;
+  const t55 = layer2_W_1 * d_layer2_b_0;
+  const t56 = layer2_W_5 * d_layer2_b_1;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_1 = t57 + t58;
+  const d_layer1_a_1 = t55 + t56;
   // grad of: layer1_a = tanh(layer1_z)
-  const t59 = layer1_a_1 * layer1_a_1;
+  const t57 = layer1_a_1 * layer1_a_1;
   // grad of: layer1_a = tanh(layer1_z)
-  const t60 = 1 - t59;
+  const t58 = 1 - t57;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_1 = d_layer1_a_1 * t60;
+  const d_layer1_b_1 = d_layer1_a_1 * t58;
   $p.layer1_b[1] = layer1_b_1 - $lr * d_layer1_b_1;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_b_1 * x_0;
@@ -1620,16 +1616,16 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_5 = d_layer1_b_1 * x_2;
   $p.layer1_W[5] = layer1_W_5 - $lr * d_layer1_W_5;
-  const t61 = layer2_W_2 * d_layer2_b_0;
-  const t62 = layer2_W_6 * d_layer2_b_1;
+  const t59 = layer2_W_2 * d_layer2_b_0;
+  const t60 = layer2_W_6 * d_layer2_b_1;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_2 = t61 + t62;
+  const d_layer1_a_2 = t59 + t60;
   // grad of: layer1_a = tanh(layer1_z)
-  const t63 = layer1_a_2 * layer1_a_2;
+  const t61 = layer1_a_2 * layer1_a_2;
   // grad of: layer1_a = tanh(layer1_z)
-  const t64 = 1 - t63;
+  const t62 = 1 - t61;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_2 = d_layer1_a_2 * t64;
+  const d_layer1_b_2 = d_layer1_a_2 * t62;
   $p.layer1_b[2] = layer1_b_2 - $lr * d_layer1_b_2;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_b_2 * x_0;
@@ -1640,16 +1636,16 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_b_2 * x_2;
   $p.layer1_W[8] = layer1_W_8 - $lr * d_layer1_W_8;
-  const t65 = layer2_W_3 * d_layer2_b_0;
-  const t66 = layer2_W_7 * d_layer2_b_1;
+  const t63 = layer2_W_3 * d_layer2_b_0;
+  const t64 = layer2_W_7 * d_layer2_b_1;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer1_a_3 = t65 + t66;
+  const d_layer1_a_3 = t63 + t64;
   // grad of: layer1_a = tanh(layer1_z)
-  const t67 = layer1_a_3 * layer1_a_3;
+  const t65 = layer1_a_3 * layer1_a_3;
   // grad of: layer1_a = tanh(layer1_z)
-  const t68 = 1 - t67;
+  const t66 = 1 - t65;
   // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_3 = d_layer1_a_3 * t68;
+  const d_layer1_b_3 = d_layer1_a_3 * t66;
   $p.layer1_b[3] = layer1_b_3 - $lr * d_layer1_b_3;
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_b_3 * x_0;

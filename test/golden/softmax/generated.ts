@@ -1086,16 +1086,15 @@ function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): nu
   const t17 = Math.exp(t16);
   const t18 = t15 + t17;
   const t19 = Math.log(t18);
-  const t20 = t10 + t19;
-  const t21 = logits_0 - t20;
-  const t22 = y_0 * t21;
-  const t23 = logits_1 - t20;
-  const t24 = y_1 * t23;
-  const t25 = t22 + t24;
-  const t26 = logits_2 - t20;
-  const t27 = y_2 * t26;
-  const t28 = t25 + t27;
-  const loss = -t28;
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
   return loss;
 }
 
@@ -1137,32 +1136,31 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const t17 = Math.exp(t16);
   const t18 = t15 + t17;
   const t19 = Math.log(t18);
-  const t20 = t10 + t19;
-  const t21 = logits_0 - t20;
-  const t22 = y_0 * t21;
-  const t23 = logits_1 - t20;
-  const t24 = y_1 * t23;
-  const t25 = t22 + t24;
-  const t26 = logits_2 - t20;
-  const t27 = y_2 * t26;
-  const t28 = t25 + t27;
-  const loss = -t28;
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
   // grad of: log_softmax(logits)
-  const p_0 = Math.exp(t21);
+  const p_0 = t12 / t18;
   // grad of: y .* log_softmax(logits)
-  const t29 = -y_0;
+  const t28 = -y_0;
   // grad of: y .* log_softmax(logits)
-  const t30 = -y_1;
-  const t31 = t29 + t30;
+  const t29 = -y_1;
+  const t30 = t28 + t29;
   // grad of: y .* log_softmax(logits)
-  const t32 = -y_2;
+  const t31 = -y_2;
   // grad of: log_softmax(logits)
-  const t33 = t31 + t32;
+  const t32 = t30 + t31;
   // grad of: log_softmax(logits)
-  const t34 = p_0 * t33;
-  const t35 = y_0 + t34;
+  const t33 = p_0 * t32;
+  const t34 = y_0 + t33;
   // grad of: log_softmax(logits)
-  const d_b_0 = -t35;
+  const d_b_0 = -t34;
   $g.b[0]! += $scale * d_b_0;
   // grad of: matmul(W, x)
   const d_W_0 = d_b_0 * x_0;
@@ -1171,12 +1169,12 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const d_W_1 = d_b_0 * x_1;
   $g.W[1]! += $scale * d_W_1;
   // grad of: log_softmax(logits)
-  const p_1 = Math.exp(t23);
+  const p_1 = t14 / t18;
   // grad of: log_softmax(logits)
-  const t36 = p_1 * t33;
-  const t37 = y_1 + t36;
+  const t35 = p_1 * t32;
+  const t36 = y_1 + t35;
   // grad of: log_softmax(logits)
-  const d_b_1 = -t37;
+  const d_b_1 = -t36;
   $g.b[1]! += $scale * d_b_1;
   // grad of: matmul(W, x)
   const d_W_2 = d_b_1 * x_0;
@@ -1185,12 +1183,12 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const d_W_3 = d_b_1 * x_1;
   $g.W[3]! += $scale * d_W_3;
   // grad of: log_softmax(logits)
-  const p_2 = Math.exp(t26);
+  const p_2 = t17 / t18;
   // grad of: log_softmax(logits)
-  const t38 = p_2 * t33;
-  const t39 = y_2 + t38;
+  const t37 = p_2 * t32;
+  const t38 = y_2 + t37;
   // grad of: log_softmax(logits)
-  const d_b_2 = -t39;
+  const d_b_2 = -t38;
   $g.b[2]! += $scale * d_b_2;
   // grad of: matmul(W, x)
   const d_W_4 = d_b_2 * x_0;
@@ -1239,32 +1237,31 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t17 = Math.exp(t16);
   const t18 = t15 + t17;
   const t19 = Math.log(t18);
-  const t20 = t10 + t19;
-  const t21 = logits_0 - t20;
-  const t22 = y_0 * t21;
-  const t23 = logits_1 - t20;
-  const t24 = y_1 * t23;
-  const t25 = t22 + t24;
-  const t26 = logits_2 - t20;
-  const t27 = y_2 * t26;
-  const t28 = t25 + t27;
-  const loss = -t28;
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
   // grad of: log_softmax(logits)
-  const p_0 = Math.exp(t21);
+  const p_0 = t12 / t18;
   // grad of: y .* log_softmax(logits)
-  const t29 = -y_0;
+  const t28 = -y_0;
   // grad of: y .* log_softmax(logits)
-  const t30 = -y_1;
-  const t31 = t29 + t30;
+  const t29 = -y_1;
+  const t30 = t28 + t29;
   // grad of: y .* log_softmax(logits)
-  const t32 = -y_2;
+  const t31 = -y_2;
   // grad of: log_softmax(logits)
-  const t33 = t31 + t32;
+  const t32 = t30 + t31;
   // grad of: log_softmax(logits)
-  const t34 = p_0 * t33;
-  const t35 = y_0 + t34;
+  const t33 = p_0 * t32;
+  const t34 = y_0 + t33;
   // grad of: log_softmax(logits)
-  const d_b_0 = -t35;
+  const d_b_0 = -t34;
   $p.b[0] = b_0 - $lr * d_b_0;
   // grad of: matmul(W, x)
   const d_W_0 = d_b_0 * x_0;
@@ -1273,12 +1270,12 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const d_W_1 = d_b_0 * x_1;
   $p.W[1] = W_1 - $lr * d_W_1;
   // grad of: log_softmax(logits)
-  const p_1 = Math.exp(t23);
+  const p_1 = t14 / t18;
   // grad of: log_softmax(logits)
-  const t36 = p_1 * t33;
-  const t37 = y_1 + t36;
+  const t35 = p_1 * t32;
+  const t36 = y_1 + t35;
   // grad of: log_softmax(logits)
-  const d_b_1 = -t37;
+  const d_b_1 = -t36;
   $p.b[1] = b_1 - $lr * d_b_1;
   // grad of: matmul(W, x)
   const d_W_2 = d_b_1 * x_0;
@@ -1287,12 +1284,12 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const d_W_3 = d_b_1 * x_1;
   $p.W[3] = W_3 - $lr * d_W_3;
   // grad of: log_softmax(logits)
-  const p_2 = Math.exp(t26);
+  const p_2 = t17 / t18;
   // grad of: log_softmax(logits)
-  const t38 = p_2 * t33;
-  const t39 = y_2 + t38;
+  const t37 = p_2 * t32;
+  const t38 = y_2 + t37;
   // grad of: log_softmax(logits)
-  const d_b_2 = -t39;
+  const d_b_2 = -t38;
   $p.b[2] = b_2 - $lr * d_b_2;
   // grad of: matmul(W, x)
   const d_W_4 = d_b_2 * x_0;
