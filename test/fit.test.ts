@@ -30,7 +30,72 @@ function abortAfter(n: number) {
   return { get aborted() { reads++; return reads > n; }, get reads() { return reads; } };
 }
 
+// A 3-class softmax classifier on 2 inputs, with its logits and the line's prediction as outputs.
+const classifier = defineModel({
+  name: 'classifier',
+  inputs: { x: 2 },
+  targets: { y: 3 },
+  params: { W: { shape: [3, 2], init: 0 }, b: { shape: [3], init: 0 } },
+  outputs: ['logits'],
+  formulas: `
+    logits = W * x + b
+    loss = -dot(y, log_softmax(logits))
+  `,
+});
+const centers = [[3, 0], [-2, 2.5], [-2, -2.5]];
+const points: Sample[] = Array.from({ length: 30 }, (_, i) => {
+  const c = i % 3;
+  const x = [centers[c]![0]! + Math.sin(i * 1.7) * 0.8, centers[c]![1]! + Math.cos(i * 2.3) * 0.8];
+  return { inputs: { x }, targets: { y: [0, 1, 2].map((k) => (k === c ? 1 : 0)) } };
+});
+const lineWithOutput = defineModel({
+  name: 'line_out',
+  inputs: ['x'],
+  targets: ['y'],
+  params: { w: 0, b: 0 },
+  outputs: ['yhat'],
+  formulas: `
+    yhat = w * x + b
+    loss = (yhat - y)^2
+  `,
+});
+
 for (const lowering of ['unrolled', 'loops'] as const) {
+  describe(`metrics (${lowering})`, () => {
+    it('accuracy on a separable toy problem reaches 1, on training and validation data', () => {
+      const mod = compile(classifier, { lowering } as never);
+      const records: EpochRecord[] = [];
+      const r = mod.fit(points, { epochs: 30, learningRate: 0.1, shuffleSeed: 1, metrics: ['accuracy'], validation: { fraction: 0.2, seed: 5 }, onEpoch: (_e, _l, _p, rec) => { records.push(rec); } });
+      expect(r.history.metrics.train).toHaveLength(30);
+      expect(r.history.metrics.validation).toHaveLength(30);
+      expect(r.history.metrics.train[29]!.accuracy).toBe(1);
+      expect(r.history.metrics.validation[29]!.accuracy).toBe(1);
+      expect(r.history.metrics.train[0]).toEqual(records[0]!.metrics.train);
+      // Accuracy by hand from predict.
+      const out = mod.predict(r.params, points.map((s) => s.inputs));
+      const argmax = (v: ArrayLike<number>) => Array.from(v).indexOf(Math.max(...Array.from(v)));
+      const right = out.filter((o, i) => argmax(o.logits as Float64Array) === argmax(points[i]!.targets.y as number[])).length;
+      expect(right).toBe(30);
+    });
+
+    it('mse and mae match a hand computation; metricsOn names the pair; bad metrics are SampleErrors', () => {
+      const mod = compile(lineWithOutput, { lowering } as never);
+      const r = mod.fit(train, { epochs: 3, learningRate: 0.01, metrics: ['mse', 'mae'], metricsOn: { output: 'yhat', target: 'y' } });
+      const pred = mod.predict(r.params, train.map((s) => s.inputs)).map((o) => o.yhat as number);
+      const d = pred.map((p, i) => p - (train[i]!.targets.y as number));
+      expect(r.history.metrics.train[2]!.mse).toBeCloseTo(d.reduce((t, x) => t + x * x, 0) / 20, 12);
+      expect(r.history.metrics.train[2]!.mae).toBeCloseTo(d.reduce((t, x) => t + Math.abs(x), 0) / 20, 12);
+      expect(r.history.metrics.train[2]!.accuracy).toBeUndefined();
+      expect(r.history.metrics.validation).toEqual([]);
+      expect(() => mod.fit(train, { metrics: ['f1'] } as never)).toThrow(/unknown metric the string "f1"/);
+      expect(() => mod.fit(train, { metrics: 'mse' } as never)).toThrow(/metrics must be an array/);
+      expect(() => mod.fit(train, { metrics: ['mse'], metricsOn: { output: 'nope', target: 'y' } })).toThrow(/no output the string "nope" \(the outputs are yhat\)/);
+      expect(() => mod.fit(train, { metrics: ['mse'], metricsOn: { output: 'yhat', target: 'z' } })).toThrow(/no target the string "z"/);
+      const cls = compile(classifier, { lowering } as never);
+      expect(() => cls.fit(points, { metrics: ['mse'] })).not.toThrow();
+    });
+  });
+
   describe(`fit (${lowering})`, () => {
     const mod: GeneratedModule = compile(line, { lowering } as never);
 

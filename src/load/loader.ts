@@ -108,12 +108,16 @@ export interface FitOptions {
   readonly validation?: readonly Sample[] | { readonly fraction: number; readonly seed?: number };
   readonly earlyStopping?: { readonly patience: number; readonly minDelta?: number; readonly restoreBest?: boolean };
   readonly signal?: { readonly aborted: boolean };
+  readonly metrics?: readonly ('accuracy' | 'mse' | 'mae')[];
+  readonly metricsOn?: { readonly output: string; readonly target: string };
 }
+export interface Metrics { readonly accuracy?: number; readonly mse?: number; readonly mae?: number }
 export interface EpochRecord {
   readonly epoch: number;
   readonly loss: number;
   readonly valLoss: number | undefined;
   readonly learningRate: number;
+  readonly metrics: { readonly train: Metrics; readonly validation: Metrics };
   readonly elapsedMs: number;
   readonly params: Params;
 }
@@ -124,7 +128,7 @@ export interface FitResult {
   readonly initialLoss: number;
   readonly epochs: number;
   readonly stopped: 'epochs' | 'converged' | 'diverged' | 'callback' | 'early-stopping' | 'aborted';
-  readonly history: { readonly loss: number[]; readonly valLoss: number[] };
+  readonly history: { readonly loss: number[]; readonly valLoss: number[]; readonly metrics: { readonly train: Metrics[]; readonly validation: Metrics[] } };
   readonly bestEpoch: number;
   readonly optimizer: OptimizerState;
 }

@@ -55,6 +55,9 @@ export const shapes = {
 export const INPUT_SIZE = 2;
 export const TARGET_SIZE = 1;
 export const OUTPUT_SIZE = 1;
+/** Each output and each target as [name, offset in its row, size] (fit's metrics pair them). */
+const $OUTPUT_SLOTS: readonly (readonly [string, number, number])[] = [['yhat', 0, 1]];
+const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [['package', 0, 1]];
 /** Row layout: cgpa at 0, iq at 1, package at 0 (targets). */
 
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
@@ -458,7 +461,21 @@ export interface FitOptions {
    * the unfinished epoch is not in the history.
    */
   readonly signal?: { readonly aborted: boolean } | undefined;
+  /**
+   * Metrics measured after each epoch on the training rows and on the validation rows, with
+   * the epoch's final parameters: 'accuracy' (the argmax of the output against the argmax of
+   * a one-hot target, or against a class-index scalar target; with a scalar output and
+   * target, both sides of 0.5), 'mse', 'mae' (mean over samples and values of the squared
+   * and absolute difference). They compare one output with one target: `metricsOn`, by
+   * default the model's first output and first target.
+   */
+  readonly metrics?: readonly ('accuracy' | 'mse' | 'mae')[] | undefined;
+  /** Which output and target the metrics compare (names as in `shapes`). */
+  readonly metricsOn?: { readonly output: string; readonly target: string } | undefined;
 }
+
+/** Values of the metrics asked for. */
+export interface Metrics { readonly accuracy?: number | undefined; readonly mse?: number | undefined; readonly mae?: number | undefined }
 
 /** What `onEpoch` receives after each completed epoch. */
 export interface EpochRecord {
@@ -470,6 +487,8 @@ export interface EpochRecord {
   readonly valLoss: number | undefined;
   /** The learning rate of the epoch's last step (after the schedule). */
   readonly learningRate: number;
+  /** The metrics asked for, after the epoch, on the training and the validation rows (empty objects when none). */
+  readonly metrics: { readonly train: Metrics; readonly validation: Metrics };
   /** Milliseconds since training started. */
   readonly elapsedMs: number;
   /** The parameters after the epoch (live: copy them to keep them). */
@@ -489,14 +508,14 @@ export interface FitResult {
    */
   readonly stopped: 'epochs' | 'converged' | 'diverged' | 'callback' | 'early-stopping' | 'aborted';
   /** Per completed epoch: training loss (as `losses`) and validation loss (empty without validation). */
-  readonly history: { readonly loss: number[]; readonly valLoss: number[] };
+  readonly history: { readonly loss: number[]; readonly valLoss: number[]; readonly metrics: { readonly train: Metrics[]; readonly validation: Metrics[] } };
   /** The epoch with the lowest validation loss (training loss without validation); -1 if no epoch completed. */
   readonly bestEpoch: number;
   /** The optimizer state after training (matching `params`), to resume from. */
   readonly optimizer: OptimizerState;
 }
 
-const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch', 'validation', 'earlyStopping', 'signal'];
+const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch', 'validation', 'earlyStopping', 'signal', 'metrics', 'metricsOn'];
 
 /** Options with their defaults, each checked; throws a SampleError naming the first bad one. */
 function $fitSettings(options: FitOptions, where: string) {
@@ -543,6 +562,29 @@ function $fitSettings(options: FitOptions, where: string) {
   if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof (signal as { aborted?: unknown }).aborted !== 'boolean')) {
     throw new SampleError(`${where}: options.signal must be an object with a boolean 'aborted' (an AbortSignal), got ${$show(signal)}`);
   }
+  const ms: unknown = options.metrics;
+  const metrics: ('accuracy' | 'mse' | 'mae')[] = [];
+  if (ms !== undefined) {
+    if (!Array.isArray(ms)) throw new SampleError(`${where}: options.metrics must be an array of 'accuracy', 'mse', 'mae', got ${$show(ms)}`);
+    for (const m of ms as unknown[]) {
+      if (m !== 'accuracy' && m !== 'mse' && m !== 'mae') throw new SampleError(`${where}: options.metrics: unknown metric ${$show(m)} (the metrics are accuracy, mse, mae)`);
+      if (!metrics.includes(m)) metrics.push(m);
+    }
+  }
+  const on: unknown = options.metricsOn;
+  let pair: { out: readonly [string, number, number]; tgt: readonly [string, number, number] } | null = null;
+  if (on !== undefined && (typeof on !== 'object' || on === null)) throw new SampleError(`${where}: options.metricsOn must be { output, target }, got ${$show(on)}`);
+  const outName = on === undefined ? $OUTPUT_SLOTS[0]?.[0] : (on as { output?: unknown }).output;
+  const tgtName = on === undefined ? $TARGET_SLOTS[0]?.[0] : (on as { target?: unknown }).target;
+  if (metrics.length > 0 || on !== undefined) {
+    const out = $OUTPUT_SLOTS.find((x) => x[0] === outName);
+    const tgt = $TARGET_SLOTS.find((x) => x[0] === tgtName);
+    if (!out) throw new SampleError(`${where}: options.metricsOn.output: no output ${$show(outName)} (the outputs are ${$OUTPUT_SLOTS.map((x) => x[0]).join(', ') || 'none'})`);
+    if (!tgt) throw new SampleError(`${where}: options.metricsOn.target: no target ${$show(tgtName)} (the targets are ${$TARGET_SLOTS.map((x) => x[0]).join(', ') || 'none'})`);
+    if ((metrics.includes('mse') || metrics.includes('mae')) && out[2] !== tgt[2]) throw new SampleError(`${where}: options.metrics: mse and mae compare output ${out[0]} (${out[2]} values) with target ${tgt[0]} (${tgt[2]} values), which differ in size`);
+    if (metrics.includes('accuracy') && !(out[2] === tgt[2] || tgt[2] === 1)) throw new SampleError(`${where}: options.metrics: accuracy compares output ${out[0]} (${out[2]} values) with target ${tgt[0]} (${tgt[2]} values): the target must be one-hot of the same size or one class index`);
+    pair = { out, tgt };
+  }
   if (options.params !== undefined) $checkParams(options.params, `${where}: options.params`, true);
   const params = options.params ?? initParams();
   const o: unknown = options.optimizer;
@@ -556,7 +598,31 @@ function $fitSettings(options: FitOptions, where: string) {
     const withRate = options.learningRate !== undefined && typeof o === 'object' && o !== null && (given.learningRate === undefined) ? { ...given, learningRate } : given;
     optimizer = $initOptimizer(params, withRate, `${where}: options.optimizer`);
   }
-  return { epochs, batchSize, tolerance, divergence, shuffleSeed, params, optimizer, hyper: $hyper(optimizer.options, `${where}: options.optimizer`), onEpoch: options.onEpoch, validation, earlyStopping, signal: options.signal };
+  return { epochs, batchSize, tolerance, divergence, shuffleSeed, params, optimizer, hyper: $hyper(optimizer.options, `${where}: options.optimizer`), onEpoch: options.onEpoch, validation, earlyStopping, signal: options.signal, metrics, pair };
+}
+
+/** The metrics asked for over `count` rows (see FitOptions.metrics). */
+function $metrics(p: Params, X: Floats, Y: Floats, count: number, names: readonly ('accuracy' | 'mse' | 'mae')[], pair: { out: readonly [string, number, number]; tgt: readonly [string, number, number] } | null): Metrics {
+  if (!pair || names.length === 0) return {};
+  const [, oAt, oSize] = pair.out, [, tAt, tSize] = pair.tgt;
+  const o = new Floats(Math.max(1, OUTPUT_SIZE));
+  let right = 0, sq = 0, ab = 0;
+  for (let r = 0; r < count; r++) {
+    $forward(p, X, r * INPUT_SIZE, o, 0);
+    const y = r * TARGET_SIZE + tAt;
+    if (oSize === 1 && tSize === 1) right += (o[oAt]! > 0.5) === (Y[y]! > 0.5) ? 1 : 0;
+    else {
+      let best = 0;
+      for (let k = 1; k < oSize; k++) if (o[oAt + k]! > o[oAt + best]!) best = k;
+      let cls = 0;
+      if (tSize === 1) cls = Math.round(Y[y]!);
+      else for (let k = 1; k < tSize; k++) if (Y[y + k]! > Y[y + cls]!) cls = k;
+      right += best === cls ? 1 : 0;
+    }
+    if (oSize === tSize) for (let k = 0; k < oSize; k++) { const d = o[oAt + k]! - Y[y + k]!; sq += d * d; ab += Math.abs(d); }
+  }
+  const n = count * oSize;
+  return { ...(names.includes('accuracy') ? { accuracy: right / count } : {}), ...(names.includes('mse') ? { mse: sq / n } : {}), ...(names.includes('mae') ? { mae: ab / n } : {}) };
 }
 
 /** Splits `fraction` of the rows off (a seeded shuffle of the row numbers; both parts keep their order): [training, validation]. */
@@ -628,6 +694,7 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
   const shuffled = rand ? { X: new Floats(count * INPUT_SIZE), Y: new Floats(count * TARGET_SIZE) } : null;
   const losses: number[] = [];
   const valLosses: number[] = [];
+  const trainMetrics: Metrics[] = [], valMetrics: Metrics[] = [];
   const bestParams = earlyStopping && earlyStopping.restoreBest ? copyParams(params) : null;
   let bestEpoch = -1, bestWatched = Infinity, wait = 0;
   const scale = Math.abs(initialLoss);
@@ -665,20 +732,22 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
     best = Math.min(best, mean);
     const valLoss = val ? $lossSum(params, val.X, val.Y, val.count, 0) / val.count : undefined;
     if (valLoss !== undefined) valLosses.push(valLoss);
+    const metrics = { train: $metrics(params, X, Y, count, o.metrics, o.pair), validation: val ? $metrics(params, val.X, val.Y, val.count, o.metrics, o.pair) : {} };
+    if (o.pair && o.metrics.length) { trainMetrics.push(metrics.train); if (val) valMetrics.push(metrics.validation); }
     const watched = valLoss ?? mean;
     if (watched < bestWatched - (earlyStopping ? earlyStopping.minDelta : 0)) {
       bestWatched = watched; bestEpoch = epoch; wait = 0;
       if (bestParams) $copyInto(bestParams, params);
     } else wait++;
     if (o.onEpoch) {
-      const record: EpochRecord = { epoch, loss: mean, valLoss, learningRate: $rate(hyper, Math.max(0, optimizer.step - 1)), elapsedMs: Date.now() - start, params };
+      const record: EpochRecord = { epoch, loss: mean, valLoss, learningRate: $rate(hyper, Math.max(0, optimizer.step - 1)), metrics, elapsedMs: Date.now() - start, params };
       if (o.onEpoch(epoch, mean, params, record) === false) { stopped = 'callback'; break; }
     }
     if (earlyStopping && wait >= earlyStopping.patience) { stopped = 'early-stopping'; break; }
     if (tolerance > 0 && previous - mean < tolerance * Math.abs(previous)) { stopped = 'converged'; break; }
   }
   if (bestParams && bestEpoch >= 0) $copyInto(params, bestParams);
-  return { params, losses, initialLoss, epochs: losses.length, stopped, optimizer, history: { loss: losses.slice(), valLoss: valLosses }, bestEpoch };
+  return { params, losses, initialLoss, epochs: losses.length, stopped, optimizer, history: { loss: losses.slice(), valLoss: valLosses, metrics: { train: trainMetrics, validation: valMetrics } }, bestEpoch };
 }
 
 /** Outputs for many inputs; checks the parameters (every value finite) and each input first. */
