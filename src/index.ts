@@ -78,7 +78,7 @@ export { differentiate } from './3-diff/grad.js';
 export { derive } from './3-diff/derive.js';
 export { evaluate as interpret, evaluateScalar } from './interp/evaluate.js';
 export { printIr, formula } from './ir/print.js';
-export { loadModule, type GeneratedModule, type Params, type Values, type Sample, type FitOptions, type FitResult, type OptimizerOptions, type OptimizerState, type Schedule, type SavedParams, type SavedArray } from './load/loader.js';
+export { loadModule, type GeneratedModule, type Params, type Values, type Sample, type FitOptions, type FitResult, type EpochRecord, type OptimizerOptions, type OptimizerState, type Schedule, type SavedParams, type SavedArray } from './load/loader.js';
 export type { Model } from './model.js';
 export { gradientFormulas } from './inspect/formulas.js';
 export { explain, formatWalkthrough } from './inspect/explain.js';

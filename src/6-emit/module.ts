@@ -206,6 +206,9 @@ export const shapes = {
 export const INPUT_SIZE = ${layout.inputSize};
 export const TARGET_SIZE = ${layout.targetSize};
 export const OUTPUT_SIZE = ${layout.outputSize};
+/** Each output and each target as [name, offset in its row, size] (fit's metrics pair them). */
+const $OUTPUT_SLOTS: readonly (readonly [string, number, number])[] = [${layout.outputs.map((s) => `['${s.name}', ${s.offset}, ${s.size}]`).join(', ')}];
+const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [${layout.targets.map((s) => `['${s.name}', ${s.offset}, ${s.size}]`).join(', ')}];
 /** Row layout: ${[...layout.inputs.map((s) => `${s.name} at ${s.offset}`), ...layout.targets.map((s) => `${s.name} at ${s.offset} (targets)`)].join(', ')}. */
 ${unrolled.some((k) => k.slots > 0) ? `const $t = new Floats(${slots});\n` : '\n'}`));
 

@@ -104,7 +104,22 @@ export interface FitOptions {
   readonly tolerance?: number;
   readonly divergence?: number;
   readonly params?: Params;
-  readonly onEpoch?: (epoch: number, loss: number, params: Params) => boolean | void;
+  readonly onEpoch?: (epoch: number, loss: number, params: Params, record: EpochRecord) => boolean | void;
+  readonly validation?: readonly Sample[] | { readonly fraction: number; readonly seed?: number };
+  readonly earlyStopping?: { readonly patience: number; readonly minDelta?: number; readonly restoreBest?: boolean };
+  readonly signal?: { readonly aborted: boolean };
+  readonly metrics?: readonly ('accuracy' | 'mse' | 'mae')[];
+  readonly metricsOn?: { readonly output: string; readonly target: string };
+}
+export interface Metrics { readonly accuracy?: number; readonly mse?: number; readonly mae?: number }
+export interface EpochRecord {
+  readonly epoch: number;
+  readonly loss: number;
+  readonly valLoss: number | undefined;
+  readonly learningRate: number;
+  readonly metrics: { readonly train: Metrics; readonly validation: Metrics };
+  readonly elapsedMs: number;
+  readonly params: Params;
 }
 export interface FitResult {
   readonly params: Params;
@@ -112,7 +127,9 @@ export interface FitResult {
   /** Mean loss of the starting parameters (the divergence guard's first reference). */
   readonly initialLoss: number;
   readonly epochs: number;
-  readonly stopped: 'epochs' | 'converged' | 'diverged' | 'callback';
+  readonly stopped: 'epochs' | 'converged' | 'diverged' | 'callback' | 'early-stopping' | 'aborted';
+  readonly history: { readonly loss: number[]; readonly valLoss: number[]; readonly metrics: { readonly train: Metrics[]; readonly validation: Metrics[] } };
+  readonly bestEpoch: number;
   readonly optimizer: OptimizerState;
 }
 

@@ -56,6 +56,9 @@ export const shapes = {
 export const INPUT_SIZE = 3;
 export const TARGET_SIZE = 2;
 export const OUTPUT_SIZE = 2;
+/** Each output and each target as [name, offset in its row, size] (fit's metrics pair them). */
+const $OUTPUT_SLOTS: readonly (readonly [string, number, number])[] = [['layer2_z', 0, 2]];
+const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [['y', 0, 2]];
 /** Row layout: x at 0, y at 0 (targets). */
 
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
@@ -389,8 +392,67 @@ export interface FitOptions {
   readonly divergence?: number | undefined;
   /** Parameters to start from (updated in place; every value finite); default initParams(). */
   readonly params?: Params | undefined;
-  /** Called after each epoch; return false to stop. */
-  readonly onEpoch?: ((epoch: number, loss: number, params: Params) => boolean | void) | undefined;
+  /**
+   * Called after each completed epoch; return false to stop ('callback'). The first three
+   * arguments are kept for older callers; the fourth is the whole EpochRecord.
+   */
+  readonly onEpoch?: ((epoch: number, loss: number, params: Params, record: EpochRecord) => boolean | void) | undefined;
+  /**
+   * Held-out data, measured after each epoch with the epoch's final parameters (mean loss):
+   * samples (at least one), or `{ fraction, seed }` to split that fraction of the training
+   * samples off (0 < fraction < 1, rounded, both parts non-empty; which samples go where
+   * depends only on the seed, an integer, and the sample count).
+   */
+  readonly validation?: readonly Sample[] | { readonly fraction: number; readonly seed?: number | undefined } | undefined;
+  /**
+   * Stop after `patience` (a positive integer) epochs in a row that do not lower the
+   * validation loss (the training loss without validation) by more than `minDelta` (finite,
+   * >= 0, default 0) below the best so far. With `restoreBest` (default true) the
+   * parameters of the best epoch (FitResult.bestEpoch) are put back at the end, whatever
+   * stopped training (early stopping, the epochs running out, an abort, onEpoch, the
+   * tolerance, divergence) once an epoch has completed; the optimizer state is left as it was at the stop (it does not
+   * match the restored parameters: start a fresh optimizer to fine-tune from them).
+   */
+  readonly earlyStopping?: { readonly patience: number; readonly minDelta?: number | undefined; readonly restoreBest?: boolean | undefined } | undefined;
+  /**
+   * Checked after every step (an AbortSignal works): when `aborted` is true, training stops
+   * after the current batch ('aborted'); the parameters are those after the last completed
+   * step (or the best epoch's, with earlyStopping.restoreBest and at least one epoch done);
+   * the unfinished epoch is not in the history.
+   */
+  readonly signal?: { readonly aborted: boolean } | undefined;
+  /**
+   * Metrics measured after each epoch on the training rows and on the validation rows, with
+   * the epoch's final parameters: 'accuracy' (the argmax of the output against the argmax of
+   * a one-hot target, or against a class-index scalar target; with a scalar output and
+   * target, both sides of 0.5), 'mse', 'mae' (mean over samples and values of the squared
+   * and absolute difference). They compare one output with one target: `metricsOn`, by
+   * default the model's first output and first target.
+   */
+  readonly metrics?: readonly ('accuracy' | 'mse' | 'mae')[] | undefined;
+  /** Which output and target the metrics compare (names as in `shapes`). */
+  readonly metricsOn?: { readonly output: string; readonly target: string } | undefined;
+}
+
+/** Values of the metrics asked for. */
+export interface Metrics { readonly accuracy?: number | undefined; readonly mse?: number | undefined; readonly mae?: number | undefined }
+
+/** What `onEpoch` receives after each completed epoch. */
+export interface EpochRecord {
+  /** Epoch number, from 0. */
+  readonly epoch: number;
+  /** Mean training loss of the epoch (measured during it, step by step). */
+  readonly loss: number;
+  /** Mean validation loss after the epoch; undefined without validation. */
+  readonly valLoss: number | undefined;
+  /** The learning rate of the epoch's last step (after the schedule). */
+  readonly learningRate: number;
+  /** The metrics asked for, after the epoch, on the training and the validation rows (empty objects when none). */
+  readonly metrics: { readonly train: Metrics; readonly validation: Metrics };
+  /** Milliseconds since training started. */
+  readonly elapsedMs: number;
+  /** The parameters after the epoch (live: copy them to keep them). */
+  readonly params: Params;
 }
 
 export interface FitResult {
@@ -400,12 +462,20 @@ export interface FitResult {
   /** Mean loss of the starting parameters, before training. */
   readonly initialLoss: number;
   readonly epochs: number;
-  readonly stopped: 'epochs' | 'converged' | 'diverged' | 'callback';
+  /**
+   * Why training stopped: the epochs ran out, the loss stopped improving (tolerance), it
+   * diverged, onEpoch returned false, early stopping, or the signal was aborted.
+   */
+  readonly stopped: 'epochs' | 'converged' | 'diverged' | 'callback' | 'early-stopping' | 'aborted';
+  /** Per completed epoch: training loss (as `losses`) and validation loss (empty without validation). */
+  readonly history: { readonly loss: number[]; readonly valLoss: number[]; readonly metrics: { readonly train: Metrics[]; readonly validation: Metrics[] } };
+  /** The epoch with the lowest validation loss (training loss without validation); -1 if no epoch completed. */
+  readonly bestEpoch: number;
   /** The optimizer state after training (matching `params`), to resume from. */
   readonly optimizer: OptimizerState;
 }
 
-const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch'];
+const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch', 'validation', 'earlyStopping', 'signal', 'metrics', 'metricsOn'];
 
 /** Options with their defaults, each checked; throws a SampleError naming the first bad one. */
 function $fitSettings(options: FitOptions, where: string) {
@@ -426,6 +496,55 @@ function $fitSettings(options: FitOptions, where: string) {
   const divergence = number('divergence', 1e6, (v) => v > 0, 'a number > 0 (or Infinity)');
   const shuffleSeed = options.shuffleSeed === undefined ? undefined : number('shuffleSeed', 0, Number.isInteger, 'an integer');
   if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function') throw new SampleError(`${where}: onEpoch must be a function, got ${$show(options.onEpoch)}`);
+  const v: unknown = options.validation;
+  let validation: { X: Floats; Y: Floats; count: number } | { fraction: number; seed: number } | null = null;
+  if (Array.isArray(v)) {
+    try { validation = packSamples(v); } catch (e) { throw e instanceof SampleError ? new SampleError(`${where}: options.validation: ${e.problem}`) : e; }
+    if (validation.count === 0) throw new SampleError(`${where}: options.validation must hold at least one sample`);
+  } else if (typeof v === 'object' && v !== null) {
+    for (const key of Object.keys(v)) if (key !== 'fraction' && key !== 'seed') throw new SampleError(`${where}: options.validation: unknown key '${key.slice(0, 40)}' (the keys are fraction, seed)`);
+    const { fraction, seed } = v as { fraction?: unknown; seed?: unknown };
+    if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) throw new SampleError(`${where}: options.validation.fraction must be a number between 0 and 1 (exclusive), got ${$show(fraction)}`);
+    if (seed !== undefined && (typeof seed !== 'number' || !Number.isInteger(seed))) throw new SampleError(`${where}: options.validation.seed must be an integer, got ${$show(seed)}`);
+    validation = { fraction, seed: seed ?? 0 };
+  } else if (v !== undefined) throw new SampleError(`${where}: options.validation must be an array of samples or { fraction, seed }, got ${$show(v)}`);
+  const es: unknown = options.earlyStopping;
+  let earlyStopping: { patience: number; minDelta: number; restoreBest: boolean } | null = null;
+  if (typeof es === 'object' && es !== null && !Array.isArray(es)) {
+    for (const key of Object.keys(es)) if (key !== 'patience' && key !== 'minDelta' && key !== 'restoreBest') throw new SampleError(`${where}: options.earlyStopping: unknown key '${key.slice(0, 40)}' (the keys are patience, minDelta, restoreBest)`);
+    const { patience, minDelta, restoreBest } = es as { patience?: unknown; minDelta?: unknown; restoreBest?: unknown };
+    if (typeof patience !== 'number' || !Number.isInteger(patience) || patience < 1) throw new SampleError(`${where}: options.earlyStopping.patience must be a positive integer, got ${$show(patience)}`);
+    if (minDelta !== undefined && (typeof minDelta !== 'number' || !Number.isFinite(minDelta) || minDelta < 0)) throw new SampleError(`${where}: options.earlyStopping.minDelta must be a finite number >= 0, got ${$show(minDelta)}`);
+    if (restoreBest !== undefined && typeof restoreBest !== 'boolean') throw new SampleError(`${where}: options.earlyStopping.restoreBest must be true or false, got ${$show(restoreBest)}`);
+    earlyStopping = { patience, minDelta: minDelta ?? 0, restoreBest: restoreBest ?? true };
+  } else if (es !== undefined) throw new SampleError(`${where}: options.earlyStopping must be { patience, minDelta?, restoreBest? }, got ${$show(es)}`);
+  const signal: unknown = options.signal;
+  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof (signal as { aborted?: unknown }).aborted !== 'boolean')) {
+    throw new SampleError(`${where}: options.signal must be an object with a boolean 'aborted' (an AbortSignal), got ${$show(signal)}`);
+  }
+  const ms: unknown = options.metrics;
+  const metrics: ('accuracy' | 'mse' | 'mae')[] = [];
+  if (ms !== undefined) {
+    if (!Array.isArray(ms)) throw new SampleError(`${where}: options.metrics must be an array of 'accuracy', 'mse', 'mae', got ${$show(ms)}`);
+    for (const m of ms as unknown[]) {
+      if (m !== 'accuracy' && m !== 'mse' && m !== 'mae') throw new SampleError(`${where}: options.metrics: unknown metric ${$show(m)} (the metrics are accuracy, mse, mae)`);
+      if (!metrics.includes(m)) metrics.push(m);
+    }
+  }
+  const on: unknown = options.metricsOn;
+  let pair: { out: readonly [string, number, number]; tgt: readonly [string, number, number] } | null = null;
+  if (on !== undefined && (typeof on !== 'object' || on === null)) throw new SampleError(`${where}: options.metricsOn must be { output, target }, got ${$show(on)}`);
+  const outName = on === undefined ? $OUTPUT_SLOTS[0]?.[0] : (on as { output?: unknown }).output;
+  const tgtName = on === undefined ? $TARGET_SLOTS[0]?.[0] : (on as { target?: unknown }).target;
+  if (metrics.length > 0 || on !== undefined) {
+    const out = $OUTPUT_SLOTS.find((x) => x[0] === outName);
+    const tgt = $TARGET_SLOTS.find((x) => x[0] === tgtName);
+    if (!out) throw new SampleError(`${where}: options.metricsOn.output: no output ${$show(outName)} (the outputs are ${$OUTPUT_SLOTS.map((x) => x[0]).join(', ') || 'none'})`);
+    if (!tgt) throw new SampleError(`${where}: options.metricsOn.target: no target ${$show(tgtName)} (the targets are ${$TARGET_SLOTS.map((x) => x[0]).join(', ') || 'none'})`);
+    if ((metrics.includes('mse') || metrics.includes('mae')) && out[2] !== tgt[2]) throw new SampleError(`${where}: options.metrics: mse and mae compare output ${out[0]} (${out[2]} values) with target ${tgt[0]} (${tgt[2]} values), which differ in size`);
+    if (metrics.includes('accuracy') && !(out[2] === tgt[2] || tgt[2] === 1)) throw new SampleError(`${where}: options.metrics: accuracy compares output ${out[0]} (${out[2]} values) with target ${tgt[0]} (${tgt[2]} values): the target must be one-hot of the same size or one class index`);
+    pair = { out, tgt };
+  }
   if (options.params !== undefined) $checkParams(options.params, `${where}: options.params`, true);
   const params = options.params ?? initParams();
   const o: unknown = options.optimizer;
@@ -439,7 +558,61 @@ function $fitSettings(options: FitOptions, where: string) {
     const withRate = options.learningRate !== undefined && typeof o === 'object' && o !== null && (given.learningRate === undefined) ? { ...given, learningRate } : given;
     optimizer = $initOptimizer(params, withRate, `${where}: options.optimizer`);
   }
-  return { epochs, batchSize, tolerance, divergence, shuffleSeed, params, optimizer, hyper: $hyper(optimizer.options, `${where}: options.optimizer`), onEpoch: options.onEpoch };
+  return { epochs, batchSize, tolerance, divergence, shuffleSeed, params, optimizer, hyper: $hyper(optimizer.options, `${where}: options.optimizer`), onEpoch: options.onEpoch, validation, earlyStopping, signal: options.signal, metrics, pair };
+}
+
+/** The metrics asked for over `count` rows (see FitOptions.metrics). */
+function $metrics(p: Params, X: Floats, Y: Floats, count: number, names: readonly ('accuracy' | 'mse' | 'mae')[], pair: { out: readonly [string, number, number]; tgt: readonly [string, number, number] } | null): Metrics {
+  if (!pair || names.length === 0) return {};
+  const [, oAt, oSize] = pair.out, [, tAt, tSize] = pair.tgt;
+  const o = new Floats(Math.max(1, OUTPUT_SIZE));
+  let right = 0, sq = 0, ab = 0;
+  for (let r = 0; r < count; r++) {
+    $forward(p, X, r * INPUT_SIZE, o, 0);
+    const y = r * TARGET_SIZE + tAt;
+    if (oSize === 1 && tSize === 1) right += (o[oAt]! > 0.5) === (Y[y]! > 0.5) ? 1 : 0;
+    else {
+      let best = 0;
+      for (let k = 1; k < oSize; k++) if (o[oAt + k]! > o[oAt + best]!) best = k;
+      let cls = 0;
+      if (tSize === 1) cls = Math.round(Y[y]!);
+      else for (let k = 1; k < tSize; k++) if (Y[y + k]! > Y[y + cls]!) cls = k;
+      right += best === cls ? 1 : 0;
+    }
+    if (oSize === tSize) for (let k = 0; k < oSize; k++) { const d = o[oAt + k]! - Y[y + k]!; sq += d * d; ab += Math.abs(d); }
+  }
+  const n = count * oSize;
+  return { ...(names.includes('accuracy') ? { accuracy: right / count } : {}), ...(names.includes('mse') ? { mse: sq / n } : {}), ...(names.includes('mae') ? { mae: ab / n } : {}) };
+}
+
+/** Splits `fraction` of the rows off (a seeded shuffle of the row numbers; both parts keep their order): [training, validation]. */
+function $split(X: Floats, Y: Floats, count: number, fraction: number, seed: number, where: string): { X: Floats; Y: Floats; count: number }[] {
+  const held = Math.round(count * fraction);
+  if (held < 1 || held > count - 1) throw new SampleError(`${where}: options.validation.fraction ${fraction} of ${count} samples leaves ${held < 1 ? 'no validation sample' : 'no training sample'}`);
+  const order = new Int32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  const rand = $rng(seed);
+  for (let i = count - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); const t = order[i]!; order[i] = order[j]!; order[j] = t; }
+  const isHeld = new Uint8Array(count);
+  for (let i = 0; i < held; i++) isHeld[order[i]!] = 1;
+  const parts = [count - held, held].map((n) => ({ X: new Floats(n * INPUT_SIZE), Y: new Floats(n * TARGET_SIZE), count: 0 }));
+  for (let r = 0; r < count; r++) {
+    const part = parts[isHeld[r]!]!;
+    part.X.set(X.subarray(r * INPUT_SIZE, (r + 1) * INPUT_SIZE), part.count * INPUT_SIZE);
+    part.Y.set(Y.subarray(r * TARGET_SIZE, (r + 1) * TARGET_SIZE), part.count * TARGET_SIZE);
+    part.count++;
+  }
+  return parts;
+}
+
+/** Splits the validation fraction off when asked for, then trains. */
+function $trainAndCheck(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSettings>, where: string): FitResult {
+  const v = o.validation;
+  if (v && 'fraction' in v) {
+    const [train, held] = $split(X, Y, count, v.fraction, v.seed, where);
+    return $train(train!.X, train!.Y, train!.count, held!, o, where);
+  }
+  return $train(X, Y, count, v, o, where);
 }
 
 /** Trains with minibatches (plain SGD or `optimizer`); see FitOptions. Samples and options are checked first. */
@@ -447,7 +620,7 @@ export function fit(samples: readonly Sample[], options: FitOptions = {}): FitRe
   const settings = $fitSettings(options, 'fit');
   const { X, Y, count } = packSamples(samples);
   if (count === 0) throw new SampleError('fit needs at least one sample');
-  return $train(X, Y, count, settings, 'fit');
+  return $trainAndCheck(X, Y, count, settings, 'fit');
 }
 
 /** `fit` on samples already packed as rows (see packSamples); every value of the rows used must be finite. */
@@ -460,11 +633,12 @@ export function fitRows(X: Floats, Y: Floats, count: number, options: FitOptions
   for (let i = 0; i < count * TARGET_SIZE; i++) {
     if (Y[i]! - Y[i]! !== 0) throw new SampleError(`fitRows: Y[${i}] (row ${Math.floor(i / TARGET_SIZE)}, target value ${i % TARGET_SIZE}) is ${Y[i]}`);
   }
-  return $train(X, Y, count, settings, 'fitRows');
+  return $trainAndCheck(X, Y, count, settings, 'fitRows');
 }
 
-function $train(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSettings>, where: string): FitResult {
-  const { epochs, tolerance, divergence, params, optimizer, hyper } = o;
+function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats; count: number } | null, o: ReturnType<typeof $fitSettings>, where: string): FitResult {
+  const { epochs, tolerance, divergence, params, optimizer, hyper, earlyStopping, signal } = o;
+  const start = Date.now();
   const batch = Math.min(o.batchSize, count);
   const initialLoss = $lossSum(params, X, Y, count, 0) / count;
   if (!Number.isFinite(initialLoss)) {
@@ -479,6 +653,10 @@ function $train(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSe
   const rand = o.shuffleSeed === undefined ? null : $rng(o.shuffleSeed);
   const shuffled = rand ? { X: new Floats(count * INPUT_SIZE), Y: new Floats(count * TARGET_SIZE) } : null;
   const losses: number[] = [];
+  const valLosses: number[] = [];
+  const trainMetrics: Metrics[] = [], valMetrics: Metrics[] = [];
+  const bestParams = earlyStopping && earlyStopping.restoreBest ? copyParams(params) : null;
+  let bestEpoch = -1, bestWatched = Infinity, wait = 0;
   const scale = Math.abs(initialLoss);
   let best = initialLoss;
   let stopped: FitResult['stopped'] = 'epochs';
@@ -493,10 +671,13 @@ function $train(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSe
       rowsX = shuffled.X; rowsY = shuffled.Y;
     }
     let total = 0;
+    let aborted = false;
     for (let first = 0; first < count && total === total; first += batch) {
       const n = Math.min(batch, count - first);
       total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper); // NaN: a step was refused
+      if (signal && signal.aborted) { aborted = true; break; }
     }
+    if (aborted && total === total) { stopped = 'aborted'; break; }
     const mean = total / count;
     if (!Number.isFinite(mean) || mean - best > divergence * Math.max(Math.abs(best), scale)) {
       $copyInto(params, good);
@@ -509,10 +690,24 @@ function $train(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSe
     const previous = losses.length ? losses[losses.length - 1]! : Infinity;
     losses.push(mean);
     best = Math.min(best, mean);
-    if (o.onEpoch && o.onEpoch(epoch, mean, params) === false) { stopped = 'callback'; break; }
+    const valLoss = val ? $lossSum(params, val.X, val.Y, val.count, 0) / val.count : undefined;
+    if (valLoss !== undefined) valLosses.push(valLoss);
+    const metrics = { train: $metrics(params, X, Y, count, o.metrics, o.pair), validation: val ? $metrics(params, val.X, val.Y, val.count, o.metrics, o.pair) : {} };
+    if (o.pair && o.metrics.length) { trainMetrics.push(metrics.train); if (val) valMetrics.push(metrics.validation); }
+    const watched = valLoss ?? mean;
+    if (watched < bestWatched - (earlyStopping ? earlyStopping.minDelta : 0)) {
+      bestWatched = watched; bestEpoch = epoch; wait = 0;
+      if (bestParams) $copyInto(bestParams, params);
+    } else wait++;
+    if (o.onEpoch) {
+      const record: EpochRecord = { epoch, loss: mean, valLoss, learningRate: $rate(hyper, Math.max(0, optimizer.step - 1)), metrics, elapsedMs: Date.now() - start, params };
+      if (o.onEpoch(epoch, mean, params, record) === false) { stopped = 'callback'; break; }
+    }
+    if (earlyStopping && wait >= earlyStopping.patience) { stopped = 'early-stopping'; break; }
     if (tolerance > 0 && previous - mean < tolerance * Math.abs(previous)) { stopped = 'converged'; break; }
   }
-  return { params, losses, initialLoss, epochs: losses.length, stopped, optimizer };
+  if (bestParams && bestEpoch >= 0) $copyInto(params, bestParams);
+  return { params, losses, initialLoss, epochs: losses.length, stopped, optimizer, history: { loss: losses.slice(), valLoss: valLosses, metrics: { train: trainMetrics, validation: valMetrics } }, bestEpoch };
 }
 
 /** Outputs for many inputs; checks the parameters (every value finite) and each input first. */
