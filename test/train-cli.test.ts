@@ -1,14 +1,15 @@
 // `gradc train`, `gradc predict`, `gradc evaluate`, run in process on the student example:
 // train -> params file -> predict equals the library; --plot; one progress line per epoch
 // off a terminal; errors leave files alone; --resume continues.
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { compile } from '../src/index.js';
 import { checkScaling, readRows, rowLayout, scaleRows, unscaleValue } from '../src/data/index.js';
-import student from '../examples/student.model.ts';
+import student from '../examples/student.model.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const MODEL = 'examples/student.model.ts';
@@ -123,6 +124,25 @@ describe('gradc train / predict / evaluate', () => {
     expect(after).toBeLessThan(before);
     expect(JSON.parse(readFileSync(second, 'utf8')).optimizer.step).toBe(10); // 5 + 5 full-batch steps
   });
+
+  it('Ctrl-C (SIGINT) stops at the end of the epoch and still writes the best parameters', async () => {
+    const out = join(dir, 'interrupted.json');
+    const child = spawn(process.execPath, ['bin/gradc.js', 'train', MODEL, '--data', DATA, '--optimizer', 'adam', '--epochs', '100000000', '--out', out], { cwd: ROOT });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (!sent && /^epoch 3\//m.test(stderr)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    const status = await new Promise<number | null>((done) => child.on('close', done));
+    expect(status, stderr).toBe(0);
+    expect(stderr).toMatch(/interrupted \(Ctrl-C\)/);
+    expect(existsSync(out)).toBe(true);
+    expect(JSON.parse(readFileSync(out, 'utf8')).model).toBe('student');
+  }, 30_000);
 
   describe('errors: a clear message, exit 1, nothing overwritten', () => {
     const untouched = async (argv: string[], message: RegExp): Promise<void> => {

@@ -135,43 +135,57 @@ export const train: Command = {
     };
     process.on('SIGINT', onSigint);
     const started = performance.now();
-    let result: ReturnType<typeof m.fitRows>;
+    // One fitRows call per epoch, yielding to the event loop in between: a SIGINT handler
+    // only runs when JavaScript is idle, so this is what lets Ctrl-C stop the run.
+    let params: Params = resumed ? resumed.params : m.initParams();
+    let state: OptimizerOptions | OptimizerState = optimizer;
+    let initialLoss: number | undefined;
+    let stopped: 'epochs' | 'diverged' | 'patience' | 'interrupted' = 'epochs';
     try {
-      result = m.fitRows(trainRows.X, trainRows.Y, trainRows.count, {
-        epochs,
-        batchSize: batch,
-        shuffleSeed: seed,
-        optimizer,
-        ...(resumed ? { params: resumed.params } : {}),
-        onEpoch: (epoch, loss, params) => {
-          const valLoss = valRows ? m.gradientBatch(params, valRows.X, valRows.Y, valRows.count).loss : undefined;
-          losses.push(loss);
-          if (valLoss !== undefined) valLosses.push(valLoss);
-          progress.epoch({ epoch: epoch + 1, loss, valLoss });
-          const watched = valLoss ?? loss;
-          if (!best || watched < best.loss) {
-            best = { params: m.copyParams(params), epoch: epoch + 1, loss: watched };
-            stale = 0;
-          } else stale++;
-          if (interrupted) return false;
-          if (patience !== undefined && stale >= patience) return false;
-          return true;
-        },
-      });
+      for (let epoch = 0; epoch < epochs; epoch++) {
+        const r = m.fitRows(trainRows.X, trainRows.Y, trainRows.count, { epochs: 1, batchSize: batch, shuffleSeed: seed + epoch, optimizer: state, params });
+        initialLoss ??= r.initialLoss;
+        params = r.params;
+        state = r.optimizer;
+        if (r.stopped === 'diverged') {
+          stopped = 'diverged';
+          break;
+        }
+        const loss = r.losses[0];
+        const valLoss = valRows ? m.gradientBatch(params, valRows.X, valRows.Y, valRows.count).loss : undefined;
+        losses.push(loss);
+        if (valLoss !== undefined) valLosses.push(valLoss);
+        progress.epoch({ epoch: epoch + 1, loss, valLoss });
+        const watched = valLoss ?? loss;
+        if (!best || watched < best.loss) {
+          best = { params: m.copyParams(params), epoch: epoch + 1, loss: watched };
+          stale = 0;
+        } else stale++;
+        await new Promise((done) => setImmediate(done));
+        if (interrupted) {
+          stopped = 'interrupted';
+          break;
+        }
+        if (patience !== undefined && stale >= patience) {
+          stopped = 'patience';
+          break;
+        }
+      }
     } finally {
       process.removeListener('SIGINT', onSigint);
       progress.stop();
     }
     const seconds = (performance.now() - started) / 1000;
-    const params = best ? best.params : result.params;
+    const kept = best ? best.params : params;
+    const done = losses.length;
 
-    const why = interrupted ? 'interrupted (Ctrl-C)' : result.stopped === 'callback' ? `no improvement for ${patience} epochs (--patience)` : result.stopped === 'diverged' ? 'the loss diverged' : result.stopped === 'converged' ? 'converged' : 'all epochs done';
+    const why = { interrupted: 'interrupted (Ctrl-C)', patience: `no improvement for ${patience} epochs (--patience)`, diverged: 'the loss diverged; the last good parameters are kept', epochs: 'all epochs done' }[stopped];
     const watched = valRows ? 'validation loss' : 'loss';
-    err(`trained ${result.epochs} epoch${result.epochs === 1 ? '' : 's'} in ${duration(seconds)} (${why}); loss ${num(result.initialLoss)} -> ${num(losses.at(-1) ?? result.initialLoss)}${best ? `; best ${watched} ${num(best.loss)} at epoch ${best.epoch}` : ''}${scaling?.targets.length ? ' (in scaled target units)' : ''}`);
+    err(`trained ${done} epoch${done === 1 ? '' : 's'} in ${duration(seconds)} (${why}); loss ${num(initialLoss ?? NaN)} -> ${num(losses.at(-1) ?? initialLoss ?? NaN)}${best ? `; best ${watched} ${num(best.loss)} at epoch ${best.epoch}` : ''}${scaling?.targets.length ? ' (in scaled target units)' : ''}`);
     if (losses.length) err(`loss ${sparkline(losses, { width: 60 })}${valLosses.length ? `\nval  ${sparkline(valLosses, { width: 60 })}` : ''}`);
 
     if (outPath !== undefined) {
-      const doc: ParamsFile = { ...m.saveParams(params, result.optimizer), ...(scaling ? { scaling } : {}) };
+      const doc: ParamsFile = { ...m.saveParams(kept, 'kind' in state ? undefined : state), ...(scaling ? { scaling } : {}) };
       writeFile(outPath, `${JSON.stringify(doc, null, 2)}\n`);
       out(`wrote ${outPath}`);
     } else err('no --out given: the parameters were not saved');
