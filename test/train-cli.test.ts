@@ -144,6 +144,31 @@ describe('gradc train / predict / evaluate', () => {
     expect(JSON.parse(readFileSync(out, 'utf8')).model).toBe('student');
   }, 30_000);
 
+  it('a classifier (iris, JSON Lines, --val-data): integer targets are not scaled; evaluate prints the accuracy', async () => {
+    // Three well separated clusters, one-hot targets; deterministic.
+    const lines = (n: number, shift: number): string =>
+      Array.from({ length: n }, (_, i) => {
+        const c = i % 3;
+        const x = [0, 1, 2, 3].map((k) => 5 * c + ((i * 7 + k * 3 + shift) % 10) / 10 + k);
+        return JSON.stringify({ x, y: [0, 1, 2].map((j) => (j === c ? 1 : 0)) });
+      }).join('\n');
+    const trainFile = join(dir, 'iris-train.jsonl'), valFile = join(dir, 'iris-val.jsonl'), out = join(dir, 'iris.json');
+    writeFileSync(trainFile, lines(45, 0));
+    writeFileSync(valFile, lines(15, 5));
+    const t = await run('train', 'examples/iris.model.ts', '--data', trainFile, '--val-data', valFile, '--optimizer', 'adam', '--lr', '0.05', '--batch', '5', '--epochs', '15', '--out', out);
+    expect(t.code, t.err).toBe(0);
+    expect(t.err).toMatch(/^epoch 15\/15 +loss \S+ +val_loss \S+/m);
+    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    expect(doc.scaling.inputs.map((f: { name: string }) => f.name)).toEqual(['x']);
+    expect(doc.scaling.targets).toEqual([]);
+    const e = await run('evaluate', 'examples/iris.model.ts', '--params', out, '--data', valFile);
+    expect(e.code, e.err).toBe(0);
+    expect(e.out).toMatch(/^accuracy +1 \(15\/15, argmax of logits against y\)/m);
+    const p = await run('predict', 'examples/iris.model.ts', '--params', out, '--data', valFile);
+    expect(p.out.split('\n')[0]).toBe('logits_1,logits_2,logits_3');
+    expect(p.out.split('\n')).toHaveLength(16);
+  }, 30_000);
+
   describe('errors: a clear message, exit 1, nothing overwritten', () => {
     const untouched = async (argv: string[], message: RegExp): Promise<void> => {
       const before = readFileSync(params, 'utf8');
