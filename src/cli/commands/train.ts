@@ -17,7 +17,8 @@
  *   (files.ts): a failed run, or a bad option, leaves the file as it was.
  * - --resume reads such a file (checked: model, structure, shapes) and continues from
  *   its parameters, optimizer state and scaling (the scaling is not recomputed, so the
- *   parameters keep their meaning). A different --optimizer starts a fresh optimizer state.
+ *   parameters keep their meaning). A different --optimizer starts a fresh optimizer state;
+ *   --lr with the same optimizer keeps its state (moments, step) and changes the rate.
  * - --plot writes the loss curve (training and validation) as SVG; a sparkline of the
  *   loss and a summary end the run on stderr.
  * - Every check (options, files, data against the model's inputs) runs before training.
@@ -118,8 +119,9 @@ export const train: Command = {
     // The optimizer: the resumed state when it is of the kind asked for, else a fresh one.
     let optimizer: OptimizerOptions | OptimizerState;
     const saved = resumed?.optimizer;
-    if (saved && (kind === undefined || kind === saved.options.kind) && lr === undefined) optimizer = saved;
-    else if (saved && (kind === undefined || kind === saved.options.kind)) optimizer = m.initOptimizer(resumed!.params, { ...saved.options, learningRate: lr });
+    if (saved && (kind === undefined || kind === saved.options.kind)) {
+      optimizer = lr === undefined ? saved : { ...saved, options: { ...saved.options, learningRate: lr } }; // --lr keeps the moments
+    }
     else optimizer = { kind: kind ?? 'sgd', ...(lr !== undefined ? { learningRate: lr } : {}) } as OptimizerOptions;
 
     const stream: ProgressStream = process.stderr.isTTY ? process.stderr : { write: (t: string) => err(t.replace(/\n$/, '')), isTTY: false };
