@@ -1,0 +1,200 @@
+/**
+ * `gradc train <model.ts> --data train.csv [options]`
+ *
+ * Compiles the model in process, reads the data file (data/read.ts), splits off
+ * validation rows (--val fraction, with --seed) or reads them (--val-data), scales
+ * inputs (and regression targets) with statistics of the training split only, and
+ * trains with the generated module's `fitRows` and the optimizer asked for. Progress:
+ * a live bar on a terminal, else one line per epoch, on stderr (train/progress.ts).
+ *
+ * Guarantees:
+ * - The parameters kept are those of the epoch with the lowest validation loss (the
+ *   training loss when there is no validation data); --patience N stops after N epochs
+ *   without improvement. Ctrl-C (SIGINT) stops at the end of the current epoch and still
+ *   writes the best parameters; a second Ctrl-C is left to Node (exits at once).
+ * - --out gets the module's `saveParams` document (with the optimizer state, so --resume
+ *   continues where it stopped) plus the scaling statistics, written atomically
+ *   (files.ts): a failed run, or a bad option, leaves the file as it was.
+ * - --resume reads such a file (checked: model, structure, shapes) and continues from
+ *   its parameters, optimizer state and scaling (the scaling is not recomputed, so the
+ *   parameters keep their meaning). A different --optimizer starts a fresh optimizer state;
+ *   --lr with the same optimizer keeps its state (moments, step) and changes the rate.
+ * - --plot writes the loss curve (training and validation) as SVG; a sparkline of the
+ *   loss and a summary end the run on stderr.
+ * - Every check (options, files, data against the model's inputs) runs before training.
+ */
+import { GradcError } from '../../errors.js';
+import type { OptimizerOptions, OptimizerState, Params } from '../../load/loader.js';
+import { computeScaling, parseScaleMethod, readRows, scaleRows, splitRows, type Rows, type Scaling } from '../../data/index.js';
+import { lossCurveSvg, num, sparkline, TrainingProgress, duration, type ProgressStream } from '../../train/index.js';
+import { type Args, expectFlags, value } from '../args.js';
+import type { Command } from '../command.js';
+import { checkNotAnInput, checkWritableTarget, writeFile } from '../files.js';
+import { columnsOption, compiledModel, COMPILE_FLAGS, isRegression, readParamsFile, required, type Compiled, type ParamsFile } from '../training.js';
+
+const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw', 'rmsprop'] as const;
+type OptimizerKind = (typeof OPTIMIZERS)[number];
+
+const FLAGS = ['data', 'val', 'val-data', 'optimizer', 'lr', 'epochs', 'batch', 'seed', 'patience', 'scale', 'columns', 'out', 'resume', 'plot', ...COMPILE_FLAGS];
+
+const USAGE = 'gradc train <model.ts> --data train.csv [--val 0.2 | --val-data val.csv] [--optimizer sgd|momentum|adam|adamw|rmsprop] [--lr X] [--epochs N] [--batch N] [--seed N] [--patience N] [--scale standard|minmax|none] [--columns field=column,...] [--out params.json] [--resume params.json] [--plot loss.svg]';
+
+/** A number option: undefined when absent; `ok` says what is accepted. */
+function numberOption(args: Args, name: string, what: string, ok: (v: number) => boolean): number | undefined {
+  const text = value(args, name, 'train', what);
+  if (text === undefined) return undefined;
+  const v = text.trim() === '' ? NaN : Number(text);
+  if (!ok(v)) throw new GradcError(`option --${name} must be ${what}, got '${text}'`);
+  return v;
+}
+const positiveInteger = (v: number): boolean => Number.isInteger(v) && v >= 1;
+
+function optimizerKind(args: Args): OptimizerKind | undefined {
+  const text = value(args, 'optimizer', 'train', `one of ${OPTIMIZERS.join(', ')}`);
+  if (text === undefined) return undefined;
+  const kind = OPTIMIZERS.find((k) => k === text);
+  if (!kind) throw new GradcError(`unknown optimizer '${text}' (--optimizer takes ${OPTIMIZERS.join(', ')})`);
+  return kind;
+}
+
+/** The outputs the run will write, checked before training (folder exists, not the model file, not the data). */
+function checkOutput(path: string | undefined, what: string, compiled: Compiled, inputs: readonly (string | undefined)[]): void {
+  if (path === undefined) return;
+  checkWritableTarget(path, what);
+  checkNotAnInput(path, compiled.file, what);
+  for (const input of inputs) if (input !== undefined && input === path) throw new GradcError(`refusing to write ${what} ${path}: it is an input of this run; give another file name`);
+}
+
+export const train: Command = {
+  name: 'train',
+  usage: USAGE,
+  summary: 'train the model on a data file (CSV, TSV, JSON, JSON Lines) and save the parameters (--out) with the scaling; Ctrl-C stops after the current epoch and still writes the best parameters',
+  async run(args, out, err = (l) => console.error(l)) {
+    expectFlags(args, FLAGS, 'train');
+    const dataPath = required(args, 'data', 'train', 'data file');
+    const valFraction = numberOption(args, 'val', 'a fraction between 0 and 1', (v) => v > 0 && v < 1);
+    const valPath = value(args, 'val-data', 'train', 'a data file');
+    if (valFraction !== undefined && valPath !== undefined) throw new GradcError('give --val or --val-data, not both');
+    const kind = optimizerKind(args);
+    const lr = numberOption(args, 'lr', 'a finite number >= 0', (v) => Number.isFinite(v) && v >= 0);
+    const epochs = numberOption(args, 'epochs', 'a positive integer', positiveInteger) ?? 100;
+    const batch = numberOption(args, 'batch', 'a positive integer', positiveInteger) ?? 1;
+    const seed = numberOption(args, 'seed', 'an integer', Number.isInteger) ?? 1;
+    const patience = numberOption(args, 'patience', 'a positive integer', positiveInteger);
+    const scaleText = value(args, 'scale', 'train', 'standard, minmax or none');
+    const method = parseScaleMethod(scaleText ?? 'standard');
+    const outPath = value(args, 'out', 'train', 'a file name');
+    const resumePath = value(args, 'resume', 'train', 'a params file');
+    const plotPath = value(args, 'plot', 'train', 'a file name');
+
+    const compiled = await compiledModel(args, 'train', USAGE);
+    const { module: m, layout } = compiled;
+    checkOutput(outPath, '--out', compiled, [dataPath, valPath]);
+    checkOutput(plotPath, '--plot', compiled, [dataPath, valPath, resumePath]);
+    if (outPath !== undefined && outPath === plotPath) throw new GradcError('--out and --plot name the same file');
+    const columns = columnsOption(args, 'train', layout);
+
+    const resumed = resumePath === undefined ? undefined : readParamsFile(resumePath, compiled);
+    const all = await readRows(dataPath, layout, { columns });
+    if (all.count === 0) throw new GradcError('the data file has no samples', { file: dataPath });
+    let trainRows: Rows = all;
+    let valRows: Rows | undefined;
+    if (valFraction !== undefined) ({ train: trainRows, validation: valRows } = splitRows(all, layout, valFraction, seed));
+    else if (valPath !== undefined) valRows = await readRows(valPath, layout, { columns });
+
+    // Scaling: the resumed file's, else statistics of the training split only.
+    let scaling: Scaling | undefined = resumed ? resumed.scaling : undefined;
+    if (!resumed && method) scaling = computeScaling(method, layout, trainRows, { targets: isRegression(trainRows.Y, trainRows.count * layout.targetSize) });
+    if (resumed && scaleText !== undefined && (method ?? 'none') !== (resumed.scaling?.method ?? 'none')) {
+      throw new GradcError(`--scale ${scaleText} differs from the scaling saved in ${resumePath} (${resumed.scaling?.method ?? 'none'}); a resumed run keeps the saved scaling`);
+    }
+    if (scaling) {
+      if (trainRows === all) trainRows = { X: Float64Array.from(all.X), Y: Float64Array.from(all.Y), count: all.count };
+      for (const rows of valRows ? [trainRows, valRows] : [trainRows]) {
+        scaleRows(scaling, layout, 'inputs', rows.X, rows.count);
+        scaleRows(scaling, layout, 'targets', rows.Y, rows.count);
+      }
+    }
+
+    // The optimizer: the resumed state when it is of the kind asked for, else a fresh one.
+    let optimizer: OptimizerOptions | OptimizerState;
+    const saved = resumed?.optimizer;
+    if (saved && (kind === undefined || kind === saved.options.kind)) {
+      optimizer = lr === undefined ? saved : { ...saved, options: { ...saved.options, learningRate: lr } }; // --lr keeps the moments
+    }
+    else optimizer = { kind: kind ?? 'sgd', ...(lr !== undefined ? { learningRate: lr } : {}) } as OptimizerOptions;
+
+    const stream: ProgressStream = process.stderr.isTTY ? process.stderr : { write: (t: string) => err(t.replace(/\n$/, '')), isTTY: false };
+    const progress = new TrainingProgress({ epochs, samplesPerEpoch: trainRows.count, stream });
+    const losses: number[] = [];
+    const valLosses: number[] = [];
+    let best: { params: Params; epoch: number; loss: number } | undefined;
+    let interrupted = false;
+    let stale = 0;
+    const onSigint = (): void => {
+      interrupted = true;
+      process.removeListener('SIGINT', onSigint); // a second Ctrl-C ends the process
+    };
+    process.on('SIGINT', onSigint);
+    const started = performance.now();
+    // One fitRows call per epoch, yielding to the event loop in between: a SIGINT handler
+    // only runs when JavaScript is idle, so this is what lets Ctrl-C stop the run.
+    let params: Params = resumed ? resumed.params : m.initParams();
+    let state: OptimizerOptions | OptimizerState = optimizer;
+    let initialLoss: number | undefined;
+    let stopped: 'epochs' | 'diverged' | 'patience' | 'interrupted' = 'epochs';
+    try {
+      for (let epoch = 0; epoch < epochs; epoch++) {
+        const r = m.fitRows(trainRows.X, trainRows.Y, trainRows.count, { epochs: 1, batchSize: batch, shuffleSeed: seed + epoch, optimizer: state, params });
+        initialLoss ??= r.initialLoss;
+        params = r.params;
+        state = r.optimizer;
+        if (r.stopped === 'diverged') {
+          stopped = 'diverged';
+          break;
+        }
+        const loss = r.losses[0];
+        const valLoss = valRows ? m.gradientBatch(params, valRows.X, valRows.Y, valRows.count).loss : undefined;
+        losses.push(loss);
+        if (valLoss !== undefined) valLosses.push(valLoss);
+        progress.epoch({ epoch: epoch + 1, loss, valLoss });
+        const watched = valLoss ?? loss;
+        if (!best || watched < best.loss) {
+          best = { params: m.copyParams(params), epoch: epoch + 1, loss: watched };
+          stale = 0;
+        } else stale++;
+        await new Promise((done) => setImmediate(done));
+        if (interrupted) {
+          stopped = 'interrupted';
+          break;
+        }
+        if (patience !== undefined && stale >= patience) {
+          stopped = 'patience';
+          break;
+        }
+      }
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+      progress.stop();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const kept = best ? best.params : params;
+    const done = losses.length;
+
+    const why = { interrupted: 'interrupted (Ctrl-C)', patience: `no improvement for ${patience} epochs (--patience)`, diverged: 'the loss diverged; the last good parameters are kept', epochs: 'all epochs done' }[stopped];
+    const watched = valRows ? 'validation loss' : 'loss';
+    err(`trained ${done} epoch${done === 1 ? '' : 's'} in ${duration(seconds)} (${why}); loss ${num(initialLoss ?? NaN)} -> ${num(losses.at(-1) ?? initialLoss ?? NaN)}${best ? `; best ${watched} ${num(best.loss)} at epoch ${best.epoch}` : ''}${scaling?.targets.length ? ' (in scaled target units)' : ''}`);
+    if (losses.length) err(`loss ${sparkline(losses, { width: 60 })}${valLosses.length ? `\nval  ${sparkline(valLosses, { width: 60 })}` : ''}`);
+
+    if (outPath !== undefined) {
+      const doc: ParamsFile = { ...m.saveParams(kept, 'kind' in state ? undefined : state), ...(scaling ? { scaling } : {}) };
+      writeFile(outPath, `${JSON.stringify(doc, null, 2)}\n`);
+      out(`wrote ${outPath}`);
+    } else err('no --out given: the parameters were not saved');
+    if (plotPath !== undefined) {
+      const svg = await lossCurveSvg({ loss: losses, ...(valLosses.length ? { valLoss: valLosses } : {}) }, { title: `${m.MODEL_NAME}: loss per epoch` });
+      writeFile(plotPath, svg);
+      out(`wrote ${plotPath}`);
+    }
+  },
+};
