@@ -4,7 +4,7 @@
  * The pipeline, in order (each phase is a folder; each file says what it guarantees):
  *   1-parse      formula lines -> mathjs syntax trees                 1-parse/formula.ts
  *   2-build      syntax trees or builder calls -> checked Model (IR)  2-build/builder.ts
- *   3-diff       reverse mode over the IR, one rule table             3-diff/rules.ts, grad.ts
+ *   3-diff       reverse mode over the IR, one rule table             3-diff/rules.ts, grad.ts (derive.ts: 3 and 4 for a model)
  *   4-simplify   algebra and stability rewrites to a fixed point      4-simplify/simplify.ts
  *   5-lower      IR -> flat instruction lists per kernel              5-lower/schedule.ts
  *   6-emit       instruction lists -> one TypeScript module           6-emit/module.ts
@@ -14,7 +14,7 @@
  * bundler plugin (plugin/, the package's gradc/vite, gradc/rollup and gradc/esbuild).
  */
 import { buildModel, compileOptionsOf, type ModelDefinition } from './2-build/define.js';
-import { derive, type Derived } from './3-diff/derive.js';
+import { derive, type Derived } from './derive.js';
 import { schedule, type Program } from './5-lower/schedule.js';
 import { emitModule, type EmitOptions } from './6-emit/module.js';
 import { loadModule, type GeneratedModule } from './load/loader.js';
@@ -75,7 +75,7 @@ export { defineModel, buildModel, compileOptionsOf, type ModelDefinition, type M
 export { ModelBuilder, type Expr, type Activation } from './2-build/builder.js';
 export { GradcError } from './errors.js';
 export { differentiate } from './3-diff/grad.js';
-export { derive } from './3-diff/derive.js';
+export { derive } from './derive.js';
 export { evaluate as interpret, evaluateScalar } from './interp/evaluate.js';
 export { printIr, formula } from './ir/print.js';
 export { loadModule, type GeneratedModule, type Params, type Values, type Sample, type FitOptions, type FitResult, type EpochRecord, type OptimizerOptions, type OptimizerState, type Schedule, type SavedParams, type SavedArray } from './load/loader.js';

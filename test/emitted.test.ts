@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, compile, defineModel } from '../src/index.js';
 import type { ModelDefinition } from '../src/2-build/define.js';
-import { derive, type Derived } from '../src/3-diff/derive.js';
+import { derive, type Derived } from '../src/derive.js';
 import { DEFAULT_UNROLL_LIMIT } from '../src/5-lower/schedule.js';
 import type { EmitOptions } from '../src/6-emit/module.js';
 import type { GeneratedModule, Params } from '../src/load/loader.js';

@@ -28,7 +28,7 @@ import { OPS } from '../ir/ops.js';
 import { formatNumber } from '../ir/print.js';
 import { type Shape, sameShape, sizeOf } from '../ir/shape.js';
 import { dependsOn, topoOrder } from '../ir/walk.js';
-import type { Derived } from '../3-diff/derive.js';
+import type { Derived } from '../derive.js';
 import type { Layout } from './schedule.js';
 import { Names } from './names.js';
 

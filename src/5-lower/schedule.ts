@@ -20,7 +20,7 @@ import { formula } from '../ir/print.js';
 import { type Shape, sizeOf } from '../ir/shape.js';
 import { topoOrder } from '../ir/walk.js';
 import type { Init, Model } from '../model.js';
-import type { Derived } from '../3-diff/derive.js';
+import type { Derived } from '../derive.js';
 import { Names, adjointName, elementName } from './names.js';
 import { scalarize } from './scalarize.js';
 import { type LoopPlan, planLoops } from './loops.js';

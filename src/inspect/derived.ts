@@ -7,7 +7,7 @@
  * node that the loss or a definition reads, in topological order.
  */
 import { buildModel, type ModelDefinition } from '../2-build/define.js';
-import { derive, type Derived } from '../3-diff/derive.js';
+import { derive, type Derived } from '../derive.js';
 import type { Node } from '../ir/node.js';
 import { topoOrder } from '../ir/walk.js';
 import type { Model } from '../model.js';

@@ -1,5 +1,6 @@
 /**
- * Phases 3 and 4 together, for a whole model: simplify the forward graph (including
+ * Phases 3 and 4 together, for a whole model (beside index.ts, so that no phase imports a
+ * later one): simplify the forward graph (including
  * the stability rewrites), differentiate the loss with respect to every parameter, and
  * simplify the derived gradients.
  *
@@ -9,12 +10,12 @@
  * each backward node, the forward node whose rule created it (after simplification).
  * With DEBUG=2 the IR is printed after each phase.
  */
-import { debugPhase } from '../debug.js';
-import type { Node } from '../ir/node.js';
-import { printIr } from '../ir/print.js';
-import type { Model } from '../model.js';
-import { simplify } from '../4-simplify/simplify.js';
-import { differentiate } from './grad.js';
+import { debugPhase } from './debug.js';
+import type { Node } from './ir/node.js';
+import { printIr } from './ir/print.js';
+import type { Model } from './model.js';
+import { simplify } from './4-simplify/simplify.js';
+import { differentiate } from './3-diff/grad.js';
 
 export interface Derived {
   readonly model: Model;
