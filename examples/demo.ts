@@ -3,7 +3,7 @@
  * model to TypeScript, prints a derived gradient formula, trains, and prints the result.
  * Everything runs offline: data ships in examples/data/ or in npm packages.
  */
-import { compile, generate } from '../src/index.js';
+import { compile, formatSteps, generate, gradientSteps } from '../src/index.js';
 import linreg from './linreg.model.js';
 import student from './student.model.js';
 import xor from './xor.model.js';
@@ -17,7 +17,7 @@ const fixed = (v: number, d = 4) => v.toFixed(d);
 function walkthrough(): void {
   heading('1. Linear regression walkthrough: yhat = w*x, s = yhat - y, loss = s^2');
   const g = generate(linreg);
-  for (const f of g.program.gradientFormulas) line(`derived: dloss/d${f.param} = ${f.formula}`);
+  for (const l of gradientSteps(g.derived).lines) line(`derived: ${l.name} = ${l.text}`);
   const m = compile(linreg);
   const p = m.initParams();
   const at = { x: 1 }, y = { y: 2 };
@@ -30,7 +30,7 @@ function walkthrough(): void {
 function studentRegression(): void {
   heading('2. Student regression: CGPA, IQ -> package (2 linear hidden neurons, MSE)');
   const g = generate(student);
-  line(`derived: dloss/dw11 = ${g.program.gradientFormulas.find((f) => f.param === 'w11')!.formula}`);
+  line(`derived: ${formatSteps(gradientSteps(g.derived, { wrt: ['w11'] }).lines)}`);
   const m = compile(student);
   const data = students();
   const r = m.fit(data, { epochs: 2000, learningRate: 0.002, tolerance: 1e-9 });

@@ -7585,268 +7585,238 @@ function $gradient_1(_$p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: 
   const loss = t1615 * t1615;
   $t[309] = loss;
   // grad of: loss = (yhat - y)^2
-  const d_c = 2 * t1615;
-  $t[300] = d_c;
-  $g.c += $scale * d_c;
+  const d_yhat = 2 * t1615;
+  $t[300] = d_yhat;
+  $g.c += $scale * d_yhat;
   // grad of: dot(v, h12)
-  const d_h12_0 = d_c * v_0;
+  const d_h12_0 = d_yhat * v_0;
   // grad of: h12 = tanh(… + … + b)
   const t1616 = h12_0 * h12_0;
-  // grad of: h12 = tanh(… + … + b)
   const t1617 = 1 - t1616;
-  // grad of: h12 = tanh(… + … + b)
-  const t1618 = d_h12_0 * t1617;
-  $t[216] = t1618;
-  const t1619 = Wh_0 * t1618;
+  const d_t1473 = d_h12_0 * t1617;
+  $t[216] = d_t1473;
+  const t1618 = Wh_0 * d_t1473;
   // grad of: dot(v, h12)
-  const d_h12_1 = d_c * v_1;
+  const d_h12_1 = d_yhat * v_1;
   // grad of: h12 = tanh(… + … + b)
-  const t1620 = h12_1 * h12_1;
-  // grad of: h12 = tanh(… + … + b)
-  const t1621 = 1 - t1620;
-  // grad of: h12 = tanh(… + … + b)
-  const t1622 = d_h12_1 * t1621;
-  $t[224] = t1622;
-  const t1623 = Wh_8 * t1622;
-  const t1624 = t1619 + t1623;
+  const t1619 = h12_1 * h12_1;
+  const t1620 = 1 - t1619;
+  const d_t1492 = d_h12_1 * t1620;
+  $t[224] = d_t1492;
+  const t1621 = Wh_8 * d_t1492;
+  const t1622 = t1618 + t1621;
   // grad of: dot(v, h12)
-  const d_h12_2 = d_c * v_2;
+  const d_h12_2 = d_yhat * v_2;
   // grad of: h12 = tanh(… + … + b)
-  const t1625 = h12_2 * h12_2;
-  // grad of: h12 = tanh(… + … + b)
-  const t1626 = 1 - t1625;
-  // grad of: h12 = tanh(… + … + b)
-  const t1627 = d_h12_2 * t1626;
-  $t[231] = t1627;
-  const t1628 = Wh_16 * t1627;
-  const t1629 = t1624 + t1628;
+  const t1623 = h12_2 * h12_2;
+  const t1624 = 1 - t1623;
+  const d_t1512 = d_h12_2 * t1624;
+  $t[231] = d_t1512;
+  const t1625 = Wh_16 * d_t1512;
+  const t1626 = t1622 + t1625;
   // grad of: dot(v, h12)
-  const d_h12_3 = d_c * v_3;
+  const d_h12_3 = d_yhat * v_3;
   // grad of: h12 = tanh(… + … + b)
-  const t1630 = h12_3 * h12_3;
-  // grad of: h12 = tanh(… + … + b)
-  const t1631 = 1 - t1630;
-  // grad of: h12 = tanh(… + … + b)
-  const t1632 = d_h12_3 * t1631;
-  $t[238] = t1632;
-  const t1633 = Wh_24 * t1632;
-  const t1634 = t1629 + t1633;
+  const t1627 = h12_3 * h12_3;
+  const t1628 = 1 - t1627;
+  const d_t1532 = d_h12_3 * t1628;
+  $t[238] = d_t1532;
+  const t1629 = Wh_24 * d_t1532;
+  const t1630 = t1626 + t1629;
   // grad of: dot(v, h12)
-  const d_h12_4 = d_c * v_4;
+  const d_h12_4 = d_yhat * v_4;
   // grad of: h12 = tanh(… + … + b)
-  const t1635 = h12_4 * h12_4;
+  const t1631 = h12_4 * h12_4;
+  const t1632 = 1 - t1631;
+  const d_t1552 = d_h12_4 * t1632;
+  $t[245] = d_t1552;
+  const t1633 = Wh_32 * d_t1552;
+  const t1634 = t1630 + t1633;
+  // grad of: dot(v, h12)
+  const d_h12_5 = d_yhat * v_5;
   // grad of: h12 = tanh(… + … + b)
+  const t1635 = h12_5 * h12_5;
   const t1636 = 1 - t1635;
-  // grad of: h12 = tanh(… + … + b)
-  const t1637 = d_h12_4 * t1636;
-  $t[245] = t1637;
-  const t1638 = Wh_32 * t1637;
-  const t1639 = t1634 + t1638;
+  const d_t1572 = d_h12_5 * t1636;
+  $t[252] = d_t1572;
+  const t1637 = Wh_40 * d_t1572;
+  const t1638 = t1634 + t1637;
   // grad of: dot(v, h12)
-  const d_h12_5 = d_c * v_5;
+  const d_h12_6 = d_yhat * v_6;
   // grad of: h12 = tanh(… + … + b)
-  const t1640 = h12_5 * h12_5;
-  // grad of: h12 = tanh(… + … + b)
-  const t1641 = 1 - t1640;
-  // grad of: h12 = tanh(… + … + b)
-  const t1642 = d_h12_5 * t1641;
-  $t[252] = t1642;
-  const t1643 = Wh_40 * t1642;
-  const t1644 = t1639 + t1643;
+  const t1639 = h12_6 * h12_6;
+  const t1640 = 1 - t1639;
+  const d_t1592 = d_h12_6 * t1640;
+  $t[117] = d_t1592;
+  const t1641 = Wh_48 * d_t1592;
+  const t1642 = t1638 + t1641;
   // grad of: dot(v, h12)
-  const d_h12_6 = d_c * v_6;
+  const d_h12_7 = d_yhat * v_7;
   // grad of: h12 = tanh(… + … + b)
-  const t1645 = h12_6 * h12_6;
-  // grad of: h12 = tanh(… + … + b)
-  const t1646 = 1 - t1645;
-  // grad of: h12 = tanh(… + … + b)
-  const t1647 = d_h12_6 * t1646;
-  $t[117] = t1647;
-  const t1648 = Wh_48 * t1647;
-  const t1649 = t1644 + t1648;
-  // grad of: dot(v, h12)
-  const d_h12_7 = d_c * v_7;
-  // grad of: h12 = tanh(… + … + b)
-  const t1650 = h12_7 * h12_7;
-  // grad of: h12 = tanh(… + … + b)
-  const t1651 = 1 - t1650;
-  // grad of: h12 = tanh(… + … + b)
-  const t1652 = d_h12_7 * t1651;
-  $t[119] = t1652;
-  const t1653 = Wh_56 * t1652;
+  const t1643 = h12_7 * h12_7;
+  const t1644 = 1 - t1643;
+  const d_t1612 = d_h12_7 * t1644;
+  $t[119] = d_t1612;
+  const t1645 = Wh_56 * d_t1612;
   // grad of: matmul(Wh, h11)
-  const d_h11_0 = t1649 + t1653;
+  const d_h11_0 = t1642 + t1645;
   // grad of: h11 = tanh(… + … + b)
-  const t1654 = h11_0 * h11_0;
-  // grad of: h11 = tanh(… + … + b)
-  const t1655 = 1 - t1654;
-  // grad of: h11 = tanh(… + … + b)
-  const t1656 = d_h11_0 * t1655;
-  $t[123] = t1656;
-  const t1657 = Wh_0 * t1656;
-  const t1658 = Wh_1 * t1618;
-  const t1659 = Wh_9 * t1622;
-  const t1660 = t1658 + t1659;
-  const t1661 = Wh_17 * t1627;
-  const t1662 = t1660 + t1661;
-  const t1663 = Wh_25 * t1632;
-  const t1664 = t1662 + t1663;
-  const t1665 = Wh_33 * t1637;
-  const t1666 = t1664 + t1665;
-  const t1667 = Wh_41 * t1642;
-  const t1668 = t1666 + t1667;
-  const t1669 = Wh_49 * t1647;
-  const t1670 = t1668 + t1669;
-  const t1671 = Wh_57 * t1652;
+  const t1646 = h11_0 * h11_0;
+  const t1647 = 1 - t1646;
+  const d_t1330 = d_h11_0 * t1647;
+  $t[123] = d_t1330;
+  const t1648 = Wh_0 * d_t1330;
+  const t1649 = Wh_1 * d_t1473;
+  const t1650 = Wh_9 * d_t1492;
+  const t1651 = t1649 + t1650;
+  const t1652 = Wh_17 * d_t1512;
+  const t1653 = t1651 + t1652;
+  const t1654 = Wh_25 * d_t1532;
+  const t1655 = t1653 + t1654;
+  const t1656 = Wh_33 * d_t1552;
+  const t1657 = t1655 + t1656;
+  const t1658 = Wh_41 * d_t1572;
+  const t1659 = t1657 + t1658;
+  const t1660 = Wh_49 * d_t1592;
+  const t1661 = t1659 + t1660;
+  const t1662 = Wh_57 * d_t1612;
   // grad of: matmul(Wh, h11)
-  const d_h11_1 = t1670 + t1671;
+  const d_h11_1 = t1661 + t1662;
   // grad of: h11 = tanh(… + … + b)
-  const t1672 = h11_1 * h11_1;
-  // grad of: h11 = tanh(… + … + b)
-  const t1673 = 1 - t1672;
-  // grad of: h11 = tanh(… + … + b)
-  const t1674 = d_h11_1 * t1673;
-  $t[124] = t1674;
-  const t1675 = Wh_8 * t1674;
-  const t1676 = t1657 + t1675;
-  const t1677 = Wh_2 * t1618;
-  const t1678 = Wh_10 * t1622;
+  const t1663 = h11_1 * h11_1;
+  const t1664 = 1 - t1663;
+  const d_t1349 = d_h11_1 * t1664;
+  $t[124] = d_t1349;
+  const t1665 = Wh_8 * d_t1349;
+  const t1666 = t1648 + t1665;
+  const t1667 = Wh_2 * d_t1473;
+  const t1668 = Wh_10 * d_t1492;
+  const t1669 = t1667 + t1668;
+  const t1670 = Wh_18 * d_t1512;
+  const t1671 = t1669 + t1670;
+  const t1672 = Wh_26 * d_t1532;
+  const t1673 = t1671 + t1672;
+  const t1674 = Wh_34 * d_t1552;
+  const t1675 = t1673 + t1674;
+  const t1676 = Wh_42 * d_t1572;
+  const t1677 = t1675 + t1676;
+  const t1678 = Wh_50 * d_t1592;
   const t1679 = t1677 + t1678;
-  const t1680 = Wh_18 * t1627;
-  const t1681 = t1679 + t1680;
-  const t1682 = Wh_26 * t1632;
-  const t1683 = t1681 + t1682;
-  const t1684 = Wh_34 * t1637;
-  const t1685 = t1683 + t1684;
-  const t1686 = Wh_42 * t1642;
+  const t1680 = Wh_58 * d_t1612;
+  // grad of: matmul(Wh, h11)
+  const d_h11_2 = t1679 + t1680;
+  // grad of: h11 = tanh(… + … + b)
+  const t1681 = h11_2 * h11_2;
+  const t1682 = 1 - t1681;
+  const d_t1369 = d_h11_2 * t1682;
+  $t[125] = d_t1369;
+  const t1683 = Wh_16 * d_t1369;
+  const t1684 = t1666 + t1683;
+  const t1685 = Wh_3 * d_t1473;
+  const t1686 = Wh_11 * d_t1492;
   const t1687 = t1685 + t1686;
-  const t1688 = Wh_50 * t1647;
+  const t1688 = Wh_19 * d_t1512;
   const t1689 = t1687 + t1688;
-  const t1690 = Wh_58 * t1652;
+  const t1690 = Wh_27 * d_t1532;
+  const t1691 = t1689 + t1690;
+  const t1692 = Wh_35 * d_t1552;
+  const t1693 = t1691 + t1692;
+  const t1694 = Wh_43 * d_t1572;
+  const t1695 = t1693 + t1694;
+  const t1696 = Wh_51 * d_t1592;
+  const t1697 = t1695 + t1696;
+  const t1698 = Wh_59 * d_t1612;
   // grad of: matmul(Wh, h11)
-  const d_h11_2 = t1689 + t1690;
+  const d_h11_3 = t1697 + t1698;
   // grad of: h11 = tanh(… + … + b)
-  const t1691 = h11_2 * h11_2;
-  // grad of: h11 = tanh(… + … + b)
-  const t1692 = 1 - t1691;
-  // grad of: h11 = tanh(… + … + b)
-  const t1693 = d_h11_2 * t1692;
-  $t[125] = t1693;
-  const t1694 = Wh_16 * t1693;
-  const t1695 = t1676 + t1694;
-  const t1696 = Wh_3 * t1618;
-  const t1697 = Wh_11 * t1622;
-  const t1698 = t1696 + t1697;
-  const t1699 = Wh_19 * t1627;
-  const t1700 = t1698 + t1699;
-  const t1701 = Wh_27 * t1632;
-  const t1702 = t1700 + t1701;
-  const t1703 = Wh_35 * t1637;
-  const t1704 = t1702 + t1703;
-  const t1705 = Wh_43 * t1642;
-  const t1706 = t1704 + t1705;
-  const t1707 = Wh_51 * t1647;
-  const t1708 = t1706 + t1707;
-  const t1709 = Wh_59 * t1652;
+  const t1699 = h11_3 * h11_3;
+  const t1700 = 1 - t1699;
+  const d_t1389 = d_h11_3 * t1700;
+  $t[126] = d_t1389;
+  const t1701 = Wh_24 * d_t1389;
+  const t1702 = t1684 + t1701;
+  const t1703 = Wh_4 * d_t1473;
+  const t1704 = Wh_12 * d_t1492;
+  const t1705 = t1703 + t1704;
+  const t1706 = Wh_20 * d_t1512;
+  const t1707 = t1705 + t1706;
+  const t1708 = Wh_28 * d_t1532;
+  const t1709 = t1707 + t1708;
+  const t1710 = Wh_36 * d_t1552;
+  const t1711 = t1709 + t1710;
+  const t1712 = Wh_44 * d_t1572;
+  const t1713 = t1711 + t1712;
+  const t1714 = Wh_52 * d_t1592;
+  const t1715 = t1713 + t1714;
+  const t1716 = Wh_60 * d_t1612;
   // grad of: matmul(Wh, h11)
-  const d_h11_3 = t1708 + t1709;
+  const d_h11_4 = t1715 + t1716;
   // grad of: h11 = tanh(… + … + b)
-  const t1710 = h11_3 * h11_3;
-  // grad of: h11 = tanh(… + … + b)
-  const t1711 = 1 - t1710;
-  // grad of: h11 = tanh(… + … + b)
-  const t1712 = d_h11_3 * t1711;
-  $t[126] = t1712;
-  const t1713 = Wh_24 * t1712;
-  const t1714 = t1695 + t1713;
-  const t1715 = Wh_4 * t1618;
-  const t1716 = Wh_12 * t1622;
-  const t1717 = t1715 + t1716;
-  const t1718 = Wh_20 * t1627;
-  const t1719 = t1717 + t1718;
-  const t1720 = Wh_28 * t1632;
-  const t1721 = t1719 + t1720;
-  const t1722 = Wh_36 * t1637;
+  const t1717 = h11_4 * h11_4;
+  const t1718 = 1 - t1717;
+  const d_t1409 = d_h11_4 * t1718;
+  $t[127] = d_t1409;
+  const t1719 = Wh_32 * d_t1409;
+  const t1720 = t1702 + t1719;
+  const t1721 = Wh_5 * d_t1473;
+  const t1722 = Wh_13 * d_t1492;
   const t1723 = t1721 + t1722;
-  const t1724 = Wh_44 * t1642;
+  const t1724 = Wh_21 * d_t1512;
   const t1725 = t1723 + t1724;
-  const t1726 = Wh_52 * t1647;
+  const t1726 = Wh_29 * d_t1532;
   const t1727 = t1725 + t1726;
-  const t1728 = Wh_60 * t1652;
+  const t1728 = Wh_37 * d_t1552;
+  const t1729 = t1727 + t1728;
+  const t1730 = Wh_45 * d_t1572;
+  const t1731 = t1729 + t1730;
+  const t1732 = Wh_53 * d_t1592;
+  const t1733 = t1731 + t1732;
+  const t1734 = Wh_61 * d_t1612;
   // grad of: matmul(Wh, h11)
-  const d_h11_4 = t1727 + t1728;
+  const d_h11_5 = t1733 + t1734;
   // grad of: h11 = tanh(… + … + b)
-  const t1729 = h11_4 * h11_4;
-  // grad of: h11 = tanh(… + … + b)
-  const t1730 = 1 - t1729;
-  // grad of: h11 = tanh(… + … + b)
-  const t1731 = d_h11_4 * t1730;
-  $t[127] = t1731;
-  const t1732 = Wh_32 * t1731;
-  const t1733 = t1714 + t1732;
-  const t1734 = Wh_5 * t1618;
-  const t1735 = Wh_13 * t1622;
-  const t1736 = t1734 + t1735;
-  const t1737 = Wh_21 * t1627;
-  const t1738 = t1736 + t1737;
-  const t1739 = Wh_29 * t1632;
-  const t1740 = t1738 + t1739;
-  const t1741 = Wh_37 * t1637;
-  const t1742 = t1740 + t1741;
-  const t1743 = Wh_45 * t1642;
-  const t1744 = t1742 + t1743;
-  const t1745 = Wh_53 * t1647;
-  const t1746 = t1744 + t1745;
-  const t1747 = Wh_61 * t1652;
+  const t1735 = h11_5 * h11_5;
+  const t1736 = 1 - t1735;
+  const d_t1429 = d_h11_5 * t1736;
+  $t[128] = d_t1429;
+  const t1737 = Wh_40 * d_t1429;
+  const t1738 = t1720 + t1737;
+  const t1739 = Wh_6 * d_t1473;
+  const t1740 = Wh_14 * d_t1492;
+  const t1741 = t1739 + t1740;
+  const t1742 = Wh_22 * d_t1512;
+  const t1743 = t1741 + t1742;
+  const t1744 = Wh_30 * d_t1532;
+  const t1745 = t1743 + t1744;
+  const t1746 = Wh_38 * d_t1552;
+  const t1747 = t1745 + t1746;
+  const t1748 = Wh_46 * d_t1572;
+  const t1749 = t1747 + t1748;
+  const t1750 = Wh_54 * d_t1592;
+  const t1751 = t1749 + t1750;
+  const t1752 = Wh_62 * d_t1612;
   // grad of: matmul(Wh, h11)
-  const d_h11_5 = t1746 + t1747;
+  const d_h11_6 = t1751 + t1752;
   // grad of: h11 = tanh(… + … + b)
-  const t1748 = h11_5 * h11_5;
-  // grad of: h11 = tanh(… + … + b)
-  const t1749 = 1 - t1748;
-  // grad of: h11 = tanh(… + … + b)
-  const t1750 = d_h11_5 * t1749;
-  $t[128] = t1750;
-  const t1751 = Wh_40 * t1750;
-  const t1752 = t1733 + t1751;
-  const t1753 = Wh_6 * t1618;
-  const t1754 = Wh_14 * t1622;
-  const t1755 = t1753 + t1754;
-  const t1756 = Wh_22 * t1627;
-  const t1757 = t1755 + t1756;
-  const t1758 = Wh_30 * t1632;
+  const t1753 = h11_6 * h11_6;
+  const t1754 = 1 - t1753;
+  const d_t1449 = d_h11_6 * t1754;
+  $t[129] = d_t1449;
+  const t1755 = Wh_48 * d_t1449;
+  const t1756 = t1738 + t1755;
+  $t[121] = t1756;
+  const t1757 = Wh_7 * d_t1473;
+  const t1758 = Wh_15 * d_t1492;
   const t1759 = t1757 + t1758;
-  const t1760 = Wh_38 * t1637;
+  const t1760 = Wh_23 * d_t1512;
   const t1761 = t1759 + t1760;
-  const t1762 = Wh_46 * t1642;
+  const t1762 = Wh_31 * d_t1532;
   const t1763 = t1761 + t1762;
-  const t1764 = Wh_54 * t1647;
+  const t1764 = Wh_39 * d_t1552;
   const t1765 = t1763 + t1764;
-  const t1766 = Wh_62 * t1652;
-  // grad of: matmul(Wh, h11)
-  const d_h11_6 = t1765 + t1766;
-  // grad of: h11 = tanh(… + … + b)
-  const t1767 = h11_6 * h11_6;
-  // grad of: h11 = tanh(… + … + b)
-  const t1768 = 1 - t1767;
-  // grad of: h11 = tanh(… + … + b)
-  const t1769 = d_h11_6 * t1768;
-  $t[129] = t1769;
-  const t1770 = Wh_48 * t1769;
-  const t1771 = t1752 + t1770;
-  $t[121] = t1771;
-  const t1772 = Wh_7 * t1618;
-  const t1773 = Wh_15 * t1622;
-  const t1774 = t1772 + t1773;
-  const t1775 = Wh_23 * t1627;
-  const t1776 = t1774 + t1775;
-  const t1777 = Wh_31 * t1632;
-  const t1778 = t1776 + t1777;
-  const t1779 = Wh_39 * t1637;
-  const t1780 = t1778 + t1779;
-  const t1781 = Wh_47 * t1642;
-  const t1782 = t1780 + t1781;
-  $t[118] = t1782;
+  const t1766 = Wh_47 * d_t1572;
+  const t1767 = t1765 + t1766;
+  $t[118] = t1767;
 }
 
 function $gradient_2(_$p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: number, _$g: Params, _$scale: number): void {
@@ -7970,1299 +7940,1187 @@ function $gradient_2(_$p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: 
   const h10_6 = $t[135]!;
   const h10_7 = $t[136]!;
   const h11_7 = $t[120]!;
-  const t1647 = $t[117]!;
-  const t1652 = $t[119]!;
-  const t1656 = $t[123]!;
-  const t1674 = $t[124]!;
-  const t1693 = $t[125]!;
-  const t1712 = $t[126]!;
-  const t1731 = $t[127]!;
-  const t1750 = $t[128]!;
-  const t1769 = $t[129]!;
-  const t1771 = $t[121]!;
-  const t1782 = $t[118]!;
-  const t1783 = Wh_55 * t1647;
-  const t1784 = t1782 + t1783;
-  const t1785 = Wh_63 * t1652;
+  const d_t1592 = $t[117]!;
+  const d_t1612 = $t[119]!;
+  const d_t1330 = $t[123]!;
+  const d_t1349 = $t[124]!;
+  const d_t1369 = $t[125]!;
+  const d_t1389 = $t[126]!;
+  const d_t1409 = $t[127]!;
+  const d_t1429 = $t[128]!;
+  const d_t1449 = $t[129]!;
+  const t1756 = $t[121]!;
+  const t1767 = $t[118]!;
+  const t1768 = Wh_55 * d_t1592;
+  const t1769 = t1767 + t1768;
+  const t1770 = Wh_63 * d_t1612;
   // grad of: matmul(Wh, h11)
-  const d_h11_7 = t1784 + t1785;
+  const d_h11_7 = t1769 + t1770;
   // grad of: h11 = tanh(… + … + b)
-  const t1786 = h11_7 * h11_7;
-  // grad of: h11 = tanh(… + … + b)
-  const t1787 = 1 - t1786;
-  // grad of: h11 = tanh(… + … + b)
-  const t1788 = d_h11_7 * t1787;
-  $t[265] = t1788;
-  const t1789 = Wh_56 * t1788;
+  const t1771 = h11_7 * h11_7;
+  const t1772 = 1 - t1771;
+  const d_t1469 = d_h11_7 * t1772;
+  $t[265] = d_t1469;
+  const t1773 = Wh_56 * d_t1469;
   // grad of: matmul(Wh, h10)
-  const d_h10_0 = t1771 + t1789;
+  const d_h10_0 = t1756 + t1773;
   // grad of: h10 = tanh(… + … + b)
-  const t1790 = h10_0 * h10_0;
-  // grad of: h10 = tanh(… + … + b)
-  const t1791 = 1 - t1790;
-  // grad of: h10 = tanh(… + … + b)
-  const t1792 = d_h10_0 * t1791;
-  $t[215] = t1792;
-  const t1793 = Wh_0 * t1792;
-  const t1794 = Wh_1 * t1656;
-  const t1795 = Wh_9 * t1674;
-  const t1796 = t1794 + t1795;
-  const t1797 = Wh_17 * t1693;
-  const t1798 = t1796 + t1797;
-  const t1799 = Wh_25 * t1712;
-  const t1800 = t1798 + t1799;
-  const t1801 = Wh_33 * t1731;
-  const t1802 = t1800 + t1801;
-  const t1803 = Wh_41 * t1750;
-  const t1804 = t1802 + t1803;
-  const t1805 = Wh_49 * t1769;
-  const t1806 = t1804 + t1805;
-  const t1807 = Wh_57 * t1788;
+  const t1774 = h10_0 * h10_0;
+  const t1775 = 1 - t1774;
+  const d_t1187 = d_h10_0 * t1775;
+  $t[215] = d_t1187;
+  const t1776 = Wh_0 * d_t1187;
+  const t1777 = Wh_1 * d_t1330;
+  const t1778 = Wh_9 * d_t1349;
+  const t1779 = t1777 + t1778;
+  const t1780 = Wh_17 * d_t1369;
+  const t1781 = t1779 + t1780;
+  const t1782 = Wh_25 * d_t1389;
+  const t1783 = t1781 + t1782;
+  const t1784 = Wh_33 * d_t1409;
+  const t1785 = t1783 + t1784;
+  const t1786 = Wh_41 * d_t1429;
+  const t1787 = t1785 + t1786;
+  const t1788 = Wh_49 * d_t1449;
+  const t1789 = t1787 + t1788;
+  const t1790 = Wh_57 * d_t1469;
   // grad of: matmul(Wh, h10)
-  const d_h10_1 = t1806 + t1807;
+  const d_h10_1 = t1789 + t1790;
   // grad of: h10 = tanh(… + … + b)
-  const t1808 = h10_1 * h10_1;
+  const t1791 = h10_1 * h10_1;
+  const t1792 = 1 - t1791;
+  const d_t1206 = d_h10_1 * t1792;
+  $t[223] = d_t1206;
+  const t1793 = Wh_8 * d_t1206;
+  const t1794 = t1776 + t1793;
+  const t1795 = Wh_2 * d_t1330;
+  const t1796 = Wh_10 * d_t1349;
+  const t1797 = t1795 + t1796;
+  const t1798 = Wh_18 * d_t1369;
+  const t1799 = t1797 + t1798;
+  const t1800 = Wh_26 * d_t1389;
+  const t1801 = t1799 + t1800;
+  const t1802 = Wh_34 * d_t1409;
+  const t1803 = t1801 + t1802;
+  const t1804 = Wh_42 * d_t1429;
+  const t1805 = t1803 + t1804;
+  const t1806 = Wh_50 * d_t1449;
+  const t1807 = t1805 + t1806;
+  const t1808 = Wh_58 * d_t1469;
+  // grad of: matmul(Wh, h10)
+  const d_h10_2 = t1807 + t1808;
   // grad of: h10 = tanh(… + … + b)
-  const t1809 = 1 - t1808;
-  // grad of: h10 = tanh(… + … + b)
-  const t1810 = d_h10_1 * t1809;
-  $t[223] = t1810;
-  const t1811 = Wh_8 * t1810;
-  const t1812 = t1793 + t1811;
-  const t1813 = Wh_2 * t1656;
-  const t1814 = Wh_10 * t1674;
+  const t1809 = h10_2 * h10_2;
+  const t1810 = 1 - t1809;
+  const d_t1226 = d_h10_2 * t1810;
+  $t[230] = d_t1226;
+  const t1811 = Wh_16 * d_t1226;
+  const t1812 = t1794 + t1811;
+  const t1813 = Wh_3 * d_t1330;
+  const t1814 = Wh_11 * d_t1349;
   const t1815 = t1813 + t1814;
-  const t1816 = Wh_18 * t1693;
+  const t1816 = Wh_19 * d_t1369;
   const t1817 = t1815 + t1816;
-  const t1818 = Wh_26 * t1712;
+  const t1818 = Wh_27 * d_t1389;
   const t1819 = t1817 + t1818;
-  const t1820 = Wh_34 * t1731;
+  const t1820 = Wh_35 * d_t1409;
   const t1821 = t1819 + t1820;
-  const t1822 = Wh_42 * t1750;
+  const t1822 = Wh_43 * d_t1429;
   const t1823 = t1821 + t1822;
-  const t1824 = Wh_50 * t1769;
+  const t1824 = Wh_51 * d_t1449;
   const t1825 = t1823 + t1824;
-  const t1826 = Wh_58 * t1788;
+  const t1826 = Wh_59 * d_t1469;
   // grad of: matmul(Wh, h10)
-  const d_h10_2 = t1825 + t1826;
+  const d_h10_3 = t1825 + t1826;
   // grad of: h10 = tanh(… + … + b)
-  const t1827 = h10_2 * h10_2;
-  // grad of: h10 = tanh(… + … + b)
+  const t1827 = h10_3 * h10_3;
   const t1828 = 1 - t1827;
-  // grad of: h10 = tanh(… + … + b)
-  const t1829 = d_h10_2 * t1828;
-  $t[230] = t1829;
-  const t1830 = Wh_16 * t1829;
-  const t1831 = t1812 + t1830;
-  const t1832 = Wh_3 * t1656;
-  const t1833 = Wh_11 * t1674;
-  const t1834 = t1832 + t1833;
-  const t1835 = Wh_19 * t1693;
-  const t1836 = t1834 + t1835;
-  const t1837 = Wh_27 * t1712;
-  const t1838 = t1836 + t1837;
-  const t1839 = Wh_35 * t1731;
-  const t1840 = t1838 + t1839;
-  const t1841 = Wh_43 * t1750;
-  const t1842 = t1840 + t1841;
-  const t1843 = Wh_51 * t1769;
-  const t1844 = t1842 + t1843;
-  const t1845 = Wh_59 * t1788;
+  const d_t1246 = d_h10_3 * t1828;
+  $t[237] = d_t1246;
+  const t1829 = Wh_24 * d_t1246;
+  const t1830 = t1812 + t1829;
+  const t1831 = Wh_4 * d_t1330;
+  const t1832 = Wh_12 * d_t1349;
+  const t1833 = t1831 + t1832;
+  const t1834 = Wh_20 * d_t1369;
+  const t1835 = t1833 + t1834;
+  const t1836 = Wh_28 * d_t1389;
+  const t1837 = t1835 + t1836;
+  const t1838 = Wh_36 * d_t1409;
+  const t1839 = t1837 + t1838;
+  const t1840 = Wh_44 * d_t1429;
+  const t1841 = t1839 + t1840;
+  const t1842 = Wh_52 * d_t1449;
+  const t1843 = t1841 + t1842;
+  const t1844 = Wh_60 * d_t1469;
   // grad of: matmul(Wh, h10)
-  const d_h10_3 = t1844 + t1845;
+  const d_h10_4 = t1843 + t1844;
   // grad of: h10 = tanh(… + … + b)
-  const t1846 = h10_3 * h10_3;
-  // grad of: h10 = tanh(… + … + b)
-  const t1847 = 1 - t1846;
-  // grad of: h10 = tanh(… + … + b)
-  const t1848 = d_h10_3 * t1847;
-  $t[237] = t1848;
-  const t1849 = Wh_24 * t1848;
-  const t1850 = t1831 + t1849;
-  const t1851 = Wh_4 * t1656;
-  const t1852 = Wh_12 * t1674;
+  const t1845 = h10_4 * h10_4;
+  const t1846 = 1 - t1845;
+  const d_t1266 = d_h10_4 * t1846;
+  $t[244] = d_t1266;
+  const t1847 = Wh_32 * d_t1266;
+  const t1848 = t1830 + t1847;
+  const t1849 = Wh_5 * d_t1330;
+  const t1850 = Wh_13 * d_t1349;
+  const t1851 = t1849 + t1850;
+  const t1852 = Wh_21 * d_t1369;
   const t1853 = t1851 + t1852;
-  const t1854 = Wh_20 * t1693;
+  const t1854 = Wh_29 * d_t1389;
   const t1855 = t1853 + t1854;
-  const t1856 = Wh_28 * t1712;
+  const t1856 = Wh_37 * d_t1409;
   const t1857 = t1855 + t1856;
-  const t1858 = Wh_36 * t1731;
+  const t1858 = Wh_45 * d_t1429;
   const t1859 = t1857 + t1858;
-  const t1860 = Wh_44 * t1750;
+  const t1860 = Wh_53 * d_t1449;
   const t1861 = t1859 + t1860;
-  const t1862 = Wh_52 * t1769;
-  const t1863 = t1861 + t1862;
-  const t1864 = Wh_60 * t1788;
+  const t1862 = Wh_61 * d_t1469;
   // grad of: matmul(Wh, h10)
-  const d_h10_4 = t1863 + t1864;
+  const d_h10_5 = t1861 + t1862;
   // grad of: h10 = tanh(… + … + b)
-  const t1865 = h10_4 * h10_4;
-  // grad of: h10 = tanh(… + … + b)
-  const t1866 = 1 - t1865;
-  // grad of: h10 = tanh(… + … + b)
-  const t1867 = d_h10_4 * t1866;
-  $t[244] = t1867;
-  const t1868 = Wh_32 * t1867;
-  const t1869 = t1850 + t1868;
-  const t1870 = Wh_5 * t1656;
-  const t1871 = Wh_13 * t1674;
-  const t1872 = t1870 + t1871;
-  const t1873 = Wh_21 * t1693;
-  const t1874 = t1872 + t1873;
-  const t1875 = Wh_29 * t1712;
-  const t1876 = t1874 + t1875;
-  const t1877 = Wh_37 * t1731;
-  const t1878 = t1876 + t1877;
-  const t1879 = Wh_45 * t1750;
-  const t1880 = t1878 + t1879;
-  const t1881 = Wh_53 * t1769;
-  const t1882 = t1880 + t1881;
-  const t1883 = Wh_61 * t1788;
+  const t1863 = h10_5 * h10_5;
+  const t1864 = 1 - t1863;
+  const d_t1286 = d_h10_5 * t1864;
+  $t[251] = d_t1286;
+  const t1865 = Wh_40 * d_t1286;
+  const t1866 = t1848 + t1865;
+  const t1867 = Wh_6 * d_t1330;
+  const t1868 = Wh_14 * d_t1349;
+  const t1869 = t1867 + t1868;
+  const t1870 = Wh_22 * d_t1369;
+  const t1871 = t1869 + t1870;
+  const t1872 = Wh_30 * d_t1389;
+  const t1873 = t1871 + t1872;
+  const t1874 = Wh_38 * d_t1409;
+  const t1875 = t1873 + t1874;
+  const t1876 = Wh_46 * d_t1429;
+  const t1877 = t1875 + t1876;
+  const t1878 = Wh_54 * d_t1449;
+  const t1879 = t1877 + t1878;
+  const t1880 = Wh_62 * d_t1469;
   // grad of: matmul(Wh, h10)
-  const d_h10_5 = t1882 + t1883;
+  const d_h10_6 = t1879 + t1880;
   // grad of: h10 = tanh(… + … + b)
-  const t1884 = h10_5 * h10_5;
-  // grad of: h10 = tanh(… + … + b)
-  const t1885 = 1 - t1884;
-  // grad of: h10 = tanh(… + … + b)
-  const t1886 = d_h10_5 * t1885;
-  $t[251] = t1886;
-  const t1887 = Wh_40 * t1886;
-  const t1888 = t1869 + t1887;
-  const t1889 = Wh_6 * t1656;
-  const t1890 = Wh_14 * t1674;
+  const t1881 = h10_6 * h10_6;
+  const t1882 = 1 - t1881;
+  const d_t1306 = d_h10_6 * t1882;
+  $t[258] = d_t1306;
+  const t1883 = Wh_48 * d_t1306;
+  const t1884 = t1866 + t1883;
+  const t1885 = Wh_7 * d_t1330;
+  const t1886 = Wh_15 * d_t1349;
+  const t1887 = t1885 + t1886;
+  const t1888 = Wh_23 * d_t1369;
+  const t1889 = t1887 + t1888;
+  const t1890 = Wh_31 * d_t1389;
   const t1891 = t1889 + t1890;
-  const t1892 = Wh_22 * t1693;
+  const t1892 = Wh_39 * d_t1409;
   const t1893 = t1891 + t1892;
-  const t1894 = Wh_30 * t1712;
+  const t1894 = Wh_47 * d_t1429;
   const t1895 = t1893 + t1894;
-  const t1896 = Wh_38 * t1731;
+  const t1896 = Wh_55 * d_t1449;
   const t1897 = t1895 + t1896;
-  const t1898 = Wh_46 * t1750;
-  const t1899 = t1897 + t1898;
-  const t1900 = Wh_54 * t1769;
-  const t1901 = t1899 + t1900;
-  const t1902 = Wh_62 * t1788;
+  const t1898 = Wh_63 * d_t1469;
   // grad of: matmul(Wh, h10)
-  const d_h10_6 = t1901 + t1902;
+  const d_h10_7 = t1897 + t1898;
   // grad of: h10 = tanh(… + … + b)
-  const t1903 = h10_6 * h10_6;
-  // grad of: h10 = tanh(… + … + b)
-  const t1904 = 1 - t1903;
-  // grad of: h10 = tanh(… + … + b)
-  const t1905 = d_h10_6 * t1904;
-  $t[258] = t1905;
-  const t1906 = Wh_48 * t1905;
-  const t1907 = t1888 + t1906;
-  const t1908 = Wh_7 * t1656;
-  const t1909 = Wh_15 * t1674;
-  const t1910 = t1908 + t1909;
-  const t1911 = Wh_23 * t1693;
-  const t1912 = t1910 + t1911;
-  const t1913 = Wh_31 * t1712;
-  const t1914 = t1912 + t1913;
-  const t1915 = Wh_39 * t1731;
-  const t1916 = t1914 + t1915;
-  const t1917 = Wh_47 * t1750;
-  const t1918 = t1916 + t1917;
-  const t1919 = Wh_55 * t1769;
-  const t1920 = t1918 + t1919;
-  const t1921 = Wh_63 * t1788;
-  // grad of: matmul(Wh, h10)
-  const d_h10_7 = t1920 + t1921;
-  // grad of: h10 = tanh(… + … + b)
-  const t1922 = h10_7 * h10_7;
-  // grad of: h10 = tanh(… + … + b)
-  const t1923 = 1 - t1922;
-  // grad of: h10 = tanh(… + … + b)
-  const t1924 = d_h10_7 * t1923;
-  $t[264] = t1924;
-  const t1925 = Wh_56 * t1924;
+  const t1899 = h10_7 * h10_7;
+  const t1900 = 1 - t1899;
+  const d_t1326 = d_h10_7 * t1900;
+  $t[264] = d_t1326;
+  const t1901 = Wh_56 * d_t1326;
   // grad of: matmul(Wh, h9)
-  const d_h9_0 = t1907 + t1925;
+  const d_h9_0 = t1884 + t1901;
   // grad of: h9 = tanh(… + … + b)
-  const t1926 = h9_0 * h9_0;
-  // grad of: h9 = tanh(… + … + b)
-  const t1927 = 1 - t1926;
-  // grad of: h9 = tanh(… + … + b)
-  const t1928 = d_h9_0 * t1927;
-  $t[214] = t1928;
-  const t1929 = Wh_0 * t1928;
-  const t1930 = Wh_1 * t1792;
-  const t1931 = Wh_9 * t1810;
-  const t1932 = t1930 + t1931;
-  const t1933 = Wh_17 * t1829;
-  const t1934 = t1932 + t1933;
-  const t1935 = Wh_25 * t1848;
-  const t1936 = t1934 + t1935;
-  const t1937 = Wh_33 * t1867;
-  const t1938 = t1936 + t1937;
-  const t1939 = Wh_41 * t1886;
-  const t1940 = t1938 + t1939;
-  const t1941 = Wh_49 * t1905;
-  const t1942 = t1940 + t1941;
-  const t1943 = Wh_57 * t1924;
+  const t1902 = h9_0 * h9_0;
+  const t1903 = 1 - t1902;
+  const d_t1044 = d_h9_0 * t1903;
+  $t[214] = d_t1044;
+  const t1904 = Wh_0 * d_t1044;
+  const t1905 = Wh_1 * d_t1187;
+  const t1906 = Wh_9 * d_t1206;
+  const t1907 = t1905 + t1906;
+  const t1908 = Wh_17 * d_t1226;
+  const t1909 = t1907 + t1908;
+  const t1910 = Wh_25 * d_t1246;
+  const t1911 = t1909 + t1910;
+  const t1912 = Wh_33 * d_t1266;
+  const t1913 = t1911 + t1912;
+  const t1914 = Wh_41 * d_t1286;
+  const t1915 = t1913 + t1914;
+  const t1916 = Wh_49 * d_t1306;
+  const t1917 = t1915 + t1916;
+  const t1918 = Wh_57 * d_t1326;
   // grad of: matmul(Wh, h9)
-  const d_h9_1 = t1942 + t1943;
+  const d_h9_1 = t1917 + t1918;
   // grad of: h9 = tanh(… + … + b)
-  const t1944 = h9_1 * h9_1;
+  const t1919 = h9_1 * h9_1;
+  const t1920 = 1 - t1919;
+  const d_t1063 = d_h9_1 * t1920;
+  $t[222] = d_t1063;
+  const t1921 = Wh_8 * d_t1063;
+  const t1922 = t1904 + t1921;
+  const t1923 = Wh_2 * d_t1187;
+  const t1924 = Wh_10 * d_t1206;
+  const t1925 = t1923 + t1924;
+  const t1926 = Wh_18 * d_t1226;
+  const t1927 = t1925 + t1926;
+  const t1928 = Wh_26 * d_t1246;
+  const t1929 = t1927 + t1928;
+  const t1930 = Wh_34 * d_t1266;
+  const t1931 = t1929 + t1930;
+  const t1932 = Wh_42 * d_t1286;
+  const t1933 = t1931 + t1932;
+  const t1934 = Wh_50 * d_t1306;
+  const t1935 = t1933 + t1934;
+  const t1936 = Wh_58 * d_t1326;
+  // grad of: matmul(Wh, h9)
+  const d_h9_2 = t1935 + t1936;
   // grad of: h9 = tanh(… + … + b)
-  const t1945 = 1 - t1944;
-  // grad of: h9 = tanh(… + … + b)
-  const t1946 = d_h9_1 * t1945;
-  $t[222] = t1946;
-  const t1947 = Wh_8 * t1946;
-  const t1948 = t1929 + t1947;
-  const t1949 = Wh_2 * t1792;
-  const t1950 = Wh_10 * t1810;
+  const t1937 = h9_2 * h9_2;
+  const t1938 = 1 - t1937;
+  const d_t1083 = d_h9_2 * t1938;
+  $t[229] = d_t1083;
+  const t1939 = Wh_16 * d_t1083;
+  const t1940 = t1922 + t1939;
+  const t1941 = Wh_3 * d_t1187;
+  const t1942 = Wh_11 * d_t1206;
+  const t1943 = t1941 + t1942;
+  const t1944 = Wh_19 * d_t1226;
+  const t1945 = t1943 + t1944;
+  const t1946 = Wh_27 * d_t1246;
+  const t1947 = t1945 + t1946;
+  const t1948 = Wh_35 * d_t1266;
+  const t1949 = t1947 + t1948;
+  const t1950 = Wh_43 * d_t1286;
   const t1951 = t1949 + t1950;
-  const t1952 = Wh_18 * t1829;
+  const t1952 = Wh_51 * d_t1306;
   const t1953 = t1951 + t1952;
-  const t1954 = Wh_26 * t1848;
-  const t1955 = t1953 + t1954;
-  const t1956 = Wh_34 * t1867;
-  const t1957 = t1955 + t1956;
-  const t1958 = Wh_42 * t1886;
-  const t1959 = t1957 + t1958;
-  const t1960 = Wh_50 * t1905;
+  const t1954 = Wh_59 * d_t1326;
+  // grad of: matmul(Wh, h9)
+  const d_h9_3 = t1953 + t1954;
+  // grad of: h9 = tanh(… + … + b)
+  const t1955 = h9_3 * h9_3;
+  const t1956 = 1 - t1955;
+  const d_t1103 = d_h9_3 * t1956;
+  $t[236] = d_t1103;
+  const t1957 = Wh_24 * d_t1103;
+  const t1958 = t1940 + t1957;
+  const t1959 = Wh_4 * d_t1187;
+  const t1960 = Wh_12 * d_t1206;
   const t1961 = t1959 + t1960;
-  const t1962 = Wh_58 * t1924;
+  const t1962 = Wh_20 * d_t1226;
+  const t1963 = t1961 + t1962;
+  const t1964 = Wh_28 * d_t1246;
+  const t1965 = t1963 + t1964;
+  const t1966 = Wh_36 * d_t1266;
+  const t1967 = t1965 + t1966;
+  const t1968 = Wh_44 * d_t1286;
+  const t1969 = t1967 + t1968;
+  const t1970 = Wh_52 * d_t1306;
+  const t1971 = t1969 + t1970;
+  const t1972 = Wh_60 * d_t1326;
   // grad of: matmul(Wh, h9)
-  const d_h9_2 = t1961 + t1962;
+  const d_h9_4 = t1971 + t1972;
   // grad of: h9 = tanh(… + … + b)
-  const t1963 = h9_2 * h9_2;
-  // grad of: h9 = tanh(… + … + b)
-  const t1964 = 1 - t1963;
-  // grad of: h9 = tanh(… + … + b)
-  const t1965 = d_h9_2 * t1964;
-  $t[229] = t1965;
-  const t1966 = Wh_16 * t1965;
-  const t1967 = t1948 + t1966;
-  const t1968 = Wh_3 * t1792;
-  const t1969 = Wh_11 * t1810;
-  const t1970 = t1968 + t1969;
-  const t1971 = Wh_19 * t1829;
-  const t1972 = t1970 + t1971;
-  const t1973 = Wh_27 * t1848;
-  const t1974 = t1972 + t1973;
-  const t1975 = Wh_35 * t1867;
-  const t1976 = t1974 + t1975;
-  const t1977 = Wh_43 * t1886;
-  const t1978 = t1976 + t1977;
-  const t1979 = Wh_51 * t1905;
-  const t1980 = t1978 + t1979;
-  const t1981 = Wh_59 * t1924;
-  // grad of: matmul(Wh, h9)
-  const d_h9_3 = t1980 + t1981;
-  // grad of: h9 = tanh(… + … + b)
-  const t1982 = h9_3 * h9_3;
-  // grad of: h9 = tanh(… + … + b)
-  const t1983 = 1 - t1982;
-  // grad of: h9 = tanh(… + … + b)
-  const t1984 = d_h9_3 * t1983;
-  $t[236] = t1984;
-  const t1985 = Wh_24 * t1984;
-  const t1986 = t1967 + t1985;
-  const t1987 = Wh_4 * t1792;
-  const t1988 = Wh_12 * t1810;
+  const t1973 = h9_4 * h9_4;
+  const t1974 = 1 - t1973;
+  const d_t1123 = d_h9_4 * t1974;
+  $t[243] = d_t1123;
+  const t1975 = Wh_32 * d_t1123;
+  const t1976 = t1958 + t1975;
+  const t1977 = Wh_5 * d_t1187;
+  const t1978 = Wh_13 * d_t1206;
+  const t1979 = t1977 + t1978;
+  const t1980 = Wh_21 * d_t1226;
+  const t1981 = t1979 + t1980;
+  const t1982 = Wh_29 * d_t1246;
+  const t1983 = t1981 + t1982;
+  const t1984 = Wh_37 * d_t1266;
+  const t1985 = t1983 + t1984;
+  const t1986 = Wh_45 * d_t1286;
+  const t1987 = t1985 + t1986;
+  const t1988 = Wh_53 * d_t1306;
   const t1989 = t1987 + t1988;
-  const t1990 = Wh_20 * t1829;
-  const t1991 = t1989 + t1990;
-  const t1992 = Wh_28 * t1848;
-  const t1993 = t1991 + t1992;
-  const t1994 = Wh_36 * t1867;
-  const t1995 = t1993 + t1994;
-  const t1996 = Wh_44 * t1886;
+  const t1990 = Wh_61 * d_t1326;
+  // grad of: matmul(Wh, h9)
+  const d_h9_5 = t1989 + t1990;
+  // grad of: h9 = tanh(… + … + b)
+  const t1991 = h9_5 * h9_5;
+  const t1992 = 1 - t1991;
+  const d_t1143 = d_h9_5 * t1992;
+  $t[250] = d_t1143;
+  const t1993 = Wh_40 * d_t1143;
+  const t1994 = t1976 + t1993;
+  const t1995 = Wh_6 * d_t1187;
+  const t1996 = Wh_14 * d_t1206;
   const t1997 = t1995 + t1996;
-  const t1998 = Wh_52 * t1905;
+  const t1998 = Wh_22 * d_t1226;
   const t1999 = t1997 + t1998;
-  const t2000 = Wh_60 * t1924;
+  const t2000 = Wh_30 * d_t1246;
+  const t2001 = t1999 + t2000;
+  const t2002 = Wh_38 * d_t1266;
+  const t2003 = t2001 + t2002;
+  const t2004 = Wh_46 * d_t1286;
+  const t2005 = t2003 + t2004;
+  const t2006 = Wh_54 * d_t1306;
+  const t2007 = t2005 + t2006;
+  const t2008 = Wh_62 * d_t1326;
   // grad of: matmul(Wh, h9)
-  const d_h9_4 = t1999 + t2000;
+  const d_h9_6 = t2007 + t2008;
   // grad of: h9 = tanh(… + … + b)
-  const t2001 = h9_4 * h9_4;
-  // grad of: h9 = tanh(… + … + b)
-  const t2002 = 1 - t2001;
-  // grad of: h9 = tanh(… + … + b)
-  const t2003 = d_h9_4 * t2002;
-  $t[243] = t2003;
-  const t2004 = Wh_32 * t2003;
-  const t2005 = t1986 + t2004;
-  const t2006 = Wh_5 * t1792;
-  const t2007 = Wh_13 * t1810;
-  const t2008 = t2006 + t2007;
-  const t2009 = Wh_21 * t1829;
-  const t2010 = t2008 + t2009;
-  const t2011 = Wh_29 * t1848;
-  const t2012 = t2010 + t2011;
-  const t2013 = Wh_37 * t1867;
-  const t2014 = t2012 + t2013;
-  const t2015 = Wh_45 * t1886;
-  const t2016 = t2014 + t2015;
-  const t2017 = Wh_53 * t1905;
-  const t2018 = t2016 + t2017;
-  const t2019 = Wh_61 * t1924;
+  const t2009 = h9_6 * h9_6;
+  const t2010 = 1 - t2009;
+  const d_t1163 = d_h9_6 * t2010;
+  $t[257] = d_t1163;
+  const t2011 = Wh_48 * d_t1163;
+  const t2012 = t1994 + t2011;
+  const t2013 = Wh_7 * d_t1187;
+  const t2014 = Wh_15 * d_t1206;
+  const t2015 = t2013 + t2014;
+  const t2016 = Wh_23 * d_t1226;
+  const t2017 = t2015 + t2016;
+  const t2018 = Wh_31 * d_t1246;
+  const t2019 = t2017 + t2018;
+  const t2020 = Wh_39 * d_t1266;
+  const t2021 = t2019 + t2020;
+  const t2022 = Wh_47 * d_t1286;
+  const t2023 = t2021 + t2022;
+  const t2024 = Wh_55 * d_t1306;
+  const t2025 = t2023 + t2024;
+  const t2026 = Wh_63 * d_t1326;
   // grad of: matmul(Wh, h9)
-  const d_h9_5 = t2018 + t2019;
+  const d_h9_7 = t2025 + t2026;
   // grad of: h9 = tanh(… + … + b)
-  const t2020 = h9_5 * h9_5;
-  // grad of: h9 = tanh(… + … + b)
-  const t2021 = 1 - t2020;
-  // grad of: h9 = tanh(… + … + b)
-  const t2022 = d_h9_5 * t2021;
-  $t[250] = t2022;
-  const t2023 = Wh_40 * t2022;
-  const t2024 = t2005 + t2023;
-  const t2025 = Wh_6 * t1792;
-  const t2026 = Wh_14 * t1810;
-  const t2027 = t2025 + t2026;
-  const t2028 = Wh_22 * t1829;
-  const t2029 = t2027 + t2028;
-  const t2030 = Wh_30 * t1848;
-  const t2031 = t2029 + t2030;
-  const t2032 = Wh_38 * t1867;
-  const t2033 = t2031 + t2032;
-  const t2034 = Wh_46 * t1886;
+  const t2027 = h9_7 * h9_7;
+  const t2028 = 1 - t2027;
+  const d_t1183 = d_h9_7 * t2028;
+  $t[263] = d_t1183;
+  const t2029 = Wh_56 * d_t1183;
+  // grad of: matmul(Wh, h8)
+  const d_h8_0 = t2012 + t2029;
+  // grad of: h8 = tanh(… + … + b)
+  const t2030 = h8_0 * h8_0;
+  const t2031 = 1 - t2030;
+  const d_t901 = d_h8_0 * t2031;
+  $t[213] = d_t901;
+  const t2032 = Wh_0 * d_t901;
+  const t2033 = Wh_1 * d_t1044;
+  const t2034 = Wh_9 * d_t1063;
   const t2035 = t2033 + t2034;
-  const t2036 = Wh_54 * t1905;
+  const t2036 = Wh_17 * d_t1083;
   const t2037 = t2035 + t2036;
-  const t2038 = Wh_62 * t1924;
-  // grad of: matmul(Wh, h9)
-  const d_h9_6 = t2037 + t2038;
-  // grad of: h9 = tanh(… + … + b)
-  const t2039 = h9_6 * h9_6;
-  // grad of: h9 = tanh(… + … + b)
-  const t2040 = 1 - t2039;
-  // grad of: h9 = tanh(… + … + b)
-  const t2041 = d_h9_6 * t2040;
-  $t[257] = t2041;
-  const t2042 = Wh_48 * t2041;
-  const t2043 = t2024 + t2042;
-  const t2044 = Wh_7 * t1792;
-  const t2045 = Wh_15 * t1810;
-  const t2046 = t2044 + t2045;
-  const t2047 = Wh_23 * t1829;
-  const t2048 = t2046 + t2047;
-  const t2049 = Wh_31 * t1848;
-  const t2050 = t2048 + t2049;
-  const t2051 = Wh_39 * t1867;
-  const t2052 = t2050 + t2051;
-  const t2053 = Wh_47 * t1886;
-  const t2054 = t2052 + t2053;
-  const t2055 = Wh_55 * t1905;
-  const t2056 = t2054 + t2055;
-  const t2057 = Wh_63 * t1924;
-  // grad of: matmul(Wh, h9)
-  const d_h9_7 = t2056 + t2057;
-  // grad of: h9 = tanh(… + … + b)
-  const t2058 = h9_7 * h9_7;
-  // grad of: h9 = tanh(… + … + b)
-  const t2059 = 1 - t2058;
-  // grad of: h9 = tanh(… + … + b)
-  const t2060 = d_h9_7 * t2059;
-  $t[263] = t2060;
-  const t2061 = Wh_56 * t2060;
+  const t2038 = Wh_25 * d_t1103;
+  const t2039 = t2037 + t2038;
+  const t2040 = Wh_33 * d_t1123;
+  const t2041 = t2039 + t2040;
+  const t2042 = Wh_41 * d_t1143;
+  const t2043 = t2041 + t2042;
+  const t2044 = Wh_49 * d_t1163;
+  const t2045 = t2043 + t2044;
+  const t2046 = Wh_57 * d_t1183;
   // grad of: matmul(Wh, h8)
-  const d_h8_0 = t2043 + t2061;
+  const d_h8_1 = t2045 + t2046;
   // grad of: h8 = tanh(… + … + b)
-  const t2062 = h8_0 * h8_0;
-  // grad of: h8 = tanh(… + … + b)
-  const t2063 = 1 - t2062;
-  // grad of: h8 = tanh(… + … + b)
-  const t2064 = d_h8_0 * t2063;
-  $t[213] = t2064;
-  const t2065 = Wh_0 * t2064;
-  const t2066 = Wh_1 * t1928;
-  const t2067 = Wh_9 * t1946;
-  const t2068 = t2066 + t2067;
-  const t2069 = Wh_17 * t1965;
-  const t2070 = t2068 + t2069;
-  const t2071 = Wh_25 * t1984;
-  const t2072 = t2070 + t2071;
-  const t2073 = Wh_33 * t2003;
-  const t2074 = t2072 + t2073;
-  const t2075 = Wh_41 * t2022;
-  const t2076 = t2074 + t2075;
-  const t2077 = Wh_49 * t2041;
-  const t2078 = t2076 + t2077;
-  const t2079 = Wh_57 * t2060;
+  const t2047 = h8_1 * h8_1;
+  const t2048 = 1 - t2047;
+  const d_t920 = d_h8_1 * t2048;
+  $t[221] = d_t920;
+  const t2049 = Wh_8 * d_t920;
+  const t2050 = t2032 + t2049;
+  const t2051 = Wh_2 * d_t1044;
+  const t2052 = Wh_10 * d_t1063;
+  const t2053 = t2051 + t2052;
+  const t2054 = Wh_18 * d_t1083;
+  const t2055 = t2053 + t2054;
+  const t2056 = Wh_26 * d_t1103;
+  const t2057 = t2055 + t2056;
+  const t2058 = Wh_34 * d_t1123;
+  const t2059 = t2057 + t2058;
+  const t2060 = Wh_42 * d_t1143;
+  const t2061 = t2059 + t2060;
+  const t2062 = Wh_50 * d_t1163;
+  const t2063 = t2061 + t2062;
+  const t2064 = Wh_58 * d_t1183;
   // grad of: matmul(Wh, h8)
-  const d_h8_1 = t2078 + t2079;
+  const d_h8_2 = t2063 + t2064;
   // grad of: h8 = tanh(… + … + b)
-  const t2080 = h8_1 * h8_1;
+  const t2065 = h8_2 * h8_2;
+  const t2066 = 1 - t2065;
+  const d_t940 = d_h8_2 * t2066;
+  $t[228] = d_t940;
+  const t2067 = Wh_16 * d_t940;
+  const t2068 = t2050 + t2067;
+  const t2069 = Wh_3 * d_t1044;
+  const t2070 = Wh_11 * d_t1063;
+  const t2071 = t2069 + t2070;
+  const t2072 = Wh_19 * d_t1083;
+  const t2073 = t2071 + t2072;
+  const t2074 = Wh_27 * d_t1103;
+  const t2075 = t2073 + t2074;
+  const t2076 = Wh_35 * d_t1123;
+  const t2077 = t2075 + t2076;
+  const t2078 = Wh_43 * d_t1143;
+  const t2079 = t2077 + t2078;
+  const t2080 = Wh_51 * d_t1163;
+  const t2081 = t2079 + t2080;
+  const t2082 = Wh_59 * d_t1183;
+  // grad of: matmul(Wh, h8)
+  const d_h8_3 = t2081 + t2082;
   // grad of: h8 = tanh(… + … + b)
-  const t2081 = 1 - t2080;
-  // grad of: h8 = tanh(… + … + b)
-  const t2082 = d_h8_1 * t2081;
-  $t[221] = t2082;
-  const t2083 = Wh_8 * t2082;
-  const t2084 = t2065 + t2083;
-  const t2085 = Wh_2 * t1928;
-  const t2086 = Wh_10 * t1946;
-  const t2087 = t2085 + t2086;
-  const t2088 = Wh_18 * t1965;
+  const t2083 = h8_3 * h8_3;
+  const t2084 = 1 - t2083;
+  const d_t960 = d_h8_3 * t2084;
+  $t[235] = d_t960;
+  const t2085 = Wh_24 * d_t960;
+  const t2086 = t2068 + t2085;
+  const t2087 = Wh_4 * d_t1044;
+  const t2088 = Wh_12 * d_t1063;
   const t2089 = t2087 + t2088;
-  const t2090 = Wh_26 * t1984;
+  const t2090 = Wh_20 * d_t1083;
   const t2091 = t2089 + t2090;
-  const t2092 = Wh_34 * t2003;
+  const t2092 = Wh_28 * d_t1103;
   const t2093 = t2091 + t2092;
-  const t2094 = Wh_42 * t2022;
+  const t2094 = Wh_36 * d_t1123;
   const t2095 = t2093 + t2094;
-  const t2096 = Wh_50 * t2041;
+  const t2096 = Wh_44 * d_t1143;
   const t2097 = t2095 + t2096;
-  const t2098 = Wh_58 * t2060;
+  const t2098 = Wh_52 * d_t1163;
+  const t2099 = t2097 + t2098;
+  const t2100 = Wh_60 * d_t1183;
   // grad of: matmul(Wh, h8)
-  const d_h8_2 = t2097 + t2098;
+  const d_h8_4 = t2099 + t2100;
   // grad of: h8 = tanh(… + … + b)
-  const t2099 = h8_2 * h8_2;
-  // grad of: h8 = tanh(… + … + b)
-  const t2100 = 1 - t2099;
-  // grad of: h8 = tanh(… + … + b)
-  const t2101 = d_h8_2 * t2100;
-  $t[228] = t2101;
-  const t2102 = Wh_16 * t2101;
-  const t2103 = t2084 + t2102;
-  const t2104 = Wh_3 * t1928;
-  const t2105 = Wh_11 * t1946;
-  const t2106 = t2104 + t2105;
-  const t2107 = Wh_19 * t1965;
-  const t2108 = t2106 + t2107;
-  const t2109 = Wh_27 * t1984;
-  const t2110 = t2108 + t2109;
-  const t2111 = Wh_35 * t2003;
-  const t2112 = t2110 + t2111;
-  const t2113 = Wh_43 * t2022;
-  const t2114 = t2112 + t2113;
-  const t2115 = Wh_51 * t2041;
-  const t2116 = t2114 + t2115;
-  const t2117 = Wh_59 * t2060;
+  const t2101 = h8_4 * h8_4;
+  const t2102 = 1 - t2101;
+  const d_t980 = d_h8_4 * t2102;
+  $t[242] = d_t980;
+  const t2103 = Wh_32 * d_t980;
+  const t2104 = t2086 + t2103;
+  const t2105 = Wh_5 * d_t1044;
+  const t2106 = Wh_13 * d_t1063;
+  const t2107 = t2105 + t2106;
+  const t2108 = Wh_21 * d_t1083;
+  const t2109 = t2107 + t2108;
+  const t2110 = Wh_29 * d_t1103;
+  const t2111 = t2109 + t2110;
+  const t2112 = Wh_37 * d_t1123;
+  const t2113 = t2111 + t2112;
+  const t2114 = Wh_45 * d_t1143;
+  const t2115 = t2113 + t2114;
+  const t2116 = Wh_53 * d_t1163;
+  const t2117 = t2115 + t2116;
+  const t2118 = Wh_61 * d_t1183;
   // grad of: matmul(Wh, h8)
-  const d_h8_3 = t2116 + t2117;
+  const d_h8_5 = t2117 + t2118;
   // grad of: h8 = tanh(… + … + b)
-  const t2118 = h8_3 * h8_3;
-  // grad of: h8 = tanh(… + … + b)
-  const t2119 = 1 - t2118;
-  // grad of: h8 = tanh(… + … + b)
-  const t2120 = d_h8_3 * t2119;
-  $t[235] = t2120;
-  const t2121 = Wh_24 * t2120;
-  const t2122 = t2103 + t2121;
-  const t2123 = Wh_4 * t1928;
-  const t2124 = Wh_12 * t1946;
+  const t2119 = h8_5 * h8_5;
+  const t2120 = 1 - t2119;
+  const d_t1000 = d_h8_5 * t2120;
+  $t[249] = d_t1000;
+  const t2121 = Wh_40 * d_t1000;
+  const t2122 = t2104 + t2121;
+  const t2123 = Wh_6 * d_t1044;
+  const t2124 = Wh_14 * d_t1063;
   const t2125 = t2123 + t2124;
-  const t2126 = Wh_20 * t1965;
+  const t2126 = Wh_22 * d_t1083;
   const t2127 = t2125 + t2126;
-  const t2128 = Wh_28 * t1984;
+  const t2128 = Wh_30 * d_t1103;
   const t2129 = t2127 + t2128;
-  const t2130 = Wh_36 * t2003;
+  const t2130 = Wh_38 * d_t1123;
   const t2131 = t2129 + t2130;
-  const t2132 = Wh_44 * t2022;
+  const t2132 = Wh_46 * d_t1143;
   const t2133 = t2131 + t2132;
-  const t2134 = Wh_52 * t2041;
+  const t2134 = Wh_54 * d_t1163;
   const t2135 = t2133 + t2134;
-  const t2136 = Wh_60 * t2060;
+  const t2136 = Wh_62 * d_t1183;
   // grad of: matmul(Wh, h8)
-  const d_h8_4 = t2135 + t2136;
+  const d_h8_6 = t2135 + t2136;
   // grad of: h8 = tanh(… + … + b)
-  const t2137 = h8_4 * h8_4;
-  // grad of: h8 = tanh(… + … + b)
+  const t2137 = h8_6 * h8_6;
   const t2138 = 1 - t2137;
-  // grad of: h8 = tanh(… + … + b)
-  const t2139 = d_h8_4 * t2138;
-  $t[242] = t2139;
-  const t2140 = Wh_32 * t2139;
-  const t2141 = t2122 + t2140;
-  const t2142 = Wh_5 * t1928;
-  const t2143 = Wh_13 * t1946;
-  const t2144 = t2142 + t2143;
-  const t2145 = Wh_21 * t1965;
-  const t2146 = t2144 + t2145;
-  const t2147 = Wh_29 * t1984;
-  const t2148 = t2146 + t2147;
-  const t2149 = Wh_37 * t2003;
-  const t2150 = t2148 + t2149;
-  const t2151 = Wh_45 * t2022;
-  const t2152 = t2150 + t2151;
-  const t2153 = Wh_53 * t2041;
-  const t2154 = t2152 + t2153;
-  const t2155 = Wh_61 * t2060;
+  const d_t1020 = d_h8_6 * t2138;
+  $t[256] = d_t1020;
+  const t2139 = Wh_48 * d_t1020;
+  const t2140 = t2122 + t2139;
+  const t2141 = Wh_7 * d_t1044;
+  const t2142 = Wh_15 * d_t1063;
+  const t2143 = t2141 + t2142;
+  const t2144 = Wh_23 * d_t1083;
+  const t2145 = t2143 + t2144;
+  const t2146 = Wh_31 * d_t1103;
+  const t2147 = t2145 + t2146;
+  const t2148 = Wh_39 * d_t1123;
+  const t2149 = t2147 + t2148;
+  const t2150 = Wh_47 * d_t1143;
+  const t2151 = t2149 + t2150;
+  const t2152 = Wh_55 * d_t1163;
+  const t2153 = t2151 + t2152;
+  const t2154 = Wh_63 * d_t1183;
   // grad of: matmul(Wh, h8)
-  const d_h8_5 = t2154 + t2155;
+  const d_h8_7 = t2153 + t2154;
   // grad of: h8 = tanh(… + … + b)
-  const t2156 = h8_5 * h8_5;
-  // grad of: h8 = tanh(… + … + b)
-  const t2157 = 1 - t2156;
-  // grad of: h8 = tanh(… + … + b)
-  const t2158 = d_h8_5 * t2157;
-  $t[249] = t2158;
-  const t2159 = Wh_40 * t2158;
-  const t2160 = t2141 + t2159;
-  const t2161 = Wh_6 * t1928;
-  const t2162 = Wh_14 * t1946;
+  const t2155 = h8_7 * h8_7;
+  const t2156 = 1 - t2155;
+  const d_t1040 = d_h8_7 * t2156;
+  $t[262] = d_t1040;
+  const t2157 = Wh_56 * d_t1040;
+  // grad of: matmul(Wh, h7)
+  const d_h7_0 = t2140 + t2157;
+  // grad of: h7 = tanh(… + … + b)
+  const t2158 = h7_0 * h7_0;
+  const t2159 = 1 - t2158;
+  const d_t758 = d_h7_0 * t2159;
+  $t[212] = d_t758;
+  const t2160 = Wh_0 * d_t758;
+  const t2161 = Wh_1 * d_t901;
+  const t2162 = Wh_9 * d_t920;
   const t2163 = t2161 + t2162;
-  const t2164 = Wh_22 * t1965;
+  const t2164 = Wh_17 * d_t940;
   const t2165 = t2163 + t2164;
-  const t2166 = Wh_30 * t1984;
+  const t2166 = Wh_25 * d_t960;
   const t2167 = t2165 + t2166;
-  const t2168 = Wh_38 * t2003;
+  const t2168 = Wh_33 * d_t980;
   const t2169 = t2167 + t2168;
-  const t2170 = Wh_46 * t2022;
+  const t2170 = Wh_41 * d_t1000;
   const t2171 = t2169 + t2170;
-  const t2172 = Wh_54 * t2041;
+  const t2172 = Wh_49 * d_t1020;
   const t2173 = t2171 + t2172;
-  const t2174 = Wh_62 * t2060;
-  // grad of: matmul(Wh, h8)
-  const d_h8_6 = t2173 + t2174;
-  // grad of: h8 = tanh(… + … + b)
-  const t2175 = h8_6 * h8_6;
-  // grad of: h8 = tanh(… + … + b)
+  const t2174 = Wh_57 * d_t1040;
+  // grad of: matmul(Wh, h7)
+  const d_h7_1 = t2173 + t2174;
+  // grad of: h7 = tanh(… + … + b)
+  const t2175 = h7_1 * h7_1;
   const t2176 = 1 - t2175;
-  // grad of: h8 = tanh(… + … + b)
-  const t2177 = d_h8_6 * t2176;
-  $t[256] = t2177;
-  const t2178 = Wh_48 * t2177;
-  const t2179 = t2160 + t2178;
-  const t2180 = Wh_7 * t1928;
-  const t2181 = Wh_15 * t1946;
-  const t2182 = t2180 + t2181;
-  const t2183 = Wh_23 * t1965;
-  const t2184 = t2182 + t2183;
-  const t2185 = Wh_31 * t1984;
-  const t2186 = t2184 + t2185;
-  const t2187 = Wh_39 * t2003;
-  const t2188 = t2186 + t2187;
-  const t2189 = Wh_47 * t2022;
-  const t2190 = t2188 + t2189;
-  const t2191 = Wh_55 * t2041;
-  const t2192 = t2190 + t2191;
-  const t2193 = Wh_63 * t2060;
-  // grad of: matmul(Wh, h8)
-  const d_h8_7 = t2192 + t2193;
-  // grad of: h8 = tanh(… + … + b)
-  const t2194 = h8_7 * h8_7;
-  // grad of: h8 = tanh(… + … + b)
-  const t2195 = 1 - t2194;
-  // grad of: h8 = tanh(… + … + b)
-  const t2196 = d_h8_7 * t2195;
-  $t[262] = t2196;
-  const t2197 = Wh_56 * t2196;
+  const d_t777 = d_h7_1 * t2176;
+  $t[220] = d_t777;
+  const t2177 = Wh_8 * d_t777;
+  const t2178 = t2160 + t2177;
+  const t2179 = Wh_2 * d_t901;
+  const t2180 = Wh_10 * d_t920;
+  const t2181 = t2179 + t2180;
+  const t2182 = Wh_18 * d_t940;
+  const t2183 = t2181 + t2182;
+  const t2184 = Wh_26 * d_t960;
+  const t2185 = t2183 + t2184;
+  const t2186 = Wh_34 * d_t980;
+  const t2187 = t2185 + t2186;
+  const t2188 = Wh_42 * d_t1000;
+  const t2189 = t2187 + t2188;
+  const t2190 = Wh_50 * d_t1020;
+  const t2191 = t2189 + t2190;
+  const t2192 = Wh_58 * d_t1040;
   // grad of: matmul(Wh, h7)
-  const d_h7_0 = t2179 + t2197;
+  const d_h7_2 = t2191 + t2192;
   // grad of: h7 = tanh(… + … + b)
-  const t2198 = h7_0 * h7_0;
-  // grad of: h7 = tanh(… + … + b)
-  const t2199 = 1 - t2198;
-  // grad of: h7 = tanh(… + … + b)
-  const t2200 = d_h7_0 * t2199;
-  $t[212] = t2200;
-  const t2201 = Wh_0 * t2200;
-  const t2202 = Wh_1 * t2064;
-  const t2203 = Wh_9 * t2082;
-  const t2204 = t2202 + t2203;
-  const t2205 = Wh_17 * t2101;
-  const t2206 = t2204 + t2205;
-  const t2207 = Wh_25 * t2120;
-  const t2208 = t2206 + t2207;
-  const t2209 = Wh_33 * t2139;
-  const t2210 = t2208 + t2209;
-  const t2211 = Wh_41 * t2158;
-  const t2212 = t2210 + t2211;
-  const t2213 = Wh_49 * t2177;
-  const t2214 = t2212 + t2213;
-  const t2215 = Wh_57 * t2196;
+  const t2193 = h7_2 * h7_2;
+  const t2194 = 1 - t2193;
+  const d_t797 = d_h7_2 * t2194;
+  $t[227] = d_t797;
+  const t2195 = Wh_16 * d_t797;
+  const t2196 = t2178 + t2195;
+  const t2197 = Wh_3 * d_t901;
+  const t2198 = Wh_11 * d_t920;
+  const t2199 = t2197 + t2198;
+  const t2200 = Wh_19 * d_t940;
+  const t2201 = t2199 + t2200;
+  const t2202 = Wh_27 * d_t960;
+  const t2203 = t2201 + t2202;
+  const t2204 = Wh_35 * d_t980;
+  const t2205 = t2203 + t2204;
+  const t2206 = Wh_43 * d_t1000;
+  const t2207 = t2205 + t2206;
+  const t2208 = Wh_51 * d_t1020;
+  const t2209 = t2207 + t2208;
+  const t2210 = Wh_59 * d_t1040;
   // grad of: matmul(Wh, h7)
-  const d_h7_1 = t2214 + t2215;
+  const d_h7_3 = t2209 + t2210;
   // grad of: h7 = tanh(… + … + b)
-  const t2216 = h7_1 * h7_1;
-  // grad of: h7 = tanh(… + … + b)
-  const t2217 = 1 - t2216;
-  // grad of: h7 = tanh(… + … + b)
-  const t2218 = d_h7_1 * t2217;
-  $t[220] = t2218;
-  const t2219 = Wh_8 * t2218;
-  const t2220 = t2201 + t2219;
-  const t2221 = Wh_2 * t2064;
-  const t2222 = Wh_10 * t2082;
+  const t2211 = h7_3 * h7_3;
+  const t2212 = 1 - t2211;
+  const d_t817 = d_h7_3 * t2212;
+  $t[234] = d_t817;
+  const t2213 = Wh_24 * d_t817;
+  const t2214 = t2196 + t2213;
+  const t2215 = Wh_4 * d_t901;
+  const t2216 = Wh_12 * d_t920;
+  const t2217 = t2215 + t2216;
+  const t2218 = Wh_20 * d_t940;
+  const t2219 = t2217 + t2218;
+  const t2220 = Wh_28 * d_t960;
+  const t2221 = t2219 + t2220;
+  const t2222 = Wh_36 * d_t980;
   const t2223 = t2221 + t2222;
-  const t2224 = Wh_18 * t2101;
+  const t2224 = Wh_44 * d_t1000;
   const t2225 = t2223 + t2224;
-  const t2226 = Wh_26 * t2120;
+  const t2226 = Wh_52 * d_t1020;
   const t2227 = t2225 + t2226;
-  const t2228 = Wh_34 * t2139;
-  const t2229 = t2227 + t2228;
-  const t2230 = Wh_42 * t2158;
-  const t2231 = t2229 + t2230;
-  const t2232 = Wh_50 * t2177;
-  const t2233 = t2231 + t2232;
-  const t2234 = Wh_58 * t2196;
+  const t2228 = Wh_60 * d_t1040;
   // grad of: matmul(Wh, h7)
-  const d_h7_2 = t2233 + t2234;
+  const d_h7_4 = t2227 + t2228;
   // grad of: h7 = tanh(… + … + b)
-  const t2235 = h7_2 * h7_2;
-  // grad of: h7 = tanh(… + … + b)
-  const t2236 = 1 - t2235;
-  // grad of: h7 = tanh(… + … + b)
-  const t2237 = d_h7_2 * t2236;
-  $t[227] = t2237;
-  const t2238 = Wh_16 * t2237;
-  const t2239 = t2220 + t2238;
-  const t2240 = Wh_3 * t2064;
-  const t2241 = Wh_11 * t2082;
-  const t2242 = t2240 + t2241;
-  const t2243 = Wh_19 * t2101;
-  const t2244 = t2242 + t2243;
-  const t2245 = Wh_27 * t2120;
-  const t2246 = t2244 + t2245;
-  const t2247 = Wh_35 * t2139;
-  const t2248 = t2246 + t2247;
-  const t2249 = Wh_43 * t2158;
-  const t2250 = t2248 + t2249;
-  const t2251 = Wh_51 * t2177;
-  const t2252 = t2250 + t2251;
-  const t2253 = Wh_59 * t2196;
+  const t2229 = h7_4 * h7_4;
+  const t2230 = 1 - t2229;
+  const d_t837 = d_h7_4 * t2230;
+  $t[241] = d_t837;
+  const t2231 = Wh_32 * d_t837;
+  const t2232 = t2214 + t2231;
+  const t2233 = Wh_5 * d_t901;
+  const t2234 = Wh_13 * d_t920;
+  const t2235 = t2233 + t2234;
+  const t2236 = Wh_21 * d_t940;
+  const t2237 = t2235 + t2236;
+  const t2238 = Wh_29 * d_t960;
+  const t2239 = t2237 + t2238;
+  const t2240 = Wh_37 * d_t980;
+  const t2241 = t2239 + t2240;
+  const t2242 = Wh_45 * d_t1000;
+  const t2243 = t2241 + t2242;
+  const t2244 = Wh_53 * d_t1020;
+  const t2245 = t2243 + t2244;
+  const t2246 = Wh_61 * d_t1040;
   // grad of: matmul(Wh, h7)
-  const d_h7_3 = t2252 + t2253;
+  const d_h7_5 = t2245 + t2246;
   // grad of: h7 = tanh(… + … + b)
-  const t2254 = h7_3 * h7_3;
-  // grad of: h7 = tanh(… + … + b)
-  const t2255 = 1 - t2254;
-  // grad of: h7 = tanh(… + … + b)
-  const t2256 = d_h7_3 * t2255;
-  $t[234] = t2256;
-  const t2257 = Wh_24 * t2256;
-  const t2258 = t2239 + t2257;
-  const t2259 = Wh_4 * t2064;
-  const t2260 = Wh_12 * t2082;
+  const t2247 = h7_5 * h7_5;
+  const t2248 = 1 - t2247;
+  const d_t857 = d_h7_5 * t2248;
+  $t[248] = d_t857;
+  const t2249 = Wh_40 * d_t857;
+  const t2250 = t2232 + t2249;
+  const t2251 = Wh_6 * d_t901;
+  const t2252 = Wh_14 * d_t920;
+  const t2253 = t2251 + t2252;
+  const t2254 = Wh_22 * d_t940;
+  const t2255 = t2253 + t2254;
+  const t2256 = Wh_30 * d_t960;
+  const t2257 = t2255 + t2256;
+  const t2258 = Wh_38 * d_t980;
+  const t2259 = t2257 + t2258;
+  const t2260 = Wh_46 * d_t1000;
   const t2261 = t2259 + t2260;
-  const t2262 = Wh_20 * t2101;
+  const t2262 = Wh_54 * d_t1020;
   const t2263 = t2261 + t2262;
-  const t2264 = Wh_28 * t2120;
-  const t2265 = t2263 + t2264;
-  const t2266 = Wh_36 * t2139;
-  const t2267 = t2265 + t2266;
-  const t2268 = Wh_44 * t2158;
-  const t2269 = t2267 + t2268;
-  const t2270 = Wh_52 * t2177;
+  const t2264 = Wh_62 * d_t1040;
+  // grad of: matmul(Wh, h7)
+  const d_h7_6 = t2263 + t2264;
+  // grad of: h7 = tanh(… + … + b)
+  const t2265 = h7_6 * h7_6;
+  const t2266 = 1 - t2265;
+  const d_t877 = d_h7_6 * t2266;
+  $t[255] = d_t877;
+  const t2267 = Wh_48 * d_t877;
+  const t2268 = t2250 + t2267;
+  const t2269 = Wh_7 * d_t901;
+  const t2270 = Wh_15 * d_t920;
   const t2271 = t2269 + t2270;
-  const t2272 = Wh_60 * t2196;
+  const t2272 = Wh_23 * d_t940;
+  const t2273 = t2271 + t2272;
+  const t2274 = Wh_31 * d_t960;
+  const t2275 = t2273 + t2274;
+  const t2276 = Wh_39 * d_t980;
+  const t2277 = t2275 + t2276;
+  const t2278 = Wh_47 * d_t1000;
+  const t2279 = t2277 + t2278;
+  const t2280 = Wh_55 * d_t1020;
+  const t2281 = t2279 + t2280;
+  const t2282 = Wh_63 * d_t1040;
   // grad of: matmul(Wh, h7)
-  const d_h7_4 = t2271 + t2272;
+  const d_h7_7 = t2281 + t2282;
   // grad of: h7 = tanh(… + … + b)
-  const t2273 = h7_4 * h7_4;
-  // grad of: h7 = tanh(… + … + b)
-  const t2274 = 1 - t2273;
-  // grad of: h7 = tanh(… + … + b)
-  const t2275 = d_h7_4 * t2274;
-  $t[241] = t2275;
-  const t2276 = Wh_32 * t2275;
-  const t2277 = t2258 + t2276;
-  const t2278 = Wh_5 * t2064;
-  const t2279 = Wh_13 * t2082;
-  const t2280 = t2278 + t2279;
-  const t2281 = Wh_21 * t2101;
-  const t2282 = t2280 + t2281;
-  const t2283 = Wh_29 * t2120;
-  const t2284 = t2282 + t2283;
-  const t2285 = Wh_37 * t2139;
-  const t2286 = t2284 + t2285;
-  const t2287 = Wh_45 * t2158;
-  const t2288 = t2286 + t2287;
-  const t2289 = Wh_53 * t2177;
-  const t2290 = t2288 + t2289;
-  const t2291 = Wh_61 * t2196;
-  // grad of: matmul(Wh, h7)
-  const d_h7_5 = t2290 + t2291;
-  // grad of: h7 = tanh(… + … + b)
-  const t2292 = h7_5 * h7_5;
-  // grad of: h7 = tanh(… + … + b)
-  const t2293 = 1 - t2292;
-  // grad of: h7 = tanh(… + … + b)
-  const t2294 = d_h7_5 * t2293;
-  $t[248] = t2294;
-  const t2295 = Wh_40 * t2294;
-  const t2296 = t2277 + t2295;
-  const t2297 = Wh_6 * t2064;
-  const t2298 = Wh_14 * t2082;
+  const t2283 = h7_7 * h7_7;
+  const t2284 = 1 - t2283;
+  const d_t897 = d_h7_7 * t2284;
+  $t[261] = d_t897;
+  const t2285 = Wh_56 * d_t897;
+  // grad of: matmul(Wh, h6)
+  const d_h6_0 = t2268 + t2285;
+  // grad of: h6 = tanh(… + … + b)
+  const t2286 = h6_0 * h6_0;
+  const t2287 = 1 - t2286;
+  const d_t615 = d_h6_0 * t2287;
+  $t[210] = d_t615;
+  const t2288 = Wh_0 * d_t615;
+  const t2289 = Wh_1 * d_t758;
+  const t2290 = Wh_9 * d_t777;
+  const t2291 = t2289 + t2290;
+  const t2292 = Wh_17 * d_t797;
+  const t2293 = t2291 + t2292;
+  const t2294 = Wh_25 * d_t817;
+  const t2295 = t2293 + t2294;
+  const t2296 = Wh_33 * d_t837;
+  const t2297 = t2295 + t2296;
+  const t2298 = Wh_41 * d_t857;
   const t2299 = t2297 + t2298;
-  const t2300 = Wh_22 * t2101;
+  const t2300 = Wh_49 * d_t877;
   const t2301 = t2299 + t2300;
-  const t2302 = Wh_30 * t2120;
-  const t2303 = t2301 + t2302;
-  const t2304 = Wh_38 * t2139;
-  const t2305 = t2303 + t2304;
-  const t2306 = Wh_46 * t2158;
-  const t2307 = t2305 + t2306;
-  const t2308 = Wh_54 * t2177;
+  const t2302 = Wh_57 * d_t897;
+  // grad of: matmul(Wh, h6)
+  const d_h6_1 = t2301 + t2302;
+  // grad of: h6 = tanh(… + … + b)
+  const t2303 = h6_1 * h6_1;
+  const t2304 = 1 - t2303;
+  const d_t634 = d_h6_1 * t2304;
+  $t[219] = d_t634;
+  const t2305 = Wh_8 * d_t634;
+  const t2306 = t2288 + t2305;
+  const t2307 = Wh_2 * d_t758;
+  const t2308 = Wh_10 * d_t777;
   const t2309 = t2307 + t2308;
-  const t2310 = Wh_62 * t2196;
-  // grad of: matmul(Wh, h7)
-  const d_h7_6 = t2309 + t2310;
-  // grad of: h7 = tanh(… + … + b)
-  const t2311 = h7_6 * h7_6;
-  // grad of: h7 = tanh(… + … + b)
-  const t2312 = 1 - t2311;
-  // grad of: h7 = tanh(… + … + b)
-  const t2313 = d_h7_6 * t2312;
-  $t[255] = t2313;
-  const t2314 = Wh_48 * t2313;
-  const t2315 = t2296 + t2314;
-  const t2316 = Wh_7 * t2064;
-  const t2317 = Wh_15 * t2082;
-  const t2318 = t2316 + t2317;
-  const t2319 = Wh_23 * t2101;
-  const t2320 = t2318 + t2319;
-  const t2321 = Wh_31 * t2120;
-  const t2322 = t2320 + t2321;
-  const t2323 = Wh_39 * t2139;
-  const t2324 = t2322 + t2323;
-  const t2325 = Wh_47 * t2158;
-  const t2326 = t2324 + t2325;
-  const t2327 = Wh_55 * t2177;
-  const t2328 = t2326 + t2327;
-  const t2329 = Wh_63 * t2196;
-  // grad of: matmul(Wh, h7)
-  const d_h7_7 = t2328 + t2329;
-  // grad of: h7 = tanh(… + … + b)
-  const t2330 = h7_7 * h7_7;
-  // grad of: h7 = tanh(… + … + b)
-  const t2331 = 1 - t2330;
-  // grad of: h7 = tanh(… + … + b)
-  const t2332 = d_h7_7 * t2331;
-  $t[261] = t2332;
-  const t2333 = Wh_56 * t2332;
+  const t2310 = Wh_18 * d_t797;
+  const t2311 = t2309 + t2310;
+  const t2312 = Wh_26 * d_t817;
+  const t2313 = t2311 + t2312;
+  const t2314 = Wh_34 * d_t837;
+  const t2315 = t2313 + t2314;
+  const t2316 = Wh_42 * d_t857;
+  const t2317 = t2315 + t2316;
+  const t2318 = Wh_50 * d_t877;
+  const t2319 = t2317 + t2318;
+  const t2320 = Wh_58 * d_t897;
   // grad of: matmul(Wh, h6)
-  const d_h6_0 = t2315 + t2333;
+  const d_h6_2 = t2319 + t2320;
   // grad of: h6 = tanh(… + … + b)
-  const t2334 = h6_0 * h6_0;
-  // grad of: h6 = tanh(… + … + b)
-  const t2335 = 1 - t2334;
-  // grad of: h6 = tanh(… + … + b)
-  const t2336 = d_h6_0 * t2335;
-  $t[210] = t2336;
-  const t2337 = Wh_0 * t2336;
-  const t2338 = Wh_1 * t2200;
-  const t2339 = Wh_9 * t2218;
-  const t2340 = t2338 + t2339;
-  const t2341 = Wh_17 * t2237;
-  const t2342 = t2340 + t2341;
-  const t2343 = Wh_25 * t2256;
-  const t2344 = t2342 + t2343;
-  const t2345 = Wh_33 * t2275;
-  const t2346 = t2344 + t2345;
-  const t2347 = Wh_41 * t2294;
-  const t2348 = t2346 + t2347;
-  const t2349 = Wh_49 * t2313;
-  const t2350 = t2348 + t2349;
-  const t2351 = Wh_57 * t2332;
+  const t2321 = h6_2 * h6_2;
+  const t2322 = 1 - t2321;
+  const d_t654 = d_h6_2 * t2322;
+  $t[226] = d_t654;
+  const t2323 = Wh_16 * d_t654;
+  const t2324 = t2306 + t2323;
+  const t2325 = Wh_3 * d_t758;
+  const t2326 = Wh_11 * d_t777;
+  const t2327 = t2325 + t2326;
+  const t2328 = Wh_19 * d_t797;
+  const t2329 = t2327 + t2328;
+  const t2330 = Wh_27 * d_t817;
+  const t2331 = t2329 + t2330;
+  const t2332 = Wh_35 * d_t837;
+  const t2333 = t2331 + t2332;
+  const t2334 = Wh_43 * d_t857;
+  const t2335 = t2333 + t2334;
+  const t2336 = Wh_51 * d_t877;
+  const t2337 = t2335 + t2336;
+  const t2338 = Wh_59 * d_t897;
   // grad of: matmul(Wh, h6)
-  const d_h6_1 = t2350 + t2351;
+  const d_h6_3 = t2337 + t2338;
   // grad of: h6 = tanh(… + … + b)
-  const t2352 = h6_1 * h6_1;
+  const t2339 = h6_3 * h6_3;
+  const t2340 = 1 - t2339;
+  const d_t674 = d_h6_3 * t2340;
+  $t[233] = d_t674;
+  const t2341 = Wh_24 * d_t674;
+  const t2342 = t2324 + t2341;
+  const t2343 = Wh_4 * d_t758;
+  const t2344 = Wh_12 * d_t777;
+  const t2345 = t2343 + t2344;
+  const t2346 = Wh_20 * d_t797;
+  const t2347 = t2345 + t2346;
+  const t2348 = Wh_28 * d_t817;
+  const t2349 = t2347 + t2348;
+  const t2350 = Wh_36 * d_t837;
+  const t2351 = t2349 + t2350;
+  const t2352 = Wh_44 * d_t857;
+  const t2353 = t2351 + t2352;
+  const t2354 = Wh_52 * d_t877;
+  const t2355 = t2353 + t2354;
+  const t2356 = Wh_60 * d_t897;
+  // grad of: matmul(Wh, h6)
+  const d_h6_4 = t2355 + t2356;
   // grad of: h6 = tanh(… + … + b)
-  const t2353 = 1 - t2352;
-  // grad of: h6 = tanh(… + … + b)
-  const t2354 = d_h6_1 * t2353;
-  $t[219] = t2354;
-  const t2355 = Wh_8 * t2354;
-  const t2356 = t2337 + t2355;
-  const t2357 = Wh_2 * t2200;
-  const t2358 = Wh_10 * t2218;
-  const t2359 = t2357 + t2358;
-  const t2360 = Wh_18 * t2237;
-  const t2361 = t2359 + t2360;
-  const t2362 = Wh_26 * t2256;
+  const t2357 = h6_4 * h6_4;
+  const t2358 = 1 - t2357;
+  const d_t694 = d_h6_4 * t2358;
+  $t[240] = d_t694;
+  const t2359 = Wh_32 * d_t694;
+  const t2360 = t2342 + t2359;
+  const t2361 = Wh_5 * d_t758;
+  const t2362 = Wh_13 * d_t777;
   const t2363 = t2361 + t2362;
-  const t2364 = Wh_34 * t2275;
+  const t2364 = Wh_21 * d_t797;
   const t2365 = t2363 + t2364;
-  const t2366 = Wh_42 * t2294;
+  const t2366 = Wh_29 * d_t817;
   const t2367 = t2365 + t2366;
-  const t2368 = Wh_50 * t2313;
+  const t2368 = Wh_37 * d_t837;
   const t2369 = t2367 + t2368;
-  const t2370 = Wh_58 * t2332;
+  const t2370 = Wh_45 * d_t857;
+  const t2371 = t2369 + t2370;
+  const t2372 = Wh_53 * d_t877;
+  const t2373 = t2371 + t2372;
+  const t2374 = Wh_61 * d_t897;
   // grad of: matmul(Wh, h6)
-  const d_h6_2 = t2369 + t2370;
+  const d_h6_5 = t2373 + t2374;
   // grad of: h6 = tanh(… + … + b)
-  const t2371 = h6_2 * h6_2;
-  // grad of: h6 = tanh(… + … + b)
-  const t2372 = 1 - t2371;
-  // grad of: h6 = tanh(… + … + b)
-  const t2373 = d_h6_2 * t2372;
-  $t[226] = t2373;
-  const t2374 = Wh_16 * t2373;
-  const t2375 = t2356 + t2374;
-  const t2376 = Wh_3 * t2200;
-  const t2377 = Wh_11 * t2218;
-  const t2378 = t2376 + t2377;
-  const t2379 = Wh_19 * t2237;
-  const t2380 = t2378 + t2379;
-  const t2381 = Wh_27 * t2256;
-  const t2382 = t2380 + t2381;
-  const t2383 = Wh_35 * t2275;
-  const t2384 = t2382 + t2383;
-  const t2385 = Wh_43 * t2294;
-  const t2386 = t2384 + t2385;
-  const t2387 = Wh_51 * t2313;
-  const t2388 = t2386 + t2387;
-  const t2389 = Wh_59 * t2332;
+  const t2375 = h6_5 * h6_5;
+  const t2376 = 1 - t2375;
+  const d_t714 = d_h6_5 * t2376;
+  $t[247] = d_t714;
+  const t2377 = Wh_40 * d_t714;
+  const t2378 = t2360 + t2377;
+  const t2379 = Wh_6 * d_t758;
+  const t2380 = Wh_14 * d_t777;
+  const t2381 = t2379 + t2380;
+  const t2382 = Wh_22 * d_t797;
+  const t2383 = t2381 + t2382;
+  const t2384 = Wh_30 * d_t817;
+  const t2385 = t2383 + t2384;
+  const t2386 = Wh_38 * d_t837;
+  const t2387 = t2385 + t2386;
+  const t2388 = Wh_46 * d_t857;
+  const t2389 = t2387 + t2388;
+  const t2390 = Wh_54 * d_t877;
+  const t2391 = t2389 + t2390;
+  const t2392 = Wh_62 * d_t897;
   // grad of: matmul(Wh, h6)
-  const d_h6_3 = t2388 + t2389;
+  const d_h6_6 = t2391 + t2392;
   // grad of: h6 = tanh(… + … + b)
-  const t2390 = h6_3 * h6_3;
-  // grad of: h6 = tanh(… + … + b)
-  const t2391 = 1 - t2390;
-  // grad of: h6 = tanh(… + … + b)
-  const t2392 = d_h6_3 * t2391;
-  $t[233] = t2392;
-  const t2393 = Wh_24 * t2392;
-  const t2394 = t2375 + t2393;
-  const t2395 = Wh_4 * t2200;
-  const t2396 = Wh_12 * t2218;
-  const t2397 = t2395 + t2396;
-  const t2398 = Wh_20 * t2237;
+  const t2393 = h6_6 * h6_6;
+  const t2394 = 1 - t2393;
+  const d_t734 = d_h6_6 * t2394;
+  $t[254] = d_t734;
+  const t2395 = Wh_48 * d_t734;
+  const t2396 = t2378 + t2395;
+  const t2397 = Wh_7 * d_t758;
+  const t2398 = Wh_15 * d_t777;
   const t2399 = t2397 + t2398;
-  const t2400 = Wh_28 * t2256;
+  const t2400 = Wh_23 * d_t797;
   const t2401 = t2399 + t2400;
-  const t2402 = Wh_36 * t2275;
+  const t2402 = Wh_31 * d_t817;
   const t2403 = t2401 + t2402;
-  const t2404 = Wh_44 * t2294;
+  const t2404 = Wh_39 * d_t837;
   const t2405 = t2403 + t2404;
-  const t2406 = Wh_52 * t2313;
+  const t2406 = Wh_47 * d_t857;
   const t2407 = t2405 + t2406;
-  const t2408 = Wh_60 * t2332;
+  const t2408 = Wh_55 * d_t877;
+  const t2409 = t2407 + t2408;
+  const t2410 = Wh_63 * d_t897;
   // grad of: matmul(Wh, h6)
-  const d_h6_4 = t2407 + t2408;
+  const d_h6_7 = t2409 + t2410;
   // grad of: h6 = tanh(… + … + b)
-  const t2409 = h6_4 * h6_4;
-  // grad of: h6 = tanh(… + … + b)
-  const t2410 = 1 - t2409;
-  // grad of: h6 = tanh(… + … + b)
-  const t2411 = d_h6_4 * t2410;
-  $t[240] = t2411;
-  const t2412 = Wh_32 * t2411;
-  const t2413 = t2394 + t2412;
-  const t2414 = Wh_5 * t2200;
-  const t2415 = Wh_13 * t2218;
-  const t2416 = t2414 + t2415;
-  const t2417 = Wh_21 * t2237;
-  const t2418 = t2416 + t2417;
-  const t2419 = Wh_29 * t2256;
-  const t2420 = t2418 + t2419;
-  const t2421 = Wh_37 * t2275;
-  const t2422 = t2420 + t2421;
-  const t2423 = Wh_45 * t2294;
-  const t2424 = t2422 + t2423;
-  const t2425 = Wh_53 * t2313;
-  const t2426 = t2424 + t2425;
-  const t2427 = Wh_61 * t2332;
-  // grad of: matmul(Wh, h6)
-  const d_h6_5 = t2426 + t2427;
-  // grad of: h6 = tanh(… + … + b)
-  const t2428 = h6_5 * h6_5;
-  // grad of: h6 = tanh(… + … + b)
-  const t2429 = 1 - t2428;
-  // grad of: h6 = tanh(… + … + b)
-  const t2430 = d_h6_5 * t2429;
-  $t[247] = t2430;
-  const t2431 = Wh_40 * t2430;
-  const t2432 = t2413 + t2431;
-  const t2433 = Wh_6 * t2200;
-  const t2434 = Wh_14 * t2218;
-  const t2435 = t2433 + t2434;
-  const t2436 = Wh_22 * t2237;
+  const t2411 = h6_7 * h6_7;
+  const t2412 = 1 - t2411;
+  const d_t754 = d_h6_7 * t2412;
+  $t[260] = d_t754;
+  const t2413 = Wh_56 * d_t754;
+  // grad of: matmul(Wh, h5)
+  const d_h5_0 = t2396 + t2413;
+  // grad of: h5 = tanh(… + … + b)
+  const t2414 = h5_0 * h5_0;
+  const t2415 = 1 - t2414;
+  const d_t472 = d_h5_0 * t2415;
+  $t[208] = d_t472;
+  const t2416 = Wh_0 * d_t472;
+  const t2417 = Wh_1 * d_t615;
+  const t2418 = Wh_9 * d_t634;
+  const t2419 = t2417 + t2418;
+  const t2420 = Wh_17 * d_t654;
+  const t2421 = t2419 + t2420;
+  const t2422 = Wh_25 * d_t674;
+  const t2423 = t2421 + t2422;
+  const t2424 = Wh_33 * d_t694;
+  const t2425 = t2423 + t2424;
+  const t2426 = Wh_41 * d_t714;
+  const t2427 = t2425 + t2426;
+  const t2428 = Wh_49 * d_t734;
+  const t2429 = t2427 + t2428;
+  const t2430 = Wh_57 * d_t754;
+  // grad of: matmul(Wh, h5)
+  const d_h5_1 = t2429 + t2430;
+  // grad of: h5 = tanh(… + … + b)
+  const t2431 = h5_1 * h5_1;
+  const t2432 = 1 - t2431;
+  const d_t491 = d_h5_1 * t2432;
+  $t[218] = d_t491;
+  const t2433 = Wh_8 * d_t491;
+  const t2434 = t2416 + t2433;
+  const t2435 = Wh_2 * d_t615;
+  const t2436 = Wh_10 * d_t634;
   const t2437 = t2435 + t2436;
-  const t2438 = Wh_30 * t2256;
+  const t2438 = Wh_18 * d_t654;
   const t2439 = t2437 + t2438;
-  const t2440 = Wh_38 * t2275;
+  const t2440 = Wh_26 * d_t674;
   const t2441 = t2439 + t2440;
-  const t2442 = Wh_46 * t2294;
+  const t2442 = Wh_34 * d_t694;
   const t2443 = t2441 + t2442;
-  const t2444 = Wh_54 * t2313;
+  const t2444 = Wh_42 * d_t714;
   const t2445 = t2443 + t2444;
-  const t2446 = Wh_62 * t2332;
-  // grad of: matmul(Wh, h6)
-  const d_h6_6 = t2445 + t2446;
-  // grad of: h6 = tanh(… + … + b)
-  const t2447 = h6_6 * h6_6;
-  // grad of: h6 = tanh(… + … + b)
-  const t2448 = 1 - t2447;
-  // grad of: h6 = tanh(… + … + b)
-  const t2449 = d_h6_6 * t2448;
-  $t[254] = t2449;
-  const t2450 = Wh_48 * t2449;
-  const t2451 = t2432 + t2450;
-  const t2452 = Wh_7 * t2200;
-  const t2453 = Wh_15 * t2218;
-  const t2454 = t2452 + t2453;
-  const t2455 = Wh_23 * t2237;
-  const t2456 = t2454 + t2455;
-  const t2457 = Wh_31 * t2256;
-  const t2458 = t2456 + t2457;
-  const t2459 = Wh_39 * t2275;
-  const t2460 = t2458 + t2459;
-  const t2461 = Wh_47 * t2294;
-  const t2462 = t2460 + t2461;
-  const t2463 = Wh_55 * t2313;
-  const t2464 = t2462 + t2463;
-  const t2465 = Wh_63 * t2332;
-  // grad of: matmul(Wh, h6)
-  const d_h6_7 = t2464 + t2465;
-  // grad of: h6 = tanh(… + … + b)
-  const t2466 = h6_7 * h6_7;
-  // grad of: h6 = tanh(… + … + b)
-  const t2467 = 1 - t2466;
-  // grad of: h6 = tanh(… + … + b)
-  const t2468 = d_h6_7 * t2467;
-  $t[260] = t2468;
-  const t2469 = Wh_56 * t2468;
+  const t2446 = Wh_50 * d_t734;
+  const t2447 = t2445 + t2446;
+  const t2448 = Wh_58 * d_t754;
   // grad of: matmul(Wh, h5)
-  const d_h5_0 = t2451 + t2469;
+  const d_h5_2 = t2447 + t2448;
   // grad of: h5 = tanh(… + … + b)
-  const t2470 = h5_0 * h5_0;
-  // grad of: h5 = tanh(… + … + b)
-  const t2471 = 1 - t2470;
-  // grad of: h5 = tanh(… + … + b)
-  const t2472 = d_h5_0 * t2471;
-  $t[208] = t2472;
-  const t2473 = Wh_0 * t2472;
-  const t2474 = Wh_1 * t2336;
-  const t2475 = Wh_9 * t2354;
-  const t2476 = t2474 + t2475;
-  const t2477 = Wh_17 * t2373;
-  const t2478 = t2476 + t2477;
-  const t2479 = Wh_25 * t2392;
-  const t2480 = t2478 + t2479;
-  const t2481 = Wh_33 * t2411;
-  const t2482 = t2480 + t2481;
-  const t2483 = Wh_41 * t2430;
-  const t2484 = t2482 + t2483;
-  const t2485 = Wh_49 * t2449;
-  const t2486 = t2484 + t2485;
-  const t2487 = Wh_57 * t2468;
+  const t2449 = h5_2 * h5_2;
+  const t2450 = 1 - t2449;
+  const d_t511 = d_h5_2 * t2450;
+  $t[171] = d_t511;
+  const t2451 = Wh_16 * d_t511;
+  const t2452 = t2434 + t2451;
+  const t2453 = Wh_3 * d_t615;
+  const t2454 = Wh_11 * d_t634;
+  const t2455 = t2453 + t2454;
+  const t2456 = Wh_19 * d_t654;
+  const t2457 = t2455 + t2456;
+  const t2458 = Wh_27 * d_t674;
+  const t2459 = t2457 + t2458;
+  const t2460 = Wh_35 * d_t694;
+  const t2461 = t2459 + t2460;
+  const t2462 = Wh_43 * d_t714;
+  const t2463 = t2461 + t2462;
+  const t2464 = Wh_51 * d_t734;
+  const t2465 = t2463 + t2464;
+  const t2466 = Wh_59 * d_t754;
   // grad of: matmul(Wh, h5)
-  const d_h5_1 = t2486 + t2487;
+  const d_h5_3 = t2465 + t2466;
   // grad of: h5 = tanh(… + … + b)
-  const t2488 = h5_1 * h5_1;
+  const t2467 = h5_3 * h5_3;
+  const t2468 = 1 - t2467;
+  const d_t531 = d_h5_3 * t2468;
+  $t[173] = d_t531;
+  const t2469 = Wh_24 * d_t531;
+  const t2470 = t2452 + t2469;
+  const t2471 = Wh_4 * d_t615;
+  const t2472 = Wh_12 * d_t634;
+  const t2473 = t2471 + t2472;
+  const t2474 = Wh_20 * d_t654;
+  const t2475 = t2473 + t2474;
+  const t2476 = Wh_28 * d_t674;
+  const t2477 = t2475 + t2476;
+  const t2478 = Wh_36 * d_t694;
+  const t2479 = t2477 + t2478;
+  const t2480 = Wh_44 * d_t714;
+  const t2481 = t2479 + t2480;
+  const t2482 = Wh_52 * d_t734;
+  const t2483 = t2481 + t2482;
+  const t2484 = Wh_60 * d_t754;
+  // grad of: matmul(Wh, h5)
+  const d_h5_4 = t2483 + t2484;
   // grad of: h5 = tanh(… + … + b)
-  const t2489 = 1 - t2488;
-  // grad of: h5 = tanh(… + … + b)
-  const t2490 = d_h5_1 * t2489;
-  $t[218] = t2490;
-  const t2491 = Wh_8 * t2490;
-  const t2492 = t2473 + t2491;
-  const t2493 = Wh_2 * t2336;
-  const t2494 = Wh_10 * t2354;
+  const t2485 = h5_4 * h5_4;
+  const t2486 = 1 - t2485;
+  const d_t551 = d_h5_4 * t2486;
+  $t[174] = d_t551;
+  const t2487 = Wh_32 * d_t551;
+  const t2488 = t2470 + t2487;
+  const t2489 = Wh_5 * d_t615;
+  const t2490 = Wh_13 * d_t634;
+  const t2491 = t2489 + t2490;
+  const t2492 = Wh_21 * d_t654;
+  const t2493 = t2491 + t2492;
+  const t2494 = Wh_29 * d_t674;
   const t2495 = t2493 + t2494;
-  const t2496 = Wh_18 * t2373;
+  const t2496 = Wh_37 * d_t694;
   const t2497 = t2495 + t2496;
-  const t2498 = Wh_26 * t2392;
+  const t2498 = Wh_45 * d_t714;
   const t2499 = t2497 + t2498;
-  const t2500 = Wh_34 * t2411;
+  const t2500 = Wh_53 * d_t734;
   const t2501 = t2499 + t2500;
-  const t2502 = Wh_42 * t2430;
-  const t2503 = t2501 + t2502;
-  const t2504 = Wh_50 * t2449;
-  const t2505 = t2503 + t2504;
-  const t2506 = Wh_58 * t2468;
+  const t2502 = Wh_61 * d_t754;
   // grad of: matmul(Wh, h5)
-  const d_h5_2 = t2505 + t2506;
+  const d_h5_5 = t2501 + t2502;
   // grad of: h5 = tanh(… + … + b)
-  const t2507 = h5_2 * h5_2;
-  // grad of: h5 = tanh(… + … + b)
-  const t2508 = 1 - t2507;
-  // grad of: h5 = tanh(… + … + b)
-  const t2509 = d_h5_2 * t2508;
-  $t[171] = t2509;
-  const t2510 = Wh_16 * t2509;
-  const t2511 = t2492 + t2510;
-  const t2512 = Wh_3 * t2336;
-  const t2513 = Wh_11 * t2354;
-  const t2514 = t2512 + t2513;
-  const t2515 = Wh_19 * t2373;
-  const t2516 = t2514 + t2515;
-  const t2517 = Wh_27 * t2392;
-  const t2518 = t2516 + t2517;
-  const t2519 = Wh_35 * t2411;
-  const t2520 = t2518 + t2519;
-  const t2521 = Wh_43 * t2430;
-  const t2522 = t2520 + t2521;
-  const t2523 = Wh_51 * t2449;
-  const t2524 = t2522 + t2523;
-  const t2525 = Wh_59 * t2468;
+  const t2503 = h5_5 * h5_5;
+  const t2504 = 1 - t2503;
+  const d_t571 = d_h5_5 * t2504;
+  $t[175] = d_t571;
+  const t2505 = Wh_40 * d_t571;
+  const t2506 = t2488 + t2505;
+  const t2507 = Wh_6 * d_t615;
+  const t2508 = Wh_14 * d_t634;
+  const t2509 = t2507 + t2508;
+  const t2510 = Wh_22 * d_t654;
+  const t2511 = t2509 + t2510;
+  const t2512 = Wh_30 * d_t674;
+  const t2513 = t2511 + t2512;
+  const t2514 = Wh_38 * d_t694;
+  const t2515 = t2513 + t2514;
+  const t2516 = Wh_46 * d_t714;
+  const t2517 = t2515 + t2516;
+  const t2518 = Wh_54 * d_t734;
+  const t2519 = t2517 + t2518;
+  const t2520 = Wh_62 * d_t754;
   // grad of: matmul(Wh, h5)
-  const d_h5_3 = t2524 + t2525;
+  const d_h5_6 = t2519 + t2520;
   // grad of: h5 = tanh(… + … + b)
-  const t2526 = h5_3 * h5_3;
-  // grad of: h5 = tanh(… + … + b)
-  const t2527 = 1 - t2526;
-  // grad of: h5 = tanh(… + … + b)
-  const t2528 = d_h5_3 * t2527;
-  $t[173] = t2528;
-  const t2529 = Wh_24 * t2528;
-  const t2530 = t2511 + t2529;
-  const t2531 = Wh_4 * t2336;
-  const t2532 = Wh_12 * t2354;
+  const t2521 = h5_6 * h5_6;
+  const t2522 = 1 - t2521;
+  const d_t591 = d_h5_6 * t2522;
+  $t[176] = d_t591;
+  const t2523 = Wh_48 * d_t591;
+  const t2524 = t2506 + t2523;
+  const t2525 = Wh_7 * d_t615;
+  const t2526 = Wh_15 * d_t634;
+  const t2527 = t2525 + t2526;
+  const t2528 = Wh_23 * d_t654;
+  const t2529 = t2527 + t2528;
+  const t2530 = Wh_31 * d_t674;
+  const t2531 = t2529 + t2530;
+  const t2532 = Wh_39 * d_t694;
   const t2533 = t2531 + t2532;
-  const t2534 = Wh_20 * t2373;
+  const t2534 = Wh_47 * d_t714;
   const t2535 = t2533 + t2534;
-  const t2536 = Wh_28 * t2392;
+  const t2536 = Wh_55 * d_t734;
   const t2537 = t2535 + t2536;
-  const t2538 = Wh_36 * t2411;
-  const t2539 = t2537 + t2538;
-  const t2540 = Wh_44 * t2430;
-  const t2541 = t2539 + t2540;
-  const t2542 = Wh_52 * t2449;
-  const t2543 = t2541 + t2542;
-  const t2544 = Wh_60 * t2468;
+  const t2538 = Wh_63 * d_t754;
   // grad of: matmul(Wh, h5)
-  const d_h5_4 = t2543 + t2544;
+  const d_h5_7 = t2537 + t2538;
   // grad of: h5 = tanh(… + … + b)
-  const t2545 = h5_4 * h5_4;
-  // grad of: h5 = tanh(… + … + b)
-  const t2546 = 1 - t2545;
-  // grad of: h5 = tanh(… + … + b)
-  const t2547 = d_h5_4 * t2546;
-  $t[174] = t2547;
-  const t2548 = Wh_32 * t2547;
-  const t2549 = t2530 + t2548;
-  const t2550 = Wh_5 * t2336;
-  const t2551 = Wh_13 * t2354;
-  const t2552 = t2550 + t2551;
-  const t2553 = Wh_21 * t2373;
-  const t2554 = t2552 + t2553;
-  const t2555 = Wh_29 * t2392;
-  const t2556 = t2554 + t2555;
-  const t2557 = Wh_37 * t2411;
-  const t2558 = t2556 + t2557;
-  const t2559 = Wh_45 * t2430;
-  const t2560 = t2558 + t2559;
-  const t2561 = Wh_53 * t2449;
-  const t2562 = t2560 + t2561;
-  const t2563 = Wh_61 * t2468;
-  // grad of: matmul(Wh, h5)
-  const d_h5_5 = t2562 + t2563;
-  // grad of: h5 = tanh(… + … + b)
-  const t2564 = h5_5 * h5_5;
-  // grad of: h5 = tanh(… + … + b)
-  const t2565 = 1 - t2564;
-  // grad of: h5 = tanh(… + … + b)
-  const t2566 = d_h5_5 * t2565;
-  $t[175] = t2566;
-  const t2567 = Wh_40 * t2566;
-  const t2568 = t2549 + t2567;
-  const t2569 = Wh_6 * t2336;
-  const t2570 = Wh_14 * t2354;
+  const t2539 = h5_7 * h5_7;
+  const t2540 = 1 - t2539;
+  const d_t611 = d_h5_7 * t2540;
+  $t[177] = d_t611;
+  const t2541 = Wh_56 * d_t611;
+  // grad of: matmul(Wh, h4)
+  const d_h4_0 = t2524 + t2541;
+  // grad of: h4 = tanh(… + … + b)
+  const t2542 = h4_0 * h4_0;
+  const t2543 = 1 - t2542;
+  const d_t329 = d_h4_0 * t2543;
+  $t[181] = d_t329;
+  const t2544 = Wh_0 * d_t329;
+  const t2545 = Wh_1 * d_t472;
+  const t2546 = Wh_9 * d_t491;
+  const t2547 = t2545 + t2546;
+  const t2548 = Wh_17 * d_t511;
+  const t2549 = t2547 + t2548;
+  const t2550 = Wh_25 * d_t531;
+  const t2551 = t2549 + t2550;
+  const t2552 = Wh_33 * d_t551;
+  const t2553 = t2551 + t2552;
+  const t2554 = Wh_41 * d_t571;
+  const t2555 = t2553 + t2554;
+  const t2556 = Wh_49 * d_t591;
+  const t2557 = t2555 + t2556;
+  const t2558 = Wh_57 * d_t611;
+  // grad of: matmul(Wh, h4)
+  const d_h4_1 = t2557 + t2558;
+  // grad of: h4 = tanh(… + … + b)
+  const t2559 = h4_1 * h4_1;
+  const t2560 = 1 - t2559;
+  const d_t348 = d_h4_1 * t2560;
+  $t[182] = d_t348;
+  const t2561 = Wh_8 * d_t348;
+  const t2562 = t2544 + t2561;
+  const t2563 = Wh_2 * d_t472;
+  const t2564 = Wh_10 * d_t491;
+  const t2565 = t2563 + t2564;
+  const t2566 = Wh_18 * d_t511;
+  const t2567 = t2565 + t2566;
+  const t2568 = Wh_26 * d_t531;
+  const t2569 = t2567 + t2568;
+  const t2570 = Wh_34 * d_t551;
   const t2571 = t2569 + t2570;
-  const t2572 = Wh_22 * t2373;
+  const t2572 = Wh_42 * d_t571;
   const t2573 = t2571 + t2572;
-  const t2574 = Wh_30 * t2392;
+  const t2574 = Wh_50 * d_t591;
   const t2575 = t2573 + t2574;
-  const t2576 = Wh_38 * t2411;
-  const t2577 = t2575 + t2576;
-  const t2578 = Wh_46 * t2430;
-  const t2579 = t2577 + t2578;
-  const t2580 = Wh_54 * t2449;
-  const t2581 = t2579 + t2580;
-  const t2582 = Wh_62 * t2468;
-  // grad of: matmul(Wh, h5)
-  const d_h5_6 = t2581 + t2582;
-  // grad of: h5 = tanh(… + … + b)
-  const t2583 = h5_6 * h5_6;
-  // grad of: h5 = tanh(… + … + b)
-  const t2584 = 1 - t2583;
-  // grad of: h5 = tanh(… + … + b)
-  const t2585 = d_h5_6 * t2584;
-  $t[176] = t2585;
-  const t2586 = Wh_48 * t2585;
-  const t2587 = t2568 + t2586;
-  const t2588 = Wh_7 * t2336;
-  const t2589 = Wh_15 * t2354;
-  const t2590 = t2588 + t2589;
-  const t2591 = Wh_23 * t2373;
-  const t2592 = t2590 + t2591;
-  const t2593 = Wh_31 * t2392;
-  const t2594 = t2592 + t2593;
-  const t2595 = Wh_39 * t2411;
-  const t2596 = t2594 + t2595;
-  const t2597 = Wh_47 * t2430;
-  const t2598 = t2596 + t2597;
-  const t2599 = Wh_55 * t2449;
-  const t2600 = t2598 + t2599;
-  const t2601 = Wh_63 * t2468;
-  // grad of: matmul(Wh, h5)
-  const d_h5_7 = t2600 + t2601;
-  // grad of: h5 = tanh(… + … + b)
-  const t2602 = h5_7 * h5_7;
-  // grad of: h5 = tanh(… + … + b)
-  const t2603 = 1 - t2602;
-  // grad of: h5 = tanh(… + … + b)
-  const t2604 = d_h5_7 * t2603;
-  $t[177] = t2604;
-  const t2605 = Wh_56 * t2604;
+  const t2576 = Wh_58 * d_t611;
   // grad of: matmul(Wh, h4)
-  const d_h4_0 = t2587 + t2605;
+  const d_h4_2 = t2575 + t2576;
   // grad of: h4 = tanh(… + … + b)
-  const t2606 = h4_0 * h4_0;
-  // grad of: h4 = tanh(… + … + b)
-  const t2607 = 1 - t2606;
-  // grad of: h4 = tanh(… + … + b)
-  const t2608 = d_h4_0 * t2607;
-  $t[181] = t2608;
-  const t2609 = Wh_0 * t2608;
-  const t2610 = Wh_1 * t2472;
-  const t2611 = Wh_9 * t2490;
-  const t2612 = t2610 + t2611;
-  const t2613 = Wh_17 * t2509;
-  const t2614 = t2612 + t2613;
-  const t2615 = Wh_25 * t2528;
-  const t2616 = t2614 + t2615;
-  const t2617 = Wh_33 * t2547;
-  const t2618 = t2616 + t2617;
-  const t2619 = Wh_41 * t2566;
-  const t2620 = t2618 + t2619;
-  const t2621 = Wh_49 * t2585;
-  const t2622 = t2620 + t2621;
-  const t2623 = Wh_57 * t2604;
+  const t2577 = h4_2 * h4_2;
+  const t2578 = 1 - t2577;
+  const d_t368 = d_h4_2 * t2578;
+  $t[183] = d_t368;
+  const t2579 = Wh_16 * d_t368;
+  const t2580 = t2562 + t2579;
+  const t2581 = Wh_3 * d_t472;
+  const t2582 = Wh_11 * d_t491;
+  const t2583 = t2581 + t2582;
+  const t2584 = Wh_19 * d_t511;
+  const t2585 = t2583 + t2584;
+  const t2586 = Wh_27 * d_t531;
+  const t2587 = t2585 + t2586;
+  const t2588 = Wh_35 * d_t551;
+  const t2589 = t2587 + t2588;
+  const t2590 = Wh_43 * d_t571;
+  const t2591 = t2589 + t2590;
+  const t2592 = Wh_51 * d_t591;
+  const t2593 = t2591 + t2592;
+  const t2594 = Wh_59 * d_t611;
   // grad of: matmul(Wh, h4)
-  const d_h4_1 = t2622 + t2623;
+  const d_h4_3 = t2593 + t2594;
   // grad of: h4 = tanh(… + … + b)
-  const t2624 = h4_1 * h4_1;
+  const t2595 = h4_3 * h4_3;
+  const t2596 = 1 - t2595;
+  const d_t388 = d_h4_3 * t2596;
+  $t[184] = d_t388;
+  const t2597 = Wh_24 * d_t388;
+  const t2598 = t2580 + t2597;
+  const t2599 = Wh_4 * d_t472;
+  const t2600 = Wh_12 * d_t491;
+  const t2601 = t2599 + t2600;
+  const t2602 = Wh_20 * d_t511;
+  const t2603 = t2601 + t2602;
+  const t2604 = Wh_28 * d_t531;
+  const t2605 = t2603 + t2604;
+  const t2606 = Wh_36 * d_t551;
+  const t2607 = t2605 + t2606;
+  const t2608 = Wh_44 * d_t571;
+  const t2609 = t2607 + t2608;
+  const t2610 = Wh_52 * d_t591;
+  const t2611 = t2609 + t2610;
+  const t2612 = Wh_60 * d_t611;
+  // grad of: matmul(Wh, h4)
+  const d_h4_4 = t2611 + t2612;
   // grad of: h4 = tanh(… + … + b)
-  const t2625 = 1 - t2624;
+  const t2613 = h4_4 * h4_4;
+  const t2614 = 1 - t2613;
+  const d_t408 = d_h4_4 * t2614;
+  $t[185] = d_t408;
+  const t2615 = Wh_32 * d_t408;
+  const t2616 = t2598 + t2615;
+  const t2617 = Wh_5 * d_t472;
+  const t2618 = Wh_13 * d_t491;
+  const t2619 = t2617 + t2618;
+  const t2620 = Wh_21 * d_t511;
+  const t2621 = t2619 + t2620;
+  const t2622 = Wh_29 * d_t531;
+  const t2623 = t2621 + t2622;
+  const t2624 = Wh_37 * d_t551;
+  const t2625 = t2623 + t2624;
+  const t2626 = Wh_45 * d_t571;
+  const t2627 = t2625 + t2626;
+  const t2628 = Wh_53 * d_t591;
+  const t2629 = t2627 + t2628;
+  const t2630 = Wh_61 * d_t611;
+  // grad of: matmul(Wh, h4)
+  const d_h4_5 = t2629 + t2630;
   // grad of: h4 = tanh(… + … + b)
-  const t2626 = d_h4_1 * t2625;
-  $t[182] = t2626;
-  const t2627 = Wh_8 * t2626;
-  const t2628 = t2609 + t2627;
-  const t2629 = Wh_2 * t2472;
-  const t2630 = Wh_10 * t2490;
-  const t2631 = t2629 + t2630;
-  const t2632 = Wh_18 * t2509;
-  const t2633 = t2631 + t2632;
-  const t2634 = Wh_26 * t2528;
-  const t2635 = t2633 + t2634;
-  const t2636 = Wh_34 * t2547;
+  const t2631 = h4_5 * h4_5;
+  const t2632 = 1 - t2631;
+  const d_t428 = d_h4_5 * t2632;
+  $t[186] = d_t428;
+  const t2633 = Wh_40 * d_t428;
+  const t2634 = t2616 + t2633;
+  const t2635 = Wh_6 * d_t472;
+  const t2636 = Wh_14 * d_t491;
   const t2637 = t2635 + t2636;
-  const t2638 = Wh_42 * t2566;
+  const t2638 = Wh_22 * d_t511;
   const t2639 = t2637 + t2638;
-  const t2640 = Wh_50 * t2585;
+  const t2640 = Wh_30 * d_t531;
   const t2641 = t2639 + t2640;
-  const t2642 = Wh_58 * t2604;
+  const t2642 = Wh_38 * d_t551;
+  const t2643 = t2641 + t2642;
+  const t2644 = Wh_46 * d_t571;
+  const t2645 = t2643 + t2644;
+  const t2646 = Wh_54 * d_t591;
+  const t2647 = t2645 + t2646;
+  const t2648 = Wh_62 * d_t611;
   // grad of: matmul(Wh, h4)
-  const d_h4_2 = t2641 + t2642;
+  const d_h4_6 = t2647 + t2648;
   // grad of: h4 = tanh(… + … + b)
-  const t2643 = h4_2 * h4_2;
-  // grad of: h4 = tanh(… + … + b)
-  const t2644 = 1 - t2643;
-  // grad of: h4 = tanh(… + … + b)
-  const t2645 = d_h4_2 * t2644;
-  $t[183] = t2645;
-  const t2646 = Wh_16 * t2645;
-  const t2647 = t2628 + t2646;
-  const t2648 = Wh_3 * t2472;
-  const t2649 = Wh_11 * t2490;
-  const t2650 = t2648 + t2649;
-  const t2651 = Wh_19 * t2509;
-  const t2652 = t2650 + t2651;
-  const t2653 = Wh_27 * t2528;
-  const t2654 = t2652 + t2653;
-  const t2655 = Wh_35 * t2547;
-  const t2656 = t2654 + t2655;
-  const t2657 = Wh_43 * t2566;
-  const t2658 = t2656 + t2657;
-  const t2659 = Wh_51 * t2585;
-  const t2660 = t2658 + t2659;
-  const t2661 = Wh_59 * t2604;
-  // grad of: matmul(Wh, h4)
-  const d_h4_3 = t2660 + t2661;
-  // grad of: h4 = tanh(… + … + b)
-  const t2662 = h4_3 * h4_3;
-  // grad of: h4 = tanh(… + … + b)
-  const t2663 = 1 - t2662;
-  // grad of: h4 = tanh(… + … + b)
-  const t2664 = d_h4_3 * t2663;
-  $t[184] = t2664;
-  const t2665 = Wh_24 * t2664;
-  const t2666 = t2647 + t2665;
-  const t2667 = Wh_4 * t2472;
-  const t2668 = Wh_12 * t2490;
-  const t2669 = t2667 + t2668;
-  const t2670 = Wh_20 * t2509;
-  const t2671 = t2669 + t2670;
-  const t2672 = Wh_28 * t2528;
-  const t2673 = t2671 + t2672;
-  const t2674 = Wh_36 * t2547;
-  const t2675 = t2673 + t2674;
-  const t2676 = Wh_44 * t2566;
-  const t2677 = t2675 + t2676;
-  const t2678 = Wh_52 * t2585;
-  const t2679 = t2677 + t2678;
-  const t2680 = Wh_60 * t2604;
-  // grad of: matmul(Wh, h4)
-  const d_h4_4 = t2679 + t2680;
-  // grad of: h4 = tanh(… + … + b)
-  const t2681 = h4_4 * h4_4;
-  // grad of: h4 = tanh(… + … + b)
-  const t2682 = 1 - t2681;
-  // grad of: h4 = tanh(… + … + b)
-  const t2683 = d_h4_4 * t2682;
-  $t[185] = t2683;
-  const t2684 = Wh_32 * t2683;
-  const t2685 = t2666 + t2684;
-  const t2686 = Wh_5 * t2472;
-  const t2687 = Wh_13 * t2490;
-  const t2688 = t2686 + t2687;
-  const t2689 = Wh_21 * t2509;
-  const t2690 = t2688 + t2689;
-  const t2691 = Wh_29 * t2528;
-  const t2692 = t2690 + t2691;
-  const t2693 = Wh_37 * t2547;
-  const t2694 = t2692 + t2693;
-  const t2695 = Wh_45 * t2566;
-  const t2696 = t2694 + t2695;
-  const t2697 = Wh_53 * t2585;
-  const t2698 = t2696 + t2697;
-  const t2699 = Wh_61 * t2604;
-  // grad of: matmul(Wh, h4)
-  const d_h4_5 = t2698 + t2699;
-  // grad of: h4 = tanh(… + … + b)
-  const t2700 = h4_5 * h4_5;
-  // grad of: h4 = tanh(… + … + b)
-  const t2701 = 1 - t2700;
-  // grad of: h4 = tanh(… + … + b)
-  const t2702 = d_h4_5 * t2701;
-  $t[186] = t2702;
-  const t2703 = Wh_40 * t2702;
-  const t2704 = t2685 + t2703;
-  const t2705 = Wh_6 * t2472;
-  const t2706 = Wh_14 * t2490;
-  const t2707 = t2705 + t2706;
-  const t2708 = Wh_22 * t2509;
-  const t2709 = t2707 + t2708;
-  const t2710 = Wh_30 * t2528;
-  const t2711 = t2709 + t2710;
-  const t2712 = Wh_38 * t2547;
-  const t2713 = t2711 + t2712;
-  const t2714 = Wh_46 * t2566;
-  const t2715 = t2713 + t2714;
-  const t2716 = Wh_54 * t2585;
-  const t2717 = t2715 + t2716;
-  const t2718 = Wh_62 * t2604;
-  // grad of: matmul(Wh, h4)
-  const d_h4_6 = t2717 + t2718;
-  // grad of: h4 = tanh(… + … + b)
-  const t2719 = h4_6 * h4_6;
-  // grad of: h4 = tanh(… + … + b)
-  const t2720 = 1 - t2719;
-  // grad of: h4 = tanh(… + … + b)
-  const t2721 = d_h4_6 * t2720;
-  $t[187] = t2721;
-  const t2722 = Wh_48 * t2721;
-  const t2723 = t2704 + t2722;
-  $t[179] = t2723;
-  const t2724 = Wh_7 * t2472;
-  const t2725 = Wh_15 * t2490;
-  const t2726 = t2724 + t2725;
-  $t[172] = t2726;
+  const t2649 = h4_6 * h4_6;
+  const t2650 = 1 - t2649;
+  const d_t448 = d_h4_6 * t2650;
+  $t[187] = d_t448;
+  const t2651 = Wh_48 * d_t448;
+  const t2652 = t2634 + t2651;
+  $t[179] = t2652;
+  const t2653 = Wh_7 * d_t472;
+  const t2654 = Wh_15 * d_t491;
+  const t2655 = t2653 + t2654;
+  $t[172] = t2655;
 }
 
 function $gradient_3(_$p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: number, $g: Params, $scale: number): void {
@@ -9430,1744 +9288,1436 @@ function $gradient_3(_$p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: 
   const h11_5 = $t[271]!;
   const h11_6 = $t[272]!;
   const h11_7 = $t[120]!;
-  const t1618 = $t[216]!;
-  const t1622 = $t[224]!;
-  const t1627 = $t[231]!;
-  const t1632 = $t[238]!;
-  const t1637 = $t[245]!;
-  const t1642 = $t[252]!;
-  const t1647 = $t[117]!;
-  const t1652 = $t[119]!;
-  const t1656 = $t[123]!;
-  const t1674 = $t[124]!;
-  const t1693 = $t[125]!;
-  const t1712 = $t[126]!;
-  const t1731 = $t[127]!;
-  const t1750 = $t[128]!;
-  const t1769 = $t[129]!;
-  const t1788 = $t[265]!;
-  const t1792 = $t[215]!;
-  const t1810 = $t[223]!;
-  const t1829 = $t[230]!;
-  const t1848 = $t[237]!;
-  const t1867 = $t[244]!;
-  const t1886 = $t[251]!;
-  const t1905 = $t[258]!;
-  const t1924 = $t[264]!;
-  const t1928 = $t[214]!;
-  const t1946 = $t[222]!;
-  const t1965 = $t[229]!;
-  const t1984 = $t[236]!;
-  const t2003 = $t[243]!;
-  const t2022 = $t[250]!;
-  const t2041 = $t[257]!;
-  const t2060 = $t[263]!;
-  const t2064 = $t[213]!;
-  const t2082 = $t[221]!;
-  const t2101 = $t[228]!;
-  const t2120 = $t[235]!;
-  const t2139 = $t[242]!;
-  const t2158 = $t[249]!;
-  const t2177 = $t[256]!;
-  const t2196 = $t[262]!;
-  const t2200 = $t[212]!;
-  const t2218 = $t[220]!;
-  const t2237 = $t[227]!;
-  const t2256 = $t[234]!;
-  const t2275 = $t[241]!;
-  const t2294 = $t[248]!;
-  const t2313 = $t[255]!;
-  const t2332 = $t[261]!;
-  const t2336 = $t[210]!;
-  const t2354 = $t[219]!;
-  const t2373 = $t[226]!;
-  const t2392 = $t[233]!;
-  const t2411 = $t[240]!;
-  const t2430 = $t[247]!;
-  const t2449 = $t[254]!;
-  const t2468 = $t[260]!;
-  const t2472 = $t[208]!;
-  const t2490 = $t[218]!;
-  const t2509 = $t[171]!;
-  const t2528 = $t[173]!;
-  const t2547 = $t[174]!;
-  const t2566 = $t[175]!;
-  const t2585 = $t[176]!;
-  const t2604 = $t[177]!;
-  const t2608 = $t[181]!;
-  const t2626 = $t[182]!;
-  const t2645 = $t[183]!;
-  const t2664 = $t[184]!;
-  const t2683 = $t[185]!;
-  const t2702 = $t[186]!;
-  const t2721 = $t[187]!;
-  const t2723 = $t[179]!;
-  const t2726 = $t[172]!;
-  const t2727 = Wh_23 * t2509;
-  const t2728 = t2726 + t2727;
-  const t2729 = Wh_31 * t2528;
-  const t2730 = t2728 + t2729;
-  const t2731 = Wh_39 * t2547;
-  const t2732 = t2730 + t2731;
-  const t2733 = Wh_47 * t2566;
-  const t2734 = t2732 + t2733;
-  const t2735 = Wh_55 * t2585;
-  const t2736 = t2734 + t2735;
-  const t2737 = Wh_63 * t2604;
+  const d_t1473 = $t[216]!;
+  const d_t1492 = $t[224]!;
+  const d_t1512 = $t[231]!;
+  const d_t1532 = $t[238]!;
+  const d_t1552 = $t[245]!;
+  const d_t1572 = $t[252]!;
+  const d_t1592 = $t[117]!;
+  const d_t1612 = $t[119]!;
+  const d_t1330 = $t[123]!;
+  const d_t1349 = $t[124]!;
+  const d_t1369 = $t[125]!;
+  const d_t1389 = $t[126]!;
+  const d_t1409 = $t[127]!;
+  const d_t1429 = $t[128]!;
+  const d_t1449 = $t[129]!;
+  const d_t1469 = $t[265]!;
+  const d_t1187 = $t[215]!;
+  const d_t1206 = $t[223]!;
+  const d_t1226 = $t[230]!;
+  const d_t1246 = $t[237]!;
+  const d_t1266 = $t[244]!;
+  const d_t1286 = $t[251]!;
+  const d_t1306 = $t[258]!;
+  const d_t1326 = $t[264]!;
+  const d_t1044 = $t[214]!;
+  const d_t1063 = $t[222]!;
+  const d_t1083 = $t[229]!;
+  const d_t1103 = $t[236]!;
+  const d_t1123 = $t[243]!;
+  const d_t1143 = $t[250]!;
+  const d_t1163 = $t[257]!;
+  const d_t1183 = $t[263]!;
+  const d_t901 = $t[213]!;
+  const d_t920 = $t[221]!;
+  const d_t940 = $t[228]!;
+  const d_t960 = $t[235]!;
+  const d_t980 = $t[242]!;
+  const d_t1000 = $t[249]!;
+  const d_t1020 = $t[256]!;
+  const d_t1040 = $t[262]!;
+  const d_t758 = $t[212]!;
+  const d_t777 = $t[220]!;
+  const d_t797 = $t[227]!;
+  const d_t817 = $t[234]!;
+  const d_t837 = $t[241]!;
+  const d_t857 = $t[248]!;
+  const d_t877 = $t[255]!;
+  const d_t897 = $t[261]!;
+  const d_t615 = $t[210]!;
+  const d_t634 = $t[219]!;
+  const d_t654 = $t[226]!;
+  const d_t674 = $t[233]!;
+  const d_t694 = $t[240]!;
+  const d_t714 = $t[247]!;
+  const d_t734 = $t[254]!;
+  const d_t754 = $t[260]!;
+  const d_t472 = $t[208]!;
+  const d_t491 = $t[218]!;
+  const d_t511 = $t[171]!;
+  const d_t531 = $t[173]!;
+  const d_t551 = $t[174]!;
+  const d_t571 = $t[175]!;
+  const d_t591 = $t[176]!;
+  const d_t611 = $t[177]!;
+  const d_t329 = $t[181]!;
+  const d_t348 = $t[182]!;
+  const d_t368 = $t[183]!;
+  const d_t388 = $t[184]!;
+  const d_t408 = $t[185]!;
+  const d_t428 = $t[186]!;
+  const d_t448 = $t[187]!;
+  const t2652 = $t[179]!;
+  const t2655 = $t[172]!;
+  const t2656 = Wh_23 * d_t511;
+  const t2657 = t2655 + t2656;
+  const t2658 = Wh_31 * d_t531;
+  const t2659 = t2657 + t2658;
+  const t2660 = Wh_39 * d_t551;
+  const t2661 = t2659 + t2660;
+  const t2662 = Wh_47 * d_t571;
+  const t2663 = t2661 + t2662;
+  const t2664 = Wh_55 * d_t591;
+  const t2665 = t2663 + t2664;
+  const t2666 = Wh_63 * d_t611;
   // grad of: matmul(Wh, h4)
-  const d_h4_7 = t2736 + t2737;
+  const d_h4_7 = t2665 + t2666;
   // grad of: h4 = tanh(… + … + b)
-  const t2738 = h4_7 * h4_7;
-  // grad of: h4 = tanh(… + … + b)
-  const t2739 = 1 - t2738;
-  // grad of: h4 = tanh(… + … + b)
-  const t2740 = d_h4_7 * t2739;
-  $t[283] = t2740;
-  const t2741 = Wh_56 * t2740;
+  const t2667 = h4_7 * h4_7;
+  const t2668 = 1 - t2667;
+  const d_t468 = d_h4_7 * t2668;
+  $t[283] = d_t468;
+  const t2669 = Wh_56 * d_t468;
   // grad of: matmul(Wh, h3)
-  const d_h3_0 = t2723 + t2741;
+  const d_h3_0 = t2652 + t2669;
   // grad of: h3 = tanh(… + … + b)
-  const t2742 = h3_0 * h3_0;
-  // grad of: h3 = tanh(… + … + b)
-  const t2743 = 1 - t2742;
-  // grad of: h3 = tanh(… + … + b)
-  const t2744 = d_h3_0 * t2743;
-  $t[288] = t2744;
-  const t2745 = Wh_0 * t2744;
-  const t2746 = Wh_1 * t2608;
-  const t2747 = Wh_9 * t2626;
-  const t2748 = t2746 + t2747;
-  const t2749 = Wh_17 * t2645;
-  const t2750 = t2748 + t2749;
-  const t2751 = Wh_25 * t2664;
-  const t2752 = t2750 + t2751;
-  const t2753 = Wh_33 * t2683;
-  const t2754 = t2752 + t2753;
-  const t2755 = Wh_41 * t2702;
-  const t2756 = t2754 + t2755;
-  const t2757 = Wh_49 * t2721;
-  const t2758 = t2756 + t2757;
-  const t2759 = Wh_57 * t2740;
+  const t2670 = h3_0 * h3_0;
+  const t2671 = 1 - t2670;
+  const d_t186 = d_h3_0 * t2671;
+  $t[288] = d_t186;
+  const t2672 = Wh_0 * d_t186;
+  const t2673 = Wh_1 * d_t329;
+  const t2674 = Wh_9 * d_t348;
+  const t2675 = t2673 + t2674;
+  const t2676 = Wh_17 * d_t368;
+  const t2677 = t2675 + t2676;
+  const t2678 = Wh_25 * d_t388;
+  const t2679 = t2677 + t2678;
+  const t2680 = Wh_33 * d_t408;
+  const t2681 = t2679 + t2680;
+  const t2682 = Wh_41 * d_t428;
+  const t2683 = t2681 + t2682;
+  const t2684 = Wh_49 * d_t448;
+  const t2685 = t2683 + t2684;
+  const t2686 = Wh_57 * d_t468;
   // grad of: matmul(Wh, h3)
-  const d_h3_1 = t2758 + t2759;
+  const d_h3_1 = t2685 + t2686;
   // grad of: h3 = tanh(… + … + b)
-  const t2760 = h3_1 * h3_1;
+  const t2687 = h3_1 * h3_1;
+  const t2688 = 1 - t2687;
+  const d_t205 = d_h3_1 * t2688;
+  $t[291] = d_t205;
+  const t2689 = Wh_8 * d_t205;
+  const t2690 = t2672 + t2689;
+  const t2691 = Wh_2 * d_t329;
+  const t2692 = Wh_10 * d_t348;
+  const t2693 = t2691 + t2692;
+  const t2694 = Wh_18 * d_t368;
+  const t2695 = t2693 + t2694;
+  const t2696 = Wh_26 * d_t388;
+  const t2697 = t2695 + t2696;
+  const t2698 = Wh_34 * d_t408;
+  const t2699 = t2697 + t2698;
+  const t2700 = Wh_42 * d_t428;
+  const t2701 = t2699 + t2700;
+  const t2702 = Wh_50 * d_t448;
+  const t2703 = t2701 + t2702;
+  const t2704 = Wh_58 * d_t468;
+  // grad of: matmul(Wh, h3)
+  const d_h3_2 = t2703 + t2704;
   // grad of: h3 = tanh(… + … + b)
-  const t2761 = 1 - t2760;
+  const t2705 = h3_2 * h3_2;
+  const t2706 = 1 - t2705;
+  const d_t225 = d_h3_2 * t2706;
+  $t[273] = d_t225;
+  const t2707 = Wh_16 * d_t225;
+  const t2708 = t2690 + t2707;
+  const t2709 = Wh_3 * d_t329;
+  const t2710 = Wh_11 * d_t348;
+  const t2711 = t2709 + t2710;
+  const t2712 = Wh_19 * d_t368;
+  const t2713 = t2711 + t2712;
+  const t2714 = Wh_27 * d_t388;
+  const t2715 = t2713 + t2714;
+  const t2716 = Wh_35 * d_t408;
+  const t2717 = t2715 + t2716;
+  const t2718 = Wh_43 * d_t428;
+  const t2719 = t2717 + t2718;
+  const t2720 = Wh_51 * d_t448;
+  const t2721 = t2719 + t2720;
+  const t2722 = Wh_59 * d_t468;
+  // grad of: matmul(Wh, h3)
+  const d_h3_3 = t2721 + t2722;
   // grad of: h3 = tanh(… + … + b)
-  const t2762 = d_h3_1 * t2761;
-  $t[291] = t2762;
-  const t2763 = Wh_8 * t2762;
-  const t2764 = t2745 + t2763;
-  const t2765 = Wh_2 * t2608;
-  const t2766 = Wh_10 * t2626;
+  const t2723 = h3_3 * h3_3;
+  const t2724 = 1 - t2723;
+  const d_t245 = d_h3_3 * t2724;
+  $t[275] = d_t245;
+  const t2725 = Wh_24 * d_t245;
+  const t2726 = t2708 + t2725;
+  const t2727 = Wh_4 * d_t329;
+  const t2728 = Wh_12 * d_t348;
+  const t2729 = t2727 + t2728;
+  const t2730 = Wh_20 * d_t368;
+  const t2731 = t2729 + t2730;
+  const t2732 = Wh_28 * d_t388;
+  const t2733 = t2731 + t2732;
+  const t2734 = Wh_36 * d_t408;
+  const t2735 = t2733 + t2734;
+  const t2736 = Wh_44 * d_t428;
+  const t2737 = t2735 + t2736;
+  const t2738 = Wh_52 * d_t448;
+  const t2739 = t2737 + t2738;
+  const t2740 = Wh_60 * d_t468;
+  // grad of: matmul(Wh, h3)
+  const d_h3_4 = t2739 + t2740;
+  // grad of: h3 = tanh(… + … + b)
+  const t2741 = h3_4 * h3_4;
+  const t2742 = 1 - t2741;
+  const d_t265 = d_h3_4 * t2742;
+  $t[277] = d_t265;
+  const t2743 = Wh_32 * d_t265;
+  const t2744 = t2726 + t2743;
+  const t2745 = Wh_5 * d_t329;
+  const t2746 = Wh_13 * d_t348;
+  const t2747 = t2745 + t2746;
+  const t2748 = Wh_21 * d_t368;
+  const t2749 = t2747 + t2748;
+  const t2750 = Wh_29 * d_t388;
+  const t2751 = t2749 + t2750;
+  const t2752 = Wh_37 * d_t408;
+  const t2753 = t2751 + t2752;
+  const t2754 = Wh_45 * d_t428;
+  const t2755 = t2753 + t2754;
+  const t2756 = Wh_53 * d_t448;
+  const t2757 = t2755 + t2756;
+  const t2758 = Wh_61 * d_t468;
+  // grad of: matmul(Wh, h3)
+  const d_h3_5 = t2757 + t2758;
+  // grad of: h3 = tanh(… + … + b)
+  const t2759 = h3_5 * h3_5;
+  const t2760 = 1 - t2759;
+  const d_t285 = d_h3_5 * t2760;
+  $t[279] = d_t285;
+  const t2761 = Wh_40 * d_t285;
+  const t2762 = t2744 + t2761;
+  const t2763 = Wh_6 * d_t329;
+  const t2764 = Wh_14 * d_t348;
+  const t2765 = t2763 + t2764;
+  const t2766 = Wh_22 * d_t368;
   const t2767 = t2765 + t2766;
-  const t2768 = Wh_18 * t2645;
+  const t2768 = Wh_30 * d_t388;
   const t2769 = t2767 + t2768;
-  const t2770 = Wh_26 * t2664;
+  const t2770 = Wh_38 * d_t408;
   const t2771 = t2769 + t2770;
-  const t2772 = Wh_34 * t2683;
+  const t2772 = Wh_46 * d_t428;
   const t2773 = t2771 + t2772;
-  const t2774 = Wh_42 * t2702;
+  const t2774 = Wh_54 * d_t448;
   const t2775 = t2773 + t2774;
-  const t2776 = Wh_50 * t2721;
-  const t2777 = t2775 + t2776;
-  const t2778 = Wh_58 * t2740;
+  const t2776 = Wh_62 * d_t468;
   // grad of: matmul(Wh, h3)
-  const d_h3_2 = t2777 + t2778;
+  const d_h3_6 = t2775 + t2776;
   // grad of: h3 = tanh(… + … + b)
-  const t2779 = h3_2 * h3_2;
-  // grad of: h3 = tanh(… + … + b)
-  const t2780 = 1 - t2779;
-  // grad of: h3 = tanh(… + … + b)
-  const t2781 = d_h3_2 * t2780;
-  $t[273] = t2781;
-  const t2782 = Wh_16 * t2781;
-  const t2783 = t2764 + t2782;
-  const t2784 = Wh_3 * t2608;
-  const t2785 = Wh_11 * t2626;
-  const t2786 = t2784 + t2785;
-  const t2787 = Wh_19 * t2645;
-  const t2788 = t2786 + t2787;
-  const t2789 = Wh_27 * t2664;
-  const t2790 = t2788 + t2789;
-  const t2791 = Wh_35 * t2683;
-  const t2792 = t2790 + t2791;
-  const t2793 = Wh_43 * t2702;
-  const t2794 = t2792 + t2793;
-  const t2795 = Wh_51 * t2721;
-  const t2796 = t2794 + t2795;
-  const t2797 = Wh_59 * t2740;
+  const t2777 = h3_6 * h3_6;
+  const t2778 = 1 - t2777;
+  const d_t305 = d_h3_6 * t2778;
+  $t[281] = d_t305;
+  const t2779 = Wh_48 * d_t305;
+  const t2780 = t2762 + t2779;
+  const t2781 = Wh_7 * d_t329;
+  const t2782 = Wh_15 * d_t348;
+  const t2783 = t2781 + t2782;
+  const t2784 = Wh_23 * d_t368;
+  const t2785 = t2783 + t2784;
+  const t2786 = Wh_31 * d_t388;
+  const t2787 = t2785 + t2786;
+  const t2788 = Wh_39 * d_t408;
+  const t2789 = t2787 + t2788;
+  const t2790 = Wh_47 * d_t428;
+  const t2791 = t2789 + t2790;
+  const t2792 = Wh_55 * d_t448;
+  const t2793 = t2791 + t2792;
+  const t2794 = Wh_63 * d_t468;
   // grad of: matmul(Wh, h3)
-  const d_h3_3 = t2796 + t2797;
+  const d_h3_7 = t2793 + t2794;
   // grad of: h3 = tanh(… + … + b)
-  const t2798 = h3_3 * h3_3;
-  // grad of: h3 = tanh(… + … + b)
+  const t2795 = h3_7 * h3_7;
+  const t2796 = 1 - t2795;
+  const d_t325 = d_h3_7 * t2796;
+  $t[284] = d_t325;
+  const t2797 = Wh_56 * d_t325;
+  // grad of: matmul(Wh, h2)
+  const d_h2_0 = t2780 + t2797;
+  // grad of: h2 = tanh(… + … + b)
+  const t2798 = h2_0 * h2_0;
   const t2799 = 1 - t2798;
-  // grad of: h3 = tanh(… + … + b)
-  const t2800 = d_h3_3 * t2799;
-  $t[275] = t2800;
-  const t2801 = Wh_24 * t2800;
-  const t2802 = t2783 + t2801;
-  const t2803 = Wh_4 * t2608;
-  const t2804 = Wh_12 * t2626;
+  const d_t43 = d_h2_0 * t2799;
+  $t[289] = d_t43;
+  const t2800 = Wh_0 * d_t43;
+  const t2801 = Wh_1 * d_t186;
+  const t2802 = Wh_9 * d_t205;
+  const t2803 = t2801 + t2802;
+  const t2804 = Wh_17 * d_t225;
   const t2805 = t2803 + t2804;
-  const t2806 = Wh_20 * t2645;
+  const t2806 = Wh_25 * d_t245;
   const t2807 = t2805 + t2806;
-  const t2808 = Wh_28 * t2664;
+  const t2808 = Wh_33 * d_t265;
   const t2809 = t2807 + t2808;
-  const t2810 = Wh_36 * t2683;
+  const t2810 = Wh_41 * d_t285;
   const t2811 = t2809 + t2810;
-  const t2812 = Wh_44 * t2702;
+  const t2812 = Wh_49 * d_t305;
   const t2813 = t2811 + t2812;
-  const t2814 = Wh_52 * t2721;
-  const t2815 = t2813 + t2814;
-  const t2816 = Wh_60 * t2740;
-  // grad of: matmul(Wh, h3)
-  const d_h3_4 = t2815 + t2816;
-  // grad of: h3 = tanh(… + … + b)
-  const t2817 = h3_4 * h3_4;
-  // grad of: h3 = tanh(… + … + b)
-  const t2818 = 1 - t2817;
-  // grad of: h3 = tanh(… + … + b)
-  const t2819 = d_h3_4 * t2818;
-  $t[277] = t2819;
-  const t2820 = Wh_32 * t2819;
-  const t2821 = t2802 + t2820;
-  const t2822 = Wh_5 * t2608;
-  const t2823 = Wh_13 * t2626;
-  const t2824 = t2822 + t2823;
-  const t2825 = Wh_21 * t2645;
-  const t2826 = t2824 + t2825;
-  const t2827 = Wh_29 * t2664;
-  const t2828 = t2826 + t2827;
-  const t2829 = Wh_37 * t2683;
-  const t2830 = t2828 + t2829;
-  const t2831 = Wh_45 * t2702;
-  const t2832 = t2830 + t2831;
-  const t2833 = Wh_53 * t2721;
-  const t2834 = t2832 + t2833;
-  const t2835 = Wh_61 * t2740;
-  // grad of: matmul(Wh, h3)
-  const d_h3_5 = t2834 + t2835;
-  // grad of: h3 = tanh(… + … + b)
-  const t2836 = h3_5 * h3_5;
-  // grad of: h3 = tanh(… + … + b)
-  const t2837 = 1 - t2836;
-  // grad of: h3 = tanh(… + … + b)
-  const t2838 = d_h3_5 * t2837;
-  $t[279] = t2838;
-  const t2839 = Wh_40 * t2838;
-  const t2840 = t2821 + t2839;
-  const t2841 = Wh_6 * t2608;
-  const t2842 = Wh_14 * t2626;
+  const t2814 = Wh_57 * d_t325;
+  // grad of: matmul(Wh, h2)
+  const d_h2_1 = t2813 + t2814;
+  // grad of: h2 = tanh(… + … + b)
+  const t2815 = h2_1 * h2_1;
+  const t2816 = 1 - t2815;
+  const d_t62 = d_h2_1 * t2816;
+  $t[292] = d_t62;
+  const t2817 = Wh_8 * d_t62;
+  const t2818 = t2800 + t2817;
+  const t2819 = Wh_2 * d_t186;
+  const t2820 = Wh_10 * d_t205;
+  const t2821 = t2819 + t2820;
+  const t2822 = Wh_18 * d_t225;
+  const t2823 = t2821 + t2822;
+  const t2824 = Wh_26 * d_t245;
+  const t2825 = t2823 + t2824;
+  const t2826 = Wh_34 * d_t265;
+  const t2827 = t2825 + t2826;
+  const t2828 = Wh_42 * d_t285;
+  const t2829 = t2827 + t2828;
+  const t2830 = Wh_50 * d_t305;
+  const t2831 = t2829 + t2830;
+  const t2832 = Wh_58 * d_t325;
+  // grad of: matmul(Wh, h2)
+  const d_h2_2 = t2831 + t2832;
+  // grad of: h2 = tanh(… + … + b)
+  const t2833 = h2_2 * h2_2;
+  const t2834 = 1 - t2833;
+  const d_t82 = d_h2_2 * t2834;
+  $t[274] = d_t82;
+  const t2835 = Wh_16 * d_t82;
+  const t2836 = t2818 + t2835;
+  const t2837 = Wh_3 * d_t186;
+  const t2838 = Wh_11 * d_t205;
+  const t2839 = t2837 + t2838;
+  const t2840 = Wh_19 * d_t225;
+  const t2841 = t2839 + t2840;
+  const t2842 = Wh_27 * d_t245;
   const t2843 = t2841 + t2842;
-  const t2844 = Wh_22 * t2645;
+  const t2844 = Wh_35 * d_t265;
   const t2845 = t2843 + t2844;
-  const t2846 = Wh_30 * t2664;
+  const t2846 = Wh_43 * d_t285;
   const t2847 = t2845 + t2846;
-  const t2848 = Wh_38 * t2683;
+  const t2848 = Wh_51 * d_t305;
   const t2849 = t2847 + t2848;
-  const t2850 = Wh_46 * t2702;
-  const t2851 = t2849 + t2850;
-  const t2852 = Wh_54 * t2721;
-  const t2853 = t2851 + t2852;
-  const t2854 = Wh_62 * t2740;
-  // grad of: matmul(Wh, h3)
-  const d_h3_6 = t2853 + t2854;
-  // grad of: h3 = tanh(… + … + b)
-  const t2855 = h3_6 * h3_6;
-  // grad of: h3 = tanh(… + … + b)
-  const t2856 = 1 - t2855;
-  // grad of: h3 = tanh(… + … + b)
-  const t2857 = d_h3_6 * t2856;
-  $t[281] = t2857;
-  const t2858 = Wh_48 * t2857;
-  const t2859 = t2840 + t2858;
-  const t2860 = Wh_7 * t2608;
-  const t2861 = Wh_15 * t2626;
-  const t2862 = t2860 + t2861;
-  const t2863 = Wh_23 * t2645;
-  const t2864 = t2862 + t2863;
-  const t2865 = Wh_31 * t2664;
-  const t2866 = t2864 + t2865;
-  const t2867 = Wh_39 * t2683;
-  const t2868 = t2866 + t2867;
-  const t2869 = Wh_47 * t2702;
-  const t2870 = t2868 + t2869;
-  const t2871 = Wh_55 * t2721;
-  const t2872 = t2870 + t2871;
-  const t2873 = Wh_63 * t2740;
-  // grad of: matmul(Wh, h3)
-  const d_h3_7 = t2872 + t2873;
-  // grad of: h3 = tanh(… + … + b)
-  const t2874 = h3_7 * h3_7;
-  // grad of: h3 = tanh(… + … + b)
-  const t2875 = 1 - t2874;
-  // grad of: h3 = tanh(… + … + b)
-  const t2876 = d_h3_7 * t2875;
-  $t[284] = t2876;
-  const t2877 = Wh_56 * t2876;
+  const t2850 = Wh_59 * d_t325;
   // grad of: matmul(Wh, h2)
-  const d_h2_0 = t2859 + t2877;
+  const d_h2_3 = t2849 + t2850;
   // grad of: h2 = tanh(… + … + b)
-  const t2878 = h2_0 * h2_0;
-  // grad of: h2 = tanh(… + … + b)
-  const t2879 = 1 - t2878;
-  // grad of: h2 = tanh(… + … + b)
-  const t2880 = d_h2_0 * t2879;
-  $t[289] = t2880;
-  const t2881 = Wh_0 * t2880;
-  const t2882 = Wh_1 * t2744;
-  const t2883 = Wh_9 * t2762;
-  const t2884 = t2882 + t2883;
-  const t2885 = Wh_17 * t2781;
-  const t2886 = t2884 + t2885;
-  const t2887 = Wh_25 * t2800;
-  const t2888 = t2886 + t2887;
-  const t2889 = Wh_33 * t2819;
-  const t2890 = t2888 + t2889;
-  const t2891 = Wh_41 * t2838;
-  const t2892 = t2890 + t2891;
-  const t2893 = Wh_49 * t2857;
-  const t2894 = t2892 + t2893;
-  const t2895 = Wh_57 * t2876;
+  const t2851 = h2_3 * h2_3;
+  const t2852 = 1 - t2851;
+  const d_t102 = d_h2_3 * t2852;
+  $t[276] = d_t102;
+  const t2853 = Wh_24 * d_t102;
+  const t2854 = t2836 + t2853;
+  const t2855 = Wh_4 * d_t186;
+  const t2856 = Wh_12 * d_t205;
+  const t2857 = t2855 + t2856;
+  const t2858 = Wh_20 * d_t225;
+  const t2859 = t2857 + t2858;
+  const t2860 = Wh_28 * d_t245;
+  const t2861 = t2859 + t2860;
+  const t2862 = Wh_36 * d_t265;
+  const t2863 = t2861 + t2862;
+  const t2864 = Wh_44 * d_t285;
+  const t2865 = t2863 + t2864;
+  const t2866 = Wh_52 * d_t305;
+  const t2867 = t2865 + t2866;
+  const t2868 = Wh_60 * d_t325;
   // grad of: matmul(Wh, h2)
-  const d_h2_1 = t2894 + t2895;
+  const d_h2_4 = t2867 + t2868;
   // grad of: h2 = tanh(… + … + b)
-  const t2896 = h2_1 * h2_1;
+  const t2869 = h2_4 * h2_4;
+  const t2870 = 1 - t2869;
+  const d_t122 = d_h2_4 * t2870;
+  $t[278] = d_t122;
+  const t2871 = Wh_32 * d_t122;
+  const t2872 = t2854 + t2871;
+  const t2873 = Wh_5 * d_t186;
+  const t2874 = Wh_13 * d_t205;
+  const t2875 = t2873 + t2874;
+  const t2876 = Wh_21 * d_t225;
+  const t2877 = t2875 + t2876;
+  const t2878 = Wh_29 * d_t245;
+  const t2879 = t2877 + t2878;
+  const t2880 = Wh_37 * d_t265;
+  const t2881 = t2879 + t2880;
+  const t2882 = Wh_45 * d_t285;
+  const t2883 = t2881 + t2882;
+  const t2884 = Wh_53 * d_t305;
+  const t2885 = t2883 + t2884;
+  const t2886 = Wh_61 * d_t325;
+  // grad of: matmul(Wh, h2)
+  const d_h2_5 = t2885 + t2886;
   // grad of: h2 = tanh(… + … + b)
-  const t2897 = 1 - t2896;
-  // grad of: h2 = tanh(… + … + b)
-  const t2898 = d_h2_1 * t2897;
-  $t[292] = t2898;
-  const t2899 = Wh_8 * t2898;
-  const t2900 = t2881 + t2899;
-  const t2901 = Wh_2 * t2744;
-  const t2902 = Wh_10 * t2762;
+  const t2887 = h2_5 * h2_5;
+  const t2888 = 1 - t2887;
+  const d_t142 = d_h2_5 * t2888;
+  $t[280] = d_t142;
+  const t2889 = Wh_40 * d_t142;
+  const t2890 = t2872 + t2889;
+  const t2891 = Wh_6 * d_t186;
+  const t2892 = Wh_14 * d_t205;
+  const t2893 = t2891 + t2892;
+  const t2894 = Wh_22 * d_t225;
+  const t2895 = t2893 + t2894;
+  const t2896 = Wh_30 * d_t245;
+  const t2897 = t2895 + t2896;
+  const t2898 = Wh_38 * d_t265;
+  const t2899 = t2897 + t2898;
+  const t2900 = Wh_46 * d_t285;
+  const t2901 = t2899 + t2900;
+  const t2902 = Wh_54 * d_t305;
   const t2903 = t2901 + t2902;
-  const t2904 = Wh_18 * t2781;
-  const t2905 = t2903 + t2904;
-  const t2906 = Wh_26 * t2800;
-  const t2907 = t2905 + t2906;
-  const t2908 = Wh_34 * t2819;
-  const t2909 = t2907 + t2908;
-  const t2910 = Wh_42 * t2838;
+  const t2904 = Wh_62 * d_t325;
+  // grad of: matmul(Wh, h2)
+  const d_h2_6 = t2903 + t2904;
+  // grad of: h2 = tanh(… + … + b)
+  const t2905 = h2_6 * h2_6;
+  const t2906 = 1 - t2905;
+  const d_t162 = d_h2_6 * t2906;
+  $t[282] = d_t162;
+  const t2907 = Wh_48 * d_t162;
+  const t2908 = t2890 + t2907;
+  const t2909 = Wh_7 * d_t186;
+  const t2910 = Wh_15 * d_t205;
   const t2911 = t2909 + t2910;
-  const t2912 = Wh_50 * t2857;
+  const t2912 = Wh_23 * d_t225;
   const t2913 = t2911 + t2912;
-  const t2914 = Wh_58 * t2876;
+  const t2914 = Wh_31 * d_t245;
+  const t2915 = t2913 + t2914;
+  const t2916 = Wh_39 * d_t265;
+  const t2917 = t2915 + t2916;
+  const t2918 = Wh_47 * d_t285;
+  const t2919 = t2917 + t2918;
+  const t2920 = Wh_55 * d_t305;
+  const t2921 = t2919 + t2920;
+  const t2922 = Wh_63 * d_t325;
   // grad of: matmul(Wh, h2)
-  const d_h2_2 = t2913 + t2914;
+  const d_h2_7 = t2921 + t2922;
   // grad of: h2 = tanh(… + … + b)
-  const t2915 = h2_2 * h2_2;
-  // grad of: h2 = tanh(… + … + b)
-  const t2916 = 1 - t2915;
-  // grad of: h2 = tanh(… + … + b)
-  const t2917 = d_h2_2 * t2916;
-  $t[274] = t2917;
-  const t2918 = Wh_16 * t2917;
-  const t2919 = t2900 + t2918;
-  const t2920 = Wh_3 * t2744;
-  const t2921 = Wh_11 * t2762;
-  const t2922 = t2920 + t2921;
-  const t2923 = Wh_19 * t2781;
-  const t2924 = t2922 + t2923;
-  const t2925 = Wh_27 * t2800;
-  const t2926 = t2924 + t2925;
-  const t2927 = Wh_35 * t2819;
-  const t2928 = t2926 + t2927;
-  const t2929 = Wh_43 * t2838;
+  const t2923 = h2_7 * h2_7;
+  const t2924 = 1 - t2923;
+  const d_t182 = d_h2_7 * t2924;
+  $t[285] = d_t182;
+  const t2925 = Wh_56 * d_t182;
+  // grad of: matmul(Wh, h1)
+  const d_h1_0 = t2908 + t2925;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t2926 = h1_0 * h1_0;
+  const t2927 = 1 - t2926;
+  const d_t12 = d_h1_0 * t2927;
+  $t[290] = d_t12;
+  // grad of: Wx * x_0
+  const t2928 = d_t12 * x_0;
+  // grad of: Wx * x_1
+  const t2929 = d_t43 * x_1;
   const t2930 = t2928 + t2929;
-  const t2931 = Wh_51 * t2857;
+  // grad of: Wx * x_2
+  const t2931 = d_t186 * x_2;
   const t2932 = t2930 + t2931;
-  const t2933 = Wh_59 * t2876;
-  // grad of: matmul(Wh, h2)
-  const d_h2_3 = t2932 + t2933;
-  // grad of: h2 = tanh(… + … + b)
-  const t2934 = h2_3 * h2_3;
-  // grad of: h2 = tanh(… + … + b)
-  const t2935 = 1 - t2934;
-  // grad of: h2 = tanh(… + … + b)
-  const t2936 = d_h2_3 * t2935;
-  $t[276] = t2936;
-  const t2937 = Wh_24 * t2936;
-  const t2938 = t2919 + t2937;
-  const t2939 = Wh_4 * t2744;
-  const t2940 = Wh_12 * t2762;
-  const t2941 = t2939 + t2940;
-  const t2942 = Wh_20 * t2781;
-  const t2943 = t2941 + t2942;
-  const t2944 = Wh_28 * t2800;
-  const t2945 = t2943 + t2944;
-  const t2946 = Wh_36 * t2819;
-  const t2947 = t2945 + t2946;
-  const t2948 = Wh_44 * t2838;
-  const t2949 = t2947 + t2948;
-  const t2950 = Wh_52 * t2857;
-  const t2951 = t2949 + t2950;
-  const t2952 = Wh_60 * t2876;
-  // grad of: matmul(Wh, h2)
-  const d_h2_4 = t2951 + t2952;
-  // grad of: h2 = tanh(… + … + b)
-  const t2953 = h2_4 * h2_4;
-  // grad of: h2 = tanh(… + … + b)
-  const t2954 = 1 - t2953;
-  // grad of: h2 = tanh(… + … + b)
-  const t2955 = d_h2_4 * t2954;
-  $t[278] = t2955;
-  const t2956 = Wh_32 * t2955;
-  const t2957 = t2938 + t2956;
-  const t2958 = Wh_5 * t2744;
-  const t2959 = Wh_13 * t2762;
-  const t2960 = t2958 + t2959;
-  const t2961 = Wh_21 * t2781;
-  const t2962 = t2960 + t2961;
-  const t2963 = Wh_29 * t2800;
-  const t2964 = t2962 + t2963;
-  const t2965 = Wh_37 * t2819;
-  const t2966 = t2964 + t2965;
-  const t2967 = Wh_45 * t2838;
-  const t2968 = t2966 + t2967;
-  const t2969 = Wh_53 * t2857;
-  const t2970 = t2968 + t2969;
-  const t2971 = Wh_61 * t2876;
-  // grad of: matmul(Wh, h2)
-  const d_h2_5 = t2970 + t2971;
-  // grad of: h2 = tanh(… + … + b)
-  const t2972 = h2_5 * h2_5;
-  // grad of: h2 = tanh(… + … + b)
-  const t2973 = 1 - t2972;
-  // grad of: h2 = tanh(… + … + b)
-  const t2974 = d_h2_5 * t2973;
-  $t[280] = t2974;
-  const t2975 = Wh_40 * t2974;
-  const t2976 = t2957 + t2975;
-  const t2977 = Wh_6 * t2744;
-  const t2978 = Wh_14 * t2762;
-  const t2979 = t2977 + t2978;
-  const t2980 = Wh_22 * t2781;
-  const t2981 = t2979 + t2980;
-  const t2982 = Wh_30 * t2800;
-  const t2983 = t2981 + t2982;
-  const t2984 = Wh_38 * t2819;
-  const t2985 = t2983 + t2984;
-  const t2986 = Wh_46 * t2838;
-  const t2987 = t2985 + t2986;
-  const t2988 = Wh_54 * t2857;
-  const t2989 = t2987 + t2988;
-  const t2990 = Wh_62 * t2876;
-  // grad of: matmul(Wh, h2)
-  const d_h2_6 = t2989 + t2990;
-  // grad of: h2 = tanh(… + … + b)
-  const t2991 = h2_6 * h2_6;
-  // grad of: h2 = tanh(… + … + b)
-  const t2992 = 1 - t2991;
-  // grad of: h2 = tanh(… + … + b)
-  const t2993 = d_h2_6 * t2992;
-  $t[282] = t2993;
-  const t2994 = Wh_48 * t2993;
-  const t2995 = t2976 + t2994;
-  const t2996 = Wh_7 * t2744;
-  const t2997 = Wh_15 * t2762;
-  const t2998 = t2996 + t2997;
-  const t2999 = Wh_23 * t2781;
-  const t3000 = t2998 + t2999;
-  const t3001 = Wh_31 * t2800;
-  const t3002 = t3000 + t3001;
-  const t3003 = Wh_39 * t2819;
-  const t3004 = t3002 + t3003;
-  const t3005 = Wh_47 * t2838;
-  const t3006 = t3004 + t3005;
-  const t3007 = Wh_55 * t2857;
-  const t3008 = t3006 + t3007;
-  const t3009 = Wh_63 * t2876;
-  // grad of: matmul(Wh, h2)
-  const d_h2_7 = t3008 + t3009;
-  // grad of: h2 = tanh(… + … + b)
-  const t3010 = h2_7 * h2_7;
-  // grad of: h2 = tanh(… + … + b)
-  const t3011 = 1 - t3010;
-  // grad of: h2 = tanh(… + … + b)
-  const t3012 = d_h2_7 * t3011;
-  $t[285] = t3012;
-  const t3013 = Wh_56 * t3012;
-  // grad of: matmul(Wh, h1)
-  const d_h1_0 = t2995 + t3013;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3014 = h1_0 * h1_0;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3015 = 1 - t3014;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3016 = d_h1_0 * t3015;
-  $t[290] = t3016;
-  // grad of: Wx * x_0
-  const t3017 = t3016 * x_0;
-  // grad of: Wx * x_1
-  const t3018 = t2880 * x_1;
-  // grad of: Wx * x_1
-  const t3019 = t3017 + t3018;
-  // grad of: Wx * x_2
-  const t3020 = t2744 * x_2;
-  // grad of: Wx * x_2
-  const t3021 = t3019 + t3020;
   // grad of: Wx * x_3
-  const t3022 = t2608 * x_3;
-  // grad of: Wx * x_3
-  const t3023 = t3021 + t3022;
+  const t2933 = d_t329 * x_3;
+  const t2934 = t2932 + t2933;
   // grad of: Wx * x_4
-  const t3024 = t2472 * x_4;
-  // grad of: Wx * x_4
-  const t3025 = t3023 + t3024;
+  const t2935 = d_t472 * x_4;
+  const t2936 = t2934 + t2935;
   // grad of: Wx * x_5
-  const t3026 = t2336 * x_5;
-  // grad of: Wx * x_5
-  const t3027 = t3025 + t3026;
+  const t2937 = d_t615 * x_5;
+  const t2938 = t2936 + t2937;
   // grad of: Wx * x_6
-  const t3028 = t2200 * x_6;
-  // grad of: Wx * x_6
-  const t3029 = t3027 + t3028;
+  const t2939 = d_t758 * x_6;
+  const t2940 = t2938 + t2939;
   // grad of: Wx * x_7
-  const t3030 = t2064 * x_7;
-  // grad of: Wx * x_7
-  const t3031 = t3029 + t3030;
+  const t2941 = d_t901 * x_7;
+  const t2942 = t2940 + t2941;
   // grad of: Wx * x_8
-  const t3032 = t1928 * x_8;
-  // grad of: Wx * x_8
-  const t3033 = t3031 + t3032;
+  const t2943 = d_t1044 * x_8;
+  const t2944 = t2942 + t2943;
   // grad of: Wx * x_9
-  const t3034 = t1792 * x_9;
-  // grad of: Wx * x_9
-  const t3035 = t3033 + t3034;
+  const t2945 = d_t1187 * x_9;
+  const t2946 = t2944 + t2945;
   // grad of: Wx * x_10
-  const t3036 = t1656 * x_10;
-  // grad of: Wx * x_10
-  const t3037 = t3035 + t3036;
+  const t2947 = d_t1330 * x_10;
+  const t2948 = t2946 + t2947;
   // grad of: Wx * x_11
-  const t3038 = t1618 * x_11;
-  // grad of: Wx * x_11
-  const d_Wx_0 = t3037 + t3038;
+  const t2949 = d_t1473 * x_11;
+  const d_Wx_0 = t2948 + t2949;
   $g.Wx[0]! += $scale * d_Wx_0;
-  const t3039 = Wh_1 * t2880;
-  const t3040 = Wh_9 * t2898;
-  const t3041 = t3039 + t3040;
-  const t3042 = Wh_17 * t2917;
-  const t3043 = t3041 + t3042;
-  const t3044 = Wh_25 * t2936;
-  const t3045 = t3043 + t3044;
-  const t3046 = Wh_33 * t2955;
-  const t3047 = t3045 + t3046;
-  const t3048 = Wh_41 * t2974;
-  const t3049 = t3047 + t3048;
-  const t3050 = Wh_49 * t2993;
-  const t3051 = t3049 + t3050;
-  const t3052 = Wh_57 * t3012;
+  const t2950 = Wh_1 * d_t43;
+  const t2951 = Wh_9 * d_t62;
+  const t2952 = t2950 + t2951;
+  const t2953 = Wh_17 * d_t82;
+  const t2954 = t2952 + t2953;
+  const t2955 = Wh_25 * d_t102;
+  const t2956 = t2954 + t2955;
+  const t2957 = Wh_33 * d_t122;
+  const t2958 = t2956 + t2957;
+  const t2959 = Wh_41 * d_t142;
+  const t2960 = t2958 + t2959;
+  const t2961 = Wh_49 * d_t162;
+  const t2962 = t2960 + t2961;
+  const t2963 = Wh_57 * d_t182;
   // grad of: matmul(Wh, h1)
-  const d_h1_1 = t3051 + t3052;
+  const d_h1_1 = t2962 + t2963;
   // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3053 = h1_1 * h1_1;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3054 = 1 - t3053;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3055 = d_h1_1 * t3054;
-  $t[293] = t3055;
+  const t2964 = h1_1 * h1_1;
+  const t2965 = 1 - t2964;
+  const d_t15 = d_h1_1 * t2965;
+  $t[293] = d_t15;
   // grad of: Wx * x_0
-  const t3056 = t3055 * x_0;
+  const t2966 = d_t15 * x_0;
   // grad of: Wx * x_1
-  const t3057 = t2898 * x_1;
-  // grad of: Wx * x_1
-  const t3058 = t3056 + t3057;
+  const t2967 = d_t62 * x_1;
+  const t2968 = t2966 + t2967;
   // grad of: Wx * x_2
-  const t3059 = t2762 * x_2;
-  // grad of: Wx * x_2
-  const t3060 = t3058 + t3059;
+  const t2969 = d_t205 * x_2;
+  const t2970 = t2968 + t2969;
   // grad of: Wx * x_3
-  const t3061 = t2626 * x_3;
-  // grad of: Wx * x_3
-  const t3062 = t3060 + t3061;
+  const t2971 = d_t348 * x_3;
+  const t2972 = t2970 + t2971;
   // grad of: Wx * x_4
-  const t3063 = t2490 * x_4;
-  // grad of: Wx * x_4
-  const t3064 = t3062 + t3063;
+  const t2973 = d_t491 * x_4;
+  const t2974 = t2972 + t2973;
   // grad of: Wx * x_5
-  const t3065 = t2354 * x_5;
-  // grad of: Wx * x_5
-  const t3066 = t3064 + t3065;
+  const t2975 = d_t634 * x_5;
+  const t2976 = t2974 + t2975;
   // grad of: Wx * x_6
-  const t3067 = t2218 * x_6;
-  // grad of: Wx * x_6
-  const t3068 = t3066 + t3067;
+  const t2977 = d_t777 * x_6;
+  const t2978 = t2976 + t2977;
   // grad of: Wx * x_7
-  const t3069 = t2082 * x_7;
-  // grad of: Wx * x_7
-  const t3070 = t3068 + t3069;
+  const t2979 = d_t920 * x_7;
+  const t2980 = t2978 + t2979;
   // grad of: Wx * x_8
-  const t3071 = t1946 * x_8;
-  // grad of: Wx * x_8
-  const t3072 = t3070 + t3071;
+  const t2981 = d_t1063 * x_8;
+  const t2982 = t2980 + t2981;
   // grad of: Wx * x_9
-  const t3073 = t1810 * x_9;
-  // grad of: Wx * x_9
-  const t3074 = t3072 + t3073;
+  const t2983 = d_t1206 * x_9;
+  const t2984 = t2982 + t2983;
   // grad of: Wx * x_10
-  const t3075 = t1674 * x_10;
-  // grad of: Wx * x_10
-  const t3076 = t3074 + t3075;
+  const t2985 = d_t1349 * x_10;
+  const t2986 = t2984 + t2985;
   // grad of: Wx * x_11
-  const t3077 = t1622 * x_11;
-  // grad of: Wx * x_11
-  const d_Wx_1 = t3076 + t3077;
+  const t2987 = d_t1492 * x_11;
+  const d_Wx_1 = t2986 + t2987;
   $g.Wx[1]! += $scale * d_Wx_1;
-  const t3078 = Wh_2 * t2880;
-  const t3079 = Wh_10 * t2898;
-  const t3080 = t3078 + t3079;
-  const t3081 = Wh_18 * t2917;
-  const t3082 = t3080 + t3081;
-  const t3083 = Wh_26 * t2936;
-  const t3084 = t3082 + t3083;
-  const t3085 = Wh_34 * t2955;
-  const t3086 = t3084 + t3085;
-  const t3087 = Wh_42 * t2974;
-  const t3088 = t3086 + t3087;
-  const t3089 = Wh_50 * t2993;
-  const t3090 = t3088 + t3089;
-  const t3091 = Wh_58 * t3012;
+  const t2988 = Wh_2 * d_t43;
+  const t2989 = Wh_10 * d_t62;
+  const t2990 = t2988 + t2989;
+  const t2991 = Wh_18 * d_t82;
+  const t2992 = t2990 + t2991;
+  const t2993 = Wh_26 * d_t102;
+  const t2994 = t2992 + t2993;
+  const t2995 = Wh_34 * d_t122;
+  const t2996 = t2994 + t2995;
+  const t2997 = Wh_42 * d_t142;
+  const t2998 = t2996 + t2997;
+  const t2999 = Wh_50 * d_t162;
+  const t3000 = t2998 + t2999;
+  const t3001 = Wh_58 * d_t182;
   // grad of: matmul(Wh, h1)
-  const d_h1_2 = t3090 + t3091;
+  const d_h1_2 = t3000 + t3001;
   // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3092 = h1_2 * h1_2;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3093 = 1 - t3092;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3094 = d_h1_2 * t3093;
-  $t[294] = t3094;
+  const t3002 = h1_2 * h1_2;
+  const t3003 = 1 - t3002;
+  const d_t19 = d_h1_2 * t3003;
+  $t[294] = d_t19;
   // grad of: Wx * x_0
-  const t3095 = t3094 * x_0;
+  const t3004 = d_t19 * x_0;
   // grad of: Wx * x_1
-  const t3096 = t2917 * x_1;
-  // grad of: Wx * x_1
-  const t3097 = t3095 + t3096;
+  const t3005 = d_t82 * x_1;
+  const t3006 = t3004 + t3005;
   // grad of: Wx * x_2
-  const t3098 = t2781 * x_2;
-  // grad of: Wx * x_2
-  const t3099 = t3097 + t3098;
+  const t3007 = d_t225 * x_2;
+  const t3008 = t3006 + t3007;
   // grad of: Wx * x_3
-  const t3100 = t2645 * x_3;
-  // grad of: Wx * x_3
-  const t3101 = t3099 + t3100;
+  const t3009 = d_t368 * x_3;
+  const t3010 = t3008 + t3009;
   // grad of: Wx * x_4
-  const t3102 = t2509 * x_4;
-  // grad of: Wx * x_4
-  const t3103 = t3101 + t3102;
+  const t3011 = d_t511 * x_4;
+  const t3012 = t3010 + t3011;
   // grad of: Wx * x_5
-  const t3104 = t2373 * x_5;
-  // grad of: Wx * x_5
-  const t3105 = t3103 + t3104;
+  const t3013 = d_t654 * x_5;
+  const t3014 = t3012 + t3013;
   // grad of: Wx * x_6
-  const t3106 = t2237 * x_6;
-  // grad of: Wx * x_6
-  const t3107 = t3105 + t3106;
+  const t3015 = d_t797 * x_6;
+  const t3016 = t3014 + t3015;
   // grad of: Wx * x_7
-  const t3108 = t2101 * x_7;
-  // grad of: Wx * x_7
-  const t3109 = t3107 + t3108;
+  const t3017 = d_t940 * x_7;
+  const t3018 = t3016 + t3017;
   // grad of: Wx * x_8
-  const t3110 = t1965 * x_8;
-  // grad of: Wx * x_8
-  const t3111 = t3109 + t3110;
+  const t3019 = d_t1083 * x_8;
+  const t3020 = t3018 + t3019;
   // grad of: Wx * x_9
-  const t3112 = t1829 * x_9;
-  // grad of: Wx * x_9
-  const t3113 = t3111 + t3112;
+  const t3021 = d_t1226 * x_9;
+  const t3022 = t3020 + t3021;
   // grad of: Wx * x_10
-  const t3114 = t1693 * x_10;
-  // grad of: Wx * x_10
-  const t3115 = t3113 + t3114;
+  const t3023 = d_t1369 * x_10;
+  const t3024 = t3022 + t3023;
   // grad of: Wx * x_11
-  const t3116 = t1627 * x_11;
-  // grad of: Wx * x_11
-  const d_Wx_2 = t3115 + t3116;
+  const t3025 = d_t1512 * x_11;
+  const d_Wx_2 = t3024 + t3025;
   $g.Wx[2]! += $scale * d_Wx_2;
-  const t3117 = Wh_3 * t2880;
-  const t3118 = Wh_11 * t2898;
-  const t3119 = t3117 + t3118;
-  const t3120 = Wh_19 * t2917;
-  const t3121 = t3119 + t3120;
-  const t3122 = Wh_27 * t2936;
-  const t3123 = t3121 + t3122;
-  const t3124 = Wh_35 * t2955;
-  const t3125 = t3123 + t3124;
-  const t3126 = Wh_43 * t2974;
-  const t3127 = t3125 + t3126;
-  const t3128 = Wh_51 * t2993;
-  const t3129 = t3127 + t3128;
-  const t3130 = Wh_59 * t3012;
+  const t3026 = Wh_3 * d_t43;
+  const t3027 = Wh_11 * d_t62;
+  const t3028 = t3026 + t3027;
+  const t3029 = Wh_19 * d_t82;
+  const t3030 = t3028 + t3029;
+  const t3031 = Wh_27 * d_t102;
+  const t3032 = t3030 + t3031;
+  const t3033 = Wh_35 * d_t122;
+  const t3034 = t3032 + t3033;
+  const t3035 = Wh_43 * d_t142;
+  const t3036 = t3034 + t3035;
+  const t3037 = Wh_51 * d_t162;
+  const t3038 = t3036 + t3037;
+  const t3039 = Wh_59 * d_t182;
   // grad of: matmul(Wh, h1)
-  const d_h1_3 = t3129 + t3130;
+  const d_h1_3 = t3038 + t3039;
   // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3131 = h1_3 * h1_3;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3132 = 1 - t3131;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3133 = d_h1_3 * t3132;
-  $t[295] = t3133;
+  const t3040 = h1_3 * h1_3;
+  const t3041 = 1 - t3040;
+  const d_t23 = d_h1_3 * t3041;
+  $t[295] = d_t23;
   // grad of: Wx * x_0
-  const t3134 = t3133 * x_0;
+  const t3042 = d_t23 * x_0;
   // grad of: Wx * x_1
-  const t3135 = t2936 * x_1;
-  // grad of: Wx * x_1
-  const t3136 = t3134 + t3135;
+  const t3043 = d_t102 * x_1;
+  const t3044 = t3042 + t3043;
   // grad of: Wx * x_2
-  const t3137 = t2800 * x_2;
-  // grad of: Wx * x_2
-  const t3138 = t3136 + t3137;
+  const t3045 = d_t245 * x_2;
+  const t3046 = t3044 + t3045;
   // grad of: Wx * x_3
-  const t3139 = t2664 * x_3;
-  // grad of: Wx * x_3
-  const t3140 = t3138 + t3139;
+  const t3047 = d_t388 * x_3;
+  const t3048 = t3046 + t3047;
   // grad of: Wx * x_4
-  const t3141 = t2528 * x_4;
-  // grad of: Wx * x_4
-  const t3142 = t3140 + t3141;
+  const t3049 = d_t531 * x_4;
+  const t3050 = t3048 + t3049;
   // grad of: Wx * x_5
-  const t3143 = t2392 * x_5;
-  // grad of: Wx * x_5
-  const t3144 = t3142 + t3143;
+  const t3051 = d_t674 * x_5;
+  const t3052 = t3050 + t3051;
   // grad of: Wx * x_6
-  const t3145 = t2256 * x_6;
-  // grad of: Wx * x_6
-  const t3146 = t3144 + t3145;
+  const t3053 = d_t817 * x_6;
+  const t3054 = t3052 + t3053;
   // grad of: Wx * x_7
-  const t3147 = t2120 * x_7;
-  // grad of: Wx * x_7
-  const t3148 = t3146 + t3147;
+  const t3055 = d_t960 * x_7;
+  const t3056 = t3054 + t3055;
   // grad of: Wx * x_8
-  const t3149 = t1984 * x_8;
-  // grad of: Wx * x_8
-  const t3150 = t3148 + t3149;
+  const t3057 = d_t1103 * x_8;
+  const t3058 = t3056 + t3057;
   // grad of: Wx * x_9
-  const t3151 = t1848 * x_9;
-  // grad of: Wx * x_9
-  const t3152 = t3150 + t3151;
+  const t3059 = d_t1246 * x_9;
+  const t3060 = t3058 + t3059;
   // grad of: Wx * x_10
-  const t3153 = t1712 * x_10;
-  // grad of: Wx * x_10
-  const t3154 = t3152 + t3153;
+  const t3061 = d_t1389 * x_10;
+  const t3062 = t3060 + t3061;
   // grad of: Wx * x_11
-  const t3155 = t1632 * x_11;
-  // grad of: Wx * x_11
-  const d_Wx_3 = t3154 + t3155;
+  const t3063 = d_t1532 * x_11;
+  const d_Wx_3 = t3062 + t3063;
   $g.Wx[3]! += $scale * d_Wx_3;
-  const t3156 = Wh_4 * t2880;
-  const t3157 = Wh_12 * t2898;
-  const t3158 = t3156 + t3157;
-  const t3159 = Wh_20 * t2917;
-  const t3160 = t3158 + t3159;
-  const t3161 = Wh_28 * t2936;
-  const t3162 = t3160 + t3161;
-  const t3163 = Wh_36 * t2955;
-  const t3164 = t3162 + t3163;
-  const t3165 = Wh_44 * t2974;
-  const t3166 = t3164 + t3165;
-  const t3167 = Wh_52 * t2993;
-  const t3168 = t3166 + t3167;
-  const t3169 = Wh_60 * t3012;
+  const t3064 = Wh_4 * d_t43;
+  const t3065 = Wh_12 * d_t62;
+  const t3066 = t3064 + t3065;
+  const t3067 = Wh_20 * d_t82;
+  const t3068 = t3066 + t3067;
+  const t3069 = Wh_28 * d_t102;
+  const t3070 = t3068 + t3069;
+  const t3071 = Wh_36 * d_t122;
+  const t3072 = t3070 + t3071;
+  const t3073 = Wh_44 * d_t142;
+  const t3074 = t3072 + t3073;
+  const t3075 = Wh_52 * d_t162;
+  const t3076 = t3074 + t3075;
+  const t3077 = Wh_60 * d_t182;
   // grad of: matmul(Wh, h1)
-  const d_h1_4 = t3168 + t3169;
+  const d_h1_4 = t3076 + t3077;
   // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3170 = h1_4 * h1_4;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3171 = 1 - t3170;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3172 = d_h1_4 * t3171;
-  $t[296] = t3172;
+  const t3078 = h1_4 * h1_4;
+  const t3079 = 1 - t3078;
+  const d_t27 = d_h1_4 * t3079;
+  $t[296] = d_t27;
   // grad of: Wx * x_0
-  const t3173 = t3172 * x_0;
+  const t3080 = d_t27 * x_0;
   // grad of: Wx * x_1
-  const t3174 = t2955 * x_1;
-  // grad of: Wx * x_1
-  const t3175 = t3173 + t3174;
+  const t3081 = d_t122 * x_1;
+  const t3082 = t3080 + t3081;
   // grad of: Wx * x_2
-  const t3176 = t2819 * x_2;
-  // grad of: Wx * x_2
-  const t3177 = t3175 + t3176;
+  const t3083 = d_t265 * x_2;
+  const t3084 = t3082 + t3083;
   // grad of: Wx * x_3
-  const t3178 = t2683 * x_3;
-  // grad of: Wx * x_3
-  const t3179 = t3177 + t3178;
+  const t3085 = d_t408 * x_3;
+  const t3086 = t3084 + t3085;
   // grad of: Wx * x_4
-  const t3180 = t2547 * x_4;
-  // grad of: Wx * x_4
-  const t3181 = t3179 + t3180;
+  const t3087 = d_t551 * x_4;
+  const t3088 = t3086 + t3087;
   // grad of: Wx * x_5
-  const t3182 = t2411 * x_5;
-  // grad of: Wx * x_5
-  const t3183 = t3181 + t3182;
+  const t3089 = d_t694 * x_5;
+  const t3090 = t3088 + t3089;
   // grad of: Wx * x_6
-  const t3184 = t2275 * x_6;
-  // grad of: Wx * x_6
-  const t3185 = t3183 + t3184;
+  const t3091 = d_t837 * x_6;
+  const t3092 = t3090 + t3091;
   // grad of: Wx * x_7
-  const t3186 = t2139 * x_7;
-  // grad of: Wx * x_7
-  const t3187 = t3185 + t3186;
+  const t3093 = d_t980 * x_7;
+  const t3094 = t3092 + t3093;
   // grad of: Wx * x_8
-  const t3188 = t2003 * x_8;
-  // grad of: Wx * x_8
-  const t3189 = t3187 + t3188;
+  const t3095 = d_t1123 * x_8;
+  const t3096 = t3094 + t3095;
   // grad of: Wx * x_9
-  const t3190 = t1867 * x_9;
-  // grad of: Wx * x_9
-  const t3191 = t3189 + t3190;
+  const t3097 = d_t1266 * x_9;
+  const t3098 = t3096 + t3097;
   // grad of: Wx * x_10
-  const t3192 = t1731 * x_10;
-  // grad of: Wx * x_10
-  const t3193 = t3191 + t3192;
+  const t3099 = d_t1409 * x_10;
+  const t3100 = t3098 + t3099;
   // grad of: Wx * x_11
-  const t3194 = t1637 * x_11;
-  // grad of: Wx * x_11
-  const d_Wx_4 = t3193 + t3194;
+  const t3101 = d_t1552 * x_11;
+  const d_Wx_4 = t3100 + t3101;
   $g.Wx[4]! += $scale * d_Wx_4;
-  const t3195 = Wh_5 * t2880;
-  const t3196 = Wh_13 * t2898;
-  const t3197 = t3195 + t3196;
-  const t3198 = Wh_21 * t2917;
-  const t3199 = t3197 + t3198;
-  const t3200 = Wh_29 * t2936;
-  const t3201 = t3199 + t3200;
-  const t3202 = Wh_37 * t2955;
-  const t3203 = t3201 + t3202;
-  const t3204 = Wh_45 * t2974;
-  const t3205 = t3203 + t3204;
-  const t3206 = Wh_53 * t2993;
-  const t3207 = t3205 + t3206;
-  const t3208 = Wh_61 * t3012;
+  const t3102 = Wh_5 * d_t43;
+  const t3103 = Wh_13 * d_t62;
+  const t3104 = t3102 + t3103;
+  const t3105 = Wh_21 * d_t82;
+  const t3106 = t3104 + t3105;
+  const t3107 = Wh_29 * d_t102;
+  const t3108 = t3106 + t3107;
+  const t3109 = Wh_37 * d_t122;
+  const t3110 = t3108 + t3109;
+  const t3111 = Wh_45 * d_t142;
+  const t3112 = t3110 + t3111;
+  const t3113 = Wh_53 * d_t162;
+  const t3114 = t3112 + t3113;
+  const t3115 = Wh_61 * d_t182;
   // grad of: matmul(Wh, h1)
-  const d_h1_5 = t3207 + t3208;
+  const d_h1_5 = t3114 + t3115;
   // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3209 = h1_5 * h1_5;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3210 = 1 - t3209;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3211 = d_h1_5 * t3210;
-  $t[297] = t3211;
+  const t3116 = h1_5 * h1_5;
+  const t3117 = 1 - t3116;
+  const d_t31 = d_h1_5 * t3117;
+  $t[297] = d_t31;
   // grad of: Wx * x_0
-  const t3212 = t3211 * x_0;
+  const t3118 = d_t31 * x_0;
   // grad of: Wx * x_1
-  const t3213 = t2974 * x_1;
-  // grad of: Wx * x_1
-  const t3214 = t3212 + t3213;
+  const t3119 = d_t142 * x_1;
+  const t3120 = t3118 + t3119;
   // grad of: Wx * x_2
-  const t3215 = t2838 * x_2;
-  // grad of: Wx * x_2
-  const t3216 = t3214 + t3215;
+  const t3121 = d_t285 * x_2;
+  const t3122 = t3120 + t3121;
   // grad of: Wx * x_3
-  const t3217 = t2702 * x_3;
-  // grad of: Wx * x_3
-  const t3218 = t3216 + t3217;
+  const t3123 = d_t428 * x_3;
+  const t3124 = t3122 + t3123;
   // grad of: Wx * x_4
-  const t3219 = t2566 * x_4;
-  // grad of: Wx * x_4
-  const t3220 = t3218 + t3219;
+  const t3125 = d_t571 * x_4;
+  const t3126 = t3124 + t3125;
   // grad of: Wx * x_5
-  const t3221 = t2430 * x_5;
-  // grad of: Wx * x_5
-  const t3222 = t3220 + t3221;
+  const t3127 = d_t714 * x_5;
+  const t3128 = t3126 + t3127;
   // grad of: Wx * x_6
-  const t3223 = t2294 * x_6;
-  // grad of: Wx * x_6
-  const t3224 = t3222 + t3223;
+  const t3129 = d_t857 * x_6;
+  const t3130 = t3128 + t3129;
   // grad of: Wx * x_7
-  const t3225 = t2158 * x_7;
-  // grad of: Wx * x_7
-  const t3226 = t3224 + t3225;
+  const t3131 = d_t1000 * x_7;
+  const t3132 = t3130 + t3131;
   // grad of: Wx * x_8
-  const t3227 = t2022 * x_8;
-  // grad of: Wx * x_8
-  const t3228 = t3226 + t3227;
+  const t3133 = d_t1143 * x_8;
+  const t3134 = t3132 + t3133;
   // grad of: Wx * x_9
-  const t3229 = t1886 * x_9;
-  // grad of: Wx * x_9
-  const t3230 = t3228 + t3229;
+  const t3135 = d_t1286 * x_9;
+  const t3136 = t3134 + t3135;
   // grad of: Wx * x_10
-  const t3231 = t1750 * x_10;
-  // grad of: Wx * x_10
-  const t3232 = t3230 + t3231;
+  const t3137 = d_t1429 * x_10;
+  const t3138 = t3136 + t3137;
   // grad of: Wx * x_11
-  const t3233 = t1642 * x_11;
-  // grad of: Wx * x_11
-  const d_Wx_5 = t3232 + t3233;
+  const t3139 = d_t1572 * x_11;
+  const d_Wx_5 = t3138 + t3139;
   $g.Wx[5]! += $scale * d_Wx_5;
-  const t3234 = Wh_6 * t2880;
-  const t3235 = Wh_14 * t2898;
-  const t3236 = t3234 + t3235;
-  const t3237 = Wh_22 * t2917;
-  const t3238 = t3236 + t3237;
-  const t3239 = Wh_30 * t2936;
-  const t3240 = t3238 + t3239;
-  const t3241 = Wh_38 * t2955;
-  const t3242 = t3240 + t3241;
-  const t3243 = Wh_46 * t2974;
-  const t3244 = t3242 + t3243;
-  const t3245 = Wh_54 * t2993;
-  const t3246 = t3244 + t3245;
-  const t3247 = Wh_62 * t3012;
+  const t3140 = Wh_6 * d_t43;
+  const t3141 = Wh_14 * d_t62;
+  const t3142 = t3140 + t3141;
+  const t3143 = Wh_22 * d_t82;
+  const t3144 = t3142 + t3143;
+  const t3145 = Wh_30 * d_t102;
+  const t3146 = t3144 + t3145;
+  const t3147 = Wh_38 * d_t122;
+  const t3148 = t3146 + t3147;
+  const t3149 = Wh_46 * d_t142;
+  const t3150 = t3148 + t3149;
+  const t3151 = Wh_54 * d_t162;
+  const t3152 = t3150 + t3151;
+  const t3153 = Wh_62 * d_t182;
   // grad of: matmul(Wh, h1)
-  const d_h1_6 = t3246 + t3247;
+  const d_h1_6 = t3152 + t3153;
   // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3248 = h1_6 * h1_6;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3249 = 1 - t3248;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3250 = d_h1_6 * t3249;
-  $t[298] = t3250;
+  const t3154 = h1_6 * h1_6;
+  const t3155 = 1 - t3154;
+  const d_t35 = d_h1_6 * t3155;
+  $t[298] = d_t35;
   // grad of: Wx * x_0
-  const t3251 = t3250 * x_0;
+  const t3156 = d_t35 * x_0;
   // grad of: Wx * x_1
-  const t3252 = t2993 * x_1;
-  // grad of: Wx * x_1
-  const t3253 = t3251 + t3252;
+  const t3157 = d_t162 * x_1;
+  const t3158 = t3156 + t3157;
   // grad of: Wx * x_2
-  const t3254 = t2857 * x_2;
-  // grad of: Wx * x_2
-  const t3255 = t3253 + t3254;
+  const t3159 = d_t305 * x_2;
+  const t3160 = t3158 + t3159;
   // grad of: Wx * x_3
-  const t3256 = t2721 * x_3;
-  // grad of: Wx * x_3
-  const t3257 = t3255 + t3256;
+  const t3161 = d_t448 * x_3;
+  const t3162 = t3160 + t3161;
   // grad of: Wx * x_4
-  const t3258 = t2585 * x_4;
-  // grad of: Wx * x_4
-  const t3259 = t3257 + t3258;
+  const t3163 = d_t591 * x_4;
+  const t3164 = t3162 + t3163;
   // grad of: Wx * x_5
-  const t3260 = t2449 * x_5;
-  // grad of: Wx * x_5
-  const t3261 = t3259 + t3260;
+  const t3165 = d_t734 * x_5;
+  const t3166 = t3164 + t3165;
   // grad of: Wx * x_6
-  const t3262 = t2313 * x_6;
-  // grad of: Wx * x_6
-  const t3263 = t3261 + t3262;
+  const t3167 = d_t877 * x_6;
+  const t3168 = t3166 + t3167;
   // grad of: Wx * x_7
-  const t3264 = t2177 * x_7;
-  // grad of: Wx * x_7
-  const t3265 = t3263 + t3264;
+  const t3169 = d_t1020 * x_7;
+  const t3170 = t3168 + t3169;
   // grad of: Wx * x_8
-  const t3266 = t2041 * x_8;
-  // grad of: Wx * x_8
-  const t3267 = t3265 + t3266;
+  const t3171 = d_t1163 * x_8;
+  const t3172 = t3170 + t3171;
   // grad of: Wx * x_9
-  const t3268 = t1905 * x_9;
-  // grad of: Wx * x_9
-  const t3269 = t3267 + t3268;
+  const t3173 = d_t1306 * x_9;
+  const t3174 = t3172 + t3173;
   // grad of: Wx * x_10
-  const t3270 = t1769 * x_10;
-  // grad of: Wx * x_10
-  const t3271 = t3269 + t3270;
+  const t3175 = d_t1449 * x_10;
+  const t3176 = t3174 + t3175;
   // grad of: Wx * x_11
-  const t3272 = t1647 * x_11;
-  // grad of: Wx * x_11
-  const d_Wx_6 = t3271 + t3272;
+  const t3177 = d_t1592 * x_11;
+  const d_Wx_6 = t3176 + t3177;
   $g.Wx[6]! += $scale * d_Wx_6;
-  const t3273 = Wh_7 * t2880;
-  const t3274 = Wh_15 * t2898;
-  const t3275 = t3273 + t3274;
-  const t3276 = Wh_23 * t2917;
-  const t3277 = t3275 + t3276;
-  const t3278 = Wh_31 * t2936;
-  const t3279 = t3277 + t3278;
-  const t3280 = Wh_39 * t2955;
-  const t3281 = t3279 + t3280;
-  const t3282 = Wh_47 * t2974;
-  const t3283 = t3281 + t3282;
-  const t3284 = Wh_55 * t2993;
-  const t3285 = t3283 + t3284;
-  const t3286 = Wh_63 * t3012;
+  const t3178 = Wh_7 * d_t43;
+  const t3179 = Wh_15 * d_t62;
+  const t3180 = t3178 + t3179;
+  const t3181 = Wh_23 * d_t82;
+  const t3182 = t3180 + t3181;
+  const t3183 = Wh_31 * d_t102;
+  const t3184 = t3182 + t3183;
+  const t3185 = Wh_39 * d_t122;
+  const t3186 = t3184 + t3185;
+  const t3187 = Wh_47 * d_t142;
+  const t3188 = t3186 + t3187;
+  const t3189 = Wh_55 * d_t162;
+  const t3190 = t3188 + t3189;
+  const t3191 = Wh_63 * d_t182;
   // grad of: matmul(Wh, h1)
-  const d_h1_7 = t3285 + t3286;
+  const d_h1_7 = t3190 + t3191;
   // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3287 = h1_7 * h1_7;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3288 = 1 - t3287;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3289 = d_h1_7 * t3288;
-  $t[299] = t3289;
+  const t3192 = h1_7 * h1_7;
+  const t3193 = 1 - t3192;
+  const d_t39 = d_h1_7 * t3193;
+  $t[299] = d_t39;
   // grad of: Wx * x_0
-  const t3290 = t3289 * x_0;
+  const t3194 = d_t39 * x_0;
   // grad of: Wx * x_1
-  const t3291 = t3012 * x_1;
-  // grad of: Wx * x_1
-  const t3292 = t3290 + t3291;
+  const t3195 = d_t182 * x_1;
+  const t3196 = t3194 + t3195;
   // grad of: Wx * x_2
-  const t3293 = t2876 * x_2;
-  // grad of: Wx * x_2
-  const t3294 = t3292 + t3293;
+  const t3197 = d_t325 * x_2;
+  const t3198 = t3196 + t3197;
   // grad of: Wx * x_3
-  const t3295 = t2740 * x_3;
-  // grad of: Wx * x_3
-  const t3296 = t3294 + t3295;
+  const t3199 = d_t468 * x_3;
+  const t3200 = t3198 + t3199;
   // grad of: Wx * x_4
-  const t3297 = t2604 * x_4;
-  // grad of: Wx * x_4
-  const t3298 = t3296 + t3297;
+  const t3201 = d_t611 * x_4;
+  const t3202 = t3200 + t3201;
   // grad of: Wx * x_5
-  const t3299 = t2468 * x_5;
-  // grad of: Wx * x_5
-  const t3300 = t3298 + t3299;
+  const t3203 = d_t754 * x_5;
+  const t3204 = t3202 + t3203;
   // grad of: Wx * x_6
-  const t3301 = t2332 * x_6;
-  // grad of: Wx * x_6
-  const t3302 = t3300 + t3301;
+  const t3205 = d_t897 * x_6;
+  const t3206 = t3204 + t3205;
   // grad of: Wx * x_7
-  const t3303 = t2196 * x_7;
-  // grad of: Wx * x_7
-  const t3304 = t3302 + t3303;
+  const t3207 = d_t1040 * x_7;
+  const t3208 = t3206 + t3207;
   // grad of: Wx * x_8
-  const t3305 = t2060 * x_8;
-  // grad of: Wx * x_8
-  const t3306 = t3304 + t3305;
+  const t3209 = d_t1183 * x_8;
+  const t3210 = t3208 + t3209;
   // grad of: Wx * x_9
-  const t3307 = t1924 * x_9;
-  // grad of: Wx * x_9
-  const t3308 = t3306 + t3307;
+  const t3211 = d_t1326 * x_9;
+  const t3212 = t3210 + t3211;
   // grad of: Wx * x_10
-  const t3309 = t1788 * x_10;
-  // grad of: Wx * x_10
-  const t3310 = t3308 + t3309;
+  const t3213 = d_t1469 * x_10;
+  const t3214 = t3212 + t3213;
   // grad of: Wx * x_11
-  const t3311 = t1652 * x_11;
-  // grad of: Wx * x_11
-  const d_Wx_7 = t3310 + t3311;
+  const t3215 = d_t1612 * x_11;
+  const d_Wx_7 = t3214 + t3215;
   $g.Wx[7]! += $scale * d_Wx_7;
   // grad of: matmul(Wh, h11)
-  const t3312 = t1618 * h11_0;
+  const t3216 = d_t1473 * h11_0;
   // grad of: matmul(Wh, h10)
-  const t3313 = t1656 * h10_0;
-  // grad of: matmul(Wh, h10)
-  const t3314 = t3312 + t3313;
+  const t3217 = d_t1330 * h10_0;
+  const t3218 = t3216 + t3217;
   // grad of: matmul(Wh, h9)
-  const t3315 = t1792 * h9_0;
-  // grad of: matmul(Wh, h9)
-  const t3316 = t3314 + t3315;
+  const t3219 = d_t1187 * h9_0;
+  const t3220 = t3218 + t3219;
   // grad of: matmul(Wh, h8)
-  const t3317 = t1928 * h8_0;
-  // grad of: matmul(Wh, h8)
-  const t3318 = t3316 + t3317;
+  const t3221 = d_t1044 * h8_0;
+  const t3222 = t3220 + t3221;
   // grad of: matmul(Wh, h7)
-  const t3319 = t2064 * h7_0;
-  // grad of: matmul(Wh, h7)
-  const t3320 = t3318 + t3319;
+  const t3223 = d_t901 * h7_0;
+  const t3224 = t3222 + t3223;
   // grad of: matmul(Wh, h6)
-  const t3321 = t2200 * h6_0;
-  // grad of: matmul(Wh, h6)
-  const t3322 = t3320 + t3321;
+  const t3225 = d_t758 * h6_0;
+  const t3226 = t3224 + t3225;
   // grad of: matmul(Wh, h5)
-  const t3323 = t2336 * h5_0;
-  // grad of: matmul(Wh, h5)
-  const t3324 = t3322 + t3323;
+  const t3227 = d_t615 * h5_0;
+  const t3228 = t3226 + t3227;
   // grad of: matmul(Wh, h4)
-  const t3325 = t2472 * h4_0;
-  // grad of: matmul(Wh, h4)
-  const t3326 = t3324 + t3325;
+  const t3229 = d_t472 * h4_0;
+  const t3230 = t3228 + t3229;
   // grad of: matmul(Wh, h3)
-  const t3327 = t2608 * h3_0;
-  // grad of: matmul(Wh, h3)
-  const t3328 = t3326 + t3327;
+  const t3231 = d_t329 * h3_0;
+  const t3232 = t3230 + t3231;
   // grad of: matmul(Wh, h2)
-  const t3329 = t2744 * h2_0;
-  // grad of: matmul(Wh, h2)
-  const t3330 = t3328 + t3329;
+  const t3233 = d_t186 * h2_0;
+  const t3234 = t3232 + t3233;
   // grad of: matmul(Wh, h1)
-  const t3331 = t2880 * h1_0;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_0 = t3330 + t3331;
+  const t3235 = d_t43 * h1_0;
+  const d_Wh_0 = t3234 + t3235;
   $g.Wh[0]! += $scale * d_Wh_0;
   // grad of: matmul(Wh, h11)
-  const t3332 = t1618 * h11_1;
+  const t3236 = d_t1473 * h11_1;
   // grad of: matmul(Wh, h10)
-  const t3333 = t1656 * h10_1;
-  // grad of: matmul(Wh, h10)
-  const t3334 = t3332 + t3333;
+  const t3237 = d_t1330 * h10_1;
+  const t3238 = t3236 + t3237;
   // grad of: matmul(Wh, h9)
-  const t3335 = t1792 * h9_1;
-  // grad of: matmul(Wh, h9)
-  const t3336 = t3334 + t3335;
+  const t3239 = d_t1187 * h9_1;
+  const t3240 = t3238 + t3239;
   // grad of: matmul(Wh, h8)
-  const t3337 = t1928 * h8_1;
-  // grad of: matmul(Wh, h8)
-  const t3338 = t3336 + t3337;
+  const t3241 = d_t1044 * h8_1;
+  const t3242 = t3240 + t3241;
   // grad of: matmul(Wh, h7)
-  const t3339 = t2064 * h7_1;
-  // grad of: matmul(Wh, h7)
-  const t3340 = t3338 + t3339;
+  const t3243 = d_t901 * h7_1;
+  const t3244 = t3242 + t3243;
   // grad of: matmul(Wh, h6)
-  const t3341 = t2200 * h6_1;
-  // grad of: matmul(Wh, h6)
-  const t3342 = t3340 + t3341;
+  const t3245 = d_t758 * h6_1;
+  const t3246 = t3244 + t3245;
   // grad of: matmul(Wh, h5)
-  const t3343 = t2336 * h5_1;
-  // grad of: matmul(Wh, h5)
-  const t3344 = t3342 + t3343;
+  const t3247 = d_t615 * h5_1;
+  const t3248 = t3246 + t3247;
   // grad of: matmul(Wh, h4)
-  const t3345 = t2472 * h4_1;
-  // grad of: matmul(Wh, h4)
-  const t3346 = t3344 + t3345;
+  const t3249 = d_t472 * h4_1;
+  const t3250 = t3248 + t3249;
   // grad of: matmul(Wh, h3)
-  const t3347 = t2608 * h3_1;
-  // grad of: matmul(Wh, h3)
-  const t3348 = t3346 + t3347;
+  const t3251 = d_t329 * h3_1;
+  const t3252 = t3250 + t3251;
   // grad of: matmul(Wh, h2)
-  const t3349 = t2744 * h2_1;
-  // grad of: matmul(Wh, h2)
-  const t3350 = t3348 + t3349;
+  const t3253 = d_t186 * h2_1;
+  const t3254 = t3252 + t3253;
   // grad of: matmul(Wh, h1)
-  const t3351 = t2880 * h1_1;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_1 = t3350 + t3351;
+  const t3255 = d_t43 * h1_1;
+  const d_Wh_1 = t3254 + t3255;
   $g.Wh[1]! += $scale * d_Wh_1;
   // grad of: matmul(Wh, h11)
-  const t3352 = t1618 * h11_2;
+  const t3256 = d_t1473 * h11_2;
   // grad of: matmul(Wh, h10)
-  const t3353 = t1656 * h10_2;
-  // grad of: matmul(Wh, h10)
-  const t3354 = t3352 + t3353;
+  const t3257 = d_t1330 * h10_2;
+  const t3258 = t3256 + t3257;
   // grad of: matmul(Wh, h9)
-  const t3355 = t1792 * h9_2;
-  // grad of: matmul(Wh, h9)
-  const t3356 = t3354 + t3355;
+  const t3259 = d_t1187 * h9_2;
+  const t3260 = t3258 + t3259;
   // grad of: matmul(Wh, h8)
-  const t3357 = t1928 * h8_2;
-  // grad of: matmul(Wh, h8)
-  const t3358 = t3356 + t3357;
+  const t3261 = d_t1044 * h8_2;
+  const t3262 = t3260 + t3261;
   // grad of: matmul(Wh, h7)
-  const t3359 = t2064 * h7_2;
-  // grad of: matmul(Wh, h7)
-  const t3360 = t3358 + t3359;
+  const t3263 = d_t901 * h7_2;
+  const t3264 = t3262 + t3263;
   // grad of: matmul(Wh, h6)
-  const t3361 = t2200 * h6_2;
-  // grad of: matmul(Wh, h6)
-  const t3362 = t3360 + t3361;
+  const t3265 = d_t758 * h6_2;
+  const t3266 = t3264 + t3265;
   // grad of: matmul(Wh, h5)
-  const t3363 = t2336 * h5_2;
-  // grad of: matmul(Wh, h5)
-  const t3364 = t3362 + t3363;
+  const t3267 = d_t615 * h5_2;
+  const t3268 = t3266 + t3267;
   // grad of: matmul(Wh, h4)
-  const t3365 = t2472 * h4_2;
-  // grad of: matmul(Wh, h4)
-  const t3366 = t3364 + t3365;
+  const t3269 = d_t472 * h4_2;
+  const t3270 = t3268 + t3269;
   // grad of: matmul(Wh, h3)
-  const t3367 = t2608 * h3_2;
-  // grad of: matmul(Wh, h3)
-  const t3368 = t3366 + t3367;
+  const t3271 = d_t329 * h3_2;
+  const t3272 = t3270 + t3271;
   // grad of: matmul(Wh, h2)
-  const t3369 = t2744 * h2_2;
-  // grad of: matmul(Wh, h2)
-  const t3370 = t3368 + t3369;
+  const t3273 = d_t186 * h2_2;
+  const t3274 = t3272 + t3273;
   // grad of: matmul(Wh, h1)
-  const t3371 = t2880 * h1_2;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_2 = t3370 + t3371;
+  const t3275 = d_t43 * h1_2;
+  const d_Wh_2 = t3274 + t3275;
   $g.Wh[2]! += $scale * d_Wh_2;
   // grad of: matmul(Wh, h11)
-  const t3372 = t1618 * h11_3;
+  const t3276 = d_t1473 * h11_3;
   // grad of: matmul(Wh, h10)
-  const t3373 = t1656 * h10_3;
-  // grad of: matmul(Wh, h10)
-  const t3374 = t3372 + t3373;
+  const t3277 = d_t1330 * h10_3;
+  const t3278 = t3276 + t3277;
   // grad of: matmul(Wh, h9)
-  const t3375 = t1792 * h9_3;
-  // grad of: matmul(Wh, h9)
-  const t3376 = t3374 + t3375;
+  const t3279 = d_t1187 * h9_3;
+  const t3280 = t3278 + t3279;
   // grad of: matmul(Wh, h8)
-  const t3377 = t1928 * h8_3;
-  // grad of: matmul(Wh, h8)
-  const t3378 = t3376 + t3377;
+  const t3281 = d_t1044 * h8_3;
+  const t3282 = t3280 + t3281;
   // grad of: matmul(Wh, h7)
-  const t3379 = t2064 * h7_3;
-  // grad of: matmul(Wh, h7)
-  const t3380 = t3378 + t3379;
+  const t3283 = d_t901 * h7_3;
+  const t3284 = t3282 + t3283;
   // grad of: matmul(Wh, h6)
-  const t3381 = t2200 * h6_3;
-  // grad of: matmul(Wh, h6)
-  const t3382 = t3380 + t3381;
+  const t3285 = d_t758 * h6_3;
+  const t3286 = t3284 + t3285;
   // grad of: matmul(Wh, h5)
-  const t3383 = t2336 * h5_3;
-  // grad of: matmul(Wh, h5)
-  const t3384 = t3382 + t3383;
+  const t3287 = d_t615 * h5_3;
+  const t3288 = t3286 + t3287;
   // grad of: matmul(Wh, h4)
-  const t3385 = t2472 * h4_3;
-  // grad of: matmul(Wh, h4)
-  const t3386 = t3384 + t3385;
+  const t3289 = d_t472 * h4_3;
+  const t3290 = t3288 + t3289;
   // grad of: matmul(Wh, h3)
-  const t3387 = t2608 * h3_3;
-  // grad of: matmul(Wh, h3)
-  const t3388 = t3386 + t3387;
+  const t3291 = d_t329 * h3_3;
+  const t3292 = t3290 + t3291;
   // grad of: matmul(Wh, h2)
-  const t3389 = t2744 * h2_3;
-  // grad of: matmul(Wh, h2)
-  const t3390 = t3388 + t3389;
+  const t3293 = d_t186 * h2_3;
+  const t3294 = t3292 + t3293;
   // grad of: matmul(Wh, h1)
-  const t3391 = t2880 * h1_3;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_3 = t3390 + t3391;
+  const t3295 = d_t43 * h1_3;
+  const d_Wh_3 = t3294 + t3295;
   $g.Wh[3]! += $scale * d_Wh_3;
   // grad of: matmul(Wh, h11)
-  const t3392 = t1618 * h11_4;
+  const t3296 = d_t1473 * h11_4;
   // grad of: matmul(Wh, h10)
-  const t3393 = t1656 * h10_4;
-  // grad of: matmul(Wh, h10)
-  const t3394 = t3392 + t3393;
+  const t3297 = d_t1330 * h10_4;
+  const t3298 = t3296 + t3297;
   // grad of: matmul(Wh, h9)
-  const t3395 = t1792 * h9_4;
-  // grad of: matmul(Wh, h9)
-  const t3396 = t3394 + t3395;
+  const t3299 = d_t1187 * h9_4;
+  const t3300 = t3298 + t3299;
   // grad of: matmul(Wh, h8)
-  const t3397 = t1928 * h8_4;
-  // grad of: matmul(Wh, h8)
-  const t3398 = t3396 + t3397;
+  const t3301 = d_t1044 * h8_4;
+  const t3302 = t3300 + t3301;
   // grad of: matmul(Wh, h7)
-  const t3399 = t2064 * h7_4;
-  // grad of: matmul(Wh, h7)
-  const t3400 = t3398 + t3399;
+  const t3303 = d_t901 * h7_4;
+  const t3304 = t3302 + t3303;
   // grad of: matmul(Wh, h6)
-  const t3401 = t2200 * h6_4;
-  // grad of: matmul(Wh, h6)
-  const t3402 = t3400 + t3401;
+  const t3305 = d_t758 * h6_4;
+  const t3306 = t3304 + t3305;
   // grad of: matmul(Wh, h5)
-  const t3403 = t2336 * h5_4;
-  // grad of: matmul(Wh, h5)
-  const t3404 = t3402 + t3403;
+  const t3307 = d_t615 * h5_4;
+  const t3308 = t3306 + t3307;
   // grad of: matmul(Wh, h4)
-  const t3405 = t2472 * h4_4;
-  // grad of: matmul(Wh, h4)
-  const t3406 = t3404 + t3405;
+  const t3309 = d_t472 * h4_4;
+  const t3310 = t3308 + t3309;
   // grad of: matmul(Wh, h3)
-  const t3407 = t2608 * h3_4;
-  // grad of: matmul(Wh, h3)
-  const t3408 = t3406 + t3407;
+  const t3311 = d_t329 * h3_4;
+  const t3312 = t3310 + t3311;
   // grad of: matmul(Wh, h2)
-  const t3409 = t2744 * h2_4;
-  // grad of: matmul(Wh, h2)
-  const t3410 = t3408 + t3409;
+  const t3313 = d_t186 * h2_4;
+  const t3314 = t3312 + t3313;
   // grad of: matmul(Wh, h1)
-  const t3411 = t2880 * h1_4;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_4 = t3410 + t3411;
+  const t3315 = d_t43 * h1_4;
+  const d_Wh_4 = t3314 + t3315;
   $g.Wh[4]! += $scale * d_Wh_4;
   // grad of: matmul(Wh, h11)
-  const t3412 = t1618 * h11_5;
+  const t3316 = d_t1473 * h11_5;
   // grad of: matmul(Wh, h10)
-  const t3413 = t1656 * h10_5;
-  // grad of: matmul(Wh, h10)
-  const t3414 = t3412 + t3413;
+  const t3317 = d_t1330 * h10_5;
+  const t3318 = t3316 + t3317;
   // grad of: matmul(Wh, h9)
-  const t3415 = t1792 * h9_5;
-  // grad of: matmul(Wh, h9)
-  const t3416 = t3414 + t3415;
+  const t3319 = d_t1187 * h9_5;
+  const t3320 = t3318 + t3319;
   // grad of: matmul(Wh, h8)
-  const t3417 = t1928 * h8_5;
-  // grad of: matmul(Wh, h8)
-  const t3418 = t3416 + t3417;
+  const t3321 = d_t1044 * h8_5;
+  const t3322 = t3320 + t3321;
   // grad of: matmul(Wh, h7)
-  const t3419 = t2064 * h7_5;
-  // grad of: matmul(Wh, h7)
-  const t3420 = t3418 + t3419;
+  const t3323 = d_t901 * h7_5;
+  const t3324 = t3322 + t3323;
   // grad of: matmul(Wh, h6)
-  const t3421 = t2200 * h6_5;
-  // grad of: matmul(Wh, h6)
-  const t3422 = t3420 + t3421;
+  const t3325 = d_t758 * h6_5;
+  const t3326 = t3324 + t3325;
   // grad of: matmul(Wh, h5)
-  const t3423 = t2336 * h5_5;
-  // grad of: matmul(Wh, h5)
-  const t3424 = t3422 + t3423;
+  const t3327 = d_t615 * h5_5;
+  const t3328 = t3326 + t3327;
   // grad of: matmul(Wh, h4)
-  const t3425 = t2472 * h4_5;
-  // grad of: matmul(Wh, h4)
-  const t3426 = t3424 + t3425;
+  const t3329 = d_t472 * h4_5;
+  const t3330 = t3328 + t3329;
   // grad of: matmul(Wh, h3)
-  const t3427 = t2608 * h3_5;
-  // grad of: matmul(Wh, h3)
-  const t3428 = t3426 + t3427;
+  const t3331 = d_t329 * h3_5;
+  const t3332 = t3330 + t3331;
   // grad of: matmul(Wh, h2)
-  const t3429 = t2744 * h2_5;
-  // grad of: matmul(Wh, h2)
-  const t3430 = t3428 + t3429;
+  const t3333 = d_t186 * h2_5;
+  const t3334 = t3332 + t3333;
   // grad of: matmul(Wh, h1)
-  const t3431 = t2880 * h1_5;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_5 = t3430 + t3431;
+  const t3335 = d_t43 * h1_5;
+  const d_Wh_5 = t3334 + t3335;
   $g.Wh[5]! += $scale * d_Wh_5;
   // grad of: matmul(Wh, h11)
-  const t3432 = t1618 * h11_6;
+  const t3336 = d_t1473 * h11_6;
   // grad of: matmul(Wh, h10)
-  const t3433 = t1656 * h10_6;
-  // grad of: matmul(Wh, h10)
-  const t3434 = t3432 + t3433;
+  const t3337 = d_t1330 * h10_6;
+  const t3338 = t3336 + t3337;
   // grad of: matmul(Wh, h9)
-  const t3435 = t1792 * h9_6;
-  // grad of: matmul(Wh, h9)
-  const t3436 = t3434 + t3435;
+  const t3339 = d_t1187 * h9_6;
+  const t3340 = t3338 + t3339;
   // grad of: matmul(Wh, h8)
-  const t3437 = t1928 * h8_6;
-  // grad of: matmul(Wh, h8)
-  const t3438 = t3436 + t3437;
+  const t3341 = d_t1044 * h8_6;
+  const t3342 = t3340 + t3341;
   // grad of: matmul(Wh, h7)
-  const t3439 = t2064 * h7_6;
-  // grad of: matmul(Wh, h7)
-  const t3440 = t3438 + t3439;
+  const t3343 = d_t901 * h7_6;
+  const t3344 = t3342 + t3343;
   // grad of: matmul(Wh, h6)
-  const t3441 = t2200 * h6_6;
-  // grad of: matmul(Wh, h6)
-  const t3442 = t3440 + t3441;
+  const t3345 = d_t758 * h6_6;
+  const t3346 = t3344 + t3345;
   // grad of: matmul(Wh, h5)
-  const t3443 = t2336 * h5_6;
-  // grad of: matmul(Wh, h5)
-  const t3444 = t3442 + t3443;
+  const t3347 = d_t615 * h5_6;
+  const t3348 = t3346 + t3347;
   // grad of: matmul(Wh, h4)
-  const t3445 = t2472 * h4_6;
-  // grad of: matmul(Wh, h4)
-  const t3446 = t3444 + t3445;
+  const t3349 = d_t472 * h4_6;
+  const t3350 = t3348 + t3349;
   // grad of: matmul(Wh, h3)
-  const t3447 = t2608 * h3_6;
-  // grad of: matmul(Wh, h3)
-  const t3448 = t3446 + t3447;
+  const t3351 = d_t329 * h3_6;
+  const t3352 = t3350 + t3351;
   // grad of: matmul(Wh, h2)
-  const t3449 = t2744 * h2_6;
-  // grad of: matmul(Wh, h2)
-  const t3450 = t3448 + t3449;
+  const t3353 = d_t186 * h2_6;
+  const t3354 = t3352 + t3353;
   // grad of: matmul(Wh, h1)
-  const t3451 = t2880 * h1_6;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_6 = t3450 + t3451;
+  const t3355 = d_t43 * h1_6;
+  const d_Wh_6 = t3354 + t3355;
   $g.Wh[6]! += $scale * d_Wh_6;
   // grad of: matmul(Wh, h11)
-  const t3452 = t1618 * h11_7;
+  const t3356 = d_t1473 * h11_7;
   // grad of: matmul(Wh, h10)
-  const t3453 = t1656 * h10_7;
-  // grad of: matmul(Wh, h10)
-  const t3454 = t3452 + t3453;
+  const t3357 = d_t1330 * h10_7;
+  const t3358 = t3356 + t3357;
   // grad of: matmul(Wh, h9)
-  const t3455 = t1792 * h9_7;
-  // grad of: matmul(Wh, h9)
-  const t3456 = t3454 + t3455;
+  const t3359 = d_t1187 * h9_7;
+  const t3360 = t3358 + t3359;
   // grad of: matmul(Wh, h8)
-  const t3457 = t1928 * h8_7;
-  // grad of: matmul(Wh, h8)
-  const t3458 = t3456 + t3457;
+  const t3361 = d_t1044 * h8_7;
+  const t3362 = t3360 + t3361;
   // grad of: matmul(Wh, h7)
-  const t3459 = t2064 * h7_7;
-  // grad of: matmul(Wh, h7)
-  const t3460 = t3458 + t3459;
+  const t3363 = d_t901 * h7_7;
+  const t3364 = t3362 + t3363;
   // grad of: matmul(Wh, h6)
-  const t3461 = t2200 * h6_7;
-  // grad of: matmul(Wh, h6)
-  const t3462 = t3460 + t3461;
+  const t3365 = d_t758 * h6_7;
+  const t3366 = t3364 + t3365;
   // grad of: matmul(Wh, h5)
-  const t3463 = t2336 * h5_7;
-  // grad of: matmul(Wh, h5)
-  const t3464 = t3462 + t3463;
+  const t3367 = d_t615 * h5_7;
+  const t3368 = t3366 + t3367;
   // grad of: matmul(Wh, h4)
-  const t3465 = t2472 * h4_7;
-  // grad of: matmul(Wh, h4)
-  const t3466 = t3464 + t3465;
+  const t3369 = d_t472 * h4_7;
+  const t3370 = t3368 + t3369;
   // grad of: matmul(Wh, h3)
-  const t3467 = t2608 * h3_7;
-  // grad of: matmul(Wh, h3)
-  const t3468 = t3466 + t3467;
+  const t3371 = d_t329 * h3_7;
+  const t3372 = t3370 + t3371;
   // grad of: matmul(Wh, h2)
-  const t3469 = t2744 * h2_7;
-  // grad of: matmul(Wh, h2)
-  const t3470 = t3468 + t3469;
+  const t3373 = d_t186 * h2_7;
+  const t3374 = t3372 + t3373;
   // grad of: matmul(Wh, h1)
-  const t3471 = t2880 * h1_7;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_7 = t3470 + t3471;
+  const t3375 = d_t43 * h1_7;
+  const d_Wh_7 = t3374 + t3375;
   $g.Wh[7]! += $scale * d_Wh_7;
   // grad of: matmul(Wh, h11)
-  const t3472 = t1622 * h11_0;
+  const t3376 = d_t1492 * h11_0;
   // grad of: matmul(Wh, h10)
-  const t3473 = t1674 * h10_0;
-  // grad of: matmul(Wh, h10)
-  const t3474 = t3472 + t3473;
+  const t3377 = d_t1349 * h10_0;
+  const t3378 = t3376 + t3377;
   // grad of: matmul(Wh, h9)
-  const t3475 = t1810 * h9_0;
-  // grad of: matmul(Wh, h9)
-  const t3476 = t3474 + t3475;
+  const t3379 = d_t1206 * h9_0;
+  const t3380 = t3378 + t3379;
   // grad of: matmul(Wh, h8)
-  const t3477 = t1946 * h8_0;
-  // grad of: matmul(Wh, h8)
-  const t3478 = t3476 + t3477;
+  const t3381 = d_t1063 * h8_0;
+  const t3382 = t3380 + t3381;
   // grad of: matmul(Wh, h7)
-  const t3479 = t2082 * h7_0;
-  // grad of: matmul(Wh, h7)
-  const t3480 = t3478 + t3479;
+  const t3383 = d_t920 * h7_0;
+  const t3384 = t3382 + t3383;
   // grad of: matmul(Wh, h6)
-  const t3481 = t2218 * h6_0;
-  // grad of: matmul(Wh, h6)
-  const t3482 = t3480 + t3481;
+  const t3385 = d_t777 * h6_0;
+  const t3386 = t3384 + t3385;
   // grad of: matmul(Wh, h5)
-  const t3483 = t2354 * h5_0;
-  // grad of: matmul(Wh, h5)
-  const t3484 = t3482 + t3483;
+  const t3387 = d_t634 * h5_0;
+  const t3388 = t3386 + t3387;
   // grad of: matmul(Wh, h4)
-  const t3485 = t2490 * h4_0;
-  // grad of: matmul(Wh, h4)
-  const t3486 = t3484 + t3485;
+  const t3389 = d_t491 * h4_0;
+  const t3390 = t3388 + t3389;
   // grad of: matmul(Wh, h3)
-  const t3487 = t2626 * h3_0;
-  // grad of: matmul(Wh, h3)
-  const t3488 = t3486 + t3487;
+  const t3391 = d_t348 * h3_0;
+  const t3392 = t3390 + t3391;
   // grad of: matmul(Wh, h2)
-  const t3489 = t2762 * h2_0;
-  // grad of: matmul(Wh, h2)
-  const t3490 = t3488 + t3489;
+  const t3393 = d_t205 * h2_0;
+  const t3394 = t3392 + t3393;
   // grad of: matmul(Wh, h1)
-  const t3491 = t2898 * h1_0;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_8 = t3490 + t3491;
+  const t3395 = d_t62 * h1_0;
+  const d_Wh_8 = t3394 + t3395;
   $g.Wh[8]! += $scale * d_Wh_8;
   // grad of: matmul(Wh, h11)
-  const t3492 = t1622 * h11_1;
+  const t3396 = d_t1492 * h11_1;
   // grad of: matmul(Wh, h10)
-  const t3493 = t1674 * h10_1;
-  // grad of: matmul(Wh, h10)
-  const t3494 = t3492 + t3493;
+  const t3397 = d_t1349 * h10_1;
+  const t3398 = t3396 + t3397;
   // grad of: matmul(Wh, h9)
-  const t3495 = t1810 * h9_1;
-  // grad of: matmul(Wh, h9)
-  const t3496 = t3494 + t3495;
+  const t3399 = d_t1206 * h9_1;
+  const t3400 = t3398 + t3399;
   // grad of: matmul(Wh, h8)
-  const t3497 = t1946 * h8_1;
-  // grad of: matmul(Wh, h8)
-  const t3498 = t3496 + t3497;
+  const t3401 = d_t1063 * h8_1;
+  const t3402 = t3400 + t3401;
   // grad of: matmul(Wh, h7)
-  const t3499 = t2082 * h7_1;
-  // grad of: matmul(Wh, h7)
-  const t3500 = t3498 + t3499;
+  const t3403 = d_t920 * h7_1;
+  const t3404 = t3402 + t3403;
   // grad of: matmul(Wh, h6)
-  const t3501 = t2218 * h6_1;
-  // grad of: matmul(Wh, h6)
-  const t3502 = t3500 + t3501;
+  const t3405 = d_t777 * h6_1;
+  const t3406 = t3404 + t3405;
   // grad of: matmul(Wh, h5)
-  const t3503 = t2354 * h5_1;
-  // grad of: matmul(Wh, h5)
-  const t3504 = t3502 + t3503;
+  const t3407 = d_t634 * h5_1;
+  const t3408 = t3406 + t3407;
   // grad of: matmul(Wh, h4)
-  const t3505 = t2490 * h4_1;
-  // grad of: matmul(Wh, h4)
-  const t3506 = t3504 + t3505;
+  const t3409 = d_t491 * h4_1;
+  const t3410 = t3408 + t3409;
   // grad of: matmul(Wh, h3)
-  const t3507 = t2626 * h3_1;
-  // grad of: matmul(Wh, h3)
-  const t3508 = t3506 + t3507;
+  const t3411 = d_t348 * h3_1;
+  const t3412 = t3410 + t3411;
   // grad of: matmul(Wh, h2)
-  const t3509 = t2762 * h2_1;
-  // grad of: matmul(Wh, h2)
-  const t3510 = t3508 + t3509;
+  const t3413 = d_t205 * h2_1;
+  const t3414 = t3412 + t3413;
   // grad of: matmul(Wh, h1)
-  const t3511 = t2898 * h1_1;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_9 = t3510 + t3511;
+  const t3415 = d_t62 * h1_1;
+  const d_Wh_9 = t3414 + t3415;
   $g.Wh[9]! += $scale * d_Wh_9;
   // grad of: matmul(Wh, h11)
-  const t3512 = t1622 * h11_2;
+  const t3416 = d_t1492 * h11_2;
   // grad of: matmul(Wh, h10)
-  const t3513 = t1674 * h10_2;
-  // grad of: matmul(Wh, h10)
-  const t3514 = t3512 + t3513;
+  const t3417 = d_t1349 * h10_2;
+  const t3418 = t3416 + t3417;
   // grad of: matmul(Wh, h9)
-  const t3515 = t1810 * h9_2;
-  // grad of: matmul(Wh, h9)
-  const t3516 = t3514 + t3515;
+  const t3419 = d_t1206 * h9_2;
+  const t3420 = t3418 + t3419;
   // grad of: matmul(Wh, h8)
-  const t3517 = t1946 * h8_2;
-  // grad of: matmul(Wh, h8)
-  const t3518 = t3516 + t3517;
+  const t3421 = d_t1063 * h8_2;
+  const t3422 = t3420 + t3421;
   // grad of: matmul(Wh, h7)
-  const t3519 = t2082 * h7_2;
-  // grad of: matmul(Wh, h7)
-  const t3520 = t3518 + t3519;
+  const t3423 = d_t920 * h7_2;
+  const t3424 = t3422 + t3423;
   // grad of: matmul(Wh, h6)
-  const t3521 = t2218 * h6_2;
-  // grad of: matmul(Wh, h6)
-  const t3522 = t3520 + t3521;
+  const t3425 = d_t777 * h6_2;
+  const t3426 = t3424 + t3425;
   // grad of: matmul(Wh, h5)
-  const t3523 = t2354 * h5_2;
-  // grad of: matmul(Wh, h5)
-  const t3524 = t3522 + t3523;
+  const t3427 = d_t634 * h5_2;
+  const t3428 = t3426 + t3427;
   // grad of: matmul(Wh, h4)
-  const t3525 = t2490 * h4_2;
-  // grad of: matmul(Wh, h4)
-  const t3526 = t3524 + t3525;
+  const t3429 = d_t491 * h4_2;
+  const t3430 = t3428 + t3429;
   // grad of: matmul(Wh, h3)
-  const t3527 = t2626 * h3_2;
-  // grad of: matmul(Wh, h3)
-  const t3528 = t3526 + t3527;
+  const t3431 = d_t348 * h3_2;
+  const t3432 = t3430 + t3431;
   // grad of: matmul(Wh, h2)
-  const t3529 = t2762 * h2_2;
-  // grad of: matmul(Wh, h2)
-  const t3530 = t3528 + t3529;
+  const t3433 = d_t205 * h2_2;
+  const t3434 = t3432 + t3433;
   // grad of: matmul(Wh, h1)
-  const t3531 = t2898 * h1_2;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_10 = t3530 + t3531;
+  const t3435 = d_t62 * h1_2;
+  const d_Wh_10 = t3434 + t3435;
   $g.Wh[10]! += $scale * d_Wh_10;
   // grad of: matmul(Wh, h11)
-  const t3532 = t1622 * h11_3;
+  const t3436 = d_t1492 * h11_3;
   // grad of: matmul(Wh, h10)
-  const t3533 = t1674 * h10_3;
-  // grad of: matmul(Wh, h10)
-  const t3534 = t3532 + t3533;
+  const t3437 = d_t1349 * h10_3;
+  const t3438 = t3436 + t3437;
   // grad of: matmul(Wh, h9)
-  const t3535 = t1810 * h9_3;
-  // grad of: matmul(Wh, h9)
-  const t3536 = t3534 + t3535;
+  const t3439 = d_t1206 * h9_3;
+  const t3440 = t3438 + t3439;
   // grad of: matmul(Wh, h8)
-  const t3537 = t1946 * h8_3;
-  // grad of: matmul(Wh, h8)
-  const t3538 = t3536 + t3537;
+  const t3441 = d_t1063 * h8_3;
+  const t3442 = t3440 + t3441;
   // grad of: matmul(Wh, h7)
-  const t3539 = t2082 * h7_3;
-  // grad of: matmul(Wh, h7)
-  const t3540 = t3538 + t3539;
+  const t3443 = d_t920 * h7_3;
+  const t3444 = t3442 + t3443;
   // grad of: matmul(Wh, h6)
-  const t3541 = t2218 * h6_3;
-  // grad of: matmul(Wh, h6)
-  const t3542 = t3540 + t3541;
+  const t3445 = d_t777 * h6_3;
+  const t3446 = t3444 + t3445;
   // grad of: matmul(Wh, h5)
-  const t3543 = t2354 * h5_3;
-  // grad of: matmul(Wh, h5)
-  const t3544 = t3542 + t3543;
+  const t3447 = d_t634 * h5_3;
+  const t3448 = t3446 + t3447;
   // grad of: matmul(Wh, h4)
-  const t3545 = t2490 * h4_3;
-  // grad of: matmul(Wh, h4)
-  const t3546 = t3544 + t3545;
+  const t3449 = d_t491 * h4_3;
+  const t3450 = t3448 + t3449;
   // grad of: matmul(Wh, h3)
-  const t3547 = t2626 * h3_3;
-  // grad of: matmul(Wh, h3)
-  const t3548 = t3546 + t3547;
+  const t3451 = d_t348 * h3_3;
+  const t3452 = t3450 + t3451;
   // grad of: matmul(Wh, h2)
-  const t3549 = t2762 * h2_3;
-  // grad of: matmul(Wh, h2)
-  const t3550 = t3548 + t3549;
+  const t3453 = d_t205 * h2_3;
+  const t3454 = t3452 + t3453;
   // grad of: matmul(Wh, h1)
-  const t3551 = t2898 * h1_3;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_11 = t3550 + t3551;
+  const t3455 = d_t62 * h1_3;
+  const d_Wh_11 = t3454 + t3455;
   $g.Wh[11]! += $scale * d_Wh_11;
   // grad of: matmul(Wh, h11)
-  const t3552 = t1622 * h11_4;
+  const t3456 = d_t1492 * h11_4;
   // grad of: matmul(Wh, h10)
-  const t3553 = t1674 * h10_4;
-  // grad of: matmul(Wh, h10)
-  const t3554 = t3552 + t3553;
+  const t3457 = d_t1349 * h10_4;
+  const t3458 = t3456 + t3457;
   // grad of: matmul(Wh, h9)
-  const t3555 = t1810 * h9_4;
-  // grad of: matmul(Wh, h9)
-  const t3556 = t3554 + t3555;
+  const t3459 = d_t1206 * h9_4;
+  const t3460 = t3458 + t3459;
   // grad of: matmul(Wh, h8)
-  const t3557 = t1946 * h8_4;
-  // grad of: matmul(Wh, h8)
-  const t3558 = t3556 + t3557;
+  const t3461 = d_t1063 * h8_4;
+  const t3462 = t3460 + t3461;
   // grad of: matmul(Wh, h7)
-  const t3559 = t2082 * h7_4;
-  // grad of: matmul(Wh, h7)
-  const t3560 = t3558 + t3559;
+  const t3463 = d_t920 * h7_4;
+  const t3464 = t3462 + t3463;
   // grad of: matmul(Wh, h6)
-  const t3561 = t2218 * h6_4;
-  // grad of: matmul(Wh, h6)
-  const t3562 = t3560 + t3561;
+  const t3465 = d_t777 * h6_4;
+  const t3466 = t3464 + t3465;
   // grad of: matmul(Wh, h5)
-  const t3563 = t2354 * h5_4;
-  // grad of: matmul(Wh, h5)
-  const t3564 = t3562 + t3563;
+  const t3467 = d_t634 * h5_4;
+  const t3468 = t3466 + t3467;
   // grad of: matmul(Wh, h4)
-  const t3565 = t2490 * h4_4;
-  // grad of: matmul(Wh, h4)
-  const t3566 = t3564 + t3565;
+  const t3469 = d_t491 * h4_4;
+  const t3470 = t3468 + t3469;
   // grad of: matmul(Wh, h3)
-  const t3567 = t2626 * h3_4;
-  // grad of: matmul(Wh, h3)
-  const t3568 = t3566 + t3567;
+  const t3471 = d_t348 * h3_4;
+  const t3472 = t3470 + t3471;
   // grad of: matmul(Wh, h2)
-  const t3569 = t2762 * h2_4;
-  // grad of: matmul(Wh, h2)
-  const t3570 = t3568 + t3569;
+  const t3473 = d_t205 * h2_4;
+  const t3474 = t3472 + t3473;
   // grad of: matmul(Wh, h1)
-  const t3571 = t2898 * h1_4;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_12 = t3570 + t3571;
+  const t3475 = d_t62 * h1_4;
+  const d_Wh_12 = t3474 + t3475;
   $g.Wh[12]! += $scale * d_Wh_12;
   // grad of: matmul(Wh, h11)
-  const t3572 = t1622 * h11_5;
+  const t3476 = d_t1492 * h11_5;
   // grad of: matmul(Wh, h10)
-  const t3573 = t1674 * h10_5;
-  // grad of: matmul(Wh, h10)
-  const t3574 = t3572 + t3573;
+  const t3477 = d_t1349 * h10_5;
+  const t3478 = t3476 + t3477;
   // grad of: matmul(Wh, h9)
-  const t3575 = t1810 * h9_5;
-  // grad of: matmul(Wh, h9)
-  const t3576 = t3574 + t3575;
+  const t3479 = d_t1206 * h9_5;
+  const t3480 = t3478 + t3479;
   // grad of: matmul(Wh, h8)
-  const t3577 = t1946 * h8_5;
-  // grad of: matmul(Wh, h8)
-  const t3578 = t3576 + t3577;
+  const t3481 = d_t1063 * h8_5;
+  const t3482 = t3480 + t3481;
   // grad of: matmul(Wh, h7)
-  const t3579 = t2082 * h7_5;
-  // grad of: matmul(Wh, h7)
-  const t3580 = t3578 + t3579;
+  const t3483 = d_t920 * h7_5;
+  const t3484 = t3482 + t3483;
   // grad of: matmul(Wh, h6)
-  const t3581 = t2218 * h6_5;
-  // grad of: matmul(Wh, h6)
-  const t3582 = t3580 + t3581;
+  const t3485 = d_t777 * h6_5;
+  const t3486 = t3484 + t3485;
   // grad of: matmul(Wh, h5)
-  const t3583 = t2354 * h5_5;
-  // grad of: matmul(Wh, h5)
-  const t3584 = t3582 + t3583;
+  const t3487 = d_t634 * h5_5;
+  const t3488 = t3486 + t3487;
   // grad of: matmul(Wh, h4)
-  const t3585 = t2490 * h4_5;
-  // grad of: matmul(Wh, h4)
-  const t3586 = t3584 + t3585;
+  const t3489 = d_t491 * h4_5;
+  const t3490 = t3488 + t3489;
   // grad of: matmul(Wh, h3)
-  const t3587 = t2626 * h3_5;
-  // grad of: matmul(Wh, h3)
-  const t3588 = t3586 + t3587;
+  const t3491 = d_t348 * h3_5;
+  const t3492 = t3490 + t3491;
   // grad of: matmul(Wh, h2)
-  const t3589 = t2762 * h2_5;
-  // grad of: matmul(Wh, h2)
-  const t3590 = t3588 + t3589;
+  const t3493 = d_t205 * h2_5;
+  const t3494 = t3492 + t3493;
   // grad of: matmul(Wh, h1)
-  const t3591 = t2898 * h1_5;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_13 = t3590 + t3591;
+  const t3495 = d_t62 * h1_5;
+  const d_Wh_13 = t3494 + t3495;
   $g.Wh[13]! += $scale * d_Wh_13;
   // grad of: matmul(Wh, h11)
-  const t3592 = t1622 * h11_6;
+  const t3496 = d_t1492 * h11_6;
   // grad of: matmul(Wh, h10)
-  const t3593 = t1674 * h10_6;
-  // grad of: matmul(Wh, h10)
-  const t3594 = t3592 + t3593;
+  const t3497 = d_t1349 * h10_6;
+  const t3498 = t3496 + t3497;
   // grad of: matmul(Wh, h9)
-  const t3595 = t1810 * h9_6;
-  // grad of: matmul(Wh, h9)
-  const t3596 = t3594 + t3595;
+  const t3499 = d_t1206 * h9_6;
+  const t3500 = t3498 + t3499;
   // grad of: matmul(Wh, h8)
-  const t3597 = t1946 * h8_6;
-  // grad of: matmul(Wh, h8)
-  const t3598 = t3596 + t3597;
+  const t3501 = d_t1063 * h8_6;
+  const t3502 = t3500 + t3501;
   // grad of: matmul(Wh, h7)
-  const t3599 = t2082 * h7_6;
-  // grad of: matmul(Wh, h7)
-  const t3600 = t3598 + t3599;
+  const t3503 = d_t920 * h7_6;
+  const t3504 = t3502 + t3503;
   // grad of: matmul(Wh, h6)
-  const t3601 = t2218 * h6_6;
-  // grad of: matmul(Wh, h6)
-  const t3602 = t3600 + t3601;
+  const t3505 = d_t777 * h6_6;
+  const t3506 = t3504 + t3505;
   // grad of: matmul(Wh, h5)
-  const t3603 = t2354 * h5_6;
-  // grad of: matmul(Wh, h5)
-  const t3604 = t3602 + t3603;
+  const t3507 = d_t634 * h5_6;
+  const t3508 = t3506 + t3507;
   // grad of: matmul(Wh, h4)
-  const t3605 = t2490 * h4_6;
-  // grad of: matmul(Wh, h4)
-  const t3606 = t3604 + t3605;
+  const t3509 = d_t491 * h4_6;
+  const t3510 = t3508 + t3509;
   // grad of: matmul(Wh, h3)
-  const t3607 = t2626 * h3_6;
-  // grad of: matmul(Wh, h3)
-  const t3608 = t3606 + t3607;
+  const t3511 = d_t348 * h3_6;
+  const t3512 = t3510 + t3511;
   // grad of: matmul(Wh, h2)
-  const t3609 = t2762 * h2_6;
-  // grad of: matmul(Wh, h2)
-  const t3610 = t3608 + t3609;
+  const t3513 = d_t205 * h2_6;
+  const t3514 = t3512 + t3513;
   // grad of: matmul(Wh, h1)
-  const t3611 = t2898 * h1_6;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_14 = t3610 + t3611;
+  const t3515 = d_t62 * h1_6;
+  const d_Wh_14 = t3514 + t3515;
   $g.Wh[14]! += $scale * d_Wh_14;
   // grad of: matmul(Wh, h11)
-  const t3612 = t1622 * h11_7;
+  const t3516 = d_t1492 * h11_7;
   // grad of: matmul(Wh, h10)
-  const t3613 = t1674 * h10_7;
-  // grad of: matmul(Wh, h10)
-  const t3614 = t3612 + t3613;
+  const t3517 = d_t1349 * h10_7;
+  const t3518 = t3516 + t3517;
   // grad of: matmul(Wh, h9)
-  const t3615 = t1810 * h9_7;
-  // grad of: matmul(Wh, h9)
-  const t3616 = t3614 + t3615;
+  const t3519 = d_t1206 * h9_7;
+  const t3520 = t3518 + t3519;
   // grad of: matmul(Wh, h8)
-  const t3617 = t1946 * h8_7;
-  // grad of: matmul(Wh, h8)
-  const t3618 = t3616 + t3617;
+  const t3521 = d_t1063 * h8_7;
+  const t3522 = t3520 + t3521;
   // grad of: matmul(Wh, h7)
-  const t3619 = t2082 * h7_7;
-  // grad of: matmul(Wh, h7)
-  const t3620 = t3618 + t3619;
+  const t3523 = d_t920 * h7_7;
+  const t3524 = t3522 + t3523;
   // grad of: matmul(Wh, h6)
-  const t3621 = t2218 * h6_7;
-  // grad of: matmul(Wh, h6)
-  const t3622 = t3620 + t3621;
+  const t3525 = d_t777 * h6_7;
+  const t3526 = t3524 + t3525;
   // grad of: matmul(Wh, h5)
-  const t3623 = t2354 * h5_7;
-  // grad of: matmul(Wh, h5)
-  const t3624 = t3622 + t3623;
+  const t3527 = d_t634 * h5_7;
+  const t3528 = t3526 + t3527;
   // grad of: matmul(Wh, h4)
-  const t3625 = t2490 * h4_7;
-  // grad of: matmul(Wh, h4)
-  const t3626 = t3624 + t3625;
+  const t3529 = d_t491 * h4_7;
+  const t3530 = t3528 + t3529;
   // grad of: matmul(Wh, h3)
-  const t3627 = t2626 * h3_7;
-  // grad of: matmul(Wh, h3)
-  const t3628 = t3626 + t3627;
+  const t3531 = d_t348 * h3_7;
+  const t3532 = t3530 + t3531;
   // grad of: matmul(Wh, h2)
-  const t3629 = t2762 * h2_7;
-  // grad of: matmul(Wh, h2)
-  const t3630 = t3628 + t3629;
+  const t3533 = d_t205 * h2_7;
+  const t3534 = t3532 + t3533;
   // grad of: matmul(Wh, h1)
-  const t3631 = t2898 * h1_7;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_15 = t3630 + t3631;
+  const t3535 = d_t62 * h1_7;
+  const d_Wh_15 = t3534 + t3535;
   $g.Wh[15]! += $scale * d_Wh_15;
   // grad of: matmul(Wh, h11)
-  const t3632 = t1627 * h11_0;
+  const t3536 = d_t1512 * h11_0;
   // grad of: matmul(Wh, h10)
-  const t3633 = t1693 * h10_0;
-  // grad of: matmul(Wh, h10)
-  const t3634 = t3632 + t3633;
+  const t3537 = d_t1369 * h10_0;
+  const t3538 = t3536 + t3537;
   // grad of: matmul(Wh, h9)
-  const t3635 = t1829 * h9_0;
-  // grad of: matmul(Wh, h9)
-  const t3636 = t3634 + t3635;
+  const t3539 = d_t1226 * h9_0;
+  const t3540 = t3538 + t3539;
   // grad of: matmul(Wh, h8)
-  const t3637 = t1965 * h8_0;
-  // grad of: matmul(Wh, h8)
-  const t3638 = t3636 + t3637;
+  const t3541 = d_t1083 * h8_0;
+  const t3542 = t3540 + t3541;
   // grad of: matmul(Wh, h7)
-  const t3639 = t2101 * h7_0;
-  // grad of: matmul(Wh, h7)
-  const t3640 = t3638 + t3639;
+  const t3543 = d_t940 * h7_0;
+  const t3544 = t3542 + t3543;
   // grad of: matmul(Wh, h6)
-  const t3641 = t2237 * h6_0;
-  // grad of: matmul(Wh, h6)
-  const t3642 = t3640 + t3641;
+  const t3545 = d_t797 * h6_0;
+  const t3546 = t3544 + t3545;
   // grad of: matmul(Wh, h5)
-  const t3643 = t2373 * h5_0;
-  // grad of: matmul(Wh, h5)
-  const t3644 = t3642 + t3643;
+  const t3547 = d_t654 * h5_0;
+  const t3548 = t3546 + t3547;
   // grad of: matmul(Wh, h4)
-  const t3645 = t2509 * h4_0;
-  // grad of: matmul(Wh, h4)
-  const t3646 = t3644 + t3645;
+  const t3549 = d_t511 * h4_0;
+  const t3550 = t3548 + t3549;
   // grad of: matmul(Wh, h3)
-  const t3647 = t2645 * h3_0;
-  // grad of: matmul(Wh, h3)
-  const t3648 = t3646 + t3647;
+  const t3551 = d_t368 * h3_0;
+  const t3552 = t3550 + t3551;
   // grad of: matmul(Wh, h2)
-  const t3649 = t2781 * h2_0;
-  // grad of: matmul(Wh, h2)
-  const t3650 = t3648 + t3649;
+  const t3553 = d_t225 * h2_0;
+  const t3554 = t3552 + t3553;
   // grad of: matmul(Wh, h1)
-  const t3651 = t2917 * h1_0;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_16 = t3650 + t3651;
+  const t3555 = d_t82 * h1_0;
+  const d_Wh_16 = t3554 + t3555;
   $g.Wh[16]! += $scale * d_Wh_16;
 }
 
@@ -11260,2029 +10810,1575 @@ function $gradient_4(_$p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: 
   const h11_5 = $t[271]!;
   const h11_6 = $t[272]!;
   const h11_7 = $t[120]!;
-  const t1627 = $t[231]!;
-  const t1632 = $t[238]!;
-  const t1637 = $t[245]!;
-  const t1642 = $t[252]!;
-  const t1647 = $t[117]!;
-  const t1652 = $t[119]!;
-  const t1693 = $t[125]!;
-  const t1712 = $t[126]!;
-  const t1731 = $t[127]!;
-  const t1750 = $t[128]!;
-  const t1769 = $t[129]!;
-  const t1788 = $t[265]!;
-  const t1829 = $t[230]!;
-  const t1848 = $t[237]!;
-  const t1867 = $t[244]!;
-  const t1886 = $t[251]!;
-  const t1905 = $t[258]!;
-  const t1924 = $t[264]!;
-  const t1965 = $t[229]!;
-  const t1984 = $t[236]!;
-  const t2003 = $t[243]!;
-  const t2022 = $t[250]!;
-  const t2041 = $t[257]!;
-  const t2060 = $t[263]!;
-  const t2101 = $t[228]!;
-  const t2120 = $t[235]!;
-  const t2139 = $t[242]!;
-  const t2158 = $t[249]!;
-  const t2177 = $t[256]!;
-  const t2196 = $t[262]!;
-  const t2237 = $t[227]!;
-  const t2256 = $t[234]!;
-  const t2275 = $t[241]!;
-  const t2294 = $t[248]!;
-  const t2313 = $t[255]!;
-  const t2332 = $t[261]!;
-  const t2373 = $t[226]!;
-  const t2392 = $t[233]!;
-  const t2411 = $t[240]!;
-  const t2430 = $t[247]!;
-  const t2449 = $t[254]!;
-  const t2468 = $t[260]!;
-  const t2509 = $t[171]!;
-  const t2528 = $t[173]!;
-  const t2547 = $t[174]!;
-  const t2566 = $t[175]!;
-  const t2585 = $t[176]!;
-  const t2604 = $t[177]!;
-  const t2645 = $t[183]!;
-  const t2664 = $t[184]!;
-  const t2683 = $t[185]!;
-  const t2702 = $t[186]!;
-  const t2721 = $t[187]!;
-  const t2740 = $t[283]!;
-  const t2781 = $t[273]!;
-  const t2800 = $t[275]!;
-  const t2819 = $t[277]!;
-  const t2838 = $t[279]!;
-  const t2857 = $t[281]!;
-  const t2876 = $t[284]!;
-  const t2917 = $t[274]!;
-  const t2936 = $t[276]!;
-  const t2955 = $t[278]!;
-  const t2974 = $t[280]!;
-  const t2993 = $t[282]!;
-  const t3012 = $t[285]!;
+  const d_t1512 = $t[231]!;
+  const d_t1532 = $t[238]!;
+  const d_t1552 = $t[245]!;
+  const d_t1572 = $t[252]!;
+  const d_t1592 = $t[117]!;
+  const d_t1612 = $t[119]!;
+  const d_t1369 = $t[125]!;
+  const d_t1389 = $t[126]!;
+  const d_t1409 = $t[127]!;
+  const d_t1429 = $t[128]!;
+  const d_t1449 = $t[129]!;
+  const d_t1469 = $t[265]!;
+  const d_t1226 = $t[230]!;
+  const d_t1246 = $t[237]!;
+  const d_t1266 = $t[244]!;
+  const d_t1286 = $t[251]!;
+  const d_t1306 = $t[258]!;
+  const d_t1326 = $t[264]!;
+  const d_t1083 = $t[229]!;
+  const d_t1103 = $t[236]!;
+  const d_t1123 = $t[243]!;
+  const d_t1143 = $t[250]!;
+  const d_t1163 = $t[257]!;
+  const d_t1183 = $t[263]!;
+  const d_t940 = $t[228]!;
+  const d_t960 = $t[235]!;
+  const d_t980 = $t[242]!;
+  const d_t1000 = $t[249]!;
+  const d_t1020 = $t[256]!;
+  const d_t1040 = $t[262]!;
+  const d_t797 = $t[227]!;
+  const d_t817 = $t[234]!;
+  const d_t837 = $t[241]!;
+  const d_t857 = $t[248]!;
+  const d_t877 = $t[255]!;
+  const d_t897 = $t[261]!;
+  const d_t654 = $t[226]!;
+  const d_t674 = $t[233]!;
+  const d_t694 = $t[240]!;
+  const d_t714 = $t[247]!;
+  const d_t734 = $t[254]!;
+  const d_t754 = $t[260]!;
+  const d_t511 = $t[171]!;
+  const d_t531 = $t[173]!;
+  const d_t551 = $t[174]!;
+  const d_t571 = $t[175]!;
+  const d_t591 = $t[176]!;
+  const d_t611 = $t[177]!;
+  const d_t368 = $t[183]!;
+  const d_t388 = $t[184]!;
+  const d_t408 = $t[185]!;
+  const d_t428 = $t[186]!;
+  const d_t448 = $t[187]!;
+  const d_t468 = $t[283]!;
+  const d_t225 = $t[273]!;
+  const d_t245 = $t[275]!;
+  const d_t265 = $t[277]!;
+  const d_t285 = $t[279]!;
+  const d_t305 = $t[281]!;
+  const d_t325 = $t[284]!;
+  const d_t82 = $t[274]!;
+  const d_t102 = $t[276]!;
+  const d_t122 = $t[278]!;
+  const d_t142 = $t[280]!;
+  const d_t162 = $t[282]!;
+  const d_t182 = $t[285]!;
   // grad of: matmul(Wh, h11)
-  const t3652 = t1627 * h11_1;
+  const t3556 = d_t1512 * h11_1;
   // grad of: matmul(Wh, h10)
-  const t3653 = t1693 * h10_1;
-  // grad of: matmul(Wh, h10)
-  const t3654 = t3652 + t3653;
+  const t3557 = d_t1369 * h10_1;
+  const t3558 = t3556 + t3557;
   // grad of: matmul(Wh, h9)
-  const t3655 = t1829 * h9_1;
-  // grad of: matmul(Wh, h9)
-  const t3656 = t3654 + t3655;
+  const t3559 = d_t1226 * h9_1;
+  const t3560 = t3558 + t3559;
   // grad of: matmul(Wh, h8)
-  const t3657 = t1965 * h8_1;
-  // grad of: matmul(Wh, h8)
-  const t3658 = t3656 + t3657;
+  const t3561 = d_t1083 * h8_1;
+  const t3562 = t3560 + t3561;
   // grad of: matmul(Wh, h7)
-  const t3659 = t2101 * h7_1;
-  // grad of: matmul(Wh, h7)
-  const t3660 = t3658 + t3659;
+  const t3563 = d_t940 * h7_1;
+  const t3564 = t3562 + t3563;
   // grad of: matmul(Wh, h6)
-  const t3661 = t2237 * h6_1;
-  // grad of: matmul(Wh, h6)
-  const t3662 = t3660 + t3661;
+  const t3565 = d_t797 * h6_1;
+  const t3566 = t3564 + t3565;
   // grad of: matmul(Wh, h5)
-  const t3663 = t2373 * h5_1;
-  // grad of: matmul(Wh, h5)
-  const t3664 = t3662 + t3663;
+  const t3567 = d_t654 * h5_1;
+  const t3568 = t3566 + t3567;
   // grad of: matmul(Wh, h4)
-  const t3665 = t2509 * h4_1;
-  // grad of: matmul(Wh, h4)
-  const t3666 = t3664 + t3665;
+  const t3569 = d_t511 * h4_1;
+  const t3570 = t3568 + t3569;
   // grad of: matmul(Wh, h3)
-  const t3667 = t2645 * h3_1;
-  // grad of: matmul(Wh, h3)
-  const t3668 = t3666 + t3667;
+  const t3571 = d_t368 * h3_1;
+  const t3572 = t3570 + t3571;
   // grad of: matmul(Wh, h2)
-  const t3669 = t2781 * h2_1;
-  // grad of: matmul(Wh, h2)
-  const t3670 = t3668 + t3669;
+  const t3573 = d_t225 * h2_1;
+  const t3574 = t3572 + t3573;
   // grad of: matmul(Wh, h1)
-  const t3671 = t2917 * h1_1;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_17 = t3670 + t3671;
+  const t3575 = d_t82 * h1_1;
+  const d_Wh_17 = t3574 + t3575;
   $g.Wh[17]! += $scale * d_Wh_17;
   // grad of: matmul(Wh, h11)
-  const t3672 = t1627 * h11_2;
+  const t3576 = d_t1512 * h11_2;
   // grad of: matmul(Wh, h10)
-  const t3673 = t1693 * h10_2;
-  // grad of: matmul(Wh, h10)
-  const t3674 = t3672 + t3673;
+  const t3577 = d_t1369 * h10_2;
+  const t3578 = t3576 + t3577;
   // grad of: matmul(Wh, h9)
-  const t3675 = t1829 * h9_2;
-  // grad of: matmul(Wh, h9)
-  const t3676 = t3674 + t3675;
+  const t3579 = d_t1226 * h9_2;
+  const t3580 = t3578 + t3579;
   // grad of: matmul(Wh, h8)
-  const t3677 = t1965 * h8_2;
-  // grad of: matmul(Wh, h8)
-  const t3678 = t3676 + t3677;
+  const t3581 = d_t1083 * h8_2;
+  const t3582 = t3580 + t3581;
   // grad of: matmul(Wh, h7)
-  const t3679 = t2101 * h7_2;
-  // grad of: matmul(Wh, h7)
-  const t3680 = t3678 + t3679;
+  const t3583 = d_t940 * h7_2;
+  const t3584 = t3582 + t3583;
   // grad of: matmul(Wh, h6)
-  const t3681 = t2237 * h6_2;
-  // grad of: matmul(Wh, h6)
-  const t3682 = t3680 + t3681;
+  const t3585 = d_t797 * h6_2;
+  const t3586 = t3584 + t3585;
   // grad of: matmul(Wh, h5)
-  const t3683 = t2373 * h5_2;
-  // grad of: matmul(Wh, h5)
-  const t3684 = t3682 + t3683;
+  const t3587 = d_t654 * h5_2;
+  const t3588 = t3586 + t3587;
   // grad of: matmul(Wh, h4)
-  const t3685 = t2509 * h4_2;
-  // grad of: matmul(Wh, h4)
-  const t3686 = t3684 + t3685;
+  const t3589 = d_t511 * h4_2;
+  const t3590 = t3588 + t3589;
   // grad of: matmul(Wh, h3)
-  const t3687 = t2645 * h3_2;
-  // grad of: matmul(Wh, h3)
-  const t3688 = t3686 + t3687;
+  const t3591 = d_t368 * h3_2;
+  const t3592 = t3590 + t3591;
   // grad of: matmul(Wh, h2)
-  const t3689 = t2781 * h2_2;
-  // grad of: matmul(Wh, h2)
-  const t3690 = t3688 + t3689;
+  const t3593 = d_t225 * h2_2;
+  const t3594 = t3592 + t3593;
   // grad of: matmul(Wh, h1)
-  const t3691 = t2917 * h1_2;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_18 = t3690 + t3691;
+  const t3595 = d_t82 * h1_2;
+  const d_Wh_18 = t3594 + t3595;
   $g.Wh[18]! += $scale * d_Wh_18;
   // grad of: matmul(Wh, h11)
-  const t3692 = t1627 * h11_3;
+  const t3596 = d_t1512 * h11_3;
   // grad of: matmul(Wh, h10)
-  const t3693 = t1693 * h10_3;
-  // grad of: matmul(Wh, h10)
-  const t3694 = t3692 + t3693;
+  const t3597 = d_t1369 * h10_3;
+  const t3598 = t3596 + t3597;
   // grad of: matmul(Wh, h9)
-  const t3695 = t1829 * h9_3;
-  // grad of: matmul(Wh, h9)
-  const t3696 = t3694 + t3695;
+  const t3599 = d_t1226 * h9_3;
+  const t3600 = t3598 + t3599;
   // grad of: matmul(Wh, h8)
-  const t3697 = t1965 * h8_3;
-  // grad of: matmul(Wh, h8)
-  const t3698 = t3696 + t3697;
+  const t3601 = d_t1083 * h8_3;
+  const t3602 = t3600 + t3601;
   // grad of: matmul(Wh, h7)
-  const t3699 = t2101 * h7_3;
-  // grad of: matmul(Wh, h7)
-  const t3700 = t3698 + t3699;
+  const t3603 = d_t940 * h7_3;
+  const t3604 = t3602 + t3603;
   // grad of: matmul(Wh, h6)
-  const t3701 = t2237 * h6_3;
-  // grad of: matmul(Wh, h6)
-  const t3702 = t3700 + t3701;
+  const t3605 = d_t797 * h6_3;
+  const t3606 = t3604 + t3605;
   // grad of: matmul(Wh, h5)
-  const t3703 = t2373 * h5_3;
-  // grad of: matmul(Wh, h5)
-  const t3704 = t3702 + t3703;
+  const t3607 = d_t654 * h5_3;
+  const t3608 = t3606 + t3607;
   // grad of: matmul(Wh, h4)
-  const t3705 = t2509 * h4_3;
-  // grad of: matmul(Wh, h4)
-  const t3706 = t3704 + t3705;
+  const t3609 = d_t511 * h4_3;
+  const t3610 = t3608 + t3609;
   // grad of: matmul(Wh, h3)
-  const t3707 = t2645 * h3_3;
-  // grad of: matmul(Wh, h3)
-  const t3708 = t3706 + t3707;
+  const t3611 = d_t368 * h3_3;
+  const t3612 = t3610 + t3611;
   // grad of: matmul(Wh, h2)
-  const t3709 = t2781 * h2_3;
-  // grad of: matmul(Wh, h2)
-  const t3710 = t3708 + t3709;
+  const t3613 = d_t225 * h2_3;
+  const t3614 = t3612 + t3613;
   // grad of: matmul(Wh, h1)
-  const t3711 = t2917 * h1_3;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_19 = t3710 + t3711;
+  const t3615 = d_t82 * h1_3;
+  const d_Wh_19 = t3614 + t3615;
   $g.Wh[19]! += $scale * d_Wh_19;
   // grad of: matmul(Wh, h11)
-  const t3712 = t1627 * h11_4;
+  const t3616 = d_t1512 * h11_4;
   // grad of: matmul(Wh, h10)
-  const t3713 = t1693 * h10_4;
-  // grad of: matmul(Wh, h10)
-  const t3714 = t3712 + t3713;
+  const t3617 = d_t1369 * h10_4;
+  const t3618 = t3616 + t3617;
   // grad of: matmul(Wh, h9)
-  const t3715 = t1829 * h9_4;
-  // grad of: matmul(Wh, h9)
-  const t3716 = t3714 + t3715;
+  const t3619 = d_t1226 * h9_4;
+  const t3620 = t3618 + t3619;
   // grad of: matmul(Wh, h8)
-  const t3717 = t1965 * h8_4;
-  // grad of: matmul(Wh, h8)
-  const t3718 = t3716 + t3717;
+  const t3621 = d_t1083 * h8_4;
+  const t3622 = t3620 + t3621;
   // grad of: matmul(Wh, h7)
-  const t3719 = t2101 * h7_4;
-  // grad of: matmul(Wh, h7)
-  const t3720 = t3718 + t3719;
+  const t3623 = d_t940 * h7_4;
+  const t3624 = t3622 + t3623;
   // grad of: matmul(Wh, h6)
-  const t3721 = t2237 * h6_4;
-  // grad of: matmul(Wh, h6)
-  const t3722 = t3720 + t3721;
+  const t3625 = d_t797 * h6_4;
+  const t3626 = t3624 + t3625;
   // grad of: matmul(Wh, h5)
-  const t3723 = t2373 * h5_4;
-  // grad of: matmul(Wh, h5)
-  const t3724 = t3722 + t3723;
+  const t3627 = d_t654 * h5_4;
+  const t3628 = t3626 + t3627;
   // grad of: matmul(Wh, h4)
-  const t3725 = t2509 * h4_4;
-  // grad of: matmul(Wh, h4)
-  const t3726 = t3724 + t3725;
+  const t3629 = d_t511 * h4_4;
+  const t3630 = t3628 + t3629;
   // grad of: matmul(Wh, h3)
-  const t3727 = t2645 * h3_4;
-  // grad of: matmul(Wh, h3)
-  const t3728 = t3726 + t3727;
+  const t3631 = d_t368 * h3_4;
+  const t3632 = t3630 + t3631;
   // grad of: matmul(Wh, h2)
-  const t3729 = t2781 * h2_4;
-  // grad of: matmul(Wh, h2)
-  const t3730 = t3728 + t3729;
+  const t3633 = d_t225 * h2_4;
+  const t3634 = t3632 + t3633;
   // grad of: matmul(Wh, h1)
-  const t3731 = t2917 * h1_4;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_20 = t3730 + t3731;
+  const t3635 = d_t82 * h1_4;
+  const d_Wh_20 = t3634 + t3635;
   $g.Wh[20]! += $scale * d_Wh_20;
   // grad of: matmul(Wh, h11)
-  const t3732 = t1627 * h11_5;
+  const t3636 = d_t1512 * h11_5;
   // grad of: matmul(Wh, h10)
-  const t3733 = t1693 * h10_5;
-  // grad of: matmul(Wh, h10)
-  const t3734 = t3732 + t3733;
+  const t3637 = d_t1369 * h10_5;
+  const t3638 = t3636 + t3637;
   // grad of: matmul(Wh, h9)
-  const t3735 = t1829 * h9_5;
-  // grad of: matmul(Wh, h9)
-  const t3736 = t3734 + t3735;
+  const t3639 = d_t1226 * h9_5;
+  const t3640 = t3638 + t3639;
   // grad of: matmul(Wh, h8)
-  const t3737 = t1965 * h8_5;
-  // grad of: matmul(Wh, h8)
-  const t3738 = t3736 + t3737;
+  const t3641 = d_t1083 * h8_5;
+  const t3642 = t3640 + t3641;
   // grad of: matmul(Wh, h7)
-  const t3739 = t2101 * h7_5;
-  // grad of: matmul(Wh, h7)
-  const t3740 = t3738 + t3739;
+  const t3643 = d_t940 * h7_5;
+  const t3644 = t3642 + t3643;
   // grad of: matmul(Wh, h6)
-  const t3741 = t2237 * h6_5;
-  // grad of: matmul(Wh, h6)
-  const t3742 = t3740 + t3741;
+  const t3645 = d_t797 * h6_5;
+  const t3646 = t3644 + t3645;
   // grad of: matmul(Wh, h5)
-  const t3743 = t2373 * h5_5;
-  // grad of: matmul(Wh, h5)
-  const t3744 = t3742 + t3743;
+  const t3647 = d_t654 * h5_5;
+  const t3648 = t3646 + t3647;
   // grad of: matmul(Wh, h4)
-  const t3745 = t2509 * h4_5;
-  // grad of: matmul(Wh, h4)
-  const t3746 = t3744 + t3745;
+  const t3649 = d_t511 * h4_5;
+  const t3650 = t3648 + t3649;
   // grad of: matmul(Wh, h3)
-  const t3747 = t2645 * h3_5;
-  // grad of: matmul(Wh, h3)
-  const t3748 = t3746 + t3747;
+  const t3651 = d_t368 * h3_5;
+  const t3652 = t3650 + t3651;
   // grad of: matmul(Wh, h2)
-  const t3749 = t2781 * h2_5;
-  // grad of: matmul(Wh, h2)
-  const t3750 = t3748 + t3749;
+  const t3653 = d_t225 * h2_5;
+  const t3654 = t3652 + t3653;
   // grad of: matmul(Wh, h1)
-  const t3751 = t2917 * h1_5;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_21 = t3750 + t3751;
+  const t3655 = d_t82 * h1_5;
+  const d_Wh_21 = t3654 + t3655;
   $g.Wh[21]! += $scale * d_Wh_21;
   // grad of: matmul(Wh, h11)
-  const t3752 = t1627 * h11_6;
+  const t3656 = d_t1512 * h11_6;
   // grad of: matmul(Wh, h10)
-  const t3753 = t1693 * h10_6;
-  // grad of: matmul(Wh, h10)
-  const t3754 = t3752 + t3753;
+  const t3657 = d_t1369 * h10_6;
+  const t3658 = t3656 + t3657;
   // grad of: matmul(Wh, h9)
-  const t3755 = t1829 * h9_6;
-  // grad of: matmul(Wh, h9)
-  const t3756 = t3754 + t3755;
+  const t3659 = d_t1226 * h9_6;
+  const t3660 = t3658 + t3659;
   // grad of: matmul(Wh, h8)
-  const t3757 = t1965 * h8_6;
-  // grad of: matmul(Wh, h8)
-  const t3758 = t3756 + t3757;
+  const t3661 = d_t1083 * h8_6;
+  const t3662 = t3660 + t3661;
   // grad of: matmul(Wh, h7)
-  const t3759 = t2101 * h7_6;
-  // grad of: matmul(Wh, h7)
-  const t3760 = t3758 + t3759;
+  const t3663 = d_t940 * h7_6;
+  const t3664 = t3662 + t3663;
   // grad of: matmul(Wh, h6)
-  const t3761 = t2237 * h6_6;
-  // grad of: matmul(Wh, h6)
-  const t3762 = t3760 + t3761;
+  const t3665 = d_t797 * h6_6;
+  const t3666 = t3664 + t3665;
   // grad of: matmul(Wh, h5)
-  const t3763 = t2373 * h5_6;
-  // grad of: matmul(Wh, h5)
-  const t3764 = t3762 + t3763;
+  const t3667 = d_t654 * h5_6;
+  const t3668 = t3666 + t3667;
   // grad of: matmul(Wh, h4)
-  const t3765 = t2509 * h4_6;
-  // grad of: matmul(Wh, h4)
-  const t3766 = t3764 + t3765;
+  const t3669 = d_t511 * h4_6;
+  const t3670 = t3668 + t3669;
   // grad of: matmul(Wh, h3)
-  const t3767 = t2645 * h3_6;
-  // grad of: matmul(Wh, h3)
-  const t3768 = t3766 + t3767;
+  const t3671 = d_t368 * h3_6;
+  const t3672 = t3670 + t3671;
   // grad of: matmul(Wh, h2)
-  const t3769 = t2781 * h2_6;
-  // grad of: matmul(Wh, h2)
-  const t3770 = t3768 + t3769;
+  const t3673 = d_t225 * h2_6;
+  const t3674 = t3672 + t3673;
   // grad of: matmul(Wh, h1)
-  const t3771 = t2917 * h1_6;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_22 = t3770 + t3771;
+  const t3675 = d_t82 * h1_6;
+  const d_Wh_22 = t3674 + t3675;
   $g.Wh[22]! += $scale * d_Wh_22;
   // grad of: matmul(Wh, h11)
-  const t3772 = t1627 * h11_7;
+  const t3676 = d_t1512 * h11_7;
   // grad of: matmul(Wh, h10)
-  const t3773 = t1693 * h10_7;
-  // grad of: matmul(Wh, h10)
-  const t3774 = t3772 + t3773;
+  const t3677 = d_t1369 * h10_7;
+  const t3678 = t3676 + t3677;
   // grad of: matmul(Wh, h9)
-  const t3775 = t1829 * h9_7;
-  // grad of: matmul(Wh, h9)
-  const t3776 = t3774 + t3775;
+  const t3679 = d_t1226 * h9_7;
+  const t3680 = t3678 + t3679;
   // grad of: matmul(Wh, h8)
-  const t3777 = t1965 * h8_7;
-  // grad of: matmul(Wh, h8)
-  const t3778 = t3776 + t3777;
+  const t3681 = d_t1083 * h8_7;
+  const t3682 = t3680 + t3681;
   // grad of: matmul(Wh, h7)
-  const t3779 = t2101 * h7_7;
-  // grad of: matmul(Wh, h7)
-  const t3780 = t3778 + t3779;
+  const t3683 = d_t940 * h7_7;
+  const t3684 = t3682 + t3683;
   // grad of: matmul(Wh, h6)
-  const t3781 = t2237 * h6_7;
-  // grad of: matmul(Wh, h6)
-  const t3782 = t3780 + t3781;
+  const t3685 = d_t797 * h6_7;
+  const t3686 = t3684 + t3685;
   // grad of: matmul(Wh, h5)
-  const t3783 = t2373 * h5_7;
-  // grad of: matmul(Wh, h5)
-  const t3784 = t3782 + t3783;
+  const t3687 = d_t654 * h5_7;
+  const t3688 = t3686 + t3687;
   // grad of: matmul(Wh, h4)
-  const t3785 = t2509 * h4_7;
-  // grad of: matmul(Wh, h4)
-  const t3786 = t3784 + t3785;
+  const t3689 = d_t511 * h4_7;
+  const t3690 = t3688 + t3689;
   // grad of: matmul(Wh, h3)
-  const t3787 = t2645 * h3_7;
-  // grad of: matmul(Wh, h3)
-  const t3788 = t3786 + t3787;
+  const t3691 = d_t368 * h3_7;
+  const t3692 = t3690 + t3691;
   // grad of: matmul(Wh, h2)
-  const t3789 = t2781 * h2_7;
-  // grad of: matmul(Wh, h2)
-  const t3790 = t3788 + t3789;
+  const t3693 = d_t225 * h2_7;
+  const t3694 = t3692 + t3693;
   // grad of: matmul(Wh, h1)
-  const t3791 = t2917 * h1_7;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_23 = t3790 + t3791;
+  const t3695 = d_t82 * h1_7;
+  const d_Wh_23 = t3694 + t3695;
   $g.Wh[23]! += $scale * d_Wh_23;
   // grad of: matmul(Wh, h11)
-  const t3792 = t1632 * h11_0;
+  const t3696 = d_t1532 * h11_0;
   // grad of: matmul(Wh, h10)
-  const t3793 = t1712 * h10_0;
-  // grad of: matmul(Wh, h10)
-  const t3794 = t3792 + t3793;
+  const t3697 = d_t1389 * h10_0;
+  const t3698 = t3696 + t3697;
   // grad of: matmul(Wh, h9)
-  const t3795 = t1848 * h9_0;
-  // grad of: matmul(Wh, h9)
-  const t3796 = t3794 + t3795;
+  const t3699 = d_t1246 * h9_0;
+  const t3700 = t3698 + t3699;
   // grad of: matmul(Wh, h8)
-  const t3797 = t1984 * h8_0;
-  // grad of: matmul(Wh, h8)
-  const t3798 = t3796 + t3797;
+  const t3701 = d_t1103 * h8_0;
+  const t3702 = t3700 + t3701;
   // grad of: matmul(Wh, h7)
-  const t3799 = t2120 * h7_0;
-  // grad of: matmul(Wh, h7)
-  const t3800 = t3798 + t3799;
+  const t3703 = d_t960 * h7_0;
+  const t3704 = t3702 + t3703;
   // grad of: matmul(Wh, h6)
-  const t3801 = t2256 * h6_0;
-  // grad of: matmul(Wh, h6)
-  const t3802 = t3800 + t3801;
+  const t3705 = d_t817 * h6_0;
+  const t3706 = t3704 + t3705;
   // grad of: matmul(Wh, h5)
-  const t3803 = t2392 * h5_0;
-  // grad of: matmul(Wh, h5)
-  const t3804 = t3802 + t3803;
+  const t3707 = d_t674 * h5_0;
+  const t3708 = t3706 + t3707;
   // grad of: matmul(Wh, h4)
-  const t3805 = t2528 * h4_0;
-  // grad of: matmul(Wh, h4)
-  const t3806 = t3804 + t3805;
+  const t3709 = d_t531 * h4_0;
+  const t3710 = t3708 + t3709;
   // grad of: matmul(Wh, h3)
-  const t3807 = t2664 * h3_0;
-  // grad of: matmul(Wh, h3)
-  const t3808 = t3806 + t3807;
+  const t3711 = d_t388 * h3_0;
+  const t3712 = t3710 + t3711;
   // grad of: matmul(Wh, h2)
-  const t3809 = t2800 * h2_0;
-  // grad of: matmul(Wh, h2)
-  const t3810 = t3808 + t3809;
+  const t3713 = d_t245 * h2_0;
+  const t3714 = t3712 + t3713;
   // grad of: matmul(Wh, h1)
-  const t3811 = t2936 * h1_0;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_24 = t3810 + t3811;
+  const t3715 = d_t102 * h1_0;
+  const d_Wh_24 = t3714 + t3715;
   $g.Wh[24]! += $scale * d_Wh_24;
   // grad of: matmul(Wh, h11)
-  const t3812 = t1632 * h11_1;
+  const t3716 = d_t1532 * h11_1;
   // grad of: matmul(Wh, h10)
-  const t3813 = t1712 * h10_1;
-  // grad of: matmul(Wh, h10)
-  const t3814 = t3812 + t3813;
+  const t3717 = d_t1389 * h10_1;
+  const t3718 = t3716 + t3717;
   // grad of: matmul(Wh, h9)
-  const t3815 = t1848 * h9_1;
-  // grad of: matmul(Wh, h9)
-  const t3816 = t3814 + t3815;
+  const t3719 = d_t1246 * h9_1;
+  const t3720 = t3718 + t3719;
   // grad of: matmul(Wh, h8)
-  const t3817 = t1984 * h8_1;
-  // grad of: matmul(Wh, h8)
-  const t3818 = t3816 + t3817;
+  const t3721 = d_t1103 * h8_1;
+  const t3722 = t3720 + t3721;
   // grad of: matmul(Wh, h7)
-  const t3819 = t2120 * h7_1;
-  // grad of: matmul(Wh, h7)
-  const t3820 = t3818 + t3819;
+  const t3723 = d_t960 * h7_1;
+  const t3724 = t3722 + t3723;
   // grad of: matmul(Wh, h6)
-  const t3821 = t2256 * h6_1;
-  // grad of: matmul(Wh, h6)
-  const t3822 = t3820 + t3821;
+  const t3725 = d_t817 * h6_1;
+  const t3726 = t3724 + t3725;
   // grad of: matmul(Wh, h5)
-  const t3823 = t2392 * h5_1;
-  // grad of: matmul(Wh, h5)
-  const t3824 = t3822 + t3823;
+  const t3727 = d_t674 * h5_1;
+  const t3728 = t3726 + t3727;
   // grad of: matmul(Wh, h4)
-  const t3825 = t2528 * h4_1;
-  // grad of: matmul(Wh, h4)
-  const t3826 = t3824 + t3825;
+  const t3729 = d_t531 * h4_1;
+  const t3730 = t3728 + t3729;
   // grad of: matmul(Wh, h3)
-  const t3827 = t2664 * h3_1;
-  // grad of: matmul(Wh, h3)
-  const t3828 = t3826 + t3827;
+  const t3731 = d_t388 * h3_1;
+  const t3732 = t3730 + t3731;
   // grad of: matmul(Wh, h2)
-  const t3829 = t2800 * h2_1;
-  // grad of: matmul(Wh, h2)
-  const t3830 = t3828 + t3829;
+  const t3733 = d_t245 * h2_1;
+  const t3734 = t3732 + t3733;
   // grad of: matmul(Wh, h1)
-  const t3831 = t2936 * h1_1;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_25 = t3830 + t3831;
+  const t3735 = d_t102 * h1_1;
+  const d_Wh_25 = t3734 + t3735;
   $g.Wh[25]! += $scale * d_Wh_25;
   // grad of: matmul(Wh, h11)
-  const t3832 = t1632 * h11_2;
+  const t3736 = d_t1532 * h11_2;
   // grad of: matmul(Wh, h10)
-  const t3833 = t1712 * h10_2;
-  // grad of: matmul(Wh, h10)
-  const t3834 = t3832 + t3833;
+  const t3737 = d_t1389 * h10_2;
+  const t3738 = t3736 + t3737;
   // grad of: matmul(Wh, h9)
-  const t3835 = t1848 * h9_2;
-  // grad of: matmul(Wh, h9)
-  const t3836 = t3834 + t3835;
+  const t3739 = d_t1246 * h9_2;
+  const t3740 = t3738 + t3739;
   // grad of: matmul(Wh, h8)
-  const t3837 = t1984 * h8_2;
-  // grad of: matmul(Wh, h8)
-  const t3838 = t3836 + t3837;
+  const t3741 = d_t1103 * h8_2;
+  const t3742 = t3740 + t3741;
   // grad of: matmul(Wh, h7)
-  const t3839 = t2120 * h7_2;
-  // grad of: matmul(Wh, h7)
-  const t3840 = t3838 + t3839;
+  const t3743 = d_t960 * h7_2;
+  const t3744 = t3742 + t3743;
   // grad of: matmul(Wh, h6)
-  const t3841 = t2256 * h6_2;
-  // grad of: matmul(Wh, h6)
-  const t3842 = t3840 + t3841;
+  const t3745 = d_t817 * h6_2;
+  const t3746 = t3744 + t3745;
   // grad of: matmul(Wh, h5)
-  const t3843 = t2392 * h5_2;
-  // grad of: matmul(Wh, h5)
-  const t3844 = t3842 + t3843;
+  const t3747 = d_t674 * h5_2;
+  const t3748 = t3746 + t3747;
   // grad of: matmul(Wh, h4)
-  const t3845 = t2528 * h4_2;
-  // grad of: matmul(Wh, h4)
-  const t3846 = t3844 + t3845;
+  const t3749 = d_t531 * h4_2;
+  const t3750 = t3748 + t3749;
   // grad of: matmul(Wh, h3)
-  const t3847 = t2664 * h3_2;
-  // grad of: matmul(Wh, h3)
-  const t3848 = t3846 + t3847;
+  const t3751 = d_t388 * h3_2;
+  const t3752 = t3750 + t3751;
   // grad of: matmul(Wh, h2)
-  const t3849 = t2800 * h2_2;
-  // grad of: matmul(Wh, h2)
-  const t3850 = t3848 + t3849;
+  const t3753 = d_t245 * h2_2;
+  const t3754 = t3752 + t3753;
   // grad of: matmul(Wh, h1)
-  const t3851 = t2936 * h1_2;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_26 = t3850 + t3851;
+  const t3755 = d_t102 * h1_2;
+  const d_Wh_26 = t3754 + t3755;
   $g.Wh[26]! += $scale * d_Wh_26;
   // grad of: matmul(Wh, h11)
-  const t3852 = t1632 * h11_3;
+  const t3756 = d_t1532 * h11_3;
   // grad of: matmul(Wh, h10)
-  const t3853 = t1712 * h10_3;
-  // grad of: matmul(Wh, h10)
-  const t3854 = t3852 + t3853;
+  const t3757 = d_t1389 * h10_3;
+  const t3758 = t3756 + t3757;
   // grad of: matmul(Wh, h9)
-  const t3855 = t1848 * h9_3;
-  // grad of: matmul(Wh, h9)
-  const t3856 = t3854 + t3855;
+  const t3759 = d_t1246 * h9_3;
+  const t3760 = t3758 + t3759;
   // grad of: matmul(Wh, h8)
-  const t3857 = t1984 * h8_3;
-  // grad of: matmul(Wh, h8)
-  const t3858 = t3856 + t3857;
+  const t3761 = d_t1103 * h8_3;
+  const t3762 = t3760 + t3761;
   // grad of: matmul(Wh, h7)
-  const t3859 = t2120 * h7_3;
-  // grad of: matmul(Wh, h7)
-  const t3860 = t3858 + t3859;
+  const t3763 = d_t960 * h7_3;
+  const t3764 = t3762 + t3763;
   // grad of: matmul(Wh, h6)
-  const t3861 = t2256 * h6_3;
-  // grad of: matmul(Wh, h6)
-  const t3862 = t3860 + t3861;
+  const t3765 = d_t817 * h6_3;
+  const t3766 = t3764 + t3765;
   // grad of: matmul(Wh, h5)
-  const t3863 = t2392 * h5_3;
-  // grad of: matmul(Wh, h5)
-  const t3864 = t3862 + t3863;
+  const t3767 = d_t674 * h5_3;
+  const t3768 = t3766 + t3767;
   // grad of: matmul(Wh, h4)
-  const t3865 = t2528 * h4_3;
-  // grad of: matmul(Wh, h4)
-  const t3866 = t3864 + t3865;
+  const t3769 = d_t531 * h4_3;
+  const t3770 = t3768 + t3769;
   // grad of: matmul(Wh, h3)
-  const t3867 = t2664 * h3_3;
-  // grad of: matmul(Wh, h3)
-  const t3868 = t3866 + t3867;
+  const t3771 = d_t388 * h3_3;
+  const t3772 = t3770 + t3771;
   // grad of: matmul(Wh, h2)
-  const t3869 = t2800 * h2_3;
-  // grad of: matmul(Wh, h2)
-  const t3870 = t3868 + t3869;
+  const t3773 = d_t245 * h2_3;
+  const t3774 = t3772 + t3773;
   // grad of: matmul(Wh, h1)
-  const t3871 = t2936 * h1_3;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_27 = t3870 + t3871;
+  const t3775 = d_t102 * h1_3;
+  const d_Wh_27 = t3774 + t3775;
   $g.Wh[27]! += $scale * d_Wh_27;
   // grad of: matmul(Wh, h11)
-  const t3872 = t1632 * h11_4;
+  const t3776 = d_t1532 * h11_4;
   // grad of: matmul(Wh, h10)
-  const t3873 = t1712 * h10_4;
-  // grad of: matmul(Wh, h10)
-  const t3874 = t3872 + t3873;
+  const t3777 = d_t1389 * h10_4;
+  const t3778 = t3776 + t3777;
   // grad of: matmul(Wh, h9)
-  const t3875 = t1848 * h9_4;
-  // grad of: matmul(Wh, h9)
-  const t3876 = t3874 + t3875;
+  const t3779 = d_t1246 * h9_4;
+  const t3780 = t3778 + t3779;
   // grad of: matmul(Wh, h8)
-  const t3877 = t1984 * h8_4;
-  // grad of: matmul(Wh, h8)
-  const t3878 = t3876 + t3877;
+  const t3781 = d_t1103 * h8_4;
+  const t3782 = t3780 + t3781;
   // grad of: matmul(Wh, h7)
-  const t3879 = t2120 * h7_4;
-  // grad of: matmul(Wh, h7)
-  const t3880 = t3878 + t3879;
+  const t3783 = d_t960 * h7_4;
+  const t3784 = t3782 + t3783;
   // grad of: matmul(Wh, h6)
-  const t3881 = t2256 * h6_4;
-  // grad of: matmul(Wh, h6)
-  const t3882 = t3880 + t3881;
+  const t3785 = d_t817 * h6_4;
+  const t3786 = t3784 + t3785;
   // grad of: matmul(Wh, h5)
-  const t3883 = t2392 * h5_4;
-  // grad of: matmul(Wh, h5)
-  const t3884 = t3882 + t3883;
+  const t3787 = d_t674 * h5_4;
+  const t3788 = t3786 + t3787;
   // grad of: matmul(Wh, h4)
-  const t3885 = t2528 * h4_4;
-  // grad of: matmul(Wh, h4)
-  const t3886 = t3884 + t3885;
+  const t3789 = d_t531 * h4_4;
+  const t3790 = t3788 + t3789;
   // grad of: matmul(Wh, h3)
-  const t3887 = t2664 * h3_4;
-  // grad of: matmul(Wh, h3)
-  const t3888 = t3886 + t3887;
+  const t3791 = d_t388 * h3_4;
+  const t3792 = t3790 + t3791;
   // grad of: matmul(Wh, h2)
-  const t3889 = t2800 * h2_4;
-  // grad of: matmul(Wh, h2)
-  const t3890 = t3888 + t3889;
+  const t3793 = d_t245 * h2_4;
+  const t3794 = t3792 + t3793;
   // grad of: matmul(Wh, h1)
-  const t3891 = t2936 * h1_4;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_28 = t3890 + t3891;
+  const t3795 = d_t102 * h1_4;
+  const d_Wh_28 = t3794 + t3795;
   $g.Wh[28]! += $scale * d_Wh_28;
   // grad of: matmul(Wh, h11)
-  const t3892 = t1632 * h11_5;
+  const t3796 = d_t1532 * h11_5;
   // grad of: matmul(Wh, h10)
-  const t3893 = t1712 * h10_5;
-  // grad of: matmul(Wh, h10)
-  const t3894 = t3892 + t3893;
+  const t3797 = d_t1389 * h10_5;
+  const t3798 = t3796 + t3797;
   // grad of: matmul(Wh, h9)
-  const t3895 = t1848 * h9_5;
-  // grad of: matmul(Wh, h9)
-  const t3896 = t3894 + t3895;
+  const t3799 = d_t1246 * h9_5;
+  const t3800 = t3798 + t3799;
   // grad of: matmul(Wh, h8)
-  const t3897 = t1984 * h8_5;
-  // grad of: matmul(Wh, h8)
-  const t3898 = t3896 + t3897;
+  const t3801 = d_t1103 * h8_5;
+  const t3802 = t3800 + t3801;
   // grad of: matmul(Wh, h7)
-  const t3899 = t2120 * h7_5;
-  // grad of: matmul(Wh, h7)
-  const t3900 = t3898 + t3899;
+  const t3803 = d_t960 * h7_5;
+  const t3804 = t3802 + t3803;
   // grad of: matmul(Wh, h6)
-  const t3901 = t2256 * h6_5;
-  // grad of: matmul(Wh, h6)
-  const t3902 = t3900 + t3901;
+  const t3805 = d_t817 * h6_5;
+  const t3806 = t3804 + t3805;
   // grad of: matmul(Wh, h5)
-  const t3903 = t2392 * h5_5;
-  // grad of: matmul(Wh, h5)
-  const t3904 = t3902 + t3903;
+  const t3807 = d_t674 * h5_5;
+  const t3808 = t3806 + t3807;
   // grad of: matmul(Wh, h4)
-  const t3905 = t2528 * h4_5;
-  // grad of: matmul(Wh, h4)
-  const t3906 = t3904 + t3905;
+  const t3809 = d_t531 * h4_5;
+  const t3810 = t3808 + t3809;
   // grad of: matmul(Wh, h3)
-  const t3907 = t2664 * h3_5;
-  // grad of: matmul(Wh, h3)
-  const t3908 = t3906 + t3907;
+  const t3811 = d_t388 * h3_5;
+  const t3812 = t3810 + t3811;
   // grad of: matmul(Wh, h2)
-  const t3909 = t2800 * h2_5;
-  // grad of: matmul(Wh, h2)
-  const t3910 = t3908 + t3909;
+  const t3813 = d_t245 * h2_5;
+  const t3814 = t3812 + t3813;
   // grad of: matmul(Wh, h1)
-  const t3911 = t2936 * h1_5;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_29 = t3910 + t3911;
+  const t3815 = d_t102 * h1_5;
+  const d_Wh_29 = t3814 + t3815;
   $g.Wh[29]! += $scale * d_Wh_29;
   // grad of: matmul(Wh, h11)
-  const t3912 = t1632 * h11_6;
+  const t3816 = d_t1532 * h11_6;
   // grad of: matmul(Wh, h10)
-  const t3913 = t1712 * h10_6;
-  // grad of: matmul(Wh, h10)
-  const t3914 = t3912 + t3913;
+  const t3817 = d_t1389 * h10_6;
+  const t3818 = t3816 + t3817;
   // grad of: matmul(Wh, h9)
-  const t3915 = t1848 * h9_6;
-  // grad of: matmul(Wh, h9)
-  const t3916 = t3914 + t3915;
+  const t3819 = d_t1246 * h9_6;
+  const t3820 = t3818 + t3819;
   // grad of: matmul(Wh, h8)
-  const t3917 = t1984 * h8_6;
-  // grad of: matmul(Wh, h8)
-  const t3918 = t3916 + t3917;
+  const t3821 = d_t1103 * h8_6;
+  const t3822 = t3820 + t3821;
   // grad of: matmul(Wh, h7)
-  const t3919 = t2120 * h7_6;
-  // grad of: matmul(Wh, h7)
-  const t3920 = t3918 + t3919;
+  const t3823 = d_t960 * h7_6;
+  const t3824 = t3822 + t3823;
   // grad of: matmul(Wh, h6)
-  const t3921 = t2256 * h6_6;
-  // grad of: matmul(Wh, h6)
-  const t3922 = t3920 + t3921;
+  const t3825 = d_t817 * h6_6;
+  const t3826 = t3824 + t3825;
   // grad of: matmul(Wh, h5)
-  const t3923 = t2392 * h5_6;
-  // grad of: matmul(Wh, h5)
-  const t3924 = t3922 + t3923;
+  const t3827 = d_t674 * h5_6;
+  const t3828 = t3826 + t3827;
   // grad of: matmul(Wh, h4)
-  const t3925 = t2528 * h4_6;
-  // grad of: matmul(Wh, h4)
-  const t3926 = t3924 + t3925;
+  const t3829 = d_t531 * h4_6;
+  const t3830 = t3828 + t3829;
   // grad of: matmul(Wh, h3)
-  const t3927 = t2664 * h3_6;
-  // grad of: matmul(Wh, h3)
-  const t3928 = t3926 + t3927;
+  const t3831 = d_t388 * h3_6;
+  const t3832 = t3830 + t3831;
   // grad of: matmul(Wh, h2)
-  const t3929 = t2800 * h2_6;
-  // grad of: matmul(Wh, h2)
-  const t3930 = t3928 + t3929;
+  const t3833 = d_t245 * h2_6;
+  const t3834 = t3832 + t3833;
   // grad of: matmul(Wh, h1)
-  const t3931 = t2936 * h1_6;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_30 = t3930 + t3931;
+  const t3835 = d_t102 * h1_6;
+  const d_Wh_30 = t3834 + t3835;
   $g.Wh[30]! += $scale * d_Wh_30;
   // grad of: matmul(Wh, h11)
-  const t3932 = t1632 * h11_7;
+  const t3836 = d_t1532 * h11_7;
   // grad of: matmul(Wh, h10)
-  const t3933 = t1712 * h10_7;
-  // grad of: matmul(Wh, h10)
-  const t3934 = t3932 + t3933;
+  const t3837 = d_t1389 * h10_7;
+  const t3838 = t3836 + t3837;
   // grad of: matmul(Wh, h9)
-  const t3935 = t1848 * h9_7;
-  // grad of: matmul(Wh, h9)
-  const t3936 = t3934 + t3935;
+  const t3839 = d_t1246 * h9_7;
+  const t3840 = t3838 + t3839;
   // grad of: matmul(Wh, h8)
-  const t3937 = t1984 * h8_7;
-  // grad of: matmul(Wh, h8)
-  const t3938 = t3936 + t3937;
+  const t3841 = d_t1103 * h8_7;
+  const t3842 = t3840 + t3841;
   // grad of: matmul(Wh, h7)
-  const t3939 = t2120 * h7_7;
-  // grad of: matmul(Wh, h7)
-  const t3940 = t3938 + t3939;
+  const t3843 = d_t960 * h7_7;
+  const t3844 = t3842 + t3843;
   // grad of: matmul(Wh, h6)
-  const t3941 = t2256 * h6_7;
-  // grad of: matmul(Wh, h6)
-  const t3942 = t3940 + t3941;
+  const t3845 = d_t817 * h6_7;
+  const t3846 = t3844 + t3845;
   // grad of: matmul(Wh, h5)
-  const t3943 = t2392 * h5_7;
-  // grad of: matmul(Wh, h5)
-  const t3944 = t3942 + t3943;
+  const t3847 = d_t674 * h5_7;
+  const t3848 = t3846 + t3847;
   // grad of: matmul(Wh, h4)
-  const t3945 = t2528 * h4_7;
-  // grad of: matmul(Wh, h4)
-  const t3946 = t3944 + t3945;
+  const t3849 = d_t531 * h4_7;
+  const t3850 = t3848 + t3849;
   // grad of: matmul(Wh, h3)
-  const t3947 = t2664 * h3_7;
-  // grad of: matmul(Wh, h3)
-  const t3948 = t3946 + t3947;
+  const t3851 = d_t388 * h3_7;
+  const t3852 = t3850 + t3851;
   // grad of: matmul(Wh, h2)
-  const t3949 = t2800 * h2_7;
-  // grad of: matmul(Wh, h2)
-  const t3950 = t3948 + t3949;
+  const t3853 = d_t245 * h2_7;
+  const t3854 = t3852 + t3853;
   // grad of: matmul(Wh, h1)
-  const t3951 = t2936 * h1_7;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_31 = t3950 + t3951;
+  const t3855 = d_t102 * h1_7;
+  const d_Wh_31 = t3854 + t3855;
   $g.Wh[31]! += $scale * d_Wh_31;
   // grad of: matmul(Wh, h11)
-  const t3952 = t1637 * h11_0;
+  const t3856 = d_t1552 * h11_0;
   // grad of: matmul(Wh, h10)
-  const t3953 = t1731 * h10_0;
-  // grad of: matmul(Wh, h10)
-  const t3954 = t3952 + t3953;
+  const t3857 = d_t1409 * h10_0;
+  const t3858 = t3856 + t3857;
   // grad of: matmul(Wh, h9)
-  const t3955 = t1867 * h9_0;
-  // grad of: matmul(Wh, h9)
-  const t3956 = t3954 + t3955;
+  const t3859 = d_t1266 * h9_0;
+  const t3860 = t3858 + t3859;
   // grad of: matmul(Wh, h8)
-  const t3957 = t2003 * h8_0;
-  // grad of: matmul(Wh, h8)
-  const t3958 = t3956 + t3957;
+  const t3861 = d_t1123 * h8_0;
+  const t3862 = t3860 + t3861;
   // grad of: matmul(Wh, h7)
-  const t3959 = t2139 * h7_0;
-  // grad of: matmul(Wh, h7)
-  const t3960 = t3958 + t3959;
+  const t3863 = d_t980 * h7_0;
+  const t3864 = t3862 + t3863;
   // grad of: matmul(Wh, h6)
-  const t3961 = t2275 * h6_0;
-  // grad of: matmul(Wh, h6)
-  const t3962 = t3960 + t3961;
+  const t3865 = d_t837 * h6_0;
+  const t3866 = t3864 + t3865;
   // grad of: matmul(Wh, h5)
-  const t3963 = t2411 * h5_0;
-  // grad of: matmul(Wh, h5)
-  const t3964 = t3962 + t3963;
+  const t3867 = d_t694 * h5_0;
+  const t3868 = t3866 + t3867;
   // grad of: matmul(Wh, h4)
-  const t3965 = t2547 * h4_0;
-  // grad of: matmul(Wh, h4)
-  const t3966 = t3964 + t3965;
+  const t3869 = d_t551 * h4_0;
+  const t3870 = t3868 + t3869;
   // grad of: matmul(Wh, h3)
-  const t3967 = t2683 * h3_0;
-  // grad of: matmul(Wh, h3)
-  const t3968 = t3966 + t3967;
+  const t3871 = d_t408 * h3_0;
+  const t3872 = t3870 + t3871;
   // grad of: matmul(Wh, h2)
-  const t3969 = t2819 * h2_0;
-  // grad of: matmul(Wh, h2)
-  const t3970 = t3968 + t3969;
+  const t3873 = d_t265 * h2_0;
+  const t3874 = t3872 + t3873;
   // grad of: matmul(Wh, h1)
-  const t3971 = t2955 * h1_0;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_32 = t3970 + t3971;
+  const t3875 = d_t122 * h1_0;
+  const d_Wh_32 = t3874 + t3875;
   $g.Wh[32]! += $scale * d_Wh_32;
   // grad of: matmul(Wh, h11)
-  const t3972 = t1637 * h11_1;
+  const t3876 = d_t1552 * h11_1;
   // grad of: matmul(Wh, h10)
-  const t3973 = t1731 * h10_1;
-  // grad of: matmul(Wh, h10)
-  const t3974 = t3972 + t3973;
+  const t3877 = d_t1409 * h10_1;
+  const t3878 = t3876 + t3877;
   // grad of: matmul(Wh, h9)
-  const t3975 = t1867 * h9_1;
-  // grad of: matmul(Wh, h9)
-  const t3976 = t3974 + t3975;
+  const t3879 = d_t1266 * h9_1;
+  const t3880 = t3878 + t3879;
   // grad of: matmul(Wh, h8)
-  const t3977 = t2003 * h8_1;
-  // grad of: matmul(Wh, h8)
-  const t3978 = t3976 + t3977;
+  const t3881 = d_t1123 * h8_1;
+  const t3882 = t3880 + t3881;
   // grad of: matmul(Wh, h7)
-  const t3979 = t2139 * h7_1;
-  // grad of: matmul(Wh, h7)
-  const t3980 = t3978 + t3979;
+  const t3883 = d_t980 * h7_1;
+  const t3884 = t3882 + t3883;
   // grad of: matmul(Wh, h6)
-  const t3981 = t2275 * h6_1;
-  // grad of: matmul(Wh, h6)
-  const t3982 = t3980 + t3981;
+  const t3885 = d_t837 * h6_1;
+  const t3886 = t3884 + t3885;
   // grad of: matmul(Wh, h5)
-  const t3983 = t2411 * h5_1;
-  // grad of: matmul(Wh, h5)
-  const t3984 = t3982 + t3983;
+  const t3887 = d_t694 * h5_1;
+  const t3888 = t3886 + t3887;
   // grad of: matmul(Wh, h4)
-  const t3985 = t2547 * h4_1;
-  // grad of: matmul(Wh, h4)
-  const t3986 = t3984 + t3985;
+  const t3889 = d_t551 * h4_1;
+  const t3890 = t3888 + t3889;
   // grad of: matmul(Wh, h3)
-  const t3987 = t2683 * h3_1;
-  // grad of: matmul(Wh, h3)
-  const t3988 = t3986 + t3987;
+  const t3891 = d_t408 * h3_1;
+  const t3892 = t3890 + t3891;
   // grad of: matmul(Wh, h2)
-  const t3989 = t2819 * h2_1;
-  // grad of: matmul(Wh, h2)
-  const t3990 = t3988 + t3989;
+  const t3893 = d_t265 * h2_1;
+  const t3894 = t3892 + t3893;
   // grad of: matmul(Wh, h1)
-  const t3991 = t2955 * h1_1;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_33 = t3990 + t3991;
+  const t3895 = d_t122 * h1_1;
+  const d_Wh_33 = t3894 + t3895;
   $g.Wh[33]! += $scale * d_Wh_33;
   // grad of: matmul(Wh, h11)
-  const t3992 = t1637 * h11_2;
+  const t3896 = d_t1552 * h11_2;
   // grad of: matmul(Wh, h10)
-  const t3993 = t1731 * h10_2;
-  // grad of: matmul(Wh, h10)
-  const t3994 = t3992 + t3993;
+  const t3897 = d_t1409 * h10_2;
+  const t3898 = t3896 + t3897;
   // grad of: matmul(Wh, h9)
-  const t3995 = t1867 * h9_2;
-  // grad of: matmul(Wh, h9)
-  const t3996 = t3994 + t3995;
+  const t3899 = d_t1266 * h9_2;
+  const t3900 = t3898 + t3899;
   // grad of: matmul(Wh, h8)
-  const t3997 = t2003 * h8_2;
-  // grad of: matmul(Wh, h8)
-  const t3998 = t3996 + t3997;
+  const t3901 = d_t1123 * h8_2;
+  const t3902 = t3900 + t3901;
   // grad of: matmul(Wh, h7)
-  const t3999 = t2139 * h7_2;
-  // grad of: matmul(Wh, h7)
-  const t4000 = t3998 + t3999;
+  const t3903 = d_t980 * h7_2;
+  const t3904 = t3902 + t3903;
   // grad of: matmul(Wh, h6)
-  const t4001 = t2275 * h6_2;
-  // grad of: matmul(Wh, h6)
-  const t4002 = t4000 + t4001;
+  const t3905 = d_t837 * h6_2;
+  const t3906 = t3904 + t3905;
   // grad of: matmul(Wh, h5)
-  const t4003 = t2411 * h5_2;
-  // grad of: matmul(Wh, h5)
-  const t4004 = t4002 + t4003;
+  const t3907 = d_t694 * h5_2;
+  const t3908 = t3906 + t3907;
   // grad of: matmul(Wh, h4)
-  const t4005 = t2547 * h4_2;
-  // grad of: matmul(Wh, h4)
-  const t4006 = t4004 + t4005;
+  const t3909 = d_t551 * h4_2;
+  const t3910 = t3908 + t3909;
   // grad of: matmul(Wh, h3)
-  const t4007 = t2683 * h3_2;
-  // grad of: matmul(Wh, h3)
-  const t4008 = t4006 + t4007;
+  const t3911 = d_t408 * h3_2;
+  const t3912 = t3910 + t3911;
   // grad of: matmul(Wh, h2)
-  const t4009 = t2819 * h2_2;
-  // grad of: matmul(Wh, h2)
-  const t4010 = t4008 + t4009;
+  const t3913 = d_t265 * h2_2;
+  const t3914 = t3912 + t3913;
   // grad of: matmul(Wh, h1)
-  const t4011 = t2955 * h1_2;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_34 = t4010 + t4011;
+  const t3915 = d_t122 * h1_2;
+  const d_Wh_34 = t3914 + t3915;
   $g.Wh[34]! += $scale * d_Wh_34;
   // grad of: matmul(Wh, h11)
-  const t4012 = t1637 * h11_3;
+  const t3916 = d_t1552 * h11_3;
   // grad of: matmul(Wh, h10)
-  const t4013 = t1731 * h10_3;
-  // grad of: matmul(Wh, h10)
-  const t4014 = t4012 + t4013;
+  const t3917 = d_t1409 * h10_3;
+  const t3918 = t3916 + t3917;
   // grad of: matmul(Wh, h9)
-  const t4015 = t1867 * h9_3;
-  // grad of: matmul(Wh, h9)
-  const t4016 = t4014 + t4015;
+  const t3919 = d_t1266 * h9_3;
+  const t3920 = t3918 + t3919;
   // grad of: matmul(Wh, h8)
-  const t4017 = t2003 * h8_3;
-  // grad of: matmul(Wh, h8)
-  const t4018 = t4016 + t4017;
+  const t3921 = d_t1123 * h8_3;
+  const t3922 = t3920 + t3921;
   // grad of: matmul(Wh, h7)
-  const t4019 = t2139 * h7_3;
-  // grad of: matmul(Wh, h7)
-  const t4020 = t4018 + t4019;
+  const t3923 = d_t980 * h7_3;
+  const t3924 = t3922 + t3923;
   // grad of: matmul(Wh, h6)
-  const t4021 = t2275 * h6_3;
-  // grad of: matmul(Wh, h6)
-  const t4022 = t4020 + t4021;
+  const t3925 = d_t837 * h6_3;
+  const t3926 = t3924 + t3925;
   // grad of: matmul(Wh, h5)
-  const t4023 = t2411 * h5_3;
-  // grad of: matmul(Wh, h5)
-  const t4024 = t4022 + t4023;
+  const t3927 = d_t694 * h5_3;
+  const t3928 = t3926 + t3927;
   // grad of: matmul(Wh, h4)
-  const t4025 = t2547 * h4_3;
-  // grad of: matmul(Wh, h4)
-  const t4026 = t4024 + t4025;
+  const t3929 = d_t551 * h4_3;
+  const t3930 = t3928 + t3929;
   // grad of: matmul(Wh, h3)
-  const t4027 = t2683 * h3_3;
-  // grad of: matmul(Wh, h3)
-  const t4028 = t4026 + t4027;
+  const t3931 = d_t408 * h3_3;
+  const t3932 = t3930 + t3931;
   // grad of: matmul(Wh, h2)
-  const t4029 = t2819 * h2_3;
-  // grad of: matmul(Wh, h2)
-  const t4030 = t4028 + t4029;
+  const t3933 = d_t265 * h2_3;
+  const t3934 = t3932 + t3933;
   // grad of: matmul(Wh, h1)
-  const t4031 = t2955 * h1_3;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_35 = t4030 + t4031;
+  const t3935 = d_t122 * h1_3;
+  const d_Wh_35 = t3934 + t3935;
   $g.Wh[35]! += $scale * d_Wh_35;
   // grad of: matmul(Wh, h11)
-  const t4032 = t1637 * h11_4;
+  const t3936 = d_t1552 * h11_4;
   // grad of: matmul(Wh, h10)
-  const t4033 = t1731 * h10_4;
-  // grad of: matmul(Wh, h10)
-  const t4034 = t4032 + t4033;
+  const t3937 = d_t1409 * h10_4;
+  const t3938 = t3936 + t3937;
   // grad of: matmul(Wh, h9)
-  const t4035 = t1867 * h9_4;
-  // grad of: matmul(Wh, h9)
-  const t4036 = t4034 + t4035;
+  const t3939 = d_t1266 * h9_4;
+  const t3940 = t3938 + t3939;
   // grad of: matmul(Wh, h8)
-  const t4037 = t2003 * h8_4;
-  // grad of: matmul(Wh, h8)
-  const t4038 = t4036 + t4037;
+  const t3941 = d_t1123 * h8_4;
+  const t3942 = t3940 + t3941;
   // grad of: matmul(Wh, h7)
-  const t4039 = t2139 * h7_4;
-  // grad of: matmul(Wh, h7)
-  const t4040 = t4038 + t4039;
+  const t3943 = d_t980 * h7_4;
+  const t3944 = t3942 + t3943;
   // grad of: matmul(Wh, h6)
-  const t4041 = t2275 * h6_4;
-  // grad of: matmul(Wh, h6)
-  const t4042 = t4040 + t4041;
+  const t3945 = d_t837 * h6_4;
+  const t3946 = t3944 + t3945;
   // grad of: matmul(Wh, h5)
-  const t4043 = t2411 * h5_4;
-  // grad of: matmul(Wh, h5)
-  const t4044 = t4042 + t4043;
+  const t3947 = d_t694 * h5_4;
+  const t3948 = t3946 + t3947;
   // grad of: matmul(Wh, h4)
-  const t4045 = t2547 * h4_4;
-  // grad of: matmul(Wh, h4)
-  const t4046 = t4044 + t4045;
+  const t3949 = d_t551 * h4_4;
+  const t3950 = t3948 + t3949;
   // grad of: matmul(Wh, h3)
-  const t4047 = t2683 * h3_4;
-  // grad of: matmul(Wh, h3)
-  const t4048 = t4046 + t4047;
+  const t3951 = d_t408 * h3_4;
+  const t3952 = t3950 + t3951;
   // grad of: matmul(Wh, h2)
-  const t4049 = t2819 * h2_4;
-  // grad of: matmul(Wh, h2)
-  const t4050 = t4048 + t4049;
+  const t3953 = d_t265 * h2_4;
+  const t3954 = t3952 + t3953;
   // grad of: matmul(Wh, h1)
-  const t4051 = t2955 * h1_4;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_36 = t4050 + t4051;
+  const t3955 = d_t122 * h1_4;
+  const d_Wh_36 = t3954 + t3955;
   $g.Wh[36]! += $scale * d_Wh_36;
   // grad of: matmul(Wh, h11)
-  const t4052 = t1637 * h11_5;
+  const t3956 = d_t1552 * h11_5;
   // grad of: matmul(Wh, h10)
-  const t4053 = t1731 * h10_5;
-  // grad of: matmul(Wh, h10)
-  const t4054 = t4052 + t4053;
+  const t3957 = d_t1409 * h10_5;
+  const t3958 = t3956 + t3957;
   // grad of: matmul(Wh, h9)
-  const t4055 = t1867 * h9_5;
-  // grad of: matmul(Wh, h9)
-  const t4056 = t4054 + t4055;
+  const t3959 = d_t1266 * h9_5;
+  const t3960 = t3958 + t3959;
   // grad of: matmul(Wh, h8)
-  const t4057 = t2003 * h8_5;
-  // grad of: matmul(Wh, h8)
-  const t4058 = t4056 + t4057;
+  const t3961 = d_t1123 * h8_5;
+  const t3962 = t3960 + t3961;
   // grad of: matmul(Wh, h7)
-  const t4059 = t2139 * h7_5;
-  // grad of: matmul(Wh, h7)
-  const t4060 = t4058 + t4059;
+  const t3963 = d_t980 * h7_5;
+  const t3964 = t3962 + t3963;
   // grad of: matmul(Wh, h6)
-  const t4061 = t2275 * h6_5;
-  // grad of: matmul(Wh, h6)
-  const t4062 = t4060 + t4061;
+  const t3965 = d_t837 * h6_5;
+  const t3966 = t3964 + t3965;
   // grad of: matmul(Wh, h5)
-  const t4063 = t2411 * h5_5;
-  // grad of: matmul(Wh, h5)
-  const t4064 = t4062 + t4063;
+  const t3967 = d_t694 * h5_5;
+  const t3968 = t3966 + t3967;
   // grad of: matmul(Wh, h4)
-  const t4065 = t2547 * h4_5;
-  // grad of: matmul(Wh, h4)
-  const t4066 = t4064 + t4065;
+  const t3969 = d_t551 * h4_5;
+  const t3970 = t3968 + t3969;
   // grad of: matmul(Wh, h3)
-  const t4067 = t2683 * h3_5;
-  // grad of: matmul(Wh, h3)
-  const t4068 = t4066 + t4067;
+  const t3971 = d_t408 * h3_5;
+  const t3972 = t3970 + t3971;
   // grad of: matmul(Wh, h2)
-  const t4069 = t2819 * h2_5;
-  // grad of: matmul(Wh, h2)
-  const t4070 = t4068 + t4069;
+  const t3973 = d_t265 * h2_5;
+  const t3974 = t3972 + t3973;
   // grad of: matmul(Wh, h1)
-  const t4071 = t2955 * h1_5;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_37 = t4070 + t4071;
+  const t3975 = d_t122 * h1_5;
+  const d_Wh_37 = t3974 + t3975;
   $g.Wh[37]! += $scale * d_Wh_37;
   // grad of: matmul(Wh, h11)
-  const t4072 = t1637 * h11_6;
+  const t3976 = d_t1552 * h11_6;
   // grad of: matmul(Wh, h10)
-  const t4073 = t1731 * h10_6;
-  // grad of: matmul(Wh, h10)
-  const t4074 = t4072 + t4073;
+  const t3977 = d_t1409 * h10_6;
+  const t3978 = t3976 + t3977;
   // grad of: matmul(Wh, h9)
-  const t4075 = t1867 * h9_6;
-  // grad of: matmul(Wh, h9)
-  const t4076 = t4074 + t4075;
+  const t3979 = d_t1266 * h9_6;
+  const t3980 = t3978 + t3979;
   // grad of: matmul(Wh, h8)
-  const t4077 = t2003 * h8_6;
-  // grad of: matmul(Wh, h8)
-  const t4078 = t4076 + t4077;
+  const t3981 = d_t1123 * h8_6;
+  const t3982 = t3980 + t3981;
   // grad of: matmul(Wh, h7)
-  const t4079 = t2139 * h7_6;
-  // grad of: matmul(Wh, h7)
-  const t4080 = t4078 + t4079;
+  const t3983 = d_t980 * h7_6;
+  const t3984 = t3982 + t3983;
   // grad of: matmul(Wh, h6)
-  const t4081 = t2275 * h6_6;
-  // grad of: matmul(Wh, h6)
-  const t4082 = t4080 + t4081;
+  const t3985 = d_t837 * h6_6;
+  const t3986 = t3984 + t3985;
   // grad of: matmul(Wh, h5)
-  const t4083 = t2411 * h5_6;
-  // grad of: matmul(Wh, h5)
-  const t4084 = t4082 + t4083;
+  const t3987 = d_t694 * h5_6;
+  const t3988 = t3986 + t3987;
   // grad of: matmul(Wh, h4)
-  const t4085 = t2547 * h4_6;
-  // grad of: matmul(Wh, h4)
-  const t4086 = t4084 + t4085;
+  const t3989 = d_t551 * h4_6;
+  const t3990 = t3988 + t3989;
   // grad of: matmul(Wh, h3)
-  const t4087 = t2683 * h3_6;
-  // grad of: matmul(Wh, h3)
-  const t4088 = t4086 + t4087;
+  const t3991 = d_t408 * h3_6;
+  const t3992 = t3990 + t3991;
   // grad of: matmul(Wh, h2)
-  const t4089 = t2819 * h2_6;
-  // grad of: matmul(Wh, h2)
-  const t4090 = t4088 + t4089;
+  const t3993 = d_t265 * h2_6;
+  const t3994 = t3992 + t3993;
   // grad of: matmul(Wh, h1)
-  const t4091 = t2955 * h1_6;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_38 = t4090 + t4091;
+  const t3995 = d_t122 * h1_6;
+  const d_Wh_38 = t3994 + t3995;
   $g.Wh[38]! += $scale * d_Wh_38;
   // grad of: matmul(Wh, h11)
-  const t4092 = t1637 * h11_7;
+  const t3996 = d_t1552 * h11_7;
   // grad of: matmul(Wh, h10)
-  const t4093 = t1731 * h10_7;
-  // grad of: matmul(Wh, h10)
-  const t4094 = t4092 + t4093;
+  const t3997 = d_t1409 * h10_7;
+  const t3998 = t3996 + t3997;
   // grad of: matmul(Wh, h9)
-  const t4095 = t1867 * h9_7;
-  // grad of: matmul(Wh, h9)
-  const t4096 = t4094 + t4095;
+  const t3999 = d_t1266 * h9_7;
+  const t4000 = t3998 + t3999;
   // grad of: matmul(Wh, h8)
-  const t4097 = t2003 * h8_7;
-  // grad of: matmul(Wh, h8)
-  const t4098 = t4096 + t4097;
+  const t4001 = d_t1123 * h8_7;
+  const t4002 = t4000 + t4001;
   // grad of: matmul(Wh, h7)
-  const t4099 = t2139 * h7_7;
-  // grad of: matmul(Wh, h7)
-  const t4100 = t4098 + t4099;
+  const t4003 = d_t980 * h7_7;
+  const t4004 = t4002 + t4003;
   // grad of: matmul(Wh, h6)
-  const t4101 = t2275 * h6_7;
-  // grad of: matmul(Wh, h6)
-  const t4102 = t4100 + t4101;
+  const t4005 = d_t837 * h6_7;
+  const t4006 = t4004 + t4005;
   // grad of: matmul(Wh, h5)
-  const t4103 = t2411 * h5_7;
-  // grad of: matmul(Wh, h5)
-  const t4104 = t4102 + t4103;
+  const t4007 = d_t694 * h5_7;
+  const t4008 = t4006 + t4007;
   // grad of: matmul(Wh, h4)
-  const t4105 = t2547 * h4_7;
-  // grad of: matmul(Wh, h4)
-  const t4106 = t4104 + t4105;
+  const t4009 = d_t551 * h4_7;
+  const t4010 = t4008 + t4009;
   // grad of: matmul(Wh, h3)
-  const t4107 = t2683 * h3_7;
-  // grad of: matmul(Wh, h3)
-  const t4108 = t4106 + t4107;
+  const t4011 = d_t408 * h3_7;
+  const t4012 = t4010 + t4011;
   // grad of: matmul(Wh, h2)
-  const t4109 = t2819 * h2_7;
-  // grad of: matmul(Wh, h2)
-  const t4110 = t4108 + t4109;
+  const t4013 = d_t265 * h2_7;
+  const t4014 = t4012 + t4013;
   // grad of: matmul(Wh, h1)
-  const t4111 = t2955 * h1_7;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_39 = t4110 + t4111;
+  const t4015 = d_t122 * h1_7;
+  const d_Wh_39 = t4014 + t4015;
   $g.Wh[39]! += $scale * d_Wh_39;
   // grad of: matmul(Wh, h11)
-  const t4112 = t1642 * h11_0;
+  const t4016 = d_t1572 * h11_0;
   // grad of: matmul(Wh, h10)
-  const t4113 = t1750 * h10_0;
-  // grad of: matmul(Wh, h10)
-  const t4114 = t4112 + t4113;
+  const t4017 = d_t1429 * h10_0;
+  const t4018 = t4016 + t4017;
   // grad of: matmul(Wh, h9)
-  const t4115 = t1886 * h9_0;
-  // grad of: matmul(Wh, h9)
-  const t4116 = t4114 + t4115;
+  const t4019 = d_t1286 * h9_0;
+  const t4020 = t4018 + t4019;
   // grad of: matmul(Wh, h8)
-  const t4117 = t2022 * h8_0;
-  // grad of: matmul(Wh, h8)
-  const t4118 = t4116 + t4117;
+  const t4021 = d_t1143 * h8_0;
+  const t4022 = t4020 + t4021;
   // grad of: matmul(Wh, h7)
-  const t4119 = t2158 * h7_0;
-  // grad of: matmul(Wh, h7)
-  const t4120 = t4118 + t4119;
+  const t4023 = d_t1000 * h7_0;
+  const t4024 = t4022 + t4023;
   // grad of: matmul(Wh, h6)
-  const t4121 = t2294 * h6_0;
-  // grad of: matmul(Wh, h6)
-  const t4122 = t4120 + t4121;
+  const t4025 = d_t857 * h6_0;
+  const t4026 = t4024 + t4025;
   // grad of: matmul(Wh, h5)
-  const t4123 = t2430 * h5_0;
-  // grad of: matmul(Wh, h5)
-  const t4124 = t4122 + t4123;
+  const t4027 = d_t714 * h5_0;
+  const t4028 = t4026 + t4027;
   // grad of: matmul(Wh, h4)
-  const t4125 = t2566 * h4_0;
-  // grad of: matmul(Wh, h4)
-  const t4126 = t4124 + t4125;
+  const t4029 = d_t571 * h4_0;
+  const t4030 = t4028 + t4029;
   // grad of: matmul(Wh, h3)
-  const t4127 = t2702 * h3_0;
-  // grad of: matmul(Wh, h3)
-  const t4128 = t4126 + t4127;
+  const t4031 = d_t428 * h3_0;
+  const t4032 = t4030 + t4031;
   // grad of: matmul(Wh, h2)
-  const t4129 = t2838 * h2_0;
-  // grad of: matmul(Wh, h2)
-  const t4130 = t4128 + t4129;
+  const t4033 = d_t285 * h2_0;
+  const t4034 = t4032 + t4033;
   // grad of: matmul(Wh, h1)
-  const t4131 = t2974 * h1_0;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_40 = t4130 + t4131;
+  const t4035 = d_t142 * h1_0;
+  const d_Wh_40 = t4034 + t4035;
   $g.Wh[40]! += $scale * d_Wh_40;
   // grad of: matmul(Wh, h11)
-  const t4132 = t1642 * h11_1;
+  const t4036 = d_t1572 * h11_1;
   // grad of: matmul(Wh, h10)
-  const t4133 = t1750 * h10_1;
-  // grad of: matmul(Wh, h10)
-  const t4134 = t4132 + t4133;
+  const t4037 = d_t1429 * h10_1;
+  const t4038 = t4036 + t4037;
   // grad of: matmul(Wh, h9)
-  const t4135 = t1886 * h9_1;
-  // grad of: matmul(Wh, h9)
-  const t4136 = t4134 + t4135;
+  const t4039 = d_t1286 * h9_1;
+  const t4040 = t4038 + t4039;
   // grad of: matmul(Wh, h8)
-  const t4137 = t2022 * h8_1;
-  // grad of: matmul(Wh, h8)
-  const t4138 = t4136 + t4137;
+  const t4041 = d_t1143 * h8_1;
+  const t4042 = t4040 + t4041;
   // grad of: matmul(Wh, h7)
-  const t4139 = t2158 * h7_1;
-  // grad of: matmul(Wh, h7)
-  const t4140 = t4138 + t4139;
+  const t4043 = d_t1000 * h7_1;
+  const t4044 = t4042 + t4043;
   // grad of: matmul(Wh, h6)
-  const t4141 = t2294 * h6_1;
-  // grad of: matmul(Wh, h6)
-  const t4142 = t4140 + t4141;
+  const t4045 = d_t857 * h6_1;
+  const t4046 = t4044 + t4045;
   // grad of: matmul(Wh, h5)
-  const t4143 = t2430 * h5_1;
-  // grad of: matmul(Wh, h5)
-  const t4144 = t4142 + t4143;
+  const t4047 = d_t714 * h5_1;
+  const t4048 = t4046 + t4047;
   // grad of: matmul(Wh, h4)
-  const t4145 = t2566 * h4_1;
-  // grad of: matmul(Wh, h4)
-  const t4146 = t4144 + t4145;
+  const t4049 = d_t571 * h4_1;
+  const t4050 = t4048 + t4049;
   // grad of: matmul(Wh, h3)
-  const t4147 = t2702 * h3_1;
-  // grad of: matmul(Wh, h3)
-  const t4148 = t4146 + t4147;
+  const t4051 = d_t428 * h3_1;
+  const t4052 = t4050 + t4051;
   // grad of: matmul(Wh, h2)
-  const t4149 = t2838 * h2_1;
-  // grad of: matmul(Wh, h2)
-  const t4150 = t4148 + t4149;
+  const t4053 = d_t285 * h2_1;
+  const t4054 = t4052 + t4053;
   // grad of: matmul(Wh, h1)
-  const t4151 = t2974 * h1_1;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_41 = t4150 + t4151;
+  const t4055 = d_t142 * h1_1;
+  const d_Wh_41 = t4054 + t4055;
   $g.Wh[41]! += $scale * d_Wh_41;
   // grad of: matmul(Wh, h11)
-  const t4152 = t1642 * h11_2;
+  const t4056 = d_t1572 * h11_2;
   // grad of: matmul(Wh, h10)
-  const t4153 = t1750 * h10_2;
-  // grad of: matmul(Wh, h10)
-  const t4154 = t4152 + t4153;
+  const t4057 = d_t1429 * h10_2;
+  const t4058 = t4056 + t4057;
   // grad of: matmul(Wh, h9)
-  const t4155 = t1886 * h9_2;
-  // grad of: matmul(Wh, h9)
-  const t4156 = t4154 + t4155;
+  const t4059 = d_t1286 * h9_2;
+  const t4060 = t4058 + t4059;
   // grad of: matmul(Wh, h8)
-  const t4157 = t2022 * h8_2;
-  // grad of: matmul(Wh, h8)
-  const t4158 = t4156 + t4157;
+  const t4061 = d_t1143 * h8_2;
+  const t4062 = t4060 + t4061;
   // grad of: matmul(Wh, h7)
-  const t4159 = t2158 * h7_2;
-  // grad of: matmul(Wh, h7)
-  const t4160 = t4158 + t4159;
+  const t4063 = d_t1000 * h7_2;
+  const t4064 = t4062 + t4063;
   // grad of: matmul(Wh, h6)
-  const t4161 = t2294 * h6_2;
-  // grad of: matmul(Wh, h6)
-  const t4162 = t4160 + t4161;
+  const t4065 = d_t857 * h6_2;
+  const t4066 = t4064 + t4065;
   // grad of: matmul(Wh, h5)
-  const t4163 = t2430 * h5_2;
-  // grad of: matmul(Wh, h5)
-  const t4164 = t4162 + t4163;
+  const t4067 = d_t714 * h5_2;
+  const t4068 = t4066 + t4067;
   // grad of: matmul(Wh, h4)
-  const t4165 = t2566 * h4_2;
-  // grad of: matmul(Wh, h4)
-  const t4166 = t4164 + t4165;
+  const t4069 = d_t571 * h4_2;
+  const t4070 = t4068 + t4069;
   // grad of: matmul(Wh, h3)
-  const t4167 = t2702 * h3_2;
-  // grad of: matmul(Wh, h3)
-  const t4168 = t4166 + t4167;
+  const t4071 = d_t428 * h3_2;
+  const t4072 = t4070 + t4071;
   // grad of: matmul(Wh, h2)
-  const t4169 = t2838 * h2_2;
-  // grad of: matmul(Wh, h2)
-  const t4170 = t4168 + t4169;
+  const t4073 = d_t285 * h2_2;
+  const t4074 = t4072 + t4073;
   // grad of: matmul(Wh, h1)
-  const t4171 = t2974 * h1_2;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_42 = t4170 + t4171;
+  const t4075 = d_t142 * h1_2;
+  const d_Wh_42 = t4074 + t4075;
   $g.Wh[42]! += $scale * d_Wh_42;
   // grad of: matmul(Wh, h11)
-  const t4172 = t1642 * h11_3;
+  const t4076 = d_t1572 * h11_3;
   // grad of: matmul(Wh, h10)
-  const t4173 = t1750 * h10_3;
-  // grad of: matmul(Wh, h10)
-  const t4174 = t4172 + t4173;
+  const t4077 = d_t1429 * h10_3;
+  const t4078 = t4076 + t4077;
   // grad of: matmul(Wh, h9)
-  const t4175 = t1886 * h9_3;
-  // grad of: matmul(Wh, h9)
-  const t4176 = t4174 + t4175;
+  const t4079 = d_t1286 * h9_3;
+  const t4080 = t4078 + t4079;
   // grad of: matmul(Wh, h8)
-  const t4177 = t2022 * h8_3;
-  // grad of: matmul(Wh, h8)
-  const t4178 = t4176 + t4177;
+  const t4081 = d_t1143 * h8_3;
+  const t4082 = t4080 + t4081;
   // grad of: matmul(Wh, h7)
-  const t4179 = t2158 * h7_3;
-  // grad of: matmul(Wh, h7)
-  const t4180 = t4178 + t4179;
+  const t4083 = d_t1000 * h7_3;
+  const t4084 = t4082 + t4083;
   // grad of: matmul(Wh, h6)
-  const t4181 = t2294 * h6_3;
-  // grad of: matmul(Wh, h6)
-  const t4182 = t4180 + t4181;
+  const t4085 = d_t857 * h6_3;
+  const t4086 = t4084 + t4085;
   // grad of: matmul(Wh, h5)
-  const t4183 = t2430 * h5_3;
-  // grad of: matmul(Wh, h5)
-  const t4184 = t4182 + t4183;
+  const t4087 = d_t714 * h5_3;
+  const t4088 = t4086 + t4087;
   // grad of: matmul(Wh, h4)
-  const t4185 = t2566 * h4_3;
-  // grad of: matmul(Wh, h4)
-  const t4186 = t4184 + t4185;
+  const t4089 = d_t571 * h4_3;
+  const t4090 = t4088 + t4089;
   // grad of: matmul(Wh, h3)
-  const t4187 = t2702 * h3_3;
-  // grad of: matmul(Wh, h3)
-  const t4188 = t4186 + t4187;
+  const t4091 = d_t428 * h3_3;
+  const t4092 = t4090 + t4091;
   // grad of: matmul(Wh, h2)
-  const t4189 = t2838 * h2_3;
-  // grad of: matmul(Wh, h2)
-  const t4190 = t4188 + t4189;
+  const t4093 = d_t285 * h2_3;
+  const t4094 = t4092 + t4093;
   // grad of: matmul(Wh, h1)
-  const t4191 = t2974 * h1_3;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_43 = t4190 + t4191;
+  const t4095 = d_t142 * h1_3;
+  const d_Wh_43 = t4094 + t4095;
   $g.Wh[43]! += $scale * d_Wh_43;
   // grad of: matmul(Wh, h11)
-  const t4192 = t1642 * h11_4;
+  const t4096 = d_t1572 * h11_4;
   // grad of: matmul(Wh, h10)
-  const t4193 = t1750 * h10_4;
-  // grad of: matmul(Wh, h10)
-  const t4194 = t4192 + t4193;
+  const t4097 = d_t1429 * h10_4;
+  const t4098 = t4096 + t4097;
   // grad of: matmul(Wh, h9)
-  const t4195 = t1886 * h9_4;
-  // grad of: matmul(Wh, h9)
-  const t4196 = t4194 + t4195;
+  const t4099 = d_t1286 * h9_4;
+  const t4100 = t4098 + t4099;
   // grad of: matmul(Wh, h8)
-  const t4197 = t2022 * h8_4;
-  // grad of: matmul(Wh, h8)
-  const t4198 = t4196 + t4197;
+  const t4101 = d_t1143 * h8_4;
+  const t4102 = t4100 + t4101;
   // grad of: matmul(Wh, h7)
-  const t4199 = t2158 * h7_4;
-  // grad of: matmul(Wh, h7)
-  const t4200 = t4198 + t4199;
+  const t4103 = d_t1000 * h7_4;
+  const t4104 = t4102 + t4103;
   // grad of: matmul(Wh, h6)
-  const t4201 = t2294 * h6_4;
-  // grad of: matmul(Wh, h6)
-  const t4202 = t4200 + t4201;
+  const t4105 = d_t857 * h6_4;
+  const t4106 = t4104 + t4105;
   // grad of: matmul(Wh, h5)
-  const t4203 = t2430 * h5_4;
-  // grad of: matmul(Wh, h5)
-  const t4204 = t4202 + t4203;
+  const t4107 = d_t714 * h5_4;
+  const t4108 = t4106 + t4107;
   // grad of: matmul(Wh, h4)
-  const t4205 = t2566 * h4_4;
-  // grad of: matmul(Wh, h4)
-  const t4206 = t4204 + t4205;
+  const t4109 = d_t571 * h4_4;
+  const t4110 = t4108 + t4109;
   // grad of: matmul(Wh, h3)
-  const t4207 = t2702 * h3_4;
-  // grad of: matmul(Wh, h3)
-  const t4208 = t4206 + t4207;
+  const t4111 = d_t428 * h3_4;
+  const t4112 = t4110 + t4111;
   // grad of: matmul(Wh, h2)
-  const t4209 = t2838 * h2_4;
-  // grad of: matmul(Wh, h2)
-  const t4210 = t4208 + t4209;
+  const t4113 = d_t285 * h2_4;
+  const t4114 = t4112 + t4113;
   // grad of: matmul(Wh, h1)
-  const t4211 = t2974 * h1_4;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_44 = t4210 + t4211;
+  const t4115 = d_t142 * h1_4;
+  const d_Wh_44 = t4114 + t4115;
   $g.Wh[44]! += $scale * d_Wh_44;
   // grad of: matmul(Wh, h11)
-  const t4212 = t1642 * h11_5;
+  const t4116 = d_t1572 * h11_5;
   // grad of: matmul(Wh, h10)
-  const t4213 = t1750 * h10_5;
-  // grad of: matmul(Wh, h10)
-  const t4214 = t4212 + t4213;
+  const t4117 = d_t1429 * h10_5;
+  const t4118 = t4116 + t4117;
   // grad of: matmul(Wh, h9)
-  const t4215 = t1886 * h9_5;
-  // grad of: matmul(Wh, h9)
-  const t4216 = t4214 + t4215;
+  const t4119 = d_t1286 * h9_5;
+  const t4120 = t4118 + t4119;
   // grad of: matmul(Wh, h8)
-  const t4217 = t2022 * h8_5;
-  // grad of: matmul(Wh, h8)
-  const t4218 = t4216 + t4217;
+  const t4121 = d_t1143 * h8_5;
+  const t4122 = t4120 + t4121;
   // grad of: matmul(Wh, h7)
-  const t4219 = t2158 * h7_5;
-  // grad of: matmul(Wh, h7)
-  const t4220 = t4218 + t4219;
+  const t4123 = d_t1000 * h7_5;
+  const t4124 = t4122 + t4123;
   // grad of: matmul(Wh, h6)
-  const t4221 = t2294 * h6_5;
-  // grad of: matmul(Wh, h6)
-  const t4222 = t4220 + t4221;
+  const t4125 = d_t857 * h6_5;
+  const t4126 = t4124 + t4125;
   // grad of: matmul(Wh, h5)
-  const t4223 = t2430 * h5_5;
-  // grad of: matmul(Wh, h5)
-  const t4224 = t4222 + t4223;
+  const t4127 = d_t714 * h5_5;
+  const t4128 = t4126 + t4127;
   // grad of: matmul(Wh, h4)
-  const t4225 = t2566 * h4_5;
-  // grad of: matmul(Wh, h4)
-  const t4226 = t4224 + t4225;
+  const t4129 = d_t571 * h4_5;
+  const t4130 = t4128 + t4129;
   // grad of: matmul(Wh, h3)
-  const t4227 = t2702 * h3_5;
-  // grad of: matmul(Wh, h3)
-  const t4228 = t4226 + t4227;
+  const t4131 = d_t428 * h3_5;
+  const t4132 = t4130 + t4131;
   // grad of: matmul(Wh, h2)
-  const t4229 = t2838 * h2_5;
-  // grad of: matmul(Wh, h2)
-  const t4230 = t4228 + t4229;
+  const t4133 = d_t285 * h2_5;
+  const t4134 = t4132 + t4133;
   // grad of: matmul(Wh, h1)
-  const t4231 = t2974 * h1_5;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_45 = t4230 + t4231;
+  const t4135 = d_t142 * h1_5;
+  const d_Wh_45 = t4134 + t4135;
   $g.Wh[45]! += $scale * d_Wh_45;
   // grad of: matmul(Wh, h11)
-  const t4232 = t1642 * h11_6;
+  const t4136 = d_t1572 * h11_6;
   // grad of: matmul(Wh, h10)
-  const t4233 = t1750 * h10_6;
-  // grad of: matmul(Wh, h10)
-  const t4234 = t4232 + t4233;
+  const t4137 = d_t1429 * h10_6;
+  const t4138 = t4136 + t4137;
   // grad of: matmul(Wh, h9)
-  const t4235 = t1886 * h9_6;
-  // grad of: matmul(Wh, h9)
-  const t4236 = t4234 + t4235;
+  const t4139 = d_t1286 * h9_6;
+  const t4140 = t4138 + t4139;
   // grad of: matmul(Wh, h8)
-  const t4237 = t2022 * h8_6;
-  // grad of: matmul(Wh, h8)
-  const t4238 = t4236 + t4237;
+  const t4141 = d_t1143 * h8_6;
+  const t4142 = t4140 + t4141;
   // grad of: matmul(Wh, h7)
-  const t4239 = t2158 * h7_6;
-  // grad of: matmul(Wh, h7)
-  const t4240 = t4238 + t4239;
+  const t4143 = d_t1000 * h7_6;
+  const t4144 = t4142 + t4143;
   // grad of: matmul(Wh, h6)
-  const t4241 = t2294 * h6_6;
-  // grad of: matmul(Wh, h6)
-  const t4242 = t4240 + t4241;
+  const t4145 = d_t857 * h6_6;
+  const t4146 = t4144 + t4145;
   // grad of: matmul(Wh, h5)
-  const t4243 = t2430 * h5_6;
-  // grad of: matmul(Wh, h5)
-  const t4244 = t4242 + t4243;
+  const t4147 = d_t714 * h5_6;
+  const t4148 = t4146 + t4147;
   // grad of: matmul(Wh, h4)
-  const t4245 = t2566 * h4_6;
-  // grad of: matmul(Wh, h4)
-  const t4246 = t4244 + t4245;
+  const t4149 = d_t571 * h4_6;
+  const t4150 = t4148 + t4149;
   // grad of: matmul(Wh, h3)
-  const t4247 = t2702 * h3_6;
-  // grad of: matmul(Wh, h3)
-  const t4248 = t4246 + t4247;
+  const t4151 = d_t428 * h3_6;
+  const t4152 = t4150 + t4151;
   // grad of: matmul(Wh, h2)
-  const t4249 = t2838 * h2_6;
-  // grad of: matmul(Wh, h2)
-  const t4250 = t4248 + t4249;
+  const t4153 = d_t285 * h2_6;
+  const t4154 = t4152 + t4153;
   // grad of: matmul(Wh, h1)
-  const t4251 = t2974 * h1_6;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_46 = t4250 + t4251;
+  const t4155 = d_t142 * h1_6;
+  const d_Wh_46 = t4154 + t4155;
   $g.Wh[46]! += $scale * d_Wh_46;
   // grad of: matmul(Wh, h11)
-  const t4252 = t1642 * h11_7;
+  const t4156 = d_t1572 * h11_7;
   // grad of: matmul(Wh, h10)
-  const t4253 = t1750 * h10_7;
-  // grad of: matmul(Wh, h10)
-  const t4254 = t4252 + t4253;
+  const t4157 = d_t1429 * h10_7;
+  const t4158 = t4156 + t4157;
   // grad of: matmul(Wh, h9)
-  const t4255 = t1886 * h9_7;
-  // grad of: matmul(Wh, h9)
-  const t4256 = t4254 + t4255;
+  const t4159 = d_t1286 * h9_7;
+  const t4160 = t4158 + t4159;
   // grad of: matmul(Wh, h8)
-  const t4257 = t2022 * h8_7;
-  // grad of: matmul(Wh, h8)
-  const t4258 = t4256 + t4257;
+  const t4161 = d_t1143 * h8_7;
+  const t4162 = t4160 + t4161;
   // grad of: matmul(Wh, h7)
-  const t4259 = t2158 * h7_7;
-  // grad of: matmul(Wh, h7)
-  const t4260 = t4258 + t4259;
+  const t4163 = d_t1000 * h7_7;
+  const t4164 = t4162 + t4163;
   // grad of: matmul(Wh, h6)
-  const t4261 = t2294 * h6_7;
-  // grad of: matmul(Wh, h6)
-  const t4262 = t4260 + t4261;
+  const t4165 = d_t857 * h6_7;
+  const t4166 = t4164 + t4165;
   // grad of: matmul(Wh, h5)
-  const t4263 = t2430 * h5_7;
-  // grad of: matmul(Wh, h5)
-  const t4264 = t4262 + t4263;
+  const t4167 = d_t714 * h5_7;
+  const t4168 = t4166 + t4167;
   // grad of: matmul(Wh, h4)
-  const t4265 = t2566 * h4_7;
-  // grad of: matmul(Wh, h4)
-  const t4266 = t4264 + t4265;
+  const t4169 = d_t571 * h4_7;
+  const t4170 = t4168 + t4169;
   // grad of: matmul(Wh, h3)
-  const t4267 = t2702 * h3_7;
-  // grad of: matmul(Wh, h3)
-  const t4268 = t4266 + t4267;
+  const t4171 = d_t428 * h3_7;
+  const t4172 = t4170 + t4171;
   // grad of: matmul(Wh, h2)
-  const t4269 = t2838 * h2_7;
-  // grad of: matmul(Wh, h2)
-  const t4270 = t4268 + t4269;
+  const t4173 = d_t285 * h2_7;
+  const t4174 = t4172 + t4173;
   // grad of: matmul(Wh, h1)
-  const t4271 = t2974 * h1_7;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_47 = t4270 + t4271;
+  const t4175 = d_t142 * h1_7;
+  const d_Wh_47 = t4174 + t4175;
   $g.Wh[47]! += $scale * d_Wh_47;
   // grad of: matmul(Wh, h11)
-  const t4272 = t1647 * h11_0;
+  const t4176 = d_t1592 * h11_0;
   // grad of: matmul(Wh, h10)
-  const t4273 = t1769 * h10_0;
-  // grad of: matmul(Wh, h10)
-  const t4274 = t4272 + t4273;
+  const t4177 = d_t1449 * h10_0;
+  const t4178 = t4176 + t4177;
   // grad of: matmul(Wh, h9)
-  const t4275 = t1905 * h9_0;
-  // grad of: matmul(Wh, h9)
-  const t4276 = t4274 + t4275;
+  const t4179 = d_t1306 * h9_0;
+  const t4180 = t4178 + t4179;
   // grad of: matmul(Wh, h8)
-  const t4277 = t2041 * h8_0;
-  // grad of: matmul(Wh, h8)
-  const t4278 = t4276 + t4277;
+  const t4181 = d_t1163 * h8_0;
+  const t4182 = t4180 + t4181;
   // grad of: matmul(Wh, h7)
-  const t4279 = t2177 * h7_0;
-  // grad of: matmul(Wh, h7)
-  const t4280 = t4278 + t4279;
+  const t4183 = d_t1020 * h7_0;
+  const t4184 = t4182 + t4183;
   // grad of: matmul(Wh, h6)
-  const t4281 = t2313 * h6_0;
-  // grad of: matmul(Wh, h6)
-  const t4282 = t4280 + t4281;
+  const t4185 = d_t877 * h6_0;
+  const t4186 = t4184 + t4185;
   // grad of: matmul(Wh, h5)
-  const t4283 = t2449 * h5_0;
-  // grad of: matmul(Wh, h5)
-  const t4284 = t4282 + t4283;
+  const t4187 = d_t734 * h5_0;
+  const t4188 = t4186 + t4187;
   // grad of: matmul(Wh, h4)
-  const t4285 = t2585 * h4_0;
-  // grad of: matmul(Wh, h4)
-  const t4286 = t4284 + t4285;
+  const t4189 = d_t591 * h4_0;
+  const t4190 = t4188 + t4189;
   // grad of: matmul(Wh, h3)
-  const t4287 = t2721 * h3_0;
-  // grad of: matmul(Wh, h3)
-  const t4288 = t4286 + t4287;
+  const t4191 = d_t448 * h3_0;
+  const t4192 = t4190 + t4191;
   // grad of: matmul(Wh, h2)
-  const t4289 = t2857 * h2_0;
-  // grad of: matmul(Wh, h2)
-  const t4290 = t4288 + t4289;
+  const t4193 = d_t305 * h2_0;
+  const t4194 = t4192 + t4193;
   // grad of: matmul(Wh, h1)
-  const t4291 = t2993 * h1_0;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_48 = t4290 + t4291;
+  const t4195 = d_t162 * h1_0;
+  const d_Wh_48 = t4194 + t4195;
   $g.Wh[48]! += $scale * d_Wh_48;
   // grad of: matmul(Wh, h11)
-  const t4292 = t1647 * h11_1;
+  const t4196 = d_t1592 * h11_1;
   // grad of: matmul(Wh, h10)
-  const t4293 = t1769 * h10_1;
-  // grad of: matmul(Wh, h10)
-  const t4294 = t4292 + t4293;
+  const t4197 = d_t1449 * h10_1;
+  const t4198 = t4196 + t4197;
   // grad of: matmul(Wh, h9)
-  const t4295 = t1905 * h9_1;
-  // grad of: matmul(Wh, h9)
-  const t4296 = t4294 + t4295;
+  const t4199 = d_t1306 * h9_1;
+  const t4200 = t4198 + t4199;
   // grad of: matmul(Wh, h8)
-  const t4297 = t2041 * h8_1;
-  // grad of: matmul(Wh, h8)
-  const t4298 = t4296 + t4297;
+  const t4201 = d_t1163 * h8_1;
+  const t4202 = t4200 + t4201;
   // grad of: matmul(Wh, h7)
-  const t4299 = t2177 * h7_1;
-  // grad of: matmul(Wh, h7)
-  const t4300 = t4298 + t4299;
+  const t4203 = d_t1020 * h7_1;
+  const t4204 = t4202 + t4203;
   // grad of: matmul(Wh, h6)
-  const t4301 = t2313 * h6_1;
-  // grad of: matmul(Wh, h6)
-  const t4302 = t4300 + t4301;
+  const t4205 = d_t877 * h6_1;
+  const t4206 = t4204 + t4205;
   // grad of: matmul(Wh, h5)
-  const t4303 = t2449 * h5_1;
-  // grad of: matmul(Wh, h5)
-  const t4304 = t4302 + t4303;
+  const t4207 = d_t734 * h5_1;
+  const t4208 = t4206 + t4207;
   // grad of: matmul(Wh, h4)
-  const t4305 = t2585 * h4_1;
-  // grad of: matmul(Wh, h4)
-  const t4306 = t4304 + t4305;
+  const t4209 = d_t591 * h4_1;
+  const t4210 = t4208 + t4209;
   // grad of: matmul(Wh, h3)
-  const t4307 = t2721 * h3_1;
-  // grad of: matmul(Wh, h3)
-  const t4308 = t4306 + t4307;
+  const t4211 = d_t448 * h3_1;
+  const t4212 = t4210 + t4211;
   // grad of: matmul(Wh, h2)
-  const t4309 = t2857 * h2_1;
-  // grad of: matmul(Wh, h2)
-  const t4310 = t4308 + t4309;
+  const t4213 = d_t305 * h2_1;
+  const t4214 = t4212 + t4213;
   // grad of: matmul(Wh, h1)
-  const t4311 = t2993 * h1_1;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_49 = t4310 + t4311;
+  const t4215 = d_t162 * h1_1;
+  const d_Wh_49 = t4214 + t4215;
   $g.Wh[49]! += $scale * d_Wh_49;
   // grad of: matmul(Wh, h11)
-  const t4312 = t1647 * h11_2;
+  const t4216 = d_t1592 * h11_2;
   // grad of: matmul(Wh, h10)
-  const t4313 = t1769 * h10_2;
-  // grad of: matmul(Wh, h10)
-  const t4314 = t4312 + t4313;
+  const t4217 = d_t1449 * h10_2;
+  const t4218 = t4216 + t4217;
   // grad of: matmul(Wh, h9)
-  const t4315 = t1905 * h9_2;
-  // grad of: matmul(Wh, h9)
-  const t4316 = t4314 + t4315;
+  const t4219 = d_t1306 * h9_2;
+  const t4220 = t4218 + t4219;
   // grad of: matmul(Wh, h8)
-  const t4317 = t2041 * h8_2;
-  // grad of: matmul(Wh, h8)
-  const t4318 = t4316 + t4317;
+  const t4221 = d_t1163 * h8_2;
+  const t4222 = t4220 + t4221;
   // grad of: matmul(Wh, h7)
-  const t4319 = t2177 * h7_2;
-  // grad of: matmul(Wh, h7)
-  const t4320 = t4318 + t4319;
+  const t4223 = d_t1020 * h7_2;
+  const t4224 = t4222 + t4223;
   // grad of: matmul(Wh, h6)
-  const t4321 = t2313 * h6_2;
-  // grad of: matmul(Wh, h6)
-  const t4322 = t4320 + t4321;
+  const t4225 = d_t877 * h6_2;
+  const t4226 = t4224 + t4225;
   // grad of: matmul(Wh, h5)
-  const t4323 = t2449 * h5_2;
-  // grad of: matmul(Wh, h5)
-  const t4324 = t4322 + t4323;
+  const t4227 = d_t734 * h5_2;
+  const t4228 = t4226 + t4227;
   // grad of: matmul(Wh, h4)
-  const t4325 = t2585 * h4_2;
-  // grad of: matmul(Wh, h4)
-  const t4326 = t4324 + t4325;
+  const t4229 = d_t591 * h4_2;
+  const t4230 = t4228 + t4229;
   // grad of: matmul(Wh, h3)
-  const t4327 = t2721 * h3_2;
-  // grad of: matmul(Wh, h3)
-  const t4328 = t4326 + t4327;
+  const t4231 = d_t448 * h3_2;
+  const t4232 = t4230 + t4231;
   // grad of: matmul(Wh, h2)
-  const t4329 = t2857 * h2_2;
-  // grad of: matmul(Wh, h2)
-  const t4330 = t4328 + t4329;
+  const t4233 = d_t305 * h2_2;
+  const t4234 = t4232 + t4233;
   // grad of: matmul(Wh, h1)
-  const t4331 = t2993 * h1_2;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_50 = t4330 + t4331;
+  const t4235 = d_t162 * h1_2;
+  const d_Wh_50 = t4234 + t4235;
   $g.Wh[50]! += $scale * d_Wh_50;
   // grad of: matmul(Wh, h11)
-  const t4332 = t1647 * h11_3;
+  const t4236 = d_t1592 * h11_3;
   // grad of: matmul(Wh, h10)
-  const t4333 = t1769 * h10_3;
-  // grad of: matmul(Wh, h10)
-  const t4334 = t4332 + t4333;
+  const t4237 = d_t1449 * h10_3;
+  const t4238 = t4236 + t4237;
   // grad of: matmul(Wh, h9)
-  const t4335 = t1905 * h9_3;
-  // grad of: matmul(Wh, h9)
-  const t4336 = t4334 + t4335;
+  const t4239 = d_t1306 * h9_3;
+  const t4240 = t4238 + t4239;
   // grad of: matmul(Wh, h8)
-  const t4337 = t2041 * h8_3;
-  // grad of: matmul(Wh, h8)
-  const t4338 = t4336 + t4337;
+  const t4241 = d_t1163 * h8_3;
+  const t4242 = t4240 + t4241;
   // grad of: matmul(Wh, h7)
-  const t4339 = t2177 * h7_3;
-  // grad of: matmul(Wh, h7)
-  const t4340 = t4338 + t4339;
+  const t4243 = d_t1020 * h7_3;
+  const t4244 = t4242 + t4243;
   // grad of: matmul(Wh, h6)
-  const t4341 = t2313 * h6_3;
-  // grad of: matmul(Wh, h6)
-  const t4342 = t4340 + t4341;
+  const t4245 = d_t877 * h6_3;
+  const t4246 = t4244 + t4245;
   // grad of: matmul(Wh, h5)
-  const t4343 = t2449 * h5_3;
-  // grad of: matmul(Wh, h5)
-  const t4344 = t4342 + t4343;
+  const t4247 = d_t734 * h5_3;
+  const t4248 = t4246 + t4247;
   // grad of: matmul(Wh, h4)
-  const t4345 = t2585 * h4_3;
-  // grad of: matmul(Wh, h4)
-  const t4346 = t4344 + t4345;
+  const t4249 = d_t591 * h4_3;
+  const t4250 = t4248 + t4249;
   // grad of: matmul(Wh, h3)
-  const t4347 = t2721 * h3_3;
-  // grad of: matmul(Wh, h3)
-  const t4348 = t4346 + t4347;
+  const t4251 = d_t448 * h3_3;
+  const t4252 = t4250 + t4251;
   // grad of: matmul(Wh, h2)
-  const t4349 = t2857 * h2_3;
-  // grad of: matmul(Wh, h2)
-  const t4350 = t4348 + t4349;
+  const t4253 = d_t305 * h2_3;
+  const t4254 = t4252 + t4253;
   // grad of: matmul(Wh, h1)
-  const t4351 = t2993 * h1_3;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_51 = t4350 + t4351;
+  const t4255 = d_t162 * h1_3;
+  const d_Wh_51 = t4254 + t4255;
   $g.Wh[51]! += $scale * d_Wh_51;
   // grad of: matmul(Wh, h11)
-  const t4352 = t1647 * h11_4;
+  const t4256 = d_t1592 * h11_4;
   // grad of: matmul(Wh, h10)
-  const t4353 = t1769 * h10_4;
-  // grad of: matmul(Wh, h10)
-  const t4354 = t4352 + t4353;
+  const t4257 = d_t1449 * h10_4;
+  const t4258 = t4256 + t4257;
   // grad of: matmul(Wh, h9)
-  const t4355 = t1905 * h9_4;
-  // grad of: matmul(Wh, h9)
-  const t4356 = t4354 + t4355;
+  const t4259 = d_t1306 * h9_4;
+  const t4260 = t4258 + t4259;
   // grad of: matmul(Wh, h8)
-  const t4357 = t2041 * h8_4;
-  // grad of: matmul(Wh, h8)
-  const t4358 = t4356 + t4357;
+  const t4261 = d_t1163 * h8_4;
+  const t4262 = t4260 + t4261;
   // grad of: matmul(Wh, h7)
-  const t4359 = t2177 * h7_4;
-  // grad of: matmul(Wh, h7)
-  const t4360 = t4358 + t4359;
+  const t4263 = d_t1020 * h7_4;
+  const t4264 = t4262 + t4263;
   // grad of: matmul(Wh, h6)
-  const t4361 = t2313 * h6_4;
-  // grad of: matmul(Wh, h6)
-  const t4362 = t4360 + t4361;
+  const t4265 = d_t877 * h6_4;
+  const t4266 = t4264 + t4265;
   // grad of: matmul(Wh, h5)
-  const t4363 = t2449 * h5_4;
-  // grad of: matmul(Wh, h5)
-  const t4364 = t4362 + t4363;
+  const t4267 = d_t734 * h5_4;
+  const t4268 = t4266 + t4267;
   // grad of: matmul(Wh, h4)
-  const t4365 = t2585 * h4_4;
-  // grad of: matmul(Wh, h4)
-  const t4366 = t4364 + t4365;
+  const t4269 = d_t591 * h4_4;
+  const t4270 = t4268 + t4269;
   // grad of: matmul(Wh, h3)
-  const t4367 = t2721 * h3_4;
-  // grad of: matmul(Wh, h3)
-  const t4368 = t4366 + t4367;
+  const t4271 = d_t448 * h3_4;
+  const t4272 = t4270 + t4271;
   // grad of: matmul(Wh, h2)
-  const t4369 = t2857 * h2_4;
-  // grad of: matmul(Wh, h2)
-  const t4370 = t4368 + t4369;
+  const t4273 = d_t305 * h2_4;
+  const t4274 = t4272 + t4273;
   // grad of: matmul(Wh, h1)
-  const t4371 = t2993 * h1_4;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_52 = t4370 + t4371;
+  const t4275 = d_t162 * h1_4;
+  const d_Wh_52 = t4274 + t4275;
   $g.Wh[52]! += $scale * d_Wh_52;
   // grad of: matmul(Wh, h11)
-  const t4372 = t1647 * h11_5;
+  const t4276 = d_t1592 * h11_5;
   // grad of: matmul(Wh, h10)
-  const t4373 = t1769 * h10_5;
-  // grad of: matmul(Wh, h10)
-  const t4374 = t4372 + t4373;
+  const t4277 = d_t1449 * h10_5;
+  const t4278 = t4276 + t4277;
   // grad of: matmul(Wh, h9)
-  const t4375 = t1905 * h9_5;
-  // grad of: matmul(Wh, h9)
-  const t4376 = t4374 + t4375;
+  const t4279 = d_t1306 * h9_5;
+  const t4280 = t4278 + t4279;
   // grad of: matmul(Wh, h8)
-  const t4377 = t2041 * h8_5;
-  // grad of: matmul(Wh, h8)
-  const t4378 = t4376 + t4377;
+  const t4281 = d_t1163 * h8_5;
+  const t4282 = t4280 + t4281;
   // grad of: matmul(Wh, h7)
-  const t4379 = t2177 * h7_5;
-  // grad of: matmul(Wh, h7)
-  const t4380 = t4378 + t4379;
+  const t4283 = d_t1020 * h7_5;
+  const t4284 = t4282 + t4283;
   // grad of: matmul(Wh, h6)
-  const t4381 = t2313 * h6_5;
-  // grad of: matmul(Wh, h6)
-  const t4382 = t4380 + t4381;
+  const t4285 = d_t877 * h6_5;
+  const t4286 = t4284 + t4285;
   // grad of: matmul(Wh, h5)
-  const t4383 = t2449 * h5_5;
-  // grad of: matmul(Wh, h5)
-  const t4384 = t4382 + t4383;
+  const t4287 = d_t734 * h5_5;
+  const t4288 = t4286 + t4287;
   // grad of: matmul(Wh, h4)
-  const t4385 = t2585 * h4_5;
-  // grad of: matmul(Wh, h4)
-  const t4386 = t4384 + t4385;
+  const t4289 = d_t591 * h4_5;
+  const t4290 = t4288 + t4289;
   // grad of: matmul(Wh, h3)
-  const t4387 = t2721 * h3_5;
-  // grad of: matmul(Wh, h3)
-  const t4388 = t4386 + t4387;
+  const t4291 = d_t448 * h3_5;
+  const t4292 = t4290 + t4291;
   // grad of: matmul(Wh, h2)
-  const t4389 = t2857 * h2_5;
-  // grad of: matmul(Wh, h2)
-  const t4390 = t4388 + t4389;
+  const t4293 = d_t305 * h2_5;
+  const t4294 = t4292 + t4293;
   // grad of: matmul(Wh, h1)
-  const t4391 = t2993 * h1_5;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_53 = t4390 + t4391;
+  const t4295 = d_t162 * h1_5;
+  const d_Wh_53 = t4294 + t4295;
   $g.Wh[53]! += $scale * d_Wh_53;
   // grad of: matmul(Wh, h11)
-  const t4392 = t1647 * h11_6;
+  const t4296 = d_t1592 * h11_6;
   // grad of: matmul(Wh, h10)
-  const t4393 = t1769 * h10_6;
-  // grad of: matmul(Wh, h10)
-  const t4394 = t4392 + t4393;
+  const t4297 = d_t1449 * h10_6;
+  const t4298 = t4296 + t4297;
   // grad of: matmul(Wh, h9)
-  const t4395 = t1905 * h9_6;
-  // grad of: matmul(Wh, h9)
-  const t4396 = t4394 + t4395;
+  const t4299 = d_t1306 * h9_6;
+  const t4300 = t4298 + t4299;
   // grad of: matmul(Wh, h8)
-  const t4397 = t2041 * h8_6;
-  // grad of: matmul(Wh, h8)
-  const t4398 = t4396 + t4397;
+  const t4301 = d_t1163 * h8_6;
+  const t4302 = t4300 + t4301;
   // grad of: matmul(Wh, h7)
-  const t4399 = t2177 * h7_6;
-  // grad of: matmul(Wh, h7)
-  const t4400 = t4398 + t4399;
+  const t4303 = d_t1020 * h7_6;
+  const t4304 = t4302 + t4303;
   // grad of: matmul(Wh, h6)
-  const t4401 = t2313 * h6_6;
-  // grad of: matmul(Wh, h6)
-  const t4402 = t4400 + t4401;
+  const t4305 = d_t877 * h6_6;
+  const t4306 = t4304 + t4305;
   // grad of: matmul(Wh, h5)
-  const t4403 = t2449 * h5_6;
-  // grad of: matmul(Wh, h5)
-  const t4404 = t4402 + t4403;
+  const t4307 = d_t734 * h5_6;
+  const t4308 = t4306 + t4307;
   // grad of: matmul(Wh, h4)
-  const t4405 = t2585 * h4_6;
-  // grad of: matmul(Wh, h4)
-  const t4406 = t4404 + t4405;
+  const t4309 = d_t591 * h4_6;
+  const t4310 = t4308 + t4309;
   // grad of: matmul(Wh, h3)
-  const t4407 = t2721 * h3_6;
-  // grad of: matmul(Wh, h3)
-  const t4408 = t4406 + t4407;
+  const t4311 = d_t448 * h3_6;
+  const t4312 = t4310 + t4311;
   // grad of: matmul(Wh, h2)
-  const t4409 = t2857 * h2_6;
-  // grad of: matmul(Wh, h2)
-  const t4410 = t4408 + t4409;
+  const t4313 = d_t305 * h2_6;
+  const t4314 = t4312 + t4313;
   // grad of: matmul(Wh, h1)
-  const t4411 = t2993 * h1_6;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_54 = t4410 + t4411;
+  const t4315 = d_t162 * h1_6;
+  const d_Wh_54 = t4314 + t4315;
   $g.Wh[54]! += $scale * d_Wh_54;
   // grad of: matmul(Wh, h11)
-  const t4412 = t1647 * h11_7;
+  const t4316 = d_t1592 * h11_7;
   // grad of: matmul(Wh, h10)
-  const t4413 = t1769 * h10_7;
-  // grad of: matmul(Wh, h10)
-  const t4414 = t4412 + t4413;
+  const t4317 = d_t1449 * h10_7;
+  const t4318 = t4316 + t4317;
   // grad of: matmul(Wh, h9)
-  const t4415 = t1905 * h9_7;
-  // grad of: matmul(Wh, h9)
-  const t4416 = t4414 + t4415;
+  const t4319 = d_t1306 * h9_7;
+  const t4320 = t4318 + t4319;
   // grad of: matmul(Wh, h8)
-  const t4417 = t2041 * h8_7;
-  // grad of: matmul(Wh, h8)
-  const t4418 = t4416 + t4417;
+  const t4321 = d_t1163 * h8_7;
+  const t4322 = t4320 + t4321;
   // grad of: matmul(Wh, h7)
-  const t4419 = t2177 * h7_7;
-  // grad of: matmul(Wh, h7)
-  const t4420 = t4418 + t4419;
+  const t4323 = d_t1020 * h7_7;
+  const t4324 = t4322 + t4323;
   // grad of: matmul(Wh, h6)
-  const t4421 = t2313 * h6_7;
-  // grad of: matmul(Wh, h6)
-  const t4422 = t4420 + t4421;
+  const t4325 = d_t877 * h6_7;
+  const t4326 = t4324 + t4325;
   // grad of: matmul(Wh, h5)
-  const t4423 = t2449 * h5_7;
-  // grad of: matmul(Wh, h5)
-  const t4424 = t4422 + t4423;
+  const t4327 = d_t734 * h5_7;
+  const t4328 = t4326 + t4327;
   // grad of: matmul(Wh, h4)
-  const t4425 = t2585 * h4_7;
-  // grad of: matmul(Wh, h4)
-  const t4426 = t4424 + t4425;
+  const t4329 = d_t591 * h4_7;
+  const t4330 = t4328 + t4329;
   // grad of: matmul(Wh, h3)
-  const t4427 = t2721 * h3_7;
-  // grad of: matmul(Wh, h3)
-  const t4428 = t4426 + t4427;
+  const t4331 = d_t448 * h3_7;
+  const t4332 = t4330 + t4331;
   // grad of: matmul(Wh, h2)
-  const t4429 = t2857 * h2_7;
-  // grad of: matmul(Wh, h2)
-  const t4430 = t4428 + t4429;
+  const t4333 = d_t305 * h2_7;
+  const t4334 = t4332 + t4333;
   // grad of: matmul(Wh, h1)
-  const t4431 = t2993 * h1_7;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_55 = t4430 + t4431;
+  const t4335 = d_t162 * h1_7;
+  const d_Wh_55 = t4334 + t4335;
   $g.Wh[55]! += $scale * d_Wh_55;
   // grad of: matmul(Wh, h11)
-  const t4432 = t1652 * h11_0;
+  const t4336 = d_t1612 * h11_0;
   // grad of: matmul(Wh, h10)
-  const t4433 = t1788 * h10_0;
-  // grad of: matmul(Wh, h10)
-  const t4434 = t4432 + t4433;
+  const t4337 = d_t1469 * h10_0;
+  const t4338 = t4336 + t4337;
   // grad of: matmul(Wh, h9)
-  const t4435 = t1924 * h9_0;
-  // grad of: matmul(Wh, h9)
-  const t4436 = t4434 + t4435;
+  const t4339 = d_t1326 * h9_0;
+  const t4340 = t4338 + t4339;
   // grad of: matmul(Wh, h8)
-  const t4437 = t2060 * h8_0;
-  // grad of: matmul(Wh, h8)
-  const t4438 = t4436 + t4437;
+  const t4341 = d_t1183 * h8_0;
+  const t4342 = t4340 + t4341;
   // grad of: matmul(Wh, h7)
-  const t4439 = t2196 * h7_0;
-  // grad of: matmul(Wh, h7)
-  const t4440 = t4438 + t4439;
+  const t4343 = d_t1040 * h7_0;
+  const t4344 = t4342 + t4343;
   // grad of: matmul(Wh, h6)
-  const t4441 = t2332 * h6_0;
-  // grad of: matmul(Wh, h6)
-  const t4442 = t4440 + t4441;
+  const t4345 = d_t897 * h6_0;
+  const t4346 = t4344 + t4345;
   // grad of: matmul(Wh, h5)
-  const t4443 = t2468 * h5_0;
-  // grad of: matmul(Wh, h5)
-  const t4444 = t4442 + t4443;
+  const t4347 = d_t754 * h5_0;
+  const t4348 = t4346 + t4347;
   // grad of: matmul(Wh, h4)
-  const t4445 = t2604 * h4_0;
-  // grad of: matmul(Wh, h4)
-  const t4446 = t4444 + t4445;
+  const t4349 = d_t611 * h4_0;
+  const t4350 = t4348 + t4349;
   // grad of: matmul(Wh, h3)
-  const t4447 = t2740 * h3_0;
-  // grad of: matmul(Wh, h3)
-  const t4448 = t4446 + t4447;
+  const t4351 = d_t468 * h3_0;
+  const t4352 = t4350 + t4351;
   // grad of: matmul(Wh, h2)
-  const t4449 = t2876 * h2_0;
-  // grad of: matmul(Wh, h2)
-  const t4450 = t4448 + t4449;
+  const t4353 = d_t325 * h2_0;
+  const t4354 = t4352 + t4353;
   // grad of: matmul(Wh, h1)
-  const t4451 = t3012 * h1_0;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_56 = t4450 + t4451;
+  const t4355 = d_t182 * h1_0;
+  const d_Wh_56 = t4354 + t4355;
   $g.Wh[56]! += $scale * d_Wh_56;
   // grad of: matmul(Wh, h11)
-  const t4452 = t1652 * h11_1;
+  const t4356 = d_t1612 * h11_1;
   // grad of: matmul(Wh, h10)
-  const t4453 = t1788 * h10_1;
-  // grad of: matmul(Wh, h10)
-  const t4454 = t4452 + t4453;
+  const t4357 = d_t1469 * h10_1;
+  const t4358 = t4356 + t4357;
   // grad of: matmul(Wh, h9)
-  const t4455 = t1924 * h9_1;
-  // grad of: matmul(Wh, h9)
-  const t4456 = t4454 + t4455;
+  const t4359 = d_t1326 * h9_1;
+  const t4360 = t4358 + t4359;
   // grad of: matmul(Wh, h8)
-  const t4457 = t2060 * h8_1;
-  // grad of: matmul(Wh, h8)
-  const t4458 = t4456 + t4457;
+  const t4361 = d_t1183 * h8_1;
+  const t4362 = t4360 + t4361;
   // grad of: matmul(Wh, h7)
-  const t4459 = t2196 * h7_1;
-  // grad of: matmul(Wh, h7)
-  const t4460 = t4458 + t4459;
+  const t4363 = d_t1040 * h7_1;
+  const t4364 = t4362 + t4363;
   // grad of: matmul(Wh, h6)
-  const t4461 = t2332 * h6_1;
-  // grad of: matmul(Wh, h6)
-  const t4462 = t4460 + t4461;
+  const t4365 = d_t897 * h6_1;
+  const t4366 = t4364 + t4365;
   // grad of: matmul(Wh, h5)
-  const t4463 = t2468 * h5_1;
-  // grad of: matmul(Wh, h5)
-  const t4464 = t4462 + t4463;
+  const t4367 = d_t754 * h5_1;
+  const t4368 = t4366 + t4367;
   // grad of: matmul(Wh, h4)
-  const t4465 = t2604 * h4_1;
-  // grad of: matmul(Wh, h4)
-  const t4466 = t4464 + t4465;
+  const t4369 = d_t611 * h4_1;
+  const t4370 = t4368 + t4369;
   // grad of: matmul(Wh, h3)
-  const t4467 = t2740 * h3_1;
-  // grad of: matmul(Wh, h3)
-  const t4468 = t4466 + t4467;
+  const t4371 = d_t468 * h3_1;
+  const t4372 = t4370 + t4371;
   // grad of: matmul(Wh, h2)
-  const t4469 = t2876 * h2_1;
-  // grad of: matmul(Wh, h2)
-  const t4470 = t4468 + t4469;
+  const t4373 = d_t325 * h2_1;
+  const t4374 = t4372 + t4373;
   // grad of: matmul(Wh, h1)
-  const t4471 = t3012 * h1_1;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_57 = t4470 + t4471;
+  const t4375 = d_t182 * h1_1;
+  const d_Wh_57 = t4374 + t4375;
   $g.Wh[57]! += $scale * d_Wh_57;
   // grad of: matmul(Wh, h11)
-  const t4472 = t1652 * h11_2;
+  const t4376 = d_t1612 * h11_2;
   // grad of: matmul(Wh, h10)
-  const t4473 = t1788 * h10_2;
-  // grad of: matmul(Wh, h10)
-  const t4474 = t4472 + t4473;
+  const t4377 = d_t1469 * h10_2;
+  const t4378 = t4376 + t4377;
   // grad of: matmul(Wh, h9)
-  const t4475 = t1924 * h9_2;
-  // grad of: matmul(Wh, h9)
-  const t4476 = t4474 + t4475;
+  const t4379 = d_t1326 * h9_2;
+  const t4380 = t4378 + t4379;
   // grad of: matmul(Wh, h8)
-  const t4477 = t2060 * h8_2;
-  // grad of: matmul(Wh, h8)
-  const t4478 = t4476 + t4477;
+  const t4381 = d_t1183 * h8_2;
+  const t4382 = t4380 + t4381;
   // grad of: matmul(Wh, h7)
-  const t4479 = t2196 * h7_2;
-  // grad of: matmul(Wh, h7)
-  const t4480 = t4478 + t4479;
+  const t4383 = d_t1040 * h7_2;
+  const t4384 = t4382 + t4383;
   // grad of: matmul(Wh, h6)
-  const t4481 = t2332 * h6_2;
-  // grad of: matmul(Wh, h6)
-  const t4482 = t4480 + t4481;
+  const t4385 = d_t897 * h6_2;
+  const t4386 = t4384 + t4385;
   // grad of: matmul(Wh, h5)
-  const t4483 = t2468 * h5_2;
-  // grad of: matmul(Wh, h5)
-  const t4484 = t4482 + t4483;
+  const t4387 = d_t754 * h5_2;
+  const t4388 = t4386 + t4387;
   // grad of: matmul(Wh, h4)
-  const t4485 = t2604 * h4_2;
-  // grad of: matmul(Wh, h4)
-  const t4486 = t4484 + t4485;
+  const t4389 = d_t611 * h4_2;
+  const t4390 = t4388 + t4389;
   // grad of: matmul(Wh, h3)
-  const t4487 = t2740 * h3_2;
-  // grad of: matmul(Wh, h3)
-  const t4488 = t4486 + t4487;
+  const t4391 = d_t468 * h3_2;
+  const t4392 = t4390 + t4391;
   // grad of: matmul(Wh, h2)
-  const t4489 = t2876 * h2_2;
-  // grad of: matmul(Wh, h2)
-  const t4490 = t4488 + t4489;
+  const t4393 = d_t325 * h2_2;
+  const t4394 = t4392 + t4393;
   // grad of: matmul(Wh, h1)
-  const t4491 = t3012 * h1_2;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_58 = t4490 + t4491;
+  const t4395 = d_t182 * h1_2;
+  const d_Wh_58 = t4394 + t4395;
   $g.Wh[58]! += $scale * d_Wh_58;
   // grad of: matmul(Wh, h11)
-  const t4492 = t1652 * h11_3;
+  const t4396 = d_t1612 * h11_3;
   // grad of: matmul(Wh, h10)
-  const t4493 = t1788 * h10_3;
-  // grad of: matmul(Wh, h10)
-  const t4494 = t4492 + t4493;
+  const t4397 = d_t1469 * h10_3;
+  const t4398 = t4396 + t4397;
   // grad of: matmul(Wh, h9)
-  const t4495 = t1924 * h9_3;
-  // grad of: matmul(Wh, h9)
-  const t4496 = t4494 + t4495;
+  const t4399 = d_t1326 * h9_3;
+  const t4400 = t4398 + t4399;
   // grad of: matmul(Wh, h8)
-  const t4497 = t2060 * h8_3;
-  // grad of: matmul(Wh, h8)
-  const t4498 = t4496 + t4497;
+  const t4401 = d_t1183 * h8_3;
+  const t4402 = t4400 + t4401;
   // grad of: matmul(Wh, h7)
-  const t4499 = t2196 * h7_3;
-  // grad of: matmul(Wh, h7)
-  const t4500 = t4498 + t4499;
+  const t4403 = d_t1040 * h7_3;
+  const t4404 = t4402 + t4403;
   // grad of: matmul(Wh, h6)
-  const t4501 = t2332 * h6_3;
-  // grad of: matmul(Wh, h6)
-  const t4502 = t4500 + t4501;
+  const t4405 = d_t897 * h6_3;
+  const t4406 = t4404 + t4405;
   // grad of: matmul(Wh, h5)
-  const t4503 = t2468 * h5_3;
-  // grad of: matmul(Wh, h5)
-  const t4504 = t4502 + t4503;
+  const t4407 = d_t754 * h5_3;
+  const t4408 = t4406 + t4407;
   // grad of: matmul(Wh, h4)
-  const t4505 = t2604 * h4_3;
-  // grad of: matmul(Wh, h4)
-  const t4506 = t4504 + t4505;
+  const t4409 = d_t611 * h4_3;
+  const t4410 = t4408 + t4409;
   // grad of: matmul(Wh, h3)
-  const t4507 = t2740 * h3_3;
-  // grad of: matmul(Wh, h3)
-  const t4508 = t4506 + t4507;
+  const t4411 = d_t468 * h3_3;
+  const t4412 = t4410 + t4411;
   // grad of: matmul(Wh, h2)
-  const t4509 = t2876 * h2_3;
-  // grad of: matmul(Wh, h2)
-  const t4510 = t4508 + t4509;
+  const t4413 = d_t325 * h2_3;
+  const t4414 = t4412 + t4413;
   // grad of: matmul(Wh, h1)
-  const t4511 = t3012 * h1_3;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_59 = t4510 + t4511;
+  const t4415 = d_t182 * h1_3;
+  const d_Wh_59 = t4414 + t4415;
   $g.Wh[59]! += $scale * d_Wh_59;
   // grad of: matmul(Wh, h11)
-  const t4512 = t1652 * h11_4;
+  const t4416 = d_t1612 * h11_4;
   // grad of: matmul(Wh, h10)
-  const t4513 = t1788 * h10_4;
-  // grad of: matmul(Wh, h10)
-  const t4514 = t4512 + t4513;
+  const t4417 = d_t1469 * h10_4;
+  const t4418 = t4416 + t4417;
   // grad of: matmul(Wh, h9)
-  const t4515 = t1924 * h9_4;
-  // grad of: matmul(Wh, h9)
-  const t4516 = t4514 + t4515;
+  const t4419 = d_t1326 * h9_4;
+  const t4420 = t4418 + t4419;
   // grad of: matmul(Wh, h8)
-  const t4517 = t2060 * h8_4;
-  // grad of: matmul(Wh, h8)
-  const t4518 = t4516 + t4517;
+  const t4421 = d_t1183 * h8_4;
+  const t4422 = t4420 + t4421;
   // grad of: matmul(Wh, h7)
-  const t4519 = t2196 * h7_4;
-  // grad of: matmul(Wh, h7)
-  const t4520 = t4518 + t4519;
+  const t4423 = d_t1040 * h7_4;
+  const t4424 = t4422 + t4423;
   // grad of: matmul(Wh, h6)
-  const t4521 = t2332 * h6_4;
-  // grad of: matmul(Wh, h6)
-  const t4522 = t4520 + t4521;
+  const t4425 = d_t897 * h6_4;
+  const t4426 = t4424 + t4425;
   // grad of: matmul(Wh, h5)
-  const t4523 = t2468 * h5_4;
-  // grad of: matmul(Wh, h5)
-  const t4524 = t4522 + t4523;
+  const t4427 = d_t754 * h5_4;
+  const t4428 = t4426 + t4427;
   // grad of: matmul(Wh, h4)
-  const t4525 = t2604 * h4_4;
-  // grad of: matmul(Wh, h4)
-  const t4526 = t4524 + t4525;
+  const t4429 = d_t611 * h4_4;
+  const t4430 = t4428 + t4429;
   // grad of: matmul(Wh, h3)
-  const t4527 = t2740 * h3_4;
-  // grad of: matmul(Wh, h3)
-  const t4528 = t4526 + t4527;
+  const t4431 = d_t468 * h3_4;
+  const t4432 = t4430 + t4431;
   // grad of: matmul(Wh, h2)
-  const t4529 = t2876 * h2_4;
-  // grad of: matmul(Wh, h2)
-  const t4530 = t4528 + t4529;
+  const t4433 = d_t325 * h2_4;
+  const t4434 = t4432 + t4433;
   // grad of: matmul(Wh, h1)
-  const t4531 = t3012 * h1_4;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_60 = t4530 + t4531;
+  const t4435 = d_t182 * h1_4;
+  const d_Wh_60 = t4434 + t4435;
   $g.Wh[60]! += $scale * d_Wh_60;
   // grad of: matmul(Wh, h11)
-  const t4532 = t1652 * h11_5;
+  const t4436 = d_t1612 * h11_5;
   // grad of: matmul(Wh, h10)
-  const t4533 = t1788 * h10_5;
-  // grad of: matmul(Wh, h10)
-  const t4534 = t4532 + t4533;
+  const t4437 = d_t1469 * h10_5;
+  const t4438 = t4436 + t4437;
   // grad of: matmul(Wh, h9)
-  const t4535 = t1924 * h9_5;
-  // grad of: matmul(Wh, h9)
-  const t4536 = t4534 + t4535;
+  const t4439 = d_t1326 * h9_5;
+  const t4440 = t4438 + t4439;
   // grad of: matmul(Wh, h8)
-  const t4537 = t2060 * h8_5;
-  // grad of: matmul(Wh, h8)
-  const t4538 = t4536 + t4537;
+  const t4441 = d_t1183 * h8_5;
+  const t4442 = t4440 + t4441;
   // grad of: matmul(Wh, h7)
-  const t4539 = t2196 * h7_5;
-  // grad of: matmul(Wh, h7)
-  const t4540 = t4538 + t4539;
+  const t4443 = d_t1040 * h7_5;
+  const t4444 = t4442 + t4443;
   // grad of: matmul(Wh, h6)
-  const t4541 = t2332 * h6_5;
-  // grad of: matmul(Wh, h6)
-  const t4542 = t4540 + t4541;
+  const t4445 = d_t897 * h6_5;
+  const t4446 = t4444 + t4445;
   // grad of: matmul(Wh, h5)
-  const t4543 = t2468 * h5_5;
-  // grad of: matmul(Wh, h5)
-  const t4544 = t4542 + t4543;
+  const t4447 = d_t754 * h5_5;
+  const t4448 = t4446 + t4447;
   // grad of: matmul(Wh, h4)
-  const t4545 = t2604 * h4_5;
-  // grad of: matmul(Wh, h4)
-  const t4546 = t4544 + t4545;
+  const t4449 = d_t611 * h4_5;
+  const t4450 = t4448 + t4449;
   // grad of: matmul(Wh, h3)
-  const t4547 = t2740 * h3_5;
-  // grad of: matmul(Wh, h3)
-  const t4548 = t4546 + t4547;
+  const t4451 = d_t468 * h3_5;
+  const t4452 = t4450 + t4451;
   // grad of: matmul(Wh, h2)
-  const t4549 = t2876 * h2_5;
-  // grad of: matmul(Wh, h2)
-  const t4550 = t4548 + t4549;
+  const t4453 = d_t325 * h2_5;
+  const t4454 = t4452 + t4453;
   // grad of: matmul(Wh, h1)
-  const t4551 = t3012 * h1_5;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_61 = t4550 + t4551;
+  const t4455 = d_t182 * h1_5;
+  const d_Wh_61 = t4454 + t4455;
   $g.Wh[61]! += $scale * d_Wh_61;
   // grad of: matmul(Wh, h11)
-  const t4552 = t1652 * h11_6;
+  const t4456 = d_t1612 * h11_6;
   // grad of: matmul(Wh, h10)
-  const t4553 = t1788 * h10_6;
-  // grad of: matmul(Wh, h10)
-  const t4554 = t4552 + t4553;
+  const t4457 = d_t1469 * h10_6;
+  const t4458 = t4456 + t4457;
   // grad of: matmul(Wh, h9)
-  const t4555 = t1924 * h9_6;
-  // grad of: matmul(Wh, h9)
-  const t4556 = t4554 + t4555;
+  const t4459 = d_t1326 * h9_6;
+  const t4460 = t4458 + t4459;
   // grad of: matmul(Wh, h8)
-  const t4557 = t2060 * h8_6;
-  // grad of: matmul(Wh, h8)
-  const t4558 = t4556 + t4557;
+  const t4461 = d_t1183 * h8_6;
+  const t4462 = t4460 + t4461;
   // grad of: matmul(Wh, h7)
-  const t4559 = t2196 * h7_6;
-  // grad of: matmul(Wh, h7)
-  const t4560 = t4558 + t4559;
-  $t[286] = t4560;
+  const t4463 = d_t1040 * h7_6;
+  const t4464 = t4462 + t4463;
+  $t[286] = t4464;
   // grad of: matmul(Wh, h6)
-  const t4561 = t2332 * h6_6;
-  $t[287] = t4561;
+  const t4465 = d_t897 * h6_6;
+  $t[287] = t4465;
 }
 
 function $gradient_5(_$p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: number, $g: Params, $scale: number): number {
@@ -13311,378 +12407,356 @@ function $gradient_5(_$p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: 
   const h12_6 = $t[307]!;
   const h12_7 = $t[308]!;
   const loss = $t[309]!;
-  const d_c = $t[300]!;
-  const t1618 = $t[216]!;
-  const t1622 = $t[224]!;
-  const t1627 = $t[231]!;
-  const t1632 = $t[238]!;
-  const t1637 = $t[245]!;
-  const t1642 = $t[252]!;
-  const t1647 = $t[117]!;
-  const t1652 = $t[119]!;
-  const t1656 = $t[123]!;
-  const t1674 = $t[124]!;
-  const t1693 = $t[125]!;
-  const t1712 = $t[126]!;
-  const t1731 = $t[127]!;
-  const t1750 = $t[128]!;
-  const t1769 = $t[129]!;
-  const t1788 = $t[265]!;
-  const t1792 = $t[215]!;
-  const t1810 = $t[223]!;
-  const t1829 = $t[230]!;
-  const t1848 = $t[237]!;
-  const t1867 = $t[244]!;
-  const t1886 = $t[251]!;
-  const t1905 = $t[258]!;
-  const t1924 = $t[264]!;
-  const t1928 = $t[214]!;
-  const t1946 = $t[222]!;
-  const t1965 = $t[229]!;
-  const t1984 = $t[236]!;
-  const t2003 = $t[243]!;
-  const t2022 = $t[250]!;
-  const t2041 = $t[257]!;
-  const t2060 = $t[263]!;
-  const t2064 = $t[213]!;
-  const t2082 = $t[221]!;
-  const t2101 = $t[228]!;
-  const t2120 = $t[235]!;
-  const t2139 = $t[242]!;
-  const t2158 = $t[249]!;
-  const t2177 = $t[256]!;
-  const t2196 = $t[262]!;
-  const t2200 = $t[212]!;
-  const t2218 = $t[220]!;
-  const t2237 = $t[227]!;
-  const t2256 = $t[234]!;
-  const t2275 = $t[241]!;
-  const t2294 = $t[248]!;
-  const t2313 = $t[255]!;
-  const t2332 = $t[261]!;
-  const t2336 = $t[210]!;
-  const t2354 = $t[219]!;
-  const t2373 = $t[226]!;
-  const t2392 = $t[233]!;
-  const t2411 = $t[240]!;
-  const t2430 = $t[247]!;
-  const t2449 = $t[254]!;
-  const t2468 = $t[260]!;
-  const t2472 = $t[208]!;
-  const t2490 = $t[218]!;
-  const t2509 = $t[171]!;
-  const t2528 = $t[173]!;
-  const t2547 = $t[174]!;
-  const t2566 = $t[175]!;
-  const t2585 = $t[176]!;
-  const t2604 = $t[177]!;
-  const t2608 = $t[181]!;
-  const t2626 = $t[182]!;
-  const t2645 = $t[183]!;
-  const t2664 = $t[184]!;
-  const t2683 = $t[185]!;
-  const t2702 = $t[186]!;
-  const t2721 = $t[187]!;
-  const t2740 = $t[283]!;
-  const t2744 = $t[288]!;
-  const t2762 = $t[291]!;
-  const t2781 = $t[273]!;
-  const t2800 = $t[275]!;
-  const t2819 = $t[277]!;
-  const t2838 = $t[279]!;
-  const t2857 = $t[281]!;
-  const t2876 = $t[284]!;
-  const t2880 = $t[289]!;
-  const t2898 = $t[292]!;
-  const t2917 = $t[274]!;
-  const t2936 = $t[276]!;
-  const t2955 = $t[278]!;
-  const t2974 = $t[280]!;
-  const t2993 = $t[282]!;
-  const t3012 = $t[285]!;
-  const t3016 = $t[290]!;
-  const t3055 = $t[293]!;
-  const t3094 = $t[294]!;
-  const t3133 = $t[295]!;
-  const t3172 = $t[296]!;
-  const t3211 = $t[297]!;
-  const t3250 = $t[298]!;
-  const t3289 = $t[299]!;
-  const t4560 = $t[286]!;
-  const t4561 = $t[287]!;
+  const d_yhat = $t[300]!;
+  const d_t1473 = $t[216]!;
+  const d_t1492 = $t[224]!;
+  const d_t1512 = $t[231]!;
+  const d_t1532 = $t[238]!;
+  const d_t1552 = $t[245]!;
+  const d_t1572 = $t[252]!;
+  const d_t1592 = $t[117]!;
+  const d_t1612 = $t[119]!;
+  const d_t1330 = $t[123]!;
+  const d_t1349 = $t[124]!;
+  const d_t1369 = $t[125]!;
+  const d_t1389 = $t[126]!;
+  const d_t1409 = $t[127]!;
+  const d_t1429 = $t[128]!;
+  const d_t1449 = $t[129]!;
+  const d_t1469 = $t[265]!;
+  const d_t1187 = $t[215]!;
+  const d_t1206 = $t[223]!;
+  const d_t1226 = $t[230]!;
+  const d_t1246 = $t[237]!;
+  const d_t1266 = $t[244]!;
+  const d_t1286 = $t[251]!;
+  const d_t1306 = $t[258]!;
+  const d_t1326 = $t[264]!;
+  const d_t1044 = $t[214]!;
+  const d_t1063 = $t[222]!;
+  const d_t1083 = $t[229]!;
+  const d_t1103 = $t[236]!;
+  const d_t1123 = $t[243]!;
+  const d_t1143 = $t[250]!;
+  const d_t1163 = $t[257]!;
+  const d_t1183 = $t[263]!;
+  const d_t901 = $t[213]!;
+  const d_t920 = $t[221]!;
+  const d_t940 = $t[228]!;
+  const d_t960 = $t[235]!;
+  const d_t980 = $t[242]!;
+  const d_t1000 = $t[249]!;
+  const d_t1020 = $t[256]!;
+  const d_t1040 = $t[262]!;
+  const d_t758 = $t[212]!;
+  const d_t777 = $t[220]!;
+  const d_t797 = $t[227]!;
+  const d_t817 = $t[234]!;
+  const d_t837 = $t[241]!;
+  const d_t857 = $t[248]!;
+  const d_t877 = $t[255]!;
+  const d_t897 = $t[261]!;
+  const d_t615 = $t[210]!;
+  const d_t634 = $t[219]!;
+  const d_t654 = $t[226]!;
+  const d_t674 = $t[233]!;
+  const d_t694 = $t[240]!;
+  const d_t714 = $t[247]!;
+  const d_t734 = $t[254]!;
+  const d_t754 = $t[260]!;
+  const d_t472 = $t[208]!;
+  const d_t491 = $t[218]!;
+  const d_t511 = $t[171]!;
+  const d_t531 = $t[173]!;
+  const d_t551 = $t[174]!;
+  const d_t571 = $t[175]!;
+  const d_t591 = $t[176]!;
+  const d_t611 = $t[177]!;
+  const d_t329 = $t[181]!;
+  const d_t348 = $t[182]!;
+  const d_t368 = $t[183]!;
+  const d_t388 = $t[184]!;
+  const d_t408 = $t[185]!;
+  const d_t428 = $t[186]!;
+  const d_t448 = $t[187]!;
+  const d_t468 = $t[283]!;
+  const d_t186 = $t[288]!;
+  const d_t205 = $t[291]!;
+  const d_t225 = $t[273]!;
+  const d_t245 = $t[275]!;
+  const d_t265 = $t[277]!;
+  const d_t285 = $t[279]!;
+  const d_t305 = $t[281]!;
+  const d_t325 = $t[284]!;
+  const d_t43 = $t[289]!;
+  const d_t62 = $t[292]!;
+  const d_t82 = $t[274]!;
+  const d_t102 = $t[276]!;
+  const d_t122 = $t[278]!;
+  const d_t142 = $t[280]!;
+  const d_t162 = $t[282]!;
+  const d_t182 = $t[285]!;
+  const d_t12 = $t[290]!;
+  const d_t15 = $t[293]!;
+  const d_t19 = $t[294]!;
+  const d_t23 = $t[295]!;
+  const d_t27 = $t[296]!;
+  const d_t31 = $t[297]!;
+  const d_t35 = $t[298]!;
+  const d_t39 = $t[299]!;
+  const t4464 = $t[286]!;
+  const t4465 = $t[287]!;
   // grad of: matmul(Wh, h6)
-  const t4562 = t4560 + t4561;
+  const t4466 = t4464 + t4465;
   // grad of: matmul(Wh, h5)
-  const t4563 = t2468 * h5_6;
-  // grad of: matmul(Wh, h5)
-  const t4564 = t4562 + t4563;
+  const t4467 = d_t754 * h5_6;
+  const t4468 = t4466 + t4467;
   // grad of: matmul(Wh, h4)
-  const t4565 = t2604 * h4_6;
-  // grad of: matmul(Wh, h4)
-  const t4566 = t4564 + t4565;
+  const t4469 = d_t611 * h4_6;
+  const t4470 = t4468 + t4469;
   // grad of: matmul(Wh, h3)
-  const t4567 = t2740 * h3_6;
-  // grad of: matmul(Wh, h3)
-  const t4568 = t4566 + t4567;
+  const t4471 = d_t468 * h3_6;
+  const t4472 = t4470 + t4471;
   // grad of: matmul(Wh, h2)
-  const t4569 = t2876 * h2_6;
-  // grad of: matmul(Wh, h2)
-  const t4570 = t4568 + t4569;
+  const t4473 = d_t325 * h2_6;
+  const t4474 = t4472 + t4473;
   // grad of: matmul(Wh, h1)
-  const t4571 = t3012 * h1_6;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_62 = t4570 + t4571;
+  const t4475 = d_t182 * h1_6;
+  const d_Wh_62 = t4474 + t4475;
   $g.Wh[62]! += $scale * d_Wh_62;
   // grad of: matmul(Wh, h11)
-  const t4572 = t1652 * h11_7;
+  const t4476 = d_t1612 * h11_7;
   // grad of: matmul(Wh, h10)
-  const t4573 = t1788 * h10_7;
-  // grad of: matmul(Wh, h10)
-  const t4574 = t4572 + t4573;
+  const t4477 = d_t1469 * h10_7;
+  const t4478 = t4476 + t4477;
   // grad of: matmul(Wh, h9)
-  const t4575 = t1924 * h9_7;
-  // grad of: matmul(Wh, h9)
-  const t4576 = t4574 + t4575;
+  const t4479 = d_t1326 * h9_7;
+  const t4480 = t4478 + t4479;
   // grad of: matmul(Wh, h8)
-  const t4577 = t2060 * h8_7;
-  // grad of: matmul(Wh, h8)
-  const t4578 = t4576 + t4577;
+  const t4481 = d_t1183 * h8_7;
+  const t4482 = t4480 + t4481;
   // grad of: matmul(Wh, h7)
-  const t4579 = t2196 * h7_7;
-  // grad of: matmul(Wh, h7)
-  const t4580 = t4578 + t4579;
+  const t4483 = d_t1040 * h7_7;
+  const t4484 = t4482 + t4483;
   // grad of: matmul(Wh, h6)
-  const t4581 = t2332 * h6_7;
-  // grad of: matmul(Wh, h6)
-  const t4582 = t4580 + t4581;
+  const t4485 = d_t897 * h6_7;
+  const t4486 = t4484 + t4485;
   // grad of: matmul(Wh, h5)
-  const t4583 = t2468 * h5_7;
-  // grad of: matmul(Wh, h5)
-  const t4584 = t4582 + t4583;
+  const t4487 = d_t754 * h5_7;
+  const t4488 = t4486 + t4487;
   // grad of: matmul(Wh, h4)
-  const t4585 = t2604 * h4_7;
-  // grad of: matmul(Wh, h4)
-  const t4586 = t4584 + t4585;
+  const t4489 = d_t611 * h4_7;
+  const t4490 = t4488 + t4489;
   // grad of: matmul(Wh, h3)
-  const t4587 = t2740 * h3_7;
-  // grad of: matmul(Wh, h3)
-  const t4588 = t4586 + t4587;
+  const t4491 = d_t468 * h3_7;
+  const t4492 = t4490 + t4491;
   // grad of: matmul(Wh, h2)
-  const t4589 = t2876 * h2_7;
-  // grad of: matmul(Wh, h2)
-  const t4590 = t4588 + t4589;
+  const t4493 = d_t325 * h2_7;
+  const t4494 = t4492 + t4493;
   // grad of: matmul(Wh, h1)
-  const t4591 = t3012 * h1_7;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_63 = t4590 + t4591;
+  const t4495 = d_t182 * h1_7;
+  const d_Wh_63 = t4494 + t4495;
   $g.Wh[63]! += $scale * d_Wh_63;
   // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4592 = t1618 + t1656;
+  const t4496 = d_t1473 + d_t1330;
   // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4593 = t4592 + t1792;
+  const t4497 = t4496 + d_t1187;
   // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4594 = t4593 + t1928;
+  const t4498 = t4497 + d_t1044;
   // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4595 = t4594 + t2064;
+  const t4499 = t4498 + d_t901;
   // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4596 = t4595 + t2200;
+  const t4500 = t4499 + d_t758;
   // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4597 = t4596 + t2336;
+  const t4501 = t4500 + d_t615;
   // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4598 = t4597 + t2472;
+  const t4502 = t4501 + d_t472;
   // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4599 = t4598 + t2608;
+  const t4503 = t4502 + d_t329;
   // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4600 = t4599 + t2744;
+  const t4504 = t4503 + d_t186;
   // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4601 = t4600 + t2880;
+  const t4505 = t4504 + d_t43;
   // grad of: Wx * x_0 + b
-  const d_b_0 = t4601 + t3016;
+  const d_b_0 = t4505 + d_t12;
   $g.b[0]! += $scale * d_b_0;
   // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4602 = t1622 + t1674;
+  const t4506 = d_t1492 + d_t1349;
   // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4603 = t4602 + t1810;
+  const t4507 = t4506 + d_t1206;
   // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4604 = t4603 + t1946;
+  const t4508 = t4507 + d_t1063;
   // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4605 = t4604 + t2082;
+  const t4509 = t4508 + d_t920;
   // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4606 = t4605 + t2218;
+  const t4510 = t4509 + d_t777;
   // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4607 = t4606 + t2354;
+  const t4511 = t4510 + d_t634;
   // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4608 = t4607 + t2490;
+  const t4512 = t4511 + d_t491;
   // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4609 = t4608 + t2626;
+  const t4513 = t4512 + d_t348;
   // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4610 = t4609 + t2762;
+  const t4514 = t4513 + d_t205;
   // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4611 = t4610 + t2898;
+  const t4515 = t4514 + d_t62;
   // grad of: Wx * x_0 + b
-  const d_b_1 = t4611 + t3055;
+  const d_b_1 = t4515 + d_t15;
   $g.b[1]! += $scale * d_b_1;
   // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4612 = t1627 + t1693;
+  const t4516 = d_t1512 + d_t1369;
   // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4613 = t4612 + t1829;
+  const t4517 = t4516 + d_t1226;
   // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4614 = t4613 + t1965;
+  const t4518 = t4517 + d_t1083;
   // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4615 = t4614 + t2101;
+  const t4519 = t4518 + d_t940;
   // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4616 = t4615 + t2237;
+  const t4520 = t4519 + d_t797;
   // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4617 = t4616 + t2373;
+  const t4521 = t4520 + d_t654;
   // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4618 = t4617 + t2509;
+  const t4522 = t4521 + d_t511;
   // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4619 = t4618 + t2645;
+  const t4523 = t4522 + d_t368;
   // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4620 = t4619 + t2781;
+  const t4524 = t4523 + d_t225;
   // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4621 = t4620 + t2917;
+  const t4525 = t4524 + d_t82;
   // grad of: Wx * x_0 + b
-  const d_b_2 = t4621 + t3094;
+  const d_b_2 = t4525 + d_t19;
   $g.b[2]! += $scale * d_b_2;
   // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4622 = t1632 + t1712;
+  const t4526 = d_t1532 + d_t1389;
   // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4623 = t4622 + t1848;
+  const t4527 = t4526 + d_t1246;
   // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4624 = t4623 + t1984;
+  const t4528 = t4527 + d_t1103;
   // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4625 = t4624 + t2120;
+  const t4529 = t4528 + d_t960;
   // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4626 = t4625 + t2256;
+  const t4530 = t4529 + d_t817;
   // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4627 = t4626 + t2392;
+  const t4531 = t4530 + d_t674;
   // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4628 = t4627 + t2528;
+  const t4532 = t4531 + d_t531;
   // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4629 = t4628 + t2664;
+  const t4533 = t4532 + d_t388;
   // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4630 = t4629 + t2800;
+  const t4534 = t4533 + d_t245;
   // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4631 = t4630 + t2936;
+  const t4535 = t4534 + d_t102;
   // grad of: Wx * x_0 + b
-  const d_b_3 = t4631 + t3133;
+  const d_b_3 = t4535 + d_t23;
   $g.b[3]! += $scale * d_b_3;
   // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4632 = t1637 + t1731;
+  const t4536 = d_t1552 + d_t1409;
   // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4633 = t4632 + t1867;
+  const t4537 = t4536 + d_t1266;
   // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4634 = t4633 + t2003;
+  const t4538 = t4537 + d_t1123;
   // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4635 = t4634 + t2139;
+  const t4539 = t4538 + d_t980;
   // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4636 = t4635 + t2275;
+  const t4540 = t4539 + d_t837;
   // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4637 = t4636 + t2411;
+  const t4541 = t4540 + d_t694;
   // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4638 = t4637 + t2547;
+  const t4542 = t4541 + d_t551;
   // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4639 = t4638 + t2683;
+  const t4543 = t4542 + d_t408;
   // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4640 = t4639 + t2819;
+  const t4544 = t4543 + d_t265;
   // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4641 = t4640 + t2955;
+  const t4545 = t4544 + d_t122;
   // grad of: Wx * x_0 + b
-  const d_b_4 = t4641 + t3172;
+  const d_b_4 = t4545 + d_t27;
   $g.b[4]! += $scale * d_b_4;
   // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4642 = t1642 + t1750;
+  const t4546 = d_t1572 + d_t1429;
   // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4643 = t4642 + t1886;
+  const t4547 = t4546 + d_t1286;
   // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4644 = t4643 + t2022;
+  const t4548 = t4547 + d_t1143;
   // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4645 = t4644 + t2158;
+  const t4549 = t4548 + d_t1000;
   // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4646 = t4645 + t2294;
+  const t4550 = t4549 + d_t857;
   // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4647 = t4646 + t2430;
+  const t4551 = t4550 + d_t714;
   // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4648 = t4647 + t2566;
+  const t4552 = t4551 + d_t571;
   // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4649 = t4648 + t2702;
+  const t4553 = t4552 + d_t428;
   // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4650 = t4649 + t2838;
+  const t4554 = t4553 + d_t285;
   // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4651 = t4650 + t2974;
+  const t4555 = t4554 + d_t142;
   // grad of: Wx * x_0 + b
-  const d_b_5 = t4651 + t3211;
+  const d_b_5 = t4555 + d_t31;
   $g.b[5]! += $scale * d_b_5;
   // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4652 = t1647 + t1769;
+  const t4556 = d_t1592 + d_t1449;
   // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4653 = t4652 + t1905;
+  const t4557 = t4556 + d_t1306;
   // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4654 = t4653 + t2041;
+  const t4558 = t4557 + d_t1163;
   // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4655 = t4654 + t2177;
+  const t4559 = t4558 + d_t1020;
   // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4656 = t4655 + t2313;
+  const t4560 = t4559 + d_t877;
   // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4657 = t4656 + t2449;
+  const t4561 = t4560 + d_t734;
   // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4658 = t4657 + t2585;
+  const t4562 = t4561 + d_t591;
   // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4659 = t4658 + t2721;
+  const t4563 = t4562 + d_t448;
   // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4660 = t4659 + t2857;
+  const t4564 = t4563 + d_t305;
   // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4661 = t4660 + t2993;
+  const t4565 = t4564 + d_t162;
   // grad of: Wx * x_0 + b
-  const d_b_6 = t4661 + t3250;
+  const d_b_6 = t4565 + d_t35;
   $g.b[6]! += $scale * d_b_6;
   // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4662 = t1652 + t1788;
+  const t4566 = d_t1612 + d_t1469;
   // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4663 = t4662 + t1924;
+  const t4567 = t4566 + d_t1326;
   // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4664 = t4663 + t2060;
+  const t4568 = t4567 + d_t1183;
   // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4665 = t4664 + t2196;
+  const t4569 = t4568 + d_t1040;
   // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4666 = t4665 + t2332;
+  const t4570 = t4569 + d_t897;
   // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4667 = t4666 + t2468;
+  const t4571 = t4570 + d_t754;
   // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4668 = t4667 + t2604;
+  const t4572 = t4571 + d_t611;
   // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4669 = t4668 + t2740;
+  const t4573 = t4572 + d_t468;
   // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4670 = t4669 + t2876;
+  const t4574 = t4573 + d_t325;
   // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4671 = t4670 + t3012;
+  const t4575 = t4574 + d_t182;
   // grad of: Wx * x_0 + b
-  const d_b_7 = t4671 + t3289;
+  const d_b_7 = t4575 + d_t39;
   $g.b[7]! += $scale * d_b_7;
   // grad of: dot(v, h12)
-  const d_v_0 = d_c * h12_0;
+  const d_v_0 = d_yhat * h12_0;
   $g.v[0]! += $scale * d_v_0;
-  // grad of: dot(v, h12)
-  const d_v_1 = d_c * h12_1;
+  const d_v_1 = d_yhat * h12_1;
   $g.v[1]! += $scale * d_v_1;
-  // grad of: dot(v, h12)
-  const d_v_2 = d_c * h12_2;
+  const d_v_2 = d_yhat * h12_2;
   $g.v[2]! += $scale * d_v_2;
-  // grad of: dot(v, h12)
-  const d_v_3 = d_c * h12_3;
+  const d_v_3 = d_yhat * h12_3;
   $g.v[3]! += $scale * d_v_3;
-  // grad of: dot(v, h12)
-  const d_v_4 = d_c * h12_4;
+  const d_v_4 = d_yhat * h12_4;
   $g.v[4]! += $scale * d_v_4;
-  // grad of: dot(v, h12)
-  const d_v_5 = d_c * h12_5;
+  const d_v_5 = d_yhat * h12_5;
   $g.v[5]! += $scale * d_v_5;
-  // grad of: dot(v, h12)
-  const d_v_6 = d_c * h12_6;
+  const d_v_6 = d_yhat * h12_6;
   $g.v[6]! += $scale * d_v_6;
-  // grad of: dot(v, h12)
-  const d_v_7 = d_c * h12_7;
+  const d_v_7 = d_yhat * h12_7;
   $g.v[7]! += $scale * d_v_7;
   return loss;
 }
@@ -15842,268 +14916,238 @@ function $step_1($p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: numbe
   const loss = t1615 * t1615;
   $t[310] = loss;
   // grad of: loss = (yhat - y)^2
-  const d_c = 2 * t1615;
-  $t[301] = d_c;
-  $p.c = c - $lr * d_c;
+  const d_yhat = 2 * t1615;
+  $t[301] = d_yhat;
+  $p.c = c - $lr * d_yhat;
   // grad of: dot(v, h12)
-  const d_h12_0 = d_c * v_0;
+  const d_h12_0 = d_yhat * v_0;
   // grad of: h12 = tanh(… + … + b)
   const t1616 = h12_0 * h12_0;
-  // grad of: h12 = tanh(… + … + b)
   const t1617 = 1 - t1616;
-  // grad of: h12 = tanh(… + … + b)
-  const t1618 = d_h12_0 * t1617;
-  $t[216] = t1618;
-  const t1619 = Wh_0 * t1618;
+  const d_t1473 = d_h12_0 * t1617;
+  $t[216] = d_t1473;
+  const t1618 = Wh_0 * d_t1473;
   // grad of: dot(v, h12)
-  const d_h12_1 = d_c * v_1;
+  const d_h12_1 = d_yhat * v_1;
   // grad of: h12 = tanh(… + … + b)
-  const t1620 = h12_1 * h12_1;
-  // grad of: h12 = tanh(… + … + b)
-  const t1621 = 1 - t1620;
-  // grad of: h12 = tanh(… + … + b)
-  const t1622 = d_h12_1 * t1621;
-  $t[225] = t1622;
-  const t1623 = Wh_8 * t1622;
-  const t1624 = t1619 + t1623;
+  const t1619 = h12_1 * h12_1;
+  const t1620 = 1 - t1619;
+  const d_t1492 = d_h12_1 * t1620;
+  $t[225] = d_t1492;
+  const t1621 = Wh_8 * d_t1492;
+  const t1622 = t1618 + t1621;
   // grad of: dot(v, h12)
-  const d_h12_2 = d_c * v_2;
+  const d_h12_2 = d_yhat * v_2;
   // grad of: h12 = tanh(… + … + b)
-  const t1625 = h12_2 * h12_2;
-  // grad of: h12 = tanh(… + … + b)
-  const t1626 = 1 - t1625;
-  // grad of: h12 = tanh(… + … + b)
-  const t1627 = d_h12_2 * t1626;
-  $t[232] = t1627;
-  const t1628 = Wh_16 * t1627;
-  const t1629 = t1624 + t1628;
+  const t1623 = h12_2 * h12_2;
+  const t1624 = 1 - t1623;
+  const d_t1512 = d_h12_2 * t1624;
+  $t[232] = d_t1512;
+  const t1625 = Wh_16 * d_t1512;
+  const t1626 = t1622 + t1625;
   // grad of: dot(v, h12)
-  const d_h12_3 = d_c * v_3;
+  const d_h12_3 = d_yhat * v_3;
   // grad of: h12 = tanh(… + … + b)
-  const t1630 = h12_3 * h12_3;
-  // grad of: h12 = tanh(… + … + b)
-  const t1631 = 1 - t1630;
-  // grad of: h12 = tanh(… + … + b)
-  const t1632 = d_h12_3 * t1631;
-  $t[239] = t1632;
-  const t1633 = Wh_24 * t1632;
-  const t1634 = t1629 + t1633;
+  const t1627 = h12_3 * h12_3;
+  const t1628 = 1 - t1627;
+  const d_t1532 = d_h12_3 * t1628;
+  $t[239] = d_t1532;
+  const t1629 = Wh_24 * d_t1532;
+  const t1630 = t1626 + t1629;
   // grad of: dot(v, h12)
-  const d_h12_4 = d_c * v_4;
+  const d_h12_4 = d_yhat * v_4;
   // grad of: h12 = tanh(… + … + b)
-  const t1635 = h12_4 * h12_4;
+  const t1631 = h12_4 * h12_4;
+  const t1632 = 1 - t1631;
+  const d_t1552 = d_h12_4 * t1632;
+  $t[246] = d_t1552;
+  const t1633 = Wh_32 * d_t1552;
+  const t1634 = t1630 + t1633;
+  // grad of: dot(v, h12)
+  const d_h12_5 = d_yhat * v_5;
   // grad of: h12 = tanh(… + … + b)
+  const t1635 = h12_5 * h12_5;
   const t1636 = 1 - t1635;
-  // grad of: h12 = tanh(… + … + b)
-  const t1637 = d_h12_4 * t1636;
-  $t[246] = t1637;
-  const t1638 = Wh_32 * t1637;
-  const t1639 = t1634 + t1638;
+  const d_t1572 = d_h12_5 * t1636;
+  $t[253] = d_t1572;
+  const t1637 = Wh_40 * d_t1572;
+  const t1638 = t1634 + t1637;
   // grad of: dot(v, h12)
-  const d_h12_5 = d_c * v_5;
+  const d_h12_6 = d_yhat * v_6;
   // grad of: h12 = tanh(… + … + b)
-  const t1640 = h12_5 * h12_5;
-  // grad of: h12 = tanh(… + … + b)
-  const t1641 = 1 - t1640;
-  // grad of: h12 = tanh(… + … + b)
-  const t1642 = d_h12_5 * t1641;
-  $t[253] = t1642;
-  const t1643 = Wh_40 * t1642;
-  const t1644 = t1639 + t1643;
+  const t1639 = h12_6 * h12_6;
+  const t1640 = 1 - t1639;
+  const d_t1592 = d_h12_6 * t1640;
+  $t[117] = d_t1592;
+  const t1641 = Wh_48 * d_t1592;
+  const t1642 = t1638 + t1641;
   // grad of: dot(v, h12)
-  const d_h12_6 = d_c * v_6;
+  const d_h12_7 = d_yhat * v_7;
   // grad of: h12 = tanh(… + … + b)
-  const t1645 = h12_6 * h12_6;
-  // grad of: h12 = tanh(… + … + b)
-  const t1646 = 1 - t1645;
-  // grad of: h12 = tanh(… + … + b)
-  const t1647 = d_h12_6 * t1646;
-  $t[117] = t1647;
-  const t1648 = Wh_48 * t1647;
-  const t1649 = t1644 + t1648;
-  // grad of: dot(v, h12)
-  const d_h12_7 = d_c * v_7;
-  // grad of: h12 = tanh(… + … + b)
-  const t1650 = h12_7 * h12_7;
-  // grad of: h12 = tanh(… + … + b)
-  const t1651 = 1 - t1650;
-  // grad of: h12 = tanh(… + … + b)
-  const t1652 = d_h12_7 * t1651;
-  $t[119] = t1652;
-  const t1653 = Wh_56 * t1652;
+  const t1643 = h12_7 * h12_7;
+  const t1644 = 1 - t1643;
+  const d_t1612 = d_h12_7 * t1644;
+  $t[119] = d_t1612;
+  const t1645 = Wh_56 * d_t1612;
   // grad of: matmul(Wh, h11)
-  const d_h11_0 = t1649 + t1653;
+  const d_h11_0 = t1642 + t1645;
   // grad of: h11 = tanh(… + … + b)
-  const t1654 = h11_0 * h11_0;
-  // grad of: h11 = tanh(… + … + b)
-  const t1655 = 1 - t1654;
-  // grad of: h11 = tanh(… + … + b)
-  const t1656 = d_h11_0 * t1655;
-  $t[123] = t1656;
-  const t1657 = Wh_0 * t1656;
-  const t1658 = Wh_1 * t1618;
-  const t1659 = Wh_9 * t1622;
-  const t1660 = t1658 + t1659;
-  const t1661 = Wh_17 * t1627;
-  const t1662 = t1660 + t1661;
-  const t1663 = Wh_25 * t1632;
-  const t1664 = t1662 + t1663;
-  const t1665 = Wh_33 * t1637;
-  const t1666 = t1664 + t1665;
-  const t1667 = Wh_41 * t1642;
-  const t1668 = t1666 + t1667;
-  const t1669 = Wh_49 * t1647;
-  const t1670 = t1668 + t1669;
-  const t1671 = Wh_57 * t1652;
+  const t1646 = h11_0 * h11_0;
+  const t1647 = 1 - t1646;
+  const d_t1330 = d_h11_0 * t1647;
+  $t[123] = d_t1330;
+  const t1648 = Wh_0 * d_t1330;
+  const t1649 = Wh_1 * d_t1473;
+  const t1650 = Wh_9 * d_t1492;
+  const t1651 = t1649 + t1650;
+  const t1652 = Wh_17 * d_t1512;
+  const t1653 = t1651 + t1652;
+  const t1654 = Wh_25 * d_t1532;
+  const t1655 = t1653 + t1654;
+  const t1656 = Wh_33 * d_t1552;
+  const t1657 = t1655 + t1656;
+  const t1658 = Wh_41 * d_t1572;
+  const t1659 = t1657 + t1658;
+  const t1660 = Wh_49 * d_t1592;
+  const t1661 = t1659 + t1660;
+  const t1662 = Wh_57 * d_t1612;
   // grad of: matmul(Wh, h11)
-  const d_h11_1 = t1670 + t1671;
+  const d_h11_1 = t1661 + t1662;
   // grad of: h11 = tanh(… + … + b)
-  const t1672 = h11_1 * h11_1;
-  // grad of: h11 = tanh(… + … + b)
-  const t1673 = 1 - t1672;
-  // grad of: h11 = tanh(… + … + b)
-  const t1674 = d_h11_1 * t1673;
-  $t[124] = t1674;
-  const t1675 = Wh_8 * t1674;
-  const t1676 = t1657 + t1675;
-  const t1677 = Wh_2 * t1618;
-  const t1678 = Wh_10 * t1622;
+  const t1663 = h11_1 * h11_1;
+  const t1664 = 1 - t1663;
+  const d_t1349 = d_h11_1 * t1664;
+  $t[124] = d_t1349;
+  const t1665 = Wh_8 * d_t1349;
+  const t1666 = t1648 + t1665;
+  const t1667 = Wh_2 * d_t1473;
+  const t1668 = Wh_10 * d_t1492;
+  const t1669 = t1667 + t1668;
+  const t1670 = Wh_18 * d_t1512;
+  const t1671 = t1669 + t1670;
+  const t1672 = Wh_26 * d_t1532;
+  const t1673 = t1671 + t1672;
+  const t1674 = Wh_34 * d_t1552;
+  const t1675 = t1673 + t1674;
+  const t1676 = Wh_42 * d_t1572;
+  const t1677 = t1675 + t1676;
+  const t1678 = Wh_50 * d_t1592;
   const t1679 = t1677 + t1678;
-  const t1680 = Wh_18 * t1627;
-  const t1681 = t1679 + t1680;
-  const t1682 = Wh_26 * t1632;
-  const t1683 = t1681 + t1682;
-  const t1684 = Wh_34 * t1637;
-  const t1685 = t1683 + t1684;
-  const t1686 = Wh_42 * t1642;
+  const t1680 = Wh_58 * d_t1612;
+  // grad of: matmul(Wh, h11)
+  const d_h11_2 = t1679 + t1680;
+  // grad of: h11 = tanh(… + … + b)
+  const t1681 = h11_2 * h11_2;
+  const t1682 = 1 - t1681;
+  const d_t1369 = d_h11_2 * t1682;
+  $t[125] = d_t1369;
+  const t1683 = Wh_16 * d_t1369;
+  const t1684 = t1666 + t1683;
+  const t1685 = Wh_3 * d_t1473;
+  const t1686 = Wh_11 * d_t1492;
   const t1687 = t1685 + t1686;
-  const t1688 = Wh_50 * t1647;
+  const t1688 = Wh_19 * d_t1512;
   const t1689 = t1687 + t1688;
-  const t1690 = Wh_58 * t1652;
+  const t1690 = Wh_27 * d_t1532;
+  const t1691 = t1689 + t1690;
+  const t1692 = Wh_35 * d_t1552;
+  const t1693 = t1691 + t1692;
+  const t1694 = Wh_43 * d_t1572;
+  const t1695 = t1693 + t1694;
+  const t1696 = Wh_51 * d_t1592;
+  const t1697 = t1695 + t1696;
+  const t1698 = Wh_59 * d_t1612;
   // grad of: matmul(Wh, h11)
-  const d_h11_2 = t1689 + t1690;
+  const d_h11_3 = t1697 + t1698;
   // grad of: h11 = tanh(… + … + b)
-  const t1691 = h11_2 * h11_2;
-  // grad of: h11 = tanh(… + … + b)
-  const t1692 = 1 - t1691;
-  // grad of: h11 = tanh(… + … + b)
-  const t1693 = d_h11_2 * t1692;
-  $t[125] = t1693;
-  const t1694 = Wh_16 * t1693;
-  const t1695 = t1676 + t1694;
-  const t1696 = Wh_3 * t1618;
-  const t1697 = Wh_11 * t1622;
-  const t1698 = t1696 + t1697;
-  const t1699 = Wh_19 * t1627;
-  const t1700 = t1698 + t1699;
-  const t1701 = Wh_27 * t1632;
-  const t1702 = t1700 + t1701;
-  const t1703 = Wh_35 * t1637;
-  const t1704 = t1702 + t1703;
-  const t1705 = Wh_43 * t1642;
-  const t1706 = t1704 + t1705;
-  const t1707 = Wh_51 * t1647;
-  const t1708 = t1706 + t1707;
-  const t1709 = Wh_59 * t1652;
+  const t1699 = h11_3 * h11_3;
+  const t1700 = 1 - t1699;
+  const d_t1389 = d_h11_3 * t1700;
+  $t[126] = d_t1389;
+  const t1701 = Wh_24 * d_t1389;
+  const t1702 = t1684 + t1701;
+  const t1703 = Wh_4 * d_t1473;
+  const t1704 = Wh_12 * d_t1492;
+  const t1705 = t1703 + t1704;
+  const t1706 = Wh_20 * d_t1512;
+  const t1707 = t1705 + t1706;
+  const t1708 = Wh_28 * d_t1532;
+  const t1709 = t1707 + t1708;
+  const t1710 = Wh_36 * d_t1552;
+  const t1711 = t1709 + t1710;
+  const t1712 = Wh_44 * d_t1572;
+  const t1713 = t1711 + t1712;
+  const t1714 = Wh_52 * d_t1592;
+  const t1715 = t1713 + t1714;
+  const t1716 = Wh_60 * d_t1612;
   // grad of: matmul(Wh, h11)
-  const d_h11_3 = t1708 + t1709;
+  const d_h11_4 = t1715 + t1716;
   // grad of: h11 = tanh(… + … + b)
-  const t1710 = h11_3 * h11_3;
-  // grad of: h11 = tanh(… + … + b)
-  const t1711 = 1 - t1710;
-  // grad of: h11 = tanh(… + … + b)
-  const t1712 = d_h11_3 * t1711;
-  $t[126] = t1712;
-  const t1713 = Wh_24 * t1712;
-  const t1714 = t1695 + t1713;
-  const t1715 = Wh_4 * t1618;
-  const t1716 = Wh_12 * t1622;
-  const t1717 = t1715 + t1716;
-  const t1718 = Wh_20 * t1627;
-  const t1719 = t1717 + t1718;
-  const t1720 = Wh_28 * t1632;
-  const t1721 = t1719 + t1720;
-  const t1722 = Wh_36 * t1637;
+  const t1717 = h11_4 * h11_4;
+  const t1718 = 1 - t1717;
+  const d_t1409 = d_h11_4 * t1718;
+  $t[127] = d_t1409;
+  const t1719 = Wh_32 * d_t1409;
+  const t1720 = t1702 + t1719;
+  const t1721 = Wh_5 * d_t1473;
+  const t1722 = Wh_13 * d_t1492;
   const t1723 = t1721 + t1722;
-  const t1724 = Wh_44 * t1642;
+  const t1724 = Wh_21 * d_t1512;
   const t1725 = t1723 + t1724;
-  const t1726 = Wh_52 * t1647;
+  const t1726 = Wh_29 * d_t1532;
   const t1727 = t1725 + t1726;
-  const t1728 = Wh_60 * t1652;
+  const t1728 = Wh_37 * d_t1552;
+  const t1729 = t1727 + t1728;
+  const t1730 = Wh_45 * d_t1572;
+  const t1731 = t1729 + t1730;
+  const t1732 = Wh_53 * d_t1592;
+  const t1733 = t1731 + t1732;
+  const t1734 = Wh_61 * d_t1612;
   // grad of: matmul(Wh, h11)
-  const d_h11_4 = t1727 + t1728;
+  const d_h11_5 = t1733 + t1734;
   // grad of: h11 = tanh(… + … + b)
-  const t1729 = h11_4 * h11_4;
-  // grad of: h11 = tanh(… + … + b)
-  const t1730 = 1 - t1729;
-  // grad of: h11 = tanh(… + … + b)
-  const t1731 = d_h11_4 * t1730;
-  $t[127] = t1731;
-  const t1732 = Wh_32 * t1731;
-  const t1733 = t1714 + t1732;
-  const t1734 = Wh_5 * t1618;
-  const t1735 = Wh_13 * t1622;
-  const t1736 = t1734 + t1735;
-  const t1737 = Wh_21 * t1627;
-  const t1738 = t1736 + t1737;
-  const t1739 = Wh_29 * t1632;
-  const t1740 = t1738 + t1739;
-  const t1741 = Wh_37 * t1637;
-  const t1742 = t1740 + t1741;
-  const t1743 = Wh_45 * t1642;
-  const t1744 = t1742 + t1743;
-  const t1745 = Wh_53 * t1647;
-  const t1746 = t1744 + t1745;
-  const t1747 = Wh_61 * t1652;
+  const t1735 = h11_5 * h11_5;
+  const t1736 = 1 - t1735;
+  const d_t1429 = d_h11_5 * t1736;
+  $t[128] = d_t1429;
+  const t1737 = Wh_40 * d_t1429;
+  const t1738 = t1720 + t1737;
+  const t1739 = Wh_6 * d_t1473;
+  const t1740 = Wh_14 * d_t1492;
+  const t1741 = t1739 + t1740;
+  const t1742 = Wh_22 * d_t1512;
+  const t1743 = t1741 + t1742;
+  const t1744 = Wh_30 * d_t1532;
+  const t1745 = t1743 + t1744;
+  const t1746 = Wh_38 * d_t1552;
+  const t1747 = t1745 + t1746;
+  const t1748 = Wh_46 * d_t1572;
+  const t1749 = t1747 + t1748;
+  const t1750 = Wh_54 * d_t1592;
+  const t1751 = t1749 + t1750;
+  const t1752 = Wh_62 * d_t1612;
   // grad of: matmul(Wh, h11)
-  const d_h11_5 = t1746 + t1747;
+  const d_h11_6 = t1751 + t1752;
   // grad of: h11 = tanh(… + … + b)
-  const t1748 = h11_5 * h11_5;
-  // grad of: h11 = tanh(… + … + b)
-  const t1749 = 1 - t1748;
-  // grad of: h11 = tanh(… + … + b)
-  const t1750 = d_h11_5 * t1749;
-  $t[128] = t1750;
-  const t1751 = Wh_40 * t1750;
-  const t1752 = t1733 + t1751;
-  const t1753 = Wh_6 * t1618;
-  const t1754 = Wh_14 * t1622;
-  const t1755 = t1753 + t1754;
-  const t1756 = Wh_22 * t1627;
-  const t1757 = t1755 + t1756;
-  const t1758 = Wh_30 * t1632;
+  const t1753 = h11_6 * h11_6;
+  const t1754 = 1 - t1753;
+  const d_t1449 = d_h11_6 * t1754;
+  $t[129] = d_t1449;
+  const t1755 = Wh_48 * d_t1449;
+  const t1756 = t1738 + t1755;
+  $t[121] = t1756;
+  const t1757 = Wh_7 * d_t1473;
+  const t1758 = Wh_15 * d_t1492;
   const t1759 = t1757 + t1758;
-  const t1760 = Wh_38 * t1637;
+  const t1760 = Wh_23 * d_t1512;
   const t1761 = t1759 + t1760;
-  const t1762 = Wh_46 * t1642;
+  const t1762 = Wh_31 * d_t1532;
   const t1763 = t1761 + t1762;
-  const t1764 = Wh_54 * t1647;
+  const t1764 = Wh_39 * d_t1552;
   const t1765 = t1763 + t1764;
-  const t1766 = Wh_62 * t1652;
-  // grad of: matmul(Wh, h11)
-  const d_h11_6 = t1765 + t1766;
-  // grad of: h11 = tanh(… + … + b)
-  const t1767 = h11_6 * h11_6;
-  // grad of: h11 = tanh(… + … + b)
-  const t1768 = 1 - t1767;
-  // grad of: h11 = tanh(… + … + b)
-  const t1769 = d_h11_6 * t1768;
-  $t[129] = t1769;
-  const t1770 = Wh_48 * t1769;
-  const t1771 = t1752 + t1770;
-  $t[121] = t1771;
-  const t1772 = Wh_7 * t1618;
-  const t1773 = Wh_15 * t1622;
-  const t1774 = t1772 + t1773;
-  const t1775 = Wh_23 * t1627;
-  const t1776 = t1774 + t1775;
-  const t1777 = Wh_31 * t1632;
-  const t1778 = t1776 + t1777;
-  const t1779 = Wh_39 * t1637;
-  const t1780 = t1778 + t1779;
-  const t1781 = Wh_47 * t1642;
-  const t1782 = t1780 + t1781;
-  $t[118] = t1782;
+  const t1766 = Wh_47 * d_t1572;
+  const t1767 = t1765 + t1766;
+  $t[118] = t1767;
 }
 
 function $step_2(_$p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: number, _$lr: number): void {
@@ -16227,1299 +15271,1187 @@ function $step_2(_$p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: numb
   const h10_6 = $t[135]!;
   const h10_7 = $t[136]!;
   const h11_7 = $t[120]!;
-  const t1647 = $t[117]!;
-  const t1652 = $t[119]!;
-  const t1656 = $t[123]!;
-  const t1674 = $t[124]!;
-  const t1693 = $t[125]!;
-  const t1712 = $t[126]!;
-  const t1731 = $t[127]!;
-  const t1750 = $t[128]!;
-  const t1769 = $t[129]!;
-  const t1771 = $t[121]!;
-  const t1782 = $t[118]!;
-  const t1783 = Wh_55 * t1647;
-  const t1784 = t1782 + t1783;
-  const t1785 = Wh_63 * t1652;
+  const d_t1592 = $t[117]!;
+  const d_t1612 = $t[119]!;
+  const d_t1330 = $t[123]!;
+  const d_t1349 = $t[124]!;
+  const d_t1369 = $t[125]!;
+  const d_t1389 = $t[126]!;
+  const d_t1409 = $t[127]!;
+  const d_t1429 = $t[128]!;
+  const d_t1449 = $t[129]!;
+  const t1756 = $t[121]!;
+  const t1767 = $t[118]!;
+  const t1768 = Wh_55 * d_t1592;
+  const t1769 = t1767 + t1768;
+  const t1770 = Wh_63 * d_t1612;
   // grad of: matmul(Wh, h11)
-  const d_h11_7 = t1784 + t1785;
+  const d_h11_7 = t1769 + t1770;
   // grad of: h11 = tanh(… + … + b)
-  const t1786 = h11_7 * h11_7;
-  // grad of: h11 = tanh(… + … + b)
-  const t1787 = 1 - t1786;
-  // grad of: h11 = tanh(… + … + b)
-  const t1788 = d_h11_7 * t1787;
-  $t[266] = t1788;
-  const t1789 = Wh_56 * t1788;
+  const t1771 = h11_7 * h11_7;
+  const t1772 = 1 - t1771;
+  const d_t1469 = d_h11_7 * t1772;
+  $t[266] = d_t1469;
+  const t1773 = Wh_56 * d_t1469;
   // grad of: matmul(Wh, h10)
-  const d_h10_0 = t1771 + t1789;
+  const d_h10_0 = t1756 + t1773;
   // grad of: h10 = tanh(… + … + b)
-  const t1790 = h10_0 * h10_0;
-  // grad of: h10 = tanh(… + … + b)
-  const t1791 = 1 - t1790;
-  // grad of: h10 = tanh(… + … + b)
-  const t1792 = d_h10_0 * t1791;
-  $t[215] = t1792;
-  const t1793 = Wh_0 * t1792;
-  const t1794 = Wh_1 * t1656;
-  const t1795 = Wh_9 * t1674;
-  const t1796 = t1794 + t1795;
-  const t1797 = Wh_17 * t1693;
-  const t1798 = t1796 + t1797;
-  const t1799 = Wh_25 * t1712;
-  const t1800 = t1798 + t1799;
-  const t1801 = Wh_33 * t1731;
-  const t1802 = t1800 + t1801;
-  const t1803 = Wh_41 * t1750;
-  const t1804 = t1802 + t1803;
-  const t1805 = Wh_49 * t1769;
-  const t1806 = t1804 + t1805;
-  const t1807 = Wh_57 * t1788;
+  const t1774 = h10_0 * h10_0;
+  const t1775 = 1 - t1774;
+  const d_t1187 = d_h10_0 * t1775;
+  $t[215] = d_t1187;
+  const t1776 = Wh_0 * d_t1187;
+  const t1777 = Wh_1 * d_t1330;
+  const t1778 = Wh_9 * d_t1349;
+  const t1779 = t1777 + t1778;
+  const t1780 = Wh_17 * d_t1369;
+  const t1781 = t1779 + t1780;
+  const t1782 = Wh_25 * d_t1389;
+  const t1783 = t1781 + t1782;
+  const t1784 = Wh_33 * d_t1409;
+  const t1785 = t1783 + t1784;
+  const t1786 = Wh_41 * d_t1429;
+  const t1787 = t1785 + t1786;
+  const t1788 = Wh_49 * d_t1449;
+  const t1789 = t1787 + t1788;
+  const t1790 = Wh_57 * d_t1469;
   // grad of: matmul(Wh, h10)
-  const d_h10_1 = t1806 + t1807;
+  const d_h10_1 = t1789 + t1790;
   // grad of: h10 = tanh(… + … + b)
-  const t1808 = h10_1 * h10_1;
+  const t1791 = h10_1 * h10_1;
+  const t1792 = 1 - t1791;
+  const d_t1206 = d_h10_1 * t1792;
+  $t[224] = d_t1206;
+  const t1793 = Wh_8 * d_t1206;
+  const t1794 = t1776 + t1793;
+  const t1795 = Wh_2 * d_t1330;
+  const t1796 = Wh_10 * d_t1349;
+  const t1797 = t1795 + t1796;
+  const t1798 = Wh_18 * d_t1369;
+  const t1799 = t1797 + t1798;
+  const t1800 = Wh_26 * d_t1389;
+  const t1801 = t1799 + t1800;
+  const t1802 = Wh_34 * d_t1409;
+  const t1803 = t1801 + t1802;
+  const t1804 = Wh_42 * d_t1429;
+  const t1805 = t1803 + t1804;
+  const t1806 = Wh_50 * d_t1449;
+  const t1807 = t1805 + t1806;
+  const t1808 = Wh_58 * d_t1469;
+  // grad of: matmul(Wh, h10)
+  const d_h10_2 = t1807 + t1808;
   // grad of: h10 = tanh(… + … + b)
-  const t1809 = 1 - t1808;
-  // grad of: h10 = tanh(… + … + b)
-  const t1810 = d_h10_1 * t1809;
-  $t[224] = t1810;
-  const t1811 = Wh_8 * t1810;
-  const t1812 = t1793 + t1811;
-  const t1813 = Wh_2 * t1656;
-  const t1814 = Wh_10 * t1674;
+  const t1809 = h10_2 * h10_2;
+  const t1810 = 1 - t1809;
+  const d_t1226 = d_h10_2 * t1810;
+  $t[231] = d_t1226;
+  const t1811 = Wh_16 * d_t1226;
+  const t1812 = t1794 + t1811;
+  const t1813 = Wh_3 * d_t1330;
+  const t1814 = Wh_11 * d_t1349;
   const t1815 = t1813 + t1814;
-  const t1816 = Wh_18 * t1693;
+  const t1816 = Wh_19 * d_t1369;
   const t1817 = t1815 + t1816;
-  const t1818 = Wh_26 * t1712;
+  const t1818 = Wh_27 * d_t1389;
   const t1819 = t1817 + t1818;
-  const t1820 = Wh_34 * t1731;
+  const t1820 = Wh_35 * d_t1409;
   const t1821 = t1819 + t1820;
-  const t1822 = Wh_42 * t1750;
+  const t1822 = Wh_43 * d_t1429;
   const t1823 = t1821 + t1822;
-  const t1824 = Wh_50 * t1769;
+  const t1824 = Wh_51 * d_t1449;
   const t1825 = t1823 + t1824;
-  const t1826 = Wh_58 * t1788;
+  const t1826 = Wh_59 * d_t1469;
   // grad of: matmul(Wh, h10)
-  const d_h10_2 = t1825 + t1826;
+  const d_h10_3 = t1825 + t1826;
   // grad of: h10 = tanh(… + … + b)
-  const t1827 = h10_2 * h10_2;
-  // grad of: h10 = tanh(… + … + b)
+  const t1827 = h10_3 * h10_3;
   const t1828 = 1 - t1827;
-  // grad of: h10 = tanh(… + … + b)
-  const t1829 = d_h10_2 * t1828;
-  $t[231] = t1829;
-  const t1830 = Wh_16 * t1829;
-  const t1831 = t1812 + t1830;
-  const t1832 = Wh_3 * t1656;
-  const t1833 = Wh_11 * t1674;
-  const t1834 = t1832 + t1833;
-  const t1835 = Wh_19 * t1693;
-  const t1836 = t1834 + t1835;
-  const t1837 = Wh_27 * t1712;
-  const t1838 = t1836 + t1837;
-  const t1839 = Wh_35 * t1731;
-  const t1840 = t1838 + t1839;
-  const t1841 = Wh_43 * t1750;
-  const t1842 = t1840 + t1841;
-  const t1843 = Wh_51 * t1769;
-  const t1844 = t1842 + t1843;
-  const t1845 = Wh_59 * t1788;
+  const d_t1246 = d_h10_3 * t1828;
+  $t[238] = d_t1246;
+  const t1829 = Wh_24 * d_t1246;
+  const t1830 = t1812 + t1829;
+  const t1831 = Wh_4 * d_t1330;
+  const t1832 = Wh_12 * d_t1349;
+  const t1833 = t1831 + t1832;
+  const t1834 = Wh_20 * d_t1369;
+  const t1835 = t1833 + t1834;
+  const t1836 = Wh_28 * d_t1389;
+  const t1837 = t1835 + t1836;
+  const t1838 = Wh_36 * d_t1409;
+  const t1839 = t1837 + t1838;
+  const t1840 = Wh_44 * d_t1429;
+  const t1841 = t1839 + t1840;
+  const t1842 = Wh_52 * d_t1449;
+  const t1843 = t1841 + t1842;
+  const t1844 = Wh_60 * d_t1469;
   // grad of: matmul(Wh, h10)
-  const d_h10_3 = t1844 + t1845;
+  const d_h10_4 = t1843 + t1844;
   // grad of: h10 = tanh(… + … + b)
-  const t1846 = h10_3 * h10_3;
-  // grad of: h10 = tanh(… + … + b)
-  const t1847 = 1 - t1846;
-  // grad of: h10 = tanh(… + … + b)
-  const t1848 = d_h10_3 * t1847;
-  $t[238] = t1848;
-  const t1849 = Wh_24 * t1848;
-  const t1850 = t1831 + t1849;
-  const t1851 = Wh_4 * t1656;
-  const t1852 = Wh_12 * t1674;
+  const t1845 = h10_4 * h10_4;
+  const t1846 = 1 - t1845;
+  const d_t1266 = d_h10_4 * t1846;
+  $t[245] = d_t1266;
+  const t1847 = Wh_32 * d_t1266;
+  const t1848 = t1830 + t1847;
+  const t1849 = Wh_5 * d_t1330;
+  const t1850 = Wh_13 * d_t1349;
+  const t1851 = t1849 + t1850;
+  const t1852 = Wh_21 * d_t1369;
   const t1853 = t1851 + t1852;
-  const t1854 = Wh_20 * t1693;
+  const t1854 = Wh_29 * d_t1389;
   const t1855 = t1853 + t1854;
-  const t1856 = Wh_28 * t1712;
+  const t1856 = Wh_37 * d_t1409;
   const t1857 = t1855 + t1856;
-  const t1858 = Wh_36 * t1731;
+  const t1858 = Wh_45 * d_t1429;
   const t1859 = t1857 + t1858;
-  const t1860 = Wh_44 * t1750;
+  const t1860 = Wh_53 * d_t1449;
   const t1861 = t1859 + t1860;
-  const t1862 = Wh_52 * t1769;
-  const t1863 = t1861 + t1862;
-  const t1864 = Wh_60 * t1788;
+  const t1862 = Wh_61 * d_t1469;
   // grad of: matmul(Wh, h10)
-  const d_h10_4 = t1863 + t1864;
+  const d_h10_5 = t1861 + t1862;
   // grad of: h10 = tanh(… + … + b)
-  const t1865 = h10_4 * h10_4;
-  // grad of: h10 = tanh(… + … + b)
-  const t1866 = 1 - t1865;
-  // grad of: h10 = tanh(… + … + b)
-  const t1867 = d_h10_4 * t1866;
-  $t[245] = t1867;
-  const t1868 = Wh_32 * t1867;
-  const t1869 = t1850 + t1868;
-  const t1870 = Wh_5 * t1656;
-  const t1871 = Wh_13 * t1674;
-  const t1872 = t1870 + t1871;
-  const t1873 = Wh_21 * t1693;
-  const t1874 = t1872 + t1873;
-  const t1875 = Wh_29 * t1712;
-  const t1876 = t1874 + t1875;
-  const t1877 = Wh_37 * t1731;
-  const t1878 = t1876 + t1877;
-  const t1879 = Wh_45 * t1750;
-  const t1880 = t1878 + t1879;
-  const t1881 = Wh_53 * t1769;
-  const t1882 = t1880 + t1881;
-  const t1883 = Wh_61 * t1788;
+  const t1863 = h10_5 * h10_5;
+  const t1864 = 1 - t1863;
+  const d_t1286 = d_h10_5 * t1864;
+  $t[252] = d_t1286;
+  const t1865 = Wh_40 * d_t1286;
+  const t1866 = t1848 + t1865;
+  const t1867 = Wh_6 * d_t1330;
+  const t1868 = Wh_14 * d_t1349;
+  const t1869 = t1867 + t1868;
+  const t1870 = Wh_22 * d_t1369;
+  const t1871 = t1869 + t1870;
+  const t1872 = Wh_30 * d_t1389;
+  const t1873 = t1871 + t1872;
+  const t1874 = Wh_38 * d_t1409;
+  const t1875 = t1873 + t1874;
+  const t1876 = Wh_46 * d_t1429;
+  const t1877 = t1875 + t1876;
+  const t1878 = Wh_54 * d_t1449;
+  const t1879 = t1877 + t1878;
+  const t1880 = Wh_62 * d_t1469;
   // grad of: matmul(Wh, h10)
-  const d_h10_5 = t1882 + t1883;
+  const d_h10_6 = t1879 + t1880;
   // grad of: h10 = tanh(… + … + b)
-  const t1884 = h10_5 * h10_5;
-  // grad of: h10 = tanh(… + … + b)
-  const t1885 = 1 - t1884;
-  // grad of: h10 = tanh(… + … + b)
-  const t1886 = d_h10_5 * t1885;
-  $t[252] = t1886;
-  const t1887 = Wh_40 * t1886;
-  const t1888 = t1869 + t1887;
-  const t1889 = Wh_6 * t1656;
-  const t1890 = Wh_14 * t1674;
+  const t1881 = h10_6 * h10_6;
+  const t1882 = 1 - t1881;
+  const d_t1306 = d_h10_6 * t1882;
+  $t[259] = d_t1306;
+  const t1883 = Wh_48 * d_t1306;
+  const t1884 = t1866 + t1883;
+  const t1885 = Wh_7 * d_t1330;
+  const t1886 = Wh_15 * d_t1349;
+  const t1887 = t1885 + t1886;
+  const t1888 = Wh_23 * d_t1369;
+  const t1889 = t1887 + t1888;
+  const t1890 = Wh_31 * d_t1389;
   const t1891 = t1889 + t1890;
-  const t1892 = Wh_22 * t1693;
+  const t1892 = Wh_39 * d_t1409;
   const t1893 = t1891 + t1892;
-  const t1894 = Wh_30 * t1712;
+  const t1894 = Wh_47 * d_t1429;
   const t1895 = t1893 + t1894;
-  const t1896 = Wh_38 * t1731;
+  const t1896 = Wh_55 * d_t1449;
   const t1897 = t1895 + t1896;
-  const t1898 = Wh_46 * t1750;
-  const t1899 = t1897 + t1898;
-  const t1900 = Wh_54 * t1769;
-  const t1901 = t1899 + t1900;
-  const t1902 = Wh_62 * t1788;
+  const t1898 = Wh_63 * d_t1469;
   // grad of: matmul(Wh, h10)
-  const d_h10_6 = t1901 + t1902;
+  const d_h10_7 = t1897 + t1898;
   // grad of: h10 = tanh(… + … + b)
-  const t1903 = h10_6 * h10_6;
-  // grad of: h10 = tanh(… + … + b)
-  const t1904 = 1 - t1903;
-  // grad of: h10 = tanh(… + … + b)
-  const t1905 = d_h10_6 * t1904;
-  $t[259] = t1905;
-  const t1906 = Wh_48 * t1905;
-  const t1907 = t1888 + t1906;
-  const t1908 = Wh_7 * t1656;
-  const t1909 = Wh_15 * t1674;
-  const t1910 = t1908 + t1909;
-  const t1911 = Wh_23 * t1693;
-  const t1912 = t1910 + t1911;
-  const t1913 = Wh_31 * t1712;
-  const t1914 = t1912 + t1913;
-  const t1915 = Wh_39 * t1731;
-  const t1916 = t1914 + t1915;
-  const t1917 = Wh_47 * t1750;
-  const t1918 = t1916 + t1917;
-  const t1919 = Wh_55 * t1769;
-  const t1920 = t1918 + t1919;
-  const t1921 = Wh_63 * t1788;
-  // grad of: matmul(Wh, h10)
-  const d_h10_7 = t1920 + t1921;
-  // grad of: h10 = tanh(… + … + b)
-  const t1922 = h10_7 * h10_7;
-  // grad of: h10 = tanh(… + … + b)
-  const t1923 = 1 - t1922;
-  // grad of: h10 = tanh(… + … + b)
-  const t1924 = d_h10_7 * t1923;
-  $t[265] = t1924;
-  const t1925 = Wh_56 * t1924;
+  const t1899 = h10_7 * h10_7;
+  const t1900 = 1 - t1899;
+  const d_t1326 = d_h10_7 * t1900;
+  $t[265] = d_t1326;
+  const t1901 = Wh_56 * d_t1326;
   // grad of: matmul(Wh, h9)
-  const d_h9_0 = t1907 + t1925;
+  const d_h9_0 = t1884 + t1901;
   // grad of: h9 = tanh(… + … + b)
-  const t1926 = h9_0 * h9_0;
-  // grad of: h9 = tanh(… + … + b)
-  const t1927 = 1 - t1926;
-  // grad of: h9 = tanh(… + … + b)
-  const t1928 = d_h9_0 * t1927;
-  $t[214] = t1928;
-  const t1929 = Wh_0 * t1928;
-  const t1930 = Wh_1 * t1792;
-  const t1931 = Wh_9 * t1810;
-  const t1932 = t1930 + t1931;
-  const t1933 = Wh_17 * t1829;
-  const t1934 = t1932 + t1933;
-  const t1935 = Wh_25 * t1848;
-  const t1936 = t1934 + t1935;
-  const t1937 = Wh_33 * t1867;
-  const t1938 = t1936 + t1937;
-  const t1939 = Wh_41 * t1886;
-  const t1940 = t1938 + t1939;
-  const t1941 = Wh_49 * t1905;
-  const t1942 = t1940 + t1941;
-  const t1943 = Wh_57 * t1924;
+  const t1902 = h9_0 * h9_0;
+  const t1903 = 1 - t1902;
+  const d_t1044 = d_h9_0 * t1903;
+  $t[214] = d_t1044;
+  const t1904 = Wh_0 * d_t1044;
+  const t1905 = Wh_1 * d_t1187;
+  const t1906 = Wh_9 * d_t1206;
+  const t1907 = t1905 + t1906;
+  const t1908 = Wh_17 * d_t1226;
+  const t1909 = t1907 + t1908;
+  const t1910 = Wh_25 * d_t1246;
+  const t1911 = t1909 + t1910;
+  const t1912 = Wh_33 * d_t1266;
+  const t1913 = t1911 + t1912;
+  const t1914 = Wh_41 * d_t1286;
+  const t1915 = t1913 + t1914;
+  const t1916 = Wh_49 * d_t1306;
+  const t1917 = t1915 + t1916;
+  const t1918 = Wh_57 * d_t1326;
   // grad of: matmul(Wh, h9)
-  const d_h9_1 = t1942 + t1943;
+  const d_h9_1 = t1917 + t1918;
   // grad of: h9 = tanh(… + … + b)
-  const t1944 = h9_1 * h9_1;
+  const t1919 = h9_1 * h9_1;
+  const t1920 = 1 - t1919;
+  const d_t1063 = d_h9_1 * t1920;
+  $t[223] = d_t1063;
+  const t1921 = Wh_8 * d_t1063;
+  const t1922 = t1904 + t1921;
+  const t1923 = Wh_2 * d_t1187;
+  const t1924 = Wh_10 * d_t1206;
+  const t1925 = t1923 + t1924;
+  const t1926 = Wh_18 * d_t1226;
+  const t1927 = t1925 + t1926;
+  const t1928 = Wh_26 * d_t1246;
+  const t1929 = t1927 + t1928;
+  const t1930 = Wh_34 * d_t1266;
+  const t1931 = t1929 + t1930;
+  const t1932 = Wh_42 * d_t1286;
+  const t1933 = t1931 + t1932;
+  const t1934 = Wh_50 * d_t1306;
+  const t1935 = t1933 + t1934;
+  const t1936 = Wh_58 * d_t1326;
+  // grad of: matmul(Wh, h9)
+  const d_h9_2 = t1935 + t1936;
   // grad of: h9 = tanh(… + … + b)
-  const t1945 = 1 - t1944;
-  // grad of: h9 = tanh(… + … + b)
-  const t1946 = d_h9_1 * t1945;
-  $t[223] = t1946;
-  const t1947 = Wh_8 * t1946;
-  const t1948 = t1929 + t1947;
-  const t1949 = Wh_2 * t1792;
-  const t1950 = Wh_10 * t1810;
+  const t1937 = h9_2 * h9_2;
+  const t1938 = 1 - t1937;
+  const d_t1083 = d_h9_2 * t1938;
+  $t[230] = d_t1083;
+  const t1939 = Wh_16 * d_t1083;
+  const t1940 = t1922 + t1939;
+  const t1941 = Wh_3 * d_t1187;
+  const t1942 = Wh_11 * d_t1206;
+  const t1943 = t1941 + t1942;
+  const t1944 = Wh_19 * d_t1226;
+  const t1945 = t1943 + t1944;
+  const t1946 = Wh_27 * d_t1246;
+  const t1947 = t1945 + t1946;
+  const t1948 = Wh_35 * d_t1266;
+  const t1949 = t1947 + t1948;
+  const t1950 = Wh_43 * d_t1286;
   const t1951 = t1949 + t1950;
-  const t1952 = Wh_18 * t1829;
+  const t1952 = Wh_51 * d_t1306;
   const t1953 = t1951 + t1952;
-  const t1954 = Wh_26 * t1848;
-  const t1955 = t1953 + t1954;
-  const t1956 = Wh_34 * t1867;
-  const t1957 = t1955 + t1956;
-  const t1958 = Wh_42 * t1886;
-  const t1959 = t1957 + t1958;
-  const t1960 = Wh_50 * t1905;
+  const t1954 = Wh_59 * d_t1326;
+  // grad of: matmul(Wh, h9)
+  const d_h9_3 = t1953 + t1954;
+  // grad of: h9 = tanh(… + … + b)
+  const t1955 = h9_3 * h9_3;
+  const t1956 = 1 - t1955;
+  const d_t1103 = d_h9_3 * t1956;
+  $t[237] = d_t1103;
+  const t1957 = Wh_24 * d_t1103;
+  const t1958 = t1940 + t1957;
+  const t1959 = Wh_4 * d_t1187;
+  const t1960 = Wh_12 * d_t1206;
   const t1961 = t1959 + t1960;
-  const t1962 = Wh_58 * t1924;
+  const t1962 = Wh_20 * d_t1226;
+  const t1963 = t1961 + t1962;
+  const t1964 = Wh_28 * d_t1246;
+  const t1965 = t1963 + t1964;
+  const t1966 = Wh_36 * d_t1266;
+  const t1967 = t1965 + t1966;
+  const t1968 = Wh_44 * d_t1286;
+  const t1969 = t1967 + t1968;
+  const t1970 = Wh_52 * d_t1306;
+  const t1971 = t1969 + t1970;
+  const t1972 = Wh_60 * d_t1326;
   // grad of: matmul(Wh, h9)
-  const d_h9_2 = t1961 + t1962;
+  const d_h9_4 = t1971 + t1972;
   // grad of: h9 = tanh(… + … + b)
-  const t1963 = h9_2 * h9_2;
-  // grad of: h9 = tanh(… + … + b)
-  const t1964 = 1 - t1963;
-  // grad of: h9 = tanh(… + … + b)
-  const t1965 = d_h9_2 * t1964;
-  $t[230] = t1965;
-  const t1966 = Wh_16 * t1965;
-  const t1967 = t1948 + t1966;
-  const t1968 = Wh_3 * t1792;
-  const t1969 = Wh_11 * t1810;
-  const t1970 = t1968 + t1969;
-  const t1971 = Wh_19 * t1829;
-  const t1972 = t1970 + t1971;
-  const t1973 = Wh_27 * t1848;
-  const t1974 = t1972 + t1973;
-  const t1975 = Wh_35 * t1867;
-  const t1976 = t1974 + t1975;
-  const t1977 = Wh_43 * t1886;
-  const t1978 = t1976 + t1977;
-  const t1979 = Wh_51 * t1905;
-  const t1980 = t1978 + t1979;
-  const t1981 = Wh_59 * t1924;
-  // grad of: matmul(Wh, h9)
-  const d_h9_3 = t1980 + t1981;
-  // grad of: h9 = tanh(… + … + b)
-  const t1982 = h9_3 * h9_3;
-  // grad of: h9 = tanh(… + … + b)
-  const t1983 = 1 - t1982;
-  // grad of: h9 = tanh(… + … + b)
-  const t1984 = d_h9_3 * t1983;
-  $t[237] = t1984;
-  const t1985 = Wh_24 * t1984;
-  const t1986 = t1967 + t1985;
-  const t1987 = Wh_4 * t1792;
-  const t1988 = Wh_12 * t1810;
+  const t1973 = h9_4 * h9_4;
+  const t1974 = 1 - t1973;
+  const d_t1123 = d_h9_4 * t1974;
+  $t[244] = d_t1123;
+  const t1975 = Wh_32 * d_t1123;
+  const t1976 = t1958 + t1975;
+  const t1977 = Wh_5 * d_t1187;
+  const t1978 = Wh_13 * d_t1206;
+  const t1979 = t1977 + t1978;
+  const t1980 = Wh_21 * d_t1226;
+  const t1981 = t1979 + t1980;
+  const t1982 = Wh_29 * d_t1246;
+  const t1983 = t1981 + t1982;
+  const t1984 = Wh_37 * d_t1266;
+  const t1985 = t1983 + t1984;
+  const t1986 = Wh_45 * d_t1286;
+  const t1987 = t1985 + t1986;
+  const t1988 = Wh_53 * d_t1306;
   const t1989 = t1987 + t1988;
-  const t1990 = Wh_20 * t1829;
-  const t1991 = t1989 + t1990;
-  const t1992 = Wh_28 * t1848;
-  const t1993 = t1991 + t1992;
-  const t1994 = Wh_36 * t1867;
-  const t1995 = t1993 + t1994;
-  const t1996 = Wh_44 * t1886;
+  const t1990 = Wh_61 * d_t1326;
+  // grad of: matmul(Wh, h9)
+  const d_h9_5 = t1989 + t1990;
+  // grad of: h9 = tanh(… + … + b)
+  const t1991 = h9_5 * h9_5;
+  const t1992 = 1 - t1991;
+  const d_t1143 = d_h9_5 * t1992;
+  $t[251] = d_t1143;
+  const t1993 = Wh_40 * d_t1143;
+  const t1994 = t1976 + t1993;
+  const t1995 = Wh_6 * d_t1187;
+  const t1996 = Wh_14 * d_t1206;
   const t1997 = t1995 + t1996;
-  const t1998 = Wh_52 * t1905;
+  const t1998 = Wh_22 * d_t1226;
   const t1999 = t1997 + t1998;
-  const t2000 = Wh_60 * t1924;
+  const t2000 = Wh_30 * d_t1246;
+  const t2001 = t1999 + t2000;
+  const t2002 = Wh_38 * d_t1266;
+  const t2003 = t2001 + t2002;
+  const t2004 = Wh_46 * d_t1286;
+  const t2005 = t2003 + t2004;
+  const t2006 = Wh_54 * d_t1306;
+  const t2007 = t2005 + t2006;
+  const t2008 = Wh_62 * d_t1326;
   // grad of: matmul(Wh, h9)
-  const d_h9_4 = t1999 + t2000;
+  const d_h9_6 = t2007 + t2008;
   // grad of: h9 = tanh(… + … + b)
-  const t2001 = h9_4 * h9_4;
-  // grad of: h9 = tanh(… + … + b)
-  const t2002 = 1 - t2001;
-  // grad of: h9 = tanh(… + … + b)
-  const t2003 = d_h9_4 * t2002;
-  $t[244] = t2003;
-  const t2004 = Wh_32 * t2003;
-  const t2005 = t1986 + t2004;
-  const t2006 = Wh_5 * t1792;
-  const t2007 = Wh_13 * t1810;
-  const t2008 = t2006 + t2007;
-  const t2009 = Wh_21 * t1829;
-  const t2010 = t2008 + t2009;
-  const t2011 = Wh_29 * t1848;
-  const t2012 = t2010 + t2011;
-  const t2013 = Wh_37 * t1867;
-  const t2014 = t2012 + t2013;
-  const t2015 = Wh_45 * t1886;
-  const t2016 = t2014 + t2015;
-  const t2017 = Wh_53 * t1905;
-  const t2018 = t2016 + t2017;
-  const t2019 = Wh_61 * t1924;
+  const t2009 = h9_6 * h9_6;
+  const t2010 = 1 - t2009;
+  const d_t1163 = d_h9_6 * t2010;
+  $t[258] = d_t1163;
+  const t2011 = Wh_48 * d_t1163;
+  const t2012 = t1994 + t2011;
+  const t2013 = Wh_7 * d_t1187;
+  const t2014 = Wh_15 * d_t1206;
+  const t2015 = t2013 + t2014;
+  const t2016 = Wh_23 * d_t1226;
+  const t2017 = t2015 + t2016;
+  const t2018 = Wh_31 * d_t1246;
+  const t2019 = t2017 + t2018;
+  const t2020 = Wh_39 * d_t1266;
+  const t2021 = t2019 + t2020;
+  const t2022 = Wh_47 * d_t1286;
+  const t2023 = t2021 + t2022;
+  const t2024 = Wh_55 * d_t1306;
+  const t2025 = t2023 + t2024;
+  const t2026 = Wh_63 * d_t1326;
   // grad of: matmul(Wh, h9)
-  const d_h9_5 = t2018 + t2019;
+  const d_h9_7 = t2025 + t2026;
   // grad of: h9 = tanh(… + … + b)
-  const t2020 = h9_5 * h9_5;
-  // grad of: h9 = tanh(… + … + b)
-  const t2021 = 1 - t2020;
-  // grad of: h9 = tanh(… + … + b)
-  const t2022 = d_h9_5 * t2021;
-  $t[251] = t2022;
-  const t2023 = Wh_40 * t2022;
-  const t2024 = t2005 + t2023;
-  const t2025 = Wh_6 * t1792;
-  const t2026 = Wh_14 * t1810;
-  const t2027 = t2025 + t2026;
-  const t2028 = Wh_22 * t1829;
-  const t2029 = t2027 + t2028;
-  const t2030 = Wh_30 * t1848;
-  const t2031 = t2029 + t2030;
-  const t2032 = Wh_38 * t1867;
-  const t2033 = t2031 + t2032;
-  const t2034 = Wh_46 * t1886;
+  const t2027 = h9_7 * h9_7;
+  const t2028 = 1 - t2027;
+  const d_t1183 = d_h9_7 * t2028;
+  $t[264] = d_t1183;
+  const t2029 = Wh_56 * d_t1183;
+  // grad of: matmul(Wh, h8)
+  const d_h8_0 = t2012 + t2029;
+  // grad of: h8 = tanh(… + … + b)
+  const t2030 = h8_0 * h8_0;
+  const t2031 = 1 - t2030;
+  const d_t901 = d_h8_0 * t2031;
+  $t[213] = d_t901;
+  const t2032 = Wh_0 * d_t901;
+  const t2033 = Wh_1 * d_t1044;
+  const t2034 = Wh_9 * d_t1063;
   const t2035 = t2033 + t2034;
-  const t2036 = Wh_54 * t1905;
+  const t2036 = Wh_17 * d_t1083;
   const t2037 = t2035 + t2036;
-  const t2038 = Wh_62 * t1924;
-  // grad of: matmul(Wh, h9)
-  const d_h9_6 = t2037 + t2038;
-  // grad of: h9 = tanh(… + … + b)
-  const t2039 = h9_6 * h9_6;
-  // grad of: h9 = tanh(… + … + b)
-  const t2040 = 1 - t2039;
-  // grad of: h9 = tanh(… + … + b)
-  const t2041 = d_h9_6 * t2040;
-  $t[258] = t2041;
-  const t2042 = Wh_48 * t2041;
-  const t2043 = t2024 + t2042;
-  const t2044 = Wh_7 * t1792;
-  const t2045 = Wh_15 * t1810;
-  const t2046 = t2044 + t2045;
-  const t2047 = Wh_23 * t1829;
-  const t2048 = t2046 + t2047;
-  const t2049 = Wh_31 * t1848;
-  const t2050 = t2048 + t2049;
-  const t2051 = Wh_39 * t1867;
-  const t2052 = t2050 + t2051;
-  const t2053 = Wh_47 * t1886;
-  const t2054 = t2052 + t2053;
-  const t2055 = Wh_55 * t1905;
-  const t2056 = t2054 + t2055;
-  const t2057 = Wh_63 * t1924;
-  // grad of: matmul(Wh, h9)
-  const d_h9_7 = t2056 + t2057;
-  // grad of: h9 = tanh(… + … + b)
-  const t2058 = h9_7 * h9_7;
-  // grad of: h9 = tanh(… + … + b)
-  const t2059 = 1 - t2058;
-  // grad of: h9 = tanh(… + … + b)
-  const t2060 = d_h9_7 * t2059;
-  $t[264] = t2060;
-  const t2061 = Wh_56 * t2060;
+  const t2038 = Wh_25 * d_t1103;
+  const t2039 = t2037 + t2038;
+  const t2040 = Wh_33 * d_t1123;
+  const t2041 = t2039 + t2040;
+  const t2042 = Wh_41 * d_t1143;
+  const t2043 = t2041 + t2042;
+  const t2044 = Wh_49 * d_t1163;
+  const t2045 = t2043 + t2044;
+  const t2046 = Wh_57 * d_t1183;
   // grad of: matmul(Wh, h8)
-  const d_h8_0 = t2043 + t2061;
+  const d_h8_1 = t2045 + t2046;
   // grad of: h8 = tanh(… + … + b)
-  const t2062 = h8_0 * h8_0;
-  // grad of: h8 = tanh(… + … + b)
-  const t2063 = 1 - t2062;
-  // grad of: h8 = tanh(… + … + b)
-  const t2064 = d_h8_0 * t2063;
-  $t[213] = t2064;
-  const t2065 = Wh_0 * t2064;
-  const t2066 = Wh_1 * t1928;
-  const t2067 = Wh_9 * t1946;
-  const t2068 = t2066 + t2067;
-  const t2069 = Wh_17 * t1965;
-  const t2070 = t2068 + t2069;
-  const t2071 = Wh_25 * t1984;
-  const t2072 = t2070 + t2071;
-  const t2073 = Wh_33 * t2003;
-  const t2074 = t2072 + t2073;
-  const t2075 = Wh_41 * t2022;
-  const t2076 = t2074 + t2075;
-  const t2077 = Wh_49 * t2041;
-  const t2078 = t2076 + t2077;
-  const t2079 = Wh_57 * t2060;
+  const t2047 = h8_1 * h8_1;
+  const t2048 = 1 - t2047;
+  const d_t920 = d_h8_1 * t2048;
+  $t[222] = d_t920;
+  const t2049 = Wh_8 * d_t920;
+  const t2050 = t2032 + t2049;
+  const t2051 = Wh_2 * d_t1044;
+  const t2052 = Wh_10 * d_t1063;
+  const t2053 = t2051 + t2052;
+  const t2054 = Wh_18 * d_t1083;
+  const t2055 = t2053 + t2054;
+  const t2056 = Wh_26 * d_t1103;
+  const t2057 = t2055 + t2056;
+  const t2058 = Wh_34 * d_t1123;
+  const t2059 = t2057 + t2058;
+  const t2060 = Wh_42 * d_t1143;
+  const t2061 = t2059 + t2060;
+  const t2062 = Wh_50 * d_t1163;
+  const t2063 = t2061 + t2062;
+  const t2064 = Wh_58 * d_t1183;
   // grad of: matmul(Wh, h8)
-  const d_h8_1 = t2078 + t2079;
+  const d_h8_2 = t2063 + t2064;
   // grad of: h8 = tanh(… + … + b)
-  const t2080 = h8_1 * h8_1;
+  const t2065 = h8_2 * h8_2;
+  const t2066 = 1 - t2065;
+  const d_t940 = d_h8_2 * t2066;
+  $t[229] = d_t940;
+  const t2067 = Wh_16 * d_t940;
+  const t2068 = t2050 + t2067;
+  const t2069 = Wh_3 * d_t1044;
+  const t2070 = Wh_11 * d_t1063;
+  const t2071 = t2069 + t2070;
+  const t2072 = Wh_19 * d_t1083;
+  const t2073 = t2071 + t2072;
+  const t2074 = Wh_27 * d_t1103;
+  const t2075 = t2073 + t2074;
+  const t2076 = Wh_35 * d_t1123;
+  const t2077 = t2075 + t2076;
+  const t2078 = Wh_43 * d_t1143;
+  const t2079 = t2077 + t2078;
+  const t2080 = Wh_51 * d_t1163;
+  const t2081 = t2079 + t2080;
+  const t2082 = Wh_59 * d_t1183;
+  // grad of: matmul(Wh, h8)
+  const d_h8_3 = t2081 + t2082;
   // grad of: h8 = tanh(… + … + b)
-  const t2081 = 1 - t2080;
-  // grad of: h8 = tanh(… + … + b)
-  const t2082 = d_h8_1 * t2081;
-  $t[222] = t2082;
-  const t2083 = Wh_8 * t2082;
-  const t2084 = t2065 + t2083;
-  const t2085 = Wh_2 * t1928;
-  const t2086 = Wh_10 * t1946;
-  const t2087 = t2085 + t2086;
-  const t2088 = Wh_18 * t1965;
+  const t2083 = h8_3 * h8_3;
+  const t2084 = 1 - t2083;
+  const d_t960 = d_h8_3 * t2084;
+  $t[236] = d_t960;
+  const t2085 = Wh_24 * d_t960;
+  const t2086 = t2068 + t2085;
+  const t2087 = Wh_4 * d_t1044;
+  const t2088 = Wh_12 * d_t1063;
   const t2089 = t2087 + t2088;
-  const t2090 = Wh_26 * t1984;
+  const t2090 = Wh_20 * d_t1083;
   const t2091 = t2089 + t2090;
-  const t2092 = Wh_34 * t2003;
+  const t2092 = Wh_28 * d_t1103;
   const t2093 = t2091 + t2092;
-  const t2094 = Wh_42 * t2022;
+  const t2094 = Wh_36 * d_t1123;
   const t2095 = t2093 + t2094;
-  const t2096 = Wh_50 * t2041;
+  const t2096 = Wh_44 * d_t1143;
   const t2097 = t2095 + t2096;
-  const t2098 = Wh_58 * t2060;
+  const t2098 = Wh_52 * d_t1163;
+  const t2099 = t2097 + t2098;
+  const t2100 = Wh_60 * d_t1183;
   // grad of: matmul(Wh, h8)
-  const d_h8_2 = t2097 + t2098;
+  const d_h8_4 = t2099 + t2100;
   // grad of: h8 = tanh(… + … + b)
-  const t2099 = h8_2 * h8_2;
-  // grad of: h8 = tanh(… + … + b)
-  const t2100 = 1 - t2099;
-  // grad of: h8 = tanh(… + … + b)
-  const t2101 = d_h8_2 * t2100;
-  $t[229] = t2101;
-  const t2102 = Wh_16 * t2101;
-  const t2103 = t2084 + t2102;
-  const t2104 = Wh_3 * t1928;
-  const t2105 = Wh_11 * t1946;
-  const t2106 = t2104 + t2105;
-  const t2107 = Wh_19 * t1965;
-  const t2108 = t2106 + t2107;
-  const t2109 = Wh_27 * t1984;
-  const t2110 = t2108 + t2109;
-  const t2111 = Wh_35 * t2003;
-  const t2112 = t2110 + t2111;
-  const t2113 = Wh_43 * t2022;
-  const t2114 = t2112 + t2113;
-  const t2115 = Wh_51 * t2041;
-  const t2116 = t2114 + t2115;
-  const t2117 = Wh_59 * t2060;
+  const t2101 = h8_4 * h8_4;
+  const t2102 = 1 - t2101;
+  const d_t980 = d_h8_4 * t2102;
+  $t[243] = d_t980;
+  const t2103 = Wh_32 * d_t980;
+  const t2104 = t2086 + t2103;
+  const t2105 = Wh_5 * d_t1044;
+  const t2106 = Wh_13 * d_t1063;
+  const t2107 = t2105 + t2106;
+  const t2108 = Wh_21 * d_t1083;
+  const t2109 = t2107 + t2108;
+  const t2110 = Wh_29 * d_t1103;
+  const t2111 = t2109 + t2110;
+  const t2112 = Wh_37 * d_t1123;
+  const t2113 = t2111 + t2112;
+  const t2114 = Wh_45 * d_t1143;
+  const t2115 = t2113 + t2114;
+  const t2116 = Wh_53 * d_t1163;
+  const t2117 = t2115 + t2116;
+  const t2118 = Wh_61 * d_t1183;
   // grad of: matmul(Wh, h8)
-  const d_h8_3 = t2116 + t2117;
+  const d_h8_5 = t2117 + t2118;
   // grad of: h8 = tanh(… + … + b)
-  const t2118 = h8_3 * h8_3;
-  // grad of: h8 = tanh(… + … + b)
-  const t2119 = 1 - t2118;
-  // grad of: h8 = tanh(… + … + b)
-  const t2120 = d_h8_3 * t2119;
-  $t[236] = t2120;
-  const t2121 = Wh_24 * t2120;
-  const t2122 = t2103 + t2121;
-  const t2123 = Wh_4 * t1928;
-  const t2124 = Wh_12 * t1946;
+  const t2119 = h8_5 * h8_5;
+  const t2120 = 1 - t2119;
+  const d_t1000 = d_h8_5 * t2120;
+  $t[250] = d_t1000;
+  const t2121 = Wh_40 * d_t1000;
+  const t2122 = t2104 + t2121;
+  const t2123 = Wh_6 * d_t1044;
+  const t2124 = Wh_14 * d_t1063;
   const t2125 = t2123 + t2124;
-  const t2126 = Wh_20 * t1965;
+  const t2126 = Wh_22 * d_t1083;
   const t2127 = t2125 + t2126;
-  const t2128 = Wh_28 * t1984;
+  const t2128 = Wh_30 * d_t1103;
   const t2129 = t2127 + t2128;
-  const t2130 = Wh_36 * t2003;
+  const t2130 = Wh_38 * d_t1123;
   const t2131 = t2129 + t2130;
-  const t2132 = Wh_44 * t2022;
+  const t2132 = Wh_46 * d_t1143;
   const t2133 = t2131 + t2132;
-  const t2134 = Wh_52 * t2041;
+  const t2134 = Wh_54 * d_t1163;
   const t2135 = t2133 + t2134;
-  const t2136 = Wh_60 * t2060;
+  const t2136 = Wh_62 * d_t1183;
   // grad of: matmul(Wh, h8)
-  const d_h8_4 = t2135 + t2136;
+  const d_h8_6 = t2135 + t2136;
   // grad of: h8 = tanh(… + … + b)
-  const t2137 = h8_4 * h8_4;
-  // grad of: h8 = tanh(… + … + b)
+  const t2137 = h8_6 * h8_6;
   const t2138 = 1 - t2137;
-  // grad of: h8 = tanh(… + … + b)
-  const t2139 = d_h8_4 * t2138;
-  $t[243] = t2139;
-  const t2140 = Wh_32 * t2139;
-  const t2141 = t2122 + t2140;
-  const t2142 = Wh_5 * t1928;
-  const t2143 = Wh_13 * t1946;
-  const t2144 = t2142 + t2143;
-  const t2145 = Wh_21 * t1965;
-  const t2146 = t2144 + t2145;
-  const t2147 = Wh_29 * t1984;
-  const t2148 = t2146 + t2147;
-  const t2149 = Wh_37 * t2003;
-  const t2150 = t2148 + t2149;
-  const t2151 = Wh_45 * t2022;
-  const t2152 = t2150 + t2151;
-  const t2153 = Wh_53 * t2041;
-  const t2154 = t2152 + t2153;
-  const t2155 = Wh_61 * t2060;
+  const d_t1020 = d_h8_6 * t2138;
+  $t[257] = d_t1020;
+  const t2139 = Wh_48 * d_t1020;
+  const t2140 = t2122 + t2139;
+  const t2141 = Wh_7 * d_t1044;
+  const t2142 = Wh_15 * d_t1063;
+  const t2143 = t2141 + t2142;
+  const t2144 = Wh_23 * d_t1083;
+  const t2145 = t2143 + t2144;
+  const t2146 = Wh_31 * d_t1103;
+  const t2147 = t2145 + t2146;
+  const t2148 = Wh_39 * d_t1123;
+  const t2149 = t2147 + t2148;
+  const t2150 = Wh_47 * d_t1143;
+  const t2151 = t2149 + t2150;
+  const t2152 = Wh_55 * d_t1163;
+  const t2153 = t2151 + t2152;
+  const t2154 = Wh_63 * d_t1183;
   // grad of: matmul(Wh, h8)
-  const d_h8_5 = t2154 + t2155;
+  const d_h8_7 = t2153 + t2154;
   // grad of: h8 = tanh(… + … + b)
-  const t2156 = h8_5 * h8_5;
-  // grad of: h8 = tanh(… + … + b)
-  const t2157 = 1 - t2156;
-  // grad of: h8 = tanh(… + … + b)
-  const t2158 = d_h8_5 * t2157;
-  $t[250] = t2158;
-  const t2159 = Wh_40 * t2158;
-  const t2160 = t2141 + t2159;
-  const t2161 = Wh_6 * t1928;
-  const t2162 = Wh_14 * t1946;
+  const t2155 = h8_7 * h8_7;
+  const t2156 = 1 - t2155;
+  const d_t1040 = d_h8_7 * t2156;
+  $t[263] = d_t1040;
+  const t2157 = Wh_56 * d_t1040;
+  // grad of: matmul(Wh, h7)
+  const d_h7_0 = t2140 + t2157;
+  // grad of: h7 = tanh(… + … + b)
+  const t2158 = h7_0 * h7_0;
+  const t2159 = 1 - t2158;
+  const d_t758 = d_h7_0 * t2159;
+  $t[212] = d_t758;
+  const t2160 = Wh_0 * d_t758;
+  const t2161 = Wh_1 * d_t901;
+  const t2162 = Wh_9 * d_t920;
   const t2163 = t2161 + t2162;
-  const t2164 = Wh_22 * t1965;
+  const t2164 = Wh_17 * d_t940;
   const t2165 = t2163 + t2164;
-  const t2166 = Wh_30 * t1984;
+  const t2166 = Wh_25 * d_t960;
   const t2167 = t2165 + t2166;
-  const t2168 = Wh_38 * t2003;
+  const t2168 = Wh_33 * d_t980;
   const t2169 = t2167 + t2168;
-  const t2170 = Wh_46 * t2022;
+  const t2170 = Wh_41 * d_t1000;
   const t2171 = t2169 + t2170;
-  const t2172 = Wh_54 * t2041;
+  const t2172 = Wh_49 * d_t1020;
   const t2173 = t2171 + t2172;
-  const t2174 = Wh_62 * t2060;
-  // grad of: matmul(Wh, h8)
-  const d_h8_6 = t2173 + t2174;
-  // grad of: h8 = tanh(… + … + b)
-  const t2175 = h8_6 * h8_6;
-  // grad of: h8 = tanh(… + … + b)
+  const t2174 = Wh_57 * d_t1040;
+  // grad of: matmul(Wh, h7)
+  const d_h7_1 = t2173 + t2174;
+  // grad of: h7 = tanh(… + … + b)
+  const t2175 = h7_1 * h7_1;
   const t2176 = 1 - t2175;
-  // grad of: h8 = tanh(… + … + b)
-  const t2177 = d_h8_6 * t2176;
-  $t[257] = t2177;
-  const t2178 = Wh_48 * t2177;
-  const t2179 = t2160 + t2178;
-  const t2180 = Wh_7 * t1928;
-  const t2181 = Wh_15 * t1946;
-  const t2182 = t2180 + t2181;
-  const t2183 = Wh_23 * t1965;
-  const t2184 = t2182 + t2183;
-  const t2185 = Wh_31 * t1984;
-  const t2186 = t2184 + t2185;
-  const t2187 = Wh_39 * t2003;
-  const t2188 = t2186 + t2187;
-  const t2189 = Wh_47 * t2022;
-  const t2190 = t2188 + t2189;
-  const t2191 = Wh_55 * t2041;
-  const t2192 = t2190 + t2191;
-  const t2193 = Wh_63 * t2060;
-  // grad of: matmul(Wh, h8)
-  const d_h8_7 = t2192 + t2193;
-  // grad of: h8 = tanh(… + … + b)
-  const t2194 = h8_7 * h8_7;
-  // grad of: h8 = tanh(… + … + b)
-  const t2195 = 1 - t2194;
-  // grad of: h8 = tanh(… + … + b)
-  const t2196 = d_h8_7 * t2195;
-  $t[263] = t2196;
-  const t2197 = Wh_56 * t2196;
+  const d_t777 = d_h7_1 * t2176;
+  $t[221] = d_t777;
+  const t2177 = Wh_8 * d_t777;
+  const t2178 = t2160 + t2177;
+  const t2179 = Wh_2 * d_t901;
+  const t2180 = Wh_10 * d_t920;
+  const t2181 = t2179 + t2180;
+  const t2182 = Wh_18 * d_t940;
+  const t2183 = t2181 + t2182;
+  const t2184 = Wh_26 * d_t960;
+  const t2185 = t2183 + t2184;
+  const t2186 = Wh_34 * d_t980;
+  const t2187 = t2185 + t2186;
+  const t2188 = Wh_42 * d_t1000;
+  const t2189 = t2187 + t2188;
+  const t2190 = Wh_50 * d_t1020;
+  const t2191 = t2189 + t2190;
+  const t2192 = Wh_58 * d_t1040;
   // grad of: matmul(Wh, h7)
-  const d_h7_0 = t2179 + t2197;
+  const d_h7_2 = t2191 + t2192;
   // grad of: h7 = tanh(… + … + b)
-  const t2198 = h7_0 * h7_0;
-  // grad of: h7 = tanh(… + … + b)
-  const t2199 = 1 - t2198;
-  // grad of: h7 = tanh(… + … + b)
-  const t2200 = d_h7_0 * t2199;
-  $t[212] = t2200;
-  const t2201 = Wh_0 * t2200;
-  const t2202 = Wh_1 * t2064;
-  const t2203 = Wh_9 * t2082;
-  const t2204 = t2202 + t2203;
-  const t2205 = Wh_17 * t2101;
-  const t2206 = t2204 + t2205;
-  const t2207 = Wh_25 * t2120;
-  const t2208 = t2206 + t2207;
-  const t2209 = Wh_33 * t2139;
-  const t2210 = t2208 + t2209;
-  const t2211 = Wh_41 * t2158;
-  const t2212 = t2210 + t2211;
-  const t2213 = Wh_49 * t2177;
-  const t2214 = t2212 + t2213;
-  const t2215 = Wh_57 * t2196;
+  const t2193 = h7_2 * h7_2;
+  const t2194 = 1 - t2193;
+  const d_t797 = d_h7_2 * t2194;
+  $t[228] = d_t797;
+  const t2195 = Wh_16 * d_t797;
+  const t2196 = t2178 + t2195;
+  const t2197 = Wh_3 * d_t901;
+  const t2198 = Wh_11 * d_t920;
+  const t2199 = t2197 + t2198;
+  const t2200 = Wh_19 * d_t940;
+  const t2201 = t2199 + t2200;
+  const t2202 = Wh_27 * d_t960;
+  const t2203 = t2201 + t2202;
+  const t2204 = Wh_35 * d_t980;
+  const t2205 = t2203 + t2204;
+  const t2206 = Wh_43 * d_t1000;
+  const t2207 = t2205 + t2206;
+  const t2208 = Wh_51 * d_t1020;
+  const t2209 = t2207 + t2208;
+  const t2210 = Wh_59 * d_t1040;
   // grad of: matmul(Wh, h7)
-  const d_h7_1 = t2214 + t2215;
+  const d_h7_3 = t2209 + t2210;
   // grad of: h7 = tanh(… + … + b)
-  const t2216 = h7_1 * h7_1;
-  // grad of: h7 = tanh(… + … + b)
-  const t2217 = 1 - t2216;
-  // grad of: h7 = tanh(… + … + b)
-  const t2218 = d_h7_1 * t2217;
-  $t[221] = t2218;
-  const t2219 = Wh_8 * t2218;
-  const t2220 = t2201 + t2219;
-  const t2221 = Wh_2 * t2064;
-  const t2222 = Wh_10 * t2082;
+  const t2211 = h7_3 * h7_3;
+  const t2212 = 1 - t2211;
+  const d_t817 = d_h7_3 * t2212;
+  $t[235] = d_t817;
+  const t2213 = Wh_24 * d_t817;
+  const t2214 = t2196 + t2213;
+  const t2215 = Wh_4 * d_t901;
+  const t2216 = Wh_12 * d_t920;
+  const t2217 = t2215 + t2216;
+  const t2218 = Wh_20 * d_t940;
+  const t2219 = t2217 + t2218;
+  const t2220 = Wh_28 * d_t960;
+  const t2221 = t2219 + t2220;
+  const t2222 = Wh_36 * d_t980;
   const t2223 = t2221 + t2222;
-  const t2224 = Wh_18 * t2101;
+  const t2224 = Wh_44 * d_t1000;
   const t2225 = t2223 + t2224;
-  const t2226 = Wh_26 * t2120;
+  const t2226 = Wh_52 * d_t1020;
   const t2227 = t2225 + t2226;
-  const t2228 = Wh_34 * t2139;
-  const t2229 = t2227 + t2228;
-  const t2230 = Wh_42 * t2158;
-  const t2231 = t2229 + t2230;
-  const t2232 = Wh_50 * t2177;
-  const t2233 = t2231 + t2232;
-  const t2234 = Wh_58 * t2196;
+  const t2228 = Wh_60 * d_t1040;
   // grad of: matmul(Wh, h7)
-  const d_h7_2 = t2233 + t2234;
+  const d_h7_4 = t2227 + t2228;
   // grad of: h7 = tanh(… + … + b)
-  const t2235 = h7_2 * h7_2;
-  // grad of: h7 = tanh(… + … + b)
-  const t2236 = 1 - t2235;
-  // grad of: h7 = tanh(… + … + b)
-  const t2237 = d_h7_2 * t2236;
-  $t[228] = t2237;
-  const t2238 = Wh_16 * t2237;
-  const t2239 = t2220 + t2238;
-  const t2240 = Wh_3 * t2064;
-  const t2241 = Wh_11 * t2082;
-  const t2242 = t2240 + t2241;
-  const t2243 = Wh_19 * t2101;
-  const t2244 = t2242 + t2243;
-  const t2245 = Wh_27 * t2120;
-  const t2246 = t2244 + t2245;
-  const t2247 = Wh_35 * t2139;
-  const t2248 = t2246 + t2247;
-  const t2249 = Wh_43 * t2158;
-  const t2250 = t2248 + t2249;
-  const t2251 = Wh_51 * t2177;
-  const t2252 = t2250 + t2251;
-  const t2253 = Wh_59 * t2196;
+  const t2229 = h7_4 * h7_4;
+  const t2230 = 1 - t2229;
+  const d_t837 = d_h7_4 * t2230;
+  $t[242] = d_t837;
+  const t2231 = Wh_32 * d_t837;
+  const t2232 = t2214 + t2231;
+  const t2233 = Wh_5 * d_t901;
+  const t2234 = Wh_13 * d_t920;
+  const t2235 = t2233 + t2234;
+  const t2236 = Wh_21 * d_t940;
+  const t2237 = t2235 + t2236;
+  const t2238 = Wh_29 * d_t960;
+  const t2239 = t2237 + t2238;
+  const t2240 = Wh_37 * d_t980;
+  const t2241 = t2239 + t2240;
+  const t2242 = Wh_45 * d_t1000;
+  const t2243 = t2241 + t2242;
+  const t2244 = Wh_53 * d_t1020;
+  const t2245 = t2243 + t2244;
+  const t2246 = Wh_61 * d_t1040;
   // grad of: matmul(Wh, h7)
-  const d_h7_3 = t2252 + t2253;
+  const d_h7_5 = t2245 + t2246;
   // grad of: h7 = tanh(… + … + b)
-  const t2254 = h7_3 * h7_3;
-  // grad of: h7 = tanh(… + … + b)
-  const t2255 = 1 - t2254;
-  // grad of: h7 = tanh(… + … + b)
-  const t2256 = d_h7_3 * t2255;
-  $t[235] = t2256;
-  const t2257 = Wh_24 * t2256;
-  const t2258 = t2239 + t2257;
-  const t2259 = Wh_4 * t2064;
-  const t2260 = Wh_12 * t2082;
+  const t2247 = h7_5 * h7_5;
+  const t2248 = 1 - t2247;
+  const d_t857 = d_h7_5 * t2248;
+  $t[249] = d_t857;
+  const t2249 = Wh_40 * d_t857;
+  const t2250 = t2232 + t2249;
+  const t2251 = Wh_6 * d_t901;
+  const t2252 = Wh_14 * d_t920;
+  const t2253 = t2251 + t2252;
+  const t2254 = Wh_22 * d_t940;
+  const t2255 = t2253 + t2254;
+  const t2256 = Wh_30 * d_t960;
+  const t2257 = t2255 + t2256;
+  const t2258 = Wh_38 * d_t980;
+  const t2259 = t2257 + t2258;
+  const t2260 = Wh_46 * d_t1000;
   const t2261 = t2259 + t2260;
-  const t2262 = Wh_20 * t2101;
+  const t2262 = Wh_54 * d_t1020;
   const t2263 = t2261 + t2262;
-  const t2264 = Wh_28 * t2120;
-  const t2265 = t2263 + t2264;
-  const t2266 = Wh_36 * t2139;
-  const t2267 = t2265 + t2266;
-  const t2268 = Wh_44 * t2158;
-  const t2269 = t2267 + t2268;
-  const t2270 = Wh_52 * t2177;
+  const t2264 = Wh_62 * d_t1040;
+  // grad of: matmul(Wh, h7)
+  const d_h7_6 = t2263 + t2264;
+  // grad of: h7 = tanh(… + … + b)
+  const t2265 = h7_6 * h7_6;
+  const t2266 = 1 - t2265;
+  const d_t877 = d_h7_6 * t2266;
+  $t[256] = d_t877;
+  const t2267 = Wh_48 * d_t877;
+  const t2268 = t2250 + t2267;
+  const t2269 = Wh_7 * d_t901;
+  const t2270 = Wh_15 * d_t920;
   const t2271 = t2269 + t2270;
-  const t2272 = Wh_60 * t2196;
+  const t2272 = Wh_23 * d_t940;
+  const t2273 = t2271 + t2272;
+  const t2274 = Wh_31 * d_t960;
+  const t2275 = t2273 + t2274;
+  const t2276 = Wh_39 * d_t980;
+  const t2277 = t2275 + t2276;
+  const t2278 = Wh_47 * d_t1000;
+  const t2279 = t2277 + t2278;
+  const t2280 = Wh_55 * d_t1020;
+  const t2281 = t2279 + t2280;
+  const t2282 = Wh_63 * d_t1040;
   // grad of: matmul(Wh, h7)
-  const d_h7_4 = t2271 + t2272;
+  const d_h7_7 = t2281 + t2282;
   // grad of: h7 = tanh(… + … + b)
-  const t2273 = h7_4 * h7_4;
-  // grad of: h7 = tanh(… + … + b)
-  const t2274 = 1 - t2273;
-  // grad of: h7 = tanh(… + … + b)
-  const t2275 = d_h7_4 * t2274;
-  $t[242] = t2275;
-  const t2276 = Wh_32 * t2275;
-  const t2277 = t2258 + t2276;
-  const t2278 = Wh_5 * t2064;
-  const t2279 = Wh_13 * t2082;
-  const t2280 = t2278 + t2279;
-  const t2281 = Wh_21 * t2101;
-  const t2282 = t2280 + t2281;
-  const t2283 = Wh_29 * t2120;
-  const t2284 = t2282 + t2283;
-  const t2285 = Wh_37 * t2139;
-  const t2286 = t2284 + t2285;
-  const t2287 = Wh_45 * t2158;
-  const t2288 = t2286 + t2287;
-  const t2289 = Wh_53 * t2177;
-  const t2290 = t2288 + t2289;
-  const t2291 = Wh_61 * t2196;
-  // grad of: matmul(Wh, h7)
-  const d_h7_5 = t2290 + t2291;
-  // grad of: h7 = tanh(… + … + b)
-  const t2292 = h7_5 * h7_5;
-  // grad of: h7 = tanh(… + … + b)
-  const t2293 = 1 - t2292;
-  // grad of: h7 = tanh(… + … + b)
-  const t2294 = d_h7_5 * t2293;
-  $t[249] = t2294;
-  const t2295 = Wh_40 * t2294;
-  const t2296 = t2277 + t2295;
-  const t2297 = Wh_6 * t2064;
-  const t2298 = Wh_14 * t2082;
+  const t2283 = h7_7 * h7_7;
+  const t2284 = 1 - t2283;
+  const d_t897 = d_h7_7 * t2284;
+  $t[262] = d_t897;
+  const t2285 = Wh_56 * d_t897;
+  // grad of: matmul(Wh, h6)
+  const d_h6_0 = t2268 + t2285;
+  // grad of: h6 = tanh(… + … + b)
+  const t2286 = h6_0 * h6_0;
+  const t2287 = 1 - t2286;
+  const d_t615 = d_h6_0 * t2287;
+  $t[210] = d_t615;
+  const t2288 = Wh_0 * d_t615;
+  const t2289 = Wh_1 * d_t758;
+  const t2290 = Wh_9 * d_t777;
+  const t2291 = t2289 + t2290;
+  const t2292 = Wh_17 * d_t797;
+  const t2293 = t2291 + t2292;
+  const t2294 = Wh_25 * d_t817;
+  const t2295 = t2293 + t2294;
+  const t2296 = Wh_33 * d_t837;
+  const t2297 = t2295 + t2296;
+  const t2298 = Wh_41 * d_t857;
   const t2299 = t2297 + t2298;
-  const t2300 = Wh_22 * t2101;
+  const t2300 = Wh_49 * d_t877;
   const t2301 = t2299 + t2300;
-  const t2302 = Wh_30 * t2120;
-  const t2303 = t2301 + t2302;
-  const t2304 = Wh_38 * t2139;
-  const t2305 = t2303 + t2304;
-  const t2306 = Wh_46 * t2158;
-  const t2307 = t2305 + t2306;
-  const t2308 = Wh_54 * t2177;
+  const t2302 = Wh_57 * d_t897;
+  // grad of: matmul(Wh, h6)
+  const d_h6_1 = t2301 + t2302;
+  // grad of: h6 = tanh(… + … + b)
+  const t2303 = h6_1 * h6_1;
+  const t2304 = 1 - t2303;
+  const d_t634 = d_h6_1 * t2304;
+  $t[220] = d_t634;
+  const t2305 = Wh_8 * d_t634;
+  const t2306 = t2288 + t2305;
+  const t2307 = Wh_2 * d_t758;
+  const t2308 = Wh_10 * d_t777;
   const t2309 = t2307 + t2308;
-  const t2310 = Wh_62 * t2196;
-  // grad of: matmul(Wh, h7)
-  const d_h7_6 = t2309 + t2310;
-  // grad of: h7 = tanh(… + … + b)
-  const t2311 = h7_6 * h7_6;
-  // grad of: h7 = tanh(… + … + b)
-  const t2312 = 1 - t2311;
-  // grad of: h7 = tanh(… + … + b)
-  const t2313 = d_h7_6 * t2312;
-  $t[256] = t2313;
-  const t2314 = Wh_48 * t2313;
-  const t2315 = t2296 + t2314;
-  const t2316 = Wh_7 * t2064;
-  const t2317 = Wh_15 * t2082;
-  const t2318 = t2316 + t2317;
-  const t2319 = Wh_23 * t2101;
-  const t2320 = t2318 + t2319;
-  const t2321 = Wh_31 * t2120;
-  const t2322 = t2320 + t2321;
-  const t2323 = Wh_39 * t2139;
-  const t2324 = t2322 + t2323;
-  const t2325 = Wh_47 * t2158;
-  const t2326 = t2324 + t2325;
-  const t2327 = Wh_55 * t2177;
-  const t2328 = t2326 + t2327;
-  const t2329 = Wh_63 * t2196;
-  // grad of: matmul(Wh, h7)
-  const d_h7_7 = t2328 + t2329;
-  // grad of: h7 = tanh(… + … + b)
-  const t2330 = h7_7 * h7_7;
-  // grad of: h7 = tanh(… + … + b)
-  const t2331 = 1 - t2330;
-  // grad of: h7 = tanh(… + … + b)
-  const t2332 = d_h7_7 * t2331;
-  $t[262] = t2332;
-  const t2333 = Wh_56 * t2332;
+  const t2310 = Wh_18 * d_t797;
+  const t2311 = t2309 + t2310;
+  const t2312 = Wh_26 * d_t817;
+  const t2313 = t2311 + t2312;
+  const t2314 = Wh_34 * d_t837;
+  const t2315 = t2313 + t2314;
+  const t2316 = Wh_42 * d_t857;
+  const t2317 = t2315 + t2316;
+  const t2318 = Wh_50 * d_t877;
+  const t2319 = t2317 + t2318;
+  const t2320 = Wh_58 * d_t897;
   // grad of: matmul(Wh, h6)
-  const d_h6_0 = t2315 + t2333;
+  const d_h6_2 = t2319 + t2320;
   // grad of: h6 = tanh(… + … + b)
-  const t2334 = h6_0 * h6_0;
-  // grad of: h6 = tanh(… + … + b)
-  const t2335 = 1 - t2334;
-  // grad of: h6 = tanh(… + … + b)
-  const t2336 = d_h6_0 * t2335;
-  $t[210] = t2336;
-  const t2337 = Wh_0 * t2336;
-  const t2338 = Wh_1 * t2200;
-  const t2339 = Wh_9 * t2218;
-  const t2340 = t2338 + t2339;
-  const t2341 = Wh_17 * t2237;
-  const t2342 = t2340 + t2341;
-  const t2343 = Wh_25 * t2256;
-  const t2344 = t2342 + t2343;
-  const t2345 = Wh_33 * t2275;
-  const t2346 = t2344 + t2345;
-  const t2347 = Wh_41 * t2294;
-  const t2348 = t2346 + t2347;
-  const t2349 = Wh_49 * t2313;
-  const t2350 = t2348 + t2349;
-  const t2351 = Wh_57 * t2332;
+  const t2321 = h6_2 * h6_2;
+  const t2322 = 1 - t2321;
+  const d_t654 = d_h6_2 * t2322;
+  $t[227] = d_t654;
+  const t2323 = Wh_16 * d_t654;
+  const t2324 = t2306 + t2323;
+  const t2325 = Wh_3 * d_t758;
+  const t2326 = Wh_11 * d_t777;
+  const t2327 = t2325 + t2326;
+  const t2328 = Wh_19 * d_t797;
+  const t2329 = t2327 + t2328;
+  const t2330 = Wh_27 * d_t817;
+  const t2331 = t2329 + t2330;
+  const t2332 = Wh_35 * d_t837;
+  const t2333 = t2331 + t2332;
+  const t2334 = Wh_43 * d_t857;
+  const t2335 = t2333 + t2334;
+  const t2336 = Wh_51 * d_t877;
+  const t2337 = t2335 + t2336;
+  const t2338 = Wh_59 * d_t897;
   // grad of: matmul(Wh, h6)
-  const d_h6_1 = t2350 + t2351;
+  const d_h6_3 = t2337 + t2338;
   // grad of: h6 = tanh(… + … + b)
-  const t2352 = h6_1 * h6_1;
+  const t2339 = h6_3 * h6_3;
+  const t2340 = 1 - t2339;
+  const d_t674 = d_h6_3 * t2340;
+  $t[234] = d_t674;
+  const t2341 = Wh_24 * d_t674;
+  const t2342 = t2324 + t2341;
+  const t2343 = Wh_4 * d_t758;
+  const t2344 = Wh_12 * d_t777;
+  const t2345 = t2343 + t2344;
+  const t2346 = Wh_20 * d_t797;
+  const t2347 = t2345 + t2346;
+  const t2348 = Wh_28 * d_t817;
+  const t2349 = t2347 + t2348;
+  const t2350 = Wh_36 * d_t837;
+  const t2351 = t2349 + t2350;
+  const t2352 = Wh_44 * d_t857;
+  const t2353 = t2351 + t2352;
+  const t2354 = Wh_52 * d_t877;
+  const t2355 = t2353 + t2354;
+  const t2356 = Wh_60 * d_t897;
+  // grad of: matmul(Wh, h6)
+  const d_h6_4 = t2355 + t2356;
   // grad of: h6 = tanh(… + … + b)
-  const t2353 = 1 - t2352;
-  // grad of: h6 = tanh(… + … + b)
-  const t2354 = d_h6_1 * t2353;
-  $t[220] = t2354;
-  const t2355 = Wh_8 * t2354;
-  const t2356 = t2337 + t2355;
-  const t2357 = Wh_2 * t2200;
-  const t2358 = Wh_10 * t2218;
-  const t2359 = t2357 + t2358;
-  const t2360 = Wh_18 * t2237;
-  const t2361 = t2359 + t2360;
-  const t2362 = Wh_26 * t2256;
+  const t2357 = h6_4 * h6_4;
+  const t2358 = 1 - t2357;
+  const d_t694 = d_h6_4 * t2358;
+  $t[241] = d_t694;
+  const t2359 = Wh_32 * d_t694;
+  const t2360 = t2342 + t2359;
+  const t2361 = Wh_5 * d_t758;
+  const t2362 = Wh_13 * d_t777;
   const t2363 = t2361 + t2362;
-  const t2364 = Wh_34 * t2275;
+  const t2364 = Wh_21 * d_t797;
   const t2365 = t2363 + t2364;
-  const t2366 = Wh_42 * t2294;
+  const t2366 = Wh_29 * d_t817;
   const t2367 = t2365 + t2366;
-  const t2368 = Wh_50 * t2313;
+  const t2368 = Wh_37 * d_t837;
   const t2369 = t2367 + t2368;
-  const t2370 = Wh_58 * t2332;
+  const t2370 = Wh_45 * d_t857;
+  const t2371 = t2369 + t2370;
+  const t2372 = Wh_53 * d_t877;
+  const t2373 = t2371 + t2372;
+  const t2374 = Wh_61 * d_t897;
   // grad of: matmul(Wh, h6)
-  const d_h6_2 = t2369 + t2370;
+  const d_h6_5 = t2373 + t2374;
   // grad of: h6 = tanh(… + … + b)
-  const t2371 = h6_2 * h6_2;
-  // grad of: h6 = tanh(… + … + b)
-  const t2372 = 1 - t2371;
-  // grad of: h6 = tanh(… + … + b)
-  const t2373 = d_h6_2 * t2372;
-  $t[227] = t2373;
-  const t2374 = Wh_16 * t2373;
-  const t2375 = t2356 + t2374;
-  const t2376 = Wh_3 * t2200;
-  const t2377 = Wh_11 * t2218;
-  const t2378 = t2376 + t2377;
-  const t2379 = Wh_19 * t2237;
-  const t2380 = t2378 + t2379;
-  const t2381 = Wh_27 * t2256;
-  const t2382 = t2380 + t2381;
-  const t2383 = Wh_35 * t2275;
-  const t2384 = t2382 + t2383;
-  const t2385 = Wh_43 * t2294;
-  const t2386 = t2384 + t2385;
-  const t2387 = Wh_51 * t2313;
-  const t2388 = t2386 + t2387;
-  const t2389 = Wh_59 * t2332;
+  const t2375 = h6_5 * h6_5;
+  const t2376 = 1 - t2375;
+  const d_t714 = d_h6_5 * t2376;
+  $t[248] = d_t714;
+  const t2377 = Wh_40 * d_t714;
+  const t2378 = t2360 + t2377;
+  const t2379 = Wh_6 * d_t758;
+  const t2380 = Wh_14 * d_t777;
+  const t2381 = t2379 + t2380;
+  const t2382 = Wh_22 * d_t797;
+  const t2383 = t2381 + t2382;
+  const t2384 = Wh_30 * d_t817;
+  const t2385 = t2383 + t2384;
+  const t2386 = Wh_38 * d_t837;
+  const t2387 = t2385 + t2386;
+  const t2388 = Wh_46 * d_t857;
+  const t2389 = t2387 + t2388;
+  const t2390 = Wh_54 * d_t877;
+  const t2391 = t2389 + t2390;
+  const t2392 = Wh_62 * d_t897;
   // grad of: matmul(Wh, h6)
-  const d_h6_3 = t2388 + t2389;
+  const d_h6_6 = t2391 + t2392;
   // grad of: h6 = tanh(… + … + b)
-  const t2390 = h6_3 * h6_3;
-  // grad of: h6 = tanh(… + … + b)
-  const t2391 = 1 - t2390;
-  // grad of: h6 = tanh(… + … + b)
-  const t2392 = d_h6_3 * t2391;
-  $t[234] = t2392;
-  const t2393 = Wh_24 * t2392;
-  const t2394 = t2375 + t2393;
-  const t2395 = Wh_4 * t2200;
-  const t2396 = Wh_12 * t2218;
-  const t2397 = t2395 + t2396;
-  const t2398 = Wh_20 * t2237;
+  const t2393 = h6_6 * h6_6;
+  const t2394 = 1 - t2393;
+  const d_t734 = d_h6_6 * t2394;
+  $t[255] = d_t734;
+  const t2395 = Wh_48 * d_t734;
+  const t2396 = t2378 + t2395;
+  const t2397 = Wh_7 * d_t758;
+  const t2398 = Wh_15 * d_t777;
   const t2399 = t2397 + t2398;
-  const t2400 = Wh_28 * t2256;
+  const t2400 = Wh_23 * d_t797;
   const t2401 = t2399 + t2400;
-  const t2402 = Wh_36 * t2275;
+  const t2402 = Wh_31 * d_t817;
   const t2403 = t2401 + t2402;
-  const t2404 = Wh_44 * t2294;
+  const t2404 = Wh_39 * d_t837;
   const t2405 = t2403 + t2404;
-  const t2406 = Wh_52 * t2313;
+  const t2406 = Wh_47 * d_t857;
   const t2407 = t2405 + t2406;
-  const t2408 = Wh_60 * t2332;
+  const t2408 = Wh_55 * d_t877;
+  const t2409 = t2407 + t2408;
+  const t2410 = Wh_63 * d_t897;
   // grad of: matmul(Wh, h6)
-  const d_h6_4 = t2407 + t2408;
+  const d_h6_7 = t2409 + t2410;
   // grad of: h6 = tanh(… + … + b)
-  const t2409 = h6_4 * h6_4;
-  // grad of: h6 = tanh(… + … + b)
-  const t2410 = 1 - t2409;
-  // grad of: h6 = tanh(… + … + b)
-  const t2411 = d_h6_4 * t2410;
-  $t[241] = t2411;
-  const t2412 = Wh_32 * t2411;
-  const t2413 = t2394 + t2412;
-  const t2414 = Wh_5 * t2200;
-  const t2415 = Wh_13 * t2218;
-  const t2416 = t2414 + t2415;
-  const t2417 = Wh_21 * t2237;
-  const t2418 = t2416 + t2417;
-  const t2419 = Wh_29 * t2256;
-  const t2420 = t2418 + t2419;
-  const t2421 = Wh_37 * t2275;
-  const t2422 = t2420 + t2421;
-  const t2423 = Wh_45 * t2294;
-  const t2424 = t2422 + t2423;
-  const t2425 = Wh_53 * t2313;
-  const t2426 = t2424 + t2425;
-  const t2427 = Wh_61 * t2332;
-  // grad of: matmul(Wh, h6)
-  const d_h6_5 = t2426 + t2427;
-  // grad of: h6 = tanh(… + … + b)
-  const t2428 = h6_5 * h6_5;
-  // grad of: h6 = tanh(… + … + b)
-  const t2429 = 1 - t2428;
-  // grad of: h6 = tanh(… + … + b)
-  const t2430 = d_h6_5 * t2429;
-  $t[248] = t2430;
-  const t2431 = Wh_40 * t2430;
-  const t2432 = t2413 + t2431;
-  const t2433 = Wh_6 * t2200;
-  const t2434 = Wh_14 * t2218;
-  const t2435 = t2433 + t2434;
-  const t2436 = Wh_22 * t2237;
+  const t2411 = h6_7 * h6_7;
+  const t2412 = 1 - t2411;
+  const d_t754 = d_h6_7 * t2412;
+  $t[261] = d_t754;
+  const t2413 = Wh_56 * d_t754;
+  // grad of: matmul(Wh, h5)
+  const d_h5_0 = t2396 + t2413;
+  // grad of: h5 = tanh(… + … + b)
+  const t2414 = h5_0 * h5_0;
+  const t2415 = 1 - t2414;
+  const d_t472 = d_h5_0 * t2415;
+  $t[208] = d_t472;
+  const t2416 = Wh_0 * d_t472;
+  const t2417 = Wh_1 * d_t615;
+  const t2418 = Wh_9 * d_t634;
+  const t2419 = t2417 + t2418;
+  const t2420 = Wh_17 * d_t654;
+  const t2421 = t2419 + t2420;
+  const t2422 = Wh_25 * d_t674;
+  const t2423 = t2421 + t2422;
+  const t2424 = Wh_33 * d_t694;
+  const t2425 = t2423 + t2424;
+  const t2426 = Wh_41 * d_t714;
+  const t2427 = t2425 + t2426;
+  const t2428 = Wh_49 * d_t734;
+  const t2429 = t2427 + t2428;
+  const t2430 = Wh_57 * d_t754;
+  // grad of: matmul(Wh, h5)
+  const d_h5_1 = t2429 + t2430;
+  // grad of: h5 = tanh(… + … + b)
+  const t2431 = h5_1 * h5_1;
+  const t2432 = 1 - t2431;
+  const d_t491 = d_h5_1 * t2432;
+  $t[219] = d_t491;
+  const t2433 = Wh_8 * d_t491;
+  const t2434 = t2416 + t2433;
+  const t2435 = Wh_2 * d_t615;
+  const t2436 = Wh_10 * d_t634;
   const t2437 = t2435 + t2436;
-  const t2438 = Wh_30 * t2256;
+  const t2438 = Wh_18 * d_t654;
   const t2439 = t2437 + t2438;
-  const t2440 = Wh_38 * t2275;
+  const t2440 = Wh_26 * d_t674;
   const t2441 = t2439 + t2440;
-  const t2442 = Wh_46 * t2294;
+  const t2442 = Wh_34 * d_t694;
   const t2443 = t2441 + t2442;
-  const t2444 = Wh_54 * t2313;
+  const t2444 = Wh_42 * d_t714;
   const t2445 = t2443 + t2444;
-  const t2446 = Wh_62 * t2332;
-  // grad of: matmul(Wh, h6)
-  const d_h6_6 = t2445 + t2446;
-  // grad of: h6 = tanh(… + … + b)
-  const t2447 = h6_6 * h6_6;
-  // grad of: h6 = tanh(… + … + b)
-  const t2448 = 1 - t2447;
-  // grad of: h6 = tanh(… + … + b)
-  const t2449 = d_h6_6 * t2448;
-  $t[255] = t2449;
-  const t2450 = Wh_48 * t2449;
-  const t2451 = t2432 + t2450;
-  const t2452 = Wh_7 * t2200;
-  const t2453 = Wh_15 * t2218;
-  const t2454 = t2452 + t2453;
-  const t2455 = Wh_23 * t2237;
-  const t2456 = t2454 + t2455;
-  const t2457 = Wh_31 * t2256;
-  const t2458 = t2456 + t2457;
-  const t2459 = Wh_39 * t2275;
-  const t2460 = t2458 + t2459;
-  const t2461 = Wh_47 * t2294;
-  const t2462 = t2460 + t2461;
-  const t2463 = Wh_55 * t2313;
-  const t2464 = t2462 + t2463;
-  const t2465 = Wh_63 * t2332;
-  // grad of: matmul(Wh, h6)
-  const d_h6_7 = t2464 + t2465;
-  // grad of: h6 = tanh(… + … + b)
-  const t2466 = h6_7 * h6_7;
-  // grad of: h6 = tanh(… + … + b)
-  const t2467 = 1 - t2466;
-  // grad of: h6 = tanh(… + … + b)
-  const t2468 = d_h6_7 * t2467;
-  $t[261] = t2468;
-  const t2469 = Wh_56 * t2468;
+  const t2446 = Wh_50 * d_t734;
+  const t2447 = t2445 + t2446;
+  const t2448 = Wh_58 * d_t754;
   // grad of: matmul(Wh, h5)
-  const d_h5_0 = t2451 + t2469;
+  const d_h5_2 = t2447 + t2448;
   // grad of: h5 = tanh(… + … + b)
-  const t2470 = h5_0 * h5_0;
-  // grad of: h5 = tanh(… + … + b)
-  const t2471 = 1 - t2470;
-  // grad of: h5 = tanh(… + … + b)
-  const t2472 = d_h5_0 * t2471;
-  $t[208] = t2472;
-  const t2473 = Wh_0 * t2472;
-  const t2474 = Wh_1 * t2336;
-  const t2475 = Wh_9 * t2354;
-  const t2476 = t2474 + t2475;
-  const t2477 = Wh_17 * t2373;
-  const t2478 = t2476 + t2477;
-  const t2479 = Wh_25 * t2392;
-  const t2480 = t2478 + t2479;
-  const t2481 = Wh_33 * t2411;
-  const t2482 = t2480 + t2481;
-  const t2483 = Wh_41 * t2430;
-  const t2484 = t2482 + t2483;
-  const t2485 = Wh_49 * t2449;
-  const t2486 = t2484 + t2485;
-  const t2487 = Wh_57 * t2468;
+  const t2449 = h5_2 * h5_2;
+  const t2450 = 1 - t2449;
+  const d_t511 = d_h5_2 * t2450;
+  $t[171] = d_t511;
+  const t2451 = Wh_16 * d_t511;
+  const t2452 = t2434 + t2451;
+  const t2453 = Wh_3 * d_t615;
+  const t2454 = Wh_11 * d_t634;
+  const t2455 = t2453 + t2454;
+  const t2456 = Wh_19 * d_t654;
+  const t2457 = t2455 + t2456;
+  const t2458 = Wh_27 * d_t674;
+  const t2459 = t2457 + t2458;
+  const t2460 = Wh_35 * d_t694;
+  const t2461 = t2459 + t2460;
+  const t2462 = Wh_43 * d_t714;
+  const t2463 = t2461 + t2462;
+  const t2464 = Wh_51 * d_t734;
+  const t2465 = t2463 + t2464;
+  const t2466 = Wh_59 * d_t754;
   // grad of: matmul(Wh, h5)
-  const d_h5_1 = t2486 + t2487;
+  const d_h5_3 = t2465 + t2466;
   // grad of: h5 = tanh(… + … + b)
-  const t2488 = h5_1 * h5_1;
+  const t2467 = h5_3 * h5_3;
+  const t2468 = 1 - t2467;
+  const d_t531 = d_h5_3 * t2468;
+  $t[173] = d_t531;
+  const t2469 = Wh_24 * d_t531;
+  const t2470 = t2452 + t2469;
+  const t2471 = Wh_4 * d_t615;
+  const t2472 = Wh_12 * d_t634;
+  const t2473 = t2471 + t2472;
+  const t2474 = Wh_20 * d_t654;
+  const t2475 = t2473 + t2474;
+  const t2476 = Wh_28 * d_t674;
+  const t2477 = t2475 + t2476;
+  const t2478 = Wh_36 * d_t694;
+  const t2479 = t2477 + t2478;
+  const t2480 = Wh_44 * d_t714;
+  const t2481 = t2479 + t2480;
+  const t2482 = Wh_52 * d_t734;
+  const t2483 = t2481 + t2482;
+  const t2484 = Wh_60 * d_t754;
+  // grad of: matmul(Wh, h5)
+  const d_h5_4 = t2483 + t2484;
   // grad of: h5 = tanh(… + … + b)
-  const t2489 = 1 - t2488;
-  // grad of: h5 = tanh(… + … + b)
-  const t2490 = d_h5_1 * t2489;
-  $t[219] = t2490;
-  const t2491 = Wh_8 * t2490;
-  const t2492 = t2473 + t2491;
-  const t2493 = Wh_2 * t2336;
-  const t2494 = Wh_10 * t2354;
+  const t2485 = h5_4 * h5_4;
+  const t2486 = 1 - t2485;
+  const d_t551 = d_h5_4 * t2486;
+  $t[174] = d_t551;
+  const t2487 = Wh_32 * d_t551;
+  const t2488 = t2470 + t2487;
+  const t2489 = Wh_5 * d_t615;
+  const t2490 = Wh_13 * d_t634;
+  const t2491 = t2489 + t2490;
+  const t2492 = Wh_21 * d_t654;
+  const t2493 = t2491 + t2492;
+  const t2494 = Wh_29 * d_t674;
   const t2495 = t2493 + t2494;
-  const t2496 = Wh_18 * t2373;
+  const t2496 = Wh_37 * d_t694;
   const t2497 = t2495 + t2496;
-  const t2498 = Wh_26 * t2392;
+  const t2498 = Wh_45 * d_t714;
   const t2499 = t2497 + t2498;
-  const t2500 = Wh_34 * t2411;
+  const t2500 = Wh_53 * d_t734;
   const t2501 = t2499 + t2500;
-  const t2502 = Wh_42 * t2430;
-  const t2503 = t2501 + t2502;
-  const t2504 = Wh_50 * t2449;
-  const t2505 = t2503 + t2504;
-  const t2506 = Wh_58 * t2468;
+  const t2502 = Wh_61 * d_t754;
   // grad of: matmul(Wh, h5)
-  const d_h5_2 = t2505 + t2506;
+  const d_h5_5 = t2501 + t2502;
   // grad of: h5 = tanh(… + … + b)
-  const t2507 = h5_2 * h5_2;
-  // grad of: h5 = tanh(… + … + b)
-  const t2508 = 1 - t2507;
-  // grad of: h5 = tanh(… + … + b)
-  const t2509 = d_h5_2 * t2508;
-  $t[171] = t2509;
-  const t2510 = Wh_16 * t2509;
-  const t2511 = t2492 + t2510;
-  const t2512 = Wh_3 * t2336;
-  const t2513 = Wh_11 * t2354;
-  const t2514 = t2512 + t2513;
-  const t2515 = Wh_19 * t2373;
-  const t2516 = t2514 + t2515;
-  const t2517 = Wh_27 * t2392;
-  const t2518 = t2516 + t2517;
-  const t2519 = Wh_35 * t2411;
-  const t2520 = t2518 + t2519;
-  const t2521 = Wh_43 * t2430;
-  const t2522 = t2520 + t2521;
-  const t2523 = Wh_51 * t2449;
-  const t2524 = t2522 + t2523;
-  const t2525 = Wh_59 * t2468;
+  const t2503 = h5_5 * h5_5;
+  const t2504 = 1 - t2503;
+  const d_t571 = d_h5_5 * t2504;
+  $t[175] = d_t571;
+  const t2505 = Wh_40 * d_t571;
+  const t2506 = t2488 + t2505;
+  const t2507 = Wh_6 * d_t615;
+  const t2508 = Wh_14 * d_t634;
+  const t2509 = t2507 + t2508;
+  const t2510 = Wh_22 * d_t654;
+  const t2511 = t2509 + t2510;
+  const t2512 = Wh_30 * d_t674;
+  const t2513 = t2511 + t2512;
+  const t2514 = Wh_38 * d_t694;
+  const t2515 = t2513 + t2514;
+  const t2516 = Wh_46 * d_t714;
+  const t2517 = t2515 + t2516;
+  const t2518 = Wh_54 * d_t734;
+  const t2519 = t2517 + t2518;
+  const t2520 = Wh_62 * d_t754;
   // grad of: matmul(Wh, h5)
-  const d_h5_3 = t2524 + t2525;
+  const d_h5_6 = t2519 + t2520;
   // grad of: h5 = tanh(… + … + b)
-  const t2526 = h5_3 * h5_3;
-  // grad of: h5 = tanh(… + … + b)
-  const t2527 = 1 - t2526;
-  // grad of: h5 = tanh(… + … + b)
-  const t2528 = d_h5_3 * t2527;
-  $t[173] = t2528;
-  const t2529 = Wh_24 * t2528;
-  const t2530 = t2511 + t2529;
-  const t2531 = Wh_4 * t2336;
-  const t2532 = Wh_12 * t2354;
+  const t2521 = h5_6 * h5_6;
+  const t2522 = 1 - t2521;
+  const d_t591 = d_h5_6 * t2522;
+  $t[176] = d_t591;
+  const t2523 = Wh_48 * d_t591;
+  const t2524 = t2506 + t2523;
+  const t2525 = Wh_7 * d_t615;
+  const t2526 = Wh_15 * d_t634;
+  const t2527 = t2525 + t2526;
+  const t2528 = Wh_23 * d_t654;
+  const t2529 = t2527 + t2528;
+  const t2530 = Wh_31 * d_t674;
+  const t2531 = t2529 + t2530;
+  const t2532 = Wh_39 * d_t694;
   const t2533 = t2531 + t2532;
-  const t2534 = Wh_20 * t2373;
+  const t2534 = Wh_47 * d_t714;
   const t2535 = t2533 + t2534;
-  const t2536 = Wh_28 * t2392;
+  const t2536 = Wh_55 * d_t734;
   const t2537 = t2535 + t2536;
-  const t2538 = Wh_36 * t2411;
-  const t2539 = t2537 + t2538;
-  const t2540 = Wh_44 * t2430;
-  const t2541 = t2539 + t2540;
-  const t2542 = Wh_52 * t2449;
-  const t2543 = t2541 + t2542;
-  const t2544 = Wh_60 * t2468;
+  const t2538 = Wh_63 * d_t754;
   // grad of: matmul(Wh, h5)
-  const d_h5_4 = t2543 + t2544;
+  const d_h5_7 = t2537 + t2538;
   // grad of: h5 = tanh(… + … + b)
-  const t2545 = h5_4 * h5_4;
-  // grad of: h5 = tanh(… + … + b)
-  const t2546 = 1 - t2545;
-  // grad of: h5 = tanh(… + … + b)
-  const t2547 = d_h5_4 * t2546;
-  $t[174] = t2547;
-  const t2548 = Wh_32 * t2547;
-  const t2549 = t2530 + t2548;
-  const t2550 = Wh_5 * t2336;
-  const t2551 = Wh_13 * t2354;
-  const t2552 = t2550 + t2551;
-  const t2553 = Wh_21 * t2373;
-  const t2554 = t2552 + t2553;
-  const t2555 = Wh_29 * t2392;
-  const t2556 = t2554 + t2555;
-  const t2557 = Wh_37 * t2411;
-  const t2558 = t2556 + t2557;
-  const t2559 = Wh_45 * t2430;
-  const t2560 = t2558 + t2559;
-  const t2561 = Wh_53 * t2449;
-  const t2562 = t2560 + t2561;
-  const t2563 = Wh_61 * t2468;
-  // grad of: matmul(Wh, h5)
-  const d_h5_5 = t2562 + t2563;
-  // grad of: h5 = tanh(… + … + b)
-  const t2564 = h5_5 * h5_5;
-  // grad of: h5 = tanh(… + … + b)
-  const t2565 = 1 - t2564;
-  // grad of: h5 = tanh(… + … + b)
-  const t2566 = d_h5_5 * t2565;
-  $t[175] = t2566;
-  const t2567 = Wh_40 * t2566;
-  const t2568 = t2549 + t2567;
-  const t2569 = Wh_6 * t2336;
-  const t2570 = Wh_14 * t2354;
+  const t2539 = h5_7 * h5_7;
+  const t2540 = 1 - t2539;
+  const d_t611 = d_h5_7 * t2540;
+  $t[177] = d_t611;
+  const t2541 = Wh_56 * d_t611;
+  // grad of: matmul(Wh, h4)
+  const d_h4_0 = t2524 + t2541;
+  // grad of: h4 = tanh(… + … + b)
+  const t2542 = h4_0 * h4_0;
+  const t2543 = 1 - t2542;
+  const d_t329 = d_h4_0 * t2543;
+  $t[181] = d_t329;
+  const t2544 = Wh_0 * d_t329;
+  const t2545 = Wh_1 * d_t472;
+  const t2546 = Wh_9 * d_t491;
+  const t2547 = t2545 + t2546;
+  const t2548 = Wh_17 * d_t511;
+  const t2549 = t2547 + t2548;
+  const t2550 = Wh_25 * d_t531;
+  const t2551 = t2549 + t2550;
+  const t2552 = Wh_33 * d_t551;
+  const t2553 = t2551 + t2552;
+  const t2554 = Wh_41 * d_t571;
+  const t2555 = t2553 + t2554;
+  const t2556 = Wh_49 * d_t591;
+  const t2557 = t2555 + t2556;
+  const t2558 = Wh_57 * d_t611;
+  // grad of: matmul(Wh, h4)
+  const d_h4_1 = t2557 + t2558;
+  // grad of: h4 = tanh(… + … + b)
+  const t2559 = h4_1 * h4_1;
+  const t2560 = 1 - t2559;
+  const d_t348 = d_h4_1 * t2560;
+  $t[182] = d_t348;
+  const t2561 = Wh_8 * d_t348;
+  const t2562 = t2544 + t2561;
+  const t2563 = Wh_2 * d_t472;
+  const t2564 = Wh_10 * d_t491;
+  const t2565 = t2563 + t2564;
+  const t2566 = Wh_18 * d_t511;
+  const t2567 = t2565 + t2566;
+  const t2568 = Wh_26 * d_t531;
+  const t2569 = t2567 + t2568;
+  const t2570 = Wh_34 * d_t551;
   const t2571 = t2569 + t2570;
-  const t2572 = Wh_22 * t2373;
+  const t2572 = Wh_42 * d_t571;
   const t2573 = t2571 + t2572;
-  const t2574 = Wh_30 * t2392;
+  const t2574 = Wh_50 * d_t591;
   const t2575 = t2573 + t2574;
-  const t2576 = Wh_38 * t2411;
-  const t2577 = t2575 + t2576;
-  const t2578 = Wh_46 * t2430;
-  const t2579 = t2577 + t2578;
-  const t2580 = Wh_54 * t2449;
-  const t2581 = t2579 + t2580;
-  const t2582 = Wh_62 * t2468;
-  // grad of: matmul(Wh, h5)
-  const d_h5_6 = t2581 + t2582;
-  // grad of: h5 = tanh(… + … + b)
-  const t2583 = h5_6 * h5_6;
-  // grad of: h5 = tanh(… + … + b)
-  const t2584 = 1 - t2583;
-  // grad of: h5 = tanh(… + … + b)
-  const t2585 = d_h5_6 * t2584;
-  $t[176] = t2585;
-  const t2586 = Wh_48 * t2585;
-  const t2587 = t2568 + t2586;
-  const t2588 = Wh_7 * t2336;
-  const t2589 = Wh_15 * t2354;
-  const t2590 = t2588 + t2589;
-  const t2591 = Wh_23 * t2373;
-  const t2592 = t2590 + t2591;
-  const t2593 = Wh_31 * t2392;
-  const t2594 = t2592 + t2593;
-  const t2595 = Wh_39 * t2411;
-  const t2596 = t2594 + t2595;
-  const t2597 = Wh_47 * t2430;
-  const t2598 = t2596 + t2597;
-  const t2599 = Wh_55 * t2449;
-  const t2600 = t2598 + t2599;
-  const t2601 = Wh_63 * t2468;
-  // grad of: matmul(Wh, h5)
-  const d_h5_7 = t2600 + t2601;
-  // grad of: h5 = tanh(… + … + b)
-  const t2602 = h5_7 * h5_7;
-  // grad of: h5 = tanh(… + … + b)
-  const t2603 = 1 - t2602;
-  // grad of: h5 = tanh(… + … + b)
-  const t2604 = d_h5_7 * t2603;
-  $t[177] = t2604;
-  const t2605 = Wh_56 * t2604;
+  const t2576 = Wh_58 * d_t611;
   // grad of: matmul(Wh, h4)
-  const d_h4_0 = t2587 + t2605;
+  const d_h4_2 = t2575 + t2576;
   // grad of: h4 = tanh(… + … + b)
-  const t2606 = h4_0 * h4_0;
-  // grad of: h4 = tanh(… + … + b)
-  const t2607 = 1 - t2606;
-  // grad of: h4 = tanh(… + … + b)
-  const t2608 = d_h4_0 * t2607;
-  $t[181] = t2608;
-  const t2609 = Wh_0 * t2608;
-  const t2610 = Wh_1 * t2472;
-  const t2611 = Wh_9 * t2490;
-  const t2612 = t2610 + t2611;
-  const t2613 = Wh_17 * t2509;
-  const t2614 = t2612 + t2613;
-  const t2615 = Wh_25 * t2528;
-  const t2616 = t2614 + t2615;
-  const t2617 = Wh_33 * t2547;
-  const t2618 = t2616 + t2617;
-  const t2619 = Wh_41 * t2566;
-  const t2620 = t2618 + t2619;
-  const t2621 = Wh_49 * t2585;
-  const t2622 = t2620 + t2621;
-  const t2623 = Wh_57 * t2604;
+  const t2577 = h4_2 * h4_2;
+  const t2578 = 1 - t2577;
+  const d_t368 = d_h4_2 * t2578;
+  $t[183] = d_t368;
+  const t2579 = Wh_16 * d_t368;
+  const t2580 = t2562 + t2579;
+  const t2581 = Wh_3 * d_t472;
+  const t2582 = Wh_11 * d_t491;
+  const t2583 = t2581 + t2582;
+  const t2584 = Wh_19 * d_t511;
+  const t2585 = t2583 + t2584;
+  const t2586 = Wh_27 * d_t531;
+  const t2587 = t2585 + t2586;
+  const t2588 = Wh_35 * d_t551;
+  const t2589 = t2587 + t2588;
+  const t2590 = Wh_43 * d_t571;
+  const t2591 = t2589 + t2590;
+  const t2592 = Wh_51 * d_t591;
+  const t2593 = t2591 + t2592;
+  const t2594 = Wh_59 * d_t611;
   // grad of: matmul(Wh, h4)
-  const d_h4_1 = t2622 + t2623;
+  const d_h4_3 = t2593 + t2594;
   // grad of: h4 = tanh(… + … + b)
-  const t2624 = h4_1 * h4_1;
+  const t2595 = h4_3 * h4_3;
+  const t2596 = 1 - t2595;
+  const d_t388 = d_h4_3 * t2596;
+  $t[184] = d_t388;
+  const t2597 = Wh_24 * d_t388;
+  const t2598 = t2580 + t2597;
+  const t2599 = Wh_4 * d_t472;
+  const t2600 = Wh_12 * d_t491;
+  const t2601 = t2599 + t2600;
+  const t2602 = Wh_20 * d_t511;
+  const t2603 = t2601 + t2602;
+  const t2604 = Wh_28 * d_t531;
+  const t2605 = t2603 + t2604;
+  const t2606 = Wh_36 * d_t551;
+  const t2607 = t2605 + t2606;
+  const t2608 = Wh_44 * d_t571;
+  const t2609 = t2607 + t2608;
+  const t2610 = Wh_52 * d_t591;
+  const t2611 = t2609 + t2610;
+  const t2612 = Wh_60 * d_t611;
+  // grad of: matmul(Wh, h4)
+  const d_h4_4 = t2611 + t2612;
   // grad of: h4 = tanh(… + … + b)
-  const t2625 = 1 - t2624;
+  const t2613 = h4_4 * h4_4;
+  const t2614 = 1 - t2613;
+  const d_t408 = d_h4_4 * t2614;
+  $t[185] = d_t408;
+  const t2615 = Wh_32 * d_t408;
+  const t2616 = t2598 + t2615;
+  const t2617 = Wh_5 * d_t472;
+  const t2618 = Wh_13 * d_t491;
+  const t2619 = t2617 + t2618;
+  const t2620 = Wh_21 * d_t511;
+  const t2621 = t2619 + t2620;
+  const t2622 = Wh_29 * d_t531;
+  const t2623 = t2621 + t2622;
+  const t2624 = Wh_37 * d_t551;
+  const t2625 = t2623 + t2624;
+  const t2626 = Wh_45 * d_t571;
+  const t2627 = t2625 + t2626;
+  const t2628 = Wh_53 * d_t591;
+  const t2629 = t2627 + t2628;
+  const t2630 = Wh_61 * d_t611;
+  // grad of: matmul(Wh, h4)
+  const d_h4_5 = t2629 + t2630;
   // grad of: h4 = tanh(… + … + b)
-  const t2626 = d_h4_1 * t2625;
-  $t[182] = t2626;
-  const t2627 = Wh_8 * t2626;
-  const t2628 = t2609 + t2627;
-  const t2629 = Wh_2 * t2472;
-  const t2630 = Wh_10 * t2490;
-  const t2631 = t2629 + t2630;
-  const t2632 = Wh_18 * t2509;
-  const t2633 = t2631 + t2632;
-  const t2634 = Wh_26 * t2528;
-  const t2635 = t2633 + t2634;
-  const t2636 = Wh_34 * t2547;
+  const t2631 = h4_5 * h4_5;
+  const t2632 = 1 - t2631;
+  const d_t428 = d_h4_5 * t2632;
+  $t[186] = d_t428;
+  const t2633 = Wh_40 * d_t428;
+  const t2634 = t2616 + t2633;
+  const t2635 = Wh_6 * d_t472;
+  const t2636 = Wh_14 * d_t491;
   const t2637 = t2635 + t2636;
-  const t2638 = Wh_42 * t2566;
+  const t2638 = Wh_22 * d_t511;
   const t2639 = t2637 + t2638;
-  const t2640 = Wh_50 * t2585;
+  const t2640 = Wh_30 * d_t531;
   const t2641 = t2639 + t2640;
-  const t2642 = Wh_58 * t2604;
+  const t2642 = Wh_38 * d_t551;
+  const t2643 = t2641 + t2642;
+  const t2644 = Wh_46 * d_t571;
+  const t2645 = t2643 + t2644;
+  const t2646 = Wh_54 * d_t591;
+  const t2647 = t2645 + t2646;
+  const t2648 = Wh_62 * d_t611;
   // grad of: matmul(Wh, h4)
-  const d_h4_2 = t2641 + t2642;
+  const d_h4_6 = t2647 + t2648;
   // grad of: h4 = tanh(… + … + b)
-  const t2643 = h4_2 * h4_2;
-  // grad of: h4 = tanh(… + … + b)
-  const t2644 = 1 - t2643;
-  // grad of: h4 = tanh(… + … + b)
-  const t2645 = d_h4_2 * t2644;
-  $t[183] = t2645;
-  const t2646 = Wh_16 * t2645;
-  const t2647 = t2628 + t2646;
-  const t2648 = Wh_3 * t2472;
-  const t2649 = Wh_11 * t2490;
-  const t2650 = t2648 + t2649;
-  const t2651 = Wh_19 * t2509;
-  const t2652 = t2650 + t2651;
-  const t2653 = Wh_27 * t2528;
-  const t2654 = t2652 + t2653;
-  const t2655 = Wh_35 * t2547;
-  const t2656 = t2654 + t2655;
-  const t2657 = Wh_43 * t2566;
-  const t2658 = t2656 + t2657;
-  const t2659 = Wh_51 * t2585;
-  const t2660 = t2658 + t2659;
-  const t2661 = Wh_59 * t2604;
-  // grad of: matmul(Wh, h4)
-  const d_h4_3 = t2660 + t2661;
-  // grad of: h4 = tanh(… + … + b)
-  const t2662 = h4_3 * h4_3;
-  // grad of: h4 = tanh(… + … + b)
-  const t2663 = 1 - t2662;
-  // grad of: h4 = tanh(… + … + b)
-  const t2664 = d_h4_3 * t2663;
-  $t[184] = t2664;
-  const t2665 = Wh_24 * t2664;
-  const t2666 = t2647 + t2665;
-  const t2667 = Wh_4 * t2472;
-  const t2668 = Wh_12 * t2490;
-  const t2669 = t2667 + t2668;
-  const t2670 = Wh_20 * t2509;
-  const t2671 = t2669 + t2670;
-  const t2672 = Wh_28 * t2528;
-  const t2673 = t2671 + t2672;
-  const t2674 = Wh_36 * t2547;
-  const t2675 = t2673 + t2674;
-  const t2676 = Wh_44 * t2566;
-  const t2677 = t2675 + t2676;
-  const t2678 = Wh_52 * t2585;
-  const t2679 = t2677 + t2678;
-  const t2680 = Wh_60 * t2604;
-  // grad of: matmul(Wh, h4)
-  const d_h4_4 = t2679 + t2680;
-  // grad of: h4 = tanh(… + … + b)
-  const t2681 = h4_4 * h4_4;
-  // grad of: h4 = tanh(… + … + b)
-  const t2682 = 1 - t2681;
-  // grad of: h4 = tanh(… + … + b)
-  const t2683 = d_h4_4 * t2682;
-  $t[185] = t2683;
-  const t2684 = Wh_32 * t2683;
-  const t2685 = t2666 + t2684;
-  const t2686 = Wh_5 * t2472;
-  const t2687 = Wh_13 * t2490;
-  const t2688 = t2686 + t2687;
-  const t2689 = Wh_21 * t2509;
-  const t2690 = t2688 + t2689;
-  const t2691 = Wh_29 * t2528;
-  const t2692 = t2690 + t2691;
-  const t2693 = Wh_37 * t2547;
-  const t2694 = t2692 + t2693;
-  const t2695 = Wh_45 * t2566;
-  const t2696 = t2694 + t2695;
-  const t2697 = Wh_53 * t2585;
-  const t2698 = t2696 + t2697;
-  const t2699 = Wh_61 * t2604;
-  // grad of: matmul(Wh, h4)
-  const d_h4_5 = t2698 + t2699;
-  // grad of: h4 = tanh(… + … + b)
-  const t2700 = h4_5 * h4_5;
-  // grad of: h4 = tanh(… + … + b)
-  const t2701 = 1 - t2700;
-  // grad of: h4 = tanh(… + … + b)
-  const t2702 = d_h4_5 * t2701;
-  $t[186] = t2702;
-  const t2703 = Wh_40 * t2702;
-  const t2704 = t2685 + t2703;
-  const t2705 = Wh_6 * t2472;
-  const t2706 = Wh_14 * t2490;
-  const t2707 = t2705 + t2706;
-  const t2708 = Wh_22 * t2509;
-  const t2709 = t2707 + t2708;
-  const t2710 = Wh_30 * t2528;
-  const t2711 = t2709 + t2710;
-  const t2712 = Wh_38 * t2547;
-  const t2713 = t2711 + t2712;
-  const t2714 = Wh_46 * t2566;
-  const t2715 = t2713 + t2714;
-  const t2716 = Wh_54 * t2585;
-  const t2717 = t2715 + t2716;
-  const t2718 = Wh_62 * t2604;
-  // grad of: matmul(Wh, h4)
-  const d_h4_6 = t2717 + t2718;
-  // grad of: h4 = tanh(… + … + b)
-  const t2719 = h4_6 * h4_6;
-  // grad of: h4 = tanh(… + … + b)
-  const t2720 = 1 - t2719;
-  // grad of: h4 = tanh(… + … + b)
-  const t2721 = d_h4_6 * t2720;
-  $t[187] = t2721;
-  const t2722 = Wh_48 * t2721;
-  const t2723 = t2704 + t2722;
-  $t[179] = t2723;
-  const t2724 = Wh_7 * t2472;
-  const t2725 = Wh_15 * t2490;
-  const t2726 = t2724 + t2725;
-  $t[172] = t2726;
+  const t2649 = h4_6 * h4_6;
+  const t2650 = 1 - t2649;
+  const d_t448 = d_h4_6 * t2650;
+  $t[187] = d_t448;
+  const t2651 = Wh_48 * d_t448;
+  const t2652 = t2634 + t2651;
+  $t[179] = t2652;
+  const t2653 = Wh_7 * d_t472;
+  const t2654 = Wh_15 * d_t491;
+  const t2655 = t2653 + t2654;
+  $t[172] = t2655;
 }
 
 function $step_3($p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: number, $lr: number): void {
@@ -17695,1744 +16627,1436 @@ function $step_3($p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: numbe
   const h11_5 = $t[272]!;
   const h11_6 = $t[273]!;
   const h11_7 = $t[120]!;
-  const t1618 = $t[216]!;
-  const t1622 = $t[225]!;
-  const t1627 = $t[232]!;
-  const t1632 = $t[239]!;
-  const t1637 = $t[246]!;
-  const t1642 = $t[253]!;
-  const t1647 = $t[117]!;
-  const t1652 = $t[119]!;
-  const t1656 = $t[123]!;
-  const t1674 = $t[124]!;
-  const t1693 = $t[125]!;
-  const t1712 = $t[126]!;
-  const t1731 = $t[127]!;
-  const t1750 = $t[128]!;
-  const t1769 = $t[129]!;
-  const t1788 = $t[266]!;
-  const t1792 = $t[215]!;
-  const t1810 = $t[224]!;
-  const t1829 = $t[231]!;
-  const t1848 = $t[238]!;
-  const t1867 = $t[245]!;
-  const t1886 = $t[252]!;
-  const t1905 = $t[259]!;
-  const t1924 = $t[265]!;
-  const t1928 = $t[214]!;
-  const t1946 = $t[223]!;
-  const t1965 = $t[230]!;
-  const t1984 = $t[237]!;
-  const t2003 = $t[244]!;
-  const t2022 = $t[251]!;
-  const t2041 = $t[258]!;
-  const t2060 = $t[264]!;
-  const t2064 = $t[213]!;
-  const t2082 = $t[222]!;
-  const t2101 = $t[229]!;
-  const t2120 = $t[236]!;
-  const t2139 = $t[243]!;
-  const t2158 = $t[250]!;
-  const t2177 = $t[257]!;
-  const t2196 = $t[263]!;
-  const t2200 = $t[212]!;
-  const t2218 = $t[221]!;
-  const t2237 = $t[228]!;
-  const t2256 = $t[235]!;
-  const t2275 = $t[242]!;
-  const t2294 = $t[249]!;
-  const t2313 = $t[256]!;
-  const t2332 = $t[262]!;
-  const t2336 = $t[210]!;
-  const t2354 = $t[220]!;
-  const t2373 = $t[227]!;
-  const t2392 = $t[234]!;
-  const t2411 = $t[241]!;
-  const t2430 = $t[248]!;
-  const t2449 = $t[255]!;
-  const t2468 = $t[261]!;
-  const t2472 = $t[208]!;
-  const t2490 = $t[219]!;
-  const t2509 = $t[171]!;
-  const t2528 = $t[173]!;
-  const t2547 = $t[174]!;
-  const t2566 = $t[175]!;
-  const t2585 = $t[176]!;
-  const t2604 = $t[177]!;
-  const t2608 = $t[181]!;
-  const t2626 = $t[182]!;
-  const t2645 = $t[183]!;
-  const t2664 = $t[184]!;
-  const t2683 = $t[185]!;
-  const t2702 = $t[186]!;
-  const t2721 = $t[187]!;
-  const t2723 = $t[179]!;
-  const t2726 = $t[172]!;
-  const t2727 = Wh_23 * t2509;
-  const t2728 = t2726 + t2727;
-  const t2729 = Wh_31 * t2528;
-  const t2730 = t2728 + t2729;
-  const t2731 = Wh_39 * t2547;
-  const t2732 = t2730 + t2731;
-  const t2733 = Wh_47 * t2566;
-  const t2734 = t2732 + t2733;
-  const t2735 = Wh_55 * t2585;
-  const t2736 = t2734 + t2735;
-  const t2737 = Wh_63 * t2604;
+  const d_t1473 = $t[216]!;
+  const d_t1492 = $t[225]!;
+  const d_t1512 = $t[232]!;
+  const d_t1532 = $t[239]!;
+  const d_t1552 = $t[246]!;
+  const d_t1572 = $t[253]!;
+  const d_t1592 = $t[117]!;
+  const d_t1612 = $t[119]!;
+  const d_t1330 = $t[123]!;
+  const d_t1349 = $t[124]!;
+  const d_t1369 = $t[125]!;
+  const d_t1389 = $t[126]!;
+  const d_t1409 = $t[127]!;
+  const d_t1429 = $t[128]!;
+  const d_t1449 = $t[129]!;
+  const d_t1469 = $t[266]!;
+  const d_t1187 = $t[215]!;
+  const d_t1206 = $t[224]!;
+  const d_t1226 = $t[231]!;
+  const d_t1246 = $t[238]!;
+  const d_t1266 = $t[245]!;
+  const d_t1286 = $t[252]!;
+  const d_t1306 = $t[259]!;
+  const d_t1326 = $t[265]!;
+  const d_t1044 = $t[214]!;
+  const d_t1063 = $t[223]!;
+  const d_t1083 = $t[230]!;
+  const d_t1103 = $t[237]!;
+  const d_t1123 = $t[244]!;
+  const d_t1143 = $t[251]!;
+  const d_t1163 = $t[258]!;
+  const d_t1183 = $t[264]!;
+  const d_t901 = $t[213]!;
+  const d_t920 = $t[222]!;
+  const d_t940 = $t[229]!;
+  const d_t960 = $t[236]!;
+  const d_t980 = $t[243]!;
+  const d_t1000 = $t[250]!;
+  const d_t1020 = $t[257]!;
+  const d_t1040 = $t[263]!;
+  const d_t758 = $t[212]!;
+  const d_t777 = $t[221]!;
+  const d_t797 = $t[228]!;
+  const d_t817 = $t[235]!;
+  const d_t837 = $t[242]!;
+  const d_t857 = $t[249]!;
+  const d_t877 = $t[256]!;
+  const d_t897 = $t[262]!;
+  const d_t615 = $t[210]!;
+  const d_t634 = $t[220]!;
+  const d_t654 = $t[227]!;
+  const d_t674 = $t[234]!;
+  const d_t694 = $t[241]!;
+  const d_t714 = $t[248]!;
+  const d_t734 = $t[255]!;
+  const d_t754 = $t[261]!;
+  const d_t472 = $t[208]!;
+  const d_t491 = $t[219]!;
+  const d_t511 = $t[171]!;
+  const d_t531 = $t[173]!;
+  const d_t551 = $t[174]!;
+  const d_t571 = $t[175]!;
+  const d_t591 = $t[176]!;
+  const d_t611 = $t[177]!;
+  const d_t329 = $t[181]!;
+  const d_t348 = $t[182]!;
+  const d_t368 = $t[183]!;
+  const d_t388 = $t[184]!;
+  const d_t408 = $t[185]!;
+  const d_t428 = $t[186]!;
+  const d_t448 = $t[187]!;
+  const t2652 = $t[179]!;
+  const t2655 = $t[172]!;
+  const t2656 = Wh_23 * d_t511;
+  const t2657 = t2655 + t2656;
+  const t2658 = Wh_31 * d_t531;
+  const t2659 = t2657 + t2658;
+  const t2660 = Wh_39 * d_t551;
+  const t2661 = t2659 + t2660;
+  const t2662 = Wh_47 * d_t571;
+  const t2663 = t2661 + t2662;
+  const t2664 = Wh_55 * d_t591;
+  const t2665 = t2663 + t2664;
+  const t2666 = Wh_63 * d_t611;
   // grad of: matmul(Wh, h4)
-  const d_h4_7 = t2736 + t2737;
+  const d_h4_7 = t2665 + t2666;
   // grad of: h4 = tanh(… + … + b)
-  const t2738 = h4_7 * h4_7;
-  // grad of: h4 = tanh(… + … + b)
-  const t2739 = 1 - t2738;
-  // grad of: h4 = tanh(… + … + b)
-  const t2740 = d_h4_7 * t2739;
-  $t[284] = t2740;
-  const t2741 = Wh_56 * t2740;
+  const t2667 = h4_7 * h4_7;
+  const t2668 = 1 - t2667;
+  const d_t468 = d_h4_7 * t2668;
+  $t[284] = d_t468;
+  const t2669 = Wh_56 * d_t468;
   // grad of: matmul(Wh, h3)
-  const d_h3_0 = t2723 + t2741;
+  const d_h3_0 = t2652 + t2669;
   // grad of: h3 = tanh(… + … + b)
-  const t2742 = h3_0 * h3_0;
-  // grad of: h3 = tanh(… + … + b)
-  const t2743 = 1 - t2742;
-  // grad of: h3 = tanh(… + … + b)
-  const t2744 = d_h3_0 * t2743;
-  $t[289] = t2744;
-  const t2745 = Wh_0 * t2744;
-  const t2746 = Wh_1 * t2608;
-  const t2747 = Wh_9 * t2626;
-  const t2748 = t2746 + t2747;
-  const t2749 = Wh_17 * t2645;
-  const t2750 = t2748 + t2749;
-  const t2751 = Wh_25 * t2664;
-  const t2752 = t2750 + t2751;
-  const t2753 = Wh_33 * t2683;
-  const t2754 = t2752 + t2753;
-  const t2755 = Wh_41 * t2702;
-  const t2756 = t2754 + t2755;
-  const t2757 = Wh_49 * t2721;
-  const t2758 = t2756 + t2757;
-  const t2759 = Wh_57 * t2740;
+  const t2670 = h3_0 * h3_0;
+  const t2671 = 1 - t2670;
+  const d_t186 = d_h3_0 * t2671;
+  $t[289] = d_t186;
+  const t2672 = Wh_0 * d_t186;
+  const t2673 = Wh_1 * d_t329;
+  const t2674 = Wh_9 * d_t348;
+  const t2675 = t2673 + t2674;
+  const t2676 = Wh_17 * d_t368;
+  const t2677 = t2675 + t2676;
+  const t2678 = Wh_25 * d_t388;
+  const t2679 = t2677 + t2678;
+  const t2680 = Wh_33 * d_t408;
+  const t2681 = t2679 + t2680;
+  const t2682 = Wh_41 * d_t428;
+  const t2683 = t2681 + t2682;
+  const t2684 = Wh_49 * d_t448;
+  const t2685 = t2683 + t2684;
+  const t2686 = Wh_57 * d_t468;
   // grad of: matmul(Wh, h3)
-  const d_h3_1 = t2758 + t2759;
+  const d_h3_1 = t2685 + t2686;
   // grad of: h3 = tanh(… + … + b)
-  const t2760 = h3_1 * h3_1;
+  const t2687 = h3_1 * h3_1;
+  const t2688 = 1 - t2687;
+  const d_t205 = d_h3_1 * t2688;
+  $t[292] = d_t205;
+  const t2689 = Wh_8 * d_t205;
+  const t2690 = t2672 + t2689;
+  const t2691 = Wh_2 * d_t329;
+  const t2692 = Wh_10 * d_t348;
+  const t2693 = t2691 + t2692;
+  const t2694 = Wh_18 * d_t368;
+  const t2695 = t2693 + t2694;
+  const t2696 = Wh_26 * d_t388;
+  const t2697 = t2695 + t2696;
+  const t2698 = Wh_34 * d_t408;
+  const t2699 = t2697 + t2698;
+  const t2700 = Wh_42 * d_t428;
+  const t2701 = t2699 + t2700;
+  const t2702 = Wh_50 * d_t448;
+  const t2703 = t2701 + t2702;
+  const t2704 = Wh_58 * d_t468;
+  // grad of: matmul(Wh, h3)
+  const d_h3_2 = t2703 + t2704;
   // grad of: h3 = tanh(… + … + b)
-  const t2761 = 1 - t2760;
+  const t2705 = h3_2 * h3_2;
+  const t2706 = 1 - t2705;
+  const d_t225 = d_h3_2 * t2706;
+  $t[274] = d_t225;
+  const t2707 = Wh_16 * d_t225;
+  const t2708 = t2690 + t2707;
+  const t2709 = Wh_3 * d_t329;
+  const t2710 = Wh_11 * d_t348;
+  const t2711 = t2709 + t2710;
+  const t2712 = Wh_19 * d_t368;
+  const t2713 = t2711 + t2712;
+  const t2714 = Wh_27 * d_t388;
+  const t2715 = t2713 + t2714;
+  const t2716 = Wh_35 * d_t408;
+  const t2717 = t2715 + t2716;
+  const t2718 = Wh_43 * d_t428;
+  const t2719 = t2717 + t2718;
+  const t2720 = Wh_51 * d_t448;
+  const t2721 = t2719 + t2720;
+  const t2722 = Wh_59 * d_t468;
+  // grad of: matmul(Wh, h3)
+  const d_h3_3 = t2721 + t2722;
   // grad of: h3 = tanh(… + … + b)
-  const t2762 = d_h3_1 * t2761;
-  $t[292] = t2762;
-  const t2763 = Wh_8 * t2762;
-  const t2764 = t2745 + t2763;
-  const t2765 = Wh_2 * t2608;
-  const t2766 = Wh_10 * t2626;
+  const t2723 = h3_3 * h3_3;
+  const t2724 = 1 - t2723;
+  const d_t245 = d_h3_3 * t2724;
+  $t[276] = d_t245;
+  const t2725 = Wh_24 * d_t245;
+  const t2726 = t2708 + t2725;
+  const t2727 = Wh_4 * d_t329;
+  const t2728 = Wh_12 * d_t348;
+  const t2729 = t2727 + t2728;
+  const t2730 = Wh_20 * d_t368;
+  const t2731 = t2729 + t2730;
+  const t2732 = Wh_28 * d_t388;
+  const t2733 = t2731 + t2732;
+  const t2734 = Wh_36 * d_t408;
+  const t2735 = t2733 + t2734;
+  const t2736 = Wh_44 * d_t428;
+  const t2737 = t2735 + t2736;
+  const t2738 = Wh_52 * d_t448;
+  const t2739 = t2737 + t2738;
+  const t2740 = Wh_60 * d_t468;
+  // grad of: matmul(Wh, h3)
+  const d_h3_4 = t2739 + t2740;
+  // grad of: h3 = tanh(… + … + b)
+  const t2741 = h3_4 * h3_4;
+  const t2742 = 1 - t2741;
+  const d_t265 = d_h3_4 * t2742;
+  $t[278] = d_t265;
+  const t2743 = Wh_32 * d_t265;
+  const t2744 = t2726 + t2743;
+  const t2745 = Wh_5 * d_t329;
+  const t2746 = Wh_13 * d_t348;
+  const t2747 = t2745 + t2746;
+  const t2748 = Wh_21 * d_t368;
+  const t2749 = t2747 + t2748;
+  const t2750 = Wh_29 * d_t388;
+  const t2751 = t2749 + t2750;
+  const t2752 = Wh_37 * d_t408;
+  const t2753 = t2751 + t2752;
+  const t2754 = Wh_45 * d_t428;
+  const t2755 = t2753 + t2754;
+  const t2756 = Wh_53 * d_t448;
+  const t2757 = t2755 + t2756;
+  const t2758 = Wh_61 * d_t468;
+  // grad of: matmul(Wh, h3)
+  const d_h3_5 = t2757 + t2758;
+  // grad of: h3 = tanh(… + … + b)
+  const t2759 = h3_5 * h3_5;
+  const t2760 = 1 - t2759;
+  const d_t285 = d_h3_5 * t2760;
+  $t[280] = d_t285;
+  const t2761 = Wh_40 * d_t285;
+  const t2762 = t2744 + t2761;
+  const t2763 = Wh_6 * d_t329;
+  const t2764 = Wh_14 * d_t348;
+  const t2765 = t2763 + t2764;
+  const t2766 = Wh_22 * d_t368;
   const t2767 = t2765 + t2766;
-  const t2768 = Wh_18 * t2645;
+  const t2768 = Wh_30 * d_t388;
   const t2769 = t2767 + t2768;
-  const t2770 = Wh_26 * t2664;
+  const t2770 = Wh_38 * d_t408;
   const t2771 = t2769 + t2770;
-  const t2772 = Wh_34 * t2683;
+  const t2772 = Wh_46 * d_t428;
   const t2773 = t2771 + t2772;
-  const t2774 = Wh_42 * t2702;
+  const t2774 = Wh_54 * d_t448;
   const t2775 = t2773 + t2774;
-  const t2776 = Wh_50 * t2721;
-  const t2777 = t2775 + t2776;
-  const t2778 = Wh_58 * t2740;
+  const t2776 = Wh_62 * d_t468;
   // grad of: matmul(Wh, h3)
-  const d_h3_2 = t2777 + t2778;
+  const d_h3_6 = t2775 + t2776;
   // grad of: h3 = tanh(… + … + b)
-  const t2779 = h3_2 * h3_2;
-  // grad of: h3 = tanh(… + … + b)
-  const t2780 = 1 - t2779;
-  // grad of: h3 = tanh(… + … + b)
-  const t2781 = d_h3_2 * t2780;
-  $t[274] = t2781;
-  const t2782 = Wh_16 * t2781;
-  const t2783 = t2764 + t2782;
-  const t2784 = Wh_3 * t2608;
-  const t2785 = Wh_11 * t2626;
-  const t2786 = t2784 + t2785;
-  const t2787 = Wh_19 * t2645;
-  const t2788 = t2786 + t2787;
-  const t2789 = Wh_27 * t2664;
-  const t2790 = t2788 + t2789;
-  const t2791 = Wh_35 * t2683;
-  const t2792 = t2790 + t2791;
-  const t2793 = Wh_43 * t2702;
-  const t2794 = t2792 + t2793;
-  const t2795 = Wh_51 * t2721;
-  const t2796 = t2794 + t2795;
-  const t2797 = Wh_59 * t2740;
+  const t2777 = h3_6 * h3_6;
+  const t2778 = 1 - t2777;
+  const d_t305 = d_h3_6 * t2778;
+  $t[282] = d_t305;
+  const t2779 = Wh_48 * d_t305;
+  const t2780 = t2762 + t2779;
+  const t2781 = Wh_7 * d_t329;
+  const t2782 = Wh_15 * d_t348;
+  const t2783 = t2781 + t2782;
+  const t2784 = Wh_23 * d_t368;
+  const t2785 = t2783 + t2784;
+  const t2786 = Wh_31 * d_t388;
+  const t2787 = t2785 + t2786;
+  const t2788 = Wh_39 * d_t408;
+  const t2789 = t2787 + t2788;
+  const t2790 = Wh_47 * d_t428;
+  const t2791 = t2789 + t2790;
+  const t2792 = Wh_55 * d_t448;
+  const t2793 = t2791 + t2792;
+  const t2794 = Wh_63 * d_t468;
   // grad of: matmul(Wh, h3)
-  const d_h3_3 = t2796 + t2797;
+  const d_h3_7 = t2793 + t2794;
   // grad of: h3 = tanh(… + … + b)
-  const t2798 = h3_3 * h3_3;
-  // grad of: h3 = tanh(… + … + b)
+  const t2795 = h3_7 * h3_7;
+  const t2796 = 1 - t2795;
+  const d_t325 = d_h3_7 * t2796;
+  $t[285] = d_t325;
+  const t2797 = Wh_56 * d_t325;
+  // grad of: matmul(Wh, h2)
+  const d_h2_0 = t2780 + t2797;
+  // grad of: h2 = tanh(… + … + b)
+  const t2798 = h2_0 * h2_0;
   const t2799 = 1 - t2798;
-  // grad of: h3 = tanh(… + … + b)
-  const t2800 = d_h3_3 * t2799;
-  $t[276] = t2800;
-  const t2801 = Wh_24 * t2800;
-  const t2802 = t2783 + t2801;
-  const t2803 = Wh_4 * t2608;
-  const t2804 = Wh_12 * t2626;
+  const d_t43 = d_h2_0 * t2799;
+  $t[290] = d_t43;
+  const t2800 = Wh_0 * d_t43;
+  const t2801 = Wh_1 * d_t186;
+  const t2802 = Wh_9 * d_t205;
+  const t2803 = t2801 + t2802;
+  const t2804 = Wh_17 * d_t225;
   const t2805 = t2803 + t2804;
-  const t2806 = Wh_20 * t2645;
+  const t2806 = Wh_25 * d_t245;
   const t2807 = t2805 + t2806;
-  const t2808 = Wh_28 * t2664;
+  const t2808 = Wh_33 * d_t265;
   const t2809 = t2807 + t2808;
-  const t2810 = Wh_36 * t2683;
+  const t2810 = Wh_41 * d_t285;
   const t2811 = t2809 + t2810;
-  const t2812 = Wh_44 * t2702;
+  const t2812 = Wh_49 * d_t305;
   const t2813 = t2811 + t2812;
-  const t2814 = Wh_52 * t2721;
-  const t2815 = t2813 + t2814;
-  const t2816 = Wh_60 * t2740;
-  // grad of: matmul(Wh, h3)
-  const d_h3_4 = t2815 + t2816;
-  // grad of: h3 = tanh(… + … + b)
-  const t2817 = h3_4 * h3_4;
-  // grad of: h3 = tanh(… + … + b)
-  const t2818 = 1 - t2817;
-  // grad of: h3 = tanh(… + … + b)
-  const t2819 = d_h3_4 * t2818;
-  $t[278] = t2819;
-  const t2820 = Wh_32 * t2819;
-  const t2821 = t2802 + t2820;
-  const t2822 = Wh_5 * t2608;
-  const t2823 = Wh_13 * t2626;
-  const t2824 = t2822 + t2823;
-  const t2825 = Wh_21 * t2645;
-  const t2826 = t2824 + t2825;
-  const t2827 = Wh_29 * t2664;
-  const t2828 = t2826 + t2827;
-  const t2829 = Wh_37 * t2683;
-  const t2830 = t2828 + t2829;
-  const t2831 = Wh_45 * t2702;
-  const t2832 = t2830 + t2831;
-  const t2833 = Wh_53 * t2721;
-  const t2834 = t2832 + t2833;
-  const t2835 = Wh_61 * t2740;
-  // grad of: matmul(Wh, h3)
-  const d_h3_5 = t2834 + t2835;
-  // grad of: h3 = tanh(… + … + b)
-  const t2836 = h3_5 * h3_5;
-  // grad of: h3 = tanh(… + … + b)
-  const t2837 = 1 - t2836;
-  // grad of: h3 = tanh(… + … + b)
-  const t2838 = d_h3_5 * t2837;
-  $t[280] = t2838;
-  const t2839 = Wh_40 * t2838;
-  const t2840 = t2821 + t2839;
-  const t2841 = Wh_6 * t2608;
-  const t2842 = Wh_14 * t2626;
+  const t2814 = Wh_57 * d_t325;
+  // grad of: matmul(Wh, h2)
+  const d_h2_1 = t2813 + t2814;
+  // grad of: h2 = tanh(… + … + b)
+  const t2815 = h2_1 * h2_1;
+  const t2816 = 1 - t2815;
+  const d_t62 = d_h2_1 * t2816;
+  $t[293] = d_t62;
+  const t2817 = Wh_8 * d_t62;
+  const t2818 = t2800 + t2817;
+  const t2819 = Wh_2 * d_t186;
+  const t2820 = Wh_10 * d_t205;
+  const t2821 = t2819 + t2820;
+  const t2822 = Wh_18 * d_t225;
+  const t2823 = t2821 + t2822;
+  const t2824 = Wh_26 * d_t245;
+  const t2825 = t2823 + t2824;
+  const t2826 = Wh_34 * d_t265;
+  const t2827 = t2825 + t2826;
+  const t2828 = Wh_42 * d_t285;
+  const t2829 = t2827 + t2828;
+  const t2830 = Wh_50 * d_t305;
+  const t2831 = t2829 + t2830;
+  const t2832 = Wh_58 * d_t325;
+  // grad of: matmul(Wh, h2)
+  const d_h2_2 = t2831 + t2832;
+  // grad of: h2 = tanh(… + … + b)
+  const t2833 = h2_2 * h2_2;
+  const t2834 = 1 - t2833;
+  const d_t82 = d_h2_2 * t2834;
+  $t[275] = d_t82;
+  const t2835 = Wh_16 * d_t82;
+  const t2836 = t2818 + t2835;
+  const t2837 = Wh_3 * d_t186;
+  const t2838 = Wh_11 * d_t205;
+  const t2839 = t2837 + t2838;
+  const t2840 = Wh_19 * d_t225;
+  const t2841 = t2839 + t2840;
+  const t2842 = Wh_27 * d_t245;
   const t2843 = t2841 + t2842;
-  const t2844 = Wh_22 * t2645;
+  const t2844 = Wh_35 * d_t265;
   const t2845 = t2843 + t2844;
-  const t2846 = Wh_30 * t2664;
+  const t2846 = Wh_43 * d_t285;
   const t2847 = t2845 + t2846;
-  const t2848 = Wh_38 * t2683;
+  const t2848 = Wh_51 * d_t305;
   const t2849 = t2847 + t2848;
-  const t2850 = Wh_46 * t2702;
-  const t2851 = t2849 + t2850;
-  const t2852 = Wh_54 * t2721;
-  const t2853 = t2851 + t2852;
-  const t2854 = Wh_62 * t2740;
-  // grad of: matmul(Wh, h3)
-  const d_h3_6 = t2853 + t2854;
-  // grad of: h3 = tanh(… + … + b)
-  const t2855 = h3_6 * h3_6;
-  // grad of: h3 = tanh(… + … + b)
-  const t2856 = 1 - t2855;
-  // grad of: h3 = tanh(… + … + b)
-  const t2857 = d_h3_6 * t2856;
-  $t[282] = t2857;
-  const t2858 = Wh_48 * t2857;
-  const t2859 = t2840 + t2858;
-  const t2860 = Wh_7 * t2608;
-  const t2861 = Wh_15 * t2626;
-  const t2862 = t2860 + t2861;
-  const t2863 = Wh_23 * t2645;
-  const t2864 = t2862 + t2863;
-  const t2865 = Wh_31 * t2664;
-  const t2866 = t2864 + t2865;
-  const t2867 = Wh_39 * t2683;
-  const t2868 = t2866 + t2867;
-  const t2869 = Wh_47 * t2702;
-  const t2870 = t2868 + t2869;
-  const t2871 = Wh_55 * t2721;
-  const t2872 = t2870 + t2871;
-  const t2873 = Wh_63 * t2740;
-  // grad of: matmul(Wh, h3)
-  const d_h3_7 = t2872 + t2873;
-  // grad of: h3 = tanh(… + … + b)
-  const t2874 = h3_7 * h3_7;
-  // grad of: h3 = tanh(… + … + b)
-  const t2875 = 1 - t2874;
-  // grad of: h3 = tanh(… + … + b)
-  const t2876 = d_h3_7 * t2875;
-  $t[285] = t2876;
-  const t2877 = Wh_56 * t2876;
+  const t2850 = Wh_59 * d_t325;
   // grad of: matmul(Wh, h2)
-  const d_h2_0 = t2859 + t2877;
+  const d_h2_3 = t2849 + t2850;
   // grad of: h2 = tanh(… + … + b)
-  const t2878 = h2_0 * h2_0;
-  // grad of: h2 = tanh(… + … + b)
-  const t2879 = 1 - t2878;
-  // grad of: h2 = tanh(… + … + b)
-  const t2880 = d_h2_0 * t2879;
-  $t[290] = t2880;
-  const t2881 = Wh_0 * t2880;
-  const t2882 = Wh_1 * t2744;
-  const t2883 = Wh_9 * t2762;
-  const t2884 = t2882 + t2883;
-  const t2885 = Wh_17 * t2781;
-  const t2886 = t2884 + t2885;
-  const t2887 = Wh_25 * t2800;
-  const t2888 = t2886 + t2887;
-  const t2889 = Wh_33 * t2819;
-  const t2890 = t2888 + t2889;
-  const t2891 = Wh_41 * t2838;
-  const t2892 = t2890 + t2891;
-  const t2893 = Wh_49 * t2857;
-  const t2894 = t2892 + t2893;
-  const t2895 = Wh_57 * t2876;
+  const t2851 = h2_3 * h2_3;
+  const t2852 = 1 - t2851;
+  const d_t102 = d_h2_3 * t2852;
+  $t[277] = d_t102;
+  const t2853 = Wh_24 * d_t102;
+  const t2854 = t2836 + t2853;
+  const t2855 = Wh_4 * d_t186;
+  const t2856 = Wh_12 * d_t205;
+  const t2857 = t2855 + t2856;
+  const t2858 = Wh_20 * d_t225;
+  const t2859 = t2857 + t2858;
+  const t2860 = Wh_28 * d_t245;
+  const t2861 = t2859 + t2860;
+  const t2862 = Wh_36 * d_t265;
+  const t2863 = t2861 + t2862;
+  const t2864 = Wh_44 * d_t285;
+  const t2865 = t2863 + t2864;
+  const t2866 = Wh_52 * d_t305;
+  const t2867 = t2865 + t2866;
+  const t2868 = Wh_60 * d_t325;
   // grad of: matmul(Wh, h2)
-  const d_h2_1 = t2894 + t2895;
+  const d_h2_4 = t2867 + t2868;
   // grad of: h2 = tanh(… + … + b)
-  const t2896 = h2_1 * h2_1;
+  const t2869 = h2_4 * h2_4;
+  const t2870 = 1 - t2869;
+  const d_t122 = d_h2_4 * t2870;
+  $t[279] = d_t122;
+  const t2871 = Wh_32 * d_t122;
+  const t2872 = t2854 + t2871;
+  const t2873 = Wh_5 * d_t186;
+  const t2874 = Wh_13 * d_t205;
+  const t2875 = t2873 + t2874;
+  const t2876 = Wh_21 * d_t225;
+  const t2877 = t2875 + t2876;
+  const t2878 = Wh_29 * d_t245;
+  const t2879 = t2877 + t2878;
+  const t2880 = Wh_37 * d_t265;
+  const t2881 = t2879 + t2880;
+  const t2882 = Wh_45 * d_t285;
+  const t2883 = t2881 + t2882;
+  const t2884 = Wh_53 * d_t305;
+  const t2885 = t2883 + t2884;
+  const t2886 = Wh_61 * d_t325;
+  // grad of: matmul(Wh, h2)
+  const d_h2_5 = t2885 + t2886;
   // grad of: h2 = tanh(… + … + b)
-  const t2897 = 1 - t2896;
-  // grad of: h2 = tanh(… + … + b)
-  const t2898 = d_h2_1 * t2897;
-  $t[293] = t2898;
-  const t2899 = Wh_8 * t2898;
-  const t2900 = t2881 + t2899;
-  const t2901 = Wh_2 * t2744;
-  const t2902 = Wh_10 * t2762;
+  const t2887 = h2_5 * h2_5;
+  const t2888 = 1 - t2887;
+  const d_t142 = d_h2_5 * t2888;
+  $t[281] = d_t142;
+  const t2889 = Wh_40 * d_t142;
+  const t2890 = t2872 + t2889;
+  const t2891 = Wh_6 * d_t186;
+  const t2892 = Wh_14 * d_t205;
+  const t2893 = t2891 + t2892;
+  const t2894 = Wh_22 * d_t225;
+  const t2895 = t2893 + t2894;
+  const t2896 = Wh_30 * d_t245;
+  const t2897 = t2895 + t2896;
+  const t2898 = Wh_38 * d_t265;
+  const t2899 = t2897 + t2898;
+  const t2900 = Wh_46 * d_t285;
+  const t2901 = t2899 + t2900;
+  const t2902 = Wh_54 * d_t305;
   const t2903 = t2901 + t2902;
-  const t2904 = Wh_18 * t2781;
-  const t2905 = t2903 + t2904;
-  const t2906 = Wh_26 * t2800;
-  const t2907 = t2905 + t2906;
-  const t2908 = Wh_34 * t2819;
-  const t2909 = t2907 + t2908;
-  const t2910 = Wh_42 * t2838;
+  const t2904 = Wh_62 * d_t325;
+  // grad of: matmul(Wh, h2)
+  const d_h2_6 = t2903 + t2904;
+  // grad of: h2 = tanh(… + … + b)
+  const t2905 = h2_6 * h2_6;
+  const t2906 = 1 - t2905;
+  const d_t162 = d_h2_6 * t2906;
+  $t[283] = d_t162;
+  const t2907 = Wh_48 * d_t162;
+  const t2908 = t2890 + t2907;
+  const t2909 = Wh_7 * d_t186;
+  const t2910 = Wh_15 * d_t205;
   const t2911 = t2909 + t2910;
-  const t2912 = Wh_50 * t2857;
+  const t2912 = Wh_23 * d_t225;
   const t2913 = t2911 + t2912;
-  const t2914 = Wh_58 * t2876;
+  const t2914 = Wh_31 * d_t245;
+  const t2915 = t2913 + t2914;
+  const t2916 = Wh_39 * d_t265;
+  const t2917 = t2915 + t2916;
+  const t2918 = Wh_47 * d_t285;
+  const t2919 = t2917 + t2918;
+  const t2920 = Wh_55 * d_t305;
+  const t2921 = t2919 + t2920;
+  const t2922 = Wh_63 * d_t325;
   // grad of: matmul(Wh, h2)
-  const d_h2_2 = t2913 + t2914;
+  const d_h2_7 = t2921 + t2922;
   // grad of: h2 = tanh(… + … + b)
-  const t2915 = h2_2 * h2_2;
-  // grad of: h2 = tanh(… + … + b)
-  const t2916 = 1 - t2915;
-  // grad of: h2 = tanh(… + … + b)
-  const t2917 = d_h2_2 * t2916;
-  $t[275] = t2917;
-  const t2918 = Wh_16 * t2917;
-  const t2919 = t2900 + t2918;
-  const t2920 = Wh_3 * t2744;
-  const t2921 = Wh_11 * t2762;
-  const t2922 = t2920 + t2921;
-  const t2923 = Wh_19 * t2781;
-  const t2924 = t2922 + t2923;
-  const t2925 = Wh_27 * t2800;
-  const t2926 = t2924 + t2925;
-  const t2927 = Wh_35 * t2819;
-  const t2928 = t2926 + t2927;
-  const t2929 = Wh_43 * t2838;
+  const t2923 = h2_7 * h2_7;
+  const t2924 = 1 - t2923;
+  const d_t182 = d_h2_7 * t2924;
+  $t[286] = d_t182;
+  const t2925 = Wh_56 * d_t182;
+  // grad of: matmul(Wh, h1)
+  const d_h1_0 = t2908 + t2925;
+  // grad of: h1 = tanh(Wx * x_0 + b)
+  const t2926 = h1_0 * h1_0;
+  const t2927 = 1 - t2926;
+  const d_t12 = d_h1_0 * t2927;
+  $t[291] = d_t12;
+  // grad of: Wx * x_0
+  const t2928 = d_t12 * x_0;
+  // grad of: Wx * x_1
+  const t2929 = d_t43 * x_1;
   const t2930 = t2928 + t2929;
-  const t2931 = Wh_51 * t2857;
+  // grad of: Wx * x_2
+  const t2931 = d_t186 * x_2;
   const t2932 = t2930 + t2931;
-  const t2933 = Wh_59 * t2876;
-  // grad of: matmul(Wh, h2)
-  const d_h2_3 = t2932 + t2933;
-  // grad of: h2 = tanh(… + … + b)
-  const t2934 = h2_3 * h2_3;
-  // grad of: h2 = tanh(… + … + b)
-  const t2935 = 1 - t2934;
-  // grad of: h2 = tanh(… + … + b)
-  const t2936 = d_h2_3 * t2935;
-  $t[277] = t2936;
-  const t2937 = Wh_24 * t2936;
-  const t2938 = t2919 + t2937;
-  const t2939 = Wh_4 * t2744;
-  const t2940 = Wh_12 * t2762;
-  const t2941 = t2939 + t2940;
-  const t2942 = Wh_20 * t2781;
-  const t2943 = t2941 + t2942;
-  const t2944 = Wh_28 * t2800;
-  const t2945 = t2943 + t2944;
-  const t2946 = Wh_36 * t2819;
-  const t2947 = t2945 + t2946;
-  const t2948 = Wh_44 * t2838;
-  const t2949 = t2947 + t2948;
-  const t2950 = Wh_52 * t2857;
-  const t2951 = t2949 + t2950;
-  const t2952 = Wh_60 * t2876;
-  // grad of: matmul(Wh, h2)
-  const d_h2_4 = t2951 + t2952;
-  // grad of: h2 = tanh(… + … + b)
-  const t2953 = h2_4 * h2_4;
-  // grad of: h2 = tanh(… + … + b)
-  const t2954 = 1 - t2953;
-  // grad of: h2 = tanh(… + … + b)
-  const t2955 = d_h2_4 * t2954;
-  $t[279] = t2955;
-  const t2956 = Wh_32 * t2955;
-  const t2957 = t2938 + t2956;
-  const t2958 = Wh_5 * t2744;
-  const t2959 = Wh_13 * t2762;
-  const t2960 = t2958 + t2959;
-  const t2961 = Wh_21 * t2781;
-  const t2962 = t2960 + t2961;
-  const t2963 = Wh_29 * t2800;
-  const t2964 = t2962 + t2963;
-  const t2965 = Wh_37 * t2819;
-  const t2966 = t2964 + t2965;
-  const t2967 = Wh_45 * t2838;
-  const t2968 = t2966 + t2967;
-  const t2969 = Wh_53 * t2857;
-  const t2970 = t2968 + t2969;
-  const t2971 = Wh_61 * t2876;
-  // grad of: matmul(Wh, h2)
-  const d_h2_5 = t2970 + t2971;
-  // grad of: h2 = tanh(… + … + b)
-  const t2972 = h2_5 * h2_5;
-  // grad of: h2 = tanh(… + … + b)
-  const t2973 = 1 - t2972;
-  // grad of: h2 = tanh(… + … + b)
-  const t2974 = d_h2_5 * t2973;
-  $t[281] = t2974;
-  const t2975 = Wh_40 * t2974;
-  const t2976 = t2957 + t2975;
-  const t2977 = Wh_6 * t2744;
-  const t2978 = Wh_14 * t2762;
-  const t2979 = t2977 + t2978;
-  const t2980 = Wh_22 * t2781;
-  const t2981 = t2979 + t2980;
-  const t2982 = Wh_30 * t2800;
-  const t2983 = t2981 + t2982;
-  const t2984 = Wh_38 * t2819;
-  const t2985 = t2983 + t2984;
-  const t2986 = Wh_46 * t2838;
-  const t2987 = t2985 + t2986;
-  const t2988 = Wh_54 * t2857;
-  const t2989 = t2987 + t2988;
-  const t2990 = Wh_62 * t2876;
-  // grad of: matmul(Wh, h2)
-  const d_h2_6 = t2989 + t2990;
-  // grad of: h2 = tanh(… + … + b)
-  const t2991 = h2_6 * h2_6;
-  // grad of: h2 = tanh(… + … + b)
-  const t2992 = 1 - t2991;
-  // grad of: h2 = tanh(… + … + b)
-  const t2993 = d_h2_6 * t2992;
-  $t[283] = t2993;
-  const t2994 = Wh_48 * t2993;
-  const t2995 = t2976 + t2994;
-  const t2996 = Wh_7 * t2744;
-  const t2997 = Wh_15 * t2762;
-  const t2998 = t2996 + t2997;
-  const t2999 = Wh_23 * t2781;
-  const t3000 = t2998 + t2999;
-  const t3001 = Wh_31 * t2800;
-  const t3002 = t3000 + t3001;
-  const t3003 = Wh_39 * t2819;
-  const t3004 = t3002 + t3003;
-  const t3005 = Wh_47 * t2838;
-  const t3006 = t3004 + t3005;
-  const t3007 = Wh_55 * t2857;
-  const t3008 = t3006 + t3007;
-  const t3009 = Wh_63 * t2876;
-  // grad of: matmul(Wh, h2)
-  const d_h2_7 = t3008 + t3009;
-  // grad of: h2 = tanh(… + … + b)
-  const t3010 = h2_7 * h2_7;
-  // grad of: h2 = tanh(… + … + b)
-  const t3011 = 1 - t3010;
-  // grad of: h2 = tanh(… + … + b)
-  const t3012 = d_h2_7 * t3011;
-  $t[286] = t3012;
-  const t3013 = Wh_56 * t3012;
-  // grad of: matmul(Wh, h1)
-  const d_h1_0 = t2995 + t3013;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3014 = h1_0 * h1_0;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3015 = 1 - t3014;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3016 = d_h1_0 * t3015;
-  $t[291] = t3016;
-  // grad of: Wx * x_0
-  const t3017 = t3016 * x_0;
-  // grad of: Wx * x_1
-  const t3018 = t2880 * x_1;
-  // grad of: Wx * x_1
-  const t3019 = t3017 + t3018;
-  // grad of: Wx * x_2
-  const t3020 = t2744 * x_2;
-  // grad of: Wx * x_2
-  const t3021 = t3019 + t3020;
   // grad of: Wx * x_3
-  const t3022 = t2608 * x_3;
-  // grad of: Wx * x_3
-  const t3023 = t3021 + t3022;
+  const t2933 = d_t329 * x_3;
+  const t2934 = t2932 + t2933;
   // grad of: Wx * x_4
-  const t3024 = t2472 * x_4;
-  // grad of: Wx * x_4
-  const t3025 = t3023 + t3024;
+  const t2935 = d_t472 * x_4;
+  const t2936 = t2934 + t2935;
   // grad of: Wx * x_5
-  const t3026 = t2336 * x_5;
-  // grad of: Wx * x_5
-  const t3027 = t3025 + t3026;
+  const t2937 = d_t615 * x_5;
+  const t2938 = t2936 + t2937;
   // grad of: Wx * x_6
-  const t3028 = t2200 * x_6;
-  // grad of: Wx * x_6
-  const t3029 = t3027 + t3028;
+  const t2939 = d_t758 * x_6;
+  const t2940 = t2938 + t2939;
   // grad of: Wx * x_7
-  const t3030 = t2064 * x_7;
-  // grad of: Wx * x_7
-  const t3031 = t3029 + t3030;
+  const t2941 = d_t901 * x_7;
+  const t2942 = t2940 + t2941;
   // grad of: Wx * x_8
-  const t3032 = t1928 * x_8;
-  // grad of: Wx * x_8
-  const t3033 = t3031 + t3032;
+  const t2943 = d_t1044 * x_8;
+  const t2944 = t2942 + t2943;
   // grad of: Wx * x_9
-  const t3034 = t1792 * x_9;
-  // grad of: Wx * x_9
-  const t3035 = t3033 + t3034;
+  const t2945 = d_t1187 * x_9;
+  const t2946 = t2944 + t2945;
   // grad of: Wx * x_10
-  const t3036 = t1656 * x_10;
-  // grad of: Wx * x_10
-  const t3037 = t3035 + t3036;
+  const t2947 = d_t1330 * x_10;
+  const t2948 = t2946 + t2947;
   // grad of: Wx * x_11
-  const t3038 = t1618 * x_11;
-  // grad of: Wx * x_11
-  const d_Wx_0 = t3037 + t3038;
+  const t2949 = d_t1473 * x_11;
+  const d_Wx_0 = t2948 + t2949;
   $p.Wx[0] = Wx_0 - $lr * d_Wx_0;
-  const t3039 = Wh_1 * t2880;
-  const t3040 = Wh_9 * t2898;
-  const t3041 = t3039 + t3040;
-  const t3042 = Wh_17 * t2917;
-  const t3043 = t3041 + t3042;
-  const t3044 = Wh_25 * t2936;
-  const t3045 = t3043 + t3044;
-  const t3046 = Wh_33 * t2955;
-  const t3047 = t3045 + t3046;
-  const t3048 = Wh_41 * t2974;
-  const t3049 = t3047 + t3048;
-  const t3050 = Wh_49 * t2993;
-  const t3051 = t3049 + t3050;
-  const t3052 = Wh_57 * t3012;
+  const t2950 = Wh_1 * d_t43;
+  const t2951 = Wh_9 * d_t62;
+  const t2952 = t2950 + t2951;
+  const t2953 = Wh_17 * d_t82;
+  const t2954 = t2952 + t2953;
+  const t2955 = Wh_25 * d_t102;
+  const t2956 = t2954 + t2955;
+  const t2957 = Wh_33 * d_t122;
+  const t2958 = t2956 + t2957;
+  const t2959 = Wh_41 * d_t142;
+  const t2960 = t2958 + t2959;
+  const t2961 = Wh_49 * d_t162;
+  const t2962 = t2960 + t2961;
+  const t2963 = Wh_57 * d_t182;
   // grad of: matmul(Wh, h1)
-  const d_h1_1 = t3051 + t3052;
+  const d_h1_1 = t2962 + t2963;
   // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3053 = h1_1 * h1_1;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3054 = 1 - t3053;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3055 = d_h1_1 * t3054;
-  $t[294] = t3055;
+  const t2964 = h1_1 * h1_1;
+  const t2965 = 1 - t2964;
+  const d_t15 = d_h1_1 * t2965;
+  $t[294] = d_t15;
   // grad of: Wx * x_0
-  const t3056 = t3055 * x_0;
+  const t2966 = d_t15 * x_0;
   // grad of: Wx * x_1
-  const t3057 = t2898 * x_1;
-  // grad of: Wx * x_1
-  const t3058 = t3056 + t3057;
+  const t2967 = d_t62 * x_1;
+  const t2968 = t2966 + t2967;
   // grad of: Wx * x_2
-  const t3059 = t2762 * x_2;
-  // grad of: Wx * x_2
-  const t3060 = t3058 + t3059;
+  const t2969 = d_t205 * x_2;
+  const t2970 = t2968 + t2969;
   // grad of: Wx * x_3
-  const t3061 = t2626 * x_3;
-  // grad of: Wx * x_3
-  const t3062 = t3060 + t3061;
+  const t2971 = d_t348 * x_3;
+  const t2972 = t2970 + t2971;
   // grad of: Wx * x_4
-  const t3063 = t2490 * x_4;
-  // grad of: Wx * x_4
-  const t3064 = t3062 + t3063;
+  const t2973 = d_t491 * x_4;
+  const t2974 = t2972 + t2973;
   // grad of: Wx * x_5
-  const t3065 = t2354 * x_5;
-  // grad of: Wx * x_5
-  const t3066 = t3064 + t3065;
+  const t2975 = d_t634 * x_5;
+  const t2976 = t2974 + t2975;
   // grad of: Wx * x_6
-  const t3067 = t2218 * x_6;
-  // grad of: Wx * x_6
-  const t3068 = t3066 + t3067;
+  const t2977 = d_t777 * x_6;
+  const t2978 = t2976 + t2977;
   // grad of: Wx * x_7
-  const t3069 = t2082 * x_7;
-  // grad of: Wx * x_7
-  const t3070 = t3068 + t3069;
+  const t2979 = d_t920 * x_7;
+  const t2980 = t2978 + t2979;
   // grad of: Wx * x_8
-  const t3071 = t1946 * x_8;
-  // grad of: Wx * x_8
-  const t3072 = t3070 + t3071;
+  const t2981 = d_t1063 * x_8;
+  const t2982 = t2980 + t2981;
   // grad of: Wx * x_9
-  const t3073 = t1810 * x_9;
-  // grad of: Wx * x_9
-  const t3074 = t3072 + t3073;
+  const t2983 = d_t1206 * x_9;
+  const t2984 = t2982 + t2983;
   // grad of: Wx * x_10
-  const t3075 = t1674 * x_10;
-  // grad of: Wx * x_10
-  const t3076 = t3074 + t3075;
+  const t2985 = d_t1349 * x_10;
+  const t2986 = t2984 + t2985;
   // grad of: Wx * x_11
-  const t3077 = t1622 * x_11;
-  // grad of: Wx * x_11
-  const d_Wx_1 = t3076 + t3077;
+  const t2987 = d_t1492 * x_11;
+  const d_Wx_1 = t2986 + t2987;
   $p.Wx[1] = Wx_1 - $lr * d_Wx_1;
-  const t3078 = Wh_2 * t2880;
-  const t3079 = Wh_10 * t2898;
-  const t3080 = t3078 + t3079;
-  const t3081 = Wh_18 * t2917;
-  const t3082 = t3080 + t3081;
-  const t3083 = Wh_26 * t2936;
-  const t3084 = t3082 + t3083;
-  const t3085 = Wh_34 * t2955;
-  const t3086 = t3084 + t3085;
-  const t3087 = Wh_42 * t2974;
-  const t3088 = t3086 + t3087;
-  const t3089 = Wh_50 * t2993;
-  const t3090 = t3088 + t3089;
-  const t3091 = Wh_58 * t3012;
+  const t2988 = Wh_2 * d_t43;
+  const t2989 = Wh_10 * d_t62;
+  const t2990 = t2988 + t2989;
+  const t2991 = Wh_18 * d_t82;
+  const t2992 = t2990 + t2991;
+  const t2993 = Wh_26 * d_t102;
+  const t2994 = t2992 + t2993;
+  const t2995 = Wh_34 * d_t122;
+  const t2996 = t2994 + t2995;
+  const t2997 = Wh_42 * d_t142;
+  const t2998 = t2996 + t2997;
+  const t2999 = Wh_50 * d_t162;
+  const t3000 = t2998 + t2999;
+  const t3001 = Wh_58 * d_t182;
   // grad of: matmul(Wh, h1)
-  const d_h1_2 = t3090 + t3091;
+  const d_h1_2 = t3000 + t3001;
   // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3092 = h1_2 * h1_2;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3093 = 1 - t3092;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3094 = d_h1_2 * t3093;
-  $t[295] = t3094;
+  const t3002 = h1_2 * h1_2;
+  const t3003 = 1 - t3002;
+  const d_t19 = d_h1_2 * t3003;
+  $t[295] = d_t19;
   // grad of: Wx * x_0
-  const t3095 = t3094 * x_0;
+  const t3004 = d_t19 * x_0;
   // grad of: Wx * x_1
-  const t3096 = t2917 * x_1;
-  // grad of: Wx * x_1
-  const t3097 = t3095 + t3096;
+  const t3005 = d_t82 * x_1;
+  const t3006 = t3004 + t3005;
   // grad of: Wx * x_2
-  const t3098 = t2781 * x_2;
-  // grad of: Wx * x_2
-  const t3099 = t3097 + t3098;
+  const t3007 = d_t225 * x_2;
+  const t3008 = t3006 + t3007;
   // grad of: Wx * x_3
-  const t3100 = t2645 * x_3;
-  // grad of: Wx * x_3
-  const t3101 = t3099 + t3100;
+  const t3009 = d_t368 * x_3;
+  const t3010 = t3008 + t3009;
   // grad of: Wx * x_4
-  const t3102 = t2509 * x_4;
-  // grad of: Wx * x_4
-  const t3103 = t3101 + t3102;
+  const t3011 = d_t511 * x_4;
+  const t3012 = t3010 + t3011;
   // grad of: Wx * x_5
-  const t3104 = t2373 * x_5;
-  // grad of: Wx * x_5
-  const t3105 = t3103 + t3104;
+  const t3013 = d_t654 * x_5;
+  const t3014 = t3012 + t3013;
   // grad of: Wx * x_6
-  const t3106 = t2237 * x_6;
-  // grad of: Wx * x_6
-  const t3107 = t3105 + t3106;
+  const t3015 = d_t797 * x_6;
+  const t3016 = t3014 + t3015;
   // grad of: Wx * x_7
-  const t3108 = t2101 * x_7;
-  // grad of: Wx * x_7
-  const t3109 = t3107 + t3108;
+  const t3017 = d_t940 * x_7;
+  const t3018 = t3016 + t3017;
   // grad of: Wx * x_8
-  const t3110 = t1965 * x_8;
-  // grad of: Wx * x_8
-  const t3111 = t3109 + t3110;
+  const t3019 = d_t1083 * x_8;
+  const t3020 = t3018 + t3019;
   // grad of: Wx * x_9
-  const t3112 = t1829 * x_9;
-  // grad of: Wx * x_9
-  const t3113 = t3111 + t3112;
+  const t3021 = d_t1226 * x_9;
+  const t3022 = t3020 + t3021;
   // grad of: Wx * x_10
-  const t3114 = t1693 * x_10;
-  // grad of: Wx * x_10
-  const t3115 = t3113 + t3114;
+  const t3023 = d_t1369 * x_10;
+  const t3024 = t3022 + t3023;
   // grad of: Wx * x_11
-  const t3116 = t1627 * x_11;
-  // grad of: Wx * x_11
-  const d_Wx_2 = t3115 + t3116;
+  const t3025 = d_t1512 * x_11;
+  const d_Wx_2 = t3024 + t3025;
   $p.Wx[2] = Wx_2 - $lr * d_Wx_2;
-  const t3117 = Wh_3 * t2880;
-  const t3118 = Wh_11 * t2898;
-  const t3119 = t3117 + t3118;
-  const t3120 = Wh_19 * t2917;
-  const t3121 = t3119 + t3120;
-  const t3122 = Wh_27 * t2936;
-  const t3123 = t3121 + t3122;
-  const t3124 = Wh_35 * t2955;
-  const t3125 = t3123 + t3124;
-  const t3126 = Wh_43 * t2974;
-  const t3127 = t3125 + t3126;
-  const t3128 = Wh_51 * t2993;
-  const t3129 = t3127 + t3128;
-  const t3130 = Wh_59 * t3012;
+  const t3026 = Wh_3 * d_t43;
+  const t3027 = Wh_11 * d_t62;
+  const t3028 = t3026 + t3027;
+  const t3029 = Wh_19 * d_t82;
+  const t3030 = t3028 + t3029;
+  const t3031 = Wh_27 * d_t102;
+  const t3032 = t3030 + t3031;
+  const t3033 = Wh_35 * d_t122;
+  const t3034 = t3032 + t3033;
+  const t3035 = Wh_43 * d_t142;
+  const t3036 = t3034 + t3035;
+  const t3037 = Wh_51 * d_t162;
+  const t3038 = t3036 + t3037;
+  const t3039 = Wh_59 * d_t182;
   // grad of: matmul(Wh, h1)
-  const d_h1_3 = t3129 + t3130;
+  const d_h1_3 = t3038 + t3039;
   // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3131 = h1_3 * h1_3;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3132 = 1 - t3131;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3133 = d_h1_3 * t3132;
-  $t[296] = t3133;
+  const t3040 = h1_3 * h1_3;
+  const t3041 = 1 - t3040;
+  const d_t23 = d_h1_3 * t3041;
+  $t[296] = d_t23;
   // grad of: Wx * x_0
-  const t3134 = t3133 * x_0;
+  const t3042 = d_t23 * x_0;
   // grad of: Wx * x_1
-  const t3135 = t2936 * x_1;
-  // grad of: Wx * x_1
-  const t3136 = t3134 + t3135;
+  const t3043 = d_t102 * x_1;
+  const t3044 = t3042 + t3043;
   // grad of: Wx * x_2
-  const t3137 = t2800 * x_2;
-  // grad of: Wx * x_2
-  const t3138 = t3136 + t3137;
+  const t3045 = d_t245 * x_2;
+  const t3046 = t3044 + t3045;
   // grad of: Wx * x_3
-  const t3139 = t2664 * x_3;
-  // grad of: Wx * x_3
-  const t3140 = t3138 + t3139;
+  const t3047 = d_t388 * x_3;
+  const t3048 = t3046 + t3047;
   // grad of: Wx * x_4
-  const t3141 = t2528 * x_4;
-  // grad of: Wx * x_4
-  const t3142 = t3140 + t3141;
+  const t3049 = d_t531 * x_4;
+  const t3050 = t3048 + t3049;
   // grad of: Wx * x_5
-  const t3143 = t2392 * x_5;
-  // grad of: Wx * x_5
-  const t3144 = t3142 + t3143;
+  const t3051 = d_t674 * x_5;
+  const t3052 = t3050 + t3051;
   // grad of: Wx * x_6
-  const t3145 = t2256 * x_6;
-  // grad of: Wx * x_6
-  const t3146 = t3144 + t3145;
+  const t3053 = d_t817 * x_6;
+  const t3054 = t3052 + t3053;
   // grad of: Wx * x_7
-  const t3147 = t2120 * x_7;
-  // grad of: Wx * x_7
-  const t3148 = t3146 + t3147;
+  const t3055 = d_t960 * x_7;
+  const t3056 = t3054 + t3055;
   // grad of: Wx * x_8
-  const t3149 = t1984 * x_8;
-  // grad of: Wx * x_8
-  const t3150 = t3148 + t3149;
+  const t3057 = d_t1103 * x_8;
+  const t3058 = t3056 + t3057;
   // grad of: Wx * x_9
-  const t3151 = t1848 * x_9;
-  // grad of: Wx * x_9
-  const t3152 = t3150 + t3151;
+  const t3059 = d_t1246 * x_9;
+  const t3060 = t3058 + t3059;
   // grad of: Wx * x_10
-  const t3153 = t1712 * x_10;
-  // grad of: Wx * x_10
-  const t3154 = t3152 + t3153;
+  const t3061 = d_t1389 * x_10;
+  const t3062 = t3060 + t3061;
   // grad of: Wx * x_11
-  const t3155 = t1632 * x_11;
-  // grad of: Wx * x_11
-  const d_Wx_3 = t3154 + t3155;
+  const t3063 = d_t1532 * x_11;
+  const d_Wx_3 = t3062 + t3063;
   $p.Wx[3] = Wx_3 - $lr * d_Wx_3;
-  const t3156 = Wh_4 * t2880;
-  const t3157 = Wh_12 * t2898;
-  const t3158 = t3156 + t3157;
-  const t3159 = Wh_20 * t2917;
-  const t3160 = t3158 + t3159;
-  const t3161 = Wh_28 * t2936;
-  const t3162 = t3160 + t3161;
-  const t3163 = Wh_36 * t2955;
-  const t3164 = t3162 + t3163;
-  const t3165 = Wh_44 * t2974;
-  const t3166 = t3164 + t3165;
-  const t3167 = Wh_52 * t2993;
-  const t3168 = t3166 + t3167;
-  const t3169 = Wh_60 * t3012;
+  const t3064 = Wh_4 * d_t43;
+  const t3065 = Wh_12 * d_t62;
+  const t3066 = t3064 + t3065;
+  const t3067 = Wh_20 * d_t82;
+  const t3068 = t3066 + t3067;
+  const t3069 = Wh_28 * d_t102;
+  const t3070 = t3068 + t3069;
+  const t3071 = Wh_36 * d_t122;
+  const t3072 = t3070 + t3071;
+  const t3073 = Wh_44 * d_t142;
+  const t3074 = t3072 + t3073;
+  const t3075 = Wh_52 * d_t162;
+  const t3076 = t3074 + t3075;
+  const t3077 = Wh_60 * d_t182;
   // grad of: matmul(Wh, h1)
-  const d_h1_4 = t3168 + t3169;
+  const d_h1_4 = t3076 + t3077;
   // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3170 = h1_4 * h1_4;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3171 = 1 - t3170;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3172 = d_h1_4 * t3171;
-  $t[297] = t3172;
+  const t3078 = h1_4 * h1_4;
+  const t3079 = 1 - t3078;
+  const d_t27 = d_h1_4 * t3079;
+  $t[297] = d_t27;
   // grad of: Wx * x_0
-  const t3173 = t3172 * x_0;
+  const t3080 = d_t27 * x_0;
   // grad of: Wx * x_1
-  const t3174 = t2955 * x_1;
-  // grad of: Wx * x_1
-  const t3175 = t3173 + t3174;
+  const t3081 = d_t122 * x_1;
+  const t3082 = t3080 + t3081;
   // grad of: Wx * x_2
-  const t3176 = t2819 * x_2;
-  // grad of: Wx * x_2
-  const t3177 = t3175 + t3176;
+  const t3083 = d_t265 * x_2;
+  const t3084 = t3082 + t3083;
   // grad of: Wx * x_3
-  const t3178 = t2683 * x_3;
-  // grad of: Wx * x_3
-  const t3179 = t3177 + t3178;
+  const t3085 = d_t408 * x_3;
+  const t3086 = t3084 + t3085;
   // grad of: Wx * x_4
-  const t3180 = t2547 * x_4;
-  // grad of: Wx * x_4
-  const t3181 = t3179 + t3180;
+  const t3087 = d_t551 * x_4;
+  const t3088 = t3086 + t3087;
   // grad of: Wx * x_5
-  const t3182 = t2411 * x_5;
-  // grad of: Wx * x_5
-  const t3183 = t3181 + t3182;
+  const t3089 = d_t694 * x_5;
+  const t3090 = t3088 + t3089;
   // grad of: Wx * x_6
-  const t3184 = t2275 * x_6;
-  // grad of: Wx * x_6
-  const t3185 = t3183 + t3184;
+  const t3091 = d_t837 * x_6;
+  const t3092 = t3090 + t3091;
   // grad of: Wx * x_7
-  const t3186 = t2139 * x_7;
-  // grad of: Wx * x_7
-  const t3187 = t3185 + t3186;
+  const t3093 = d_t980 * x_7;
+  const t3094 = t3092 + t3093;
   // grad of: Wx * x_8
-  const t3188 = t2003 * x_8;
-  // grad of: Wx * x_8
-  const t3189 = t3187 + t3188;
+  const t3095 = d_t1123 * x_8;
+  const t3096 = t3094 + t3095;
   // grad of: Wx * x_9
-  const t3190 = t1867 * x_9;
-  // grad of: Wx * x_9
-  const t3191 = t3189 + t3190;
+  const t3097 = d_t1266 * x_9;
+  const t3098 = t3096 + t3097;
   // grad of: Wx * x_10
-  const t3192 = t1731 * x_10;
-  // grad of: Wx * x_10
-  const t3193 = t3191 + t3192;
+  const t3099 = d_t1409 * x_10;
+  const t3100 = t3098 + t3099;
   // grad of: Wx * x_11
-  const t3194 = t1637 * x_11;
-  // grad of: Wx * x_11
-  const d_Wx_4 = t3193 + t3194;
+  const t3101 = d_t1552 * x_11;
+  const d_Wx_4 = t3100 + t3101;
   $p.Wx[4] = Wx_4 - $lr * d_Wx_4;
-  const t3195 = Wh_5 * t2880;
-  const t3196 = Wh_13 * t2898;
-  const t3197 = t3195 + t3196;
-  const t3198 = Wh_21 * t2917;
-  const t3199 = t3197 + t3198;
-  const t3200 = Wh_29 * t2936;
-  const t3201 = t3199 + t3200;
-  const t3202 = Wh_37 * t2955;
-  const t3203 = t3201 + t3202;
-  const t3204 = Wh_45 * t2974;
-  const t3205 = t3203 + t3204;
-  const t3206 = Wh_53 * t2993;
-  const t3207 = t3205 + t3206;
-  const t3208 = Wh_61 * t3012;
+  const t3102 = Wh_5 * d_t43;
+  const t3103 = Wh_13 * d_t62;
+  const t3104 = t3102 + t3103;
+  const t3105 = Wh_21 * d_t82;
+  const t3106 = t3104 + t3105;
+  const t3107 = Wh_29 * d_t102;
+  const t3108 = t3106 + t3107;
+  const t3109 = Wh_37 * d_t122;
+  const t3110 = t3108 + t3109;
+  const t3111 = Wh_45 * d_t142;
+  const t3112 = t3110 + t3111;
+  const t3113 = Wh_53 * d_t162;
+  const t3114 = t3112 + t3113;
+  const t3115 = Wh_61 * d_t182;
   // grad of: matmul(Wh, h1)
-  const d_h1_5 = t3207 + t3208;
+  const d_h1_5 = t3114 + t3115;
   // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3209 = h1_5 * h1_5;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3210 = 1 - t3209;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3211 = d_h1_5 * t3210;
-  $t[298] = t3211;
+  const t3116 = h1_5 * h1_5;
+  const t3117 = 1 - t3116;
+  const d_t31 = d_h1_5 * t3117;
+  $t[298] = d_t31;
   // grad of: Wx * x_0
-  const t3212 = t3211 * x_0;
+  const t3118 = d_t31 * x_0;
   // grad of: Wx * x_1
-  const t3213 = t2974 * x_1;
-  // grad of: Wx * x_1
-  const t3214 = t3212 + t3213;
+  const t3119 = d_t142 * x_1;
+  const t3120 = t3118 + t3119;
   // grad of: Wx * x_2
-  const t3215 = t2838 * x_2;
-  // grad of: Wx * x_2
-  const t3216 = t3214 + t3215;
+  const t3121 = d_t285 * x_2;
+  const t3122 = t3120 + t3121;
   // grad of: Wx * x_3
-  const t3217 = t2702 * x_3;
-  // grad of: Wx * x_3
-  const t3218 = t3216 + t3217;
+  const t3123 = d_t428 * x_3;
+  const t3124 = t3122 + t3123;
   // grad of: Wx * x_4
-  const t3219 = t2566 * x_4;
-  // grad of: Wx * x_4
-  const t3220 = t3218 + t3219;
+  const t3125 = d_t571 * x_4;
+  const t3126 = t3124 + t3125;
   // grad of: Wx * x_5
-  const t3221 = t2430 * x_5;
-  // grad of: Wx * x_5
-  const t3222 = t3220 + t3221;
+  const t3127 = d_t714 * x_5;
+  const t3128 = t3126 + t3127;
   // grad of: Wx * x_6
-  const t3223 = t2294 * x_6;
-  // grad of: Wx * x_6
-  const t3224 = t3222 + t3223;
+  const t3129 = d_t857 * x_6;
+  const t3130 = t3128 + t3129;
   // grad of: Wx * x_7
-  const t3225 = t2158 * x_7;
-  // grad of: Wx * x_7
-  const t3226 = t3224 + t3225;
+  const t3131 = d_t1000 * x_7;
+  const t3132 = t3130 + t3131;
   // grad of: Wx * x_8
-  const t3227 = t2022 * x_8;
-  // grad of: Wx * x_8
-  const t3228 = t3226 + t3227;
+  const t3133 = d_t1143 * x_8;
+  const t3134 = t3132 + t3133;
   // grad of: Wx * x_9
-  const t3229 = t1886 * x_9;
-  // grad of: Wx * x_9
-  const t3230 = t3228 + t3229;
+  const t3135 = d_t1286 * x_9;
+  const t3136 = t3134 + t3135;
   // grad of: Wx * x_10
-  const t3231 = t1750 * x_10;
-  // grad of: Wx * x_10
-  const t3232 = t3230 + t3231;
+  const t3137 = d_t1429 * x_10;
+  const t3138 = t3136 + t3137;
   // grad of: Wx * x_11
-  const t3233 = t1642 * x_11;
-  // grad of: Wx * x_11
-  const d_Wx_5 = t3232 + t3233;
+  const t3139 = d_t1572 * x_11;
+  const d_Wx_5 = t3138 + t3139;
   $p.Wx[5] = Wx_5 - $lr * d_Wx_5;
-  const t3234 = Wh_6 * t2880;
-  const t3235 = Wh_14 * t2898;
-  const t3236 = t3234 + t3235;
-  const t3237 = Wh_22 * t2917;
-  const t3238 = t3236 + t3237;
-  const t3239 = Wh_30 * t2936;
-  const t3240 = t3238 + t3239;
-  const t3241 = Wh_38 * t2955;
-  const t3242 = t3240 + t3241;
-  const t3243 = Wh_46 * t2974;
-  const t3244 = t3242 + t3243;
-  const t3245 = Wh_54 * t2993;
-  const t3246 = t3244 + t3245;
-  const t3247 = Wh_62 * t3012;
+  const t3140 = Wh_6 * d_t43;
+  const t3141 = Wh_14 * d_t62;
+  const t3142 = t3140 + t3141;
+  const t3143 = Wh_22 * d_t82;
+  const t3144 = t3142 + t3143;
+  const t3145 = Wh_30 * d_t102;
+  const t3146 = t3144 + t3145;
+  const t3147 = Wh_38 * d_t122;
+  const t3148 = t3146 + t3147;
+  const t3149 = Wh_46 * d_t142;
+  const t3150 = t3148 + t3149;
+  const t3151 = Wh_54 * d_t162;
+  const t3152 = t3150 + t3151;
+  const t3153 = Wh_62 * d_t182;
   // grad of: matmul(Wh, h1)
-  const d_h1_6 = t3246 + t3247;
+  const d_h1_6 = t3152 + t3153;
   // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3248 = h1_6 * h1_6;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3249 = 1 - t3248;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3250 = d_h1_6 * t3249;
-  $t[299] = t3250;
+  const t3154 = h1_6 * h1_6;
+  const t3155 = 1 - t3154;
+  const d_t35 = d_h1_6 * t3155;
+  $t[299] = d_t35;
   // grad of: Wx * x_0
-  const t3251 = t3250 * x_0;
+  const t3156 = d_t35 * x_0;
   // grad of: Wx * x_1
-  const t3252 = t2993 * x_1;
-  // grad of: Wx * x_1
-  const t3253 = t3251 + t3252;
+  const t3157 = d_t162 * x_1;
+  const t3158 = t3156 + t3157;
   // grad of: Wx * x_2
-  const t3254 = t2857 * x_2;
-  // grad of: Wx * x_2
-  const t3255 = t3253 + t3254;
+  const t3159 = d_t305 * x_2;
+  const t3160 = t3158 + t3159;
   // grad of: Wx * x_3
-  const t3256 = t2721 * x_3;
-  // grad of: Wx * x_3
-  const t3257 = t3255 + t3256;
+  const t3161 = d_t448 * x_3;
+  const t3162 = t3160 + t3161;
   // grad of: Wx * x_4
-  const t3258 = t2585 * x_4;
-  // grad of: Wx * x_4
-  const t3259 = t3257 + t3258;
+  const t3163 = d_t591 * x_4;
+  const t3164 = t3162 + t3163;
   // grad of: Wx * x_5
-  const t3260 = t2449 * x_5;
-  // grad of: Wx * x_5
-  const t3261 = t3259 + t3260;
+  const t3165 = d_t734 * x_5;
+  const t3166 = t3164 + t3165;
   // grad of: Wx * x_6
-  const t3262 = t2313 * x_6;
-  // grad of: Wx * x_6
-  const t3263 = t3261 + t3262;
+  const t3167 = d_t877 * x_6;
+  const t3168 = t3166 + t3167;
   // grad of: Wx * x_7
-  const t3264 = t2177 * x_7;
-  // grad of: Wx * x_7
-  const t3265 = t3263 + t3264;
+  const t3169 = d_t1020 * x_7;
+  const t3170 = t3168 + t3169;
   // grad of: Wx * x_8
-  const t3266 = t2041 * x_8;
-  // grad of: Wx * x_8
-  const t3267 = t3265 + t3266;
+  const t3171 = d_t1163 * x_8;
+  const t3172 = t3170 + t3171;
   // grad of: Wx * x_9
-  const t3268 = t1905 * x_9;
-  // grad of: Wx * x_9
-  const t3269 = t3267 + t3268;
+  const t3173 = d_t1306 * x_9;
+  const t3174 = t3172 + t3173;
   // grad of: Wx * x_10
-  const t3270 = t1769 * x_10;
-  // grad of: Wx * x_10
-  const t3271 = t3269 + t3270;
+  const t3175 = d_t1449 * x_10;
+  const t3176 = t3174 + t3175;
   // grad of: Wx * x_11
-  const t3272 = t1647 * x_11;
-  // grad of: Wx * x_11
-  const d_Wx_6 = t3271 + t3272;
+  const t3177 = d_t1592 * x_11;
+  const d_Wx_6 = t3176 + t3177;
   $p.Wx[6] = Wx_6 - $lr * d_Wx_6;
-  const t3273 = Wh_7 * t2880;
-  const t3274 = Wh_15 * t2898;
-  const t3275 = t3273 + t3274;
-  const t3276 = Wh_23 * t2917;
-  const t3277 = t3275 + t3276;
-  const t3278 = Wh_31 * t2936;
-  const t3279 = t3277 + t3278;
-  const t3280 = Wh_39 * t2955;
-  const t3281 = t3279 + t3280;
-  const t3282 = Wh_47 * t2974;
-  const t3283 = t3281 + t3282;
-  const t3284 = Wh_55 * t2993;
-  const t3285 = t3283 + t3284;
-  const t3286 = Wh_63 * t3012;
+  const t3178 = Wh_7 * d_t43;
+  const t3179 = Wh_15 * d_t62;
+  const t3180 = t3178 + t3179;
+  const t3181 = Wh_23 * d_t82;
+  const t3182 = t3180 + t3181;
+  const t3183 = Wh_31 * d_t102;
+  const t3184 = t3182 + t3183;
+  const t3185 = Wh_39 * d_t122;
+  const t3186 = t3184 + t3185;
+  const t3187 = Wh_47 * d_t142;
+  const t3188 = t3186 + t3187;
+  const t3189 = Wh_55 * d_t162;
+  const t3190 = t3188 + t3189;
+  const t3191 = Wh_63 * d_t182;
   // grad of: matmul(Wh, h1)
-  const d_h1_7 = t3285 + t3286;
+  const d_h1_7 = t3190 + t3191;
   // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3287 = h1_7 * h1_7;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3288 = 1 - t3287;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3289 = d_h1_7 * t3288;
-  $t[300] = t3289;
+  const t3192 = h1_7 * h1_7;
+  const t3193 = 1 - t3192;
+  const d_t39 = d_h1_7 * t3193;
+  $t[300] = d_t39;
   // grad of: Wx * x_0
-  const t3290 = t3289 * x_0;
+  const t3194 = d_t39 * x_0;
   // grad of: Wx * x_1
-  const t3291 = t3012 * x_1;
-  // grad of: Wx * x_1
-  const t3292 = t3290 + t3291;
+  const t3195 = d_t182 * x_1;
+  const t3196 = t3194 + t3195;
   // grad of: Wx * x_2
-  const t3293 = t2876 * x_2;
-  // grad of: Wx * x_2
-  const t3294 = t3292 + t3293;
+  const t3197 = d_t325 * x_2;
+  const t3198 = t3196 + t3197;
   // grad of: Wx * x_3
-  const t3295 = t2740 * x_3;
-  // grad of: Wx * x_3
-  const t3296 = t3294 + t3295;
+  const t3199 = d_t468 * x_3;
+  const t3200 = t3198 + t3199;
   // grad of: Wx * x_4
-  const t3297 = t2604 * x_4;
-  // grad of: Wx * x_4
-  const t3298 = t3296 + t3297;
+  const t3201 = d_t611 * x_4;
+  const t3202 = t3200 + t3201;
   // grad of: Wx * x_5
-  const t3299 = t2468 * x_5;
-  // grad of: Wx * x_5
-  const t3300 = t3298 + t3299;
+  const t3203 = d_t754 * x_5;
+  const t3204 = t3202 + t3203;
   // grad of: Wx * x_6
-  const t3301 = t2332 * x_6;
-  // grad of: Wx * x_6
-  const t3302 = t3300 + t3301;
+  const t3205 = d_t897 * x_6;
+  const t3206 = t3204 + t3205;
   // grad of: Wx * x_7
-  const t3303 = t2196 * x_7;
-  // grad of: Wx * x_7
-  const t3304 = t3302 + t3303;
+  const t3207 = d_t1040 * x_7;
+  const t3208 = t3206 + t3207;
   // grad of: Wx * x_8
-  const t3305 = t2060 * x_8;
-  // grad of: Wx * x_8
-  const t3306 = t3304 + t3305;
+  const t3209 = d_t1183 * x_8;
+  const t3210 = t3208 + t3209;
   // grad of: Wx * x_9
-  const t3307 = t1924 * x_9;
-  // grad of: Wx * x_9
-  const t3308 = t3306 + t3307;
+  const t3211 = d_t1326 * x_9;
+  const t3212 = t3210 + t3211;
   // grad of: Wx * x_10
-  const t3309 = t1788 * x_10;
-  // grad of: Wx * x_10
-  const t3310 = t3308 + t3309;
+  const t3213 = d_t1469 * x_10;
+  const t3214 = t3212 + t3213;
   // grad of: Wx * x_11
-  const t3311 = t1652 * x_11;
-  // grad of: Wx * x_11
-  const d_Wx_7 = t3310 + t3311;
+  const t3215 = d_t1612 * x_11;
+  const d_Wx_7 = t3214 + t3215;
   $p.Wx[7] = Wx_7 - $lr * d_Wx_7;
   // grad of: matmul(Wh, h11)
-  const t3312 = t1618 * h11_0;
+  const t3216 = d_t1473 * h11_0;
   // grad of: matmul(Wh, h10)
-  const t3313 = t1656 * h10_0;
-  // grad of: matmul(Wh, h10)
-  const t3314 = t3312 + t3313;
+  const t3217 = d_t1330 * h10_0;
+  const t3218 = t3216 + t3217;
   // grad of: matmul(Wh, h9)
-  const t3315 = t1792 * h9_0;
-  // grad of: matmul(Wh, h9)
-  const t3316 = t3314 + t3315;
+  const t3219 = d_t1187 * h9_0;
+  const t3220 = t3218 + t3219;
   // grad of: matmul(Wh, h8)
-  const t3317 = t1928 * h8_0;
-  // grad of: matmul(Wh, h8)
-  const t3318 = t3316 + t3317;
+  const t3221 = d_t1044 * h8_0;
+  const t3222 = t3220 + t3221;
   // grad of: matmul(Wh, h7)
-  const t3319 = t2064 * h7_0;
-  // grad of: matmul(Wh, h7)
-  const t3320 = t3318 + t3319;
+  const t3223 = d_t901 * h7_0;
+  const t3224 = t3222 + t3223;
   // grad of: matmul(Wh, h6)
-  const t3321 = t2200 * h6_0;
-  // grad of: matmul(Wh, h6)
-  const t3322 = t3320 + t3321;
+  const t3225 = d_t758 * h6_0;
+  const t3226 = t3224 + t3225;
   // grad of: matmul(Wh, h5)
-  const t3323 = t2336 * h5_0;
-  // grad of: matmul(Wh, h5)
-  const t3324 = t3322 + t3323;
+  const t3227 = d_t615 * h5_0;
+  const t3228 = t3226 + t3227;
   // grad of: matmul(Wh, h4)
-  const t3325 = t2472 * h4_0;
-  // grad of: matmul(Wh, h4)
-  const t3326 = t3324 + t3325;
+  const t3229 = d_t472 * h4_0;
+  const t3230 = t3228 + t3229;
   // grad of: matmul(Wh, h3)
-  const t3327 = t2608 * h3_0;
-  // grad of: matmul(Wh, h3)
-  const t3328 = t3326 + t3327;
+  const t3231 = d_t329 * h3_0;
+  const t3232 = t3230 + t3231;
   // grad of: matmul(Wh, h2)
-  const t3329 = t2744 * h2_0;
-  // grad of: matmul(Wh, h2)
-  const t3330 = t3328 + t3329;
+  const t3233 = d_t186 * h2_0;
+  const t3234 = t3232 + t3233;
   // grad of: matmul(Wh, h1)
-  const t3331 = t2880 * h1_0;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_0 = t3330 + t3331;
+  const t3235 = d_t43 * h1_0;
+  const d_Wh_0 = t3234 + t3235;
   $p.Wh[0] = Wh_0 - $lr * d_Wh_0;
   // grad of: matmul(Wh, h11)
-  const t3332 = t1618 * h11_1;
+  const t3236 = d_t1473 * h11_1;
   // grad of: matmul(Wh, h10)
-  const t3333 = t1656 * h10_1;
-  // grad of: matmul(Wh, h10)
-  const t3334 = t3332 + t3333;
+  const t3237 = d_t1330 * h10_1;
+  const t3238 = t3236 + t3237;
   // grad of: matmul(Wh, h9)
-  const t3335 = t1792 * h9_1;
-  // grad of: matmul(Wh, h9)
-  const t3336 = t3334 + t3335;
+  const t3239 = d_t1187 * h9_1;
+  const t3240 = t3238 + t3239;
   // grad of: matmul(Wh, h8)
-  const t3337 = t1928 * h8_1;
-  // grad of: matmul(Wh, h8)
-  const t3338 = t3336 + t3337;
+  const t3241 = d_t1044 * h8_1;
+  const t3242 = t3240 + t3241;
   // grad of: matmul(Wh, h7)
-  const t3339 = t2064 * h7_1;
-  // grad of: matmul(Wh, h7)
-  const t3340 = t3338 + t3339;
+  const t3243 = d_t901 * h7_1;
+  const t3244 = t3242 + t3243;
   // grad of: matmul(Wh, h6)
-  const t3341 = t2200 * h6_1;
-  // grad of: matmul(Wh, h6)
-  const t3342 = t3340 + t3341;
+  const t3245 = d_t758 * h6_1;
+  const t3246 = t3244 + t3245;
   // grad of: matmul(Wh, h5)
-  const t3343 = t2336 * h5_1;
-  // grad of: matmul(Wh, h5)
-  const t3344 = t3342 + t3343;
+  const t3247 = d_t615 * h5_1;
+  const t3248 = t3246 + t3247;
   // grad of: matmul(Wh, h4)
-  const t3345 = t2472 * h4_1;
-  // grad of: matmul(Wh, h4)
-  const t3346 = t3344 + t3345;
+  const t3249 = d_t472 * h4_1;
+  const t3250 = t3248 + t3249;
   // grad of: matmul(Wh, h3)
-  const t3347 = t2608 * h3_1;
-  // grad of: matmul(Wh, h3)
-  const t3348 = t3346 + t3347;
+  const t3251 = d_t329 * h3_1;
+  const t3252 = t3250 + t3251;
   // grad of: matmul(Wh, h2)
-  const t3349 = t2744 * h2_1;
-  // grad of: matmul(Wh, h2)
-  const t3350 = t3348 + t3349;
+  const t3253 = d_t186 * h2_1;
+  const t3254 = t3252 + t3253;
   // grad of: matmul(Wh, h1)
-  const t3351 = t2880 * h1_1;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_1 = t3350 + t3351;
+  const t3255 = d_t43 * h1_1;
+  const d_Wh_1 = t3254 + t3255;
   $p.Wh[1] = Wh_1 - $lr * d_Wh_1;
   // grad of: matmul(Wh, h11)
-  const t3352 = t1618 * h11_2;
+  const t3256 = d_t1473 * h11_2;
   // grad of: matmul(Wh, h10)
-  const t3353 = t1656 * h10_2;
-  // grad of: matmul(Wh, h10)
-  const t3354 = t3352 + t3353;
+  const t3257 = d_t1330 * h10_2;
+  const t3258 = t3256 + t3257;
   // grad of: matmul(Wh, h9)
-  const t3355 = t1792 * h9_2;
-  // grad of: matmul(Wh, h9)
-  const t3356 = t3354 + t3355;
+  const t3259 = d_t1187 * h9_2;
+  const t3260 = t3258 + t3259;
   // grad of: matmul(Wh, h8)
-  const t3357 = t1928 * h8_2;
-  // grad of: matmul(Wh, h8)
-  const t3358 = t3356 + t3357;
+  const t3261 = d_t1044 * h8_2;
+  const t3262 = t3260 + t3261;
   // grad of: matmul(Wh, h7)
-  const t3359 = t2064 * h7_2;
-  // grad of: matmul(Wh, h7)
-  const t3360 = t3358 + t3359;
+  const t3263 = d_t901 * h7_2;
+  const t3264 = t3262 + t3263;
   // grad of: matmul(Wh, h6)
-  const t3361 = t2200 * h6_2;
-  // grad of: matmul(Wh, h6)
-  const t3362 = t3360 + t3361;
+  const t3265 = d_t758 * h6_2;
+  const t3266 = t3264 + t3265;
   // grad of: matmul(Wh, h5)
-  const t3363 = t2336 * h5_2;
-  // grad of: matmul(Wh, h5)
-  const t3364 = t3362 + t3363;
+  const t3267 = d_t615 * h5_2;
+  const t3268 = t3266 + t3267;
   // grad of: matmul(Wh, h4)
-  const t3365 = t2472 * h4_2;
-  // grad of: matmul(Wh, h4)
-  const t3366 = t3364 + t3365;
+  const t3269 = d_t472 * h4_2;
+  const t3270 = t3268 + t3269;
   // grad of: matmul(Wh, h3)
-  const t3367 = t2608 * h3_2;
-  // grad of: matmul(Wh, h3)
-  const t3368 = t3366 + t3367;
+  const t3271 = d_t329 * h3_2;
+  const t3272 = t3270 + t3271;
   // grad of: matmul(Wh, h2)
-  const t3369 = t2744 * h2_2;
-  // grad of: matmul(Wh, h2)
-  const t3370 = t3368 + t3369;
+  const t3273 = d_t186 * h2_2;
+  const t3274 = t3272 + t3273;
   // grad of: matmul(Wh, h1)
-  const t3371 = t2880 * h1_2;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_2 = t3370 + t3371;
+  const t3275 = d_t43 * h1_2;
+  const d_Wh_2 = t3274 + t3275;
   $p.Wh[2] = Wh_2 - $lr * d_Wh_2;
   // grad of: matmul(Wh, h11)
-  const t3372 = t1618 * h11_3;
+  const t3276 = d_t1473 * h11_3;
   // grad of: matmul(Wh, h10)
-  const t3373 = t1656 * h10_3;
-  // grad of: matmul(Wh, h10)
-  const t3374 = t3372 + t3373;
+  const t3277 = d_t1330 * h10_3;
+  const t3278 = t3276 + t3277;
   // grad of: matmul(Wh, h9)
-  const t3375 = t1792 * h9_3;
-  // grad of: matmul(Wh, h9)
-  const t3376 = t3374 + t3375;
+  const t3279 = d_t1187 * h9_3;
+  const t3280 = t3278 + t3279;
   // grad of: matmul(Wh, h8)
-  const t3377 = t1928 * h8_3;
-  // grad of: matmul(Wh, h8)
-  const t3378 = t3376 + t3377;
+  const t3281 = d_t1044 * h8_3;
+  const t3282 = t3280 + t3281;
   // grad of: matmul(Wh, h7)
-  const t3379 = t2064 * h7_3;
-  // grad of: matmul(Wh, h7)
-  const t3380 = t3378 + t3379;
+  const t3283 = d_t901 * h7_3;
+  const t3284 = t3282 + t3283;
   // grad of: matmul(Wh, h6)
-  const t3381 = t2200 * h6_3;
-  // grad of: matmul(Wh, h6)
-  const t3382 = t3380 + t3381;
+  const t3285 = d_t758 * h6_3;
+  const t3286 = t3284 + t3285;
   // grad of: matmul(Wh, h5)
-  const t3383 = t2336 * h5_3;
-  // grad of: matmul(Wh, h5)
-  const t3384 = t3382 + t3383;
+  const t3287 = d_t615 * h5_3;
+  const t3288 = t3286 + t3287;
   // grad of: matmul(Wh, h4)
-  const t3385 = t2472 * h4_3;
-  // grad of: matmul(Wh, h4)
-  const t3386 = t3384 + t3385;
+  const t3289 = d_t472 * h4_3;
+  const t3290 = t3288 + t3289;
   // grad of: matmul(Wh, h3)
-  const t3387 = t2608 * h3_3;
-  // grad of: matmul(Wh, h3)
-  const t3388 = t3386 + t3387;
+  const t3291 = d_t329 * h3_3;
+  const t3292 = t3290 + t3291;
   // grad of: matmul(Wh, h2)
-  const t3389 = t2744 * h2_3;
-  // grad of: matmul(Wh, h2)
-  const t3390 = t3388 + t3389;
+  const t3293 = d_t186 * h2_3;
+  const t3294 = t3292 + t3293;
   // grad of: matmul(Wh, h1)
-  const t3391 = t2880 * h1_3;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_3 = t3390 + t3391;
+  const t3295 = d_t43 * h1_3;
+  const d_Wh_3 = t3294 + t3295;
   $p.Wh[3] = Wh_3 - $lr * d_Wh_3;
   // grad of: matmul(Wh, h11)
-  const t3392 = t1618 * h11_4;
+  const t3296 = d_t1473 * h11_4;
   // grad of: matmul(Wh, h10)
-  const t3393 = t1656 * h10_4;
-  // grad of: matmul(Wh, h10)
-  const t3394 = t3392 + t3393;
+  const t3297 = d_t1330 * h10_4;
+  const t3298 = t3296 + t3297;
   // grad of: matmul(Wh, h9)
-  const t3395 = t1792 * h9_4;
-  // grad of: matmul(Wh, h9)
-  const t3396 = t3394 + t3395;
+  const t3299 = d_t1187 * h9_4;
+  const t3300 = t3298 + t3299;
   // grad of: matmul(Wh, h8)
-  const t3397 = t1928 * h8_4;
-  // grad of: matmul(Wh, h8)
-  const t3398 = t3396 + t3397;
+  const t3301 = d_t1044 * h8_4;
+  const t3302 = t3300 + t3301;
   // grad of: matmul(Wh, h7)
-  const t3399 = t2064 * h7_4;
-  // grad of: matmul(Wh, h7)
-  const t3400 = t3398 + t3399;
+  const t3303 = d_t901 * h7_4;
+  const t3304 = t3302 + t3303;
   // grad of: matmul(Wh, h6)
-  const t3401 = t2200 * h6_4;
-  // grad of: matmul(Wh, h6)
-  const t3402 = t3400 + t3401;
+  const t3305 = d_t758 * h6_4;
+  const t3306 = t3304 + t3305;
   // grad of: matmul(Wh, h5)
-  const t3403 = t2336 * h5_4;
-  // grad of: matmul(Wh, h5)
-  const t3404 = t3402 + t3403;
+  const t3307 = d_t615 * h5_4;
+  const t3308 = t3306 + t3307;
   // grad of: matmul(Wh, h4)
-  const t3405 = t2472 * h4_4;
-  // grad of: matmul(Wh, h4)
-  const t3406 = t3404 + t3405;
+  const t3309 = d_t472 * h4_4;
+  const t3310 = t3308 + t3309;
   // grad of: matmul(Wh, h3)
-  const t3407 = t2608 * h3_4;
-  // grad of: matmul(Wh, h3)
-  const t3408 = t3406 + t3407;
+  const t3311 = d_t329 * h3_4;
+  const t3312 = t3310 + t3311;
   // grad of: matmul(Wh, h2)
-  const t3409 = t2744 * h2_4;
-  // grad of: matmul(Wh, h2)
-  const t3410 = t3408 + t3409;
+  const t3313 = d_t186 * h2_4;
+  const t3314 = t3312 + t3313;
   // grad of: matmul(Wh, h1)
-  const t3411 = t2880 * h1_4;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_4 = t3410 + t3411;
+  const t3315 = d_t43 * h1_4;
+  const d_Wh_4 = t3314 + t3315;
   $p.Wh[4] = Wh_4 - $lr * d_Wh_4;
   // grad of: matmul(Wh, h11)
-  const t3412 = t1618 * h11_5;
+  const t3316 = d_t1473 * h11_5;
   // grad of: matmul(Wh, h10)
-  const t3413 = t1656 * h10_5;
-  // grad of: matmul(Wh, h10)
-  const t3414 = t3412 + t3413;
+  const t3317 = d_t1330 * h10_5;
+  const t3318 = t3316 + t3317;
   // grad of: matmul(Wh, h9)
-  const t3415 = t1792 * h9_5;
-  // grad of: matmul(Wh, h9)
-  const t3416 = t3414 + t3415;
+  const t3319 = d_t1187 * h9_5;
+  const t3320 = t3318 + t3319;
   // grad of: matmul(Wh, h8)
-  const t3417 = t1928 * h8_5;
-  // grad of: matmul(Wh, h8)
-  const t3418 = t3416 + t3417;
+  const t3321 = d_t1044 * h8_5;
+  const t3322 = t3320 + t3321;
   // grad of: matmul(Wh, h7)
-  const t3419 = t2064 * h7_5;
-  // grad of: matmul(Wh, h7)
-  const t3420 = t3418 + t3419;
+  const t3323 = d_t901 * h7_5;
+  const t3324 = t3322 + t3323;
   // grad of: matmul(Wh, h6)
-  const t3421 = t2200 * h6_5;
-  // grad of: matmul(Wh, h6)
-  const t3422 = t3420 + t3421;
+  const t3325 = d_t758 * h6_5;
+  const t3326 = t3324 + t3325;
   // grad of: matmul(Wh, h5)
-  const t3423 = t2336 * h5_5;
-  // grad of: matmul(Wh, h5)
-  const t3424 = t3422 + t3423;
+  const t3327 = d_t615 * h5_5;
+  const t3328 = t3326 + t3327;
   // grad of: matmul(Wh, h4)
-  const t3425 = t2472 * h4_5;
-  // grad of: matmul(Wh, h4)
-  const t3426 = t3424 + t3425;
+  const t3329 = d_t472 * h4_5;
+  const t3330 = t3328 + t3329;
   // grad of: matmul(Wh, h3)
-  const t3427 = t2608 * h3_5;
-  // grad of: matmul(Wh, h3)
-  const t3428 = t3426 + t3427;
+  const t3331 = d_t329 * h3_5;
+  const t3332 = t3330 + t3331;
   // grad of: matmul(Wh, h2)
-  const t3429 = t2744 * h2_5;
-  // grad of: matmul(Wh, h2)
-  const t3430 = t3428 + t3429;
+  const t3333 = d_t186 * h2_5;
+  const t3334 = t3332 + t3333;
   // grad of: matmul(Wh, h1)
-  const t3431 = t2880 * h1_5;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_5 = t3430 + t3431;
+  const t3335 = d_t43 * h1_5;
+  const d_Wh_5 = t3334 + t3335;
   $p.Wh[5] = Wh_5 - $lr * d_Wh_5;
   // grad of: matmul(Wh, h11)
-  const t3432 = t1618 * h11_6;
+  const t3336 = d_t1473 * h11_6;
   // grad of: matmul(Wh, h10)
-  const t3433 = t1656 * h10_6;
-  // grad of: matmul(Wh, h10)
-  const t3434 = t3432 + t3433;
+  const t3337 = d_t1330 * h10_6;
+  const t3338 = t3336 + t3337;
   // grad of: matmul(Wh, h9)
-  const t3435 = t1792 * h9_6;
-  // grad of: matmul(Wh, h9)
-  const t3436 = t3434 + t3435;
+  const t3339 = d_t1187 * h9_6;
+  const t3340 = t3338 + t3339;
   // grad of: matmul(Wh, h8)
-  const t3437 = t1928 * h8_6;
-  // grad of: matmul(Wh, h8)
-  const t3438 = t3436 + t3437;
+  const t3341 = d_t1044 * h8_6;
+  const t3342 = t3340 + t3341;
   // grad of: matmul(Wh, h7)
-  const t3439 = t2064 * h7_6;
-  // grad of: matmul(Wh, h7)
-  const t3440 = t3438 + t3439;
+  const t3343 = d_t901 * h7_6;
+  const t3344 = t3342 + t3343;
   // grad of: matmul(Wh, h6)
-  const t3441 = t2200 * h6_6;
-  // grad of: matmul(Wh, h6)
-  const t3442 = t3440 + t3441;
+  const t3345 = d_t758 * h6_6;
+  const t3346 = t3344 + t3345;
   // grad of: matmul(Wh, h5)
-  const t3443 = t2336 * h5_6;
-  // grad of: matmul(Wh, h5)
-  const t3444 = t3442 + t3443;
+  const t3347 = d_t615 * h5_6;
+  const t3348 = t3346 + t3347;
   // grad of: matmul(Wh, h4)
-  const t3445 = t2472 * h4_6;
-  // grad of: matmul(Wh, h4)
-  const t3446 = t3444 + t3445;
+  const t3349 = d_t472 * h4_6;
+  const t3350 = t3348 + t3349;
   // grad of: matmul(Wh, h3)
-  const t3447 = t2608 * h3_6;
-  // grad of: matmul(Wh, h3)
-  const t3448 = t3446 + t3447;
+  const t3351 = d_t329 * h3_6;
+  const t3352 = t3350 + t3351;
   // grad of: matmul(Wh, h2)
-  const t3449 = t2744 * h2_6;
-  // grad of: matmul(Wh, h2)
-  const t3450 = t3448 + t3449;
+  const t3353 = d_t186 * h2_6;
+  const t3354 = t3352 + t3353;
   // grad of: matmul(Wh, h1)
-  const t3451 = t2880 * h1_6;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_6 = t3450 + t3451;
+  const t3355 = d_t43 * h1_6;
+  const d_Wh_6 = t3354 + t3355;
   $p.Wh[6] = Wh_6 - $lr * d_Wh_6;
   // grad of: matmul(Wh, h11)
-  const t3452 = t1618 * h11_7;
+  const t3356 = d_t1473 * h11_7;
   // grad of: matmul(Wh, h10)
-  const t3453 = t1656 * h10_7;
-  // grad of: matmul(Wh, h10)
-  const t3454 = t3452 + t3453;
+  const t3357 = d_t1330 * h10_7;
+  const t3358 = t3356 + t3357;
   // grad of: matmul(Wh, h9)
-  const t3455 = t1792 * h9_7;
-  // grad of: matmul(Wh, h9)
-  const t3456 = t3454 + t3455;
+  const t3359 = d_t1187 * h9_7;
+  const t3360 = t3358 + t3359;
   // grad of: matmul(Wh, h8)
-  const t3457 = t1928 * h8_7;
-  // grad of: matmul(Wh, h8)
-  const t3458 = t3456 + t3457;
+  const t3361 = d_t1044 * h8_7;
+  const t3362 = t3360 + t3361;
   // grad of: matmul(Wh, h7)
-  const t3459 = t2064 * h7_7;
-  // grad of: matmul(Wh, h7)
-  const t3460 = t3458 + t3459;
+  const t3363 = d_t901 * h7_7;
+  const t3364 = t3362 + t3363;
   // grad of: matmul(Wh, h6)
-  const t3461 = t2200 * h6_7;
-  // grad of: matmul(Wh, h6)
-  const t3462 = t3460 + t3461;
+  const t3365 = d_t758 * h6_7;
+  const t3366 = t3364 + t3365;
   // grad of: matmul(Wh, h5)
-  const t3463 = t2336 * h5_7;
-  // grad of: matmul(Wh, h5)
-  const t3464 = t3462 + t3463;
+  const t3367 = d_t615 * h5_7;
+  const t3368 = t3366 + t3367;
   // grad of: matmul(Wh, h4)
-  const t3465 = t2472 * h4_7;
-  // grad of: matmul(Wh, h4)
-  const t3466 = t3464 + t3465;
+  const t3369 = d_t472 * h4_7;
+  const t3370 = t3368 + t3369;
   // grad of: matmul(Wh, h3)
-  const t3467 = t2608 * h3_7;
-  // grad of: matmul(Wh, h3)
-  const t3468 = t3466 + t3467;
+  const t3371 = d_t329 * h3_7;
+  const t3372 = t3370 + t3371;
   // grad of: matmul(Wh, h2)
-  const t3469 = t2744 * h2_7;
-  // grad of: matmul(Wh, h2)
-  const t3470 = t3468 + t3469;
+  const t3373 = d_t186 * h2_7;
+  const t3374 = t3372 + t3373;
   // grad of: matmul(Wh, h1)
-  const t3471 = t2880 * h1_7;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_7 = t3470 + t3471;
+  const t3375 = d_t43 * h1_7;
+  const d_Wh_7 = t3374 + t3375;
   $p.Wh[7] = Wh_7 - $lr * d_Wh_7;
   // grad of: matmul(Wh, h11)
-  const t3472 = t1622 * h11_0;
+  const t3376 = d_t1492 * h11_0;
   // grad of: matmul(Wh, h10)
-  const t3473 = t1674 * h10_0;
-  // grad of: matmul(Wh, h10)
-  const t3474 = t3472 + t3473;
+  const t3377 = d_t1349 * h10_0;
+  const t3378 = t3376 + t3377;
   // grad of: matmul(Wh, h9)
-  const t3475 = t1810 * h9_0;
-  // grad of: matmul(Wh, h9)
-  const t3476 = t3474 + t3475;
+  const t3379 = d_t1206 * h9_0;
+  const t3380 = t3378 + t3379;
   // grad of: matmul(Wh, h8)
-  const t3477 = t1946 * h8_0;
-  // grad of: matmul(Wh, h8)
-  const t3478 = t3476 + t3477;
+  const t3381 = d_t1063 * h8_0;
+  const t3382 = t3380 + t3381;
   // grad of: matmul(Wh, h7)
-  const t3479 = t2082 * h7_0;
-  // grad of: matmul(Wh, h7)
-  const t3480 = t3478 + t3479;
+  const t3383 = d_t920 * h7_0;
+  const t3384 = t3382 + t3383;
   // grad of: matmul(Wh, h6)
-  const t3481 = t2218 * h6_0;
-  // grad of: matmul(Wh, h6)
-  const t3482 = t3480 + t3481;
+  const t3385 = d_t777 * h6_0;
+  const t3386 = t3384 + t3385;
   // grad of: matmul(Wh, h5)
-  const t3483 = t2354 * h5_0;
-  // grad of: matmul(Wh, h5)
-  const t3484 = t3482 + t3483;
+  const t3387 = d_t634 * h5_0;
+  const t3388 = t3386 + t3387;
   // grad of: matmul(Wh, h4)
-  const t3485 = t2490 * h4_0;
-  // grad of: matmul(Wh, h4)
-  const t3486 = t3484 + t3485;
+  const t3389 = d_t491 * h4_0;
+  const t3390 = t3388 + t3389;
   // grad of: matmul(Wh, h3)
-  const t3487 = t2626 * h3_0;
-  // grad of: matmul(Wh, h3)
-  const t3488 = t3486 + t3487;
+  const t3391 = d_t348 * h3_0;
+  const t3392 = t3390 + t3391;
   // grad of: matmul(Wh, h2)
-  const t3489 = t2762 * h2_0;
-  // grad of: matmul(Wh, h2)
-  const t3490 = t3488 + t3489;
+  const t3393 = d_t205 * h2_0;
+  const t3394 = t3392 + t3393;
   // grad of: matmul(Wh, h1)
-  const t3491 = t2898 * h1_0;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_8 = t3490 + t3491;
+  const t3395 = d_t62 * h1_0;
+  const d_Wh_8 = t3394 + t3395;
   $p.Wh[8] = Wh_8 - $lr * d_Wh_8;
   // grad of: matmul(Wh, h11)
-  const t3492 = t1622 * h11_1;
+  const t3396 = d_t1492 * h11_1;
   // grad of: matmul(Wh, h10)
-  const t3493 = t1674 * h10_1;
-  // grad of: matmul(Wh, h10)
-  const t3494 = t3492 + t3493;
+  const t3397 = d_t1349 * h10_1;
+  const t3398 = t3396 + t3397;
   // grad of: matmul(Wh, h9)
-  const t3495 = t1810 * h9_1;
-  // grad of: matmul(Wh, h9)
-  const t3496 = t3494 + t3495;
+  const t3399 = d_t1206 * h9_1;
+  const t3400 = t3398 + t3399;
   // grad of: matmul(Wh, h8)
-  const t3497 = t1946 * h8_1;
-  // grad of: matmul(Wh, h8)
-  const t3498 = t3496 + t3497;
+  const t3401 = d_t1063 * h8_1;
+  const t3402 = t3400 + t3401;
   // grad of: matmul(Wh, h7)
-  const t3499 = t2082 * h7_1;
-  // grad of: matmul(Wh, h7)
-  const t3500 = t3498 + t3499;
+  const t3403 = d_t920 * h7_1;
+  const t3404 = t3402 + t3403;
   // grad of: matmul(Wh, h6)
-  const t3501 = t2218 * h6_1;
-  // grad of: matmul(Wh, h6)
-  const t3502 = t3500 + t3501;
+  const t3405 = d_t777 * h6_1;
+  const t3406 = t3404 + t3405;
   // grad of: matmul(Wh, h5)
-  const t3503 = t2354 * h5_1;
-  // grad of: matmul(Wh, h5)
-  const t3504 = t3502 + t3503;
+  const t3407 = d_t634 * h5_1;
+  const t3408 = t3406 + t3407;
   // grad of: matmul(Wh, h4)
-  const t3505 = t2490 * h4_1;
-  // grad of: matmul(Wh, h4)
-  const t3506 = t3504 + t3505;
+  const t3409 = d_t491 * h4_1;
+  const t3410 = t3408 + t3409;
   // grad of: matmul(Wh, h3)
-  const t3507 = t2626 * h3_1;
-  // grad of: matmul(Wh, h3)
-  const t3508 = t3506 + t3507;
+  const t3411 = d_t348 * h3_1;
+  const t3412 = t3410 + t3411;
   // grad of: matmul(Wh, h2)
-  const t3509 = t2762 * h2_1;
-  // grad of: matmul(Wh, h2)
-  const t3510 = t3508 + t3509;
+  const t3413 = d_t205 * h2_1;
+  const t3414 = t3412 + t3413;
   // grad of: matmul(Wh, h1)
-  const t3511 = t2898 * h1_1;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_9 = t3510 + t3511;
+  const t3415 = d_t62 * h1_1;
+  const d_Wh_9 = t3414 + t3415;
   $p.Wh[9] = Wh_9 - $lr * d_Wh_9;
   // grad of: matmul(Wh, h11)
-  const t3512 = t1622 * h11_2;
+  const t3416 = d_t1492 * h11_2;
   // grad of: matmul(Wh, h10)
-  const t3513 = t1674 * h10_2;
-  // grad of: matmul(Wh, h10)
-  const t3514 = t3512 + t3513;
+  const t3417 = d_t1349 * h10_2;
+  const t3418 = t3416 + t3417;
   // grad of: matmul(Wh, h9)
-  const t3515 = t1810 * h9_2;
-  // grad of: matmul(Wh, h9)
-  const t3516 = t3514 + t3515;
+  const t3419 = d_t1206 * h9_2;
+  const t3420 = t3418 + t3419;
   // grad of: matmul(Wh, h8)
-  const t3517 = t1946 * h8_2;
-  // grad of: matmul(Wh, h8)
-  const t3518 = t3516 + t3517;
+  const t3421 = d_t1063 * h8_2;
+  const t3422 = t3420 + t3421;
   // grad of: matmul(Wh, h7)
-  const t3519 = t2082 * h7_2;
-  // grad of: matmul(Wh, h7)
-  const t3520 = t3518 + t3519;
+  const t3423 = d_t920 * h7_2;
+  const t3424 = t3422 + t3423;
   // grad of: matmul(Wh, h6)
-  const t3521 = t2218 * h6_2;
-  // grad of: matmul(Wh, h6)
-  const t3522 = t3520 + t3521;
+  const t3425 = d_t777 * h6_2;
+  const t3426 = t3424 + t3425;
   // grad of: matmul(Wh, h5)
-  const t3523 = t2354 * h5_2;
-  // grad of: matmul(Wh, h5)
-  const t3524 = t3522 + t3523;
+  const t3427 = d_t634 * h5_2;
+  const t3428 = t3426 + t3427;
   // grad of: matmul(Wh, h4)
-  const t3525 = t2490 * h4_2;
-  // grad of: matmul(Wh, h4)
-  const t3526 = t3524 + t3525;
+  const t3429 = d_t491 * h4_2;
+  const t3430 = t3428 + t3429;
   // grad of: matmul(Wh, h3)
-  const t3527 = t2626 * h3_2;
-  // grad of: matmul(Wh, h3)
-  const t3528 = t3526 + t3527;
+  const t3431 = d_t348 * h3_2;
+  const t3432 = t3430 + t3431;
   // grad of: matmul(Wh, h2)
-  const t3529 = t2762 * h2_2;
-  // grad of: matmul(Wh, h2)
-  const t3530 = t3528 + t3529;
+  const t3433 = d_t205 * h2_2;
+  const t3434 = t3432 + t3433;
   // grad of: matmul(Wh, h1)
-  const t3531 = t2898 * h1_2;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_10 = t3530 + t3531;
+  const t3435 = d_t62 * h1_2;
+  const d_Wh_10 = t3434 + t3435;
   $p.Wh[10] = Wh_10 - $lr * d_Wh_10;
   // grad of: matmul(Wh, h11)
-  const t3532 = t1622 * h11_3;
+  const t3436 = d_t1492 * h11_3;
   // grad of: matmul(Wh, h10)
-  const t3533 = t1674 * h10_3;
-  // grad of: matmul(Wh, h10)
-  const t3534 = t3532 + t3533;
+  const t3437 = d_t1349 * h10_3;
+  const t3438 = t3436 + t3437;
   // grad of: matmul(Wh, h9)
-  const t3535 = t1810 * h9_3;
-  // grad of: matmul(Wh, h9)
-  const t3536 = t3534 + t3535;
+  const t3439 = d_t1206 * h9_3;
+  const t3440 = t3438 + t3439;
   // grad of: matmul(Wh, h8)
-  const t3537 = t1946 * h8_3;
-  // grad of: matmul(Wh, h8)
-  const t3538 = t3536 + t3537;
+  const t3441 = d_t1063 * h8_3;
+  const t3442 = t3440 + t3441;
   // grad of: matmul(Wh, h7)
-  const t3539 = t2082 * h7_3;
-  // grad of: matmul(Wh, h7)
-  const t3540 = t3538 + t3539;
+  const t3443 = d_t920 * h7_3;
+  const t3444 = t3442 + t3443;
   // grad of: matmul(Wh, h6)
-  const t3541 = t2218 * h6_3;
-  // grad of: matmul(Wh, h6)
-  const t3542 = t3540 + t3541;
+  const t3445 = d_t777 * h6_3;
+  const t3446 = t3444 + t3445;
   // grad of: matmul(Wh, h5)
-  const t3543 = t2354 * h5_3;
-  // grad of: matmul(Wh, h5)
-  const t3544 = t3542 + t3543;
+  const t3447 = d_t634 * h5_3;
+  const t3448 = t3446 + t3447;
   // grad of: matmul(Wh, h4)
-  const t3545 = t2490 * h4_3;
-  // grad of: matmul(Wh, h4)
-  const t3546 = t3544 + t3545;
+  const t3449 = d_t491 * h4_3;
+  const t3450 = t3448 + t3449;
   // grad of: matmul(Wh, h3)
-  const t3547 = t2626 * h3_3;
-  // grad of: matmul(Wh, h3)
-  const t3548 = t3546 + t3547;
+  const t3451 = d_t348 * h3_3;
+  const t3452 = t3450 + t3451;
   // grad of: matmul(Wh, h2)
-  const t3549 = t2762 * h2_3;
-  // grad of: matmul(Wh, h2)
-  const t3550 = t3548 + t3549;
+  const t3453 = d_t205 * h2_3;
+  const t3454 = t3452 + t3453;
   // grad of: matmul(Wh, h1)
-  const t3551 = t2898 * h1_3;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_11 = t3550 + t3551;
+  const t3455 = d_t62 * h1_3;
+  const d_Wh_11 = t3454 + t3455;
   $p.Wh[11] = Wh_11 - $lr * d_Wh_11;
   // grad of: matmul(Wh, h11)
-  const t3552 = t1622 * h11_4;
+  const t3456 = d_t1492 * h11_4;
   // grad of: matmul(Wh, h10)
-  const t3553 = t1674 * h10_4;
-  // grad of: matmul(Wh, h10)
-  const t3554 = t3552 + t3553;
+  const t3457 = d_t1349 * h10_4;
+  const t3458 = t3456 + t3457;
   // grad of: matmul(Wh, h9)
-  const t3555 = t1810 * h9_4;
-  // grad of: matmul(Wh, h9)
-  const t3556 = t3554 + t3555;
+  const t3459 = d_t1206 * h9_4;
+  const t3460 = t3458 + t3459;
   // grad of: matmul(Wh, h8)
-  const t3557 = t1946 * h8_4;
-  // grad of: matmul(Wh, h8)
-  const t3558 = t3556 + t3557;
+  const t3461 = d_t1063 * h8_4;
+  const t3462 = t3460 + t3461;
   // grad of: matmul(Wh, h7)
-  const t3559 = t2082 * h7_4;
-  // grad of: matmul(Wh, h7)
-  const t3560 = t3558 + t3559;
+  const t3463 = d_t920 * h7_4;
+  const t3464 = t3462 + t3463;
   // grad of: matmul(Wh, h6)
-  const t3561 = t2218 * h6_4;
-  // grad of: matmul(Wh, h6)
-  const t3562 = t3560 + t3561;
+  const t3465 = d_t777 * h6_4;
+  const t3466 = t3464 + t3465;
   // grad of: matmul(Wh, h5)
-  const t3563 = t2354 * h5_4;
-  // grad of: matmul(Wh, h5)
-  const t3564 = t3562 + t3563;
+  const t3467 = d_t634 * h5_4;
+  const t3468 = t3466 + t3467;
   // grad of: matmul(Wh, h4)
-  const t3565 = t2490 * h4_4;
-  // grad of: matmul(Wh, h4)
-  const t3566 = t3564 + t3565;
+  const t3469 = d_t491 * h4_4;
+  const t3470 = t3468 + t3469;
   // grad of: matmul(Wh, h3)
-  const t3567 = t2626 * h3_4;
-  // grad of: matmul(Wh, h3)
-  const t3568 = t3566 + t3567;
+  const t3471 = d_t348 * h3_4;
+  const t3472 = t3470 + t3471;
   // grad of: matmul(Wh, h2)
-  const t3569 = t2762 * h2_4;
-  // grad of: matmul(Wh, h2)
-  const t3570 = t3568 + t3569;
+  const t3473 = d_t205 * h2_4;
+  const t3474 = t3472 + t3473;
   // grad of: matmul(Wh, h1)
-  const t3571 = t2898 * h1_4;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_12 = t3570 + t3571;
+  const t3475 = d_t62 * h1_4;
+  const d_Wh_12 = t3474 + t3475;
   $p.Wh[12] = Wh_12 - $lr * d_Wh_12;
   // grad of: matmul(Wh, h11)
-  const t3572 = t1622 * h11_5;
+  const t3476 = d_t1492 * h11_5;
   // grad of: matmul(Wh, h10)
-  const t3573 = t1674 * h10_5;
-  // grad of: matmul(Wh, h10)
-  const t3574 = t3572 + t3573;
+  const t3477 = d_t1349 * h10_5;
+  const t3478 = t3476 + t3477;
   // grad of: matmul(Wh, h9)
-  const t3575 = t1810 * h9_5;
-  // grad of: matmul(Wh, h9)
-  const t3576 = t3574 + t3575;
+  const t3479 = d_t1206 * h9_5;
+  const t3480 = t3478 + t3479;
   // grad of: matmul(Wh, h8)
-  const t3577 = t1946 * h8_5;
-  // grad of: matmul(Wh, h8)
-  const t3578 = t3576 + t3577;
+  const t3481 = d_t1063 * h8_5;
+  const t3482 = t3480 + t3481;
   // grad of: matmul(Wh, h7)
-  const t3579 = t2082 * h7_5;
-  // grad of: matmul(Wh, h7)
-  const t3580 = t3578 + t3579;
+  const t3483 = d_t920 * h7_5;
+  const t3484 = t3482 + t3483;
   // grad of: matmul(Wh, h6)
-  const t3581 = t2218 * h6_5;
-  // grad of: matmul(Wh, h6)
-  const t3582 = t3580 + t3581;
+  const t3485 = d_t777 * h6_5;
+  const t3486 = t3484 + t3485;
   // grad of: matmul(Wh, h5)
-  const t3583 = t2354 * h5_5;
-  // grad of: matmul(Wh, h5)
-  const t3584 = t3582 + t3583;
+  const t3487 = d_t634 * h5_5;
+  const t3488 = t3486 + t3487;
   // grad of: matmul(Wh, h4)
-  const t3585 = t2490 * h4_5;
-  // grad of: matmul(Wh, h4)
-  const t3586 = t3584 + t3585;
+  const t3489 = d_t491 * h4_5;
+  const t3490 = t3488 + t3489;
   // grad of: matmul(Wh, h3)
-  const t3587 = t2626 * h3_5;
-  // grad of: matmul(Wh, h3)
-  const t3588 = t3586 + t3587;
+  const t3491 = d_t348 * h3_5;
+  const t3492 = t3490 + t3491;
   // grad of: matmul(Wh, h2)
-  const t3589 = t2762 * h2_5;
-  // grad of: matmul(Wh, h2)
-  const t3590 = t3588 + t3589;
+  const t3493 = d_t205 * h2_5;
+  const t3494 = t3492 + t3493;
   // grad of: matmul(Wh, h1)
-  const t3591 = t2898 * h1_5;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_13 = t3590 + t3591;
+  const t3495 = d_t62 * h1_5;
+  const d_Wh_13 = t3494 + t3495;
   $p.Wh[13] = Wh_13 - $lr * d_Wh_13;
   // grad of: matmul(Wh, h11)
-  const t3592 = t1622 * h11_6;
+  const t3496 = d_t1492 * h11_6;
   // grad of: matmul(Wh, h10)
-  const t3593 = t1674 * h10_6;
-  // grad of: matmul(Wh, h10)
-  const t3594 = t3592 + t3593;
+  const t3497 = d_t1349 * h10_6;
+  const t3498 = t3496 + t3497;
   // grad of: matmul(Wh, h9)
-  const t3595 = t1810 * h9_6;
-  // grad of: matmul(Wh, h9)
-  const t3596 = t3594 + t3595;
+  const t3499 = d_t1206 * h9_6;
+  const t3500 = t3498 + t3499;
   // grad of: matmul(Wh, h8)
-  const t3597 = t1946 * h8_6;
-  // grad of: matmul(Wh, h8)
-  const t3598 = t3596 + t3597;
+  const t3501 = d_t1063 * h8_6;
+  const t3502 = t3500 + t3501;
   // grad of: matmul(Wh, h7)
-  const t3599 = t2082 * h7_6;
-  // grad of: matmul(Wh, h7)
-  const t3600 = t3598 + t3599;
+  const t3503 = d_t920 * h7_6;
+  const t3504 = t3502 + t3503;
   // grad of: matmul(Wh, h6)
-  const t3601 = t2218 * h6_6;
-  // grad of: matmul(Wh, h6)
-  const t3602 = t3600 + t3601;
+  const t3505 = d_t777 * h6_6;
+  const t3506 = t3504 + t3505;
   // grad of: matmul(Wh, h5)
-  const t3603 = t2354 * h5_6;
-  // grad of: matmul(Wh, h5)
-  const t3604 = t3602 + t3603;
+  const t3507 = d_t634 * h5_6;
+  const t3508 = t3506 + t3507;
   // grad of: matmul(Wh, h4)
-  const t3605 = t2490 * h4_6;
-  // grad of: matmul(Wh, h4)
-  const t3606 = t3604 + t3605;
+  const t3509 = d_t491 * h4_6;
+  const t3510 = t3508 + t3509;
   // grad of: matmul(Wh, h3)
-  const t3607 = t2626 * h3_6;
-  // grad of: matmul(Wh, h3)
-  const t3608 = t3606 + t3607;
+  const t3511 = d_t348 * h3_6;
+  const t3512 = t3510 + t3511;
   // grad of: matmul(Wh, h2)
-  const t3609 = t2762 * h2_6;
-  // grad of: matmul(Wh, h2)
-  const t3610 = t3608 + t3609;
+  const t3513 = d_t205 * h2_6;
+  const t3514 = t3512 + t3513;
   // grad of: matmul(Wh, h1)
-  const t3611 = t2898 * h1_6;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_14 = t3610 + t3611;
+  const t3515 = d_t62 * h1_6;
+  const d_Wh_14 = t3514 + t3515;
   $p.Wh[14] = Wh_14 - $lr * d_Wh_14;
   // grad of: matmul(Wh, h11)
-  const t3612 = t1622 * h11_7;
+  const t3516 = d_t1492 * h11_7;
   // grad of: matmul(Wh, h10)
-  const t3613 = t1674 * h10_7;
-  // grad of: matmul(Wh, h10)
-  const t3614 = t3612 + t3613;
+  const t3517 = d_t1349 * h10_7;
+  const t3518 = t3516 + t3517;
   // grad of: matmul(Wh, h9)
-  const t3615 = t1810 * h9_7;
-  // grad of: matmul(Wh, h9)
-  const t3616 = t3614 + t3615;
+  const t3519 = d_t1206 * h9_7;
+  const t3520 = t3518 + t3519;
   // grad of: matmul(Wh, h8)
-  const t3617 = t1946 * h8_7;
-  // grad of: matmul(Wh, h8)
-  const t3618 = t3616 + t3617;
+  const t3521 = d_t1063 * h8_7;
+  const t3522 = t3520 + t3521;
   // grad of: matmul(Wh, h7)
-  const t3619 = t2082 * h7_7;
-  // grad of: matmul(Wh, h7)
-  const t3620 = t3618 + t3619;
+  const t3523 = d_t920 * h7_7;
+  const t3524 = t3522 + t3523;
   // grad of: matmul(Wh, h6)
-  const t3621 = t2218 * h6_7;
-  // grad of: matmul(Wh, h6)
-  const t3622 = t3620 + t3621;
+  const t3525 = d_t777 * h6_7;
+  const t3526 = t3524 + t3525;
   // grad of: matmul(Wh, h5)
-  const t3623 = t2354 * h5_7;
-  // grad of: matmul(Wh, h5)
-  const t3624 = t3622 + t3623;
+  const t3527 = d_t634 * h5_7;
+  const t3528 = t3526 + t3527;
   // grad of: matmul(Wh, h4)
-  const t3625 = t2490 * h4_7;
-  // grad of: matmul(Wh, h4)
-  const t3626 = t3624 + t3625;
+  const t3529 = d_t491 * h4_7;
+  const t3530 = t3528 + t3529;
   // grad of: matmul(Wh, h3)
-  const t3627 = t2626 * h3_7;
-  // grad of: matmul(Wh, h3)
-  const t3628 = t3626 + t3627;
+  const t3531 = d_t348 * h3_7;
+  const t3532 = t3530 + t3531;
   // grad of: matmul(Wh, h2)
-  const t3629 = t2762 * h2_7;
-  // grad of: matmul(Wh, h2)
-  const t3630 = t3628 + t3629;
+  const t3533 = d_t205 * h2_7;
+  const t3534 = t3532 + t3533;
   // grad of: matmul(Wh, h1)
-  const t3631 = t2898 * h1_7;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_15 = t3630 + t3631;
+  const t3535 = d_t62 * h1_7;
+  const d_Wh_15 = t3534 + t3535;
   $p.Wh[15] = Wh_15 - $lr * d_Wh_15;
   // grad of: matmul(Wh, h11)
-  const t3632 = t1627 * h11_0;
+  const t3536 = d_t1512 * h11_0;
   // grad of: matmul(Wh, h10)
-  const t3633 = t1693 * h10_0;
-  // grad of: matmul(Wh, h10)
-  const t3634 = t3632 + t3633;
+  const t3537 = d_t1369 * h10_0;
+  const t3538 = t3536 + t3537;
   // grad of: matmul(Wh, h9)
-  const t3635 = t1829 * h9_0;
-  // grad of: matmul(Wh, h9)
-  const t3636 = t3634 + t3635;
+  const t3539 = d_t1226 * h9_0;
+  const t3540 = t3538 + t3539;
   // grad of: matmul(Wh, h8)
-  const t3637 = t1965 * h8_0;
-  // grad of: matmul(Wh, h8)
-  const t3638 = t3636 + t3637;
+  const t3541 = d_t1083 * h8_0;
+  const t3542 = t3540 + t3541;
   // grad of: matmul(Wh, h7)
-  const t3639 = t2101 * h7_0;
-  // grad of: matmul(Wh, h7)
-  const t3640 = t3638 + t3639;
+  const t3543 = d_t940 * h7_0;
+  const t3544 = t3542 + t3543;
   // grad of: matmul(Wh, h6)
-  const t3641 = t2237 * h6_0;
-  // grad of: matmul(Wh, h6)
-  const t3642 = t3640 + t3641;
+  const t3545 = d_t797 * h6_0;
+  const t3546 = t3544 + t3545;
   // grad of: matmul(Wh, h5)
-  const t3643 = t2373 * h5_0;
-  // grad of: matmul(Wh, h5)
-  const t3644 = t3642 + t3643;
+  const t3547 = d_t654 * h5_0;
+  const t3548 = t3546 + t3547;
   // grad of: matmul(Wh, h4)
-  const t3645 = t2509 * h4_0;
-  // grad of: matmul(Wh, h4)
-  const t3646 = t3644 + t3645;
+  const t3549 = d_t511 * h4_0;
+  const t3550 = t3548 + t3549;
   // grad of: matmul(Wh, h3)
-  const t3647 = t2645 * h3_0;
-  // grad of: matmul(Wh, h3)
-  const t3648 = t3646 + t3647;
+  const t3551 = d_t368 * h3_0;
+  const t3552 = t3550 + t3551;
   // grad of: matmul(Wh, h2)
-  const t3649 = t2781 * h2_0;
-  // grad of: matmul(Wh, h2)
-  const t3650 = t3648 + t3649;
+  const t3553 = d_t225 * h2_0;
+  const t3554 = t3552 + t3553;
   // grad of: matmul(Wh, h1)
-  const t3651 = t2917 * h1_0;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_16 = t3650 + t3651;
+  const t3555 = d_t82 * h1_0;
+  const d_Wh_16 = t3554 + t3555;
   $p.Wh[16] = Wh_16 - $lr * d_Wh_16;
 }
 
@@ -19570,2029 +18194,1575 @@ function $step_4($p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: numbe
   const h11_5 = $t[272]!;
   const h11_6 = $t[273]!;
   const h11_7 = $t[120]!;
-  const t1627 = $t[232]!;
-  const t1632 = $t[239]!;
-  const t1637 = $t[246]!;
-  const t1642 = $t[253]!;
-  const t1647 = $t[117]!;
-  const t1652 = $t[119]!;
-  const t1693 = $t[125]!;
-  const t1712 = $t[126]!;
-  const t1731 = $t[127]!;
-  const t1750 = $t[128]!;
-  const t1769 = $t[129]!;
-  const t1788 = $t[266]!;
-  const t1829 = $t[231]!;
-  const t1848 = $t[238]!;
-  const t1867 = $t[245]!;
-  const t1886 = $t[252]!;
-  const t1905 = $t[259]!;
-  const t1924 = $t[265]!;
-  const t1965 = $t[230]!;
-  const t1984 = $t[237]!;
-  const t2003 = $t[244]!;
-  const t2022 = $t[251]!;
-  const t2041 = $t[258]!;
-  const t2060 = $t[264]!;
-  const t2101 = $t[229]!;
-  const t2120 = $t[236]!;
-  const t2139 = $t[243]!;
-  const t2158 = $t[250]!;
-  const t2177 = $t[257]!;
-  const t2196 = $t[263]!;
-  const t2237 = $t[228]!;
-  const t2256 = $t[235]!;
-  const t2275 = $t[242]!;
-  const t2294 = $t[249]!;
-  const t2313 = $t[256]!;
-  const t2332 = $t[262]!;
-  const t2373 = $t[227]!;
-  const t2392 = $t[234]!;
-  const t2411 = $t[241]!;
-  const t2430 = $t[248]!;
-  const t2449 = $t[255]!;
-  const t2468 = $t[261]!;
-  const t2509 = $t[171]!;
-  const t2528 = $t[173]!;
-  const t2547 = $t[174]!;
-  const t2566 = $t[175]!;
-  const t2585 = $t[176]!;
-  const t2604 = $t[177]!;
-  const t2645 = $t[183]!;
-  const t2664 = $t[184]!;
-  const t2683 = $t[185]!;
-  const t2702 = $t[186]!;
-  const t2721 = $t[187]!;
-  const t2740 = $t[284]!;
-  const t2781 = $t[274]!;
-  const t2800 = $t[276]!;
-  const t2819 = $t[278]!;
-  const t2838 = $t[280]!;
-  const t2857 = $t[282]!;
-  const t2876 = $t[285]!;
-  const t2917 = $t[275]!;
-  const t2936 = $t[277]!;
-  const t2955 = $t[279]!;
-  const t2974 = $t[281]!;
-  const t2993 = $t[283]!;
-  const t3012 = $t[286]!;
+  const d_t1512 = $t[232]!;
+  const d_t1532 = $t[239]!;
+  const d_t1552 = $t[246]!;
+  const d_t1572 = $t[253]!;
+  const d_t1592 = $t[117]!;
+  const d_t1612 = $t[119]!;
+  const d_t1369 = $t[125]!;
+  const d_t1389 = $t[126]!;
+  const d_t1409 = $t[127]!;
+  const d_t1429 = $t[128]!;
+  const d_t1449 = $t[129]!;
+  const d_t1469 = $t[266]!;
+  const d_t1226 = $t[231]!;
+  const d_t1246 = $t[238]!;
+  const d_t1266 = $t[245]!;
+  const d_t1286 = $t[252]!;
+  const d_t1306 = $t[259]!;
+  const d_t1326 = $t[265]!;
+  const d_t1083 = $t[230]!;
+  const d_t1103 = $t[237]!;
+  const d_t1123 = $t[244]!;
+  const d_t1143 = $t[251]!;
+  const d_t1163 = $t[258]!;
+  const d_t1183 = $t[264]!;
+  const d_t940 = $t[229]!;
+  const d_t960 = $t[236]!;
+  const d_t980 = $t[243]!;
+  const d_t1000 = $t[250]!;
+  const d_t1020 = $t[257]!;
+  const d_t1040 = $t[263]!;
+  const d_t797 = $t[228]!;
+  const d_t817 = $t[235]!;
+  const d_t837 = $t[242]!;
+  const d_t857 = $t[249]!;
+  const d_t877 = $t[256]!;
+  const d_t897 = $t[262]!;
+  const d_t654 = $t[227]!;
+  const d_t674 = $t[234]!;
+  const d_t694 = $t[241]!;
+  const d_t714 = $t[248]!;
+  const d_t734 = $t[255]!;
+  const d_t754 = $t[261]!;
+  const d_t511 = $t[171]!;
+  const d_t531 = $t[173]!;
+  const d_t551 = $t[174]!;
+  const d_t571 = $t[175]!;
+  const d_t591 = $t[176]!;
+  const d_t611 = $t[177]!;
+  const d_t368 = $t[183]!;
+  const d_t388 = $t[184]!;
+  const d_t408 = $t[185]!;
+  const d_t428 = $t[186]!;
+  const d_t448 = $t[187]!;
+  const d_t468 = $t[284]!;
+  const d_t225 = $t[274]!;
+  const d_t245 = $t[276]!;
+  const d_t265 = $t[278]!;
+  const d_t285 = $t[280]!;
+  const d_t305 = $t[282]!;
+  const d_t325 = $t[285]!;
+  const d_t82 = $t[275]!;
+  const d_t102 = $t[277]!;
+  const d_t122 = $t[279]!;
+  const d_t142 = $t[281]!;
+  const d_t162 = $t[283]!;
+  const d_t182 = $t[286]!;
   // grad of: matmul(Wh, h11)
-  const t3652 = t1627 * h11_1;
+  const t3556 = d_t1512 * h11_1;
   // grad of: matmul(Wh, h10)
-  const t3653 = t1693 * h10_1;
-  // grad of: matmul(Wh, h10)
-  const t3654 = t3652 + t3653;
+  const t3557 = d_t1369 * h10_1;
+  const t3558 = t3556 + t3557;
   // grad of: matmul(Wh, h9)
-  const t3655 = t1829 * h9_1;
-  // grad of: matmul(Wh, h9)
-  const t3656 = t3654 + t3655;
+  const t3559 = d_t1226 * h9_1;
+  const t3560 = t3558 + t3559;
   // grad of: matmul(Wh, h8)
-  const t3657 = t1965 * h8_1;
-  // grad of: matmul(Wh, h8)
-  const t3658 = t3656 + t3657;
+  const t3561 = d_t1083 * h8_1;
+  const t3562 = t3560 + t3561;
   // grad of: matmul(Wh, h7)
-  const t3659 = t2101 * h7_1;
-  // grad of: matmul(Wh, h7)
-  const t3660 = t3658 + t3659;
+  const t3563 = d_t940 * h7_1;
+  const t3564 = t3562 + t3563;
   // grad of: matmul(Wh, h6)
-  const t3661 = t2237 * h6_1;
-  // grad of: matmul(Wh, h6)
-  const t3662 = t3660 + t3661;
+  const t3565 = d_t797 * h6_1;
+  const t3566 = t3564 + t3565;
   // grad of: matmul(Wh, h5)
-  const t3663 = t2373 * h5_1;
-  // grad of: matmul(Wh, h5)
-  const t3664 = t3662 + t3663;
+  const t3567 = d_t654 * h5_1;
+  const t3568 = t3566 + t3567;
   // grad of: matmul(Wh, h4)
-  const t3665 = t2509 * h4_1;
-  // grad of: matmul(Wh, h4)
-  const t3666 = t3664 + t3665;
+  const t3569 = d_t511 * h4_1;
+  const t3570 = t3568 + t3569;
   // grad of: matmul(Wh, h3)
-  const t3667 = t2645 * h3_1;
-  // grad of: matmul(Wh, h3)
-  const t3668 = t3666 + t3667;
+  const t3571 = d_t368 * h3_1;
+  const t3572 = t3570 + t3571;
   // grad of: matmul(Wh, h2)
-  const t3669 = t2781 * h2_1;
-  // grad of: matmul(Wh, h2)
-  const t3670 = t3668 + t3669;
+  const t3573 = d_t225 * h2_1;
+  const t3574 = t3572 + t3573;
   // grad of: matmul(Wh, h1)
-  const t3671 = t2917 * h1_1;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_17 = t3670 + t3671;
+  const t3575 = d_t82 * h1_1;
+  const d_Wh_17 = t3574 + t3575;
   $p.Wh[17] = Wh_17 - $lr * d_Wh_17;
   // grad of: matmul(Wh, h11)
-  const t3672 = t1627 * h11_2;
+  const t3576 = d_t1512 * h11_2;
   // grad of: matmul(Wh, h10)
-  const t3673 = t1693 * h10_2;
-  // grad of: matmul(Wh, h10)
-  const t3674 = t3672 + t3673;
+  const t3577 = d_t1369 * h10_2;
+  const t3578 = t3576 + t3577;
   // grad of: matmul(Wh, h9)
-  const t3675 = t1829 * h9_2;
-  // grad of: matmul(Wh, h9)
-  const t3676 = t3674 + t3675;
+  const t3579 = d_t1226 * h9_2;
+  const t3580 = t3578 + t3579;
   // grad of: matmul(Wh, h8)
-  const t3677 = t1965 * h8_2;
-  // grad of: matmul(Wh, h8)
-  const t3678 = t3676 + t3677;
+  const t3581 = d_t1083 * h8_2;
+  const t3582 = t3580 + t3581;
   // grad of: matmul(Wh, h7)
-  const t3679 = t2101 * h7_2;
-  // grad of: matmul(Wh, h7)
-  const t3680 = t3678 + t3679;
+  const t3583 = d_t940 * h7_2;
+  const t3584 = t3582 + t3583;
   // grad of: matmul(Wh, h6)
-  const t3681 = t2237 * h6_2;
-  // grad of: matmul(Wh, h6)
-  const t3682 = t3680 + t3681;
+  const t3585 = d_t797 * h6_2;
+  const t3586 = t3584 + t3585;
   // grad of: matmul(Wh, h5)
-  const t3683 = t2373 * h5_2;
-  // grad of: matmul(Wh, h5)
-  const t3684 = t3682 + t3683;
+  const t3587 = d_t654 * h5_2;
+  const t3588 = t3586 + t3587;
   // grad of: matmul(Wh, h4)
-  const t3685 = t2509 * h4_2;
-  // grad of: matmul(Wh, h4)
-  const t3686 = t3684 + t3685;
+  const t3589 = d_t511 * h4_2;
+  const t3590 = t3588 + t3589;
   // grad of: matmul(Wh, h3)
-  const t3687 = t2645 * h3_2;
-  // grad of: matmul(Wh, h3)
-  const t3688 = t3686 + t3687;
+  const t3591 = d_t368 * h3_2;
+  const t3592 = t3590 + t3591;
   // grad of: matmul(Wh, h2)
-  const t3689 = t2781 * h2_2;
-  // grad of: matmul(Wh, h2)
-  const t3690 = t3688 + t3689;
+  const t3593 = d_t225 * h2_2;
+  const t3594 = t3592 + t3593;
   // grad of: matmul(Wh, h1)
-  const t3691 = t2917 * h1_2;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_18 = t3690 + t3691;
+  const t3595 = d_t82 * h1_2;
+  const d_Wh_18 = t3594 + t3595;
   $p.Wh[18] = Wh_18 - $lr * d_Wh_18;
   // grad of: matmul(Wh, h11)
-  const t3692 = t1627 * h11_3;
+  const t3596 = d_t1512 * h11_3;
   // grad of: matmul(Wh, h10)
-  const t3693 = t1693 * h10_3;
-  // grad of: matmul(Wh, h10)
-  const t3694 = t3692 + t3693;
+  const t3597 = d_t1369 * h10_3;
+  const t3598 = t3596 + t3597;
   // grad of: matmul(Wh, h9)
-  const t3695 = t1829 * h9_3;
-  // grad of: matmul(Wh, h9)
-  const t3696 = t3694 + t3695;
+  const t3599 = d_t1226 * h9_3;
+  const t3600 = t3598 + t3599;
   // grad of: matmul(Wh, h8)
-  const t3697 = t1965 * h8_3;
-  // grad of: matmul(Wh, h8)
-  const t3698 = t3696 + t3697;
+  const t3601 = d_t1083 * h8_3;
+  const t3602 = t3600 + t3601;
   // grad of: matmul(Wh, h7)
-  const t3699 = t2101 * h7_3;
-  // grad of: matmul(Wh, h7)
-  const t3700 = t3698 + t3699;
+  const t3603 = d_t940 * h7_3;
+  const t3604 = t3602 + t3603;
   // grad of: matmul(Wh, h6)
-  const t3701 = t2237 * h6_3;
-  // grad of: matmul(Wh, h6)
-  const t3702 = t3700 + t3701;
+  const t3605 = d_t797 * h6_3;
+  const t3606 = t3604 + t3605;
   // grad of: matmul(Wh, h5)
-  const t3703 = t2373 * h5_3;
-  // grad of: matmul(Wh, h5)
-  const t3704 = t3702 + t3703;
+  const t3607 = d_t654 * h5_3;
+  const t3608 = t3606 + t3607;
   // grad of: matmul(Wh, h4)
-  const t3705 = t2509 * h4_3;
-  // grad of: matmul(Wh, h4)
-  const t3706 = t3704 + t3705;
+  const t3609 = d_t511 * h4_3;
+  const t3610 = t3608 + t3609;
   // grad of: matmul(Wh, h3)
-  const t3707 = t2645 * h3_3;
-  // grad of: matmul(Wh, h3)
-  const t3708 = t3706 + t3707;
+  const t3611 = d_t368 * h3_3;
+  const t3612 = t3610 + t3611;
   // grad of: matmul(Wh, h2)
-  const t3709 = t2781 * h2_3;
-  // grad of: matmul(Wh, h2)
-  const t3710 = t3708 + t3709;
+  const t3613 = d_t225 * h2_3;
+  const t3614 = t3612 + t3613;
   // grad of: matmul(Wh, h1)
-  const t3711 = t2917 * h1_3;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_19 = t3710 + t3711;
+  const t3615 = d_t82 * h1_3;
+  const d_Wh_19 = t3614 + t3615;
   $p.Wh[19] = Wh_19 - $lr * d_Wh_19;
   // grad of: matmul(Wh, h11)
-  const t3712 = t1627 * h11_4;
+  const t3616 = d_t1512 * h11_4;
   // grad of: matmul(Wh, h10)
-  const t3713 = t1693 * h10_4;
-  // grad of: matmul(Wh, h10)
-  const t3714 = t3712 + t3713;
+  const t3617 = d_t1369 * h10_4;
+  const t3618 = t3616 + t3617;
   // grad of: matmul(Wh, h9)
-  const t3715 = t1829 * h9_4;
-  // grad of: matmul(Wh, h9)
-  const t3716 = t3714 + t3715;
+  const t3619 = d_t1226 * h9_4;
+  const t3620 = t3618 + t3619;
   // grad of: matmul(Wh, h8)
-  const t3717 = t1965 * h8_4;
-  // grad of: matmul(Wh, h8)
-  const t3718 = t3716 + t3717;
+  const t3621 = d_t1083 * h8_4;
+  const t3622 = t3620 + t3621;
   // grad of: matmul(Wh, h7)
-  const t3719 = t2101 * h7_4;
-  // grad of: matmul(Wh, h7)
-  const t3720 = t3718 + t3719;
+  const t3623 = d_t940 * h7_4;
+  const t3624 = t3622 + t3623;
   // grad of: matmul(Wh, h6)
-  const t3721 = t2237 * h6_4;
-  // grad of: matmul(Wh, h6)
-  const t3722 = t3720 + t3721;
+  const t3625 = d_t797 * h6_4;
+  const t3626 = t3624 + t3625;
   // grad of: matmul(Wh, h5)
-  const t3723 = t2373 * h5_4;
-  // grad of: matmul(Wh, h5)
-  const t3724 = t3722 + t3723;
+  const t3627 = d_t654 * h5_4;
+  const t3628 = t3626 + t3627;
   // grad of: matmul(Wh, h4)
-  const t3725 = t2509 * h4_4;
-  // grad of: matmul(Wh, h4)
-  const t3726 = t3724 + t3725;
+  const t3629 = d_t511 * h4_4;
+  const t3630 = t3628 + t3629;
   // grad of: matmul(Wh, h3)
-  const t3727 = t2645 * h3_4;
-  // grad of: matmul(Wh, h3)
-  const t3728 = t3726 + t3727;
+  const t3631 = d_t368 * h3_4;
+  const t3632 = t3630 + t3631;
   // grad of: matmul(Wh, h2)
-  const t3729 = t2781 * h2_4;
-  // grad of: matmul(Wh, h2)
-  const t3730 = t3728 + t3729;
+  const t3633 = d_t225 * h2_4;
+  const t3634 = t3632 + t3633;
   // grad of: matmul(Wh, h1)
-  const t3731 = t2917 * h1_4;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_20 = t3730 + t3731;
+  const t3635 = d_t82 * h1_4;
+  const d_Wh_20 = t3634 + t3635;
   $p.Wh[20] = Wh_20 - $lr * d_Wh_20;
   // grad of: matmul(Wh, h11)
-  const t3732 = t1627 * h11_5;
+  const t3636 = d_t1512 * h11_5;
   // grad of: matmul(Wh, h10)
-  const t3733 = t1693 * h10_5;
-  // grad of: matmul(Wh, h10)
-  const t3734 = t3732 + t3733;
+  const t3637 = d_t1369 * h10_5;
+  const t3638 = t3636 + t3637;
   // grad of: matmul(Wh, h9)
-  const t3735 = t1829 * h9_5;
-  // grad of: matmul(Wh, h9)
-  const t3736 = t3734 + t3735;
+  const t3639 = d_t1226 * h9_5;
+  const t3640 = t3638 + t3639;
   // grad of: matmul(Wh, h8)
-  const t3737 = t1965 * h8_5;
-  // grad of: matmul(Wh, h8)
-  const t3738 = t3736 + t3737;
+  const t3641 = d_t1083 * h8_5;
+  const t3642 = t3640 + t3641;
   // grad of: matmul(Wh, h7)
-  const t3739 = t2101 * h7_5;
-  // grad of: matmul(Wh, h7)
-  const t3740 = t3738 + t3739;
+  const t3643 = d_t940 * h7_5;
+  const t3644 = t3642 + t3643;
   // grad of: matmul(Wh, h6)
-  const t3741 = t2237 * h6_5;
-  // grad of: matmul(Wh, h6)
-  const t3742 = t3740 + t3741;
+  const t3645 = d_t797 * h6_5;
+  const t3646 = t3644 + t3645;
   // grad of: matmul(Wh, h5)
-  const t3743 = t2373 * h5_5;
-  // grad of: matmul(Wh, h5)
-  const t3744 = t3742 + t3743;
+  const t3647 = d_t654 * h5_5;
+  const t3648 = t3646 + t3647;
   // grad of: matmul(Wh, h4)
-  const t3745 = t2509 * h4_5;
-  // grad of: matmul(Wh, h4)
-  const t3746 = t3744 + t3745;
+  const t3649 = d_t511 * h4_5;
+  const t3650 = t3648 + t3649;
   // grad of: matmul(Wh, h3)
-  const t3747 = t2645 * h3_5;
-  // grad of: matmul(Wh, h3)
-  const t3748 = t3746 + t3747;
+  const t3651 = d_t368 * h3_5;
+  const t3652 = t3650 + t3651;
   // grad of: matmul(Wh, h2)
-  const t3749 = t2781 * h2_5;
-  // grad of: matmul(Wh, h2)
-  const t3750 = t3748 + t3749;
+  const t3653 = d_t225 * h2_5;
+  const t3654 = t3652 + t3653;
   // grad of: matmul(Wh, h1)
-  const t3751 = t2917 * h1_5;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_21 = t3750 + t3751;
+  const t3655 = d_t82 * h1_5;
+  const d_Wh_21 = t3654 + t3655;
   $p.Wh[21] = Wh_21 - $lr * d_Wh_21;
   // grad of: matmul(Wh, h11)
-  const t3752 = t1627 * h11_6;
+  const t3656 = d_t1512 * h11_6;
   // grad of: matmul(Wh, h10)
-  const t3753 = t1693 * h10_6;
-  // grad of: matmul(Wh, h10)
-  const t3754 = t3752 + t3753;
+  const t3657 = d_t1369 * h10_6;
+  const t3658 = t3656 + t3657;
   // grad of: matmul(Wh, h9)
-  const t3755 = t1829 * h9_6;
-  // grad of: matmul(Wh, h9)
-  const t3756 = t3754 + t3755;
+  const t3659 = d_t1226 * h9_6;
+  const t3660 = t3658 + t3659;
   // grad of: matmul(Wh, h8)
-  const t3757 = t1965 * h8_6;
-  // grad of: matmul(Wh, h8)
-  const t3758 = t3756 + t3757;
+  const t3661 = d_t1083 * h8_6;
+  const t3662 = t3660 + t3661;
   // grad of: matmul(Wh, h7)
-  const t3759 = t2101 * h7_6;
-  // grad of: matmul(Wh, h7)
-  const t3760 = t3758 + t3759;
+  const t3663 = d_t940 * h7_6;
+  const t3664 = t3662 + t3663;
   // grad of: matmul(Wh, h6)
-  const t3761 = t2237 * h6_6;
-  // grad of: matmul(Wh, h6)
-  const t3762 = t3760 + t3761;
+  const t3665 = d_t797 * h6_6;
+  const t3666 = t3664 + t3665;
   // grad of: matmul(Wh, h5)
-  const t3763 = t2373 * h5_6;
-  // grad of: matmul(Wh, h5)
-  const t3764 = t3762 + t3763;
+  const t3667 = d_t654 * h5_6;
+  const t3668 = t3666 + t3667;
   // grad of: matmul(Wh, h4)
-  const t3765 = t2509 * h4_6;
-  // grad of: matmul(Wh, h4)
-  const t3766 = t3764 + t3765;
+  const t3669 = d_t511 * h4_6;
+  const t3670 = t3668 + t3669;
   // grad of: matmul(Wh, h3)
-  const t3767 = t2645 * h3_6;
-  // grad of: matmul(Wh, h3)
-  const t3768 = t3766 + t3767;
+  const t3671 = d_t368 * h3_6;
+  const t3672 = t3670 + t3671;
   // grad of: matmul(Wh, h2)
-  const t3769 = t2781 * h2_6;
-  // grad of: matmul(Wh, h2)
-  const t3770 = t3768 + t3769;
+  const t3673 = d_t225 * h2_6;
+  const t3674 = t3672 + t3673;
   // grad of: matmul(Wh, h1)
-  const t3771 = t2917 * h1_6;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_22 = t3770 + t3771;
+  const t3675 = d_t82 * h1_6;
+  const d_Wh_22 = t3674 + t3675;
   $p.Wh[22] = Wh_22 - $lr * d_Wh_22;
   // grad of: matmul(Wh, h11)
-  const t3772 = t1627 * h11_7;
+  const t3676 = d_t1512 * h11_7;
   // grad of: matmul(Wh, h10)
-  const t3773 = t1693 * h10_7;
-  // grad of: matmul(Wh, h10)
-  const t3774 = t3772 + t3773;
+  const t3677 = d_t1369 * h10_7;
+  const t3678 = t3676 + t3677;
   // grad of: matmul(Wh, h9)
-  const t3775 = t1829 * h9_7;
-  // grad of: matmul(Wh, h9)
-  const t3776 = t3774 + t3775;
+  const t3679 = d_t1226 * h9_7;
+  const t3680 = t3678 + t3679;
   // grad of: matmul(Wh, h8)
-  const t3777 = t1965 * h8_7;
-  // grad of: matmul(Wh, h8)
-  const t3778 = t3776 + t3777;
+  const t3681 = d_t1083 * h8_7;
+  const t3682 = t3680 + t3681;
   // grad of: matmul(Wh, h7)
-  const t3779 = t2101 * h7_7;
-  // grad of: matmul(Wh, h7)
-  const t3780 = t3778 + t3779;
+  const t3683 = d_t940 * h7_7;
+  const t3684 = t3682 + t3683;
   // grad of: matmul(Wh, h6)
-  const t3781 = t2237 * h6_7;
-  // grad of: matmul(Wh, h6)
-  const t3782 = t3780 + t3781;
+  const t3685 = d_t797 * h6_7;
+  const t3686 = t3684 + t3685;
   // grad of: matmul(Wh, h5)
-  const t3783 = t2373 * h5_7;
-  // grad of: matmul(Wh, h5)
-  const t3784 = t3782 + t3783;
+  const t3687 = d_t654 * h5_7;
+  const t3688 = t3686 + t3687;
   // grad of: matmul(Wh, h4)
-  const t3785 = t2509 * h4_7;
-  // grad of: matmul(Wh, h4)
-  const t3786 = t3784 + t3785;
+  const t3689 = d_t511 * h4_7;
+  const t3690 = t3688 + t3689;
   // grad of: matmul(Wh, h3)
-  const t3787 = t2645 * h3_7;
-  // grad of: matmul(Wh, h3)
-  const t3788 = t3786 + t3787;
+  const t3691 = d_t368 * h3_7;
+  const t3692 = t3690 + t3691;
   // grad of: matmul(Wh, h2)
-  const t3789 = t2781 * h2_7;
-  // grad of: matmul(Wh, h2)
-  const t3790 = t3788 + t3789;
+  const t3693 = d_t225 * h2_7;
+  const t3694 = t3692 + t3693;
   // grad of: matmul(Wh, h1)
-  const t3791 = t2917 * h1_7;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_23 = t3790 + t3791;
+  const t3695 = d_t82 * h1_7;
+  const d_Wh_23 = t3694 + t3695;
   $p.Wh[23] = Wh_23 - $lr * d_Wh_23;
   // grad of: matmul(Wh, h11)
-  const t3792 = t1632 * h11_0;
+  const t3696 = d_t1532 * h11_0;
   // grad of: matmul(Wh, h10)
-  const t3793 = t1712 * h10_0;
-  // grad of: matmul(Wh, h10)
-  const t3794 = t3792 + t3793;
+  const t3697 = d_t1389 * h10_0;
+  const t3698 = t3696 + t3697;
   // grad of: matmul(Wh, h9)
-  const t3795 = t1848 * h9_0;
-  // grad of: matmul(Wh, h9)
-  const t3796 = t3794 + t3795;
+  const t3699 = d_t1246 * h9_0;
+  const t3700 = t3698 + t3699;
   // grad of: matmul(Wh, h8)
-  const t3797 = t1984 * h8_0;
-  // grad of: matmul(Wh, h8)
-  const t3798 = t3796 + t3797;
+  const t3701 = d_t1103 * h8_0;
+  const t3702 = t3700 + t3701;
   // grad of: matmul(Wh, h7)
-  const t3799 = t2120 * h7_0;
-  // grad of: matmul(Wh, h7)
-  const t3800 = t3798 + t3799;
+  const t3703 = d_t960 * h7_0;
+  const t3704 = t3702 + t3703;
   // grad of: matmul(Wh, h6)
-  const t3801 = t2256 * h6_0;
-  // grad of: matmul(Wh, h6)
-  const t3802 = t3800 + t3801;
+  const t3705 = d_t817 * h6_0;
+  const t3706 = t3704 + t3705;
   // grad of: matmul(Wh, h5)
-  const t3803 = t2392 * h5_0;
-  // grad of: matmul(Wh, h5)
-  const t3804 = t3802 + t3803;
+  const t3707 = d_t674 * h5_0;
+  const t3708 = t3706 + t3707;
   // grad of: matmul(Wh, h4)
-  const t3805 = t2528 * h4_0;
-  // grad of: matmul(Wh, h4)
-  const t3806 = t3804 + t3805;
+  const t3709 = d_t531 * h4_0;
+  const t3710 = t3708 + t3709;
   // grad of: matmul(Wh, h3)
-  const t3807 = t2664 * h3_0;
-  // grad of: matmul(Wh, h3)
-  const t3808 = t3806 + t3807;
+  const t3711 = d_t388 * h3_0;
+  const t3712 = t3710 + t3711;
   // grad of: matmul(Wh, h2)
-  const t3809 = t2800 * h2_0;
-  // grad of: matmul(Wh, h2)
-  const t3810 = t3808 + t3809;
+  const t3713 = d_t245 * h2_0;
+  const t3714 = t3712 + t3713;
   // grad of: matmul(Wh, h1)
-  const t3811 = t2936 * h1_0;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_24 = t3810 + t3811;
+  const t3715 = d_t102 * h1_0;
+  const d_Wh_24 = t3714 + t3715;
   $p.Wh[24] = Wh_24 - $lr * d_Wh_24;
   // grad of: matmul(Wh, h11)
-  const t3812 = t1632 * h11_1;
+  const t3716 = d_t1532 * h11_1;
   // grad of: matmul(Wh, h10)
-  const t3813 = t1712 * h10_1;
-  // grad of: matmul(Wh, h10)
-  const t3814 = t3812 + t3813;
+  const t3717 = d_t1389 * h10_1;
+  const t3718 = t3716 + t3717;
   // grad of: matmul(Wh, h9)
-  const t3815 = t1848 * h9_1;
-  // grad of: matmul(Wh, h9)
-  const t3816 = t3814 + t3815;
+  const t3719 = d_t1246 * h9_1;
+  const t3720 = t3718 + t3719;
   // grad of: matmul(Wh, h8)
-  const t3817 = t1984 * h8_1;
-  // grad of: matmul(Wh, h8)
-  const t3818 = t3816 + t3817;
+  const t3721 = d_t1103 * h8_1;
+  const t3722 = t3720 + t3721;
   // grad of: matmul(Wh, h7)
-  const t3819 = t2120 * h7_1;
-  // grad of: matmul(Wh, h7)
-  const t3820 = t3818 + t3819;
+  const t3723 = d_t960 * h7_1;
+  const t3724 = t3722 + t3723;
   // grad of: matmul(Wh, h6)
-  const t3821 = t2256 * h6_1;
-  // grad of: matmul(Wh, h6)
-  const t3822 = t3820 + t3821;
+  const t3725 = d_t817 * h6_1;
+  const t3726 = t3724 + t3725;
   // grad of: matmul(Wh, h5)
-  const t3823 = t2392 * h5_1;
-  // grad of: matmul(Wh, h5)
-  const t3824 = t3822 + t3823;
+  const t3727 = d_t674 * h5_1;
+  const t3728 = t3726 + t3727;
   // grad of: matmul(Wh, h4)
-  const t3825 = t2528 * h4_1;
-  // grad of: matmul(Wh, h4)
-  const t3826 = t3824 + t3825;
+  const t3729 = d_t531 * h4_1;
+  const t3730 = t3728 + t3729;
   // grad of: matmul(Wh, h3)
-  const t3827 = t2664 * h3_1;
-  // grad of: matmul(Wh, h3)
-  const t3828 = t3826 + t3827;
+  const t3731 = d_t388 * h3_1;
+  const t3732 = t3730 + t3731;
   // grad of: matmul(Wh, h2)
-  const t3829 = t2800 * h2_1;
-  // grad of: matmul(Wh, h2)
-  const t3830 = t3828 + t3829;
+  const t3733 = d_t245 * h2_1;
+  const t3734 = t3732 + t3733;
   // grad of: matmul(Wh, h1)
-  const t3831 = t2936 * h1_1;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_25 = t3830 + t3831;
+  const t3735 = d_t102 * h1_1;
+  const d_Wh_25 = t3734 + t3735;
   $p.Wh[25] = Wh_25 - $lr * d_Wh_25;
   // grad of: matmul(Wh, h11)
-  const t3832 = t1632 * h11_2;
+  const t3736 = d_t1532 * h11_2;
   // grad of: matmul(Wh, h10)
-  const t3833 = t1712 * h10_2;
-  // grad of: matmul(Wh, h10)
-  const t3834 = t3832 + t3833;
+  const t3737 = d_t1389 * h10_2;
+  const t3738 = t3736 + t3737;
   // grad of: matmul(Wh, h9)
-  const t3835 = t1848 * h9_2;
-  // grad of: matmul(Wh, h9)
-  const t3836 = t3834 + t3835;
+  const t3739 = d_t1246 * h9_2;
+  const t3740 = t3738 + t3739;
   // grad of: matmul(Wh, h8)
-  const t3837 = t1984 * h8_2;
-  // grad of: matmul(Wh, h8)
-  const t3838 = t3836 + t3837;
+  const t3741 = d_t1103 * h8_2;
+  const t3742 = t3740 + t3741;
   // grad of: matmul(Wh, h7)
-  const t3839 = t2120 * h7_2;
-  // grad of: matmul(Wh, h7)
-  const t3840 = t3838 + t3839;
+  const t3743 = d_t960 * h7_2;
+  const t3744 = t3742 + t3743;
   // grad of: matmul(Wh, h6)
-  const t3841 = t2256 * h6_2;
-  // grad of: matmul(Wh, h6)
-  const t3842 = t3840 + t3841;
+  const t3745 = d_t817 * h6_2;
+  const t3746 = t3744 + t3745;
   // grad of: matmul(Wh, h5)
-  const t3843 = t2392 * h5_2;
-  // grad of: matmul(Wh, h5)
-  const t3844 = t3842 + t3843;
+  const t3747 = d_t674 * h5_2;
+  const t3748 = t3746 + t3747;
   // grad of: matmul(Wh, h4)
-  const t3845 = t2528 * h4_2;
-  // grad of: matmul(Wh, h4)
-  const t3846 = t3844 + t3845;
+  const t3749 = d_t531 * h4_2;
+  const t3750 = t3748 + t3749;
   // grad of: matmul(Wh, h3)
-  const t3847 = t2664 * h3_2;
-  // grad of: matmul(Wh, h3)
-  const t3848 = t3846 + t3847;
+  const t3751 = d_t388 * h3_2;
+  const t3752 = t3750 + t3751;
   // grad of: matmul(Wh, h2)
-  const t3849 = t2800 * h2_2;
-  // grad of: matmul(Wh, h2)
-  const t3850 = t3848 + t3849;
+  const t3753 = d_t245 * h2_2;
+  const t3754 = t3752 + t3753;
   // grad of: matmul(Wh, h1)
-  const t3851 = t2936 * h1_2;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_26 = t3850 + t3851;
+  const t3755 = d_t102 * h1_2;
+  const d_Wh_26 = t3754 + t3755;
   $p.Wh[26] = Wh_26 - $lr * d_Wh_26;
   // grad of: matmul(Wh, h11)
-  const t3852 = t1632 * h11_3;
+  const t3756 = d_t1532 * h11_3;
   // grad of: matmul(Wh, h10)
-  const t3853 = t1712 * h10_3;
-  // grad of: matmul(Wh, h10)
-  const t3854 = t3852 + t3853;
+  const t3757 = d_t1389 * h10_3;
+  const t3758 = t3756 + t3757;
   // grad of: matmul(Wh, h9)
-  const t3855 = t1848 * h9_3;
-  // grad of: matmul(Wh, h9)
-  const t3856 = t3854 + t3855;
+  const t3759 = d_t1246 * h9_3;
+  const t3760 = t3758 + t3759;
   // grad of: matmul(Wh, h8)
-  const t3857 = t1984 * h8_3;
-  // grad of: matmul(Wh, h8)
-  const t3858 = t3856 + t3857;
+  const t3761 = d_t1103 * h8_3;
+  const t3762 = t3760 + t3761;
   // grad of: matmul(Wh, h7)
-  const t3859 = t2120 * h7_3;
-  // grad of: matmul(Wh, h7)
-  const t3860 = t3858 + t3859;
+  const t3763 = d_t960 * h7_3;
+  const t3764 = t3762 + t3763;
   // grad of: matmul(Wh, h6)
-  const t3861 = t2256 * h6_3;
-  // grad of: matmul(Wh, h6)
-  const t3862 = t3860 + t3861;
+  const t3765 = d_t817 * h6_3;
+  const t3766 = t3764 + t3765;
   // grad of: matmul(Wh, h5)
-  const t3863 = t2392 * h5_3;
-  // grad of: matmul(Wh, h5)
-  const t3864 = t3862 + t3863;
+  const t3767 = d_t674 * h5_3;
+  const t3768 = t3766 + t3767;
   // grad of: matmul(Wh, h4)
-  const t3865 = t2528 * h4_3;
-  // grad of: matmul(Wh, h4)
-  const t3866 = t3864 + t3865;
+  const t3769 = d_t531 * h4_3;
+  const t3770 = t3768 + t3769;
   // grad of: matmul(Wh, h3)
-  const t3867 = t2664 * h3_3;
-  // grad of: matmul(Wh, h3)
-  const t3868 = t3866 + t3867;
+  const t3771 = d_t388 * h3_3;
+  const t3772 = t3770 + t3771;
   // grad of: matmul(Wh, h2)
-  const t3869 = t2800 * h2_3;
-  // grad of: matmul(Wh, h2)
-  const t3870 = t3868 + t3869;
+  const t3773 = d_t245 * h2_3;
+  const t3774 = t3772 + t3773;
   // grad of: matmul(Wh, h1)
-  const t3871 = t2936 * h1_3;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_27 = t3870 + t3871;
+  const t3775 = d_t102 * h1_3;
+  const d_Wh_27 = t3774 + t3775;
   $p.Wh[27] = Wh_27 - $lr * d_Wh_27;
   // grad of: matmul(Wh, h11)
-  const t3872 = t1632 * h11_4;
+  const t3776 = d_t1532 * h11_4;
   // grad of: matmul(Wh, h10)
-  const t3873 = t1712 * h10_4;
-  // grad of: matmul(Wh, h10)
-  const t3874 = t3872 + t3873;
+  const t3777 = d_t1389 * h10_4;
+  const t3778 = t3776 + t3777;
   // grad of: matmul(Wh, h9)
-  const t3875 = t1848 * h9_4;
-  // grad of: matmul(Wh, h9)
-  const t3876 = t3874 + t3875;
+  const t3779 = d_t1246 * h9_4;
+  const t3780 = t3778 + t3779;
   // grad of: matmul(Wh, h8)
-  const t3877 = t1984 * h8_4;
-  // grad of: matmul(Wh, h8)
-  const t3878 = t3876 + t3877;
+  const t3781 = d_t1103 * h8_4;
+  const t3782 = t3780 + t3781;
   // grad of: matmul(Wh, h7)
-  const t3879 = t2120 * h7_4;
-  // grad of: matmul(Wh, h7)
-  const t3880 = t3878 + t3879;
+  const t3783 = d_t960 * h7_4;
+  const t3784 = t3782 + t3783;
   // grad of: matmul(Wh, h6)
-  const t3881 = t2256 * h6_4;
-  // grad of: matmul(Wh, h6)
-  const t3882 = t3880 + t3881;
+  const t3785 = d_t817 * h6_4;
+  const t3786 = t3784 + t3785;
   // grad of: matmul(Wh, h5)
-  const t3883 = t2392 * h5_4;
-  // grad of: matmul(Wh, h5)
-  const t3884 = t3882 + t3883;
+  const t3787 = d_t674 * h5_4;
+  const t3788 = t3786 + t3787;
   // grad of: matmul(Wh, h4)
-  const t3885 = t2528 * h4_4;
-  // grad of: matmul(Wh, h4)
-  const t3886 = t3884 + t3885;
+  const t3789 = d_t531 * h4_4;
+  const t3790 = t3788 + t3789;
   // grad of: matmul(Wh, h3)
-  const t3887 = t2664 * h3_4;
-  // grad of: matmul(Wh, h3)
-  const t3888 = t3886 + t3887;
+  const t3791 = d_t388 * h3_4;
+  const t3792 = t3790 + t3791;
   // grad of: matmul(Wh, h2)
-  const t3889 = t2800 * h2_4;
-  // grad of: matmul(Wh, h2)
-  const t3890 = t3888 + t3889;
+  const t3793 = d_t245 * h2_4;
+  const t3794 = t3792 + t3793;
   // grad of: matmul(Wh, h1)
-  const t3891 = t2936 * h1_4;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_28 = t3890 + t3891;
+  const t3795 = d_t102 * h1_4;
+  const d_Wh_28 = t3794 + t3795;
   $p.Wh[28] = Wh_28 - $lr * d_Wh_28;
   // grad of: matmul(Wh, h11)
-  const t3892 = t1632 * h11_5;
+  const t3796 = d_t1532 * h11_5;
   // grad of: matmul(Wh, h10)
-  const t3893 = t1712 * h10_5;
-  // grad of: matmul(Wh, h10)
-  const t3894 = t3892 + t3893;
+  const t3797 = d_t1389 * h10_5;
+  const t3798 = t3796 + t3797;
   // grad of: matmul(Wh, h9)
-  const t3895 = t1848 * h9_5;
-  // grad of: matmul(Wh, h9)
-  const t3896 = t3894 + t3895;
+  const t3799 = d_t1246 * h9_5;
+  const t3800 = t3798 + t3799;
   // grad of: matmul(Wh, h8)
-  const t3897 = t1984 * h8_5;
-  // grad of: matmul(Wh, h8)
-  const t3898 = t3896 + t3897;
+  const t3801 = d_t1103 * h8_5;
+  const t3802 = t3800 + t3801;
   // grad of: matmul(Wh, h7)
-  const t3899 = t2120 * h7_5;
-  // grad of: matmul(Wh, h7)
-  const t3900 = t3898 + t3899;
+  const t3803 = d_t960 * h7_5;
+  const t3804 = t3802 + t3803;
   // grad of: matmul(Wh, h6)
-  const t3901 = t2256 * h6_5;
-  // grad of: matmul(Wh, h6)
-  const t3902 = t3900 + t3901;
+  const t3805 = d_t817 * h6_5;
+  const t3806 = t3804 + t3805;
   // grad of: matmul(Wh, h5)
-  const t3903 = t2392 * h5_5;
-  // grad of: matmul(Wh, h5)
-  const t3904 = t3902 + t3903;
+  const t3807 = d_t674 * h5_5;
+  const t3808 = t3806 + t3807;
   // grad of: matmul(Wh, h4)
-  const t3905 = t2528 * h4_5;
-  // grad of: matmul(Wh, h4)
-  const t3906 = t3904 + t3905;
+  const t3809 = d_t531 * h4_5;
+  const t3810 = t3808 + t3809;
   // grad of: matmul(Wh, h3)
-  const t3907 = t2664 * h3_5;
-  // grad of: matmul(Wh, h3)
-  const t3908 = t3906 + t3907;
+  const t3811 = d_t388 * h3_5;
+  const t3812 = t3810 + t3811;
   // grad of: matmul(Wh, h2)
-  const t3909 = t2800 * h2_5;
-  // grad of: matmul(Wh, h2)
-  const t3910 = t3908 + t3909;
+  const t3813 = d_t245 * h2_5;
+  const t3814 = t3812 + t3813;
   // grad of: matmul(Wh, h1)
-  const t3911 = t2936 * h1_5;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_29 = t3910 + t3911;
+  const t3815 = d_t102 * h1_5;
+  const d_Wh_29 = t3814 + t3815;
   $p.Wh[29] = Wh_29 - $lr * d_Wh_29;
   // grad of: matmul(Wh, h11)
-  const t3912 = t1632 * h11_6;
+  const t3816 = d_t1532 * h11_6;
   // grad of: matmul(Wh, h10)
-  const t3913 = t1712 * h10_6;
-  // grad of: matmul(Wh, h10)
-  const t3914 = t3912 + t3913;
+  const t3817 = d_t1389 * h10_6;
+  const t3818 = t3816 + t3817;
   // grad of: matmul(Wh, h9)
-  const t3915 = t1848 * h9_6;
-  // grad of: matmul(Wh, h9)
-  const t3916 = t3914 + t3915;
+  const t3819 = d_t1246 * h9_6;
+  const t3820 = t3818 + t3819;
   // grad of: matmul(Wh, h8)
-  const t3917 = t1984 * h8_6;
-  // grad of: matmul(Wh, h8)
-  const t3918 = t3916 + t3917;
+  const t3821 = d_t1103 * h8_6;
+  const t3822 = t3820 + t3821;
   // grad of: matmul(Wh, h7)
-  const t3919 = t2120 * h7_6;
-  // grad of: matmul(Wh, h7)
-  const t3920 = t3918 + t3919;
+  const t3823 = d_t960 * h7_6;
+  const t3824 = t3822 + t3823;
   // grad of: matmul(Wh, h6)
-  const t3921 = t2256 * h6_6;
-  // grad of: matmul(Wh, h6)
-  const t3922 = t3920 + t3921;
+  const t3825 = d_t817 * h6_6;
+  const t3826 = t3824 + t3825;
   // grad of: matmul(Wh, h5)
-  const t3923 = t2392 * h5_6;
-  // grad of: matmul(Wh, h5)
-  const t3924 = t3922 + t3923;
+  const t3827 = d_t674 * h5_6;
+  const t3828 = t3826 + t3827;
   // grad of: matmul(Wh, h4)
-  const t3925 = t2528 * h4_6;
-  // grad of: matmul(Wh, h4)
-  const t3926 = t3924 + t3925;
+  const t3829 = d_t531 * h4_6;
+  const t3830 = t3828 + t3829;
   // grad of: matmul(Wh, h3)
-  const t3927 = t2664 * h3_6;
-  // grad of: matmul(Wh, h3)
-  const t3928 = t3926 + t3927;
+  const t3831 = d_t388 * h3_6;
+  const t3832 = t3830 + t3831;
   // grad of: matmul(Wh, h2)
-  const t3929 = t2800 * h2_6;
-  // grad of: matmul(Wh, h2)
-  const t3930 = t3928 + t3929;
+  const t3833 = d_t245 * h2_6;
+  const t3834 = t3832 + t3833;
   // grad of: matmul(Wh, h1)
-  const t3931 = t2936 * h1_6;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_30 = t3930 + t3931;
+  const t3835 = d_t102 * h1_6;
+  const d_Wh_30 = t3834 + t3835;
   $p.Wh[30] = Wh_30 - $lr * d_Wh_30;
   // grad of: matmul(Wh, h11)
-  const t3932 = t1632 * h11_7;
+  const t3836 = d_t1532 * h11_7;
   // grad of: matmul(Wh, h10)
-  const t3933 = t1712 * h10_7;
-  // grad of: matmul(Wh, h10)
-  const t3934 = t3932 + t3933;
+  const t3837 = d_t1389 * h10_7;
+  const t3838 = t3836 + t3837;
   // grad of: matmul(Wh, h9)
-  const t3935 = t1848 * h9_7;
-  // grad of: matmul(Wh, h9)
-  const t3936 = t3934 + t3935;
+  const t3839 = d_t1246 * h9_7;
+  const t3840 = t3838 + t3839;
   // grad of: matmul(Wh, h8)
-  const t3937 = t1984 * h8_7;
-  // grad of: matmul(Wh, h8)
-  const t3938 = t3936 + t3937;
+  const t3841 = d_t1103 * h8_7;
+  const t3842 = t3840 + t3841;
   // grad of: matmul(Wh, h7)
-  const t3939 = t2120 * h7_7;
-  // grad of: matmul(Wh, h7)
-  const t3940 = t3938 + t3939;
+  const t3843 = d_t960 * h7_7;
+  const t3844 = t3842 + t3843;
   // grad of: matmul(Wh, h6)
-  const t3941 = t2256 * h6_7;
-  // grad of: matmul(Wh, h6)
-  const t3942 = t3940 + t3941;
+  const t3845 = d_t817 * h6_7;
+  const t3846 = t3844 + t3845;
   // grad of: matmul(Wh, h5)
-  const t3943 = t2392 * h5_7;
-  // grad of: matmul(Wh, h5)
-  const t3944 = t3942 + t3943;
+  const t3847 = d_t674 * h5_7;
+  const t3848 = t3846 + t3847;
   // grad of: matmul(Wh, h4)
-  const t3945 = t2528 * h4_7;
-  // grad of: matmul(Wh, h4)
-  const t3946 = t3944 + t3945;
+  const t3849 = d_t531 * h4_7;
+  const t3850 = t3848 + t3849;
   // grad of: matmul(Wh, h3)
-  const t3947 = t2664 * h3_7;
-  // grad of: matmul(Wh, h3)
-  const t3948 = t3946 + t3947;
+  const t3851 = d_t388 * h3_7;
+  const t3852 = t3850 + t3851;
   // grad of: matmul(Wh, h2)
-  const t3949 = t2800 * h2_7;
-  // grad of: matmul(Wh, h2)
-  const t3950 = t3948 + t3949;
+  const t3853 = d_t245 * h2_7;
+  const t3854 = t3852 + t3853;
   // grad of: matmul(Wh, h1)
-  const t3951 = t2936 * h1_7;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_31 = t3950 + t3951;
+  const t3855 = d_t102 * h1_7;
+  const d_Wh_31 = t3854 + t3855;
   $p.Wh[31] = Wh_31 - $lr * d_Wh_31;
   // grad of: matmul(Wh, h11)
-  const t3952 = t1637 * h11_0;
+  const t3856 = d_t1552 * h11_0;
   // grad of: matmul(Wh, h10)
-  const t3953 = t1731 * h10_0;
-  // grad of: matmul(Wh, h10)
-  const t3954 = t3952 + t3953;
+  const t3857 = d_t1409 * h10_0;
+  const t3858 = t3856 + t3857;
   // grad of: matmul(Wh, h9)
-  const t3955 = t1867 * h9_0;
-  // grad of: matmul(Wh, h9)
-  const t3956 = t3954 + t3955;
+  const t3859 = d_t1266 * h9_0;
+  const t3860 = t3858 + t3859;
   // grad of: matmul(Wh, h8)
-  const t3957 = t2003 * h8_0;
-  // grad of: matmul(Wh, h8)
-  const t3958 = t3956 + t3957;
+  const t3861 = d_t1123 * h8_0;
+  const t3862 = t3860 + t3861;
   // grad of: matmul(Wh, h7)
-  const t3959 = t2139 * h7_0;
-  // grad of: matmul(Wh, h7)
-  const t3960 = t3958 + t3959;
+  const t3863 = d_t980 * h7_0;
+  const t3864 = t3862 + t3863;
   // grad of: matmul(Wh, h6)
-  const t3961 = t2275 * h6_0;
-  // grad of: matmul(Wh, h6)
-  const t3962 = t3960 + t3961;
+  const t3865 = d_t837 * h6_0;
+  const t3866 = t3864 + t3865;
   // grad of: matmul(Wh, h5)
-  const t3963 = t2411 * h5_0;
-  // grad of: matmul(Wh, h5)
-  const t3964 = t3962 + t3963;
+  const t3867 = d_t694 * h5_0;
+  const t3868 = t3866 + t3867;
   // grad of: matmul(Wh, h4)
-  const t3965 = t2547 * h4_0;
-  // grad of: matmul(Wh, h4)
-  const t3966 = t3964 + t3965;
+  const t3869 = d_t551 * h4_0;
+  const t3870 = t3868 + t3869;
   // grad of: matmul(Wh, h3)
-  const t3967 = t2683 * h3_0;
-  // grad of: matmul(Wh, h3)
-  const t3968 = t3966 + t3967;
+  const t3871 = d_t408 * h3_0;
+  const t3872 = t3870 + t3871;
   // grad of: matmul(Wh, h2)
-  const t3969 = t2819 * h2_0;
-  // grad of: matmul(Wh, h2)
-  const t3970 = t3968 + t3969;
+  const t3873 = d_t265 * h2_0;
+  const t3874 = t3872 + t3873;
   // grad of: matmul(Wh, h1)
-  const t3971 = t2955 * h1_0;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_32 = t3970 + t3971;
+  const t3875 = d_t122 * h1_0;
+  const d_Wh_32 = t3874 + t3875;
   $p.Wh[32] = Wh_32 - $lr * d_Wh_32;
   // grad of: matmul(Wh, h11)
-  const t3972 = t1637 * h11_1;
+  const t3876 = d_t1552 * h11_1;
   // grad of: matmul(Wh, h10)
-  const t3973 = t1731 * h10_1;
-  // grad of: matmul(Wh, h10)
-  const t3974 = t3972 + t3973;
+  const t3877 = d_t1409 * h10_1;
+  const t3878 = t3876 + t3877;
   // grad of: matmul(Wh, h9)
-  const t3975 = t1867 * h9_1;
-  // grad of: matmul(Wh, h9)
-  const t3976 = t3974 + t3975;
+  const t3879 = d_t1266 * h9_1;
+  const t3880 = t3878 + t3879;
   // grad of: matmul(Wh, h8)
-  const t3977 = t2003 * h8_1;
-  // grad of: matmul(Wh, h8)
-  const t3978 = t3976 + t3977;
+  const t3881 = d_t1123 * h8_1;
+  const t3882 = t3880 + t3881;
   // grad of: matmul(Wh, h7)
-  const t3979 = t2139 * h7_1;
-  // grad of: matmul(Wh, h7)
-  const t3980 = t3978 + t3979;
+  const t3883 = d_t980 * h7_1;
+  const t3884 = t3882 + t3883;
   // grad of: matmul(Wh, h6)
-  const t3981 = t2275 * h6_1;
-  // grad of: matmul(Wh, h6)
-  const t3982 = t3980 + t3981;
+  const t3885 = d_t837 * h6_1;
+  const t3886 = t3884 + t3885;
   // grad of: matmul(Wh, h5)
-  const t3983 = t2411 * h5_1;
-  // grad of: matmul(Wh, h5)
-  const t3984 = t3982 + t3983;
+  const t3887 = d_t694 * h5_1;
+  const t3888 = t3886 + t3887;
   // grad of: matmul(Wh, h4)
-  const t3985 = t2547 * h4_1;
-  // grad of: matmul(Wh, h4)
-  const t3986 = t3984 + t3985;
+  const t3889 = d_t551 * h4_1;
+  const t3890 = t3888 + t3889;
   // grad of: matmul(Wh, h3)
-  const t3987 = t2683 * h3_1;
-  // grad of: matmul(Wh, h3)
-  const t3988 = t3986 + t3987;
+  const t3891 = d_t408 * h3_1;
+  const t3892 = t3890 + t3891;
   // grad of: matmul(Wh, h2)
-  const t3989 = t2819 * h2_1;
-  // grad of: matmul(Wh, h2)
-  const t3990 = t3988 + t3989;
+  const t3893 = d_t265 * h2_1;
+  const t3894 = t3892 + t3893;
   // grad of: matmul(Wh, h1)
-  const t3991 = t2955 * h1_1;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_33 = t3990 + t3991;
+  const t3895 = d_t122 * h1_1;
+  const d_Wh_33 = t3894 + t3895;
   $p.Wh[33] = Wh_33 - $lr * d_Wh_33;
   // grad of: matmul(Wh, h11)
-  const t3992 = t1637 * h11_2;
+  const t3896 = d_t1552 * h11_2;
   // grad of: matmul(Wh, h10)
-  const t3993 = t1731 * h10_2;
-  // grad of: matmul(Wh, h10)
-  const t3994 = t3992 + t3993;
+  const t3897 = d_t1409 * h10_2;
+  const t3898 = t3896 + t3897;
   // grad of: matmul(Wh, h9)
-  const t3995 = t1867 * h9_2;
-  // grad of: matmul(Wh, h9)
-  const t3996 = t3994 + t3995;
+  const t3899 = d_t1266 * h9_2;
+  const t3900 = t3898 + t3899;
   // grad of: matmul(Wh, h8)
-  const t3997 = t2003 * h8_2;
-  // grad of: matmul(Wh, h8)
-  const t3998 = t3996 + t3997;
+  const t3901 = d_t1123 * h8_2;
+  const t3902 = t3900 + t3901;
   // grad of: matmul(Wh, h7)
-  const t3999 = t2139 * h7_2;
-  // grad of: matmul(Wh, h7)
-  const t4000 = t3998 + t3999;
+  const t3903 = d_t980 * h7_2;
+  const t3904 = t3902 + t3903;
   // grad of: matmul(Wh, h6)
-  const t4001 = t2275 * h6_2;
-  // grad of: matmul(Wh, h6)
-  const t4002 = t4000 + t4001;
+  const t3905 = d_t837 * h6_2;
+  const t3906 = t3904 + t3905;
   // grad of: matmul(Wh, h5)
-  const t4003 = t2411 * h5_2;
-  // grad of: matmul(Wh, h5)
-  const t4004 = t4002 + t4003;
+  const t3907 = d_t694 * h5_2;
+  const t3908 = t3906 + t3907;
   // grad of: matmul(Wh, h4)
-  const t4005 = t2547 * h4_2;
-  // grad of: matmul(Wh, h4)
-  const t4006 = t4004 + t4005;
+  const t3909 = d_t551 * h4_2;
+  const t3910 = t3908 + t3909;
   // grad of: matmul(Wh, h3)
-  const t4007 = t2683 * h3_2;
-  // grad of: matmul(Wh, h3)
-  const t4008 = t4006 + t4007;
+  const t3911 = d_t408 * h3_2;
+  const t3912 = t3910 + t3911;
   // grad of: matmul(Wh, h2)
-  const t4009 = t2819 * h2_2;
-  // grad of: matmul(Wh, h2)
-  const t4010 = t4008 + t4009;
+  const t3913 = d_t265 * h2_2;
+  const t3914 = t3912 + t3913;
   // grad of: matmul(Wh, h1)
-  const t4011 = t2955 * h1_2;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_34 = t4010 + t4011;
+  const t3915 = d_t122 * h1_2;
+  const d_Wh_34 = t3914 + t3915;
   $p.Wh[34] = Wh_34 - $lr * d_Wh_34;
   // grad of: matmul(Wh, h11)
-  const t4012 = t1637 * h11_3;
+  const t3916 = d_t1552 * h11_3;
   // grad of: matmul(Wh, h10)
-  const t4013 = t1731 * h10_3;
-  // grad of: matmul(Wh, h10)
-  const t4014 = t4012 + t4013;
+  const t3917 = d_t1409 * h10_3;
+  const t3918 = t3916 + t3917;
   // grad of: matmul(Wh, h9)
-  const t4015 = t1867 * h9_3;
-  // grad of: matmul(Wh, h9)
-  const t4016 = t4014 + t4015;
+  const t3919 = d_t1266 * h9_3;
+  const t3920 = t3918 + t3919;
   // grad of: matmul(Wh, h8)
-  const t4017 = t2003 * h8_3;
-  // grad of: matmul(Wh, h8)
-  const t4018 = t4016 + t4017;
+  const t3921 = d_t1123 * h8_3;
+  const t3922 = t3920 + t3921;
   // grad of: matmul(Wh, h7)
-  const t4019 = t2139 * h7_3;
-  // grad of: matmul(Wh, h7)
-  const t4020 = t4018 + t4019;
+  const t3923 = d_t980 * h7_3;
+  const t3924 = t3922 + t3923;
   // grad of: matmul(Wh, h6)
-  const t4021 = t2275 * h6_3;
-  // grad of: matmul(Wh, h6)
-  const t4022 = t4020 + t4021;
+  const t3925 = d_t837 * h6_3;
+  const t3926 = t3924 + t3925;
   // grad of: matmul(Wh, h5)
-  const t4023 = t2411 * h5_3;
-  // grad of: matmul(Wh, h5)
-  const t4024 = t4022 + t4023;
+  const t3927 = d_t694 * h5_3;
+  const t3928 = t3926 + t3927;
   // grad of: matmul(Wh, h4)
-  const t4025 = t2547 * h4_3;
-  // grad of: matmul(Wh, h4)
-  const t4026 = t4024 + t4025;
+  const t3929 = d_t551 * h4_3;
+  const t3930 = t3928 + t3929;
   // grad of: matmul(Wh, h3)
-  const t4027 = t2683 * h3_3;
-  // grad of: matmul(Wh, h3)
-  const t4028 = t4026 + t4027;
+  const t3931 = d_t408 * h3_3;
+  const t3932 = t3930 + t3931;
   // grad of: matmul(Wh, h2)
-  const t4029 = t2819 * h2_3;
-  // grad of: matmul(Wh, h2)
-  const t4030 = t4028 + t4029;
+  const t3933 = d_t265 * h2_3;
+  const t3934 = t3932 + t3933;
   // grad of: matmul(Wh, h1)
-  const t4031 = t2955 * h1_3;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_35 = t4030 + t4031;
+  const t3935 = d_t122 * h1_3;
+  const d_Wh_35 = t3934 + t3935;
   $p.Wh[35] = Wh_35 - $lr * d_Wh_35;
   // grad of: matmul(Wh, h11)
-  const t4032 = t1637 * h11_4;
+  const t3936 = d_t1552 * h11_4;
   // grad of: matmul(Wh, h10)
-  const t4033 = t1731 * h10_4;
-  // grad of: matmul(Wh, h10)
-  const t4034 = t4032 + t4033;
+  const t3937 = d_t1409 * h10_4;
+  const t3938 = t3936 + t3937;
   // grad of: matmul(Wh, h9)
-  const t4035 = t1867 * h9_4;
-  // grad of: matmul(Wh, h9)
-  const t4036 = t4034 + t4035;
+  const t3939 = d_t1266 * h9_4;
+  const t3940 = t3938 + t3939;
   // grad of: matmul(Wh, h8)
-  const t4037 = t2003 * h8_4;
-  // grad of: matmul(Wh, h8)
-  const t4038 = t4036 + t4037;
+  const t3941 = d_t1123 * h8_4;
+  const t3942 = t3940 + t3941;
   // grad of: matmul(Wh, h7)
-  const t4039 = t2139 * h7_4;
-  // grad of: matmul(Wh, h7)
-  const t4040 = t4038 + t4039;
+  const t3943 = d_t980 * h7_4;
+  const t3944 = t3942 + t3943;
   // grad of: matmul(Wh, h6)
-  const t4041 = t2275 * h6_4;
-  // grad of: matmul(Wh, h6)
-  const t4042 = t4040 + t4041;
+  const t3945 = d_t837 * h6_4;
+  const t3946 = t3944 + t3945;
   // grad of: matmul(Wh, h5)
-  const t4043 = t2411 * h5_4;
-  // grad of: matmul(Wh, h5)
-  const t4044 = t4042 + t4043;
+  const t3947 = d_t694 * h5_4;
+  const t3948 = t3946 + t3947;
   // grad of: matmul(Wh, h4)
-  const t4045 = t2547 * h4_4;
-  // grad of: matmul(Wh, h4)
-  const t4046 = t4044 + t4045;
+  const t3949 = d_t551 * h4_4;
+  const t3950 = t3948 + t3949;
   // grad of: matmul(Wh, h3)
-  const t4047 = t2683 * h3_4;
-  // grad of: matmul(Wh, h3)
-  const t4048 = t4046 + t4047;
+  const t3951 = d_t408 * h3_4;
+  const t3952 = t3950 + t3951;
   // grad of: matmul(Wh, h2)
-  const t4049 = t2819 * h2_4;
-  // grad of: matmul(Wh, h2)
-  const t4050 = t4048 + t4049;
+  const t3953 = d_t265 * h2_4;
+  const t3954 = t3952 + t3953;
   // grad of: matmul(Wh, h1)
-  const t4051 = t2955 * h1_4;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_36 = t4050 + t4051;
+  const t3955 = d_t122 * h1_4;
+  const d_Wh_36 = t3954 + t3955;
   $p.Wh[36] = Wh_36 - $lr * d_Wh_36;
   // grad of: matmul(Wh, h11)
-  const t4052 = t1637 * h11_5;
+  const t3956 = d_t1552 * h11_5;
   // grad of: matmul(Wh, h10)
-  const t4053 = t1731 * h10_5;
-  // grad of: matmul(Wh, h10)
-  const t4054 = t4052 + t4053;
+  const t3957 = d_t1409 * h10_5;
+  const t3958 = t3956 + t3957;
   // grad of: matmul(Wh, h9)
-  const t4055 = t1867 * h9_5;
-  // grad of: matmul(Wh, h9)
-  const t4056 = t4054 + t4055;
+  const t3959 = d_t1266 * h9_5;
+  const t3960 = t3958 + t3959;
   // grad of: matmul(Wh, h8)
-  const t4057 = t2003 * h8_5;
-  // grad of: matmul(Wh, h8)
-  const t4058 = t4056 + t4057;
+  const t3961 = d_t1123 * h8_5;
+  const t3962 = t3960 + t3961;
   // grad of: matmul(Wh, h7)
-  const t4059 = t2139 * h7_5;
-  // grad of: matmul(Wh, h7)
-  const t4060 = t4058 + t4059;
+  const t3963 = d_t980 * h7_5;
+  const t3964 = t3962 + t3963;
   // grad of: matmul(Wh, h6)
-  const t4061 = t2275 * h6_5;
-  // grad of: matmul(Wh, h6)
-  const t4062 = t4060 + t4061;
+  const t3965 = d_t837 * h6_5;
+  const t3966 = t3964 + t3965;
   // grad of: matmul(Wh, h5)
-  const t4063 = t2411 * h5_5;
-  // grad of: matmul(Wh, h5)
-  const t4064 = t4062 + t4063;
+  const t3967 = d_t694 * h5_5;
+  const t3968 = t3966 + t3967;
   // grad of: matmul(Wh, h4)
-  const t4065 = t2547 * h4_5;
-  // grad of: matmul(Wh, h4)
-  const t4066 = t4064 + t4065;
+  const t3969 = d_t551 * h4_5;
+  const t3970 = t3968 + t3969;
   // grad of: matmul(Wh, h3)
-  const t4067 = t2683 * h3_5;
-  // grad of: matmul(Wh, h3)
-  const t4068 = t4066 + t4067;
+  const t3971 = d_t408 * h3_5;
+  const t3972 = t3970 + t3971;
   // grad of: matmul(Wh, h2)
-  const t4069 = t2819 * h2_5;
-  // grad of: matmul(Wh, h2)
-  const t4070 = t4068 + t4069;
+  const t3973 = d_t265 * h2_5;
+  const t3974 = t3972 + t3973;
   // grad of: matmul(Wh, h1)
-  const t4071 = t2955 * h1_5;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_37 = t4070 + t4071;
+  const t3975 = d_t122 * h1_5;
+  const d_Wh_37 = t3974 + t3975;
   $p.Wh[37] = Wh_37 - $lr * d_Wh_37;
   // grad of: matmul(Wh, h11)
-  const t4072 = t1637 * h11_6;
+  const t3976 = d_t1552 * h11_6;
   // grad of: matmul(Wh, h10)
-  const t4073 = t1731 * h10_6;
-  // grad of: matmul(Wh, h10)
-  const t4074 = t4072 + t4073;
+  const t3977 = d_t1409 * h10_6;
+  const t3978 = t3976 + t3977;
   // grad of: matmul(Wh, h9)
-  const t4075 = t1867 * h9_6;
-  // grad of: matmul(Wh, h9)
-  const t4076 = t4074 + t4075;
+  const t3979 = d_t1266 * h9_6;
+  const t3980 = t3978 + t3979;
   // grad of: matmul(Wh, h8)
-  const t4077 = t2003 * h8_6;
-  // grad of: matmul(Wh, h8)
-  const t4078 = t4076 + t4077;
+  const t3981 = d_t1123 * h8_6;
+  const t3982 = t3980 + t3981;
   // grad of: matmul(Wh, h7)
-  const t4079 = t2139 * h7_6;
-  // grad of: matmul(Wh, h7)
-  const t4080 = t4078 + t4079;
+  const t3983 = d_t980 * h7_6;
+  const t3984 = t3982 + t3983;
   // grad of: matmul(Wh, h6)
-  const t4081 = t2275 * h6_6;
-  // grad of: matmul(Wh, h6)
-  const t4082 = t4080 + t4081;
+  const t3985 = d_t837 * h6_6;
+  const t3986 = t3984 + t3985;
   // grad of: matmul(Wh, h5)
-  const t4083 = t2411 * h5_6;
-  // grad of: matmul(Wh, h5)
-  const t4084 = t4082 + t4083;
+  const t3987 = d_t694 * h5_6;
+  const t3988 = t3986 + t3987;
   // grad of: matmul(Wh, h4)
-  const t4085 = t2547 * h4_6;
-  // grad of: matmul(Wh, h4)
-  const t4086 = t4084 + t4085;
+  const t3989 = d_t551 * h4_6;
+  const t3990 = t3988 + t3989;
   // grad of: matmul(Wh, h3)
-  const t4087 = t2683 * h3_6;
-  // grad of: matmul(Wh, h3)
-  const t4088 = t4086 + t4087;
+  const t3991 = d_t408 * h3_6;
+  const t3992 = t3990 + t3991;
   // grad of: matmul(Wh, h2)
-  const t4089 = t2819 * h2_6;
-  // grad of: matmul(Wh, h2)
-  const t4090 = t4088 + t4089;
+  const t3993 = d_t265 * h2_6;
+  const t3994 = t3992 + t3993;
   // grad of: matmul(Wh, h1)
-  const t4091 = t2955 * h1_6;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_38 = t4090 + t4091;
+  const t3995 = d_t122 * h1_6;
+  const d_Wh_38 = t3994 + t3995;
   $p.Wh[38] = Wh_38 - $lr * d_Wh_38;
   // grad of: matmul(Wh, h11)
-  const t4092 = t1637 * h11_7;
+  const t3996 = d_t1552 * h11_7;
   // grad of: matmul(Wh, h10)
-  const t4093 = t1731 * h10_7;
-  // grad of: matmul(Wh, h10)
-  const t4094 = t4092 + t4093;
+  const t3997 = d_t1409 * h10_7;
+  const t3998 = t3996 + t3997;
   // grad of: matmul(Wh, h9)
-  const t4095 = t1867 * h9_7;
-  // grad of: matmul(Wh, h9)
-  const t4096 = t4094 + t4095;
+  const t3999 = d_t1266 * h9_7;
+  const t4000 = t3998 + t3999;
   // grad of: matmul(Wh, h8)
-  const t4097 = t2003 * h8_7;
-  // grad of: matmul(Wh, h8)
-  const t4098 = t4096 + t4097;
+  const t4001 = d_t1123 * h8_7;
+  const t4002 = t4000 + t4001;
   // grad of: matmul(Wh, h7)
-  const t4099 = t2139 * h7_7;
-  // grad of: matmul(Wh, h7)
-  const t4100 = t4098 + t4099;
+  const t4003 = d_t980 * h7_7;
+  const t4004 = t4002 + t4003;
   // grad of: matmul(Wh, h6)
-  const t4101 = t2275 * h6_7;
-  // grad of: matmul(Wh, h6)
-  const t4102 = t4100 + t4101;
+  const t4005 = d_t837 * h6_7;
+  const t4006 = t4004 + t4005;
   // grad of: matmul(Wh, h5)
-  const t4103 = t2411 * h5_7;
-  // grad of: matmul(Wh, h5)
-  const t4104 = t4102 + t4103;
+  const t4007 = d_t694 * h5_7;
+  const t4008 = t4006 + t4007;
   // grad of: matmul(Wh, h4)
-  const t4105 = t2547 * h4_7;
-  // grad of: matmul(Wh, h4)
-  const t4106 = t4104 + t4105;
+  const t4009 = d_t551 * h4_7;
+  const t4010 = t4008 + t4009;
   // grad of: matmul(Wh, h3)
-  const t4107 = t2683 * h3_7;
-  // grad of: matmul(Wh, h3)
-  const t4108 = t4106 + t4107;
+  const t4011 = d_t408 * h3_7;
+  const t4012 = t4010 + t4011;
   // grad of: matmul(Wh, h2)
-  const t4109 = t2819 * h2_7;
-  // grad of: matmul(Wh, h2)
-  const t4110 = t4108 + t4109;
+  const t4013 = d_t265 * h2_7;
+  const t4014 = t4012 + t4013;
   // grad of: matmul(Wh, h1)
-  const t4111 = t2955 * h1_7;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_39 = t4110 + t4111;
+  const t4015 = d_t122 * h1_7;
+  const d_Wh_39 = t4014 + t4015;
   $p.Wh[39] = Wh_39 - $lr * d_Wh_39;
   // grad of: matmul(Wh, h11)
-  const t4112 = t1642 * h11_0;
+  const t4016 = d_t1572 * h11_0;
   // grad of: matmul(Wh, h10)
-  const t4113 = t1750 * h10_0;
-  // grad of: matmul(Wh, h10)
-  const t4114 = t4112 + t4113;
+  const t4017 = d_t1429 * h10_0;
+  const t4018 = t4016 + t4017;
   // grad of: matmul(Wh, h9)
-  const t4115 = t1886 * h9_0;
-  // grad of: matmul(Wh, h9)
-  const t4116 = t4114 + t4115;
+  const t4019 = d_t1286 * h9_0;
+  const t4020 = t4018 + t4019;
   // grad of: matmul(Wh, h8)
-  const t4117 = t2022 * h8_0;
-  // grad of: matmul(Wh, h8)
-  const t4118 = t4116 + t4117;
+  const t4021 = d_t1143 * h8_0;
+  const t4022 = t4020 + t4021;
   // grad of: matmul(Wh, h7)
-  const t4119 = t2158 * h7_0;
-  // grad of: matmul(Wh, h7)
-  const t4120 = t4118 + t4119;
+  const t4023 = d_t1000 * h7_0;
+  const t4024 = t4022 + t4023;
   // grad of: matmul(Wh, h6)
-  const t4121 = t2294 * h6_0;
-  // grad of: matmul(Wh, h6)
-  const t4122 = t4120 + t4121;
+  const t4025 = d_t857 * h6_0;
+  const t4026 = t4024 + t4025;
   // grad of: matmul(Wh, h5)
-  const t4123 = t2430 * h5_0;
-  // grad of: matmul(Wh, h5)
-  const t4124 = t4122 + t4123;
+  const t4027 = d_t714 * h5_0;
+  const t4028 = t4026 + t4027;
   // grad of: matmul(Wh, h4)
-  const t4125 = t2566 * h4_0;
-  // grad of: matmul(Wh, h4)
-  const t4126 = t4124 + t4125;
+  const t4029 = d_t571 * h4_0;
+  const t4030 = t4028 + t4029;
   // grad of: matmul(Wh, h3)
-  const t4127 = t2702 * h3_0;
-  // grad of: matmul(Wh, h3)
-  const t4128 = t4126 + t4127;
+  const t4031 = d_t428 * h3_0;
+  const t4032 = t4030 + t4031;
   // grad of: matmul(Wh, h2)
-  const t4129 = t2838 * h2_0;
-  // grad of: matmul(Wh, h2)
-  const t4130 = t4128 + t4129;
+  const t4033 = d_t285 * h2_0;
+  const t4034 = t4032 + t4033;
   // grad of: matmul(Wh, h1)
-  const t4131 = t2974 * h1_0;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_40 = t4130 + t4131;
+  const t4035 = d_t142 * h1_0;
+  const d_Wh_40 = t4034 + t4035;
   $p.Wh[40] = Wh_40 - $lr * d_Wh_40;
   // grad of: matmul(Wh, h11)
-  const t4132 = t1642 * h11_1;
+  const t4036 = d_t1572 * h11_1;
   // grad of: matmul(Wh, h10)
-  const t4133 = t1750 * h10_1;
-  // grad of: matmul(Wh, h10)
-  const t4134 = t4132 + t4133;
+  const t4037 = d_t1429 * h10_1;
+  const t4038 = t4036 + t4037;
   // grad of: matmul(Wh, h9)
-  const t4135 = t1886 * h9_1;
-  // grad of: matmul(Wh, h9)
-  const t4136 = t4134 + t4135;
+  const t4039 = d_t1286 * h9_1;
+  const t4040 = t4038 + t4039;
   // grad of: matmul(Wh, h8)
-  const t4137 = t2022 * h8_1;
-  // grad of: matmul(Wh, h8)
-  const t4138 = t4136 + t4137;
+  const t4041 = d_t1143 * h8_1;
+  const t4042 = t4040 + t4041;
   // grad of: matmul(Wh, h7)
-  const t4139 = t2158 * h7_1;
-  // grad of: matmul(Wh, h7)
-  const t4140 = t4138 + t4139;
+  const t4043 = d_t1000 * h7_1;
+  const t4044 = t4042 + t4043;
   // grad of: matmul(Wh, h6)
-  const t4141 = t2294 * h6_1;
-  // grad of: matmul(Wh, h6)
-  const t4142 = t4140 + t4141;
+  const t4045 = d_t857 * h6_1;
+  const t4046 = t4044 + t4045;
   // grad of: matmul(Wh, h5)
-  const t4143 = t2430 * h5_1;
-  // grad of: matmul(Wh, h5)
-  const t4144 = t4142 + t4143;
+  const t4047 = d_t714 * h5_1;
+  const t4048 = t4046 + t4047;
   // grad of: matmul(Wh, h4)
-  const t4145 = t2566 * h4_1;
-  // grad of: matmul(Wh, h4)
-  const t4146 = t4144 + t4145;
+  const t4049 = d_t571 * h4_1;
+  const t4050 = t4048 + t4049;
   // grad of: matmul(Wh, h3)
-  const t4147 = t2702 * h3_1;
-  // grad of: matmul(Wh, h3)
-  const t4148 = t4146 + t4147;
+  const t4051 = d_t428 * h3_1;
+  const t4052 = t4050 + t4051;
   // grad of: matmul(Wh, h2)
-  const t4149 = t2838 * h2_1;
-  // grad of: matmul(Wh, h2)
-  const t4150 = t4148 + t4149;
+  const t4053 = d_t285 * h2_1;
+  const t4054 = t4052 + t4053;
   // grad of: matmul(Wh, h1)
-  const t4151 = t2974 * h1_1;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_41 = t4150 + t4151;
+  const t4055 = d_t142 * h1_1;
+  const d_Wh_41 = t4054 + t4055;
   $p.Wh[41] = Wh_41 - $lr * d_Wh_41;
   // grad of: matmul(Wh, h11)
-  const t4152 = t1642 * h11_2;
+  const t4056 = d_t1572 * h11_2;
   // grad of: matmul(Wh, h10)
-  const t4153 = t1750 * h10_2;
-  // grad of: matmul(Wh, h10)
-  const t4154 = t4152 + t4153;
+  const t4057 = d_t1429 * h10_2;
+  const t4058 = t4056 + t4057;
   // grad of: matmul(Wh, h9)
-  const t4155 = t1886 * h9_2;
-  // grad of: matmul(Wh, h9)
-  const t4156 = t4154 + t4155;
+  const t4059 = d_t1286 * h9_2;
+  const t4060 = t4058 + t4059;
   // grad of: matmul(Wh, h8)
-  const t4157 = t2022 * h8_2;
-  // grad of: matmul(Wh, h8)
-  const t4158 = t4156 + t4157;
+  const t4061 = d_t1143 * h8_2;
+  const t4062 = t4060 + t4061;
   // grad of: matmul(Wh, h7)
-  const t4159 = t2158 * h7_2;
-  // grad of: matmul(Wh, h7)
-  const t4160 = t4158 + t4159;
+  const t4063 = d_t1000 * h7_2;
+  const t4064 = t4062 + t4063;
   // grad of: matmul(Wh, h6)
-  const t4161 = t2294 * h6_2;
-  // grad of: matmul(Wh, h6)
-  const t4162 = t4160 + t4161;
+  const t4065 = d_t857 * h6_2;
+  const t4066 = t4064 + t4065;
   // grad of: matmul(Wh, h5)
-  const t4163 = t2430 * h5_2;
-  // grad of: matmul(Wh, h5)
-  const t4164 = t4162 + t4163;
+  const t4067 = d_t714 * h5_2;
+  const t4068 = t4066 + t4067;
   // grad of: matmul(Wh, h4)
-  const t4165 = t2566 * h4_2;
-  // grad of: matmul(Wh, h4)
-  const t4166 = t4164 + t4165;
+  const t4069 = d_t571 * h4_2;
+  const t4070 = t4068 + t4069;
   // grad of: matmul(Wh, h3)
-  const t4167 = t2702 * h3_2;
-  // grad of: matmul(Wh, h3)
-  const t4168 = t4166 + t4167;
+  const t4071 = d_t428 * h3_2;
+  const t4072 = t4070 + t4071;
   // grad of: matmul(Wh, h2)
-  const t4169 = t2838 * h2_2;
-  // grad of: matmul(Wh, h2)
-  const t4170 = t4168 + t4169;
+  const t4073 = d_t285 * h2_2;
+  const t4074 = t4072 + t4073;
   // grad of: matmul(Wh, h1)
-  const t4171 = t2974 * h1_2;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_42 = t4170 + t4171;
+  const t4075 = d_t142 * h1_2;
+  const d_Wh_42 = t4074 + t4075;
   $p.Wh[42] = Wh_42 - $lr * d_Wh_42;
   // grad of: matmul(Wh, h11)
-  const t4172 = t1642 * h11_3;
+  const t4076 = d_t1572 * h11_3;
   // grad of: matmul(Wh, h10)
-  const t4173 = t1750 * h10_3;
-  // grad of: matmul(Wh, h10)
-  const t4174 = t4172 + t4173;
+  const t4077 = d_t1429 * h10_3;
+  const t4078 = t4076 + t4077;
   // grad of: matmul(Wh, h9)
-  const t4175 = t1886 * h9_3;
-  // grad of: matmul(Wh, h9)
-  const t4176 = t4174 + t4175;
+  const t4079 = d_t1286 * h9_3;
+  const t4080 = t4078 + t4079;
   // grad of: matmul(Wh, h8)
-  const t4177 = t2022 * h8_3;
-  // grad of: matmul(Wh, h8)
-  const t4178 = t4176 + t4177;
+  const t4081 = d_t1143 * h8_3;
+  const t4082 = t4080 + t4081;
   // grad of: matmul(Wh, h7)
-  const t4179 = t2158 * h7_3;
-  // grad of: matmul(Wh, h7)
-  const t4180 = t4178 + t4179;
+  const t4083 = d_t1000 * h7_3;
+  const t4084 = t4082 + t4083;
   // grad of: matmul(Wh, h6)
-  const t4181 = t2294 * h6_3;
-  // grad of: matmul(Wh, h6)
-  const t4182 = t4180 + t4181;
+  const t4085 = d_t857 * h6_3;
+  const t4086 = t4084 + t4085;
   // grad of: matmul(Wh, h5)
-  const t4183 = t2430 * h5_3;
-  // grad of: matmul(Wh, h5)
-  const t4184 = t4182 + t4183;
+  const t4087 = d_t714 * h5_3;
+  const t4088 = t4086 + t4087;
   // grad of: matmul(Wh, h4)
-  const t4185 = t2566 * h4_3;
-  // grad of: matmul(Wh, h4)
-  const t4186 = t4184 + t4185;
+  const t4089 = d_t571 * h4_3;
+  const t4090 = t4088 + t4089;
   // grad of: matmul(Wh, h3)
-  const t4187 = t2702 * h3_3;
-  // grad of: matmul(Wh, h3)
-  const t4188 = t4186 + t4187;
+  const t4091 = d_t428 * h3_3;
+  const t4092 = t4090 + t4091;
   // grad of: matmul(Wh, h2)
-  const t4189 = t2838 * h2_3;
-  // grad of: matmul(Wh, h2)
-  const t4190 = t4188 + t4189;
+  const t4093 = d_t285 * h2_3;
+  const t4094 = t4092 + t4093;
   // grad of: matmul(Wh, h1)
-  const t4191 = t2974 * h1_3;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_43 = t4190 + t4191;
+  const t4095 = d_t142 * h1_3;
+  const d_Wh_43 = t4094 + t4095;
   $p.Wh[43] = Wh_43 - $lr * d_Wh_43;
   // grad of: matmul(Wh, h11)
-  const t4192 = t1642 * h11_4;
+  const t4096 = d_t1572 * h11_4;
   // grad of: matmul(Wh, h10)
-  const t4193 = t1750 * h10_4;
-  // grad of: matmul(Wh, h10)
-  const t4194 = t4192 + t4193;
+  const t4097 = d_t1429 * h10_4;
+  const t4098 = t4096 + t4097;
   // grad of: matmul(Wh, h9)
-  const t4195 = t1886 * h9_4;
-  // grad of: matmul(Wh, h9)
-  const t4196 = t4194 + t4195;
+  const t4099 = d_t1286 * h9_4;
+  const t4100 = t4098 + t4099;
   // grad of: matmul(Wh, h8)
-  const t4197 = t2022 * h8_4;
-  // grad of: matmul(Wh, h8)
-  const t4198 = t4196 + t4197;
+  const t4101 = d_t1143 * h8_4;
+  const t4102 = t4100 + t4101;
   // grad of: matmul(Wh, h7)
-  const t4199 = t2158 * h7_4;
-  // grad of: matmul(Wh, h7)
-  const t4200 = t4198 + t4199;
+  const t4103 = d_t1000 * h7_4;
+  const t4104 = t4102 + t4103;
   // grad of: matmul(Wh, h6)
-  const t4201 = t2294 * h6_4;
-  // grad of: matmul(Wh, h6)
-  const t4202 = t4200 + t4201;
+  const t4105 = d_t857 * h6_4;
+  const t4106 = t4104 + t4105;
   // grad of: matmul(Wh, h5)
-  const t4203 = t2430 * h5_4;
-  // grad of: matmul(Wh, h5)
-  const t4204 = t4202 + t4203;
+  const t4107 = d_t714 * h5_4;
+  const t4108 = t4106 + t4107;
   // grad of: matmul(Wh, h4)
-  const t4205 = t2566 * h4_4;
-  // grad of: matmul(Wh, h4)
-  const t4206 = t4204 + t4205;
+  const t4109 = d_t571 * h4_4;
+  const t4110 = t4108 + t4109;
   // grad of: matmul(Wh, h3)
-  const t4207 = t2702 * h3_4;
-  // grad of: matmul(Wh, h3)
-  const t4208 = t4206 + t4207;
+  const t4111 = d_t428 * h3_4;
+  const t4112 = t4110 + t4111;
   // grad of: matmul(Wh, h2)
-  const t4209 = t2838 * h2_4;
-  // grad of: matmul(Wh, h2)
-  const t4210 = t4208 + t4209;
+  const t4113 = d_t285 * h2_4;
+  const t4114 = t4112 + t4113;
   // grad of: matmul(Wh, h1)
-  const t4211 = t2974 * h1_4;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_44 = t4210 + t4211;
+  const t4115 = d_t142 * h1_4;
+  const d_Wh_44 = t4114 + t4115;
   $p.Wh[44] = Wh_44 - $lr * d_Wh_44;
   // grad of: matmul(Wh, h11)
-  const t4212 = t1642 * h11_5;
+  const t4116 = d_t1572 * h11_5;
   // grad of: matmul(Wh, h10)
-  const t4213 = t1750 * h10_5;
-  // grad of: matmul(Wh, h10)
-  const t4214 = t4212 + t4213;
+  const t4117 = d_t1429 * h10_5;
+  const t4118 = t4116 + t4117;
   // grad of: matmul(Wh, h9)
-  const t4215 = t1886 * h9_5;
-  // grad of: matmul(Wh, h9)
-  const t4216 = t4214 + t4215;
+  const t4119 = d_t1286 * h9_5;
+  const t4120 = t4118 + t4119;
   // grad of: matmul(Wh, h8)
-  const t4217 = t2022 * h8_5;
-  // grad of: matmul(Wh, h8)
-  const t4218 = t4216 + t4217;
+  const t4121 = d_t1143 * h8_5;
+  const t4122 = t4120 + t4121;
   // grad of: matmul(Wh, h7)
-  const t4219 = t2158 * h7_5;
-  // grad of: matmul(Wh, h7)
-  const t4220 = t4218 + t4219;
+  const t4123 = d_t1000 * h7_5;
+  const t4124 = t4122 + t4123;
   // grad of: matmul(Wh, h6)
-  const t4221 = t2294 * h6_5;
-  // grad of: matmul(Wh, h6)
-  const t4222 = t4220 + t4221;
+  const t4125 = d_t857 * h6_5;
+  const t4126 = t4124 + t4125;
   // grad of: matmul(Wh, h5)
-  const t4223 = t2430 * h5_5;
-  // grad of: matmul(Wh, h5)
-  const t4224 = t4222 + t4223;
+  const t4127 = d_t714 * h5_5;
+  const t4128 = t4126 + t4127;
   // grad of: matmul(Wh, h4)
-  const t4225 = t2566 * h4_5;
-  // grad of: matmul(Wh, h4)
-  const t4226 = t4224 + t4225;
+  const t4129 = d_t571 * h4_5;
+  const t4130 = t4128 + t4129;
   // grad of: matmul(Wh, h3)
-  const t4227 = t2702 * h3_5;
-  // grad of: matmul(Wh, h3)
-  const t4228 = t4226 + t4227;
+  const t4131 = d_t428 * h3_5;
+  const t4132 = t4130 + t4131;
   // grad of: matmul(Wh, h2)
-  const t4229 = t2838 * h2_5;
-  // grad of: matmul(Wh, h2)
-  const t4230 = t4228 + t4229;
+  const t4133 = d_t285 * h2_5;
+  const t4134 = t4132 + t4133;
   // grad of: matmul(Wh, h1)
-  const t4231 = t2974 * h1_5;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_45 = t4230 + t4231;
+  const t4135 = d_t142 * h1_5;
+  const d_Wh_45 = t4134 + t4135;
   $p.Wh[45] = Wh_45 - $lr * d_Wh_45;
   // grad of: matmul(Wh, h11)
-  const t4232 = t1642 * h11_6;
+  const t4136 = d_t1572 * h11_6;
   // grad of: matmul(Wh, h10)
-  const t4233 = t1750 * h10_6;
-  // grad of: matmul(Wh, h10)
-  const t4234 = t4232 + t4233;
+  const t4137 = d_t1429 * h10_6;
+  const t4138 = t4136 + t4137;
   // grad of: matmul(Wh, h9)
-  const t4235 = t1886 * h9_6;
-  // grad of: matmul(Wh, h9)
-  const t4236 = t4234 + t4235;
+  const t4139 = d_t1286 * h9_6;
+  const t4140 = t4138 + t4139;
   // grad of: matmul(Wh, h8)
-  const t4237 = t2022 * h8_6;
-  // grad of: matmul(Wh, h8)
-  const t4238 = t4236 + t4237;
+  const t4141 = d_t1143 * h8_6;
+  const t4142 = t4140 + t4141;
   // grad of: matmul(Wh, h7)
-  const t4239 = t2158 * h7_6;
-  // grad of: matmul(Wh, h7)
-  const t4240 = t4238 + t4239;
+  const t4143 = d_t1000 * h7_6;
+  const t4144 = t4142 + t4143;
   // grad of: matmul(Wh, h6)
-  const t4241 = t2294 * h6_6;
-  // grad of: matmul(Wh, h6)
-  const t4242 = t4240 + t4241;
+  const t4145 = d_t857 * h6_6;
+  const t4146 = t4144 + t4145;
   // grad of: matmul(Wh, h5)
-  const t4243 = t2430 * h5_6;
-  // grad of: matmul(Wh, h5)
-  const t4244 = t4242 + t4243;
+  const t4147 = d_t714 * h5_6;
+  const t4148 = t4146 + t4147;
   // grad of: matmul(Wh, h4)
-  const t4245 = t2566 * h4_6;
-  // grad of: matmul(Wh, h4)
-  const t4246 = t4244 + t4245;
+  const t4149 = d_t571 * h4_6;
+  const t4150 = t4148 + t4149;
   // grad of: matmul(Wh, h3)
-  const t4247 = t2702 * h3_6;
-  // grad of: matmul(Wh, h3)
-  const t4248 = t4246 + t4247;
+  const t4151 = d_t428 * h3_6;
+  const t4152 = t4150 + t4151;
   // grad of: matmul(Wh, h2)
-  const t4249 = t2838 * h2_6;
-  // grad of: matmul(Wh, h2)
-  const t4250 = t4248 + t4249;
+  const t4153 = d_t285 * h2_6;
+  const t4154 = t4152 + t4153;
   // grad of: matmul(Wh, h1)
-  const t4251 = t2974 * h1_6;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_46 = t4250 + t4251;
+  const t4155 = d_t142 * h1_6;
+  const d_Wh_46 = t4154 + t4155;
   $p.Wh[46] = Wh_46 - $lr * d_Wh_46;
   // grad of: matmul(Wh, h11)
-  const t4252 = t1642 * h11_7;
+  const t4156 = d_t1572 * h11_7;
   // grad of: matmul(Wh, h10)
-  const t4253 = t1750 * h10_7;
-  // grad of: matmul(Wh, h10)
-  const t4254 = t4252 + t4253;
+  const t4157 = d_t1429 * h10_7;
+  const t4158 = t4156 + t4157;
   // grad of: matmul(Wh, h9)
-  const t4255 = t1886 * h9_7;
-  // grad of: matmul(Wh, h9)
-  const t4256 = t4254 + t4255;
+  const t4159 = d_t1286 * h9_7;
+  const t4160 = t4158 + t4159;
   // grad of: matmul(Wh, h8)
-  const t4257 = t2022 * h8_7;
-  // grad of: matmul(Wh, h8)
-  const t4258 = t4256 + t4257;
+  const t4161 = d_t1143 * h8_7;
+  const t4162 = t4160 + t4161;
   // grad of: matmul(Wh, h7)
-  const t4259 = t2158 * h7_7;
-  // grad of: matmul(Wh, h7)
-  const t4260 = t4258 + t4259;
+  const t4163 = d_t1000 * h7_7;
+  const t4164 = t4162 + t4163;
   // grad of: matmul(Wh, h6)
-  const t4261 = t2294 * h6_7;
-  // grad of: matmul(Wh, h6)
-  const t4262 = t4260 + t4261;
+  const t4165 = d_t857 * h6_7;
+  const t4166 = t4164 + t4165;
   // grad of: matmul(Wh, h5)
-  const t4263 = t2430 * h5_7;
-  // grad of: matmul(Wh, h5)
-  const t4264 = t4262 + t4263;
+  const t4167 = d_t714 * h5_7;
+  const t4168 = t4166 + t4167;
   // grad of: matmul(Wh, h4)
-  const t4265 = t2566 * h4_7;
-  // grad of: matmul(Wh, h4)
-  const t4266 = t4264 + t4265;
+  const t4169 = d_t571 * h4_7;
+  const t4170 = t4168 + t4169;
   // grad of: matmul(Wh, h3)
-  const t4267 = t2702 * h3_7;
-  // grad of: matmul(Wh, h3)
-  const t4268 = t4266 + t4267;
+  const t4171 = d_t428 * h3_7;
+  const t4172 = t4170 + t4171;
   // grad of: matmul(Wh, h2)
-  const t4269 = t2838 * h2_7;
-  // grad of: matmul(Wh, h2)
-  const t4270 = t4268 + t4269;
+  const t4173 = d_t285 * h2_7;
+  const t4174 = t4172 + t4173;
   // grad of: matmul(Wh, h1)
-  const t4271 = t2974 * h1_7;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_47 = t4270 + t4271;
+  const t4175 = d_t142 * h1_7;
+  const d_Wh_47 = t4174 + t4175;
   $p.Wh[47] = Wh_47 - $lr * d_Wh_47;
   // grad of: matmul(Wh, h11)
-  const t4272 = t1647 * h11_0;
+  const t4176 = d_t1592 * h11_0;
   // grad of: matmul(Wh, h10)
-  const t4273 = t1769 * h10_0;
-  // grad of: matmul(Wh, h10)
-  const t4274 = t4272 + t4273;
+  const t4177 = d_t1449 * h10_0;
+  const t4178 = t4176 + t4177;
   // grad of: matmul(Wh, h9)
-  const t4275 = t1905 * h9_0;
-  // grad of: matmul(Wh, h9)
-  const t4276 = t4274 + t4275;
+  const t4179 = d_t1306 * h9_0;
+  const t4180 = t4178 + t4179;
   // grad of: matmul(Wh, h8)
-  const t4277 = t2041 * h8_0;
-  // grad of: matmul(Wh, h8)
-  const t4278 = t4276 + t4277;
+  const t4181 = d_t1163 * h8_0;
+  const t4182 = t4180 + t4181;
   // grad of: matmul(Wh, h7)
-  const t4279 = t2177 * h7_0;
-  // grad of: matmul(Wh, h7)
-  const t4280 = t4278 + t4279;
+  const t4183 = d_t1020 * h7_0;
+  const t4184 = t4182 + t4183;
   // grad of: matmul(Wh, h6)
-  const t4281 = t2313 * h6_0;
-  // grad of: matmul(Wh, h6)
-  const t4282 = t4280 + t4281;
+  const t4185 = d_t877 * h6_0;
+  const t4186 = t4184 + t4185;
   // grad of: matmul(Wh, h5)
-  const t4283 = t2449 * h5_0;
-  // grad of: matmul(Wh, h5)
-  const t4284 = t4282 + t4283;
+  const t4187 = d_t734 * h5_0;
+  const t4188 = t4186 + t4187;
   // grad of: matmul(Wh, h4)
-  const t4285 = t2585 * h4_0;
-  // grad of: matmul(Wh, h4)
-  const t4286 = t4284 + t4285;
+  const t4189 = d_t591 * h4_0;
+  const t4190 = t4188 + t4189;
   // grad of: matmul(Wh, h3)
-  const t4287 = t2721 * h3_0;
-  // grad of: matmul(Wh, h3)
-  const t4288 = t4286 + t4287;
+  const t4191 = d_t448 * h3_0;
+  const t4192 = t4190 + t4191;
   // grad of: matmul(Wh, h2)
-  const t4289 = t2857 * h2_0;
-  // grad of: matmul(Wh, h2)
-  const t4290 = t4288 + t4289;
+  const t4193 = d_t305 * h2_0;
+  const t4194 = t4192 + t4193;
   // grad of: matmul(Wh, h1)
-  const t4291 = t2993 * h1_0;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_48 = t4290 + t4291;
+  const t4195 = d_t162 * h1_0;
+  const d_Wh_48 = t4194 + t4195;
   $p.Wh[48] = Wh_48 - $lr * d_Wh_48;
   // grad of: matmul(Wh, h11)
-  const t4292 = t1647 * h11_1;
+  const t4196 = d_t1592 * h11_1;
   // grad of: matmul(Wh, h10)
-  const t4293 = t1769 * h10_1;
-  // grad of: matmul(Wh, h10)
-  const t4294 = t4292 + t4293;
+  const t4197 = d_t1449 * h10_1;
+  const t4198 = t4196 + t4197;
   // grad of: matmul(Wh, h9)
-  const t4295 = t1905 * h9_1;
-  // grad of: matmul(Wh, h9)
-  const t4296 = t4294 + t4295;
+  const t4199 = d_t1306 * h9_1;
+  const t4200 = t4198 + t4199;
   // grad of: matmul(Wh, h8)
-  const t4297 = t2041 * h8_1;
-  // grad of: matmul(Wh, h8)
-  const t4298 = t4296 + t4297;
+  const t4201 = d_t1163 * h8_1;
+  const t4202 = t4200 + t4201;
   // grad of: matmul(Wh, h7)
-  const t4299 = t2177 * h7_1;
-  // grad of: matmul(Wh, h7)
-  const t4300 = t4298 + t4299;
+  const t4203 = d_t1020 * h7_1;
+  const t4204 = t4202 + t4203;
   // grad of: matmul(Wh, h6)
-  const t4301 = t2313 * h6_1;
-  // grad of: matmul(Wh, h6)
-  const t4302 = t4300 + t4301;
+  const t4205 = d_t877 * h6_1;
+  const t4206 = t4204 + t4205;
   // grad of: matmul(Wh, h5)
-  const t4303 = t2449 * h5_1;
-  // grad of: matmul(Wh, h5)
-  const t4304 = t4302 + t4303;
+  const t4207 = d_t734 * h5_1;
+  const t4208 = t4206 + t4207;
   // grad of: matmul(Wh, h4)
-  const t4305 = t2585 * h4_1;
-  // grad of: matmul(Wh, h4)
-  const t4306 = t4304 + t4305;
+  const t4209 = d_t591 * h4_1;
+  const t4210 = t4208 + t4209;
   // grad of: matmul(Wh, h3)
-  const t4307 = t2721 * h3_1;
-  // grad of: matmul(Wh, h3)
-  const t4308 = t4306 + t4307;
+  const t4211 = d_t448 * h3_1;
+  const t4212 = t4210 + t4211;
   // grad of: matmul(Wh, h2)
-  const t4309 = t2857 * h2_1;
-  // grad of: matmul(Wh, h2)
-  const t4310 = t4308 + t4309;
+  const t4213 = d_t305 * h2_1;
+  const t4214 = t4212 + t4213;
   // grad of: matmul(Wh, h1)
-  const t4311 = t2993 * h1_1;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_49 = t4310 + t4311;
+  const t4215 = d_t162 * h1_1;
+  const d_Wh_49 = t4214 + t4215;
   $p.Wh[49] = Wh_49 - $lr * d_Wh_49;
   // grad of: matmul(Wh, h11)
-  const t4312 = t1647 * h11_2;
+  const t4216 = d_t1592 * h11_2;
   // grad of: matmul(Wh, h10)
-  const t4313 = t1769 * h10_2;
-  // grad of: matmul(Wh, h10)
-  const t4314 = t4312 + t4313;
+  const t4217 = d_t1449 * h10_2;
+  const t4218 = t4216 + t4217;
   // grad of: matmul(Wh, h9)
-  const t4315 = t1905 * h9_2;
-  // grad of: matmul(Wh, h9)
-  const t4316 = t4314 + t4315;
+  const t4219 = d_t1306 * h9_2;
+  const t4220 = t4218 + t4219;
   // grad of: matmul(Wh, h8)
-  const t4317 = t2041 * h8_2;
-  // grad of: matmul(Wh, h8)
-  const t4318 = t4316 + t4317;
+  const t4221 = d_t1163 * h8_2;
+  const t4222 = t4220 + t4221;
   // grad of: matmul(Wh, h7)
-  const t4319 = t2177 * h7_2;
-  // grad of: matmul(Wh, h7)
-  const t4320 = t4318 + t4319;
+  const t4223 = d_t1020 * h7_2;
+  const t4224 = t4222 + t4223;
   // grad of: matmul(Wh, h6)
-  const t4321 = t2313 * h6_2;
-  // grad of: matmul(Wh, h6)
-  const t4322 = t4320 + t4321;
+  const t4225 = d_t877 * h6_2;
+  const t4226 = t4224 + t4225;
   // grad of: matmul(Wh, h5)
-  const t4323 = t2449 * h5_2;
-  // grad of: matmul(Wh, h5)
-  const t4324 = t4322 + t4323;
+  const t4227 = d_t734 * h5_2;
+  const t4228 = t4226 + t4227;
   // grad of: matmul(Wh, h4)
-  const t4325 = t2585 * h4_2;
-  // grad of: matmul(Wh, h4)
-  const t4326 = t4324 + t4325;
+  const t4229 = d_t591 * h4_2;
+  const t4230 = t4228 + t4229;
   // grad of: matmul(Wh, h3)
-  const t4327 = t2721 * h3_2;
-  // grad of: matmul(Wh, h3)
-  const t4328 = t4326 + t4327;
+  const t4231 = d_t448 * h3_2;
+  const t4232 = t4230 + t4231;
   // grad of: matmul(Wh, h2)
-  const t4329 = t2857 * h2_2;
-  // grad of: matmul(Wh, h2)
-  const t4330 = t4328 + t4329;
+  const t4233 = d_t305 * h2_2;
+  const t4234 = t4232 + t4233;
   // grad of: matmul(Wh, h1)
-  const t4331 = t2993 * h1_2;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_50 = t4330 + t4331;
+  const t4235 = d_t162 * h1_2;
+  const d_Wh_50 = t4234 + t4235;
   $p.Wh[50] = Wh_50 - $lr * d_Wh_50;
   // grad of: matmul(Wh, h11)
-  const t4332 = t1647 * h11_3;
+  const t4236 = d_t1592 * h11_3;
   // grad of: matmul(Wh, h10)
-  const t4333 = t1769 * h10_3;
-  // grad of: matmul(Wh, h10)
-  const t4334 = t4332 + t4333;
+  const t4237 = d_t1449 * h10_3;
+  const t4238 = t4236 + t4237;
   // grad of: matmul(Wh, h9)
-  const t4335 = t1905 * h9_3;
-  // grad of: matmul(Wh, h9)
-  const t4336 = t4334 + t4335;
+  const t4239 = d_t1306 * h9_3;
+  const t4240 = t4238 + t4239;
   // grad of: matmul(Wh, h8)
-  const t4337 = t2041 * h8_3;
-  // grad of: matmul(Wh, h8)
-  const t4338 = t4336 + t4337;
+  const t4241 = d_t1163 * h8_3;
+  const t4242 = t4240 + t4241;
   // grad of: matmul(Wh, h7)
-  const t4339 = t2177 * h7_3;
-  // grad of: matmul(Wh, h7)
-  const t4340 = t4338 + t4339;
+  const t4243 = d_t1020 * h7_3;
+  const t4244 = t4242 + t4243;
   // grad of: matmul(Wh, h6)
-  const t4341 = t2313 * h6_3;
-  // grad of: matmul(Wh, h6)
-  const t4342 = t4340 + t4341;
+  const t4245 = d_t877 * h6_3;
+  const t4246 = t4244 + t4245;
   // grad of: matmul(Wh, h5)
-  const t4343 = t2449 * h5_3;
-  // grad of: matmul(Wh, h5)
-  const t4344 = t4342 + t4343;
+  const t4247 = d_t734 * h5_3;
+  const t4248 = t4246 + t4247;
   // grad of: matmul(Wh, h4)
-  const t4345 = t2585 * h4_3;
-  // grad of: matmul(Wh, h4)
-  const t4346 = t4344 + t4345;
+  const t4249 = d_t591 * h4_3;
+  const t4250 = t4248 + t4249;
   // grad of: matmul(Wh, h3)
-  const t4347 = t2721 * h3_3;
-  // grad of: matmul(Wh, h3)
-  const t4348 = t4346 + t4347;
+  const t4251 = d_t448 * h3_3;
+  const t4252 = t4250 + t4251;
   // grad of: matmul(Wh, h2)
-  const t4349 = t2857 * h2_3;
-  // grad of: matmul(Wh, h2)
-  const t4350 = t4348 + t4349;
+  const t4253 = d_t305 * h2_3;
+  const t4254 = t4252 + t4253;
   // grad of: matmul(Wh, h1)
-  const t4351 = t2993 * h1_3;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_51 = t4350 + t4351;
+  const t4255 = d_t162 * h1_3;
+  const d_Wh_51 = t4254 + t4255;
   $p.Wh[51] = Wh_51 - $lr * d_Wh_51;
   // grad of: matmul(Wh, h11)
-  const t4352 = t1647 * h11_4;
+  const t4256 = d_t1592 * h11_4;
   // grad of: matmul(Wh, h10)
-  const t4353 = t1769 * h10_4;
-  // grad of: matmul(Wh, h10)
-  const t4354 = t4352 + t4353;
+  const t4257 = d_t1449 * h10_4;
+  const t4258 = t4256 + t4257;
   // grad of: matmul(Wh, h9)
-  const t4355 = t1905 * h9_4;
-  // grad of: matmul(Wh, h9)
-  const t4356 = t4354 + t4355;
+  const t4259 = d_t1306 * h9_4;
+  const t4260 = t4258 + t4259;
   // grad of: matmul(Wh, h8)
-  const t4357 = t2041 * h8_4;
-  // grad of: matmul(Wh, h8)
-  const t4358 = t4356 + t4357;
+  const t4261 = d_t1163 * h8_4;
+  const t4262 = t4260 + t4261;
   // grad of: matmul(Wh, h7)
-  const t4359 = t2177 * h7_4;
-  // grad of: matmul(Wh, h7)
-  const t4360 = t4358 + t4359;
+  const t4263 = d_t1020 * h7_4;
+  const t4264 = t4262 + t4263;
   // grad of: matmul(Wh, h6)
-  const t4361 = t2313 * h6_4;
-  // grad of: matmul(Wh, h6)
-  const t4362 = t4360 + t4361;
+  const t4265 = d_t877 * h6_4;
+  const t4266 = t4264 + t4265;
   // grad of: matmul(Wh, h5)
-  const t4363 = t2449 * h5_4;
-  // grad of: matmul(Wh, h5)
-  const t4364 = t4362 + t4363;
+  const t4267 = d_t734 * h5_4;
+  const t4268 = t4266 + t4267;
   // grad of: matmul(Wh, h4)
-  const t4365 = t2585 * h4_4;
-  // grad of: matmul(Wh, h4)
-  const t4366 = t4364 + t4365;
+  const t4269 = d_t591 * h4_4;
+  const t4270 = t4268 + t4269;
   // grad of: matmul(Wh, h3)
-  const t4367 = t2721 * h3_4;
-  // grad of: matmul(Wh, h3)
-  const t4368 = t4366 + t4367;
+  const t4271 = d_t448 * h3_4;
+  const t4272 = t4270 + t4271;
   // grad of: matmul(Wh, h2)
-  const t4369 = t2857 * h2_4;
-  // grad of: matmul(Wh, h2)
-  const t4370 = t4368 + t4369;
+  const t4273 = d_t305 * h2_4;
+  const t4274 = t4272 + t4273;
   // grad of: matmul(Wh, h1)
-  const t4371 = t2993 * h1_4;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_52 = t4370 + t4371;
+  const t4275 = d_t162 * h1_4;
+  const d_Wh_52 = t4274 + t4275;
   $p.Wh[52] = Wh_52 - $lr * d_Wh_52;
   // grad of: matmul(Wh, h11)
-  const t4372 = t1647 * h11_5;
+  const t4276 = d_t1592 * h11_5;
   // grad of: matmul(Wh, h10)
-  const t4373 = t1769 * h10_5;
-  // grad of: matmul(Wh, h10)
-  const t4374 = t4372 + t4373;
+  const t4277 = d_t1449 * h10_5;
+  const t4278 = t4276 + t4277;
   // grad of: matmul(Wh, h9)
-  const t4375 = t1905 * h9_5;
-  // grad of: matmul(Wh, h9)
-  const t4376 = t4374 + t4375;
+  const t4279 = d_t1306 * h9_5;
+  const t4280 = t4278 + t4279;
   // grad of: matmul(Wh, h8)
-  const t4377 = t2041 * h8_5;
-  // grad of: matmul(Wh, h8)
-  const t4378 = t4376 + t4377;
+  const t4281 = d_t1163 * h8_5;
+  const t4282 = t4280 + t4281;
   // grad of: matmul(Wh, h7)
-  const t4379 = t2177 * h7_5;
-  // grad of: matmul(Wh, h7)
-  const t4380 = t4378 + t4379;
+  const t4283 = d_t1020 * h7_5;
+  const t4284 = t4282 + t4283;
   // grad of: matmul(Wh, h6)
-  const t4381 = t2313 * h6_5;
-  // grad of: matmul(Wh, h6)
-  const t4382 = t4380 + t4381;
+  const t4285 = d_t877 * h6_5;
+  const t4286 = t4284 + t4285;
   // grad of: matmul(Wh, h5)
-  const t4383 = t2449 * h5_5;
-  // grad of: matmul(Wh, h5)
-  const t4384 = t4382 + t4383;
+  const t4287 = d_t734 * h5_5;
+  const t4288 = t4286 + t4287;
   // grad of: matmul(Wh, h4)
-  const t4385 = t2585 * h4_5;
-  // grad of: matmul(Wh, h4)
-  const t4386 = t4384 + t4385;
+  const t4289 = d_t591 * h4_5;
+  const t4290 = t4288 + t4289;
   // grad of: matmul(Wh, h3)
-  const t4387 = t2721 * h3_5;
-  // grad of: matmul(Wh, h3)
-  const t4388 = t4386 + t4387;
+  const t4291 = d_t448 * h3_5;
+  const t4292 = t4290 + t4291;
   // grad of: matmul(Wh, h2)
-  const t4389 = t2857 * h2_5;
-  // grad of: matmul(Wh, h2)
-  const t4390 = t4388 + t4389;
+  const t4293 = d_t305 * h2_5;
+  const t4294 = t4292 + t4293;
   // grad of: matmul(Wh, h1)
-  const t4391 = t2993 * h1_5;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_53 = t4390 + t4391;
+  const t4295 = d_t162 * h1_5;
+  const d_Wh_53 = t4294 + t4295;
   $p.Wh[53] = Wh_53 - $lr * d_Wh_53;
   // grad of: matmul(Wh, h11)
-  const t4392 = t1647 * h11_6;
+  const t4296 = d_t1592 * h11_6;
   // grad of: matmul(Wh, h10)
-  const t4393 = t1769 * h10_6;
-  // grad of: matmul(Wh, h10)
-  const t4394 = t4392 + t4393;
+  const t4297 = d_t1449 * h10_6;
+  const t4298 = t4296 + t4297;
   // grad of: matmul(Wh, h9)
-  const t4395 = t1905 * h9_6;
-  // grad of: matmul(Wh, h9)
-  const t4396 = t4394 + t4395;
+  const t4299 = d_t1306 * h9_6;
+  const t4300 = t4298 + t4299;
   // grad of: matmul(Wh, h8)
-  const t4397 = t2041 * h8_6;
-  // grad of: matmul(Wh, h8)
-  const t4398 = t4396 + t4397;
+  const t4301 = d_t1163 * h8_6;
+  const t4302 = t4300 + t4301;
   // grad of: matmul(Wh, h7)
-  const t4399 = t2177 * h7_6;
-  // grad of: matmul(Wh, h7)
-  const t4400 = t4398 + t4399;
+  const t4303 = d_t1020 * h7_6;
+  const t4304 = t4302 + t4303;
   // grad of: matmul(Wh, h6)
-  const t4401 = t2313 * h6_6;
-  // grad of: matmul(Wh, h6)
-  const t4402 = t4400 + t4401;
+  const t4305 = d_t877 * h6_6;
+  const t4306 = t4304 + t4305;
   // grad of: matmul(Wh, h5)
-  const t4403 = t2449 * h5_6;
-  // grad of: matmul(Wh, h5)
-  const t4404 = t4402 + t4403;
+  const t4307 = d_t734 * h5_6;
+  const t4308 = t4306 + t4307;
   // grad of: matmul(Wh, h4)
-  const t4405 = t2585 * h4_6;
-  // grad of: matmul(Wh, h4)
-  const t4406 = t4404 + t4405;
+  const t4309 = d_t591 * h4_6;
+  const t4310 = t4308 + t4309;
   // grad of: matmul(Wh, h3)
-  const t4407 = t2721 * h3_6;
-  // grad of: matmul(Wh, h3)
-  const t4408 = t4406 + t4407;
+  const t4311 = d_t448 * h3_6;
+  const t4312 = t4310 + t4311;
   // grad of: matmul(Wh, h2)
-  const t4409 = t2857 * h2_6;
-  // grad of: matmul(Wh, h2)
-  const t4410 = t4408 + t4409;
+  const t4313 = d_t305 * h2_6;
+  const t4314 = t4312 + t4313;
   // grad of: matmul(Wh, h1)
-  const t4411 = t2993 * h1_6;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_54 = t4410 + t4411;
+  const t4315 = d_t162 * h1_6;
+  const d_Wh_54 = t4314 + t4315;
   $p.Wh[54] = Wh_54 - $lr * d_Wh_54;
   // grad of: matmul(Wh, h11)
-  const t4412 = t1647 * h11_7;
+  const t4316 = d_t1592 * h11_7;
   // grad of: matmul(Wh, h10)
-  const t4413 = t1769 * h10_7;
-  // grad of: matmul(Wh, h10)
-  const t4414 = t4412 + t4413;
+  const t4317 = d_t1449 * h10_7;
+  const t4318 = t4316 + t4317;
   // grad of: matmul(Wh, h9)
-  const t4415 = t1905 * h9_7;
-  // grad of: matmul(Wh, h9)
-  const t4416 = t4414 + t4415;
+  const t4319 = d_t1306 * h9_7;
+  const t4320 = t4318 + t4319;
   // grad of: matmul(Wh, h8)
-  const t4417 = t2041 * h8_7;
-  // grad of: matmul(Wh, h8)
-  const t4418 = t4416 + t4417;
+  const t4321 = d_t1163 * h8_7;
+  const t4322 = t4320 + t4321;
   // grad of: matmul(Wh, h7)
-  const t4419 = t2177 * h7_7;
-  // grad of: matmul(Wh, h7)
-  const t4420 = t4418 + t4419;
+  const t4323 = d_t1020 * h7_7;
+  const t4324 = t4322 + t4323;
   // grad of: matmul(Wh, h6)
-  const t4421 = t2313 * h6_7;
-  // grad of: matmul(Wh, h6)
-  const t4422 = t4420 + t4421;
+  const t4325 = d_t877 * h6_7;
+  const t4326 = t4324 + t4325;
   // grad of: matmul(Wh, h5)
-  const t4423 = t2449 * h5_7;
-  // grad of: matmul(Wh, h5)
-  const t4424 = t4422 + t4423;
+  const t4327 = d_t734 * h5_7;
+  const t4328 = t4326 + t4327;
   // grad of: matmul(Wh, h4)
-  const t4425 = t2585 * h4_7;
-  // grad of: matmul(Wh, h4)
-  const t4426 = t4424 + t4425;
+  const t4329 = d_t591 * h4_7;
+  const t4330 = t4328 + t4329;
   // grad of: matmul(Wh, h3)
-  const t4427 = t2721 * h3_7;
-  // grad of: matmul(Wh, h3)
-  const t4428 = t4426 + t4427;
+  const t4331 = d_t448 * h3_7;
+  const t4332 = t4330 + t4331;
   // grad of: matmul(Wh, h2)
-  const t4429 = t2857 * h2_7;
-  // grad of: matmul(Wh, h2)
-  const t4430 = t4428 + t4429;
+  const t4333 = d_t305 * h2_7;
+  const t4334 = t4332 + t4333;
   // grad of: matmul(Wh, h1)
-  const t4431 = t2993 * h1_7;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_55 = t4430 + t4431;
+  const t4335 = d_t162 * h1_7;
+  const d_Wh_55 = t4334 + t4335;
   $p.Wh[55] = Wh_55 - $lr * d_Wh_55;
   // grad of: matmul(Wh, h11)
-  const t4432 = t1652 * h11_0;
+  const t4336 = d_t1612 * h11_0;
   // grad of: matmul(Wh, h10)
-  const t4433 = t1788 * h10_0;
-  // grad of: matmul(Wh, h10)
-  const t4434 = t4432 + t4433;
+  const t4337 = d_t1469 * h10_0;
+  const t4338 = t4336 + t4337;
   // grad of: matmul(Wh, h9)
-  const t4435 = t1924 * h9_0;
-  // grad of: matmul(Wh, h9)
-  const t4436 = t4434 + t4435;
+  const t4339 = d_t1326 * h9_0;
+  const t4340 = t4338 + t4339;
   // grad of: matmul(Wh, h8)
-  const t4437 = t2060 * h8_0;
-  // grad of: matmul(Wh, h8)
-  const t4438 = t4436 + t4437;
+  const t4341 = d_t1183 * h8_0;
+  const t4342 = t4340 + t4341;
   // grad of: matmul(Wh, h7)
-  const t4439 = t2196 * h7_0;
-  // grad of: matmul(Wh, h7)
-  const t4440 = t4438 + t4439;
+  const t4343 = d_t1040 * h7_0;
+  const t4344 = t4342 + t4343;
   // grad of: matmul(Wh, h6)
-  const t4441 = t2332 * h6_0;
-  // grad of: matmul(Wh, h6)
-  const t4442 = t4440 + t4441;
+  const t4345 = d_t897 * h6_0;
+  const t4346 = t4344 + t4345;
   // grad of: matmul(Wh, h5)
-  const t4443 = t2468 * h5_0;
-  // grad of: matmul(Wh, h5)
-  const t4444 = t4442 + t4443;
+  const t4347 = d_t754 * h5_0;
+  const t4348 = t4346 + t4347;
   // grad of: matmul(Wh, h4)
-  const t4445 = t2604 * h4_0;
-  // grad of: matmul(Wh, h4)
-  const t4446 = t4444 + t4445;
+  const t4349 = d_t611 * h4_0;
+  const t4350 = t4348 + t4349;
   // grad of: matmul(Wh, h3)
-  const t4447 = t2740 * h3_0;
-  // grad of: matmul(Wh, h3)
-  const t4448 = t4446 + t4447;
+  const t4351 = d_t468 * h3_0;
+  const t4352 = t4350 + t4351;
   // grad of: matmul(Wh, h2)
-  const t4449 = t2876 * h2_0;
-  // grad of: matmul(Wh, h2)
-  const t4450 = t4448 + t4449;
+  const t4353 = d_t325 * h2_0;
+  const t4354 = t4352 + t4353;
   // grad of: matmul(Wh, h1)
-  const t4451 = t3012 * h1_0;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_56 = t4450 + t4451;
+  const t4355 = d_t182 * h1_0;
+  const d_Wh_56 = t4354 + t4355;
   $p.Wh[56] = Wh_56 - $lr * d_Wh_56;
   // grad of: matmul(Wh, h11)
-  const t4452 = t1652 * h11_1;
+  const t4356 = d_t1612 * h11_1;
   // grad of: matmul(Wh, h10)
-  const t4453 = t1788 * h10_1;
-  // grad of: matmul(Wh, h10)
-  const t4454 = t4452 + t4453;
+  const t4357 = d_t1469 * h10_1;
+  const t4358 = t4356 + t4357;
   // grad of: matmul(Wh, h9)
-  const t4455 = t1924 * h9_1;
-  // grad of: matmul(Wh, h9)
-  const t4456 = t4454 + t4455;
+  const t4359 = d_t1326 * h9_1;
+  const t4360 = t4358 + t4359;
   // grad of: matmul(Wh, h8)
-  const t4457 = t2060 * h8_1;
-  // grad of: matmul(Wh, h8)
-  const t4458 = t4456 + t4457;
+  const t4361 = d_t1183 * h8_1;
+  const t4362 = t4360 + t4361;
   // grad of: matmul(Wh, h7)
-  const t4459 = t2196 * h7_1;
-  // grad of: matmul(Wh, h7)
-  const t4460 = t4458 + t4459;
+  const t4363 = d_t1040 * h7_1;
+  const t4364 = t4362 + t4363;
   // grad of: matmul(Wh, h6)
-  const t4461 = t2332 * h6_1;
-  // grad of: matmul(Wh, h6)
-  const t4462 = t4460 + t4461;
+  const t4365 = d_t897 * h6_1;
+  const t4366 = t4364 + t4365;
   // grad of: matmul(Wh, h5)
-  const t4463 = t2468 * h5_1;
-  // grad of: matmul(Wh, h5)
-  const t4464 = t4462 + t4463;
+  const t4367 = d_t754 * h5_1;
+  const t4368 = t4366 + t4367;
   // grad of: matmul(Wh, h4)
-  const t4465 = t2604 * h4_1;
-  // grad of: matmul(Wh, h4)
-  const t4466 = t4464 + t4465;
+  const t4369 = d_t611 * h4_1;
+  const t4370 = t4368 + t4369;
   // grad of: matmul(Wh, h3)
-  const t4467 = t2740 * h3_1;
-  // grad of: matmul(Wh, h3)
-  const t4468 = t4466 + t4467;
+  const t4371 = d_t468 * h3_1;
+  const t4372 = t4370 + t4371;
   // grad of: matmul(Wh, h2)
-  const t4469 = t2876 * h2_1;
-  // grad of: matmul(Wh, h2)
-  const t4470 = t4468 + t4469;
+  const t4373 = d_t325 * h2_1;
+  const t4374 = t4372 + t4373;
   // grad of: matmul(Wh, h1)
-  const t4471 = t3012 * h1_1;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_57 = t4470 + t4471;
+  const t4375 = d_t182 * h1_1;
+  const d_Wh_57 = t4374 + t4375;
   $p.Wh[57] = Wh_57 - $lr * d_Wh_57;
   // grad of: matmul(Wh, h11)
-  const t4472 = t1652 * h11_2;
+  const t4376 = d_t1612 * h11_2;
   // grad of: matmul(Wh, h10)
-  const t4473 = t1788 * h10_2;
-  // grad of: matmul(Wh, h10)
-  const t4474 = t4472 + t4473;
+  const t4377 = d_t1469 * h10_2;
+  const t4378 = t4376 + t4377;
   // grad of: matmul(Wh, h9)
-  const t4475 = t1924 * h9_2;
-  // grad of: matmul(Wh, h9)
-  const t4476 = t4474 + t4475;
+  const t4379 = d_t1326 * h9_2;
+  const t4380 = t4378 + t4379;
   // grad of: matmul(Wh, h8)
-  const t4477 = t2060 * h8_2;
-  // grad of: matmul(Wh, h8)
-  const t4478 = t4476 + t4477;
+  const t4381 = d_t1183 * h8_2;
+  const t4382 = t4380 + t4381;
   // grad of: matmul(Wh, h7)
-  const t4479 = t2196 * h7_2;
-  // grad of: matmul(Wh, h7)
-  const t4480 = t4478 + t4479;
+  const t4383 = d_t1040 * h7_2;
+  const t4384 = t4382 + t4383;
   // grad of: matmul(Wh, h6)
-  const t4481 = t2332 * h6_2;
-  // grad of: matmul(Wh, h6)
-  const t4482 = t4480 + t4481;
+  const t4385 = d_t897 * h6_2;
+  const t4386 = t4384 + t4385;
   // grad of: matmul(Wh, h5)
-  const t4483 = t2468 * h5_2;
-  // grad of: matmul(Wh, h5)
-  const t4484 = t4482 + t4483;
+  const t4387 = d_t754 * h5_2;
+  const t4388 = t4386 + t4387;
   // grad of: matmul(Wh, h4)
-  const t4485 = t2604 * h4_2;
-  // grad of: matmul(Wh, h4)
-  const t4486 = t4484 + t4485;
+  const t4389 = d_t611 * h4_2;
+  const t4390 = t4388 + t4389;
   // grad of: matmul(Wh, h3)
-  const t4487 = t2740 * h3_2;
-  // grad of: matmul(Wh, h3)
-  const t4488 = t4486 + t4487;
+  const t4391 = d_t468 * h3_2;
+  const t4392 = t4390 + t4391;
   // grad of: matmul(Wh, h2)
-  const t4489 = t2876 * h2_2;
-  // grad of: matmul(Wh, h2)
-  const t4490 = t4488 + t4489;
+  const t4393 = d_t325 * h2_2;
+  const t4394 = t4392 + t4393;
   // grad of: matmul(Wh, h1)
-  const t4491 = t3012 * h1_2;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_58 = t4490 + t4491;
+  const t4395 = d_t182 * h1_2;
+  const d_Wh_58 = t4394 + t4395;
   $p.Wh[58] = Wh_58 - $lr * d_Wh_58;
   // grad of: matmul(Wh, h11)
-  const t4492 = t1652 * h11_3;
+  const t4396 = d_t1612 * h11_3;
   // grad of: matmul(Wh, h10)
-  const t4493 = t1788 * h10_3;
-  // grad of: matmul(Wh, h10)
-  const t4494 = t4492 + t4493;
+  const t4397 = d_t1469 * h10_3;
+  const t4398 = t4396 + t4397;
   // grad of: matmul(Wh, h9)
-  const t4495 = t1924 * h9_3;
-  // grad of: matmul(Wh, h9)
-  const t4496 = t4494 + t4495;
+  const t4399 = d_t1326 * h9_3;
+  const t4400 = t4398 + t4399;
   // grad of: matmul(Wh, h8)
-  const t4497 = t2060 * h8_3;
-  // grad of: matmul(Wh, h8)
-  const t4498 = t4496 + t4497;
+  const t4401 = d_t1183 * h8_3;
+  const t4402 = t4400 + t4401;
   // grad of: matmul(Wh, h7)
-  const t4499 = t2196 * h7_3;
-  // grad of: matmul(Wh, h7)
-  const t4500 = t4498 + t4499;
+  const t4403 = d_t1040 * h7_3;
+  const t4404 = t4402 + t4403;
   // grad of: matmul(Wh, h6)
-  const t4501 = t2332 * h6_3;
-  // grad of: matmul(Wh, h6)
-  const t4502 = t4500 + t4501;
+  const t4405 = d_t897 * h6_3;
+  const t4406 = t4404 + t4405;
   // grad of: matmul(Wh, h5)
-  const t4503 = t2468 * h5_3;
-  // grad of: matmul(Wh, h5)
-  const t4504 = t4502 + t4503;
+  const t4407 = d_t754 * h5_3;
+  const t4408 = t4406 + t4407;
   // grad of: matmul(Wh, h4)
-  const t4505 = t2604 * h4_3;
-  // grad of: matmul(Wh, h4)
-  const t4506 = t4504 + t4505;
+  const t4409 = d_t611 * h4_3;
+  const t4410 = t4408 + t4409;
   // grad of: matmul(Wh, h3)
-  const t4507 = t2740 * h3_3;
-  // grad of: matmul(Wh, h3)
-  const t4508 = t4506 + t4507;
+  const t4411 = d_t468 * h3_3;
+  const t4412 = t4410 + t4411;
   // grad of: matmul(Wh, h2)
-  const t4509 = t2876 * h2_3;
-  // grad of: matmul(Wh, h2)
-  const t4510 = t4508 + t4509;
+  const t4413 = d_t325 * h2_3;
+  const t4414 = t4412 + t4413;
   // grad of: matmul(Wh, h1)
-  const t4511 = t3012 * h1_3;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_59 = t4510 + t4511;
+  const t4415 = d_t182 * h1_3;
+  const d_Wh_59 = t4414 + t4415;
   $p.Wh[59] = Wh_59 - $lr * d_Wh_59;
   // grad of: matmul(Wh, h11)
-  const t4512 = t1652 * h11_4;
+  const t4416 = d_t1612 * h11_4;
   // grad of: matmul(Wh, h10)
-  const t4513 = t1788 * h10_4;
-  // grad of: matmul(Wh, h10)
-  const t4514 = t4512 + t4513;
+  const t4417 = d_t1469 * h10_4;
+  const t4418 = t4416 + t4417;
   // grad of: matmul(Wh, h9)
-  const t4515 = t1924 * h9_4;
-  // grad of: matmul(Wh, h9)
-  const t4516 = t4514 + t4515;
+  const t4419 = d_t1326 * h9_4;
+  const t4420 = t4418 + t4419;
   // grad of: matmul(Wh, h8)
-  const t4517 = t2060 * h8_4;
-  // grad of: matmul(Wh, h8)
-  const t4518 = t4516 + t4517;
+  const t4421 = d_t1183 * h8_4;
+  const t4422 = t4420 + t4421;
   // grad of: matmul(Wh, h7)
-  const t4519 = t2196 * h7_4;
-  // grad of: matmul(Wh, h7)
-  const t4520 = t4518 + t4519;
+  const t4423 = d_t1040 * h7_4;
+  const t4424 = t4422 + t4423;
   // grad of: matmul(Wh, h6)
-  const t4521 = t2332 * h6_4;
-  // grad of: matmul(Wh, h6)
-  const t4522 = t4520 + t4521;
+  const t4425 = d_t897 * h6_4;
+  const t4426 = t4424 + t4425;
   // grad of: matmul(Wh, h5)
-  const t4523 = t2468 * h5_4;
-  // grad of: matmul(Wh, h5)
-  const t4524 = t4522 + t4523;
+  const t4427 = d_t754 * h5_4;
+  const t4428 = t4426 + t4427;
   // grad of: matmul(Wh, h4)
-  const t4525 = t2604 * h4_4;
-  // grad of: matmul(Wh, h4)
-  const t4526 = t4524 + t4525;
+  const t4429 = d_t611 * h4_4;
+  const t4430 = t4428 + t4429;
   // grad of: matmul(Wh, h3)
-  const t4527 = t2740 * h3_4;
-  // grad of: matmul(Wh, h3)
-  const t4528 = t4526 + t4527;
+  const t4431 = d_t468 * h3_4;
+  const t4432 = t4430 + t4431;
   // grad of: matmul(Wh, h2)
-  const t4529 = t2876 * h2_4;
-  // grad of: matmul(Wh, h2)
-  const t4530 = t4528 + t4529;
+  const t4433 = d_t325 * h2_4;
+  const t4434 = t4432 + t4433;
   // grad of: matmul(Wh, h1)
-  const t4531 = t3012 * h1_4;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_60 = t4530 + t4531;
+  const t4435 = d_t182 * h1_4;
+  const d_Wh_60 = t4434 + t4435;
   $p.Wh[60] = Wh_60 - $lr * d_Wh_60;
   // grad of: matmul(Wh, h11)
-  const t4532 = t1652 * h11_5;
+  const t4436 = d_t1612 * h11_5;
   // grad of: matmul(Wh, h10)
-  const t4533 = t1788 * h10_5;
-  // grad of: matmul(Wh, h10)
-  const t4534 = t4532 + t4533;
+  const t4437 = d_t1469 * h10_5;
+  const t4438 = t4436 + t4437;
   // grad of: matmul(Wh, h9)
-  const t4535 = t1924 * h9_5;
-  // grad of: matmul(Wh, h9)
-  const t4536 = t4534 + t4535;
+  const t4439 = d_t1326 * h9_5;
+  const t4440 = t4438 + t4439;
   // grad of: matmul(Wh, h8)
-  const t4537 = t2060 * h8_5;
-  // grad of: matmul(Wh, h8)
-  const t4538 = t4536 + t4537;
+  const t4441 = d_t1183 * h8_5;
+  const t4442 = t4440 + t4441;
   // grad of: matmul(Wh, h7)
-  const t4539 = t2196 * h7_5;
-  // grad of: matmul(Wh, h7)
-  const t4540 = t4538 + t4539;
+  const t4443 = d_t1040 * h7_5;
+  const t4444 = t4442 + t4443;
   // grad of: matmul(Wh, h6)
-  const t4541 = t2332 * h6_5;
-  // grad of: matmul(Wh, h6)
-  const t4542 = t4540 + t4541;
+  const t4445 = d_t897 * h6_5;
+  const t4446 = t4444 + t4445;
   // grad of: matmul(Wh, h5)
-  const t4543 = t2468 * h5_5;
-  // grad of: matmul(Wh, h5)
-  const t4544 = t4542 + t4543;
+  const t4447 = d_t754 * h5_5;
+  const t4448 = t4446 + t4447;
   // grad of: matmul(Wh, h4)
-  const t4545 = t2604 * h4_5;
-  // grad of: matmul(Wh, h4)
-  const t4546 = t4544 + t4545;
+  const t4449 = d_t611 * h4_5;
+  const t4450 = t4448 + t4449;
   // grad of: matmul(Wh, h3)
-  const t4547 = t2740 * h3_5;
-  // grad of: matmul(Wh, h3)
-  const t4548 = t4546 + t4547;
+  const t4451 = d_t468 * h3_5;
+  const t4452 = t4450 + t4451;
   // grad of: matmul(Wh, h2)
-  const t4549 = t2876 * h2_5;
-  // grad of: matmul(Wh, h2)
-  const t4550 = t4548 + t4549;
+  const t4453 = d_t325 * h2_5;
+  const t4454 = t4452 + t4453;
   // grad of: matmul(Wh, h1)
-  const t4551 = t3012 * h1_5;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_61 = t4550 + t4551;
+  const t4455 = d_t182 * h1_5;
+  const d_Wh_61 = t4454 + t4455;
   $p.Wh[61] = Wh_61 - $lr * d_Wh_61;
   // grad of: matmul(Wh, h11)
-  const t4552 = t1652 * h11_6;
+  const t4456 = d_t1612 * h11_6;
   // grad of: matmul(Wh, h10)
-  const t4553 = t1788 * h10_6;
-  // grad of: matmul(Wh, h10)
-  const t4554 = t4552 + t4553;
+  const t4457 = d_t1469 * h10_6;
+  const t4458 = t4456 + t4457;
   // grad of: matmul(Wh, h9)
-  const t4555 = t1924 * h9_6;
-  // grad of: matmul(Wh, h9)
-  const t4556 = t4554 + t4555;
+  const t4459 = d_t1326 * h9_6;
+  const t4460 = t4458 + t4459;
   // grad of: matmul(Wh, h8)
-  const t4557 = t2060 * h8_6;
-  // grad of: matmul(Wh, h8)
-  const t4558 = t4556 + t4557;
+  const t4461 = d_t1183 * h8_6;
+  const t4462 = t4460 + t4461;
   // grad of: matmul(Wh, h7)
-  const t4559 = t2196 * h7_6;
-  // grad of: matmul(Wh, h7)
-  const t4560 = t4558 + t4559;
-  $t[287] = t4560;
+  const t4463 = d_t1040 * h7_6;
+  const t4464 = t4462 + t4463;
+  $t[287] = t4464;
   // grad of: matmul(Wh, h6)
-  const t4561 = t2332 * h6_6;
-  $t[288] = t4561;
+  const t4465 = d_t897 * h6_6;
+  $t[288] = t4465;
 }
 
 function $step_5($p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: number, $lr: number): number {
@@ -21639,378 +19809,356 @@ function $step_5($p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: numbe
   const h12_6 = $t[308]!;
   const h12_7 = $t[309]!;
   const loss = $t[310]!;
-  const d_c = $t[301]!;
-  const t1618 = $t[216]!;
-  const t1622 = $t[225]!;
-  const t1627 = $t[232]!;
-  const t1632 = $t[239]!;
-  const t1637 = $t[246]!;
-  const t1642 = $t[253]!;
-  const t1647 = $t[117]!;
-  const t1652 = $t[119]!;
-  const t1656 = $t[123]!;
-  const t1674 = $t[124]!;
-  const t1693 = $t[125]!;
-  const t1712 = $t[126]!;
-  const t1731 = $t[127]!;
-  const t1750 = $t[128]!;
-  const t1769 = $t[129]!;
-  const t1788 = $t[266]!;
-  const t1792 = $t[215]!;
-  const t1810 = $t[224]!;
-  const t1829 = $t[231]!;
-  const t1848 = $t[238]!;
-  const t1867 = $t[245]!;
-  const t1886 = $t[252]!;
-  const t1905 = $t[259]!;
-  const t1924 = $t[265]!;
-  const t1928 = $t[214]!;
-  const t1946 = $t[223]!;
-  const t1965 = $t[230]!;
-  const t1984 = $t[237]!;
-  const t2003 = $t[244]!;
-  const t2022 = $t[251]!;
-  const t2041 = $t[258]!;
-  const t2060 = $t[264]!;
-  const t2064 = $t[213]!;
-  const t2082 = $t[222]!;
-  const t2101 = $t[229]!;
-  const t2120 = $t[236]!;
-  const t2139 = $t[243]!;
-  const t2158 = $t[250]!;
-  const t2177 = $t[257]!;
-  const t2196 = $t[263]!;
-  const t2200 = $t[212]!;
-  const t2218 = $t[221]!;
-  const t2237 = $t[228]!;
-  const t2256 = $t[235]!;
-  const t2275 = $t[242]!;
-  const t2294 = $t[249]!;
-  const t2313 = $t[256]!;
-  const t2332 = $t[262]!;
-  const t2336 = $t[210]!;
-  const t2354 = $t[220]!;
-  const t2373 = $t[227]!;
-  const t2392 = $t[234]!;
-  const t2411 = $t[241]!;
-  const t2430 = $t[248]!;
-  const t2449 = $t[255]!;
-  const t2468 = $t[261]!;
-  const t2472 = $t[208]!;
-  const t2490 = $t[219]!;
-  const t2509 = $t[171]!;
-  const t2528 = $t[173]!;
-  const t2547 = $t[174]!;
-  const t2566 = $t[175]!;
-  const t2585 = $t[176]!;
-  const t2604 = $t[177]!;
-  const t2608 = $t[181]!;
-  const t2626 = $t[182]!;
-  const t2645 = $t[183]!;
-  const t2664 = $t[184]!;
-  const t2683 = $t[185]!;
-  const t2702 = $t[186]!;
-  const t2721 = $t[187]!;
-  const t2740 = $t[284]!;
-  const t2744 = $t[289]!;
-  const t2762 = $t[292]!;
-  const t2781 = $t[274]!;
-  const t2800 = $t[276]!;
-  const t2819 = $t[278]!;
-  const t2838 = $t[280]!;
-  const t2857 = $t[282]!;
-  const t2876 = $t[285]!;
-  const t2880 = $t[290]!;
-  const t2898 = $t[293]!;
-  const t2917 = $t[275]!;
-  const t2936 = $t[277]!;
-  const t2955 = $t[279]!;
-  const t2974 = $t[281]!;
-  const t2993 = $t[283]!;
-  const t3012 = $t[286]!;
-  const t3016 = $t[291]!;
-  const t3055 = $t[294]!;
-  const t3094 = $t[295]!;
-  const t3133 = $t[296]!;
-  const t3172 = $t[297]!;
-  const t3211 = $t[298]!;
-  const t3250 = $t[299]!;
-  const t3289 = $t[300]!;
-  const t4560 = $t[287]!;
-  const t4561 = $t[288]!;
+  const d_yhat = $t[301]!;
+  const d_t1473 = $t[216]!;
+  const d_t1492 = $t[225]!;
+  const d_t1512 = $t[232]!;
+  const d_t1532 = $t[239]!;
+  const d_t1552 = $t[246]!;
+  const d_t1572 = $t[253]!;
+  const d_t1592 = $t[117]!;
+  const d_t1612 = $t[119]!;
+  const d_t1330 = $t[123]!;
+  const d_t1349 = $t[124]!;
+  const d_t1369 = $t[125]!;
+  const d_t1389 = $t[126]!;
+  const d_t1409 = $t[127]!;
+  const d_t1429 = $t[128]!;
+  const d_t1449 = $t[129]!;
+  const d_t1469 = $t[266]!;
+  const d_t1187 = $t[215]!;
+  const d_t1206 = $t[224]!;
+  const d_t1226 = $t[231]!;
+  const d_t1246 = $t[238]!;
+  const d_t1266 = $t[245]!;
+  const d_t1286 = $t[252]!;
+  const d_t1306 = $t[259]!;
+  const d_t1326 = $t[265]!;
+  const d_t1044 = $t[214]!;
+  const d_t1063 = $t[223]!;
+  const d_t1083 = $t[230]!;
+  const d_t1103 = $t[237]!;
+  const d_t1123 = $t[244]!;
+  const d_t1143 = $t[251]!;
+  const d_t1163 = $t[258]!;
+  const d_t1183 = $t[264]!;
+  const d_t901 = $t[213]!;
+  const d_t920 = $t[222]!;
+  const d_t940 = $t[229]!;
+  const d_t960 = $t[236]!;
+  const d_t980 = $t[243]!;
+  const d_t1000 = $t[250]!;
+  const d_t1020 = $t[257]!;
+  const d_t1040 = $t[263]!;
+  const d_t758 = $t[212]!;
+  const d_t777 = $t[221]!;
+  const d_t797 = $t[228]!;
+  const d_t817 = $t[235]!;
+  const d_t837 = $t[242]!;
+  const d_t857 = $t[249]!;
+  const d_t877 = $t[256]!;
+  const d_t897 = $t[262]!;
+  const d_t615 = $t[210]!;
+  const d_t634 = $t[220]!;
+  const d_t654 = $t[227]!;
+  const d_t674 = $t[234]!;
+  const d_t694 = $t[241]!;
+  const d_t714 = $t[248]!;
+  const d_t734 = $t[255]!;
+  const d_t754 = $t[261]!;
+  const d_t472 = $t[208]!;
+  const d_t491 = $t[219]!;
+  const d_t511 = $t[171]!;
+  const d_t531 = $t[173]!;
+  const d_t551 = $t[174]!;
+  const d_t571 = $t[175]!;
+  const d_t591 = $t[176]!;
+  const d_t611 = $t[177]!;
+  const d_t329 = $t[181]!;
+  const d_t348 = $t[182]!;
+  const d_t368 = $t[183]!;
+  const d_t388 = $t[184]!;
+  const d_t408 = $t[185]!;
+  const d_t428 = $t[186]!;
+  const d_t448 = $t[187]!;
+  const d_t468 = $t[284]!;
+  const d_t186 = $t[289]!;
+  const d_t205 = $t[292]!;
+  const d_t225 = $t[274]!;
+  const d_t245 = $t[276]!;
+  const d_t265 = $t[278]!;
+  const d_t285 = $t[280]!;
+  const d_t305 = $t[282]!;
+  const d_t325 = $t[285]!;
+  const d_t43 = $t[290]!;
+  const d_t62 = $t[293]!;
+  const d_t82 = $t[275]!;
+  const d_t102 = $t[277]!;
+  const d_t122 = $t[279]!;
+  const d_t142 = $t[281]!;
+  const d_t162 = $t[283]!;
+  const d_t182 = $t[286]!;
+  const d_t12 = $t[291]!;
+  const d_t15 = $t[294]!;
+  const d_t19 = $t[295]!;
+  const d_t23 = $t[296]!;
+  const d_t27 = $t[297]!;
+  const d_t31 = $t[298]!;
+  const d_t35 = $t[299]!;
+  const d_t39 = $t[300]!;
+  const t4464 = $t[287]!;
+  const t4465 = $t[288]!;
   // grad of: matmul(Wh, h6)
-  const t4562 = t4560 + t4561;
+  const t4466 = t4464 + t4465;
   // grad of: matmul(Wh, h5)
-  const t4563 = t2468 * h5_6;
-  // grad of: matmul(Wh, h5)
-  const t4564 = t4562 + t4563;
+  const t4467 = d_t754 * h5_6;
+  const t4468 = t4466 + t4467;
   // grad of: matmul(Wh, h4)
-  const t4565 = t2604 * h4_6;
-  // grad of: matmul(Wh, h4)
-  const t4566 = t4564 + t4565;
+  const t4469 = d_t611 * h4_6;
+  const t4470 = t4468 + t4469;
   // grad of: matmul(Wh, h3)
-  const t4567 = t2740 * h3_6;
-  // grad of: matmul(Wh, h3)
-  const t4568 = t4566 + t4567;
+  const t4471 = d_t468 * h3_6;
+  const t4472 = t4470 + t4471;
   // grad of: matmul(Wh, h2)
-  const t4569 = t2876 * h2_6;
-  // grad of: matmul(Wh, h2)
-  const t4570 = t4568 + t4569;
+  const t4473 = d_t325 * h2_6;
+  const t4474 = t4472 + t4473;
   // grad of: matmul(Wh, h1)
-  const t4571 = t3012 * h1_6;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_62 = t4570 + t4571;
+  const t4475 = d_t182 * h1_6;
+  const d_Wh_62 = t4474 + t4475;
   $p.Wh[62] = Wh_62 - $lr * d_Wh_62;
   // grad of: matmul(Wh, h11)
-  const t4572 = t1652 * h11_7;
+  const t4476 = d_t1612 * h11_7;
   // grad of: matmul(Wh, h10)
-  const t4573 = t1788 * h10_7;
-  // grad of: matmul(Wh, h10)
-  const t4574 = t4572 + t4573;
+  const t4477 = d_t1469 * h10_7;
+  const t4478 = t4476 + t4477;
   // grad of: matmul(Wh, h9)
-  const t4575 = t1924 * h9_7;
-  // grad of: matmul(Wh, h9)
-  const t4576 = t4574 + t4575;
+  const t4479 = d_t1326 * h9_7;
+  const t4480 = t4478 + t4479;
   // grad of: matmul(Wh, h8)
-  const t4577 = t2060 * h8_7;
-  // grad of: matmul(Wh, h8)
-  const t4578 = t4576 + t4577;
+  const t4481 = d_t1183 * h8_7;
+  const t4482 = t4480 + t4481;
   // grad of: matmul(Wh, h7)
-  const t4579 = t2196 * h7_7;
-  // grad of: matmul(Wh, h7)
-  const t4580 = t4578 + t4579;
+  const t4483 = d_t1040 * h7_7;
+  const t4484 = t4482 + t4483;
   // grad of: matmul(Wh, h6)
-  const t4581 = t2332 * h6_7;
-  // grad of: matmul(Wh, h6)
-  const t4582 = t4580 + t4581;
+  const t4485 = d_t897 * h6_7;
+  const t4486 = t4484 + t4485;
   // grad of: matmul(Wh, h5)
-  const t4583 = t2468 * h5_7;
-  // grad of: matmul(Wh, h5)
-  const t4584 = t4582 + t4583;
+  const t4487 = d_t754 * h5_7;
+  const t4488 = t4486 + t4487;
   // grad of: matmul(Wh, h4)
-  const t4585 = t2604 * h4_7;
-  // grad of: matmul(Wh, h4)
-  const t4586 = t4584 + t4585;
+  const t4489 = d_t611 * h4_7;
+  const t4490 = t4488 + t4489;
   // grad of: matmul(Wh, h3)
-  const t4587 = t2740 * h3_7;
-  // grad of: matmul(Wh, h3)
-  const t4588 = t4586 + t4587;
+  const t4491 = d_t468 * h3_7;
+  const t4492 = t4490 + t4491;
   // grad of: matmul(Wh, h2)
-  const t4589 = t2876 * h2_7;
-  // grad of: matmul(Wh, h2)
-  const t4590 = t4588 + t4589;
+  const t4493 = d_t325 * h2_7;
+  const t4494 = t4492 + t4493;
   // grad of: matmul(Wh, h1)
-  const t4591 = t3012 * h1_7;
-  // grad of: matmul(Wh, h1)
-  const d_Wh_63 = t4590 + t4591;
+  const t4495 = d_t182 * h1_7;
+  const d_Wh_63 = t4494 + t4495;
   $p.Wh[63] = Wh_63 - $lr * d_Wh_63;
   // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4592 = t1618 + t1656;
+  const t4496 = d_t1473 + d_t1330;
   // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4593 = t4592 + t1792;
+  const t4497 = t4496 + d_t1187;
   // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4594 = t4593 + t1928;
+  const t4498 = t4497 + d_t1044;
   // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4595 = t4594 + t2064;
+  const t4499 = t4498 + d_t901;
   // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4596 = t4595 + t2200;
+  const t4500 = t4499 + d_t758;
   // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4597 = t4596 + t2336;
+  const t4501 = t4500 + d_t615;
   // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4598 = t4597 + t2472;
+  const t4502 = t4501 + d_t472;
   // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4599 = t4598 + t2608;
+  const t4503 = t4502 + d_t329;
   // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4600 = t4599 + t2744;
+  const t4504 = t4503 + d_t186;
   // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4601 = t4600 + t2880;
+  const t4505 = t4504 + d_t43;
   // grad of: Wx * x_0 + b
-  const d_b_0 = t4601 + t3016;
+  const d_b_0 = t4505 + d_t12;
   $p.b[0] = b_0 - $lr * d_b_0;
   // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4602 = t1622 + t1674;
+  const t4506 = d_t1492 + d_t1349;
   // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4603 = t4602 + t1810;
+  const t4507 = t4506 + d_t1206;
   // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4604 = t4603 + t1946;
+  const t4508 = t4507 + d_t1063;
   // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4605 = t4604 + t2082;
+  const t4509 = t4508 + d_t920;
   // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4606 = t4605 + t2218;
+  const t4510 = t4509 + d_t777;
   // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4607 = t4606 + t2354;
+  const t4511 = t4510 + d_t634;
   // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4608 = t4607 + t2490;
+  const t4512 = t4511 + d_t491;
   // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4609 = t4608 + t2626;
+  const t4513 = t4512 + d_t348;
   // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4610 = t4609 + t2762;
+  const t4514 = t4513 + d_t205;
   // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4611 = t4610 + t2898;
+  const t4515 = t4514 + d_t62;
   // grad of: Wx * x_0 + b
-  const d_b_1 = t4611 + t3055;
+  const d_b_1 = t4515 + d_t15;
   $p.b[1] = b_1 - $lr * d_b_1;
   // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4612 = t1627 + t1693;
+  const t4516 = d_t1512 + d_t1369;
   // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4613 = t4612 + t1829;
+  const t4517 = t4516 + d_t1226;
   // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4614 = t4613 + t1965;
+  const t4518 = t4517 + d_t1083;
   // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4615 = t4614 + t2101;
+  const t4519 = t4518 + d_t940;
   // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4616 = t4615 + t2237;
+  const t4520 = t4519 + d_t797;
   // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4617 = t4616 + t2373;
+  const t4521 = t4520 + d_t654;
   // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4618 = t4617 + t2509;
+  const t4522 = t4521 + d_t511;
   // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4619 = t4618 + t2645;
+  const t4523 = t4522 + d_t368;
   // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4620 = t4619 + t2781;
+  const t4524 = t4523 + d_t225;
   // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4621 = t4620 + t2917;
+  const t4525 = t4524 + d_t82;
   // grad of: Wx * x_0 + b
-  const d_b_2 = t4621 + t3094;
+  const d_b_2 = t4525 + d_t19;
   $p.b[2] = b_2 - $lr * d_b_2;
   // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4622 = t1632 + t1712;
+  const t4526 = d_t1532 + d_t1389;
   // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4623 = t4622 + t1848;
+  const t4527 = t4526 + d_t1246;
   // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4624 = t4623 + t1984;
+  const t4528 = t4527 + d_t1103;
   // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4625 = t4624 + t2120;
+  const t4529 = t4528 + d_t960;
   // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4626 = t4625 + t2256;
+  const t4530 = t4529 + d_t817;
   // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4627 = t4626 + t2392;
+  const t4531 = t4530 + d_t674;
   // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4628 = t4627 + t2528;
+  const t4532 = t4531 + d_t531;
   // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4629 = t4628 + t2664;
+  const t4533 = t4532 + d_t388;
   // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4630 = t4629 + t2800;
+  const t4534 = t4533 + d_t245;
   // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4631 = t4630 + t2936;
+  const t4535 = t4534 + d_t102;
   // grad of: Wx * x_0 + b
-  const d_b_3 = t4631 + t3133;
+  const d_b_3 = t4535 + d_t23;
   $p.b[3] = b_3 - $lr * d_b_3;
   // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4632 = t1637 + t1731;
+  const t4536 = d_t1552 + d_t1409;
   // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4633 = t4632 + t1867;
+  const t4537 = t4536 + d_t1266;
   // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4634 = t4633 + t2003;
+  const t4538 = t4537 + d_t1123;
   // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4635 = t4634 + t2139;
+  const t4539 = t4538 + d_t980;
   // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4636 = t4635 + t2275;
+  const t4540 = t4539 + d_t837;
   // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4637 = t4636 + t2411;
+  const t4541 = t4540 + d_t694;
   // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4638 = t4637 + t2547;
+  const t4542 = t4541 + d_t551;
   // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4639 = t4638 + t2683;
+  const t4543 = t4542 + d_t408;
   // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4640 = t4639 + t2819;
+  const t4544 = t4543 + d_t265;
   // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4641 = t4640 + t2955;
+  const t4545 = t4544 + d_t122;
   // grad of: Wx * x_0 + b
-  const d_b_4 = t4641 + t3172;
+  const d_b_4 = t4545 + d_t27;
   $p.b[4] = b_4 - $lr * d_b_4;
   // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4642 = t1642 + t1750;
+  const t4546 = d_t1572 + d_t1429;
   // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4643 = t4642 + t1886;
+  const t4547 = t4546 + d_t1286;
   // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4644 = t4643 + t2022;
+  const t4548 = t4547 + d_t1143;
   // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4645 = t4644 + t2158;
+  const t4549 = t4548 + d_t1000;
   // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4646 = t4645 + t2294;
+  const t4550 = t4549 + d_t857;
   // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4647 = t4646 + t2430;
+  const t4551 = t4550 + d_t714;
   // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4648 = t4647 + t2566;
+  const t4552 = t4551 + d_t571;
   // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4649 = t4648 + t2702;
+  const t4553 = t4552 + d_t428;
   // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4650 = t4649 + t2838;
+  const t4554 = t4553 + d_t285;
   // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4651 = t4650 + t2974;
+  const t4555 = t4554 + d_t142;
   // grad of: Wx * x_0 + b
-  const d_b_5 = t4651 + t3211;
+  const d_b_5 = t4555 + d_t31;
   $p.b[5] = b_5 - $lr * d_b_5;
   // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4652 = t1647 + t1769;
+  const t4556 = d_t1592 + d_t1449;
   // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4653 = t4652 + t1905;
+  const t4557 = t4556 + d_t1306;
   // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4654 = t4653 + t2041;
+  const t4558 = t4557 + d_t1163;
   // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4655 = t4654 + t2177;
+  const t4559 = t4558 + d_t1020;
   // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4656 = t4655 + t2313;
+  const t4560 = t4559 + d_t877;
   // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4657 = t4656 + t2449;
+  const t4561 = t4560 + d_t734;
   // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4658 = t4657 + t2585;
+  const t4562 = t4561 + d_t591;
   // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4659 = t4658 + t2721;
+  const t4563 = t4562 + d_t448;
   // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4660 = t4659 + t2857;
+  const t4564 = t4563 + d_t305;
   // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4661 = t4660 + t2993;
+  const t4565 = t4564 + d_t162;
   // grad of: Wx * x_0 + b
-  const d_b_6 = t4661 + t3250;
+  const d_b_6 = t4565 + d_t35;
   $p.b[6] = b_6 - $lr * d_b_6;
   // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4662 = t1652 + t1788;
+  const t4566 = d_t1612 + d_t1469;
   // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4663 = t4662 + t1924;
+  const t4567 = t4566 + d_t1326;
   // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4664 = t4663 + t2060;
+  const t4568 = t4567 + d_t1183;
   // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4665 = t4664 + t2196;
+  const t4569 = t4568 + d_t1040;
   // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4666 = t4665 + t2332;
+  const t4570 = t4569 + d_t897;
   // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4667 = t4666 + t2468;
+  const t4571 = t4570 + d_t754;
   // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4668 = t4667 + t2604;
+  const t4572 = t4571 + d_t611;
   // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4669 = t4668 + t2740;
+  const t4573 = t4572 + d_t468;
   // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4670 = t4669 + t2876;
+  const t4574 = t4573 + d_t325;
   // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4671 = t4670 + t3012;
+  const t4575 = t4574 + d_t182;
   // grad of: Wx * x_0 + b
-  const d_b_7 = t4671 + t3289;
+  const d_b_7 = t4575 + d_t39;
   $p.b[7] = b_7 - $lr * d_b_7;
   // grad of: dot(v, h12)
-  const d_v_0 = d_c * h12_0;
+  const d_v_0 = d_yhat * h12_0;
   $p.v[0] = v_0 - $lr * d_v_0;
-  // grad of: dot(v, h12)
-  const d_v_1 = d_c * h12_1;
+  const d_v_1 = d_yhat * h12_1;
   $p.v[1] = v_1 - $lr * d_v_1;
-  // grad of: dot(v, h12)
-  const d_v_2 = d_c * h12_2;
+  const d_v_2 = d_yhat * h12_2;
   $p.v[2] = v_2 - $lr * d_v_2;
-  // grad of: dot(v, h12)
-  const d_v_3 = d_c * h12_3;
+  const d_v_3 = d_yhat * h12_3;
   $p.v[3] = v_3 - $lr * d_v_3;
-  // grad of: dot(v, h12)
-  const d_v_4 = d_c * h12_4;
+  const d_v_4 = d_yhat * h12_4;
   $p.v[4] = v_4 - $lr * d_v_4;
-  // grad of: dot(v, h12)
-  const d_v_5 = d_c * h12_5;
+  const d_v_5 = d_yhat * h12_5;
   $p.v[5] = v_5 - $lr * d_v_5;
-  // grad of: dot(v, h12)
-  const d_v_6 = d_c * h12_6;
+  const d_v_6 = d_yhat * h12_6;
   $p.v[6] = v_6 - $lr * d_v_6;
-  // grad of: dot(v, h12)
-  const d_v_7 = d_c * h12_7;
+  const d_v_7 = d_yhat * h12_7;
   $p.v[7] = v_7 - $lr * d_v_7;
   return loss;
 }

@@ -1919,296 +1919,227 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const loss = t115 - t120;
   // grad of: logsumexp(layer2_z)
   const t121 = t106 / t112;
-  // grad of: logsumexp(layer2_z)
   const t122 = t1 * t121;
-  // grad of: logsumexp(layer2_z)
-  const d_layer2_b_0 = t122 - y_0;
-  $g.layer2_b[0]! += $scale * d_layer2_b_0;
-  const t123 = layer2_W_0 * d_layer2_b_0;
+  const d_layer2_z_0 = t122 - y_0;
+  $g.layer2_b[0]! += $scale * d_layer2_z_0;
+  const t123 = layer2_W_0 * d_layer2_z_0;
   // grad of: logsumexp(layer2_z)
   const t124 = t108 / t112;
-  // grad of: logsumexp(layer2_z)
   const t125 = t1 * t124;
-  // grad of: logsumexp(layer2_z)
-  const d_layer2_b_1 = t125 - y_1;
-  $g.layer2_b[1]! += $scale * d_layer2_b_1;
-  const t126 = layer2_W_8 * d_layer2_b_1;
+  const d_layer2_z_1 = t125 - y_1;
+  $g.layer2_b[1]! += $scale * d_layer2_z_1;
+  const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
   // grad of: logsumexp(layer2_z)
   const t128 = t111 / t112;
-  // grad of: logsumexp(layer2_z)
   const t129 = t1 * t128;
-  // grad of: logsumexp(layer2_z)
-  const d_layer2_b_2 = t129 - y_2;
-  $g.layer2_b[2]! += $scale * d_layer2_b_2;
-  const t130 = layer2_W_16 * d_layer2_b_2;
+  const d_layer2_z_2 = t129 - y_2;
+  $g.layer2_b[2]! += $scale * d_layer2_z_2;
+  const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_0 = t127 + t130;
   // grad of: layer1_a = tanh(layer1_z)
   const t131 = layer1_a_0 * layer1_a_0;
-  // grad of: layer1_a = tanh(layer1_z)
   const t132 = 1 - t131;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_0 = d_layer1_a_0 * t132;
-  $g.layer1_b[0]! += $scale * d_layer1_b_0;
+  const d_layer1_z_0 = d_layer1_a_0 * t132;
+  $g.layer1_b[0]! += $scale * d_layer1_z_0;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_0 = d_layer1_b_0 * x_0;
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
   $g.layer1_W[0]! += $scale * d_layer1_W_0;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_1 = d_layer1_b_0 * x_1;
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
   $g.layer1_W[1]! += $scale * d_layer1_W_1;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_2 = d_layer1_b_0 * x_2;
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
   $g.layer1_W[2]! += $scale * d_layer1_W_2;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_3 = d_layer1_b_0 * x_3;
+  const d_layer1_W_3 = d_layer1_z_0 * x_3;
   $g.layer1_W[3]! += $scale * d_layer1_W_3;
-  const t133 = layer2_W_1 * d_layer2_b_0;
-  const t134 = layer2_W_9 * d_layer2_b_1;
+  const t133 = layer2_W_1 * d_layer2_z_0;
+  const t134 = layer2_W_9 * d_layer2_z_1;
   const t135 = t133 + t134;
-  const t136 = layer2_W_17 * d_layer2_b_2;
+  const t136 = layer2_W_17 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_1 = t135 + t136;
   // grad of: layer1_a = tanh(layer1_z)
   const t137 = layer1_a_1 * layer1_a_1;
-  // grad of: layer1_a = tanh(layer1_z)
   const t138 = 1 - t137;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_1 = d_layer1_a_1 * t138;
-  $g.layer1_b[1]! += $scale * d_layer1_b_1;
+  const d_layer1_z_1 = d_layer1_a_1 * t138;
+  $g.layer1_b[1]! += $scale * d_layer1_z_1;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_4 = d_layer1_b_1 * x_0;
+  const d_layer1_W_4 = d_layer1_z_1 * x_0;
   $g.layer1_W[4]! += $scale * d_layer1_W_4;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_5 = d_layer1_b_1 * x_1;
+  const d_layer1_W_5 = d_layer1_z_1 * x_1;
   $g.layer1_W[5]! += $scale * d_layer1_W_5;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_6 = d_layer1_b_1 * x_2;
+  const d_layer1_W_6 = d_layer1_z_1 * x_2;
   $g.layer1_W[6]! += $scale * d_layer1_W_6;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_7 = d_layer1_b_1 * x_3;
+  const d_layer1_W_7 = d_layer1_z_1 * x_3;
   $g.layer1_W[7]! += $scale * d_layer1_W_7;
-  const t139 = layer2_W_2 * d_layer2_b_0;
-  const t140 = layer2_W_10 * d_layer2_b_1;
+  const t139 = layer2_W_2 * d_layer2_z_0;
+  const t140 = layer2_W_10 * d_layer2_z_1;
   const t141 = t139 + t140;
-  const t142 = layer2_W_18 * d_layer2_b_2;
+  const t142 = layer2_W_18 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_2 = t141 + t142;
   // grad of: layer1_a = tanh(layer1_z)
   const t143 = layer1_a_2 * layer1_a_2;
-  // grad of: layer1_a = tanh(layer1_z)
   const t144 = 1 - t143;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_2 = d_layer1_a_2 * t144;
-  $g.layer1_b[2]! += $scale * d_layer1_b_2;
+  const d_layer1_z_2 = d_layer1_a_2 * t144;
+  $g.layer1_b[2]! += $scale * d_layer1_z_2;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_8 = d_layer1_b_2 * x_0;
+  const d_layer1_W_8 = d_layer1_z_2 * x_0;
   $g.layer1_W[8]! += $scale * d_layer1_W_8;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_9 = d_layer1_b_2 * x_1;
+  const d_layer1_W_9 = d_layer1_z_2 * x_1;
   $g.layer1_W[9]! += $scale * d_layer1_W_9;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_10 = d_layer1_b_2 * x_2;
+  const d_layer1_W_10 = d_layer1_z_2 * x_2;
   $g.layer1_W[10]! += $scale * d_layer1_W_10;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_11 = d_layer1_b_2 * x_3;
+  const d_layer1_W_11 = d_layer1_z_2 * x_3;
   $g.layer1_W[11]! += $scale * d_layer1_W_11;
-  const t145 = layer2_W_3 * d_layer2_b_0;
-  const t146 = layer2_W_11 * d_layer2_b_1;
+  const t145 = layer2_W_3 * d_layer2_z_0;
+  const t146 = layer2_W_11 * d_layer2_z_1;
   const t147 = t145 + t146;
-  const t148 = layer2_W_19 * d_layer2_b_2;
+  const t148 = layer2_W_19 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_3 = t147 + t148;
   // grad of: layer1_a = tanh(layer1_z)
   const t149 = layer1_a_3 * layer1_a_3;
-  // grad of: layer1_a = tanh(layer1_z)
   const t150 = 1 - t149;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_3 = d_layer1_a_3 * t150;
-  $g.layer1_b[3]! += $scale * d_layer1_b_3;
+  const d_layer1_z_3 = d_layer1_a_3 * t150;
+  $g.layer1_b[3]! += $scale * d_layer1_z_3;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_12 = d_layer1_b_3 * x_0;
+  const d_layer1_W_12 = d_layer1_z_3 * x_0;
   $g.layer1_W[12]! += $scale * d_layer1_W_12;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_13 = d_layer1_b_3 * x_1;
+  const d_layer1_W_13 = d_layer1_z_3 * x_1;
   $g.layer1_W[13]! += $scale * d_layer1_W_13;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_14 = d_layer1_b_3 * x_2;
+  const d_layer1_W_14 = d_layer1_z_3 * x_2;
   $g.layer1_W[14]! += $scale * d_layer1_W_14;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_15 = d_layer1_b_3 * x_3;
+  const d_layer1_W_15 = d_layer1_z_3 * x_3;
   $g.layer1_W[15]! += $scale * d_layer1_W_15;
-  const t151 = layer2_W_4 * d_layer2_b_0;
-  const t152 = layer2_W_12 * d_layer2_b_1;
+  const t151 = layer2_W_4 * d_layer2_z_0;
+  const t152 = layer2_W_12 * d_layer2_z_1;
   const t153 = t151 + t152;
-  const t154 = layer2_W_20 * d_layer2_b_2;
+  const t154 = layer2_W_20 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_4 = t153 + t154;
   // grad of: layer1_a = tanh(layer1_z)
   const t155 = layer1_a_4 * layer1_a_4;
-  // grad of: layer1_a = tanh(layer1_z)
   const t156 = 1 - t155;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_4 = d_layer1_a_4 * t156;
-  $g.layer1_b[4]! += $scale * d_layer1_b_4;
+  const d_layer1_z_4 = d_layer1_a_4 * t156;
+  $g.layer1_b[4]! += $scale * d_layer1_z_4;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_16 = d_layer1_b_4 * x_0;
+  const d_layer1_W_16 = d_layer1_z_4 * x_0;
   $g.layer1_W[16]! += $scale * d_layer1_W_16;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_17 = d_layer1_b_4 * x_1;
+  const d_layer1_W_17 = d_layer1_z_4 * x_1;
   $g.layer1_W[17]! += $scale * d_layer1_W_17;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_18 = d_layer1_b_4 * x_2;
+  const d_layer1_W_18 = d_layer1_z_4 * x_2;
   $g.layer1_W[18]! += $scale * d_layer1_W_18;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_19 = d_layer1_b_4 * x_3;
+  const d_layer1_W_19 = d_layer1_z_4 * x_3;
   $g.layer1_W[19]! += $scale * d_layer1_W_19;
-  const t157 = layer2_W_5 * d_layer2_b_0;
-  const t158 = layer2_W_13 * d_layer2_b_1;
+  const t157 = layer2_W_5 * d_layer2_z_0;
+  const t158 = layer2_W_13 * d_layer2_z_1;
   const t159 = t157 + t158;
-  const t160 = layer2_W_21 * d_layer2_b_2;
+  const t160 = layer2_W_21 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_5 = t159 + t160;
   // grad of: layer1_a = tanh(layer1_z)
   const t161 = layer1_a_5 * layer1_a_5;
-  // grad of: layer1_a = tanh(layer1_z)
   const t162 = 1 - t161;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_5 = d_layer1_a_5 * t162;
-  $g.layer1_b[5]! += $scale * d_layer1_b_5;
+  const d_layer1_z_5 = d_layer1_a_5 * t162;
+  $g.layer1_b[5]! += $scale * d_layer1_z_5;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_20 = d_layer1_b_5 * x_0;
+  const d_layer1_W_20 = d_layer1_z_5 * x_0;
   $g.layer1_W[20]! += $scale * d_layer1_W_20;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_21 = d_layer1_b_5 * x_1;
+  const d_layer1_W_21 = d_layer1_z_5 * x_1;
   $g.layer1_W[21]! += $scale * d_layer1_W_21;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_22 = d_layer1_b_5 * x_2;
+  const d_layer1_W_22 = d_layer1_z_5 * x_2;
   $g.layer1_W[22]! += $scale * d_layer1_W_22;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_23 = d_layer1_b_5 * x_3;
+  const d_layer1_W_23 = d_layer1_z_5 * x_3;
   $g.layer1_W[23]! += $scale * d_layer1_W_23;
-  const t163 = layer2_W_6 * d_layer2_b_0;
-  const t164 = layer2_W_14 * d_layer2_b_1;
+  const t163 = layer2_W_6 * d_layer2_z_0;
+  const t164 = layer2_W_14 * d_layer2_z_1;
   const t165 = t163 + t164;
-  const t166 = layer2_W_22 * d_layer2_b_2;
+  const t166 = layer2_W_22 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_6 = t165 + t166;
   // grad of: layer1_a = tanh(layer1_z)
   const t167 = layer1_a_6 * layer1_a_6;
-  // grad of: layer1_a = tanh(layer1_z)
   const t168 = 1 - t167;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_6 = d_layer1_a_6 * t168;
-  $g.layer1_b[6]! += $scale * d_layer1_b_6;
+  const d_layer1_z_6 = d_layer1_a_6 * t168;
+  $g.layer1_b[6]! += $scale * d_layer1_z_6;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_24 = d_layer1_b_6 * x_0;
+  const d_layer1_W_24 = d_layer1_z_6 * x_0;
   $g.layer1_W[24]! += $scale * d_layer1_W_24;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_25 = d_layer1_b_6 * x_1;
+  const d_layer1_W_25 = d_layer1_z_6 * x_1;
   $g.layer1_W[25]! += $scale * d_layer1_W_25;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_26 = d_layer1_b_6 * x_2;
+  const d_layer1_W_26 = d_layer1_z_6 * x_2;
   $g.layer1_W[26]! += $scale * d_layer1_W_26;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_27 = d_layer1_b_6 * x_3;
+  const d_layer1_W_27 = d_layer1_z_6 * x_3;
   $g.layer1_W[27]! += $scale * d_layer1_W_27;
-  const t169 = layer2_W_7 * d_layer2_b_0;
-  const t170 = layer2_W_15 * d_layer2_b_1;
+  const t169 = layer2_W_7 * d_layer2_z_0;
+  const t170 = layer2_W_15 * d_layer2_z_1;
   const t171 = t169 + t170;
-  const t172 = layer2_W_23 * d_layer2_b_2;
+  const t172 = layer2_W_23 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_7 = t171 + t172;
   // grad of: layer1_a = tanh(layer1_z)
   const t173 = layer1_a_7 * layer1_a_7;
-  // grad of: layer1_a = tanh(layer1_z)
   const t174 = 1 - t173;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_7 = d_layer1_a_7 * t174;
-  $g.layer1_b[7]! += $scale * d_layer1_b_7;
+  const d_layer1_z_7 = d_layer1_a_7 * t174;
+  $g.layer1_b[7]! += $scale * d_layer1_z_7;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_28 = d_layer1_b_7 * x_0;
+  const d_layer1_W_28 = d_layer1_z_7 * x_0;
   $g.layer1_W[28]! += $scale * d_layer1_W_28;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_29 = d_layer1_b_7 * x_1;
+  const d_layer1_W_29 = d_layer1_z_7 * x_1;
   $g.layer1_W[29]! += $scale * d_layer1_W_29;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_30 = d_layer1_b_7 * x_2;
+  const d_layer1_W_30 = d_layer1_z_7 * x_2;
   $g.layer1_W[30]! += $scale * d_layer1_W_30;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_31 = d_layer1_b_7 * x_3;
+  const d_layer1_W_31 = d_layer1_z_7 * x_3;
   $g.layer1_W[31]! += $scale * d_layer1_W_31;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_0 = d_layer2_b_0 * layer1_a_0;
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
   $g.layer2_W[0]! += $scale * d_layer2_W_0;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_1 = d_layer2_b_0 * layer1_a_1;
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   $g.layer2_W[1]! += $scale * d_layer2_W_1;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_2 = d_layer2_b_0 * layer1_a_2;
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   $g.layer2_W[2]! += $scale * d_layer2_W_2;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_3 = d_layer2_b_0 * layer1_a_3;
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   $g.layer2_W[3]! += $scale * d_layer2_W_3;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_4 = d_layer2_b_0 * layer1_a_4;
+  const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
   $g.layer2_W[4]! += $scale * d_layer2_W_4;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_5 = d_layer2_b_0 * layer1_a_5;
+  const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
   $g.layer2_W[5]! += $scale * d_layer2_W_5;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_6 = d_layer2_b_0 * layer1_a_6;
+  const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
   $g.layer2_W[6]! += $scale * d_layer2_W_6;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_7 = d_layer2_b_0 * layer1_a_7;
+  const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
   $g.layer2_W[7]! += $scale * d_layer2_W_7;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_8 = d_layer2_b_1 * layer1_a_0;
+  const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
   $g.layer2_W[8]! += $scale * d_layer2_W_8;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_9 = d_layer2_b_1 * layer1_a_1;
+  const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
   $g.layer2_W[9]! += $scale * d_layer2_W_9;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_10 = d_layer2_b_1 * layer1_a_2;
+  const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
   $g.layer2_W[10]! += $scale * d_layer2_W_10;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_11 = d_layer2_b_1 * layer1_a_3;
+  const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
   $g.layer2_W[11]! += $scale * d_layer2_W_11;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_12 = d_layer2_b_1 * layer1_a_4;
+  const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
   $g.layer2_W[12]! += $scale * d_layer2_W_12;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_13 = d_layer2_b_1 * layer1_a_5;
+  const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
   $g.layer2_W[13]! += $scale * d_layer2_W_13;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_14 = d_layer2_b_1 * layer1_a_6;
+  const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
   $g.layer2_W[14]! += $scale * d_layer2_W_14;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_15 = d_layer2_b_1 * layer1_a_7;
+  const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
   $g.layer2_W[15]! += $scale * d_layer2_W_15;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_16 = d_layer2_b_2 * layer1_a_0;
+  const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
   $g.layer2_W[16]! += $scale * d_layer2_W_16;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_17 = d_layer2_b_2 * layer1_a_1;
+  const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
   $g.layer2_W[17]! += $scale * d_layer2_W_17;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_18 = d_layer2_b_2 * layer1_a_2;
+  const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
   $g.layer2_W[18]! += $scale * d_layer2_W_18;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_19 = d_layer2_b_2 * layer1_a_3;
+  const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
   $g.layer2_W[19]! += $scale * d_layer2_W_19;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_20 = d_layer2_b_2 * layer1_a_4;
+  const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
   $g.layer2_W[20]! += $scale * d_layer2_W_20;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_21 = d_layer2_b_2 * layer1_a_5;
+  const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
   $g.layer2_W[21]! += $scale * d_layer2_W_21;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_22 = d_layer2_b_2 * layer1_a_6;
+  const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
   $g.layer2_W[22]! += $scale * d_layer2_W_22;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_23 = d_layer2_b_2 * layer1_a_7;
+  const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
   $g.layer2_W[23]! += $scale * d_layer2_W_23;
   return loss;
 }
@@ -2431,296 +2362,227 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const loss = t115 - t120;
   // grad of: logsumexp(layer2_z)
   const t121 = t106 / t112;
-  // grad of: logsumexp(layer2_z)
   const t122 = t1 * t121;
-  // grad of: logsumexp(layer2_z)
-  const d_layer2_b_0 = t122 - y_0;
-  $p.layer2_b[0] = layer2_b_0 - $lr * d_layer2_b_0;
-  const t123 = layer2_W_0 * d_layer2_b_0;
+  const d_layer2_z_0 = t122 - y_0;
+  $p.layer2_b[0] = layer2_b_0 - $lr * d_layer2_z_0;
+  const t123 = layer2_W_0 * d_layer2_z_0;
   // grad of: logsumexp(layer2_z)
   const t124 = t108 / t112;
-  // grad of: logsumexp(layer2_z)
   const t125 = t1 * t124;
-  // grad of: logsumexp(layer2_z)
-  const d_layer2_b_1 = t125 - y_1;
-  $p.layer2_b[1] = layer2_b_1 - $lr * d_layer2_b_1;
-  const t126 = layer2_W_8 * d_layer2_b_1;
+  const d_layer2_z_1 = t125 - y_1;
+  $p.layer2_b[1] = layer2_b_1 - $lr * d_layer2_z_1;
+  const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
   // grad of: logsumexp(layer2_z)
   const t128 = t111 / t112;
-  // grad of: logsumexp(layer2_z)
   const t129 = t1 * t128;
-  // grad of: logsumexp(layer2_z)
-  const d_layer2_b_2 = t129 - y_2;
-  $p.layer2_b[2] = layer2_b_2 - $lr * d_layer2_b_2;
-  const t130 = layer2_W_16 * d_layer2_b_2;
+  const d_layer2_z_2 = t129 - y_2;
+  $p.layer2_b[2] = layer2_b_2 - $lr * d_layer2_z_2;
+  const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_0 = t127 + t130;
   // grad of: layer1_a = tanh(layer1_z)
   const t131 = layer1_a_0 * layer1_a_0;
-  // grad of: layer1_a = tanh(layer1_z)
   const t132 = 1 - t131;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_0 = d_layer1_a_0 * t132;
-  $p.layer1_b[0] = layer1_b_0 - $lr * d_layer1_b_0;
+  const d_layer1_z_0 = d_layer1_a_0 * t132;
+  $p.layer1_b[0] = layer1_b_0 - $lr * d_layer1_z_0;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_0 = d_layer1_b_0 * x_0;
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
   $p.layer1_W[0] = layer1_W_0 - $lr * d_layer1_W_0;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_1 = d_layer1_b_0 * x_1;
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
   $p.layer1_W[1] = layer1_W_1 - $lr * d_layer1_W_1;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_2 = d_layer1_b_0 * x_2;
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
   $p.layer1_W[2] = layer1_W_2 - $lr * d_layer1_W_2;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_3 = d_layer1_b_0 * x_3;
+  const d_layer1_W_3 = d_layer1_z_0 * x_3;
   $p.layer1_W[3] = layer1_W_3 - $lr * d_layer1_W_3;
-  const t133 = layer2_W_1 * d_layer2_b_0;
-  const t134 = layer2_W_9 * d_layer2_b_1;
+  const t133 = layer2_W_1 * d_layer2_z_0;
+  const t134 = layer2_W_9 * d_layer2_z_1;
   const t135 = t133 + t134;
-  const t136 = layer2_W_17 * d_layer2_b_2;
+  const t136 = layer2_W_17 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_1 = t135 + t136;
   // grad of: layer1_a = tanh(layer1_z)
   const t137 = layer1_a_1 * layer1_a_1;
-  // grad of: layer1_a = tanh(layer1_z)
   const t138 = 1 - t137;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_1 = d_layer1_a_1 * t138;
-  $p.layer1_b[1] = layer1_b_1 - $lr * d_layer1_b_1;
+  const d_layer1_z_1 = d_layer1_a_1 * t138;
+  $p.layer1_b[1] = layer1_b_1 - $lr * d_layer1_z_1;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_4 = d_layer1_b_1 * x_0;
+  const d_layer1_W_4 = d_layer1_z_1 * x_0;
   $p.layer1_W[4] = layer1_W_4 - $lr * d_layer1_W_4;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_5 = d_layer1_b_1 * x_1;
+  const d_layer1_W_5 = d_layer1_z_1 * x_1;
   $p.layer1_W[5] = layer1_W_5 - $lr * d_layer1_W_5;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_6 = d_layer1_b_1 * x_2;
+  const d_layer1_W_6 = d_layer1_z_1 * x_2;
   $p.layer1_W[6] = layer1_W_6 - $lr * d_layer1_W_6;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_7 = d_layer1_b_1 * x_3;
+  const d_layer1_W_7 = d_layer1_z_1 * x_3;
   $p.layer1_W[7] = layer1_W_7 - $lr * d_layer1_W_7;
-  const t139 = layer2_W_2 * d_layer2_b_0;
-  const t140 = layer2_W_10 * d_layer2_b_1;
+  const t139 = layer2_W_2 * d_layer2_z_0;
+  const t140 = layer2_W_10 * d_layer2_z_1;
   const t141 = t139 + t140;
-  const t142 = layer2_W_18 * d_layer2_b_2;
+  const t142 = layer2_W_18 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_2 = t141 + t142;
   // grad of: layer1_a = tanh(layer1_z)
   const t143 = layer1_a_2 * layer1_a_2;
-  // grad of: layer1_a = tanh(layer1_z)
   const t144 = 1 - t143;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_2 = d_layer1_a_2 * t144;
-  $p.layer1_b[2] = layer1_b_2 - $lr * d_layer1_b_2;
+  const d_layer1_z_2 = d_layer1_a_2 * t144;
+  $p.layer1_b[2] = layer1_b_2 - $lr * d_layer1_z_2;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_8 = d_layer1_b_2 * x_0;
+  const d_layer1_W_8 = d_layer1_z_2 * x_0;
   $p.layer1_W[8] = layer1_W_8 - $lr * d_layer1_W_8;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_9 = d_layer1_b_2 * x_1;
+  const d_layer1_W_9 = d_layer1_z_2 * x_1;
   $p.layer1_W[9] = layer1_W_9 - $lr * d_layer1_W_9;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_10 = d_layer1_b_2 * x_2;
+  const d_layer1_W_10 = d_layer1_z_2 * x_2;
   $p.layer1_W[10] = layer1_W_10 - $lr * d_layer1_W_10;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_11 = d_layer1_b_2 * x_3;
+  const d_layer1_W_11 = d_layer1_z_2 * x_3;
   $p.layer1_W[11] = layer1_W_11 - $lr * d_layer1_W_11;
-  const t145 = layer2_W_3 * d_layer2_b_0;
-  const t146 = layer2_W_11 * d_layer2_b_1;
+  const t145 = layer2_W_3 * d_layer2_z_0;
+  const t146 = layer2_W_11 * d_layer2_z_1;
   const t147 = t145 + t146;
-  const t148 = layer2_W_19 * d_layer2_b_2;
+  const t148 = layer2_W_19 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_3 = t147 + t148;
   // grad of: layer1_a = tanh(layer1_z)
   const t149 = layer1_a_3 * layer1_a_3;
-  // grad of: layer1_a = tanh(layer1_z)
   const t150 = 1 - t149;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_3 = d_layer1_a_3 * t150;
-  $p.layer1_b[3] = layer1_b_3 - $lr * d_layer1_b_3;
+  const d_layer1_z_3 = d_layer1_a_3 * t150;
+  $p.layer1_b[3] = layer1_b_3 - $lr * d_layer1_z_3;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_12 = d_layer1_b_3 * x_0;
+  const d_layer1_W_12 = d_layer1_z_3 * x_0;
   $p.layer1_W[12] = layer1_W_12 - $lr * d_layer1_W_12;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_13 = d_layer1_b_3 * x_1;
+  const d_layer1_W_13 = d_layer1_z_3 * x_1;
   $p.layer1_W[13] = layer1_W_13 - $lr * d_layer1_W_13;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_14 = d_layer1_b_3 * x_2;
+  const d_layer1_W_14 = d_layer1_z_3 * x_2;
   $p.layer1_W[14] = layer1_W_14 - $lr * d_layer1_W_14;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_15 = d_layer1_b_3 * x_3;
+  const d_layer1_W_15 = d_layer1_z_3 * x_3;
   $p.layer1_W[15] = layer1_W_15 - $lr * d_layer1_W_15;
-  const t151 = layer2_W_4 * d_layer2_b_0;
-  const t152 = layer2_W_12 * d_layer2_b_1;
+  const t151 = layer2_W_4 * d_layer2_z_0;
+  const t152 = layer2_W_12 * d_layer2_z_1;
   const t153 = t151 + t152;
-  const t154 = layer2_W_20 * d_layer2_b_2;
+  const t154 = layer2_W_20 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_4 = t153 + t154;
   // grad of: layer1_a = tanh(layer1_z)
   const t155 = layer1_a_4 * layer1_a_4;
-  // grad of: layer1_a = tanh(layer1_z)
   const t156 = 1 - t155;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_4 = d_layer1_a_4 * t156;
-  $p.layer1_b[4] = layer1_b_4 - $lr * d_layer1_b_4;
+  const d_layer1_z_4 = d_layer1_a_4 * t156;
+  $p.layer1_b[4] = layer1_b_4 - $lr * d_layer1_z_4;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_16 = d_layer1_b_4 * x_0;
+  const d_layer1_W_16 = d_layer1_z_4 * x_0;
   $p.layer1_W[16] = layer1_W_16 - $lr * d_layer1_W_16;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_17 = d_layer1_b_4 * x_1;
+  const d_layer1_W_17 = d_layer1_z_4 * x_1;
   $p.layer1_W[17] = layer1_W_17 - $lr * d_layer1_W_17;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_18 = d_layer1_b_4 * x_2;
+  const d_layer1_W_18 = d_layer1_z_4 * x_2;
   $p.layer1_W[18] = layer1_W_18 - $lr * d_layer1_W_18;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_19 = d_layer1_b_4 * x_3;
+  const d_layer1_W_19 = d_layer1_z_4 * x_3;
   $p.layer1_W[19] = layer1_W_19 - $lr * d_layer1_W_19;
-  const t157 = layer2_W_5 * d_layer2_b_0;
-  const t158 = layer2_W_13 * d_layer2_b_1;
+  const t157 = layer2_W_5 * d_layer2_z_0;
+  const t158 = layer2_W_13 * d_layer2_z_1;
   const t159 = t157 + t158;
-  const t160 = layer2_W_21 * d_layer2_b_2;
+  const t160 = layer2_W_21 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_5 = t159 + t160;
   // grad of: layer1_a = tanh(layer1_z)
   const t161 = layer1_a_5 * layer1_a_5;
-  // grad of: layer1_a = tanh(layer1_z)
   const t162 = 1 - t161;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_5 = d_layer1_a_5 * t162;
-  $p.layer1_b[5] = layer1_b_5 - $lr * d_layer1_b_5;
+  const d_layer1_z_5 = d_layer1_a_5 * t162;
+  $p.layer1_b[5] = layer1_b_5 - $lr * d_layer1_z_5;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_20 = d_layer1_b_5 * x_0;
+  const d_layer1_W_20 = d_layer1_z_5 * x_0;
   $p.layer1_W[20] = layer1_W_20 - $lr * d_layer1_W_20;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_21 = d_layer1_b_5 * x_1;
+  const d_layer1_W_21 = d_layer1_z_5 * x_1;
   $p.layer1_W[21] = layer1_W_21 - $lr * d_layer1_W_21;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_22 = d_layer1_b_5 * x_2;
+  const d_layer1_W_22 = d_layer1_z_5 * x_2;
   $p.layer1_W[22] = layer1_W_22 - $lr * d_layer1_W_22;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_23 = d_layer1_b_5 * x_3;
+  const d_layer1_W_23 = d_layer1_z_5 * x_3;
   $p.layer1_W[23] = layer1_W_23 - $lr * d_layer1_W_23;
-  const t163 = layer2_W_6 * d_layer2_b_0;
-  const t164 = layer2_W_14 * d_layer2_b_1;
+  const t163 = layer2_W_6 * d_layer2_z_0;
+  const t164 = layer2_W_14 * d_layer2_z_1;
   const t165 = t163 + t164;
-  const t166 = layer2_W_22 * d_layer2_b_2;
+  const t166 = layer2_W_22 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_6 = t165 + t166;
   // grad of: layer1_a = tanh(layer1_z)
   const t167 = layer1_a_6 * layer1_a_6;
-  // grad of: layer1_a = tanh(layer1_z)
   const t168 = 1 - t167;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_6 = d_layer1_a_6 * t168;
-  $p.layer1_b[6] = layer1_b_6 - $lr * d_layer1_b_6;
+  const d_layer1_z_6 = d_layer1_a_6 * t168;
+  $p.layer1_b[6] = layer1_b_6 - $lr * d_layer1_z_6;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_24 = d_layer1_b_6 * x_0;
+  const d_layer1_W_24 = d_layer1_z_6 * x_0;
   $p.layer1_W[24] = layer1_W_24 - $lr * d_layer1_W_24;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_25 = d_layer1_b_6 * x_1;
+  const d_layer1_W_25 = d_layer1_z_6 * x_1;
   $p.layer1_W[25] = layer1_W_25 - $lr * d_layer1_W_25;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_26 = d_layer1_b_6 * x_2;
+  const d_layer1_W_26 = d_layer1_z_6 * x_2;
   $p.layer1_W[26] = layer1_W_26 - $lr * d_layer1_W_26;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_27 = d_layer1_b_6 * x_3;
+  const d_layer1_W_27 = d_layer1_z_6 * x_3;
   $p.layer1_W[27] = layer1_W_27 - $lr * d_layer1_W_27;
-  const t169 = layer2_W_7 * d_layer2_b_0;
-  const t170 = layer2_W_15 * d_layer2_b_1;
+  const t169 = layer2_W_7 * d_layer2_z_0;
+  const t170 = layer2_W_15 * d_layer2_z_1;
   const t171 = t169 + t170;
-  const t172 = layer2_W_23 * d_layer2_b_2;
+  const t172 = layer2_W_23 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_7 = t171 + t172;
   // grad of: layer1_a = tanh(layer1_z)
   const t173 = layer1_a_7 * layer1_a_7;
-  // grad of: layer1_a = tanh(layer1_z)
   const t174 = 1 - t173;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_7 = d_layer1_a_7 * t174;
-  $p.layer1_b[7] = layer1_b_7 - $lr * d_layer1_b_7;
+  const d_layer1_z_7 = d_layer1_a_7 * t174;
+  $p.layer1_b[7] = layer1_b_7 - $lr * d_layer1_z_7;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_28 = d_layer1_b_7 * x_0;
+  const d_layer1_W_28 = d_layer1_z_7 * x_0;
   $p.layer1_W[28] = layer1_W_28 - $lr * d_layer1_W_28;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_29 = d_layer1_b_7 * x_1;
+  const d_layer1_W_29 = d_layer1_z_7 * x_1;
   $p.layer1_W[29] = layer1_W_29 - $lr * d_layer1_W_29;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_30 = d_layer1_b_7 * x_2;
+  const d_layer1_W_30 = d_layer1_z_7 * x_2;
   $p.layer1_W[30] = layer1_W_30 - $lr * d_layer1_W_30;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_31 = d_layer1_b_7 * x_3;
+  const d_layer1_W_31 = d_layer1_z_7 * x_3;
   $p.layer1_W[31] = layer1_W_31 - $lr * d_layer1_W_31;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_0 = d_layer2_b_0 * layer1_a_0;
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
   $p.layer2_W[0] = layer2_W_0 - $lr * d_layer2_W_0;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_1 = d_layer2_b_0 * layer1_a_1;
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   $p.layer2_W[1] = layer2_W_1 - $lr * d_layer2_W_1;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_2 = d_layer2_b_0 * layer1_a_2;
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   $p.layer2_W[2] = layer2_W_2 - $lr * d_layer2_W_2;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_3 = d_layer2_b_0 * layer1_a_3;
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   $p.layer2_W[3] = layer2_W_3 - $lr * d_layer2_W_3;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_4 = d_layer2_b_0 * layer1_a_4;
+  const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
   $p.layer2_W[4] = layer2_W_4 - $lr * d_layer2_W_4;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_5 = d_layer2_b_0 * layer1_a_5;
+  const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
   $p.layer2_W[5] = layer2_W_5 - $lr * d_layer2_W_5;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_6 = d_layer2_b_0 * layer1_a_6;
+  const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
   $p.layer2_W[6] = layer2_W_6 - $lr * d_layer2_W_6;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_7 = d_layer2_b_0 * layer1_a_7;
+  const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
   $p.layer2_W[7] = layer2_W_7 - $lr * d_layer2_W_7;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_8 = d_layer2_b_1 * layer1_a_0;
+  const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
   $p.layer2_W[8] = layer2_W_8 - $lr * d_layer2_W_8;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_9 = d_layer2_b_1 * layer1_a_1;
+  const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
   $p.layer2_W[9] = layer2_W_9 - $lr * d_layer2_W_9;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_10 = d_layer2_b_1 * layer1_a_2;
+  const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
   $p.layer2_W[10] = layer2_W_10 - $lr * d_layer2_W_10;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_11 = d_layer2_b_1 * layer1_a_3;
+  const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
   $p.layer2_W[11] = layer2_W_11 - $lr * d_layer2_W_11;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_12 = d_layer2_b_1 * layer1_a_4;
+  const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
   $p.layer2_W[12] = layer2_W_12 - $lr * d_layer2_W_12;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_13 = d_layer2_b_1 * layer1_a_5;
+  const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
   $p.layer2_W[13] = layer2_W_13 - $lr * d_layer2_W_13;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_14 = d_layer2_b_1 * layer1_a_6;
+  const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
   $p.layer2_W[14] = layer2_W_14 - $lr * d_layer2_W_14;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_15 = d_layer2_b_1 * layer1_a_7;
+  const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
   $p.layer2_W[15] = layer2_W_15 - $lr * d_layer2_W_15;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_16 = d_layer2_b_2 * layer1_a_0;
+  const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
   $p.layer2_W[16] = layer2_W_16 - $lr * d_layer2_W_16;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_17 = d_layer2_b_2 * layer1_a_1;
+  const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
   $p.layer2_W[17] = layer2_W_17 - $lr * d_layer2_W_17;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_18 = d_layer2_b_2 * layer1_a_2;
+  const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
   $p.layer2_W[18] = layer2_W_18 - $lr * d_layer2_W_18;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_19 = d_layer2_b_2 * layer1_a_3;
+  const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
   $p.layer2_W[19] = layer2_W_19 - $lr * d_layer2_W_19;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_20 = d_layer2_b_2 * layer1_a_4;
+  const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
   $p.layer2_W[20] = layer2_W_20 - $lr * d_layer2_W_20;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_21 = d_layer2_b_2 * layer1_a_5;
+  const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
   $p.layer2_W[21] = layer2_W_21 - $lr * d_layer2_W_21;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_22 = d_layer2_b_2 * layer1_a_6;
+  const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
   $p.layer2_W[22] = layer2_W_22 - $lr * d_layer2_W_22;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_23 = d_layer2_b_2 * layer1_a_7;
+  const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
   $p.layer2_W[23] = layer2_W_23 - $lr * d_layer2_W_23;
   return loss;
 }

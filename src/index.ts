@@ -1,86 +1,32 @@
 /**
  * gradc: formulas in, gradients derived by the chain rule, straight-line TypeScript out.
  *
- * The pipeline, in order (each phase is a folder; each file says what it guarantees):
+ * The pipeline, in order (each phase is a folder; each file says what it guarantees;
+ * pipeline.ts calls them top to bottom: build -> simplify -> differentiate -> simplify ->
+ * lower -> emit, and is the one door the tools beside it use):
  *   1-parse      formula lines -> mathjs syntax trees                 1-parse/formula.ts
  *   2-build      syntax trees or builder calls -> checked Model (IR)  2-build/builder.ts
- *   3-diff       reverse mode over the IR, one rule table             3-diff/rules.ts, grad.ts (derive.ts: 3 and 4 for a model)
+ *   3-diff       reverse mode over the IR, one rule table             3-diff/rules.ts, grad.ts, steps.ts
  *   4-simplify   algebra and stability rewrites to a fixed point      4-simplify/simplify.ts
  *   5-lower      IR -> flat instruction lists per kernel              5-lower/schedule.ts
  *   6-emit       instruction lists -> one TypeScript module           6-emit/module.ts
- * Options are checked before any phase runs (options.ts).
+ * Options are checked before any phase runs (options.ts); every generated and displayed
+ * name comes from naming.ts; the layering is checked by scripts/imports.ts.
  * Beside the pipeline: the IR itself (ir/), the reference interpreter (interp/), the
  * in-process loader (load/), the CLI (cli/), the inspection tools (inspect/) and the
  * bundler plugin (plugin/, the package's gradc/vite, gradc/rollup and gradc/esbuild).
  */
-import { buildModel, compileOptionsOf, type ModelDefinition } from './2-build/define.js';
-import { derive, type Derived } from './derive.js';
-import { schedule, type Program } from './5-lower/schedule.js';
-import { emitModule, type EmitOptions } from './6-emit/module.js';
-import { loadModule, type GeneratedModule } from './load/loader.js';
-import { formatFormulas, gradientFormulas } from './inspect/formulas.js';
-import { topoOrder } from './ir/walk.js';
-import { checkOptions } from './options.js';
-
-/** Options of `generate` and `compile` (each checked by options.ts before anything runs). */
-export interface GenerateOptions extends EmitOptions {
-  /** Model file shown in errors. */
-  readonly source?: string;
-  /** Bound on the elements of one tensor and of all parameters together (default 1e7). */
-  readonly maxElements?: number;
-}
-
-/** Gradient graphs up to this many nodes get the named-steps formulas in the doc comment. */
-const DOC_STEPS_LIMIT = 10_000;
-import type { Model } from './model.js';
-
-export interface Generated {
-  readonly model: Model;
-  readonly derived: Derived;
-  readonly program: Program;
-  /** The module text, exactly as `gradc build` writes it. */
-  readonly code: string;
-}
-
-/** The whole pipeline: model definition -> generated module text. */
-export function generate(def: ModelDefinition | Model, given: GenerateOptions = {}): Generated {
-  checkOptions(given, 'generate');
-  // The model file's own compile options (defineModel(..., { compile })), under those given here.
-  const own = compileOptionsOf(def);
-  checkOptions(own, 'defineModel(...) compile');
-  const options: GenerateOptions = { ...(own as GenerateOptions | undefined), ...definedOnly(given) };
-  const model = buildModel(def, options.source, { maxElements: options.maxElements }); // phases 1 and 2
-  const derived = derive(model); // phases 3 and 4
-  const program = schedule(derived, options); // phase 5
-  // The gradient's doc comment shows the formulas exactly as `gradc grad` prints them, while
-  // the gradient graph is small enough to read; beyond that, one bounded formula per parameter.
-  const gradientDoc = topoOrder(derived.grads).length <= DOC_STEPS_LIMIT
-    ? formatFormulas(gradientFormulas({ original: model, derived })).split('\n')
-    : undefined;
-  const code = emitModule(program, { ...options, gradientDoc }); // phase 6
-  return { model, derived, program, code };
-}
-
-const definedOnly = <T extends object>(o: T): Partial<T> =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-
-/** Generate and load in process: define, compile and train in one script. */
-export function compile(def: ModelDefinition | Model, options: GenerateOptions = {}): GeneratedModule & { readonly code: string } {
-  checkOptions(options, 'compile');
-  const { code } = generate(def, options);
-  return Object.assign(loadModule(code), { code });
-}
-
+export { generate, compile, derive, gradientDoc, gradientSteps, formatSteps, type GenerateOptions, type Generated, type GradientSteps, type StepLine } from './pipeline.js';
 export { defineModel, buildModel, compileOptionsOf, type ModelDefinition, type ModelSpec } from './2-build/define.js';
 export { ModelBuilder, type Expr, type Activation } from './2-build/builder.js';
 export { GradcError } from './errors.js';
 export { differentiate } from './3-diff/grad.js';
-export { derive } from './derive.js';
+export type { Derived } from './model.js';
 export { evaluate as interpret, evaluateScalar } from './interp/evaluate.js';
 export { printIr, formula } from './ir/print.js';
 export { loadModule, type GeneratedModule, type Params, type Values, type Sample, type FitOptions, type FitResult, type EpochRecord, type OptimizerOptions, type OptimizerState, type Schedule, type SavedParams, type SavedArray } from './load/loader.js';
 export type { Model } from './model.js';
-export { gradientFormulas } from './inspect/formulas.js';
+export { gradientFormulas, formatFormulas } from './inspect/formulas.js';
 export { explain, formatWalkthrough } from './inspect/explain.js';
 export { computationalGraph, toDot, toMermaid, toSvg } from './inspect/graph.js';
 

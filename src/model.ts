@@ -6,10 +6,12 @@
  * that depends on at least one parameter; every node reachable from the loss is built
  * from the declared leaves and constants; `defs` lists the user's named intermediates
  * in definition order; `outputs` are what `forward` returns. A Model is produced only
- * by `2-build/builder.ts` (which the formula front end also uses).
+ * by `2-build/builder.ts` (which the formula front end also uses). A `Derived` is a Model
+ * after phases 3 and 4 (pipeline.ts `derive`): what lowering and the inspection tools read.
  */
 import type { Node } from './ir/node.js';
 import type { Shape } from './ir/shape.js';
+import { topoOrder } from './ir/walk.js';
 
 /** How a parameter starts. Random initializers draw from a seeded generator. */
 export type Init =
@@ -52,4 +54,24 @@ export interface Model {
   readonly labels: ReadonlyMap<Node, string>;
   /** Seed for random initializers. */
   readonly seed: number;
+}
+
+/**
+ * A model after phases 3 and 4 (pipeline.ts `derive`). `model` is the input model with
+ * every node replaced by its simplified form (labels, definitions and outputs follow their
+ * nodes); `grads[i]` is dloss/d(params[i]) as simplified IR of that parameter's shape;
+ * `origin` names, for each backward node, the forward node whose rule created it.
+ */
+export interface Derived {
+  readonly model: Model;
+  readonly grads: readonly Node[];
+  /** Backward node -> forward node it differentiates. */
+  readonly origin: ReadonlyMap<Node, Node>;
+  /** Forward node -> its adjoint dloss/dnode (naming.ts names adjoints after their forward nodes). */
+  readonly adjoints: ReadonlyMap<Node, Node>;
+}
+
+/** The forward graph in topological order: every node the definitions and the loss read, definitions first. */
+export function forwardNodes(model: Model): Node[] {
+  return topoOrder([...model.defs.map((d) => d.node), model.loss]);
 }

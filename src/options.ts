@@ -19,7 +19,6 @@ const nonNegativeIntegerOrInfinity: Check = (v) =>
   typeof v === 'number' && ((Number.isSafeInteger(v) && v >= 0) || v === Infinity) ? undefined : 'a non-negative integer (or Infinity)';
 const oneOf = (...values: string[]): Check => (v) => (typeof v === 'string' && values.includes(v) ? undefined : `one of ${values.map((x) => `'${x}'`).join(', ')}`);
 const aString: Check = (v) => (typeof v === 'string' ? undefined : 'a string');
-const lines: Check = (v) => (Array.isArray(v) && v.every((l) => typeof l === 'string') ? undefined : 'an array of strings');
 
 /** Every option `generate` and `compile` know, with what it must be. */
 const OPTIONS: ReadonlyMap<string, Check> = new Map<string, Check>([
@@ -32,7 +31,6 @@ const OPTIONS: ReadonlyMap<string, Check> = new Map<string, Check>([
   ['maxElements', positiveInteger],
   ['sourcePath', aString],
   ['source', aString],
-  ['gradientDoc', lines],
 ]);
 
 const show = (v: unknown): string => {
@@ -63,7 +61,7 @@ export function checkOptions(options: unknown, call = 'compile'): void {
     if (!check) {
       const guess = didYouMean(key, [...OPTIONS.keys()]);
       throw new GradcError(
-        `${call}(model, options): unknown option '${key.length > 40 ? `${key.slice(0, 40)}...` : key}'${guess ? ` (did you mean '${guess}'?)` : ''} (known: ${[...OPTIONS.keys()].filter((k) => k !== 'gradientDoc').join(', ')})`,
+        `${call}(model, options): unknown option '${key.length > 40 ? `${key.slice(0, 40)}...` : key}'${guess ? ` (did you mean '${guess}'?)` : ''} (known: ${[...OPTIONS.keys()].join(', ')})`,
         { symbol: key },
       );
     }

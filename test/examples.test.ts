@@ -14,7 +14,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildModel, compile } from '../src/index.js';
 import type { Node } from '../src/ir/node.js';
-import { derive } from '../src/derive.js';
+import { derive } from '../src/pipeline.js';
 import { evaluate } from '../src/interp/evaluate.js';
 import { students, XOR } from '../examples/data.js';
 import linreg from '../examples/linreg.model.js';

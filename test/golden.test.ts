@@ -1,22 +1,24 @@
-// Golden files: test/golden/<case>/ holds, for one model, the module `gradc build` writes
-// (generated.ts, byte for byte) and the IR (ir.txt: the loss as built, then the loss and
-// gradients after differentiation and simplification). A case's model is the example of
-// the same name (examples/<case>.model.ts) or test/golden/<case>/model.ts.
+// Golden files: for one model, the module `gradc build` writes (byte for byte) and the IR
+// (ir.txt: the loss as built, then the loss and gradients after differentiation and
+// simplification). A case is an example (examples/<case>.model.ts: its module is
+// generated/<case>.ts, the file `npm run gen` writes, never a second copy) or a model of
+// its own (test/golden/<case>/model.ts: its module is test/golden/<case>/generated.ts);
+// its ir.txt is test/golden/<case>/ir.txt. One harness (helpers/golden.ts) for all:
 //
 //   UPDATE_GOLDEN=1 npm test      (or npm run test:update) rewrites them; review the diff.
 //
 // Also: generated/ in the repo is what `gradc build examples/*.model.ts --out generated/`
-// writes (the `npm run gen:check` of the test suite).
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// writes for every example (the `npm run gen:check` of the test suite).
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildFile, type BuiltFile } from '../src/cli/commands/build.js';
 import { main } from '../src/cli/main.js';
 import { printIr } from '../src/ir/print.js';
 
-const ROOT = join(import.meta.dirname, '..');
+import { expectGolden, ROOT } from './helpers/golden.js';
+
 const GOLDEN = 'test/golden';
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
 /** Examples with golden files (the larger examples would make golden files nobody reviews). */
 const EXAMPLE_CASES = ['linreg', 'student', 'xor'];
@@ -44,40 +46,20 @@ function irText(b: BuiltFile): string {
   ].join('\n');
 }
 
-/** Compares `actual` with the golden file, or rewrites it under UPDATE_GOLDEN=1. */
-function golden(path: string, actual: string): void {
-  const abs = join(ROOT, path);
-  if (UPDATE) {
-    mkdirSync(join(abs, '..'), { recursive: true });
-    if (!existsSync(abs) || readFileSync(abs, 'utf8') !== actual) writeFileSync(abs, actual);
-    return;
-  }
-  expect(existsSync(abs), `${path} is missing; run UPDATE_GOLDEN=1 npm test`).toBe(true);
-  const expected = readFileSync(abs, 'utf8');
-  if (expected !== actual) {
-    const a = actual.split('\n');
-    const e = expected.split('\n');
-    const first = a.findIndex((l, i) => l !== e[i]);
-    const where = first < 0 ? e.length + 1 : first + 1;
-    // The first differing line in the message, then the full diff from vitest.
-    expect(actual, `${path} differs from line ${where} (expected: ${JSON.stringify(e[where - 1])}, got: ${JSON.stringify(a[where - 1])}); if the change is intended, run UPDATE_GOLDEN=1 npm test and review the diff`).toBe(expected);
-  }
-}
-
 describe('golden files', () => {
   it.each(CASES)('%s', async (name, modelPath) => {
     const b = await buildFile(modelPath, 'generated');
     expect(b.name).toBe(name);
-    golden(`${GOLDEN}/${name}/generated.ts`, b.code);
-    golden(`${GOLDEN}/${name}/ir.txt`, irText(b));
+    expectGolden(EXAMPLE_CASES.includes(name) ? `generated/${name}.ts` : `${GOLDEN}/${name}/generated.ts`, b.code);
+    expectGolden(`${GOLDEN}/${name}/ir.txt`, irText(b));
   });
 
   it('every folder in test/golden is a case (no stale golden files)', () => {
     const dirs = readdirSync(join(ROOT, GOLDEN), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
     expect(dirs).toEqual(CASES.map(([c]) => c).sort());
     for (const d of dirs) {
-      const files = readdirSync(join(ROOT, GOLDEN, d)).filter((f) => f !== 'model.ts').sort();
-      expect(files, `test/golden/${d}`).toEqual(['generated.ts', 'ir.txt']);
+      const files = readdirSync(join(ROOT, GOLDEN, d)).sort();
+      expect(files, `test/golden/${d}`).toEqual(EXAMPLE_CASES.includes(d) ? ['ir.txt'] : ['generated.ts', 'ir.txt', 'model.ts']);
     }
   });
 });

@@ -11,7 +11,7 @@
  * - tensor models: shapes, elided values, gradients equal to the derived ones;
  * - bad input: GradcErrors naming the symbol and the expected shape; exit 1, no stack.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,10 +26,9 @@ import {
   computationalGraph, explain, formatFormulas, formatWalkthrough, gradientFormulas, initialValues, inspectModel, report, resolveSample, showValue, tex, toDot, toMermaid, toSvg,
 } from '../src/inspect/index.js';
 import { sampleEnv } from '../src/inspect/sample.js';
+import { expectGolden } from './helpers/golden.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const goldenDir = join(root, 'test', 'golden-inspect');
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
 /** Runs the CLI in process, from the repository root (so paths print as `examples/...`). */
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -43,17 +42,6 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   } finally {
     if (cwd !== root) process.chdir(cwd);
   }
-}
-
-function golden(file: string, actual: string): void {
-  const path = join(goldenDir, file);
-  if (UPDATE || !existsSync(path)) {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, actual);
-    if (!UPDATE) throw new Error(`golden file ${file} was missing and has been written; review it and run again`);
-    return;
-  }
-  expect(actual, `${file} differs (UPDATE_GOLDEN=1 npm test rewrites it; review the diff)`).toBe(readFileSync(path, 'utf8'));
 }
 
 const SAMPLES: Record<string, string> = {
@@ -77,7 +65,7 @@ describe('golden outputs', () => {
         const r = await cli(...argv);
         expect(r.err, argv.join(' ')).toBe('');
         expect(r.code).toBe(0);
-        golden(`${name}/${file}`, r.out);
+        expectGolden(`test/golden-inspect/${name}/${file}`, r.out);
       }
     });
   }
@@ -288,15 +276,15 @@ describe('tensor models', () => {
     expect(t).toContain('([3x8], showing 3x4)');
   });
 
-  it('grad names each layer\'s adjoint once', () => {
+  it('grad names each layer\'s adjoint once, after the node whose consumer created it (err, not out_z which shares it)', () => {
     const f = gradientFormulas(mlp);
     expect(f.lines.map((l) => `${l.name} = ${l.text}`)).toEqual([
-      'dloss/dout_z = 2 * err',
-      'dloss/dhidden_z = matmul(transpose(out_W), dloss/dout_z) .* (1 - hidden_a.^2)',
+      'dloss/derr = 2 * err',
+      'dloss/dhidden_z = matmul(transpose(out_W), dloss/derr) .* (1 - hidden_a.^2)',
       'dloss/dhidden_W = outer(dloss/dhidden_z, x)',
       'dloss/dhidden_b = dloss/dhidden_z',
-      'dloss/dout_W = outer(dloss/dout_z, hidden_a)',
-      'dloss/dout_b = dloss/dout_z',
+      'dloss/dout_W = outer(dloss/derr, hidden_a)',
+      'dloss/dout_b = dloss/derr',
     ]);
   });
 

@@ -21,7 +21,7 @@ import { constant, input, make, param } from '../src/ir/build.js';
 import type { Node } from '../src/ir/node.js';
 import { printIr } from '../src/ir/print.js';
 import { SCALAR, shape } from '../src/ir/shape.js';
-import { derive } from '../src/derive.js';
+import { derive } from '../src/pipeline.js';
 import { REWRITES, simplify } from '../src/4-simplify/simplify.js';
 import { type Env, evaluate, evaluateScalar } from '../src/interp/evaluate.js';
 import { arbFormula, gradcText, kinkDistance, mathjsText, type Tree } from './helpers/formulas.js';

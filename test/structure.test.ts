@@ -25,7 +25,7 @@ import type { Node } from '../src/ir/node.js';
 import { OPS } from '../src/ir/ops.js';
 import { sizeOf } from '../src/ir/shape.js';
 import { topoOrder } from '../src/ir/walk.js';
-import { derive } from '../src/derive.js';
+import { derive } from '../src/pipeline.js';
 import { scalarize } from '../src/5-lower/scalarize.js';
 import { CORPUS, type NamedModel, exampleModels } from './helpers/models.js';
 

@@ -25,12 +25,11 @@
 import type { Node } from '../ir/node.js';
 import type { Op } from '../ir/ops.js';
 import { OPS } from '../ir/ops.js';
-import { formatNumber } from '../ir/print.js';
 import { type Shape, sameShape, sizeOf } from '../ir/shape.js';
 import { dependsOn, topoOrder } from '../ir/walk.js';
-import type { Derived } from '../derive.js';
+import type { Derived } from '../model.js';
 import type { Layout } from './schedule.js';
-import { Names } from './names.js';
+import { Names } from '../naming.js';
 
 /** Where the elements of a value are: element (b, coords) is arr[base + b*bs + sum(coords*strides)]. */
 export interface Access {
@@ -39,8 +38,8 @@ export interface Access {
   readonly bs: number;
   readonly strides: readonly number[];
   readonly shape: Shape;
-  /** A scalar expression standing for every element of every sample (a parameter local or a literal). */
-  readonly scalar?: string;
+  /** A scalar standing for every element of every sample: a parameter local, or a constant (rendered by 6-emit/literal.ts). */
+  readonly scalar?: string | { readonly lit: number };
   /** An elementwise op computed where it is read (its only use is another elementwise op). */
   readonly inline?: { readonly op: Op; readonly args: readonly Access[] };
 }
@@ -137,7 +136,7 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
 
     const leafAccess = (n: Node): Access => {
       const name = n.attrs.name!;
-      if (n.op === 'const') return { base: '0', bs: 0, strides: n.shape.map(() => 0), shape: n.shape, scalar: literal(n.attrs.value!) };
+      if (n.op === 'const') return { base: '0', bs: 0, strides: n.shape.map(() => 0), shape: n.shape, scalar: { lit: n.attrs.value! } };
       if (n.op === 'param') {
         const local = `$p_${name}`; // `$`: never a user's name, a global (Math) or a reserved word
         hoist(`const ${local} = $p.${name};`);
@@ -368,10 +367,4 @@ function gemmFor(A: Access, B: Access, out: Access): Extract<LoopStep, { kind: '
       L: { arr: A.arr!, base: A.base, su: A.bs, sv: A.strides[0] }, R: { arr: B.arr!, base: B.base, su: B.strides[0], sv: B.strides[1] }, out: o };
   }
   return null;
-}
-
-export function literal(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  const t = formatNumber(v);
-  return v < 0 || Object.is(v, -0) ? `(${t})` : t;
 }

@@ -7,10 +7,14 @@
  * - each kernel is a list of instructions in topological order: loads of every leaf it
  *   reads first (so a fused update can never be read back), then one instruction per
  *   scalar operation, then stores placed right after the value they store is computed;
- * - every instruction has a unique name (names.ts): the user's label, `d_<label>` for
- *   the adjoint of a labelled node, `<label>_<k>` for elements, else `t<k>`;
+ * - every instruction has a unique name (naming.ts): the user's label, `<label>_<k>` for
+ *   elements, `d_<name>` for an adjoint, after the forward value it belongs to (naming.ts
+ *   `adjointOwners`; a parameter's gradient is `d_<param>` only when it is no other
+ *   node's adjoint), else `t<k>`;
  * - every backward instruction carries a comment naming the forward statement whose
- *   derivative rule produced it;
+ *   derivative rule produced it (`grad of: ...`); a forward value first computed in the
+ *   backward pass (the loss, as simplified, does not read it) says so
+ *   (`forward value, for the grad of: ...`);
  * - constants are operands (literals), never instructions;
  * - the order depends only on the model, never on node ids.
  */
@@ -19,9 +23,8 @@ import type { Op } from '../ir/ops.js';
 import { formula } from '../ir/print.js';
 import { type Shape, sizeOf } from '../ir/shape.js';
 import { topoOrder } from '../ir/walk.js';
-import type { Init, Model } from '../model.js';
-import type { Derived } from '../derive.js';
-import { Names, adjointName, elementName } from './names.js';
+import { type Derived, forwardNodes, type Init, type Model } from '../model.js';
+import { Names, adjointName, adjointOwners, elementName } from '../naming.js';
 import { scalarize } from './scalarize.js';
 import { type LoopPlan, planLoops } from './loops.js';
 
@@ -86,8 +89,6 @@ export interface Program {
   readonly kernels?: { readonly [K in KernelKind]: Kernel };
   /** Batched loop kernels (lowering 'loops'). */
   readonly loops?: LoopPlan;
-  /** The derived formula of each parameter's gradient, in the user's names. */
-  readonly gradientFormulas: readonly { readonly param: string; readonly formula: string }[];
 }
 
 function slots<T extends { name: string; shape: Shape }>(xs: readonly T[]): (Slot & T)[] {
@@ -125,35 +126,46 @@ function forwardStatement(f: Node, names: ReadonlyMap<Node, string>): string {
 export function schedule(derived: Derived, options: LowerOptions = {}): Program {
   const { model, grads } = derived;
   const layout = layoutOf(model);
-  const gradientFormulas = model.params.map((p, i) => ({ param: p.name, formula: formula(grads[i], model.labels, { maxLength: 400 }) }));
   const choice = options.lowering ?? 'auto';
   const lowering: Lowering = choice === 'auto' ? (layout.paramSize <= (options.unrollLimit ?? DEFAULT_UNROLL_LIMIT) ? 'unrolled' : 'loops') : choice;
   if (lowering === 'loops') {
-    return { model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH, options.unrollElements), gradientFormulas };
+    return { model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH, options.unrollElements) };
   }
   const labels = model.labels;
   const tensorRoots = [model.loss, ...model.outputs.map((o) => o.node), ...grads];
   const elements = scalarize(tensorRoots);
 
-  // Names for scalar element nodes: user labels, adjoint labels, element labels.
+  // Names for scalar element nodes: user labels, and element labels of labelled tensors.
   const elementLabels = new Map<Node, string>();
-  const adjointOf = new Map<Node, string>();
-  for (const [f, a] of derived.adjoints) {
-    const l = labels.get(f);
-    if (l && !adjointOf.has(a) && f.op !== 'param') adjointOf.set(a, adjointName(l));
-  }
-  model.params.forEach((p, i) => adjointOf.set(grads[i], adjointName(p.name)));
   for (const [tensorNode, els] of elements) {
-    const l = labels.get(tensorNode) ?? adjointOf.get(tensorNode);
+    const l = labels.get(tensorNode);
     if (!l) continue;
     els.forEach((e, k) => {
       if (e.op === 'const' || e.op === 'param' || e.op === 'input' || e.op === 'target' || e.op === 'index' && e.args[0].args.length === 0) return;
-      if (!elementLabels.has(e)) elementLabels.set(e, els.length === 1 && tensorNode.shape.length === 0 ? l : elementName(l, k));
+      if (!elementLabels.has(e)) elementLabels.set(e, tensorNode.shape.length === 0 ? l : elementName(l, k));
+    });
+  }
+  // Adjoint element -> the forward element it is named after (naming.ts adjointOwners):
+  // `d_<that element's name in the kernel>`, so a parameter's gradient that is really the
+  // adjoint of z is `d_z`, and one that is the adjoint of an unnamed sum is `d_t3`.
+  // When that element has no name in a kernel (a parameter the kernel never reads), the
+  // owner's label or parameter name gives it: `d_b`, `d_W_3`.
+  const ownerOf = new Map<Node, { readonly el: Node; readonly fallback?: string }>();
+  for (const [a, owner] of adjointOwners(derived)) {
+    const fEls = elements.get(owner.of) ?? scalarize([owner.of]).get(owner.of)!;
+    const base = owner.label ?? owner.param;
+    (elements.get(a) ?? []).forEach((e, k) => {
+      if (e.op === 'const' || e.args.length === 0 || ownerOf.has(e)) return;
+      ownerOf.set(e, { el: fEls[k], fallback: base === undefined ? undefined : adjointName(owner.of.shape.length ? elementName(base, k) : base) });
     });
   }
   // Backward element -> the forward node whose rule created it (comments are printed per kernel).
   const originOf = new Map<Node, Node>();
   for (const [b, f] of derived.origin) for (const e of elements.get(b) ?? []) if (!originOf.has(e)) originOf.set(e, f);
+  // Elements of forward values: one the loss does not read (the stability rewrite took the
+  // user's yhat out of it) is computed in the backward pass, and its comment says so.
+  const forwardEls = new Set<Node>();
+  for (const f of forwardNodes(model)) for (const e of elements.get(f) ?? []) forwardEls.add(e);
 
   const leafOffset = (leaf: Node): number => {
     const table = leaf.op === 'param' ? layout.params : leaf.op === 'input' ? layout.inputs : layout.targets;
@@ -166,6 +178,7 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
     const index = new Map<Node, number>();
     const named = new Map<Node, string>(labels); // node -> its name in this kernel (else the user's label)
     const operand = (n: Node): Operand => (n.op === 'const' ? { lit: n.attrs.value! } : { ref: index.get(n)! });
+    const backward = kind === 'gradient' || kind === 'step'; // only these kernels differentiate
 
     const lossEl = elements.get(model.loss)![0];
     const outputEls = model.outputs.map((o) => elements.get(o.node)!);
@@ -222,12 +235,15 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
     }
     for (const n of order) {
       if (n.op === 'const' || leavesUsed.has(n) || isTensorLeaf(n)) continue;
-      const label = labels.get(n) ?? adjointOf.get(n) ?? elementLabels.get(n);
+      const owner = ownerOf.get(n);
+      const ownerName = owner && named.get(owner.el);
+      const label = labels.get(n) ?? (ownerName !== undefined ? adjointName(ownerName) : owner?.fallback ?? elementLabels.get(n));
       const name = label ? names.fresh(label) : names.temp();
       index.set(n, instrs.length);
       named.set(n, name);
       const f = originOf.get(n);
-      instrs.push({ kind: 'op', name, op: n.op, args: n.args.map(operand), comment: f && `grad of: ${forwardStatement(f, named)}` });
+      const comment = !f || !backward ? undefined : (forwardEls.has(n) ? `forward value, for the grad of: ${forwardStatement(f, named)}` : `grad of: ${forwardStatement(f, named)}`);
+      instrs.push({ kind: 'op', name, op: n.op, args: n.args.map(operand), comment });
       for (const s of stores.get(n) ?? []) instrs.push({ ...s, value: { ref: index.get(n)! } } as Instr);
     }
     instrs.push(...lateStores);
@@ -239,6 +255,5 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
     layout,
     lowering,
     kernels: { forward: build('forward'), loss: build('loss'), gradient: build('gradient'), step: build('step') },
-    gradientFormulas,
   };
 }

@@ -1,9 +1,10 @@
 /**
  * Phase 6, emit (kernels): instruction lists as straight-line TypeScript functions.
  *
- * Guarantees: one statement per instruction, in the schedule's order; each backward
- * statement is preceded by its `// grad of: ...` comment; literals print so that they
- * read back as the same double (`String`, with `-0` kept); a kernel longer than
+ * Guarantees: one statement per instruction, in the schedule's order; each group of
+ * consecutive backward statements with the same comment is preceded by that
+ * `// grad of: ...` comment once (stores in between do not break a group; a new function
+ * part repeats it); literals print through literal.ts; a kernel longer than
  * `chunkSize` statements is split into parts of at most `chunkSize` statements (V8
  * optimizes a function only up to about 60 KB of bytecode, and the TypeScript checker
  * slows super-linearly on one huge function), which share the values that cross a part
@@ -11,7 +12,7 @@
  * the kernel (no ids, no timestamps). Building is linear in the number of instructions.
  */
 import { OPS } from '../ir/ops.js';
-import { literal } from '../5-lower/loops.js';
+import { literal } from './literal.js';
 import type { Instr, Kernel, KernelKind, Operand } from '../5-lower/schedule.js';
 
 export const DEFAULT_CHUNK_SIZE = 1000;
@@ -76,11 +77,22 @@ export function emitKernel(kernel: Kernel, chunkSize = DEFAULT_CHUNK_SIZE): Emit
   const returns = kind === 'forward' ? 'void' : 'number';
   const nameOf = (k: number) => (instrs[k] as { name: string }).name;
   const refText = (o: Operand) => ('lit' in o ? literal(o.lit) : nameOf(o.ref));
+  // Which instructions print their comment: the first op of each run of ops with that
+  // comment, counting runs within one function part (loads and stores do not end a run).
+  const size = instrs.length <= chunkSize ? Infinity : chunkSize;
+  const commented: boolean[] = [];
+  let previous: string | undefined;
+  instrs.forEach((ins, k) => {
+    if (k % size === 0) previous = undefined;
+    if (ins.kind !== 'op') return;
+    commented[k] = ins.comment !== undefined && ins.comment !== previous;
+    previous = ins.comment;
+  });
   const lines = (from: number, to: number, ref: (o: Operand) => string): string[] => {
     const out: string[] = [];
     for (let k = from; k < to; k++) {
       const ins = instrs[k];
-      if (ins.kind === 'op' && ins.comment) out.push(`// ${ins.comment}`);
+      if (ins.kind === 'op' && commented[k]) out.push(`// ${ins.comment}`);
       out.push(statement(ins, ref));
     }
     return out;

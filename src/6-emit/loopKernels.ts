@@ -11,7 +11,10 @@
  */
 import { OPS } from '../ir/ops.js';
 import { mentions, parameterList } from './kernels.js';
+import { literal } from './literal.js';
 import { type Access, type GemmOperand, type LoopKernel, type LoopPlan, type LoopStep, addOffset } from '../5-lower/loops.js';
+
+const scalarText = (s: string | { readonly lit: number }): string => (typeof s === 'string' ? s : literal(s.lit));
 
 /**
  * `arr[base + b*bs + sum(coord*stride)]`, with zero terms dropped; a read (or a `+=` target)
@@ -20,7 +23,7 @@ import { type Access, type GemmOperand, type LoopKernel, type LoopPlan, type Loo
  * assignment target (`write`) does not.
  */
 function at(a: Access, b: string, coords: readonly string[], write = false): string {
-  if (a.scalar !== undefined) return a.scalar;
+  if (a.scalar !== undefined) return scalarText(a.scalar);
   if (a.inline) return `(${OPS[a.inline.op].js!(...a.inline.args.map((x) => at(x, b, x.shape.length ? coords : [])))})`;
   const terms: string[] = [];
   let offset = 0; // literal coordinates (unrolled loops) fold into the base
@@ -186,7 +189,7 @@ function rowwise(s: Extract<LoopStep, { kind: 'rowwise' }>): string {
 
 function reduce(s: Extract<LoopStep, { kind: 'reduce' }>): string {
   const t = s.target, v = s.value;
-  const target = (c: string[]) => (t.scalar !== undefined ? t.scalar : at(t, '0', c));
+  const target = (c: string[]) => (t.scalar !== undefined ? scalarText(t.scalar) : at(t, '0', c));
   if (s.shared) return loopsOver(t.shape, (c) => `${target(c)} += $scale * $nb * ${at(v, '0', v.shape.length ? c : [])};`, s.unroll);
   return loopsOver(t.shape, (c) => `{ let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += ${at(v, '$b', v.shape.length ? c : [])}; ${target(c)} += $scale * $s; }`, s.unroll);
 }

@@ -35,8 +35,6 @@ export interface EmitOptions extends LowerOptions {
   readonly chunkSize?: number;
   /** Path shown in the header (the model file). */
   readonly sourcePath?: string;
-  /** Lines of the derived formulas for `gradient`'s doc comment (default: one plain formula per parameter). */
-  readonly gradientDoc?: readonly string[];
 }
 
 // ts-morph (which bundles its own TypeScript) loads on the first emission, not on import:
@@ -168,7 +166,8 @@ function loopedKernels(program: Program): string {
   ].join('\n');
 }
 
-export function emitModule(program: Program, options: EmitOptions = {}): string {
+/** The module text; `gradientDoc` holds the derived formulas for `gradient`'s doc comment (pipeline.ts `gradientDoc`). */
+export function emitModule(program: Program, options: EmitOptions, gradientDoc: readonly string[]): string {
   const { model, layout } = program;
   const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const unrolled = program.kernels ? (['forward', 'loss', 'gradient', 'step'] as const).map((k) => emitKernel(program.kernels![k], chunk)) : [];
@@ -302,7 +301,7 @@ function $unpackOutputs(${layout.outputs.length ? 'o: Floats, at: number' : '_o:
 
   const gradDoc = [
     `The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):`,
-    ...(options.gradientDoc ?? program.gradientFormulas.map((f) => `dloss/d${f.param} = ${f.formula}`)).map((l) => `  ${l.replace(/\*\//g, '* /')}`),
+    ...gradientDoc.map((l) => `  ${l.replace(/\*\//g, '* /')}`),
   ].join('\n');
   statements.push(text(`const $xs = new Floats(${Math.max(1, layout.inputSize)});
 const $ys = new Floats(${Math.max(1, layout.targetSize)});

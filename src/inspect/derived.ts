@@ -3,14 +3,11 @@
  *
  * Guarantees: `inspectModel(x)` builds the model (phases 1-2) and derives it (phases
  * 3-4) once per Model object (later calls return the same result), so `report`, which
- * uses every other tool, derives once. `forwardNodes` lists the forward graph: every
- * node that the loss or a definition reads, in topological order.
+ * uses every other tool, derives once. The phases themselves are reached only through
+ * pipeline.ts.
  */
-import { buildModel, type ModelDefinition } from '../2-build/define.js';
-import { derive, type Derived } from '../derive.js';
-import type { Node } from '../ir/node.js';
-import { topoOrder } from '../ir/walk.js';
-import type { Model } from '../model.js';
+import type { Derived, Model } from '../model.js';
+import { buildModel, derive, type ModelDefinition } from '../pipeline.js';
 
 export interface Inspected {
   /** The model as the user built it (formulas as written). */
@@ -30,9 +27,4 @@ export function inspectModel(x: ModelDefinition | Model | Inspected): Inspected 
     cache.set(original, found);
   }
   return found;
-}
-
-/** The simplified forward graph in topological order: definitions in definition order, then the loss. */
-export function forwardNodes(model: Model): Node[] {
-  return topoOrder([...model.defs.map((d) => d.node), model.loss]);
 }

@@ -25,13 +25,11 @@ import type { Node } from '../ir/node.js';
 import { formula } from '../ir/print.js';
 import { type Shape, showShape } from '../ir/shape.js';
 import { consumers, dependsOn, topoOrder } from '../ir/walk.js';
-import { differentiate } from '../3-diff/grad.js';
-import { simplify } from '../4-simplify/simplify.js';
 import { evaluate } from '../interp/evaluate.js';
-import type { Model } from '../model.js';
-import type { ModelDefinition } from '../2-build/define.js';
-import { forwardNodes, inspectModel, type Inspected } from './derived.js';
-import { adjointLabel } from './formulas.js';
+import { forwardNodes, type Model } from '../model.js';
+import { deriveExpression, type ModelDefinition } from '../pipeline.js';
+import { inspectModel, type Inspected } from './derived.js';
+import { adjointLabel } from '../naming.js';
 import { type Given, type LeafKind, type SampleValue, describeInit, resolveSample, sampleEnv, showNumber, showValue } from './sample.js';
 import { tex, texName } from './tex.js';
 
@@ -245,10 +243,10 @@ export function explain(def: ModelDefinition | Model | Inspected, at: Given, opt
       const x = stand.get(u)!;
       const scalar = v.shape.length === 0;
       const seeded = scalar ? make('mul', [G, expr]) : make('sum', [make('mul', [G, expr])]);
-      const vjp = simplify(differentiate(seeded, [x]).grads).roots[0];
+      const vjp = deriveExpression(seeded, [x])[0];
       let row: LocalRow;
       if (scalar) {
-        const d = simplify(differentiate(expr, [x]).grads).roots[0];
+        const d = deriveExpression(expr, [x])[0];
         row = { name, nameTex: texName(name), of: vName, wrt: uName, ...show(d, standLabels), value: evaluate([d], standEnv).get(d)!, shape: d.shape };
       } else {
         const f = show(vjp, gLabels);

@@ -16,10 +16,10 @@ import type { Node } from '../ir/node.js';
 import { showShape } from '../ir/shape.js';
 import { topoOrder } from '../ir/walk.js';
 import { evaluate } from '../interp/evaluate.js';
-import type { Model } from '../model.js';
-import type { ModelDefinition } from '../2-build/define.js';
-import { forwardNodes, inspectModel, type Inspected } from './derived.js';
-import { adjointLabel } from './formulas.js';
+import { forwardNodes, type Model } from '../model.js';
+import type { ModelDefinition } from '../pipeline.js';
+import { inspectModel, type Inspected } from './derived.js';
+import { adjointLabel, adjointOwners } from '../naming.js';
 import { type Given, resolveSample, sampleEnv, showValue } from './sample.js';
 
 export type GraphNodeKind = 'param' | 'input' | 'target' | 'const' | 'op' | 'named' | 'loss' | 'backward' | 'gradient';
@@ -59,14 +59,10 @@ export function computationalGraph(def: ModelDefinition | Model | Inspected, opt
   const fwdSet = new Set(fwd);
   const back = options.grad ? topoOrder(derived.grads).filter((n) => !fwdSet.has(n) && n.op !== 'const') : [];
 
-  // Names of backward nodes: the adjoints of named nodes (as in gradc grad), and each
-  // parameter's gradient (`dloss/dz = dloss/dc` when they are one node).
+  // Names of backward nodes (naming.ts): the adjoints of named nodes (as in gradc grad),
+  // and each parameter's gradient (`dloss/dz = dloss/dc` when they are one node).
   const backName = new Map<Node, string>();
-  for (const f of fwd) {
-    const a = derived.adjoints.get(f);
-    const l = model.labels.get(f);
-    if (a && l && f.op !== 'param' && !backName.has(a)) backName.set(a, adjointLabel(l));
-  }
+  for (const [a, owner] of adjointOwners(derived)) if (owner.label !== undefined) backName.set(a, adjointLabel(owner.label));
   model.params.forEach((p, i) => {
     const g = derived.grads[i];
     const prev = backName.get(g);

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import katex from 'katex';
 import { showShape } from '../ir/shape.js';
 import type { Model } from '../model.js';
-import type { ModelDefinition } from '../2-build/define.js';
+import type { ModelDefinition } from '../pipeline.js';
 import { inspectModel, type Inspected } from './derived.js';
 import { explain, type Walkthrough } from './explain.js';
 import { gradientFormulas } from './formulas.js';

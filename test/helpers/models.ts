@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { defineModel, type ModelDefinition } from '../../src/2-build/define.js';
 import type { Node } from '../../src/ir/node.js';
 import { sizeOf } from '../../src/ir/shape.js';
-import type { Derived } from '../../src/derive.js';
+import type { Derived } from '../../src/model.js';
 import { type Env, evaluate } from '../../src/interp/evaluate.js';
 import type { Model } from '../../src/model.js';
 import { uniform } from './numeric.js';

@@ -1548,121 +1548,94 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const loss = t43 - t46;
   // grad of: logsumexp(layer2_z)
   const t47 = t37 / t40;
-  // grad of: logsumexp(layer2_z)
   const t48 = t0 * t47;
-  // grad of: logsumexp(layer2_z)
-  const d_layer2_b_0 = t48 - y_0;
-  $g.layer2_b[0]! += $scale * d_layer2_b_0;
-  const t49 = layer2_W_0 * d_layer2_b_0;
+  const d_layer2_z_0 = t48 - y_0;
+  $g.layer2_b[0]! += $scale * d_layer2_z_0;
+  const t49 = layer2_W_0 * d_layer2_z_0;
   // grad of: logsumexp(layer2_z)
   const t50 = t39 / t40;
-  // grad of: logsumexp(layer2_z)
   const t51 = t0 * t50;
-  // grad of: logsumexp(layer2_z)
-  const d_layer2_b_1 = t51 - y_1;
-  $g.layer2_b[1]! += $scale * d_layer2_b_1;
-  const t52 = layer2_W_4 * d_layer2_b_1;
+  const d_layer2_z_1 = t51 - y_1;
+  $g.layer2_b[1]! += $scale * d_layer2_z_1;
+  const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_0 = t49 + t52;
   // grad of: layer1_a = tanh(layer1_z)
   const t53 = layer1_a_0 * layer1_a_0;
-  // grad of: layer1_a = tanh(layer1_z)
   const t54 = 1 - t53;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_0 = d_layer1_a_0 * t54;
-  $g.layer1_b[0]! += $scale * d_layer1_b_0;
+  const d_layer1_z_0 = d_layer1_a_0 * t54;
+  $g.layer1_b[0]! += $scale * d_layer1_z_0;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_0 = d_layer1_b_0 * x_0;
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
   $g.layer1_W[0]! += $scale * d_layer1_W_0;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_1 = d_layer1_b_0 * x_1;
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
   $g.layer1_W[1]! += $scale * d_layer1_W_1;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_2 = d_layer1_b_0 * x_2;
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
   $g.layer1_W[2]! += $scale * d_layer1_W_2;
-  const t55 = layer2_W_1 * d_layer2_b_0;
-  const t56 = layer2_W_5 * d_layer2_b_1;
+  const t55 = layer2_W_1 * d_layer2_z_0;
+  const t56 = layer2_W_5 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_1 = t55 + t56;
   // grad of: layer1_a = tanh(layer1_z)
   const t57 = layer1_a_1 * layer1_a_1;
-  // grad of: layer1_a = tanh(layer1_z)
   const t58 = 1 - t57;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_1 = d_layer1_a_1 * t58;
-  $g.layer1_b[1]! += $scale * d_layer1_b_1;
+  const d_layer1_z_1 = d_layer1_a_1 * t58;
+  $g.layer1_b[1]! += $scale * d_layer1_z_1;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_3 = d_layer1_b_1 * x_0;
+  const d_layer1_W_3 = d_layer1_z_1 * x_0;
   $g.layer1_W[3]! += $scale * d_layer1_W_3;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_4 = d_layer1_b_1 * x_1;
+  const d_layer1_W_4 = d_layer1_z_1 * x_1;
   $g.layer1_W[4]! += $scale * d_layer1_W_4;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_5 = d_layer1_b_1 * x_2;
+  const d_layer1_W_5 = d_layer1_z_1 * x_2;
   $g.layer1_W[5]! += $scale * d_layer1_W_5;
-  const t59 = layer2_W_2 * d_layer2_b_0;
-  const t60 = layer2_W_6 * d_layer2_b_1;
+  const t59 = layer2_W_2 * d_layer2_z_0;
+  const t60 = layer2_W_6 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_2 = t59 + t60;
   // grad of: layer1_a = tanh(layer1_z)
   const t61 = layer1_a_2 * layer1_a_2;
-  // grad of: layer1_a = tanh(layer1_z)
   const t62 = 1 - t61;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_2 = d_layer1_a_2 * t62;
-  $g.layer1_b[2]! += $scale * d_layer1_b_2;
+  const d_layer1_z_2 = d_layer1_a_2 * t62;
+  $g.layer1_b[2]! += $scale * d_layer1_z_2;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_6 = d_layer1_b_2 * x_0;
+  const d_layer1_W_6 = d_layer1_z_2 * x_0;
   $g.layer1_W[6]! += $scale * d_layer1_W_6;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_7 = d_layer1_b_2 * x_1;
+  const d_layer1_W_7 = d_layer1_z_2 * x_1;
   $g.layer1_W[7]! += $scale * d_layer1_W_7;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_8 = d_layer1_b_2 * x_2;
+  const d_layer1_W_8 = d_layer1_z_2 * x_2;
   $g.layer1_W[8]! += $scale * d_layer1_W_8;
-  const t63 = layer2_W_3 * d_layer2_b_0;
-  const t64 = layer2_W_7 * d_layer2_b_1;
+  const t63 = layer2_W_3 * d_layer2_z_0;
+  const t64 = layer2_W_7 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_3 = t63 + t64;
   // grad of: layer1_a = tanh(layer1_z)
   const t65 = layer1_a_3 * layer1_a_3;
-  // grad of: layer1_a = tanh(layer1_z)
   const t66 = 1 - t65;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_3 = d_layer1_a_3 * t66;
-  $g.layer1_b[3]! += $scale * d_layer1_b_3;
+  const d_layer1_z_3 = d_layer1_a_3 * t66;
+  $g.layer1_b[3]! += $scale * d_layer1_z_3;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_9 = d_layer1_b_3 * x_0;
+  const d_layer1_W_9 = d_layer1_z_3 * x_0;
   $g.layer1_W[9]! += $scale * d_layer1_W_9;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_10 = d_layer1_b_3 * x_1;
+  const d_layer1_W_10 = d_layer1_z_3 * x_1;
   $g.layer1_W[10]! += $scale * d_layer1_W_10;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_11 = d_layer1_b_3 * x_2;
+  const d_layer1_W_11 = d_layer1_z_3 * x_2;
   $g.layer1_W[11]! += $scale * d_layer1_W_11;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_0 = d_layer2_b_0 * layer1_a_0;
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
   $g.layer2_W[0]! += $scale * d_layer2_W_0;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_1 = d_layer2_b_0 * layer1_a_1;
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   $g.layer2_W[1]! += $scale * d_layer2_W_1;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_2 = d_layer2_b_0 * layer1_a_2;
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   $g.layer2_W[2]! += $scale * d_layer2_W_2;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_3 = d_layer2_b_0 * layer1_a_3;
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   $g.layer2_W[3]! += $scale * d_layer2_W_3;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_4 = d_layer2_b_1 * layer1_a_0;
+  const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   $g.layer2_W[4]! += $scale * d_layer2_W_4;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_5 = d_layer2_b_1 * layer1_a_1;
+  const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   $g.layer2_W[5]! += $scale * d_layer2_W_5;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_6 = d_layer2_b_1 * layer1_a_2;
+  const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   $g.layer2_W[6]! += $scale * d_layer2_W_6;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_7 = d_layer2_b_1 * layer1_a_3;
+  const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   $g.layer2_W[7]! += $scale * d_layer2_W_7;
   return loss;
 }
@@ -1759,121 +1732,94 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const loss = t43 - t46;
   // grad of: logsumexp(layer2_z)
   const t47 = t37 / t40;
-  // grad of: logsumexp(layer2_z)
   const t48 = t0 * t47;
-  // grad of: logsumexp(layer2_z)
-  const d_layer2_b_0 = t48 - y_0;
-  $p.layer2_b[0] = layer2_b_0 - $lr * d_layer2_b_0;
-  const t49 = layer2_W_0 * d_layer2_b_0;
+  const d_layer2_z_0 = t48 - y_0;
+  $p.layer2_b[0] = layer2_b_0 - $lr * d_layer2_z_0;
+  const t49 = layer2_W_0 * d_layer2_z_0;
   // grad of: logsumexp(layer2_z)
   const t50 = t39 / t40;
-  // grad of: logsumexp(layer2_z)
   const t51 = t0 * t50;
-  // grad of: logsumexp(layer2_z)
-  const d_layer2_b_1 = t51 - y_1;
-  $p.layer2_b[1] = layer2_b_1 - $lr * d_layer2_b_1;
-  const t52 = layer2_W_4 * d_layer2_b_1;
+  const d_layer2_z_1 = t51 - y_1;
+  $p.layer2_b[1] = layer2_b_1 - $lr * d_layer2_z_1;
+  const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_0 = t49 + t52;
   // grad of: layer1_a = tanh(layer1_z)
   const t53 = layer1_a_0 * layer1_a_0;
-  // grad of: layer1_a = tanh(layer1_z)
   const t54 = 1 - t53;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_0 = d_layer1_a_0 * t54;
-  $p.layer1_b[0] = layer1_b_0 - $lr * d_layer1_b_0;
+  const d_layer1_z_0 = d_layer1_a_0 * t54;
+  $p.layer1_b[0] = layer1_b_0 - $lr * d_layer1_z_0;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_0 = d_layer1_b_0 * x_0;
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
   $p.layer1_W[0] = layer1_W_0 - $lr * d_layer1_W_0;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_1 = d_layer1_b_0 * x_1;
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
   $p.layer1_W[1] = layer1_W_1 - $lr * d_layer1_W_1;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_2 = d_layer1_b_0 * x_2;
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
   $p.layer1_W[2] = layer1_W_2 - $lr * d_layer1_W_2;
-  const t55 = layer2_W_1 * d_layer2_b_0;
-  const t56 = layer2_W_5 * d_layer2_b_1;
+  const t55 = layer2_W_1 * d_layer2_z_0;
+  const t56 = layer2_W_5 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_1 = t55 + t56;
   // grad of: layer1_a = tanh(layer1_z)
   const t57 = layer1_a_1 * layer1_a_1;
-  // grad of: layer1_a = tanh(layer1_z)
   const t58 = 1 - t57;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_1 = d_layer1_a_1 * t58;
-  $p.layer1_b[1] = layer1_b_1 - $lr * d_layer1_b_1;
+  const d_layer1_z_1 = d_layer1_a_1 * t58;
+  $p.layer1_b[1] = layer1_b_1 - $lr * d_layer1_z_1;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_3 = d_layer1_b_1 * x_0;
+  const d_layer1_W_3 = d_layer1_z_1 * x_0;
   $p.layer1_W[3] = layer1_W_3 - $lr * d_layer1_W_3;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_4 = d_layer1_b_1 * x_1;
+  const d_layer1_W_4 = d_layer1_z_1 * x_1;
   $p.layer1_W[4] = layer1_W_4 - $lr * d_layer1_W_4;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_5 = d_layer1_b_1 * x_2;
+  const d_layer1_W_5 = d_layer1_z_1 * x_2;
   $p.layer1_W[5] = layer1_W_5 - $lr * d_layer1_W_5;
-  const t59 = layer2_W_2 * d_layer2_b_0;
-  const t60 = layer2_W_6 * d_layer2_b_1;
+  const t59 = layer2_W_2 * d_layer2_z_0;
+  const t60 = layer2_W_6 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_2 = t59 + t60;
   // grad of: layer1_a = tanh(layer1_z)
   const t61 = layer1_a_2 * layer1_a_2;
-  // grad of: layer1_a = tanh(layer1_z)
   const t62 = 1 - t61;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_2 = d_layer1_a_2 * t62;
-  $p.layer1_b[2] = layer1_b_2 - $lr * d_layer1_b_2;
+  const d_layer1_z_2 = d_layer1_a_2 * t62;
+  $p.layer1_b[2] = layer1_b_2 - $lr * d_layer1_z_2;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_6 = d_layer1_b_2 * x_0;
+  const d_layer1_W_6 = d_layer1_z_2 * x_0;
   $p.layer1_W[6] = layer1_W_6 - $lr * d_layer1_W_6;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_7 = d_layer1_b_2 * x_1;
+  const d_layer1_W_7 = d_layer1_z_2 * x_1;
   $p.layer1_W[7] = layer1_W_7 - $lr * d_layer1_W_7;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_8 = d_layer1_b_2 * x_2;
+  const d_layer1_W_8 = d_layer1_z_2 * x_2;
   $p.layer1_W[8] = layer1_W_8 - $lr * d_layer1_W_8;
-  const t63 = layer2_W_3 * d_layer2_b_0;
-  const t64 = layer2_W_7 * d_layer2_b_1;
+  const t63 = layer2_W_3 * d_layer2_z_0;
+  const t64 = layer2_W_7 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_3 = t63 + t64;
   // grad of: layer1_a = tanh(layer1_z)
   const t65 = layer1_a_3 * layer1_a_3;
-  // grad of: layer1_a = tanh(layer1_z)
   const t66 = 1 - t65;
-  // grad of: layer1_a = tanh(layer1_z)
-  const d_layer1_b_3 = d_layer1_a_3 * t66;
-  $p.layer1_b[3] = layer1_b_3 - $lr * d_layer1_b_3;
+  const d_layer1_z_3 = d_layer1_a_3 * t66;
+  $p.layer1_b[3] = layer1_b_3 - $lr * d_layer1_z_3;
   // grad of: matmul(layer1_W, x)
-  const d_layer1_W_9 = d_layer1_b_3 * x_0;
+  const d_layer1_W_9 = d_layer1_z_3 * x_0;
   $p.layer1_W[9] = layer1_W_9 - $lr * d_layer1_W_9;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_10 = d_layer1_b_3 * x_1;
+  const d_layer1_W_10 = d_layer1_z_3 * x_1;
   $p.layer1_W[10] = layer1_W_10 - $lr * d_layer1_W_10;
-  // grad of: matmul(layer1_W, x)
-  const d_layer1_W_11 = d_layer1_b_3 * x_2;
+  const d_layer1_W_11 = d_layer1_z_3 * x_2;
   $p.layer1_W[11] = layer1_W_11 - $lr * d_layer1_W_11;
   // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_0 = d_layer2_b_0 * layer1_a_0;
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
   $p.layer2_W[0] = layer2_W_0 - $lr * d_layer2_W_0;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_1 = d_layer2_b_0 * layer1_a_1;
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   $p.layer2_W[1] = layer2_W_1 - $lr * d_layer2_W_1;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_2 = d_layer2_b_0 * layer1_a_2;
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   $p.layer2_W[2] = layer2_W_2 - $lr * d_layer2_W_2;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_3 = d_layer2_b_0 * layer1_a_3;
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   $p.layer2_W[3] = layer2_W_3 - $lr * d_layer2_W_3;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_4 = d_layer2_b_1 * layer1_a_0;
+  const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   $p.layer2_W[4] = layer2_W_4 - $lr * d_layer2_W_4;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_5 = d_layer2_b_1 * layer1_a_1;
+  const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   $p.layer2_W[5] = layer2_W_5 - $lr * d_layer2_W_5;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_6 = d_layer2_b_1 * layer1_a_2;
+  const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   $p.layer2_W[6] = layer2_W_6 - $lr * d_layer2_W_6;
-  // grad of: matmul(layer2_W, layer1_a)
-  const d_layer2_W_7 = d_layer2_b_1 * layer1_a_3;
+  const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   $p.layer2_W[7] = layer2_W_7 - $lr * d_layer2_W_7;
   return loss;
 }

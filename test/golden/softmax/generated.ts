@@ -1340,56 +1340,51 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const t26 = y_2 * t25;
   const t27 = t24 + t26;
   const loss = -t27;
-  // grad of: log_softmax(logits)
+  // forward value, for the grad of: log_softmax(logits)
   const p_0 = t12 / t18;
   // grad of: y .* log_softmax(logits)
-  const t28 = -y_0;
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
   // grad of: y .* log_softmax(logits)
-  const t29 = -y_1;
-  const t30 = t28 + t29;
-  // grad of: y .* log_softmax(logits)
-  const t31 = -y_2;
+  const d_t25 = -y_2;
   // grad of: log_softmax(logits)
-  const t32 = t30 + t31;
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
   // grad of: log_softmax(logits)
-  const t33 = p_0 * t32;
-  const t34 = y_0 + t33;
-  // grad of: log_softmax(logits)
-  const d_b_0 = -t34;
-  $g.b[0]! += $scale * d_b_0;
+  const d_logits_0 = -t31;
+  $g.b[0]! += $scale * d_logits_0;
   // grad of: matmul(W, x)
-  const d_W_0 = d_b_0 * x_0;
+  const d_W_0 = d_logits_0 * x_0;
   $g.W[0]! += $scale * d_W_0;
-  // grad of: matmul(W, x)
-  const d_W_1 = d_b_0 * x_1;
+  const d_W_1 = d_logits_0 * x_1;
   $g.W[1]! += $scale * d_W_1;
-  // grad of: log_softmax(logits)
+  // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
   // grad of: log_softmax(logits)
-  const t35 = p_1 * t32;
-  const t36 = y_1 + t35;
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
   // grad of: log_softmax(logits)
-  const d_b_1 = -t36;
-  $g.b[1]! += $scale * d_b_1;
+  const d_logits_1 = -t33;
+  $g.b[1]! += $scale * d_logits_1;
   // grad of: matmul(W, x)
-  const d_W_2 = d_b_1 * x_0;
+  const d_W_2 = d_logits_1 * x_0;
   $g.W[2]! += $scale * d_W_2;
-  // grad of: matmul(W, x)
-  const d_W_3 = d_b_1 * x_1;
+  const d_W_3 = d_logits_1 * x_1;
   $g.W[3]! += $scale * d_W_3;
-  // grad of: log_softmax(logits)
+  // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
   // grad of: log_softmax(logits)
-  const t37 = p_2 * t32;
-  const t38 = y_2 + t37;
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
   // grad of: log_softmax(logits)
-  const d_b_2 = -t38;
-  $g.b[2]! += $scale * d_b_2;
+  const d_logits_2 = -t35;
+  $g.b[2]! += $scale * d_logits_2;
   // grad of: matmul(W, x)
-  const d_W_4 = d_b_2 * x_0;
+  const d_W_4 = d_logits_2 * x_0;
   $g.W[4]! += $scale * d_W_4;
-  // grad of: matmul(W, x)
-  const d_W_5 = d_b_2 * x_1;
+  const d_W_5 = d_logits_2 * x_1;
   $g.W[5]! += $scale * d_W_5;
   return loss;
 }
@@ -1441,56 +1436,51 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t26 = y_2 * t25;
   const t27 = t24 + t26;
   const loss = -t27;
-  // grad of: log_softmax(logits)
+  // forward value, for the grad of: log_softmax(logits)
   const p_0 = t12 / t18;
   // grad of: y .* log_softmax(logits)
-  const t28 = -y_0;
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
   // grad of: y .* log_softmax(logits)
-  const t29 = -y_1;
-  const t30 = t28 + t29;
-  // grad of: y .* log_softmax(logits)
-  const t31 = -y_2;
+  const d_t25 = -y_2;
   // grad of: log_softmax(logits)
-  const t32 = t30 + t31;
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
   // grad of: log_softmax(logits)
-  const t33 = p_0 * t32;
-  const t34 = y_0 + t33;
-  // grad of: log_softmax(logits)
-  const d_b_0 = -t34;
-  $p.b[0] = b_0 - $lr * d_b_0;
+  const d_logits_0 = -t31;
+  $p.b[0] = b_0 - $lr * d_logits_0;
   // grad of: matmul(W, x)
-  const d_W_0 = d_b_0 * x_0;
+  const d_W_0 = d_logits_0 * x_0;
   $p.W[0] = W_0 - $lr * d_W_0;
-  // grad of: matmul(W, x)
-  const d_W_1 = d_b_0 * x_1;
+  const d_W_1 = d_logits_0 * x_1;
   $p.W[1] = W_1 - $lr * d_W_1;
-  // grad of: log_softmax(logits)
+  // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
   // grad of: log_softmax(logits)
-  const t35 = p_1 * t32;
-  const t36 = y_1 + t35;
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
   // grad of: log_softmax(logits)
-  const d_b_1 = -t36;
-  $p.b[1] = b_1 - $lr * d_b_1;
+  const d_logits_1 = -t33;
+  $p.b[1] = b_1 - $lr * d_logits_1;
   // grad of: matmul(W, x)
-  const d_W_2 = d_b_1 * x_0;
+  const d_W_2 = d_logits_1 * x_0;
   $p.W[2] = W_2 - $lr * d_W_2;
-  // grad of: matmul(W, x)
-  const d_W_3 = d_b_1 * x_1;
+  const d_W_3 = d_logits_1 * x_1;
   $p.W[3] = W_3 - $lr * d_W_3;
-  // grad of: log_softmax(logits)
+  // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
   // grad of: log_softmax(logits)
-  const t37 = p_2 * t32;
-  const t38 = y_2 + t37;
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
   // grad of: log_softmax(logits)
-  const d_b_2 = -t38;
-  $p.b[2] = b_2 - $lr * d_b_2;
+  const d_logits_2 = -t35;
+  $p.b[2] = b_2 - $lr * d_logits_2;
   // grad of: matmul(W, x)
-  const d_W_4 = d_b_2 * x_0;
+  const d_W_4 = d_logits_2 * x_0;
   $p.W[4] = W_4 - $lr * d_W_4;
-  // grad of: matmul(W, x)
-  const d_W_5 = d_b_2 * x_1;
+  const d_W_5 = d_logits_2 * x_1;
   $p.W[5] = W_5 - $lr * d_W_5;
   return loss;
 }

@@ -1,0 +1,136 @@
+/**
+ * The pipeline, top to bottom, and the one door into it.
+ *
+ *   build -> simplify -> differentiate -> simplify -> lower -> emit
+ *
+ * `generate` runs every phase in that order, visibly, on one model; `derive` is the middle
+ * (phases 3 and 4: simplify the forward graph with the stability rewrites, differentiate
+ * the loss with respect to every parameter, simplify the gradients). Phases never import
+ * this file or each other out of order (scripts/imports.ts checks it), and the tools
+ * beside the pipeline (inspect/, cli/, plugin/) reach the phases only through what it
+ * exports here. Guarantees:
+ * - `derive(model).model` is the input model with every node replaced by its simplified
+ *   form (labels, definitions and outputs follow their nodes); `grads[i]` is
+ *   dloss/d(params[i]) as simplified IR of that parameter's shape; `origin` names, for
+ *   each backward node, the forward node whose rule created it (after simplification);
+ * - `generate` checks its options before any phase runs (options.ts) and returns the
+ *   module text `gradc build` writes, byte for byte the same for the same input;
+ * - with DEBUG=2 the IR is printed after each phase under a heading (debug.ts).
+ */
+import { debugPhase } from './debug.js';
+import type { Node } from './ir/node.js';
+import { formula, printIr } from './ir/print.js';
+import { topoOrder } from './ir/walk.js';
+import type { Derived, Model } from './model.js';
+import { adjointLabel } from './naming.js';
+import { checkOptions } from './options.js';
+import { buildModel, compileOptionsOf, type ModelDefinition } from './2-build/define.js';
+import { differentiate } from './3-diff/grad.js';
+import { formatSteps, gradientSteps } from './3-diff/steps.js';
+import { simplify } from './4-simplify/simplify.js';
+import { schedule, type Program } from './5-lower/schedule.js';
+import { emitModule, type EmitOptions } from './6-emit/module.js';
+import { loadModule, type GeneratedModule } from './load/loader.js';
+
+/** Options of `generate` and `compile` (each checked by options.ts before anything runs). */
+export interface GenerateOptions extends EmitOptions {
+  /** Model file shown in errors. */
+  readonly source?: string;
+  /** Bound on the elements of one tensor and of all parameters together (default 1e7). */
+  readonly maxElements?: number;
+}
+
+export interface Generated {
+  readonly model: Model;
+  readonly derived: Derived;
+  readonly program: Program;
+  /** The module text, exactly as `gradc build` writes it. */
+  readonly code: string;
+}
+
+/** The whole pipeline: model definition -> generated module text. */
+export function generate(def: ModelDefinition | Model, given: GenerateOptions = {}): Generated {
+  checkOptions(given, 'generate');
+  // The model file's own compile options (defineModel(..., { compile })), under those given here.
+  const own = compileOptionsOf(def);
+  checkOptions(own, 'defineModel(...) compile');
+  const options: GenerateOptions = { ...(own as GenerateOptions | undefined), ...definedOnly(given) };
+  const model = buildModel(def, options.source, { maxElements: options.maxElements }); // 1 parse, 2 build
+  const derived = derive(model); // 4 simplify, 3 differentiate, 4 simplify
+  const program = schedule(derived, options); // 5 lower
+  const code = emitModule(program, options, gradientDoc(derived)); // 6 emit
+  return { model, derived, program, code };
+}
+
+/** Phases 3 and 4 for a model: simplify, differentiate, simplify (see the header). */
+export function derive(model: Model): Derived {
+  debugPhase('build', () => printIr([model.loss], model.labels, ['loss']));
+  const roots = [model.loss, ...model.defs.map((d) => d.node), ...model.params.map((p) => p.node)];
+  const fwd = simplify(roots);
+  const m = (n: Node) => fwd.map.get(n) ?? n;
+  const labels = new Map<Node, string>();
+  for (const [n, name] of model.labels) if (!labels.has(m(n)) && m(n).op !== 'const') labels.set(m(n), name);
+  const simplified: Model = Object.freeze({
+    ...model,
+    loss: m(model.loss),
+    defs: model.defs.map((d) => ({ ...d, node: m(d.node) })),
+    outputs: model.outputs.map((d) => ({ ...d, node: m(d.node) })),
+    labels,
+  });
+  debugPhase('simplify (forward)', () => printIr([simplified.loss], labels, ['loss']));
+
+  const params = model.params.map((p) => p.node);
+  const g = differentiate(simplified.loss, params);
+  debugPhase('differentiate', () => printIr(g.grads, labels, model.params.map((p) => `d${p.name}`)));
+
+  const back = simplify(g.grads);
+  const origin = new Map<Node, Node>();
+  for (const [b, f] of g.origin) {
+    const nb = back.map.get(b);
+    if (nb && !origin.has(nb)) origin.set(nb, f);
+  }
+  const adjoints = new Map<Node, Node>();
+  for (const [f, a] of g.adjoints) adjoints.set(f, back.map.get(a) ?? a);
+  debugPhase('simplify (gradients)', () => printIr(back.roots, labels, model.params.map((p) => `d${p.name}`)));
+  return { model: simplified, grads: back.roots, origin, adjoints };
+}
+
+/**
+ * Phases 3 and 4 for one expression: d(root)/d(wrt[i]) for each i, simplified. The
+ * inspection tools use it for local derivatives (`gradc explain`), over stand-in leaves.
+ */
+export function deriveExpression(root: Node, wrt: readonly Node[]): readonly Node[] {
+  return simplify(differentiate(root, wrt).grads).roots;
+}
+
+/** Gradient graphs up to this many nodes get the named-steps formulas in the doc comment. */
+const DOC_STEPS_LIMIT = 10_000;
+/** Beyond DOC_STEPS_LIMIT, each parameter's formula is cut at this many characters. */
+const DOC_FORMULA_LENGTH = 400;
+
+/**
+ * The lines of the gradient's doc comment: the formulas exactly as `gradc grad` prints
+ * them (3-diff/steps.ts), while the gradient graph is small enough to read; beyond that,
+ * one bounded formula per parameter.
+ */
+export function gradientDoc(derived: Derived): string[] {
+  if (topoOrder(derived.grads).length <= DOC_STEPS_LIMIT) return formatSteps(gradientSteps(derived).lines).split('\n');
+  return derived.model.params.map((p, i) => `${adjointLabel(p.name)} = ${formula(derived.grads[i], derived.model.labels, { maxLength: DOC_FORMULA_LENGTH })}`);
+}
+
+const definedOnly = <T extends object>(o: T): Partial<T> =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
+/** Generate and load in process: define, compile and train in one script. */
+export function compile(def: ModelDefinition | Model, options: GenerateOptions = {}): GeneratedModule & { readonly code: string } {
+  checkOptions(options, 'compile');
+  const { code } = generate(def, options);
+  return Object.assign(loadModule(code), { code });
+}
+
+// What the tools beside the pipeline use of the phases: building a model (cli, inspect),
+// the gradient steps (inspect), and the option types (cli).
+export { buildModel, compileOptionsOf, defineModel, isModelDefinition, type ModelDefinition, type ModelSpec, type ModelCompileOptions } from './2-build/define.js';
+export { formatSteps, gradientSteps, MAX_LENGTH, selectParams, type GradientSteps, type StepLine } from './3-diff/steps.js';
+export type { Program, LowerOptions } from './5-lower/schedule.js';
+export type { EmitOptions } from './6-emit/module.js';
