@@ -5,7 +5,9 @@
  * flags it accepts with `expectFlags`, which raises a GradcError naming the unknown flag
  * (and the closest known one). A flag that takes no value (`booleans`) given one
  * (`--check=yes`) is a GradcError; `value` raises one for a flag given without a value.
- * `--` ends the flags: everything after it is positional.
+ * `--` ends the flags: everything after it is positional. The option helpers that several
+ * commands share (`oneModel`, `atOption`, `lrOption`, `maxNodesOption`) live here, so no
+ * command imports another.
  */
 import { didYouMean, GradcError } from '../errors.js';
 
@@ -60,4 +62,37 @@ export function value(args: Args, name: string, command: string, what = 'a value
   const v = flag(args, name);
   if (v === '') throw new GradcError(`option --${name} needs ${what} (gradc ${command})`);
   return v;
+}
+
+/** The one model file a command takes; a GradcError with the usage otherwise. */
+export function oneModel(args: Args, usage: string): string {
+  if (args.positionals.length !== 1) throw new GradcError(`expects one model file, got ${args.positionals.length} (usage: ${usage})`);
+  return args.positionals[0];
+}
+
+/** The --at text (several --at flags are joined), or undefined. */
+export function atOption(args: Args): string | undefined {
+  const list = args.flags.get('at');
+  if (!list) return undefined;
+  const text = list.filter((s) => s.trim()).join(',');
+  if (!text) throw new GradcError(`--at needs values (example: --at x=1,y=2,w=0.5)`);
+  return text;
+}
+
+/** The --lr number, or `fallback` when absent. */
+export function lrOption(args: Args, fallback: number): number {
+  const text = flag(args, 'lr');
+  if (text === undefined) return fallback;
+  const lr = Number(text);
+  if (text.trim() === '' || !Number.isFinite(lr)) throw new GradcError(`--lr must be a number, got '${text}'`);
+  return lr;
+}
+
+/** The --max-nodes positive integer, or `fallback` when absent. */
+export function maxNodesOption(args: Args, command: string, fallback: number): number {
+  const v = value(args, 'max-nodes', command, 'a number');
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new GradcError(`--max-nodes must be a positive integer, got '${v}'`);
+  return n;
 }

@@ -13,7 +13,7 @@
  *   (phase 2: model file < config file < per-glob override < flags); undefined never wins.
  * User-given keys are looked up in a Map, never on a plain object.
  */
-import type { EmitOptions } from '../6-emit/module.js';
+import type { EmitOptions } from '../pipeline.js';
 import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
 import { type Args, value } from './args.js';
 import { optionProblem } from '../options.js';

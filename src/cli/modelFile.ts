@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { buildModel, isModelDefinition, type ModelDefinition } from '../2-build/define.js';
+import { buildModel, isModelDefinition, type ModelDefinition } from '../pipeline.js';
 import { asGradcError, GradcError, type SourceLocation } from '../errors.js';
 import type { Model } from '../model.js';
 

@@ -10,31 +10,9 @@
  */
 import { GradcError } from '../../errors.js';
 import { DEFAULT_LR, explain as walkthrough, formatWalkthrough } from '../../inspect/explain.js';
-import { type Args, expectFlags, flag, has } from '../args.js';
+import { atOption, expectFlags, has, lrOption, oneModel } from '../args.js';
 import type { Command } from '../command.js';
 import { loadModelFile } from '../modelFile.js';
-
-/** The --at text (several --at flags are joined), or undefined. */
-export function atOption(args: Args): string | undefined {
-  const list = args.flags.get('at');
-  if (!list) return undefined;
-  const text = list.filter((s) => s.trim()).join(',');
-  if (!text) throw new GradcError(`--at needs values (example: --at x=1,y=2,w=0.5)`);
-  return text;
-}
-
-export function lrOption(args: Args): number {
-  const text = flag(args, 'lr');
-  if (text === undefined) return DEFAULT_LR;
-  const lr = Number(text);
-  if (text.trim() === '' || !Number.isFinite(lr)) throw new GradcError(`--lr must be a number, got '${text}'`);
-  return lr;
-}
-
-export function oneModel(args: Args, usage: string): string {
-  if (args.positionals.length !== 1) throw new GradcError(`expects one model file, got ${args.positionals.length} (usage: ${usage})`);
-  return args.positionals[0];
-}
 
 export const explain: Command = {
   name: 'explain',
@@ -46,7 +24,7 @@ export const explain: Command = {
     const file = oneModel(args, explain.usage);
     const at = atOption(args);
     if (at === undefined) throw new GradcError(`--at is required: the sample's inputs and targets (example: --at x=1,y=2)`);
-    const lr = lrOption(args);
+    const lr = lrOption(args, DEFAULT_LR);
     const { model } = await loadModelFile(file);
     const w = walkthrough(model, at, { lr });
     if (has(args, 'json')) out(JSON.stringify(w, (_k, v) => (v instanceof Float64Array ? Array.from(v) : v), 2));

@@ -13,11 +13,10 @@
  */
 import { GradcError } from '../../errors.js';
 import { computationalGraph, MAX_SVG_NODES, toDot, toMermaid, toSvg } from '../../inspect/graph.js';
-import { type Args, expectFlags, flag, has, value } from '../args.js';
+import { atOption, expectFlags, flag, has, maxNodesOption, oneModel, value } from '../args.js';
 import type { Command } from '../command.js';
 import { checkNotAnInput, checkWritableTarget, writeFile } from '../files.js';
 import { loadModelFile } from '../modelFile.js';
-import { atOption, oneModel } from './explain.js';
 
 const FORMATS = ['svg', 'dot', 'mermaid'] as const;
 type Format = (typeof FORMATS)[number];
@@ -33,14 +32,6 @@ function formatOf(requested: string | undefined, file: string | undefined): Form
 }
 
 /** `--max-nodes N`: the largest graph drawn as SVG. */
-export function maxNodesOption(args: Args, command: string): number {
-  const v = value(args, 'max-nodes', command, 'a number');
-  if (v === undefined) return MAX_SVG_NODES;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new GradcError(`--max-nodes must be a positive integer, got '${v}'`);
-  return n;
-}
-
 export const graph: Command = {
   name: 'graph',
   usage: 'gradc graph <model.ts> [--grad] [--at name=value,...] [--format svg|dot|mermaid] [--max-nodes N] [-o file]',
@@ -52,7 +43,7 @@ export const graph: Command = {
     const target = flag(args, 'o') ?? flag(args, 'out');
     if (target === '') throw new GradcError(`-o needs a file name`);
     const format = formatOf(flag(args, 'format'), target);
-    const maxNodes = maxNodesOption(args, 'graph');
+    const maxNodes = maxNodesOption(args, 'graph', MAX_SVG_NODES);
     const toFile = target !== undefined && target !== '-';
     if (toFile) {
       checkWritableTarget(target, '-o');

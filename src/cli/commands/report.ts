@@ -10,12 +10,12 @@
  * graph over --max-nodes nodes is not drawn: the page and the output say so.
  */
 import { GradcError } from '../../errors.js';
-import { expectFlags, flag, has } from '../args.js';
+import { atOption, expectFlags, flag, has, lrOption, maxNodesOption, oneModel } from '../args.js';
 import type { Command } from '../command.js';
 import { checkNotAnInput, checkWritableTarget, writeFile } from '../files.js';
-import { maxNodesOption } from './graph.js';
+import { DEFAULT_LR } from '../../inspect/explain.js';
+import { MAX_SVG_NODES } from '../../inspect/graph.js';
 import { loadModelFile } from '../modelFile.js';
-import { atOption, lrOption, oneModel } from './explain.js';
 
 export const report: Command = {
   name: 'report',
@@ -28,7 +28,7 @@ export const report: Command = {
     const target = flag(args, 'o') ?? flag(args, 'out');
     if (target === '') throw new GradcError(`-o needs a file name`);
     const wrt = (args.flags.get('wrt') ?? []).flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean);
-    const maxGraphNodes = maxNodesOption(args, 'report');
+    const maxGraphNodes = maxNodesOption(args, 'report', MAX_SVG_NODES);
     if (target !== undefined && target !== '-') {
       checkWritableTarget(target, '-o');
       checkNotAnInput(target, file, '-o');
@@ -36,7 +36,7 @@ export const report: Command = {
     const { model } = await loadModelFile(file);
     const { report: reportPage } = await import('../../inspect/report.js'); // KaTeX and Graphviz load only here
     let omitted: string | undefined;
-    const page = await reportPage(model, { at: atOption(args), lr: lrOption(args), wrt, fonts: !has(args, 'no-fonts'), maxGraphNodes, onGraphOmitted: (why) => (omitted = why) });
+    const page = await reportPage(model, { at: atOption(args), lr: lrOption(args, DEFAULT_LR), wrt, fonts: !has(args, 'no-fonts'), maxGraphNodes, onGraphOmitted: (why) => (omitted = why) });
     if (target === '-') {
       out(page.replace(/\n$/, ''));
       return;
