@@ -22,9 +22,13 @@ import { compile, defineModel, generate, GradcError } from '../src/index.js';
 import { main } from '../src/cli/main.js';
 import { loadModelFile } from '../src/cli/modelFile.js';
 import { interpret } from '../src/index.js';
-import {
-  computationalGraph, explain, formatFormulas, formatWalkthrough, gradientFormulas, initialValues, inspectModel, report, resolveSample, showValue, tex, toDot, toMermaid, toSvg,
-} from '../src/inspect/index.js';
+import { inspectModel } from '../src/inspect/derived.js';
+import { explain, formatWalkthrough } from '../src/inspect/explain.js';
+import { formatFormulas, gradientFormulas } from '../src/inspect/formulas.js';
+import { computationalGraph, toDot, toMermaid, toSvg } from '../src/inspect/graph.js';
+import { report } from '../src/inspect/report.js';
+import { initialValues, resolveSample, showValue } from '../src/inspect/sample.js';
+import { tex } from '../src/inspect/tex.js';
 import { sampleEnv } from '../src/inspect/sample.js';
 import { expectGolden } from './helpers/golden.js';
 

@@ -1,6 +1,14 @@
 /**
  * The one door from the inspection tools into the pipeline: a model, built and derived.
  *
+ * The inspection tools (each its own file; the package entry index.ts exports them):
+ *   gradientFormulas   the simplified gradient formulas, with shared steps named    formulas.ts
+ *   explain            the chain rule for one sample, in four tables with numbers   explain.ts
+ *   computationalGraph the forward and backward graph, as DOT, Mermaid or SVG       graph.ts
+ *   report             all of it on one self-contained HTML page (KaTeX, SVG)       report.ts
+ * LaTeX comes from tex.ts, samples and number formatting from sample.ts, every name from
+ * naming.ts.
+ *
  * Guarantees: `inspectModel(x)` builds the model (phases 1-2) and derives it (phases
  * 3-4) once per Model object (later calls return the same result), so `report`, which
  * uses every other tool, derives once. The phases themselves are reached only through

@@ -123,7 +123,4 @@ export const add = (a: Node, b: Node): Node => make('add', [a, b]);
 export const sub = (a: Node, b: Node): Node => make('sub', [a, b]);
 export const mul = (a: Node, b: Node): Node => make('mul', [a, b]);
 export const div = (a: Node, b: Node): Node => make('div', [a, b]);
-export const pow = (a: Node, b: Node): Node => make('pow', [a, b]);
 export const select = (c: Node, a: Node, b: Node): Node => make('select', [c, a, b]);
-export const unary = (op: Op, x: Node): Node => make(op, [x]);
-export const num = (v: number): Node => constant(v);

@@ -56,8 +56,6 @@ export interface OpInfo {
   /** Number of arguments, or 'n' for variadic (concat). */
   readonly arity: number | 'n';
   readonly kind: 'leaf' | 'elementwise' | 'tensor';
-  /** Counted by the structure tests as one arithmetic operation per output element. */
-  readonly arithmetic: boolean;
   /** Value on numbers (elementwise ops only). */
   readonly scalar?: (...xs: number[]) => number;
   /** JavaScript expression from argument expressions (elementwise ops only). */
@@ -70,11 +68,11 @@ const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const softplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
 
 const unary = (scalar: (x: number) => number, js: (x: string) => string, fn?: string): OpInfo =>
-  ({ arity: 1, kind: 'elementwise', arithmetic: true, scalar, js, fn });
+  ({ arity: 1, kind: 'elementwise', scalar, js, fn });
 const binary = (scalar: (a: number, b: number) => number, js: (a: string, b: string) => string, fn?: string): OpInfo =>
-  ({ arity: 2, kind: 'elementwise', arithmetic: true, scalar, js, fn });
-const tensor = (arity: number | 'n', fn: string): OpInfo => ({ arity, kind: 'tensor', arithmetic: true, fn });
-const leaf: OpInfo = { arity: 0, kind: 'leaf', arithmetic: false };
+  ({ arity: 2, kind: 'elementwise', scalar, js, fn });
+const tensor = (arity: number | 'n', fn: string): OpInfo => ({ arity, kind: 'tensor', fn });
+const leaf: OpInfo = { arity: 0, kind: 'leaf' };
 
 export const OPS: { readonly [K in Op]: OpInfo } = {
   const: leaf,
@@ -105,25 +103,23 @@ export const OPS: { readonly [K in Op]: OpInfo } = {
   min: binary((a, b) => (a <= b ? a : b), (a, b) => `(${a} <= ${b} ? ${a} : ${b})`, 'min'),
   gt: binary((a, b) => (a > b ? 1 : 0), (a, b) => `(${a} > ${b} ? 1 : 0)`, 'gt'),
   ge: binary((a, b) => (a >= b ? 1 : 0), (a, b) => `(${a} >= ${b} ? 1 : 0)`, 'ge'),
-  select: { arity: 3, kind: 'elementwise', arithmetic: true, scalar: (c, a, b) => (c !== 0 ? a : b), js: (c, a, b) => `(${c} !== 0 ? ${a} : ${b})`, fn: 'select' },
+  select: { arity: 3, kind: 'elementwise', scalar: (c, a, b) => (c !== 0 ? a : b), js: (c, a, b) => `(${c} !== 0 ? ${a} : ${b})`, fn: 'select' },
 
   matmul: tensor(2, 'matmul'),
   dot: tensor(2, 'dot'),
   outer: tensor(2, 'outer'),
-  transpose: { arity: 1, kind: 'tensor', arithmetic: false, fn: 'transpose' },
+  transpose: { arity: 1, kind: 'tensor', fn: 'transpose' },
   sum: tensor(1, 'sum'),
-  broadcast: { arity: 1, kind: 'tensor', arithmetic: false, fn: 'broadcast' },
+  broadcast: { arity: 1, kind: 'tensor', fn: 'broadcast' },
   softmax: tensor(1, 'softmax'),
   logsumexp: tensor(1, 'logsumexp'),
   logsoftmax: tensor(1, 'log_softmax'),
-  index: { arity: 1, kind: 'tensor', arithmetic: false, fn: 'index' },
-  unindex: { arity: 1, kind: 'tensor', arithmetic: false, fn: 'unindex' },
-  concat: { arity: 'n', kind: 'tensor', arithmetic: false, fn: 'concat' },
-  slice: { arity: 1, kind: 'tensor', arithmetic: false, fn: 'slice' },
-  pad: { arity: 1, kind: 'tensor', arithmetic: false, fn: 'pad' },
+  index: { arity: 1, kind: 'tensor', fn: 'index' },
+  unindex: { arity: 1, kind: 'tensor', fn: 'unindex' },
+  concat: { arity: 'n', kind: 'tensor', fn: 'concat' },
+  slice: { arity: 1, kind: 'tensor', fn: 'slice' },
+  pad: { arity: 1, kind: 'tensor', fn: 'pad' },
 };
-
-export const isElementwise = (op: Op): op is ElementwiseOp => OPS[op].kind === 'elementwise';
 
 /** Raised by shape inference; the builders add where the operands came from. */
 export class ShapeError extends Error {}
