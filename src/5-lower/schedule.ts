@@ -145,6 +145,10 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
       if (!elementLabels.has(e)) elementLabels.set(e, tensorNode.shape.length === 0 ? l : elementName(l, k));
     });
   }
+  // Elements of forward values: one the loss does not read (the stability rewrite took the
+  // user's yhat out of it) is computed in the backward pass, and its comment says so.
+  const forwardEls = new Set<Node>();
+  for (const f of forwardNodes(model)) for (const e of elements.get(f) ?? []) forwardEls.add(e);
   // Adjoint element -> the forward element it is named after (naming.ts adjointOwners):
   // `d_<that element's name in the kernel>`, so a parameter's gradient that is really the
   // adjoint of z is `d_z`, and one that is the adjoint of an unnamed sum is `d_t3`.
@@ -155,17 +159,13 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
     const fEls = elements.get(owner.of) ?? scalarize([owner.of]).get(owner.of)!;
     const base = owner.label ?? owner.param;
     (elements.get(a) ?? []).forEach((e, k) => {
-      if (e.op === 'const' || e.args.length === 0 || ownerOf.has(e)) return;
+      if (e.op === 'const' || e.args.length === 0 || forwardEls.has(e) || ownerOf.has(e)) return; // a forward value keeps its own name
       ownerOf.set(e, { el: fEls[k], fallback: base === undefined ? undefined : adjointName(owner.of.shape.length ? elementName(base, k) : base) });
     });
   }
   // Backward element -> the forward node whose rule created it (comments are printed per kernel).
   const originOf = new Map<Node, Node>();
   for (const [b, f] of derived.origin) for (const e of elements.get(b) ?? []) if (!originOf.has(e)) originOf.set(e, f);
-  // Elements of forward values: one the loss does not read (the stability rewrite took the
-  // user's yhat out of it) is computed in the backward pass, and its comment says so.
-  const forwardEls = new Set<Node>();
-  for (const f of forwardNodes(model)) for (const e of elements.get(f) ?? []) forwardEls.add(e);
 
   const leafOffset = (leaf: Node): number => {
     const table = leaf.op === 'param' ? layout.params : leaf.op === 'input' ? layout.inputs : layout.targets;
