@@ -6,6 +6,8 @@
  *   adjointName     the adjoint of a value in generated code: `d_<name>`
  *   adjointLabel    the adjoint of a value as displayed (`gradc grad`, graph, explain): `dloss/d<name>`
  *   elementName     one element of a tensor in generated code: `<name>_<k>`
+ *   stepName        an unnamed shared step of the displayed gradient formulas: `g<k>`
+ *   sharedName      an unnamed forward subexpression used twice, as `gradc explain` shows it: `t<k>`
  *   adjointOwners   which forward node each adjoint is named after (one rule for code and display)
  *
  * Guarantees: every name `Names` hands out is a valid TypeScript identifier, not a reserved
@@ -58,6 +60,10 @@ export class Names {
 export const adjointName = (name: string): string => `d_${name}`;
 /** Name of an element of a tensor in generated code: `W_3`. */
 export const elementName = (name: string, k: number): string => `${name}_${k}`;
+/** An unnamed shared step of the displayed gradient formulas (3-diff/steps.ts): `g1`. */
+export const stepName = (k: number): string => `g${k}`;
+/** An unnamed forward subexpression used more than once, as `gradc explain` shows it: `t1`. */
+export const sharedName = (k: number): string => `t${k}`;
 /** The adjoint of a named value as displayed: `dloss/dz`. */
 export const adjointLabel = (name: string): string => `dloss/d${name}`;
 

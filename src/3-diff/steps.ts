@@ -24,7 +24,7 @@ import type { Node } from '../ir/node.js';
 import { formula } from '../ir/print.js';
 import { topoOrder } from '../ir/walk.js';
 import { type Derived, forwardNodes, type Model } from '../model.js';
-import { adjointLabel, adjointOwners } from '../naming.js';
+import { adjointLabel, adjointOwners, stepName } from '../naming.js';
 
 export interface StepLine {
   /** `dloss/dw`, `dloss/dz`, `g1`. */
@@ -154,7 +154,7 @@ export function gradientSteps(derived: Derived, options: { wrt?: readonly string
   const emitSteps = (root: Node) => {
     for (const n of topoOrder([root])) {
       if (!isStep.has(n) || stepNames.has(n)) continue;
-      const name = adjointName.get(n) ?? `g${++g}`;
+      const name = adjointName.get(n) ?? stepName(++g);
       const p = model.params.findIndex((q, i) => chosen.includes(i) && derived.grads[i] === n && adjointLabel(q.name) === name);
       lines.push(line(n, name, p >= 0 ? model.params[p].name : undefined));
       stepNames.set(n, name);

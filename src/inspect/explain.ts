@@ -29,7 +29,7 @@ import { evaluate } from '../interp/evaluate.js';
 import { forwardNodes, type Model } from '../model.js';
 import { deriveExpression, type ModelDefinition } from '../pipeline.js';
 import { inspectModel, type Inspected } from './derived.js';
-import { adjointLabel } from '../naming.js';
+import { adjointLabel, sharedName } from '../naming.js';
 import { type Given, type LeafKind, type SampleValue, describeInit, resolveSample, sampleEnv, showNumber, showValue } from './sample.js';
 import { tex, texName } from './tex.js';
 
@@ -126,10 +126,10 @@ export function explain(def: ModelDefinition | Model | Inspected, at: Given, opt
   for (const n of order) {
     if (names.has(n) || n.args.length === 0 || users.get(n)!.length < 2) continue;
     let name: string;
-    do name = `t${++k}`; while (taken.has(name));
+    do name = sharedName(++k); while (taken.has(name));
     names.set(n, name);
   }
-  if (k > 0) notes.push(`t1${k > 1 ? `..t${k}` : ''}: unnamed subexpressions used more than once, shown as nodes of their own.`);
+  if (k > 0) notes.push(`${sharedName(1)}${k > 1 ? `..${sharedName(k)}` : ''}: unnamed subexpressions used more than once, shown as nodes of their own.`);
   const isVertex = (n: Node) => names.has(n);
   const vertices = order.filter(isVertex);
   const values = evaluate(order, env);
