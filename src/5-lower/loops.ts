@@ -25,31 +25,17 @@
 import type { Node } from '../ir/node.js';
 import type { Op } from '../ir/ops.js';
 import { OPS } from '../ir/ops.js';
-import { formatNumber } from '../ir/print.js';
 import { type Shape, sameShape, sizeOf } from '../ir/shape.js';
 import { dependsOn, topoOrder } from '../ir/walk.js';
 import type { Derived } from '../derive.js';
 import type { Layout } from './schedule.js';
 import { Names } from './names.js';
+import {
+  type Access, type BufferRef, type GemmOperand, type Hoist, type LoopKernel, type LoopPlan, type LoopStep, type ScratchBuffer,
+  BATCH, GEMM_RESULT, ZERO, constant, constantOf, shift, variable,
+} from './plan.js';
 
-/** Where the elements of a value are: element (b, coords) is arr[base + b*bs + sum(coords*strides)]. */
-export interface Access {
-  readonly arr?: string;
-  readonly base: string;
-  readonly bs: number;
-  readonly strides: readonly number[];
-  readonly shape: Shape;
-  /** A scalar expression standing for every element of every sample (a parameter local or a literal). */
-  readonly scalar?: string;
-  /** An elementwise op computed where it is read (its only use is another elementwise op). */
-  readonly inline?: { readonly op: Op; readonly args: readonly Access[] };
-}
-
-/** Elementwise work applied to a gemm's result as it is stored: `value` reads `$z`, the result. */
-export interface Epilogue { readonly out: Access; readonly value: Access }
-
-/** The access that stands for a gemm's result inside its epilogue. */
-export const GEMM_RESULT: Access = { base: '0', bs: 0, strides: [], shape: [], scalar: '$z' };
+export type { Access, LoopKernel, LoopPlan, LoopStep } from './plan.js';
 
 /** `a` with every occurrence of `target` (by identity) replaced by `by` (iterative, shared sub-accesses rebuilt once). */
 function substitute(a: Access, target: Access, by: Access): Access {
@@ -68,40 +54,9 @@ function substitute(a: Access, target: Access, by: Access): Access {
   return done.get(a)!;
 }
 
-/** A matrix operand of a gemm: element (u, v) at arr[base + u*su + v*sv] (u, v as the gemm names them). */
-export interface GemmOperand { readonly arr: string; readonly base: string; readonly su: number; readonly sv: number }
-export type Extent = number | '$nb';
-
-export type LoopStep =
-  | { readonly kind: 'elementwise'; readonly op: Op | 'copy'; readonly out: Access; readonly args: readonly Access[]; readonly unroll?: boolean; readonly comment?: string }
-  | { readonly kind: 'gemm'; readonly P: Extent; readonly Q: number; readonly K: Extent; readonly L: GemmOperand; readonly R: GemmOperand; readonly out: GemmOperand; readonly accumulate: boolean; readonly scale?: string; readonly epilogue?: Epilogue; readonly comment?: string }
-  | { readonly kind: 'rowwise'; readonly op: Op; readonly out: Access; readonly args: readonly Access[]; readonly start?: number; readonly unroll?: boolean; readonly comment?: string }
-  | { readonly kind: 'reduce'; readonly target: Access; readonly value: Access; readonly shared: boolean; readonly unroll?: boolean; readonly comment?: string }
-  | { readonly kind: 'lossSum'; readonly value: Access };
-
-export interface LoopKernel {
-  readonly kind: 'forward' | 'loss' | 'gradient';
-  /** `const W = $p.W;` lines: parameter (and gradient) arrays and scalars read by the steps. */
-  readonly hoists: readonly string[];
-  readonly steps: readonly LoopStep[];
-}
-
-export interface LoopPlan {
-  readonly maxBatch: number;
-  readonly buffers: readonly { readonly name: string; readonly size: number }[];
-  readonly kernels: { readonly forward: LoopKernel; readonly loss: LoopKernel; readonly gradient: LoopKernel };
-}
-
 const rowMajor = (s: Shape): number[] => (s.length === 2 ? [s[1], 1] : s.length === 1 ? [1] : []);
 const isLeaf = (n: Node) => n.op === 'param' || n.op === 'input' || n.op === 'target' || n.op === 'const';
 const VIEWS = new Set<Op>(['transpose', 'broadcast', 'index', 'slice']);
-
-export function addOffset(base: string, k: number): string {
-  if (k === 0) return base;
-  if (base === '0') return String(k);
-  const m = /^(.*) \+ (\d+)$/.exec(base);
-  return m ? `${m[1]} + ${Number(m[2]) + k}` : `${base} + ${k}`;
-}
 
 /**
  * Per operation, the code shape of its element loop: tensors of at most `unrollElements`
@@ -125,31 +80,33 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
   const dataLeaf = (n: Node) => n.op === 'input' || n.op === 'target';
   const batched = dependsOn(all, dataLeaf);
   const bufferNames = new Names();
-  const buffers: { name: string; size: number }[] = [];
+  const buffers: ScratchBuffer[] = [];
   const bufferOf = new Map<Node, Access>();
 
   const build = (kind: LoopKernel['kind']): LoopKernel => {
-    const hoists: string[] = [];
+    const hoists: Hoist[] = [];
     const hoisted = new Set<string>();
-    const hoist = (line: string) => { if (!hoisted.has(line)) { hoisted.add(line); hoists.push(line); } };
+    const hoist = (h: Hoist) => {
+      const key = `${h.kind} ${h.name}`;
+      if (!hoisted.has(key)) { hoisted.add(key); hoists.push(h); }
+    };
     const steps: (LoopStep | null)[] = []; // null: a gemm moved later to carry its epilogue
     const access = new Map<Node, Access>();
 
     const leafAccess = (n: Node): Access => {
       const name = n.attrs.name!;
-      if (n.op === 'const') return { base: '0', bs: 0, strides: n.shape.map(() => 0), shape: n.shape, scalar: literal(n.attrs.value!) };
+      if (n.op === 'const') return { base: ZERO, bs: 0, strides: n.shape.map(() => 0), shape: n.shape, scalar: { kind: 'literal', value: n.attrs.value! } };
       if (n.op === 'param') {
-        const local = `$p_${name}`; // `$`: never a user's name, a global (Math) or a reserved word
-        hoist(`const ${local} = $p.${name};`);
+        hoist({ kind: 'param', name });
         return n.shape.length === 0
-          ? { base: '0', bs: 0, strides: [], shape: n.shape, scalar: local }
-          : { arr: local, base: '0', bs: 0, strides: rowMajor(n.shape), shape: n.shape };
+          ? { base: ZERO, bs: 0, strides: [], shape: n.shape, scalar: { kind: 'param', name } }
+          : { buf: { kind: 'param', name }, base: ZERO, bs: 0, strides: rowMajor(n.shape), shape: n.shape };
       }
       const slots = n.op === 'input' ? layout.inputs : layout.targets;
       const slot = slots.find((s) => s.name === name)!;
       const row = n.op === 'input' ? layout.inputSize : layout.targetSize;
-      const [arr, at] = n.op === 'input' ? ['$x', '$xo'] : ['$y', '$yo'];
-      return { arr, base: addOffset(at, slot.offset), bs: row, strides: rowMajor(n.shape), shape: n.shape };
+      const [buf, row0] = n.op === 'input' ? [{ kind: 'input' } as const, 'inputRow' as const] : [{ kind: 'target' } as const, 'targetRow' as const];
+      return { buf, base: shift(variable(row0), slot.offset), bs: row, strides: rowMajor(n.shape), shape: n.shape };
     };
 
     const viewAccess = (n: Node, a: Access): Access => {
@@ -162,10 +119,10 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
           if (a.scalar !== undefined) return { ...a, shape: [], strides: [] };
           const k = n.attrs.start!;
           const off = a.shape.length === 2 ? Math.floor(k / a.shape[1]) * a.strides[0] + (k % a.shape[1]) * a.strides[1] : k * a.strides[0];
-          return { ...a, base: addOffset(a.base, off), shape: [], strides: [] };
+          return { ...a, base: shift(a.base, off), shape: [], strides: [] };
         }
         default: // slice
-          return a.scalar !== undefined ? { ...a, shape: n.shape } : { ...a, base: addOffset(a.base, n.attrs.start! * a.strides[0]), shape: n.shape };
+          return a.scalar !== undefined ? { ...a, shape: n.shape } : { ...a, base: shift(a.base, n.attrs.start! * a.strides[0]), shape: n.shape };
       }
     };
 
@@ -176,8 +133,9 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
       const isBatched = batched.has(n);
       const label = labels.get(n);
       const name = bufferNames.fresh(label ? `$v_${label}` : '$v');
-      buffers.push({ name, size: isBatched ? size * maxBatch : size });
-      const acc: Access = { arr: name, base: '0', bs: isBatched ? size : 0, strides: rowMajor(n.shape), shape: n.shape };
+      const buffer: ScratchBuffer = { name, size: isBatched ? size * maxBatch : size, node: n, batched: isBatched };
+      buffers.push(buffer);
+      const acc: Access = { buf: { kind: 'scratch', buffer }, base: ZERO, bs: isBatched ? size : 0, strides: rowMajor(n.shape), shape: n.shape };
       bufferOf.set(n, acc);
       return acc;
     };
@@ -198,7 +156,7 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
     };
 
     // Reductions of per-sample parameter gradients into the accumulator.
-    const reductions: { node: Node; target: Access; how: 'gemm' | 'sum' | 'shared' }[] = [];
+    const reductions: { node: Node; target: Access; param: string; how: 'gemm' | 'sum' | 'shared' }[] = [];
     const demanded = new Set<Node>();
     if (kind === 'forward') for (const o of model.outputs) demanded.add(o.node);
     else demanded.add(model.loss);
@@ -206,19 +164,19 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
       model.params.forEach((p, i) => {
         const name = p.name;
         const target: Access = p.shape.length === 0
-          ? { base: '0', bs: 0, strides: [], shape: p.shape, scalar: `$g.${name}` }
-          : (hoist(`const $g_${name} = $g.${name};`), { arr: `$g_${name}`, base: '0', bs: 0, strides: rowMajor(p.shape), shape: p.shape });
+          ? { base: ZERO, bs: 0, strides: [], shape: p.shape, scalar: { kind: 'grad', name } }
+          : (hoist({ kind: 'grad', name }), { buf: { kind: 'grad', name }, base: ZERO, bs: 0, strides: rowMajor(p.shape), shape: p.shape });
         const stack = [grads[i]];
         while (stack.length) {
           const v = stack.pop()!;
           if (v.op === 'const' && v.attrs.value === 0) continue;
           if (v.op === 'add' && v.args.every((a) => a.shape.length === v.shape.length)) { stack.push(v.args[1], v.args[0]); continue; }
           if (v.op === 'outer' && batched.has(v.args[0]) && batched.has(v.args[1])) {
-            reductions.push({ node: v, target, how: 'gemm' });
+            reductions.push({ node: v, target, param: name, how: 'gemm' });
             demanded.add(v.args[0]); demanded.add(v.args[1]);
             continue;
           }
-          reductions.push({ node: v, target, how: batched.has(v) ? 'sum' : 'shared' });
+          reductions.push({ node: v, target, param: name, how: batched.has(v) ? 'sum' : 'shared' });
           demanded.add(v);
         }
       });
@@ -260,7 +218,7 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
       const depth = elementwise(n) ? 1 + Math.max(0, ...n.args.map((a) => fusedDepth.get(a) ?? 0)) : 0;
       if (elementwise(n) && soleUse(n) && depth <= MAX_FUSION_DEPTH) {
         fusedDepth.set(n, depth);
-        access.set(n, { base: '0', bs: batched.has(n) ? 1 : 0, strides: n.shape.map(() => 1), shape: n.shape, inline: { op: n.op, args } });
+        access.set(n, { base: ZERO, bs: batched.has(n) ? 1 : 0, strides: n.shape.map(() => 1), shape: n.shape, inline: { op: n.op, args } });
         continue;
       }
       const out = materialize(n);
@@ -269,7 +227,7 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
       if (fromGemm) {
         const k = gemmOf.get(fromGemm)!;
         const g = steps[k] as Extract<LoopStep, { kind: 'gemm' }>;
-        const value = substitute({ base: '0', bs: out.bs, strides: out.strides, shape: out.shape, inline: { op: n.op, args } }, access.get(fromGemm)!, GEMM_RESULT);
+        const value = substitute({ base: ZERO, bs: out.bs, strides: out.strides, shape: out.shape, inline: { op: n.op, args } }, access.get(fromGemm)!, GEMM_RESULT);
         // The gemm moves here, where everything the epilogue reads has been computed (its own
         // operands were ready at k already, and nothing else reads its result).
         steps[k] = null;
@@ -278,27 +236,27 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
         continue;
       }
       const step = computeStep(n, out, args);
-      if (step.kind === 'gemm' && !step.accumulate && step.P === '$nb') gemmOf.set(n, steps.length);
+      if (step.kind === 'gemm' && !step.accumulate && constantOf(step.P) === undefined) gemmOf.set(n, steps.length);
       steps.push(step);
     }
 
     if (kind === 'forward') {
       model.outputs.forEach((o, i) => {
         const slot = layout.outputs[i];
-        const out: Access = { arr: '$o', base: addOffset('$oo', slot.offset), bs: layout.outputSize, strides: rowMajor(slot.shape), shape: slot.shape };
+        const out: Access = { buf: { kind: 'output' }, base: shift(variable('outputRow'), slot.offset), bs: layout.outputSize, strides: rowMajor(slot.shape), shape: slot.shape };
         steps.push({ kind: 'elementwise', op: 'copy', out, args: [access.get(o.node)!], unroll: small(out.shape), comment: `output ${o.name}` });
       });
     }
     for (const r of reductions) {
-      const note = `grad of ${r.target.scalar ?? r.target.arr}`;
+      const note = `grad of ${r.target.scalar ? `$g.${r.param}` : `$g_${r.param}`}`;
       if (r.how === 'gemm') {
         const [a, b] = r.node.args.map((x) => access.get(x)!);
         // dW(i, j) += $scale * sum_b a(b, i) b(b, j): P = i, Q = j, K = b.
         steps.push({
-          kind: 'gemm', P: a.shape[0] ?? 1, Q: b.shape[0] ?? 1, K: '$nb', accumulate: true, scale: '$scale', comment: note,
-          L: { arr: a.arr!, base: a.base, su: a.strides[0] ?? 0, sv: a.bs },
-          R: { arr: b.arr!, base: b.base, su: b.bs, sv: b.strides[0] ?? 0 },
-          out: { arr: r.target.arr!, base: '0', su: r.target.strides[0], sv: r.target.strides[1] },
+          kind: 'gemm', P: constant(a.shape[0] ?? 1), Q: b.shape[0] ?? 1, K: BATCH, accumulate: true, scaled: true, comment: note,
+          L: { buf: a.buf!, base: a.base, su: a.strides[0] ?? 0, sv: a.bs },
+          R: { buf: b.buf!, base: b.base, su: b.bs, sv: b.strides[0] ?? 0 },
+          out: { buf: r.target.buf!, base: ZERO, su: r.target.strides[0], sv: r.target.strides[1] },
         });
       } else {
         const v = access.get(r.node)!;
@@ -315,8 +273,8 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
   return { maxBatch, buffers, kernels: { forward: build('forward'), loss: build('loss'), gradient: build('gradient') } };
 }
 
-/** Arrays an access reads (through fused expressions), added to `out`; iterative. */
-function readsOf(a: Access, out: Set<string>): void {
+/** Scratch buffers an access reads (through fused expressions), added to `out`; iterative. */
+function readsOf(a: Access, out: Set<ScratchBuffer>): void {
   const stack: Access[] = [a];
   const seen = new Set<Access>();
   while (stack.length > 0) {
@@ -324,7 +282,7 @@ function readsOf(a: Access, out: Set<string>): void {
     if (seen.has(x)) continue;
     seen.add(x);
     if (x.inline) stack.push(...x.inline.args);
-    else if (x.arr) out.add(x.arr);
+    else if (x.buf?.kind === 'scratch') out.add(x.buf.buffer);
   }
 }
 
@@ -333,21 +291,22 @@ function readsOf(a: Access, out: Set<string>): void {
  * of the same kernel. A violation is a bug in gradc, reported as such.
  */
 function checkWrittenBeforeRead(steps: readonly LoopStep[], kind: string): void {
-  const written = new Set<string>();
+  const written = new Set<ScratchBuffer>();
+  const scratch = (b: BufferRef | undefined) => (b?.kind === 'scratch' ? b.buffer : undefined);
   for (const s of steps) {
-    const reads = new Set<string>();
-    const writes: (string | undefined)[] = [];
+    const reads = new Set<ScratchBuffer>();
+    const writes: (ScratchBuffer | undefined)[] = [];
     switch (s.kind) {
-      case 'elementwise': case 'rowwise': s.args.forEach((a) => readsOf(a, reads)); writes.push(s.out.arr); break;
+      case 'elementwise': case 'rowwise': s.args.forEach((a) => readsOf(a, reads)); writes.push(scratch(s.out.buf)); break;
       case 'gemm':
-        reads.add(s.L.arr); reads.add(s.R.arr);
-        if (s.epilogue) { readsOf(s.epilogue.value, reads); writes.push(s.epilogue.out.arr); } else writes.push(s.out.arr);
+        for (const o of [s.L, s.R]) { const b = scratch(o.buf); if (b) reads.add(b); }
+        if (s.epilogue) { readsOf(s.epilogue.value, reads); writes.push(scratch(s.epilogue.out.buf)); } else writes.push(scratch(s.out.buf));
         break;
       case 'reduce': readsOf(s.value, reads); break;
       case 'lossSum': readsOf(s.value, reads); break;
     }
     for (const r of reads) {
-      if (r.startsWith('$v') && !written.has(r)) throw new Error(`gradc bug: the ${kind} kernel reads ${r} before writing it`);
+      if (!written.has(r)) throw new Error(`gradc bug: the ${kind} kernel reads ${r.name} before writing it`);
     }
     for (const w of writes) if (w) written.add(w);
   }
@@ -355,23 +314,18 @@ function checkWrittenBeforeRead(steps: readonly LoopStep[], kind: string): void 
 
 /** The gemm for a batched matrix-vector product, or null when the operands do not fit one. */
 function gemmFor(A: Access, B: Access, out: Access): Extract<LoopStep, { kind: 'gemm' }> | null {
-  if (A.scalar !== undefined || B.scalar !== undefined || !out.arr) return null;
-  const o: GemmOperand = { arr: out.arr, base: out.base, su: out.bs, sv: out.strides[0] };
+  if (A.scalar !== undefined || B.scalar !== undefined || !out.buf) return null;
+  const o: GemmOperand = { buf: out.buf, base: out.base, su: out.bs, sv: out.strides[0] };
   if (A.shape.length === 2 && B.shape.length === 1 && A.bs === 0 && B.bs > 0) {
     // y(b, i) = sum_j B(b, j) A(i, j): P = b, Q = i, K = j.
-    return { kind: 'gemm', P: '$nb', Q: A.shape[0], K: A.shape[1], accumulate: false,
-      L: { arr: B.arr!, base: B.base, su: B.bs, sv: B.strides[0] }, R: { arr: A.arr!, base: A.base, su: A.strides[1], sv: A.strides[0] }, out: o };
+    return { kind: 'gemm', P: BATCH, Q: A.shape[0], K: constant(A.shape[1]), accumulate: false, scaled: false,
+      L: { buf: B.buf!, base: B.base, su: B.bs, sv: B.strides[0] }, R: { buf: A.buf!, base: A.base, su: A.strides[1], sv: A.strides[0] }, out: o };
   }
   if (A.shape.length === 1 && B.shape.length === 2 && A.bs > 0 && B.bs === 0) {
     // y(b, q) = sum_k A(b, k) B(k, q)
-    return { kind: 'gemm', P: '$nb', Q: B.shape[1], K: B.shape[0], accumulate: false,
-      L: { arr: A.arr!, base: A.base, su: A.bs, sv: A.strides[0] }, R: { arr: B.arr!, base: B.base, su: B.strides[0], sv: B.strides[1] }, out: o };
+    return { kind: 'gemm', P: BATCH, Q: B.shape[1], K: constant(B.shape[0]), accumulate: false, scaled: false,
+      L: { buf: A.buf!, base: A.base, su: A.bs, sv: A.strides[0] }, R: { buf: B.buf!, base: B.base, su: B.strides[0], sv: B.strides[1] }, out: o };
   }
   return null;
 }
 
-export function literal(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  const t = formatNumber(v);
-  return v < 0 || Object.is(v, -0) ? `(${t})` : t;
-}

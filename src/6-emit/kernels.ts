@@ -11,7 +11,7 @@
  * the kernel (no ids, no timestamps). Building is linear in the number of instructions.
  */
 import { OPS } from '../ir/ops.js';
-import { literal } from '../5-lower/loops.js';
+import { literal } from './literal.js';
 import type { Instr, Kernel, KernelKind, Operand } from '../5-lower/schedule.js';
 
 export const DEFAULT_CHUNK_SIZE = 1000;

@@ -11,7 +11,44 @@
  */
 import { OPS } from '../ir/ops.js';
 import { mentions, parameterList } from './kernels.js';
-import { type Access, type GemmOperand, type LoopKernel, type LoopPlan, type LoopStep, addOffset } from '../5-lower/loops.js';
+import { literal } from './literal.js';
+import type { Access, Affine, BufferRef, GemmOperand, Hoist, KernelVar, LoopKernel, LoopPlan, LoopStep, ScalarRef } from '../5-lower/plan.js';
+import { constant, shift } from '../5-lower/plan.js';
+
+// The plan's symbols as TypeScript: the kernel's arguments, locals and scratch buffers.
+// Names gradc makes start with `$`, so they never meet a user's name, a global or a keyword.
+const VARS: { readonly [K in KernelVar]: string } = { inputRow: '$xo', targetRow: '$yo', outputRow: '$oo', batchSize: '$nb' };
+
+function bufferText(b: BufferRef): string {
+  switch (b.kind) {
+    case 'input': return '$x';
+    case 'target': return '$y';
+    case 'output': return '$o';
+    case 'param': return `$p_${b.name}`;
+    case 'grad': return `$g_${b.name}`;
+    case 'scratch': return b.buffer.name;
+  }
+}
+
+function scalarText(s: ScalarRef): string {
+  switch (s.kind) {
+    case 'literal': return literal(s.value);
+    case 'param': return `$p_${s.name}`;
+    case 'grad': return `$g.${s.name}`;
+    case 'gemmResult': return '$z';
+  }
+}
+
+/** `$xo + 10`, `$nb`, `3`: terms in order, then the offset (dropped when 0, unless alone). */
+function affineText(a: Affine): string {
+  const t = a.terms.map((x) => (x.stride === 1 ? VARS[x.v] : `${VARS[x.v]} * ${x.stride}`));
+  if (a.offset !== 0 || t.length === 0) t.push(String(a.offset));
+  return t.join(' + ');
+}
+
+function hoistText(h: Hoist): string {
+  return h.kind === 'param' ? `const $p_${h.name} = $p.${h.name};` : `const $g_${h.name} = $g.${h.name};`;
+}
 
 /**
  * `arr[base + b*bs + sum(coord*stride)]`, with zero terms dropped; a read (or a `+=` target)
@@ -20,7 +57,7 @@ import { type Access, type GemmOperand, type LoopKernel, type LoopPlan, type Loo
  * assignment target (`write`) does not.
  */
 function at(a: Access, b: string, coords: readonly string[], write = false): string {
-  if (a.scalar !== undefined) return a.scalar;
+  if (a.scalar !== undefined) return scalarText(a.scalar);
   if (a.inline) return `(${OPS[a.inline.op].js!(...a.inline.args.map((x) => at(x, b, x.shape.length ? coords : [])))})`;
   const terms: string[] = [];
   let offset = 0; // literal coordinates (unrolled loops) fold into the base
@@ -31,9 +68,9 @@ function at(a: Access, b: string, coords: readonly string[], write = false): str
     if (/^\d+$/.test(c)) offset += Number(c) * s;
     else terms.push(s === 1 ? c : `${c} * ${s}`);
   });
-  const base = addOffset(a.base, offset);
-  if (base !== '0') terms.unshift(base);
-  return `${a.arr}[${terms.length ? terms.join(' + ') : '0'}]${write ? '' : '!'}`;
+  const base = shift(a.base, offset);
+  if (base.terms.length > 0 || base.offset !== 0) terms.unshift(affineText(base));
+  return `${bufferText(a.buf!)}[${terms.length ? terms.join(' + ') : '0'}]${write ? '' : '!'}`;
 }
 
 const COORDS = ['$r', '$c'];
@@ -68,22 +105,22 @@ function elementwise(s: Extract<LoopStep, { kind: 'elementwise' }>): string {
 /** out(i, j) (+)= scale * sum_k L(i, k) R(k, j), blocked 4x4 over (i, j). */
 function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
   const { L, R, out } = s;
-  const P = String(s.P), Q = String(s.Q), K = String(s.K);
+  const P = affineText(s.P), Q = String(s.Q), K = affineText(s.K);
   const idx = (o: GemmOperand, u: string, v: string) => {
     const t: string[] = [];
-    if (o.base !== '0') t.push(o.base);
+    if (o.base.terms.length > 0 || o.base.offset !== 0) t.push(affineText(o.base));
     if (o.su !== 0) t.push(o.su === 1 ? u : `${u} * ${o.su}`);
     if (o.sv !== 0) t.push(o.sv === 1 ? v : `${v} * ${o.sv}`);
     return t.length ? t.join(' + ') : '0';
   };
   const store = (p: string, q: string, acc: string) => {
-    const v = s.scale ? `${s.scale} * ${acc}` : acc;
+    const v = s.scaled ? `$scale * ${acc}` : acc;
     const e = s.epilogue;
     if (e) {
       // p is the sample, q the element; $z is the product, read by the fused elementwise chain.
       return `{ const $z = ${v}; ${at(e.out, p, [q], true)} = ${at(e.value, p, [q])}; }`;
     }
-    return `${out.arr}[${idx(out, p, q)}]${s.accumulate ? '! +=' : ' ='} ${v};`;
+    return `${bufferText(out.buf)}[${idx(out, p, q)}]${s.accumulate ? '! +=' : ' ='} ${v};`;
   };
   const kernel = (bp: number, bq: number) => {
     const ps = Array.from({ length: bp }, (_, i) => i), qs = Array.from({ length: bq }, (_, j) => j);
@@ -95,8 +132,8 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
     lines.push(`let ${ps.flatMap((i) => qs.map((j) => `$c${i}${j} = 0`)).join(', ')};`);
     const kl = L.sv === 1 ? '$k' : `$k * ${L.sv}`, kr = R.su === 1 ? '$k' : `$k * ${R.su}`;
     const inner = [
-      ...ps.map((i) => `const $a${i} = ${L.arr}[$l${i} + ${kl}]!;`),
-      ...qs.map((j) => `const $w${j} = ${R.arr}[$m${j} + ${kr}]!;`),
+      ...ps.map((i) => `const $a${i} = ${bufferText(L.buf)}[$l${i} + ${kl}]!;`),
+      ...qs.map((j) => `const $w${j} = ${bufferText(R.buf)}[$m${j} + ${kr}]!;`),
       ...ps.flatMap((i) => qs.map((j) => `$c${i}${j} += $a${i} * $w${j};`)),
     ];
     lines.push(`for (let $k = 0; $k < ${K}; $k++) {\n${indent(inner.join('\n'))}\n}`);
@@ -162,16 +199,16 @@ function rowwise(s: Extract<LoopStep, { kind: 'rowwise' }>): string {
       break;
     }
     case 'unindex':
-      body = `for (let $r = 0; $r < ${o.shape.length === 2 ? o.shape[0] * o.shape[1] : o.shape[0]}; $r++) ${o.arr}[${o.bs ? `$b * ${o.bs} + ` : ''}$r] = 0;\n${o.arr}[${o.bs ? `$b * ${o.bs} + ` : ''}${s.start}] = ${A()};`;
+      body = `for (let $r = 0; $r < ${o.shape.length === 2 ? o.shape[0] * o.shape[1] : o.shape[0]}; $r++) ${bufferText(o.buf!)}[${o.bs ? `$b * ${o.bs} + ` : ''}$r] = 0;\n${bufferText(o.buf!)}[${o.bs ? `$b * ${o.bs} + ` : ''}${s.start}] = ${A()};`;
       break;
     case 'pad':
-      body = `for (let $r = 0; $r < ${o.shape[0]}; $r++) ${O('$r')} = 0;\nfor (let $r = 0; $r < ${n}; $r++) ${at({ ...o, base: String(s.start) }, '$b', ['$r'], true)} = ${A('$r')};`;
+      body = `for (let $r = 0; $r < ${o.shape[0]}; $r++) ${O('$r')} = 0;\nfor (let $r = 0; $r < ${n}; $r++) ${at({ ...o, base: constant(s.start!) }, '$b', ['$r'], true)} = ${A('$r')};`;
       break;
     case 'concat': {
       let off = 0;
       const parts = s.args.map((x) => {
         const len = x.shape[0] ?? 1;
-        const dst = { ...o, base: String(off) };
+        const dst = { ...o, base: constant(off) };
         off += len;
         return x.shape.length === 0 ? `${at(dst, '$b', ['0'], true)} = ${at(x, '$b', [])};` : `for (let $r = 0; $r < ${len}; $r++) ${at(dst, '$b', ['$r'], true)} = ${at(x, '$b', ['$r'])};`;
       });
@@ -186,7 +223,7 @@ function rowwise(s: Extract<LoopStep, { kind: 'rowwise' }>): string {
 
 function reduce(s: Extract<LoopStep, { kind: 'reduce' }>): string {
   const t = s.target, v = s.value;
-  const target = (c: string[]) => (t.scalar !== undefined ? t.scalar : at(t, '0', c));
+  const target = (c: string[]) => (t.scalar !== undefined ? scalarText(t.scalar) : at(t, '0', c));
   if (s.shared) return loopsOver(t.shape, (c) => `${target(c)} += $scale * $nb * ${at(v, '0', v.shape.length ? c : [])};`, s.unroll);
   return loopsOver(t.shape, (c) => `{ let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += ${at(v, '$b', v.shape.length ? c : [])}; ${target(c)} += $scale * $s; }`, s.unroll);
 }
@@ -210,7 +247,7 @@ export const ROWS_PARAMS = {
 
 export function emitLoopKernel(k: LoopKernel): string {
   const ret = k.kind === 'forward' ? 'void' : 'number';
-  const body = [...k.hoists, ...k.steps.map(step)].join('\n');
+  const body = [...k.hoists.map(hoistText), ...k.steps.map(step)].join('\n');
   const params = ROWS_PARAMS[k.kind].split(', ').map((p) => { const [name = '', type = ''] = p.split(': '); return { name, type }; });
   return `function $${k.kind}Rows(${parameterList(params, body)}): ${ret} {\n${indent(body)}\n}`;
 }
