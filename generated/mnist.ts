@@ -1848,7 +1848,16 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
-      for (let $r = 0; $r < 10; $r++) $s += $y[$yo + $b * 10 + $r]! * $v_layer2_z[$b * 10 + $r]!;
+      $s += $y[$yo + $b * 10]! * $v_layer2_z[$b * 10]!;
+      $s += $y[$yo + 1 + $b * 10]! * $v_layer2_z[1 + $b * 10]!;
+      $s += $y[$yo + 2 + $b * 10]! * $v_layer2_z[2 + $b * 10]!;
+      $s += $y[$yo + 3 + $b * 10]! * $v_layer2_z[3 + $b * 10]!;
+      $s += $y[$yo + 4 + $b * 10]! * $v_layer2_z[4 + $b * 10]!;
+      $s += $y[$yo + 5 + $b * 10]! * $v_layer2_z[5 + $b * 10]!;
+      $s += $y[$yo + 6 + $b * 10]! * $v_layer2_z[6 + $b * 10]!;
+      $s += $y[$yo + 7 + $b * 10]! * $v_layer2_z[7 + $b * 10]!;
+      $s += $y[$yo + 8 + $b * 10]! * $v_layer2_z[8 + $b * 10]!;
+      $s += $y[$yo + 9 + $b * 10]! * $v_layer2_z[9 + $b * 10]!;
       $v_5[$b] = $s;
     }
   }
@@ -2156,7 +2165,16 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
-      for (let $r = 0; $r < 10; $r++) $s += $y[$yo + $b * 10 + $r]! * $v_layer2_z[$b * 10 + $r]!;
+      $s += $y[$yo + $b * 10]! * $v_layer2_z[$b * 10]!;
+      $s += $y[$yo + 1 + $b * 10]! * $v_layer2_z[1 + $b * 10]!;
+      $s += $y[$yo + 2 + $b * 10]! * $v_layer2_z[2 + $b * 10]!;
+      $s += $y[$yo + 3 + $b * 10]! * $v_layer2_z[3 + $b * 10]!;
+      $s += $y[$yo + 4 + $b * 10]! * $v_layer2_z[4 + $b * 10]!;
+      $s += $y[$yo + 5 + $b * 10]! * $v_layer2_z[5 + $b * 10]!;
+      $s += $y[$yo + 6 + $b * 10]! * $v_layer2_z[6 + $b * 10]!;
+      $s += $y[$yo + 7 + $b * 10]! * $v_layer2_z[7 + $b * 10]!;
+      $s += $y[$yo + 8 + $b * 10]! * $v_layer2_z[8 + $b * 10]!;
+      $s += $y[$yo + 9 + $b * 10]! * $v_layer2_z[9 + $b * 10]!;
       $v_5[$b] = $s;
     }
   }

@@ -30,6 +30,7 @@ import { dependsOn, topoOrder } from '../ir/walk.js';
 import type { Derived } from '../derive.js';
 import type { Layout } from './schedule.js';
 import { Names } from './names.js';
+import { type Coords, LOWERING, covers } from './table.js';
 import {
   type Access, type BufferRef, type GemmOperand, type Hoist, type LoopKernel, type LoopPlan, type LoopStep, type ScratchBuffer,
   BATCH, GEMM_RESULT, ZERO, constant, constantOf, shift, variable,
@@ -56,7 +57,21 @@ function substitute(a: Access, target: Access, by: Access): Access {
 
 const rowMajor = (s: Shape): number[] => (s.length === 2 ? [s[1], 1] : s.length === 1 ? [1] : []);
 const isLeaf = (n: Node) => n.op === 'param' || n.op === 'input' || n.op === 'target' || n.op === 'const';
-const VIEWS = new Set<Op>(['transpose', 'broadcast', 'index', 'slice']);
+
+/**
+ * `a` read through a coordinate map: element c of the result (of `shape`) is element
+ * `map(c)` of `a`. LOWERING's maps are affine, so evaluating the map at 0 and at each unit
+ * vector gives the result's base offset and strides exactly; a scalar stands for every
+ * element and only changes shape.
+ */
+function through(a: Access, shape: Shape, map: (c: Coords) => Coords): Access {
+  if (a.scalar !== undefined) return { ...a, shape, strides: shape.map(() => 0) };
+  const offsetAt = (c: Coords) => map(c).reduce((n, x, j) => n + x * a.strides[j], 0);
+  const zero = shape.map(() => 0);
+  const off = offsetAt(zero);
+  const strides = shape.map((_, t) => offsetAt(zero.map((_z, u) => (u === t ? 1 : 0))) - off);
+  return { ...a, base: shift(a.base, off), shape, strides };
+}
 
 /**
  * Per operation, the code shape of its element loop: tensors of at most `unrollElements`
@@ -109,23 +124,6 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
       return { buf, base: shift(variable(row0), slot.offset), bs: row, strides: rowMajor(n.shape), shape: n.shape };
     };
 
-    const viewAccess = (n: Node, a: Access): Access => {
-      switch (n.op) {
-        case 'transpose':
-          return a.shape.length < 2 ? a : { ...a, shape: [a.shape[1], a.shape[0]], strides: [a.strides[1], a.strides[0]] };
-        case 'broadcast':
-          return { ...a, shape: n.shape, strides: n.shape.map(() => 0) };
-        case 'index': {
-          if (a.scalar !== undefined) return { ...a, shape: [], strides: [] };
-          const k = n.attrs.start!;
-          const off = a.shape.length === 2 ? Math.floor(k / a.shape[1]) * a.strides[0] + (k % a.shape[1]) * a.strides[1] : k * a.strides[0];
-          return { ...a, base: shift(a.base, off), shape: [], strides: [] };
-        }
-        default: // slice
-          return a.scalar !== undefined ? { ...a, shape: n.shape } : { ...a, base: shift(a.base, n.attrs.start! * a.strides[0]), shape: n.shape };
-      }
-    };
-
     const materialize = (n: Node): Access => {
       const known = bufferOf.get(n);
       if (known) return known;
@@ -145,14 +143,36 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
       return l ? `${l} = ${n.op}` : undefined;
     };
 
+    /** The step that computes `n` into `out`, as LOWERING states its index math. */
     const computeStep = (n: Node, out: Access, args: Access[]): LoopStep => {
-      if (OPS[n.op].kind === 'elementwise') return { kind: 'elementwise', op: n.op, out, args, unroll: small(out.shape), comment: comment(n) };
-      if (n.op === 'matmul') {
-        const [A, B] = args;
-        const g = gemmFor(A, B, out);
-        if (g) return { ...g, comment: comment(n) };
+      const entry = LOWERING[n.op];
+      const shapes = n.args.map((a) => a.shape);
+      switch (entry.kind) {
+        case 'elementwise':
+          return { kind: 'elementwise', op: n.op, out, args, unroll: small(out.shape), comment: comment(n) };
+        case 'contract': {
+          if (n.op === 'matmul') {
+            const g = gemmFor(args[0], args[1], out);
+            if (g) return { ...g, comment: comment(n) };
+          }
+          const { red, factors } = entry.of(shapes);
+          const dims = n.shape.length;
+          const at = [...n.shape, ...red];
+          return {
+            kind: 'contract', op: n.op, out, red, unroll: dims === 0 && small(red), comment: comment(n),
+            factors: factors.map((f, i) => through(args[i], at, (c) => f(c.slice(0, dims), c.slice(dims)))),
+          };
+        }
+        case 'place': {
+          const pieces = entry.pieces(shapes, n.attrs);
+          const flatOut: Access = { ...out, shape: [sizeOf(n.shape)], strides: [1] }; // buffers are row-major
+          return { kind: 'place', op: n.op, out: flatOut, pieces: pieces.map((p) => ({ at: p.at, arg: args[p.arg] })), covered: covers(pieces, shapes, n.shape), comment: comment(n) };
+        }
+        case 'shifted':
+          return { kind: 'shifted', x: args[0], outs: [{ op: n.op, rule: entry.rule, out }], unroll: small(shapes[0]), comment: comment(n) };
+        default: // leaves and views never get here
+          throw new Error(`gradc bug: no loop step computes a ${n.op}`);
       }
-      return { kind: 'rowwise', op: n.op, out, args, start: n.attrs.start, unroll: small(args[0]?.shape ?? []), comment: comment(n) };
     };
 
     // Reductions of per-sample parameter gradients into the accumulator.
@@ -214,7 +234,8 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
       if (!demanded.has(n)) continue;
       if (isLeaf(n)) { access.set(n, leafAccess(n)); continue; }
       const args = n.args.map((a) => access.get(a)!);
-      if (VIEWS.has(n.op)) { access.set(n, viewAccess(n, args[0])); continue; }
+      const entry = LOWERING[n.op];
+      if (entry.kind === 'view') { access.set(n, through(args[0], n.shape, (c) => entry.source(c, n.args[0].shape, n.attrs))); continue; }
       const depth = elementwise(n) ? 1 + Math.max(0, ...n.args.map((a) => fusedDepth.get(a) ?? 0)) : 0;
       if (elementwise(n) && soleUse(n) && depth <= MAX_FUSION_DEPTH) {
         fusedDepth.set(n, depth);
@@ -297,7 +318,10 @@ function checkWrittenBeforeRead(steps: readonly LoopStep[], kind: string): void 
     const reads = new Set<ScratchBuffer>();
     const writes: (ScratchBuffer | undefined)[] = [];
     switch (s.kind) {
-      case 'elementwise': case 'rowwise': s.args.forEach((a) => readsOf(a, reads)); writes.push(scratch(s.out.buf)); break;
+      case 'elementwise': s.args.forEach((a) => readsOf(a, reads)); writes.push(scratch(s.out.buf)); break;
+      case 'contract': s.factors.forEach((a) => readsOf(a, reads)); writes.push(scratch(s.out.buf)); break;
+      case 'place': s.pieces.forEach((p) => readsOf(p.arg, reads)); writes.push(scratch(s.out.buf)); break;
+      case 'shifted': readsOf(s.x, reads); for (const o of s.outs) writes.push(scratch(o.out.buf)); break;
       case 'gemm':
         for (const o of [s.L, s.R]) { const b = scratch(o.buf); if (b) reads.add(b); }
         if (s.epilogue) { readsOf(s.epilogue.value, reads); writes.push(scratch(s.epilogue.out.buf)); } else writes.push(scratch(s.out.buf));

@@ -18,6 +18,7 @@
 import type { Op } from '../ir/ops.js';
 import type { Node } from '../ir/node.js';
 import type { Shape } from '../ir/shape.js';
+import type { ShiftedRule } from './table.js';
 
 /** Run-time values a kernel's indexes and loop bounds may mention. */
 export type KernelVar = 'inputRow' | 'targetRow' | 'outputRow' | 'batchSize';
@@ -91,7 +92,12 @@ export interface GemmOperand { readonly buf: BufferRef; readonly base: Affine; r
 export type LoopStep =
   | { readonly kind: 'elementwise'; readonly op: Op | 'copy'; readonly out: Access; readonly args: readonly Access[]; readonly unroll?: boolean; readonly comment?: string }
   | { readonly kind: 'gemm'; readonly P: Extent; readonly Q: number; readonly K: Extent; readonly L: GemmOperand; readonly R: GemmOperand; readonly out: GemmOperand; readonly accumulate: boolean; readonly scaled: boolean; readonly epilogue?: Epilogue; readonly comment?: string }
-  | { readonly kind: 'rowwise'; readonly op: Op; readonly out: Access; readonly args: readonly Access[]; readonly start?: number; readonly unroll?: boolean; readonly comment?: string }
+  /** out(o) = sum over k of prod_i factors[i](o, k); each factor is read at coordinates (o..., k...). */
+  | { readonly kind: 'contract'; readonly op: Op; readonly out: Access; readonly red: readonly number[]; readonly factors: readonly Access[]; readonly unroll?: boolean; readonly comment?: string }
+  /** out (flat) = 0 unless `covered`, then out[at + r] = arg(r) for each piece. */
+  | { readonly kind: 'place'; readonly op: Op; readonly out: Access; readonly pieces: readonly { readonly at: number; readonly arg: Access }[]; readonly covered: boolean; readonly comment?: string }
+  /** m = max(x), s = sum(term(x, m)), then each output from them (outputs over one x share m and s). */
+  | { readonly kind: 'shifted'; readonly x: Access; readonly outs: readonly { readonly op: Op; readonly rule: ShiftedRule; readonly out: Access }[]; readonly unroll?: boolean; readonly comment?: string }
   | { readonly kind: 'reduce'; readonly target: Access; readonly value: Access; readonly shared: boolean; readonly unroll?: boolean; readonly comment?: string }
   | { readonly kind: 'lossSum'; readonly value: Access };
 

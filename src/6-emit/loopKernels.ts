@@ -9,7 +9,8 @@
  * which nest at most MAX_FUSION_DEPTH deep (5-lower/loops.ts), so any graph depth is safe. Each kernel becomes one function
  * `$<kind>Rows(...)` that processes `$nb` samples.
  */
-import { OPS } from '../ir/ops.js';
+import { type ElementwiseOp, OPS } from '../ir/ops.js';
+import type { ElementAlgebra } from '../5-lower/table.js';
 import { mentions, parameterList } from './kernels.js';
 import { literal } from './literal.js';
 import type { Access, Affine, BufferRef, GemmOperand, Hoist, KernelVar, LoopKernel, LoopPlan, LoopStep, ScalarRef } from '../5-lower/plan.js';
@@ -157,68 +158,76 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
   ].join('\n');
 }
 
-/** Per-sample loops for ops that are neither elementwise nor a gemm. */
-function rowwise(s: Extract<LoopStep, { kind: 'rowwise' }>): string {
-  const [a, b] = s.args;
-  const o = s.out;
-  const A = (...c: string[]) => at(a, '$b', c);
-  const B = (...c: string[]) => at(b, '$b', c);
-  const O = (...c: string[]) => at(o, '$b', c, true); // written only
-  const n = a.shape[0] ?? 1;
+/**
+ * The table's formulas (5-lower/table.ts) as expression text: an operand is parenthesized
+ * only where precedence needs it (`a - m - ls`, `Math.exp(a - m) / s`), so the text reads
+ * as written and means what the formula says.
+ */
+interface Text { readonly text: string; readonly level: number } // 3: atom or call, 2: * /, 1: + -, 0: anything else
+const CALLS = new Set<ElementwiseOp>(['exp', 'log', 'sqrt', 'abs', 'sin', 'cos', 'tanh', 'pow']); // Math.f(...): arguments need no parentheses
+const LEVEL: ReadonlyMap<ElementwiseOp, number> = new Map<ElementwiseOp, number>([['add', 1], ['sub', 1], ['mul', 2], ['div', 2]]);
+const TEXT: ElementAlgebra<Text> = {
+  apply(op, ...args) {
+    if (CALLS.has(op)) return { text: OPS[op].js!(...args.map((a) => a.text)), level: 3 };
+    const level = LEVEL.get(op) ?? 0;
+    // Left-associative: the left operand may be of the same level, the right one must bind tighter.
+    const wrap = (a: Text, i: number) => (a.level > level || (i === 0 && level > 0 && a.level === level) ? a.text : `(${a.text})`);
+    return { text: OPS[op].js!(...args.map(wrap)), level };
+  },
+};
+const atom = (text: string): Text => ({ text, level: 3 });
+
+/** out(o) = sum_k prod_i factor_i(o, k): one loop nest over the output, the sum innermost. */
+function contract(s: Extract<LoopStep, { kind: 'contract' }>): string {
+  const O = (c: readonly string[]) => at(s.out, '$b', c, true);
+  const product = (c: readonly string[]) => s.factors.map((f) => at(f, '$b', c)).reduce((x, y) => OPS.mul.js!(x, y));
   let body: string;
-  switch (s.op) {
-    case 'sum':
-      body = `let $s = 0;\n${loopsOver(a.shape, (c) => `$s += ${A(...c)};`, s.unroll)}\n${O()} = $s;`;
-      break;
-    case 'dot':
-      body = `let $s = 0;\nfor (let $r = 0; $r < ${n}; $r++) $s += ${A('$r')} * ${B('$r')};\n${O()} = $s;`;
-      break;
-    case 'outer':
-      body = `for (let $r = 0; $r < ${n}; $r++) for (let $c = 0; $c < ${b.shape[0]}; $c++) ${O('$r', '$c')} = ${A('$r')} * ${B('$c')};`;
-      break;
-    case 'matmul': {
-      if (a.shape.length === 2 && b.shape.length === 1) {
-        body = `for (let $r = 0; $r < ${a.shape[0]}; $r++) { let $s = 0; for (let $k = 0; $k < ${a.shape[1]}; $k++) $s += ${A('$r', '$k')} * ${B('$k')}; ${O('$r')} = $s; }`;
-      } else if (a.shape.length === 1) {
-        body = `for (let $c = 0; $c < ${b.shape[1]}; $c++) { let $s = 0; for (let $k = 0; $k < ${b.shape[0]}; $k++) $s += ${A('$k')} * ${B('$k', '$c')}; ${O('$c')} = $s; }`;
-      } else {
-        body = `for (let $r = 0; $r < ${a.shape[0]}; $r++) for (let $c = 0; $c < ${b.shape[1]}; $c++) { let $s = 0; for (let $k = 0; $k < ${a.shape[1]}; $k++) $s += ${A('$r', '$k')} * ${B('$k', '$c')}; ${O('$r', '$c')} = $s; }`;
-      }
-      break;
-    }
-    case 'logsumexp':
-    case 'softmax':
-    case 'logsoftmax': {
-      // Over every element (logsumexp takes a matrix too), with the maximum shifted out.
-      const max = `let $m = -Infinity;\n${loopsOver(a.shape, (c) => `{ const $e = ${A(...c)}; if ($e > $m) $m = $e; }`, s.unroll)}`;
-      // softmax is exp(x - m) / s, not exp(x - logsumexp): m + log(s) rounds away log(s) at |x| >= 1e15.
-      const sum = `${max}\nlet $s = 0;\n${loopsOver(a.shape, (c) => `$s += Math.exp(${A(...c)} - $m);`, s.unroll)}`;
-      body = s.op === 'logsumexp' ? `${sum}\n${O()} = $m + Math.log($s);`
-        : s.op === 'softmax' ? `${sum}\nfor (let $r = 0; $r < ${n}; $r++) ${O('$r')} = Math.exp(${A('$r')} - $m) / $s;`
-        : `${sum}\nconst $ls = Math.log($s);\nfor (let $r = 0; $r < ${n}; $r++) ${O('$r')} = ${A('$r')} - $m - $ls;`;
-      break;
-    }
-    case 'unindex':
-      body = `for (let $r = 0; $r < ${o.shape.length === 2 ? o.shape[0] * o.shape[1] : o.shape[0]}; $r++) ${bufferText(o.buf!)}[${o.bs ? `$b * ${o.bs} + ` : ''}$r] = 0;\n${bufferText(o.buf!)}[${o.bs ? `$b * ${o.bs} + ` : ''}${s.start}] = ${A()};`;
-      break;
-    case 'pad':
-      body = `for (let $r = 0; $r < ${o.shape[0]}; $r++) ${O('$r')} = 0;\nfor (let $r = 0; $r < ${n}; $r++) ${at({ ...o, base: constant(s.start!) }, '$b', ['$r'], true)} = ${A('$r')};`;
-      break;
-    case 'concat': {
-      let off = 0;
-      const parts = s.args.map((x) => {
-        const len = x.shape[0] ?? 1;
-        const dst = { ...o, base: constant(off) };
-        off += len;
-        return x.shape.length === 0 ? `${at(dst, '$b', ['0'], true)} = ${at(x, '$b', [])};` : `for (let $r = 0; $r < ${len}; $r++) ${at(dst, '$b', ['$r'], true)} = ${at(x, '$b', ['$r'])};`;
-      });
-      body = parts.join('\n');
-      break;
-    }
-    default:
-      throw new Error(`no loop form for op '${s.op}'`);
+  if (s.red.length === 0) body = loopsOver(s.out.shape, (c) => `${O(c)} = ${product(c)};`);
+  else if (s.out.shape.length === 0) body = `let $s = 0;\n${loopsOver(s.red, (k) => `$s += ${product(k)};`, s.unroll)}\n${O([])} = $s;`;
+  else {
+    const sum = (c: string[]) => `{ let $s = 0; for (let $k = 0; $k < ${s.red[0]}; $k++) $s += ${product([...c, '$k'])}; ${O(c)} = $s; }`;
+    body = loopsOver(s.out.shape, sum);
   }
-  return perSample(o.bs !== 0, `{\n${indent(body)}\n}`);
+  return perSample(s.out.bs !== 0, `{\n${indent(body)}\n}`);
+}
+
+/** out = 0 (unless the pieces cover it), then each piece copied to its place. */
+function place(s: Extract<LoopStep, { kind: 'place' }>): string {
+  const o = s.out;
+  const lines = s.covered ? [] : [`for (let $r = 0; $r < ${o.shape[0]}; $r++) ${at(o, '$b', ['$r'], true)} = 0;`];
+  for (const p of s.pieces) {
+    const dst: Access = { ...o, base: shift(o.base, p.at) };
+    lines.push(p.arg.shape.length === 0
+      ? `${at(dst, '$b', ['0'], true)} = ${at(p.arg, '$b', [])};`
+      : `for (let $r = 0; $r < ${p.arg.shape[0]}; $r++) ${at(dst, '$b', ['$r'], true)} = ${at(p.arg, '$b', ['$r'])};`);
+  }
+  return perSample(o.bs !== 0, `{\n${indent(lines.join('\n'))}\n}`);
+}
+
+/** The maximum m and s = sum(term(x, m)) of x, once, then every output that shares them. */
+function shifted(s: Extract<LoopStep, { kind: 'shifted' }>): string {
+  const x = s.x;
+  const X = (c: readonly string[]) => at(x, '$b', c);
+  const term = (v: Text) => s.outs[0]!.rule.term(TEXT, v, atom('$m'));
+  // Over every element (logsumexp takes a matrix too), with the maximum shifted out.
+  const lines = [
+    'let $m = -Infinity;',
+    loopsOver(x.shape, (c) => `{ const $e = ${X(c)}; if ($e > $m) $m = $e; }`, s.unroll),
+    'let $s = 0;',
+    loopsOver(x.shape, (c) => `$s += ${term(atom(X(c))).text};`, s.unroll),
+  ];
+  for (const { rule, out } of s.outs) {
+    let shared = atom('$s');
+    if (rule.shared) {
+      lines.push(`const $ls = ${rule.shared(TEXT, atom('$s')).text};`);
+      shared = atom('$ls');
+    }
+    const value = (v: Text) => rule.value(TEXT, { x: v, e: term(v), m: atom('$m'), s: atom('$s'), shared }).text;
+    lines.push(rule.perElement
+      ? `for (let $r = 0; $r < ${x.shape[0]}; $r++) ${at(out, '$b', ['$r'], true)} = ${value(atom(X(['$r'])))};`
+      : `${at(out, '$b', [], true)} = ${value(atom('$m'))};`);
+  }
+  return perSample(s.outs.some((o) => o.out.bs !== 0), `{\n${indent(lines.join('\n'))}\n}`);
 }
 
 function reduce(s: Extract<LoopStep, { kind: 'reduce' }>): string {
@@ -233,7 +242,9 @@ function step(s: LoopStep): string {
   switch (s.kind) {
     case 'elementwise': return note + elementwise(s);
     case 'gemm': return note + gemm(s);
-    case 'rowwise': return note + rowwise(s);
+    case 'contract': return note + contract(s);
+    case 'place': return note + place(s);
+    case 'shifted': return note + shifted(s);
     case 'reduce': return note + reduce(s);
     case 'lossSum': return `let $total = 0;\nfor (let $b = 0; $b < $nb; $b++) $total += ${at(s.value, '$b', [])};\nreturn $total;`;
   }
