@@ -11,7 +11,7 @@
  */
 import { type ElementwiseOp, OPS } from '../ir/ops.js';
 import type { ElementAlgebra } from '../5-lower/table.js';
-import { mentions, parameterList } from './kernels.js';
+import { declaration, mentions } from './signatures.js';
 import { literal } from './literal.js';
 import type { Access, Affine, BufferRef, GemmOperand, Hoist, KernelVar, LoopKernel, LoopPlan, LoopStep, ScalarRef } from '../5-lower/plan.js';
 import { constant, shift } from '../5-lower/plan.js';
@@ -250,17 +250,9 @@ function step(s: LoopStep): string {
   }
 }
 
-export const ROWS_PARAMS = {
-  forward: '$p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number',
-  loss: '$p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number',
-  gradient: '$p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number',
-} as const;
-
 export function emitLoopKernel(k: LoopKernel): string {
-  const ret = k.kind === 'forward' ? 'void' : 'number';
   const body = [...k.hoists.map(hoistText), ...k.steps.map(step)].join('\n');
-  const params = ROWS_PARAMS[k.kind].split(', ').map((p) => { const [name = '', type = ''] = p.split(': '); return { name, type }; });
-  return `function $${k.kind}Rows(${parameterList(params, body)}): ${ret} {\n${indent(body)}\n}`;
+  return declaration(`${k.kind}Rows`, body);
 }
 
 /** The scratch buffers that `code` (the loop kernels) mentions. */
