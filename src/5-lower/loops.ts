@@ -291,7 +291,11 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
     return { kind, hoists, steps: final };
   };
 
-  return { maxBatch, buffers, kernels: { forward: build('forward'), loss: build('loss'), gradient: build('gradient') } };
+  const kernels = { forward: build('forward'), loss: build('loss'), gradient: build('gradient') };
+  // A buffer materialized for a gemm whose result then went to its epilogue is never used.
+  const used = new Set<ScratchBuffer>();
+  for (const k of Object.values(kernels)) for (const s of k.steps) for (const b of scratchOf(s).writes) used.add(b);
+  return { maxBatch, buffers: buffers.filter((b) => used.has(b)), kernels };
 }
 
 /** Scratch buffers an access reads (through fused expressions), added to `out`; iterative. */
@@ -307,32 +311,37 @@ function readsOf(a: Access, out: Set<ScratchBuffer>): void {
   }
 }
 
+/** The scratch buffers step `s` reads and writes. */
+export function scratchOf(s: LoopStep): { reads: Set<ScratchBuffer>; writes: ScratchBuffer[] } {
+  const reads = new Set<ScratchBuffer>();
+  const written: (BufferRef | undefined)[] = [];
+  switch (s.kind) {
+    case 'elementwise': s.args.forEach((a) => readsOf(a, reads)); written.push(s.out.buf); break;
+    case 'contract': s.factors.forEach((a) => readsOf(a, reads)); written.push(s.out.buf); break;
+    case 'place': s.pieces.forEach((p) => readsOf(p.arg, reads)); written.push(s.out.buf); break;
+    case 'shifted': readsOf(s.x, reads); for (const o of s.outs) written.push(o.out.buf); break;
+    case 'gemm':
+      for (const o of [s.L, s.R]) if (o.buf.kind === 'scratch') reads.add(o.buf.buffer);
+      if (s.epilogue) { readsOf(s.epilogue.value, reads); written.push(s.epilogue.out.buf); } else written.push(s.out.buf);
+      break;
+    case 'reduce': readsOf(s.value, reads); break;
+    case 'lossSum': readsOf(s.value, reads); break;
+  }
+  return { reads, writes: written.flatMap((b) => (b?.kind === 'scratch' ? [b.buffer] : [])) };
+}
+
 /**
  * The plan's invariant, checked: every buffer a step reads was written by an earlier step
  * of the same kernel. A violation is a bug in gradc, reported as such.
  */
 function checkWrittenBeforeRead(steps: readonly LoopStep[], kind: string): void {
   const written = new Set<ScratchBuffer>();
-  const scratch = (b: BufferRef | undefined) => (b?.kind === 'scratch' ? b.buffer : undefined);
   for (const s of steps) {
-    const reads = new Set<ScratchBuffer>();
-    const writes: (ScratchBuffer | undefined)[] = [];
-    switch (s.kind) {
-      case 'elementwise': s.args.forEach((a) => readsOf(a, reads)); writes.push(scratch(s.out.buf)); break;
-      case 'contract': s.factors.forEach((a) => readsOf(a, reads)); writes.push(scratch(s.out.buf)); break;
-      case 'place': s.pieces.forEach((p) => readsOf(p.arg, reads)); writes.push(scratch(s.out.buf)); break;
-      case 'shifted': readsOf(s.x, reads); for (const o of s.outs) writes.push(scratch(o.out.buf)); break;
-      case 'gemm':
-        for (const o of [s.L, s.R]) { const b = scratch(o.buf); if (b) reads.add(b); }
-        if (s.epilogue) { readsOf(s.epilogue.value, reads); writes.push(scratch(s.epilogue.out.buf)); } else writes.push(scratch(s.out.buf));
-        break;
-      case 'reduce': readsOf(s.value, reads); break;
-      case 'lossSum': readsOf(s.value, reads); break;
-    }
+    const { reads, writes } = scratchOf(s);
     for (const r of reads) {
       if (!written.has(r)) throw new Error(`gradc bug: the ${kind} kernel reads ${r.name} before writing it`);
     }
-    for (const w of writes) if (w) written.add(w);
+    for (const w of writes) written.add(w);
   }
 }
 

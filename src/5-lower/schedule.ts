@@ -24,6 +24,8 @@ import type { Derived } from '../derive.js';
 import { Names, adjointName, elementName } from './names.js';
 import { scalarize } from './scalarize.js';
 import { type LoopPlan, planLoops } from './loops.js';
+import { printProgram } from './print.js';
+import { debugPhase } from '../debug.js';
 
 export type Operand = { readonly ref: number } | { readonly lit: number };
 
@@ -129,7 +131,7 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
   const choice = options.lowering ?? 'auto';
   const lowering: Lowering = choice === 'auto' ? (layout.paramSize <= (options.unrollLimit ?? DEFAULT_UNROLL_LIMIT) ? 'unrolled' : 'loops') : choice;
   if (lowering === 'loops') {
-    return { model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH, options.unrollElements), gradientFormulas };
+    return printed({ model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH, options.unrollElements), gradientFormulas });
   }
   const labels = model.labels;
   const tensorRoots = [model.loss, ...model.outputs.map((o) => o.node), ...grads];
@@ -234,11 +236,17 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
     return { kind, instrs, result: kind === 'forward' ? undefined : operand(lossEl) };
   };
 
-  return {
+  return printed({
     model,
     layout,
     lowering,
     kernels: { forward: build('forward'), loss: build('loss'), gradient: build('gradient'), step: build('step') },
     gradientFormulas,
-  };
+  });
+}
+
+/** The program, printed under DEBUG=2 (print.ts). */
+function printed(program: Program): Program {
+  debugPhase('lower', () => printProgram(program));
+  return program;
 }
