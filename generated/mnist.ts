@@ -1289,20 +1289,21 @@ function $checkArrayParam(v: unknown, size: number, shape: string, where: string
 const $MAX_ROWS = 64;
 const $v_layer1_a = new Floats(2048);
 const $v_layer2_z = new Floats(640);
-const $v_3 = new Floats(64);
-const $v_4 = new Floats(64);
-const $v_5 = new Floats(64);
+const $v_sum_y = new Floats(64);
+const $v_logsumexp_layer2_z = new Floats(64);
+const $v_dot_y_layer2_z = new Floats(64);
 const $v_loss = new Floats(64);
-const $v_6 = new Floats(640);
-const $v_7 = new Floats(640);
-const $v_9 = new Floats(2048);
+const $v_softmax_layer2_z = new Floats(640);
+const $v_d_layer2_z = new Floats(640);
+const $v_d_layer1_z = new Floats(2048);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
   const $p_layer2_W = $p.layer2_W;
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
-  // matmul, then layer1_a = tanh
+  // layer1_z = matmul(layer1_W, x) + layer1_b
+  // layer1_a = tanh(layer1_z)
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -1343,22 +1344,22 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c11; $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c12; $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c13; $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c21; $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c22; $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c23; $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c31; $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c32; $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c33; $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
+        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($c01 + $p_layer1_b[($j + 1)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($c02 + $p_layer1_b[($j + 2)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($c03 + $p_layer1_b[($j + 3)]!)));
+        $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($c10 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($c11 + $p_layer1_b[($j + 1)]!)));
+        $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($c12 + $p_layer1_b[($j + 2)]!)));
+        $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($c13 + $p_layer1_b[($j + 3)]!)));
+        $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($c20 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($c21 + $p_layer1_b[($j + 1)]!)));
+        $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($c22 + $p_layer1_b[($j + 2)]!)));
+        $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($c23 + $p_layer1_b[($j + 3)]!)));
+        $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($c30 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($c31 + $p_layer1_b[($j + 1)]!)));
+        $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($c32 + $p_layer1_b[($j + 2)]!)));
+        $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($c33 + $p_layer1_b[($j + 3)]!)));
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -1378,10 +1379,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
+        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($c10 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($c20 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($c30 + $p_layer1_b[($j)]!)));
       }
     }
     for (; $i < $nb; $i++) {
@@ -1404,10 +1405,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
+        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($c01 + $p_layer1_b[($j + 1)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($c02 + $p_layer1_b[($j + 2)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($c03 + $p_layer1_b[($j + 3)]!)));
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -1418,11 +1419,11 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
+        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
       }
     }
   }
-  // matmul, then layer2_z = add
+  // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -1463,22 +1464,22 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c11; $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c12; $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c13; $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c21; $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c22; $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c23; $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c31; $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c32; $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c33; $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
+        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i) * 10 + ($j + 1)] = ($c01 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i) * 10 + ($j + 2)] = ($c02 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i) * 10 + ($j + 3)] = ($c03 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[($i + 1) * 10 + ($j)] = ($c10 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($c11 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($c12 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($c13 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[($i + 2) * 10 + ($j)] = ($c20 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($c21 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($c22 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($c23 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[($i + 3) * 10 + ($j)] = ($c30 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($c31 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($c32 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($c33 + $p_layer2_b[($j + 3)]!);
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -1498,10 +1499,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
+        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 1) * 10 + ($j)] = ($c10 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 2) * 10 + ($j)] = ($c20 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 3) * 10 + ($j)] = ($c30 + $p_layer2_b[($j)]!);
       }
     }
     for (; $i < $nb; $i++) {
@@ -1524,10 +1525,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
+        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i) * 10 + ($j + 1)] = ($c01 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i) * 10 + ($j + 2)] = ($c02 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i) * 10 + ($j + 3)] = ($c03 + $p_layer2_b[($j + 3)]!);
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -1538,7 +1539,7 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
+        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
       }
     }
   }
@@ -1562,6 +1563,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
+  // sum(y)
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
@@ -1575,10 +1577,11 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
       $s += $y[$yo + 7 + $b * 10]!;
       $s += $y[$yo + 8 + $b * 10]!;
       $s += $y[$yo + 9 + $b * 10]!;
-      $v_3[$b] = $s;
+      $v_sum_y[$b] = $s;
     }
   }
-  // matmul, then layer1_a = tanh
+  // layer1_z = matmul(layer1_W, x) + layer1_b
+  // layer1_a = tanh(layer1_z)
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -1619,22 +1622,22 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c11; $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c12; $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c13; $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c21; $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c22; $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c23; $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c31; $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c32; $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c33; $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
+        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($c01 + $p_layer1_b[($j + 1)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($c02 + $p_layer1_b[($j + 2)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($c03 + $p_layer1_b[($j + 3)]!)));
+        $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($c10 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($c11 + $p_layer1_b[($j + 1)]!)));
+        $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($c12 + $p_layer1_b[($j + 2)]!)));
+        $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($c13 + $p_layer1_b[($j + 3)]!)));
+        $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($c20 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($c21 + $p_layer1_b[($j + 1)]!)));
+        $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($c22 + $p_layer1_b[($j + 2)]!)));
+        $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($c23 + $p_layer1_b[($j + 3)]!)));
+        $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($c30 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($c31 + $p_layer1_b[($j + 1)]!)));
+        $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($c32 + $p_layer1_b[($j + 2)]!)));
+        $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($c33 + $p_layer1_b[($j + 3)]!)));
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -1654,10 +1657,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
+        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($c10 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($c20 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($c30 + $p_layer1_b[($j)]!)));
       }
     }
     for (; $i < $nb; $i++) {
@@ -1680,10 +1683,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
+        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($c01 + $p_layer1_b[($j + 1)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($c02 + $p_layer1_b[($j + 2)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($c03 + $p_layer1_b[($j + 3)]!)));
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -1694,11 +1697,11 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
+        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
       }
     }
   }
-  // matmul, then layer2_z = add
+  // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -1739,22 +1742,22 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c11; $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c12; $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c13; $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c21; $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c22; $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c23; $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c31; $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c32; $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c33; $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
+        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i) * 10 + ($j + 1)] = ($c01 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i) * 10 + ($j + 2)] = ($c02 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i) * 10 + ($j + 3)] = ($c03 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[($i + 1) * 10 + ($j)] = ($c10 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($c11 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($c12 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($c13 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[($i + 2) * 10 + ($j)] = ($c20 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($c21 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($c22 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($c23 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[($i + 3) * 10 + ($j)] = ($c30 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($c31 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($c32 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($c33 + $p_layer2_b[($j + 3)]!);
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -1774,10 +1777,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
+        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 1) * 10 + ($j)] = ($c10 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 2) * 10 + ($j)] = ($c20 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 3) * 10 + ($j)] = ($c30 + $p_layer2_b[($j)]!);
       }
     }
     for (; $i < $nb; $i++) {
@@ -1800,10 +1803,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
+        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i) * 10 + ($j + 1)] = ($c01 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i) * 10 + ($j + 2)] = ($c02 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i) * 10 + ($j + 3)] = ($c03 + $p_layer2_b[($j + 3)]!);
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -1814,10 +1817,11 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
+        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
       }
     }
   }
+  // logsumexp(layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $m = -Infinity;
@@ -1842,9 +1846,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
       $s += Math.exp($v_layer2_z[7 + $b * 10]! - $m);
       $s += Math.exp($v_layer2_z[8 + $b * 10]! - $m);
       $s += Math.exp($v_layer2_z[9 + $b * 10]! - $m);
-      $v_4[$b] = $m + Math.log($s);
+      $v_logsumexp_layer2_z[$b] = $m + Math.log($s);
     }
   }
+  // dot(y, layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
@@ -1858,12 +1863,12 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
       $s += $y[$yo + 7 + $b * 10]! * $v_layer2_z[7 + $b * 10]!;
       $s += $y[$yo + 8 + $b * 10]! * $v_layer2_z[8 + $b * 10]!;
       $s += $y[$yo + 9 + $b * 10]! * $v_layer2_z[9 + $b * 10]!;
-      $v_5[$b] = $s;
+      $v_dot_y_layer2_z[$b] = $s;
     }
   }
-  // loss = sub
+  // loss = sum(y) * logsumexp(layer2_z) - dot(y, layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
-    $v_loss[$b] = ($v_3[$b]! * $v_4[$b]!) - $v_5[$b]!;
+    $v_loss[$b] = ($v_sum_y[$b]! * $v_logsumexp_layer2_z[$b]!) - $v_dot_y_layer2_z[$b]!;
   }
   let $total = 0;
   for (let $b = 0; $b < $nb; $b++) $total += $v_loss[$b]!;
@@ -1879,6 +1884,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
+  // sum(y)
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
@@ -1892,10 +1898,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       $s += $y[$yo + 7 + $b * 10]!;
       $s += $y[$yo + 8 + $b * 10]!;
       $s += $y[$yo + 9 + $b * 10]!;
-      $v_3[$b] = $s;
+      $v_sum_y[$b] = $s;
     }
   }
-  // matmul, then layer1_a = tanh
+  // layer1_z = matmul(layer1_W, x) + layer1_b
+  // layer1_a = tanh(layer1_z)
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -1936,22 +1943,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c11; $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c12; $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c13; $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c21; $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c22; $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c23; $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c31; $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c32; $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c33; $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
+        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($c01 + $p_layer1_b[($j + 1)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($c02 + $p_layer1_b[($j + 2)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($c03 + $p_layer1_b[($j + 3)]!)));
+        $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($c10 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($c11 + $p_layer1_b[($j + 1)]!)));
+        $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($c12 + $p_layer1_b[($j + 2)]!)));
+        $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($c13 + $p_layer1_b[($j + 3)]!)));
+        $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($c20 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($c21 + $p_layer1_b[($j + 1)]!)));
+        $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($c22 + $p_layer1_b[($j + 2)]!)));
+        $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($c23 + $p_layer1_b[($j + 3)]!)));
+        $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($c30 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($c31 + $p_layer1_b[($j + 1)]!)));
+        $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($c32 + $p_layer1_b[($j + 2)]!)));
+        $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($c33 + $p_layer1_b[($j + 3)]!)));
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -1971,10 +1978,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
+        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($c10 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($c20 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($c30 + $p_layer1_b[($j)]!)));
       }
     }
     for (; $i < $nb; $i++) {
@@ -1997,10 +2004,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
+        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($c01 + $p_layer1_b[($j + 1)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($c02 + $p_layer1_b[($j + 2)]!)));
+        $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($c03 + $p_layer1_b[($j + 3)]!)));
       }
       for (; $j < 32; $j++) {
         const $l0 = $xo + ($i) * 784;
@@ -2011,11 +2018,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
+        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
       }
     }
   }
-  // matmul, then layer2_z = add
+  // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -2056,22 +2063,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c11; $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c12; $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c13; $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c21; $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c22; $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c23; $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c31; $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c32; $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c33; $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
+        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i) * 10 + ($j + 1)] = ($c01 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i) * 10 + ($j + 2)] = ($c02 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i) * 10 + ($j + 3)] = ($c03 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[($i + 1) * 10 + ($j)] = ($c10 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($c11 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($c12 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($c13 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[($i + 2) * 10 + ($j)] = ($c20 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($c21 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($c22 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($c23 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[($i + 3) * 10 + ($j)] = ($c30 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($c31 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($c32 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($c33 + $p_layer2_b[($j + 3)]!);
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -2091,10 +2098,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
+        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 1) * 10 + ($j)] = ($c10 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 2) * 10 + ($j)] = ($c20 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 3) * 10 + ($j)] = ($c30 + $p_layer2_b[($j)]!);
       }
     }
     for (; $i < $nb; $i++) {
@@ -2117,10 +2124,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
+        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i) * 10 + ($j + 1)] = ($c01 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i) * 10 + ($j + 2)] = ($c02 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i) * 10 + ($j + 3)] = ($c03 + $p_layer2_b[($j + 3)]!);
       }
       for (; $j < 10; $j++) {
         const $l0 = ($i) * 32;
@@ -2131,10 +2138,13 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
+        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
       }
     }
   }
+  // logsumexp(layer2_z)
+  // softmax(layer2_z)
+  // grad of: logsumexp(layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $m = -Infinity;
@@ -2159,9 +2169,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       $s += Math.exp($v_layer2_z[7 + $b * 10]! - $m);
       $s += Math.exp($v_layer2_z[8 + $b * 10]! - $m);
       $s += Math.exp($v_layer2_z[9 + $b * 10]! - $m);
-      $v_4[$b] = $m + Math.log($s);
+      $v_logsumexp_layer2_z[$b] = $m + Math.log($s);
+      for (let $r = 0; $r < 10; $r++) $v_softmax_layer2_z[$b * 10 + $r] = Math.exp($v_layer2_z[$b * 10 + $r]! - $m) / $s;
     }
   }
+  // dot(y, layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
@@ -2175,53 +2187,31 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       $s += $y[$yo + 7 + $b * 10]! * $v_layer2_z[7 + $b * 10]!;
       $s += $y[$yo + 8 + $b * 10]! * $v_layer2_z[8 + $b * 10]!;
       $s += $y[$yo + 9 + $b * 10]! * $v_layer2_z[9 + $b * 10]!;
-      $v_5[$b] = $s;
+      $v_dot_y_layer2_z[$b] = $s;
     }
   }
-  // loss = sub
+  // loss = sum(y) * logsumexp(layer2_z) - dot(y, layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
-    $v_loss[$b] = ($v_3[$b]! * $v_4[$b]!) - $v_5[$b]!;
+    $v_loss[$b] = ($v_sum_y[$b]! * $v_logsumexp_layer2_z[$b]!) - $v_dot_y_layer2_z[$b]!;
   }
+  // d_layer2_z = sum(y) * softmax(layer2_z) - y
+  // grad of: logsumexp(layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
-    {
-      let $m = -Infinity;
-      { const $e = $v_layer2_z[$b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[1 + $b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[2 + $b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[3 + $b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[4 + $b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[5 + $b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[6 + $b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[7 + $b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[8 + $b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[9 + $b * 10]!; if ($e > $m) $m = $e; }
-      let $s = 0;
-      $s += Math.exp($v_layer2_z[$b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[1 + $b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[2 + $b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[3 + $b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[4 + $b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[5 + $b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[6 + $b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[7 + $b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[8 + $b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[9 + $b * 10]! - $m);
-      for (let $r = 0; $r < 10; $r++) $v_6[$b * 10 + $r] = Math.exp($v_layer2_z[$b * 10 + $r]! - $m) / $s;
-    }
+    $v_d_layer2_z[$b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[$b * 10]!) - $y[$yo + $b * 10]!;
+    $v_d_layer2_z[1 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[1 + $b * 10]!) - $y[$yo + 1 + $b * 10]!;
+    $v_d_layer2_z[2 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[2 + $b * 10]!) - $y[$yo + 2 + $b * 10]!;
+    $v_d_layer2_z[3 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[3 + $b * 10]!) - $y[$yo + 3 + $b * 10]!;
+    $v_d_layer2_z[4 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[4 + $b * 10]!) - $y[$yo + 4 + $b * 10]!;
+    $v_d_layer2_z[5 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[5 + $b * 10]!) - $y[$yo + 5 + $b * 10]!;
+    $v_d_layer2_z[6 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[6 + $b * 10]!) - $y[$yo + 6 + $b * 10]!;
+    $v_d_layer2_z[7 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[7 + $b * 10]!) - $y[$yo + 7 + $b * 10]!;
+    $v_d_layer2_z[8 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[8 + $b * 10]!) - $y[$yo + 8 + $b * 10]!;
+    $v_d_layer2_z[9 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[9 + $b * 10]!) - $y[$yo + 9 + $b * 10]!;
   }
-  for (let $b = 0; $b < $nb; $b++) {
-    $v_7[$b * 10] = ($v_3[$b]! * $v_6[$b * 10]!) - $y[$yo + $b * 10]!;
-    $v_7[1 + $b * 10] = ($v_3[$b]! * $v_6[1 + $b * 10]!) - $y[$yo + 1 + $b * 10]!;
-    $v_7[2 + $b * 10] = ($v_3[$b]! * $v_6[2 + $b * 10]!) - $y[$yo + 2 + $b * 10]!;
-    $v_7[3 + $b * 10] = ($v_3[$b]! * $v_6[3 + $b * 10]!) - $y[$yo + 3 + $b * 10]!;
-    $v_7[4 + $b * 10] = ($v_3[$b]! * $v_6[4 + $b * 10]!) - $y[$yo + 4 + $b * 10]!;
-    $v_7[5 + $b * 10] = ($v_3[$b]! * $v_6[5 + $b * 10]!) - $y[$yo + 5 + $b * 10]!;
-    $v_7[6 + $b * 10] = ($v_3[$b]! * $v_6[6 + $b * 10]!) - $y[$yo + 6 + $b * 10]!;
-    $v_7[7 + $b * 10] = ($v_3[$b]! * $v_6[7 + $b * 10]!) - $y[$yo + 7 + $b * 10]!;
-    $v_7[8 + $b * 10] = ($v_3[$b]! * $v_6[8 + $b * 10]!) - $y[$yo + 8 + $b * 10]!;
-    $v_7[9 + $b * 10] = ($v_3[$b]! * $v_6[9 + $b * 10]!) - $y[$yo + 9 + $b * 10]!;
-  }
-  // matmul, then mul
+  // d_layer1_a = matmul(transpose(layer2_W), d_layer2_z)
+  // d_layer1_z = d_layer1_a .* (1 - layer1_a.^2)
+  // grad of: matmul(layer2_W, layer1_a)
+  // grad of: layer1_a = tanh(layer1_z)
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -2237,10 +2227,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
         for (let $k = 0; $k < 10; $k++) {
-          const $a0 = $v_7[$l0 + $k]!;
-          const $a1 = $v_7[$l1 + $k]!;
-          const $a2 = $v_7[$l2 + $k]!;
-          const $a3 = $v_7[$l3 + $k]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k]!;
+          const $a1 = $v_d_layer2_z[$l1 + $k]!;
+          const $a2 = $v_d_layer2_z[$l2 + $k]!;
+          const $a3 = $v_d_layer2_z[$l3 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 32]!;
           const $w1 = $p_layer2_W[$m1 + $k * 32]!;
           const $w2 = $p_layer2_W[$m2 + $k * 32]!;
@@ -2262,22 +2252,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_9[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)]! * $v_layer1_a[($i) * 32 + ($j)]!))); }
-        { const $z = $c01; $v_9[($i) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 1)]! * $v_layer1_a[($i) * 32 + ($j + 1)]!))); }
-        { const $z = $c02; $v_9[($i) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 2)]! * $v_layer1_a[($i) * 32 + ($j + 2)]!))); }
-        { const $z = $c03; $v_9[($i) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 3)]! * $v_layer1_a[($i) * 32 + ($j + 3)]!))); }
-        { const $z = $c10; $v_9[($i + 1) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j)]! * $v_layer1_a[($i + 1) * 32 + ($j)]!))); }
-        { const $z = $c11; $v_9[($i + 1) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 1)]! * $v_layer1_a[($i + 1) * 32 + ($j + 1)]!))); }
-        { const $z = $c12; $v_9[($i + 1) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 2)]! * $v_layer1_a[($i + 1) * 32 + ($j + 2)]!))); }
-        { const $z = $c13; $v_9[($i + 1) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 3)]! * $v_layer1_a[($i + 1) * 32 + ($j + 3)]!))); }
-        { const $z = $c20; $v_9[($i + 2) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j)]! * $v_layer1_a[($i + 2) * 32 + ($j)]!))); }
-        { const $z = $c21; $v_9[($i + 2) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 1)]! * $v_layer1_a[($i + 2) * 32 + ($j + 1)]!))); }
-        { const $z = $c22; $v_9[($i + 2) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 2)]! * $v_layer1_a[($i + 2) * 32 + ($j + 2)]!))); }
-        { const $z = $c23; $v_9[($i + 2) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 3)]! * $v_layer1_a[($i + 2) * 32 + ($j + 3)]!))); }
-        { const $z = $c30; $v_9[($i + 3) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j)]! * $v_layer1_a[($i + 3) * 32 + ($j)]!))); }
-        { const $z = $c31; $v_9[($i + 3) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 1)]! * $v_layer1_a[($i + 3) * 32 + ($j + 1)]!))); }
-        { const $z = $c32; $v_9[($i + 3) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 2)]! * $v_layer1_a[($i + 3) * 32 + ($j + 2)]!))); }
-        { const $z = $c33; $v_9[($i + 3) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 3)]! * $v_layer1_a[($i + 3) * 32 + ($j + 3)]!))); }
+        $v_d_layer1_z[($i) * 32 + ($j)] = ($c00 * (1 - ($v_layer1_a[($i) * 32 + ($j)]! * $v_layer1_a[($i) * 32 + ($j)]!)));
+        $v_d_layer1_z[($i) * 32 + ($j + 1)] = ($c01 * (1 - ($v_layer1_a[($i) * 32 + ($j + 1)]! * $v_layer1_a[($i) * 32 + ($j + 1)]!)));
+        $v_d_layer1_z[($i) * 32 + ($j + 2)] = ($c02 * (1 - ($v_layer1_a[($i) * 32 + ($j + 2)]! * $v_layer1_a[($i) * 32 + ($j + 2)]!)));
+        $v_d_layer1_z[($i) * 32 + ($j + 3)] = ($c03 * (1 - ($v_layer1_a[($i) * 32 + ($j + 3)]! * $v_layer1_a[($i) * 32 + ($j + 3)]!)));
+        $v_d_layer1_z[($i + 1) * 32 + ($j)] = ($c10 * (1 - ($v_layer1_a[($i + 1) * 32 + ($j)]! * $v_layer1_a[($i + 1) * 32 + ($j)]!)));
+        $v_d_layer1_z[($i + 1) * 32 + ($j + 1)] = ($c11 * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 1)]! * $v_layer1_a[($i + 1) * 32 + ($j + 1)]!)));
+        $v_d_layer1_z[($i + 1) * 32 + ($j + 2)] = ($c12 * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 2)]! * $v_layer1_a[($i + 1) * 32 + ($j + 2)]!)));
+        $v_d_layer1_z[($i + 1) * 32 + ($j + 3)] = ($c13 * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 3)]! * $v_layer1_a[($i + 1) * 32 + ($j + 3)]!)));
+        $v_d_layer1_z[($i + 2) * 32 + ($j)] = ($c20 * (1 - ($v_layer1_a[($i + 2) * 32 + ($j)]! * $v_layer1_a[($i + 2) * 32 + ($j)]!)));
+        $v_d_layer1_z[($i + 2) * 32 + ($j + 1)] = ($c21 * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 1)]! * $v_layer1_a[($i + 2) * 32 + ($j + 1)]!)));
+        $v_d_layer1_z[($i + 2) * 32 + ($j + 2)] = ($c22 * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 2)]! * $v_layer1_a[($i + 2) * 32 + ($j + 2)]!)));
+        $v_d_layer1_z[($i + 2) * 32 + ($j + 3)] = ($c23 * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 3)]! * $v_layer1_a[($i + 2) * 32 + ($j + 3)]!)));
+        $v_d_layer1_z[($i + 3) * 32 + ($j)] = ($c30 * (1 - ($v_layer1_a[($i + 3) * 32 + ($j)]! * $v_layer1_a[($i + 3) * 32 + ($j)]!)));
+        $v_d_layer1_z[($i + 3) * 32 + ($j + 1)] = ($c31 * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 1)]! * $v_layer1_a[($i + 3) * 32 + ($j + 1)]!)));
+        $v_d_layer1_z[($i + 3) * 32 + ($j + 2)] = ($c32 * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 2)]! * $v_layer1_a[($i + 3) * 32 + ($j + 2)]!)));
+        $v_d_layer1_z[($i + 3) * 32 + ($j + 3)] = ($c33 * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 3)]! * $v_layer1_a[($i + 3) * 32 + ($j + 3)]!)));
       }
       for (; $j < 32; $j++) {
         const $l0 = ($i) * 10;
@@ -2287,20 +2277,20 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = ($j);
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 10; $k++) {
-          const $a0 = $v_7[$l0 + $k]!;
-          const $a1 = $v_7[$l1 + $k]!;
-          const $a2 = $v_7[$l2 + $k]!;
-          const $a3 = $v_7[$l3 + $k]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k]!;
+          const $a1 = $v_d_layer2_z[$l1 + $k]!;
+          const $a2 = $v_d_layer2_z[$l2 + $k]!;
+          const $a3 = $v_d_layer2_z[$l3 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 32]!;
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_9[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)]! * $v_layer1_a[($i) * 32 + ($j)]!))); }
-        { const $z = $c10; $v_9[($i + 1) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j)]! * $v_layer1_a[($i + 1) * 32 + ($j)]!))); }
-        { const $z = $c20; $v_9[($i + 2) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j)]! * $v_layer1_a[($i + 2) * 32 + ($j)]!))); }
-        { const $z = $c30; $v_9[($i + 3) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j)]! * $v_layer1_a[($i + 3) * 32 + ($j)]!))); }
+        $v_d_layer1_z[($i) * 32 + ($j)] = ($c00 * (1 - ($v_layer1_a[($i) * 32 + ($j)]! * $v_layer1_a[($i) * 32 + ($j)]!)));
+        $v_d_layer1_z[($i + 1) * 32 + ($j)] = ($c10 * (1 - ($v_layer1_a[($i + 1) * 32 + ($j)]! * $v_layer1_a[($i + 1) * 32 + ($j)]!)));
+        $v_d_layer1_z[($i + 2) * 32 + ($j)] = ($c20 * (1 - ($v_layer1_a[($i + 2) * 32 + ($j)]! * $v_layer1_a[($i + 2) * 32 + ($j)]!)));
+        $v_d_layer1_z[($i + 3) * 32 + ($j)] = ($c30 * (1 - ($v_layer1_a[($i + 3) * 32 + ($j)]! * $v_layer1_a[($i + 3) * 32 + ($j)]!)));
       }
     }
     for (; $i < $nb; $i++) {
@@ -2313,7 +2303,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 10; $k++) {
-          const $a0 = $v_7[$l0 + $k]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 32]!;
           const $w1 = $p_layer2_W[$m1 + $k * 32]!;
           const $w2 = $p_layer2_W[$m2 + $k * 32]!;
@@ -2323,25 +2313,26 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_9[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)]! * $v_layer1_a[($i) * 32 + ($j)]!))); }
-        { const $z = $c01; $v_9[($i) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 1)]! * $v_layer1_a[($i) * 32 + ($j + 1)]!))); }
-        { const $z = $c02; $v_9[($i) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 2)]! * $v_layer1_a[($i) * 32 + ($j + 2)]!))); }
-        { const $z = $c03; $v_9[($i) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 3)]! * $v_layer1_a[($i) * 32 + ($j + 3)]!))); }
+        $v_d_layer1_z[($i) * 32 + ($j)] = ($c00 * (1 - ($v_layer1_a[($i) * 32 + ($j)]! * $v_layer1_a[($i) * 32 + ($j)]!)));
+        $v_d_layer1_z[($i) * 32 + ($j + 1)] = ($c01 * (1 - ($v_layer1_a[($i) * 32 + ($j + 1)]! * $v_layer1_a[($i) * 32 + ($j + 1)]!)));
+        $v_d_layer1_z[($i) * 32 + ($j + 2)] = ($c02 * (1 - ($v_layer1_a[($i) * 32 + ($j + 2)]! * $v_layer1_a[($i) * 32 + ($j + 2)]!)));
+        $v_d_layer1_z[($i) * 32 + ($j + 3)] = ($c03 * (1 - ($v_layer1_a[($i) * 32 + ($j + 3)]! * $v_layer1_a[($i) * 32 + ($j + 3)]!)));
       }
       for (; $j < 32; $j++) {
         const $l0 = ($i) * 10;
         const $m0 = ($j);
         let $c00 = 0;
         for (let $k = 0; $k < 10; $k++) {
-          const $a0 = $v_7[$l0 + $k]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 32]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_9[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)]! * $v_layer1_a[($i) * 32 + ($j)]!))); }
+        $v_d_layer1_z[($i) * 32 + ($j)] = ($c00 * (1 - ($v_layer1_a[($i) * 32 + ($j)]! * $v_layer1_a[($i) * 32 + ($j)]!)));
       }
     }
   }
-  // grad of $g_layer1_W
+  // d_layer1_W += d_layer1_W, summed over the batch
+  // grad of: matmul(layer1_W, x)
   {
     let $i = 0;
     for (; $i + 4 <= 32; $i += 4) {
@@ -2357,10 +2348,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = $xo + ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_9[$l0 + $k * 32]!;
-          const $a1 = $v_9[$l1 + $k * 32]!;
-          const $a2 = $v_9[$l2 + $k * 32]!;
-          const $a3 = $v_9[$l3 + $k * 32]!;
+          const $a0 = $v_d_layer1_z[$l0 + $k * 32]!;
+          const $a1 = $v_d_layer1_z[$l1 + $k * 32]!;
+          const $a2 = $v_d_layer1_z[$l2 + $k * 32]!;
+          const $a3 = $v_d_layer1_z[$l3 + $k * 32]!;
           const $w0 = $x[$m0 + $k * 784]!;
           const $w1 = $x[$m1 + $k * 784]!;
           const $w2 = $x[$m2 + $k * 784]!;
@@ -2407,10 +2398,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = $xo + ($j);
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_9[$l0 + $k * 32]!;
-          const $a1 = $v_9[$l1 + $k * 32]!;
-          const $a2 = $v_9[$l2 + $k * 32]!;
-          const $a3 = $v_9[$l3 + $k * 32]!;
+          const $a0 = $v_d_layer1_z[$l0 + $k * 32]!;
+          const $a1 = $v_d_layer1_z[$l1 + $k * 32]!;
+          const $a2 = $v_d_layer1_z[$l2 + $k * 32]!;
+          const $a3 = $v_d_layer1_z[$l3 + $k * 32]!;
           const $w0 = $x[$m0 + $k * 784]!;
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
@@ -2433,7 +2424,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = $xo + ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_9[$l0 + $k * 32]!;
+          const $a0 = $v_d_layer1_z[$l0 + $k * 32]!;
           const $w0 = $x[$m0 + $k * 784]!;
           const $w1 = $x[$m1 + $k * 784]!;
           const $w2 = $x[$m2 + $k * 784]!;
@@ -2453,7 +2444,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = $xo + ($j);
         let $c00 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_9[$l0 + $k * 32]!;
+          const $a0 = $v_d_layer1_z[$l0 + $k * 32]!;
           const $w0 = $x[$m0 + $k * 784]!;
           $c00 += $a0 * $w0;
         }
@@ -2461,9 +2452,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       }
     }
   }
-  // grad of $g_layer1_b
-  for (let $r = 0; $r < 32; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_9[$b * 32 + $r]!; $g_layer1_b[$r]! += $scale * $s; }
-  // grad of $g_layer2_W
+  // d_layer1_b += d_layer1_z, summed over the batch
+  // grad of: layer1_a = tanh(layer1_z)
+  for (let $r = 0; $r < 32; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer1_z[$b * 32 + $r]!; $g_layer1_b[$r]! += $scale * $s; }
+  // d_layer2_W += d_layer2_W, summed over the batch
+  // grad of: matmul(layer2_W, layer1_a)
   {
     let $i = 0;
     for (; $i + 4 <= 10; $i += 4) {
@@ -2479,10 +2472,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_7[$l0 + $k * 10]!;
-          const $a1 = $v_7[$l1 + $k * 10]!;
-          const $a2 = $v_7[$l2 + $k * 10]!;
-          const $a3 = $v_7[$l3 + $k * 10]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k * 10]!;
+          const $a1 = $v_d_layer2_z[$l1 + $k * 10]!;
+          const $a2 = $v_d_layer2_z[$l2 + $k * 10]!;
+          const $a3 = $v_d_layer2_z[$l3 + $k * 10]!;
           const $w0 = $v_layer1_a[$m0 + $k * 32]!;
           const $w1 = $v_layer1_a[$m1 + $k * 32]!;
           const $w2 = $v_layer1_a[$m2 + $k * 32]!;
@@ -2529,10 +2522,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = ($j);
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_7[$l0 + $k * 10]!;
-          const $a1 = $v_7[$l1 + $k * 10]!;
-          const $a2 = $v_7[$l2 + $k * 10]!;
-          const $a3 = $v_7[$l3 + $k * 10]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k * 10]!;
+          const $a1 = $v_d_layer2_z[$l1 + $k * 10]!;
+          const $a2 = $v_d_layer2_z[$l2 + $k * 10]!;
+          const $a3 = $v_d_layer2_z[$l3 + $k * 10]!;
           const $w0 = $v_layer1_a[$m0 + $k * 32]!;
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
@@ -2555,7 +2548,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_7[$l0 + $k * 10]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k * 10]!;
           const $w0 = $v_layer1_a[$m0 + $k * 32]!;
           const $w1 = $v_layer1_a[$m1 + $k * 32]!;
           const $w2 = $v_layer1_a[$m2 + $k * 32]!;
@@ -2575,7 +2568,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = ($j);
         let $c00 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_7[$l0 + $k * 10]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k * 10]!;
           const $w0 = $v_layer1_a[$m0 + $k * 32]!;
           $c00 += $a0 * $w0;
         }
@@ -2583,17 +2576,18 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       }
     }
   }
-  // grad of $g_layer2_b
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[$b * 10]!; $g_layer2_b[0]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[1 + $b * 10]!; $g_layer2_b[1]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[2 + $b * 10]!; $g_layer2_b[2]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[3 + $b * 10]!; $g_layer2_b[3]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[4 + $b * 10]!; $g_layer2_b[4]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[5 + $b * 10]!; $g_layer2_b[5]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[6 + $b * 10]!; $g_layer2_b[6]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[7 + $b * 10]!; $g_layer2_b[7]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[8 + $b * 10]!; $g_layer2_b[8]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[9 + $b * 10]!; $g_layer2_b[9]! += $scale * $s; }
+  // d_layer2_b += d_layer2_z, summed over the batch
+  // grad of: logsumexp(layer2_z)
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[$b * 10]!; $g_layer2_b[0]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[1 + $b * 10]!; $g_layer2_b[1]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[2 + $b * 10]!; $g_layer2_b[2]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[3 + $b * 10]!; $g_layer2_b[3]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[4 + $b * 10]!; $g_layer2_b[4]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[5 + $b * 10]!; $g_layer2_b[5]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[6 + $b * 10]!; $g_layer2_b[6]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[7 + $b * 10]!; $g_layer2_b[7]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[8 + $b * 10]!; $g_layer2_b[8]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[9 + $b * 10]!; $g_layer2_b[9]! += $scale * $s; }
   let $total = 0;
   for (let $b = 0; $b < $nb; $b++) $total += $v_loss[$b]!;
   return $total;

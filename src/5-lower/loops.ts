@@ -30,7 +30,8 @@ import { dependsOn, topoOrder } from '../ir/walk.js';
 import type { Derived } from '../derive.js';
 import type { Layout } from './schedule.js';
 import { Names } from './names.js';
-import { type Coords, LOWERING, covers } from './table.js';
+import { loopNotes } from './loopNotes.js';
+import { type Coords, LOWERING, type OpLowering, covers } from './table.js';
 import {
   type Access, type BufferRef, type GemmOperand, type Hoist, type LoopKernel, type LoopPlan, type LoopStep, type ScratchBuffer,
   BATCH, GEMM_RESULT, ZERO, constant, constantOf, shift, variable,
@@ -90,7 +91,7 @@ export const MAX_FUSION_DEPTH = 32;
 export function planLoops(derived: Derived, layout: Layout, maxBatch: number, unrollElements = DEFAULT_UNROLL_ELEMENTS): LoopPlan {
   const small = (s: Shape) => sizeOf(s) <= unrollElements;
   const { model, grads } = derived;
-  const labels = model.labels;
+  const notes = loopNotes(derived);
   const all = topoOrder([model.loss, ...model.outputs.map((o) => o.node), ...grads]);
   const dataLeaf = (n: Node) => n.op === 'input' || n.op === 'target';
   const batched = dependsOn(all, dataLeaf);
@@ -129,8 +130,7 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
       if (known) return known;
       const size = sizeOf(n.shape);
       const isBatched = batched.has(n);
-      const label = labels.get(n);
-      const name = bufferNames.fresh(label ? `$v_${label}` : '$v');
+      const name = bufferNames.fresh(`$v_${notes.bufferBase(n)}`);
       const buffer: ScratchBuffer = { name, size: isBatched ? size * maxBatch : size, node: n, batched: isBatched };
       buffers.push(buffer);
       const acc: Access = { buf: { kind: 'scratch', buffer }, base: ZERO, bs: isBatched ? size : 0, strides: rowMajor(n.shape), shape: n.shape };
@@ -138,38 +138,42 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
       return acc;
     };
 
-    const comment = (n: Node) => {
-      const l = labels.get(n);
-      return l ? `${l} = ${n.op}` : undefined;
-    };
-
     /** The step that computes `n` into `out`, as LOWERING states its index math. */
-    const computeStep = (n: Node, out: Access, args: Access[]): LoopStep => {
+    const computeStep = (n: Node, out: Access, args: Access[], comment: string): LoopStep => {
       const entry = LOWERING[n.op];
       const shapes = n.args.map((a) => a.shape);
       switch (entry.kind) {
         case 'elementwise':
-          return { kind: 'elementwise', op: n.op, out, args, unroll: small(out.shape), comment: comment(n) };
+          return { kind: 'elementwise', op: n.op, out, args, unroll: small(out.shape), comment };
         case 'contract': {
           if (n.op === 'matmul') {
             const g = gemmFor(args[0], args[1], out);
-            if (g) return { ...g, comment: comment(n) };
+            if (g) return { ...g, comment };
           }
           const { red, factors } = entry.of(shapes);
           const dims = n.shape.length;
           const at = [...n.shape, ...red];
           return {
-            kind: 'contract', op: n.op, out, red, unroll: dims === 0 && small(red), comment: comment(n),
+            kind: 'contract', op: n.op, out, red, unroll: dims === 0 && small(red), comment,
             factors: factors.map((f, i) => through(args[i], at, (c) => f(c.slice(0, dims), c.slice(dims)))),
           };
         }
         case 'place': {
           const pieces = entry.pieces(shapes, n.attrs);
           const flatOut: Access = { ...out, shape: [sizeOf(n.shape)], strides: [1] }; // buffers are row-major
-          return { kind: 'place', op: n.op, out: flatOut, pieces: pieces.map((p) => ({ at: p.at, arg: args[p.arg] })), covered: covers(pieces, shapes, n.shape), comment: comment(n) };
+          return { kind: 'place', op: n.op, out: flatOut, pieces: pieces.map((p) => ({ at: p.at, arg: args[p.arg] })), covered: covers(pieces, shapes, n.shape), comment };
         }
-        case 'shifted':
-          return { kind: 'shifted', x: args[0], outs: [{ op: n.op, rule: entry.rule, out }], unroll: small(shapes[0]), comment: comment(n) };
+        case 'shifted': {
+          // Every shifted op over the same x that this kernel needs shares one max and one sum.
+          const group = (shiftedOver.get(n.args[0]) ?? []).filter((m) => m === n || (!access.has(m) && termOf(m) === entry.rule.term));
+          const outs = group.map((m) => {
+            const o = m === n ? out : materialize(m);
+            access.set(m, o);
+            return { op: m.op, rule: (LOWERING[m.op] as Extract<OpLowering, { kind: 'shifted' }>).rule, out: o };
+          });
+          const notes = group.length > 1 ? group.map((m) => stepNoteOf(m)).join('\n') : comment;
+          return { kind: 'shifted', x: args[0], outs, unroll: small(shapes[0]), comment: notes };
+        }
         default: // leaves and views never get here
           throw new Error(`gradc bug: no loop step computes a ${n.op}`);
       }
@@ -230,8 +234,25 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
       return undefined;
     };
 
+    const position = new Map<Node, number>(order.map((n, i) => [n, i]));
+    /** `n` and the nodes fused into its step (`extra` and theirs too), in topological order. */
+    const chainOf = (n: Node, extra: readonly Node[] = []): Node[] => {
+      const seen = new Set<Node>([n, ...extra]);
+      const stack = [n, ...extra];
+      while (stack.length) {
+        const m = stack.pop()!;
+        for (const a of m.args) if (!seen.has(a) && access.get(a)?.inline) { seen.add(a); stack.push(a); }
+      }
+      return [...seen].sort((a, b) => position.get(a)! - position.get(b)!);
+    };
+
+    const shiftedOver = new Map<Node, Node[]>(); // x -> the shifted ops over x this kernel needs
+    for (const n of order) if (demanded.has(n) && LOWERING[n.op].kind === 'shifted') (shiftedOver.get(n.args[0]) ?? shiftedOver.set(n.args[0], []).get(n.args[0])!).push(n);
+    const termOf = (n: Node) => (LOWERING[n.op] as Extract<OpLowering, { kind: 'shifted' }>).rule.term;
+    const stepNoteOf = (n: Node) => notes.stepNote(n, chainOf(n));
+
     for (const n of order) {
-      if (!demanded.has(n)) continue;
+      if (!demanded.has(n) || access.has(n)) continue;
       if (isLeaf(n)) { access.set(n, leafAccess(n)); continue; }
       const args = n.args.map((a) => access.get(a)!);
       const entry = LOWERING[n.op];
@@ -252,11 +273,11 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
         // The gemm moves here, where everything the epilogue reads has been computed (its own
         // operands were ready at k already, and nothing else reads its result).
         steps[k] = null;
-        steps.push({ ...g, epilogue: { out, value }, comment: `${g.comment ?? 'matmul'}, then ${comment(n) ?? n.op}` });
+        steps.push({ ...g, epilogue: { out, value }, comment: notes.stepNote(n, chainOf(n, [fromGemm])) });
         gemmOf.delete(fromGemm);
         continue;
       }
-      const step = computeStep(n, out, args);
+      const step = computeStep(n, out, args, stepNoteOf(n));
       if (step.kind === 'gemm' && !step.accumulate && constantOf(step.P) === undefined) gemmOf.set(n, steps.length);
       steps.push(step);
     }
@@ -269,7 +290,7 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
       });
     }
     for (const r of reductions) {
-      const note = `grad of ${r.target.scalar ? `$g.${r.param}` : `$g_${r.param}`}`;
+      const note = notes.reductionNote(r.param, r.node);
       if (r.how === 'gemm') {
         const [a, b] = r.node.args.map((x) => access.get(x)!);
         // dW(i, j) += $scale * sum_b a(b, i) b(b, j): P = i, Q = j, K = b.

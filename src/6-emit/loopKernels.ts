@@ -31,12 +31,13 @@ function bufferText(b: BufferRef): string {
   }
 }
 
-function scalarText(s: ScalarRef): string {
+/** `product`: the text a gemm's result stands for inside its epilogue (its accumulator). */
+function scalarText(s: ScalarRef, product = ''): string {
   switch (s.kind) {
     case 'literal': return literal(s.value);
     case 'param': return `$p_${s.name}`;
     case 'grad': return `$g.${s.name}`;
-    case 'gemmResult': return '$z';
+    case 'gemmResult': return product;
   }
 }
 
@@ -57,9 +58,9 @@ function hoistText(h: Hoist): string {
  * `number | undefined`, and every index here is in bounds by construction), a plain
  * assignment target (`write`) does not.
  */
-function at(a: Access, b: string, coords: readonly string[], write = false): string {
-  if (a.scalar !== undefined) return scalarText(a.scalar);
-  if (a.inline) return `(${OPS[a.inline.op].js!(...a.inline.args.map((x) => at(x, b, x.shape.length ? coords : [])))})`;
+function at(a: Access, b: string, coords: readonly string[], write = false, product = ''): string {
+  if (a.scalar !== undefined) return scalarText(a.scalar, product);
+  if (a.inline) return `(${OPS[a.inline.op].js!(...a.inline.args.map((x) => at(x, b, x.shape.length ? coords : [], false, product)))})`;
   const terms: string[] = [];
   let offset = 0; // literal coordinates (unrolled loops) fold into the base
   if (a.bs !== 0) terms.push(a.bs === 1 ? b : `${b} * ${a.bs}`);
@@ -118,8 +119,8 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
     const v = s.scaled ? `$scale * ${acc}` : acc;
     const e = s.epilogue;
     if (e) {
-      // p is the sample, q the element; $z is the product, read by the fused elementwise chain.
-      return `{ const $z = ${v}; ${at(e.out, p, [q], true)} = ${at(e.value, p, [q])}; }`;
+      // p is the sample, q the element; the fused elementwise chain reads the product (its one use) where it stands.
+      return `${at(e.out, p, [q], true)} = ${at(e.value, p, [q], false, s.scaled ? `(${v})` : v)};`;
     }
     return `${bufferText(out.buf)}[${idx(out, p, q)}]${s.accumulate ? '! +=' : ' ='} ${v};`;
   };
@@ -238,7 +239,7 @@ function reduce(s: Extract<LoopStep, { kind: 'reduce' }>): string {
 }
 
 function step(s: LoopStep): string {
-  const note = 'comment' in s && s.comment ? `// ${s.comment}\n` : '';
+  const note = 'comment' in s && s.comment ? `${s.comment.split('\n').map((l) => `// ${l}`).join('\n')}\n` : '';
   switch (s.kind) {
     case 'elementwise': return note + elementwise(s);
     case 'gemm': return note + gemm(s);

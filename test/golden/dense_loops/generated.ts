@@ -1289,20 +1289,21 @@ function $checkArrayParam(v: unknown, size: number, shape: string, where: string
 const $MAX_ROWS = 64;
 const $v_layer1_a = new Floats(1280);
 const $v_layer2_z = new Floats(256);
-const $v_3 = new Floats(256);
-const $v_4 = new Floats(64);
+const $v_square = new Floats(256);
+const $v_sum = new Floats(64);
 const $v_loss = new Floats(64);
 const $v_layer1_z = new Floats(1280);
-const $v_5 = new Floats(256);
-const $v_6 = new Floats(256);
-const $v_8 = new Floats(1280);
+const $v_sub_layer2_z_y = new Floats(256);
+const $v_d_layer2_z = new Floats(256);
+const $v_d_layer1_z = new Floats(1280);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
   const $p_layer2_W = $p.layer2_W;
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
-  // matmul, then layer1_a = relu
+  // layer1_z = matmul(layer1_W, x) + layer1_b
+  // layer1_a = relu(layer1_z)
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -1343,22 +1344,22 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c01; $v_layer1_a[($i) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c02; $v_layer1_a[($i) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c03; $v_layer1_a[($i) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c11; $v_layer1_a[($i + 1) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c12; $v_layer1_a[($i + 1) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c13; $v_layer1_a[($i + 1) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c21; $v_layer1_a[($i + 2) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c22; $v_layer1_a[($i + 2) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c23; $v_layer1_a[($i + 2) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c31; $v_layer1_a[($i + 3) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c32; $v_layer1_a[($i + 3) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c33; $v_layer1_a[($i + 3) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
+        $v_layer1_a[($i) * 20 + ($j)] = ((($c00 + $p_layer1_b[($j)]!) > 0 ? ($c00 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[($i) * 20 + ($j + 1)] = ((($c01 + $p_layer1_b[($j + 1)]!) > 0 ? ($c01 + $p_layer1_b[($j + 1)]!) : 0));
+        $v_layer1_a[($i) * 20 + ($j + 2)] = ((($c02 + $p_layer1_b[($j + 2)]!) > 0 ? ($c02 + $p_layer1_b[($j + 2)]!) : 0));
+        $v_layer1_a[($i) * 20 + ($j + 3)] = ((($c03 + $p_layer1_b[($j + 3)]!) > 0 ? ($c03 + $p_layer1_b[($j + 3)]!) : 0));
+        $v_layer1_a[($i + 1) * 20 + ($j)] = ((($c10 + $p_layer1_b[($j)]!) > 0 ? ($c10 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[($i + 1) * 20 + ($j + 1)] = ((($c11 + $p_layer1_b[($j + 1)]!) > 0 ? ($c11 + $p_layer1_b[($j + 1)]!) : 0));
+        $v_layer1_a[($i + 1) * 20 + ($j + 2)] = ((($c12 + $p_layer1_b[($j + 2)]!) > 0 ? ($c12 + $p_layer1_b[($j + 2)]!) : 0));
+        $v_layer1_a[($i + 1) * 20 + ($j + 3)] = ((($c13 + $p_layer1_b[($j + 3)]!) > 0 ? ($c13 + $p_layer1_b[($j + 3)]!) : 0));
+        $v_layer1_a[($i + 2) * 20 + ($j)] = ((($c20 + $p_layer1_b[($j)]!) > 0 ? ($c20 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[($i + 2) * 20 + ($j + 1)] = ((($c21 + $p_layer1_b[($j + 1)]!) > 0 ? ($c21 + $p_layer1_b[($j + 1)]!) : 0));
+        $v_layer1_a[($i + 2) * 20 + ($j + 2)] = ((($c22 + $p_layer1_b[($j + 2)]!) > 0 ? ($c22 + $p_layer1_b[($j + 2)]!) : 0));
+        $v_layer1_a[($i + 2) * 20 + ($j + 3)] = ((($c23 + $p_layer1_b[($j + 3)]!) > 0 ? ($c23 + $p_layer1_b[($j + 3)]!) : 0));
+        $v_layer1_a[($i + 3) * 20 + ($j)] = ((($c30 + $p_layer1_b[($j)]!) > 0 ? ($c30 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[($i + 3) * 20 + ($j + 1)] = ((($c31 + $p_layer1_b[($j + 1)]!) > 0 ? ($c31 + $p_layer1_b[($j + 1)]!) : 0));
+        $v_layer1_a[($i + 3) * 20 + ($j + 2)] = ((($c32 + $p_layer1_b[($j + 2)]!) > 0 ? ($c32 + $p_layer1_b[($j + 2)]!) : 0));
+        $v_layer1_a[($i + 3) * 20 + ($j + 3)] = ((($c33 + $p_layer1_b[($j + 3)]!) > 0 ? ($c33 + $p_layer1_b[($j + 3)]!) : 0));
       }
       for (; $j < 20; $j++) {
         const $l0 = $xo + ($i) * 16;
@@ -1378,10 +1379,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
+        $v_layer1_a[($i) * 20 + ($j)] = ((($c00 + $p_layer1_b[($j)]!) > 0 ? ($c00 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[($i + 1) * 20 + ($j)] = ((($c10 + $p_layer1_b[($j)]!) > 0 ? ($c10 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[($i + 2) * 20 + ($j)] = ((($c20 + $p_layer1_b[($j)]!) > 0 ? ($c20 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[($i + 3) * 20 + ($j)] = ((($c30 + $p_layer1_b[($j)]!) > 0 ? ($c30 + $p_layer1_b[($j)]!) : 0));
       }
     }
     for (; $i < $nb; $i++) {
@@ -1404,10 +1405,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c01; $v_layer1_a[($i) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c02; $v_layer1_a[($i) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c03; $v_layer1_a[($i) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
+        $v_layer1_a[($i) * 20 + ($j)] = ((($c00 + $p_layer1_b[($j)]!) > 0 ? ($c00 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[($i) * 20 + ($j + 1)] = ((($c01 + $p_layer1_b[($j + 1)]!) > 0 ? ($c01 + $p_layer1_b[($j + 1)]!) : 0));
+        $v_layer1_a[($i) * 20 + ($j + 2)] = ((($c02 + $p_layer1_b[($j + 2)]!) > 0 ? ($c02 + $p_layer1_b[($j + 2)]!) : 0));
+        $v_layer1_a[($i) * 20 + ($j + 3)] = ((($c03 + $p_layer1_b[($j + 3)]!) > 0 ? ($c03 + $p_layer1_b[($j + 3)]!) : 0));
       }
       for (; $j < 20; $j++) {
         const $l0 = $xo + ($i) * 16;
@@ -1418,11 +1419,11 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
+        $v_layer1_a[($i) * 20 + ($j)] = ((($c00 + $p_layer1_b[($j)]!) > 0 ? ($c00 + $p_layer1_b[($j)]!) : 0));
       }
     }
   }
-  // matmul, then layer2_z = add
+  // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -1463,22 +1464,22 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c01; $v_layer2_z[($i) * 4 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer2_z[($i) * 4 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer2_z[($i) * 4 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c11; $v_layer2_z[($i + 1) * 4 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c12; $v_layer2_z[($i + 1) * 4 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c13; $v_layer2_z[($i + 1) * 4 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c21; $v_layer2_z[($i + 2) * 4 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c22; $v_layer2_z[($i + 2) * 4 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c23; $v_layer2_z[($i + 2) * 4 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c31; $v_layer2_z[($i + 3) * 4 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c32; $v_layer2_z[($i + 3) * 4 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c33; $v_layer2_z[($i + 3) * 4 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
+        $v_layer2_z[($i) * 4 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i) * 4 + ($j + 1)] = ($c01 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i) * 4 + ($j + 2)] = ($c02 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i) * 4 + ($j + 3)] = ($c03 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[($i + 1) * 4 + ($j)] = ($c10 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 1) * 4 + ($j + 1)] = ($c11 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i + 1) * 4 + ($j + 2)] = ($c12 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i + 1) * 4 + ($j + 3)] = ($c13 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[($i + 2) * 4 + ($j)] = ($c20 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 2) * 4 + ($j + 1)] = ($c21 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i + 2) * 4 + ($j + 2)] = ($c22 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i + 2) * 4 + ($j + 3)] = ($c23 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[($i + 3) * 4 + ($j)] = ($c30 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 3) * 4 + ($j + 1)] = ($c31 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i + 3) * 4 + ($j + 2)] = ($c32 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i + 3) * 4 + ($j + 3)] = ($c33 + $p_layer2_b[($j + 3)]!);
       }
       for (; $j < 4; $j++) {
         const $l0 = ($i) * 20;
@@ -1498,10 +1499,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
+        $v_layer2_z[($i) * 4 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 1) * 4 + ($j)] = ($c10 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 2) * 4 + ($j)] = ($c20 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i + 3) * 4 + ($j)] = ($c30 + $p_layer2_b[($j)]!);
       }
     }
     for (; $i < $nb; $i++) {
@@ -1524,10 +1525,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c01; $v_layer2_z[($i) * 4 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer2_z[($i) * 4 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer2_z[($i) * 4 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
+        $v_layer2_z[($i) * 4 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
+        $v_layer2_z[($i) * 4 + ($j + 1)] = ($c01 + $p_layer2_b[($j + 1)]!);
+        $v_layer2_z[($i) * 4 + ($j + 2)] = ($c02 + $p_layer2_b[($j + 2)]!);
+        $v_layer2_z[($i) * 4 + ($j + 3)] = ($c03 + $p_layer2_b[($j + 3)]!);
       }
       for (; $j < 4; $j++) {
         const $l0 = ($i) * 20;
@@ -1538,7 +1539,7 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
+        $v_layer2_z[($i) * 4 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
       }
     }
   }
@@ -1556,7 +1557,8 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
-  // matmul, then layer1_a = relu
+  // layer1_z = matmul(layer1_W, x) + layer1_b
+  // layer1_a = relu(layer1_z)
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -1597,22 +1599,22 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c01; $v_layer1_a[($i) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c02; $v_layer1_a[($i) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c03; $v_layer1_a[($i) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c11; $v_layer1_a[($i + 1) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c12; $v_layer1_a[($i + 1) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c13; $v_layer1_a[($i + 1) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c21; $v_layer1_a[($i + 2) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c22; $v_layer1_a[($i + 2) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c23; $v_layer1_a[($i + 2) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c31; $v_layer1_a[($i + 3) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c32; $v_layer1_a[($i + 3) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c33; $v_layer1_a[($i + 3) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
+        $v_layer1_a[($i) * 20 + ($j)] = ((($c00 + $p_layer1_b[($j)]!) > 0 ? ($c00 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[($i) * 20 + ($j + 1)] = ((($c01 + $p_layer1_b[($j + 1)]!) > 0 ? ($c01 + $p_layer1_b[($j + 1)]!) : 0));
+        $v_layer1_a[($i) * 20 + ($j + 2)] = ((($c02 + $p_layer1_b[($j + 2)]!) > 0 ? ($c02 + $p_layer1_b[($j + 2)]!) : 0));
+        $v_layer1_a[($i) * 20 + ($j + 3)] = ((($c03 + $p_layer1_b[($j + 3)]!) > 0 ? ($c03 + $p_layer1_b[($j + 3)]!) : 0));
+        $v_layer1_a[($i + 1) * 20 + ($j)] = ((($c10 + $p_layer1_b[($j)]!) > 0 ? ($c10 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[($i + 1) * 20 + ($j + 1)] = ((($c11 + $p_layer1_b[($j + 1)]!) > 0 ? ($c11 + $p_layer1_b[($j + 1)]!) : 0));
+        $v_layer1_a[($i + 1) * 20 + ($j + 2)] = ((($c12 + $p_layer1_b[($j + 2)]!) > 0 ? ($c12 + $p_layer1_b[($j + 2)]!) : 0));
+        $v_layer1_a[($i + 1) * 20 + ($j + 3)] = ((($c13 + $p_layer1_b[($j + 3)]!) > 0 ? ($c13 + $p_layer1_b[($j + 3)]!) : 0));
+        $v_layer1_a[($i + 2) * 20 + ($j)] = ((($c20 + $p_layer1_b[($j)]!) > 0 ? ($c20 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[($i + 2) * 20 + ($j + 1)] = ((($c21 + $p_layer1_b[($j + 1)]!) > 0 ? ($c21 + $p_layer1_b[($j + 1)]!) : 0));
+        $v_layer1_a[($i + 2) * 20 + ($j + 2)] = ((($c22 + $p_layer1_b[($j + 2)]!) > 0 ? ($c22 + $p_layer1_b[($j + 2)]!) : 0));
+        $v_layer1_a[($i + 2) * 20 + ($j + 3)] = ((($c23 + $p_layer1_b[($j + 3)]!) > 0 ? ($c23 + $p_layer1_b[($j + 3)]!) : 0));
+        $v_layer1_a[($i + 3) * 20 + ($j)] = ((($c30 + $p_layer1_b[($j)]!) > 0 ? ($c30 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[($i + 3) * 20 + ($j + 1)] = ((($c31 + $p_layer1_b[($j + 1)]!) > 0 ? ($c31 + $p_layer1_b[($j + 1)]!) : 0));
+        $v_layer1_a[($i + 3) * 20 + ($j + 2)] = ((($c32 + $p_layer1_b[($j + 2)]!) > 0 ? ($c32 + $p_layer1_b[($j + 2)]!) : 0));
+        $v_layer1_a[($i + 3) * 20 + ($j + 3)] = ((($c33 + $p_layer1_b[($j + 3)]!) > 0 ? ($c33 + $p_layer1_b[($j + 3)]!) : 0));
       }
       for (; $j < 20; $j++) {
         const $l0 = $xo + ($i) * 16;
@@ -1632,10 +1634,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
+        $v_layer1_a[($i) * 20 + ($j)] = ((($c00 + $p_layer1_b[($j)]!) > 0 ? ($c00 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[($i + 1) * 20 + ($j)] = ((($c10 + $p_layer1_b[($j)]!) > 0 ? ($c10 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[($i + 2) * 20 + ($j)] = ((($c20 + $p_layer1_b[($j)]!) > 0 ? ($c20 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[($i + 3) * 20 + ($j)] = ((($c30 + $p_layer1_b[($j)]!) > 0 ? ($c30 + $p_layer1_b[($j)]!) : 0));
       }
     }
     for (; $i < $nb; $i++) {
@@ -1658,10 +1660,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c01; $v_layer1_a[($i) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c02; $v_layer1_a[($i) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c03; $v_layer1_a[($i) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
+        $v_layer1_a[($i) * 20 + ($j)] = ((($c00 + $p_layer1_b[($j)]!) > 0 ? ($c00 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[($i) * 20 + ($j + 1)] = ((($c01 + $p_layer1_b[($j + 1)]!) > 0 ? ($c01 + $p_layer1_b[($j + 1)]!) : 0));
+        $v_layer1_a[($i) * 20 + ($j + 2)] = ((($c02 + $p_layer1_b[($j + 2)]!) > 0 ? ($c02 + $p_layer1_b[($j + 2)]!) : 0));
+        $v_layer1_a[($i) * 20 + ($j + 3)] = ((($c03 + $p_layer1_b[($j + 3)]!) > 0 ? ($c03 + $p_layer1_b[($j + 3)]!) : 0));
       }
       for (; $j < 20; $j++) {
         const $l0 = $xo + ($i) * 16;
@@ -1672,11 +1674,12 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
+        $v_layer1_a[($i) * 20 + ($j)] = ((($c00 + $p_layer1_b[($j)]!) > 0 ? ($c00 + $p_layer1_b[($j)]!) : 0));
       }
     }
   }
-  // matmul, then square
+  // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
+  // (layer2_z - y).^2
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -1717,22 +1720,22 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_3[($i) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!)); }
-        { const $z = $c01; $v_3[($i) * 4 + ($j + 1)] = ((($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!) * (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!)); }
-        { const $z = $c02; $v_3[($i) * 4 + ($j + 2)] = ((($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!) * (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!)); }
-        { const $z = $c03; $v_3[($i) * 4 + ($j + 3)] = ((($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!) * (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!)); }
-        { const $z = $c10; $v_3[($i + 1) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!)); }
-        { const $z = $c11; $v_3[($i + 1) * 4 + ($j + 1)] = ((($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 1) * 4 + ($j + 1)]!) * (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 1) * 4 + ($j + 1)]!)); }
-        { const $z = $c12; $v_3[($i + 1) * 4 + ($j + 2)] = ((($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 1) * 4 + ($j + 2)]!) * (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 1) * 4 + ($j + 2)]!)); }
-        { const $z = $c13; $v_3[($i + 1) * 4 + ($j + 3)] = ((($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 1) * 4 + ($j + 3)]!) * (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 1) * 4 + ($j + 3)]!)); }
-        { const $z = $c20; $v_3[($i + 2) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!)); }
-        { const $z = $c21; $v_3[($i + 2) * 4 + ($j + 1)] = ((($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 2) * 4 + ($j + 1)]!) * (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 2) * 4 + ($j + 1)]!)); }
-        { const $z = $c22; $v_3[($i + 2) * 4 + ($j + 2)] = ((($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 2) * 4 + ($j + 2)]!) * (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 2) * 4 + ($j + 2)]!)); }
-        { const $z = $c23; $v_3[($i + 2) * 4 + ($j + 3)] = ((($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 2) * 4 + ($j + 3)]!) * (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 2) * 4 + ($j + 3)]!)); }
-        { const $z = $c30; $v_3[($i + 3) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!)); }
-        { const $z = $c31; $v_3[($i + 3) * 4 + ($j + 1)] = ((($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 3) * 4 + ($j + 1)]!) * (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 3) * 4 + ($j + 1)]!)); }
-        { const $z = $c32; $v_3[($i + 3) * 4 + ($j + 2)] = ((($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 3) * 4 + ($j + 2)]!) * (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 3) * 4 + ($j + 2)]!)); }
-        { const $z = $c33; $v_3[($i + 3) * 4 + ($j + 3)] = ((($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 3) * 4 + ($j + 3)]!) * (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 3) * 4 + ($j + 3)]!)); }
+        $v_square[($i) * 4 + ($j)] = ((($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!) * (($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!));
+        $v_square[($i) * 4 + ($j + 1)] = ((($c01 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!) * (($c01 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!));
+        $v_square[($i) * 4 + ($j + 2)] = ((($c02 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!) * (($c02 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!));
+        $v_square[($i) * 4 + ($j + 3)] = ((($c03 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!) * (($c03 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!));
+        $v_square[($i + 1) * 4 + ($j)] = ((($c10 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!) * (($c10 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!));
+        $v_square[($i + 1) * 4 + ($j + 1)] = ((($c11 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 1) * 4 + ($j + 1)]!) * (($c11 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 1) * 4 + ($j + 1)]!));
+        $v_square[($i + 1) * 4 + ($j + 2)] = ((($c12 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 1) * 4 + ($j + 2)]!) * (($c12 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 1) * 4 + ($j + 2)]!));
+        $v_square[($i + 1) * 4 + ($j + 3)] = ((($c13 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 1) * 4 + ($j + 3)]!) * (($c13 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 1) * 4 + ($j + 3)]!));
+        $v_square[($i + 2) * 4 + ($j)] = ((($c20 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!) * (($c20 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!));
+        $v_square[($i + 2) * 4 + ($j + 1)] = ((($c21 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 2) * 4 + ($j + 1)]!) * (($c21 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 2) * 4 + ($j + 1)]!));
+        $v_square[($i + 2) * 4 + ($j + 2)] = ((($c22 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 2) * 4 + ($j + 2)]!) * (($c22 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 2) * 4 + ($j + 2)]!));
+        $v_square[($i + 2) * 4 + ($j + 3)] = ((($c23 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 2) * 4 + ($j + 3)]!) * (($c23 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 2) * 4 + ($j + 3)]!));
+        $v_square[($i + 3) * 4 + ($j)] = ((($c30 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!) * (($c30 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!));
+        $v_square[($i + 3) * 4 + ($j + 1)] = ((($c31 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 3) * 4 + ($j + 1)]!) * (($c31 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 3) * 4 + ($j + 1)]!));
+        $v_square[($i + 3) * 4 + ($j + 2)] = ((($c32 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 3) * 4 + ($j + 2)]!) * (($c32 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 3) * 4 + ($j + 2)]!));
+        $v_square[($i + 3) * 4 + ($j + 3)] = ((($c33 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 3) * 4 + ($j + 3)]!) * (($c33 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 3) * 4 + ($j + 3)]!));
       }
       for (; $j < 4; $j++) {
         const $l0 = ($i) * 20;
@@ -1752,10 +1755,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_3[($i) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!)); }
-        { const $z = $c10; $v_3[($i + 1) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!)); }
-        { const $z = $c20; $v_3[($i + 2) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!)); }
-        { const $z = $c30; $v_3[($i + 3) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!)); }
+        $v_square[($i) * 4 + ($j)] = ((($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!) * (($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!));
+        $v_square[($i + 1) * 4 + ($j)] = ((($c10 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!) * (($c10 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!));
+        $v_square[($i + 2) * 4 + ($j)] = ((($c20 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!) * (($c20 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!));
+        $v_square[($i + 3) * 4 + ($j)] = ((($c30 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!) * (($c30 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!));
       }
     }
     for (; $i < $nb; $i++) {
@@ -1778,10 +1781,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_3[($i) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!)); }
-        { const $z = $c01; $v_3[($i) * 4 + ($j + 1)] = ((($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!) * (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!)); }
-        { const $z = $c02; $v_3[($i) * 4 + ($j + 2)] = ((($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!) * (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!)); }
-        { const $z = $c03; $v_3[($i) * 4 + ($j + 3)] = ((($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!) * (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!)); }
+        $v_square[($i) * 4 + ($j)] = ((($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!) * (($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!));
+        $v_square[($i) * 4 + ($j + 1)] = ((($c01 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!) * (($c01 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!));
+        $v_square[($i) * 4 + ($j + 2)] = ((($c02 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!) * (($c02 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!));
+        $v_square[($i) * 4 + ($j + 3)] = ((($c03 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!) * (($c03 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!));
       }
       for (; $j < 4; $j++) {
         const $l0 = ($i) * 20;
@@ -1792,23 +1795,24 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_3[($i) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!)); }
+        $v_square[($i) * 4 + ($j)] = ((($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!) * (($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!));
       }
     }
   }
+  // sum((layer2_z - y).^2)
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
-      $s += $v_3[$b * 4]!;
-      $s += $v_3[1 + $b * 4]!;
-      $s += $v_3[2 + $b * 4]!;
-      $s += $v_3[3 + $b * 4]!;
-      $v_4[$b] = $s;
+      $s += $v_square[$b * 4]!;
+      $s += $v_square[1 + $b * 4]!;
+      $s += $v_square[2 + $b * 4]!;
+      $s += $v_square[3 + $b * 4]!;
+      $v_sum[$b] = $s;
     }
   }
-  // loss = div
+  // loss = sum(….^2) / 4
   for (let $b = 0; $b < $nb; $b++) {
-    $v_loss[$b] = $v_4[$b]! / 4;
+    $v_loss[$b] = $v_sum[$b]! / 4;
   }
   let $total = 0;
   for (let $b = 0; $b < $nb; $b++) $total += $v_loss[$b]!;
@@ -1824,7 +1828,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
-  // matmul, then layer1_z = add
+  // layer1_z = matmul(layer1_W, x) + layer1_b
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -1865,22 +1869,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_z[($i) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
-        { const $z = $c01; $v_layer1_z[($i) * 20 + ($j + 1)] = ($z + $p_layer1_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer1_z[($i) * 20 + ($j + 2)] = ($z + $p_layer1_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer1_z[($i) * 20 + ($j + 3)] = ($z + $p_layer1_b[($j + 3)]!); }
-        { const $z = $c10; $v_layer1_z[($i + 1) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
-        { const $z = $c11; $v_layer1_z[($i + 1) * 20 + ($j + 1)] = ($z + $p_layer1_b[($j + 1)]!); }
-        { const $z = $c12; $v_layer1_z[($i + 1) * 20 + ($j + 2)] = ($z + $p_layer1_b[($j + 2)]!); }
-        { const $z = $c13; $v_layer1_z[($i + 1) * 20 + ($j + 3)] = ($z + $p_layer1_b[($j + 3)]!); }
-        { const $z = $c20; $v_layer1_z[($i + 2) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
-        { const $z = $c21; $v_layer1_z[($i + 2) * 20 + ($j + 1)] = ($z + $p_layer1_b[($j + 1)]!); }
-        { const $z = $c22; $v_layer1_z[($i + 2) * 20 + ($j + 2)] = ($z + $p_layer1_b[($j + 2)]!); }
-        { const $z = $c23; $v_layer1_z[($i + 2) * 20 + ($j + 3)] = ($z + $p_layer1_b[($j + 3)]!); }
-        { const $z = $c30; $v_layer1_z[($i + 3) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
-        { const $z = $c31; $v_layer1_z[($i + 3) * 20 + ($j + 1)] = ($z + $p_layer1_b[($j + 1)]!); }
-        { const $z = $c32; $v_layer1_z[($i + 3) * 20 + ($j + 2)] = ($z + $p_layer1_b[($j + 2)]!); }
-        { const $z = $c33; $v_layer1_z[($i + 3) * 20 + ($j + 3)] = ($z + $p_layer1_b[($j + 3)]!); }
+        $v_layer1_z[($i) * 20 + ($j)] = ($c00 + $p_layer1_b[($j)]!);
+        $v_layer1_z[($i) * 20 + ($j + 1)] = ($c01 + $p_layer1_b[($j + 1)]!);
+        $v_layer1_z[($i) * 20 + ($j + 2)] = ($c02 + $p_layer1_b[($j + 2)]!);
+        $v_layer1_z[($i) * 20 + ($j + 3)] = ($c03 + $p_layer1_b[($j + 3)]!);
+        $v_layer1_z[($i + 1) * 20 + ($j)] = ($c10 + $p_layer1_b[($j)]!);
+        $v_layer1_z[($i + 1) * 20 + ($j + 1)] = ($c11 + $p_layer1_b[($j + 1)]!);
+        $v_layer1_z[($i + 1) * 20 + ($j + 2)] = ($c12 + $p_layer1_b[($j + 2)]!);
+        $v_layer1_z[($i + 1) * 20 + ($j + 3)] = ($c13 + $p_layer1_b[($j + 3)]!);
+        $v_layer1_z[($i + 2) * 20 + ($j)] = ($c20 + $p_layer1_b[($j)]!);
+        $v_layer1_z[($i + 2) * 20 + ($j + 1)] = ($c21 + $p_layer1_b[($j + 1)]!);
+        $v_layer1_z[($i + 2) * 20 + ($j + 2)] = ($c22 + $p_layer1_b[($j + 2)]!);
+        $v_layer1_z[($i + 2) * 20 + ($j + 3)] = ($c23 + $p_layer1_b[($j + 3)]!);
+        $v_layer1_z[($i + 3) * 20 + ($j)] = ($c30 + $p_layer1_b[($j)]!);
+        $v_layer1_z[($i + 3) * 20 + ($j + 1)] = ($c31 + $p_layer1_b[($j + 1)]!);
+        $v_layer1_z[($i + 3) * 20 + ($j + 2)] = ($c32 + $p_layer1_b[($j + 2)]!);
+        $v_layer1_z[($i + 3) * 20 + ($j + 3)] = ($c33 + $p_layer1_b[($j + 3)]!);
       }
       for (; $j < 20; $j++) {
         const $l0 = $xo + ($i) * 16;
@@ -1900,10 +1904,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_z[($i) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
-        { const $z = $c10; $v_layer1_z[($i + 1) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
-        { const $z = $c20; $v_layer1_z[($i + 2) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
-        { const $z = $c30; $v_layer1_z[($i + 3) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
+        $v_layer1_z[($i) * 20 + ($j)] = ($c00 + $p_layer1_b[($j)]!);
+        $v_layer1_z[($i + 1) * 20 + ($j)] = ($c10 + $p_layer1_b[($j)]!);
+        $v_layer1_z[($i + 2) * 20 + ($j)] = ($c20 + $p_layer1_b[($j)]!);
+        $v_layer1_z[($i + 3) * 20 + ($j)] = ($c30 + $p_layer1_b[($j)]!);
       }
     }
     for (; $i < $nb; $i++) {
@@ -1926,10 +1930,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_z[($i) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
-        { const $z = $c01; $v_layer1_z[($i) * 20 + ($j + 1)] = ($z + $p_layer1_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer1_z[($i) * 20 + ($j + 2)] = ($z + $p_layer1_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer1_z[($i) * 20 + ($j + 3)] = ($z + $p_layer1_b[($j + 3)]!); }
+        $v_layer1_z[($i) * 20 + ($j)] = ($c00 + $p_layer1_b[($j)]!);
+        $v_layer1_z[($i) * 20 + ($j + 1)] = ($c01 + $p_layer1_b[($j + 1)]!);
+        $v_layer1_z[($i) * 20 + ($j + 2)] = ($c02 + $p_layer1_b[($j + 2)]!);
+        $v_layer1_z[($i) * 20 + ($j + 3)] = ($c03 + $p_layer1_b[($j + 3)]!);
       }
       for (; $j < 20; $j++) {
         const $l0 = $xo + ($i) * 16;
@@ -1940,15 +1944,16 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_z[($i) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
+        $v_layer1_z[($i) * 20 + ($j)] = ($c00 + $p_layer1_b[($j)]!);
       }
     }
   }
-  // layer1_a = relu
+  // layer1_a = relu(layer1_z)
   for (let $b = 0; $b < $nb; $b++) {
     for (let $r = 0; $r < 20; $r++) $v_layer1_a[$b * 20 + $r] = ($v_layer1_z[$b * 20 + $r]! > 0 ? $v_layer1_z[$b * 20 + $r]! : 0);
   }
-  // matmul, then sub
+  // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
+  // layer2_z - y
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -1989,22 +1994,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_5[($i) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!); }
-        { const $z = $c01; $v_5[($i) * 4 + ($j + 1)] = (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!); }
-        { const $z = $c02; $v_5[($i) * 4 + ($j + 2)] = (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!); }
-        { const $z = $c03; $v_5[($i) * 4 + ($j + 3)] = (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!); }
-        { const $z = $c10; $v_5[($i + 1) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!); }
-        { const $z = $c11; $v_5[($i + 1) * 4 + ($j + 1)] = (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 1) * 4 + ($j + 1)]!); }
-        { const $z = $c12; $v_5[($i + 1) * 4 + ($j + 2)] = (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 1) * 4 + ($j + 2)]!); }
-        { const $z = $c13; $v_5[($i + 1) * 4 + ($j + 3)] = (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 1) * 4 + ($j + 3)]!); }
-        { const $z = $c20; $v_5[($i + 2) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!); }
-        { const $z = $c21; $v_5[($i + 2) * 4 + ($j + 1)] = (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 2) * 4 + ($j + 1)]!); }
-        { const $z = $c22; $v_5[($i + 2) * 4 + ($j + 2)] = (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 2) * 4 + ($j + 2)]!); }
-        { const $z = $c23; $v_5[($i + 2) * 4 + ($j + 3)] = (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 2) * 4 + ($j + 3)]!); }
-        { const $z = $c30; $v_5[($i + 3) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!); }
-        { const $z = $c31; $v_5[($i + 3) * 4 + ($j + 1)] = (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 3) * 4 + ($j + 1)]!); }
-        { const $z = $c32; $v_5[($i + 3) * 4 + ($j + 2)] = (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 3) * 4 + ($j + 2)]!); }
-        { const $z = $c33; $v_5[($i + 3) * 4 + ($j + 3)] = (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 3) * 4 + ($j + 3)]!); }
+        $v_sub_layer2_z_y[($i) * 4 + ($j)] = (($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!);
+        $v_sub_layer2_z_y[($i) * 4 + ($j + 1)] = (($c01 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!);
+        $v_sub_layer2_z_y[($i) * 4 + ($j + 2)] = (($c02 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!);
+        $v_sub_layer2_z_y[($i) * 4 + ($j + 3)] = (($c03 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!);
+        $v_sub_layer2_z_y[($i + 1) * 4 + ($j)] = (($c10 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!);
+        $v_sub_layer2_z_y[($i + 1) * 4 + ($j + 1)] = (($c11 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 1) * 4 + ($j + 1)]!);
+        $v_sub_layer2_z_y[($i + 1) * 4 + ($j + 2)] = (($c12 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 1) * 4 + ($j + 2)]!);
+        $v_sub_layer2_z_y[($i + 1) * 4 + ($j + 3)] = (($c13 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 1) * 4 + ($j + 3)]!);
+        $v_sub_layer2_z_y[($i + 2) * 4 + ($j)] = (($c20 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!);
+        $v_sub_layer2_z_y[($i + 2) * 4 + ($j + 1)] = (($c21 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 2) * 4 + ($j + 1)]!);
+        $v_sub_layer2_z_y[($i + 2) * 4 + ($j + 2)] = (($c22 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 2) * 4 + ($j + 2)]!);
+        $v_sub_layer2_z_y[($i + 2) * 4 + ($j + 3)] = (($c23 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 2) * 4 + ($j + 3)]!);
+        $v_sub_layer2_z_y[($i + 3) * 4 + ($j)] = (($c30 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!);
+        $v_sub_layer2_z_y[($i + 3) * 4 + ($j + 1)] = (($c31 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 3) * 4 + ($j + 1)]!);
+        $v_sub_layer2_z_y[($i + 3) * 4 + ($j + 2)] = (($c32 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 3) * 4 + ($j + 2)]!);
+        $v_sub_layer2_z_y[($i + 3) * 4 + ($j + 3)] = (($c33 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 3) * 4 + ($j + 3)]!);
       }
       for (; $j < 4; $j++) {
         const $l0 = ($i) * 20;
@@ -2024,10 +2029,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_5[($i) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!); }
-        { const $z = $c10; $v_5[($i + 1) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!); }
-        { const $z = $c20; $v_5[($i + 2) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!); }
-        { const $z = $c30; $v_5[($i + 3) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!); }
+        $v_sub_layer2_z_y[($i) * 4 + ($j)] = (($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!);
+        $v_sub_layer2_z_y[($i + 1) * 4 + ($j)] = (($c10 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!);
+        $v_sub_layer2_z_y[($i + 2) * 4 + ($j)] = (($c20 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!);
+        $v_sub_layer2_z_y[($i + 3) * 4 + ($j)] = (($c30 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!);
       }
     }
     for (; $i < $nb; $i++) {
@@ -2050,10 +2055,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_5[($i) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!); }
-        { const $z = $c01; $v_5[($i) * 4 + ($j + 1)] = (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!); }
-        { const $z = $c02; $v_5[($i) * 4 + ($j + 2)] = (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!); }
-        { const $z = $c03; $v_5[($i) * 4 + ($j + 3)] = (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!); }
+        $v_sub_layer2_z_y[($i) * 4 + ($j)] = (($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!);
+        $v_sub_layer2_z_y[($i) * 4 + ($j + 1)] = (($c01 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!);
+        $v_sub_layer2_z_y[($i) * 4 + ($j + 2)] = (($c02 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!);
+        $v_sub_layer2_z_y[($i) * 4 + ($j + 3)] = (($c03 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!);
       }
       for (; $j < 4; $j++) {
         const $l0 = ($i) * 20;
@@ -2064,37 +2069,44 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_5[($i) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!); }
+        $v_sub_layer2_z_y[($i) * 4 + ($j)] = (($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!);
       }
     }
   }
+  // (layer2_z - y).^2
   for (let $b = 0; $b < $nb; $b++) {
-    $v_3[$b * 4] = $v_5[$b * 4]! * $v_5[$b * 4]!;
-    $v_3[1 + $b * 4] = $v_5[1 + $b * 4]! * $v_5[1 + $b * 4]!;
-    $v_3[2 + $b * 4] = $v_5[2 + $b * 4]! * $v_5[2 + $b * 4]!;
-    $v_3[3 + $b * 4] = $v_5[3 + $b * 4]! * $v_5[3 + $b * 4]!;
+    $v_square[$b * 4] = $v_sub_layer2_z_y[$b * 4]! * $v_sub_layer2_z_y[$b * 4]!;
+    $v_square[1 + $b * 4] = $v_sub_layer2_z_y[1 + $b * 4]! * $v_sub_layer2_z_y[1 + $b * 4]!;
+    $v_square[2 + $b * 4] = $v_sub_layer2_z_y[2 + $b * 4]! * $v_sub_layer2_z_y[2 + $b * 4]!;
+    $v_square[3 + $b * 4] = $v_sub_layer2_z_y[3 + $b * 4]! * $v_sub_layer2_z_y[3 + $b * 4]!;
   }
+  // sum((layer2_z - y).^2)
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
-      $s += $v_3[$b * 4]!;
-      $s += $v_3[1 + $b * 4]!;
-      $s += $v_3[2 + $b * 4]!;
-      $s += $v_3[3 + $b * 4]!;
-      $v_4[$b] = $s;
+      $s += $v_square[$b * 4]!;
+      $s += $v_square[1 + $b * 4]!;
+      $s += $v_square[2 + $b * 4]!;
+      $s += $v_square[3 + $b * 4]!;
+      $v_sum[$b] = $s;
     }
   }
-  // loss = div
+  // loss = sum(….^2) / 4
   for (let $b = 0; $b < $nb; $b++) {
-    $v_loss[$b] = $v_4[$b]! / 4;
+    $v_loss[$b] = $v_sum[$b]! / 4;
   }
+  // d_layer2_z = 0.5 * (layer2_z - y)
+  // grad of: (layer2_z - y).^2
   for (let $b = 0; $b < $nb; $b++) {
-    $v_6[$b * 4] = 0.5 * $v_5[$b * 4]!;
-    $v_6[1 + $b * 4] = 0.5 * $v_5[1 + $b * 4]!;
-    $v_6[2 + $b * 4] = 0.5 * $v_5[2 + $b * 4]!;
-    $v_6[3 + $b * 4] = 0.5 * $v_5[3 + $b * 4]!;
+    $v_d_layer2_z[$b * 4] = 0.5 * $v_sub_layer2_z_y[$b * 4]!;
+    $v_d_layer2_z[1 + $b * 4] = 0.5 * $v_sub_layer2_z_y[1 + $b * 4]!;
+    $v_d_layer2_z[2 + $b * 4] = 0.5 * $v_sub_layer2_z_y[2 + $b * 4]!;
+    $v_d_layer2_z[3 + $b * 4] = 0.5 * $v_sub_layer2_z_y[3 + $b * 4]!;
   }
-  // matmul, then select
+  // d_layer1_a = matmul(transpose(layer2_W), d_layer2_z)
+  // d_layer1_z = select(gt(layer1_z, 0), d_layer1_a, 0)
+  // grad of: layer1_a = relu(layer1_z)
+  // grad of: matmul(layer2_W, layer1_a)
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -2110,10 +2122,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
         for (let $k = 0; $k < 4; $k++) {
-          const $a0 = $v_6[$l0 + $k]!;
-          const $a1 = $v_6[$l1 + $k]!;
-          const $a2 = $v_6[$l2 + $k]!;
-          const $a3 = $v_6[$l3 + $k]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k]!;
+          const $a1 = $v_d_layer2_z[$l1 + $k]!;
+          const $a2 = $v_d_layer2_z[$l2 + $k]!;
+          const $a3 = $v_d_layer2_z[$l3 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 20]!;
           const $w1 = $p_layer2_W[$m1 + $k * 20]!;
           const $w2 = $p_layer2_W[$m2 + $k * 20]!;
@@ -2135,22 +2147,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_8[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c01; $v_8[($i) * 20 + ($j + 1)] = (((($v_layer1_z[($i) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c02; $v_8[($i) * 20 + ($j + 2)] = (((($v_layer1_z[($i) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c03; $v_8[($i) * 20 + ($j + 3)] = (((($v_layer1_z[($i) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c10; $v_8[($i + 1) * 20 + ($j)] = (((($v_layer1_z[($i + 1) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c11; $v_8[($i + 1) * 20 + ($j + 1)] = (((($v_layer1_z[($i + 1) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c12; $v_8[($i + 1) * 20 + ($j + 2)] = (((($v_layer1_z[($i + 1) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c13; $v_8[($i + 1) * 20 + ($j + 3)] = (((($v_layer1_z[($i + 1) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c20; $v_8[($i + 2) * 20 + ($j)] = (((($v_layer1_z[($i + 2) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c21; $v_8[($i + 2) * 20 + ($j + 1)] = (((($v_layer1_z[($i + 2) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c22; $v_8[($i + 2) * 20 + ($j + 2)] = (((($v_layer1_z[($i + 2) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c23; $v_8[($i + 2) * 20 + ($j + 3)] = (((($v_layer1_z[($i + 2) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c30; $v_8[($i + 3) * 20 + ($j)] = (((($v_layer1_z[($i + 3) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c31; $v_8[($i + 3) * 20 + ($j + 1)] = (((($v_layer1_z[($i + 3) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c32; $v_8[($i + 3) * 20 + ($j + 2)] = (((($v_layer1_z[($i + 3) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c33; $v_8[($i + 3) * 20 + ($j + 3)] = (((($v_layer1_z[($i + 3) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
+        $v_d_layer1_z[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c00 : 0));
+        $v_d_layer1_z[($i) * 20 + ($j + 1)] = (((($v_layer1_z[($i) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $c01 : 0));
+        $v_d_layer1_z[($i) * 20 + ($j + 2)] = (((($v_layer1_z[($i) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $c02 : 0));
+        $v_d_layer1_z[($i) * 20 + ($j + 3)] = (((($v_layer1_z[($i) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $c03 : 0));
+        $v_d_layer1_z[($i + 1) * 20 + ($j)] = (((($v_layer1_z[($i + 1) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c10 : 0));
+        $v_d_layer1_z[($i + 1) * 20 + ($j + 1)] = (((($v_layer1_z[($i + 1) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $c11 : 0));
+        $v_d_layer1_z[($i + 1) * 20 + ($j + 2)] = (((($v_layer1_z[($i + 1) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $c12 : 0));
+        $v_d_layer1_z[($i + 1) * 20 + ($j + 3)] = (((($v_layer1_z[($i + 1) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $c13 : 0));
+        $v_d_layer1_z[($i + 2) * 20 + ($j)] = (((($v_layer1_z[($i + 2) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c20 : 0));
+        $v_d_layer1_z[($i + 2) * 20 + ($j + 1)] = (((($v_layer1_z[($i + 2) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $c21 : 0));
+        $v_d_layer1_z[($i + 2) * 20 + ($j + 2)] = (((($v_layer1_z[($i + 2) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $c22 : 0));
+        $v_d_layer1_z[($i + 2) * 20 + ($j + 3)] = (((($v_layer1_z[($i + 2) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $c23 : 0));
+        $v_d_layer1_z[($i + 3) * 20 + ($j)] = (((($v_layer1_z[($i + 3) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c30 : 0));
+        $v_d_layer1_z[($i + 3) * 20 + ($j + 1)] = (((($v_layer1_z[($i + 3) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $c31 : 0));
+        $v_d_layer1_z[($i + 3) * 20 + ($j + 2)] = (((($v_layer1_z[($i + 3) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $c32 : 0));
+        $v_d_layer1_z[($i + 3) * 20 + ($j + 3)] = (((($v_layer1_z[($i + 3) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $c33 : 0));
       }
       for (; $j < 20; $j++) {
         const $l0 = ($i) * 4;
@@ -2160,20 +2172,20 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = ($j);
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 4; $k++) {
-          const $a0 = $v_6[$l0 + $k]!;
-          const $a1 = $v_6[$l1 + $k]!;
-          const $a2 = $v_6[$l2 + $k]!;
-          const $a3 = $v_6[$l3 + $k]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k]!;
+          const $a1 = $v_d_layer2_z[$l1 + $k]!;
+          const $a2 = $v_d_layer2_z[$l2 + $k]!;
+          const $a3 = $v_d_layer2_z[$l3 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 20]!;
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_8[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c10; $v_8[($i + 1) * 20 + ($j)] = (((($v_layer1_z[($i + 1) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c20; $v_8[($i + 2) * 20 + ($j)] = (((($v_layer1_z[($i + 2) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c30; $v_8[($i + 3) * 20 + ($j)] = (((($v_layer1_z[($i + 3) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
+        $v_d_layer1_z[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c00 : 0));
+        $v_d_layer1_z[($i + 1) * 20 + ($j)] = (((($v_layer1_z[($i + 1) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c10 : 0));
+        $v_d_layer1_z[($i + 2) * 20 + ($j)] = (((($v_layer1_z[($i + 2) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c20 : 0));
+        $v_d_layer1_z[($i + 3) * 20 + ($j)] = (((($v_layer1_z[($i + 3) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c30 : 0));
       }
     }
     for (; $i < $nb; $i++) {
@@ -2186,7 +2198,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 4; $k++) {
-          const $a0 = $v_6[$l0 + $k]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 20]!;
           const $w1 = $p_layer2_W[$m1 + $k * 20]!;
           const $w2 = $p_layer2_W[$m2 + $k * 20]!;
@@ -2196,25 +2208,26 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_8[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c01; $v_8[($i) * 20 + ($j + 1)] = (((($v_layer1_z[($i) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c02; $v_8[($i) * 20 + ($j + 2)] = (((($v_layer1_z[($i) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c03; $v_8[($i) * 20 + ($j + 3)] = (((($v_layer1_z[($i) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
+        $v_d_layer1_z[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c00 : 0));
+        $v_d_layer1_z[($i) * 20 + ($j + 1)] = (((($v_layer1_z[($i) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $c01 : 0));
+        $v_d_layer1_z[($i) * 20 + ($j + 2)] = (((($v_layer1_z[($i) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $c02 : 0));
+        $v_d_layer1_z[($i) * 20 + ($j + 3)] = (((($v_layer1_z[($i) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $c03 : 0));
       }
       for (; $j < 20; $j++) {
         const $l0 = ($i) * 4;
         const $m0 = ($j);
         let $c00 = 0;
         for (let $k = 0; $k < 4; $k++) {
-          const $a0 = $v_6[$l0 + $k]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 20]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_8[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
+        $v_d_layer1_z[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c00 : 0));
       }
     }
   }
-  // grad of $g_layer1_W
+  // d_layer1_W += d_layer1_W, summed over the batch
+  // grad of: matmul(layer1_W, x)
   {
     let $i = 0;
     for (; $i + 4 <= 20; $i += 4) {
@@ -2230,10 +2243,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = $xo + ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_8[$l0 + $k * 20]!;
-          const $a1 = $v_8[$l1 + $k * 20]!;
-          const $a2 = $v_8[$l2 + $k * 20]!;
-          const $a3 = $v_8[$l3 + $k * 20]!;
+          const $a0 = $v_d_layer1_z[$l0 + $k * 20]!;
+          const $a1 = $v_d_layer1_z[$l1 + $k * 20]!;
+          const $a2 = $v_d_layer1_z[$l2 + $k * 20]!;
+          const $a3 = $v_d_layer1_z[$l3 + $k * 20]!;
           const $w0 = $x[$m0 + $k * 16]!;
           const $w1 = $x[$m1 + $k * 16]!;
           const $w2 = $x[$m2 + $k * 16]!;
@@ -2280,10 +2293,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = $xo + ($j);
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_8[$l0 + $k * 20]!;
-          const $a1 = $v_8[$l1 + $k * 20]!;
-          const $a2 = $v_8[$l2 + $k * 20]!;
-          const $a3 = $v_8[$l3 + $k * 20]!;
+          const $a0 = $v_d_layer1_z[$l0 + $k * 20]!;
+          const $a1 = $v_d_layer1_z[$l1 + $k * 20]!;
+          const $a2 = $v_d_layer1_z[$l2 + $k * 20]!;
+          const $a3 = $v_d_layer1_z[$l3 + $k * 20]!;
           const $w0 = $x[$m0 + $k * 16]!;
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
@@ -2306,7 +2319,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = $xo + ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_8[$l0 + $k * 20]!;
+          const $a0 = $v_d_layer1_z[$l0 + $k * 20]!;
           const $w0 = $x[$m0 + $k * 16]!;
           const $w1 = $x[$m1 + $k * 16]!;
           const $w2 = $x[$m2 + $k * 16]!;
@@ -2326,7 +2339,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = $xo + ($j);
         let $c00 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_8[$l0 + $k * 20]!;
+          const $a0 = $v_d_layer1_z[$l0 + $k * 20]!;
           const $w0 = $x[$m0 + $k * 16]!;
           $c00 += $a0 * $w0;
         }
@@ -2334,9 +2347,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       }
     }
   }
-  // grad of $g_layer1_b
-  for (let $r = 0; $r < 20; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_8[$b * 20 + $r]!; $g_layer1_b[$r]! += $scale * $s; }
-  // grad of $g_layer2_W
+  // d_layer1_b += d_layer1_z, summed over the batch
+  // grad of: layer1_a = relu(layer1_z)
+  for (let $r = 0; $r < 20; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer1_z[$b * 20 + $r]!; $g_layer1_b[$r]! += $scale * $s; }
+  // d_layer2_W += d_layer2_W, summed over the batch
+  // grad of: matmul(layer2_W, layer1_a)
   {
     let $i = 0;
     for (; $i + 4 <= 4; $i += 4) {
@@ -2352,10 +2367,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_6[$l0 + $k * 4]!;
-          const $a1 = $v_6[$l1 + $k * 4]!;
-          const $a2 = $v_6[$l2 + $k * 4]!;
-          const $a3 = $v_6[$l3 + $k * 4]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k * 4]!;
+          const $a1 = $v_d_layer2_z[$l1 + $k * 4]!;
+          const $a2 = $v_d_layer2_z[$l2 + $k * 4]!;
+          const $a3 = $v_d_layer2_z[$l3 + $k * 4]!;
           const $w0 = $v_layer1_a[$m0 + $k * 20]!;
           const $w1 = $v_layer1_a[$m1 + $k * 20]!;
           const $w2 = $v_layer1_a[$m2 + $k * 20]!;
@@ -2402,10 +2417,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = ($j);
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_6[$l0 + $k * 4]!;
-          const $a1 = $v_6[$l1 + $k * 4]!;
-          const $a2 = $v_6[$l2 + $k * 4]!;
-          const $a3 = $v_6[$l3 + $k * 4]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k * 4]!;
+          const $a1 = $v_d_layer2_z[$l1 + $k * 4]!;
+          const $a2 = $v_d_layer2_z[$l2 + $k * 4]!;
+          const $a3 = $v_d_layer2_z[$l3 + $k * 4]!;
           const $w0 = $v_layer1_a[$m0 + $k * 20]!;
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
@@ -2428,7 +2443,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_6[$l0 + $k * 4]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k * 4]!;
           const $w0 = $v_layer1_a[$m0 + $k * 20]!;
           const $w1 = $v_layer1_a[$m1 + $k * 20]!;
           const $w2 = $v_layer1_a[$m2 + $k * 20]!;
@@ -2448,7 +2463,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         const $m0 = ($j);
         let $c00 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_6[$l0 + $k * 4]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k * 4]!;
           const $w0 = $v_layer1_a[$m0 + $k * 20]!;
           $c00 += $a0 * $w0;
         }
@@ -2456,11 +2471,12 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       }
     }
   }
-  // grad of $g_layer2_b
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[$b * 4]!; $g_layer2_b[0]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[1 + $b * 4]!; $g_layer2_b[1]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[2 + $b * 4]!; $g_layer2_b[2]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[3 + $b * 4]!; $g_layer2_b[3]! += $scale * $s; }
+  // d_layer2_b += d_layer2_z, summed over the batch
+  // grad of: (layer2_z - y).^2
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[$b * 4]!; $g_layer2_b[0]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[1 + $b * 4]!; $g_layer2_b[1]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[2 + $b * 4]!; $g_layer2_b[2]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[3 + $b * 4]!; $g_layer2_b[3]! += $scale * $s; }
   let $total = 0;
   for (let $b = 0; $b < $nb; $b++) $total += $v_loss[$b]!;
   return $total;
