@@ -1,13 +1,16 @@
 /**
  * Phase 5, lower (looped form): tensor IR as batched loop steps over typed arrays.
  *
- * For models too large to unroll. Each kernel processes `$nb` samples (at most
+ * For models too large to unroll. Each kernel processes a batch of samples (at most
  * `maxBatch`) at once: a per-sample tensor of shape s that depends on the data becomes a
  * buffer of `maxBatch` rows of size(s); values that depend only on parameters stay
- * unbatched. Guarantees:
+ * unbatched. The plan is data (plan.ts: affine indexes, buffer references, no source
+ * text); each op's index math comes from the one lowering table (table.ts), what a kernel
+ * computes from demand.ts, names and comments from loopNotes.ts. Guarantees:
  * - views cost nothing: transpose, broadcast, index and slice only change an `Access`
- *   (array, base offset, per-sample stride, per-dimension strides); every other node the
- *   kernel needs is materialized once, into a module-level buffer, by exactly one step;
+ *   (array, base offset, per-sample stride, per-dimension strides), derived from the
+ *   table's affine coordinate maps; every other node the kernel needs is materialized
+ *   once, into a module-level buffer, by exactly one step;
  * - a matrix-vector product of a parameter matrix with per-sample vectors is one
  *   matrix-matrix product over the batch (`gemm`), and so is the batch sum of per-sample
  *   outer products that makes a weight gradient (dW = G^T X); the emitter blocks every
@@ -18,9 +21,11 @@
  * - only nodes some result needs are computed (demand-driven), in topological order;
  * - every walk (of the graph and of fused accesses) is iterative or bounded in depth;
  * - an elementwise node used once, by another elementwise node of its shape, is fused
- *   into that node's loop (fused expressions nest at most MAX_FUSION_DEPTH deep); an elementwise node that is the one use of a batched
- *   matrix-vector product is applied in the gemm's store (bias and activation cost no
- *   extra pass).
+ *   into that node's loop (fused expressions nest at most MAX_FUSION_DEPTH deep); an
+ *   elementwise node that is the one use of a batched matrix-vector product is applied in
+ *   the gemm's store (bias and activation cost no extra pass);
+ * - softmax, logsumexp and log_softmax of one x in one kernel share one step: one
+ *   maximum and one sum, every result written from them.
  */
 import type { Node } from '../ir/node.js';
 import type { Op } from '../ir/ops.js';
@@ -31,6 +36,7 @@ import type { Derived } from '../derive.js';
 import type { Layout } from './schedule.js';
 import { Names } from './names.js';
 import { loopNotes } from './loopNotes.js';
+import { demandOf } from './demand.js';
 import { type Coords, LOWERING, type OpLowering, covers } from './table.js';
 import {
   type Access, type BufferRef, type GemmOperand, type Hoist, type LoopKernel, type LoopPlan, type LoopStep, type ScratchBuffer,
@@ -171,49 +177,29 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
             access.set(m, o);
             return { op: m.op, rule: (LOWERING[m.op] as Extract<OpLowering, { kind: 'shifted' }>).rule, out: o };
           });
-          const notes = group.length > 1 ? group.map((m) => stepNoteOf(m)).join('\n') : comment;
-          return { kind: 'shifted', x: args[0], outs, unroll: small(shapes[0]), comment: notes };
+          const said = group.length > 1 ? group.map((m) => stepNoteOf(m)).join('\n') : comment;
+          return { kind: 'shifted', x: args[0], outs, unroll: small(shapes[0]), comment: said };
         }
         default: // leaves and views never get here
           throw new Error(`gradc bug: no loop step computes a ${n.op}`);
       }
     };
 
-    // Reductions of per-sample parameter gradients into the accumulator.
-    const reductions: { node: Node; target: Access; param: string; how: 'gemm' | 'sum' | 'shared' }[] = [];
-    const demanded = new Set<Node>();
-    if (kind === 'forward') for (const o of model.outputs) demanded.add(o.node);
-    else demanded.add(model.loss);
-    if (kind === 'gradient') {
-      model.params.forEach((p, i) => {
-        const name = p.name;
-        const target: Access = p.shape.length === 0
-          ? { base: ZERO, bs: 0, strides: [], shape: p.shape, scalar: { kind: 'grad', name } }
-          : (hoist({ kind: 'grad', name }), { buf: { kind: 'grad', name }, base: ZERO, bs: 0, strides: rowMajor(p.shape), shape: p.shape });
-        const stack = [grads[i]];
-        while (stack.length) {
-          const v = stack.pop()!;
-          if (v.op === 'const' && v.attrs.value === 0) continue;
-          if (v.op === 'add' && v.args.every((a) => a.shape.length === v.shape.length)) { stack.push(v.args[1], v.args[0]); continue; }
-          if (v.op === 'outer' && batched.has(v.args[0]) && batched.has(v.args[1])) {
-            reductions.push({ node: v, target, param: name, how: 'gemm' });
-            demanded.add(v.args[0]); demanded.add(v.args[1]);
-            continue;
-          }
-          reductions.push({ node: v, target, param: name, how: batched.has(v) ? 'sum' : 'shared' });
-          demanded.add(v);
-        }
-      });
-    }
-    const roots = new Set(demanded);
-    const order = topoOrder([...demanded]);
-    for (let i = order.length - 1; i >= 0; i--) if (demanded.has(order[i])) for (const a of order[i].args) demanded.add(a);
+    // What this kernel computes, and how each gradient term reaches its accumulator (demand.ts).
+    const { roots, order, reductions } = demandOf(kind, derived, batched);
+    const gradTarget = (i: number): Access => {
+      const { name, shape } = model.params[i];
+      if (shape.length === 0) return { base: ZERO, bs: 0, strides: [], shape, scalar: { kind: 'grad', name } };
+      hoist({ kind: 'grad', name });
+      return { buf: { kind: 'grad', name }, base: ZERO, bs: 0, strides: rowMajor(shape), shape };
+    };
+    const targets = model.params.map((_, i) => (kind === 'gradient' ? gradTarget(i) : undefined));
 
     // Fusion: an elementwise node whose one use is an elementwise node of the same shape
     // and batching is computed inline in that node's loop; an elementwise node that is
     // the one use of a gemm's result is applied as the gemm stores it.
     const uses = new Map<Node, Node[]>();
-    for (const n of order) if (demanded.has(n)) for (const a of n.args) (uses.get(a) ?? uses.set(a, []).get(a)!).push(n);
+    for (const n of order) for (const a of n.args) (uses.get(a) ?? uses.set(a, []).get(a)!).push(n);
     const elementwise = (n: Node) => OPS[n.op].kind === 'elementwise';
     const soleUse = (n: Node): Node | undefined => {
       const u = uses.get(n);
@@ -247,12 +233,12 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
     };
 
     const shiftedOver = new Map<Node, Node[]>(); // x -> the shifted ops over x this kernel needs
-    for (const n of order) if (demanded.has(n) && LOWERING[n.op].kind === 'shifted') (shiftedOver.get(n.args[0]) ?? shiftedOver.set(n.args[0], []).get(n.args[0])!).push(n);
+    for (const n of order) if (LOWERING[n.op].kind === 'shifted') (shiftedOver.get(n.args[0]) ?? shiftedOver.set(n.args[0], []).get(n.args[0])!).push(n);
     const termOf = (n: Node) => (LOWERING[n.op] as Extract<OpLowering, { kind: 'shifted' }>).rule.term;
     const stepNoteOf = (n: Node) => notes.stepNote(n, chainOf(n));
 
     for (const n of order) {
-      if (!demanded.has(n) || access.has(n)) continue;
+      if (access.has(n)) continue;
       if (isLeaf(n)) { access.set(n, leafAccess(n)); continue; }
       const args = n.args.map((a) => access.get(a)!);
       const entry = LOWERING[n.op];
@@ -290,7 +276,8 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
       });
     }
     for (const r of reductions) {
-      const note = notes.reductionNote(r.param, r.node);
+      const target = targets[r.param]!;
+      const note = notes.reductionNote(model.params[r.param].name, r.node);
       if (r.how === 'gemm') {
         const [a, b] = r.node.args.map((x) => access.get(x)!);
         // dW(i, j) += $scale * sum_b a(b, i) b(b, j): P = i, Q = j, K = b.
@@ -298,12 +285,12 @@ export function planLoops(derived: Derived, layout: Layout, maxBatch: number, un
           kind: 'gemm', P: constant(a.shape[0] ?? 1), Q: b.shape[0] ?? 1, K: BATCH, accumulate: true, scaled: true, comment: note,
           L: { buf: a.buf!, base: a.base, su: a.strides[0] ?? 0, sv: a.bs },
           R: { buf: b.buf!, base: b.base, su: b.bs, sv: b.strides[0] ?? 0 },
-          out: { buf: r.target.buf!, base: ZERO, su: r.target.strides[0], sv: r.target.strides[1] },
+          out: { buf: target.buf!, base: ZERO, su: target.strides[0], sv: target.strides[1] },
         });
       } else {
         const v = access.get(r.node)!;
-        const value = v.shape.length === r.target.shape.length ? v : { ...v, shape: r.target.shape, strides: r.target.shape.map(() => 0) };
-        steps.push({ kind: 'reduce', target: r.target, value, shared: r.how === 'shared', unroll: small(r.target.shape), comment: note });
+        const value = v.shape.length === target.shape.length ? v : { ...v, shape: target.shape, strides: target.shape.map(() => 0) };
+        steps.push({ kind: 'reduce', target, value, shared: r.how === 'shared', unroll: small(target.shape), comment: note });
       }
     }
     if (kind !== 'forward') steps.push({ kind: 'lossSum', value: access.get(model.loss)! });
