@@ -1309,11 +1309,11 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = $xo + ($i) * 784;
+        const $l0 = $xo + $i * 784;
         const $l1 = $xo + ($i + 1) * 784;
         const $l2 = $xo + ($i + 2) * 784;
         const $l3 = $xo + ($i + 3) * 784;
-        const $m0 = ($j) * 784;
+        const $m0 = $j * 784;
         const $m1 = ($j + 1) * 784;
         const $m2 = ($j + 2) * 784;
         const $m3 = ($j + 3) * 784;
@@ -1344,29 +1344,29 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($c01 + $p_layer1_b[($j + 1)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($c02 + $p_layer1_b[($j + 2)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($c03 + $p_layer1_b[($j + 3)]!)));
-        $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($c10 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($c11 + $p_layer1_b[($j + 1)]!)));
-        $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($c12 + $p_layer1_b[($j + 2)]!)));
-        $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($c13 + $p_layer1_b[($j + 3)]!)));
-        $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($c20 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($c21 + $p_layer1_b[($j + 1)]!)));
-        $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($c22 + $p_layer1_b[($j + 2)]!)));
-        $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($c23 + $p_layer1_b[($j + 3)]!)));
-        $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($c30 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($c31 + $p_layer1_b[($j + 1)]!)));
-        $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($c32 + $p_layer1_b[($j + 2)]!)));
-        $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($c33 + $p_layer1_b[($j + 3)]!)));
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[$i * 32 + $j + 1] = Math.tanh($c01 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[$i * 32 + $j + 2] = Math.tanh($c02 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[$i * 32 + $j + 3] = Math.tanh($c03 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 1) * 32 + $j] = Math.tanh($c10 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 1] = Math.tanh($c11 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 2] = Math.tanh($c12 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 3] = Math.tanh($c13 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 2) * 32 + $j] = Math.tanh($c20 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 1] = Math.tanh($c21 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 2] = Math.tanh($c22 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 3] = Math.tanh($c23 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 3) * 32 + $j] = Math.tanh($c30 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 1] = Math.tanh($c31 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 2] = Math.tanh($c32 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 3] = Math.tanh($c33 + $p_layer1_b[$j + 3]!);
       }
       for (; $j < 32; $j++) {
-        const $l0 = $xo + ($i) * 784;
+        const $l0 = $xo + $i * 784;
         const $l1 = $xo + ($i + 1) * 784;
         const $l2 = $xo + ($i + 2) * 784;
         const $l3 = $xo + ($i + 3) * 784;
-        const $m0 = ($j) * 784;
+        const $m0 = $j * 784;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k]!;
@@ -1379,17 +1379,17 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($c10 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($c20 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($c30 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 1) * 32 + $j] = Math.tanh($c10 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 2) * 32 + $j] = Math.tanh($c20 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 3) * 32 + $j] = Math.tanh($c30 + $p_layer1_b[$j]!);
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = $xo + ($i) * 784;
-        const $m0 = ($j) * 784;
+        const $l0 = $xo + $i * 784;
+        const $m0 = $j * 784;
         const $m1 = ($j + 1) * 784;
         const $m2 = ($j + 2) * 784;
         const $m3 = ($j + 3) * 784;
@@ -1405,21 +1405,21 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($c01 + $p_layer1_b[($j + 1)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($c02 + $p_layer1_b[($j + 2)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($c03 + $p_layer1_b[($j + 3)]!)));
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[$i * 32 + $j + 1] = Math.tanh($c01 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[$i * 32 + $j + 2] = Math.tanh($c02 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[$i * 32 + $j + 3] = Math.tanh($c03 + $p_layer1_b[$j + 3]!);
       }
       for (; $j < 32; $j++) {
-        const $l0 = $xo + ($i) * 784;
-        const $m0 = ($j) * 784;
+        const $l0 = $xo + $i * 784;
+        const $m0 = $j * 784;
         let $c00 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k]!;
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
       }
     }
   }
@@ -1429,11 +1429,11 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 10; $j += 4) {
-        const $l0 = ($i) * 32;
+        const $l0 = $i * 32;
         const $l1 = ($i + 1) * 32;
         const $l2 = ($i + 2) * 32;
         const $l3 = ($i + 3) * 32;
-        const $m0 = ($j) * 32;
+        const $m0 = $j * 32;
         const $m1 = ($j + 1) * 32;
         const $m2 = ($j + 2) * 32;
         const $m3 = ($j + 3) * 32;
@@ -1464,29 +1464,29 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i) * 10 + ($j + 1)] = ($c01 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i) * 10 + ($j + 2)] = ($c02 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i) * 10 + ($j + 3)] = ($c03 + $p_layer2_b[($j + 3)]!);
-        $v_layer2_z[($i + 1) * 10 + ($j)] = ($c10 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($c11 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($c12 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($c13 + $p_layer2_b[($j + 3)]!);
-        $v_layer2_z[($i + 2) * 10 + ($j)] = ($c20 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($c21 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($c22 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($c23 + $p_layer2_b[($j + 3)]!);
-        $v_layer2_z[($i + 3) * 10 + ($j)] = ($c30 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($c31 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($c32 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($c33 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[$i * 10 + $j + 1] = $c01 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[$i * 10 + $j + 2] = $c02 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[$i * 10 + $j + 3] = $c03 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 1) * 10 + $j] = $c10 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 1] = $c11 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 2] = $c12 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 3] = $c13 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 2) * 10 + $j] = $c20 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 1] = $c21 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 2] = $c22 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 3] = $c23 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 3) * 10 + $j] = $c30 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 1] = $c31 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 2] = $c32 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 3] = $c33 + $p_layer2_b[$j + 3]!;
       }
       for (; $j < 10; $j++) {
-        const $l0 = ($i) * 32;
+        const $l0 = $i * 32;
         const $l1 = ($i + 1) * 32;
         const $l2 = ($i + 2) * 32;
         const $l3 = ($i + 3) * 32;
-        const $m0 = ($j) * 32;
+        const $m0 = $j * 32;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
@@ -1499,17 +1499,17 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 1) * 10 + ($j)] = ($c10 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 2) * 10 + ($j)] = ($c20 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 3) * 10 + ($j)] = ($c30 + $p_layer2_b[($j)]!);
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 1) * 10 + $j] = $c10 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 2) * 10 + $j] = $c20 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 3) * 10 + $j] = $c30 + $p_layer2_b[$j]!;
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 10; $j += 4) {
-        const $l0 = ($i) * 32;
-        const $m0 = ($j) * 32;
+        const $l0 = $i * 32;
+        const $m0 = $j * 32;
         const $m1 = ($j + 1) * 32;
         const $m2 = ($j + 2) * 32;
         const $m3 = ($j + 3) * 32;
@@ -1525,21 +1525,21 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i) * 10 + ($j + 1)] = ($c01 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i) * 10 + ($j + 2)] = ($c02 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i) * 10 + ($j + 3)] = ($c03 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[$i * 10 + $j + 1] = $c01 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[$i * 10 + $j + 2] = $c02 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[$i * 10 + $j + 3] = $c03 + $p_layer2_b[$j + 3]!;
       }
       for (; $j < 10; $j++) {
-        const $l0 = ($i) * 32;
-        const $m0 = ($j) * 32;
+        const $l0 = $i * 32;
+        const $m0 = $j * 32;
         let $c00 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
       }
     }
   }
@@ -1587,11 +1587,11 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = $xo + ($i) * 784;
+        const $l0 = $xo + $i * 784;
         const $l1 = $xo + ($i + 1) * 784;
         const $l2 = $xo + ($i + 2) * 784;
         const $l3 = $xo + ($i + 3) * 784;
-        const $m0 = ($j) * 784;
+        const $m0 = $j * 784;
         const $m1 = ($j + 1) * 784;
         const $m2 = ($j + 2) * 784;
         const $m3 = ($j + 3) * 784;
@@ -1622,29 +1622,29 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($c01 + $p_layer1_b[($j + 1)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($c02 + $p_layer1_b[($j + 2)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($c03 + $p_layer1_b[($j + 3)]!)));
-        $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($c10 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($c11 + $p_layer1_b[($j + 1)]!)));
-        $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($c12 + $p_layer1_b[($j + 2)]!)));
-        $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($c13 + $p_layer1_b[($j + 3)]!)));
-        $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($c20 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($c21 + $p_layer1_b[($j + 1)]!)));
-        $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($c22 + $p_layer1_b[($j + 2)]!)));
-        $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($c23 + $p_layer1_b[($j + 3)]!)));
-        $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($c30 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($c31 + $p_layer1_b[($j + 1)]!)));
-        $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($c32 + $p_layer1_b[($j + 2)]!)));
-        $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($c33 + $p_layer1_b[($j + 3)]!)));
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[$i * 32 + $j + 1] = Math.tanh($c01 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[$i * 32 + $j + 2] = Math.tanh($c02 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[$i * 32 + $j + 3] = Math.tanh($c03 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 1) * 32 + $j] = Math.tanh($c10 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 1] = Math.tanh($c11 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 2] = Math.tanh($c12 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 3] = Math.tanh($c13 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 2) * 32 + $j] = Math.tanh($c20 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 1] = Math.tanh($c21 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 2] = Math.tanh($c22 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 3] = Math.tanh($c23 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 3) * 32 + $j] = Math.tanh($c30 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 1] = Math.tanh($c31 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 2] = Math.tanh($c32 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 3] = Math.tanh($c33 + $p_layer1_b[$j + 3]!);
       }
       for (; $j < 32; $j++) {
-        const $l0 = $xo + ($i) * 784;
+        const $l0 = $xo + $i * 784;
         const $l1 = $xo + ($i + 1) * 784;
         const $l2 = $xo + ($i + 2) * 784;
         const $l3 = $xo + ($i + 3) * 784;
-        const $m0 = ($j) * 784;
+        const $m0 = $j * 784;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k]!;
@@ -1657,17 +1657,17 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($c10 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($c20 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($c30 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 1) * 32 + $j] = Math.tanh($c10 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 2) * 32 + $j] = Math.tanh($c20 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 3) * 32 + $j] = Math.tanh($c30 + $p_layer1_b[$j]!);
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = $xo + ($i) * 784;
-        const $m0 = ($j) * 784;
+        const $l0 = $xo + $i * 784;
+        const $m0 = $j * 784;
         const $m1 = ($j + 1) * 784;
         const $m2 = ($j + 2) * 784;
         const $m3 = ($j + 3) * 784;
@@ -1683,21 +1683,21 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($c01 + $p_layer1_b[($j + 1)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($c02 + $p_layer1_b[($j + 2)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($c03 + $p_layer1_b[($j + 3)]!)));
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[$i * 32 + $j + 1] = Math.tanh($c01 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[$i * 32 + $j + 2] = Math.tanh($c02 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[$i * 32 + $j + 3] = Math.tanh($c03 + $p_layer1_b[$j + 3]!);
       }
       for (; $j < 32; $j++) {
-        const $l0 = $xo + ($i) * 784;
-        const $m0 = ($j) * 784;
+        const $l0 = $xo + $i * 784;
+        const $m0 = $j * 784;
         let $c00 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k]!;
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
       }
     }
   }
@@ -1707,11 +1707,11 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 10; $j += 4) {
-        const $l0 = ($i) * 32;
+        const $l0 = $i * 32;
         const $l1 = ($i + 1) * 32;
         const $l2 = ($i + 2) * 32;
         const $l3 = ($i + 3) * 32;
-        const $m0 = ($j) * 32;
+        const $m0 = $j * 32;
         const $m1 = ($j + 1) * 32;
         const $m2 = ($j + 2) * 32;
         const $m3 = ($j + 3) * 32;
@@ -1742,29 +1742,29 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i) * 10 + ($j + 1)] = ($c01 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i) * 10 + ($j + 2)] = ($c02 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i) * 10 + ($j + 3)] = ($c03 + $p_layer2_b[($j + 3)]!);
-        $v_layer2_z[($i + 1) * 10 + ($j)] = ($c10 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($c11 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($c12 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($c13 + $p_layer2_b[($j + 3)]!);
-        $v_layer2_z[($i + 2) * 10 + ($j)] = ($c20 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($c21 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($c22 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($c23 + $p_layer2_b[($j + 3)]!);
-        $v_layer2_z[($i + 3) * 10 + ($j)] = ($c30 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($c31 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($c32 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($c33 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[$i * 10 + $j + 1] = $c01 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[$i * 10 + $j + 2] = $c02 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[$i * 10 + $j + 3] = $c03 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 1) * 10 + $j] = $c10 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 1] = $c11 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 2] = $c12 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 3] = $c13 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 2) * 10 + $j] = $c20 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 1] = $c21 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 2] = $c22 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 3] = $c23 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 3) * 10 + $j] = $c30 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 1] = $c31 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 2] = $c32 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 3] = $c33 + $p_layer2_b[$j + 3]!;
       }
       for (; $j < 10; $j++) {
-        const $l0 = ($i) * 32;
+        const $l0 = $i * 32;
         const $l1 = ($i + 1) * 32;
         const $l2 = ($i + 2) * 32;
         const $l3 = ($i + 3) * 32;
-        const $m0 = ($j) * 32;
+        const $m0 = $j * 32;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
@@ -1777,17 +1777,17 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 1) * 10 + ($j)] = ($c10 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 2) * 10 + ($j)] = ($c20 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 3) * 10 + ($j)] = ($c30 + $p_layer2_b[($j)]!);
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 1) * 10 + $j] = $c10 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 2) * 10 + $j] = $c20 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 3) * 10 + $j] = $c30 + $p_layer2_b[$j]!;
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 10; $j += 4) {
-        const $l0 = ($i) * 32;
-        const $m0 = ($j) * 32;
+        const $l0 = $i * 32;
+        const $m0 = $j * 32;
         const $m1 = ($j + 1) * 32;
         const $m2 = ($j + 2) * 32;
         const $m3 = ($j + 3) * 32;
@@ -1803,21 +1803,21 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i) * 10 + ($j + 1)] = ($c01 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i) * 10 + ($j + 2)] = ($c02 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i) * 10 + ($j + 3)] = ($c03 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[$i * 10 + $j + 1] = $c01 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[$i * 10 + $j + 2] = $c02 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[$i * 10 + $j + 3] = $c03 + $p_layer2_b[$j + 3]!;
       }
       for (; $j < 10; $j++) {
-        const $l0 = ($i) * 32;
-        const $m0 = ($j) * 32;
+        const $l0 = $i * 32;
+        const $m0 = $j * 32;
         let $c00 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
       }
     }
   }
@@ -1868,7 +1868,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   }
   // loss = sum(y) * logsumexp(layer2_z) - dot(y, layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
-    $v_loss[$b] = ($v_sum_y[$b]! * $v_logsumexp_layer2_z[$b]!) - $v_dot_y_layer2_z[$b]!;
+    $v_loss[$b] = $v_sum_y[$b]! * $v_logsumexp_layer2_z[$b]! - $v_dot_y_layer2_z[$b]!;
   }
   let $total = 0;
   for (let $b = 0; $b < $nb; $b++) $total += $v_loss[$b]!;
@@ -1908,11 +1908,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = $xo + ($i) * 784;
+        const $l0 = $xo + $i * 784;
         const $l1 = $xo + ($i + 1) * 784;
         const $l2 = $xo + ($i + 2) * 784;
         const $l3 = $xo + ($i + 3) * 784;
-        const $m0 = ($j) * 784;
+        const $m0 = $j * 784;
         const $m1 = ($j + 1) * 784;
         const $m2 = ($j + 2) * 784;
         const $m3 = ($j + 3) * 784;
@@ -1943,29 +1943,29 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($c01 + $p_layer1_b[($j + 1)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($c02 + $p_layer1_b[($j + 2)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($c03 + $p_layer1_b[($j + 3)]!)));
-        $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($c10 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($c11 + $p_layer1_b[($j + 1)]!)));
-        $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($c12 + $p_layer1_b[($j + 2)]!)));
-        $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($c13 + $p_layer1_b[($j + 3)]!)));
-        $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($c20 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($c21 + $p_layer1_b[($j + 1)]!)));
-        $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($c22 + $p_layer1_b[($j + 2)]!)));
-        $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($c23 + $p_layer1_b[($j + 3)]!)));
-        $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($c30 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($c31 + $p_layer1_b[($j + 1)]!)));
-        $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($c32 + $p_layer1_b[($j + 2)]!)));
-        $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($c33 + $p_layer1_b[($j + 3)]!)));
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[$i * 32 + $j + 1] = Math.tanh($c01 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[$i * 32 + $j + 2] = Math.tanh($c02 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[$i * 32 + $j + 3] = Math.tanh($c03 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 1) * 32 + $j] = Math.tanh($c10 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 1] = Math.tanh($c11 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 2] = Math.tanh($c12 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 3] = Math.tanh($c13 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 2) * 32 + $j] = Math.tanh($c20 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 1] = Math.tanh($c21 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 2] = Math.tanh($c22 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 3] = Math.tanh($c23 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 3) * 32 + $j] = Math.tanh($c30 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 1] = Math.tanh($c31 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 2] = Math.tanh($c32 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 3] = Math.tanh($c33 + $p_layer1_b[$j + 3]!);
       }
       for (; $j < 32; $j++) {
-        const $l0 = $xo + ($i) * 784;
+        const $l0 = $xo + $i * 784;
         const $l1 = $xo + ($i + 1) * 784;
         const $l2 = $xo + ($i + 2) * 784;
         const $l3 = $xo + ($i + 3) * 784;
-        const $m0 = ($j) * 784;
+        const $m0 = $j * 784;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k]!;
@@ -1978,17 +1978,17 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($c10 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($c20 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($c30 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 1) * 32 + $j] = Math.tanh($c10 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 2) * 32 + $j] = Math.tanh($c20 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 3) * 32 + $j] = Math.tanh($c30 + $p_layer1_b[$j]!);
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = $xo + ($i) * 784;
-        const $m0 = ($j) * 784;
+        const $l0 = $xo + $i * 784;
+        const $m0 = $j * 784;
         const $m1 = ($j + 1) * 784;
         const $m2 = ($j + 2) * 784;
         const $m3 = ($j + 3) * 784;
@@ -2004,21 +2004,21 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($c01 + $p_layer1_b[($j + 1)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($c02 + $p_layer1_b[($j + 2)]!)));
-        $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($c03 + $p_layer1_b[($j + 3)]!)));
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[$i * 32 + $j + 1] = Math.tanh($c01 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[$i * 32 + $j + 2] = Math.tanh($c02 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[$i * 32 + $j + 3] = Math.tanh($c03 + $p_layer1_b[$j + 3]!);
       }
       for (; $j < 32; $j++) {
-        const $l0 = $xo + ($i) * 784;
-        const $m0 = ($j) * 784;
+        const $l0 = $xo + $i * 784;
+        const $m0 = $j * 784;
         let $c00 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k]!;
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($c00 + $p_layer1_b[($j)]!)));
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
       }
     }
   }
@@ -2028,11 +2028,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 10; $j += 4) {
-        const $l0 = ($i) * 32;
+        const $l0 = $i * 32;
         const $l1 = ($i + 1) * 32;
         const $l2 = ($i + 2) * 32;
         const $l3 = ($i + 3) * 32;
-        const $m0 = ($j) * 32;
+        const $m0 = $j * 32;
         const $m1 = ($j + 1) * 32;
         const $m2 = ($j + 2) * 32;
         const $m3 = ($j + 3) * 32;
@@ -2063,29 +2063,29 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i) * 10 + ($j + 1)] = ($c01 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i) * 10 + ($j + 2)] = ($c02 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i) * 10 + ($j + 3)] = ($c03 + $p_layer2_b[($j + 3)]!);
-        $v_layer2_z[($i + 1) * 10 + ($j)] = ($c10 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($c11 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($c12 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($c13 + $p_layer2_b[($j + 3)]!);
-        $v_layer2_z[($i + 2) * 10 + ($j)] = ($c20 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($c21 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($c22 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($c23 + $p_layer2_b[($j + 3)]!);
-        $v_layer2_z[($i + 3) * 10 + ($j)] = ($c30 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($c31 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($c32 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($c33 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[$i * 10 + $j + 1] = $c01 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[$i * 10 + $j + 2] = $c02 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[$i * 10 + $j + 3] = $c03 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 1) * 10 + $j] = $c10 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 1] = $c11 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 2] = $c12 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 3] = $c13 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 2) * 10 + $j] = $c20 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 1] = $c21 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 2] = $c22 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 3] = $c23 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 3) * 10 + $j] = $c30 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 1] = $c31 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 2] = $c32 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 3] = $c33 + $p_layer2_b[$j + 3]!;
       }
       for (; $j < 10; $j++) {
-        const $l0 = ($i) * 32;
+        const $l0 = $i * 32;
         const $l1 = ($i + 1) * 32;
         const $l2 = ($i + 2) * 32;
         const $l3 = ($i + 3) * 32;
-        const $m0 = ($j) * 32;
+        const $m0 = $j * 32;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
@@ -2098,17 +2098,17 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 1) * 10 + ($j)] = ($c10 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 2) * 10 + ($j)] = ($c20 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 3) * 10 + ($j)] = ($c30 + $p_layer2_b[($j)]!);
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 1) * 10 + $j] = $c10 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 2) * 10 + $j] = $c20 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 3) * 10 + $j] = $c30 + $p_layer2_b[$j]!;
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 10; $j += 4) {
-        const $l0 = ($i) * 32;
-        const $m0 = ($j) * 32;
+        const $l0 = $i * 32;
+        const $m0 = $j * 32;
         const $m1 = ($j + 1) * 32;
         const $m2 = ($j + 2) * 32;
         const $m3 = ($j + 3) * 32;
@@ -2124,21 +2124,21 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i) * 10 + ($j + 1)] = ($c01 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i) * 10 + ($j + 2)] = ($c02 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i) * 10 + ($j + 3)] = ($c03 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[$i * 10 + $j + 1] = $c01 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[$i * 10 + $j + 2] = $c02 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[$i * 10 + $j + 3] = $c03 + $p_layer2_b[$j + 3]!;
       }
       for (; $j < 10; $j++) {
-        const $l0 = ($i) * 32;
-        const $m0 = ($j) * 32;
+        const $l0 = $i * 32;
+        const $m0 = $j * 32;
         let $c00 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        $v_layer2_z[($i) * 10 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
       }
     }
   }
@@ -2192,21 +2192,21 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   }
   // loss = sum(y) * logsumexp(layer2_z) - dot(y, layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
-    $v_loss[$b] = ($v_sum_y[$b]! * $v_logsumexp_layer2_z[$b]!) - $v_dot_y_layer2_z[$b]!;
+    $v_loss[$b] = $v_sum_y[$b]! * $v_logsumexp_layer2_z[$b]! - $v_dot_y_layer2_z[$b]!;
   }
   // d_layer2_z = sum(y) * softmax(layer2_z) - y
   // grad of: logsumexp(layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
-    $v_d_layer2_z[$b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[$b * 10]!) - $y[$yo + $b * 10]!;
-    $v_d_layer2_z[1 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[1 + $b * 10]!) - $y[$yo + 1 + $b * 10]!;
-    $v_d_layer2_z[2 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[2 + $b * 10]!) - $y[$yo + 2 + $b * 10]!;
-    $v_d_layer2_z[3 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[3 + $b * 10]!) - $y[$yo + 3 + $b * 10]!;
-    $v_d_layer2_z[4 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[4 + $b * 10]!) - $y[$yo + 4 + $b * 10]!;
-    $v_d_layer2_z[5 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[5 + $b * 10]!) - $y[$yo + 5 + $b * 10]!;
-    $v_d_layer2_z[6 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[6 + $b * 10]!) - $y[$yo + 6 + $b * 10]!;
-    $v_d_layer2_z[7 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[7 + $b * 10]!) - $y[$yo + 7 + $b * 10]!;
-    $v_d_layer2_z[8 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[8 + $b * 10]!) - $y[$yo + 8 + $b * 10]!;
-    $v_d_layer2_z[9 + $b * 10] = ($v_sum_y[$b]! * $v_softmax_layer2_z[9 + $b * 10]!) - $y[$yo + 9 + $b * 10]!;
+    $v_d_layer2_z[$b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[$b * 10]! - $y[$yo + $b * 10]!;
+    $v_d_layer2_z[1 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[1 + $b * 10]! - $y[$yo + 1 + $b * 10]!;
+    $v_d_layer2_z[2 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[2 + $b * 10]! - $y[$yo + 2 + $b * 10]!;
+    $v_d_layer2_z[3 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[3 + $b * 10]! - $y[$yo + 3 + $b * 10]!;
+    $v_d_layer2_z[4 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[4 + $b * 10]! - $y[$yo + 4 + $b * 10]!;
+    $v_d_layer2_z[5 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[5 + $b * 10]! - $y[$yo + 5 + $b * 10]!;
+    $v_d_layer2_z[6 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[6 + $b * 10]! - $y[$yo + 6 + $b * 10]!;
+    $v_d_layer2_z[7 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[7 + $b * 10]! - $y[$yo + 7 + $b * 10]!;
+    $v_d_layer2_z[8 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[8 + $b * 10]! - $y[$yo + 8 + $b * 10]!;
+    $v_d_layer2_z[9 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[9 + $b * 10]! - $y[$yo + 9 + $b * 10]!;
   }
   // d_layer1_a = matmul(transpose(layer2_W), d_layer2_z)
   // d_layer1_z = d_layer1_a .* (1 - layer1_a.^2)
@@ -2217,11 +2217,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = ($i) * 10;
+        const $l0 = $i * 10;
         const $l1 = ($i + 1) * 10;
         const $l2 = ($i + 2) * 10;
         const $l3 = ($i + 3) * 10;
-        const $m0 = ($j);
+        const $m0 = $j;
         const $m1 = ($j + 1);
         const $m2 = ($j + 2);
         const $m3 = ($j + 3);
@@ -2252,29 +2252,29 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_d_layer1_z[($i) * 32 + ($j)] = ($c00 * (1 - ($v_layer1_a[($i) * 32 + ($j)]! * $v_layer1_a[($i) * 32 + ($j)]!)));
-        $v_d_layer1_z[($i) * 32 + ($j + 1)] = ($c01 * (1 - ($v_layer1_a[($i) * 32 + ($j + 1)]! * $v_layer1_a[($i) * 32 + ($j + 1)]!)));
-        $v_d_layer1_z[($i) * 32 + ($j + 2)] = ($c02 * (1 - ($v_layer1_a[($i) * 32 + ($j + 2)]! * $v_layer1_a[($i) * 32 + ($j + 2)]!)));
-        $v_d_layer1_z[($i) * 32 + ($j + 3)] = ($c03 * (1 - ($v_layer1_a[($i) * 32 + ($j + 3)]! * $v_layer1_a[($i) * 32 + ($j + 3)]!)));
-        $v_d_layer1_z[($i + 1) * 32 + ($j)] = ($c10 * (1 - ($v_layer1_a[($i + 1) * 32 + ($j)]! * $v_layer1_a[($i + 1) * 32 + ($j)]!)));
-        $v_d_layer1_z[($i + 1) * 32 + ($j + 1)] = ($c11 * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 1)]! * $v_layer1_a[($i + 1) * 32 + ($j + 1)]!)));
-        $v_d_layer1_z[($i + 1) * 32 + ($j + 2)] = ($c12 * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 2)]! * $v_layer1_a[($i + 1) * 32 + ($j + 2)]!)));
-        $v_d_layer1_z[($i + 1) * 32 + ($j + 3)] = ($c13 * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 3)]! * $v_layer1_a[($i + 1) * 32 + ($j + 3)]!)));
-        $v_d_layer1_z[($i + 2) * 32 + ($j)] = ($c20 * (1 - ($v_layer1_a[($i + 2) * 32 + ($j)]! * $v_layer1_a[($i + 2) * 32 + ($j)]!)));
-        $v_d_layer1_z[($i + 2) * 32 + ($j + 1)] = ($c21 * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 1)]! * $v_layer1_a[($i + 2) * 32 + ($j + 1)]!)));
-        $v_d_layer1_z[($i + 2) * 32 + ($j + 2)] = ($c22 * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 2)]! * $v_layer1_a[($i + 2) * 32 + ($j + 2)]!)));
-        $v_d_layer1_z[($i + 2) * 32 + ($j + 3)] = ($c23 * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 3)]! * $v_layer1_a[($i + 2) * 32 + ($j + 3)]!)));
-        $v_d_layer1_z[($i + 3) * 32 + ($j)] = ($c30 * (1 - ($v_layer1_a[($i + 3) * 32 + ($j)]! * $v_layer1_a[($i + 3) * 32 + ($j)]!)));
-        $v_d_layer1_z[($i + 3) * 32 + ($j + 1)] = ($c31 * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 1)]! * $v_layer1_a[($i + 3) * 32 + ($j + 1)]!)));
-        $v_d_layer1_z[($i + 3) * 32 + ($j + 2)] = ($c32 * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 2)]! * $v_layer1_a[($i + 3) * 32 + ($j + 2)]!)));
-        $v_d_layer1_z[($i + 3) * 32 + ($j + 3)] = ($c33 * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 3)]! * $v_layer1_a[($i + 3) * 32 + ($j + 3)]!)));
+        $v_d_layer1_z[$i * 32 + $j] = $c00 * (1 - ($v_layer1_a[$i * 32 + $j]! * $v_layer1_a[$i * 32 + $j]!));
+        $v_d_layer1_z[$i * 32 + $j + 1] = $c01 * (1 - ($v_layer1_a[$i * 32 + $j + 1]! * $v_layer1_a[$i * 32 + $j + 1]!));
+        $v_d_layer1_z[$i * 32 + $j + 2] = $c02 * (1 - ($v_layer1_a[$i * 32 + $j + 2]! * $v_layer1_a[$i * 32 + $j + 2]!));
+        $v_d_layer1_z[$i * 32 + $j + 3] = $c03 * (1 - ($v_layer1_a[$i * 32 + $j + 3]! * $v_layer1_a[$i * 32 + $j + 3]!));
+        $v_d_layer1_z[($i + 1) * 32 + $j] = $c10 * (1 - ($v_layer1_a[($i + 1) * 32 + $j]! * $v_layer1_a[($i + 1) * 32 + $j]!));
+        $v_d_layer1_z[($i + 1) * 32 + $j + 1] = $c11 * (1 - ($v_layer1_a[($i + 1) * 32 + $j + 1]! * $v_layer1_a[($i + 1) * 32 + $j + 1]!));
+        $v_d_layer1_z[($i + 1) * 32 + $j + 2] = $c12 * (1 - ($v_layer1_a[($i + 1) * 32 + $j + 2]! * $v_layer1_a[($i + 1) * 32 + $j + 2]!));
+        $v_d_layer1_z[($i + 1) * 32 + $j + 3] = $c13 * (1 - ($v_layer1_a[($i + 1) * 32 + $j + 3]! * $v_layer1_a[($i + 1) * 32 + $j + 3]!));
+        $v_d_layer1_z[($i + 2) * 32 + $j] = $c20 * (1 - ($v_layer1_a[($i + 2) * 32 + $j]! * $v_layer1_a[($i + 2) * 32 + $j]!));
+        $v_d_layer1_z[($i + 2) * 32 + $j + 1] = $c21 * (1 - ($v_layer1_a[($i + 2) * 32 + $j + 1]! * $v_layer1_a[($i + 2) * 32 + $j + 1]!));
+        $v_d_layer1_z[($i + 2) * 32 + $j + 2] = $c22 * (1 - ($v_layer1_a[($i + 2) * 32 + $j + 2]! * $v_layer1_a[($i + 2) * 32 + $j + 2]!));
+        $v_d_layer1_z[($i + 2) * 32 + $j + 3] = $c23 * (1 - ($v_layer1_a[($i + 2) * 32 + $j + 3]! * $v_layer1_a[($i + 2) * 32 + $j + 3]!));
+        $v_d_layer1_z[($i + 3) * 32 + $j] = $c30 * (1 - ($v_layer1_a[($i + 3) * 32 + $j]! * $v_layer1_a[($i + 3) * 32 + $j]!));
+        $v_d_layer1_z[($i + 3) * 32 + $j + 1] = $c31 * (1 - ($v_layer1_a[($i + 3) * 32 + $j + 1]! * $v_layer1_a[($i + 3) * 32 + $j + 1]!));
+        $v_d_layer1_z[($i + 3) * 32 + $j + 2] = $c32 * (1 - ($v_layer1_a[($i + 3) * 32 + $j + 2]! * $v_layer1_a[($i + 3) * 32 + $j + 2]!));
+        $v_d_layer1_z[($i + 3) * 32 + $j + 3] = $c33 * (1 - ($v_layer1_a[($i + 3) * 32 + $j + 3]! * $v_layer1_a[($i + 3) * 32 + $j + 3]!));
       }
       for (; $j < 32; $j++) {
-        const $l0 = ($i) * 10;
+        const $l0 = $i * 10;
         const $l1 = ($i + 1) * 10;
         const $l2 = ($i + 2) * 10;
         const $l3 = ($i + 3) * 10;
-        const $m0 = ($j);
+        const $m0 = $j;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 10; $k++) {
           const $a0 = $v_d_layer2_z[$l0 + $k]!;
@@ -2287,17 +2287,17 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_d_layer1_z[($i) * 32 + ($j)] = ($c00 * (1 - ($v_layer1_a[($i) * 32 + ($j)]! * $v_layer1_a[($i) * 32 + ($j)]!)));
-        $v_d_layer1_z[($i + 1) * 32 + ($j)] = ($c10 * (1 - ($v_layer1_a[($i + 1) * 32 + ($j)]! * $v_layer1_a[($i + 1) * 32 + ($j)]!)));
-        $v_d_layer1_z[($i + 2) * 32 + ($j)] = ($c20 * (1 - ($v_layer1_a[($i + 2) * 32 + ($j)]! * $v_layer1_a[($i + 2) * 32 + ($j)]!)));
-        $v_d_layer1_z[($i + 3) * 32 + ($j)] = ($c30 * (1 - ($v_layer1_a[($i + 3) * 32 + ($j)]! * $v_layer1_a[($i + 3) * 32 + ($j)]!)));
+        $v_d_layer1_z[$i * 32 + $j] = $c00 * (1 - ($v_layer1_a[$i * 32 + $j]! * $v_layer1_a[$i * 32 + $j]!));
+        $v_d_layer1_z[($i + 1) * 32 + $j] = $c10 * (1 - ($v_layer1_a[($i + 1) * 32 + $j]! * $v_layer1_a[($i + 1) * 32 + $j]!));
+        $v_d_layer1_z[($i + 2) * 32 + $j] = $c20 * (1 - ($v_layer1_a[($i + 2) * 32 + $j]! * $v_layer1_a[($i + 2) * 32 + $j]!));
+        $v_d_layer1_z[($i + 3) * 32 + $j] = $c30 * (1 - ($v_layer1_a[($i + 3) * 32 + $j]! * $v_layer1_a[($i + 3) * 32 + $j]!));
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = ($i) * 10;
-        const $m0 = ($j);
+        const $l0 = $i * 10;
+        const $m0 = $j;
         const $m1 = ($j + 1);
         const $m2 = ($j + 2);
         const $m3 = ($j + 3);
@@ -2313,21 +2313,21 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_d_layer1_z[($i) * 32 + ($j)] = ($c00 * (1 - ($v_layer1_a[($i) * 32 + ($j)]! * $v_layer1_a[($i) * 32 + ($j)]!)));
-        $v_d_layer1_z[($i) * 32 + ($j + 1)] = ($c01 * (1 - ($v_layer1_a[($i) * 32 + ($j + 1)]! * $v_layer1_a[($i) * 32 + ($j + 1)]!)));
-        $v_d_layer1_z[($i) * 32 + ($j + 2)] = ($c02 * (1 - ($v_layer1_a[($i) * 32 + ($j + 2)]! * $v_layer1_a[($i) * 32 + ($j + 2)]!)));
-        $v_d_layer1_z[($i) * 32 + ($j + 3)] = ($c03 * (1 - ($v_layer1_a[($i) * 32 + ($j + 3)]! * $v_layer1_a[($i) * 32 + ($j + 3)]!)));
+        $v_d_layer1_z[$i * 32 + $j] = $c00 * (1 - ($v_layer1_a[$i * 32 + $j]! * $v_layer1_a[$i * 32 + $j]!));
+        $v_d_layer1_z[$i * 32 + $j + 1] = $c01 * (1 - ($v_layer1_a[$i * 32 + $j + 1]! * $v_layer1_a[$i * 32 + $j + 1]!));
+        $v_d_layer1_z[$i * 32 + $j + 2] = $c02 * (1 - ($v_layer1_a[$i * 32 + $j + 2]! * $v_layer1_a[$i * 32 + $j + 2]!));
+        $v_d_layer1_z[$i * 32 + $j + 3] = $c03 * (1 - ($v_layer1_a[$i * 32 + $j + 3]! * $v_layer1_a[$i * 32 + $j + 3]!));
       }
       for (; $j < 32; $j++) {
-        const $l0 = ($i) * 10;
-        const $m0 = ($j);
+        const $l0 = $i * 10;
+        const $m0 = $j;
         let $c00 = 0;
         for (let $k = 0; $k < 10; $k++) {
           const $a0 = $v_d_layer2_z[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 32]!;
           $c00 += $a0 * $w0;
         }
-        $v_d_layer1_z[($i) * 32 + ($j)] = ($c00 * (1 - ($v_layer1_a[($i) * 32 + ($j)]! * $v_layer1_a[($i) * 32 + ($j)]!)));
+        $v_d_layer1_z[$i * 32 + $j] = $c00 * (1 - ($v_layer1_a[$i * 32 + $j]! * $v_layer1_a[$i * 32 + $j]!));
       }
     }
   }
@@ -2338,11 +2338,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     for (; $i + 4 <= 32; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 784; $j += 4) {
-        const $l0 = ($i);
+        const $l0 = $i;
         const $l1 = ($i + 1);
         const $l2 = ($i + 2);
         const $l3 = ($i + 3);
-        const $m0 = $xo + ($j);
+        const $m0 = $xo + $j;
         const $m1 = $xo + ($j + 1);
         const $m2 = $xo + ($j + 2);
         const $m3 = $xo + ($j + 3);
@@ -2373,29 +2373,29 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $g_layer1_W[($i) * 784 + ($j)]! += $scale * $c00;
-        $g_layer1_W[($i) * 784 + ($j + 1)]! += $scale * $c01;
-        $g_layer1_W[($i) * 784 + ($j + 2)]! += $scale * $c02;
-        $g_layer1_W[($i) * 784 + ($j + 3)]! += $scale * $c03;
-        $g_layer1_W[($i + 1) * 784 + ($j)]! += $scale * $c10;
+        $g_layer1_W[$i * 784 + $j]! += $scale * $c00;
+        $g_layer1_W[$i * 784 + ($j + 1)]! += $scale * $c01;
+        $g_layer1_W[$i * 784 + ($j + 2)]! += $scale * $c02;
+        $g_layer1_W[$i * 784 + ($j + 3)]! += $scale * $c03;
+        $g_layer1_W[($i + 1) * 784 + $j]! += $scale * $c10;
         $g_layer1_W[($i + 1) * 784 + ($j + 1)]! += $scale * $c11;
         $g_layer1_W[($i + 1) * 784 + ($j + 2)]! += $scale * $c12;
         $g_layer1_W[($i + 1) * 784 + ($j + 3)]! += $scale * $c13;
-        $g_layer1_W[($i + 2) * 784 + ($j)]! += $scale * $c20;
+        $g_layer1_W[($i + 2) * 784 + $j]! += $scale * $c20;
         $g_layer1_W[($i + 2) * 784 + ($j + 1)]! += $scale * $c21;
         $g_layer1_W[($i + 2) * 784 + ($j + 2)]! += $scale * $c22;
         $g_layer1_W[($i + 2) * 784 + ($j + 3)]! += $scale * $c23;
-        $g_layer1_W[($i + 3) * 784 + ($j)]! += $scale * $c30;
+        $g_layer1_W[($i + 3) * 784 + $j]! += $scale * $c30;
         $g_layer1_W[($i + 3) * 784 + ($j + 1)]! += $scale * $c31;
         $g_layer1_W[($i + 3) * 784 + ($j + 2)]! += $scale * $c32;
         $g_layer1_W[($i + 3) * 784 + ($j + 3)]! += $scale * $c33;
       }
       for (; $j < 784; $j++) {
-        const $l0 = ($i);
+        const $l0 = $i;
         const $l1 = ($i + 1);
         const $l2 = ($i + 2);
         const $l3 = ($i + 3);
-        const $m0 = $xo + ($j);
+        const $m0 = $xo + $j;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < $nb; $k++) {
           const $a0 = $v_d_layer1_z[$l0 + $k * 32]!;
@@ -2408,17 +2408,17 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $g_layer1_W[($i) * 784 + ($j)]! += $scale * $c00;
-        $g_layer1_W[($i + 1) * 784 + ($j)]! += $scale * $c10;
-        $g_layer1_W[($i + 2) * 784 + ($j)]! += $scale * $c20;
-        $g_layer1_W[($i + 3) * 784 + ($j)]! += $scale * $c30;
+        $g_layer1_W[$i * 784 + $j]! += $scale * $c00;
+        $g_layer1_W[($i + 1) * 784 + $j]! += $scale * $c10;
+        $g_layer1_W[($i + 2) * 784 + $j]! += $scale * $c20;
+        $g_layer1_W[($i + 3) * 784 + $j]! += $scale * $c30;
       }
     }
     for (; $i < 32; $i++) {
       let $j = 0;
       for (; $j + 4 <= 784; $j += 4) {
-        const $l0 = ($i);
-        const $m0 = $xo + ($j);
+        const $l0 = $i;
+        const $m0 = $xo + $j;
         const $m1 = $xo + ($j + 1);
         const $m2 = $xo + ($j + 2);
         const $m3 = $xo + ($j + 3);
@@ -2434,21 +2434,21 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $g_layer1_W[($i) * 784 + ($j)]! += $scale * $c00;
-        $g_layer1_W[($i) * 784 + ($j + 1)]! += $scale * $c01;
-        $g_layer1_W[($i) * 784 + ($j + 2)]! += $scale * $c02;
-        $g_layer1_W[($i) * 784 + ($j + 3)]! += $scale * $c03;
+        $g_layer1_W[$i * 784 + $j]! += $scale * $c00;
+        $g_layer1_W[$i * 784 + ($j + 1)]! += $scale * $c01;
+        $g_layer1_W[$i * 784 + ($j + 2)]! += $scale * $c02;
+        $g_layer1_W[$i * 784 + ($j + 3)]! += $scale * $c03;
       }
       for (; $j < 784; $j++) {
-        const $l0 = ($i);
-        const $m0 = $xo + ($j);
+        const $l0 = $i;
+        const $m0 = $xo + $j;
         let $c00 = 0;
         for (let $k = 0; $k < $nb; $k++) {
           const $a0 = $v_d_layer1_z[$l0 + $k * 32]!;
           const $w0 = $x[$m0 + $k * 784]!;
           $c00 += $a0 * $w0;
         }
-        $g_layer1_W[($i) * 784 + ($j)]! += $scale * $c00;
+        $g_layer1_W[$i * 784 + $j]! += $scale * $c00;
       }
     }
   }
@@ -2462,11 +2462,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     for (; $i + 4 <= 10; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = ($i);
+        const $l0 = $i;
         const $l1 = ($i + 1);
         const $l2 = ($i + 2);
         const $l3 = ($i + 3);
-        const $m0 = ($j);
+        const $m0 = $j;
         const $m1 = ($j + 1);
         const $m2 = ($j + 2);
         const $m3 = ($j + 3);
@@ -2497,29 +2497,29 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $g_layer2_W[($i) * 32 + ($j)]! += $scale * $c00;
-        $g_layer2_W[($i) * 32 + ($j + 1)]! += $scale * $c01;
-        $g_layer2_W[($i) * 32 + ($j + 2)]! += $scale * $c02;
-        $g_layer2_W[($i) * 32 + ($j + 3)]! += $scale * $c03;
-        $g_layer2_W[($i + 1) * 32 + ($j)]! += $scale * $c10;
+        $g_layer2_W[$i * 32 + $j]! += $scale * $c00;
+        $g_layer2_W[$i * 32 + ($j + 1)]! += $scale * $c01;
+        $g_layer2_W[$i * 32 + ($j + 2)]! += $scale * $c02;
+        $g_layer2_W[$i * 32 + ($j + 3)]! += $scale * $c03;
+        $g_layer2_W[($i + 1) * 32 + $j]! += $scale * $c10;
         $g_layer2_W[($i + 1) * 32 + ($j + 1)]! += $scale * $c11;
         $g_layer2_W[($i + 1) * 32 + ($j + 2)]! += $scale * $c12;
         $g_layer2_W[($i + 1) * 32 + ($j + 3)]! += $scale * $c13;
-        $g_layer2_W[($i + 2) * 32 + ($j)]! += $scale * $c20;
+        $g_layer2_W[($i + 2) * 32 + $j]! += $scale * $c20;
         $g_layer2_W[($i + 2) * 32 + ($j + 1)]! += $scale * $c21;
         $g_layer2_W[($i + 2) * 32 + ($j + 2)]! += $scale * $c22;
         $g_layer2_W[($i + 2) * 32 + ($j + 3)]! += $scale * $c23;
-        $g_layer2_W[($i + 3) * 32 + ($j)]! += $scale * $c30;
+        $g_layer2_W[($i + 3) * 32 + $j]! += $scale * $c30;
         $g_layer2_W[($i + 3) * 32 + ($j + 1)]! += $scale * $c31;
         $g_layer2_W[($i + 3) * 32 + ($j + 2)]! += $scale * $c32;
         $g_layer2_W[($i + 3) * 32 + ($j + 3)]! += $scale * $c33;
       }
       for (; $j < 32; $j++) {
-        const $l0 = ($i);
+        const $l0 = $i;
         const $l1 = ($i + 1);
         const $l2 = ($i + 2);
         const $l3 = ($i + 3);
-        const $m0 = ($j);
+        const $m0 = $j;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < $nb; $k++) {
           const $a0 = $v_d_layer2_z[$l0 + $k * 10]!;
@@ -2532,17 +2532,17 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $g_layer2_W[($i) * 32 + ($j)]! += $scale * $c00;
-        $g_layer2_W[($i + 1) * 32 + ($j)]! += $scale * $c10;
-        $g_layer2_W[($i + 2) * 32 + ($j)]! += $scale * $c20;
-        $g_layer2_W[($i + 3) * 32 + ($j)]! += $scale * $c30;
+        $g_layer2_W[$i * 32 + $j]! += $scale * $c00;
+        $g_layer2_W[($i + 1) * 32 + $j]! += $scale * $c10;
+        $g_layer2_W[($i + 2) * 32 + $j]! += $scale * $c20;
+        $g_layer2_W[($i + 3) * 32 + $j]! += $scale * $c30;
       }
     }
     for (; $i < 10; $i++) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = ($i);
-        const $m0 = ($j);
+        const $l0 = $i;
+        const $m0 = $j;
         const $m1 = ($j + 1);
         const $m2 = ($j + 2);
         const $m3 = ($j + 3);
@@ -2558,21 +2558,21 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $g_layer2_W[($i) * 32 + ($j)]! += $scale * $c00;
-        $g_layer2_W[($i) * 32 + ($j + 1)]! += $scale * $c01;
-        $g_layer2_W[($i) * 32 + ($j + 2)]! += $scale * $c02;
-        $g_layer2_W[($i) * 32 + ($j + 3)]! += $scale * $c03;
+        $g_layer2_W[$i * 32 + $j]! += $scale * $c00;
+        $g_layer2_W[$i * 32 + ($j + 1)]! += $scale * $c01;
+        $g_layer2_W[$i * 32 + ($j + 2)]! += $scale * $c02;
+        $g_layer2_W[$i * 32 + ($j + 3)]! += $scale * $c03;
       }
       for (; $j < 32; $j++) {
-        const $l0 = ($i);
-        const $m0 = ($j);
+        const $l0 = $i;
+        const $m0 = $j;
         let $c00 = 0;
         for (let $k = 0; $k < $nb; $k++) {
           const $a0 = $v_d_layer2_z[$l0 + $k * 10]!;
           const $w0 = $v_layer1_a[$m0 + $k * 32]!;
           $c00 += $a0 * $w0;
         }
-        $g_layer2_W[($i) * 32 + ($j)]! += $scale * $c00;
+        $g_layer2_W[$i * 32 + $j]! += $scale * $c00;
       }
     }
   }

@@ -60,7 +60,7 @@ function hoistText(h: Hoist): string {
  */
 function at(a: Access, b: string, coords: readonly string[], write = false, product = ''): string {
   if (a.scalar !== undefined) return scalarText(a.scalar, product);
-  if (a.inline) return `(${OPS[a.inline.op].js!(...a.inline.args.map((x) => at(x, b, x.shape.length ? coords : [], false, product)))})`;
+  if (a.inline) return atText(a, b, coords, atom(product)).text;
   const terms: string[] = [];
   let offset = 0; // literal coordinates (unrolled loops) fold into the base
   if (a.bs !== 0) terms.push(a.bs === 1 ? b : `${b} * ${a.bs}`);
@@ -68,7 +68,7 @@ function at(a: Access, b: string, coords: readonly string[], write = false, prod
     const s = a.strides[i];
     if (s === 0) return;
     if (/^\d+$/.test(c)) offset += Number(c) * s;
-    else terms.push(s === 1 ? c : `${c} * ${s}`);
+    else terms.push(s === 1 ? c.replace(/^\((.*)\)$/, '$1') : `${c} * ${s}`); // a sum needs no parentheses around `($j + 1)`
   });
   const base = shift(a.base, offset);
   if (base.terms.length > 0 || base.offset !== 0) terms.unshift(affineText(base));
@@ -96,8 +96,8 @@ const indent = (s: string) => s.split('\n').map((l) => (l ? `  ${l}` : l)).join(
 
 function elementwise(s: Extract<LoopStep, { kind: 'elementwise' }>): string {
   const body = (coords: string[]) => {
-    const args = s.args.map((a) => at(a, '$b', a.shape.length ? coords : []));
-    const value = s.op === 'copy' ? args[0] : OPS[s.op].js!(...args);
+    const args = s.args.map((a) => atText(a, '$b', a.shape.length ? coords : []));
+    const value = s.op === 'copy' ? args[0]!.text : TEXT.apply(s.op as ElementwiseOp, ...args).text;
     return `${at(s.out, '$b', coords, true)} = ${value};`;
   };
   return perSample(s.out.bs !== 0, loopsOver(s.out.shape, body, s.unroll));
@@ -126,11 +126,12 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
   };
   const kernel = (bp: number, bq: number) => {
     const ps = Array.from({ length: bp }, (_, i) => i), qs = Array.from({ length: bq }, (_, j) => j);
-    const pv = (i: number) => (i ? `$i + ${i}` : '$i'), qv = (j: number) => (j ? `$j + ${j}` : '$j');
+    // Row and column of a register: `$i`, or `($i + 1)` (parenthesized: it is multiplied by a stride).
+    const pv = (i: number) => (i ? `($i + ${i})` : '$i'), qv = (j: number) => (j ? `($j + ${j})` : '$j');
     const lines: string[] = [];
     // Row bases of L and column bases of R, hoisted out of the k loop.
-    ps.forEach((i) => lines.push(`const $l${i} = ${idx({ ...L, sv: 0 }, `(${pv(i)})`, '0')};`));
-    qs.forEach((j) => lines.push(`const $m${j} = ${idx({ ...R, su: 0 }, '0', `(${qv(j)})`)};`));
+    ps.forEach((i) => lines.push(`const $l${i} = ${idx({ ...L, sv: 0 }, pv(i), '0')};`));
+    qs.forEach((j) => lines.push(`const $m${j} = ${idx({ ...R, su: 0 }, '0', qv(j))};`));
     lines.push(`let ${ps.flatMap((i) => qs.map((j) => `$c${i}${j} = 0`)).join(', ')};`);
     const kl = L.sv === 1 ? '$k' : `$k * ${L.sv}`, kr = R.su === 1 ? '$k' : `$k * ${R.su}`;
     const inner = [
@@ -139,7 +140,7 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
       ...ps.flatMap((i) => qs.map((j) => `$c${i}${j} += $a${i} * $w${j};`)),
     ];
     lines.push(`for (let $k = 0; $k < ${K}; $k++) {\n${indent(inner.join('\n'))}\n}`);
-    ps.forEach((i) => qs.forEach((j) => lines.push(store(`(${pv(i)})`, `(${qv(j)})`, `$c${i}${j}`))));
+    ps.forEach((i) => qs.forEach((j) => lines.push(store(pv(i), qv(j), `$c${i}${j}`))));
     return `{\n${indent(lines.join('\n'))}\n}`;
   };
   return [
@@ -171,12 +172,20 @@ const TEXT: ElementAlgebra<Text> = {
   apply(op, ...args) {
     if (CALLS.has(op)) return { text: OPS[op].js!(...args.map((a) => a.text)), level: 3 };
     const level = LEVEL.get(op) ?? 0;
-    // Left-associative: the left operand may be of the same level, the right one must bind tighter.
-    const wrap = (a: Text, i: number) => (a.level > level || (i === 0 && level > 0 && a.level === level) ? a.text : `(${a.text})`);
+    // Left-associative + - * /: the left operand may be of the same level, the right one must bind
+    // tighter; any other op (level 0) takes only atoms and calls bare.
+    const wrap = (a: Text, i: number) => (a.level === 3 || (level > 0 && (a.level > level || (i === 0 && a.level === level))) ? a.text : `(${a.text})`);
     return { text: OPS[op].js!(...args.map(wrap)), level };
   },
 };
 const atom = (text: string): Text => ({ text, level: 3 });
+
+/** An access as expression text: fused (inline) ops through TEXT, so parentheses appear only where needed; `product` stands for a gemm's result. */
+function atText(a: Access, b: string, coords: readonly string[], product?: Text): Text {
+  if (a.scalar?.kind === 'gemmResult' && product) return product;
+  if (a.inline) return TEXT.apply(a.inline.op as ElementwiseOp, ...a.inline.args.map((x) => atText(x, b, x.shape.length ? coords : [], product)));
+  return atom(at(a, b, coords));
+}
 
 /** out(o) = sum_k prod_i factor_i(o, k): one loop nest over the output, the sum innermost. */
 function contract(s: Extract<LoopStep, { kind: 'contract' }>): string {

@@ -1309,11 +1309,11 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = $xo + ($i) * 16;
+        const $l0 = $xo + $i * 16;
         const $l1 = $xo + ($i + 1) * 16;
         const $l2 = $xo + ($i + 2) * 16;
         const $l3 = $xo + ($i + 3) * 16;
-        const $m0 = ($j) * 16;
+        const $m0 = $j * 16;
         const $m1 = ($j + 1) * 16;
         const $m2 = ($j + 2) * 16;
         const $m3 = ($j + 3) * 16;
@@ -1344,29 +1344,29 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_layer1_a[($i) * 20 + ($j)] = ((($c00 + $p_layer1_b[($j)]!) > 0 ? ($c00 + $p_layer1_b[($j)]!) : 0));
-        $v_layer1_a[($i) * 20 + ($j + 1)] = ((($c01 + $p_layer1_b[($j + 1)]!) > 0 ? ($c01 + $p_layer1_b[($j + 1)]!) : 0));
-        $v_layer1_a[($i) * 20 + ($j + 2)] = ((($c02 + $p_layer1_b[($j + 2)]!) > 0 ? ($c02 + $p_layer1_b[($j + 2)]!) : 0));
-        $v_layer1_a[($i) * 20 + ($j + 3)] = ((($c03 + $p_layer1_b[($j + 3)]!) > 0 ? ($c03 + $p_layer1_b[($j + 3)]!) : 0));
-        $v_layer1_a[($i + 1) * 20 + ($j)] = ((($c10 + $p_layer1_b[($j)]!) > 0 ? ($c10 + $p_layer1_b[($j)]!) : 0));
-        $v_layer1_a[($i + 1) * 20 + ($j + 1)] = ((($c11 + $p_layer1_b[($j + 1)]!) > 0 ? ($c11 + $p_layer1_b[($j + 1)]!) : 0));
-        $v_layer1_a[($i + 1) * 20 + ($j + 2)] = ((($c12 + $p_layer1_b[($j + 2)]!) > 0 ? ($c12 + $p_layer1_b[($j + 2)]!) : 0));
-        $v_layer1_a[($i + 1) * 20 + ($j + 3)] = ((($c13 + $p_layer1_b[($j + 3)]!) > 0 ? ($c13 + $p_layer1_b[($j + 3)]!) : 0));
-        $v_layer1_a[($i + 2) * 20 + ($j)] = ((($c20 + $p_layer1_b[($j)]!) > 0 ? ($c20 + $p_layer1_b[($j)]!) : 0));
-        $v_layer1_a[($i + 2) * 20 + ($j + 1)] = ((($c21 + $p_layer1_b[($j + 1)]!) > 0 ? ($c21 + $p_layer1_b[($j + 1)]!) : 0));
-        $v_layer1_a[($i + 2) * 20 + ($j + 2)] = ((($c22 + $p_layer1_b[($j + 2)]!) > 0 ? ($c22 + $p_layer1_b[($j + 2)]!) : 0));
-        $v_layer1_a[($i + 2) * 20 + ($j + 3)] = ((($c23 + $p_layer1_b[($j + 3)]!) > 0 ? ($c23 + $p_layer1_b[($j + 3)]!) : 0));
-        $v_layer1_a[($i + 3) * 20 + ($j)] = ((($c30 + $p_layer1_b[($j)]!) > 0 ? ($c30 + $p_layer1_b[($j)]!) : 0));
-        $v_layer1_a[($i + 3) * 20 + ($j + 1)] = ((($c31 + $p_layer1_b[($j + 1)]!) > 0 ? ($c31 + $p_layer1_b[($j + 1)]!) : 0));
-        $v_layer1_a[($i + 3) * 20 + ($j + 2)] = ((($c32 + $p_layer1_b[($j + 2)]!) > 0 ? ($c32 + $p_layer1_b[($j + 2)]!) : 0));
-        $v_layer1_a[($i + 3) * 20 + ($j + 3)] = ((($c33 + $p_layer1_b[($j + 3)]!) > 0 ? ($c33 + $p_layer1_b[($j + 3)]!) : 0));
+        $v_layer1_a[$i * 20 + $j] = (($c00 + $p_layer1_b[$j]!) > 0 ? ($c00 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 1] = (($c01 + $p_layer1_b[$j + 1]!) > 0 ? ($c01 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 2] = (($c02 + $p_layer1_b[$j + 2]!) > 0 ? ($c02 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 3] = (($c03 + $p_layer1_b[$j + 3]!) > 0 ? ($c03 + $p_layer1_b[$j + 3]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j] = (($c10 + $p_layer1_b[$j]!) > 0 ? ($c10 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j + 1] = (($c11 + $p_layer1_b[$j + 1]!) > 0 ? ($c11 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j + 2] = (($c12 + $p_layer1_b[$j + 2]!) > 0 ? ($c12 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j + 3] = (($c13 + $p_layer1_b[$j + 3]!) > 0 ? ($c13 + $p_layer1_b[$j + 3]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j] = (($c20 + $p_layer1_b[$j]!) > 0 ? ($c20 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j + 1] = (($c21 + $p_layer1_b[$j + 1]!) > 0 ? ($c21 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j + 2] = (($c22 + $p_layer1_b[$j + 2]!) > 0 ? ($c22 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j + 3] = (($c23 + $p_layer1_b[$j + 3]!) > 0 ? ($c23 + $p_layer1_b[$j + 3]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j] = (($c30 + $p_layer1_b[$j]!) > 0 ? ($c30 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j + 1] = (($c31 + $p_layer1_b[$j + 1]!) > 0 ? ($c31 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j + 2] = (($c32 + $p_layer1_b[$j + 2]!) > 0 ? ($c32 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j + 3] = (($c33 + $p_layer1_b[$j + 3]!) > 0 ? ($c33 + $p_layer1_b[$j + 3]!) : 0);
       }
       for (; $j < 20; $j++) {
-        const $l0 = $xo + ($i) * 16;
+        const $l0 = $xo + $i * 16;
         const $l1 = $xo + ($i + 1) * 16;
         const $l2 = $xo + ($i + 2) * 16;
         const $l3 = $xo + ($i + 3) * 16;
-        const $m0 = ($j) * 16;
+        const $m0 = $j * 16;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k]!;
@@ -1379,17 +1379,17 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_layer1_a[($i) * 20 + ($j)] = ((($c00 + $p_layer1_b[($j)]!) > 0 ? ($c00 + $p_layer1_b[($j)]!) : 0));
-        $v_layer1_a[($i + 1) * 20 + ($j)] = ((($c10 + $p_layer1_b[($j)]!) > 0 ? ($c10 + $p_layer1_b[($j)]!) : 0));
-        $v_layer1_a[($i + 2) * 20 + ($j)] = ((($c20 + $p_layer1_b[($j)]!) > 0 ? ($c20 + $p_layer1_b[($j)]!) : 0));
-        $v_layer1_a[($i + 3) * 20 + ($j)] = ((($c30 + $p_layer1_b[($j)]!) > 0 ? ($c30 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[$i * 20 + $j] = (($c00 + $p_layer1_b[$j]!) > 0 ? ($c00 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j] = (($c10 + $p_layer1_b[$j]!) > 0 ? ($c10 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j] = (($c20 + $p_layer1_b[$j]!) > 0 ? ($c20 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j] = (($c30 + $p_layer1_b[$j]!) > 0 ? ($c30 + $p_layer1_b[$j]!) : 0);
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = $xo + ($i) * 16;
-        const $m0 = ($j) * 16;
+        const $l0 = $xo + $i * 16;
+        const $m0 = $j * 16;
         const $m1 = ($j + 1) * 16;
         const $m2 = ($j + 2) * 16;
         const $m3 = ($j + 3) * 16;
@@ -1405,21 +1405,21 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_layer1_a[($i) * 20 + ($j)] = ((($c00 + $p_layer1_b[($j)]!) > 0 ? ($c00 + $p_layer1_b[($j)]!) : 0));
-        $v_layer1_a[($i) * 20 + ($j + 1)] = ((($c01 + $p_layer1_b[($j + 1)]!) > 0 ? ($c01 + $p_layer1_b[($j + 1)]!) : 0));
-        $v_layer1_a[($i) * 20 + ($j + 2)] = ((($c02 + $p_layer1_b[($j + 2)]!) > 0 ? ($c02 + $p_layer1_b[($j + 2)]!) : 0));
-        $v_layer1_a[($i) * 20 + ($j + 3)] = ((($c03 + $p_layer1_b[($j + 3)]!) > 0 ? ($c03 + $p_layer1_b[($j + 3)]!) : 0));
+        $v_layer1_a[$i * 20 + $j] = (($c00 + $p_layer1_b[$j]!) > 0 ? ($c00 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 1] = (($c01 + $p_layer1_b[$j + 1]!) > 0 ? ($c01 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 2] = (($c02 + $p_layer1_b[$j + 2]!) > 0 ? ($c02 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 3] = (($c03 + $p_layer1_b[$j + 3]!) > 0 ? ($c03 + $p_layer1_b[$j + 3]!) : 0);
       }
       for (; $j < 20; $j++) {
-        const $l0 = $xo + ($i) * 16;
-        const $m0 = ($j) * 16;
+        const $l0 = $xo + $i * 16;
+        const $m0 = $j * 16;
         let $c00 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k]!;
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        $v_layer1_a[($i) * 20 + ($j)] = ((($c00 + $p_layer1_b[($j)]!) > 0 ? ($c00 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[$i * 20 + $j] = (($c00 + $p_layer1_b[$j]!) > 0 ? ($c00 + $p_layer1_b[$j]!) : 0);
       }
     }
   }
@@ -1429,11 +1429,11 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 4; $j += 4) {
-        const $l0 = ($i) * 20;
+        const $l0 = $i * 20;
         const $l1 = ($i + 1) * 20;
         const $l2 = ($i + 2) * 20;
         const $l3 = ($i + 3) * 20;
-        const $m0 = ($j) * 20;
+        const $m0 = $j * 20;
         const $m1 = ($j + 1) * 20;
         const $m2 = ($j + 2) * 20;
         const $m3 = ($j + 3) * 20;
@@ -1464,29 +1464,29 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_layer2_z[($i) * 4 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i) * 4 + ($j + 1)] = ($c01 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i) * 4 + ($j + 2)] = ($c02 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i) * 4 + ($j + 3)] = ($c03 + $p_layer2_b[($j + 3)]!);
-        $v_layer2_z[($i + 1) * 4 + ($j)] = ($c10 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 1) * 4 + ($j + 1)] = ($c11 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i + 1) * 4 + ($j + 2)] = ($c12 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i + 1) * 4 + ($j + 3)] = ($c13 + $p_layer2_b[($j + 3)]!);
-        $v_layer2_z[($i + 2) * 4 + ($j)] = ($c20 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 2) * 4 + ($j + 1)] = ($c21 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i + 2) * 4 + ($j + 2)] = ($c22 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i + 2) * 4 + ($j + 3)] = ($c23 + $p_layer2_b[($j + 3)]!);
-        $v_layer2_z[($i + 3) * 4 + ($j)] = ($c30 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 3) * 4 + ($j + 1)] = ($c31 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i + 3) * 4 + ($j + 2)] = ($c32 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i + 3) * 4 + ($j + 3)] = ($c33 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[$i * 4 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[$i * 4 + $j + 1] = $c01 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[$i * 4 + $j + 2] = $c02 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[$i * 4 + $j + 3] = $c03 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 1) * 4 + $j] = $c10 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 1) * 4 + $j + 1] = $c11 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 1) * 4 + $j + 2] = $c12 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 1) * 4 + $j + 3] = $c13 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 2) * 4 + $j] = $c20 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 2) * 4 + $j + 1] = $c21 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 2) * 4 + $j + 2] = $c22 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 2) * 4 + $j + 3] = $c23 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 3) * 4 + $j] = $c30 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 3) * 4 + $j + 1] = $c31 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 3) * 4 + $j + 2] = $c32 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 3) * 4 + $j + 3] = $c33 + $p_layer2_b[$j + 3]!;
       }
       for (; $j < 4; $j++) {
-        const $l0 = ($i) * 20;
+        const $l0 = $i * 20;
         const $l1 = ($i + 1) * 20;
         const $l2 = ($i + 2) * 20;
         const $l3 = ($i + 3) * 20;
-        const $m0 = ($j) * 20;
+        const $m0 = $j * 20;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
@@ -1499,17 +1499,17 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_layer2_z[($i) * 4 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 1) * 4 + ($j)] = ($c10 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 2) * 4 + ($j)] = ($c20 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i + 3) * 4 + ($j)] = ($c30 + $p_layer2_b[($j)]!);
+        $v_layer2_z[$i * 4 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 1) * 4 + $j] = $c10 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 2) * 4 + $j] = $c20 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 3) * 4 + $j] = $c30 + $p_layer2_b[$j]!;
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 4; $j += 4) {
-        const $l0 = ($i) * 20;
-        const $m0 = ($j) * 20;
+        const $l0 = $i * 20;
+        const $m0 = $j * 20;
         const $m1 = ($j + 1) * 20;
         const $m2 = ($j + 2) * 20;
         const $m3 = ($j + 3) * 20;
@@ -1525,21 +1525,21 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_layer2_z[($i) * 4 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
-        $v_layer2_z[($i) * 4 + ($j + 1)] = ($c01 + $p_layer2_b[($j + 1)]!);
-        $v_layer2_z[($i) * 4 + ($j + 2)] = ($c02 + $p_layer2_b[($j + 2)]!);
-        $v_layer2_z[($i) * 4 + ($j + 3)] = ($c03 + $p_layer2_b[($j + 3)]!);
+        $v_layer2_z[$i * 4 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[$i * 4 + $j + 1] = $c01 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[$i * 4 + $j + 2] = $c02 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[$i * 4 + $j + 3] = $c03 + $p_layer2_b[$j + 3]!;
       }
       for (; $j < 4; $j++) {
-        const $l0 = ($i) * 20;
-        const $m0 = ($j) * 20;
+        const $l0 = $i * 20;
+        const $m0 = $j * 20;
         let $c00 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        $v_layer2_z[($i) * 4 + ($j)] = ($c00 + $p_layer2_b[($j)]!);
+        $v_layer2_z[$i * 4 + $j] = $c00 + $p_layer2_b[$j]!;
       }
     }
   }
@@ -1564,11 +1564,11 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = $xo + ($i) * 16;
+        const $l0 = $xo + $i * 16;
         const $l1 = $xo + ($i + 1) * 16;
         const $l2 = $xo + ($i + 2) * 16;
         const $l3 = $xo + ($i + 3) * 16;
-        const $m0 = ($j) * 16;
+        const $m0 = $j * 16;
         const $m1 = ($j + 1) * 16;
         const $m2 = ($j + 2) * 16;
         const $m3 = ($j + 3) * 16;
@@ -1599,29 +1599,29 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_layer1_a[($i) * 20 + ($j)] = ((($c00 + $p_layer1_b[($j)]!) > 0 ? ($c00 + $p_layer1_b[($j)]!) : 0));
-        $v_layer1_a[($i) * 20 + ($j + 1)] = ((($c01 + $p_layer1_b[($j + 1)]!) > 0 ? ($c01 + $p_layer1_b[($j + 1)]!) : 0));
-        $v_layer1_a[($i) * 20 + ($j + 2)] = ((($c02 + $p_layer1_b[($j + 2)]!) > 0 ? ($c02 + $p_layer1_b[($j + 2)]!) : 0));
-        $v_layer1_a[($i) * 20 + ($j + 3)] = ((($c03 + $p_layer1_b[($j + 3)]!) > 0 ? ($c03 + $p_layer1_b[($j + 3)]!) : 0));
-        $v_layer1_a[($i + 1) * 20 + ($j)] = ((($c10 + $p_layer1_b[($j)]!) > 0 ? ($c10 + $p_layer1_b[($j)]!) : 0));
-        $v_layer1_a[($i + 1) * 20 + ($j + 1)] = ((($c11 + $p_layer1_b[($j + 1)]!) > 0 ? ($c11 + $p_layer1_b[($j + 1)]!) : 0));
-        $v_layer1_a[($i + 1) * 20 + ($j + 2)] = ((($c12 + $p_layer1_b[($j + 2)]!) > 0 ? ($c12 + $p_layer1_b[($j + 2)]!) : 0));
-        $v_layer1_a[($i + 1) * 20 + ($j + 3)] = ((($c13 + $p_layer1_b[($j + 3)]!) > 0 ? ($c13 + $p_layer1_b[($j + 3)]!) : 0));
-        $v_layer1_a[($i + 2) * 20 + ($j)] = ((($c20 + $p_layer1_b[($j)]!) > 0 ? ($c20 + $p_layer1_b[($j)]!) : 0));
-        $v_layer1_a[($i + 2) * 20 + ($j + 1)] = ((($c21 + $p_layer1_b[($j + 1)]!) > 0 ? ($c21 + $p_layer1_b[($j + 1)]!) : 0));
-        $v_layer1_a[($i + 2) * 20 + ($j + 2)] = ((($c22 + $p_layer1_b[($j + 2)]!) > 0 ? ($c22 + $p_layer1_b[($j + 2)]!) : 0));
-        $v_layer1_a[($i + 2) * 20 + ($j + 3)] = ((($c23 + $p_layer1_b[($j + 3)]!) > 0 ? ($c23 + $p_layer1_b[($j + 3)]!) : 0));
-        $v_layer1_a[($i + 3) * 20 + ($j)] = ((($c30 + $p_layer1_b[($j)]!) > 0 ? ($c30 + $p_layer1_b[($j)]!) : 0));
-        $v_layer1_a[($i + 3) * 20 + ($j + 1)] = ((($c31 + $p_layer1_b[($j + 1)]!) > 0 ? ($c31 + $p_layer1_b[($j + 1)]!) : 0));
-        $v_layer1_a[($i + 3) * 20 + ($j + 2)] = ((($c32 + $p_layer1_b[($j + 2)]!) > 0 ? ($c32 + $p_layer1_b[($j + 2)]!) : 0));
-        $v_layer1_a[($i + 3) * 20 + ($j + 3)] = ((($c33 + $p_layer1_b[($j + 3)]!) > 0 ? ($c33 + $p_layer1_b[($j + 3)]!) : 0));
+        $v_layer1_a[$i * 20 + $j] = (($c00 + $p_layer1_b[$j]!) > 0 ? ($c00 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 1] = (($c01 + $p_layer1_b[$j + 1]!) > 0 ? ($c01 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 2] = (($c02 + $p_layer1_b[$j + 2]!) > 0 ? ($c02 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 3] = (($c03 + $p_layer1_b[$j + 3]!) > 0 ? ($c03 + $p_layer1_b[$j + 3]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j] = (($c10 + $p_layer1_b[$j]!) > 0 ? ($c10 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j + 1] = (($c11 + $p_layer1_b[$j + 1]!) > 0 ? ($c11 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j + 2] = (($c12 + $p_layer1_b[$j + 2]!) > 0 ? ($c12 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j + 3] = (($c13 + $p_layer1_b[$j + 3]!) > 0 ? ($c13 + $p_layer1_b[$j + 3]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j] = (($c20 + $p_layer1_b[$j]!) > 0 ? ($c20 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j + 1] = (($c21 + $p_layer1_b[$j + 1]!) > 0 ? ($c21 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j + 2] = (($c22 + $p_layer1_b[$j + 2]!) > 0 ? ($c22 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j + 3] = (($c23 + $p_layer1_b[$j + 3]!) > 0 ? ($c23 + $p_layer1_b[$j + 3]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j] = (($c30 + $p_layer1_b[$j]!) > 0 ? ($c30 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j + 1] = (($c31 + $p_layer1_b[$j + 1]!) > 0 ? ($c31 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j + 2] = (($c32 + $p_layer1_b[$j + 2]!) > 0 ? ($c32 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j + 3] = (($c33 + $p_layer1_b[$j + 3]!) > 0 ? ($c33 + $p_layer1_b[$j + 3]!) : 0);
       }
       for (; $j < 20; $j++) {
-        const $l0 = $xo + ($i) * 16;
+        const $l0 = $xo + $i * 16;
         const $l1 = $xo + ($i + 1) * 16;
         const $l2 = $xo + ($i + 2) * 16;
         const $l3 = $xo + ($i + 3) * 16;
-        const $m0 = ($j) * 16;
+        const $m0 = $j * 16;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k]!;
@@ -1634,17 +1634,17 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_layer1_a[($i) * 20 + ($j)] = ((($c00 + $p_layer1_b[($j)]!) > 0 ? ($c00 + $p_layer1_b[($j)]!) : 0));
-        $v_layer1_a[($i + 1) * 20 + ($j)] = ((($c10 + $p_layer1_b[($j)]!) > 0 ? ($c10 + $p_layer1_b[($j)]!) : 0));
-        $v_layer1_a[($i + 2) * 20 + ($j)] = ((($c20 + $p_layer1_b[($j)]!) > 0 ? ($c20 + $p_layer1_b[($j)]!) : 0));
-        $v_layer1_a[($i + 3) * 20 + ($j)] = ((($c30 + $p_layer1_b[($j)]!) > 0 ? ($c30 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[$i * 20 + $j] = (($c00 + $p_layer1_b[$j]!) > 0 ? ($c00 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j] = (($c10 + $p_layer1_b[$j]!) > 0 ? ($c10 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j] = (($c20 + $p_layer1_b[$j]!) > 0 ? ($c20 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j] = (($c30 + $p_layer1_b[$j]!) > 0 ? ($c30 + $p_layer1_b[$j]!) : 0);
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = $xo + ($i) * 16;
-        const $m0 = ($j) * 16;
+        const $l0 = $xo + $i * 16;
+        const $m0 = $j * 16;
         const $m1 = ($j + 1) * 16;
         const $m2 = ($j + 2) * 16;
         const $m3 = ($j + 3) * 16;
@@ -1660,21 +1660,21 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_layer1_a[($i) * 20 + ($j)] = ((($c00 + $p_layer1_b[($j)]!) > 0 ? ($c00 + $p_layer1_b[($j)]!) : 0));
-        $v_layer1_a[($i) * 20 + ($j + 1)] = ((($c01 + $p_layer1_b[($j + 1)]!) > 0 ? ($c01 + $p_layer1_b[($j + 1)]!) : 0));
-        $v_layer1_a[($i) * 20 + ($j + 2)] = ((($c02 + $p_layer1_b[($j + 2)]!) > 0 ? ($c02 + $p_layer1_b[($j + 2)]!) : 0));
-        $v_layer1_a[($i) * 20 + ($j + 3)] = ((($c03 + $p_layer1_b[($j + 3)]!) > 0 ? ($c03 + $p_layer1_b[($j + 3)]!) : 0));
+        $v_layer1_a[$i * 20 + $j] = (($c00 + $p_layer1_b[$j]!) > 0 ? ($c00 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 1] = (($c01 + $p_layer1_b[$j + 1]!) > 0 ? ($c01 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 2] = (($c02 + $p_layer1_b[$j + 2]!) > 0 ? ($c02 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 3] = (($c03 + $p_layer1_b[$j + 3]!) > 0 ? ($c03 + $p_layer1_b[$j + 3]!) : 0);
       }
       for (; $j < 20; $j++) {
-        const $l0 = $xo + ($i) * 16;
-        const $m0 = ($j) * 16;
+        const $l0 = $xo + $i * 16;
+        const $m0 = $j * 16;
         let $c00 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k]!;
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        $v_layer1_a[($i) * 20 + ($j)] = ((($c00 + $p_layer1_b[($j)]!) > 0 ? ($c00 + $p_layer1_b[($j)]!) : 0));
+        $v_layer1_a[$i * 20 + $j] = (($c00 + $p_layer1_b[$j]!) > 0 ? ($c00 + $p_layer1_b[$j]!) : 0);
       }
     }
   }
@@ -1685,11 +1685,11 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 4; $j += 4) {
-        const $l0 = ($i) * 20;
+        const $l0 = $i * 20;
         const $l1 = ($i + 1) * 20;
         const $l2 = ($i + 2) * 20;
         const $l3 = ($i + 3) * 20;
-        const $m0 = ($j) * 20;
+        const $m0 = $j * 20;
         const $m1 = ($j + 1) * 20;
         const $m2 = ($j + 2) * 20;
         const $m3 = ($j + 3) * 20;
@@ -1720,29 +1720,29 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_square[($i) * 4 + ($j)] = ((($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!) * (($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!));
-        $v_square[($i) * 4 + ($j + 1)] = ((($c01 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!) * (($c01 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!));
-        $v_square[($i) * 4 + ($j + 2)] = ((($c02 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!) * (($c02 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!));
-        $v_square[($i) * 4 + ($j + 3)] = ((($c03 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!) * (($c03 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!));
-        $v_square[($i + 1) * 4 + ($j)] = ((($c10 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!) * (($c10 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!));
-        $v_square[($i + 1) * 4 + ($j + 1)] = ((($c11 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 1) * 4 + ($j + 1)]!) * (($c11 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 1) * 4 + ($j + 1)]!));
-        $v_square[($i + 1) * 4 + ($j + 2)] = ((($c12 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 1) * 4 + ($j + 2)]!) * (($c12 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 1) * 4 + ($j + 2)]!));
-        $v_square[($i + 1) * 4 + ($j + 3)] = ((($c13 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 1) * 4 + ($j + 3)]!) * (($c13 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 1) * 4 + ($j + 3)]!));
-        $v_square[($i + 2) * 4 + ($j)] = ((($c20 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!) * (($c20 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!));
-        $v_square[($i + 2) * 4 + ($j + 1)] = ((($c21 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 2) * 4 + ($j + 1)]!) * (($c21 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 2) * 4 + ($j + 1)]!));
-        $v_square[($i + 2) * 4 + ($j + 2)] = ((($c22 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 2) * 4 + ($j + 2)]!) * (($c22 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 2) * 4 + ($j + 2)]!));
-        $v_square[($i + 2) * 4 + ($j + 3)] = ((($c23 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 2) * 4 + ($j + 3)]!) * (($c23 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 2) * 4 + ($j + 3)]!));
-        $v_square[($i + 3) * 4 + ($j)] = ((($c30 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!) * (($c30 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!));
-        $v_square[($i + 3) * 4 + ($j + 1)] = ((($c31 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 3) * 4 + ($j + 1)]!) * (($c31 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 3) * 4 + ($j + 1)]!));
-        $v_square[($i + 3) * 4 + ($j + 2)] = ((($c32 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 3) * 4 + ($j + 2)]!) * (($c32 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 3) * 4 + ($j + 2)]!));
-        $v_square[($i + 3) * 4 + ($j + 3)] = ((($c33 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 3) * 4 + ($j + 3)]!) * (($c33 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 3) * 4 + ($j + 3)]!));
+        $v_square[$i * 4 + $j] = ($c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!) * ($c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!);
+        $v_square[$i * 4 + $j + 1] = ($c01 + $p_layer2_b[$j + 1]! - $y[$yo + $i * 4 + $j + 1]!) * ($c01 + $p_layer2_b[$j + 1]! - $y[$yo + $i * 4 + $j + 1]!);
+        $v_square[$i * 4 + $j + 2] = ($c02 + $p_layer2_b[$j + 2]! - $y[$yo + $i * 4 + $j + 2]!) * ($c02 + $p_layer2_b[$j + 2]! - $y[$yo + $i * 4 + $j + 2]!);
+        $v_square[$i * 4 + $j + 3] = ($c03 + $p_layer2_b[$j + 3]! - $y[$yo + $i * 4 + $j + 3]!) * ($c03 + $p_layer2_b[$j + 3]! - $y[$yo + $i * 4 + $j + 3]!);
+        $v_square[($i + 1) * 4 + $j] = ($c10 + $p_layer2_b[$j]! - $y[$yo + ($i + 1) * 4 + $j]!) * ($c10 + $p_layer2_b[$j]! - $y[$yo + ($i + 1) * 4 + $j]!);
+        $v_square[($i + 1) * 4 + $j + 1] = ($c11 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 1) * 4 + $j + 1]!) * ($c11 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 1) * 4 + $j + 1]!);
+        $v_square[($i + 1) * 4 + $j + 2] = ($c12 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 1) * 4 + $j + 2]!) * ($c12 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 1) * 4 + $j + 2]!);
+        $v_square[($i + 1) * 4 + $j + 3] = ($c13 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 1) * 4 + $j + 3]!) * ($c13 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 1) * 4 + $j + 3]!);
+        $v_square[($i + 2) * 4 + $j] = ($c20 + $p_layer2_b[$j]! - $y[$yo + ($i + 2) * 4 + $j]!) * ($c20 + $p_layer2_b[$j]! - $y[$yo + ($i + 2) * 4 + $j]!);
+        $v_square[($i + 2) * 4 + $j + 1] = ($c21 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 2) * 4 + $j + 1]!) * ($c21 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 2) * 4 + $j + 1]!);
+        $v_square[($i + 2) * 4 + $j + 2] = ($c22 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 2) * 4 + $j + 2]!) * ($c22 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 2) * 4 + $j + 2]!);
+        $v_square[($i + 2) * 4 + $j + 3] = ($c23 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 2) * 4 + $j + 3]!) * ($c23 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 2) * 4 + $j + 3]!);
+        $v_square[($i + 3) * 4 + $j] = ($c30 + $p_layer2_b[$j]! - $y[$yo + ($i + 3) * 4 + $j]!) * ($c30 + $p_layer2_b[$j]! - $y[$yo + ($i + 3) * 4 + $j]!);
+        $v_square[($i + 3) * 4 + $j + 1] = ($c31 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 3) * 4 + $j + 1]!) * ($c31 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 3) * 4 + $j + 1]!);
+        $v_square[($i + 3) * 4 + $j + 2] = ($c32 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 3) * 4 + $j + 2]!) * ($c32 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 3) * 4 + $j + 2]!);
+        $v_square[($i + 3) * 4 + $j + 3] = ($c33 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 3) * 4 + $j + 3]!) * ($c33 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 3) * 4 + $j + 3]!);
       }
       for (; $j < 4; $j++) {
-        const $l0 = ($i) * 20;
+        const $l0 = $i * 20;
         const $l1 = ($i + 1) * 20;
         const $l2 = ($i + 2) * 20;
         const $l3 = ($i + 3) * 20;
-        const $m0 = ($j) * 20;
+        const $m0 = $j * 20;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
@@ -1755,17 +1755,17 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_square[($i) * 4 + ($j)] = ((($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!) * (($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!));
-        $v_square[($i + 1) * 4 + ($j)] = ((($c10 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!) * (($c10 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!));
-        $v_square[($i + 2) * 4 + ($j)] = ((($c20 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!) * (($c20 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!));
-        $v_square[($i + 3) * 4 + ($j)] = ((($c30 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!) * (($c30 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!));
+        $v_square[$i * 4 + $j] = ($c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!) * ($c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!);
+        $v_square[($i + 1) * 4 + $j] = ($c10 + $p_layer2_b[$j]! - $y[$yo + ($i + 1) * 4 + $j]!) * ($c10 + $p_layer2_b[$j]! - $y[$yo + ($i + 1) * 4 + $j]!);
+        $v_square[($i + 2) * 4 + $j] = ($c20 + $p_layer2_b[$j]! - $y[$yo + ($i + 2) * 4 + $j]!) * ($c20 + $p_layer2_b[$j]! - $y[$yo + ($i + 2) * 4 + $j]!);
+        $v_square[($i + 3) * 4 + $j] = ($c30 + $p_layer2_b[$j]! - $y[$yo + ($i + 3) * 4 + $j]!) * ($c30 + $p_layer2_b[$j]! - $y[$yo + ($i + 3) * 4 + $j]!);
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 4; $j += 4) {
-        const $l0 = ($i) * 20;
-        const $m0 = ($j) * 20;
+        const $l0 = $i * 20;
+        const $m0 = $j * 20;
         const $m1 = ($j + 1) * 20;
         const $m2 = ($j + 2) * 20;
         const $m3 = ($j + 3) * 20;
@@ -1781,21 +1781,21 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_square[($i) * 4 + ($j)] = ((($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!) * (($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!));
-        $v_square[($i) * 4 + ($j + 1)] = ((($c01 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!) * (($c01 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!));
-        $v_square[($i) * 4 + ($j + 2)] = ((($c02 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!) * (($c02 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!));
-        $v_square[($i) * 4 + ($j + 3)] = ((($c03 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!) * (($c03 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!));
+        $v_square[$i * 4 + $j] = ($c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!) * ($c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!);
+        $v_square[$i * 4 + $j + 1] = ($c01 + $p_layer2_b[$j + 1]! - $y[$yo + $i * 4 + $j + 1]!) * ($c01 + $p_layer2_b[$j + 1]! - $y[$yo + $i * 4 + $j + 1]!);
+        $v_square[$i * 4 + $j + 2] = ($c02 + $p_layer2_b[$j + 2]! - $y[$yo + $i * 4 + $j + 2]!) * ($c02 + $p_layer2_b[$j + 2]! - $y[$yo + $i * 4 + $j + 2]!);
+        $v_square[$i * 4 + $j + 3] = ($c03 + $p_layer2_b[$j + 3]! - $y[$yo + $i * 4 + $j + 3]!) * ($c03 + $p_layer2_b[$j + 3]! - $y[$yo + $i * 4 + $j + 3]!);
       }
       for (; $j < 4; $j++) {
-        const $l0 = ($i) * 20;
-        const $m0 = ($j) * 20;
+        const $l0 = $i * 20;
+        const $m0 = $j * 20;
         let $c00 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        $v_square[($i) * 4 + ($j)] = ((($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!) * (($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!));
+        $v_square[$i * 4 + $j] = ($c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!) * ($c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!);
       }
     }
   }
@@ -1834,11 +1834,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = $xo + ($i) * 16;
+        const $l0 = $xo + $i * 16;
         const $l1 = $xo + ($i + 1) * 16;
         const $l2 = $xo + ($i + 2) * 16;
         const $l3 = $xo + ($i + 3) * 16;
-        const $m0 = ($j) * 16;
+        const $m0 = $j * 16;
         const $m1 = ($j + 1) * 16;
         const $m2 = ($j + 2) * 16;
         const $m3 = ($j + 3) * 16;
@@ -1869,29 +1869,29 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_layer1_z[($i) * 20 + ($j)] = ($c00 + $p_layer1_b[($j)]!);
-        $v_layer1_z[($i) * 20 + ($j + 1)] = ($c01 + $p_layer1_b[($j + 1)]!);
-        $v_layer1_z[($i) * 20 + ($j + 2)] = ($c02 + $p_layer1_b[($j + 2)]!);
-        $v_layer1_z[($i) * 20 + ($j + 3)] = ($c03 + $p_layer1_b[($j + 3)]!);
-        $v_layer1_z[($i + 1) * 20 + ($j)] = ($c10 + $p_layer1_b[($j)]!);
-        $v_layer1_z[($i + 1) * 20 + ($j + 1)] = ($c11 + $p_layer1_b[($j + 1)]!);
-        $v_layer1_z[($i + 1) * 20 + ($j + 2)] = ($c12 + $p_layer1_b[($j + 2)]!);
-        $v_layer1_z[($i + 1) * 20 + ($j + 3)] = ($c13 + $p_layer1_b[($j + 3)]!);
-        $v_layer1_z[($i + 2) * 20 + ($j)] = ($c20 + $p_layer1_b[($j)]!);
-        $v_layer1_z[($i + 2) * 20 + ($j + 1)] = ($c21 + $p_layer1_b[($j + 1)]!);
-        $v_layer1_z[($i + 2) * 20 + ($j + 2)] = ($c22 + $p_layer1_b[($j + 2)]!);
-        $v_layer1_z[($i + 2) * 20 + ($j + 3)] = ($c23 + $p_layer1_b[($j + 3)]!);
-        $v_layer1_z[($i + 3) * 20 + ($j)] = ($c30 + $p_layer1_b[($j)]!);
-        $v_layer1_z[($i + 3) * 20 + ($j + 1)] = ($c31 + $p_layer1_b[($j + 1)]!);
-        $v_layer1_z[($i + 3) * 20 + ($j + 2)] = ($c32 + $p_layer1_b[($j + 2)]!);
-        $v_layer1_z[($i + 3) * 20 + ($j + 3)] = ($c33 + $p_layer1_b[($j + 3)]!);
+        $v_layer1_z[$i * 20 + $j] = $c00 + $p_layer1_b[$j]!;
+        $v_layer1_z[$i * 20 + $j + 1] = $c01 + $p_layer1_b[$j + 1]!;
+        $v_layer1_z[$i * 20 + $j + 2] = $c02 + $p_layer1_b[$j + 2]!;
+        $v_layer1_z[$i * 20 + $j + 3] = $c03 + $p_layer1_b[$j + 3]!;
+        $v_layer1_z[($i + 1) * 20 + $j] = $c10 + $p_layer1_b[$j]!;
+        $v_layer1_z[($i + 1) * 20 + $j + 1] = $c11 + $p_layer1_b[$j + 1]!;
+        $v_layer1_z[($i + 1) * 20 + $j + 2] = $c12 + $p_layer1_b[$j + 2]!;
+        $v_layer1_z[($i + 1) * 20 + $j + 3] = $c13 + $p_layer1_b[$j + 3]!;
+        $v_layer1_z[($i + 2) * 20 + $j] = $c20 + $p_layer1_b[$j]!;
+        $v_layer1_z[($i + 2) * 20 + $j + 1] = $c21 + $p_layer1_b[$j + 1]!;
+        $v_layer1_z[($i + 2) * 20 + $j + 2] = $c22 + $p_layer1_b[$j + 2]!;
+        $v_layer1_z[($i + 2) * 20 + $j + 3] = $c23 + $p_layer1_b[$j + 3]!;
+        $v_layer1_z[($i + 3) * 20 + $j] = $c30 + $p_layer1_b[$j]!;
+        $v_layer1_z[($i + 3) * 20 + $j + 1] = $c31 + $p_layer1_b[$j + 1]!;
+        $v_layer1_z[($i + 3) * 20 + $j + 2] = $c32 + $p_layer1_b[$j + 2]!;
+        $v_layer1_z[($i + 3) * 20 + $j + 3] = $c33 + $p_layer1_b[$j + 3]!;
       }
       for (; $j < 20; $j++) {
-        const $l0 = $xo + ($i) * 16;
+        const $l0 = $xo + $i * 16;
         const $l1 = $xo + ($i + 1) * 16;
         const $l2 = $xo + ($i + 2) * 16;
         const $l3 = $xo + ($i + 3) * 16;
-        const $m0 = ($j) * 16;
+        const $m0 = $j * 16;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k]!;
@@ -1904,17 +1904,17 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_layer1_z[($i) * 20 + ($j)] = ($c00 + $p_layer1_b[($j)]!);
-        $v_layer1_z[($i + 1) * 20 + ($j)] = ($c10 + $p_layer1_b[($j)]!);
-        $v_layer1_z[($i + 2) * 20 + ($j)] = ($c20 + $p_layer1_b[($j)]!);
-        $v_layer1_z[($i + 3) * 20 + ($j)] = ($c30 + $p_layer1_b[($j)]!);
+        $v_layer1_z[$i * 20 + $j] = $c00 + $p_layer1_b[$j]!;
+        $v_layer1_z[($i + 1) * 20 + $j] = $c10 + $p_layer1_b[$j]!;
+        $v_layer1_z[($i + 2) * 20 + $j] = $c20 + $p_layer1_b[$j]!;
+        $v_layer1_z[($i + 3) * 20 + $j] = $c30 + $p_layer1_b[$j]!;
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = $xo + ($i) * 16;
-        const $m0 = ($j) * 16;
+        const $l0 = $xo + $i * 16;
+        const $m0 = $j * 16;
         const $m1 = ($j + 1) * 16;
         const $m2 = ($j + 2) * 16;
         const $m3 = ($j + 3) * 16;
@@ -1930,21 +1930,21 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_layer1_z[($i) * 20 + ($j)] = ($c00 + $p_layer1_b[($j)]!);
-        $v_layer1_z[($i) * 20 + ($j + 1)] = ($c01 + $p_layer1_b[($j + 1)]!);
-        $v_layer1_z[($i) * 20 + ($j + 2)] = ($c02 + $p_layer1_b[($j + 2)]!);
-        $v_layer1_z[($i) * 20 + ($j + 3)] = ($c03 + $p_layer1_b[($j + 3)]!);
+        $v_layer1_z[$i * 20 + $j] = $c00 + $p_layer1_b[$j]!;
+        $v_layer1_z[$i * 20 + $j + 1] = $c01 + $p_layer1_b[$j + 1]!;
+        $v_layer1_z[$i * 20 + $j + 2] = $c02 + $p_layer1_b[$j + 2]!;
+        $v_layer1_z[$i * 20 + $j + 3] = $c03 + $p_layer1_b[$j + 3]!;
       }
       for (; $j < 20; $j++) {
-        const $l0 = $xo + ($i) * 16;
-        const $m0 = ($j) * 16;
+        const $l0 = $xo + $i * 16;
+        const $m0 = $j * 16;
         let $c00 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k]!;
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        $v_layer1_z[($i) * 20 + ($j)] = ($c00 + $p_layer1_b[($j)]!);
+        $v_layer1_z[$i * 20 + $j] = $c00 + $p_layer1_b[$j]!;
       }
     }
   }
@@ -1959,11 +1959,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 4; $j += 4) {
-        const $l0 = ($i) * 20;
+        const $l0 = $i * 20;
         const $l1 = ($i + 1) * 20;
         const $l2 = ($i + 2) * 20;
         const $l3 = ($i + 3) * 20;
-        const $m0 = ($j) * 20;
+        const $m0 = $j * 20;
         const $m1 = ($j + 1) * 20;
         const $m2 = ($j + 2) * 20;
         const $m3 = ($j + 3) * 20;
@@ -1994,29 +1994,29 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_sub_layer2_z_y[($i) * 4 + ($j)] = (($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!);
-        $v_sub_layer2_z_y[($i) * 4 + ($j + 1)] = (($c01 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!);
-        $v_sub_layer2_z_y[($i) * 4 + ($j + 2)] = (($c02 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!);
-        $v_sub_layer2_z_y[($i) * 4 + ($j + 3)] = (($c03 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!);
-        $v_sub_layer2_z_y[($i + 1) * 4 + ($j)] = (($c10 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!);
-        $v_sub_layer2_z_y[($i + 1) * 4 + ($j + 1)] = (($c11 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 1) * 4 + ($j + 1)]!);
-        $v_sub_layer2_z_y[($i + 1) * 4 + ($j + 2)] = (($c12 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 1) * 4 + ($j + 2)]!);
-        $v_sub_layer2_z_y[($i + 1) * 4 + ($j + 3)] = (($c13 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 1) * 4 + ($j + 3)]!);
-        $v_sub_layer2_z_y[($i + 2) * 4 + ($j)] = (($c20 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!);
-        $v_sub_layer2_z_y[($i + 2) * 4 + ($j + 1)] = (($c21 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 2) * 4 + ($j + 1)]!);
-        $v_sub_layer2_z_y[($i + 2) * 4 + ($j + 2)] = (($c22 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 2) * 4 + ($j + 2)]!);
-        $v_sub_layer2_z_y[($i + 2) * 4 + ($j + 3)] = (($c23 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 2) * 4 + ($j + 3)]!);
-        $v_sub_layer2_z_y[($i + 3) * 4 + ($j)] = (($c30 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!);
-        $v_sub_layer2_z_y[($i + 3) * 4 + ($j + 1)] = (($c31 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 3) * 4 + ($j + 1)]!);
-        $v_sub_layer2_z_y[($i + 3) * 4 + ($j + 2)] = (($c32 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 3) * 4 + ($j + 2)]!);
-        $v_sub_layer2_z_y[($i + 3) * 4 + ($j + 3)] = (($c33 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 3) * 4 + ($j + 3)]!);
+        $v_sub_layer2_z_y[$i * 4 + $j] = $c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!;
+        $v_sub_layer2_z_y[$i * 4 + $j + 1] = $c01 + $p_layer2_b[$j + 1]! - $y[$yo + $i * 4 + $j + 1]!;
+        $v_sub_layer2_z_y[$i * 4 + $j + 2] = $c02 + $p_layer2_b[$j + 2]! - $y[$yo + $i * 4 + $j + 2]!;
+        $v_sub_layer2_z_y[$i * 4 + $j + 3] = $c03 + $p_layer2_b[$j + 3]! - $y[$yo + $i * 4 + $j + 3]!;
+        $v_sub_layer2_z_y[($i + 1) * 4 + $j] = $c10 + $p_layer2_b[$j]! - $y[$yo + ($i + 1) * 4 + $j]!;
+        $v_sub_layer2_z_y[($i + 1) * 4 + $j + 1] = $c11 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 1) * 4 + $j + 1]!;
+        $v_sub_layer2_z_y[($i + 1) * 4 + $j + 2] = $c12 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 1) * 4 + $j + 2]!;
+        $v_sub_layer2_z_y[($i + 1) * 4 + $j + 3] = $c13 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 1) * 4 + $j + 3]!;
+        $v_sub_layer2_z_y[($i + 2) * 4 + $j] = $c20 + $p_layer2_b[$j]! - $y[$yo + ($i + 2) * 4 + $j]!;
+        $v_sub_layer2_z_y[($i + 2) * 4 + $j + 1] = $c21 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 2) * 4 + $j + 1]!;
+        $v_sub_layer2_z_y[($i + 2) * 4 + $j + 2] = $c22 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 2) * 4 + $j + 2]!;
+        $v_sub_layer2_z_y[($i + 2) * 4 + $j + 3] = $c23 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 2) * 4 + $j + 3]!;
+        $v_sub_layer2_z_y[($i + 3) * 4 + $j] = $c30 + $p_layer2_b[$j]! - $y[$yo + ($i + 3) * 4 + $j]!;
+        $v_sub_layer2_z_y[($i + 3) * 4 + $j + 1] = $c31 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 3) * 4 + $j + 1]!;
+        $v_sub_layer2_z_y[($i + 3) * 4 + $j + 2] = $c32 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 3) * 4 + $j + 2]!;
+        $v_sub_layer2_z_y[($i + 3) * 4 + $j + 3] = $c33 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 3) * 4 + $j + 3]!;
       }
       for (; $j < 4; $j++) {
-        const $l0 = ($i) * 20;
+        const $l0 = $i * 20;
         const $l1 = ($i + 1) * 20;
         const $l2 = ($i + 2) * 20;
         const $l3 = ($i + 3) * 20;
-        const $m0 = ($j) * 20;
+        const $m0 = $j * 20;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
@@ -2029,17 +2029,17 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_sub_layer2_z_y[($i) * 4 + ($j)] = (($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!);
-        $v_sub_layer2_z_y[($i + 1) * 4 + ($j)] = (($c10 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!);
-        $v_sub_layer2_z_y[($i + 2) * 4 + ($j)] = (($c20 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!);
-        $v_sub_layer2_z_y[($i + 3) * 4 + ($j)] = (($c30 + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!);
+        $v_sub_layer2_z_y[$i * 4 + $j] = $c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!;
+        $v_sub_layer2_z_y[($i + 1) * 4 + $j] = $c10 + $p_layer2_b[$j]! - $y[$yo + ($i + 1) * 4 + $j]!;
+        $v_sub_layer2_z_y[($i + 2) * 4 + $j] = $c20 + $p_layer2_b[$j]! - $y[$yo + ($i + 2) * 4 + $j]!;
+        $v_sub_layer2_z_y[($i + 3) * 4 + $j] = $c30 + $p_layer2_b[$j]! - $y[$yo + ($i + 3) * 4 + $j]!;
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 4; $j += 4) {
-        const $l0 = ($i) * 20;
-        const $m0 = ($j) * 20;
+        const $l0 = $i * 20;
+        const $m0 = $j * 20;
         const $m1 = ($j + 1) * 20;
         const $m2 = ($j + 2) * 20;
         const $m3 = ($j + 3) * 20;
@@ -2055,21 +2055,21 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_sub_layer2_z_y[($i) * 4 + ($j)] = (($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!);
-        $v_sub_layer2_z_y[($i) * 4 + ($j + 1)] = (($c01 + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!);
-        $v_sub_layer2_z_y[($i) * 4 + ($j + 2)] = (($c02 + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!);
-        $v_sub_layer2_z_y[($i) * 4 + ($j + 3)] = (($c03 + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!);
+        $v_sub_layer2_z_y[$i * 4 + $j] = $c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!;
+        $v_sub_layer2_z_y[$i * 4 + $j + 1] = $c01 + $p_layer2_b[$j + 1]! - $y[$yo + $i * 4 + $j + 1]!;
+        $v_sub_layer2_z_y[$i * 4 + $j + 2] = $c02 + $p_layer2_b[$j + 2]! - $y[$yo + $i * 4 + $j + 2]!;
+        $v_sub_layer2_z_y[$i * 4 + $j + 3] = $c03 + $p_layer2_b[$j + 3]! - $y[$yo + $i * 4 + $j + 3]!;
       }
       for (; $j < 4; $j++) {
-        const $l0 = ($i) * 20;
-        const $m0 = ($j) * 20;
+        const $l0 = $i * 20;
+        const $m0 = $j * 20;
         let $c00 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        $v_sub_layer2_z_y[($i) * 4 + ($j)] = (($c00 + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!);
+        $v_sub_layer2_z_y[$i * 4 + $j] = $c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!;
       }
     }
   }
@@ -2112,11 +2112,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = ($i) * 4;
+        const $l0 = $i * 4;
         const $l1 = ($i + 1) * 4;
         const $l2 = ($i + 2) * 4;
         const $l3 = ($i + 3) * 4;
-        const $m0 = ($j);
+        const $m0 = $j;
         const $m1 = ($j + 1);
         const $m2 = ($j + 2);
         const $m3 = ($j + 3);
@@ -2147,29 +2147,29 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $v_d_layer1_z[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c00 : 0));
-        $v_d_layer1_z[($i) * 20 + ($j + 1)] = (((($v_layer1_z[($i) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $c01 : 0));
-        $v_d_layer1_z[($i) * 20 + ($j + 2)] = (((($v_layer1_z[($i) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $c02 : 0));
-        $v_d_layer1_z[($i) * 20 + ($j + 3)] = (((($v_layer1_z[($i) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $c03 : 0));
-        $v_d_layer1_z[($i + 1) * 20 + ($j)] = (((($v_layer1_z[($i + 1) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c10 : 0));
-        $v_d_layer1_z[($i + 1) * 20 + ($j + 1)] = (((($v_layer1_z[($i + 1) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $c11 : 0));
-        $v_d_layer1_z[($i + 1) * 20 + ($j + 2)] = (((($v_layer1_z[($i + 1) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $c12 : 0));
-        $v_d_layer1_z[($i + 1) * 20 + ($j + 3)] = (((($v_layer1_z[($i + 1) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $c13 : 0));
-        $v_d_layer1_z[($i + 2) * 20 + ($j)] = (((($v_layer1_z[($i + 2) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c20 : 0));
-        $v_d_layer1_z[($i + 2) * 20 + ($j + 1)] = (((($v_layer1_z[($i + 2) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $c21 : 0));
-        $v_d_layer1_z[($i + 2) * 20 + ($j + 2)] = (((($v_layer1_z[($i + 2) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $c22 : 0));
-        $v_d_layer1_z[($i + 2) * 20 + ($j + 3)] = (((($v_layer1_z[($i + 2) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $c23 : 0));
-        $v_d_layer1_z[($i + 3) * 20 + ($j)] = (((($v_layer1_z[($i + 3) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c30 : 0));
-        $v_d_layer1_z[($i + 3) * 20 + ($j + 1)] = (((($v_layer1_z[($i + 3) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $c31 : 0));
-        $v_d_layer1_z[($i + 3) * 20 + ($j + 2)] = (((($v_layer1_z[($i + 3) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $c32 : 0));
-        $v_d_layer1_z[($i + 3) * 20 + ($j + 3)] = (((($v_layer1_z[($i + 3) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $c33 : 0));
+        $v_d_layer1_z[$i * 20 + $j] = ((($v_layer1_z[$i * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c00 : 0);
+        $v_d_layer1_z[$i * 20 + $j + 1] = ((($v_layer1_z[$i * 20 + $j + 1]! > 0 ? 1 : 0)) !== 0 ? $c01 : 0);
+        $v_d_layer1_z[$i * 20 + $j + 2] = ((($v_layer1_z[$i * 20 + $j + 2]! > 0 ? 1 : 0)) !== 0 ? $c02 : 0);
+        $v_d_layer1_z[$i * 20 + $j + 3] = ((($v_layer1_z[$i * 20 + $j + 3]! > 0 ? 1 : 0)) !== 0 ? $c03 : 0);
+        $v_d_layer1_z[($i + 1) * 20 + $j] = ((($v_layer1_z[($i + 1) * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c10 : 0);
+        $v_d_layer1_z[($i + 1) * 20 + $j + 1] = ((($v_layer1_z[($i + 1) * 20 + $j + 1]! > 0 ? 1 : 0)) !== 0 ? $c11 : 0);
+        $v_d_layer1_z[($i + 1) * 20 + $j + 2] = ((($v_layer1_z[($i + 1) * 20 + $j + 2]! > 0 ? 1 : 0)) !== 0 ? $c12 : 0);
+        $v_d_layer1_z[($i + 1) * 20 + $j + 3] = ((($v_layer1_z[($i + 1) * 20 + $j + 3]! > 0 ? 1 : 0)) !== 0 ? $c13 : 0);
+        $v_d_layer1_z[($i + 2) * 20 + $j] = ((($v_layer1_z[($i + 2) * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c20 : 0);
+        $v_d_layer1_z[($i + 2) * 20 + $j + 1] = ((($v_layer1_z[($i + 2) * 20 + $j + 1]! > 0 ? 1 : 0)) !== 0 ? $c21 : 0);
+        $v_d_layer1_z[($i + 2) * 20 + $j + 2] = ((($v_layer1_z[($i + 2) * 20 + $j + 2]! > 0 ? 1 : 0)) !== 0 ? $c22 : 0);
+        $v_d_layer1_z[($i + 2) * 20 + $j + 3] = ((($v_layer1_z[($i + 2) * 20 + $j + 3]! > 0 ? 1 : 0)) !== 0 ? $c23 : 0);
+        $v_d_layer1_z[($i + 3) * 20 + $j] = ((($v_layer1_z[($i + 3) * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c30 : 0);
+        $v_d_layer1_z[($i + 3) * 20 + $j + 1] = ((($v_layer1_z[($i + 3) * 20 + $j + 1]! > 0 ? 1 : 0)) !== 0 ? $c31 : 0);
+        $v_d_layer1_z[($i + 3) * 20 + $j + 2] = ((($v_layer1_z[($i + 3) * 20 + $j + 2]! > 0 ? 1 : 0)) !== 0 ? $c32 : 0);
+        $v_d_layer1_z[($i + 3) * 20 + $j + 3] = ((($v_layer1_z[($i + 3) * 20 + $j + 3]! > 0 ? 1 : 0)) !== 0 ? $c33 : 0);
       }
       for (; $j < 20; $j++) {
-        const $l0 = ($i) * 4;
+        const $l0 = $i * 4;
         const $l1 = ($i + 1) * 4;
         const $l2 = ($i + 2) * 4;
         const $l3 = ($i + 3) * 4;
-        const $m0 = ($j);
+        const $m0 = $j;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 4; $k++) {
           const $a0 = $v_d_layer2_z[$l0 + $k]!;
@@ -2182,17 +2182,17 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $v_d_layer1_z[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c00 : 0));
-        $v_d_layer1_z[($i + 1) * 20 + ($j)] = (((($v_layer1_z[($i + 1) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c10 : 0));
-        $v_d_layer1_z[($i + 2) * 20 + ($j)] = (((($v_layer1_z[($i + 2) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c20 : 0));
-        $v_d_layer1_z[($i + 3) * 20 + ($j)] = (((($v_layer1_z[($i + 3) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c30 : 0));
+        $v_d_layer1_z[$i * 20 + $j] = ((($v_layer1_z[$i * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c00 : 0);
+        $v_d_layer1_z[($i + 1) * 20 + $j] = ((($v_layer1_z[($i + 1) * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c10 : 0);
+        $v_d_layer1_z[($i + 2) * 20 + $j] = ((($v_layer1_z[($i + 2) * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c20 : 0);
+        $v_d_layer1_z[($i + 3) * 20 + $j] = ((($v_layer1_z[($i + 3) * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c30 : 0);
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = ($i) * 4;
-        const $m0 = ($j);
+        const $l0 = $i * 4;
+        const $m0 = $j;
         const $m1 = ($j + 1);
         const $m2 = ($j + 2);
         const $m3 = ($j + 3);
@@ -2208,21 +2208,21 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $v_d_layer1_z[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c00 : 0));
-        $v_d_layer1_z[($i) * 20 + ($j + 1)] = (((($v_layer1_z[($i) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $c01 : 0));
-        $v_d_layer1_z[($i) * 20 + ($j + 2)] = (((($v_layer1_z[($i) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $c02 : 0));
-        $v_d_layer1_z[($i) * 20 + ($j + 3)] = (((($v_layer1_z[($i) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $c03 : 0));
+        $v_d_layer1_z[$i * 20 + $j] = ((($v_layer1_z[$i * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c00 : 0);
+        $v_d_layer1_z[$i * 20 + $j + 1] = ((($v_layer1_z[$i * 20 + $j + 1]! > 0 ? 1 : 0)) !== 0 ? $c01 : 0);
+        $v_d_layer1_z[$i * 20 + $j + 2] = ((($v_layer1_z[$i * 20 + $j + 2]! > 0 ? 1 : 0)) !== 0 ? $c02 : 0);
+        $v_d_layer1_z[$i * 20 + $j + 3] = ((($v_layer1_z[$i * 20 + $j + 3]! > 0 ? 1 : 0)) !== 0 ? $c03 : 0);
       }
       for (; $j < 20; $j++) {
-        const $l0 = ($i) * 4;
-        const $m0 = ($j);
+        const $l0 = $i * 4;
+        const $m0 = $j;
         let $c00 = 0;
         for (let $k = 0; $k < 4; $k++) {
           const $a0 = $v_d_layer2_z[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 20]!;
           $c00 += $a0 * $w0;
         }
-        $v_d_layer1_z[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $c00 : 0));
+        $v_d_layer1_z[$i * 20 + $j] = ((($v_layer1_z[$i * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c00 : 0);
       }
     }
   }
@@ -2233,11 +2233,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     for (; $i + 4 <= 20; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 16; $j += 4) {
-        const $l0 = ($i);
+        const $l0 = $i;
         const $l1 = ($i + 1);
         const $l2 = ($i + 2);
         const $l3 = ($i + 3);
-        const $m0 = $xo + ($j);
+        const $m0 = $xo + $j;
         const $m1 = $xo + ($j + 1);
         const $m2 = $xo + ($j + 2);
         const $m3 = $xo + ($j + 3);
@@ -2268,29 +2268,29 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $g_layer1_W[($i) * 16 + ($j)]! += $scale * $c00;
-        $g_layer1_W[($i) * 16 + ($j + 1)]! += $scale * $c01;
-        $g_layer1_W[($i) * 16 + ($j + 2)]! += $scale * $c02;
-        $g_layer1_W[($i) * 16 + ($j + 3)]! += $scale * $c03;
-        $g_layer1_W[($i + 1) * 16 + ($j)]! += $scale * $c10;
+        $g_layer1_W[$i * 16 + $j]! += $scale * $c00;
+        $g_layer1_W[$i * 16 + ($j + 1)]! += $scale * $c01;
+        $g_layer1_W[$i * 16 + ($j + 2)]! += $scale * $c02;
+        $g_layer1_W[$i * 16 + ($j + 3)]! += $scale * $c03;
+        $g_layer1_W[($i + 1) * 16 + $j]! += $scale * $c10;
         $g_layer1_W[($i + 1) * 16 + ($j + 1)]! += $scale * $c11;
         $g_layer1_W[($i + 1) * 16 + ($j + 2)]! += $scale * $c12;
         $g_layer1_W[($i + 1) * 16 + ($j + 3)]! += $scale * $c13;
-        $g_layer1_W[($i + 2) * 16 + ($j)]! += $scale * $c20;
+        $g_layer1_W[($i + 2) * 16 + $j]! += $scale * $c20;
         $g_layer1_W[($i + 2) * 16 + ($j + 1)]! += $scale * $c21;
         $g_layer1_W[($i + 2) * 16 + ($j + 2)]! += $scale * $c22;
         $g_layer1_W[($i + 2) * 16 + ($j + 3)]! += $scale * $c23;
-        $g_layer1_W[($i + 3) * 16 + ($j)]! += $scale * $c30;
+        $g_layer1_W[($i + 3) * 16 + $j]! += $scale * $c30;
         $g_layer1_W[($i + 3) * 16 + ($j + 1)]! += $scale * $c31;
         $g_layer1_W[($i + 3) * 16 + ($j + 2)]! += $scale * $c32;
         $g_layer1_W[($i + 3) * 16 + ($j + 3)]! += $scale * $c33;
       }
       for (; $j < 16; $j++) {
-        const $l0 = ($i);
+        const $l0 = $i;
         const $l1 = ($i + 1);
         const $l2 = ($i + 2);
         const $l3 = ($i + 3);
-        const $m0 = $xo + ($j);
+        const $m0 = $xo + $j;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < $nb; $k++) {
           const $a0 = $v_d_layer1_z[$l0 + $k * 20]!;
@@ -2303,17 +2303,17 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $g_layer1_W[($i) * 16 + ($j)]! += $scale * $c00;
-        $g_layer1_W[($i + 1) * 16 + ($j)]! += $scale * $c10;
-        $g_layer1_W[($i + 2) * 16 + ($j)]! += $scale * $c20;
-        $g_layer1_W[($i + 3) * 16 + ($j)]! += $scale * $c30;
+        $g_layer1_W[$i * 16 + $j]! += $scale * $c00;
+        $g_layer1_W[($i + 1) * 16 + $j]! += $scale * $c10;
+        $g_layer1_W[($i + 2) * 16 + $j]! += $scale * $c20;
+        $g_layer1_W[($i + 3) * 16 + $j]! += $scale * $c30;
       }
     }
     for (; $i < 20; $i++) {
       let $j = 0;
       for (; $j + 4 <= 16; $j += 4) {
-        const $l0 = ($i);
-        const $m0 = $xo + ($j);
+        const $l0 = $i;
+        const $m0 = $xo + $j;
         const $m1 = $xo + ($j + 1);
         const $m2 = $xo + ($j + 2);
         const $m3 = $xo + ($j + 3);
@@ -2329,21 +2329,21 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $g_layer1_W[($i) * 16 + ($j)]! += $scale * $c00;
-        $g_layer1_W[($i) * 16 + ($j + 1)]! += $scale * $c01;
-        $g_layer1_W[($i) * 16 + ($j + 2)]! += $scale * $c02;
-        $g_layer1_W[($i) * 16 + ($j + 3)]! += $scale * $c03;
+        $g_layer1_W[$i * 16 + $j]! += $scale * $c00;
+        $g_layer1_W[$i * 16 + ($j + 1)]! += $scale * $c01;
+        $g_layer1_W[$i * 16 + ($j + 2)]! += $scale * $c02;
+        $g_layer1_W[$i * 16 + ($j + 3)]! += $scale * $c03;
       }
       for (; $j < 16; $j++) {
-        const $l0 = ($i);
-        const $m0 = $xo + ($j);
+        const $l0 = $i;
+        const $m0 = $xo + $j;
         let $c00 = 0;
         for (let $k = 0; $k < $nb; $k++) {
           const $a0 = $v_d_layer1_z[$l0 + $k * 20]!;
           const $w0 = $x[$m0 + $k * 16]!;
           $c00 += $a0 * $w0;
         }
-        $g_layer1_W[($i) * 16 + ($j)]! += $scale * $c00;
+        $g_layer1_W[$i * 16 + $j]! += $scale * $c00;
       }
     }
   }
@@ -2357,11 +2357,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     for (; $i + 4 <= 4; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = ($i);
+        const $l0 = $i;
         const $l1 = ($i + 1);
         const $l2 = ($i + 2);
         const $l3 = ($i + 3);
-        const $m0 = ($j);
+        const $m0 = $j;
         const $m1 = ($j + 1);
         const $m2 = ($j + 2);
         const $m3 = ($j + 3);
@@ -2392,29 +2392,29 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $g_layer2_W[($i) * 20 + ($j)]! += $scale * $c00;
-        $g_layer2_W[($i) * 20 + ($j + 1)]! += $scale * $c01;
-        $g_layer2_W[($i) * 20 + ($j + 2)]! += $scale * $c02;
-        $g_layer2_W[($i) * 20 + ($j + 3)]! += $scale * $c03;
-        $g_layer2_W[($i + 1) * 20 + ($j)]! += $scale * $c10;
+        $g_layer2_W[$i * 20 + $j]! += $scale * $c00;
+        $g_layer2_W[$i * 20 + ($j + 1)]! += $scale * $c01;
+        $g_layer2_W[$i * 20 + ($j + 2)]! += $scale * $c02;
+        $g_layer2_W[$i * 20 + ($j + 3)]! += $scale * $c03;
+        $g_layer2_W[($i + 1) * 20 + $j]! += $scale * $c10;
         $g_layer2_W[($i + 1) * 20 + ($j + 1)]! += $scale * $c11;
         $g_layer2_W[($i + 1) * 20 + ($j + 2)]! += $scale * $c12;
         $g_layer2_W[($i + 1) * 20 + ($j + 3)]! += $scale * $c13;
-        $g_layer2_W[($i + 2) * 20 + ($j)]! += $scale * $c20;
+        $g_layer2_W[($i + 2) * 20 + $j]! += $scale * $c20;
         $g_layer2_W[($i + 2) * 20 + ($j + 1)]! += $scale * $c21;
         $g_layer2_W[($i + 2) * 20 + ($j + 2)]! += $scale * $c22;
         $g_layer2_W[($i + 2) * 20 + ($j + 3)]! += $scale * $c23;
-        $g_layer2_W[($i + 3) * 20 + ($j)]! += $scale * $c30;
+        $g_layer2_W[($i + 3) * 20 + $j]! += $scale * $c30;
         $g_layer2_W[($i + 3) * 20 + ($j + 1)]! += $scale * $c31;
         $g_layer2_W[($i + 3) * 20 + ($j + 2)]! += $scale * $c32;
         $g_layer2_W[($i + 3) * 20 + ($j + 3)]! += $scale * $c33;
       }
       for (; $j < 20; $j++) {
-        const $l0 = ($i);
+        const $l0 = $i;
         const $l1 = ($i + 1);
         const $l2 = ($i + 2);
         const $l3 = ($i + 3);
-        const $m0 = ($j);
+        const $m0 = $j;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < $nb; $k++) {
           const $a0 = $v_d_layer2_z[$l0 + $k * 4]!;
@@ -2427,17 +2427,17 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $g_layer2_W[($i) * 20 + ($j)]! += $scale * $c00;
-        $g_layer2_W[($i + 1) * 20 + ($j)]! += $scale * $c10;
-        $g_layer2_W[($i + 2) * 20 + ($j)]! += $scale * $c20;
-        $g_layer2_W[($i + 3) * 20 + ($j)]! += $scale * $c30;
+        $g_layer2_W[$i * 20 + $j]! += $scale * $c00;
+        $g_layer2_W[($i + 1) * 20 + $j]! += $scale * $c10;
+        $g_layer2_W[($i + 2) * 20 + $j]! += $scale * $c20;
+        $g_layer2_W[($i + 3) * 20 + $j]! += $scale * $c30;
       }
     }
     for (; $i < 4; $i++) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = ($i);
-        const $m0 = ($j);
+        const $l0 = $i;
+        const $m0 = $j;
         const $m1 = ($j + 1);
         const $m2 = ($j + 2);
         const $m3 = ($j + 3);
@@ -2453,21 +2453,21 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $g_layer2_W[($i) * 20 + ($j)]! += $scale * $c00;
-        $g_layer2_W[($i) * 20 + ($j + 1)]! += $scale * $c01;
-        $g_layer2_W[($i) * 20 + ($j + 2)]! += $scale * $c02;
-        $g_layer2_W[($i) * 20 + ($j + 3)]! += $scale * $c03;
+        $g_layer2_W[$i * 20 + $j]! += $scale * $c00;
+        $g_layer2_W[$i * 20 + ($j + 1)]! += $scale * $c01;
+        $g_layer2_W[$i * 20 + ($j + 2)]! += $scale * $c02;
+        $g_layer2_W[$i * 20 + ($j + 3)]! += $scale * $c03;
       }
       for (; $j < 20; $j++) {
-        const $l0 = ($i);
-        const $m0 = ($j);
+        const $l0 = $i;
+        const $m0 = $j;
         let $c00 = 0;
         for (let $k = 0; $k < $nb; $k++) {
           const $a0 = $v_d_layer2_z[$l0 + $k * 4]!;
           const $w0 = $v_layer1_a[$m0 + $k * 20]!;
           $c00 += $a0 * $w0;
         }
-        $g_layer2_W[($i) * 20 + ($j)]! += $scale * $c00;
+        $g_layer2_W[$i * 20 + $j]! += $scale * $c00;
       }
     }
   }
