@@ -1289,30 +1289,31 @@ function $checkArrayParam(v: unknown, size: number, shape: string, where: string
 const $MAX_ROWS = 64;
 const $v_layer1_a = new Floats(2048);
 const $v_layer2_z = new Floats(640);
-const $v_3 = new Floats(64);
-const $v_4 = new Floats(64);
-const $v_5 = new Floats(64);
+const $v_sum_y = new Floats(64);
+const $v_logsumexp_layer2_z = new Floats(64);
+const $v_dot_y_layer2_z = new Floats(64);
 const $v_loss = new Floats(64);
-const $v_6 = new Floats(640);
-const $v_7 = new Floats(640);
-const $v_9 = new Floats(2048);
+const $v_softmax_layer2_z = new Floats(640);
+const $v_d_layer2_z = new Floats(640);
+const $v_d_layer1_z = new Floats(2048);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
   const $p_layer2_W = $p.layer2_W;
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
-  // matmul, then layer1_a = tanh
+  // layer1_z = matmul(layer1_W, x) + layer1_b
+  // layer1_a = tanh(layer1_z)
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = $xo + ($i) * 784;
+        const $l0 = $xo + $i * 784;
         const $l1 = $xo + ($i + 1) * 784;
         const $l2 = $xo + ($i + 2) * 784;
         const $l3 = $xo + ($i + 3) * 784;
-        const $m0 = ($j) * 784;
+        const $m0 = $j * 784;
         const $m1 = ($j + 1) * 784;
         const $m2 = ($j + 2) * 784;
         const $m3 = ($j + 3) * 784;
@@ -1343,29 +1344,29 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c11; $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c12; $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c13; $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c21; $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c22; $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c23; $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c31; $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c32; $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c33; $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[$i * 32 + $j + 1] = Math.tanh($c01 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[$i * 32 + $j + 2] = Math.tanh($c02 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[$i * 32 + $j + 3] = Math.tanh($c03 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 1) * 32 + $j] = Math.tanh($c10 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 1] = Math.tanh($c11 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 2] = Math.tanh($c12 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 3] = Math.tanh($c13 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 2) * 32 + $j] = Math.tanh($c20 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 1] = Math.tanh($c21 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 2] = Math.tanh($c22 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 3] = Math.tanh($c23 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 3) * 32 + $j] = Math.tanh($c30 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 1] = Math.tanh($c31 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 2] = Math.tanh($c32 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 3] = Math.tanh($c33 + $p_layer1_b[$j + 3]!);
       }
       for (; $j < 32; $j++) {
-        const $l0 = $xo + ($i) * 784;
+        const $l0 = $xo + $i * 784;
         const $l1 = $xo + ($i + 1) * 784;
         const $l2 = $xo + ($i + 2) * 784;
         const $l3 = $xo + ($i + 3) * 784;
-        const $m0 = ($j) * 784;
+        const $m0 = $j * 784;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k]!;
@@ -1378,17 +1379,17 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 1) * 32 + $j] = Math.tanh($c10 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 2) * 32 + $j] = Math.tanh($c20 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 3) * 32 + $j] = Math.tanh($c30 + $p_layer1_b[$j]!);
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = $xo + ($i) * 784;
-        const $m0 = ($j) * 784;
+        const $l0 = $xo + $i * 784;
+        const $m0 = $j * 784;
         const $m1 = ($j + 1) * 784;
         const $m2 = ($j + 2) * 784;
         const $m3 = ($j + 3) * 784;
@@ -1404,35 +1405,35 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[$i * 32 + $j + 1] = Math.tanh($c01 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[$i * 32 + $j + 2] = Math.tanh($c02 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[$i * 32 + $j + 3] = Math.tanh($c03 + $p_layer1_b[$j + 3]!);
       }
       for (; $j < 32; $j++) {
-        const $l0 = $xo + ($i) * 784;
-        const $m0 = ($j) * 784;
+        const $l0 = $xo + $i * 784;
+        const $m0 = $j * 784;
         let $c00 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k]!;
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
       }
     }
   }
-  // matmul, then layer2_z = add
+  // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 10; $j += 4) {
-        const $l0 = ($i) * 32;
+        const $l0 = $i * 32;
         const $l1 = ($i + 1) * 32;
         const $l2 = ($i + 2) * 32;
         const $l3 = ($i + 3) * 32;
-        const $m0 = ($j) * 32;
+        const $m0 = $j * 32;
         const $m1 = ($j + 1) * 32;
         const $m2 = ($j + 2) * 32;
         const $m3 = ($j + 3) * 32;
@@ -1463,29 +1464,29 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c11; $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c12; $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c13; $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c21; $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c22; $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c23; $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c31; $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c32; $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c33; $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[$i * 10 + $j + 1] = $c01 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[$i * 10 + $j + 2] = $c02 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[$i * 10 + $j + 3] = $c03 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 1) * 10 + $j] = $c10 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 1] = $c11 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 2] = $c12 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 3] = $c13 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 2) * 10 + $j] = $c20 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 1] = $c21 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 2] = $c22 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 3] = $c23 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 3) * 10 + $j] = $c30 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 1] = $c31 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 2] = $c32 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 3] = $c33 + $p_layer2_b[$j + 3]!;
       }
       for (; $j < 10; $j++) {
-        const $l0 = ($i) * 32;
+        const $l0 = $i * 32;
         const $l1 = ($i + 1) * 32;
         const $l2 = ($i + 2) * 32;
         const $l3 = ($i + 3) * 32;
-        const $m0 = ($j) * 32;
+        const $m0 = $j * 32;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
@@ -1498,17 +1499,17 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 1) * 10 + $j] = $c10 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 2) * 10 + $j] = $c20 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 3) * 10 + $j] = $c30 + $p_layer2_b[$j]!;
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 10; $j += 4) {
-        const $l0 = ($i) * 32;
-        const $m0 = ($j) * 32;
+        const $l0 = $i * 32;
+        const $m0 = $j * 32;
         const $m1 = ($j + 1) * 32;
         const $m2 = ($j + 2) * 32;
         const $m3 = ($j + 3) * 32;
@@ -1524,21 +1525,21 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[$i * 10 + $j + 1] = $c01 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[$i * 10 + $j + 2] = $c02 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[$i * 10 + $j + 3] = $c03 + $p_layer2_b[$j + 3]!;
       }
       for (; $j < 10; $j++) {
-        const $l0 = ($i) * 32;
-        const $m0 = ($j) * 32;
+        const $l0 = $i * 32;
+        const $m0 = $j * 32;
         let $c00 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
       }
     }
   }
@@ -1562,6 +1563,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
+  // sum(y)
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
@@ -1575,20 +1577,21 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
       $s += $y[$yo + 7 + $b * 10]!;
       $s += $y[$yo + 8 + $b * 10]!;
       $s += $y[$yo + 9 + $b * 10]!;
-      $v_3[$b] = $s;
+      $v_sum_y[$b] = $s;
     }
   }
-  // matmul, then layer1_a = tanh
+  // layer1_z = matmul(layer1_W, x) + layer1_b
+  // layer1_a = tanh(layer1_z)
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = $xo + ($i) * 784;
+        const $l0 = $xo + $i * 784;
         const $l1 = $xo + ($i + 1) * 784;
         const $l2 = $xo + ($i + 2) * 784;
         const $l3 = $xo + ($i + 3) * 784;
-        const $m0 = ($j) * 784;
+        const $m0 = $j * 784;
         const $m1 = ($j + 1) * 784;
         const $m2 = ($j + 2) * 784;
         const $m3 = ($j + 3) * 784;
@@ -1619,29 +1622,29 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c11; $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c12; $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c13; $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c21; $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c22; $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c23; $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c31; $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c32; $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c33; $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[$i * 32 + $j + 1] = Math.tanh($c01 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[$i * 32 + $j + 2] = Math.tanh($c02 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[$i * 32 + $j + 3] = Math.tanh($c03 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 1) * 32 + $j] = Math.tanh($c10 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 1] = Math.tanh($c11 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 2] = Math.tanh($c12 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 3] = Math.tanh($c13 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 2) * 32 + $j] = Math.tanh($c20 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 1] = Math.tanh($c21 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 2] = Math.tanh($c22 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 3] = Math.tanh($c23 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 3) * 32 + $j] = Math.tanh($c30 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 1] = Math.tanh($c31 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 2] = Math.tanh($c32 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 3] = Math.tanh($c33 + $p_layer1_b[$j + 3]!);
       }
       for (; $j < 32; $j++) {
-        const $l0 = $xo + ($i) * 784;
+        const $l0 = $xo + $i * 784;
         const $l1 = $xo + ($i + 1) * 784;
         const $l2 = $xo + ($i + 2) * 784;
         const $l3 = $xo + ($i + 3) * 784;
-        const $m0 = ($j) * 784;
+        const $m0 = $j * 784;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k]!;
@@ -1654,17 +1657,17 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 1) * 32 + $j] = Math.tanh($c10 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 2) * 32 + $j] = Math.tanh($c20 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 3) * 32 + $j] = Math.tanh($c30 + $p_layer1_b[$j]!);
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = $xo + ($i) * 784;
-        const $m0 = ($j) * 784;
+        const $l0 = $xo + $i * 784;
+        const $m0 = $j * 784;
         const $m1 = ($j + 1) * 784;
         const $m2 = ($j + 2) * 784;
         const $m3 = ($j + 3) * 784;
@@ -1680,35 +1683,35 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[$i * 32 + $j + 1] = Math.tanh($c01 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[$i * 32 + $j + 2] = Math.tanh($c02 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[$i * 32 + $j + 3] = Math.tanh($c03 + $p_layer1_b[$j + 3]!);
       }
       for (; $j < 32; $j++) {
-        const $l0 = $xo + ($i) * 784;
-        const $m0 = ($j) * 784;
+        const $l0 = $xo + $i * 784;
+        const $m0 = $j * 784;
         let $c00 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k]!;
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
       }
     }
   }
-  // matmul, then layer2_z = add
+  // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 10; $j += 4) {
-        const $l0 = ($i) * 32;
+        const $l0 = $i * 32;
         const $l1 = ($i + 1) * 32;
         const $l2 = ($i + 2) * 32;
         const $l3 = ($i + 3) * 32;
-        const $m0 = ($j) * 32;
+        const $m0 = $j * 32;
         const $m1 = ($j + 1) * 32;
         const $m2 = ($j + 2) * 32;
         const $m3 = ($j + 3) * 32;
@@ -1739,29 +1742,29 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c11; $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c12; $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c13; $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c21; $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c22; $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c23; $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c31; $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c32; $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c33; $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[$i * 10 + $j + 1] = $c01 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[$i * 10 + $j + 2] = $c02 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[$i * 10 + $j + 3] = $c03 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 1) * 10 + $j] = $c10 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 1] = $c11 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 2] = $c12 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 3] = $c13 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 2) * 10 + $j] = $c20 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 1] = $c21 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 2] = $c22 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 3] = $c23 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 3) * 10 + $j] = $c30 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 1] = $c31 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 2] = $c32 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 3] = $c33 + $p_layer2_b[$j + 3]!;
       }
       for (; $j < 10; $j++) {
-        const $l0 = ($i) * 32;
+        const $l0 = $i * 32;
         const $l1 = ($i + 1) * 32;
         const $l2 = ($i + 2) * 32;
         const $l3 = ($i + 3) * 32;
-        const $m0 = ($j) * 32;
+        const $m0 = $j * 32;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
@@ -1774,17 +1777,17 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 1) * 10 + $j] = $c10 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 2) * 10 + $j] = $c20 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 3) * 10 + $j] = $c30 + $p_layer2_b[$j]!;
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 10; $j += 4) {
-        const $l0 = ($i) * 32;
-        const $m0 = ($j) * 32;
+        const $l0 = $i * 32;
+        const $m0 = $j * 32;
         const $m1 = ($j + 1) * 32;
         const $m2 = ($j + 2) * 32;
         const $m3 = ($j + 3) * 32;
@@ -1800,24 +1803,25 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[$i * 10 + $j + 1] = $c01 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[$i * 10 + $j + 2] = $c02 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[$i * 10 + $j + 3] = $c03 + $p_layer2_b[$j + 3]!;
       }
       for (; $j < 10; $j++) {
-        const $l0 = ($i) * 32;
-        const $m0 = ($j) * 32;
+        const $l0 = $i * 32;
+        const $m0 = $j * 32;
         let $c00 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
       }
     }
   }
+  // logsumexp(layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $m = -Infinity;
@@ -1842,19 +1846,29 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
       $s += Math.exp($v_layer2_z[7 + $b * 10]! - $m);
       $s += Math.exp($v_layer2_z[8 + $b * 10]! - $m);
       $s += Math.exp($v_layer2_z[9 + $b * 10]! - $m);
-      $v_4[$b] = $m + Math.log($s);
+      $v_logsumexp_layer2_z[$b] = $m + Math.log($s);
     }
   }
+  // dot(y, layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
-      for (let $r = 0; $r < 10; $r++) $s += $y[$yo + $b * 10 + $r]! * $v_layer2_z[$b * 10 + $r]!;
-      $v_5[$b] = $s;
+      $s += $y[$yo + $b * 10]! * $v_layer2_z[$b * 10]!;
+      $s += $y[$yo + 1 + $b * 10]! * $v_layer2_z[1 + $b * 10]!;
+      $s += $y[$yo + 2 + $b * 10]! * $v_layer2_z[2 + $b * 10]!;
+      $s += $y[$yo + 3 + $b * 10]! * $v_layer2_z[3 + $b * 10]!;
+      $s += $y[$yo + 4 + $b * 10]! * $v_layer2_z[4 + $b * 10]!;
+      $s += $y[$yo + 5 + $b * 10]! * $v_layer2_z[5 + $b * 10]!;
+      $s += $y[$yo + 6 + $b * 10]! * $v_layer2_z[6 + $b * 10]!;
+      $s += $y[$yo + 7 + $b * 10]! * $v_layer2_z[7 + $b * 10]!;
+      $s += $y[$yo + 8 + $b * 10]! * $v_layer2_z[8 + $b * 10]!;
+      $s += $y[$yo + 9 + $b * 10]! * $v_layer2_z[9 + $b * 10]!;
+      $v_dot_y_layer2_z[$b] = $s;
     }
   }
-  // loss = sub
+  // loss = sum(y) * logsumexp(layer2_z) - dot(y, layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
-    $v_loss[$b] = ($v_3[$b]! * $v_4[$b]!) - $v_5[$b]!;
+    $v_loss[$b] = $v_sum_y[$b]! * $v_logsumexp_layer2_z[$b]! - $v_dot_y_layer2_z[$b]!;
   }
   let $total = 0;
   for (let $b = 0; $b < $nb; $b++) $total += $v_loss[$b]!;
@@ -1870,6 +1884,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
+  // sum(y)
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
@@ -1883,20 +1898,21 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       $s += $y[$yo + 7 + $b * 10]!;
       $s += $y[$yo + 8 + $b * 10]!;
       $s += $y[$yo + 9 + $b * 10]!;
-      $v_3[$b] = $s;
+      $v_sum_y[$b] = $s;
     }
   }
-  // matmul, then layer1_a = tanh
+  // layer1_z = matmul(layer1_W, x) + layer1_b
+  // layer1_a = tanh(layer1_z)
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = $xo + ($i) * 784;
+        const $l0 = $xo + $i * 784;
         const $l1 = $xo + ($i + 1) * 784;
         const $l2 = $xo + ($i + 2) * 784;
         const $l3 = $xo + ($i + 3) * 784;
-        const $m0 = ($j) * 784;
+        const $m0 = $j * 784;
         const $m1 = ($j + 1) * 784;
         const $m2 = ($j + 2) * 784;
         const $m3 = ($j + 3) * 784;
@@ -1927,29 +1943,29 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c11; $v_layer1_a[($i + 1) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c12; $v_layer1_a[($i + 1) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c13; $v_layer1_a[($i + 1) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c21; $v_layer1_a[($i + 2) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c22; $v_layer1_a[($i + 2) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c23; $v_layer1_a[($i + 2) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c31; $v_layer1_a[($i + 3) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c32; $v_layer1_a[($i + 3) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c33; $v_layer1_a[($i + 3) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[$i * 32 + $j + 1] = Math.tanh($c01 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[$i * 32 + $j + 2] = Math.tanh($c02 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[$i * 32 + $j + 3] = Math.tanh($c03 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 1) * 32 + $j] = Math.tanh($c10 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 1] = Math.tanh($c11 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 2] = Math.tanh($c12 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 1) * 32 + $j + 3] = Math.tanh($c13 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 2) * 32 + $j] = Math.tanh($c20 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 1] = Math.tanh($c21 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 2] = Math.tanh($c22 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 2) * 32 + $j + 3] = Math.tanh($c23 + $p_layer1_b[$j + 3]!);
+        $v_layer1_a[($i + 3) * 32 + $j] = Math.tanh($c30 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 1] = Math.tanh($c31 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 2] = Math.tanh($c32 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[($i + 3) * 32 + $j + 3] = Math.tanh($c33 + $p_layer1_b[$j + 3]!);
       }
       for (; $j < 32; $j++) {
-        const $l0 = $xo + ($i) * 784;
+        const $l0 = $xo + $i * 784;
         const $l1 = $xo + ($i + 1) * 784;
         const $l2 = $xo + ($i + 2) * 784;
         const $l3 = $xo + ($i + 3) * 784;
-        const $m0 = ($j) * 784;
+        const $m0 = $j * 784;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k]!;
@@ -1962,17 +1978,17 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 1) * 32 + $j] = Math.tanh($c10 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 2) * 32 + $j] = Math.tanh($c20 + $p_layer1_b[$j]!);
+        $v_layer1_a[($i + 3) * 32 + $j] = Math.tanh($c30 + $p_layer1_b[$j]!);
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = $xo + ($i) * 784;
-        const $m0 = ($j) * 784;
+        const $l0 = $xo + $i * 784;
+        const $m0 = $j * 784;
         const $m1 = ($j + 1) * 784;
         const $m2 = ($j + 2) * 784;
         const $m3 = ($j + 3) * 784;
@@ -1988,35 +2004,35 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
-        { const $z = $c01; $v_layer1_a[($i) * 32 + ($j + 1)] = (Math.tanh(($z + $p_layer1_b[($j + 1)]!))); }
-        { const $z = $c02; $v_layer1_a[($i) * 32 + ($j + 2)] = (Math.tanh(($z + $p_layer1_b[($j + 2)]!))); }
-        { const $z = $c03; $v_layer1_a[($i) * 32 + ($j + 3)] = (Math.tanh(($z + $p_layer1_b[($j + 3)]!))); }
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
+        $v_layer1_a[$i * 32 + $j + 1] = Math.tanh($c01 + $p_layer1_b[$j + 1]!);
+        $v_layer1_a[$i * 32 + $j + 2] = Math.tanh($c02 + $p_layer1_b[$j + 2]!);
+        $v_layer1_a[$i * 32 + $j + 3] = Math.tanh($c03 + $p_layer1_b[$j + 3]!);
       }
       for (; $j < 32; $j++) {
-        const $l0 = $xo + ($i) * 784;
-        const $m0 = ($j) * 784;
+        const $l0 = $xo + $i * 784;
+        const $m0 = $j * 784;
         let $c00 = 0;
         for (let $k = 0; $k < 784; $k++) {
           const $a0 = $x[$l0 + $k]!;
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 32 + ($j)] = (Math.tanh(($z + $p_layer1_b[($j)]!))); }
+        $v_layer1_a[$i * 32 + $j] = Math.tanh($c00 + $p_layer1_b[$j]!);
       }
     }
   }
-  // matmul, then layer2_z = add
+  // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 10; $j += 4) {
-        const $l0 = ($i) * 32;
+        const $l0 = $i * 32;
         const $l1 = ($i + 1) * 32;
         const $l2 = ($i + 2) * 32;
         const $l3 = ($i + 3) * 32;
-        const $m0 = ($j) * 32;
+        const $m0 = $j * 32;
         const $m1 = ($j + 1) * 32;
         const $m2 = ($j + 2) * 32;
         const $m3 = ($j + 3) * 32;
@@ -2047,29 +2063,29 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c11; $v_layer2_z[($i + 1) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c12; $v_layer2_z[($i + 1) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c13; $v_layer2_z[($i + 1) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c21; $v_layer2_z[($i + 2) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c22; $v_layer2_z[($i + 2) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c23; $v_layer2_z[($i + 2) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c31; $v_layer2_z[($i + 3) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c32; $v_layer2_z[($i + 3) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c33; $v_layer2_z[($i + 3) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[$i * 10 + $j + 1] = $c01 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[$i * 10 + $j + 2] = $c02 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[$i * 10 + $j + 3] = $c03 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 1) * 10 + $j] = $c10 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 1] = $c11 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 2] = $c12 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 1) * 10 + $j + 3] = $c13 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 2) * 10 + $j] = $c20 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 1] = $c21 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 2] = $c22 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 2) * 10 + $j + 3] = $c23 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 3) * 10 + $j] = $c30 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 1] = $c31 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 2] = $c32 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 3) * 10 + $j + 3] = $c33 + $p_layer2_b[$j + 3]!;
       }
       for (; $j < 10; $j++) {
-        const $l0 = ($i) * 32;
+        const $l0 = $i * 32;
         const $l1 = ($i + 1) * 32;
         const $l2 = ($i + 2) * 32;
         const $l3 = ($i + 3) * 32;
-        const $m0 = ($j) * 32;
+        const $m0 = $j * 32;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
@@ -2082,17 +2098,17 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 1) * 10 + $j] = $c10 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 2) * 10 + $j] = $c20 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 3) * 10 + $j] = $c30 + $p_layer2_b[$j]!;
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 10; $j += 4) {
-        const $l0 = ($i) * 32;
-        const $m0 = ($j) * 32;
+        const $l0 = $i * 32;
+        const $m0 = $j * 32;
         const $m1 = ($j + 1) * 32;
         const $m2 = ($j + 2) * 32;
         const $m3 = ($j + 3) * 32;
@@ -2108,24 +2124,27 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c01; $v_layer2_z[($i) * 10 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer2_z[($i) * 10 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer2_z[($i) * 10 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[$i * 10 + $j + 1] = $c01 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[$i * 10 + $j + 2] = $c02 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[$i * 10 + $j + 3] = $c03 + $p_layer2_b[$j + 3]!;
       }
       for (; $j < 10; $j++) {
-        const $l0 = ($i) * 32;
-        const $m0 = ($j) * 32;
+        const $l0 = $i * 32;
+        const $m0 = $j * 32;
         let $c00 = 0;
         for (let $k = 0; $k < 32; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 10 + ($j)] = ($z + $p_layer2_b[($j)]!); }
+        $v_layer2_z[$i * 10 + $j] = $c00 + $p_layer2_b[$j]!;
       }
     }
   }
+  // logsumexp(layer2_z)
+  // softmax(layer2_z)
+  // grad of: logsumexp(layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $m = -Infinity;
@@ -2150,79 +2169,68 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       $s += Math.exp($v_layer2_z[7 + $b * 10]! - $m);
       $s += Math.exp($v_layer2_z[8 + $b * 10]! - $m);
       $s += Math.exp($v_layer2_z[9 + $b * 10]! - $m);
-      $v_4[$b] = $m + Math.log($s);
+      $v_logsumexp_layer2_z[$b] = $m + Math.log($s);
+      for (let $r = 0; $r < 10; $r++) $v_softmax_layer2_z[$b * 10 + $r] = Math.exp($v_layer2_z[$b * 10 + $r]! - $m) / $s;
     }
   }
+  // dot(y, layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
-      for (let $r = 0; $r < 10; $r++) $s += $y[$yo + $b * 10 + $r]! * $v_layer2_z[$b * 10 + $r]!;
-      $v_5[$b] = $s;
+      $s += $y[$yo + $b * 10]! * $v_layer2_z[$b * 10]!;
+      $s += $y[$yo + 1 + $b * 10]! * $v_layer2_z[1 + $b * 10]!;
+      $s += $y[$yo + 2 + $b * 10]! * $v_layer2_z[2 + $b * 10]!;
+      $s += $y[$yo + 3 + $b * 10]! * $v_layer2_z[3 + $b * 10]!;
+      $s += $y[$yo + 4 + $b * 10]! * $v_layer2_z[4 + $b * 10]!;
+      $s += $y[$yo + 5 + $b * 10]! * $v_layer2_z[5 + $b * 10]!;
+      $s += $y[$yo + 6 + $b * 10]! * $v_layer2_z[6 + $b * 10]!;
+      $s += $y[$yo + 7 + $b * 10]! * $v_layer2_z[7 + $b * 10]!;
+      $s += $y[$yo + 8 + $b * 10]! * $v_layer2_z[8 + $b * 10]!;
+      $s += $y[$yo + 9 + $b * 10]! * $v_layer2_z[9 + $b * 10]!;
+      $v_dot_y_layer2_z[$b] = $s;
     }
   }
-  // loss = sub
+  // loss = sum(y) * logsumexp(layer2_z) - dot(y, layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
-    $v_loss[$b] = ($v_3[$b]! * $v_4[$b]!) - $v_5[$b]!;
+    $v_loss[$b] = $v_sum_y[$b]! * $v_logsumexp_layer2_z[$b]! - $v_dot_y_layer2_z[$b]!;
   }
+  // d_layer2_z = sum(y) * softmax(layer2_z) - y
+  // grad of: logsumexp(layer2_z)
   for (let $b = 0; $b < $nb; $b++) {
-    {
-      let $m = -Infinity;
-      { const $e = $v_layer2_z[$b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[1 + $b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[2 + $b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[3 + $b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[4 + $b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[5 + $b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[6 + $b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[7 + $b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[8 + $b * 10]!; if ($e > $m) $m = $e; }
-      { const $e = $v_layer2_z[9 + $b * 10]!; if ($e > $m) $m = $e; }
-      let $s = 0;
-      $s += Math.exp($v_layer2_z[$b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[1 + $b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[2 + $b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[3 + $b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[4 + $b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[5 + $b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[6 + $b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[7 + $b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[8 + $b * 10]! - $m);
-      $s += Math.exp($v_layer2_z[9 + $b * 10]! - $m);
-      for (let $r = 0; $r < 10; $r++) $v_6[$b * 10 + $r] = Math.exp($v_layer2_z[$b * 10 + $r]! - $m) / $s;
-    }
+    $v_d_layer2_z[$b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[$b * 10]! - $y[$yo + $b * 10]!;
+    $v_d_layer2_z[1 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[1 + $b * 10]! - $y[$yo + 1 + $b * 10]!;
+    $v_d_layer2_z[2 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[2 + $b * 10]! - $y[$yo + 2 + $b * 10]!;
+    $v_d_layer2_z[3 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[3 + $b * 10]! - $y[$yo + 3 + $b * 10]!;
+    $v_d_layer2_z[4 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[4 + $b * 10]! - $y[$yo + 4 + $b * 10]!;
+    $v_d_layer2_z[5 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[5 + $b * 10]! - $y[$yo + 5 + $b * 10]!;
+    $v_d_layer2_z[6 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[6 + $b * 10]! - $y[$yo + 6 + $b * 10]!;
+    $v_d_layer2_z[7 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[7 + $b * 10]! - $y[$yo + 7 + $b * 10]!;
+    $v_d_layer2_z[8 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[8 + $b * 10]! - $y[$yo + 8 + $b * 10]!;
+    $v_d_layer2_z[9 + $b * 10] = $v_sum_y[$b]! * $v_softmax_layer2_z[9 + $b * 10]! - $y[$yo + 9 + $b * 10]!;
   }
-  for (let $b = 0; $b < $nb; $b++) {
-    $v_7[$b * 10] = ($v_3[$b]! * $v_6[$b * 10]!) - $y[$yo + $b * 10]!;
-    $v_7[1 + $b * 10] = ($v_3[$b]! * $v_6[1 + $b * 10]!) - $y[$yo + 1 + $b * 10]!;
-    $v_7[2 + $b * 10] = ($v_3[$b]! * $v_6[2 + $b * 10]!) - $y[$yo + 2 + $b * 10]!;
-    $v_7[3 + $b * 10] = ($v_3[$b]! * $v_6[3 + $b * 10]!) - $y[$yo + 3 + $b * 10]!;
-    $v_7[4 + $b * 10] = ($v_3[$b]! * $v_6[4 + $b * 10]!) - $y[$yo + 4 + $b * 10]!;
-    $v_7[5 + $b * 10] = ($v_3[$b]! * $v_6[5 + $b * 10]!) - $y[$yo + 5 + $b * 10]!;
-    $v_7[6 + $b * 10] = ($v_3[$b]! * $v_6[6 + $b * 10]!) - $y[$yo + 6 + $b * 10]!;
-    $v_7[7 + $b * 10] = ($v_3[$b]! * $v_6[7 + $b * 10]!) - $y[$yo + 7 + $b * 10]!;
-    $v_7[8 + $b * 10] = ($v_3[$b]! * $v_6[8 + $b * 10]!) - $y[$yo + 8 + $b * 10]!;
-    $v_7[9 + $b * 10] = ($v_3[$b]! * $v_6[9 + $b * 10]!) - $y[$yo + 9 + $b * 10]!;
-  }
-  // matmul, then mul
+  // d_layer1_a = matmul(transpose(layer2_W), d_layer2_z)
+  // d_layer1_z = d_layer1_a .* (1 - layer1_a.^2)
+  // grad of: matmul(layer2_W, layer1_a)
+  // grad of: layer1_a = tanh(layer1_z)
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = ($i) * 10;
+        const $l0 = $i * 10;
         const $l1 = ($i + 1) * 10;
         const $l2 = ($i + 2) * 10;
         const $l3 = ($i + 3) * 10;
-        const $m0 = ($j);
+        const $m0 = $j;
         const $m1 = ($j + 1);
         const $m2 = ($j + 2);
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
         for (let $k = 0; $k < 10; $k++) {
-          const $a0 = $v_7[$l0 + $k]!;
-          const $a1 = $v_7[$l1 + $k]!;
-          const $a2 = $v_7[$l2 + $k]!;
-          const $a3 = $v_7[$l3 + $k]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k]!;
+          const $a1 = $v_d_layer2_z[$l1 + $k]!;
+          const $a2 = $v_d_layer2_z[$l2 + $k]!;
+          const $a3 = $v_d_layer2_z[$l3 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 32]!;
           const $w1 = $p_layer2_W[$m1 + $k * 32]!;
           const $w2 = $p_layer2_W[$m2 + $k * 32]!;
@@ -2244,58 +2252,58 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_9[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)]! * $v_layer1_a[($i) * 32 + ($j)]!))); }
-        { const $z = $c01; $v_9[($i) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 1)]! * $v_layer1_a[($i) * 32 + ($j + 1)]!))); }
-        { const $z = $c02; $v_9[($i) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 2)]! * $v_layer1_a[($i) * 32 + ($j + 2)]!))); }
-        { const $z = $c03; $v_9[($i) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 3)]! * $v_layer1_a[($i) * 32 + ($j + 3)]!))); }
-        { const $z = $c10; $v_9[($i + 1) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j)]! * $v_layer1_a[($i + 1) * 32 + ($j)]!))); }
-        { const $z = $c11; $v_9[($i + 1) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 1)]! * $v_layer1_a[($i + 1) * 32 + ($j + 1)]!))); }
-        { const $z = $c12; $v_9[($i + 1) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 2)]! * $v_layer1_a[($i + 1) * 32 + ($j + 2)]!))); }
-        { const $z = $c13; $v_9[($i + 1) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j + 3)]! * $v_layer1_a[($i + 1) * 32 + ($j + 3)]!))); }
-        { const $z = $c20; $v_9[($i + 2) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j)]! * $v_layer1_a[($i + 2) * 32 + ($j)]!))); }
-        { const $z = $c21; $v_9[($i + 2) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 1)]! * $v_layer1_a[($i + 2) * 32 + ($j + 1)]!))); }
-        { const $z = $c22; $v_9[($i + 2) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 2)]! * $v_layer1_a[($i + 2) * 32 + ($j + 2)]!))); }
-        { const $z = $c23; $v_9[($i + 2) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j + 3)]! * $v_layer1_a[($i + 2) * 32 + ($j + 3)]!))); }
-        { const $z = $c30; $v_9[($i + 3) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j)]! * $v_layer1_a[($i + 3) * 32 + ($j)]!))); }
-        { const $z = $c31; $v_9[($i + 3) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 1)]! * $v_layer1_a[($i + 3) * 32 + ($j + 1)]!))); }
-        { const $z = $c32; $v_9[($i + 3) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 2)]! * $v_layer1_a[($i + 3) * 32 + ($j + 2)]!))); }
-        { const $z = $c33; $v_9[($i + 3) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j + 3)]! * $v_layer1_a[($i + 3) * 32 + ($j + 3)]!))); }
+        $v_d_layer1_z[$i * 32 + $j] = $c00 * (1 - ($v_layer1_a[$i * 32 + $j]! * $v_layer1_a[$i * 32 + $j]!));
+        $v_d_layer1_z[$i * 32 + $j + 1] = $c01 * (1 - ($v_layer1_a[$i * 32 + $j + 1]! * $v_layer1_a[$i * 32 + $j + 1]!));
+        $v_d_layer1_z[$i * 32 + $j + 2] = $c02 * (1 - ($v_layer1_a[$i * 32 + $j + 2]! * $v_layer1_a[$i * 32 + $j + 2]!));
+        $v_d_layer1_z[$i * 32 + $j + 3] = $c03 * (1 - ($v_layer1_a[$i * 32 + $j + 3]! * $v_layer1_a[$i * 32 + $j + 3]!));
+        $v_d_layer1_z[($i + 1) * 32 + $j] = $c10 * (1 - ($v_layer1_a[($i + 1) * 32 + $j]! * $v_layer1_a[($i + 1) * 32 + $j]!));
+        $v_d_layer1_z[($i + 1) * 32 + $j + 1] = $c11 * (1 - ($v_layer1_a[($i + 1) * 32 + $j + 1]! * $v_layer1_a[($i + 1) * 32 + $j + 1]!));
+        $v_d_layer1_z[($i + 1) * 32 + $j + 2] = $c12 * (1 - ($v_layer1_a[($i + 1) * 32 + $j + 2]! * $v_layer1_a[($i + 1) * 32 + $j + 2]!));
+        $v_d_layer1_z[($i + 1) * 32 + $j + 3] = $c13 * (1 - ($v_layer1_a[($i + 1) * 32 + $j + 3]! * $v_layer1_a[($i + 1) * 32 + $j + 3]!));
+        $v_d_layer1_z[($i + 2) * 32 + $j] = $c20 * (1 - ($v_layer1_a[($i + 2) * 32 + $j]! * $v_layer1_a[($i + 2) * 32 + $j]!));
+        $v_d_layer1_z[($i + 2) * 32 + $j + 1] = $c21 * (1 - ($v_layer1_a[($i + 2) * 32 + $j + 1]! * $v_layer1_a[($i + 2) * 32 + $j + 1]!));
+        $v_d_layer1_z[($i + 2) * 32 + $j + 2] = $c22 * (1 - ($v_layer1_a[($i + 2) * 32 + $j + 2]! * $v_layer1_a[($i + 2) * 32 + $j + 2]!));
+        $v_d_layer1_z[($i + 2) * 32 + $j + 3] = $c23 * (1 - ($v_layer1_a[($i + 2) * 32 + $j + 3]! * $v_layer1_a[($i + 2) * 32 + $j + 3]!));
+        $v_d_layer1_z[($i + 3) * 32 + $j] = $c30 * (1 - ($v_layer1_a[($i + 3) * 32 + $j]! * $v_layer1_a[($i + 3) * 32 + $j]!));
+        $v_d_layer1_z[($i + 3) * 32 + $j + 1] = $c31 * (1 - ($v_layer1_a[($i + 3) * 32 + $j + 1]! * $v_layer1_a[($i + 3) * 32 + $j + 1]!));
+        $v_d_layer1_z[($i + 3) * 32 + $j + 2] = $c32 * (1 - ($v_layer1_a[($i + 3) * 32 + $j + 2]! * $v_layer1_a[($i + 3) * 32 + $j + 2]!));
+        $v_d_layer1_z[($i + 3) * 32 + $j + 3] = $c33 * (1 - ($v_layer1_a[($i + 3) * 32 + $j + 3]! * $v_layer1_a[($i + 3) * 32 + $j + 3]!));
       }
       for (; $j < 32; $j++) {
-        const $l0 = ($i) * 10;
+        const $l0 = $i * 10;
         const $l1 = ($i + 1) * 10;
         const $l2 = ($i + 2) * 10;
         const $l3 = ($i + 3) * 10;
-        const $m0 = ($j);
+        const $m0 = $j;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 10; $k++) {
-          const $a0 = $v_7[$l0 + $k]!;
-          const $a1 = $v_7[$l1 + $k]!;
-          const $a2 = $v_7[$l2 + $k]!;
-          const $a3 = $v_7[$l3 + $k]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k]!;
+          const $a1 = $v_d_layer2_z[$l1 + $k]!;
+          const $a2 = $v_d_layer2_z[$l2 + $k]!;
+          const $a3 = $v_d_layer2_z[$l3 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 32]!;
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_9[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)]! * $v_layer1_a[($i) * 32 + ($j)]!))); }
-        { const $z = $c10; $v_9[($i + 1) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 1) * 32 + ($j)]! * $v_layer1_a[($i + 1) * 32 + ($j)]!))); }
-        { const $z = $c20; $v_9[($i + 2) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 2) * 32 + ($j)]! * $v_layer1_a[($i + 2) * 32 + ($j)]!))); }
-        { const $z = $c30; $v_9[($i + 3) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i + 3) * 32 + ($j)]! * $v_layer1_a[($i + 3) * 32 + ($j)]!))); }
+        $v_d_layer1_z[$i * 32 + $j] = $c00 * (1 - ($v_layer1_a[$i * 32 + $j]! * $v_layer1_a[$i * 32 + $j]!));
+        $v_d_layer1_z[($i + 1) * 32 + $j] = $c10 * (1 - ($v_layer1_a[($i + 1) * 32 + $j]! * $v_layer1_a[($i + 1) * 32 + $j]!));
+        $v_d_layer1_z[($i + 2) * 32 + $j] = $c20 * (1 - ($v_layer1_a[($i + 2) * 32 + $j]! * $v_layer1_a[($i + 2) * 32 + $j]!));
+        $v_d_layer1_z[($i + 3) * 32 + $j] = $c30 * (1 - ($v_layer1_a[($i + 3) * 32 + $j]! * $v_layer1_a[($i + 3) * 32 + $j]!));
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = ($i) * 10;
-        const $m0 = ($j);
+        const $l0 = $i * 10;
+        const $m0 = $j;
         const $m1 = ($j + 1);
         const $m2 = ($j + 2);
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 10; $k++) {
-          const $a0 = $v_7[$l0 + $k]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 32]!;
           const $w1 = $p_layer2_W[$m1 + $k * 32]!;
           const $w2 = $p_layer2_W[$m2 + $k * 32]!;
@@ -2305,44 +2313,45 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_9[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)]! * $v_layer1_a[($i) * 32 + ($j)]!))); }
-        { const $z = $c01; $v_9[($i) * 32 + ($j + 1)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 1)]! * $v_layer1_a[($i) * 32 + ($j + 1)]!))); }
-        { const $z = $c02; $v_9[($i) * 32 + ($j + 2)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 2)]! * $v_layer1_a[($i) * 32 + ($j + 2)]!))); }
-        { const $z = $c03; $v_9[($i) * 32 + ($j + 3)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j + 3)]! * $v_layer1_a[($i) * 32 + ($j + 3)]!))); }
+        $v_d_layer1_z[$i * 32 + $j] = $c00 * (1 - ($v_layer1_a[$i * 32 + $j]! * $v_layer1_a[$i * 32 + $j]!));
+        $v_d_layer1_z[$i * 32 + $j + 1] = $c01 * (1 - ($v_layer1_a[$i * 32 + $j + 1]! * $v_layer1_a[$i * 32 + $j + 1]!));
+        $v_d_layer1_z[$i * 32 + $j + 2] = $c02 * (1 - ($v_layer1_a[$i * 32 + $j + 2]! * $v_layer1_a[$i * 32 + $j + 2]!));
+        $v_d_layer1_z[$i * 32 + $j + 3] = $c03 * (1 - ($v_layer1_a[$i * 32 + $j + 3]! * $v_layer1_a[$i * 32 + $j + 3]!));
       }
       for (; $j < 32; $j++) {
-        const $l0 = ($i) * 10;
-        const $m0 = ($j);
+        const $l0 = $i * 10;
+        const $m0 = $j;
         let $c00 = 0;
         for (let $k = 0; $k < 10; $k++) {
-          const $a0 = $v_7[$l0 + $k]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 32]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_9[($i) * 32 + ($j)] = ($z * (1 - ($v_layer1_a[($i) * 32 + ($j)]! * $v_layer1_a[($i) * 32 + ($j)]!))); }
+        $v_d_layer1_z[$i * 32 + $j] = $c00 * (1 - ($v_layer1_a[$i * 32 + $j]! * $v_layer1_a[$i * 32 + $j]!));
       }
     }
   }
-  // grad of $g_layer1_W
+  // d_layer1_W += d_layer1_W, summed over the batch
+  // grad of: matmul(layer1_W, x)
   {
     let $i = 0;
     for (; $i + 4 <= 32; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 784; $j += 4) {
-        const $l0 = ($i);
+        const $l0 = $i;
         const $l1 = ($i + 1);
         const $l2 = ($i + 2);
         const $l3 = ($i + 3);
-        const $m0 = $xo + ($j);
+        const $m0 = $xo + $j;
         const $m1 = $xo + ($j + 1);
         const $m2 = $xo + ($j + 2);
         const $m3 = $xo + ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_9[$l0 + $k * 32]!;
-          const $a1 = $v_9[$l1 + $k * 32]!;
-          const $a2 = $v_9[$l2 + $k * 32]!;
-          const $a3 = $v_9[$l3 + $k * 32]!;
+          const $a0 = $v_d_layer1_z[$l0 + $k * 32]!;
+          const $a1 = $v_d_layer1_z[$l1 + $k * 32]!;
+          const $a2 = $v_d_layer1_z[$l2 + $k * 32]!;
+          const $a3 = $v_d_layer1_z[$l3 + $k * 32]!;
           const $w0 = $x[$m0 + $k * 784]!;
           const $w1 = $x[$m1 + $k * 784]!;
           const $w2 = $x[$m2 + $k * 784]!;
@@ -2364,58 +2373,58 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $g_layer1_W[($i) * 784 + ($j)]! += $scale * $c00;
-        $g_layer1_W[($i) * 784 + ($j + 1)]! += $scale * $c01;
-        $g_layer1_W[($i) * 784 + ($j + 2)]! += $scale * $c02;
-        $g_layer1_W[($i) * 784 + ($j + 3)]! += $scale * $c03;
-        $g_layer1_W[($i + 1) * 784 + ($j)]! += $scale * $c10;
+        $g_layer1_W[$i * 784 + $j]! += $scale * $c00;
+        $g_layer1_W[$i * 784 + ($j + 1)]! += $scale * $c01;
+        $g_layer1_W[$i * 784 + ($j + 2)]! += $scale * $c02;
+        $g_layer1_W[$i * 784 + ($j + 3)]! += $scale * $c03;
+        $g_layer1_W[($i + 1) * 784 + $j]! += $scale * $c10;
         $g_layer1_W[($i + 1) * 784 + ($j + 1)]! += $scale * $c11;
         $g_layer1_W[($i + 1) * 784 + ($j + 2)]! += $scale * $c12;
         $g_layer1_W[($i + 1) * 784 + ($j + 3)]! += $scale * $c13;
-        $g_layer1_W[($i + 2) * 784 + ($j)]! += $scale * $c20;
+        $g_layer1_W[($i + 2) * 784 + $j]! += $scale * $c20;
         $g_layer1_W[($i + 2) * 784 + ($j + 1)]! += $scale * $c21;
         $g_layer1_W[($i + 2) * 784 + ($j + 2)]! += $scale * $c22;
         $g_layer1_W[($i + 2) * 784 + ($j + 3)]! += $scale * $c23;
-        $g_layer1_W[($i + 3) * 784 + ($j)]! += $scale * $c30;
+        $g_layer1_W[($i + 3) * 784 + $j]! += $scale * $c30;
         $g_layer1_W[($i + 3) * 784 + ($j + 1)]! += $scale * $c31;
         $g_layer1_W[($i + 3) * 784 + ($j + 2)]! += $scale * $c32;
         $g_layer1_W[($i + 3) * 784 + ($j + 3)]! += $scale * $c33;
       }
       for (; $j < 784; $j++) {
-        const $l0 = ($i);
+        const $l0 = $i;
         const $l1 = ($i + 1);
         const $l2 = ($i + 2);
         const $l3 = ($i + 3);
-        const $m0 = $xo + ($j);
+        const $m0 = $xo + $j;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_9[$l0 + $k * 32]!;
-          const $a1 = $v_9[$l1 + $k * 32]!;
-          const $a2 = $v_9[$l2 + $k * 32]!;
-          const $a3 = $v_9[$l3 + $k * 32]!;
+          const $a0 = $v_d_layer1_z[$l0 + $k * 32]!;
+          const $a1 = $v_d_layer1_z[$l1 + $k * 32]!;
+          const $a2 = $v_d_layer1_z[$l2 + $k * 32]!;
+          const $a3 = $v_d_layer1_z[$l3 + $k * 32]!;
           const $w0 = $x[$m0 + $k * 784]!;
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $g_layer1_W[($i) * 784 + ($j)]! += $scale * $c00;
-        $g_layer1_W[($i + 1) * 784 + ($j)]! += $scale * $c10;
-        $g_layer1_W[($i + 2) * 784 + ($j)]! += $scale * $c20;
-        $g_layer1_W[($i + 3) * 784 + ($j)]! += $scale * $c30;
+        $g_layer1_W[$i * 784 + $j]! += $scale * $c00;
+        $g_layer1_W[($i + 1) * 784 + $j]! += $scale * $c10;
+        $g_layer1_W[($i + 2) * 784 + $j]! += $scale * $c20;
+        $g_layer1_W[($i + 3) * 784 + $j]! += $scale * $c30;
       }
     }
     for (; $i < 32; $i++) {
       let $j = 0;
       for (; $j + 4 <= 784; $j += 4) {
-        const $l0 = ($i);
-        const $m0 = $xo + ($j);
+        const $l0 = $i;
+        const $m0 = $xo + $j;
         const $m1 = $xo + ($j + 1);
         const $m2 = $xo + ($j + 2);
         const $m3 = $xo + ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_9[$l0 + $k * 32]!;
+          const $a0 = $v_d_layer1_z[$l0 + $k * 32]!;
           const $w0 = $x[$m0 + $k * 784]!;
           const $w1 = $x[$m1 + $k * 784]!;
           const $w2 = $x[$m2 + $k * 784]!;
@@ -2425,46 +2434,48 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $g_layer1_W[($i) * 784 + ($j)]! += $scale * $c00;
-        $g_layer1_W[($i) * 784 + ($j + 1)]! += $scale * $c01;
-        $g_layer1_W[($i) * 784 + ($j + 2)]! += $scale * $c02;
-        $g_layer1_W[($i) * 784 + ($j + 3)]! += $scale * $c03;
+        $g_layer1_W[$i * 784 + $j]! += $scale * $c00;
+        $g_layer1_W[$i * 784 + ($j + 1)]! += $scale * $c01;
+        $g_layer1_W[$i * 784 + ($j + 2)]! += $scale * $c02;
+        $g_layer1_W[$i * 784 + ($j + 3)]! += $scale * $c03;
       }
       for (; $j < 784; $j++) {
-        const $l0 = ($i);
-        const $m0 = $xo + ($j);
+        const $l0 = $i;
+        const $m0 = $xo + $j;
         let $c00 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_9[$l0 + $k * 32]!;
+          const $a0 = $v_d_layer1_z[$l0 + $k * 32]!;
           const $w0 = $x[$m0 + $k * 784]!;
           $c00 += $a0 * $w0;
         }
-        $g_layer1_W[($i) * 784 + ($j)]! += $scale * $c00;
+        $g_layer1_W[$i * 784 + $j]! += $scale * $c00;
       }
     }
   }
-  // grad of $g_layer1_b
-  for (let $r = 0; $r < 32; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_9[$b * 32 + $r]!; $g_layer1_b[$r]! += $scale * $s; }
-  // grad of $g_layer2_W
+  // d_layer1_b += d_layer1_z, summed over the batch
+  // grad of: layer1_a = tanh(layer1_z)
+  for (let $r = 0; $r < 32; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer1_z[$b * 32 + $r]!; $g_layer1_b[$r]! += $scale * $s; }
+  // d_layer2_W += d_layer2_W, summed over the batch
+  // grad of: matmul(layer2_W, layer1_a)
   {
     let $i = 0;
     for (; $i + 4 <= 10; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = ($i);
+        const $l0 = $i;
         const $l1 = ($i + 1);
         const $l2 = ($i + 2);
         const $l3 = ($i + 3);
-        const $m0 = ($j);
+        const $m0 = $j;
         const $m1 = ($j + 1);
         const $m2 = ($j + 2);
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_7[$l0 + $k * 10]!;
-          const $a1 = $v_7[$l1 + $k * 10]!;
-          const $a2 = $v_7[$l2 + $k * 10]!;
-          const $a3 = $v_7[$l3 + $k * 10]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k * 10]!;
+          const $a1 = $v_d_layer2_z[$l1 + $k * 10]!;
+          const $a2 = $v_d_layer2_z[$l2 + $k * 10]!;
+          const $a3 = $v_d_layer2_z[$l3 + $k * 10]!;
           const $w0 = $v_layer1_a[$m0 + $k * 32]!;
           const $w1 = $v_layer1_a[$m1 + $k * 32]!;
           const $w2 = $v_layer1_a[$m2 + $k * 32]!;
@@ -2486,58 +2497,58 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $g_layer2_W[($i) * 32 + ($j)]! += $scale * $c00;
-        $g_layer2_W[($i) * 32 + ($j + 1)]! += $scale * $c01;
-        $g_layer2_W[($i) * 32 + ($j + 2)]! += $scale * $c02;
-        $g_layer2_W[($i) * 32 + ($j + 3)]! += $scale * $c03;
-        $g_layer2_W[($i + 1) * 32 + ($j)]! += $scale * $c10;
+        $g_layer2_W[$i * 32 + $j]! += $scale * $c00;
+        $g_layer2_W[$i * 32 + ($j + 1)]! += $scale * $c01;
+        $g_layer2_W[$i * 32 + ($j + 2)]! += $scale * $c02;
+        $g_layer2_W[$i * 32 + ($j + 3)]! += $scale * $c03;
+        $g_layer2_W[($i + 1) * 32 + $j]! += $scale * $c10;
         $g_layer2_W[($i + 1) * 32 + ($j + 1)]! += $scale * $c11;
         $g_layer2_W[($i + 1) * 32 + ($j + 2)]! += $scale * $c12;
         $g_layer2_W[($i + 1) * 32 + ($j + 3)]! += $scale * $c13;
-        $g_layer2_W[($i + 2) * 32 + ($j)]! += $scale * $c20;
+        $g_layer2_W[($i + 2) * 32 + $j]! += $scale * $c20;
         $g_layer2_W[($i + 2) * 32 + ($j + 1)]! += $scale * $c21;
         $g_layer2_W[($i + 2) * 32 + ($j + 2)]! += $scale * $c22;
         $g_layer2_W[($i + 2) * 32 + ($j + 3)]! += $scale * $c23;
-        $g_layer2_W[($i + 3) * 32 + ($j)]! += $scale * $c30;
+        $g_layer2_W[($i + 3) * 32 + $j]! += $scale * $c30;
         $g_layer2_W[($i + 3) * 32 + ($j + 1)]! += $scale * $c31;
         $g_layer2_W[($i + 3) * 32 + ($j + 2)]! += $scale * $c32;
         $g_layer2_W[($i + 3) * 32 + ($j + 3)]! += $scale * $c33;
       }
       for (; $j < 32; $j++) {
-        const $l0 = ($i);
+        const $l0 = $i;
         const $l1 = ($i + 1);
         const $l2 = ($i + 2);
         const $l3 = ($i + 3);
-        const $m0 = ($j);
+        const $m0 = $j;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_7[$l0 + $k * 10]!;
-          const $a1 = $v_7[$l1 + $k * 10]!;
-          const $a2 = $v_7[$l2 + $k * 10]!;
-          const $a3 = $v_7[$l3 + $k * 10]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k * 10]!;
+          const $a1 = $v_d_layer2_z[$l1 + $k * 10]!;
+          const $a2 = $v_d_layer2_z[$l2 + $k * 10]!;
+          const $a3 = $v_d_layer2_z[$l3 + $k * 10]!;
           const $w0 = $v_layer1_a[$m0 + $k * 32]!;
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $g_layer2_W[($i) * 32 + ($j)]! += $scale * $c00;
-        $g_layer2_W[($i + 1) * 32 + ($j)]! += $scale * $c10;
-        $g_layer2_W[($i + 2) * 32 + ($j)]! += $scale * $c20;
-        $g_layer2_W[($i + 3) * 32 + ($j)]! += $scale * $c30;
+        $g_layer2_W[$i * 32 + $j]! += $scale * $c00;
+        $g_layer2_W[($i + 1) * 32 + $j]! += $scale * $c10;
+        $g_layer2_W[($i + 2) * 32 + $j]! += $scale * $c20;
+        $g_layer2_W[($i + 3) * 32 + $j]! += $scale * $c30;
       }
     }
     for (; $i < 10; $i++) {
       let $j = 0;
       for (; $j + 4 <= 32; $j += 4) {
-        const $l0 = ($i);
-        const $m0 = ($j);
+        const $l0 = $i;
+        const $m0 = $j;
         const $m1 = ($j + 1);
         const $m2 = ($j + 2);
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_7[$l0 + $k * 10]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k * 10]!;
           const $w0 = $v_layer1_a[$m0 + $k * 32]!;
           const $w1 = $v_layer1_a[$m1 + $k * 32]!;
           const $w2 = $v_layer1_a[$m2 + $k * 32]!;
@@ -2547,35 +2558,36 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $g_layer2_W[($i) * 32 + ($j)]! += $scale * $c00;
-        $g_layer2_W[($i) * 32 + ($j + 1)]! += $scale * $c01;
-        $g_layer2_W[($i) * 32 + ($j + 2)]! += $scale * $c02;
-        $g_layer2_W[($i) * 32 + ($j + 3)]! += $scale * $c03;
+        $g_layer2_W[$i * 32 + $j]! += $scale * $c00;
+        $g_layer2_W[$i * 32 + ($j + 1)]! += $scale * $c01;
+        $g_layer2_W[$i * 32 + ($j + 2)]! += $scale * $c02;
+        $g_layer2_W[$i * 32 + ($j + 3)]! += $scale * $c03;
       }
       for (; $j < 32; $j++) {
-        const $l0 = ($i);
-        const $m0 = ($j);
+        const $l0 = $i;
+        const $m0 = $j;
         let $c00 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_7[$l0 + $k * 10]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k * 10]!;
           const $w0 = $v_layer1_a[$m0 + $k * 32]!;
           $c00 += $a0 * $w0;
         }
-        $g_layer2_W[($i) * 32 + ($j)]! += $scale * $c00;
+        $g_layer2_W[$i * 32 + $j]! += $scale * $c00;
       }
     }
   }
-  // grad of $g_layer2_b
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[$b * 10]!; $g_layer2_b[0]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[1 + $b * 10]!; $g_layer2_b[1]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[2 + $b * 10]!; $g_layer2_b[2]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[3 + $b * 10]!; $g_layer2_b[3]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[4 + $b * 10]!; $g_layer2_b[4]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[5 + $b * 10]!; $g_layer2_b[5]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[6 + $b * 10]!; $g_layer2_b[6]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[7 + $b * 10]!; $g_layer2_b[7]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[8 + $b * 10]!; $g_layer2_b[8]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_7[9 + $b * 10]!; $g_layer2_b[9]! += $scale * $s; }
+  // d_layer2_b += d_layer2_z, summed over the batch
+  // grad of: logsumexp(layer2_z)
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[$b * 10]!; $g_layer2_b[0]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[1 + $b * 10]!; $g_layer2_b[1]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[2 + $b * 10]!; $g_layer2_b[2]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[3 + $b * 10]!; $g_layer2_b[3]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[4 + $b * 10]!; $g_layer2_b[4]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[5 + $b * 10]!; $g_layer2_b[5]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[6 + $b * 10]!; $g_layer2_b[6]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[7 + $b * 10]!; $g_layer2_b[7]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[8 + $b * 10]!; $g_layer2_b[8]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[9 + $b * 10]!; $g_layer2_b[9]! += $scale * $s; }
   let $total = 0;
   for (let $b = 0; $b < $nb; $b++) $total += $v_loss[$b]!;
   return $total;

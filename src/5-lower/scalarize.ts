@@ -12,30 +12,19 @@
  */
 import { constant, make } from '../ir/build.js';
 import type { Node } from '../ir/node.js';
-import { OPS } from '../ir/ops.js';
 import { sizeOf } from '../ir/shape.js';
 import { topoOrder } from '../ir/walk.js';
+import { type ElementAlgebra, LOWERING, flat, unflat } from './table.js';
 
 const add = (a: Node, b: Node) => make('add', [a, b]);
 const mul = (a: Node, b: Node) => make('mul', [a, b]);
+/** The table's formulas over IR nodes (through the smart constructors). */
+const NODES: ElementAlgebra<Node> = { apply: (op, ...args) => make(op, args) };
 
 function sumOf(xs: readonly Node[]): Node {
   let s = xs[0] ?? constant(0);
   for (let i = 1; i < xs.length; i++) s = add(s, xs[i]);
   return s;
-}
-
-/** The maximum m of x, e = exp(x - m) and s = sum(e): logsumexp = m + log(s), softmax = e / s. */
-function shifted(x: readonly Node[]): { m: Node; e: Node[]; s: Node } {
-  let m = x[0];
-  for (let i = 1; i < x.length; i++) m = make('max', [m, x[i]]);
-  const e = x.map((v) => make('exp', [make('sub', [v, m])]));
-  return { m, e, s: sumOf(e) };
-}
-
-function logsumexpOf(x: readonly Node[]): Node {
-  const { m, s } = shifted(x);
-  return add(m, make('log', [s]));
 }
 
 export function scalarize(roots: readonly Node[]): Map<Node, Node[]> {
@@ -44,58 +33,52 @@ export function scalarize(roots: readonly Node[]): Map<Node, Node[]> {
   return el;
 }
 
+const range = (k: number) => Array.from({ length: k }, (_, i) => i);
+
+/** The elements of `n`, from the elements `a` of its arguments, as LOWERING states them. */
 function expand(n: Node, a: Node[][]): Node[] {
   const size = sizeOf(n.shape);
-  const [s0, s1] = n.args.map((x) => x.shape);
-  const range = (k: number) => Array.from({ length: k }, (_, i) => i);
-  if (n.op === 'const') return range(size).map(() => constant(n.attrs.value!));
-  if (n.op === 'param' || n.op === 'input' || n.op === 'target') {
-    return n.shape.length === 0 ? [n] : range(size).map((k) => make('index', [n], { start: k }));
-  }
-  // Already scalar, with arguments that are their own elements: nothing to expand.
-  if (OPS[n.op].kind === 'elementwise' && n.shape.length === 0 && a.every((x, i) => x.length === 1 && x[0] === n.args[i])) return [n];
-  if (OPS[n.op].kind === 'elementwise') {
-    return range(size).map((i) => make(n.op, a.map((x) => (x.length === 1 ? x[0] : x[i]))));
-  }
-  const [x, y] = a;
-  switch (n.op) {
-    case 'matmul': {
-      if (s0.length === 2 && s1.length === 1) {
-        const [r, c] = s0;
-        return range(r).map((i) => sumOf(range(c).map((j) => mul(x[i * c + j], y[j]))));
-      }
-      if (s0.length === 2) {
-        const [r, m] = s0, c = s1[1];
-        return range(r * c).map((ij) => sumOf(range(m).map((k) => mul(x[Math.floor(ij / c) * m + k], y[k * c + (ij % c)]))));
-      }
-      const [m, c] = s1;
-      return range(c).map((j) => sumOf(range(m).map((k) => mul(x[k], y[k * c + j]))));
+  const shapes = n.args.map((x) => x.shape);
+  const entry = LOWERING[n.op];
+  switch (entry.kind) {
+    case 'leaf':
+      if (n.op === 'const') return range(size).map(() => constant(n.attrs.value!));
+      return n.shape.length === 0 ? [n] : range(size).map((k) => make('index', [n], { start: k }));
+    case 'elementwise':
+      // Already scalar, with arguments that are their own elements: nothing to expand.
+      if (n.shape.length === 0 && a.every((x, i) => x.length === 1 && x[0] === n.args[i])) return [n];
+      return range(size).map((i) => make(n.op, a.map((x) => (x.length === 1 ? x[0] : x[i]))));
+    case 'view':
+      return range(size).map((i) => a[0][flat(shapes[0], entry.source(unflat(n.shape, i), shapes[0], n.attrs))]);
+    case 'contract': {
+      const { red, factors } = entry.of(shapes);
+      const terms = red.length === 0 ? 1 : sizeOf(red);
+      return range(size).map((i) => {
+        const o = unflat(n.shape, i);
+        return sumOf(range(terms).map((t) => {
+          const k = unflat(red, t);
+          let p = a[0][flat(shapes[0], factors[0](o, k))];
+          for (let f = 1; f < factors.length; f++) p = mul(p, a[f][flat(shapes[f], factors[f](o, k))]);
+          return p;
+        }));
+      });
     }
-    case 'dot': return [sumOf(x.map((v, i) => mul(v, y[i])))];
-    case 'outer': return range(x.length * y.length).map((ij) => mul(x[Math.floor(ij / y.length)], y[ij % y.length]));
-    case 'transpose': {
-      if (s0.length === 1) return x;
-      const [r, c] = s0;
-      return range(r * c).map((ji) => x[(ji % r) * c + Math.floor(ji / r)]);
+    case 'place': {
+      const out: Node[] = range(size).map(() => constant(0));
+      for (const p of entry.pieces(shapes, n.attrs)) a[p.arg].forEach((x, r) => { out[p.at + r] = x; });
+      return out;
     }
-    case 'sum': return [sumOf(x)];
-    case 'broadcast': return range(size).map(() => x[0]);
-    case 'logsumexp': return [logsumexpOf(x)];
-    case 'softmax': { // e / s, not exp(x - logsumexp): m + log(s) rounds away log(s) at |x| >= 1e15
-      const { e, s } = shifted(x);
-      return e.map((v) => make('div', [v, s]));
+    case 'shifted': {
+      const { rule } = entry;
+      const x = a[0];
+      let m = x[0];
+      for (let i = 1; i < x.length; i++) m = make('max', [m, x[i]]);
+      const e = x.map((v) => rule.term(NODES, v, m));
+      const s = sumOf(e);
+      const shared = rule.shared ? rule.shared(NODES, s) : s;
+      return rule.perElement
+        ? x.map((v, i) => rule.value(NODES, { x: v, e: e[i], m, s, shared }))
+        : [rule.value(NODES, { x: m, e: s, m, s, shared })];
     }
-    case 'logsoftmax': {
-      const { m, s } = shifted(x);
-      const ls = make('log', [s]);
-      return x.map((v) => make('sub', [make('sub', [v, m]), ls]));
-    }
-    case 'index': return [x[n.attrs.start!]];
-    case 'unindex': return range(size).map((i) => (i === n.attrs.start ? x[0] : constant(0)));
-    case 'slice': return x.slice(n.attrs.start!, n.attrs.start! + size);
-    case 'pad': return range(size).map((i) => (i >= n.attrs.start! && i < n.attrs.start! + x.length ? x[i - n.attrs.start!] : constant(0)));
-    case 'concat': return a.flat();
-    default:
-      throw new Error(`scalarize has no case for op '${n.op}'`);
   }
 }

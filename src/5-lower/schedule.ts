@@ -27,6 +27,8 @@ import { type Derived, forwardNodes, type Init, type Model } from '../model.js';
 import { Names, adjointName, adjointOwners, elementName } from '../naming.js';
 import { scalarize } from './scalarize.js';
 import { type LoopPlan, planLoops } from './loops.js';
+import { printProgram } from './print.js';
+import { debugPhase } from '../debug.js';
 
 export type Operand = { readonly ref: number } | { readonly lit: number };
 
@@ -129,7 +131,7 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
   const choice = options.lowering ?? 'auto';
   const lowering: Lowering = choice === 'auto' ? (layout.paramSize <= (options.unrollLimit ?? DEFAULT_UNROLL_LIMIT) ? 'unrolled' : 'loops') : choice;
   if (lowering === 'loops') {
-    return { model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH, options.unrollElements) };
+    return printed({ model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH, options.unrollElements) });
   }
   const labels = model.labels;
   const tensorRoots = [model.loss, ...model.outputs.map((o) => o.node), ...grads];
@@ -250,10 +252,16 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
     return { kind, instrs, result: kind === 'forward' ? undefined : operand(lossEl) };
   };
 
-  return {
+  return printed({
     model,
     layout,
     lowering,
     kernels: { forward: build('forward'), loss: build('loss'), gradient: build('gradient'), step: build('step') },
-  };
+  });
+}
+
+/** The program, printed under DEBUG=2 (print.ts). */
+function printed(program: Program): Program {
+  debugPhase('lower', () => printProgram(program));
+  return program;
 }

@@ -14,34 +14,12 @@
 import { OPS } from '../ir/ops.js';
 import { literal } from './literal.js';
 import type { Instr, Kernel, KernelKind, Operand } from '../5-lower/schedule.js';
+import { type Param, SIGNATURES, call as callKernel } from './signatures.js';
 
 export const DEFAULT_CHUNK_SIZE = 1000;
 
-/** Kernel parameters per kind: `$p` params, `$x`/`$xo` the input row, `$y`/`$yo` the target row. */
-export type Param = { readonly name: string; readonly type: string };
-const P = (name: string, type: string): Param => ({ name, type });
-const ROW = [P('$p', 'Params'), P('$x', 'Floats'), P('$xo', 'number')];
-const TARGET_ROW = [P('$y', 'Floats'), P('$yo', 'number')];
-export const KERNEL_PARAMS: { readonly [K in KernelKind]: readonly Param[] } = {
-  forward: [...ROW, P('$o', 'Floats'), P('$oo', 'number')],
-  loss: [...ROW, ...TARGET_ROW],
-  gradient: [...ROW, ...TARGET_ROW, P('$g', 'Params'), P('$scale', 'number')],
-  step: [...ROW, ...TARGET_ROW, P('$lr', 'number')],
-};
-/**
- * `name: type` for each parameter, joined; a parameter that `body` never mentions is written
- * `_name` (exempt from noUnusedParameters; callers pass arguments by position). Kernel
- * parameters start with `$`, which user names cannot contain, so a mention is exact.
- */
-export function parameterList(params: readonly Param[], body: string): string {
-  return params.map((p) => `${mentions(body, p.name) ? '' : '_'}${p.name}: ${p.type}`).join(', ');
-}
-
-/** Whether `code` mentions the identifier `name` (not as part of a longer one). */
-export const mentions = (code: string, name: string): boolean =>
-  new RegExp(`(?<![\\w$])${name.replace(/\$/g, '\\$')}(?![\\w$])`).test(code);
-const call = (fn: string, kind: KernelKind) => `${fn}(${KERNEL_PARAMS[kind].map((p) => p.name).join(', ')})`;
-
+/** Each kernel's parameters (and `call` between its parts) come from the one signature table. */
+const call = (fn: string, kind: KernelKind) => callKernel(kind, {}, fn);
 
 // Array reads carry `!` (erased when compiled): under noUncheckedIndexedAccess a typed-array
 // element reads as `number | undefined`, and every index here is in bounds by construction.
@@ -74,7 +52,7 @@ export interface EmittedKernel {
 export function emitKernel(kernel: Kernel, chunkSize = DEFAULT_CHUNK_SIZE): EmittedKernel {
   const { kind, instrs } = kernel;
   const name = `$${kind}`;
-  const returns = kind === 'forward' ? 'void' : 'number';
+  const returns = SIGNATURES[kind].returns;
   const nameOf = (k: number) => (instrs[k] as { name: string }).name;
   const refText = (o: Operand) => ('lit' in o ? literal(o.lit) : nameOf(o.ref));
   // Which instructions print their comment: the first op of each run of ops with that
@@ -102,7 +80,7 @@ export function emitKernel(kernel: Kernel, chunkSize = DEFAULT_CHUNK_SIZE): Emit
   if (instrs.length <= chunkSize) {
     const body = lines(0, instrs.length, refText);
     if (result) body.push(`return ${refText(result)};`);
-    return { functions: [{ name, parameters: KERNEL_PARAMS[kind], returns, body: body.join('\n') }], slots: 0 };
+    return { functions: [{ name, parameters: SIGNATURES[kind].params, returns, body: body.join('\n') }], slots: 0 };
   }
 
   // Split: part p holds instructions [p*chunkSize, (p+1)*chunkSize).
@@ -128,9 +106,9 @@ export function emitKernel(kernel: Kernel, chunkSize = DEFAULT_CHUNK_SIZE): Emit
       if (slot.has(k) && instrs[k].kind !== 'store') body.push(`$t[${slot.get(k)}] = ${nameOf(k)};`);
     }
     if (last && result) body.push(`return ${refText(result)};`);
-    functions.push({ name: `${name}_${p}`, parameters: KERNEL_PARAMS[kind], returns: last ? returns : 'void', body: body.join('\n') });
+    functions.push({ name: `${name}_${p}`, parameters: SIGNATURES[kind].params, returns: last ? returns : 'void', body: body.join('\n') });
   }
   const calls = functions.map((f, p) => (p === parts - 1 && returns !== 'void' ? `return ${call(f.name, kind)};` : `${call(f.name, kind)};`));
-  functions.push({ name, parameters: KERNEL_PARAMS[kind], returns, body: calls.join('\n') });
+  functions.push({ name, parameters: SIGNATURES[kind].params, returns, body: calls.join('\n') });
   return { functions, slots: slot.size };
 }

@@ -9,12 +9,48 @@
  * which nest at most MAX_FUSION_DEPTH deep (5-lower/loops.ts), so any graph depth is safe. Each kernel becomes one function
  * `$<kind>Rows(...)` that processes `$nb` samples.
  */
-import { OPS } from '../ir/ops.js';
-import { mentions, parameterList } from './kernels.js';
+import { type ElementwiseOp, OPS } from '../ir/ops.js';
+import type { ElementAlgebra } from '../5-lower/table.js';
+import { declaration, mentions } from './signatures.js';
 import { literal } from './literal.js';
-import { type Access, type GemmOperand, type LoopKernel, type LoopPlan, type LoopStep, addOffset } from '../5-lower/loops.js';
+import type { Access, Affine, BufferRef, GemmOperand, Hoist, KernelVar, LoopKernel, LoopPlan, LoopStep, ScalarRef } from '../5-lower/plan.js';
+import { constant, shift } from '../5-lower/plan.js';
 
-const scalarText = (s: string | { readonly lit: number }): string => (typeof s === 'string' ? s : literal(s.lit));
+// The plan's symbols as TypeScript: the kernel's arguments, locals and scratch buffers.
+// Names gradc makes start with `$`, so they never meet a user's name, a global or a keyword.
+const VARS: { readonly [K in KernelVar]: string } = { inputRow: '$xo', targetRow: '$yo', outputRow: '$oo', batchSize: '$nb' };
+
+function bufferText(b: BufferRef): string {
+  switch (b.kind) {
+    case 'input': return '$x';
+    case 'target': return '$y';
+    case 'output': return '$o';
+    case 'param': return `$p_${b.name}`;
+    case 'grad': return `$g_${b.name}`;
+    case 'scratch': return b.buffer.name;
+  }
+}
+
+/** `product`: the text a gemm's result stands for inside its epilogue (its accumulator). */
+function scalarText(s: ScalarRef, product = ''): string {
+  switch (s.kind) {
+    case 'literal': return literal(s.value);
+    case 'param': return `$p_${s.name}`;
+    case 'grad': return `$g.${s.name}`;
+    case 'gemmResult': return product;
+  }
+}
+
+/** `$xo + 10`, `$nb`, `3`: terms in order, then the offset (dropped when 0, unless alone). */
+function affineText(a: Affine): string {
+  const t = a.terms.map((x) => (x.stride === 1 ? VARS[x.v] : `${VARS[x.v]} * ${x.stride}`));
+  if (a.offset !== 0 || t.length === 0) t.push(String(a.offset));
+  return t.join(' + ');
+}
+
+function hoistText(h: Hoist): string {
+  return h.kind === 'param' ? `const $p_${h.name} = $p.${h.name};` : `const $g_${h.name} = $g.${h.name};`;
+}
 
 /**
  * `arr[base + b*bs + sum(coord*stride)]`, with zero terms dropped; a read (or a `+=` target)
@@ -22,9 +58,9 @@ const scalarText = (s: string | { readonly lit: number }): string => (typeof s =
  * `number | undefined`, and every index here is in bounds by construction), a plain
  * assignment target (`write`) does not.
  */
-function at(a: Access, b: string, coords: readonly string[], write = false): string {
-  if (a.scalar !== undefined) return scalarText(a.scalar);
-  if (a.inline) return `(${OPS[a.inline.op].js!(...a.inline.args.map((x) => at(x, b, x.shape.length ? coords : [])))})`;
+function at(a: Access, b: string, coords: readonly string[], write = false, product = ''): string {
+  if (a.scalar !== undefined) return scalarText(a.scalar, product);
+  if (a.inline) return atText(a, b, coords, atom(product)).text;
   const terms: string[] = [];
   let offset = 0; // literal coordinates (unrolled loops) fold into the base
   if (a.bs !== 0) terms.push(a.bs === 1 ? b : `${b} * ${a.bs}`);
@@ -32,11 +68,11 @@ function at(a: Access, b: string, coords: readonly string[], write = false): str
     const s = a.strides[i];
     if (s === 0) return;
     if (/^\d+$/.test(c)) offset += Number(c) * s;
-    else terms.push(s === 1 ? c : `${c} * ${s}`);
+    else terms.push(s === 1 ? c.replace(/^\((.*)\)$/, '$1') : `${c} * ${s}`); // a sum needs no parentheses around `($j + 1)`
   });
-  const base = addOffset(a.base, offset);
-  if (base !== '0') terms.unshift(base);
-  return `${a.arr}[${terms.length ? terms.join(' + ') : '0'}]${write ? '' : '!'}`;
+  const base = shift(a.base, offset);
+  if (base.terms.length > 0 || base.offset !== 0) terms.unshift(affineText(base));
+  return `${bufferText(a.buf!)}[${terms.length ? terms.join(' + ') : '0'}]${write ? '' : '!'}`;
 }
 
 const COORDS = ['$r', '$c'];
@@ -60,8 +96,8 @@ const indent = (s: string) => s.split('\n').map((l) => (l ? `  ${l}` : l)).join(
 
 function elementwise(s: Extract<LoopStep, { kind: 'elementwise' }>): string {
   const body = (coords: string[]) => {
-    const args = s.args.map((a) => at(a, '$b', a.shape.length ? coords : []));
-    const value = s.op === 'copy' ? args[0] : OPS[s.op].js!(...args);
+    const args = s.args.map((a) => atText(a, '$b', a.shape.length ? coords : []));
+    const value = s.op === 'copy' ? args[0]!.text : TEXT.apply(s.op as ElementwiseOp, ...args).text;
     return `${at(s.out, '$b', coords, true)} = ${value};`;
   };
   return perSample(s.out.bs !== 0, loopsOver(s.out.shape, body, s.unroll));
@@ -71,39 +107,40 @@ function elementwise(s: Extract<LoopStep, { kind: 'elementwise' }>): string {
 /** out(i, j) (+)= scale * sum_k L(i, k) R(k, j), blocked 4x4 over (i, j). */
 function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
   const { L, R, out } = s;
-  const P = String(s.P), Q = String(s.Q), K = String(s.K);
+  const P = affineText(s.P), Q = String(s.Q), K = affineText(s.K);
   const idx = (o: GemmOperand, u: string, v: string) => {
     const t: string[] = [];
-    if (o.base !== '0') t.push(o.base);
+    if (o.base.terms.length > 0 || o.base.offset !== 0) t.push(affineText(o.base));
     if (o.su !== 0) t.push(o.su === 1 ? u : `${u} * ${o.su}`);
     if (o.sv !== 0) t.push(o.sv === 1 ? v : `${v} * ${o.sv}`);
     return t.length ? t.join(' + ') : '0';
   };
   const store = (p: string, q: string, acc: string) => {
-    const v = s.scale ? `${s.scale} * ${acc}` : acc;
+    const v = s.scaled ? `$scale * ${acc}` : acc;
     const e = s.epilogue;
     if (e) {
-      // p is the sample, q the element; $z is the product, read by the fused elementwise chain.
-      return `{ const $z = ${v}; ${at(e.out, p, [q], true)} = ${at(e.value, p, [q])}; }`;
+      // p is the sample, q the element; the fused elementwise chain reads the product (its one use) where it stands.
+      return `${at(e.out, p, [q], true)} = ${at(e.value, p, [q], false, s.scaled ? `(${v})` : v)};`;
     }
-    return `${out.arr}[${idx(out, p, q)}]${s.accumulate ? '! +=' : ' ='} ${v};`;
+    return `${bufferText(out.buf)}[${idx(out, p, q)}]${s.accumulate ? '! +=' : ' ='} ${v};`;
   };
   const kernel = (bp: number, bq: number) => {
     const ps = Array.from({ length: bp }, (_, i) => i), qs = Array.from({ length: bq }, (_, j) => j);
-    const pv = (i: number) => (i ? `$i + ${i}` : '$i'), qv = (j: number) => (j ? `$j + ${j}` : '$j');
+    // Row and column of a register: `$i`, or `($i + 1)` (parenthesized: it is multiplied by a stride).
+    const pv = (i: number) => (i ? `($i + ${i})` : '$i'), qv = (j: number) => (j ? `($j + ${j})` : '$j');
     const lines: string[] = [];
     // Row bases of L and column bases of R, hoisted out of the k loop.
-    ps.forEach((i) => lines.push(`const $l${i} = ${idx({ ...L, sv: 0 }, `(${pv(i)})`, '0')};`));
-    qs.forEach((j) => lines.push(`const $m${j} = ${idx({ ...R, su: 0 }, '0', `(${qv(j)})`)};`));
+    ps.forEach((i) => lines.push(`const $l${i} = ${idx({ ...L, sv: 0 }, pv(i), '0')};`));
+    qs.forEach((j) => lines.push(`const $m${j} = ${idx({ ...R, su: 0 }, '0', qv(j))};`));
     lines.push(`let ${ps.flatMap((i) => qs.map((j) => `$c${i}${j} = 0`)).join(', ')};`);
     const kl = L.sv === 1 ? '$k' : `$k * ${L.sv}`, kr = R.su === 1 ? '$k' : `$k * ${R.su}`;
     const inner = [
-      ...ps.map((i) => `const $a${i} = ${L.arr}[$l${i} + ${kl}]!;`),
-      ...qs.map((j) => `const $w${j} = ${R.arr}[$m${j} + ${kr}]!;`),
+      ...ps.map((i) => `const $a${i} = ${bufferText(L.buf)}[$l${i} + ${kl}]!;`),
+      ...qs.map((j) => `const $w${j} = ${bufferText(R.buf)}[$m${j} + ${kr}]!;`),
       ...ps.flatMap((i) => qs.map((j) => `$c${i}${j} += $a${i} * $w${j};`)),
     ];
     lines.push(`for (let $k = 0; $k < ${K}; $k++) {\n${indent(inner.join('\n'))}\n}`);
-    ps.forEach((i) => qs.forEach((j) => lines.push(store(`(${pv(i)})`, `(${qv(j)})`, `$c${i}${j}`))));
+    ps.forEach((i) => qs.forEach((j) => lines.push(store(pv(i), qv(j), `$c${i}${j}`))));
     return `{\n${indent(lines.join('\n'))}\n}`;
   };
   return [
@@ -123,68 +160,84 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
   ].join('\n');
 }
 
-/** Per-sample loops for ops that are neither elementwise nor a gemm. */
-function rowwise(s: Extract<LoopStep, { kind: 'rowwise' }>): string {
-  const [a, b] = s.args;
-  const o = s.out;
-  const A = (...c: string[]) => at(a, '$b', c);
-  const B = (...c: string[]) => at(b, '$b', c);
-  const O = (...c: string[]) => at(o, '$b', c, true); // written only
-  const n = a.shape[0] ?? 1;
+/**
+ * The table's formulas (5-lower/table.ts) as expression text: an operand is parenthesized
+ * only where precedence needs it (`a - m - ls`, `Math.exp(a - m) / s`), so the text reads
+ * as written and means what the formula says.
+ */
+interface Text { readonly text: string; readonly level: number } // 3: atom or call, 2: * /, 1: + -, 0: anything else
+const CALLS = new Set<ElementwiseOp>(['exp', 'log', 'sqrt', 'abs', 'sin', 'cos', 'tanh', 'pow']); // Math.f(...): arguments need no parentheses
+const LEVEL: ReadonlyMap<ElementwiseOp, number> = new Map<ElementwiseOp, number>([['add', 1], ['sub', 1], ['mul', 2], ['div', 2]]);
+const TEXT: ElementAlgebra<Text> = {
+  apply(op, ...args) {
+    if (CALLS.has(op)) return { text: OPS[op].js!(...args.map((a) => a.text)), level: 3 };
+    const level = LEVEL.get(op) ?? 0;
+    // Left-associative + - * /: the left operand may be of the same level, the right one must bind
+    // tighter; any other op (level 0) takes only atoms and calls bare.
+    const wrap = (a: Text, i: number) => (a.level === 3 || (level > 0 && (a.level > level || (i === 0 && a.level === level))) ? a.text : `(${a.text})`);
+    return { text: OPS[op].js!(...args.map(wrap)), level };
+  },
+};
+const atom = (text: string): Text => ({ text, level: 3 });
+
+/** An access as expression text: fused (inline) ops through TEXT, so parentheses appear only where needed; `product` stands for a gemm's result. */
+function atText(a: Access, b: string, coords: readonly string[], product?: Text): Text {
+  if (a.scalar?.kind === 'gemmResult' && product) return product;
+  if (a.inline) return TEXT.apply(a.inline.op as ElementwiseOp, ...a.inline.args.map((x) => atText(x, b, x.shape.length ? coords : [], product)));
+  return atom(at(a, b, coords));
+}
+
+/** out(o) = sum_k prod_i factor_i(o, k): one loop nest over the output, the sum innermost. */
+function contract(s: Extract<LoopStep, { kind: 'contract' }>): string {
+  const O = (c: readonly string[]) => at(s.out, '$b', c, true);
+  const product = (c: readonly string[]) => s.factors.map((f) => at(f, '$b', c)).reduce((x, y) => OPS.mul.js!(x, y));
   let body: string;
-  switch (s.op) {
-    case 'sum':
-      body = `let $s = 0;\n${loopsOver(a.shape, (c) => `$s += ${A(...c)};`, s.unroll)}\n${O()} = $s;`;
-      break;
-    case 'dot':
-      body = `let $s = 0;\nfor (let $r = 0; $r < ${n}; $r++) $s += ${A('$r')} * ${B('$r')};\n${O()} = $s;`;
-      break;
-    case 'outer':
-      body = `for (let $r = 0; $r < ${n}; $r++) for (let $c = 0; $c < ${b.shape[0]}; $c++) ${O('$r', '$c')} = ${A('$r')} * ${B('$c')};`;
-      break;
-    case 'matmul': {
-      if (a.shape.length === 2 && b.shape.length === 1) {
-        body = `for (let $r = 0; $r < ${a.shape[0]}; $r++) { let $s = 0; for (let $k = 0; $k < ${a.shape[1]}; $k++) $s += ${A('$r', '$k')} * ${B('$k')}; ${O('$r')} = $s; }`;
-      } else if (a.shape.length === 1) {
-        body = `for (let $c = 0; $c < ${b.shape[1]}; $c++) { let $s = 0; for (let $k = 0; $k < ${b.shape[0]}; $k++) $s += ${A('$k')} * ${B('$k', '$c')}; ${O('$c')} = $s; }`;
-      } else {
-        body = `for (let $r = 0; $r < ${a.shape[0]}; $r++) for (let $c = 0; $c < ${b.shape[1]}; $c++) { let $s = 0; for (let $k = 0; $k < ${a.shape[1]}; $k++) $s += ${A('$r', '$k')} * ${B('$k', '$c')}; ${O('$r', '$c')} = $s; }`;
-      }
-      break;
-    }
-    case 'logsumexp':
-    case 'softmax':
-    case 'logsoftmax': {
-      // Over every element (logsumexp takes a matrix too), with the maximum shifted out.
-      const max = `let $m = -Infinity;\n${loopsOver(a.shape, (c) => `{ const $e = ${A(...c)}; if ($e > $m) $m = $e; }`, s.unroll)}`;
-      // softmax is exp(x - m) / s, not exp(x - logsumexp): m + log(s) rounds away log(s) at |x| >= 1e15.
-      const sum = `${max}\nlet $s = 0;\n${loopsOver(a.shape, (c) => `$s += Math.exp(${A(...c)} - $m);`, s.unroll)}`;
-      body = s.op === 'logsumexp' ? `${sum}\n${O()} = $m + Math.log($s);`
-        : s.op === 'softmax' ? `${sum}\nfor (let $r = 0; $r < ${n}; $r++) ${O('$r')} = Math.exp(${A('$r')} - $m) / $s;`
-        : `${sum}\nconst $ls = Math.log($s);\nfor (let $r = 0; $r < ${n}; $r++) ${O('$r')} = ${A('$r')} - $m - $ls;`;
-      break;
-    }
-    case 'unindex':
-      body = `for (let $r = 0; $r < ${o.shape.length === 2 ? o.shape[0] * o.shape[1] : o.shape[0]}; $r++) ${o.arr}[${o.bs ? `$b * ${o.bs} + ` : ''}$r] = 0;\n${o.arr}[${o.bs ? `$b * ${o.bs} + ` : ''}${s.start}] = ${A()};`;
-      break;
-    case 'pad':
-      body = `for (let $r = 0; $r < ${o.shape[0]}; $r++) ${O('$r')} = 0;\nfor (let $r = 0; $r < ${n}; $r++) ${at({ ...o, base: String(s.start) }, '$b', ['$r'], true)} = ${A('$r')};`;
-      break;
-    case 'concat': {
-      let off = 0;
-      const parts = s.args.map((x) => {
-        const len = x.shape[0] ?? 1;
-        const dst = { ...o, base: String(off) };
-        off += len;
-        return x.shape.length === 0 ? `${at(dst, '$b', ['0'], true)} = ${at(x, '$b', [])};` : `for (let $r = 0; $r < ${len}; $r++) ${at(dst, '$b', ['$r'], true)} = ${at(x, '$b', ['$r'])};`;
-      });
-      body = parts.join('\n');
-      break;
-    }
-    default:
-      throw new Error(`no loop form for op '${s.op}'`);
+  if (s.red.length === 0) body = loopsOver(s.out.shape, (c) => `${O(c)} = ${product(c)};`);
+  else if (s.out.shape.length === 0) body = `let $s = 0;\n${loopsOver(s.red, (k) => `$s += ${product(k)};`, s.unroll)}\n${O([])} = $s;`;
+  else {
+    const sum = (c: string[]) => `{ let $s = 0; for (let $k = 0; $k < ${s.red[0]}; $k++) $s += ${product([...c, '$k'])}; ${O(c)} = $s; }`;
+    body = loopsOver(s.out.shape, sum);
   }
-  return perSample(o.bs !== 0, `{\n${indent(body)}\n}`);
+  return perSample(s.out.bs !== 0, `{\n${indent(body)}\n}`);
+}
+
+/** out = 0 (unless the pieces cover it), then each piece copied to its place. */
+function place(s: Extract<LoopStep, { kind: 'place' }>): string {
+  const o = s.out;
+  const lines = s.covered ? [] : [`for (let $r = 0; $r < ${o.shape[0]}; $r++) ${at(o, '$b', ['$r'], true)} = 0;`];
+  for (const p of s.pieces) {
+    const dst: Access = { ...o, base: shift(o.base, p.at) };
+    lines.push(p.arg.shape.length === 0
+      ? `${at(dst, '$b', ['0'], true)} = ${at(p.arg, '$b', [])};`
+      : `for (let $r = 0; $r < ${p.arg.shape[0]}; $r++) ${at(dst, '$b', ['$r'], true)} = ${at(p.arg, '$b', ['$r'])};`);
+  }
+  return perSample(o.bs !== 0, `{\n${indent(lines.join('\n'))}\n}`);
+}
+
+/** The maximum m and s = sum(term(x, m)) of x, once, then every output that shares them. */
+function shifted(s: Extract<LoopStep, { kind: 'shifted' }>): string {
+  const x = s.x;
+  const X = (c: readonly string[]) => at(x, '$b', c);
+  const term = (v: Text) => s.outs[0]!.rule.term(TEXT, v, atom('$m'));
+  // Over every element (logsumexp takes a matrix too), with the maximum shifted out.
+  const lines = [
+    'let $m = -Infinity;',
+    loopsOver(x.shape, (c) => `{ const $e = ${X(c)}; if ($e > $m) $m = $e; }`, s.unroll),
+    'let $s = 0;',
+    loopsOver(x.shape, (c) => `$s += ${term(atom(X(c))).text};`, s.unroll),
+  ];
+  for (const { rule, out } of s.outs) {
+    let shared = atom('$s');
+    if (rule.shared) {
+      lines.push(`const $ls = ${rule.shared(TEXT, atom('$s')).text};`);
+      shared = atom('$ls');
+    }
+    const value = (v: Text) => rule.value(TEXT, { x: v, e: term(v), m: atom('$m'), s: atom('$s'), shared }).text;
+    lines.push(rule.perElement
+      ? `for (let $r = 0; $r < ${x.shape[0]}; $r++) ${at(out, '$b', ['$r'], true)} = ${value(atom(X(['$r'])))};`
+      : `${at(out, '$b', [], true)} = ${value(atom('$m'))};`);
+  }
+  return perSample(s.outs.some((o) => o.out.bs !== 0), `{\n${indent(lines.join('\n'))}\n}`);
 }
 
 function reduce(s: Extract<LoopStep, { kind: 'reduce' }>): string {
@@ -195,27 +248,21 @@ function reduce(s: Extract<LoopStep, { kind: 'reduce' }>): string {
 }
 
 function step(s: LoopStep): string {
-  const note = 'comment' in s && s.comment ? `// ${s.comment}\n` : '';
+  const note = 'comment' in s && s.comment ? `${s.comment.split('\n').map((l) => `// ${l}`).join('\n')}\n` : '';
   switch (s.kind) {
     case 'elementwise': return note + elementwise(s);
     case 'gemm': return note + gemm(s);
-    case 'rowwise': return note + rowwise(s);
+    case 'contract': return note + contract(s);
+    case 'place': return note + place(s);
+    case 'shifted': return note + shifted(s);
     case 'reduce': return note + reduce(s);
     case 'lossSum': return `let $total = 0;\nfor (let $b = 0; $b < $nb; $b++) $total += ${at(s.value, '$b', [])};\nreturn $total;`;
   }
 }
 
-export const ROWS_PARAMS = {
-  forward: '$p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number',
-  loss: '$p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number',
-  gradient: '$p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number',
-} as const;
-
 export function emitLoopKernel(k: LoopKernel): string {
-  const ret = k.kind === 'forward' ? 'void' : 'number';
-  const body = [...k.hoists, ...k.steps.map(step)].join('\n');
-  const params = ROWS_PARAMS[k.kind].split(', ').map((p) => { const [name = '', type = ''] = p.split(': '); return { name, type }; });
-  return `function $${k.kind}Rows(${parameterList(params, body)}): ${ret} {\n${indent(body)}\n}`;
+  const body = [...k.hoists.map(hoistText), ...k.steps.map(step)].join('\n');
+  return declaration(`${k.kind}Rows`, body);
 }
 
 /** The scratch buffers that `code` (the loop kernels) mentions. */

@@ -22,7 +22,8 @@ import type { StatementStructures, WriterFunction } from 'ts-morph';
 import { debugLevel } from '../debug.js';
 import { DEFAULT_MAX_BATCH, type LowerOptions, type Program, type Slot } from '../5-lower/schedule.js';
 import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
-import { DEFAULT_CHUNK_SIZE, emitKernel, parameterList } from './kernels.js';
+import { DEFAULT_CHUNK_SIZE, emitKernel } from './kernels.js';
+import { call, declaration, parameterList } from './signatures.js';
 import { OPTIMIZER_RUNTIME, emitOptimizerUpdates } from './optimizers.js';
 import { RUNTIME, optionalRuntime } from './runtime.js';
 import { emitSaveParams } from './saveParams.js';
@@ -106,33 +107,30 @@ function packer(kind: 'input' | 'target', slots: readonly Slot[]): string {
  * a new parameter is not finite).
  */
 function unrolledRows(): string {
-  return `/** Rows per \`$gradientRows\` / \`$lossRows\` call. */
-const $MAX_ROWS = Infinity;
-
-/** Sum of the loss over \`$nb\` rows, adding \`$scale\` times their gradients into \`$g\`. */
-function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number): number {
-  let $total = 0;
-  for (let $b = 0; $b < $nb; $b++) $total += $gradient($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE, $g, $scale);
-  return $total;
+  const row = { $xo: '$xo + $b * INPUT_SIZE', $yo: '$yo + $b * TARGET_SIZE' };
+  return [
+    `/** Rows per \`$gradientRows\` / \`$lossRows\` call. */`,
+    `const $MAX_ROWS = Infinity;`,
+    '',
+    `/** Sum of the loss over \`$nb\` rows, adding \`$scale\` times their gradients into \`$g\`. */`,
+    declaration('gradientRows', `let $total = 0;\nfor (let $b = 0; $b < $nb; $b++) $total += ${call('gradient', row)};\nreturn $total;`),
+    '',
+    `/** Sum of the loss over \`$nb\` rows. */`,
+    declaration('lossRows', `let $total = 0;\nfor (let $b = 0; $b < $nb; $b++) $total += ${call('loss', row)};\nreturn $total;`),
+    '',
+    `const $before = zeroParams();`,
+    `/** One SGD step on one row, all or nothing: returns the loss, or NaN with \`$p\` unchanged when the loss or a new parameter is not finite. */`,
+    declaration('stepRow', [
+      `$copyInto($before, $p);`,
+      `const value = ${call('step')};`,
+      `if (value - value === 0 && $finite($p)) return value;`,
+      `$copyInto($p, $before);`,
+      `return NaN;`,
+    ].join('\n')),
+  ].join('\n');
 }
 
-/** Sum of the loss over \`$nb\` rows. */
-function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
-  let $total = 0;
-  for (let $b = 0; $b < $nb; $b++) $total += $loss($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE);
-  return $total;
-}
-
-const $before = zeroParams();
-/** One SGD step on one row, all or nothing: returns the loss, or NaN with \`$p\` unchanged when the loss or a new parameter is not finite. */
-function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  $copyInto($before, $p);
-  const value = $step($p, $x, $xo, $y, $yo, $lr);
-  if (value - value === 0 && $finite($p)) return value;
-  $copyInto($p, $before);
-  return NaN;
-}`;
-}
+const ONE_ROW = { $nb: '1' };
 
 /** Batched loop kernels, and the per-sample kernels as one-row calls of them. */
 function loopedKernels(program: Program): string {
@@ -149,20 +147,11 @@ function loopedKernels(program: Program): string {
     '',
     kernels[2],
     '',
-    `function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {`,
-    `  $forwardRows($p, $x, $xo, 1, $o, $oo);`,
-    `}`,
-    `function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {`,
-    `  return $lossRows($p, $x, $xo, $y, $yo, 1);`,
-    `}`,
-    `function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {`,
-    `  return $gradientRows($p, $x, $xo, $y, $yo, 1, $g, $scale);`,
-    `}`,
+    declaration('forward', `${call('forwardRows', ONE_ROW)};`),
+    declaration('loss', `return ${call('lossRows', ONE_ROW)};`),
+    declaration('gradient', `return ${call('gradientRows', ONE_ROW)};`),
     `/** One SGD step on one row, all or nothing: returns the loss, or NaN with \`$p\` unchanged when the loss or a new parameter is not finite. */`,
-    `function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {`,
-    `  const value = $gradientRows($p, $x, $xo, $y, $yo, 1, $acc, 1);`,
-    `  return $update($p, $acc, $lr, value) ? value : NaN;`,
-    `}`,
+    declaration('stepRow', `const value = ${call('gradientRows', { ...ONE_ROW, $g: '$acc', $scale: '1' })};\nreturn $update($p, $acc, $lr, value) ? value : NaN;`),
   ].join('\n');
 }
 

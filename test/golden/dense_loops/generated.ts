@@ -1289,30 +1289,31 @@ function $checkArrayParam(v: unknown, size: number, shape: string, where: string
 const $MAX_ROWS = 64;
 const $v_layer1_a = new Floats(1280);
 const $v_layer2_z = new Floats(256);
-const $v_3 = new Floats(256);
-const $v_4 = new Floats(64);
+const $v_square = new Floats(256);
+const $v_sum = new Floats(64);
 const $v_loss = new Floats(64);
 const $v_layer1_z = new Floats(1280);
-const $v_5 = new Floats(256);
-const $v_6 = new Floats(256);
-const $v_8 = new Floats(1280);
+const $v_sub_layer2_z_y = new Floats(256);
+const $v_d_layer2_z = new Floats(256);
+const $v_d_layer1_z = new Floats(1280);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
   const $p_layer2_W = $p.layer2_W;
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
-  // matmul, then layer1_a = relu
+  // layer1_z = matmul(layer1_W, x) + layer1_b
+  // layer1_a = relu(layer1_z)
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = $xo + ($i) * 16;
+        const $l0 = $xo + $i * 16;
         const $l1 = $xo + ($i + 1) * 16;
         const $l2 = $xo + ($i + 2) * 16;
         const $l3 = $xo + ($i + 3) * 16;
-        const $m0 = ($j) * 16;
+        const $m0 = $j * 16;
         const $m1 = ($j + 1) * 16;
         const $m2 = ($j + 2) * 16;
         const $m3 = ($j + 3) * 16;
@@ -1343,29 +1344,29 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c01; $v_layer1_a[($i) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c02; $v_layer1_a[($i) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c03; $v_layer1_a[($i) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c11; $v_layer1_a[($i + 1) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c12; $v_layer1_a[($i + 1) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c13; $v_layer1_a[($i + 1) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c21; $v_layer1_a[($i + 2) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c22; $v_layer1_a[($i + 2) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c23; $v_layer1_a[($i + 2) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c31; $v_layer1_a[($i + 3) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c32; $v_layer1_a[($i + 3) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c33; $v_layer1_a[($i + 3) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
+        $v_layer1_a[$i * 20 + $j] = (($c00 + $p_layer1_b[$j]!) > 0 ? ($c00 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 1] = (($c01 + $p_layer1_b[$j + 1]!) > 0 ? ($c01 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 2] = (($c02 + $p_layer1_b[$j + 2]!) > 0 ? ($c02 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 3] = (($c03 + $p_layer1_b[$j + 3]!) > 0 ? ($c03 + $p_layer1_b[$j + 3]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j] = (($c10 + $p_layer1_b[$j]!) > 0 ? ($c10 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j + 1] = (($c11 + $p_layer1_b[$j + 1]!) > 0 ? ($c11 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j + 2] = (($c12 + $p_layer1_b[$j + 2]!) > 0 ? ($c12 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j + 3] = (($c13 + $p_layer1_b[$j + 3]!) > 0 ? ($c13 + $p_layer1_b[$j + 3]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j] = (($c20 + $p_layer1_b[$j]!) > 0 ? ($c20 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j + 1] = (($c21 + $p_layer1_b[$j + 1]!) > 0 ? ($c21 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j + 2] = (($c22 + $p_layer1_b[$j + 2]!) > 0 ? ($c22 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j + 3] = (($c23 + $p_layer1_b[$j + 3]!) > 0 ? ($c23 + $p_layer1_b[$j + 3]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j] = (($c30 + $p_layer1_b[$j]!) > 0 ? ($c30 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j + 1] = (($c31 + $p_layer1_b[$j + 1]!) > 0 ? ($c31 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j + 2] = (($c32 + $p_layer1_b[$j + 2]!) > 0 ? ($c32 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j + 3] = (($c33 + $p_layer1_b[$j + 3]!) > 0 ? ($c33 + $p_layer1_b[$j + 3]!) : 0);
       }
       for (; $j < 20; $j++) {
-        const $l0 = $xo + ($i) * 16;
+        const $l0 = $xo + $i * 16;
         const $l1 = $xo + ($i + 1) * 16;
         const $l2 = $xo + ($i + 2) * 16;
         const $l3 = $xo + ($i + 3) * 16;
-        const $m0 = ($j) * 16;
+        const $m0 = $j * 16;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k]!;
@@ -1378,17 +1379,17 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
+        $v_layer1_a[$i * 20 + $j] = (($c00 + $p_layer1_b[$j]!) > 0 ? ($c00 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j] = (($c10 + $p_layer1_b[$j]!) > 0 ? ($c10 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j] = (($c20 + $p_layer1_b[$j]!) > 0 ? ($c20 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j] = (($c30 + $p_layer1_b[$j]!) > 0 ? ($c30 + $p_layer1_b[$j]!) : 0);
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = $xo + ($i) * 16;
-        const $m0 = ($j) * 16;
+        const $l0 = $xo + $i * 16;
+        const $m0 = $j * 16;
         const $m1 = ($j + 1) * 16;
         const $m2 = ($j + 2) * 16;
         const $m3 = ($j + 3) * 16;
@@ -1404,35 +1405,35 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c01; $v_layer1_a[($i) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c02; $v_layer1_a[($i) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c03; $v_layer1_a[($i) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
+        $v_layer1_a[$i * 20 + $j] = (($c00 + $p_layer1_b[$j]!) > 0 ? ($c00 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 1] = (($c01 + $p_layer1_b[$j + 1]!) > 0 ? ($c01 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 2] = (($c02 + $p_layer1_b[$j + 2]!) > 0 ? ($c02 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 3] = (($c03 + $p_layer1_b[$j + 3]!) > 0 ? ($c03 + $p_layer1_b[$j + 3]!) : 0);
       }
       for (; $j < 20; $j++) {
-        const $l0 = $xo + ($i) * 16;
-        const $m0 = ($j) * 16;
+        const $l0 = $xo + $i * 16;
+        const $m0 = $j * 16;
         let $c00 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k]!;
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
+        $v_layer1_a[$i * 20 + $j] = (($c00 + $p_layer1_b[$j]!) > 0 ? ($c00 + $p_layer1_b[$j]!) : 0);
       }
     }
   }
-  // matmul, then layer2_z = add
+  // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 4; $j += 4) {
-        const $l0 = ($i) * 20;
+        const $l0 = $i * 20;
         const $l1 = ($i + 1) * 20;
         const $l2 = ($i + 2) * 20;
         const $l3 = ($i + 3) * 20;
-        const $m0 = ($j) * 20;
+        const $m0 = $j * 20;
         const $m1 = ($j + 1) * 20;
         const $m2 = ($j + 2) * 20;
         const $m3 = ($j + 3) * 20;
@@ -1463,29 +1464,29 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c01; $v_layer2_z[($i) * 4 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer2_z[($i) * 4 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer2_z[($i) * 4 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c11; $v_layer2_z[($i + 1) * 4 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c12; $v_layer2_z[($i + 1) * 4 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c13; $v_layer2_z[($i + 1) * 4 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c21; $v_layer2_z[($i + 2) * 4 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c22; $v_layer2_z[($i + 2) * 4 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c23; $v_layer2_z[($i + 2) * 4 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c31; $v_layer2_z[($i + 3) * 4 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c32; $v_layer2_z[($i + 3) * 4 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c33; $v_layer2_z[($i + 3) * 4 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
+        $v_layer2_z[$i * 4 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[$i * 4 + $j + 1] = $c01 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[$i * 4 + $j + 2] = $c02 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[$i * 4 + $j + 3] = $c03 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 1) * 4 + $j] = $c10 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 1) * 4 + $j + 1] = $c11 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 1) * 4 + $j + 2] = $c12 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 1) * 4 + $j + 3] = $c13 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 2) * 4 + $j] = $c20 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 2) * 4 + $j + 1] = $c21 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 2) * 4 + $j + 2] = $c22 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 2) * 4 + $j + 3] = $c23 + $p_layer2_b[$j + 3]!;
+        $v_layer2_z[($i + 3) * 4 + $j] = $c30 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 3) * 4 + $j + 1] = $c31 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[($i + 3) * 4 + $j + 2] = $c32 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[($i + 3) * 4 + $j + 3] = $c33 + $p_layer2_b[$j + 3]!;
       }
       for (; $j < 4; $j++) {
-        const $l0 = ($i) * 20;
+        const $l0 = $i * 20;
         const $l1 = ($i + 1) * 20;
         const $l2 = ($i + 2) * 20;
         const $l3 = ($i + 3) * 20;
-        const $m0 = ($j) * 20;
+        const $m0 = $j * 20;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
@@ -1498,17 +1499,17 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c10; $v_layer2_z[($i + 1) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c20; $v_layer2_z[($i + 2) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c30; $v_layer2_z[($i + 3) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
+        $v_layer2_z[$i * 4 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 1) * 4 + $j] = $c10 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 2) * 4 + $j] = $c20 + $p_layer2_b[$j]!;
+        $v_layer2_z[($i + 3) * 4 + $j] = $c30 + $p_layer2_b[$j]!;
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 4; $j += 4) {
-        const $l0 = ($i) * 20;
-        const $m0 = ($j) * 20;
+        const $l0 = $i * 20;
+        const $m0 = $j * 20;
         const $m1 = ($j + 1) * 20;
         const $m2 = ($j + 2) * 20;
         const $m3 = ($j + 3) * 20;
@@ -1524,21 +1525,21 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
-        { const $z = $c01; $v_layer2_z[($i) * 4 + ($j + 1)] = ($z + $p_layer2_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer2_z[($i) * 4 + ($j + 2)] = ($z + $p_layer2_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer2_z[($i) * 4 + ($j + 3)] = ($z + $p_layer2_b[($j + 3)]!); }
+        $v_layer2_z[$i * 4 + $j] = $c00 + $p_layer2_b[$j]!;
+        $v_layer2_z[$i * 4 + $j + 1] = $c01 + $p_layer2_b[$j + 1]!;
+        $v_layer2_z[$i * 4 + $j + 2] = $c02 + $p_layer2_b[$j + 2]!;
+        $v_layer2_z[$i * 4 + $j + 3] = $c03 + $p_layer2_b[$j + 3]!;
       }
       for (; $j < 4; $j++) {
-        const $l0 = ($i) * 20;
-        const $m0 = ($j) * 20;
+        const $l0 = $i * 20;
+        const $m0 = $j * 20;
         let $c00 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer2_z[($i) * 4 + ($j)] = ($z + $p_layer2_b[($j)]!); }
+        $v_layer2_z[$i * 4 + $j] = $c00 + $p_layer2_b[$j]!;
       }
     }
   }
@@ -1556,17 +1557,18 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
-  // matmul, then layer1_a = relu
+  // layer1_z = matmul(layer1_W, x) + layer1_b
+  // layer1_a = relu(layer1_z)
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = $xo + ($i) * 16;
+        const $l0 = $xo + $i * 16;
         const $l1 = $xo + ($i + 1) * 16;
         const $l2 = $xo + ($i + 2) * 16;
         const $l3 = $xo + ($i + 3) * 16;
-        const $m0 = ($j) * 16;
+        const $m0 = $j * 16;
         const $m1 = ($j + 1) * 16;
         const $m2 = ($j + 2) * 16;
         const $m3 = ($j + 3) * 16;
@@ -1597,29 +1599,29 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c01; $v_layer1_a[($i) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c02; $v_layer1_a[($i) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c03; $v_layer1_a[($i) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c11; $v_layer1_a[($i + 1) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c12; $v_layer1_a[($i + 1) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c13; $v_layer1_a[($i + 1) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c21; $v_layer1_a[($i + 2) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c22; $v_layer1_a[($i + 2) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c23; $v_layer1_a[($i + 2) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c31; $v_layer1_a[($i + 3) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c32; $v_layer1_a[($i + 3) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c33; $v_layer1_a[($i + 3) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
+        $v_layer1_a[$i * 20 + $j] = (($c00 + $p_layer1_b[$j]!) > 0 ? ($c00 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 1] = (($c01 + $p_layer1_b[$j + 1]!) > 0 ? ($c01 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 2] = (($c02 + $p_layer1_b[$j + 2]!) > 0 ? ($c02 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 3] = (($c03 + $p_layer1_b[$j + 3]!) > 0 ? ($c03 + $p_layer1_b[$j + 3]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j] = (($c10 + $p_layer1_b[$j]!) > 0 ? ($c10 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j + 1] = (($c11 + $p_layer1_b[$j + 1]!) > 0 ? ($c11 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j + 2] = (($c12 + $p_layer1_b[$j + 2]!) > 0 ? ($c12 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j + 3] = (($c13 + $p_layer1_b[$j + 3]!) > 0 ? ($c13 + $p_layer1_b[$j + 3]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j] = (($c20 + $p_layer1_b[$j]!) > 0 ? ($c20 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j + 1] = (($c21 + $p_layer1_b[$j + 1]!) > 0 ? ($c21 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j + 2] = (($c22 + $p_layer1_b[$j + 2]!) > 0 ? ($c22 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j + 3] = (($c23 + $p_layer1_b[$j + 3]!) > 0 ? ($c23 + $p_layer1_b[$j + 3]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j] = (($c30 + $p_layer1_b[$j]!) > 0 ? ($c30 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j + 1] = (($c31 + $p_layer1_b[$j + 1]!) > 0 ? ($c31 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j + 2] = (($c32 + $p_layer1_b[$j + 2]!) > 0 ? ($c32 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j + 3] = (($c33 + $p_layer1_b[$j + 3]!) > 0 ? ($c33 + $p_layer1_b[$j + 3]!) : 0);
       }
       for (; $j < 20; $j++) {
-        const $l0 = $xo + ($i) * 16;
+        const $l0 = $xo + $i * 16;
         const $l1 = $xo + ($i + 1) * 16;
         const $l2 = $xo + ($i + 2) * 16;
         const $l3 = $xo + ($i + 3) * 16;
-        const $m0 = ($j) * 16;
+        const $m0 = $j * 16;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k]!;
@@ -1632,17 +1634,17 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c10; $v_layer1_a[($i + 1) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c20; $v_layer1_a[($i + 2) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c30; $v_layer1_a[($i + 3) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
+        $v_layer1_a[$i * 20 + $j] = (($c00 + $p_layer1_b[$j]!) > 0 ? ($c00 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 1) * 20 + $j] = (($c10 + $p_layer1_b[$j]!) > 0 ? ($c10 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 2) * 20 + $j] = (($c20 + $p_layer1_b[$j]!) > 0 ? ($c20 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[($i + 3) * 20 + $j] = (($c30 + $p_layer1_b[$j]!) > 0 ? ($c30 + $p_layer1_b[$j]!) : 0);
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = $xo + ($i) * 16;
-        const $m0 = ($j) * 16;
+        const $l0 = $xo + $i * 16;
+        const $m0 = $j * 16;
         const $m1 = ($j + 1) * 16;
         const $m2 = ($j + 2) * 16;
         const $m3 = ($j + 3) * 16;
@@ -1658,35 +1660,36 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
-        { const $z = $c01; $v_layer1_a[($i) * 20 + ($j + 1)] = ((($z + $p_layer1_b[($j + 1)]!) > 0 ? ($z + $p_layer1_b[($j + 1)]!) : 0)); }
-        { const $z = $c02; $v_layer1_a[($i) * 20 + ($j + 2)] = ((($z + $p_layer1_b[($j + 2)]!) > 0 ? ($z + $p_layer1_b[($j + 2)]!) : 0)); }
-        { const $z = $c03; $v_layer1_a[($i) * 20 + ($j + 3)] = ((($z + $p_layer1_b[($j + 3)]!) > 0 ? ($z + $p_layer1_b[($j + 3)]!) : 0)); }
+        $v_layer1_a[$i * 20 + $j] = (($c00 + $p_layer1_b[$j]!) > 0 ? ($c00 + $p_layer1_b[$j]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 1] = (($c01 + $p_layer1_b[$j + 1]!) > 0 ? ($c01 + $p_layer1_b[$j + 1]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 2] = (($c02 + $p_layer1_b[$j + 2]!) > 0 ? ($c02 + $p_layer1_b[$j + 2]!) : 0);
+        $v_layer1_a[$i * 20 + $j + 3] = (($c03 + $p_layer1_b[$j + 3]!) > 0 ? ($c03 + $p_layer1_b[$j + 3]!) : 0);
       }
       for (; $j < 20; $j++) {
-        const $l0 = $xo + ($i) * 16;
-        const $m0 = ($j) * 16;
+        const $l0 = $xo + $i * 16;
+        const $m0 = $j * 16;
         let $c00 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k]!;
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_a[($i) * 20 + ($j)] = ((($z + $p_layer1_b[($j)]!) > 0 ? ($z + $p_layer1_b[($j)]!) : 0)); }
+        $v_layer1_a[$i * 20 + $j] = (($c00 + $p_layer1_b[$j]!) > 0 ? ($c00 + $p_layer1_b[$j]!) : 0);
       }
     }
   }
-  // matmul, then square
+  // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
+  // (layer2_z - y).^2
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 4; $j += 4) {
-        const $l0 = ($i) * 20;
+        const $l0 = $i * 20;
         const $l1 = ($i + 1) * 20;
         const $l2 = ($i + 2) * 20;
         const $l3 = ($i + 3) * 20;
-        const $m0 = ($j) * 20;
+        const $m0 = $j * 20;
         const $m1 = ($j + 1) * 20;
         const $m2 = ($j + 2) * 20;
         const $m3 = ($j + 3) * 20;
@@ -1717,29 +1720,29 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_3[($i) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!)); }
-        { const $z = $c01; $v_3[($i) * 4 + ($j + 1)] = ((($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!) * (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!)); }
-        { const $z = $c02; $v_3[($i) * 4 + ($j + 2)] = ((($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!) * (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!)); }
-        { const $z = $c03; $v_3[($i) * 4 + ($j + 3)] = ((($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!) * (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!)); }
-        { const $z = $c10; $v_3[($i + 1) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!)); }
-        { const $z = $c11; $v_3[($i + 1) * 4 + ($j + 1)] = ((($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 1) * 4 + ($j + 1)]!) * (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 1) * 4 + ($j + 1)]!)); }
-        { const $z = $c12; $v_3[($i + 1) * 4 + ($j + 2)] = ((($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 1) * 4 + ($j + 2)]!) * (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 1) * 4 + ($j + 2)]!)); }
-        { const $z = $c13; $v_3[($i + 1) * 4 + ($j + 3)] = ((($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 1) * 4 + ($j + 3)]!) * (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 1) * 4 + ($j + 3)]!)); }
-        { const $z = $c20; $v_3[($i + 2) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!)); }
-        { const $z = $c21; $v_3[($i + 2) * 4 + ($j + 1)] = ((($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 2) * 4 + ($j + 1)]!) * (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 2) * 4 + ($j + 1)]!)); }
-        { const $z = $c22; $v_3[($i + 2) * 4 + ($j + 2)] = ((($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 2) * 4 + ($j + 2)]!) * (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 2) * 4 + ($j + 2)]!)); }
-        { const $z = $c23; $v_3[($i + 2) * 4 + ($j + 3)] = ((($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 2) * 4 + ($j + 3)]!) * (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 2) * 4 + ($j + 3)]!)); }
-        { const $z = $c30; $v_3[($i + 3) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!)); }
-        { const $z = $c31; $v_3[($i + 3) * 4 + ($j + 1)] = ((($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 3) * 4 + ($j + 1)]!) * (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 3) * 4 + ($j + 1)]!)); }
-        { const $z = $c32; $v_3[($i + 3) * 4 + ($j + 2)] = ((($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 3) * 4 + ($j + 2)]!) * (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 3) * 4 + ($j + 2)]!)); }
-        { const $z = $c33; $v_3[($i + 3) * 4 + ($j + 3)] = ((($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 3) * 4 + ($j + 3)]!) * (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 3) * 4 + ($j + 3)]!)); }
+        $v_square[$i * 4 + $j] = ($c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!) * ($c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!);
+        $v_square[$i * 4 + $j + 1] = ($c01 + $p_layer2_b[$j + 1]! - $y[$yo + $i * 4 + $j + 1]!) * ($c01 + $p_layer2_b[$j + 1]! - $y[$yo + $i * 4 + $j + 1]!);
+        $v_square[$i * 4 + $j + 2] = ($c02 + $p_layer2_b[$j + 2]! - $y[$yo + $i * 4 + $j + 2]!) * ($c02 + $p_layer2_b[$j + 2]! - $y[$yo + $i * 4 + $j + 2]!);
+        $v_square[$i * 4 + $j + 3] = ($c03 + $p_layer2_b[$j + 3]! - $y[$yo + $i * 4 + $j + 3]!) * ($c03 + $p_layer2_b[$j + 3]! - $y[$yo + $i * 4 + $j + 3]!);
+        $v_square[($i + 1) * 4 + $j] = ($c10 + $p_layer2_b[$j]! - $y[$yo + ($i + 1) * 4 + $j]!) * ($c10 + $p_layer2_b[$j]! - $y[$yo + ($i + 1) * 4 + $j]!);
+        $v_square[($i + 1) * 4 + $j + 1] = ($c11 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 1) * 4 + $j + 1]!) * ($c11 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 1) * 4 + $j + 1]!);
+        $v_square[($i + 1) * 4 + $j + 2] = ($c12 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 1) * 4 + $j + 2]!) * ($c12 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 1) * 4 + $j + 2]!);
+        $v_square[($i + 1) * 4 + $j + 3] = ($c13 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 1) * 4 + $j + 3]!) * ($c13 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 1) * 4 + $j + 3]!);
+        $v_square[($i + 2) * 4 + $j] = ($c20 + $p_layer2_b[$j]! - $y[$yo + ($i + 2) * 4 + $j]!) * ($c20 + $p_layer2_b[$j]! - $y[$yo + ($i + 2) * 4 + $j]!);
+        $v_square[($i + 2) * 4 + $j + 1] = ($c21 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 2) * 4 + $j + 1]!) * ($c21 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 2) * 4 + $j + 1]!);
+        $v_square[($i + 2) * 4 + $j + 2] = ($c22 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 2) * 4 + $j + 2]!) * ($c22 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 2) * 4 + $j + 2]!);
+        $v_square[($i + 2) * 4 + $j + 3] = ($c23 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 2) * 4 + $j + 3]!) * ($c23 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 2) * 4 + $j + 3]!);
+        $v_square[($i + 3) * 4 + $j] = ($c30 + $p_layer2_b[$j]! - $y[$yo + ($i + 3) * 4 + $j]!) * ($c30 + $p_layer2_b[$j]! - $y[$yo + ($i + 3) * 4 + $j]!);
+        $v_square[($i + 3) * 4 + $j + 1] = ($c31 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 3) * 4 + $j + 1]!) * ($c31 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 3) * 4 + $j + 1]!);
+        $v_square[($i + 3) * 4 + $j + 2] = ($c32 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 3) * 4 + $j + 2]!) * ($c32 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 3) * 4 + $j + 2]!);
+        $v_square[($i + 3) * 4 + $j + 3] = ($c33 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 3) * 4 + $j + 3]!) * ($c33 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 3) * 4 + $j + 3]!);
       }
       for (; $j < 4; $j++) {
-        const $l0 = ($i) * 20;
+        const $l0 = $i * 20;
         const $l1 = ($i + 1) * 20;
         const $l2 = ($i + 2) * 20;
         const $l3 = ($i + 3) * 20;
-        const $m0 = ($j) * 20;
+        const $m0 = $j * 20;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
@@ -1752,17 +1755,17 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_3[($i) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!)); }
-        { const $z = $c10; $v_3[($i + 1) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!)); }
-        { const $z = $c20; $v_3[($i + 2) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!)); }
-        { const $z = $c30; $v_3[($i + 3) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!)); }
+        $v_square[$i * 4 + $j] = ($c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!) * ($c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!);
+        $v_square[($i + 1) * 4 + $j] = ($c10 + $p_layer2_b[$j]! - $y[$yo + ($i + 1) * 4 + $j]!) * ($c10 + $p_layer2_b[$j]! - $y[$yo + ($i + 1) * 4 + $j]!);
+        $v_square[($i + 2) * 4 + $j] = ($c20 + $p_layer2_b[$j]! - $y[$yo + ($i + 2) * 4 + $j]!) * ($c20 + $p_layer2_b[$j]! - $y[$yo + ($i + 2) * 4 + $j]!);
+        $v_square[($i + 3) * 4 + $j] = ($c30 + $p_layer2_b[$j]! - $y[$yo + ($i + 3) * 4 + $j]!) * ($c30 + $p_layer2_b[$j]! - $y[$yo + ($i + 3) * 4 + $j]!);
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 4; $j += 4) {
-        const $l0 = ($i) * 20;
-        const $m0 = ($j) * 20;
+        const $l0 = $i * 20;
+        const $m0 = $j * 20;
         const $m1 = ($j + 1) * 20;
         const $m2 = ($j + 2) * 20;
         const $m3 = ($j + 3) * 20;
@@ -1778,37 +1781,38 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_3[($i) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!)); }
-        { const $z = $c01; $v_3[($i) * 4 + ($j + 1)] = ((($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!) * (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!)); }
-        { const $z = $c02; $v_3[($i) * 4 + ($j + 2)] = ((($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!) * (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!)); }
-        { const $z = $c03; $v_3[($i) * 4 + ($j + 3)] = ((($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!) * (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!)); }
+        $v_square[$i * 4 + $j] = ($c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!) * ($c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!);
+        $v_square[$i * 4 + $j + 1] = ($c01 + $p_layer2_b[$j + 1]! - $y[$yo + $i * 4 + $j + 1]!) * ($c01 + $p_layer2_b[$j + 1]! - $y[$yo + $i * 4 + $j + 1]!);
+        $v_square[$i * 4 + $j + 2] = ($c02 + $p_layer2_b[$j + 2]! - $y[$yo + $i * 4 + $j + 2]!) * ($c02 + $p_layer2_b[$j + 2]! - $y[$yo + $i * 4 + $j + 2]!);
+        $v_square[$i * 4 + $j + 3] = ($c03 + $p_layer2_b[$j + 3]! - $y[$yo + $i * 4 + $j + 3]!) * ($c03 + $p_layer2_b[$j + 3]! - $y[$yo + $i * 4 + $j + 3]!);
       }
       for (; $j < 4; $j++) {
-        const $l0 = ($i) * 20;
-        const $m0 = ($j) * 20;
+        const $l0 = $i * 20;
+        const $m0 = $j * 20;
         let $c00 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_3[($i) * 4 + ($j)] = ((($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!) * (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!)); }
+        $v_square[$i * 4 + $j] = ($c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!) * ($c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!);
       }
     }
   }
+  // sum((layer2_z - y).^2)
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
-      $s += $v_3[$b * 4]!;
-      $s += $v_3[1 + $b * 4]!;
-      $s += $v_3[2 + $b * 4]!;
-      $s += $v_3[3 + $b * 4]!;
-      $v_4[$b] = $s;
+      $s += $v_square[$b * 4]!;
+      $s += $v_square[1 + $b * 4]!;
+      $s += $v_square[2 + $b * 4]!;
+      $s += $v_square[3 + $b * 4]!;
+      $v_sum[$b] = $s;
     }
   }
-  // loss = div
+  // loss = sum(….^2) / 4
   for (let $b = 0; $b < $nb; $b++) {
-    $v_loss[$b] = $v_4[$b]! / 4;
+    $v_loss[$b] = $v_sum[$b]! / 4;
   }
   let $total = 0;
   for (let $b = 0; $b < $nb; $b++) $total += $v_loss[$b]!;
@@ -1824,17 +1828,17 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
-  // matmul, then layer1_z = add
+  // layer1_z = matmul(layer1_W, x) + layer1_b
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = $xo + ($i) * 16;
+        const $l0 = $xo + $i * 16;
         const $l1 = $xo + ($i + 1) * 16;
         const $l2 = $xo + ($i + 2) * 16;
         const $l3 = $xo + ($i + 3) * 16;
-        const $m0 = ($j) * 16;
+        const $m0 = $j * 16;
         const $m1 = ($j + 1) * 16;
         const $m2 = ($j + 2) * 16;
         const $m3 = ($j + 3) * 16;
@@ -1865,29 +1869,29 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_layer1_z[($i) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
-        { const $z = $c01; $v_layer1_z[($i) * 20 + ($j + 1)] = ($z + $p_layer1_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer1_z[($i) * 20 + ($j + 2)] = ($z + $p_layer1_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer1_z[($i) * 20 + ($j + 3)] = ($z + $p_layer1_b[($j + 3)]!); }
-        { const $z = $c10; $v_layer1_z[($i + 1) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
-        { const $z = $c11; $v_layer1_z[($i + 1) * 20 + ($j + 1)] = ($z + $p_layer1_b[($j + 1)]!); }
-        { const $z = $c12; $v_layer1_z[($i + 1) * 20 + ($j + 2)] = ($z + $p_layer1_b[($j + 2)]!); }
-        { const $z = $c13; $v_layer1_z[($i + 1) * 20 + ($j + 3)] = ($z + $p_layer1_b[($j + 3)]!); }
-        { const $z = $c20; $v_layer1_z[($i + 2) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
-        { const $z = $c21; $v_layer1_z[($i + 2) * 20 + ($j + 1)] = ($z + $p_layer1_b[($j + 1)]!); }
-        { const $z = $c22; $v_layer1_z[($i + 2) * 20 + ($j + 2)] = ($z + $p_layer1_b[($j + 2)]!); }
-        { const $z = $c23; $v_layer1_z[($i + 2) * 20 + ($j + 3)] = ($z + $p_layer1_b[($j + 3)]!); }
-        { const $z = $c30; $v_layer1_z[($i + 3) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
-        { const $z = $c31; $v_layer1_z[($i + 3) * 20 + ($j + 1)] = ($z + $p_layer1_b[($j + 1)]!); }
-        { const $z = $c32; $v_layer1_z[($i + 3) * 20 + ($j + 2)] = ($z + $p_layer1_b[($j + 2)]!); }
-        { const $z = $c33; $v_layer1_z[($i + 3) * 20 + ($j + 3)] = ($z + $p_layer1_b[($j + 3)]!); }
+        $v_layer1_z[$i * 20 + $j] = $c00 + $p_layer1_b[$j]!;
+        $v_layer1_z[$i * 20 + $j + 1] = $c01 + $p_layer1_b[$j + 1]!;
+        $v_layer1_z[$i * 20 + $j + 2] = $c02 + $p_layer1_b[$j + 2]!;
+        $v_layer1_z[$i * 20 + $j + 3] = $c03 + $p_layer1_b[$j + 3]!;
+        $v_layer1_z[($i + 1) * 20 + $j] = $c10 + $p_layer1_b[$j]!;
+        $v_layer1_z[($i + 1) * 20 + $j + 1] = $c11 + $p_layer1_b[$j + 1]!;
+        $v_layer1_z[($i + 1) * 20 + $j + 2] = $c12 + $p_layer1_b[$j + 2]!;
+        $v_layer1_z[($i + 1) * 20 + $j + 3] = $c13 + $p_layer1_b[$j + 3]!;
+        $v_layer1_z[($i + 2) * 20 + $j] = $c20 + $p_layer1_b[$j]!;
+        $v_layer1_z[($i + 2) * 20 + $j + 1] = $c21 + $p_layer1_b[$j + 1]!;
+        $v_layer1_z[($i + 2) * 20 + $j + 2] = $c22 + $p_layer1_b[$j + 2]!;
+        $v_layer1_z[($i + 2) * 20 + $j + 3] = $c23 + $p_layer1_b[$j + 3]!;
+        $v_layer1_z[($i + 3) * 20 + $j] = $c30 + $p_layer1_b[$j]!;
+        $v_layer1_z[($i + 3) * 20 + $j + 1] = $c31 + $p_layer1_b[$j + 1]!;
+        $v_layer1_z[($i + 3) * 20 + $j + 2] = $c32 + $p_layer1_b[$j + 2]!;
+        $v_layer1_z[($i + 3) * 20 + $j + 3] = $c33 + $p_layer1_b[$j + 3]!;
       }
       for (; $j < 20; $j++) {
-        const $l0 = $xo + ($i) * 16;
+        const $l0 = $xo + $i * 16;
         const $l1 = $xo + ($i + 1) * 16;
         const $l2 = $xo + ($i + 2) * 16;
         const $l3 = $xo + ($i + 3) * 16;
-        const $m0 = ($j) * 16;
+        const $m0 = $j * 16;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k]!;
@@ -1900,17 +1904,17 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_layer1_z[($i) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
-        { const $z = $c10; $v_layer1_z[($i + 1) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
-        { const $z = $c20; $v_layer1_z[($i + 2) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
-        { const $z = $c30; $v_layer1_z[($i + 3) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
+        $v_layer1_z[$i * 20 + $j] = $c00 + $p_layer1_b[$j]!;
+        $v_layer1_z[($i + 1) * 20 + $j] = $c10 + $p_layer1_b[$j]!;
+        $v_layer1_z[($i + 2) * 20 + $j] = $c20 + $p_layer1_b[$j]!;
+        $v_layer1_z[($i + 3) * 20 + $j] = $c30 + $p_layer1_b[$j]!;
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = $xo + ($i) * 16;
-        const $m0 = ($j) * 16;
+        const $l0 = $xo + $i * 16;
+        const $m0 = $j * 16;
         const $m1 = ($j + 1) * 16;
         const $m2 = ($j + 2) * 16;
         const $m3 = ($j + 3) * 16;
@@ -1926,39 +1930,40 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_layer1_z[($i) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
-        { const $z = $c01; $v_layer1_z[($i) * 20 + ($j + 1)] = ($z + $p_layer1_b[($j + 1)]!); }
-        { const $z = $c02; $v_layer1_z[($i) * 20 + ($j + 2)] = ($z + $p_layer1_b[($j + 2)]!); }
-        { const $z = $c03; $v_layer1_z[($i) * 20 + ($j + 3)] = ($z + $p_layer1_b[($j + 3)]!); }
+        $v_layer1_z[$i * 20 + $j] = $c00 + $p_layer1_b[$j]!;
+        $v_layer1_z[$i * 20 + $j + 1] = $c01 + $p_layer1_b[$j + 1]!;
+        $v_layer1_z[$i * 20 + $j + 2] = $c02 + $p_layer1_b[$j + 2]!;
+        $v_layer1_z[$i * 20 + $j + 3] = $c03 + $p_layer1_b[$j + 3]!;
       }
       for (; $j < 20; $j++) {
-        const $l0 = $xo + ($i) * 16;
-        const $m0 = ($j) * 16;
+        const $l0 = $xo + $i * 16;
+        const $m0 = $j * 16;
         let $c00 = 0;
         for (let $k = 0; $k < 16; $k++) {
           const $a0 = $x[$l0 + $k]!;
           const $w0 = $p_layer1_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_layer1_z[($i) * 20 + ($j)] = ($z + $p_layer1_b[($j)]!); }
+        $v_layer1_z[$i * 20 + $j] = $c00 + $p_layer1_b[$j]!;
       }
     }
   }
-  // layer1_a = relu
+  // layer1_a = relu(layer1_z)
   for (let $b = 0; $b < $nb; $b++) {
     for (let $r = 0; $r < 20; $r++) $v_layer1_a[$b * 20 + $r] = ($v_layer1_z[$b * 20 + $r]! > 0 ? $v_layer1_z[$b * 20 + $r]! : 0);
   }
-  // matmul, then sub
+  // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
+  // layer2_z - y
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 4; $j += 4) {
-        const $l0 = ($i) * 20;
+        const $l0 = $i * 20;
         const $l1 = ($i + 1) * 20;
         const $l2 = ($i + 2) * 20;
         const $l3 = ($i + 3) * 20;
-        const $m0 = ($j) * 20;
+        const $m0 = $j * 20;
         const $m1 = ($j + 1) * 20;
         const $m2 = ($j + 2) * 20;
         const $m3 = ($j + 3) * 20;
@@ -1989,29 +1994,29 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_5[($i) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!); }
-        { const $z = $c01; $v_5[($i) * 4 + ($j + 1)] = (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!); }
-        { const $z = $c02; $v_5[($i) * 4 + ($j + 2)] = (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!); }
-        { const $z = $c03; $v_5[($i) * 4 + ($j + 3)] = (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!); }
-        { const $z = $c10; $v_5[($i + 1) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!); }
-        { const $z = $c11; $v_5[($i + 1) * 4 + ($j + 1)] = (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 1) * 4 + ($j + 1)]!); }
-        { const $z = $c12; $v_5[($i + 1) * 4 + ($j + 2)] = (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 1) * 4 + ($j + 2)]!); }
-        { const $z = $c13; $v_5[($i + 1) * 4 + ($j + 3)] = (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 1) * 4 + ($j + 3)]!); }
-        { const $z = $c20; $v_5[($i + 2) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!); }
-        { const $z = $c21; $v_5[($i + 2) * 4 + ($j + 1)] = (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 2) * 4 + ($j + 1)]!); }
-        { const $z = $c22; $v_5[($i + 2) * 4 + ($j + 2)] = (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 2) * 4 + ($j + 2)]!); }
-        { const $z = $c23; $v_5[($i + 2) * 4 + ($j + 3)] = (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 2) * 4 + ($j + 3)]!); }
-        { const $z = $c30; $v_5[($i + 3) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!); }
-        { const $z = $c31; $v_5[($i + 3) * 4 + ($j + 1)] = (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i + 3) * 4 + ($j + 1)]!); }
-        { const $z = $c32; $v_5[($i + 3) * 4 + ($j + 2)] = (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i + 3) * 4 + ($j + 2)]!); }
-        { const $z = $c33; $v_5[($i + 3) * 4 + ($j + 3)] = (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i + 3) * 4 + ($j + 3)]!); }
+        $v_sub_layer2_z_y[$i * 4 + $j] = $c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!;
+        $v_sub_layer2_z_y[$i * 4 + $j + 1] = $c01 + $p_layer2_b[$j + 1]! - $y[$yo + $i * 4 + $j + 1]!;
+        $v_sub_layer2_z_y[$i * 4 + $j + 2] = $c02 + $p_layer2_b[$j + 2]! - $y[$yo + $i * 4 + $j + 2]!;
+        $v_sub_layer2_z_y[$i * 4 + $j + 3] = $c03 + $p_layer2_b[$j + 3]! - $y[$yo + $i * 4 + $j + 3]!;
+        $v_sub_layer2_z_y[($i + 1) * 4 + $j] = $c10 + $p_layer2_b[$j]! - $y[$yo + ($i + 1) * 4 + $j]!;
+        $v_sub_layer2_z_y[($i + 1) * 4 + $j + 1] = $c11 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 1) * 4 + $j + 1]!;
+        $v_sub_layer2_z_y[($i + 1) * 4 + $j + 2] = $c12 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 1) * 4 + $j + 2]!;
+        $v_sub_layer2_z_y[($i + 1) * 4 + $j + 3] = $c13 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 1) * 4 + $j + 3]!;
+        $v_sub_layer2_z_y[($i + 2) * 4 + $j] = $c20 + $p_layer2_b[$j]! - $y[$yo + ($i + 2) * 4 + $j]!;
+        $v_sub_layer2_z_y[($i + 2) * 4 + $j + 1] = $c21 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 2) * 4 + $j + 1]!;
+        $v_sub_layer2_z_y[($i + 2) * 4 + $j + 2] = $c22 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 2) * 4 + $j + 2]!;
+        $v_sub_layer2_z_y[($i + 2) * 4 + $j + 3] = $c23 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 2) * 4 + $j + 3]!;
+        $v_sub_layer2_z_y[($i + 3) * 4 + $j] = $c30 + $p_layer2_b[$j]! - $y[$yo + ($i + 3) * 4 + $j]!;
+        $v_sub_layer2_z_y[($i + 3) * 4 + $j + 1] = $c31 + $p_layer2_b[$j + 1]! - $y[$yo + ($i + 3) * 4 + $j + 1]!;
+        $v_sub_layer2_z_y[($i + 3) * 4 + $j + 2] = $c32 + $p_layer2_b[$j + 2]! - $y[$yo + ($i + 3) * 4 + $j + 2]!;
+        $v_sub_layer2_z_y[($i + 3) * 4 + $j + 3] = $c33 + $p_layer2_b[$j + 3]! - $y[$yo + ($i + 3) * 4 + $j + 3]!;
       }
       for (; $j < 4; $j++) {
-        const $l0 = ($i) * 20;
+        const $l0 = $i * 20;
         const $l1 = ($i + 1) * 20;
         const $l2 = ($i + 2) * 20;
         const $l3 = ($i + 3) * 20;
-        const $m0 = ($j) * 20;
+        const $m0 = $j * 20;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
@@ -2024,17 +2029,17 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_5[($i) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!); }
-        { const $z = $c10; $v_5[($i + 1) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 1) * 4 + ($j)]!); }
-        { const $z = $c20; $v_5[($i + 2) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 2) * 4 + ($j)]!); }
-        { const $z = $c30; $v_5[($i + 3) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i + 3) * 4 + ($j)]!); }
+        $v_sub_layer2_z_y[$i * 4 + $j] = $c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!;
+        $v_sub_layer2_z_y[($i + 1) * 4 + $j] = $c10 + $p_layer2_b[$j]! - $y[$yo + ($i + 1) * 4 + $j]!;
+        $v_sub_layer2_z_y[($i + 2) * 4 + $j] = $c20 + $p_layer2_b[$j]! - $y[$yo + ($i + 2) * 4 + $j]!;
+        $v_sub_layer2_z_y[($i + 3) * 4 + $j] = $c30 + $p_layer2_b[$j]! - $y[$yo + ($i + 3) * 4 + $j]!;
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 4; $j += 4) {
-        const $l0 = ($i) * 20;
-        const $m0 = ($j) * 20;
+        const $l0 = $i * 20;
+        const $m0 = $j * 20;
         const $m1 = ($j + 1) * 20;
         const $m2 = ($j + 2) * 20;
         const $m3 = ($j + 3) * 20;
@@ -2050,70 +2055,77 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_5[($i) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!); }
-        { const $z = $c01; $v_5[($i) * 4 + ($j + 1)] = (($z + $p_layer2_b[($j + 1)]!) - $y[$yo + ($i) * 4 + ($j + 1)]!); }
-        { const $z = $c02; $v_5[($i) * 4 + ($j + 2)] = (($z + $p_layer2_b[($j + 2)]!) - $y[$yo + ($i) * 4 + ($j + 2)]!); }
-        { const $z = $c03; $v_5[($i) * 4 + ($j + 3)] = (($z + $p_layer2_b[($j + 3)]!) - $y[$yo + ($i) * 4 + ($j + 3)]!); }
+        $v_sub_layer2_z_y[$i * 4 + $j] = $c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!;
+        $v_sub_layer2_z_y[$i * 4 + $j + 1] = $c01 + $p_layer2_b[$j + 1]! - $y[$yo + $i * 4 + $j + 1]!;
+        $v_sub_layer2_z_y[$i * 4 + $j + 2] = $c02 + $p_layer2_b[$j + 2]! - $y[$yo + $i * 4 + $j + 2]!;
+        $v_sub_layer2_z_y[$i * 4 + $j + 3] = $c03 + $p_layer2_b[$j + 3]! - $y[$yo + $i * 4 + $j + 3]!;
       }
       for (; $j < 4; $j++) {
-        const $l0 = ($i) * 20;
-        const $m0 = ($j) * 20;
+        const $l0 = $i * 20;
+        const $m0 = $j * 20;
         let $c00 = 0;
         for (let $k = 0; $k < 20; $k++) {
           const $a0 = $v_layer1_a[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_5[($i) * 4 + ($j)] = (($z + $p_layer2_b[($j)]!) - $y[$yo + ($i) * 4 + ($j)]!); }
+        $v_sub_layer2_z_y[$i * 4 + $j] = $c00 + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!;
       }
     }
   }
+  // (layer2_z - y).^2
   for (let $b = 0; $b < $nb; $b++) {
-    $v_3[$b * 4] = $v_5[$b * 4]! * $v_5[$b * 4]!;
-    $v_3[1 + $b * 4] = $v_5[1 + $b * 4]! * $v_5[1 + $b * 4]!;
-    $v_3[2 + $b * 4] = $v_5[2 + $b * 4]! * $v_5[2 + $b * 4]!;
-    $v_3[3 + $b * 4] = $v_5[3 + $b * 4]! * $v_5[3 + $b * 4]!;
+    $v_square[$b * 4] = $v_sub_layer2_z_y[$b * 4]! * $v_sub_layer2_z_y[$b * 4]!;
+    $v_square[1 + $b * 4] = $v_sub_layer2_z_y[1 + $b * 4]! * $v_sub_layer2_z_y[1 + $b * 4]!;
+    $v_square[2 + $b * 4] = $v_sub_layer2_z_y[2 + $b * 4]! * $v_sub_layer2_z_y[2 + $b * 4]!;
+    $v_square[3 + $b * 4] = $v_sub_layer2_z_y[3 + $b * 4]! * $v_sub_layer2_z_y[3 + $b * 4]!;
   }
+  // sum((layer2_z - y).^2)
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
-      $s += $v_3[$b * 4]!;
-      $s += $v_3[1 + $b * 4]!;
-      $s += $v_3[2 + $b * 4]!;
-      $s += $v_3[3 + $b * 4]!;
-      $v_4[$b] = $s;
+      $s += $v_square[$b * 4]!;
+      $s += $v_square[1 + $b * 4]!;
+      $s += $v_square[2 + $b * 4]!;
+      $s += $v_square[3 + $b * 4]!;
+      $v_sum[$b] = $s;
     }
   }
-  // loss = div
+  // loss = sum(….^2) / 4
   for (let $b = 0; $b < $nb; $b++) {
-    $v_loss[$b] = $v_4[$b]! / 4;
+    $v_loss[$b] = $v_sum[$b]! / 4;
   }
+  // d_layer2_z = 0.5 * (layer2_z - y)
+  // grad of: (layer2_z - y).^2
   for (let $b = 0; $b < $nb; $b++) {
-    $v_6[$b * 4] = 0.5 * $v_5[$b * 4]!;
-    $v_6[1 + $b * 4] = 0.5 * $v_5[1 + $b * 4]!;
-    $v_6[2 + $b * 4] = 0.5 * $v_5[2 + $b * 4]!;
-    $v_6[3 + $b * 4] = 0.5 * $v_5[3 + $b * 4]!;
+    $v_d_layer2_z[$b * 4] = 0.5 * $v_sub_layer2_z_y[$b * 4]!;
+    $v_d_layer2_z[1 + $b * 4] = 0.5 * $v_sub_layer2_z_y[1 + $b * 4]!;
+    $v_d_layer2_z[2 + $b * 4] = 0.5 * $v_sub_layer2_z_y[2 + $b * 4]!;
+    $v_d_layer2_z[3 + $b * 4] = 0.5 * $v_sub_layer2_z_y[3 + $b * 4]!;
   }
-  // matmul, then select
+  // d_layer1_a = matmul(transpose(layer2_W), d_layer2_z)
+  // d_layer1_z = select(gt(layer1_z, 0), d_layer1_a, 0)
+  // grad of: layer1_a = relu(layer1_z)
+  // grad of: matmul(layer2_W, layer1_a)
   {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = ($i) * 4;
+        const $l0 = $i * 4;
         const $l1 = ($i + 1) * 4;
         const $l2 = ($i + 2) * 4;
         const $l3 = ($i + 3) * 4;
-        const $m0 = ($j);
+        const $m0 = $j;
         const $m1 = ($j + 1);
         const $m2 = ($j + 2);
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
         for (let $k = 0; $k < 4; $k++) {
-          const $a0 = $v_6[$l0 + $k]!;
-          const $a1 = $v_6[$l1 + $k]!;
-          const $a2 = $v_6[$l2 + $k]!;
-          const $a3 = $v_6[$l3 + $k]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k]!;
+          const $a1 = $v_d_layer2_z[$l1 + $k]!;
+          const $a2 = $v_d_layer2_z[$l2 + $k]!;
+          const $a3 = $v_d_layer2_z[$l3 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 20]!;
           const $w1 = $p_layer2_W[$m1 + $k * 20]!;
           const $w2 = $p_layer2_W[$m2 + $k * 20]!;
@@ -2135,58 +2147,58 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        { const $z = $c00; $v_8[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c01; $v_8[($i) * 20 + ($j + 1)] = (((($v_layer1_z[($i) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c02; $v_8[($i) * 20 + ($j + 2)] = (((($v_layer1_z[($i) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c03; $v_8[($i) * 20 + ($j + 3)] = (((($v_layer1_z[($i) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c10; $v_8[($i + 1) * 20 + ($j)] = (((($v_layer1_z[($i + 1) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c11; $v_8[($i + 1) * 20 + ($j + 1)] = (((($v_layer1_z[($i + 1) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c12; $v_8[($i + 1) * 20 + ($j + 2)] = (((($v_layer1_z[($i + 1) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c13; $v_8[($i + 1) * 20 + ($j + 3)] = (((($v_layer1_z[($i + 1) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c20; $v_8[($i + 2) * 20 + ($j)] = (((($v_layer1_z[($i + 2) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c21; $v_8[($i + 2) * 20 + ($j + 1)] = (((($v_layer1_z[($i + 2) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c22; $v_8[($i + 2) * 20 + ($j + 2)] = (((($v_layer1_z[($i + 2) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c23; $v_8[($i + 2) * 20 + ($j + 3)] = (((($v_layer1_z[($i + 2) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c30; $v_8[($i + 3) * 20 + ($j)] = (((($v_layer1_z[($i + 3) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c31; $v_8[($i + 3) * 20 + ($j + 1)] = (((($v_layer1_z[($i + 3) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c32; $v_8[($i + 3) * 20 + ($j + 2)] = (((($v_layer1_z[($i + 3) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c33; $v_8[($i + 3) * 20 + ($j + 3)] = (((($v_layer1_z[($i + 3) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
+        $v_d_layer1_z[$i * 20 + $j] = ((($v_layer1_z[$i * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c00 : 0);
+        $v_d_layer1_z[$i * 20 + $j + 1] = ((($v_layer1_z[$i * 20 + $j + 1]! > 0 ? 1 : 0)) !== 0 ? $c01 : 0);
+        $v_d_layer1_z[$i * 20 + $j + 2] = ((($v_layer1_z[$i * 20 + $j + 2]! > 0 ? 1 : 0)) !== 0 ? $c02 : 0);
+        $v_d_layer1_z[$i * 20 + $j + 3] = ((($v_layer1_z[$i * 20 + $j + 3]! > 0 ? 1 : 0)) !== 0 ? $c03 : 0);
+        $v_d_layer1_z[($i + 1) * 20 + $j] = ((($v_layer1_z[($i + 1) * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c10 : 0);
+        $v_d_layer1_z[($i + 1) * 20 + $j + 1] = ((($v_layer1_z[($i + 1) * 20 + $j + 1]! > 0 ? 1 : 0)) !== 0 ? $c11 : 0);
+        $v_d_layer1_z[($i + 1) * 20 + $j + 2] = ((($v_layer1_z[($i + 1) * 20 + $j + 2]! > 0 ? 1 : 0)) !== 0 ? $c12 : 0);
+        $v_d_layer1_z[($i + 1) * 20 + $j + 3] = ((($v_layer1_z[($i + 1) * 20 + $j + 3]! > 0 ? 1 : 0)) !== 0 ? $c13 : 0);
+        $v_d_layer1_z[($i + 2) * 20 + $j] = ((($v_layer1_z[($i + 2) * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c20 : 0);
+        $v_d_layer1_z[($i + 2) * 20 + $j + 1] = ((($v_layer1_z[($i + 2) * 20 + $j + 1]! > 0 ? 1 : 0)) !== 0 ? $c21 : 0);
+        $v_d_layer1_z[($i + 2) * 20 + $j + 2] = ((($v_layer1_z[($i + 2) * 20 + $j + 2]! > 0 ? 1 : 0)) !== 0 ? $c22 : 0);
+        $v_d_layer1_z[($i + 2) * 20 + $j + 3] = ((($v_layer1_z[($i + 2) * 20 + $j + 3]! > 0 ? 1 : 0)) !== 0 ? $c23 : 0);
+        $v_d_layer1_z[($i + 3) * 20 + $j] = ((($v_layer1_z[($i + 3) * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c30 : 0);
+        $v_d_layer1_z[($i + 3) * 20 + $j + 1] = ((($v_layer1_z[($i + 3) * 20 + $j + 1]! > 0 ? 1 : 0)) !== 0 ? $c31 : 0);
+        $v_d_layer1_z[($i + 3) * 20 + $j + 2] = ((($v_layer1_z[($i + 3) * 20 + $j + 2]! > 0 ? 1 : 0)) !== 0 ? $c32 : 0);
+        $v_d_layer1_z[($i + 3) * 20 + $j + 3] = ((($v_layer1_z[($i + 3) * 20 + $j + 3]! > 0 ? 1 : 0)) !== 0 ? $c33 : 0);
       }
       for (; $j < 20; $j++) {
-        const $l0 = ($i) * 4;
+        const $l0 = $i * 4;
         const $l1 = ($i + 1) * 4;
         const $l2 = ($i + 2) * 4;
         const $l3 = ($i + 3) * 4;
-        const $m0 = ($j);
+        const $m0 = $j;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < 4; $k++) {
-          const $a0 = $v_6[$l0 + $k]!;
-          const $a1 = $v_6[$l1 + $k]!;
-          const $a2 = $v_6[$l2 + $k]!;
-          const $a3 = $v_6[$l3 + $k]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k]!;
+          const $a1 = $v_d_layer2_z[$l1 + $k]!;
+          const $a2 = $v_d_layer2_z[$l2 + $k]!;
+          const $a3 = $v_d_layer2_z[$l3 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 20]!;
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        { const $z = $c00; $v_8[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c10; $v_8[($i + 1) * 20 + ($j)] = (((($v_layer1_z[($i + 1) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c20; $v_8[($i + 2) * 20 + ($j)] = (((($v_layer1_z[($i + 2) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c30; $v_8[($i + 3) * 20 + ($j)] = (((($v_layer1_z[($i + 3) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
+        $v_d_layer1_z[$i * 20 + $j] = ((($v_layer1_z[$i * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c00 : 0);
+        $v_d_layer1_z[($i + 1) * 20 + $j] = ((($v_layer1_z[($i + 1) * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c10 : 0);
+        $v_d_layer1_z[($i + 2) * 20 + $j] = ((($v_layer1_z[($i + 2) * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c20 : 0);
+        $v_d_layer1_z[($i + 3) * 20 + $j] = ((($v_layer1_z[($i + 3) * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c30 : 0);
       }
     }
     for (; $i < $nb; $i++) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = ($i) * 4;
-        const $m0 = ($j);
+        const $l0 = $i * 4;
+        const $m0 = $j;
         const $m1 = ($j + 1);
         const $m2 = ($j + 2);
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < 4; $k++) {
-          const $a0 = $v_6[$l0 + $k]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 20]!;
           const $w1 = $p_layer2_W[$m1 + $k * 20]!;
           const $w2 = $p_layer2_W[$m2 + $k * 20]!;
@@ -2196,44 +2208,45 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        { const $z = $c00; $v_8[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c01; $v_8[($i) * 20 + ($j + 1)] = (((($v_layer1_z[($i) * 20 + ($j + 1)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c02; $v_8[($i) * 20 + ($j + 2)] = (((($v_layer1_z[($i) * 20 + ($j + 2)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
-        { const $z = $c03; $v_8[($i) * 20 + ($j + 3)] = (((($v_layer1_z[($i) * 20 + ($j + 3)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
+        $v_d_layer1_z[$i * 20 + $j] = ((($v_layer1_z[$i * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c00 : 0);
+        $v_d_layer1_z[$i * 20 + $j + 1] = ((($v_layer1_z[$i * 20 + $j + 1]! > 0 ? 1 : 0)) !== 0 ? $c01 : 0);
+        $v_d_layer1_z[$i * 20 + $j + 2] = ((($v_layer1_z[$i * 20 + $j + 2]! > 0 ? 1 : 0)) !== 0 ? $c02 : 0);
+        $v_d_layer1_z[$i * 20 + $j + 3] = ((($v_layer1_z[$i * 20 + $j + 3]! > 0 ? 1 : 0)) !== 0 ? $c03 : 0);
       }
       for (; $j < 20; $j++) {
-        const $l0 = ($i) * 4;
-        const $m0 = ($j);
+        const $l0 = $i * 4;
+        const $m0 = $j;
         let $c00 = 0;
         for (let $k = 0; $k < 4; $k++) {
-          const $a0 = $v_6[$l0 + $k]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k]!;
           const $w0 = $p_layer2_W[$m0 + $k * 20]!;
           $c00 += $a0 * $w0;
         }
-        { const $z = $c00; $v_8[($i) * 20 + ($j)] = (((($v_layer1_z[($i) * 20 + ($j)]! > 0 ? 1 : 0)) !== 0 ? $z : 0)); }
+        $v_d_layer1_z[$i * 20 + $j] = ((($v_layer1_z[$i * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $c00 : 0);
       }
     }
   }
-  // grad of $g_layer1_W
+  // d_layer1_W += d_layer1_W, summed over the batch
+  // grad of: matmul(layer1_W, x)
   {
     let $i = 0;
     for (; $i + 4 <= 20; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 16; $j += 4) {
-        const $l0 = ($i);
+        const $l0 = $i;
         const $l1 = ($i + 1);
         const $l2 = ($i + 2);
         const $l3 = ($i + 3);
-        const $m0 = $xo + ($j);
+        const $m0 = $xo + $j;
         const $m1 = $xo + ($j + 1);
         const $m2 = $xo + ($j + 2);
         const $m3 = $xo + ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_8[$l0 + $k * 20]!;
-          const $a1 = $v_8[$l1 + $k * 20]!;
-          const $a2 = $v_8[$l2 + $k * 20]!;
-          const $a3 = $v_8[$l3 + $k * 20]!;
+          const $a0 = $v_d_layer1_z[$l0 + $k * 20]!;
+          const $a1 = $v_d_layer1_z[$l1 + $k * 20]!;
+          const $a2 = $v_d_layer1_z[$l2 + $k * 20]!;
+          const $a3 = $v_d_layer1_z[$l3 + $k * 20]!;
           const $w0 = $x[$m0 + $k * 16]!;
           const $w1 = $x[$m1 + $k * 16]!;
           const $w2 = $x[$m2 + $k * 16]!;
@@ -2255,58 +2268,58 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $g_layer1_W[($i) * 16 + ($j)]! += $scale * $c00;
-        $g_layer1_W[($i) * 16 + ($j + 1)]! += $scale * $c01;
-        $g_layer1_W[($i) * 16 + ($j + 2)]! += $scale * $c02;
-        $g_layer1_W[($i) * 16 + ($j + 3)]! += $scale * $c03;
-        $g_layer1_W[($i + 1) * 16 + ($j)]! += $scale * $c10;
+        $g_layer1_W[$i * 16 + $j]! += $scale * $c00;
+        $g_layer1_W[$i * 16 + ($j + 1)]! += $scale * $c01;
+        $g_layer1_W[$i * 16 + ($j + 2)]! += $scale * $c02;
+        $g_layer1_W[$i * 16 + ($j + 3)]! += $scale * $c03;
+        $g_layer1_W[($i + 1) * 16 + $j]! += $scale * $c10;
         $g_layer1_W[($i + 1) * 16 + ($j + 1)]! += $scale * $c11;
         $g_layer1_W[($i + 1) * 16 + ($j + 2)]! += $scale * $c12;
         $g_layer1_W[($i + 1) * 16 + ($j + 3)]! += $scale * $c13;
-        $g_layer1_W[($i + 2) * 16 + ($j)]! += $scale * $c20;
+        $g_layer1_W[($i + 2) * 16 + $j]! += $scale * $c20;
         $g_layer1_W[($i + 2) * 16 + ($j + 1)]! += $scale * $c21;
         $g_layer1_W[($i + 2) * 16 + ($j + 2)]! += $scale * $c22;
         $g_layer1_W[($i + 2) * 16 + ($j + 3)]! += $scale * $c23;
-        $g_layer1_W[($i + 3) * 16 + ($j)]! += $scale * $c30;
+        $g_layer1_W[($i + 3) * 16 + $j]! += $scale * $c30;
         $g_layer1_W[($i + 3) * 16 + ($j + 1)]! += $scale * $c31;
         $g_layer1_W[($i + 3) * 16 + ($j + 2)]! += $scale * $c32;
         $g_layer1_W[($i + 3) * 16 + ($j + 3)]! += $scale * $c33;
       }
       for (; $j < 16; $j++) {
-        const $l0 = ($i);
+        const $l0 = $i;
         const $l1 = ($i + 1);
         const $l2 = ($i + 2);
         const $l3 = ($i + 3);
-        const $m0 = $xo + ($j);
+        const $m0 = $xo + $j;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_8[$l0 + $k * 20]!;
-          const $a1 = $v_8[$l1 + $k * 20]!;
-          const $a2 = $v_8[$l2 + $k * 20]!;
-          const $a3 = $v_8[$l3 + $k * 20]!;
+          const $a0 = $v_d_layer1_z[$l0 + $k * 20]!;
+          const $a1 = $v_d_layer1_z[$l1 + $k * 20]!;
+          const $a2 = $v_d_layer1_z[$l2 + $k * 20]!;
+          const $a3 = $v_d_layer1_z[$l3 + $k * 20]!;
           const $w0 = $x[$m0 + $k * 16]!;
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $g_layer1_W[($i) * 16 + ($j)]! += $scale * $c00;
-        $g_layer1_W[($i + 1) * 16 + ($j)]! += $scale * $c10;
-        $g_layer1_W[($i + 2) * 16 + ($j)]! += $scale * $c20;
-        $g_layer1_W[($i + 3) * 16 + ($j)]! += $scale * $c30;
+        $g_layer1_W[$i * 16 + $j]! += $scale * $c00;
+        $g_layer1_W[($i + 1) * 16 + $j]! += $scale * $c10;
+        $g_layer1_W[($i + 2) * 16 + $j]! += $scale * $c20;
+        $g_layer1_W[($i + 3) * 16 + $j]! += $scale * $c30;
       }
     }
     for (; $i < 20; $i++) {
       let $j = 0;
       for (; $j + 4 <= 16; $j += 4) {
-        const $l0 = ($i);
-        const $m0 = $xo + ($j);
+        const $l0 = $i;
+        const $m0 = $xo + $j;
         const $m1 = $xo + ($j + 1);
         const $m2 = $xo + ($j + 2);
         const $m3 = $xo + ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_8[$l0 + $k * 20]!;
+          const $a0 = $v_d_layer1_z[$l0 + $k * 20]!;
           const $w0 = $x[$m0 + $k * 16]!;
           const $w1 = $x[$m1 + $k * 16]!;
           const $w2 = $x[$m2 + $k * 16]!;
@@ -2316,46 +2329,48 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $g_layer1_W[($i) * 16 + ($j)]! += $scale * $c00;
-        $g_layer1_W[($i) * 16 + ($j + 1)]! += $scale * $c01;
-        $g_layer1_W[($i) * 16 + ($j + 2)]! += $scale * $c02;
-        $g_layer1_W[($i) * 16 + ($j + 3)]! += $scale * $c03;
+        $g_layer1_W[$i * 16 + $j]! += $scale * $c00;
+        $g_layer1_W[$i * 16 + ($j + 1)]! += $scale * $c01;
+        $g_layer1_W[$i * 16 + ($j + 2)]! += $scale * $c02;
+        $g_layer1_W[$i * 16 + ($j + 3)]! += $scale * $c03;
       }
       for (; $j < 16; $j++) {
-        const $l0 = ($i);
-        const $m0 = $xo + ($j);
+        const $l0 = $i;
+        const $m0 = $xo + $j;
         let $c00 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_8[$l0 + $k * 20]!;
+          const $a0 = $v_d_layer1_z[$l0 + $k * 20]!;
           const $w0 = $x[$m0 + $k * 16]!;
           $c00 += $a0 * $w0;
         }
-        $g_layer1_W[($i) * 16 + ($j)]! += $scale * $c00;
+        $g_layer1_W[$i * 16 + $j]! += $scale * $c00;
       }
     }
   }
-  // grad of $g_layer1_b
-  for (let $r = 0; $r < 20; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_8[$b * 20 + $r]!; $g_layer1_b[$r]! += $scale * $s; }
-  // grad of $g_layer2_W
+  // d_layer1_b += d_layer1_z, summed over the batch
+  // grad of: layer1_a = relu(layer1_z)
+  for (let $r = 0; $r < 20; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer1_z[$b * 20 + $r]!; $g_layer1_b[$r]! += $scale * $s; }
+  // d_layer2_W += d_layer2_W, summed over the batch
+  // grad of: matmul(layer2_W, layer1_a)
   {
     let $i = 0;
     for (; $i + 4 <= 4; $i += 4) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = ($i);
+        const $l0 = $i;
         const $l1 = ($i + 1);
         const $l2 = ($i + 2);
         const $l3 = ($i + 3);
-        const $m0 = ($j);
+        const $m0 = $j;
         const $m1 = ($j + 1);
         const $m2 = ($j + 2);
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_6[$l0 + $k * 4]!;
-          const $a1 = $v_6[$l1 + $k * 4]!;
-          const $a2 = $v_6[$l2 + $k * 4]!;
-          const $a3 = $v_6[$l3 + $k * 4]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k * 4]!;
+          const $a1 = $v_d_layer2_z[$l1 + $k * 4]!;
+          const $a2 = $v_d_layer2_z[$l2 + $k * 4]!;
+          const $a3 = $v_d_layer2_z[$l3 + $k * 4]!;
           const $w0 = $v_layer1_a[$m0 + $k * 20]!;
           const $w1 = $v_layer1_a[$m1 + $k * 20]!;
           const $w2 = $v_layer1_a[$m2 + $k * 20]!;
@@ -2377,58 +2392,58 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c32 += $a3 * $w2;
           $c33 += $a3 * $w3;
         }
-        $g_layer2_W[($i) * 20 + ($j)]! += $scale * $c00;
-        $g_layer2_W[($i) * 20 + ($j + 1)]! += $scale * $c01;
-        $g_layer2_W[($i) * 20 + ($j + 2)]! += $scale * $c02;
-        $g_layer2_W[($i) * 20 + ($j + 3)]! += $scale * $c03;
-        $g_layer2_W[($i + 1) * 20 + ($j)]! += $scale * $c10;
+        $g_layer2_W[$i * 20 + $j]! += $scale * $c00;
+        $g_layer2_W[$i * 20 + ($j + 1)]! += $scale * $c01;
+        $g_layer2_W[$i * 20 + ($j + 2)]! += $scale * $c02;
+        $g_layer2_W[$i * 20 + ($j + 3)]! += $scale * $c03;
+        $g_layer2_W[($i + 1) * 20 + $j]! += $scale * $c10;
         $g_layer2_W[($i + 1) * 20 + ($j + 1)]! += $scale * $c11;
         $g_layer2_W[($i + 1) * 20 + ($j + 2)]! += $scale * $c12;
         $g_layer2_W[($i + 1) * 20 + ($j + 3)]! += $scale * $c13;
-        $g_layer2_W[($i + 2) * 20 + ($j)]! += $scale * $c20;
+        $g_layer2_W[($i + 2) * 20 + $j]! += $scale * $c20;
         $g_layer2_W[($i + 2) * 20 + ($j + 1)]! += $scale * $c21;
         $g_layer2_W[($i + 2) * 20 + ($j + 2)]! += $scale * $c22;
         $g_layer2_W[($i + 2) * 20 + ($j + 3)]! += $scale * $c23;
-        $g_layer2_W[($i + 3) * 20 + ($j)]! += $scale * $c30;
+        $g_layer2_W[($i + 3) * 20 + $j]! += $scale * $c30;
         $g_layer2_W[($i + 3) * 20 + ($j + 1)]! += $scale * $c31;
         $g_layer2_W[($i + 3) * 20 + ($j + 2)]! += $scale * $c32;
         $g_layer2_W[($i + 3) * 20 + ($j + 3)]! += $scale * $c33;
       }
       for (; $j < 20; $j++) {
-        const $l0 = ($i);
+        const $l0 = $i;
         const $l1 = ($i + 1);
         const $l2 = ($i + 2);
         const $l3 = ($i + 3);
-        const $m0 = ($j);
+        const $m0 = $j;
         let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_6[$l0 + $k * 4]!;
-          const $a1 = $v_6[$l1 + $k * 4]!;
-          const $a2 = $v_6[$l2 + $k * 4]!;
-          const $a3 = $v_6[$l3 + $k * 4]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k * 4]!;
+          const $a1 = $v_d_layer2_z[$l1 + $k * 4]!;
+          const $a2 = $v_d_layer2_z[$l2 + $k * 4]!;
+          const $a3 = $v_d_layer2_z[$l3 + $k * 4]!;
           const $w0 = $v_layer1_a[$m0 + $k * 20]!;
           $c00 += $a0 * $w0;
           $c10 += $a1 * $w0;
           $c20 += $a2 * $w0;
           $c30 += $a3 * $w0;
         }
-        $g_layer2_W[($i) * 20 + ($j)]! += $scale * $c00;
-        $g_layer2_W[($i + 1) * 20 + ($j)]! += $scale * $c10;
-        $g_layer2_W[($i + 2) * 20 + ($j)]! += $scale * $c20;
-        $g_layer2_W[($i + 3) * 20 + ($j)]! += $scale * $c30;
+        $g_layer2_W[$i * 20 + $j]! += $scale * $c00;
+        $g_layer2_W[($i + 1) * 20 + $j]! += $scale * $c10;
+        $g_layer2_W[($i + 2) * 20 + $j]! += $scale * $c20;
+        $g_layer2_W[($i + 3) * 20 + $j]! += $scale * $c30;
       }
     }
     for (; $i < 4; $i++) {
       let $j = 0;
       for (; $j + 4 <= 20; $j += 4) {
-        const $l0 = ($i);
-        const $m0 = ($j);
+        const $l0 = $i;
+        const $m0 = $j;
         const $m1 = ($j + 1);
         const $m2 = ($j + 2);
         const $m3 = ($j + 3);
         let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_6[$l0 + $k * 4]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k * 4]!;
           const $w0 = $v_layer1_a[$m0 + $k * 20]!;
           const $w1 = $v_layer1_a[$m1 + $k * 20]!;
           const $w2 = $v_layer1_a[$m2 + $k * 20]!;
@@ -2438,29 +2453,30 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $c02 += $a0 * $w2;
           $c03 += $a0 * $w3;
         }
-        $g_layer2_W[($i) * 20 + ($j)]! += $scale * $c00;
-        $g_layer2_W[($i) * 20 + ($j + 1)]! += $scale * $c01;
-        $g_layer2_W[($i) * 20 + ($j + 2)]! += $scale * $c02;
-        $g_layer2_W[($i) * 20 + ($j + 3)]! += $scale * $c03;
+        $g_layer2_W[$i * 20 + $j]! += $scale * $c00;
+        $g_layer2_W[$i * 20 + ($j + 1)]! += $scale * $c01;
+        $g_layer2_W[$i * 20 + ($j + 2)]! += $scale * $c02;
+        $g_layer2_W[$i * 20 + ($j + 3)]! += $scale * $c03;
       }
       for (; $j < 20; $j++) {
-        const $l0 = ($i);
-        const $m0 = ($j);
+        const $l0 = $i;
+        const $m0 = $j;
         let $c00 = 0;
         for (let $k = 0; $k < $nb; $k++) {
-          const $a0 = $v_6[$l0 + $k * 4]!;
+          const $a0 = $v_d_layer2_z[$l0 + $k * 4]!;
           const $w0 = $v_layer1_a[$m0 + $k * 20]!;
           $c00 += $a0 * $w0;
         }
-        $g_layer2_W[($i) * 20 + ($j)]! += $scale * $c00;
+        $g_layer2_W[$i * 20 + $j]! += $scale * $c00;
       }
     }
   }
-  // grad of $g_layer2_b
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[$b * 4]!; $g_layer2_b[0]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[1 + $b * 4]!; $g_layer2_b[1]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[2 + $b * 4]!; $g_layer2_b[2]! += $scale * $s; }
-  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_6[3 + $b * 4]!; $g_layer2_b[3]! += $scale * $s; }
+  // d_layer2_b += d_layer2_z, summed over the batch
+  // grad of: (layer2_z - y).^2
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[$b * 4]!; $g_layer2_b[0]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[1 + $b * 4]!; $g_layer2_b[1]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[2 + $b * 4]!; $g_layer2_b[2]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer2_z[3 + $b * 4]!; $g_layer2_b[3]! += $scale * $s; }
   let $total = 0;
   for (let $b = 0; $b < $nb; $b++) $total += $v_loss[$b]!;
   return $total;

@@ -1,0 +1,62 @@
+/**
+ * Phase 6, emit: the signature of every kernel function a generated module has, in one
+ * table.
+ *
+ * Guarantees: `SIGNATURES` has one entry per kernel function (typed `{ [K in
+ * KernelFunction]: ... }`): the per-sample kernels of the unrolled lowering (`$forward`,
+ * `$loss`, `$gradient`, `$step`), the batched ones (`$forwardRows`, `$lossRows`,
+ * `$gradientRows`) and the all-or-nothing one-row step `$stepRow`. Every declaration
+ * (`declaration`) and every call between kernels (`call`) is written from it, so a
+ * parameter added here reaches all of them. Parameters start with `$`, which user names
+ * cannot contain, so they never shadow a user's name, and a mention of one in a body is
+ * exact; a parameter a body never mentions is declared `_name` (exempt from
+ * noUnusedParameters; callers pass arguments by position).
+ */
+
+export type Param = { readonly name: string; readonly type: string };
+export type KernelFunction = 'forward' | 'loss' | 'gradient' | 'step' | 'forwardRows' | 'lossRows' | 'gradientRows' | 'stepRow';
+export interface Signature { readonly params: readonly Param[]; readonly returns: 'void' | 'number' }
+
+const P = (name: string, type: string): Param => ({ name, type });
+/** `$p` parameters, `$x`/`$xo` the input rows (from offset `$xo`), `$y`/`$yo` the target rows, `$nb` the row count. */
+const ROW = [P('$p', 'Params'), P('$x', 'Floats'), P('$xo', 'number')];
+const TARGET_ROW = [P('$y', 'Floats'), P('$yo', 'number')];
+const ROWS = P('$nb', 'number');
+const OUTPUT_ROW = [P('$o', 'Floats'), P('$oo', 'number')];
+/** `$g` the gradient accumulator, `$scale` the factor on what is added into it. */
+const ACCUMULATE = [P('$g', 'Params'), P('$scale', 'number')];
+const step: Signature = { params: [...ROW, ...TARGET_ROW, P('$lr', 'number')], returns: 'number' };
+
+export const SIGNATURES: { readonly [K in KernelFunction]: Signature } = {
+  forward: { params: [...ROW, ...OUTPUT_ROW], returns: 'void' },
+  loss: { params: [...ROW, ...TARGET_ROW], returns: 'number' },
+  gradient: { params: [...ROW, ...TARGET_ROW, ...ACCUMULATE], returns: 'number' },
+  step,
+  forwardRows: { params: [...ROW, ROWS, ...OUTPUT_ROW], returns: 'void' },
+  lossRows: { params: [...ROW, ...TARGET_ROW, ROWS], returns: 'number' },
+  gradientRows: { params: [...ROW, ...TARGET_ROW, ROWS, ...ACCUMULATE], returns: 'number' },
+  stepRow: step,
+};
+
+/** Whether `code` mentions the identifier `name` (not as part of a longer one). */
+export const mentions = (code: string, name: string): boolean =>
+  new RegExp(`(?<![\\w$])${name.replace(/\$/g, '\\$')}(?![\\w$])`).test(code);
+
+/** `name: type` for each parameter, joined; one that `body` never mentions is written `_name`. */
+export function parameterList(params: readonly Param[], body: string): string {
+  return params.map((p) => `${mentions(body, p.name) ? '' : '_'}${p.name}: ${p.type}`).join(', ');
+}
+
+/** `function $<kind>(...): <returns> {` with `body` indented (a part of a split kernel passes its own `name` and `returns`). */
+export function declaration(kind: KernelFunction, body: string, name = `$${kind}`, returns: string = SIGNATURES[kind].returns): string {
+  const indented = body.split('\n').map((l) => (l ? `  ${l}` : l)).join('\n');
+  return `function ${name}(${parameterList(SIGNATURES[kind].params, body)}): ${returns} {\n${indented}\n}`;
+}
+
+/**
+ * A call of kernel `kind` (by `name`) from a function whose parameters have the same names:
+ * each argument is the parameter of that name, or the expression `given` for it.
+ */
+export function call(kind: KernelFunction, given: Readonly<Partial<Record<string, string>>> = {}, name = `$${kind}`): string {
+  return `${name}(${SIGNATURES[kind].params.map((p) => given[p.name] ?? p.name).join(', ')})`;
+}
