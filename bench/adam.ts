@@ -75,12 +75,13 @@ export async function adamTable(nets: readonly Net[] = NETS, backends: readonly 
   const out = [
     `Adam (lr ${ADAM_LR}), samples/second; "Adam cost" = gradc SGD rate / gradc Adam rate (issue 9 targets: <= 1.25x at 784-32-10 batch 32, <= 1.5x at 2-2-1 batch 1).`,
     '',
-    `| net | batch | gradc SGD | gradc Adam | Adam cost | ${backends.map((b) => `TF.js ${b} Adam`).join(' | ')} | brain.js Adam | gradc Adam / best peer |`,
-    `|---|---:|---:|---:|---:|${backends.map(() => '---:|').join('')}---:|---:|`,
+    `| net | batch | gradc SGD | gradc Adam | Adam cost | ${backends.map((b) => `TF.js ${b} Adam`).join(' | ')} | brain.js Adam | ${backends.map((b) => `gradc / TF.js ${b}`).join(' | ')} | gradc / brain.js | gradc / best peer |`,
+    `|---|---:|---:|---:|---:|${backends.map(() => '---:|').join('')}---:|${backends.map(() => '---:|').join('')}---:|---:|`,
   ];
+  const ratio = (a: number, b: number | undefined) => (b === undefined || !(b > 0) ? 'n/a' : `${(a / b).toFixed(a / b >= 10 ? 0 : 2)}x`);
   for (const r of rows) {
     const best = Math.max(...r.tf.values(), r.brain ?? 0);
-    out.push(`| ${r.net.name} | ${r.batch} | ${fmt(r.sgd)} | ${fmt(r.adam)} | ${(r.sgd / r.adam).toFixed(2)}x | ${backends.map((b) => fmt(r.tf.get(b))).join(' | ')} | ${r.brain === undefined ? 'n/a' : fmt(r.brain)} | ${(r.adam / best).toFixed(r.adam / best >= 10 ? 0 : 2)}x |`);
+    out.push(`| ${r.net.name} | ${r.batch} | ${fmt(r.sgd)} | ${fmt(r.adam)} | ${(r.sgd / r.adam).toFixed(2)}x | ${backends.map((b) => fmt(r.tf.get(b))).join(' | ')} | ${r.brain === undefined ? 'n/a' : fmt(r.brain)} | ${backends.map((b) => ratio(r.adam, r.tf.get(b))).join(' | ')} | ${ratio(r.adam, r.brain)} | ${ratio(r.adam, best)} |`);
   }
   return out.join('\n');
 }
