@@ -143,7 +143,11 @@ export function transpile(code: string): string {
 }
 
 export function loadModule(code: string): GeneratedModule {
-  const js = transpile(code);
+  return runModule(transpile(code));
+}
+
+/** A module from the JavaScript of \`transpile\` (what a worker thread is given to run the same module). */
+export function runModule(js: string): GeneratedModule {
   const module = { exports: {} as Record<string, unknown> };
   new Function('exports', 'module', js)(module.exports, module);
   return module.exports as unknown as GeneratedModule;
