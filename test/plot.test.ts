@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { lossCurveSpec, lossCurveSvg } from '../src/train/plot.js';
 import { duration, num, TrainingProgress } from '../src/train/progress.js';
 import { sparkline } from '../src/train/sparkline.js';
+import { wellFormedXml } from './helpers/xml.js';
 
 /** A stream that keeps what is written; `isTTY` as given. */
 function sink(isTTY: boolean) {
@@ -84,25 +85,6 @@ describe('sparkline', () => {
     expect(long.startsWith('█') && long.endsWith('▁')).toBe(true);
   });
 });
-
-/** A small well-formedness check: every tag closed in order, attributes quoted, no stray < or &. */
-function wellFormedXml(xml: string): string | undefined {
-  const stack: string[] = [];
-  const token = /<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<(\/?)([A-Za-z_][\w:.-]*)((?:\s+[\w:.-]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*(\/?)>|([^<]+)|(<)/g;
-  for (let m = token.exec(xml); m; m = token.exec(xml)) {
-    const [, close, name, , selfClose, text, stray] = m;
-    if (stray) return `stray '<' at ${m.index}`;
-    if (text !== undefined) {
-      if (/&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[\da-fA-F]+);)/.test(text)) return `bad '&' at ${m.index}`;
-      continue;
-    }
-    if (!name) continue; // comment or processing instruction
-    if (close) {
-      if (stack.pop() !== name) return `</${name}> at ${m.index} closes nothing open`;
-    } else if (!selfClose) stack.push(name);
-  }
-  return stack.length ? `<${stack[stack.length - 1]}> never closed` : undefined;
-}
 
 const CHROMIUM = '/usr/bin/chromium';
 
