@@ -157,6 +157,8 @@ export const train: Command = {
     }
     else optimizer = { kind: kind ?? 'sgd', ...(lr !== undefined ? { learningRate: lr } : {}) } as OptimizerOptions;
 
+    const kindName = 'kind' in optimizer ? optimizer.kind : optimizer.options.kind;
+    err(`training ${m.MODEL_NAME} on ${trainRows.count} samples${valRows ? ` (validation: ${valRows.count})` : ''}: up to ${epochs} epoch${epochs === 1 ? '' : 's'}, batch ${batch}, ${kindName}${resumed ? `, resumed at step ${resumed.optimizer?.step ?? 0}` : ''}`);
     const stream: ProgressStream = process.stderr.isTTY ? process.stderr : { write: (t: string) => err(t.replace(/\n$/, '')), isTTY: false };
     const progress = new TrainingProgress({ epochs, samplesPerEpoch: trainRows.count, stream });
     const metrics = metricsFor(m, trainRows, layout.targetSize, scaling !== undefined && scaling.targets.length > 0);
@@ -176,8 +178,6 @@ export const train: Command = {
       batch: (_epoch, samples, loss) => progress.batch(samples, loss),
       epoch: (r) => progress.epoch({ epoch: r.epoch + 1, loss: r.loss, valLoss: r.valLoss, metrics: metricValues(r.metrics), learningRate: r.learningRate }),
     });
-    const kindName = 'kind' in optimizer ? optimizer.kind : optimizer.options.kind;
-    err(`training ${m.MODEL_NAME} on ${trainRows.count} samples${valRows ? ` (validation: ${valRows.count})` : ''}: up to ${epochs} epoch${epochs === 1 ? '' : 's'}, batch ${batch}, ${kindName}${resumed ? `, resumed at step ${resumed.optimizer?.step ?? 0}` : ''}`);
     let interrupted = false;
     const onSigint = (): void => {
       interrupted = true;
