@@ -30,6 +30,7 @@ describe('fitInWorker', () => {
       progressMs: 0,
       batch: (e, n, loss) => { batches.push([e, n, loss]); events.push(`b${e}`); },
       epoch: (r) => events.push(`e${r.epoch}`),
+      start: () => events.push('start'),
     });
     const r = await run.result;
     const local = runModule(js).fitRows(X, Y, N, options);
@@ -37,6 +38,7 @@ describe('fitInWorker', () => {
     expect(r.history).toEqual(local.history);
     expect(r.stopped).toBe('epochs');
     expect(r.lastStep).toEqual({ epoch: 2, samples: N });
+    expect(events[0]).toBe('start');
     // every epoch's batches come before its record
     for (const e of [0, 1, 2]) expect(events.lastIndexOf(`b${e}`)).toBeLessThan(events.indexOf(`e${e}`));
     expect(batches.filter(([e]) => e === 1).map(([, n]) => n)).toEqual(Array.from({ length: N / 8 }, (_, k) => 8 * (k + 1)));

@@ -59,6 +59,18 @@ describe('progress', () => {
     expect(chunks.join('')).toMatch(/epoch 1\/4/);
   });
 
+  it('restart() restarts the clocks of the rate and the ETA (time spent setting up is not training)', () => {
+    const { stream } = sink(true);
+    let t = 0;
+    const p = new TrainingProgress({ epochs: 2, samplesPerEpoch: 100, stream, now: () => t });
+    t += 10_000; // ten seconds of set-up
+    p.restart();
+    t += 500;
+    p.batch(50, 0.5);
+    expect((p as unknown as { barLine(): string }).barLine()).toMatch(/ 100 samples\/s \| loss 0.5 \| ETA 1.5s$/);
+    p.stop();
+  });
+
   it('formats numbers and durations compactly', () => {
     expect([num(0.123456), num(1234.567), num(1.23456e-7), num(0), num(NaN)]).toEqual(['0.12346', '1234.6', '1.2346e-7', '0', 'NaN']);
     expect([duration(0.84), duration(12.4), duration(185), duration(3725)]).toEqual(['0.8s', '12s', '3m05s', '1h02m']);

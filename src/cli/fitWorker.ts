@@ -33,6 +33,8 @@ export interface WorkerFitResult extends FitResult {
 }
 
 export interface WorkerFitHooks {
+  /** The worker has loaded the module and calls fitRows now. */
+  readonly start?: (() => void) | undefined;
   /** Progress within an epoch: epoch (from 0), samples of it done, their mean loss. */
   readonly batch?: ((epoch: number, samples: number, loss: number) => void) | undefined;
   /** After each completed epoch (the record without its parameters). */
@@ -55,6 +57,7 @@ const module = { exports: {} };
 new Function('exports', 'module', js)(module.exports, module);
 const stop = new Int32Array(flag);
 let last = 0, lastStep;
+parentPort.postMessage({ type: 'start' });
 try {
   const r = module.exports.fitRows(X, Y, count, {
     ...options,
@@ -77,6 +80,7 @@ try {
 `;
 
 type Message =
+  | { readonly type: 'start' }
   | { readonly type: 'batch'; readonly epoch: number; readonly samples: number; readonly loss: number }
   | { readonly type: 'epoch'; readonly record: Omit<EpochRecord, 'params'> }
   | { readonly type: 'done'; readonly result: WorkerFitResult }
@@ -96,7 +100,8 @@ export function fitInWorker(js: string, X: Float64Array, Y: Float64Array, count:
     };
     worker.on('message', (msg: Message) => {
       try {
-        if (msg.type === 'batch') hooks.batch?.(msg.epoch, msg.samples, msg.loss);
+        if (msg.type === 'start') hooks.start?.();
+        else if (msg.type === 'batch') hooks.batch?.(msg.epoch, msg.samples, msg.loss);
         else if (msg.type === 'epoch') hooks.epoch?.(msg.record);
         else if (msg.type === 'done') settle(() => resolve(msg.result));
         else settle(() => reject(msg.sample ? new GradcError(msg.message) : Object.assign(new Error(msg.message), { stack: msg.stack })));
