@@ -45,6 +45,18 @@ describe('fitInWorker', () => {
     expect(batches.every(([, , loss]) => Number.isFinite(loss))).toBe(true);
   });
 
+  it('move: the rows go to the worker without a copy (the caller\'s arrays are emptied); same result', async () => {
+    const options = { epochs: 2, batchSize: 16, shuffleSeed: 1, validation: { X: X.slice(0, 30), Y: Y.slice(0, 20), count: 10 } };
+    const local = runModule(js).fitRows(X, Y, N, options);
+    const [X2, Y2] = [X.slice(), Y.slice()];
+    const r = await fitInWorker(js, X2, Y2, N, options, { move: true }).result;
+    expect(X2.length).toBe(0);
+    expect(Y2.length).toBe(0);
+    expect(options.validation.X.length).toBe(0);
+    expect(r.params).toEqual(local.params);
+    expect(r.history).toEqual(local.history);
+  });
+
   it('abort() stops after the current batch', async () => {
     let run: ReturnType<typeof fitInWorker> | undefined;
     run = fitInWorker(js, X, Y, N, { epochs: 1000, batchSize: 1 }, { progressMs: 0, batch: (e, n) => { if (e === 2 && n >= 100) run!.abort(); } });

@@ -41,6 +41,11 @@ export interface WorkerFitHooks {
   readonly epoch?: ((record: Omit<EpochRecord, 'params'>) => void) | undefined;
   /** Milliseconds between progress messages (default 100). */
   readonly progressMs?: number | undefined;
+  /**
+   * Move the rows (X, Y and the validation rows) to the worker instead of copying them:
+   * no second copy of a large data set, but the caller's arrays are left empty (detached).
+   */
+  readonly move?: boolean | undefined;
 }
 
 export interface WorkerFit {
@@ -89,7 +94,10 @@ type Message =
 /** Starts `fitRows(X, Y, count, options)` of the module `js` in a worker thread. */
 export function fitInWorker(js: string, X: Float64Array, Y: Float64Array, count: number, options: WorkerFitOptions, hooks: WorkerFitHooks = {}): WorkerFit {
   const flag = new SharedArrayBuffer(4);
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { js, X, Y, count, options, flag, progressMs: hooks.progressMs ?? 100 } });
+  const v = options.validation;
+  const rows = [X, Y, ...(v && 'X' in v ? [v.X, v.Y] : [])];
+  const transferList = hooks.move ? [...new Set(rows.map((a) => a.buffer as ArrayBuffer))] : [];
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { js, X, Y, count, options, flag, progressMs: hooks.progressMs ?? 100 }, transferList });
   const result = new Promise<WorkerFitResult>((resolve, reject) => {
     let settled = false;
     const settle = (f: () => void): void => {
