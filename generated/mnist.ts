@@ -399,11 +399,12 @@ export interface FitOptions {
   readonly onEpoch?: ((epoch: number, loss: number, params: Params, record: EpochRecord) => boolean | void) | undefined;
   /**
    * Held-out data, measured after each epoch with the epoch's final parameters (mean loss):
-   * samples (at least one), or `{ fraction, seed }` to split that fraction of the training
+   * samples (at least one), rows packed as `packSamples` gives them (`{ X, Y, count }`,
+   * every value finite), or `{ fraction, seed }` to split that fraction of the training
    * samples off (0 < fraction < 1, rounded, both parts non-empty; which samples go where
    * depends only on the seed, an integer, and the sample count).
    */
-  readonly validation?: readonly Sample[] | { readonly fraction: number; readonly seed?: number | undefined } | undefined;
+  readonly validation?: readonly Sample[] | { readonly X: Floats; readonly Y: Floats; readonly count: number } | { readonly fraction: number; readonly seed?: number | undefined } | undefined;
   /**
    * Stop after `patience` (a positive integer) epochs in a row that do not lower the
    * validation loss (the training loss without validation) by more than `minDelta` (finite,
@@ -421,6 +422,12 @@ export interface FitOptions {
    * the unfinished epoch is not in the history.
    */
   readonly signal?: { readonly aborted: boolean } | undefined;
+  /**
+   * Called after every step taken: the epoch (from 0), the samples of the epoch done so far
+   * and their mean loss; its result is ignored. For progress within an epoch (a caller that
+   * redraws should throttle itself: this runs once per batch).
+   */
+  readonly onBatch?: ((epoch: number, samples: number, loss: number) => void) | undefined;
   /**
    * Metrics measured after each epoch on the training rows and on the validation rows, with
    * the epoch's final parameters: 'accuracy' (the argmax of the output against the argmax of
@@ -475,7 +482,7 @@ export interface FitResult {
   readonly optimizer: OptimizerState;
 }
 
-const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch', 'validation', 'earlyStopping', 'signal', 'metrics', 'metricsOn'];
+const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch', 'onBatch', 'validation', 'earlyStopping', 'signal', 'metrics', 'metricsOn'];
 
 /** Options with their defaults, each checked; throws a SampleError naming the first bad one. */
 function $fitSettings(options: FitOptions, where: string) {
@@ -496,11 +503,18 @@ function $fitSettings(options: FitOptions, where: string) {
   const divergence = number('divergence', 1e6, (v) => v > 0, 'a number > 0 (or Infinity)');
   const shuffleSeed = options.shuffleSeed === undefined ? undefined : number('shuffleSeed', 0, Number.isInteger, 'an integer');
   if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function') throw new SampleError(`${where}: onEpoch must be a function, got ${$show(options.onEpoch)}`);
+  if (options.onBatch !== undefined && typeof options.onBatch !== 'function') throw new SampleError(`${where}: onBatch must be a function, got ${$show(options.onBatch)}`);
   const v: unknown = options.validation;
   let validation: { X: Floats; Y: Floats; count: number } | { fraction: number; seed: number } | null = null;
   if (Array.isArray(v)) {
     try { validation = packSamples(v); } catch (e) { throw e instanceof SampleError ? new SampleError(`${where}: options.validation: ${e.problem}`) : e; }
     if (validation.count === 0) throw new SampleError(`${where}: options.validation must hold at least one sample`);
+  } else if (typeof v === 'object' && v !== null && 'X' in v) {
+    const { X: vX, Y: vY, count: n } = v as { X: Floats; Y: Floats; count: number };
+    try { $checkRows('validation', vX, vY, n, 0); } catch (e) { throw e instanceof SampleError ? new SampleError(`${where}: options.${e.problem}`) : e; }
+    for (let i = 0; i < n * INPUT_SIZE; i++) if (vX[i]! - vX[i]! !== 0) throw new SampleError(`${where}: options.validation: X[${i}] (row ${Math.floor(i / INPUT_SIZE)}) is ${vX[i]}`);
+    for (let i = 0; i < n * TARGET_SIZE; i++) if (vY[i]! - vY[i]! !== 0) throw new SampleError(`${where}: options.validation: Y[${i}] (row ${Math.floor(i / TARGET_SIZE)}) is ${vY[i]}`);
+    validation = { X: vX, Y: vY, count: n };
   } else if (typeof v === 'object' && v !== null) {
     for (const key of Object.keys(v)) if (key !== 'fraction' && key !== 'seed') throw new SampleError(`${where}: options.validation: unknown key '${key.slice(0, 40)}' (the keys are fraction, seed)`);
     const { fraction, seed } = v as { fraction?: unknown; seed?: unknown };
@@ -558,7 +572,7 @@ function $fitSettings(options: FitOptions, where: string) {
     const withRate = options.learningRate !== undefined && typeof o === 'object' && o !== null && (given.learningRate === undefined) ? { ...given, learningRate } : given;
     optimizer = $initOptimizer(params, withRate, `${where}: options.optimizer`);
   }
-  return { epochs, batchSize, tolerance, divergence, shuffleSeed, params, optimizer, hyper: $hyper(optimizer.options, `${where}: options.optimizer`), onEpoch: options.onEpoch, validation, earlyStopping, signal: options.signal, metrics, pair };
+  return { epochs, batchSize, tolerance, divergence, shuffleSeed, params, optimizer, hyper: $hyper(optimizer.options, `${where}: options.optimizer`), onEpoch: options.onEpoch, onBatch: options.onBatch, validation, earlyStopping, signal: options.signal, metrics, pair };
 }
 
 /** The metrics asked for over `count` rows (see FitOptions.metrics). */
@@ -637,7 +651,7 @@ export function fitRows(X: Floats, Y: Floats, count: number, options: FitOptions
 }
 
 function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats; count: number } | null, o: ReturnType<typeof $fitSettings>, where: string): FitResult {
-  const { epochs, tolerance, divergence, params, optimizer, hyper, earlyStopping, signal } = o;
+  const { epochs, tolerance, divergence, params, optimizer, hyper, earlyStopping, signal, onBatch } = o;
   const start = Date.now();
   const batch = Math.min(o.batchSize, count);
   const initialLoss = $lossSum(params, X, Y, count, 0) / count;
@@ -675,6 +689,7 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
     for (let first = 0; first < count && total === total; first += batch) {
       const n = Math.min(batch, count - first);
       total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper); // NaN: a step was refused
+      if (onBatch && total === total) onBatch(epoch, first + n, total / (first + n));
       if (signal && signal.aborted) { aborted = true; break; }
     }
     if (aborted && total === total) { stopped = 'aborted'; break; }
@@ -971,7 +986,7 @@ function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: n
   const value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
   let c = 1;
   if (h.clip !== Infinity) {
-    const norm = Math.sqrt($squaredNorm($acc));
+    const norm = $globalNorm($acc);
     if (norm > h.clip) c = h.clip / norm;
   }
   if (!$UPDATES[h.kind](p, $acc, st.m ?? $acc, st.v ?? $acc, h, lr, st.step + 1, c, value)) return NaN;
@@ -1079,14 +1094,31 @@ function $clear(g: Params): void {
   g.layer2_b.fill(0);
 }
 
-/** The squared l2 norm of every value of `g` (for clipping by global norm). */
-function $squaredNorm(g: Params): number {
+/**
+ * The l2 norm of every value of `g` together (for clipping by global norm), without
+ * overflow or underflow: when the plain sum of squares leaves the normal range (values
+ * of about 1e154 or more, or all below about 1e-145), it is summed again with every value
+ * divided by the largest |value|, so the norm is finite whenever every value is.
+ */
+function $globalNorm(g: Params): number {
   let s = 0;
   { const d = g.layer1_W; for (let k = 0; k < 25088; k++) s += d[k]! * d[k]!; }
   { const d = g.layer1_b; for (let k = 0; k < 32; k++) s += d[k]! * d[k]!; }
   { const d = g.layer2_W; for (let k = 0; k < 320; k++) s += d[k]! * d[k]!; }
   { const d = g.layer2_b; for (let k = 0; k < 10; k++) s += d[k]! * d[k]!; }
-  return s;
+  if (s < Infinity && s > 1e-290) return Math.sqrt(s);
+  let big = 0; // the largest |value| (NaN if one is NaN)
+  { const d = g.layer1_W; for (let k = 0; k < 25088; k++) big = Math.max(big, Math.abs(d[k]!)); }
+  { const d = g.layer1_b; for (let k = 0; k < 32; k++) big = Math.max(big, Math.abs(d[k]!)); }
+  { const d = g.layer2_W; for (let k = 0; k < 320; k++) big = Math.max(big, Math.abs(d[k]!)); }
+  { const d = g.layer2_b; for (let k = 0; k < 10; k++) big = Math.max(big, Math.abs(d[k]!)); }
+  if (big === 0 || !(big < Infinity)) return big;
+  s = 0;
+  { const d = g.layer1_W; for (let k = 0; k < 25088; k++) { const q = d[k]! / big; s += q * q; } }
+  { const d = g.layer1_b; for (let k = 0; k < 32; k++) { const q = d[k]! / big; s += q * q; } }
+  { const d = g.layer2_W; for (let k = 0; k < 320; k++) { const q = d[k]! / big; s += q * q; } }
+  { const d = g.layer2_b; for (let k = 0; k < 10; k++) { const q = d[k]! / big; s += q * q; } }
+  return big * Math.sqrt(s);
 }
 
 /** The state slots (m, v) each kind keeps. */

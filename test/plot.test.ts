@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { lossCurveSpec, lossCurveSvg } from '../src/train/plot.js';
 import { duration, num, TrainingProgress } from '../src/train/progress.js';
 import { sparkline } from '../src/train/sparkline.js';
+import { wellFormedXml } from './helpers/xml.js';
 
 /** A stream that keeps what is written; `isTTY` as given. */
 function sink(isTTY: boolean) {
@@ -58,6 +59,18 @@ describe('progress', () => {
     expect(chunks.join('')).toMatch(/epoch 1\/4/);
   });
 
+  it('restart() restarts the clocks of the rate and the ETA (time spent setting up is not training)', () => {
+    const { stream } = sink(true);
+    let t = 0;
+    const p = new TrainingProgress({ epochs: 2, samplesPerEpoch: 100, stream, now: () => t });
+    t += 10_000; // ten seconds of set-up
+    p.restart();
+    t += 500;
+    p.batch(50, 0.5);
+    expect((p as unknown as { barLine(): string }).barLine()).toMatch(/ 100 samples\/s \| loss 0.5 \| ETA 1.5s$/);
+    p.stop();
+  });
+
   it('formats numbers and durations compactly', () => {
     expect([num(0.123456), num(1234.567), num(1.23456e-7), num(0), num(NaN)]).toEqual(['0.12346', '1234.6', '1.2346e-7', '0', 'NaN']);
     expect([duration(0.84), duration(12.4), duration(185), duration(3725)]).toEqual(['0.8s', '12s', '3m05s', '1h02m']);
@@ -84,25 +97,6 @@ describe('sparkline', () => {
     expect(long.startsWith('█') && long.endsWith('▁')).toBe(true);
   });
 });
-
-/** A small well-formedness check: every tag closed in order, attributes quoted, no stray < or &. */
-function wellFormedXml(xml: string): string | undefined {
-  const stack: string[] = [];
-  const token = /<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<(\/?)([A-Za-z_][\w:.-]*)((?:\s+[\w:.-]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*(\/?)>|([^<]+)|(<)/g;
-  for (let m = token.exec(xml); m; m = token.exec(xml)) {
-    const [, close, name, , selfClose, text, stray] = m;
-    if (stray) return `stray '<' at ${m.index}`;
-    if (text !== undefined) {
-      if (/&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[\da-fA-F]+);)/.test(text)) return `bad '&' at ${m.index}`;
-      continue;
-    }
-    if (!name) continue; // comment or processing instruction
-    if (close) {
-      if (stack.pop() !== name) return `</${name}> at ${m.index} closes nothing open`;
-    } else if (!selfClose) stack.push(name);
-  }
-  return stack.length ? `<${stack[stack.length - 1]}> never closed` : undefined;
-}
 
 const CHROMIUM = '/usr/bin/chromium';
 

@@ -125,24 +125,37 @@ describe('gradc train / predict / evaluate', () => {
     expect(JSON.parse(readFileSync(second, 'utf8')).optimizer.step).toBe(10); // 5 + 5 full-batch steps
   });
 
-  it('Ctrl-C (SIGINT) stops at the end of the epoch and still writes the best parameters', async () => {
+  it('Ctrl-C (SIGINT) stops in the middle of an epoch, after the current batch, and still writes the parameters', async () => {
+    // 20,000 samples at batch 1 through a 2-128-128-1 net: one epoch takes seconds, so the
+    // signal, 5 s after training starts, lands inside an epoch of a run of a million epochs.
+    const ROWS = 20_000;
+    const data = join(dir, 'wide.csv');
+    writeFileSync(data, ['x_1,x_2,y_1', ...Array.from({ length: ROWS }, (_, i) => `${Math.sin(i)},${Math.cos(1.3 * i)},${Math.sin(i) * Math.cos(1.3 * i)}`)].join('\n'));
     const out = join(dir, 'interrupted.json');
-    const child = spawn(process.execPath, ['bin/gradc.js', 'train', MODEL, '--data', DATA, '--optimizer', 'adam', '--epochs', '100000000', '--out', out], { cwd: ROOT });
+    const child = spawn(process.execPath, ['bin/gradc.js', 'train', 'test/fixtures/wide.model.ts', '--data', data, '--optimizer', 'adam', '--batch', '1', '--epochs', '1000000', '--out', out], { cwd: ROOT });
     let stderr = '';
-    let sent = false;
+    let sentAt = 0;
     child.stderr.on('data', (d) => {
       stderr += d;
-      if (!sent && /^epoch 3\//m.test(stderr)) {
-        sent = true;
-        child.kill('SIGINT');
+      if (!sentAt && /^training wide on 20000 samples/m.test(stderr)) {
+        sentAt = -1;
+        setTimeout(() => { sentAt = performance.now(); child.kill('SIGINT'); }, 5000);
       }
     });
     const status = await new Promise<number | null>((done) => child.on('close', done));
+    const afterSignal = performance.now() - sentAt;
     expect(status, stderr).toBe(0);
-    expect(stderr).toMatch(/interrupted \(Ctrl-C\)/);
-    expect(existsSync(out)).toBe(true);
-    expect(JSON.parse(readFileSync(out, 'utf8')).model).toBe('student');
-  }, 30_000);
+    const m = stderr.match(/\(interrupted \(Ctrl-C\) in epoch (\d+) after (\d+) of 20000 samples; the (best epoch's|last) parameters are kept\)/);
+    expect(m, stderr).not.toBeNull();
+    const epoch = Number(m![1]), samples = Number(m![2]);
+    expect(samples).toBeGreaterThan(0);
+    expect(samples).toBeLessThan(ROWS); // stopped inside the epoch
+    expect(stderr).toMatch(new RegExp(`^trained ${epoch - 1} epochs? in`, 'm'));
+    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    expect(doc.model).toBe('wide');
+    expect(doc.optimizer.step).toBe((epoch - 1) * ROWS + samples); // batch 1: no step taken after the one under way
+    console.log(`train-cli: SIGINT in epoch ${epoch} after ${samples} of ${ROWS} samples; exit ${Math.round(afterSignal)} ms after the signal`);
+  }, 60_000);
 
   it('a classifier (iris, JSON Lines, --val-data): integer targets are not scaled; evaluate prints the accuracy', async () => {
     // Three well separated clusters, one-hot targets; deterministic.

@@ -11,7 +11,9 @@
  *   (parameter and state), keeps the old ones aside and checks the new ones; a refused
  *   update puts the old ones back: a step is all or nothing for parameters, state and
  *   step count alike;
- * - clipping by global norm adds one pass (the norm) and only when it is asked for;
+ * - clipping by global norm adds one pass (the norm) and only when it is asked for; the
+ *   norm is overflow-safe (rescaled by the largest |g| when the sum of squares is not in
+ *   the normal range, so gradients of 1e155 and more still clip to a finite step);
  * - plain SGD (no decay, no clipping) keeps the fused path of `step` (the update written
  *   during the backward pass in the unrolled lowering);
  * - emitted code is strict-clean (`noUncheckedIndexedAccess`, no unused locals).
@@ -138,11 +140,22 @@ function $clear(g: Params): void {
 ${params.map((s) => (s.shape.length ? `  g.${s.name}.fill(0);` : `  g.${s.name} = 0;`)).join('\n')}
 }
 
-/** The squared l2 norm of every value of \`g\` (for clipping by global norm). */
-function $squaredNorm(g: Params): number {
+/**
+ * The l2 norm of every value of \`g\` together (for clipping by global norm), without
+ * overflow or underflow: when the plain sum of squares leaves the normal range (values
+ * of about 1e154 or more, or all below about 1e-145), it is summed again with every value
+ * divided by the largest |value|, so the norm is finite whenever every value is.
+ */
+function $globalNorm(g: Params): number {
   let s = 0;
 ${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) s += d[k]! * d[k]!; }` : `  s += g.${s.name} * g.${s.name};`)).join('\n')}
-  return s;
+  if (s < Infinity && s > 1e-290) return Math.sqrt(s);
+  let big = 0; // the largest |value| (NaN if one is NaN)
+${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) big = Math.max(big, Math.abs(d[k]!)); }` : `  big = Math.max(big, Math.abs(g.${s.name}));`)).join('\n')}
+  if (big === 0 || !(big < Infinity)) return big;
+  s = 0;
+${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) { const q = d[k]! / big; s += q * q; } }` : `  { const q = g.${s.name} / big; s += q * q; }`)).join('\n')}
+  return big * Math.sqrt(s);
 }
 
 /** The state slots (m, v) each kind keeps. */
@@ -397,7 +410,7 @@ function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: n
   const value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
   let c = 1;
   if (h.clip !== Infinity) {
-    const norm = Math.sqrt($squaredNorm($acc));
+    const norm = $globalNorm($acc);
     if (norm > h.clip) c = h.clip / norm;
   }
   if (!$UPDATES[h.kind](p, $acc, st.m ?? $acc, st.v ?? $acc, h, lr, st.step + 1, c, value)) return NaN;

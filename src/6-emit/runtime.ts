@@ -178,11 +178,12 @@ export interface FitOptions {
   readonly onEpoch?: ((epoch: number, loss: number, params: Params, record: EpochRecord) => boolean | void) | undefined;
   /**
    * Held-out data, measured after each epoch with the epoch's final parameters (mean loss):
-   * samples (at least one), or \`{ fraction, seed }\` to split that fraction of the training
+   * samples (at least one), rows packed as \`packSamples\` gives them (\`{ X, Y, count }\`,
+   * every value finite), or \`{ fraction, seed }\` to split that fraction of the training
    * samples off (0 < fraction < 1, rounded, both parts non-empty; which samples go where
    * depends only on the seed, an integer, and the sample count).
    */
-  readonly validation?: readonly Sample[] | { readonly fraction: number; readonly seed?: number | undefined } | undefined;
+  readonly validation?: readonly Sample[] | { readonly X: Floats; readonly Y: Floats; readonly count: number } | { readonly fraction: number; readonly seed?: number | undefined } | undefined;
   /**
    * Stop after \`patience\` (a positive integer) epochs in a row that do not lower the
    * validation loss (the training loss without validation) by more than \`minDelta\` (finite,
@@ -200,6 +201,12 @@ export interface FitOptions {
    * the unfinished epoch is not in the history.
    */
   readonly signal?: { readonly aborted: boolean } | undefined;
+  /**
+   * Called after every step taken: the epoch (from 0), the samples of the epoch done so far
+   * and their mean loss; its result is ignored. For progress within an epoch (a caller that
+   * redraws should throttle itself: this runs once per batch).
+   */
+  readonly onBatch?: ((epoch: number, samples: number, loss: number) => void) | undefined;
   /**
    * Metrics measured after each epoch on the training rows and on the validation rows, with
    * the epoch's final parameters: 'accuracy' (the argmax of the output against the argmax of
@@ -254,7 +261,7 @@ export interface FitResult {
   readonly optimizer: OptimizerState;
 }
 
-const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch', 'validation', 'earlyStopping', 'signal', 'metrics', 'metricsOn'];
+const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch', 'onBatch', 'validation', 'earlyStopping', 'signal', 'metrics', 'metricsOn'];
 
 /** Options with their defaults, each checked; throws a SampleError naming the first bad one. */
 function $fitSettings(options: FitOptions, where: string) {
@@ -275,11 +282,18 @@ function $fitSettings(options: FitOptions, where: string) {
   const divergence = number('divergence', 1e6, (v) => v > 0, 'a number > 0 (or Infinity)');
   const shuffleSeed = options.shuffleSeed === undefined ? undefined : number('shuffleSeed', 0, Number.isInteger, 'an integer');
   if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function') throw new SampleError(\`\${where}: onEpoch must be a function, got \${$show(options.onEpoch)}\`);
+  if (options.onBatch !== undefined && typeof options.onBatch !== 'function') throw new SampleError(\`\${where}: onBatch must be a function, got \${$show(options.onBatch)}\`);
   const v: unknown = options.validation;
   let validation: { X: Floats; Y: Floats; count: number } | { fraction: number; seed: number } | null = null;
   if (Array.isArray(v)) {
     try { validation = packSamples(v); } catch (e) { throw e instanceof SampleError ? new SampleError(\`\${where}: options.validation: \${e.problem}\`) : e; }
     if (validation.count === 0) throw new SampleError(\`\${where}: options.validation must hold at least one sample\`);
+  } else if (typeof v === 'object' && v !== null && 'X' in v) {
+    const { X: vX, Y: vY, count: n } = v as { X: Floats; Y: Floats; count: number };
+    try { $checkRows('validation', vX, vY, n, 0); } catch (e) { throw e instanceof SampleError ? new SampleError(\`\${where}: options.\${e.problem}\`) : e; }
+    for (let i = 0; i < n * INPUT_SIZE; i++) if (vX[i]! - vX[i]! !== 0) throw new SampleError(\`\${where}: options.validation: X[\${i}] (row \${Math.floor(i / INPUT_SIZE)}) is \${vX[i]}\`);
+    for (let i = 0; i < n * TARGET_SIZE; i++) if (vY[i]! - vY[i]! !== 0) throw new SampleError(\`\${where}: options.validation: Y[\${i}] (row \${Math.floor(i / TARGET_SIZE)}) is \${vY[i]}\`);
+    validation = { X: vX, Y: vY, count: n };
   } else if (typeof v === 'object' && v !== null) {
     for (const key of Object.keys(v)) if (key !== 'fraction' && key !== 'seed') throw new SampleError(\`\${where}: options.validation: unknown key '\${key.slice(0, 40)}' (the keys are fraction, seed)\`);
     const { fraction, seed } = v as { fraction?: unknown; seed?: unknown };
@@ -337,7 +351,7 @@ function $fitSettings(options: FitOptions, where: string) {
     const withRate = options.learningRate !== undefined && typeof o === 'object' && o !== null && (given.learningRate === undefined) ? { ...given, learningRate } : given;
     optimizer = $initOptimizer(params, withRate, \`\${where}: options.optimizer\`);
   }
-  return { epochs, batchSize, tolerance, divergence, shuffleSeed, params, optimizer, hyper: $hyper(optimizer.options, \`\${where}: options.optimizer\`), onEpoch: options.onEpoch, validation, earlyStopping, signal: options.signal, metrics, pair };
+  return { epochs, batchSize, tolerance, divergence, shuffleSeed, params, optimizer, hyper: $hyper(optimizer.options, \`\${where}: options.optimizer\`), onEpoch: options.onEpoch, onBatch: options.onBatch, validation, earlyStopping, signal: options.signal, metrics, pair };
 }
 
 /** The metrics asked for over \`count\` rows (see FitOptions.metrics). */
@@ -416,7 +430,7 @@ export function fitRows(X: Floats, Y: Floats, count: number, options: FitOptions
 }
 
 function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats; count: number } | null, o: ReturnType<typeof $fitSettings>, where: string): FitResult {
-  const { epochs, tolerance, divergence, params, optimizer, hyper, earlyStopping, signal } = o;
+  const { epochs, tolerance, divergence, params, optimizer, hyper, earlyStopping, signal, onBatch } = o;
   const start = Date.now();
   const batch = Math.min(o.batchSize, count);
   const initialLoss = $lossSum(params, X, Y, count, 0) / count;
@@ -454,6 +468,7 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
     for (let first = 0; first < count && total === total; first += batch) {
       const n = Math.min(batch, count - first);
       total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper); // NaN: a step was refused
+      if (onBatch && total === total) onBatch(epoch, first + n, total / (first + n));
       if (signal && signal.aborted) { aborted = true; break; }
     }
     if (aborted && total === total) { stopped = 'aborted'; break; }

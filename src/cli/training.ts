@@ -13,9 +13,9 @@
  * there are as many of each and each pair has the same shape.
  */
 import { readFileSync } from 'node:fs';
-import { compile } from '../index.js';
+import { generate } from '../index.js';
 import { GradcError } from '../errors.js';
-import type { GeneratedModule, OptimizerState, Params, SavedParams } from '../load/loader.js';
+import { runModule, transpile, type GeneratedModule, type OptimizerState, type Params, type SavedParams } from '../load/loader.js';
 import { checkScaling, parseColumns, rowLayout, type ColumnMap, type Field, type RowLayout, type Scaling } from '../data/index.js';
 import { type Args, value } from './args.js';
 import { COMPILE_FLAGS, compileOptionsFromArgs } from './compileOptions.js';
@@ -25,6 +25,8 @@ export { COMPILE_FLAGS };
 
 export interface Compiled {
   readonly module: GeneratedModule;
+  /** The module's JavaScript (\`transpile\` of the generated TypeScript), for a worker thread. */
+  readonly js: string;
   readonly layout: RowLayout;
   readonly file: string;
 }
@@ -36,8 +38,10 @@ export async function compiledModel(args: Args, command: string, usage: string):
   if (rest.length) throw new GradcError(`expects one model file, got ${args.positionals.length} (usage: ${usage})`);
   const options = compileOptionsFromArgs(args, command);
   const { model, file } = await loadModelFile(path);
-  const module = compile(model, { ...options, source: file });
-  return { module, layout: rowLayout(module.shapes, module), file };
+  const { code } = generate(model, { ...options, source: file });
+  const js = transpile(code);
+  const module = runModule(js);
+  return { module, js, layout: rowLayout(module.shapes, module), file };
 }
 
 /** `--name`, required. */

@@ -105,9 +105,11 @@ export interface FitOptions {
   readonly divergence?: number;
   readonly params?: Params;
   readonly onEpoch?: (epoch: number, loss: number, params: Params, record: EpochRecord) => boolean | void;
-  readonly validation?: readonly Sample[] | { readonly fraction: number; readonly seed?: number };
+  readonly validation?: readonly Sample[] | { readonly X: Float64Array; readonly Y: Float64Array; readonly count: number } | { readonly fraction: number; readonly seed?: number };
   readonly earlyStopping?: { readonly patience: number; readonly minDelta?: number; readonly restoreBest?: boolean };
   readonly signal?: { readonly aborted: boolean };
+  /** Called after every step taken: epoch (from 0), samples of the epoch done, their mean loss. */
+  readonly onBatch?: (epoch: number, samples: number, loss: number) => void;
   readonly metrics?: readonly ('accuracy' | 'mse' | 'mae')[];
   readonly metricsOn?: { readonly output: string; readonly target: string };
 }
@@ -141,7 +143,11 @@ export function transpile(code: string): string {
 }
 
 export function loadModule(code: string): GeneratedModule {
-  const js = transpile(code);
+  return runModule(transpile(code));
+}
+
+/** A module from the JavaScript of \`transpile\` (what a worker thread is given to run the same module). */
+export function runModule(js: string): GeneratedModule {
   const module = { exports: {} as Record<string, unknown> };
   new Function('exports', 'module', js)(module.exports, module);
   return module.exports as unknown as GeneratedModule;

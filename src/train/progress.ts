@@ -46,7 +46,7 @@ export class TrainingProgress {
   private readonly stream: ProgressStream;
   private readonly now: () => number;
   private readonly bar: SingleBar | undefined;
-  private readonly started: number;
+  private started: number;
   private epochStarted: number;
   private epochIndex = 1; // the epoch under way
   private done = 0; // samples done in it
@@ -72,6 +72,11 @@ export class TrainingProgress {
       });
       this.bar.start(this.perEpoch, 0);
     }
+  }
+
+  /** Training starts now (after set-up such as starting a worker): the clocks of the rates and the ETA restart. */
+  restart(): void {
+    this.started = this.epochStarted = this.now();
   }
 
   /** After a batch: `samplesDone` samples of the current epoch are done; `loss` is its running mean, if known. */

@@ -4,14 +4,18 @@
  * Compiles the model in process, reads the data file (data/read.ts), splits off
  * validation rows (--val fraction, with --seed) or reads them (--val-data), scales
  * inputs (and regression targets) with statistics of the training split only, and
- * trains with the generated module's `fitRows` and the optimizer asked for. Progress:
- * a live bar on a terminal, else one line per epoch, on stderr (train/progress.ts).
+ * trains with the generated module's `fitRows` (its validation, early stopping, metrics
+ * and abort signal) and the optimizer asked for, in a worker thread (cli/fitWorker.ts).
+ * Progress: a live bar on a terminal, redrawn within epochs, else one line per epoch,
+ * on stderr (train/progress.ts).
  *
  * Guarantees:
  * - The parameters kept are those of the epoch with the lowest validation loss (the
- *   training loss when there is no validation data); --patience N stops after N epochs
- *   without improvement. Ctrl-C (SIGINT) stops at the end of the current epoch and still
- *   writes the best parameters; a second Ctrl-C is left to Node (exits at once).
+ *   training loss when there is no validation data): fit's earlyStopping with
+ *   restoreBest; --patience N stops after N epochs without improvement. Ctrl-C (SIGINT)
+ *   stops after the current batch (fit's signal, read after every step) and still writes
+ *   the best parameters (those of the last step when no epoch has completed); a second
+ *   Ctrl-C is left to Node (exits at once).
  * - --out gets the module's `saveParams` document (with the optimizer state, so --resume
  *   continues where it stopped) plus the scaling statistics, written atomically
  *   (files.ts): a failed run, or a bad option, leaves the file as it was.
@@ -24,12 +28,13 @@
  * - Every check (options, files, data against the model's inputs) runs before training.
  */
 import { GradcError } from '../../errors.js';
-import type { OptimizerOptions, OptimizerState, Params } from '../../load/loader.js';
+import type { EpochRecord, GeneratedModule, OptimizerOptions, OptimizerState } from '../../load/loader.js';
 import { computeScaling, parseScaleMethod, readRows, scaleRows, splitRows, type Rows, type Scaling } from '../../data/index.js';
 import { lossCurveSvg, num, sparkline, TrainingProgress, duration, type ProgressStream } from '../../train/index.js';
 import { type Args, expectFlags, value } from '../args.js';
 import type { Command } from '../command.js';
 import { checkNotAnInput, checkWritableTarget, writeFile } from '../files.js';
+import { fitInWorker, type WorkerFitResult } from '../fitWorker.js';
 import { columnsOption, compiledModel, COMPILE_FLAGS, isRegression, readParamsFile, required, type Compiled, type ParamsFile } from '../training.js';
 
 const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw', 'rmsprop'] as const;
@@ -65,10 +70,38 @@ function checkOutput(path: string | undefined, what: string, compiled: Compiled,
   for (const input of inputs) if (input !== undefined && input === path) throw new GradcError(`refusing to write ${what} ${path}: it is an input of this run; give another file name`);
 }
 
+type MetricName = 'accuracy' | 'mse' | 'mae';
+
+/**
+ * The metric shown per epoch, comparing the model's first output with its first target:
+ * accuracy for a classifier (integer targets: one-hot of the output's size, a class index
+ * for a vector output, or 0/1 for a scalar one), MAE for a regression (in scaled units
+ * when the targets are scaled); none when the two do not pair up.
+ */
+function metricsFor(m: GeneratedModule, rows: Rows, targetSize: number, scaledTargets: boolean): MetricName[] {
+  const out = Object.values(m.shapes.outputs)[0], tgt = Object.values(m.shapes.targets)[0];
+  if (!out || !tgt) return [];
+  const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+  const o = size(out), t = size(tgt);
+  const integers = !scaledTargets && !isRegression(rows.Y, rows.count * targetSize);
+  let binary = true;
+  for (let i = 0; i < rows.count * targetSize && binary; i++) binary = rows.Y[i] === 0 || rows.Y[i] === 1;
+  if (integers && ((o === t && o > 1) || (t === 1 && o > 1) || (o === 1 && t === 1 && binary))) return ['accuracy'];
+  return o === t ? ['mae'] : [];
+}
+
+/** `{ accuracy, val_accuracy }` from an epoch record's metrics, for the progress display. */
+function metricValues(metrics: EpochRecord['metrics']): Record<string, number> {
+  const shown: Record<string, number> = {};
+  for (const [name, v] of Object.entries(metrics.train)) if (v !== undefined) shown[name] = v;
+  for (const [name, v] of Object.entries(metrics.validation)) if (v !== undefined) shown[`val_${name}`] = v;
+  return shown;
+}
+
 export const train: Command = {
   name: 'train',
   usage: USAGE,
-  summary: 'train the model on a data file (CSV, TSV, JSON, JSON Lines) and save the parameters (--out) with the scaling; Ctrl-C stops after the current epoch and still writes the best parameters',
+  summary: 'train the model on a data file (CSV, TSV, JSON, JSON Lines) and save the parameters (--out) with the scaling; Ctrl-C stops after the current batch and still writes the best parameters',
   async run(args, out, err = (l) => console.error(l)) {
     expectFlags(args, FLAGS, 'train');
     const dataPath = required(args, 'data', 'train', 'data file');
@@ -124,70 +157,63 @@ export const train: Command = {
     }
     else optimizer = { kind: kind ?? 'sgd', ...(lr !== undefined ? { learningRate: lr } : {}) } as OptimizerOptions;
 
+    const kindName = 'kind' in optimizer ? optimizer.kind : optimizer.options.kind;
+    err(`training ${m.MODEL_NAME} on ${trainRows.count} samples${valRows ? ` (validation: ${valRows.count})` : ''}: up to ${epochs} epoch${epochs === 1 ? '' : 's'}, batch ${batch}, ${kindName}${resumed ? `, resumed at step ${resumed.optimizer?.step ?? 0}` : ''}`);
     const stream: ProgressStream = process.stderr.isTTY ? process.stderr : { write: (t: string) => err(t.replace(/\n$/, '')), isTTY: false };
     const progress = new TrainingProgress({ epochs, samplesPerEpoch: trainRows.count, stream });
-    const losses: number[] = [];
-    const valLosses: number[] = [];
-    let best: { params: Params; epoch: number; loss: number } | undefined;
+    const metrics = metricsFor(m, trainRows, layout.targetSize, scaling !== undefined && scaling.targets.length > 0);
+    // fitRows runs in a worker thread (fitWorker.ts), so this thread stays free to take
+    // Ctrl-C, which stops training after the current batch, and to draw the progress.
+    const run = fitInWorker(compiled.js, trainRows.X, trainRows.Y, trainRows.count, {
+      epochs,
+      batchSize: batch,
+      shuffleSeed: seed,
+      optimizer,
+      ...(resumed ? { params: resumed.params } : {}),
+      ...(valRows ? { validation: { X: valRows.X, Y: valRows.Y, count: valRows.count } } : {}),
+      // The best epoch's parameters are kept whatever stops training; without --patience, never stop early.
+      earlyStopping: { patience: patience ?? epochs, restoreBest: true },
+      metrics,
+    }, {
+      move: true, // the rows are not used here after training
+      start: () => progress.restart(),
+      batch: (_epoch, samples, loss) => progress.batch(samples, loss),
+      epoch: (r) => progress.epoch({ epoch: r.epoch + 1, loss: r.loss, valLoss: r.valLoss, metrics: metricValues(r.metrics), learningRate: r.learningRate }),
+    });
     let interrupted = false;
-    let stale = 0;
     const onSigint = (): void => {
       interrupted = true;
+      run.abort();
       process.removeListener('SIGINT', onSigint); // a second Ctrl-C ends the process
     };
     process.on('SIGINT', onSigint);
     const started = performance.now();
-    // One fitRows call per epoch, yielding to the event loop in between: a SIGINT handler
-    // only runs when JavaScript is idle, so this is what lets Ctrl-C stop the run.
-    let params: Params = resumed ? resumed.params : m.initParams();
-    let state: OptimizerOptions | OptimizerState = optimizer;
-    let initialLoss: number | undefined;
-    let stopped: 'epochs' | 'diverged' | 'patience' | 'interrupted' = 'epochs';
+    let r: WorkerFitResult;
     try {
-      for (let epoch = 0; epoch < epochs; epoch++) {
-        const r = m.fitRows(trainRows.X, trainRows.Y, trainRows.count, { epochs: 1, batchSize: batch, shuffleSeed: seed + epoch, optimizer: state, params });
-        initialLoss ??= r.initialLoss;
-        params = r.params;
-        state = r.optimizer;
-        if (r.stopped === 'diverged') {
-          stopped = 'diverged';
-          break;
-        }
-        const loss = r.losses[0];
-        const valLoss = valRows ? m.gradientBatch(params, valRows.X, valRows.Y, valRows.count).loss : undefined;
-        losses.push(loss);
-        if (valLoss !== undefined) valLosses.push(valLoss);
-        progress.epoch({ epoch: epoch + 1, loss, valLoss });
-        const watched = valLoss ?? loss;
-        if (!best || watched < best.loss) {
-          best = { params: m.copyParams(params), epoch: epoch + 1, loss: watched };
-          stale = 0;
-        } else stale++;
-        await new Promise((done) => setImmediate(done));
-        if (interrupted) {
-          stopped = 'interrupted';
-          break;
-        }
-        if (patience !== undefined && stale >= patience) {
-          stopped = 'patience';
-          break;
-        }
-      }
+      r = await run.result;
     } finally {
       process.removeListener('SIGINT', onSigint);
       progress.stop();
     }
     const seconds = (performance.now() - started) / 1000;
-    const kept = best ? best.params : params;
+    const losses = r.history.loss;
+    const valLosses = r.history.valLoss;
     const done = losses.length;
+    const best = r.bestEpoch >= 0 ? { epoch: r.bestEpoch + 1, loss: (valRows ? valLosses : losses)[r.bestEpoch]! } : undefined;
 
-    const why = { interrupted: 'interrupted (Ctrl-C)', patience: `no improvement for ${patience} epochs (--patience)`, diverged: 'the loss diverged; the last good parameters are kept', epochs: 'all epochs done' }[stopped];
+    const partial = r.lastStep && r.lastStep.epoch === done && r.lastStep.samples < trainRows.count ? ` in epoch ${done + 1} after ${r.lastStep.samples} of ${trainRows.count} samples` : '';
+    const why = interrupted && r.stopped === 'aborted' ? `interrupted (Ctrl-C)${partial}; the ${best ? 'best epoch\'s' : 'last'} parameters are kept`
+      : r.stopped === 'early-stopping' ? `no improvement for ${patience} epochs (--patience)`
+      : r.stopped === 'diverged' ? 'the loss diverged; the best parameters before it are kept'
+      : 'all epochs done';
     const watched = valRows ? 'validation loss' : 'loss';
-    err(`trained ${done} epoch${done === 1 ? '' : 's'} in ${duration(seconds)} (${why}); loss ${num(initialLoss ?? NaN)} -> ${num(losses.at(-1) ?? initialLoss ?? NaN)}${best ? `; best ${watched} ${num(best.loss)} at epoch ${best.epoch}` : ''}${scaling?.targets.length ? ' (in scaled target units)' : ''}`);
+    err(`trained ${done} epoch${done === 1 ? '' : 's'} in ${duration(seconds)} (${why}); loss ${num(r.initialLoss)} -> ${num(losses.at(-1) ?? r.initialLoss)}${best ? `; best ${watched} ${num(best.loss)} at epoch ${best.epoch}` : ''}${scaling?.targets.length ? ' (in scaled target units)' : ''}`);
     if (losses.length) err(`loss ${sparkline(losses, { width: 60 })}${valLosses.length ? `\nval  ${sparkline(valLosses, { width: 60 })}` : ''}`);
+    const kept = r.params;
+    const state = r.optimizer;
 
     if (outPath !== undefined) {
-      const doc: ParamsFile = { ...m.saveParams(kept, 'kind' in state ? undefined : state), ...(scaling ? { scaling } : {}) };
+      const doc: ParamsFile = { ...m.saveParams(kept, state), ...(scaling ? { scaling } : {}) };
       writeFile(outPath, `${JSON.stringify(doc, null, 2)}\n`);
       out(`wrote ${outPath}`);
     } else err('no --out given: the parameters were not saved');

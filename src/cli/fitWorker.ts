@@ -1,0 +1,124 @@
+/**
+ * Training off the main thread, for `gradc train`.
+ *
+ * A generated module's `fitRows` is synchronous: while it runs, the thread's event loop
+ * is blocked, so a SIGINT handler could not run (Node delivers signals through the event
+ * loop) and a progress bar could not be redrawn until training ended. So `gradc train`
+ * runs `fitRows` in a worker thread, on the same module (its JavaScript, run there as
+ * `runModule` runs it), and the main thread stays idle: `abort()` (Ctrl-C) sets a flag in
+ * shared memory that the worker's `signal.aborted` reads after every step, so fit stops
+ * after the current batch; the worker posts progress within an epoch (fit's `onBatch`,
+ * throttled to one message per `progressMs`) and each epoch's record (fit's `onEpoch`,
+ * without the parameters), which the main thread draws as they come.
+ *
+ * Guarantees: the result is fitRows's own (params, optimizer state, history, why it
+ * stopped, best epoch), copied back by structured clone, plus where the last step left
+ * the epoch under way; a SampleError in the worker (bad data, a bad option) comes back
+ * as a GradcError with its message; any other failure, or a worker that exits without a
+ * result, as an Error (an internal error). The worker ends when training ends. The
+ * worker's code is a plain JavaScript string (an `eval` worker), so it runs the same from
+ * src/ (under tsx or vitest) and from dist/.
+ */
+import { Worker } from 'node:worker_threads';
+import { GradcError } from '../errors.js';
+import type { EpochRecord, FitOptions, FitResult } from '../load/loader.js';
+
+/** The options of fitRows that can cross to the worker (plain data: no functions, no signal). */
+export type WorkerFitOptions = Omit<FitOptions, 'onEpoch' | 'onBatch' | 'signal'>;
+
+/** What the worker gives back: fitRows's result, and where the last step taken left its epoch. */
+export interface WorkerFitResult extends FitResult {
+  /** Epoch (from 0) and samples of it done at the last step taken; undefined if none was. */
+  readonly lastStep: { readonly epoch: number; readonly samples: number } | undefined;
+}
+
+export interface WorkerFitHooks {
+  /** The worker has loaded the module and calls fitRows now. */
+  readonly start?: (() => void) | undefined;
+  /** Progress within an epoch: epoch (from 0), samples of it done, their mean loss. */
+  readonly batch?: ((epoch: number, samples: number, loss: number) => void) | undefined;
+  /** After each completed epoch (the record without its parameters). */
+  readonly epoch?: ((record: Omit<EpochRecord, 'params'>) => void) | undefined;
+  /** Milliseconds between progress messages (default 100). */
+  readonly progressMs?: number | undefined;
+  /**
+   * Move the rows (X, Y and the validation rows) to the worker instead of copying them:
+   * no second copy of a large data set, but the caller's arrays are left empty (detached).
+   */
+  readonly move?: boolean | undefined;
+}
+
+export interface WorkerFit {
+  readonly result: Promise<WorkerFitResult>;
+  /** Stop after the current batch (safe to call more than once, and after the end). */
+  abort(): void;
+}
+
+// Runs in the worker (CommonJS). workerData: { js, X, Y, count, options, flag, progressMs }.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { js, X, Y, count, options, flag, progressMs } = workerData;
+const module = { exports: {} };
+new Function('exports', 'module', js)(module.exports, module);
+const stop = new Int32Array(flag);
+let last = 0, lastStep;
+parentPort.postMessage({ type: 'start' });
+try {
+  const r = module.exports.fitRows(X, Y, count, {
+    ...options,
+    signal: { get aborted() { return Atomics.load(stop, 0) !== 0; } },
+    onBatch(epoch, samples, loss) {
+      lastStep = { epoch, samples };
+      const t = Date.now();
+      if (t - last >= progressMs) { last = t; parentPort.postMessage({ type: 'batch', epoch, samples, loss }); }
+    },
+    onEpoch(epoch, loss, params, record) {
+      const { params: _, ...rest } = record;
+      parentPort.postMessage({ type: 'epoch', record: rest });
+    },
+  });
+  parentPort.postMessage({ type: 'done', result: { ...r, lastStep } });
+} catch (e) {
+  const sample = typeof e === 'object' && e !== null && e[Symbol.for('gradc.GradcError')] === true;
+  parentPort.postMessage({ type: 'error', sample, message: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined });
+}
+`;
+
+type Message =
+  | { readonly type: 'start' }
+  | { readonly type: 'batch'; readonly epoch: number; readonly samples: number; readonly loss: number }
+  | { readonly type: 'epoch'; readonly record: Omit<EpochRecord, 'params'> }
+  | { readonly type: 'done'; readonly result: WorkerFitResult }
+  | { readonly type: 'error'; readonly sample: boolean; readonly message: string; readonly stack?: string };
+
+/** Starts `fitRows(X, Y, count, options)` of the module `js` in a worker thread. */
+export function fitInWorker(js: string, X: Float64Array, Y: Float64Array, count: number, options: WorkerFitOptions, hooks: WorkerFitHooks = {}): WorkerFit {
+  const flag = new SharedArrayBuffer(4);
+  const v = options.validation;
+  const rows = [X, Y, ...(v && 'X' in v ? [v.X, v.Y] : [])];
+  const transferList = hooks.move ? [...new Set(rows.map((a) => a.buffer as ArrayBuffer))] : [];
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { js, X, Y, count, options, flag, progressMs: hooks.progressMs ?? 100 }, transferList });
+  const result = new Promise<WorkerFitResult>((resolve, reject) => {
+    let settled = false;
+    const settle = (f: () => void): void => {
+      if (settled) return;
+      settled = true;
+      f();
+      void worker.terminate();
+    };
+    worker.on('message', (msg: Message) => {
+      try {
+        if (msg.type === 'start') hooks.start?.();
+        else if (msg.type === 'batch') hooks.batch?.(msg.epoch, msg.samples, msg.loss);
+        else if (msg.type === 'epoch') hooks.epoch?.(msg.record);
+        else if (msg.type === 'done') settle(() => resolve(msg.result));
+        else settle(() => reject(msg.sample ? new GradcError(msg.message) : Object.assign(new Error(msg.message), { stack: msg.stack })));
+      } catch (e) {
+        settle(() => reject(e));
+      }
+    });
+    worker.on('error', (e) => settle(() => reject(e)));
+    worker.on('exit', (code) => settle(() => reject(new Error(`the training worker exited (code ${code}) without a result`))));
+  });
+  return { result, abort: () => Atomics.store(new Int32Array(flag), 0, 1) };
+}
