@@ -13,7 +13,9 @@
  *   R7  an abort seen after an epoch's last batch keeps that completed epoch in the history;
  *   R8  divergence restores the best epoch's parameters, not those of an epoch on the way up.
  * Data files:
- *   R9  a cell with bytes that are not UTF-8 says so; a ';'-separated file gets a hint.
+ *   R2  also: a cosine schedule with minLearningRate above learningRate;
+ *   R9  a cell with bytes that are not UTF-8 says so; a ';'-separated file gets a hint; a
+ *       line of spaces is skipped like an empty line (it was a ragged row, or the header).
  * Command line:
  *   R10 --out spelled differently from (or a symlink to) the data or params file is refused
  *       and the file is left as it was (train and predict);
@@ -86,6 +88,8 @@ describe.each([{ lowering: 'unrolled' as const }, { lowering: 'loops' as const }
       sampleError(() => m.initOptimizer(p, { kind: 'sgd', schedule } as never), pattern);
       sampleError(() => m.fit(SAMPLES, { epochs: 2, optimizer: { kind: 'adam', schedule } as never }), pattern);
     }
+    // A cosine that would climb from learningRate up to minLearningRate is refused too.
+    sampleError(() => m.initOptimizer(p, { kind: 'adam', learningRate: 0.001, schedule: { kind: 'cosine', totalSteps: 10, minLearningRate: 0.01 } }), /options\.schedule\.minLearningRate must be at most learningRate \(0\.001\), got 0\.01/);
     // Optional ones still default.
     const st = m.initOptimizer(p, { kind: 'sgd', learningRate: 0.1, schedule: { kind: 'cosine', totalSteps: 10 } });
     expect(m.fit(SAMPLES, { epochs: 2, optimizer: st }).stopped).toBe('epochs');
@@ -196,6 +200,15 @@ describe('data files (R9)', () => {
     const e = await parseRows(bytes.toString('utf8'), layout, { format: 'csv', file: 'latin1.csv' }).catch((x: Error) => x);
     expect(e).toBeInstanceOf(GradcError);
     expect((e as Error).message).toMatch(/^latin1\.csv:3:1: column 'a' ".*1" holds bytes that are not UTF-8 text \(save the file as UTF-8\)/);
+  });
+
+  it('a line of spaces or tabs is skipped like an empty line (it was a ragged row; first, it was the header)', async () => {
+    for (const text of ['a,v_1,v_2,v_3,y\n1,2,3,4,5\n   \n', '  \t\na,v_1,v_2,v_3,y\n1,2,3,4,5\n', 'a,v_1,v_2,v_3,y\r\n1,2,3,4,5\r\n \r\n']) {
+      const r = await parseRows(text, layout, { format: 'csv' });
+      expect([r.count, ...r.X, ...r.Y]).toEqual([1, 1, 2, 3, 4, 5]);
+    }
+    // A row of empty cells is still a bad row.
+    await expect(parseRows('a,v_1,v_2,v_3,y\n1,2,3,4,5\n,,,,\n', layout, { format: 'csv', file: 'f.csv' })).rejects.toThrow(/^f\.csv:3:1: column 'a' is empty/);
   });
 
   it("a ';'-separated file is told that it is not comma-separated", async () => {

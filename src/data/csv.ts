@@ -3,7 +3,7 @@
  *
  * Guarantees: the file is parsed by csv-parse (RFC 4180: quoted cells may hold commas,
  * quotes written twice and line breaks; CRLF and LF line endings; a UTF-8 byte-order mark
- * is skipped; blank lines are skipped). Each record is turned into numbers as soon as it
+ * is skipped; blank lines, empty or of spaces and tabs only, are skipped). Each record is turned into numbers as soon as it
  * is parsed and written straight into the rows (see RowBuffer); neither the file's text
  * nor its cells are kept, so memory holds the numbers plus one chunk of the file.
  *
@@ -37,6 +37,7 @@ export async function csvRows(input: Readable, file: string, layout: RowLayout, 
   const ys = withTargets ? new RowBuffer(layout.targetSize) : undefined;
 
   const onRecord = (record: string[], info: { lines: number }): null => {
+    if (record.length === 1 && record[0].trim() === '') return null; // a blank line (spaces or tabs only), skipped like an empty one
     if (plan === undefined) {
       plan = planColumns(record, layout, options.columns, withTargets, file, info.lines);
       headerLine = info.lines;

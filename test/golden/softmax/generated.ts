@@ -854,6 +854,7 @@ function $hyper(o: unknown, where: string): $Hyper {
   const eps = num('epsilon', 1e-8, (v) => finite(v) && v > 0, 'a finite number > 0');
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
+  if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
   const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, schedule };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
