@@ -16,6 +16,10 @@
  *   R2  also: a cosine schedule with minLearningRate above learningRate;
  *   R9  a cell with bytes that are not UTF-8 says so; a ';'-separated file gets a hint; a
  *       line of spaces is skipped like an empty line (it was a ragged row, or the header).
+ * Loss curve:
+ *   R15 a run of 10^5 epochs or more (--epochs 1e9 stopped by Ctrl-C) plotted: was a stack
+ *       overflow (Math.min(...values)), an internal error after --out; 10^4 epochs took 6 s
+ *       to draw; now each series is thinned to MAX_POINTS keeping every stretch's extremes.
  * Command line:
  *   R10 --out spelled differently from (or a symlink to) the data or params file is refused
  *       and the file is left as it was (train and predict);
@@ -30,6 +34,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { compile, defineModel, GradcError, type GeneratedModule, type Params } from '../src/index.js';
 import { parseRows, rowLayout } from '../src/data/index.js';
+import { lossCurveSpec, lossCurveSvg, sparkline } from '../src/train/index.js';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -215,6 +220,25 @@ describe('data files (R9)', () => {
     const e = await parseRows('a;v_1;v_2;v_3;y\n1;2;3;4;5\n', layout, { format: 'csv', file: 'semi.csv' }).catch((x: Error) => x);
     expect((e as Error).message).toMatch(/^semi\.csv:1: no column for input 'a': the header 'a;v_1;v_2;v_3;y' is one column; the file seems to separate cells with ;, not commas/);
   });
+});
+
+describe('loss curve of a long run (R15)', () => {
+  it('plots 300,000 epochs (two series) from at most 1000 points each, keeping the spikes; the sparkline takes them too', async () => {
+    const n = 300_000;
+    const loss = Array.from({ length: n }, (_, i) => 1 / (1 + i / 100) + (i === 123_456 ? 50 : 0));
+    const valLoss = loss.map((v) => v * 1.1);
+    const spec = lossCurveSpec({ loss, valLoss }) as { data: { values: { epoch: number; loss: number; series: string }[] } };
+    const train = spec.data.values.filter((v) => v.series === 'training');
+    expect(train.length).toBeLessThanOrEqual(1000);
+    expect(train.some((v) => v.epoch === 123_457 && v.loss === loss[123_456])).toBe(true); // the spike
+    expect(train[0]!.epoch).toBe(1);
+    expect(train.at(-1)!.epoch).toBe(n);
+    expect(train.map((v) => v.epoch)).toEqual([...train.map((v) => v.epoch)].sort((a, b) => a - b));
+    const svg = await lossCurveSvg({ loss, valLoss }); // was a RangeError
+    expect(svg).toMatch(/^<svg /);
+    expect((svg.match(/<path/g) ?? []).length).toBeLessThan(100); // two lines, axes, legend: not a path per point
+    expect([...sparkline(loss)].length).toBe(n);
+  }, 60_000);
 });
 
 describe('gradc train / predict / evaluate (R10-R13)', () => {
