@@ -15,7 +15,8 @@
  * Data files:
  *   R2  also: a cosine schedule with minLearningRate above learningRate;
  *   R9  a cell with bytes that are not UTF-8 says so; a ';'-separated file gets a hint; a
- *       line of spaces is skipped like an empty line (it was a ragged row, or the header).
+ *       line of spaces is skipped like an empty line (it was a ragged row, or the header); a
+ *       row with a trailing comma is told so.
  * Loss curve:
  *   R15 a run of 10^5 epochs or more (--epochs 1e9 stopped by Ctrl-C) plotted: was a stack
  *       overflow (Math.min(...values)), an internal error after --out; 10^4 epochs took 6 s
@@ -214,6 +215,11 @@ describe('data files (R9)', () => {
     }
     // A row of empty cells is still a bad row.
     await expect(parseRows('a,v_1,v_2,v_3,y\n1,2,3,4,5\n,,,,\n', layout, { format: 'csv', file: 'f.csv' })).rejects.toThrow(/^f\.csv:3:1: column 'a' is empty/);
+  });
+
+  it('a row with one empty cell more than the header is told it may have a trailing comma', async () => {
+    await expect(parseRows('a,v_1,v_2,v_3,y\n1,2,3,4,5,\n', layout, { format: 'csv', file: 't.csv' })).rejects.toThrow(/^t\.csv:2: the row has 6 cells, the header has 5 \(the last one is empty: a trailing comma\?\)/);
+    await expect(parseRows('a,v_1,v_2,v_3,y\n1,2,3,4,5,6\n', layout, { format: 'csv', file: 't.csv' })).rejects.toThrow(/^t\.csv:2: the row has 6 cells, the header has 5$/);
   });
 
   it("a ';'-separated file is told that it is not comma-separated", async () => {

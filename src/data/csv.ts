@@ -49,7 +49,10 @@ export async function csvRows(input: Readable, file: string, layout: RowLayout, 
       for (const cell of record) for (let k = cell.indexOf('\n'); k >= 0; k = cell.indexOf('\n', k + 1)) newlines++;
       throw new GradcError(problem, { file, line: info.lines - newlines, ...(j !== undefined ? { column: j + 1, symbol: p.header[j] } : {}) });
     };
-    if (record.length !== p.width) fail(`the row has ${record.length} cell${record.length === 1 ? '' : 's'}, the header has ${p.width}`);
+    if (record.length !== p.width) {
+      const trailing = record.length === p.width + 1 && record[p.width].trim() === '' ? ' (the last one is empty: a trailing comma?)' : '';
+      fail(`the row has ${record.length} cell${record.length === 1 ? '' : 's'}, the header has ${p.width}${trailing}`);
+    }
     const x = xs.next();
     const y = ys?.next();
     for (let j = 0; j < p.width; j++) {
