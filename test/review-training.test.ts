@@ -25,7 +25,8 @@
  *   R10 --out spelled differently from (or a symlink to) the data or params file is refused
  *       and the file is left as it was (train and predict);
  *   R11 --epochs 0x10 is refused (Number() reads hex); a params path that is a folder says so;
- *   R12 evaluate reports MSE/MAE, not an argmax "accuracy", for a continuous vector target;
+ *   R12 evaluate reports MSE/MAE, not an argmax "accuracy", for a continuous vector target,
+ *       and the accuracy of a binary classifier (it had none);
  *   R13 integer regression targets (counts, prices) are scaled; 0/1 labels are not.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -349,5 +350,11 @@ export default defineModel('vec', (m) => {
     const xp = join(dir, 'xor.json');
     expect((await run('train', 'examples/xor.model.ts', '--data', join(dir, 'xor.csv'), '--epochs', '3', '--out', xp)).code).toBe(0);
     expect(JSON.parse(readFileSync(xp, 'utf8')).scaling.targets).toEqual([]);
+    // R12 too: evaluate of a binary classifier (scalar output, 0/1 labels) gives its accuracy.
+    const ev2 = await run('evaluate', 'examples/xor.model.ts', '--params', xp, '--data', join(dir, 'xor.csv'));
+    expect(ev2.code, ev2.err).toBe(0);
+    expect(ev2.out).toMatch(/^accuracy  (0|0\.25|0\.5|0\.75|1) \([0-4]\/4, yhat > 0\.5 against y = 1\)$/m);
+    expect(ev2.out).toMatch(/^mse {7}\d/m);
+    expect(ev.out).not.toMatch(/accuracy/); // integer regression: no accuracy
   }, 60_000);
 });

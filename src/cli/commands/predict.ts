@@ -16,7 +16,8 @@
  *   vector and its target is, on every row, a one-hot vector of the same size or a class
  *   index below that size (argmax of the output against argmax of the target / the
  *   index), or else (a continuous target: regression) the mean squared
- *   and mean absolute error of each output paired with a target, in raw units.
+ *   and mean absolute error of each output paired with a target, in raw units, after the
+ *   accuracy of a binary classifier (a scalar output against 0/1 labels, split at 0.5).
  */
 import { GradcError } from '../../errors.js';
 import { csvHeader, csvLines, readInputRows, readRows, scaleRows, unscaleValue, writeCsv, type Field, type RowLayout, type Scaling } from '../../data/index.js';
@@ -182,6 +183,13 @@ export const evaluate: Command = {
     }
     if (saved.scaling) unscaleOutputs(m, layout, saved.scaling, outputs, rows.count);
     const paired = outputTargets(m, layout);
+    // A binary classifier: a scalar output against 0/1 labels, right when on the label's side of 0.5 (as fit's accuracy).
+    const label = paired[0];
+    if (first && label && first.size === 1 && label.size === 1 && rawY.every((_, at) => (at - label.offset) % layout.targetSize !== 0 || rawY[at] === 0 || rawY[at] === 1)) {
+      let right = 0;
+      for (let i = 0; i < rows.count; i++) if ((outputs[i * m.OUTPUT_SIZE + first.offset] > 0.5) === (rawY[i * layout.targetSize + label.offset] === 1)) right++;
+      out(`accuracy  ${right / rows.count} (${right}/${rows.count}, ${first.name} > 0.5 against ${label.name} = 1)`);
+    }
     fields.forEach((f, n) => {
       const t = paired[n];
       if (!t) return;
