@@ -247,7 +247,7 @@ function $show(v: unknown): string {
 const $isFloats = (v: unknown): v is Floats => v instanceof Floats || v instanceof Float64Array || v instanceof Float32Array;
 
 function $checkRate(where: string, lr: unknown): void {
-  if (typeof lr !== 'number' || lr - lr !== 0) throw new SampleError(`${where}: learningRate must be a finite number, got ${$show(lr)}`);
+  if (typeof lr !== 'number' || lr - lr !== 0 || lr < 0) throw new SampleError(`${where}: learningRate must be a finite number >= 0, got ${$show(lr)}`);
 }
 
 /** Checks `count` rows from row `first` lie in X and Y (once per call). */
@@ -332,8 +332,10 @@ export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats;
  *   loss - best > divergence * max(|best|, |initialLoss|)
  * where `best` is the lowest mean loss so far, the initial loss included. This works for
  * losses of any sign (offsets, negative log-likelihoods), and the first epoch is compared
- * with the starting loss. On divergence the parameters are restored to those of the last
- * epoch that passed (the starting parameters if the first epoch diverged).
+ * with the starting loss. On divergence the parameters (and the optimizer state) are
+ * restored to those of the epoch with the lowest mean loss so far, the starting ones when
+ * no epoch went below the starting loss: an epoch that passed the test while the loss was
+ * climbing (say from 2 to 1900, under the factor) is not kept.
  */
 export interface FitOptions {
   /** Passes over the data: a non-negative integer (default 100). */
@@ -382,7 +384,8 @@ export interface FitOptions {
    * Checked after every step (an AbortSignal works): when `aborted` is true, training stops
    * after the current batch ('aborted'); the parameters are those after the last completed
    * step (or the best epoch's, with earlyStopping.restoreBest and at least one epoch done);
-   * the unfinished epoch is not in the history.
+   * an unfinished epoch is not in the history (an abort seen after an epoch's last batch
+   * ends training with that epoch complete, recorded and checked like any other).
    */
   readonly signal?: { readonly aborted: boolean } | undefined;
   /**
@@ -528,6 +531,7 @@ function $fitSettings(options: FitOptions, where: string) {
   let optimizer: OptimizerState;
   if (o === undefined) optimizer = $initOptimizer(params, { kind: 'sgd', learningRate }, `${where}: options.optimizer`);
   else if (typeof o === 'object' && o !== null && !('kind' in o) && 'options' in o) {
+    if (options.learningRate !== undefined) throw new SampleError(`${where}: learningRate cannot be combined with an OptimizerState: the state's options set the rate (pass optimizer options with a learningRate, or a state made with it)`);
     $checkOptimizer(`${where}: options`, o);
     optimizer = o as OptimizerState;
   } else {
@@ -648,14 +652,14 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
       rowsX = shuffled.X; rowsY = shuffled.Y;
     }
     let total = 0;
-    let aborted = false;
+    let aborted = false, partial = false;
     for (let first = 0; first < count && total === total; first += batch) {
       const n = Math.min(batch, count - first);
       total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper); // NaN: a step was refused
       if (onBatch && total === total) onBatch(epoch, first + n, total / (first + n));
-      if (signal && signal.aborted) { aborted = true; break; }
+      if (signal && signal.aborted) { aborted = true; partial = first + n < count; break; } // after the last batch the epoch is complete: it is recorded, then training stops
     }
-    if (aborted && total === total) { stopped = 'aborted'; break; }
+    if (partial && total === total) { stopped = 'aborted'; break; }
     const mean = total / count;
     if (!Number.isFinite(mean) || mean - best > divergence * Math.max(Math.abs(best), scale)) {
       $copyInto(params, good);
@@ -663,8 +667,10 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
       stopped = 'diverged';
       break;
     }
-    $copyInto(good, params);
-    $copyOptimizerInto(goodOptimizer, optimizer);
+    if (mean <= best) { // the best epoch so far: what divergence falls back to
+      $copyInto(good, params);
+      $copyOptimizerInto(goodOptimizer, optimizer);
+    }
     const previous = losses.length ? losses[losses.length - 1]! : Infinity;
     losses.push(mean);
     best = Math.min(best, mean);
@@ -681,6 +687,7 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
       const record: EpochRecord = { epoch, loss: mean, valLoss, learningRate: $rate(hyper, Math.max(0, optimizer.step - 1)), metrics, elapsedMs: Date.now() - start, params };
       if (o.onEpoch(epoch, mean, params, record) === false) { stopped = 'callback'; break; }
     }
+    if (aborted) { stopped = 'aborted'; break; }
     if (earlyStopping && wait >= earlyStopping.patience) { stopped = 'early-stopping'; break; }
     if (tolerance > 0 && previous - mean < tolerance * Math.abs(previous)) { stopped = 'converged'; break; }
   }
@@ -742,7 +749,7 @@ export interface SgdOptions extends OptimizerCommon { readonly kind: 'sgd' }
 /** Momentum (as tf.train.momentum): v <- momentum * v + g; p <- p - lr * v, or with nesterov p <- p - lr * (g + momentum * v). */
 export interface MomentumOptions extends OptimizerCommon {
   readonly kind: 'momentum';
-  /** The velocity's decay: finite, >= 0 (default 0.9). */
+  /** The velocity's decay: in [0, 1) (default 0.9). */
   readonly momentum?: number | undefined;
   /** Nesterov's accelerated gradient (default false). */
   readonly nesterov?: boolean | undefined;
@@ -768,9 +775,9 @@ export interface AdamWOptions extends Omit<AdamOptions, 'kind'> { readonly kind:
  */
 export interface RmspropOptions extends OptimizerCommon {
   readonly kind: 'rmsprop';
-  /** Decay of the mean square: in [0, 1] (default 0.9). */
+  /** Decay of the mean square: in [0, 1) (default 0.9). */
   readonly rho?: number | undefined;
-  /** Momentum of the step: finite, >= 0 (default 0). */
+  /** Momentum of the step: in [0, 1) (default 0). */
   readonly momentum?: number | undefined;
   /** Added to the mean square under the root: finite, > 0 (default 1e-8). */
   readonly epsilon?: number | undefined;
@@ -810,9 +817,10 @@ const $SCHEDULE_KEYS = new Map<string, readonly string[]>([
 ]);
 const $hypers = new WeakMap<object, $Hyper>();
 
-/** `r[key]` checked: the fallback when absent, else a number passing `ok`. */
+/** `r[key]` checked: the fallback when absent (a NaN fallback: required), else a number passing `ok`. */
 function $option(r: object, key: string, fallback: number, ok: (v: number) => boolean, what: string, where: string): number {
   const v: unknown = Object.prototype.hasOwnProperty.call(r, key) ? (r as Record<string, unknown>)[key] : undefined;
+  if (v === undefined && fallback !== fallback) throw new SampleError(`${where}.${key} is required: ${what}`);
   if (v === undefined) return fallback;
   if (typeof v !== 'number' || !ok(v)) throw new SampleError(`${where}.${key} must be ${what}, got ${$show(v)}`);
   return v;
@@ -840,14 +848,15 @@ function $hyper(o: unknown, where: string): $Hyper {
   const lr = num('learningRate', k === 'sgd' || k === 'momentum' ? 0.01 : 0.001, finite, 'a finite number >= 0');
   const wd = num('weightDecay', k === 'adamw' ? 0.01 : 0, finite, 'a finite number >= 0');
   const clip = num('clipNorm', Infinity, (v) => v > 0, 'a number > 0 (or Infinity: no clipping)');
-  const mu = own.includes('momentum') ? num('momentum', k === 'momentum' ? 0.9 : 0, finite, 'a finite number >= 0') : 0;
+  const mu = own.includes('momentum') ? num('momentum', k === 'momentum' ? 0.9 : 0, fraction, 'a number in [0, 1)') : 0; // 1 or more: the velocity never decays
   const nesterov: unknown = (o as { nesterov?: unknown }).nesterov ?? false;
   if (typeof nesterov !== 'boolean') throw new SampleError(`${where}.nesterov must be true or false, got ${$show(nesterov)}`);
   const b1 = num('beta1', 0.9, fraction, 'a number in [0, 1)');
   const b2 = num('beta2', 0.999, fraction, 'a number in [0, 1)');
   const eps = num('epsilon', 1e-8, (v) => finite(v) && v > 0, 'a finite number > 0');
-  const rho = num('rho', 0.9, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
+  if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
   const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, schedule };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
@@ -1123,6 +1132,7 @@ function $saveArrays(p: Params, where: string): { [name: string]: SavedArray } {
 export function saveParams(params: Params, optimizer?: OptimizerState): SavedParams {
   const doc = { format: 'gradc-params' as const, version: 1 as const, model: MODEL_NAME, structure: STRUCTURE_HASH, precision: $PRECISION as 'f64' | 'f32', params: $saveArrays(params, 'params') };
   if (optimizer === undefined) return doc;
+  if (typeof optimizer !== 'object' || optimizer === null) throw new SampleError(`saveParams: optimizer must be an OptimizerState (from initOptimizer or fit), got ${$show(optimizer)}`);
   $checkOptimizer('saveParams', optimizer);
   // JSON has no Infinity: clipNorm Infinity (no clipping) is the default, so it is left out.
   const options = JSON.parse(JSON.stringify(optimizer.options, (k, v: unknown) => (k === 'clipNorm' && v === Infinity ? undefined : v))) as OptimizerOptions;
@@ -1178,6 +1188,18 @@ function $loadArrays(arrays: unknown, where: string): Params {
   return p;
 }
 
+/** A second moment (adam, adamw) or mean square (rmsprop) is a running mean of squares: a negative value is a damaged file (its square root would be NaN and every step refused). */
+function $checkNotNegative(v: Params, kind: string): void {
+  const r = v as unknown as Record<string, Floats | number>;
+  for (const [name, , size] of $SAVED) {
+    const a = r[name]!;
+    for (let k = 0; k < size; k++) {
+      const x = typeof a === 'number' ? a : a[k]!;
+      if (x < 0) throw new SampleError(`loadParams: optimizer.v.${name}.values[${k}] is ${x}, but a ${kind} optimizer's v is a mean of squares (never negative)`, name);
+    }
+  }
+}
+
 /**
  * Parameters (and the optimizer state, when the file has one) from a document made by
  * `saveParams`, as an object or its JSON text. Throws a SampleError naming the problem:
@@ -1212,7 +1234,7 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
   if (typeof o !== 'object' || o === null) throw new SampleError(`loadParams: optimizer must be an object, got ${$show(o)}`);
   const optimizer = $initOptimizer(params, $own(o, 'options') as OptimizerOptions, 'loadParams: optimizer.options');
   const step = $own(o, 'step');
-  if (typeof step !== 'number' || !Number.isInteger(step) || step < 0) throw new SampleError(`loadParams: optimizer.step must be a non-negative integer, got ${$show(step)}`);
+  if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) throw new SampleError(`loadParams: optimizer.step must be a non-negative integer (at most 2^53 - 1), got ${$show(step)}`);
   optimizer.step = step;
   for (const key of ['m', 'v'] as const) {
     const into = optimizer[key];
@@ -1220,7 +1242,9 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
     if (!into && saved !== undefined) throw new SampleError(`loadParams: optimizer.${key} is in the file, but a ${optimizer.options.kind} optimizer has none`);
     if (into) {
       if (saved === undefined) throw new SampleError(`loadParams: optimizer.${key} is missing (a ${optimizer.options.kind} optimizer needs it)`);
-      $copyInto(into, $loadArrays(saved, `optimizer.${key}`));
+      const loaded = $loadArrays(saved, `optimizer.${key}`);
+      if (key === 'v') $checkNotNegative(loaded, optimizer.options.kind);
+      $copyInto(into, loaded);
     }
   }
   return { params, optimizer };

@@ -102,7 +102,7 @@ describe.each(VARIANTS)('generated module ($lowering, $precision)', (options) =>
     }
     // Y shorter than X: the rows must be in both.
     sampleError(() => mod.stepBatch(p, rows.X, rows.Y.subarray(0, 4), 8, 0.1), /Y has 4 rows of 1/);
-    sampleError(() => mod.stepBatch(p, rows.X, rows.Y, 2, NaN), /stepBatch: learningRate must be a finite number, got NaN/);
+    sampleError(() => mod.stepBatch(p, rows.X, rows.Y, 2, NaN), /stepBatch: learningRate must be a finite number >= 0, got NaN/);
     sampleError(() => mod.stepBatch(p, null as unknown as Float64Array, rows.Y, 2, 0.1), /stepBatch: X must be a Float64Array or Float32Array, got null/);
     sampleError(() => mod.fitRows(rows.X, rows.Y, 9, { epochs: 1 }), /^fitRows: rows 0 to 8/);
     sampleError(() => mod.fitRows(rows.X, rows.Y, 0, { epochs: 1 }), /^fitRows: count must be a positive integer, got 0/);
@@ -116,8 +116,8 @@ describe.each(VARIANTS)('generated module ($lowering, $precision)', (options) =>
     const p = mod.initParams();
     const before = snapshot(p);
     // The learning rate: checked before anything is done.
-    sampleError(() => mod.step(p, SAMPLES[0].inputs, SAMPLES[0].targets, NaN), /^step: learningRate must be a finite number, got NaN/);
-    sampleError(() => mod.step(p, SAMPLES[0].inputs, SAMPLES[0].targets, Infinity), /^step: learningRate must be a finite number, got Infinity/);
+    sampleError(() => mod.step(p, SAMPLES[0].inputs, SAMPLES[0].targets, NaN), /^step: learningRate must be a finite number >= 0, got NaN/);
+    sampleError(() => mod.step(p, SAMPLES[0].inputs, SAMPLES[0].targets, Infinity), /^step: learningRate must be a finite number >= 0, got Infinity/);
     // A finite sample whose loss overflows (about 1e400).
     const huge = { v: [1e200, 0, 0], x: 0 };
     sampleError(() => mod.step(p, huge, { y: 0 }, 0.1), /^step: step not taken, the parameters are unchanged: the loss of the sample is Infinity/);

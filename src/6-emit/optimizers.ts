@@ -203,7 +203,7 @@ export interface SgdOptions extends OptimizerCommon { readonly kind: 'sgd' }
 /** Momentum (as tf.train.momentum): v <- momentum * v + g; p <- p - lr * v, or with nesterov p <- p - lr * (g + momentum * v). */
 export interface MomentumOptions extends OptimizerCommon {
   readonly kind: 'momentum';
-  /** The velocity's decay: finite, >= 0 (default 0.9). */
+  /** The velocity's decay: in [0, 1) (default 0.9). */
   readonly momentum?: number | undefined;
   /** Nesterov's accelerated gradient (default false). */
   readonly nesterov?: boolean | undefined;
@@ -229,9 +229,9 @@ export interface AdamWOptions extends Omit<AdamOptions, 'kind'> { readonly kind:
  */
 export interface RmspropOptions extends OptimizerCommon {
   readonly kind: 'rmsprop';
-  /** Decay of the mean square: in [0, 1] (default 0.9). */
+  /** Decay of the mean square: in [0, 1) (default 0.9). */
   readonly rho?: number | undefined;
-  /** Momentum of the step: finite, >= 0 (default 0). */
+  /** Momentum of the step: in [0, 1) (default 0). */
   readonly momentum?: number | undefined;
   /** Added to the mean square under the root: finite, > 0 (default 1e-8). */
   readonly epsilon?: number | undefined;
@@ -271,9 +271,10 @@ const $SCHEDULE_KEYS = new Map<string, readonly string[]>([
 ]);
 const $hypers = new WeakMap<object, $Hyper>();
 
-/** \`r[key]\` checked: the fallback when absent, else a number passing \`ok\`. */
+/** \`r[key]\` checked: the fallback when absent (a NaN fallback: required), else a number passing \`ok\`. */
 function $option(r: object, key: string, fallback: number, ok: (v: number) => boolean, what: string, where: string): number {
   const v: unknown = Object.prototype.hasOwnProperty.call(r, key) ? (r as Record<string, unknown>)[key] : undefined;
+  if (v === undefined && fallback !== fallback) throw new SampleError(\`\${where}.\${key} is required: \${what}\`);
   if (v === undefined) return fallback;
   if (typeof v !== 'number' || !ok(v)) throw new SampleError(\`\${where}.\${key} must be \${what}, got \${$show(v)}\`);
   return v;
@@ -301,14 +302,15 @@ function $hyper(o: unknown, where: string): $Hyper {
   const lr = num('learningRate', k === 'sgd' || k === 'momentum' ? 0.01 : 0.001, finite, 'a finite number >= 0');
   const wd = num('weightDecay', k === 'adamw' ? 0.01 : 0, finite, 'a finite number >= 0');
   const clip = num('clipNorm', Infinity, (v) => v > 0, 'a number > 0 (or Infinity: no clipping)');
-  const mu = own.includes('momentum') ? num('momentum', k === 'momentum' ? 0.9 : 0, finite, 'a finite number >= 0') : 0;
+  const mu = own.includes('momentum') ? num('momentum', k === 'momentum' ? 0.9 : 0, fraction, 'a number in [0, 1)') : 0; // 1 or more: the velocity never decays
   const nesterov: unknown = (o as { nesterov?: unknown }).nesterov ?? false;
   if (typeof nesterov !== 'boolean') throw new SampleError(\`\${where}.nesterov must be true or false, got \${$show(nesterov)}\`);
   const b1 = num('beta1', 0.9, fraction, 'a number in [0, 1)');
   const b2 = num('beta2', 0.999, fraction, 'a number in [0, 1)');
   const eps = num('epsilon', 1e-8, (v) => finite(v) && v > 0, 'a finite number > 0');
-  const rho = num('rho', 0.9, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, \`\${where}.schedule\`);
+  if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(\`\${where}.schedule.minLearningRate must be at most learningRate (\${lr}), got \${schedule.minLearningRate}: the cosine would raise the rate\`);
   const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, schedule };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;

@@ -16,7 +16,8 @@
  * deterministic for a given shuffleSeed; it averages gradients over each minibatch; it
  * stops when an epoch's loss stops improving (tolerance), when the epochs run out, or when
  * the loss diverges (the rule is in FitOptions' doc comment), and on divergence it
- * restores the parameters of the last good epoch (the starting ones after a first bad epoch).
+ * restores the parameters of the epoch with the lowest mean loss (the starting ones when no
+ * epoch improved on the starting loss), never those of an epoch on the way up.
  * `fit` also stops on early stopping (no better validation loss, or training loss without
  * validation, for `patience` epochs; the best epoch's parameters are put back with
  * restoreBest) and after the step at which an abort signal is seen; a validation fraction is
@@ -63,7 +64,7 @@ function $show(v: unknown): string {
 const $isFloats = (v: unknown): v is Floats => v instanceof Floats || v instanceof Float64Array || v instanceof Float32Array;
 
 function $checkRate(where: string, lr: unknown): void {
-  if (typeof lr !== 'number' || lr - lr !== 0) throw new SampleError(\`\${where}: learningRate must be a finite number, got \${$show(lr)}\`);
+  if (typeof lr !== 'number' || lr - lr !== 0 || lr < 0) throw new SampleError(\`\${where}: learningRate must be a finite number >= 0, got \${$show(lr)}\`);
 }
 
 /** Checks \`count\` rows from row \`first\` lie in X and Y (once per call). */
@@ -148,8 +149,10 @@ export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats;
  *   loss - best > divergence * max(|best|, |initialLoss|)
  * where \`best\` is the lowest mean loss so far, the initial loss included. This works for
  * losses of any sign (offsets, negative log-likelihoods), and the first epoch is compared
- * with the starting loss. On divergence the parameters are restored to those of the last
- * epoch that passed (the starting parameters if the first epoch diverged).
+ * with the starting loss. On divergence the parameters (and the optimizer state) are
+ * restored to those of the epoch with the lowest mean loss so far, the starting ones when
+ * no epoch went below the starting loss: an epoch that passed the test while the loss was
+ * climbing (say from 2 to 1900, under the factor) is not kept.
  */
 export interface FitOptions {
   /** Passes over the data: a non-negative integer (default 100). */
@@ -198,7 +201,8 @@ export interface FitOptions {
    * Checked after every step (an AbortSignal works): when \`aborted\` is true, training stops
    * after the current batch ('aborted'); the parameters are those after the last completed
    * step (or the best epoch's, with earlyStopping.restoreBest and at least one epoch done);
-   * the unfinished epoch is not in the history.
+   * an unfinished epoch is not in the history (an abort seen after an epoch's last batch
+   * ends training with that epoch complete, recorded and checked like any other).
    */
   readonly signal?: { readonly aborted: boolean } | undefined;
   /**
@@ -344,6 +348,7 @@ function $fitSettings(options: FitOptions, where: string) {
   let optimizer: OptimizerState;
   if (o === undefined) optimizer = $initOptimizer(params, { kind: 'sgd', learningRate }, \`\${where}: options.optimizer\`);
   else if (typeof o === 'object' && o !== null && !('kind' in o) && 'options' in o) {
+    if (options.learningRate !== undefined) throw new SampleError(\`\${where}: learningRate cannot be combined with an OptimizerState: the state's options set the rate (pass optimizer options with a learningRate, or a state made with it)\`);
     $checkOptimizer(\`\${where}: options\`, o);
     optimizer = o as OptimizerState;
   } else {
@@ -464,14 +469,14 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
       rowsX = shuffled.X; rowsY = shuffled.Y;
     }
     let total = 0;
-    let aborted = false;
+    let aborted = false, partial = false;
     for (let first = 0; first < count && total === total; first += batch) {
       const n = Math.min(batch, count - first);
       total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper); // NaN: a step was refused
       if (onBatch && total === total) onBatch(epoch, first + n, total / (first + n));
-      if (signal && signal.aborted) { aborted = true; break; }
+      if (signal && signal.aborted) { aborted = true; partial = first + n < count; break; } // after the last batch the epoch is complete: it is recorded, then training stops
     }
-    if (aborted && total === total) { stopped = 'aborted'; break; }
+    if (partial && total === total) { stopped = 'aborted'; break; }
     const mean = total / count;
     if (!Number.isFinite(mean) || mean - best > divergence * Math.max(Math.abs(best), scale)) {
       $copyInto(params, good);
@@ -479,8 +484,10 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
       stopped = 'diverged';
       break;
     }
-    $copyInto(good, params);
-    $copyOptimizerInto(goodOptimizer, optimizer);
+    if (mean <= best) { // the best epoch so far: what divergence falls back to
+      $copyInto(good, params);
+      $copyOptimizerInto(goodOptimizer, optimizer);
+    }
     const previous = losses.length ? losses[losses.length - 1]! : Infinity;
     losses.push(mean);
     best = Math.min(best, mean);
@@ -497,6 +504,7 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
       const record: EpochRecord = { epoch, loss: mean, valLoss, learningRate: $rate(hyper, Math.max(0, optimizer.step - 1)), metrics, elapsedMs: Date.now() - start, params };
       if (o.onEpoch(epoch, mean, params, record) === false) { stopped = 'callback'; break; }
     }
+    if (aborted) { stopped = 'aborted'; break; }
     if (earlyStopping && wait >= earlyStopping.patience) { stopped = 'early-stopping'; break; }
     if (tolerance > 0 && previous - mean < tolerance * Math.abs(previous)) { stopped = 'converged'; break; }
   }

@@ -80,6 +80,7 @@ function $saveArrays(p: Params, where: string): { [name: string]: SavedArray } {
 export function saveParams(params: Params, optimizer?: OptimizerState): SavedParams {
   const doc = { format: 'gradc-params' as const, version: 1 as const, model: MODEL_NAME, structure: STRUCTURE_HASH, precision: $PRECISION as 'f64' | 'f32', params: $saveArrays(params, 'params') };
   if (optimizer === undefined) return doc;
+  if (typeof optimizer !== 'object' || optimizer === null) throw new SampleError(\`saveParams: optimizer must be an OptimizerState (from initOptimizer or fit), got \${$show(optimizer)}\`);
   $checkOptimizer('saveParams', optimizer);
   // JSON has no Infinity: clipNorm Infinity (no clipping) is the default, so it is left out.
   const options = JSON.parse(JSON.stringify(optimizer.options, (k, v: unknown) => (k === 'clipNorm' && v === Infinity ? undefined : v))) as OptimizerOptions;
@@ -135,6 +136,18 @@ function $loadArrays(arrays: unknown, where: string): Params {
   return p;
 }
 
+/** A second moment (adam, adamw) or mean square (rmsprop) is a running mean of squares: a negative value is a damaged file (its square root would be NaN and every step refused). */
+function $checkNotNegative(v: Params, kind: string): void {
+  const r = v as unknown as Record<string, Floats | number>;
+  for (const [name, , size] of $SAVED) {
+    const a = r[name]!;
+    for (let k = 0; k < size; k++) {
+      const x = typeof a === 'number' ? a : a[k]!;
+      if (x < 0) throw new SampleError(\`loadParams: optimizer.v.\${name}.values[\${k}] is \${x}, but a \${kind} optimizer's v is a mean of squares (never negative)\`, name);
+    }
+  }
+}
+
 /**
  * Parameters (and the optimizer state, when the file has one) from a document made by
  * \`saveParams\`, as an object or its JSON text. Throws a SampleError naming the problem:
@@ -169,7 +182,7 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
   if (typeof o !== 'object' || o === null) throw new SampleError(\`loadParams: optimizer must be an object, got \${$show(o)}\`);
   const optimizer = $initOptimizer(params, $own(o, 'options') as OptimizerOptions, 'loadParams: optimizer.options');
   const step = $own(o, 'step');
-  if (typeof step !== 'number' || !Number.isInteger(step) || step < 0) throw new SampleError(\`loadParams: optimizer.step must be a non-negative integer, got \${$show(step)}\`);
+  if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) throw new SampleError(\`loadParams: optimizer.step must be a non-negative integer (at most 2^53 - 1), got \${$show(step)}\`);
   optimizer.step = step;
   for (const key of ['m', 'v'] as const) {
     const into = optimizer[key];
@@ -177,7 +190,9 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
     if (!into && saved !== undefined) throw new SampleError(\`loadParams: optimizer.\${key} is in the file, but a \${optimizer.options.kind} optimizer has none\`);
     if (into) {
       if (saved === undefined) throw new SampleError(\`loadParams: optimizer.\${key} is missing (a \${optimizer.options.kind} optimizer needs it)\`);
-      $copyInto(into, $loadArrays(saved, \`optimizer.\${key}\`));
+      const loaded = $loadArrays(saved, \`optimizer.\${key}\`);
+      if (key === 'v') $checkNotNegative(loaded, optimizer.options.kind);
+      $copyInto(into, loaded);
     }
   }
   return { params, optimizer };

@@ -337,3 +337,18 @@ export function checkNotAnInput(path: string, modelFile: string, what: string): 
     throw new GradcError(`refusing to write ${what} ${path}: it is ${input === modelFile ? 'the model file' : `${input}, a file the model file ${modelFile} imports`}; give another file name`, { symbol: what });
   }
 }
+
+/**
+ * Throws when `path` names the same file as one of `inputs` (the data, params or resumed
+ * file of the run), however it is spelled (`./data.csv`, an absolute path, a symlink): the
+ * run would overwrite what it reads. Paths that do not exist yet are compared resolved.
+ */
+export function checkNotTheSame(path: string, inputs: readonly (string | undefined)[], what: string): void {
+  const key = (p: string): string => realPathOf(p) ?? resolve(p);
+  const target = key(path);
+  for (const input of inputs) {
+    if (input !== undefined && key(input) === target) {
+      throw new GradcError(`refusing to write ${what} ${path}: it is ${input === path ? '' : `the same file as ${input}, `}an input of this run; give another file name`, { symbol: what });
+    }
+  }
+}

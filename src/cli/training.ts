@@ -6,9 +6,11 @@
  * `saveParams` document with one more key, `scaling` (the statistics of the training
  * split, see data/scale.ts; absent with --scale none). `readParamsFile` checks it with
  * the module's `loadParams` (model name, structure hash, shapes) and `checkScaling`;
- * every problem is a GradcError naming the file. Targets are scaled (regression) only
- * when some target value in the training data is not an integer: integer targets are
- * class indices or one-hot codes and are left as they are. An output is un-scaled with
+ * every problem is a GradcError naming the file. Targets are scaled (regression) when
+ * some target value in the training data is not an integer, or when the outputs pair with
+ * the targets (below) and some integer target is neither 0 nor 1 (integer regression
+ * targets: counts, prices); class indices (a scalar target of a vector output), one-hot
+ * codes and 0/1 labels are left as they are. An output is un-scaled with
  * the target it is paired with: outputs and targets pair up in declaration order when
  * there are as many of each and each pair has the same shape.
  */
@@ -57,10 +59,18 @@ export function columnsOption(args: Args, command: string, layout: RowLayout): C
   return text === undefined ? undefined : parseColumns(text, layout);
 }
 
-/** Whether the targets are scaled: some target value is not an integer (see the header). */
-export function isRegression(Y: Float64Array, length: number): boolean {
-  for (let i = 0; i < length; i++) if (!Number.isInteger(Y[i])) return true;
-  return false;
+/**
+ * Whether the targets are scaled (see the header): some target value is not an integer, or
+ * (with \`paired\`, an output of the same shape as its target, so not a class index) some
+ * integer is neither 0 nor 1 (counts, prices in whole units: regression).
+ */
+export function isRegression(Y: Float64Array, length: number, paired = false): boolean {
+  let labels = true; // every value 0 or 1: one-hot codes or binary labels
+  for (let i = 0; i < length; i++) {
+    if (!Number.isInteger(Y[i])) return true;
+    if (Y[i] !== 0 && Y[i] !== 1) labels = false;
+  }
+  return paired && !labels;
 }
 
 /** The params file `gradc train` writes (see the header). */
@@ -79,7 +89,8 @@ export function readParamsFile(path: string, compiled: Compiled): LoadedParams {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new GradcError(`cannot read the params file: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { file });
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new GradcError(`cannot read the params file: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`, { file });
   }
   let doc: unknown;
   try {

@@ -31,6 +31,7 @@ export function parseNumber(text: string): number {
 export function numberProblem(text: string): string {
   const t = text.trim();
   if (t === '') return text === '' ? 'is empty' : 'is blank';
+  if (text.includes('\uFFFD') || text.includes('\u0000')) return `${quote(text)} holds bytes that are not UTF-8 text (save the file as UTF-8)`;
   if (/^[+-]?nan$/i.test(t)) return `${quote(text)} is NaN, not a number`;
   if (/^[+-]?inf(inity)?$/i.test(t)) return `${quote(text)} is not a finite number`;
   if (DECIMAL.test(t)) return `${quote(text)} is out of the range of a float64`;

@@ -89,6 +89,7 @@ export function planColumns(headerCells: readonly string[], layout: RowLayout, c
   const fail = (problem: string, column?: number, symbol?: string): never => {
     throw new GradcError(problem, { file, line, ...(column !== undefined ? { column: column + 1 } : {}), ...(symbol !== undefined ? { symbol } : {}) });
   };
+  if (header.some((h) => h.includes('\u0000'))) fail('the header holds NUL characters: the file looks like UTF-16 or binary, not UTF-8 text (save it as UTF-8)');
   const index = new Map<string, number>();
   header.forEach((name, j) => {
     if (name === '') return;
@@ -134,6 +135,10 @@ export function planColumns(headerCells: readonly string[], layout: RowLayout, c
         if (missing.length) fail(`${kind} '${field.name}' (shape ${shapeText(field.shape)}) needs columns ${base}${sep}1 .. ${base}${sep}${field.size}; missing ${list(missing, 8)}`, undefined, field.name);
         continue;
       }
+    }
+    if (header.length === 1 && /[;\t|]/.test(header[0]!)) {
+      const sep = header[0]!.includes(';') ? ';' : header[0]!.includes('\t') ? 'tabs' : '|';
+      fail(`no column for ${kind} '${field.name}': the header '${header[0]!.slice(0, 60)}' is one column; the file seems to separate cells with ${sep}, not commas (${sep === 'tabs' ? 'name it .tsv' : 'write it with commas'})`, undefined, field.name);
     }
     const guess = didYouMean(base, header.filter((h) => h !== ''));
     const looked = field.shape.length

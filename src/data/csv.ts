@@ -3,7 +3,7 @@
  *
  * Guarantees: the file is parsed by csv-parse (RFC 4180: quoted cells may hold commas,
  * quotes written twice and line breaks; CRLF and LF line endings; a UTF-8 byte-order mark
- * is skipped; blank lines are skipped). Each record is turned into numbers as soon as it
+ * is skipped; blank lines, empty or of spaces and tabs only, are skipped). Each record is turned into numbers as soon as it
  * is parsed and written straight into the rows (see RowBuffer); neither the file's text
  * nor its cells are kept, so memory holds the numbers plus one chunk of the file.
  *
@@ -37,6 +37,7 @@ export async function csvRows(input: Readable, file: string, layout: RowLayout, 
   const ys = withTargets ? new RowBuffer(layout.targetSize) : undefined;
 
   const onRecord = (record: string[], info: { lines: number }): null => {
+    if (record.length === 1 && record[0].trim() === '') return null; // a blank line (spaces or tabs only), skipped like an empty one
     if (plan === undefined) {
       plan = planColumns(record, layout, options.columns, withTargets, file, info.lines);
       headerLine = info.lines;
@@ -48,7 +49,10 @@ export async function csvRows(input: Readable, file: string, layout: RowLayout, 
       for (const cell of record) for (let k = cell.indexOf('\n'); k >= 0; k = cell.indexOf('\n', k + 1)) newlines++;
       throw new GradcError(problem, { file, line: info.lines - newlines, ...(j !== undefined ? { column: j + 1, symbol: p.header[j] } : {}) });
     };
-    if (record.length !== p.width) fail(`the row has ${record.length} cell${record.length === 1 ? '' : 's'}, the header has ${p.width}`);
+    if (record.length !== p.width) {
+      const trailing = record.length === p.width + 1 && record[p.width].trim() === '' ? ' (the last one is empty: a trailing comma?)' : '';
+      fail(`the row has ${record.length} cell${record.length === 1 ? '' : 's'}, the header has ${p.width}${trailing}`);
+    }
     const x = xs.next();
     const y = ys?.next();
     for (let j = 0; j < p.width; j++) {

@@ -6,7 +6,8 @@
  * "validation", the epoch (from 1) on x and the loss on y, a legend and axis titles. The
  * y axis is logarithmic when `log` says so ('auto', the default: every finite value is
  * positive and the largest is at least 100 times the smallest). Non-finite values (a
- * diverged epoch) are left out of the lines. The picture is a Vega-Lite specification
+ * diverged epoch) are left out of the lines. Long runs are thinned to MAX_POINTS points
+ * per series, keeping each stretch's lowest and highest loss. The picture is a Vega-Lite specification
  * compiled to Vega and rendered by Vega's headless SVG renderer (no browser, no canvas;
  * text widths are estimated), so the same curve gives byte-identical SVG. Vega and
  * Vega-Lite are loaded on the first call, not when this module is imported.
@@ -29,20 +30,47 @@ export interface PlotOptions {
   readonly yTitle?: string | undefined;
 }
 
+/**
+ * Points drawn per series at most: a longer run is cut into equal runs of epochs, each
+ * drawn by its lowest and its highest loss (in epoch order), so spikes stay visible while
+ * the picture stays small and quick to render (Vega takes about half a second per
+ * thousand points).
+ */
+export const MAX_POINTS = 1000;
+
+/** The finite points of one series, thinned to at most MAX_POINTS (see above). */
+function points(losses: readonly number[]): { epoch: number; loss: number }[] {
+  const out: { epoch: number; loss: number }[] = [];
+  const per = losses.length <= MAX_POINTS ? 1 : Math.ceil(losses.length / (MAX_POINTS / 2));
+  for (let start = 0; start < losses.length; start += per) {
+    let lo = -1, hi = -1;
+    for (let i = start; i < Math.min(start + per, losses.length); i++) {
+      const v = losses[i]!;
+      if (!Number.isFinite(v)) continue;
+      if (lo < 0 || v < losses[lo]!) lo = i;
+      if (hi < 0 || v > losses[hi]!) hi = i;
+    }
+    if (lo < 0) continue;
+    for (const i of lo === hi ? [lo] : lo < hi ? [lo, hi] : [hi, lo]) out.push({ epoch: i + 1, loss: losses[i]! });
+  }
+  return out;
+}
+
 /** The Vega-Lite specification of the plot (exported for inspection and tests). */
 export function lossCurveSpec(curve: LossCurve, options: PlotOptions = {}): Record<string, unknown> {
   const values: { epoch: number; loss: number; series: string }[] = [];
   const add = (series: string, losses: readonly number[]): void => {
-    losses.forEach((loss, i) => {
-      if (Number.isFinite(loss)) values.push({ epoch: i + 1, loss, series });
-    });
+    for (const p of points(losses)) values.push({ ...p, series });
   };
   add('training', curve.loss);
   if (curve.valLoss) add('validation', curve.valLoss);
-  const finite = values.map((v) => v.loss);
-  const lo = Math.min(...finite), hi = Math.max(...finite);
+  let lo = Infinity, hi = -Infinity; // a loop: Math.min(...values) overflows the stack past about 1e5 values
+  for (const v of values) {
+    lo = Math.min(lo, v.loss);
+    hi = Math.max(hi, v.loss);
+  }
   const mode = options.log ?? 'auto';
-  const log = finite.length > 0 && lo > 0 && (mode === true || (mode === 'auto' && hi >= 100 * lo));
+  const log = values.length > 0 && lo > 0 && (mode === true || (mode === 'auto' && hi >= 100 * lo));
   const epochs = Math.max(curve.loss.length, curve.valLoss?.length ?? 0, 1);
   const series = curve.valLoss ? ['training', 'validation'] : ['training'];
   return {

@@ -23,7 +23,8 @@ export function sparkline(values: readonly number[], options: SparklineOptions =
   const series = resample(values, options.width);
   const finite = series.filter((v) => Number.isFinite(v));
   if (finite.length === 0) return NOT_FINITE.repeat(series.length);
-  let lo = Math.min(...finite), hi = Math.max(...finite);
+  let lo = Infinity, hi = -Infinity; // a loop: Math.min(...finite) overflows the stack past about 1e5 values
+  for (const v of finite) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
   const mode = options.log ?? 'auto';
   const log = lo > 0 && (mode === true || (mode === 'auto' && hi >= 100 * lo));
   const at = (v: number): number => (log ? Math.log(v) : v);

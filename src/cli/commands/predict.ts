@@ -13,16 +13,18 @@
  *   The data file needs only the input columns. --out is written atomically.
  * - evaluate prints the mean loss (in the units the model was trained in: scaled targets
  *   when the targets were scaled), then either the accuracy, when the first output is a
- *   vector and its target is a one-hot vector of the same size or a class index (argmax
- *   of the output against argmax of the target / the index), or else the mean squared
- *   and mean absolute error of each output paired with a target, in raw units.
+ *   vector and its target is, on every row, a one-hot vector of the same size or a class
+ *   index below that size (argmax of the output against argmax of the target / the
+ *   index), or else (a continuous target: regression) the mean squared
+ *   and mean absolute error of each output paired with a target, in raw units, after the
+ *   accuracy of a binary classifier (a scalar output against 0/1 labels, split at 0.5).
  */
 import { GradcError } from '../../errors.js';
 import { csvHeader, csvLines, readInputRows, readRows, scaleRows, unscaleValue, writeCsv, type Field, type RowLayout, type Scaling } from '../../data/index.js';
 import type { GeneratedModule, Params } from '../../load/loader.js';
 import { expectFlags, value } from '../args.js';
 import type { Command } from '../command.js';
-import { checkNotAnInput, checkWritableTarget } from '../files.js';
+import { checkNotAnInput, checkNotTheSame, checkWritableTarget } from '../files.js';
 import { columnsOption, compiledModel, COMPILE_FLAGS, outputTargets, readParamsFile, required } from '../training.js';
 
 const PREDICT_USAGE = 'gradc predict <model.ts> --params params.json --data new.csv [--columns field=column,...] [--out predictions.csv]';
@@ -87,6 +89,31 @@ const argmax = (a: ArrayLike<number>, from: number, n: number): number => {
   return best;
 };
 
+/**
+ * Whether \`target\` holds class labels for an output of \`classes\` values on every row: a
+ * one-hot vector of that size (0s and one 1), or one class index (an integer in
+ * [0, classes)). Anything else (a continuous vector target, say) is regression.
+ */
+function classLabels(Y: Float64Array, count: number, width: number, target: Field, classes: number): boolean {
+  if (target.size !== classes && target.size !== 1) return false;
+  for (let i = 0; i < count; i++) {
+    const at = i * width + target.offset;
+    if (target.size === 1 && target.size !== classes) {
+      const c = Y[at];
+      if (!Number.isInteger(c) || c < 0 || c >= classes) return false;
+      continue;
+    }
+    let ones = 0;
+    for (let k = 0; k < target.size; k++) {
+      const v = Y[at + k];
+      if (v === 1) ones++;
+      else if (v !== 0) return false;
+    }
+    if (ones !== 1) return false;
+  }
+  return true;
+}
+
 export const predict: Command = {
   name: 'predict',
   usage: PREDICT_USAGE,
@@ -101,7 +128,7 @@ export const predict: Command = {
     if (outPath !== undefined) {
       checkWritableTarget(outPath, '--out');
       checkNotAnInput(outPath, compiled.file, '--out');
-      if (outPath === dataPath || outPath === paramsPath) throw new GradcError(`refusing to write --out ${outPath}: it is an input of this run; give another file name`);
+      checkNotTheSame(outPath, [dataPath, paramsPath], '--out');
     }
     const columns = columnsOption(args, 'predict', layout);
     const saved = readParamsFile(paramsPath, compiled);
@@ -143,7 +170,7 @@ export const evaluate: Command = {
     const outputs = outputsOf(m, saved.params, rows.X, rows.count);
     const fields = outputFields(m);
     const first = fields[0], target = layout.targets[0];
-    if (first && target && first.shape.length > 0 && (target.size === first.size || target.size === 1)) {
+    if (first && target && first.shape.length > 0 && classLabels(rawY, rows.count, layout.targetSize, target, first.size)) {
       let right = 0;
       for (let i = 0; i < rows.count; i++) {
         const guess = argmax(outputs, i * m.OUTPUT_SIZE + first.offset, first.size);
@@ -156,6 +183,13 @@ export const evaluate: Command = {
     }
     if (saved.scaling) unscaleOutputs(m, layout, saved.scaling, outputs, rows.count);
     const paired = outputTargets(m, layout);
+    // A binary classifier: a scalar output against 0/1 labels, right when on the label's side of 0.5 (as fit's accuracy).
+    const label = paired[0];
+    if (first && label && first.size === 1 && label.size === 1 && rawY.every((_, at) => (at - label.offset) % layout.targetSize !== 0 || rawY[at] === 0 || rawY[at] === 1)) {
+      let right = 0;
+      for (let i = 0; i < rows.count; i++) if ((outputs[i * m.OUTPUT_SIZE + first.offset] > 0.5) === (rawY[i * layout.targetSize + label.offset] === 1)) right++;
+      out(`accuracy  ${right / rows.count} (${right}/${rows.count}, ${first.name} > 0.5 against ${label.name} = 1)`);
+    }
     fields.forEach((f, n) => {
       const t = paired[n];
       if (!t) return;

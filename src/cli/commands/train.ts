@@ -27,15 +27,17 @@
  *   loss and a summary end the run on stderr.
  * - Every check (options, files, data against the model's inputs) runs before training.
  */
+import { resolve } from 'node:path';
 import { GradcError } from '../../errors.js';
 import type { EpochRecord, GeneratedModule, OptimizerOptions, OptimizerState } from '../../load/loader.js';
+import { parseNumber } from '../../data/cells.js';
 import { computeScaling, parseScaleMethod, readRows, scaleRows, splitRows, type Rows, type Scaling } from '../../data/index.js';
 import { lossCurveSvg, num, sparkline, TrainingProgress, duration, type ProgressStream } from '../../train/index.js';
 import { type Args, expectFlags, value } from '../args.js';
 import type { Command } from '../command.js';
-import { checkNotAnInput, checkWritableTarget, writeFile } from '../files.js';
+import { checkNotAnInput, checkNotTheSame, checkWritableTarget, writeFile } from '../files.js';
 import { fitInWorker, type WorkerFitResult } from '../fitWorker.js';
-import { columnsOption, compiledModel, COMPILE_FLAGS, isRegression, readParamsFile, required, type Compiled, type ParamsFile } from '../training.js';
+import { columnsOption, compiledModel, COMPILE_FLAGS, isRegression, outputTargets, readParamsFile, required, type Compiled, type ParamsFile } from '../training.js';
 
 const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw', 'rmsprop'] as const;
 type OptimizerKind = (typeof OPTIMIZERS)[number];
@@ -48,7 +50,7 @@ const USAGE = 'gradc train <model.ts> --data train.csv [--val 0.2 | --val-data v
 function numberOption(args: Args, name: string, what: string, ok: (v: number) => boolean): number | undefined {
   const text = value(args, name, 'train', what);
   if (text === undefined) return undefined;
-  const v = text.trim() === '' ? NaN : Number(text);
+  const v = parseNumber(text); // decimal only: Number('0x10') would be 16
   if (!ok(v)) throw new GradcError(`option --${name} must be ${what}, got '${text}'`);
   return v;
 }
@@ -67,7 +69,7 @@ function checkOutput(path: string | undefined, what: string, compiled: Compiled,
   if (path === undefined) return;
   checkWritableTarget(path, what);
   checkNotAnInput(path, compiled.file, what);
-  for (const input of inputs) if (input !== undefined && input === path) throw new GradcError(`refusing to write ${what} ${path}: it is an input of this run; give another file name`);
+  checkNotTheSame(path, inputs, what);
 }
 
 type MetricName = 'accuracy' | 'mse' | 'mae';
@@ -124,7 +126,7 @@ export const train: Command = {
     const { module: m, layout } = compiled;
     checkOutput(outPath, '--out', compiled, [dataPath, valPath]);
     checkOutput(plotPath, '--plot', compiled, [dataPath, valPath, resumePath]);
-    if (outPath !== undefined && outPath === plotPath) throw new GradcError('--out and --plot name the same file');
+    if (outPath !== undefined && plotPath !== undefined && resolve(outPath) === resolve(plotPath)) throw new GradcError('--out and --plot name the same file');
     const columns = columnsOption(args, 'train', layout);
 
     const resumed = resumePath === undefined ? undefined : readParamsFile(resumePath, compiled);
@@ -137,7 +139,7 @@ export const train: Command = {
 
     // Scaling: the resumed file's, else statistics of the training split only.
     let scaling: Scaling | undefined = resumed ? resumed.scaling : undefined;
-    if (!resumed && method) scaling = computeScaling(method, layout, trainRows, { targets: isRegression(trainRows.Y, trainRows.count * layout.targetSize) });
+    if (!resumed && method) scaling = computeScaling(method, layout, trainRows, { targets: isRegression(trainRows.Y, trainRows.count * layout.targetSize, outputTargets(m, layout).some((t) => t !== undefined)) });
     if (resumed && scaleText !== undefined && (method ?? 'none') !== (resumed.scaling?.method ?? 'none')) {
       throw new GradcError(`--scale ${scaleText} differs from the scaling saved in ${resumePath} (${resumed.scaling?.method ?? 'none'}); a resumed run keeps the saved scaling`);
     }
