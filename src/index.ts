@@ -20,6 +20,7 @@ import { emitModule, type EmitOptions } from './6-emit/module.js';
 import { loadModule, type GeneratedModule } from './load/loader.js';
 import { formatFormulas, gradientFormulas } from './inspect/formulas.js';
 import { topoOrder } from './ir/walk.js';
+import { currentGraph, withGraph } from './ir/node.js';
 import { checkOptions } from './options.js';
 
 /** Options of `generate` and `compile` (each checked by options.ts before anything runs). */
@@ -44,6 +45,11 @@ export interface Generated {
 
 /** The whole pipeline: model definition -> generated module text. */
 export function generate(def: ModelDefinition | Model, given: GenerateOptions = {}): Generated {
+  // Every node of this compile is interned in a graph of its own, dropped with the results.
+  return withGraph(() => generateInGraph(def, given));
+}
+
+function generateInGraph(def: ModelDefinition | Model, given: GenerateOptions): Generated {
   checkOptions(given, 'generate');
   // The model file's own compile options (defineModel(..., { compile })), under those given here.
   const own = compileOptionsOf(def);
@@ -55,7 +61,7 @@ export function generate(def: ModelDefinition | Model, given: GenerateOptions = 
   // The gradient's doc comment shows the formulas exactly as `gradc grad` prints them, while
   // the gradient graph is small enough to read; beyond that, one bounded formula per parameter.
   const gradientDoc = topoOrder(derived.grads).length <= DOC_STEPS_LIMIT
-    ? formatFormulas(gradientFormulas({ original: model, derived })).split('\n')
+    ? formatFormulas(gradientFormulas({ original: model, derived, graph: currentGraph() })).split('\n')
     : undefined;
   const code = emitModule(program, { ...options, gradientDoc }); // phase 6
   return { model, derived, program, code };

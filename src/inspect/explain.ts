@@ -21,7 +21,7 @@
  * values are shown up to a readable size (`showValue`).
  */
 import { make, input as leaf } from '../ir/build.js';
-import type { Node } from '../ir/node.js';
+import { type Node, withGraph } from '../ir/node.js';
 import { formula } from '../ir/print.js';
 import { type Shape, showShape } from '../ir/shape.js';
 import { consumers, dependsOn, topoOrder } from '../ir/walk.js';
@@ -109,6 +109,11 @@ const LEAF_OPS = new Set(['param', 'input', 'target']);
 
 export function explain(def: ModelDefinition | Model | Inspected, at: Given, options: { lr?: number } = {}): Walkthrough {
   const ins = inspectModel(def);
+  // The stand-in leaves and local derivatives are interned in the model's own graph.
+  return withGraph(() => walkthrough(ins, at, options), ins.graph);
+}
+
+function walkthrough(ins: Inspected, at: Given, options: { lr?: number }): Walkthrough {
   const { derived, original } = ins;
   const model = derived.model;
   const lr = options.lr ?? DEFAULT_LR;
