@@ -14,6 +14,9 @@ import { OPS } from '../ir/ops.js';
 import { literal } from '../5-lower/loops.js';
 import type { Instr, Kernel, KernelKind, Operand } from '../5-lower/schedule.js';
 
+/** `base + k` as code, or just `base` when k is 0 (k an offset gradc computed; no `at + 0`). */
+export const plus = (base: string, k: number): string => (k === 0 ? base : `${base} + ${k}`);
+
 export const DEFAULT_CHUNK_SIZE = 1000;
 
 /** Kernel parameters per kind: `$p` params, `$x`/`$xo` the input row, `$y`/`$yo` the target row. */
@@ -50,11 +53,11 @@ function statement(ins: Instr, ref: (o: Operand) => string): string {
   switch (ins.kind) {
     case 'load':
       if (ins.from === 'param') return `const ${ins.name} = $p${field(ins.leaf, ins.element)};`;
-      return ins.from === 'input' ? `const ${ins.name} = $x[$xo + ${ins.offset}]!;` : `const ${ins.name} = $y[$yo + ${ins.offset}]!;`;
+      return ins.from === 'input' ? `const ${ins.name} = $x[${plus('$xo', ins.offset)}]!;` : `const ${ins.name} = $y[${plus('$yo', ins.offset)}]!;`;
     case 'op':
       return `const ${ins.name} = ${OPS[ins.op].js!(...ins.args.map(ref))};`;
     case 'store':
-      if (ins.into === 'output') return `$o[$oo + ${ins.offset}] = ${ref(ins.value)};`;
+      if (ins.into === 'output') return `$o[${plus('$oo', ins.offset)}] = ${ref(ins.value)};`;
       if (ins.into === 'grad') return `$g${field(ins.leaf, ins.element)} += $scale * ${ref(ins.value)};`;
       return `$p${field(ins.leaf, ins.element, false)} = ${ref(ins.old!)} - $lr * ${ref(ins.value)};`;
   }

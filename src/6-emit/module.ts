@@ -22,7 +22,7 @@ import type { StatementStructures, WriterFunction } from 'ts-morph';
 import { debugLevel } from '../debug.js';
 import { DEFAULT_MAX_BATCH, type LowerOptions, type Program, type Slot } from '../5-lower/schedule.js';
 import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
-import { DEFAULT_CHUNK_SIZE, emitKernel, parameterList } from './kernels.js';
+import { DEFAULT_CHUNK_SIZE, emitKernel, parameterList, plus } from './kernels.js';
 import { OPTIMIZER_RUNTIME, emitOptimizerUpdates } from './optimizers.js';
 import { RUNTIME, optionalRuntime } from './runtime.js';
 import { emitSaveParams } from './saveParams.js';
@@ -69,6 +69,10 @@ export function numberText(v: unknown): string {
   return Object.is(v, -0) ? '-0' : String(v);
 }
 
+/** Where each input and target sits in its row: \`x1 at 0, x2 at 1; targets: y at 0\`. */
+const rowLayout = (layout: Program['layout']): string =>
+  [layout.inputs, layout.targets].map((slots) => slots.map((s) => `${s.name} at ${s.offset}`).join(', ') || 'none').join('; targets: ');
+
 function initExpr(s: Program['layout']['params'][number]): string {
   const i = s.init;
   const n = numberText(s.size);
@@ -96,8 +100,8 @@ function initExpr(s: Program['layout']['params'][number]): string {
 
 function packer(kind: 'input' | 'target', slots: readonly Slot[]): string {
   const lines = slots.map((s) => (s.shape.length === 0
-    ? `$packNumber(src.${s.name}, into, at + ${s.offset}, where, '${kind}', '${s.name}');`
-    : `$packArray(src.${s.name}, ${s.size}, '${shapeText(s)}', into, at + ${s.offset}, where, '${kind}', '${s.name}');`));
+    ? `$packNumber(src.${s.name}, into, ${plus('at', s.offset)}, where, '${kind}', '${s.name}');`
+    : `$packArray(src.${s.name}, ${s.size}, '${shapeText(s)}', into, ${plus('at', s.offset)}, where, '${kind}', '${s.name}');`));
   return lines.map((l) => `  ${l}`).join('\n');
 }
 
@@ -202,15 +206,17 @@ export const shapes = {
   outputs: { ${layout.outputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
 } as const;
 
-/** Values per sample in the flat rows that \`gradientBatch\`, \`stepBatch\` and \`fit\` use. */
+/**
+ * Values per sample in the flat rows that \`gradientBatch\`, \`stepBatch\` and \`fit\` use.
+ * Row layout: ${rowLayout(layout)}.
+ */
 export const INPUT_SIZE = ${layout.inputSize};
 export const TARGET_SIZE = ${layout.targetSize};
 export const OUTPUT_SIZE = ${layout.outputSize};
 /** Each output and each target as [name, offset in its row, size] (fit's metrics pair them). */
 const $OUTPUT_SLOTS: readonly (readonly [string, number, number])[] = [${layout.outputs.map((s) => `['${s.name}', ${s.offset}, ${s.size}]`).join(', ')}];
 const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [${layout.targets.map((s) => `['${s.name}', ${s.offset}, ${s.size}]`).join(', ')}];
-/** Row layout: ${[...layout.inputs.map((s) => `${s.name} at ${s.offset}`), ...layout.targets.map((s) => `${s.name} at ${s.offset} (targets)`)].join(', ')}. */
-${unrolled.some((k) => k.slots > 0) ? `const $t = new Floats(${slots});\n` : '\n'}`));
+${unrolled.some((k) => k.slots > 0) ? `/** Values that one part of a kernel split by chunkSize passes to a later part. */\nconst $t = new Floats(${slots});\n` : '\n'}`));
 
   const inits = P.map((s) => `${s.name}: ${initExpr(s)}`).join(', ');
   const random = /\brand\b/.test(inits); // no random initializer: the seed is not used
@@ -242,7 +248,11 @@ ${P.map((s) => (s.shape.length
     : `  p.${s.name} -= lr * g.${s.name}; g.${s.name} = 0;`)).join('\n')}
 }
 
-/** The SGD update, all or nothing: applied (and \`g\` cleared) only when \`loss\` and every new value are finite; otherwise \`p\` is unchanged, \`g\` cleared, and the result false. */
+/**
+ * The SGD update, all or nothing: applied (and \`g\` cleared) only when \`loss\` and every
+ * new value are finite (the sum of \`v * 0\` over them is 0; see \`$finite\`); otherwise
+ * \`p\` is unchanged, \`g\` cleared, and the result false.
+ */
 function $update(p: Params, g: Params, lr: number, loss: number): boolean {
   let s = loss - loss;
 ${P.map((s) => (s.shape.length
@@ -256,7 +266,11 @@ ${P.map((s) => (s.shape.length ? `  g.${s.name}.fill(0);` : `  g.${s.name} = 0;`
   return false;
 }
 
-/** True when every value of \`p\` is finite. */
+/**
+ * True when every value of \`p\` is finite: \`v * 0\` is 0 for a finite v and NaN for
+ * NaN and +-Infinity, so the sum stays 0 exactly when all are finite (one compare in
+ * all, no call per value).
+ */
 function $finite(p: Params): boolean {
   let s = 0;
 ${P.map((s) => (s.shape.length ? `  { const w = p.${s.name}; for (let k = 0; k < ${s.size}; k++) s += w[k]! * 0; }` : `  s += p.${s.name} * 0;`)).join('\n')}
@@ -294,7 +308,7 @@ ${packer('target', layout.targets)}
 }
 
 function $unpackOutputs(${layout.outputs.length ? 'o: Floats, at: number' : '_o: Floats, _at: number'}): Outputs {
-  return { ${layout.outputs.map((s) => `${s.name}: ${s.shape.length ? `o.slice(at + ${s.offset}, at + ${s.offset + s.size})` : `o[at + ${s.offset}]!`}`).join(', ')} };
+  return { ${layout.outputs.map((s) => `${s.name}: ${s.shape.length ? `o.slice(${plus('at', s.offset)}, at + ${s.offset + s.size})` : `o[${plus('at', s.offset)}]!`}`).join(', ')} };
 }
 `;
   statements.push(text(declarations));

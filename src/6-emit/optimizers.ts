@@ -112,15 +112,15 @@ export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: s
       `s += ${[stored('p1'), ...(m ? [stored('m1')] : []), ...(v ? [stored('v1')] : [])].map((x) => `${x} * 0`).join(' + ')};`,
     ];
     const hyper = ['l2', ...rule.reads];
-    out.push(`/** The ${OPTIMIZER_KINDS.filter((k) => UPDATES[k] === rule).join(' and ')} update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
-function $update_${kind}(p: Params, g: Params, ${m ? 'm' : '_m'}: Params, ${v ? 'v' : '_v'}: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+    const usesStep = [...rule.prelude, ...rule.element].some((l) => /\bt\b/.test(l)); // Adam's bias correction
+    out.push(`/** The ${OPTIMIZER_KINDS.filter((k) => UPDATES[k] === rule).join(' and ')} update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of \`x * 0\` over the new values is 0 only when every one is finite). */
+function $update_${kind}(p: Params, g: Params, ${m ? 'm' : '_m'}: Params, ${v ? 'v' : '_v'}: Params, h: $Hyper, lr: number, ${usesStep ? 't' : '_t'}: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
   const { ${hyper.join(', ')} } = h;
-  ${rule.prelude.length ? rule.prelude.join('\n  ') : 'void t;'}
-  const keep = 1 - lr * h.decay;
+${rule.prelude.map((l) => `  ${l}\n`).join('')}  const keep = 1 - lr * h.decay;
   let s = 0;
 ${perParam(update).join('\n')}
   if (s !== 0) { // put the old values back
