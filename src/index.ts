@@ -70,11 +70,25 @@ function generateInGraph(def: ModelDefinition | Model, given: GenerateOptions): 
 const definedOnly = <T extends object>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
-/** Generate and load in process: define, compile and train in one script. */
-export function compile(def: ModelDefinition | Model, options: GenerateOptions = {}): GeneratedModule & { readonly code: string } {
-  checkOptions(options, 'compile');
+/**
+ * A compiled module's array type from its options: Float32Array for `precision: 'f32'`,
+ * else Float64Array (also when the precision is not known statically, as for a variable
+ * of type GenerateOptions: then the default, f64, is assumed).
+ */
+export type ArraysOf<O> =
+  [O] extends [{ readonly precision?: 'f64' | undefined }] ? Float64Array
+  : [O] extends [{ readonly precision: 'f32' }] ? Float32Array
+  : Float64Array;
+
+/**
+ * Generate and load in process: define, compile and train in one script. The module's
+ * arrays (and its type) are Float32Array with `precision: 'f32'`, else Float64Array (a
+ * model whose own compile options choose f32: pass `precision: 'f32'` here too for the type).
+ */
+export function compile<O extends GenerateOptions = GenerateOptions>(def: ModelDefinition | Model, options?: O): GeneratedModule<ArraysOf<O>> & { readonly code: string } {
+  checkOptions(options ?? {}, 'compile');
   const { code } = generate(def, options);
-  return Object.assign(loadModule(code), { code });
+  return Object.assign(loadModule<ArraysOf<O>>(code), { code });
 }
 
 export { defineModel, buildModel, compileOptionsOf, type ModelDefinition, type ModelSpec } from './2-build/define.js';
@@ -84,7 +98,7 @@ export { differentiate } from './3-diff/grad.js';
 export { derive } from './derive.js';
 export { evaluate as interpret, evaluateScalar } from './interp/evaluate.js';
 export { printIr, formula } from './ir/print.js';
-export { loadModule, type GeneratedModule, type Params, type Values, type Sample, type FitOptions, type FitResult, type EpochRecord, type OptimizerOptions, type OptimizerState, type Schedule, type SavedParams, type SavedArray } from './load/loader.js';
+export { loadModule, type GeneratedModule, type Floats, type Params, type Values, type Sample, type FitOptions, type FitResult, type EpochRecord, type OptimizerOptions, type OptimizerState, type Schedule, type SavedParams, type SavedArray } from './load/loader.js';
 export type { Model } from './model.js';
 export { gradientFormulas } from './inspect/formulas.js';
 export { explain, formatWalkthrough } from './inspect/explain.js';
