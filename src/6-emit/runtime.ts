@@ -23,6 +23,7 @@
  * split off by a seeded shuffle, so the split is the same for the same seed and count.
  */
 import { API_TEXT } from './apiText.js';
+
 export const RUNTIME = `/**
  * Bad data given to this module (a sample without an input, a value of the wrong size).
  * Branded like gradc's own errors (Symbol.for('gradc.GradcError')), so gradc's tools
