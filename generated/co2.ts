@@ -51,14 +51,17 @@ export const shapes = {
   outputs: { yhat: [] },
 } as const;
 
-/** Values per sample in the flat rows that `gradientBatch`, `stepBatch` and `fit` use. */
+/**
+ * Values per sample in the flat rows that `gradientBatch`, `stepBatch` and `fit` use.
+ * Row layout: x at 0; targets: y at 0.
+ */
 export const INPUT_SIZE = 12;
 export const TARGET_SIZE = 1;
 export const OUTPUT_SIZE = 1;
 /** Each output and each target as [name, offset in its row, size] (fit's metrics pair them). */
 const $OUTPUT_SLOTS: readonly (readonly [string, number, number])[] = [['yhat', 0, 1]];
 const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [['y', 0, 1]];
-/** Row layout: x at 0, y at 0 (targets). */
+/** Values that one part of a kernel split by chunkSize passes to a later part. */
 const $t = new Floats(311);
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
 export function initParams(seed = 11): Params {
@@ -93,7 +96,11 @@ function $applyUpdate(p: Params, g: Params, lr: number): void {
   p.c -= lr * g.c; g.c = 0;
 }
 
-/** The SGD update, all or nothing: applied (and `g` cleared) only when `loss` and every new value are finite; otherwise `p` is unchanged, `g` cleared, and the result false. */
+/**
+ * The SGD update, all or nothing: applied (and `g` cleared) only when `loss` and every
+ * new value are finite (the sum of `v * 0` over them is 0; see `$finite`); otherwise
+ * `p` is unchanged, `g` cleared, and the result false.
+ */
 function $update(p: Params, g: Params, lr: number, loss: number): boolean {
   let s = loss - loss;
   { const w = p.Wx, d = g.Wx; for (let k = 0; k < 8; k++) s += (w[k]! - lr * d[k]!) * 0; }
@@ -113,7 +120,11 @@ function $update(p: Params, g: Params, lr: number, loss: number): boolean {
   return false;
 }
 
-/** True when every value of `p` is finite. */
+/**
+ * True when every value of `p` is finite: `v * 0` is 0 for a finite v and NaN for
+ * NaN and +-Infinity, so the sum stays 0 exactly when all are finite (one compare in
+ * all, no call per value).
+ */
 function $finite(p: Params): boolean {
   let s = 0;
   { const w = p.Wx; for (let k = 0; k < 8; k++) s += w[k]! * 0; }
@@ -150,16 +161,16 @@ function $checkParams(p: Params, where: string, finite: boolean): void {
 
 /** Writes one sample's inputs into `into` at `at`; throws naming an input that is missing, not finite or of the wrong size. */
 export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
-  $packArray(src.x, 12, '[12]', into, at + 0, where, 'input', 'x');
+  $packArray(src.x, 12, '[12]', into, at, where, 'input', 'x');
 }
 
 /** Writes one sample's targets into `into` at `at`; throws naming a target that is missing, not finite or of the wrong size. */
 export function packTargets(src: Targets, into: Floats, at: number, where = 'sample'): void {
-  $packNumber(src.y, into, at + 0, where, 'target', 'y');
+  $packNumber(src.y, into, at, where, 'target', 'y');
 }
 
 function $unpackOutputs(o: Floats, at: number): Outputs {
-  return { yhat: o[at + 0]! };
+  return { yhat: o[at]! };
 }
 
 const $xs = new Floats(12);
@@ -387,10 +398,8 @@ export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats;
  *   loss - best > divergence * max(|best|, |initialLoss|)
  * where `best` is the lowest mean loss so far, the initial loss included. This works for
  * losses of any sign (offsets, negative log-likelihoods), and the first epoch is compared
- * with the starting loss. On divergence the parameters (and the optimizer state) are
- * restored to those of the epoch with the lowest mean loss so far, the starting ones when
- * no epoch went below the starting loss: an epoch that passed the test while the loss was
- * climbing (say from 2 to 1900, under the factor) is not kept.
+ * with the starting loss. On divergence the parameters are restored to those of the last
+ * epoch that passed (the starting parameters if the first epoch diverged).
  */
 export interface FitOptions {
   /** Passes over the data: a non-negative integer (default 100). */
@@ -1021,14 +1030,13 @@ function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: n
   return value;
 }
 
-/** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
-function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
+function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
   const { l2 } = h;
-  void t;
   const keep = 1 - lr * h.decay;
   let s = 0;
   { const w = p.Wx, d = g.Wx, w0 = $oldP.Wx; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
@@ -1043,14 +1051,13 @@ function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr
   return true;
 }
 
-/** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
-function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
+function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
   const { l2, mu, nesterov } = h;
-  void t;
   const keep = 1 - lr * h.decay;
   let s = 0;
   { const w = p.Wx, d = g.Wx, w0 = $oldP.Wx, M = m.Wx, m0 = $oldM.Wx; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
@@ -1066,7 +1073,7 @@ function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper
   return true;
 }
 
-/** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+/** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
 function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
@@ -1090,14 +1097,13 @@ function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr:
   return true;
 }
 
-/** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
-function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
+function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
   const { l2, mu, rho, eps } = h;
-  void t;
   const keep = 1 - lr * h.decay;
   let s = 0;
   { const w = p.Wx, d = g.Wx, w0 = $oldP.Wx, M = m.Wx, m0 = $oldM.Wx, V = v.Wx, v0 = $oldV.Wx; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
@@ -1559,7 +1565,7 @@ function $forward_0($p: Params, $x: Floats, $xo: number, _$o: Floats, _$oo: numb
   $t[113] = v_7;
   const c = $p.c;
   $t[114] = c;
-  const x_0 = $x[$xo + 0]!;
+  const x_0 = $x[$xo]!;
   const x_1 = $x[$xo + 1]!;
   const x_2 = $x[$xo + 2]!;
   const x_3 = $x[$xo + 3]!;
@@ -3428,7 +3434,7 @@ function $forward_1(_$p: Params, _$x: Floats, _$xo: number, $o: Floats, $oo: num
   const t1613 = v_7 * h12_7;
   const t1614 = t1594 + t1613;
   const yhat = t1614 + c;
-  $o[$oo + 0] = yhat;
+  $o[$oo] = yhat;
 }
 
 function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
@@ -3614,7 +3620,7 @@ function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): 
   $t[114] = v_7;
   const c = $p.c;
   $t[115] = c;
-  const x_0 = $x[$xo + 0]!;
+  const x_0 = $x[$xo]!;
   const x_1 = $x[$xo + 1]!;
   const x_2 = $x[$xo + 2]!;
   const x_3 = $x[$xo + 3]!;
@@ -3632,7 +3638,7 @@ function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): 
   $t[104] = x_10;
   const x_11 = $x[$xo + 11]!;
   $t[107] = x_11;
-  const y = $y[$yo + 0]!;
+  const y = $y[$yo]!;
   $t[116] = y;
   const t0 = Wx_0 * x_11;
   $t[105] = t0;
@@ -5676,7 +5682,7 @@ function $gradient_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: numbe
   $t[114] = v_7;
   const c = $p.c;
   $t[115] = c;
-  const x_0 = $x[$xo + 0]!;
+  const x_0 = $x[$xo]!;
   $t[204] = x_0;
   const x_1 = $x[$xo + 1]!;
   $t[205] = x_1;
@@ -5700,7 +5706,7 @@ function $gradient_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: numbe
   $t[104] = x_10;
   const x_11 = $x[$xo + 11]!;
   $t[107] = x_11;
-  const y = $y[$yo + 0]!;
+  const y = $y[$yo]!;
   $t[116] = y;
   const t0 = Wx_0 * x_11;
   $t[105] = t0;
@@ -13007,7 +13013,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, _
   $t[114] = v_7;
   const c = $p.c;
   $t[115] = c;
-  const x_0 = $x[$xo + 0]!;
+  const x_0 = $x[$xo]!;
   $t[204] = x_0;
   const x_1 = $x[$xo + 1]!;
   $t[205] = x_1;
@@ -13031,7 +13037,7 @@ function $step_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, _
   $t[104] = x_10;
   const x_11 = $x[$xo + 11]!;
   $t[107] = x_11;
-  const y = $y[$yo + 0]!;
+  const y = $y[$yo]!;
   $t[116] = y;
   const t0 = Wx_0 * x_11;
   $t[105] = t0;

@@ -52,14 +52,16 @@ export const shapes = {
   outputs: { logits: [3] },
 } as const;
 
-/** Values per sample in the flat rows that `gradientBatch`, `stepBatch` and `fit` use. */
+/**
+ * Values per sample in the flat rows that `gradientBatch`, `stepBatch` and `fit` use.
+ * Row layout: x at 0; targets: y at 0.
+ */
 export const INPUT_SIZE = 4;
 export const TARGET_SIZE = 3;
 export const OUTPUT_SIZE = 3;
 /** Each output and each target as [name, offset in its row, size] (fit's metrics pair them). */
 const $OUTPUT_SLOTS: readonly (readonly [string, number, number])[] = [['logits', 0, 3]];
 const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [['y', 0, 3]];
-/** Row layout: x at 0, y at 0 (targets). */
 
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
 export function initParams(seed = 3): Params {
@@ -92,7 +94,11 @@ function $applyUpdate(p: Params, g: Params, lr: number): void {
   { const w = p.layer2_b, d = g.layer2_b; for (let k = 0; k < 3; k++) { w[k]! -= lr * d[k]!; d[k] = 0; } }
 }
 
-/** The SGD update, all or nothing: applied (and `g` cleared) only when `loss` and every new value are finite; otherwise `p` is unchanged, `g` cleared, and the result false. */
+/**
+ * The SGD update, all or nothing: applied (and `g` cleared) only when `loss` and every
+ * new value are finite (the sum of `v * 0` over them is 0; see `$finite`); otherwise
+ * `p` is unchanged, `g` cleared, and the result false.
+ */
 function $update(p: Params, g: Params, lr: number, loss: number): boolean {
   let s = loss - loss;
   { const w = p.layer1_W, d = g.layer1_W; for (let k = 0; k < 32; k++) s += (w[k]! - lr * d[k]!) * 0; }
@@ -110,7 +116,11 @@ function $update(p: Params, g: Params, lr: number, loss: number): boolean {
   return false;
 }
 
-/** True when every value of `p` is finite. */
+/**
+ * True when every value of `p` is finite: `v * 0` is 0 for a finite v and NaN for
+ * NaN and +-Infinity, so the sum stays 0 exactly when all are finite (one compare in
+ * all, no call per value).
+ */
 function $finite(p: Params): boolean {
   let s = 0;
   { const w = p.layer1_W; for (let k = 0; k < 32; k++) s += w[k]! * 0; }
@@ -144,16 +154,16 @@ function $checkParams(p: Params, where: string, finite: boolean): void {
 
 /** Writes one sample's inputs into `into` at `at`; throws naming an input that is missing, not finite or of the wrong size. */
 export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
-  $packArray(src.x, 4, '[4]', into, at + 0, where, 'input', 'x');
+  $packArray(src.x, 4, '[4]', into, at, where, 'input', 'x');
 }
 
 /** Writes one sample's targets into `into` at `at`; throws naming a target that is missing, not finite or of the wrong size. */
 export function packTargets(src: Targets, into: Floats, at: number, where = 'sample'): void {
-  $packArray(src.y, 3, '[3]', into, at + 0, where, 'target', 'y');
+  $packArray(src.y, 3, '[3]', into, at, where, 'target', 'y');
 }
 
 function $unpackOutputs(o: Floats, at: number): Outputs {
-  return { logits: o.slice(at + 0, at + 3) };
+  return { logits: o.slice(at, at + 3) };
 }
 
 const $xs = new Floats(4);
@@ -369,10 +379,8 @@ export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats;
  *   loss - best > divergence * max(|best|, |initialLoss|)
  * where `best` is the lowest mean loss so far, the initial loss included. This works for
  * losses of any sign (offsets, negative log-likelihoods), and the first epoch is compared
- * with the starting loss. On divergence the parameters (and the optimizer state) are
- * restored to those of the epoch with the lowest mean loss so far, the starting ones when
- * no epoch went below the starting loss: an epoch that passed the test while the loss was
- * climbing (say from 2 to 1900, under the factor) is not kept.
+ * with the starting loss. On divergence the parameters are restored to those of the last
+ * epoch that passed (the starting parameters if the first epoch diverged).
  */
 export interface FitOptions {
   /** Passes over the data: a non-negative integer (default 100). */
@@ -1003,14 +1011,13 @@ function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: n
   return value;
 }
 
-/** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
-function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
+function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
   const { l2 } = h;
-  void t;
   const keep = 1 - lr * h.decay;
   let s = 0;
   { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
@@ -1024,14 +1031,13 @@ function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr
   return true;
 }
 
-/** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
-function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
+function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
   const { l2, mu, nesterov } = h;
-  void t;
   const keep = 1 - lr * h.decay;
   let s = 0;
   { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
@@ -1046,7 +1052,7 @@ function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper
   return true;
 }
 
-/** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+/** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
 function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
@@ -1069,14 +1075,13 @@ function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr:
   return true;
 }
 
-/** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
-function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
+function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
   const { l2, mu, rho, eps } = h;
-  void t;
   const keep = 1 - lr * h.decay;
   let s = 0;
   { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
@@ -1409,7 +1414,7 @@ function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number):
   const layer2_b_0 = $p.layer2_b[0]!;
   const layer2_b_1 = $p.layer2_b[1]!;
   const layer2_b_2 = $p.layer2_b[2]!;
-  const x_0 = $x[$xo + 0]!;
+  const x_0 = $x[$xo]!;
   const x_1 = $x[$xo + 1]!;
   const x_2 = $x[$xo + 2]!;
   const x_3 = $x[$xo + 3]!;
@@ -1501,7 +1506,7 @@ function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number):
   const t69 = layer2_W_7 * layer1_a_7;
   const t70 = t61 + t69;
   const layer2_z_0 = t70 + layer2_b_0;
-  $o[$oo + 0] = layer2_z_0;
+  $o[$oo] = layer2_z_0;
   const t71 = layer2_W_8 * layer1_a_0;
   const t72 = layer2_W_9 * layer1_a_1;
   const t73 = t71 + t72;
@@ -1606,11 +1611,11 @@ function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): nu
   const layer2_b_0 = $p.layer2_b[0]!;
   const layer2_b_1 = $p.layer2_b[1]!;
   const layer2_b_2 = $p.layer2_b[2]!;
-  const x_0 = $x[$xo + 0]!;
+  const x_0 = $x[$xo]!;
   const x_1 = $x[$xo + 1]!;
   const x_2 = $x[$xo + 2]!;
   const x_3 = $x[$xo + 3]!;
-  const y_0 = $y[$yo + 0]!;
+  const y_0 = $y[$yo]!;
   const y_1 = $y[$yo + 1]!;
   const y_2 = $y[$yo + 2]!;
   const t0 = y_0 + y_1;
@@ -1825,11 +1830,11 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const layer2_b_0 = $p.layer2_b[0]!;
   const layer2_b_1 = $p.layer2_b[1]!;
   const layer2_b_2 = $p.layer2_b[2]!;
-  const x_0 = $x[$xo + 0]!;
+  const x_0 = $x[$xo]!;
   const x_1 = $x[$xo + 1]!;
   const x_2 = $x[$xo + 2]!;
   const x_3 = $x[$xo + 3]!;
-  const y_0 = $y[$yo + 0]!;
+  const y_0 = $y[$yo]!;
   const y_1 = $y[$yo + 1]!;
   const y_2 = $y[$yo + 2]!;
   const t0 = y_0 + y_1;
@@ -2268,11 +2273,11 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const layer2_b_0 = $p.layer2_b[0]!;
   const layer2_b_1 = $p.layer2_b[1]!;
   const layer2_b_2 = $p.layer2_b[2]!;
-  const x_0 = $x[$xo + 0]!;
+  const x_0 = $x[$xo]!;
   const x_1 = $x[$xo + 1]!;
   const x_2 = $x[$xo + 2]!;
   const x_3 = $x[$xo + 3]!;
-  const y_0 = $y[$yo + 0]!;
+  const y_0 = $y[$yo]!;
   const y_1 = $y[$yo + 1]!;
   const y_2 = $y[$yo + 2]!;
   const t0 = y_0 + y_1;

@@ -42,14 +42,16 @@ export const shapes = {
   outputs: { yhat: [] },
 } as const;
 
-/** Values per sample in the flat rows that `gradientBatch`, `stepBatch` and `fit` use. */
+/**
+ * Values per sample in the flat rows that `gradientBatch`, `stepBatch` and `fit` use.
+ * Row layout: x at 0; targets: y at 0.
+ */
 export const INPUT_SIZE = 1;
 export const TARGET_SIZE = 1;
 export const OUTPUT_SIZE = 1;
 /** Each output and each target as [name, offset in its row, size] (fit's metrics pair them). */
 const $OUTPUT_SLOTS: readonly (readonly [string, number, number])[] = [['yhat', 0, 1]];
 const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [['y', 0, 1]];
-/** Row layout: x at 0, y at 0 (targets). */
 
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
 export function initParams(_seed = 1): Params {
@@ -75,7 +77,11 @@ function $applyUpdate(p: Params, g: Params, lr: number): void {
   p.w -= lr * g.w; g.w = 0;
 }
 
-/** The SGD update, all or nothing: applied (and `g` cleared) only when `loss` and every new value are finite; otherwise `p` is unchanged, `g` cleared, and the result false. */
+/**
+ * The SGD update, all or nothing: applied (and `g` cleared) only when `loss` and every
+ * new value are finite (the sum of `v * 0` over them is 0; see `$finite`); otherwise
+ * `p` is unchanged, `g` cleared, and the result false.
+ */
 function $update(p: Params, g: Params, lr: number, loss: number): boolean {
   let s = loss - loss;
   s += (p.w - lr * g.w) * 0;
@@ -87,7 +93,11 @@ function $update(p: Params, g: Params, lr: number, loss: number): boolean {
   return false;
 }
 
-/** True when every value of `p` is finite. */
+/**
+ * True when every value of `p` is finite: `v * 0` is 0 for a finite v and NaN for
+ * NaN and +-Infinity, so the sum stays 0 exactly when all are finite (one compare in
+ * all, no call per value).
+ */
 function $finite(p: Params): boolean {
   let s = 0;
   s += p.w * 0;
@@ -112,16 +122,16 @@ function $checkParams(p: Params, where: string, finite: boolean): void {
 
 /** Writes one sample's inputs into `into` at `at`; throws naming an input that is missing, not finite or of the wrong size. */
 export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
-  $packNumber(src.x, into, at + 0, where, 'input', 'x');
+  $packNumber(src.x, into, at, where, 'input', 'x');
 }
 
 /** Writes one sample's targets into `into` at `at`; throws naming a target that is missing, not finite or of the wrong size. */
 export function packTargets(src: Targets, into: Floats, at: number, where = 'sample'): void {
-  $packNumber(src.y, into, at + 0, where, 'target', 'y');
+  $packNumber(src.y, into, at, where, 'target', 'y');
 }
 
 function $unpackOutputs(o: Floats, at: number): Outputs {
-  return { yhat: o[at + 0]! };
+  return { yhat: o[at]! };
 }
 
 const $xs = new Floats(1);
@@ -332,10 +342,8 @@ export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats;
  *   loss - best > divergence * max(|best|, |initialLoss|)
  * where `best` is the lowest mean loss so far, the initial loss included. This works for
  * losses of any sign (offsets, negative log-likelihoods), and the first epoch is compared
- * with the starting loss. On divergence the parameters (and the optimizer state) are
- * restored to those of the epoch with the lowest mean loss so far, the starting ones when
- * no epoch went below the starting loss: an epoch that passed the test while the loss was
- * climbing (say from 2 to 1900, under the factor) is not kept.
+ * with the starting loss. On divergence the parameters are restored to those of the last
+ * epoch that passed (the starting parameters if the first epoch diverged).
  */
 export interface FitOptions {
   /** Passes over the data: a non-negative integer (default 100). */
@@ -966,14 +974,13 @@ function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: n
   return value;
 }
 
-/** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
-function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
+function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
   const { l2 } = h;
-  void t;
   const keep = 1 - lr * h.decay;
   let s = 0;
   { const wk = p.w, gk = c * g.w + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.w = wk; p.w = p1; g.w = 0; s += (p1) * 0; }
@@ -984,14 +991,13 @@ function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr
   return true;
 }
 
-/** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
-function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
+function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
   const { l2, mu, nesterov } = h;
-  void t;
   const keep = 1 - lr * h.decay;
   let s = 0;
   { const wk = p.w, gk = c * g.w + l2 * wk; const mk = m.w; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.w = wk; p.w = p1; g.w = 0; $oldM.w = mk; m.w = m1; s += (p1) * 0 + (m1) * 0; }
@@ -1003,7 +1009,7 @@ function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper
   return true;
 }
 
-/** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+/** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
 function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
@@ -1023,14 +1029,13 @@ function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr:
   return true;
 }
 
-/** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
-function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
+function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
   const { l2, mu, rho, eps } = h;
-  void t;
   const keep = 1 - lr * h.decay;
   let s = 0;
   { const wk = p.w, gk = c * g.w + l2 * wk; const mk = m.w; const vk = v.w; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.w = wk; p.w = p1; g.w = 0; $oldM.w = mk; m.w = m1; $oldV.w = vk; v.w = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
@@ -1268,15 +1273,15 @@ function $checkNumberParam(v: unknown, where: string, name: string): void {
 
 function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
   const w = $p.w;
-  const x = $x[$xo + 0]!;
+  const x = $x[$xo]!;
   const yhat = w * x;
-  $o[$oo + 0] = yhat;
+  $o[$oo] = yhat;
 }
 
 function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
   const w = $p.w;
-  const x = $x[$xo + 0]!;
-  const y = $y[$yo + 0]!;
+  const x = $x[$xo]!;
+  const y = $y[$yo]!;
   const yhat = w * x;
   const s = yhat - y;
   const loss = s * s;
@@ -1285,8 +1290,8 @@ function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): nu
 
 function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
   const w = $p.w;
-  const x = $x[$xo + 0]!;
-  const y = $y[$yo + 0]!;
+  const x = $x[$xo]!;
+  const y = $y[$yo]!;
   const yhat = w * x;
   const s = yhat - y;
   const loss = s * s;
@@ -1300,8 +1305,8 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
 
 function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
   const w = $p.w;
-  const x = $x[$xo + 0]!;
-  const y = $y[$yo + 0]!;
+  const x = $x[$xo]!;
+  const y = $y[$yo]!;
   const yhat = w * x;
   const s = yhat - y;
   const loss = s * s;

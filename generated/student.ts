@@ -51,14 +51,16 @@ export const shapes = {
   outputs: { yhat: [] },
 } as const;
 
-/** Values per sample in the flat rows that `gradientBatch`, `stepBatch` and `fit` use. */
+/**
+ * Values per sample in the flat rows that `gradientBatch`, `stepBatch` and `fit` use.
+ * Row layout: cgpa at 0, iq at 1; targets: package at 0.
+ */
 export const INPUT_SIZE = 2;
 export const TARGET_SIZE = 1;
 export const OUTPUT_SIZE = 1;
 /** Each output and each target as [name, offset in its row, size] (fit's metrics pair them). */
 const $OUTPUT_SLOTS: readonly (readonly [string, number, number])[] = [['yhat', 0, 1]];
 const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [['package', 0, 1]];
-/** Row layout: cgpa at 0, iq at 1, package at 0 (targets). */
 
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
 export function initParams(_seed = 1): Params {
@@ -100,7 +102,11 @@ function $applyUpdate(p: Params, g: Params, lr: number): void {
   p.c -= lr * g.c; g.c = 0;
 }
 
-/** The SGD update, all or nothing: applied (and `g` cleared) only when `loss` and every new value are finite; otherwise `p` is unchanged, `g` cleared, and the result false. */
+/**
+ * The SGD update, all or nothing: applied (and `g` cleared) only when `loss` and every
+ * new value are finite (the sum of `v * 0` over them is 0; see `$finite`); otherwise
+ * `p` is unchanged, `g` cleared, and the result false.
+ */
 function $update(p: Params, g: Params, lr: number, loss: number): boolean {
   let s = loss - loss;
   s += (p.w11 - lr * g.w11) * 0;
@@ -128,7 +134,11 @@ function $update(p: Params, g: Params, lr: number, loss: number): boolean {
   return false;
 }
 
-/** True when every value of `p` is finite. */
+/**
+ * True when every value of `p` is finite: `v * 0` is 0 for a finite v and NaN for
+ * NaN and +-Infinity, so the sum stays 0 exactly when all are finite (one compare in
+ * all, no call per value).
+ */
 function $finite(p: Params): boolean {
   let s = 0;
   s += p.w11 * 0;
@@ -177,17 +187,17 @@ function $checkParams(p: Params, where: string, finite: boolean): void {
 
 /** Writes one sample's inputs into `into` at `at`; throws naming an input that is missing, not finite or of the wrong size. */
 export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
-  $packNumber(src.cgpa, into, at + 0, where, 'input', 'cgpa');
+  $packNumber(src.cgpa, into, at, where, 'input', 'cgpa');
   $packNumber(src.iq, into, at + 1, where, 'input', 'iq');
 }
 
 /** Writes one sample's targets into `into` at `at`; throws naming a target that is missing, not finite or of the wrong size. */
 export function packTargets(src: Targets, into: Floats, at: number, where = 'sample'): void {
-  $packNumber(src.package, into, at + 0, where, 'target', 'package');
+  $packNumber(src.package, into, at, where, 'target', 'package');
 }
 
 function $unpackOutputs(o: Floats, at: number): Outputs {
-  return { yhat: o[at + 0]! };
+  return { yhat: o[at]! };
 }
 
 const $xs = new Floats(2);
@@ -409,10 +419,8 @@ export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats;
  *   loss - best > divergence * max(|best|, |initialLoss|)
  * where `best` is the lowest mean loss so far, the initial loss included. This works for
  * losses of any sign (offsets, negative log-likelihoods), and the first epoch is compared
- * with the starting loss. On divergence the parameters (and the optimizer state) are
- * restored to those of the epoch with the lowest mean loss so far, the starting ones when
- * no epoch went below the starting loss: an epoch that passed the test while the loss was
- * climbing (say from 2 to 1900, under the factor) is not kept.
+ * with the starting loss. On divergence the parameters are restored to those of the last
+ * epoch that passed (the starting parameters if the first epoch diverged).
  */
 export interface FitOptions {
   /** Passes over the data: a non-negative integer (default 100). */
@@ -1043,14 +1051,13 @@ function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: n
   return value;
 }
 
-/** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
-function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
+function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
   const { l2 } = h;
-  void t;
   const keep = 1 - lr * h.decay;
   let s = 0;
   { const wk = p.w11, gk = c * g.w11 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.w11 = wk; p.w11 = p1; g.w11 = 0; s += (p1) * 0; }
@@ -1069,14 +1076,13 @@ function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr
   return true;
 }
 
-/** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
-function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
+function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
   const { l2, mu, nesterov } = h;
-  void t;
   const keep = 1 - lr * h.decay;
   let s = 0;
   { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.w11 = wk; p.w11 = p1; g.w11 = 0; $oldM.w11 = mk; m.w11 = m1; s += (p1) * 0 + (m1) * 0; }
@@ -1096,7 +1102,7 @@ function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper
   return true;
 }
 
-/** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+/** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
 function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
@@ -1124,14 +1130,13 @@ function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr:
   return true;
 }
 
-/** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
-function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
+function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
   const { l2, mu, rho, eps } = h;
-  void t;
   const keep = 1 - lr * h.decay;
   let s = 0;
   { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const vk = v.w11; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.w11 = wk; p.w11 = p1; g.w11 = 0; $oldM.w11 = mk; m.w11 = m1; $oldV.w11 = vk; v.w11 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
@@ -1417,7 +1422,7 @@ function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number):
   const v1 = $p.v1;
   const v2 = $p.v2;
   const c = $p.c;
-  const cgpa = $x[$xo + 0]!;
+  const cgpa = $x[$xo]!;
   const iq = $x[$xo + 1]!;
   const t0 = w11 * cgpa;
   const t1 = w12 * iq;
@@ -1431,7 +1436,7 @@ function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number):
   const t7 = v2 * h2;
   const t8 = t3 + t7;
   const yhat = t8 + c;
-  $o[$oo + 0] = yhat;
+  $o[$oo] = yhat;
 }
 
 function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
@@ -1444,9 +1449,9 @@ function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): nu
   const v1 = $p.v1;
   const v2 = $p.v2;
   const c = $p.c;
-  const cgpa = $x[$xo + 0]!;
+  const cgpa = $x[$xo]!;
   const iq = $x[$xo + 1]!;
-  const package_ = $y[$yo + 0]!;
+  const package_ = $y[$yo]!;
   const t0 = w11 * cgpa;
   const t1 = w12 * iq;
   const t2 = t0 + t1;
@@ -1474,9 +1479,9 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const v1 = $p.v1;
   const v2 = $p.v2;
   const c = $p.c;
-  const cgpa = $x[$xo + 0]!;
+  const cgpa = $x[$xo]!;
   const iq = $x[$xo + 1]!;
-  const package_ = $y[$yo + 0]!;
+  const package_ = $y[$yo]!;
   const t0 = w11 * cgpa;
   const t1 = w12 * iq;
   const t2 = t0 + t1;
@@ -1531,9 +1536,9 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const v1 = $p.v1;
   const v2 = $p.v2;
   const c = $p.c;
-  const cgpa = $x[$xo + 0]!;
+  const cgpa = $x[$xo]!;
   const iq = $x[$xo + 1]!;
-  const package_ = $y[$yo + 0]!;
+  const package_ = $y[$yo]!;
   const t0 = w11 * cgpa;
   const t1 = w12 * iq;
   const t2 = t0 + t1;

@@ -16,7 +16,7 @@
  * in-process loader (load/), the CLI (cli/), the inspection tools (inspect/) and the
  * bundler plugin (plugin/, the package's gradc/vite, gradc/rollup and gradc/esbuild).
  */
-export { generate, compile, derive, gradientDoc, gradientSteps, formatSteps, type GenerateOptions, type Generated, type GradientSteps, type StepLine } from './pipeline.js';
+export { generate, compile, derive, gradientDoc, gradientSteps, formatSteps, type ArraysOf, type GenerateOptions, type Generated, type GradientSteps, type StepLine } from './pipeline.js';
 export { defineModel, buildModel, compileOptionsOf, type ModelDefinition, type ModelSpec } from './2-build/define.js';
 export { ModelBuilder, type Expr, type Activation } from './2-build/builder.js';
 export { GradcError } from './errors.js';
@@ -24,7 +24,7 @@ export { differentiate } from './3-diff/grad.js';
 export type { Derived } from './model.js';
 export { evaluate as interpret, evaluateScalar } from './interp/evaluate.js';
 export { printIr, formula } from './ir/print.js';
-export { loadModule, type GeneratedModule, type Params, type Values, type Sample, type FitOptions, type FitResult, type EpochRecord, type OptimizerOptions, type OptimizerState, type Schedule, type SavedParams, type SavedArray } from './load/loader.js';
+export { loadModule, type GeneratedModule, type Floats, type Params, type Values, type Sample, type FitOptions, type FitResult, type EpochRecord, type OptimizerOptions, type OptimizerState, type Schedule, type SavedParams, type SavedArray } from './load/loader.js';
 export type { Model } from './model.js';
 export { gradientFormulas, formatFormulas } from './inspect/formulas.js';
 export { explain, formatWalkthrough } from './inspect/explain.js';

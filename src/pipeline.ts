@@ -18,7 +18,7 @@
  * - with DEBUG=2 the IR is printed after each phase under a heading (debug.ts).
  */
 import { debugPhase } from './debug.js';
-import type { Node } from './ir/node.js';
+import { type Node, withGraph } from './ir/node.js';
 import { formula, printIr } from './ir/print.js';
 import { topoOrder } from './ir/walk.js';
 import type { Derived, Model } from './model.js';
@@ -50,6 +50,11 @@ export interface Generated {
 
 /** The whole pipeline: model definition -> generated module text. */
 export function generate(def: ModelDefinition | Model, given: GenerateOptions = {}): Generated {
+  // Every node of this compile is interned in a graph of its own, dropped with the results.
+  return withGraph(() => generateInGraph(def, given));
+}
+
+function generateInGraph(def: ModelDefinition | Model, given: GenerateOptions): Generated {
   checkOptions(given, 'generate');
   // The model file's own compile options (defineModel(..., { compile })), under those given here.
   const own = compileOptionsOf(def);
@@ -121,11 +126,25 @@ export function gradientDoc(derived: Derived): string[] {
 const definedOnly = <T extends object>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
-/** Generate and load in process: define, compile and train in one script. */
-export function compile(def: ModelDefinition | Model, options: GenerateOptions = {}): GeneratedModule & { readonly code: string } {
-  checkOptions(options, 'compile');
+/**
+ * A compiled module's array type from its options: Float32Array for `precision: 'f32'`,
+ * else Float64Array (also when the precision is not known statically, as for a variable
+ * of type GenerateOptions: then the default, f64, is assumed).
+ */
+export type ArraysOf<O> =
+  [O] extends [{ readonly precision?: 'f64' | undefined }] ? Float64Array
+  : [O] extends [{ readonly precision: 'f32' }] ? Float32Array
+  : Float64Array;
+
+/**
+ * Generate and load in process: define, compile and train in one script. The module's
+ * arrays (and its type) are Float32Array with `precision: 'f32'`, else Float64Array (a
+ * model whose own compile options choose f32: pass `precision: 'f32'` here too for the type).
+ */
+export function compile<O extends GenerateOptions = GenerateOptions>(def: ModelDefinition | Model, options?: O): GeneratedModule<ArraysOf<O>> & { readonly code: string } {
+  checkOptions(options ?? {}, 'compile');
   const { code } = generate(def, options);
-  return Object.assign(loadModule(code), { code });
+  return Object.assign(loadModule<ArraysOf<O>>(code), { code });
 }
 
 // What the tools beside the pipeline use of the phases: building a model (cli, inspect),

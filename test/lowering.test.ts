@@ -113,7 +113,7 @@ describe('precision', () => {
       const X = rows(8, 6, (i) => Math.cos(i));
       const Y = rows(8, 3, (i) => (i % 3 === 0 ? 1 : 0));
       const g64 = d.gradientBatch(p64, X, Y, 8);
-      const g32 = f.gradientBatch(p32, Float32Array.from(X) as unknown as Float64Array, Float32Array.from(Y) as unknown as Float64Array, 8);
+      const g32 = f.gradientBatch(p32, Float32Array.from(X), Float32Array.from(Y), 8);
       expect(Math.abs(g64.loss - g32.loss)).toBeLessThan(1e-5);
       expect(maxRelDiff(g64.grad, g32.grad)).toBeLessThan(1e-3);
     }

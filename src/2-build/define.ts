@@ -6,15 +6,17 @@
  *   defineModel({ name, inputs, targets, params, formulas })    formulas only
  *   defineModel('name', (m) => { ...builder calls... })         TypeScript builder
  * Guarantees: `buildModel` returns a checked Model (builder.ts) or throws a GradcError.
- * Its nodes are always interned by this copy of gradc: a definition made by another
- * copy (a model file that imports gradc from elsewhere than the CLI runs) is rebuilt
- * from its recipe with this copy's builder, and a built Model from another copy is
- * refused, because hash-consing across two intern tables would silently mix up nodes.
+ * Its nodes are interned by this copy of gradc, in the current graph (ir/node.ts): a
+ * definition is built there; a built Model from another graph is copied into it; a
+ * definition made by another copy (a model file that imports gradc from elsewhere than
+ * the CLI runs) is rebuilt from its recipe with this copy's builder, and a built Model
+ * from another copy is refused, because its nodes carry ids and invariants of another
+ * intern constructor.
  */
 import { GradcError } from '../errors.js';
-import type { Node } from '../ir/node.js';
+import { type Node, intern, isInterned } from '../ir/node.js';
 import type { Model } from '../model.js';
-import { input as inputLeaf, param as paramLeaf, target as targetLeaf } from '../ir/build.js';
+import { topoOrder } from '../ir/walk.js';
 import { ModelBuilder, type ParamOptions, type ShapeSpec } from './builder.js';
 
 export interface ModelSpec {
@@ -173,28 +175,63 @@ export function buildModel(x: ModelDefinition | Model, source?: string, options:
 const isLeafList = (v: unknown): boolean =>
   Array.isArray(v) && v.every((l) => typeof l === 'object' && l !== null && typeof l.name === 'string' && Array.isArray(l.shape));
 
-/** The model, if it is a Model and its leaves are the nodes this copy of gradc interns for them. */
+/**
+ * The model, if it is a Model whose nodes this copy of gradc made, with its nodes in the
+ * current graph: the same object when they already are, else a copy whose every node is
+ * re-interned here (a Model built in another graph, e.g. before `generate` opened its
+ * own), so that one compile never mixes the nodes of two graphs.
+ */
 function checkOurs(model: Model, source?: string): Model {
   // A foreign object claiming to be a definition (`kind: 'gradc-model'`) can return anything from build().
   const m = model as unknown as Record<string, unknown> | null;
-  if (typeof m !== 'object' || m === null || !isLeafList(m.params) || !isLeafList(m.inputs) || !isLeafList(m.targets) || typeof m.loss !== 'object' || m.loss === null) {
+  if (typeof m !== 'object' || m === null || !isLeafList(m.params) || !isLeafList(m.inputs) || !isLeafList(m.targets) || typeof m.loss !== 'object' || m.loss === null || !Array.isArray(m.defs) || !Array.isArray(m.outputs) || !(m.labels instanceof Map)) {
     throw new GradcError(
-      `expected a model built by defineModel(...), got ${m === null ? 'null' : typeof m === 'object' ? 'an object that is not a gradc model (no params, inputs, targets and loss)' : typeof m}`,
+      `expected a model built by defineModel(...), got ${m === null ? 'null' : typeof m === 'object' ? 'an object that is not a gradc model (no params, inputs, targets, defs, outputs, labels and loss)' : typeof m}`,
       { file: source },
     );
   }
-  const leaves = [
-    ...model.params.map((l) => [l, paramLeaf(l.name, l.shape)] as const),
-    ...model.inputs.map((l) => [l, inputLeaf(l.name, l.shape)] as const),
-    ...model.targets.map((l) => [l, targetLeaf(l.name, l.shape)] as const),
-  ];
-  const foreign = leaves.find(([l, mine]) => l.node !== mine);
-  if (foreign) {
+  const foreign = (what: string): never => {
     throw new GradcError(
-      `model '${model.name}' was built by another copy of gradc than the one compiling it (its '${foreign[0].name}' is not this copy's node); ` +
+      `model '${model.name}' was built by another copy of gradc than the one compiling it (its ${what} is not this copy's node); ` +
         'export the definition (defineModel(...)) rather than a built model, or import gradc from the same place as the compiler',
       { file: source ?? model.source },
     );
+  };
+  const leaves = [...model.params, ...model.inputs, ...model.targets];
+  for (const l of leaves) if (!isInterned(l.node)) foreign(`'${l.name}'`);
+  const roots = [model.loss, ...model.defs.map((d) => d.node), ...model.outputs.map((d) => d.node), ...leaves.map((l) => l.node), ...model.labels.keys()];
+  // Every node reachable must be this copy's before its arguments are followed.
+  const seen = new Set<Node>();
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (seen.has(n)) continue;
+    if (!isInterned(n)) foreign(`node ${model.labels.has(n) ? `'${model.labels.get(n)}'` : 'of an expression'}`);
+    seen.add(n);
+    stack.push(...n.args);
   }
-  return model;
+  return intoCurrentGraph(model, roots);
+}
+
+/** `model` with each node re-interned in the current graph (the same object when none changes). */
+function intoCurrentGraph(model: Model, roots: readonly Node[]): Model {
+  const copy = new Map<Node, Node>();
+  let changed = false;
+  for (const n of topoOrder(roots)) {
+    const c = intern(n.op, n.args.map((a) => copy.get(a)!), n.attrs, n.shape);
+    if (c !== n) changed = true;
+    copy.set(n, c);
+  }
+  if (!changed) return model;
+  const at = (n: Node): Node => copy.get(n)!;
+  return Object.freeze({
+    ...model,
+    params: model.params.map((p) => ({ ...p, node: at(p.node) })),
+    inputs: model.inputs.map((l) => ({ ...l, node: at(l.node) })),
+    targets: model.targets.map((l) => ({ ...l, node: at(l.node) })),
+    defs: model.defs.map((d) => ({ ...d, node: at(d.node) })),
+    outputs: model.outputs.map((d) => ({ ...d, node: at(d.node) })),
+    loss: at(model.loss),
+    labels: new Map([...model.labels].map(([n, name]) => [at(n), name])),
+  });
 }

@@ -50,9 +50,18 @@ function literalAt(lineText: string, column: number | undefined): string | undef
   return NUMBER_AT.exec(lineText)?.[0];
 }
 
+/** What converting one formula needs at every node: where it is, and how to fail there. */
+interface Scope {
+  readonly ctx: FormulaContext;
+  readonly columns: ReadonlyMap<MathNode, number>;
+  /** A GradcError at `node` (its column) about `symbol`. */
+  readonly fail: (problem: string, node?: MathNode, symbol?: string) => never;
+  /** `build()`, with a shape error turned into a located GradcError about `symbol`. */
+  readonly shaped: (n: M, build: () => Node, symbol: string) => Node;
+}
+
 export function formulaToNode(root: MathNode, ctx: FormulaContext): Node {
   const columns = ctx.columns ?? tokenColumns(root, ctx.lineText);
-  /** A GradcError at `node` (its column) about `symbol`. */
   const fail = (problem: string, node?: MathNode, symbol?: string): never => {
     const column = (node && columns.get(node)) ?? (symbol ? columnOf(ctx.lineText, symbol) : undefined);
     throw new GradcError(problem, { ...ctx.where, column, symbol });
@@ -68,19 +77,11 @@ export function formulaToNode(root: MathNode, ctx: FormulaContext): Node {
       throw e;
     }
   };
+  const scope: Scope = { ctx, columns, fail, shaped };
 
   // Post-order over the mathjs tree with an explicit stack.
   const values = new Map<MathNode, Node>();
   const stack: { node: M; expanded: boolean }[] = [{ node: root as M, expanded: false }];
-  const children = (n: M): M[] => {
-    switch (n.type) {
-      case 'OperatorNode': return n.args;
-      case 'FunctionNode': return n.args;
-      case 'ParenthesisNode': return [n.content];
-      case 'AccessorNode': return [n.object];
-      default: return [];
-    }
-  };
   while (stack.length > 0) {
     const top = stack[stack.length - 1];
     if (!top.expanded) {
@@ -91,86 +92,107 @@ export function formulaToNode(root: MathNode, ctx: FormulaContext): Node {
     stack.pop();
     const n = top.node;
     const args = children(n).map((c) => values.get(c)!);
-    values.set(n, convert(n, args));
+    values.set(n, convert(n, args, scope));
   }
   return values.get(root)!;
+}
 
-  function convert(n: M, args: Node[]): Node {
-    switch (n.type) {
-      case 'ConstantNode': {
-        if (typeof n.value !== 'number') return fail(`only numeric constants are supported, got ${clip(JSON.stringify(n.value) ?? String(n.value))}`, n);
-        const written = literalAt(ctx.lineText, columns.get(n));
-        if (written === undefined && !Number.isFinite(n.value)) {
-          // mathjs reads the names `NaN` and `Infinity` as constants.
-          const name = Number.isNaN(n.value) ? 'NaN' : 'Infinity';
-          return fail(`'${name}' is not allowed in a formula: constants must be finite numbers`, undefined, name);
-        }
-        const shown = clip(written ?? String(n.value), 40);
-        if (!Number.isFinite(n.value)) return fail(`the literal ${shown} is too large: it overflows to ${n.value} (numbers must be finite, at most about 1.8e308)`, n, written);
-        if (n.value === 0 && written !== undefined && /[1-9]/.test(written.replace(/[eE].*$/, ''))) {
-          return fail(`the literal ${shown} is too small: it underflows to 0 (the smallest positive number is about 5e-324)`, n, written);
-        }
-        return constant(n.value);
-      }
-      case 'SymbolNode': {
-        const found = ctx.resolve(n.name);
-        if (found) return found;
-        if (n.name === 'pi') return constant(Math.PI);
-        if (n.name === 'e') return constant(Math.E);
-        if (NON_FINITE.has(n.name)) return fail(`'${n.name}' is not allowed in a formula: constants must be finite numbers`, n, n.name);
-        if (Object.hasOwn(Object.prototype, n.name)) {
-          return fail(`unknown symbol '${n.name}': '${n.name}' cannot name a value (every JavaScript object already has a property '${n.name}'${n.name === '__proto__' ? `; in an object literal it sets the prototype, so a parameter or input declared with it vanishes` : ''})`, n, n.name);
-        }
-        const known = ctx.known();
-        const guess = didYouMean(n.name, known);
-        const list = known.length > 24 ? `${known.slice(0, 24).join(', ')}, ... (${known.length} in all)` : known.join(', ');
-        return fail(`unknown symbol '${n.name}'${guess ? ` (did you mean '${guess}'?)` : ''}${known.length ? ` (known: ${list})` : ''}`, n, n.name);
-      }
-      case 'ParenthesisNode':
-        return args[0];
-      case 'OperatorNode': {
-        const op = OPERATOR_OPS.get(n.fn);
-        if (!op) return fail(`operator '${n.op}' is not supported`, n, n.op);
-        const [a, b] = args;
-        return shaped(n, () => {
-          switch (n.fn) {
-            case 'add': return make('add', [a, b]);
-            case 'subtract': return make('sub', [a, b]);
-            case 'multiply': return times(a, b);
-            case 'divide': return make('div', [a, b]);
-            case 'pow':
-              if (a.shape.length > 0) throw new ShapeError(`'^' on a tensor base is a matrix power; use '.^' for elementwise powers`);
-              return make('pow', [a, b]);
-            case 'dotMultiply': return make('mul', [a, b]);
-            case 'dotDivide': return make('div', [a, b]);
-            case 'dotPow': return make('pow', [a, b]);
-            case 'unaryMinus': return make('neg', [a]);
-            default: return a; // unaryPlus
-          }
-        }, op);
-      }
-      case 'FunctionNode': {
-        const name: string = n.fn?.name ?? String(n.fn);
-        const info = FUNCTIONS.get(name);
-        if (!info) {
-          const guess = didYouMean(name, FUNCTION_NAMES);
-          return fail(`unknown function '${clip(name)}'${guess ? ` (did you mean '${guess}'?)` : ''} (supported: ${FUNCTION_NAMES.join(', ')})`, n, name);
-        }
-        const [lo, hi] = info.arity;
-        if (args.length < lo || args.length > hi) {
-          return fail(`function '${name}' takes ${lo === hi ? lo : `${lo} to ${hi}`} argument(s), got ${args.length}`, n, name);
-        }
-        return shaped(n, () => info.build(args), name);
-      }
-      case 'AccessorNode': {
-        const dims: M[] = n.index.dimensions;
-        if (dims.length !== 1 || dims[0].type !== 'ConstantNode' || !Number.isInteger(dims[0].value)) {
-          return fail(`only a constant index into a vector is supported, as in v[1] (1-based), got '${clip(n.toString())}'`, n.object, n.object.name);
-        }
-        return shaped(n, () => indexVector(args[0], dims[0].value), n.object.name);
-      }
-      default:
-        return fail(`'${clip(n.toString())}' (${n.type}) is not supported in a formula`, n);
-    }
+function children(n: M): M[] {
+  switch (n.type) {
+    case 'OperatorNode': return n.args;
+    case 'FunctionNode': return n.args;
+    case 'ParenthesisNode': return [n.content];
+    case 'AccessorNode': return [n.object];
+    default: return [];
   }
+}
+
+/** One mathjs node as IR, its children already converted (`args`). */
+function convert(n: M, args: Node[], s: Scope): Node {
+  switch (n.type) {
+    case 'ConstantNode': return constantNode(n, s);
+    case 'SymbolNode': return symbolNode(n, s);
+    case 'ParenthesisNode': return args[0];
+    case 'OperatorNode': return operatorNode(n, args, s);
+    case 'FunctionNode': return functionNode(n, args, s);
+    case 'AccessorNode': return accessorNode(n, args, s);
+    default: return s.fail(`'${clip(n.toString())}' (${n.type}) is not supported in a formula`, n);
+  }
+}
+
+/** A numeric literal, finite and not underflowing to 0 as written. */
+function constantNode(n: M, { ctx, columns, fail }: Scope): Node {
+  if (typeof n.value !== 'number') return fail(`only numeric constants are supported, got ${clip(JSON.stringify(n.value) ?? String(n.value))}`, n);
+  const written = literalAt(ctx.lineText, columns.get(n));
+  if (written === undefined && !Number.isFinite(n.value)) {
+    // mathjs reads the names `NaN` and `Infinity` as constants.
+    const name = Number.isNaN(n.value) ? 'NaN' : 'Infinity';
+    return fail(`'${name}' is not allowed in a formula: constants must be finite numbers`, undefined, name);
+  }
+  const shown = clip(written ?? String(n.value), 40);
+  if (!Number.isFinite(n.value)) return fail(`the literal ${shown} is too large: it overflows to ${n.value} (numbers must be finite, at most about 1.8e308)`, n, written);
+  if (n.value === 0 && written !== undefined && /[1-9]/.test(written.replace(/[eE].*$/, ''))) {
+    return fail(`the literal ${shown} is too small: it underflows to 0 (the smallest positive number is about 5e-324)`, n, written);
+  }
+  return constant(n.value);
+}
+
+/** A name: a known value, pi or e; anything else is an error with a suggestion. */
+function symbolNode(n: M, { ctx, fail }: Scope): Node {
+  const found = ctx.resolve(n.name);
+  if (found) return found;
+  if (n.name === 'pi') return constant(Math.PI);
+  if (n.name === 'e') return constant(Math.E);
+  if (NON_FINITE.has(n.name)) return fail(`'${n.name}' is not allowed in a formula: constants must be finite numbers`, n, n.name);
+  if (Object.hasOwn(Object.prototype, n.name)) {
+    return fail(`unknown symbol '${n.name}': '${n.name}' cannot name a value (every JavaScript object already has a property '${n.name}'${n.name === '__proto__' ? `; in an object literal it sets the prototype, so a parameter or input declared with it vanishes` : ''})`, n, n.name);
+  }
+  const known = ctx.known();
+  const guess = didYouMean(n.name, known);
+  const list = known.length > 24 ? `${known.slice(0, 24).join(', ')}, ... (${known.length} in all)` : known.join(', ');
+  return fail(`unknown symbol '${n.name}'${guess ? ` (did you mean '${guess}'?)` : ''}${known.length ? ` (known: ${list})` : ''}`, n, n.name);
+}
+
+function operatorNode(n: M, [a, b]: Node[], { fail, shaped }: Scope): Node {
+  const op = OPERATOR_OPS.get(n.fn);
+  if (!op) return fail(`operator '${n.op}' is not supported`, n, n.op);
+  return shaped(n, () => {
+    switch (n.fn) {
+      case 'add': return make('add', [a, b]);
+      case 'subtract': return make('sub', [a, b]);
+      case 'multiply': return times(a, b);
+      case 'divide': return make('div', [a, b]);
+      case 'pow':
+        if (a.shape.length > 0) throw new ShapeError(`'^' on a tensor base is a matrix power; use '.^' for elementwise powers`);
+        return make('pow', [a, b]);
+      case 'dotMultiply': return make('mul', [a, b]);
+      case 'dotDivide': return make('div', [a, b]);
+      case 'dotPow': return make('pow', [a, b]);
+      case 'unaryMinus': return make('neg', [a]);
+      default: return a; // unaryPlus
+    }
+  }, op);
+}
+
+function functionNode(n: M, args: Node[], { fail, shaped }: Scope): Node {
+  const name: string = n.fn?.name ?? String(n.fn);
+  const info = FUNCTIONS.get(name);
+  if (!info) {
+    const guess = didYouMean(name, FUNCTION_NAMES);
+    return fail(`unknown function '${clip(name)}'${guess ? ` (did you mean '${guess}'?)` : ''} (supported: ${FUNCTION_NAMES.join(', ')})`, n, name);
+  }
+  const [lo, hi] = info.arity;
+  if (args.length < lo || args.length > hi) {
+    return fail(`function '${name}' takes ${lo === hi ? lo : `${lo} to ${hi}`} argument(s), got ${args.length}`, n, name);
+  }
+  return shaped(n, () => info.build(args), name);
+}
+
+/** `v[k]`: a constant, 1-based index into a vector. */
+function accessorNode(n: M, args: Node[], { fail, shaped }: Scope): Node {
+  const dims: M[] = n.index.dimensions;
+  if (dims.length !== 1 || dims[0].type !== 'ConstantNode' || !Number.isInteger(dims[0].value)) {
+    return fail(`only a constant index into a vector is supported, as in v[1] (1-based), got '${clip(n.toString())}'`, n.object, n.object.name);
+  }
+  return shaped(n, () => indexVector(args[0], dims[0].value), n.object.name);
 }

@@ -18,8 +18,9 @@ import { shape } from '../ir/shape.js';
 
 export type Rule = (y: Node, g: Node) => readonly (Node | null)[];
 
-const one = constant(1);
-const zero = constant(0);
+// Made on each use, so that they are interned in the current graph (ir/node.ts) like the rest of the gradient.
+const one = (): Node => constant(1);
+const zero = (): Node => constant(0);
 const none: Rule = () => [];
 const zeroGrad: Rule = (y) => y.args.map(() => null);
 const call = (op: Op, ...args: Node[]) => make(op, args);
@@ -32,7 +33,7 @@ const call = (op: Op, ...args: Node[]) => make(op, args);
  * branch) into every parameter. Costs one compare per element of these rules' adjoints;
  * nothing when `g` is a constant (the select folds), and no other rule pays it.
  */
-const unlessZero = (g: Node, v: Node): Node => select(g, v, zero);
+const unlessZero = (g: Node, v: Node): Node => select(g, v, zero());
 
 export const RULES: { readonly [K in Op]: Rule } = {
   const: none,
@@ -47,9 +48,9 @@ export const RULES: { readonly [K in Op]: Rule } = {
   abs: (y, g) => [mul(g, call('sign', y.args[0]))], //        d |a| = g sign(a), sign(0) = 0
   sin: (y, g) => [mul(g, call('cos', y.args[0]))], //         d sin(a) = g cos(a)
   cos: (y, g) => [neg(mul(g, call('sin', y.args[0])))], //    d cos(a) = -g sin(a)
-  tanh: (y, g) => [mul(g, sub(one, call('square', y)))], //   d tanh(a) = g (1 - y^2)
-  sigmoid: (y, g) => [mul(g, mul(y, sub(one, y)))], //        d sigmoid(a) = g y (1 - y)
-  relu: (y, g) => [select(call('gt', y.args[0], zero), g, zero)], // d relu(a) = a > 0 ? g : 0
+  tanh: (y, g) => [mul(g, sub(one(), call('square', y)))], // d tanh(a) = g (1 - y^2)
+  sigmoid: (y, g) => [mul(g, mul(y, sub(one(), y)))], //      d sigmoid(a) = g y (1 - y)
+  relu: (y, g) => [select(call('gt', y.args[0], zero()), g, zero())], // d relu(a) = a > 0 ? g : 0
   softplus: (y, g) => [mul(g, call('sigmoid', y.args[0]))], // d softplus(a) = g sigmoid(a)
   square: (y, g) => [mul(constant(2), mul(g, y.args[0]))], // d a^2 = 2 g a
   sign: zeroGrad, //                                          zero almost everywhere
@@ -66,22 +67,22 @@ export const RULES: { readonly [K in Op]: Rule } = {
   },
   pow: (y, g) => {
     const [a, b] = y.args; //                                 d a^b = g b a^(b-1), g log(a) a^b
-    const local = select(b, mul(b, make('pow', [a, sub(b, one)])), zero); // b a^(b-1), 0 where b = 0 (not 0 * 0^-1)
+    const local = select(b, mul(b, make('pow', [a, sub(b, one())])), zero()); // b a^(b-1), 0 where b = 0 (not 0 * 0^-1)
     const finite = b.op === 'const' && b.attrs.value! >= 1; // a^(b-1) finite for finite a
     const da = finite ? mul(g, local) : unlessZero(g, mul(g, local));
     if (b.op === 'const') return [da, null];
-    const db = select(y, mul(call('log', a), y), zero); //     log(a) a^b, 0 where a^b = 0 (a = 0: no log(0) * 0 = NaN)
+    const db = select(y, mul(call('log', a), y), zero()); //   log(a) a^b, 0 where a^b = 0 (a = 0: no log(0) * 0 = NaN)
     return [da, unlessZero(g, mul(g, db))]; //                 log(0) 0^0 = -Infinity
   },
   max: ({ args: [a, b] }, g) => {
     const first = call('ge', a, b); //                        ties: all to the first argument
-    return [select(first, g, zero), select(first, zero, g)];
+    return [select(first, g, zero()), select(first, zero(), g)];
   },
   min: ({ args: [a, b] }, g) => {
     const first = call('ge', b, a); //                        ties: all to the first argument
-    return [select(first, g, zero), select(first, zero, g)];
+    return [select(first, g, zero()), select(first, zero(), g)];
   },
-  select: ({ args: [c] }, g) => [null, select(c, g, zero), select(c, zero, g)],
+  select: ({ args: [c] }, g) => [null, select(c, g, zero()), select(c, zero(), g)],
 
   matmul: ({ args: [a, b] }, g) => {
     if (a.shape.length === 2 && b.shape.length === 1) return [call('outer', g, b), call('matmul', call('transpose', a), g)]; // y = A x

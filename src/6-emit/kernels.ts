@@ -16,6 +16,9 @@ import { literal } from './literal.js';
 import type { Instr, Kernel, KernelKind, Operand } from '../5-lower/schedule.js';
 import { type Param, SIGNATURES, call as callKernel } from './signatures.js';
 
+/** `base + k` as code, or just `base` when k is 0 (k an offset gradc computed; no `at + 0`). */
+export const plus = (base: string, k: number): string => (k === 0 ? base : `${base} + ${k}`);
+
 export const DEFAULT_CHUNK_SIZE = 1000;
 
 /** Each kernel's parameters (and `call` between its parts) come from the one signature table. */
@@ -29,11 +32,11 @@ function statement(ins: Instr, ref: (o: Operand) => string): string {
   switch (ins.kind) {
     case 'load':
       if (ins.from === 'param') return `const ${ins.name} = $p${field(ins.leaf, ins.element)};`;
-      return ins.from === 'input' ? `const ${ins.name} = $x[$xo + ${ins.offset}]!;` : `const ${ins.name} = $y[$yo + ${ins.offset}]!;`;
+      return ins.from === 'input' ? `const ${ins.name} = $x[${plus('$xo', ins.offset)}]!;` : `const ${ins.name} = $y[${plus('$yo', ins.offset)}]!;`;
     case 'op':
       return `const ${ins.name} = ${OPS[ins.op].js!(...ins.args.map(ref))};`;
     case 'store':
-      if (ins.into === 'output') return `$o[$oo + ${ins.offset}] = ${ref(ins.value)};`;
+      if (ins.into === 'output') return `$o[${plus('$oo', ins.offset)}] = ${ref(ins.value)};`;
       if (ins.into === 'grad') return `$g${field(ins.leaf, ins.element)} += $scale * ${ref(ins.value)};`;
       return `$p${field(ins.leaf, ins.element, false)} = ${ref(ins.old!)} - $lr * ${ref(ins.value)};`;
   }

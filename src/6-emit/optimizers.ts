@@ -19,6 +19,7 @@
  * - emitted code is strict-clean (`noUncheckedIndexedAccess`, no unused locals).
  */
 import type { ParamSlot } from '../5-lower/schedule.js';
+import { API_TEXT } from './apiText.js';
 
 export type OptimizerKind = 'sgd' | 'momentum' | 'adam' | 'adamw' | 'rmsprop';
 
@@ -114,15 +115,15 @@ export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: s
       `s += ${[stored('p1'), ...(m ? [stored('m1')] : []), ...(v ? [stored('v1')] : [])].map((x) => `${x} * 0`).join(' + ')};`,
     ];
     const hyper = ['l2', ...rule.reads];
-    out.push(`/** The ${OPTIMIZER_KINDS.filter((k) => UPDATES[k] === rule).join(' and ')} update, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
-function $update_${kind}(p: Params, g: Params, ${m ? 'm' : '_m'}: Params, ${v ? 'v' : '_v'}: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+    const usesStep = [...rule.prelude, ...rule.element].some((l) => /\bt\b/.test(l)); // Adam's bias correction
+    out.push(`/** The ${OPTIMIZER_KINDS.filter((k) => UPDATES[k] === rule).join(' and ')} update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of \`x * 0\` over the new values is 0 only when every one is finite). */
+function $update_${kind}(p: Params, g: Params, ${m ? 'm' : '_m'}: Params, ${v ? 'v' : '_v'}: Params, h: $Hyper, lr: number, ${usesStep ? 't' : '_t'}: number, c: number, loss: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
   const { ${hyper.join(', ')} } = h;
-  ${rule.prelude.length ? rule.prelude.join('\n  ') : 'void t;'}
-  const keep = 1 - lr * h.decay;
+${rule.prelude.map((l) => `  ${l}\n`).join('')}  const keep = 1 - lr * h.decay;
   let s = 0;
 ${perParam(update).join('\n')}
   if (s !== 0) { // put the old values back
@@ -171,89 +172,7 @@ const $UPDATES: { readonly [K in OptimizerOptions['kind']]: typeof $update_sgd }
  * Params, SampleError, $show, $checkParams, zeroParams, $copyInto, $acc, $gradientSum,
  * $stepRows and the functions of `emitOptimizerUpdates`).
  */
-export const OPTIMIZER_RUNTIME = `/**
- * A learning-rate schedule: the rate of step t (t = 0, 1, ... counts the steps taken,
- * \`OptimizerState.step\`), from the optimizer's \`learningRate\` (lr):
- * - constant: lr;
- * - step: lr * gamma^floor(t / stepSize), the rate multiplied by gamma every stepSize steps;
- * - exponential: lr * gamma^t;
- * - cosine: linear warm-up lr * (t + 1) / warmupSteps for the first warmupSteps steps (default
- *   0), then minLearningRate + (lr - minLearningRate) * (1 + cos(pi * q)) / 2 with q going
- *   from 0 to 1 over the steps up to totalSteps (held at minLearningRate, default 0, after).
- */
-export type Schedule =
-  | { readonly kind: 'constant' }
-  | { readonly kind: 'step'; readonly stepSize: number; readonly gamma: number }
-  | { readonly kind: 'exponential'; readonly gamma: number }
-  | { readonly kind: 'cosine'; readonly totalSteps: number; readonly warmupSteps?: number | undefined; readonly minLearningRate?: number | undefined };
-
-/** Options every optimizer takes. g is the gradient averaged over the batch, p a parameter. */
-export interface OptimizerCommon {
-  /** The step size before the schedule: finite, >= 0 (default 0.01 for sgd and momentum, 0.001 for adam, adamw and rmsprop). */
-  readonly learningRate?: number | undefined;
-  /** L2 penalty (coupled weight decay): g <- g + weightDecay * p before the update; finite, >= 0 (default 0). For adamw it is decoupled instead (see AdamWOptions). */
-  readonly weightDecay?: number | undefined;
-  /** Gradient clipping by global norm: when the l2 norm of all gradients together exceeds clipNorm, every gradient is scaled by clipNorm / norm (before weight decay); > 0 (default Infinity: no clipping). */
-  readonly clipNorm?: number | undefined;
-  /** The learning-rate schedule (default constant). */
-  readonly schedule?: Schedule | undefined;
-}
-/** Plain SGD: p <- p - lr * g. */
-export interface SgdOptions extends OptimizerCommon { readonly kind: 'sgd' }
-/** Momentum (as tf.train.momentum): v <- momentum * v + g; p <- p - lr * v, or with nesterov p <- p - lr * (g + momentum * v). */
-export interface MomentumOptions extends OptimizerCommon {
-  readonly kind: 'momentum';
-  /** The velocity's decay: in [0, 1) (default 0.9). */
-  readonly momentum?: number | undefined;
-  /** Nesterov's accelerated gradient (default false). */
-  readonly nesterov?: boolean | undefined;
-}
-/**
- * Adam (as tf.train.adam): m <- beta1 * m + (1 - beta1) * g; v <- beta2 * v + (1 - beta2) * g^2;
- * p <- p - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon), t the step number from 1.
- */
-export interface AdamOptions extends OptimizerCommon {
-  readonly kind: 'adam';
-  /** Decay of the first moment (the gradient's running mean): in [0, 1) (default 0.9). */
-  readonly beta1?: number | undefined;
-  /** Decay of the second moment (the squared gradient's running mean): in [0, 1) (default 0.999). */
-  readonly beta2?: number | undefined;
-  /** Added to the root of the second moment: finite, > 0 (default 1e-8; TF.js uses 1e-7). */
-  readonly epsilon?: number | undefined;
-}
-/** AdamW: Adam with decoupled weight decay, p <- p * (1 - lr * weightDecay) before Adam's step (weightDecay default 0.01, never added to g). */
-export interface AdamWOptions extends Omit<AdamOptions, 'kind'> { readonly kind: 'adamw' }
-/**
- * RMSprop (as tf.train.rmsprop, not centered): s <- rho * s + (1 - rho) * g^2;
- * v <- momentum * v + lr * g / sqrt(s + epsilon); p <- p - v.
- */
-export interface RmspropOptions extends OptimizerCommon {
-  readonly kind: 'rmsprop';
-  /** Decay of the mean square: in [0, 1) (default 0.9). */
-  readonly rho?: number | undefined;
-  /** Momentum of the step: in [0, 1) (default 0). */
-  readonly momentum?: number | undefined;
-  /** Added to the mean square under the root: finite, > 0 (default 1e-8). */
-  readonly epsilon?: number | undefined;
-}
-/** An optimizer and its hyperparameters, chosen by \`kind\`; all are run-time values. */
-export type OptimizerOptions = SgdOptions | MomentumOptions | AdamOptions | AdamWOptions | RmspropOptions;
-
-/**
- * What an optimizer carries from step to step, made by \`initOptimizer\` and advanced by
- * \`step\`, \`stepBatch\` and \`fit\` (only by steps taken: a refused step changes nothing).
- * Plain data (typed arrays per parameter and a count), so it can be saved and restored.
- */
-export interface OptimizerState {
-  /** The options (frozen, checked at each step). */
-  readonly options: OptimizerOptions;
-  /** Steps taken: drives the schedule and Adam's bias correction. */
-  step: number;
-  /** momentum: the velocity; adam, adamw: the first moment; rmsprop: the moment (null for sgd). */
-  readonly m: Params | null;
-  /** adam, adamw: the second moment; rmsprop: the mean square (null otherwise). */
-  readonly v: Params | null;
-}
+export const OPTIMIZER_RUNTIME = `${API_TEXT.optimizer}
 
 interface $Hyper {
   readonly kind: OptimizerOptions['kind'];

@@ -23,6 +23,8 @@
  * restoreBest) and after the step at which an abort signal is seen; a validation fraction is
  * split off by a seeded shuffle, so the split is the same for the same seed and count.
  */
+import { API_TEXT } from './apiText.js';
+
 export const RUNTIME = `/**
  * Bad data given to this module (a sample without an input, a value of the wrong size).
  * Branded like gradc's own errors (Symbol.for('gradc.GradcError')), so gradc's tools
@@ -139,131 +141,7 @@ export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats;
   return { X, Y, count: samples.length };
 }
 
-/**
- * Options of \`fit\` and \`fitRows\`, each checked before training (a SampleError names the
- * first bad one; unknown keys are errors too).
- *
- * Divergence guard: before training, the mean loss of the starting parameters is measured
- * (\`FitResult.initialLoss\`, which must be finite). An epoch diverges when its mean loss is
- * not finite, when a step of it was refused (a non-finite loss or update, see \`step\`), or when
- *   loss - best > divergence * max(|best|, |initialLoss|)
- * where \`best\` is the lowest mean loss so far, the initial loss included. This works for
- * losses of any sign (offsets, negative log-likelihoods), and the first epoch is compared
- * with the starting loss. On divergence the parameters (and the optimizer state) are
- * restored to those of the epoch with the lowest mean loss so far, the starting ones when
- * no epoch went below the starting loss: an epoch that passed the test while the loss was
- * climbing (say from 2 to 1900, under the factor) is not kept.
- */
-export interface FitOptions {
-  /** Passes over the data: a non-negative integer (default 100). */
-  readonly epochs?: number | undefined;
-  /** Step size: a finite number >= 0 (default 0.01; with \`optimizer\`, the default of its learningRate). */
-  readonly learningRate?: number | undefined;
-  /**
-   * The optimizer (default plain SGD with \`learningRate\`): its options (see OptimizerOptions,
-   * a fresh state is made), or an OptimizerState to resume from (advanced in place).
-   */
-  readonly optimizer?: OptimizerOptions | OptimizerState | undefined;
-  /** Samples per step, a positive integer; gradients are averaged over the batch (default 1: plain SGD). */
-  readonly batchSize?: number | undefined;
-  /** Shuffle the samples each epoch with this seed (an integer); no shuffling when undefined. */
-  readonly shuffleSeed?: number | undefined;
-  /** Stop when an epoch improves the mean loss by less than this fraction of it, a finite number >= 0 (default 0: never). */
-  readonly tolerance?: number | undefined;
-  /** The divergence guard's factor (see above), a number > 0, Infinity to stop only on non-finite losses (default 1e6). */
-  readonly divergence?: number | undefined;
-  /** Parameters to start from (updated in place; every value finite); default initParams(). */
-  readonly params?: Params | undefined;
-  /**
-   * Called after each completed epoch; return false to stop ('callback'). The first three
-   * arguments are kept for older callers; the fourth is the whole EpochRecord.
-   */
-  readonly onEpoch?: ((epoch: number, loss: number, params: Params, record: EpochRecord) => boolean | void) | undefined;
-  /**
-   * Held-out data, measured after each epoch with the epoch's final parameters (mean loss):
-   * samples (at least one), rows packed as \`packSamples\` gives them (\`{ X, Y, count }\`,
-   * every value finite), or \`{ fraction, seed }\` to split that fraction of the training
-   * samples off (0 < fraction < 1, rounded, both parts non-empty; which samples go where
-   * depends only on the seed, an integer, and the sample count).
-   */
-  readonly validation?: readonly Sample[] | { readonly X: Floats; readonly Y: Floats; readonly count: number } | { readonly fraction: number; readonly seed?: number | undefined } | undefined;
-  /**
-   * Stop after \`patience\` (a positive integer) epochs in a row that do not lower the
-   * validation loss (the training loss without validation) by more than \`minDelta\` (finite,
-   * >= 0, default 0) below the best so far. With \`restoreBest\` (default true) the
-   * parameters of the best epoch (FitResult.bestEpoch) are put back at the end, whatever
-   * stopped training (early stopping, the epochs running out, an abort, onEpoch, the
-   * tolerance, divergence) once an epoch has completed; the optimizer state is left as it was at the stop (it does not
-   * match the restored parameters: start a fresh optimizer to fine-tune from them).
-   */
-  readonly earlyStopping?: { readonly patience: number; readonly minDelta?: number | undefined; readonly restoreBest?: boolean | undefined } | undefined;
-  /**
-   * Checked after every step (an AbortSignal works): when \`aborted\` is true, training stops
-   * after the current batch ('aborted'); the parameters are those after the last completed
-   * step (or the best epoch's, with earlyStopping.restoreBest and at least one epoch done);
-   * an unfinished epoch is not in the history (an abort seen after an epoch's last batch
-   * ends training with that epoch complete, recorded and checked like any other).
-   */
-  readonly signal?: { readonly aborted: boolean } | undefined;
-  /**
-   * Called after every step taken: the epoch (from 0), the samples of the epoch done so far
-   * and their mean loss; its result is ignored. For progress within an epoch (a caller that
-   * redraws should throttle itself: this runs once per batch).
-   */
-  readonly onBatch?: ((epoch: number, samples: number, loss: number) => void) | undefined;
-  /**
-   * Metrics measured after each epoch on the training rows and on the validation rows, with
-   * the epoch's final parameters: 'accuracy' (the argmax of the output against the argmax of
-   * a one-hot target, or against a class-index scalar target; with a scalar output and
-   * target, both sides of 0.5), 'mse', 'mae' (mean over samples and values of the squared
-   * and absolute difference). They compare one output with one target: \`metricsOn\`, by
-   * default the model's first output and first target.
-   */
-  readonly metrics?: readonly ('accuracy' | 'mse' | 'mae')[] | undefined;
-  /** Which output and target the metrics compare (names as in \`shapes\`). */
-  readonly metricsOn?: { readonly output: string; readonly target: string } | undefined;
-}
-
-/** Values of the metrics asked for. */
-export interface Metrics { readonly accuracy?: number | undefined; readonly mse?: number | undefined; readonly mae?: number | undefined }
-
-/** What \`onEpoch\` receives after each completed epoch. */
-export interface EpochRecord {
-  /** Epoch number, from 0. */
-  readonly epoch: number;
-  /** Mean training loss of the epoch (measured during it, step by step). */
-  readonly loss: number;
-  /** Mean validation loss after the epoch; undefined without validation. */
-  readonly valLoss: number | undefined;
-  /** The learning rate of the epoch's last step (after the schedule). */
-  readonly learningRate: number;
-  /** The metrics asked for, after the epoch, on the training and the validation rows (empty objects when none). */
-  readonly metrics: { readonly train: Metrics; readonly validation: Metrics };
-  /** Milliseconds since training started. */
-  readonly elapsedMs: number;
-  /** The parameters after the epoch (live: copy them to keep them). */
-  readonly params: Params;
-}
-
-export interface FitResult {
-  readonly params: Params;
-  /** Mean training loss of each completed epoch (measured during the epoch). */
-  readonly losses: number[];
-  /** Mean loss of the starting parameters, before training. */
-  readonly initialLoss: number;
-  readonly epochs: number;
-  /**
-   * Why training stopped: the epochs ran out, the loss stopped improving (tolerance), it
-   * diverged, onEpoch returned false, early stopping, or the signal was aborted.
-   */
-  readonly stopped: 'epochs' | 'converged' | 'diverged' | 'callback' | 'early-stopping' | 'aborted';
-  /** Per completed epoch: training loss (as \`losses\`) and validation loss (empty without validation). */
-  readonly history: { readonly loss: number[]; readonly valLoss: number[]; readonly metrics: { readonly train: Metrics[]; readonly validation: Metrics[] } };
-  /** The epoch with the lowest validation loss (training loss without validation); -1 if no epoch completed. */
-  readonly bestEpoch: number;
-  /** The optimizer state after training (matching \`params\`), to resume from. */
-  readonly optimizer: OptimizerState;
-}
+${API_TEXT.fit}
 
 const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch', 'onBatch', 'validation', 'earlyStopping', 'signal', 'metrics', 'metricsOn'];
 

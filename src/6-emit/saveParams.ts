@@ -18,6 +18,7 @@
  * resumes where it stopped.
  */
 import type { Slot } from '../5-lower/schedule.js';
+import { API_TEXT } from './apiText.js';
 
 /** The module code for `saveParams`/`loadParams` (needs RUNTIME and OPTIMIZER_RUNTIME). */
 export function emitSaveParams(params: readonly Slot[], modelName: string, hash: string, precision: 'f64' | 'f32'): string {
@@ -31,28 +32,7 @@ const $PRECISION = '${precision}';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [${table}];
 
-/** One saved array: its shape and its values (row-major; "-0" stands for -0). */
-export interface SavedArray {
-  readonly shape: readonly number[];
-  readonly values: readonly (number | string)[];
-}
-/** A saved optimizer state: options, steps taken, and the moments (absent when the optimizer has none). */
-export interface SavedOptimizer {
-  readonly options: OptimizerOptions;
-  readonly step: number;
-  readonly m?: { readonly [name: string]: SavedArray } | undefined;
-  readonly v?: { readonly [name: string]: SavedArray } | undefined;
-}
-/** What \`saveParams\` returns and \`loadParams\` reads: plain JSON. */
-export interface SavedParams {
-  readonly format: 'gradc-params';
-  readonly version: 1;
-  readonly model: string;
-  readonly structure: string;
-  readonly precision: 'f64' | 'f32';
-  readonly params: { readonly [name: string]: SavedArray };
-  readonly optimizer?: SavedOptimizer | undefined;
-}
+${API_TEXT.saved}
 
 function $saveArrays(p: Params, where: string): { [name: string]: SavedArray } {
   $checkParams(p, where, false);

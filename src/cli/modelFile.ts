@@ -11,6 +11,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildModel, isModelDefinition, type ModelDefinition } from '../pipeline.js';
+import { withGraph } from '../ir/node.js';
 import { asGradcError, GradcError, type SourceLocation } from '../errors.js';
 import type { Model } from '../model.js';
 
@@ -219,7 +220,8 @@ export async function loadModelFile(path: string, importFile?: ImportFile): Prom
   const def = await loadDefinition(path, importFile);
   const file = displayPath(path);
   try {
-    return { model: buildModel(def, file), def, file };
+    // In a graph of its own (ir/node.ts): a watcher loads models for as long as it runs.
+    return { model: withGraph(() => buildModel(def, file)), def, file };
   } catch (e) {
     if (e instanceof GradcError) throw locateInFile(e, path);
     throw thrownByModelCode(e, path) ?? e;

@@ -12,8 +12,11 @@
  * Guarantees: `inspectModel(x)` builds the model (phases 1-2) and derives it (phases
  * 3-4) once per Model object (later calls return the same result), so `report`, which
  * uses every other tool, derives once. The phases themselves are reached only through
- * pipeline.ts.
+ * pipeline.ts. Each inspected model owns the graph its nodes are interned in (ir/node.ts),
+ * and a tool that builds more nodes for it (explain's stand-in leaves) builds them there,
+ * so they go when the Inspected goes.
  */
+import { Graph, withGraph } from '../ir/node.js';
 import type { Derived, Model } from '../model.js';
 import { buildModel, derive, type ModelDefinition } from '../pipeline.js';
 
@@ -22,17 +25,22 @@ export interface Inspected {
   readonly original: Model;
   /** The simplified model, its gradients, adjoints and origins: what gradc differentiates. */
   readonly derived: Derived;
+  /** The graph that owns their nodes. */
+  readonly graph: Graph;
 }
 
-const cache = new WeakMap<Model, Inspected>();
+const cache = new WeakMap<ModelDefinition | Model, Inspected>();
 
 export function inspectModel(x: ModelDefinition | Model | Inspected): Inspected {
   if ('derived' in x && 'original' in x) return x;
-  const original = buildModel(x as ModelDefinition | Model);
-  let found = cache.get(original);
+  let found = cache.get(x);
   if (!found) {
-    found = { original, derived: derive(original) };
-    cache.set(original, found);
+    const graph = new Graph();
+    found = withGraph(() => {
+      const original = buildModel(x);
+      return { original, derived: derive(original), graph };
+    }, graph);
+    cache.set(x, found);
   }
   return found;
 }

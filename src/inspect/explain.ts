@@ -21,7 +21,7 @@
  * values are shown up to a readable size (`showValue`).
  */
 import { make, input as leaf } from '../ir/build.js';
-import type { Node } from '../ir/node.js';
+import { type Node, withGraph } from '../ir/node.js';
 import { formula } from '../ir/print.js';
 import { type Shape, showShape } from '../ir/shape.js';
 import { consumers, dependsOn, topoOrder } from '../ir/walk.js';
@@ -107,13 +107,47 @@ const LEAF_OPS = new Set(['param', 'input', 'target']);
 
 export function explain(def: ModelDefinition | Model | Inspected, at: Given, options: { lr?: number } = {}): Walkthrough {
   const ins = inspectModel(def);
-  const { derived, original } = ins;
-  const model = derived.model;
+  // The stand-in leaves and local derivatives are interned in the model's own graph.
+  return withGraph(() => walkthrough(ins, at, options), ins.graph);
+}
+
+/**
+ * What the four tables share: the nodes shown (vertices) and their names, their values,
+ * and each node's formula over stand-in leaves for the nodes it reads.
+ */
+interface Walk {
+  readonly ins: Inspected;
+  readonly model: Model;
+  readonly env: Record<string, Float64Array>;
+  readonly names: ReadonlyMap<Node, string>;
+  readonly vertices: readonly Node[];
+  readonly values: ReadonlyMap<Node, Float64Array>;
+  readonly inLoss: ReadonlySet<Node>;
+  /** Nodes on a path from a parameter to the loss. */
+  readonly active: ReadonlySet<Node>;
+  readonly stand: ReadonlyMap<Node, Node>;
+  readonly standLabels: ReadonlyMap<Node, string>;
+  readonly standEnv: Record<string, Float64Array>;
+  readonly exprs: ReadonlyMap<Node, { expr: Node; inputs: Node[] }>;
+  readonly notes: string[];
+}
+
+function walkthrough(ins: Inspected, at: Given, options: { lr?: number }): Walkthrough {
+  const model = ins.derived.model;
   const lr = options.lr ?? DEFAULT_LR;
   const sample = resolveSample(model, at);
-  const env: Record<string, Float64Array> = sampleEnv(sample);
-  const notes: string[] = [];
+  const w = walkOf(ins, sampleEnv(sample));
+  const forward = forwardTable(w, sample);
+  const backOrder = fromTheLossBack(w);
+  const { local, contributions } = localTable(w, backOrder);
+  const { backward, adjoint } = backwardTable(w, backOrder, contributions);
+  const update = updateTable(w, adjoint, lr);
+  return { model: model.name, source: model.source, lr, sample, forward, local, backward, update, notes: w.notes };
+}
 
+function walkOf(ins: Inspected, env: Record<string, Float64Array>): Walk {
+  const model = ins.derived.model;
+  const notes: string[] = [];
   // The nodes of the walkthrough.
   const order = forwardNodes(model);
   const users = consumers(order);
@@ -179,12 +213,17 @@ export function explain(def: ModelDefinition | Model | Inspected, at: Given, opt
     exprs.set(v, { expr, inputs });
     if (!standLabels.has(expr) && !LEAF_OPS.has(expr.op)) standLabels.set(expr, names.get(v)!);
   }
-  const show = (n: Node, labels: ReadonlyMap<Node, string>) => ({
-    text: labels.has(n) ? labels.get(n)! : formula(n, labels),
-    tex: labels.has(n) ? texName(labels.get(n)!) : tex(n, labels),
-  });
+  return { ins, model, env, names, vertices, values, inLoss, active, stand, standLabels, standEnv, exprs, notes };
+}
 
-  // 1. Forward pass.
+const show = (n: Node, labels: ReadonlyMap<Node, string>) => ({
+  text: labels.has(n) ? labels.get(n)! : formula(n, labels),
+  tex: labels.has(n) ? texName(labels.get(n)!) : tex(n, labels),
+});
+
+/** 1. The forward pass: the sample, then every vertex with its formula and value (and notes on rewritten definitions). */
+function forwardTable({ ins, model, names, vertices, values, inLoss, notes }: Walk, sample: readonly SampleValue[]): ForwardRow[] {
+  const { original } = ins;
   const vertexLabels = new Map(names);
   const forward: ForwardRow[] = [];
   const initOf = new Map(model.params.map((p) => [p.name, p]));
@@ -209,11 +248,12 @@ export function explain(def: ModelDefinition | Model | Inspected, at: Given, opt
     if (!inLoss.has(d.node) && names.get(d.node) === d.name) notes.push(`${d.name} is computed but the loss does not read it (as simplified), so no gradient flows through it.`);
   }
 
-  // 2. Local gradients, from the loss back; 3. the backward pass.
-  const local: LocalRow[] = [];
-  const contributions = new Map<Node, { v: Node; row: LocalRow; vjp: Node; G: Node }[]>();
-  // From the loss back: a node comes after every node that reads it, and otherwise in
-  // order of first use (breadth first), so the tables read like the textbook.
+  return forward;
+}
+
+/** The active vertices from the loss back: each after every node that reads it, else in order of first use (breadth first). */
+function fromTheLossBack({ model, vertices, active, exprs }: Walk): Node[] {
+  // So the tables read like the textbook.
   const pending = new Map<Node, number>();
   for (const v of vertices) {
     if (!active.has(v) || v.args.length === 0) continue;
@@ -230,6 +270,15 @@ export function explain(def: ModelDefinition | Model | Inspected, at: Given, opt
       if (pending.get(u) === 0) queue.push(u);
     }
   }
+  return backOrder;
+}
+
+interface Contribution { readonly v: Node; readonly row: LocalRow; readonly vjp: Node; readonly G: Node }
+
+/** 2. Local gradients: for each edge u -> v on the way back, dv/du (or its vector-Jacobian product for tensors). */
+function localTable({ names, active, stand, standLabels, standEnv, exprs }: Walk, backOrder: readonly Node[]): { local: LocalRow[]; contributions: Map<Node, Contribution[]> } {
+  const local: LocalRow[] = [];
+  const contributions = new Map<Node, Contribution[]>();
   for (const v of backOrder) {
     if (v.args.length === 0) continue;
     const { expr, inputs } = exprs.get(v)!;
@@ -258,6 +307,11 @@ export function explain(def: ModelDefinition | Model | Inspected, at: Given, opt
     }
   }
 
+  return { local, contributions };
+}
+
+/** 3. The backward pass: dloss/du as the sum over u's consumers, with the numbers. */
+function backwardTable({ model, names, values, standLabels, standEnv }: Walk, backOrder: readonly Node[], contributions: ReadonlyMap<Node, readonly Contribution[]>): { backward: BackwardRow[]; adjoint: Map<Node, Float64Array> } {
   const adjoint = new Map<Node, Float64Array>([[model.loss, Float64Array.of(1)]]);
   const backward: BackwardRow[] = [];
   for (const u of backOrder.slice(1)) {
@@ -296,9 +350,14 @@ export function explain(def: ModelDefinition | Model | Inspected, at: Given, opt
     });
   }
 
-  // 4. The update, and a check against the derived gradients.
+  return { backward, adjoint };
+}
+
+/** 4. The update, and a check against the derived gradients. */
+function updateTable({ ins, model, env, notes }: Walk, adjoint: ReadonlyMap<Node, Float64Array>, lr: number): UpdateRow[] {
+  const { derived } = ins;
   const derivedValues = evaluate(derived.grads, env);
-  const update: UpdateRow[] = model.params.map((p, i) => {
+  return model.params.map((p, i) => {
     const old = env[p.name];
     const gradient = adjoint.get(p.node) ?? new Float64Array(old.length);
     const expected = derivedValues.get(derived.grads[i])!;
@@ -307,7 +366,6 @@ export function explain(def: ModelDefinition | Model | Inspected, at: Given, opt
     return { param: p.name, shape: p.shape, old, gradient, updated: old.map((w, j) => w - lr * gradient[j]) };
   });
 
-  return { model: model.name, source: model.source, lr, sample, forward, local, backward, update, notes };
 }
 
 /** A number as a factor after `*`: negative ones in parentheses. */

@@ -7,9 +7,14 @@
  *
  * Guarantees:
  * - nodes are immutable (frozen) and built only by `intern`, which hash-conses them: two
- *   calls with the same op, the same argument nodes, the same attributes and the same
- *   shape return the same object, so equal subexpressions are one node and common
- *   subexpression elimination is free;
+ *   calls in one graph with the same op, the same argument nodes, the same attributes
+ *   and the same shape return the same object, so equal subexpressions are one node and
+ *   common subexpression elimination is free;
+ * - the intern table has an owner, a `Graph`: `generate` and the inspection tools run
+ *   each model in a graph of its own (`withGraph`), which dies with the model's results,
+ *   so a long-running process (a watcher, a server, a test run) does not keep the nodes
+ *   of every model it ever compiled. A Model handed over from another graph is copied
+ *   into the current one (`2-build/define.ts`), so one compile never mixes graphs;
  * - every node's shape is inferred and checked when it is built (`inferShape`);
  * - `id` is unique and grows with creation order; it is used for identity only, never
  *   to order or name anything emitted (emitted output must not depend on what else
@@ -28,10 +33,53 @@ export interface Node {
   readonly attrs: Attrs;
 }
 
+/**
+ * The owner of hash-consing: one intern table. A compile owns one Graph for its whole
+ * run (`withGraph`), so its nodes, and the table that finds them, are garbage once its
+ * results are dropped; nothing process-wide grows with the number of models compiled.
+ */
+export class Graph {
+  readonly #table = new Map<string, Node>();
+
+  /** The node interned under `key`, if any. */
+  find(key: string): Node | undefined {
+    return this.#table.get(key);
+  }
+
+  add(key: string, node: Node): void {
+    this.#table.set(key, node);
+  }
+
+  /** Number of distinct nodes interned in this graph. */
+  get size(): number {
+    return this.#table.size;
+  }
+}
+
+/** Ids are unique across graphs (so keys never confuse nodes of two graphs); a number, not a table. */
 let nextId = 0;
-const table = new Map<string, Node>();
-/** Every node `intern` made (a look-alike object built by hand is not one). */
+/** Where nodes go outside any `withGraph`: code that builds IR by hand (tests, the exported builders). */
+const processGraph = new Graph();
+let current = processGraph;
+/** Every node `intern` made (a look-alike object built by hand is not one). Weak: it holds nothing alive. */
 const made = new WeakSet<Node>();
+
+/**
+ * Runs `f` with `graph` (a fresh one by default) as the owner of every node interned
+ * meanwhile, then restores the previous owner (also when `f` throws).
+ */
+export function withGraph<T>(f: () => T, graph: Graph = new Graph()): T {
+  const outer = current;
+  current = graph;
+  try {
+    return f();
+  } finally {
+    current = outer;
+  }
+}
+
+/** The graph nodes are interned into now. */
+export const currentGraph = (): Graph => current;
 
 function numberKey(v: number): string {
   return Object.is(v, -0) ? '-0' : String(v);
@@ -46,14 +94,17 @@ function keyOf(op: Op, args: readonly Node[], attrs: Attrs, shape: Shape): strin
   return `${k}${showShape(shape)}`;
 }
 
-/** The one constructor of IR nodes. `out` gives the shape of leaves and shape-taking ops. */
+/**
+ * The one constructor of IR nodes, interning into the current graph. `out` gives the
+ * shape of leaves and shape-taking ops.
+ */
 export function intern(op: Op, args: readonly Node[], attrs: Attrs = {}, out?: Shape): Node {
   const shape = inferShape(op, args.map((a) => a.shape), attrs, out);
   const key = keyOf(op, args, attrs, shape);
-  const found = table.get(key);
+  const found = current.find(key);
   if (found) return found;
   const node: Node = Object.freeze({ id: nextId++, op, args: Object.freeze(args.slice()), shape, attrs: Object.freeze({ ...attrs }) });
-  table.set(key, node);
+  current.add(key, node);
   made.add(node);
   return node;
 }
@@ -61,8 +112,8 @@ export function intern(op: Op, args: readonly Node[], attrs: Attrs = {}, out?: S
 /** True when `x` is a node made by `intern` in this copy of gradc. */
 export const isInterned = (x: unknown): x is Node => typeof x === 'object' && x !== null && made.has(x as Node);
 
-/** Number of distinct nodes interned so far (for tests of hash-consing). */
-export const internedCount = (): number => table.size;
+/** Number of distinct nodes in the current graph (for tests of hash-consing and of memory). */
+export const internedCount = (): number => current.size;
 
 export const isConst = (n: Node, v?: number): boolean =>
   n.op === 'const' && (v === undefined || n.attrs.value === v);

@@ -9,17 +9,33 @@
  */
 import { createRequire } from 'node:module';
 import type TS from 'typescript';
+import type * as Api from '../6-emit/api.js';
 
 // The TypeScript compiler loads on the first transpile, not on import.
 let typescript: typeof TS | undefined;
 const tsc = (): typeof TS => (typescript ??= createRequire(import.meta.url)('typescript') as typeof TS);
 
+/** The element type of a generated module's arrays: Float64Array at f64, Float32Array at f32. */
+export type Floats = Float64Array | Float32Array;
+/** A module's parameters (or gradients), widened: scalars are numbers, tensors arrays of its precision. */
+export type Params<F extends Floats = Float64Array> = Record<string, number | F>;
+export type Values = Readonly<Record<string, number | ArrayLike<number>>>;
+export interface Sample { readonly inputs: Values; readonly targets: Values }
+
+// The model-independent API types, from the declarations the emitter writes into every module (6-emit/api.ts).
+export type { Metrics, Schedule, OptimizerOptions, SavedArray, SavedOptimizer, SavedParams } from '../6-emit/api.js';
+export type OptimizerState<F extends Floats = Float64Array> = Api.OptimizerState<Params<F>>;
+export type FitOptions<F extends Floats = Float64Array> = Api.FitOptions<Params<F>, Sample, F>;
+export type EpochRecord<F extends Floats = Float64Array> = Api.EpochRecord<Params<F>>;
+export type FitResult<F extends Floats = Float64Array> = Api.FitResult<Params<F>>;
+
 /**
- * What every generated module exports, with the model-specific types widened. Bad
- * run-time data (a missing or non-finite value, rows outside X and Y, a bad option or
- * parameter object) throws the module's SampleError; training steps are all or nothing.
+ * What every generated module exports, with the model-specific types widened, for a
+ * module of precision F (Float64Array at f64, Float32Array at f32). Bad run-time data (a
+ * missing or non-finite value, rows outside X and Y, a bad option or parameter object)
+ * throws the module's SampleError; training steps are all or nothing.
  */
-export interface GeneratedModule {
+export interface GeneratedModule<F extends Floats = Float64Array> {
   readonly shapes: {
     readonly params: Record<string, readonly number[]>;
     readonly inputs: Record<string, readonly number[]>;
@@ -29,110 +45,28 @@ export interface GeneratedModule {
   readonly INPUT_SIZE: number;
   readonly TARGET_SIZE: number;
   readonly OUTPUT_SIZE: number;
-  initParams(seed?: number): Params;
-  copyParams(p: Params): Params;
-  zeroParams(): Params;
-  forward(params: Params, inputs: Values): Record<string, number | Float64Array>;
-  loss(params: Params, inputs: Values, targets: Values): number;
-  gradient(params: Params, inputs: Values, targets: Values): { loss: number; grad: Params };
-  step(params: Params, inputs: Values, targets: Values, optimizer: number | OptimizerState): number;
-  gradientBatch(params: Params, X: Float64Array, Y: Float64Array, count: number, first?: number, grad?: Params): { loss: number; grad: Params };
-  stepBatch(params: Params, X: Float64Array, Y: Float64Array, count: number, optimizer: number | OptimizerState, first?: number): number;
-  initOptimizer(params: Params, options: OptimizerOptions): OptimizerState;
-  packSamples(samples: readonly Sample[]): { X: Float64Array; Y: Float64Array; count: number };
-  fit(samples: readonly Sample[], options?: FitOptions): FitResult;
-  fitRows(X: Float64Array, Y: Float64Array, count: number, options?: FitOptions): FitResult;
-  predict(params: Params, inputs: readonly Values[]): Record<string, number | Float64Array>[];
-  evaluate(params: Params, samples: readonly Sample[]): number;
+  initParams(seed?: number): Params<F>;
+  copyParams(p: Params<F>): Params<F>;
+  zeroParams(): Params<F>;
+  forward(params: Params<F>, inputs: Values): Record<string, number | F>;
+  loss(params: Params<F>, inputs: Values, targets: Values): number;
+  gradient(params: Params<F>, inputs: Values, targets: Values): { loss: number; grad: Params<F> };
+  step(params: Params<F>, inputs: Values, targets: Values, optimizer: number | OptimizerState<F>): number;
+  gradientBatch(params: Params<F>, X: F, Y: F, count: number, first?: number, grad?: Params<F>): { loss: number; grad: Params<F> };
+  stepBatch(params: Params<F>, X: F, Y: F, count: number, optimizer: number | OptimizerState<F>, first?: number): number;
+  initOptimizer(params: Params<F>, options: Api.OptimizerOptions): OptimizerState<F>;
+  packSamples(samples: readonly Sample[]): { X: F; Y: F; count: number };
+  fit(samples: readonly Sample[], options?: FitOptions<F>): FitResult<F>;
+  fitRows(X: F, Y: F, count: number, options?: FitOptions<F>): FitResult<F>;
+  predict(params: Params<F>, inputs: readonly Values[]): Record<string, number | F>[];
+  evaluate(params: Params<F>, samples: readonly Sample[]): number;
   /** The model's name and its structure hash (SHA-256 of names, shapes and the forward graph). */
   readonly MODEL_NAME: string;
   readonly STRUCTURE_HASH: string;
   /** Parameters (and optimizer state) as a JSON document, exact on round trip. */
-  saveParams(params: Params, optimizer?: OptimizerState): SavedParams;
+  saveParams(params: Params<F>, optimizer?: OptimizerState<F>): Api.SavedParams;
   /** Reads a document from `saveParams` (object or JSON text), checking model, structure, shapes and values. */
-  loadParams(doc: SavedParams | string): { params: Params; optimizer?: OptimizerState | undefined };
-}
-/** One saved array: its shape and row-major values ("-0" stands for -0). */
-export interface SavedArray { readonly shape: readonly number[]; readonly values: readonly (number | string)[] }
-/** The document of `saveParams` (see the generated module's doc comment). */
-export interface SavedParams {
-  readonly format: 'gradc-params';
-  readonly version: 1;
-  readonly model: string;
-  readonly structure: string;
-  readonly precision: 'f64' | 'f32';
-  readonly params: { readonly [name: string]: SavedArray };
-  readonly optimizer?: {
-    readonly options: OptimizerOptions;
-    readonly step: number;
-    readonly m?: { readonly [name: string]: SavedArray } | undefined;
-    readonly v?: { readonly [name: string]: SavedArray } | undefined;
-  } | undefined;
-}
-export type Params = Record<string, number | Float64Array>;
-/** See the generated module's doc comments for each optimizer's hyperparameters. */
-export type Schedule =
-  | { readonly kind: 'constant' }
-  | { readonly kind: 'step'; readonly stepSize: number; readonly gamma: number }
-  | { readonly kind: 'exponential'; readonly gamma: number }
-  | { readonly kind: 'cosine'; readonly totalSteps: number; readonly warmupSteps?: number; readonly minLearningRate?: number };
-export type OptimizerOptions = {
-  readonly learningRate?: number;
-  readonly weightDecay?: number;
-  readonly clipNorm?: number;
-  readonly schedule?: Schedule;
-} & (
-  | { readonly kind: 'sgd' }
-  | { readonly kind: 'momentum'; readonly momentum?: number; readonly nesterov?: boolean }
-  | { readonly kind: 'adam' | 'adamw'; readonly beta1?: number; readonly beta2?: number; readonly epsilon?: number }
-  | { readonly kind: 'rmsprop'; readonly rho?: number; readonly momentum?: number; readonly epsilon?: number }
-);
-export interface OptimizerState {
-  readonly options: OptimizerOptions;
-  step: number;
-  readonly m: Params | null;
-  readonly v: Params | null;
-}
-export type Values = Readonly<Record<string, number | ArrayLike<number>>>;
-export interface Sample { readonly inputs: Values; readonly targets: Values }
-export interface FitOptions {
-  readonly epochs?: number;
-  readonly learningRate?: number;
-  readonly optimizer?: OptimizerOptions | OptimizerState;
-  readonly batchSize?: number;
-  readonly shuffleSeed?: number;
-  readonly tolerance?: number;
-  readonly divergence?: number;
-  readonly params?: Params;
-  readonly onEpoch?: (epoch: number, loss: number, params: Params, record: EpochRecord) => boolean | void;
-  readonly validation?: readonly Sample[] | { readonly X: Float64Array; readonly Y: Float64Array; readonly count: number } | { readonly fraction: number; readonly seed?: number };
-  readonly earlyStopping?: { readonly patience: number; readonly minDelta?: number; readonly restoreBest?: boolean };
-  readonly signal?: { readonly aborted: boolean };
-  /** Called after every step taken: epoch (from 0), samples of the epoch done, their mean loss. */
-  readonly onBatch?: (epoch: number, samples: number, loss: number) => void;
-  readonly metrics?: readonly ('accuracy' | 'mse' | 'mae')[];
-  readonly metricsOn?: { readonly output: string; readonly target: string };
-}
-export interface Metrics { readonly accuracy?: number; readonly mse?: number; readonly mae?: number }
-export interface EpochRecord {
-  readonly epoch: number;
-  readonly loss: number;
-  readonly valLoss: number | undefined;
-  readonly learningRate: number;
-  readonly metrics: { readonly train: Metrics; readonly validation: Metrics };
-  readonly elapsedMs: number;
-  readonly params: Params;
-}
-export interface FitResult {
-  readonly params: Params;
-  readonly losses: number[];
-  /** Mean loss of the starting parameters (the divergence guard's first reference). */
-  readonly initialLoss: number;
-  readonly epochs: number;
-  readonly stopped: 'epochs' | 'converged' | 'diverged' | 'callback' | 'early-stopping' | 'aborted';
-  readonly history: { readonly loss: number[]; readonly valLoss: number[]; readonly metrics: { readonly train: Metrics[]; readonly validation: Metrics[] } };
-  readonly bestEpoch: number;
-  readonly optimizer: OptimizerState;
+  loadParams(doc: Api.SavedParams | string): { params: Params<F>; optimizer?: OptimizerState<F> | undefined };
 }
 
 export function transpile(code: string): string {
@@ -142,13 +76,14 @@ export function transpile(code: string): string {
   }).outputText;
 }
 
-export function loadModule(code: string): GeneratedModule {
-  return runModule(transpile(code));
+/** The module; F is its precision's array type (Float32Array for a module generated at f32). */
+export function loadModule<F extends Floats = Float64Array>(code: string): GeneratedModule<F> {
+  return runModule<F>(transpile(code));
 }
 
-/** A module from the JavaScript of \`transpile\` (what a worker thread is given to run the same module). */
-export function runModule(js: string): GeneratedModule {
+/** A module from the JavaScript of `transpile` (what a worker thread is given to run the same module). */
+export function runModule<F extends Floats = Float64Array>(js: string): GeneratedModule<F> {
   const module = { exports: {} as Record<string, unknown> };
   new Function('exports', 'module', js)(module.exports, module);
-  return module.exports as unknown as GeneratedModule;
+  return module.exports as unknown as GeneratedModule<F>;
 }
