@@ -25,7 +25,7 @@ export const KERNEL_PARAMS: { readonly [K in KernelKind]: readonly Param[] } = {
   forward: [...ROW, P('$o', 'Floats'), P('$oo', 'number')],
   loss: [...ROW, ...TARGET_ROW],
   gradient: [...ROW, ...TARGET_ROW, P('$g', 'Params'), P('$scale', 'number')],
-  step: [...ROW, ...TARGET_ROW, P('$lr', 'number')],
+  step: [...ROW, ...TARGET_ROW], // then the optimizer's state and hyperparameters (fusedSteps.ts)
 };
 /**
  * `name: type` for each parameter, joined; a parameter that `body` never mentions is written
@@ -44,9 +44,10 @@ const call = (fn: string, kind: KernelKind) => `${fn}(${KERNEL_PARAMS[kind].map(
 
 // Array reads carry `!` (erased when compiled): under noUncheckedIndexedAccess a typed-array
 // element reads as `number | undefined`, and every index here is in bounds by construction.
-const field = (leaf: string, element: number | null, read = true) => (element === null ? `.${leaf}` : `.${leaf}[${element}]${read ? '!' : ''}`);
+const field = (leaf: string, element: number | null) => (element === null ? `.${leaf}` : `.${leaf}[${element}]!`);
 
-function statement(ins: Instr, ref: (o: Operand) => string): string {
+/** One instruction as a statement (update stores are written by fusedSteps.ts, per optimizer). */
+export function statement(ins: Instr, ref: (o: Operand) => string): string {
   switch (ins.kind) {
     case 'load':
       if (ins.from === 'param') return `const ${ins.name} = $p${field(ins.leaf, ins.element)};`;
@@ -56,7 +57,7 @@ function statement(ins: Instr, ref: (o: Operand) => string): string {
     case 'store':
       if (ins.into === 'output') return `$o[$oo + ${ins.offset}] = ${ref(ins.value)};`;
       if (ins.into === 'grad') return `$g${field(ins.leaf, ins.element)} += $scale * ${ref(ins.value)};`;
-      return `$p${field(ins.leaf, ins.element, false)} = ${ref(ins.old!)} - $lr * ${ref(ins.value)};`;
+      throw new Error(`internal: the update of ${ins.leaf} is written by fusedSteps.ts, not as a plain statement`);
   }
 }
 

@@ -23,6 +23,7 @@ import { debugLevel } from '../debug.js';
 import { DEFAULT_MAX_BATCH, type LowerOptions, type Program, type Slot } from '../5-lower/schedule.js';
 import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
 import { DEFAULT_CHUNK_SIZE, emitKernel, parameterList } from './kernels.js';
+import { emitFusedSteps, emitUnfusedRows } from './fusedSteps.js';
 import { OPTIMIZER_RUNTIME, emitOptimizerUpdates } from './optimizers.js';
 import { RUNTIME, optionalRuntime } from './runtime.js';
 import { emitSaveParams } from './saveParams.js';
@@ -102,12 +103,11 @@ function packer(kind: 'input' | 'target', slots: readonly Slot[]): string {
 }
 
 /**
- * `$gradientRows`, `$lossRows` and `$stepRow` for the unrolled lowering: loops over the
- * per-sample kernels, and the fused step made all-or-nothing (its update is written during
- * the backward pass, so the old values are kept in \`$before\` and put back when the loss or
- * a new parameter is not finite).
+ * `$gradientRows` and `$lossRows` for the unrolled lowering (loops over the per-sample
+ * kernels), then `$stepRow` and `$optimizerRow`: the steps fused into the backward pass
+ * when the kernel is short enough (`fused`, fusedSteps.ts), else gradient then update pass.
  */
-function unrolledRows(): string {
+function unrolledRows(fused: string | null): string {
   return `/** Rows per \`$gradientRows\` / \`$lossRows\` call. */
 const $MAX_ROWS = Infinity;
 
@@ -125,15 +125,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $total;
 }
 
-const $before = zeroParams();
-/** One SGD step on one row, all or nothing: returns the loss, or NaN with \`$p\` unchanged when the loss or a new parameter is not finite. */
-function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  $copyInto($before, $p);
-  const value = $step($p, $x, $xo, $y, $yo, $lr);
-  if (value - value === 0 && $finite($p)) return value;
-  $copyInto($p, $before);
-  return NaN;
-}`;
+${fused ?? emitUnfusedRows()}`;
 }
 
 /** Batched loop kernels, and the per-sample kernels as one-row calls of them. */
@@ -160,24 +152,23 @@ function loopedKernels(program: Program): string {
     `function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {`,
     `  return $gradientRows($p, $x, $xo, $y, $yo, 1, $g, $scale);`,
     `}`,
-    `/** One SGD step on one row, all or nothing: returns the loss, or NaN with \`$p\` unchanged when the loss or a new parameter is not finite. */`,
-    `function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {`,
-    `  const value = $gradientRows($p, $x, $xo, $y, $yo, 1, $acc, 1);`,
-    `  return $update($p, $acc, $lr, value) ? value : NaN;`,
-    `}`,
+    '',
+    emitUnfusedRows(),
   ].join('\n');
 }
 
 export function emitModule(program: Program, options: EmitOptions = {}): string {
   const { model, layout } = program;
   const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  const unrolled = program.kernels ? (['forward', 'loss', 'gradient', 'step'] as const).map((k) => emitKernel(program.kernels![k], chunk)) : [];
+  const unrolled = program.kernels ? (['forward', 'loss', 'gradient'] as const).map((k) => emitKernel(program.kernels![k], chunk)) : [];
   const slots = Math.max(1, ...unrolled.map((k) => k.slots));
   const floats = options.precision === 'f32' ? 'Float32Array' : 'Float64Array';
   const source = options.sourcePath ?? model.source;
   const P = layout.params;
   // A value as an array element stores it: f32 arrays round it (and may overflow to Infinity).
   const stored = (v: string) => (options.precision === 'f32' ? `Math.fround(${v})` : `(${v})`);
+  // The optimizers' steps fused into the unrolled backward pass (null: too long to fuse, or looped).
+  const fused = program.kernels ? emitFusedSteps(program.kernels.step, P, stored, chunk) : null;
 
   const statements: (StatementStructures | WriterFunction)[] = [];
   statements.push(text(`/** The element type of every array in this module (${options.precision ?? 'f64'}). */
@@ -235,25 +226,18 @@ ${P.map((s) => (!s.shape.length ? `  to.${s.name} = from.${s.name};`
     : `  to.${s.name}.set(from.${s.name});`)).join('\n')}
 }
 
-/** \`p <- p - lr * g\`, then \`g <- 0\` (unchecked: see \`$update\`). */
+/** \`p <- p - lr * g\`, then \`g <- 0\`, unchecked (\`$stepFailed\` uses it to find what overflows). */
 function $applyUpdate(p: Params, g: Params, lr: number): void {
 ${P.map((s) => (s.shape.length
     ? `  { const w = p.${s.name}, d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) { w[k]! -= lr * d[k]!; d[k] = 0; } }`
     : `  p.${s.name} -= lr * g.${s.name}; g.${s.name} = 0;`)).join('\n')}
 }
 
-/** The SGD update, all or nothing: applied (and \`g\` cleared) only when \`loss\` and every new value are finite; otherwise \`p\` is unchanged, \`g\` cleared, and the result false. */
-function $update(p: Params, g: Params, lr: number, loss: number): boolean {
-  let s = loss - loss;
-${P.map((s) => (s.shape.length
-    ? `  { const w = p.${s.name}, d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) s += ${stored('w[k]! - lr * d[k]!')} * 0; }`
-    : `  s += (p.${s.name} - lr * g.${s.name}) * 0;`)).join('\n')}
-  if (s === 0) {
-    $applyUpdate(p, g, lr);
-    return true;
-  }
-${P.map((s) => (s.shape.length ? `  g.${s.name}.fill(0);` : `  g.${s.name} = 0;`)).join('\n')}
-  return false;
+/** True when \`p\` has every parameter, of the right kind and size (\`$checkParams\` says what is wrong otherwise). */
+function $isParams(p: unknown): boolean {
+  if (typeof p !== 'object' || p === null) return false;
+  const q = p as Params;
+  return ${P.length ? P.map((s) => (s.shape.length ? `q.${s.name} instanceof Floats && q.${s.name}.length === ${s.size}` : `typeof q.${s.name} === 'number'`)).join(' && ') : 'true'};
 }
 
 /** True when every value of \`p\` is finite. */
@@ -345,8 +329,8 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
  * (the loss, the first non-finite gradient, or the first update that overflows).
  */
 export function step(params: Params, inputs: Inputs, targets: Targets, optimizer: number | OptimizerState): number {
-  $checkParams(params, 'step: params', false);
-  const h = $checkOptimizer('step', optimizer);
+  if (!$isParams(params)) $checkParams(params, 'step: params', false);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $checkOptimizer('step', optimizer);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   const st = optimizer as OptimizerState;
@@ -376,9 +360,10 @@ const $acc = zeroParams();
  * the parameters and optimizer state unchanged, when the loss or a new value is not finite.
  */
 export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, optimizer: number | OptimizerState, first = 0): number {
-  $checkParams(params, 'stepBatch: params', false);
-  $checkRows('stepBatch', X, Y, count, first);
-  const h = $checkOptimizer('stepBatch', optimizer);
+  // Each check's fast path first (small enough to inline, allocates nothing); the full check names the problem.
+  if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false);
+  if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $checkOptimizer('stepBatch', optimizer);
   const st = optimizer as OptimizerState;
   const value = h ? $optimizerStep(params, X, Y, count, first, st, h) : $stepRows(params, X, Y, count, optimizer as number, first);
   if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer as number, h && st);
@@ -408,7 +393,7 @@ ${helpers ? `\n${helpers}\n` : ''}`));
     }
   }
   kernels.blankLine();
-  kernels.write(program.loops ? loopedKernels(program) : unrolledRows());
+  kernels.write(program.loops ? loopedKernels(program) : unrolledRows(fused));
   kernels.newLineIfLastNot();
 
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces } });
