@@ -4,7 +4,8 @@
  * Guarantees: the module has no imports and no runtime dependency; it exports typed
  * `Params`, `Inputs`, `Targets`, `Outputs` (names as the user wrote them), `initParams`,
  * `forward`, `loss`, `gradient` (its doc comment gives each derived formula), `step`
- * (plain SGD fused into the backward pass in the unrolled lowering), minibatch
+ * (every optimizer's update fused into the backward pass in the unrolled lowering, where
+ * the kernel fits in one function: fusedSteps.ts), minibatch
  * `gradientBatch`/`stepBatch`, the optimizers of optimizers.ts (`initOptimizer`, an
  * OptimizerState accepted by `step`, `stepBatch` and `fit`), a trainer (`fit`,
  * `predict`, `evaluate`), and `saveParams`/`loadParams` (saveParams.ts); every entry
@@ -322,15 +323,17 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
 
 /**
  * One training step on one sample; returns the loss before the step. \`optimizer\` is a
- * learning rate (plain SGD, \`p <- p - learningRate * dloss/dp\`, fused into the backward
- * pass) or an OptimizerState from \`initOptimizer\` (which the step advances). All or
+ * learning rate (plain SGD, \`p <- p - learningRate * dloss/dp\`) or an OptimizerState from
+ * \`initOptimizer\` (which the step advances); in the unrolled lowering (short kernels) the update
+ * is written into the backward pass as each gradient is complete, except with clipping by
+ * global norm (which needs the whole gradient first). All or
  * nothing: when the loss or any new parameter or optimizer value would not be finite,
  * the parameters and the optimizer state are left as they were and a SampleError says why
  * (the loss, the first non-finite gradient, or the first update that overflows).
  */
 export function step(params: Params, inputs: Inputs, targets: Targets, optimizer: number | OptimizerState): number {
   if (!$isParams(params)) $checkParams(params, 'step: params', false);
-  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $checkOptimizer('step', optimizer);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('step', optimizer);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   const st = optimizer as OptimizerState;
@@ -363,7 +366,7 @@ export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, o
   // Each check's fast path first (small enough to inline, allocates nothing); the full check names the problem.
   if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false);
   if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
-  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $checkOptimizer('stepBatch', optimizer);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
   const st = optimizer as OptimizerState;
   const value = h ? $optimizerStep(params, X, Y, count, first, st, h) : $stepRows(params, X, Y, count, optimizer as number, first);
   if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer as number, h && st);

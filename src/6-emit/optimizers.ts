@@ -431,6 +431,20 @@ function $checkOptimizer(where: string, o: unknown): $Hyper | null {
   return h;
 }
 
+/**
+ * The fast path of \`$checkOptimizer\` (small enough to inline, allocates nothing): the
+ * hyperparameters of an OptimizerState whose options were read last and whose step count and
+ * state pass the checks, or null to take the full check.
+ */
+function $knownState(o: unknown): $Hyper | null {
+  const h = $lastHyper;
+  if (h === null || typeof o !== 'object' || o === null) return null;
+  const st = o as OptimizerState;
+  if (st.options !== $lastOptions || !Number.isInteger(st.step) || st.step < 0) return null;
+  const slots = $UPDATE_STATE[h.kind];
+  return (!slots[0] || $isParams(st.m)) && (!slots[1] || $isParams(st.v)) ? h : null;
+}
+
 /** \`to\` <- \`from\` (states of the same kind). */
 function $copyOptimizerInto(to: OptimizerState, from: OptimizerState): void {
   to.step = from.step;

@@ -185,15 +185,17 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
 
 /**
  * One training step on one sample; returns the loss before the step. `optimizer` is a
- * learning rate (plain SGD, `p <- p - learningRate * dloss/dp`, fused into the backward
- * pass) or an OptimizerState from `initOptimizer` (which the step advances). All or
+ * learning rate (plain SGD, `p <- p - learningRate * dloss/dp`) or an OptimizerState from
+ * `initOptimizer` (which the step advances); in the unrolled lowering (short kernels) the update
+ * is written into the backward pass as each gradient is complete, except with clipping by
+ * global norm (which needs the whole gradient first). All or
  * nothing: when the loss or any new parameter or optimizer value would not be finite,
  * the parameters and the optimizer state are left as they were and a SampleError says why
  * (the loss, the first non-finite gradient, or the first update that overflows).
  */
 export function step(params: Params, inputs: Inputs, targets: Targets, optimizer: number | OptimizerState): number {
   if (!$isParams(params)) $checkParams(params, 'step: params', false);
-  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $checkOptimizer('step', optimizer);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('step', optimizer);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   const st = optimizer as OptimizerState;
@@ -226,7 +228,7 @@ export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, o
   // Each check's fast path first (small enough to inline, allocates nothing); the full check names the problem.
   if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false);
   if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
-  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $checkOptimizer('stepBatch', optimizer);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
   const st = optimizer as OptimizerState;
   const value = h ? $optimizerStep(params, X, Y, count, first, st, h) : $stepRows(params, X, Y, count, optimizer as number, first);
   if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer as number, h && st);
@@ -959,6 +961,20 @@ function $checkOptimizer(where: string, o: unknown): $Hyper | null {
   if (slots[0] && !$isParams(st.m)) $checkParams(st.m as Params, `${where}: optimizer.m`, false);
   if (slots[1] && !$isParams(st.v)) $checkParams(st.v as Params, `${where}: optimizer.v`, false);
   return h;
+}
+
+/**
+ * The fast path of `$checkOptimizer` (small enough to inline, allocates nothing): the
+ * hyperparameters of an OptimizerState whose options were read last and whose step count and
+ * state pass the checks, or null to take the full check.
+ */
+function $knownState(o: unknown): $Hyper | null {
+  const h = $lastHyper;
+  if (h === null || typeof o !== 'object' || o === null) return null;
+  const st = o as OptimizerState;
+  if (st.options !== $lastOptions || !Number.isInteger(st.step) || st.step < 0) return null;
+  const slots = $UPDATE_STATE[h.kind];
+  return (!slots[0] || $isParams(st.m)) && (!slots[1] || $isParams(st.v)) ? h : null;
 }
 
 /** `to` <- `from` (states of the same kind). */
