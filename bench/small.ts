@@ -30,13 +30,24 @@ const log = (s: string) => process.stderr.write(s + '\n');
 const median = (xs: readonly number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 const fmt = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(0)}k` : `${(n / 1e3).toFixed(1)}k`);
 
+/**
+ * `measure` of setup.ts, compiled afresh from its source for one contender: a timing loop
+ * whose call site sees that contender only, as an app's training loop would. (One loop
+ * shared by every contender of the process goes megamorphic, and V8 then stops inlining the
+ * step into it: at these step costs, 10-20 ns, that alone moved a row by 2x, depending on
+ * what ran before it.)
+ */
+const ownMeasure = (): typeof measure =>
+  new Function('__name', `return ${measure.toString()}`)((f: unknown) => f) as typeof measure; // __name: tsx's keep-names helper, if its transform put one in
+
 /** Median rate of each stepper and median of the per-round ratios a / b, timed alternately. */
 async function alternate(a: Stepper, b: Stepper, batch: number): Promise<{ a: number; b: number; ratio: number }> {
   const ra: number[] = [], rb: number[] = [], q: number[] = [];
-  await measure(a, batch, ROUND); // JIT warm-up of both before the first round counts
-  await measure(b, batch, ROUND);
+  const ma = ownMeasure(), mb = ownMeasure();
+  await ma(a, batch, ROUND); // JIT warm-up of both before the first round counts
+  await mb(b, batch, ROUND);
   for (let r = 0; r < ROUNDS; r++) {
-    const x = await measure(a, batch, ROUND), y = await measure(b, batch, ROUND);
+    const x = await ma(a, batch, ROUND), y = await mb(b, batch, ROUND);
     ra.push(x); rb.push(y); q.push(x / y);
   }
   return { a: median(ra), b: median(rb), ratio: median(q) };
