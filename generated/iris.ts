@@ -86,7 +86,7 @@ function $copyInto(to: Params, from: Params): void {
   { const a = to.layer2_b, b = from.layer2_b; for (let k = 0; k < 3; k++) a[k] = b[k]!; }
 }
 
-/** `p <- p - lr * g`, then `g <- 0` (unchecked: see `$update`). */
+/** `p <- p - lr * g`, then `g <- 0`, unchecked (`$stepFailed` uses it to find what overflows). */
 function $applyUpdate(p: Params, g: Params, lr: number): void {
   { const w = p.layer1_W, d = g.layer1_W; for (let k = 0; k < 32; k++) { w[k]! -= lr * d[k]!; d[k] = 0; } }
   { const w = p.layer1_b, d = g.layer1_b; for (let k = 0; k < 8; k++) { w[k]! -= lr * d[k]!; d[k] = 0; } }
@@ -94,26 +94,11 @@ function $applyUpdate(p: Params, g: Params, lr: number): void {
   { const w = p.layer2_b, d = g.layer2_b; for (let k = 0; k < 3; k++) { w[k]! -= lr * d[k]!; d[k] = 0; } }
 }
 
-/**
- * The SGD update, all or nothing: applied (and `g` cleared) only when `loss` and every
- * new value are finite (the sum of `v * 0` over them is 0; see `$finite`); otherwise
- * `p` is unchanged, `g` cleared, and the result false.
- */
-function $update(p: Params, g: Params, lr: number, loss: number): boolean {
-  let s = loss - loss;
-  { const w = p.layer1_W, d = g.layer1_W; for (let k = 0; k < 32; k++) s += (w[k]! - lr * d[k]!) * 0; }
-  { const w = p.layer1_b, d = g.layer1_b; for (let k = 0; k < 8; k++) s += (w[k]! - lr * d[k]!) * 0; }
-  { const w = p.layer2_W, d = g.layer2_W; for (let k = 0; k < 24; k++) s += (w[k]! - lr * d[k]!) * 0; }
-  { const w = p.layer2_b, d = g.layer2_b; for (let k = 0; k < 3; k++) s += (w[k]! - lr * d[k]!) * 0; }
-  if (s === 0) {
-    $applyUpdate(p, g, lr);
-    return true;
-  }
-  g.layer1_W.fill(0);
-  g.layer1_b.fill(0);
-  g.layer2_W.fill(0);
-  g.layer2_b.fill(0);
-  return false;
+/** True when `p` has every parameter, of the right kind and size (`$checkParams` says what is wrong otherwise). */
+function $isParams(p: unknown): boolean {
+  if (typeof p !== 'object' || p === null) return false;
+  const q = p as Params;
+  return q.layer1_W instanceof Floats && q.layer1_W.length === 32 && q.layer1_b instanceof Floats && q.layer1_b.length === 8 && q.layer2_W instanceof Floats && q.layer2_W.length === 24 && q.layer2_b instanceof Floats && q.layer2_b.length === 3;
 }
 
 /**
@@ -206,15 +191,17 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
 
 /**
  * One training step on one sample; returns the loss before the step. `optimizer` is a
- * learning rate (plain SGD, `p <- p - learningRate * dloss/dp`, fused into the backward
- * pass) or an OptimizerState from `initOptimizer` (which the step advances). All or
+ * learning rate (plain SGD, `p <- p - learningRate * dloss/dp`) or an OptimizerState from
+ * `initOptimizer` (which the step advances); in the unrolled lowering (short kernels) the update
+ * is written into the backward pass as each gradient is complete, except with clipping by
+ * global norm (which needs the whole gradient first). All or
  * nothing: when the loss or any new parameter or optimizer value would not be finite,
  * the parameters and the optimizer state are left as they were and a SampleError says why
  * (the loss, the first non-finite gradient, or the first update that overflows).
  */
 export function step(params: Params, inputs: Inputs, targets: Targets, optimizer: number | OptimizerState): number {
-  $checkParams(params, 'step: params', false);
-  const h = $checkOptimizer('step', optimizer);
+  if (!$isParams(params)) $checkParams(params, 'step: params', false);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('step', optimizer);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   const st = optimizer as OptimizerState;
@@ -244,9 +231,10 @@ const $acc = zeroParams();
  * the parameters and optimizer state unchanged, when the loss or a new value is not finite.
  */
 export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, optimizer: number | OptimizerState, first = 0): number {
-  $checkParams(params, 'stepBatch: params', false);
-  $checkRows('stepBatch', X, Y, count, first);
-  const h = $checkOptimizer('stepBatch', optimizer);
+  // Each check's fast path first (small enough to inline, allocates nothing); the full check names the problem.
+  if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false);
+  if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
   const st = optimizer as OptimizerState;
   const value = h ? $optimizerStep(params, X, Y, count, first, st, h) : $stepRows(params, X, Y, count, optimizer as number, first);
   if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer as number, h && st);
@@ -297,6 +285,12 @@ function $checkRate(where: string, lr: unknown): void {
   if (typeof lr !== 'number' || lr - lr !== 0 || lr < 0) throw new SampleError(`${where}: learningRate must be a finite number >= 0, got ${$show(lr)}`);
 }
 
+/** True when `count` rows from row `first` lie in X and Y, both of this module's Floats (`$checkRows` says what is wrong otherwise, and takes the other float type too). */
+function $isRows(X: Floats, Y: Floats, count: number, first: number): boolean {
+  return Number.isInteger(count) && count >= 1 && Number.isInteger(first) && first >= 0 && X instanceof Floats && Y instanceof Floats &&
+    X.length >= (first + count) * INPUT_SIZE && Y.length >= (first + count) * TARGET_SIZE;
+}
+
 /** Checks `count` rows from row `first` lie in X and Y (once per call). */
 function $checkRows(where: string, X: Floats, Y: Floats, count: number, first: number): void {
   if (!Number.isInteger(count) || count < 1) throw new SampleError(`${where}: count must be a positive integer, got ${$show(count)}`);
@@ -331,7 +325,7 @@ function $lossSum(p: Params, X: Floats, Y: Floats, count: number, first: number)
 function $stepRows(p: Params, X: Floats, Y: Floats, count: number, lr: number, first: number): number {
   if (count === 1) return $stepRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, lr);
   const value = $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
-  return $update(p, $acc, lr, value) ? value : NaN;
+  return $update_sgd(p, $acc, 1, value, lr, 1, 0) ? value : NaN;
 }
 
 /** After a refused step (parameters and optimizer state unchanged): throws a SampleError saying what was not finite. */
@@ -850,7 +844,17 @@ interface $Hyper {
   readonly kind: OptimizerOptions['kind'];
   readonly lr: number; readonly l2: number; readonly decay: number; readonly clip: number;
   readonly mu: number; readonly nesterov: boolean; readonly b1: number; readonly b2: number; readonly eps: number; readonly rho: number;
+  /** From step t1 (t2) on, beta1^t (beta2^t) <= 2^-54, so 1 - beta^t is exactly 1 and Math.pow (about 50 ns) is skipped. */
+  readonly t1: number; readonly t2: number;
   readonly schedule: Schedule;
+}
+
+/** The first step t with Math.pow(b, t) <= 2^-54 (0 <= b < 1): from there on 1 - b^t rounds to 1 exactly. */
+function $negligibleFrom(b: number): number {
+  if (b === 0) return 1;
+  let t = Math.max(1, Math.floor(Math.log(2 ** -54) / Math.log(b)) - 2);
+  while (Math.pow(b, t) > 2 ** -54) t++;
+  return t;
 }
 
 const $COMMON_KEYS = ['kind', 'learningRate', 'weightDecay', 'clipNorm', 'schedule'];
@@ -861,6 +865,8 @@ const $SCHEDULE_KEYS = new Map<string, readonly string[]>([
   ['constant', []], ['step', ['stepSize', 'gamma']], ['exponential', ['gamma']], ['cosine', ['totalSteps', 'warmupSteps', 'minLearningRate']],
 ]);
 const $hypers = new WeakMap<object, $Hyper>();
+/** The last frozen options `$hyper` read, and their hyperparameters: one comparison per step while training. */
+let $lastOptions: object | null = null, $lastHyper: $Hyper | null = null;
 
 /** `r[key]` checked: the fallback when absent (a NaN fallback: required), else a number passing `ok`. */
 function $option(r: object, key: string, fallback: number, ok: (v: number) => boolean, what: string, where: string): number {
@@ -881,7 +887,10 @@ function $checkKeys(r: object, allowed: readonly string[], where: string): void 
 function $hyper(o: unknown, where: string): $Hyper {
   if (typeof o !== 'object' || o === null) throw new SampleError(`${where} must be an object with a kind ('${[...$OPTIMIZER_KEYS.keys()].join("', '")}'), got ${$show(o)}`);
   const cached = $hypers.get(o);
-  if (cached) return cached;
+  if (cached) {
+    $lastOptions = o; $lastHyper = cached;
+    return cached;
+  }
   const kind: unknown = (o as { kind?: unknown }).kind;
   const own = typeof kind === 'string' ? $OPTIMIZER_KEYS.get(kind) : undefined;
   if (!own) throw new SampleError(`${where}.kind must be one of '${[...$OPTIMIZER_KEYS.keys()].join("', '")}', got ${typeof kind === 'string' ? JSON.stringify(kind.slice(0, 40)) : $show(kind)}`);
@@ -902,7 +911,7 @@ function $hyper(o: unknown, where: string): $Hyper {
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
-  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, schedule };
+  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -973,12 +982,27 @@ function $checkOptimizer(where: string, o: unknown): $Hyper | null {
     throw new SampleError(`${where}: optimizer must be a learning rate (a finite number) or an OptimizerState from initOptimizer, got ${$show(o)}`);
   }
   const st = o as OptimizerState;
-  const h = $hyper(st.options, `${where}: optimizer.options`);
+  // Per step, so nothing is allocated when all is well: messages are built only for an error.
+  const h = st.options === $lastOptions ? $lastHyper! : $hyper(st.options, `${where}: optimizer.options`);
   if (!Number.isInteger(st.step) || st.step < 0) throw new SampleError(`${where}: optimizer.step must be a non-negative integer, got ${$show(st.step)}`);
   const slots = $UPDATE_STATE[h.kind];
-  if (slots[0]) $checkParams(st.m as Params, `${where}: optimizer.m`, false);
-  if (slots[1]) $checkParams(st.v as Params, `${where}: optimizer.v`, false);
+  if (slots[0] && !$isParams(st.m)) $checkParams(st.m as Params, `${where}: optimizer.m`, false);
+  if (slots[1] && !$isParams(st.v)) $checkParams(st.v as Params, `${where}: optimizer.v`, false);
   return h;
+}
+
+/**
+ * The fast path of `$checkOptimizer` (small enough to inline, allocates nothing): the
+ * hyperparameters of an OptimizerState whose options were read last and whose step count and
+ * state pass the checks, or null to take the full check.
+ */
+function $knownState(o: unknown): $Hyper | null {
+  const h = $lastHyper;
+  if (h === null || typeof o !== 'object' || o === null) return null;
+  const st = o as OptimizerState;
+  if (st.options !== $lastOptions || !Number.isInteger(st.step) || st.step < 0) return null;
+  const slots = $UPDATE_STATE[h.kind];
+  return (!slots[0] || $isParams(st.m)) && (!slots[1] || $isParams(st.v)) ? h : null;
 }
 
 /** `to` <- `from` (states of the same kind). */
@@ -990,40 +1014,39 @@ function $copyOptimizerInto(to: OptimizerState, from: OptimizerState): void {
 
 /**
  * One optimizer step on rows [first, first + count), all or nothing: the mean loss, or NaN
- * with the parameters, the state and its step count unchanged. Plain SGD (no decay, no
- * clipping) takes the fused path; clipping adds one pass for the norm.
+ * with the parameters, the state and its step count unchanged. On one row without clipping,
+ * `$optimizerRow` (the update fused into the backward pass where the model's lowering
+ * allows it); otherwise the gradient, then with clipping one pass for its global norm (which
+ * needs the whole gradient, so clipping is never fused), then one update pass.
  */
 function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper): number {
-  const lr = $rate(h, st.step);
-  if (h.kind === 'sgd' && h.l2 === 0 && h.clip === Infinity) {
-    const value = $stepRows(p, X, Y, count, lr, first);
-    if (value === value) st.step++;
-    return value;
+  const lr = $rate(h, st.step), t = st.step + 1;
+  let value: number;
+  if (count === 1 && h.clip === Infinity) value = $optimizerRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, st, h, lr, t);
+  else {
+    value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
+    let c = 1;
+    if (h.clip !== Infinity) {
+      const norm = $globalNorm($acc);
+      if (norm > h.clip) c = h.clip / norm;
+    }
+    if (!$optimizerUpdate(p, $acc, st, h, lr, t, c, value)) value = NaN;
   }
-  const value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
-  let c = 1;
-  if (h.clip !== Infinity) {
-    const norm = $globalNorm($acc);
-    if (norm > h.clip) c = h.clip / norm;
-  }
-  if (!$UPDATES[h.kind](p, $acc, st.m ?? $acc, st.v ?? $acc, h, lr, st.step + 1, c, value)) return NaN;
-  st.step++;
+  if (value === value) st.step = t;
   return value;
 }
 
-/** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
+/** The sgd update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_sgd(p: Params, g: Params, c: number, loss: number, $lr: number, $keep: number, $l2: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2 } = h;
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W; for (let k = 0; k < 24; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
+  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W; for (let k = 0; k < 32; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
+  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b; for (let k = 0; k < 8; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
+  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W; for (let k = 0; k < 24; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
+  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b; for (let k = 0; k < 3; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     return false;
@@ -1031,19 +1054,17 @@ function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr
   return true;
 }
 
-/** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
+/** The momentum update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_momentum(p: Params, g: Params, m: Params, c: number, loss: number, $lr: number, $keep: number, $l2: number, $mu: number, $nesterov: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2, mu, nesterov } = h;
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W; for (let k = 0; k < 24; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
+  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W; for (let k = 0; k < 32; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
+  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b; for (let k = 0; k < 8; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
+  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W; for (let k = 0; k < 24; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
+  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b; for (let k = 0; k < 3; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     $copyInto(m, $oldM);
@@ -1052,20 +1073,17 @@ function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper
   return true;
 }
 
-/** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The adam and adamw update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_adam(p: Params, g: Params, m: Params, v: Params, c: number, loss: number, _$lr: number, $keep: number, $l2: number, $b1: number, $b2: number, $a: number, $e: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2, b1, b2, eps } = h;
-  const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W, V = v.layer2_W, v0 = $oldV.layer2_W; for (let k = 0; k < 24; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b, V = v.layer2_b, v0 = $oldV.layer2_b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
+  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 32; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 8; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W, V = v.layer2_W, v0 = $oldV.layer2_W; for (let k = 0; k < 24; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b, V = v.layer2_b, v0 = $oldV.layer2_b; for (let k = 0; k < 3; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     $copyInto(m, $oldM);
@@ -1075,19 +1093,17 @@ function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr:
   return true;
 }
 
-/** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
+/** The rmsprop update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, loss: number, $lr: number, $keep: number, $l2: number, $mu: number, $rho: number, $eps: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2, mu, rho, eps } = h;
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W, V = v.layer2_W, v0 = $oldV.layer2_W; for (let k = 0; k < 24; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b, V = v.layer2_b, v0 = $oldV.layer2_b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
+  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 32; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 8; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W, V = v.layer2_W, v0 = $oldV.layer2_W; for (let k = 0; k < 24; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b, V = v.layer2_b, v0 = $oldV.layer2_b; for (let k = 0; k < 3; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     $copyInto(m, $oldM);
@@ -1138,8 +1154,22 @@ function $globalNorm(g: Params): number {
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { sgd: [false, false], momentum: [true, false], adam: [true, true], adamw: [true, true], rmsprop: [true, true] };
 
-/** The update of each kind. */
-const $UPDATES: { readonly [K in OptimizerOptions['kind']]: typeof $update_sgd } = { sgd: $update_sgd, momentum: $update_momentum, adam: $update_adam, adamw: $update_adam, rmsprop: $update_rmsprop };
+/** The update pass of `st`'s kind with gradient `g` scaled by `c` (step `t` from 1, rate `lr`): true when applied. */
+function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  switch (h.kind) {
+    case 'sgd':
+      return $update_sgd(p, g, c, loss, lr, 1 - lr * h.decay, h.l2);
+    case 'momentum':
+      return $update_momentum(p, g, st.m!, c, loss, lr, 1 - lr * h.decay, h.l2, h.mu, h.nesterov ? 1 : 0);
+    case 'adam':
+    case 'adamw': {
+      const bc1 = t < h.t1 ? 1 - Math.pow(h.b1, t) : 1, root = Math.sqrt(t < h.t2 ? 1 - Math.pow(h.b2, t) : 1);
+      return $update_adam(p, g, st.m!, st.v!, c, loss, lr, 1 - lr * h.decay, h.l2, h.b1, h.b2, (lr * root) / bc1, h.eps * root);
+    }
+    case 'rmsprop':
+      return $update_rmsprop(p, g, st.m!, st.v!, c, loss, lr, 1 - lr * h.decay, h.l2, h.mu, h.rho, h.eps);
+  }
+}
 
 /** The model's name, as saved in parameter files. */
 export const MODEL_NAME = "iris";
@@ -2205,74 +2235,95 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return loss;
 }
 
-function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  const layer1_W_0 = $p.layer1_W[0]!;
-  const layer1_W_1 = $p.layer1_W[1]!;
-  const layer1_W_2 = $p.layer1_W[2]!;
-  const layer1_W_3 = $p.layer1_W[3]!;
-  const layer1_W_4 = $p.layer1_W[4]!;
-  const layer1_W_5 = $p.layer1_W[5]!;
-  const layer1_W_6 = $p.layer1_W[6]!;
-  const layer1_W_7 = $p.layer1_W[7]!;
-  const layer1_W_8 = $p.layer1_W[8]!;
-  const layer1_W_9 = $p.layer1_W[9]!;
-  const layer1_W_10 = $p.layer1_W[10]!;
-  const layer1_W_11 = $p.layer1_W[11]!;
-  const layer1_W_12 = $p.layer1_W[12]!;
-  const layer1_W_13 = $p.layer1_W[13]!;
-  const layer1_W_14 = $p.layer1_W[14]!;
-  const layer1_W_15 = $p.layer1_W[15]!;
-  const layer1_W_16 = $p.layer1_W[16]!;
-  const layer1_W_17 = $p.layer1_W[17]!;
-  const layer1_W_18 = $p.layer1_W[18]!;
-  const layer1_W_19 = $p.layer1_W[19]!;
-  const layer1_W_20 = $p.layer1_W[20]!;
-  const layer1_W_21 = $p.layer1_W[21]!;
-  const layer1_W_22 = $p.layer1_W[22]!;
-  const layer1_W_23 = $p.layer1_W[23]!;
-  const layer1_W_24 = $p.layer1_W[24]!;
-  const layer1_W_25 = $p.layer1_W[25]!;
-  const layer1_W_26 = $p.layer1_W[26]!;
-  const layer1_W_27 = $p.layer1_W[27]!;
-  const layer1_W_28 = $p.layer1_W[28]!;
-  const layer1_W_29 = $p.layer1_W[29]!;
-  const layer1_W_30 = $p.layer1_W[30]!;
-  const layer1_W_31 = $p.layer1_W[31]!;
-  const layer1_b_0 = $p.layer1_b[0]!;
-  const layer1_b_1 = $p.layer1_b[1]!;
-  const layer1_b_2 = $p.layer1_b[2]!;
-  const layer1_b_3 = $p.layer1_b[3]!;
-  const layer1_b_4 = $p.layer1_b[4]!;
-  const layer1_b_5 = $p.layer1_b[5]!;
-  const layer1_b_6 = $p.layer1_b[6]!;
-  const layer1_b_7 = $p.layer1_b[7]!;
-  const layer2_W_0 = $p.layer2_W[0]!;
-  const layer2_W_1 = $p.layer2_W[1]!;
-  const layer2_W_2 = $p.layer2_W[2]!;
-  const layer2_W_3 = $p.layer2_W[3]!;
-  const layer2_W_4 = $p.layer2_W[4]!;
-  const layer2_W_5 = $p.layer2_W[5]!;
-  const layer2_W_6 = $p.layer2_W[6]!;
-  const layer2_W_7 = $p.layer2_W[7]!;
-  const layer2_W_8 = $p.layer2_W[8]!;
-  const layer2_W_9 = $p.layer2_W[9]!;
-  const layer2_W_10 = $p.layer2_W[10]!;
-  const layer2_W_11 = $p.layer2_W[11]!;
-  const layer2_W_12 = $p.layer2_W[12]!;
-  const layer2_W_13 = $p.layer2_W[13]!;
-  const layer2_W_14 = $p.layer2_W[14]!;
-  const layer2_W_15 = $p.layer2_W[15]!;
-  const layer2_W_16 = $p.layer2_W[16]!;
-  const layer2_W_17 = $p.layer2_W[17]!;
-  const layer2_W_18 = $p.layer2_W[18]!;
-  const layer2_W_19 = $p.layer2_W[19]!;
-  const layer2_W_20 = $p.layer2_W[20]!;
-  const layer2_W_21 = $p.layer2_W[21]!;
-  const layer2_W_22 = $p.layer2_W[22]!;
-  const layer2_W_23 = $p.layer2_W[23]!;
-  const layer2_b_0 = $p.layer2_b[0]!;
-  const layer2_b_1 = $p.layer2_b[1]!;
-  const layer2_b_2 = $p.layer2_b[2]!;
+/** Rows per `$gradientRows` / `$lossRows` call. */
+const $MAX_ROWS = Infinity;
+
+/** Sum of the loss over `$nb` rows, adding `$scale` times their gradients into `$g`. */
+function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number): number {
+  let $total = 0;
+  for (let $b = 0; $b < $nb; $b++) $total += $gradient($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE, $g, $scale);
+  return $total;
+}
+
+/** Sum of the loss over `$nb` rows. */
+function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
+  let $total = 0;
+  for (let $b = 0; $b < $nb; $b++) $total += $loss($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE);
+  return $total;
+}
+
+/** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
+  const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  let $s = 0; // 0 while every new value is finite
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_W_12 = $w_layer1_W[12]!;
+  const layer1_W_13 = $w_layer1_W[13]!;
+  const layer1_W_14 = $w_layer1_W[14]!;
+  const layer1_W_15 = $w_layer1_W[15]!;
+  const layer1_W_16 = $w_layer1_W[16]!;
+  const layer1_W_17 = $w_layer1_W[17]!;
+  const layer1_W_18 = $w_layer1_W[18]!;
+  const layer1_W_19 = $w_layer1_W[19]!;
+  const layer1_W_20 = $w_layer1_W[20]!;
+  const layer1_W_21 = $w_layer1_W[21]!;
+  const layer1_W_22 = $w_layer1_W[22]!;
+  const layer1_W_23 = $w_layer1_W[23]!;
+  const layer1_W_24 = $w_layer1_W[24]!;
+  const layer1_W_25 = $w_layer1_W[25]!;
+  const layer1_W_26 = $w_layer1_W[26]!;
+  const layer1_W_27 = $w_layer1_W[27]!;
+  const layer1_W_28 = $w_layer1_W[28]!;
+  const layer1_W_29 = $w_layer1_W[29]!;
+  const layer1_W_30 = $w_layer1_W[30]!;
+  const layer1_W_31 = $w_layer1_W[31]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer1_b_4 = $w_layer1_b[4]!;
+  const layer1_b_5 = $w_layer1_b[5]!;
+  const layer1_b_6 = $w_layer1_b[6]!;
+  const layer1_b_7 = $w_layer1_b[7]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_W_8 = $w_layer2_W[8]!;
+  const layer2_W_9 = $w_layer2_W[9]!;
+  const layer2_W_10 = $w_layer2_W[10]!;
+  const layer2_W_11 = $w_layer2_W[11]!;
+  const layer2_W_12 = $w_layer2_W[12]!;
+  const layer2_W_13 = $w_layer2_W[13]!;
+  const layer2_W_14 = $w_layer2_W[14]!;
+  const layer2_W_15 = $w_layer2_W[15]!;
+  const layer2_W_16 = $w_layer2_W[16]!;
+  const layer2_W_17 = $w_layer2_W[17]!;
+  const layer2_W_18 = $w_layer2_W[18]!;
+  const layer2_W_19 = $w_layer2_W[19]!;
+  const layer2_W_20 = $w_layer2_W[20]!;
+  const layer2_W_21 = $w_layer2_W[21]!;
+  const layer2_W_22 = $w_layer2_W[22]!;
+  const layer2_W_23 = $w_layer2_W[23]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const layer2_b_2 = $w_layer2_b[2]!;
   const x_0 = $x[$xo]!;
   const x_1 = $x[$xo + 1]!;
   const x_2 = $x[$xo + 2]!;
@@ -2425,20 +2476,33 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t121 = t106 / t112;
   const t122 = t1 * t121;
   const d_layer2_z_0 = t122 - y_0;
-  $p.layer2_b[0] = layer2_b_0 - $lr * d_layer2_z_0;
+  { // sgd update of layer2_b[0]
+    const $wk = layer2_b_0, $gk = d_layer2_z_0 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_b[0] = $p1;
+    $s += ($p1) * 0;
+  }
   const t123 = layer2_W_0 * d_layer2_z_0;
-  // grad of: logsumexp(layer2_z)
   const t124 = t108 / t112;
   const t125 = t1 * t124;
   const d_layer2_z_1 = t125 - y_1;
-  $p.layer2_b[1] = layer2_b_1 - $lr * d_layer2_z_1;
+  { // sgd update of layer2_b[1]
+    const $wk = layer2_b_1, $gk = d_layer2_z_1 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_b[1] = $p1;
+    $s += ($p1) * 0;
+  }
   const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
-  // grad of: logsumexp(layer2_z)
   const t128 = t111 / t112;
   const t129 = t1 * t128;
   const d_layer2_z_2 = t129 - y_2;
-  $p.layer2_b[2] = layer2_b_2 - $lr * d_layer2_z_2;
+  { // sgd update of layer2_b[2]
+    const $wk = layer2_b_2, $gk = d_layer2_z_2 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_b[2] = $p1;
+    $s += ($p1) * 0;
+  }
   const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_0 = t127 + t130;
@@ -2446,16 +2510,41 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t131 = layer1_a_0 * layer1_a_0;
   const t132 = 1 - t131;
   const d_layer1_z_0 = d_layer1_a_0 * t132;
-  $p.layer1_b[0] = layer1_b_0 - $lr * d_layer1_z_0;
+  { // sgd update of layer1_b[0]
+    const $wk = layer1_b_0, $gk = d_layer1_z_0 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_b[0] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
-  $p.layer1_W[0] = layer1_W_0 - $lr * d_layer1_W_0;
+  { // sgd update of layer1_W[0]
+    const $wk = layer1_W_0, $gk = d_layer1_W_0 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[0] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
-  $p.layer1_W[1] = layer1_W_1 - $lr * d_layer1_W_1;
+  { // sgd update of layer1_W[1]
+    const $wk = layer1_W_1, $gk = d_layer1_W_1 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[1] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
-  $p.layer1_W[2] = layer1_W_2 - $lr * d_layer1_W_2;
+  { // sgd update of layer1_W[2]
+    const $wk = layer1_W_2, $gk = d_layer1_W_2 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[2] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_3 = d_layer1_z_0 * x_3;
-  $p.layer1_W[3] = layer1_W_3 - $lr * d_layer1_W_3;
+  { // sgd update of layer1_W[3]
+    const $wk = layer1_W_3, $gk = d_layer1_W_3 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[3] = $p1;
+    $s += ($p1) * 0;
+  }
   const t133 = layer2_W_1 * d_layer2_z_0;
   const t134 = layer2_W_9 * d_layer2_z_1;
   const t135 = t133 + t134;
@@ -2466,16 +2555,41 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t137 = layer1_a_1 * layer1_a_1;
   const t138 = 1 - t137;
   const d_layer1_z_1 = d_layer1_a_1 * t138;
-  $p.layer1_b[1] = layer1_b_1 - $lr * d_layer1_z_1;
+  { // sgd update of layer1_b[1]
+    const $wk = layer1_b_1, $gk = d_layer1_z_1 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_b[1] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_z_1 * x_0;
-  $p.layer1_W[4] = layer1_W_4 - $lr * d_layer1_W_4;
+  { // sgd update of layer1_W[4]
+    const $wk = layer1_W_4, $gk = d_layer1_W_4 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[4] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_5 = d_layer1_z_1 * x_1;
-  $p.layer1_W[5] = layer1_W_5 - $lr * d_layer1_W_5;
+  { // sgd update of layer1_W[5]
+    const $wk = layer1_W_5, $gk = d_layer1_W_5 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[5] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_6 = d_layer1_z_1 * x_2;
-  $p.layer1_W[6] = layer1_W_6 - $lr * d_layer1_W_6;
+  { // sgd update of layer1_W[6]
+    const $wk = layer1_W_6, $gk = d_layer1_W_6 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[6] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_7 = d_layer1_z_1 * x_3;
-  $p.layer1_W[7] = layer1_W_7 - $lr * d_layer1_W_7;
+  { // sgd update of layer1_W[7]
+    const $wk = layer1_W_7, $gk = d_layer1_W_7 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[7] = $p1;
+    $s += ($p1) * 0;
+  }
   const t139 = layer2_W_2 * d_layer2_z_0;
   const t140 = layer2_W_10 * d_layer2_z_1;
   const t141 = t139 + t140;
@@ -2486,16 +2600,41 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t143 = layer1_a_2 * layer1_a_2;
   const t144 = 1 - t143;
   const d_layer1_z_2 = d_layer1_a_2 * t144;
-  $p.layer1_b[2] = layer1_b_2 - $lr * d_layer1_z_2;
+  { // sgd update of layer1_b[2]
+    const $wk = layer1_b_2, $gk = d_layer1_z_2 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_b[2] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_z_2 * x_0;
-  $p.layer1_W[8] = layer1_W_8 - $lr * d_layer1_W_8;
+  { // sgd update of layer1_W[8]
+    const $wk = layer1_W_8, $gk = d_layer1_W_8 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[8] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_9 = d_layer1_z_2 * x_1;
-  $p.layer1_W[9] = layer1_W_9 - $lr * d_layer1_W_9;
+  { // sgd update of layer1_W[9]
+    const $wk = layer1_W_9, $gk = d_layer1_W_9 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[9] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_10 = d_layer1_z_2 * x_2;
-  $p.layer1_W[10] = layer1_W_10 - $lr * d_layer1_W_10;
+  { // sgd update of layer1_W[10]
+    const $wk = layer1_W_10, $gk = d_layer1_W_10 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[10] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_11 = d_layer1_z_2 * x_3;
-  $p.layer1_W[11] = layer1_W_11 - $lr * d_layer1_W_11;
+  { // sgd update of layer1_W[11]
+    const $wk = layer1_W_11, $gk = d_layer1_W_11 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[11] = $p1;
+    $s += ($p1) * 0;
+  }
   const t145 = layer2_W_3 * d_layer2_z_0;
   const t146 = layer2_W_11 * d_layer2_z_1;
   const t147 = t145 + t146;
@@ -2506,16 +2645,41 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t149 = layer1_a_3 * layer1_a_3;
   const t150 = 1 - t149;
   const d_layer1_z_3 = d_layer1_a_3 * t150;
-  $p.layer1_b[3] = layer1_b_3 - $lr * d_layer1_z_3;
+  { // sgd update of layer1_b[3]
+    const $wk = layer1_b_3, $gk = d_layer1_z_3 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_b[3] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_z_3 * x_0;
-  $p.layer1_W[12] = layer1_W_12 - $lr * d_layer1_W_12;
+  { // sgd update of layer1_W[12]
+    const $wk = layer1_W_12, $gk = d_layer1_W_12 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[12] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_13 = d_layer1_z_3 * x_1;
-  $p.layer1_W[13] = layer1_W_13 - $lr * d_layer1_W_13;
+  { // sgd update of layer1_W[13]
+    const $wk = layer1_W_13, $gk = d_layer1_W_13 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[13] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_14 = d_layer1_z_3 * x_2;
-  $p.layer1_W[14] = layer1_W_14 - $lr * d_layer1_W_14;
+  { // sgd update of layer1_W[14]
+    const $wk = layer1_W_14, $gk = d_layer1_W_14 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[14] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_15 = d_layer1_z_3 * x_3;
-  $p.layer1_W[15] = layer1_W_15 - $lr * d_layer1_W_15;
+  { // sgd update of layer1_W[15]
+    const $wk = layer1_W_15, $gk = d_layer1_W_15 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[15] = $p1;
+    $s += ($p1) * 0;
+  }
   const t151 = layer2_W_4 * d_layer2_z_0;
   const t152 = layer2_W_12 * d_layer2_z_1;
   const t153 = t151 + t152;
@@ -2526,16 +2690,41 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t155 = layer1_a_4 * layer1_a_4;
   const t156 = 1 - t155;
   const d_layer1_z_4 = d_layer1_a_4 * t156;
-  $p.layer1_b[4] = layer1_b_4 - $lr * d_layer1_z_4;
+  { // sgd update of layer1_b[4]
+    const $wk = layer1_b_4, $gk = d_layer1_z_4 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_b[4] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_z_4 * x_0;
-  $p.layer1_W[16] = layer1_W_16 - $lr * d_layer1_W_16;
+  { // sgd update of layer1_W[16]
+    const $wk = layer1_W_16, $gk = d_layer1_W_16 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[16] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_17 = d_layer1_z_4 * x_1;
-  $p.layer1_W[17] = layer1_W_17 - $lr * d_layer1_W_17;
+  { // sgd update of layer1_W[17]
+    const $wk = layer1_W_17, $gk = d_layer1_W_17 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[17] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_18 = d_layer1_z_4 * x_2;
-  $p.layer1_W[18] = layer1_W_18 - $lr * d_layer1_W_18;
+  { // sgd update of layer1_W[18]
+    const $wk = layer1_W_18, $gk = d_layer1_W_18 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[18] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_19 = d_layer1_z_4 * x_3;
-  $p.layer1_W[19] = layer1_W_19 - $lr * d_layer1_W_19;
+  { // sgd update of layer1_W[19]
+    const $wk = layer1_W_19, $gk = d_layer1_W_19 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[19] = $p1;
+    $s += ($p1) * 0;
+  }
   const t157 = layer2_W_5 * d_layer2_z_0;
   const t158 = layer2_W_13 * d_layer2_z_1;
   const t159 = t157 + t158;
@@ -2546,16 +2735,41 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t161 = layer1_a_5 * layer1_a_5;
   const t162 = 1 - t161;
   const d_layer1_z_5 = d_layer1_a_5 * t162;
-  $p.layer1_b[5] = layer1_b_5 - $lr * d_layer1_z_5;
+  { // sgd update of layer1_b[5]
+    const $wk = layer1_b_5, $gk = d_layer1_z_5 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_b[5] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_z_5 * x_0;
-  $p.layer1_W[20] = layer1_W_20 - $lr * d_layer1_W_20;
+  { // sgd update of layer1_W[20]
+    const $wk = layer1_W_20, $gk = d_layer1_W_20 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[20] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_21 = d_layer1_z_5 * x_1;
-  $p.layer1_W[21] = layer1_W_21 - $lr * d_layer1_W_21;
+  { // sgd update of layer1_W[21]
+    const $wk = layer1_W_21, $gk = d_layer1_W_21 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[21] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_22 = d_layer1_z_5 * x_2;
-  $p.layer1_W[22] = layer1_W_22 - $lr * d_layer1_W_22;
+  { // sgd update of layer1_W[22]
+    const $wk = layer1_W_22, $gk = d_layer1_W_22 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[22] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_23 = d_layer1_z_5 * x_3;
-  $p.layer1_W[23] = layer1_W_23 - $lr * d_layer1_W_23;
+  { // sgd update of layer1_W[23]
+    const $wk = layer1_W_23, $gk = d_layer1_W_23 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[23] = $p1;
+    $s += ($p1) * 0;
+  }
   const t163 = layer2_W_6 * d_layer2_z_0;
   const t164 = layer2_W_14 * d_layer2_z_1;
   const t165 = t163 + t164;
@@ -2566,16 +2780,41 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t167 = layer1_a_6 * layer1_a_6;
   const t168 = 1 - t167;
   const d_layer1_z_6 = d_layer1_a_6 * t168;
-  $p.layer1_b[6] = layer1_b_6 - $lr * d_layer1_z_6;
+  { // sgd update of layer1_b[6]
+    const $wk = layer1_b_6, $gk = d_layer1_z_6 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_b[6] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_z_6 * x_0;
-  $p.layer1_W[24] = layer1_W_24 - $lr * d_layer1_W_24;
+  { // sgd update of layer1_W[24]
+    const $wk = layer1_W_24, $gk = d_layer1_W_24 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[24] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_25 = d_layer1_z_6 * x_1;
-  $p.layer1_W[25] = layer1_W_25 - $lr * d_layer1_W_25;
+  { // sgd update of layer1_W[25]
+    const $wk = layer1_W_25, $gk = d_layer1_W_25 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[25] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_26 = d_layer1_z_6 * x_2;
-  $p.layer1_W[26] = layer1_W_26 - $lr * d_layer1_W_26;
+  { // sgd update of layer1_W[26]
+    const $wk = layer1_W_26, $gk = d_layer1_W_26 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[26] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_27 = d_layer1_z_6 * x_3;
-  $p.layer1_W[27] = layer1_W_27 - $lr * d_layer1_W_27;
+  { // sgd update of layer1_W[27]
+    const $wk = layer1_W_27, $gk = d_layer1_W_27 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[27] = $p1;
+    $s += ($p1) * 0;
+  }
   const t169 = layer2_W_7 * d_layer2_z_0;
   const t170 = layer2_W_15 * d_layer2_z_1;
   const t171 = t169 + t170;
@@ -2586,91 +2825,3404 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t173 = layer1_a_7 * layer1_a_7;
   const t174 = 1 - t173;
   const d_layer1_z_7 = d_layer1_a_7 * t174;
-  $p.layer1_b[7] = layer1_b_7 - $lr * d_layer1_z_7;
+  { // sgd update of layer1_b[7]
+    const $wk = layer1_b_7, $gk = d_layer1_z_7 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_b[7] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_z_7 * x_0;
-  $p.layer1_W[28] = layer1_W_28 - $lr * d_layer1_W_28;
+  { // sgd update of layer1_W[28]
+    const $wk = layer1_W_28, $gk = d_layer1_W_28 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[28] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_29 = d_layer1_z_7 * x_1;
-  $p.layer1_W[29] = layer1_W_29 - $lr * d_layer1_W_29;
+  { // sgd update of layer1_W[29]
+    const $wk = layer1_W_29, $gk = d_layer1_W_29 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[29] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_30 = d_layer1_z_7 * x_2;
-  $p.layer1_W[30] = layer1_W_30 - $lr * d_layer1_W_30;
+  { // sgd update of layer1_W[30]
+    const $wk = layer1_W_30, $gk = d_layer1_W_30 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[30] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_31 = d_layer1_z_7 * x_3;
-  $p.layer1_W[31] = layer1_W_31 - $lr * d_layer1_W_31;
+  { // sgd update of layer1_W[31]
+    const $wk = layer1_W_31, $gk = d_layer1_W_31 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[31] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
-  $p.layer2_W[0] = layer2_W_0 - $lr * d_layer2_W_0;
+  { // sgd update of layer2_W[0]
+    const $wk = layer2_W_0, $gk = d_layer2_W_0 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[0] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
-  $p.layer2_W[1] = layer2_W_1 - $lr * d_layer2_W_1;
+  { // sgd update of layer2_W[1]
+    const $wk = layer2_W_1, $gk = d_layer2_W_1 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[1] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
-  $p.layer2_W[2] = layer2_W_2 - $lr * d_layer2_W_2;
+  { // sgd update of layer2_W[2]
+    const $wk = layer2_W_2, $gk = d_layer2_W_2 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[2] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
-  $p.layer2_W[3] = layer2_W_3 - $lr * d_layer2_W_3;
+  { // sgd update of layer2_W[3]
+    const $wk = layer2_W_3, $gk = d_layer2_W_3 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[3] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
-  $p.layer2_W[4] = layer2_W_4 - $lr * d_layer2_W_4;
+  { // sgd update of layer2_W[4]
+    const $wk = layer2_W_4, $gk = d_layer2_W_4 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[4] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
-  $p.layer2_W[5] = layer2_W_5 - $lr * d_layer2_W_5;
+  { // sgd update of layer2_W[5]
+    const $wk = layer2_W_5, $gk = d_layer2_W_5 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[5] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
-  $p.layer2_W[6] = layer2_W_6 - $lr * d_layer2_W_6;
+  { // sgd update of layer2_W[6]
+    const $wk = layer2_W_6, $gk = d_layer2_W_6 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[6] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
-  $p.layer2_W[7] = layer2_W_7 - $lr * d_layer2_W_7;
+  { // sgd update of layer2_W[7]
+    const $wk = layer2_W_7, $gk = d_layer2_W_7 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[7] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
-  $p.layer2_W[8] = layer2_W_8 - $lr * d_layer2_W_8;
+  { // sgd update of layer2_W[8]
+    const $wk = layer2_W_8, $gk = d_layer2_W_8 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[8] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
-  $p.layer2_W[9] = layer2_W_9 - $lr * d_layer2_W_9;
+  { // sgd update of layer2_W[9]
+    const $wk = layer2_W_9, $gk = d_layer2_W_9 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[9] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
-  $p.layer2_W[10] = layer2_W_10 - $lr * d_layer2_W_10;
+  { // sgd update of layer2_W[10]
+    const $wk = layer2_W_10, $gk = d_layer2_W_10 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[10] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
-  $p.layer2_W[11] = layer2_W_11 - $lr * d_layer2_W_11;
+  { // sgd update of layer2_W[11]
+    const $wk = layer2_W_11, $gk = d_layer2_W_11 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[11] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
-  $p.layer2_W[12] = layer2_W_12 - $lr * d_layer2_W_12;
+  { // sgd update of layer2_W[12]
+    const $wk = layer2_W_12, $gk = d_layer2_W_12 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[12] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
-  $p.layer2_W[13] = layer2_W_13 - $lr * d_layer2_W_13;
+  { // sgd update of layer2_W[13]
+    const $wk = layer2_W_13, $gk = d_layer2_W_13 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[13] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
-  $p.layer2_W[14] = layer2_W_14 - $lr * d_layer2_W_14;
+  { // sgd update of layer2_W[14]
+    const $wk = layer2_W_14, $gk = d_layer2_W_14 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[14] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
-  $p.layer2_W[15] = layer2_W_15 - $lr * d_layer2_W_15;
+  { // sgd update of layer2_W[15]
+    const $wk = layer2_W_15, $gk = d_layer2_W_15 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[15] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
-  $p.layer2_W[16] = layer2_W_16 - $lr * d_layer2_W_16;
+  { // sgd update of layer2_W[16]
+    const $wk = layer2_W_16, $gk = d_layer2_W_16 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[16] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
-  $p.layer2_W[17] = layer2_W_17 - $lr * d_layer2_W_17;
+  { // sgd update of layer2_W[17]
+    const $wk = layer2_W_17, $gk = d_layer2_W_17 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[17] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
-  $p.layer2_W[18] = layer2_W_18 - $lr * d_layer2_W_18;
+  { // sgd update of layer2_W[18]
+    const $wk = layer2_W_18, $gk = d_layer2_W_18 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[18] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
-  $p.layer2_W[19] = layer2_W_19 - $lr * d_layer2_W_19;
+  { // sgd update of layer2_W[19]
+    const $wk = layer2_W_19, $gk = d_layer2_W_19 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[19] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
-  $p.layer2_W[20] = layer2_W_20 - $lr * d_layer2_W_20;
+  { // sgd update of layer2_W[20]
+    const $wk = layer2_W_20, $gk = d_layer2_W_20 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[20] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
-  $p.layer2_W[21] = layer2_W_21 - $lr * d_layer2_W_21;
+  { // sgd update of layer2_W[21]
+    const $wk = layer2_W_21, $gk = d_layer2_W_21 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[21] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
-  $p.layer2_W[22] = layer2_W_22 - $lr * d_layer2_W_22;
+  { // sgd update of layer2_W[22]
+    const $wk = layer2_W_22, $gk = d_layer2_W_22 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[22] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
-  $p.layer2_W[23] = layer2_W_23 - $lr * d_layer2_W_23;
-  return loss;
-}
-
-/** Rows per `$gradientRows` / `$lossRows` call. */
-const $MAX_ROWS = Infinity;
-
-/** Sum of the loss over `$nb` rows, adding `$scale` times their gradients into `$g`. */
-function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number): number {
-  let $total = 0;
-  for (let $b = 0; $b < $nb; $b++) $total += $gradient($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE, $g, $scale);
-  return $total;
-}
-
-/** Sum of the loss over `$nb` rows. */
-function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
-  let $total = 0;
-  for (let $b = 0; $b < $nb; $b++) $total += $loss($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE);
-  return $total;
-}
-
-const $before = zeroParams();
-/** One SGD step on one row, all or nothing: returns the loss, or NaN with `$p` unchanged when the loss or a new parameter is not finite. */
-function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  $copyInto($before, $p);
-  const value = $step($p, $x, $xo, $y, $yo, $lr);
-  if (value - value === 0 && $finite($p)) return value;
-  $copyInto($p, $before);
+  { // sgd update of layer2_W[23]
+    const $wk = layer2_W_23, $gk = d_layer2_W_23 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[23] = $p1;
+    $s += ($p1) * 0;
+  }
+  if ($s === 0 && loss - loss === 0) return loss;
+  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $w_layer2_b[0] = layer2_b_0;
+  $w_layer2_b[1] = layer2_b_1;
+  $w_layer2_b[2] = layer2_b_2;
+  $w_layer1_b[0] = layer1_b_0;
+  $w_layer1_W[0] = layer1_W_0;
+  $w_layer1_W[1] = layer1_W_1;
+  $w_layer1_W[2] = layer1_W_2;
+  $w_layer1_W[3] = layer1_W_3;
+  $w_layer1_b[1] = layer1_b_1;
+  $w_layer1_W[4] = layer1_W_4;
+  $w_layer1_W[5] = layer1_W_5;
+  $w_layer1_W[6] = layer1_W_6;
+  $w_layer1_W[7] = layer1_W_7;
+  $w_layer1_b[2] = layer1_b_2;
+  $w_layer1_W[8] = layer1_W_8;
+  $w_layer1_W[9] = layer1_W_9;
+  $w_layer1_W[10] = layer1_W_10;
+  $w_layer1_W[11] = layer1_W_11;
+  $w_layer1_b[3] = layer1_b_3;
+  $w_layer1_W[12] = layer1_W_12;
+  $w_layer1_W[13] = layer1_W_13;
+  $w_layer1_W[14] = layer1_W_14;
+  $w_layer1_W[15] = layer1_W_15;
+  $w_layer1_b[4] = layer1_b_4;
+  $w_layer1_W[16] = layer1_W_16;
+  $w_layer1_W[17] = layer1_W_17;
+  $w_layer1_W[18] = layer1_W_18;
+  $w_layer1_W[19] = layer1_W_19;
+  $w_layer1_b[5] = layer1_b_5;
+  $w_layer1_W[20] = layer1_W_20;
+  $w_layer1_W[21] = layer1_W_21;
+  $w_layer1_W[22] = layer1_W_22;
+  $w_layer1_W[23] = layer1_W_23;
+  $w_layer1_b[6] = layer1_b_6;
+  $w_layer1_W[24] = layer1_W_24;
+  $w_layer1_W[25] = layer1_W_25;
+  $w_layer1_W[26] = layer1_W_26;
+  $w_layer1_W[27] = layer1_W_27;
+  $w_layer1_b[7] = layer1_b_7;
+  $w_layer1_W[28] = layer1_W_28;
+  $w_layer1_W[29] = layer1_W_29;
+  $w_layer1_W[30] = layer1_W_30;
+  $w_layer1_W[31] = layer1_W_31;
+  $w_layer2_W[0] = layer2_W_0;
+  $w_layer2_W[1] = layer2_W_1;
+  $w_layer2_W[2] = layer2_W_2;
+  $w_layer2_W[3] = layer2_W_3;
+  $w_layer2_W[4] = layer2_W_4;
+  $w_layer2_W[5] = layer2_W_5;
+  $w_layer2_W[6] = layer2_W_6;
+  $w_layer2_W[7] = layer2_W_7;
+  $w_layer2_W[8] = layer2_W_8;
+  $w_layer2_W[9] = layer2_W_9;
+  $w_layer2_W[10] = layer2_W_10;
+  $w_layer2_W[11] = layer2_W_11;
+  $w_layer2_W[12] = layer2_W_12;
+  $w_layer2_W[13] = layer2_W_13;
+  $w_layer2_W[14] = layer2_W_14;
+  $w_layer2_W[15] = layer2_W_15;
+  $w_layer2_W[16] = layer2_W_16;
+  $w_layer2_W[17] = layer2_W_17;
+  $w_layer2_W[18] = layer2_W_18;
+  $w_layer2_W[19] = layer2_W_19;
+  $w_layer2_W[20] = layer2_W_20;
+  $w_layer2_W[21] = layer2_W_21;
+  $w_layer2_W[22] = layer2_W_22;
+  $w_layer2_W[23] = layer2_W_23;
   return NaN;
+}
+
+/** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $m: Params, $h: Float64Array): number {
+  const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!, $mu = $h[3]!, $nesterov = $h[4]!;
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
+  let $s = 0; // 0 while every new value is finite
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_W_12 = $w_layer1_W[12]!;
+  const layer1_W_13 = $w_layer1_W[13]!;
+  const layer1_W_14 = $w_layer1_W[14]!;
+  const layer1_W_15 = $w_layer1_W[15]!;
+  const layer1_W_16 = $w_layer1_W[16]!;
+  const layer1_W_17 = $w_layer1_W[17]!;
+  const layer1_W_18 = $w_layer1_W[18]!;
+  const layer1_W_19 = $w_layer1_W[19]!;
+  const layer1_W_20 = $w_layer1_W[20]!;
+  const layer1_W_21 = $w_layer1_W[21]!;
+  const layer1_W_22 = $w_layer1_W[22]!;
+  const layer1_W_23 = $w_layer1_W[23]!;
+  const layer1_W_24 = $w_layer1_W[24]!;
+  const layer1_W_25 = $w_layer1_W[25]!;
+  const layer1_W_26 = $w_layer1_W[26]!;
+  const layer1_W_27 = $w_layer1_W[27]!;
+  const layer1_W_28 = $w_layer1_W[28]!;
+  const layer1_W_29 = $w_layer1_W[29]!;
+  const layer1_W_30 = $w_layer1_W[30]!;
+  const layer1_W_31 = $w_layer1_W[31]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer1_b_4 = $w_layer1_b[4]!;
+  const layer1_b_5 = $w_layer1_b[5]!;
+  const layer1_b_6 = $w_layer1_b[6]!;
+  const layer1_b_7 = $w_layer1_b[7]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_W_8 = $w_layer2_W[8]!;
+  const layer2_W_9 = $w_layer2_W[9]!;
+  const layer2_W_10 = $w_layer2_W[10]!;
+  const layer2_W_11 = $w_layer2_W[11]!;
+  const layer2_W_12 = $w_layer2_W[12]!;
+  const layer2_W_13 = $w_layer2_W[13]!;
+  const layer2_W_14 = $w_layer2_W[14]!;
+  const layer2_W_15 = $w_layer2_W[15]!;
+  const layer2_W_16 = $w_layer2_W[16]!;
+  const layer2_W_17 = $w_layer2_W[17]!;
+  const layer2_W_18 = $w_layer2_W[18]!;
+  const layer2_W_19 = $w_layer2_W[19]!;
+  const layer2_W_20 = $w_layer2_W[20]!;
+  const layer2_W_21 = $w_layer2_W[21]!;
+  const layer2_W_22 = $w_layer2_W[22]!;
+  const layer2_W_23 = $w_layer2_W[23]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const layer2_b_2 = $w_layer2_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const x_2 = $x[$xo + 2]!;
+  const x_3 = $x[$xo + 3]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = y_0 + y_1;
+  const t1 = t0 + y_2;
+  const t2 = layer1_W_0 * x_0;
+  const t3 = layer1_W_1 * x_1;
+  const t4 = t2 + t3;
+  const t5 = layer1_W_2 * x_2;
+  const t6 = t4 + t5;
+  const t7 = layer1_W_3 * x_3;
+  const t8 = t6 + t7;
+  const layer1_z_0 = t8 + layer1_b_0;
+  const layer1_a_0 = Math.tanh(layer1_z_0);
+  const t9 = layer2_W_0 * layer1_a_0;
+  const t10 = layer1_W_4 * x_0;
+  const t11 = layer1_W_5 * x_1;
+  const t12 = t10 + t11;
+  const t13 = layer1_W_6 * x_2;
+  const t14 = t12 + t13;
+  const t15 = layer1_W_7 * x_3;
+  const t16 = t14 + t15;
+  const layer1_z_1 = t16 + layer1_b_1;
+  const layer1_a_1 = Math.tanh(layer1_z_1);
+  const t17 = layer2_W_1 * layer1_a_1;
+  const t18 = t9 + t17;
+  const t19 = layer1_W_8 * x_0;
+  const t20 = layer1_W_9 * x_1;
+  const t21 = t19 + t20;
+  const t22 = layer1_W_10 * x_2;
+  const t23 = t21 + t22;
+  const t24 = layer1_W_11 * x_3;
+  const t25 = t23 + t24;
+  const layer1_z_2 = t25 + layer1_b_2;
+  const layer1_a_2 = Math.tanh(layer1_z_2);
+  const t26 = layer2_W_2 * layer1_a_2;
+  const t27 = t18 + t26;
+  const t28 = layer1_W_12 * x_0;
+  const t29 = layer1_W_13 * x_1;
+  const t30 = t28 + t29;
+  const t31 = layer1_W_14 * x_2;
+  const t32 = t30 + t31;
+  const t33 = layer1_W_15 * x_3;
+  const t34 = t32 + t33;
+  const layer1_z_3 = t34 + layer1_b_3;
+  const layer1_a_3 = Math.tanh(layer1_z_3);
+  const t35 = layer2_W_3 * layer1_a_3;
+  const t36 = t27 + t35;
+  const t37 = layer1_W_16 * x_0;
+  const t38 = layer1_W_17 * x_1;
+  const t39 = t37 + t38;
+  const t40 = layer1_W_18 * x_2;
+  const t41 = t39 + t40;
+  const t42 = layer1_W_19 * x_3;
+  const t43 = t41 + t42;
+  const layer1_z_4 = t43 + layer1_b_4;
+  const layer1_a_4 = Math.tanh(layer1_z_4);
+  const t44 = layer2_W_4 * layer1_a_4;
+  const t45 = t36 + t44;
+  const t46 = layer1_W_20 * x_0;
+  const t47 = layer1_W_21 * x_1;
+  const t48 = t46 + t47;
+  const t49 = layer1_W_22 * x_2;
+  const t50 = t48 + t49;
+  const t51 = layer1_W_23 * x_3;
+  const t52 = t50 + t51;
+  const layer1_z_5 = t52 + layer1_b_5;
+  const layer1_a_5 = Math.tanh(layer1_z_5);
+  const t53 = layer2_W_5 * layer1_a_5;
+  const t54 = t45 + t53;
+  const t55 = layer1_W_24 * x_0;
+  const t56 = layer1_W_25 * x_1;
+  const t57 = t55 + t56;
+  const t58 = layer1_W_26 * x_2;
+  const t59 = t57 + t58;
+  const t60 = layer1_W_27 * x_3;
+  const t61 = t59 + t60;
+  const layer1_z_6 = t61 + layer1_b_6;
+  const layer1_a_6 = Math.tanh(layer1_z_6);
+  const t62 = layer2_W_6 * layer1_a_6;
+  const t63 = t54 + t62;
+  const t64 = layer1_W_28 * x_0;
+  const t65 = layer1_W_29 * x_1;
+  const t66 = t64 + t65;
+  const t67 = layer1_W_30 * x_2;
+  const t68 = t66 + t67;
+  const t69 = layer1_W_31 * x_3;
+  const t70 = t68 + t69;
+  const layer1_z_7 = t70 + layer1_b_7;
+  const layer1_a_7 = Math.tanh(layer1_z_7);
+  const t71 = layer2_W_7 * layer1_a_7;
+  const t72 = t63 + t71;
+  const layer2_z_0 = t72 + layer2_b_0;
+  const t73 = layer2_W_8 * layer1_a_0;
+  const t74 = layer2_W_9 * layer1_a_1;
+  const t75 = t73 + t74;
+  const t76 = layer2_W_10 * layer1_a_2;
+  const t77 = t75 + t76;
+  const t78 = layer2_W_11 * layer1_a_3;
+  const t79 = t77 + t78;
+  const t80 = layer2_W_12 * layer1_a_4;
+  const t81 = t79 + t80;
+  const t82 = layer2_W_13 * layer1_a_5;
+  const t83 = t81 + t82;
+  const t84 = layer2_W_14 * layer1_a_6;
+  const t85 = t83 + t84;
+  const t86 = layer2_W_15 * layer1_a_7;
+  const t87 = t85 + t86;
+  const layer2_z_1 = t87 + layer2_b_1;
+  const t88 = (layer2_z_0 >= layer2_z_1 ? layer2_z_0 : layer2_z_1);
+  const t89 = layer2_W_16 * layer1_a_0;
+  const t90 = layer2_W_17 * layer1_a_1;
+  const t91 = t89 + t90;
+  const t92 = layer2_W_18 * layer1_a_2;
+  const t93 = t91 + t92;
+  const t94 = layer2_W_19 * layer1_a_3;
+  const t95 = t93 + t94;
+  const t96 = layer2_W_20 * layer1_a_4;
+  const t97 = t95 + t96;
+  const t98 = layer2_W_21 * layer1_a_5;
+  const t99 = t97 + t98;
+  const t100 = layer2_W_22 * layer1_a_6;
+  const t101 = t99 + t100;
+  const t102 = layer2_W_23 * layer1_a_7;
+  const t103 = t101 + t102;
+  const layer2_z_2 = t103 + layer2_b_2;
+  const t104 = (t88 >= layer2_z_2 ? t88 : layer2_z_2);
+  const t105 = layer2_z_0 - t104;
+  const t106 = Math.exp(t105);
+  const t107 = layer2_z_1 - t104;
+  const t108 = Math.exp(t107);
+  const t109 = t106 + t108;
+  const t110 = layer2_z_2 - t104;
+  const t111 = Math.exp(t110);
+  const t112 = t109 + t111;
+  const t113 = Math.log(t112);
+  const t114 = t104 + t113;
+  const t115 = t1 * t114;
+  const t116 = y_0 * layer2_z_0;
+  const t117 = y_1 * layer2_z_1;
+  const t118 = t116 + t117;
+  const t119 = y_2 * layer2_z_2;
+  const t120 = t118 + t119;
+  const loss = t115 - t120;
+  // grad of: logsumexp(layer2_z)
+  const t121 = t106 / t112;
+  const t122 = t1 * t121;
+  const d_layer2_z_0 = t122 - y_0;
+  const $mo0 = $m_layer2_b[0]!;
+  { // momentum update of layer2_b[0]
+    const $wk = layer2_b_0, $gk = d_layer2_z_0 + $l2 * $wk, $mk = $mo0;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const t123 = layer2_W_0 * d_layer2_z_0;
+  const t124 = t108 / t112;
+  const t125 = t1 * t124;
+  const d_layer2_z_1 = t125 - y_1;
+  const $mo1 = $m_layer2_b[1]!;
+  { // momentum update of layer2_b[1]
+    const $wk = layer2_b_1, $gk = d_layer2_z_1 + $l2 * $wk, $mk = $mo1;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const t126 = layer2_W_8 * d_layer2_z_1;
+  const t127 = t123 + t126;
+  const t128 = t111 / t112;
+  const t129 = t1 * t128;
+  const d_layer2_z_2 = t129 - y_2;
+  const $mo2 = $m_layer2_b[2]!;
+  { // momentum update of layer2_b[2]
+    const $wk = layer2_b_2, $gk = d_layer2_z_2 + $l2 * $wk, $mk = $mo2;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_b[2] = $p1; $m_layer2_b[2] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const t130 = layer2_W_16 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_0 = t127 + t130;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t131 = layer1_a_0 * layer1_a_0;
+  const t132 = 1 - t131;
+  const d_layer1_z_0 = d_layer1_a_0 * t132;
+  const $mo3 = $m_layer1_b[0]!;
+  { // momentum update of layer1_b[0]
+    const $wk = layer1_b_0, $gk = d_layer1_z_0 + $l2 * $wk, $mk = $mo3;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
+  const $mo4 = $m_layer1_W[0]!;
+  { // momentum update of layer1_W[0]
+    const $wk = layer1_W_0, $gk = d_layer1_W_0 + $l2 * $wk, $mk = $mo4;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
+  const $mo5 = $m_layer1_W[1]!;
+  { // momentum update of layer1_W[1]
+    const $wk = layer1_W_1, $gk = d_layer1_W_1 + $l2 * $wk, $mk = $mo5;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
+  const $mo6 = $m_layer1_W[2]!;
+  { // momentum update of layer1_W[2]
+    const $wk = layer1_W_2, $gk = d_layer1_W_2 + $l2 * $wk, $mk = $mo6;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_3 = d_layer1_z_0 * x_3;
+  const $mo7 = $m_layer1_W[3]!;
+  { // momentum update of layer1_W[3]
+    const $wk = layer1_W_3, $gk = d_layer1_W_3 + $l2 * $wk, $mk = $mo7;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const t133 = layer2_W_1 * d_layer2_z_0;
+  const t134 = layer2_W_9 * d_layer2_z_1;
+  const t135 = t133 + t134;
+  const t136 = layer2_W_17 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_1 = t135 + t136;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t137 = layer1_a_1 * layer1_a_1;
+  const t138 = 1 - t137;
+  const d_layer1_z_1 = d_layer1_a_1 * t138;
+  const $mo8 = $m_layer1_b[1]!;
+  { // momentum update of layer1_b[1]
+    const $wk = layer1_b_1, $gk = d_layer1_z_1 + $l2 * $wk, $mk = $mo8;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_4 = d_layer1_z_1 * x_0;
+  const $mo9 = $m_layer1_W[4]!;
+  { // momentum update of layer1_W[4]
+    const $wk = layer1_W_4, $gk = d_layer1_W_4 + $l2 * $wk, $mk = $mo9;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_5 = d_layer1_z_1 * x_1;
+  const $mo10 = $m_layer1_W[5]!;
+  { // momentum update of layer1_W[5]
+    const $wk = layer1_W_5, $gk = d_layer1_W_5 + $l2 * $wk, $mk = $mo10;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_6 = d_layer1_z_1 * x_2;
+  const $mo11 = $m_layer1_W[6]!;
+  { // momentum update of layer1_W[6]
+    const $wk = layer1_W_6, $gk = d_layer1_W_6 + $l2 * $wk, $mk = $mo11;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_7 = d_layer1_z_1 * x_3;
+  const $mo12 = $m_layer1_W[7]!;
+  { // momentum update of layer1_W[7]
+    const $wk = layer1_W_7, $gk = d_layer1_W_7 + $l2 * $wk, $mk = $mo12;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const t139 = layer2_W_2 * d_layer2_z_0;
+  const t140 = layer2_W_10 * d_layer2_z_1;
+  const t141 = t139 + t140;
+  const t142 = layer2_W_18 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_2 = t141 + t142;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t143 = layer1_a_2 * layer1_a_2;
+  const t144 = 1 - t143;
+  const d_layer1_z_2 = d_layer1_a_2 * t144;
+  const $mo13 = $m_layer1_b[2]!;
+  { // momentum update of layer1_b[2]
+    const $wk = layer1_b_2, $gk = d_layer1_z_2 + $l2 * $wk, $mk = $mo13;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_8 = d_layer1_z_2 * x_0;
+  const $mo14 = $m_layer1_W[8]!;
+  { // momentum update of layer1_W[8]
+    const $wk = layer1_W_8, $gk = d_layer1_W_8 + $l2 * $wk, $mk = $mo14;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_9 = d_layer1_z_2 * x_1;
+  const $mo15 = $m_layer1_W[9]!;
+  { // momentum update of layer1_W[9]
+    const $wk = layer1_W_9, $gk = d_layer1_W_9 + $l2 * $wk, $mk = $mo15;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_10 = d_layer1_z_2 * x_2;
+  const $mo16 = $m_layer1_W[10]!;
+  { // momentum update of layer1_W[10]
+    const $wk = layer1_W_10, $gk = d_layer1_W_10 + $l2 * $wk, $mk = $mo16;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_11 = d_layer1_z_2 * x_3;
+  const $mo17 = $m_layer1_W[11]!;
+  { // momentum update of layer1_W[11]
+    const $wk = layer1_W_11, $gk = d_layer1_W_11 + $l2 * $wk, $mk = $mo17;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const t145 = layer2_W_3 * d_layer2_z_0;
+  const t146 = layer2_W_11 * d_layer2_z_1;
+  const t147 = t145 + t146;
+  const t148 = layer2_W_19 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_3 = t147 + t148;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t149 = layer1_a_3 * layer1_a_3;
+  const t150 = 1 - t149;
+  const d_layer1_z_3 = d_layer1_a_3 * t150;
+  const $mo18 = $m_layer1_b[3]!;
+  { // momentum update of layer1_b[3]
+    const $wk = layer1_b_3, $gk = d_layer1_z_3 + $l2 * $wk, $mk = $mo18;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_12 = d_layer1_z_3 * x_0;
+  const $mo19 = $m_layer1_W[12]!;
+  { // momentum update of layer1_W[12]
+    const $wk = layer1_W_12, $gk = d_layer1_W_12 + $l2 * $wk, $mk = $mo19;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[12] = $p1; $m_layer1_W[12] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_13 = d_layer1_z_3 * x_1;
+  const $mo20 = $m_layer1_W[13]!;
+  { // momentum update of layer1_W[13]
+    const $wk = layer1_W_13, $gk = d_layer1_W_13 + $l2 * $wk, $mk = $mo20;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[13] = $p1; $m_layer1_W[13] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_14 = d_layer1_z_3 * x_2;
+  const $mo21 = $m_layer1_W[14]!;
+  { // momentum update of layer1_W[14]
+    const $wk = layer1_W_14, $gk = d_layer1_W_14 + $l2 * $wk, $mk = $mo21;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[14] = $p1; $m_layer1_W[14] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_15 = d_layer1_z_3 * x_3;
+  const $mo22 = $m_layer1_W[15]!;
+  { // momentum update of layer1_W[15]
+    const $wk = layer1_W_15, $gk = d_layer1_W_15 + $l2 * $wk, $mk = $mo22;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[15] = $p1; $m_layer1_W[15] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const t151 = layer2_W_4 * d_layer2_z_0;
+  const t152 = layer2_W_12 * d_layer2_z_1;
+  const t153 = t151 + t152;
+  const t154 = layer2_W_20 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_4 = t153 + t154;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t155 = layer1_a_4 * layer1_a_4;
+  const t156 = 1 - t155;
+  const d_layer1_z_4 = d_layer1_a_4 * t156;
+  const $mo23 = $m_layer1_b[4]!;
+  { // momentum update of layer1_b[4]
+    const $wk = layer1_b_4, $gk = d_layer1_z_4 + $l2 * $wk, $mk = $mo23;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_b[4] = $p1; $m_layer1_b[4] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_16 = d_layer1_z_4 * x_0;
+  const $mo24 = $m_layer1_W[16]!;
+  { // momentum update of layer1_W[16]
+    const $wk = layer1_W_16, $gk = d_layer1_W_16 + $l2 * $wk, $mk = $mo24;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[16] = $p1; $m_layer1_W[16] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_17 = d_layer1_z_4 * x_1;
+  const $mo25 = $m_layer1_W[17]!;
+  { // momentum update of layer1_W[17]
+    const $wk = layer1_W_17, $gk = d_layer1_W_17 + $l2 * $wk, $mk = $mo25;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[17] = $p1; $m_layer1_W[17] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_18 = d_layer1_z_4 * x_2;
+  const $mo26 = $m_layer1_W[18]!;
+  { // momentum update of layer1_W[18]
+    const $wk = layer1_W_18, $gk = d_layer1_W_18 + $l2 * $wk, $mk = $mo26;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[18] = $p1; $m_layer1_W[18] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_19 = d_layer1_z_4 * x_3;
+  const $mo27 = $m_layer1_W[19]!;
+  { // momentum update of layer1_W[19]
+    const $wk = layer1_W_19, $gk = d_layer1_W_19 + $l2 * $wk, $mk = $mo27;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[19] = $p1; $m_layer1_W[19] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const t157 = layer2_W_5 * d_layer2_z_0;
+  const t158 = layer2_W_13 * d_layer2_z_1;
+  const t159 = t157 + t158;
+  const t160 = layer2_W_21 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_5 = t159 + t160;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t161 = layer1_a_5 * layer1_a_5;
+  const t162 = 1 - t161;
+  const d_layer1_z_5 = d_layer1_a_5 * t162;
+  const $mo28 = $m_layer1_b[5]!;
+  { // momentum update of layer1_b[5]
+    const $wk = layer1_b_5, $gk = d_layer1_z_5 + $l2 * $wk, $mk = $mo28;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_b[5] = $p1; $m_layer1_b[5] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_20 = d_layer1_z_5 * x_0;
+  const $mo29 = $m_layer1_W[20]!;
+  { // momentum update of layer1_W[20]
+    const $wk = layer1_W_20, $gk = d_layer1_W_20 + $l2 * $wk, $mk = $mo29;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[20] = $p1; $m_layer1_W[20] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_21 = d_layer1_z_5 * x_1;
+  const $mo30 = $m_layer1_W[21]!;
+  { // momentum update of layer1_W[21]
+    const $wk = layer1_W_21, $gk = d_layer1_W_21 + $l2 * $wk, $mk = $mo30;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[21] = $p1; $m_layer1_W[21] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_22 = d_layer1_z_5 * x_2;
+  const $mo31 = $m_layer1_W[22]!;
+  { // momentum update of layer1_W[22]
+    const $wk = layer1_W_22, $gk = d_layer1_W_22 + $l2 * $wk, $mk = $mo31;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[22] = $p1; $m_layer1_W[22] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_23 = d_layer1_z_5 * x_3;
+  const $mo32 = $m_layer1_W[23]!;
+  { // momentum update of layer1_W[23]
+    const $wk = layer1_W_23, $gk = d_layer1_W_23 + $l2 * $wk, $mk = $mo32;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[23] = $p1; $m_layer1_W[23] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const t163 = layer2_W_6 * d_layer2_z_0;
+  const t164 = layer2_W_14 * d_layer2_z_1;
+  const t165 = t163 + t164;
+  const t166 = layer2_W_22 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_6 = t165 + t166;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t167 = layer1_a_6 * layer1_a_6;
+  const t168 = 1 - t167;
+  const d_layer1_z_6 = d_layer1_a_6 * t168;
+  const $mo33 = $m_layer1_b[6]!;
+  { // momentum update of layer1_b[6]
+    const $wk = layer1_b_6, $gk = d_layer1_z_6 + $l2 * $wk, $mk = $mo33;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_b[6] = $p1; $m_layer1_b[6] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_24 = d_layer1_z_6 * x_0;
+  const $mo34 = $m_layer1_W[24]!;
+  { // momentum update of layer1_W[24]
+    const $wk = layer1_W_24, $gk = d_layer1_W_24 + $l2 * $wk, $mk = $mo34;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[24] = $p1; $m_layer1_W[24] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_25 = d_layer1_z_6 * x_1;
+  const $mo35 = $m_layer1_W[25]!;
+  { // momentum update of layer1_W[25]
+    const $wk = layer1_W_25, $gk = d_layer1_W_25 + $l2 * $wk, $mk = $mo35;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[25] = $p1; $m_layer1_W[25] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_26 = d_layer1_z_6 * x_2;
+  const $mo36 = $m_layer1_W[26]!;
+  { // momentum update of layer1_W[26]
+    const $wk = layer1_W_26, $gk = d_layer1_W_26 + $l2 * $wk, $mk = $mo36;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[26] = $p1; $m_layer1_W[26] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_27 = d_layer1_z_6 * x_3;
+  const $mo37 = $m_layer1_W[27]!;
+  { // momentum update of layer1_W[27]
+    const $wk = layer1_W_27, $gk = d_layer1_W_27 + $l2 * $wk, $mk = $mo37;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[27] = $p1; $m_layer1_W[27] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const t169 = layer2_W_7 * d_layer2_z_0;
+  const t170 = layer2_W_15 * d_layer2_z_1;
+  const t171 = t169 + t170;
+  const t172 = layer2_W_23 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_7 = t171 + t172;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t173 = layer1_a_7 * layer1_a_7;
+  const t174 = 1 - t173;
+  const d_layer1_z_7 = d_layer1_a_7 * t174;
+  const $mo38 = $m_layer1_b[7]!;
+  { // momentum update of layer1_b[7]
+    const $wk = layer1_b_7, $gk = d_layer1_z_7 + $l2 * $wk, $mk = $mo38;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_b[7] = $p1; $m_layer1_b[7] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_28 = d_layer1_z_7 * x_0;
+  const $mo39 = $m_layer1_W[28]!;
+  { // momentum update of layer1_W[28]
+    const $wk = layer1_W_28, $gk = d_layer1_W_28 + $l2 * $wk, $mk = $mo39;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[28] = $p1; $m_layer1_W[28] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_29 = d_layer1_z_7 * x_1;
+  const $mo40 = $m_layer1_W[29]!;
+  { // momentum update of layer1_W[29]
+    const $wk = layer1_W_29, $gk = d_layer1_W_29 + $l2 * $wk, $mk = $mo40;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[29] = $p1; $m_layer1_W[29] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_30 = d_layer1_z_7 * x_2;
+  const $mo41 = $m_layer1_W[30]!;
+  { // momentum update of layer1_W[30]
+    const $wk = layer1_W_30, $gk = d_layer1_W_30 + $l2 * $wk, $mk = $mo41;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[30] = $p1; $m_layer1_W[30] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_31 = d_layer1_z_7 * x_3;
+  const $mo42 = $m_layer1_W[31]!;
+  { // momentum update of layer1_W[31]
+    const $wk = layer1_W_31, $gk = d_layer1_W_31 + $l2 * $wk, $mk = $mo42;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[31] = $p1; $m_layer1_W[31] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
+  const $mo43 = $m_layer2_W[0]!;
+  { // momentum update of layer2_W[0]
+    const $wk = layer2_W_0, $gk = d_layer2_W_0 + $l2 * $wk, $mk = $mo43;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
+  const $mo44 = $m_layer2_W[1]!;
+  { // momentum update of layer2_W[1]
+    const $wk = layer2_W_1, $gk = d_layer2_W_1 + $l2 * $wk, $mk = $mo44;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
+  const $mo45 = $m_layer2_W[2]!;
+  { // momentum update of layer2_W[2]
+    const $wk = layer2_W_2, $gk = d_layer2_W_2 + $l2 * $wk, $mk = $mo45;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
+  const $mo46 = $m_layer2_W[3]!;
+  { // momentum update of layer2_W[3]
+    const $wk = layer2_W_3, $gk = d_layer2_W_3 + $l2 * $wk, $mk = $mo46;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
+  const $mo47 = $m_layer2_W[4]!;
+  { // momentum update of layer2_W[4]
+    const $wk = layer2_W_4, $gk = d_layer2_W_4 + $l2 * $wk, $mk = $mo47;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
+  const $mo48 = $m_layer2_W[5]!;
+  { // momentum update of layer2_W[5]
+    const $wk = layer2_W_5, $gk = d_layer2_W_5 + $l2 * $wk, $mk = $mo48;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
+  const $mo49 = $m_layer2_W[6]!;
+  { // momentum update of layer2_W[6]
+    const $wk = layer2_W_6, $gk = d_layer2_W_6 + $l2 * $wk, $mk = $mo49;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
+  const $mo50 = $m_layer2_W[7]!;
+  { // momentum update of layer2_W[7]
+    const $wk = layer2_W_7, $gk = d_layer2_W_7 + $l2 * $wk, $mk = $mo50;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
+  const $mo51 = $m_layer2_W[8]!;
+  { // momentum update of layer2_W[8]
+    const $wk = layer2_W_8, $gk = d_layer2_W_8 + $l2 * $wk, $mk = $mo51;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[8] = $p1; $m_layer2_W[8] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
+  const $mo52 = $m_layer2_W[9]!;
+  { // momentum update of layer2_W[9]
+    const $wk = layer2_W_9, $gk = d_layer2_W_9 + $l2 * $wk, $mk = $mo52;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[9] = $p1; $m_layer2_W[9] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
+  const $mo53 = $m_layer2_W[10]!;
+  { // momentum update of layer2_W[10]
+    const $wk = layer2_W_10, $gk = d_layer2_W_10 + $l2 * $wk, $mk = $mo53;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[10] = $p1; $m_layer2_W[10] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
+  const $mo54 = $m_layer2_W[11]!;
+  { // momentum update of layer2_W[11]
+    const $wk = layer2_W_11, $gk = d_layer2_W_11 + $l2 * $wk, $mk = $mo54;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[11] = $p1; $m_layer2_W[11] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
+  const $mo55 = $m_layer2_W[12]!;
+  { // momentum update of layer2_W[12]
+    const $wk = layer2_W_12, $gk = d_layer2_W_12 + $l2 * $wk, $mk = $mo55;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[12] = $p1; $m_layer2_W[12] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
+  const $mo56 = $m_layer2_W[13]!;
+  { // momentum update of layer2_W[13]
+    const $wk = layer2_W_13, $gk = d_layer2_W_13 + $l2 * $wk, $mk = $mo56;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[13] = $p1; $m_layer2_W[13] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
+  const $mo57 = $m_layer2_W[14]!;
+  { // momentum update of layer2_W[14]
+    const $wk = layer2_W_14, $gk = d_layer2_W_14 + $l2 * $wk, $mk = $mo57;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[14] = $p1; $m_layer2_W[14] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
+  const $mo58 = $m_layer2_W[15]!;
+  { // momentum update of layer2_W[15]
+    const $wk = layer2_W_15, $gk = d_layer2_W_15 + $l2 * $wk, $mk = $mo58;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[15] = $p1; $m_layer2_W[15] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
+  const $mo59 = $m_layer2_W[16]!;
+  { // momentum update of layer2_W[16]
+    const $wk = layer2_W_16, $gk = d_layer2_W_16 + $l2 * $wk, $mk = $mo59;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[16] = $p1; $m_layer2_W[16] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
+  const $mo60 = $m_layer2_W[17]!;
+  { // momentum update of layer2_W[17]
+    const $wk = layer2_W_17, $gk = d_layer2_W_17 + $l2 * $wk, $mk = $mo60;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[17] = $p1; $m_layer2_W[17] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
+  const $mo61 = $m_layer2_W[18]!;
+  { // momentum update of layer2_W[18]
+    const $wk = layer2_W_18, $gk = d_layer2_W_18 + $l2 * $wk, $mk = $mo61;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[18] = $p1; $m_layer2_W[18] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
+  const $mo62 = $m_layer2_W[19]!;
+  { // momentum update of layer2_W[19]
+    const $wk = layer2_W_19, $gk = d_layer2_W_19 + $l2 * $wk, $mk = $mo62;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[19] = $p1; $m_layer2_W[19] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
+  const $mo63 = $m_layer2_W[20]!;
+  { // momentum update of layer2_W[20]
+    const $wk = layer2_W_20, $gk = d_layer2_W_20 + $l2 * $wk, $mk = $mo63;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[20] = $p1; $m_layer2_W[20] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
+  const $mo64 = $m_layer2_W[21]!;
+  { // momentum update of layer2_W[21]
+    const $wk = layer2_W_21, $gk = d_layer2_W_21 + $l2 * $wk, $mk = $mo64;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[21] = $p1; $m_layer2_W[21] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
+  const $mo65 = $m_layer2_W[22]!;
+  { // momentum update of layer2_W[22]
+    const $wk = layer2_W_22, $gk = d_layer2_W_22 + $l2 * $wk, $mk = $mo65;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[22] = $p1; $m_layer2_W[22] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
+  const $mo66 = $m_layer2_W[23]!;
+  { // momentum update of layer2_W[23]
+    const $wk = layer2_W_23, $gk = d_layer2_W_23 + $l2 * $wk, $mk = $mo66;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[23] = $p1; $m_layer2_W[23] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  if ($s === 0 && loss - loss === 0) return loss;
+  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0;
+  $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1;
+  $w_layer2_b[2] = layer2_b_2; $m_layer2_b[2] = $mo2;
+  $w_layer1_b[0] = layer1_b_0; $m_layer1_b[0] = $mo3;
+  $w_layer1_W[0] = layer1_W_0; $m_layer1_W[0] = $mo4;
+  $w_layer1_W[1] = layer1_W_1; $m_layer1_W[1] = $mo5;
+  $w_layer1_W[2] = layer1_W_2; $m_layer1_W[2] = $mo6;
+  $w_layer1_W[3] = layer1_W_3; $m_layer1_W[3] = $mo7;
+  $w_layer1_b[1] = layer1_b_1; $m_layer1_b[1] = $mo8;
+  $w_layer1_W[4] = layer1_W_4; $m_layer1_W[4] = $mo9;
+  $w_layer1_W[5] = layer1_W_5; $m_layer1_W[5] = $mo10;
+  $w_layer1_W[6] = layer1_W_6; $m_layer1_W[6] = $mo11;
+  $w_layer1_W[7] = layer1_W_7; $m_layer1_W[7] = $mo12;
+  $w_layer1_b[2] = layer1_b_2; $m_layer1_b[2] = $mo13;
+  $w_layer1_W[8] = layer1_W_8; $m_layer1_W[8] = $mo14;
+  $w_layer1_W[9] = layer1_W_9; $m_layer1_W[9] = $mo15;
+  $w_layer1_W[10] = layer1_W_10; $m_layer1_W[10] = $mo16;
+  $w_layer1_W[11] = layer1_W_11; $m_layer1_W[11] = $mo17;
+  $w_layer1_b[3] = layer1_b_3; $m_layer1_b[3] = $mo18;
+  $w_layer1_W[12] = layer1_W_12; $m_layer1_W[12] = $mo19;
+  $w_layer1_W[13] = layer1_W_13; $m_layer1_W[13] = $mo20;
+  $w_layer1_W[14] = layer1_W_14; $m_layer1_W[14] = $mo21;
+  $w_layer1_W[15] = layer1_W_15; $m_layer1_W[15] = $mo22;
+  $w_layer1_b[4] = layer1_b_4; $m_layer1_b[4] = $mo23;
+  $w_layer1_W[16] = layer1_W_16; $m_layer1_W[16] = $mo24;
+  $w_layer1_W[17] = layer1_W_17; $m_layer1_W[17] = $mo25;
+  $w_layer1_W[18] = layer1_W_18; $m_layer1_W[18] = $mo26;
+  $w_layer1_W[19] = layer1_W_19; $m_layer1_W[19] = $mo27;
+  $w_layer1_b[5] = layer1_b_5; $m_layer1_b[5] = $mo28;
+  $w_layer1_W[20] = layer1_W_20; $m_layer1_W[20] = $mo29;
+  $w_layer1_W[21] = layer1_W_21; $m_layer1_W[21] = $mo30;
+  $w_layer1_W[22] = layer1_W_22; $m_layer1_W[22] = $mo31;
+  $w_layer1_W[23] = layer1_W_23; $m_layer1_W[23] = $mo32;
+  $w_layer1_b[6] = layer1_b_6; $m_layer1_b[6] = $mo33;
+  $w_layer1_W[24] = layer1_W_24; $m_layer1_W[24] = $mo34;
+  $w_layer1_W[25] = layer1_W_25; $m_layer1_W[25] = $mo35;
+  $w_layer1_W[26] = layer1_W_26; $m_layer1_W[26] = $mo36;
+  $w_layer1_W[27] = layer1_W_27; $m_layer1_W[27] = $mo37;
+  $w_layer1_b[7] = layer1_b_7; $m_layer1_b[7] = $mo38;
+  $w_layer1_W[28] = layer1_W_28; $m_layer1_W[28] = $mo39;
+  $w_layer1_W[29] = layer1_W_29; $m_layer1_W[29] = $mo40;
+  $w_layer1_W[30] = layer1_W_30; $m_layer1_W[30] = $mo41;
+  $w_layer1_W[31] = layer1_W_31; $m_layer1_W[31] = $mo42;
+  $w_layer2_W[0] = layer2_W_0; $m_layer2_W[0] = $mo43;
+  $w_layer2_W[1] = layer2_W_1; $m_layer2_W[1] = $mo44;
+  $w_layer2_W[2] = layer2_W_2; $m_layer2_W[2] = $mo45;
+  $w_layer2_W[3] = layer2_W_3; $m_layer2_W[3] = $mo46;
+  $w_layer2_W[4] = layer2_W_4; $m_layer2_W[4] = $mo47;
+  $w_layer2_W[5] = layer2_W_5; $m_layer2_W[5] = $mo48;
+  $w_layer2_W[6] = layer2_W_6; $m_layer2_W[6] = $mo49;
+  $w_layer2_W[7] = layer2_W_7; $m_layer2_W[7] = $mo50;
+  $w_layer2_W[8] = layer2_W_8; $m_layer2_W[8] = $mo51;
+  $w_layer2_W[9] = layer2_W_9; $m_layer2_W[9] = $mo52;
+  $w_layer2_W[10] = layer2_W_10; $m_layer2_W[10] = $mo53;
+  $w_layer2_W[11] = layer2_W_11; $m_layer2_W[11] = $mo54;
+  $w_layer2_W[12] = layer2_W_12; $m_layer2_W[12] = $mo55;
+  $w_layer2_W[13] = layer2_W_13; $m_layer2_W[13] = $mo56;
+  $w_layer2_W[14] = layer2_W_14; $m_layer2_W[14] = $mo57;
+  $w_layer2_W[15] = layer2_W_15; $m_layer2_W[15] = $mo58;
+  $w_layer2_W[16] = layer2_W_16; $m_layer2_W[16] = $mo59;
+  $w_layer2_W[17] = layer2_W_17; $m_layer2_W[17] = $mo60;
+  $w_layer2_W[18] = layer2_W_18; $m_layer2_W[18] = $mo61;
+  $w_layer2_W[19] = layer2_W_19; $m_layer2_W[19] = $mo62;
+  $w_layer2_W[20] = layer2_W_20; $m_layer2_W[20] = $mo63;
+  $w_layer2_W[21] = layer2_W_21; $m_layer2_W[21] = $mo64;
+  $w_layer2_W[22] = layer2_W_22; $m_layer2_W[22] = $mo65;
+  $w_layer2_W[23] = layer2_W_23; $m_layer2_W[23] = $mo66;
+  return NaN;
+}
+
+/** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $m: Params, $v: Params, $h: Float64Array): number {
+  const $keep = $h[1]!, $l2 = $h[2]!, $b1 = $h[3]!, $b2 = $h[4]!, $a = $h[5]!, $e = $h[6]!;
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
+  const $v_layer1_W = $v.layer1_W, $v_layer1_b = $v.layer1_b, $v_layer2_W = $v.layer2_W, $v_layer2_b = $v.layer2_b;
+  let $s = 0; // 0 while every new value is finite
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_W_12 = $w_layer1_W[12]!;
+  const layer1_W_13 = $w_layer1_W[13]!;
+  const layer1_W_14 = $w_layer1_W[14]!;
+  const layer1_W_15 = $w_layer1_W[15]!;
+  const layer1_W_16 = $w_layer1_W[16]!;
+  const layer1_W_17 = $w_layer1_W[17]!;
+  const layer1_W_18 = $w_layer1_W[18]!;
+  const layer1_W_19 = $w_layer1_W[19]!;
+  const layer1_W_20 = $w_layer1_W[20]!;
+  const layer1_W_21 = $w_layer1_W[21]!;
+  const layer1_W_22 = $w_layer1_W[22]!;
+  const layer1_W_23 = $w_layer1_W[23]!;
+  const layer1_W_24 = $w_layer1_W[24]!;
+  const layer1_W_25 = $w_layer1_W[25]!;
+  const layer1_W_26 = $w_layer1_W[26]!;
+  const layer1_W_27 = $w_layer1_W[27]!;
+  const layer1_W_28 = $w_layer1_W[28]!;
+  const layer1_W_29 = $w_layer1_W[29]!;
+  const layer1_W_30 = $w_layer1_W[30]!;
+  const layer1_W_31 = $w_layer1_W[31]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer1_b_4 = $w_layer1_b[4]!;
+  const layer1_b_5 = $w_layer1_b[5]!;
+  const layer1_b_6 = $w_layer1_b[6]!;
+  const layer1_b_7 = $w_layer1_b[7]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_W_8 = $w_layer2_W[8]!;
+  const layer2_W_9 = $w_layer2_W[9]!;
+  const layer2_W_10 = $w_layer2_W[10]!;
+  const layer2_W_11 = $w_layer2_W[11]!;
+  const layer2_W_12 = $w_layer2_W[12]!;
+  const layer2_W_13 = $w_layer2_W[13]!;
+  const layer2_W_14 = $w_layer2_W[14]!;
+  const layer2_W_15 = $w_layer2_W[15]!;
+  const layer2_W_16 = $w_layer2_W[16]!;
+  const layer2_W_17 = $w_layer2_W[17]!;
+  const layer2_W_18 = $w_layer2_W[18]!;
+  const layer2_W_19 = $w_layer2_W[19]!;
+  const layer2_W_20 = $w_layer2_W[20]!;
+  const layer2_W_21 = $w_layer2_W[21]!;
+  const layer2_W_22 = $w_layer2_W[22]!;
+  const layer2_W_23 = $w_layer2_W[23]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const layer2_b_2 = $w_layer2_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const x_2 = $x[$xo + 2]!;
+  const x_3 = $x[$xo + 3]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = y_0 + y_1;
+  const t1 = t0 + y_2;
+  const t2 = layer1_W_0 * x_0;
+  const t3 = layer1_W_1 * x_1;
+  const t4 = t2 + t3;
+  const t5 = layer1_W_2 * x_2;
+  const t6 = t4 + t5;
+  const t7 = layer1_W_3 * x_3;
+  const t8 = t6 + t7;
+  const layer1_z_0 = t8 + layer1_b_0;
+  const layer1_a_0 = Math.tanh(layer1_z_0);
+  const t9 = layer2_W_0 * layer1_a_0;
+  const t10 = layer1_W_4 * x_0;
+  const t11 = layer1_W_5 * x_1;
+  const t12 = t10 + t11;
+  const t13 = layer1_W_6 * x_2;
+  const t14 = t12 + t13;
+  const t15 = layer1_W_7 * x_3;
+  const t16 = t14 + t15;
+  const layer1_z_1 = t16 + layer1_b_1;
+  const layer1_a_1 = Math.tanh(layer1_z_1);
+  const t17 = layer2_W_1 * layer1_a_1;
+  const t18 = t9 + t17;
+  const t19 = layer1_W_8 * x_0;
+  const t20 = layer1_W_9 * x_1;
+  const t21 = t19 + t20;
+  const t22 = layer1_W_10 * x_2;
+  const t23 = t21 + t22;
+  const t24 = layer1_W_11 * x_3;
+  const t25 = t23 + t24;
+  const layer1_z_2 = t25 + layer1_b_2;
+  const layer1_a_2 = Math.tanh(layer1_z_2);
+  const t26 = layer2_W_2 * layer1_a_2;
+  const t27 = t18 + t26;
+  const t28 = layer1_W_12 * x_0;
+  const t29 = layer1_W_13 * x_1;
+  const t30 = t28 + t29;
+  const t31 = layer1_W_14 * x_2;
+  const t32 = t30 + t31;
+  const t33 = layer1_W_15 * x_3;
+  const t34 = t32 + t33;
+  const layer1_z_3 = t34 + layer1_b_3;
+  const layer1_a_3 = Math.tanh(layer1_z_3);
+  const t35 = layer2_W_3 * layer1_a_3;
+  const t36 = t27 + t35;
+  const t37 = layer1_W_16 * x_0;
+  const t38 = layer1_W_17 * x_1;
+  const t39 = t37 + t38;
+  const t40 = layer1_W_18 * x_2;
+  const t41 = t39 + t40;
+  const t42 = layer1_W_19 * x_3;
+  const t43 = t41 + t42;
+  const layer1_z_4 = t43 + layer1_b_4;
+  const layer1_a_4 = Math.tanh(layer1_z_4);
+  const t44 = layer2_W_4 * layer1_a_4;
+  const t45 = t36 + t44;
+  const t46 = layer1_W_20 * x_0;
+  const t47 = layer1_W_21 * x_1;
+  const t48 = t46 + t47;
+  const t49 = layer1_W_22 * x_2;
+  const t50 = t48 + t49;
+  const t51 = layer1_W_23 * x_3;
+  const t52 = t50 + t51;
+  const layer1_z_5 = t52 + layer1_b_5;
+  const layer1_a_5 = Math.tanh(layer1_z_5);
+  const t53 = layer2_W_5 * layer1_a_5;
+  const t54 = t45 + t53;
+  const t55 = layer1_W_24 * x_0;
+  const t56 = layer1_W_25 * x_1;
+  const t57 = t55 + t56;
+  const t58 = layer1_W_26 * x_2;
+  const t59 = t57 + t58;
+  const t60 = layer1_W_27 * x_3;
+  const t61 = t59 + t60;
+  const layer1_z_6 = t61 + layer1_b_6;
+  const layer1_a_6 = Math.tanh(layer1_z_6);
+  const t62 = layer2_W_6 * layer1_a_6;
+  const t63 = t54 + t62;
+  const t64 = layer1_W_28 * x_0;
+  const t65 = layer1_W_29 * x_1;
+  const t66 = t64 + t65;
+  const t67 = layer1_W_30 * x_2;
+  const t68 = t66 + t67;
+  const t69 = layer1_W_31 * x_3;
+  const t70 = t68 + t69;
+  const layer1_z_7 = t70 + layer1_b_7;
+  const layer1_a_7 = Math.tanh(layer1_z_7);
+  const t71 = layer2_W_7 * layer1_a_7;
+  const t72 = t63 + t71;
+  const layer2_z_0 = t72 + layer2_b_0;
+  const t73 = layer2_W_8 * layer1_a_0;
+  const t74 = layer2_W_9 * layer1_a_1;
+  const t75 = t73 + t74;
+  const t76 = layer2_W_10 * layer1_a_2;
+  const t77 = t75 + t76;
+  const t78 = layer2_W_11 * layer1_a_3;
+  const t79 = t77 + t78;
+  const t80 = layer2_W_12 * layer1_a_4;
+  const t81 = t79 + t80;
+  const t82 = layer2_W_13 * layer1_a_5;
+  const t83 = t81 + t82;
+  const t84 = layer2_W_14 * layer1_a_6;
+  const t85 = t83 + t84;
+  const t86 = layer2_W_15 * layer1_a_7;
+  const t87 = t85 + t86;
+  const layer2_z_1 = t87 + layer2_b_1;
+  const t88 = (layer2_z_0 >= layer2_z_1 ? layer2_z_0 : layer2_z_1);
+  const t89 = layer2_W_16 * layer1_a_0;
+  const t90 = layer2_W_17 * layer1_a_1;
+  const t91 = t89 + t90;
+  const t92 = layer2_W_18 * layer1_a_2;
+  const t93 = t91 + t92;
+  const t94 = layer2_W_19 * layer1_a_3;
+  const t95 = t93 + t94;
+  const t96 = layer2_W_20 * layer1_a_4;
+  const t97 = t95 + t96;
+  const t98 = layer2_W_21 * layer1_a_5;
+  const t99 = t97 + t98;
+  const t100 = layer2_W_22 * layer1_a_6;
+  const t101 = t99 + t100;
+  const t102 = layer2_W_23 * layer1_a_7;
+  const t103 = t101 + t102;
+  const layer2_z_2 = t103 + layer2_b_2;
+  const t104 = (t88 >= layer2_z_2 ? t88 : layer2_z_2);
+  const t105 = layer2_z_0 - t104;
+  const t106 = Math.exp(t105);
+  const t107 = layer2_z_1 - t104;
+  const t108 = Math.exp(t107);
+  const t109 = t106 + t108;
+  const t110 = layer2_z_2 - t104;
+  const t111 = Math.exp(t110);
+  const t112 = t109 + t111;
+  const t113 = Math.log(t112);
+  const t114 = t104 + t113;
+  const t115 = t1 * t114;
+  const t116 = y_0 * layer2_z_0;
+  const t117 = y_1 * layer2_z_1;
+  const t118 = t116 + t117;
+  const t119 = y_2 * layer2_z_2;
+  const t120 = t118 + t119;
+  const loss = t115 - t120;
+  // grad of: logsumexp(layer2_z)
+  const t121 = t106 / t112;
+  const t122 = t1 * t121;
+  const d_layer2_z_0 = t122 - y_0;
+  const $mo0 = $m_layer2_b[0]!, $vo0 = $v_layer2_b[0]!;
+  { // adam and adamw update of layer2_b[0]
+    const $wk = layer2_b_0, $gk = d_layer2_z_0 + $l2 * $wk, $mk = $mo0, $vk = $vo0;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t123 = layer2_W_0 * d_layer2_z_0;
+  const t124 = t108 / t112;
+  const t125 = t1 * t124;
+  const d_layer2_z_1 = t125 - y_1;
+  const $mo1 = $m_layer2_b[1]!, $vo1 = $v_layer2_b[1]!;
+  { // adam and adamw update of layer2_b[1]
+    const $wk = layer2_b_1, $gk = d_layer2_z_1 + $l2 * $wk, $mk = $mo1, $vk = $vo1;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t126 = layer2_W_8 * d_layer2_z_1;
+  const t127 = t123 + t126;
+  const t128 = t111 / t112;
+  const t129 = t1 * t128;
+  const d_layer2_z_2 = t129 - y_2;
+  const $mo2 = $m_layer2_b[2]!, $vo2 = $v_layer2_b[2]!;
+  { // adam and adamw update of layer2_b[2]
+    const $wk = layer2_b_2, $gk = d_layer2_z_2 + $l2 * $wk, $mk = $mo2, $vk = $vo2;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_b[2] = $p1; $m_layer2_b[2] = $m1; $v_layer2_b[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t130 = layer2_W_16 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_0 = t127 + t130;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t131 = layer1_a_0 * layer1_a_0;
+  const t132 = 1 - t131;
+  const d_layer1_z_0 = d_layer1_a_0 * t132;
+  const $mo3 = $m_layer1_b[0]!, $vo3 = $v_layer1_b[0]!;
+  { // adam and adamw update of layer1_b[0]
+    const $wk = layer1_b_0, $gk = d_layer1_z_0 + $l2 * $wk, $mk = $mo3, $vk = $vo3;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
+  const $mo4 = $m_layer1_W[0]!, $vo4 = $v_layer1_W[0]!;
+  { // adam and adamw update of layer1_W[0]
+    const $wk = layer1_W_0, $gk = d_layer1_W_0 + $l2 * $wk, $mk = $mo4, $vk = $vo4;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
+  const $mo5 = $m_layer1_W[1]!, $vo5 = $v_layer1_W[1]!;
+  { // adam and adamw update of layer1_W[1]
+    const $wk = layer1_W_1, $gk = d_layer1_W_1 + $l2 * $wk, $mk = $mo5, $vk = $vo5;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
+  const $mo6 = $m_layer1_W[2]!, $vo6 = $v_layer1_W[2]!;
+  { // adam and adamw update of layer1_W[2]
+    const $wk = layer1_W_2, $gk = d_layer1_W_2 + $l2 * $wk, $mk = $mo6, $vk = $vo6;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_3 = d_layer1_z_0 * x_3;
+  const $mo7 = $m_layer1_W[3]!, $vo7 = $v_layer1_W[3]!;
+  { // adam and adamw update of layer1_W[3]
+    const $wk = layer1_W_3, $gk = d_layer1_W_3 + $l2 * $wk, $mk = $mo7, $vk = $vo7;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t133 = layer2_W_1 * d_layer2_z_0;
+  const t134 = layer2_W_9 * d_layer2_z_1;
+  const t135 = t133 + t134;
+  const t136 = layer2_W_17 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_1 = t135 + t136;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t137 = layer1_a_1 * layer1_a_1;
+  const t138 = 1 - t137;
+  const d_layer1_z_1 = d_layer1_a_1 * t138;
+  const $mo8 = $m_layer1_b[1]!, $vo8 = $v_layer1_b[1]!;
+  { // adam and adamw update of layer1_b[1]
+    const $wk = layer1_b_1, $gk = d_layer1_z_1 + $l2 * $wk, $mk = $mo8, $vk = $vo8;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_4 = d_layer1_z_1 * x_0;
+  const $mo9 = $m_layer1_W[4]!, $vo9 = $v_layer1_W[4]!;
+  { // adam and adamw update of layer1_W[4]
+    const $wk = layer1_W_4, $gk = d_layer1_W_4 + $l2 * $wk, $mk = $mo9, $vk = $vo9;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_5 = d_layer1_z_1 * x_1;
+  const $mo10 = $m_layer1_W[5]!, $vo10 = $v_layer1_W[5]!;
+  { // adam and adamw update of layer1_W[5]
+    const $wk = layer1_W_5, $gk = d_layer1_W_5 + $l2 * $wk, $mk = $mo10, $vk = $vo10;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_6 = d_layer1_z_1 * x_2;
+  const $mo11 = $m_layer1_W[6]!, $vo11 = $v_layer1_W[6]!;
+  { // adam and adamw update of layer1_W[6]
+    const $wk = layer1_W_6, $gk = d_layer1_W_6 + $l2 * $wk, $mk = $mo11, $vk = $vo11;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_7 = d_layer1_z_1 * x_3;
+  const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
+  { // adam and adamw update of layer1_W[7]
+    const $wk = layer1_W_7, $gk = d_layer1_W_7 + $l2 * $wk, $mk = $mo12, $vk = $vo12;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t139 = layer2_W_2 * d_layer2_z_0;
+  const t140 = layer2_W_10 * d_layer2_z_1;
+  const t141 = t139 + t140;
+  const t142 = layer2_W_18 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_2 = t141 + t142;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t143 = layer1_a_2 * layer1_a_2;
+  const t144 = 1 - t143;
+  const d_layer1_z_2 = d_layer1_a_2 * t144;
+  const $mo13 = $m_layer1_b[2]!, $vo13 = $v_layer1_b[2]!;
+  { // adam and adamw update of layer1_b[2]
+    const $wk = layer1_b_2, $gk = d_layer1_z_2 + $l2 * $wk, $mk = $mo13, $vk = $vo13;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_8 = d_layer1_z_2 * x_0;
+  const $mo14 = $m_layer1_W[8]!, $vo14 = $v_layer1_W[8]!;
+  { // adam and adamw update of layer1_W[8]
+    const $wk = layer1_W_8, $gk = d_layer1_W_8 + $l2 * $wk, $mk = $mo14, $vk = $vo14;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_9 = d_layer1_z_2 * x_1;
+  const $mo15 = $m_layer1_W[9]!, $vo15 = $v_layer1_W[9]!;
+  { // adam and adamw update of layer1_W[9]
+    const $wk = layer1_W_9, $gk = d_layer1_W_9 + $l2 * $wk, $mk = $mo15, $vk = $vo15;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_10 = d_layer1_z_2 * x_2;
+  const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
+  { // adam and adamw update of layer1_W[10]
+    const $wk = layer1_W_10, $gk = d_layer1_W_10 + $l2 * $wk, $mk = $mo16, $vk = $vo16;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_11 = d_layer1_z_2 * x_3;
+  const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
+  { // adam and adamw update of layer1_W[11]
+    const $wk = layer1_W_11, $gk = d_layer1_W_11 + $l2 * $wk, $mk = $mo17, $vk = $vo17;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t145 = layer2_W_3 * d_layer2_z_0;
+  const t146 = layer2_W_11 * d_layer2_z_1;
+  const t147 = t145 + t146;
+  const t148 = layer2_W_19 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_3 = t147 + t148;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t149 = layer1_a_3 * layer1_a_3;
+  const t150 = 1 - t149;
+  const d_layer1_z_3 = d_layer1_a_3 * t150;
+  const $mo18 = $m_layer1_b[3]!, $vo18 = $v_layer1_b[3]!;
+  { // adam and adamw update of layer1_b[3]
+    const $wk = layer1_b_3, $gk = d_layer1_z_3 + $l2 * $wk, $mk = $mo18, $vk = $vo18;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_12 = d_layer1_z_3 * x_0;
+  const $mo19 = $m_layer1_W[12]!, $vo19 = $v_layer1_W[12]!;
+  { // adam and adamw update of layer1_W[12]
+    const $wk = layer1_W_12, $gk = d_layer1_W_12 + $l2 * $wk, $mk = $mo19, $vk = $vo19;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[12] = $p1; $m_layer1_W[12] = $m1; $v_layer1_W[12] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_13 = d_layer1_z_3 * x_1;
+  const $mo20 = $m_layer1_W[13]!, $vo20 = $v_layer1_W[13]!;
+  { // adam and adamw update of layer1_W[13]
+    const $wk = layer1_W_13, $gk = d_layer1_W_13 + $l2 * $wk, $mk = $mo20, $vk = $vo20;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[13] = $p1; $m_layer1_W[13] = $m1; $v_layer1_W[13] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_14 = d_layer1_z_3 * x_2;
+  const $mo21 = $m_layer1_W[14]!, $vo21 = $v_layer1_W[14]!;
+  { // adam and adamw update of layer1_W[14]
+    const $wk = layer1_W_14, $gk = d_layer1_W_14 + $l2 * $wk, $mk = $mo21, $vk = $vo21;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[14] = $p1; $m_layer1_W[14] = $m1; $v_layer1_W[14] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_15 = d_layer1_z_3 * x_3;
+  const $mo22 = $m_layer1_W[15]!, $vo22 = $v_layer1_W[15]!;
+  { // adam and adamw update of layer1_W[15]
+    const $wk = layer1_W_15, $gk = d_layer1_W_15 + $l2 * $wk, $mk = $mo22, $vk = $vo22;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[15] = $p1; $m_layer1_W[15] = $m1; $v_layer1_W[15] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t151 = layer2_W_4 * d_layer2_z_0;
+  const t152 = layer2_W_12 * d_layer2_z_1;
+  const t153 = t151 + t152;
+  const t154 = layer2_W_20 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_4 = t153 + t154;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t155 = layer1_a_4 * layer1_a_4;
+  const t156 = 1 - t155;
+  const d_layer1_z_4 = d_layer1_a_4 * t156;
+  const $mo23 = $m_layer1_b[4]!, $vo23 = $v_layer1_b[4]!;
+  { // adam and adamw update of layer1_b[4]
+    const $wk = layer1_b_4, $gk = d_layer1_z_4 + $l2 * $wk, $mk = $mo23, $vk = $vo23;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_b[4] = $p1; $m_layer1_b[4] = $m1; $v_layer1_b[4] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_16 = d_layer1_z_4 * x_0;
+  const $mo24 = $m_layer1_W[16]!, $vo24 = $v_layer1_W[16]!;
+  { // adam and adamw update of layer1_W[16]
+    const $wk = layer1_W_16, $gk = d_layer1_W_16 + $l2 * $wk, $mk = $mo24, $vk = $vo24;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[16] = $p1; $m_layer1_W[16] = $m1; $v_layer1_W[16] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_17 = d_layer1_z_4 * x_1;
+  const $mo25 = $m_layer1_W[17]!, $vo25 = $v_layer1_W[17]!;
+  { // adam and adamw update of layer1_W[17]
+    const $wk = layer1_W_17, $gk = d_layer1_W_17 + $l2 * $wk, $mk = $mo25, $vk = $vo25;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[17] = $p1; $m_layer1_W[17] = $m1; $v_layer1_W[17] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_18 = d_layer1_z_4 * x_2;
+  const $mo26 = $m_layer1_W[18]!, $vo26 = $v_layer1_W[18]!;
+  { // adam and adamw update of layer1_W[18]
+    const $wk = layer1_W_18, $gk = d_layer1_W_18 + $l2 * $wk, $mk = $mo26, $vk = $vo26;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[18] = $p1; $m_layer1_W[18] = $m1; $v_layer1_W[18] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_19 = d_layer1_z_4 * x_3;
+  const $mo27 = $m_layer1_W[19]!, $vo27 = $v_layer1_W[19]!;
+  { // adam and adamw update of layer1_W[19]
+    const $wk = layer1_W_19, $gk = d_layer1_W_19 + $l2 * $wk, $mk = $mo27, $vk = $vo27;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[19] = $p1; $m_layer1_W[19] = $m1; $v_layer1_W[19] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t157 = layer2_W_5 * d_layer2_z_0;
+  const t158 = layer2_W_13 * d_layer2_z_1;
+  const t159 = t157 + t158;
+  const t160 = layer2_W_21 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_5 = t159 + t160;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t161 = layer1_a_5 * layer1_a_5;
+  const t162 = 1 - t161;
+  const d_layer1_z_5 = d_layer1_a_5 * t162;
+  const $mo28 = $m_layer1_b[5]!, $vo28 = $v_layer1_b[5]!;
+  { // adam and adamw update of layer1_b[5]
+    const $wk = layer1_b_5, $gk = d_layer1_z_5 + $l2 * $wk, $mk = $mo28, $vk = $vo28;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_b[5] = $p1; $m_layer1_b[5] = $m1; $v_layer1_b[5] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_20 = d_layer1_z_5 * x_0;
+  const $mo29 = $m_layer1_W[20]!, $vo29 = $v_layer1_W[20]!;
+  { // adam and adamw update of layer1_W[20]
+    const $wk = layer1_W_20, $gk = d_layer1_W_20 + $l2 * $wk, $mk = $mo29, $vk = $vo29;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[20] = $p1; $m_layer1_W[20] = $m1; $v_layer1_W[20] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_21 = d_layer1_z_5 * x_1;
+  const $mo30 = $m_layer1_W[21]!, $vo30 = $v_layer1_W[21]!;
+  { // adam and adamw update of layer1_W[21]
+    const $wk = layer1_W_21, $gk = d_layer1_W_21 + $l2 * $wk, $mk = $mo30, $vk = $vo30;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[21] = $p1; $m_layer1_W[21] = $m1; $v_layer1_W[21] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_22 = d_layer1_z_5 * x_2;
+  const $mo31 = $m_layer1_W[22]!, $vo31 = $v_layer1_W[22]!;
+  { // adam and adamw update of layer1_W[22]
+    const $wk = layer1_W_22, $gk = d_layer1_W_22 + $l2 * $wk, $mk = $mo31, $vk = $vo31;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[22] = $p1; $m_layer1_W[22] = $m1; $v_layer1_W[22] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_23 = d_layer1_z_5 * x_3;
+  const $mo32 = $m_layer1_W[23]!, $vo32 = $v_layer1_W[23]!;
+  { // adam and adamw update of layer1_W[23]
+    const $wk = layer1_W_23, $gk = d_layer1_W_23 + $l2 * $wk, $mk = $mo32, $vk = $vo32;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[23] = $p1; $m_layer1_W[23] = $m1; $v_layer1_W[23] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t163 = layer2_W_6 * d_layer2_z_0;
+  const t164 = layer2_W_14 * d_layer2_z_1;
+  const t165 = t163 + t164;
+  const t166 = layer2_W_22 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_6 = t165 + t166;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t167 = layer1_a_6 * layer1_a_6;
+  const t168 = 1 - t167;
+  const d_layer1_z_6 = d_layer1_a_6 * t168;
+  const $mo33 = $m_layer1_b[6]!, $vo33 = $v_layer1_b[6]!;
+  { // adam and adamw update of layer1_b[6]
+    const $wk = layer1_b_6, $gk = d_layer1_z_6 + $l2 * $wk, $mk = $mo33, $vk = $vo33;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_b[6] = $p1; $m_layer1_b[6] = $m1; $v_layer1_b[6] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_24 = d_layer1_z_6 * x_0;
+  const $mo34 = $m_layer1_W[24]!, $vo34 = $v_layer1_W[24]!;
+  { // adam and adamw update of layer1_W[24]
+    const $wk = layer1_W_24, $gk = d_layer1_W_24 + $l2 * $wk, $mk = $mo34, $vk = $vo34;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[24] = $p1; $m_layer1_W[24] = $m1; $v_layer1_W[24] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_25 = d_layer1_z_6 * x_1;
+  const $mo35 = $m_layer1_W[25]!, $vo35 = $v_layer1_W[25]!;
+  { // adam and adamw update of layer1_W[25]
+    const $wk = layer1_W_25, $gk = d_layer1_W_25 + $l2 * $wk, $mk = $mo35, $vk = $vo35;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[25] = $p1; $m_layer1_W[25] = $m1; $v_layer1_W[25] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_26 = d_layer1_z_6 * x_2;
+  const $mo36 = $m_layer1_W[26]!, $vo36 = $v_layer1_W[26]!;
+  { // adam and adamw update of layer1_W[26]
+    const $wk = layer1_W_26, $gk = d_layer1_W_26 + $l2 * $wk, $mk = $mo36, $vk = $vo36;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[26] = $p1; $m_layer1_W[26] = $m1; $v_layer1_W[26] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_27 = d_layer1_z_6 * x_3;
+  const $mo37 = $m_layer1_W[27]!, $vo37 = $v_layer1_W[27]!;
+  { // adam and adamw update of layer1_W[27]
+    const $wk = layer1_W_27, $gk = d_layer1_W_27 + $l2 * $wk, $mk = $mo37, $vk = $vo37;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[27] = $p1; $m_layer1_W[27] = $m1; $v_layer1_W[27] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t169 = layer2_W_7 * d_layer2_z_0;
+  const t170 = layer2_W_15 * d_layer2_z_1;
+  const t171 = t169 + t170;
+  const t172 = layer2_W_23 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_7 = t171 + t172;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t173 = layer1_a_7 * layer1_a_7;
+  const t174 = 1 - t173;
+  const d_layer1_z_7 = d_layer1_a_7 * t174;
+  const $mo38 = $m_layer1_b[7]!, $vo38 = $v_layer1_b[7]!;
+  { // adam and adamw update of layer1_b[7]
+    const $wk = layer1_b_7, $gk = d_layer1_z_7 + $l2 * $wk, $mk = $mo38, $vk = $vo38;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_b[7] = $p1; $m_layer1_b[7] = $m1; $v_layer1_b[7] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_28 = d_layer1_z_7 * x_0;
+  const $mo39 = $m_layer1_W[28]!, $vo39 = $v_layer1_W[28]!;
+  { // adam and adamw update of layer1_W[28]
+    const $wk = layer1_W_28, $gk = d_layer1_W_28 + $l2 * $wk, $mk = $mo39, $vk = $vo39;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[28] = $p1; $m_layer1_W[28] = $m1; $v_layer1_W[28] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_29 = d_layer1_z_7 * x_1;
+  const $mo40 = $m_layer1_W[29]!, $vo40 = $v_layer1_W[29]!;
+  { // adam and adamw update of layer1_W[29]
+    const $wk = layer1_W_29, $gk = d_layer1_W_29 + $l2 * $wk, $mk = $mo40, $vk = $vo40;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[29] = $p1; $m_layer1_W[29] = $m1; $v_layer1_W[29] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_30 = d_layer1_z_7 * x_2;
+  const $mo41 = $m_layer1_W[30]!, $vo41 = $v_layer1_W[30]!;
+  { // adam and adamw update of layer1_W[30]
+    const $wk = layer1_W_30, $gk = d_layer1_W_30 + $l2 * $wk, $mk = $mo41, $vk = $vo41;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[30] = $p1; $m_layer1_W[30] = $m1; $v_layer1_W[30] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_31 = d_layer1_z_7 * x_3;
+  const $mo42 = $m_layer1_W[31]!, $vo42 = $v_layer1_W[31]!;
+  { // adam and adamw update of layer1_W[31]
+    const $wk = layer1_W_31, $gk = d_layer1_W_31 + $l2 * $wk, $mk = $mo42, $vk = $vo42;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[31] = $p1; $m_layer1_W[31] = $m1; $v_layer1_W[31] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
+  const $mo43 = $m_layer2_W[0]!, $vo43 = $v_layer2_W[0]!;
+  { // adam and adamw update of layer2_W[0]
+    const $wk = layer2_W_0, $gk = d_layer2_W_0 + $l2 * $wk, $mk = $mo43, $vk = $vo43;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
+  const $mo44 = $m_layer2_W[1]!, $vo44 = $v_layer2_W[1]!;
+  { // adam and adamw update of layer2_W[1]
+    const $wk = layer2_W_1, $gk = d_layer2_W_1 + $l2 * $wk, $mk = $mo44, $vk = $vo44;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
+  const $mo45 = $m_layer2_W[2]!, $vo45 = $v_layer2_W[2]!;
+  { // adam and adamw update of layer2_W[2]
+    const $wk = layer2_W_2, $gk = d_layer2_W_2 + $l2 * $wk, $mk = $mo45, $vk = $vo45;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
+  const $mo46 = $m_layer2_W[3]!, $vo46 = $v_layer2_W[3]!;
+  { // adam and adamw update of layer2_W[3]
+    const $wk = layer2_W_3, $gk = d_layer2_W_3 + $l2 * $wk, $mk = $mo46, $vk = $vo46;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
+  const $mo47 = $m_layer2_W[4]!, $vo47 = $v_layer2_W[4]!;
+  { // adam and adamw update of layer2_W[4]
+    const $wk = layer2_W_4, $gk = d_layer2_W_4 + $l2 * $wk, $mk = $mo47, $vk = $vo47;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
+  const $mo48 = $m_layer2_W[5]!, $vo48 = $v_layer2_W[5]!;
+  { // adam and adamw update of layer2_W[5]
+    const $wk = layer2_W_5, $gk = d_layer2_W_5 + $l2 * $wk, $mk = $mo48, $vk = $vo48;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
+  const $mo49 = $m_layer2_W[6]!, $vo49 = $v_layer2_W[6]!;
+  { // adam and adamw update of layer2_W[6]
+    const $wk = layer2_W_6, $gk = d_layer2_W_6 + $l2 * $wk, $mk = $mo49, $vk = $vo49;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
+  const $mo50 = $m_layer2_W[7]!, $vo50 = $v_layer2_W[7]!;
+  { // adam and adamw update of layer2_W[7]
+    const $wk = layer2_W_7, $gk = d_layer2_W_7 + $l2 * $wk, $mk = $mo50, $vk = $vo50;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
+  const $mo51 = $m_layer2_W[8]!, $vo51 = $v_layer2_W[8]!;
+  { // adam and adamw update of layer2_W[8]
+    const $wk = layer2_W_8, $gk = d_layer2_W_8 + $l2 * $wk, $mk = $mo51, $vk = $vo51;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[8] = $p1; $m_layer2_W[8] = $m1; $v_layer2_W[8] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
+  const $mo52 = $m_layer2_W[9]!, $vo52 = $v_layer2_W[9]!;
+  { // adam and adamw update of layer2_W[9]
+    const $wk = layer2_W_9, $gk = d_layer2_W_9 + $l2 * $wk, $mk = $mo52, $vk = $vo52;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[9] = $p1; $m_layer2_W[9] = $m1; $v_layer2_W[9] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
+  const $mo53 = $m_layer2_W[10]!, $vo53 = $v_layer2_W[10]!;
+  { // adam and adamw update of layer2_W[10]
+    const $wk = layer2_W_10, $gk = d_layer2_W_10 + $l2 * $wk, $mk = $mo53, $vk = $vo53;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[10] = $p1; $m_layer2_W[10] = $m1; $v_layer2_W[10] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
+  const $mo54 = $m_layer2_W[11]!, $vo54 = $v_layer2_W[11]!;
+  { // adam and adamw update of layer2_W[11]
+    const $wk = layer2_W_11, $gk = d_layer2_W_11 + $l2 * $wk, $mk = $mo54, $vk = $vo54;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[11] = $p1; $m_layer2_W[11] = $m1; $v_layer2_W[11] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
+  const $mo55 = $m_layer2_W[12]!, $vo55 = $v_layer2_W[12]!;
+  { // adam and adamw update of layer2_W[12]
+    const $wk = layer2_W_12, $gk = d_layer2_W_12 + $l2 * $wk, $mk = $mo55, $vk = $vo55;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[12] = $p1; $m_layer2_W[12] = $m1; $v_layer2_W[12] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
+  const $mo56 = $m_layer2_W[13]!, $vo56 = $v_layer2_W[13]!;
+  { // adam and adamw update of layer2_W[13]
+    const $wk = layer2_W_13, $gk = d_layer2_W_13 + $l2 * $wk, $mk = $mo56, $vk = $vo56;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[13] = $p1; $m_layer2_W[13] = $m1; $v_layer2_W[13] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
+  const $mo57 = $m_layer2_W[14]!, $vo57 = $v_layer2_W[14]!;
+  { // adam and adamw update of layer2_W[14]
+    const $wk = layer2_W_14, $gk = d_layer2_W_14 + $l2 * $wk, $mk = $mo57, $vk = $vo57;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[14] = $p1; $m_layer2_W[14] = $m1; $v_layer2_W[14] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
+  const $mo58 = $m_layer2_W[15]!, $vo58 = $v_layer2_W[15]!;
+  { // adam and adamw update of layer2_W[15]
+    const $wk = layer2_W_15, $gk = d_layer2_W_15 + $l2 * $wk, $mk = $mo58, $vk = $vo58;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[15] = $p1; $m_layer2_W[15] = $m1; $v_layer2_W[15] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
+  const $mo59 = $m_layer2_W[16]!, $vo59 = $v_layer2_W[16]!;
+  { // adam and adamw update of layer2_W[16]
+    const $wk = layer2_W_16, $gk = d_layer2_W_16 + $l2 * $wk, $mk = $mo59, $vk = $vo59;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[16] = $p1; $m_layer2_W[16] = $m1; $v_layer2_W[16] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
+  const $mo60 = $m_layer2_W[17]!, $vo60 = $v_layer2_W[17]!;
+  { // adam and adamw update of layer2_W[17]
+    const $wk = layer2_W_17, $gk = d_layer2_W_17 + $l2 * $wk, $mk = $mo60, $vk = $vo60;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[17] = $p1; $m_layer2_W[17] = $m1; $v_layer2_W[17] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
+  const $mo61 = $m_layer2_W[18]!, $vo61 = $v_layer2_W[18]!;
+  { // adam and adamw update of layer2_W[18]
+    const $wk = layer2_W_18, $gk = d_layer2_W_18 + $l2 * $wk, $mk = $mo61, $vk = $vo61;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[18] = $p1; $m_layer2_W[18] = $m1; $v_layer2_W[18] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
+  const $mo62 = $m_layer2_W[19]!, $vo62 = $v_layer2_W[19]!;
+  { // adam and adamw update of layer2_W[19]
+    const $wk = layer2_W_19, $gk = d_layer2_W_19 + $l2 * $wk, $mk = $mo62, $vk = $vo62;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[19] = $p1; $m_layer2_W[19] = $m1; $v_layer2_W[19] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
+  const $mo63 = $m_layer2_W[20]!, $vo63 = $v_layer2_W[20]!;
+  { // adam and adamw update of layer2_W[20]
+    const $wk = layer2_W_20, $gk = d_layer2_W_20 + $l2 * $wk, $mk = $mo63, $vk = $vo63;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[20] = $p1; $m_layer2_W[20] = $m1; $v_layer2_W[20] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
+  const $mo64 = $m_layer2_W[21]!, $vo64 = $v_layer2_W[21]!;
+  { // adam and adamw update of layer2_W[21]
+    const $wk = layer2_W_21, $gk = d_layer2_W_21 + $l2 * $wk, $mk = $mo64, $vk = $vo64;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[21] = $p1; $m_layer2_W[21] = $m1; $v_layer2_W[21] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
+  const $mo65 = $m_layer2_W[22]!, $vo65 = $v_layer2_W[22]!;
+  { // adam and adamw update of layer2_W[22]
+    const $wk = layer2_W_22, $gk = d_layer2_W_22 + $l2 * $wk, $mk = $mo65, $vk = $vo65;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[22] = $p1; $m_layer2_W[22] = $m1; $v_layer2_W[22] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
+  const $mo66 = $m_layer2_W[23]!, $vo66 = $v_layer2_W[23]!;
+  { // adam and adamw update of layer2_W[23]
+    const $wk = layer2_W_23, $gk = d_layer2_W_23 + $l2 * $wk, $mk = $mo66, $vk = $vo66;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[23] = $p1; $m_layer2_W[23] = $m1; $v_layer2_W[23] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  if ($s === 0 && loss - loss === 0) return loss;
+  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0; $v_layer2_b[0] = $vo0;
+  $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1; $v_layer2_b[1] = $vo1;
+  $w_layer2_b[2] = layer2_b_2; $m_layer2_b[2] = $mo2; $v_layer2_b[2] = $vo2;
+  $w_layer1_b[0] = layer1_b_0; $m_layer1_b[0] = $mo3; $v_layer1_b[0] = $vo3;
+  $w_layer1_W[0] = layer1_W_0; $m_layer1_W[0] = $mo4; $v_layer1_W[0] = $vo4;
+  $w_layer1_W[1] = layer1_W_1; $m_layer1_W[1] = $mo5; $v_layer1_W[1] = $vo5;
+  $w_layer1_W[2] = layer1_W_2; $m_layer1_W[2] = $mo6; $v_layer1_W[2] = $vo6;
+  $w_layer1_W[3] = layer1_W_3; $m_layer1_W[3] = $mo7; $v_layer1_W[3] = $vo7;
+  $w_layer1_b[1] = layer1_b_1; $m_layer1_b[1] = $mo8; $v_layer1_b[1] = $vo8;
+  $w_layer1_W[4] = layer1_W_4; $m_layer1_W[4] = $mo9; $v_layer1_W[4] = $vo9;
+  $w_layer1_W[5] = layer1_W_5; $m_layer1_W[5] = $mo10; $v_layer1_W[5] = $vo10;
+  $w_layer1_W[6] = layer1_W_6; $m_layer1_W[6] = $mo11; $v_layer1_W[6] = $vo11;
+  $w_layer1_W[7] = layer1_W_7; $m_layer1_W[7] = $mo12; $v_layer1_W[7] = $vo12;
+  $w_layer1_b[2] = layer1_b_2; $m_layer1_b[2] = $mo13; $v_layer1_b[2] = $vo13;
+  $w_layer1_W[8] = layer1_W_8; $m_layer1_W[8] = $mo14; $v_layer1_W[8] = $vo14;
+  $w_layer1_W[9] = layer1_W_9; $m_layer1_W[9] = $mo15; $v_layer1_W[9] = $vo15;
+  $w_layer1_W[10] = layer1_W_10; $m_layer1_W[10] = $mo16; $v_layer1_W[10] = $vo16;
+  $w_layer1_W[11] = layer1_W_11; $m_layer1_W[11] = $mo17; $v_layer1_W[11] = $vo17;
+  $w_layer1_b[3] = layer1_b_3; $m_layer1_b[3] = $mo18; $v_layer1_b[3] = $vo18;
+  $w_layer1_W[12] = layer1_W_12; $m_layer1_W[12] = $mo19; $v_layer1_W[12] = $vo19;
+  $w_layer1_W[13] = layer1_W_13; $m_layer1_W[13] = $mo20; $v_layer1_W[13] = $vo20;
+  $w_layer1_W[14] = layer1_W_14; $m_layer1_W[14] = $mo21; $v_layer1_W[14] = $vo21;
+  $w_layer1_W[15] = layer1_W_15; $m_layer1_W[15] = $mo22; $v_layer1_W[15] = $vo22;
+  $w_layer1_b[4] = layer1_b_4; $m_layer1_b[4] = $mo23; $v_layer1_b[4] = $vo23;
+  $w_layer1_W[16] = layer1_W_16; $m_layer1_W[16] = $mo24; $v_layer1_W[16] = $vo24;
+  $w_layer1_W[17] = layer1_W_17; $m_layer1_W[17] = $mo25; $v_layer1_W[17] = $vo25;
+  $w_layer1_W[18] = layer1_W_18; $m_layer1_W[18] = $mo26; $v_layer1_W[18] = $vo26;
+  $w_layer1_W[19] = layer1_W_19; $m_layer1_W[19] = $mo27; $v_layer1_W[19] = $vo27;
+  $w_layer1_b[5] = layer1_b_5; $m_layer1_b[5] = $mo28; $v_layer1_b[5] = $vo28;
+  $w_layer1_W[20] = layer1_W_20; $m_layer1_W[20] = $mo29; $v_layer1_W[20] = $vo29;
+  $w_layer1_W[21] = layer1_W_21; $m_layer1_W[21] = $mo30; $v_layer1_W[21] = $vo30;
+  $w_layer1_W[22] = layer1_W_22; $m_layer1_W[22] = $mo31; $v_layer1_W[22] = $vo31;
+  $w_layer1_W[23] = layer1_W_23; $m_layer1_W[23] = $mo32; $v_layer1_W[23] = $vo32;
+  $w_layer1_b[6] = layer1_b_6; $m_layer1_b[6] = $mo33; $v_layer1_b[6] = $vo33;
+  $w_layer1_W[24] = layer1_W_24; $m_layer1_W[24] = $mo34; $v_layer1_W[24] = $vo34;
+  $w_layer1_W[25] = layer1_W_25; $m_layer1_W[25] = $mo35; $v_layer1_W[25] = $vo35;
+  $w_layer1_W[26] = layer1_W_26; $m_layer1_W[26] = $mo36; $v_layer1_W[26] = $vo36;
+  $w_layer1_W[27] = layer1_W_27; $m_layer1_W[27] = $mo37; $v_layer1_W[27] = $vo37;
+  $w_layer1_b[7] = layer1_b_7; $m_layer1_b[7] = $mo38; $v_layer1_b[7] = $vo38;
+  $w_layer1_W[28] = layer1_W_28; $m_layer1_W[28] = $mo39; $v_layer1_W[28] = $vo39;
+  $w_layer1_W[29] = layer1_W_29; $m_layer1_W[29] = $mo40; $v_layer1_W[29] = $vo40;
+  $w_layer1_W[30] = layer1_W_30; $m_layer1_W[30] = $mo41; $v_layer1_W[30] = $vo41;
+  $w_layer1_W[31] = layer1_W_31; $m_layer1_W[31] = $mo42; $v_layer1_W[31] = $vo42;
+  $w_layer2_W[0] = layer2_W_0; $m_layer2_W[0] = $mo43; $v_layer2_W[0] = $vo43;
+  $w_layer2_W[1] = layer2_W_1; $m_layer2_W[1] = $mo44; $v_layer2_W[1] = $vo44;
+  $w_layer2_W[2] = layer2_W_2; $m_layer2_W[2] = $mo45; $v_layer2_W[2] = $vo45;
+  $w_layer2_W[3] = layer2_W_3; $m_layer2_W[3] = $mo46; $v_layer2_W[3] = $vo46;
+  $w_layer2_W[4] = layer2_W_4; $m_layer2_W[4] = $mo47; $v_layer2_W[4] = $vo47;
+  $w_layer2_W[5] = layer2_W_5; $m_layer2_W[5] = $mo48; $v_layer2_W[5] = $vo48;
+  $w_layer2_W[6] = layer2_W_6; $m_layer2_W[6] = $mo49; $v_layer2_W[6] = $vo49;
+  $w_layer2_W[7] = layer2_W_7; $m_layer2_W[7] = $mo50; $v_layer2_W[7] = $vo50;
+  $w_layer2_W[8] = layer2_W_8; $m_layer2_W[8] = $mo51; $v_layer2_W[8] = $vo51;
+  $w_layer2_W[9] = layer2_W_9; $m_layer2_W[9] = $mo52; $v_layer2_W[9] = $vo52;
+  $w_layer2_W[10] = layer2_W_10; $m_layer2_W[10] = $mo53; $v_layer2_W[10] = $vo53;
+  $w_layer2_W[11] = layer2_W_11; $m_layer2_W[11] = $mo54; $v_layer2_W[11] = $vo54;
+  $w_layer2_W[12] = layer2_W_12; $m_layer2_W[12] = $mo55; $v_layer2_W[12] = $vo55;
+  $w_layer2_W[13] = layer2_W_13; $m_layer2_W[13] = $mo56; $v_layer2_W[13] = $vo56;
+  $w_layer2_W[14] = layer2_W_14; $m_layer2_W[14] = $mo57; $v_layer2_W[14] = $vo57;
+  $w_layer2_W[15] = layer2_W_15; $m_layer2_W[15] = $mo58; $v_layer2_W[15] = $vo58;
+  $w_layer2_W[16] = layer2_W_16; $m_layer2_W[16] = $mo59; $v_layer2_W[16] = $vo59;
+  $w_layer2_W[17] = layer2_W_17; $m_layer2_W[17] = $mo60; $v_layer2_W[17] = $vo60;
+  $w_layer2_W[18] = layer2_W_18; $m_layer2_W[18] = $mo61; $v_layer2_W[18] = $vo61;
+  $w_layer2_W[19] = layer2_W_19; $m_layer2_W[19] = $mo62; $v_layer2_W[19] = $vo62;
+  $w_layer2_W[20] = layer2_W_20; $m_layer2_W[20] = $mo63; $v_layer2_W[20] = $vo63;
+  $w_layer2_W[21] = layer2_W_21; $m_layer2_W[21] = $mo64; $v_layer2_W[21] = $vo64;
+  $w_layer2_W[22] = layer2_W_22; $m_layer2_W[22] = $mo65; $v_layer2_W[22] = $vo65;
+  $w_layer2_W[23] = layer2_W_23; $m_layer2_W[23] = $mo66; $v_layer2_W[23] = $vo66;
+  return NaN;
+}
+
+/** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $m: Params, $v: Params, $h: Float64Array): number {
+  const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!, $mu = $h[3]!, $rho = $h[4]!, $eps = $h[5]!;
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
+  const $v_layer1_W = $v.layer1_W, $v_layer1_b = $v.layer1_b, $v_layer2_W = $v.layer2_W, $v_layer2_b = $v.layer2_b;
+  let $s = 0; // 0 while every new value is finite
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_W_12 = $w_layer1_W[12]!;
+  const layer1_W_13 = $w_layer1_W[13]!;
+  const layer1_W_14 = $w_layer1_W[14]!;
+  const layer1_W_15 = $w_layer1_W[15]!;
+  const layer1_W_16 = $w_layer1_W[16]!;
+  const layer1_W_17 = $w_layer1_W[17]!;
+  const layer1_W_18 = $w_layer1_W[18]!;
+  const layer1_W_19 = $w_layer1_W[19]!;
+  const layer1_W_20 = $w_layer1_W[20]!;
+  const layer1_W_21 = $w_layer1_W[21]!;
+  const layer1_W_22 = $w_layer1_W[22]!;
+  const layer1_W_23 = $w_layer1_W[23]!;
+  const layer1_W_24 = $w_layer1_W[24]!;
+  const layer1_W_25 = $w_layer1_W[25]!;
+  const layer1_W_26 = $w_layer1_W[26]!;
+  const layer1_W_27 = $w_layer1_W[27]!;
+  const layer1_W_28 = $w_layer1_W[28]!;
+  const layer1_W_29 = $w_layer1_W[29]!;
+  const layer1_W_30 = $w_layer1_W[30]!;
+  const layer1_W_31 = $w_layer1_W[31]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer1_b_4 = $w_layer1_b[4]!;
+  const layer1_b_5 = $w_layer1_b[5]!;
+  const layer1_b_6 = $w_layer1_b[6]!;
+  const layer1_b_7 = $w_layer1_b[7]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_W_8 = $w_layer2_W[8]!;
+  const layer2_W_9 = $w_layer2_W[9]!;
+  const layer2_W_10 = $w_layer2_W[10]!;
+  const layer2_W_11 = $w_layer2_W[11]!;
+  const layer2_W_12 = $w_layer2_W[12]!;
+  const layer2_W_13 = $w_layer2_W[13]!;
+  const layer2_W_14 = $w_layer2_W[14]!;
+  const layer2_W_15 = $w_layer2_W[15]!;
+  const layer2_W_16 = $w_layer2_W[16]!;
+  const layer2_W_17 = $w_layer2_W[17]!;
+  const layer2_W_18 = $w_layer2_W[18]!;
+  const layer2_W_19 = $w_layer2_W[19]!;
+  const layer2_W_20 = $w_layer2_W[20]!;
+  const layer2_W_21 = $w_layer2_W[21]!;
+  const layer2_W_22 = $w_layer2_W[22]!;
+  const layer2_W_23 = $w_layer2_W[23]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const layer2_b_2 = $w_layer2_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const x_2 = $x[$xo + 2]!;
+  const x_3 = $x[$xo + 3]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = y_0 + y_1;
+  const t1 = t0 + y_2;
+  const t2 = layer1_W_0 * x_0;
+  const t3 = layer1_W_1 * x_1;
+  const t4 = t2 + t3;
+  const t5 = layer1_W_2 * x_2;
+  const t6 = t4 + t5;
+  const t7 = layer1_W_3 * x_3;
+  const t8 = t6 + t7;
+  const layer1_z_0 = t8 + layer1_b_0;
+  const layer1_a_0 = Math.tanh(layer1_z_0);
+  const t9 = layer2_W_0 * layer1_a_0;
+  const t10 = layer1_W_4 * x_0;
+  const t11 = layer1_W_5 * x_1;
+  const t12 = t10 + t11;
+  const t13 = layer1_W_6 * x_2;
+  const t14 = t12 + t13;
+  const t15 = layer1_W_7 * x_3;
+  const t16 = t14 + t15;
+  const layer1_z_1 = t16 + layer1_b_1;
+  const layer1_a_1 = Math.tanh(layer1_z_1);
+  const t17 = layer2_W_1 * layer1_a_1;
+  const t18 = t9 + t17;
+  const t19 = layer1_W_8 * x_0;
+  const t20 = layer1_W_9 * x_1;
+  const t21 = t19 + t20;
+  const t22 = layer1_W_10 * x_2;
+  const t23 = t21 + t22;
+  const t24 = layer1_W_11 * x_3;
+  const t25 = t23 + t24;
+  const layer1_z_2 = t25 + layer1_b_2;
+  const layer1_a_2 = Math.tanh(layer1_z_2);
+  const t26 = layer2_W_2 * layer1_a_2;
+  const t27 = t18 + t26;
+  const t28 = layer1_W_12 * x_0;
+  const t29 = layer1_W_13 * x_1;
+  const t30 = t28 + t29;
+  const t31 = layer1_W_14 * x_2;
+  const t32 = t30 + t31;
+  const t33 = layer1_W_15 * x_3;
+  const t34 = t32 + t33;
+  const layer1_z_3 = t34 + layer1_b_3;
+  const layer1_a_3 = Math.tanh(layer1_z_3);
+  const t35 = layer2_W_3 * layer1_a_3;
+  const t36 = t27 + t35;
+  const t37 = layer1_W_16 * x_0;
+  const t38 = layer1_W_17 * x_1;
+  const t39 = t37 + t38;
+  const t40 = layer1_W_18 * x_2;
+  const t41 = t39 + t40;
+  const t42 = layer1_W_19 * x_3;
+  const t43 = t41 + t42;
+  const layer1_z_4 = t43 + layer1_b_4;
+  const layer1_a_4 = Math.tanh(layer1_z_4);
+  const t44 = layer2_W_4 * layer1_a_4;
+  const t45 = t36 + t44;
+  const t46 = layer1_W_20 * x_0;
+  const t47 = layer1_W_21 * x_1;
+  const t48 = t46 + t47;
+  const t49 = layer1_W_22 * x_2;
+  const t50 = t48 + t49;
+  const t51 = layer1_W_23 * x_3;
+  const t52 = t50 + t51;
+  const layer1_z_5 = t52 + layer1_b_5;
+  const layer1_a_5 = Math.tanh(layer1_z_5);
+  const t53 = layer2_W_5 * layer1_a_5;
+  const t54 = t45 + t53;
+  const t55 = layer1_W_24 * x_0;
+  const t56 = layer1_W_25 * x_1;
+  const t57 = t55 + t56;
+  const t58 = layer1_W_26 * x_2;
+  const t59 = t57 + t58;
+  const t60 = layer1_W_27 * x_3;
+  const t61 = t59 + t60;
+  const layer1_z_6 = t61 + layer1_b_6;
+  const layer1_a_6 = Math.tanh(layer1_z_6);
+  const t62 = layer2_W_6 * layer1_a_6;
+  const t63 = t54 + t62;
+  const t64 = layer1_W_28 * x_0;
+  const t65 = layer1_W_29 * x_1;
+  const t66 = t64 + t65;
+  const t67 = layer1_W_30 * x_2;
+  const t68 = t66 + t67;
+  const t69 = layer1_W_31 * x_3;
+  const t70 = t68 + t69;
+  const layer1_z_7 = t70 + layer1_b_7;
+  const layer1_a_7 = Math.tanh(layer1_z_7);
+  const t71 = layer2_W_7 * layer1_a_7;
+  const t72 = t63 + t71;
+  const layer2_z_0 = t72 + layer2_b_0;
+  const t73 = layer2_W_8 * layer1_a_0;
+  const t74 = layer2_W_9 * layer1_a_1;
+  const t75 = t73 + t74;
+  const t76 = layer2_W_10 * layer1_a_2;
+  const t77 = t75 + t76;
+  const t78 = layer2_W_11 * layer1_a_3;
+  const t79 = t77 + t78;
+  const t80 = layer2_W_12 * layer1_a_4;
+  const t81 = t79 + t80;
+  const t82 = layer2_W_13 * layer1_a_5;
+  const t83 = t81 + t82;
+  const t84 = layer2_W_14 * layer1_a_6;
+  const t85 = t83 + t84;
+  const t86 = layer2_W_15 * layer1_a_7;
+  const t87 = t85 + t86;
+  const layer2_z_1 = t87 + layer2_b_1;
+  const t88 = (layer2_z_0 >= layer2_z_1 ? layer2_z_0 : layer2_z_1);
+  const t89 = layer2_W_16 * layer1_a_0;
+  const t90 = layer2_W_17 * layer1_a_1;
+  const t91 = t89 + t90;
+  const t92 = layer2_W_18 * layer1_a_2;
+  const t93 = t91 + t92;
+  const t94 = layer2_W_19 * layer1_a_3;
+  const t95 = t93 + t94;
+  const t96 = layer2_W_20 * layer1_a_4;
+  const t97 = t95 + t96;
+  const t98 = layer2_W_21 * layer1_a_5;
+  const t99 = t97 + t98;
+  const t100 = layer2_W_22 * layer1_a_6;
+  const t101 = t99 + t100;
+  const t102 = layer2_W_23 * layer1_a_7;
+  const t103 = t101 + t102;
+  const layer2_z_2 = t103 + layer2_b_2;
+  const t104 = (t88 >= layer2_z_2 ? t88 : layer2_z_2);
+  const t105 = layer2_z_0 - t104;
+  const t106 = Math.exp(t105);
+  const t107 = layer2_z_1 - t104;
+  const t108 = Math.exp(t107);
+  const t109 = t106 + t108;
+  const t110 = layer2_z_2 - t104;
+  const t111 = Math.exp(t110);
+  const t112 = t109 + t111;
+  const t113 = Math.log(t112);
+  const t114 = t104 + t113;
+  const t115 = t1 * t114;
+  const t116 = y_0 * layer2_z_0;
+  const t117 = y_1 * layer2_z_1;
+  const t118 = t116 + t117;
+  const t119 = y_2 * layer2_z_2;
+  const t120 = t118 + t119;
+  const loss = t115 - t120;
+  // grad of: logsumexp(layer2_z)
+  const t121 = t106 / t112;
+  const t122 = t1 * t121;
+  const d_layer2_z_0 = t122 - y_0;
+  const $mo0 = $m_layer2_b[0]!, $vo0 = $v_layer2_b[0]!;
+  { // rmsprop update of layer2_b[0]
+    const $wk = layer2_b_0, $gk = d_layer2_z_0 + $l2 * $wk, $mk = $mo0, $vk = $vo0;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t123 = layer2_W_0 * d_layer2_z_0;
+  const t124 = t108 / t112;
+  const t125 = t1 * t124;
+  const d_layer2_z_1 = t125 - y_1;
+  const $mo1 = $m_layer2_b[1]!, $vo1 = $v_layer2_b[1]!;
+  { // rmsprop update of layer2_b[1]
+    const $wk = layer2_b_1, $gk = d_layer2_z_1 + $l2 * $wk, $mk = $mo1, $vk = $vo1;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t126 = layer2_W_8 * d_layer2_z_1;
+  const t127 = t123 + t126;
+  const t128 = t111 / t112;
+  const t129 = t1 * t128;
+  const d_layer2_z_2 = t129 - y_2;
+  const $mo2 = $m_layer2_b[2]!, $vo2 = $v_layer2_b[2]!;
+  { // rmsprop update of layer2_b[2]
+    const $wk = layer2_b_2, $gk = d_layer2_z_2 + $l2 * $wk, $mk = $mo2, $vk = $vo2;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_b[2] = $p1; $m_layer2_b[2] = $m1; $v_layer2_b[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t130 = layer2_W_16 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_0 = t127 + t130;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t131 = layer1_a_0 * layer1_a_0;
+  const t132 = 1 - t131;
+  const d_layer1_z_0 = d_layer1_a_0 * t132;
+  const $mo3 = $m_layer1_b[0]!, $vo3 = $v_layer1_b[0]!;
+  { // rmsprop update of layer1_b[0]
+    const $wk = layer1_b_0, $gk = d_layer1_z_0 + $l2 * $wk, $mk = $mo3, $vk = $vo3;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
+  const $mo4 = $m_layer1_W[0]!, $vo4 = $v_layer1_W[0]!;
+  { // rmsprop update of layer1_W[0]
+    const $wk = layer1_W_0, $gk = d_layer1_W_0 + $l2 * $wk, $mk = $mo4, $vk = $vo4;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
+  const $mo5 = $m_layer1_W[1]!, $vo5 = $v_layer1_W[1]!;
+  { // rmsprop update of layer1_W[1]
+    const $wk = layer1_W_1, $gk = d_layer1_W_1 + $l2 * $wk, $mk = $mo5, $vk = $vo5;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
+  const $mo6 = $m_layer1_W[2]!, $vo6 = $v_layer1_W[2]!;
+  { // rmsprop update of layer1_W[2]
+    const $wk = layer1_W_2, $gk = d_layer1_W_2 + $l2 * $wk, $mk = $mo6, $vk = $vo6;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_3 = d_layer1_z_0 * x_3;
+  const $mo7 = $m_layer1_W[3]!, $vo7 = $v_layer1_W[3]!;
+  { // rmsprop update of layer1_W[3]
+    const $wk = layer1_W_3, $gk = d_layer1_W_3 + $l2 * $wk, $mk = $mo7, $vk = $vo7;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t133 = layer2_W_1 * d_layer2_z_0;
+  const t134 = layer2_W_9 * d_layer2_z_1;
+  const t135 = t133 + t134;
+  const t136 = layer2_W_17 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_1 = t135 + t136;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t137 = layer1_a_1 * layer1_a_1;
+  const t138 = 1 - t137;
+  const d_layer1_z_1 = d_layer1_a_1 * t138;
+  const $mo8 = $m_layer1_b[1]!, $vo8 = $v_layer1_b[1]!;
+  { // rmsprop update of layer1_b[1]
+    const $wk = layer1_b_1, $gk = d_layer1_z_1 + $l2 * $wk, $mk = $mo8, $vk = $vo8;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_4 = d_layer1_z_1 * x_0;
+  const $mo9 = $m_layer1_W[4]!, $vo9 = $v_layer1_W[4]!;
+  { // rmsprop update of layer1_W[4]
+    const $wk = layer1_W_4, $gk = d_layer1_W_4 + $l2 * $wk, $mk = $mo9, $vk = $vo9;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_5 = d_layer1_z_1 * x_1;
+  const $mo10 = $m_layer1_W[5]!, $vo10 = $v_layer1_W[5]!;
+  { // rmsprop update of layer1_W[5]
+    const $wk = layer1_W_5, $gk = d_layer1_W_5 + $l2 * $wk, $mk = $mo10, $vk = $vo10;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_6 = d_layer1_z_1 * x_2;
+  const $mo11 = $m_layer1_W[6]!, $vo11 = $v_layer1_W[6]!;
+  { // rmsprop update of layer1_W[6]
+    const $wk = layer1_W_6, $gk = d_layer1_W_6 + $l2 * $wk, $mk = $mo11, $vk = $vo11;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_7 = d_layer1_z_1 * x_3;
+  const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
+  { // rmsprop update of layer1_W[7]
+    const $wk = layer1_W_7, $gk = d_layer1_W_7 + $l2 * $wk, $mk = $mo12, $vk = $vo12;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t139 = layer2_W_2 * d_layer2_z_0;
+  const t140 = layer2_W_10 * d_layer2_z_1;
+  const t141 = t139 + t140;
+  const t142 = layer2_W_18 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_2 = t141 + t142;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t143 = layer1_a_2 * layer1_a_2;
+  const t144 = 1 - t143;
+  const d_layer1_z_2 = d_layer1_a_2 * t144;
+  const $mo13 = $m_layer1_b[2]!, $vo13 = $v_layer1_b[2]!;
+  { // rmsprop update of layer1_b[2]
+    const $wk = layer1_b_2, $gk = d_layer1_z_2 + $l2 * $wk, $mk = $mo13, $vk = $vo13;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_8 = d_layer1_z_2 * x_0;
+  const $mo14 = $m_layer1_W[8]!, $vo14 = $v_layer1_W[8]!;
+  { // rmsprop update of layer1_W[8]
+    const $wk = layer1_W_8, $gk = d_layer1_W_8 + $l2 * $wk, $mk = $mo14, $vk = $vo14;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_9 = d_layer1_z_2 * x_1;
+  const $mo15 = $m_layer1_W[9]!, $vo15 = $v_layer1_W[9]!;
+  { // rmsprop update of layer1_W[9]
+    const $wk = layer1_W_9, $gk = d_layer1_W_9 + $l2 * $wk, $mk = $mo15, $vk = $vo15;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_10 = d_layer1_z_2 * x_2;
+  const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
+  { // rmsprop update of layer1_W[10]
+    const $wk = layer1_W_10, $gk = d_layer1_W_10 + $l2 * $wk, $mk = $mo16, $vk = $vo16;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_11 = d_layer1_z_2 * x_3;
+  const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
+  { // rmsprop update of layer1_W[11]
+    const $wk = layer1_W_11, $gk = d_layer1_W_11 + $l2 * $wk, $mk = $mo17, $vk = $vo17;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t145 = layer2_W_3 * d_layer2_z_0;
+  const t146 = layer2_W_11 * d_layer2_z_1;
+  const t147 = t145 + t146;
+  const t148 = layer2_W_19 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_3 = t147 + t148;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t149 = layer1_a_3 * layer1_a_3;
+  const t150 = 1 - t149;
+  const d_layer1_z_3 = d_layer1_a_3 * t150;
+  const $mo18 = $m_layer1_b[3]!, $vo18 = $v_layer1_b[3]!;
+  { // rmsprop update of layer1_b[3]
+    const $wk = layer1_b_3, $gk = d_layer1_z_3 + $l2 * $wk, $mk = $mo18, $vk = $vo18;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_12 = d_layer1_z_3 * x_0;
+  const $mo19 = $m_layer1_W[12]!, $vo19 = $v_layer1_W[12]!;
+  { // rmsprop update of layer1_W[12]
+    const $wk = layer1_W_12, $gk = d_layer1_W_12 + $l2 * $wk, $mk = $mo19, $vk = $vo19;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[12] = $p1; $m_layer1_W[12] = $m1; $v_layer1_W[12] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_13 = d_layer1_z_3 * x_1;
+  const $mo20 = $m_layer1_W[13]!, $vo20 = $v_layer1_W[13]!;
+  { // rmsprop update of layer1_W[13]
+    const $wk = layer1_W_13, $gk = d_layer1_W_13 + $l2 * $wk, $mk = $mo20, $vk = $vo20;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[13] = $p1; $m_layer1_W[13] = $m1; $v_layer1_W[13] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_14 = d_layer1_z_3 * x_2;
+  const $mo21 = $m_layer1_W[14]!, $vo21 = $v_layer1_W[14]!;
+  { // rmsprop update of layer1_W[14]
+    const $wk = layer1_W_14, $gk = d_layer1_W_14 + $l2 * $wk, $mk = $mo21, $vk = $vo21;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[14] = $p1; $m_layer1_W[14] = $m1; $v_layer1_W[14] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_15 = d_layer1_z_3 * x_3;
+  const $mo22 = $m_layer1_W[15]!, $vo22 = $v_layer1_W[15]!;
+  { // rmsprop update of layer1_W[15]
+    const $wk = layer1_W_15, $gk = d_layer1_W_15 + $l2 * $wk, $mk = $mo22, $vk = $vo22;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[15] = $p1; $m_layer1_W[15] = $m1; $v_layer1_W[15] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t151 = layer2_W_4 * d_layer2_z_0;
+  const t152 = layer2_W_12 * d_layer2_z_1;
+  const t153 = t151 + t152;
+  const t154 = layer2_W_20 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_4 = t153 + t154;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t155 = layer1_a_4 * layer1_a_4;
+  const t156 = 1 - t155;
+  const d_layer1_z_4 = d_layer1_a_4 * t156;
+  const $mo23 = $m_layer1_b[4]!, $vo23 = $v_layer1_b[4]!;
+  { // rmsprop update of layer1_b[4]
+    const $wk = layer1_b_4, $gk = d_layer1_z_4 + $l2 * $wk, $mk = $mo23, $vk = $vo23;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_b[4] = $p1; $m_layer1_b[4] = $m1; $v_layer1_b[4] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_16 = d_layer1_z_4 * x_0;
+  const $mo24 = $m_layer1_W[16]!, $vo24 = $v_layer1_W[16]!;
+  { // rmsprop update of layer1_W[16]
+    const $wk = layer1_W_16, $gk = d_layer1_W_16 + $l2 * $wk, $mk = $mo24, $vk = $vo24;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[16] = $p1; $m_layer1_W[16] = $m1; $v_layer1_W[16] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_17 = d_layer1_z_4 * x_1;
+  const $mo25 = $m_layer1_W[17]!, $vo25 = $v_layer1_W[17]!;
+  { // rmsprop update of layer1_W[17]
+    const $wk = layer1_W_17, $gk = d_layer1_W_17 + $l2 * $wk, $mk = $mo25, $vk = $vo25;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[17] = $p1; $m_layer1_W[17] = $m1; $v_layer1_W[17] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_18 = d_layer1_z_4 * x_2;
+  const $mo26 = $m_layer1_W[18]!, $vo26 = $v_layer1_W[18]!;
+  { // rmsprop update of layer1_W[18]
+    const $wk = layer1_W_18, $gk = d_layer1_W_18 + $l2 * $wk, $mk = $mo26, $vk = $vo26;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[18] = $p1; $m_layer1_W[18] = $m1; $v_layer1_W[18] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_19 = d_layer1_z_4 * x_3;
+  const $mo27 = $m_layer1_W[19]!, $vo27 = $v_layer1_W[19]!;
+  { // rmsprop update of layer1_W[19]
+    const $wk = layer1_W_19, $gk = d_layer1_W_19 + $l2 * $wk, $mk = $mo27, $vk = $vo27;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[19] = $p1; $m_layer1_W[19] = $m1; $v_layer1_W[19] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t157 = layer2_W_5 * d_layer2_z_0;
+  const t158 = layer2_W_13 * d_layer2_z_1;
+  const t159 = t157 + t158;
+  const t160 = layer2_W_21 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_5 = t159 + t160;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t161 = layer1_a_5 * layer1_a_5;
+  const t162 = 1 - t161;
+  const d_layer1_z_5 = d_layer1_a_5 * t162;
+  const $mo28 = $m_layer1_b[5]!, $vo28 = $v_layer1_b[5]!;
+  { // rmsprop update of layer1_b[5]
+    const $wk = layer1_b_5, $gk = d_layer1_z_5 + $l2 * $wk, $mk = $mo28, $vk = $vo28;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_b[5] = $p1; $m_layer1_b[5] = $m1; $v_layer1_b[5] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_20 = d_layer1_z_5 * x_0;
+  const $mo29 = $m_layer1_W[20]!, $vo29 = $v_layer1_W[20]!;
+  { // rmsprop update of layer1_W[20]
+    const $wk = layer1_W_20, $gk = d_layer1_W_20 + $l2 * $wk, $mk = $mo29, $vk = $vo29;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[20] = $p1; $m_layer1_W[20] = $m1; $v_layer1_W[20] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_21 = d_layer1_z_5 * x_1;
+  const $mo30 = $m_layer1_W[21]!, $vo30 = $v_layer1_W[21]!;
+  { // rmsprop update of layer1_W[21]
+    const $wk = layer1_W_21, $gk = d_layer1_W_21 + $l2 * $wk, $mk = $mo30, $vk = $vo30;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[21] = $p1; $m_layer1_W[21] = $m1; $v_layer1_W[21] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_22 = d_layer1_z_5 * x_2;
+  const $mo31 = $m_layer1_W[22]!, $vo31 = $v_layer1_W[22]!;
+  { // rmsprop update of layer1_W[22]
+    const $wk = layer1_W_22, $gk = d_layer1_W_22 + $l2 * $wk, $mk = $mo31, $vk = $vo31;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[22] = $p1; $m_layer1_W[22] = $m1; $v_layer1_W[22] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_23 = d_layer1_z_5 * x_3;
+  const $mo32 = $m_layer1_W[23]!, $vo32 = $v_layer1_W[23]!;
+  { // rmsprop update of layer1_W[23]
+    const $wk = layer1_W_23, $gk = d_layer1_W_23 + $l2 * $wk, $mk = $mo32, $vk = $vo32;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[23] = $p1; $m_layer1_W[23] = $m1; $v_layer1_W[23] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t163 = layer2_W_6 * d_layer2_z_0;
+  const t164 = layer2_W_14 * d_layer2_z_1;
+  const t165 = t163 + t164;
+  const t166 = layer2_W_22 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_6 = t165 + t166;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t167 = layer1_a_6 * layer1_a_6;
+  const t168 = 1 - t167;
+  const d_layer1_z_6 = d_layer1_a_6 * t168;
+  const $mo33 = $m_layer1_b[6]!, $vo33 = $v_layer1_b[6]!;
+  { // rmsprop update of layer1_b[6]
+    const $wk = layer1_b_6, $gk = d_layer1_z_6 + $l2 * $wk, $mk = $mo33, $vk = $vo33;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_b[6] = $p1; $m_layer1_b[6] = $m1; $v_layer1_b[6] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_24 = d_layer1_z_6 * x_0;
+  const $mo34 = $m_layer1_W[24]!, $vo34 = $v_layer1_W[24]!;
+  { // rmsprop update of layer1_W[24]
+    const $wk = layer1_W_24, $gk = d_layer1_W_24 + $l2 * $wk, $mk = $mo34, $vk = $vo34;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[24] = $p1; $m_layer1_W[24] = $m1; $v_layer1_W[24] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_25 = d_layer1_z_6 * x_1;
+  const $mo35 = $m_layer1_W[25]!, $vo35 = $v_layer1_W[25]!;
+  { // rmsprop update of layer1_W[25]
+    const $wk = layer1_W_25, $gk = d_layer1_W_25 + $l2 * $wk, $mk = $mo35, $vk = $vo35;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[25] = $p1; $m_layer1_W[25] = $m1; $v_layer1_W[25] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_26 = d_layer1_z_6 * x_2;
+  const $mo36 = $m_layer1_W[26]!, $vo36 = $v_layer1_W[26]!;
+  { // rmsprop update of layer1_W[26]
+    const $wk = layer1_W_26, $gk = d_layer1_W_26 + $l2 * $wk, $mk = $mo36, $vk = $vo36;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[26] = $p1; $m_layer1_W[26] = $m1; $v_layer1_W[26] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_27 = d_layer1_z_6 * x_3;
+  const $mo37 = $m_layer1_W[27]!, $vo37 = $v_layer1_W[27]!;
+  { // rmsprop update of layer1_W[27]
+    const $wk = layer1_W_27, $gk = d_layer1_W_27 + $l2 * $wk, $mk = $mo37, $vk = $vo37;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[27] = $p1; $m_layer1_W[27] = $m1; $v_layer1_W[27] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t169 = layer2_W_7 * d_layer2_z_0;
+  const t170 = layer2_W_15 * d_layer2_z_1;
+  const t171 = t169 + t170;
+  const t172 = layer2_W_23 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_7 = t171 + t172;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t173 = layer1_a_7 * layer1_a_7;
+  const t174 = 1 - t173;
+  const d_layer1_z_7 = d_layer1_a_7 * t174;
+  const $mo38 = $m_layer1_b[7]!, $vo38 = $v_layer1_b[7]!;
+  { // rmsprop update of layer1_b[7]
+    const $wk = layer1_b_7, $gk = d_layer1_z_7 + $l2 * $wk, $mk = $mo38, $vk = $vo38;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_b[7] = $p1; $m_layer1_b[7] = $m1; $v_layer1_b[7] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_28 = d_layer1_z_7 * x_0;
+  const $mo39 = $m_layer1_W[28]!, $vo39 = $v_layer1_W[28]!;
+  { // rmsprop update of layer1_W[28]
+    const $wk = layer1_W_28, $gk = d_layer1_W_28 + $l2 * $wk, $mk = $mo39, $vk = $vo39;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[28] = $p1; $m_layer1_W[28] = $m1; $v_layer1_W[28] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_29 = d_layer1_z_7 * x_1;
+  const $mo40 = $m_layer1_W[29]!, $vo40 = $v_layer1_W[29]!;
+  { // rmsprop update of layer1_W[29]
+    const $wk = layer1_W_29, $gk = d_layer1_W_29 + $l2 * $wk, $mk = $mo40, $vk = $vo40;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[29] = $p1; $m_layer1_W[29] = $m1; $v_layer1_W[29] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_30 = d_layer1_z_7 * x_2;
+  const $mo41 = $m_layer1_W[30]!, $vo41 = $v_layer1_W[30]!;
+  { // rmsprop update of layer1_W[30]
+    const $wk = layer1_W_30, $gk = d_layer1_W_30 + $l2 * $wk, $mk = $mo41, $vk = $vo41;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[30] = $p1; $m_layer1_W[30] = $m1; $v_layer1_W[30] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_31 = d_layer1_z_7 * x_3;
+  const $mo42 = $m_layer1_W[31]!, $vo42 = $v_layer1_W[31]!;
+  { // rmsprop update of layer1_W[31]
+    const $wk = layer1_W_31, $gk = d_layer1_W_31 + $l2 * $wk, $mk = $mo42, $vk = $vo42;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[31] = $p1; $m_layer1_W[31] = $m1; $v_layer1_W[31] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
+  const $mo43 = $m_layer2_W[0]!, $vo43 = $v_layer2_W[0]!;
+  { // rmsprop update of layer2_W[0]
+    const $wk = layer2_W_0, $gk = d_layer2_W_0 + $l2 * $wk, $mk = $mo43, $vk = $vo43;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
+  const $mo44 = $m_layer2_W[1]!, $vo44 = $v_layer2_W[1]!;
+  { // rmsprop update of layer2_W[1]
+    const $wk = layer2_W_1, $gk = d_layer2_W_1 + $l2 * $wk, $mk = $mo44, $vk = $vo44;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
+  const $mo45 = $m_layer2_W[2]!, $vo45 = $v_layer2_W[2]!;
+  { // rmsprop update of layer2_W[2]
+    const $wk = layer2_W_2, $gk = d_layer2_W_2 + $l2 * $wk, $mk = $mo45, $vk = $vo45;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
+  const $mo46 = $m_layer2_W[3]!, $vo46 = $v_layer2_W[3]!;
+  { // rmsprop update of layer2_W[3]
+    const $wk = layer2_W_3, $gk = d_layer2_W_3 + $l2 * $wk, $mk = $mo46, $vk = $vo46;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
+  const $mo47 = $m_layer2_W[4]!, $vo47 = $v_layer2_W[4]!;
+  { // rmsprop update of layer2_W[4]
+    const $wk = layer2_W_4, $gk = d_layer2_W_4 + $l2 * $wk, $mk = $mo47, $vk = $vo47;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
+  const $mo48 = $m_layer2_W[5]!, $vo48 = $v_layer2_W[5]!;
+  { // rmsprop update of layer2_W[5]
+    const $wk = layer2_W_5, $gk = d_layer2_W_5 + $l2 * $wk, $mk = $mo48, $vk = $vo48;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
+  const $mo49 = $m_layer2_W[6]!, $vo49 = $v_layer2_W[6]!;
+  { // rmsprop update of layer2_W[6]
+    const $wk = layer2_W_6, $gk = d_layer2_W_6 + $l2 * $wk, $mk = $mo49, $vk = $vo49;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
+  const $mo50 = $m_layer2_W[7]!, $vo50 = $v_layer2_W[7]!;
+  { // rmsprop update of layer2_W[7]
+    const $wk = layer2_W_7, $gk = d_layer2_W_7 + $l2 * $wk, $mk = $mo50, $vk = $vo50;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
+  const $mo51 = $m_layer2_W[8]!, $vo51 = $v_layer2_W[8]!;
+  { // rmsprop update of layer2_W[8]
+    const $wk = layer2_W_8, $gk = d_layer2_W_8 + $l2 * $wk, $mk = $mo51, $vk = $vo51;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[8] = $p1; $m_layer2_W[8] = $m1; $v_layer2_W[8] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
+  const $mo52 = $m_layer2_W[9]!, $vo52 = $v_layer2_W[9]!;
+  { // rmsprop update of layer2_W[9]
+    const $wk = layer2_W_9, $gk = d_layer2_W_9 + $l2 * $wk, $mk = $mo52, $vk = $vo52;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[9] = $p1; $m_layer2_W[9] = $m1; $v_layer2_W[9] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
+  const $mo53 = $m_layer2_W[10]!, $vo53 = $v_layer2_W[10]!;
+  { // rmsprop update of layer2_W[10]
+    const $wk = layer2_W_10, $gk = d_layer2_W_10 + $l2 * $wk, $mk = $mo53, $vk = $vo53;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[10] = $p1; $m_layer2_W[10] = $m1; $v_layer2_W[10] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
+  const $mo54 = $m_layer2_W[11]!, $vo54 = $v_layer2_W[11]!;
+  { // rmsprop update of layer2_W[11]
+    const $wk = layer2_W_11, $gk = d_layer2_W_11 + $l2 * $wk, $mk = $mo54, $vk = $vo54;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[11] = $p1; $m_layer2_W[11] = $m1; $v_layer2_W[11] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
+  const $mo55 = $m_layer2_W[12]!, $vo55 = $v_layer2_W[12]!;
+  { // rmsprop update of layer2_W[12]
+    const $wk = layer2_W_12, $gk = d_layer2_W_12 + $l2 * $wk, $mk = $mo55, $vk = $vo55;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[12] = $p1; $m_layer2_W[12] = $m1; $v_layer2_W[12] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
+  const $mo56 = $m_layer2_W[13]!, $vo56 = $v_layer2_W[13]!;
+  { // rmsprop update of layer2_W[13]
+    const $wk = layer2_W_13, $gk = d_layer2_W_13 + $l2 * $wk, $mk = $mo56, $vk = $vo56;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[13] = $p1; $m_layer2_W[13] = $m1; $v_layer2_W[13] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
+  const $mo57 = $m_layer2_W[14]!, $vo57 = $v_layer2_W[14]!;
+  { // rmsprop update of layer2_W[14]
+    const $wk = layer2_W_14, $gk = d_layer2_W_14 + $l2 * $wk, $mk = $mo57, $vk = $vo57;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[14] = $p1; $m_layer2_W[14] = $m1; $v_layer2_W[14] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
+  const $mo58 = $m_layer2_W[15]!, $vo58 = $v_layer2_W[15]!;
+  { // rmsprop update of layer2_W[15]
+    const $wk = layer2_W_15, $gk = d_layer2_W_15 + $l2 * $wk, $mk = $mo58, $vk = $vo58;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[15] = $p1; $m_layer2_W[15] = $m1; $v_layer2_W[15] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
+  const $mo59 = $m_layer2_W[16]!, $vo59 = $v_layer2_W[16]!;
+  { // rmsprop update of layer2_W[16]
+    const $wk = layer2_W_16, $gk = d_layer2_W_16 + $l2 * $wk, $mk = $mo59, $vk = $vo59;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[16] = $p1; $m_layer2_W[16] = $m1; $v_layer2_W[16] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
+  const $mo60 = $m_layer2_W[17]!, $vo60 = $v_layer2_W[17]!;
+  { // rmsprop update of layer2_W[17]
+    const $wk = layer2_W_17, $gk = d_layer2_W_17 + $l2 * $wk, $mk = $mo60, $vk = $vo60;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[17] = $p1; $m_layer2_W[17] = $m1; $v_layer2_W[17] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
+  const $mo61 = $m_layer2_W[18]!, $vo61 = $v_layer2_W[18]!;
+  { // rmsprop update of layer2_W[18]
+    const $wk = layer2_W_18, $gk = d_layer2_W_18 + $l2 * $wk, $mk = $mo61, $vk = $vo61;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[18] = $p1; $m_layer2_W[18] = $m1; $v_layer2_W[18] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
+  const $mo62 = $m_layer2_W[19]!, $vo62 = $v_layer2_W[19]!;
+  { // rmsprop update of layer2_W[19]
+    const $wk = layer2_W_19, $gk = d_layer2_W_19 + $l2 * $wk, $mk = $mo62, $vk = $vo62;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[19] = $p1; $m_layer2_W[19] = $m1; $v_layer2_W[19] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
+  const $mo63 = $m_layer2_W[20]!, $vo63 = $v_layer2_W[20]!;
+  { // rmsprop update of layer2_W[20]
+    const $wk = layer2_W_20, $gk = d_layer2_W_20 + $l2 * $wk, $mk = $mo63, $vk = $vo63;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[20] = $p1; $m_layer2_W[20] = $m1; $v_layer2_W[20] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
+  const $mo64 = $m_layer2_W[21]!, $vo64 = $v_layer2_W[21]!;
+  { // rmsprop update of layer2_W[21]
+    const $wk = layer2_W_21, $gk = d_layer2_W_21 + $l2 * $wk, $mk = $mo64, $vk = $vo64;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[21] = $p1; $m_layer2_W[21] = $m1; $v_layer2_W[21] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
+  const $mo65 = $m_layer2_W[22]!, $vo65 = $v_layer2_W[22]!;
+  { // rmsprop update of layer2_W[22]
+    const $wk = layer2_W_22, $gk = d_layer2_W_22 + $l2 * $wk, $mk = $mo65, $vk = $vo65;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[22] = $p1; $m_layer2_W[22] = $m1; $v_layer2_W[22] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
+  const $mo66 = $m_layer2_W[23]!, $vo66 = $v_layer2_W[23]!;
+  { // rmsprop update of layer2_W[23]
+    const $wk = layer2_W_23, $gk = d_layer2_W_23 + $l2 * $wk, $mk = $mo66, $vk = $vo66;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[23] = $p1; $m_layer2_W[23] = $m1; $v_layer2_W[23] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  if ($s === 0 && loss - loss === 0) return loss;
+  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0; $v_layer2_b[0] = $vo0;
+  $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1; $v_layer2_b[1] = $vo1;
+  $w_layer2_b[2] = layer2_b_2; $m_layer2_b[2] = $mo2; $v_layer2_b[2] = $vo2;
+  $w_layer1_b[0] = layer1_b_0; $m_layer1_b[0] = $mo3; $v_layer1_b[0] = $vo3;
+  $w_layer1_W[0] = layer1_W_0; $m_layer1_W[0] = $mo4; $v_layer1_W[0] = $vo4;
+  $w_layer1_W[1] = layer1_W_1; $m_layer1_W[1] = $mo5; $v_layer1_W[1] = $vo5;
+  $w_layer1_W[2] = layer1_W_2; $m_layer1_W[2] = $mo6; $v_layer1_W[2] = $vo6;
+  $w_layer1_W[3] = layer1_W_3; $m_layer1_W[3] = $mo7; $v_layer1_W[3] = $vo7;
+  $w_layer1_b[1] = layer1_b_1; $m_layer1_b[1] = $mo8; $v_layer1_b[1] = $vo8;
+  $w_layer1_W[4] = layer1_W_4; $m_layer1_W[4] = $mo9; $v_layer1_W[4] = $vo9;
+  $w_layer1_W[5] = layer1_W_5; $m_layer1_W[5] = $mo10; $v_layer1_W[5] = $vo10;
+  $w_layer1_W[6] = layer1_W_6; $m_layer1_W[6] = $mo11; $v_layer1_W[6] = $vo11;
+  $w_layer1_W[7] = layer1_W_7; $m_layer1_W[7] = $mo12; $v_layer1_W[7] = $vo12;
+  $w_layer1_b[2] = layer1_b_2; $m_layer1_b[2] = $mo13; $v_layer1_b[2] = $vo13;
+  $w_layer1_W[8] = layer1_W_8; $m_layer1_W[8] = $mo14; $v_layer1_W[8] = $vo14;
+  $w_layer1_W[9] = layer1_W_9; $m_layer1_W[9] = $mo15; $v_layer1_W[9] = $vo15;
+  $w_layer1_W[10] = layer1_W_10; $m_layer1_W[10] = $mo16; $v_layer1_W[10] = $vo16;
+  $w_layer1_W[11] = layer1_W_11; $m_layer1_W[11] = $mo17; $v_layer1_W[11] = $vo17;
+  $w_layer1_b[3] = layer1_b_3; $m_layer1_b[3] = $mo18; $v_layer1_b[3] = $vo18;
+  $w_layer1_W[12] = layer1_W_12; $m_layer1_W[12] = $mo19; $v_layer1_W[12] = $vo19;
+  $w_layer1_W[13] = layer1_W_13; $m_layer1_W[13] = $mo20; $v_layer1_W[13] = $vo20;
+  $w_layer1_W[14] = layer1_W_14; $m_layer1_W[14] = $mo21; $v_layer1_W[14] = $vo21;
+  $w_layer1_W[15] = layer1_W_15; $m_layer1_W[15] = $mo22; $v_layer1_W[15] = $vo22;
+  $w_layer1_b[4] = layer1_b_4; $m_layer1_b[4] = $mo23; $v_layer1_b[4] = $vo23;
+  $w_layer1_W[16] = layer1_W_16; $m_layer1_W[16] = $mo24; $v_layer1_W[16] = $vo24;
+  $w_layer1_W[17] = layer1_W_17; $m_layer1_W[17] = $mo25; $v_layer1_W[17] = $vo25;
+  $w_layer1_W[18] = layer1_W_18; $m_layer1_W[18] = $mo26; $v_layer1_W[18] = $vo26;
+  $w_layer1_W[19] = layer1_W_19; $m_layer1_W[19] = $mo27; $v_layer1_W[19] = $vo27;
+  $w_layer1_b[5] = layer1_b_5; $m_layer1_b[5] = $mo28; $v_layer1_b[5] = $vo28;
+  $w_layer1_W[20] = layer1_W_20; $m_layer1_W[20] = $mo29; $v_layer1_W[20] = $vo29;
+  $w_layer1_W[21] = layer1_W_21; $m_layer1_W[21] = $mo30; $v_layer1_W[21] = $vo30;
+  $w_layer1_W[22] = layer1_W_22; $m_layer1_W[22] = $mo31; $v_layer1_W[22] = $vo31;
+  $w_layer1_W[23] = layer1_W_23; $m_layer1_W[23] = $mo32; $v_layer1_W[23] = $vo32;
+  $w_layer1_b[6] = layer1_b_6; $m_layer1_b[6] = $mo33; $v_layer1_b[6] = $vo33;
+  $w_layer1_W[24] = layer1_W_24; $m_layer1_W[24] = $mo34; $v_layer1_W[24] = $vo34;
+  $w_layer1_W[25] = layer1_W_25; $m_layer1_W[25] = $mo35; $v_layer1_W[25] = $vo35;
+  $w_layer1_W[26] = layer1_W_26; $m_layer1_W[26] = $mo36; $v_layer1_W[26] = $vo36;
+  $w_layer1_W[27] = layer1_W_27; $m_layer1_W[27] = $mo37; $v_layer1_W[27] = $vo37;
+  $w_layer1_b[7] = layer1_b_7; $m_layer1_b[7] = $mo38; $v_layer1_b[7] = $vo38;
+  $w_layer1_W[28] = layer1_W_28; $m_layer1_W[28] = $mo39; $v_layer1_W[28] = $vo39;
+  $w_layer1_W[29] = layer1_W_29; $m_layer1_W[29] = $mo40; $v_layer1_W[29] = $vo40;
+  $w_layer1_W[30] = layer1_W_30; $m_layer1_W[30] = $mo41; $v_layer1_W[30] = $vo41;
+  $w_layer1_W[31] = layer1_W_31; $m_layer1_W[31] = $mo42; $v_layer1_W[31] = $vo42;
+  $w_layer2_W[0] = layer2_W_0; $m_layer2_W[0] = $mo43; $v_layer2_W[0] = $vo43;
+  $w_layer2_W[1] = layer2_W_1; $m_layer2_W[1] = $mo44; $v_layer2_W[1] = $vo44;
+  $w_layer2_W[2] = layer2_W_2; $m_layer2_W[2] = $mo45; $v_layer2_W[2] = $vo45;
+  $w_layer2_W[3] = layer2_W_3; $m_layer2_W[3] = $mo46; $v_layer2_W[3] = $vo46;
+  $w_layer2_W[4] = layer2_W_4; $m_layer2_W[4] = $mo47; $v_layer2_W[4] = $vo47;
+  $w_layer2_W[5] = layer2_W_5; $m_layer2_W[5] = $mo48; $v_layer2_W[5] = $vo48;
+  $w_layer2_W[6] = layer2_W_6; $m_layer2_W[6] = $mo49; $v_layer2_W[6] = $vo49;
+  $w_layer2_W[7] = layer2_W_7; $m_layer2_W[7] = $mo50; $v_layer2_W[7] = $vo50;
+  $w_layer2_W[8] = layer2_W_8; $m_layer2_W[8] = $mo51; $v_layer2_W[8] = $vo51;
+  $w_layer2_W[9] = layer2_W_9; $m_layer2_W[9] = $mo52; $v_layer2_W[9] = $vo52;
+  $w_layer2_W[10] = layer2_W_10; $m_layer2_W[10] = $mo53; $v_layer2_W[10] = $vo53;
+  $w_layer2_W[11] = layer2_W_11; $m_layer2_W[11] = $mo54; $v_layer2_W[11] = $vo54;
+  $w_layer2_W[12] = layer2_W_12; $m_layer2_W[12] = $mo55; $v_layer2_W[12] = $vo55;
+  $w_layer2_W[13] = layer2_W_13; $m_layer2_W[13] = $mo56; $v_layer2_W[13] = $vo56;
+  $w_layer2_W[14] = layer2_W_14; $m_layer2_W[14] = $mo57; $v_layer2_W[14] = $vo57;
+  $w_layer2_W[15] = layer2_W_15; $m_layer2_W[15] = $mo58; $v_layer2_W[15] = $vo58;
+  $w_layer2_W[16] = layer2_W_16; $m_layer2_W[16] = $mo59; $v_layer2_W[16] = $vo59;
+  $w_layer2_W[17] = layer2_W_17; $m_layer2_W[17] = $mo60; $v_layer2_W[17] = $vo60;
+  $w_layer2_W[18] = layer2_W_18; $m_layer2_W[18] = $mo61; $v_layer2_W[18] = $vo61;
+  $w_layer2_W[19] = layer2_W_19; $m_layer2_W[19] = $mo62; $v_layer2_W[19] = $vo62;
+  $w_layer2_W[20] = layer2_W_20; $m_layer2_W[20] = $mo63; $v_layer2_W[20] = $vo63;
+  $w_layer2_W[21] = layer2_W_21; $m_layer2_W[21] = $mo64; $v_layer2_W[21] = $vo64;
+  $w_layer2_W[22] = layer2_W_22; $m_layer2_W[22] = $mo65; $v_layer2_W[22] = $vo65;
+  $w_layer2_W[23] = layer2_W_23; $m_layer2_W[23] = $mo66; $v_layer2_W[23] = $vo66;
+  return NaN;
+}
+
+/**
+ * The hyperparameters of a fused step, written into one Float64Array that the step reads
+ * (numbers passed as arguments to a function too large to inline are boxed; these are not).
+ */
+const $H = new Float64Array(7);
+function $hyperInto(a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0): Float64Array {
+  $H[0] = a0;
+  $H[1] = a1;
+  $H[2] = a2;
+  $H[3] = a3;
+  $H[4] = a4;
+  $H[5] = a5;
+  $H[6] = a6;
+  return $H;
+}
+
+/** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */
+function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
+  return $step_sgd($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
+}
+
+/** One step of `st`'s kind on one row (rate `lr`, step `t` from 1, no clipping), fused into the backward pass: the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState, h: $Hyper, lr: number, t: number): number {
+  switch (h.kind) {
+    case 'sgd':
+      return $step_sgd(p, X, xo, Y, yo, $hyperInto(lr, 1 - lr * h.decay, h.l2));
+    case 'momentum':
+      return $step_momentum(p, X, xo, Y, yo, st.m!, $hyperInto(lr, 1 - lr * h.decay, h.l2, h.mu, h.nesterov ? 1 : 0));
+    case 'adam':
+    case 'adamw': {
+      const bc1 = t < h.t1 ? 1 - Math.pow(h.b1, t) : 1, root = Math.sqrt(t < h.t2 ? 1 - Math.pow(h.b2, t) : 1);
+      return $step_adam(p, X, xo, Y, yo, st.m!, st.v!, $hyperInto(lr, 1 - lr * h.decay, h.l2, h.b1, h.b2, (lr * root) / bc1, h.eps * root));
+    }
+    case 'rmsprop':
+      return $step_rmsprop(p, X, xo, Y, yo, st.m!, st.v!, $hyperInto(lr, 1 - lr * h.decay, h.l2, h.mu, h.rho, h.eps));
+  }
 }

@@ -86,7 +86,7 @@ function $copyInto(to: Params, from: Params): void {
   { const a = to.layer2_b, b = from.layer2_b; for (let k = 0; k < 10; k++) a[k] = b[k]!; }
 }
 
-/** `p <- p - lr * g`, then `g <- 0` (unchecked: see `$update`). */
+/** `p <- p - lr * g`, then `g <- 0`, unchecked (`$stepFailed` uses it to find what overflows). */
 function $applyUpdate(p: Params, g: Params, lr: number): void {
   { const w = p.layer1_W, d = g.layer1_W; for (let k = 0; k < 25088; k++) { w[k]! -= lr * d[k]!; d[k] = 0; } }
   { const w = p.layer1_b, d = g.layer1_b; for (let k = 0; k < 32; k++) { w[k]! -= lr * d[k]!; d[k] = 0; } }
@@ -94,26 +94,11 @@ function $applyUpdate(p: Params, g: Params, lr: number): void {
   { const w = p.layer2_b, d = g.layer2_b; for (let k = 0; k < 10; k++) { w[k]! -= lr * d[k]!; d[k] = 0; } }
 }
 
-/**
- * The SGD update, all or nothing: applied (and `g` cleared) only when `loss` and every
- * new value are finite (the sum of `v * 0` over them is 0; see `$finite`); otherwise
- * `p` is unchanged, `g` cleared, and the result false.
- */
-function $update(p: Params, g: Params, lr: number, loss: number): boolean {
-  let s = loss - loss;
-  { const w = p.layer1_W, d = g.layer1_W; for (let k = 0; k < 25088; k++) s += (w[k]! - lr * d[k]!) * 0; }
-  { const w = p.layer1_b, d = g.layer1_b; for (let k = 0; k < 32; k++) s += (w[k]! - lr * d[k]!) * 0; }
-  { const w = p.layer2_W, d = g.layer2_W; for (let k = 0; k < 320; k++) s += (w[k]! - lr * d[k]!) * 0; }
-  { const w = p.layer2_b, d = g.layer2_b; for (let k = 0; k < 10; k++) s += (w[k]! - lr * d[k]!) * 0; }
-  if (s === 0) {
-    $applyUpdate(p, g, lr);
-    return true;
-  }
-  g.layer1_W.fill(0);
-  g.layer1_b.fill(0);
-  g.layer2_W.fill(0);
-  g.layer2_b.fill(0);
-  return false;
+/** True when `p` has every parameter, of the right kind and size (`$checkParams` says what is wrong otherwise). */
+function $isParams(p: unknown): boolean {
+  if (typeof p !== 'object' || p === null) return false;
+  const q = p as Params;
+  return q.layer1_W instanceof Floats && q.layer1_W.length === 25088 && q.layer1_b instanceof Floats && q.layer1_b.length === 32 && q.layer2_W instanceof Floats && q.layer2_W.length === 320 && q.layer2_b instanceof Floats && q.layer2_b.length === 10;
 }
 
 /**
@@ -206,15 +191,17 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
 
 /**
  * One training step on one sample; returns the loss before the step. `optimizer` is a
- * learning rate (plain SGD, `p <- p - learningRate * dloss/dp`, fused into the backward
- * pass) or an OptimizerState from `initOptimizer` (which the step advances). All or
+ * learning rate (plain SGD, `p <- p - learningRate * dloss/dp`) or an OptimizerState from
+ * `initOptimizer` (which the step advances); in the unrolled lowering (short kernels) the update
+ * is written into the backward pass as each gradient is complete, except with clipping by
+ * global norm (which needs the whole gradient first). All or
  * nothing: when the loss or any new parameter or optimizer value would not be finite,
  * the parameters and the optimizer state are left as they were and a SampleError says why
  * (the loss, the first non-finite gradient, or the first update that overflows).
  */
 export function step(params: Params, inputs: Inputs, targets: Targets, optimizer: number | OptimizerState): number {
-  $checkParams(params, 'step: params', false);
-  const h = $checkOptimizer('step', optimizer);
+  if (!$isParams(params)) $checkParams(params, 'step: params', false);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('step', optimizer);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   const st = optimizer as OptimizerState;
@@ -244,9 +231,10 @@ const $acc = zeroParams();
  * the parameters and optimizer state unchanged, when the loss or a new value is not finite.
  */
 export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, optimizer: number | OptimizerState, first = 0): number {
-  $checkParams(params, 'stepBatch: params', false);
-  $checkRows('stepBatch', X, Y, count, first);
-  const h = $checkOptimizer('stepBatch', optimizer);
+  // Each check's fast path first (small enough to inline, allocates nothing); the full check names the problem.
+  if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false);
+  if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
   const st = optimizer as OptimizerState;
   const value = h ? $optimizerStep(params, X, Y, count, first, st, h) : $stepRows(params, X, Y, count, optimizer as number, first);
   if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer as number, h && st);
@@ -297,6 +285,12 @@ function $checkRate(where: string, lr: unknown): void {
   if (typeof lr !== 'number' || lr - lr !== 0 || lr < 0) throw new SampleError(`${where}: learningRate must be a finite number >= 0, got ${$show(lr)}`);
 }
 
+/** True when `count` rows from row `first` lie in X and Y, both of this module's Floats (`$checkRows` says what is wrong otherwise, and takes the other float type too). */
+function $isRows(X: Floats, Y: Floats, count: number, first: number): boolean {
+  return Number.isInteger(count) && count >= 1 && Number.isInteger(first) && first >= 0 && X instanceof Floats && Y instanceof Floats &&
+    X.length >= (first + count) * INPUT_SIZE && Y.length >= (first + count) * TARGET_SIZE;
+}
+
 /** Checks `count` rows from row `first` lie in X and Y (once per call). */
 function $checkRows(where: string, X: Floats, Y: Floats, count: number, first: number): void {
   if (!Number.isInteger(count) || count < 1) throw new SampleError(`${where}: count must be a positive integer, got ${$show(count)}`);
@@ -331,7 +325,7 @@ function $lossSum(p: Params, X: Floats, Y: Floats, count: number, first: number)
 function $stepRows(p: Params, X: Floats, Y: Floats, count: number, lr: number, first: number): number {
   if (count === 1) return $stepRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, lr);
   const value = $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
-  return $update(p, $acc, lr, value) ? value : NaN;
+  return $update_sgd(p, $acc, 1, value, lr, 1, 0) ? value : NaN;
 }
 
 /** After a refused step (parameters and optimizer state unchanged): throws a SampleError saying what was not finite. */
@@ -850,7 +844,17 @@ interface $Hyper {
   readonly kind: OptimizerOptions['kind'];
   readonly lr: number; readonly l2: number; readonly decay: number; readonly clip: number;
   readonly mu: number; readonly nesterov: boolean; readonly b1: number; readonly b2: number; readonly eps: number; readonly rho: number;
+  /** From step t1 (t2) on, beta1^t (beta2^t) <= 2^-54, so 1 - beta^t is exactly 1 and Math.pow (about 50 ns) is skipped. */
+  readonly t1: number; readonly t2: number;
   readonly schedule: Schedule;
+}
+
+/** The first step t with Math.pow(b, t) <= 2^-54 (0 <= b < 1): from there on 1 - b^t rounds to 1 exactly. */
+function $negligibleFrom(b: number): number {
+  if (b === 0) return 1;
+  let t = Math.max(1, Math.floor(Math.log(2 ** -54) / Math.log(b)) - 2);
+  while (Math.pow(b, t) > 2 ** -54) t++;
+  return t;
 }
 
 const $COMMON_KEYS = ['kind', 'learningRate', 'weightDecay', 'clipNorm', 'schedule'];
@@ -861,6 +865,8 @@ const $SCHEDULE_KEYS = new Map<string, readonly string[]>([
   ['constant', []], ['step', ['stepSize', 'gamma']], ['exponential', ['gamma']], ['cosine', ['totalSteps', 'warmupSteps', 'minLearningRate']],
 ]);
 const $hypers = new WeakMap<object, $Hyper>();
+/** The last frozen options `$hyper` read, and their hyperparameters: one comparison per step while training. */
+let $lastOptions: object | null = null, $lastHyper: $Hyper | null = null;
 
 /** `r[key]` checked: the fallback when absent (a NaN fallback: required), else a number passing `ok`. */
 function $option(r: object, key: string, fallback: number, ok: (v: number) => boolean, what: string, where: string): number {
@@ -881,7 +887,10 @@ function $checkKeys(r: object, allowed: readonly string[], where: string): void 
 function $hyper(o: unknown, where: string): $Hyper {
   if (typeof o !== 'object' || o === null) throw new SampleError(`${where} must be an object with a kind ('${[...$OPTIMIZER_KEYS.keys()].join("', '")}'), got ${$show(o)}`);
   const cached = $hypers.get(o);
-  if (cached) return cached;
+  if (cached) {
+    $lastOptions = o; $lastHyper = cached;
+    return cached;
+  }
   const kind: unknown = (o as { kind?: unknown }).kind;
   const own = typeof kind === 'string' ? $OPTIMIZER_KEYS.get(kind) : undefined;
   if (!own) throw new SampleError(`${where}.kind must be one of '${[...$OPTIMIZER_KEYS.keys()].join("', '")}', got ${typeof kind === 'string' ? JSON.stringify(kind.slice(0, 40)) : $show(kind)}`);
@@ -902,7 +911,7 @@ function $hyper(o: unknown, where: string): $Hyper {
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
-  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, schedule };
+  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -973,12 +982,27 @@ function $checkOptimizer(where: string, o: unknown): $Hyper | null {
     throw new SampleError(`${where}: optimizer must be a learning rate (a finite number) or an OptimizerState from initOptimizer, got ${$show(o)}`);
   }
   const st = o as OptimizerState;
-  const h = $hyper(st.options, `${where}: optimizer.options`);
+  // Per step, so nothing is allocated when all is well: messages are built only for an error.
+  const h = st.options === $lastOptions ? $lastHyper! : $hyper(st.options, `${where}: optimizer.options`);
   if (!Number.isInteger(st.step) || st.step < 0) throw new SampleError(`${where}: optimizer.step must be a non-negative integer, got ${$show(st.step)}`);
   const slots = $UPDATE_STATE[h.kind];
-  if (slots[0]) $checkParams(st.m as Params, `${where}: optimizer.m`, false);
-  if (slots[1]) $checkParams(st.v as Params, `${where}: optimizer.v`, false);
+  if (slots[0] && !$isParams(st.m)) $checkParams(st.m as Params, `${where}: optimizer.m`, false);
+  if (slots[1] && !$isParams(st.v)) $checkParams(st.v as Params, `${where}: optimizer.v`, false);
   return h;
+}
+
+/**
+ * The fast path of `$checkOptimizer` (small enough to inline, allocates nothing): the
+ * hyperparameters of an OptimizerState whose options were read last and whose step count and
+ * state pass the checks, or null to take the full check.
+ */
+function $knownState(o: unknown): $Hyper | null {
+  const h = $lastHyper;
+  if (h === null || typeof o !== 'object' || o === null) return null;
+  const st = o as OptimizerState;
+  if (st.options !== $lastOptions || !Number.isInteger(st.step) || st.step < 0) return null;
+  const slots = $UPDATE_STATE[h.kind];
+  return (!slots[0] || $isParams(st.m)) && (!slots[1] || $isParams(st.v)) ? h : null;
 }
 
 /** `to` <- `from` (states of the same kind). */
@@ -990,40 +1014,39 @@ function $copyOptimizerInto(to: OptimizerState, from: OptimizerState): void {
 
 /**
  * One optimizer step on rows [first, first + count), all or nothing: the mean loss, or NaN
- * with the parameters, the state and its step count unchanged. Plain SGD (no decay, no
- * clipping) takes the fused path; clipping adds one pass for the norm.
+ * with the parameters, the state and its step count unchanged. On one row without clipping,
+ * `$optimizerRow` (the update fused into the backward pass where the model's lowering
+ * allows it); otherwise the gradient, then with clipping one pass for its global norm (which
+ * needs the whole gradient, so clipping is never fused), then one update pass.
  */
 function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper): number {
-  const lr = $rate(h, st.step);
-  if (h.kind === 'sgd' && h.l2 === 0 && h.clip === Infinity) {
-    const value = $stepRows(p, X, Y, count, lr, first);
-    if (value === value) st.step++;
-    return value;
+  const lr = $rate(h, st.step), t = st.step + 1;
+  let value: number;
+  if (count === 1 && h.clip === Infinity) value = $optimizerRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, st, h, lr, t);
+  else {
+    value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
+    let c = 1;
+    if (h.clip !== Infinity) {
+      const norm = $globalNorm($acc);
+      if (norm > h.clip) c = h.clip / norm;
+    }
+    if (!$optimizerUpdate(p, $acc, st, h, lr, t, c, value)) value = NaN;
   }
-  const value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
-  let c = 1;
-  if (h.clip !== Infinity) {
-    const norm = $globalNorm($acc);
-    if (norm > h.clip) c = h.clip / norm;
-  }
-  if (!$UPDATES[h.kind](p, $acc, st.m ?? $acc, st.v ?? $acc, h, lr, st.step + 1, c, value)) return NaN;
-  st.step++;
+  if (value === value) st.step = t;
   return value;
 }
 
-/** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
+/** The sgd update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_sgd(p: Params, g: Params, c: number, loss: number, $lr: number, $keep: number, $l2: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2 } = h;
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W; for (let k = 0; k < 25088; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W; for (let k = 0; k < 320; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b; for (let k = 0; k < 10; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
+  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W; for (let k = 0; k < 25088; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
+  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b; for (let k = 0; k < 32; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
+  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W; for (let k = 0; k < 320; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
+  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b; for (let k = 0; k < 10; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     return false;
@@ -1031,19 +1054,17 @@ function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr
   return true;
 }
 
-/** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
+/** The momentum update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_momentum(p: Params, g: Params, m: Params, c: number, loss: number, $lr: number, $keep: number, $l2: number, $mu: number, $nesterov: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2, mu, nesterov } = h;
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W; for (let k = 0; k < 25088; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W; for (let k = 0; k < 320; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b; for (let k = 0; k < 10; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
+  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W; for (let k = 0; k < 25088; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
+  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b; for (let k = 0; k < 32; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
+  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W; for (let k = 0; k < 320; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
+  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b; for (let k = 0; k < 10; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     $copyInto(m, $oldM);
@@ -1052,20 +1073,17 @@ function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper
   return true;
 }
 
-/** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The adam and adamw update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_adam(p: Params, g: Params, m: Params, v: Params, c: number, loss: number, _$lr: number, $keep: number, $l2: number, $b1: number, $b2: number, $a: number, $e: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2, b1, b2, eps } = h;
-  const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 25088; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W, V = v.layer2_W, v0 = $oldV.layer2_W; for (let k = 0; k < 320; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b, V = v.layer2_b, v0 = $oldV.layer2_b; for (let k = 0; k < 10; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
+  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 25088; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 32; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W, V = v.layer2_W, v0 = $oldV.layer2_W; for (let k = 0; k < 320; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b, V = v.layer2_b, v0 = $oldV.layer2_b; for (let k = 0; k < 10; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     $copyInto(m, $oldM);
@@ -1075,19 +1093,17 @@ function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr:
   return true;
 }
 
-/** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
+/** The rmsprop update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, loss: number, $lr: number, $keep: number, $l2: number, $mu: number, $rho: number, $eps: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2, mu, rho, eps } = h;
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 25088; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 32; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W, V = v.layer2_W, v0 = $oldV.layer2_W; for (let k = 0; k < 320; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b, V = v.layer2_b, v0 = $oldV.layer2_b; for (let k = 0; k < 10; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
+  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 25088; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 32; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W, V = v.layer2_W, v0 = $oldV.layer2_W; for (let k = 0; k < 320; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b, V = v.layer2_b, v0 = $oldV.layer2_b; for (let k = 0; k < 10; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     $copyInto(m, $oldM);
@@ -1138,8 +1154,22 @@ function $globalNorm(g: Params): number {
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { sgd: [false, false], momentum: [true, false], adam: [true, true], adamw: [true, true], rmsprop: [true, true] };
 
-/** The update of each kind. */
-const $UPDATES: { readonly [K in OptimizerOptions['kind']]: typeof $update_sgd } = { sgd: $update_sgd, momentum: $update_momentum, adam: $update_adam, adamw: $update_adam, rmsprop: $update_rmsprop };
+/** The update pass of `st`'s kind with gradient `g` scaled by `c` (step `t` from 1, rate `lr`): true when applied. */
+function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  switch (h.kind) {
+    case 'sgd':
+      return $update_sgd(p, g, c, loss, lr, 1 - lr * h.decay, h.l2);
+    case 'momentum':
+      return $update_momentum(p, g, st.m!, c, loss, lr, 1 - lr * h.decay, h.l2, h.mu, h.nesterov ? 1 : 0);
+    case 'adam':
+    case 'adamw': {
+      const bc1 = t < h.t1 ? 1 - Math.pow(h.b1, t) : 1, root = Math.sqrt(t < h.t2 ? 1 - Math.pow(h.b2, t) : 1);
+      return $update_adam(p, g, st.m!, st.v!, c, loss, lr, 1 - lr * h.decay, h.l2, h.b1, h.b2, (lr * root) / bc1, h.eps * root);
+    }
+    case 'rmsprop':
+      return $update_rmsprop(p, g, st.m!, st.v!, c, loss, lr, 1 - lr * h.decay, h.l2, h.mu, h.rho, h.eps);
+  }
+}
 
 /** The model's name, as saved in parameter files. */
 export const MODEL_NAME = "mnist";
@@ -2663,8 +2693,15 @@ function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): nu
 function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
   return $gradientRows($p, $x, $xo, $y, $yo, 1, $g, $scale);
 }
-/** One SGD step on one row, all or nothing: returns the loss, or NaN with `$p` unchanged when the loss or a new parameter is not finite. */
+
+/** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */
 function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  const value = $gradientRows($p, $x, $xo, $y, $yo, 1, $acc, 1);
-  return $update($p, $acc, $lr, value) ? value : NaN;
+  const value = $gradient($p, $x, $xo, $y, $yo, $acc, 1);
+  return $update_sgd($p, $acc, 1, value, $lr, 1, 0) ? value : NaN;
+}
+
+/** One step of `st`'s kind on one row (rate `lr`, step `t` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState, h: $Hyper, lr: number, t: number): number {
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $optimizerUpdate(p, $acc, st, h, lr, t, 1, value) ? value : NaN;
 }

@@ -90,7 +90,7 @@ function $copyInto(to: Params, from: Params): void {
   to.c = from.c;
 }
 
-/** `p <- p - lr * g`, then `g <- 0` (unchecked: see `$update`). */
+/** `p <- p - lr * g`, then `g <- 0`, unchecked (`$stepFailed` uses it to find what overflows). */
 function $applyUpdate(p: Params, g: Params, lr: number): void {
   p.w11 -= lr * g.w11; g.w11 = 0;
   p.w12 -= lr * g.w12; g.w12 = 0;
@@ -103,36 +103,11 @@ function $applyUpdate(p: Params, g: Params, lr: number): void {
   p.c -= lr * g.c; g.c = 0;
 }
 
-/**
- * The SGD update, all or nothing: applied (and `g` cleared) only when `loss` and every
- * new value are finite (the sum of `v * 0` over them is 0; see `$finite`); otherwise
- * `p` is unchanged, `g` cleared, and the result false.
- */
-function $update(p: Params, g: Params, lr: number, loss: number): boolean {
-  let s = loss - loss;
-  s += (p.w11 - lr * g.w11) * 0;
-  s += (p.w12 - lr * g.w12) * 0;
-  s += (p.b1 - lr * g.b1) * 0;
-  s += (p.w21 - lr * g.w21) * 0;
-  s += (p.w22 - lr * g.w22) * 0;
-  s += (p.b2 - lr * g.b2) * 0;
-  s += (p.v1 - lr * g.v1) * 0;
-  s += (p.v2 - lr * g.v2) * 0;
-  s += (p.c - lr * g.c) * 0;
-  if (s === 0) {
-    $applyUpdate(p, g, lr);
-    return true;
-  }
-  g.w11 = 0;
-  g.w12 = 0;
-  g.b1 = 0;
-  g.w21 = 0;
-  g.w22 = 0;
-  g.b2 = 0;
-  g.v1 = 0;
-  g.v2 = 0;
-  g.c = 0;
-  return false;
+/** True when `p` has every parameter, of the right kind and size (`$checkParams` says what is wrong otherwise). */
+function $isParams(p: unknown): boolean {
+  if (typeof p !== 'object' || p === null) return false;
+  const q = p as Params;
+  return typeof q.w11 === 'number' && typeof q.w12 === 'number' && typeof q.b1 === 'number' && typeof q.w21 === 'number' && typeof q.w22 === 'number' && typeof q.b2 === 'number' && typeof q.v1 === 'number' && typeof q.v2 === 'number' && typeof q.c === 'number';
 }
 
 /**
@@ -245,15 +220,17 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
 
 /**
  * One training step on one sample; returns the loss before the step. `optimizer` is a
- * learning rate (plain SGD, `p <- p - learningRate * dloss/dp`, fused into the backward
- * pass) or an OptimizerState from `initOptimizer` (which the step advances). All or
+ * learning rate (plain SGD, `p <- p - learningRate * dloss/dp`) or an OptimizerState from
+ * `initOptimizer` (which the step advances); in the unrolled lowering (short kernels) the update
+ * is written into the backward pass as each gradient is complete, except with clipping by
+ * global norm (which needs the whole gradient first). All or
  * nothing: when the loss or any new parameter or optimizer value would not be finite,
  * the parameters and the optimizer state are left as they were and a SampleError says why
  * (the loss, the first non-finite gradient, or the first update that overflows).
  */
 export function step(params: Params, inputs: Inputs, targets: Targets, optimizer: number | OptimizerState): number {
-  $checkParams(params, 'step: params', false);
-  const h = $checkOptimizer('step', optimizer);
+  if (!$isParams(params)) $checkParams(params, 'step: params', false);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('step', optimizer);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   const st = optimizer as OptimizerState;
@@ -283,9 +260,10 @@ const $acc = zeroParams();
  * the parameters and optimizer state unchanged, when the loss or a new value is not finite.
  */
 export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, optimizer: number | OptimizerState, first = 0): number {
-  $checkParams(params, 'stepBatch: params', false);
-  $checkRows('stepBatch', X, Y, count, first);
-  const h = $checkOptimizer('stepBatch', optimizer);
+  // Each check's fast path first (small enough to inline, allocates nothing); the full check names the problem.
+  if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false);
+  if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
   const st = optimizer as OptimizerState;
   const value = h ? $optimizerStep(params, X, Y, count, first, st, h) : $stepRows(params, X, Y, count, optimizer as number, first);
   if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer as number, h && st);
@@ -336,6 +314,12 @@ function $checkRate(where: string, lr: unknown): void {
   if (typeof lr !== 'number' || lr - lr !== 0 || lr < 0) throw new SampleError(`${where}: learningRate must be a finite number >= 0, got ${$show(lr)}`);
 }
 
+/** True when `count` rows from row `first` lie in X and Y, both of this module's Floats (`$checkRows` says what is wrong otherwise, and takes the other float type too). */
+function $isRows(X: Floats, Y: Floats, count: number, first: number): boolean {
+  return Number.isInteger(count) && count >= 1 && Number.isInteger(first) && first >= 0 && X instanceof Floats && Y instanceof Floats &&
+    X.length >= (first + count) * INPUT_SIZE && Y.length >= (first + count) * TARGET_SIZE;
+}
+
 /** Checks `count` rows from row `first` lie in X and Y (once per call). */
 function $checkRows(where: string, X: Floats, Y: Floats, count: number, first: number): void {
   if (!Number.isInteger(count) || count < 1) throw new SampleError(`${where}: count must be a positive integer, got ${$show(count)}`);
@@ -370,7 +354,7 @@ function $lossSum(p: Params, X: Floats, Y: Floats, count: number, first: number)
 function $stepRows(p: Params, X: Floats, Y: Floats, count: number, lr: number, first: number): number {
   if (count === 1) return $stepRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, lr);
   const value = $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
-  return $update(p, $acc, lr, value) ? value : NaN;
+  return $update_sgd(p, $acc, 1, value, lr, 1, 0) ? value : NaN;
 }
 
 /** After a refused step (parameters and optimizer state unchanged): throws a SampleError saying what was not finite. */
@@ -889,7 +873,17 @@ interface $Hyper {
   readonly kind: OptimizerOptions['kind'];
   readonly lr: number; readonly l2: number; readonly decay: number; readonly clip: number;
   readonly mu: number; readonly nesterov: boolean; readonly b1: number; readonly b2: number; readonly eps: number; readonly rho: number;
+  /** From step t1 (t2) on, beta1^t (beta2^t) <= 2^-54, so 1 - beta^t is exactly 1 and Math.pow (about 50 ns) is skipped. */
+  readonly t1: number; readonly t2: number;
   readonly schedule: Schedule;
+}
+
+/** The first step t with Math.pow(b, t) <= 2^-54 (0 <= b < 1): from there on 1 - b^t rounds to 1 exactly. */
+function $negligibleFrom(b: number): number {
+  if (b === 0) return 1;
+  let t = Math.max(1, Math.floor(Math.log(2 ** -54) / Math.log(b)) - 2);
+  while (Math.pow(b, t) > 2 ** -54) t++;
+  return t;
 }
 
 const $COMMON_KEYS = ['kind', 'learningRate', 'weightDecay', 'clipNorm', 'schedule'];
@@ -900,6 +894,8 @@ const $SCHEDULE_KEYS = new Map<string, readonly string[]>([
   ['constant', []], ['step', ['stepSize', 'gamma']], ['exponential', ['gamma']], ['cosine', ['totalSteps', 'warmupSteps', 'minLearningRate']],
 ]);
 const $hypers = new WeakMap<object, $Hyper>();
+/** The last frozen options `$hyper` read, and their hyperparameters: one comparison per step while training. */
+let $lastOptions: object | null = null, $lastHyper: $Hyper | null = null;
 
 /** `r[key]` checked: the fallback when absent (a NaN fallback: required), else a number passing `ok`. */
 function $option(r: object, key: string, fallback: number, ok: (v: number) => boolean, what: string, where: string): number {
@@ -920,7 +916,10 @@ function $checkKeys(r: object, allowed: readonly string[], where: string): void 
 function $hyper(o: unknown, where: string): $Hyper {
   if (typeof o !== 'object' || o === null) throw new SampleError(`${where} must be an object with a kind ('${[...$OPTIMIZER_KEYS.keys()].join("', '")}'), got ${$show(o)}`);
   const cached = $hypers.get(o);
-  if (cached) return cached;
+  if (cached) {
+    $lastOptions = o; $lastHyper = cached;
+    return cached;
+  }
   const kind: unknown = (o as { kind?: unknown }).kind;
   const own = typeof kind === 'string' ? $OPTIMIZER_KEYS.get(kind) : undefined;
   if (!own) throw new SampleError(`${where}.kind must be one of '${[...$OPTIMIZER_KEYS.keys()].join("', '")}', got ${typeof kind === 'string' ? JSON.stringify(kind.slice(0, 40)) : $show(kind)}`);
@@ -941,7 +940,7 @@ function $hyper(o: unknown, where: string): $Hyper {
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
-  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, schedule };
+  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -1012,12 +1011,27 @@ function $checkOptimizer(where: string, o: unknown): $Hyper | null {
     throw new SampleError(`${where}: optimizer must be a learning rate (a finite number) or an OptimizerState from initOptimizer, got ${$show(o)}`);
   }
   const st = o as OptimizerState;
-  const h = $hyper(st.options, `${where}: optimizer.options`);
+  // Per step, so nothing is allocated when all is well: messages are built only for an error.
+  const h = st.options === $lastOptions ? $lastHyper! : $hyper(st.options, `${where}: optimizer.options`);
   if (!Number.isInteger(st.step) || st.step < 0) throw new SampleError(`${where}: optimizer.step must be a non-negative integer, got ${$show(st.step)}`);
   const slots = $UPDATE_STATE[h.kind];
-  if (slots[0]) $checkParams(st.m as Params, `${where}: optimizer.m`, false);
-  if (slots[1]) $checkParams(st.v as Params, `${where}: optimizer.v`, false);
+  if (slots[0] && !$isParams(st.m)) $checkParams(st.m as Params, `${where}: optimizer.m`, false);
+  if (slots[1] && !$isParams(st.v)) $checkParams(st.v as Params, `${where}: optimizer.v`, false);
   return h;
+}
+
+/**
+ * The fast path of `$checkOptimizer` (small enough to inline, allocates nothing): the
+ * hyperparameters of an OptimizerState whose options were read last and whose step count and
+ * state pass the checks, or null to take the full check.
+ */
+function $knownState(o: unknown): $Hyper | null {
+  const h = $lastHyper;
+  if (h === null || typeof o !== 'object' || o === null) return null;
+  const st = o as OptimizerState;
+  if (st.options !== $lastOptions || !Number.isInteger(st.step) || st.step < 0) return null;
+  const slots = $UPDATE_STATE[h.kind];
+  return (!slots[0] || $isParams(st.m)) && (!slots[1] || $isParams(st.v)) ? h : null;
 }
 
 /** `to` <- `from` (states of the same kind). */
@@ -1029,45 +1043,44 @@ function $copyOptimizerInto(to: OptimizerState, from: OptimizerState): void {
 
 /**
  * One optimizer step on rows [first, first + count), all or nothing: the mean loss, or NaN
- * with the parameters, the state and its step count unchanged. Plain SGD (no decay, no
- * clipping) takes the fused path; clipping adds one pass for the norm.
+ * with the parameters, the state and its step count unchanged. On one row without clipping,
+ * `$optimizerRow` (the update fused into the backward pass where the model's lowering
+ * allows it); otherwise the gradient, then with clipping one pass for its global norm (which
+ * needs the whole gradient, so clipping is never fused), then one update pass.
  */
 function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper): number {
-  const lr = $rate(h, st.step);
-  if (h.kind === 'sgd' && h.l2 === 0 && h.clip === Infinity) {
-    const value = $stepRows(p, X, Y, count, lr, first);
-    if (value === value) st.step++;
-    return value;
+  const lr = $rate(h, st.step), t = st.step + 1;
+  let value: number;
+  if (count === 1 && h.clip === Infinity) value = $optimizerRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, st, h, lr, t);
+  else {
+    value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
+    let c = 1;
+    if (h.clip !== Infinity) {
+      const norm = $globalNorm($acc);
+      if (norm > h.clip) c = h.clip / norm;
+    }
+    if (!$optimizerUpdate(p, $acc, st, h, lr, t, c, value)) value = NaN;
   }
-  const value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
-  let c = 1;
-  if (h.clip !== Infinity) {
-    const norm = $globalNorm($acc);
-    if (norm > h.clip) c = h.clip / norm;
-  }
-  if (!$UPDATES[h.kind](p, $acc, st.m ?? $acc, st.v ?? $acc, h, lr, st.step + 1, c, value)) return NaN;
-  st.step++;
+  if (value === value) st.step = t;
   return value;
 }
 
-/** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
+/** The sgd update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_sgd(p: Params, g: Params, c: number, loss: number, $lr: number, $keep: number, $l2: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2 } = h;
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.w11 = wk; p.w11 = p1; g.w11 = 0; s += (p1) * 0; }
-  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.w12 = wk; p.w12 = p1; g.w12 = 0; s += (p1) * 0; }
-  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.b1 = wk; p.b1 = p1; g.b1 = 0; s += (p1) * 0; }
-  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.w21 = wk; p.w21 = p1; g.w21 = 0; s += (p1) * 0; }
-  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.w22 = wk; p.w22 = p1; g.w22 = 0; s += (p1) * 0; }
-  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.b2 = wk; p.b2 = p1; g.b2 = 0; s += (p1) * 0; }
-  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.v1 = wk; p.v1 = p1; g.v1 = 0; s += (p1) * 0; }
-  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.v2 = wk; p.v2 = p1; g.v2 = 0; s += (p1) * 0; }
-  { const wk = p.c, gk = c * g.c + l2 * wk; const p1 = wk * keep - lr * gk; $oldP.c = wk; p.c = p1; g.c = 0; s += (p1) * 0; }
+  { const $wk = p.w11, $gk = c * g.w11 + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; $oldP.w11 = $wk; p.w11 = $p1; g.w11 = 0; s += ($p1) * 0; }
+  { const $wk = p.w12, $gk = c * g.w12 + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; $oldP.w12 = $wk; p.w12 = $p1; g.w12 = 0; s += ($p1) * 0; }
+  { const $wk = p.b1, $gk = c * g.b1 + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; $oldP.b1 = $wk; p.b1 = $p1; g.b1 = 0; s += ($p1) * 0; }
+  { const $wk = p.w21, $gk = c * g.w21 + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; $oldP.w21 = $wk; p.w21 = $p1; g.w21 = 0; s += ($p1) * 0; }
+  { const $wk = p.w22, $gk = c * g.w22 + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; $oldP.w22 = $wk; p.w22 = $p1; g.w22 = 0; s += ($p1) * 0; }
+  { const $wk = p.b2, $gk = c * g.b2 + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; $oldP.b2 = $wk; p.b2 = $p1; g.b2 = 0; s += ($p1) * 0; }
+  { const $wk = p.v1, $gk = c * g.v1 + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; $oldP.v1 = $wk; p.v1 = $p1; g.v1 = 0; s += ($p1) * 0; }
+  { const $wk = p.v2, $gk = c * g.v2 + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; $oldP.v2 = $wk; p.v2 = $p1; g.v2 = 0; s += ($p1) * 0; }
+  { const $wk = p.c, $gk = c * g.c + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; $oldP.c = $wk; p.c = $p1; g.c = 0; s += ($p1) * 0; }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     return false;
@@ -1075,24 +1088,22 @@ function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr
   return true;
 }
 
-/** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
+/** The momentum update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_momentum(p: Params, g: Params, m: Params, c: number, loss: number, $lr: number, $keep: number, $l2: number, $mu: number, $nesterov: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2, mu, nesterov } = h;
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.w11 = wk; p.w11 = p1; g.w11 = 0; $oldM.w11 = mk; m.w11 = m1; s += (p1) * 0 + (m1) * 0; }
-  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const mk = m.w12; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.w12 = wk; p.w12 = p1; g.w12 = 0; $oldM.w12 = mk; m.w12 = m1; s += (p1) * 0 + (m1) * 0; }
-  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const mk = m.b1; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.b1 = wk; p.b1 = p1; g.b1 = 0; $oldM.b1 = mk; m.b1 = m1; s += (p1) * 0 + (m1) * 0; }
-  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const mk = m.w21; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.w21 = wk; p.w21 = p1; g.w21 = 0; $oldM.w21 = mk; m.w21 = m1; s += (p1) * 0 + (m1) * 0; }
-  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const mk = m.w22; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.w22 = wk; p.w22 = p1; g.w22 = 0; $oldM.w22 = mk; m.w22 = m1; s += (p1) * 0 + (m1) * 0; }
-  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const mk = m.b2; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.b2 = wk; p.b2 = p1; g.b2 = 0; $oldM.b2 = mk; m.b2 = m1; s += (p1) * 0 + (m1) * 0; }
-  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const mk = m.v1; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.v1 = wk; p.v1 = p1; g.v1 = 0; $oldM.v1 = mk; m.v1 = m1; s += (p1) * 0 + (m1) * 0; }
-  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const mk = m.v2; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.v2 = wk; p.v2 = p1; g.v2 = 0; $oldM.v2 = mk; m.v2 = m1; s += (p1) * 0 + (m1) * 0; }
-  { const wk = p.c, gk = c * g.c + l2 * wk; const mk = m.c; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); $oldP.c = wk; p.c = p1; g.c = 0; $oldM.c = mk; m.c = m1; s += (p1) * 0 + (m1) * 0; }
+  { const $wk = p.w11, $gk = c * g.w11 + $l2 * $wk; const $mk = m.w11; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); $oldP.w11 = $wk; p.w11 = $p1; g.w11 = 0; $oldM.w11 = $mk; m.w11 = $m1; s += ($p1) * 0 + ($m1) * 0; }
+  { const $wk = p.w12, $gk = c * g.w12 + $l2 * $wk; const $mk = m.w12; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); $oldP.w12 = $wk; p.w12 = $p1; g.w12 = 0; $oldM.w12 = $mk; m.w12 = $m1; s += ($p1) * 0 + ($m1) * 0; }
+  { const $wk = p.b1, $gk = c * g.b1 + $l2 * $wk; const $mk = m.b1; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); $oldP.b1 = $wk; p.b1 = $p1; g.b1 = 0; $oldM.b1 = $mk; m.b1 = $m1; s += ($p1) * 0 + ($m1) * 0; }
+  { const $wk = p.w21, $gk = c * g.w21 + $l2 * $wk; const $mk = m.w21; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); $oldP.w21 = $wk; p.w21 = $p1; g.w21 = 0; $oldM.w21 = $mk; m.w21 = $m1; s += ($p1) * 0 + ($m1) * 0; }
+  { const $wk = p.w22, $gk = c * g.w22 + $l2 * $wk; const $mk = m.w22; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); $oldP.w22 = $wk; p.w22 = $p1; g.w22 = 0; $oldM.w22 = $mk; m.w22 = $m1; s += ($p1) * 0 + ($m1) * 0; }
+  { const $wk = p.b2, $gk = c * g.b2 + $l2 * $wk; const $mk = m.b2; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); $oldP.b2 = $wk; p.b2 = $p1; g.b2 = 0; $oldM.b2 = $mk; m.b2 = $m1; s += ($p1) * 0 + ($m1) * 0; }
+  { const $wk = p.v1, $gk = c * g.v1 + $l2 * $wk; const $mk = m.v1; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); $oldP.v1 = $wk; p.v1 = $p1; g.v1 = 0; $oldM.v1 = $mk; m.v1 = $m1; s += ($p1) * 0 + ($m1) * 0; }
+  { const $wk = p.v2, $gk = c * g.v2 + $l2 * $wk; const $mk = m.v2; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); $oldP.v2 = $wk; p.v2 = $p1; g.v2 = 0; $oldM.v2 = $mk; m.v2 = $m1; s += ($p1) * 0 + ($m1) * 0; }
+  { const $wk = p.c, $gk = c * g.c + $l2 * $wk; const $mk = m.c; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); $oldP.c = $wk; p.c = $p1; g.c = 0; $oldM.c = $mk; m.c = $m1; s += ($p1) * 0 + ($m1) * 0; }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     $copyInto(m, $oldM);
@@ -1101,25 +1112,22 @@ function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper
   return true;
 }
 
-/** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The adam and adamw update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_adam(p: Params, g: Params, m: Params, v: Params, c: number, loss: number, _$lr: number, $keep: number, $l2: number, $b1: number, $b2: number, $a: number, $e: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2, b1, b2, eps } = h;
-  const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const vk = v.w11; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.w11 = wk; p.w11 = p1; g.w11 = 0; $oldM.w11 = mk; m.w11 = m1; $oldV.w11 = vk; v.w11 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const mk = m.w12; const vk = v.w12; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.w12 = wk; p.w12 = p1; g.w12 = 0; $oldM.w12 = mk; m.w12 = m1; $oldV.w12 = vk; v.w12 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const mk = m.b1; const vk = v.b1; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.b1 = wk; p.b1 = p1; g.b1 = 0; $oldM.b1 = mk; m.b1 = m1; $oldV.b1 = vk; v.b1 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const mk = m.w21; const vk = v.w21; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.w21 = wk; p.w21 = p1; g.w21 = 0; $oldM.w21 = mk; m.w21 = m1; $oldV.w21 = vk; v.w21 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const mk = m.w22; const vk = v.w22; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.w22 = wk; p.w22 = p1; g.w22 = 0; $oldM.w22 = mk; m.w22 = m1; $oldV.w22 = vk; v.w22 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const mk = m.b2; const vk = v.b2; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.b2 = wk; p.b2 = p1; g.b2 = 0; $oldM.b2 = mk; m.b2 = m1; $oldV.b2 = vk; v.b2 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const mk = m.v1; const vk = v.v1; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.v1 = wk; p.v1 = p1; g.v1 = 0; $oldM.v1 = mk; m.v1 = m1; $oldV.v1 = vk; v.v1 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const mk = m.v2; const vk = v.v2; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.v2 = wk; p.v2 = p1; g.v2 = 0; $oldM.v2 = mk; m.v2 = m1; $oldV.v2 = vk; v.v2 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.c, gk = c * g.c + l2 * wk; const mk = m.c; const vk = v.c; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); $oldP.c = wk; p.c = p1; g.c = 0; $oldM.c = mk; m.c = m1; $oldV.c = vk; v.c = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const $wk = p.w11, $gk = c * g.w11 + $l2 * $wk; const $mk = m.w11; const $vk = v.w11; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); $oldP.w11 = $wk; p.w11 = $p1; g.w11 = 0; $oldM.w11 = $mk; m.w11 = $m1; $oldV.w11 = $vk; v.w11 = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
+  { const $wk = p.w12, $gk = c * g.w12 + $l2 * $wk; const $mk = m.w12; const $vk = v.w12; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); $oldP.w12 = $wk; p.w12 = $p1; g.w12 = 0; $oldM.w12 = $mk; m.w12 = $m1; $oldV.w12 = $vk; v.w12 = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
+  { const $wk = p.b1, $gk = c * g.b1 + $l2 * $wk; const $mk = m.b1; const $vk = v.b1; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); $oldP.b1 = $wk; p.b1 = $p1; g.b1 = 0; $oldM.b1 = $mk; m.b1 = $m1; $oldV.b1 = $vk; v.b1 = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
+  { const $wk = p.w21, $gk = c * g.w21 + $l2 * $wk; const $mk = m.w21; const $vk = v.w21; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); $oldP.w21 = $wk; p.w21 = $p1; g.w21 = 0; $oldM.w21 = $mk; m.w21 = $m1; $oldV.w21 = $vk; v.w21 = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
+  { const $wk = p.w22, $gk = c * g.w22 + $l2 * $wk; const $mk = m.w22; const $vk = v.w22; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); $oldP.w22 = $wk; p.w22 = $p1; g.w22 = 0; $oldM.w22 = $mk; m.w22 = $m1; $oldV.w22 = $vk; v.w22 = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
+  { const $wk = p.b2, $gk = c * g.b2 + $l2 * $wk; const $mk = m.b2; const $vk = v.b2; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); $oldP.b2 = $wk; p.b2 = $p1; g.b2 = 0; $oldM.b2 = $mk; m.b2 = $m1; $oldV.b2 = $vk; v.b2 = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
+  { const $wk = p.v1, $gk = c * g.v1 + $l2 * $wk; const $mk = m.v1; const $vk = v.v1; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); $oldP.v1 = $wk; p.v1 = $p1; g.v1 = 0; $oldM.v1 = $mk; m.v1 = $m1; $oldV.v1 = $vk; v.v1 = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
+  { const $wk = p.v2, $gk = c * g.v2 + $l2 * $wk; const $mk = m.v2; const $vk = v.v2; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); $oldP.v2 = $wk; p.v2 = $p1; g.v2 = 0; $oldM.v2 = $mk; m.v2 = $m1; $oldV.v2 = $vk; v.v2 = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
+  { const $wk = p.c, $gk = c * g.c + $l2 * $wk; const $mk = m.c; const $vk = v.c; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); $oldP.c = $wk; p.c = $p1; g.c = 0; $oldM.c = $mk; m.c = $m1; $oldV.c = $vk; v.c = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     $copyInto(m, $oldM);
@@ -1129,24 +1137,22 @@ function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr:
   return true;
 }
 
-/** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
+/** The rmsprop update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, loss: number, $lr: number, $keep: number, $l2: number, $mu: number, $rho: number, $eps: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2, mu, rho, eps } = h;
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const wk = p.w11, gk = c * g.w11 + l2 * wk; const mk = m.w11; const vk = v.w11; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.w11 = wk; p.w11 = p1; g.w11 = 0; $oldM.w11 = mk; m.w11 = m1; $oldV.w11 = vk; v.w11 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.w12, gk = c * g.w12 + l2 * wk; const mk = m.w12; const vk = v.w12; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.w12 = wk; p.w12 = p1; g.w12 = 0; $oldM.w12 = mk; m.w12 = m1; $oldV.w12 = vk; v.w12 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.b1, gk = c * g.b1 + l2 * wk; const mk = m.b1; const vk = v.b1; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.b1 = wk; p.b1 = p1; g.b1 = 0; $oldM.b1 = mk; m.b1 = m1; $oldV.b1 = vk; v.b1 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.w21, gk = c * g.w21 + l2 * wk; const mk = m.w21; const vk = v.w21; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.w21 = wk; p.w21 = p1; g.w21 = 0; $oldM.w21 = mk; m.w21 = m1; $oldV.w21 = vk; v.w21 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.w22, gk = c * g.w22 + l2 * wk; const mk = m.w22; const vk = v.w22; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.w22 = wk; p.w22 = p1; g.w22 = 0; $oldM.w22 = mk; m.w22 = m1; $oldV.w22 = vk; v.w22 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.b2, gk = c * g.b2 + l2 * wk; const mk = m.b2; const vk = v.b2; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.b2 = wk; p.b2 = p1; g.b2 = 0; $oldM.b2 = mk; m.b2 = m1; $oldV.b2 = vk; v.b2 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.v1, gk = c * g.v1 + l2 * wk; const mk = m.v1; const vk = v.v1; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.v1 = wk; p.v1 = p1; g.v1 = 0; $oldM.v1 = mk; m.v1 = m1; $oldV.v1 = vk; v.v1 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.v2, gk = c * g.v2 + l2 * wk; const mk = m.v2; const vk = v.v2; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.v2 = wk; p.v2 = p1; g.v2 = 0; $oldM.v2 = mk; m.v2 = m1; $oldV.v2 = vk; v.v2 = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
-  { const wk = p.c, gk = c * g.c + l2 * wk; const mk = m.c; const vk = v.c; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; $oldP.c = wk; p.c = p1; g.c = 0; $oldM.c = mk; m.c = m1; $oldV.c = vk; v.c = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; }
+  { const $wk = p.w11, $gk = c * g.w11 + $l2 * $wk; const $mk = m.w11; const $vk = v.w11; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; $oldP.w11 = $wk; p.w11 = $p1; g.w11 = 0; $oldM.w11 = $mk; m.w11 = $m1; $oldV.w11 = $vk; v.w11 = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
+  { const $wk = p.w12, $gk = c * g.w12 + $l2 * $wk; const $mk = m.w12; const $vk = v.w12; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; $oldP.w12 = $wk; p.w12 = $p1; g.w12 = 0; $oldM.w12 = $mk; m.w12 = $m1; $oldV.w12 = $vk; v.w12 = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
+  { const $wk = p.b1, $gk = c * g.b1 + $l2 * $wk; const $mk = m.b1; const $vk = v.b1; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; $oldP.b1 = $wk; p.b1 = $p1; g.b1 = 0; $oldM.b1 = $mk; m.b1 = $m1; $oldV.b1 = $vk; v.b1 = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
+  { const $wk = p.w21, $gk = c * g.w21 + $l2 * $wk; const $mk = m.w21; const $vk = v.w21; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; $oldP.w21 = $wk; p.w21 = $p1; g.w21 = 0; $oldM.w21 = $mk; m.w21 = $m1; $oldV.w21 = $vk; v.w21 = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
+  { const $wk = p.w22, $gk = c * g.w22 + $l2 * $wk; const $mk = m.w22; const $vk = v.w22; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; $oldP.w22 = $wk; p.w22 = $p1; g.w22 = 0; $oldM.w22 = $mk; m.w22 = $m1; $oldV.w22 = $vk; v.w22 = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
+  { const $wk = p.b2, $gk = c * g.b2 + $l2 * $wk; const $mk = m.b2; const $vk = v.b2; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; $oldP.b2 = $wk; p.b2 = $p1; g.b2 = 0; $oldM.b2 = $mk; m.b2 = $m1; $oldV.b2 = $vk; v.b2 = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
+  { const $wk = p.v1, $gk = c * g.v1 + $l2 * $wk; const $mk = m.v1; const $vk = v.v1; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; $oldP.v1 = $wk; p.v1 = $p1; g.v1 = 0; $oldM.v1 = $mk; m.v1 = $m1; $oldV.v1 = $vk; v.v1 = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
+  { const $wk = p.v2, $gk = c * g.v2 + $l2 * $wk; const $mk = m.v2; const $vk = v.v2; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; $oldP.v2 = $wk; p.v2 = $p1; g.v2 = 0; $oldM.v2 = $mk; m.v2 = $m1; $oldV.v2 = $vk; v.v2 = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
+  { const $wk = p.c, $gk = c * g.c + $l2 * $wk; const $mk = m.c; const $vk = v.c; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; $oldP.c = $wk; p.c = $p1; g.c = 0; $oldM.c = $mk; m.c = $m1; $oldV.c = $vk; v.c = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     $copyInto(m, $oldM);
@@ -1217,8 +1223,22 @@ function $globalNorm(g: Params): number {
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { sgd: [false, false], momentum: [true, false], adam: [true, true], adamw: [true, true], rmsprop: [true, true] };
 
-/** The update of each kind. */
-const $UPDATES: { readonly [K in OptimizerOptions['kind']]: typeof $update_sgd } = { sgd: $update_sgd, momentum: $update_momentum, adam: $update_adam, adamw: $update_adam, rmsprop: $update_rmsprop };
+/** The update pass of `st`'s kind with gradient `g` scaled by `c` (step `t` from 1, rate `lr`): true when applied. */
+function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  switch (h.kind) {
+    case 'sgd':
+      return $update_sgd(p, g, c, loss, lr, 1 - lr * h.decay, h.l2);
+    case 'momentum':
+      return $update_momentum(p, g, st.m!, c, loss, lr, 1 - lr * h.decay, h.l2, h.mu, h.nesterov ? 1 : 0);
+    case 'adam':
+    case 'adamw': {
+      const bc1 = t < h.t1 ? 1 - Math.pow(h.b1, t) : 1, root = Math.sqrt(t < h.t2 ? 1 - Math.pow(h.b2, t) : 1);
+      return $update_adam(p, g, st.m!, st.v!, c, loss, lr, 1 - lr * h.decay, h.l2, h.b1, h.b2, (lr * root) / bc1, h.eps * root);
+    }
+    case 'rmsprop':
+      return $update_rmsprop(p, g, st.m!, st.v!, c, loss, lr, 1 - lr * h.decay, h.l2, h.mu, h.rho, h.eps);
+  }
+}
 
 /** The model's name, as saved in parameter files. */
 export const MODEL_NAME = "xor";
@@ -1561,7 +1581,27 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return loss;
 }
 
-function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
+/** Rows per `$gradientRows` / `$lossRows` call. */
+const $MAX_ROWS = Infinity;
+
+/** Sum of the loss over `$nb` rows, adding `$scale` times their gradients into `$g`. */
+function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number): number {
+  let $total = 0;
+  for (let $b = 0; $b < $nb; $b++) $total += $gradient($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE, $g, $scale);
+  return $total;
+}
+
+/** Sum of the loss over `$nb` rows. */
+function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
+  let $total = 0;
+  for (let $b = 0; $b < $nb; $b++) $total += $loss($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE);
+  return $total;
+}
+
+/** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
+  const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
+  let $s = 0; // 0 while every new value is finite
   const w11 = $p.w11;
   const w12 = $p.w12;
   const b1 = $p.b1;
@@ -1604,65 +1644,618 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const d_t11 = y * t18;
   // grad of: t11 = -z
   const d_z = t17 - d_t11;
-  $p.c = c - $lr * d_z;
+  { // sgd update of c
+    const $wk = c, $gk = d_z + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.c = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: t4 = v1 * h1
   const d_h1 = d_z * v1;
   // grad of: h1 = sigmoid(t3)
   const t19 = 1 - h1;
   const t20 = h1 * t19;
   const d_t3 = d_h1 * t20;
-  $p.b1 = b1 - $lr * d_t3;
+  { // sgd update of b1
+    const $wk = b1, $gk = d_t3 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.b1 = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: t0 = w11 * x1
   const d_w11 = d_t3 * x1;
-  $p.w11 = w11 - $lr * d_w11;
+  { // sgd update of w11
+    const $wk = w11, $gk = d_w11 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.w11 = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: t1 = w12 * x2
   const d_w12 = d_t3 * x2;
-  $p.w12 = w12 - $lr * d_w12;
+  { // sgd update of w12
+    const $wk = w12, $gk = d_w12 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.w12 = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: t9 = v2 * h2
   const d_h2 = d_z * v2;
   // grad of: h2 = sigmoid(t8)
   const t21 = 1 - h2;
   const t22 = h2 * t21;
   const d_t8 = d_h2 * t22;
-  $p.b2 = b2 - $lr * d_t8;
+  { // sgd update of b2
+    const $wk = b2, $gk = d_t8 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.b2 = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: t5 = w21 * x1
   const d_w21 = d_t8 * x1;
-  $p.w21 = w21 - $lr * d_w21;
+  { // sgd update of w21
+    const $wk = w21, $gk = d_w21 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.w21 = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: t6 = w22 * x2
   const d_w22 = d_t8 * x2;
-  $p.w22 = w22 - $lr * d_w22;
+  { // sgd update of w22
+    const $wk = w22, $gk = d_w22 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.w22 = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: t4 = v1 * h1
   const d_v1 = d_z * h1;
-  $p.v1 = v1 - $lr * d_v1;
+  { // sgd update of v1
+    const $wk = v1, $gk = d_v1 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.v1 = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: t9 = v2 * h2
   const d_v2 = d_z * h2;
-  $p.v2 = v2 - $lr * d_v2;
-  return loss;
-}
-
-/** Rows per `$gradientRows` / `$lossRows` call. */
-const $MAX_ROWS = Infinity;
-
-/** Sum of the loss over `$nb` rows, adding `$scale` times their gradients into `$g`. */
-function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number): number {
-  let $total = 0;
-  for (let $b = 0; $b < $nb; $b++) $total += $gradient($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE, $g, $scale);
-  return $total;
-}
-
-/** Sum of the loss over `$nb` rows. */
-function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
-  let $total = 0;
-  for (let $b = 0; $b < $nb; $b++) $total += $loss($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE);
-  return $total;
-}
-
-const $before = zeroParams();
-/** One SGD step on one row, all or nothing: returns the loss, or NaN with `$p` unchanged when the loss or a new parameter is not finite. */
-function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  $copyInto($before, $p);
-  const value = $step($p, $x, $xo, $y, $yo, $lr);
-  if (value - value === 0 && $finite($p)) return value;
-  $copyInto($p, $before);
+  { // sgd update of v2
+    const $wk = v2, $gk = d_v2 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.v2 = $p1;
+    $s += ($p1) * 0;
+  }
+  if ($s === 0 && loss - loss === 0) return loss;
+  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $p.c = c;
+  $p.b1 = b1;
+  $p.w11 = w11;
+  $p.w12 = w12;
+  $p.b2 = b2;
+  $p.w21 = w21;
+  $p.w22 = w22;
+  $p.v1 = v1;
+  $p.v2 = v2;
   return NaN;
+}
+
+/** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $m: Params, $h: Float64Array): number {
+  const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!, $mu = $h[3]!, $nesterov = $h[4]!;
+  let $s = 0; // 0 while every new value is finite
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const x1 = $x[$xo]!;
+  const x2 = $x[$xo + 1]!;
+  const y = $y[$yo]!;
+  const t0 = w11 * x1;
+  const t1 = w12 * x2;
+  const t2 = t0 + t1;
+  const t3 = t2 + b1;
+  const h1 = 1 / (1 + Math.exp(-t3));
+  const t4 = v1 * h1;
+  const t5 = w21 * x1;
+  const t6 = w22 * x2;
+  const t7 = t5 + t6;
+  const t8 = t7 + b2;
+  const h2 = 1 / (1 + Math.exp(-t8));
+  const t9 = v2 * h2;
+  const t10 = t4 + t9;
+  const z = t10 + c;
+  const t11 = -z;
+  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
+  const t13 = y * t12;
+  const t14 = 1 - y;
+  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
+  const t16 = t14 * t15;
+  const loss = t13 + t16;
+  // forward value, for the grad of: t15 = softplus(z)
+  const yhat = 1 / (1 + Math.exp(-z));
+  // grad of: t15 = softplus(z)
+  const t17 = t14 * yhat;
+  // grad of: t12 = softplus(t11)
+  const t18 = 1 / (1 + Math.exp(-t11));
+  const d_t11 = y * t18;
+  // grad of: t11 = -z
+  const d_z = t17 - d_t11;
+  const $mo0 = $m.c;
+  { // momentum update of c
+    const $wk = c, $gk = d_z + $l2 * $wk, $mk = $mo0;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.c = $p1; $m.c = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: t4 = v1 * h1
+  const d_h1 = d_z * v1;
+  // grad of: h1 = sigmoid(t3)
+  const t19 = 1 - h1;
+  const t20 = h1 * t19;
+  const d_t3 = d_h1 * t20;
+  const $mo1 = $m.b1;
+  { // momentum update of b1
+    const $wk = b1, $gk = d_t3 + $l2 * $wk, $mk = $mo1;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.b1 = $p1; $m.b1 = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: t0 = w11 * x1
+  const d_w11 = d_t3 * x1;
+  const $mo2 = $m.w11;
+  { // momentum update of w11
+    const $wk = w11, $gk = d_w11 + $l2 * $wk, $mk = $mo2;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.w11 = $p1; $m.w11 = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: t1 = w12 * x2
+  const d_w12 = d_t3 * x2;
+  const $mo3 = $m.w12;
+  { // momentum update of w12
+    const $wk = w12, $gk = d_w12 + $l2 * $wk, $mk = $mo3;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.w12 = $p1; $m.w12 = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: t9 = v2 * h2
+  const d_h2 = d_z * v2;
+  // grad of: h2 = sigmoid(t8)
+  const t21 = 1 - h2;
+  const t22 = h2 * t21;
+  const d_t8 = d_h2 * t22;
+  const $mo4 = $m.b2;
+  { // momentum update of b2
+    const $wk = b2, $gk = d_t8 + $l2 * $wk, $mk = $mo4;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.b2 = $p1; $m.b2 = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: t5 = w21 * x1
+  const d_w21 = d_t8 * x1;
+  const $mo5 = $m.w21;
+  { // momentum update of w21
+    const $wk = w21, $gk = d_w21 + $l2 * $wk, $mk = $mo5;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.w21 = $p1; $m.w21 = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: t6 = w22 * x2
+  const d_w22 = d_t8 * x2;
+  const $mo6 = $m.w22;
+  { // momentum update of w22
+    const $wk = w22, $gk = d_w22 + $l2 * $wk, $mk = $mo6;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.w22 = $p1; $m.w22 = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: t4 = v1 * h1
+  const d_v1 = d_z * h1;
+  const $mo7 = $m.v1;
+  { // momentum update of v1
+    const $wk = v1, $gk = d_v1 + $l2 * $wk, $mk = $mo7;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.v1 = $p1; $m.v1 = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: t9 = v2 * h2
+  const d_v2 = d_z * h2;
+  const $mo8 = $m.v2;
+  { // momentum update of v2
+    const $wk = v2, $gk = d_v2 + $l2 * $wk, $mk = $mo8;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.v2 = $p1; $m.v2 = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  if ($s === 0 && loss - loss === 0) return loss;
+  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $p.c = c; $m.c = $mo0;
+  $p.b1 = b1; $m.b1 = $mo1;
+  $p.w11 = w11; $m.w11 = $mo2;
+  $p.w12 = w12; $m.w12 = $mo3;
+  $p.b2 = b2; $m.b2 = $mo4;
+  $p.w21 = w21; $m.w21 = $mo5;
+  $p.w22 = w22; $m.w22 = $mo6;
+  $p.v1 = v1; $m.v1 = $mo7;
+  $p.v2 = v2; $m.v2 = $mo8;
+  return NaN;
+}
+
+/** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $m: Params, $v: Params, $h: Float64Array): number {
+  const $keep = $h[1]!, $l2 = $h[2]!, $b1 = $h[3]!, $b2 = $h[4]!, $a = $h[5]!, $e = $h[6]!;
+  let $s = 0; // 0 while every new value is finite
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const x1 = $x[$xo]!;
+  const x2 = $x[$xo + 1]!;
+  const y = $y[$yo]!;
+  const t0 = w11 * x1;
+  const t1 = w12 * x2;
+  const t2 = t0 + t1;
+  const t3 = t2 + b1;
+  const h1 = 1 / (1 + Math.exp(-t3));
+  const t4 = v1 * h1;
+  const t5 = w21 * x1;
+  const t6 = w22 * x2;
+  const t7 = t5 + t6;
+  const t8 = t7 + b2;
+  const h2 = 1 / (1 + Math.exp(-t8));
+  const t9 = v2 * h2;
+  const t10 = t4 + t9;
+  const z = t10 + c;
+  const t11 = -z;
+  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
+  const t13 = y * t12;
+  const t14 = 1 - y;
+  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
+  const t16 = t14 * t15;
+  const loss = t13 + t16;
+  // forward value, for the grad of: t15 = softplus(z)
+  const yhat = 1 / (1 + Math.exp(-z));
+  // grad of: t15 = softplus(z)
+  const t17 = t14 * yhat;
+  // grad of: t12 = softplus(t11)
+  const t18 = 1 / (1 + Math.exp(-t11));
+  const d_t11 = y * t18;
+  // grad of: t11 = -z
+  const d_z = t17 - d_t11;
+  const $mo0 = $m.c, $vo0 = $v.c;
+  { // adam and adamw update of c
+    const $wk = c, $gk = d_z + $l2 * $wk, $mk = $mo0, $vk = $vo0;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.c = $p1; $m.c = $m1; $v.c = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: t4 = v1 * h1
+  const d_h1 = d_z * v1;
+  // grad of: h1 = sigmoid(t3)
+  const t19 = 1 - h1;
+  const t20 = h1 * t19;
+  const d_t3 = d_h1 * t20;
+  const $mo1 = $m.b1, $vo1 = $v.b1;
+  { // adam and adamw update of b1
+    const $wk = b1, $gk = d_t3 + $l2 * $wk, $mk = $mo1, $vk = $vo1;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.b1 = $p1; $m.b1 = $m1; $v.b1 = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: t0 = w11 * x1
+  const d_w11 = d_t3 * x1;
+  const $mo2 = $m.w11, $vo2 = $v.w11;
+  { // adam and adamw update of w11
+    const $wk = w11, $gk = d_w11 + $l2 * $wk, $mk = $mo2, $vk = $vo2;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.w11 = $p1; $m.w11 = $m1; $v.w11 = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: t1 = w12 * x2
+  const d_w12 = d_t3 * x2;
+  const $mo3 = $m.w12, $vo3 = $v.w12;
+  { // adam and adamw update of w12
+    const $wk = w12, $gk = d_w12 + $l2 * $wk, $mk = $mo3, $vk = $vo3;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.w12 = $p1; $m.w12 = $m1; $v.w12 = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: t9 = v2 * h2
+  const d_h2 = d_z * v2;
+  // grad of: h2 = sigmoid(t8)
+  const t21 = 1 - h2;
+  const t22 = h2 * t21;
+  const d_t8 = d_h2 * t22;
+  const $mo4 = $m.b2, $vo4 = $v.b2;
+  { // adam and adamw update of b2
+    const $wk = b2, $gk = d_t8 + $l2 * $wk, $mk = $mo4, $vk = $vo4;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.b2 = $p1; $m.b2 = $m1; $v.b2 = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: t5 = w21 * x1
+  const d_w21 = d_t8 * x1;
+  const $mo5 = $m.w21, $vo5 = $v.w21;
+  { // adam and adamw update of w21
+    const $wk = w21, $gk = d_w21 + $l2 * $wk, $mk = $mo5, $vk = $vo5;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.w21 = $p1; $m.w21 = $m1; $v.w21 = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: t6 = w22 * x2
+  const d_w22 = d_t8 * x2;
+  const $mo6 = $m.w22, $vo6 = $v.w22;
+  { // adam and adamw update of w22
+    const $wk = w22, $gk = d_w22 + $l2 * $wk, $mk = $mo6, $vk = $vo6;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.w22 = $p1; $m.w22 = $m1; $v.w22 = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: t4 = v1 * h1
+  const d_v1 = d_z * h1;
+  const $mo7 = $m.v1, $vo7 = $v.v1;
+  { // adam and adamw update of v1
+    const $wk = v1, $gk = d_v1 + $l2 * $wk, $mk = $mo7, $vk = $vo7;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.v1 = $p1; $m.v1 = $m1; $v.v1 = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: t9 = v2 * h2
+  const d_v2 = d_z * h2;
+  const $mo8 = $m.v2, $vo8 = $v.v2;
+  { // adam and adamw update of v2
+    const $wk = v2, $gk = d_v2 + $l2 * $wk, $mk = $mo8, $vk = $vo8;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.v2 = $p1; $m.v2 = $m1; $v.v2 = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  if ($s === 0 && loss - loss === 0) return loss;
+  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $p.c = c; $m.c = $mo0; $v.c = $vo0;
+  $p.b1 = b1; $m.b1 = $mo1; $v.b1 = $vo1;
+  $p.w11 = w11; $m.w11 = $mo2; $v.w11 = $vo2;
+  $p.w12 = w12; $m.w12 = $mo3; $v.w12 = $vo3;
+  $p.b2 = b2; $m.b2 = $mo4; $v.b2 = $vo4;
+  $p.w21 = w21; $m.w21 = $mo5; $v.w21 = $vo5;
+  $p.w22 = w22; $m.w22 = $mo6; $v.w22 = $vo6;
+  $p.v1 = v1; $m.v1 = $mo7; $v.v1 = $vo7;
+  $p.v2 = v2; $m.v2 = $mo8; $v.v2 = $vo8;
+  return NaN;
+}
+
+/** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $m: Params, $v: Params, $h: Float64Array): number {
+  const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!, $mu = $h[3]!, $rho = $h[4]!, $eps = $h[5]!;
+  let $s = 0; // 0 while every new value is finite
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const x1 = $x[$xo]!;
+  const x2 = $x[$xo + 1]!;
+  const y = $y[$yo]!;
+  const t0 = w11 * x1;
+  const t1 = w12 * x2;
+  const t2 = t0 + t1;
+  const t3 = t2 + b1;
+  const h1 = 1 / (1 + Math.exp(-t3));
+  const t4 = v1 * h1;
+  const t5 = w21 * x1;
+  const t6 = w22 * x2;
+  const t7 = t5 + t6;
+  const t8 = t7 + b2;
+  const h2 = 1 / (1 + Math.exp(-t8));
+  const t9 = v2 * h2;
+  const t10 = t4 + t9;
+  const z = t10 + c;
+  const t11 = -z;
+  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
+  const t13 = y * t12;
+  const t14 = 1 - y;
+  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
+  const t16 = t14 * t15;
+  const loss = t13 + t16;
+  // forward value, for the grad of: t15 = softplus(z)
+  const yhat = 1 / (1 + Math.exp(-z));
+  // grad of: t15 = softplus(z)
+  const t17 = t14 * yhat;
+  // grad of: t12 = softplus(t11)
+  const t18 = 1 / (1 + Math.exp(-t11));
+  const d_t11 = y * t18;
+  // grad of: t11 = -z
+  const d_z = t17 - d_t11;
+  const $mo0 = $m.c, $vo0 = $v.c;
+  { // rmsprop update of c
+    const $wk = c, $gk = d_z + $l2 * $wk, $mk = $mo0, $vk = $vo0;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.c = $p1; $m.c = $m1; $v.c = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: t4 = v1 * h1
+  const d_h1 = d_z * v1;
+  // grad of: h1 = sigmoid(t3)
+  const t19 = 1 - h1;
+  const t20 = h1 * t19;
+  const d_t3 = d_h1 * t20;
+  const $mo1 = $m.b1, $vo1 = $v.b1;
+  { // rmsprop update of b1
+    const $wk = b1, $gk = d_t3 + $l2 * $wk, $mk = $mo1, $vk = $vo1;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.b1 = $p1; $m.b1 = $m1; $v.b1 = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: t0 = w11 * x1
+  const d_w11 = d_t3 * x1;
+  const $mo2 = $m.w11, $vo2 = $v.w11;
+  { // rmsprop update of w11
+    const $wk = w11, $gk = d_w11 + $l2 * $wk, $mk = $mo2, $vk = $vo2;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.w11 = $p1; $m.w11 = $m1; $v.w11 = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: t1 = w12 * x2
+  const d_w12 = d_t3 * x2;
+  const $mo3 = $m.w12, $vo3 = $v.w12;
+  { // rmsprop update of w12
+    const $wk = w12, $gk = d_w12 + $l2 * $wk, $mk = $mo3, $vk = $vo3;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.w12 = $p1; $m.w12 = $m1; $v.w12 = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: t9 = v2 * h2
+  const d_h2 = d_z * v2;
+  // grad of: h2 = sigmoid(t8)
+  const t21 = 1 - h2;
+  const t22 = h2 * t21;
+  const d_t8 = d_h2 * t22;
+  const $mo4 = $m.b2, $vo4 = $v.b2;
+  { // rmsprop update of b2
+    const $wk = b2, $gk = d_t8 + $l2 * $wk, $mk = $mo4, $vk = $vo4;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.b2 = $p1; $m.b2 = $m1; $v.b2 = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: t5 = w21 * x1
+  const d_w21 = d_t8 * x1;
+  const $mo5 = $m.w21, $vo5 = $v.w21;
+  { // rmsprop update of w21
+    const $wk = w21, $gk = d_w21 + $l2 * $wk, $mk = $mo5, $vk = $vo5;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.w21 = $p1; $m.w21 = $m1; $v.w21 = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: t6 = w22 * x2
+  const d_w22 = d_t8 * x2;
+  const $mo6 = $m.w22, $vo6 = $v.w22;
+  { // rmsprop update of w22
+    const $wk = w22, $gk = d_w22 + $l2 * $wk, $mk = $mo6, $vk = $vo6;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.w22 = $p1; $m.w22 = $m1; $v.w22 = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: t4 = v1 * h1
+  const d_v1 = d_z * h1;
+  const $mo7 = $m.v1, $vo7 = $v.v1;
+  { // rmsprop update of v1
+    const $wk = v1, $gk = d_v1 + $l2 * $wk, $mk = $mo7, $vk = $vo7;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.v1 = $p1; $m.v1 = $m1; $v.v1 = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: t9 = v2 * h2
+  const d_v2 = d_z * h2;
+  const $mo8 = $m.v2, $vo8 = $v.v2;
+  { // rmsprop update of v2
+    const $wk = v2, $gk = d_v2 + $l2 * $wk, $mk = $mo8, $vk = $vo8;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.v2 = $p1; $m.v2 = $m1; $v.v2 = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  if ($s === 0 && loss - loss === 0) return loss;
+  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $p.c = c; $m.c = $mo0; $v.c = $vo0;
+  $p.b1 = b1; $m.b1 = $mo1; $v.b1 = $vo1;
+  $p.w11 = w11; $m.w11 = $mo2; $v.w11 = $vo2;
+  $p.w12 = w12; $m.w12 = $mo3; $v.w12 = $vo3;
+  $p.b2 = b2; $m.b2 = $mo4; $v.b2 = $vo4;
+  $p.w21 = w21; $m.w21 = $mo5; $v.w21 = $vo5;
+  $p.w22 = w22; $m.w22 = $mo6; $v.w22 = $vo6;
+  $p.v1 = v1; $m.v1 = $mo7; $v.v1 = $vo7;
+  $p.v2 = v2; $m.v2 = $mo8; $v.v2 = $vo8;
+  return NaN;
+}
+
+/**
+ * The hyperparameters of a fused step, written into one Float64Array that the step reads
+ * (numbers passed as arguments to a function too large to inline are boxed; these are not).
+ */
+const $H = new Float64Array(7);
+function $hyperInto(a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0): Float64Array {
+  $H[0] = a0;
+  $H[1] = a1;
+  $H[2] = a2;
+  $H[3] = a3;
+  $H[4] = a4;
+  $H[5] = a5;
+  $H[6] = a6;
+  return $H;
+}
+
+/** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */
+function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
+  return $step_sgd($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
+}
+
+/** One step of `st`'s kind on one row (rate `lr`, step `t` from 1, no clipping), fused into the backward pass: the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState, h: $Hyper, lr: number, t: number): number {
+  switch (h.kind) {
+    case 'sgd':
+      return $step_sgd(p, X, xo, Y, yo, $hyperInto(lr, 1 - lr * h.decay, h.l2));
+    case 'momentum':
+      return $step_momentum(p, X, xo, Y, yo, st.m!, $hyperInto(lr, 1 - lr * h.decay, h.l2, h.mu, h.nesterov ? 1 : 0));
+    case 'adam':
+    case 'adamw': {
+      const bc1 = t < h.t1 ? 1 - Math.pow(h.b1, t) : 1, root = Math.sqrt(t < h.t2 ? 1 - Math.pow(h.b2, t) : 1);
+      return $step_adam(p, X, xo, Y, yo, st.m!, st.v!, $hyperInto(lr, 1 - lr * h.decay, h.l2, h.b1, h.b2, (lr * root) / bc1, h.eps * root));
+    }
+    case 'rmsprop':
+      return $step_rmsprop(p, X, xo, Y, yo, st.m!, st.v!, $hyperInto(lr, 1 - lr * h.decay, h.l2, h.mu, h.rho, h.eps));
+  }
 }

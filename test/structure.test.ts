@@ -161,7 +161,7 @@ describe('scale', () => {
 
   it('a ~100,000-statement model is emitted in seconds', () => {
     // x_{k+1} = w x_k + 1 with no labels: a full backward pass through every step.
-    const steps = 7000;
+    const steps = 10_000; // about 9 statements per step (forward, loss and gradient kernels)
     const def = defineModel('long_chain', (m) => {
       const x = m.input('x');
       const y = m.target('y');

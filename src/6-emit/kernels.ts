@@ -26,9 +26,10 @@ const call = (fn: string, kind: KernelKind) => callKernel(kind, {}, fn);
 
 // Array reads carry `!` (erased when compiled): under noUncheckedIndexedAccess a typed-array
 // element reads as `number | undefined`, and every index here is in bounds by construction.
-const field = (leaf: string, element: number | null, read = true) => (element === null ? `.${leaf}` : `.${leaf}[${element}]${read ? '!' : ''}`);
+const field = (leaf: string, element: number | null) => (element === null ? `.${leaf}` : `.${leaf}[${element}]!`);
 
-function statement(ins: Instr, ref: (o: Operand) => string): string {
+/** One instruction as a statement (update stores are written by fusedSteps.ts, per optimizer). */
+export function statement(ins: Instr, ref: (o: Operand) => string): string {
   switch (ins.kind) {
     case 'load':
       if (ins.from === 'param') return `const ${ins.name} = $p${field(ins.leaf, ins.element)};`;
@@ -38,7 +39,7 @@ function statement(ins: Instr, ref: (o: Operand) => string): string {
     case 'store':
       if (ins.into === 'output') return `$o[${plus('$oo', ins.offset)}] = ${ref(ins.value)};`;
       if (ins.into === 'grad') return `$g${field(ins.leaf, ins.element)} += $scale * ${ref(ins.value)};`;
-      return `$p${field(ins.leaf, ins.element, false)} = ${ref(ins.old!)} - $lr * ${ref(ins.value)};`;
+      throw new Error(`internal: the update of ${ins.leaf} is written by fusedSteps.ts, not as a plain statement`);
   }
 }
 

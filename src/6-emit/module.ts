@@ -4,7 +4,8 @@
  * Guarantees: the module has no imports and no runtime dependency; it exports typed
  * `Params`, `Inputs`, `Targets`, `Outputs` (names as the user wrote them), `initParams`,
  * `forward`, `loss`, `gradient` (its doc comment gives each derived formula), `step`
- * (plain SGD fused into the backward pass in the unrolled lowering), minibatch
+ * (every optimizer's update fused into the backward pass in the unrolled lowering, where
+ * the kernel fits in one function: fusedSteps.ts), minibatch
  * `gradientBatch`/`stepBatch`, the optimizers of optimizers.ts (`initOptimizer`, an
  * OptimizerState accepted by `step`, `stepBatch` and `fit`), a trainer (`fit`,
  * `predict`, `evaluate`), and `saveParams`/`loadParams` (saveParams.ts); every entry
@@ -24,6 +25,7 @@ import { DEFAULT_MAX_BATCH, type LowerOptions, type Program, type Slot } from '.
 import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
 import { DEFAULT_CHUNK_SIZE, emitKernel, plus, type EmittedKernel } from './kernels.js';
 import { call, declaration, parameterList } from './signatures.js';
+import { emitFusedSteps, emitUnfusedRows } from './fusedSteps.js';
 import { OPTIMIZER_RUNTIME, emitOptimizerUpdates } from './optimizers.js';
 import { RUNTIME, optionalRuntime } from './runtime.js';
 import { emitSaveParams } from './saveParams.js';
@@ -105,12 +107,11 @@ function packer(kind: 'input' | 'target', slots: readonly Slot[]): string {
 }
 
 /**
- * `$gradientRows`, `$lossRows` and `$stepRow` for the unrolled lowering: loops over the
- * per-sample kernels, and the fused step made all-or-nothing (its update is written during
- * the backward pass, so the old values are kept in \`$before\` and put back when the loss or
- * a new parameter is not finite).
+ * `$gradientRows` and `$lossRows` for the unrolled lowering (loops over the per-sample
+ * kernels), then `$stepRow` and `$optimizerRow`: the steps fused into the backward pass
+ * when the kernel is short enough (`fused`, fusedSteps.ts), else gradient then update pass.
  */
-function unrolledRows(): string {
+function unrolledRows(fused: string | null): string {
   const row = { $xo: '$xo + $b * INPUT_SIZE', $yo: '$yo + $b * TARGET_SIZE' };
   return [
     `/** Rows per \`$gradientRows\` / \`$lossRows\` call. */`,
@@ -122,15 +123,7 @@ function unrolledRows(): string {
     `/** Sum of the loss over \`$nb\` rows. */`,
     declaration('lossRows', `let $total = 0;\nfor (let $b = 0; $b < $nb; $b++) $total += ${call('loss', row)};\nreturn $total;`),
     '',
-    `const $before = zeroParams();`,
-    `/** One SGD step on one row, all or nothing: returns the loss, or NaN with \`$p\` unchanged when the loss or a new parameter is not finite. */`,
-    declaration('stepRow', [
-      `$copyInto($before, $p);`,
-      `const value = ${call('step')};`,
-      `if (value - value === 0 && $finite($p)) return value;`,
-      `$copyInto($p, $before);`,
-      `return NaN;`,
-    ].join('\n')),
+    fused ?? emitUnfusedRows(),
   ].join('\n');
 }
 
@@ -154,8 +147,8 @@ function loopedKernels(program: Program): string {
     declaration('forward', `${call('forwardRows', ONE_ROW)};`),
     declaration('loss', `return ${call('lossRows', ONE_ROW)};`),
     declaration('gradient', `return ${call('gradientRows', ONE_ROW)};`),
-    `/** One SGD step on one row, all or nothing: returns the loss, or NaN with \`$p\` unchanged when the loss or a new parameter is not finite. */`,
-    declaration('stepRow', `const value = ${call('gradientRows', { ...ONE_ROW, $g: '$acc', $scale: '1' })};\nreturn $update($p, $acc, $lr, value) ? value : NaN;`),
+    '',
+    emitUnfusedRows(),
   ].join('\n');
 }
 
@@ -163,9 +156,11 @@ function loopedKernels(program: Program): string {
 export function emitModule(program: Program, options: EmitOptions, gradientDoc: readonly string[]): string {
   const { model } = program;
   const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  const unrolled = program.kernels ? (['forward', 'loss', 'gradient', 'step'] as const).map((k) => emitKernel(program.kernels![k], chunk)) : [];
+  const unrolled = program.kernels ? (['forward', 'loss', 'gradient'] as const).map((k) => emitKernel(program.kernels![k], chunk)) : [];
   // A value as an array element stores it: f32 arrays round it (and may overflow to Infinity).
   const stored = (v: string) => (options.precision === 'f32' ? `Math.fround(${v})` : `(${v})`);
+  // The optimizers' steps fused into the unrolled backward pass (null: too long to fuse, or looped).
+  const fused = program.kernels ? emitFusedSteps(program.kernels.step, program.layout.params, stored, chunk) : null;
 
   const declarations = paramFunctions(program, stored);
   const statements: (StatementStructures | WriterFunction)[] = [
@@ -176,7 +171,7 @@ export function emitModule(program: Program, options: EmitOptions, gradientDoc: 
   const { IndentationText, Project } = morph();
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces } });
   const file = project.createSourceFile(`${model.name}.ts`, { leadingTrivia: headerLines(program, options), statements });
-  const out = `${file.getFullText()}\n${kernelsText(program, unrolled)}`;
+  const out = `${file.getFullText()}\n${kernelsText(program, unrolled, fused)}`;
   if (debugLevel() >= 1) process.stderr.write(`\n===== gradc: emitted ${model.name}.ts =====\n${out}\n`);
   return out;
 }
@@ -271,29 +266,18 @@ ${P.map((s) => (!s.shape.length ? `  to.${s.name} = from.${s.name};`
     : `  to.${s.name}.set(from.${s.name});`)).join('\n')}
 }
 
-/** \`p <- p - lr * g\`, then \`g <- 0\` (unchecked: see \`$update\`). */
+/** \`p <- p - lr * g\`, then \`g <- 0\`, unchecked (\`$stepFailed\` uses it to find what overflows). */
 function $applyUpdate(p: Params, g: Params, lr: number): void {
 ${P.map((s) => (s.shape.length
     ? `  { const w = p.${s.name}, d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) { w[k]! -= lr * d[k]!; d[k] = 0; } }`
     : `  p.${s.name} -= lr * g.${s.name}; g.${s.name} = 0;`)).join('\n')}
 }
 
-/**
- * The SGD update, all or nothing: applied (and \`g\` cleared) only when \`loss\` and every
- * new value are finite (the sum of \`v * 0\` over them is 0; see \`$finite\`); otherwise
- * \`p\` is unchanged, \`g\` cleared, and the result false.
- */
-function $update(p: Params, g: Params, lr: number, loss: number): boolean {
-  let s = loss - loss;
-${P.map((s) => (s.shape.length
-    ? `  { const w = p.${s.name}, d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) s += ${stored('w[k]! - lr * d[k]!')} * 0; }`
-    : `  s += (p.${s.name} - lr * g.${s.name}) * 0;`)).join('\n')}
-  if (s === 0) {
-    $applyUpdate(p, g, lr);
-    return true;
-  }
-${P.map((s) => (s.shape.length ? `  g.${s.name}.fill(0);` : `  g.${s.name} = 0;`)).join('\n')}
-  return false;
+/** True when \`p\` has every parameter, of the right kind and size (\`$checkParams\` says what is wrong otherwise). */
+function $isParams(p: unknown): boolean {
+  if (typeof p !== 'object' || p === null) return false;
+  const q = p as Params;
+  return ${P.length ? P.map((s) => (s.shape.length ? `q.${s.name} instanceof Floats && q.${s.name}.length === ${s.size}` : `typeof q.${s.name} === 'number'`)).join(' && ') : 'true'};
 }
 
 /**
@@ -385,15 +369,17 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
 
 /**
  * One training step on one sample; returns the loss before the step. \`optimizer\` is a
- * learning rate (plain SGD, \`p <- p - learningRate * dloss/dp\`, fused into the backward
- * pass) or an OptimizerState from \`initOptimizer\` (which the step advances). All or
+ * learning rate (plain SGD, \`p <- p - learningRate * dloss/dp\`) or an OptimizerState from
+ * \`initOptimizer\` (which the step advances); in the unrolled lowering (short kernels) the update
+ * is written into the backward pass as each gradient is complete, except with clipping by
+ * global norm (which needs the whole gradient first). All or
  * nothing: when the loss or any new parameter or optimizer value would not be finite,
  * the parameters and the optimizer state are left as they were and a SampleError says why
  * (the loss, the first non-finite gradient, or the first update that overflows).
  */
 export function step(params: Params, inputs: Inputs, targets: Targets, optimizer: number | OptimizerState): number {
-  $checkParams(params, 'step: params', false);
-  const h = $checkOptimizer('step', optimizer);
+  if (!$isParams(params)) $checkParams(params, 'step: params', false);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('step', optimizer);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   const st = optimizer as OptimizerState;
@@ -423,9 +409,10 @@ const $acc = zeroParams();
  * the parameters and optimizer state unchanged, when the loss or a new value is not finite.
  */
 export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, optimizer: number | OptimizerState, first = 0): number {
-  $checkParams(params, 'stepBatch: params', false);
-  $checkRows('stepBatch', X, Y, count, first);
-  const h = $checkOptimizer('stepBatch', optimizer);
+  // Each check's fast path first (small enough to inline, allocates nothing); the full check names the problem.
+  if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false);
+  if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
   const st = optimizer as OptimizerState;
   const value = h ? $optimizerStep(params, X, Y, count, first, st, h) : $stepRows(params, X, Y, count, optimizer as number, first);
   if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer as number, h && st);
@@ -443,7 +430,7 @@ ${helpers ? `\n${helpers}\n` : ''}`;
 }
 
 /** The kernels, the bulk of a large module: written through a CodeBlockWriter, never reparsed (ts-morph parsing 100k statements takes minutes). */
-function kernelsText(program: Program, unrolled: readonly EmittedKernel[]): string {
+function kernelsText(program: Program, unrolled: readonly EmittedKernel[], fused: string | null): string {
   const { CodeBlockWriter } = morph();
   const kernels = new CodeBlockWriter({ indentNumberOfSpaces: 2 });
   kernels.writeLine('// ---- Kernels: straight-line or looped code generated from the derived graph. ----');
@@ -456,7 +443,7 @@ function kernelsText(program: Program, unrolled: readonly EmittedKernel[]): stri
     }
   }
   kernels.blankLine();
-  kernels.write(program.loops ? loopedKernels(program) : unrolledRows());
+  kernels.write(program.loops ? loopedKernels(program) : unrolledRows(fused));
   kernels.newLineIfLastNot();
   return kernels.toString();
 }

@@ -4,7 +4,7 @@
  * This text is pasted into each module (which must have no imports), after the
  * model-specific declarations it uses: Params, Inputs, Outputs, Sample, INPUT_SIZE,
  * TARGET_SIZE, OUTPUT_SIZE, initParams, copyParams, zeroParams, packInputs, packTargets,
- * $forward, $lossRows, $gradientRows, $stepRow, $MAX_ROWS, $acc, $copyInto, $update,
+ * $forward, $lossRows, $gradientRows, $stepRow, $MAX_ROWS, $acc, $copyInto, $update_sgd,
  * $applyUpdate, $nonFinite, $checkParams, $unpackOutputs, and optimizers.ts's
  * OptimizerState, $initOptimizer, $checkOptimizer, $hyper, $optimizerStep, $copyOptimizerInto.
  * The helpers only some models call are in OPTIONAL_RUNTIME, pasted only where called (no
@@ -69,6 +69,12 @@ function $checkRate(where: string, lr: unknown): void {
   if (typeof lr !== 'number' || lr - lr !== 0 || lr < 0) throw new SampleError(\`\${where}: learningRate must be a finite number >= 0, got \${$show(lr)}\`);
 }
 
+/** True when \`count\` rows from row \`first\` lie in X and Y, both of this module's Floats (\`$checkRows\` says what is wrong otherwise, and takes the other float type too). */
+function $isRows(X: Floats, Y: Floats, count: number, first: number): boolean {
+  return Number.isInteger(count) && count >= 1 && Number.isInteger(first) && first >= 0 && X instanceof Floats && Y instanceof Floats &&
+    X.length >= (first + count) * INPUT_SIZE && Y.length >= (first + count) * TARGET_SIZE;
+}
+
 /** Checks \`count\` rows from row \`first\` lie in X and Y (once per call). */
 function $checkRows(where: string, X: Floats, Y: Floats, count: number, first: number): void {
   if (!Number.isInteger(count) || count < 1) throw new SampleError(\`\${where}: count must be a positive integer, got \${$show(count)}\`);
@@ -103,7 +109,7 @@ function $lossSum(p: Params, X: Floats, Y: Floats, count: number, first: number)
 function $stepRows(p: Params, X: Floats, Y: Floats, count: number, lr: number, first: number): number {
   if (count === 1) return $stepRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, lr);
   const value = $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
-  return $update(p, $acc, lr, value) ? value : NaN;
+  return $update_sgd(p, $acc, 1, value, lr, 1, 0) ? value : NaN;
 }
 
 /** After a refused step (parameters and optimizer state unchanged): throws a SampleError saying what was not finite. */

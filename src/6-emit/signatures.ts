@@ -25,17 +25,16 @@ const ROWS = P('$nb', 'number');
 const OUTPUT_ROW = [P('$o', 'Floats'), P('$oo', 'number')];
 /** `$g` the gradient accumulator, `$scale` the factor on what is added into it. */
 const ACCUMULATE = [P('$g', 'Params'), P('$scale', 'number')];
-const step: Signature = { params: [...ROW, ...TARGET_ROW, P('$lr', 'number')], returns: 'number' };
 
 export const SIGNATURES: { readonly [K in KernelFunction]: Signature } = {
   forward: { params: [...ROW, ...OUTPUT_ROW], returns: 'void' },
   loss: { params: [...ROW, ...TARGET_ROW], returns: 'number' },
   gradient: { params: [...ROW, ...TARGET_ROW, ...ACCUMULATE], returns: 'number' },
-  step,
+  step: { params: [...ROW, ...TARGET_ROW], returns: 'number' }, // then the optimizer's state and hyperparameters (fusedSteps.ts)
   forwardRows: { params: [...ROW, ROWS, ...OUTPUT_ROW], returns: 'void' },
   lossRows: { params: [...ROW, ...TARGET_ROW, ROWS], returns: 'number' },
   gradientRows: { params: [...ROW, ...TARGET_ROW, ROWS, ...ACCUMULATE], returns: 'number' },
-  stepRow: step,
+  stepRow: { params: [...ROW, ...TARGET_ROW, P('$lr', 'number')], returns: 'number' },
 };
 
 /** Whether `code` mentions the identifier `name` (not as part of a longer one). */

@@ -86,7 +86,7 @@ function $copyInto(to: Params, from: Params): void {
   { const a = to.layer2_b, b = from.layer2_b; for (let k = 0; k < 2; k++) a[k] = b[k]!; }
 }
 
-/** `p <- p - lr * g`, then `g <- 0` (unchecked: see `$update`). */
+/** `p <- p - lr * g`, then `g <- 0`, unchecked (`$stepFailed` uses it to find what overflows). */
 function $applyUpdate(p: Params, g: Params, lr: number): void {
   { const w = p.layer1_W, d = g.layer1_W; for (let k = 0; k < 12; k++) { w[k]! -= lr * d[k]!; d[k] = 0; } }
   { const w = p.layer1_b, d = g.layer1_b; for (let k = 0; k < 4; k++) { w[k]! -= lr * d[k]!; d[k] = 0; } }
@@ -94,26 +94,11 @@ function $applyUpdate(p: Params, g: Params, lr: number): void {
   { const w = p.layer2_b, d = g.layer2_b; for (let k = 0; k < 2; k++) { w[k]! -= lr * d[k]!; d[k] = 0; } }
 }
 
-/**
- * The SGD update, all or nothing: applied (and `g` cleared) only when `loss` and every
- * new value are finite (the sum of `v * 0` over them is 0; see `$finite`); otherwise
- * `p` is unchanged, `g` cleared, and the result false.
- */
-function $update(p: Params, g: Params, lr: number, loss: number): boolean {
-  let s = loss - loss;
-  { const w = p.layer1_W, d = g.layer1_W; for (let k = 0; k < 12; k++) s += (w[k]! - lr * d[k]!) * 0; }
-  { const w = p.layer1_b, d = g.layer1_b; for (let k = 0; k < 4; k++) s += (w[k]! - lr * d[k]!) * 0; }
-  { const w = p.layer2_W, d = g.layer2_W; for (let k = 0; k < 8; k++) s += (w[k]! - lr * d[k]!) * 0; }
-  { const w = p.layer2_b, d = g.layer2_b; for (let k = 0; k < 2; k++) s += (w[k]! - lr * d[k]!) * 0; }
-  if (s === 0) {
-    $applyUpdate(p, g, lr);
-    return true;
-  }
-  g.layer1_W.fill(0);
-  g.layer1_b.fill(0);
-  g.layer2_W.fill(0);
-  g.layer2_b.fill(0);
-  return false;
+/** True when `p` has every parameter, of the right kind and size (`$checkParams` says what is wrong otherwise). */
+function $isParams(p: unknown): boolean {
+  if (typeof p !== 'object' || p === null) return false;
+  const q = p as Params;
+  return q.layer1_W instanceof Floats && q.layer1_W.length === 12 && q.layer1_b instanceof Floats && q.layer1_b.length === 4 && q.layer2_W instanceof Floats && q.layer2_W.length === 8 && q.layer2_b instanceof Floats && q.layer2_b.length === 2;
 }
 
 /**
@@ -206,15 +191,17 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
 
 /**
  * One training step on one sample; returns the loss before the step. `optimizer` is a
- * learning rate (plain SGD, `p <- p - learningRate * dloss/dp`, fused into the backward
- * pass) or an OptimizerState from `initOptimizer` (which the step advances). All or
+ * learning rate (plain SGD, `p <- p - learningRate * dloss/dp`) or an OptimizerState from
+ * `initOptimizer` (which the step advances); in the unrolled lowering (short kernels) the update
+ * is written into the backward pass as each gradient is complete, except with clipping by
+ * global norm (which needs the whole gradient first). All or
  * nothing: when the loss or any new parameter or optimizer value would not be finite,
  * the parameters and the optimizer state are left as they were and a SampleError says why
  * (the loss, the first non-finite gradient, or the first update that overflows).
  */
 export function step(params: Params, inputs: Inputs, targets: Targets, optimizer: number | OptimizerState): number {
-  $checkParams(params, 'step: params', false);
-  const h = $checkOptimizer('step', optimizer);
+  if (!$isParams(params)) $checkParams(params, 'step: params', false);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('step', optimizer);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   const st = optimizer as OptimizerState;
@@ -244,9 +231,10 @@ const $acc = zeroParams();
  * the parameters and optimizer state unchanged, when the loss or a new value is not finite.
  */
 export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, optimizer: number | OptimizerState, first = 0): number {
-  $checkParams(params, 'stepBatch: params', false);
-  $checkRows('stepBatch', X, Y, count, first);
-  const h = $checkOptimizer('stepBatch', optimizer);
+  // Each check's fast path first (small enough to inline, allocates nothing); the full check names the problem.
+  if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false);
+  if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
   const st = optimizer as OptimizerState;
   const value = h ? $optimizerStep(params, X, Y, count, first, st, h) : $stepRows(params, X, Y, count, optimizer as number, first);
   if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer as number, h && st);
@@ -297,6 +285,12 @@ function $checkRate(where: string, lr: unknown): void {
   if (typeof lr !== 'number' || lr - lr !== 0 || lr < 0) throw new SampleError(`${where}: learningRate must be a finite number >= 0, got ${$show(lr)}`);
 }
 
+/** True when `count` rows from row `first` lie in X and Y, both of this module's Floats (`$checkRows` says what is wrong otherwise, and takes the other float type too). */
+function $isRows(X: Floats, Y: Floats, count: number, first: number): boolean {
+  return Number.isInteger(count) && count >= 1 && Number.isInteger(first) && first >= 0 && X instanceof Floats && Y instanceof Floats &&
+    X.length >= (first + count) * INPUT_SIZE && Y.length >= (first + count) * TARGET_SIZE;
+}
+
 /** Checks `count` rows from row `first` lie in X and Y (once per call). */
 function $checkRows(where: string, X: Floats, Y: Floats, count: number, first: number): void {
   if (!Number.isInteger(count) || count < 1) throw new SampleError(`${where}: count must be a positive integer, got ${$show(count)}`);
@@ -331,7 +325,7 @@ function $lossSum(p: Params, X: Floats, Y: Floats, count: number, first: number)
 function $stepRows(p: Params, X: Floats, Y: Floats, count: number, lr: number, first: number): number {
   if (count === 1) return $stepRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, lr);
   const value = $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
-  return $update(p, $acc, lr, value) ? value : NaN;
+  return $update_sgd(p, $acc, 1, value, lr, 1, 0) ? value : NaN;
 }
 
 /** After a refused step (parameters and optimizer state unchanged): throws a SampleError saying what was not finite. */
@@ -850,7 +844,17 @@ interface $Hyper {
   readonly kind: OptimizerOptions['kind'];
   readonly lr: number; readonly l2: number; readonly decay: number; readonly clip: number;
   readonly mu: number; readonly nesterov: boolean; readonly b1: number; readonly b2: number; readonly eps: number; readonly rho: number;
+  /** From step t1 (t2) on, beta1^t (beta2^t) <= 2^-54, so 1 - beta^t is exactly 1 and Math.pow (about 50 ns) is skipped. */
+  readonly t1: number; readonly t2: number;
   readonly schedule: Schedule;
+}
+
+/** The first step t with Math.pow(b, t) <= 2^-54 (0 <= b < 1): from there on 1 - b^t rounds to 1 exactly. */
+function $negligibleFrom(b: number): number {
+  if (b === 0) return 1;
+  let t = Math.max(1, Math.floor(Math.log(2 ** -54) / Math.log(b)) - 2);
+  while (Math.pow(b, t) > 2 ** -54) t++;
+  return t;
 }
 
 const $COMMON_KEYS = ['kind', 'learningRate', 'weightDecay', 'clipNorm', 'schedule'];
@@ -861,6 +865,8 @@ const $SCHEDULE_KEYS = new Map<string, readonly string[]>([
   ['constant', []], ['step', ['stepSize', 'gamma']], ['exponential', ['gamma']], ['cosine', ['totalSteps', 'warmupSteps', 'minLearningRate']],
 ]);
 const $hypers = new WeakMap<object, $Hyper>();
+/** The last frozen options `$hyper` read, and their hyperparameters: one comparison per step while training. */
+let $lastOptions: object | null = null, $lastHyper: $Hyper | null = null;
 
 /** `r[key]` checked: the fallback when absent (a NaN fallback: required), else a number passing `ok`. */
 function $option(r: object, key: string, fallback: number, ok: (v: number) => boolean, what: string, where: string): number {
@@ -881,7 +887,10 @@ function $checkKeys(r: object, allowed: readonly string[], where: string): void 
 function $hyper(o: unknown, where: string): $Hyper {
   if (typeof o !== 'object' || o === null) throw new SampleError(`${where} must be an object with a kind ('${[...$OPTIMIZER_KEYS.keys()].join("', '")}'), got ${$show(o)}`);
   const cached = $hypers.get(o);
-  if (cached) return cached;
+  if (cached) {
+    $lastOptions = o; $lastHyper = cached;
+    return cached;
+  }
   const kind: unknown = (o as { kind?: unknown }).kind;
   const own = typeof kind === 'string' ? $OPTIMIZER_KEYS.get(kind) : undefined;
   if (!own) throw new SampleError(`${where}.kind must be one of '${[...$OPTIMIZER_KEYS.keys()].join("', '")}', got ${typeof kind === 'string' ? JSON.stringify(kind.slice(0, 40)) : $show(kind)}`);
@@ -902,7 +911,7 @@ function $hyper(o: unknown, where: string): $Hyper {
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
-  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, schedule };
+  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -973,12 +982,27 @@ function $checkOptimizer(where: string, o: unknown): $Hyper | null {
     throw new SampleError(`${where}: optimizer must be a learning rate (a finite number) or an OptimizerState from initOptimizer, got ${$show(o)}`);
   }
   const st = o as OptimizerState;
-  const h = $hyper(st.options, `${where}: optimizer.options`);
+  // Per step, so nothing is allocated when all is well: messages are built only for an error.
+  const h = st.options === $lastOptions ? $lastHyper! : $hyper(st.options, `${where}: optimizer.options`);
   if (!Number.isInteger(st.step) || st.step < 0) throw new SampleError(`${where}: optimizer.step must be a non-negative integer, got ${$show(st.step)}`);
   const slots = $UPDATE_STATE[h.kind];
-  if (slots[0]) $checkParams(st.m as Params, `${where}: optimizer.m`, false);
-  if (slots[1]) $checkParams(st.v as Params, `${where}: optimizer.v`, false);
+  if (slots[0] && !$isParams(st.m)) $checkParams(st.m as Params, `${where}: optimizer.m`, false);
+  if (slots[1] && !$isParams(st.v)) $checkParams(st.v as Params, `${where}: optimizer.v`, false);
   return h;
+}
+
+/**
+ * The fast path of `$checkOptimizer` (small enough to inline, allocates nothing): the
+ * hyperparameters of an OptimizerState whose options were read last and whose step count and
+ * state pass the checks, or null to take the full check.
+ */
+function $knownState(o: unknown): $Hyper | null {
+  const h = $lastHyper;
+  if (h === null || typeof o !== 'object' || o === null) return null;
+  const st = o as OptimizerState;
+  if (st.options !== $lastOptions || !Number.isInteger(st.step) || st.step < 0) return null;
+  const slots = $UPDATE_STATE[h.kind];
+  return (!slots[0] || $isParams(st.m)) && (!slots[1] || $isParams(st.v)) ? h : null;
 }
 
 /** `to` <- `from` (states of the same kind). */
@@ -990,40 +1014,39 @@ function $copyOptimizerInto(to: OptimizerState, from: OptimizerState): void {
 
 /**
  * One optimizer step on rows [first, first + count), all or nothing: the mean loss, or NaN
- * with the parameters, the state and its step count unchanged. Plain SGD (no decay, no
- * clipping) takes the fused path; clipping adds one pass for the norm.
+ * with the parameters, the state and its step count unchanged. On one row without clipping,
+ * `$optimizerRow` (the update fused into the backward pass where the model's lowering
+ * allows it); otherwise the gradient, then with clipping one pass for its global norm (which
+ * needs the whole gradient, so clipping is never fused), then one update pass.
  */
 function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper): number {
-  const lr = $rate(h, st.step);
-  if (h.kind === 'sgd' && h.l2 === 0 && h.clip === Infinity) {
-    const value = $stepRows(p, X, Y, count, lr, first);
-    if (value === value) st.step++;
-    return value;
+  const lr = $rate(h, st.step), t = st.step + 1;
+  let value: number;
+  if (count === 1 && h.clip === Infinity) value = $optimizerRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, st, h, lr, t);
+  else {
+    value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
+    let c = 1;
+    if (h.clip !== Infinity) {
+      const norm = $globalNorm($acc);
+      if (norm > h.clip) c = h.clip / norm;
+    }
+    if (!$optimizerUpdate(p, $acc, st, h, lr, t, c, value)) value = NaN;
   }
-  const value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
-  let c = 1;
-  if (h.clip !== Infinity) {
-    const norm = $globalNorm($acc);
-    if (norm > h.clip) c = h.clip / norm;
-  }
-  if (!$UPDATES[h.kind](p, $acc, st.m ?? $acc, st.v ?? $acc, h, lr, st.step + 1, c, value)) return NaN;
-  st.step++;
+  if (value === value) st.step = t;
   return value;
 }
 
-/** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
+/** The sgd update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_sgd(p: Params, g: Params, c: number, loss: number, $lr: number, $keep: number, $l2: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2 } = h;
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W; for (let k = 0; k < 12; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b; for (let k = 0; k < 4; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b; for (let k = 0; k < 2; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
+  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W; for (let k = 0; k < 12; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
+  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b; for (let k = 0; k < 4; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
+  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W; for (let k = 0; k < 8; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
+  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b; for (let k = 0; k < 2; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     return false;
@@ -1031,19 +1054,17 @@ function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr
   return true;
 }
 
-/** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
+/** The momentum update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_momentum(p: Params, g: Params, m: Params, c: number, loss: number, $lr: number, $keep: number, $l2: number, $mu: number, $nesterov: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2, mu, nesterov } = h;
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W; for (let k = 0; k < 12; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b; for (let k = 0; k < 4; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b; for (let k = 0; k < 2; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
+  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W; for (let k = 0; k < 12; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
+  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b; for (let k = 0; k < 4; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
+  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W; for (let k = 0; k < 8; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
+  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b; for (let k = 0; k < 2; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     $copyInto(m, $oldM);
@@ -1052,20 +1073,17 @@ function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper
   return true;
 }
 
-/** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The adam and adamw update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_adam(p: Params, g: Params, m: Params, v: Params, c: number, loss: number, _$lr: number, $keep: number, $l2: number, $b1: number, $b2: number, $a: number, $e: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2, b1, b2, eps } = h;
-  const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 12; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 4; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W, V = v.layer2_W, v0 = $oldV.layer2_W; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b, V = v.layer2_b, v0 = $oldV.layer2_b; for (let k = 0; k < 2; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
+  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 12; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 4; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W, V = v.layer2_W, v0 = $oldV.layer2_W; for (let k = 0; k < 8; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b, V = v.layer2_b, v0 = $oldV.layer2_b; for (let k = 0; k < 2; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     $copyInto(m, $oldM);
@@ -1075,19 +1093,17 @@ function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr:
   return true;
 }
 
-/** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
+/** The rmsprop update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, loss: number, $lr: number, $keep: number, $l2: number, $mu: number, $rho: number, $eps: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2, mu, rho, eps } = h;
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 12; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 4; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W, V = v.layer2_W, v0 = $oldV.layer2_W; for (let k = 0; k < 8; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b, V = v.layer2_b, v0 = $oldV.layer2_b; for (let k = 0; k < 2; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
+  { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 12; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 4; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer2_W, d = g.layer2_W, w0 = $oldP.layer2_W, M = m.layer2_W, m0 = $oldM.layer2_W, V = v.layer2_W, v0 = $oldV.layer2_W; for (let k = 0; k < 8; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.layer2_b, d = g.layer2_b, w0 = $oldP.layer2_b, M = m.layer2_b, m0 = $oldM.layer2_b, V = v.layer2_b, v0 = $oldV.layer2_b; for (let k = 0; k < 2; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     $copyInto(m, $oldM);
@@ -1138,8 +1154,22 @@ function $globalNorm(g: Params): number {
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { sgd: [false, false], momentum: [true, false], adam: [true, true], adamw: [true, true], rmsprop: [true, true] };
 
-/** The update of each kind. */
-const $UPDATES: { readonly [K in OptimizerOptions['kind']]: typeof $update_sgd } = { sgd: $update_sgd, momentum: $update_momentum, adam: $update_adam, adamw: $update_adam, rmsprop: $update_rmsprop };
+/** The update pass of `st`'s kind with gradient `g` scaled by `c` (step `t` from 1, rate `lr`): true when applied. */
+function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  switch (h.kind) {
+    case 'sgd':
+      return $update_sgd(p, g, c, loss, lr, 1 - lr * h.decay, h.l2);
+    case 'momentum':
+      return $update_momentum(p, g, st.m!, c, loss, lr, 1 - lr * h.decay, h.l2, h.mu, h.nesterov ? 1 : 0);
+    case 'adam':
+    case 'adamw': {
+      const bc1 = t < h.t1 ? 1 - Math.pow(h.b1, t) : 1, root = Math.sqrt(t < h.t2 ? 1 - Math.pow(h.b2, t) : 1);
+      return $update_adam(p, g, st.m!, st.v!, c, loss, lr, 1 - lr * h.decay, h.l2, h.b1, h.b2, (lr * root) / bc1, h.eps * root);
+    }
+    case 'rmsprop':
+      return $update_rmsprop(p, g, st.m!, st.v!, c, loss, lr, 1 - lr * h.decay, h.l2, h.mu, h.rho, h.eps);
+  }
+}
 
 /** The model's name, as saved in parameter files. */
 export const MODEL_NAME = "dense";
@@ -1701,33 +1731,54 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return loss;
 }
 
-function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  const layer1_W_0 = $p.layer1_W[0]!;
-  const layer1_W_1 = $p.layer1_W[1]!;
-  const layer1_W_2 = $p.layer1_W[2]!;
-  const layer1_W_3 = $p.layer1_W[3]!;
-  const layer1_W_4 = $p.layer1_W[4]!;
-  const layer1_W_5 = $p.layer1_W[5]!;
-  const layer1_W_6 = $p.layer1_W[6]!;
-  const layer1_W_7 = $p.layer1_W[7]!;
-  const layer1_W_8 = $p.layer1_W[8]!;
-  const layer1_W_9 = $p.layer1_W[9]!;
-  const layer1_W_10 = $p.layer1_W[10]!;
-  const layer1_W_11 = $p.layer1_W[11]!;
-  const layer1_b_0 = $p.layer1_b[0]!;
-  const layer1_b_1 = $p.layer1_b[1]!;
-  const layer1_b_2 = $p.layer1_b[2]!;
-  const layer1_b_3 = $p.layer1_b[3]!;
-  const layer2_W_0 = $p.layer2_W[0]!;
-  const layer2_W_1 = $p.layer2_W[1]!;
-  const layer2_W_2 = $p.layer2_W[2]!;
-  const layer2_W_3 = $p.layer2_W[3]!;
-  const layer2_W_4 = $p.layer2_W[4]!;
-  const layer2_W_5 = $p.layer2_W[5]!;
-  const layer2_W_6 = $p.layer2_W[6]!;
-  const layer2_W_7 = $p.layer2_W[7]!;
-  const layer2_b_0 = $p.layer2_b[0]!;
-  const layer2_b_1 = $p.layer2_b[1]!;
+/** Rows per `$gradientRows` / `$lossRows` call. */
+const $MAX_ROWS = Infinity;
+
+/** Sum of the loss over `$nb` rows, adding `$scale` times their gradients into `$g`. */
+function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number): number {
+  let $total = 0;
+  for (let $b = 0; $b < $nb; $b++) $total += $gradient($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE, $g, $scale);
+  return $total;
+}
+
+/** Sum of the loss over `$nb` rows. */
+function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
+  let $total = 0;
+  for (let $b = 0; $b < $nb; $b++) $total += $loss($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE);
+  return $total;
+}
+
+/** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
+  const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  let $s = 0; // 0 while every new value is finite
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
   const x_0 = $x[$xo]!;
   const x_1 = $x[$xo + 1]!;
   const x_2 = $x[$xo + 2]!;
@@ -1795,13 +1846,22 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t47 = t37 / t40;
   const t48 = t0 * t47;
   const d_layer2_z_0 = t48 - y_0;
-  $p.layer2_b[0] = layer2_b_0 - $lr * d_layer2_z_0;
+  { // sgd update of layer2_b[0]
+    const $wk = layer2_b_0, $gk = d_layer2_z_0 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_b[0] = $p1;
+    $s += ($p1) * 0;
+  }
   const t49 = layer2_W_0 * d_layer2_z_0;
-  // grad of: logsumexp(layer2_z)
   const t50 = t39 / t40;
   const t51 = t0 * t50;
   const d_layer2_z_1 = t51 - y_1;
-  $p.layer2_b[1] = layer2_b_1 - $lr * d_layer2_z_1;
+  { // sgd update of layer2_b[1]
+    const $wk = layer2_b_1, $gk = d_layer2_z_1 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_b[1] = $p1;
+    $s += ($p1) * 0;
+  }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer1_a_0 = t49 + t52;
@@ -1809,14 +1869,34 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t53 = layer1_a_0 * layer1_a_0;
   const t54 = 1 - t53;
   const d_layer1_z_0 = d_layer1_a_0 * t54;
-  $p.layer1_b[0] = layer1_b_0 - $lr * d_layer1_z_0;
+  { // sgd update of layer1_b[0]
+    const $wk = layer1_b_0, $gk = d_layer1_z_0 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_b[0] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
-  $p.layer1_W[0] = layer1_W_0 - $lr * d_layer1_W_0;
+  { // sgd update of layer1_W[0]
+    const $wk = layer1_W_0, $gk = d_layer1_W_0 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[0] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
-  $p.layer1_W[1] = layer1_W_1 - $lr * d_layer1_W_1;
+  { // sgd update of layer1_W[1]
+    const $wk = layer1_W_1, $gk = d_layer1_W_1 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[1] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
-  $p.layer1_W[2] = layer1_W_2 - $lr * d_layer1_W_2;
+  { // sgd update of layer1_W[2]
+    const $wk = layer1_W_2, $gk = d_layer1_W_2 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[2] = $p1;
+    $s += ($p1) * 0;
+  }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -1825,14 +1905,34 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t57 = layer1_a_1 * layer1_a_1;
   const t58 = 1 - t57;
   const d_layer1_z_1 = d_layer1_a_1 * t58;
-  $p.layer1_b[1] = layer1_b_1 - $lr * d_layer1_z_1;
+  { // sgd update of layer1_b[1]
+    const $wk = layer1_b_1, $gk = d_layer1_z_1 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_b[1] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
-  $p.layer1_W[3] = layer1_W_3 - $lr * d_layer1_W_3;
+  { // sgd update of layer1_W[3]
+    const $wk = layer1_W_3, $gk = d_layer1_W_3 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[3] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
-  $p.layer1_W[4] = layer1_W_4 - $lr * d_layer1_W_4;
+  { // sgd update of layer1_W[4]
+    const $wk = layer1_W_4, $gk = d_layer1_W_4 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[4] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
-  $p.layer1_W[5] = layer1_W_5 - $lr * d_layer1_W_5;
+  { // sgd update of layer1_W[5]
+    const $wk = layer1_W_5, $gk = d_layer1_W_5 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[5] = $p1;
+    $s += ($p1) * 0;
+  }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -1841,14 +1941,34 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t61 = layer1_a_2 * layer1_a_2;
   const t62 = 1 - t61;
   const d_layer1_z_2 = d_layer1_a_2 * t62;
-  $p.layer1_b[2] = layer1_b_2 - $lr * d_layer1_z_2;
+  { // sgd update of layer1_b[2]
+    const $wk = layer1_b_2, $gk = d_layer1_z_2 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_b[2] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
-  $p.layer1_W[6] = layer1_W_6 - $lr * d_layer1_W_6;
+  { // sgd update of layer1_W[6]
+    const $wk = layer1_W_6, $gk = d_layer1_W_6 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[6] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
-  $p.layer1_W[7] = layer1_W_7 - $lr * d_layer1_W_7;
+  { // sgd update of layer1_W[7]
+    const $wk = layer1_W_7, $gk = d_layer1_W_7 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[7] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
-  $p.layer1_W[8] = layer1_W_8 - $lr * d_layer1_W_8;
+  { // sgd update of layer1_W[8]
+    const $wk = layer1_W_8, $gk = d_layer1_W_8 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[8] = $p1;
+    $s += ($p1) * 0;
+  }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -1857,57 +1977,1404 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const t65 = layer1_a_3 * layer1_a_3;
   const t66 = 1 - t65;
   const d_layer1_z_3 = d_layer1_a_3 * t66;
-  $p.layer1_b[3] = layer1_b_3 - $lr * d_layer1_z_3;
+  { // sgd update of layer1_b[3]
+    const $wk = layer1_b_3, $gk = d_layer1_z_3 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_b[3] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
-  $p.layer1_W[9] = layer1_W_9 - $lr * d_layer1_W_9;
+  { // sgd update of layer1_W[9]
+    const $wk = layer1_W_9, $gk = d_layer1_W_9 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[9] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
-  $p.layer1_W[10] = layer1_W_10 - $lr * d_layer1_W_10;
+  { // sgd update of layer1_W[10]
+    const $wk = layer1_W_10, $gk = d_layer1_W_10 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[10] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
-  $p.layer1_W[11] = layer1_W_11 - $lr * d_layer1_W_11;
+  { // sgd update of layer1_W[11]
+    const $wk = layer1_W_11, $gk = d_layer1_W_11 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[11] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
-  $p.layer2_W[0] = layer2_W_0 - $lr * d_layer2_W_0;
+  { // sgd update of layer2_W[0]
+    const $wk = layer2_W_0, $gk = d_layer2_W_0 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[0] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
-  $p.layer2_W[1] = layer2_W_1 - $lr * d_layer2_W_1;
+  { // sgd update of layer2_W[1]
+    const $wk = layer2_W_1, $gk = d_layer2_W_1 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[1] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
-  $p.layer2_W[2] = layer2_W_2 - $lr * d_layer2_W_2;
+  { // sgd update of layer2_W[2]
+    const $wk = layer2_W_2, $gk = d_layer2_W_2 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[2] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
-  $p.layer2_W[3] = layer2_W_3 - $lr * d_layer2_W_3;
+  { // sgd update of layer2_W[3]
+    const $wk = layer2_W_3, $gk = d_layer2_W_3 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[3] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
-  $p.layer2_W[4] = layer2_W_4 - $lr * d_layer2_W_4;
+  { // sgd update of layer2_W[4]
+    const $wk = layer2_W_4, $gk = d_layer2_W_4 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[4] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
-  $p.layer2_W[5] = layer2_W_5 - $lr * d_layer2_W_5;
+  { // sgd update of layer2_W[5]
+    const $wk = layer2_W_5, $gk = d_layer2_W_5 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[5] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
-  $p.layer2_W[6] = layer2_W_6 - $lr * d_layer2_W_6;
+  { // sgd update of layer2_W[6]
+    const $wk = layer2_W_6, $gk = d_layer2_W_6 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[6] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
-  $p.layer2_W[7] = layer2_W_7 - $lr * d_layer2_W_7;
-  return loss;
-}
-
-/** Rows per `$gradientRows` / `$lossRows` call. */
-const $MAX_ROWS = Infinity;
-
-/** Sum of the loss over `$nb` rows, adding `$scale` times their gradients into `$g`. */
-function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number): number {
-  let $total = 0;
-  for (let $b = 0; $b < $nb; $b++) $total += $gradient($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE, $g, $scale);
-  return $total;
-}
-
-/** Sum of the loss over `$nb` rows. */
-function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
-  let $total = 0;
-  for (let $b = 0; $b < $nb; $b++) $total += $loss($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE);
-  return $total;
-}
-
-const $before = zeroParams();
-/** One SGD step on one row, all or nothing: returns the loss, or NaN with `$p` unchanged when the loss or a new parameter is not finite. */
-function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  $copyInto($before, $p);
-  const value = $step($p, $x, $xo, $y, $yo, $lr);
-  if (value - value === 0 && $finite($p)) return value;
-  $copyInto($p, $before);
+  { // sgd update of layer2_W[7]
+    const $wk = layer2_W_7, $gk = d_layer2_W_7 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[7] = $p1;
+    $s += ($p1) * 0;
+  }
+  if ($s === 0 && loss - loss === 0) return loss;
+  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $w_layer2_b[0] = layer2_b_0;
+  $w_layer2_b[1] = layer2_b_1;
+  $w_layer1_b[0] = layer1_b_0;
+  $w_layer1_W[0] = layer1_W_0;
+  $w_layer1_W[1] = layer1_W_1;
+  $w_layer1_W[2] = layer1_W_2;
+  $w_layer1_b[1] = layer1_b_1;
+  $w_layer1_W[3] = layer1_W_3;
+  $w_layer1_W[4] = layer1_W_4;
+  $w_layer1_W[5] = layer1_W_5;
+  $w_layer1_b[2] = layer1_b_2;
+  $w_layer1_W[6] = layer1_W_6;
+  $w_layer1_W[7] = layer1_W_7;
+  $w_layer1_W[8] = layer1_W_8;
+  $w_layer1_b[3] = layer1_b_3;
+  $w_layer1_W[9] = layer1_W_9;
+  $w_layer1_W[10] = layer1_W_10;
+  $w_layer1_W[11] = layer1_W_11;
+  $w_layer2_W[0] = layer2_W_0;
+  $w_layer2_W[1] = layer2_W_1;
+  $w_layer2_W[2] = layer2_W_2;
+  $w_layer2_W[3] = layer2_W_3;
+  $w_layer2_W[4] = layer2_W_4;
+  $w_layer2_W[5] = layer2_W_5;
+  $w_layer2_W[6] = layer2_W_6;
+  $w_layer2_W[7] = layer2_W_7;
   return NaN;
+}
+
+/** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $m: Params, $h: Float64Array): number {
+  const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!, $mu = $h[3]!, $nesterov = $h[4]!;
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
+  let $s = 0; // 0 while every new value is finite
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const x_2 = $x[$xo + 2]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const t0 = y_0 + y_1;
+  const t1 = layer1_W_0 * x_0;
+  const t2 = layer1_W_1 * x_1;
+  const t3 = t1 + t2;
+  const t4 = layer1_W_2 * x_2;
+  const t5 = t3 + t4;
+  const layer1_z_0 = t5 + layer1_b_0;
+  const layer1_a_0 = Math.tanh(layer1_z_0);
+  const t6 = layer2_W_0 * layer1_a_0;
+  const t7 = layer1_W_3 * x_0;
+  const t8 = layer1_W_4 * x_1;
+  const t9 = t7 + t8;
+  const t10 = layer1_W_5 * x_2;
+  const t11 = t9 + t10;
+  const layer1_z_1 = t11 + layer1_b_1;
+  const layer1_a_1 = Math.tanh(layer1_z_1);
+  const t12 = layer2_W_1 * layer1_a_1;
+  const t13 = t6 + t12;
+  const t14 = layer1_W_6 * x_0;
+  const t15 = layer1_W_7 * x_1;
+  const t16 = t14 + t15;
+  const t17 = layer1_W_8 * x_2;
+  const t18 = t16 + t17;
+  const layer1_z_2 = t18 + layer1_b_2;
+  const layer1_a_2 = Math.tanh(layer1_z_2);
+  const t19 = layer2_W_2 * layer1_a_2;
+  const t20 = t13 + t19;
+  const t21 = layer1_W_9 * x_0;
+  const t22 = layer1_W_10 * x_1;
+  const t23 = t21 + t22;
+  const t24 = layer1_W_11 * x_2;
+  const t25 = t23 + t24;
+  const layer1_z_3 = t25 + layer1_b_3;
+  const layer1_a_3 = Math.tanh(layer1_z_3);
+  const t26 = layer2_W_3 * layer1_a_3;
+  const t27 = t20 + t26;
+  const layer2_z_0 = t27 + layer2_b_0;
+  const t28 = layer2_W_4 * layer1_a_0;
+  const t29 = layer2_W_5 * layer1_a_1;
+  const t30 = t28 + t29;
+  const t31 = layer2_W_6 * layer1_a_2;
+  const t32 = t30 + t31;
+  const t33 = layer2_W_7 * layer1_a_3;
+  const t34 = t32 + t33;
+  const layer2_z_1 = t34 + layer2_b_1;
+  const t35 = (layer2_z_0 >= layer2_z_1 ? layer2_z_0 : layer2_z_1);
+  const t36 = layer2_z_0 - t35;
+  const t37 = Math.exp(t36);
+  const t38 = layer2_z_1 - t35;
+  const t39 = Math.exp(t38);
+  const t40 = t37 + t39;
+  const t41 = Math.log(t40);
+  const t42 = t35 + t41;
+  const t43 = t0 * t42;
+  const t44 = y_0 * layer2_z_0;
+  const t45 = y_1 * layer2_z_1;
+  const t46 = t44 + t45;
+  const loss = t43 - t46;
+  // grad of: logsumexp(layer2_z)
+  const t47 = t37 / t40;
+  const t48 = t0 * t47;
+  const d_layer2_z_0 = t48 - y_0;
+  const $mo0 = $m_layer2_b[0]!;
+  { // momentum update of layer2_b[0]
+    const $wk = layer2_b_0, $gk = d_layer2_z_0 + $l2 * $wk, $mk = $mo0;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const t49 = layer2_W_0 * d_layer2_z_0;
+  const t50 = t39 / t40;
+  const t51 = t0 * t50;
+  const d_layer2_z_1 = t51 - y_1;
+  const $mo1 = $m_layer2_b[1]!;
+  { // momentum update of layer2_b[1]
+    const $wk = layer2_b_1, $gk = d_layer2_z_1 + $l2 * $wk, $mk = $mo1;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const t52 = layer2_W_4 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_0 = t49 + t52;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t53 = layer1_a_0 * layer1_a_0;
+  const t54 = 1 - t53;
+  const d_layer1_z_0 = d_layer1_a_0 * t54;
+  const $mo2 = $m_layer1_b[0]!;
+  { // momentum update of layer1_b[0]
+    const $wk = layer1_b_0, $gk = d_layer1_z_0 + $l2 * $wk, $mk = $mo2;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
+  const $mo3 = $m_layer1_W[0]!;
+  { // momentum update of layer1_W[0]
+    const $wk = layer1_W_0, $gk = d_layer1_W_0 + $l2 * $wk, $mk = $mo3;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
+  const $mo4 = $m_layer1_W[1]!;
+  { // momentum update of layer1_W[1]
+    const $wk = layer1_W_1, $gk = d_layer1_W_1 + $l2 * $wk, $mk = $mo4;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
+  const $mo5 = $m_layer1_W[2]!;
+  { // momentum update of layer1_W[2]
+    const $wk = layer1_W_2, $gk = d_layer1_W_2 + $l2 * $wk, $mk = $mo5;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const t55 = layer2_W_1 * d_layer2_z_0;
+  const t56 = layer2_W_5 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_1 = t55 + t56;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t57 = layer1_a_1 * layer1_a_1;
+  const t58 = 1 - t57;
+  const d_layer1_z_1 = d_layer1_a_1 * t58;
+  const $mo6 = $m_layer1_b[1]!;
+  { // momentum update of layer1_b[1]
+    const $wk = layer1_b_1, $gk = d_layer1_z_1 + $l2 * $wk, $mk = $mo6;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_3 = d_layer1_z_1 * x_0;
+  const $mo7 = $m_layer1_W[3]!;
+  { // momentum update of layer1_W[3]
+    const $wk = layer1_W_3, $gk = d_layer1_W_3 + $l2 * $wk, $mk = $mo7;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_4 = d_layer1_z_1 * x_1;
+  const $mo8 = $m_layer1_W[4]!;
+  { // momentum update of layer1_W[4]
+    const $wk = layer1_W_4, $gk = d_layer1_W_4 + $l2 * $wk, $mk = $mo8;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_5 = d_layer1_z_1 * x_2;
+  const $mo9 = $m_layer1_W[5]!;
+  { // momentum update of layer1_W[5]
+    const $wk = layer1_W_5, $gk = d_layer1_W_5 + $l2 * $wk, $mk = $mo9;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const t59 = layer2_W_2 * d_layer2_z_0;
+  const t60 = layer2_W_6 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_2 = t59 + t60;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t61 = layer1_a_2 * layer1_a_2;
+  const t62 = 1 - t61;
+  const d_layer1_z_2 = d_layer1_a_2 * t62;
+  const $mo10 = $m_layer1_b[2]!;
+  { // momentum update of layer1_b[2]
+    const $wk = layer1_b_2, $gk = d_layer1_z_2 + $l2 * $wk, $mk = $mo10;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_6 = d_layer1_z_2 * x_0;
+  const $mo11 = $m_layer1_W[6]!;
+  { // momentum update of layer1_W[6]
+    const $wk = layer1_W_6, $gk = d_layer1_W_6 + $l2 * $wk, $mk = $mo11;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_7 = d_layer1_z_2 * x_1;
+  const $mo12 = $m_layer1_W[7]!;
+  { // momentum update of layer1_W[7]
+    const $wk = layer1_W_7, $gk = d_layer1_W_7 + $l2 * $wk, $mk = $mo12;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_8 = d_layer1_z_2 * x_2;
+  const $mo13 = $m_layer1_W[8]!;
+  { // momentum update of layer1_W[8]
+    const $wk = layer1_W_8, $gk = d_layer1_W_8 + $l2 * $wk, $mk = $mo13;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const t63 = layer2_W_3 * d_layer2_z_0;
+  const t64 = layer2_W_7 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_3 = t63 + t64;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t65 = layer1_a_3 * layer1_a_3;
+  const t66 = 1 - t65;
+  const d_layer1_z_3 = d_layer1_a_3 * t66;
+  const $mo14 = $m_layer1_b[3]!;
+  { // momentum update of layer1_b[3]
+    const $wk = layer1_b_3, $gk = d_layer1_z_3 + $l2 * $wk, $mk = $mo14;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_9 = d_layer1_z_3 * x_0;
+  const $mo15 = $m_layer1_W[9]!;
+  { // momentum update of layer1_W[9]
+    const $wk = layer1_W_9, $gk = d_layer1_W_9 + $l2 * $wk, $mk = $mo15;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_10 = d_layer1_z_3 * x_1;
+  const $mo16 = $m_layer1_W[10]!;
+  { // momentum update of layer1_W[10]
+    const $wk = layer1_W_10, $gk = d_layer1_W_10 + $l2 * $wk, $mk = $mo16;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer1_W_11 = d_layer1_z_3 * x_2;
+  const $mo17 = $m_layer1_W[11]!;
+  { // momentum update of layer1_W[11]
+    const $wk = layer1_W_11, $gk = d_layer1_W_11 + $l2 * $wk, $mk = $mo17;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
+  const $mo18 = $m_layer2_W[0]!;
+  { // momentum update of layer2_W[0]
+    const $wk = layer2_W_0, $gk = d_layer2_W_0 + $l2 * $wk, $mk = $mo18;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
+  const $mo19 = $m_layer2_W[1]!;
+  { // momentum update of layer2_W[1]
+    const $wk = layer2_W_1, $gk = d_layer2_W_1 + $l2 * $wk, $mk = $mo19;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
+  const $mo20 = $m_layer2_W[2]!;
+  { // momentum update of layer2_W[2]
+    const $wk = layer2_W_2, $gk = d_layer2_W_2 + $l2 * $wk, $mk = $mo20;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
+  const $mo21 = $m_layer2_W[3]!;
+  { // momentum update of layer2_W[3]
+    const $wk = layer2_W_3, $gk = d_layer2_W_3 + $l2 * $wk, $mk = $mo21;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
+  const $mo22 = $m_layer2_W[4]!;
+  { // momentum update of layer2_W[4]
+    const $wk = layer2_W_4, $gk = d_layer2_W_4 + $l2 * $wk, $mk = $mo22;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
+  const $mo23 = $m_layer2_W[5]!;
+  { // momentum update of layer2_W[5]
+    const $wk = layer2_W_5, $gk = d_layer2_W_5 + $l2 * $wk, $mk = $mo23;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
+  const $mo24 = $m_layer2_W[6]!;
+  { // momentum update of layer2_W[6]
+    const $wk = layer2_W_6, $gk = d_layer2_W_6 + $l2 * $wk, $mk = $mo24;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
+  const $mo25 = $m_layer2_W[7]!;
+  { // momentum update of layer2_W[7]
+    const $wk = layer2_W_7, $gk = d_layer2_W_7 + $l2 * $wk, $mk = $mo25;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  if ($s === 0 && loss - loss === 0) return loss;
+  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0;
+  $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1;
+  $w_layer1_b[0] = layer1_b_0; $m_layer1_b[0] = $mo2;
+  $w_layer1_W[0] = layer1_W_0; $m_layer1_W[0] = $mo3;
+  $w_layer1_W[1] = layer1_W_1; $m_layer1_W[1] = $mo4;
+  $w_layer1_W[2] = layer1_W_2; $m_layer1_W[2] = $mo5;
+  $w_layer1_b[1] = layer1_b_1; $m_layer1_b[1] = $mo6;
+  $w_layer1_W[3] = layer1_W_3; $m_layer1_W[3] = $mo7;
+  $w_layer1_W[4] = layer1_W_4; $m_layer1_W[4] = $mo8;
+  $w_layer1_W[5] = layer1_W_5; $m_layer1_W[5] = $mo9;
+  $w_layer1_b[2] = layer1_b_2; $m_layer1_b[2] = $mo10;
+  $w_layer1_W[6] = layer1_W_6; $m_layer1_W[6] = $mo11;
+  $w_layer1_W[7] = layer1_W_7; $m_layer1_W[7] = $mo12;
+  $w_layer1_W[8] = layer1_W_8; $m_layer1_W[8] = $mo13;
+  $w_layer1_b[3] = layer1_b_3; $m_layer1_b[3] = $mo14;
+  $w_layer1_W[9] = layer1_W_9; $m_layer1_W[9] = $mo15;
+  $w_layer1_W[10] = layer1_W_10; $m_layer1_W[10] = $mo16;
+  $w_layer1_W[11] = layer1_W_11; $m_layer1_W[11] = $mo17;
+  $w_layer2_W[0] = layer2_W_0; $m_layer2_W[0] = $mo18;
+  $w_layer2_W[1] = layer2_W_1; $m_layer2_W[1] = $mo19;
+  $w_layer2_W[2] = layer2_W_2; $m_layer2_W[2] = $mo20;
+  $w_layer2_W[3] = layer2_W_3; $m_layer2_W[3] = $mo21;
+  $w_layer2_W[4] = layer2_W_4; $m_layer2_W[4] = $mo22;
+  $w_layer2_W[5] = layer2_W_5; $m_layer2_W[5] = $mo23;
+  $w_layer2_W[6] = layer2_W_6; $m_layer2_W[6] = $mo24;
+  $w_layer2_W[7] = layer2_W_7; $m_layer2_W[7] = $mo25;
+  return NaN;
+}
+
+/** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $m: Params, $v: Params, $h: Float64Array): number {
+  const $keep = $h[1]!, $l2 = $h[2]!, $b1 = $h[3]!, $b2 = $h[4]!, $a = $h[5]!, $e = $h[6]!;
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
+  const $v_layer1_W = $v.layer1_W, $v_layer1_b = $v.layer1_b, $v_layer2_W = $v.layer2_W, $v_layer2_b = $v.layer2_b;
+  let $s = 0; // 0 while every new value is finite
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const x_2 = $x[$xo + 2]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const t0 = y_0 + y_1;
+  const t1 = layer1_W_0 * x_0;
+  const t2 = layer1_W_1 * x_1;
+  const t3 = t1 + t2;
+  const t4 = layer1_W_2 * x_2;
+  const t5 = t3 + t4;
+  const layer1_z_0 = t5 + layer1_b_0;
+  const layer1_a_0 = Math.tanh(layer1_z_0);
+  const t6 = layer2_W_0 * layer1_a_0;
+  const t7 = layer1_W_3 * x_0;
+  const t8 = layer1_W_4 * x_1;
+  const t9 = t7 + t8;
+  const t10 = layer1_W_5 * x_2;
+  const t11 = t9 + t10;
+  const layer1_z_1 = t11 + layer1_b_1;
+  const layer1_a_1 = Math.tanh(layer1_z_1);
+  const t12 = layer2_W_1 * layer1_a_1;
+  const t13 = t6 + t12;
+  const t14 = layer1_W_6 * x_0;
+  const t15 = layer1_W_7 * x_1;
+  const t16 = t14 + t15;
+  const t17 = layer1_W_8 * x_2;
+  const t18 = t16 + t17;
+  const layer1_z_2 = t18 + layer1_b_2;
+  const layer1_a_2 = Math.tanh(layer1_z_2);
+  const t19 = layer2_W_2 * layer1_a_2;
+  const t20 = t13 + t19;
+  const t21 = layer1_W_9 * x_0;
+  const t22 = layer1_W_10 * x_1;
+  const t23 = t21 + t22;
+  const t24 = layer1_W_11 * x_2;
+  const t25 = t23 + t24;
+  const layer1_z_3 = t25 + layer1_b_3;
+  const layer1_a_3 = Math.tanh(layer1_z_3);
+  const t26 = layer2_W_3 * layer1_a_3;
+  const t27 = t20 + t26;
+  const layer2_z_0 = t27 + layer2_b_0;
+  const t28 = layer2_W_4 * layer1_a_0;
+  const t29 = layer2_W_5 * layer1_a_1;
+  const t30 = t28 + t29;
+  const t31 = layer2_W_6 * layer1_a_2;
+  const t32 = t30 + t31;
+  const t33 = layer2_W_7 * layer1_a_3;
+  const t34 = t32 + t33;
+  const layer2_z_1 = t34 + layer2_b_1;
+  const t35 = (layer2_z_0 >= layer2_z_1 ? layer2_z_0 : layer2_z_1);
+  const t36 = layer2_z_0 - t35;
+  const t37 = Math.exp(t36);
+  const t38 = layer2_z_1 - t35;
+  const t39 = Math.exp(t38);
+  const t40 = t37 + t39;
+  const t41 = Math.log(t40);
+  const t42 = t35 + t41;
+  const t43 = t0 * t42;
+  const t44 = y_0 * layer2_z_0;
+  const t45 = y_1 * layer2_z_1;
+  const t46 = t44 + t45;
+  const loss = t43 - t46;
+  // grad of: logsumexp(layer2_z)
+  const t47 = t37 / t40;
+  const t48 = t0 * t47;
+  const d_layer2_z_0 = t48 - y_0;
+  const $mo0 = $m_layer2_b[0]!, $vo0 = $v_layer2_b[0]!;
+  { // adam and adamw update of layer2_b[0]
+    const $wk = layer2_b_0, $gk = d_layer2_z_0 + $l2 * $wk, $mk = $mo0, $vk = $vo0;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t49 = layer2_W_0 * d_layer2_z_0;
+  const t50 = t39 / t40;
+  const t51 = t0 * t50;
+  const d_layer2_z_1 = t51 - y_1;
+  const $mo1 = $m_layer2_b[1]!, $vo1 = $v_layer2_b[1]!;
+  { // adam and adamw update of layer2_b[1]
+    const $wk = layer2_b_1, $gk = d_layer2_z_1 + $l2 * $wk, $mk = $mo1, $vk = $vo1;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t52 = layer2_W_4 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_0 = t49 + t52;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t53 = layer1_a_0 * layer1_a_0;
+  const t54 = 1 - t53;
+  const d_layer1_z_0 = d_layer1_a_0 * t54;
+  const $mo2 = $m_layer1_b[0]!, $vo2 = $v_layer1_b[0]!;
+  { // adam and adamw update of layer1_b[0]
+    const $wk = layer1_b_0, $gk = d_layer1_z_0 + $l2 * $wk, $mk = $mo2, $vk = $vo2;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
+  const $mo3 = $m_layer1_W[0]!, $vo3 = $v_layer1_W[0]!;
+  { // adam and adamw update of layer1_W[0]
+    const $wk = layer1_W_0, $gk = d_layer1_W_0 + $l2 * $wk, $mk = $mo3, $vk = $vo3;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
+  const $mo4 = $m_layer1_W[1]!, $vo4 = $v_layer1_W[1]!;
+  { // adam and adamw update of layer1_W[1]
+    const $wk = layer1_W_1, $gk = d_layer1_W_1 + $l2 * $wk, $mk = $mo4, $vk = $vo4;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
+  const $mo5 = $m_layer1_W[2]!, $vo5 = $v_layer1_W[2]!;
+  { // adam and adamw update of layer1_W[2]
+    const $wk = layer1_W_2, $gk = d_layer1_W_2 + $l2 * $wk, $mk = $mo5, $vk = $vo5;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t55 = layer2_W_1 * d_layer2_z_0;
+  const t56 = layer2_W_5 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_1 = t55 + t56;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t57 = layer1_a_1 * layer1_a_1;
+  const t58 = 1 - t57;
+  const d_layer1_z_1 = d_layer1_a_1 * t58;
+  const $mo6 = $m_layer1_b[1]!, $vo6 = $v_layer1_b[1]!;
+  { // adam and adamw update of layer1_b[1]
+    const $wk = layer1_b_1, $gk = d_layer1_z_1 + $l2 * $wk, $mk = $mo6, $vk = $vo6;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_3 = d_layer1_z_1 * x_0;
+  const $mo7 = $m_layer1_W[3]!, $vo7 = $v_layer1_W[3]!;
+  { // adam and adamw update of layer1_W[3]
+    const $wk = layer1_W_3, $gk = d_layer1_W_3 + $l2 * $wk, $mk = $mo7, $vk = $vo7;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_4 = d_layer1_z_1 * x_1;
+  const $mo8 = $m_layer1_W[4]!, $vo8 = $v_layer1_W[4]!;
+  { // adam and adamw update of layer1_W[4]
+    const $wk = layer1_W_4, $gk = d_layer1_W_4 + $l2 * $wk, $mk = $mo8, $vk = $vo8;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_5 = d_layer1_z_1 * x_2;
+  const $mo9 = $m_layer1_W[5]!, $vo9 = $v_layer1_W[5]!;
+  { // adam and adamw update of layer1_W[5]
+    const $wk = layer1_W_5, $gk = d_layer1_W_5 + $l2 * $wk, $mk = $mo9, $vk = $vo9;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t59 = layer2_W_2 * d_layer2_z_0;
+  const t60 = layer2_W_6 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_2 = t59 + t60;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t61 = layer1_a_2 * layer1_a_2;
+  const t62 = 1 - t61;
+  const d_layer1_z_2 = d_layer1_a_2 * t62;
+  const $mo10 = $m_layer1_b[2]!, $vo10 = $v_layer1_b[2]!;
+  { // adam and adamw update of layer1_b[2]
+    const $wk = layer1_b_2, $gk = d_layer1_z_2 + $l2 * $wk, $mk = $mo10, $vk = $vo10;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_6 = d_layer1_z_2 * x_0;
+  const $mo11 = $m_layer1_W[6]!, $vo11 = $v_layer1_W[6]!;
+  { // adam and adamw update of layer1_W[6]
+    const $wk = layer1_W_6, $gk = d_layer1_W_6 + $l2 * $wk, $mk = $mo11, $vk = $vo11;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_7 = d_layer1_z_2 * x_1;
+  const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
+  { // adam and adamw update of layer1_W[7]
+    const $wk = layer1_W_7, $gk = d_layer1_W_7 + $l2 * $wk, $mk = $mo12, $vk = $vo12;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_8 = d_layer1_z_2 * x_2;
+  const $mo13 = $m_layer1_W[8]!, $vo13 = $v_layer1_W[8]!;
+  { // adam and adamw update of layer1_W[8]
+    const $wk = layer1_W_8, $gk = d_layer1_W_8 + $l2 * $wk, $mk = $mo13, $vk = $vo13;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t63 = layer2_W_3 * d_layer2_z_0;
+  const t64 = layer2_W_7 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_3 = t63 + t64;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t65 = layer1_a_3 * layer1_a_3;
+  const t66 = 1 - t65;
+  const d_layer1_z_3 = d_layer1_a_3 * t66;
+  const $mo14 = $m_layer1_b[3]!, $vo14 = $v_layer1_b[3]!;
+  { // adam and adamw update of layer1_b[3]
+    const $wk = layer1_b_3, $gk = d_layer1_z_3 + $l2 * $wk, $mk = $mo14, $vk = $vo14;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_9 = d_layer1_z_3 * x_0;
+  const $mo15 = $m_layer1_W[9]!, $vo15 = $v_layer1_W[9]!;
+  { // adam and adamw update of layer1_W[9]
+    const $wk = layer1_W_9, $gk = d_layer1_W_9 + $l2 * $wk, $mk = $mo15, $vk = $vo15;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_10 = d_layer1_z_3 * x_1;
+  const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
+  { // adam and adamw update of layer1_W[10]
+    const $wk = layer1_W_10, $gk = d_layer1_W_10 + $l2 * $wk, $mk = $mo16, $vk = $vo16;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_11 = d_layer1_z_3 * x_2;
+  const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
+  { // adam and adamw update of layer1_W[11]
+    const $wk = layer1_W_11, $gk = d_layer1_W_11 + $l2 * $wk, $mk = $mo17, $vk = $vo17;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
+  const $mo18 = $m_layer2_W[0]!, $vo18 = $v_layer2_W[0]!;
+  { // adam and adamw update of layer2_W[0]
+    const $wk = layer2_W_0, $gk = d_layer2_W_0 + $l2 * $wk, $mk = $mo18, $vk = $vo18;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
+  const $mo19 = $m_layer2_W[1]!, $vo19 = $v_layer2_W[1]!;
+  { // adam and adamw update of layer2_W[1]
+    const $wk = layer2_W_1, $gk = d_layer2_W_1 + $l2 * $wk, $mk = $mo19, $vk = $vo19;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
+  const $mo20 = $m_layer2_W[2]!, $vo20 = $v_layer2_W[2]!;
+  { // adam and adamw update of layer2_W[2]
+    const $wk = layer2_W_2, $gk = d_layer2_W_2 + $l2 * $wk, $mk = $mo20, $vk = $vo20;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
+  const $mo21 = $m_layer2_W[3]!, $vo21 = $v_layer2_W[3]!;
+  { // adam and adamw update of layer2_W[3]
+    const $wk = layer2_W_3, $gk = d_layer2_W_3 + $l2 * $wk, $mk = $mo21, $vk = $vo21;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
+  const $mo22 = $m_layer2_W[4]!, $vo22 = $v_layer2_W[4]!;
+  { // adam and adamw update of layer2_W[4]
+    const $wk = layer2_W_4, $gk = d_layer2_W_4 + $l2 * $wk, $mk = $mo22, $vk = $vo22;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
+  const $mo23 = $m_layer2_W[5]!, $vo23 = $v_layer2_W[5]!;
+  { // adam and adamw update of layer2_W[5]
+    const $wk = layer2_W_5, $gk = d_layer2_W_5 + $l2 * $wk, $mk = $mo23, $vk = $vo23;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
+  const $mo24 = $m_layer2_W[6]!, $vo24 = $v_layer2_W[6]!;
+  { // adam and adamw update of layer2_W[6]
+    const $wk = layer2_W_6, $gk = d_layer2_W_6 + $l2 * $wk, $mk = $mo24, $vk = $vo24;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
+  const $mo25 = $m_layer2_W[7]!, $vo25 = $v_layer2_W[7]!;
+  { // adam and adamw update of layer2_W[7]
+    const $wk = layer2_W_7, $gk = d_layer2_W_7 + $l2 * $wk, $mk = $mo25, $vk = $vo25;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  if ($s === 0 && loss - loss === 0) return loss;
+  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0; $v_layer2_b[0] = $vo0;
+  $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1; $v_layer2_b[1] = $vo1;
+  $w_layer1_b[0] = layer1_b_0; $m_layer1_b[0] = $mo2; $v_layer1_b[0] = $vo2;
+  $w_layer1_W[0] = layer1_W_0; $m_layer1_W[0] = $mo3; $v_layer1_W[0] = $vo3;
+  $w_layer1_W[1] = layer1_W_1; $m_layer1_W[1] = $mo4; $v_layer1_W[1] = $vo4;
+  $w_layer1_W[2] = layer1_W_2; $m_layer1_W[2] = $mo5; $v_layer1_W[2] = $vo5;
+  $w_layer1_b[1] = layer1_b_1; $m_layer1_b[1] = $mo6; $v_layer1_b[1] = $vo6;
+  $w_layer1_W[3] = layer1_W_3; $m_layer1_W[3] = $mo7; $v_layer1_W[3] = $vo7;
+  $w_layer1_W[4] = layer1_W_4; $m_layer1_W[4] = $mo8; $v_layer1_W[4] = $vo8;
+  $w_layer1_W[5] = layer1_W_5; $m_layer1_W[5] = $mo9; $v_layer1_W[5] = $vo9;
+  $w_layer1_b[2] = layer1_b_2; $m_layer1_b[2] = $mo10; $v_layer1_b[2] = $vo10;
+  $w_layer1_W[6] = layer1_W_6; $m_layer1_W[6] = $mo11; $v_layer1_W[6] = $vo11;
+  $w_layer1_W[7] = layer1_W_7; $m_layer1_W[7] = $mo12; $v_layer1_W[7] = $vo12;
+  $w_layer1_W[8] = layer1_W_8; $m_layer1_W[8] = $mo13; $v_layer1_W[8] = $vo13;
+  $w_layer1_b[3] = layer1_b_3; $m_layer1_b[3] = $mo14; $v_layer1_b[3] = $vo14;
+  $w_layer1_W[9] = layer1_W_9; $m_layer1_W[9] = $mo15; $v_layer1_W[9] = $vo15;
+  $w_layer1_W[10] = layer1_W_10; $m_layer1_W[10] = $mo16; $v_layer1_W[10] = $vo16;
+  $w_layer1_W[11] = layer1_W_11; $m_layer1_W[11] = $mo17; $v_layer1_W[11] = $vo17;
+  $w_layer2_W[0] = layer2_W_0; $m_layer2_W[0] = $mo18; $v_layer2_W[0] = $vo18;
+  $w_layer2_W[1] = layer2_W_1; $m_layer2_W[1] = $mo19; $v_layer2_W[1] = $vo19;
+  $w_layer2_W[2] = layer2_W_2; $m_layer2_W[2] = $mo20; $v_layer2_W[2] = $vo20;
+  $w_layer2_W[3] = layer2_W_3; $m_layer2_W[3] = $mo21; $v_layer2_W[3] = $vo21;
+  $w_layer2_W[4] = layer2_W_4; $m_layer2_W[4] = $mo22; $v_layer2_W[4] = $vo22;
+  $w_layer2_W[5] = layer2_W_5; $m_layer2_W[5] = $mo23; $v_layer2_W[5] = $vo23;
+  $w_layer2_W[6] = layer2_W_6; $m_layer2_W[6] = $mo24; $v_layer2_W[6] = $vo24;
+  $w_layer2_W[7] = layer2_W_7; $m_layer2_W[7] = $mo25; $v_layer2_W[7] = $vo25;
+  return NaN;
+}
+
+/** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $m: Params, $v: Params, $h: Float64Array): number {
+  const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!, $mu = $h[3]!, $rho = $h[4]!, $eps = $h[5]!;
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
+  const $v_layer1_W = $v.layer1_W, $v_layer1_b = $v.layer1_b, $v_layer2_W = $v.layer2_W, $v_layer2_b = $v.layer2_b;
+  let $s = 0; // 0 while every new value is finite
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const x_2 = $x[$xo + 2]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const t0 = y_0 + y_1;
+  const t1 = layer1_W_0 * x_0;
+  const t2 = layer1_W_1 * x_1;
+  const t3 = t1 + t2;
+  const t4 = layer1_W_2 * x_2;
+  const t5 = t3 + t4;
+  const layer1_z_0 = t5 + layer1_b_0;
+  const layer1_a_0 = Math.tanh(layer1_z_0);
+  const t6 = layer2_W_0 * layer1_a_0;
+  const t7 = layer1_W_3 * x_0;
+  const t8 = layer1_W_4 * x_1;
+  const t9 = t7 + t8;
+  const t10 = layer1_W_5 * x_2;
+  const t11 = t9 + t10;
+  const layer1_z_1 = t11 + layer1_b_1;
+  const layer1_a_1 = Math.tanh(layer1_z_1);
+  const t12 = layer2_W_1 * layer1_a_1;
+  const t13 = t6 + t12;
+  const t14 = layer1_W_6 * x_0;
+  const t15 = layer1_W_7 * x_1;
+  const t16 = t14 + t15;
+  const t17 = layer1_W_8 * x_2;
+  const t18 = t16 + t17;
+  const layer1_z_2 = t18 + layer1_b_2;
+  const layer1_a_2 = Math.tanh(layer1_z_2);
+  const t19 = layer2_W_2 * layer1_a_2;
+  const t20 = t13 + t19;
+  const t21 = layer1_W_9 * x_0;
+  const t22 = layer1_W_10 * x_1;
+  const t23 = t21 + t22;
+  const t24 = layer1_W_11 * x_2;
+  const t25 = t23 + t24;
+  const layer1_z_3 = t25 + layer1_b_3;
+  const layer1_a_3 = Math.tanh(layer1_z_3);
+  const t26 = layer2_W_3 * layer1_a_3;
+  const t27 = t20 + t26;
+  const layer2_z_0 = t27 + layer2_b_0;
+  const t28 = layer2_W_4 * layer1_a_0;
+  const t29 = layer2_W_5 * layer1_a_1;
+  const t30 = t28 + t29;
+  const t31 = layer2_W_6 * layer1_a_2;
+  const t32 = t30 + t31;
+  const t33 = layer2_W_7 * layer1_a_3;
+  const t34 = t32 + t33;
+  const layer2_z_1 = t34 + layer2_b_1;
+  const t35 = (layer2_z_0 >= layer2_z_1 ? layer2_z_0 : layer2_z_1);
+  const t36 = layer2_z_0 - t35;
+  const t37 = Math.exp(t36);
+  const t38 = layer2_z_1 - t35;
+  const t39 = Math.exp(t38);
+  const t40 = t37 + t39;
+  const t41 = Math.log(t40);
+  const t42 = t35 + t41;
+  const t43 = t0 * t42;
+  const t44 = y_0 * layer2_z_0;
+  const t45 = y_1 * layer2_z_1;
+  const t46 = t44 + t45;
+  const loss = t43 - t46;
+  // grad of: logsumexp(layer2_z)
+  const t47 = t37 / t40;
+  const t48 = t0 * t47;
+  const d_layer2_z_0 = t48 - y_0;
+  const $mo0 = $m_layer2_b[0]!, $vo0 = $v_layer2_b[0]!;
+  { // rmsprop update of layer2_b[0]
+    const $wk = layer2_b_0, $gk = d_layer2_z_0 + $l2 * $wk, $mk = $mo0, $vk = $vo0;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t49 = layer2_W_0 * d_layer2_z_0;
+  const t50 = t39 / t40;
+  const t51 = t0 * t50;
+  const d_layer2_z_1 = t51 - y_1;
+  const $mo1 = $m_layer2_b[1]!, $vo1 = $v_layer2_b[1]!;
+  { // rmsprop update of layer2_b[1]
+    const $wk = layer2_b_1, $gk = d_layer2_z_1 + $l2 * $wk, $mk = $mo1, $vk = $vo1;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t52 = layer2_W_4 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_0 = t49 + t52;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t53 = layer1_a_0 * layer1_a_0;
+  const t54 = 1 - t53;
+  const d_layer1_z_0 = d_layer1_a_0 * t54;
+  const $mo2 = $m_layer1_b[0]!, $vo2 = $v_layer1_b[0]!;
+  { // rmsprop update of layer1_b[0]
+    const $wk = layer1_b_0, $gk = d_layer1_z_0 + $l2 * $wk, $mk = $mo2, $vk = $vo2;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
+  const $mo3 = $m_layer1_W[0]!, $vo3 = $v_layer1_W[0]!;
+  { // rmsprop update of layer1_W[0]
+    const $wk = layer1_W_0, $gk = d_layer1_W_0 + $l2 * $wk, $mk = $mo3, $vk = $vo3;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
+  const $mo4 = $m_layer1_W[1]!, $vo4 = $v_layer1_W[1]!;
+  { // rmsprop update of layer1_W[1]
+    const $wk = layer1_W_1, $gk = d_layer1_W_1 + $l2 * $wk, $mk = $mo4, $vk = $vo4;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
+  const $mo5 = $m_layer1_W[2]!, $vo5 = $v_layer1_W[2]!;
+  { // rmsprop update of layer1_W[2]
+    const $wk = layer1_W_2, $gk = d_layer1_W_2 + $l2 * $wk, $mk = $mo5, $vk = $vo5;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t55 = layer2_W_1 * d_layer2_z_0;
+  const t56 = layer2_W_5 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_1 = t55 + t56;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t57 = layer1_a_1 * layer1_a_1;
+  const t58 = 1 - t57;
+  const d_layer1_z_1 = d_layer1_a_1 * t58;
+  const $mo6 = $m_layer1_b[1]!, $vo6 = $v_layer1_b[1]!;
+  { // rmsprop update of layer1_b[1]
+    const $wk = layer1_b_1, $gk = d_layer1_z_1 + $l2 * $wk, $mk = $mo6, $vk = $vo6;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_3 = d_layer1_z_1 * x_0;
+  const $mo7 = $m_layer1_W[3]!, $vo7 = $v_layer1_W[3]!;
+  { // rmsprop update of layer1_W[3]
+    const $wk = layer1_W_3, $gk = d_layer1_W_3 + $l2 * $wk, $mk = $mo7, $vk = $vo7;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_4 = d_layer1_z_1 * x_1;
+  const $mo8 = $m_layer1_W[4]!, $vo8 = $v_layer1_W[4]!;
+  { // rmsprop update of layer1_W[4]
+    const $wk = layer1_W_4, $gk = d_layer1_W_4 + $l2 * $wk, $mk = $mo8, $vk = $vo8;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_5 = d_layer1_z_1 * x_2;
+  const $mo9 = $m_layer1_W[5]!, $vo9 = $v_layer1_W[5]!;
+  { // rmsprop update of layer1_W[5]
+    const $wk = layer1_W_5, $gk = d_layer1_W_5 + $l2 * $wk, $mk = $mo9, $vk = $vo9;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t59 = layer2_W_2 * d_layer2_z_0;
+  const t60 = layer2_W_6 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_2 = t59 + t60;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t61 = layer1_a_2 * layer1_a_2;
+  const t62 = 1 - t61;
+  const d_layer1_z_2 = d_layer1_a_2 * t62;
+  const $mo10 = $m_layer1_b[2]!, $vo10 = $v_layer1_b[2]!;
+  { // rmsprop update of layer1_b[2]
+    const $wk = layer1_b_2, $gk = d_layer1_z_2 + $l2 * $wk, $mk = $mo10, $vk = $vo10;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_6 = d_layer1_z_2 * x_0;
+  const $mo11 = $m_layer1_W[6]!, $vo11 = $v_layer1_W[6]!;
+  { // rmsprop update of layer1_W[6]
+    const $wk = layer1_W_6, $gk = d_layer1_W_6 + $l2 * $wk, $mk = $mo11, $vk = $vo11;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_7 = d_layer1_z_2 * x_1;
+  const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
+  { // rmsprop update of layer1_W[7]
+    const $wk = layer1_W_7, $gk = d_layer1_W_7 + $l2 * $wk, $mk = $mo12, $vk = $vo12;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_8 = d_layer1_z_2 * x_2;
+  const $mo13 = $m_layer1_W[8]!, $vo13 = $v_layer1_W[8]!;
+  { // rmsprop update of layer1_W[8]
+    const $wk = layer1_W_8, $gk = d_layer1_W_8 + $l2 * $wk, $mk = $mo13, $vk = $vo13;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const t63 = layer2_W_3 * d_layer2_z_0;
+  const t64 = layer2_W_7 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_3 = t63 + t64;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t65 = layer1_a_3 * layer1_a_3;
+  const t66 = 1 - t65;
+  const d_layer1_z_3 = d_layer1_a_3 * t66;
+  const $mo14 = $m_layer1_b[3]!, $vo14 = $v_layer1_b[3]!;
+  { // rmsprop update of layer1_b[3]
+    const $wk = layer1_b_3, $gk = d_layer1_z_3 + $l2 * $wk, $mk = $mo14, $vk = $vo14;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_9 = d_layer1_z_3 * x_0;
+  const $mo15 = $m_layer1_W[9]!, $vo15 = $v_layer1_W[9]!;
+  { // rmsprop update of layer1_W[9]
+    const $wk = layer1_W_9, $gk = d_layer1_W_9 + $l2 * $wk, $mk = $mo15, $vk = $vo15;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_10 = d_layer1_z_3 * x_1;
+  const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
+  { // rmsprop update of layer1_W[10]
+    const $wk = layer1_W_10, $gk = d_layer1_W_10 + $l2 * $wk, $mk = $mo16, $vk = $vo16;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer1_W_11 = d_layer1_z_3 * x_2;
+  const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
+  { // rmsprop update of layer1_W[11]
+    const $wk = layer1_W_11, $gk = d_layer1_W_11 + $l2 * $wk, $mk = $mo17, $vk = $vo17;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
+  const $mo18 = $m_layer2_W[0]!, $vo18 = $v_layer2_W[0]!;
+  { // rmsprop update of layer2_W[0]
+    const $wk = layer2_W_0, $gk = d_layer2_W_0 + $l2 * $wk, $mk = $mo18, $vk = $vo18;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
+  const $mo19 = $m_layer2_W[1]!, $vo19 = $v_layer2_W[1]!;
+  { // rmsprop update of layer2_W[1]
+    const $wk = layer2_W_1, $gk = d_layer2_W_1 + $l2 * $wk, $mk = $mo19, $vk = $vo19;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
+  const $mo20 = $m_layer2_W[2]!, $vo20 = $v_layer2_W[2]!;
+  { // rmsprop update of layer2_W[2]
+    const $wk = layer2_W_2, $gk = d_layer2_W_2 + $l2 * $wk, $mk = $mo20, $vk = $vo20;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
+  const $mo21 = $m_layer2_W[3]!, $vo21 = $v_layer2_W[3]!;
+  { // rmsprop update of layer2_W[3]
+    const $wk = layer2_W_3, $gk = d_layer2_W_3 + $l2 * $wk, $mk = $mo21, $vk = $vo21;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
+  const $mo22 = $m_layer2_W[4]!, $vo22 = $v_layer2_W[4]!;
+  { // rmsprop update of layer2_W[4]
+    const $wk = layer2_W_4, $gk = d_layer2_W_4 + $l2 * $wk, $mk = $mo22, $vk = $vo22;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
+  const $mo23 = $m_layer2_W[5]!, $vo23 = $v_layer2_W[5]!;
+  { // rmsprop update of layer2_W[5]
+    const $wk = layer2_W_5, $gk = d_layer2_W_5 + $l2 * $wk, $mk = $mo23, $vk = $vo23;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
+  const $mo24 = $m_layer2_W[6]!, $vo24 = $v_layer2_W[6]!;
+  { // rmsprop update of layer2_W[6]
+    const $wk = layer2_W_6, $gk = d_layer2_W_6 + $l2 * $wk, $mk = $mo24, $vk = $vo24;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
+  const $mo25 = $m_layer2_W[7]!, $vo25 = $v_layer2_W[7]!;
+  { // rmsprop update of layer2_W[7]
+    const $wk = layer2_W_7, $gk = d_layer2_W_7 + $l2 * $wk, $mk = $mo25, $vk = $vo25;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  if ($s === 0 && loss - loss === 0) return loss;
+  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0; $v_layer2_b[0] = $vo0;
+  $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1; $v_layer2_b[1] = $vo1;
+  $w_layer1_b[0] = layer1_b_0; $m_layer1_b[0] = $mo2; $v_layer1_b[0] = $vo2;
+  $w_layer1_W[0] = layer1_W_0; $m_layer1_W[0] = $mo3; $v_layer1_W[0] = $vo3;
+  $w_layer1_W[1] = layer1_W_1; $m_layer1_W[1] = $mo4; $v_layer1_W[1] = $vo4;
+  $w_layer1_W[2] = layer1_W_2; $m_layer1_W[2] = $mo5; $v_layer1_W[2] = $vo5;
+  $w_layer1_b[1] = layer1_b_1; $m_layer1_b[1] = $mo6; $v_layer1_b[1] = $vo6;
+  $w_layer1_W[3] = layer1_W_3; $m_layer1_W[3] = $mo7; $v_layer1_W[3] = $vo7;
+  $w_layer1_W[4] = layer1_W_4; $m_layer1_W[4] = $mo8; $v_layer1_W[4] = $vo8;
+  $w_layer1_W[5] = layer1_W_5; $m_layer1_W[5] = $mo9; $v_layer1_W[5] = $vo9;
+  $w_layer1_b[2] = layer1_b_2; $m_layer1_b[2] = $mo10; $v_layer1_b[2] = $vo10;
+  $w_layer1_W[6] = layer1_W_6; $m_layer1_W[6] = $mo11; $v_layer1_W[6] = $vo11;
+  $w_layer1_W[7] = layer1_W_7; $m_layer1_W[7] = $mo12; $v_layer1_W[7] = $vo12;
+  $w_layer1_W[8] = layer1_W_8; $m_layer1_W[8] = $mo13; $v_layer1_W[8] = $vo13;
+  $w_layer1_b[3] = layer1_b_3; $m_layer1_b[3] = $mo14; $v_layer1_b[3] = $vo14;
+  $w_layer1_W[9] = layer1_W_9; $m_layer1_W[9] = $mo15; $v_layer1_W[9] = $vo15;
+  $w_layer1_W[10] = layer1_W_10; $m_layer1_W[10] = $mo16; $v_layer1_W[10] = $vo16;
+  $w_layer1_W[11] = layer1_W_11; $m_layer1_W[11] = $mo17; $v_layer1_W[11] = $vo17;
+  $w_layer2_W[0] = layer2_W_0; $m_layer2_W[0] = $mo18; $v_layer2_W[0] = $vo18;
+  $w_layer2_W[1] = layer2_W_1; $m_layer2_W[1] = $mo19; $v_layer2_W[1] = $vo19;
+  $w_layer2_W[2] = layer2_W_2; $m_layer2_W[2] = $mo20; $v_layer2_W[2] = $vo20;
+  $w_layer2_W[3] = layer2_W_3; $m_layer2_W[3] = $mo21; $v_layer2_W[3] = $vo21;
+  $w_layer2_W[4] = layer2_W_4; $m_layer2_W[4] = $mo22; $v_layer2_W[4] = $vo22;
+  $w_layer2_W[5] = layer2_W_5; $m_layer2_W[5] = $mo23; $v_layer2_W[5] = $vo23;
+  $w_layer2_W[6] = layer2_W_6; $m_layer2_W[6] = $mo24; $v_layer2_W[6] = $vo24;
+  $w_layer2_W[7] = layer2_W_7; $m_layer2_W[7] = $mo25; $v_layer2_W[7] = $vo25;
+  return NaN;
+}
+
+/**
+ * The hyperparameters of a fused step, written into one Float64Array that the step reads
+ * (numbers passed as arguments to a function too large to inline are boxed; these are not).
+ */
+const $H = new Float64Array(7);
+function $hyperInto(a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0): Float64Array {
+  $H[0] = a0;
+  $H[1] = a1;
+  $H[2] = a2;
+  $H[3] = a3;
+  $H[4] = a4;
+  $H[5] = a5;
+  $H[6] = a6;
+  return $H;
+}
+
+/** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */
+function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
+  return $step_sgd($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
+}
+
+/** One step of `st`'s kind on one row (rate `lr`, step `t` from 1, no clipping), fused into the backward pass: the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState, h: $Hyper, lr: number, t: number): number {
+  switch (h.kind) {
+    case 'sgd':
+      return $step_sgd(p, X, xo, Y, yo, $hyperInto(lr, 1 - lr * h.decay, h.l2));
+    case 'momentum':
+      return $step_momentum(p, X, xo, Y, yo, st.m!, $hyperInto(lr, 1 - lr * h.decay, h.l2, h.mu, h.nesterov ? 1 : 0));
+    case 'adam':
+    case 'adamw': {
+      const bc1 = t < h.t1 ? 1 - Math.pow(h.b1, t) : 1, root = Math.sqrt(t < h.t2 ? 1 - Math.pow(h.b2, t) : 1);
+      return $step_adam(p, X, xo, Y, yo, st.m!, st.v!, $hyperInto(lr, 1 - lr * h.decay, h.l2, h.b1, h.b2, (lr * root) / bc1, h.eps * root));
+    }
+    case 'rmsprop':
+      return $step_rmsprop(p, X, xo, Y, yo, st.m!, st.v!, $hyperInto(lr, 1 - lr * h.decay, h.l2, h.mu, h.rho, h.eps));
+  }
 }

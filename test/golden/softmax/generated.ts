@@ -77,28 +77,17 @@ function $copyInto(to: Params, from: Params): void {
   { const a = to.b, b = from.b; for (let k = 0; k < 3; k++) a[k] = b[k]!; }
 }
 
-/** `p <- p - lr * g`, then `g <- 0` (unchecked: see `$update`). */
+/** `p <- p - lr * g`, then `g <- 0`, unchecked (`$stepFailed` uses it to find what overflows). */
 function $applyUpdate(p: Params, g: Params, lr: number): void {
   { const w = p.W, d = g.W; for (let k = 0; k < 6; k++) { w[k]! -= lr * d[k]!; d[k] = 0; } }
   { const w = p.b, d = g.b; for (let k = 0; k < 3; k++) { w[k]! -= lr * d[k]!; d[k] = 0; } }
 }
 
-/**
- * The SGD update, all or nothing: applied (and `g` cleared) only when `loss` and every
- * new value are finite (the sum of `v * 0` over them is 0; see `$finite`); otherwise
- * `p` is unchanged, `g` cleared, and the result false.
- */
-function $update(p: Params, g: Params, lr: number, loss: number): boolean {
-  let s = loss - loss;
-  { const w = p.W, d = g.W; for (let k = 0; k < 6; k++) s += (w[k]! - lr * d[k]!) * 0; }
-  { const w = p.b, d = g.b; for (let k = 0; k < 3; k++) s += (w[k]! - lr * d[k]!) * 0; }
-  if (s === 0) {
-    $applyUpdate(p, g, lr);
-    return true;
-  }
-  g.W.fill(0);
-  g.b.fill(0);
-  return false;
+/** True when `p` has every parameter, of the right kind and size (`$checkParams` says what is wrong otherwise). */
+function $isParams(p: unknown): boolean {
+  if (typeof p !== 'object' || p === null) return false;
+  const q = p as Params;
+  return q.W instanceof Floats && q.W.length === 6 && q.b instanceof Floats && q.b.length === 3;
 }
 
 /**
@@ -182,15 +171,17 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
 
 /**
  * One training step on one sample; returns the loss before the step. `optimizer` is a
- * learning rate (plain SGD, `p <- p - learningRate * dloss/dp`, fused into the backward
- * pass) or an OptimizerState from `initOptimizer` (which the step advances). All or
+ * learning rate (plain SGD, `p <- p - learningRate * dloss/dp`) or an OptimizerState from
+ * `initOptimizer` (which the step advances); in the unrolled lowering (short kernels) the update
+ * is written into the backward pass as each gradient is complete, except with clipping by
+ * global norm (which needs the whole gradient first). All or
  * nothing: when the loss or any new parameter or optimizer value would not be finite,
  * the parameters and the optimizer state are left as they were and a SampleError says why
  * (the loss, the first non-finite gradient, or the first update that overflows).
  */
 export function step(params: Params, inputs: Inputs, targets: Targets, optimizer: number | OptimizerState): number {
-  $checkParams(params, 'step: params', false);
-  const h = $checkOptimizer('step', optimizer);
+  if (!$isParams(params)) $checkParams(params, 'step: params', false);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('step', optimizer);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   const st = optimizer as OptimizerState;
@@ -220,9 +211,10 @@ const $acc = zeroParams();
  * the parameters and optimizer state unchanged, when the loss or a new value is not finite.
  */
 export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, optimizer: number | OptimizerState, first = 0): number {
-  $checkParams(params, 'stepBatch: params', false);
-  $checkRows('stepBatch', X, Y, count, first);
-  const h = $checkOptimizer('stepBatch', optimizer);
+  // Each check's fast path first (small enough to inline, allocates nothing); the full check names the problem.
+  if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false);
+  if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
+  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
   const st = optimizer as OptimizerState;
   const value = h ? $optimizerStep(params, X, Y, count, first, st, h) : $stepRows(params, X, Y, count, optimizer as number, first);
   if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer as number, h && st);
@@ -273,6 +265,12 @@ function $checkRate(where: string, lr: unknown): void {
   if (typeof lr !== 'number' || lr - lr !== 0 || lr < 0) throw new SampleError(`${where}: learningRate must be a finite number >= 0, got ${$show(lr)}`);
 }
 
+/** True when `count` rows from row `first` lie in X and Y, both of this module's Floats (`$checkRows` says what is wrong otherwise, and takes the other float type too). */
+function $isRows(X: Floats, Y: Floats, count: number, first: number): boolean {
+  return Number.isInteger(count) && count >= 1 && Number.isInteger(first) && first >= 0 && X instanceof Floats && Y instanceof Floats &&
+    X.length >= (first + count) * INPUT_SIZE && Y.length >= (first + count) * TARGET_SIZE;
+}
+
 /** Checks `count` rows from row `first` lie in X and Y (once per call). */
 function $checkRows(where: string, X: Floats, Y: Floats, count: number, first: number): void {
   if (!Number.isInteger(count) || count < 1) throw new SampleError(`${where}: count must be a positive integer, got ${$show(count)}`);
@@ -307,7 +305,7 @@ function $lossSum(p: Params, X: Floats, Y: Floats, count: number, first: number)
 function $stepRows(p: Params, X: Floats, Y: Floats, count: number, lr: number, first: number): number {
   if (count === 1) return $stepRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, lr);
   const value = $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
-  return $update(p, $acc, lr, value) ? value : NaN;
+  return $update_sgd(p, $acc, 1, value, lr, 1, 0) ? value : NaN;
 }
 
 /** After a refused step (parameters and optimizer state unchanged): throws a SampleError saying what was not finite. */
@@ -826,7 +824,17 @@ interface $Hyper {
   readonly kind: OptimizerOptions['kind'];
   readonly lr: number; readonly l2: number; readonly decay: number; readonly clip: number;
   readonly mu: number; readonly nesterov: boolean; readonly b1: number; readonly b2: number; readonly eps: number; readonly rho: number;
+  /** From step t1 (t2) on, beta1^t (beta2^t) <= 2^-54, so 1 - beta^t is exactly 1 and Math.pow (about 50 ns) is skipped. */
+  readonly t1: number; readonly t2: number;
   readonly schedule: Schedule;
+}
+
+/** The first step t with Math.pow(b, t) <= 2^-54 (0 <= b < 1): from there on 1 - b^t rounds to 1 exactly. */
+function $negligibleFrom(b: number): number {
+  if (b === 0) return 1;
+  let t = Math.max(1, Math.floor(Math.log(2 ** -54) / Math.log(b)) - 2);
+  while (Math.pow(b, t) > 2 ** -54) t++;
+  return t;
 }
 
 const $COMMON_KEYS = ['kind', 'learningRate', 'weightDecay', 'clipNorm', 'schedule'];
@@ -837,6 +845,8 @@ const $SCHEDULE_KEYS = new Map<string, readonly string[]>([
   ['constant', []], ['step', ['stepSize', 'gamma']], ['exponential', ['gamma']], ['cosine', ['totalSteps', 'warmupSteps', 'minLearningRate']],
 ]);
 const $hypers = new WeakMap<object, $Hyper>();
+/** The last frozen options `$hyper` read, and their hyperparameters: one comparison per step while training. */
+let $lastOptions: object | null = null, $lastHyper: $Hyper | null = null;
 
 /** `r[key]` checked: the fallback when absent (a NaN fallback: required), else a number passing `ok`. */
 function $option(r: object, key: string, fallback: number, ok: (v: number) => boolean, what: string, where: string): number {
@@ -857,7 +867,10 @@ function $checkKeys(r: object, allowed: readonly string[], where: string): void 
 function $hyper(o: unknown, where: string): $Hyper {
   if (typeof o !== 'object' || o === null) throw new SampleError(`${where} must be an object with a kind ('${[...$OPTIMIZER_KEYS.keys()].join("', '")}'), got ${$show(o)}`);
   const cached = $hypers.get(o);
-  if (cached) return cached;
+  if (cached) {
+    $lastOptions = o; $lastHyper = cached;
+    return cached;
+  }
   const kind: unknown = (o as { kind?: unknown }).kind;
   const own = typeof kind === 'string' ? $OPTIMIZER_KEYS.get(kind) : undefined;
   if (!own) throw new SampleError(`${where}.kind must be one of '${[...$OPTIMIZER_KEYS.keys()].join("', '")}', got ${typeof kind === 'string' ? JSON.stringify(kind.slice(0, 40)) : $show(kind)}`);
@@ -878,7 +891,7 @@ function $hyper(o: unknown, where: string): $Hyper {
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
-  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, schedule };
+  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -949,12 +962,27 @@ function $checkOptimizer(where: string, o: unknown): $Hyper | null {
     throw new SampleError(`${where}: optimizer must be a learning rate (a finite number) or an OptimizerState from initOptimizer, got ${$show(o)}`);
   }
   const st = o as OptimizerState;
-  const h = $hyper(st.options, `${where}: optimizer.options`);
+  // Per step, so nothing is allocated when all is well: messages are built only for an error.
+  const h = st.options === $lastOptions ? $lastHyper! : $hyper(st.options, `${where}: optimizer.options`);
   if (!Number.isInteger(st.step) || st.step < 0) throw new SampleError(`${where}: optimizer.step must be a non-negative integer, got ${$show(st.step)}`);
   const slots = $UPDATE_STATE[h.kind];
-  if (slots[0]) $checkParams(st.m as Params, `${where}: optimizer.m`, false);
-  if (slots[1]) $checkParams(st.v as Params, `${where}: optimizer.v`, false);
+  if (slots[0] && !$isParams(st.m)) $checkParams(st.m as Params, `${where}: optimizer.m`, false);
+  if (slots[1] && !$isParams(st.v)) $checkParams(st.v as Params, `${where}: optimizer.v`, false);
   return h;
+}
+
+/**
+ * The fast path of `$checkOptimizer` (small enough to inline, allocates nothing): the
+ * hyperparameters of an OptimizerState whose options were read last and whose step count and
+ * state pass the checks, or null to take the full check.
+ */
+function $knownState(o: unknown): $Hyper | null {
+  const h = $lastHyper;
+  if (h === null || typeof o !== 'object' || o === null) return null;
+  const st = o as OptimizerState;
+  if (st.options !== $lastOptions || !Number.isInteger(st.step) || st.step < 0) return null;
+  const slots = $UPDATE_STATE[h.kind];
+  return (!slots[0] || $isParams(st.m)) && (!slots[1] || $isParams(st.v)) ? h : null;
 }
 
 /** `to` <- `from` (states of the same kind). */
@@ -966,38 +994,37 @@ function $copyOptimizerInto(to: OptimizerState, from: OptimizerState): void {
 
 /**
  * One optimizer step on rows [first, first + count), all or nothing: the mean loss, or NaN
- * with the parameters, the state and its step count unchanged. Plain SGD (no decay, no
- * clipping) takes the fused path; clipping adds one pass for the norm.
+ * with the parameters, the state and its step count unchanged. On one row without clipping,
+ * `$optimizerRow` (the update fused into the backward pass where the model's lowering
+ * allows it); otherwise the gradient, then with clipping one pass for its global norm (which
+ * needs the whole gradient, so clipping is never fused), then one update pass.
  */
 function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper): number {
-  const lr = $rate(h, st.step);
-  if (h.kind === 'sgd' && h.l2 === 0 && h.clip === Infinity) {
-    const value = $stepRows(p, X, Y, count, lr, first);
-    if (value === value) st.step++;
-    return value;
+  const lr = $rate(h, st.step), t = st.step + 1;
+  let value: number;
+  if (count === 1 && h.clip === Infinity) value = $optimizerRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, st, h, lr, t);
+  else {
+    value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
+    let c = 1;
+    if (h.clip !== Infinity) {
+      const norm = $globalNorm($acc);
+      if (norm > h.clip) c = h.clip / norm;
+    }
+    if (!$optimizerUpdate(p, $acc, st, h, lr, t, c, value)) value = NaN;
   }
-  const value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
-  let c = 1;
-  if (h.clip !== Infinity) {
-    const norm = $globalNorm($acc);
-    if (norm > h.clip) c = h.clip / norm;
-  }
-  if (!$UPDATES[h.kind](p, $acc, st.m ?? $acc, st.v ?? $acc, h, lr, st.step + 1, c, value)) return NaN;
-  st.step++;
+  if (value === value) st.step = t;
   return value;
 }
 
-/** The sgd update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
+/** The sgd update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_sgd(p: Params, g: Params, c: number, loss: number, $lr: number, $keep: number, $l2: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2 } = h;
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const w = p.W, d = g.W, w0 = $oldP.W; for (let k = 0; k < 6; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
-  { const w = p.b, d = g.b, w0 = $oldP.b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const p1 = wk * keep - lr * gk; w0[k] = wk; w[k] = p1; d[k] = 0; s += (p1) * 0; } }
+  { const w = p.W, d = g.W, w0 = $oldP.W; for (let k = 0; k < 6; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
+  { const w = p.b, d = g.b, w0 = $oldP.b; for (let k = 0; k < 3; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     return false;
@@ -1005,17 +1032,15 @@ function $update_sgd(p: Params, g: Params, _m: Params, _v: Params, h: $Hyper, lr
   return true;
 }
 
-/** The momentum update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
+/** The momentum update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_momentum(p: Params, g: Params, m: Params, c: number, loss: number, $lr: number, $keep: number, $l2: number, $mu: number, $nesterov: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2, mu, nesterov } = h;
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const w = p.W, d = g.W, w0 = $oldP.W, M = m.W, m0 = $oldM.W; for (let k = 0; k < 6; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
-  { const w = p.b, d = g.b, w0 = $oldP.b, M = m.b, m0 = $oldM.b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const m1 = mu * mk + gk; const p1 = wk * keep - lr * (nesterov ? gk + mu * m1 : m1); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; s += (p1) * 0 + (m1) * 0; } }
+  { const w = p.W, d = g.W, w0 = $oldP.W, M = m.W, m0 = $oldM.W; for (let k = 0; k < 6; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
+  { const w = p.b, d = g.b, w0 = $oldP.b, M = m.b, m0 = $oldM.b; for (let k = 0; k < 3; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     $copyInto(m, $oldM);
@@ -1024,18 +1049,15 @@ function $update_momentum(p: Params, g: Params, m: Params, _v: Params, h: $Hyper
   return true;
 }
 
-/** The adam and adamw update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+/** The adam and adamw update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_adam(p: Params, g: Params, m: Params, v: Params, c: number, loss: number, _$lr: number, $keep: number, $l2: number, $b1: number, $b2: number, $a: number, $e: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2, b1, b2, eps } = h;
-  const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const w = p.W, d = g.W, w0 = $oldP.W, M = m.W, m0 = $oldM.W, V = v.W, v0 = $oldV.W; for (let k = 0; k < 6; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.b, d = g.b, w0 = $oldP.b, M = m.b, m0 = $oldM.b, V = v.b, v0 = $oldV.b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const m1 = b1 * mk + (1 - b1) * gk; const v1 = b2 * vk + (1 - b2) * gk * gk; const p1 = wk * keep - lr * (m1 / bc1) / (Math.sqrt(v1 / bc2) + eps); w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
+  { const w = p.W, d = g.W, w0 = $oldP.W, M = m.W, m0 = $oldM.W, V = v.W, v0 = $oldV.W; for (let k = 0; k < 6; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.b, d = g.b, w0 = $oldP.b, M = m.b, m0 = $oldM.b, V = v.b, v0 = $oldV.b; for (let k = 0; k < 3; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     $copyInto(m, $oldM);
@@ -1045,17 +1067,15 @@ function $update_adam(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr:
   return true;
 }
 
-/** The rmsprop update, all or nothing (see emitOptimizerUpdates in gradc): true when applied (the sum of `x * 0` over the new values is 0 only when every one is finite). */
-function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, h: $Hyper, lr: number, _t: number, c: number, loss: number): boolean {
+/** The rmsprop update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
+function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, loss: number, $lr: number, $keep: number, $l2: number, $mu: number, $rho: number, $eps: number): boolean {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
   }
-  const { l2, mu, rho, eps } = h;
-  const keep = 1 - lr * h.decay;
   let s = 0;
-  { const w = p.W, d = g.W, w0 = $oldP.W, M = m.W, m0 = $oldM.W, V = v.W, v0 = $oldV.W; for (let k = 0; k < 6; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
-  { const w = p.b, d = g.b, w0 = $oldP.b, M = m.b, m0 = $oldM.b, V = v.b, v0 = $oldV.b; for (let k = 0; k < 3; k++) { const wk = w[k]!, gk = c * d[k]! + l2 * wk; const mk = M[k]!; const vk = V[k]!; const v1 = rho * vk + (1 - rho) * gk * gk; const m1 = mu * mk + lr * gk / Math.sqrt(v1 + eps); const p1 = wk * keep - m1; w0[k] = wk; w[k] = p1; d[k] = 0; m0[k] = mk; M[k] = m1; v0[k] = vk; V[k] = v1; s += (p1) * 0 + (m1) * 0 + (v1) * 0; } }
+  { const w = p.W, d = g.W, w0 = $oldP.W, M = m.W, m0 = $oldM.W, V = v.W, v0 = $oldV.W; for (let k = 0; k < 6; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
+  { const w = p.b, d = g.b, w0 = $oldP.b, M = m.b, m0 = $oldM.b, V = v.b, v0 = $oldV.b; for (let k = 0; k < 3; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
   if (s !== 0) { // put the old values back
     $copyInto(p, $oldP);
     $copyInto(m, $oldM);
@@ -1098,8 +1118,22 @@ function $globalNorm(g: Params): number {
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { sgd: [false, false], momentum: [true, false], adam: [true, true], adamw: [true, true], rmsprop: [true, true] };
 
-/** The update of each kind. */
-const $UPDATES: { readonly [K in OptimizerOptions['kind']]: typeof $update_sgd } = { sgd: $update_sgd, momentum: $update_momentum, adam: $update_adam, adamw: $update_adam, rmsprop: $update_rmsprop };
+/** The update pass of `st`'s kind with gradient `g` scaled by `c` (step `t` from 1, rate `lr`): true when applied. */
+function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+  switch (h.kind) {
+    case 'sgd':
+      return $update_sgd(p, g, c, loss, lr, 1 - lr * h.decay, h.l2);
+    case 'momentum':
+      return $update_momentum(p, g, st.m!, c, loss, lr, 1 - lr * h.decay, h.l2, h.mu, h.nesterov ? 1 : 0);
+    case 'adam':
+    case 'adamw': {
+      const bc1 = t < h.t1 ? 1 - Math.pow(h.b1, t) : 1, root = Math.sqrt(t < h.t2 ? 1 - Math.pow(h.b2, t) : 1);
+      return $update_adam(p, g, st.m!, st.v!, c, loss, lr, 1 - lr * h.decay, h.l2, h.b1, h.b2, (lr * root) / bc1, h.eps * root);
+    }
+    case 'rmsprop':
+      return $update_rmsprop(p, g, st.m!, st.v!, c, loss, lr, 1 - lr * h.decay, h.l2, h.mu, h.rho, h.eps);
+  }
+}
 
 /** The model's name, as saved in parameter files. */
 export const MODEL_NAME = "softmax";
@@ -1446,16 +1480,37 @@ function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return loss;
 }
 
-function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  const W_0 = $p.W[0]!;
-  const W_1 = $p.W[1]!;
-  const W_2 = $p.W[2]!;
-  const W_3 = $p.W[3]!;
-  const W_4 = $p.W[4]!;
-  const W_5 = $p.W[5]!;
-  const b_0 = $p.b[0]!;
-  const b_1 = $p.b[1]!;
-  const b_2 = $p.b[2]!;
+/** Rows per `$gradientRows` / `$lossRows` call. */
+const $MAX_ROWS = Infinity;
+
+/** Sum of the loss over `$nb` rows, adding `$scale` times their gradients into `$g`. */
+function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number): number {
+  let $total = 0;
+  for (let $b = 0; $b < $nb; $b++) $total += $gradient($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE, $g, $scale);
+  return $total;
+}
+
+/** Sum of the loss over `$nb` rows. */
+function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
+  let $total = 0;
+  for (let $b = 0; $b < $nb; $b++) $total += $loss($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE);
+  return $total;
+}
+
+/** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
+  const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
+  const $w_W = $p.W, $w_b = $p.b;
+  let $s = 0; // 0 while every new value is finite
+  const W_0 = $w_W[0]!;
+  const W_1 = $w_W[1]!;
+  const W_2 = $w_W[2]!;
+  const W_3 = $w_W[3]!;
+  const W_4 = $w_W[4]!;
+  const W_5 = $w_W[5]!;
+  const b_0 = $w_b[0]!;
+  const b_1 = $w_b[1]!;
+  const b_2 = $w_b[2]!;
   const x_0 = $x[$xo]!;
   const x_1 = $x[$xo + 1]!;
   const y_0 = $y[$yo]!;
@@ -1499,72 +1554,668 @@ function $step($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr
   const d_t20 = -y_0;
   const d_t22 = -y_1;
   const t28 = d_t20 + d_t22;
-  // grad of: y .* log_softmax(logits)
   const d_t25 = -y_2;
   // grad of: log_softmax(logits)
   const t29 = t28 + d_t25;
   const t30 = p_0 * t29;
   const t31 = y_0 + t30;
-  // grad of: log_softmax(logits)
   const d_logits_0 = -t31;
-  $p.b[0] = b_0 - $lr * d_logits_0;
+  { // sgd update of b[0]
+    const $wk = b_0, $gk = d_logits_0 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_b[0] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
-  $p.W[0] = W_0 - $lr * d_W_0;
+  { // sgd update of W[0]
+    const $wk = W_0, $gk = d_W_0 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[0] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_W_1 = d_logits_0 * x_1;
-  $p.W[1] = W_1 - $lr * d_W_1;
+  { // sgd update of W[1]
+    const $wk = W_1, $gk = d_W_1 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[1] = $p1;
+    $s += ($p1) * 0;
+  }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
   // grad of: log_softmax(logits)
   const t32 = p_1 * t29;
   const t33 = y_1 + t32;
-  // grad of: log_softmax(logits)
   const d_logits_1 = -t33;
-  $p.b[1] = b_1 - $lr * d_logits_1;
+  { // sgd update of b[1]
+    const $wk = b_1, $gk = d_logits_1 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_b[1] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
-  $p.W[2] = W_2 - $lr * d_W_2;
+  { // sgd update of W[2]
+    const $wk = W_2, $gk = d_W_2 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[2] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_W_3 = d_logits_1 * x_1;
-  $p.W[3] = W_3 - $lr * d_W_3;
+  { // sgd update of W[3]
+    const $wk = W_3, $gk = d_W_3 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[3] = $p1;
+    $s += ($p1) * 0;
+  }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
   // grad of: log_softmax(logits)
   const t34 = p_2 * t29;
   const t35 = y_2 + t34;
-  // grad of: log_softmax(logits)
   const d_logits_2 = -t35;
-  $p.b[2] = b_2 - $lr * d_logits_2;
+  { // sgd update of b[2]
+    const $wk = b_2, $gk = d_logits_2 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_b[2] = $p1;
+    $s += ($p1) * 0;
+  }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
-  $p.W[4] = W_4 - $lr * d_W_4;
+  { // sgd update of W[4]
+    const $wk = W_4, $gk = d_W_4 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[4] = $p1;
+    $s += ($p1) * 0;
+  }
   const d_W_5 = d_logits_2 * x_1;
-  $p.W[5] = W_5 - $lr * d_W_5;
-  return loss;
-}
-
-/** Rows per `$gradientRows` / `$lossRows` call. */
-const $MAX_ROWS = Infinity;
-
-/** Sum of the loss over `$nb` rows, adding `$scale` times their gradients into `$g`. */
-function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number): number {
-  let $total = 0;
-  for (let $b = 0; $b < $nb; $b++) $total += $gradient($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE, $g, $scale);
-  return $total;
-}
-
-/** Sum of the loss over `$nb` rows. */
-function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
-  let $total = 0;
-  for (let $b = 0; $b < $nb; $b++) $total += $loss($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE);
-  return $total;
-}
-
-const $before = zeroParams();
-/** One SGD step on one row, all or nothing: returns the loss, or NaN with `$p` unchanged when the loss or a new parameter is not finite. */
-function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  $copyInto($before, $p);
-  const value = $step($p, $x, $xo, $y, $yo, $lr);
-  if (value - value === 0 && $finite($p)) return value;
-  $copyInto($p, $before);
+  { // sgd update of W[5]
+    const $wk = W_5, $gk = d_W_5 + $l2 * $wk;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[5] = $p1;
+    $s += ($p1) * 0;
+  }
+  if ($s === 0 && loss - loss === 0) return loss;
+  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $w_b[0] = b_0;
+  $w_W[0] = W_0;
+  $w_W[1] = W_1;
+  $w_b[1] = b_1;
+  $w_W[2] = W_2;
+  $w_W[3] = W_3;
+  $w_b[2] = b_2;
+  $w_W[4] = W_4;
+  $w_W[5] = W_5;
   return NaN;
+}
+
+/** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $m: Params, $h: Float64Array): number {
+  const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!, $mu = $h[3]!, $nesterov = $h[4]!;
+  const $w_W = $p.W, $w_b = $p.b;
+  const $m_W = $m.W, $m_b = $m.b;
+  let $s = 0; // 0 while every new value is finite
+  const W_0 = $w_W[0]!;
+  const W_1 = $w_W[1]!;
+  const W_2 = $w_W[2]!;
+  const W_3 = $w_W[3]!;
+  const W_4 = $w_W[4]!;
+  const W_5 = $w_W[5]!;
+  const b_0 = $w_b[0]!;
+  const b_1 = $w_b[1]!;
+  const b_2 = $w_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_0 = t12 / t18;
+  // grad of: y .* log_softmax(logits)
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
+  const d_t25 = -y_2;
+  // grad of: log_softmax(logits)
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
+  const d_logits_0 = -t31;
+  const $mo0 = $m_b[0]!;
+  { // momentum update of b[0]
+    const $wk = b_0, $gk = d_logits_0 + $l2 * $wk, $mk = $mo0;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_b[0] = $p1; $m_b[0] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(W, x)
+  const d_W_0 = d_logits_0 * x_0;
+  const $mo1 = $m_W[0]!;
+  { // momentum update of W[0]
+    const $wk = W_0, $gk = d_W_0 + $l2 * $wk, $mk = $mo1;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[0] = $p1; $m_W[0] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_W_1 = d_logits_0 * x_1;
+  const $mo2 = $m_W[1]!;
+  { // momentum update of W[1]
+    const $wk = W_1, $gk = d_W_1 + $l2 * $wk, $mk = $mo2;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[1] = $p1; $m_W[1] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_1 = t14 / t18;
+  // grad of: log_softmax(logits)
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
+  const d_logits_1 = -t33;
+  const $mo3 = $m_b[1]!;
+  { // momentum update of b[1]
+    const $wk = b_1, $gk = d_logits_1 + $l2 * $wk, $mk = $mo3;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_b[1] = $p1; $m_b[1] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(W, x)
+  const d_W_2 = d_logits_1 * x_0;
+  const $mo4 = $m_W[2]!;
+  { // momentum update of W[2]
+    const $wk = W_2, $gk = d_W_2 + $l2 * $wk, $mk = $mo4;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[2] = $p1; $m_W[2] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_W_3 = d_logits_1 * x_1;
+  const $mo5 = $m_W[3]!;
+  { // momentum update of W[3]
+    const $wk = W_3, $gk = d_W_3 + $l2 * $wk, $mk = $mo5;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[3] = $p1; $m_W[3] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_2 = t17 / t18;
+  // grad of: log_softmax(logits)
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
+  const d_logits_2 = -t35;
+  const $mo6 = $m_b[2]!;
+  { // momentum update of b[2]
+    const $wk = b_2, $gk = d_logits_2 + $l2 * $wk, $mk = $mo6;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_b[2] = $p1; $m_b[2] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  // grad of: matmul(W, x)
+  const d_W_4 = d_logits_2 * x_0;
+  const $mo7 = $m_W[4]!;
+  { // momentum update of W[4]
+    const $wk = W_4, $gk = d_W_4 + $l2 * $wk, $mk = $mo7;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[4] = $p1; $m_W[4] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  const d_W_5 = d_logits_2 * x_1;
+  const $mo8 = $m_W[5]!;
+  { // momentum update of W[5]
+    const $wk = W_5, $gk = d_W_5 + $l2 * $wk, $mk = $mo8;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[5] = $p1; $m_W[5] = $m1;
+    $s += ($p1) * 0 + ($m1) * 0;
+  }
+  if ($s === 0 && loss - loss === 0) return loss;
+  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $w_b[0] = b_0; $m_b[0] = $mo0;
+  $w_W[0] = W_0; $m_W[0] = $mo1;
+  $w_W[1] = W_1; $m_W[1] = $mo2;
+  $w_b[1] = b_1; $m_b[1] = $mo3;
+  $w_W[2] = W_2; $m_W[2] = $mo4;
+  $w_W[3] = W_3; $m_W[3] = $mo5;
+  $w_b[2] = b_2; $m_b[2] = $mo6;
+  $w_W[4] = W_4; $m_W[4] = $mo7;
+  $w_W[5] = W_5; $m_W[5] = $mo8;
+  return NaN;
+}
+
+/** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $m: Params, $v: Params, $h: Float64Array): number {
+  const $keep = $h[1]!, $l2 = $h[2]!, $b1 = $h[3]!, $b2 = $h[4]!, $a = $h[5]!, $e = $h[6]!;
+  const $w_W = $p.W, $w_b = $p.b;
+  const $m_W = $m.W, $m_b = $m.b;
+  const $v_W = $v.W, $v_b = $v.b;
+  let $s = 0; // 0 while every new value is finite
+  const W_0 = $w_W[0]!;
+  const W_1 = $w_W[1]!;
+  const W_2 = $w_W[2]!;
+  const W_3 = $w_W[3]!;
+  const W_4 = $w_W[4]!;
+  const W_5 = $w_W[5]!;
+  const b_0 = $w_b[0]!;
+  const b_1 = $w_b[1]!;
+  const b_2 = $w_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_0 = t12 / t18;
+  // grad of: y .* log_softmax(logits)
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
+  const d_t25 = -y_2;
+  // grad of: log_softmax(logits)
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
+  const d_logits_0 = -t31;
+  const $mo0 = $m_b[0]!, $vo0 = $v_b[0]!;
+  { // adam and adamw update of b[0]
+    const $wk = b_0, $gk = d_logits_0 + $l2 * $wk, $mk = $mo0, $vk = $vo0;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_b[0] = $p1; $m_b[0] = $m1; $v_b[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(W, x)
+  const d_W_0 = d_logits_0 * x_0;
+  const $mo1 = $m_W[0]!, $vo1 = $v_W[0]!;
+  { // adam and adamw update of W[0]
+    const $wk = W_0, $gk = d_W_0 + $l2 * $wk, $mk = $mo1, $vk = $vo1;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[0] = $p1; $m_W[0] = $m1; $v_W[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_W_1 = d_logits_0 * x_1;
+  const $mo2 = $m_W[1]!, $vo2 = $v_W[1]!;
+  { // adam and adamw update of W[1]
+    const $wk = W_1, $gk = d_W_1 + $l2 * $wk, $mk = $mo2, $vk = $vo2;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[1] = $p1; $m_W[1] = $m1; $v_W[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_1 = t14 / t18;
+  // grad of: log_softmax(logits)
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
+  const d_logits_1 = -t33;
+  const $mo3 = $m_b[1]!, $vo3 = $v_b[1]!;
+  { // adam and adamw update of b[1]
+    const $wk = b_1, $gk = d_logits_1 + $l2 * $wk, $mk = $mo3, $vk = $vo3;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_b[1] = $p1; $m_b[1] = $m1; $v_b[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(W, x)
+  const d_W_2 = d_logits_1 * x_0;
+  const $mo4 = $m_W[2]!, $vo4 = $v_W[2]!;
+  { // adam and adamw update of W[2]
+    const $wk = W_2, $gk = d_W_2 + $l2 * $wk, $mk = $mo4, $vk = $vo4;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[2] = $p1; $m_W[2] = $m1; $v_W[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_W_3 = d_logits_1 * x_1;
+  const $mo5 = $m_W[3]!, $vo5 = $v_W[3]!;
+  { // adam and adamw update of W[3]
+    const $wk = W_3, $gk = d_W_3 + $l2 * $wk, $mk = $mo5, $vk = $vo5;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[3] = $p1; $m_W[3] = $m1; $v_W[3] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_2 = t17 / t18;
+  // grad of: log_softmax(logits)
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
+  const d_logits_2 = -t35;
+  const $mo6 = $m_b[2]!, $vo6 = $v_b[2]!;
+  { // adam and adamw update of b[2]
+    const $wk = b_2, $gk = d_logits_2 + $l2 * $wk, $mk = $mo6, $vk = $vo6;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_b[2] = $p1; $m_b[2] = $m1; $v_b[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(W, x)
+  const d_W_4 = d_logits_2 * x_0;
+  const $mo7 = $m_W[4]!, $vo7 = $v_W[4]!;
+  { // adam and adamw update of W[4]
+    const $wk = W_4, $gk = d_W_4 + $l2 * $wk, $mk = $mo7, $vk = $vo7;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[4] = $p1; $m_W[4] = $m1; $v_W[4] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_W_5 = d_logits_2 * x_1;
+  const $mo8 = $m_W[5]!, $vo8 = $v_W[5]!;
+  { // adam and adamw update of W[5]
+    const $wk = W_5, $gk = d_W_5 + $l2 * $wk, $mk = $mo8, $vk = $vo8;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[5] = $p1; $m_W[5] = $m1; $v_W[5] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  if ($s === 0 && loss - loss === 0) return loss;
+  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $w_b[0] = b_0; $m_b[0] = $mo0; $v_b[0] = $vo0;
+  $w_W[0] = W_0; $m_W[0] = $mo1; $v_W[0] = $vo1;
+  $w_W[1] = W_1; $m_W[1] = $mo2; $v_W[1] = $vo2;
+  $w_b[1] = b_1; $m_b[1] = $mo3; $v_b[1] = $vo3;
+  $w_W[2] = W_2; $m_W[2] = $mo4; $v_W[2] = $vo4;
+  $w_W[3] = W_3; $m_W[3] = $mo5; $v_W[3] = $vo5;
+  $w_b[2] = b_2; $m_b[2] = $mo6; $v_b[2] = $vo6;
+  $w_W[4] = W_4; $m_W[4] = $mo7; $v_W[4] = $vo7;
+  $w_W[5] = W_5; $m_W[5] = $mo8; $v_W[5] = $vo8;
+  return NaN;
+}
+
+/** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $m: Params, $v: Params, $h: Float64Array): number {
+  const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!, $mu = $h[3]!, $rho = $h[4]!, $eps = $h[5]!;
+  const $w_W = $p.W, $w_b = $p.b;
+  const $m_W = $m.W, $m_b = $m.b;
+  const $v_W = $v.W, $v_b = $v.b;
+  let $s = 0; // 0 while every new value is finite
+  const W_0 = $w_W[0]!;
+  const W_1 = $w_W[1]!;
+  const W_2 = $w_W[2]!;
+  const W_3 = $w_W[3]!;
+  const W_4 = $w_W[4]!;
+  const W_5 = $w_W[5]!;
+  const b_0 = $w_b[0]!;
+  const b_1 = $w_b[1]!;
+  const b_2 = $w_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_0 = t12 / t18;
+  // grad of: y .* log_softmax(logits)
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
+  const d_t25 = -y_2;
+  // grad of: log_softmax(logits)
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
+  const d_logits_0 = -t31;
+  const $mo0 = $m_b[0]!, $vo0 = $v_b[0]!;
+  { // rmsprop update of b[0]
+    const $wk = b_0, $gk = d_logits_0 + $l2 * $wk, $mk = $mo0, $vk = $vo0;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_b[0] = $p1; $m_b[0] = $m1; $v_b[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(W, x)
+  const d_W_0 = d_logits_0 * x_0;
+  const $mo1 = $m_W[0]!, $vo1 = $v_W[0]!;
+  { // rmsprop update of W[0]
+    const $wk = W_0, $gk = d_W_0 + $l2 * $wk, $mk = $mo1, $vk = $vo1;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[0] = $p1; $m_W[0] = $m1; $v_W[0] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_W_1 = d_logits_0 * x_1;
+  const $mo2 = $m_W[1]!, $vo2 = $v_W[1]!;
+  { // rmsprop update of W[1]
+    const $wk = W_1, $gk = d_W_1 + $l2 * $wk, $mk = $mo2, $vk = $vo2;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[1] = $p1; $m_W[1] = $m1; $v_W[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_1 = t14 / t18;
+  // grad of: log_softmax(logits)
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
+  const d_logits_1 = -t33;
+  const $mo3 = $m_b[1]!, $vo3 = $v_b[1]!;
+  { // rmsprop update of b[1]
+    const $wk = b_1, $gk = d_logits_1 + $l2 * $wk, $mk = $mo3, $vk = $vo3;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_b[1] = $p1; $m_b[1] = $m1; $v_b[1] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(W, x)
+  const d_W_2 = d_logits_1 * x_0;
+  const $mo4 = $m_W[2]!, $vo4 = $v_W[2]!;
+  { // rmsprop update of W[2]
+    const $wk = W_2, $gk = d_W_2 + $l2 * $wk, $mk = $mo4, $vk = $vo4;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[2] = $p1; $m_W[2] = $m1; $v_W[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_W_3 = d_logits_1 * x_1;
+  const $mo5 = $m_W[3]!, $vo5 = $v_W[3]!;
+  { // rmsprop update of W[3]
+    const $wk = W_3, $gk = d_W_3 + $l2 * $wk, $mk = $mo5, $vk = $vo5;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[3] = $p1; $m_W[3] = $m1; $v_W[3] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_2 = t17 / t18;
+  // grad of: log_softmax(logits)
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
+  const d_logits_2 = -t35;
+  const $mo6 = $m_b[2]!, $vo6 = $v_b[2]!;
+  { // rmsprop update of b[2]
+    const $wk = b_2, $gk = d_logits_2 + $l2 * $wk, $mk = $mo6, $vk = $vo6;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_b[2] = $p1; $m_b[2] = $m1; $v_b[2] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  // grad of: matmul(W, x)
+  const d_W_4 = d_logits_2 * x_0;
+  const $mo7 = $m_W[4]!, $vo7 = $v_W[4]!;
+  { // rmsprop update of W[4]
+    const $wk = W_4, $gk = d_W_4 + $l2 * $wk, $mk = $mo7, $vk = $vo7;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[4] = $p1; $m_W[4] = $m1; $v_W[4] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  const d_W_5 = d_logits_2 * x_1;
+  const $mo8 = $m_W[5]!, $vo8 = $v_W[5]!;
+  { // rmsprop update of W[5]
+    const $wk = W_5, $gk = d_W_5 + $l2 * $wk, $mk = $mo8, $vk = $vo8;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[5] = $p1; $m_W[5] = $m1; $v_W[5] = $v1;
+    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+  }
+  if ($s === 0 && loss - loss === 0) return loss;
+  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $w_b[0] = b_0; $m_b[0] = $mo0; $v_b[0] = $vo0;
+  $w_W[0] = W_0; $m_W[0] = $mo1; $v_W[0] = $vo1;
+  $w_W[1] = W_1; $m_W[1] = $mo2; $v_W[1] = $vo2;
+  $w_b[1] = b_1; $m_b[1] = $mo3; $v_b[1] = $vo3;
+  $w_W[2] = W_2; $m_W[2] = $mo4; $v_W[2] = $vo4;
+  $w_W[3] = W_3; $m_W[3] = $mo5; $v_W[3] = $vo5;
+  $w_b[2] = b_2; $m_b[2] = $mo6; $v_b[2] = $vo6;
+  $w_W[4] = W_4; $m_W[4] = $mo7; $v_W[4] = $vo7;
+  $w_W[5] = W_5; $m_W[5] = $mo8; $v_W[5] = $vo8;
+  return NaN;
+}
+
+/**
+ * The hyperparameters of a fused step, written into one Float64Array that the step reads
+ * (numbers passed as arguments to a function too large to inline are boxed; these are not).
+ */
+const $H = new Float64Array(7);
+function $hyperInto(a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0): Float64Array {
+  $H[0] = a0;
+  $H[1] = a1;
+  $H[2] = a2;
+  $H[3] = a3;
+  $H[4] = a4;
+  $H[5] = a5;
+  $H[6] = a6;
+  return $H;
+}
+
+/** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */
+function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
+  return $step_sgd($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
+}
+
+/** One step of `st`'s kind on one row (rate `lr`, step `t` from 1, no clipping), fused into the backward pass: the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState, h: $Hyper, lr: number, t: number): number {
+  switch (h.kind) {
+    case 'sgd':
+      return $step_sgd(p, X, xo, Y, yo, $hyperInto(lr, 1 - lr * h.decay, h.l2));
+    case 'momentum':
+      return $step_momentum(p, X, xo, Y, yo, st.m!, $hyperInto(lr, 1 - lr * h.decay, h.l2, h.mu, h.nesterov ? 1 : 0));
+    case 'adam':
+    case 'adamw': {
+      const bc1 = t < h.t1 ? 1 - Math.pow(h.b1, t) : 1, root = Math.sqrt(t < h.t2 ? 1 - Math.pow(h.b2, t) : 1);
+      return $step_adam(p, X, xo, Y, yo, st.m!, st.v!, $hyperInto(lr, 1 - lr * h.decay, h.l2, h.b1, h.b2, (lr * root) / bc1, h.eps * root));
+    }
+    case 'rmsprop':
+      return $step_rmsprop(p, X, xo, Y, yo, st.m!, st.v!, $hyperInto(lr, 1 - lr * h.decay, h.l2, h.mu, h.rho, h.eps));
+  }
 }
