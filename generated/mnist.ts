@@ -201,7 +201,7 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
  */
 export function step(params: Params, inputs: Inputs, targets: Targets, optimizer: number | OptimizerState): number {
   if (!$isParams(params)) $checkParams(params, 'step: params', false);
-  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('step', optimizer);
+  const h = typeof optimizer === 'number' && optimizer >= 0 && optimizer < Infinity ? null : $knownState(optimizer) ?? $checkOptimizer('step', optimizer);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   const st = optimizer as OptimizerState;
@@ -234,7 +234,7 @@ export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, o
   // Each check's fast path first (small enough to inline, allocates nothing); the full check names the problem.
   if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false);
   if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
-  const h = typeof optimizer === 'number' && optimizer - optimizer === 0 ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
+  const h = typeof optimizer === 'number' && optimizer >= 0 && optimizer < Infinity ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
   const st = optimizer as OptimizerState;
   const value = h ? $optimizerStep(params, X, Y, count, first, st, h) : $stepRows(params, X, Y, count, optimizer as number, first);
   if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer as number, h && st);
