@@ -2,8 +2,8 @@
  * Phase 5, lower (looped form): what the looped code calls its buffers and says in its
  * comments, in the user's words.
  *
- * Guarantees: a node's display name is the user's label, else `d_<label>` for the
- * adjoint of a labelled node (`d_<param>` for a parameter's gradient), else a leaf's
+ * Guarantees: a node's display name is the user's label, else `d_<label>` (or `d_<param>`) for
+ * an adjoint, by the one naming rule of naming.ts (`adjointOwners`), else a leaf's
  * name; a buffer is named `$v_` + the display name of its node, or of its op and its
  * arguments' display names (`$v_logsumexp_layer2_z`), at most NAME_MAX characters; a
  * step's comment states what it computes as `name = formula` (formulas in mathjs syntax,
@@ -16,7 +16,7 @@ import type { Node } from '../ir/node.js';
 import { OPS } from '../ir/ops.js';
 import { formula } from '../ir/print.js';
 import type { Derived } from '../model.js';
-import { adjointName } from '../naming.js';
+import { adjointName, adjointOwners } from '../naming.js';
 
 const NAME_MAX = 40;
 const COMMENT_MAX = 100;
@@ -31,13 +31,13 @@ export interface LoopNotes {
 }
 
 export function loopNotes(derived: Derived): LoopNotes {
-  const { model, grads, origin, adjoints } = derived;
+  const { model, origin } = derived;
   const names = new Map<Node, string>(model.labels);
-  for (const [f, a] of adjoints) {
-    const l = model.labels.get(f);
-    if (l && f.op !== 'param' && !names.has(a) && a.op !== 'const') names.set(a, adjointName(l));
+  // Adjoints by the one naming rule (naming.ts adjointOwners), as the unrolled code and the displays name them.
+  for (const [a, owner] of adjointOwners(derived)) {
+    const name = owner.label ?? owner.param;
+    if (name !== undefined && !names.has(a) && a.op !== 'const') names.set(a, adjointName(name));
   }
-  model.params.forEach((p, i) => { if (!names.has(grads[i]) && grads[i].op !== 'const') names.set(grads[i], adjointName(p.name)); });
   const display = (n: Node): string | undefined => names.get(n) ?? n.attrs.name;
 
   const clip = (s: string) => (s.length > COMMENT_MAX ? `${s.slice(0, COMMENT_MAX)}…` : s);
