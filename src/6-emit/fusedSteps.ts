@@ -28,7 +28,7 @@
 import { literal } from './literal.js';
 import type { Instr, Kernel, Operand, ParamSlot } from '../5-lower/schedule.js';
 import { statement } from './kernels.js';
-import { type Param, parameterList, SIGNATURES } from './signatures.js';
+import { call as callKernel, declaration, type Param, parameterList, SIGNATURES } from './signatures.js';
 import { type UpdateRule, dispatch, distinctRules, hyperNames, hyperValues, readsHyper } from './optimizers.js';
 
 type Update = Extract<Instr, { kind: 'store' }>;
@@ -111,9 +111,7 @@ ${inputs.map((_, i) => `  $H[${i}] = a${i};`).join('\n')}
   return $H;
 }`,
     `/** One plain SGD step on one row, all or nothing: the loss, or NaN with \`$p\` unchanged. */
-function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  return $step_sgd($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
-}`,
+${declaration('stepRow', `return ${callKernel('step', {}, '$step_sgd').slice(0, -1)}, $hyperInto($lr, 1, 0));`)}`,
     `/** One step of \`st\`'s kind on one row (rate \`lr\`, step \`t\` from 1, no clipping), fused into the backward pass: the loss, or NaN with nothing changed. */
 function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState, h: $Hyper, lr: number, t: number): number {
   switch (h.kind) {
@@ -129,10 +127,7 @@ ${dispatch(rules, call)}
  */
 export function emitUnfusedRows(): string {
   return `/** One plain SGD step on one row, all or nothing: the loss, or NaN with \`$p\` unchanged. */
-function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  const value = $gradient($p, $x, $xo, $y, $yo, $acc, 1);
-  return $update_sgd($p, $acc, 1, value, $lr, 1, 0) ? value : NaN;
-}
+${declaration('stepRow', `const value = ${callKernel('gradient', { $g: '$acc', $scale: '1' })};\nreturn $update_sgd($p, $acc, 1, value, $lr, 1, 0) ? value : NaN;`)}
 
 /** One step of \`st\`'s kind on one row (rate \`lr\`, step \`t\` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
 function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState, h: $Hyper, lr: number, t: number): number {
