@@ -35,8 +35,8 @@ import { dependsOn, topoOrder } from '../ir/walk.js';
 import type { Derived } from '../model.js';
 import type { Layout } from './schedule.js';
 import { Names } from '../naming.js';
-import { loopNotes } from './loopNotes.js';
-import { demandOf } from './demand.js';
+import { type LoopNotes, loopNotes } from './loopNotes.js';
+import { type Demand, type Reduction, demandOf } from './demand.js';
 import { type Coords, LOWERING, type OpLowering, covers } from './table.js';
 import {
   type Access, type BufferRef, type GemmOperand, type Hoist, type LoopKernel, type LoopPlan, type LoopStep, type ScratchBuffer,
@@ -94,216 +94,320 @@ export const DEFAULT_UNROLL_ELEMENTS = 16;
  */
 export const MAX_FUSION_DEPTH = 32;
 
+/**
+ * The loop plan of a derived model: its forward, loss and gradient kernels over batches of
+ * at most `maxBatch` samples, and the scratch buffers they use (only those some step writes).
+ */
 export function planLoops(derived: Derived, layout: Layout, maxBatch: number, unrollElements = DEFAULT_UNROLL_ELEMENTS): LoopPlan {
-  const small = (s: Shape) => sizeOf(s) <= unrollElements;
+  const plan = newPlanner(derived, layout, maxBatch, unrollElements);
+  const kernels = { forward: buildKernel(plan, 'forward'), loss: buildKernel(plan, 'loss'), gradient: buildKernel(plan, 'gradient') };
+  return { maxBatch, buffers: usedBuffers(plan.buffers, kernels), kernels };
+}
+
+/**
+ * What the kernels of one plan share: the model, its layout, which nodes are batched
+ * (depend on the data), and the scratch buffers, each node's materialized at most once.
+ */
+interface Planner {
+  readonly derived: Derived;
+  readonly layout: Layout;
+  readonly maxBatch: number;
+  /** Whether an element loop over a tensor of shape `s` is unrolled. */
+  readonly small: (s: Shape) => boolean;
+  readonly notes: LoopNotes;
+  readonly batched: ReadonlySet<Node>;
+  readonly bufferNames: Names;
+  readonly buffers: ScratchBuffer[];
+  readonly bufferOf: Map<Node, Access>;
+}
+
+/** A planner with no buffers yet; batching is decided once, over every node any result needs. */
+function newPlanner(derived: Derived, layout: Layout, maxBatch: number, unrollElements: number): Planner {
   const { model, grads } = derived;
-  const notes = loopNotes(derived);
   const all = topoOrder([model.loss, ...model.outputs.map((o) => o.node), ...grads]);
   const dataLeaf = (n: Node) => n.op === 'input' || n.op === 'target';
-  const batched = dependsOn(all, dataLeaf);
-  const bufferNames = new Names();
-  const buffers: ScratchBuffer[] = [];
-  const bufferOf = new Map<Node, Access>();
-
-  const build = (kind: LoopKernel['kind']): LoopKernel => {
-    const hoists: Hoist[] = [];
-    const hoisted = new Set<string>();
-    const hoist = (h: Hoist) => {
-      const key = `${h.kind} ${h.name}`;
-      if (!hoisted.has(key)) { hoisted.add(key); hoists.push(h); }
-    };
-    const steps: (LoopStep | null)[] = []; // null: a gemm moved later to carry its epilogue
-    const access = new Map<Node, Access>();
-
-    const leafAccess = (n: Node): Access => {
-      const name = n.attrs.name!;
-      if (n.op === 'const') return { base: ZERO, bs: 0, strides: n.shape.map(() => 0), shape: n.shape, scalar: { kind: 'literal', value: n.attrs.value! } };
-      if (n.op === 'param') {
-        hoist({ kind: 'param', name });
-        return n.shape.length === 0
-          ? { base: ZERO, bs: 0, strides: [], shape: n.shape, scalar: { kind: 'param', name } }
-          : { buf: { kind: 'param', name }, base: ZERO, bs: 0, strides: rowMajor(n.shape), shape: n.shape };
-      }
-      const slots = n.op === 'input' ? layout.inputs : layout.targets;
-      const slot = slots.find((s) => s.name === name)!;
-      const row = n.op === 'input' ? layout.inputSize : layout.targetSize;
-      const [buf, row0] = n.op === 'input' ? [{ kind: 'input' } as const, 'inputRow' as const] : [{ kind: 'target' } as const, 'targetRow' as const];
-      return { buf, base: shift(variable(row0), slot.offset), bs: row, strides: rowMajor(n.shape), shape: n.shape };
-    };
-
-    const materialize = (n: Node): Access => {
-      const known = bufferOf.get(n);
-      if (known) return known;
-      const size = sizeOf(n.shape);
-      const isBatched = batched.has(n);
-      const name = bufferNames.fresh(`$v_${notes.bufferBase(n)}`);
-      const buffer: ScratchBuffer = { name, size: isBatched ? size * maxBatch : size, node: n, batched: isBatched };
-      buffers.push(buffer);
-      const acc: Access = { buf: { kind: 'scratch', buffer }, base: ZERO, bs: isBatched ? size : 0, strides: rowMajor(n.shape), shape: n.shape };
-      bufferOf.set(n, acc);
-      return acc;
-    };
-
-    /** The step that computes `n` into `out`, as LOWERING states its index math. */
-    const computeStep = (n: Node, out: Access, args: Access[], comment: string): LoopStep => {
-      const entry = LOWERING[n.op];
-      const shapes = n.args.map((a) => a.shape);
-      switch (entry.kind) {
-        case 'elementwise':
-          return { kind: 'elementwise', op: n.op, out, args, unroll: small(out.shape), comment };
-        case 'contract': {
-          if (n.op === 'matmul') {
-            const g = gemmFor(args[0], args[1], out);
-            if (g) return { ...g, comment };
-          }
-          const { red, factors } = entry.of(shapes);
-          const dims = n.shape.length;
-          const at = [...n.shape, ...red];
-          return {
-            kind: 'contract', op: n.op, out, red, unroll: dims === 0 && small(red), comment,
-            factors: factors.map((f, i) => through(args[i], at, (c) => f(c.slice(0, dims), c.slice(dims)))),
-          };
-        }
-        case 'place': {
-          const pieces = entry.pieces(shapes, n.attrs);
-          const flatOut: Access = { ...out, shape: [sizeOf(n.shape)], strides: [1] }; // buffers are row-major
-          return { kind: 'place', op: n.op, out: flatOut, pieces: pieces.map((p) => ({ at: p.at, arg: args[p.arg] })), covered: covers(pieces, shapes, n.shape), comment };
-        }
-        case 'shifted': {
-          // Every shifted op over the same x that this kernel needs shares one max and one sum.
-          const group = (shiftedOver.get(n.args[0]) ?? []).filter((m) => m === n || (!access.has(m) && termOf(m) === entry.rule.term));
-          const outs = group.map((m) => {
-            const o = m === n ? out : materialize(m);
-            access.set(m, o);
-            return { op: m.op, rule: (LOWERING[m.op] as Extract<OpLowering, { kind: 'shifted' }>).rule, out: o };
-          });
-          const said = group.length > 1 ? group.map((m) => stepNoteOf(m)).join('\n') : comment;
-          return { kind: 'shifted', x: args[0], outs, unroll: small(shapes[0]), comment: said };
-        }
-        default: // leaves and views never get here
-          throw new Error(`gradc bug: no loop step computes a ${n.op}`);
-      }
-    };
-
-    // What this kernel computes, and how each gradient term reaches its accumulator (demand.ts).
-    const { roots, order, reductions } = demandOf(kind, derived, batched);
-    const gradTarget = (i: number): Access => {
-      const { name, shape } = model.params[i];
-      if (shape.length === 0) return { base: ZERO, bs: 0, strides: [], shape, scalar: { kind: 'grad', name } };
-      hoist({ kind: 'grad', name });
-      return { buf: { kind: 'grad', name }, base: ZERO, bs: 0, strides: rowMajor(shape), shape };
-    };
-    const targets = model.params.map((_, i) => (kind === 'gradient' ? gradTarget(i) : undefined));
-
-    // Fusion: an elementwise node whose one use is an elementwise node of the same shape
-    // and batching is computed inline in that node's loop; an elementwise node that is
-    // the one use of a gemm's result is applied as the gemm stores it.
-    const uses = new Map<Node, Node[]>();
-    for (const n of order) for (const a of n.args) (uses.get(a) ?? uses.set(a, []).get(a)!).push(n);
-    const elementwise = (n: Node) => OPS[n.op].kind === 'elementwise';
-    const soleUse = (n: Node): Node | undefined => {
-      const u = uses.get(n);
-      return !roots.has(n) && u && u.length === 1 && elementwise(u[0]) && sameShape(u[0].shape, n.shape) && batched.has(u[0]) === batched.has(n) ? u[0] : undefined;
-    };
-    const fusedDepth = new Map<Node, number>(); // inline node -> nesting depth of its fused expression
-    const gemmOf = new Map<Node, number>(); // node -> index of the gemm step that computes it
-    /** A gemm result read only by `n`'s fused elementwise chain, if there is one. */
-    const gemmFeeding = (n: Node): Node | undefined => {
-      const stack = [n];
-      while (stack.length) {
-        const m = stack.pop()!;
-        for (const a of m.args) {
-          if (gemmOf.has(a) && soleUse(a) === m) return a;
-          if (access.get(a)?.inline) stack.push(a);
-        }
-      }
-      return undefined;
-    };
-
-    const position = new Map<Node, number>(order.map((n, i) => [n, i]));
-    /** `n` and the nodes fused into its step (`extra` and theirs too), in topological order. */
-    const chainOf = (n: Node, extra: readonly Node[] = []): Node[] => {
-      const seen = new Set<Node>([n, ...extra]);
-      const stack = [n, ...extra];
-      while (stack.length) {
-        const m = stack.pop()!;
-        for (const a of m.args) if (!seen.has(a) && access.get(a)?.inline) { seen.add(a); stack.push(a); }
-      }
-      return [...seen].sort((a, b) => position.get(a)! - position.get(b)!);
-    };
-
-    const shiftedOver = new Map<Node, Node[]>(); // x -> the shifted ops over x this kernel needs
-    for (const n of order) if (LOWERING[n.op].kind === 'shifted') (shiftedOver.get(n.args[0]) ?? shiftedOver.set(n.args[0], []).get(n.args[0])!).push(n);
-    const termOf = (n: Node) => (LOWERING[n.op] as Extract<OpLowering, { kind: 'shifted' }>).rule.term;
-    const stepNoteOf = (n: Node) => notes.stepNote(n, chainOf(n));
-
-    for (const n of order) {
-      if (access.has(n)) continue;
-      if (isLeaf(n)) { access.set(n, leafAccess(n)); continue; }
-      const args = n.args.map((a) => access.get(a)!);
-      const entry = LOWERING[n.op];
-      if (entry.kind === 'view') { access.set(n, through(args[0], n.shape, (c) => entry.source(c, n.args[0].shape, n.attrs))); continue; }
-      const depth = elementwise(n) ? 1 + Math.max(0, ...n.args.map((a) => fusedDepth.get(a) ?? 0)) : 0;
-      if (elementwise(n) && soleUse(n) && depth <= MAX_FUSION_DEPTH) {
-        fusedDepth.set(n, depth);
-        access.set(n, { base: ZERO, bs: batched.has(n) ? 1 : 0, strides: n.shape.map(() => 1), shape: n.shape, inline: { op: n.op, args } });
-        continue;
-      }
-      const out = materialize(n);
-      access.set(n, out);
-      const fromGemm = elementwise(n) && batched.has(n) && n.shape.length === 1 ? gemmFeeding(n) : undefined;
-      if (fromGemm) {
-        const k = gemmOf.get(fromGemm)!;
-        const g = steps[k] as Extract<LoopStep, { kind: 'gemm' }>;
-        const value = substitute({ base: ZERO, bs: out.bs, strides: out.strides, shape: out.shape, inline: { op: n.op, args } }, access.get(fromGemm)!, GEMM_RESULT);
-        // The gemm moves here, where everything the epilogue reads has been computed (its own
-        // operands were ready at k already, and nothing else reads its result).
-        steps[k] = null;
-        steps.push({ ...g, epilogue: { out, value }, comment: notes.stepNote(n, chainOf(n, [fromGemm])) });
-        gemmOf.delete(fromGemm);
-        continue;
-      }
-      const step = computeStep(n, out, args, stepNoteOf(n));
-      if (step.kind === 'gemm' && !step.accumulate && constantOf(step.P) === undefined) gemmOf.set(n, steps.length);
-      steps.push(step);
-    }
-
-    if (kind === 'forward') {
-      model.outputs.forEach((o, i) => {
-        const slot = layout.outputs[i];
-        const out: Access = { buf: { kind: 'output' }, base: shift(variable('outputRow'), slot.offset), bs: layout.outputSize, strides: rowMajor(slot.shape), shape: slot.shape };
-        steps.push({ kind: 'elementwise', op: 'copy', out, args: [access.get(o.node)!], unroll: small(out.shape), comment: `output ${o.name}` });
-      });
-    }
-    for (const r of reductions) {
-      const target = targets[r.param]!;
-      const note = notes.reductionNote(model.params[r.param].name, r.node);
-      if (r.how === 'gemm') {
-        const [a, b] = r.node.args.map((x) => access.get(x)!);
-        // dW(i, j) += $scale * sum_b a(b, i) b(b, j): P = i, Q = j, K = b.
-        steps.push({
-          kind: 'gemm', P: constant(a.shape[0] ?? 1), Q: b.shape[0] ?? 1, K: BATCH, accumulate: true, scaled: true, comment: note,
-          L: { buf: a.buf!, base: a.base, su: a.strides[0] ?? 0, sv: a.bs },
-          R: { buf: b.buf!, base: b.base, su: b.bs, sv: b.strides[0] ?? 0 },
-          out: { buf: target.buf!, base: ZERO, su: target.strides[0], sv: target.strides[1] },
-        });
-      } else {
-        const v = access.get(r.node)!;
-        const value = v.shape.length === target.shape.length ? v : { ...v, shape: target.shape, strides: target.shape.map(() => 0) };
-        steps.push({ kind: 'reduce', target, value, shared: r.how === 'shared', unroll: small(target.shape), comment: note });
-      }
-    }
-    if (kind !== 'forward') steps.push({ kind: 'lossSum', value: access.get(model.loss)! });
-    const final = steps.filter((x): x is LoopStep => x !== null);
-    checkWrittenBeforeRead(final, kind);
-    return { kind, hoists, steps: final };
+  return {
+    derived, layout, maxBatch, small: (s: Shape) => sizeOf(s) <= unrollElements, notes: loopNotes(derived),
+    batched: dependsOn(all, dataLeaf), bufferNames: new Names(), buffers: [], bufferOf: new Map(),
   };
+}
 
-  const kernels = { forward: build('forward'), loss: build('loss'), gradient: build('gradient') };
-  // A buffer materialized for a gemm whose result then went to its epilogue is never used.
+/**
+ * One kernel being built: its demand (demand.ts), the access of each node planned so far,
+ * its steps (null where a gemm was moved later to carry its epilogue), its hoists (each
+ * once), and the fusion facts the steps are chosen by.
+ */
+interface KernelBuild extends Demand {
+  readonly plan: Planner;
+  readonly kind: LoopKernel['kind'];
+  readonly hoists: Hoist[];
+  readonly hoisted: Set<string>;
+  readonly steps: (LoopStep | null)[];
+  readonly access: Map<Node, Access>;
+  /** node -> the nodes of this kernel that read it. */
+  readonly uses: Map<Node, Node[]>;
+  /** node -> its index in `order`. */
+  readonly position: Map<Node, number>;
+  /** x -> the shifted ops over x this kernel needs. */
+  readonly shiftedOver: Map<Node, Node[]>;
+  /** inline node -> nesting depth of its fused expression. */
+  readonly fusedDepth: Map<Node, number>;
+  /** node -> index of the gemm step that computes it (while it could still take an epilogue). */
+  readonly gemmOf: Map<Node, number>;
+}
+
+/**
+ * The kernel of `kind`: every demanded node in topological order (leaves and views as
+ * accesses, fused nodes inline, the rest one step each), then the output copies (forward),
+ * the gradient reductions and the loss sum; checked to write every buffer before reading it.
+ */
+function buildKernel(plan: Planner, kind: LoopKernel['kind']): LoopKernel {
+  const k = newKernelBuild(plan, kind);
+  const targets = plan.derived.model.params.map((_, i) => (kind === 'gradient' ? gradTarget(k, i) : undefined));
+  for (const n of k.order) lowerNode(k, n);
+  if (kind === 'forward') k.steps.push(...outputSteps(k));
+  for (const r of k.reductions) k.steps.push(reductionStep(k, r, targets[r.param]!));
+  if (kind !== 'forward') k.steps.push({ kind: 'lossSum', value: k.access.get(plan.derived.model.loss)! });
+  const final = k.steps.filter((x): x is LoopStep => x !== null);
+  checkWrittenBeforeRead(final, kind);
+  return { kind, hoists: k.hoists, steps: final };
+}
+
+/** A kernel with nothing planned yet: what it computes (demand.ts), who uses what, and the shifted groups. */
+function newKernelBuild(plan: Planner, kind: LoopKernel['kind']): KernelBuild {
+  const demand = demandOf(kind, plan.derived, plan.batched);
+  const uses = new Map<Node, Node[]>();
+  for (const n of demand.order) for (const a of n.args) (uses.get(a) ?? uses.set(a, []).get(a)!).push(n);
+  const shiftedOver = new Map<Node, Node[]>();
+  for (const n of demand.order) if (LOWERING[n.op].kind === 'shifted') (shiftedOver.get(n.args[0]) ?? shiftedOver.set(n.args[0], []).get(n.args[0])!).push(n);
+  return {
+    ...demand, plan, kind, hoists: [], hoisted: new Set(), steps: [], access: new Map(), uses,
+    position: new Map(demand.order.map((n, i) => [n, i])), shiftedOver, fusedDepth: new Map(), gemmOf: new Map(),
+  };
+}
+
+/** Adds `h` to the kernel's hoists unless it is there already. */
+function hoist(k: KernelBuild, h: Hoist): void {
+  const key = `${h.kind} ${h.name}`;
+  if (!k.hoisted.has(key)) { k.hoisted.add(key); k.hoists.push(h); }
+}
+
+/** The gradient accumulator of parameter `i` (hoisted unless it is a scalar). */
+function gradTarget(k: KernelBuild, i: number): Access {
+  const { name, shape } = k.plan.derived.model.params[i];
+  if (shape.length === 0) return { base: ZERO, bs: 0, strides: [], shape, scalar: { kind: 'grad', name } };
+  hoist(k, { kind: 'grad', name });
+  return { buf: { kind: 'grad', name }, base: ZERO, bs: 0, strides: rowMajor(shape), shape };
+}
+
+/**
+ * Plans node `n`: a leaf or view becomes an access; an elementwise node becomes inline
+ * (fused) when it can; otherwise it is materialized, by a gemm's epilogue when a gemm
+ * result feeds it alone, else by its own step.
+ */
+function lowerNode(k: KernelBuild, n: Node): void {
+  if (k.access.has(n)) return;
+  if (isLeaf(n)) { k.access.set(n, leafAccess(k, n)); return; }
+  const args = n.args.map((a) => k.access.get(a)!);
+  const entry = LOWERING[n.op];
+  if (entry.kind === 'view') { k.access.set(n, through(args[0], n.shape, (c) => entry.source(c, n.args[0].shape, n.attrs))); return; }
+  if (fuseInline(k, n, args)) return;
+  const out = materialize(k.plan, n);
+  k.access.set(n, out);
+  if (moveGemmWithEpilogue(k, n, out, args)) return;
+  const step = computeStep(k, n, out, args, stepNoteOf(k, n));
+  if (step.kind === 'gemm' && !step.accumulate && constantOf(step.P) === undefined) k.gemmOf.set(n, k.steps.length);
+  k.steps.push(step);
+}
+
+/** The access of a leaf: a literal, a parameter (hoisted), or a slot of the sample's input or target row. */
+function leafAccess(k: KernelBuild, n: Node): Access {
+  const name = n.attrs.name!;
+  if (n.op === 'const') return { base: ZERO, bs: 0, strides: n.shape.map(() => 0), shape: n.shape, scalar: { kind: 'literal', value: n.attrs.value! } };
+  if (n.op === 'param') {
+    hoist(k, { kind: 'param', name });
+    return n.shape.length === 0
+      ? { base: ZERO, bs: 0, strides: [], shape: n.shape, scalar: { kind: 'param', name } }
+      : { buf: { kind: 'param', name }, base: ZERO, bs: 0, strides: rowMajor(n.shape), shape: n.shape };
+  }
+  const { layout } = k.plan;
+  const slots = n.op === 'input' ? layout.inputs : layout.targets;
+  const slot = slots.find((s) => s.name === name)!;
+  const row = n.op === 'input' ? layout.inputSize : layout.targetSize;
+  const [buf, row0] = n.op === 'input' ? [{ kind: 'input' } as const, 'inputRow' as const] : [{ kind: 'target' } as const, 'targetRow' as const];
+  return { buf, base: shift(variable(row0), slot.offset), bs: row, strides: rowMajor(n.shape), shape: n.shape };
+}
+
+/** The scratch buffer of `n`, created (and named) the first time any kernel needs it. */
+function materialize(plan: Planner, n: Node): Access {
+  const known = plan.bufferOf.get(n);
+  if (known) return known;
+  const size = sizeOf(n.shape);
+  const isBatched = plan.batched.has(n);
+  const name = plan.bufferNames.fresh(`$v_${plan.notes.bufferBase(n)}`);
+  const buffer: ScratchBuffer = { name, size: isBatched ? size * plan.maxBatch : size, node: n, batched: isBatched };
+  plan.buffers.push(buffer);
+  const acc: Access = { buf: { kind: 'scratch', buffer }, base: ZERO, bs: isBatched ? size : 0, strides: rowMajor(n.shape), shape: n.shape };
+  plan.bufferOf.set(n, acc);
+  return acc;
+}
+
+const elementwise = (n: Node) => OPS[n.op].kind === 'elementwise';
+
+/**
+ * The one use of `n` when `n` can be fused into it: `n` is no root and its one use is an
+ * elementwise node of the same shape and batching.
+ */
+function soleUse(k: KernelBuild, n: Node): Node | undefined {
+  const u = k.uses.get(n);
+  const { batched } = k.plan;
+  return !k.roots.has(n) && u && u.length === 1 && elementwise(u[0]) && sameShape(u[0].shape, n.shape) && batched.has(u[0]) === batched.has(n) ? u[0] : undefined;
+}
+
+/**
+ * Fusion: makes elementwise `n` an inline access, computed in its one use's loop, when it
+ * has a sole use and its fused expression stays within MAX_FUSION_DEPTH; says whether it did.
+ */
+function fuseInline(k: KernelBuild, n: Node, args: Access[]): boolean {
+  const depth = elementwise(n) ? 1 + Math.max(0, ...n.args.map((a) => k.fusedDepth.get(a) ?? 0)) : 0;
+  if (!(elementwise(n) && soleUse(k, n) && depth <= MAX_FUSION_DEPTH)) return false;
+  k.fusedDepth.set(n, depth);
+  k.access.set(n, { base: ZERO, bs: k.plan.batched.has(n) ? 1 : 0, strides: n.shape.map(() => 1), shape: n.shape, inline: { op: n.op, args } });
+  return true;
+}
+
+/** A gemm result read only by `n`'s fused elementwise chain, if there is one. */
+function gemmFeeding(k: KernelBuild, n: Node): Node | undefined {
+  const stack = [n];
+  while (stack.length) {
+    const m = stack.pop()!;
+    for (const a of m.args) {
+      if (k.gemmOf.has(a) && soleUse(k, a) === m) return a;
+      if (k.access.get(a)?.inline) stack.push(a);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Epilogue choice: when batched vector `n` (elementwise, into `out`) is the one use of a
+ * gemm's result, that gemm moves here and computes `n` as it stores; says whether it did.
+ */
+function moveGemmWithEpilogue(k: KernelBuild, n: Node, out: Access, args: Access[]): boolean {
+  const fromGemm = elementwise(n) && k.plan.batched.has(n) && n.shape.length === 1 ? gemmFeeding(k, n) : undefined;
+  if (!fromGemm) return false;
+  const at = k.gemmOf.get(fromGemm)!;
+  const g = k.steps[at] as Extract<LoopStep, { kind: 'gemm' }>;
+  const value = substitute({ base: ZERO, bs: out.bs, strides: out.strides, shape: out.shape, inline: { op: n.op, args } }, k.access.get(fromGemm)!, GEMM_RESULT);
+  // The gemm moves here, where everything the epilogue reads has been computed (its own
+  // operands were ready at `at` already, and nothing else reads its result).
+  k.steps[at] = null;
+  k.steps.push({ ...g, epilogue: { out, value }, comment: k.plan.notes.stepNote(n, chainOf(k, n, [fromGemm])) });
+  k.gemmOf.delete(fromGemm);
+  return true;
+}
+
+/** `n` and the nodes fused into its step (`extra` and theirs too), in topological order. */
+function chainOf(k: KernelBuild, n: Node, extra: readonly Node[] = []): Node[] {
+  const seen = new Set<Node>([n, ...extra]);
+  const stack = [n, ...extra];
+  while (stack.length) {
+    const m = stack.pop()!;
+    for (const a of m.args) if (!seen.has(a) && k.access.get(a)?.inline) { seen.add(a); stack.push(a); }
+  }
+  return [...seen].sort((a, b) => k.position.get(a)! - k.position.get(b)!);
+}
+
+/** The comment of the step that computes `n` and what is fused into it. */
+const stepNoteOf = (k: KernelBuild, n: Node) => k.plan.notes.stepNote(n, chainOf(k, n));
+
+/** The step that computes `n` into `out`, as LOWERING states its index math. */
+function computeStep(k: KernelBuild, n: Node, out: Access, args: Access[], comment: string): LoopStep {
+  const entry = LOWERING[n.op];
+  const shapes = n.args.map((a) => a.shape);
+  const { small } = k.plan;
+  switch (entry.kind) {
+    case 'elementwise':
+      return { kind: 'elementwise', op: n.op, out, args, unroll: small(out.shape), comment };
+    case 'contract': {
+      if (n.op === 'matmul') {
+        const g = gemmFor(args[0], args[1], out);
+        if (g) return { ...g, comment };
+      }
+      const { red, factors } = entry.of(shapes);
+      const dims = n.shape.length;
+      const at = [...n.shape, ...red];
+      return {
+        kind: 'contract', op: n.op, out, red, unroll: dims === 0 && small(red), comment,
+        factors: factors.map((f, i) => through(args[i], at, (c) => f(c.slice(0, dims), c.slice(dims)))),
+      };
+    }
+    case 'place': {
+      const pieces = entry.pieces(shapes, n.attrs);
+      const flatOut: Access = { ...out, shape: [sizeOf(n.shape)], strides: [1] }; // buffers are row-major
+      return { kind: 'place', op: n.op, out: flatOut, pieces: pieces.map((p) => ({ at: p.at, arg: args[p.arg] })), covered: covers(pieces, shapes, n.shape), comment };
+    }
+    case 'shifted':
+      return shiftedStep(k, n, out, args[0], comment);
+    default: // leaves and views never get here
+      throw new Error(`gradc bug: no loop step computes a ${n.op}`);
+  }
+}
+
+const shiftedRule = (n: Node) => (LOWERING[n.op] as Extract<OpLowering, { kind: 'shifted' }>).rule;
+
+/**
+ * The one step of shifted op `n` over `x` (into `out`) and of every other shifted op over
+ * the same x of its term that this kernel needs and has not planned: one max, one sum.
+ */
+function shiftedStep(k: KernelBuild, n: Node, out: Access, x: Access, comment: string): LoopStep {
+  const term = shiftedRule(n).term;
+  const group = (k.shiftedOver.get(n.args[0]) ?? []).filter((m) => m === n || (!k.access.has(m) && shiftedRule(m).term === term));
+  const outs = group.map((m) => {
+    const o = m === n ? out : materialize(k.plan, m);
+    k.access.set(m, o);
+    return { op: m.op, rule: shiftedRule(m), out: o };
+  });
+  const said = group.length > 1 ? group.map((m) => stepNoteOf(k, m)).join('\n') : comment;
+  return { kind: 'shifted', x, outs, unroll: k.plan.small(n.args[0].shape), comment: said };
+}
+
+/** The forward kernel's copies of each output into its slot of the sample's output row. */
+function outputSteps(k: KernelBuild): LoopStep[] {
+  const { layout, derived, small } = k.plan;
+  return derived.model.outputs.map((o, i) => {
+    const slot = layout.outputs[i];
+    const out: Access = { buf: { kind: 'output' }, base: shift(variable('outputRow'), slot.offset), bs: layout.outputSize, strides: rowMajor(slot.shape), shape: slot.shape };
+    return { kind: 'elementwise', op: 'copy', out, args: [k.access.get(o.node)!], unroll: small(out.shape), comment: `output ${o.name}` };
+  });
+}
+
+/**
+ * Gradient reduction: the step that adds gradient term `r` (summed over the batch, scaled
+ * by `$scale`) into `target`; a batch sum of outer products is one gemm.
+ */
+function reductionStep(k: KernelBuild, r: Reduction, target: Access): LoopStep {
+  const note = k.plan.notes.reductionNote(k.plan.derived.model.params[r.param].name, r.node);
+  if (r.how === 'gemm') {
+    const [a, b] = r.node.args.map((x) => k.access.get(x)!);
+    // dW(i, j) += $scale * sum_b a(b, i) b(b, j): P = i, Q = j, K = b.
+    return {
+      kind: 'gemm', P: constant(a.shape[0] ?? 1), Q: b.shape[0] ?? 1, K: BATCH, accumulate: true, scaled: true, comment: note,
+      L: { buf: a.buf!, base: a.base, su: a.strides[0] ?? 0, sv: a.bs },
+      R: { buf: b.buf!, base: b.base, su: b.bs, sv: b.strides[0] ?? 0 },
+      out: { buf: target.buf!, base: ZERO, su: target.strides[0], sv: target.strides[1] },
+    };
+  }
+  const v = k.access.get(r.node)!;
+  const value = v.shape.length === target.shape.length ? v : { ...v, shape: target.shape, strides: target.shape.map(() => 0) };
+  return { kind: 'reduce', target, value, shared: r.how === 'shared', unroll: k.plan.small(target.shape), comment: note };
+}
+
+/** The buffers some kernel's step writes (one materialized for a gemm whose result went to its epilogue never is). */
+function usedBuffers(buffers: readonly ScratchBuffer[], kernels: Record<string, LoopKernel>): ScratchBuffer[] {
   const used = new Set<ScratchBuffer>();
   for (const k of Object.values(kernels)) for (const s of k.steps) for (const b of scratchOf(s).writes) used.add(b);
-  return { maxBatch, buffers: buffers.filter((b) => used.has(b)), kernels };
+  return buffers.filter((b) => used.has(b));
 }
 
 /** Scratch buffers an access reads (through fused expressions), added to `out`; iterative. */

@@ -125,19 +125,65 @@ function forwardStatement(f: Node, names: ReadonlyMap<Node, string>): string {
   return text.length > COMMENT_MAX ? `${text.slice(0, COMMENT_MAX)}…` : text;
 }
 
+/**
+ * The program of a derived model: its layout, then either batched loop kernels (loops.ts)
+ * or the four straight-line kernels over its scalarized elements, printed under DEBUG=2.
+ */
 export function schedule(derived: Derived, options: LowerOptions = {}): Program {
-  const { model, grads } = derived;
+  const { model } = derived;
   const layout = layoutOf(model);
-  const choice = options.lowering ?? 'auto';
-  const lowering: Lowering = choice === 'auto' ? (layout.paramSize <= (options.unrollLimit ?? DEFAULT_UNROLL_LIMIT) ? 'unrolled' : 'loops') : choice;
+  const lowering = loweringFor(layout, options);
   if (lowering === 'loops') {
     return printed({ model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH, options.unrollElements) });
   }
-  const labels = model.labels;
-  const tensorRoots = [model.loss, ...model.outputs.map((o) => o.node), ...grads];
-  const elements = scalarize(tensorRoots);
+  const s = scalarized(derived, layout);
+  return printed({
+    model,
+    layout,
+    lowering,
+    kernels: { forward: buildKernel(s, 'forward'), loss: buildKernel(s, 'loss'), gradient: buildKernel(s, 'gradient'), step: buildKernel(s, 'step') },
+  });
+}
 
-  // Names for scalar element nodes: user labels, and element labels of labelled tensors.
+/** The lowering asked for; 'auto' unrolls models with at most `unrollLimit` parameters. */
+function loweringFor(layout: Layout, options: LowerOptions): Lowering {
+  const choice = options.lowering ?? 'auto';
+  return choice === 'auto' ? (layout.paramSize <= (options.unrollLimit ?? DEFAULT_UNROLL_LIMIT) ? 'unrolled' : 'loops') : choice;
+}
+
+/**
+ * The derived model as scalar elements, with what naming and comments need, shared by
+ * every kernel: each tensor node's elements, their labels, which are forward values,
+ * the forward element each adjoint element is named after, and each backward element's origin.
+ */
+interface Scalarized {
+  readonly derived: Derived;
+  readonly layout: Layout;
+  readonly elements: ReadonlyMap<Node, Node[]>;
+  readonly elementLabels: ReadonlyMap<Node, string>;
+  readonly forwardEls: ReadonlySet<Node>;
+  readonly ownerOf: ReadonlyMap<Node, AdjointOwnerEl>;
+  readonly originOf: ReadonlyMap<Node, Node>;
+}
+
+/** The forward element an adjoint element is named after, and its name when that element has none in a kernel. */
+interface AdjointOwnerEl { readonly el: Node; readonly fallback?: string }
+
+/** Scalarizes every result of `derived` and gathers the naming facts of Scalarized. */
+function scalarized(derived: Derived, layout: Layout): Scalarized {
+  const { model, grads } = derived;
+  const elements = scalarize([model.loss, ...model.outputs.map((o) => o.node), ...grads]);
+  const elementLabels = elementLabelsOf(model.labels, elements);
+  const forwardEls = forwardElementsOf(model, elements);
+  const ownerOf = adjointOwnerElements(derived, elements, forwardEls);
+  // Backward element -> the forward node whose rule created it (comments are printed per kernel).
+  const originOf = new Map<Node, Node>();
+  for (const [b, f] of derived.origin) for (const e of elements.get(b) ?? []) if (!originOf.has(e)) originOf.set(e, f);
+  return { derived, layout, elements, elementLabels, forwardEls, ownerOf, originOf };
+}
+
+/** Names for scalar element nodes: user labels, and element labels of labelled tensors. */
+function elementLabelsOf(labels: ReadonlyMap<Node, string>, elements: ReadonlyMap<Node, Node[]>): Map<Node, string> {
   const elementLabels = new Map<Node, string>();
   for (const [tensorNode, els] of elements) {
     const l = labels.get(tensorNode);
@@ -147,16 +193,28 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
       if (!elementLabels.has(e)) elementLabels.set(e, tensorNode.shape.length === 0 ? l : elementName(l, k));
     });
   }
-  // Elements of forward values: one the loss does not read (the stability rewrite took the
-  // user's yhat out of it) is computed in the backward pass, and its comment says so.
+  return elementLabels;
+}
+
+/**
+ * Elements of forward values: one the loss does not read (the stability rewrite took the
+ * user's yhat out of it) is computed in the backward pass, and its comment says so.
+ */
+function forwardElementsOf(model: Model, elements: ReadonlyMap<Node, Node[]>): Set<Node> {
   const forwardEls = new Set<Node>();
   for (const f of forwardNodes(model)) for (const e of elements.get(f) ?? []) forwardEls.add(e);
-  // Adjoint element -> the forward element it is named after (naming.ts adjointOwners):
-  // `d_<that element's name in the kernel>`, so a parameter's gradient that is really the
-  // adjoint of z is `d_z`, and one that is the adjoint of an unnamed sum is `d_t3`.
-  // When that element has no name in a kernel (a parameter the kernel never reads), the
-  // owner's label or parameter name gives it: `d_b`, `d_W_3`.
-  const ownerOf = new Map<Node, { readonly el: Node; readonly fallback?: string }>();
+  return forwardEls;
+}
+
+/**
+ * Adjoint element -> the forward element it is named after (naming.ts adjointOwners):
+ * `d_<that element's name in the kernel>`, so a parameter's gradient that is really the
+ * adjoint of z is `d_z`, and one that is the adjoint of an unnamed sum is `d_t3`.
+ * When that element has no name in a kernel (a parameter the kernel never reads), the
+ * owner's label or parameter name gives it: `d_b`, `d_W_3`.
+ */
+function adjointOwnerElements(derived: Derived, elements: ReadonlyMap<Node, Node[]>, forwardEls: ReadonlySet<Node>): Map<Node, AdjointOwnerEl> {
+  const ownerOf = new Map<Node, AdjointOwnerEl>();
   for (const [a, owner] of adjointOwners(derived)) {
     const fEls = elements.get(owner.of) ?? scalarize([owner.of]).get(owner.of)!;
     const base = owner.label ?? owner.param;
@@ -165,99 +223,138 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
       ownerOf.set(e, { el: fEls[k], fallback: base === undefined ? undefined : adjointName(owner.of.shape.length ? elementName(base, k) : base) });
     });
   }
-  // Backward element -> the forward node whose rule created it (comments are printed per kernel).
-  const originOf = new Map<Node, Node>();
-  for (const [b, f] of derived.origin) for (const e of elements.get(b) ?? []) if (!originOf.has(e)) originOf.set(e, f);
+  return ownerOf;
+}
 
-  const leafOffset = (leaf: Node): number => {
-    const table = leaf.op === 'param' ? layout.params : leaf.op === 'input' ? layout.inputs : layout.targets;
-    return table.find((s) => s.name === leaf.attrs.name)!.offset;
+/** The offset of a leaf's slot in its layout table (params, inputs or targets). */
+function leafOffset(layout: Layout, leaf: Node): number {
+  const table = leaf.op === 'param' ? layout.params : leaf.op === 'input' ? layout.inputs : layout.targets;
+  return table.find((s) => s.name === leaf.attrs.name)!.offset;
+}
+
+/**
+ * One kernel being built: its instructions so far, each node's instruction index and
+ * name (else the user's label), and the leaves it loads.
+ */
+interface KernelBuild {
+  readonly s: Scalarized;
+  readonly kind: KernelKind;
+  readonly names: Names;
+  readonly instrs: Instr[];
+  readonly index: Map<Node, number>;
+  readonly named: Map<Node, string>;
+  readonly leavesUsed: ReadonlySet<Node>;
+}
+
+/** Stores, keyed by the node whose value they store; a store of a constant or a loaded leaf goes last. */
+interface Stores { readonly byValue: Map<Node, Instr[]>; readonly late: Instr[] }
+
+/**
+ * The kernel of `kind`: loads of the leaves it reads, then one instruction per element
+ * its results need, in topological order, each followed by the stores of its value.
+ */
+function buildKernel(s: Scalarized, kind: KernelKind): Kernel {
+  const { model, grads } = s.derived;
+  const lossEl = s.elements.get(model.loss)![0];
+  const outputEls = model.outputs.map((o) => s.elements.get(o.node)!);
+  const gradEls = grads.map((g) => s.elements.get(g)!);
+  const roots = kind === 'forward' ? outputEls.flat() : kind === 'loss' ? [lossEl] : [lossEl, ...gradEls.flat()];
+  const order = topoOrder(roots);
+  // For the step kernel every parameter element is loaded (its old value is needed by the update).
+  const paramEls = kind === 'step' ? model.params.flatMap((p) => s.elements.get(p.node) ?? scalarize([p.node]).get(p.node)!) : [];
+  const k: KernelBuild = {
+    s, kind, names: new Names(), instrs: [], index: new Map(), named: new Map<Node, string>(model.labels),
+    leavesUsed: new Set<Node>([...order.filter(isLeafLoad), ...paramEls]),
   };
+  emitLoads(k);
+  const stores: Stores = { byValue: new Map(), late: [] };
+  if (kind === 'forward') planOutputStores(k, stores, outputEls);
+  if (kind === 'gradient' || kind === 'step') planParamStores(k, stores, gradEls);
+  for (const n of order) emitOp(k, n, stores);
+  k.instrs.push(...stores.late);
+  return { kind, instrs: k.instrs, result: kind === 'forward' ? undefined : operand(k, lossEl) };
+}
 
-  const build = (kind: KernelKind): Kernel => {
-    const names = new Names();
-    const instrs: Instr[] = [];
-    const index = new Map<Node, number>();
-    const named = new Map<Node, string>(labels); // node -> its name in this kernel (else the user's label)
-    const operand = (n: Node): Operand => (n.op === 'const' ? { lit: n.attrs.value! } : { ref: index.get(n)! });
-    const backward = kind === 'gradient' || kind === 'step'; // only these kernels differentiate
+/** A load reads one number: a scalar leaf, or one element of a tensor leaf (never the tensor itself). */
+const isLeafLoad = (n: Node) =>
+  ((n.op === 'param' || n.op === 'input' || n.op === 'target') && n.shape.length === 0) ||
+  (n.op === 'index' && n.args[0].args.length === 0 && n.args[0].op !== 'const');
+const isTensorLeaf = (n: Node) => (n.op === 'param' || n.op === 'input' || n.op === 'target') && n.shape.length > 0;
 
-    const lossEl = elements.get(model.loss)![0];
-    const outputEls = model.outputs.map((o) => elements.get(o.node)!);
-    const gradEls = grads.map((g) => elements.get(g)!);
-    const roots = kind === 'forward' ? outputEls.flat() : kind === 'loss' ? [lossEl] : [lossEl, ...gradEls.flat()];
-    const order = topoOrder(roots);
-    // For the step kernel every parameter element is loaded (its old value is needed by the update).
-    const paramEls = kind === 'step' ? model.params.flatMap((p) => elements.get(p.node) ?? scalarize([p.node]).get(p.node)!) : [];
-    // A load reads one number: a scalar leaf, or one element of a tensor leaf (never the tensor itself).
-    const isLeafLoad = (n: Node) =>
-      ((n.op === 'param' || n.op === 'input' || n.op === 'target') && n.shape.length === 0) ||
-      (n.op === 'index' && n.args[0].args.length === 0 && n.args[0].op !== 'const');
-    const isTensorLeaf = (n: Node) => (n.op === 'param' || n.op === 'input' || n.op === 'target') && n.shape.length > 0;
-    const leavesUsed = new Set<Node>([...order.filter(isLeafLoad), ...paramEls]);
-    // Loads first, in layout order: params, inputs, targets; each by element.
-    const leafOrder = [...leavesUsed].sort((a, b) => loadKey(a) - loadKey(b));
-    function loadKey(n: Node): number {
-      const leaf = n.op === 'index' ? n.args[0] : n;
-      const group = leaf.op === 'param' ? 0 : leaf.op === 'input' ? 1 : 2;
-      return group * 1e9 + leafOffset(leaf) + (n.op === 'index' ? n.attrs.start! : 0);
-    }
-    for (const n of leafOrder) {
-      const leaf = n.op === 'index' ? n.args[0] : n;
-      const element = n.op === 'index' ? n.attrs.start! : null;
-      const name = names.fresh(element === null ? leaf.attrs.name! : elementName(leaf.attrs.name!, element));
-      index.set(n, instrs.length);
-      named.set(n, name);
-      instrs.push({ kind: 'load', name, from: leaf.op as 'param' | 'input' | 'target', leaf: leaf.attrs.name!, element, offset: leafOffset(leaf) + (element ?? 0) });
-    }
-    // Stores, keyed by the node whose value they store.
-    const stores = new Map<Node, Instr[]>();
-    const lateStores: Instr[] = [];
-    const addStore = (value: Node, make: (v: Operand) => Instr) => {
-      if (value.op === 'const' || leavesUsed.has(value)) lateStores.push(make(operand(value)));
-      else (stores.get(value) ?? stores.set(value, []).get(value)!).push(make({ ref: -1 }));
-    };
-    if (kind === 'forward') {
-      model.outputs.forEach((o, i) => {
-        const slot = layout.outputs[i];
-        outputEls[i].forEach((e, k) => addStore(e, (v) => ({ kind: 'store', into: 'output', leaf: o.name, element: slot.shape.length ? k : null, offset: slot.offset + k, value: v })));
-      });
-    }
-    if (kind === 'gradient' || kind === 'step') {
-      model.params.forEach((p, i) => {
-        const slot = layout.params[i];
-        const pEls = kind === 'step' ? elements.get(p.node) ?? scalarize([p.node]).get(p.node)! : [];
-        gradEls[i].forEach((e, k) =>
-          addStore(e, (v) => ({
-            kind: 'store', into: kind === 'gradient' ? 'grad' : 'update', leaf: p.name, element: slot.shape.length ? k : null,
-            offset: slot.offset + k, value: v, old: kind === 'step' ? operand(pEls[k]) : undefined,
-          })),
-        );
-      });
-    }
-    for (const n of order) {
-      if (n.op === 'const' || leavesUsed.has(n) || isTensorLeaf(n)) continue;
-      const owner = ownerOf.get(n);
-      const ownerName = owner && named.get(owner.el);
-      const label = labels.get(n) ?? (ownerName !== undefined ? adjointName(ownerName) : owner?.fallback ?? elementLabels.get(n));
-      const name = label ? names.fresh(label) : names.temp();
-      index.set(n, instrs.length);
-      named.set(n, name);
-      const f = originOf.get(n);
-      const comment = !f || !backward ? undefined : (forwardEls.has(n) ? `forward value, for the grad of: ${forwardStatement(f, named)}` : `grad of: ${forwardStatement(f, named)}`);
-      instrs.push({ kind: 'op', name, op: n.op, args: n.args.map(operand), comment });
-      for (const s of stores.get(n) ?? []) instrs.push({ ...s, value: { ref: index.get(n)! } } as Instr);
-    }
-    instrs.push(...lateStores);
-    return { kind, instrs, result: kind === 'forward' ? undefined : operand(lossEl) };
+/** `n` as an operand: a literal for a constant, else a reference to its instruction. */
+const operand = (k: KernelBuild, n: Node): Operand => (n.op === 'const' ? { lit: n.attrs.value! } : { ref: k.index.get(n)! });
+
+/** Loads first, in layout order: params, inputs, targets; each by element. */
+function emitLoads(k: KernelBuild): void {
+  const { layout } = k.s;
+  const loadKey = (n: Node): number => {
+    const leaf = n.op === 'index' ? n.args[0] : n;
+    const group = leaf.op === 'param' ? 0 : leaf.op === 'input' ? 1 : 2;
+    return group * 1e9 + leafOffset(layout, leaf) + (n.op === 'index' ? n.attrs.start! : 0);
   };
+  for (const n of [...k.leavesUsed].sort((a, b) => loadKey(a) - loadKey(b))) {
+    const leaf = n.op === 'index' ? n.args[0] : n;
+    const element = n.op === 'index' ? n.attrs.start! : null;
+    const name = k.names.fresh(element === null ? leaf.attrs.name! : elementName(leaf.attrs.name!, element));
+    k.index.set(n, k.instrs.length);
+    k.named.set(n, name);
+    k.instrs.push({ kind: 'load', name, from: leaf.op as 'param' | 'input' | 'target', leaf: leaf.attrs.name!, element, offset: leafOffset(layout, leaf) + (element ?? 0) });
+  }
+}
 
-  return printed({
-    model,
-    layout,
-    lowering,
-    kernels: { forward: build('forward'), loss: build('loss'), gradient: build('gradient'), step: build('step') },
+/** Adds the store `make` builds for `value`: after the value's instruction, or last. */
+function addStore(k: KernelBuild, stores: Stores, value: Node, make: (v: Operand) => Instr): void {
+  if (value.op === 'const' || k.leavesUsed.has(value)) stores.late.push(make(operand(k, value)));
+  else (stores.byValue.get(value) ?? stores.byValue.set(value, []).get(value)!).push(make({ ref: -1 }));
+}
+
+/** The forward kernel's stores of each output element into its slot. */
+function planOutputStores(k: KernelBuild, stores: Stores, outputEls: readonly Node[][]): void {
+  k.s.derived.model.outputs.forEach((o, i) => {
+    const slot = k.s.layout.outputs[i];
+    outputEls[i].forEach((e, j) => addStore(k, stores, e, (v) => ({ kind: 'store', into: 'output', leaf: o.name, element: slot.shape.length ? j : null, offset: slot.offset + j, value: v })));
   });
+}
+
+/** The gradient kernel's stores of each gradient element; the step kernel's updates (with the old value). */
+function planParamStores(k: KernelBuild, stores: Stores, gradEls: readonly Node[][]): void {
+  const { kind } = k;
+  k.s.derived.model.params.forEach((p, i) => {
+    const slot = k.s.layout.params[i];
+    const pEls = kind === 'step' ? k.s.elements.get(p.node) ?? scalarize([p.node]).get(p.node)! : [];
+    gradEls[i].forEach((e, j) =>
+      addStore(k, stores, e, (v) => ({
+        kind: 'store', into: kind === 'gradient' ? 'grad' : 'update', leaf: p.name, element: slot.shape.length ? j : null,
+        offset: slot.offset + j, value: v, old: kind === 'step' ? operand(k, pEls[j]) : undefined,
+      })),
+    );
+  });
+}
+
+/** The instruction of element `n` (none for constants and leaves), named and commented, then its stores. */
+function emitOp(k: KernelBuild, n: Node, stores: Stores): void {
+  if (n.op === 'const' || k.leavesUsed.has(n) || isTensorLeaf(n)) return;
+  const name = nameOf(k, n);
+  k.index.set(n, k.instrs.length);
+  k.named.set(n, name);
+  k.instrs.push({ kind: 'op', name, op: n.op, args: n.args.map((a) => operand(k, a)), comment: commentOf(k, n) });
+  for (const s of stores.byValue.get(n) ?? []) k.instrs.push({ ...s, value: { ref: k.index.get(n)! } } as Instr);
+}
+
+/** A fresh name for `n`: its label, else `d_<owner's name>`, else its element label, else `t<k>`. */
+function nameOf(k: KernelBuild, n: Node): string {
+  const owner = k.s.ownerOf.get(n);
+  const ownerName = owner && k.named.get(owner.el);
+  const label = k.s.derived.model.labels.get(n) ?? (ownerName !== undefined ? adjointName(ownerName) : owner?.fallback ?? k.s.elementLabels.get(n));
+  return label ? k.names.fresh(label) : k.names.temp();
+}
+
+/** In a backward kernel (gradient, step), the forward statement whose rule produced `n`. */
+function commentOf(k: KernelBuild, n: Node): string | undefined {
+  const f = k.s.originOf.get(n);
+  const backward = k.kind === 'gradient' || k.kind === 'step'; // only these kernels differentiate
+  if (!f || !backward) return undefined;
+  return k.s.forwardEls.has(n) ? `forward value, for the grad of: ${forwardStatement(f, k.named)}` : `grad of: ${forwardStatement(f, k.named)}`;
 }
 
 /** The program, printed under DEBUG=2 (print.ts). */
