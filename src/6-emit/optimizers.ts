@@ -360,8 +360,8 @@ function $checkOptimizer(where: string, o: unknown): $Hyper | null {
   const h = st.options === $lastOptions ? $lastHyper! : $hyper(st.options, \`\${where}: optimizer.options\`);
   if (!Number.isInteger(st.step) || st.step < 0) throw new SampleError(\`\${where}: optimizer.step must be a non-negative integer, got \${$show(st.step)}\`);
   const slots = $UPDATE_STATE[h.kind];
-  if (slots[0] && !$isParams(st.m)) $checkParams(st.m as Params, \`\${where}: optimizer.m\`, false);
-  if (slots[1] && !$isParams(st.v)) $checkParams(st.v as Params, \`\${where}: optimizer.v\`, false);
+  if (slots[0] && !$isParams(st.m)) $checkParams(st.m as Params, \`\${where}: optimizer.m\`, false, true);
+  if (slots[1] && !$isParams(st.v)) $checkParams(st.v as Params, \`\${where}: optimizer.v\`, false, true);
   return h;
 }
 

@@ -197,6 +197,10 @@ export const train: Command = {
       process.removeListener('SIGINT', onSigint);
       progress.stop();
     }
+    // Diverged before any epoch completed: the parameters are the starting ones, not trained ones.
+    if (r.stopped === 'diverged' && r.history.loss.length === 0) {
+      throw new GradcError(`the loss diverged in the first epoch (starting loss ${num(r.initialLoss)}), so nothing was trained${outPath !== undefined ? ` and ${outPath} was not written` : ''}; try a smaller --lr`);
+    }
     const seconds = (performance.now() - started) / 1000;
     const losses = r.history.loss;
     const valLosses = r.history.valLoss;

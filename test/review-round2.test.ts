@@ -1,0 +1,88 @@
+/**
+ * Review, round 2 (fused optimizer steps, `gradc train` in a worker, loaded module types)
+ * by a hostile user: one test per defect found, each failing before its fix.
+ *
+ *   D1  `gradc train` whose loss diverges in the first epoch exited 0 and wrote the
+ *       starting parameters as if trained: now exit 1, a clear message, nothing written.
+ *   D2  fit / step / stepBatch with a frozen params object holding a scalar parameter threw
+ *       a TypeError (an internal error) mid-update: now a SampleError naming the parameter,
+ *       before anything changes.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli/main.js';
+import { compile, defineModel, type Params } from '../src/index.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const dir = mkdtempSync(join(tmpdir(), 'gradc-review2-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  expect(process.cwd()).toBe(ROOT);
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, (l) => out.push(l), (l) => err.push(l));
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+function thrown(f: () => unknown): Error {
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a throw');
+}
+
+const mixed = () =>
+  defineModel({
+    name: 'mixed',
+    inputs: ['x'],
+    targets: ['y'],
+    params: { w: 1, v: { shape: [2], init: 0.5 } },
+    formulas: `
+      yhat = w * x + sum(v)
+      loss = (yhat - y)^2
+    `,
+  });
+const S = [{ inputs: { x: 1 }, targets: { y: 2 } }, { inputs: { x: 2 }, targets: { y: 3 } }];
+
+describe('gradc train', () => {
+  it('D1: a loss that diverges in the first epoch is exit 1 with a clear message, and --out is not written', async () => {
+    const data = join(dir, 'big.csv');
+    writeFileSync(data, `x,y\n${Array.from({ length: 20 }, (_, i) => `${i * 100},${i * 300}`).join('\n')}\n`);
+    const out = join(dir, 'p.json');
+    const r = await run('train', 'examples/linreg.model.ts', '--data', data, '--scale', 'none', '--lr', '1000', '--epochs', '5', '--out', out);
+    expect(r.err).toMatch(/the loss diverged in the first epoch .*nothing was trained.*not written; try a smaller --lr/);
+    expect(r.err).not.toMatch(/\n\s+at /);
+    expect(r.code).toBe(1);
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe.each(['unrolled', 'loops'] as const)('frozen params (%s)', (lowering) => {
+  const m = compile(mixed(), { lowering });
+  it('D2: fit, step and stepBatch with a frozen params object are a SampleError naming the scalar, nothing changed', () => {
+    const p = Object.freeze({ ...m.initParams() }) as Params;
+    for (const f of [
+      () => m.fit(S, { params: p, epochs: 1 }),
+      () => m.step(p, S[0]!.inputs, S[0]!.targets, 0.1),
+      () => m.step(p, S[0]!.inputs, S[0]!.targets, m.initOptimizer(p, { kind: 'adam' })),
+      () => m.stepBatch(p, new Float64Array([1, 2]), new Float64Array([2, 3]), 2, 0.1),
+    ]) {
+      const e = thrown(f);
+      expect(e.name).toBe('SampleError');
+      expect(e.message).toMatch(/params\.w is read-only/);
+    }
+    expect(p.w).toBe(1);
+    expect([...(p.v as Float64Array)]).toEqual([0.5, 0.5]);
+    // An optimizer state whose moments are frozen: the same.
+    const q = m.initParams();
+    const st = m.initOptimizer(q, { kind: 'adam' });
+    const frozen = { ...st, m: Object.freeze({ ...st.m! }) };
+    expect(thrown(() => m.step(q, S[0]!.inputs, S[0]!.targets, frozen)).message).toMatch(/optimizer\.m\.w is read-only/);
+    expect(q.w).toBe(1);
+  });
+});
