@@ -7,6 +7,9 @@
  *   D2  fit / step / stepBatch with a frozen params object holding a scalar parameter threw
  *       a TypeError (an internal error) mid-update: now a SampleError naming the parameter,
  *       before anything changes.
+ *   D3  step / stepBatch / fit with a frozen OptimizerState threw a TypeError; a state whose
+ *       step count is 2^53 was taken and never advanced (step + 1 === step): both are now a
+ *       SampleError, and the parameters are unchanged.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -84,5 +87,23 @@ describe.each(['unrolled', 'loops'] as const)('frozen params (%s)', (lowering) =
     const frozen = { ...st, m: Object.freeze({ ...st.m! }) };
     expect(thrown(() => m.step(q, S[0]!.inputs, S[0]!.targets, frozen)).message).toMatch(/optimizer\.m\.w is read-only/);
     expect(q.w).toBe(1);
+  });
+
+  it('D3: a frozen OptimizerState, or one at step 2^53, is a SampleError; nothing changes', () => {
+    const p = m.initParams();
+    const st = Object.freeze(m.initOptimizer(p, { kind: 'adam' }));
+    for (const f of [
+      () => m.step(p, S[0]!.inputs, S[0]!.targets, st),
+      () => m.stepBatch(p, new Float64Array([1, 2]), new Float64Array([2, 3]), 2, st),
+      () => m.fit(S, { params: p, optimizer: st, epochs: 1 }),
+    ]) {
+      const e = thrown(f);
+      expect(e.name).toBe('SampleError');
+      expect(e.message).toMatch(/optimizer\.step is read-only/);
+    }
+    const late = { ...m.initOptimizer(p, { kind: 'adam' }), step: 2 ** 53 };
+    expect(thrown(() => m.step(p, S[0]!.inputs, S[0]!.targets, late)).message).toMatch(/optimizer\.step must be a non-negative integer \(at most 2\^53 - 1\), got 9007199254740992/);
+    expect(p.w).toBe(1);
+    expect(st.step).toBe(0);
   });
 });
