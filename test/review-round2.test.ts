@@ -10,6 +10,8 @@
  *   D3  step / stepBatch / fit with a frozen OptimizerState threw a TypeError; a state whose
  *       step count is 2^53 was taken and never advanced (step + 1 === step): both are now a
  *       SampleError, and the parameters are unchanged.
+ *   D4  `gradc train --resume p.json --optimizer momentum` on an adam file said "resumed at
+ *       step N" while it trained with a fresh momentum state from step 0: it now says so.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,6 +64,19 @@ describe('gradc train', () => {
     expect(r.err).not.toMatch(/\n\s+at /);
     expect(r.code).toBe(1);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('D4: --resume with another --optimizer says the optimizer state is fresh, not "resumed at step N"', async () => {
+    const data = join(dir, 'd.csv');
+    writeFileSync(data, 'x,y\n1,2\n2,4\n3,6\n');
+    const a = join(dir, 'a.json');
+    expect((await run('train', 'examples/linreg.model.ts', '--data', data, '--optimizer', 'adam', '--epochs', '3', '--out', a)).code).toBe(0);
+    const other = await run('train', 'examples/linreg.model.ts', '--data', data, '--optimizer', 'momentum', '--resume', a, '--epochs', '1');
+    expect(other.code).toBe(0);
+    expect(other.err).toMatch(/momentum, resumed from .*a\.json with a fresh momentum state \(the file's is adam\)/);
+    expect(other.err).not.toMatch(/resumed at step/);
+    const same = await run('train', 'examples/linreg.model.ts', '--data', data, '--resume', a, '--epochs', '1');
+    expect(same.err).toMatch(/adam, resumed at step 9/);
   });
 });
 

@@ -160,7 +160,7 @@ export const train: Command = {
     else optimizer = { kind: kind ?? 'sgd', ...(lr !== undefined ? { learningRate: lr } : {}) } as OptimizerOptions;
 
     const kindName = 'kind' in optimizer ? optimizer.kind : optimizer.options.kind;
-    err(`training ${m.MODEL_NAME} on ${trainRows.count} samples${valRows ? ` (validation: ${valRows.count})` : ''}: up to ${epochs} epoch${epochs === 1 ? '' : 's'}, batch ${batch}, ${kindName}${resumed ? `, resumed at step ${resumed.optimizer?.step ?? 0}` : ''}`);
+    err(`training ${m.MODEL_NAME} on ${trainRows.count} samples${valRows ? ` (validation: ${valRows.count})` : ''}: up to ${epochs} epoch${epochs === 1 ? '' : 's'}, batch ${batch}, ${kindName}${!resumed ? '' : saved && optimizer !== undefined && !('kind' in optimizer) ? `, resumed at step ${saved.step}` : `, resumed from ${resumePath} with a fresh ${kindName} state${saved ? ` (the file's is ${saved.options.kind})` : ''}`}`);
     const stream: ProgressStream = process.stderr.isTTY ? process.stderr : { write: (t: string) => err(t.replace(/\n$/, '')), isTTY: false };
     const progress = new TrainingProgress({ epochs, samplesPerEpoch: trainRows.count, stream });
     const metrics = metricsFor(m, trainRows, layout.targetSize, scaling !== undefined && scaling.targets.length > 0);
