@@ -12,6 +12,9 @@
  *       SampleError, and the parameters are unchanged.
  *   D4  `gradc train --resume p.json --optimizer momentum` on an adam file said "resumed at
  *       step N" while it trained with a fresh momentum state from step 0: it now says so.
+ *   D5  `gradc train --val-data` whose validation loss is NaN every epoch (data outside the
+ *       model's domain) without --patience said "no improvement for undefined epochs
+ *       (--patience)": now "all epochs done" and a warning naming the non-finite validation loss.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -77,6 +80,19 @@ describe('gradc train', () => {
     expect(other.err).not.toMatch(/resumed at step/);
     const same = await run('train', 'examples/linreg.model.ts', '--data', data, '--resume', a, '--epochs', '1');
     expect(same.err).toMatch(/adam, resumed at step 9/);
+  });
+
+  it('D5: a validation loss that is NaN every epoch, without --patience, is a warning, not "no improvement for undefined epochs"', async () => {
+    const model = join(dir, 'root.model.mts');
+    writeFileSync(model, `import { defineModel } from ${JSON.stringify(join(ROOT, 'src/index.js'))};\nexport default defineModel({ name: 'root', inputs: ['x'], targets: ['y'], params: { w: 1 }, formulas: 'loss = (w*x - y)^2 + sqrt(x)' });\n`);
+    const data = join(dir, 'pos.csv'), val = join(dir, 'neg.csv');
+    writeFileSync(data, 'x,y\n1,2\n2,4\n3,6\n');
+    writeFileSync(val, 'x,y\n-1,0\n-2,0\n');
+    const r = await run('train', model, '--data', data, '--val-data', val, '--scale', 'none', '--epochs', '3');
+    expect(r.code).toBe(0);
+    expect(r.err).not.toMatch(/undefined/);
+    expect(r.err).toMatch(/\(all epochs done\)/);
+    expect(r.err).toMatch(/warning: the validation loss was NaN after every epoch/);
   });
 });
 

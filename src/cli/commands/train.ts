@@ -209,11 +209,12 @@ export const train: Command = {
 
     const partial = r.lastStep && r.lastStep.epoch === done && r.lastStep.samples < trainRows.count ? ` in epoch ${done + 1} after ${r.lastStep.samples} of ${trainRows.count} samples` : '';
     const why = interrupted && r.stopped === 'aborted' ? `interrupted (Ctrl-C)${partial}; the ${best ? 'best epoch\'s' : 'last'} parameters are kept`
-      : r.stopped === 'early-stopping' ? `no improvement for ${patience} epochs (--patience)`
+      : r.stopped === 'early-stopping' && patience !== undefined ? `no improvement for ${patience} epochs (--patience)`
       : r.stopped === 'diverged' ? 'the loss diverged; the best parameters before it are kept'
       : 'all epochs done';
     const watched = valRows ? 'validation loss' : 'loss';
     err(`trained ${done} epoch${done === 1 ? '' : 's'} in ${duration(seconds)} (${why}); loss ${num(r.initialLoss)} -> ${num(losses.at(-1) ?? r.initialLoss)}${best ? `; best ${watched} ${num(best.loss)} at epoch ${best.epoch}` : ''}${scaling?.targets.length ? ' (in scaled target units)' : ''}`);
+    if (valLosses.length && !valLosses.some(Number.isFinite)) err(`warning: the validation loss was ${valLosses.at(-1)} after every epoch (the validation data gives a loss that is not finite); the parameters kept are the last epoch's`);
     if (losses.length) err(`loss ${sparkline(losses, { width: 60 })}${valLosses.length ? `\nval  ${sparkline(valLosses, { width: 60 })}` : ''}`);
     const kept = r.params;
     const state = r.optimizer;
