@@ -15,6 +15,8 @@
  *   D5  `gradc train --val-data` whose validation loss is NaN every epoch (data outside the
  *       model's domain) without --patience said "no improvement for undefined epochs
  *       (--patience)": now "all epochs done" and a warning naming the non-finite validation loss.
+ *   D6  `gradc train --epochs 1e300` was taken (printed "epoch 1/1e+300", a counter that stops
+ *       advancing past 2^53): --epochs, --batch and --patience now stop at 2^53 - 1.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -93,6 +95,14 @@ describe('gradc train', () => {
     expect(r.err).not.toMatch(/undefined/);
     expect(r.err).toMatch(/\(all epochs done\)/);
     expect(r.err).toMatch(/warning: the validation loss was NaN after every epoch/);
+  });
+
+  it('D6: --epochs, --batch, --patience beyond 2^53 - 1 are refused', async () => {
+    for (const flag of ['--epochs', '--batch', '--patience']) {
+      const r = await run('train', 'examples/linreg.model.ts', '--data', 'examples/data/students.csv', flag, '1e300');
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(new RegExp(`option ${flag} must be a positive integer \\(at most 2\\^53 - 1\\), got '1e300'`));
+    }
   });
 });
 

@@ -54,7 +54,7 @@ function numberOption(args: Args, name: string, what: string, ok: (v: number) =>
   if (!ok(v)) throw new GradcError(`option --${name} must be ${what}, got '${text}'`);
   return v;
 }
-const positiveInteger = (v: number): boolean => Number.isInteger(v) && v >= 1;
+const positiveInteger = (v: number): boolean => Number.isSafeInteger(v) && v >= 1; // safe: an epoch counter beyond 2^53 would stop advancing
 
 function optimizerKind(args: Args): OptimizerKind | undefined {
   const text = value(args, 'optimizer', 'train', `one of ${OPTIMIZERS.join(', ')}`);
@@ -112,10 +112,10 @@ export const train: Command = {
     if (valFraction !== undefined && valPath !== undefined) throw new GradcError('give --val or --val-data, not both');
     const kind = optimizerKind(args);
     const lr = numberOption(args, 'lr', 'a finite number >= 0', (v) => Number.isFinite(v) && v >= 0);
-    const epochs = numberOption(args, 'epochs', 'a positive integer', positiveInteger) ?? 100;
-    const batch = numberOption(args, 'batch', 'a positive integer', positiveInteger) ?? 1;
+    const epochs = numberOption(args, 'epochs', 'a positive integer (at most 2^53 - 1)', positiveInteger) ?? 100;
+    const batch = numberOption(args, 'batch', 'a positive integer (at most 2^53 - 1)', positiveInteger) ?? 1;
     const seed = numberOption(args, 'seed', 'an integer', Number.isInteger) ?? 1;
-    const patience = numberOption(args, 'patience', 'a positive integer', positiveInteger);
+    const patience = numberOption(args, 'patience', 'a positive integer (at most 2^53 - 1)', positiveInteger);
     const scaleText = value(args, 'scale', 'train', 'standard, minmax or none');
     const method = parseScaleMethod(scaleText ?? 'standard');
     const outPath = value(args, 'out', 'train', 'a file name');
