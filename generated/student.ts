@@ -106,7 +106,7 @@ function $applyUpdate(p: Params, g: Params, lr: number): void {
 function $isParams(p: unknown): boolean {
   if (typeof p !== 'object' || p === null) return false;
   const q = p as Params;
-  return typeof q.w11 === 'number' && typeof q.w12 === 'number' && typeof q.b1 === 'number' && typeof q.w21 === 'number' && typeof q.w22 === 'number' && typeof q.b2 === 'number' && typeof q.v1 === 'number' && typeof q.v2 === 'number' && typeof q.c === 'number';
+  return !Object.isFrozen(q) && typeof q.w11 === 'number' && typeof q.w12 === 'number' && typeof q.b1 === 'number' && typeof q.w21 === 'number' && typeof q.w22 === 'number' && typeof q.b2 === 'number' && typeof q.v1 === 'number' && typeof q.v2 === 'number' && typeof q.c === 'number';
 }
 
 /**
@@ -146,7 +146,7 @@ function $nonFinite(p: Params): string {
  * Throws a SampleError naming the first parameter of `p` that is missing or of the wrong
  * kind or size (and, when `finite`, the first value that is not finite). Extra keys are ignored.
  */
-function $checkParams(p: Params, where: string, finite: boolean): void {
+function $checkParams(p: Params, where: string, finite: boolean, writable = false): void {
   if (typeof p !== 'object' || p === null) throw new SampleError(`${where} must be an object with 'w11', 'w12', 'b1', 'w21', 'w22', 'b2', 'v1', 'v2', 'c', got ${$show(p)}`);
   if (typeof p.w11 !== 'number') $checkNumberParam(p.w11, where, 'w11');
   if (typeof p.w12 !== 'number') $checkNumberParam(p.w12, where, 'w12');
@@ -158,6 +158,15 @@ function $checkParams(p: Params, where: string, finite: boolean): void {
   if (typeof p.v2 !== 'number') $checkNumberParam(p.v2, where, 'v2');
   if (typeof p.c !== 'number') $checkNumberParam(p.c, where, 'c');
   if (finite && !$finite(p)) throw new SampleError(`${where}.${$nonFinite(p)}`);
+  if (writable) $checkWritableParam(p, where, 'w11');
+  if (writable) $checkWritableParam(p, where, 'w12');
+  if (writable) $checkWritableParam(p, where, 'b1');
+  if (writable) $checkWritableParam(p, where, 'w21');
+  if (writable) $checkWritableParam(p, where, 'w22');
+  if (writable) $checkWritableParam(p, where, 'b2');
+  if (writable) $checkWritableParam(p, where, 'v1');
+  if (writable) $checkWritableParam(p, where, 'v2');
+  if (writable) $checkWritableParam(p, where, 'c');
 }
 
 /** Writes one sample's inputs into `into` at `at`; throws naming an input that is missing, not finite or of the wrong size. */
@@ -230,7 +239,7 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
  * (the loss, the first non-finite gradient, or the first update that overflows).
  */
 export function step(params: Params, inputs: Inputs, targets: Targets, optimizer: number | OptimizerState): number {
-  if (!$isParams(params)) $checkParams(params, 'step: params', false);
+  if (!$isParams(params)) $checkParams(params, 'step: params', false, true);
   const h = typeof optimizer === 'number' && optimizer >= 0 && optimizer < Infinity ? null : $knownState(optimizer) ?? $checkOptimizer('step', optimizer);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
@@ -262,7 +271,7 @@ const $acc = zeroParams();
  */
 export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, optimizer: number | OptimizerState, first = 0): number {
   // Each check's fast path first (small enough to inline, allocates nothing); the full check names the problem.
-  if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false);
+  if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false, true);
   if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
   const h = typeof optimizer === 'number' && optimizer >= 0 && optimizer < Infinity ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
   const st = optimizer as OptimizerState;
@@ -594,7 +603,7 @@ function $fitSettings(options: FitOptions, where: string) {
     if (metrics.includes('accuracy') && !(out[2] === tgt[2] || tgt[2] === 1)) throw new SampleError(`${where}: options.metrics: accuracy compares output ${out[0]} (${out[2]} values) with target ${tgt[0]} (${tgt[2]} values): the target must be one-hot of the same size or one class index`);
     pair = { out, tgt };
   }
-  if (options.params !== undefined) $checkParams(options.params, `${where}: options.params`, true);
+  if (options.params !== undefined) $checkParams(options.params, `${where}: options.params`, true, true);
   const params = options.params ?? initParams();
   const o: unknown = options.optimizer;
   let optimizer: OptimizerState;
@@ -1014,10 +1023,13 @@ function $checkOptimizer(where: string, o: unknown): $Hyper | null {
   const st = o as OptimizerState;
   // Per step, so nothing is allocated when all is well: messages are built only for an error.
   const h = st.options === $lastOptions ? $lastHyper! : $hyper(st.options, `${where}: optimizer.options`);
-  if (!Number.isInteger(st.step) || st.step < 0) throw new SampleError(`${where}: optimizer.step must be a non-negative integer, got ${$show(st.step)}`);
+  if (!Number.isSafeInteger(st.step) || st.step < 0) throw new SampleError(`${where}: optimizer.step must be a non-negative integer (at most 2^53 - 1), got ${$show(st.step)}`);
+  if (Object.isFrozen(st) || Object.getOwnPropertyDescriptor(st, 'step')?.writable === false) {
+    throw new SampleError(`${where}: optimizer.step is read-only (a frozen OptimizerState?): the step advances the state in place; pass a copy`);
+  }
   const slots = $UPDATE_STATE[h.kind];
-  if (slots[0] && !$isParams(st.m)) $checkParams(st.m as Params, `${where}: optimizer.m`, false);
-  if (slots[1] && !$isParams(st.v)) $checkParams(st.v as Params, `${where}: optimizer.v`, false);
+  if (slots[0] && !$isParams(st.m)) $checkParams(st.m as Params, `${where}: optimizer.m`, false, true);
+  if (slots[1] && !$isParams(st.v)) $checkParams(st.v as Params, `${where}: optimizer.v`, false, true);
   return h;
 }
 
@@ -1030,7 +1042,7 @@ function $knownState(o: unknown): $Hyper | null {
   const h = $lastHyper;
   if (h === null || typeof o !== 'object' || o === null) return null;
   const st = o as OptimizerState;
-  if (st.options !== $lastOptions || !Number.isInteger(st.step) || st.step < 0) return null;
+  if (st.options !== $lastOptions || !Number.isSafeInteger(st.step) || st.step < 0 || Object.isFrozen(st)) return null;
   const slots = $UPDATE_STATE[h.kind];
   return (!slots[0] || $isParams(st.m)) && (!slots[1] || $isParams(st.v)) ? h : null;
 }
@@ -1428,6 +1440,14 @@ function $packNumber(v: unknown, into: Floats, at: number, where: string, kind: 
 
 function $checkNumberParam(v: unknown, where: string, name: string): void {
   if (typeof v !== 'number') throw new SampleError(`${where}.${name} must be a number, got ${$show(v)}`, name);
+}
+
+/** Throws unless the scalar parameter `name` of `p` can be assigned (not frozen, not read-only). */
+function $checkWritableParam(p: object, where: string, name: string): void {
+  const d = Object.getOwnPropertyDescriptor(p, name);
+  if (Object.isFrozen(p) || (d !== undefined && (d.writable === false || (d.get !== undefined && d.set === undefined)))) {
+    throw new SampleError(`${where}.${name} is read-only (a frozen params object?): the parameters are updated in place; pass a copy (copyParams)`, name);
+  }
 }
 
 // ---- Kernels: straight-line or looped code generated from the derived graph. ----

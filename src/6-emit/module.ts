@@ -277,7 +277,7 @@ ${P.map((s) => (s.shape.length
 function $isParams(p: unknown): boolean {
   if (typeof p !== 'object' || p === null) return false;
   const q = p as Params;
-  return ${P.length ? P.map((s) => (s.shape.length ? `q.${s.name} instanceof Floats && q.${s.name}.length === ${s.size}` : `typeof q.${s.name} === 'number'`)).join(' && ') : 'true'};
+  return ${P.length ? [...(P.some((s) => !s.shape.length) ? ['!Object.isFrozen(q)'] : []), ...P.map((s) => (s.shape.length ? `q.${s.name} instanceof Floats && q.${s.name}.length === ${s.size}` : `typeof q.${s.name} === 'number'`))].join(' && ') : 'true'};
 }
 
 /**
@@ -303,12 +303,13 @@ ${P.map((s) => (s.shape.length
  * Throws a SampleError naming the first parameter of \`p\` that is missing or of the wrong
  * kind or size (and, when \`finite\`, the first value that is not finite). Extra keys are ignored.
  */
-function $checkParams(p: Params, where: string, finite: boolean): void {
+function $checkParams(p: Params, where: string, finite: boolean${P.some((s) => !s.shape.length) ? ', writable = false' : ', _writable = false'}): void {
   if (typeof p !== 'object' || p === null) throw new SampleError(\`\${where} must be an object with ${P.length ? P.map((s) => `'${s.name}'`).join(', ') : 'no keys'}, got \${$show(p)}\`);
 ${P.map((s) => (s.shape.length
     ? `  { const v = p.${s.name}; if (!(v instanceof Floats) || v.length !== ${s.size}) $checkArrayParam(v, ${s.size}, '${shapeText(s)}', where, '${s.name}'); }`
     : `  if (typeof p.${s.name} !== 'number') $checkNumberParam(p.${s.name}, where, '${s.name}');`)).join('\n')}
   if (finite && !$finite(p)) throw new SampleError(\`\${where}.\${$nonFinite(p)}\`);
+${P.filter((s) => !s.shape.length).map((s) => `  if (writable) $checkWritableParam(p, where, '${s.name}');`).join('\n')}
 }
 
 /** Writes one sample's inputs into \`into\` at \`at\`; throws naming an input that is missing, not finite or of the wrong size. */
@@ -378,7 +379,7 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
  * (the loss, the first non-finite gradient, or the first update that overflows).
  */
 export function step(params: Params, inputs: Inputs, targets: Targets, optimizer: number | OptimizerState): number {
-  if (!$isParams(params)) $checkParams(params, 'step: params', false);
+  if (!$isParams(params)) $checkParams(params, 'step: params', false, true);
   const h = typeof optimizer === 'number' && optimizer >= 0 && optimizer < Infinity ? null : $knownState(optimizer) ?? $checkOptimizer('step', optimizer);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
@@ -410,7 +411,7 @@ const $acc = zeroParams();
  */
 export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, optimizer: number | OptimizerState, first = 0): number {
   // Each check's fast path first (small enough to inline, allocates nothing); the full check names the problem.
-  if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false);
+  if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false, true);
   if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
   const h = typeof optimizer === 'number' && optimizer >= 0 && optimizer < Infinity ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
   const st = optimizer as OptimizerState;

@@ -358,10 +358,13 @@ function $checkOptimizer(where: string, o: unknown): $Hyper | null {
   const st = o as OptimizerState;
   // Per step, so nothing is allocated when all is well: messages are built only for an error.
   const h = st.options === $lastOptions ? $lastHyper! : $hyper(st.options, \`\${where}: optimizer.options\`);
-  if (!Number.isInteger(st.step) || st.step < 0) throw new SampleError(\`\${where}: optimizer.step must be a non-negative integer, got \${$show(st.step)}\`);
+  if (!Number.isSafeInteger(st.step) || st.step < 0) throw new SampleError(\`\${where}: optimizer.step must be a non-negative integer (at most 2^53 - 1), got \${$show(st.step)}\`);
+  if (Object.isFrozen(st) || Object.getOwnPropertyDescriptor(st, 'step')?.writable === false) {
+    throw new SampleError(\`\${where}: optimizer.step is read-only (a frozen OptimizerState?): the step advances the state in place; pass a copy\`);
+  }
   const slots = $UPDATE_STATE[h.kind];
-  if (slots[0] && !$isParams(st.m)) $checkParams(st.m as Params, \`\${where}: optimizer.m\`, false);
-  if (slots[1] && !$isParams(st.v)) $checkParams(st.v as Params, \`\${where}: optimizer.v\`, false);
+  if (slots[0] && !$isParams(st.m)) $checkParams(st.m as Params, \`\${where}: optimizer.m\`, false, true);
+  if (slots[1] && !$isParams(st.v)) $checkParams(st.v as Params, \`\${where}: optimizer.v\`, false, true);
   return h;
 }
 
@@ -374,7 +377,7 @@ function $knownState(o: unknown): $Hyper | null {
   const h = $lastHyper;
   if (h === null || typeof o !== 'object' || o === null) return null;
   const st = o as OptimizerState;
-  if (st.options !== $lastOptions || !Number.isInteger(st.step) || st.step < 0) return null;
+  if (st.options !== $lastOptions || !Number.isSafeInteger(st.step) || st.step < 0 || Object.isFrozen(st)) return null;
   const slots = $UPDATE_STATE[h.kind];
   return (!slots[0] || $isParams(st.m)) && (!slots[1] || $isParams(st.v)) ? h : null;
 }

@@ -226,7 +226,7 @@ function $fitSettings(options: FitOptions, where: string) {
     if (metrics.includes('accuracy') && !(out[2] === tgt[2] || tgt[2] === 1)) throw new SampleError(\`\${where}: options.metrics: accuracy compares output \${out[0]} (\${out[2]} values) with target \${tgt[0]} (\${tgt[2]} values): the target must be one-hot of the same size or one class index\`);
     pair = { out, tgt };
   }
-  if (options.params !== undefined) $checkParams(options.params, \`\${where}: options.params\`, true);
+  if (options.params !== undefined) $checkParams(options.params, \`\${where}: options.params\`, true, true);
   const params = options.params ?? initParams();
   const o: unknown = options.optimizer;
   let optimizer: OptimizerState;
@@ -460,6 +460,13 @@ function $packArray(v: unknown, size: number, shape: string, into: Floats, at: n
 }`],
   ['$checkNumberParam', `function $checkNumberParam(v: unknown, where: string, name: string): void {
   if (typeof v !== 'number') throw new SampleError(\`\${where}.\${name} must be a number, got \${$show(v)}\`, name);
+}`],
+  ['$checkWritableParam', `/** Throws unless the scalar parameter \`name\` of \`p\` can be assigned (not frozen, not read-only). */
+function $checkWritableParam(p: object, where: string, name: string): void {
+  const d = Object.getOwnPropertyDescriptor(p, name);
+  if (Object.isFrozen(p) || (d !== undefined && (d.writable === false || (d.get !== undefined && d.set === undefined)))) {
+    throw new SampleError(\`\${where}.\${name} is read-only (a frozen params object?): the parameters are updated in place; pass a copy (copyParams)\`, name);
+  }
 }`],
   ['$checkArrayParam', `/** (Called when \`v\` is not a Floats of \`size\`): throws unless it is the other float array type, of \`size\`. */
 function $checkArrayParam(v: unknown, size: number, shape: string, where: string, name: string): void {

@@ -54,7 +54,7 @@ function numberOption(args: Args, name: string, what: string, ok: (v: number) =>
   if (!ok(v)) throw new GradcError(`option --${name} must be ${what}, got '${text}'`);
   return v;
 }
-const positiveInteger = (v: number): boolean => Number.isInteger(v) && v >= 1;
+const positiveInteger = (v: number): boolean => Number.isSafeInteger(v) && v >= 1; // safe: an epoch counter beyond 2^53 would stop advancing
 
 function optimizerKind(args: Args): OptimizerKind | undefined {
   const text = value(args, 'optimizer', 'train', `one of ${OPTIMIZERS.join(', ')}`);
@@ -112,10 +112,10 @@ export const train: Command = {
     if (valFraction !== undefined && valPath !== undefined) throw new GradcError('give --val or --val-data, not both');
     const kind = optimizerKind(args);
     const lr = numberOption(args, 'lr', 'a finite number >= 0', (v) => Number.isFinite(v) && v >= 0);
-    const epochs = numberOption(args, 'epochs', 'a positive integer', positiveInteger) ?? 100;
-    const batch = numberOption(args, 'batch', 'a positive integer', positiveInteger) ?? 1;
+    const epochs = numberOption(args, 'epochs', 'a positive integer (at most 2^53 - 1)', positiveInteger) ?? 100;
+    const batch = numberOption(args, 'batch', 'a positive integer (at most 2^53 - 1)', positiveInteger) ?? 1;
     const seed = numberOption(args, 'seed', 'an integer', Number.isInteger) ?? 1;
-    const patience = numberOption(args, 'patience', 'a positive integer', positiveInteger);
+    const patience = numberOption(args, 'patience', 'a positive integer (at most 2^53 - 1)', positiveInteger);
     const scaleText = value(args, 'scale', 'train', 'standard, minmax or none');
     const method = parseScaleMethod(scaleText ?? 'standard');
     const outPath = value(args, 'out', 'train', 'a file name');
@@ -160,7 +160,7 @@ export const train: Command = {
     else optimizer = { kind: kind ?? 'sgd', ...(lr !== undefined ? { learningRate: lr } : {}) } as OptimizerOptions;
 
     const kindName = 'kind' in optimizer ? optimizer.kind : optimizer.options.kind;
-    err(`training ${m.MODEL_NAME} on ${trainRows.count} samples${valRows ? ` (validation: ${valRows.count})` : ''}: up to ${epochs} epoch${epochs === 1 ? '' : 's'}, batch ${batch}, ${kindName}${resumed ? `, resumed at step ${resumed.optimizer?.step ?? 0}` : ''}`);
+    err(`training ${m.MODEL_NAME} on ${trainRows.count} samples${valRows ? ` (validation: ${valRows.count})` : ''}: up to ${epochs} epoch${epochs === 1 ? '' : 's'}, batch ${batch}, ${kindName}${!resumed ? '' : saved && optimizer !== undefined && !('kind' in optimizer) ? `, resumed at step ${saved.step}` : `, resumed from ${resumePath} with a fresh ${kindName} state${saved ? ` (the file's is ${saved.options.kind})` : ''}`}`);
     const stream: ProgressStream = process.stderr.isTTY ? process.stderr : { write: (t: string) => err(t.replace(/\n$/, '')), isTTY: false };
     const progress = new TrainingProgress({ epochs, samplesPerEpoch: trainRows.count, stream });
     const metrics = metricsFor(m, trainRows, layout.targetSize, scaling !== undefined && scaling.targets.length > 0);
@@ -197,6 +197,10 @@ export const train: Command = {
       process.removeListener('SIGINT', onSigint);
       progress.stop();
     }
+    // Diverged before any epoch completed: the parameters are the starting ones, not trained ones.
+    if (r.stopped === 'diverged' && r.history.loss.length === 0) {
+      throw new GradcError(`the loss diverged in the first epoch (starting loss ${num(r.initialLoss)}), so nothing was trained${outPath !== undefined ? ` and ${outPath} was not written` : ''}; try a smaller --lr`);
+    }
     const seconds = (performance.now() - started) / 1000;
     const losses = r.history.loss;
     const valLosses = r.history.valLoss;
@@ -205,11 +209,12 @@ export const train: Command = {
 
     const partial = r.lastStep && r.lastStep.epoch === done && r.lastStep.samples < trainRows.count ? ` in epoch ${done + 1} after ${r.lastStep.samples} of ${trainRows.count} samples` : '';
     const why = interrupted && r.stopped === 'aborted' ? `interrupted (Ctrl-C)${partial}; the ${best ? 'best epoch\'s' : 'last'} parameters are kept`
-      : r.stopped === 'early-stopping' ? `no improvement for ${patience} epochs (--patience)`
+      : r.stopped === 'early-stopping' && patience !== undefined ? `no improvement for ${patience} epochs (--patience)`
       : r.stopped === 'diverged' ? 'the loss diverged; the best parameters before it are kept'
       : 'all epochs done';
     const watched = valRows ? 'validation loss' : 'loss';
     err(`trained ${done} epoch${done === 1 ? '' : 's'} in ${duration(seconds)} (${why}); loss ${num(r.initialLoss)} -> ${num(losses.at(-1) ?? r.initialLoss)}${best ? `; best ${watched} ${num(best.loss)} at epoch ${best.epoch}` : ''}${scaling?.targets.length ? ' (in scaled target units)' : ''}`);
+    if (valLosses.length && !valLosses.some(Number.isFinite)) err(`warning: the validation loss was ${valLosses.at(-1)} after every epoch (the validation data gives a loss that is not finite); the parameters kept are the last epoch's`);
     if (losses.length) err(`loss ${sparkline(losses, { width: 60 })}${valLosses.length ? `\nval  ${sparkline(valLosses, { width: 60 })}` : ''}`);
     const kept = r.params;
     const state = r.optimizer;

@@ -113,11 +113,12 @@ function $nonFinite(p: Params): string {
  * Throws a SampleError naming the first parameter of `p` that is missing or of the wrong
  * kind or size (and, when `finite`, the first value that is not finite). Extra keys are ignored.
  */
-function $checkParams(p: Params, where: string, finite: boolean): void {
+function $checkParams(p: Params, where: string, finite: boolean, _writable = false): void {
   if (typeof p !== 'object' || p === null) throw new SampleError(`${where} must be an object with 'W', 'b', got ${$show(p)}`);
   { const v = p.W; if (!(v instanceof Floats) || v.length !== 6) $checkArrayParam(v, 6, '[3, 2]', where, 'W'); }
   { const v = p.b; if (!(v instanceof Floats) || v.length !== 3) $checkArrayParam(v, 3, '[3]', where, 'b'); }
   if (finite && !$finite(p)) throw new SampleError(`${where}.${$nonFinite(p)}`);
+
 }
 
 /** Writes one sample's inputs into `into` at `at`; throws naming an input that is missing, not finite or of the wrong size. */
@@ -180,7 +181,7 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
  * (the loss, the first non-finite gradient, or the first update that overflows).
  */
 export function step(params: Params, inputs: Inputs, targets: Targets, optimizer: number | OptimizerState): number {
-  if (!$isParams(params)) $checkParams(params, 'step: params', false);
+  if (!$isParams(params)) $checkParams(params, 'step: params', false, true);
   const h = typeof optimizer === 'number' && optimizer >= 0 && optimizer < Infinity ? null : $knownState(optimizer) ?? $checkOptimizer('step', optimizer);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
@@ -212,7 +213,7 @@ const $acc = zeroParams();
  */
 export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, optimizer: number | OptimizerState, first = 0): number {
   // Each check's fast path first (small enough to inline, allocates nothing); the full check names the problem.
-  if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false);
+  if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false, true);
   if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
   const h = typeof optimizer === 'number' && optimizer >= 0 && optimizer < Infinity ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
   const st = optimizer as OptimizerState;
@@ -544,7 +545,7 @@ function $fitSettings(options: FitOptions, where: string) {
     if (metrics.includes('accuracy') && !(out[2] === tgt[2] || tgt[2] === 1)) throw new SampleError(`${where}: options.metrics: accuracy compares output ${out[0]} (${out[2]} values) with target ${tgt[0]} (${tgt[2]} values): the target must be one-hot of the same size or one class index`);
     pair = { out, tgt };
   }
-  if (options.params !== undefined) $checkParams(options.params, `${where}: options.params`, true);
+  if (options.params !== undefined) $checkParams(options.params, `${where}: options.params`, true, true);
   const params = options.params ?? initParams();
   const o: unknown = options.optimizer;
   let optimizer: OptimizerState;
@@ -964,10 +965,13 @@ function $checkOptimizer(where: string, o: unknown): $Hyper | null {
   const st = o as OptimizerState;
   // Per step, so nothing is allocated when all is well: messages are built only for an error.
   const h = st.options === $lastOptions ? $lastHyper! : $hyper(st.options, `${where}: optimizer.options`);
-  if (!Number.isInteger(st.step) || st.step < 0) throw new SampleError(`${where}: optimizer.step must be a non-negative integer, got ${$show(st.step)}`);
+  if (!Number.isSafeInteger(st.step) || st.step < 0) throw new SampleError(`${where}: optimizer.step must be a non-negative integer (at most 2^53 - 1), got ${$show(st.step)}`);
+  if (Object.isFrozen(st) || Object.getOwnPropertyDescriptor(st, 'step')?.writable === false) {
+    throw new SampleError(`${where}: optimizer.step is read-only (a frozen OptimizerState?): the step advances the state in place; pass a copy`);
+  }
   const slots = $UPDATE_STATE[h.kind];
-  if (slots[0] && !$isParams(st.m)) $checkParams(st.m as Params, `${where}: optimizer.m`, false);
-  if (slots[1] && !$isParams(st.v)) $checkParams(st.v as Params, `${where}: optimizer.v`, false);
+  if (slots[0] && !$isParams(st.m)) $checkParams(st.m as Params, `${where}: optimizer.m`, false, true);
+  if (slots[1] && !$isParams(st.v)) $checkParams(st.v as Params, `${where}: optimizer.v`, false, true);
   return h;
 }
 
@@ -980,7 +984,7 @@ function $knownState(o: unknown): $Hyper | null {
   const h = $lastHyper;
   if (h === null || typeof o !== 'object' || o === null) return null;
   const st = o as OptimizerState;
-  if (st.options !== $lastOptions || !Number.isInteger(st.step) || st.step < 0) return null;
+  if (st.options !== $lastOptions || !Number.isSafeInteger(st.step) || st.step < 0 || Object.isFrozen(st)) return null;
   const slots = $UPDATE_STATE[h.kind];
   return (!slots[0] || $isParams(st.m)) && (!slots[1] || $isParams(st.v)) ? h : null;
 }
