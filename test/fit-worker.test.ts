@@ -61,12 +61,16 @@ describe('fitInWorker', () => {
     let run: ReturnType<typeof fitInWorker> | undefined;
     run = fitInWorker(js, X, Y, N, { epochs: 1000, batchSize: 1 }, { progressMs: 0, batch: (e, n) => { if (e === 2 && n >= 100) run!.abort(); } });
     const r = await run.result;
+    // The abort is asked for from this thread when the worker reports epoch 2, sample 100; the
+    // worker keeps training until the shared flag is set, so under load it may land later (even
+    // in a later epoch). What must hold: it stops, and the steps taken are exactly the completed
+    // epochs plus the samples of the unfinished one (no step after the flag was seen is lost or added).
     expect(r.stopped).toBe('aborted');
-    expect(r.epochs).toBe(2);
-    expect(r.lastStep!.epoch).toBe(2);
-    expect(r.lastStep!.samples).toBeGreaterThanOrEqual(100);
-    expect(r.lastStep!.samples).toBeLessThan(N);
-    expect(r.optimizer.step).toBe(2 * N + r.lastStep!.samples); // not one step after the abort was seen
+    expect(r.epochs).toBeGreaterThanOrEqual(2);
+    expect(r.epochs).toBeLessThan(1000);
+    const partial = r.lastStep!.samples < N ? r.lastStep!.samples : 0;
+    if (partial > 0) expect(r.lastStep!.epoch).toBe(r.epochs);
+    expect(r.optimizer.step).toBe(r.epochs * N + partial);
   });
 
   it('bad data is a GradcError with the module\'s message', async () => {
