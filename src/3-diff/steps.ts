@@ -69,6 +69,48 @@ export const MAX_LENGTH = 20_000;
 const ANNOTATION_LENGTH = 120;
 const ANNOTATION_DEPTH = 6;
 
+/** Uses of each node of `order`: distinct parents, plus one per gradient (root) it is. */
+function useCounts(order: readonly Node[], roots: readonly Node[]): Map<Node, number> {
+  const uses = new Map<Node, number>();
+  for (const n of order) for (const a of new Set(n.args)) uses.set(a, (uses.get(a) ?? 0) + 1);
+  for (const r of roots) uses.set(r, (uses.get(r) ?? 0) + 1);
+  return uses;
+}
+
+/**
+ * Names for adjoints (naming.ts): a named owner's, else the first parameter's whose
+ * gradient it is; and what an unnamed step is the adjoint of: its unnamed owner's formula.
+ */
+function adjointDisplay(derived: Derived): { adjointName: Map<Node, string>; adjointOf: Map<Node, string> } {
+  const { model } = derived;
+  const adjointName = new Map<Node, string>();
+  const adjointOf = new Map<Node, string>();
+  for (const [a, owner] of adjointOwners(derived)) {
+    if (owner.label !== undefined) {
+      adjointName.set(a, adjointLabel(owner.label));
+      adjointOf.set(a, owner.label);
+    } else if (owner.param === undefined) {
+      adjointOf.set(a, formula(owner.of, model.labels, { maxLength: ANNOTATION_LENGTH, maxDepth: ANNOTATION_DEPTH }));
+    }
+  }
+  model.params.forEach((p, i) => {
+    if (!adjointName.has(derived.grads[i])) adjointName.set(derived.grads[i], adjointLabel(p.name));
+  });
+  return { adjointName, adjointOf };
+}
+
+/** The steps: shared backward subexpressions worth a name (in `order`, arguments first). */
+function chooseSteps(order: readonly Node[], uses: ReadonlyMap<Node, number>, forward: ReadonlySet<Node>, labels: ReadonlyMap<Node, string>, adjointName: ReadonlyMap<Node, string>): Set<Node> {
+  const isStep = new Set<Node>();
+  for (const n of order) {
+    if ((uses.get(n) ?? 0) < 2 || n.args.length === 0 || forward.has(n) || labels.has(n)) continue;
+    // An adjoint of a named node is always worth its name; another subexpression only if
+    // it is more than one operation on names (so `-y` or `1 - h1` stay inline).
+    if (adjointName.has(n) || weight(n, (x) => labels.has(x) || isStep.has(x), 2) >= 2) isStep.add(n);
+  }
+  return isStep;
+}
+
 /** Number of operations in `n` up to `limit`, not counting inside named nodes. */
 function weight(n: Node, named: (n: Node) => boolean, limit: number): number {
   let count = 0;
@@ -92,35 +134,8 @@ export function gradientSteps(derived: Derived, options: { wrt?: readonly string
   const forward = new Set(forwardNodes(model));
   const order = topoOrder(roots);
 
-  // Uses of each node: distinct parents, plus one per gradient it is.
-  const uses = new Map<Node, number>();
-  for (const n of order) for (const a of new Set(n.args)) uses.set(a, (uses.get(a) ?? 0) + 1);
-  for (const r of roots) uses.set(r, (uses.get(r) ?? 0) + 1);
-
-  // Names for adjoints (naming.ts): a named owner's, else the first parameter's whose
-  // gradient it is; what an unnamed step is the adjoint of: its unnamed owner's formula.
-  const adjointName = new Map<Node, string>();
-  const adjointOf = new Map<Node, string>();
-  for (const [a, owner] of adjointOwners(derived)) {
-    if (owner.label !== undefined) {
-      adjointName.set(a, adjointLabel(owner.label));
-      adjointOf.set(a, owner.label);
-    } else if (owner.param === undefined) {
-      adjointOf.set(a, formula(owner.of, labels, { maxLength: ANNOTATION_LENGTH, maxDepth: ANNOTATION_DEPTH }));
-    }
-  }
-  model.params.forEach((p, i) => {
-    if (!adjointName.has(derived.grads[i])) adjointName.set(derived.grads[i], adjointLabel(p.name));
-  });
-
-  // Steps: shared backward subexpressions worth a name.
-  const isStep = new Set<Node>();
-  for (const n of order) {
-    if ((uses.get(n) ?? 0) < 2 || n.args.length === 0 || forward.has(n) || labels.has(n)) continue;
-    // An adjoint of a named node is always worth its name; another subexpression only if
-    // it is more than one operation on names (so `-y` or `1 - h1` stay inline).
-    if (adjointName.has(n) || weight(n, (x) => labels.has(x) || isStep.has(x), 2) >= 2) isStep.add(n);
-  }
+  const { adjointName, adjointOf } = adjointDisplay(derived);
+  const isStep = chooseSteps(order, useCounts(order, roots), forward, labels, adjointName);
 
   // Print order: for each gradient, its steps (post-order) then itself.
   const stepNames = new Map<Node, string>();
