@@ -21,7 +21,7 @@ import { createRequire } from 'node:module';
 import type * as TsMorph from 'ts-morph';
 import type { StatementStructures, WriterFunction } from 'ts-morph';
 import { debugLevel } from '../debug.js';
-import { DEFAULT_MAX_BATCH, type LowerOptions, type Program, type Slot } from '../5-lower/schedule.js';
+import type { LowerOptions, Program, Slot } from '../5-lower/schedule.js';
 import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
 import { DEFAULT_CHUNK_SIZE, emitKernel, plus, type EmittedKernel } from './kernels.js';
 import { call, declaration, parameterList } from './signatures.js';
@@ -135,7 +135,7 @@ function loopedKernels(program: Program): string {
   const kernels = [emitLoopKernel(plan.kernels.forward), emitLoopKernel(plan.kernels.loss), emitLoopKernel(plan.kernels.gradient)];
   return [
     `/** Rows per \`$gradientRows\` call (the size of the buffers below). */`,
-    `const $MAX_ROWS = ${plan.maxBatch ?? DEFAULT_MAX_BATCH};`,
+    `const $MAX_ROWS = ${plan.maxBatch};`,
     emitLoopBuffers(plan, kernels.join('\n')),
     '',
     kernels[0],
