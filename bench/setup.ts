@@ -31,17 +31,9 @@ export const LEARNING_RATE = 0.01;
 export const DATA_SEED = 12345;
 export const WEIGHT_SEED = 777;
 
-/** mulberry32: a small seeded generator of uniform numbers in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: a small seeded generator of uniform numbers in [0, 1) (the compiler's own, src/rng.ts). */
+import { mulberry32 as rng } from '../src/rng.js';
+export { rng };
 
 /** `ROWS` samples: inputs and targets uniform in [-1, 1), as flat row-major rows. */
 export function makeData(net: Net, seed = DATA_SEED): { X: Float64Array; Y: Float64Array; rows: number } {

@@ -29,17 +29,9 @@ const require = createRequire(import.meta.url);
 // ---------------------------------------------------------------------------------
 // Shared helpers
 
-/** A seeded generator of uniform numbers in [0, 1) (mulberry32, as in generated code). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator of uniform numbers in [0, 1) (mulberry32, as in generated code: src/rng.ts). */
+import { mulberry32 as seededRandom } from '../src/rng.js';
+export { seededRandom };
 
 /** 0..n-1 in an order fixed by `seed` (Fisher-Yates). */
 export function permutation(n: number, seed: number): Int32Array {

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { isEsModuleFile, locateInFile } from '../src/cli/modelFile.js';
 import { GradcError } from '../src/errors.js';
+import { runCliFromRoot } from './helpers/cli.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const FIXTURES = 'test/fixtures';
@@ -26,13 +27,7 @@ const tempDir = (): string => {
 afterAll(() => temps.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /** Runs the CLI in process (from the repo root, as the paths in messages assume). */
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  expect(process.cwd()).toBe(ROOT);
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, (l) => out.push(l), (l) => err.push(l));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCliFromRoot;
 
 const STACK_LINE = /^\s+at .*[:(]/m;
 

@@ -15,6 +15,7 @@ import { displayPath } from '../src/cli/modelFile.js';
 import { GradcError } from '../src/errors.js';
 import { computationalGraph, describeThrown, MAX_SVG_NODES, toSvg } from '../src/inspect/graph.js';
 import { version } from './helpers/write-loop.js';
+import { runCli } from './helpers/cli.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const STACK_LINE = /^\s+at .*[:(]/m;
@@ -26,12 +27,7 @@ const tempDir = (): string => {
 };
 afterAll(() => temps.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, (l) => out.push(l), (l) => err.push(l));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 /** A folder with package.json (ES modules) and model files importing gradc by absolute path. */
 function modelDir(models: Record<string, string>): string {

@@ -37,6 +37,7 @@ import { main } from '../src/cli/main.js';
 import { compile, defineModel, GradcError, type GeneratedModule, type Params } from '../src/index.js';
 import { parseRows, rowLayout } from '../src/data/index.js';
 import { lossCurveSpec, lossCurveSvg, sparkline } from '../src/train/index.js';
+import { runCliFromRoot } from './helpers/cli.js';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -257,13 +258,7 @@ describe('gradc train / predict / evaluate (R10-R13)', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    expect(process.cwd()).toBe(ROOT);
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await main(argv, (l) => out.push(l), (l) => err.push(l));
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
+  const run = runCliFromRoot;
 
   it('R10: --out naming the data or params file by another spelling or a symlink is refused; the file is kept', async () => {
     const data = join(dir, 'students.csv');

@@ -10,6 +10,7 @@ import { main } from '../src/cli/main.js';
 import { compile } from '../src/index.js';
 import { checkScaling, readRows, rowLayout, scaleRows, unscaleValue } from '../src/data/index.js';
 import student from '../examples/student.model.js';
+import { runCliFromRoot } from './helpers/cli.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const MODEL = 'examples/student.model.ts';
@@ -21,13 +22,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  expect(process.cwd()).toBe(ROOT);
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, (l) => out.push(l), (l) => err.push(l));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCliFromRoot;
 
 const TRAIN = (out: string, ...more: string[]) =>
   run('train', MODEL, '--data', DATA, '--scale', 'standard', '--optimizer', 'adam', '--lr', '0.05', '--batch', '4', '--seed', '3', '--out', out, ...more);

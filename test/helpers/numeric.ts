@@ -8,17 +8,9 @@
  * smooth functions, so tolerances can be tight without choosing h per function.
  */
 
-/** A seeded generator of uniform numbers in [0, 1) (mulberry32, as in generated code). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator of uniform numbers in [0, 1) (mulberry32, as in generated code: src/rng.ts). */
+import { mulberry32 as seeded } from '../../src/rng.js';
+export { seeded };
 
 export const uniform = (rand: () => number, low: number, high: number): number => low + (high - low) * rand();
 export const randomArray = (rand: () => number, n: number, low = -1, high = 1): number[] =>
