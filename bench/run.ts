@@ -6,7 +6,7 @@
  * Method: bench/README.md.
  *
  * Environment: BENCH_COMPILE_LIMIT_S (default 60) bounds each gradc compile;
- * BENCH_WARMUP_MS / BENCH_WINDOW_MS (default 300 / 700) set the timing window;
+ * BENCH_WARMUP_MS / BENCH_WINDOW_MS / BENCH_WINDOWS (default 300 / 200 / 5) set the timing;
  * BENCH_NETS=2-2-1,4-8-3 picks nets (results.md is written only by a full run);
  * BENCH_LOWERING=1 adds a table of gradc with each lowering forced (unrolled, loops);
  * BENCH_SETTLE_MS (default 2000) is gradc's JIT warm-up allowance (bench/gradc.ts);
