@@ -19,11 +19,31 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { compile, defineModel, type GeneratedModule } from '../src/index.js';
+import { compile, defineModel, type Floats, type GeneratedModule, type Params } from '../src/index.js';
 import { LoopMlp } from './baseline.js';
 import { BATCHES, LEARNING_RATE, initWeights, makeData, measure, type Net, type Stepper, type Weights } from './setup.js';
 
 export type CompileOptions = NonNullable<Parameters<typeof compile>[1]>;
+
+/**
+ * One gradc column of the tables: a label and the compile options it is measured with
+ * (each in its own child process, through the same adapter). This list is the hook for
+ * more configurations: when the SIMD kernels land, `{ label: 'f64 simd', options: {
+ * simd: 'auto' } }` (and f32); a configuration that is not a compile option (threads in
+ * `fit`) needs `gradcStepper` to take it as well. The tables show each configuration
+ * and compare the best of them with the peers.
+ */
+export interface GradcConfig {
+  readonly label: string;
+  readonly options: CompileOptions;
+}
+export const GRADC_CONFIGS: readonly GradcConfig[] = [
+  { label: 'f64', options: {} },
+  { label: 'f32', options: { precision: 'f32' } },
+];
+
+/** The loss check's tolerance (relative, first step against the hand loop) for a configuration. */
+export const lossTolerance = (options: CompileOptions) => (options.precision === 'f32' ? 1e-5 : 1e-9);
 
 export const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 2000);
 const SETTLE_WINDOW_MS = 250;
@@ -38,15 +58,13 @@ export function gradcModel(net: Net) {
   });
 }
 
-type Params = ReturnType<GeneratedModule['initParams']>;
-
-/** gradc's parameters set to the shared initial weights (names as `mlp` gives them). */
-export function gradcParams(mod: GeneratedModule, w: Weights): Params {
+/** gradc's parameters set to the shared initial weights (names as `mlp` gives them; rounded for an f32 module). */
+export function gradcParams<F extends Floats>(mod: GeneratedModule<F>, w: Weights): Params<F> {
   const p = mod.initParams();
-  (p.layer1_W as Float64Array).set(w.W1);
-  (p.layer1_b as Float64Array).set(w.b1);
-  (p.layer2_W as Float64Array).set(w.W2);
-  (p.layer2_b as Float64Array).set(w.b2);
+  (p.layer1_W as F).set(w.W1);
+  (p.layer1_b as F).set(w.b1);
+  (p.layer2_W as F).set(w.W2);
+  (p.layer2_b as F).set(w.b2);
   return p;
 }
 
@@ -54,7 +72,7 @@ export function gradcParams(mod: GeneratedModule, w: Weights): Params {
  * The adapter: step `i` is one SGD step on the i-th batch of rows (cycling through the
  * data). This is the only place the benchmark calls gradc's training API.
  */
-export function gradcStepper(mod: GeneratedModule, params: Params, X: Float64Array, Y: Float64Array, rows: number, batch: number): Stepper {
+export function gradcStepper<F extends Floats>(mod: GeneratedModule<F>, params: Params<F>, X: F, Y: F, rows: number, batch: number): Stepper {
   const batches = rows / batch;
   return (i) => { mod.stepBatch(params, X, Y, batch, LEARNING_RATE, (i % batches) * batch); };
 }
@@ -83,7 +101,7 @@ export interface GradcOutcome {
 }
 
 /** Child side: compile `net`, report, then measure each batch size. */
-async function child(net: Net, options: CompileOptions): Promise<void> {
+async function child(net: Net, options: CompileOptions, batches: readonly number[]): Promise<void> {
   const send = (m: Message) => process.send!(m);
   // Warm the compiler itself (module loading, ts-morph start-up) on a trivial model, so
   // that compile times compare nets rather than process start-up.
@@ -92,13 +110,25 @@ async function child(net: Net, options: CompileOptions): Promise<void> {
   const t0 = performance.now();
   const mod = compile(gradcModel(net), options);
   const compileMs = performance.now() - t0;
-  const { X, Y, rows } = makeData(net);
+  // The options are not a literal here, so `compile`'s type says Float64Array; with
+  // `precision: 'f32'` the module's arrays are Float32Array, and its rows must be too
+  // (converted once, before timing).
+  const data = makeData(net);
+  if (options.precision === 'f32') await trainChild(net, mod as unknown as GeneratedModule<Float32Array>, Float32Array.from(data.X), Float32Array.from(data.Y), mod.code, compileMs, batches);
+  else await trainChild(net, mod, data.X, data.Y, mod.code, compileMs, batches);
+  process.exit(0);
+}
+
+/** The child's training part, at the module's precision: the loss check, then each batch size settled and timed. */
+async function trainChild<F extends Floats>(net: Net, mod: GeneratedModule<F>, X: F, Y: F, code: string, compileMs: number, batches: readonly number[]): Promise<void> {
+  const send = (m: Message) => process.send!(m);
+  const { X: X64, Y: Y64, rows } = makeData(net);
   const w = initWeights(net);
   // Same math as the baseline: one step from the shared weights gives the same loss.
   const loss = mod.stepBatch(gradcParams(mod, w), X, Y, 32, LEARNING_RATE, 0);
-  const ref = new LoopMlp(net, w).stepBatch(X, Y, 0, 32, LEARNING_RATE);
-  send({ kind: 'compiled', compileMs, bytes: Buffer.byteLength(mod.code), lines: mod.code.split('\n').length, lossCheck: Math.abs(loss - ref) / Math.abs(ref) });
-  for (const batch of BATCHES) {
+  const ref = new LoopMlp(net, w).stepBatch(X64, Y64, 0, 32, LEARNING_RATE);
+  send({ kind: 'compiled', compileMs, bytes: Buffer.byteLength(code), lines: code.split('\n').length, lossCheck: Math.abs(loss - ref) / Math.abs(ref) });
+  for (const batch of batches) {
     const step = gradcStepper(mod, gradcParams(mod, w), X, Y, rows, batch);
     const timeline: number[] = [];
     for (let t = 0; t < SETTLE_MS; t += SETTLE_WINDOW_MS) timeline.push(await measure(step, batch, { warmupMs: 0, windowMs: SETTLE_WINDOW_MS, windows: 1 }));
@@ -110,9 +140,9 @@ async function child(net: Net, options: CompileOptions): Promise<void> {
 }
 
 /** Parent side: measure `net` in a child process; gives up if compiling takes longer than `limitMs`. */
-export function runGradc(net: Net, limitMs: number, options: CompileOptions = {}): Promise<GradcOutcome> {
+export function runGradc(net: Net, limitMs: number, options: CompileOptions = {}, batches: readonly number[] = BATCHES): Promise<GradcOutcome> {
   return new Promise((resolve) => {
-    const proc = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify(net), JSON.stringify(options)], { execArgv: process.execArgv });
+    const proc = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify(net), JSON.stringify(options), JSON.stringify(batches)], { execArgv: process.execArgv });
     let compiled: GradcCompiled | undefined;
     const results = new Map<number, GradcResult>();
     let note: string | undefined;
@@ -139,4 +169,4 @@ export function runGradc(net: Net, limitMs: number, options: CompileOptions = {}
   });
 }
 
-if (process.argv[2] === '--child') await child(JSON.parse(process.argv[3]) as Net, JSON.parse(process.argv[4] ?? '{}') as CompileOptions);
+if (process.argv[2] === '--child') await child(JSON.parse(process.argv[3]!) as Net, JSON.parse(process.argv[4] ?? '{}') as CompileOptions, JSON.parse(process.argv[5] ?? JSON.stringify(BATCHES)) as number[]);
