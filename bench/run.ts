@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { LoopMlp } from './baseline.js';
 import { adamTable } from './adam.js';
 import { adamCostTable, handwrittenTable } from './small.js';
+import { threadsBench } from './threads.js';
 import { measureBrain } from './brain.js';
 import { SETTLE_MS, runGradc, type GradcOutcome } from './gradc.js';
 import { BATCHES, LEARNING_RATE, NETS, TIMING, initWeights, makeData, measure, type Net } from './setup.js';
@@ -178,6 +179,7 @@ async function main(): Promise<void> {
   const lowering = process.env.BENCH_LOWERING === '1' ? `\n${await loweringTable(nets)}\n` : '';
   const adam = process.env.BENCH_ADAM === '0' ? '' : `\n${await adamTable(nets)}\n`;
   const small = process.env.BENCH_SMALL === '0' ? '' : `\n${await handwrittenTable()}\n\n${await adamCostTable()}\n`;
+  if (process.env.BENCH_THREADS === '1') process.stdout.write(`\n${threadsBench()}\n`); // bench/threads.ts: 1 vs 2 threads
   await useBackend('wasm');
   const header = [
     `Date: ${new Date().toISOString().slice(0, 10)}`,

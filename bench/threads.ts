@@ -1,31 +1,35 @@
 /**
  * Threads in the benchmark (`npm run bench:threads`; in `npm run bench` with BENCH_THREADS=1):
- * training samples per second of `fitParallel` with 1 and with 2 threads, and their ratio.
+ * training samples per second of a batch's gradient on 1 thread and on 2 (fitParallel's
+ * leader and one helper, parallel.ts), and their ratio.
  *
- * The nets are the benchmark's tanh MLPs (gradc.ts's model: mean squared error, SGD), on
- * 2,048 rows of the benchmark's data (setup.ts's generator), without shuffling. The main
- * table is issue 11's: 784-32-10 and 784-256-10 at batch 256 (target 1.7x on two cores);
- * BENCH_THREADS_SWEEP=1 adds the break-even sweep behind `BREAK_EVEN_WORK` (parallel.ts):
- * more nets and batch sizes, with the work of a step (rows x parameters) beside each ratio.
+ * The nets are the benchmark's tanh MLPs (gradc.ts's model, looped lowering, f64) on 2,048
+ * rows of random data. The main table is issue 11's: 784-32-10 and 784-256-10 at batch 256
+ * (target 1.7x on two cores); BENCH_THREADS_SWEEP=1 adds the break-even sweep behind
+ * `BREAK_EVEN_WORK` (parallel.ts): more nets and batch sizes, with the work of a step (rows
+ * x parameters) beside each ratio.
  *
- * Method: one fitParallel run per contender and round (1 thread, then 2, alternately),
- * each of `EPOCHS` epochs; its rate is the best epoch after the first two (the first ones
- * pay for the JIT warming up in every thread), from the epochs' `elapsedMs`; the figure is
- * the median over `ROUNDS` rounds and so is the ratio (median of per-round ratios), so a
- * burst of load from elsewhere lands on both sides or is voted out. The two runs of a
- * round train to the same bytes up to rounding (checked: losses within 1e-9).
+ * Method: what a threaded step changes is the gradient (the one update after it is the same
+ * pass over the parameters either way), so the two contenders are the module's own
+ * `gradientBatch` on the calling thread and the team's `batchGradient.gradient` (split,
+ * wake the helper, compute, wait, add in order), on the same batches. They are timed in
+ * alternating pairs (1 thread, then 2, on the same batch) after a warm-up of both, for
+ * `PAIR_MS` of wall time or at least `MIN_PAIRS` pairs; each figure is the median, and the
+ * ratio is the median of the per-pair ratios, so load from other processes lands on both
+ * sides or is voted out. The two gradients of every pair agree to 1e-12 (checked).
  */
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { generate } from '../src/index.js';
-import { transpile } from '../src/load/loader.js';
-import { fitParallel } from '../src/train/parallel.js';
+import { runModule, transpile } from '../src/load/loader.js';
+import { lead, startTeam } from '../src/train/parallel.js';
 import { gradcModel } from './gradc.js';
-import { DATA_SEED, LEARNING_RATE, rng, type Net } from './setup.js';
+import { DATA_SEED, rng, type Net } from './setup.js';
 
 const ROWS = 2048;
-const EPOCHS = Number(process.env.BENCH_THREADS_EPOCHS ?? 6);
-const ROUNDS = Number(process.env.BENCH_THREADS_ROUNDS ?? 3);
+const PAIR_MS = Number(process.env.BENCH_THREADS_MS ?? 4000);
+const MIN_PAIRS = 9;
+const WARMUP_PAIRS = 6;
 const log = (s: string) => process.stderr.write(s + '\n');
 const median = (xs: readonly number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 const fmt = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(0)}k` : `${(n / 1e3).toFixed(1)}k`);
@@ -33,9 +37,9 @@ const net = (inputs: number, hidden: number, outputs: number): Net => ({ name: `
 
 export const MAIN: readonly (readonly [Net, number])[] = [[net(784, 32, 10), 256], [net(784, 256, 10), 256]];
 export const SWEEP: readonly (readonly [Net, number])[] = [
-  [net(64, 64, 10), 32], [net(64, 64, 10), 256],
-  [net(784, 32, 10), 8], [net(784, 32, 10), 32], [net(784, 32, 10), 64],
-  [net(784, 256, 10), 32],
+  [net(2, 2, 1), 256], [net(16, 32, 4), 32], [net(16, 32, 4), 256],
+  [net(64, 64, 10), 8], [net(64, 64, 10), 32], [net(64, 64, 10), 256],
+  [net(784, 32, 10), 1], [net(784, 32, 10), 4], [net(784, 32, 10), 8], [net(784, 32, 10), 32],
 ];
 
 function data(n: Net): { X: Float64Array; Y: Float64Array } {
@@ -46,43 +50,51 @@ function data(n: Net): { X: Float64Array; Y: Float64Array } {
   return { X, Y };
 }
 
-/** Samples per second of one run (the best epoch after the first two) and its losses. */
-function run(js: string, X: Float64Array, Y: Float64Array, batchSize: number, threads: number): { rate: number; losses: number[] } {
-  let last = 0;
-  const times: number[] = [];
-  const r = fitParallel({ js }, X, Y, ROWS, {
-    epochs: EPOCHS, batchSize, learningRate: LEARNING_RATE, threads, divergence: Infinity,
-    onEpoch: (_e, _l, _p, record) => { times.push(record.elapsedMs - last); last = record.elapsedMs; },
-  });
-  const settled = times.slice(2);
-  return { rate: ROWS / (Math.min(...settled) / 1000), losses: r.losses };
-}
-
-export interface ThreadsRow { readonly net: string; readonly batch: number; readonly work: number; readonly one: number; readonly two: number; readonly ratio: number }
+export interface ThreadsRow { readonly net: string; readonly batch: number; readonly work: number; readonly one: number; readonly two: number; readonly ratio: number; readonly pairs: number }
 
 export function measureThreads(n: Net, batch: number): ThreadsRow {
   const js = transpile(generate(gradcModel(n), { lowering: 'loops' }).code);
   const { X, Y } = data(n);
-  const ones: number[] = [], twos: number[] = [], ratios: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const a = run(js, X, Y, batch, 1), b = run(js, X, Y, batch, 2);
-    a.losses.forEach((l, i) => { if (Math.abs(l - b.losses[i]!) > 1e-9 * Math.abs(l)) throw new Error(`${n.name} batch ${batch}: 1 and 2 threads differ at epoch ${i}: ${l} vs ${b.losses[i]}`); });
-    ones.push(a.rate); twos.push(b.rate); ratios.push(b.rate / a.rate);
+  const m = runModule(js);
+  const p = m.initParams();
+  const team = startTeam(js, m, X, Y, ROWS, p, 2, { shuffled: false, held: 0 });
+  try {
+    const leader = lead(m, team.memory, 2);
+    const g1 = m.zeroParams(), g2 = m.zeroParams();
+    const ones: number[] = [], twos: number[] = [], ratios: number[] = [];
+    const started = performance.now();
+    for (let i = 0; i < WARMUP_PAIRS || ones.length < MIN_PAIRS || performance.now() - started < PAIR_MS; i++) {
+      const first = (i * batch) % (ROWS - batch + 1);
+      for (const g of [g1, g2]) for (const v of Object.values(g)) (v as Float64Array).fill(0);
+      const t0 = performance.now();
+      m.gradientBatch(leader.params, leader.X, leader.Y, batch, first, g1);
+      const t1 = performance.now();
+      leader.batchGradient.gradient(leader.params, leader.X, leader.Y, batch, first, g2, 1 / batch);
+      const t2 = performance.now();
+      for (const [name, v] of Object.entries(g1)) {
+        const w = g2[name] as Float64Array;
+        (v as Float64Array).forEach((x, k) => { if (!(Math.abs(x - w[k]!) <= 1e-12 * Math.max(1, Math.abs(x)))) throw new Error(`${n.name} batch ${batch}: 1 and 2 threads differ in ${name}[${k}]: ${x} vs ${w[k]}`); });
+      }
+      if (i < WARMUP_PAIRS) continue;
+      ones.push(t1 - t0); twos.push(t2 - t1); ratios.push((t1 - t0) / (t2 - t1));
+    }
+    const params = n.hidden * (n.inputs + 1) + n.outputs * (n.hidden + 1);
+    const row = { net: n.name, batch, work: batch * params, one: batch / (median(ones) / 1000), two: batch / (median(twos) / 1000), ratio: median(ratios), pairs: ratios.length };
+    log(`  threads ${n.name} batch ${batch}: 1 thread ${fmt(row.one)}/s, 2 threads ${fmt(row.two)}/s, ${row.ratio.toFixed(2)}x (${row.pairs} pairs)`);
+    return row;
+  } finally {
+    team.terminate();
   }
-  const params = n.hidden * (n.inputs + 1) + n.outputs * (n.hidden + 1);
-  const row = { net: n.name, batch, work: batch * params, one: median(ones), two: median(twos), ratio: median(ratios) };
-  log(`  threads ${n.name} batch ${batch}: 1 thread ${fmt(row.one)}/s, 2 threads ${fmt(row.two)}/s, ${row.ratio.toFixed(2)}x`);
-  return row;
 }
 
 /** The markdown table of `rows`, with the machine and its load. */
 export function threadsTable(rows: readonly ThreadsRow[]): string {
   const lines = [
-    `Threads (fitParallel, f64, SGD, ${ROWS} rows, no shuffle; median of ${ROUNDS} alternating rounds; ${os.availableParallelism()} cores; load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}):`,
+    `Threads: a batch's gradient on 1 and on 2 threads (f64, looped lowering; median of alternating pairs; ${os.availableParallelism()} cores; load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}):`,
     '',
-    '| net | batch | rows x params per step | 1 thread | 2 threads | ratio |',
-    '|---|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.net} | ${r.batch} | ${fmt(r.work)} | ${fmt(r.one)}/s | ${fmt(r.two)}/s | ${r.ratio.toFixed(2)}x |`),
+    '| net | batch | rows x params per step | 1 thread | 2 threads | ratio | pairs |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.net} | ${r.batch} | ${fmt(r.work)} | ${fmt(r.one)}/s | ${fmt(r.two)}/s | ${r.ratio.toFixed(2)}x | ${r.pairs} |`),
   ];
   return lines.join('\n');
 }

@@ -15,7 +15,7 @@ import { GradcError } from '../src/errors.js';
 import { defineModel, generate } from '../src/index.js';
 import { runModule, transpile, type FitOptions, type Params } from '../src/load/loader.js';
 import { mulberry32 } from '../src/rng.js';
-import { BREAK_EVEN_WORK, MIN_TOTAL_WORK, chooseThreads, fitParallel, liveHelpers } from '../src/train/parallel.js';
+import { BREAK_EVEN_WORK, MIN_TOTAL_WORK, chooseThreads, fitParallel, lead, liveHelpers, startTeam } from '../src/train/parallel.js';
 import { runCli } from './helpers/cli.js';
 
 /** A random net: `inputs` -> odd hidden widths (tanh) -> `outputs`, mean squared error. */
@@ -114,6 +114,25 @@ describe('fitParallel', () => {
     const single = fitParallel({ js }, X, Y, 200, { ...options, threads: 1 });
     expect(single.threads).toBe(1);
     expect(bytes(single.params)).toBe(bytes(runModule(js).fitRows(X, Y, 200, options).params));
+  });
+
+  it("adaptive ('auto'): the steps the leader computes alone give the same bytes as the team's", () => {
+    const js = net(6, [11], 3, 'f64', 'loops');
+    const { X, Y } = rows(120, 6, 3, 13);
+    const options = { epochs: 6, batchSize: 20, shuffleSeed: 7, optimizer: { kind: 'momentum', learningRate: 0.02 } } as const;
+    const forced = fitParallel({ js }, X, Y, 120, { ...options, threads: 2 });
+    expect(forced.steps).toEqual({ team: 36, alone: 0 });
+    const m = runModule(js);
+    const team = startTeam(js, m, X, Y, 120, m.initParams(), 2, { shuffled: true, held: 0 });
+    try {
+      const leader = lead(m, team.memory, 2, true);
+      const r = m.fitRows(leader.X, leader.Y, 120, { ...options, params: leader.params, batchGradient: leader.batchGradient });
+      expect(leader.stats.team + leader.stats.alone).toBe(36);
+      expect(leader.stats.alone).toBeGreaterThanOrEqual(6); // the probe alternates: half its 12 steps alone
+      expect(bytes(r.params)).toBe(bytes(forced.params));
+    } finally {
+      team.terminate();
+    }
   });
 
   it('a failure in a helper is thrown naming the thread; bad data is a GradcError; no helper is left', async () => {

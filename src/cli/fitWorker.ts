@@ -53,6 +53,8 @@ export interface WorkerFitHooks {
   readonly move?: boolean | undefined;
   /** Threads computing each batch's gradient, the training worker included (default 1). */
   readonly threads?: number | undefined;
+  /** With threads: check that they are faster than the training worker alone, and work alone when not (train/parallel.ts). */
+  readonly adaptive?: boolean | undefined;
 }
 
 export interface WorkerFit {
@@ -62,13 +64,13 @@ export interface WorkerFit {
 }
 
 // Runs in the worker (CommonJS). workerData: { js, X, Y, count, options, flag, progressMs, team }
-// (team: { leader, memory, threads } to lead the helpers of train/parallel.ts).
+// (team: { leader, memory, threads, adaptive } to lead the helpers of train/parallel.ts).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { js, count, options, flag, progressMs, team } = workerData;
 const module = { exports: {} };
 new Function('exports', 'module', js)(module.exports, module);
-const leader = team ? new Function('m', 'memory', 'threads', team.leader)(module.exports, team.memory, team.threads) : null;
+const leader = team ? new Function('m', 'memory', 'threads', 'adaptive', team.leader)(module.exports, team.memory, team.threads, team.adaptive) : null;
 const X = leader ? leader.X : workerData.X, Y = leader ? leader.Y : workerData.Y;
 const stop = new Int32Array(flag);
 let last = 0, lastStep;
@@ -116,7 +118,7 @@ export function fitInWorker(js: string, X: Float64Array, Y: Float64Array, count:
   const shipped = team ? { X: new Float64Array(0), Y: new Float64Array(0) } : { X, Y }; // with a team the rows are in its shared memory
   const rows = [shipped.X, shipped.Y, ...(v && 'X' in v ? [v.X, v.Y] : [])];
   const transferList = hooks.move ? [...new Set(rows.map((a) => a.buffer as ArrayBuffer))] : [];
-  const workerData = { js, ...shipped, count, options, flag, progressMs: hooks.progressMs ?? 100, team: team && { leader: LEADER_SOURCE, memory: team.memory, threads } };
+  const workerData = { js, ...shipped, count, options, flag, progressMs: hooks.progressMs ?? 100, team: team && { leader: LEADER_SOURCE, memory: team.memory, threads, adaptive: hooks.adaptive ?? false } };
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData, transferList });
   const result = new Promise<WorkerFitResult>((resolve, reject) => {
     let settled = false;

@@ -46,8 +46,12 @@ export type ParallelFitOptions<F extends Floats = Float64Array> = Omit<FitOption
   readonly threads?: number | 'auto' | undefined;
 };
 
-/** What fitParallel returns: fitRows's result and the threads used. */
-export type ParallelFitResult<F extends Floats = Float64Array> = FitResult<F> & { readonly threads: number };
+/**
+ * What fitParallel returns: fitRows's result, the threads used, and how many batch gradients
+ * the team computed and how many the calling thread alone (with 'auto', when the team was
+ * not faster; 1 thread: both 0).
+ */
+export type ParallelFitResult<F extends Floats = Float64Array> = FitResult<F> & { readonly threads: number; readonly steps: { readonly team: number; readonly alone: number } };
 
 /**
  * Measured break-even (bench/threads.ts, 2 cores): the work of one step, as rows times
@@ -81,6 +85,18 @@ const LAYOUT = `
 const GEN = 0, CMD = 1, READY = 2, ERROR = 3, FAILED = 4, LENGTH = 5, DONE = 8; // Int32 slots; DONE + k: the step helper k finished (-1: it failed)
 const STEP = 1, STOP = 2; // commands
 const X_AT = 0, X_LENGTH = 1, Y_AT = 2, Y_LENGTH = 3, SLICES = 4; // Float64 slots; SLICES + 3k: first row, rows, mean loss of thread k
+// Wait until I[slot] is no longer \`now\`: first spinning for up to SPIN_MS (a thread put to
+// sleep waits for the scheduler to wake it, which on a busy machine takes milliseconds, longer
+// than a small step), then in Atomics.wait for up to \`ms\`. True when it changed.
+const SPIN_MS = 0.05;
+const waitChange = (I, slot, now, ms) => {
+  const until = performance.now() + SPIN_MS;
+  for (let i = 1; ; i++) {
+    if (Atomics.load(I, slot) !== now) return true;
+    if ((i & 1023) === 0 && performance.now() > until) break;
+  }
+  return Atomics.wait(I, slot, now, ms) !== 'timed-out';
+};
 const viewsOf = (F, buffer, layout, at) => {
   const p = {};
   for (const [name, offset, size, scalar] of layout) p[name] = scalar ? 0 : new F(buffer, (at + offset) * F.BYTES_PER_ELEMENT, size);
@@ -121,7 +137,7 @@ try {
   Atomics.notify(I, READY);
   let seen = 0;
   for (;;) {
-    Atomics.wait(I, GEN, seen);
+    waitChange(I, GEN, seen, Infinity);
     seen = Atomics.load(I, GEN);
     if (Atomics.load(I, CMD) === STOP) break;
     const first = N[SLICES + 3 * index], rows = N[SLICES + 3 * index + 1];
@@ -143,10 +159,12 @@ try {
 `;
 
 /**
- * The leader's part, the body of a function of (m, memory, threads): `m` the leader's
- * module, `memory` the team's. Returns { X, Y, count, params, batchGradient, stop }: the
- * rows and parameters as views on the shared memory, the FitOptions.batchGradient that
- * spreads each batch over the threads, and stop() that tells the helpers to end.
+ * The leader's part, the body of a function of (m, memory, threads, adaptive): `m` the
+ * leader's module, `memory` the team's, `adaptive` whether to check that the team is faster
+ * than the leader alone (below). Returns { X, Y, count, params, batchGradient, stop, stats }:
+ * the rows and parameters as views on the shared memory, the FitOptions.batchGradient that
+ * spreads each batch over the threads, stop() that tells the helpers to end, and the steps
+ * taken by the team and by the leader alone.
  * An error of a helper is thrown as an Error with `failedThread` and `sampleError` set.
  */
 export const LEADER_SOURCE = `
@@ -174,7 +192,7 @@ const waitFor = (slot, value) => {
     const now = Atomics.load(I, slot);
     if (now === value || (slot === READY && now >= value)) return;
     if (Atomics.load(I, ERROR) !== 0) throw failure();
-    Atomics.wait(I, slot, now, 1000);
+    waitChange(I, slot, now, 1000);
   }
 };
 let ready = false;
@@ -182,6 +200,24 @@ const offsetIn = (a) => {
   if (a.buffer !== arena) throw new Error('fitParallel: rows outside the shared arena (an internal error)');
   return a.byteOffset / F.BYTES_PER_ELEMENT;
 };
+/** Slice k's gradient on this thread: into G[k], its mean loss into its slot. */
+function slice(k, params, X, Y) {
+  const rows = N[SLICES + 3 * k + 1];
+  if (rows === 0) return;
+  for (const [name] of scalars) g[k][name] = 0;
+  for (const [name] of arrays) g[k][name].fill(0);
+  N[SLICES + 3 * k + 2] = m.gradientBatch(params, X, Y, rows, N[SLICES + 3 * k], g[k]).loss;
+  for (const [name, offset] of scalars) G[k][offset] = g[k][name];
+}
+// With \`adaptive\` (threads: 'auto'), the leader checks that the team is faster than itself
+// alone: after WARM steps on the team (the helpers' JIT warms up), PROBE steps alternate between
+// the team and the leader computing every slice itself (the same slices, the same sum: the same
+// bytes), and the faster way, by median time, is kept until the next probe, every PROBE_EVERY steps.
+const WARM = 4, PROBE = 12, PROBE_EVERY = 400;
+let steps = 0, useTeam = true;
+const timed = { team: [], alone: [] };
+const stats = { team: 0, alone: 0 };
+const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[s.length >> 1]; };
 function gradient(params, X, Y, rows, first, grad, scale) {
   if (!ready) { waitFor(READY, threads - 1); ready = true; }
   for (const [name, offset] of scalars) P[offset] = params[name];
@@ -190,18 +226,20 @@ function gradient(params, X, Y, rows, first, grad, scale) {
     const from = Math.floor((rows * k) / threads), to = Math.floor((rows * (k + 1)) / threads);
     N[SLICES + 3 * k] = first + from; N[SLICES + 3 * k + 1] = to - from; N[SLICES + 3 * k + 2] = 0;
   }
-  Atomics.store(I, CMD, STEP);
-  const step = Atomics.add(I, GEN, 1) + 1;
-  Atomics.notify(I, GEN);
-  const own = N[SLICES + 1];
-  if (own > 0) {
-    for (const [name] of scalars) g[0][name] = 0;
-    for (const [name] of arrays) g[0][name].fill(0);
-    N[SLICES + 2] = m.gradientBatch(params, X, Y, own, first, g[0]).loss;
-    for (const [name, offset] of scalars) G[0][offset] = g[0][name];
+  const phase = steps % PROBE_EVERY - (steps < PROBE_EVERY ? WARM : 0);
+  const probing = adaptive && phase >= 0 && phase < PROBE;
+  const team = !adaptive || (steps < WARM) || (probing ? phase % 2 === 0 : useTeam);
+  const t0 = probing ? performance.now() : 0;
+  if (team) {
+    Atomics.store(I, CMD, STEP);
+    const step = Atomics.add(I, GEN, 1) + 1;
+    Atomics.notify(I, GEN);
+    slice(0, params, X, Y);
+    for (let k = 1; k < threads; k++) waitFor(DONE + k, step);
+  } else {
+    for (let k = 0; k < threads; k++) slice(k, params, X, Y);
   }
-  for (let k = 1; k < threads; k++) waitFor(DONE + k, step);
-  // The sum in thread order: the same bytes whatever the timing.
+  // The sum in slice order: the same bytes whatever the timing, and whichever thread computed each slice.
   let loss = 0;
   for (let k = 0; k < threads; k++) {
     const n = N[SLICES + 3 * k + 1];
@@ -213,6 +251,12 @@ function gradient(params, X, Y, rows, first, grad, scale) {
       else { const d = grad[name]; for (let i = 0; i < size; i++) d[i] += c * gk[offset + i]; }
     }
   }
+  if (probing) {
+    timed[team ? 'team' : 'alone'].push(performance.now() - t0);
+    if (phase === PROBE - 1) { useTeam = median(timed.team) < median(timed.alone); timed.team.length = 0; timed.alone.length = 0; }
+  }
+  stats[team ? 'team' : 'alone']++;
+  steps++;
   return loss;
 }
 function rowsOf(length) {
@@ -226,7 +270,7 @@ function stop() {
   Atomics.add(I, GEN, 1);
   Atomics.notify(I, GEN);
 }
-return { X: new F(arena, 0, dataX), Y: new F(arena, dataX * F.BYTES_PER_ELEMENT, dataY), count, params: p, batchGradient: { gradient, rows: rowsOf }, stop };
+return { X: new F(arena, 0, dataX), Y: new F(arena, dataX * F.BYTES_PER_ELEMENT, dataY), count, params: p, batchGradient: { gradient, rows: rowsOf }, stop, stats };
 `;
 
 /** The team's shared memory (plain data and SharedArrayBuffers: it crosses to workers as is). */
@@ -339,11 +383,13 @@ export interface Leader<F extends Floats> {
   readonly params: Params<F>;
   readonly batchGradient: NonNullable<FitOptions<F>['batchGradient']>;
   stop(): void;
+  /** Batch gradients computed by the team and by the leader alone (adaptive: the team was slower). */
+  readonly stats: { readonly team: number; readonly alone: number };
 }
 
-/** Joins `memory` as the leader with module `m`. */
-export function lead<F extends Floats>(m: GeneratedModule<F>, memory: TeamMemory, threads: number): Leader<F> {
-  return new Function('m', 'memory', 'threads', LEADER_SOURCE)(m, memory, threads) as Leader<F>;
+/** Joins `memory` as the leader with module `m`; `adaptive`: see LEADER_SOURCE. */
+export function lead<F extends Floats>(m: GeneratedModule<F>, memory: TeamMemory, threads: number, adaptive = false): Leader<F> {
+  return new Function('m', 'memory', 'threads', 'adaptive', LEADER_SOURCE)(m, memory, threads, adaptive) as Leader<F>;
 }
 
 /** A helper's failure as gradc reports it: a GradcError for bad data (a SampleError), the Error otherwise. */
@@ -385,16 +431,17 @@ export function fitParallel<F extends Floats = Float64Array>(code: string | { re
   const epochs = rest.epochs ?? 100;
   const batchSize = rest.batchSize ?? 1;
   const threads = chooseThreads(asked, paramCount(m), batchSize, Number.isInteger(count) ? count : 0, epochs);
-  if (threads === 1) return { ...m.fitRows(X, Y, count, rest), threads };
+  const none = { team: 0, alone: 0 };
+  if (threads === 1) return { ...m.fitRows(X, Y, count, rest), threads, steps: none };
   // Checked by fitRows first (the same errors as without threads), before any thread starts.
   if (!Number.isInteger(count) || count < 1 || !(X instanceof Float64Array || X instanceof Float32Array) || !(Y instanceof Float64Array || Y instanceof Float32Array) || X.length < count * m.INPUT_SIZE || Y.length < count * m.TARGET_SIZE) {
-    return { ...m.fitRows(X, Y, count, { ...rest, epochs: 0 }), threads };
+    return { ...m.fitRows(X, Y, count, { ...rest, epochs: 0 }), threads, steps: none };
   }
   const given = rest.params;
   const start = given ?? m.initParams();
   const team = startTeam(js, m, X, Y, count, start, threads, { shuffled: rest.shuffleSeed !== undefined, held: heldRows(rest.validation, count) });
   try {
-    const leader = lead(m, team.memory, threads);
+    const leader = lead(m, team.memory, threads, asked === undefined || asked === 'auto');
     let r: FitResult<F>;
     try {
       r = m.fitRows(leader.X, leader.Y, count, { ...rest, params: leader.params, batchGradient: leader.batchGradient });
@@ -407,7 +454,7 @@ export function fitParallel<F extends Floats = Float64Array>(code: string | { re
       if (typeof v === 'number') given[name] = v;
       else (given[name] as F).set(v);
     }
-    return { ...r, params, threads };
+    return { ...r, params, threads, steps: { ...leader.stats } };
   } finally {
     team.terminate();
   }

@@ -187,6 +187,7 @@ export const train: Command = {
     }, {
       move: true, // the rows are not used here after training
       threads,
+      adaptive: threadsAsked === 'auto',
       start: () => progress.restart(),
       batch: (_epoch, samples, loss) => progress.batch(samples, loss),
       epoch: (r) => progress.epoch({ epoch: r.epoch + 1, loss: r.loss, valLoss: r.valLoss, metrics: metricValues(r.metrics), learningRate: r.learningRate }),
