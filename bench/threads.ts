@@ -22,7 +22,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { generate } from '../src/index.js';
 import { runModule, transpile } from '../src/load/loader.js';
-import { lead, startTeam } from '../src/train/parallel.js';
+import { fitParallel, lead, startTeam } from '../src/train/parallel.js';
 import { gradcModel } from './gradc.js';
 import { DATA_SEED, rng, type Net } from './setup.js';
 
@@ -87,6 +87,34 @@ export function measureThreads(n: Net, batch: number): ThreadsRow {
   }
 }
 
+/**
+ * End to end: samples per second of fitParallel with threads 'auto' (the default) and 1, on
+ * `rows` rows for `epochs` epochs (enough work for 'auto' to start threads), alternating, the
+ * median of `ROUNDS_E2E` rounds; also the share of steps the team computed.
+ */
+const ROUNDS_E2E = Number(process.env.BENCH_THREADS_ROUNDS ?? 2);
+export interface AutoRow { readonly net: string; readonly batch: number; readonly one: number; readonly auto: number; readonly ratio: number; readonly teamShare: number }
+export function measureAuto(n: Net, batch: number, rows: number, epochs: number): AutoRow {
+  const js = transpile(generate(gradcModel(n), { lowering: 'loops' }).code);
+  const rand = rng(DATA_SEED);
+  const X = Float64Array.from({ length: rows * n.inputs }, () => 2 * rand() - 1), Y = Float64Array.from({ length: rows * n.outputs }, () => 2 * rand() - 1);
+  const ones: number[] = [], autos: number[] = [], ratios: number[] = [];
+  let share = 0;
+  for (let round = 0; round < ROUNDS_E2E; round++) {
+    const rate = (threads: number | 'auto') => {
+      const t0 = performance.now();
+      const r = fitParallel({ js }, X, Y, rows, { epochs, batchSize: batch, learningRate: 0.01, divergence: Infinity, threads });
+      if (threads === 'auto') share = r.steps.team / Math.max(1, r.steps.team + r.steps.alone);
+      return (rows * epochs) / ((performance.now() - t0) / 1000);
+    };
+    const a = rate(1), b = rate('auto');
+    ones.push(a); autos.push(b); ratios.push(b / a);
+  }
+  const row = { net: n.name, batch, one: median(ones), auto: median(autos), ratio: median(ratios), teamShare: share };
+  log(`  fitParallel ${n.name} batch ${batch}: 1 thread ${fmt(row.one)}/s, auto ${fmt(row.auto)}/s, ${row.ratio.toFixed(2)}x (team steps ${(100 * share).toFixed(0)}%)`);
+  return row;
+}
+
 /** The markdown table of `rows`, with the machine and its load. */
 export function threadsTable(rows: readonly ThreadsRow[]): string {
   const lines = [
@@ -103,7 +131,14 @@ export function threadsTable(rows: readonly ThreadsRow[]): string {
 export function threadsBench(): string {
   const load = os.loadavg();
   const cases = process.env.BENCH_THREADS_SWEEP === '1' ? [...SWEEP, ...MAIN] : MAIN;
-  const text = threadsTable(cases.map(([n, b]) => measureThreads(n, b)));
+  const auto = [measureAuto(net(784, 32, 10), 256, 8192, 10), measureAuto(net(784, 256, 10), 256, 8192, 2)];
+  const text = `${threadsTable(cases.map(([n, b]) => measureThreads(n, b)))}
+
+End to end, fitParallel with threads 'auto' (the default) against 1 thread (whole training runs, including starting the helpers; median of ${ROUNDS_E2E} alternating rounds):
+
+| net | batch | 1 thread | auto | auto / 1 thread | steps on the team |
+|---|---:|---:|---:|---:|---:|
+${auto.map((r) => `| ${r.net} | ${r.batch} | ${fmt(r.one)}/s | ${fmt(r.auto)}/s | ${r.ratio.toFixed(2)}x | ${(100 * r.teamShare).toFixed(0)}% |`).join('\n')}`;
   return text.replace(/load average before: [^)]*/, `load average before: ${load.map((l) => l.toFixed(2)).join(' ')}, after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }
 

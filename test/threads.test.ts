@@ -119,16 +119,16 @@ describe('fitParallel', () => {
   it("adaptive ('auto'): the steps the leader computes alone give the same bytes as the team's", () => {
     const js = net(6, [11], 3, 'f64', 'loops');
     const { X, Y } = rows(120, 6, 3, 13);
-    const options = { epochs: 6, batchSize: 20, shuffleSeed: 7, optimizer: { kind: 'momentum', learningRate: 0.02 } } as const;
+    const options = { epochs: 8, batchSize: 20, shuffleSeed: 7, optimizer: { kind: 'momentum', learningRate: 0.02 } } as const;
     const forced = fitParallel({ js }, X, Y, 120, { ...options, threads: 2 });
-    expect(forced.steps).toEqual({ team: 36, alone: 0 });
+    expect(forced.steps).toEqual({ team: 48, alone: 0 });
     const m = runModule(js);
     const team = startTeam(js, m, X, Y, 120, m.initParams(), 2, { shuffled: true, held: 0 });
     try {
       const leader = lead(m, team.memory, 2, true);
       const r = m.fitRows(leader.X, leader.Y, 120, { ...options, params: leader.params, batchGradient: leader.batchGradient });
-      expect(leader.stats.team + leader.stats.alone).toBe(36);
-      expect(leader.stats.alone).toBeGreaterThanOrEqual(6); // the probe alternates: half its 12 steps alone
+      expect(leader.stats.team + leader.stats.alone).toBe(48);
+      expect(leader.stats.alone).toBeGreaterThanOrEqual(8); // the probe alternates: half its 16 steps alone
       expect(bytes(r.params)).toBe(bytes(forced.params));
     } finally {
       team.terminate();

@@ -54,11 +54,16 @@ export type ParallelFitOptions<F extends Floats = Float64Array> = Omit<FitOption
 export type ParallelFitResult<F extends Floats = Float64Array> = FitResult<F> & { readonly threads: number; readonly steps: { readonly team: number; readonly alone: number } };
 
 /**
- * Measured break-even (bench/threads.ts, 2 cores): the work of one step, as rows times
- * parameters, above which 2 threads train faster than 1. Below it the hand-off (two
- * Atomics round trips and a pass over the gradient per step) costs more than half a step.
+ * The work of one step (rows times parameter values) below which 'auto' stays on one
+ * thread. A team step costs a hand-off (wake the helpers, wait for the last, one pass over
+ * each thread's gradient) on top of half the work: on an idle 2-core machine some 50-100 us,
+ * so 2 threads would gain from about 2 x 100 us / (1 ns per row and parameter) = 200k; on this
+ * machine shared by 7 engineers (load average 15-18 on 2 cores: bench/threads.ts), every
+ * hand-off waited milliseconds for the scheduler and 2 threads only broke even near 6.5M
+ * (784-32-10 at batch 256). 1M lies between; above it the run-time probe of LEADER_SOURCE
+ * keeps the team only while it is faster than the calling thread alone.
  */
-export const BREAK_EVEN_WORK = 200_000;
+export const BREAK_EVEN_WORK = 1_000_000;
 /** Starting the helpers costs about 50-150 ms; below this much work in all (rows times parameters times epochs) 'auto' stays on one thread. */
 export const MIN_TOTAL_WORK = 2e9;
 
@@ -212,12 +217,23 @@ function slice(k, params, X, Y) {
 // With \`adaptive\` (threads: 'auto'), the leader checks that the team is faster than itself
 // alone: after WARM steps on the team (the helpers' JIT warms up), PROBE steps alternate between
 // the team and the leader computing every slice itself (the same slices, the same sum: the same
-// bytes), and the faster way, by median time, is kept until the next probe, every PROBE_EVERY steps.
-const WARM = 4, PROBE = 12, PROBE_EVERY = 400;
-let steps = 0, useTeam = true;
+// bytes), and the faster way, by the median time from one step's gradient to the next (the
+// whole step: the update and fit's own work too), is kept until the next probe: PROBE_EVERY steps
+// later when the team won, twice the last gap (up to MAX_GAP) when it lost, so that on a busy
+// machine, where every hand-off can wait milliseconds for the scheduler, probing costs little.
+const WARM = 8, PROBE = 16, PROBE_EVERY = 400, MAX_GAP = 25600;
+let steps = 0, useTeam = true, probeAt = WARM, gap = PROBE_EVERY / 2;
+let timing = null, since = 0; // the probe step under way ('team' or 'alone') and when it started
 const timed = { team: [], alone: [] };
 const stats = { team: 0, alone: 0 };
 const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[s.length >> 1]; };
+/** After a probe: keep the faster way, and set the next probe. */
+function decide() {
+  useTeam = median(timed.team) < median(timed.alone);
+  gap = useTeam ? PROBE_EVERY : Math.min(2 * gap, MAX_GAP);
+  probeAt = steps + gap;
+  timed.team.length = 0; timed.alone.length = 0;
+}
 function gradient(params, X, Y, rows, first, grad, scale) {
   if (!ready) { waitFor(READY, threads - 1); ready = true; }
   for (const [name, offset] of scalars) P[offset] = params[name];
@@ -226,10 +242,12 @@ function gradient(params, X, Y, rows, first, grad, scale) {
     const from = Math.floor((rows * k) / threads), to = Math.floor((rows * (k + 1)) / threads);
     N[SLICES + 3 * k] = first + from; N[SLICES + 3 * k + 1] = to - from; N[SLICES + 3 * k + 2] = 0;
   }
-  const phase = steps % PROBE_EVERY - (steps < PROBE_EVERY ? WARM : 0);
+  if (timing !== null) { timed[timing].push(performance.now() - since); timing = null; }
+  if (adaptive && steps - probeAt === PROBE) decide();
+  const phase = steps - probeAt;
   const probing = adaptive && phase >= 0 && phase < PROBE;
   const team = !adaptive || (steps < WARM) || (probing ? phase % 2 === 0 : useTeam);
-  const t0 = probing ? performance.now() : 0;
+  if (probing) { timing = team ? 'team' : 'alone'; since = performance.now(); }
   if (team) {
     Atomics.store(I, CMD, STEP);
     const step = Atomics.add(I, GEN, 1) + 1;
@@ -250,10 +268,6 @@ function gradient(params, X, Y, rows, first, grad, scale) {
       if (scalar) grad[name] += c * gk[offset];
       else { const d = grad[name]; for (let i = 0; i < size; i++) d[i] += c * gk[offset + i]; }
     }
-  }
-  if (probing) {
-    timed[team ? 'team' : 'alone'].push(performance.now() - t0);
-    if (phase === PROBE - 1) { useTeam = median(timed.team) < median(timed.alone); timed.team.length = 0; timed.alone.length = 0; }
   }
   stats[team ? 'team' : 'alone']++;
   steps++;
