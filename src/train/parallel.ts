@@ -66,12 +66,18 @@ export type ParallelFitResult<F extends Floats = Float64Array> = FitResult<F> & 
 export const BREAK_EVEN_WORK = 1_000_000;
 /** Starting the helpers costs about 50-150 ms; below this much work in all (rows times parameters times epochs) 'auto' stays on one thread. */
 export const MIN_TOTAL_WORK = 2e9;
+/**
+ * Batch steps in all below which 'auto' stays on one thread: the first probe (WARM + PROBE / 2
+ * team steps, in LEADER_SOURCE) can cost several steps each on a busy machine (measured: a
+ * 320-step run lost 20% to it), so it must be spread over enough steps.
+ */
+export const MIN_STEPS = 1000;
 
 /**
  * The threads for `threads` ('auto' or a count) on a model with `paramCount` parameter
  * values training `count` rows for `epochs` epochs in batches of `batchSize`: 'auto' gives
  * the cores of the machine when a step is at least BREAK_EVEN_WORK and the training at
- * least MIN_TOTAL_WORK, else 1. A count is taken as given (checked: a positive integer).
+ * least MIN_TOTAL_WORK and MIN_STEPS, else 1. A count is taken as given (checked: a positive integer).
  */
 export function chooseThreads(threads: number | 'auto' | undefined, paramCount: number, batchSize: number, count: number, epochs: number): number {
   if (threads !== undefined && threads !== 'auto') {
@@ -81,7 +87,8 @@ export function chooseThreads(threads: number | 'auto' | undefined, paramCount: 
     return threads;
   }
   const rows = Math.min(batchSize, count);
-  if (rows * paramCount < BREAK_EVEN_WORK || count * paramCount * epochs < MIN_TOTAL_WORK) return 1;
+  const steps = epochs * Math.ceil(count / Math.max(1, rows));
+  if (rows * paramCount < BREAK_EVEN_WORK || count * paramCount * epochs < MIN_TOTAL_WORK || steps < MIN_STEPS) return 1;
   return Math.max(1, availableParallelism());
 }
 
@@ -221,7 +228,7 @@ function slice(k, params, X, Y) {
 // whole step: the update and fit's own work too), is kept until the next probe: PROBE_EVERY steps
 // later when the team won, twice the last gap (up to MAX_GAP) when it lost, so that on a busy
 // machine, where every hand-off can wait milliseconds for the scheduler, probing costs little.
-const WARM = 8, PROBE = 16, PROBE_EVERY = 400, MAX_GAP = 25600;
+const WARM = 2, PROBE = 8, PROBE_EVERY = 400, MAX_GAP = 25600;
 let steps = 0, useTeam = true, probeAt = WARM, gap = PROBE_EVERY / 2;
 let timing = null, since = 0; // the probe step under way ('team' or 'alone') and when it started
 const timed = { team: [], alone: [] };
