@@ -57,13 +57,14 @@ export type ParallelFitResult<F extends Floats = Float64Array> = FitResult<F> & 
  * The work of one step (rows times parameter values) below which 'auto' stays on one
  * thread. A team step costs a hand-off (wake the helpers, wait for the last, one pass over
  * each thread's gradient) on top of half the work: on an idle 2-core machine some 50-100 us,
- * so 2 threads would gain from about 2 x 100 us / (1 ns per row and parameter) = 200k; on this
- * machine shared by 7 engineers (load average 15-18 on 2 cores: bench/threads.ts), every
- * hand-off waited milliseconds for the scheduler and 2 threads only broke even near 6.5M
- * (784-32-10 at batch 256). 1M lies between; above it the run-time probe of LEADER_SOURCE
- * keeps the team only while it is faster than the calling thread alone.
+ * so 2 threads would gain from about 2 x 100 us / (1 ns per row and parameter) = 200k. But
+ * the only machine measured (2 cores shared by 7 sessions, load average 13-20: bench/threads.ts)
+ * made every hand-off wait milliseconds for the scheduler: a batch's gradient on 2 threads
+ * against 1 ranged 0.9x-1.5x at 6.5M (784-32-10, batch 256) and 0.9x-1.6x at 52M (784-256-10,
+ * batch 256), and whole 'auto' runs at 6.5M were 0.5x-0.97x of 1 thread. So 'auto' starts
+ * threads only from 16M (784-128-10 at batch 256 and up); a count forces them anywhere.
  */
-export const BREAK_EVEN_WORK = 1_000_000;
+export const BREAK_EVEN_WORK = 16_000_000;
 /** Starting the helpers costs about 50-150 ms; below this much work in all (rows times parameters times epochs) 'auto' stays on one thread. */
 export const MIN_TOTAL_WORK = 2e9;
 /**
@@ -145,6 +146,12 @@ try {
   const p = viewsOf(F, params, layout, 0), g = viewsOf(F, grads, layout, index * paramSize);
   const scalars = layout.filter((s) => s[3]);
   const arrays = layout.filter((s) => !s[3]);
+  // Warm the JIT before joining (a cold module computes its first slices 10x slower or worse),
+  // on parameters and a gradient of its own: nothing shared is touched.
+  const warmRows = Math.min(memory.count, 64), wp = m.initParams(), wg = m.zeroParams();
+  try {
+    for (let i = 0; i < 8; i++) m.gradientBatch(wp, A.subarray(0, memory.dataX), A.subarray(memory.dataX, memory.dataX + memory.dataY), warmRows, 0, wg);
+  } catch {} // only a warm-up: the real slices report their own errors
   Atomics.add(I, READY, 1);
   Atomics.notify(I, READY);
   let seen = 0;
@@ -224,11 +231,12 @@ function slice(k, params, X, Y) {
 // With \`adaptive\` (threads: 'auto'), the leader checks that the team is faster than itself
 // alone: after WARM steps on the team (the helpers' JIT warms up), PROBE steps alternate between
 // the team and the leader computing every slice itself (the same slices, the same sum: the same
-// bytes), and the faster way, by the median time from one step's gradient to the next (the
-// whole step: the update and fit's own work too), is kept until the next probe: PROBE_EVERY steps
+// bytes), and the team is kept until the next probe only when its median time from one step's
+// gradient to the next (the whole step: the update and fit's own work too) is under MARGIN
+// times the leader's alone, else the leader works alone until then; the next probe is PROBE_EVERY steps
 // later when the team won, twice the last gap (up to MAX_GAP) when it lost, so that on a busy
 // machine, where every hand-off can wait milliseconds for the scheduler, probing costs little.
-const WARM = 2, PROBE = 8, PROBE_EVERY = 400, MAX_GAP = 25600;
+const WARM = 2, PROBE = 10, PROBE_EVERY = 400, MAX_GAP = 25600, MARGIN = 0.85;
 let steps = 0, useTeam = true, probeAt = WARM, gap = PROBE_EVERY / 2;
 let timing = null, since = 0; // the probe step under way ('team' or 'alone') and when it started
 const timed = { team: [], alone: [] };
@@ -236,13 +244,17 @@ const stats = { team: 0, alone: 0 };
 const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[s.length >> 1]; };
 /** After a probe: keep the faster way, and set the next probe. */
 function decide() {
-  useTeam = median(timed.team) < median(timed.alone);
+  useTeam = median(timed.team) < MARGIN * median(timed.alone); // a clear win only: timings on a busy machine are noisy
   gap = useTeam ? PROBE_EVERY : Math.min(2 * gap, MAX_GAP);
   probeAt = steps + gap;
   timed.team.length = 0; timed.alone.length = 0;
 }
 function gradient(params, X, Y, rows, first, grad, scale) {
-  if (!ready) { waitFor(READY, threads - 1); ready = true; }
+  if (!ready && !adaptive) { waitFor(READY, threads - 1); ready = true; }
+  if (!ready) { // adaptive: the leader works alone until every helper has loaded and warmed up
+    if (Atomics.load(I, ERROR) !== 0) throw failure();
+    ready = Atomics.load(I, READY) >= threads - 1;
+  }
   for (const [name, offset] of scalars) P[offset] = params[name];
   N[X_AT] = offsetIn(X); N[X_LENGTH] = X.length; N[Y_AT] = offsetIn(Y); N[Y_LENGTH] = Y.length;
   for (let k = 0; k < threads; k++) {
@@ -253,7 +265,7 @@ function gradient(params, X, Y, rows, first, grad, scale) {
   if (adaptive && steps - probeAt === PROBE) decide();
   const phase = steps - probeAt;
   const probing = adaptive && phase >= 0 && phase < PROBE;
-  const team = !adaptive || (steps < WARM) || (probing ? phase % 2 === 0 : useTeam);
+  const team = ready && (!adaptive || (steps < WARM) || (probing ? phase % 2 === 0 : useTeam));
   if (probing) { timing = team ? 'team' : 'alone'; since = performance.now(); }
   if (team) {
     Atomics.store(I, CMD, STEP);
@@ -277,7 +289,7 @@ function gradient(params, X, Y, rows, first, grad, scale) {
     }
   }
   stats[team ? 'team' : 'alone']++;
-  steps++;
+  if (ready) steps++; // the warm-up and probes count from the helpers' arrival
   return loss;
 }
 function rowsOf(length) {
