@@ -8,9 +8,9 @@
  * (target 1.7x on two cores); BENCH_THREADS_SWEEP=1 adds the break-even sweep behind
  * `BREAK_EVEN_WORK` (parallel.ts): more nets and batch sizes, with the work of a step (rows
  * x parameters) beside each ratio; BENCH_THREADS_AUTO=1 adds whole fitParallel runs with
- * threads 'auto' against 1 thread (784-32-10, 1,000 steps of 256 rows; 'auto' forced to keep
- * its team there would need a step above BREAK_EVEN_WORK, so this shows its run-time probe only
- * when that constant is lowered).
+ * threads 'auto' against 1 thread (784-32-10, 1,000 steps of 256 rows: with BREAK_EVEN_WORK at
+ * 16M, 'auto' stays on one thread there, and the row checks it loses nothing; lower that
+ * constant to time its run-time probe).
  *
  * Method: what a threaded step changes is the gradient (the one update after it is the same
  * pass over the parameters either way), so the two contenders are the module's own
