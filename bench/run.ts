@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { LoopMlp } from './baseline.js';
 import { adamTable } from './adam.js';
 import { adamCostTable, handwrittenTable } from './small.js';
+import { threadsBench } from './threads.js';
 import { measureBrain } from './brain.js';
 import { GRADC_CONFIGS, SETTLE_MS, lossTolerance, runGradc, type GradcOutcome } from './gradc.js';
 import { JAX_DTYPES, initJax, jaxTrainer, type JaxDtype } from './jax.js';
@@ -268,6 +269,7 @@ async function main(): Promise<void> {
   const scaling = process.env.BENCH_SCALING === '0' ? '' : `\n${await scalingTable(COMPILE_LIMIT_MS)}\n`;
   const adam = process.env.BENCH_ADAM === '0' ? '' : `\n${await adamTable(nets)}\n`;
   const small = process.env.BENCH_SMALL === '0' ? '' : `\n${await handwrittenTable()}\n\n${await adamCostTable()}\n`;
+  if (process.env.BENCH_THREADS === '1') process.stdout.write(`\n${threadsBench()}\n`); // bench/threads.ts: 1 vs 2 threads
   await useBackend('wasm');
   const header = [
     `Date: ${new Date().toISOString().slice(0, 10)}`,

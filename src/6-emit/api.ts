@@ -93,6 +93,18 @@ export interface FitOptions<Params, Sample, Floats> {
   readonly metrics?: readonly ('accuracy' | 'mse' | 'mae')[] | undefined;
   /** Which output and target the metrics compare (names as in `shapes`). */
   readonly metricsOn?: { readonly output: string; readonly target: string } | undefined;
+  /**
+   * Where the gradient of a minibatch of more than one row comes from (default: this
+   * module's own, on the calling thread); gradc's `fitParallel` sets it to spread each batch
+   * over worker threads. `gradient(params, X, Y, count, first, grad, scale)` adds `scale`
+   * times the gradient of the loss summed over rows [first, first + count) of X and Y to
+   * `grad` and returns that summed loss; `rows(length)` makes each array that fit fills with
+   * shuffled or split rows, so that they can live in memory the threads share.
+   */
+  readonly batchGradient?: {
+    readonly gradient: (params: Params, X: Floats, Y: Floats, count: number, first: number, grad: Params, scale: number) => number;
+    readonly rows: (length: number) => Floats;
+  } | undefined;
 }
 
 /** Values of the metrics asked for. */

@@ -394,14 +394,15 @@ function $copyOptimizerInto(to: OptimizerState, from: OptimizerState): void {
  * with the parameters, the state and its step count unchanged. On one row without clipping,
  * \`$optimizerRow\` (the update fused into the backward pass where the model's lowering
  * allows it); otherwise the gradient, then with clipping one pass for its global norm (which
- * needs the whole gradient, so clipping is never fused), then one update pass.
+ * needs the whole gradient, so clipping is never fused), then one update pass. The gradient
+ * of several rows comes from \`sum\` (fit's batchGradient, by default \`$gradientSum\`).
  */
-function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper): number {
+function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper, sum = $gradientSum): number {
   const lr = $rate(h, st.step), t = st.step + 1;
   let value: number;
   if (count === 1 && h.clip === Infinity) value = $optimizerRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, st, h, lr, t);
   else {
-    value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
+    value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : sum(p, X, Y, count, first, $acc, 1 / count) / count;
     let c = 1;
     if (h.clip !== Infinity) {
       const norm = $globalNorm($acc);

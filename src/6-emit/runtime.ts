@@ -149,7 +149,7 @@ export function packSamples(samples: readonly Sample[]): { X: Floats; Y: Floats;
 
 ${API_TEXT.fit}
 
-const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch', 'onBatch', 'validation', 'earlyStopping', 'signal', 'metrics', 'metricsOn'];
+const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch', 'onBatch', 'validation', 'earlyStopping', 'signal', 'metrics', 'metricsOn', 'batchGradient'];
 
 /** Options with their defaults, each checked; throws a SampleError naming the first bad one. */
 function $fitSettings(options: FitOptions, where: string) {
@@ -226,6 +226,11 @@ function $fitSettings(options: FitOptions, where: string) {
     if (metrics.includes('accuracy') && !(out[2] === tgt[2] || tgt[2] === 1)) throw new SampleError(\`\${where}: options.metrics: accuracy compares output \${out[0]} (\${out[2]} values) with target \${tgt[0]} (\${tgt[2]} values): the target must be one-hot of the same size or one class index\`);
     pair = { out, tgt };
   }
+  const bg: unknown = options.batchGradient;
+  if (bg !== undefined && (typeof bg !== 'object' || bg === null || typeof (bg as { gradient?: unknown }).gradient !== 'function' || typeof (bg as { rows?: unknown }).rows !== 'function')) {
+    throw new SampleError(\`\${where}: options.batchGradient must be { gradient, rows } (two functions), got \${$show(bg)}\`);
+  }
+  const batchGradient = options.batchGradient ?? { gradient: $gradientSum, rows: (n: number) => new Floats(n) };
   if (options.params !== undefined) $checkParams(options.params, \`\${where}: options.params\`, true, true);
   const params = options.params ?? initParams();
   const o: unknown = options.optimizer;
@@ -240,7 +245,7 @@ function $fitSettings(options: FitOptions, where: string) {
     const withRate = options.learningRate !== undefined && typeof o === 'object' && o !== null && (given.learningRate === undefined) ? { ...given, learningRate } : given;
     optimizer = $initOptimizer(params, withRate, \`\${where}: options.optimizer\`);
   }
-  return { epochs, batchSize, tolerance, divergence, shuffleSeed, params, optimizer, hyper: $hyper(optimizer.options, \`\${where}: options.optimizer\`), onEpoch: options.onEpoch, onBatch: options.onBatch, validation, earlyStopping, signal: options.signal, metrics, pair };
+  return { epochs, batchSize, tolerance, divergence, shuffleSeed, params, optimizer, hyper: $hyper(optimizer.options, \`\${where}: options.optimizer\`), onEpoch: options.onEpoch, onBatch: options.onBatch, validation, earlyStopping, signal: options.signal, metrics, pair, batchGradient };
 }
 
 /** The metrics asked for over \`count\` rows (see FitOptions.metrics). */
@@ -268,7 +273,7 @@ function $metrics(p: Params, X: Floats, Y: Floats, count: number, names: readonl
 }
 
 /** Splits \`fraction\` of the rows off (a seeded shuffle of the row numbers; both parts keep their order): [training, validation]. */
-function $split(X: Floats, Y: Floats, count: number, fraction: number, seed: number, where: string): { X: Floats; Y: Floats; count: number }[] {
+function $split(X: Floats, Y: Floats, count: number, fraction: number, seed: number, where: string, rows: (n: number) => Floats): { X: Floats; Y: Floats; count: number }[] {
   const held = Math.round(count * fraction);
   if (held < 1 || held > count - 1) throw new SampleError(\`\${where}: options.validation.fraction \${fraction} of \${count} samples leaves \${held < 1 ? 'no validation sample' : 'no training sample'}\`);
   const order = new Int32Array(count);
@@ -277,7 +282,7 @@ function $split(X: Floats, Y: Floats, count: number, fraction: number, seed: num
   for (let i = count - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); const t = order[i]!; order[i] = order[j]!; order[j] = t; }
   const isHeld = new Uint8Array(count);
   for (let i = 0; i < held; i++) isHeld[order[i]!] = 1;
-  const parts = [count - held, held].map((n) => ({ X: new Floats(n * INPUT_SIZE), Y: new Floats(n * TARGET_SIZE), count: 0 }));
+  const parts = [count - held, held].map((n) => ({ X: rows(n * INPUT_SIZE), Y: rows(n * TARGET_SIZE), count: 0 }));
   for (let r = 0; r < count; r++) {
     const part = parts[isHeld[r]!]!;
     part.X.set(X.subarray(r * INPUT_SIZE, (r + 1) * INPUT_SIZE), part.count * INPUT_SIZE);
@@ -291,7 +296,7 @@ function $split(X: Floats, Y: Floats, count: number, fraction: number, seed: num
 function $trainAndCheck(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSettings>, where: string): FitResult {
   const v = o.validation;
   if (v && 'fraction' in v) {
-    const [train, held] = $split(X, Y, count, v.fraction, v.seed, where);
+    const [train, held] = $split(X, Y, count, v.fraction, v.seed, where, o.batchGradient.rows);
     return $train(train!.X, train!.Y, train!.count, held!, o, where);
   }
   return $train(X, Y, count, v, o, where);
@@ -333,7 +338,7 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
   const order = new Int32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
   const rand = o.shuffleSeed === undefined ? null : $rng(o.shuffleSeed);
-  const shuffled = rand ? { X: new Floats(count * INPUT_SIZE), Y: new Floats(count * TARGET_SIZE) } : null;
+  const shuffled = rand ? { X: o.batchGradient.rows(count * INPUT_SIZE), Y: o.batchGradient.rows(count * TARGET_SIZE) } : null;
   const losses: number[] = [];
   const valLosses: number[] = [];
   const trainMetrics: Metrics[] = [], valMetrics: Metrics[] = [];
@@ -356,7 +361,7 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
     let aborted = false, partial = false;
     for (let first = 0; first < count && total === total; first += batch) {
       const n = Math.min(batch, count - first);
-      total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper); // NaN: a step was refused
+      total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper, o.batchGradient.gradient); // NaN: a step was refused
       if (onBatch && total === total) onBatch(epoch, first + n, total / (first + n));
       if (signal && signal.aborted) { aborted = true; partial = first + n < count; break; } // after the last batch the epoch is complete: it is recorded, then training stops
     }

@@ -18,13 +18,18 @@
  * result, as an Error (an internal error). The worker ends when training ends. The
  * worker's code is a plain JavaScript string (an `eval` worker), so it runs the same from
  * src/ (under tsx or vitest) and from dist/.
+ * With `threads` above 1 (`gradc train --threads`), this thread makes the team of
+ * train/parallel.ts (shared memory, helper threads) and the training worker leads it: its
+ * fitRows spreads each batch over the threads, as `fitParallel` does in process; the
+ * helpers are terminated when training ends, whatever ends it.
  */
 import { Worker } from 'node:worker_threads';
 import { GradcError } from '../errors.js';
-import type { EpochRecord, FitOptions, FitResult } from '../load/loader.js';
+import { runModule, type EpochRecord, type FitOptions, type FitResult } from '../load/loader.js';
+import { LEADER_SOURCE, startTeam, type Team } from '../train/parallel.js';
 
 /** The options of fitRows that can cross to the worker (plain data: no functions, no signal). */
-export type WorkerFitOptions = Omit<FitOptions, 'onEpoch' | 'onBatch' | 'signal'>;
+export type WorkerFitOptions = Omit<FitOptions, 'onEpoch' | 'onBatch' | 'signal' | 'batchGradient'>;
 
 /** What the worker gives back: fitRows's result, and where the last step taken left its epoch. */
 export interface WorkerFitResult extends FitResult {
@@ -46,6 +51,10 @@ export interface WorkerFitHooks {
    * no second copy of a large data set, but the caller's arrays are left empty (detached).
    */
   readonly move?: boolean | undefined;
+  /** Threads computing each batch's gradient, the training worker included (default 1). */
+  readonly threads?: number | undefined;
+  /** With threads: check that they are faster than the training worker alone, and work alone when not (train/parallel.ts). */
+  readonly adaptive?: boolean | undefined;
 }
 
 export interface WorkerFit {
@@ -54,18 +63,22 @@ export interface WorkerFit {
   abort(): void;
 }
 
-// Runs in the worker (CommonJS). workerData: { js, X, Y, count, options, flag, progressMs }.
+// Runs in the worker (CommonJS). workerData: { js, X, Y, count, options, flag, progressMs, team }
+// (team: { leader, memory, threads, adaptive } to lead the helpers of train/parallel.ts).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { js, X, Y, count, options, flag, progressMs } = workerData;
+const { js, count, options, flag, progressMs, team } = workerData;
 const module = { exports: {} };
 new Function('exports', 'module', js)(module.exports, module);
+const leader = team ? new Function('m', 'memory', 'threads', 'adaptive', team.leader)(module.exports, team.memory, team.threads, team.adaptive) : null;
+const X = leader ? leader.X : workerData.X, Y = leader ? leader.Y : workerData.Y;
 const stop = new Int32Array(flag);
 let last = 0, lastStep;
 parentPort.postMessage({ type: 'start' });
 try {
   const r = module.exports.fitRows(X, Y, count, {
     ...options,
+    ...(leader ? { params: leader.params, batchGradient: leader.batchGradient } : {}),
     signal: { get aborted() { return Atomics.load(stop, 0) !== 0; } },
     onBatch(epoch, samples, loss) {
       lastStep = { epoch, samples };
@@ -77,9 +90,9 @@ try {
       parentPort.postMessage({ type: 'epoch', record: rest });
     },
   });
-  parentPort.postMessage({ type: 'done', result: { ...r, lastStep } });
+  parentPort.postMessage({ type: 'done', result: { ...r, params: module.exports.copyParams(r.params), lastStep } });
 } catch (e) {
-  const sample = typeof e === 'object' && e !== null && e[Symbol.for('gradc.GradcError')] === true;
+  const sample = typeof e === 'object' && e !== null && (e[Symbol.for('gradc.GradcError')] === true || e.sampleError === true);
   parentPort.postMessage({ type: 'error', sample, message: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined });
 }
 `;
@@ -95,9 +108,18 @@ type Message =
 export function fitInWorker(js: string, X: Float64Array, Y: Float64Array, count: number, options: WorkerFitOptions, hooks: WorkerFitHooks = {}): WorkerFit {
   const flag = new SharedArrayBuffer(4);
   const v = options.validation;
-  const rows = [X, Y, ...(v && 'X' in v ? [v.X, v.Y] : [])];
+  const threads = hooks.threads ?? 1;
+  let team: Team | undefined;
+  if (threads > 1) {
+    const held = v && 'fraction' in v ? Math.round(count * v.fraction) : 0;
+    const m = runModule(js);
+    team = startTeam(js, m, X, Y, count, options.params ?? m.initParams(), threads, { shuffled: options.shuffleSeed !== undefined, held });
+  }
+  const shipped = team ? { X: new Float64Array(0), Y: new Float64Array(0) } : { X, Y }; // with a team the rows are in its shared memory
+  const rows = [shipped.X, shipped.Y, ...(v && 'X' in v ? [v.X, v.Y] : [])];
   const transferList = hooks.move ? [...new Set(rows.map((a) => a.buffer as ArrayBuffer))] : [];
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { js, X, Y, count, options, flag, progressMs: hooks.progressMs ?? 100 }, transferList });
+  const workerData = { js, ...shipped, count, options, flag, progressMs: hooks.progressMs ?? 100, team: team && { leader: LEADER_SOURCE, memory: team.memory, threads, adaptive: hooks.adaptive ?? false } };
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData, transferList });
   const result = new Promise<WorkerFitResult>((resolve, reject) => {
     let settled = false;
     const settle = (f: () => void): void => {
@@ -105,6 +127,7 @@ export function fitInWorker(js: string, X: Float64Array, Y: Float64Array, count:
       settled = true;
       f();
       void worker.terminate();
+      team?.terminate();
     };
     worker.on('message', (msg: Message) => {
       try {

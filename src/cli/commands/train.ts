@@ -25,6 +25,9 @@
  *   --lr with the same optimizer keeps its state (moments, step) and changes the rate.
  * - --plot writes the loss curve (training and validation) as SVG; a sparkline of the
  *   loss and a summary end the run on stderr.
+ * - --threads N spreads each batch's gradient over N threads (train/parallel.ts: the same
+ *   result up to rounding, the same bytes from run to run); the default, auto, uses the
+ *   machine's cores only when a step is large enough to gain (chooseThreads).
  * - Every check (options, files, data against the model's inputs) runs before training.
  */
 import { resolve } from 'node:path';
@@ -37,14 +40,15 @@ import { type Args, expectFlags, value } from '../args.js';
 import type { Command } from '../command.js';
 import { checkNotAnInput, checkNotTheSame, checkWritableTarget, writeFile } from '../files.js';
 import { fitInWorker, type WorkerFitResult } from '../fitWorker.js';
+import { chooseThreads, paramCount } from '../../train/parallel.js';
 import { columnsOption, compiledModel, COMPILE_FLAGS, isRegression, outputTargets, readParamsFile, required, type Compiled, type ParamsFile } from '../training.js';
 
 const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw', 'rmsprop'] as const;
 type OptimizerKind = (typeof OPTIMIZERS)[number];
 
-const FLAGS = ['data', 'val', 'val-data', 'optimizer', 'lr', 'epochs', 'batch', 'seed', 'patience', 'scale', 'columns', 'out', 'resume', 'plot', ...COMPILE_FLAGS];
+const FLAGS = ['data', 'val', 'val-data', 'optimizer', 'lr', 'epochs', 'batch', 'seed', 'patience', 'scale', 'columns', 'out', 'resume', 'plot', 'threads', ...COMPILE_FLAGS];
 
-const USAGE = 'gradc train <model.ts> --data train.csv [--val 0.2 | --val-data val.csv] [--optimizer sgd|momentum|adam|adamw|rmsprop] [--lr X] [--epochs N] [--batch N] [--seed N] [--patience N] [--scale standard|minmax|none] [--columns field=column,...] [--out params.json] [--resume params.json] [--plot loss.svg]';
+const USAGE = 'gradc train <model.ts> --data train.csv [--val 0.2 | --val-data val.csv] [--optimizer sgd|momentum|adam|adamw|rmsprop] [--lr X] [--epochs N] [--batch N] [--seed N] [--patience N] [--scale standard|minmax|none] [--columns field=column,...] [--out params.json] [--resume params.json] [--plot loss.svg] [--threads N|auto]';
 
 /** A number option: undefined when absent; `ok` says what is accepted. */
 function numberOption(args: Args, name: string, what: string, ok: (v: number) => boolean): number | undefined {
@@ -121,6 +125,8 @@ export const train: Command = {
     const outPath = value(args, 'out', 'train', 'a file name');
     const resumePath = value(args, 'resume', 'train', 'a params file');
     const plotPath = value(args, 'plot', 'train', 'a file name');
+    const threadsText = value(args, 'threads', 'train', 'a thread count or auto');
+    const threadsAsked = threadsText === undefined || threadsText === 'auto' ? 'auto' : numberOption(args, 'threads', 'a whole number from 1 to 256, or auto', (v) => Number.isInteger(v) && v >= 1 && v <= 256);
 
     const compiled = await compiledModel(args, 'train', USAGE);
     const { module: m, layout } = compiled;
@@ -164,6 +170,8 @@ export const train: Command = {
     const stream: ProgressStream = process.stderr.isTTY ? process.stderr : { write: (t: string) => err(t.replace(/\n$/, '')), isTTY: false };
     const progress = new TrainingProgress({ epochs, samplesPerEpoch: trainRows.count, stream });
     const metrics = metricsFor(m, trainRows, layout.targetSize, scaling !== undefined && scaling.targets.length > 0);
+    const threads = chooseThreads(threadsAsked, paramCount(m), batch, trainRows.count, epochs);
+    if (threads > 1) err(`${threads} threads: each batch's gradient is split over them`);
     // fitRows runs in a worker thread (fitWorker.ts), so this thread stays free to take
     // Ctrl-C, which stops training after the current batch, and to draw the progress.
     const run = fitInWorker(compiled.js, trainRows.X, trainRows.Y, trainRows.count, {
@@ -178,6 +186,8 @@ export const train: Command = {
       metrics,
     }, {
       move: true, // the rows are not used here after training
+      threads,
+      adaptive: threadsAsked === 'auto',
       start: () => progress.restart(),
       batch: (_epoch, samples, loss) => progress.batch(samples, loss),
       epoch: (r) => progress.epoch({ epoch: r.epoch + 1, loss: r.loss, valLoss: r.valLoss, metrics: metricValues(r.metrics), learningRate: r.learningRate }),
