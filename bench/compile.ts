@@ -67,7 +67,7 @@ function row(lines: number): Row {
 const fmtS = (s: number | undefined) => (s === undefined ? '—' : s < 10 ? s.toFixed(2) : s.toFixed(1));
 const fmtN = (n: number) => n.toLocaleString('en-US');
 
-export function compileTable(): string {
+export function compileTimeTable(): string {
   const rows: Row[] = [];
   for (const lines of LINES) {
     process.stderr.write(`compile: chain of ${lines} lines...\n`);
@@ -89,5 +89,5 @@ export function compileTable(): string {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const at = process.argv.indexOf('--row');
   if (at >= 0) process.stdout.write(`${JSON.stringify(row(Number(process.argv[at + 1])))}\n`);
-  else process.stdout.write(`${compileTable()}\n`);
+  else process.stdout.write(`${compileTimeTable()}\n`);
 }

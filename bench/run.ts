@@ -9,7 +9,9 @@
  * BENCH_LOWERING=1 adds a table of gradc with each lowering forced (unrolled, loops);
  * BENCH_SETTLE_MS (default 2000) is gradc's JIT warm-up allowance (bench/gradc.ts);
  * BENCH_ADAM=0 leaves out the Adam table (bench/adam.ts); BENCH_SMALL=0 the small-net tables
- * (bench/small.ts: stepBatch against a hand-written step, and gradc's Adam/SGD step cost).
+ * (bench/small.ts: stepBatch against a hand-written step, and gradc's Adam/SGD step cost);
+ * BENCH_COMPILE=1 adds the compile-time table (bench/compile.ts: generate and load of long
+ * formula chains, a fresh process per row; BENCH_COMPILE_LINES picks the chain lengths).
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { LoopMlp } from './baseline.js';
 import { adamTable } from './adam.js';
 import { adamCostTable, handwrittenTable } from './small.js';
+import { compileTimeTable } from './compile.js';
 import { measureBrain } from './brain.js';
 import { SETTLE_MS, runGradc, type GradcOutcome } from './gradc.js';
 import { BATCHES, LEARNING_RATE, NETS, TIMING, initWeights, makeData, measure, type Net } from './setup.js';
@@ -178,6 +181,7 @@ async function main(): Promise<void> {
   const lowering = process.env.BENCH_LOWERING === '1' ? `\n${await loweringTable(nets)}\n` : '';
   const adam = process.env.BENCH_ADAM === '0' ? '' : `\n${await adamTable(nets)}\n`;
   const small = process.env.BENCH_SMALL === '0' ? '' : `\n${await handwrittenTable()}\n\n${await adamCostTable()}\n`;
+  const compileTimes = process.env.BENCH_COMPILE === '1' ? `\n${compileTimeTable()}\n` : '';
   await useBackend('wasm');
   const header = [
     `Date: ${new Date().toISOString().slice(0, 10)}`,
@@ -186,7 +190,7 @@ async function main(): Promise<void> {
     `Load average (1 min) at start / end: ${loadBefore.toFixed(2)} / ${os.loadavg()[0].toFixed(2)} (other processes on the machine share its cores)`,
     `Method: SGD on ${makeData(nets[0]).rows} random rows (seeded), lr ${LEARNING_RATE}, tanh hidden layer, linear output, MSE; warm-up, then the best of ${TIMING.windows} windows of ${TIMING.windowMs} ms per figure (bench/README.md).`,
   ].join('  \n');
-  const text = `${header}\n\n${tables(rows)}\n${lowering}${adam}${small}`;
+  const text = `${header}\n\n${tables(rows)}\n${lowering}${adam}${small}${compileTimes}`;
   process.stdout.write(`\n${text}\nBenchmark wall time: ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
   if (!only) writeFileSync(fileURLToPath(new URL('./results.md', import.meta.url)), `# gradc benchmark results\n\n${text}`);
 }

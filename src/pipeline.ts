@@ -65,7 +65,8 @@ function generateInGraph(def: ModelDefinition | Model, given: GenerateOptions, f
   const model = buildModel(def, options.source, { maxElements: options.maxElements }); // 1 parse, 2 build
   const derived = derive(model); // 4 simplify, 3 differentiate, 4 simplify
   const program = schedule(derived, options); // 5 lower
-  const code = emitModule(program, options, gradientDoc(derived), flavour); // 6 emit
+  // The derived formulas are a doc comment of the TypeScript; the JavaScript compile() loads goes without.
+  const code = emitModule(program, options, flavour === 'ts' ? gradientDoc(derived) : [], flavour); // 6 emit
   return { model, derived, program, code };
 }
 

@@ -20,6 +20,8 @@ import { loadModule } from '../src/load/loader.js';
 import type { ModelDefinition } from '../src/2-build/define.js';
 import { CORPUS, type NamedModel, exampleModels, randomValues } from './helpers/models.js';
 import { mulberry32 } from '../src/rng.js';
+import { readFileSync } from 'node:fs';
+import { runtimeJsModule } from '../scripts/runtimeJs.js';
 
 /** The tokens of an ES module, comments and whitespace left out (template literals rescanned at each `}`). */
 function tokens(js: string): string[] {
@@ -75,6 +77,10 @@ const VARIED = new Set(['linreg', 'xor', 'co2', 'kinks', 'tensor_ops', 'chain 30
 
 describe('compile() loads JavaScript written by the emitter, the same program as the TypeScript', async () => {
   const models: NamedModel[] = [...(await exampleModels()), ...CORPUS, { name: 'chain 30', def: chain(30) }];
+
+  it('src/6-emit/runtimeJs.ts is what scripts/runtimeJs.ts makes of the runtime pieces (npm run gen)', () => {
+    expect(readFileSync(new URL('../src/6-emit/runtimeJs.ts', import.meta.url), 'utf8')).toBe(runtimeJsModule());
+  });
 
   it('token for token the TypeScript compiler\'s output, for every model and the options that change the text', () => {
     // Every model as built by default; every variant on models that exercise it (scalar and

@@ -14,8 +14,10 @@
  * saying it must not be edited (and the generated-file markers that tools honour);
  * identical input gives byte-identical output; it type-checks with zero diagnostics under
  * every option of @tsconfig/strictest plus verbatimModuleSyntax (no unused declaration or
- * parameter, typed-array reads asserted with `!`, which compiles away). The file is built once from ts-morph structures (one
- * `createSourceFile` call), so emission stays linear in the model's size.
+ * parameter, typed-array reads asserted with `!`, which compiles away). The module is
+ * written as text, top to bottom, never parsed back (linear in the model's size); the
+ * same emission in the JavaScript flavour (flavour.ts) gives the same program without
+ * types, which `compile()` loads.
  */
 import { debugLevel } from '../debug.js';
 import type { LowerOptions, Program, Slot } from '../5-lower/schedule.js';
