@@ -1142,7 +1142,7 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, l
 export const MODEL_NAME = "linreg";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
 export const STRUCTURE_HASH = 'f3852bbd37632dd7ceb3f9a47a08d130c9734cca4de853d2fbb660a7b3480277';
-const $PRECISION = 'f64';
+const $PRECISION: 'f64' | 'f32' = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['w', [], 1]];
 
@@ -1242,8 +1242,8 @@ function $loadArrays(arrays: unknown, where: string): Params {
       const e: unknown = values[k];
       const x = e === '-0' ? -0 : e;
       if (typeof x !== 'number' || x - x !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] must be a finite number (or "-0"), got ${$show(e)}`, name);
-      const stored = x;
-      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's f64 numbers`, name);
+      const stored = $PRECISION === 'f32' ? Math.fround(x) : x;
+      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's ${$PRECISION} numbers`, name);
       if (typeof target === 'number') r[name] = stored;
       else target[k] = stored;
     }
@@ -1336,38 +1336,6 @@ function $checkWritableParam(p: object, where: string, name: string): void {
 }
 
 // ---- Kernels: straight-line or looped code generated from the derived graph. ----
-
-function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
-  const w = $p.w;
-  const x = $x[$xo]!;
-  const yhat = w * x;
-  $o[$oo] = yhat;
-}
-
-function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
-  const w = $p.w;
-  const x = $x[$xo]!;
-  const y = $y[$yo]!;
-  const yhat = w * x;
-  const s = yhat - y;
-  const loss = s * s;
-  return loss;
-}
-
-function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
-  const w = $p.w;
-  const x = $x[$xo]!;
-  const y = $y[$yo]!;
-  const yhat = w * x;
-  const s = yhat - y;
-  const loss = s * s;
-  // grad of: loss = s^2
-  const d_s = 2 * s;
-  // grad of: yhat = w * x
-  const d_w = d_s * x;
-  $g.w += $scale * d_w;
-  return loss;
-}
 
 /** Rows per `$gradientRows` / `$lossRows` call. */
 const $MAX_ROWS = Infinity;
@@ -1534,4 +1502,36 @@ function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, 
     case 'rmsprop':
       return $step_rmsprop(p, X, xo, Y, yo, st.m!, st.v!, $hyperInto(lr, 1 - lr * h.decay, h.l2, h.mu, h.rho, h.eps));
   }
+}
+
+function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
+  const w = $p.w;
+  const x = $x[$xo]!;
+  const yhat = w * x;
+  $o[$oo] = yhat;
+}
+
+function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
+  const w = $p.w;
+  const x = $x[$xo]!;
+  const y = $y[$yo]!;
+  const yhat = w * x;
+  const s = yhat - y;
+  const loss = s * s;
+  return loss;
+}
+
+function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
+  const w = $p.w;
+  const x = $x[$xo]!;
+  const y = $y[$yo]!;
+  const yhat = w * x;
+  const s = yhat - y;
+  const loss = s * s;
+  // grad of: loss = s^2
+  const d_s = 2 * s;
+  // grad of: yhat = w * x
+  const d_w = d_s * x;
+  $g.w += $scale * d_w;
+  return loss;
 }

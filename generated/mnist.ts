@@ -1197,7 +1197,7 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, l
 export const MODEL_NAME = "mnist";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
 export const STRUCTURE_HASH = 'dee42212f0666d612a460ff34db1b188dc8ba8a6483f1a81ec436d9e1d5fa6f9';
-const $PRECISION = 'f64';
+const $PRECISION: 'f64' | 'f32' = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['layer1_W', [32, 784], 25088], ['layer1_b', [32], 32], ['layer2_W', [10, 32], 320], ['layer2_b', [10], 10]];
 
@@ -1297,8 +1297,8 @@ function $loadArrays(arrays: unknown, where: string): Params {
       const e: unknown = values[k];
       const x = e === '-0' ? -0 : e;
       if (typeof x !== 'number' || x - x !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] must be a finite number (or "-0"), got ${$show(e)}`, name);
-      const stored = x;
-      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's f64 numbers`, name);
+      const stored = $PRECISION === 'f32' ? Math.fround(x) : x;
+      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's ${$PRECISION} numbers`, name);
       if (typeof target === 'number') r[name] = stored;
       else target[k] = stored;
     }
@@ -2727,3 +2727,4 @@ function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, 
   const value = $gradient(p, X, xo, Y, yo, $acc, 1);
   return $optimizerUpdate(p, $acc, st, h, lr, t, 1, value) ? value : NaN;
 }
+

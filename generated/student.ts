@@ -1275,7 +1275,7 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, l
 export const MODEL_NAME = "student";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
 export const STRUCTURE_HASH = '567c37a495e35df71561288adc4a7230d7a85568857afeb47b12fe87271b63ab';
-const $PRECISION = 'f64';
+const $PRECISION: 'f64' | 'f32' = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['w11', [], 1], ['w12', [], 1], ['b1', [], 1], ['w21', [], 1], ['w22', [], 1], ['b2', [], 1], ['v1', [], 1], ['v2', [], 1], ['c', [], 1]];
 
@@ -1375,8 +1375,8 @@ function $loadArrays(arrays: unknown, where: string): Params {
       const e: unknown = values[k];
       const x = e === '-0' ? -0 : e;
       if (typeof x !== 'number' || x - x !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] must be a finite number (or "-0"), got ${$show(e)}`, name);
-      const stored = x;
-      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's f64 numbers`, name);
+      const stored = $PRECISION === 'f32' ? Math.fround(x) : x;
+      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's ${$PRECISION} numbers`, name);
       if (typeof target === 'number') r[name] = stored;
       else target[k] = stored;
     }
@@ -1469,120 +1469,6 @@ function $checkWritableParam(p: object, where: string, name: string): void {
 }
 
 // ---- Kernels: straight-line or looped code generated from the derived graph. ----
-
-function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
-  const w11 = $p.w11;
-  const w12 = $p.w12;
-  const b1 = $p.b1;
-  const w21 = $p.w21;
-  const w22 = $p.w22;
-  const b2 = $p.b2;
-  const v1 = $p.v1;
-  const v2 = $p.v2;
-  const c = $p.c;
-  const cgpa = $x[$xo]!;
-  const iq = $x[$xo + 1]!;
-  const t0 = w11 * cgpa;
-  const t1 = w12 * iq;
-  const t2 = t0 + t1;
-  const h1 = t2 + b1;
-  const t3 = v1 * h1;
-  const t4 = w21 * cgpa;
-  const t5 = w22 * iq;
-  const t6 = t4 + t5;
-  const h2 = t6 + b2;
-  const t7 = v2 * h2;
-  const t8 = t3 + t7;
-  const yhat = t8 + c;
-  $o[$oo] = yhat;
-}
-
-function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
-  const w11 = $p.w11;
-  const w12 = $p.w12;
-  const b1 = $p.b1;
-  const w21 = $p.w21;
-  const w22 = $p.w22;
-  const b2 = $p.b2;
-  const v1 = $p.v1;
-  const v2 = $p.v2;
-  const c = $p.c;
-  const cgpa = $x[$xo]!;
-  const iq = $x[$xo + 1]!;
-  const package_ = $y[$yo]!;
-  const t0 = w11 * cgpa;
-  const t1 = w12 * iq;
-  const t2 = t0 + t1;
-  const h1 = t2 + b1;
-  const t3 = v1 * h1;
-  const t4 = w21 * cgpa;
-  const t5 = w22 * iq;
-  const t6 = t4 + t5;
-  const h2 = t6 + b2;
-  const t7 = v2 * h2;
-  const t8 = t3 + t7;
-  const yhat = t8 + c;
-  const t9 = yhat - package_;
-  const loss = t9 * t9;
-  return loss;
-}
-
-function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
-  const w11 = $p.w11;
-  const w12 = $p.w12;
-  const b1 = $p.b1;
-  const w21 = $p.w21;
-  const w22 = $p.w22;
-  const b2 = $p.b2;
-  const v1 = $p.v1;
-  const v2 = $p.v2;
-  const c = $p.c;
-  const cgpa = $x[$xo]!;
-  const iq = $x[$xo + 1]!;
-  const package_ = $y[$yo]!;
-  const t0 = w11 * cgpa;
-  const t1 = w12 * iq;
-  const t2 = t0 + t1;
-  const h1 = t2 + b1;
-  const t3 = v1 * h1;
-  const t4 = w21 * cgpa;
-  const t5 = w22 * iq;
-  const t6 = t4 + t5;
-  const h2 = t6 + b2;
-  const t7 = v2 * h2;
-  const t8 = t3 + t7;
-  const yhat = t8 + c;
-  const t9 = yhat - package_;
-  const loss = t9 * t9;
-  // grad of: loss = t9^2
-  const d_yhat = 2 * t9;
-  $g.c += $scale * d_yhat;
-  // grad of: t3 = v1 * h1
-  const d_h1 = d_yhat * v1;
-  $g.b1 += $scale * d_h1;
-  // grad of: t0 = w11 * cgpa
-  const d_w11 = d_h1 * cgpa;
-  $g.w11 += $scale * d_w11;
-  // grad of: t1 = w12 * iq
-  const d_w12 = d_h1 * iq;
-  $g.w12 += $scale * d_w12;
-  // grad of: t7 = v2 * h2
-  const d_h2 = d_yhat * v2;
-  $g.b2 += $scale * d_h2;
-  // grad of: t4 = w21 * cgpa
-  const d_w21 = d_h2 * cgpa;
-  $g.w21 += $scale * d_w21;
-  // grad of: t5 = w22 * iq
-  const d_w22 = d_h2 * iq;
-  $g.w22 += $scale * d_w22;
-  // grad of: t3 = v1 * h1
-  const d_v1 = d_yhat * h1;
-  $g.v1 += $scale * d_v1;
-  // grad of: t7 = v2 * h2
-  const d_v2 = d_yhat * h2;
-  $g.v2 += $scale * d_v2;
-  return loss;
-}
 
 /** Rows per `$gradientRows` / `$lossRows` call. */
 const $MAX_ROWS = Infinity;
@@ -2173,4 +2059,118 @@ function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, 
     case 'rmsprop':
       return $step_rmsprop(p, X, xo, Y, yo, st.m!, st.v!, $hyperInto(lr, 1 - lr * h.decay, h.l2, h.mu, h.rho, h.eps));
   }
+}
+
+function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const cgpa = $x[$xo]!;
+  const iq = $x[$xo + 1]!;
+  const t0 = w11 * cgpa;
+  const t1 = w12 * iq;
+  const t2 = t0 + t1;
+  const h1 = t2 + b1;
+  const t3 = v1 * h1;
+  const t4 = w21 * cgpa;
+  const t5 = w22 * iq;
+  const t6 = t4 + t5;
+  const h2 = t6 + b2;
+  const t7 = v2 * h2;
+  const t8 = t3 + t7;
+  const yhat = t8 + c;
+  $o[$oo] = yhat;
+}
+
+function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const cgpa = $x[$xo]!;
+  const iq = $x[$xo + 1]!;
+  const package_ = $y[$yo]!;
+  const t0 = w11 * cgpa;
+  const t1 = w12 * iq;
+  const t2 = t0 + t1;
+  const h1 = t2 + b1;
+  const t3 = v1 * h1;
+  const t4 = w21 * cgpa;
+  const t5 = w22 * iq;
+  const t6 = t4 + t5;
+  const h2 = t6 + b2;
+  const t7 = v2 * h2;
+  const t8 = t3 + t7;
+  const yhat = t8 + c;
+  const t9 = yhat - package_;
+  const loss = t9 * t9;
+  return loss;
+}
+
+function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const cgpa = $x[$xo]!;
+  const iq = $x[$xo + 1]!;
+  const package_ = $y[$yo]!;
+  const t0 = w11 * cgpa;
+  const t1 = w12 * iq;
+  const t2 = t0 + t1;
+  const h1 = t2 + b1;
+  const t3 = v1 * h1;
+  const t4 = w21 * cgpa;
+  const t5 = w22 * iq;
+  const t6 = t4 + t5;
+  const h2 = t6 + b2;
+  const t7 = v2 * h2;
+  const t8 = t3 + t7;
+  const yhat = t8 + c;
+  const t9 = yhat - package_;
+  const loss = t9 * t9;
+  // grad of: loss = t9^2
+  const d_yhat = 2 * t9;
+  $g.c += $scale * d_yhat;
+  // grad of: t3 = v1 * h1
+  const d_h1 = d_yhat * v1;
+  $g.b1 += $scale * d_h1;
+  // grad of: t0 = w11 * cgpa
+  const d_w11 = d_h1 * cgpa;
+  $g.w11 += $scale * d_w11;
+  // grad of: t1 = w12 * iq
+  const d_w12 = d_h1 * iq;
+  $g.w12 += $scale * d_w12;
+  // grad of: t7 = v2 * h2
+  const d_h2 = d_yhat * v2;
+  $g.b2 += $scale * d_h2;
+  // grad of: t4 = w21 * cgpa
+  const d_w21 = d_h2 * cgpa;
+  $g.w21 += $scale * d_w21;
+  // grad of: t5 = w22 * iq
+  const d_w22 = d_h2 * iq;
+  $g.w22 += $scale * d_w22;
+  // grad of: t3 = v1 * h1
+  const d_v1 = d_yhat * h1;
+  $g.v1 += $scale * d_v1;
+  // grad of: t7 = v2 * h2
+  const d_v2 = d_yhat * h2;
+  $g.v2 += $scale * d_v2;
+  return loss;
 }

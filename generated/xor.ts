@@ -1274,7 +1274,7 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, l
 export const MODEL_NAME = "xor";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
 export const STRUCTURE_HASH = 'ef894fe7304fc450ccec979425501d1ea5cb29179d3122f0f0d0f4ed5c945c56';
-const $PRECISION = 'f64';
+const $PRECISION: 'f64' | 'f32' = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['w11', [], 1], ['w12', [], 1], ['b1', [], 1], ['w21', [], 1], ['w22', [], 1], ['b2', [], 1], ['v1', [], 1], ['v2', [], 1], ['c', [], 1]];
 
@@ -1374,8 +1374,8 @@ function $loadArrays(arrays: unknown, where: string): Params {
       const e: unknown = values[k];
       const x = e === '-0' ? -0 : e;
       if (typeof x !== 'number' || x - x !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] must be a finite number (or "-0"), got ${$show(e)}`, name);
-      const stored = x;
-      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's f64 numbers`, name);
+      const stored = $PRECISION === 'f32' ? Math.fround(x) : x;
+      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's ${$PRECISION} numbers`, name);
       if (typeof target === 'number') r[name] = stored;
       else target[k] = stored;
     }
@@ -1472,152 +1472,6 @@ function $checkWritableParam(p: object, where: string, name: string): void {
 }
 
 // ---- Kernels: straight-line or looped code generated from the derived graph. ----
-
-function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
-  const w11 = $p.w11;
-  const w12 = $p.w12;
-  const b1 = $p.b1;
-  const w21 = $p.w21;
-  const w22 = $p.w22;
-  const b2 = $p.b2;
-  const v1 = $p.v1;
-  const v2 = $p.v2;
-  const c = $p.c;
-  const x1 = $x[$xo]!;
-  const x2 = $x[$xo + 1]!;
-  const t0 = w11 * x1;
-  const t1 = w12 * x2;
-  const t2 = t0 + t1;
-  const t3 = t2 + b1;
-  const h1 = 1 / (1 + Math.exp(-t3));
-  const t4 = v1 * h1;
-  const t5 = w21 * x1;
-  const t6 = w22 * x2;
-  const t7 = t5 + t6;
-  const t8 = t7 + b2;
-  const h2 = 1 / (1 + Math.exp(-t8));
-  const t9 = v2 * h2;
-  const t10 = t4 + t9;
-  const z = t10 + c;
-  const yhat = 1 / (1 + Math.exp(-z));
-  $o[$oo] = yhat;
-}
-
-function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
-  const w11 = $p.w11;
-  const w12 = $p.w12;
-  const b1 = $p.b1;
-  const w21 = $p.w21;
-  const w22 = $p.w22;
-  const b2 = $p.b2;
-  const v1 = $p.v1;
-  const v2 = $p.v2;
-  const c = $p.c;
-  const x1 = $x[$xo]!;
-  const x2 = $x[$xo + 1]!;
-  const y = $y[$yo]!;
-  const t0 = w11 * x1;
-  const t1 = w12 * x2;
-  const t2 = t0 + t1;
-  const t3 = t2 + b1;
-  const h1 = 1 / (1 + Math.exp(-t3));
-  const t4 = v1 * h1;
-  const t5 = w21 * x1;
-  const t6 = w22 * x2;
-  const t7 = t5 + t6;
-  const t8 = t7 + b2;
-  const h2 = 1 / (1 + Math.exp(-t8));
-  const t9 = v2 * h2;
-  const t10 = t4 + t9;
-  const z = t10 + c;
-  const t11 = -z;
-  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
-  const t13 = y * t12;
-  const t14 = 1 - y;
-  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
-  const t16 = t14 * t15;
-  const loss = t13 + t16;
-  return loss;
-}
-
-function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
-  const w11 = $p.w11;
-  const w12 = $p.w12;
-  const b1 = $p.b1;
-  const w21 = $p.w21;
-  const w22 = $p.w22;
-  const b2 = $p.b2;
-  const v1 = $p.v1;
-  const v2 = $p.v2;
-  const c = $p.c;
-  const x1 = $x[$xo]!;
-  const x2 = $x[$xo + 1]!;
-  const y = $y[$yo]!;
-  const t0 = w11 * x1;
-  const t1 = w12 * x2;
-  const t2 = t0 + t1;
-  const t3 = t2 + b1;
-  const h1 = 1 / (1 + Math.exp(-t3));
-  const t4 = v1 * h1;
-  const t5 = w21 * x1;
-  const t6 = w22 * x2;
-  const t7 = t5 + t6;
-  const t8 = t7 + b2;
-  const h2 = 1 / (1 + Math.exp(-t8));
-  const t9 = v2 * h2;
-  const t10 = t4 + t9;
-  const z = t10 + c;
-  const t11 = -z;
-  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
-  const t13 = y * t12;
-  const t14 = 1 - y;
-  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
-  const t16 = t14 * t15;
-  const loss = t13 + t16;
-  // forward value, for the grad of: t15 = softplus(z)
-  const yhat = 1 / (1 + Math.exp(-z));
-  // grad of: t15 = softplus(z)
-  const t17 = t14 * yhat;
-  // grad of: t12 = softplus(t11)
-  const t18 = 1 / (1 + Math.exp(-t11));
-  const d_t11 = y * t18;
-  // grad of: t11 = -z
-  const d_z = t17 - d_t11;
-  $g.c += $scale * d_z;
-  // grad of: t4 = v1 * h1
-  const d_h1 = d_z * v1;
-  // grad of: h1 = sigmoid(t3)
-  const t19 = 1 - h1;
-  const t20 = h1 * t19;
-  const d_t3 = d_h1 * t20;
-  $g.b1 += $scale * d_t3;
-  // grad of: t0 = w11 * x1
-  const d_w11 = d_t3 * x1;
-  $g.w11 += $scale * d_w11;
-  // grad of: t1 = w12 * x2
-  const d_w12 = d_t3 * x2;
-  $g.w12 += $scale * d_w12;
-  // grad of: t9 = v2 * h2
-  const d_h2 = d_z * v2;
-  // grad of: h2 = sigmoid(t8)
-  const t21 = 1 - h2;
-  const t22 = h2 * t21;
-  const d_t8 = d_h2 * t22;
-  $g.b2 += $scale * d_t8;
-  // grad of: t5 = w21 * x1
-  const d_w21 = d_t8 * x1;
-  $g.w21 += $scale * d_w21;
-  // grad of: t6 = w22 * x2
-  const d_w22 = d_t8 * x2;
-  $g.w22 += $scale * d_w22;
-  // grad of: t4 = v1 * h1
-  const d_v1 = d_z * h1;
-  $g.v1 += $scale * d_v1;
-  // grad of: t9 = v2 * h2
-  const d_v2 = d_z * h2;
-  $g.v2 += $scale * d_v2;
-  return loss;
-}
 
 /** Rows per `$gradientRows` / `$lossRows` call. */
 const $MAX_ROWS = Infinity;
@@ -2296,4 +2150,150 @@ function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, 
     case 'rmsprop':
       return $step_rmsprop(p, X, xo, Y, yo, st.m!, st.v!, $hyperInto(lr, 1 - lr * h.decay, h.l2, h.mu, h.rho, h.eps));
   }
+}
+
+function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const x1 = $x[$xo]!;
+  const x2 = $x[$xo + 1]!;
+  const t0 = w11 * x1;
+  const t1 = w12 * x2;
+  const t2 = t0 + t1;
+  const t3 = t2 + b1;
+  const h1 = 1 / (1 + Math.exp(-t3));
+  const t4 = v1 * h1;
+  const t5 = w21 * x1;
+  const t6 = w22 * x2;
+  const t7 = t5 + t6;
+  const t8 = t7 + b2;
+  const h2 = 1 / (1 + Math.exp(-t8));
+  const t9 = v2 * h2;
+  const t10 = t4 + t9;
+  const z = t10 + c;
+  const yhat = 1 / (1 + Math.exp(-z));
+  $o[$oo] = yhat;
+}
+
+function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const x1 = $x[$xo]!;
+  const x2 = $x[$xo + 1]!;
+  const y = $y[$yo]!;
+  const t0 = w11 * x1;
+  const t1 = w12 * x2;
+  const t2 = t0 + t1;
+  const t3 = t2 + b1;
+  const h1 = 1 / (1 + Math.exp(-t3));
+  const t4 = v1 * h1;
+  const t5 = w21 * x1;
+  const t6 = w22 * x2;
+  const t7 = t5 + t6;
+  const t8 = t7 + b2;
+  const h2 = 1 / (1 + Math.exp(-t8));
+  const t9 = v2 * h2;
+  const t10 = t4 + t9;
+  const z = t10 + c;
+  const t11 = -z;
+  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
+  const t13 = y * t12;
+  const t14 = 1 - y;
+  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
+  const t16 = t14 * t15;
+  const loss = t13 + t16;
+  return loss;
+}
+
+function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const x1 = $x[$xo]!;
+  const x2 = $x[$xo + 1]!;
+  const y = $y[$yo]!;
+  const t0 = w11 * x1;
+  const t1 = w12 * x2;
+  const t2 = t0 + t1;
+  const t3 = t2 + b1;
+  const h1 = 1 / (1 + Math.exp(-t3));
+  const t4 = v1 * h1;
+  const t5 = w21 * x1;
+  const t6 = w22 * x2;
+  const t7 = t5 + t6;
+  const t8 = t7 + b2;
+  const h2 = 1 / (1 + Math.exp(-t8));
+  const t9 = v2 * h2;
+  const t10 = t4 + t9;
+  const z = t10 + c;
+  const t11 = -z;
+  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
+  const t13 = y * t12;
+  const t14 = 1 - y;
+  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
+  const t16 = t14 * t15;
+  const loss = t13 + t16;
+  // forward value, for the grad of: t15 = softplus(z)
+  const yhat = 1 / (1 + Math.exp(-z));
+  // grad of: t15 = softplus(z)
+  const t17 = t14 * yhat;
+  // grad of: t12 = softplus(t11)
+  const t18 = 1 / (1 + Math.exp(-t11));
+  const d_t11 = y * t18;
+  // grad of: t11 = -z
+  const d_z = t17 - d_t11;
+  $g.c += $scale * d_z;
+  // grad of: t4 = v1 * h1
+  const d_h1 = d_z * v1;
+  // grad of: h1 = sigmoid(t3)
+  const t19 = 1 - h1;
+  const t20 = h1 * t19;
+  const d_t3 = d_h1 * t20;
+  $g.b1 += $scale * d_t3;
+  // grad of: t0 = w11 * x1
+  const d_w11 = d_t3 * x1;
+  $g.w11 += $scale * d_w11;
+  // grad of: t1 = w12 * x2
+  const d_w12 = d_t3 * x2;
+  $g.w12 += $scale * d_w12;
+  // grad of: t9 = v2 * h2
+  const d_h2 = d_z * v2;
+  // grad of: h2 = sigmoid(t8)
+  const t21 = 1 - h2;
+  const t22 = h2 * t21;
+  const d_t8 = d_h2 * t22;
+  $g.b2 += $scale * d_t8;
+  // grad of: t5 = w21 * x1
+  const d_w21 = d_t8 * x1;
+  $g.w21 += $scale * d_w21;
+  // grad of: t6 = w22 * x2
+  const d_w22 = d_t8 * x2;
+  $g.w22 += $scale * d_w22;
+  // grad of: t4 = v1 * h1
+  const d_v1 = d_z * h1;
+  $g.v1 += $scale * d_v1;
+  // grad of: t9 = v2 * h2
+  const d_v2 = d_z * h2;
+  $g.v2 += $scale * d_v2;
+  return loss;
 }

@@ -30,7 +30,8 @@ import { formatSteps, gradientSteps } from './3-diff/steps.js';
 import { simplify } from './4-simplify/simplify.js';
 import { schedule, type Program } from './5-lower/schedule.js';
 import { emitModule, type EmitOptions } from './6-emit/module.js';
-import { loadModule, type GeneratedModule } from './load/loader.js';
+import type { Flavour } from './6-emit/kernels.js';
+import { runModule, type GeneratedModule } from './load/loader.js';
 
 /** Options of `generate` and `compile` (each checked by options.ts before anything runs). */
 export interface GenerateOptions extends EmitOptions {
@@ -51,10 +52,11 @@ export interface Generated {
 /** The whole pipeline: model definition -> generated module text. */
 export function generate(def: ModelDefinition | Model, given: GenerateOptions = {}): Generated {
   // Every node of this compile is interned in a graph of its own, dropped with the results.
-  return withGraph(() => generateInGraph(def, given));
+  return withGraph(() => generateInGraph(def, given, 'ts'));
 }
 
-function generateInGraph(def: ModelDefinition | Model, given: GenerateOptions): Generated {
+/** The pipeline, writing the module in `flavour`: TypeScript (`generate`) or JavaScript (`compile`). */
+function generateInGraph(def: ModelDefinition | Model, given: GenerateOptions, flavour: Flavour): Generated {
   checkOptions(given, 'generate');
   // The model file's own compile options (defineModel(..., { compile })), under those given here.
   const own = compileOptionsOf(def);
@@ -63,7 +65,8 @@ function generateInGraph(def: ModelDefinition | Model, given: GenerateOptions): 
   const model = buildModel(def, options.source, { maxElements: options.maxElements }); // 1 parse, 2 build
   const derived = derive(model); // 4 simplify, 3 differentiate, 4 simplify
   const program = schedule(derived, options); // 5 lower
-  const code = emitModule(program, options, gradientDoc(derived)); // 6 emit
+  // The derived formulas are a doc comment of the TypeScript; the JavaScript compile() loads goes without.
+  const code = emitModule(program, options, flavour === 'ts' ? gradientDoc(derived) : [], flavour); // 6 emit
   return { model, derived, program, code };
 }
 
@@ -137,14 +140,26 @@ export type ArraysOf<O> =
   : Float64Array;
 
 /**
+ * The module as JavaScript, as `compile()` loads it: the same program as `generate(...).code`
+ * (an ES2022 module), written directly by the emitter (6-emit/flavour.ts).
+ */
+export function generateJavaScript(def: ModelDefinition | Model, options: GenerateOptions = {}): string {
+  checkOptions(options, 'generate');
+  return withGraph(() => generateInGraph(def, options, 'js')).code;
+}
+
+/**
  * Generate and load in process: define, compile and train in one script. The module's
  * arrays (and its type) are Float32Array with `precision: 'f32'`, else Float64Array (a
  * model whose own compile options choose f32: pass `precision: 'f32'` here too for the type).
+ * The emitter writes the module as JavaScript for this (no TypeScript compile); `code`, the
+ * TypeScript text `gradc build` writes for the same options, is generated when first read.
  */
 export function compile<O extends GenerateOptions = GenerateOptions>(def: ModelDefinition | Model, options?: O): GeneratedModule<ArraysOf<O>> & { readonly code: string } {
   checkOptions(options ?? {}, 'compile');
-  const { code } = generate(def, options);
-  return Object.assign(loadModule<ArraysOf<O>>(code), { code });
+  const js = generateJavaScript(def, options);
+  let code: string | undefined;
+  return Object.defineProperty(runModule<ArraysOf<O>>(js), 'code', { get: () => (code ??= generate(def, options).code), enumerable: true }) as GeneratedModule<ArraysOf<O>> & { readonly code: string };
 }
 
 // What the tools beside the pipeline use of the phases: building a model (cli, inspect),

@@ -128,7 +128,8 @@ describe('the backward pass costs at most 3 times the forward pass', () => {
       const forward = ops('loss'), backward = ops('gradient') - forward;
       report.push(`  ${name.padEnd(26)} emitted: loss kernel ${forward} ops, gradient kernel ${ops('gradient')} ops, ratio ${(backward / forward).toFixed(2)}`);
       expect(backward / forward, name).toBeLessThanOrEqual(3);
-      expect(ops('step'), `${name}: the step kernel is the gradient kernel with the update fused`).toBe(ops('gradient'));
+      // The step kernel is built where it is fused: when the gradient kernel fits one function.
+      if (k.step) expect(ops('step'), `${name}: the step kernel is the gradient kernel with the update fused`).toBe(ops('gradient'));
       checked++;
     }
     expect(checked).toBeGreaterThan(5);
@@ -154,14 +155,14 @@ describe('scale', () => {
     const ms = performance.now() - t0;
     expect(topoOrder([g.derived.model.loss]).length).toBeGreaterThan(N);
     const sines = (g.code.match(/Math\.sin\(/g) ?? []).length;
-    expect(sines).toBeGreaterThanOrEqual(3 * N); // in the forward, loss and gradient kernels at least
+    expect(sines).toBe(2 * N); // the forward kernel, and the pass the loss and gradient kernels share (issue 11)
     report.push(`  generate() of a ${N.toLocaleString('en')}-node chain: ${(ms / 1000).toFixed(1)} s, ${(g.code.length / 1e6).toFixed(1)} MB of code`);
     expect(ms).toBeLessThan(120_000);
   });
 
   it('a ~100,000-statement model is emitted in seconds', () => {
     // x_{k+1} = w x_k + 1 with no labels: a full backward pass through every step.
-    const steps = 10_000; // about 9 statements per step (forward, loss and gradient kernels)
+    const steps = 10_000; // about 7 statements per step (the forward kernel, and the pass loss and gradient share)
     const def = defineModel('long_chain', (m) => {
       const x = m.input('x');
       const y = m.target('y');
@@ -175,7 +176,7 @@ describe('scale', () => {
     const ms = performance.now() - t0;
     const statements = g.code.split('\n').filter((l) => /^\s*(const |\$)/.test(l)).length;
     report.push(`  emission of a ${statements.toLocaleString('en')}-statement model (${steps} unlabelled steps): ${(ms / 1000).toFixed(1)} s`);
-    expect(statements).toBeGreaterThan(80_000);
+    expect(statements).toBeGreaterThan(65_000);
     expect(ms).toBeLessThan(60_000);
   });
 });

@@ -166,11 +166,16 @@ export function gradientSteps(derived: Derived, options: { wrt?: readonly string
       uses: [...reached].sort(),
     };
   };
+  // The chosen parameters whose gradient each node is, in parameter order.
+  const gradientOf = new Map<Node, number[]>();
+  for (const i of chosen) (gradientOf.get(derived.grads[i]) ?? gradientOf.set(derived.grads[i], []).get(derived.grads[i])!).push(i);
+  const walked = new Set<Node>(); // every gradient's walk skips what an earlier one listed
   const emitSteps = (root: Node) => {
-    for (const n of topoOrder([root])) {
+    for (const n of topoOrder([root], walked)) {
+      walked.add(n);
       if (!isStep.has(n) || stepNames.has(n)) continue;
       const name = adjointName.get(n) ?? stepName(++g);
-      const p = model.params.findIndex((q, i) => chosen.includes(i) && derived.grads[i] === n && adjointLabel(q.name) === name);
+      const p = (gradientOf.get(n) ?? []).find((i) => adjointLabel(model.params[i].name) === name) ?? -1;
       lines.push(line(n, name, p >= 0 ? model.params[p].name : undefined));
       stepNames.set(n, name);
       stepLabels.set(n, name);

@@ -23,7 +23,7 @@ export function printProgram(program: Program): string {
   const head = `lowering: ${program.lowering}`;
   if (program.loops) return [`${head} (rows per call: ${program.loops.maxBatch})`, printLoopPlan(program.loops)].join('\n');
   const k = program.kernels!;
-  return [head, ...(['forward', 'loss', 'gradient', 'step'] as const).map((kind) => printKernel(k[kind]))].join('\n');
+  return [head, ...[k.forward, k.loss, k.gradient, ...(k.step ? [k.step] : [])].map(printKernel)].join('\n');
 }
 
 function printKernel(k: Kernel): string {

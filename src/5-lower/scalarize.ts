@@ -27,9 +27,10 @@ function sumOf(xs: readonly Node[]): Node {
   return s;
 }
 
-export function scalarize(roots: readonly Node[]): Map<Node, Node[]> {
-  const el = new Map<Node, Node[]>();
-  for (const n of topoOrder(roots)) el.set(n, expand(n, n.args.map((a) => el.get(a)!)));
+/** `into`: elements already known (from an earlier call), reused and extended. */
+export function scalarize(roots: readonly Node[], into = new Map<Node, Node[]>()): Map<Node, Node[]> {
+  const el = into;
+  for (const n of topoOrder(roots, el)) el.set(n, expand(n, n.args.map((a) => el.get(a)!)));
   return el;
 }
 

@@ -44,6 +44,12 @@ export interface Kernel {
   readonly instrs: readonly Instr[];
   /** The loss, for kernels that return it. */
   readonly result?: Operand;
+  /**
+   * The gradient kernel of a model split into parts (longer than `chunkSize`): its first
+   * `lossPrefix` instructions (loads and forward ops, ending with the loss) are the loss
+   * kernel, so the module emits the forward pass once and both entry points share it.
+   */
+  readonly lossPrefix?: number;
 }
 
 export interface Slot { readonly name: string; readonly shape: Shape; readonly size: number; readonly offset: number }
@@ -71,6 +77,8 @@ export interface LowerOptions {
   readonly maxBatch?: number;
   /** In looped kernels, element loops over at most this many elements are unrolled (default 16). */
   readonly unrollElements?: number;
+  /** Statements per generated function before it is split (default 1000). */
+  readonly chunkSize?: number;
 }
 
 /**
@@ -82,13 +90,20 @@ export interface LowerOptions {
  */
 export const DEFAULT_UNROLL_LIMIT = 300;
 export const DEFAULT_MAX_BATCH = 64;
+/** Statements per generated function before it is split (V8 optimizes functions up to about 60 KB of bytecode). */
+export const DEFAULT_CHUNK_SIZE = 1000;
 
 export interface Program {
   readonly model: Model;
   readonly layout: Layout;
   readonly lowering: Lowering;
-  /** Per-sample straight-line kernels (lowering 'unrolled'). */
-  readonly kernels?: { readonly [K in KernelKind]: Kernel };
+  /**
+   * Per-sample straight-line kernels (lowering 'unrolled'). A gradient kernel longer than
+   * `chunkSize` has a `lossPrefix` when it can share the loss kernel (see `sharedLoss`);
+   * the step kernel is built only when the gradient kernel fits one function (else the
+   * step is never fused: 6-emit/fusedSteps.ts).
+   */
+  readonly kernels?: { readonly forward: Kernel; readonly loss: Kernel; readonly gradient: Kernel; readonly step?: Kernel };
   /** Batched loop kernels (lowering 'loops'). */
   readonly loops?: LoopPlan;
 }
@@ -137,12 +152,34 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
     return printed({ model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH, options.unrollElements) });
   }
   const s = scalarized(derived, layout);
+  const gradient = buildKernel(s, 'gradient');
+  const fits = gradient.instrs.length <= (options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+  const shared = fits ? undefined : sharedLoss(gradient);
   return printed({
     model,
     layout,
     lowering,
-    kernels: { forward: buildKernel(s, 'forward'), loss: buildKernel(s, 'loss'), gradient: buildKernel(s, 'gradient'), step: buildKernel(s, 'step') },
+    kernels: {
+      forward: buildKernel(s, 'forward'),
+      loss: shared?.loss ?? buildKernel(s, 'loss'),
+      gradient: shared?.gradient ?? gradient,
+      ...(fits ? { step: buildKernel(s, 'step') } : {}),
+    },
   });
+}
+
+/**
+ * A long gradient kernel's forward part as the loss kernel: its instructions up to the
+ * loss, when they are only loads and ops (the topological order lists everything the loss
+ * reads first; a gradient store placed among them, of a gradient that is a forward value,
+ * leaves the kernels apart). Undefined when they cannot be shared.
+ */
+function sharedLoss(gradient: Kernel): { loss: Kernel; gradient: Kernel } | undefined {
+  const result = gradient.result;
+  if (!result || !('ref' in result)) return undefined;
+  const prefix = gradient.instrs.slice(0, result.ref + 1);
+  if (prefix.some((ins) => ins.kind === 'store')) return undefined;
+  return { loss: { kind: 'loss', instrs: prefix, result }, gradient: { ...gradient, lossPrefix: prefix.length } };
 }
 
 /** The lowering asked for; 'auto' unrolls models with at most `unrollLimit` parameters. */
@@ -215,8 +252,11 @@ function forwardElementsOf(model: Model, elements: ReadonlyMap<Node, Node[]>): S
  */
 function adjointOwnerElements(derived: Derived, elements: ReadonlyMap<Node, Node[]>, forwardEls: ReadonlySet<Node>): Map<Node, AdjointOwnerEl> {
   const ownerOf = new Map<Node, AdjointOwnerEl>();
+  // Owners the kernels do not compute are scalarized into a map of their own, each node once
+  // (scalarizing each from scratch walked its whole graph per owner: quadratic on a chain).
+  let more: Map<Node, Node[]> | undefined;
   for (const [a, owner] of adjointOwners(derived)) {
-    const fEls = elements.get(owner.of) ?? scalarize([owner.of]).get(owner.of)!;
+    const fEls = elements.get(owner.of) ?? scalarize([owner.of], (more ??= new Map(elements))).get(owner.of)!;
     const base = owner.label ?? owner.param;
     (elements.get(a) ?? []).forEach((e, k) => {
       if (e.op === 'const' || e.args.length === 0 || forwardEls.has(e) || ownerOf.has(e)) return; // a forward value keeps its own name

@@ -28,18 +28,20 @@
 import { literal } from './literal.js';
 import type { Instr, Kernel, Operand, ParamSlot } from '../5-lower/schedule.js';
 import { statement } from './kernels.js';
+import type { Syntax } from './flavour.js';
 import { call as callKernel, declaration, type Param, parameterList, SIGNATURES } from './signatures.js';
 import { type UpdateRule, dispatch, distinctRules, hyperNames, hyperValues, readsHyper } from './optimizers.js';
 
 type Update = Extract<Instr, { kind: 'store' }>;
 
 /** `$step_<kind>` for one rule: the step kernel with the rule's update at each update store. */
-function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, kinds: readonly string[], rule: UpdateRule, stored: (v: string) => string): string {
+function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, kinds: readonly string[], rule: UpdateRule, stored: (v: string) => string, S: Syntax): string {
+  const { t, nn } = S;
   const { m, v } = rule.state;
   const { instrs } = kernel;
   const ref = (o: Operand) => ('lit' in o ? literal(o.lit) : (instrs[o.ref] as { name: string }).name);
   const arrays = params.filter((s) => s.shape.length);
-  const body: string[] = [`const ${hyperNames(rule).flatMap((n, i) => (readsHyper(rule, n) ? [`${n} = $h[${i}]!`] : [])).join(', ')};`];
+  const body: string[] = [`const ${hyperNames(rule).flatMap((n, i) => (readsHyper(rule, n) ? [`${n} = $h[${i}]${nn}`] : [])).join(', ')};`];
   // The arrays of the parameters and of the state, loaded once per call.
   const hoist = (prefix: string, from: string) => arrays.length && body.push(`const ${arrays.map((s) => `${prefix}${s.name} = ${from}.${s.name}`).join(', ')};`);
   hoist('$w_', '$p');
@@ -47,13 +49,13 @@ function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, k
   if (v) hoist('$v_', '$v');
   body.push('let $s = 0; // 0 while every new value is finite');
   const at = (prefix: string, obj: string, u: Update) => (u.element === null ? `${obj}.${u.leaf}` : `${prefix}${u.leaf}[${u.element}]`);
-  const read = (x: string, u: Update) => (u.element === null ? x : `${x}!`);
+  const read = (x: string, u: Update) => (u.element === null ? x : `${x}${nn}`);
   const restore: string[] = [];
   let k = 0;
   let lastComment: string | undefined;
   for (const ins of instrs) {
     if (ins.kind === 'load' && ins.from === 'param') {
-      body.push(`const ${ins.name} = ${ins.element === null ? `$p.${ins.leaf}` : `$w_${ins.leaf}[${ins.element}]!`};`);
+      body.push(`const ${ins.name} = ${ins.element === null ? `$p.${ins.leaf}` : `$w_${ins.leaf}[${ins.element}]${nn}`};`);
     } else if (ins.kind === 'store' && ins.into === 'update') {
       const w = at('$w_', '$p', ins), M = at('$m_', '$m', ins), V = at('$v_', '$v', ins);
       const old = [...(m ? [`$mo${k} = ${read(M, ins)}`] : []), ...(v ? [`$vo${k} = ${read(V, ins)}`] : [])];
@@ -71,7 +73,7 @@ function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, k
     } else {
       if (ins.kind === 'op' && ins.comment && ins.comment !== lastComment) body.push(`// ${ins.comment}`); // once per run, as kernels.ts does
       if (ins.kind === 'op' && ins.comment) lastComment = ins.comment;
-      body.push(statement(ins, ref));
+      body.push(statement(ins, ref, S.flavour));
     }
   }
   const loss = ref(kernel.result!);
@@ -83,20 +85,21 @@ function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, k
   );
   const text = body.join('\n');
   const state: Param[] = [...(m ? [{ name: '$m', type: 'Params' }] : []), ...(v ? [{ name: '$v', type: 'Params' }] : [])];
-  const signature = parameterList([...SIGNATURES.step.params, ...state, { name: '$h', type: 'Float64Array' }], text);
+  const signature = parameterList([...SIGNATURES.step.params, ...state, { name: '$h', type: 'Float64Array' }], text, S.flavour === 'ts');
   return `/** One ${kinds.join(' or ')} step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
-function $step_${kind}(${signature}): number {
+function $step_${kind}(${signature})${t(': number')} {
 ${text.split('\n').map((l) => `  ${l}`).join('\n')}
 }`;
 }
 
 /** The fused steps of `kernel` and the entry points on them, or null when the kernel is too long to fuse (see the header). */
-export function emitFusedSteps(kernel: Kernel, params: readonly ParamSlot[], stored: (v: string) => string, chunkSize: number): string | null {
+export function emitFusedSteps(kernel: Kernel, params: readonly ParamSlot[], stored: (v: string) => string, chunkSize: number, S: Syntax): string | null {
   if (kernel.instrs.length > chunkSize) return null;
+  const { t, nn } = S;
   const rules = distinctRules();
-  const steps = rules.map((r) => fusedStep(kernel, params, r.kind, r.kinds, r.rule, stored));
+  const steps = rules.map((r) => fusedStep(kernel, params, r.kind, r.kinds, r.rule, stored, S));
   const call = (r: (typeof rules)[number]) =>
-    `$step_${r.kind}(p, X, xo, Y, yo, ${r.rule.state.m ? 'st.m!, ' : ''}${r.rule.state.v ? 'st.v!, ' : ''}$hyperInto(${hyperValues(r.rule).join(', ')}))`;
+    `$step_${r.kind}(p, X, xo, Y, yo, ${r.rule.state.m ? `st.m${nn}, ` : ''}${r.rule.state.v ? `st.v${nn}, ` : ''}$hyperInto(${hyperValues(r.rule).join(', ')}))`;
   const slots = Math.max(...rules.map((r) => hyperNames(r.rule).length));
   const inputs = Array.from({ length: slots }, (_, i) => `a${i} = 0`);
   return [
@@ -106,14 +109,14 @@ export function emitFusedSteps(kernel: Kernel, params: readonly ParamSlot[], sto
  * (numbers passed as arguments to a function too large to inline are boxed; these are not).
  */
 const $H = new Float64Array(${slots});
-function $hyperInto(${inputs.join(', ')}): Float64Array {
+function $hyperInto(${inputs.join(', ')})${t(': Float64Array')} {
 ${inputs.map((_, i) => `  $H[${i}] = a${i};`).join('\n')}
   return $H;
 }`,
     `/** One plain SGD step on one row, all or nothing: the loss, or NaN with \`$p\` unchanged. */
-${declaration('stepRow', `return ${callKernel('step', {}, '$step_sgd').slice(0, -1)}, $hyperInto($lr, 1, 0));`)}`,
+${declaration('stepRow', `return ${callKernel('step', {}, '$step_sgd').slice(0, -1)}, $hyperInto($lr, 1, 0));`, S.flavour === 'ts')}`,
     `/** One step of \`st\`'s kind on one row (rate \`lr\`, step \`t\` from 1, no clipping), fused into the backward pass: the loss, or NaN with nothing changed. */
-function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState, h: $Hyper, lr: number, t: number): number {
+function $optimizerRow(p${t(': Params')}, X${t(': Floats')}, xo${t(': number')}, Y${t(': Floats')}, yo${t(': number')}, st${t(': OptimizerState')}, h${t(': $Hyper')}, lr${t(': number')}, t${t(': number')})${t(': number')} {
   switch (h.kind) {
 ${dispatch(rules, call)}
   }
@@ -125,12 +128,13 @@ ${dispatch(rules, call)}
  * `$stepRow` and `$optimizerRow` without fusion (the looped lowering, or an unrolled kernel
  * too long to fuse): the gradient of the row into `$acc`, then the update pass.
  */
-export function emitUnfusedRows(): string {
+export function emitUnfusedRows(S: Syntax): string {
+  const { t } = S;
   return `/** One plain SGD step on one row, all or nothing: the loss, or NaN with \`$p\` unchanged. */
-${declaration('stepRow', `const value = ${callKernel('gradient', { $g: '$acc', $scale: '1' })};\nreturn $update_sgd($p, $acc, 1, value, $lr, 1, 0) ? value : NaN;`)}
+${declaration('stepRow', `const value = ${callKernel('gradient', { $g: '$acc', $scale: '1' })};\nreturn $update_sgd($p, $acc, 1, value, $lr, 1, 0) ? value : NaN;`, S.flavour === 'ts')}
 
 /** One step of \`st\`'s kind on one row (rate \`lr\`, step \`t\` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
-function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState, h: $Hyper, lr: number, t: number): number {
+function $optimizerRow(p${t(': Params')}, X${t(': Floats')}, xo${t(': number')}, Y${t(': Floats')}, yo${t(': number')}, st${t(': OptimizerState')}, h${t(': $Hyper')}, lr${t(': number')}, t${t(': number')})${t(': number')} {
   const value = $gradient(p, X, xo, Y, yo, $acc, 1);
   return $optimizerUpdate(p, $acc, st, h, lr, t, 1, value) ? value : NaN;
 }`;

@@ -13,11 +13,18 @@ import { type ElementwiseOp, OPS } from '../ir/ops.js';
 import type { ElementAlgebra } from '../5-lower/table.js';
 import { declaration, mentions } from './signatures.js';
 import { literal } from './literal.js';
+import type { Syntax } from './flavour.js';
 import type { Access, Affine, BufferRef, GemmOperand, Hoist, KernelVar, LoopKernel, LoopPlan, LoopStep, ScalarRef } from '../5-lower/plan.js';
 import { constant, shift } from '../5-lower/plan.js';
 
 // The plan's symbols as TypeScript: the kernel's arguments, locals and scratch buffers.
 // Names gradc makes start with `$`, so they never meet a user's name, a global or a keyword.
+/**
+ * The `!` of a typed-array read: '!' in TypeScript, '' in JavaScript (flavour.ts); set by
+ * `emitLoopKernel` for the one kernel it writes, and back to '!' after it.
+ */
+let nn = '!';
+
 const VARS: { readonly [K in KernelVar]: string } = { inputRow: '$xo', targetRow: '$yo', outputRow: '$oo', batchSize: '$nb' };
 
 function bufferText(b: BufferRef): string {
@@ -72,7 +79,7 @@ function at(a: Access, b: string, coords: readonly string[], write = false, prod
   });
   const base = shift(a.base, offset);
   if (base.terms.length > 0 || base.offset !== 0) terms.unshift(affineText(base));
-  return `${bufferText(a.buf!)}[${terms.length ? terms.join(' + ') : '0'}]${write ? '' : '!'}`;
+  return `${bufferText(a.buf!)}[${terms.length ? terms.join(' + ') : '0'}]${write ? '' : nn}`;
 }
 
 const COORDS = ['$r', '$c'];
@@ -122,7 +129,7 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
       // p is the sample, q the element; the fused elementwise chain reads the product (its one use) where it stands.
       return `${at(e.out, p, [q], true)} = ${at(e.value, p, [q], false, s.scaled ? `(${v})` : v)};`;
     }
-    return `${bufferText(out.buf)}[${idx(out, p, q)}]${s.accumulate ? '! +=' : ' ='} ${v};`;
+    return `${bufferText(out.buf)}[${idx(out, p, q)}]${s.accumulate ? `${nn} +=` : ' ='} ${v};`;
   };
   const kernel = (bp: number, bq: number) => {
     const ps = Array.from({ length: bp }, (_, i) => i), qs = Array.from({ length: bq }, (_, j) => j);
@@ -135,8 +142,8 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
     lines.push(`let ${ps.flatMap((i) => qs.map((j) => `$c${i}${j} = 0`)).join(', ')};`);
     const kl = L.sv === 1 ? '$k' : `$k * ${L.sv}`, kr = R.su === 1 ? '$k' : `$k * ${R.su}`;
     const inner = [
-      ...ps.map((i) => `const $a${i} = ${bufferText(L.buf)}[$l${i} + ${kl}]!;`),
-      ...qs.map((j) => `const $w${j} = ${bufferText(R.buf)}[$m${j} + ${kr}]!;`),
+      ...ps.map((i) => `const $a${i} = ${bufferText(L.buf)}[$l${i} + ${kl}]${nn};`),
+      ...qs.map((j) => `const $w${j} = ${bufferText(R.buf)}[$m${j} + ${kr}]${nn};`),
       ...ps.flatMap((i) => qs.map((j) => `$c${i}${j} += $a${i} * $w${j};`)),
     ];
     lines.push(`for (let $k = 0; $k < ${K}; $k++) {\n${indent(inner.join('\n'))}\n}`);
@@ -260,9 +267,14 @@ function step(s: LoopStep): string {
   }
 }
 
-export function emitLoopKernel(k: LoopKernel): string {
-  const body = [...k.hoists.map(hoistText), ...k.steps.map(step)].join('\n');
-  return declaration(`${k.kind}Rows`, body);
+export function emitLoopKernel(k: LoopKernel, S: Syntax): string {
+  nn = S.nn;
+  try {
+    const body = [...k.hoists.map(hoistText), ...k.steps.map(step)].join('\n');
+    return declaration(`${k.kind}Rows`, body, S.flavour === 'ts');
+  } finally {
+    nn = '!';
+  }
 }
 
 /** The scratch buffers that `code` (the loop kernels) mentions. */

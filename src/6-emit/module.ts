@@ -14,16 +14,17 @@
  * saying it must not be edited (and the generated-file markers that tools honour);
  * identical input gives byte-identical output; it type-checks with zero diagnostics under
  * every option of @tsconfig/strictest plus verbatimModuleSyntax (no unused declaration or
- * parameter, typed-array reads asserted with `!`, which compiles away). The file is built once from ts-morph structures (one
- * `createSourceFile` call), so emission stays linear in the model's size.
+ * parameter, typed-array reads asserted with `!`, which compiles away). The module is
+ * written as text, top to bottom, never parsed back (linear in the model's size); the
+ * same emission in the JavaScript flavour (flavour.ts) gives the same program without
+ * types, which `compile()` loads.
  */
-import { createRequire } from 'node:module';
-import type * as TsMorph from 'ts-morph';
-import type { StatementStructures, WriterFunction } from 'ts-morph';
 import { debugLevel } from '../debug.js';
 import type { LowerOptions, Program, Slot } from '../5-lower/schedule.js';
 import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
 import { DEFAULT_CHUNK_SIZE, emitKernel, plus, type EmittedKernel } from './kernels.js';
+import { type Flavour, type Syntax, syntaxOf } from './flavour.js';
+import { RUNTIME_JS } from './runtimeJs.js';
 import { call, declaration, parameterList } from './signatures.js';
 import { emitFusedSteps, emitUnfusedRows } from './fusedSteps.js';
 import { OPTIMIZER_RUNTIME, emitOptimizerUpdates } from './optimizers.js';
@@ -34,29 +35,17 @@ import { structureHash } from './structureHash.js';
 export interface EmitOptions extends LowerOptions {
   /** Element type of every array: 'f64' (default) or 'f32'. */
   readonly precision?: 'f64' | 'f32';
-  /** Statements per generated function before it is split (default 1000). */
-  readonly chunkSize?: number;
   /** Path shown in the header (the model file). */
   readonly sourcePath?: string;
 }
 
-// ts-morph (which bundles its own TypeScript) loads on the first emission, not on import:
-// model files and the inspection commands import gradc without emitting anything.
-let tsMorph: typeof TsMorph | undefined;
-const morph = (): typeof TsMorph => (tsMorph ??= createRequire(import.meta.url)('ts-morph') as typeof TsMorph);
-
-const text = (s: string): WriterFunction => (w) => { w.write(s); };
 const fieldType = (s: Slot, input = false) => (s.shape.length === 0 ? 'number' : input ? 'ArrayLike<number>' : 'Floats');
 const shapeText = (s: Slot) => `[${s.shape.join(', ')}]`;
 
-function iface(name: string, doc: string, slots: readonly Slot[], input = false): StatementStructures {
-  return {
-    kind: morph().StructureKind.Interface,
-    name,
-    isExported: true,
-    docs: [doc],
-    properties: slots.map((s) => ({ name: s.name, type: fieldType(s, input), docs: s.shape.length ? [`shape ${shapeText(s)}, row-major`] : undefined })),
-  };
+/** An exported interface of the model's named slots (TypeScript only). */
+function iface(name: string, doc: string, slots: readonly Slot[], input = false): string {
+  const fields = slots.map((s) => `${s.shape.length ? `  /** shape ${shapeText(s)}, row-major */\n` : ''}  ${s.name}: ${fieldType(s, input)};\n`).join('');
+  return `/** ${doc} */\nexport interface ${name} {\n${fields}}\n`;
 }
 
 /**
@@ -111,28 +100,30 @@ function packer(kind: 'input' | 'target', slots: readonly Slot[]): string {
  * kernels), then `$stepRow` and `$optimizerRow`: the steps fused into the backward pass
  * when the kernel is short enough (`fused`, fusedSteps.ts), else gradient then update pass.
  */
-function unrolledRows(fused: string | null): string {
+function unrolledRows(fused: string | null, S: Syntax): string {
+  const typed = S.flavour === 'ts';
   const row = { $xo: '$xo + $b * INPUT_SIZE', $yo: '$yo + $b * TARGET_SIZE' };
   return [
     `/** Rows per \`$gradientRows\` / \`$lossRows\` call. */`,
     `const $MAX_ROWS = Infinity;`,
     '',
     `/** Sum of the loss over \`$nb\` rows, adding \`$scale\` times their gradients into \`$g\`. */`,
-    declaration('gradientRows', `let $total = 0;\nfor (let $b = 0; $b < $nb; $b++) $total += ${call('gradient', row)};\nreturn $total;`),
+    declaration('gradientRows', `let $total = 0;\nfor (let $b = 0; $b < $nb; $b++) $total += ${call('gradient', row)};\nreturn $total;`, typed),
     '',
     `/** Sum of the loss over \`$nb\` rows. */`,
-    declaration('lossRows', `let $total = 0;\nfor (let $b = 0; $b < $nb; $b++) $total += ${call('loss', row)};\nreturn $total;`),
+    declaration('lossRows', `let $total = 0;\nfor (let $b = 0; $b < $nb; $b++) $total += ${call('loss', row)};\nreturn $total;`, typed),
     '',
-    fused ?? emitUnfusedRows(),
+    fused ?? emitUnfusedRows(S),
   ].join('\n');
 }
 
 const ONE_ROW = { $nb: '1' };
 
 /** Batched loop kernels, and the per-sample kernels as one-row calls of them. */
-function loopedKernels(program: Program): string {
+function loopedKernels(program: Program, S: Syntax): string {
   const plan = program.loops!;
-  const kernels = [emitLoopKernel(plan.kernels.forward), emitLoopKernel(plan.kernels.loss), emitLoopKernel(plan.kernels.gradient)];
+  const typed = S.flavour === 'ts';
+  const kernels = [emitLoopKernel(plan.kernels.forward, S), emitLoopKernel(plan.kernels.loss, S), emitLoopKernel(plan.kernels.gradient, S)];
   return [
     `/** Rows per \`$gradientRows\` call (the size of the buffers below). */`,
     `const $MAX_ROWS = ${plan.maxBatch};`,
@@ -144,35 +135,50 @@ function loopedKernels(program: Program): string {
     '',
     kernels[2],
     '',
-    declaration('forward', `${call('forwardRows', ONE_ROW)};`),
-    declaration('loss', `return ${call('lossRows', ONE_ROW)};`),
-    declaration('gradient', `return ${call('gradientRows', ONE_ROW)};`),
+    declaration('forward', `${call('forwardRows', ONE_ROW)};`, typed),
+    declaration('loss', `return ${call('lossRows', ONE_ROW)};`, typed),
+    declaration('gradient', `return ${call('gradientRows', ONE_ROW)};`, typed),
     '',
-    emitUnfusedRows(),
+    emitUnfusedRows(S),
   ].join('\n');
 }
 
-/** The module text; `gradientDoc` holds the derived formulas for `gradient`'s doc comment (pipeline.ts `gradientDoc`). */
-export function emitModule(program: Program, options: EmitOptions, gradientDoc: readonly string[]): string {
+/**
+ * The module text; `gradientDoc` holds the derived formulas for `gradient`'s doc comment
+ * (pipeline.ts `gradientDoc`). `flavour` 'ts' is what `gradc build` writes; 'js' is the
+ * same program as an ES2022 module, written directly (flavour.ts), for the in-process
+ * loader (load/loader.ts): no TypeScript compiler runs on it.
+ */
+export function emitModule(program: Program, options: EmitOptions, gradientDoc: readonly string[], flavour: Flavour = 'ts'): string {
   const { model } = program;
+  const S = syntaxOf(flavour);
   const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  const unrolled = program.kernels ? (['forward', 'loss', 'gradient'] as const).map((k) => emitKernel(program.kernels![k], chunk)) : [];
+  const k = program.kernels;
+  // One forward and one backward pass when the gradient kernel shares the loss kernel (kernels.ts).
+  const unrolled = !k ? [] : (k.gradient.lossPrefix === undefined ? [k.forward, k.loss, k.gradient] : [k.forward, k.gradient]).map((x) => emitKernel(x, chunk, flavour));
   // A value as an array element stores it: f32 arrays round it (and may overflow to Infinity).
   const stored = (v: string) => (options.precision === 'f32' ? `Math.fround(${v})` : `(${v})`);
   // The optimizers' steps fused into the unrolled backward pass (null: too long to fuse, or looped).
-  const fused = program.kernels ? emitFusedSteps(program.kernels.step, program.layout.params, stored, chunk) : null;
+  const fused = k?.step ? emitFusedSteps(k.step, program.layout.params, stored, chunk, S) : null;
 
-  const declarations = paramFunctions(program, stored);
-  const statements: (StatementStructures | WriterFunction)[] = [
-    ...typeDeclarations(program, options.precision ?? 'f64', unrolled),
-    text(declarations),
-    text(apiFunctions(program, options, stored, optionalRuntime(declarations), gradientDoc)),
+  const declarations = paramFunctions(program, stored, S);
+  const statements = [
+    ...typeDeclarations(program, options.precision ?? 'f64', unrolled, S),
+    declarations,
+    apiFunctions(program, options, stored, optionalRuntime(declarations, flavour), gradientDoc, S),
   ];
-  const { IndentationText, Project } = morph();
-  const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces } });
-  const file = project.createSourceFile(`${model.name}.ts`, { leadingTrivia: headerLines(program, options), statements });
-  const out = `${file.getFullText()}\n${kernelsText(program, unrolled, fused)}`;
-  if (debugLevel() >= 1) process.stderr.write(`\n===== gradc: emitted ${model.name}.ts =====\n${out}\n`);
+  const out = `${headerLines(program, options)}${statementsText(statements)}\n${rowsText(program, fused, S)}\n${kernelsText(unrolled, flavour)}`;
+  if (debugLevel() >= 1) process.stderr.write(`\n===== gradc: emitted ${model.name}.${flavour} =====\n${out}\n`);
+  return out;
+}
+
+/** Top-level statements, each ending in a newline, with one blank line between them. */
+function statementsText(statements: readonly string[]): string {
+  let out = '';
+  for (const [i, text] of statements.entries()) {
+    if (i > 0 && !out.endsWith('\n\n')) out += '\n';
+    out += text.endsWith('\n') ? text : `${text}\n`;
+  }
   return out;
 }
 
@@ -196,33 +202,36 @@ function headerLines(program: Program, options: EmitOptions): string {
 }
 
 /** \`Floats\`, the model's types (Params, Inputs, Targets, Outputs, Sample), its shapes and row sizes. */
-function typeDeclarations(program: Program, precision: 'f64' | 'f32', unrolled: readonly EmittedKernel[]): (StatementStructures | WriterFunction)[] {
+function typeDeclarations(program: Program, precision: 'f64' | 'f32', unrolled: readonly EmittedKernel[], S: Syntax): string[] {
   const { model, layout } = program;
+  const { t } = S;
   const P = layout.params;
   const floats = precision === 'f32' ? 'Float32Array' : 'Float64Array';
   const slots = Math.max(1, ...unrolled.map((k) => k.slots));
-  const statements: (StatementStructures | WriterFunction)[] = [];
-  statements.push(text(`/** The element type of every array in this module (${precision}). */
-export type Floats = ${floats};
-const Floats = ${floats};
-`));
-  statements.push(iface('Params', `Parameters of model '${model.name}' (also the type of their gradients).`, P));
-  statements.push(iface('Inputs', `Inputs of one sample.`, layout.inputs, true));
-  statements.push(iface('Targets', `Targets of one sample.`, layout.targets, true));
-  statements.push(iface('Outputs', `What \`forward\` returns.`, layout.outputs));
-  statements.push(text(`/** One training sample. */
+  const types = S.flavour === 'ts';
+  return [
+    `/** The element type of every array in this module (${precision}). */
+${types ? `export type Floats = ${floats};\n` : ''}const Floats = ${floats};
+`,
+    ...(types ? [
+      iface('Params', `Parameters of model '${model.name}' (also the type of their gradients).`, P),
+      iface('Inputs', `Inputs of one sample.`, layout.inputs, true),
+      iface('Targets', `Targets of one sample.`, layout.targets, true),
+      iface('Outputs', `What \`forward\` returns.`, layout.outputs),
+    ] : []),
+    `${types ? `/** One training sample. */
 export interface Sample {
   readonly inputs: Inputs;
   readonly targets: Targets;
 }
 
-/** Shapes of every named value, as declared. */
+` : ''}/** Shapes of every named value, as declared. */
 export const shapes = {
   params: { ${P.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
   inputs: { ${layout.inputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
   targets: { ${layout.targets.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
   outputs: { ${layout.outputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
-} as const;
+}${t(' as const')};
 
 /**
  * Values per sample in the flat rows that \`gradientBatch\`, \`stepBatch\` and \`fit\` use.
@@ -232,51 +241,51 @@ export const INPUT_SIZE = ${layout.inputSize};
 export const TARGET_SIZE = ${layout.targetSize};
 export const OUTPUT_SIZE = ${layout.outputSize};
 /** Each output and each target as [name, offset in its row, size] (fit's metrics pair them). */
-const $OUTPUT_SLOTS: readonly (readonly [string, number, number])[] = [${layout.outputs.map((s) => `['${s.name}', ${s.offset}, ${s.size}]`).join(', ')}];
-const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [${layout.targets.map((s) => `['${s.name}', ${s.offset}, ${s.size}]`).join(', ')}];
-${unrolled.some((k) => k.slots > 0) ? `/** Values that one part of a kernel split by chunkSize passes to a later part. */\nconst $t = new Floats(${slots});\n` : '\n'}`));
-
-  return statements;
+const $OUTPUT_SLOTS${t(': readonly (readonly [string, number, number])[]')} = [${layout.outputs.map((s) => `['${s.name}', ${s.offset}, ${s.size}]`).join(', ')}];
+const $TARGET_SLOTS${t(': readonly (readonly [string, number, number])[]')} = [${layout.targets.map((s) => `['${s.name}', ${s.offset}, ${s.size}]`).join(', ')}];
+${unrolled.some((k) => k.slots > 0) ? `/** Values that one part of a kernel split by chunkSize passes to a later part. */\nconst $t = new Floats(${slots});\n` : '\n'}`,
+  ];
 }
 
 /** initParams, copyParams, zeroParams and the per-parameter helpers (update, checks, packing). */
-function paramFunctions(program: Program, stored: (v: string) => string): string {
+function paramFunctions(program: Program, stored: (v: string) => string, S: Syntax): string {
   const { model, layout } = program;
+  const { t, nn } = S;
   const P = layout.params;
   const inits = P.map((s) => `${s.name}: ${initExpr(s)}`).join(', ');
   const random = /\brand\b/.test(inits); // no random initializer: the seed is not used
   return `/** Parameters as the model's initializers say (random ones drawn from \`seed\`). */
-export function initParams(${random ? 'seed' : '_seed'} = ${numberText(model.seed)}): Params {
+export function initParams(${random ? 'seed' : '_seed'} = ${numberText(model.seed)})${t(': Params')} {
 ${random ? '  const rand = $rng(seed);\n' : ''}  return { ${inits} };
 }
 
 /** A deep copy of \`p\`. */
-export function copyParams(p: Params): Params {
+export function copyParams(p${t(': Params')})${t(': Params')} {
   return { ${P.map((s) => `${s.name}: ${s.shape.length ? `p.${s.name}.slice()` : `p.${s.name}`}`).join(', ')} };
 }
 
 /** Parameters (or gradients) that are all zero. */
-export function zeroParams(): Params {
+export function zeroParams()${t(': Params')} {
   return { ${P.map((s) => `${s.name}: ${s.shape.length ? `new Floats(${s.size})` : '0'}`).join(', ')} };
 }
 
-function $copyInto(to: Params, from: Params): void {
+function $copyInto(to${t(': Params')}, from${t(': Params')})${t(': void')} {
 ${P.map((s) => (!s.shape.length ? `  to.${s.name} = from.${s.name};`
-    : s.size <= 64 ? `  { const a = to.${s.name}, b = from.${s.name}; for (let k = 0; k < ${s.size}; k++) a[k] = b[k]!; }` // faster than set() when small
+    : s.size <= 64 ? `  { const a = to.${s.name}, b = from.${s.name}; for (let k = 0; k < ${s.size}; k++) a[k] = b[k]${nn}; }` // faster than set() when small
     : `  to.${s.name}.set(from.${s.name});`)).join('\n')}
 }
 
 /** \`p <- p - lr * g\`, then \`g <- 0\`, unchecked (\`$stepFailed\` uses it to find what overflows). */
-function $applyUpdate(p: Params, g: Params, lr: number): void {
+function $applyUpdate(p${t(': Params')}, g${t(': Params')}, lr${t(': number')})${t(': void')} {
 ${P.map((s) => (s.shape.length
-    ? `  { const w = p.${s.name}, d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) { w[k]! -= lr * d[k]!; d[k] = 0; } }`
+    ? `  { const w = p.${s.name}, d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) { w[k]${nn} -= lr * d[k]${nn}; d[k] = 0; } }`
     : `  p.${s.name} -= lr * g.${s.name}; g.${s.name} = 0;`)).join('\n')}
 }
 
 /** True when \`p\` has every parameter, of the right kind and size (\`$checkParams\` says what is wrong otherwise). */
-function $isParams(p: unknown): boolean {
+function $isParams(p${t(': unknown')})${t(': boolean')} {
   if (typeof p !== 'object' || p === null) return false;
-  const q = p as Params;
+  const q = p${t(' as Params')};
   return ${P.length ? [...(P.some((s) => !s.shape.length) ? ['!Object.isFrozen(q)'] : []), ...P.map((s) => (s.shape.length ? `q.${s.name} instanceof Floats && q.${s.name}.length === ${s.size}` : `typeof q.${s.name} === 'number'`))].join(' && ') : 'true'};
 }
 
@@ -285,14 +294,14 @@ function $isParams(p: unknown): boolean {
  * NaN and +-Infinity, so the sum stays 0 exactly when all are finite (one compare in
  * all, no call per value).
  */
-function $finite(p: Params): boolean {
+function $finite(p${t(': Params')})${t(': boolean')} {
   let s = 0;
-${P.map((s) => (s.shape.length ? `  { const w = p.${s.name}; for (let k = 0; k < ${s.size}; k++) s += w[k]! * 0; }` : `  s += p.${s.name} * 0;`)).join('\n')}
+${P.map((s) => (s.shape.length ? `  { const w = p.${s.name}; for (let k = 0; k < ${s.size}; k++) s += w[k]${nn} * 0; }` : `  s += p.${s.name} * 0;`)).join('\n')}
   return s === 0;
 }
 
 /** The first value of \`p\` that is not finite, as \`'W[3] is NaN'\`, or '' when all are finite. */
-function $nonFinite(p: Params): string {
+function $nonFinite(p${t(': Params')})${t(': string')} {
 ${P.map((s) => (s.shape.length
     ? `  { const w = p.${s.name}; for (let k = 0; k < ${s.size}; k++) if (!Number.isFinite(w[k])) return \`${s.name}[\${k}] is \${w[k]}\`; }`
     : `  if (!Number.isFinite(p.${s.name})) return \`${s.name} is \${p.${s.name}}\`;`)).join('\n')}
@@ -303,7 +312,7 @@ ${P.map((s) => (s.shape.length
  * Throws a SampleError naming the first parameter of \`p\` that is missing or of the wrong
  * kind or size (and, when \`finite\`, the first value that is not finite). Extra keys are ignored.
  */
-function $checkParams(p: Params, where: string, finite: boolean${P.some((s) => !s.shape.length) ? ', writable = false' : ', _writable = false'}): void {
+function $checkParams(p${t(': Params')}, where${t(': string')}, finite${t(': boolean')}${P.some((s) => !s.shape.length) ? ', writable = false' : ', _writable = false'})${t(': void')} {
   if (typeof p !== 'object' || p === null) throw new SampleError(\`\${where} must be an object with ${P.length ? P.map((s) => `'${s.name}'`).join(', ') : 'no keys'}, got \${$show(p)}\`);
 ${P.map((s) => (s.shape.length
     ? `  { const v = p.${s.name}; if (!(v instanceof Floats) || v.length !== ${s.size}) $checkArrayParam(v, ${s.size}, '${shapeText(s)}', where, '${s.name}'); }`
@@ -313,24 +322,25 @@ ${P.filter((s) => !s.shape.length).map((s) => `  if (writable) $checkWritablePar
 }
 
 /** Writes one sample's inputs into \`into\` at \`at\`; throws naming an input that is missing, not finite or of the wrong size. */
-export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
+export function packInputs(src${t(': Inputs')}, into${t(': Floats')}, at${t(': number')}, where = 'sample')${t(': void')} {
 ${packer('input', layout.inputs)}
 }
 
 /** Writes one sample's targets into \`into\` at \`at\`; throws naming a target that is missing, not finite or of the wrong size. */
-export function packTargets(src: Targets, into: Floats, at: number, where = 'sample'): void {
+export function packTargets(src${t(': Targets')}, into${t(': Floats')}, at${t(': number')}, where = 'sample')${t(': void')} {
 ${packer('target', layout.targets)}
 }
 
-function $unpackOutputs(${layout.outputs.length ? 'o: Floats, at: number' : '_o: Floats, _at: number'}): Outputs {
-  return { ${layout.outputs.map((s) => `${s.name}: ${s.shape.length ? `o.slice(${plus('at', s.offset)}, at + ${s.offset + s.size})` : `o[${plus('at', s.offset)}]!`}`).join(', ')} };
+function $unpackOutputs(${layout.outputs.length ? `o${t(': Floats')}, at${t(': number')}` : `_o${t(': Floats')}, _at${t(': number')}`})${t(': Outputs')} {
+  return { ${layout.outputs.map((s) => `${s.name}: ${s.shape.length ? `o.slice(${plus('at', s.offset)}, at + ${s.offset + s.size})` : `o[${plus('at', s.offset)}]${nn}`}`).join(', ')} };
 }
 `;
 }
 
 /** The per-sample and minibatch API (forward ... stepBatch) and the run-time pieces after it. */
-function apiFunctions(program: Program, options: EmitOptions, stored: (v: string) => string, helpers: string, gradientDoc: readonly string[]): string {
+function apiFunctions(program: Program, options: EmitOptions, stored: (v: string) => string, helpers: string, gradientDoc: readonly string[], S: Syntax): string {
   const { model, layout } = program;
+  const { t } = S;
   const P = layout.params;
   const gradDoc = [
     `The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):`,
@@ -341,7 +351,7 @@ const $ys = new Floats(${Math.max(1, layout.targetSize)});
 const $os = new Floats(${Math.max(1, layout.outputSize)});
 
 /** The forward pass: outputs for one sample. */
-export function forward(params: Params, inputs: Inputs): Outputs {
+export function forward(params${t(': Params')}, inputs${t(': Inputs')})${t(': Outputs')} {
   $checkParams(params, 'forward: params', false);
   packInputs(inputs, $xs, 0, 'inputs');
   $forward(params, $xs, 0, $os, 0);
@@ -349,7 +359,7 @@ export function forward(params: Params, inputs: Inputs): Outputs {
 }
 
 /** The loss of one sample. */
-export function loss(params: Params, inputs: Inputs, targets: Targets): number {
+export function loss(params${t(': Params')}, inputs${t(': Inputs')}, targets${t(': Targets')})${t(': number')} {
   $checkParams(params, 'loss: params', false);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
@@ -359,7 +369,7 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
 /**
  * ${gradDoc.split('\n').join('\n * ')}
  */
-export function gradient(params: Params, inputs: Inputs, targets: Targets): { loss: number; grad: Params } {
+export function gradient(params${t(': Params')}, inputs${t(': Inputs')}, targets${t(': Targets')})${t(': { loss: number; grad: Params }')} {
   $checkParams(params, 'gradient: params', false);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
@@ -378,14 +388,14 @@ export function gradient(params: Params, inputs: Inputs, targets: Targets): { lo
  * the parameters and the optimizer state are left as they were and a SampleError says why
  * (the loss, the first non-finite gradient, or the first update that overflows).
  */
-export function step(params: Params, inputs: Inputs, targets: Targets, optimizer: number | OptimizerState): number {
+export function step(params${t(': Params')}, inputs${t(': Inputs')}, targets${t(': Targets')}, optimizer${t(': number | OptimizerState')})${t(': number')} {
   if (!$isParams(params)) $checkParams(params, 'step: params', false, true);
   const h = typeof optimizer === 'number' && optimizer >= 0 && optimizer < Infinity ? null : $knownState(optimizer) ?? $checkOptimizer('step', optimizer);
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
-  const st = optimizer as OptimizerState;
-  const value = h ? $optimizerStep(params, $xs, $ys, 1, 0, st, h) : $stepRow(params, $xs, 0, $ys, 0, optimizer as number);
-  if (value !== value) $stepFailed('step', params, $xs, $ys, 1, 0, h ? $rate(h, st.step) : optimizer as number, h && st);
+  const st = optimizer${t(' as OptimizerState')};
+  const value = h ? $optimizerStep(params, $xs, $ys, 1, 0, st, h) : $stepRow(params, $xs, 0, $ys, 0, optimizer${t(' as number')});
+  if (value !== value) $stepFailed('step', params, $xs, $ys, 1, 0, h ? $rate(h, st.step) : optimizer${t(' as number')}, h && st);
   return value;
 }
 
@@ -395,7 +405,7 @@ export function step(params: Params, inputs: Inputs, targets: Targets, optimizer
  * gradient is added into \`grad\`. Throws a SampleError when \`count\` is not a positive
  * integer, \`first\` not a non-negative integer, or the rows are not all in X and Y.
  */
-export function gradientBatch(params: Params, X: Floats, Y: Floats, count: number, first = 0, grad: Params = zeroParams()): { loss: number; grad: Params } {
+export function gradientBatch(params${t(': Params')}, X${t(': Floats')}, Y${t(': Floats')}, count${t(': number')}, first = 0, grad${t(': Params')} = zeroParams())${t(': { loss: number; grad: Params }')} {
   $checkParams(params, 'gradientBatch: params', false);
   $checkParams(grad, 'gradientBatch: grad', false);
   $checkRows('gradientBatch', X, Y, count, first);
@@ -409,42 +419,48 @@ const $acc = zeroParams();
  * Returns the mean loss before the step. All or nothing, like \`step\`: a SampleError, and
  * the parameters and optimizer state unchanged, when the loss or a new value is not finite.
  */
-export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, optimizer: number | OptimizerState, first = 0): number {
+export function stepBatch(params${t(': Params')}, X${t(': Floats')}, Y${t(': Floats')}, count${t(': number')}, optimizer${t(': number | OptimizerState')}, first = 0)${t(': number')} {
   // Each check's fast path first (small enough to inline, allocates nothing); the full check names the problem.
   if (!$isParams(params)) $checkParams(params, 'stepBatch: params', false, true);
   if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
   const h = typeof optimizer === 'number' && optimizer >= 0 && optimizer < Infinity ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
-  const st = optimizer as OptimizerState;
-  const value = h ? $optimizerStep(params, X, Y, count, first, st, h) : $stepRows(params, X, Y, count, optimizer as number, first);
-  if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer as number, h && st);
+  const st = optimizer${t(' as OptimizerState')};
+  const value = h ? $optimizerStep(params, X, Y, count, first, st, h) : $stepRows(params, X, Y, count, optimizer${t(' as number')}, first);
+  if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer${t(' as number')}, h && st);
   return value;
 }
 
-${RUNTIME}
+${S.flavour === 'ts' ? RUNTIME : RUNTIME_JS.runtime}
 
-${OPTIMIZER_RUNTIME}
+${S.flavour === 'ts' ? OPTIMIZER_RUNTIME : RUNTIME_JS.optimizer}
 
-${emitOptimizerUpdates(P, stored)}
+${emitOptimizerUpdates(P, stored, S)}
 
-${emitSaveParams(P, model.name, structureHash(model), options.precision ?? 'f64')}
+${emitSaveParams(P, model.name, structureHash(model), options.precision ?? 'f64', S)}
 ${helpers ? `\n${helpers}\n` : ''}`;
 }
 
-/** The kernels, the bulk of a large module: written through a CodeBlockWriter, never reparsed (ts-morph parsing 100k statements takes minutes). */
-function kernelsText(program: Program, unrolled: readonly EmittedKernel[], fused: string | null): string {
-  const { CodeBlockWriter } = morph();
-  const kernels = new CodeBlockWriter({ indentNumberOfSpaces: 2 });
-  kernels.writeLine('// ---- Kernels: straight-line or looped code generated from the derived graph. ----');
+/** The entry points over rows (and the fused steps, or the looped kernels): written after the module's API. */
+function rowsText(program: Program, fused: string | null, S: Syntax): string {
+  return [
+    '// ---- Kernels: straight-line or looped code generated from the derived graph. ----',
+    '',
+    program.loops ? loopedKernels(program, S) : unrolledRows(fused, S),
+    '',
+  ].join('\n');
+}
+
+/**
+ * The straight-line kernels, the bulk of a large module, last: written as text line by
+ * line, never reparsed (ts-morph parsing 100k statements takes minutes), in either flavour.
+ */
+function kernelsText(unrolled: readonly EmittedKernel[], flavour: Flavour): string {
+  const out: string[] = [];
   for (const k of unrolled) {
     for (const f of k.functions) {
-      kernels.blankLine();
-      kernels.write(`function ${f.name}(${parameterList(f.parameters, f.body)}): ${f.returns} `).block(() => {
-        kernels.write(f.body);
-      });
+      const signature = `${f.name}(${parameterList(f.parameters, f.body, flavour === 'ts')})${flavour === 'ts' ? `: ${f.returns}` : ''}`;
+      out.push(`function ${signature} {`, `  ${f.body.replaceAll('\n', '\n  ')}`, '}', '');
     }
   }
-  kernels.blankLine();
-  kernels.write(program.loops ? loopedKernels(program) : unrolledRows(fused));
-  kernels.newLineIfLastNot();
-  return kernels.toString();
+  return out.join('\n');
 }

@@ -22,6 +22,7 @@
  */
 import type { ParamSlot } from '../5-lower/schedule.js';
 import { API_TEXT } from './apiText.js';
+import type { Syntax } from './flavour.js';
 import { mentions } from './signatures.js';
 
 export type OptimizerKind = 'sgd' | 'momentum' | 'adam' | 'adamw' | 'rmsprop';
@@ -103,7 +104,7 @@ export const hyperNames = (rule: UpdateRule): string[] => ['$lr', '$keep', '$l2'
 /** Their values, computed from `h`, `lr` and `t` (see UpdateRule.args). */
 export const hyperValues = (rule: UpdateRule): string[] => ['lr', '1 - lr * h.decay', 'h.l2', ...rule.args.map(([, e]) => e)];
 /** As declared parameters; one the rule never reads is written `_name` (noUnusedParameters: Adam reads $a, not $lr). */
-const hyperParameters = (rule: UpdateRule): string => hyperNames(rule).map((n) => `${readsHyper(rule, n) ? '' : '_'}${n}: number`).join(', ');
+const hyperParameters = (rule: UpdateRule, S: Syntax): string => hyperNames(rule).map((n) => `${readsHyper(rule, n) ? '' : '_'}${n}${S.t(': number')}`).join(', ');
 /** Whether the rule's element code reads the hyperparameter \`name\` ($l2 is read by every update, in $gk). */
 export const readsHyper = (rule: UpdateRule, name: string): boolean => name === '$l2' || mentions(rule.element.join('\n'), name);
 const hyperArguments = (rule: UpdateRule): string => hyperValues(rule).join(', ');
@@ -123,7 +124,8 @@ export function dispatch(rules: ReturnType<typeof distinctRules>, call: (r: Retu
  * first pass and writing in a second, which computes the update twice. Plain SGD with a
  * learning rate (`stepBatch(p, X, Y, n, lr)`) takes `$update_sgd` too.
  */
-export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: string) => string): string {
+export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: string) => string, S: Syntax): string {
+  const { t, nn } = S;
   const out: string[] = [];
   const rules = distinctRules();
   for (const { kind, rule, kinds } of rules) {
@@ -139,7 +141,7 @@ export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: s
         const open = [`const w = p.${n}, d = g.${n}, w0 = $oldP.${n}`, m ? `, M = m.${n}, m0 = $oldM.${n}` : '', v ? `, V = v.${n}, v0 = $oldV.${n}` : '', ';'].join('');
         return `  { ${open} for (let k = 0; k < ${s.size}; k++) { ${body({ w: 'w[k]', d: 'd[k]', M: 'M[k]', V: 'V[k]', w0: 'w0[k]', m0: 'm0[k]', v0: 'v0[k]' }).join(' ')} } }`;
       });
-    const read = (x: string) => (x.endsWith(']') ? `${x}!` : x); // noUncheckedIndexedAccess: typed-array reads are numbers
+    const read = (x: string) => (x.endsWith(']') ? `${x}${nn}` : x); // noUncheckedIndexedAccess: typed-array reads are numbers
     // One pass per parameter: old values kept in $old*, new ones written and checked (as stored), g cleared.
     const update = (a: Access) => [
       `const $wk = ${read(a.w)}, $gk = c * ${read(a.d)} + $l2 * $wk;`,
@@ -151,9 +153,9 @@ export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: s
       ...(v ? [`${a.v0} = $vk; ${a.V} = $v1;`] : []),
       `s += ${[stored('$p1'), ...(m ? [stored('$m1')] : []), ...(v ? [stored('$v1')] : [])].map((x) => `${x} * 0`).join(' + ')};`,
     ];
-    const state = [...(m ? ['m: Params'] : []), ...(v ? ['v: Params'] : [])].map((x) => `${x}, `).join('');
+    const state = [...(m ? [`m${t(': Params')}`] : []), ...(v ? [`v${t(': Params')}`] : [])].map((x) => `${x}, `).join('');
     out.push(`/** The ${kinds.join(' and ')} update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
-function $update_${kind}(p: Params, g: Params, ${state}c: number, loss: number, ${hyperParameters(rule)}): boolean {
+function $update_${kind}(p${t(': Params')}, g${t(': Params')}, ${state}c${t(': number')}, loss${t(': number')}, ${hyperParameters(rule, S)})${t(': boolean')} {
   if (loss - loss !== 0) {
     $clear(g);
     return false;
@@ -168,12 +170,12 @@ ${m ? '    $copyInto(m, $oldM);\n' : ''}${v ? '    $copyInto(v, $oldV);\n' : ''}
 }`);
   }
   const call = (r: (typeof rules)[number]) =>
-    `$update_${r.kind}(p, g, ${r.rule.state.m ? 'st.m!, ' : ''}${r.rule.state.v ? 'st.v!, ' : ''}c, loss, ${hyperArguments(r.rule)})`;
+    `$update_${r.kind}(p, g, ${r.rule.state.m ? `st.m${nn}, ` : ''}${r.rule.state.v ? `st.v${nn}, ` : ''}c, loss, ${hyperArguments(r.rule)})`;
   out.push(`/** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
 const $oldP = zeroParams(), $oldM = zeroParams(), $oldV = zeroParams();
 
 /** \`g <- 0\`. */
-function $clear(g: Params): void {
+function $clear(g${t(': Params')})${t(': void')} {
 ${params.map((s) => (s.shape.length ? `  g.${s.name}.fill(0);` : `  g.${s.name} = 0;`)).join('\n')}
 }
 
@@ -183,23 +185,23 @@ ${params.map((s) => (s.shape.length ? `  g.${s.name}.fill(0);` : `  g.${s.name} 
  * of about 1e154 or more, or all below about 1e-145), it is summed again with every value
  * divided by the largest |value|, so the norm is finite whenever every value is.
  */
-function $globalNorm(g: Params): number {
+function $globalNorm(g${t(': Params')})${t(': number')} {
   let s = 0;
-${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) s += d[k]! * d[k]!; }` : `  s += g.${s.name} * g.${s.name};`)).join('\n')}
+${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) s += d[k]${nn} * d[k]${nn}; }` : `  s += g.${s.name} * g.${s.name};`)).join('\n')}
   if (s < Infinity && s > 1e-290) return Math.sqrt(s);
   let big = 0; // the largest |value| (NaN if one is NaN)
-${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) big = Math.max(big, Math.abs(d[k]!)); }` : `  big = Math.max(big, Math.abs(g.${s.name}));`)).join('\n')}
+${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) big = Math.max(big, Math.abs(d[k]${nn})); }` : `  big = Math.max(big, Math.abs(g.${s.name}));`)).join('\n')}
   if (big === 0 || !(big < Infinity)) return big;
   s = 0;
-${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) { const q = d[k]! / big; s += q * q; } }` : `  { const q = g.${s.name} / big; s += q * q; }`)).join('\n')}
+${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) { const q = d[k]${nn} / big; s += q * q; } }` : `  { const q = g.${s.name} / big; s += q * q; }`)).join('\n')}
   return big * Math.sqrt(s);
 }
 
 /** The state slots (m, v) each kind keeps. */
-const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { ${OPTIMIZER_KINDS.map((k) => `${k}: [${UPDATES[k].state.m}, ${UPDATES[k].state.v}]`).join(', ')} };
+const $UPDATE_STATE${t(": { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] }")} = { ${OPTIMIZER_KINDS.map((k) => `${k}: [${UPDATES[k].state.m}, ${UPDATES[k].state.v}]`).join(', ')} };
 
 /** The update pass of \`st\`'s kind with gradient \`g\` scaled by \`c\` (step \`t\` from 1, rate \`lr\`): true when applied. */
-function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
+function $optimizerUpdate(p${t(': Params')}, g${t(': Params')}, st${t(': OptimizerState')}, h${t(': $Hyper')}, lr${t(': number')}, t${t(': number')}, c${t(': number')}, loss${t(': number')})${t(': boolean')} {
   switch (h.kind) {
 ${dispatch(rules, call)}
   }

@@ -24,6 +24,8 @@
  * split off by a seeded shuffle, so the split is the same for the same seed and count.
  */
 import { API_TEXT } from './apiText.js';
+import type { Flavour } from './flavour.js';
+import { RUNTIME_JS } from './runtimeJs.js';
 
 export const RUNTIME = `/**
  * Bad data given to this module (a sample without an input, a value of the wrong size).
@@ -479,7 +481,8 @@ function $checkArrayParam(v: unknown, size: number, shape: string, where: string
 }`],
 ]);
 
-/** The optional helpers that `code` calls (as `$name(`), in a fixed order. */
-export function optionalRuntime(code: string): string {
-  return [...OPTIONAL_RUNTIME].filter(([name]) => code.includes(`${name}(`)).map(([, text]) => text).join('\n\n');
+/** The optional helpers that `code` calls (as `$name(`), in a fixed order, in TypeScript or (runtimeJs.ts) JavaScript. */
+export function optionalRuntime(code: string, flavour: Flavour = 'ts'): string {
+  const texts = flavour === 'ts' ? OPTIONAL_RUNTIME : new Map(Object.entries(RUNTIME_JS.optional));
+  return [...OPTIONAL_RUNTIME.keys()].filter((name) => code.includes(`${name}(`)).map((name) => texts.get(name)!).join('\n\n');
 }

@@ -19,20 +19,27 @@
  */
 import type { Slot } from '../5-lower/schedule.js';
 import { API_TEXT } from './apiText.js';
+import type { Syntax } from './flavour.js';
+import { RUNTIME_JS } from './runtimeJs.js';
 
-/** The module code for `saveParams`/`loadParams` (needs RUNTIME and OPTIMIZER_RUNTIME). */
-export function emitSaveParams(params: readonly Slot[], modelName: string, hash: string, precision: 'f64' | 'f32'): string {
+/** The module code for `saveParams`/`loadParams` (needs RUNTIME and OPTIMIZER_RUNTIME): the model's table, then SAVE_RUNTIME. */
+export function emitSaveParams(params: readonly Slot[], modelName: string, hash: string, precision: 'f64' | 'f32', S: Syntax): string {
+  const { t } = S;
   // Parameter names are identifiers (checked by the builder); the model name goes in as a JSON string literal.
   const table = params.map((s) => `['${s.name}', [${s.shape.join(', ')}], ${s.size}]`).join(', ');
   return `/** The model's name, as saved in parameter files. */
 export const MODEL_NAME = ${JSON.stringify(modelName)};
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
 export const STRUCTURE_HASH = '${hash}';
-const $PRECISION = '${precision}';
+const $PRECISION${t(": 'f64' | 'f32'")} = '${precision}';
 /** Each parameter: name, shape, number of values. */
-const $SAVED: readonly (readonly [string, readonly number[], number])[] = [${table}];
+const $SAVED${t(': readonly (readonly [string, readonly number[], number])[]')} = [${table}];
 
-${API_TEXT.saved}
+${S.flavour === 'ts' ? SAVE_RUNTIME : RUNTIME_JS.saved}`;
+}
+
+/** The model-independent part of `emitSaveParams` (its JavaScript is in runtimeJs.ts). */
+export const SAVE_RUNTIME = `${API_TEXT.saved}
 
 function $saveArrays(p: Params, where: string): { [name: string]: SavedArray } {
   $checkParams(p, where, false);
@@ -107,8 +114,8 @@ function $loadArrays(arrays: unknown, where: string): Params {
       const e: unknown = values[k];
       const x = e === '-0' ? -0 : e;
       if (typeof x !== 'number' || x - x !== 0) throw new SampleError(\`loadParams: \${where}.\${name}.values[\${k}] must be a finite number (or "-0"), got \${$show(e)}\`, name);
-      const stored = ${precision === 'f32' ? 'Math.fround(x)' : 'x'};
-      if (stored - stored !== 0) throw new SampleError(\`loadParams: \${where}.\${name}.values[\${k}] = \${x} does not fit in this module's ${precision} numbers\`, name);
+      const stored = $PRECISION === 'f32' ? Math.fround(x) : x;
+      if (stored - stored !== 0) throw new SampleError(\`loadParams: \${where}.\${name}.values[\${k}] = \${x} does not fit in this module's \${$PRECISION} numbers\`, name);
       if (typeof target === 'number') r[name] = stored;
       else target[k] = stored;
     }
@@ -177,4 +184,3 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
   }
   return { params, optimizer };
 }`;
-}

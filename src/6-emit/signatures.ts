@@ -41,15 +41,15 @@ export const SIGNATURES: { readonly [K in KernelFunction]: Signature } = {
 export const mentions = (code: string, name: string): boolean =>
   new RegExp(`(?<![\\w$])${name.replace(/\$/g, '\\$')}(?![\\w$])`).test(code);
 
-/** `name: type` for each parameter, joined; one that `body` never mentions is written `_name`. */
-export function parameterList(params: readonly Param[], body: string): string {
-  return params.map((p) => `${mentions(body, p.name) ? '' : '_'}${p.name}: ${p.type}`).join(', ');
+/** `name: type` for each parameter, joined (`name` alone when not `typed`); one that `body` never mentions is written `_name`. */
+export function parameterList(params: readonly Param[], body: string, typed = true): string {
+  return params.map((p) => `${mentions(body, p.name) ? '' : '_'}${p.name}${typed ? `: ${p.type}` : ''}`).join(', ');
 }
 
-/** `function $<kind>(...): <returns> {` with `body` indented (a part of a split kernel passes its own `name` and `returns`). */
-export function declaration(kind: KernelFunction, body: string, name = `$${kind}`, returns: string = SIGNATURES[kind].returns): string {
+/** `function $<kind>(...): <returns> {` with `body` indented (without the types when not `typed`: the JavaScript flavour). */
+export function declaration(kind: KernelFunction, body: string, typed = true): string {
   const indented = body.split('\n').map((l) => (l ? `  ${l}` : l)).join('\n');
-  return `function ${name}(${parameterList(SIGNATURES[kind].params, body)}): ${returns} {\n${indented}\n}`;
+  return `function $${kind}(${parameterList(SIGNATURES[kind].params, body, typed)})${typed ? `: ${SIGNATURES[kind].returns}` : ''} {\n${indented}\n}`;
 }
 
 /**

@@ -9,19 +9,23 @@
  */
 import type { Node } from './node.js';
 
-export function topoOrder(roots: readonly Node[]): Node[] {
+/**
+ * `done`: nodes already listed by an earlier walk, neither listed again nor walked
+ * through (so walks from many roots over one graph cost its size once, not once per root).
+ */
+export function topoOrder(roots: readonly Node[], done?: { has(n: Node): boolean }): Node[] {
   const order: Node[] = [];
   const state = new Map<Node, 1 | 2>(); // 1 = on the stack, 2 = emitted
   const stack: { node: Node; next: number }[] = [];
   for (const root of roots) {
-    if (state.has(root)) continue;
+    if (state.has(root) || done?.has(root)) continue;
     stack.push({ node: root, next: 0 });
     state.set(root, 1);
     while (stack.length > 0) {
       const top = stack[stack.length - 1];
       if (top.next < top.node.args.length) {
         const arg = top.node.args[top.next++];
-        if (!state.has(arg)) {
+        if (!state.has(arg) && !done?.has(arg)) {
           state.set(arg, 1);
           stack.push({ node: arg, next: 0 });
         }

@@ -4,8 +4,9 @@
  * Guarantees: `loadModule(code)` turns the exact text that `gradc build` writes into a
  * live module object, by transpiling it with the TypeScript compiler API (no type
  * check: `gradc build` output is type-checked by the test suite) to CommonJS and
- * running it in a fresh function scope. Nothing is written to disk, no module loader
- * is involved, and the result is synchronous.
+ * running it in a fresh function scope; `runModule(js)` runs JavaScript the emitter wrote
+ * directly (what `compile()` does: no TypeScript compiler involved). Nothing is written to
+ * disk, no module loader is involved, and the result is synchronous.
  */
 import { createRequire } from 'node:module';
 import type TS from 'typescript';
@@ -81,9 +82,19 @@ export function loadModule<F extends Floats = Float64Array>(code: string): Gener
   return runModule<F>(transpile(code));
 }
 
-/** A module from the JavaScript of `transpile` (what a worker thread is given to run the same module). */
+/**
+ * A module from its JavaScript: the ES module the emitter writes for `compile()`
+ * (6-emit/flavour.ts), whose top-level `export` declarations (each at the start of a line,
+ * one name each, as the emitter writes them) become the module object, or the CommonJS of
+ * `transpile` (what a worker thread is given to run the same module).
+ */
 export function runModule<F extends Floats = Float64Array>(js: string): GeneratedModule<F> {
+  const names: string[] = [];
+  const script = js.replace(/^export (function|class|const|let) ([\w$]+)/gm, (_, keyword: string, name: string) => {
+    names.push(name);
+    return `${keyword} ${name}`;
+  });
   const module = { exports: {} as Record<string, unknown> };
-  new Function('exports', 'module', js)(module.exports, module);
+  new Function('exports', 'module', `${script}\n;Object.assign(exports, { ${names.join(', ')} });`)(module.exports, module);
   return module.exports as unknown as GeneratedModule<F>;
 }

@@ -1197,7 +1197,7 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, l
 export const MODEL_NAME = "dense_loops";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
 export const STRUCTURE_HASH = '7f28fcccdbf77346299abd666f50a972a2cbec7fb308018a7e43b65aa6260433';
-const $PRECISION = 'f64';
+const $PRECISION: 'f64' | 'f32' = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['layer1_W', [20, 16], 320], ['layer1_b', [20], 20], ['layer2_W', [4, 20], 80], ['layer2_b', [4], 4]];
 
@@ -1297,8 +1297,8 @@ function $loadArrays(arrays: unknown, where: string): Params {
       const e: unknown = values[k];
       const x = e === '-0' ? -0 : e;
       if (typeof x !== 'number' || x - x !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] must be a finite number (or "-0"), got ${$show(e)}`, name);
-      const stored = x;
-      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's f64 numbers`, name);
+      const stored = $PRECISION === 'f32' ? Math.fround(x) : x;
+      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's ${$PRECISION} numbers`, name);
       if (typeof target === 'number') r[name] = stored;
       else target[k] = stored;
     }
@@ -2616,3 +2616,4 @@ function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, 
   const value = $gradient(p, X, xo, Y, yo, $acc, 1);
   return $optimizerUpdate(p, $acc, st, h, lr, t, 1, value) ? value : NaN;
 }
+

@@ -1161,7 +1161,7 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, l
 export const MODEL_NAME = "softmax";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
 export const STRUCTURE_HASH = '1de2c063c2f2e7e05e02b6abb27d58f2d042312fa3335049ff5b2df6d538c258';
-const $PRECISION = 'f64';
+const $PRECISION: 'f64' | 'f32' = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['W', [3, 2], 6], ['b', [3], 3]];
 
@@ -1261,8 +1261,8 @@ function $loadArrays(arrays: unknown, where: string): Params {
       const e: unknown = values[k];
       const x = e === '-0' ? -0 : e;
       if (typeof x !== 'number' || x - x !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] must be a finite number (or "-0"), got ${$show(e)}`, name);
-      const stored = x;
-      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's f64 numbers`, name);
+      const stored = $PRECISION === 'f32' ? Math.fround(x) : x;
+      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's ${$PRECISION} numbers`, name);
       if (typeof target === 'number') r[name] = stored;
       else target[k] = stored;
     }
@@ -1351,156 +1351,6 @@ function $checkArrayParam(v: unknown, size: number, shape: string, where: string
 }
 
 // ---- Kernels: straight-line or looped code generated from the derived graph. ----
-
-function $forward(_$p: Params, _$x: Floats, _$xo: number, _$o: Floats, _$oo: number): void {
-  
-}
-
-function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
-  const W_0 = $p.W[0]!;
-  const W_1 = $p.W[1]!;
-  const W_2 = $p.W[2]!;
-  const W_3 = $p.W[3]!;
-  const W_4 = $p.W[4]!;
-  const W_5 = $p.W[5]!;
-  const b_0 = $p.b[0]!;
-  const b_1 = $p.b[1]!;
-  const b_2 = $p.b[2]!;
-  const x_0 = $x[$xo]!;
-  const x_1 = $x[$xo + 1]!;
-  const y_0 = $y[$yo]!;
-  const y_1 = $y[$yo + 1]!;
-  const y_2 = $y[$yo + 2]!;
-  const t0 = W_0 * x_0;
-  const t1 = W_1 * x_1;
-  const t2 = t0 + t1;
-  const logits_0 = t2 + b_0;
-  const t3 = W_2 * x_0;
-  const t4 = W_3 * x_1;
-  const t5 = t3 + t4;
-  const logits_1 = t5 + b_1;
-  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
-  const t7 = W_4 * x_0;
-  const t8 = W_5 * x_1;
-  const t9 = t7 + t8;
-  const logits_2 = t9 + b_2;
-  const t10 = (t6 >= logits_2 ? t6 : logits_2);
-  const t11 = logits_0 - t10;
-  const t12 = Math.exp(t11);
-  const t13 = logits_1 - t10;
-  const t14 = Math.exp(t13);
-  const t15 = t12 + t14;
-  const t16 = logits_2 - t10;
-  const t17 = Math.exp(t16);
-  const t18 = t15 + t17;
-  const t19 = Math.log(t18);
-  const t20 = t11 - t19;
-  const t21 = y_0 * t20;
-  const t22 = t13 - t19;
-  const t23 = y_1 * t22;
-  const t24 = t21 + t23;
-  const t25 = t16 - t19;
-  const t26 = y_2 * t25;
-  const t27 = t24 + t26;
-  const loss = -t27;
-  return loss;
-}
-
-function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
-  const W_0 = $p.W[0]!;
-  const W_1 = $p.W[1]!;
-  const W_2 = $p.W[2]!;
-  const W_3 = $p.W[3]!;
-  const W_4 = $p.W[4]!;
-  const W_5 = $p.W[5]!;
-  const b_0 = $p.b[0]!;
-  const b_1 = $p.b[1]!;
-  const b_2 = $p.b[2]!;
-  const x_0 = $x[$xo]!;
-  const x_1 = $x[$xo + 1]!;
-  const y_0 = $y[$yo]!;
-  const y_1 = $y[$yo + 1]!;
-  const y_2 = $y[$yo + 2]!;
-  const t0 = W_0 * x_0;
-  const t1 = W_1 * x_1;
-  const t2 = t0 + t1;
-  const logits_0 = t2 + b_0;
-  const t3 = W_2 * x_0;
-  const t4 = W_3 * x_1;
-  const t5 = t3 + t4;
-  const logits_1 = t5 + b_1;
-  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
-  const t7 = W_4 * x_0;
-  const t8 = W_5 * x_1;
-  const t9 = t7 + t8;
-  const logits_2 = t9 + b_2;
-  const t10 = (t6 >= logits_2 ? t6 : logits_2);
-  const t11 = logits_0 - t10;
-  const t12 = Math.exp(t11);
-  const t13 = logits_1 - t10;
-  const t14 = Math.exp(t13);
-  const t15 = t12 + t14;
-  const t16 = logits_2 - t10;
-  const t17 = Math.exp(t16);
-  const t18 = t15 + t17;
-  const t19 = Math.log(t18);
-  const t20 = t11 - t19;
-  const t21 = y_0 * t20;
-  const t22 = t13 - t19;
-  const t23 = y_1 * t22;
-  const t24 = t21 + t23;
-  const t25 = t16 - t19;
-  const t26 = y_2 * t25;
-  const t27 = t24 + t26;
-  const loss = -t27;
-  // forward value, for the grad of: log_softmax(logits)
-  const p_0 = t12 / t18;
-  // grad of: y .* log_softmax(logits)
-  const d_t20 = -y_0;
-  const d_t22 = -y_1;
-  const t28 = d_t20 + d_t22;
-  // grad of: y .* log_softmax(logits)
-  const d_t25 = -y_2;
-  // grad of: log_softmax(logits)
-  const t29 = t28 + d_t25;
-  const t30 = p_0 * t29;
-  const t31 = y_0 + t30;
-  // grad of: log_softmax(logits)
-  const d_logits_0 = -t31;
-  $g.b[0]! += $scale * d_logits_0;
-  // grad of: matmul(W, x)
-  const d_W_0 = d_logits_0 * x_0;
-  $g.W[0]! += $scale * d_W_0;
-  const d_W_1 = d_logits_0 * x_1;
-  $g.W[1]! += $scale * d_W_1;
-  // forward value, for the grad of: log_softmax(logits)
-  const p_1 = t14 / t18;
-  // grad of: log_softmax(logits)
-  const t32 = p_1 * t29;
-  const t33 = y_1 + t32;
-  // grad of: log_softmax(logits)
-  const d_logits_1 = -t33;
-  $g.b[1]! += $scale * d_logits_1;
-  // grad of: matmul(W, x)
-  const d_W_2 = d_logits_1 * x_0;
-  $g.W[2]! += $scale * d_W_2;
-  const d_W_3 = d_logits_1 * x_1;
-  $g.W[3]! += $scale * d_W_3;
-  // forward value, for the grad of: log_softmax(logits)
-  const p_2 = t17 / t18;
-  // grad of: log_softmax(logits)
-  const t34 = p_2 * t29;
-  const t35 = y_2 + t34;
-  // grad of: log_softmax(logits)
-  const d_logits_2 = -t35;
-  $g.b[2]! += $scale * d_logits_2;
-  // grad of: matmul(W, x)
-  const d_W_4 = d_logits_2 * x_0;
-  $g.W[4]! += $scale * d_W_4;
-  const d_W_5 = d_logits_2 * x_1;
-  $g.W[5]! += $scale * d_W_5;
-  return loss;
-}
 
 /** Rows per `$gradientRows` / `$lossRows` call. */
 const $MAX_ROWS = Infinity;
@@ -2240,4 +2090,154 @@ function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, 
     case 'rmsprop':
       return $step_rmsprop(p, X, xo, Y, yo, st.m!, st.v!, $hyperInto(lr, 1 - lr * h.decay, h.l2, h.mu, h.rho, h.eps));
   }
+}
+
+function $forward(_$p: Params, _$x: Floats, _$xo: number, _$o: Floats, _$oo: number): void {
+  
+}
+
+function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
+  const W_0 = $p.W[0]!;
+  const W_1 = $p.W[1]!;
+  const W_2 = $p.W[2]!;
+  const W_3 = $p.W[3]!;
+  const W_4 = $p.W[4]!;
+  const W_5 = $p.W[5]!;
+  const b_0 = $p.b[0]!;
+  const b_1 = $p.b[1]!;
+  const b_2 = $p.b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  return loss;
+}
+
+function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
+  const W_0 = $p.W[0]!;
+  const W_1 = $p.W[1]!;
+  const W_2 = $p.W[2]!;
+  const W_3 = $p.W[3]!;
+  const W_4 = $p.W[4]!;
+  const W_5 = $p.W[5]!;
+  const b_0 = $p.b[0]!;
+  const b_1 = $p.b[1]!;
+  const b_2 = $p.b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_0 = t12 / t18;
+  // grad of: y .* log_softmax(logits)
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
+  // grad of: y .* log_softmax(logits)
+  const d_t25 = -y_2;
+  // grad of: log_softmax(logits)
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
+  // grad of: log_softmax(logits)
+  const d_logits_0 = -t31;
+  $g.b[0]! += $scale * d_logits_0;
+  // grad of: matmul(W, x)
+  const d_W_0 = d_logits_0 * x_0;
+  $g.W[0]! += $scale * d_W_0;
+  const d_W_1 = d_logits_0 * x_1;
+  $g.W[1]! += $scale * d_W_1;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_1 = t14 / t18;
+  // grad of: log_softmax(logits)
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
+  // grad of: log_softmax(logits)
+  const d_logits_1 = -t33;
+  $g.b[1]! += $scale * d_logits_1;
+  // grad of: matmul(W, x)
+  const d_W_2 = d_logits_1 * x_0;
+  $g.W[2]! += $scale * d_W_2;
+  const d_W_3 = d_logits_1 * x_1;
+  $g.W[3]! += $scale * d_W_3;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_2 = t17 / t18;
+  // grad of: log_softmax(logits)
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
+  // grad of: log_softmax(logits)
+  const d_logits_2 = -t35;
+  $g.b[2]! += $scale * d_logits_2;
+  // grad of: matmul(W, x)
+  const d_W_4 = d_logits_2 * x_0;
+  $g.W[4]! += $scale * d_W_4;
+  const d_W_5 = d_logits_2 * x_1;
+  $g.W[5]! += $scale * d_W_5;
+  return loss;
 }
