@@ -40,11 +40,18 @@ export function statement(ins: Instr, ref: (o: Operand) => string): string {
       if (ins.into === 'output') return `$o[${plus('$oo', ins.offset)}] = ${ref(ins.value)};`;
       if (ins.into === 'grad') return `$g${field(ins.leaf, ins.element)} += $scale * ${ref(ins.value)};`;
       throw new Error(`internal: the update of ${ins.leaf} is written by fusedSteps.ts, not as a plain statement`);
+    case 'gather':
+      return `const ${ins.name} = $p.${ins.leaf}[${plus(`${ref(ins.row)} * ${ins.width}`, ins.element)}]!;`;
+    case 'scatter': {
+      const store = `$g.${ins.leaf}[${plus(`${ref(ins.row)} * ${ins.width}`, ins.element)}]! += $scale * ${ref(ins.value)};`;
+      return ins.touch ? `$touch($rows_${ins.leaf}, ${ref(ins.row)});\n${store}` : store;
+    }
   }
 }
 
 const usesOf = (ins: Instr): Operand[] =>
-  ins.kind === 'op' ? [...ins.args] : ins.kind === 'store' ? (ins.old ? [ins.value, ins.old] : [ins.value]) : [];
+  ins.kind === 'op' ? [...ins.args] : ins.kind === 'store' ? (ins.old ? [ins.value, ins.old] : [ins.value])
+    : ins.kind === 'gather' ? [ins.row] : ins.kind === 'scatter' ? [ins.row, ins.value] : [];
 
 export interface EmittedKernel {
   /** Function declarations, the entry `$<kind>` last. */
@@ -58,6 +65,7 @@ export function emitKernel(kernel: Kernel, chunkSize = DEFAULT_CHUNK_SIZE): Emit
   const name = `$${kind}`;
   const returns = SIGNATURES[kind].returns;
   const nameOf = (k: number) => (instrs[k] as { name: string }).name;
+  const named = (ins: Instr) => ins.kind !== 'store' && ins.kind !== 'scatter';
   const refText = (o: Operand) => ('lit' in o ? literal(o.lit) : nameOf(o.ref));
   // Which instructions print their comment: the first op of each run of ops with that
   // comment, counting runs within one function part (loads and stores do not end a run).
@@ -107,7 +115,7 @@ export function emitKernel(kernel: Kernel, chunkSize = DEFAULT_CHUNK_SIZE): Emit
     const body = [...imported].sort((a, b) => a - b).map((k) => `const ${nameOf(k)} = $t[${slot.get(k)}]!;`);
     for (let k = from; k < to; k++) {
       body.push(...lines(k, k + 1, refText));
-      if (slot.has(k) && instrs[k].kind !== 'store') body.push(`$t[${slot.get(k)}] = ${nameOf(k)};`);
+      if (slot.has(k) && named(instrs[k])) body.push(`$t[${slot.get(k)}] = ${nameOf(k)};`);
     }
     if (last && result) body.push(`return ${refText(result)};`);
     functions.push({ name: `${name}_${p}`, parameters: SIGNATURES[kind].params, returns: last ? returns : 'void', body: body.join('\n') });

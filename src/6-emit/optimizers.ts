@@ -126,6 +126,9 @@ export function dispatch(rules: ReturnType<typeof distinctRules>, call: (r: Retu
 export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: string) => string): string {
   const out: string[] = [];
   const rules = distinctRules();
+  // With sparse parameters, the old values of the touched rows only are put back, and the touched rows are forgotten after each update.
+  const sparse = params.some((s) => s.rows === 'sparse');
+  const restore = sparse ? '$restoreInto' : '$copyInto';
   for (const { kind, rule, kinds } of rules) {
     const { m, v } = rule.state;
     type Access = { readonly w: string; readonly d: string; readonly M: string; readonly V: string; readonly w0: string; readonly m0: string; readonly v0: string };
@@ -137,7 +140,12 @@ export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: s
         }
         const n = s.name;
         const open = [`const w = p.${n}, d = g.${n}, w0 = $oldP.${n}`, m ? `, M = m.${n}, m0 = $oldM.${n}` : '', v ? `, V = v.${n}, v0 = $oldV.${n}` : '', ';'].join('');
-        return `  { ${open} for (let k = 0; k < ${s.size}; k++) { ${body({ w: 'w[k]', d: 'd[k]', M: 'M[k]', V: 'V[k]', w0: 'w0[k]', m0: 'm0[k]', v0: 'v0[k]' }).join(' ')} } }`;
+        const element = body({ w: 'w[k]', d: 'd[k]', M: 'M[k]', V: 'V[k]', w0: 'w0[k]', m0: 'm0[k]', v0: 'v0[k]' }).join(' ');
+        if (s.rows === 'sparse') { // only the rows the gradient kernel touched (lazy: the others, their state included, stay as they are)
+          const width = s.shape[1]!;
+          return `  { ${open} const t = $rows_${n}; for (let q = 0; q < t.n; q++) { const r = t.rows[q]! * ${width}; for (let k = r; k < r + ${width}; k++) { ${element} } } }`;
+        }
+        return `  { ${open} for (let k = 0; k < ${s.size}; k++) { ${element} } }`;
       });
     const read = (x: string) => (x.endsWith(']') ? `${x}!` : x); // noUncheckedIndexedAccess: typed-array reads are numbers
     // One pass per parameter: old values kept in $old*, new ones written and checked (as stored), g cleared.
@@ -155,16 +163,16 @@ export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: s
     out.push(`/** The ${kinds.join(' and ')} update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
 function $update_${kind}(p: Params, g: Params, ${state}c: number, loss: number, ${hyperParameters(rule)}): boolean {
   if (loss - loss !== 0) {
-    $clear(g);
+    $clear(g);${sparse ? '\n    $untouch();' : ''}
     return false;
   }
   let s = 0;
 ${perParam(update).join('\n')}
   if (s !== 0) { // put the old values back
-    $copyInto(p, $oldP);
-${m ? '    $copyInto(m, $oldM);\n' : ''}${v ? '    $copyInto(v, $oldV);\n' : ''}    return false;
+    ${restore}(p, $oldP);
+${m ? `    ${restore}(m, $oldM);\n` : ''}${v ? `    ${restore}(v, $oldV);\n` : ''}${sparse ? '    $untouch();\n' : ''}    return false;
   }
-  return true;
+${sparse ? '  $untouch();\n' : ''}  return true;
 }`);
   }
   const call = (r: (typeof rules)[number]) =>
@@ -172,7 +180,7 @@ ${m ? '    $copyInto(m, $oldM);\n' : ''}${v ? '    $copyInto(v, $oldV);\n' : ''}
   out.push(`/** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
 const $oldP = zeroParams(), $oldM = zeroParams(), $oldV = zeroParams();
 
-/** \`g <- 0\`. */
+${sparse ? `${restoreInto(params)}\n\n` : ''}/** \`g <- 0\`. */
 function $clear(g: Params): void {
 ${params.map((s) => (s.shape.length ? `  g.${s.name}.fill(0);` : `  g.${s.name} = 0;`)).join('\n')}
 }
@@ -205,6 +213,16 @@ ${dispatch(rules, call)}
   }
 }`);
   return out.join('\n\n');
+}
+
+/** \`$restoreInto(to, from)\`: \`$copyInto\` where a sparse parameter copies only its touched rows (the rows an update wrote). */
+function restoreInto(params: readonly ParamSlot[]): string {
+  return `/** \\\`to\\\` <- \\\`from\\\` after a refused update: sparse parameters only in the rows it touched. */
+function $restoreInto(to: Params, from: Params): void {
+${params.map((s) => (s.rows === 'sparse'
+    ? `  { const a = to.${s.name}, b = from.${s.name}, t = $rows_${s.name}; for (let q = 0; q < t.n; q++) { const r = t.rows[q]! * ${s.shape[1]}; for (let k = r; k < r + ${s.shape[1]}; k++) a[k] = b[k]!; } }`
+    : s.shape.length ? `  to.${s.name}.set(from.${s.name});` : `  to.${s.name} = from.${s.name};`)).join('\n')}
+}`;
 }
 
 /**
