@@ -355,8 +355,9 @@ function planParamStores(k: KernelBuild, stores: Stores, gradEls: readonly Node[
   k.s.derived.model.params.forEach((p, i) => {
     const slot = k.s.layout.params[i];
     const pEls = kind === 'step' ? k.s.elements.get(p.node) ?? scalarize([p.node]).get(p.node)! : [];
+    // A parameter with scatter terms gets no `+= 0` stores: its rows are written by the scatters (emitScatters).
     gradEls[i].forEach((e, j) =>
-      addStore(k, stores, e, (v) => ({
+      !(slot.rows && e.op === 'const' && e.attrs.value === 0) && addStore(k, stores, e, (v) => ({
         kind: 'store', into: kind === 'gradient' ? 'grad' : 'update', leaf: p.name, element: slot.shape.length ? j : null,
         offset: slot.offset + j, value: v, old: kind === 'step' ? operand(k, pEls[j]) : undefined,
       })),
