@@ -352,8 +352,7 @@ ${ids.length ? `  for (let i = first * INPUT_SIZE; i < (first + count) * INPUT_S
 }
 
 /** Throws a SampleError naming the row, the input and the position of the first id out of range. */
-function $checkIds(${ids.length ? 'where: string, X: Floats, count: number, first: number' : '_where: string, _X: Floats, _count: number, _first: number'}): void {
-${ids.map((s) => `  for (let i = first * INPUT_SIZE; i < (first + count) * INPUT_SIZE; i += INPUT_SIZE) ${scan(s, `throw new SampleError(\`\${where}: row \${i / INPUT_SIZE}, input '${s.name}'${s.shape.length ? ' position \${k}' : ''} must be an integer id in 0..${s.limit! - 1}, got \${v}\`, '${s.name}');`)}`).join('\n')}
+function $checkIds(${ids.length ? 'where: string, X: Floats, count: number, first: number' : '_where: string, _X: Floats, _count: number, _first: number'}): void {${ids.map((s) => `\n  for (let i = first * INPUT_SIZE; i < (first + count) * INPUT_SIZE; i += INPUT_SIZE) ${scan(s, `throw new SampleError(\`\${where}: row \${i / INPUT_SIZE}, input '${s.name}'${s.shape.length ? ' position \${k}' : ''} must be an integer id in 0..${s.limit! - 1}, got \${v}\`, '${s.name}');`)}`).join('')}
 }
 ${sparse.length ? `
 /** Rows of a sparse gradient touched since the last update: the first \`n\` of \`rows\`, each marked in \`seen\`. */
@@ -369,8 +368,7 @@ function $touch(t: $RowSet, r: number): void {
 }
 ` : ''}
 /** Forgets the rows the gradient kernels touched (after an update, or a gradient that no update reads). */
-function $untouch(): void {
-${sparse.map((p) => `  { const t = $rows_${p.name}; for (let q = 0; q < t.n; q++) t.seen[t.rows[q]!] = 0; t.n = 0; }`).join('\n')}
+function $untouch(): void {${sparse.map((p) => `\n  { const t = $rows_${p.name}; for (let q = 0; q < t.n; q++) t.seen[t.rows[q]!] = 0; t.n = 0; }`).join('')}
 }`;
 }
 
