@@ -45,6 +45,8 @@ export const shapes = {
   inputs: { tokens: [200] },
   targets: { y: [] },
   outputs: { z: [] },
+  /** Integer inputs: ids are integers in 0 .. n - 1. */
+  ids: { tokens: 2002 },
 } as const;
 
 /**

@@ -224,7 +224,9 @@ export const shapes = {
   params: { ${P.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
   inputs: { ${layout.inputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
   targets: { ${layout.targets.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
-  outputs: { ${layout.outputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
+  outputs: { ${layout.outputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },${layout.inputs.some((s) => s.limit !== undefined) ? `
+  /** Integer inputs: ids are integers in 0 .. n - 1. */
+  ids: { ${layout.inputs.filter((s) => s.limit !== undefined).map((s) => `${s.name}: ${numberText(s.limit!)}`).join(', ')} },` : ''}
 } as const;
 
 /**
