@@ -8,6 +8,15 @@
  * JavaScript expression (`js`, used by every emitter). Derivatives live elsewhere, in
  * `3-diff/rules.ts`, one table keyed by the same `Op`.
  *
+ * Indexing: `index`, `slice`, `pad` and `unindex` take a flat row-major offset (`start`); a
+ * slice is a contiguous range that is a view in coordinates (`sliceFits`: elements of a
+ * vector, part of a row, whole rows), its gradient the `pad` back into those places.
+ * `gather(table, ids)` picks rows of a matrix by run-time integer ids (a scalar id: one row;
+ * L ids: an [L x D] matrix); `scatter(a, ids)` adds the rows of a into rows ids of a zero
+ * matrix of the requested shape (the gradient of gather). An id is read as a row number;
+ * the front ends build gathers only from integer inputs (`limit`), whose ids the generated
+ * module checks before any kernel runs.
+ *
  * Conventions at kinks (tested in test/ops.test.ts):
  *   relu'(0) = 0, abs'(0) = 0 (sign(0) = 0), max/min ties send the whole gradient to the
  *   first argument, sqrt'(0) = +Infinity (the one-sided limit), gt/ge/sign have zero gradient,
