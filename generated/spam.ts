@@ -1154,7 +1154,7 @@ function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, 
 /** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
 const $oldP = zeroParams(), $oldM = zeroParams(), $oldV = zeroParams();
 
-/** \`to\` <- \`from\` after a refused update: sparse parameters only in the rows it touched. */
+/** `to` <- `from` after a refused update: sparse parameters only in the rows it touched. */
 function $restoreInto(to: Params, from: Params): void {
   { const a = to.E, b = from.E, t = $rows_E; for (let q = 0; q < t.n; q++) { const r = t.rows[q]! * 16; for (let k = r; k < r + 16; k++) a[k] = b[k]!; } }
   to.w.set(from.w);

@@ -217,7 +217,7 @@ ${dispatch(rules, call)}
 
 /** \`$restoreInto(to, from)\`: \`$copyInto\` where a sparse parameter copies only its touched rows (the rows an update wrote). */
 function restoreInto(params: readonly ParamSlot[]): string {
-  return `/** \\\`to\\\` <- \\\`from\\\` after a refused update: sparse parameters only in the rows it touched. */
+  return `/** \`to\` <- \`from\` after a refused update: sparse parameters only in the rows it touched. */
 function $restoreInto(to: Params, from: Params): void {
 ${params.map((s) => (s.rows === 'sparse'
     ? `  { const a = to.${s.name}, b = from.${s.name}, t = $rows_${s.name}; for (let q = 0; q < t.n; q++) { const r = t.rows[q]! * ${s.shape[1]}; for (let k = r; k < r + ${s.shape[1]}; k++) a[k] = b[k]!; } }`
