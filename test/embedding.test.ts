@@ -276,3 +276,35 @@ describe('row indexing and slices', () => {
     });
   }
 });
+
+describe('pooling with a length per sample', () => {
+  const lengthModel = defineModel('lengths', (m) => {
+    const tokens = m.intInput('tokens', [4], 6);
+    m.input('len');
+    const E = m.param('E', { shape: [6, 2], init: { kind: 'uniform', low: -1, high: 1 } });
+    const h = m.def('h', m.pool(m.lookup(E, tokens), 'mean', { length: 'len' }));
+    const s = m.def('s', m.pool(m.lookup(E, tokens), 'sum'));
+    m.loss(m.add(m.dot(h, h), m.mul(0.5, m.sum(s))));
+    m.output('h');
+  });
+
+  for (const lowering of ['unrolled', 'loops'] as const) {
+    it(`mean_rows over the first len rows, sum_rows over all; gradients as the interpreter (${lowering})`, () => {
+      const mod = compile(lengthModel, { lowering });
+      const p = mod.initParams();
+      const E = p.E as Float64Array;
+      const derived = derive(buildModel(lengthModel));
+      for (const [tokens, len] of [[[2, 5, 5, 1], 2], [[0, 3, 4, 1], 4], [[3, 3, 3, 3], 0]] as const) {
+        const h = mod.forward(p, { tokens, len }).h as Float64Array;
+        const want = [0, 1].map((j) => tokens.slice(0, len).reduce((a: number, t: number) => a + E[t * 2 + j]!, 0) / Math.max(len, 1));
+        expect(Array.from(h)).toEqual(want.map((x) => expect.closeTo(x, 12)));
+        const { loss, grad } = mod.gradient(p, { tokens, len }, {});
+        const ref = interpret(derived, envOf(p as Record<string, number | Float64Array>, { tokens: [...tokens], len }));
+        expect(relativeError(loss, ref.loss)).toBeLessThan(1e-12);
+        Array.from(grad.E as Float64Array).forEach((x, i) => expect(relativeError(x, ref.grad.E![i]!)).toBeLessThan(1e-12));
+        // Rows never looked up get nothing.
+        for (let r = 0; r < 6; r++) if (!(tokens as readonly number[]).includes(r)) expect([(grad.E as Float64Array)[2 * r], (grad.E as Float64Array)[2 * r + 1]]).toEqual([0, 0]);
+      }
+    });
+  }
+});
