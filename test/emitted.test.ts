@@ -76,8 +76,8 @@ function pointsFor(mod: Module, seed: number): Point[] {
   }
   const zeros = Object.fromEntries(Object.entries(mod.shapes.inputs).map(([k, s]) => [k, s.length === 0 ? 0 : new Float64Array(s.reduce((a, b) => a * b, 1))]));
   return [
-    { label: 'initial parameters (biases exactly 0), random inputs', params: init, inputs: randomValues(rand, mod.shapes.inputs), targets: randomValues(rand, mod.shapes.targets) },
-    { label: 'perturbed parameters, random inputs', params: perturbed, inputs: randomValues(rand, mod.shapes.inputs, -2, 2), targets: randomValues(rand, mod.shapes.targets) },
+    { label: 'initial parameters (biases exactly 0), random inputs', params: init, inputs: randomValues(rand, mod.shapes.inputs, -1, 1, mod.shapes.ids), targets: randomValues(rand, mod.shapes.targets) },
+    { label: 'perturbed parameters, random inputs', params: perturbed, inputs: randomValues(rand, mod.shapes.inputs, -2, 2, mod.shapes.ids), targets: randomValues(rand, mod.shapes.targets) },
     { label: 'initial parameters, all-zero inputs', params: mod.initParams(), inputs: zeros, targets: randomValues(rand, mod.shapes.targets) },
   ];
 }
@@ -139,7 +139,7 @@ function checkStep(mod: Module, pt: Point, where: string): void {
 
 function checkBatch(mod: Module, rand: () => number, params: Params, where: string): void {
   const count = 5;
-  const samples = Array.from({ length: count }, () => ({ inputs: randomValues(rand, mod.shapes.inputs), targets: randomValues(rand, mod.shapes.targets) }));
+  const samples = Array.from({ length: count }, () => ({ inputs: randomValues(rand, mod.shapes.inputs, -1, 1, mod.shapes.ids), targets: randomValues(rand, mod.shapes.targets) }));
   const { X, Y } = mod.packSamples(samples);
   const mean = (from: number, n: number) => {
     const grads = samples.slice(from, from + n).map((s) => mod.gradient(params, s.inputs, s.targets));
@@ -279,8 +279,8 @@ describe('random small models', () => {
         const derived = derive(buildModel(def));
         const rand = seeded(seed);
         const pts: Point[] = [
-          { label: 'initial parameters (c = 0)', params: mod.initParams(), inputs: randomValues(rand, mod.shapes.inputs), targets: randomValues(rand, mod.shapes.targets) },
-          { label: 'random parameters', params: randomValues(rand, mod.shapes.params, -1.5, 1.5), inputs: randomValues(rand, mod.shapes.inputs, -2, 2), targets: randomValues(rand, mod.shapes.targets) },
+          { label: 'initial parameters (c = 0)', params: mod.initParams(), inputs: randomValues(rand, mod.shapes.inputs, -1, 1, mod.shapes.ids), targets: randomValues(rand, mod.shapes.targets) },
+          { label: 'random parameters', params: randomValues(rand, mod.shapes.params, -1.5, 1.5), inputs: randomValues(rand, mod.shapes.inputs, -2, 2, mod.shapes.ids), targets: randomValues(rand, mod.shapes.targets) },
         ].filter((pt) => Number.isFinite(interpret(derived, envOf(pt.params, pt.inputs, pt.targets)).loss) && Math.abs(mod.loss(pt.params, pt.inputs, pt.targets)) < 1e8);
         const where = `random model f = ${text}`;
         compared += checkModule(mod, derived, pts, where).fd;

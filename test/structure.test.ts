@@ -27,6 +27,7 @@ import type { Op } from '../src/ir/ops.js';
 import { sizeOf } from '../src/ir/shape.js';
 import { topoOrder } from '../src/ir/walk.js';
 import { derive } from '../src/pipeline.js';
+import { gradientTerms } from '../src/5-lower/sparse.js';
 import { scalarize } from '../src/5-lower/scalarize.js';
 import { CORPUS, type NamedModel, exampleModels } from './helpers/models.js';
 
@@ -68,9 +69,14 @@ function costs(loss: readonly Node[], grads: readonly Node[]): Costs {
 function measure(def: ModelDefinition): { tensor: Costs; scalar: Costs } {
   const d = derive(buildModel(def));
   const tensor = costs([d.model.loss], d.grads);
-  const el = scalarize([d.model.loss, ...d.grads]);
-  const scalar = costs(el.get(d.model.loss)!, d.grads.flatMap((g) => el.get(g)!));
-  return { tensor, scalar };
+  // An embedding's gradient is scattered into the looked-up rows (5-lower/sparse.ts), never
+  // scalarized as a dense matrix: count its values (the adjoint rows) and one add per element.
+  const terms = d.grads.map(gradientTerms);
+  const scatterArgs = terms.flatMap((t) => t.scatters.flatMap((x) => x.args));
+  const el = scalarize([d.model.loss, ...terms.map((t) => t.dense), ...scatterArgs]);
+  const scalar = costs(el.get(d.model.loss)!, [...terms.map((t) => t.dense), ...scatterArgs].flatMap((g) => el.get(g)!));
+  const adds = terms.reduce((n, t) => n + t.scatters.reduce((m, x) => m + sizeOf(x.args[0].shape), 0), 0);
+  return { tensor, scalar: { ...scalar, backward: scalar.backward + adds, ratio: (scalar.backward + adds) / scalar.forward } };
 }
 
 /** h_{k+1} = sigmoid(w_k h_k + b_k), h_0 = x, loss = (h_L - y)^2: scalar, L layers. */

@@ -15,7 +15,8 @@
  * seed are checked as they are given (specs.ts).
  */
 import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
-import { constant, make, input as inputLeaf, param as paramLeaf, target as targetLeaf } from '../ir/build.js';
+import { constant, make, input as inputLeaf, intInput as intInputLeaf, param as paramLeaf, target as targetLeaf } from '../ir/build.js';
+import { lengthMask, lookup, padMask, poolRows, rangeOf, rowOf } from './indexing.js';
 import { isInterned, type Node } from '../ir/node.js';
 import { ShapeError, type Op } from '../ir/ops.js';
 import { showShape, sizeOf } from '../ir/shape.js';
@@ -28,6 +29,9 @@ import { FUNCTIONS, FUNCTION_NAMES, mean, times } from './functions.js';
 import { checkName, describe, toInit, toShape, type InitSpec, type ShapeSpec } from './specs.js';
 
 export type Expr = Node | number | string;
+
+/** Ids of an integer input are at most this many (2^24: exact in the f32 rows too). */
+export const MAX_IDS = 2 ** 24;
 export type { InitSpec, ShapeSpec } from './specs.js';
 export interface ParamOptions { readonly shape?: ShapeSpec; readonly init?: InitSpec }
 export type Activation = 'linear' | 'sigmoid' | 'tanh' | 'relu' | 'softplus' | 'exp';
@@ -99,6 +103,24 @@ export class ModelBuilder {
   input(name: string, s?: ShapeSpec): Node {
     this.claim(name, 'input');
     const node = inputLeaf(name, toShape(s, name, this.where(), this.maxElements));
+    this.inputs.push({ name, shape: node.shape, node });
+    this.scope.set(name, node);
+    return node;
+  }
+
+  /**
+   * An integer input: token ids, each an integer in 0 .. ids - 1 (checked at run time: a
+   * SampleError names the sample and the position of a bad one); a scalar or a vector of
+   * ids. In the sample types a number, number[] or Int32Array; in the rows, numbers.
+   */
+  intInput(name: string, s: ShapeSpec | undefined, ids: number): Node {
+    this.claim(name, 'input');
+    const sh = toShape(s, name, this.where(), this.maxElements);
+    if (typeof ids !== 'number' || !Number.isSafeInteger(ids) || ids < 1 || ids > MAX_IDS) {
+      throw new GradcError(`integer input '${name}': ids (the vocabulary size) must be an integer in 1..${MAX_IDS}, got ${describe(ids)}`, this.where({ symbol: name }));
+    }
+    if (sh.length > 1) throw new GradcError(`integer input '${name}' must be a scalar or a vector of ids, got shape ${showShape(sh)}`, this.where({ symbol: name }));
+    const node = intInputLeaf(name, sh, ids);
     this.inputs.push({ name, shape: node.shape, node });
     this.scope.set(name, node);
     return node;
@@ -259,6 +281,23 @@ export class ModelBuilder {
     const nodes = args.map((a) => this.expr(a));
     return this.shaped(`call('${fn}', ...)`, () => info.build(nodes), fn);
   };
+  /** Row `i` of a matrix, or element `i` of a vector (0-based; in formulas `X[i]` is 1-based). */
+  row = (x: Expr, i: number): Node => this.shaped('row(...)', () => rowOf(this.expr(x), i));
+  /** Rows `from` .. `to - 1` of a matrix, or those elements of a vector (0-based, `to` exclusive; in formulas `X[a:b]`, 1-based and inclusive). */
+  rows = (x: Expr, from: number, to: number): Node => this.shaped('rows(...)', () => rangeOf(this.expr(x), from, to));
+  /** Rows of parameter matrix `table` picked by integer input `ids` (an embedding lookup; in formulas `E[ids]`). */
+  lookup = (table: Expr, ids: Expr): Node => this.shaped('lookup(...)', () => lookup(this.expr(table), this.expr(ids)));
+  /**
+   * The sum or mean over the rows of a matrix (a bag of embeddings), with the rows masked
+   * out where `ids` equals `padding`, or at positions from `length` on, when given.
+   */
+  pool = (x: Expr, mode: 'sum' | 'mean', mask: { readonly ids: Expr; readonly padding: number } | { readonly length: Expr } | undefined = undefined): Node =>
+    this.shaped('pool(...)', () => {
+      const xn = this.expr(x);
+      const m = mask === undefined ? undefined : 'ids' in mask ? padMask(this.expr(mask.ids), mask.padding) : lengthMask(this.expr(mask.length), xn.shape[0] ?? 1);
+      if (mode !== 'sum' && mode !== 'mean') throw new ShapeError(`pool mode must be 'sum' or 'mean', got ${describe(mode)}`);
+      return poolRows(xn, mode, m);
+    });
   activate = (x: Expr, activation: Activation): Node => {
     checkActivation(activation, this.where());
     return activation === 'linear' ? this.expr(x) : make(activation as Op, [this.expr(x)]);

@@ -21,8 +21,8 @@ import { ModelBuilder, type ParamOptions, type ShapeSpec } from './builder.js';
 
 export interface ModelSpec {
   readonly name: string;
-  /** Input names, or names with shapes (`{ x: 4 }` is a vector of 4). */
-  readonly inputs: readonly string[] | Readonly<Record<string, ShapeSpec>>;
+  /** Input names, or names with shapes (`{ x: 4 }` is a vector of 4); `{ tokens: { shape: 20, ids: 5000 } }` is an integer input of 20 ids in 0..4999. */
+  readonly inputs: readonly string[] | Readonly<Record<string, ShapeSpec | { readonly shape?: ShapeSpec; readonly ids: number }>>;
   readonly targets: readonly string[] | Readonly<Record<string, ShapeSpec>>;
   /** Parameter names with their initial value (a number, values, rows of a matrix) or options. */
   readonly params: Readonly<Record<string, number | readonly number[] | readonly (readonly number[])[] | ParamOptions>>;
@@ -82,8 +82,8 @@ const ours = (d: ModelDefinition): ModelDefinition => {
   return d;
 };
 
-function entries(x: readonly string[] | Readonly<Record<string, ShapeSpec>>): [string, ShapeSpec | undefined][] {
-  return Array.isArray(x) ? x.map((n) => [n, undefined]) : Object.entries(x);
+function entries<S>(x: readonly string[] | Readonly<Record<string, S>>): [string, S | undefined][] {
+  return Array.isArray(x) ? x.map((n) => [n, undefined]) : Object.entries(x as Readonly<Record<string, S>>);
 }
 
 /** A parameter entry of a spec as `param` options: a number, values (flat or rows), or { shape, init }. */
@@ -121,7 +121,10 @@ export function defineModel(a: ModelSpec | string, body?: ModelBody, options: Bo
     build: ({ source, maxElements } = {}) => {
       checkSpec(spec, source ?? `<inline model '${String(spec?.name)}'>`);
       const m = new ModelBuilder(spec.name, { source, seed: spec.seed, maxElements: maxElements ?? spec.maxElements });
-      for (const [n, s] of entries(spec.inputs ?? [])) m.input(n, s);
+      for (const [n, s] of entries(spec.inputs ?? [])) {
+        if (isIdsSpec(s)) m.intInput(n, s.shape, s.ids); // { shape, ids }: an integer input
+        else m.input(n, s);
+      }
       for (const [n, s] of entries(spec.targets ?? [])) m.target(n, s);
       for (const [n, p] of Object.entries(spec.params)) m.param(n, paramEntry(p) as ParamOptions);
       m.formulas(spec.formulas);
@@ -129,6 +132,11 @@ export function defineModel(a: ModelSpec | string, body?: ModelBody, options: Bo
       return m.build();
     },
   });
+}
+
+/** `{ shape?, ids }`: an integer input's entry in `inputs`. */
+function isIdsSpec(s: unknown): s is { readonly shape?: ShapeSpec; readonly ids: number } {
+  return typeof s === 'object' && s !== null && !Array.isArray(s) && Object.hasOwn(s, 'ids');
 }
 
 /** The fields of a spec have the right types (a model file is not type-checked when it is loaded). */

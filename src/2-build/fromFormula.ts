@@ -18,7 +18,8 @@ import { constant, make } from '../ir/build.js';
 import type { Node } from '../ir/node.js';
 import { ShapeError } from '../ir/ops.js';
 import { clip, columnOf, tokenColumns } from '../1-parse/formula.js';
-import { FUNCTIONS, FUNCTION_NAMES, indexVector, times } from './functions.js';
+import { FUNCTIONS, FUNCTION_NAMES, times } from './functions.js';
+import { isIds, lookup, rangeOf, rowOf } from './indexing.js';
 
 export interface FormulaContext {
   readonly where: SourceLocation; // file and line of the formula
@@ -188,11 +189,30 @@ function functionNode(n: M, args: Node[], { fail, shaped }: Scope): Node {
   return shaped(n, () => info.build(args), name);
 }
 
-/** `v[k]`: a constant, 1-based index into a vector. */
-function accessorNode(n: M, args: Node[], { fail, shaped }: Scope): Node {
+/**
+ * `x[...]`, 1-based as in mathjs: `v[k]` an element of a vector, `X[k]` a row of a matrix,
+ * `v[a:b]` / `X[a:b]` elements or rows a..b (inclusive), `E[ids]` the rows of parameter
+ * matrix E picked by integer input `ids` (an embedding lookup). Anything else (a second
+ * index, a computed index) is a located error.
+ */
+function accessorNode(n: M, args: Node[], { ctx, fail, shaped }: Scope): Node {
   const dims: M[] = n.index.dimensions;
-  if (dims.length !== 1 || dims[0].type !== 'ConstantNode' || !Number.isInteger(dims[0].value)) {
-    return fail(`only a constant index into a vector is supported, as in v[1] (1-based), got '${clip(n.toString())}'`, n.object, n.object.name);
+  const name: string | undefined = n.object.name;
+  const usage = `a constant index (v[1], X[2]: 1-based), a range (X[2:5]) or an integer input (E[tokens])`;
+  const constantOf = (d: M): number | undefined => (d.type === 'ConstantNode' && typeof d.value === 'number' && Number.isInteger(d.value) ? d.value : undefined);
+  if (dims.length !== 1) return fail(`only one index is supported: ${usage}, got '${clip(n.toString())}'`, n.object, name);
+  const d = dims[0];
+  const k = constantOf(d);
+  if (k !== undefined) return shaped(n, () => rowOf(args[0], k - 1), name ?? '[');
+  if (d.type === 'RangeNode' && !d.step) {
+    const [a, b] = [constantOf(d.start), constantOf(d.end)];
+    if (a === undefined || b === undefined) return fail(`a range needs constant integer ends, as in X[2:5], got '${clip(n.toString())}'`, n.object, name);
+    return shaped(n, () => rangeOf(args[0], a - 1, b), name ?? '[');
   }
-  return shaped(n, () => indexVector(args[0], dims[0].value), n.object.name);
+  if (d.type === 'SymbolNode') {
+    const ids = ctx.resolve(d.name);
+    if (ids && isIds(ids)) return shaped(n, () => lookup(args[0], ids), name ?? d.name);
+    return fail(`'${d.name}' cannot index '${name ?? clip(n.object.toString())}': an index is ${usage}${ids ? `, and '${d.name}' is not an integer input` : ''}`, d, d.name);
+  }
+  return fail(`unsupported index in '${clip(n.toString())}': ${usage}`, n.object, name);
 }

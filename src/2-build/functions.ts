@@ -10,7 +10,8 @@
  */
 import { constant, make } from '../ir/build.js';
 import type { Node } from '../ir/node.js';
-import type { Op } from '../ir/ops.js';
+import { type Op, ShapeError } from '../ir/ops.js';
+import { lengthMask, padMask, poolRows } from './indexing.js';
 import { isScalar, sizeOf } from '../ir/shape.js';
 
 export interface FunctionInfo {
@@ -65,6 +66,10 @@ const TABLE = {
     doc: 'softmax cross-entropy of logits z against targets y: -sum(y log softmax(z)) = sum(y) logsumexp(z) - dot(y, z); its gradient is sum(y) softmax(z) - y (softmax(z) - y when y sums to 1)',
   },
   concat: { arity: [1, 64], build: (xs) => make('concat', xs), doc: 'concatenation of scalars and vectors' },
+  sum_rows: { arity: [1, 2], build: ([x, mask]) => poolRows(x, 'sum', mask), doc: 'sum of the rows of a matrix, each weighted by mask (one value per row) when given' },
+  mean_rows: { arity: [1, 2], build: ([x, mask]) => poolRows(x, 'mean', mask), doc: 'mean of the rows of a matrix; with a 0/1 mask, of the rows where it is 1 (divided by max(sum(mask), 1))' },
+  pad_mask: { arity: [2, 2], build: ([ids, pad]) => padMask(ids, constantArg(pad, 'pad_mask', 'the padding id')), doc: 'pad_mask(ids, p): 1 where ids differs from the padding id p (a constant), else 0' },
+  length_mask: { arity: [2, 2], build: ([len, n]) => lengthMask(len, constantArg(n, 'length_mask', 'the size')), doc: 'length_mask(len, n): a vector of n values, 1 at positions below len (a length per sample), else 0' },
 } satisfies Record<string, FunctionInfo>;
 
 /**
@@ -75,9 +80,9 @@ export const FUNCTIONS: ReadonlyMap<string, FunctionInfo> = new Map<string, Func
 
 export const FUNCTION_NAMES: readonly string[] = [...FUNCTIONS.keys()].sort();
 
-/** `v[i]` with mathjs's 1-based index `i`. */
-export function indexVector(v: Node, oneBased: number): Node {
-  if (v.shape.length !== 1) throw new RangeError(`only vectors can be indexed, got shape [${v.shape.join('x')}]`);
-  return make('index', [v], { start: oneBased - 1 });
+/** The value of a constant argument (a padding id, a size), else a ShapeError naming the function. */
+function constantArg(n: Node, fn: string, what: string): number {
+  if (n.op !== 'const' || n.shape.length !== 0) throw new ShapeError(`${fn}: ${what} must be a constant number`);
+  return n.attrs.value!;
 }
 

@@ -113,5 +113,7 @@ export const RULES: { readonly [K in Op]: Rule } = {
   },
   slice: ({ args: [a], attrs }, g) => [make('pad', [g], attrs, a.shape)],
   pad: (y, g) => [make('slice', [g], y.attrs, y.args[0].shape)],
+  gather: ({ args: [e, ids] }, g) => [make('scatter', [g, ids], {}, e.shape), null], // d E[ids] = rows of g added into rows ids of dE (sparse)
+  scatter: ({ args: [, ids] }, g) => [make('gather', [g, ids]), null], //                 d scatter(a, ids) = g[ids]
 };
 

@@ -9,7 +9,9 @@
  * same-rank sums into terms, each summed over the batch into the accumulator: an outer
  * product of two per-sample vectors as a gemm over the batch (`gemm`, its two factors
  * demanded instead of the product), a per-sample term as a batch sum (`sum`), a term that
- * depends on parameters only as `nb` times its value (`shared`); zero terms are dropped.
+ * depends on parameters only as `nb` times its value (`shared`), a scatter (the gradient
+ * of an embedding lookup) into the looked-up rows only (`scatter`, its two arguments
+ * demanded instead: sparse.ts); zero terms are dropped.
  * Iterative; linear in the size of the graph.
  */
 import type { Node } from '../ir/node.js';
@@ -22,7 +24,7 @@ export interface Reduction {
   readonly node: Node;
   /** Index of the parameter in the model. */
   readonly param: number;
-  readonly how: 'gemm' | 'sum' | 'shared';
+  readonly how: 'gemm' | 'sum' | 'shared' | 'scatter';
 }
 
 export interface Demand {
@@ -45,6 +47,11 @@ export function demandOf(kind: KernelKind, derived: Derived, batched: ReadonlySe
         const v = stack.pop()!;
         if (v.op === 'const' && v.attrs.value === 0) continue;
         if (v.op === 'add' && v.args.every((a) => a.shape.length === v.shape.length)) { stack.push(v.args[1], v.args[0]); continue; }
+        if (v.op === 'scatter') {
+          reductions.push({ node: v, param, how: 'scatter' });
+          demanded.add(v.args[0]); demanded.add(v.args[1]);
+          continue;
+        }
         if (v.op === 'outer' && batched.has(v.args[0]) && batched.has(v.args[1])) {
           reductions.push({ node: v, param, how: 'gemm' });
           demanded.add(v.args[0]); demanded.add(v.args[1]);

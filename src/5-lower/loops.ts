@@ -349,6 +349,10 @@ function computeStep(k: KernelBuild, n: Node, out: Access, args: Access[], comme
     }
     case 'shifted':
       return shiftedStep(k, n, out, args[0], comment);
+    case 'gather':
+      return { kind: 'gather', out, table: args[0], ids: args[1], comment };
+    case 'scatter':
+      return { kind: 'scatter', into: 'value', target: out, value: args[0], ids: args[1], comment };
     default: // leaves and views never get here
       throw new Error(`gradc bug: no loop step computes a ${n.op}`);
   }
@@ -388,6 +392,11 @@ function outputSteps(k: KernelBuild): LoopStep[] {
  */
 function reductionStep(k: KernelBuild, r: Reduction, target: Access): LoopStep {
   const note = k.plan.notes.reductionNote(k.plan.derived.model.params[r.param].name, r.node);
+  if (r.how === 'scatter') {
+    const [value, ids] = r.node.args.map((x) => k.access.get(x)!);
+    const p = k.plan.layout.params[r.param];
+    return { kind: 'scatter', into: 'grad', target, value, ids, ...(p.rows === 'sparse' ? { touch: p.name } : {}), comment: note };
+  }
   if (r.how === 'gemm') {
     const [a, b] = r.node.args.map((x) => k.access.get(x)!);
     // dW(i, j) += $scale * sum_b a(b, i) b(b, j): P = i, Q = j, K = b.
@@ -437,6 +446,8 @@ export function scratchOf(s: LoopStep): { reads: Set<ScratchBuffer>; writes: Scr
       if (s.epilogue) { readsOf(s.epilogue.value, reads); written.push(s.epilogue.out.buf); } else written.push(s.out.buf);
       break;
     case 'reduce': readsOf(s.value, reads); break;
+    case 'gather': readsOf(s.table, reads); readsOf(s.ids, reads); written.push(s.out.buf); break;
+    case 'scatter': readsOf(s.value, reads); readsOf(s.ids, reads); if (s.into === 'value') written.push(s.target.buf); break;
     case 'lossSum': readsOf(s.value, reads); break;
   }
   return { reads, writes: written.flatMap((b) => (b?.kind === 'scratch' ? [b.buffer] : [])) };

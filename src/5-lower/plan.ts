@@ -99,6 +99,15 @@ export type LoopStep =
   /** m = max(x), s = sum(term(x, m)), then each output from them (outputs over one x share m and s). */
   | { readonly kind: 'shifted'; readonly x: Access; readonly outs: readonly { readonly op: Op; readonly rule: ShiftedRule; readonly out: Access }[]; readonly unroll?: boolean; readonly comment?: string }
   | { readonly kind: 'reduce'; readonly target: Access; readonly value: Access; readonly shared: boolean; readonly unroll?: boolean; readonly comment?: string }
+  /** out(l, j) = table(ids(l), j): rows picked by run-time ids (`ids` a scalar: one row). */
+  | { readonly kind: 'gather'; readonly out: Access; readonly table: Access; readonly ids: Access; readonly comment?: string }
+  /**
+   * target(ids(l), j) += value(l, j). Into a scratch buffer (`into: 'value'`, zeroed first: a
+   * scatter used as a value), or summed over the batch, scaled by `$scale`, into a parameter's
+   * gradient accumulator (`into: 'grad'`: only the looked-up rows are written; with `touch`,
+   * each row is noted for the update pass).
+   */
+  | { readonly kind: 'scatter'; readonly into: 'value' | 'grad'; readonly target: Access; readonly value: Access; readonly ids: Access; readonly touch?: string; readonly comment?: string }
   | { readonly kind: 'lossSum'; readonly value: Access };
 
 /** Arrays a kernel binds to locals before its steps: a parameter's values or its gradient accumulator. */

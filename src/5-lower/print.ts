@@ -44,6 +44,12 @@ function printKernel(k: Kernel): string {
           : `  store param ${at} = ${name(ins.old!)} - lr * ${name(ins.value)}`);
         break;
       }
+      case 'gather':
+        lines.push(`  load  ${ins.name} = param ${ins.leaf}[${name(ins.row)} * ${ins.width} + ${ins.element}]`);
+        break;
+      case 'scatter':
+        lines.push(`  store grad ${ins.leaf}[${name(ins.row)} * ${ins.width} + ${ins.element}] += scale * ${name(ins.value)}${ins.touch ? ' (row touched)' : ''}`);
+        break;
     }
   }
   if (k.result) lines.push(`  return ${name(k.result)}`);
@@ -127,6 +133,18 @@ function stepLines(s: LoopStep): string[] {
       const c = coords(s.target.shape);
       const sum = s.shared ? `scale * nb * ${read(s.value, '0', s.value.shape.length ? c : [])}` : `scale * sum_b ${read(s.value, 'b', s.value.shape.length ? c : [])}`;
       return [`reduce ${loops(s.target.shape)}${note(s)}`, `  ${read(s.target, '0', c)} += ${sum}`];
+    }
+    case 'gather': {
+      const l = s.ids.shape.length ? ['l'] : [];
+      return [`gather ${over(s.out.bs !== 0, s.ids.shape)}, for j < ${s.out.shape[s.out.shape.length - 1]}${note(s)}`, `  ${read(s.out, 'b', [...l, 'j'])} = ${read(s.table, 'b', ['id', 'j'])} where id = ${read(s.ids, 'b', l)}`];
+    }
+    case 'scatter': {
+      const l = s.ids.shape.length ? ['l'] : [];
+      const v = read(s.value, 'b', s.value.shape.length ? [...l, 'j'] : []);
+      return [
+        `scatter ${s.into === 'grad' ? 'into the touched rows, ' : '(zero first), '}for b < nb${l.length ? `, for l < ${s.ids.shape[0]}` : ''}, for j < ${s.target.shape[1]}${note(s)}`,
+        `  ${read(s.target, s.into === 'grad' ? '0' : 'b', ['id', 'j'])} += ${s.into === 'grad' ? `scale * ${v}` : v} where id = ${read(s.ids, 'b', l)}${s.touch ? ' (row noted)' : ''}`,
+      ];
     }
     case 'lossSum':
       return [`return sum_b ${read(s.value, 'b', [])}`];

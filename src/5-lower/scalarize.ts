@@ -34,6 +34,12 @@ export function scalarize(roots: readonly Node[], into = new Map<Node, Node[]>()
   return el;
 }
 
+/** `id = r ? v : 0`, with ops that exist: select(id >= r, select(r >= id, v, 0), 0). */
+function pick(id: Node, r: number, v: Node): Node {
+  const row = constant(r);
+  return make('select', [make('ge', [id, row]), make('select', [make('ge', [row, id]), v, constant(0)]), constant(0)]);
+}
+
 const range = (k: number) => Array.from({ length: k }, (_, i) => i);
 
 /** The elements of `n`, from the elements `a` of its arguments, as LOWERING states them. */
@@ -68,6 +74,22 @@ function expand(n: Node, a: Node[][]): Node[] {
       const out: Node[] = range(size).map(() => constant(0));
       for (const p of entry.pieces(shapes, n.attrs)) a[p.arg].forEach((x, r) => { out[p.at + r] = x; });
       return out;
+    }
+    case 'gather': {
+      // Row ids(l) of the table: from a parameter, one element read at a run-time offset
+      // (`index(gather(E, id), j)`, a load of the unrolled kernel); from a computed table,
+      // the sum over its rows r of (id = r ? table(r, j) : 0).
+      const [table, ids] = n.args;
+      const width = table.shape[1];
+      return a[1].flatMap((id) => range(width).map((j) => (table.op === 'param'
+        ? make('index', [make('gather', [table, id])], { start: j })
+        : sumOf(range(table.shape[0]).map((r) => pick(id, r, a[0][r * width + j]))))));
+    }
+    case 'scatter': {
+      // As a value (never as a parameter's gradient term, see sparse.ts): element (r, j) is
+      // the sum over l of (ids(l) = r ? a(l, j) : 0).
+      const width = n.shape[1];
+      return range(size).map((k) => sumOf(a[1].map((id, l) => pick(id, Math.floor(k / width), a[0][l * width + (k % width)]))));
     }
     case 'shifted': {
       const { rule } = entry;

@@ -26,6 +26,7 @@ import { topoOrder } from '../ir/walk.js';
 import { type Derived, forwardNodes, type Init, type Model } from '../model.js';
 import { Names, adjointName, adjointOwners, elementName } from '../naming.js';
 import { scalarize } from './scalarize.js';
+import { type GradientTerms, gradientTerms, isSparse } from './sparse.js';
 import { type LoopPlan, planLoops } from './loops.js';
 import { printProgram } from './print.js';
 import { debugPhase } from '../debug.js';
@@ -35,7 +36,11 @@ export type Operand = { readonly ref: number } | { readonly lit: number };
 export type Instr =
   | { readonly kind: 'load'; readonly name: string; readonly from: 'param' | 'input' | 'target'; readonly leaf: string; readonly element: number | null; readonly offset: number }
   | { readonly kind: 'op'; readonly name: string; readonly op: Op; readonly args: readonly Operand[]; readonly comment?: string }
-  | { readonly kind: 'store'; readonly into: 'output' | 'grad' | 'update'; readonly leaf: string; readonly element: number | null; readonly offset: number; readonly value: Operand; readonly old?: Operand };
+  | { readonly kind: 'store'; readonly into: 'output' | 'grad' | 'update'; readonly leaf: string; readonly element: number | null; readonly offset: number; readonly value: Operand; readonly old?: Operand }
+  /** name = param[row * width + element]: one element of an embedding row picked at run time. */
+  | { readonly kind: 'gather'; readonly name: string; readonly leaf: string; readonly row: Operand; readonly width: number; readonly element: number }
+  /** grad[row * width + element] += scale * value (a scatter term: only touched rows; `touch` notes the row for the update pass). */
+  | { readonly kind: 'scatter'; readonly leaf: string; readonly row: Operand; readonly width: number; readonly element: number; readonly value: Operand; readonly touch: boolean };
 
 export type KernelKind = 'forward' | 'loss' | 'gradient' | 'step';
 
@@ -53,11 +58,21 @@ export interface Kernel {
 }
 
 export interface Slot { readonly name: string; readonly shape: Shape; readonly size: number; readonly offset: number }
-export interface ParamSlot extends Slot { readonly init: Init }
+export interface ParamSlot extends Slot {
+  readonly init: Init;
+  /**
+   * How the gradient reaches the accumulator (5-lower/sparse.ts): 'sparse' when every term
+   * is a scatter (the update pass visits only the rows the gradient kernel touched),
+   * 'mixed' when some are, undefined when none is (dense).
+   */
+  readonly rows?: 'sparse' | 'mixed';
+}
+/** An input slot; `limit` on an integer input (ids in 0 .. limit - 1, checked when rows are packed or passed in). */
+export interface InputSlot extends Slot { readonly limit?: number }
 
 export interface Layout {
   readonly params: readonly ParamSlot[];
-  readonly inputs: readonly Slot[];
+  readonly inputs: readonly InputSlot[];
   readonly targets: readonly Slot[];
   readonly outputs: readonly Slot[];
   readonly inputSize: number;
@@ -121,7 +136,7 @@ const total = (xs: readonly Slot[]) => xs.reduce((n, s) => n + s.size, 0);
 
 export function layoutOf(model: Model): Layout {
   const params = slots(model.params.map((p) => ({ name: p.name, shape: p.shape, init: p.init })));
-  const inputs = slots(model.inputs.map((p) => ({ name: p.name, shape: p.shape })));
+  const inputs = slots(model.inputs.map((p) => ({ name: p.name, shape: p.shape, ...(p.node.attrs.limit === undefined ? {} : { limit: p.node.attrs.limit }) })));
   const targets = slots(model.targets.map((p) => ({ name: p.name, shape: p.shape })));
   const outputs = slots(model.outputs.map((p) => ({ name: p.name, shape: p.node.shape })));
   return { params, inputs, targets, outputs, inputSize: total(inputs), targetSize: total(targets), outputSize: total(outputs), paramSize: total(params) };
@@ -146,7 +161,7 @@ function forwardStatement(f: Node, names: ReadonlyMap<Node, string>): string {
  */
 export function schedule(derived: Derived, options: LowerOptions = {}): Program {
   const { model } = derived;
-  const layout = layoutOf(model);
+  const layout = withGradientRows(layoutOf(model), derived);
   const lowering = loweringFor(layout, options);
   if (lowering === 'loops') {
     return printed({ model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH, options.unrollElements) });
@@ -155,6 +170,8 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
   const gradient = buildKernel(s, 'gradient');
   const fits = gradient.instrs.length <= (options.chunkSize ?? DEFAULT_CHUNK_SIZE);
   const shared = fits ? undefined : sharedLoss(gradient);
+  // With scatter terms the update is never fused (module.ts): no step kernel to build.
+  const scatters = s.terms.some((t) => t.scatters.length > 0);
   return printed({
     model,
     layout,
@@ -163,7 +180,7 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
       forward: buildKernel(s, 'forward'),
       loss: shared?.loss ?? buildKernel(s, 'loss'),
       gradient: shared?.gradient ?? gradient,
-      ...(fits ? { step: buildKernel(s, 'step') } : {}),
+      ...(fits && !scatters ? { step: buildKernel(s, 'step') } : {}),
     },
   });
 }
@@ -180,6 +197,16 @@ function sharedLoss(gradient: Kernel): { loss: Kernel; gradient: Kernel } | unde
   const prefix = gradient.instrs.slice(0, result.ref + 1);
   if (prefix.some((ins) => ins.kind === 'store')) return undefined;
   return { loss: { kind: 'loss', instrs: prefix, result }, gradient: { ...gradient, lossPrefix: prefix.length } };
+}
+
+/** The layout with each parameter's `rows`: whether its gradient has scatter terms, and whether it has only those. */
+function withGradientRows(layout: Layout, derived: Derived): Layout {
+  const params = layout.params.map((p, i) => {
+    const terms = gradientTerms(derived.grads[i]);
+    if (terms.scatters.length === 0) return p;
+    return { ...p, rows: isSparse(derived.grads[i]) ? 'sparse' as const : 'mixed' as const };
+  });
+  return { ...layout, params };
 }
 
 /** The lowering asked for; 'auto' unrolls models with at most `unrollLimit` parameters. */
@@ -201,6 +228,8 @@ interface Scalarized {
   readonly forwardEls: ReadonlySet<Node>;
   readonly ownerOf: ReadonlyMap<Node, AdjointOwnerEl>;
   readonly originOf: ReadonlyMap<Node, Node>;
+  /** Each parameter's gradient split into scatter terms and the dense rest (sparse.ts). */
+  readonly terms: readonly GradientTerms[];
 }
 
 /** The forward element an adjoint element is named after, and its name when that element has none in a kernel. */
@@ -209,14 +238,16 @@ interface AdjointOwnerEl { readonly el: Node; readonly fallback?: string }
 /** Scalarizes every result of `derived` and gathers the naming facts of Scalarized. */
 function scalarized(derived: Derived, layout: Layout): Scalarized {
   const { model, grads } = derived;
-  const elements = scalarize([model.loss, ...model.outputs.map((o) => o.node), ...grads]);
+  const terms = grads.map(gradientTerms);
+  const scatterArgs = terms.flatMap((t) => t.scatters.flatMap((x) => x.args));
+  const elements = scalarize([model.loss, ...model.outputs.map((o) => o.node), ...terms.map((t) => t.dense), ...scatterArgs]);
   const elementLabels = elementLabelsOf(model.labels, elements);
   const forwardEls = forwardElementsOf(model, elements);
   const ownerOf = adjointOwnerElements(derived, elements, forwardEls);
   // Backward element -> the forward node whose rule created it (comments are printed per kernel).
   const originOf = new Map<Node, Node>();
   for (const [b, f] of derived.origin) for (const e of elements.get(b) ?? []) if (!originOf.has(e)) originOf.set(e, f);
-  return { derived, layout, elements, elementLabels, forwardEls, ownerOf, originOf };
+  return { derived, layout, elements, elementLabels, forwardEls, ownerOf, originOf, terms };
 }
 
 /** Names for scalar element nodes: user labels, and element labels of labelled tensors. */
@@ -294,11 +325,12 @@ interface Stores { readonly byValue: Map<Node, Instr[]>; readonly late: Instr[] 
  * its results need, in topological order, each followed by the stores of its value.
  */
 function buildKernel(s: Scalarized, kind: KernelKind): Kernel {
-  const { model, grads } = s.derived;
+  const { model } = s.derived;
   const lossEl = s.elements.get(model.loss)![0];
   const outputEls = model.outputs.map((o) => s.elements.get(o.node)!);
-  const gradEls = grads.map((g) => s.elements.get(g)!);
-  const roots = kind === 'forward' ? outputEls.flat() : kind === 'loss' ? [lossEl] : [lossEl, ...gradEls.flat()];
+  const gradEls = s.terms.map((t) => s.elements.get(t.dense)!);
+  const scatterEls = kind === 'gradient' ? s.terms.flatMap((t) => t.scatters.flatMap((x) => x.args.flatMap((a) => s.elements.get(a)!))) : [];
+  const roots = kind === 'forward' ? outputEls.flat() : kind === 'loss' ? [lossEl] : [lossEl, ...gradEls.flat(), ...scatterEls];
   const order = topoOrder(roots);
   // For the step kernel every parameter element is loaded (its old value is needed by the update).
   const paramEls = kind === 'step' ? model.params.flatMap((p) => s.elements.get(p.node) ?? scalarize([p.node]).get(p.node)!) : [];
@@ -312,6 +344,7 @@ function buildKernel(s: Scalarized, kind: KernelKind): Kernel {
   if (kind === 'gradient' || kind === 'step') planParamStores(k, stores, gradEls);
   for (const n of order) emitOp(k, n, stores);
   k.instrs.push(...stores.late);
+  if (kind === 'gradient') emitScatters(k);
   return { kind, instrs: k.instrs, result: kind === 'forward' ? undefined : operand(k, lossEl) };
 }
 
@@ -362,8 +395,9 @@ function planParamStores(k: KernelBuild, stores: Stores, gradEls: readonly Node[
   k.s.derived.model.params.forEach((p, i) => {
     const slot = k.s.layout.params[i];
     const pEls = kind === 'step' ? k.s.elements.get(p.node) ?? scalarize([p.node]).get(p.node)! : [];
+    // A parameter with scatter terms gets no `+= 0` stores: its rows are written by the scatters (emitScatters).
     gradEls[i].forEach((e, j) =>
-      addStore(k, stores, e, (v) => ({
+      !(slot.rows && e.op === 'const' && e.attrs.value === 0) && addStore(k, stores, e, (v) => ({
         kind: 'store', into: kind === 'gradient' ? 'grad' : 'update', leaf: p.name, element: slot.shape.length ? j : null,
         offset: slot.offset + j, value: v, old: kind === 'step' ? operand(k, pEls[j]) : undefined,
       })),
@@ -371,13 +405,39 @@ function planParamStores(k: KernelBuild, stores: Stores, gradEls: readonly Node[
   });
 }
 
+/**
+ * The gradient kernel's scatter terms, last (every operand is computed by then): each row
+ * g(l) added into row ids(l) of the accumulator, element by element; the first element of
+ * a row of a 'sparse' parameter notes the row for the update pass.
+ */
+function emitScatters(k: KernelBuild): void {
+  k.s.terms.forEach((t, i) => {
+    const slot = k.s.layout.params[i];
+    for (const x of t.scatters) {
+      const [g, ids] = x.args.map((a) => k.s.elements.get(a)!);
+      const width = x.shape[1];
+      ids.forEach((id, l) => {
+        for (let j = 0; j < width; j++) {
+          k.instrs.push({ kind: 'scatter', leaf: slot.name, row: operand(k, id), width, element: j, value: operand(k, g[l * width + j]), touch: j === 0 && slot.rows === 'sparse' });
+        }
+      });
+    }
+  });
+}
+
+/** An element of a parameter's row picked at run time: `index(gather(E, id), j)` (scalarize.ts). */
+const isGatherElement = (n: Node) => n.op === 'index' && n.args[0].op === 'gather' && n.args[0].args[0].op === 'param';
+
 /** The instruction of element `n` (none for constants and leaves), named and commented, then its stores. */
 function emitOp(k: KernelBuild, n: Node, stores: Stores): void {
-  if (n.op === 'const' || k.leavesUsed.has(n) || isTensorLeaf(n)) return;
+  if (n.op === 'const' || k.leavesUsed.has(n) || isTensorLeaf(n) || n.op === 'gather') return;
   const name = nameOf(k, n);
   k.index.set(n, k.instrs.length);
   k.named.set(n, name);
-  k.instrs.push({ kind: 'op', name, op: n.op, args: n.args.map((a) => operand(k, a)), comment: commentOf(k, n) });
+  if (isGatherElement(n)) {
+    const [table, id] = n.args[0].args;
+    k.instrs.push({ kind: 'gather', name, leaf: table.attrs.name!, row: operand(k, id), width: table.shape[1], element: n.attrs.start! });
+  } else k.instrs.push({ kind: 'op', name, op: n.op, args: n.args.map((a) => operand(k, a)), comment: commentOf(k, n) });
   for (const s of stores.byValue.get(n) ?? []) k.instrs.push({ ...s, value: { ref: k.index.get(n)! } } as Instr);
 }
 

@@ -13,6 +13,10 @@
  *   place        out = 0, then out[at + r] = arg(r) for each piece: pad, unindex, concat
  *   shifted      m = max(x), e(x) = term(x, m), s = sum(e): softmax, logsumexp and
  *                log_softmax with the maximum shifted out (finite for any finite x)
+ *   gather       out(l, j) = table(ids(l), j): rows picked by run-time integer ids
+ *   scatter      out = 0, then out(ids(l), j) += a(l, j): the gradient of gather. As a
+ *                parameter's gradient term it is never materialized: both lowerings add it
+ *                into the touched rows of the accumulator (5-lower/sparse.ts)
  * Laws, relied on by the looped lowering and checked in test/lowering-table.test.ts:
  * `source` and every `factor` are affine in their coordinates (so the looped lowering
  * finds strides by evaluating them at 0 and at unit vectors), and the pieces of a
@@ -60,7 +64,9 @@ export type OpLowering =
   | { readonly kind: 'view'; readonly source: (o: Coords, arg: Shape, attrs: Attrs) => Coords }
   | { readonly kind: 'contract'; readonly of: (args: readonly Shape[]) => Contraction }
   | { readonly kind: 'place'; readonly pieces: (args: readonly Shape[], attrs: Attrs) => readonly Piece[] }
-  | { readonly kind: 'shifted'; readonly rule: ShiftedRule };
+  | { readonly kind: 'shifted'; readonly rule: ShiftedRule }
+  | { readonly kind: 'gather' }
+  | { readonly kind: 'scatter' };
 
 const leaf: OpLowering = { kind: 'leaf' };
 const elementwise: OpLowering = { kind: 'elementwise' };
@@ -71,6 +77,16 @@ export const unflat = (s: Shape, k: number): number[] => (s.length === 2 ? [Math
 export const flat = (s: Shape, c: Coords): number => (s.length === 2 ? c[0] * s[1] + c[1] : s.length === 1 ? c[0] : 0);
 
 const exp = <E>(f: ElementAlgebra<E>, x: E, m: E) => f.apply('exp', f.apply('sub', x, m));
+
+/**
+ * Where element o of a slice at flat offset `start` sits in `a` (ops.ts `sliceFits`): the
+ * elements start + i of a vector, elements of one row of a matrix, or whole rows of it.
+ */
+function sliceSource(o: Coords, a: Shape, start: number): Coords {
+  if (a.length === 1) return [o[0] + start]; //                         out(i) = a(start + i)
+  const row = Math.floor(start / a[1]);
+  return o.length === 1 ? [row, (start % a[1]) + o[0]] : [row + o[0], o[1]]; // out(j) = a(r, c + j); out(i, j) = a(r + i, j)
+}
 
 export const LOWERING: { readonly [K in Op]: OpLowering } = {
   const: leaf,
@@ -87,7 +103,7 @@ export const LOWERING: { readonly [K in Op]: OpLowering } = {
   transpose: { kind: 'view', source: (o, a) => (a.length === 2 ? [o[1], o[0]] : o) }, // out(i, j) = a(j, i); a vector is its own transpose
   broadcast: { kind: 'view', source: () => [] }, // out(o) = a, a scalar
   index: { kind: 'view', source: (_o, a, attrs) => unflat(a, attrs.start!) }, // out = a[start], flat
-  slice: { kind: 'view', source: (o, _a, attrs) => [o[0] + attrs.start!] }, // out(i) = a(start + i)
+  slice: { kind: 'view', source: (o, a, attrs) => sliceSource(o, a, attrs.start!) }, // a contiguous range: elements or whole rows
 
   matmul: {
     kind: 'contract',
@@ -114,6 +130,9 @@ export const LOWERING: { readonly [K in Op]: OpLowering } = {
   // softmax is e / s, not exp(x - logsumexp): m + log(s) rounds away log(s) at |x| >= 1e15.
   softmax: { kind: 'shifted', rule: { perElement: true, term: exp, value: (f, v) => f.apply('div', v.e, v.s) } },
   logsumexp: { kind: 'shifted', rule: { perElement: false, term: exp, value: (f, v) => f.apply('add', v.m, f.apply('log', v.s)) } },
+  gather: { kind: 'gather' }, //   out(l, j) = table(ids(l), j)
+  scatter: { kind: 'scatter' }, // out(ids(l), j) += a(l, j), from zero
+
   logsoftmax: {
     kind: 'shifted',
     rule: { perElement: true, term: exp, shared: (f, s) => f.apply('log', s), value: (f, v) => f.apply('sub', f.apply('sub', v.x, v.m), v.shared) },

@@ -52,11 +52,18 @@ export function statement(ins: Instr, ref: (o: Operand) => string, flavour: Flav
       if (ins.into === 'output') return `$o[${plus('$oo', ins.offset)}] = ${ref(ins.value)};`;
       if (ins.into === 'grad') return `$g${field(ins.leaf, ins.element, nn)} += $scale * ${ref(ins.value)};`;
       throw new Error(`internal: the update of ${ins.leaf} is written by fusedSteps.ts, not as a plain statement`);
+    case 'gather':
+      return `const ${ins.name} = $p.${ins.leaf}[${plus(`${ref(ins.row)} * ${ins.width}`, ins.element)}]${nn};`;
+    case 'scatter': {
+      const store = `$g.${ins.leaf}[${plus(`${ref(ins.row)} * ${ins.width}`, ins.element)}]${nn} += $scale * ${ref(ins.value)};`;
+      return ins.touch ? `$touch($rows_${ins.leaf}, ${ref(ins.row)});\n${store}` : store;
+    }
   }
 }
 
 const usesOf = (ins: Instr): Operand[] =>
-  ins.kind === 'op' ? [...ins.args] : ins.kind === 'store' ? (ins.old ? [ins.value, ins.old] : [ins.value]) : [];
+  ins.kind === 'op' ? [...ins.args] : ins.kind === 'store' ? (ins.old ? [ins.value, ins.old] : [ins.value])
+    : ins.kind === 'gather' ? [ins.row] : ins.kind === 'scatter' ? [ins.row, ins.value] : [];
 
 export interface KernelFunctionText { readonly name: string; readonly parameters: readonly Param[]; readonly returns: string; readonly body: string }
 
@@ -79,6 +86,7 @@ export function emitKernel(kernel: Kernel, chunkSize: number, flavour: Flavour =
   const { kind, instrs } = kernel;
   const nn = bang(flavour);
   const nameOf = (k: number) => (instrs[k] as { name: string }).name;
+  const named = (ins: Instr) => ins.kind !== 'store' && ins.kind !== 'scatter';
   const refText = (o: Operand) => ('lit' in o ? literal(o.lit) : nameOf(o.ref));
   const result = kernel.result;
   const segments: Segment[] = kernel.lossPrefix === undefined
@@ -144,7 +152,7 @@ export function emitKernel(kernel: Kernel, chunkSize: number, flavour: Flavour =
       const body = [...imported].sort((a, b) => a - b).map((k) => `const ${nameOf(k)} = $t[${slot.get(k)}]${nn};`);
       for (let k = p.from; k < p.to; k++) {
         lines(body, k);
-        if (slot.has(k) && instrs[k].kind !== 'store') body.push(`$t[${slot.get(k)}] = ${nameOf(k)};`);
+        if (slot.has(k) && named(instrs[k])) body.push(`$t[${slot.get(k)}] = ${nameOf(k)};`);
       }
       if (returnsResult) body.push(`return ${refText(result)};`);
       functions.push({ name: names[i], parameters: SIGNATURES[kindOf].params, returns: returnsResult ? returns(kindOf) : 'void', body: body.join('\n') });

@@ -216,7 +216,9 @@ function place(s: Extract<LoopStep, { kind: 'place' }>): string {
     const dst: Access = { ...o, base: shift(o.base, p.at) };
     lines.push(p.arg.shape.length === 0
       ? `${at(dst, '$b', ['0'], true)} = ${at(p.arg, '$b', [])};`
-      : `for (let $r = 0; $r < ${p.arg.shape[0]}; $r++) ${at(dst, '$b', ['$r'], true)} = ${at(p.arg, '$b', ['$r'])};`);
+      : p.arg.shape.length === 1
+        ? `for (let $r = 0; $r < ${p.arg.shape[0]}; $r++) ${at(dst, '$b', ['$r'], true)} = ${at(p.arg, '$b', ['$r'])};`
+        : `for (let $r = 0; $r < ${p.arg.shape[0]}; $r++) for (let $c = 0; $c < ${p.arg.shape[1]}; $c++) ${at(dst, '$b', [`$r * ${p.arg.shape[1]} + $c`], true)} = ${at(p.arg, '$b', COORDS)};`);
   }
   return perSample(o.bs !== 0, `{\n${indent(lines.join('\n'))}\n}`);
 }
@@ -254,6 +256,33 @@ function reduce(s: Extract<LoopStep, { kind: 'reduce' }>): string {
   return loopsOver(t.shape, (c) => `{ let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += ${at(v, '$b', v.shape.length ? c : [])}; ${target(c)} += $scale * $s; }`, s.unroll);
 }
 
+/** Row `$id` of the table for each id (one loop over the ids, one over the row). */
+function gather(s: Extract<LoopStep, { kind: 'gather' }>): string {
+  const { out, table, ids } = s;
+  const width = out.shape[out.shape.length - 1]!;
+  const l = ids.shape.length ? ['$l'] : [];
+  const row = `const $id = ${at(ids, '$b', l)};\nfor (let $c = 0; $c < ${width}; $c++) ${at(out, '$b', [...l, '$c'], true)} = ${at(table, '$b', ['$id', '$c'])};`;
+  const body = ids.shape.length ? `for (let $l = 0; $l < ${ids.shape[0]}; $l++) {\n${indent(row)}\n}` : `{\n${indent(row)}\n}`;
+  return perSample(out.bs !== 0, body);
+}
+
+/** Row l of the value added into row ids(l) of the target: a zeroed buffer, or (into 'grad') the touched rows of an accumulator. */
+function scatter(s: Extract<LoopStep, { kind: 'scatter' }>): string {
+  const { target, value, ids } = s;
+  const width = target.shape[1]!;
+  const l = ids.shape.length ? ['$l'] : [];
+  const v = at(value, '$b', value.shape.length ? [...l, '$c'] : []);
+  const row = [
+    `const $id = ${at(ids, '$b', l)};`,
+    ...(s.touch ? [`$touch($rows_${s.touch}, $id);`] : []),
+    `for (let $c = 0; $c < ${width}; $c++) ${at(target, s.into === 'grad' ? '0' : '$b', ['$id', '$c'])} += ${s.into === 'grad' ? `$scale * ${v}` : v};`,
+  ].join('\n');
+  const rows = ids.shape.length ? `for (let $l = 0; $l < ${ids.shape[0]}; $l++) {\n${indent(row)}\n}` : `{\n${indent(row)}\n}`;
+  if (s.into === 'grad') return `for (let $b = 0; $b < $nb; $b++) {\n${indent(rows)}\n}`;
+  const zero = `for (let $r = 0; $r < ${target.shape[0]! * width}; $r++) ${at({ ...target, shape: [target.shape[0]! * width], strides: [1] }, '$b', ['$r'], true)} = 0;`;
+  return perSample(target.bs !== 0, `${zero}\n${rows}`);
+}
+
 function step(s: LoopStep): string {
   const note = 'comment' in s && s.comment ? `${s.comment.split('\n').map((l) => `// ${l}`).join('\n')}\n` : '';
   switch (s.kind) {
@@ -263,6 +292,8 @@ function step(s: LoopStep): string {
     case 'place': return note + place(s);
     case 'shifted': return note + shifted(s);
     case 'reduce': return note + reduce(s);
+    case 'gather': return note + gather(s);
+    case 'scatter': return note + scatter(s);
     case 'lossSum': return `let $total = 0;\nfor (let $b = 0; $b < $nb; $b++) $total += ${at(s.value, '$b', [])};\nreturn $total;`;
   }
 }

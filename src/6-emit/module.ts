@@ -20,7 +20,7 @@
  * types, which `compile()` loads.
  */
 import { debugLevel } from '../debug.js';
-import type { LowerOptions, Program, Slot } from '../5-lower/schedule.js';
+import type { InputSlot, Layout, LowerOptions, Program, Slot } from '../5-lower/schedule.js';
 import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
 import { DEFAULT_CHUNK_SIZE, emitKernel, plus, type EmittedKernel } from './kernels.js';
 import { type Flavour, type Syntax, syntaxOf } from './flavour.js';
@@ -88,8 +88,10 @@ function initExpr(s: Program['layout']['params'][number]): string {
   }
 }
 
-function packer(kind: 'input' | 'target', slots: readonly Slot[]): string {
-  const lines = slots.map((s) => (s.shape.length === 0
+function packer(kind: 'input' | 'target', slots: readonly InputSlot[]): string {
+  const lines = slots.map((s) => (s.limit !== undefined
+    ? `$packIds(src.${s.name}, ${s.size}, '${shapeText(s)}', ${numberText(s.limit)}, into, ${plus('at', s.offset)}, where, '${kind}', '${s.name}');`
+    : s.shape.length === 0
     ? `$packNumber(src.${s.name}, into, ${plus('at', s.offset)}, where, '${kind}', '${s.name}');`
     : `$packArray(src.${s.name}, ${s.size}, '${shapeText(s)}', into, ${plus('at', s.offset)}, where, '${kind}', '${s.name}');`));
   return lines.map((l) => `  ${l}`).join('\n');
@@ -159,7 +161,8 @@ export function emitModule(program: Program, options: EmitOptions, gradientDoc: 
   // A value as an array element stores it: f32 arrays round it (and may overflow to Infinity).
   const stored = (v: string) => (options.precision === 'f32' ? `Math.fround(${v})` : `(${v})`);
   // The optimizers' steps fused into the unrolled backward pass (null: too long to fuse, or looped).
-  const fused = k?.step ? emitFusedSteps(k.step, program.layout.params, stored, chunk, S) : null;
+  // Not with scatter terms: one row may look up a token twice, and a fused per-element update would step its row twice.
+  const fused = k?.step && !program.layout.params.some((p) => p.rows) ? emitFusedSteps(k.step, program.layout.params, stored, chunk, S) : null;
 
   const declarations = paramFunctions(program, stored, S);
   const statements = [
@@ -230,7 +233,9 @@ export const shapes = {
   params: { ${P.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
   inputs: { ${layout.inputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
   targets: { ${layout.targets.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
-  outputs: { ${layout.outputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
+  outputs: { ${layout.outputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },${layout.inputs.some((s) => s.limit !== undefined) ? `
+  /** Integer inputs: ids are integers in 0 .. n - 1. */
+  ids: { ${layout.inputs.filter((s) => s.limit !== undefined).map((s) => `${s.name}: ${numberText(s.limit!)}`).join(', ')} },` : ''}
 }${t(' as const')};
 
 /**
@@ -321,6 +326,8 @@ ${P.map((s) => (s.shape.length
 ${P.filter((s) => !s.shape.length).map((s) => `  if (writable) $checkWritableParam(p, where, '${s.name}');`).join('\n')}
 }
 
+${idFunctions(layout, S)}
+
 /** Writes one sample's inputs into \`into\` at \`at\`; throws naming an input that is missing, not finite or of the wrong size. */
 export function packInputs(src${t(': Inputs')}, into${t(': Floats')}, at${t(': number')}, where = 'sample')${t(': void')} {
 ${packer('input', layout.inputs)}
@@ -337,11 +344,51 @@ function $unpackOutputs(${layout.outputs.length ? `o${t(': Floats')}, at${t(': n
 `;
 }
 
+/**
+ * The integer inputs' checks on rows (\`$idsOk\`, the fast path of \`$isRows\`; \`$checkIds\`,
+ * called by \`$checkRows\`, names the row and position of the first bad id), and for
+ * parameters with sparse gradients (5-lower/sparse.ts) the sets of rows the gradient
+ * kernels touched since the last update (\`$rows_<name>\`, \`$touch\`), which
+ * \`$untouch\` forgets.
+ */
+function idFunctions(layout: Layout, S: Syntax): string {
+  const { t, nn } = S;
+  const ids = layout.inputs.filter((s) => s.limit !== undefined);
+  const sparse = layout.params.filter((p) => p.rows === 'sparse');
+  const test = (s: InputSlot, v: string) => `!(Number.isInteger(${v}) && ${v} >= 0 && ${v} < ${numberText(s.limit!)})`;
+  const scan = (s: InputSlot, found: string) => `for (let k = 0; k < ${s.size}; k++) { const v = X[i + ${s.offset} + k]${nn}; if (${test(s, 'v')}) ${found} }`;
+  const sets = sparse.map((p) => `const $rows_${p.name} = $rowSet(${p.shape[0]});`);
+  return `/** True when every integer input of rows [first, first + count) is an id in range. */
+function $idsOk(${ids.length ? `X${t(': Floats')}, count${t(': number')}, first${t(': number')}` : `_X${t(': Floats')}, _count${t(': number')}, _first${t(': number')}`})${t(': boolean')} {
+${ids.length ? `  for (let i = first * INPUT_SIZE; i < (first + count) * INPUT_SIZE; i += INPUT_SIZE) {\n${ids.map((s) => `    ${scan(s, 'return false;')}`).join('\n')}\n  }\n` : ''}  return true;
+}
+
+/** Throws a SampleError naming the row, the input and the position of the first id out of range. */
+function $checkIds(${ids.length ? `where${t(': string')}, X${t(': Floats')}, count${t(': number')}, first${t(': number')}` : `_where${t(': string')}, _X${t(': Floats')}, _count${t(': number')}, _first${t(': number')}`})${t(': void')} {${ids.map((s) => `\n  for (let i = first * INPUT_SIZE; i < (first + count) * INPUT_SIZE; i += INPUT_SIZE) ${scan(s, `throw new SampleError(\`\${where}: row \${i / INPUT_SIZE}, input '${s.name}'${s.shape.length ? ' position \${k}' : ''} must be an integer id in 0..${s.limit! - 1}, got \${v}\`, '${s.name}');`)}`).join('')}
+}
+${sparse.length ? `
+/** Rows of a sparse gradient touched since the last update: the first \`n\` of \`rows\`, each marked in \`seen\`. */
+${t('interface $RowSet { readonly rows: Int32Array; readonly seen: Uint8Array; n: number }\n')}function $rowSet(count${t(': number')})${t(': $RowSet')} {
+  return { rows: new Int32Array(count), seen: new Uint8Array(count), n: 0 };
+}
+${sets.join('\n')}
+
+/** Notes row \`r\` of a sparse gradient (once). */
+function $touch(t${t(': $RowSet')}, r${t(': number')})${t(': void')} {
+  if (t.seen[r] === 0) { t.seen[r] = 1; t.rows[t.n++] = r; }
+}
+` : ''}
+/** Forgets the rows the gradient kernels touched (after an update, or a gradient that no update reads). */
+function $untouch()${t(': void')} {${sparse.map((p) => `\n  { const t = $rows_${p.name}; for (let q = 0; q < t.n; q++) t.seen[t.rows[q]${nn}] = 0; t.n = 0; }`).join('')}
+}`;
+}
+
 /** The per-sample and minibatch API (forward ... stepBatch) and the run-time pieces after it. */
 function apiFunctions(program: Program, options: EmitOptions, stored: (v: string) => string, helpers: string, gradientDoc: readonly string[], S: Syntax): string {
   const { model, layout } = program;
   const { t } = S;
   const P = layout.params;
+  const sparse = P.some((p) => p.rows === 'sparse');
   const gradDoc = [
     `The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):`,
     ...gradientDoc.map((l) => `  ${l.replace(/\*\//g, '* /')}`),
@@ -374,7 +421,7 @@ export function gradient(params${t(': Params')}, inputs${t(': Inputs')}, targets
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   const grad = zeroParams();
-  const value = $gradient(params, $xs, 0, $ys, 0, grad, 1);
+  const value = $gradient(params, $xs, 0, $ys, 0, grad, 1);${sparse ? '\n  $untouch();' : ''}
   return { loss: value, grad };
 }
 
@@ -409,7 +456,7 @@ export function gradientBatch(params${t(': Params')}, X${t(': Floats')}, Y${t(':
   $checkParams(params, 'gradientBatch: params', false);
   $checkParams(grad, 'gradientBatch: grad', false);
   $checkRows('gradientBatch', X, Y, count, first);
-  return { loss: $gradientSum(params, X, Y, count, first, grad, 1 / count) / count, grad };
+${sparse ? '  const value = $gradientSum(params, X, Y, count, first, grad, 1 / count) / count;\n  $untouch();\n  return { loss: value, grad };' : '  return { loss: $gradientSum(params, X, Y, count, first, grad, 1 / count) / count, grad };'}
 }
 
 const $acc = zeroParams();

@@ -128,6 +128,9 @@ export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: s
   const { t, nn } = S;
   const out: string[] = [];
   const rules = distinctRules();
+  // With sparse parameters, the old values of the touched rows only are put back, and the touched rows are forgotten after each update.
+  const sparse = params.some((s) => s.rows === 'sparse');
+  const restore = sparse ? '$restoreInto' : '$copyInto';
   for (const { kind, rule, kinds } of rules) {
     const { m, v } = rule.state;
     type Access = { readonly w: string; readonly d: string; readonly M: string; readonly V: string; readonly w0: string; readonly m0: string; readonly v0: string };
@@ -139,7 +142,12 @@ export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: s
         }
         const n = s.name;
         const open = [`const w = p.${n}, d = g.${n}, w0 = $oldP.${n}`, m ? `, M = m.${n}, m0 = $oldM.${n}` : '', v ? `, V = v.${n}, v0 = $oldV.${n}` : '', ';'].join('');
-        return `  { ${open} for (let k = 0; k < ${s.size}; k++) { ${body({ w: 'w[k]', d: 'd[k]', M: 'M[k]', V: 'V[k]', w0: 'w0[k]', m0: 'm0[k]', v0: 'v0[k]' }).join(' ')} } }`;
+        const element = body({ w: 'w[k]', d: 'd[k]', M: 'M[k]', V: 'V[k]', w0: 'w0[k]', m0: 'm0[k]', v0: 'v0[k]' }).join(' ');
+        if (s.rows === 'sparse') { // only the rows the gradient kernel touched (lazy: the others, their state included, stay as they are)
+          const width = s.shape[1]!;
+          return `  { ${open} const t = $rows_${n}; for (let q = 0; q < t.n; q++) { const r = t.rows[q]${nn} * ${width}; for (let k = r; k < r + ${width}; k++) { ${element} } } }`;
+        }
+        return `  { ${open} for (let k = 0; k < ${s.size}; k++) { ${element} } }`;
       });
     const read = (x: string) => (x.endsWith(']') ? `${x}${nn}` : x); // noUncheckedIndexedAccess: typed-array reads are numbers
     // One pass per parameter: old values kept in $old*, new ones written and checked (as stored), g cleared.
@@ -157,16 +165,16 @@ export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: s
     out.push(`/** The ${kinds.join(' and ')} update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
 function $update_${kind}(p${t(': Params')}, g${t(': Params')}, ${state}c${t(': number')}, loss${t(': number')}, ${hyperParameters(rule, S)})${t(': boolean')} {
   if (loss - loss !== 0) {
-    $clear(g);
+    $clear(g);${sparse ? '\n    $untouch();' : ''}
     return false;
   }
   let s = 0;
 ${perParam(update).join('\n')}
   if (s !== 0) { // put the old values back
-    $copyInto(p, $oldP);
-${m ? '    $copyInto(m, $oldM);\n' : ''}${v ? '    $copyInto(v, $oldV);\n' : ''}    return false;
+    ${restore}(p, $oldP);
+${m ? `    ${restore}(m, $oldM);\n` : ''}${v ? `    ${restore}(v, $oldV);\n` : ''}${sparse ? '    $untouch();\n' : ''}    return false;
   }
-  return true;
+${sparse ? '  $untouch();\n' : ''}  return true;
 }`);
   }
   const call = (r: (typeof rules)[number]) =>
@@ -174,7 +182,7 @@ ${m ? '    $copyInto(m, $oldM);\n' : ''}${v ? '    $copyInto(v, $oldV);\n' : ''}
   out.push(`/** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
 const $oldP = zeroParams(), $oldM = zeroParams(), $oldV = zeroParams();
 
-/** \`g <- 0\`. */
+${sparse ? `${restoreInto(params, S)}\n\n` : ''}/** \`g <- 0\`. */
 function $clear(g${t(': Params')})${t(': void')} {
 ${params.map((s) => (s.shape.length ? `  g.${s.name}.fill(0);` : `  g.${s.name} = 0;`)).join('\n')}
 }
@@ -207,6 +215,17 @@ ${dispatch(rules, call)}
   }
 }`);
   return out.join('\n\n');
+}
+
+/** \`$restoreInto(to, from)\`: \`$copyInto\` where a sparse parameter copies only its touched rows (the rows an update wrote). */
+function restoreInto(params: readonly ParamSlot[], S: Syntax): string {
+  const { t, nn } = S;
+  return `/** \`to\` <- \`from\` after a refused update: sparse parameters only in the rows it touched. */
+function $restoreInto(to${t(': Params')}, from${t(': Params')})${t(': void')} {
+${params.map((s) => (s.rows === 'sparse'
+    ? `  { const a = to.${s.name}, b = from.${s.name}, t = $rows_${s.name}; for (let q = 0; q < t.n; q++) { const r = t.rows[q]${nn} * ${s.shape[1]}; for (let k = r; k < r + ${s.shape[1]}; k++) a[k] = b[k]${nn}; } }`
+    : s.shape.length ? `  to.${s.name}.set(from.${s.name});` : `  to.${s.name} = from.${s.name};`)).join('\n')}
+}`;
 }
 
 /**

@@ -74,7 +74,7 @@ function $checkRate(where: string, lr: unknown): void {
 /** True when \`count\` rows from row \`first\` lie in X and Y, both of this module's Floats (\`$checkRows\` says what is wrong otherwise, and takes the other float type too). */
 function $isRows(X: Floats, Y: Floats, count: number, first: number): boolean {
   return Number.isInteger(count) && count >= 1 && Number.isInteger(first) && first >= 0 && X instanceof Floats && Y instanceof Floats &&
-    X.length >= (first + count) * INPUT_SIZE && Y.length >= (first + count) * TARGET_SIZE;
+    X.length >= (first + count) * INPUT_SIZE && Y.length >= (first + count) * TARGET_SIZE && $idsOk(X, count, first);
 }
 
 /** Checks \`count\` rows from row \`first\` lie in X and Y (once per call). */
@@ -87,6 +87,7 @@ function $checkRows(where: string, X: Floats, Y: Floats, count: number, first: n
   if (X.length < end * INPUT_SIZE || Y.length < end * TARGET_SIZE) {
     throw new SampleError(\`\${where}: rows \${first} to \${end - 1} (first \${first}, count \${count}) are not all in the data: X has \${X.length / INPUT_SIZE} rows of \${INPUT_SIZE} (\${X.length} values), Y has \${Y.length / TARGET_SIZE} rows of \${TARGET_SIZE} (\${Y.length} values)\`);
   }
+  $checkIds(where, X, count, first);
 }
 
 /** Sum of the loss over rows [first, first + count), adding \`scale\` times the gradients into \`g\`. */
@@ -124,6 +125,7 @@ function $stepFailed(where: string, p: Params, X: Floats, Y: Floats, count: numb
   else {
     const g = zeroParams();
     const value = $gradientSum(p, X, Y, count, first, g, 1 / count) / count;
+    $untouch(); // g is not the accumulator the update pass reads
     const grad = $nonFinite(g);
     const next = copyParams(p);
     $applyUpdate(next, g, lr);
@@ -462,6 +464,23 @@ function $packArray(v: unknown, size: number, shape: string, into: Floats, at: n
   for (let k = 0; k < size; k++) {
     const e = a[k];
     if (typeof e !== 'number' || e - e !== 0) throw new SampleError(\`\${where}: \${kind} '\${name}' element \${k} must be a finite number, got \${$show(e)}\`, name);
+    into[at + k] = e;
+  }
+}`],
+  ['$packIds', `/** Writes the integer ids of a sample (a number, an array or an Int32Array); throws naming the sample, the field and the position of the first id that is not an integer in 0 .. limit - 1. */
+function $packIds(v: unknown, size: number, shape: string, limit: number, into: Floats, at: number, where: string, kind: string, name: string): void {
+  const scalar = shape === '[]';
+  if (scalar && typeof v === 'number') v = [v];
+  if (typeof v !== 'object' || v === null || (v as ArrayLike<unknown>).length !== size) {
+    throw new SampleError(v == null ? \`\${where} is missing \${kind} '\${name}' (\${scalar ? 'an integer id' : \`\${size} integer ids\`} in 0..\${limit - 1})\`
+      : \`\${where}: \${kind} '\${name}' must be \${scalar ? 'an integer id' : \`an array of \${size} integer ids (shape \${shape})\`} in 0..\${limit - 1}, got \${$show(v)}\`, name);
+  }
+  const a = v as ArrayLike<unknown>;
+  for (let k = 0; k < a.length; k++) {
+    const e = a[k];
+    if (typeof e !== 'number' || !Number.isInteger(e) || e < 0 || e >= limit) {
+      throw new SampleError(\`\${where}: \${kind} '\${name}'\${scalar ? '' : \` position \${k}\`} must be an integer id in 0..\${limit - 1}, got \${$show(e)}\`, name);
+    }
     into[at + k] = e;
   }
 }`],

@@ -42,6 +42,12 @@ function logsumexp(x: Float64Array): number {
   return m === -Infinity ? -Infinity : m + Math.log(s);
 }
 
+/** An id used as a row number: an integer in 0 .. rows - 1, else an error naming the op and the position. */
+function rowOf(id: number, rows: number, n: Node, position: number): number {
+  if (!Number.isInteger(id) || id < 0 || id >= rows) throw new Error(`${n.op}: id ${id} at position ${position} is not an integer in 0..${rows - 1}`);
+  return id;
+}
+
 function evalNode(n: Node, a: Float64Array[]): Float64Array {
   const size = sizeOf(n.shape);
   const out = new Float64Array(size);
@@ -90,6 +96,16 @@ function evalNode(n: Node, a: Float64Array[]): Float64Array {
     case 'slice': return x.slice(n.attrs.start!, n.attrs.start! + size);
     case 'pad': out.set(x, n.attrs.start!); return out;
     case 'concat': { let o = 0; for (const v of a) { out.set(v, o); o += v.length; } return out; }
+    case 'gather': { // row ids[l] of the table, for each id
+      const width = s0[1];
+      y.forEach((id, l) => out.set(x.subarray(rowOf(id, s0[0], n, l) * width, rowOf(id, s0[0], n, l) * width + width), l * width));
+      return out;
+    }
+    case 'scatter': { // row l of x added into row ids[l]
+      const width = n.shape[1];
+      y.forEach((id, l) => { const r = rowOf(id, n.shape[0], n, l); for (let j = 0; j < width; j++) out[r * width + j] += x[l * width + j]; });
+      return out;
+    }
     default:
       throw new Error(`the interpreter has no case for op '${n.op}'`);
   }

@@ -30,6 +30,8 @@ export function constant(value: number, s: Shape = SCALAR): Node {
 }
 export const param = (name: string, s: Shape = SCALAR): Node => intern('param', [], { name }, s);
 export const input = (name: string, s: Shape = SCALAR): Node => intern('input', [], { name }, s);
+/** An integer input (token ids): each value is an integer in 0 .. limit - 1, checked at run time. */
+export const intInput = (name: string, s: Shape, limit: number): Node => intern('input', [], { name, limit }, s);
 export const target = (name: string, s: Shape = SCALAR): Node => intern('target', [], { name }, s);
 
 /** `x` widened to shape `s` (x is already of shape s, or a scalar). */

@@ -8,6 +8,15 @@
  * JavaScript expression (`js`, used by every emitter). Derivatives live elsewhere, in
  * `3-diff/rules.ts`, one table keyed by the same `Op`.
  *
+ * Indexing: `index`, `slice`, `pad` and `unindex` take a flat row-major offset (`start`); a
+ * slice is a contiguous range that is a view in coordinates (`sliceFits`: elements of a
+ * vector, part of a row, whole rows), its gradient the `pad` back into those places.
+ * `gather(table, ids)` picks rows of a matrix by run-time integer ids (a scalar id: one row;
+ * L ids: an [L x D] matrix); `scatter(a, ids)` adds the rows of a into rows ids of a zero
+ * matrix of the requested shape (the gradient of gather). An id is read as a row number;
+ * the front ends build gathers only from integer inputs (`limit`), whose ids the generated
+ * module checks before any kernel runs.
+ *
  * Conventions at kinks (tested in test/ops.test.ts):
  *   relu'(0) = 0, abs'(0) = 0 (sign(0) = 0), max/min ties send the whole gradient to the
  *   first argument, sqrt'(0) = +Infinity (the one-sided limit), gt/ge/sign have zero gradient,
@@ -40,7 +49,8 @@ export type UnaryOp =
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min' | 'gt' | 'ge';
 export type TensorOp =
   | 'select' | 'matmul' | 'dot' | 'outer' | 'transpose' | 'sum' | 'broadcast'
-  | 'softmax' | 'logsumexp' | 'logsoftmax' | 'index' | 'unindex' | 'concat' | 'slice' | 'pad';
+  | 'softmax' | 'logsumexp' | 'logsoftmax' | 'index' | 'unindex' | 'concat' | 'slice' | 'pad'
+  | 'gather' | 'scatter';
 export type Op = LeafOp | UnaryOp | BinaryOp | TensorOp;
 
 export type ElementwiseOp = UnaryOp | BinaryOp | 'select';
@@ -49,7 +59,8 @@ export type ElementwiseOp = UnaryOp | BinaryOp | 'select';
 export interface Attrs {
   readonly value?: number; // const: every element has this value
   readonly name?: string; // param, input, target
-  readonly start?: number; // index, unindex, slice, pad
+  readonly start?: number; // index, unindex, slice, pad (a flat, row-major offset)
+  readonly limit?: number; // input: an integer input, each value in 0 .. limit - 1 (a token id)
 }
 
 export interface OpInfo {
@@ -119,7 +130,22 @@ export const OPS: { readonly [K in Op]: OpInfo } = {
   concat: { arity: 'n', kind: 'tensor', fn: 'concat' },
   slice: { arity: 1, kind: 'tensor', fn: 'slice' },
   pad: { arity: 1, kind: 'tensor', fn: 'pad' },
+  gather: { arity: 2, kind: 'tensor', fn: 'gather' },
+  scatter: { arity: 2, kind: 'tensor', fn: 'scatter_add' },
 };
+
+/**
+ * Whether `slice` of `a` at flat offset `start` with result shape `out` reads a contiguous
+ * range that is a view in coordinates: elements of a vector, part of one row of a matrix,
+ * or whole rows of a matrix (what `X[i]`, `v[a:b]` and `X[a:b]` build).
+ */
+export function sliceFits(a: Shape, out: Shape, start: number): boolean {
+  if (!Number.isInteger(start) || start < 0 || sizeOfShape(out) + start > sizeOfShape(a)) return false;
+  if (a.length === 1) return out.length === 1;
+  if (a.length !== 2) return false;
+  if (out.length === 1) return (start % a[1]) + out[0] <= a[1]; // within one row
+  return out.length === 2 && out[1] === a[1] && start % a[1] === 0; // whole rows
+}
 
 /** Raised by shape inference; the builders add where the operands came from. */
 export class ShapeError extends Error {}
@@ -169,9 +195,16 @@ export function inferShape(op: Op, args: readonly Shape[], attrs: Attrs, out?: S
     case 'unindex':
       return isScalar(a) && out && (attrs.start ?? -1) >= 0 && (attrs.start ?? 0) < sizeOfShape(out) ? out : bad('unindex puts a scalar into a tensor');
     case 'slice':
-      return a.length === 1 && out && out.length === 1 && (attrs.start ?? 0) + out[0] <= a[0] ? out : bad('slice out of range');
+      return out && sliceFits(a, out, attrs.start ?? 0) ? out : bad(`slice ${out ? showShape(out) : '?'} at ${attrs.start ?? 0} is not a range of elements or whole rows`);
     case 'pad':
-      return a.length === 1 && out && out.length === 1 && (attrs.start ?? 0) + a[0] <= out[0] ? out : bad('pad out of range');
+      return out && sliceFits(out, a, attrs.start ?? 0) ? out : bad(`pad into ${out ? showShape(out) : '?'} at ${attrs.start ?? 0} is not a range of elements or whole rows`);
+    case 'gather': // rows of table a picked by integer ids b: a scalar id gives a row, L ids an [L x D] matrix
+      if (a.length !== 2) return bad('the table must be a matrix (one row per id)');
+      return b.length === 0 ? mkShape(a[1]) : b.length === 1 ? mkShape(b[0], a[1]) : bad('the ids must be a scalar or a vector');
+    case 'scatter': { // rows of a added into rows b of a zero matrix of shape out (the gradient of gather)
+      const fits = out && out.length === 2 && ((b.length === 0 && a.length === 1 && a[0] === out[1]) || (b.length === 1 && a.length === 2 && a[0] === b[0] && a[1] === out[1]));
+      return fits ? out : bad(`rows of ${showShape(a)} do not scatter by ids ${showShape(b)} into ${out ? showShape(out) : '?'}`);
+    }
     case 'concat': {
       if (args.some((s) => s.length > 1)) bad('concatenates scalars and vectors');
       return mkShape(args.reduce((n, s) => n + (s.length === 0 ? 1 : s[0]), 0));

@@ -42,6 +42,8 @@ export interface GeneratedModule<F extends Floats = Float64Array> {
     readonly inputs: Record<string, readonly number[]>;
     readonly targets: Record<string, readonly number[]>;
     readonly outputs: Record<string, readonly number[]>;
+    /** Integer inputs and their number of ids (present only when the model has some). */
+    readonly ids?: Record<string, number>;
   };
   readonly INPUT_SIZE: number;
   readonly TARGET_SIZE: number;

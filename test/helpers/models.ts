@@ -169,8 +169,12 @@ export function randomValue(rand: () => number, shape: readonly number[], low = 
   return Float64Array.from({ length: sizeOf(shape) }, () => uniform(rand, low, high));
 }
 
-export function randomValues(rand: () => number, shapes: Readonly<Record<string, readonly number[]>>, low = -1, high = 1): Record<string, number | Float64Array> {
-  return Object.fromEntries(Object.entries(shapes).map(([k, s]) => [k, randomValue(rand, s, low, high)]));
+export function randomValues(rand: () => number, shapes: Readonly<Record<string, readonly number[]>>, low = -1, high = 1, ids: Readonly<Record<string, number>> = {}): Record<string, number | Float64Array> {
+  return Object.fromEntries(Object.entries(shapes).map(([k, s]) => {
+    if (!Object.hasOwn(ids, k)) return [k, randomValue(rand, s, low, high)];
+    const id = () => Math.floor(rand() * ids[k]!); // an integer input: random ids in range
+    return [k, s.length === 0 ? id() : Float64Array.from({ length: s.reduce((a, b) => a * b, 1) }, id)];
+  }));
 }
 
 export interface Reference {

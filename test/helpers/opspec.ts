@@ -282,6 +282,35 @@ export const SPEC: { readonly [K in Op]: Spec } = {
       tensor('concat(v, v)', { v: [2] }, { r: [4] }, ({ v, r }) => dot(r, call('concat', v, v))),
     ],
   },
-  slice: { kind: 'checks', checks: () => [tensor('slice(v, 2, 3)', { v: [6] }, { r: [3] }, ({ v, r }) => dot(r, make('slice', [v], { start: 2 }, shape(3))))] },
-  pad: { kind: 'checks', checks: () => [tensor('pad(v, 1) to 6', { v: [3] }, { r: [6] }, ({ v, r }) => dot(r, make('pad', [v], { start: 1 }, shape(6))))] },
+  slice: {
+    kind: 'checks',
+    checks: () => [
+      tensor('slice(v, 2, 3)', { v: [6] }, { r: [3] }, ({ v, r }) => dot(r, make('slice', [v], { start: 2 }, shape(3)))),
+      tensor('slice(A): row 1 of a matrix', { A: [3, 4] }, { r: [4] }, ({ A, r }) => dot(r, make('slice', [A], { start: 4 }, shape(4)))),
+      tensor('slice(A): rows 1..2 of a matrix', { A: [3, 2] }, { r: [2, 2] }, ({ A, r }) => sumOf(mul(r, make('slice', [A], { start: 2 }, shape(2, 2))))),
+    ],
+  },
+  pad: {
+    kind: 'checks',
+    checks: () => [
+      tensor('pad(v, 1) to 6', { v: [3] }, { r: [6] }, ({ v, r }) => dot(r, make('pad', [v], { start: 1 }, shape(6)))),
+      tensor('pad(v) into row 2 of a matrix', { v: [2] }, { r: [3, 2] }, ({ v, r }) => sumOf(mul(r, make('pad', [v], { start: 4 }, shape(3, 2))))),
+      tensor('pad(A) into rows 1..2 of a matrix', { A: [2, 2] }, { r: [3, 2] }, ({ A, r }) => sumOf(mul(r, make('pad', [A], { start: 2 }, shape(3, 2))))),
+    ],
+  },
+  // Ids are inputs with integer values (one repeated, so gradients of a row add up).
+  gather: {
+    kind: 'checks',
+    checks: () => [
+      tensor('gather(E, ids): rows of a table', { E: [4, 3] }, { ids: [3], r: [3, 3] }, ({ E, ids, r }) => sumOf(mul(r, call('gather', E, ids))), (k, n) => (k === 'ids' ? [2, 0, 2] : vec(n))),
+      tensor('gather(E, id): one row', { E: [4, 3] }, { id: [], r: [3] }, ({ E, id, r }) => dot(r, call('gather', E, id)), (k, n) => (k === 'id' ? [3] : vec(n))),
+    ],
+  },
+  scatter: {
+    kind: 'checks',
+    checks: () => [
+      tensor('scatter(A, ids) into a [4x2] matrix', { A: [3, 2] }, { ids: [3], r: [4, 2] }, ({ A, ids, r }) => sumOf(mul(r, make('scatter', [A, ids], {}, shape(4, 2)))), (k, n) => (k === 'ids' ? [1, 3, 1] : vec(n))),
+      tensor('scatter(v, id) of one row', { v: [2] }, { id: [], r: [4, 2] }, ({ v, id, r }) => sumOf(mul(r, make('scatter', [v, id], {}, shape(4, 2)))), (k, n) => (k === 'id' ? [0] : vec(n))),
+    ],
+  },
 };

@@ -138,6 +138,19 @@ function $checkParams(p: Params, where: string, finite: boolean, _writable = fal
 
 }
 
+/** True when every integer input of rows [first, first + count) is an id in range. */
+function $idsOk(_X: Floats, _count: number, _first: number): boolean {
+  return true;
+}
+
+/** Throws a SampleError naming the row, the input and the position of the first id out of range. */
+function $checkIds(_where: string, _X: Floats, _count: number, _first: number): void {
+}
+
+/** Forgets the rows the gradient kernels touched (after an update, or a gradient that no update reads). */
+function $untouch(): void {
+}
+
 /** Writes one sample's inputs into `into` at `at`; throws naming an input that is missing, not finite or of the wrong size. */
 export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
   $packArray(src.x, 16, '[16]', into, at, where, 'input', 'x');
@@ -289,7 +302,7 @@ function $checkRate(where: string, lr: unknown): void {
 /** True when `count` rows from row `first` lie in X and Y, both of this module's Floats (`$checkRows` says what is wrong otherwise, and takes the other float type too). */
 function $isRows(X: Floats, Y: Floats, count: number, first: number): boolean {
   return Number.isInteger(count) && count >= 1 && Number.isInteger(first) && first >= 0 && X instanceof Floats && Y instanceof Floats &&
-    X.length >= (first + count) * INPUT_SIZE && Y.length >= (first + count) * TARGET_SIZE;
+    X.length >= (first + count) * INPUT_SIZE && Y.length >= (first + count) * TARGET_SIZE && $idsOk(X, count, first);
 }
 
 /** Checks `count` rows from row `first` lie in X and Y (once per call). */
@@ -302,6 +315,7 @@ function $checkRows(where: string, X: Floats, Y: Floats, count: number, first: n
   if (X.length < end * INPUT_SIZE || Y.length < end * TARGET_SIZE) {
     throw new SampleError(`${where}: rows ${first} to ${end - 1} (first ${first}, count ${count}) are not all in the data: X has ${X.length / INPUT_SIZE} rows of ${INPUT_SIZE} (${X.length} values), Y has ${Y.length / TARGET_SIZE} rows of ${TARGET_SIZE} (${Y.length} values)`);
   }
+  $checkIds(where, X, count, first);
 }
 
 /** Sum of the loss over rows [first, first + count), adding `scale` times the gradients into `g`. */
@@ -339,6 +353,7 @@ function $stepFailed(where: string, p: Params, X: Floats, Y: Floats, count: numb
   else {
     const g = zeroParams();
     const value = $gradientSum(p, X, Y, count, first, g, 1 / count) / count;
+    $untouch(); // g is not the accumulator the update pass reads
     const grad = $nonFinite(g);
     const next = copyParams(p);
     $applyUpdate(next, g, lr);
