@@ -15,6 +15,7 @@ import { declaration, mentions } from './signatures.js';
 import { literal } from './literal.js';
 import type { Access, Affine, BufferRef, GemmOperand, Hoist, KernelVar, LoopKernel, LoopPlan, LoopStep, ScalarRef } from '../5-lower/plan.js';
 import { constant, shift } from '../5-lower/plan.js';
+import { type SimdGemm, type SimdPlan, scratchDeclaration, simdCopies } from './simd.js';
 
 // The plan's symbols as TypeScript: the kernel's arguments, locals and scratch buffers.
 // Names gradc makes start with `$`, so they never meet a user's name, a global or a keyword.
@@ -104,8 +105,8 @@ function elementwise(s: Extract<LoopStep, { kind: 'elementwise' }>): string {
 }
 
 
-/** out(i, j) (+)= scale * sum_k L(i, k) R(k, j), blocked 4x4 over (i, j). */
-function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
+/** out(i, j) (+)= scale * sum_k L(i, k) R(k, j), blocked 4x4 over (i, j); through a Wasm SIMD kernel when `simd` is given (the loops stay as the fallback). */
+function gemm(s: Extract<LoopStep, { kind: 'gemm' }>, simd?: SimdGemm): string {
   const { L, R, out } = s;
   const P = affineText(s.P), Q = String(s.Q), K = affineText(s.K);
   const idx = (o: GemmOperand, u: string, v: string) => {
@@ -124,6 +125,7 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
     }
     return `${bufferText(out.buf)}[${idx(out, p, q)}]${s.accumulate ? '! +=' : ' ='} ${v};`;
   };
+  if (simd) return `if ($wasm) {\n${indent(simdGemm(s, simd, P, K, store))}\n} else ${gemm(s)}`;
   const kernel = (bp: number, bq: number) => {
     const ps = Array.from({ length: bp }, (_, i) => i), qs = Array.from({ length: bq }, (_, j) => j);
     // Row and column of a register: `$i`, or `($i + 1)` (parenthesized: it is multiplied by a stride).
@@ -158,6 +160,17 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
     `  }`,
     `}`,
   ].join('\n');
+}
+
+/**
+ * The Wasm kernel's call (P, K, byte addresses of L, R, C), then, unless the kernel stored
+ * the product itself, the scalar store of each element from the kernel's result region.
+ */
+function simdGemm(s: Extract<LoopStep, { kind: 'gemm' }>, g: SimdGemm, P: string, K: string, store: (p: string, q: string, acc: string) => string): string {
+  const call = `$wasm.f[${g.index}]!(${P}, ${K}, ${g.l}, ${g.r}, ${g.c});`;
+  if (!g.temp) return call;
+  const value = `$H[${g.temp.at ? `${g.temp.at} + ` : ''}$i * ${g.temp.cs} + $j]!`;
+  return `${call}\nfor (let $i = 0; $i < ${P}; $i++) for (let $j = 0; $j < ${s.Q}; $j++) ${store('$i', '$j', value)}`;
 }
 
 /**
@@ -247,11 +260,11 @@ function reduce(s: Extract<LoopStep, { kind: 'reduce' }>): string {
   return loopsOver(t.shape, (c) => `{ let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += ${at(v, '$b', v.shape.length ? c : [])}; ${target(c)} += $scale * $s; }`, s.unroll);
 }
 
-function step(s: LoopStep): string {
+function step(s: LoopStep, simd: SimdPlan | null): string {
   const note = 'comment' in s && s.comment ? `${s.comment.split('\n').map((l) => `// ${l}`).join('\n')}\n` : '';
   switch (s.kind) {
     case 'elementwise': return note + elementwise(s);
-    case 'gemm': return note + gemm(s);
+    case 'gemm': return note + gemm(s, simd?.gemms.get(s));
     case 'contract': return note + contract(s);
     case 'place': return note + place(s);
     case 'shifted': return note + shifted(s);
@@ -260,12 +273,14 @@ function step(s: LoopStep): string {
   }
 }
 
-export function emitLoopKernel(k: LoopKernel): string {
-  const body = [...k.hoists.map(hoistText), ...k.steps.map(step)].join('\n');
+/** `simd`: the products that run as Wasm kernels (simd.ts), with the copies into their memory at the kernel's start. */
+export function emitLoopKernel(k: LoopKernel, simd: SimdPlan | null = null, inputSize = 0): string {
+  const copies = simdCopies(simd, k.kind, inputSize);
+  const body = [...k.hoists.map(hoistText), ...(copies ? [copies] : []), ...k.steps.map((s) => step(s, simd))].join('\n');
   return declaration(`${k.kind}Rows`, body);
 }
 
-/** The scratch buffers that `code` (the loop kernels) mentions. */
-export function emitLoopBuffers(plan: LoopPlan, code: string): string {
-  return plan.buffers.filter((b) => mentions(code, b.name)).map((b) => `const ${b.name} = new Floats(${b.size});`).join('\n');
+/** The scratch buffers that `code` (the loop kernels) mentions; those the Wasm kernels use are views on their memory. */
+export function emitLoopBuffers(plan: LoopPlan, code: string, simd: SimdPlan | null = null): string {
+  return plan.buffers.filter((b) => mentions(code, b.name)).map((b) => scratchDeclaration(simd, b)).join('\n');
 }

@@ -23,6 +23,7 @@ import type { StatementStructures, WriterFunction } from 'ts-morph';
 import { debugLevel } from '../debug.js';
 import type { LowerOptions, Program, Slot } from '../5-lower/schedule.js';
 import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
+import { SIMD_RUNTIME, type SimdOption, planSimd, simdDeclarations } from './simd.js';
 import { DEFAULT_CHUNK_SIZE, emitKernel, plus, type EmittedKernel } from './kernels.js';
 import { call, declaration, parameterList } from './signatures.js';
 import { emitFusedSteps, emitUnfusedRows } from './fusedSteps.js';
@@ -38,6 +39,8 @@ export interface EmitOptions extends LowerOptions {
   readonly chunkSize?: number;
   /** Path shown in the header (the model file). */
   readonly sourcePath?: string;
+  /** WebAssembly SIMD kernels for the looped lowering's large matrix products: 'auto' (default), 'on' or 'off' (simd.ts). */
+  readonly simd?: SimdOption;
 }
 
 // ts-morph (which bundles its own TypeScript) loads on the first emission, not on import:
@@ -130,13 +133,15 @@ function unrolledRows(fused: string | null): string {
 const ONE_ROW = { $nb: '1' };
 
 /** Batched loop kernels, and the per-sample kernels as one-row calls of them. */
-function loopedKernels(program: Program): string {
+function loopedKernels(program: Program, options: EmitOptions): string {
   const plan = program.loops!;
-  const kernels = [emitLoopKernel(plan.kernels.forward), emitLoopKernel(plan.kernels.loss), emitLoopKernel(plan.kernels.gradient)];
+  const simd = planSimd(plan, program.layout, options.precision ?? 'f64', options.simd ?? 'auto');
+  const kernels = (['forward', 'loss', 'gradient'] as const).map((k) => emitLoopKernel(plan.kernels[k], simd, program.layout.inputSize));
   return [
+    ...(simd ? [SIMD_RUNTIME.trimStart(), '', simdDeclarations(simd), ''] : []),
     `/** Rows per \`$gradientRows\` call (the size of the buffers below). */`,
     `const $MAX_ROWS = ${plan.maxBatch};`,
-    emitLoopBuffers(plan, kernels.join('\n')),
+    emitLoopBuffers(plan, kernels.join('\n'), simd),
     '',
     kernels[0],
     '',
@@ -171,7 +176,7 @@ export function emitModule(program: Program, options: EmitOptions, gradientDoc: 
   const { IndentationText, Project } = morph();
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces } });
   const file = project.createSourceFile(`${model.name}.ts`, { leadingTrivia: headerLines(program, options), statements });
-  const out = `${file.getFullText()}\n${kernelsText(program, unrolled, fused)}`;
+  const out = `${file.getFullText()}\n${kernelsText(program, options, unrolled, fused)}`;
   if (debugLevel() >= 1) process.stderr.write(`\n===== gradc: emitted ${model.name}.ts =====\n${out}\n`);
   return out;
 }
@@ -431,7 +436,7 @@ ${helpers ? `\n${helpers}\n` : ''}`;
 }
 
 /** The kernels, the bulk of a large module: written through a CodeBlockWriter, never reparsed (ts-morph parsing 100k statements takes minutes). */
-function kernelsText(program: Program, unrolled: readonly EmittedKernel[], fused: string | null): string {
+function kernelsText(program: Program, options: EmitOptions, unrolled: readonly EmittedKernel[], fused: string | null): string {
   const { CodeBlockWriter } = morph();
   const kernels = new CodeBlockWriter({ indentNumberOfSpaces: 2 });
   kernels.writeLine('// ---- Kernels: straight-line or looped code generated from the derived graph. ----');
@@ -444,7 +449,7 @@ function kernelsText(program: Program, unrolled: readonly EmittedKernel[], fused
     }
   }
   kernels.blankLine();
-  kernels.write(program.loops ? loopedKernels(program) : unrolledRows(fused));
+  kernels.write(program.loops ? loopedKernels(program, options) : unrolledRows(fused));
   kernels.newLineIfLastNot();
   return kernels.toString();
 }
