@@ -35,8 +35,8 @@ type Gemm = Extract<LoopStep, { kind: 'gemm' }>;
 
 /** How one gemm runs in Wasm: its module, byte addresses of its operands, and where the product goes. */
 export interface SimdGemm {
+  /** Its module's index in `SimdPlan.modules` (equal kernels share one). */
   readonly index: number;
-  readonly module: Uint8Array;
   readonly l: number; readonly r: number; readonly c: number;
   /** Element offset and row stride of the product in the memory when the loops store it (null: the kernel stores it). */
   readonly temp: { readonly at: number; readonly cs: number } | null;
@@ -45,6 +45,8 @@ export interface SimdGemm {
 export interface SimdPlan {
   readonly pages: number;
   readonly elementBytes: number;
+  /** The distinct kernel modules, in the order the generated module instantiates them. */
+  readonly modules: readonly Uint8Array[];
   readonly gemms: ReadonlyMap<LoopStep, SimdGemm>;
   /** Element offset of each resident scratch buffer. */
   readonly resident: ReadonlyMap<ScratchBuffer, number>;
@@ -126,16 +128,22 @@ export function planSimd(plan: LoopPlan, layout: Layout, precision: 'f64' | 'f32
     return { c, l, r, out };
   });
   const pages = Math.max(1, Math.ceil((regions.size * e) / 65536));
-  const gemms = new Map<LoopStep, SimdGemm>(placed.map(({ c, l, r, out }, index) => [c.step, {
-    index, module: gemmModule(c.shape, pages), l: l * e, r: r * e, c: out * e, temp: c.direct ? null : { at: temp, cs: c.shape.Q },
-  }]));
-  return { pages, elementBytes: e, gemms, resident, params, input, copies };
+  // One module per distinct kernel (the forward product recurs in the loss and gradient kernels).
+  const modules: Uint8Array[] = [];
+  const indexOf = new Map<string, number>();
+  const gemms = new Map<LoopStep, SimdGemm>(placed.map(({ c, l, r, out }) => {
+    const module = gemmModule(c.shape, pages);
+    const key = Buffer.from(module).toString('base64');
+    if (!indexOf.has(key)) { indexOf.set(key, modules.length); modules.push(module); }
+    return [c.step, { index: indexOf.get(key)!, l: l * e, r: r * e, c: out * e, temp: c.direct ? null : { at: temp, cs: c.shape.Q } }];
+  }));
+  return { pages, elementBytes: e, modules, gemms, resident, params, input, copies };
 }
 
 /** The module-level declarations: the kernels' memory and functions, null where the engine has no SIMD. */
 export function simdDeclarations(s: SimdPlan): string {
   const b64 = (bytes: Uint8Array) => `'${Buffer.from(bytes).toString('base64')}'`;
-  const modules = [...s.gemms.values()].map((g) => `  ${b64(g.module)},`).join('\n');
+  const modules = s.modules.map((m) => `  ${b64(m)},`).join('\n');
   return [
     `/**`,
     ` * WebAssembly SIMD kernels for the large matrix products below (compile option \`simd\`), one`,
