@@ -1380,6 +1380,56 @@ function $checkArrayParam(v: unknown, size: number, shape: string, where: string
 
 // ---- Kernels: straight-line or looped code generated from the derived graph. ----
 
+/** The few WebAssembly declarations the kernels use (the module type-checks without the DOM library). */
+interface $Wasm {
+  validate(bytes: Uint8Array): boolean;
+  Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (P: number, K: number, l: number, r: number, c: number) => void } };
+}
+
+/** Bytes of a base64 text. */
+function $base64(s: string): Uint8Array {
+  const digits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const clean = s.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let bits = 0, n = 0, o = 0;
+  for (let i = 0; i < clean.length; i++) {
+    bits = ((bits << 6) | digits.indexOf(clean[i]!)) & 0xffffff;
+    n += 6;
+    if (n >= 8) { n -= 8; out[o++] = (bits >> n) & 255; }
+  }
+  return out;
+}
+
+/** A module using one v128 instruction: the engine's SIMD feature check. */
+const $SIMD_PROBE = 'AGFzbQEAAAABBAFgAAADAgEAChcBFQD9DAAAAAAAAAAAAAAAAAAAAAAaCw==';
+
+/** The kernels' memory and functions, or null when the engine cannot run them (no WebAssembly, no SIMD, or a refused compile). */
+function $simdKernels(pages: number, modules: readonly string[]): { memory: { readonly buffer: ArrayBuffer }; f: ((P: number, K: number, l: number, r: number, c: number) => void)[] } | null {
+  const W = (globalThis as unknown as { WebAssembly?: $Wasm }).WebAssembly;
+  try {
+    if (!W || !W.validate($base64($SIMD_PROBE))) return null;
+    const memory = new W.Memory({ initial: pages, maximum: pages });
+    const f = modules.map((m) => new W.Instance(new W.Module($base64(m)), { m: { m: memory } }).exports.f);
+    return { memory, f };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * WebAssembly SIMD kernels for the large matrix products below (compile option `simd`), one
+ * module each, sharing one memory of 13 pages; null where the engine has no Wasm SIMD
+ * (the feature check validates a probe), and then the scalar loops run instead.
+ */
+const $wasm = $simdKernels(13, [
+  'AGFzbQEAAAABCQFgBX9/f39/AAIIAQFtAW0CAA0DAgEABwUBAWYAAAqWDwGTDx0BfwF/AX8BfwF/AX8BewF7AXsBewF7AXsBewF7AXwBfAF8AXwBfAF8AXwBfAF7AXsBewF7AXsBfwF/IAFBfnFBCGwhCCABQQhsIQlBACEgAkADQCAgQQRqIABKDQFBACEhAkADQCAhQQJqQSBKDQEgIEGAMWwgAmohBSAhQYAxbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ79DAAAAAAAAAAAAAAAAAAAAAAhD/0MAAAAAAAAAAAAAAAAAAAAACEQ/QwAAAAAAAAAAAAAAAAAAAAAIRH9DAAAAAAAAAAAAAAAAAAAAAAhEkEAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAUgB2r9AASAMSEcIAUgB2r9AASAYiEdIAUgB2r9AASAkwEhHiAGIAdq/QAEACEfIAsgGyAf/fIB/fABIQsgDSAcIB/98gH98AEhDSAPIB0gH/3yAf3wASEPIBEgHiAf/fIB/fABIREgBiAHav0ABIAxIR8gDCAbIB/98gH98AEhDCAOIBwgH/3yAf3wASEOIBAgHSAf/fIB/fABIRAgEiAeIB/98gH98AEhEiAHQRBqIQcMAAsLIAv9IQAgC/0hAaAhEyAM/SEAIAz9IQGgIRQgDf0hACAN/SEBoCEVIA79IQAgDv0hAaAhFiAP/SEAIA/9IQGgIRcgEP0hACAQ/SEBoCEYIBH9IQAgEf0hAaAhGSAS/SEAIBL9IQGgIRoCQANAIAcgCU4NASATIAUgB2orAwAgBiAHaisDAKKgIRMgFCAFIAdqKwMAIAYgB2orA4AxoqAhFCAVIAUgB2orA4AxIAYgB2orAwCioCEVIBYgBSAHaisDgDEgBiAHaisDgDGioCEWIBcgBSAHaisDgGIgBiAHaisDAKKgIRcgGCAFIAdqKwOAYiAGIAdqKwOAMaKgIRggGSAFIAdqKwOAkwEgBiAHaisDAKKgIRkgGiAFIAdqKwOAkwEgBiAHaisDgDGioCEaIAdBCGohBwwACwsgIEGAAmwgIUEIbGogBGohCiAKIBM5AwAgCiAUOQMIIAogFTkDgAIgCiAWOQOIAiAKIBc5A4AEIAogGDkDiAQgCiAZOQOABiAKIBo5A4gGICFBAmohIQwACwsCQANAICFBAWpBIEoNASAgQYAxbCACaiEFICFBgDFsIANqIQb9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDkEAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAUgB2r9AASAMSEcIAUgB2r9AASAYiEdIAUgB2r9AASAkwEhHiAGIAdq/QAEACEfIAsgGyAf/fIB/fABIQsgDCAcIB/98gH98AEhDCANIB0gH/3yAf3wASENIA4gHiAf/fIB/fABIQ4gB0EQaiEHDAALCyAL/SEAIAv9IQGgIRMgDP0hACAM/SEBoCEUIA39IQAgDf0hAaAhFSAO/SEAIA79IQGgIRYCQANAIAcgCU4NASATIAUgB2orAwAgBiAHaisDAKKgIRMgFCAFIAdqKwOAMSAGIAdqKwMAoqAhFCAVIAUgB2orA4BiIAYgB2orAwCioCEVIBYgBSAHaisDgJMBIAYgB2orAwCioCEWIAdBCGohBwwACwsgIEGAAmwgIUEIbGogBGohCiAKIBM5AwAgCiAUOQOAAiAKIBU5A4AEIAogFjkDgAYgIUEBaiEhDAALCyAgQQRqISAMAAsLAkADQCAgQQFqIABKDQFBACEhAkADQCAhQQJqQSBKDQEgIEGAMWwgAmohBSAhQYAxbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDEEAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAYgB2r9AAQAIR8gCyAbIB/98gH98AEhCyAGIAdq/QAEgDEhHyAMIBsgH/3yAf3wASEMIAdBEGohBwwACwsgC/0hACAL/SEBoCETIAz9IQAgDP0hAaAhFAJAA0AgByAJTg0BIBMgBSAHaisDACAGIAdqKwMAoqAhEyAUIAUgB2orAwAgBiAHaisDgDGioCEUIAdBCGohBwwACwsgIEGAAmwgIUEIbGogBGohCiAKIBM5AwAgCiAUOQMIICFBAmohIQwACwsCQANAICFBAWpBIEoNASAgQYAxbCACaiEFICFBgDFsIANqIQb9DAAAAAAAAAAAAAAAAAAAAAAhC0EAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAYgB2r9AAQAIR8gCyAbIB/98gH98AEhCyAHQRBqIQcMAAsLIAv9IQAgC/0hAaAhEwJAA0AgByAJTg0BIBMgBSAHaisDACAGIAdqKwMAoqAhEyAHQQhqIQcMAAsLICBBgAJsICFBCGxqIARqIQogCiATOQMAICFBAWohIQwACwsgIEEBaiEgDAALCws=',
+  'AGFzbQEAAAABCQFgBX9/f39/AAIIAQFtAW0CAA0DAgEABwUBAWYAAAqkDQGhDRkBfwF/AX8BfwF7AXsBewF7AXsBewF7AXsBfAF8AXwBfAF7AXsBewF7AXsBewF8AX8Bf0EAIRwCQANAIBxBBGogAEoNAUEAIR0CQANAIB1BBGpBkAZKDQEgHEEIbCACaiEFIB1BCGwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDv0MAAAAAAAAAAAAAAAAAAAAACEP/QwAAAAAAAAAAAAAAAAAAAAAIRBBACEHAkADQCAHIAFODQEgBv0ABAAhGSAG/QAEECEaIAUrAwD9FCEVIAkgFSAZ/fIB/fABIQkgCiAVIBr98gH98AEhCiAFKwMI/RQhFiALIBYgGf3yAf3wASELIAwgFiAa/fIB/fABIQwgBSsDEP0UIRcgDSAXIBn98gH98AEhDSAOIBcgGv3yAf3wASEOIAUrAxj9FCEYIA8gGCAZ/fIB/fABIQ8gECAYIBr98gH98AEhECAFQYACaiEFIAZBgDFqIQYgB0EBaiEHDAALCyAcQYAxbCAdQQhsaiAEaiEIIAggCf0LBAAgCCAK/QsEECAIIAv9CwSAMSAIIAz9CwSQMSAIIA39CwSAYiAIIA79CwSQYiAIIA/9CwSAkwEgCCAQ/QsEkJMBIB1BBGohHQwACwsCQANAIB1BAmpBkAZKDQEgHEEIbCACaiEFIB1BCGwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEMQQAhBwJAA0AgByABTg0BIAb9AAQAIRkgBSsDAP0UIRUgCSAVIBn98gH98AEhCSAFKwMI/RQhFiAKIBYgGf3yAf3wASEKIAUrAxD9FCEXIAsgFyAZ/fIB/fABIQsgBSsDGP0UIRggDCAYIBn98gH98AEhDCAFQYACaiEFIAZBgDFqIQYgB0EBaiEHDAALCyAcQYAxbCAdQQhsaiAEaiEIIAggCf0LBAAgCCAK/QsEgDEgCCAL/QsEgGIgCCAM/QsEgJMBIB1BAmohHQwACwsCQANAIB1BAWpBkAZKDQEgHEEIbCACaiEFIB1BCGwgA2ohBkQAAAAAAAAAACERRAAAAAAAAAAAIRJEAAAAAAAAAAAhE0QAAAAAAAAAACEUQQAhBwJAA0AgByABTg0BIAYrAwAhGyARIAUrAwAgG6KgIREgEiAFKwMIIBuioCESIBMgBSsDECAboqAhEyAUIAUrAxggG6KgIRQgBUGAAmohBSAGQYAxaiEGIAdBAWohBwwACwsgHEGAMWwgHUEIbGogBGohCCAIIBE5AwAgCCASOQOAMSAIIBM5A4BiIAggFDkDgJMBIB1BAWohHQwACwsgHEEEaiEcDAALCwJAA0AgHEEBaiAASg0BQQAhHQJAA0AgHUEEakGQBkoNASAcQQhsIAJqIQUgHUEIbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQn9DAAAAAAAAAAAAAAAAAAAAAAhCkEAIQcCQANAIAcgAU4NASAG/QAEACEZIAb9AAQQIRogBSsDAP0UIRUgCSAVIBn98gH98AEhCSAKIBUgGv3yAf3wASEKIAVBgAJqIQUgBkGAMWohBiAHQQFqIQcMAAsLIBxBgDFsIB1BCGxqIARqIQggCCAJ/QsEACAIIAr9CwQQIB1BBGohHQwACwsCQANAIB1BAmpBkAZKDQEgHEEIbCACaiEFIB1BCGwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACEJQQAhBwJAA0AgByABTg0BIAb9AAQAIRkgBSsDAP0UIRUgCSAVIBn98gH98AEhCSAFQYACaiEFIAZBgDFqIQYgB0EBaiEHDAALCyAcQYAxbCAdQQhsaiAEaiEIIAggCf0LBAAgHUECaiEdDAALCwJAA0AgHUEBakGQBkoNASAcQQhsIAJqIQUgHUEIbCADaiEGRAAAAAAAAAAAIRFBACEHAkADQCAHIAFODQEgBisDACEbIBEgBSsDACAboqAhESAFQYACaiEFIAZBgDFqIQYgB0EBaiEHDAALCyAcQYAxbCAdQQhsaiAEaiEIIAggETkDACAdQQFqIR0MAAsLIBxBAWohHAwACwsL',
+]);
+/** The kernels' memory as one array (empty without SIMD). */
+const $H = $wasm ? new Floats($wasm.memory.buffer) : new Floats(0);
+
 /** Rows per `$gradientRows` call (the size of the buffers below). */
 const $MAX_ROWS = 64;
 const $v_layer1_a = new Floats(2048);
@@ -1390,16 +1440,23 @@ const $v_dot_y_layer2_z = new Floats(64);
 const $v_loss = new Floats(64);
 const $v_softmax_layer2_z = new Floats(640);
 const $v_d_layer2_z = new Floats(640);
-const $v_d_layer1_z = new Floats(2048);
+const $v_d_layer1_z = $wasm ? new Floats($wasm.memory.buffer, 802816, 2048) : new Floats(2048);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
   const $p_layer2_W = $p.layer2_W;
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
+  if ($wasm) {
+    $H.set($p_layer1_W, 75264);
+    $H.set($x.subarray($xo, $xo + $nb * 784), 25088);
+  }
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = tanh(layer1_z)
-  {
+  if ($wasm) {
+    $wasm.f[0]!($nb, 784, 200704, 602112, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = Math.tanh($H[$i * 32 + $j]! + $p_layer1_b[$j]!);
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -1658,6 +1715,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
+  if ($wasm) {
+    $H.set($p_layer1_W, 75264);
+    $H.set($x.subarray($xo, $xo + $nb * 784), 25088);
+  }
   // sum(y)
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -1677,7 +1738,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   }
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = tanh(layer1_z)
-  {
+  if ($wasm) {
+    $wasm.f[0]!($nb, 784, 200704, 602112, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = Math.tanh($H[$i * 32 + $j]! + $p_layer1_b[$j]!);
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -1979,6 +2043,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
+  if ($wasm) {
+    $H.set($p_layer1_W, 75264);
+    $H.set($x.subarray($xo, $xo + $nb * 784), 25088);
+  }
   // sum(y)
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -1998,7 +2066,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   }
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = tanh(layer1_z)
-  {
+  if ($wasm) {
+    $wasm.f[0]!($nb, 784, 200704, 602112, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = Math.tanh($H[$i * 32 + $j]! + $p_layer1_b[$j]!);
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -2428,7 +2499,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   }
   // d_layer1_W += d_layer1_W, summed over the batch
   // grad of: matmul(layer1_W, x)
-  {
+  if ($wasm) {
+    $wasm.f[1]!(32, $nb, 802816, 200704, 0);
+    for (let $i = 0; $i < 32; $i++) for (let $j = 0; $j < 784; $j++) $g_layer1_W[$i * 784 + $j]! += $scale * $H[$i * 784 + $j]!;
+  } else {
     let $i = 0;
     for (; $i + 4 <= 32; $i += 4) {
       let $j = 0;
