@@ -9,7 +9,7 @@ import { gradc } from '../src/plugin/unplugin.js';
 
 describe('compile options', () => {
   it('every compile option is a flag, and flags parse to the options generate() takes', () => {
-    expect(COMPILE_FLAGS).toEqual(['lowering', 'precision', 'unroll-limit', 'max-batch', 'unroll-elements', 'chunk-size']);
+    expect(COMPILE_FLAGS).toEqual(['lowering', 'precision', 'simd', 'unroll-limit', 'max-batch', 'unroll-elements', 'chunk-size']);
     const args = parseArgs(['m.model.ts', '--lowering', 'unrolled', '--precision=f32', '--unroll-limit', '20000', '--max-batch', '32', '--chunk-size', '500']);
     expect(compileOptionsFromArgs(args, 'build')).toEqual({ lowering: 'unrolled', precision: 'f32', unrollLimit: 20000, maxBatch: 32, chunkSize: 500 });
     expect(compileOptionsFromArgs(parseArgs(['m.model.ts']), 'build')).toEqual({});
