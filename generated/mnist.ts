@@ -1385,7 +1385,7 @@ interface $Wasm {
   validate(bytes: Uint8Array): boolean;
   Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (P: number, K: number, l: number, r: number, c: number) => void } };
+  Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (P: number, K: number, l: number, r: number, c: number, scale?: number) => void } };
 }
 
 /** Bytes of a base64 text. */
@@ -1406,7 +1406,7 @@ function $base64(s: string): Uint8Array {
 const $SIMD_PROBE = 'AGFzbQEAAAABBAFgAAADAgEAChcBFQD9DAAAAAAAAAAAAAAAAAAAAAAaCw==';
 
 /** The kernels' memory and functions, or null when the engine cannot run them (no WebAssembly, no SIMD, or a refused compile). */
-function $simdKernels(pages: number, modules: readonly string[]): { memory: { readonly buffer: ArrayBuffer }; f: ((P: number, K: number, l: number, r: number, c: number) => void)[] } | null {
+function $simdKernels(pages: number, modules: readonly string[]): { memory: { readonly buffer: ArrayBuffer }; f: ((P: number, K: number, l: number, r: number, c: number, scale?: number) => void)[] } | null {
   const W = (globalThis as unknown as { WebAssembly?: $Wasm }).WebAssembly;
   try {
     if (!W || !W.validate($base64($SIMD_PROBE))) return null;
@@ -1425,7 +1425,7 @@ function $simdKernels(pages: number, modules: readonly string[]): { memory: { re
  */
 const $wasm = $simdKernels(13, [
   'AGFzbQEAAAABCQFgBX9/f39/AAIIAQFtAW0CAA0DAgEABwUBAWYAAAqWDwGTDx0BfwF/AX8BfwF/AX8BewF7AXsBewF7AXsBewF7AXwBfAF8AXwBfAF8AXwBfAF7AXsBewF7AXsBfwF/IAFBfnFBCGwhCCABQQhsIQlBACEgAkADQCAgQQRqIABKDQFBACEhAkADQCAhQQJqQSBKDQEgIEGAMWwgAmohBSAhQYAxbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ79DAAAAAAAAAAAAAAAAAAAAAAhD/0MAAAAAAAAAAAAAAAAAAAAACEQ/QwAAAAAAAAAAAAAAAAAAAAAIRH9DAAAAAAAAAAAAAAAAAAAAAAhEkEAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAUgB2r9AASAMSEcIAUgB2r9AASAYiEdIAUgB2r9AASAkwEhHiAGIAdq/QAEACEfIAsgGyAf/fIB/fABIQsgDSAcIB/98gH98AEhDSAPIB0gH/3yAf3wASEPIBEgHiAf/fIB/fABIREgBiAHav0ABIAxIR8gDCAbIB/98gH98AEhDCAOIBwgH/3yAf3wASEOIBAgHSAf/fIB/fABIRAgEiAeIB/98gH98AEhEiAHQRBqIQcMAAsLIAv9IQAgC/0hAaAhEyAM/SEAIAz9IQGgIRQgDf0hACAN/SEBoCEVIA79IQAgDv0hAaAhFiAP/SEAIA/9IQGgIRcgEP0hACAQ/SEBoCEYIBH9IQAgEf0hAaAhGSAS/SEAIBL9IQGgIRoCQANAIAcgCU4NASATIAUgB2orAwAgBiAHaisDAKKgIRMgFCAFIAdqKwMAIAYgB2orA4AxoqAhFCAVIAUgB2orA4AxIAYgB2orAwCioCEVIBYgBSAHaisDgDEgBiAHaisDgDGioCEWIBcgBSAHaisDgGIgBiAHaisDAKKgIRcgGCAFIAdqKwOAYiAGIAdqKwOAMaKgIRggGSAFIAdqKwOAkwEgBiAHaisDAKKgIRkgGiAFIAdqKwOAkwEgBiAHaisDgDGioCEaIAdBCGohBwwACwsgIEGAAmwgIUEIbGogBGohCiAKIBM5AwAgCiAUOQMIIAogFTkDgAIgCiAWOQOIAiAKIBc5A4AEIAogGDkDiAQgCiAZOQOABiAKIBo5A4gGICFBAmohIQwACwsCQANAICFBAWpBIEoNASAgQYAxbCACaiEFICFBgDFsIANqIQb9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDkEAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAUgB2r9AASAMSEcIAUgB2r9AASAYiEdIAUgB2r9AASAkwEhHiAGIAdq/QAEACEfIAsgGyAf/fIB/fABIQsgDCAcIB/98gH98AEhDCANIB0gH/3yAf3wASENIA4gHiAf/fIB/fABIQ4gB0EQaiEHDAALCyAL/SEAIAv9IQGgIRMgDP0hACAM/SEBoCEUIA39IQAgDf0hAaAhFSAO/SEAIA79IQGgIRYCQANAIAcgCU4NASATIAUgB2orAwAgBiAHaisDAKKgIRMgFCAFIAdqKwOAMSAGIAdqKwMAoqAhFCAVIAUgB2orA4BiIAYgB2orAwCioCEVIBYgBSAHaisDgJMBIAYgB2orAwCioCEWIAdBCGohBwwACwsgIEGAAmwgIUEIbGogBGohCiAKIBM5AwAgCiAUOQOAAiAKIBU5A4AEIAogFjkDgAYgIUEBaiEhDAALCyAgQQRqISAMAAsLAkADQCAgQQFqIABKDQFBACEhAkADQCAhQQJqQSBKDQEgIEGAMWwgAmohBSAhQYAxbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDEEAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAYgB2r9AAQAIR8gCyAbIB/98gH98AEhCyAGIAdq/QAEgDEhHyAMIBsgH/3yAf3wASEMIAdBEGohBwwACwsgC/0hACAL/SEBoCETIAz9IQAgDP0hAaAhFAJAA0AgByAJTg0BIBMgBSAHaisDACAGIAdqKwMAoqAhEyAUIAUgB2orAwAgBiAHaisDgDGioCEUIAdBCGohBwwACwsgIEGAAmwgIUEIbGogBGohCiAKIBM5AwAgCiAUOQMIICFBAmohIQwACwsCQANAICFBAWpBIEoNASAgQYAxbCACaiEFICFBgDFsIANqIQb9DAAAAAAAAAAAAAAAAAAAAAAhC0EAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAYgB2r9AAQAIR8gCyAbIB/98gH98AEhCyAHQRBqIQcMAAsLIAv9IQAgC/0hAaAhEwJAA0AgByAJTg0BIBMgBSAHaisDACAGIAdqKwMAoqAhEyAHQQhqIQcMAAsLICBBgAJsICFBCGxqIARqIQogCiATOQMAICFBAWohIQwACwsgIEEBaiEgDAALCws=',
-  'AGFzbQEAAAABCQFgBX9/f39/AAIIAQFtAW0CAA0DAgEABwUBAWYAAAqkDQGhDRkBfwF/AX8BfwF7AXsBewF7AXsBewF7AXsBfAF8AXwBfAF7AXsBewF7AXsBewF8AX8Bf0EAIRwCQANAIBxBBGogAEoNAUEAIR0CQANAIB1BBGpBkAZKDQEgHEEIbCACaiEFIB1BCGwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDv0MAAAAAAAAAAAAAAAAAAAAACEP/QwAAAAAAAAAAAAAAAAAAAAAIRBBACEHAkADQCAHIAFODQEgBv0ABAAhGSAG/QAEECEaIAUrAwD9FCEVIAkgFSAZ/fIB/fABIQkgCiAVIBr98gH98AEhCiAFKwMI/RQhFiALIBYgGf3yAf3wASELIAwgFiAa/fIB/fABIQwgBSsDEP0UIRcgDSAXIBn98gH98AEhDSAOIBcgGv3yAf3wASEOIAUrAxj9FCEYIA8gGCAZ/fIB/fABIQ8gECAYIBr98gH98AEhECAFQYACaiEFIAZBgDFqIQYgB0EBaiEHDAALCyAcQYAxbCAdQQhsaiAEaiEIIAggCf0LBAAgCCAK/QsEECAIIAv9CwSAMSAIIAz9CwSQMSAIIA39CwSAYiAIIA79CwSQYiAIIA/9CwSAkwEgCCAQ/QsEkJMBIB1BBGohHQwACwsCQANAIB1BAmpBkAZKDQEgHEEIbCACaiEFIB1BCGwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEMQQAhBwJAA0AgByABTg0BIAb9AAQAIRkgBSsDAP0UIRUgCSAVIBn98gH98AEhCSAFKwMI/RQhFiAKIBYgGf3yAf3wASEKIAUrAxD9FCEXIAsgFyAZ/fIB/fABIQsgBSsDGP0UIRggDCAYIBn98gH98AEhDCAFQYACaiEFIAZBgDFqIQYgB0EBaiEHDAALCyAcQYAxbCAdQQhsaiAEaiEIIAggCf0LBAAgCCAK/QsEgDEgCCAL/QsEgGIgCCAM/QsEgJMBIB1BAmohHQwACwsCQANAIB1BAWpBkAZKDQEgHEEIbCACaiEFIB1BCGwgA2ohBkQAAAAAAAAAACERRAAAAAAAAAAAIRJEAAAAAAAAAAAhE0QAAAAAAAAAACEUQQAhBwJAA0AgByABTg0BIAYrAwAhGyARIAUrAwAgG6KgIREgEiAFKwMIIBuioCESIBMgBSsDECAboqAhEyAUIAUrAxggG6KgIRQgBUGAAmohBSAGQYAxaiEGIAdBAWohBwwACwsgHEGAMWwgHUEIbGogBGohCCAIIBE5AwAgCCASOQOAMSAIIBM5A4BiIAggFDkDgJMBIB1BAWohHQwACwsgHEEEaiEcDAALCwJAA0AgHEEBaiAASg0BQQAhHQJAA0AgHUEEakGQBkoNASAcQQhsIAJqIQUgHUEIbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQn9DAAAAAAAAAAAAAAAAAAAAAAhCkEAIQcCQANAIAcgAU4NASAG/QAEACEZIAb9AAQQIRogBSsDAP0UIRUgCSAVIBn98gH98AEhCSAKIBUgGv3yAf3wASEKIAVBgAJqIQUgBkGAMWohBiAHQQFqIQcMAAsLIBxBgDFsIB1BCGxqIARqIQggCCAJ/QsEACAIIAr9CwQQIB1BBGohHQwACwsCQANAIB1BAmpBkAZKDQEgHEEIbCACaiEFIB1BCGwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACEJQQAhBwJAA0AgByABTg0BIAb9AAQAIRkgBSsDAP0UIRUgCSAVIBn98gH98AEhCSAFQYACaiEFIAZBgDFqIQYgB0EBaiEHDAALCyAcQYAxbCAdQQhsaiAEaiEIIAggCf0LBAAgHUECaiEdDAALCwJAA0AgHUEBakGQBkoNASAcQQhsIAJqIQUgHUEIbCADaiEGRAAAAAAAAAAAIRFBACEHAkADQCAHIAFODQEgBisDACEbIBEgBSsDACAboqAhESAFQYACaiEFIAZBgDFqIQYgB0EBaiEHDAALCyAcQYAxbCAdQQhsaiAEaiEIIAggETkDACAdQQFqIR0MAAsLIBxBAWohHAwACwsL',
+  'AGFzbQEAAAABCgFgBn9/f39/fAACCAEBbQFtAgANAwIBAAcFAQFmAAAKuw8BuA8aAX8BfwF/AX8BewF7AXsBewF7AXsBewF7AXwBfAF8AXwBewF7AXsBewF7AXsBfAF7AX8BfyAF/RQhHUEAIR4CQANAIB5BBGogAEoNAUEAIR8CQANAIB9BBGpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB/0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ79DAAAAAAAAAAAAAAAAAAAAAAhD/0MAAAAAAAAAAAAAAAAAAAAACEQ/QwAAAAAAAAAAAAAAAAAAAAAIRFBACEIAkADQCAIIAFODQEgB/0ABAAhGiAH/QAEECEbIAYrAwD9FCEWIAogFiAa/fIB/fABIQogCyAWIBv98gH98AEhCyAGKwMI/RQhFyAMIBcgGv3yAf3wASEMIA0gFyAb/fIB/fABIQ0gBisDEP0UIRggDiAYIBr98gH98AEhDiAPIBggG/3yAf3wASEPIAYrAxj9FCEZIBAgGSAa/fIB/fABIRAgESAZIBv98gH98AEhESAGQYACaiEGIAdBgDFqIQcgCEEBaiEIDAALCyAeQYAxbCAfQQhsaiAEaiEJIAkgCf0ABAAgHSAK/fIB/fAB/QsEACAJIAn9AAQQIB0gC/3yAf3wAf0LBBAgCSAJ/QAEgDEgHSAM/fIB/fAB/QsEgDEgCSAJ/QAEkDEgHSAN/fIB/fAB/QsEkDEgCSAJ/QAEgGIgHSAO/fIB/fAB/QsEgGIgCSAJ/QAEkGIgHSAP/fIB/fAB/QsEkGIgCSAJ/QAEgJMBIB0gEP3yAf3wAf0LBICTASAJIAn9AASQkwEgHSAR/fIB/fAB/QsEkJMBIB9BBGohHwwACwsCQANAIB9BAmpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB/0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACENQQAhCAJAA0AgCCABTg0BIAf9AAQAIRogBisDAP0UIRYgCiAWIBr98gH98AEhCiAGKwMI/RQhFyALIBcgGv3yAf3wASELIAYrAxD9FCEYIAwgGCAa/fIB/fABIQwgBisDGP0UIRkgDSAZIBr98gH98AEhDSAGQYACaiEGIAdBgDFqIQcgCEEBaiEIDAALCyAeQYAxbCAfQQhsaiAEaiEJIAkgCf0ABAAgHSAK/fIB/fAB/QsEACAJIAn9AASAMSAdIAv98gH98AH9CwSAMSAJIAn9AASAYiAdIAz98gH98AH9CwSAYiAJIAn9AASAkwEgHSAN/fIB/fAB/QsEgJMBIB9BAmohHwwACwsCQANAIB9BAWpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB0QAAAAAAAAAACESRAAAAAAAAAAAIRNEAAAAAAAAAAAhFEQAAAAAAAAAACEVQQAhCAJAA0AgCCABTg0BIAcrAwAhHCASIAYrAwAgHKKgIRIgEyAGKwMIIByioCETIBQgBisDECAcoqAhFCAVIAYrAxggHKKgIRUgBkGAAmohBiAHQYAxaiEHIAhBAWohCAwACwsgHkGAMWwgH0EIbGogBGohCSAJIAkrAwAgBSASoqA5AwAgCSAJKwOAMSAFIBOioDkDgDEgCSAJKwOAYiAFIBSioDkDgGIgCSAJKwOAkwEgBSAVoqA5A4CTASAfQQFqIR8MAAsLIB5BBGohHgwACwsCQANAIB5BAWogAEoNAUEAIR8CQANAIB9BBGpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB/0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQtBACEIAkADQCAIIAFODQEgB/0ABAAhGiAH/QAEECEbIAYrAwD9FCEWIAogFiAa/fIB/fABIQogCyAWIBv98gH98AEhCyAGQYACaiEGIAdBgDFqIQcgCEEBaiEIDAALCyAeQYAxbCAfQQhsaiAEaiEJIAkgCf0ABAAgHSAK/fIB/fAB/QsEACAJIAn9AAQQIB0gC/3yAf3wAf0LBBAgH0EEaiEfDAALCwJAA0AgH0ECakGQBkoNASAeQQhsIAJqIQYgH0EIbCADaiEH/QwAAAAAAAAAAAAAAAAAAAAAIQpBACEIAkADQCAIIAFODQEgB/0ABAAhGiAGKwMA/RQhFiAKIBYgGv3yAf3wASEKIAZBgAJqIQYgB0GAMWohByAIQQFqIQgMAAsLIB5BgDFsIB9BCGxqIARqIQkgCSAJ/QAEACAdIAr98gH98AH9CwQAIB9BAmohHwwACwsCQANAIB9BAWpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB0QAAAAAAAAAACESQQAhCAJAA0AgCCABTg0BIAcrAwAhHCASIAYrAwAgHKKgIRIgBkGAAmohBiAHQYAxaiEHIAhBAWohCAwACwsgHkGAMWwgH0EIbGogBGohCSAJIAkrAwAgBSASoqA5AwAgH0EBaiEfDAALCyAeQQFqIR4MAAsLCw==',
 ]);
 /** The kernels' memory as one array (empty without SIMD). */
 const $H = $wasm ? new Floats($wasm.memory.buffer) : new Floats(0);
@@ -1440,7 +1440,7 @@ const $v_dot_y_layer2_z = new Floats(64);
 const $v_loss = new Floats(64);
 const $v_softmax_layer2_z = new Floats(640);
 const $v_d_layer2_z = new Floats(640);
-const $v_d_layer1_z = $wasm ? new Floats($wasm.memory.buffer, 802816, 2048) : new Floats(2048);
+const $v_d_layer1_z = $wasm ? new Floats($wasm.memory.buffer, 819200, 2048) : new Floats(2048);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
   const $p_layer2_W = $p.layer2_W;
@@ -1448,13 +1448,13 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
   if ($wasm) {
-    $H.set($p_layer1_W, 75264);
-    $H.set($x.subarray($xo, $xo + $nb * 784), 25088);
+    $H.set($p_layer1_W, 77312);
+    $H.set($x.subarray($xo, $xo + $nb * 784), 27136);
   }
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = tanh(layer1_z)
   if ($wasm) {
-    $wasm.f[0]!($nb, 784, 200704, 602112, 0);
+    $wasm.f[0]!($nb, 784, 217088, 618496, 0);
     for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = Math.tanh($H[$i * 32 + $j]! + $p_layer1_b[$j]!);
   } else {
     let $i = 0;
@@ -1716,8 +1716,8 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
   if ($wasm) {
-    $H.set($p_layer1_W, 75264);
-    $H.set($x.subarray($xo, $xo + $nb * 784), 25088);
+    $H.set($p_layer1_W, 77312);
+    $H.set($x.subarray($xo, $xo + $nb * 784), 27136);
   }
   // sum(y)
   for (let $b = 0; $b < $nb; $b++) {
@@ -1739,7 +1739,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = tanh(layer1_z)
   if ($wasm) {
-    $wasm.f[0]!($nb, 784, 200704, 602112, 0);
+    $wasm.f[0]!($nb, 784, 217088, 618496, 0);
     for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = Math.tanh($H[$i * 32 + $j]! + $p_layer1_b[$j]!);
   } else {
     let $i = 0;
@@ -2044,8 +2044,8 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
   if ($wasm) {
-    $H.set($p_layer1_W, 75264);
-    $H.set($x.subarray($xo, $xo + $nb * 784), 25088);
+    $H.set($p_layer1_W, 77312);
+    $H.set($x.subarray($xo, $xo + $nb * 784), 27136);
   }
   // sum(y)
   for (let $b = 0; $b < $nb; $b++) {
@@ -2067,7 +2067,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = tanh(layer1_z)
   if ($wasm) {
-    $wasm.f[0]!($nb, 784, 200704, 602112, 0);
+    $wasm.f[0]!($nb, 784, 217088, 618496, 0);
     for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = Math.tanh($H[$i * 32 + $j]! + $p_layer1_b[$j]!);
   } else {
     let $i = 0;
@@ -2500,8 +2500,9 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   // d_layer1_W += d_layer1_W, summed over the batch
   // grad of: matmul(layer1_W, x)
   if ($wasm) {
-    $wasm.f[1]!(32, $nb, 802816, 200704, 0);
-    for (let $i = 0; $i < 32; $i++) for (let $j = 0; $j < 784; $j++) $g_layer1_W[$i * 784 + $j]! += $scale * $H[$i * 784 + $j]!;
+    $H.set($g_layer1_W, 2048);
+    $wasm.f[1]!(32, $nb, 819200, 217088, 16384, $scale);
+    $g_layer1_W.set($H.subarray(2048, 27136));
   } else {
     let $i = 0;
     for (; $i + 4 <= 32; $i += 4) {

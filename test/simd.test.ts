@@ -58,7 +58,7 @@ function withWasm<T>(load: () => T, opts: { validate?: boolean; missing?: boolea
 }
 
 describe('the kernel generator', () => {
-  it('validates its probe and every kernel, and computes C = L R for both forms, both precisions, odd and empty sizes', () => {
+  it('validates its probe and every kernel, and computes C = L R (or C += scale L R) for both forms, both precisions, odd and empty sizes', () => {
     expect(Wasm.validate(simdProbe())).toBe(true);
     const rand = mulberry32(11);
     const sizes = [0, 1, 2, 3, 5, 7, 9, 33];
@@ -68,9 +68,10 @@ describe('the kernel generator', () => {
       const precision = trial % 2 ? 'f32' : 'f64';
       const P = pick(), Q = Math.max(1, pick()), K = pick();
       const pad = () => Math.floor(rand() * 3);
+      const accumulate = trial % 3 === 0, scale = 0.375;
       const shape: GemmShape = trial % 4 < 2
-        ? { precision, Q, lsP: K + pad(), lsK: 1, rsK: 1, rsQ: K + pad(), cs: Q + pad() } // dot
-        : { precision, Q, lsP: 1 + pad(), lsK: P * 3 + 2, rsK: Q + pad(), rsQ: 1, cs: Q + pad() }; // outer
+        ? { precision, Q, lsP: K + pad(), lsK: 1, rsK: 1, rsQ: K + pad(), cs: Q + pad(), accumulate } // dot
+        : { precision, Q, lsP: 1 + pad(), lsK: P * 3 + 2, rsK: Q + pad(), rsQ: 1, cs: Q + pad(), accumulate }; // outer
       expect(gemmForm(shape)).toBe(trial % 4 < 2 ? 'dot' : 'outer');
       const bytes = gemmModule(shape, 4);
       expect(Wasm.validate(bytes)).toBe(true);
@@ -80,7 +81,7 @@ describe('the kernel generator', () => {
       for (let i = 0; i < H.length; i++) H[i] = Math.fround(2 * rand() - 1);
       const l = 0, r = 8000, c = 16000; // elements; every region below 8000 elements
       const before = H.slice();
-      f(P, K, l * (precision === 'f64' ? 8 : 4), r * (precision === 'f64' ? 8 : 4), c * (precision === 'f64' ? 8 : 4));
+      f(P, K, l * (precision === 'f64' ? 8 : 4), r * (precision === 'f64' ? 8 : 4), c * (precision === 'f64' ? 8 : 4), ...(accumulate ? [scale] : []));
       const written = new Set<number>();
       for (let p = 0; p < P; p++) {
         for (let q = 0; q < Q; q++) {
@@ -91,7 +92,8 @@ describe('the kernel generator', () => {
           }
           const at = c + p * shape.cs + q;
           written.add(at);
-          expect(Math.abs(H[at]! - s)).toBeLessThanOrEqual((precision === 'f64' ? 1e-14 : 1e-6) * (mag + 1));
+          const want = accumulate ? before[at]! + scale * s : s;
+          expect(Math.abs(H[at]! - want)).toBeLessThanOrEqual((precision === 'f64' ? 1e-14 : 1e-6) * (mag + 1));
           checked++;
         }
       }
@@ -215,6 +217,7 @@ describe("simd: 'auto'", () => {
   it('takes the kernels for 784-32-10 (its W x and dW = G^T X) and not for 16-32-4', () => {
     const big = generate(mlp(784, 32, 10), {}).code;
     expect(big.match(/\$wasm\.f\[\d\]!\(/g)?.length).toBe(4); // W x in the forward, loss and gradient kernels, and dW
+    expect(big).toMatch(/\$wasm\.f\[\d\]!\(32, \$nb, \d+, \d+, \d+, \$scale\);/); // dW += $scale * G^T X, in the kernel
     expect(generate(mlp(16, 32, 4), { lowering: 'loops' }).code).not.toMatch(/\$wasm/);
   });
 });

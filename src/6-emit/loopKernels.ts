@@ -167,6 +167,14 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>, simd?: SimdGemm): string {
  * the product itself, the scalar store of each element from the kernel's result region.
  */
 function simdGemm(s: Extract<LoopStep, { kind: 'gemm' }>, g: SimdGemm, P: string, K: string, store: (p: string, q: string, acc: string) => string): string {
+  if (g.grad) {
+    const { name, at, size } = g.grad;
+    return [
+      `$H.set($g_${name}, ${at});`,
+      `$wasm.f[${g.index}]!(${P}, ${K}, ${g.l}, ${g.r}, ${g.c}, $scale);`,
+      `$g_${name}.set($H.subarray(${at}, ${at + size}));`,
+    ].join('\n');
+  }
   const call = `$wasm.f[${g.index}]!(${P}, ${K}, ${g.l}, ${g.r}, ${g.c});`;
   if (!g.temp) return call;
   const value = `$H[${g.temp.at ? `${g.temp.at} + ` : ''}$i * ${g.temp.cs} + $j]!`;

@@ -14,8 +14,10 @@
  *   chosen gemm reads are copied into the memory once per kernel call (O(params) per
  *   `maxBatch` rows, one `set`), and so are the input rows the kernel processes;
  * - a product written to a resident buffer with no epilogue, no scaling and no
- *   accumulation is stored by the kernel itself; any other is written to `temp` and
- *   stored from there by the scalar store (epilogue, `$scale`, `+=`) the loops use;
+ *   accumulation is stored by the kernel itself; so is a weight gradient (`dW += $scale *
+ *   G^T X`: the accumulator is copied in and back out, two `set`s of O(params) per
+ *   `maxBatch` rows); any other is written to `temp` and stored from there by the scalar
+ *   store (epilogue, `$scale`, `+=`) the loops use;
  * - every region is 16-byte aligned and the memory never grows (views stay valid);
  * - each kernel is its own Wasm module (each a few hundred bytes, far below the 4 KiB
  *   that browsers compile synchronously on the main thread), importing the one memory.
@@ -40,6 +42,8 @@ export interface SimdGemm {
   readonly l: number; readonly r: number; readonly c: number;
   /** Element offset and row stride of the product in the memory when the loops store it (null: the kernel stores it). */
   readonly temp: { readonly at: number; readonly cs: number } | null;
+  /** A weight gradient the kernel adds into (`+= $scale * product`): the accumulator is copied in, and back out after. */
+  readonly grad: { readonly name: string; readonly at: number; readonly size: number } | null;
 }
 
 export interface SimdPlan {
@@ -98,7 +102,7 @@ export function planSimd(plan: LoopPlan, layout: Layout, precision: 'f64' | 'f32
     }
     return undefined;
   };
-  const chosen: { step: Gemm; kernel: string; shape: GemmShape; direct: boolean; rows: number }[] = [];
+  const chosen: { step: Gemm; kernel: string; shape: GemmShape; direct: boolean; grad: string | null; rows: number }[] = [];
   for (const [kernel, k] of Object.entries(plan.kernels)) {
     for (const s of k.steps) {
       if (s.kind !== 'gemm') continue;
@@ -107,18 +111,21 @@ export function planSimd(plan: LoopPlan, layout: Layout, precision: 'f64' | 'f32
       if (option === 'auto' && work < SIMD_MIN_WORK) continue;
       if (place(s.L, false) === undefined || place(s.R, false) === undefined) continue;
       const direct = !s.epilogue && !s.accumulate && !s.scaled && s.out.buf.kind === 'scratch' && s.out.sv === 1 && at0(s.out.base) !== undefined;
-      const shape: GemmShape = { precision, Q: s.Q, lsP: s.L.su, lsK: s.L.sv, rsK: s.R.su, rsQ: s.R.sv, cs: direct ? s.out.su : s.Q };
+      const grad = !s.epilogue && s.accumulate && s.scaled && s.out.buf.kind === 'grad' && s.out.sv === 1 && at0(s.out.base) === 0 && P !== undefined ? s.out.buf.name : null;
+      const shape: GemmShape = { precision, Q: s.Q, lsP: s.L.su, lsK: s.L.sv, rsK: s.R.su, rsQ: s.R.sv, cs: direct || grad ? s.out.su : s.Q, accumulate: grad !== null };
       if (!gemmForm(shape)) continue;
-      chosen.push({ step: s, kernel, shape, direct, rows: P ?? plan.maxBatch });
+      chosen.push({ step: s, kernel, shape, direct, grad, rows: P ?? plan.maxBatch });
     }
   }
   if (chosen.length === 0) return null;
-  const temp = regions.take(Math.max(...chosen.map((c) => (c.direct ? 0 : c.rows * c.shape.Q))));
+  const temp = regions.take(Math.max(...chosen.map((c) => (c.direct || c.grad ? 0 : c.rows * c.shape.Q))));
+  const grads = new Map<string, number>();
+  for (const c of chosen) if (c.grad !== null && !grads.has(c.grad)) grads.set(c.grad, regions.take(paramSize.get(c.grad)!));
   const copies = new Map<string, { params: string[]; input: boolean }>();
   const placed = chosen.map((c) => {
     const s = c.step;
     const l = place(s.L, true)!, r = place(s.R, true)!;
-    const out = c.direct ? place(s.out, true)! : temp;
+    const out = c.direct ? place(s.out, true)! : c.grad !== null ? grads.get(c.grad)! : temp;
     const cp = copies.get(c.kernel) ?? { params: [], input: false };
     for (const o of [s.L, s.R]) {
       if (o.buf.kind === 'param' && !cp.params.includes(o.buf.name)) cp.params.push(o.buf.name);
@@ -135,7 +142,8 @@ export function planSimd(plan: LoopPlan, layout: Layout, precision: 'f64' | 'f32
     const module = gemmModule(c.shape, pages);
     const key = Buffer.from(module).toString('base64');
     if (!indexOf.has(key)) { indexOf.set(key, modules.length); modules.push(module); }
-    return [c.step, { index: indexOf.get(key)!, l: l * e, r: r * e, c: out * e, temp: c.direct ? null : { at: temp, cs: c.shape.Q } }];
+    const grad = c.grad === null ? null : { name: c.grad, at: out, size: paramSize.get(c.grad)! };
+    return [c.step, { index: indexOf.get(key)!, l: l * e, r: r * e, c: out * e, temp: c.direct || grad ? null : { at: temp, cs: c.shape.Q }, grad }];
   }));
   return { pages, elementBytes: e, modules, gemms, resident, params, input, copies };
 }
@@ -181,7 +189,7 @@ interface $Wasm {
   validate(bytes: Uint8Array): boolean;
   Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (P: number, K: number, l: number, r: number, c: number) => void } };
+  Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (P: number, K: number, l: number, r: number, c: number, scale?: number) => void } };
 }
 
 /** Bytes of a base64 text. */
@@ -202,7 +210,7 @@ function $base64(s: string): Uint8Array {
 const $SIMD_PROBE = '${Buffer.from(simdProbe()).toString('base64')}';
 
 /** The kernels' memory and functions, or null when the engine cannot run them (no WebAssembly, no SIMD, or a refused compile). */
-function $simdKernels(pages: number, modules: readonly string[]): { memory: { readonly buffer: ArrayBuffer }; f: ((P: number, K: number, l: number, r: number, c: number) => void)[] } | null {
+function $simdKernels(pages: number, modules: readonly string[]): { memory: { readonly buffer: ArrayBuffer }; f: ((P: number, K: number, l: number, r: number, c: number, scale?: number) => void)[] } | null {
   const W = (globalThis as unknown as { WebAssembly?: $Wasm }).WebAssembly;
   try {
     if (!W || !W.validate($base64($SIMD_PROBE))) return null;

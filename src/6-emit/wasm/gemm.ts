@@ -3,7 +3,8 @@
  * specialized to the operands' strides and to the element type.
  *
  * `f(P, K, l, r, c)` (i32: row count, contraction length, byte addresses of L, R, C)
- * computes C(p, q) = sum_k L(p, k) R(k, q) for p < P, q < Q, with
+ * computes C(p, q) = sum_k L(p, k) R(k, q) for p < P, q < Q (with `accumulate`,
+ * `f(P, K, l, r, c, scale)` computes C(p, q) += scale * sum_k ...), with
  *   L(p, k) at l + (p*lsP + k*lsK)*e, R(k, q) at r + (k*rsK + q*rsQ)*e, C(p, q) at c + (p*cs + q)*e
  * (e = 8 bytes for f64, 4 for f32). Two forms, chosen by the strides:
  * - `dot`   (lsK = rsK = 1: both operands contiguous along k; the forward `W x` and any
@@ -26,6 +27,8 @@ export interface GemmShape {
   readonly lsP: number; readonly lsK: number;
   readonly rsK: number; readonly rsQ: number;
   readonly cs: number;
+  /** C(p, q) += scale * sum instead of C(p, q) = sum; the function takes `scale` as a sixth parameter. */
+  readonly accumulate?: boolean;
 }
 
 /** Register block: MR rows of C by NR columns (dot form) or NR vectors of columns (outer form). */
@@ -43,13 +46,14 @@ export function gemmForm(s: GemmShape): GemmForm | null {
 /** The blocks gradc uses (chosen on the ceiling benchmark, bench/ceiling.ts). */
 export const BLOCKING: { readonly [F in GemmForm]: Blocking } = { dot: { mr: 4, nr: 2 }, outer: { mr: 4, nr: 2 } };
 
-// Parameters of every kernel function.
-const P = 0, K = 1, L = 2, R = 3, C = 4;
+// Parameters of every kernel function (S, the scale, only when it accumulates).
+const P = 0, K = 1, L = 2, R = 3, C = 4, S = 5;
 
 /** The locals of one function: typed slots after the parameters. */
 class Locals {
   readonly types: ValType[] = [];
-  add(t: ValType): number { this.types.push(t); return 5 + this.types.length - 1; }
+  constructor(private readonly params: number) {}
+  add(t: ValType): number { this.types.push(t); return this.params + this.types.length - 1; }
 }
 
 /** `while (!exit) body`: exit is an i32 expression, nonzero to leave. */
@@ -75,9 +79,10 @@ export function gemmModule(shape: GemmShape, pages: number, blocking?: Blocking)
   if (!form) throw new Error('gradc bug: no SIMD form for these strides');
   const b = blocking ?? BLOCKING[form];
   const o = shape.precision === 'f64' ? F64OPS : F32OPS;
-  const loc = new Locals();
+  const params: ValType[] = [I32, I32, I32, I32, I32, ...(shape.accumulate ? [o.s] : [])];
+  const loc = new Locals(params.length);
   const body = form === 'dot' ? dotBody(shape, b, o, loc) : outerBody(shape, b, o, loc);
-  return kernelModule([I32, I32, I32, I32, I32], loc.types, body, pages);
+  return kernelModule(params, loc.types, body, pages);
 }
 
 /**
@@ -131,7 +136,13 @@ function dotBody(shape: GemmShape, b: Blocking, o: Ops, loc: Locals): Code {
     }
     c.push(...whileNot([...op.get(kk), ...op.get(ke), ...op.i32GeS], [...scalarStep, ...addTo(kk, e)]));
     c.push(...op.get(p), ...op.i32(shape.cs * e), ...op.i32Mul, ...op.get(j), ...op.i32(e), ...op.i32Mul, ...op.i32Add, ...op.get(C), ...op.i32Add, ...op.set(cp));
-    for (let i = 0; i < rows; i++) for (let jj = 0; jj < n; jj++) c.push(...op.get(cp), ...op.get(sum[at(i, jj, n)]), ...o.store((i * shape.cs + jj) * e));
+    for (let i = 0; i < rows; i++) {
+      for (let jj = 0; jj < n; jj++) {
+        const off = (i * shape.cs + jj) * e;
+        const value = op.get(sum[at(i, jj, n)]);
+        c.push(...op.get(cp), ...(shape.accumulate ? [...op.get(cp), ...o.load(off), ...op.get(S), ...value, ...o.mul, ...o.add] : value), ...o.store(off));
+      }
+    }
     return c;
   };
   // kv: bytes of k covered by whole vectors; ke: bytes of k.
@@ -149,6 +160,7 @@ function outerBody(shape: GemmShape, b: Blocking, o: Ops, loc: Locals): Code {
   const av = Array.from({ length: b.mr }, () => loc.add(V128));
   const bv = Array.from({ length: b.nr }, () => loc.add(V128));
   const as = loc.add(o.s);
+  const vs = loc.add(V128); // the scale in every lane (accumulating kernels)
   const micro = (rows: number, n: number, p: number, j: number): Code => {
     const scalar = n === 0;
     const c: number[] = [];
@@ -174,10 +186,21 @@ function outerBody(shape: GemmShape, b: Blocking, o: Ops, loc: Locals): Code {
     s.push(...addTo(la, shape.lsK * e), ...addTo(rb, shape.rsK * e), ...addTo(k, 1));
     c.push(...whileNot([...op.get(k), ...op.get(K), ...op.i32GeS], s));
     c.push(...op.get(p), ...op.i32(shape.cs * e), ...op.i32Mul, ...op.get(j), ...op.i32(e), ...op.i32Mul, ...op.i32Add, ...op.get(C), ...op.i32Add, ...op.set(cp));
-    if (scalar) for (let i = 0; i < rows; i++) c.push(...op.get(cp), ...op.get(sacc[i]), ...o.store(i * shape.cs * e));
-    else for (let i = 0; i < rows; i++) for (let jj = 0; jj < n; jj++) c.push(...op.get(cp), ...op.get(vacc[i * n + jj]), ...op.v128Store((i * shape.cs + jj * lanes) * e));
+    for (let i = 0; i < rows; i++) {
+      for (let jj = 0; jj < (scalar ? 1 : n); jj++) {
+        const off = (i * shape.cs + jj * lanes) * e;
+        if (scalar) {
+          const value = op.get(sacc[i]);
+          c.push(...op.get(cp), ...(shape.accumulate ? [...op.get(cp), ...o.load(off), ...op.get(S), ...value, ...o.mul, ...o.add] : value), ...o.store(off));
+        } else {
+          const value = op.get(vacc[i * n + jj]);
+          c.push(...op.get(cp), ...(shape.accumulate ? [...op.get(cp), ...op.v128Load(off), ...op.get(vs), ...value, ...o.vmul, ...o.vadd] : value), ...op.v128Store(off));
+        }
+      }
+    }
     return c;
   };
   const qBlocks = b.nr > 1 ? [b.nr, 1, 0] : [1, 0];
-  return tiles(shape, b.mr, qBlocks, (n) => (n === 0 ? 1 : n * lanes), micro, loc);
+  const setup = shape.accumulate ? [...op.get(S), ...o.splat, ...op.set(vs)] : [];
+  return [...setup, ...tiles(shape, b.mr, qBlocks, (n) => (n === 0 ? 1 : n * lanes), micro, loc)];
 }
