@@ -13,7 +13,8 @@
  * 2. gradc on 784-32-10 (the benchmark's MLP, SGD), f64 and f32, simd 'auto' and 'off', at
  *    batch 32 and 256: samples/s, GFLOP/s (FLOPS_PER_SAMPLE below) and the fraction of the
  *    ceiling of its element type (SIMD rows against the Wasm ceiling; scalar rows against
- *    the scalar JS one). Each figure is the best window of `measure` (setup.ts).
+ *    the scalar JS one). Ceilings: the best window of `measure` (setup.ts); gradc: 'auto'
+ *    and 'off' alternated, median of BENCH_CEILING_ROUNDS (5) rounds (`gradcRates`).
  */
 import { fileURLToPath } from 'node:url';
 import { compile } from '../src/index.js';
@@ -101,16 +102,36 @@ async function wasmCeiling(precision: 'f64' | 'f32'): Promise<{ fwd: number; dW:
   return best;
 }
 
-/** gradc's SGD step on 784-32-10: samples/s. */
-async function gradcRate(precision: 'f64' | 'f32', simd: 'auto' | 'off', batch: number): Promise<number> {
+/** gradc's SGD step on 784-32-10 at `batch`, as a Stepper. */
+function gradcStepper(precision: 'f64' | 'f32', simd: 'auto' | 'off', batch: number): (i: number) => void {
   const mod = compile(gradcModel(NET), { precision, simd });
   const p = gradcParams(mod, initWeights(NET));
   const d = makeData(NET);
   const T = precision === 'f64' ? Float64Array : Float32Array;
   const X = T.from(d.X), Y = T.from(d.Y);
   const batches = d.rows / batch;
-  return measure((i) => { mod.stepBatch(p, X as Float64Array, Y as Float64Array, batch, LEARNING_RATE, (i % batches) * batch); }, batch, TIMING);
+  return (i) => { mod.stepBatch(p, X as Float64Array, Y as Float64Array, batch, LEARNING_RATE, (i % batches) * batch); };
 }
+
+/**
+ * samples/s of simd 'auto' and 'off', and their ratio: the two alternate for ROUNDS
+ * rounds (best window of a short `measure` each) and each figure is the median over
+ * rounds (the ratio: the median of the per-round ratios), so a burst of load on a
+ * shared machine lands on both or is voted out.
+ */
+async function gradcRates(precision: 'f64' | 'f32', batch: number): Promise<{ auto: number; off: number; ratio: number }> {
+  const auto = gradcStepper(precision, 'auto', batch), off = gradcStepper(precision, 'off', batch);
+  const a: number[] = [], o: number[] = [], r: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    a.push(await measure(auto, batch, ROUND));
+    o.push(await measure(off, batch, ROUND));
+    r.push(a[a.length - 1]! / o[o.length - 1]!);
+  }
+  return { auto: median(a), off: median(o), ratio: median(r) };
+}
+const ROUNDS = Number(process.env.BENCH_CEILING_ROUNDS ?? 5);
+const ROUND = { warmupMs: 200, windowMs: 150, windows: 3 };
+const median = (xs: readonly number[]) => { const s = [...xs].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 
 const g = (x: number) => x.toFixed(2);
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
@@ -135,14 +156,11 @@ export async function ceilingTable(): Promise<string> {
   out.push('| precision | simd | batch | samples/s | GFLOP/s | of ceiling | simd / off |', '|---|---|---:|---:|---:|---:|---:|');
   for (const precision of ['f64', 'f32'] as const) {
     for (const batch of [32, 256]) {
-      const rates = new Map<string, number>();
+      log(`ceiling: gradc ${precision} batch ${batch}, simd auto and off`);
+      const rates = await gradcRates(precision, batch);
       for (const simd of ['auto', 'off'] as const) {
-        log(`ceiling: gradc ${precision} simd ${simd} batch ${batch}`);
-        rates.set(simd, await gradcRate(precision, simd, batch));
-      }
-      for (const simd of ['auto', 'off'] as const) {
-        const r = rates.get(simd)!, gf = (r * FLOPS_PER_SAMPLE) / 1e9;
-        out.push(`| ${precision} | ${simd} | ${batch} | ${fmt(r)} | ${g(gf)} | ${pct(gf / ceiling(precision, simd))} | ${simd === 'auto' ? `${(r / rates.get('off')!).toFixed(2)}x` : ''} |`);
+        const r = rates[simd], gf = (r * FLOPS_PER_SAMPLE) / 1e9;
+        out.push(`| ${precision} | ${simd} | ${batch} | ${fmt(r)} | ${g(gf)} | ${pct(gf / ceiling(precision, simd))} | ${simd === 'auto' ? `${rates.ratio.toFixed(2)}x` : ''} |`);
       }
     }
   }

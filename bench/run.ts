@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { LoopMlp } from './baseline.js';
 import { adamTable } from './adam.js';
 import { adamCostTable, handwrittenTable } from './small.js';
+import { ceilingTable } from './ceiling.js';
 import { measureBrain } from './brain.js';
 import { SETTLE_MS, runGradc, type GradcOutcome } from './gradc.js';
 import { BATCHES, LEARNING_RATE, NETS, TIMING, initWeights, makeData, measure, type Net } from './setup.js';
@@ -186,7 +187,7 @@ async function main(): Promise<void> {
     `Load average (1 min) at start / end: ${loadBefore.toFixed(2)} / ${os.loadavg()[0].toFixed(2)} (other processes on the machine share its cores)`,
     `Method: SGD on ${makeData(nets[0]).rows} random rows (seeded), lr ${LEARNING_RATE}, tanh hidden layer, linear output, MSE; warm-up, then the best of ${TIMING.windows} windows of ${TIMING.windowMs} ms per figure (bench/README.md).`,
   ].join('  \n');
-  const text = `${header}\n\n${tables(rows)}\n${lowering}${adam}${small}`;
+  const text = `${header}\n\n${tables(rows)}\n${lowering}${adam}${small}\n${await ceilingTable()}\n`;
   process.stdout.write(`\n${text}\nBenchmark wall time: ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
   if (!only) writeFileSync(fileURLToPath(new URL('./results.md', import.meta.url)), `# gradc benchmark results\n\n${text}`);
 }
