@@ -3,18 +3,20 @@
  * GFLOP/s for a matrix product at the large net's sizes, in plain JavaScript and in
  * WebAssembly SIMD, and the fraction of it gradc's training step reaches.
  *
- * 1. Ceilings, one thread, at 784-32-10 batch-256 sizes, both shapes of its training step:
- *    `fwd`: C[256 x 32] = X[256 x 784] W^T (k contiguous in both, as `W x`);
- *    `dW`:  C[32 x 784] = G^T[32 x 256] X[256 x 784] (the weight gradient).
- *    - scalar JS: a 4x4 register-blocked loop over Float64Array (16 accumulators, the
- *      block gradc's scalar loops use), written here by hand;
- *    - Wasm SIMD f64 (f64x2) and f32 (f32x4): the kernel generator gradc emits from
- *      (src/6-emit/wasm/gemm.ts) at each of several register blocks; the best is the ceiling.
- * 2. gradc on 784-32-10 (the benchmark's MLP, SGD), f64 and f32, simd 'auto' and 'off', at
- *    batch 32 and 256: samples/s, GFLOP/s (FLOPS_PER_SAMPLE below) and the fraction of the
- *    ceiling of its element type (SIMD rows against the Wasm ceiling; scalar rows against
- *    the scalar JS one). Ceilings: the best window of `measure` (setup.ts); gradc: 'auto'
- *    and 'off' alternated, median of BENCH_CEILING_ROUNDS (5) rounds (`gradcRates`).
+ * - Shapes, one thread, at 784-32-10 batch-256 sizes, the two large products of its step:
+ *   `fwd`: C[256 x 32] = X[256 x 784] W^T (k contiguous in both, as `W x`);
+ *   `dW`:  C[32 x 784] = G^T[32 x 256] X[256 x 784] (the weight gradient).
+ * - Scalar JS ceiling: a 4x4 register-blocked loop over Float64Array (16 accumulators, the
+ *   block gradc's scalar loops use), written here by hand.
+ * - Wasm SIMD ceilings, f64 (f64x2) and f32 (f32x4): the kernel generator gradc emits from
+ *   (src/6-emit/wasm/gemm.ts) at its fastest register block on this machine (each of
+ *   BLOCKS timed once first), so the fraction measures what gradc's surroundings cost
+ *   (copies, epilogues, the scalar rest of the step), not the micro-kernel.
+ * - gradc on 784-32-10 (the benchmark's MLP, SGD), f64 and f32, simd 'auto' and 'off', at
+ *   batch 32 and 256: samples/s, GFLOP/s (FLOPS_PER_SAMPLE) and the fraction of the ceiling
+ *   of its kind. Ceilings and gradc are timed in each of BENCH_CEILING_ROUNDS (5) rounds and
+ *   every figure is a median over rounds (`rounds`), so that the machine's load moves both
+ *   sides of each fraction together.
  */
 import { fileURLToPath } from 'node:url';
 import { compile } from '../src/index.js';
@@ -60,25 +62,22 @@ function scalarGemm(A: Float64Array, B: Float64Array, C: Float64Array, m: number
   }
 }
 
-/** GFLOP/s of `run` (one product of `flops`), best window. */
-async function gflops(run: () => void, flops: number): Promise<number> {
-  return (await measure(run, flops, TIMING)) / 1e9;
-}
-
-async function scalarCeiling(): Promise<{ fwd: number; dW: number }> {
+/** The scalar JS product of each shape, as a runner (one product per call). */
+function scalarRunners(): { fwd: () => void; dW: () => void } {
   const A = Float64Array.from({ length: M * K }, (_, i) => Math.sin(i));
   const B = Float64Array.from({ length: N * K }, (_, i) => Math.cos(i));
   const C = new Float64Array(M * N);
-  const fwd = await gflops(() => scalarGemm(A, B, C, M, N, K), GEMM_FLOPS);
   // dW: C[32 x 784] = G^T X, with G^T stored [32 x 256] and X transposed [784 x 256]: the same loop, k = 256.
   const G = Float64Array.from({ length: N * M }, (_, i) => Math.sin(i)), Xt = Float64Array.from({ length: K * M }, (_, i) => Math.cos(i));
   const D = new Float64Array(N * K);
-  const dW = await gflops(() => scalarGemm(G, Xt, D, N, K, M), GEMM_FLOPS);
-  return { fwd, dW };
+  return { fwd: () => scalarGemm(A, B, C, M, N, K), dW: () => scalarGemm(G, Xt, D, N, K, M) };
 }
 
-/** The Wasm kernel at `b` for one shape: GFLOP/s. */
-async function wasmRate(shape: GemmShape, P: number, Kn: number, b: Blocking): Promise<number> {
+const fwdShape = (precision: 'f64' | 'f32'): GemmShape => ({ precision, Q: N, lsP: K, lsK: 1, rsK: 1, rsQ: K, cs: N });
+const dWShape = (precision: 'f64' | 'f32'): GemmShape => ({ precision, Q: K, lsP: 1, lsK: N, rsK: K, rsQ: 1, cs: K });
+
+/** gradc's Wasm kernel for `shape` at block `b`, as a runner (one product per call). */
+function wasmRunner(shape: GemmShape, b: Blocking): () => void {
   const e = shape.precision === 'f64' ? 8 : 4;
   const pages = Math.ceil((3 * M * K * e) / 65536) + 1;
   const memory = new Wasm.Memory({ initial: pages, maximum: pages });
@@ -86,20 +85,22 @@ async function wasmRate(shape: GemmShape, P: number, Kn: number, b: Blocking): P
   const H = shape.precision === 'f64' ? new Float64Array(memory.buffer) : new Float32Array(memory.buffer);
   for (let i = 0; i < H.length; i++) H[i] = Math.sin(i);
   const r = M * K * e, c = 2 * M * K * e; // L, R and C apart for both shapes
-  return gflops(() => f(P, Kn, 0, r, c), GEMM_FLOPS);
+  const [P, Kn] = shape.Q === N ? [M, K] : [N, M];
+  return () => f(P, Kn, 0, r, c);
 }
 
-async function wasmCeiling(precision: 'f64' | 'f32'): Promise<{ fwd: number; dW: number; fwdBlock: Blocking; dWBlock: Blocking }> {
-  const fwdShape: GemmShape = { precision, Q: N, lsP: K, lsK: 1, rsK: 1, rsQ: K, cs: N };
-  const dWShape: GemmShape = { precision, Q: K, lsP: 1, lsK: N, rsK: K, rsQ: 1, cs: K };
-  let best = { fwd: 0, dW: 0, fwdBlock: BLOCKS[0]!, dWBlock: BLOCKS[0]! };
+const gflops = async (run: () => void, timing = TIMING) => (await measure(run, GEMM_FLOPS, timing)) / 1e9;
+
+/** The fastest register block of gradc's kernels for each shape (each block timed once). */
+async function bestBlocks(precision: 'f64' | 'f32'): Promise<{ fwd: Blocking; dW: Blocking }> {
+  const best = { fwd: { b: BLOCKS[0]!, rate: 0 }, dW: { b: BLOCKS[0]!, rate: 0 } };
   for (const b of BLOCKS) {
     log(`ceiling: wasm ${precision} ${b.mr}x${b.nr}`);
-    const fwd = await wasmRate(fwdShape, M, K, b), dW = await wasmRate(dWShape, N, M, b);
-    if (fwd > best.fwd) best = { ...best, fwd, fwdBlock: b };
-    if (dW > best.dW) best = { ...best, dW, dWBlock: b };
+    const fwd = await gflops(wasmRunner(fwdShape(precision), b)), dW = await gflops(wasmRunner(dWShape(precision), b));
+    if (fwd > best.fwd.rate) best.fwd = { b, rate: fwd };
+    if (dW > best.dW.rate) best.dW = { b, rate: dW };
   }
-  return best;
+  return { fwd: best.fwd.b, dW: best.dW.b };
 }
 
 /** gradc's SGD step on 784-32-10 at `batch`, as a Stepper. */
@@ -113,25 +114,32 @@ function gradcStepper(precision: 'f64' | 'f32', simd: 'auto' | 'off', batch: num
   return (i) => { mod.stepBatch(p, X as Float64Array, Y as Float64Array, batch, LEARNING_RATE, (i % batches) * batch); };
 }
 
-/**
- * samples/s of simd 'auto' and 'off', and their ratio: the two alternate for ROUNDS
- * rounds (best window of a short `measure` each) and each figure is the median over
- * rounds (the ratio: the median of the per-round ratios), so a burst of load on a
- * shared machine lands on both or is voted out.
- */
-async function gradcRates(precision: 'f64' | 'f32', batch: number): Promise<{ auto: number; off: number; ratio: number }> {
-  const auto = gradcStepper(precision, 'auto', batch), off = gradcStepper(precision, 'off', batch);
-  const a: number[] = [], o: number[] = [], r: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    a.push(await measure(auto, batch, ROUND));
-    o.push(await measure(off, batch, ROUND));
-    r.push(a[a.length - 1]! / o[o.length - 1]!);
-  }
-  return { auto: median(a), off: median(o), ratio: median(r) };
-}
 const ROUNDS = Number(process.env.BENCH_CEILING_ROUNDS ?? 5);
-const ROUND = { warmupMs: 200, windowMs: 150, windows: 3 };
+const ROUND = { warmupMs: 150, windowMs: 150, windows: 3 };
 const median = (xs: readonly number[]) => { const s = [...xs].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+
+interface Round { readonly scalar: number; readonly wasm: number; readonly auto: number; readonly off: number }
+
+/**
+ * One row's figures: the ceilings (mean of fwd and dW, GFLOP/s) and gradc 'auto' and 'off'
+ * (samples/s), all timed in each of ROUNDS rounds one after the other (best window of a
+ * short `measure` each); each figure and each ratio is the median over rounds of that
+ * round's value, so a burst of load on the shared machine lands on both sides of a ratio
+ * or is voted out.
+ */
+async function rounds(precision: 'f64' | 'f32', batch: number, blocks: { fwd: Blocking; dW: Blocking }): Promise<Round[]> {
+  const sc = scalarRunners();
+  const wf = wasmRunner(fwdShape(precision), blocks.fwd), wd = wasmRunner(dWShape(precision), blocks.dW);
+  const auto = gradcStepper(precision, 'auto', batch), off = gradcStepper(precision, 'off', batch);
+  const out: Round[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const wasm = ((await gflops(wf, ROUND)) + (await gflops(wd, ROUND))) / 2;
+    const a = await measure(auto, batch, ROUND), o = await measure(off, batch, ROUND);
+    const scalar = ((await gflops(sc.fwd, ROUND)) + (await gflops(sc.dW, ROUND))) / 2;
+    out.push({ scalar, wasm, auto: a, off: o });
+  }
+  return out;
+}
 
 const g = (x: number) => x.toFixed(2);
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
@@ -139,30 +147,22 @@ const fmt = (n: number) => (n >= 1e4 ? `${(n / 1e3).toFixed(0)}k` : `${(n / 1e3)
 
 /** The ceiling table and gradc's fraction of it, as markdown. */
 export async function ceilingTable(): Promise<string> {
-  log('ceiling: scalar JS GEMM');
-  const scalar = await scalarCeiling();
-  const wasm = { f64: await wasmCeiling('f64'), f32: await wasmCeiling('f32') };
-  const ceiling = (precision: 'f64' | 'f32', simd: 'auto' | 'off') =>
-    simd === 'off' ? (scalar.fwd + scalar.dW) / 2 : (wasm[precision].fwd + wasm[precision].dW) / 2;
-  const out: string[] = [];
-  out.push(`Ceiling: GFLOP/s of one matrix product at 784-32-10 batch-256 sizes on one thread (fwd: [256 x 784] x [784 x 32]; dW: [32 x 256] x [256 x 784]); Wasm: gradc's kernel generator, best of the register blocks ${BLOCKS.map((b) => `${b.mr}x${b.nr}`).join(', ')}:`, '');
-  out.push('| GEMM | fwd GFLOP/s | dW GFLOP/s | block (fwd / dW) |', '|---|---:|---:|---|');
-  out.push(`| scalar JS, f64, 4x4 registers | ${g(scalar.fwd)} | ${g(scalar.dW)} | 4x4 |`);
-  for (const p of ['f64', 'f32'] as const) {
-    const w = wasm[p];
-    out.push(`| Wasm SIMD ${p} (${p === 'f64' ? 'f64x2' : 'f32x4'}) | ${g(w.fwd)} | ${g(w.dW)} | ${w.fwdBlock.mr}x${w.fwdBlock.nr} / ${w.dWBlock.mr}x${w.dWBlock.nr} |`);
-  }
-  out.push('', `gradc on 784-32-10 (SGD step, ${FLOPS_PER_SAMPLE.toLocaleString('en-US')} flops per sample), one thread; "ceiling" is the mean of fwd and dW above for the row's element type (Wasm SIMD rows against the Wasm ceiling, scalar rows against the scalar JS one):`, '');
-  out.push('| precision | simd | batch | samples/s | GFLOP/s | of ceiling | simd / off |', '|---|---|---:|---:|---:|---:|---:|');
+  const blocks = { f64: await bestBlocks('f64'), f32: await bestBlocks('f32') };
+  const rows: { precision: 'f64' | 'f32'; batch: number; r: Round[] }[] = [];
   for (const precision of ['f64', 'f32'] as const) {
     for (const batch of [32, 256]) {
-      log(`ceiling: gradc ${precision} batch ${batch}, simd auto and off`);
-      const rates = await gradcRates(precision, batch);
-      for (const simd of ['auto', 'off'] as const) {
-        const r = rates[simd], gf = (r * FLOPS_PER_SAMPLE) / 1e9;
-        out.push(`| ${precision} | ${simd} | ${batch} | ${fmt(r)} | ${g(gf)} | ${pct(gf / ceiling(precision, simd))} | ${simd === 'auto' ? `${rates.ratio.toFixed(2)}x` : ''} |`);
-      }
+      log(`ceiling: ${precision} batch ${batch}: ceilings and gradc simd auto / off, ${ROUNDS} rounds`);
+      rows.push({ precision, batch, r: await rounds(precision, batch, blocks[precision]) });
     }
+  }
+  const gf = (samples: number) => (samples * FLOPS_PER_SAMPLE) / 1e9;
+  const med = (r: Round[], f: (x: Round) => number) => median(r.map(f));
+  const out: string[] = [];
+  out.push(`Ceilings: GFLOP/s of one matrix product at 784-32-10 batch-256 sizes on one thread, the mean of fwd ([256 x 784] x [784 x 32]) and dW ([32 x 256] x [256 x 784]); scalar JS: a 4x4 register-blocked loop over Float64Array; Wasm SIMD: gradc's own kernels at their fastest register block here (f64 ${blocks.f64.fwd.mr}x${blocks.f64.fwd.nr} / ${blocks.f64.dW.mr}x${blocks.f64.dW.nr}, f32 ${blocks.f32.fwd.mr}x${blocks.f32.fwd.nr} / ${blocks.f32.dW.mr}x${blocks.f32.dW.nr}, fwd / dW). gradc: the SGD step on 784-32-10 (${FLOPS_PER_SAMPLE.toLocaleString('en-US')} flops per sample), simd 'auto' against the Wasm SIMD ceiling of its element type, 'off' against the scalar JS one. Medians of ${ROUNDS} rounds, every figure of a row timed in each round:`, '');
+  out.push('| precision | batch | scalar JS ceiling | Wasm SIMD ceiling | gradc simd | gradc scalar | simd / scalar | simd: GFLOP/s, of ceiling | scalar: GFLOP/s, of ceiling |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const { precision, batch, r } of rows) {
+    out.push(`| ${precision} | ${batch} | ${g(med(r, (x) => x.scalar))} | ${g(med(r, (x) => x.wasm))} | ${fmt(med(r, (x) => x.auto))} | ${fmt(med(r, (x) => x.off))} | ${med(r, (x) => x.auto / x.off).toFixed(2)}x | ${g(gf(med(r, (x) => x.auto)))}, ${pct(med(r, (x) => gf(x.auto) / x.wasm))} | ${g(gf(med(r, (x) => x.off)))}, ${pct(med(r, (x) => gf(x.off) / x.scalar))} |`);
   }
   return out.join('\n');
 }

@@ -169,10 +169,12 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>, simd?: SimdGemm): string {
 function simdGemm(s: Extract<LoopStep, { kind: 'gemm' }>, g: SimdGemm, P: string, K: string, store: (p: string, q: string, acc: string) => string): string {
   if (g.grad) {
     const { name, at, size } = g.grad;
+    // Copied in and out unless it is the training step's accumulator, which lives there (simd.ts).
     return [
-      `$H.set($g_${name}, ${at});`,
+      `const $copy = $g_${name} !== $r_${name};`,
+      `if ($copy) $H.set($g_${name}, ${at});`,
       `$wasm.f[${g.index}]!(${P}, ${K}, ${g.l}, ${g.r}, ${g.c}, $scale);`,
-      `$g_${name}.set($H.subarray(${at}, ${at + size}));`,
+      `if ($copy) $g_${name}.set($H.subarray(${at}, ${at + size}));`,
     ].join('\n');
   }
   const call = `$wasm.f[${g.index}]!(${P}, ${K}, ${g.l}, ${g.r}, ${g.c});`;

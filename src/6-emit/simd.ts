@@ -15,8 +15,9 @@
  *   `maxBatch` rows, one `set`), and so are the input rows the kernel processes;
  * - a product written to a resident buffer with no epilogue, no scaling and no
  *   accumulation is stored by the kernel itself; so is a weight gradient (`dW += $scale *
- *   G^T X`: the accumulator is copied in and back out, two `set`s of O(params) per
- *   `maxBatch` rows); any other is written to `temp` and stored from there by the scalar
+ *   G^T X`), into the training step's own accumulator `$acc`, whose array for it is a view
+ *   on the kernel's output (no copy), or into any other accumulator (`gradientBatch`'s)
+ *   copied in and back out (two `set`s of O(params) per `maxBatch` rows); any other is written to `temp` and stored from there by the scalar
  *   store (epilogue, `$scale`, `+=`) the loops use;
  * - every region is 16-byte aligned and the memory never grows (views stay valid);
  * - each kernel is its own Wasm module (each a few hundred bytes, far below the 4 KiB
@@ -42,7 +43,7 @@ export interface SimdGemm {
   readonly l: number; readonly r: number; readonly c: number;
   /** Element offset and row stride of the product in the memory when the loops store it (null: the kernel stores it). */
   readonly temp: { readonly at: number; readonly cs: number } | null;
-  /** A weight gradient the kernel adds into (`+= $scale * product`): the accumulator is copied in, and back out after. */
+  /** A weight gradient the kernel adds into (`+= $scale * product`): the accumulator is copied in and back out, unless it is the resident one. */
   readonly grad: { readonly name: string; readonly at: number; readonly size: number } | null;
 }
 
@@ -163,7 +164,25 @@ export function simdDeclarations(s: SimdPlan): string {
     `]);`,
     `/** The kernels' memory as one array (empty without SIMD). */`,
     `const $H = $wasm ? new Floats($wasm.memory.buffer) : new Floats(0);`,
+    ...residentGrads(s),
   ].join('\n');
+}
+
+/**
+ * The step's own gradient accumulator (\`$acc\`), for each weight gradient a kernel adds
+ * into, made a view on the kernel's output region: \`stepBatch\` then copies nothing in or
+ * out (a caller's own accumulator, as \`gradientBatch\` takes, is copied).
+ */
+function residentGrads(s: SimdPlan): string[] {
+  const grads = new Map<string, { at: number; size: number }>();
+  for (const g of s.gemms.values()) if (g.grad) grads.set(g.grad.name, g.grad);
+  if (grads.size === 0) return [];
+  const lines = [`/** Weight-gradient accumulators of \`$acc\` that live in the kernels' memory (null without SIMD). */`];
+  for (const [name, { at, size }] of grads) {
+    lines.push(`const $r_${name} = $wasm ? new Floats($wasm.memory.buffer, ${at * s.elementBytes}, ${size}) : null;`);
+    lines.push(`if ($r_${name}) $acc.${name} = $r_${name};`);
+  }
+  return lines;
 }
 
 /** A scratch buffer's declaration: a view on the kernels' memory when resident. */
