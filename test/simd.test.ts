@@ -217,7 +217,7 @@ describe("simd: 'auto'", () => {
   it('takes the kernels for 784-32-10 (its W x and dW = G^T X) and not for 16-32-4', () => {
     const big = generate(mlp(784, 32, 10), {}).code;
     expect(big.match(/\$wasm\.f\[\d\]!\(/g)?.length).toBe(4); // W x in the forward, loss and gradient kernels, and dW
-    expect(big).toMatch(/\$wasm\.f\[\d\]!\(32, \$nb, \d+, \d+, \d+, \$scale\);/); // dW += $scale * G^T X, in the kernel
+    expect(big).toMatch(/\$wasm\.f\[\d\]!\(32, \$nb, \d+, \d+, \$copy \? \d+ : \d+, \$scale\);/); // dW += $scale * G^T X, in the kernel
     expect(generate(mlp(16, 32, 4), { lowering: 'loops' }).code).not.toMatch(/\$wasm/);
   });
 });

@@ -106,7 +106,7 @@ function elementwise(s: Extract<LoopStep, { kind: 'elementwise' }>): string {
 
 
 /** out(i, j) (+)= scale * sum_k L(i, k) R(k, j), blocked 4x4 over (i, j); through a Wasm SIMD kernel when `simd` is given (the loops stay as the fallback). */
-function gemm(s: Extract<LoopStep, { kind: 'gemm' }>, simd?: SimdGemm): string {
+function gemm(s: Extract<LoopStep, { kind: 'gemm' }>, simd?: SimdGemm, plan?: SimdPlan): string {
   const { L, R, out } = s;
   const P = affineText(s.P), Q = String(s.Q), K = affineText(s.K);
   const idx = (o: GemmOperand, u: string, v: string) => {
@@ -125,7 +125,7 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>, simd?: SimdGemm): string {
     }
     return `${bufferText(out.buf)}[${idx(out, p, q)}]${s.accumulate ? '! +=' : ' ='} ${v};`;
   };
-  if (simd) return `if ($wasm) {\n${indent(simdGemm(s, simd, P, K, store))}\n} else ${gemm(s)}`;
+  if (simd) return `if ($wasm) {\n${indent(simdGemm(s, simd, plan!, P, K, store))}\n} else ${gemm(s)}`;
   const kernel = (bp: number, bq: number) => {
     const ps = Array.from({ length: bp }, (_, i) => i), qs = Array.from({ length: bq }, (_, j) => j);
     // Row and column of a register: `$i`, or `($i + 1)` (parenthesized: it is multiplied by a stride).
@@ -166,15 +166,15 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>, simd?: SimdGemm): string {
  * The Wasm kernel's call (P, K, byte addresses of L, R, C), then, unless the kernel stored
  * the product itself, the scalar store of each element from the kernel's result region.
  */
-function simdGemm(s: Extract<LoopStep, { kind: 'gemm' }>, g: SimdGemm, P: string, K: string, store: (p: string, q: string, acc: string) => string): string {
+function simdGemm(s: Extract<LoopStep, { kind: 'gemm' }>, g: SimdGemm, simd: SimdPlan, P: string, K: string, store: (p: string, q: string, acc: string) => string): string {
   if (g.grad) {
-    const { name, at, size } = g.grad;
-    // Copied in and out unless it is the training step's accumulator, which lives there (simd.ts).
+    const { name, at, size, copyAt } = g.grad;
+    // Copied in and out (through a region of its own) unless it is the training step's accumulator, which lives there (simd.ts).
     return [
       `const $copy = $g_${name} !== $r_${name};`,
-      `if ($copy) $H.set($g_${name}, ${at});`,
-      `$wasm.f[${g.index}]!(${P}, ${K}, ${g.l}, ${g.r}, ${g.c}, $scale);`,
-      `if ($copy) $g_${name}.set($H.subarray(${at}, ${at + size}));`,
+      `if ($copy) $H.set($g_${name}, ${copyAt});`,
+      `$wasm.f[${g.index}]!(${P}, ${K}, ${g.l}, ${g.r}, $copy ? ${copyAt * simd.elementBytes} : ${at * simd.elementBytes}, $scale);`,
+      `if ($copy) $g_${name}.set($H.subarray(${copyAt}, ${copyAt + size}));`,
     ].join('\n');
   }
   const call = `$wasm.f[${g.index}]!(${P}, ${K}, ${g.l}, ${g.r}, ${g.c});`;
@@ -274,7 +274,7 @@ function step(s: LoopStep, simd: SimdPlan | null): string {
   const note = 'comment' in s && s.comment ? `${s.comment.split('\n').map((l) => `// ${l}`).join('\n')}\n` : '';
   switch (s.kind) {
     case 'elementwise': return note + elementwise(s);
-    case 'gemm': return note + gemm(s, simd?.gemms.get(s));
+    case 'gemm': return note + gemm(s, simd?.gemms.get(s), simd ?? undefined);
     case 'contract': return note + contract(s);
     case 'place': return note + place(s);
     case 'shifted': return note + shifted(s);

@@ -43,8 +43,12 @@ export interface SimdGemm {
   readonly l: number; readonly r: number; readonly c: number;
   /** Element offset and row stride of the product in the memory when the loops store it (null: the kernel stores it). */
   readonly temp: { readonly at: number; readonly cs: number } | null;
-  /** A weight gradient the kernel adds into (`+= $scale * product`): the accumulator is copied in and back out, unless it is the resident one. */
-  readonly grad: { readonly name: string; readonly at: number; readonly size: number } | null;
+  /**
+   * A weight gradient the kernel adds into (`+= $scale * product`): at `at` (elements) when it
+   * is the step's resident accumulator, else copied to `copyAt` (a region of its own, so the
+   * resident one is never touched) and back out; `c` is then unused.
+   */
+  readonly grad: { readonly name: string; readonly at: number; readonly size: number; readonly copyAt: number } | null;
 }
 
 export interface SimdPlan {
@@ -120,13 +124,15 @@ export function planSimd(plan: LoopPlan, layout: Layout, precision: 'f64' | 'f32
   }
   if (chosen.length === 0) return null;
   const temp = regions.take(Math.max(...chosen.map((c) => (c.direct || c.grad ? 0 : c.rows * c.shape.Q))));
-  const grads = new Map<string, number>();
-  for (const c of chosen) if (c.grad !== null && !grads.has(c.grad)) grads.set(c.grad, regions.take(paramSize.get(c.grad)!));
+  const grads = new Map<string, { at: number; copyAt: number }>();
+  for (const c of chosen) {
+    if (c.grad !== null && !grads.has(c.grad)) grads.set(c.grad, { at: regions.take(paramSize.get(c.grad)!), copyAt: regions.take(paramSize.get(c.grad)!) });
+  }
   const copies = new Map<string, { params: string[]; input: boolean }>();
   const placed = chosen.map((c) => {
     const s = c.step;
     const l = place(s.L, true)!, r = place(s.R, true)!;
-    const out = c.direct ? place(s.out, true)! : c.grad !== null ? grads.get(c.grad)! : temp;
+    const out = c.direct ? place(s.out, true)! : c.grad !== null ? grads.get(c.grad)!.at : temp;
     const cp = copies.get(c.kernel) ?? { params: [], input: false };
     for (const o of [s.L, s.R]) {
       if (o.buf.kind === 'param' && !cp.params.includes(o.buf.name)) cp.params.push(o.buf.name);
@@ -143,7 +149,7 @@ export function planSimd(plan: LoopPlan, layout: Layout, precision: 'f64' | 'f32
     const module = gemmModule(c.shape, pages);
     const key = Buffer.from(module).toString('base64');
     if (!indexOf.has(key)) { indexOf.set(key, modules.length); modules.push(module); }
-    const grad = c.grad === null ? null : { name: c.grad, at: out, size: paramSize.get(c.grad)! };
+    const grad = c.grad === null ? null : { name: c.grad, ...grads.get(c.grad)!, size: paramSize.get(c.grad)! };
     return [c.step, { index: indexOf.get(key)!, l: l * e, r: r * e, c: out * e, temp: c.direct || grad ? null : { at: temp, cs: c.shape.Q }, grad }];
   }));
   return { pages, elementBytes: e, modules, gemms, resident, params, input, copies };
