@@ -3,7 +3,9 @@
  *
  * Guarantees: loop bounds and strides are literals (only the batch count `$nb` is a
  * run-time value); every gemm is register-blocked 4x4 (16 accumulators, 8 loads per
- * 16 multiply-adds), with 4x1, 1x4 and 1x1 edges; softmax and logsumexp shift the
+ * 16 multiply-adds), with 4x1, 1x4 and 1x1 edges; a gemm the SIMD plan chose (simd.ts)
+ * calls its WebAssembly kernel where the engine runs them (`$wasm`), those loops being the
+ * fallback; softmax and logsumexp shift the
  * maximum out; index arithmetic is folded where strides are 0 or 1. Loop variables start
  * with `$`, so they never shadow a user's name. `at` recurses through fused accesses only,
  * which nest at most MAX_FUSION_DEPTH deep (5-lower/loops.ts), so any graph depth is safe. Each kernel becomes one function

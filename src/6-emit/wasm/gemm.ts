@@ -43,7 +43,7 @@ export function gemmForm(s: GemmShape): GemmForm | null {
   return null;
 }
 
-/** The blocks gradc uses (chosen on the ceiling benchmark, bench/ceiling.ts). */
+/** The blocks gradc uses: 4x2 was the fastest or within noise of it in most runs of the ceiling benchmark (bench/ceiling.ts times the others too). */
 export const BLOCKING: { readonly [F in GemmForm]: Blocking } = { dot: { mr: 4, nr: 2 }, outer: { mr: 4, nr: 2 } };
 
 // Parameters of every kernel function (S, the scale, only when it accumulates).
