@@ -24,6 +24,7 @@ import { adamTable } from './adam.js';
 import { adamCostTable, handwrittenTable } from './small.js';
 import { threadsBench } from './threads.js';
 import { compileTimeTable } from './compile.js';
+import { ceilingTable } from './ceiling.js';
 import { measureBrain } from './brain.js';
 import { GRADC_CONFIGS, SETTLE_MS, lossTolerance, runGradc, type GradcOutcome } from './gradc.js';
 import { JAX_DTYPES, initJax, jaxTrainer, type JaxDtype } from './jax.js';
@@ -282,7 +283,7 @@ async function main(): Promise<void> {
     `Load average (1 min) at start / end: ${loadBefore.toFixed(2)} / ${os.loadavg()[0]!.toFixed(2)} (other processes on the machine share its cores)`,
     `Method: SGD on ${makeData(nets[0]!).rows} random rows (seeded), lr ${LEARNING_RATE}, tanh hidden layer, linear output, MSE; warm-up, then the best of ${TIMING.windows} windows of ${TIMING.windowMs} ms per figure (bench/README.md).`,
   ].join('  \n');
-  const text = `${header}\n\n${tables(rows)}\n${scaling}${lowering}${adam}${small}${compileTimes}`;
+  const text = `${header}\n\n${tables(rows)}\n${scaling}${lowering}${adam}${small}${compileTimes}\n${await ceilingTable()}\n`;
   const wall = `Benchmark wall time: ${((performance.now() - started) / 1000).toFixed(0)} s`;
   process.stdout.write(`\n${text}\n${wall}\n`);
   if (!only) writeFileSync(fileURLToPath(new URL('./results.md', import.meta.url)), `# gradc benchmark results\n\n${text}\n${wall}\n`);

@@ -1413,6 +1413,59 @@ function $checkArrayParam(v: unknown, size: number, shape: string, where: string
 
 // ---- Kernels: straight-line or looped code generated from the derived graph. ----
 
+/** The few WebAssembly declarations the kernels use (the module type-checks without the DOM library). */
+interface $Wasm {
+  validate(bytes: Uint8Array): boolean;
+  Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (P: number, K: number, l: number, r: number, c: number, scale?: number) => void } };
+}
+
+/** Bytes of a base64 text. */
+function $base64(s: string): Uint8Array {
+  const digits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const clean = s.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let bits = 0, n = 0, o = 0;
+  for (let i = 0; i < clean.length; i++) {
+    bits = ((bits << 6) | digits.indexOf(clean[i]!)) & 0xffffff;
+    n += 6;
+    if (n >= 8) { n -= 8; out[o++] = (bits >> n) & 255; }
+  }
+  return out;
+}
+
+/** A module using one v128 instruction: the engine's SIMD feature check. */
+const $SIMD_PROBE = 'AGFzbQEAAAABBAFgAAADAgEAChcBFQD9DAAAAAAAAAAAAAAAAAAAAAAaCw==';
+
+/** The kernels' memory and functions, or null when the engine cannot run them (no WebAssembly, no SIMD, or a refused compile). */
+function $simdKernels(pages: number, modules: readonly string[]): { memory: { readonly buffer: ArrayBuffer }; f: ((P: number, K: number, l: number, r: number, c: number, scale?: number) => void)[] } | null {
+  const W = (globalThis as unknown as { WebAssembly?: $Wasm }).WebAssembly;
+  try {
+    if (!W || !W.validate($base64($SIMD_PROBE))) return null;
+    const memory = new W.Memory({ initial: pages, maximum: pages });
+    const f = modules.map((m) => new W.Instance(new W.Module($base64(m)), { m: { m: memory } }).exports.f);
+    return { memory, f };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * WebAssembly SIMD kernels for the large matrix products below (compile option `simd`), one
+ * module each, sharing one memory of 16 pages; null where the engine has no Wasm SIMD
+ * (the feature check validates a probe), and then the scalar loops run instead.
+ */
+const $wasm = $simdKernels(16, [
+  'AGFzbQEAAAABCQFgBX9/f39/AAIIAQFtAW0CABADAgEABwUBAWYAAAqWDwGTDx0BfwF/AX8BfwF/AX8BewF7AXsBewF7AXsBewF7AXwBfAF8AXwBfAF8AXwBfAF7AXsBewF7AXsBfwF/IAFBfnFBCGwhCCABQQhsIQlBACEgAkADQCAgQQRqIABKDQFBACEhAkADQCAhQQJqQSBKDQEgIEGAMWwgAmohBSAhQYAxbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ79DAAAAAAAAAAAAAAAAAAAAAAhD/0MAAAAAAAAAAAAAAAAAAAAACEQ/QwAAAAAAAAAAAAAAAAAAAAAIRH9DAAAAAAAAAAAAAAAAAAAAAAhEkEAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAUgB2r9AASAMSEcIAUgB2r9AASAYiEdIAUgB2r9AASAkwEhHiAGIAdq/QAEACEfIAsgGyAf/fIB/fABIQsgDSAcIB/98gH98AEhDSAPIB0gH/3yAf3wASEPIBEgHiAf/fIB/fABIREgBiAHav0ABIAxIR8gDCAbIB/98gH98AEhDCAOIBwgH/3yAf3wASEOIBAgHSAf/fIB/fABIRAgEiAeIB/98gH98AEhEiAHQRBqIQcMAAsLIAv9IQAgC/0hAaAhEyAM/SEAIAz9IQGgIRQgDf0hACAN/SEBoCEVIA79IQAgDv0hAaAhFiAP/SEAIA/9IQGgIRcgEP0hACAQ/SEBoCEYIBH9IQAgEf0hAaAhGSAS/SEAIBL9IQGgIRoCQANAIAcgCU4NASATIAUgB2orAwAgBiAHaisDAKKgIRMgFCAFIAdqKwMAIAYgB2orA4AxoqAhFCAVIAUgB2orA4AxIAYgB2orAwCioCEVIBYgBSAHaisDgDEgBiAHaisDgDGioCEWIBcgBSAHaisDgGIgBiAHaisDAKKgIRcgGCAFIAdqKwOAYiAGIAdqKwOAMaKgIRggGSAFIAdqKwOAkwEgBiAHaisDAKKgIRkgGiAFIAdqKwOAkwEgBiAHaisDgDGioCEaIAdBCGohBwwACwsgIEGAAmwgIUEIbGogBGohCiAKIBM5AwAgCiAUOQMIIAogFTkDgAIgCiAWOQOIAiAKIBc5A4AEIAogGDkDiAQgCiAZOQOABiAKIBo5A4gGICFBAmohIQwACwsCQANAICFBAWpBIEoNASAgQYAxbCACaiEFICFBgDFsIANqIQb9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDkEAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAUgB2r9AASAMSEcIAUgB2r9AASAYiEdIAUgB2r9AASAkwEhHiAGIAdq/QAEACEfIAsgGyAf/fIB/fABIQsgDCAcIB/98gH98AEhDCANIB0gH/3yAf3wASENIA4gHiAf/fIB/fABIQ4gB0EQaiEHDAALCyAL/SEAIAv9IQGgIRMgDP0hACAM/SEBoCEUIA39IQAgDf0hAaAhFSAO/SEAIA79IQGgIRYCQANAIAcgCU4NASATIAUgB2orAwAgBiAHaisDAKKgIRMgFCAFIAdqKwOAMSAGIAdqKwMAoqAhFCAVIAUgB2orA4BiIAYgB2orAwCioCEVIBYgBSAHaisDgJMBIAYgB2orAwCioCEWIAdBCGohBwwACwsgIEGAAmwgIUEIbGogBGohCiAKIBM5AwAgCiAUOQOAAiAKIBU5A4AEIAogFjkDgAYgIUEBaiEhDAALCyAgQQRqISAMAAsLAkADQCAgQQFqIABKDQFBACEhAkADQCAhQQJqQSBKDQEgIEGAMWwgAmohBSAhQYAxbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDEEAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAYgB2r9AAQAIR8gCyAbIB/98gH98AEhCyAGIAdq/QAEgDEhHyAMIBsgH/3yAf3wASEMIAdBEGohBwwACwsgC/0hACAL/SEBoCETIAz9IQAgDP0hAaAhFAJAA0AgByAJTg0BIBMgBSAHaisDACAGIAdqKwMAoqAhEyAUIAUgB2orAwAgBiAHaisDgDGioCEUIAdBCGohBwwACwsgIEGAAmwgIUEIbGogBGohCiAKIBM5AwAgCiAUOQMIICFBAmohIQwACwsCQANAICFBAWpBIEoNASAgQYAxbCACaiEFICFBgDFsIANqIQb9DAAAAAAAAAAAAAAAAAAAAAAhC0EAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAYgB2r9AAQAIR8gCyAbIB/98gH98AEhCyAHQRBqIQcMAAsLIAv9IQAgC/0hAaAhEwJAA0AgByAJTg0BIBMgBSAHaisDACAGIAdqKwMAoqAhEyAHQQhqIQcMAAsLICBBgAJsICFBCGxqIARqIQogCiATOQMAICFBAWohIQwACwsgIEEBaiEgDAALCws=',
+  'AGFzbQEAAAABCgFgBn9/f39/fAACCAEBbQFtAgAQAwIBAAcFAQFmAAAKuw8BuA8aAX8BfwF/AX8BewF7AXsBewF7AXsBewF7AXwBfAF8AXwBewF7AXsBewF7AXsBfAF7AX8BfyAF/RQhHUEAIR4CQANAIB5BBGogAEoNAUEAIR8CQANAIB9BBGpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB/0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ79DAAAAAAAAAAAAAAAAAAAAAAhD/0MAAAAAAAAAAAAAAAAAAAAACEQ/QwAAAAAAAAAAAAAAAAAAAAAIRFBACEIAkADQCAIIAFODQEgB/0ABAAhGiAH/QAEECEbIAYrAwD9FCEWIAogFiAa/fIB/fABIQogCyAWIBv98gH98AEhCyAGKwMI/RQhFyAMIBcgGv3yAf3wASEMIA0gFyAb/fIB/fABIQ0gBisDEP0UIRggDiAYIBr98gH98AEhDiAPIBggG/3yAf3wASEPIAYrAxj9FCEZIBAgGSAa/fIB/fABIRAgESAZIBv98gH98AEhESAGQYACaiEGIAdBgDFqIQcgCEEBaiEIDAALCyAeQYAxbCAfQQhsaiAEaiEJIAkgCf0ABAAgHSAK/fIB/fAB/QsEACAJIAn9AAQQIB0gC/3yAf3wAf0LBBAgCSAJ/QAEgDEgHSAM/fIB/fAB/QsEgDEgCSAJ/QAEkDEgHSAN/fIB/fAB/QsEkDEgCSAJ/QAEgGIgHSAO/fIB/fAB/QsEgGIgCSAJ/QAEkGIgHSAP/fIB/fAB/QsEkGIgCSAJ/QAEgJMBIB0gEP3yAf3wAf0LBICTASAJIAn9AASQkwEgHSAR/fIB/fAB/QsEkJMBIB9BBGohHwwACwsCQANAIB9BAmpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB/0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACENQQAhCAJAA0AgCCABTg0BIAf9AAQAIRogBisDAP0UIRYgCiAWIBr98gH98AEhCiAGKwMI/RQhFyALIBcgGv3yAf3wASELIAYrAxD9FCEYIAwgGCAa/fIB/fABIQwgBisDGP0UIRkgDSAZIBr98gH98AEhDSAGQYACaiEGIAdBgDFqIQcgCEEBaiEIDAALCyAeQYAxbCAfQQhsaiAEaiEJIAkgCf0ABAAgHSAK/fIB/fAB/QsEACAJIAn9AASAMSAdIAv98gH98AH9CwSAMSAJIAn9AASAYiAdIAz98gH98AH9CwSAYiAJIAn9AASAkwEgHSAN/fIB/fAB/QsEgJMBIB9BAmohHwwACwsCQANAIB9BAWpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB0QAAAAAAAAAACESRAAAAAAAAAAAIRNEAAAAAAAAAAAhFEQAAAAAAAAAACEVQQAhCAJAA0AgCCABTg0BIAcrAwAhHCASIAYrAwAgHKKgIRIgEyAGKwMIIByioCETIBQgBisDECAcoqAhFCAVIAYrAxggHKKgIRUgBkGAAmohBiAHQYAxaiEHIAhBAWohCAwACwsgHkGAMWwgH0EIbGogBGohCSAJIAkrAwAgBSASoqA5AwAgCSAJKwOAMSAFIBOioDkDgDEgCSAJKwOAYiAFIBSioDkDgGIgCSAJKwOAkwEgBSAVoqA5A4CTASAfQQFqIR8MAAsLIB5BBGohHgwACwsCQANAIB5BAWogAEoNAUEAIR8CQANAIB9BBGpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB/0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQtBACEIAkADQCAIIAFODQEgB/0ABAAhGiAH/QAEECEbIAYrAwD9FCEWIAogFiAa/fIB/fABIQogCyAWIBv98gH98AEhCyAGQYACaiEGIAdBgDFqIQcgCEEBaiEIDAALCyAeQYAxbCAfQQhsaiAEaiEJIAkgCf0ABAAgHSAK/fIB/fAB/QsEACAJIAn9AAQQIB0gC/3yAf3wAf0LBBAgH0EEaiEfDAALCwJAA0AgH0ECakGQBkoNASAeQQhsIAJqIQYgH0EIbCADaiEH/QwAAAAAAAAAAAAAAAAAAAAAIQpBACEIAkADQCAIIAFODQEgB/0ABAAhGiAGKwMA/RQhFiAKIBYgGv3yAf3wASEKIAZBgAJqIQYgB0GAMWohByAIQQFqIQgMAAsLIB5BgDFsIB9BCGxqIARqIQkgCSAJ/QAEACAdIAr98gH98AH9CwQAIB9BAmohHwwACwsCQANAIB9BAWpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB0QAAAAAAAAAACESQQAhCAJAA0AgCCABTg0BIAcrAwAhHCASIAYrAwAgHKKgIRIgBkGAAmohBiAHQYAxaiEHIAhBAWohCAwACwsgHkGAMWwgH0EIbGogBGohCSAJIAkrAwAgBSASoqA5AwAgH0EBaiEfDAALCyAeQQFqIR4MAAsLCw==',
+]);
+/** The kernels' memory as one array (empty without SIMD). */
+const $H = $wasm ? new Floats($wasm.memory.buffer) : new Floats(0);
+/** Weight-gradient accumulators of `$acc` that live in the kernels' memory (null without SIMD). */
+const $r_layer1_W = $wasm ? new Floats($wasm.memory.buffer, 16384, 25088) : null;
+if ($r_layer1_W) $acc.layer1_W = $r_layer1_W;
+
 /** Rows per `$gradientRows` call (the size of the buffers below). */
 const $MAX_ROWS = 64;
 const $v_layer1_a = new Floats(2048);
@@ -1423,16 +1476,23 @@ const $v_dot_y_layer2_z = new Floats(64);
 const $v_loss = new Floats(64);
 const $v_softmax_layer2_z = new Floats(640);
 const $v_d_layer2_z = new Floats(640);
-const $v_d_layer1_z = new Floats(2048);
+const $v_d_layer1_z = $wasm ? new Floats($wasm.memory.buffer, 1019904, 2048) : new Floats(2048);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
   const $p_layer2_W = $p.layer2_W;
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
+  if ($wasm) {
+    $H.set($p_layer1_W, 102400);
+    $H.set($x.subarray($xo, $xo + $nb * 784), 52224);
+  }
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = tanh(layer1_z)
-  {
+  if ($wasm) {
+    $wasm.f[0]!($nb, 784, 417792, 819200, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = Math.tanh($H[$i * 32 + $j]! + $p_layer1_b[$j]!);
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -1691,6 +1751,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
+  if ($wasm) {
+    $H.set($p_layer1_W, 102400);
+    $H.set($x.subarray($xo, $xo + $nb * 784), 52224);
+  }
   // sum(y)
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -1710,7 +1774,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   }
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = tanh(layer1_z)
-  {
+  if ($wasm) {
+    $wasm.f[0]!($nb, 784, 417792, 819200, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = Math.tanh($H[$i * 32 + $j]! + $p_layer1_b[$j]!);
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -2012,6 +2079,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
+  if ($wasm) {
+    $H.set($p_layer1_W, 102400);
+    $H.set($x.subarray($xo, $xo + $nb * 784), 52224);
+  }
   // sum(y)
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -2031,7 +2102,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   }
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = tanh(layer1_z)
-  {
+  if ($wasm) {
+    $wasm.f[0]!($nb, 784, 417792, 819200, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = Math.tanh($H[$i * 32 + $j]! + $p_layer1_b[$j]!);
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -2461,7 +2535,12 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   }
   // d_layer1_W += d_layer1_W, summed over the batch
   // grad of: matmul(layer1_W, x)
-  {
+  if ($wasm) {
+    const $copy = $g_layer1_W !== $r_layer1_W;
+    if ($copy) $H.set($g_layer1_W, 27136);
+    $wasm.f[1]!(32, $nb, 1019904, 417792, $copy ? 217088 : 16384, $scale);
+    if ($copy) $g_layer1_W.set($H.subarray(27136, 52224));
+  } else {
     let $i = 0;
     for (; $i + 4 <= 32; $i += 4) {
       let $j = 0;

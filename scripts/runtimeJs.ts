@@ -1,7 +1,7 @@
 /**
  * Writes src/6-emit/runtimeJs.ts: the JavaScript of the generated module's model-independent
  * pieces (runtime.ts RUNTIME and OPTIONAL_RUNTIME, optimizers.ts OPTIMIZER_RUNTIME,
- * saveParams.ts SAVE_RUNTIME), for the emitter's JavaScript flavour (6-emit/flavour.ts).
+ * saveParams.ts SAVE_RUNTIME, simd.ts SIMD_RUNTIME), for the emitter's JavaScript flavour (6-emit/flavour.ts).
  * Run by `npm run gen` after scripts/apiText.ts; `--check` fails instead when the file is
  * out of date.
  *
@@ -15,6 +15,7 @@ import ts from 'typescript';
 import { OPTIONAL_RUNTIME, RUNTIME } from '../src/6-emit/runtime.js';
 import { OPTIMIZER_RUNTIME } from '../src/6-emit/optimizers.js';
 import { SAVE_RUNTIME } from '../src/6-emit/saveParams.js';
+import { SIMD_RUNTIME } from '../src/6-emit/simd.js';
 
 const TARGET = fileURLToPath(new URL('../src/6-emit/runtimeJs.ts', import.meta.url));
 
@@ -38,6 +39,7 @@ export const RUNTIME_JS = {
   runtime: ${JSON.stringify(javaScriptOf(RUNTIME))},
   optimizer: ${JSON.stringify(javaScriptOf(OPTIMIZER_RUNTIME))},
   saved: ${JSON.stringify(javaScriptOf(SAVE_RUNTIME))},
+  simd: ${JSON.stringify(javaScriptOf(SIMD_RUNTIME.trimStart()))},
   optional: {
 ${optional}
   } as Readonly<Record<string, string>>,

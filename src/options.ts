@@ -27,6 +27,7 @@ const OPTIONS: ReadonlyMap<string, Check> = new Map<string, Check>([
   ['maxBatch', positiveInteger],
   ['unrollElements', nonNegativeIntegerOrInfinity],
   ['precision', oneOf('f64', 'f32')],
+  ['simd', oneOf('auto', 'on', 'off')],
   ['chunkSize', positiveInteger],
   ['maxElements', positiveInteger],
   ['sourcePath', aString],

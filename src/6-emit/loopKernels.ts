@@ -3,7 +3,9 @@
  *
  * Guarantees: loop bounds and strides are literals (only the batch count `$nb` is a
  * run-time value); every gemm is register-blocked 4x4 (16 accumulators, 8 loads per
- * 16 multiply-adds), with 4x1, 1x4 and 1x1 edges; softmax and logsumexp shift the
+ * 16 multiply-adds), with 4x1, 1x4 and 1x1 edges; a gemm the SIMD plan chose (simd.ts)
+ * calls its WebAssembly kernel where the engine runs them (`$wasm`), those loops being the
+ * fallback; softmax and logsumexp shift the
  * maximum out; index arithmetic is folded where strides are 0 or 1. Loop variables start
  * with `$`, so they never shadow a user's name. `at` recurses through fused accesses only,
  * which nest at most MAX_FUSION_DEPTH deep (5-lower/loops.ts), so any graph depth is safe. Each kernel becomes one function
@@ -16,6 +18,7 @@ import { literal } from './literal.js';
 import type { Syntax } from './flavour.js';
 import type { Access, Affine, BufferRef, GemmOperand, Hoist, KernelVar, LoopKernel, LoopPlan, LoopStep, ScalarRef } from '../5-lower/plan.js';
 import { constant, shift } from '../5-lower/plan.js';
+import { type SimdGemm, type SimdPlan, scratchDeclaration, simdCopies } from './simd.js';
 
 // The plan's symbols as TypeScript: the kernel's arguments, locals and scratch buffers.
 // Names gradc makes start with `$`, so they never meet a user's name, a global or a keyword.
@@ -111,8 +114,8 @@ function elementwise(s: Extract<LoopStep, { kind: 'elementwise' }>): string {
 }
 
 
-/** out(i, j) (+)= scale * sum_k L(i, k) R(k, j), blocked 4x4 over (i, j). */
-function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
+/** out(i, j) (+)= scale * sum_k L(i, k) R(k, j), blocked 4x4 over (i, j); through a Wasm SIMD kernel when `simd` is given (the loops stay as the fallback). */
+function gemm(s: Extract<LoopStep, { kind: 'gemm' }>, simd?: SimdGemm, plan?: SimdPlan): string {
   const { L, R, out } = s;
   const P = affineText(s.P), Q = String(s.Q), K = affineText(s.K);
   const idx = (o: GemmOperand, u: string, v: string) => {
@@ -131,6 +134,7 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
     }
     return `${bufferText(out.buf)}[${idx(out, p, q)}]${s.accumulate ? `${nn} +=` : ' ='} ${v};`;
   };
+  if (simd) return `if ($wasm) {\n${indent(simdGemm(s, simd, plan!, P, K, store))}\n} else ${gemm(s)}`;
   const kernel = (bp: number, bq: number) => {
     const ps = Array.from({ length: bp }, (_, i) => i), qs = Array.from({ length: bq }, (_, j) => j);
     // Row and column of a register: `$i`, or `($i + 1)` (parenthesized: it is multiplied by a stride).
@@ -165,6 +169,27 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>): string {
     `  }`,
     `}`,
   ].join('\n');
+}
+
+/**
+ * The Wasm kernel's call (P, K, byte addresses of L, R, C), then, unless the kernel stored
+ * the product itself, the scalar store of each element from the kernel's result region.
+ */
+function simdGemm(s: Extract<LoopStep, { kind: 'gemm' }>, g: SimdGemm, simd: SimdPlan, P: string, K: string, store: (p: string, q: string, acc: string) => string): string {
+  if (g.grad) {
+    const { name, at, size, copyAt } = g.grad;
+    // Copied in and out (through a region of its own) unless it is the training step's accumulator, which lives there (simd.ts).
+    return [
+      `const $copy = $g_${name} !== $r_${name};`,
+      `if ($copy) $H.set($g_${name}, ${copyAt});`,
+      `$wasm.f[${g.index}]${nn}(${P}, ${K}, ${g.l}, ${g.r}, $copy ? ${copyAt * simd.elementBytes} : ${at * simd.elementBytes}, $scale);`,
+      `if ($copy) $g_${name}.set($H.subarray(${copyAt}, ${copyAt + size}));`,
+    ].join('\n');
+  }
+  const call = `$wasm.f[${g.index}]${nn}(${P}, ${K}, ${g.l}, ${g.r}, ${g.c});`;
+  if (!g.temp) return call;
+  const value = `$H[${g.temp.at ? `${g.temp.at} + ` : ''}$i * ${g.temp.cs} + $j]${nn}`;
+  return `${call}\nfor (let $i = 0; $i < ${P}; $i++) for (let $j = 0; $j < ${s.Q}; $j++) ${store('$i', '$j', value)}`;
 }
 
 /**
@@ -283,11 +308,11 @@ function scatter(s: Extract<LoopStep, { kind: 'scatter' }>): string {
   return perSample(target.bs !== 0, `${zero}\n${rows}`);
 }
 
-function step(s: LoopStep): string {
+function step(s: LoopStep, simd: SimdPlan | null): string {
   const note = 'comment' in s && s.comment ? `${s.comment.split('\n').map((l) => `// ${l}`).join('\n')}\n` : '';
   switch (s.kind) {
     case 'elementwise': return note + elementwise(s);
-    case 'gemm': return note + gemm(s);
+    case 'gemm': return note + gemm(s, simd?.gemms.get(s), simd ?? undefined);
     case 'contract': return note + contract(s);
     case 'place': return note + place(s);
     case 'shifted': return note + shifted(s);
@@ -298,17 +323,19 @@ function step(s: LoopStep): string {
   }
 }
 
-export function emitLoopKernel(k: LoopKernel, S: Syntax): string {
+/** `simd`: the products that run as Wasm kernels (simd.ts), with the copies into their memory at the kernel's start. */
+export function emitLoopKernel(k: LoopKernel, S: Syntax, simd: SimdPlan | null = null, inputSize = 0): string {
   nn = S.nn;
   try {
-    const body = [...k.hoists.map(hoistText), ...k.steps.map(step)].join('\n');
+    const copies = simdCopies(simd, k.kind, inputSize);
+    const body = [...k.hoists.map(hoistText), ...(copies ? [copies] : []), ...k.steps.map((s) => step(s, simd))].join('\n');
     return declaration(`${k.kind}Rows`, body, S.flavour === 'ts');
   } finally {
     nn = '!';
   }
 }
 
-/** The scratch buffers that `code` (the loop kernels) mentions. */
-export function emitLoopBuffers(plan: LoopPlan, code: string): string {
-  return plan.buffers.filter((b) => mentions(code, b.name)).map((b) => `const ${b.name} = new Floats(${b.size});`).join('\n');
+/** The scratch buffers that `code` (the loop kernels) mentions; those the Wasm kernels use are views on their memory. */
+export function emitLoopBuffers(plan: LoopPlan, code: string, simd: SimdPlan | null = null): string {
+  return plan.buffers.filter((b) => mentions(code, b.name)).map((b) => scratchDeclaration(simd, b)).join('\n');
 }

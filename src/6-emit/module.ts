@@ -22,6 +22,7 @@
 import { debugLevel } from '../debug.js';
 import type { InputSlot, Layout, LowerOptions, Program, Slot } from '../5-lower/schedule.js';
 import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
+import { SIMD_RUNTIME, type SimdOption, planSimd, simdDeclarations } from './simd.js';
 import { DEFAULT_CHUNK_SIZE, emitKernel, plus, type EmittedKernel } from './kernels.js';
 import { type Flavour, type Syntax, syntaxOf } from './flavour.js';
 import { RUNTIME_JS } from './runtimeJs.js';
@@ -37,6 +38,8 @@ export interface EmitOptions extends LowerOptions {
   readonly precision?: 'f64' | 'f32';
   /** Path shown in the header (the model file). */
   readonly sourcePath?: string;
+  /** WebAssembly SIMD kernels for the looped lowering's large matrix products: 'auto' (default), 'on' or 'off' (simd.ts). */
+  readonly simd?: SimdOption;
 }
 
 const fieldType = (s: Slot, input = false) => (s.shape.length === 0 ? 'number' : input ? 'ArrayLike<number>' : 'Floats');
@@ -122,14 +125,16 @@ function unrolledRows(fused: string | null, S: Syntax): string {
 const ONE_ROW = { $nb: '1' };
 
 /** Batched loop kernels, and the per-sample kernels as one-row calls of them. */
-function loopedKernels(program: Program, S: Syntax): string {
+function loopedKernels(program: Program, options: EmitOptions, S: Syntax): string {
   const plan = program.loops!;
   const typed = S.flavour === 'ts';
-  const kernels = [emitLoopKernel(plan.kernels.forward, S), emitLoopKernel(plan.kernels.loss, S), emitLoopKernel(plan.kernels.gradient, S)];
+  const simd = planSimd(plan, program.layout, options.precision ?? 'f64', options.simd ?? 'auto');
+  const kernels = (['forward', 'loss', 'gradient'] as const).map((k) => emitLoopKernel(plan.kernels[k], S, simd, program.layout.inputSize));
   return [
+    ...(simd ? [S.flavour === 'ts' ? SIMD_RUNTIME.trimStart() : RUNTIME_JS.simd, '', simdDeclarations(simd), ''] : []),
     `/** Rows per \`$gradientRows\` call (the size of the buffers below). */`,
     `const $MAX_ROWS = ${plan.maxBatch};`,
-    emitLoopBuffers(plan, kernels.join('\n')),
+    emitLoopBuffers(plan, kernels.join('\n'), simd),
     '',
     kernels[0],
     '',
@@ -170,7 +175,7 @@ export function emitModule(program: Program, options: EmitOptions, gradientDoc: 
     declarations,
     apiFunctions(program, options, stored, optionalRuntime(declarations, flavour), gradientDoc, S),
   ];
-  const out = `${headerLines(program, options)}${statementsText(statements)}\n${rowsText(program, fused, S)}\n${kernelsText(unrolled, flavour)}`;
+  const out = `${headerLines(program, options)}${statementsText(statements)}\n${rowsText(program, options, fused, S)}\n${kernelsText(unrolled, flavour)}`;
   if (debugLevel() >= 1) process.stderr.write(`\n===== gradc: emitted ${model.name}.${flavour} =====\n${out}\n`);
   return out;
 }
@@ -488,11 +493,11 @@ ${helpers ? `\n${helpers}\n` : ''}`;
 }
 
 /** The entry points over rows (and the fused steps, or the looped kernels): written after the module's API. */
-function rowsText(program: Program, fused: string | null, S: Syntax): string {
+function rowsText(program: Program, options: EmitOptions, fused: string | null, S: Syntax): string {
   return [
     '// ---- Kernels: straight-line or looped code generated from the derived graph. ----',
     '',
-    program.loops ? loopedKernels(program, S) : unrolledRows(fused, S),
+    program.loops ? loopedKernels(program, options, S) : unrolledRows(fused, S),
     '',
   ].join('\n');
 }

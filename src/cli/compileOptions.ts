@@ -18,7 +18,7 @@ import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
 import { type Args, value } from './args.js';
 import { optionProblem } from '../options.js';
 
-export type CompileOptions = Pick<EmitOptions, 'lowering' | 'precision' | 'unrollLimit' | 'maxBatch' | 'unrollElements' | 'chunkSize'>;
+export type CompileOptions = Pick<EmitOptions, 'lowering' | 'precision' | 'simd' | 'unrollLimit' | 'maxBatch' | 'unrollElements' | 'chunkSize'>;
 type Key = keyof CompileOptions;
 
 interface OptionSpec {
@@ -37,6 +37,7 @@ const integer = (t: string): unknown => (t.trim() === 'Infinity' ? Infinity : /^
 const COMPILE_OPTIONS: { readonly [K in Key]-?: OptionSpec } = {
   lowering: spec('lowering', 'lowering', text), // 'auto': unrolled up to unrollLimit parameters
   precision: spec('precision', 'precision', text), // element type of every array
+  simd: spec('simd', 'simd', text), // Wasm SIMD kernels for the looped lowering's large products
   unrollLimit: spec('unrollLimit', 'unroll-limit', integer),
   maxBatch: spec('maxBatch', 'max-batch', integer),
   unrollElements: spec('unrollElements', 'unroll-elements', integer),

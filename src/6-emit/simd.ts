@@ -1,0 +1,248 @@
+/**
+ * Phase 6, emit (SIMD): which of the looped plan's matrix products run as WebAssembly
+ * SIMD kernels (wasm/gemm.ts), and where their operands live in the kernels' memory.
+ *
+ * Option `simd`: 'off' never; 'auto' (default) for every gemm whose strides fit a kernel
+ * form and whose work per sample is at least SIMD_MIN_WORK multiply-adds (smaller
+ * products run faster as the scalar loops: a call into Wasm and the store pass cost
+ * more than they save); 'on' for every gemm a form fits (tests, benchmarks).
+ * Guarantees:
+ * - a gemm is chosen only when each operand is a scratch buffer, a parameter or the
+ *   input rows, at a constant offset (the input rows: at `$xo`);
+ * - every scratch buffer a chosen gemm reads or writes is resident: in the generated
+ *   module it is a typed-array view on the kernels' memory (no copy, ever); parameters a
+ *   chosen gemm reads are copied into the memory once per kernel call (O(params) per
+ *   `maxBatch` rows, one `set`), and so are the input rows the kernel processes;
+ * - a product written to a resident buffer with no epilogue, no scaling and no
+ *   accumulation is stored by the kernel itself; so is a weight gradient (`dW += $scale *
+ *   G^T X`), into the training step's own accumulator `$acc`, whose array for it is a view
+ *   on the kernel's output (no copy), or into any other accumulator (`gradientBatch`'s)
+ *   copied in and back out (two `set`s of O(params) per `maxBatch` rows); any other is written to `temp` and stored from there by the scalar
+ *   store (epilogue, `$scale`, `+=`) the loops use;
+ * - every region is 16-byte aligned and the memory never grows (views stay valid);
+ * - each kernel is its own Wasm module (each a few hundred bytes, far below the 4 KiB
+ *   that browsers compile synchronously on the main thread), importing the one memory.
+ */
+import type { Layout } from '../5-lower/schedule.js';
+import type { Affine, GemmOperand, LoopPlan, LoopStep, ScratchBuffer } from '../5-lower/plan.js';
+import { constantOf } from '../5-lower/plan.js';
+import { type GemmShape, gemmForm, gemmModule } from './wasm/gemm.js';
+import { simdProbe } from './wasm/encode.js';
+
+export type SimdOption = 'auto' | 'on' | 'off';
+
+/** Multiply-adds per sample from which 'auto' takes a SIMD kernel (measured: bench/ceiling.ts and bench/gradc.ts; 784x32 is 25,088). */
+export const SIMD_MIN_WORK = 4096;
+
+type Gemm = Extract<LoopStep, { kind: 'gemm' }>;
+
+/** How one gemm runs in Wasm: its module, byte addresses of its operands, and where the product goes. */
+export interface SimdGemm {
+  /** Its module's index in `SimdPlan.modules` (equal kernels share one). */
+  readonly index: number;
+  readonly l: number; readonly r: number; readonly c: number;
+  /** Element offset and row stride of the product in the memory when the loops store it (null: the kernel stores it). */
+  readonly temp: { readonly at: number; readonly cs: number } | null;
+  /**
+   * A weight gradient the kernel adds into (`+= $scale * product`): at `at` (elements) when it
+   * is the step's resident accumulator, else copied to `copyAt` (a region of its own, so the
+   * resident one is never touched) and back out; `c` is then unused.
+   */
+  readonly grad: { readonly name: string; readonly at: number; readonly size: number; readonly copyAt: number } | null;
+}
+
+export interface SimdPlan {
+  readonly pages: number;
+  readonly elementBytes: number;
+  /** The distinct kernel modules, in the order the generated module instantiates them. */
+  readonly modules: readonly Uint8Array[];
+  readonly gemms: ReadonlyMap<LoopStep, SimdGemm>;
+  /** Element offset of each resident scratch buffer. */
+  readonly resident: ReadonlyMap<ScratchBuffer, number>;
+  /** Element offset of each parameter copied in, and which kernels copy it. */
+  readonly params: ReadonlyMap<string, number>;
+  /** Element offset of the input rows' copy (null: no chosen gemm reads the input). */
+  readonly input: number | null;
+  /** Per kernel: the parameters and whether the input rows are copied in at its start. */
+  readonly copies: ReadonlyMap<string, { readonly params: readonly string[]; readonly input: boolean }>;
+}
+
+/** Regions of the memory, in elements, each 16-byte aligned. */
+class Regions {
+  size = 0;
+  constructor(private readonly lanes: number) {}
+  take(n: number): number {
+    const at = this.size;
+    this.size += Math.ceil(Math.max(n, 1) / this.lanes) * this.lanes;
+    return at;
+  }
+}
+
+const at0 = (a: Affine): number | undefined => constantOf(a);
+
+/** The SIMD plan of a looped plan, or null when no gemm is chosen (then the module has no Wasm at all). */
+export function planSimd(plan: LoopPlan, layout: Layout, precision: 'f64' | 'f32', option: SimdOption): SimdPlan | null {
+  if (option === 'off') return null;
+  const e = precision === 'f64' ? 8 : 4;
+  const regions = new Regions(16 / e);
+  const resident = new Map<ScratchBuffer, number>();
+  const params = new Map<string, number>();
+  let input: number | null = null;
+  const paramSize = new Map(layout.params.map((p) => [p.name, p.size]));
+  // Where an operand is, in elements, or undefined when it cannot be in the memory.
+  const place = (o: GemmOperand, claim: boolean): number | undefined => {
+    const b = o.buf;
+    if (b.kind === 'scratch' && at0(o.base) !== undefined) {
+      if (claim && !resident.has(b.buffer)) resident.set(b.buffer, regions.take(b.buffer.size));
+      return claim ? resident.get(b.buffer)! + at0(o.base)! : 0;
+    }
+    if (b.kind === 'param' && at0(o.base) !== undefined) {
+      if (claim && !params.has(b.name)) params.set(b.name, regions.take(paramSize.get(b.name)!));
+      return claim ? params.get(b.name)! + at0(o.base)! : 0;
+    }
+    const t = o.base.terms;
+    if (b.kind === 'input' && t.length === 1 && t[0].v === 'inputRow' && t[0].stride === 1) {
+      if (claim && input === null) input = regions.take(plan.maxBatch * layout.inputSize);
+      return claim ? input! + o.base.offset : 0;
+    }
+    return undefined;
+  };
+  const chosen: { step: Gemm; kernel: string; shape: GemmShape; direct: boolean; grad: string | null; rows: number }[] = [];
+  for (const [kernel, k] of Object.entries(plan.kernels)) {
+    for (const s of k.steps) {
+      if (s.kind !== 'gemm') continue;
+      const P = constantOf(s.P), K = constantOf(s.K);
+      const work = K !== undefined ? s.Q * K : (P ?? 0) * s.Q;
+      if (option === 'auto' && work < SIMD_MIN_WORK) continue;
+      if (place(s.L, false) === undefined || place(s.R, false) === undefined) continue;
+      const direct = !s.epilogue && !s.accumulate && !s.scaled && s.out.buf.kind === 'scratch' && s.out.sv === 1 && at0(s.out.base) !== undefined;
+      const grad = !s.epilogue && s.accumulate && s.scaled && s.out.buf.kind === 'grad' && s.out.sv === 1 && at0(s.out.base) === 0 && P !== undefined ? s.out.buf.name : null;
+      const shape: GemmShape = { precision, Q: s.Q, lsP: s.L.su, lsK: s.L.sv, rsK: s.R.su, rsQ: s.R.sv, cs: direct || grad ? s.out.su : s.Q, accumulate: grad !== null };
+      if (!gemmForm(shape)) continue;
+      chosen.push({ step: s, kernel, shape, direct, grad, rows: P ?? plan.maxBatch });
+    }
+  }
+  if (chosen.length === 0) return null;
+  const temp = regions.take(Math.max(...chosen.map((c) => (c.direct || c.grad ? 0 : c.rows * c.shape.Q))));
+  const grads = new Map<string, { at: number; copyAt: number }>();
+  for (const c of chosen) {
+    if (c.grad !== null && !grads.has(c.grad)) grads.set(c.grad, { at: regions.take(paramSize.get(c.grad)!), copyAt: regions.take(paramSize.get(c.grad)!) });
+  }
+  const copies = new Map<string, { params: string[]; input: boolean }>();
+  const placed = chosen.map((c) => {
+    const s = c.step;
+    const l = place(s.L, true)!, r = place(s.R, true)!;
+    const out = c.direct ? place(s.out, true)! : c.grad !== null ? grads.get(c.grad)!.at : temp;
+    const cp = copies.get(c.kernel) ?? { params: [], input: false };
+    for (const o of [s.L, s.R]) {
+      if (o.buf.kind === 'param' && !cp.params.includes(o.buf.name)) cp.params.push(o.buf.name);
+      if (o.buf.kind === 'input') cp.input = true;
+    }
+    copies.set(c.kernel, cp);
+    return { c, l, r, out };
+  });
+  const pages = Math.max(1, Math.ceil((regions.size * e) / 65536));
+  // One module per distinct kernel (the forward product recurs in the loss and gradient kernels).
+  const modules: Uint8Array[] = [];
+  const indexOf = new Map<string, number>();
+  const gemms = new Map<LoopStep, SimdGemm>(placed.map(({ c, l, r, out }) => {
+    const module = gemmModule(c.shape, pages);
+    const key = Buffer.from(module).toString('base64');
+    if (!indexOf.has(key)) { indexOf.set(key, modules.length); modules.push(module); }
+    const grad = c.grad === null ? null : { name: c.grad, ...grads.get(c.grad)!, size: paramSize.get(c.grad)! };
+    return [c.step, { index: indexOf.get(key)!, l: l * e, r: r * e, c: out * e, temp: c.direct || grad ? null : { at: temp, cs: c.shape.Q }, grad }];
+  }));
+  return { pages, elementBytes: e, modules, gemms, resident, params, input, copies };
+}
+
+/** The module-level declarations: the kernels' memory and functions, null where the engine has no SIMD. */
+export function simdDeclarations(s: SimdPlan): string {
+  const b64 = (bytes: Uint8Array) => `'${Buffer.from(bytes).toString('base64')}'`;
+  const modules = s.modules.map((m) => `  ${b64(m)},`).join('\n');
+  return [
+    `/**`,
+    ` * WebAssembly SIMD kernels for the large matrix products below (compile option \`simd\`), one`,
+    ` * module each, sharing one memory of ${s.pages} pages; null where the engine has no Wasm SIMD`,
+    ` * (the feature check validates a probe), and then the scalar loops run instead.`,
+    ` */`,
+    `const $wasm = $simdKernels(${s.pages}, [`,
+    modules,
+    `]);`,
+    `/** The kernels' memory as one array (empty without SIMD). */`,
+    `const $H = $wasm ? new Floats($wasm.memory.buffer) : new Floats(0);`,
+    ...residentGrads(s),
+  ].join('\n');
+}
+
+/**
+ * The step's own gradient accumulator (\`$acc\`), for each weight gradient a kernel adds
+ * into, made a view on the kernel's output region: \`stepBatch\` then copies nothing in or
+ * out (a caller's own accumulator, as \`gradientBatch\` takes, is copied).
+ */
+function residentGrads(s: SimdPlan): string[] {
+  const grads = new Map<string, { at: number; size: number }>();
+  for (const g of s.gemms.values()) if (g.grad) grads.set(g.grad.name, g.grad);
+  if (grads.size === 0) return [];
+  const lines = [`/** Weight-gradient accumulators of \`$acc\` that live in the kernels' memory (null without SIMD). */`];
+  for (const [name, { at, size }] of grads) {
+    lines.push(`const $r_${name} = $wasm ? new Floats($wasm.memory.buffer, ${at * s.elementBytes}, ${size}) : null;`);
+    lines.push(`if ($r_${name}) $acc.${name} = $r_${name};`);
+  }
+  return lines;
+}
+
+/** A scratch buffer's declaration: a view on the kernels' memory when resident. */
+export function scratchDeclaration(s: SimdPlan | null, b: ScratchBuffer): string {
+  const at = s?.resident.get(b);
+  if (at === undefined) return `const ${b.name} = new Floats(${b.size});`;
+  return `const ${b.name} = $wasm ? new Floats($wasm.memory.buffer, ${at * s!.elementBytes}, ${b.size}) : new Floats(${b.size});`;
+}
+
+/** The copies a kernel makes at its start: the parameters its Wasm products read, and its input rows. */
+export function simdCopies(s: SimdPlan | null, kernel: string, inputSize: number): string {
+  const c = s?.copies.get(kernel);
+  if (!c) return '';
+  const lines = c.params.map((p) => `$H.set($p_${p}, ${s!.params.get(p)!});`);
+  if (c.input) lines.push(`$H.set($x.subarray($xo, $xo + $nb * ${inputSize}), ${s!.input!});`);
+  return `if ($wasm) {\n${lines.map((l) => `  ${l}`).join('\n')}\n}`;
+}
+
+/** The run-time half: base64 to bytes, the feature check, and instantiation (generated modules have no imports). */
+export const SIMD_RUNTIME = `
+/** The few WebAssembly declarations the kernels use (the module type-checks without the DOM library). */
+interface $Wasm {
+  validate(bytes: Uint8Array): boolean;
+  Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (P: number, K: number, l: number, r: number, c: number, scale?: number) => void } };
+}
+
+/** Bytes of a base64 text. */
+function $base64(s: string): Uint8Array {
+  const digits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const clean = s.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let bits = 0, n = 0, o = 0;
+  for (let i = 0; i < clean.length; i++) {
+    bits = ((bits << 6) | digits.indexOf(clean[i]!)) & 0xffffff;
+    n += 6;
+    if (n >= 8) { n -= 8; out[o++] = (bits >> n) & 255; }
+  }
+  return out;
+}
+
+/** A module using one v128 instruction: the engine's SIMD feature check. */
+const $SIMD_PROBE = '${Buffer.from(simdProbe()).toString('base64')}';
+
+/** The kernels' memory and functions, or null when the engine cannot run them (no WebAssembly, no SIMD, or a refused compile). */
+function $simdKernels(pages: number, modules: readonly string[]): { memory: { readonly buffer: ArrayBuffer }; f: ((P: number, K: number, l: number, r: number, c: number, scale?: number) => void)[] } | null {
+  const W = (globalThis as unknown as { WebAssembly?: $Wasm }).WebAssembly;
+  try {
+    if (!W || !W.validate($base64($SIMD_PROBE))) return null;
+    const memory = new W.Memory({ initial: pages, maximum: pages });
+    const f = modules.map((m) => new W.Instance(new W.Module($base64(m)), { m: { m: memory } }).exports.f);
+    return { memory, f };
+  } catch {
+    return null;
+  }
+}`;
