@@ -15,6 +15,7 @@ import { constant, div, fit, make, mul, neg, select, sub } from '../ir/build.js'
 import type { Node } from '../ir/node.js';
 import type { Op } from '../ir/ops.js';
 import { shape } from '../ir/shape.js';
+import { scanRule, tsumRule } from './recurrence.js';
 
 export type Rule = (y: Node, g: Node) => readonly (Node | null)[];
 
@@ -40,6 +41,7 @@ export const RULES: { readonly [K in Op]: Rule } = {
   param: none,
   input: none,
   target: none,
+  slot: none,
 
   neg: (_y, g) => [neg(g)], //                                d(-a) = -g
   exp: (y, g) => [unlessZero(g, mul(g, y))], //               d exp(a) = g y (y = Infinity past overflow)
@@ -113,5 +115,9 @@ export const RULES: { readonly [K in Op]: Rule } = {
   },
   slice: ({ args: [a], attrs }, g) => [make('pad', [g], attrs, a.shape)],
   pad: (y, g) => [make('slice', [g], y.attrs, y.args[0].shape)],
+  row: ({ args: [a], attrs }, g) => [make('unrow', [g], attrs, a.shape)], // d A[r] = G placed in row r
+  unrow: (y, g) => [make('row', [g], y.attrs)],
+  scan: scanRule, //                                           backpropagation through time (recurrence.ts)
+  tsum: tsumRule,
 };
 

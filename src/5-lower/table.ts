@@ -13,6 +13,7 @@
  *   place        out = 0, then out[at + r] = arg(r) for each piece: pad, unindex, concat
  *   shifted      m = max(x), e(x) = term(x, m), s = sum(e): softmax, logsumexp and
  *                log_softmax with the maximum shifted out (finite for any finite x)
+ *   time         a loop over t whose body is a kernel of its own (scan, tsum; ir/ops.ts Body)
  * Laws, relied on by the looped lowering and checked in test/lowering-table.test.ts:
  * `source` and every `factor` are affine in their coordinates (so the looped lowering
  * finds strides by evaluating them at 0 and at unit vectors), and the pieces of a
@@ -60,7 +61,9 @@ export type OpLowering =
   | { readonly kind: 'view'; readonly source: (o: Coords, arg: Shape, attrs: Attrs) => Coords }
   | { readonly kind: 'contract'; readonly of: (args: readonly Shape[]) => Contraction }
   | { readonly kind: 'place'; readonly pieces: (args: readonly Shape[], attrs: Attrs) => readonly Piece[] }
-  | { readonly kind: 'shifted'; readonly rule: ShiftedRule };
+  | { readonly kind: 'shifted'; readonly rule: ShiftedRule }
+  /** A loop over time whose body is its own small kernel (ir/ops.ts Body): scan, tsum. */
+  | { readonly kind: 'time' };
 
 const leaf: OpLowering = { kind: 'leaf' };
 const elementwise: OpLowering = { kind: 'elementwise' };
@@ -77,6 +80,7 @@ export const LOWERING: { readonly [K in Op]: OpLowering } = {
   param: leaf,
   input: leaf,
   target: leaf,
+  slot: leaf, // a recurrence's body reads it: the looped lowering binds it to a row at step t
 
   neg: elementwise, exp: elementwise, log: elementwise, sqrt: elementwise, abs: elementwise,
   sin: elementwise, cos: elementwise, tanh: elementwise, sigmoid: elementwise, relu: elementwise,
@@ -88,6 +92,7 @@ export const LOWERING: { readonly [K in Op]: OpLowering } = {
   broadcast: { kind: 'view', source: () => [] }, // out(o) = a, a scalar
   index: { kind: 'view', source: (_o, a, attrs) => unflat(a, attrs.start!) }, // out = a[start], flat
   slice: { kind: 'view', source: (o, _a, attrs) => [o[0] + attrs.start!] }, // out(i) = a(start + i)
+  row: { kind: 'view', source: (o, _a, attrs) => [attrs.start!, o[0]] }, // out(j) = A(start, j)
 
   matmul: {
     kind: 'contract',
@@ -103,6 +108,7 @@ export const LOWERING: { readonly [K in Op]: OpLowering } = {
 
   pad: { kind: 'place', pieces: (_a, attrs) => [{ arg: 0, at: attrs.start! }] }, // zeros, a at start
   unindex: { kind: 'place', pieces: (_a, attrs) => [{ arg: 0, at: attrs.start! }] }, // zeros, the scalar at start
+  unrow: { kind: 'place', pieces: ([a], attrs) => [{ arg: 0, at: attrs.start! * a[0] }] }, // zeros, the vector as row start
   concat: { // the arguments one after another (a scalar takes one place)
     kind: 'place',
     pieces: (args) => {
@@ -114,6 +120,8 @@ export const LOWERING: { readonly [K in Op]: OpLowering } = {
   // softmax is e / s, not exp(x - logsumexp): m + log(s) rounds away log(s) at |x| >= 1e15.
   softmax: { kind: 'shifted', rule: { perElement: true, term: exp, value: (f, v) => f.apply('div', v.e, v.s) } },
   logsumexp: { kind: 'shifted', rule: { perElement: false, term: exp, value: (f, v) => f.apply('add', v.m, f.apply('log', v.s)) } },
+  scan: { kind: 'time' }, //  row t = body(row t-1, sequence rows at t): 5-lower/loops.ts plans the body as a kernel
+  tsum: { kind: 'time' }, //  sum over t of body(sequence rows at t)
   logsoftmax: {
     kind: 'shifted',
     rule: { perElement: true, term: exp, shared: (f, s) => f.apply('log', s), value: (f, v) => f.apply('sub', f.apply('sub', v.x, v.m), v.shared) },

@@ -18,7 +18,7 @@ import { constant, shift } from '../5-lower/plan.js';
 
 // The plan's symbols as TypeScript: the kernel's arguments, locals and scratch buffers.
 // Names gradc makes start with `$`, so they never meet a user's name, a global or a keyword.
-const VARS: { readonly [K in KernelVar]: string } = { inputRow: '$xo', targetRow: '$yo', outputRow: '$oo', batchSize: '$nb' };
+const VARS: { readonly [K in KernelVar]: string } = { inputRow: '$xo', targetRow: '$yo', outputRow: '$oo', batchSize: '$nb', step: '$step' };
 
 function bufferText(b: BufferRef): string {
   switch (b.kind) {
@@ -45,7 +45,7 @@ function scalarText(s: ScalarRef, product = ''): string {
 function affineText(a: Affine): string {
   const t = a.terms.map((x) => (x.stride === 1 ? VARS[x.v] : `${VARS[x.v]} * ${x.stride}`));
   if (a.offset !== 0 || t.length === 0) t.push(String(a.offset));
-  return t.join(' + ');
+  return t.join(' + ').replace(/ \+ -(\d)/g, ' - $1');
 }
 
 function hoistText(h: Hoist): string {
@@ -256,6 +256,10 @@ function step(s: LoopStep): string {
     case 'place': return note + place(s);
     case 'shifted': return note + shifted(s);
     case 'reduce': return note + reduce(s);
+    case 'time': {
+      const loop = s.reverse ? `for (let $step = ${s.to}; $step >= ${s.from}; $step--)` : `for (let $step = ${s.from}; $step <= ${s.to}; $step++)`;
+      return `${note}${loop} {\n${indent(s.steps.map(step).join('\n'))}\n}`;
+    }
     case 'lossSum': return `let $total = 0;\nfor (let $b = 0; $b < $nb; $b++) $total += ${at(s.value, '$b', [])};\nreturn $total;`;
   }
 }
