@@ -100,6 +100,65 @@ describe('a recurrence = the same net unrolled by hand = central differences', (
   }
 });
 
+describe('recurrences in formulas', () => {
+  const params = { cell_W: { shape: [H] }, cell_U: { shape: [H, H] }, cell_b: { shape: [H] }, v: { shape: [H] }, c: 0.1 };
+  it('h[0] = 0, h[t] = tanh(x[t] * W + h[t-1] * U + b), yhat = dot(v, h[T]) + c is m.rnn', () => {
+    const T = 9;
+    const f = compile(defineModel({
+      name: 'elman', inputs: { x: T }, targets: ['y'], params,
+      formulas: `
+        h[0] = 0
+        h[t] = tanh(x[t] * cell_W + transpose(cell_U) * h[t-1] + cell_b)
+        yhat = dot(v, h[T]) + c
+        loss = (yhat - y)^2
+      `,
+    }));
+    const b = compile(recurrent(T));
+    const p = b.initParams();
+    const x = { x: Float64Array.from({ length: T }, (_, i) => Math.sin(3 * i)) }, y = { y: -0.2 };
+    const gf = f.gradient(p, x, y), gb = b.gradient(p, x, y);
+    expect(relativeError(gf.loss, gb.loss)).toBeLessThanOrEqual(1e-14);
+    expect(worst(gf.grad, gb.grad)).toBeLessThanOrEqual(1e-13);
+  });
+  it('two states, one of them a per-step output summed into the loss, = the net unrolled by hand', () => {
+    const T = 5;
+    const f = compile(defineModel({
+      name: 'two', inputs: { x: T }, targets: ['y'], params: { U: { shape: [H, H] }, w: { shape: [H] }, v: { shape: [H] } },
+      formulas: `
+        h[0] = 0
+        s[0] = 0
+        h[t] = tanh(U * h[t-1] + w * x[t])
+        s[t] = s[t-1] + dot(v, h[t-1])^2
+        loss = (s - y)^2 + sum(h[2] .* h[T])
+      `,
+    }));
+    const hand = compile(defineModel('two', (m) => {
+      const x = m.input('x', T);
+      m.target('y');
+      const U = m.param('U', { shape: [H, H] }), w = m.param('w', { shape: [H] }), v = m.param('v', { shape: [H] });
+      let h: Node = make('const', [], { value: 0 }, [H]);
+      const hs: Node[] = [h];
+      let s: Node = make('const', [], { value: 0 }, []);
+      for (let t = 1; t <= T; t++) {
+        s = make('add', [s, make('square', [make('dot', [v, h])])]);
+        h = make('tanh', [make('add', [make('matmul', [U, h]), make('mul', [make('index', [x], { start: t - 1 }), w])])]);
+        hs.push(h);
+      }
+      m.loss(m.add(m.call('square', m.sub(s, 'y')), m.sum(m.mul(hs[2], hs[T]))));
+    }), { lowering: 'loops' });
+    const p = f.initParams(3);
+    const x = { x: Float64Array.of(0.5, -0.3, 0.8, 0.1, -0.9) }, y = { y: 0.7 };
+    const gf = f.gradient(p, x, y), gh = hand.gradient(p, x, y);
+    expect(relativeError(gf.loss, gh.loss)).toBeLessThanOrEqual(1e-13);
+    expect(worst(gf.grad, gh.grad)).toBeLessThanOrEqual(1e-12);
+  });
+  it('a state without its step, a step that reads no sequence', () => {
+    const def = (formulas: string) => () => compile(defineModel({ name: 'bad', inputs: { x: 4 }, targets: ['y'], params: { w: 1 }, formulas }));
+    expect(def('h[0] = 0\nloss = (w * h - y)^2')).toThrow(/needs both/);
+    expect(def('h[0] = 0\nh[t] = w * h[t-1]\nloss = (h - y)^2')).toThrow(/reads no sequence/);
+  });
+});
+
 describe('truncated backpropagation through time', () => {
   const T = 6;
   const model = (truncate?: number) => defineModel('trunc', (m) => {

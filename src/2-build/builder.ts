@@ -20,6 +20,7 @@ import { isInterned, type Node } from '../ir/node.js';
 import { ShapeError, type Op } from '../ir/ops.js';
 import { shape, showShape, sizeOf } from '../ir/shape.js';
 import { type Host, type Recurrence, type ScanOptions, scan } from './recurrent.js';
+import { defineRecurrence, type StateLines } from './recurrentFormulas.js';
 import { dependsOn, topoOrder } from '../ir/walk.js';
 import type { Definition, Leaf, Model, ParamLeaf } from '../model.js';
 import { DEFAULT_MAX_ELEMENTS } from '../options.js';
@@ -166,6 +167,7 @@ export class ModelBuilder {
       columns: tokenColumns(tree, e),
       resolve: (n) => this.scope.get(n),
       known: () => [...this.scope.keys()],
+      access: this.access,
     });
   }
 
@@ -204,8 +206,9 @@ export class ModelBuilder {
     const lineOffset = options.lineOffset ?? 0;
     // Line numbers count lines of `text`; `block` lets the CLI find them in the model file.
     const block = this.where(lineOffset === 0 ? { block: text } : {});
-    const lines = parseFormulas(text, block, lineOffset);
+    const all = parseFormulas(text, block, lineOffset);
     const at = (a: Assignment): SourceLocation => ({ ...block, line: a.line, column: a.column, snippet: a.lineText, symbol: a.name });
+    const { lines, recurrence } = this.recurrenceLines(all, at);
     const byName = new Map<string, Assignment>();
     for (const a of lines) {
       if (byName.has(a.name)) {
@@ -220,17 +223,75 @@ export class ModelBuilder {
       throw new GradcError(`formulas form a cycle: ${path.join(' -> ')}`, at(a));
     });
     for (const a of ordered) {
+      if (recurrence && a.time !== undefined) {
+        if (a.name === recurrence[0].name) this.defineStates(recurrence, at);
+        continue;
+      }
       const node = formulaToNode(a.expr, {
         where: { ...block, line: a.line, snippet: a.lineText },
         lineText: a.lineText,
         columns: a.columns,
         resolve: (n) => this.scope.get(n),
         known: () => [...this.scope.keys()],
+        access: this.access,
       });
       this.def(a.name, node, at(a), a.text);
     }
     return this;
   }
+
+  /**
+   * The plain lines of a formulas block, and its recurrence's lines (`s[0] = ...`, `s[t] = ...`)
+   * grouped by state; each state stands in the ordering as one line reading what any line
+   * of the recurrence reads (2-build/recurrentFormulas.ts).
+   */
+  private recurrenceLines(all: readonly Assignment[], at: (a: Assignment) => SourceLocation): { lines: Assignment[]; recurrence?: StateLines[] } {
+    const timed = all.filter((a) => a.time !== undefined);
+    if (timed.length === 0) return { lines: [...all] };
+    const byState = new Map<string, { init?: Assignment; step?: Assignment }>();
+    for (const a of timed) {
+      const e = byState.get(a.name) ?? byState.set(a.name, {}).get(a.name)!;
+      const kind = a.time === 'init' ? 'init' : 'step';
+      if (e[kind]) throw new GradcError(`'${a.name}[${kind === 'init' ? '0' : 't'}]' is defined twice`, at(a));
+      e[kind] = a;
+    }
+    const group: StateLines[] = [];
+    for (const [name, e] of byState) {
+      if (!e.init || !e.step) throw new GradcError(`the recurrence '${name}' needs both '${name}[0] = ...' (its initial value) and '${name}[t] = ...' (its step)`, at((e.init ?? e.step)!));
+      group.push({ name, init: e.init, step: e.step });
+    }
+    const states = new Set(byState.keys());
+    const reads = [...new Set(timed.flatMap((a) => a.reads))].filter((r) => !states.has(r) && r !== 't' && r !== 'T');
+    const stand = group.map((g) => ({ ...g.step, reads }));
+    return { lines: [...all.filter((a) => a.time === undefined), ...stand], recurrence: group };
+  }
+
+  /** Defines the recurrence of `group` and its states' names (each, after the last step). */
+  private defineStates(group: readonly StateLines[], at: (a: Assignment) => SourceLocation): void {
+    const r = defineRecurrence(group, {
+      host: this.host,
+      resolve: (n) => this.scope.get(n),
+      known: () => [...this.scope.keys()],
+      access: this.access,
+      lengths: () => [...new Set(this.params.flatMap((p) => [...p.shape]))],
+      at,
+    });
+    for (const g of group) {
+      this.def(g.name, r.last[g.name], at(g.step), `${g.name}[T]`);
+      this.states.set(g.name, r);
+    }
+  }
+
+  /** Recurrence states by name: `h[T]`, `h[k]` in formulas (2-build/recurrentFormulas.ts). */
+  private readonly states = new Map<string, Recurrence<string>>();
+  private readonly access = (name: string, index: unknown): Node | undefined => {
+    const r = this.states.get(name);
+    if (!r) return undefined;
+    const d = index as { type: string; name?: string; value?: unknown };
+    if (d.type === 'SymbolNode' && d.name === 'T') return r.last[name];
+    if (d.type === 'ConstantNode' && typeof d.value === 'number') return r.at(d.value)[name];
+    return undefined;
+  };
 
   /**
    * `build()` for the operation `what`, with a shape mismatch as a GradcError naming the

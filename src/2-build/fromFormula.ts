@@ -29,6 +29,8 @@ export interface FormulaContext {
   readonly resolve: (name: string) => Node | undefined;
   /** Names that are known at this point (for the error message). */
   readonly known: () => readonly string[];
+  /** What `name[index]` stands for when it is not a constant index into a vector (recurrences: h[t-1], x[t], h[T]). */
+  readonly access?: (name: string, index: MathNode) => Node | undefined;
 }
 
 type M = MathNode & Record<string, any>;
@@ -188,9 +190,13 @@ function functionNode(n: M, args: Node[], { fail, shaped }: Scope): Node {
   return shaped(n, () => info.build(args), name);
 }
 
-/** `v[k]`: a constant, 1-based index into a vector. */
-function accessorNode(n: M, args: Node[], { fail, shaped }: Scope): Node {
+/** `v[k]`: a constant, 1-based index into a vector; or what the context makes of `h[t-1]`, `x[t]`, `h[T]`. */
+function accessorNode(n: M, args: Node[], { ctx, fail, shaped }: Scope): Node {
   const dims: M[] = n.index.dimensions;
+  if (ctx.access && n.object.type === 'SymbolNode' && dims.length === 1) {
+    const found = ctx.access(n.object.name, dims[0]);
+    if (found) return found;
+  }
   if (dims.length !== 1 || dims[0].type !== 'ConstantNode' || !Number.isInteger(dims[0].value)) {
     return fail(`only a constant index into a vector is supported, as in v[1] (1-based), got '${clip(n.toString())}'`, n.object, n.object.name);
   }

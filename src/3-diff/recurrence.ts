@@ -56,14 +56,17 @@ export function scanRule(y: Node, g: Node): (Node | null)[] {
   }, rid);
   const dInit = first === 1 ? make('row', [G], { start: 0 }) : constant(0, init.shape);
 
-  // One sum over time per constant: reads G[t], h[t-1], h[t] and the sequences' rows at t.
+  // One sum over time per constant, over one set of slots (reads G[t], h[t-1], h[t] and the
+  // sequences' rows at t), so their bodies share every common node and the looped lowering
+  // runs them in one time loop.
+  const sid = currentGraph().nextBody();
+  const [gNext, sPrev, sNext] = [0, 1, 2].map((i) => slot(`~${sid}.s${i}`, init.shape));
+  const sSeqs = b.seqs.map((s, i) => slot(`~${sid}.s${i + 3}`, s.shape));
+  const sConsts = b.consts.map((c, i) => slot(`~${sid}.k${i}`, c.shape));
+  const terms = substitute(vjp.slice(1), inStep(gNext, sSeqs, sConsts, sPrev, sNext));
   const dConsts = constArgs.map((k, j) => {
     if (k.op === 'const') return null;
-    const sid = currentGraph().nextBody();
-    const [gNext, sPrev, sNext] = [0, 1, 2].map((i) => slot(`~${sid}.s${i}`, init.shape));
-    const sSeqs = b.seqs.map((s, i) => slot(`~${sid}.s${i + 3}`, s.shape));
-    const sConsts = b.consts.map((c, i) => slot(`~${sid}.k${i}`, c.shape));
-    const [term] = substitute([vjp[1 + j]], inStep(gNext, sSeqs, sConsts, sPrev, sNext));
+    const term = terms[j];
     if (term.op === 'const') return make('mul', [constant(T - first + 1), term]);
     return timeNode('tsum', [G, y, y, ...seqArgs, ...constArgs], {
       steps: T, first, reverse: false, seqs: [gNext, sPrev, sNext, ...sSeqs], shifts: [1, 0, 1, ...b.shifts], consts: sConsts, result: term,

@@ -401,8 +401,10 @@ function lowerTime(k: KernelBuild, n: Node, args: Access[]): void {
   const scan = n.op === 'scan';
   const first = scan ? 1 : 0;
   const nS = b.seqs.length;
-  const out = materialize(plan, n);
-  k.access.set(n, out);
+  // Sums over time of one body (the gradients of one recurrence's constants) share one loop.
+  const group = scan ? [n] : k.order.filter((m) => m.op === 'tsum' && m.attrs.body!.id === b.id && !k.access.has(m));
+  const outs = group.map((m) => { const o = materialize(plan, m); k.access.set(m, o); return o; });
+  const out = outs[0];
   const W = scan ? n.shape[1] : 0;
   const rowOfOut = (offset: number): Access => ({ buf: out.buf, base: { terms: [{ v: 'step', stride: W }], offset: offset * W }, bs: out.bs, strides: [1], shape: b.carry!.shape });
   const slots = new Map<Node, Access>();
@@ -413,7 +415,8 @@ function lowerTime(k: KernelBuild, n: Node, args: Access[]): void {
   });
   b.consts.forEach((c, j) => { slots.set(c, args[first + nS + j]); slotBatched.set(c, plan.batched.has(n.args[first + nS + j])); });
   if (scan) { slots.set(b.carry!, rowOfOut(b.reverse ? 0 : -1)); slotBatched.set(b.carry!, plan.batched.has(n)); }
-  const order = topoOrder([b.result]);
+  const results = group.map((m) => m.attrs.body!.result);
+  const order = topoOrder(results);
   for (const m of order) if (slotBatched.get(m) ?? m.args.some((a) => plan.batched.has(a))) plan.batched.add(m);
   const inner = order.filter((m) => !slots.has(m));
   // A scan's step result goes straight into its row of the history (unless it is a leaf or a view of one).
@@ -424,23 +427,26 @@ function lowerTime(k: KernelBuild, n: Node, args: Access[]): void {
   const shiftedOver = new Map<Node, Node[]>();
   for (const m of inner) if (LOWERING[m.op].kind === 'shifted') (shiftedOver.get(m.args[0]) ?? shiftedOver.set(m.args[0], []).get(m.args[0])!).push(m);
   const sub: KernelBuild = {
-    demanded: new Set(inner), roots: new Set([b.result]), order: inner, reductions: [],
+    demanded: new Set(inner), roots: new Set(results), order: inner, reductions: [],
     plan, kind: k.kind, hoists: k.hoists, hoisted: k.hoisted, steps: [], access: new Map(slots), uses,
     position: new Map(inner.map((m, i) => [m, i])), shiftedOver, fusedDepth: new Map(), gemmOf: new Map(),
   };
   for (const m of inner) lowerNode(sub, m);
-  const result = sub.access.get(b.result)!;
   const steps = sub.steps.filter((x): x is LoopStep => x !== null);
-  const note = plan.notes.stepNote(n, [n]);
+  const note = group.map((m) => plan.notes.stepNote(m, [m])).join('\n');
   if (scan) {
+    const result = sub.access.get(b.result)!;
     if (result !== plan.bufferOf.get(b.result)) {
       steps.push({ kind: 'elementwise', op: 'copy', out: target!, args: [result], unroll: plan.small(target!.shape), comment: 'the step\'s result into its row' });
     }
     const initRow: Access = { ...rowOfOut(0), base: constant((b.reverse ? b.steps : 0) * W) };
     k.steps.push({ kind: 'elementwise', op: 'copy', out: initRow, args: [args[0]], unroll: plan.small(initRow.shape), comment: `${b.reverse ? `row ${b.steps}` : 'row 0'} of the recurrence: its initial state` });
   } else {
-    steps.push({ kind: 'elementwise', op: 'add', out, args: [out, result], unroll: plan.small(out.shape), comment: 'summed over t' });
-    k.steps.push({ kind: 'elementwise', op: 'copy', out, args: [literalAccess(n.shape, 0)], unroll: plan.small(out.shape), comment: 'a sum over time starts at 0' });
+    group.forEach((m, i) => {
+      const o = outs[i];
+      steps.push({ kind: 'elementwise', op: 'add', out: o, args: [o, sub.access.get(results[i])!], unroll: plan.small(o.shape), comment: 'summed over t' });
+      k.steps.push({ kind: 'elementwise', op: 'copy', out: o, args: [literalAccess(m.shape, 0)], unroll: plan.small(o.shape), comment: 'a sum over time starts at 0' });
+    });
   }
   k.steps.push({ kind: 'time', from: b.first, to: b.steps, reverse: b.reverse, steps, comment: note });
 }

@@ -96,7 +96,7 @@ function keyOf(op: Op, args: readonly Node[], attrs: Attrs, shape: Shape): strin
   if (attrs.value !== undefined) k += `=${numberKey(attrs.value)}`;
   if (attrs.name !== undefined) k += `:${attrs.name}`;
   if (attrs.start !== undefined) k += `@${attrs.start}`;
-  if (attrs.body !== undefined) k += `#${attrs.body.id}`;
+  if (attrs.body !== undefined) k += `#${attrs.body.id}.${attrs.body.result.id}`;
   k += `(${args.map((a) => a.id).join(',')})`;
   return `${k}${showShape(shape)}`;
 }
