@@ -180,7 +180,7 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
  *   dloss/dyhat = 2 * (yhat - y)
  *   g1          = unrow(dloss/dyhat * v, 13)    # dloss/d(scan(0[[8]], x, Wx, Wh, b))
- *   g2          = scan(row(g1, 13), g1, scan(0[[8]], x, Wx, Wh, b), scan(0[[8]], x, Wx, Wh, b), x, Wx, Wh, b)
+ *   g2          = scan(g1[row 12], g1, scan(0[[8]], x, Wx, Wh, b), scan(0[[8]], x, Wx, Wh, b), x, Wx, Wh, b)
  *   dloss/dWx   = tsum(g2, scan(0[[8]], x, Wx, Wh, b), scan(0[[8]], x, Wx, Wh, b), x, Wx, Wh, b)
  *   dloss/dWh   = tsum(g2, scan(0[[8]], x, Wx, Wh, b), scan(0[[8]], x, Wx, Wh, b), x, Wx, Wh, b)
  *   dloss/db    = tsum(g2, scan(0[[8]], x, Wx, Wh, b), scan(0[[8]], x, Wx, Wh, b), x, Wx, Wh, b)
@@ -1455,7 +1455,7 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
   }
   // scan(0[[8]], x, Wx, Wh, b)
   for (let $step = 1; $step <= 12; $step++) {
-    // tanh(… + … + slot())
+    // tanh(… + … + ~1.k2)
     {
       let $i = 0;
       for (; $i + 4 <= $nb; $i += 4) {
@@ -1620,7 +1620,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   }
   // scan(0[[8]], x, Wx, Wh, b)
   for (let $step = 1; $step <= 12; $step++) {
-    // tanh(… + … + slot())
+    // tanh(… + … + ~1.k2)
     {
       let $i = 0;
       for (; $i + 4 <= $nb; $i += 4) {
@@ -1789,7 +1789,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   }
   // scan(0[[8]], x, Wx, Wh, b)
   for (let $step = 1; $step <= 12; $step++) {
-    // tanh(… + … + slot())
+    // tanh(… + … + ~1.k2)
     {
       let $i = 0;
       for (; $i + 4 <= $nb; $i += 4) {
@@ -1952,7 +1952,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_d_h[7 + $b * 8] = $v_d_yhat[$b]! * $p_v[7]!;
   }
   // unrow(d_h, 13)
-  // grad of: h = row(scan(0[[8]], x, Wx, Wh, b), 13)
+  // grad of: h = scan(0[[8]], x, Wx, Wh, b)[row 12]
   for (let $b = 0; $b < $nb; $b++) {
     {
       for (let $r = 0; $r < 104; $r++) $v_unrow_d_h[$b * 104 + $r] = 0;
@@ -1973,7 +1973,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   // …
   // grad of: scan(0[[8]], x, Wx, Wh, b)
   for (let $step = 12; $step >= 1; $step--) {
-    // slot() .* (1 - slot().^2)
+    // ~2.c .* (1 - ~2.s2.^2)
     for (let $b = 0; $b < $nb; $b++) {
       $v_mul__2_c[$b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + $b * 104]!));
       $v_mul__2_c[1 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 1 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 1 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 1 + $b * 104]!));
@@ -1984,7 +1984,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       $v_mul__2_c[6 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 6 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 6 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 6 + $b * 104]!));
       $v_mul__2_c[7 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 7 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 7 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 7 + $b * 104]!));
     }
-    // slot() + matmul(transpose(slot()), slot() .* …)
+    // ~2.s0 + matmul(transpose(~2.k1), ~2.c .* …)
     {
       let $i = 0;
       for (; $i + 4 <= $nb; $i += 4) {
@@ -2138,7 +2138,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   // d_b = tsum(…, scan(0[[8]], x, Wx, Wh, b), scan(0[[8]], x, Wx, Wh, b), x, Wx, Wh, b)
   // grad of: scan(0[[8]], x, Wx, Wh, b)
   for (let $step = 1; $step <= 12; $step++) {
-    // slot() .* (1 - slot().^2)
+    // ~3.s0 .* (1 - ~3.s2.^2)
     for (let $b = 0; $b < $nb; $b++) {
       $v_mul__3_s0[$b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + $b * 104]!));
       $v_mul__3_s0[1 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 1 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 1 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 1 + $b * 104]!));
@@ -2149,7 +2149,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       $v_mul__3_s0[6 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 6 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 6 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 6 + $b * 104]!));
       $v_mul__3_s0[7 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 7 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 7 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 7 + $b * 104]!));
     }
-    // slot() .* (1 - …) * slot()
+    // ~3.s0 .* (1 - …) * ~3.s3
     for (let $b = 0; $b < $nb; $b++) {
       $v_mul__3_s3[$b * 8] = $v_mul__3_s0[$b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
       $v_mul__3_s3[1 + $b * 8] = $v_mul__3_s0[1 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
@@ -2160,7 +2160,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       $v_mul__3_s3[6 + $b * 8] = $v_mul__3_s0[6 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
       $v_mul__3_s3[7 + $b * 8] = $v_mul__3_s0[7 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
     }
-    // outer(slot() .* (1 - …), slot())
+    // outer(~3.s0 .* (1 - …), ~3.s1)
     for (let $b = 0; $b < $nb; $b++) {
       {
         for (let $r = 0; $r < 8; $r++) for (let $c = 0; $c < 8; $c++) $v_outer__3_s1[$b * 64 + $r * 8 + $c] = $v_mul__3_s0[$b * 8 + $r]! * $v_scan_x_Wx_Wh_b[$step * 8 - 8 + $b * 104 + $c]!;

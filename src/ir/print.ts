@@ -115,6 +115,10 @@ function printNode(n: Node, a: Printed[]): Printed {
       return { text: `${wrap(a[0], 5)}${n.shape.length ? '.^' : '^'}2`, prec: 4 };
     case 'index':
       return { text: `${wrap(a[0], 9)}[${n.attrs.start! + 1}]`, prec: 9 };
+    case 'row': // a recurrence's state after step `start` (row 0: the initial state)
+      return { text: `${wrap(a[0], 9)}[row ${n.attrs.start!}]`, prec: 9 };
+    case 'slot': // a recurrence body's input (ir/scan.ts names it)
+      return { text: n.attrs.name!, prec: 9 };
     default: {
       const extra = n.attrs.start !== undefined ? `, ${n.attrs.start + 1}` : '';
       return { text: `${OPS[n.op].fn ?? n.op}(${a.map((x) => x.text).join(', ')}${extra})`, prec: 9 };
