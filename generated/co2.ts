@@ -179,11 +179,11 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
 /**
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
  *   dloss/dyhat = 2 * (yhat - y)
- *   g1          = unrow(dloss/dyhat * v, 13)    # dloss/d(scan(0[[8]], x, Wx, Wh, b))
- *   g2          = scan(g1[row 12], g1, scan(0[[8]], x, Wx, Wh, b), scan(0[[8]], x, Wx, Wh, b), x, Wx, Wh, b)
- *   dloss/dWx   = tsum(g2, scan(0[[8]], x, Wx, Wh, b), scan(0[[8]], x, Wx, Wh, b), x, Wx, Wh, b)
- *   dloss/dWh   = tsum(g2, scan(0[[8]], x, Wx, Wh, b), scan(0[[8]], x, Wx, Wh, b), x, Wx, Wh, b)
- *   dloss/db    = tsum(g2, scan(0[[8]], x, Wx, Wh, b), scan(0[[8]], x, Wx, Wh, b), x, Wx, Wh, b)
+ *   g1          = unrow(dloss/dyhat * v, row 12)    # dloss/d(scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b)))
+ *   g2          = scan(G[12] = g1[row 12]; G[t-1] = g1[t-1] + matmul(transpose(Wh), G[t] .* (1 - h[t].^2)))
+ *   dloss/dWx   = sum_t(G[t] .* (1 - h[t].^2) * x[t])
+ *   dloss/dWh   = sum_t(outer(G[t] .* (1 - h[t].^2), h[t-1]))
+ *   dloss/db    = sum_t(G[t] .* (1 - h[t].^2))
  *   dloss/dv    = dloss/dyhat * h
  *   dloss/dc    = dloss/dyhat
  */
@@ -1453,7 +1453,7 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
     $v_scan_x_Wx_Wh_b[6 + $b * 104] = 0;
     $v_scan_x_Wx_Wh_b[7 + $b * 104] = 0;
   }
-  // scan(0[[8]], x, Wx, Wh, b)
+  // scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
   for (let $step = 1; $step <= 12; $step++) {
     // tanh(… + … + ~1.k2)
     {
@@ -1618,7 +1618,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     $v_scan_x_Wx_Wh_b[6 + $b * 104] = 0;
     $v_scan_x_Wx_Wh_b[7 + $b * 104] = 0;
   }
-  // scan(0[[8]], x, Wx, Wh, b)
+  // scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
   for (let $step = 1; $step <= 12; $step++) {
     // tanh(… + … + ~1.k2)
     {
@@ -1787,7 +1787,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_scan_x_Wx_Wh_b[6 + $b * 104] = 0;
     $v_scan_x_Wx_Wh_b[7 + $b * 104] = 0;
   }
-  // scan(0[[8]], x, Wx, Wh, b)
+  // scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
   for (let $step = 1; $step <= 12; $step++) {
     // tanh(… + … + ~1.k2)
     {
@@ -1951,8 +1951,8 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_d_h[6 + $b * 8] = $v_d_yhat[$b]! * $p_v[6]!;
     $v_d_h[7 + $b * 8] = $v_d_yhat[$b]! * $p_v[7]!;
   }
-  // unrow(d_h, 13)
-  // grad of: h = scan(0[[8]], x, Wx, Wh, b)[row 12]
+  // unrow(d_h, row 12)
+  // grad of: h = scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))[row 12]
   for (let $b = 0; $b < $nb; $b++) {
     {
       for (let $r = 0; $r < 104; $r++) $v_unrow_d_h[$b * 104 + $r] = 0;
@@ -1971,7 +1971,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_scan_x_Wx_Wh_b_2[103 + $b * 104] = $v_unrow_d_h[103 + $b * 104]!;
   }
   // …
-  // grad of: scan(0[[8]], x, Wx, Wh, b)
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
   for (let $step = 12; $step >= 1; $step--) {
     // ~2.c .* (1 - ~2.s2.^2)
     for (let $b = 0; $b < $nb; $b++) {
@@ -2131,12 +2131,12 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_d_b[6 + $b * 8] = 0;
     $v_d_b[7 + $b * 8] = 0;
   }
-  // d_Wx = tsum(…, scan(0[[8]], x, Wx, Wh, b), scan(0[[8]], x, Wx, Wh, b), x, Wx, Wh, b)
-  // grad of: scan(0[[8]], x, Wx, Wh, b)
-  // d_Wh = tsum(…, scan(0[[8]], x, Wx, Wh, b), scan(0[[8]], x, Wx, Wh, b), x, Wx, Wh, b)
-  // grad of: scan(0[[8]], x, Wx, Wh, b)
-  // d_b = tsum(…, scan(0[[8]], x, Wx, Wh, b), scan(0[[8]], x, Wx, Wh, b), x, Wx, Wh, b)
-  // grad of: scan(0[[8]], x, Wx, Wh, b)
+  // d_Wx = sum_t(G[t] .* (1 - h[t].^2) * x[t])
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+  // d_Wh = sum_t(outer(G[t] .* (1 - h[t].^2), h[t-1]))
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+  // d_b = sum_t(G[t] .* (1 - h[t].^2))
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
   for (let $step = 1; $step <= 12; $step++) {
     // ~3.s0 .* (1 - ~3.s2.^2)
     for (let $b = 0; $b < $nb; $b++) {
@@ -2206,7 +2206,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_d_v[7 + $b * 8] = $v_d_yhat[$b]! * $v_scan_x_Wx_Wh_b[103 + $b * 104]!;
   }
   // d_Wx += d_Wx, summed over the batch
-  // grad of: scan(0[[8]], x, Wx, Wh, b)
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wx[$b * 8]!; $g_Wx[0]! += $scale * $s; }
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wx[1 + $b * 8]!; $g_Wx[1]! += $scale * $s; }
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wx[2 + $b * 8]!; $g_Wx[2]! += $scale * $s; }
@@ -2216,10 +2216,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wx[6 + $b * 8]!; $g_Wx[6]! += $scale * $s; }
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wx[7 + $b * 8]!; $g_Wx[7]! += $scale * $s; }
   // d_Wh += d_Wh, summed over the batch
-  // grad of: scan(0[[8]], x, Wx, Wh, b)
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
   for (let $r = 0; $r < 8; $r++) for (let $c = 0; $c < 8; $c++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wh[$b * 64 + $r * 8 + $c]!; $g_Wh[$r * 8 + $c]! += $scale * $s; }
   // d_b += d_b, summed over the batch
-  // grad of: scan(0[[8]], x, Wx, Wh, b)
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_b[$b * 8]!; $g_b[0]! += $scale * $s; }
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_b[1 + $b * 8]!; $g_b[1]! += $scale * $s; }
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_b[2 + $b * 8]!; $g_b[2]! += $scale * $s; }
