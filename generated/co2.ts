@@ -1429,11 +1429,9 @@ const $v_unrow_d_h = new Floats(6656);
 const $v_scan_x_Wx_Wh_b_2 = new Floats(6656);
 const $v_mul__2_c = new Floats(512);
 const $v_d_Wx = new Floats(512);
-const $v_d_Wh = new Floats(4096);
 const $v_d_b = new Floats(512);
 const $v_mul__3_s0 = new Floats(512);
 const $v_mul__3_s3 = new Floats(512);
-const $v_outer__3_s1 = new Floats(4096);
 const $v_d_v = new Floats(512);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
@@ -2118,10 +2116,6 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   }
   // a sum over time starts at 0
   for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 8; $r++) for (let $c = 0; $c < 8; $c++) $v_d_Wh[$b * 64 + $r * 8 + $c] = 0;
-  }
-  // a sum over time starts at 0
-  for (let $b = 0; $b < $nb; $b++) {
     $v_d_b[$b * 8] = 0;
     $v_d_b[1 + $b * 8] = 0;
     $v_d_b[2 + $b * 8] = 0;
@@ -2160,12 +2154,6 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       $v_mul__3_s3[6 + $b * 8] = $v_mul__3_s0[6 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
       $v_mul__3_s3[7 + $b * 8] = $v_mul__3_s0[7 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
     }
-    // outer(~3.s0 .* (1 - …), ~3.s1)
-    for (let $b = 0; $b < $nb; $b++) {
-      {
-        for (let $r = 0; $r < 8; $r++) for (let $c = 0; $c < 8; $c++) $v_outer__3_s1[$b * 64 + $r * 8 + $c] = $v_mul__3_s0[$b * 8 + $r]! * $v_scan_x_Wx_Wh_b[$step * 8 - 8 + $b * 104 + $c]!;
-      }
-    }
     // summed over t
     for (let $b = 0; $b < $nb; $b++) {
       $v_d_Wx[$b * 8] = $v_d_Wx[$b * 8]! + $v_mul__3_s3[$b * 8]!;
@@ -2177,9 +2165,126 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       $v_d_Wx[6 + $b * 8] = $v_d_Wx[6 + $b * 8]! + $v_mul__3_s3[6 + $b * 8]!;
       $v_d_Wx[7 + $b * 8] = $v_d_Wx[7 + $b * 8]! + $v_mul__3_s3[7 + $b * 8]!;
     }
-    // summed over t
-    for (let $b = 0; $b < $nb; $b++) {
-      for (let $r = 0; $r < 8; $r++) for (let $c = 0; $c < 8; $c++) $v_d_Wh[$b * 64 + $r * 8 + $c] = $v_d_Wh[$b * 64 + $r * 8 + $c]! + $v_outer__3_s1[$b * 64 + $r * 8 + $c]!;
+    // d_Wh += d_Wh, summed over the batch
+    // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+    {
+      let $i = 0;
+      for (; $i + 4 <= 8; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $i;
+          const $l1 = ($i + 1);
+          const $l2 = ($i + 2);
+          const $l3 = ($i + 3);
+          const $m0 = $step * 8 - 8 + $j;
+          const $m1 = $step * 8 - 8 + ($j + 1);
+          const $m2 = $step * 8 - 8 + ($j + 2);
+          const $m3 = $step * 8 - 8 + ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_mul__3_s0[$l0 + $k * 8]!;
+            const $a1 = $v_mul__3_s0[$l1 + $k * 8]!;
+            const $a2 = $v_mul__3_s0[$l2 + $k * 8]!;
+            const $a3 = $v_mul__3_s0[$l3 + $k * 8]!;
+            const $w0 = $v_scan_x_Wx_Wh_b[$m0 + $k * 104]!;
+            const $w1 = $v_scan_x_Wx_Wh_b[$m1 + $k * 104]!;
+            const $w2 = $v_scan_x_Wx_Wh_b[$m2 + $k * 104]!;
+            const $w3 = $v_scan_x_Wx_Wh_b[$m3 + $k * 104]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $g_Wh[$i * 8 + $j]! += $scale * $c00;
+          $g_Wh[$i * 8 + ($j + 1)]! += $scale * $c01;
+          $g_Wh[$i * 8 + ($j + 2)]! += $scale * $c02;
+          $g_Wh[$i * 8 + ($j + 3)]! += $scale * $c03;
+          $g_Wh[($i + 1) * 8 + $j]! += $scale * $c10;
+          $g_Wh[($i + 1) * 8 + ($j + 1)]! += $scale * $c11;
+          $g_Wh[($i + 1) * 8 + ($j + 2)]! += $scale * $c12;
+          $g_Wh[($i + 1) * 8 + ($j + 3)]! += $scale * $c13;
+          $g_Wh[($i + 2) * 8 + $j]! += $scale * $c20;
+          $g_Wh[($i + 2) * 8 + ($j + 1)]! += $scale * $c21;
+          $g_Wh[($i + 2) * 8 + ($j + 2)]! += $scale * $c22;
+          $g_Wh[($i + 2) * 8 + ($j + 3)]! += $scale * $c23;
+          $g_Wh[($i + 3) * 8 + $j]! += $scale * $c30;
+          $g_Wh[($i + 3) * 8 + ($j + 1)]! += $scale * $c31;
+          $g_Wh[($i + 3) * 8 + ($j + 2)]! += $scale * $c32;
+          $g_Wh[($i + 3) * 8 + ($j + 3)]! += $scale * $c33;
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $i;
+          const $l1 = ($i + 1);
+          const $l2 = ($i + 2);
+          const $l3 = ($i + 3);
+          const $m0 = $step * 8 - 8 + $j;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_mul__3_s0[$l0 + $k * 8]!;
+            const $a1 = $v_mul__3_s0[$l1 + $k * 8]!;
+            const $a2 = $v_mul__3_s0[$l2 + $k * 8]!;
+            const $a3 = $v_mul__3_s0[$l3 + $k * 8]!;
+            const $w0 = $v_scan_x_Wx_Wh_b[$m0 + $k * 104]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $g_Wh[$i * 8 + $j]! += $scale * $c00;
+          $g_Wh[($i + 1) * 8 + $j]! += $scale * $c10;
+          $g_Wh[($i + 2) * 8 + $j]! += $scale * $c20;
+          $g_Wh[($i + 3) * 8 + $j]! += $scale * $c30;
+        }
+      }
+      for (; $i < 8; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $i;
+          const $m0 = $step * 8 - 8 + $j;
+          const $m1 = $step * 8 - 8 + ($j + 1);
+          const $m2 = $step * 8 - 8 + ($j + 2);
+          const $m3 = $step * 8 - 8 + ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_mul__3_s0[$l0 + $k * 8]!;
+            const $w0 = $v_scan_x_Wx_Wh_b[$m0 + $k * 104]!;
+            const $w1 = $v_scan_x_Wx_Wh_b[$m1 + $k * 104]!;
+            const $w2 = $v_scan_x_Wx_Wh_b[$m2 + $k * 104]!;
+            const $w3 = $v_scan_x_Wx_Wh_b[$m3 + $k * 104]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $g_Wh[$i * 8 + $j]! += $scale * $c00;
+          $g_Wh[$i * 8 + ($j + 1)]! += $scale * $c01;
+          $g_Wh[$i * 8 + ($j + 2)]! += $scale * $c02;
+          $g_Wh[$i * 8 + ($j + 3)]! += $scale * $c03;
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $i;
+          const $m0 = $step * 8 - 8 + $j;
+          let $c00 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_mul__3_s0[$l0 + $k * 8]!;
+            const $w0 = $v_scan_x_Wx_Wh_b[$m0 + $k * 104]!;
+            $c00 += $a0 * $w0;
+          }
+          $g_Wh[$i * 8 + $j]! += $scale * $c00;
+        }
+      }
     }
     // summed over t
     for (let $b = 0; $b < $nb; $b++) {
@@ -2215,9 +2320,6 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wx[5 + $b * 8]!; $g_Wx[5]! += $scale * $s; }
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wx[6 + $b * 8]!; $g_Wx[6]! += $scale * $s; }
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wx[7 + $b * 8]!; $g_Wx[7]! += $scale * $s; }
-  // d_Wh += d_Wh, summed over the batch
-  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
-  for (let $r = 0; $r < 8; $r++) for (let $c = 0; $c < 8; $c++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wh[$b * 64 + $r * 8 + $c]!; $g_Wh[$r * 8 + $c]! += $scale * $s; }
   // d_b += d_b, summed over the batch
   // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_b[$b * 8]!; $g_b[0]! += $scale * $s; }

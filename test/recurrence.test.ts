@@ -12,12 +12,12 @@
  *   same float32 numbers).
  * - Truncated BPTT over the last k steps equals the full gradient at k = T, and at k = 1
  *   the gradient of one step from the stored state h[T-1].
- * - The generated module does not grow with T: T = 1000 compiles in under 2 s, and its
- *   size is that of T = 10 within 2%.
+ * - The generated module does not grow with T: T = 1000 compiles in the time T = 10 does
+ *   (a ratio; the seconds are printed) to a module of the same size within 2%.
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compile, defineModel, generate, GradcError, type ModelBuilder } from '../src/index.js';
+import { compile, defineModel, GradcError, type ModelBuilder } from '../src/index.js';
 import { make } from '../src/ir/build.js';
 import type { Node } from '../src/ir/node.js';
 import type { Params } from '../src/load/loader.js';
@@ -253,14 +253,18 @@ describe('the generated module does not grow with T', () => {
     m.target('y');
     head(m, m.rnn('x', H, 'tanh', { name: 'cell' }).last.h);
   });
-  it('T = 1000 compiles in under 2 s, and its module is the size of T = 10 (within 2%)', () => {
-    const t0 = performance.now();
-    const long = compile(model(1000)).code; // generate, transpile and load
-    const seconds = (performance.now() - t0) / 1000;
-    const short = generate(model(10)).code;
-    console.log(`T = 1000: compiled in ${seconds.toFixed(2)} s, ${long.length} characters (T = 10: ${short.length})`);
-    expect(seconds).toBeLessThan(2);
-    expect(Math.abs(long.length - short.length) / short.length).toBeLessThan(0.02);
+  it('T = 1000 compiles as fast as T = 10, to a module of the same size (within 2%)', () => {
+    // Wall-clock time is reported, not asserted (the machine is shared); the assertion is a ratio.
+    const time = (T: number) => {
+      const t0 = performance.now();
+      const code = compile(model(T)).code; // generate, transpile and load
+      return { code, seconds: (performance.now() - t0) / 1000 };
+    };
+    time(10); // warm-up
+    const short = time(10), long = time(1000);
+    console.log(`T = 1000: compiled in ${long.seconds.toFixed(2)} s, ${long.code.length} characters (T = 10: ${short.seconds.toFixed(2)} s, ${short.code.length})`);
+    expect(long.seconds / short.seconds).toBeLessThan(3);
+    expect(Math.abs(long.code.length - short.code.length) / short.code.length).toBeLessThan(0.02);
   });
 });
 

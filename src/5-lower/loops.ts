@@ -155,6 +155,9 @@ interface KernelBuild extends Demand {
   readonly fusedDepth: Map<Node, number>;
   /** node -> index of the gemm step that computes it (while it could still take an epilogue). */
   readonly gemmOf: Map<Node, number>;
+  /** Gradient accumulators by parameter index (gradient kernel), and the reductions a time loop already did. */
+  readonly targets?: readonly (Access | undefined)[];
+  readonly reduced?: Set<Node>;
 }
 
 /**
@@ -163,11 +166,12 @@ interface KernelBuild extends Demand {
  * the gradient reductions and the loss sum; checked to write every buffer before reading it.
  */
 function buildKernel(plan: Planner, kind: LoopKernel['kind']): LoopKernel {
-  const k = newKernelBuild(plan, kind);
-  const targets = plan.derived.model.params.map((_, i) => (kind === 'gradient' ? gradTarget(k, i) : undefined));
+  const k0 = newKernelBuild(plan, kind);
+  const targets = plan.derived.model.params.map((_, i) => (kind === 'gradient' ? gradTarget(k0, i) : undefined));
+  const k: KernelBuild = { ...k0, targets, reduced: new Set() };
   for (const n of k.order) lowerNode(k, n);
   if (kind === 'forward') k.steps.push(...outputSteps(k));
-  for (const r of k.reductions) k.steps.push(reductionStep(k, r, targets[r.param]!));
+  for (const r of k.reductions) if (!k.reduced!.has(r.node)) k.steps.push(reductionStep(k, r, targets[r.param]!));
   if (kind !== 'forward') k.steps.push({ kind: 'lossSum', value: k.access.get(plan.derived.model.loss)! });
   const final = k.steps.filter((x): x is LoopStep => x !== null);
   checkWrittenBeforeRead(final, kind);
@@ -416,8 +420,20 @@ function lowerTime(k: KernelBuild, n: Node, args: Access[]): void {
   b.consts.forEach((c, j) => { slots.set(c, args[first + nS + j]); slotBatched.set(c, plan.batched.has(n.args[first + nS + j])); });
   if (scan) { slots.set(b.carry!, rowOfOut(b.reverse ? 0 : -1)); slotBatched.set(b.carry!, plan.batched.has(n)); }
   const results = group.map((m) => m.attrs.body!.result);
-  const order = topoOrder(results);
-  for (const m of order) if (slotBatched.get(m) ?? m.args.some((a) => plan.batched.has(a))) plan.batched.add(m);
+  for (const m of topoOrder(results)) if (slotBatched.get(m) ?? m.args.some((a) => plan.batched.has(a))) plan.batched.add(m);
+  // A sum over time of outer products of per-sample vectors that only feeds its parameter's
+  // gradient is added straight into the accumulator, one gemm over the batch per step
+  // (dW += $scale * sum_b a(b) b(b)^T), never materialized per sample.
+  const direct = new Map<Node, Reduction>();
+  if (!scan && k.targets && k.reduced) {
+    group.forEach((m, i) => {
+      const r = results[i];
+      const red = k.reductions.find((x) => x.node === m && x.how === 'sum');
+      if (red && !(k.uses.get(m)?.length) && r.op === 'outer' && r.args.every((a) => plan.batched.has(a)) && k.targets![red.param]?.buf) direct.set(m, red);
+    });
+  }
+  const roots = group.flatMap((m, i) => (direct.has(m) ? results[i].args : [results[i]]));
+  const order = topoOrder(roots);
   const inner = order.filter((m) => !slots.has(m));
   // A scan's step result goes straight into its row of the history (unless it is a leaf or a view of one).
   const target = scan ? rowOfOut(b.reverse ? -1 : 0) : undefined;
@@ -427,7 +443,7 @@ function lowerTime(k: KernelBuild, n: Node, args: Access[]): void {
   const shiftedOver = new Map<Node, Node[]>();
   for (const m of inner) if (LOWERING[m.op].kind === 'shifted') (shiftedOver.get(m.args[0]) ?? shiftedOver.set(m.args[0], []).get(m.args[0])!).push(m);
   const sub: KernelBuild = {
-    demanded: new Set(inner), roots: new Set(results), order: inner, reductions: [],
+    demanded: new Set(inner), roots: new Set(roots), order: inner, reductions: [],
     plan, kind: k.kind, hoists: k.hoists, hoisted: k.hoisted, steps: [], access: new Map(slots), uses,
     position: new Map(inner.map((m, i) => [m, i])), shiftedOver, fusedDepth: new Map(), gemmOf: new Map(),
   };
@@ -443,6 +459,21 @@ function lowerTime(k: KernelBuild, n: Node, args: Access[]): void {
     k.steps.push({ kind: 'elementwise', op: 'copy', out: initRow, args: [args[0]], unroll: plan.small(initRow.shape), comment: `${b.reverse ? `row ${b.steps}` : 'row 0'} of the recurrence: its initial state` });
   } else {
     group.forEach((m, i) => {
+      const red = direct.get(m);
+      if (red) {
+        const [a, c] = results[i].args.map((x) => sub.access.get(x)!);
+        const t = k.targets![red.param]!;
+        if (a.buf && c.buf && !a.inline && !c.inline) {
+          k.reduced!.add(m);
+          steps.push({
+            kind: 'gemm', P: constant(a.shape[0] ?? 1), Q: c.shape[0] ?? 1, K: BATCH, accumulate: true, scaled: true,
+            comment: plan.notes.reductionNote(plan.derived.model.params[red.param].name, m),
+            L: { buf: a.buf, base: a.base, su: a.strides[0] ?? 0, sv: a.bs }, R: { buf: c.buf, base: c.base, su: c.bs, sv: c.strides[0] ?? 0 },
+            out: { buf: t.buf!, base: ZERO, su: t.strides[0], sv: t.strides[1] },
+          });
+          return;
+        }
+      }
       const o = outs[i];
       steps.push({ kind: 'elementwise', op: 'add', out: o, args: [o, sub.access.get(results[i])!], unroll: plan.small(o.shape), comment: 'summed over t' });
       k.steps.push({ kind: 'elementwise', op: 'copy', out: o, args: [literalAccess(m.shape, 0)], unroll: plan.small(o.shape), comment: 'a sum over time starts at 0' });
