@@ -1192,7 +1192,7 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, l
 /** The model's name, as saved in parameter files. */
 export const MODEL_NAME = "co2";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
-export const STRUCTURE_HASH = '9e7cc10db37f05a16f138c76e629bb8b18daa4011fb84b0d9e50d887d5b4c5c2';
+export const STRUCTURE_HASH = '521699aa0f90721fc6e15a643e7e7f3c82bb5d1ef32225e67b6f6957b67ccd1b';
 const $PRECISION = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['Wx', [8], 8], ['Wh', [8, 8], 64], ['b', [8], 8], ['v', [8], 8], ['c', [], 1]];

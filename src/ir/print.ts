@@ -40,7 +40,8 @@ export function printIr(roots: readonly Node[], labels: Labels = new Map(), root
   const lines = order.map((n) => {
     const label = labels.get(n);
     const args = n.args.length ? `(${n.args.map(ref).join(', ')})` : '';
-    return `%${num.get(n)}${label ? ` ${label}` : ''} = ${n.op}${attrText(n)}${args} : ${showShape(n.shape)}`;
+    const body = n.attrs.body ? ` ${timeText(n, n.args.map(ref))}` : ''; // a recurrence's step, written over t
+    return `%${num.get(n)}${label ? ` ${label}` : ''} = ${n.op}${attrText(n)}${args}${body} : ${showShape(n.shape)}`;
   });
   roots.forEach((r, i) => lines.push(`return ${rootNames[i] ?? `#${i}`} = %${num.get(r)}`));
   return lines.join('\n');
