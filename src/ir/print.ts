@@ -99,7 +99,7 @@ function timeText(n: Node, args: readonly string[]): string {
     const arg = n.args[first + i];
     const name = arg.op === 'scan' ? (arg.attrs.body!.reverse ? 'G' : 'h') : args[first + i];
     const history = arg.shape[0] === b.steps + 1; // row t is the state after step t; else row t-1 is step t's
-    labels.set(s, `${/^[A-Za-z_$][\w$]*$/.test(name) ? name : `(${name})`}[${at(b.shifts[i] - (history ? 1 : 0))}]`);
+    labels.set(s, `${/^%?[A-Za-z0-9_$]+$/.test(name) ? name : `(${name})`}[${at(b.shifts[i] - (history ? 1 : 0))}]`);
   });
   b.consts.forEach((k, j) => labels.set(k, args[first + b.seqs.length + j]));
   if (b.carry) labels.set(b.carry, `${self}[${b.reverse ? 't' : 't-1'}]`);
