@@ -1192,7 +1192,7 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, l
 /** The model's name, as saved in parameter files. */
 export const MODEL_NAME = "co2";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
-export const STRUCTURE_HASH = '521699aa0f90721fc6e15a643e7e7f3c82bb5d1ef32225e67b6f6957b67ccd1b';
+export const STRUCTURE_HASH = '6d607260c4d8a84edcf40570e16ab9447bd85696b04bfd315a03ad0fa26c98e4';
 const $PRECISION = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['Wx', [8], 8], ['Wh', [8, 8], 64], ['b', [8], 8], ['v', [8], 8], ['c', [], 1]];
