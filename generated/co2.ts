@@ -61,8 +61,6 @@ export const OUTPUT_SIZE = 1;
 /** Each output and each target as [name, offset in its row, size] (fit's metrics pair them). */
 const $OUTPUT_SLOTS: readonly (readonly [string, number, number])[] = [['yhat', 0, 1]];
 const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [['y', 0, 1]];
-/** Values that one part of a kernel split by chunkSize passes to a later part. */
-const $t = new Floats(310);
 
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
 export function initParams(seed = 11): Params {
@@ -144,19 +142,6 @@ function $checkParams(p: Params, where: string, finite: boolean, writable = fals
   if (writable) $checkWritableParam(p, where, 'c');
 }
 
-/** True when every integer input of rows [first, first + count) is an id in range. */
-function $idsOk(_X: Floats, _count: number, _first: number): boolean {
-  return true;
-}
-
-/** Throws a SampleError naming the row, the input and the position of the first id out of range. */
-function $checkIds(_where: string, _X: Floats, _count: number, _first: number): void {
-}
-
-/** Forgets the rows the gradient kernels touched (after an update, or a gradient that no update reads). */
-function $untouch(): void {
-}
-
 /** Writes one sample's inputs into `into` at `at`; throws naming an input that is missing, not finite or of the wrong size. */
 export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
   $packArray(src.x, 12, '[12]', into, at, where, 'input', 'x');
@@ -194,22 +179,12 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
 /**
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
  *   dloss/dyhat = 2 * (yhat - y)
- *   g1          = dloss/dyhat * v .* (1 - h12.^2)    # dloss/d(Wx * x[12] + matmul(Wh, h11) + b)
- *   g2          = matmul(transpose(Wh), g1) .* (1 - h11.^2)    # dloss/d(Wx * x[11] + matmul(Wh, h10) + b)
- *   g3          = matmul(transpose(Wh), g2) .* (1 - h10.^2)    # dloss/d(Wx * x[10] + matmul(Wh, h9) + b)
- *   g4          = matmul(transpose(Wh), g3) .* (1 - h9.^2)    # dloss/d(Wx * x[9] + matmul(Wh, h8) + b)
- *   g5          = matmul(transpose(Wh), g4) .* (1 - h8.^2)    # dloss/d(Wx * x[8] + matmul(Wh, h7) + b)
- *   g6          = matmul(transpose(Wh), g5) .* (1 - h7.^2)    # dloss/d(Wx * x[7] + matmul(Wh, h6) + b)
- *   g7          = matmul(transpose(Wh), g6) .* (1 - h6.^2)    # dloss/d(Wx * x[6] + matmul(Wh, h5) + b)
- *   g8          = matmul(transpose(Wh), g7) .* (1 - h5.^2)    # dloss/d(Wx * x[5] + matmul(Wh, h4) + b)
- *   g9          = matmul(transpose(Wh), g8) .* (1 - h4.^2)    # dloss/d(Wx * x[4] + matmul(Wh, h3) + b)
- *   g10         = matmul(transpose(Wh), g9) .* (1 - h3.^2)    # dloss/d(Wx * x[3] + matmul(Wh, h2) + b)
- *   g11         = matmul(transpose(Wh), g10) .* (1 - h2.^2)    # dloss/d(Wx * x[2] + matmul(Wh, h1) + b)
- *   g12         = matmul(transpose(Wh), g11) .* (1 - h1.^2)    # dloss/d(Wx * x[1] + b)
- *   dloss/dWx   = g12 * x[1] + g11 * x[2] + g10 * x[3] + g9 * x[4] + g8 * x[5] + g7 * x[6] + g6 * x[7] + g5 * x[8] + g4 * x[9] + g3 * x[10] + g2 * x[11] + g1 * x[12]
- *   dloss/dWh   = outer(g1, h11) + outer(g2, h10) + outer(g3, h9) + outer(g4, h8) + outer(g5, h7) + outer(g6, h6) + outer(g7, h5) + outer(g8, h4) + outer(g9, h3) + outer(g10, h2) + outer(g11, h1)
- *   dloss/db    = g1 + g2 + g3 + g4 + g5 + g6 + g7 + g8 + g9 + g10 + g11 + g12
- *   dloss/dv    = dloss/dyhat * h12
+ *   g1          = unrow(dloss/dyhat * v, row 12)    # dloss/d(scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b)))
+ *   g2          = scan(G[12] = g1[row 12]; G[t-1] = g1[t-1] + matmul(transpose(Wh), G[t] .* (1 - h[t].^2)))
+ *   dloss/dWx   = sum_t(G[t] .* (1 - h[t].^2) * x[t])
+ *   dloss/dWh   = sum_t(outer(G[t] .* (1 - h[t].^2), h[t-1]))
+ *   dloss/db    = sum_t(G[t] .* (1 - h[t].^2))
+ *   dloss/dv    = dloss/dyhat * h
  *   dloss/dc    = dloss/dyhat
  */
 export function gradient(params: Params, inputs: Inputs, targets: Targets): { loss: number; grad: Params } {
@@ -320,7 +295,7 @@ function $checkRate(where: string, lr: unknown): void {
 /** True when `count` rows from row `first` lie in X and Y, both of this module's Floats (`$checkRows` says what is wrong otherwise, and takes the other float type too). */
 function $isRows(X: Floats, Y: Floats, count: number, first: number): boolean {
   return Number.isInteger(count) && count >= 1 && Number.isInteger(first) && first >= 0 && X instanceof Floats && Y instanceof Floats &&
-    X.length >= (first + count) * INPUT_SIZE && Y.length >= (first + count) * TARGET_SIZE && $idsOk(X, count, first);
+    X.length >= (first + count) * INPUT_SIZE && Y.length >= (first + count) * TARGET_SIZE;
 }
 
 /** Checks `count` rows from row `first` lie in X and Y (once per call). */
@@ -333,7 +308,6 @@ function $checkRows(where: string, X: Floats, Y: Floats, count: number, first: n
   if (X.length < end * INPUT_SIZE || Y.length < end * TARGET_SIZE) {
     throw new SampleError(`${where}: rows ${first} to ${end - 1} (first ${first}, count ${count}) are not all in the data: X has ${X.length / INPUT_SIZE} rows of ${INPUT_SIZE} (${X.length} values), Y has ${Y.length / TARGET_SIZE} rows of ${TARGET_SIZE} (${Y.length} values)`);
   }
-  $checkIds(where, X, count, first);
 }
 
 /** Sum of the loss over rows [first, first + count), adding `scale` times the gradients into `g`. */
@@ -371,7 +345,6 @@ function $stepFailed(where: string, p: Params, X: Floats, Y: Floats, count: numb
   else {
     const g = zeroParams();
     const value = $gradientSum(p, X, Y, count, first, g, 1 / count) / count;
-    $untouch(); // g is not the accumulator the update pass reads
     const grad = $nonFinite(g);
     const next = copyParams(p);
     $applyUpdate(next, g, lr);
@@ -478,18 +451,6 @@ export interface FitOptions {
   readonly metrics?: readonly ('accuracy' | 'mse' | 'mae')[] | undefined;
   /** Which output and target the metrics compare (names as in `shapes`). */
   readonly metricsOn?: { readonly output: string; readonly target: string } | undefined;
-  /**
-   * Where the gradient of a minibatch of more than one row comes from (default: this
-   * module's own, on the calling thread); gradc's `fitParallel` sets it to spread each batch
-   * over worker threads. `gradient(params, X, Y, count, first, grad, scale)` adds `scale`
-   * times the gradient of the loss summed over rows [first, first + count) of X and Y to
-   * `grad` and returns that summed loss; `rows(length)` makes each array that fit fills with
-   * shuffled or split rows, so that they can live in memory the threads share.
-   */
-  readonly batchGradient?: {
-    readonly gradient: (params: Params, X: Floats, Y: Floats, count: number, first: number, grad: Params, scale: number) => number;
-    readonly rows: (length: number) => Floats;
-  } | undefined;
 }
 
 /** Values of the metrics asked for. */
@@ -533,7 +494,7 @@ export interface FitResult {
   readonly optimizer: OptimizerState;
 }
 
-const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch', 'onBatch', 'validation', 'earlyStopping', 'signal', 'metrics', 'metricsOn', 'batchGradient'];
+const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch', 'onBatch', 'validation', 'earlyStopping', 'signal', 'metrics', 'metricsOn'];
 
 /** Options with their defaults, each checked; throws a SampleError naming the first bad one. */
 function $fitSettings(options: FitOptions, where: string) {
@@ -610,11 +571,6 @@ function $fitSettings(options: FitOptions, where: string) {
     if (metrics.includes('accuracy') && !(out[2] === tgt[2] || tgt[2] === 1)) throw new SampleError(`${where}: options.metrics: accuracy compares output ${out[0]} (${out[2]} values) with target ${tgt[0]} (${tgt[2]} values): the target must be one-hot of the same size or one class index`);
     pair = { out, tgt };
   }
-  const bg: unknown = options.batchGradient;
-  if (bg !== undefined && (typeof bg !== 'object' || bg === null || typeof (bg as { gradient?: unknown }).gradient !== 'function' || typeof (bg as { rows?: unknown }).rows !== 'function')) {
-    throw new SampleError(`${where}: options.batchGradient must be { gradient, rows } (two functions), got ${$show(bg)}`);
-  }
-  const batchGradient = options.batchGradient ?? { gradient: $gradientSum, rows: (n: number) => new Floats(n) };
   if (options.params !== undefined) $checkParams(options.params, `${where}: options.params`, true, true);
   const params = options.params ?? initParams();
   const o: unknown = options.optimizer;
@@ -629,7 +585,7 @@ function $fitSettings(options: FitOptions, where: string) {
     const withRate = options.learningRate !== undefined && typeof o === 'object' && o !== null && (given.learningRate === undefined) ? { ...given, learningRate } : given;
     optimizer = $initOptimizer(params, withRate, `${where}: options.optimizer`);
   }
-  return { epochs, batchSize, tolerance, divergence, shuffleSeed, params, optimizer, hyper: $hyper(optimizer.options, `${where}: options.optimizer`), onEpoch: options.onEpoch, onBatch: options.onBatch, validation, earlyStopping, signal: options.signal, metrics, pair, batchGradient };
+  return { epochs, batchSize, tolerance, divergence, shuffleSeed, params, optimizer, hyper: $hyper(optimizer.options, `${where}: options.optimizer`), onEpoch: options.onEpoch, onBatch: options.onBatch, validation, earlyStopping, signal: options.signal, metrics, pair };
 }
 
 /** The metrics asked for over `count` rows (see FitOptions.metrics). */
@@ -657,7 +613,7 @@ function $metrics(p: Params, X: Floats, Y: Floats, count: number, names: readonl
 }
 
 /** Splits `fraction` of the rows off (a seeded shuffle of the row numbers; both parts keep their order): [training, validation]. */
-function $split(X: Floats, Y: Floats, count: number, fraction: number, seed: number, where: string, rows: (n: number) => Floats): { X: Floats; Y: Floats; count: number }[] {
+function $split(X: Floats, Y: Floats, count: number, fraction: number, seed: number, where: string): { X: Floats; Y: Floats; count: number }[] {
   const held = Math.round(count * fraction);
   if (held < 1 || held > count - 1) throw new SampleError(`${where}: options.validation.fraction ${fraction} of ${count} samples leaves ${held < 1 ? 'no validation sample' : 'no training sample'}`);
   const order = new Int32Array(count);
@@ -666,7 +622,7 @@ function $split(X: Floats, Y: Floats, count: number, fraction: number, seed: num
   for (let i = count - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); const t = order[i]!; order[i] = order[j]!; order[j] = t; }
   const isHeld = new Uint8Array(count);
   for (let i = 0; i < held; i++) isHeld[order[i]!] = 1;
-  const parts = [count - held, held].map((n) => ({ X: rows(n * INPUT_SIZE), Y: rows(n * TARGET_SIZE), count: 0 }));
+  const parts = [count - held, held].map((n) => ({ X: new Floats(n * INPUT_SIZE), Y: new Floats(n * TARGET_SIZE), count: 0 }));
   for (let r = 0; r < count; r++) {
     const part = parts[isHeld[r]!]!;
     part.X.set(X.subarray(r * INPUT_SIZE, (r + 1) * INPUT_SIZE), part.count * INPUT_SIZE);
@@ -680,7 +636,7 @@ function $split(X: Floats, Y: Floats, count: number, fraction: number, seed: num
 function $trainAndCheck(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSettings>, where: string): FitResult {
   const v = o.validation;
   if (v && 'fraction' in v) {
-    const [train, held] = $split(X, Y, count, v.fraction, v.seed, where, o.batchGradient.rows);
+    const [train, held] = $split(X, Y, count, v.fraction, v.seed, where);
     return $train(train!.X, train!.Y, train!.count, held!, o, where);
   }
   return $train(X, Y, count, v, o, where);
@@ -722,7 +678,7 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
   const order = new Int32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
   const rand = o.shuffleSeed === undefined ? null : $rng(o.shuffleSeed);
-  const shuffled = rand ? { X: o.batchGradient.rows(count * INPUT_SIZE), Y: o.batchGradient.rows(count * TARGET_SIZE) } : null;
+  const shuffled = rand ? { X: new Floats(count * INPUT_SIZE), Y: new Floats(count * TARGET_SIZE) } : null;
   const losses: number[] = [];
   const valLosses: number[] = [];
   const trainMetrics: Metrics[] = [], valMetrics: Metrics[] = [];
@@ -745,7 +701,7 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
     let aborted = false, partial = false;
     for (let first = 0; first < count && total === total; first += batch) {
       const n = Math.min(batch, count - first);
-      total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper, o.batchGradient.gradient); // NaN: a step was refused
+      total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper); // NaN: a step was refused
       if (onBatch && total === total) onBatch(epoch, first + n, total / (first + n));
       if (signal && signal.aborted) { aborted = true; partial = first + n < count; break; } // after the last batch the epoch is complete: it is recorded, then training stops
     }
@@ -1071,15 +1027,14 @@ function $copyOptimizerInto(to: OptimizerState, from: OptimizerState): void {
  * with the parameters, the state and its step count unchanged. On one row without clipping,
  * `$optimizerRow` (the update fused into the backward pass where the model's lowering
  * allows it); otherwise the gradient, then with clipping one pass for its global norm (which
- * needs the whole gradient, so clipping is never fused), then one update pass. The gradient
- * of several rows comes from `sum` (fit's batchGradient, by default `$gradientSum`).
+ * needs the whole gradient, so clipping is never fused), then one update pass.
  */
-function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper, sum = $gradientSum): number {
+function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper): number {
   const lr = $rate(h, st.step), t = st.step + 1;
   let value: number;
   if (count === 1 && h.clip === Infinity) value = $optimizerRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, st, h, lr, t);
   else {
-    value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : sum(p, X, Y, count, first, $acc, 1 / count) / count;
+    value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
     let c = 1;
     if (h.clip !== Infinity) {
       const norm = $globalNorm($acc);
@@ -1237,8 +1192,8 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, l
 /** The model's name, as saved in parameter files. */
 export const MODEL_NAME = "co2";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
-export const STRUCTURE_HASH = '3ed994b9d813c272cfdc4959751960d53fbe42d268b4de7827a93c385d23344a';
-const $PRECISION: 'f64' | 'f32' = 'f64';
+export const STRUCTURE_HASH = '6d607260c4d8a84edcf40570e16ab9447bd85696b04bfd315a03ad0fa26c98e4';
+const $PRECISION = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['Wx', [8], 8], ['Wh', [8, 8], 64], ['b', [8], 8], ['v', [8], 8], ['c', [], 1]];
 
@@ -1338,8 +1293,8 @@ function $loadArrays(arrays: unknown, where: string): Params {
       const e: unknown = values[k];
       const x = e === '-0' ? -0 : e;
       if (typeof x !== 'number' || x - x !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] must be a finite number (or "-0"), got ${$show(e)}`, name);
-      const stored = $PRECISION === 'f32' ? Math.fround(x) : x;
-      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's ${$PRECISION} numbers`, name);
+      const stored = x;
+      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's f64 numbers`, name);
       if (typeof target === 'number') r[name] = stored;
       else target[k] = stored;
     }
@@ -1461,21 +1416,946 @@ function $checkArrayParam(v: unknown, size: number, shape: string, where: string
 
 // ---- Kernels: straight-line or looped code generated from the derived graph. ----
 
-/** Rows per `$gradientRows` / `$lossRows` call. */
-const $MAX_ROWS = Infinity;
+/** Rows per `$gradientRows` call (the size of the buffers below). */
+const $MAX_ROWS = 64;
+const $v_scan_x_Wx_Wh_b = new Floats(6656);
+const $v_dot_v_h = new Floats(64);
+const $v_yhat = new Floats(64);
+const $v_loss = new Floats(64);
+const $v_sub_yhat_y = new Floats(64);
+const $v_d_yhat = new Floats(64);
+const $v_d_h = new Floats(512);
+const $v_unrow_d_h = new Floats(6656);
+const $v_scan_x_Wx_Wh_b_2 = new Floats(6656);
+const $v_mul__2_c = new Floats(512);
+const $v_d_Wx = new Floats(512);
+const $v_d_b = new Floats(512);
+const $v_mul__3_s0 = new Floats(512);
+const $v_mul__3_s3 = new Floats(512);
+const $v_d_v = new Floats(512);
 
-/** Sum of the loss over `$nb` rows, adding `$scale` times their gradients into `$g`. */
-function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number): number {
+function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
+  const $p_v = $p.v;
+  const $p_Wx = $p.Wx;
+  const $p_Wh = $p.Wh;
+  const $p_b = $p.b;
+  const $p_c = $p.c;
+  // row 0 of the recurrence: its initial state
+  for (let $b = 0; $b < $nb; $b++) {
+    $v_scan_x_Wx_Wh_b[$b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[1 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[2 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[3 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[4 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[5 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[6 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[7 + $b * 104] = 0;
+  }
+  // scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+  for (let $step = 1; $step <= 12; $step++) {
+    // tanh(… + … + ~1.k2)
+    {
+      let $i = 0;
+      for (; $i + 4 <= $nb; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $step * 8 - 8 + $i * 104;
+          const $l1 = $step * 8 - 8 + ($i + 1) * 104;
+          const $l2 = $step * 8 - 8 + ($i + 2) * 104;
+          const $l3 = $step * 8 - 8 + ($i + 3) * 104;
+          const $m0 = $j * 8;
+          const $m1 = ($j + 1) * 8;
+          const $m2 = ($j + 2) * 8;
+          const $m3 = ($j + 3) * 8;
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
+            const $a1 = $v_scan_x_Wx_Wh_b[$l1 + $k]!;
+            const $a2 = $v_scan_x_Wx_Wh_b[$l2 + $k]!;
+            const $a3 = $v_scan_x_Wx_Wh_b[$l3 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k]!;
+            const $w1 = $p_Wh[$m1 + $k]!;
+            const $w2 = $p_Wh[$m2 + $k]!;
+            const $w3 = $p_Wh[$m3 + $k]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + $i * 12]! + $c01 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + $i * 12]! + $c02 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + $i * 12]! + $c03 + $p_b[$j + 3]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c10 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c11 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c12 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c13 + $p_b[$j + 3]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c20 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c21 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c22 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c23 + $p_b[$j + 3]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c30 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c31 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c32 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c33 + $p_b[$j + 3]!);
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $step * 8 - 8 + $i * 104;
+          const $l1 = $step * 8 - 8 + ($i + 1) * 104;
+          const $l2 = $step * 8 - 8 + ($i + 2) * 104;
+          const $l3 = $step * 8 - 8 + ($i + 3) * 104;
+          const $m0 = $j * 8;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
+            const $a1 = $v_scan_x_Wx_Wh_b[$l1 + $k]!;
+            const $a2 = $v_scan_x_Wx_Wh_b[$l2 + $k]!;
+            const $a3 = $v_scan_x_Wx_Wh_b[$l3 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c10 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c20 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c30 + $p_b[$j]!);
+        }
+      }
+      for (; $i < $nb; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $step * 8 - 8 + $i * 104;
+          const $m0 = $j * 8;
+          const $m1 = ($j + 1) * 8;
+          const $m2 = ($j + 2) * 8;
+          const $m3 = ($j + 3) * 8;
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k]!;
+            const $w1 = $p_Wh[$m1 + $k]!;
+            const $w2 = $p_Wh[$m2 + $k]!;
+            const $w3 = $p_Wh[$m3 + $k]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + $i * 12]! + $c01 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + $i * 12]! + $c02 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + $i * 12]! + $c03 + $p_b[$j + 3]!);
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $step * 8 - 8 + $i * 104;
+          const $m0 = $j * 8;
+          let $c00 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k]!;
+            $c00 += $a0 * $w0;
+          }
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
+        }
+      }
+    }
+  }
+  // dot(v, h)
+  for (let $b = 0; $b < $nb; $b++) {
+    {
+      let $s = 0;
+      $s += $p_v[0]! * $v_scan_x_Wx_Wh_b[96 + $b * 104]!;
+      $s += $p_v[1]! * $v_scan_x_Wx_Wh_b[97 + $b * 104]!;
+      $s += $p_v[2]! * $v_scan_x_Wx_Wh_b[98 + $b * 104]!;
+      $s += $p_v[3]! * $v_scan_x_Wx_Wh_b[99 + $b * 104]!;
+      $s += $p_v[4]! * $v_scan_x_Wx_Wh_b[100 + $b * 104]!;
+      $s += $p_v[5]! * $v_scan_x_Wx_Wh_b[101 + $b * 104]!;
+      $s += $p_v[6]! * $v_scan_x_Wx_Wh_b[102 + $b * 104]!;
+      $s += $p_v[7]! * $v_scan_x_Wx_Wh_b[103 + $b * 104]!;
+      $v_dot_v_h[$b] = $s;
+    }
+  }
+  // yhat = dot(v, h) + c
+  for (let $b = 0; $b < $nb; $b++) {
+    $v_yhat[$b] = $v_dot_v_h[$b]! + $p_c;
+  }
+  // output yhat
+  for (let $b = 0; $b < $nb; $b++) {
+    $o[$oo + $b] = $v_yhat[$b]!;
+  }
+}
+
+function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
+  const $p_v = $p.v;
+  const $p_Wx = $p.Wx;
+  const $p_Wh = $p.Wh;
+  const $p_b = $p.b;
+  const $p_c = $p.c;
+  // row 0 of the recurrence: its initial state
+  for (let $b = 0; $b < $nb; $b++) {
+    $v_scan_x_Wx_Wh_b[$b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[1 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[2 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[3 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[4 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[5 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[6 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[7 + $b * 104] = 0;
+  }
+  // scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+  for (let $step = 1; $step <= 12; $step++) {
+    // tanh(… + … + ~1.k2)
+    {
+      let $i = 0;
+      for (; $i + 4 <= $nb; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $step * 8 - 8 + $i * 104;
+          const $l1 = $step * 8 - 8 + ($i + 1) * 104;
+          const $l2 = $step * 8 - 8 + ($i + 2) * 104;
+          const $l3 = $step * 8 - 8 + ($i + 3) * 104;
+          const $m0 = $j * 8;
+          const $m1 = ($j + 1) * 8;
+          const $m2 = ($j + 2) * 8;
+          const $m3 = ($j + 3) * 8;
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
+            const $a1 = $v_scan_x_Wx_Wh_b[$l1 + $k]!;
+            const $a2 = $v_scan_x_Wx_Wh_b[$l2 + $k]!;
+            const $a3 = $v_scan_x_Wx_Wh_b[$l3 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k]!;
+            const $w1 = $p_Wh[$m1 + $k]!;
+            const $w2 = $p_Wh[$m2 + $k]!;
+            const $w3 = $p_Wh[$m3 + $k]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + $i * 12]! + $c01 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + $i * 12]! + $c02 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + $i * 12]! + $c03 + $p_b[$j + 3]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c10 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c11 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c12 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c13 + $p_b[$j + 3]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c20 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c21 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c22 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c23 + $p_b[$j + 3]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c30 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c31 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c32 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c33 + $p_b[$j + 3]!);
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $step * 8 - 8 + $i * 104;
+          const $l1 = $step * 8 - 8 + ($i + 1) * 104;
+          const $l2 = $step * 8 - 8 + ($i + 2) * 104;
+          const $l3 = $step * 8 - 8 + ($i + 3) * 104;
+          const $m0 = $j * 8;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
+            const $a1 = $v_scan_x_Wx_Wh_b[$l1 + $k]!;
+            const $a2 = $v_scan_x_Wx_Wh_b[$l2 + $k]!;
+            const $a3 = $v_scan_x_Wx_Wh_b[$l3 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c10 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c20 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c30 + $p_b[$j]!);
+        }
+      }
+      for (; $i < $nb; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $step * 8 - 8 + $i * 104;
+          const $m0 = $j * 8;
+          const $m1 = ($j + 1) * 8;
+          const $m2 = ($j + 2) * 8;
+          const $m3 = ($j + 3) * 8;
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k]!;
+            const $w1 = $p_Wh[$m1 + $k]!;
+            const $w2 = $p_Wh[$m2 + $k]!;
+            const $w3 = $p_Wh[$m3 + $k]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + $i * 12]! + $c01 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + $i * 12]! + $c02 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + $i * 12]! + $c03 + $p_b[$j + 3]!);
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $step * 8 - 8 + $i * 104;
+          const $m0 = $j * 8;
+          let $c00 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k]!;
+            $c00 += $a0 * $w0;
+          }
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
+        }
+      }
+    }
+  }
+  // dot(v, h)
+  for (let $b = 0; $b < $nb; $b++) {
+    {
+      let $s = 0;
+      $s += $p_v[0]! * $v_scan_x_Wx_Wh_b[96 + $b * 104]!;
+      $s += $p_v[1]! * $v_scan_x_Wx_Wh_b[97 + $b * 104]!;
+      $s += $p_v[2]! * $v_scan_x_Wx_Wh_b[98 + $b * 104]!;
+      $s += $p_v[3]! * $v_scan_x_Wx_Wh_b[99 + $b * 104]!;
+      $s += $p_v[4]! * $v_scan_x_Wx_Wh_b[100 + $b * 104]!;
+      $s += $p_v[5]! * $v_scan_x_Wx_Wh_b[101 + $b * 104]!;
+      $s += $p_v[6]! * $v_scan_x_Wx_Wh_b[102 + $b * 104]!;
+      $s += $p_v[7]! * $v_scan_x_Wx_Wh_b[103 + $b * 104]!;
+      $v_dot_v_h[$b] = $s;
+    }
+  }
+  // yhat = dot(v, h) + c
+  // loss = (yhat - y)^2
+  for (let $b = 0; $b < $nb; $b++) {
+    $v_loss[$b] = ($v_dot_v_h[$b]! + $p_c - $y[$yo + $b]!) * ($v_dot_v_h[$b]! + $p_c - $y[$yo + $b]!);
+  }
   let $total = 0;
-  for (let $b = 0; $b < $nb; $b++) $total += $gradient($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE, $g, $scale);
+  for (let $b = 0; $b < $nb; $b++) $total += $v_loss[$b]!;
   return $total;
 }
 
-/** Sum of the loss over `$nb` rows. */
-function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
+function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number): number {
+  const $g_Wx = $g.Wx;
+  const $g_Wh = $g.Wh;
+  const $g_b = $g.b;
+  const $g_v = $g.v;
+  const $p_v = $p.v;
+  const $p_Wx = $p.Wx;
+  const $p_Wh = $p.Wh;
+  const $p_b = $p.b;
+  const $p_c = $p.c;
+  // row 0 of the recurrence: its initial state
+  for (let $b = 0; $b < $nb; $b++) {
+    $v_scan_x_Wx_Wh_b[$b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[1 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[2 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[3 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[4 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[5 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[6 + $b * 104] = 0;
+    $v_scan_x_Wx_Wh_b[7 + $b * 104] = 0;
+  }
+  // scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+  for (let $step = 1; $step <= 12; $step++) {
+    // tanh(… + … + ~1.k2)
+    {
+      let $i = 0;
+      for (; $i + 4 <= $nb; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $step * 8 - 8 + $i * 104;
+          const $l1 = $step * 8 - 8 + ($i + 1) * 104;
+          const $l2 = $step * 8 - 8 + ($i + 2) * 104;
+          const $l3 = $step * 8 - 8 + ($i + 3) * 104;
+          const $m0 = $j * 8;
+          const $m1 = ($j + 1) * 8;
+          const $m2 = ($j + 2) * 8;
+          const $m3 = ($j + 3) * 8;
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
+            const $a1 = $v_scan_x_Wx_Wh_b[$l1 + $k]!;
+            const $a2 = $v_scan_x_Wx_Wh_b[$l2 + $k]!;
+            const $a3 = $v_scan_x_Wx_Wh_b[$l3 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k]!;
+            const $w1 = $p_Wh[$m1 + $k]!;
+            const $w2 = $p_Wh[$m2 + $k]!;
+            const $w3 = $p_Wh[$m3 + $k]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + $i * 12]! + $c01 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + $i * 12]! + $c02 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + $i * 12]! + $c03 + $p_b[$j + 3]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c10 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c11 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c12 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c13 + $p_b[$j + 3]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c20 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c21 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c22 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c23 + $p_b[$j + 3]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c30 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c31 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c32 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c33 + $p_b[$j + 3]!);
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $step * 8 - 8 + $i * 104;
+          const $l1 = $step * 8 - 8 + ($i + 1) * 104;
+          const $l2 = $step * 8 - 8 + ($i + 2) * 104;
+          const $l3 = $step * 8 - 8 + ($i + 3) * 104;
+          const $m0 = $j * 8;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
+            const $a1 = $v_scan_x_Wx_Wh_b[$l1 + $k]!;
+            const $a2 = $v_scan_x_Wx_Wh_b[$l2 + $k]!;
+            const $a3 = $v_scan_x_Wx_Wh_b[$l3 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c10 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c20 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c30 + $p_b[$j]!);
+        }
+      }
+      for (; $i < $nb; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $step * 8 - 8 + $i * 104;
+          const $m0 = $j * 8;
+          const $m1 = ($j + 1) * 8;
+          const $m2 = ($j + 2) * 8;
+          const $m3 = ($j + 3) * 8;
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k]!;
+            const $w1 = $p_Wh[$m1 + $k]!;
+            const $w2 = $p_Wh[$m2 + $k]!;
+            const $w3 = $p_Wh[$m3 + $k]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + $i * 12]! + $c01 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + $i * 12]! + $c02 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + $i * 12]! + $c03 + $p_b[$j + 3]!);
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $step * 8 - 8 + $i * 104;
+          const $m0 = $j * 8;
+          let $c00 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k]!;
+            $c00 += $a0 * $w0;
+          }
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
+        }
+      }
+    }
+  }
+  // dot(v, h)
+  for (let $b = 0; $b < $nb; $b++) {
+    {
+      let $s = 0;
+      $s += $p_v[0]! * $v_scan_x_Wx_Wh_b[96 + $b * 104]!;
+      $s += $p_v[1]! * $v_scan_x_Wx_Wh_b[97 + $b * 104]!;
+      $s += $p_v[2]! * $v_scan_x_Wx_Wh_b[98 + $b * 104]!;
+      $s += $p_v[3]! * $v_scan_x_Wx_Wh_b[99 + $b * 104]!;
+      $s += $p_v[4]! * $v_scan_x_Wx_Wh_b[100 + $b * 104]!;
+      $s += $p_v[5]! * $v_scan_x_Wx_Wh_b[101 + $b * 104]!;
+      $s += $p_v[6]! * $v_scan_x_Wx_Wh_b[102 + $b * 104]!;
+      $s += $p_v[7]! * $v_scan_x_Wx_Wh_b[103 + $b * 104]!;
+      $v_dot_v_h[$b] = $s;
+    }
+  }
+  // yhat = dot(v, h) + c
+  // yhat - y
+  for (let $b = 0; $b < $nb; $b++) {
+    $v_sub_yhat_y[$b] = $v_dot_v_h[$b]! + $p_c - $y[$yo + $b]!;
+  }
+  // loss = (yhat - y)^2
+  for (let $b = 0; $b < $nb; $b++) {
+    $v_loss[$b] = $v_sub_yhat_y[$b]! * $v_sub_yhat_y[$b]!;
+  }
+  // d_yhat = 2 * (yhat - y)
+  // grad of: loss = (yhat - y)^2
+  for (let $b = 0; $b < $nb; $b++) {
+    $v_d_yhat[$b] = 2 * $v_sub_yhat_y[$b]!;
+  }
+  // d_h = d_yhat * v
+  // grad of: dot(v, h)
+  for (let $b = 0; $b < $nb; $b++) {
+    $v_d_h[$b * 8] = $v_d_yhat[$b]! * $p_v[0]!;
+    $v_d_h[1 + $b * 8] = $v_d_yhat[$b]! * $p_v[1]!;
+    $v_d_h[2 + $b * 8] = $v_d_yhat[$b]! * $p_v[2]!;
+    $v_d_h[3 + $b * 8] = $v_d_yhat[$b]! * $p_v[3]!;
+    $v_d_h[4 + $b * 8] = $v_d_yhat[$b]! * $p_v[4]!;
+    $v_d_h[5 + $b * 8] = $v_d_yhat[$b]! * $p_v[5]!;
+    $v_d_h[6 + $b * 8] = $v_d_yhat[$b]! * $p_v[6]!;
+    $v_d_h[7 + $b * 8] = $v_d_yhat[$b]! * $p_v[7]!;
+  }
+  // unrow(d_h, row 12)
+  // grad of: h = scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))[row 12]
+  for (let $b = 0; $b < $nb; $b++) {
+    {
+      for (let $r = 0; $r < 104; $r++) $v_unrow_d_h[$b * 104 + $r] = 0;
+      for (let $r = 0; $r < 8; $r++) $v_unrow_d_h[96 + $b * 104 + $r] = $v_d_h[$b * 8 + $r]!;
+    }
+  }
+  // row 12 of the recurrence: its initial state
+  for (let $b = 0; $b < $nb; $b++) {
+    $v_scan_x_Wx_Wh_b_2[96 + $b * 104] = $v_unrow_d_h[96 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[97 + $b * 104] = $v_unrow_d_h[97 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[98 + $b * 104] = $v_unrow_d_h[98 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[99 + $b * 104] = $v_unrow_d_h[99 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[100 + $b * 104] = $v_unrow_d_h[100 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[101 + $b * 104] = $v_unrow_d_h[101 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[102 + $b * 104] = $v_unrow_d_h[102 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[103 + $b * 104] = $v_unrow_d_h[103 + $b * 104]!;
+  }
+  // …
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+  for (let $step = 12; $step >= 1; $step--) {
+    // ~2.c .* (1 - ~2.s2.^2)
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_mul__2_c[$b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + $b * 104]!));
+      $v_mul__2_c[1 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 1 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 1 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 1 + $b * 104]!));
+      $v_mul__2_c[2 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 2 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 2 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 2 + $b * 104]!));
+      $v_mul__2_c[3 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 3 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 3 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 3 + $b * 104]!));
+      $v_mul__2_c[4 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 4 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 4 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 4 + $b * 104]!));
+      $v_mul__2_c[5 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 5 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 5 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 5 + $b * 104]!));
+      $v_mul__2_c[6 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 6 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 6 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 6 + $b * 104]!));
+      $v_mul__2_c[7 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 7 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 7 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 7 + $b * 104]!));
+    }
+    // ~2.s0 + matmul(transpose(~2.k1), ~2.c .* …)
+    {
+      let $i = 0;
+      for (; $i + 4 <= $nb; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $i * 8;
+          const $l1 = ($i + 1) * 8;
+          const $l2 = ($i + 2) * 8;
+          const $l3 = ($i + 3) * 8;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_mul__2_c[$l0 + $k]!;
+            const $a1 = $v_mul__2_c[$l1 + $k]!;
+            const $a2 = $v_mul__2_c[$l2 + $k]!;
+            const $a3 = $v_mul__2_c[$l3 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k * 8]!;
+            const $w1 = $p_Wh[$m1 + $k * 8]!;
+            const $w2 = $p_Wh[$m2 + $k * 8]!;
+            const $w3 = $p_Wh[$m3 + $k * 8]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 1] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 1]! + $c01;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 2] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 2]! + $c02;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 3] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 3]! + $c03;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j]! + $c10;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j + 1] = $v_unrow_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j + 1]! + $c11;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j + 2] = $v_unrow_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j + 2]! + $c12;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j + 3] = $v_unrow_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j + 3]! + $c13;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j]! + $c20;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j + 1] = $v_unrow_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j + 1]! + $c21;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j + 2] = $v_unrow_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j + 2]! + $c22;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j + 3] = $v_unrow_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j + 3]! + $c23;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j]! + $c30;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j + 1] = $v_unrow_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j + 1]! + $c31;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j + 2] = $v_unrow_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j + 2]! + $c32;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j + 3] = $v_unrow_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j + 3]! + $c33;
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $i * 8;
+          const $l1 = ($i + 1) * 8;
+          const $l2 = ($i + 2) * 8;
+          const $l3 = ($i + 3) * 8;
+          const $m0 = $j;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_mul__2_c[$l0 + $k]!;
+            const $a1 = $v_mul__2_c[$l1 + $k]!;
+            const $a2 = $v_mul__2_c[$l2 + $k]!;
+            const $a3 = $v_mul__2_c[$l3 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k * 8]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j]! + $c10;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j]! + $c20;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j]! + $c30;
+        }
+      }
+      for (; $i < $nb; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $i * 8;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_mul__2_c[$l0 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k * 8]!;
+            const $w1 = $p_Wh[$m1 + $k * 8]!;
+            const $w2 = $p_Wh[$m2 + $k * 8]!;
+            const $w3 = $p_Wh[$m3 + $k * 8]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 1] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 1]! + $c01;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 2] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 2]! + $c02;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 3] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 3]! + $c03;
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $i * 8;
+          const $m0 = $j;
+          let $c00 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_mul__2_c[$l0 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k * 8]!;
+            $c00 += $a0 * $w0;
+          }
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
+        }
+      }
+    }
+  }
+  // a sum over time starts at 0
+  for (let $b = 0; $b < $nb; $b++) {
+    $v_d_Wx[$b * 8] = 0;
+    $v_d_Wx[1 + $b * 8] = 0;
+    $v_d_Wx[2 + $b * 8] = 0;
+    $v_d_Wx[3 + $b * 8] = 0;
+    $v_d_Wx[4 + $b * 8] = 0;
+    $v_d_Wx[5 + $b * 8] = 0;
+    $v_d_Wx[6 + $b * 8] = 0;
+    $v_d_Wx[7 + $b * 8] = 0;
+  }
+  // a sum over time starts at 0
+  for (let $b = 0; $b < $nb; $b++) {
+    $v_d_b[$b * 8] = 0;
+    $v_d_b[1 + $b * 8] = 0;
+    $v_d_b[2 + $b * 8] = 0;
+    $v_d_b[3 + $b * 8] = 0;
+    $v_d_b[4 + $b * 8] = 0;
+    $v_d_b[5 + $b * 8] = 0;
+    $v_d_b[6 + $b * 8] = 0;
+    $v_d_b[7 + $b * 8] = 0;
+  }
+  // d_Wx = sum_t(G[t] .* (1 - h[t].^2) * x[t])
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+  // d_Wh = sum_t(outer(G[t] .* (1 - h[t].^2), h[t-1]))
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+  // d_b = sum_t(G[t] .* (1 - h[t].^2))
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+  for (let $step = 1; $step <= 12; $step++) {
+    // ~3.s0 .* (1 - ~3.s2.^2)
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_mul__3_s0[$b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + $b * 104]!));
+      $v_mul__3_s0[1 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 1 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 1 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 1 + $b * 104]!));
+      $v_mul__3_s0[2 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 2 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 2 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 2 + $b * 104]!));
+      $v_mul__3_s0[3 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 3 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 3 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 3 + $b * 104]!));
+      $v_mul__3_s0[4 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 4 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 4 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 4 + $b * 104]!));
+      $v_mul__3_s0[5 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 5 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 5 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 5 + $b * 104]!));
+      $v_mul__3_s0[6 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 6 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 6 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 6 + $b * 104]!));
+      $v_mul__3_s0[7 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 7 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 7 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 7 + $b * 104]!));
+    }
+    // ~3.s0 .* (1 - …) * ~3.s3
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_mul__3_s3[$b * 8] = $v_mul__3_s0[$b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
+      $v_mul__3_s3[1 + $b * 8] = $v_mul__3_s0[1 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
+      $v_mul__3_s3[2 + $b * 8] = $v_mul__3_s0[2 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
+      $v_mul__3_s3[3 + $b * 8] = $v_mul__3_s0[3 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
+      $v_mul__3_s3[4 + $b * 8] = $v_mul__3_s0[4 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
+      $v_mul__3_s3[5 + $b * 8] = $v_mul__3_s0[5 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
+      $v_mul__3_s3[6 + $b * 8] = $v_mul__3_s0[6 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
+      $v_mul__3_s3[7 + $b * 8] = $v_mul__3_s0[7 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
+    }
+    // summed over t
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_d_Wx[$b * 8] = $v_d_Wx[$b * 8]! + $v_mul__3_s3[$b * 8]!;
+      $v_d_Wx[1 + $b * 8] = $v_d_Wx[1 + $b * 8]! + $v_mul__3_s3[1 + $b * 8]!;
+      $v_d_Wx[2 + $b * 8] = $v_d_Wx[2 + $b * 8]! + $v_mul__3_s3[2 + $b * 8]!;
+      $v_d_Wx[3 + $b * 8] = $v_d_Wx[3 + $b * 8]! + $v_mul__3_s3[3 + $b * 8]!;
+      $v_d_Wx[4 + $b * 8] = $v_d_Wx[4 + $b * 8]! + $v_mul__3_s3[4 + $b * 8]!;
+      $v_d_Wx[5 + $b * 8] = $v_d_Wx[5 + $b * 8]! + $v_mul__3_s3[5 + $b * 8]!;
+      $v_d_Wx[6 + $b * 8] = $v_d_Wx[6 + $b * 8]! + $v_mul__3_s3[6 + $b * 8]!;
+      $v_d_Wx[7 + $b * 8] = $v_d_Wx[7 + $b * 8]! + $v_mul__3_s3[7 + $b * 8]!;
+    }
+    // d_Wh += d_Wh, summed over the batch
+    // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+    {
+      let $i = 0;
+      for (; $i + 4 <= 8; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $i;
+          const $l1 = ($i + 1);
+          const $l2 = ($i + 2);
+          const $l3 = ($i + 3);
+          const $m0 = $step * 8 - 8 + $j;
+          const $m1 = $step * 8 - 8 + ($j + 1);
+          const $m2 = $step * 8 - 8 + ($j + 2);
+          const $m3 = $step * 8 - 8 + ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_mul__3_s0[$l0 + $k * 8]!;
+            const $a1 = $v_mul__3_s0[$l1 + $k * 8]!;
+            const $a2 = $v_mul__3_s0[$l2 + $k * 8]!;
+            const $a3 = $v_mul__3_s0[$l3 + $k * 8]!;
+            const $w0 = $v_scan_x_Wx_Wh_b[$m0 + $k * 104]!;
+            const $w1 = $v_scan_x_Wx_Wh_b[$m1 + $k * 104]!;
+            const $w2 = $v_scan_x_Wx_Wh_b[$m2 + $k * 104]!;
+            const $w3 = $v_scan_x_Wx_Wh_b[$m3 + $k * 104]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $g_Wh[$i * 8 + $j]! += $scale * $c00;
+          $g_Wh[$i * 8 + ($j + 1)]! += $scale * $c01;
+          $g_Wh[$i * 8 + ($j + 2)]! += $scale * $c02;
+          $g_Wh[$i * 8 + ($j + 3)]! += $scale * $c03;
+          $g_Wh[($i + 1) * 8 + $j]! += $scale * $c10;
+          $g_Wh[($i + 1) * 8 + ($j + 1)]! += $scale * $c11;
+          $g_Wh[($i + 1) * 8 + ($j + 2)]! += $scale * $c12;
+          $g_Wh[($i + 1) * 8 + ($j + 3)]! += $scale * $c13;
+          $g_Wh[($i + 2) * 8 + $j]! += $scale * $c20;
+          $g_Wh[($i + 2) * 8 + ($j + 1)]! += $scale * $c21;
+          $g_Wh[($i + 2) * 8 + ($j + 2)]! += $scale * $c22;
+          $g_Wh[($i + 2) * 8 + ($j + 3)]! += $scale * $c23;
+          $g_Wh[($i + 3) * 8 + $j]! += $scale * $c30;
+          $g_Wh[($i + 3) * 8 + ($j + 1)]! += $scale * $c31;
+          $g_Wh[($i + 3) * 8 + ($j + 2)]! += $scale * $c32;
+          $g_Wh[($i + 3) * 8 + ($j + 3)]! += $scale * $c33;
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $i;
+          const $l1 = ($i + 1);
+          const $l2 = ($i + 2);
+          const $l3 = ($i + 3);
+          const $m0 = $step * 8 - 8 + $j;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_mul__3_s0[$l0 + $k * 8]!;
+            const $a1 = $v_mul__3_s0[$l1 + $k * 8]!;
+            const $a2 = $v_mul__3_s0[$l2 + $k * 8]!;
+            const $a3 = $v_mul__3_s0[$l3 + $k * 8]!;
+            const $w0 = $v_scan_x_Wx_Wh_b[$m0 + $k * 104]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $g_Wh[$i * 8 + $j]! += $scale * $c00;
+          $g_Wh[($i + 1) * 8 + $j]! += $scale * $c10;
+          $g_Wh[($i + 2) * 8 + $j]! += $scale * $c20;
+          $g_Wh[($i + 3) * 8 + $j]! += $scale * $c30;
+        }
+      }
+      for (; $i < 8; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $i;
+          const $m0 = $step * 8 - 8 + $j;
+          const $m1 = $step * 8 - 8 + ($j + 1);
+          const $m2 = $step * 8 - 8 + ($j + 2);
+          const $m3 = $step * 8 - 8 + ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_mul__3_s0[$l0 + $k * 8]!;
+            const $w0 = $v_scan_x_Wx_Wh_b[$m0 + $k * 104]!;
+            const $w1 = $v_scan_x_Wx_Wh_b[$m1 + $k * 104]!;
+            const $w2 = $v_scan_x_Wx_Wh_b[$m2 + $k * 104]!;
+            const $w3 = $v_scan_x_Wx_Wh_b[$m3 + $k * 104]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $g_Wh[$i * 8 + $j]! += $scale * $c00;
+          $g_Wh[$i * 8 + ($j + 1)]! += $scale * $c01;
+          $g_Wh[$i * 8 + ($j + 2)]! += $scale * $c02;
+          $g_Wh[$i * 8 + ($j + 3)]! += $scale * $c03;
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $i;
+          const $m0 = $step * 8 - 8 + $j;
+          let $c00 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_mul__3_s0[$l0 + $k * 8]!;
+            const $w0 = $v_scan_x_Wx_Wh_b[$m0 + $k * 104]!;
+            $c00 += $a0 * $w0;
+          }
+          $g_Wh[$i * 8 + $j]! += $scale * $c00;
+        }
+      }
+    }
+    // summed over t
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_d_b[$b * 8] = $v_d_b[$b * 8]! + $v_mul__3_s0[$b * 8]!;
+      $v_d_b[1 + $b * 8] = $v_d_b[1 + $b * 8]! + $v_mul__3_s0[1 + $b * 8]!;
+      $v_d_b[2 + $b * 8] = $v_d_b[2 + $b * 8]! + $v_mul__3_s0[2 + $b * 8]!;
+      $v_d_b[3 + $b * 8] = $v_d_b[3 + $b * 8]! + $v_mul__3_s0[3 + $b * 8]!;
+      $v_d_b[4 + $b * 8] = $v_d_b[4 + $b * 8]! + $v_mul__3_s0[4 + $b * 8]!;
+      $v_d_b[5 + $b * 8] = $v_d_b[5 + $b * 8]! + $v_mul__3_s0[5 + $b * 8]!;
+      $v_d_b[6 + $b * 8] = $v_d_b[6 + $b * 8]! + $v_mul__3_s0[6 + $b * 8]!;
+      $v_d_b[7 + $b * 8] = $v_d_b[7 + $b * 8]! + $v_mul__3_s0[7 + $b * 8]!;
+    }
+  }
+  // d_v = d_yhat * h
+  // grad of: dot(v, h)
+  for (let $b = 0; $b < $nb; $b++) {
+    $v_d_v[$b * 8] = $v_d_yhat[$b]! * $v_scan_x_Wx_Wh_b[96 + $b * 104]!;
+    $v_d_v[1 + $b * 8] = $v_d_yhat[$b]! * $v_scan_x_Wx_Wh_b[97 + $b * 104]!;
+    $v_d_v[2 + $b * 8] = $v_d_yhat[$b]! * $v_scan_x_Wx_Wh_b[98 + $b * 104]!;
+    $v_d_v[3 + $b * 8] = $v_d_yhat[$b]! * $v_scan_x_Wx_Wh_b[99 + $b * 104]!;
+    $v_d_v[4 + $b * 8] = $v_d_yhat[$b]! * $v_scan_x_Wx_Wh_b[100 + $b * 104]!;
+    $v_d_v[5 + $b * 8] = $v_d_yhat[$b]! * $v_scan_x_Wx_Wh_b[101 + $b * 104]!;
+    $v_d_v[6 + $b * 8] = $v_d_yhat[$b]! * $v_scan_x_Wx_Wh_b[102 + $b * 104]!;
+    $v_d_v[7 + $b * 8] = $v_d_yhat[$b]! * $v_scan_x_Wx_Wh_b[103 + $b * 104]!;
+  }
+  // d_Wx += d_Wx, summed over the batch
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wx[$b * 8]!; $g_Wx[0]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wx[1 + $b * 8]!; $g_Wx[1]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wx[2 + $b * 8]!; $g_Wx[2]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wx[3 + $b * 8]!; $g_Wx[3]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wx[4 + $b * 8]!; $g_Wx[4]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wx[5 + $b * 8]!; $g_Wx[5]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wx[6 + $b * 8]!; $g_Wx[6]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_Wx[7 + $b * 8]!; $g_Wx[7]! += $scale * $s; }
+  // d_b += d_b, summed over the batch
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_b[$b * 8]!; $g_b[0]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_b[1 + $b * 8]!; $g_b[1]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_b[2 + $b * 8]!; $g_b[2]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_b[3 + $b * 8]!; $g_b[3]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_b[4 + $b * 8]!; $g_b[4]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_b[5 + $b * 8]!; $g_b[5]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_b[6 + $b * 8]!; $g_b[6]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_b[7 + $b * 8]!; $g_b[7]! += $scale * $s; }
+  // d_v += d_v, summed over the batch
+  // grad of: dot(v, h)
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_v[$b * 8]!; $g_v[0]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_v[1 + $b * 8]!; $g_v[1]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_v[2 + $b * 8]!; $g_v[2]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_v[3 + $b * 8]!; $g_v[3]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_v[4 + $b * 8]!; $g_v[4]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_v[5 + $b * 8]!; $g_v[5]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_v[6 + $b * 8]!; $g_v[6]! += $scale * $s; }
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_v[7 + $b * 8]!; $g_v[7]! += $scale * $s; }
+  // d_c += d_yhat, summed over the batch
+  // grad of: loss = (yhat - y)^2
+  { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_yhat[$b]!; $g.c += $scale * $s; }
   let $total = 0;
-  for (let $b = 0; $b < $nb; $b++) $total += $loss($p, $x, $xo + $b * INPUT_SIZE, $y, $yo + $b * TARGET_SIZE);
+  for (let $b = 0; $b < $nb; $b++) $total += $v_loss[$b]!;
   return $total;
+}
+
+function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
+  $forwardRows($p, $x, $xo, 1, $o, $oo);
+}
+function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
+  return $lossRows($p, $x, $xo, $y, $yo, 1);
+}
+function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
+  return $gradientRows($p, $x, $xo, $y, $yo, 1, $g, $scale);
 }
 
 /** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */
@@ -1488,9461 +2368,4 @@ function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, 
 function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState, h: $Hyper, lr: number, t: number): number {
   const value = $gradient(p, X, xo, Y, yo, $acc, 1);
   return $optimizerUpdate(p, $acc, st, h, lr, t, 1, value) ? value : NaN;
-}
-
-function $forward_0($p: Params, $x: Floats, $xo: number, _$o: Floats, _$oo: number): void {
-  const Wx_0 = $p.Wx[0]!;
-  const Wx_1 = $p.Wx[1]!;
-  $t[44] = Wx_1;
-  const Wx_2 = $p.Wx[2]!;
-  $t[61] = Wx_2;
-  const Wx_3 = $p.Wx[3]!;
-  $t[72] = Wx_3;
-  const Wx_4 = $p.Wx[4]!;
-  $t[83] = Wx_4;
-  const Wx_5 = $p.Wx[5]!;
-  $t[94] = Wx_5;
-  const Wx_6 = $p.Wx[6]!;
-  $t[15] = Wx_6;
-  const Wx_7 = $p.Wx[7]!;
-  $t[30] = Wx_7;
-  const Wh_0 = $p.Wh[0]!;
-  $t[43] = Wh_0;
-  const Wh_1 = $p.Wh[1]!;
-  $t[60] = Wh_1;
-  const Wh_2 = $p.Wh[2]!;
-  $t[71] = Wh_2;
-  const Wh_3 = $p.Wh[3]!;
-  $t[82] = Wh_3;
-  const Wh_4 = $p.Wh[4]!;
-  $t[93] = Wh_4;
-  const Wh_5 = $p.Wh[5]!;
-  $t[13] = Wh_5;
-  const Wh_6 = $p.Wh[6]!;
-  $t[29] = Wh_6;
-  const Wh_7 = $p.Wh[7]!;
-  $t[40] = Wh_7;
-  const Wh_8 = $p.Wh[8]!;
-  $t[46] = Wh_8;
-  const Wh_9 = $p.Wh[9]!;
-  $t[48] = Wh_9;
-  const Wh_10 = $p.Wh[10]!;
-  $t[50] = Wh_10;
-  const Wh_11 = $p.Wh[11]!;
-  $t[52] = Wh_11;
-  const Wh_12 = $p.Wh[12]!;
-  $t[54] = Wh_12;
-  const Wh_13 = $p.Wh[13]!;
-  $t[56] = Wh_13;
-  const Wh_14 = $p.Wh[14]!;
-  $t[57] = Wh_14;
-  const Wh_15 = $p.Wh[15]!;
-  $t[58] = Wh_15;
-  const Wh_16 = $p.Wh[16]!;
-  $t[62] = Wh_16;
-  const Wh_17 = $p.Wh[17]!;
-  $t[63] = Wh_17;
-  const Wh_18 = $p.Wh[18]!;
-  $t[64] = Wh_18;
-  const Wh_19 = $p.Wh[19]!;
-  $t[65] = Wh_19;
-  const Wh_20 = $p.Wh[20]!;
-  $t[66] = Wh_20;
-  const Wh_21 = $p.Wh[21]!;
-  $t[67] = Wh_21;
-  const Wh_22 = $p.Wh[22]!;
-  $t[68] = Wh_22;
-  const Wh_23 = $p.Wh[23]!;
-  $t[69] = Wh_23;
-  const Wh_24 = $p.Wh[24]!;
-  $t[73] = Wh_24;
-  const Wh_25 = $p.Wh[25]!;
-  $t[74] = Wh_25;
-  const Wh_26 = $p.Wh[26]!;
-  $t[75] = Wh_26;
-  const Wh_27 = $p.Wh[27]!;
-  $t[76] = Wh_27;
-  const Wh_28 = $p.Wh[28]!;
-  $t[77] = Wh_28;
-  const Wh_29 = $p.Wh[29]!;
-  $t[78] = Wh_29;
-  const Wh_30 = $p.Wh[30]!;
-  $t[79] = Wh_30;
-  const Wh_31 = $p.Wh[31]!;
-  $t[80] = Wh_31;
-  const Wh_32 = $p.Wh[32]!;
-  $t[84] = Wh_32;
-  const Wh_33 = $p.Wh[33]!;
-  $t[85] = Wh_33;
-  const Wh_34 = $p.Wh[34]!;
-  $t[86] = Wh_34;
-  const Wh_35 = $p.Wh[35]!;
-  $t[87] = Wh_35;
-  const Wh_36 = $p.Wh[36]!;
-  $t[88] = Wh_36;
-  const Wh_37 = $p.Wh[37]!;
-  $t[89] = Wh_37;
-  const Wh_38 = $p.Wh[38]!;
-  $t[90] = Wh_38;
-  const Wh_39 = $p.Wh[39]!;
-  $t[91] = Wh_39;
-  const Wh_40 = $p.Wh[40]!;
-  $t[95] = Wh_40;
-  const Wh_41 = $p.Wh[41]!;
-  $t[96] = Wh_41;
-  const Wh_42 = $p.Wh[42]!;
-  $t[97] = Wh_42;
-  const Wh_43 = $p.Wh[43]!;
-  $t[0] = Wh_43;
-  const Wh_44 = $p.Wh[44]!;
-  $t[3] = Wh_44;
-  const Wh_45 = $p.Wh[45]!;
-  $t[5] = Wh_45;
-  const Wh_46 = $p.Wh[46]!;
-  $t[7] = Wh_46;
-  const Wh_47 = $p.Wh[47]!;
-  $t[9] = Wh_47;
-  const Wh_48 = $p.Wh[48]!;
-  $t[17] = Wh_48;
-  const Wh_49 = $p.Wh[49]!;
-  $t[19] = Wh_49;
-  const Wh_50 = $p.Wh[50]!;
-  $t[21] = Wh_50;
-  const Wh_51 = $p.Wh[51]!;
-  $t[23] = Wh_51;
-  const Wh_52 = $p.Wh[52]!;
-  $t[24] = Wh_52;
-  const Wh_53 = $p.Wh[53]!;
-  $t[25] = Wh_53;
-  const Wh_54 = $p.Wh[54]!;
-  $t[26] = Wh_54;
-  const Wh_55 = $p.Wh[55]!;
-  $t[27] = Wh_55;
-  const Wh_56 = $p.Wh[56]!;
-  $t[31] = Wh_56;
-  const Wh_57 = $p.Wh[57]!;
-  $t[32] = Wh_57;
-  const Wh_58 = $p.Wh[58]!;
-  $t[33] = Wh_58;
-  const Wh_59 = $p.Wh[59]!;
-  $t[34] = Wh_59;
-  const Wh_60 = $p.Wh[60]!;
-  $t[35] = Wh_60;
-  const Wh_61 = $p.Wh[61]!;
-  $t[36] = Wh_61;
-  const Wh_62 = $p.Wh[62]!;
-  $t[37] = Wh_62;
-  const Wh_63 = $p.Wh[63]!;
-  $t[38] = Wh_63;
-  const b_0 = $p.b[0]!;
-  $t[42] = b_0;
-  const b_1 = $p.b[1]!;
-  $t[59] = b_1;
-  const b_2 = $p.b[2]!;
-  $t[70] = b_2;
-  const b_3 = $p.b[3]!;
-  $t[81] = b_3;
-  const b_4 = $p.b[4]!;
-  $t[92] = b_4;
-  const b_5 = $p.b[5]!;
-  $t[12] = b_5;
-  const b_6 = $p.b[6]!;
-  $t[28] = b_6;
-  const b_7 = $p.b[7]!;
-  $t[39] = b_7;
-  const v_0 = $p.v[0]!;
-  $t[105] = v_0;
-  const v_1 = $p.v[1]!;
-  $t[107] = v_1;
-  const v_2 = $p.v[2]!;
-  $t[108] = v_2;
-  const v_3 = $p.v[3]!;
-  $t[109] = v_3;
-  const v_4 = $p.v[4]!;
-  $t[110] = v_4;
-  const v_5 = $p.v[5]!;
-  $t[111] = v_5;
-  const v_6 = $p.v[6]!;
-  $t[112] = v_6;
-  const v_7 = $p.v[7]!;
-  $t[113] = v_7;
-  const c = $p.c;
-  $t[114] = c;
-  const x_0 = $x[$xo]!;
-  const x_1 = $x[$xo + 1]!;
-  const x_2 = $x[$xo + 2]!;
-  const x_3 = $x[$xo + 3]!;
-  const x_4 = $x[$xo + 4]!;
-  const x_5 = $x[$xo + 5]!;
-  const x_6 = $x[$xo + 6]!;
-  $t[16] = x_6;
-  const x_7 = $x[$xo + 7]!;
-  $t[45] = x_7;
-  const x_8 = $x[$xo + 8]!;
-  $t[99] = x_8;
-  const x_9 = $x[$xo + 9]!;
-  $t[101] = x_9;
-  const x_10 = $x[$xo + 10]!;
-  $t[103] = x_10;
-  const x_11 = $x[$xo + 11]!;
-  $t[106] = x_11;
-  const t0 = Wx_0 * x_11;
-  $t[104] = t0;
-  const t1 = Wx_0 * x_10;
-  $t[102] = t1;
-  const t2 = Wx_0 * x_9;
-  $t[100] = t2;
-  const t3 = Wx_0 * x_8;
-  $t[98] = t3;
-  const t4 = Wx_0 * x_7;
-  $t[41] = t4;
-  const t5 = Wx_0 * x_6;
-  const t6 = Wx_0 * x_5;
-  const t7 = Wx_0 * x_4;
-  const t8 = Wx_0 * x_3;
-  const t9 = Wx_0 * x_2;
-  const t10 = Wx_0 * x_1;
-  const t11 = Wx_0 * x_0;
-  const t12 = t11 + b_0;
-  const h1_0 = Math.tanh(t12);
-  const t13 = Wh_0 * h1_0;
-  const t14 = Wx_1 * x_0;
-  const t15 = t14 + b_1;
-  const h1_1 = Math.tanh(t15);
-  const t16 = Wh_1 * h1_1;
-  const t17 = t13 + t16;
-  const t18 = Wx_2 * x_0;
-  const t19 = t18 + b_2;
-  const h1_2 = Math.tanh(t19);
-  const t20 = Wh_2 * h1_2;
-  const t21 = t17 + t20;
-  const t22 = Wx_3 * x_0;
-  const t23 = t22 + b_3;
-  const h1_3 = Math.tanh(t23);
-  const t24 = Wh_3 * h1_3;
-  const t25 = t21 + t24;
-  const t26 = Wx_4 * x_0;
-  const t27 = t26 + b_4;
-  const h1_4 = Math.tanh(t27);
-  const t28 = Wh_4 * h1_4;
-  const t29 = t25 + t28;
-  const t30 = Wx_5 * x_0;
-  const t31 = t30 + b_5;
-  const h1_5 = Math.tanh(t31);
-  const t32 = Wh_5 * h1_5;
-  const t33 = t29 + t32;
-  const t34 = Wx_6 * x_0;
-  const t35 = t34 + b_6;
-  const h1_6 = Math.tanh(t35);
-  const t36 = Wh_6 * h1_6;
-  const t37 = t33 + t36;
-  const t38 = Wx_7 * x_0;
-  const t39 = t38 + b_7;
-  const h1_7 = Math.tanh(t39);
-  const t40 = Wh_7 * h1_7;
-  const t41 = t37 + t40;
-  const t42 = t10 + t41;
-  const t43 = t42 + b_0;
-  const h2_0 = Math.tanh(t43);
-  const t44 = Wh_0 * h2_0;
-  const t45 = Wx_1 * x_1;
-  const t46 = Wh_8 * h1_0;
-  const t47 = Wh_9 * h1_1;
-  const t48 = t46 + t47;
-  const t49 = Wh_10 * h1_2;
-  const t50 = t48 + t49;
-  const t51 = Wh_11 * h1_3;
-  const t52 = t50 + t51;
-  const t53 = Wh_12 * h1_4;
-  const t54 = t52 + t53;
-  const t55 = Wh_13 * h1_5;
-  const t56 = t54 + t55;
-  const t57 = Wh_14 * h1_6;
-  const t58 = t56 + t57;
-  const t59 = Wh_15 * h1_7;
-  const t60 = t58 + t59;
-  const t61 = t45 + t60;
-  const t62 = t61 + b_1;
-  const h2_1 = Math.tanh(t62);
-  const t63 = Wh_1 * h2_1;
-  const t64 = t44 + t63;
-  const t65 = Wx_2 * x_1;
-  const t66 = Wh_16 * h1_0;
-  const t67 = Wh_17 * h1_1;
-  const t68 = t66 + t67;
-  const t69 = Wh_18 * h1_2;
-  const t70 = t68 + t69;
-  const t71 = Wh_19 * h1_3;
-  const t72 = t70 + t71;
-  const t73 = Wh_20 * h1_4;
-  const t74 = t72 + t73;
-  const t75 = Wh_21 * h1_5;
-  const t76 = t74 + t75;
-  const t77 = Wh_22 * h1_6;
-  const t78 = t76 + t77;
-  const t79 = Wh_23 * h1_7;
-  const t80 = t78 + t79;
-  const t81 = t65 + t80;
-  const t82 = t81 + b_2;
-  const h2_2 = Math.tanh(t82);
-  const t83 = Wh_2 * h2_2;
-  const t84 = t64 + t83;
-  const t85 = Wx_3 * x_1;
-  const t86 = Wh_24 * h1_0;
-  const t87 = Wh_25 * h1_1;
-  const t88 = t86 + t87;
-  const t89 = Wh_26 * h1_2;
-  const t90 = t88 + t89;
-  const t91 = Wh_27 * h1_3;
-  const t92 = t90 + t91;
-  const t93 = Wh_28 * h1_4;
-  const t94 = t92 + t93;
-  const t95 = Wh_29 * h1_5;
-  const t96 = t94 + t95;
-  const t97 = Wh_30 * h1_6;
-  const t98 = t96 + t97;
-  const t99 = Wh_31 * h1_7;
-  const t100 = t98 + t99;
-  const t101 = t85 + t100;
-  const t102 = t101 + b_3;
-  const h2_3 = Math.tanh(t102);
-  const t103 = Wh_3 * h2_3;
-  const t104 = t84 + t103;
-  const t105 = Wx_4 * x_1;
-  const t106 = Wh_32 * h1_0;
-  const t107 = Wh_33 * h1_1;
-  const t108 = t106 + t107;
-  const t109 = Wh_34 * h1_2;
-  const t110 = t108 + t109;
-  const t111 = Wh_35 * h1_3;
-  const t112 = t110 + t111;
-  const t113 = Wh_36 * h1_4;
-  const t114 = t112 + t113;
-  const t115 = Wh_37 * h1_5;
-  const t116 = t114 + t115;
-  const t117 = Wh_38 * h1_6;
-  const t118 = t116 + t117;
-  const t119 = Wh_39 * h1_7;
-  const t120 = t118 + t119;
-  const t121 = t105 + t120;
-  const t122 = t121 + b_4;
-  const h2_4 = Math.tanh(t122);
-  const t123 = Wh_4 * h2_4;
-  const t124 = t104 + t123;
-  const t125 = Wx_5 * x_1;
-  const t126 = Wh_40 * h1_0;
-  const t127 = Wh_41 * h1_1;
-  const t128 = t126 + t127;
-  const t129 = Wh_42 * h1_2;
-  const t130 = t128 + t129;
-  const t131 = Wh_43 * h1_3;
-  const t132 = t130 + t131;
-  const t133 = Wh_44 * h1_4;
-  const t134 = t132 + t133;
-  const t135 = Wh_45 * h1_5;
-  const t136 = t134 + t135;
-  const t137 = Wh_46 * h1_6;
-  const t138 = t136 + t137;
-  const t139 = Wh_47 * h1_7;
-  const t140 = t138 + t139;
-  const t141 = t125 + t140;
-  const t142 = t141 + b_5;
-  const h2_5 = Math.tanh(t142);
-  const t143 = Wh_5 * h2_5;
-  const t144 = t124 + t143;
-  const t145 = Wx_6 * x_1;
-  const t146 = Wh_48 * h1_0;
-  const t147 = Wh_49 * h1_1;
-  const t148 = t146 + t147;
-  const t149 = Wh_50 * h1_2;
-  const t150 = t148 + t149;
-  const t151 = Wh_51 * h1_3;
-  const t152 = t150 + t151;
-  const t153 = Wh_52 * h1_4;
-  const t154 = t152 + t153;
-  const t155 = Wh_53 * h1_5;
-  const t156 = t154 + t155;
-  const t157 = Wh_54 * h1_6;
-  const t158 = t156 + t157;
-  const t159 = Wh_55 * h1_7;
-  const t160 = t158 + t159;
-  const t161 = t145 + t160;
-  const t162 = t161 + b_6;
-  const h2_6 = Math.tanh(t162);
-  const t163 = Wh_6 * h2_6;
-  const t164 = t144 + t163;
-  const t165 = Wx_7 * x_1;
-  const t166 = Wh_56 * h1_0;
-  const t167 = Wh_57 * h1_1;
-  const t168 = t166 + t167;
-  const t169 = Wh_58 * h1_2;
-  const t170 = t168 + t169;
-  const t171 = Wh_59 * h1_3;
-  const t172 = t170 + t171;
-  const t173 = Wh_60 * h1_4;
-  const t174 = t172 + t173;
-  const t175 = Wh_61 * h1_5;
-  const t176 = t174 + t175;
-  const t177 = Wh_62 * h1_6;
-  const t178 = t176 + t177;
-  const t179 = Wh_63 * h1_7;
-  const t180 = t178 + t179;
-  const t181 = t165 + t180;
-  const t182 = t181 + b_7;
-  const h2_7 = Math.tanh(t182);
-  const t183 = Wh_7 * h2_7;
-  const t184 = t164 + t183;
-  const t185 = t9 + t184;
-  const t186 = t185 + b_0;
-  const h3_0 = Math.tanh(t186);
-  const t187 = Wh_0 * h3_0;
-  const t188 = Wx_1 * x_2;
-  const t189 = Wh_8 * h2_0;
-  const t190 = Wh_9 * h2_1;
-  const t191 = t189 + t190;
-  const t192 = Wh_10 * h2_2;
-  const t193 = t191 + t192;
-  const t194 = Wh_11 * h2_3;
-  const t195 = t193 + t194;
-  const t196 = Wh_12 * h2_4;
-  const t197 = t195 + t196;
-  const t198 = Wh_13 * h2_5;
-  const t199 = t197 + t198;
-  const t200 = Wh_14 * h2_6;
-  const t201 = t199 + t200;
-  const t202 = Wh_15 * h2_7;
-  const t203 = t201 + t202;
-  const t204 = t188 + t203;
-  const t205 = t204 + b_1;
-  const h3_1 = Math.tanh(t205);
-  const t206 = Wh_1 * h3_1;
-  const t207 = t187 + t206;
-  const t208 = Wx_2 * x_2;
-  const t209 = Wh_16 * h2_0;
-  const t210 = Wh_17 * h2_1;
-  const t211 = t209 + t210;
-  const t212 = Wh_18 * h2_2;
-  const t213 = t211 + t212;
-  const t214 = Wh_19 * h2_3;
-  const t215 = t213 + t214;
-  const t216 = Wh_20 * h2_4;
-  const t217 = t215 + t216;
-  const t218 = Wh_21 * h2_5;
-  const t219 = t217 + t218;
-  const t220 = Wh_22 * h2_6;
-  const t221 = t219 + t220;
-  const t222 = Wh_23 * h2_7;
-  const t223 = t221 + t222;
-  const t224 = t208 + t223;
-  const t225 = t224 + b_2;
-  const h3_2 = Math.tanh(t225);
-  const t226 = Wh_2 * h3_2;
-  const t227 = t207 + t226;
-  const t228 = Wx_3 * x_2;
-  const t229 = Wh_24 * h2_0;
-  const t230 = Wh_25 * h2_1;
-  const t231 = t229 + t230;
-  const t232 = Wh_26 * h2_2;
-  const t233 = t231 + t232;
-  const t234 = Wh_27 * h2_3;
-  const t235 = t233 + t234;
-  const t236 = Wh_28 * h2_4;
-  const t237 = t235 + t236;
-  const t238 = Wh_29 * h2_5;
-  const t239 = t237 + t238;
-  const t240 = Wh_30 * h2_6;
-  const t241 = t239 + t240;
-  const t242 = Wh_31 * h2_7;
-  const t243 = t241 + t242;
-  const t244 = t228 + t243;
-  const t245 = t244 + b_3;
-  const h3_3 = Math.tanh(t245);
-  const t246 = Wh_3 * h3_3;
-  const t247 = t227 + t246;
-  const t248 = Wx_4 * x_2;
-  const t249 = Wh_32 * h2_0;
-  const t250 = Wh_33 * h2_1;
-  const t251 = t249 + t250;
-  const t252 = Wh_34 * h2_2;
-  const t253 = t251 + t252;
-  const t254 = Wh_35 * h2_3;
-  const t255 = t253 + t254;
-  const t256 = Wh_36 * h2_4;
-  const t257 = t255 + t256;
-  const t258 = Wh_37 * h2_5;
-  const t259 = t257 + t258;
-  const t260 = Wh_38 * h2_6;
-  const t261 = t259 + t260;
-  const t262 = Wh_39 * h2_7;
-  const t263 = t261 + t262;
-  const t264 = t248 + t263;
-  const t265 = t264 + b_4;
-  const h3_4 = Math.tanh(t265);
-  const t266 = Wh_4 * h3_4;
-  const t267 = t247 + t266;
-  const t268 = Wx_5 * x_2;
-  const t269 = Wh_40 * h2_0;
-  const t270 = Wh_41 * h2_1;
-  const t271 = t269 + t270;
-  const t272 = Wh_42 * h2_2;
-  const t273 = t271 + t272;
-  const t274 = Wh_43 * h2_3;
-  const t275 = t273 + t274;
-  const t276 = Wh_44 * h2_4;
-  const t277 = t275 + t276;
-  const t278 = Wh_45 * h2_5;
-  const t279 = t277 + t278;
-  const t280 = Wh_46 * h2_6;
-  const t281 = t279 + t280;
-  const t282 = Wh_47 * h2_7;
-  const t283 = t281 + t282;
-  const t284 = t268 + t283;
-  const t285 = t284 + b_5;
-  const h3_5 = Math.tanh(t285);
-  const t286 = Wh_5 * h3_5;
-  const t287 = t267 + t286;
-  const t288 = Wx_6 * x_2;
-  const t289 = Wh_48 * h2_0;
-  const t290 = Wh_49 * h2_1;
-  const t291 = t289 + t290;
-  const t292 = Wh_50 * h2_2;
-  const t293 = t291 + t292;
-  const t294 = Wh_51 * h2_3;
-  const t295 = t293 + t294;
-  const t296 = Wh_52 * h2_4;
-  const t297 = t295 + t296;
-  const t298 = Wh_53 * h2_5;
-  const t299 = t297 + t298;
-  const t300 = Wh_54 * h2_6;
-  const t301 = t299 + t300;
-  const t302 = Wh_55 * h2_7;
-  const t303 = t301 + t302;
-  const t304 = t288 + t303;
-  const t305 = t304 + b_6;
-  const h3_6 = Math.tanh(t305);
-  const t306 = Wh_6 * h3_6;
-  const t307 = t287 + t306;
-  const t308 = Wx_7 * x_2;
-  const t309 = Wh_56 * h2_0;
-  const t310 = Wh_57 * h2_1;
-  const t311 = t309 + t310;
-  const t312 = Wh_58 * h2_2;
-  const t313 = t311 + t312;
-  const t314 = Wh_59 * h2_3;
-  const t315 = t313 + t314;
-  const t316 = Wh_60 * h2_4;
-  const t317 = t315 + t316;
-  const t318 = Wh_61 * h2_5;
-  const t319 = t317 + t318;
-  const t320 = Wh_62 * h2_6;
-  const t321 = t319 + t320;
-  const t322 = Wh_63 * h2_7;
-  const t323 = t321 + t322;
-  const t324 = t308 + t323;
-  const t325 = t324 + b_7;
-  const h3_7 = Math.tanh(t325);
-  const t326 = Wh_7 * h3_7;
-  const t327 = t307 + t326;
-  const t328 = t8 + t327;
-  const t329 = t328 + b_0;
-  const h4_0 = Math.tanh(t329);
-  const t330 = Wh_0 * h4_0;
-  const t331 = Wx_1 * x_3;
-  const t332 = Wh_8 * h3_0;
-  const t333 = Wh_9 * h3_1;
-  const t334 = t332 + t333;
-  const t335 = Wh_10 * h3_2;
-  const t336 = t334 + t335;
-  const t337 = Wh_11 * h3_3;
-  const t338 = t336 + t337;
-  const t339 = Wh_12 * h3_4;
-  const t340 = t338 + t339;
-  const t341 = Wh_13 * h3_5;
-  const t342 = t340 + t341;
-  const t343 = Wh_14 * h3_6;
-  const t344 = t342 + t343;
-  const t345 = Wh_15 * h3_7;
-  const t346 = t344 + t345;
-  const t347 = t331 + t346;
-  const t348 = t347 + b_1;
-  const h4_1 = Math.tanh(t348);
-  const t349 = Wh_1 * h4_1;
-  const t350 = t330 + t349;
-  const t351 = Wx_2 * x_3;
-  const t352 = Wh_16 * h3_0;
-  const t353 = Wh_17 * h3_1;
-  const t354 = t352 + t353;
-  const t355 = Wh_18 * h3_2;
-  const t356 = t354 + t355;
-  const t357 = Wh_19 * h3_3;
-  const t358 = t356 + t357;
-  const t359 = Wh_20 * h3_4;
-  const t360 = t358 + t359;
-  const t361 = Wh_21 * h3_5;
-  const t362 = t360 + t361;
-  const t363 = Wh_22 * h3_6;
-  const t364 = t362 + t363;
-  const t365 = Wh_23 * h3_7;
-  const t366 = t364 + t365;
-  const t367 = t351 + t366;
-  const t368 = t367 + b_2;
-  const h4_2 = Math.tanh(t368);
-  const t369 = Wh_2 * h4_2;
-  const t370 = t350 + t369;
-  const t371 = Wx_3 * x_3;
-  const t372 = Wh_24 * h3_0;
-  const t373 = Wh_25 * h3_1;
-  const t374 = t372 + t373;
-  const t375 = Wh_26 * h3_2;
-  const t376 = t374 + t375;
-  const t377 = Wh_27 * h3_3;
-  const t378 = t376 + t377;
-  const t379 = Wh_28 * h3_4;
-  const t380 = t378 + t379;
-  const t381 = Wh_29 * h3_5;
-  const t382 = t380 + t381;
-  const t383 = Wh_30 * h3_6;
-  const t384 = t382 + t383;
-  const t385 = Wh_31 * h3_7;
-  const t386 = t384 + t385;
-  const t387 = t371 + t386;
-  const t388 = t387 + b_3;
-  const h4_3 = Math.tanh(t388);
-  const t389 = Wh_3 * h4_3;
-  const t390 = t370 + t389;
-  const t391 = Wx_4 * x_3;
-  const t392 = Wh_32 * h3_0;
-  const t393 = Wh_33 * h3_1;
-  const t394 = t392 + t393;
-  const t395 = Wh_34 * h3_2;
-  const t396 = t394 + t395;
-  const t397 = Wh_35 * h3_3;
-  const t398 = t396 + t397;
-  const t399 = Wh_36 * h3_4;
-  const t400 = t398 + t399;
-  const t401 = Wh_37 * h3_5;
-  const t402 = t400 + t401;
-  const t403 = Wh_38 * h3_6;
-  const t404 = t402 + t403;
-  const t405 = Wh_39 * h3_7;
-  const t406 = t404 + t405;
-  const t407 = t391 + t406;
-  const t408 = t407 + b_4;
-  const h4_4 = Math.tanh(t408);
-  const t409 = Wh_4 * h4_4;
-  const t410 = t390 + t409;
-  const t411 = Wx_5 * x_3;
-  const t412 = Wh_40 * h3_0;
-  const t413 = Wh_41 * h3_1;
-  const t414 = t412 + t413;
-  const t415 = Wh_42 * h3_2;
-  const t416 = t414 + t415;
-  const t417 = Wh_43 * h3_3;
-  const t418 = t416 + t417;
-  const t419 = Wh_44 * h3_4;
-  const t420 = t418 + t419;
-  const t421 = Wh_45 * h3_5;
-  const t422 = t420 + t421;
-  const t423 = Wh_46 * h3_6;
-  const t424 = t422 + t423;
-  const t425 = Wh_47 * h3_7;
-  const t426 = t424 + t425;
-  const t427 = t411 + t426;
-  const t428 = t427 + b_5;
-  const h4_5 = Math.tanh(t428);
-  const t429 = Wh_5 * h4_5;
-  const t430 = t410 + t429;
-  const t431 = Wx_6 * x_3;
-  const t432 = Wh_48 * h3_0;
-  const t433 = Wh_49 * h3_1;
-  const t434 = t432 + t433;
-  const t435 = Wh_50 * h3_2;
-  const t436 = t434 + t435;
-  const t437 = Wh_51 * h3_3;
-  const t438 = t436 + t437;
-  const t439 = Wh_52 * h3_4;
-  const t440 = t438 + t439;
-  const t441 = Wh_53 * h3_5;
-  const t442 = t440 + t441;
-  const t443 = Wh_54 * h3_6;
-  const t444 = t442 + t443;
-  const t445 = Wh_55 * h3_7;
-  const t446 = t444 + t445;
-  const t447 = t431 + t446;
-  const t448 = t447 + b_6;
-  const h4_6 = Math.tanh(t448);
-  const t449 = Wh_6 * h4_6;
-  const t450 = t430 + t449;
-  const t451 = Wx_7 * x_3;
-  const t452 = Wh_56 * h3_0;
-  const t453 = Wh_57 * h3_1;
-  const t454 = t452 + t453;
-  const t455 = Wh_58 * h3_2;
-  const t456 = t454 + t455;
-  const t457 = Wh_59 * h3_3;
-  const t458 = t456 + t457;
-  const t459 = Wh_60 * h3_4;
-  const t460 = t458 + t459;
-  const t461 = Wh_61 * h3_5;
-  const t462 = t460 + t461;
-  const t463 = Wh_62 * h3_6;
-  const t464 = t462 + t463;
-  const t465 = Wh_63 * h3_7;
-  const t466 = t464 + t465;
-  const t467 = t451 + t466;
-  const t468 = t467 + b_7;
-  const h4_7 = Math.tanh(t468);
-  const t469 = Wh_7 * h4_7;
-  const t470 = t450 + t469;
-  const t471 = t7 + t470;
-  const t472 = t471 + b_0;
-  const h5_0 = Math.tanh(t472);
-  const t473 = Wh_0 * h5_0;
-  const t474 = Wx_1 * x_4;
-  const t475 = Wh_8 * h4_0;
-  const t476 = Wh_9 * h4_1;
-  const t477 = t475 + t476;
-  const t478 = Wh_10 * h4_2;
-  const t479 = t477 + t478;
-  const t480 = Wh_11 * h4_3;
-  const t481 = t479 + t480;
-  const t482 = Wh_12 * h4_4;
-  const t483 = t481 + t482;
-  const t484 = Wh_13 * h4_5;
-  const t485 = t483 + t484;
-  const t486 = Wh_14 * h4_6;
-  const t487 = t485 + t486;
-  const t488 = Wh_15 * h4_7;
-  const t489 = t487 + t488;
-  const t490 = t474 + t489;
-  const t491 = t490 + b_1;
-  const h5_1 = Math.tanh(t491);
-  const t492 = Wh_1 * h5_1;
-  const t493 = t473 + t492;
-  const t494 = Wx_2 * x_4;
-  const t495 = Wh_16 * h4_0;
-  const t496 = Wh_17 * h4_1;
-  const t497 = t495 + t496;
-  const t498 = Wh_18 * h4_2;
-  const t499 = t497 + t498;
-  const t500 = Wh_19 * h4_3;
-  const t501 = t499 + t500;
-  const t502 = Wh_20 * h4_4;
-  const t503 = t501 + t502;
-  const t504 = Wh_21 * h4_5;
-  const t505 = t503 + t504;
-  const t506 = Wh_22 * h4_6;
-  const t507 = t505 + t506;
-  const t508 = Wh_23 * h4_7;
-  const t509 = t507 + t508;
-  const t510 = t494 + t509;
-  const t511 = t510 + b_2;
-  const h5_2 = Math.tanh(t511);
-  const t512 = Wh_2 * h5_2;
-  const t513 = t493 + t512;
-  const t514 = Wx_3 * x_4;
-  const t515 = Wh_24 * h4_0;
-  const t516 = Wh_25 * h4_1;
-  const t517 = t515 + t516;
-  const t518 = Wh_26 * h4_2;
-  const t519 = t517 + t518;
-  const t520 = Wh_27 * h4_3;
-  const t521 = t519 + t520;
-  const t522 = Wh_28 * h4_4;
-  const t523 = t521 + t522;
-  const t524 = Wh_29 * h4_5;
-  const t525 = t523 + t524;
-  const t526 = Wh_30 * h4_6;
-  const t527 = t525 + t526;
-  const t528 = Wh_31 * h4_7;
-  const t529 = t527 + t528;
-  const t530 = t514 + t529;
-  const t531 = t530 + b_3;
-  const h5_3 = Math.tanh(t531);
-  const t532 = Wh_3 * h5_3;
-  const t533 = t513 + t532;
-  const t534 = Wx_4 * x_4;
-  const t535 = Wh_32 * h4_0;
-  const t536 = Wh_33 * h4_1;
-  const t537 = t535 + t536;
-  const t538 = Wh_34 * h4_2;
-  const t539 = t537 + t538;
-  const t540 = Wh_35 * h4_3;
-  const t541 = t539 + t540;
-  const t542 = Wh_36 * h4_4;
-  const t543 = t541 + t542;
-  const t544 = Wh_37 * h4_5;
-  const t545 = t543 + t544;
-  const t546 = Wh_38 * h4_6;
-  const t547 = t545 + t546;
-  const t548 = Wh_39 * h4_7;
-  const t549 = t547 + t548;
-  const t550 = t534 + t549;
-  const t551 = t550 + b_4;
-  const h5_4 = Math.tanh(t551);
-  const t552 = Wh_4 * h5_4;
-  const t553 = t533 + t552;
-  const t554 = Wx_5 * x_4;
-  const t555 = Wh_40 * h4_0;
-  const t556 = Wh_41 * h4_1;
-  const t557 = t555 + t556;
-  const t558 = Wh_42 * h4_2;
-  const t559 = t557 + t558;
-  const t560 = Wh_43 * h4_3;
-  const t561 = t559 + t560;
-  const t562 = Wh_44 * h4_4;
-  const t563 = t561 + t562;
-  const t564 = Wh_45 * h4_5;
-  const t565 = t563 + t564;
-  const t566 = Wh_46 * h4_6;
-  const t567 = t565 + t566;
-  const t568 = Wh_47 * h4_7;
-  const t569 = t567 + t568;
-  const t570 = t554 + t569;
-  const t571 = t570 + b_5;
-  const h5_5 = Math.tanh(t571);
-  const t572 = Wh_5 * h5_5;
-  const t573 = t553 + t572;
-  const t574 = Wx_6 * x_4;
-  const t575 = Wh_48 * h4_0;
-  const t576 = Wh_49 * h4_1;
-  const t577 = t575 + t576;
-  const t578 = Wh_50 * h4_2;
-  const t579 = t577 + t578;
-  const t580 = Wh_51 * h4_3;
-  const t581 = t579 + t580;
-  const t582 = Wh_52 * h4_4;
-  const t583 = t581 + t582;
-  const t584 = Wh_53 * h4_5;
-  const t585 = t583 + t584;
-  const t586 = Wh_54 * h4_6;
-  const t587 = t585 + t586;
-  const t588 = Wh_55 * h4_7;
-  const t589 = t587 + t588;
-  const t590 = t574 + t589;
-  const t591 = t590 + b_6;
-  const h5_6 = Math.tanh(t591);
-  const t592 = Wh_6 * h5_6;
-  const t593 = t573 + t592;
-  const t594 = Wx_7 * x_4;
-  const t595 = Wh_56 * h4_0;
-  const t596 = Wh_57 * h4_1;
-  const t597 = t595 + t596;
-  const t598 = Wh_58 * h4_2;
-  const t599 = t597 + t598;
-  const t600 = Wh_59 * h4_3;
-  const t601 = t599 + t600;
-  const t602 = Wh_60 * h4_4;
-  const t603 = t601 + t602;
-  const t604 = Wh_61 * h4_5;
-  const t605 = t603 + t604;
-  const t606 = Wh_62 * h4_6;
-  const t607 = t605 + t606;
-  const t608 = Wh_63 * h4_7;
-  const t609 = t607 + t608;
-  const t610 = t594 + t609;
-  const t611 = t610 + b_7;
-  const h5_7 = Math.tanh(t611);
-  const t612 = Wh_7 * h5_7;
-  const t613 = t593 + t612;
-  const t614 = t6 + t613;
-  const t615 = t614 + b_0;
-  const h6_0 = Math.tanh(t615);
-  $t[18] = h6_0;
-  const t616 = Wh_0 * h6_0;
-  const t617 = Wx_1 * x_5;
-  const t618 = Wh_8 * h5_0;
-  const t619 = Wh_9 * h5_1;
-  const t620 = t618 + t619;
-  const t621 = Wh_10 * h5_2;
-  const t622 = t620 + t621;
-  const t623 = Wh_11 * h5_3;
-  const t624 = t622 + t623;
-  const t625 = Wh_12 * h5_4;
-  const t626 = t624 + t625;
-  const t627 = Wh_13 * h5_5;
-  const t628 = t626 + t627;
-  const t629 = Wh_14 * h5_6;
-  const t630 = t628 + t629;
-  const t631 = Wh_15 * h5_7;
-  const t632 = t630 + t631;
-  const t633 = t617 + t632;
-  const t634 = t633 + b_1;
-  const h6_1 = Math.tanh(t634);
-  $t[20] = h6_1;
-  const t635 = Wh_1 * h6_1;
-  const t636 = t616 + t635;
-  const t637 = Wx_2 * x_5;
-  const t638 = Wh_16 * h5_0;
-  const t639 = Wh_17 * h5_1;
-  const t640 = t638 + t639;
-  const t641 = Wh_18 * h5_2;
-  const t642 = t640 + t641;
-  const t643 = Wh_19 * h5_3;
-  const t644 = t642 + t643;
-  const t645 = Wh_20 * h5_4;
-  const t646 = t644 + t645;
-  const t647 = Wh_21 * h5_5;
-  const t648 = t646 + t647;
-  const t649 = Wh_22 * h5_6;
-  const t650 = t648 + t649;
-  const t651 = Wh_23 * h5_7;
-  const t652 = t650 + t651;
-  const t653 = t637 + t652;
-  const t654 = t653 + b_2;
-  const h6_2 = Math.tanh(t654);
-  $t[22] = h6_2;
-  const t655 = Wh_2 * h6_2;
-  const t656 = t636 + t655;
-  const t657 = Wx_3 * x_5;
-  const t658 = Wh_24 * h5_0;
-  const t659 = Wh_25 * h5_1;
-  const t660 = t658 + t659;
-  const t661 = Wh_26 * h5_2;
-  const t662 = t660 + t661;
-  const t663 = Wh_27 * h5_3;
-  const t664 = t662 + t663;
-  const t665 = Wh_28 * h5_4;
-  const t666 = t664 + t665;
-  const t667 = Wh_29 * h5_5;
-  const t668 = t666 + t667;
-  const t669 = Wh_30 * h5_6;
-  const t670 = t668 + t669;
-  const t671 = Wh_31 * h5_7;
-  const t672 = t670 + t671;
-  const t673 = t657 + t672;
-  const t674 = t673 + b_3;
-  const h6_3 = Math.tanh(t674);
-  $t[1] = h6_3;
-  const t675 = Wh_3 * h6_3;
-  const t676 = t656 + t675;
-  const t677 = Wx_4 * x_5;
-  const t678 = Wh_32 * h5_0;
-  const t679 = Wh_33 * h5_1;
-  const t680 = t678 + t679;
-  const t681 = Wh_34 * h5_2;
-  const t682 = t680 + t681;
-  const t683 = Wh_35 * h5_3;
-  const t684 = t682 + t683;
-  const t685 = Wh_36 * h5_4;
-  const t686 = t684 + t685;
-  const t687 = Wh_37 * h5_5;
-  const t688 = t686 + t687;
-  const t689 = Wh_38 * h5_6;
-  const t690 = t688 + t689;
-  const t691 = Wh_39 * h5_7;
-  const t692 = t690 + t691;
-  const t693 = t677 + t692;
-  const t694 = t693 + b_4;
-  const h6_4 = Math.tanh(t694);
-  $t[4] = h6_4;
-  const t695 = Wh_4 * h6_4;
-  const t696 = t676 + t695;
-  const t697 = Wx_5 * x_5;
-  const t698 = Wh_40 * h5_0;
-  const t699 = Wh_41 * h5_1;
-  const t700 = t698 + t699;
-  const t701 = Wh_42 * h5_2;
-  const t702 = t700 + t701;
-  const t703 = Wh_43 * h5_3;
-  const t704 = t702 + t703;
-  const t705 = Wh_44 * h5_4;
-  const t706 = t704 + t705;
-  const t707 = Wh_45 * h5_5;
-  const t708 = t706 + t707;
-  const t709 = Wh_46 * h5_6;
-  const t710 = t708 + t709;
-  const t711 = Wh_47 * h5_7;
-  const t712 = t710 + t711;
-  const t713 = t697 + t712;
-  const t714 = t713 + b_5;
-  const h6_5 = Math.tanh(t714);
-  $t[6] = h6_5;
-  const t715 = Wh_5 * h6_5;
-  const t716 = t696 + t715;
-  const t717 = Wx_6 * x_5;
-  const t718 = Wh_48 * h5_0;
-  const t719 = Wh_49 * h5_1;
-  const t720 = t718 + t719;
-  const t721 = Wh_50 * h5_2;
-  const t722 = t720 + t721;
-  const t723 = Wh_51 * h5_3;
-  const t724 = t722 + t723;
-  const t725 = Wh_52 * h5_4;
-  const t726 = t724 + t725;
-  const t727 = Wh_53 * h5_5;
-  const t728 = t726 + t727;
-  const t729 = Wh_54 * h5_6;
-  const t730 = t728 + t729;
-  const t731 = Wh_55 * h5_7;
-  const t732 = t730 + t731;
-  const t733 = t717 + t732;
-  const t734 = t733 + b_6;
-  const h6_6 = Math.tanh(t734);
-  $t[8] = h6_6;
-  const t735 = Wh_6 * h6_6;
-  const t736 = t716 + t735;
-  const t737 = Wx_7 * x_5;
-  const t738 = Wh_56 * h5_0;
-  const t739 = Wh_57 * h5_1;
-  const t740 = t738 + t739;
-  const t741 = Wh_58 * h5_2;
-  const t742 = t740 + t741;
-  const t743 = Wh_59 * h5_3;
-  const t744 = t742 + t743;
-  const t745 = Wh_60 * h5_4;
-  const t746 = t744 + t745;
-  const t747 = Wh_61 * h5_5;
-  const t748 = t746 + t747;
-  const t749 = Wh_62 * h5_6;
-  const t750 = t748 + t749;
-  const t751 = Wh_63 * h5_7;
-  const t752 = t750 + t751;
-  const t753 = t737 + t752;
-  const t754 = t753 + b_7;
-  const h6_7 = Math.tanh(t754);
-  $t[10] = h6_7;
-  const t755 = Wh_7 * h6_7;
-  const t756 = t736 + t755;
-  const t757 = t5 + t756;
-  const t758 = t757 + b_0;
-  const h7_0 = Math.tanh(t758);
-  $t[47] = h7_0;
-  const t759 = Wh_0 * h7_0;
-  const t760 = Wx_1 * x_6;
-  const t761 = Wh_8 * h6_0;
-  const t762 = Wh_9 * h6_1;
-  const t763 = t761 + t762;
-  const t764 = Wh_10 * h6_2;
-  const t765 = t763 + t764;
-  const t766 = Wh_11 * h6_3;
-  const t767 = t765 + t766;
-  const t768 = Wh_12 * h6_4;
-  const t769 = t767 + t768;
-  const t770 = Wh_13 * h6_5;
-  const t771 = t769 + t770;
-  const t772 = Wh_14 * h6_6;
-  const t773 = t771 + t772;
-  const t774 = Wh_15 * h6_7;
-  const t775 = t773 + t774;
-  const t776 = t760 + t775;
-  const t777 = t776 + b_1;
-  const h7_1 = Math.tanh(t777);
-  $t[49] = h7_1;
-  const t778 = Wh_1 * h7_1;
-  const t779 = t759 + t778;
-  const t780 = Wx_2 * x_6;
-  const t781 = Wh_16 * h6_0;
-  const t782 = Wh_17 * h6_1;
-  const t783 = t781 + t782;
-  const t784 = Wh_18 * h6_2;
-  const t785 = t783 + t784;
-  const t786 = Wh_19 * h6_3;
-  const t787 = t785 + t786;
-  const t788 = Wh_20 * h6_4;
-  const t789 = t787 + t788;
-  const t790 = Wh_21 * h6_5;
-  const t791 = t789 + t790;
-  const t792 = Wh_22 * h6_6;
-  const t793 = t791 + t792;
-  const t794 = Wh_23 * h6_7;
-  const t795 = t793 + t794;
-  const t796 = t780 + t795;
-  const t797 = t796 + b_2;
-  const h7_2 = Math.tanh(t797);
-  $t[51] = h7_2;
-  const t798 = Wh_2 * h7_2;
-  const t799 = t779 + t798;
-  const t800 = Wx_3 * x_6;
-  const t801 = Wh_24 * h6_0;
-  const t802 = Wh_25 * h6_1;
-  const t803 = t801 + t802;
-  const t804 = Wh_26 * h6_2;
-  const t805 = t803 + t804;
-  const t806 = Wh_27 * h6_3;
-  const t807 = t805 + t806;
-  const t808 = Wh_28 * h6_4;
-  const t809 = t807 + t808;
-  const t810 = Wh_29 * h6_5;
-  const t811 = t809 + t810;
-  const t812 = Wh_30 * h6_6;
-  const t813 = t811 + t812;
-  const t814 = Wh_31 * h6_7;
-  const t815 = t813 + t814;
-  const t816 = t800 + t815;
-  const t817 = t816 + b_3;
-  const h7_3 = Math.tanh(t817);
-  $t[53] = h7_3;
-  const t818 = Wh_3 * h7_3;
-  const t819 = t799 + t818;
-  const t820 = Wx_4 * x_6;
-  const t821 = Wh_32 * h6_0;
-  const t822 = Wh_33 * h6_1;
-  const t823 = t821 + t822;
-  const t824 = Wh_34 * h6_2;
-  const t825 = t823 + t824;
-  const t826 = Wh_35 * h6_3;
-  const t827 = t825 + t826;
-  const t828 = Wh_36 * h6_4;
-  const t829 = t827 + t828;
-  const t830 = Wh_37 * h6_5;
-  const t831 = t829 + t830;
-  const t832 = Wh_38 * h6_6;
-  const t833 = t831 + t832;
-  const t834 = Wh_39 * h6_7;
-  const t835 = t833 + t834;
-  const t836 = t820 + t835;
-  const t837 = t836 + b_4;
-  const h7_4 = Math.tanh(t837);
-  $t[55] = h7_4;
-  const t838 = Wh_4 * h7_4;
-  const t839 = t819 + t838;
-  $t[14] = t839;
-  const t840 = Wx_5 * x_6;
-  $t[11] = t840;
-  const t841 = Wh_40 * h6_0;
-  const t842 = Wh_41 * h6_1;
-  const t843 = t841 + t842;
-  const t844 = Wh_42 * h6_2;
-  const t845 = t843 + t844;
-  $t[2] = t845;
-}
-
-function $forward_1(_$p: Params, _$x: Floats, _$xo: number, $o: Floats, $oo: number): void {
-  const Wx_1 = $t[44]!;
-  const Wx_2 = $t[61]!;
-  const Wx_3 = $t[72]!;
-  const Wx_4 = $t[83]!;
-  const Wx_5 = $t[94]!;
-  const Wx_6 = $t[15]!;
-  const Wx_7 = $t[30]!;
-  const Wh_0 = $t[43]!;
-  const Wh_1 = $t[60]!;
-  const Wh_2 = $t[71]!;
-  const Wh_3 = $t[82]!;
-  const Wh_4 = $t[93]!;
-  const Wh_5 = $t[13]!;
-  const Wh_6 = $t[29]!;
-  const Wh_7 = $t[40]!;
-  const Wh_8 = $t[46]!;
-  const Wh_9 = $t[48]!;
-  const Wh_10 = $t[50]!;
-  const Wh_11 = $t[52]!;
-  const Wh_12 = $t[54]!;
-  const Wh_13 = $t[56]!;
-  const Wh_14 = $t[57]!;
-  const Wh_15 = $t[58]!;
-  const Wh_16 = $t[62]!;
-  const Wh_17 = $t[63]!;
-  const Wh_18 = $t[64]!;
-  const Wh_19 = $t[65]!;
-  const Wh_20 = $t[66]!;
-  const Wh_21 = $t[67]!;
-  const Wh_22 = $t[68]!;
-  const Wh_23 = $t[69]!;
-  const Wh_24 = $t[73]!;
-  const Wh_25 = $t[74]!;
-  const Wh_26 = $t[75]!;
-  const Wh_27 = $t[76]!;
-  const Wh_28 = $t[77]!;
-  const Wh_29 = $t[78]!;
-  const Wh_30 = $t[79]!;
-  const Wh_31 = $t[80]!;
-  const Wh_32 = $t[84]!;
-  const Wh_33 = $t[85]!;
-  const Wh_34 = $t[86]!;
-  const Wh_35 = $t[87]!;
-  const Wh_36 = $t[88]!;
-  const Wh_37 = $t[89]!;
-  const Wh_38 = $t[90]!;
-  const Wh_39 = $t[91]!;
-  const Wh_40 = $t[95]!;
-  const Wh_41 = $t[96]!;
-  const Wh_42 = $t[97]!;
-  const Wh_43 = $t[0]!;
-  const Wh_44 = $t[3]!;
-  const Wh_45 = $t[5]!;
-  const Wh_46 = $t[7]!;
-  const Wh_47 = $t[9]!;
-  const Wh_48 = $t[17]!;
-  const Wh_49 = $t[19]!;
-  const Wh_50 = $t[21]!;
-  const Wh_51 = $t[23]!;
-  const Wh_52 = $t[24]!;
-  const Wh_53 = $t[25]!;
-  const Wh_54 = $t[26]!;
-  const Wh_55 = $t[27]!;
-  const Wh_56 = $t[31]!;
-  const Wh_57 = $t[32]!;
-  const Wh_58 = $t[33]!;
-  const Wh_59 = $t[34]!;
-  const Wh_60 = $t[35]!;
-  const Wh_61 = $t[36]!;
-  const Wh_62 = $t[37]!;
-  const Wh_63 = $t[38]!;
-  const b_0 = $t[42]!;
-  const b_1 = $t[59]!;
-  const b_2 = $t[70]!;
-  const b_3 = $t[81]!;
-  const b_4 = $t[92]!;
-  const b_5 = $t[12]!;
-  const b_6 = $t[28]!;
-  const b_7 = $t[39]!;
-  const v_0 = $t[105]!;
-  const v_1 = $t[107]!;
-  const v_2 = $t[108]!;
-  const v_3 = $t[109]!;
-  const v_4 = $t[110]!;
-  const v_5 = $t[111]!;
-  const v_6 = $t[112]!;
-  const v_7 = $t[113]!;
-  const c = $t[114]!;
-  const x_6 = $t[16]!;
-  const x_7 = $t[45]!;
-  const x_8 = $t[99]!;
-  const x_9 = $t[101]!;
-  const x_10 = $t[103]!;
-  const x_11 = $t[106]!;
-  const t0 = $t[104]!;
-  const t1 = $t[102]!;
-  const t2 = $t[100]!;
-  const t3 = $t[98]!;
-  const t4 = $t[41]!;
-  const h6_0 = $t[18]!;
-  const h6_1 = $t[20]!;
-  const h6_2 = $t[22]!;
-  const h6_3 = $t[1]!;
-  const h6_4 = $t[4]!;
-  const h6_5 = $t[6]!;
-  const h6_6 = $t[8]!;
-  const h6_7 = $t[10]!;
-  const h7_0 = $t[47]!;
-  const h7_1 = $t[49]!;
-  const h7_2 = $t[51]!;
-  const h7_3 = $t[53]!;
-  const h7_4 = $t[55]!;
-  const t839 = $t[14]!;
-  const t840 = $t[11]!;
-  const t845 = $t[2]!;
-  const t846 = Wh_43 * h6_3;
-  const t847 = t845 + t846;
-  const t848 = Wh_44 * h6_4;
-  const t849 = t847 + t848;
-  const t850 = Wh_45 * h6_5;
-  const t851 = t849 + t850;
-  const t852 = Wh_46 * h6_6;
-  const t853 = t851 + t852;
-  const t854 = Wh_47 * h6_7;
-  const t855 = t853 + t854;
-  const t856 = t840 + t855;
-  const t857 = t856 + b_5;
-  const h7_5 = Math.tanh(t857);
-  const t858 = Wh_5 * h7_5;
-  const t859 = t839 + t858;
-  const t860 = Wx_6 * x_6;
-  const t861 = Wh_48 * h6_0;
-  const t862 = Wh_49 * h6_1;
-  const t863 = t861 + t862;
-  const t864 = Wh_50 * h6_2;
-  const t865 = t863 + t864;
-  const t866 = Wh_51 * h6_3;
-  const t867 = t865 + t866;
-  const t868 = Wh_52 * h6_4;
-  const t869 = t867 + t868;
-  const t870 = Wh_53 * h6_5;
-  const t871 = t869 + t870;
-  const t872 = Wh_54 * h6_6;
-  const t873 = t871 + t872;
-  const t874 = Wh_55 * h6_7;
-  const t875 = t873 + t874;
-  const t876 = t860 + t875;
-  const t877 = t876 + b_6;
-  const h7_6 = Math.tanh(t877);
-  const t878 = Wh_6 * h7_6;
-  const t879 = t859 + t878;
-  const t880 = Wx_7 * x_6;
-  const t881 = Wh_56 * h6_0;
-  const t882 = Wh_57 * h6_1;
-  const t883 = t881 + t882;
-  const t884 = Wh_58 * h6_2;
-  const t885 = t883 + t884;
-  const t886 = Wh_59 * h6_3;
-  const t887 = t885 + t886;
-  const t888 = Wh_60 * h6_4;
-  const t889 = t887 + t888;
-  const t890 = Wh_61 * h6_5;
-  const t891 = t889 + t890;
-  const t892 = Wh_62 * h6_6;
-  const t893 = t891 + t892;
-  const t894 = Wh_63 * h6_7;
-  const t895 = t893 + t894;
-  const t896 = t880 + t895;
-  const t897 = t896 + b_7;
-  const h7_7 = Math.tanh(t897);
-  const t898 = Wh_7 * h7_7;
-  const t899 = t879 + t898;
-  const t900 = t4 + t899;
-  const t901 = t900 + b_0;
-  const h8_0 = Math.tanh(t901);
-  const t902 = Wh_0 * h8_0;
-  const t903 = Wx_1 * x_7;
-  const t904 = Wh_8 * h7_0;
-  const t905 = Wh_9 * h7_1;
-  const t906 = t904 + t905;
-  const t907 = Wh_10 * h7_2;
-  const t908 = t906 + t907;
-  const t909 = Wh_11 * h7_3;
-  const t910 = t908 + t909;
-  const t911 = Wh_12 * h7_4;
-  const t912 = t910 + t911;
-  const t913 = Wh_13 * h7_5;
-  const t914 = t912 + t913;
-  const t915 = Wh_14 * h7_6;
-  const t916 = t914 + t915;
-  const t917 = Wh_15 * h7_7;
-  const t918 = t916 + t917;
-  const t919 = t903 + t918;
-  const t920 = t919 + b_1;
-  const h8_1 = Math.tanh(t920);
-  const t921 = Wh_1 * h8_1;
-  const t922 = t902 + t921;
-  const t923 = Wx_2 * x_7;
-  const t924 = Wh_16 * h7_0;
-  const t925 = Wh_17 * h7_1;
-  const t926 = t924 + t925;
-  const t927 = Wh_18 * h7_2;
-  const t928 = t926 + t927;
-  const t929 = Wh_19 * h7_3;
-  const t930 = t928 + t929;
-  const t931 = Wh_20 * h7_4;
-  const t932 = t930 + t931;
-  const t933 = Wh_21 * h7_5;
-  const t934 = t932 + t933;
-  const t935 = Wh_22 * h7_6;
-  const t936 = t934 + t935;
-  const t937 = Wh_23 * h7_7;
-  const t938 = t936 + t937;
-  const t939 = t923 + t938;
-  const t940 = t939 + b_2;
-  const h8_2 = Math.tanh(t940);
-  const t941 = Wh_2 * h8_2;
-  const t942 = t922 + t941;
-  const t943 = Wx_3 * x_7;
-  const t944 = Wh_24 * h7_0;
-  const t945 = Wh_25 * h7_1;
-  const t946 = t944 + t945;
-  const t947 = Wh_26 * h7_2;
-  const t948 = t946 + t947;
-  const t949 = Wh_27 * h7_3;
-  const t950 = t948 + t949;
-  const t951 = Wh_28 * h7_4;
-  const t952 = t950 + t951;
-  const t953 = Wh_29 * h7_5;
-  const t954 = t952 + t953;
-  const t955 = Wh_30 * h7_6;
-  const t956 = t954 + t955;
-  const t957 = Wh_31 * h7_7;
-  const t958 = t956 + t957;
-  const t959 = t943 + t958;
-  const t960 = t959 + b_3;
-  const h8_3 = Math.tanh(t960);
-  const t961 = Wh_3 * h8_3;
-  const t962 = t942 + t961;
-  const t963 = Wx_4 * x_7;
-  const t964 = Wh_32 * h7_0;
-  const t965 = Wh_33 * h7_1;
-  const t966 = t964 + t965;
-  const t967 = Wh_34 * h7_2;
-  const t968 = t966 + t967;
-  const t969 = Wh_35 * h7_3;
-  const t970 = t968 + t969;
-  const t971 = Wh_36 * h7_4;
-  const t972 = t970 + t971;
-  const t973 = Wh_37 * h7_5;
-  const t974 = t972 + t973;
-  const t975 = Wh_38 * h7_6;
-  const t976 = t974 + t975;
-  const t977 = Wh_39 * h7_7;
-  const t978 = t976 + t977;
-  const t979 = t963 + t978;
-  const t980 = t979 + b_4;
-  const h8_4 = Math.tanh(t980);
-  const t981 = Wh_4 * h8_4;
-  const t982 = t962 + t981;
-  const t983 = Wx_5 * x_7;
-  const t984 = Wh_40 * h7_0;
-  const t985 = Wh_41 * h7_1;
-  const t986 = t984 + t985;
-  const t987 = Wh_42 * h7_2;
-  const t988 = t986 + t987;
-  const t989 = Wh_43 * h7_3;
-  const t990 = t988 + t989;
-  const t991 = Wh_44 * h7_4;
-  const t992 = t990 + t991;
-  const t993 = Wh_45 * h7_5;
-  const t994 = t992 + t993;
-  const t995 = Wh_46 * h7_6;
-  const t996 = t994 + t995;
-  const t997 = Wh_47 * h7_7;
-  const t998 = t996 + t997;
-  const t999 = t983 + t998;
-  const t1000 = t999 + b_5;
-  const h8_5 = Math.tanh(t1000);
-  const t1001 = Wh_5 * h8_5;
-  const t1002 = t982 + t1001;
-  const t1003 = Wx_6 * x_7;
-  const t1004 = Wh_48 * h7_0;
-  const t1005 = Wh_49 * h7_1;
-  const t1006 = t1004 + t1005;
-  const t1007 = Wh_50 * h7_2;
-  const t1008 = t1006 + t1007;
-  const t1009 = Wh_51 * h7_3;
-  const t1010 = t1008 + t1009;
-  const t1011 = Wh_52 * h7_4;
-  const t1012 = t1010 + t1011;
-  const t1013 = Wh_53 * h7_5;
-  const t1014 = t1012 + t1013;
-  const t1015 = Wh_54 * h7_6;
-  const t1016 = t1014 + t1015;
-  const t1017 = Wh_55 * h7_7;
-  const t1018 = t1016 + t1017;
-  const t1019 = t1003 + t1018;
-  const t1020 = t1019 + b_6;
-  const h8_6 = Math.tanh(t1020);
-  const t1021 = Wh_6 * h8_6;
-  const t1022 = t1002 + t1021;
-  const t1023 = Wx_7 * x_7;
-  const t1024 = Wh_56 * h7_0;
-  const t1025 = Wh_57 * h7_1;
-  const t1026 = t1024 + t1025;
-  const t1027 = Wh_58 * h7_2;
-  const t1028 = t1026 + t1027;
-  const t1029 = Wh_59 * h7_3;
-  const t1030 = t1028 + t1029;
-  const t1031 = Wh_60 * h7_4;
-  const t1032 = t1030 + t1031;
-  const t1033 = Wh_61 * h7_5;
-  const t1034 = t1032 + t1033;
-  const t1035 = Wh_62 * h7_6;
-  const t1036 = t1034 + t1035;
-  const t1037 = Wh_63 * h7_7;
-  const t1038 = t1036 + t1037;
-  const t1039 = t1023 + t1038;
-  const t1040 = t1039 + b_7;
-  const h8_7 = Math.tanh(t1040);
-  const t1041 = Wh_7 * h8_7;
-  const t1042 = t1022 + t1041;
-  const t1043 = t3 + t1042;
-  const t1044 = t1043 + b_0;
-  const h9_0 = Math.tanh(t1044);
-  const t1045 = Wh_0 * h9_0;
-  const t1046 = Wx_1 * x_8;
-  const t1047 = Wh_8 * h8_0;
-  const t1048 = Wh_9 * h8_1;
-  const t1049 = t1047 + t1048;
-  const t1050 = Wh_10 * h8_2;
-  const t1051 = t1049 + t1050;
-  const t1052 = Wh_11 * h8_3;
-  const t1053 = t1051 + t1052;
-  const t1054 = Wh_12 * h8_4;
-  const t1055 = t1053 + t1054;
-  const t1056 = Wh_13 * h8_5;
-  const t1057 = t1055 + t1056;
-  const t1058 = Wh_14 * h8_6;
-  const t1059 = t1057 + t1058;
-  const t1060 = Wh_15 * h8_7;
-  const t1061 = t1059 + t1060;
-  const t1062 = t1046 + t1061;
-  const t1063 = t1062 + b_1;
-  const h9_1 = Math.tanh(t1063);
-  const t1064 = Wh_1 * h9_1;
-  const t1065 = t1045 + t1064;
-  const t1066 = Wx_2 * x_8;
-  const t1067 = Wh_16 * h8_0;
-  const t1068 = Wh_17 * h8_1;
-  const t1069 = t1067 + t1068;
-  const t1070 = Wh_18 * h8_2;
-  const t1071 = t1069 + t1070;
-  const t1072 = Wh_19 * h8_3;
-  const t1073 = t1071 + t1072;
-  const t1074 = Wh_20 * h8_4;
-  const t1075 = t1073 + t1074;
-  const t1076 = Wh_21 * h8_5;
-  const t1077 = t1075 + t1076;
-  const t1078 = Wh_22 * h8_6;
-  const t1079 = t1077 + t1078;
-  const t1080 = Wh_23 * h8_7;
-  const t1081 = t1079 + t1080;
-  const t1082 = t1066 + t1081;
-  const t1083 = t1082 + b_2;
-  const h9_2 = Math.tanh(t1083);
-  const t1084 = Wh_2 * h9_2;
-  const t1085 = t1065 + t1084;
-  const t1086 = Wx_3 * x_8;
-  const t1087 = Wh_24 * h8_0;
-  const t1088 = Wh_25 * h8_1;
-  const t1089 = t1087 + t1088;
-  const t1090 = Wh_26 * h8_2;
-  const t1091 = t1089 + t1090;
-  const t1092 = Wh_27 * h8_3;
-  const t1093 = t1091 + t1092;
-  const t1094 = Wh_28 * h8_4;
-  const t1095 = t1093 + t1094;
-  const t1096 = Wh_29 * h8_5;
-  const t1097 = t1095 + t1096;
-  const t1098 = Wh_30 * h8_6;
-  const t1099 = t1097 + t1098;
-  const t1100 = Wh_31 * h8_7;
-  const t1101 = t1099 + t1100;
-  const t1102 = t1086 + t1101;
-  const t1103 = t1102 + b_3;
-  const h9_3 = Math.tanh(t1103);
-  const t1104 = Wh_3 * h9_3;
-  const t1105 = t1085 + t1104;
-  const t1106 = Wx_4 * x_8;
-  const t1107 = Wh_32 * h8_0;
-  const t1108 = Wh_33 * h8_1;
-  const t1109 = t1107 + t1108;
-  const t1110 = Wh_34 * h8_2;
-  const t1111 = t1109 + t1110;
-  const t1112 = Wh_35 * h8_3;
-  const t1113 = t1111 + t1112;
-  const t1114 = Wh_36 * h8_4;
-  const t1115 = t1113 + t1114;
-  const t1116 = Wh_37 * h8_5;
-  const t1117 = t1115 + t1116;
-  const t1118 = Wh_38 * h8_6;
-  const t1119 = t1117 + t1118;
-  const t1120 = Wh_39 * h8_7;
-  const t1121 = t1119 + t1120;
-  const t1122 = t1106 + t1121;
-  const t1123 = t1122 + b_4;
-  const h9_4 = Math.tanh(t1123);
-  const t1124 = Wh_4 * h9_4;
-  const t1125 = t1105 + t1124;
-  const t1126 = Wx_5 * x_8;
-  const t1127 = Wh_40 * h8_0;
-  const t1128 = Wh_41 * h8_1;
-  const t1129 = t1127 + t1128;
-  const t1130 = Wh_42 * h8_2;
-  const t1131 = t1129 + t1130;
-  const t1132 = Wh_43 * h8_3;
-  const t1133 = t1131 + t1132;
-  const t1134 = Wh_44 * h8_4;
-  const t1135 = t1133 + t1134;
-  const t1136 = Wh_45 * h8_5;
-  const t1137 = t1135 + t1136;
-  const t1138 = Wh_46 * h8_6;
-  const t1139 = t1137 + t1138;
-  const t1140 = Wh_47 * h8_7;
-  const t1141 = t1139 + t1140;
-  const t1142 = t1126 + t1141;
-  const t1143 = t1142 + b_5;
-  const h9_5 = Math.tanh(t1143);
-  const t1144 = Wh_5 * h9_5;
-  const t1145 = t1125 + t1144;
-  const t1146 = Wx_6 * x_8;
-  const t1147 = Wh_48 * h8_0;
-  const t1148 = Wh_49 * h8_1;
-  const t1149 = t1147 + t1148;
-  const t1150 = Wh_50 * h8_2;
-  const t1151 = t1149 + t1150;
-  const t1152 = Wh_51 * h8_3;
-  const t1153 = t1151 + t1152;
-  const t1154 = Wh_52 * h8_4;
-  const t1155 = t1153 + t1154;
-  const t1156 = Wh_53 * h8_5;
-  const t1157 = t1155 + t1156;
-  const t1158 = Wh_54 * h8_6;
-  const t1159 = t1157 + t1158;
-  const t1160 = Wh_55 * h8_7;
-  const t1161 = t1159 + t1160;
-  const t1162 = t1146 + t1161;
-  const t1163 = t1162 + b_6;
-  const h9_6 = Math.tanh(t1163);
-  const t1164 = Wh_6 * h9_6;
-  const t1165 = t1145 + t1164;
-  const t1166 = Wx_7 * x_8;
-  const t1167 = Wh_56 * h8_0;
-  const t1168 = Wh_57 * h8_1;
-  const t1169 = t1167 + t1168;
-  const t1170 = Wh_58 * h8_2;
-  const t1171 = t1169 + t1170;
-  const t1172 = Wh_59 * h8_3;
-  const t1173 = t1171 + t1172;
-  const t1174 = Wh_60 * h8_4;
-  const t1175 = t1173 + t1174;
-  const t1176 = Wh_61 * h8_5;
-  const t1177 = t1175 + t1176;
-  const t1178 = Wh_62 * h8_6;
-  const t1179 = t1177 + t1178;
-  const t1180 = Wh_63 * h8_7;
-  const t1181 = t1179 + t1180;
-  const t1182 = t1166 + t1181;
-  const t1183 = t1182 + b_7;
-  const h9_7 = Math.tanh(t1183);
-  const t1184 = Wh_7 * h9_7;
-  const t1185 = t1165 + t1184;
-  const t1186 = t2 + t1185;
-  const t1187 = t1186 + b_0;
-  const h10_0 = Math.tanh(t1187);
-  const t1188 = Wh_0 * h10_0;
-  const t1189 = Wx_1 * x_9;
-  const t1190 = Wh_8 * h9_0;
-  const t1191 = Wh_9 * h9_1;
-  const t1192 = t1190 + t1191;
-  const t1193 = Wh_10 * h9_2;
-  const t1194 = t1192 + t1193;
-  const t1195 = Wh_11 * h9_3;
-  const t1196 = t1194 + t1195;
-  const t1197 = Wh_12 * h9_4;
-  const t1198 = t1196 + t1197;
-  const t1199 = Wh_13 * h9_5;
-  const t1200 = t1198 + t1199;
-  const t1201 = Wh_14 * h9_6;
-  const t1202 = t1200 + t1201;
-  const t1203 = Wh_15 * h9_7;
-  const t1204 = t1202 + t1203;
-  const t1205 = t1189 + t1204;
-  const t1206 = t1205 + b_1;
-  const h10_1 = Math.tanh(t1206);
-  const t1207 = Wh_1 * h10_1;
-  const t1208 = t1188 + t1207;
-  const t1209 = Wx_2 * x_9;
-  const t1210 = Wh_16 * h9_0;
-  const t1211 = Wh_17 * h9_1;
-  const t1212 = t1210 + t1211;
-  const t1213 = Wh_18 * h9_2;
-  const t1214 = t1212 + t1213;
-  const t1215 = Wh_19 * h9_3;
-  const t1216 = t1214 + t1215;
-  const t1217 = Wh_20 * h9_4;
-  const t1218 = t1216 + t1217;
-  const t1219 = Wh_21 * h9_5;
-  const t1220 = t1218 + t1219;
-  const t1221 = Wh_22 * h9_6;
-  const t1222 = t1220 + t1221;
-  const t1223 = Wh_23 * h9_7;
-  const t1224 = t1222 + t1223;
-  const t1225 = t1209 + t1224;
-  const t1226 = t1225 + b_2;
-  const h10_2 = Math.tanh(t1226);
-  const t1227 = Wh_2 * h10_2;
-  const t1228 = t1208 + t1227;
-  const t1229 = Wx_3 * x_9;
-  const t1230 = Wh_24 * h9_0;
-  const t1231 = Wh_25 * h9_1;
-  const t1232 = t1230 + t1231;
-  const t1233 = Wh_26 * h9_2;
-  const t1234 = t1232 + t1233;
-  const t1235 = Wh_27 * h9_3;
-  const t1236 = t1234 + t1235;
-  const t1237 = Wh_28 * h9_4;
-  const t1238 = t1236 + t1237;
-  const t1239 = Wh_29 * h9_5;
-  const t1240 = t1238 + t1239;
-  const t1241 = Wh_30 * h9_6;
-  const t1242 = t1240 + t1241;
-  const t1243 = Wh_31 * h9_7;
-  const t1244 = t1242 + t1243;
-  const t1245 = t1229 + t1244;
-  const t1246 = t1245 + b_3;
-  const h10_3 = Math.tanh(t1246);
-  const t1247 = Wh_3 * h10_3;
-  const t1248 = t1228 + t1247;
-  const t1249 = Wx_4 * x_9;
-  const t1250 = Wh_32 * h9_0;
-  const t1251 = Wh_33 * h9_1;
-  const t1252 = t1250 + t1251;
-  const t1253 = Wh_34 * h9_2;
-  const t1254 = t1252 + t1253;
-  const t1255 = Wh_35 * h9_3;
-  const t1256 = t1254 + t1255;
-  const t1257 = Wh_36 * h9_4;
-  const t1258 = t1256 + t1257;
-  const t1259 = Wh_37 * h9_5;
-  const t1260 = t1258 + t1259;
-  const t1261 = Wh_38 * h9_6;
-  const t1262 = t1260 + t1261;
-  const t1263 = Wh_39 * h9_7;
-  const t1264 = t1262 + t1263;
-  const t1265 = t1249 + t1264;
-  const t1266 = t1265 + b_4;
-  const h10_4 = Math.tanh(t1266);
-  const t1267 = Wh_4 * h10_4;
-  const t1268 = t1248 + t1267;
-  const t1269 = Wx_5 * x_9;
-  const t1270 = Wh_40 * h9_0;
-  const t1271 = Wh_41 * h9_1;
-  const t1272 = t1270 + t1271;
-  const t1273 = Wh_42 * h9_2;
-  const t1274 = t1272 + t1273;
-  const t1275 = Wh_43 * h9_3;
-  const t1276 = t1274 + t1275;
-  const t1277 = Wh_44 * h9_4;
-  const t1278 = t1276 + t1277;
-  const t1279 = Wh_45 * h9_5;
-  const t1280 = t1278 + t1279;
-  const t1281 = Wh_46 * h9_6;
-  const t1282 = t1280 + t1281;
-  const t1283 = Wh_47 * h9_7;
-  const t1284 = t1282 + t1283;
-  const t1285 = t1269 + t1284;
-  const t1286 = t1285 + b_5;
-  const h10_5 = Math.tanh(t1286);
-  const t1287 = Wh_5 * h10_5;
-  const t1288 = t1268 + t1287;
-  const t1289 = Wx_6 * x_9;
-  const t1290 = Wh_48 * h9_0;
-  const t1291 = Wh_49 * h9_1;
-  const t1292 = t1290 + t1291;
-  const t1293 = Wh_50 * h9_2;
-  const t1294 = t1292 + t1293;
-  const t1295 = Wh_51 * h9_3;
-  const t1296 = t1294 + t1295;
-  const t1297 = Wh_52 * h9_4;
-  const t1298 = t1296 + t1297;
-  const t1299 = Wh_53 * h9_5;
-  const t1300 = t1298 + t1299;
-  const t1301 = Wh_54 * h9_6;
-  const t1302 = t1300 + t1301;
-  const t1303 = Wh_55 * h9_7;
-  const t1304 = t1302 + t1303;
-  const t1305 = t1289 + t1304;
-  const t1306 = t1305 + b_6;
-  const h10_6 = Math.tanh(t1306);
-  const t1307 = Wh_6 * h10_6;
-  const t1308 = t1288 + t1307;
-  const t1309 = Wx_7 * x_9;
-  const t1310 = Wh_56 * h9_0;
-  const t1311 = Wh_57 * h9_1;
-  const t1312 = t1310 + t1311;
-  const t1313 = Wh_58 * h9_2;
-  const t1314 = t1312 + t1313;
-  const t1315 = Wh_59 * h9_3;
-  const t1316 = t1314 + t1315;
-  const t1317 = Wh_60 * h9_4;
-  const t1318 = t1316 + t1317;
-  const t1319 = Wh_61 * h9_5;
-  const t1320 = t1318 + t1319;
-  const t1321 = Wh_62 * h9_6;
-  const t1322 = t1320 + t1321;
-  const t1323 = Wh_63 * h9_7;
-  const t1324 = t1322 + t1323;
-  const t1325 = t1309 + t1324;
-  const t1326 = t1325 + b_7;
-  const h10_7 = Math.tanh(t1326);
-  const t1327 = Wh_7 * h10_7;
-  const t1328 = t1308 + t1327;
-  const t1329 = t1 + t1328;
-  const t1330 = t1329 + b_0;
-  const h11_0 = Math.tanh(t1330);
-  const t1331 = Wh_0 * h11_0;
-  const t1332 = Wx_1 * x_10;
-  const t1333 = Wh_8 * h10_0;
-  const t1334 = Wh_9 * h10_1;
-  const t1335 = t1333 + t1334;
-  const t1336 = Wh_10 * h10_2;
-  const t1337 = t1335 + t1336;
-  const t1338 = Wh_11 * h10_3;
-  const t1339 = t1337 + t1338;
-  const t1340 = Wh_12 * h10_4;
-  const t1341 = t1339 + t1340;
-  const t1342 = Wh_13 * h10_5;
-  const t1343 = t1341 + t1342;
-  const t1344 = Wh_14 * h10_6;
-  const t1345 = t1343 + t1344;
-  const t1346 = Wh_15 * h10_7;
-  const t1347 = t1345 + t1346;
-  const t1348 = t1332 + t1347;
-  const t1349 = t1348 + b_1;
-  const h11_1 = Math.tanh(t1349);
-  const t1350 = Wh_1 * h11_1;
-  const t1351 = t1331 + t1350;
-  const t1352 = Wx_2 * x_10;
-  const t1353 = Wh_16 * h10_0;
-  const t1354 = Wh_17 * h10_1;
-  const t1355 = t1353 + t1354;
-  const t1356 = Wh_18 * h10_2;
-  const t1357 = t1355 + t1356;
-  const t1358 = Wh_19 * h10_3;
-  const t1359 = t1357 + t1358;
-  const t1360 = Wh_20 * h10_4;
-  const t1361 = t1359 + t1360;
-  const t1362 = Wh_21 * h10_5;
-  const t1363 = t1361 + t1362;
-  const t1364 = Wh_22 * h10_6;
-  const t1365 = t1363 + t1364;
-  const t1366 = Wh_23 * h10_7;
-  const t1367 = t1365 + t1366;
-  const t1368 = t1352 + t1367;
-  const t1369 = t1368 + b_2;
-  const h11_2 = Math.tanh(t1369);
-  const t1370 = Wh_2 * h11_2;
-  const t1371 = t1351 + t1370;
-  const t1372 = Wx_3 * x_10;
-  const t1373 = Wh_24 * h10_0;
-  const t1374 = Wh_25 * h10_1;
-  const t1375 = t1373 + t1374;
-  const t1376 = Wh_26 * h10_2;
-  const t1377 = t1375 + t1376;
-  const t1378 = Wh_27 * h10_3;
-  const t1379 = t1377 + t1378;
-  const t1380 = Wh_28 * h10_4;
-  const t1381 = t1379 + t1380;
-  const t1382 = Wh_29 * h10_5;
-  const t1383 = t1381 + t1382;
-  const t1384 = Wh_30 * h10_6;
-  const t1385 = t1383 + t1384;
-  const t1386 = Wh_31 * h10_7;
-  const t1387 = t1385 + t1386;
-  const t1388 = t1372 + t1387;
-  const t1389 = t1388 + b_3;
-  const h11_3 = Math.tanh(t1389);
-  const t1390 = Wh_3 * h11_3;
-  const t1391 = t1371 + t1390;
-  const t1392 = Wx_4 * x_10;
-  const t1393 = Wh_32 * h10_0;
-  const t1394 = Wh_33 * h10_1;
-  const t1395 = t1393 + t1394;
-  const t1396 = Wh_34 * h10_2;
-  const t1397 = t1395 + t1396;
-  const t1398 = Wh_35 * h10_3;
-  const t1399 = t1397 + t1398;
-  const t1400 = Wh_36 * h10_4;
-  const t1401 = t1399 + t1400;
-  const t1402 = Wh_37 * h10_5;
-  const t1403 = t1401 + t1402;
-  const t1404 = Wh_38 * h10_6;
-  const t1405 = t1403 + t1404;
-  const t1406 = Wh_39 * h10_7;
-  const t1407 = t1405 + t1406;
-  const t1408 = t1392 + t1407;
-  const t1409 = t1408 + b_4;
-  const h11_4 = Math.tanh(t1409);
-  const t1410 = Wh_4 * h11_4;
-  const t1411 = t1391 + t1410;
-  const t1412 = Wx_5 * x_10;
-  const t1413 = Wh_40 * h10_0;
-  const t1414 = Wh_41 * h10_1;
-  const t1415 = t1413 + t1414;
-  const t1416 = Wh_42 * h10_2;
-  const t1417 = t1415 + t1416;
-  const t1418 = Wh_43 * h10_3;
-  const t1419 = t1417 + t1418;
-  const t1420 = Wh_44 * h10_4;
-  const t1421 = t1419 + t1420;
-  const t1422 = Wh_45 * h10_5;
-  const t1423 = t1421 + t1422;
-  const t1424 = Wh_46 * h10_6;
-  const t1425 = t1423 + t1424;
-  const t1426 = Wh_47 * h10_7;
-  const t1427 = t1425 + t1426;
-  const t1428 = t1412 + t1427;
-  const t1429 = t1428 + b_5;
-  const h11_5 = Math.tanh(t1429);
-  const t1430 = Wh_5 * h11_5;
-  const t1431 = t1411 + t1430;
-  const t1432 = Wx_6 * x_10;
-  const t1433 = Wh_48 * h10_0;
-  const t1434 = Wh_49 * h10_1;
-  const t1435 = t1433 + t1434;
-  const t1436 = Wh_50 * h10_2;
-  const t1437 = t1435 + t1436;
-  const t1438 = Wh_51 * h10_3;
-  const t1439 = t1437 + t1438;
-  const t1440 = Wh_52 * h10_4;
-  const t1441 = t1439 + t1440;
-  const t1442 = Wh_53 * h10_5;
-  const t1443 = t1441 + t1442;
-  const t1444 = Wh_54 * h10_6;
-  const t1445 = t1443 + t1444;
-  const t1446 = Wh_55 * h10_7;
-  const t1447 = t1445 + t1446;
-  const t1448 = t1432 + t1447;
-  const t1449 = t1448 + b_6;
-  const h11_6 = Math.tanh(t1449);
-  const t1450 = Wh_6 * h11_6;
-  const t1451 = t1431 + t1450;
-  const t1452 = Wx_7 * x_10;
-  const t1453 = Wh_56 * h10_0;
-  const t1454 = Wh_57 * h10_1;
-  const t1455 = t1453 + t1454;
-  const t1456 = Wh_58 * h10_2;
-  const t1457 = t1455 + t1456;
-  const t1458 = Wh_59 * h10_3;
-  const t1459 = t1457 + t1458;
-  const t1460 = Wh_60 * h10_4;
-  const t1461 = t1459 + t1460;
-  const t1462 = Wh_61 * h10_5;
-  const t1463 = t1461 + t1462;
-  const t1464 = Wh_62 * h10_6;
-  const t1465 = t1463 + t1464;
-  const t1466 = Wh_63 * h10_7;
-  const t1467 = t1465 + t1466;
-  const t1468 = t1452 + t1467;
-  const t1469 = t1468 + b_7;
-  const h11_7 = Math.tanh(t1469);
-  const t1470 = Wh_7 * h11_7;
-  const t1471 = t1451 + t1470;
-  const t1472 = t0 + t1471;
-  const t1473 = t1472 + b_0;
-  const h12_0 = Math.tanh(t1473);
-  const t1474 = v_0 * h12_0;
-  const t1475 = Wx_1 * x_11;
-  const t1476 = Wh_8 * h11_0;
-  const t1477 = Wh_9 * h11_1;
-  const t1478 = t1476 + t1477;
-  const t1479 = Wh_10 * h11_2;
-  const t1480 = t1478 + t1479;
-  const t1481 = Wh_11 * h11_3;
-  const t1482 = t1480 + t1481;
-  const t1483 = Wh_12 * h11_4;
-  const t1484 = t1482 + t1483;
-  const t1485 = Wh_13 * h11_5;
-  const t1486 = t1484 + t1485;
-  const t1487 = Wh_14 * h11_6;
-  const t1488 = t1486 + t1487;
-  const t1489 = Wh_15 * h11_7;
-  const t1490 = t1488 + t1489;
-  const t1491 = t1475 + t1490;
-  const t1492 = t1491 + b_1;
-  const h12_1 = Math.tanh(t1492);
-  const t1493 = v_1 * h12_1;
-  const t1494 = t1474 + t1493;
-  const t1495 = Wx_2 * x_11;
-  const t1496 = Wh_16 * h11_0;
-  const t1497 = Wh_17 * h11_1;
-  const t1498 = t1496 + t1497;
-  const t1499 = Wh_18 * h11_2;
-  const t1500 = t1498 + t1499;
-  const t1501 = Wh_19 * h11_3;
-  const t1502 = t1500 + t1501;
-  const t1503 = Wh_20 * h11_4;
-  const t1504 = t1502 + t1503;
-  const t1505 = Wh_21 * h11_5;
-  const t1506 = t1504 + t1505;
-  const t1507 = Wh_22 * h11_6;
-  const t1508 = t1506 + t1507;
-  const t1509 = Wh_23 * h11_7;
-  const t1510 = t1508 + t1509;
-  const t1511 = t1495 + t1510;
-  const t1512 = t1511 + b_2;
-  const h12_2 = Math.tanh(t1512);
-  const t1513 = v_2 * h12_2;
-  const t1514 = t1494 + t1513;
-  const t1515 = Wx_3 * x_11;
-  const t1516 = Wh_24 * h11_0;
-  const t1517 = Wh_25 * h11_1;
-  const t1518 = t1516 + t1517;
-  const t1519 = Wh_26 * h11_2;
-  const t1520 = t1518 + t1519;
-  const t1521 = Wh_27 * h11_3;
-  const t1522 = t1520 + t1521;
-  const t1523 = Wh_28 * h11_4;
-  const t1524 = t1522 + t1523;
-  const t1525 = Wh_29 * h11_5;
-  const t1526 = t1524 + t1525;
-  const t1527 = Wh_30 * h11_6;
-  const t1528 = t1526 + t1527;
-  const t1529 = Wh_31 * h11_7;
-  const t1530 = t1528 + t1529;
-  const t1531 = t1515 + t1530;
-  const t1532 = t1531 + b_3;
-  const h12_3 = Math.tanh(t1532);
-  const t1533 = v_3 * h12_3;
-  const t1534 = t1514 + t1533;
-  const t1535 = Wx_4 * x_11;
-  const t1536 = Wh_32 * h11_0;
-  const t1537 = Wh_33 * h11_1;
-  const t1538 = t1536 + t1537;
-  const t1539 = Wh_34 * h11_2;
-  const t1540 = t1538 + t1539;
-  const t1541 = Wh_35 * h11_3;
-  const t1542 = t1540 + t1541;
-  const t1543 = Wh_36 * h11_4;
-  const t1544 = t1542 + t1543;
-  const t1545 = Wh_37 * h11_5;
-  const t1546 = t1544 + t1545;
-  const t1547 = Wh_38 * h11_6;
-  const t1548 = t1546 + t1547;
-  const t1549 = Wh_39 * h11_7;
-  const t1550 = t1548 + t1549;
-  const t1551 = t1535 + t1550;
-  const t1552 = t1551 + b_4;
-  const h12_4 = Math.tanh(t1552);
-  const t1553 = v_4 * h12_4;
-  const t1554 = t1534 + t1553;
-  const t1555 = Wx_5 * x_11;
-  const t1556 = Wh_40 * h11_0;
-  const t1557 = Wh_41 * h11_1;
-  const t1558 = t1556 + t1557;
-  const t1559 = Wh_42 * h11_2;
-  const t1560 = t1558 + t1559;
-  const t1561 = Wh_43 * h11_3;
-  const t1562 = t1560 + t1561;
-  const t1563 = Wh_44 * h11_4;
-  const t1564 = t1562 + t1563;
-  const t1565 = Wh_45 * h11_5;
-  const t1566 = t1564 + t1565;
-  const t1567 = Wh_46 * h11_6;
-  const t1568 = t1566 + t1567;
-  const t1569 = Wh_47 * h11_7;
-  const t1570 = t1568 + t1569;
-  const t1571 = t1555 + t1570;
-  const t1572 = t1571 + b_5;
-  const h12_5 = Math.tanh(t1572);
-  const t1573 = v_5 * h12_5;
-  const t1574 = t1554 + t1573;
-  const t1575 = Wx_6 * x_11;
-  const t1576 = Wh_48 * h11_0;
-  const t1577 = Wh_49 * h11_1;
-  const t1578 = t1576 + t1577;
-  const t1579 = Wh_50 * h11_2;
-  const t1580 = t1578 + t1579;
-  const t1581 = Wh_51 * h11_3;
-  const t1582 = t1580 + t1581;
-  const t1583 = Wh_52 * h11_4;
-  const t1584 = t1582 + t1583;
-  const t1585 = Wh_53 * h11_5;
-  const t1586 = t1584 + t1585;
-  const t1587 = Wh_54 * h11_6;
-  const t1588 = t1586 + t1587;
-  const t1589 = Wh_55 * h11_7;
-  const t1590 = t1588 + t1589;
-  const t1591 = t1575 + t1590;
-  const t1592 = t1591 + b_6;
-  const h12_6 = Math.tanh(t1592);
-  const t1593 = v_6 * h12_6;
-  const t1594 = t1574 + t1593;
-  const t1595 = Wx_7 * x_11;
-  const t1596 = Wh_56 * h11_0;
-  const t1597 = Wh_57 * h11_1;
-  const t1598 = t1596 + t1597;
-  const t1599 = Wh_58 * h11_2;
-  const t1600 = t1598 + t1599;
-  const t1601 = Wh_59 * h11_3;
-  const t1602 = t1600 + t1601;
-  const t1603 = Wh_60 * h11_4;
-  const t1604 = t1602 + t1603;
-  const t1605 = Wh_61 * h11_5;
-  const t1606 = t1604 + t1605;
-  const t1607 = Wh_62 * h11_6;
-  const t1608 = t1606 + t1607;
-  const t1609 = Wh_63 * h11_7;
-  const t1610 = t1608 + t1609;
-  const t1611 = t1595 + t1610;
-  const t1612 = t1611 + b_7;
-  const h12_7 = Math.tanh(t1612);
-  const t1613 = v_7 * h12_7;
-  const t1614 = t1594 + t1613;
-  const yhat = t1614 + c;
-  $o[$oo] = yhat;
-}
-
-function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
-  $forward_0($p, $x, $xo, $o, $oo);
-  $forward_1($p, $x, $xo, $o, $oo);
-}
-
-function $loss_0($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): void {
-  const Wx_0 = $p.Wx[0]!;
-  const Wx_1 = $p.Wx[1]!;
-  $t[45] = Wx_1;
-  const Wx_2 = $p.Wx[2]!;
-  $t[62] = Wx_2;
-  const Wx_3 = $p.Wx[3]!;
-  $t[73] = Wx_3;
-  const Wx_4 = $p.Wx[4]!;
-  $t[84] = Wx_4;
-  const Wx_5 = $p.Wx[5]!;
-  $t[95] = Wx_5;
-  const Wx_6 = $p.Wx[6]!;
-  $t[16] = Wx_6;
-  const Wx_7 = $p.Wx[7]!;
-  $t[31] = Wx_7;
-  const Wh_0 = $p.Wh[0]!;
-  $t[44] = Wh_0;
-  const Wh_1 = $p.Wh[1]!;
-  $t[61] = Wh_1;
-  const Wh_2 = $p.Wh[2]!;
-  $t[72] = Wh_2;
-  const Wh_3 = $p.Wh[3]!;
-  $t[83] = Wh_3;
-  const Wh_4 = $p.Wh[4]!;
-  $t[94] = Wh_4;
-  const Wh_5 = $p.Wh[5]!;
-  $t[14] = Wh_5;
-  const Wh_6 = $p.Wh[6]!;
-  $t[30] = Wh_6;
-  const Wh_7 = $p.Wh[7]!;
-  $t[41] = Wh_7;
-  const Wh_8 = $p.Wh[8]!;
-  $t[47] = Wh_8;
-  const Wh_9 = $p.Wh[9]!;
-  $t[49] = Wh_9;
-  const Wh_10 = $p.Wh[10]!;
-  $t[51] = Wh_10;
-  const Wh_11 = $p.Wh[11]!;
-  $t[53] = Wh_11;
-  const Wh_12 = $p.Wh[12]!;
-  $t[55] = Wh_12;
-  const Wh_13 = $p.Wh[13]!;
-  $t[57] = Wh_13;
-  const Wh_14 = $p.Wh[14]!;
-  $t[58] = Wh_14;
-  const Wh_15 = $p.Wh[15]!;
-  $t[59] = Wh_15;
-  const Wh_16 = $p.Wh[16]!;
-  $t[63] = Wh_16;
-  const Wh_17 = $p.Wh[17]!;
-  $t[64] = Wh_17;
-  const Wh_18 = $p.Wh[18]!;
-  $t[65] = Wh_18;
-  const Wh_19 = $p.Wh[19]!;
-  $t[66] = Wh_19;
-  const Wh_20 = $p.Wh[20]!;
-  $t[67] = Wh_20;
-  const Wh_21 = $p.Wh[21]!;
-  $t[68] = Wh_21;
-  const Wh_22 = $p.Wh[22]!;
-  $t[69] = Wh_22;
-  const Wh_23 = $p.Wh[23]!;
-  $t[70] = Wh_23;
-  const Wh_24 = $p.Wh[24]!;
-  $t[74] = Wh_24;
-  const Wh_25 = $p.Wh[25]!;
-  $t[75] = Wh_25;
-  const Wh_26 = $p.Wh[26]!;
-  $t[76] = Wh_26;
-  const Wh_27 = $p.Wh[27]!;
-  $t[77] = Wh_27;
-  const Wh_28 = $p.Wh[28]!;
-  $t[78] = Wh_28;
-  const Wh_29 = $p.Wh[29]!;
-  $t[79] = Wh_29;
-  const Wh_30 = $p.Wh[30]!;
-  $t[80] = Wh_30;
-  const Wh_31 = $p.Wh[31]!;
-  $t[81] = Wh_31;
-  const Wh_32 = $p.Wh[32]!;
-  $t[85] = Wh_32;
-  const Wh_33 = $p.Wh[33]!;
-  $t[86] = Wh_33;
-  const Wh_34 = $p.Wh[34]!;
-  $t[87] = Wh_34;
-  const Wh_35 = $p.Wh[35]!;
-  $t[88] = Wh_35;
-  const Wh_36 = $p.Wh[36]!;
-  $t[89] = Wh_36;
-  const Wh_37 = $p.Wh[37]!;
-  $t[90] = Wh_37;
-  const Wh_38 = $p.Wh[38]!;
-  $t[91] = Wh_38;
-  const Wh_39 = $p.Wh[39]!;
-  $t[92] = Wh_39;
-  const Wh_40 = $p.Wh[40]!;
-  $t[96] = Wh_40;
-  const Wh_41 = $p.Wh[41]!;
-  $t[97] = Wh_41;
-  const Wh_42 = $p.Wh[42]!;
-  $t[98] = Wh_42;
-  const Wh_43 = $p.Wh[43]!;
-  $t[2] = Wh_43;
-  const Wh_44 = $p.Wh[44]!;
-  $t[4] = Wh_44;
-  const Wh_45 = $p.Wh[45]!;
-  $t[6] = Wh_45;
-  const Wh_46 = $p.Wh[46]!;
-  $t[8] = Wh_46;
-  const Wh_47 = $p.Wh[47]!;
-  $t[10] = Wh_47;
-  const Wh_48 = $p.Wh[48]!;
-  $t[18] = Wh_48;
-  const Wh_49 = $p.Wh[49]!;
-  $t[20] = Wh_49;
-  const Wh_50 = $p.Wh[50]!;
-  $t[22] = Wh_50;
-  const Wh_51 = $p.Wh[51]!;
-  $t[24] = Wh_51;
-  const Wh_52 = $p.Wh[52]!;
-  $t[25] = Wh_52;
-  const Wh_53 = $p.Wh[53]!;
-  $t[26] = Wh_53;
-  const Wh_54 = $p.Wh[54]!;
-  $t[27] = Wh_54;
-  const Wh_55 = $p.Wh[55]!;
-  $t[28] = Wh_55;
-  const Wh_56 = $p.Wh[56]!;
-  $t[32] = Wh_56;
-  const Wh_57 = $p.Wh[57]!;
-  $t[33] = Wh_57;
-  const Wh_58 = $p.Wh[58]!;
-  $t[34] = Wh_58;
-  const Wh_59 = $p.Wh[59]!;
-  $t[35] = Wh_59;
-  const Wh_60 = $p.Wh[60]!;
-  $t[36] = Wh_60;
-  const Wh_61 = $p.Wh[61]!;
-  $t[37] = Wh_61;
-  const Wh_62 = $p.Wh[62]!;
-  $t[38] = Wh_62;
-  const Wh_63 = $p.Wh[63]!;
-  $t[39] = Wh_63;
-  const b_0 = $p.b[0]!;
-  $t[43] = b_0;
-  const b_1 = $p.b[1]!;
-  $t[60] = b_1;
-  const b_2 = $p.b[2]!;
-  $t[71] = b_2;
-  const b_3 = $p.b[3]!;
-  $t[82] = b_3;
-  const b_4 = $p.b[4]!;
-  $t[93] = b_4;
-  const b_5 = $p.b[5]!;
-  $t[13] = b_5;
-  const b_6 = $p.b[6]!;
-  $t[29] = b_6;
-  const b_7 = $p.b[7]!;
-  $t[40] = b_7;
-  const v_0 = $p.v[0]!;
-  $t[106] = v_0;
-  const v_1 = $p.v[1]!;
-  $t[108] = v_1;
-  const v_2 = $p.v[2]!;
-  $t[109] = v_2;
-  const v_3 = $p.v[3]!;
-  $t[110] = v_3;
-  const v_4 = $p.v[4]!;
-  $t[111] = v_4;
-  const v_5 = $p.v[5]!;
-  $t[112] = v_5;
-  const v_6 = $p.v[6]!;
-  $t[113] = v_6;
-  const v_7 = $p.v[7]!;
-  $t[114] = v_7;
-  const c = $p.c;
-  $t[115] = c;
-  const x_0 = $x[$xo]!;
-  $t[209] = x_0;
-  const x_1 = $x[$xo + 1]!;
-  $t[210] = x_1;
-  const x_2 = $x[$xo + 2]!;
-  $t[211] = x_2;
-  const x_3 = $x[$xo + 3]!;
-  $t[212] = x_3;
-  const x_4 = $x[$xo + 4]!;
-  $t[213] = x_4;
-  const x_5 = $x[$xo + 5]!;
-  $t[214] = x_5;
-  const x_6 = $x[$xo + 6]!;
-  $t[17] = x_6;
-  const x_7 = $x[$xo + 7]!;
-  $t[46] = x_7;
-  const x_8 = $x[$xo + 8]!;
-  $t[100] = x_8;
-  const x_9 = $x[$xo + 9]!;
-  $t[102] = x_9;
-  const x_10 = $x[$xo + 10]!;
-  $t[104] = x_10;
-  const x_11 = $x[$xo + 11]!;
-  $t[107] = x_11;
-  const y = $y[$yo]!;
-  $t[116] = y;
-  const t0 = Wx_0 * x_11;
-  $t[105] = t0;
-  const t1 = Wx_0 * x_10;
-  $t[103] = t1;
-  const t2 = Wx_0 * x_9;
-  $t[101] = t2;
-  const t3 = Wx_0 * x_8;
-  $t[99] = t3;
-  const t4 = Wx_0 * x_7;
-  $t[42] = t4;
-  const t5 = Wx_0 * x_6;
-  const t6 = Wx_0 * x_5;
-  const t7 = Wx_0 * x_4;
-  const t8 = Wx_0 * x_3;
-  const t9 = Wx_0 * x_2;
-  const t10 = Wx_0 * x_1;
-  const t11 = Wx_0 * x_0;
-  const t12 = t11 + b_0;
-  const h1_0 = Math.tanh(t12);
-  $t[208] = h1_0;
-  const t13 = Wh_0 * h1_0;
-  const t14 = Wx_1 * x_0;
-  const t15 = t14 + b_1;
-  const h1_1 = Math.tanh(t15);
-  $t[221] = h1_1;
-  const t16 = Wh_1 * h1_1;
-  const t17 = t13 + t16;
-  const t18 = Wx_2 * x_0;
-  const t19 = t18 + b_2;
-  const h1_2 = Math.tanh(t19);
-  $t[228] = h1_2;
-  const t20 = Wh_2 * h1_2;
-  const t21 = t17 + t20;
-  const t22 = Wx_3 * x_0;
-  const t23 = t22 + b_3;
-  const h1_3 = Math.tanh(t23);
-  $t[235] = h1_3;
-  const t24 = Wh_3 * h1_3;
-  const t25 = t21 + t24;
-  const t26 = Wx_4 * x_0;
-  const t27 = t26 + b_4;
-  const h1_4 = Math.tanh(t27);
-  $t[242] = h1_4;
-  const t28 = Wh_4 * h1_4;
-  const t29 = t25 + t28;
-  const t30 = Wx_5 * x_0;
-  const t31 = t30 + b_5;
-  const h1_5 = Math.tanh(t31);
-  $t[249] = h1_5;
-  const t32 = Wh_5 * h1_5;
-  const t33 = t29 + t32;
-  const t34 = Wx_6 * x_0;
-  const t35 = t34 + b_6;
-  const h1_6 = Math.tanh(t35);
-  $t[256] = h1_6;
-  const t36 = Wh_6 * h1_6;
-  const t37 = t33 + t36;
-  const t38 = Wx_7 * x_0;
-  const t39 = t38 + b_7;
-  const h1_7 = Math.tanh(t39);
-  $t[263] = h1_7;
-  const t40 = Wh_7 * h1_7;
-  const t41 = t37 + t40;
-  const t42 = t10 + t41;
-  const t43 = t42 + b_0;
-  const h2_0 = Math.tanh(t43);
-  $t[200] = h2_0;
-  const t44 = Wh_0 * h2_0;
-  const t45 = Wx_1 * x_1;
-  const t46 = Wh_8 * h1_0;
-  const t47 = Wh_9 * h1_1;
-  const t48 = t46 + t47;
-  const t49 = Wh_10 * h1_2;
-  const t50 = t48 + t49;
-  const t51 = Wh_11 * h1_3;
-  const t52 = t50 + t51;
-  const t53 = Wh_12 * h1_4;
-  const t54 = t52 + t53;
-  const t55 = Wh_13 * h1_5;
-  const t56 = t54 + t55;
-  const t57 = Wh_14 * h1_6;
-  const t58 = t56 + t57;
-  const t59 = Wh_15 * h1_7;
-  const t60 = t58 + t59;
-  const t61 = t45 + t60;
-  const t62 = t61 + b_1;
-  const h2_1 = Math.tanh(t62);
-  $t[201] = h2_1;
-  const t63 = Wh_1 * h2_1;
-  const t64 = t44 + t63;
-  const t65 = Wx_2 * x_1;
-  const t66 = Wh_16 * h1_0;
-  const t67 = Wh_17 * h1_1;
-  const t68 = t66 + t67;
-  const t69 = Wh_18 * h1_2;
-  const t70 = t68 + t69;
-  const t71 = Wh_19 * h1_3;
-  const t72 = t70 + t71;
-  const t73 = Wh_20 * h1_4;
-  const t74 = t72 + t73;
-  const t75 = Wh_21 * h1_5;
-  const t76 = t74 + t75;
-  const t77 = Wh_22 * h1_6;
-  const t78 = t76 + t77;
-  const t79 = Wh_23 * h1_7;
-  const t80 = t78 + t79;
-  const t81 = t65 + t80;
-  const t82 = t81 + b_2;
-  const h2_2 = Math.tanh(t82);
-  $t[202] = h2_2;
-  const t83 = Wh_2 * h2_2;
-  const t84 = t64 + t83;
-  const t85 = Wx_3 * x_1;
-  const t86 = Wh_24 * h1_0;
-  const t87 = Wh_25 * h1_1;
-  const t88 = t86 + t87;
-  const t89 = Wh_26 * h1_2;
-  const t90 = t88 + t89;
-  const t91 = Wh_27 * h1_3;
-  const t92 = t90 + t91;
-  const t93 = Wh_28 * h1_4;
-  const t94 = t92 + t93;
-  const t95 = Wh_29 * h1_5;
-  const t96 = t94 + t95;
-  const t97 = Wh_30 * h1_6;
-  const t98 = t96 + t97;
-  const t99 = Wh_31 * h1_7;
-  const t100 = t98 + t99;
-  const t101 = t85 + t100;
-  const t102 = t101 + b_3;
-  const h2_3 = Math.tanh(t102);
-  $t[203] = h2_3;
-  const t103 = Wh_3 * h2_3;
-  const t104 = t84 + t103;
-  const t105 = Wx_4 * x_1;
-  const t106 = Wh_32 * h1_0;
-  const t107 = Wh_33 * h1_1;
-  const t108 = t106 + t107;
-  const t109 = Wh_34 * h1_2;
-  const t110 = t108 + t109;
-  const t111 = Wh_35 * h1_3;
-  const t112 = t110 + t111;
-  const t113 = Wh_36 * h1_4;
-  const t114 = t112 + t113;
-  const t115 = Wh_37 * h1_5;
-  const t116 = t114 + t115;
-  const t117 = Wh_38 * h1_6;
-  const t118 = t116 + t117;
-  const t119 = Wh_39 * h1_7;
-  const t120 = t118 + t119;
-  const t121 = t105 + t120;
-  const t122 = t121 + b_4;
-  const h2_4 = Math.tanh(t122);
-  $t[204] = h2_4;
-  const t123 = Wh_4 * h2_4;
-  const t124 = t104 + t123;
-  const t125 = Wx_5 * x_1;
-  const t126 = Wh_40 * h1_0;
-  const t127 = Wh_41 * h1_1;
-  const t128 = t126 + t127;
-  const t129 = Wh_42 * h1_2;
-  const t130 = t128 + t129;
-  const t131 = Wh_43 * h1_3;
-  const t132 = t130 + t131;
-  const t133 = Wh_44 * h1_4;
-  const t134 = t132 + t133;
-  const t135 = Wh_45 * h1_5;
-  const t136 = t134 + t135;
-  const t137 = Wh_46 * h1_6;
-  const t138 = t136 + t137;
-  const t139 = Wh_47 * h1_7;
-  const t140 = t138 + t139;
-  const t141 = t125 + t140;
-  const t142 = t141 + b_5;
-  const h2_5 = Math.tanh(t142);
-  $t[205] = h2_5;
-  const t143 = Wh_5 * h2_5;
-  const t144 = t124 + t143;
-  const t145 = Wx_6 * x_1;
-  const t146 = Wh_48 * h1_0;
-  const t147 = Wh_49 * h1_1;
-  const t148 = t146 + t147;
-  const t149 = Wh_50 * h1_2;
-  const t150 = t148 + t149;
-  const t151 = Wh_51 * h1_3;
-  const t152 = t150 + t151;
-  const t153 = Wh_52 * h1_4;
-  const t154 = t152 + t153;
-  const t155 = Wh_53 * h1_5;
-  const t156 = t154 + t155;
-  const t157 = Wh_54 * h1_6;
-  const t158 = t156 + t157;
-  const t159 = Wh_55 * h1_7;
-  const t160 = t158 + t159;
-  const t161 = t145 + t160;
-  const t162 = t161 + b_6;
-  const h2_6 = Math.tanh(t162);
-  $t[206] = h2_6;
-  const t163 = Wh_6 * h2_6;
-  const t164 = t144 + t163;
-  const t165 = Wx_7 * x_1;
-  const t166 = Wh_56 * h1_0;
-  const t167 = Wh_57 * h1_1;
-  const t168 = t166 + t167;
-  const t169 = Wh_58 * h1_2;
-  const t170 = t168 + t169;
-  const t171 = Wh_59 * h1_3;
-  const t172 = t170 + t171;
-  const t173 = Wh_60 * h1_4;
-  const t174 = t172 + t173;
-  const t175 = Wh_61 * h1_5;
-  const t176 = t174 + t175;
-  const t177 = Wh_62 * h1_6;
-  const t178 = t176 + t177;
-  const t179 = Wh_63 * h1_7;
-  const t180 = t178 + t179;
-  const t181 = t165 + t180;
-  const t182 = t181 + b_7;
-  const h2_7 = Math.tanh(t182);
-  $t[207] = h2_7;
-  const t183 = Wh_7 * h2_7;
-  const t184 = t164 + t183;
-  const t185 = t9 + t184;
-  const t186 = t185 + b_0;
-  const h3_0 = Math.tanh(t186);
-  $t[192] = h3_0;
-  const t187 = Wh_0 * h3_0;
-  const t188 = Wx_1 * x_2;
-  const t189 = Wh_8 * h2_0;
-  const t190 = Wh_9 * h2_1;
-  const t191 = t189 + t190;
-  const t192 = Wh_10 * h2_2;
-  const t193 = t191 + t192;
-  const t194 = Wh_11 * h2_3;
-  const t195 = t193 + t194;
-  const t196 = Wh_12 * h2_4;
-  const t197 = t195 + t196;
-  const t198 = Wh_13 * h2_5;
-  const t199 = t197 + t198;
-  const t200 = Wh_14 * h2_6;
-  const t201 = t199 + t200;
-  const t202 = Wh_15 * h2_7;
-  const t203 = t201 + t202;
-  const t204 = t188 + t203;
-  const t205 = t204 + b_1;
-  const h3_1 = Math.tanh(t205);
-  $t[193] = h3_1;
-  const t206 = Wh_1 * h3_1;
-  const t207 = t187 + t206;
-  const t208 = Wx_2 * x_2;
-  const t209 = Wh_16 * h2_0;
-  const t210 = Wh_17 * h2_1;
-  const t211 = t209 + t210;
-  const t212 = Wh_18 * h2_2;
-  const t213 = t211 + t212;
-  const t214 = Wh_19 * h2_3;
-  const t215 = t213 + t214;
-  const t216 = Wh_20 * h2_4;
-  const t217 = t215 + t216;
-  const t218 = Wh_21 * h2_5;
-  const t219 = t217 + t218;
-  const t220 = Wh_22 * h2_6;
-  const t221 = t219 + t220;
-  const t222 = Wh_23 * h2_7;
-  const t223 = t221 + t222;
-  const t224 = t208 + t223;
-  const t225 = t224 + b_2;
-  const h3_2 = Math.tanh(t225);
-  $t[194] = h3_2;
-  const t226 = Wh_2 * h3_2;
-  const t227 = t207 + t226;
-  const t228 = Wx_3 * x_2;
-  const t229 = Wh_24 * h2_0;
-  const t230 = Wh_25 * h2_1;
-  const t231 = t229 + t230;
-  const t232 = Wh_26 * h2_2;
-  const t233 = t231 + t232;
-  const t234 = Wh_27 * h2_3;
-  const t235 = t233 + t234;
-  const t236 = Wh_28 * h2_4;
-  const t237 = t235 + t236;
-  const t238 = Wh_29 * h2_5;
-  const t239 = t237 + t238;
-  const t240 = Wh_30 * h2_6;
-  const t241 = t239 + t240;
-  const t242 = Wh_31 * h2_7;
-  const t243 = t241 + t242;
-  const t244 = t228 + t243;
-  const t245 = t244 + b_3;
-  const h3_3 = Math.tanh(t245);
-  $t[195] = h3_3;
-  const t246 = Wh_3 * h3_3;
-  const t247 = t227 + t246;
-  const t248 = Wx_4 * x_2;
-  const t249 = Wh_32 * h2_0;
-  const t250 = Wh_33 * h2_1;
-  const t251 = t249 + t250;
-  const t252 = Wh_34 * h2_2;
-  const t253 = t251 + t252;
-  const t254 = Wh_35 * h2_3;
-  const t255 = t253 + t254;
-  const t256 = Wh_36 * h2_4;
-  const t257 = t255 + t256;
-  const t258 = Wh_37 * h2_5;
-  const t259 = t257 + t258;
-  const t260 = Wh_38 * h2_6;
-  const t261 = t259 + t260;
-  const t262 = Wh_39 * h2_7;
-  const t263 = t261 + t262;
-  const t264 = t248 + t263;
-  const t265 = t264 + b_4;
-  const h3_4 = Math.tanh(t265);
-  $t[196] = h3_4;
-  const t266 = Wh_4 * h3_4;
-  const t267 = t247 + t266;
-  const t268 = Wx_5 * x_2;
-  const t269 = Wh_40 * h2_0;
-  const t270 = Wh_41 * h2_1;
-  const t271 = t269 + t270;
-  const t272 = Wh_42 * h2_2;
-  const t273 = t271 + t272;
-  const t274 = Wh_43 * h2_3;
-  const t275 = t273 + t274;
-  const t276 = Wh_44 * h2_4;
-  const t277 = t275 + t276;
-  const t278 = Wh_45 * h2_5;
-  const t279 = t277 + t278;
-  const t280 = Wh_46 * h2_6;
-  const t281 = t279 + t280;
-  const t282 = Wh_47 * h2_7;
-  const t283 = t281 + t282;
-  const t284 = t268 + t283;
-  const t285 = t284 + b_5;
-  const h3_5 = Math.tanh(t285);
-  $t[197] = h3_5;
-  const t286 = Wh_5 * h3_5;
-  const t287 = t267 + t286;
-  const t288 = Wx_6 * x_2;
-  const t289 = Wh_48 * h2_0;
-  const t290 = Wh_49 * h2_1;
-  const t291 = t289 + t290;
-  const t292 = Wh_50 * h2_2;
-  const t293 = t291 + t292;
-  const t294 = Wh_51 * h2_3;
-  const t295 = t293 + t294;
-  const t296 = Wh_52 * h2_4;
-  const t297 = t295 + t296;
-  const t298 = Wh_53 * h2_5;
-  const t299 = t297 + t298;
-  const t300 = Wh_54 * h2_6;
-  const t301 = t299 + t300;
-  const t302 = Wh_55 * h2_7;
-  const t303 = t301 + t302;
-  const t304 = t288 + t303;
-  const t305 = t304 + b_6;
-  const h3_6 = Math.tanh(t305);
-  $t[198] = h3_6;
-  const t306 = Wh_6 * h3_6;
-  const t307 = t287 + t306;
-  const t308 = Wx_7 * x_2;
-  const t309 = Wh_56 * h2_0;
-  const t310 = Wh_57 * h2_1;
-  const t311 = t309 + t310;
-  const t312 = Wh_58 * h2_2;
-  const t313 = t311 + t312;
-  const t314 = Wh_59 * h2_3;
-  const t315 = t313 + t314;
-  const t316 = Wh_60 * h2_4;
-  const t317 = t315 + t316;
-  const t318 = Wh_61 * h2_5;
-  const t319 = t317 + t318;
-  const t320 = Wh_62 * h2_6;
-  const t321 = t319 + t320;
-  const t322 = Wh_63 * h2_7;
-  const t323 = t321 + t322;
-  const t324 = t308 + t323;
-  const t325 = t324 + b_7;
-  const h3_7 = Math.tanh(t325);
-  $t[199] = h3_7;
-  const t326 = Wh_7 * h3_7;
-  const t327 = t307 + t326;
-  const t328 = t8 + t327;
-  const t329 = t328 + b_0;
-  const h4_0 = Math.tanh(t329);
-  $t[179] = h4_0;
-  const t330 = Wh_0 * h4_0;
-  const t331 = Wx_1 * x_3;
-  const t332 = Wh_8 * h3_0;
-  const t333 = Wh_9 * h3_1;
-  const t334 = t332 + t333;
-  const t335 = Wh_10 * h3_2;
-  const t336 = t334 + t335;
-  const t337 = Wh_11 * h3_3;
-  const t338 = t336 + t337;
-  const t339 = Wh_12 * h3_4;
-  const t340 = t338 + t339;
-  const t341 = Wh_13 * h3_5;
-  const t342 = t340 + t341;
-  const t343 = Wh_14 * h3_6;
-  const t344 = t342 + t343;
-  const t345 = Wh_15 * h3_7;
-  const t346 = t344 + t345;
-  const t347 = t331 + t346;
-  const t348 = t347 + b_1;
-  const h4_1 = Math.tanh(t348);
-  $t[185] = h4_1;
-  const t349 = Wh_1 * h4_1;
-  const t350 = t330 + t349;
-  const t351 = Wx_2 * x_3;
-  const t352 = Wh_16 * h3_0;
-  const t353 = Wh_17 * h3_1;
-  const t354 = t352 + t353;
-  const t355 = Wh_18 * h3_2;
-  const t356 = t354 + t355;
-  const t357 = Wh_19 * h3_3;
-  const t358 = t356 + t357;
-  const t359 = Wh_20 * h3_4;
-  const t360 = t358 + t359;
-  const t361 = Wh_21 * h3_5;
-  const t362 = t360 + t361;
-  const t363 = Wh_22 * h3_6;
-  const t364 = t362 + t363;
-  const t365 = Wh_23 * h3_7;
-  const t366 = t364 + t365;
-  const t367 = t351 + t366;
-  const t368 = t367 + b_2;
-  const h4_2 = Math.tanh(t368);
-  $t[186] = h4_2;
-  const t369 = Wh_2 * h4_2;
-  const t370 = t350 + t369;
-  const t371 = Wx_3 * x_3;
-  const t372 = Wh_24 * h3_0;
-  const t373 = Wh_25 * h3_1;
-  const t374 = t372 + t373;
-  const t375 = Wh_26 * h3_2;
-  const t376 = t374 + t375;
-  const t377 = Wh_27 * h3_3;
-  const t378 = t376 + t377;
-  const t379 = Wh_28 * h3_4;
-  const t380 = t378 + t379;
-  const t381 = Wh_29 * h3_5;
-  const t382 = t380 + t381;
-  const t383 = Wh_30 * h3_6;
-  const t384 = t382 + t383;
-  const t385 = Wh_31 * h3_7;
-  const t386 = t384 + t385;
-  const t387 = t371 + t386;
-  const t388 = t387 + b_3;
-  const h4_3 = Math.tanh(t388);
-  $t[187] = h4_3;
-  const t389 = Wh_3 * h4_3;
-  const t390 = t370 + t389;
-  const t391 = Wx_4 * x_3;
-  const t392 = Wh_32 * h3_0;
-  const t393 = Wh_33 * h3_1;
-  const t394 = t392 + t393;
-  const t395 = Wh_34 * h3_2;
-  const t396 = t394 + t395;
-  const t397 = Wh_35 * h3_3;
-  const t398 = t396 + t397;
-  const t399 = Wh_36 * h3_4;
-  const t400 = t398 + t399;
-  const t401 = Wh_37 * h3_5;
-  const t402 = t400 + t401;
-  const t403 = Wh_38 * h3_6;
-  const t404 = t402 + t403;
-  const t405 = Wh_39 * h3_7;
-  const t406 = t404 + t405;
-  const t407 = t391 + t406;
-  const t408 = t407 + b_4;
-  const h4_4 = Math.tanh(t408);
-  $t[188] = h4_4;
-  const t409 = Wh_4 * h4_4;
-  const t410 = t390 + t409;
-  const t411 = Wx_5 * x_3;
-  const t412 = Wh_40 * h3_0;
-  const t413 = Wh_41 * h3_1;
-  const t414 = t412 + t413;
-  const t415 = Wh_42 * h3_2;
-  const t416 = t414 + t415;
-  const t417 = Wh_43 * h3_3;
-  const t418 = t416 + t417;
-  const t419 = Wh_44 * h3_4;
-  const t420 = t418 + t419;
-  const t421 = Wh_45 * h3_5;
-  const t422 = t420 + t421;
-  const t423 = Wh_46 * h3_6;
-  const t424 = t422 + t423;
-  const t425 = Wh_47 * h3_7;
-  const t426 = t424 + t425;
-  const t427 = t411 + t426;
-  const t428 = t427 + b_5;
-  const h4_5 = Math.tanh(t428);
-  $t[189] = h4_5;
-  const t429 = Wh_5 * h4_5;
-  const t430 = t410 + t429;
-  const t431 = Wx_6 * x_3;
-  const t432 = Wh_48 * h3_0;
-  const t433 = Wh_49 * h3_1;
-  const t434 = t432 + t433;
-  const t435 = Wh_50 * h3_2;
-  const t436 = t434 + t435;
-  const t437 = Wh_51 * h3_3;
-  const t438 = t436 + t437;
-  const t439 = Wh_52 * h3_4;
-  const t440 = t438 + t439;
-  const t441 = Wh_53 * h3_5;
-  const t442 = t440 + t441;
-  const t443 = Wh_54 * h3_6;
-  const t444 = t442 + t443;
-  const t445 = Wh_55 * h3_7;
-  const t446 = t444 + t445;
-  const t447 = t431 + t446;
-  const t448 = t447 + b_6;
-  const h4_6 = Math.tanh(t448);
-  $t[190] = h4_6;
-  const t449 = Wh_6 * h4_6;
-  const t450 = t430 + t449;
-  const t451 = Wx_7 * x_3;
-  const t452 = Wh_56 * h3_0;
-  const t453 = Wh_57 * h3_1;
-  const t454 = t452 + t453;
-  const t455 = Wh_58 * h3_2;
-  const t456 = t454 + t455;
-  const t457 = Wh_59 * h3_3;
-  const t458 = t456 + t457;
-  const t459 = Wh_60 * h3_4;
-  const t460 = t458 + t459;
-  const t461 = Wh_61 * h3_5;
-  const t462 = t460 + t461;
-  const t463 = Wh_62 * h3_6;
-  const t464 = t462 + t463;
-  const t465 = Wh_63 * h3_7;
-  const t466 = t464 + t465;
-  const t467 = t451 + t466;
-  const t468 = t467 + b_7;
-  const h4_7 = Math.tanh(t468);
-  $t[191] = h4_7;
-  const t469 = Wh_7 * h4_7;
-  const t470 = t450 + t469;
-  const t471 = t7 + t470;
-  const t472 = t471 + b_0;
-  const h5_0 = Math.tanh(t472);
-  $t[161] = h5_0;
-  const t473 = Wh_0 * h5_0;
-  const t474 = Wx_1 * x_4;
-  const t475 = Wh_8 * h4_0;
-  const t476 = Wh_9 * h4_1;
-  const t477 = t475 + t476;
-  const t478 = Wh_10 * h4_2;
-  const t479 = t477 + t478;
-  const t480 = Wh_11 * h4_3;
-  const t481 = t479 + t480;
-  const t482 = Wh_12 * h4_4;
-  const t483 = t481 + t482;
-  const t484 = Wh_13 * h4_5;
-  const t485 = t483 + t484;
-  const t486 = Wh_14 * h4_6;
-  const t487 = t485 + t486;
-  const t488 = Wh_15 * h4_7;
-  const t489 = t487 + t488;
-  const t490 = t474 + t489;
-  const t491 = t490 + b_1;
-  const h5_1 = Math.tanh(t491);
-  $t[162] = h5_1;
-  const t492 = Wh_1 * h5_1;
-  const t493 = t473 + t492;
-  const t494 = Wx_2 * x_4;
-  const t495 = Wh_16 * h4_0;
-  const t496 = Wh_17 * h4_1;
-  const t497 = t495 + t496;
-  const t498 = Wh_18 * h4_2;
-  const t499 = t497 + t498;
-  const t500 = Wh_19 * h4_3;
-  const t501 = t499 + t500;
-  const t502 = Wh_20 * h4_4;
-  const t503 = t501 + t502;
-  const t504 = Wh_21 * h4_5;
-  const t505 = t503 + t504;
-  const t506 = Wh_22 * h4_6;
-  const t507 = t505 + t506;
-  const t508 = Wh_23 * h4_7;
-  const t509 = t507 + t508;
-  const t510 = t494 + t509;
-  const t511 = t510 + b_2;
-  const h5_2 = Math.tanh(t511);
-  $t[163] = h5_2;
-  const t512 = Wh_2 * h5_2;
-  const t513 = t493 + t512;
-  const t514 = Wx_3 * x_4;
-  const t515 = Wh_24 * h4_0;
-  const t516 = Wh_25 * h4_1;
-  const t517 = t515 + t516;
-  const t518 = Wh_26 * h4_2;
-  const t519 = t517 + t518;
-  const t520 = Wh_27 * h4_3;
-  const t521 = t519 + t520;
-  const t522 = Wh_28 * h4_4;
-  const t523 = t521 + t522;
-  const t524 = Wh_29 * h4_5;
-  const t525 = t523 + t524;
-  const t526 = Wh_30 * h4_6;
-  const t527 = t525 + t526;
-  const t528 = Wh_31 * h4_7;
-  const t529 = t527 + t528;
-  const t530 = t514 + t529;
-  const t531 = t530 + b_3;
-  const h5_3 = Math.tanh(t531);
-  $t[164] = h5_3;
-  const t532 = Wh_3 * h5_3;
-  const t533 = t513 + t532;
-  const t534 = Wx_4 * x_4;
-  const t535 = Wh_32 * h4_0;
-  const t536 = Wh_33 * h4_1;
-  const t537 = t535 + t536;
-  const t538 = Wh_34 * h4_2;
-  const t539 = t537 + t538;
-  const t540 = Wh_35 * h4_3;
-  const t541 = t539 + t540;
-  const t542 = Wh_36 * h4_4;
-  const t543 = t541 + t542;
-  const t544 = Wh_37 * h4_5;
-  const t545 = t543 + t544;
-  const t546 = Wh_38 * h4_6;
-  const t547 = t545 + t546;
-  const t548 = Wh_39 * h4_7;
-  const t549 = t547 + t548;
-  const t550 = t534 + t549;
-  const t551 = t550 + b_4;
-  const h5_4 = Math.tanh(t551);
-  $t[165] = h5_4;
-  const t552 = Wh_4 * h5_4;
-  const t553 = t533 + t552;
-  const t554 = Wx_5 * x_4;
-  const t555 = Wh_40 * h4_0;
-  const t556 = Wh_41 * h4_1;
-  const t557 = t555 + t556;
-  const t558 = Wh_42 * h4_2;
-  const t559 = t557 + t558;
-  const t560 = Wh_43 * h4_3;
-  const t561 = t559 + t560;
-  const t562 = Wh_44 * h4_4;
-  const t563 = t561 + t562;
-  const t564 = Wh_45 * h4_5;
-  const t565 = t563 + t564;
-  const t566 = Wh_46 * h4_6;
-  const t567 = t565 + t566;
-  const t568 = Wh_47 * h4_7;
-  const t569 = t567 + t568;
-  const t570 = t554 + t569;
-  const t571 = t570 + b_5;
-  const h5_5 = Math.tanh(t571);
-  $t[173] = h5_5;
-  const t572 = Wh_5 * h5_5;
-  const t573 = t553 + t572;
-  const t574 = Wx_6 * x_4;
-  const t575 = Wh_48 * h4_0;
-  const t576 = Wh_49 * h4_1;
-  const t577 = t575 + t576;
-  const t578 = Wh_50 * h4_2;
-  const t579 = t577 + t578;
-  const t580 = Wh_51 * h4_3;
-  const t581 = t579 + t580;
-  const t582 = Wh_52 * h4_4;
-  const t583 = t581 + t582;
-  const t584 = Wh_53 * h4_5;
-  const t585 = t583 + t584;
-  const t586 = Wh_54 * h4_6;
-  const t587 = t585 + t586;
-  const t588 = Wh_55 * h4_7;
-  const t589 = t587 + t588;
-  const t590 = t574 + t589;
-  const t591 = t590 + b_6;
-  const h5_6 = Math.tanh(t591);
-  $t[177] = h5_6;
-  const t592 = Wh_6 * h5_6;
-  const t593 = t573 + t592;
-  const t594 = Wx_7 * x_4;
-  const t595 = Wh_56 * h4_0;
-  const t596 = Wh_57 * h4_1;
-  const t597 = t595 + t596;
-  const t598 = Wh_58 * h4_2;
-  const t599 = t597 + t598;
-  const t600 = Wh_59 * h4_3;
-  const t601 = t599 + t600;
-  const t602 = Wh_60 * h4_4;
-  const t603 = t601 + t602;
-  const t604 = Wh_61 * h4_5;
-  const t605 = t603 + t604;
-  const t606 = Wh_62 * h4_6;
-  const t607 = t605 + t606;
-  const t608 = Wh_63 * h4_7;
-  const t609 = t607 + t608;
-  const t610 = t594 + t609;
-  const t611 = t610 + b_7;
-  const h5_7 = Math.tanh(t611);
-  $t[178] = h5_7;
-  const t612 = Wh_7 * h5_7;
-  const t613 = t593 + t612;
-  const t614 = t6 + t613;
-  const t615 = t614 + b_0;
-  const h6_0 = Math.tanh(t615);
-  $t[19] = h6_0;
-  const t616 = Wh_0 * h6_0;
-  const t617 = Wx_1 * x_5;
-  const t618 = Wh_8 * h5_0;
-  const t619 = Wh_9 * h5_1;
-  const t620 = t618 + t619;
-  const t621 = Wh_10 * h5_2;
-  const t622 = t620 + t621;
-  const t623 = Wh_11 * h5_3;
-  const t624 = t622 + t623;
-  const t625 = Wh_12 * h5_4;
-  const t626 = t624 + t625;
-  const t627 = Wh_13 * h5_5;
-  const t628 = t626 + t627;
-  const t629 = Wh_14 * h5_6;
-  const t630 = t628 + t629;
-  const t631 = Wh_15 * h5_7;
-  const t632 = t630 + t631;
-  const t633 = t617 + t632;
-  const t634 = t633 + b_1;
-  const h6_1 = Math.tanh(t634);
-  $t[21] = h6_1;
-  const t635 = Wh_1 * h6_1;
-  const t636 = t616 + t635;
-  const t637 = Wx_2 * x_5;
-  const t638 = Wh_16 * h5_0;
-  const t639 = Wh_17 * h5_1;
-  const t640 = t638 + t639;
-  const t641 = Wh_18 * h5_2;
-  const t642 = t640 + t641;
-  const t643 = Wh_19 * h5_3;
-  const t644 = t642 + t643;
-  const t645 = Wh_20 * h5_4;
-  const t646 = t644 + t645;
-  const t647 = Wh_21 * h5_5;
-  const t648 = t646 + t647;
-  const t649 = Wh_22 * h5_6;
-  const t650 = t648 + t649;
-  const t651 = Wh_23 * h5_7;
-  const t652 = t650 + t651;
-  const t653 = t637 + t652;
-  const t654 = t653 + b_2;
-  const h6_2 = Math.tanh(t654);
-  $t[23] = h6_2;
-  const t655 = Wh_2 * h6_2;
-  const t656 = t636 + t655;
-  const t657 = Wx_3 * x_5;
-  const t658 = Wh_24 * h5_0;
-  const t659 = Wh_25 * h5_1;
-  const t660 = t658 + t659;
-  const t661 = Wh_26 * h5_2;
-  const t662 = t660 + t661;
-  const t663 = Wh_27 * h5_3;
-  const t664 = t662 + t663;
-  const t665 = Wh_28 * h5_4;
-  const t666 = t664 + t665;
-  const t667 = Wh_29 * h5_5;
-  const t668 = t666 + t667;
-  const t669 = Wh_30 * h5_6;
-  const t670 = t668 + t669;
-  const t671 = Wh_31 * h5_7;
-  const t672 = t670 + t671;
-  const t673 = t657 + t672;
-  const t674 = t673 + b_3;
-  const h6_3 = Math.tanh(t674);
-  $t[3] = h6_3;
-  const t675 = Wh_3 * h6_3;
-  const t676 = t656 + t675;
-  const t677 = Wx_4 * x_5;
-  const t678 = Wh_32 * h5_0;
-  const t679 = Wh_33 * h5_1;
-  const t680 = t678 + t679;
-  const t681 = Wh_34 * h5_2;
-  const t682 = t680 + t681;
-  const t683 = Wh_35 * h5_3;
-  const t684 = t682 + t683;
-  const t685 = Wh_36 * h5_4;
-  const t686 = t684 + t685;
-  const t687 = Wh_37 * h5_5;
-  const t688 = t686 + t687;
-  const t689 = Wh_38 * h5_6;
-  const t690 = t688 + t689;
-  const t691 = Wh_39 * h5_7;
-  const t692 = t690 + t691;
-  const t693 = t677 + t692;
-  const t694 = t693 + b_4;
-  const h6_4 = Math.tanh(t694);
-  $t[5] = h6_4;
-  const t695 = Wh_4 * h6_4;
-  const t696 = t676 + t695;
-  const t697 = Wx_5 * x_5;
-  const t698 = Wh_40 * h5_0;
-  const t699 = Wh_41 * h5_1;
-  const t700 = t698 + t699;
-  const t701 = Wh_42 * h5_2;
-  const t702 = t700 + t701;
-  const t703 = Wh_43 * h5_3;
-  const t704 = t702 + t703;
-  const t705 = Wh_44 * h5_4;
-  const t706 = t704 + t705;
-  const t707 = Wh_45 * h5_5;
-  const t708 = t706 + t707;
-  const t709 = Wh_46 * h5_6;
-  const t710 = t708 + t709;
-  const t711 = Wh_47 * h5_7;
-  const t712 = t710 + t711;
-  const t713 = t697 + t712;
-  const t714 = t713 + b_5;
-  const h6_5 = Math.tanh(t714);
-  $t[7] = h6_5;
-  const t715 = Wh_5 * h6_5;
-  const t716 = t696 + t715;
-  const t717 = Wx_6 * x_5;
-  const t718 = Wh_48 * h5_0;
-  const t719 = Wh_49 * h5_1;
-  const t720 = t718 + t719;
-  const t721 = Wh_50 * h5_2;
-  const t722 = t720 + t721;
-  const t723 = Wh_51 * h5_3;
-  const t724 = t722 + t723;
-  const t725 = Wh_52 * h5_4;
-  const t726 = t724 + t725;
-  const t727 = Wh_53 * h5_5;
-  const t728 = t726 + t727;
-  const t729 = Wh_54 * h5_6;
-  const t730 = t728 + t729;
-  const t731 = Wh_55 * h5_7;
-  const t732 = t730 + t731;
-  const t733 = t717 + t732;
-  const t734 = t733 + b_6;
-  const h6_6 = Math.tanh(t734);
-  $t[9] = h6_6;
-  const t735 = Wh_6 * h6_6;
-  const t736 = t716 + t735;
-  const t737 = Wx_7 * x_5;
-  const t738 = Wh_56 * h5_0;
-  const t739 = Wh_57 * h5_1;
-  const t740 = t738 + t739;
-  const t741 = Wh_58 * h5_2;
-  const t742 = t740 + t741;
-  const t743 = Wh_59 * h5_3;
-  const t744 = t742 + t743;
-  const t745 = Wh_60 * h5_4;
-  const t746 = t744 + t745;
-  const t747 = Wh_61 * h5_5;
-  const t748 = t746 + t747;
-  const t749 = Wh_62 * h5_6;
-  const t750 = t748 + t749;
-  const t751 = Wh_63 * h5_7;
-  const t752 = t750 + t751;
-  const t753 = t737 + t752;
-  const t754 = t753 + b_7;
-  const h6_7 = Math.tanh(t754);
-  $t[11] = h6_7;
-  const t755 = Wh_7 * h6_7;
-  const t756 = t736 + t755;
-  const t757 = t5 + t756;
-  const t758 = t757 + b_0;
-  const h7_0 = Math.tanh(t758);
-  $t[48] = h7_0;
-  const t759 = Wh_0 * h7_0;
-  const t760 = Wx_1 * x_6;
-  const t761 = Wh_8 * h6_0;
-  const t762 = Wh_9 * h6_1;
-  const t763 = t761 + t762;
-  const t764 = Wh_10 * h6_2;
-  const t765 = t763 + t764;
-  const t766 = Wh_11 * h6_3;
-  const t767 = t765 + t766;
-  const t768 = Wh_12 * h6_4;
-  const t769 = t767 + t768;
-  const t770 = Wh_13 * h6_5;
-  const t771 = t769 + t770;
-  const t772 = Wh_14 * h6_6;
-  const t773 = t771 + t772;
-  const t774 = Wh_15 * h6_7;
-  const t775 = t773 + t774;
-  const t776 = t760 + t775;
-  const t777 = t776 + b_1;
-  const h7_1 = Math.tanh(t777);
-  $t[50] = h7_1;
-  const t778 = Wh_1 * h7_1;
-  const t779 = t759 + t778;
-  const t780 = Wx_2 * x_6;
-  const t781 = Wh_16 * h6_0;
-  const t782 = Wh_17 * h6_1;
-  const t783 = t781 + t782;
-  const t784 = Wh_18 * h6_2;
-  const t785 = t783 + t784;
-  const t786 = Wh_19 * h6_3;
-  const t787 = t785 + t786;
-  const t788 = Wh_20 * h6_4;
-  const t789 = t787 + t788;
-  const t790 = Wh_21 * h6_5;
-  const t791 = t789 + t790;
-  const t792 = Wh_22 * h6_6;
-  const t793 = t791 + t792;
-  const t794 = Wh_23 * h6_7;
-  const t795 = t793 + t794;
-  const t796 = t780 + t795;
-  const t797 = t796 + b_2;
-  const h7_2 = Math.tanh(t797);
-  $t[52] = h7_2;
-  const t798 = Wh_2 * h7_2;
-  const t799 = t779 + t798;
-  const t800 = Wx_3 * x_6;
-  const t801 = Wh_24 * h6_0;
-  const t802 = Wh_25 * h6_1;
-  const t803 = t801 + t802;
-  const t804 = Wh_26 * h6_2;
-  const t805 = t803 + t804;
-  const t806 = Wh_27 * h6_3;
-  const t807 = t805 + t806;
-  const t808 = Wh_28 * h6_4;
-  const t809 = t807 + t808;
-  const t810 = Wh_29 * h6_5;
-  const t811 = t809 + t810;
-  const t812 = Wh_30 * h6_6;
-  const t813 = t811 + t812;
-  const t814 = Wh_31 * h6_7;
-  const t815 = t813 + t814;
-  const t816 = t800 + t815;
-  const t817 = t816 + b_3;
-  const h7_3 = Math.tanh(t817);
-  $t[54] = h7_3;
-  const t818 = Wh_3 * h7_3;
-  const t819 = t799 + t818;
-  const t820 = Wx_4 * x_6;
-  const t821 = Wh_32 * h6_0;
-  const t822 = Wh_33 * h6_1;
-  const t823 = t821 + t822;
-  const t824 = Wh_34 * h6_2;
-  const t825 = t823 + t824;
-  const t826 = Wh_35 * h6_3;
-  const t827 = t825 + t826;
-  const t828 = Wh_36 * h6_4;
-  const t829 = t827 + t828;
-  const t830 = Wh_37 * h6_5;
-  const t831 = t829 + t830;
-  const t832 = Wh_38 * h6_6;
-  const t833 = t831 + t832;
-  const t834 = Wh_39 * h6_7;
-  const t835 = t833 + t834;
-  const t836 = t820 + t835;
-  const t837 = t836 + b_4;
-  const h7_4 = Math.tanh(t837);
-  $t[56] = h7_4;
-  const t838 = Wh_4 * h7_4;
-  const t839 = t819 + t838;
-  $t[15] = t839;
-  const t840 = Wx_5 * x_6;
-  $t[12] = t840;
-  const t841 = Wh_40 * h6_0;
-  const t842 = Wh_41 * h6_1;
-  const t843 = t841 + t842;
-  $t[0] = t843;
-  const t844 = Wh_42 * h6_2;
-  $t[1] = t844;
-}
-
-function $loss_1(_$p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: number): number {
-  const Wx_1 = $t[45]!;
-  const Wx_2 = $t[62]!;
-  const Wx_3 = $t[73]!;
-  const Wx_4 = $t[84]!;
-  const Wx_5 = $t[95]!;
-  const Wx_6 = $t[16]!;
-  const Wx_7 = $t[31]!;
-  const Wh_0 = $t[44]!;
-  const Wh_1 = $t[61]!;
-  const Wh_2 = $t[72]!;
-  const Wh_3 = $t[83]!;
-  const Wh_4 = $t[94]!;
-  const Wh_5 = $t[14]!;
-  const Wh_6 = $t[30]!;
-  const Wh_7 = $t[41]!;
-  const Wh_8 = $t[47]!;
-  const Wh_9 = $t[49]!;
-  const Wh_10 = $t[51]!;
-  const Wh_11 = $t[53]!;
-  const Wh_12 = $t[55]!;
-  const Wh_13 = $t[57]!;
-  const Wh_14 = $t[58]!;
-  const Wh_15 = $t[59]!;
-  const Wh_16 = $t[63]!;
-  const Wh_17 = $t[64]!;
-  const Wh_18 = $t[65]!;
-  const Wh_19 = $t[66]!;
-  const Wh_20 = $t[67]!;
-  const Wh_21 = $t[68]!;
-  const Wh_22 = $t[69]!;
-  const Wh_23 = $t[70]!;
-  const Wh_24 = $t[74]!;
-  const Wh_25 = $t[75]!;
-  const Wh_26 = $t[76]!;
-  const Wh_27 = $t[77]!;
-  const Wh_28 = $t[78]!;
-  const Wh_29 = $t[79]!;
-  const Wh_30 = $t[80]!;
-  const Wh_31 = $t[81]!;
-  const Wh_32 = $t[85]!;
-  const Wh_33 = $t[86]!;
-  const Wh_34 = $t[87]!;
-  const Wh_35 = $t[88]!;
-  const Wh_36 = $t[89]!;
-  const Wh_37 = $t[90]!;
-  const Wh_38 = $t[91]!;
-  const Wh_39 = $t[92]!;
-  const Wh_40 = $t[96]!;
-  const Wh_41 = $t[97]!;
-  const Wh_42 = $t[98]!;
-  const Wh_43 = $t[2]!;
-  const Wh_44 = $t[4]!;
-  const Wh_45 = $t[6]!;
-  const Wh_46 = $t[8]!;
-  const Wh_47 = $t[10]!;
-  const Wh_48 = $t[18]!;
-  const Wh_49 = $t[20]!;
-  const Wh_50 = $t[22]!;
-  const Wh_51 = $t[24]!;
-  const Wh_52 = $t[25]!;
-  const Wh_53 = $t[26]!;
-  const Wh_54 = $t[27]!;
-  const Wh_55 = $t[28]!;
-  const Wh_56 = $t[32]!;
-  const Wh_57 = $t[33]!;
-  const Wh_58 = $t[34]!;
-  const Wh_59 = $t[35]!;
-  const Wh_60 = $t[36]!;
-  const Wh_61 = $t[37]!;
-  const Wh_62 = $t[38]!;
-  const Wh_63 = $t[39]!;
-  const b_0 = $t[43]!;
-  const b_1 = $t[60]!;
-  const b_2 = $t[71]!;
-  const b_3 = $t[82]!;
-  const b_4 = $t[93]!;
-  const b_5 = $t[13]!;
-  const b_6 = $t[29]!;
-  const b_7 = $t[40]!;
-  const v_0 = $t[106]!;
-  const v_1 = $t[108]!;
-  const v_2 = $t[109]!;
-  const v_3 = $t[110]!;
-  const v_4 = $t[111]!;
-  const v_5 = $t[112]!;
-  const v_6 = $t[113]!;
-  const v_7 = $t[114]!;
-  const c = $t[115]!;
-  const x_6 = $t[17]!;
-  const x_7 = $t[46]!;
-  const x_8 = $t[100]!;
-  const x_9 = $t[102]!;
-  const x_10 = $t[104]!;
-  const x_11 = $t[107]!;
-  const y = $t[116]!;
-  const t0 = $t[105]!;
-  const t1 = $t[103]!;
-  const t2 = $t[101]!;
-  const t3 = $t[99]!;
-  const t4 = $t[42]!;
-  const h6_0 = $t[19]!;
-  const h6_1 = $t[21]!;
-  const h6_2 = $t[23]!;
-  const h6_3 = $t[3]!;
-  const h6_4 = $t[5]!;
-  const h6_5 = $t[7]!;
-  const h6_6 = $t[9]!;
-  const h6_7 = $t[11]!;
-  const h7_0 = $t[48]!;
-  const h7_1 = $t[50]!;
-  const h7_2 = $t[52]!;
-  const h7_3 = $t[54]!;
-  const h7_4 = $t[56]!;
-  const t839 = $t[15]!;
-  const t840 = $t[12]!;
-  const t843 = $t[0]!;
-  const t844 = $t[1]!;
-  const t845 = t843 + t844;
-  const t846 = Wh_43 * h6_3;
-  const t847 = t845 + t846;
-  const t848 = Wh_44 * h6_4;
-  const t849 = t847 + t848;
-  const t850 = Wh_45 * h6_5;
-  const t851 = t849 + t850;
-  const t852 = Wh_46 * h6_6;
-  const t853 = t851 + t852;
-  const t854 = Wh_47 * h6_7;
-  const t855 = t853 + t854;
-  const t856 = t840 + t855;
-  const t857 = t856 + b_5;
-  const h7_5 = Math.tanh(t857);
-  $t[158] = h7_5;
-  const t858 = Wh_5 * h7_5;
-  const t859 = t839 + t858;
-  const t860 = Wx_6 * x_6;
-  const t861 = Wh_48 * h6_0;
-  const t862 = Wh_49 * h6_1;
-  const t863 = t861 + t862;
-  const t864 = Wh_50 * h6_2;
-  const t865 = t863 + t864;
-  const t866 = Wh_51 * h6_3;
-  const t867 = t865 + t866;
-  const t868 = Wh_52 * h6_4;
-  const t869 = t867 + t868;
-  const t870 = Wh_53 * h6_5;
-  const t871 = t869 + t870;
-  const t872 = Wh_54 * h6_6;
-  const t873 = t871 + t872;
-  const t874 = Wh_55 * h6_7;
-  const t875 = t873 + t874;
-  const t876 = t860 + t875;
-  const t877 = t876 + b_6;
-  const h7_6 = Math.tanh(t877);
-  $t[159] = h7_6;
-  const t878 = Wh_6 * h7_6;
-  const t879 = t859 + t878;
-  const t880 = Wx_7 * x_6;
-  const t881 = Wh_56 * h6_0;
-  const t882 = Wh_57 * h6_1;
-  const t883 = t881 + t882;
-  const t884 = Wh_58 * h6_2;
-  const t885 = t883 + t884;
-  const t886 = Wh_59 * h6_3;
-  const t887 = t885 + t886;
-  const t888 = Wh_60 * h6_4;
-  const t889 = t887 + t888;
-  const t890 = Wh_61 * h6_5;
-  const t891 = t889 + t890;
-  const t892 = Wh_62 * h6_6;
-  const t893 = t891 + t892;
-  const t894 = Wh_63 * h6_7;
-  const t895 = t893 + t894;
-  const t896 = t880 + t895;
-  const t897 = t896 + b_7;
-  const h7_7 = Math.tanh(t897);
-  $t[160] = h7_7;
-  const t898 = Wh_7 * h7_7;
-  const t899 = t879 + t898;
-  const t900 = t4 + t899;
-  const t901 = t900 + b_0;
-  const h8_0 = Math.tanh(t901);
-  $t[150] = h8_0;
-  const t902 = Wh_0 * h8_0;
-  const t903 = Wx_1 * x_7;
-  const t904 = Wh_8 * h7_0;
-  const t905 = Wh_9 * h7_1;
-  const t906 = t904 + t905;
-  const t907 = Wh_10 * h7_2;
-  const t908 = t906 + t907;
-  const t909 = Wh_11 * h7_3;
-  const t910 = t908 + t909;
-  const t911 = Wh_12 * h7_4;
-  const t912 = t910 + t911;
-  const t913 = Wh_13 * h7_5;
-  const t914 = t912 + t913;
-  const t915 = Wh_14 * h7_6;
-  const t916 = t914 + t915;
-  const t917 = Wh_15 * h7_7;
-  const t918 = t916 + t917;
-  const t919 = t903 + t918;
-  const t920 = t919 + b_1;
-  const h8_1 = Math.tanh(t920);
-  $t[151] = h8_1;
-  const t921 = Wh_1 * h8_1;
-  const t922 = t902 + t921;
-  const t923 = Wx_2 * x_7;
-  const t924 = Wh_16 * h7_0;
-  const t925 = Wh_17 * h7_1;
-  const t926 = t924 + t925;
-  const t927 = Wh_18 * h7_2;
-  const t928 = t926 + t927;
-  const t929 = Wh_19 * h7_3;
-  const t930 = t928 + t929;
-  const t931 = Wh_20 * h7_4;
-  const t932 = t930 + t931;
-  const t933 = Wh_21 * h7_5;
-  const t934 = t932 + t933;
-  const t935 = Wh_22 * h7_6;
-  const t936 = t934 + t935;
-  const t937 = Wh_23 * h7_7;
-  const t938 = t936 + t937;
-  const t939 = t923 + t938;
-  const t940 = t939 + b_2;
-  const h8_2 = Math.tanh(t940);
-  $t[152] = h8_2;
-  const t941 = Wh_2 * h8_2;
-  const t942 = t922 + t941;
-  const t943 = Wx_3 * x_7;
-  const t944 = Wh_24 * h7_0;
-  const t945 = Wh_25 * h7_1;
-  const t946 = t944 + t945;
-  const t947 = Wh_26 * h7_2;
-  const t948 = t946 + t947;
-  const t949 = Wh_27 * h7_3;
-  const t950 = t948 + t949;
-  const t951 = Wh_28 * h7_4;
-  const t952 = t950 + t951;
-  const t953 = Wh_29 * h7_5;
-  const t954 = t952 + t953;
-  const t955 = Wh_30 * h7_6;
-  const t956 = t954 + t955;
-  const t957 = Wh_31 * h7_7;
-  const t958 = t956 + t957;
-  const t959 = t943 + t958;
-  const t960 = t959 + b_3;
-  const h8_3 = Math.tanh(t960);
-  $t[153] = h8_3;
-  const t961 = Wh_3 * h8_3;
-  const t962 = t942 + t961;
-  const t963 = Wx_4 * x_7;
-  const t964 = Wh_32 * h7_0;
-  const t965 = Wh_33 * h7_1;
-  const t966 = t964 + t965;
-  const t967 = Wh_34 * h7_2;
-  const t968 = t966 + t967;
-  const t969 = Wh_35 * h7_3;
-  const t970 = t968 + t969;
-  const t971 = Wh_36 * h7_4;
-  const t972 = t970 + t971;
-  const t973 = Wh_37 * h7_5;
-  const t974 = t972 + t973;
-  const t975 = Wh_38 * h7_6;
-  const t976 = t974 + t975;
-  const t977 = Wh_39 * h7_7;
-  const t978 = t976 + t977;
-  const t979 = t963 + t978;
-  const t980 = t979 + b_4;
-  const h8_4 = Math.tanh(t980);
-  $t[154] = h8_4;
-  const t981 = Wh_4 * h8_4;
-  const t982 = t962 + t981;
-  const t983 = Wx_5 * x_7;
-  const t984 = Wh_40 * h7_0;
-  const t985 = Wh_41 * h7_1;
-  const t986 = t984 + t985;
-  const t987 = Wh_42 * h7_2;
-  const t988 = t986 + t987;
-  const t989 = Wh_43 * h7_3;
-  const t990 = t988 + t989;
-  const t991 = Wh_44 * h7_4;
-  const t992 = t990 + t991;
-  const t993 = Wh_45 * h7_5;
-  const t994 = t992 + t993;
-  const t995 = Wh_46 * h7_6;
-  const t996 = t994 + t995;
-  const t997 = Wh_47 * h7_7;
-  const t998 = t996 + t997;
-  const t999 = t983 + t998;
-  const t1000 = t999 + b_5;
-  const h8_5 = Math.tanh(t1000);
-  $t[155] = h8_5;
-  const t1001 = Wh_5 * h8_5;
-  const t1002 = t982 + t1001;
-  const t1003 = Wx_6 * x_7;
-  const t1004 = Wh_48 * h7_0;
-  const t1005 = Wh_49 * h7_1;
-  const t1006 = t1004 + t1005;
-  const t1007 = Wh_50 * h7_2;
-  const t1008 = t1006 + t1007;
-  const t1009 = Wh_51 * h7_3;
-  const t1010 = t1008 + t1009;
-  const t1011 = Wh_52 * h7_4;
-  const t1012 = t1010 + t1011;
-  const t1013 = Wh_53 * h7_5;
-  const t1014 = t1012 + t1013;
-  const t1015 = Wh_54 * h7_6;
-  const t1016 = t1014 + t1015;
-  const t1017 = Wh_55 * h7_7;
-  const t1018 = t1016 + t1017;
-  const t1019 = t1003 + t1018;
-  const t1020 = t1019 + b_6;
-  const h8_6 = Math.tanh(t1020);
-  $t[156] = h8_6;
-  const t1021 = Wh_6 * h8_6;
-  const t1022 = t1002 + t1021;
-  const t1023 = Wx_7 * x_7;
-  const t1024 = Wh_56 * h7_0;
-  const t1025 = Wh_57 * h7_1;
-  const t1026 = t1024 + t1025;
-  const t1027 = Wh_58 * h7_2;
-  const t1028 = t1026 + t1027;
-  const t1029 = Wh_59 * h7_3;
-  const t1030 = t1028 + t1029;
-  const t1031 = Wh_60 * h7_4;
-  const t1032 = t1030 + t1031;
-  const t1033 = Wh_61 * h7_5;
-  const t1034 = t1032 + t1033;
-  const t1035 = Wh_62 * h7_6;
-  const t1036 = t1034 + t1035;
-  const t1037 = Wh_63 * h7_7;
-  const t1038 = t1036 + t1037;
-  const t1039 = t1023 + t1038;
-  const t1040 = t1039 + b_7;
-  const h8_7 = Math.tanh(t1040);
-  $t[157] = h8_7;
-  const t1041 = Wh_7 * h8_7;
-  const t1042 = t1022 + t1041;
-  const t1043 = t3 + t1042;
-  const t1044 = t1043 + b_0;
-  const h9_0 = Math.tanh(t1044);
-  $t[142] = h9_0;
-  const t1045 = Wh_0 * h9_0;
-  const t1046 = Wx_1 * x_8;
-  const t1047 = Wh_8 * h8_0;
-  const t1048 = Wh_9 * h8_1;
-  const t1049 = t1047 + t1048;
-  const t1050 = Wh_10 * h8_2;
-  const t1051 = t1049 + t1050;
-  const t1052 = Wh_11 * h8_3;
-  const t1053 = t1051 + t1052;
-  const t1054 = Wh_12 * h8_4;
-  const t1055 = t1053 + t1054;
-  const t1056 = Wh_13 * h8_5;
-  const t1057 = t1055 + t1056;
-  const t1058 = Wh_14 * h8_6;
-  const t1059 = t1057 + t1058;
-  const t1060 = Wh_15 * h8_7;
-  const t1061 = t1059 + t1060;
-  const t1062 = t1046 + t1061;
-  const t1063 = t1062 + b_1;
-  const h9_1 = Math.tanh(t1063);
-  $t[143] = h9_1;
-  const t1064 = Wh_1 * h9_1;
-  const t1065 = t1045 + t1064;
-  const t1066 = Wx_2 * x_8;
-  const t1067 = Wh_16 * h8_0;
-  const t1068 = Wh_17 * h8_1;
-  const t1069 = t1067 + t1068;
-  const t1070 = Wh_18 * h8_2;
-  const t1071 = t1069 + t1070;
-  const t1072 = Wh_19 * h8_3;
-  const t1073 = t1071 + t1072;
-  const t1074 = Wh_20 * h8_4;
-  const t1075 = t1073 + t1074;
-  const t1076 = Wh_21 * h8_5;
-  const t1077 = t1075 + t1076;
-  const t1078 = Wh_22 * h8_6;
-  const t1079 = t1077 + t1078;
-  const t1080 = Wh_23 * h8_7;
-  const t1081 = t1079 + t1080;
-  const t1082 = t1066 + t1081;
-  const t1083 = t1082 + b_2;
-  const h9_2 = Math.tanh(t1083);
-  $t[144] = h9_2;
-  const t1084 = Wh_2 * h9_2;
-  const t1085 = t1065 + t1084;
-  const t1086 = Wx_3 * x_8;
-  const t1087 = Wh_24 * h8_0;
-  const t1088 = Wh_25 * h8_1;
-  const t1089 = t1087 + t1088;
-  const t1090 = Wh_26 * h8_2;
-  const t1091 = t1089 + t1090;
-  const t1092 = Wh_27 * h8_3;
-  const t1093 = t1091 + t1092;
-  const t1094 = Wh_28 * h8_4;
-  const t1095 = t1093 + t1094;
-  const t1096 = Wh_29 * h8_5;
-  const t1097 = t1095 + t1096;
-  const t1098 = Wh_30 * h8_6;
-  const t1099 = t1097 + t1098;
-  const t1100 = Wh_31 * h8_7;
-  const t1101 = t1099 + t1100;
-  const t1102 = t1086 + t1101;
-  const t1103 = t1102 + b_3;
-  const h9_3 = Math.tanh(t1103);
-  $t[145] = h9_3;
-  const t1104 = Wh_3 * h9_3;
-  const t1105 = t1085 + t1104;
-  const t1106 = Wx_4 * x_8;
-  const t1107 = Wh_32 * h8_0;
-  const t1108 = Wh_33 * h8_1;
-  const t1109 = t1107 + t1108;
-  const t1110 = Wh_34 * h8_2;
-  const t1111 = t1109 + t1110;
-  const t1112 = Wh_35 * h8_3;
-  const t1113 = t1111 + t1112;
-  const t1114 = Wh_36 * h8_4;
-  const t1115 = t1113 + t1114;
-  const t1116 = Wh_37 * h8_5;
-  const t1117 = t1115 + t1116;
-  const t1118 = Wh_38 * h8_6;
-  const t1119 = t1117 + t1118;
-  const t1120 = Wh_39 * h8_7;
-  const t1121 = t1119 + t1120;
-  const t1122 = t1106 + t1121;
-  const t1123 = t1122 + b_4;
-  const h9_4 = Math.tanh(t1123);
-  $t[146] = h9_4;
-  const t1124 = Wh_4 * h9_4;
-  const t1125 = t1105 + t1124;
-  const t1126 = Wx_5 * x_8;
-  const t1127 = Wh_40 * h8_0;
-  const t1128 = Wh_41 * h8_1;
-  const t1129 = t1127 + t1128;
-  const t1130 = Wh_42 * h8_2;
-  const t1131 = t1129 + t1130;
-  const t1132 = Wh_43 * h8_3;
-  const t1133 = t1131 + t1132;
-  const t1134 = Wh_44 * h8_4;
-  const t1135 = t1133 + t1134;
-  const t1136 = Wh_45 * h8_5;
-  const t1137 = t1135 + t1136;
-  const t1138 = Wh_46 * h8_6;
-  const t1139 = t1137 + t1138;
-  const t1140 = Wh_47 * h8_7;
-  const t1141 = t1139 + t1140;
-  const t1142 = t1126 + t1141;
-  const t1143 = t1142 + b_5;
-  const h9_5 = Math.tanh(t1143);
-  $t[147] = h9_5;
-  const t1144 = Wh_5 * h9_5;
-  const t1145 = t1125 + t1144;
-  const t1146 = Wx_6 * x_8;
-  const t1147 = Wh_48 * h8_0;
-  const t1148 = Wh_49 * h8_1;
-  const t1149 = t1147 + t1148;
-  const t1150 = Wh_50 * h8_2;
-  const t1151 = t1149 + t1150;
-  const t1152 = Wh_51 * h8_3;
-  const t1153 = t1151 + t1152;
-  const t1154 = Wh_52 * h8_4;
-  const t1155 = t1153 + t1154;
-  const t1156 = Wh_53 * h8_5;
-  const t1157 = t1155 + t1156;
-  const t1158 = Wh_54 * h8_6;
-  const t1159 = t1157 + t1158;
-  const t1160 = Wh_55 * h8_7;
-  const t1161 = t1159 + t1160;
-  const t1162 = t1146 + t1161;
-  const t1163 = t1162 + b_6;
-  const h9_6 = Math.tanh(t1163);
-  $t[148] = h9_6;
-  const t1164 = Wh_6 * h9_6;
-  const t1165 = t1145 + t1164;
-  const t1166 = Wx_7 * x_8;
-  const t1167 = Wh_56 * h8_0;
-  const t1168 = Wh_57 * h8_1;
-  const t1169 = t1167 + t1168;
-  const t1170 = Wh_58 * h8_2;
-  const t1171 = t1169 + t1170;
-  const t1172 = Wh_59 * h8_3;
-  const t1173 = t1171 + t1172;
-  const t1174 = Wh_60 * h8_4;
-  const t1175 = t1173 + t1174;
-  const t1176 = Wh_61 * h8_5;
-  const t1177 = t1175 + t1176;
-  const t1178 = Wh_62 * h8_6;
-  const t1179 = t1177 + t1178;
-  const t1180 = Wh_63 * h8_7;
-  const t1181 = t1179 + t1180;
-  const t1182 = t1166 + t1181;
-  const t1183 = t1182 + b_7;
-  const h9_7 = Math.tanh(t1183);
-  $t[149] = h9_7;
-  const t1184 = Wh_7 * h9_7;
-  const t1185 = t1165 + t1184;
-  const t1186 = t2 + t1185;
-  const t1187 = t1186 + b_0;
-  const h10_0 = Math.tanh(t1187);
-  $t[134] = h10_0;
-  const t1188 = Wh_0 * h10_0;
-  const t1189 = Wx_1 * x_9;
-  const t1190 = Wh_8 * h9_0;
-  const t1191 = Wh_9 * h9_1;
-  const t1192 = t1190 + t1191;
-  const t1193 = Wh_10 * h9_2;
-  const t1194 = t1192 + t1193;
-  const t1195 = Wh_11 * h9_3;
-  const t1196 = t1194 + t1195;
-  const t1197 = Wh_12 * h9_4;
-  const t1198 = t1196 + t1197;
-  const t1199 = Wh_13 * h9_5;
-  const t1200 = t1198 + t1199;
-  const t1201 = Wh_14 * h9_6;
-  const t1202 = t1200 + t1201;
-  const t1203 = Wh_15 * h9_7;
-  const t1204 = t1202 + t1203;
-  const t1205 = t1189 + t1204;
-  const t1206 = t1205 + b_1;
-  const h10_1 = Math.tanh(t1206);
-  $t[135] = h10_1;
-  const t1207 = Wh_1 * h10_1;
-  const t1208 = t1188 + t1207;
-  const t1209 = Wx_2 * x_9;
-  const t1210 = Wh_16 * h9_0;
-  const t1211 = Wh_17 * h9_1;
-  const t1212 = t1210 + t1211;
-  const t1213 = Wh_18 * h9_2;
-  const t1214 = t1212 + t1213;
-  const t1215 = Wh_19 * h9_3;
-  const t1216 = t1214 + t1215;
-  const t1217 = Wh_20 * h9_4;
-  const t1218 = t1216 + t1217;
-  const t1219 = Wh_21 * h9_5;
-  const t1220 = t1218 + t1219;
-  const t1221 = Wh_22 * h9_6;
-  const t1222 = t1220 + t1221;
-  const t1223 = Wh_23 * h9_7;
-  const t1224 = t1222 + t1223;
-  const t1225 = t1209 + t1224;
-  const t1226 = t1225 + b_2;
-  const h10_2 = Math.tanh(t1226);
-  $t[136] = h10_2;
-  const t1227 = Wh_2 * h10_2;
-  const t1228 = t1208 + t1227;
-  const t1229 = Wx_3 * x_9;
-  const t1230 = Wh_24 * h9_0;
-  const t1231 = Wh_25 * h9_1;
-  const t1232 = t1230 + t1231;
-  const t1233 = Wh_26 * h9_2;
-  const t1234 = t1232 + t1233;
-  const t1235 = Wh_27 * h9_3;
-  const t1236 = t1234 + t1235;
-  const t1237 = Wh_28 * h9_4;
-  const t1238 = t1236 + t1237;
-  const t1239 = Wh_29 * h9_5;
-  const t1240 = t1238 + t1239;
-  const t1241 = Wh_30 * h9_6;
-  const t1242 = t1240 + t1241;
-  const t1243 = Wh_31 * h9_7;
-  const t1244 = t1242 + t1243;
-  const t1245 = t1229 + t1244;
-  const t1246 = t1245 + b_3;
-  const h10_3 = Math.tanh(t1246);
-  $t[137] = h10_3;
-  const t1247 = Wh_3 * h10_3;
-  const t1248 = t1228 + t1247;
-  const t1249 = Wx_4 * x_9;
-  const t1250 = Wh_32 * h9_0;
-  const t1251 = Wh_33 * h9_1;
-  const t1252 = t1250 + t1251;
-  const t1253 = Wh_34 * h9_2;
-  const t1254 = t1252 + t1253;
-  const t1255 = Wh_35 * h9_3;
-  const t1256 = t1254 + t1255;
-  const t1257 = Wh_36 * h9_4;
-  const t1258 = t1256 + t1257;
-  const t1259 = Wh_37 * h9_5;
-  const t1260 = t1258 + t1259;
-  const t1261 = Wh_38 * h9_6;
-  const t1262 = t1260 + t1261;
-  const t1263 = Wh_39 * h9_7;
-  const t1264 = t1262 + t1263;
-  const t1265 = t1249 + t1264;
-  const t1266 = t1265 + b_4;
-  const h10_4 = Math.tanh(t1266);
-  $t[138] = h10_4;
-  const t1267 = Wh_4 * h10_4;
-  const t1268 = t1248 + t1267;
-  const t1269 = Wx_5 * x_9;
-  const t1270 = Wh_40 * h9_0;
-  const t1271 = Wh_41 * h9_1;
-  const t1272 = t1270 + t1271;
-  const t1273 = Wh_42 * h9_2;
-  const t1274 = t1272 + t1273;
-  const t1275 = Wh_43 * h9_3;
-  const t1276 = t1274 + t1275;
-  const t1277 = Wh_44 * h9_4;
-  const t1278 = t1276 + t1277;
-  const t1279 = Wh_45 * h9_5;
-  const t1280 = t1278 + t1279;
-  const t1281 = Wh_46 * h9_6;
-  const t1282 = t1280 + t1281;
-  const t1283 = Wh_47 * h9_7;
-  const t1284 = t1282 + t1283;
-  const t1285 = t1269 + t1284;
-  const t1286 = t1285 + b_5;
-  const h10_5 = Math.tanh(t1286);
-  $t[139] = h10_5;
-  const t1287 = Wh_5 * h10_5;
-  const t1288 = t1268 + t1287;
-  const t1289 = Wx_6 * x_9;
-  const t1290 = Wh_48 * h9_0;
-  const t1291 = Wh_49 * h9_1;
-  const t1292 = t1290 + t1291;
-  const t1293 = Wh_50 * h9_2;
-  const t1294 = t1292 + t1293;
-  const t1295 = Wh_51 * h9_3;
-  const t1296 = t1294 + t1295;
-  const t1297 = Wh_52 * h9_4;
-  const t1298 = t1296 + t1297;
-  const t1299 = Wh_53 * h9_5;
-  const t1300 = t1298 + t1299;
-  const t1301 = Wh_54 * h9_6;
-  const t1302 = t1300 + t1301;
-  const t1303 = Wh_55 * h9_7;
-  const t1304 = t1302 + t1303;
-  const t1305 = t1289 + t1304;
-  const t1306 = t1305 + b_6;
-  const h10_6 = Math.tanh(t1306);
-  $t[140] = h10_6;
-  const t1307 = Wh_6 * h10_6;
-  const t1308 = t1288 + t1307;
-  const t1309 = Wx_7 * x_9;
-  const t1310 = Wh_56 * h9_0;
-  const t1311 = Wh_57 * h9_1;
-  const t1312 = t1310 + t1311;
-  const t1313 = Wh_58 * h9_2;
-  const t1314 = t1312 + t1313;
-  const t1315 = Wh_59 * h9_3;
-  const t1316 = t1314 + t1315;
-  const t1317 = Wh_60 * h9_4;
-  const t1318 = t1316 + t1317;
-  const t1319 = Wh_61 * h9_5;
-  const t1320 = t1318 + t1319;
-  const t1321 = Wh_62 * h9_6;
-  const t1322 = t1320 + t1321;
-  const t1323 = Wh_63 * h9_7;
-  const t1324 = t1322 + t1323;
-  const t1325 = t1309 + t1324;
-  const t1326 = t1325 + b_7;
-  const h10_7 = Math.tanh(t1326);
-  $t[141] = h10_7;
-  const t1327 = Wh_7 * h10_7;
-  const t1328 = t1308 + t1327;
-  const t1329 = t1 + t1328;
-  const t1330 = t1329 + b_0;
-  const h11_0 = Math.tanh(t1330);
-  $t[126] = h11_0;
-  const t1331 = Wh_0 * h11_0;
-  const t1332 = Wx_1 * x_10;
-  const t1333 = Wh_8 * h10_0;
-  const t1334 = Wh_9 * h10_1;
-  const t1335 = t1333 + t1334;
-  const t1336 = Wh_10 * h10_2;
-  const t1337 = t1335 + t1336;
-  const t1338 = Wh_11 * h10_3;
-  const t1339 = t1337 + t1338;
-  const t1340 = Wh_12 * h10_4;
-  const t1341 = t1339 + t1340;
-  const t1342 = Wh_13 * h10_5;
-  const t1343 = t1341 + t1342;
-  const t1344 = Wh_14 * h10_6;
-  const t1345 = t1343 + t1344;
-  const t1346 = Wh_15 * h10_7;
-  const t1347 = t1345 + t1346;
-  const t1348 = t1332 + t1347;
-  const t1349 = t1348 + b_1;
-  const h11_1 = Math.tanh(t1349);
-  $t[127] = h11_1;
-  const t1350 = Wh_1 * h11_1;
-  const t1351 = t1331 + t1350;
-  const t1352 = Wx_2 * x_10;
-  const t1353 = Wh_16 * h10_0;
-  const t1354 = Wh_17 * h10_1;
-  const t1355 = t1353 + t1354;
-  const t1356 = Wh_18 * h10_2;
-  const t1357 = t1355 + t1356;
-  const t1358 = Wh_19 * h10_3;
-  const t1359 = t1357 + t1358;
-  const t1360 = Wh_20 * h10_4;
-  const t1361 = t1359 + t1360;
-  const t1362 = Wh_21 * h10_5;
-  const t1363 = t1361 + t1362;
-  const t1364 = Wh_22 * h10_6;
-  const t1365 = t1363 + t1364;
-  const t1366 = Wh_23 * h10_7;
-  const t1367 = t1365 + t1366;
-  const t1368 = t1352 + t1367;
-  const t1369 = t1368 + b_2;
-  const h11_2 = Math.tanh(t1369);
-  $t[128] = h11_2;
-  const t1370 = Wh_2 * h11_2;
-  const t1371 = t1351 + t1370;
-  const t1372 = Wx_3 * x_10;
-  const t1373 = Wh_24 * h10_0;
-  const t1374 = Wh_25 * h10_1;
-  const t1375 = t1373 + t1374;
-  const t1376 = Wh_26 * h10_2;
-  const t1377 = t1375 + t1376;
-  const t1378 = Wh_27 * h10_3;
-  const t1379 = t1377 + t1378;
-  const t1380 = Wh_28 * h10_4;
-  const t1381 = t1379 + t1380;
-  const t1382 = Wh_29 * h10_5;
-  const t1383 = t1381 + t1382;
-  const t1384 = Wh_30 * h10_6;
-  const t1385 = t1383 + t1384;
-  const t1386 = Wh_31 * h10_7;
-  const t1387 = t1385 + t1386;
-  const t1388 = t1372 + t1387;
-  const t1389 = t1388 + b_3;
-  const h11_3 = Math.tanh(t1389);
-  $t[129] = h11_3;
-  const t1390 = Wh_3 * h11_3;
-  const t1391 = t1371 + t1390;
-  const t1392 = Wx_4 * x_10;
-  const t1393 = Wh_32 * h10_0;
-  const t1394 = Wh_33 * h10_1;
-  const t1395 = t1393 + t1394;
-  const t1396 = Wh_34 * h10_2;
-  const t1397 = t1395 + t1396;
-  const t1398 = Wh_35 * h10_3;
-  const t1399 = t1397 + t1398;
-  const t1400 = Wh_36 * h10_4;
-  const t1401 = t1399 + t1400;
-  const t1402 = Wh_37 * h10_5;
-  const t1403 = t1401 + t1402;
-  const t1404 = Wh_38 * h10_6;
-  const t1405 = t1403 + t1404;
-  const t1406 = Wh_39 * h10_7;
-  const t1407 = t1405 + t1406;
-  const t1408 = t1392 + t1407;
-  const t1409 = t1408 + b_4;
-  const h11_4 = Math.tanh(t1409);
-  $t[130] = h11_4;
-  const t1410 = Wh_4 * h11_4;
-  const t1411 = t1391 + t1410;
-  const t1412 = Wx_5 * x_10;
-  const t1413 = Wh_40 * h10_0;
-  const t1414 = Wh_41 * h10_1;
-  const t1415 = t1413 + t1414;
-  const t1416 = Wh_42 * h10_2;
-  const t1417 = t1415 + t1416;
-  const t1418 = Wh_43 * h10_3;
-  const t1419 = t1417 + t1418;
-  const t1420 = Wh_44 * h10_4;
-  const t1421 = t1419 + t1420;
-  const t1422 = Wh_45 * h10_5;
-  const t1423 = t1421 + t1422;
-  const t1424 = Wh_46 * h10_6;
-  const t1425 = t1423 + t1424;
-  const t1426 = Wh_47 * h10_7;
-  const t1427 = t1425 + t1426;
-  const t1428 = t1412 + t1427;
-  const t1429 = t1428 + b_5;
-  const h11_5 = Math.tanh(t1429);
-  $t[131] = h11_5;
-  const t1430 = Wh_5 * h11_5;
-  const t1431 = t1411 + t1430;
-  const t1432 = Wx_6 * x_10;
-  const t1433 = Wh_48 * h10_0;
-  const t1434 = Wh_49 * h10_1;
-  const t1435 = t1433 + t1434;
-  const t1436 = Wh_50 * h10_2;
-  const t1437 = t1435 + t1436;
-  const t1438 = Wh_51 * h10_3;
-  const t1439 = t1437 + t1438;
-  const t1440 = Wh_52 * h10_4;
-  const t1441 = t1439 + t1440;
-  const t1442 = Wh_53 * h10_5;
-  const t1443 = t1441 + t1442;
-  const t1444 = Wh_54 * h10_6;
-  const t1445 = t1443 + t1444;
-  const t1446 = Wh_55 * h10_7;
-  const t1447 = t1445 + t1446;
-  const t1448 = t1432 + t1447;
-  const t1449 = t1448 + b_6;
-  const h11_6 = Math.tanh(t1449);
-  $t[132] = h11_6;
-  const t1450 = Wh_6 * h11_6;
-  const t1451 = t1431 + t1450;
-  const t1452 = Wx_7 * x_10;
-  const t1453 = Wh_56 * h10_0;
-  const t1454 = Wh_57 * h10_1;
-  const t1455 = t1453 + t1454;
-  const t1456 = Wh_58 * h10_2;
-  const t1457 = t1455 + t1456;
-  const t1458 = Wh_59 * h10_3;
-  const t1459 = t1457 + t1458;
-  const t1460 = Wh_60 * h10_4;
-  const t1461 = t1459 + t1460;
-  const t1462 = Wh_61 * h10_5;
-  const t1463 = t1461 + t1462;
-  const t1464 = Wh_62 * h10_6;
-  const t1465 = t1463 + t1464;
-  const t1466 = Wh_63 * h10_7;
-  const t1467 = t1465 + t1466;
-  const t1468 = t1452 + t1467;
-  const t1469 = t1468 + b_7;
-  const h11_7 = Math.tanh(t1469);
-  $t[133] = h11_7;
-  const t1470 = Wh_7 * h11_7;
-  const t1471 = t1451 + t1470;
-  const t1472 = t0 + t1471;
-  const t1473 = t1472 + b_0;
-  const h12_0 = Math.tanh(t1473);
-  $t[118] = h12_0;
-  const t1474 = v_0 * h12_0;
-  const t1475 = Wx_1 * x_11;
-  const t1476 = Wh_8 * h11_0;
-  const t1477 = Wh_9 * h11_1;
-  const t1478 = t1476 + t1477;
-  const t1479 = Wh_10 * h11_2;
-  const t1480 = t1478 + t1479;
-  const t1481 = Wh_11 * h11_3;
-  const t1482 = t1480 + t1481;
-  const t1483 = Wh_12 * h11_4;
-  const t1484 = t1482 + t1483;
-  const t1485 = Wh_13 * h11_5;
-  const t1486 = t1484 + t1485;
-  const t1487 = Wh_14 * h11_6;
-  const t1488 = t1486 + t1487;
-  const t1489 = Wh_15 * h11_7;
-  const t1490 = t1488 + t1489;
-  const t1491 = t1475 + t1490;
-  const t1492 = t1491 + b_1;
-  const h12_1 = Math.tanh(t1492);
-  $t[119] = h12_1;
-  const t1493 = v_1 * h12_1;
-  const t1494 = t1474 + t1493;
-  const t1495 = Wx_2 * x_11;
-  const t1496 = Wh_16 * h11_0;
-  const t1497 = Wh_17 * h11_1;
-  const t1498 = t1496 + t1497;
-  const t1499 = Wh_18 * h11_2;
-  const t1500 = t1498 + t1499;
-  const t1501 = Wh_19 * h11_3;
-  const t1502 = t1500 + t1501;
-  const t1503 = Wh_20 * h11_4;
-  const t1504 = t1502 + t1503;
-  const t1505 = Wh_21 * h11_5;
-  const t1506 = t1504 + t1505;
-  const t1507 = Wh_22 * h11_6;
-  const t1508 = t1506 + t1507;
-  const t1509 = Wh_23 * h11_7;
-  const t1510 = t1508 + t1509;
-  const t1511 = t1495 + t1510;
-  const t1512 = t1511 + b_2;
-  const h12_2 = Math.tanh(t1512);
-  $t[120] = h12_2;
-  const t1513 = v_2 * h12_2;
-  const t1514 = t1494 + t1513;
-  const t1515 = Wx_3 * x_11;
-  const t1516 = Wh_24 * h11_0;
-  const t1517 = Wh_25 * h11_1;
-  const t1518 = t1516 + t1517;
-  const t1519 = Wh_26 * h11_2;
-  const t1520 = t1518 + t1519;
-  const t1521 = Wh_27 * h11_3;
-  const t1522 = t1520 + t1521;
-  const t1523 = Wh_28 * h11_4;
-  const t1524 = t1522 + t1523;
-  const t1525 = Wh_29 * h11_5;
-  const t1526 = t1524 + t1525;
-  const t1527 = Wh_30 * h11_6;
-  const t1528 = t1526 + t1527;
-  const t1529 = Wh_31 * h11_7;
-  const t1530 = t1528 + t1529;
-  const t1531 = t1515 + t1530;
-  const t1532 = t1531 + b_3;
-  const h12_3 = Math.tanh(t1532);
-  $t[121] = h12_3;
-  const t1533 = v_3 * h12_3;
-  const t1534 = t1514 + t1533;
-  const t1535 = Wx_4 * x_11;
-  const t1536 = Wh_32 * h11_0;
-  const t1537 = Wh_33 * h11_1;
-  const t1538 = t1536 + t1537;
-  const t1539 = Wh_34 * h11_2;
-  const t1540 = t1538 + t1539;
-  const t1541 = Wh_35 * h11_3;
-  const t1542 = t1540 + t1541;
-  const t1543 = Wh_36 * h11_4;
-  const t1544 = t1542 + t1543;
-  const t1545 = Wh_37 * h11_5;
-  const t1546 = t1544 + t1545;
-  const t1547 = Wh_38 * h11_6;
-  const t1548 = t1546 + t1547;
-  const t1549 = Wh_39 * h11_7;
-  const t1550 = t1548 + t1549;
-  const t1551 = t1535 + t1550;
-  const t1552 = t1551 + b_4;
-  const h12_4 = Math.tanh(t1552);
-  $t[122] = h12_4;
-  const t1553 = v_4 * h12_4;
-  const t1554 = t1534 + t1553;
-  const t1555 = Wx_5 * x_11;
-  const t1556 = Wh_40 * h11_0;
-  const t1557 = Wh_41 * h11_1;
-  const t1558 = t1556 + t1557;
-  const t1559 = Wh_42 * h11_2;
-  const t1560 = t1558 + t1559;
-  const t1561 = Wh_43 * h11_3;
-  const t1562 = t1560 + t1561;
-  const t1563 = Wh_44 * h11_4;
-  const t1564 = t1562 + t1563;
-  const t1565 = Wh_45 * h11_5;
-  const t1566 = t1564 + t1565;
-  const t1567 = Wh_46 * h11_6;
-  const t1568 = t1566 + t1567;
-  const t1569 = Wh_47 * h11_7;
-  const t1570 = t1568 + t1569;
-  const t1571 = t1555 + t1570;
-  const t1572 = t1571 + b_5;
-  const h12_5 = Math.tanh(t1572);
-  $t[123] = h12_5;
-  const t1573 = v_5 * h12_5;
-  const t1574 = t1554 + t1573;
-  const t1575 = Wx_6 * x_11;
-  const t1576 = Wh_48 * h11_0;
-  const t1577 = Wh_49 * h11_1;
-  const t1578 = t1576 + t1577;
-  const t1579 = Wh_50 * h11_2;
-  const t1580 = t1578 + t1579;
-  const t1581 = Wh_51 * h11_3;
-  const t1582 = t1580 + t1581;
-  const t1583 = Wh_52 * h11_4;
-  const t1584 = t1582 + t1583;
-  const t1585 = Wh_53 * h11_5;
-  const t1586 = t1584 + t1585;
-  const t1587 = Wh_54 * h11_6;
-  const t1588 = t1586 + t1587;
-  const t1589 = Wh_55 * h11_7;
-  const t1590 = t1588 + t1589;
-  const t1591 = t1575 + t1590;
-  const t1592 = t1591 + b_6;
-  const h12_6 = Math.tanh(t1592);
-  $t[124] = h12_6;
-  const t1593 = v_6 * h12_6;
-  const t1594 = t1574 + t1593;
-  const t1595 = Wx_7 * x_11;
-  const t1596 = Wh_56 * h11_0;
-  const t1597 = Wh_57 * h11_1;
-  const t1598 = t1596 + t1597;
-  const t1599 = Wh_58 * h11_2;
-  const t1600 = t1598 + t1599;
-  const t1601 = Wh_59 * h11_3;
-  const t1602 = t1600 + t1601;
-  const t1603 = Wh_60 * h11_4;
-  const t1604 = t1602 + t1603;
-  const t1605 = Wh_61 * h11_5;
-  const t1606 = t1604 + t1605;
-  const t1607 = Wh_62 * h11_6;
-  const t1608 = t1606 + t1607;
-  const t1609 = Wh_63 * h11_7;
-  const t1610 = t1608 + t1609;
-  const t1611 = t1595 + t1610;
-  const t1612 = t1611 + b_7;
-  const h12_7 = Math.tanh(t1612);
-  $t[125] = h12_7;
-  const t1613 = v_7 * h12_7;
-  const t1614 = t1594 + t1613;
-  const yhat = t1614 + c;
-  const t1615 = yhat - y;
-  $t[117] = t1615;
-  const loss = t1615 * t1615;
-  return loss;
-}
-
-function $loss($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number): number {
-  $loss_0($p, $x, $xo, $y, $yo);
-  return $loss_1($p, $x, $xo, $y, $yo);
-}
-
-function $gradient_0(_$p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: number, $g: Params, $scale: number): void {
-  const Wh_0 = $t[44]!;
-  const Wh_1 = $t[61]!;
-  const Wh_2 = $t[72]!;
-  const Wh_3 = $t[83]!;
-  const Wh_4 = $t[94]!;
-  const Wh_5 = $t[14]!;
-  const Wh_6 = $t[30]!;
-  const Wh_7 = $t[41]!;
-  const Wh_8 = $t[47]!;
-  const Wh_9 = $t[49]!;
-  const Wh_10 = $t[51]!;
-  const Wh_11 = $t[53]!;
-  const Wh_12 = $t[55]!;
-  const Wh_13 = $t[57]!;
-  const Wh_14 = $t[58]!;
-  const Wh_15 = $t[59]!;
-  const Wh_16 = $t[63]!;
-  const Wh_17 = $t[64]!;
-  const Wh_18 = $t[65]!;
-  const Wh_19 = $t[66]!;
-  const Wh_20 = $t[67]!;
-  const Wh_21 = $t[68]!;
-  const Wh_22 = $t[69]!;
-  const Wh_23 = $t[70]!;
-  const Wh_24 = $t[74]!;
-  const Wh_25 = $t[75]!;
-  const Wh_26 = $t[76]!;
-  const Wh_27 = $t[77]!;
-  const Wh_28 = $t[78]!;
-  const Wh_29 = $t[79]!;
-  const Wh_30 = $t[80]!;
-  const Wh_31 = $t[81]!;
-  const Wh_32 = $t[85]!;
-  const Wh_33 = $t[86]!;
-  const Wh_34 = $t[87]!;
-  const Wh_35 = $t[88]!;
-  const Wh_36 = $t[89]!;
-  const Wh_37 = $t[90]!;
-  const Wh_38 = $t[91]!;
-  const Wh_39 = $t[92]!;
-  const Wh_40 = $t[96]!;
-  const Wh_41 = $t[97]!;
-  const Wh_42 = $t[98]!;
-  const Wh_43 = $t[2]!;
-  const Wh_44 = $t[4]!;
-  const Wh_45 = $t[6]!;
-  const Wh_46 = $t[8]!;
-  const Wh_47 = $t[10]!;
-  const Wh_48 = $t[18]!;
-  const Wh_49 = $t[20]!;
-  const Wh_50 = $t[22]!;
-  const Wh_51 = $t[24]!;
-  const Wh_52 = $t[25]!;
-  const Wh_53 = $t[26]!;
-  const Wh_54 = $t[27]!;
-  const Wh_55 = $t[28]!;
-  const Wh_56 = $t[32]!;
-  const Wh_57 = $t[33]!;
-  const Wh_58 = $t[34]!;
-  const Wh_59 = $t[35]!;
-  const Wh_60 = $t[36]!;
-  const Wh_61 = $t[37]!;
-  const Wh_62 = $t[38]!;
-  const Wh_63 = $t[39]!;
-  const v_0 = $t[106]!;
-  const v_1 = $t[108]!;
-  const v_2 = $t[109]!;
-  const v_3 = $t[110]!;
-  const v_4 = $t[111]!;
-  const v_5 = $t[112]!;
-  const v_6 = $t[113]!;
-  const v_7 = $t[114]!;
-  const h5_0 = $t[161]!;
-  const h5_1 = $t[162]!;
-  const h5_2 = $t[163]!;
-  const h5_3 = $t[164]!;
-  const h5_4 = $t[165]!;
-  const h6_0 = $t[19]!;
-  const h6_1 = $t[21]!;
-  const h6_2 = $t[23]!;
-  const h6_3 = $t[3]!;
-  const h6_4 = $t[5]!;
-  const h6_5 = $t[7]!;
-  const h6_6 = $t[9]!;
-  const h6_7 = $t[11]!;
-  const h7_0 = $t[48]!;
-  const h7_1 = $t[50]!;
-  const h7_2 = $t[52]!;
-  const h7_3 = $t[54]!;
-  const h7_4 = $t[56]!;
-  const h7_5 = $t[158]!;
-  const h7_6 = $t[159]!;
-  const h7_7 = $t[160]!;
-  const h8_0 = $t[150]!;
-  const h8_1 = $t[151]!;
-  const h8_2 = $t[152]!;
-  const h8_3 = $t[153]!;
-  const h8_4 = $t[154]!;
-  const h8_5 = $t[155]!;
-  const h8_6 = $t[156]!;
-  const h8_7 = $t[157]!;
-  const h9_0 = $t[142]!;
-  const h9_1 = $t[143]!;
-  const h9_2 = $t[144]!;
-  const h9_3 = $t[145]!;
-  const h9_4 = $t[146]!;
-  const h9_5 = $t[147]!;
-  const h9_6 = $t[148]!;
-  const h9_7 = $t[149]!;
-  const h10_0 = $t[134]!;
-  const h10_1 = $t[135]!;
-  const h10_2 = $t[136]!;
-  const h10_3 = $t[137]!;
-  const h10_4 = $t[138]!;
-  const h10_5 = $t[139]!;
-  const h10_6 = $t[140]!;
-  const h10_7 = $t[141]!;
-  const h11_0 = $t[126]!;
-  const h11_1 = $t[127]!;
-  const h11_2 = $t[128]!;
-  const h11_3 = $t[129]!;
-  const h11_4 = $t[130]!;
-  const h11_5 = $t[131]!;
-  const h11_6 = $t[132]!;
-  const h11_7 = $t[133]!;
-  const h12_0 = $t[118]!;
-  const h12_1 = $t[119]!;
-  const h12_2 = $t[120]!;
-  const h12_3 = $t[121]!;
-  const h12_4 = $t[122]!;
-  const h12_5 = $t[123]!;
-  const h12_6 = $t[124]!;
-  const h12_7 = $t[125]!;
-  const t1615 = $t[117]!;
-  // grad of: loss = (yhat - y)^2
-  const d_yhat = 2 * t1615;
-  $t[309] = d_yhat;
-  $g.c += $scale * d_yhat;
-  // grad of: dot(v, h12)
-  const d_h12_0 = d_yhat * v_0;
-  // grad of: h12 = tanh(… + … + b)
-  const t1616 = h12_0 * h12_0;
-  const t1617 = 1 - t1616;
-  const d_t1473 = d_h12_0 * t1617;
-  $t[220] = d_t1473;
-  const t1618 = Wh_0 * d_t1473;
-  // grad of: dot(v, h12)
-  const d_h12_1 = d_yhat * v_1;
-  // grad of: h12 = tanh(… + … + b)
-  const t1619 = h12_1 * h12_1;
-  const t1620 = 1 - t1619;
-  const d_t1492 = d_h12_1 * t1620;
-  $t[227] = d_t1492;
-  const t1621 = Wh_8 * d_t1492;
-  const t1622 = t1618 + t1621;
-  // grad of: dot(v, h12)
-  const d_h12_2 = d_yhat * v_2;
-  // grad of: h12 = tanh(… + … + b)
-  const t1623 = h12_2 * h12_2;
-  const t1624 = 1 - t1623;
-  const d_t1512 = d_h12_2 * t1624;
-  $t[234] = d_t1512;
-  const t1625 = Wh_16 * d_t1512;
-  const t1626 = t1622 + t1625;
-  // grad of: dot(v, h12)
-  const d_h12_3 = d_yhat * v_3;
-  // grad of: h12 = tanh(… + … + b)
-  const t1627 = h12_3 * h12_3;
-  const t1628 = 1 - t1627;
-  const d_t1532 = d_h12_3 * t1628;
-  $t[241] = d_t1532;
-  const t1629 = Wh_24 * d_t1532;
-  const t1630 = t1626 + t1629;
-  // grad of: dot(v, h12)
-  const d_h12_4 = d_yhat * v_4;
-  // grad of: h12 = tanh(… + … + b)
-  const t1631 = h12_4 * h12_4;
-  const t1632 = 1 - t1631;
-  const d_t1552 = d_h12_4 * t1632;
-  $t[248] = d_t1552;
-  const t1633 = Wh_32 * d_t1552;
-  const t1634 = t1630 + t1633;
-  // grad of: dot(v, h12)
-  const d_h12_5 = d_yhat * v_5;
-  // grad of: h12 = tanh(… + … + b)
-  const t1635 = h12_5 * h12_5;
-  const t1636 = 1 - t1635;
-  const d_t1572 = d_h12_5 * t1636;
-  $t[255] = d_t1572;
-  const t1637 = Wh_40 * d_t1572;
-  const t1638 = t1634 + t1637;
-  // grad of: dot(v, h12)
-  const d_h12_6 = d_yhat * v_6;
-  // grad of: h12 = tanh(… + … + b)
-  const t1639 = h12_6 * h12_6;
-  const t1640 = 1 - t1639;
-  const d_t1592 = d_h12_6 * t1640;
-  $t[262] = d_t1592;
-  const t1641 = Wh_48 * d_t1592;
-  const t1642 = t1638 + t1641;
-  // grad of: dot(v, h12)
-  const d_h12_7 = d_yhat * v_7;
-  // grad of: h12 = tanh(… + … + b)
-  const t1643 = h12_7 * h12_7;
-  const t1644 = 1 - t1643;
-  const d_t1612 = d_h12_7 * t1644;
-  $t[269] = d_t1612;
-  const t1645 = Wh_56 * d_t1612;
-  // grad of: matmul(Wh, h11)
-  const d_h11_0 = t1642 + t1645;
-  // grad of: h11 = tanh(… + … + b)
-  const t1646 = h11_0 * h11_0;
-  const t1647 = 1 - t1646;
-  const d_t1330 = d_h11_0 * t1647;
-  $t[219] = d_t1330;
-  const t1648 = Wh_0 * d_t1330;
-  const t1649 = Wh_1 * d_t1473;
-  const t1650 = Wh_9 * d_t1492;
-  const t1651 = t1649 + t1650;
-  const t1652 = Wh_17 * d_t1512;
-  const t1653 = t1651 + t1652;
-  const t1654 = Wh_25 * d_t1532;
-  const t1655 = t1653 + t1654;
-  const t1656 = Wh_33 * d_t1552;
-  const t1657 = t1655 + t1656;
-  const t1658 = Wh_41 * d_t1572;
-  const t1659 = t1657 + t1658;
-  const t1660 = Wh_49 * d_t1592;
-  const t1661 = t1659 + t1660;
-  const t1662 = Wh_57 * d_t1612;
-  // grad of: matmul(Wh, h11)
-  const d_h11_1 = t1661 + t1662;
-  // grad of: h11 = tanh(… + … + b)
-  const t1663 = h11_1 * h11_1;
-  const t1664 = 1 - t1663;
-  const d_t1349 = d_h11_1 * t1664;
-  $t[226] = d_t1349;
-  const t1665 = Wh_8 * d_t1349;
-  const t1666 = t1648 + t1665;
-  const t1667 = Wh_2 * d_t1473;
-  const t1668 = Wh_10 * d_t1492;
-  const t1669 = t1667 + t1668;
-  const t1670 = Wh_18 * d_t1512;
-  const t1671 = t1669 + t1670;
-  const t1672 = Wh_26 * d_t1532;
-  const t1673 = t1671 + t1672;
-  const t1674 = Wh_34 * d_t1552;
-  const t1675 = t1673 + t1674;
-  const t1676 = Wh_42 * d_t1572;
-  const t1677 = t1675 + t1676;
-  const t1678 = Wh_50 * d_t1592;
-  const t1679 = t1677 + t1678;
-  const t1680 = Wh_58 * d_t1612;
-  // grad of: matmul(Wh, h11)
-  const d_h11_2 = t1679 + t1680;
-  // grad of: h11 = tanh(… + … + b)
-  const t1681 = h11_2 * h11_2;
-  const t1682 = 1 - t1681;
-  const d_t1369 = d_h11_2 * t1682;
-  $t[233] = d_t1369;
-  const t1683 = Wh_16 * d_t1369;
-  const t1684 = t1666 + t1683;
-  const t1685 = Wh_3 * d_t1473;
-  const t1686 = Wh_11 * d_t1492;
-  const t1687 = t1685 + t1686;
-  const t1688 = Wh_19 * d_t1512;
-  const t1689 = t1687 + t1688;
-  const t1690 = Wh_27 * d_t1532;
-  const t1691 = t1689 + t1690;
-  const t1692 = Wh_35 * d_t1552;
-  const t1693 = t1691 + t1692;
-  const t1694 = Wh_43 * d_t1572;
-  const t1695 = t1693 + t1694;
-  const t1696 = Wh_51 * d_t1592;
-  const t1697 = t1695 + t1696;
-  const t1698 = Wh_59 * d_t1612;
-  // grad of: matmul(Wh, h11)
-  const d_h11_3 = t1697 + t1698;
-  // grad of: h11 = tanh(… + … + b)
-  const t1699 = h11_3 * h11_3;
-  const t1700 = 1 - t1699;
-  const d_t1389 = d_h11_3 * t1700;
-  $t[240] = d_t1389;
-  const t1701 = Wh_24 * d_t1389;
-  const t1702 = t1684 + t1701;
-  const t1703 = Wh_4 * d_t1473;
-  const t1704 = Wh_12 * d_t1492;
-  const t1705 = t1703 + t1704;
-  const t1706 = Wh_20 * d_t1512;
-  const t1707 = t1705 + t1706;
-  const t1708 = Wh_28 * d_t1532;
-  const t1709 = t1707 + t1708;
-  const t1710 = Wh_36 * d_t1552;
-  const t1711 = t1709 + t1710;
-  const t1712 = Wh_44 * d_t1572;
-  const t1713 = t1711 + t1712;
-  const t1714 = Wh_52 * d_t1592;
-  const t1715 = t1713 + t1714;
-  const t1716 = Wh_60 * d_t1612;
-  // grad of: matmul(Wh, h11)
-  const d_h11_4 = t1715 + t1716;
-  // grad of: h11 = tanh(… + … + b)
-  const t1717 = h11_4 * h11_4;
-  const t1718 = 1 - t1717;
-  const d_t1409 = d_h11_4 * t1718;
-  $t[247] = d_t1409;
-  const t1719 = Wh_32 * d_t1409;
-  const t1720 = t1702 + t1719;
-  const t1721 = Wh_5 * d_t1473;
-  const t1722 = Wh_13 * d_t1492;
-  const t1723 = t1721 + t1722;
-  const t1724 = Wh_21 * d_t1512;
-  const t1725 = t1723 + t1724;
-  const t1726 = Wh_29 * d_t1532;
-  const t1727 = t1725 + t1726;
-  const t1728 = Wh_37 * d_t1552;
-  const t1729 = t1727 + t1728;
-  const t1730 = Wh_45 * d_t1572;
-  const t1731 = t1729 + t1730;
-  const t1732 = Wh_53 * d_t1592;
-  const t1733 = t1731 + t1732;
-  const t1734 = Wh_61 * d_t1612;
-  // grad of: matmul(Wh, h11)
-  const d_h11_5 = t1733 + t1734;
-  // grad of: h11 = tanh(… + … + b)
-  const t1735 = h11_5 * h11_5;
-  const t1736 = 1 - t1735;
-  const d_t1429 = d_h11_5 * t1736;
-  $t[254] = d_t1429;
-  const t1737 = Wh_40 * d_t1429;
-  const t1738 = t1720 + t1737;
-  const t1739 = Wh_6 * d_t1473;
-  const t1740 = Wh_14 * d_t1492;
-  const t1741 = t1739 + t1740;
-  const t1742 = Wh_22 * d_t1512;
-  const t1743 = t1741 + t1742;
-  const t1744 = Wh_30 * d_t1532;
-  const t1745 = t1743 + t1744;
-  const t1746 = Wh_38 * d_t1552;
-  const t1747 = t1745 + t1746;
-  const t1748 = Wh_46 * d_t1572;
-  const t1749 = t1747 + t1748;
-  const t1750 = Wh_54 * d_t1592;
-  const t1751 = t1749 + t1750;
-  const t1752 = Wh_62 * d_t1612;
-  // grad of: matmul(Wh, h11)
-  const d_h11_6 = t1751 + t1752;
-  // grad of: h11 = tanh(… + … + b)
-  const t1753 = h11_6 * h11_6;
-  const t1754 = 1 - t1753;
-  const d_t1449 = d_h11_6 * t1754;
-  $t[261] = d_t1449;
-  const t1755 = Wh_48 * d_t1449;
-  const t1756 = t1738 + t1755;
-  const t1757 = Wh_7 * d_t1473;
-  const t1758 = Wh_15 * d_t1492;
-  const t1759 = t1757 + t1758;
-  const t1760 = Wh_23 * d_t1512;
-  const t1761 = t1759 + t1760;
-  const t1762 = Wh_31 * d_t1532;
-  const t1763 = t1761 + t1762;
-  const t1764 = Wh_39 * d_t1552;
-  const t1765 = t1763 + t1764;
-  const t1766 = Wh_47 * d_t1572;
-  const t1767 = t1765 + t1766;
-  const t1768 = Wh_55 * d_t1592;
-  const t1769 = t1767 + t1768;
-  const t1770 = Wh_63 * d_t1612;
-  // grad of: matmul(Wh, h11)
-  const d_h11_7 = t1769 + t1770;
-  // grad of: h11 = tanh(… + … + b)
-  const t1771 = h11_7 * h11_7;
-  const t1772 = 1 - t1771;
-  const d_t1469 = d_h11_7 * t1772;
-  $t[268] = d_t1469;
-  const t1773 = Wh_56 * d_t1469;
-  // grad of: matmul(Wh, h10)
-  const d_h10_0 = t1756 + t1773;
-  // grad of: h10 = tanh(… + … + b)
-  const t1774 = h10_0 * h10_0;
-  const t1775 = 1 - t1774;
-  const d_t1187 = d_h10_0 * t1775;
-  $t[218] = d_t1187;
-  const t1776 = Wh_0 * d_t1187;
-  const t1777 = Wh_1 * d_t1330;
-  const t1778 = Wh_9 * d_t1349;
-  const t1779 = t1777 + t1778;
-  const t1780 = Wh_17 * d_t1369;
-  const t1781 = t1779 + t1780;
-  const t1782 = Wh_25 * d_t1389;
-  const t1783 = t1781 + t1782;
-  const t1784 = Wh_33 * d_t1409;
-  const t1785 = t1783 + t1784;
-  const t1786 = Wh_41 * d_t1429;
-  const t1787 = t1785 + t1786;
-  const t1788 = Wh_49 * d_t1449;
-  const t1789 = t1787 + t1788;
-  const t1790 = Wh_57 * d_t1469;
-  // grad of: matmul(Wh, h10)
-  const d_h10_1 = t1789 + t1790;
-  // grad of: h10 = tanh(… + … + b)
-  const t1791 = h10_1 * h10_1;
-  const t1792 = 1 - t1791;
-  const d_t1206 = d_h10_1 * t1792;
-  $t[225] = d_t1206;
-  const t1793 = Wh_8 * d_t1206;
-  const t1794 = t1776 + t1793;
-  const t1795 = Wh_2 * d_t1330;
-  const t1796 = Wh_10 * d_t1349;
-  const t1797 = t1795 + t1796;
-  const t1798 = Wh_18 * d_t1369;
-  const t1799 = t1797 + t1798;
-  const t1800 = Wh_26 * d_t1389;
-  const t1801 = t1799 + t1800;
-  const t1802 = Wh_34 * d_t1409;
-  const t1803 = t1801 + t1802;
-  const t1804 = Wh_42 * d_t1429;
-  const t1805 = t1803 + t1804;
-  const t1806 = Wh_50 * d_t1449;
-  const t1807 = t1805 + t1806;
-  const t1808 = Wh_58 * d_t1469;
-  // grad of: matmul(Wh, h10)
-  const d_h10_2 = t1807 + t1808;
-  // grad of: h10 = tanh(… + … + b)
-  const t1809 = h10_2 * h10_2;
-  const t1810 = 1 - t1809;
-  const d_t1226 = d_h10_2 * t1810;
-  $t[232] = d_t1226;
-  const t1811 = Wh_16 * d_t1226;
-  const t1812 = t1794 + t1811;
-  const t1813 = Wh_3 * d_t1330;
-  const t1814 = Wh_11 * d_t1349;
-  const t1815 = t1813 + t1814;
-  const t1816 = Wh_19 * d_t1369;
-  const t1817 = t1815 + t1816;
-  const t1818 = Wh_27 * d_t1389;
-  const t1819 = t1817 + t1818;
-  const t1820 = Wh_35 * d_t1409;
-  const t1821 = t1819 + t1820;
-  const t1822 = Wh_43 * d_t1429;
-  const t1823 = t1821 + t1822;
-  const t1824 = Wh_51 * d_t1449;
-  const t1825 = t1823 + t1824;
-  const t1826 = Wh_59 * d_t1469;
-  // grad of: matmul(Wh, h10)
-  const d_h10_3 = t1825 + t1826;
-  // grad of: h10 = tanh(… + … + b)
-  const t1827 = h10_3 * h10_3;
-  const t1828 = 1 - t1827;
-  const d_t1246 = d_h10_3 * t1828;
-  $t[239] = d_t1246;
-  const t1829 = Wh_24 * d_t1246;
-  const t1830 = t1812 + t1829;
-  const t1831 = Wh_4 * d_t1330;
-  const t1832 = Wh_12 * d_t1349;
-  const t1833 = t1831 + t1832;
-  const t1834 = Wh_20 * d_t1369;
-  const t1835 = t1833 + t1834;
-  const t1836 = Wh_28 * d_t1389;
-  const t1837 = t1835 + t1836;
-  const t1838 = Wh_36 * d_t1409;
-  const t1839 = t1837 + t1838;
-  const t1840 = Wh_44 * d_t1429;
-  const t1841 = t1839 + t1840;
-  const t1842 = Wh_52 * d_t1449;
-  const t1843 = t1841 + t1842;
-  const t1844 = Wh_60 * d_t1469;
-  // grad of: matmul(Wh, h10)
-  const d_h10_4 = t1843 + t1844;
-  // grad of: h10 = tanh(… + … + b)
-  const t1845 = h10_4 * h10_4;
-  const t1846 = 1 - t1845;
-  const d_t1266 = d_h10_4 * t1846;
-  $t[246] = d_t1266;
-  const t1847 = Wh_32 * d_t1266;
-  const t1848 = t1830 + t1847;
-  const t1849 = Wh_5 * d_t1330;
-  const t1850 = Wh_13 * d_t1349;
-  const t1851 = t1849 + t1850;
-  const t1852 = Wh_21 * d_t1369;
-  const t1853 = t1851 + t1852;
-  const t1854 = Wh_29 * d_t1389;
-  const t1855 = t1853 + t1854;
-  const t1856 = Wh_37 * d_t1409;
-  const t1857 = t1855 + t1856;
-  const t1858 = Wh_45 * d_t1429;
-  const t1859 = t1857 + t1858;
-  const t1860 = Wh_53 * d_t1449;
-  const t1861 = t1859 + t1860;
-  const t1862 = Wh_61 * d_t1469;
-  // grad of: matmul(Wh, h10)
-  const d_h10_5 = t1861 + t1862;
-  // grad of: h10 = tanh(… + … + b)
-  const t1863 = h10_5 * h10_5;
-  const t1864 = 1 - t1863;
-  const d_t1286 = d_h10_5 * t1864;
-  $t[253] = d_t1286;
-  const t1865 = Wh_40 * d_t1286;
-  const t1866 = t1848 + t1865;
-  const t1867 = Wh_6 * d_t1330;
-  const t1868 = Wh_14 * d_t1349;
-  const t1869 = t1867 + t1868;
-  const t1870 = Wh_22 * d_t1369;
-  const t1871 = t1869 + t1870;
-  const t1872 = Wh_30 * d_t1389;
-  const t1873 = t1871 + t1872;
-  const t1874 = Wh_38 * d_t1409;
-  const t1875 = t1873 + t1874;
-  const t1876 = Wh_46 * d_t1429;
-  const t1877 = t1875 + t1876;
-  const t1878 = Wh_54 * d_t1449;
-  const t1879 = t1877 + t1878;
-  const t1880 = Wh_62 * d_t1469;
-  // grad of: matmul(Wh, h10)
-  const d_h10_6 = t1879 + t1880;
-  // grad of: h10 = tanh(… + … + b)
-  const t1881 = h10_6 * h10_6;
-  const t1882 = 1 - t1881;
-  const d_t1306 = d_h10_6 * t1882;
-  $t[260] = d_t1306;
-  const t1883 = Wh_48 * d_t1306;
-  const t1884 = t1866 + t1883;
-  const t1885 = Wh_7 * d_t1330;
-  const t1886 = Wh_15 * d_t1349;
-  const t1887 = t1885 + t1886;
-  const t1888 = Wh_23 * d_t1369;
-  const t1889 = t1887 + t1888;
-  const t1890 = Wh_31 * d_t1389;
-  const t1891 = t1889 + t1890;
-  const t1892 = Wh_39 * d_t1409;
-  const t1893 = t1891 + t1892;
-  const t1894 = Wh_47 * d_t1429;
-  const t1895 = t1893 + t1894;
-  const t1896 = Wh_55 * d_t1449;
-  const t1897 = t1895 + t1896;
-  const t1898 = Wh_63 * d_t1469;
-  // grad of: matmul(Wh, h10)
-  const d_h10_7 = t1897 + t1898;
-  // grad of: h10 = tanh(… + … + b)
-  const t1899 = h10_7 * h10_7;
-  const t1900 = 1 - t1899;
-  const d_t1326 = d_h10_7 * t1900;
-  $t[267] = d_t1326;
-  const t1901 = Wh_56 * d_t1326;
-  // grad of: matmul(Wh, h9)
-  const d_h9_0 = t1884 + t1901;
-  // grad of: h9 = tanh(… + … + b)
-  const t1902 = h9_0 * h9_0;
-  const t1903 = 1 - t1902;
-  const d_t1044 = d_h9_0 * t1903;
-  $t[217] = d_t1044;
-  const t1904 = Wh_0 * d_t1044;
-  const t1905 = Wh_1 * d_t1187;
-  const t1906 = Wh_9 * d_t1206;
-  const t1907 = t1905 + t1906;
-  const t1908 = Wh_17 * d_t1226;
-  const t1909 = t1907 + t1908;
-  const t1910 = Wh_25 * d_t1246;
-  const t1911 = t1909 + t1910;
-  const t1912 = Wh_33 * d_t1266;
-  const t1913 = t1911 + t1912;
-  const t1914 = Wh_41 * d_t1286;
-  const t1915 = t1913 + t1914;
-  const t1916 = Wh_49 * d_t1306;
-  const t1917 = t1915 + t1916;
-  const t1918 = Wh_57 * d_t1326;
-  // grad of: matmul(Wh, h9)
-  const d_h9_1 = t1917 + t1918;
-  // grad of: h9 = tanh(… + … + b)
-  const t1919 = h9_1 * h9_1;
-  const t1920 = 1 - t1919;
-  const d_t1063 = d_h9_1 * t1920;
-  $t[224] = d_t1063;
-  const t1921 = Wh_8 * d_t1063;
-  const t1922 = t1904 + t1921;
-  const t1923 = Wh_2 * d_t1187;
-  const t1924 = Wh_10 * d_t1206;
-  const t1925 = t1923 + t1924;
-  const t1926 = Wh_18 * d_t1226;
-  const t1927 = t1925 + t1926;
-  const t1928 = Wh_26 * d_t1246;
-  const t1929 = t1927 + t1928;
-  const t1930 = Wh_34 * d_t1266;
-  const t1931 = t1929 + t1930;
-  const t1932 = Wh_42 * d_t1286;
-  const t1933 = t1931 + t1932;
-  const t1934 = Wh_50 * d_t1306;
-  const t1935 = t1933 + t1934;
-  const t1936 = Wh_58 * d_t1326;
-  // grad of: matmul(Wh, h9)
-  const d_h9_2 = t1935 + t1936;
-  // grad of: h9 = tanh(… + … + b)
-  const t1937 = h9_2 * h9_2;
-  const t1938 = 1 - t1937;
-  const d_t1083 = d_h9_2 * t1938;
-  $t[231] = d_t1083;
-  const t1939 = Wh_16 * d_t1083;
-  const t1940 = t1922 + t1939;
-  const t1941 = Wh_3 * d_t1187;
-  const t1942 = Wh_11 * d_t1206;
-  const t1943 = t1941 + t1942;
-  const t1944 = Wh_19 * d_t1226;
-  const t1945 = t1943 + t1944;
-  const t1946 = Wh_27 * d_t1246;
-  const t1947 = t1945 + t1946;
-  const t1948 = Wh_35 * d_t1266;
-  const t1949 = t1947 + t1948;
-  const t1950 = Wh_43 * d_t1286;
-  const t1951 = t1949 + t1950;
-  const t1952 = Wh_51 * d_t1306;
-  const t1953 = t1951 + t1952;
-  const t1954 = Wh_59 * d_t1326;
-  // grad of: matmul(Wh, h9)
-  const d_h9_3 = t1953 + t1954;
-  // grad of: h9 = tanh(… + … + b)
-  const t1955 = h9_3 * h9_3;
-  const t1956 = 1 - t1955;
-  const d_t1103 = d_h9_3 * t1956;
-  $t[238] = d_t1103;
-  const t1957 = Wh_24 * d_t1103;
-  const t1958 = t1940 + t1957;
-  const t1959 = Wh_4 * d_t1187;
-  const t1960 = Wh_12 * d_t1206;
-  const t1961 = t1959 + t1960;
-  const t1962 = Wh_20 * d_t1226;
-  const t1963 = t1961 + t1962;
-  const t1964 = Wh_28 * d_t1246;
-  const t1965 = t1963 + t1964;
-  const t1966 = Wh_36 * d_t1266;
-  const t1967 = t1965 + t1966;
-  const t1968 = Wh_44 * d_t1286;
-  const t1969 = t1967 + t1968;
-  const t1970 = Wh_52 * d_t1306;
-  const t1971 = t1969 + t1970;
-  const t1972 = Wh_60 * d_t1326;
-  // grad of: matmul(Wh, h9)
-  const d_h9_4 = t1971 + t1972;
-  // grad of: h9 = tanh(… + … + b)
-  const t1973 = h9_4 * h9_4;
-  const t1974 = 1 - t1973;
-  const d_t1123 = d_h9_4 * t1974;
-  $t[245] = d_t1123;
-  const t1975 = Wh_32 * d_t1123;
-  const t1976 = t1958 + t1975;
-  const t1977 = Wh_5 * d_t1187;
-  const t1978 = Wh_13 * d_t1206;
-  const t1979 = t1977 + t1978;
-  const t1980 = Wh_21 * d_t1226;
-  const t1981 = t1979 + t1980;
-  const t1982 = Wh_29 * d_t1246;
-  const t1983 = t1981 + t1982;
-  const t1984 = Wh_37 * d_t1266;
-  const t1985 = t1983 + t1984;
-  const t1986 = Wh_45 * d_t1286;
-  const t1987 = t1985 + t1986;
-  const t1988 = Wh_53 * d_t1306;
-  const t1989 = t1987 + t1988;
-  const t1990 = Wh_61 * d_t1326;
-  // grad of: matmul(Wh, h9)
-  const d_h9_5 = t1989 + t1990;
-  // grad of: h9 = tanh(… + … + b)
-  const t1991 = h9_5 * h9_5;
-  const t1992 = 1 - t1991;
-  const d_t1143 = d_h9_5 * t1992;
-  $t[252] = d_t1143;
-  const t1993 = Wh_40 * d_t1143;
-  const t1994 = t1976 + t1993;
-  const t1995 = Wh_6 * d_t1187;
-  const t1996 = Wh_14 * d_t1206;
-  const t1997 = t1995 + t1996;
-  const t1998 = Wh_22 * d_t1226;
-  const t1999 = t1997 + t1998;
-  const t2000 = Wh_30 * d_t1246;
-  const t2001 = t1999 + t2000;
-  const t2002 = Wh_38 * d_t1266;
-  const t2003 = t2001 + t2002;
-  const t2004 = Wh_46 * d_t1286;
-  const t2005 = t2003 + t2004;
-  const t2006 = Wh_54 * d_t1306;
-  const t2007 = t2005 + t2006;
-  const t2008 = Wh_62 * d_t1326;
-  // grad of: matmul(Wh, h9)
-  const d_h9_6 = t2007 + t2008;
-  // grad of: h9 = tanh(… + … + b)
-  const t2009 = h9_6 * h9_6;
-  const t2010 = 1 - t2009;
-  const d_t1163 = d_h9_6 * t2010;
-  $t[259] = d_t1163;
-  const t2011 = Wh_48 * d_t1163;
-  const t2012 = t1994 + t2011;
-  const t2013 = Wh_7 * d_t1187;
-  const t2014 = Wh_15 * d_t1206;
-  const t2015 = t2013 + t2014;
-  const t2016 = Wh_23 * d_t1226;
-  const t2017 = t2015 + t2016;
-  const t2018 = Wh_31 * d_t1246;
-  const t2019 = t2017 + t2018;
-  const t2020 = Wh_39 * d_t1266;
-  const t2021 = t2019 + t2020;
-  const t2022 = Wh_47 * d_t1286;
-  const t2023 = t2021 + t2022;
-  const t2024 = Wh_55 * d_t1306;
-  const t2025 = t2023 + t2024;
-  const t2026 = Wh_63 * d_t1326;
-  // grad of: matmul(Wh, h9)
-  const d_h9_7 = t2025 + t2026;
-  // grad of: h9 = tanh(… + … + b)
-  const t2027 = h9_7 * h9_7;
-  const t2028 = 1 - t2027;
-  const d_t1183 = d_h9_7 * t2028;
-  $t[266] = d_t1183;
-  const t2029 = Wh_56 * d_t1183;
-  // grad of: matmul(Wh, h8)
-  const d_h8_0 = t2012 + t2029;
-  // grad of: h8 = tanh(… + … + b)
-  const t2030 = h8_0 * h8_0;
-  const t2031 = 1 - t2030;
-  const d_t901 = d_h8_0 * t2031;
-  $t[216] = d_t901;
-  const t2032 = Wh_0 * d_t901;
-  const t2033 = Wh_1 * d_t1044;
-  const t2034 = Wh_9 * d_t1063;
-  const t2035 = t2033 + t2034;
-  const t2036 = Wh_17 * d_t1083;
-  const t2037 = t2035 + t2036;
-  const t2038 = Wh_25 * d_t1103;
-  const t2039 = t2037 + t2038;
-  const t2040 = Wh_33 * d_t1123;
-  const t2041 = t2039 + t2040;
-  const t2042 = Wh_41 * d_t1143;
-  const t2043 = t2041 + t2042;
-  const t2044 = Wh_49 * d_t1163;
-  const t2045 = t2043 + t2044;
-  const t2046 = Wh_57 * d_t1183;
-  // grad of: matmul(Wh, h8)
-  const d_h8_1 = t2045 + t2046;
-  // grad of: h8 = tanh(… + … + b)
-  const t2047 = h8_1 * h8_1;
-  const t2048 = 1 - t2047;
-  const d_t920 = d_h8_1 * t2048;
-  $t[223] = d_t920;
-  const t2049 = Wh_8 * d_t920;
-  const t2050 = t2032 + t2049;
-  const t2051 = Wh_2 * d_t1044;
-  const t2052 = Wh_10 * d_t1063;
-  const t2053 = t2051 + t2052;
-  const t2054 = Wh_18 * d_t1083;
-  const t2055 = t2053 + t2054;
-  const t2056 = Wh_26 * d_t1103;
-  const t2057 = t2055 + t2056;
-  const t2058 = Wh_34 * d_t1123;
-  const t2059 = t2057 + t2058;
-  const t2060 = Wh_42 * d_t1143;
-  const t2061 = t2059 + t2060;
-  const t2062 = Wh_50 * d_t1163;
-  const t2063 = t2061 + t2062;
-  const t2064 = Wh_58 * d_t1183;
-  // grad of: matmul(Wh, h8)
-  const d_h8_2 = t2063 + t2064;
-  // grad of: h8 = tanh(… + … + b)
-  const t2065 = h8_2 * h8_2;
-  const t2066 = 1 - t2065;
-  const d_t940 = d_h8_2 * t2066;
-  $t[230] = d_t940;
-  const t2067 = Wh_16 * d_t940;
-  const t2068 = t2050 + t2067;
-  const t2069 = Wh_3 * d_t1044;
-  const t2070 = Wh_11 * d_t1063;
-  const t2071 = t2069 + t2070;
-  const t2072 = Wh_19 * d_t1083;
-  const t2073 = t2071 + t2072;
-  const t2074 = Wh_27 * d_t1103;
-  const t2075 = t2073 + t2074;
-  const t2076 = Wh_35 * d_t1123;
-  const t2077 = t2075 + t2076;
-  const t2078 = Wh_43 * d_t1143;
-  const t2079 = t2077 + t2078;
-  const t2080 = Wh_51 * d_t1163;
-  const t2081 = t2079 + t2080;
-  const t2082 = Wh_59 * d_t1183;
-  // grad of: matmul(Wh, h8)
-  const d_h8_3 = t2081 + t2082;
-  // grad of: h8 = tanh(… + … + b)
-  const t2083 = h8_3 * h8_3;
-  const t2084 = 1 - t2083;
-  const d_t960 = d_h8_3 * t2084;
-  $t[237] = d_t960;
-  const t2085 = Wh_24 * d_t960;
-  const t2086 = t2068 + t2085;
-  const t2087 = Wh_4 * d_t1044;
-  const t2088 = Wh_12 * d_t1063;
-  const t2089 = t2087 + t2088;
-  const t2090 = Wh_20 * d_t1083;
-  const t2091 = t2089 + t2090;
-  const t2092 = Wh_28 * d_t1103;
-  const t2093 = t2091 + t2092;
-  const t2094 = Wh_36 * d_t1123;
-  const t2095 = t2093 + t2094;
-  const t2096 = Wh_44 * d_t1143;
-  const t2097 = t2095 + t2096;
-  const t2098 = Wh_52 * d_t1163;
-  const t2099 = t2097 + t2098;
-  const t2100 = Wh_60 * d_t1183;
-  // grad of: matmul(Wh, h8)
-  const d_h8_4 = t2099 + t2100;
-  // grad of: h8 = tanh(… + … + b)
-  const t2101 = h8_4 * h8_4;
-  const t2102 = 1 - t2101;
-  const d_t980 = d_h8_4 * t2102;
-  $t[244] = d_t980;
-  const t2103 = Wh_32 * d_t980;
-  const t2104 = t2086 + t2103;
-  const t2105 = Wh_5 * d_t1044;
-  const t2106 = Wh_13 * d_t1063;
-  const t2107 = t2105 + t2106;
-  const t2108 = Wh_21 * d_t1083;
-  const t2109 = t2107 + t2108;
-  const t2110 = Wh_29 * d_t1103;
-  const t2111 = t2109 + t2110;
-  const t2112 = Wh_37 * d_t1123;
-  const t2113 = t2111 + t2112;
-  const t2114 = Wh_45 * d_t1143;
-  const t2115 = t2113 + t2114;
-  const t2116 = Wh_53 * d_t1163;
-  const t2117 = t2115 + t2116;
-  const t2118 = Wh_61 * d_t1183;
-  // grad of: matmul(Wh, h8)
-  const d_h8_5 = t2117 + t2118;
-  // grad of: h8 = tanh(… + … + b)
-  const t2119 = h8_5 * h8_5;
-  const t2120 = 1 - t2119;
-  const d_t1000 = d_h8_5 * t2120;
-  $t[251] = d_t1000;
-  const t2121 = Wh_40 * d_t1000;
-  const t2122 = t2104 + t2121;
-  const t2123 = Wh_6 * d_t1044;
-  const t2124 = Wh_14 * d_t1063;
-  const t2125 = t2123 + t2124;
-  const t2126 = Wh_22 * d_t1083;
-  const t2127 = t2125 + t2126;
-  const t2128 = Wh_30 * d_t1103;
-  const t2129 = t2127 + t2128;
-  const t2130 = Wh_38 * d_t1123;
-  const t2131 = t2129 + t2130;
-  const t2132 = Wh_46 * d_t1143;
-  const t2133 = t2131 + t2132;
-  const t2134 = Wh_54 * d_t1163;
-  const t2135 = t2133 + t2134;
-  const t2136 = Wh_62 * d_t1183;
-  // grad of: matmul(Wh, h8)
-  const d_h8_6 = t2135 + t2136;
-  // grad of: h8 = tanh(… + … + b)
-  const t2137 = h8_6 * h8_6;
-  const t2138 = 1 - t2137;
-  const d_t1020 = d_h8_6 * t2138;
-  $t[258] = d_t1020;
-  const t2139 = Wh_48 * d_t1020;
-  const t2140 = t2122 + t2139;
-  const t2141 = Wh_7 * d_t1044;
-  const t2142 = Wh_15 * d_t1063;
-  const t2143 = t2141 + t2142;
-  const t2144 = Wh_23 * d_t1083;
-  const t2145 = t2143 + t2144;
-  const t2146 = Wh_31 * d_t1103;
-  const t2147 = t2145 + t2146;
-  const t2148 = Wh_39 * d_t1123;
-  const t2149 = t2147 + t2148;
-  const t2150 = Wh_47 * d_t1143;
-  const t2151 = t2149 + t2150;
-  const t2152 = Wh_55 * d_t1163;
-  const t2153 = t2151 + t2152;
-  const t2154 = Wh_63 * d_t1183;
-  // grad of: matmul(Wh, h8)
-  const d_h8_7 = t2153 + t2154;
-  // grad of: h8 = tanh(… + … + b)
-  const t2155 = h8_7 * h8_7;
-  const t2156 = 1 - t2155;
-  const d_t1040 = d_h8_7 * t2156;
-  $t[265] = d_t1040;
-  const t2157 = Wh_56 * d_t1040;
-  // grad of: matmul(Wh, h7)
-  const d_h7_0 = t2140 + t2157;
-  // grad of: h7 = tanh(… + … + b)
-  const t2158 = h7_0 * h7_0;
-  const t2159 = 1 - t2158;
-  const d_t758 = d_h7_0 * t2159;
-  $t[215] = d_t758;
-  const t2160 = Wh_0 * d_t758;
-  const t2161 = Wh_1 * d_t901;
-  const t2162 = Wh_9 * d_t920;
-  const t2163 = t2161 + t2162;
-  const t2164 = Wh_17 * d_t940;
-  const t2165 = t2163 + t2164;
-  const t2166 = Wh_25 * d_t960;
-  const t2167 = t2165 + t2166;
-  const t2168 = Wh_33 * d_t980;
-  const t2169 = t2167 + t2168;
-  const t2170 = Wh_41 * d_t1000;
-  const t2171 = t2169 + t2170;
-  const t2172 = Wh_49 * d_t1020;
-  const t2173 = t2171 + t2172;
-  const t2174 = Wh_57 * d_t1040;
-  // grad of: matmul(Wh, h7)
-  const d_h7_1 = t2173 + t2174;
-  // grad of: h7 = tanh(… + … + b)
-  const t2175 = h7_1 * h7_1;
-  const t2176 = 1 - t2175;
-  const d_t777 = d_h7_1 * t2176;
-  $t[222] = d_t777;
-  const t2177 = Wh_8 * d_t777;
-  const t2178 = t2160 + t2177;
-  const t2179 = Wh_2 * d_t901;
-  const t2180 = Wh_10 * d_t920;
-  const t2181 = t2179 + t2180;
-  const t2182 = Wh_18 * d_t940;
-  const t2183 = t2181 + t2182;
-  const t2184 = Wh_26 * d_t960;
-  const t2185 = t2183 + t2184;
-  const t2186 = Wh_34 * d_t980;
-  const t2187 = t2185 + t2186;
-  const t2188 = Wh_42 * d_t1000;
-  const t2189 = t2187 + t2188;
-  const t2190 = Wh_50 * d_t1020;
-  const t2191 = t2189 + t2190;
-  const t2192 = Wh_58 * d_t1040;
-  // grad of: matmul(Wh, h7)
-  const d_h7_2 = t2191 + t2192;
-  // grad of: h7 = tanh(… + … + b)
-  const t2193 = h7_2 * h7_2;
-  const t2194 = 1 - t2193;
-  const d_t797 = d_h7_2 * t2194;
-  $t[229] = d_t797;
-  const t2195 = Wh_16 * d_t797;
-  const t2196 = t2178 + t2195;
-  const t2197 = Wh_3 * d_t901;
-  const t2198 = Wh_11 * d_t920;
-  const t2199 = t2197 + t2198;
-  const t2200 = Wh_19 * d_t940;
-  const t2201 = t2199 + t2200;
-  const t2202 = Wh_27 * d_t960;
-  const t2203 = t2201 + t2202;
-  const t2204 = Wh_35 * d_t980;
-  const t2205 = t2203 + t2204;
-  const t2206 = Wh_43 * d_t1000;
-  const t2207 = t2205 + t2206;
-  const t2208 = Wh_51 * d_t1020;
-  const t2209 = t2207 + t2208;
-  const t2210 = Wh_59 * d_t1040;
-  // grad of: matmul(Wh, h7)
-  const d_h7_3 = t2209 + t2210;
-  // grad of: h7 = tanh(… + … + b)
-  const t2211 = h7_3 * h7_3;
-  const t2212 = 1 - t2211;
-  const d_t817 = d_h7_3 * t2212;
-  $t[236] = d_t817;
-  const t2213 = Wh_24 * d_t817;
-  const t2214 = t2196 + t2213;
-  const t2215 = Wh_4 * d_t901;
-  const t2216 = Wh_12 * d_t920;
-  const t2217 = t2215 + t2216;
-  const t2218 = Wh_20 * d_t940;
-  const t2219 = t2217 + t2218;
-  const t2220 = Wh_28 * d_t960;
-  const t2221 = t2219 + t2220;
-  const t2222 = Wh_36 * d_t980;
-  const t2223 = t2221 + t2222;
-  const t2224 = Wh_44 * d_t1000;
-  const t2225 = t2223 + t2224;
-  const t2226 = Wh_52 * d_t1020;
-  const t2227 = t2225 + t2226;
-  const t2228 = Wh_60 * d_t1040;
-  // grad of: matmul(Wh, h7)
-  const d_h7_4 = t2227 + t2228;
-  // grad of: h7 = tanh(… + … + b)
-  const t2229 = h7_4 * h7_4;
-  const t2230 = 1 - t2229;
-  const d_t837 = d_h7_4 * t2230;
-  $t[243] = d_t837;
-  const t2231 = Wh_32 * d_t837;
-  const t2232 = t2214 + t2231;
-  const t2233 = Wh_5 * d_t901;
-  const t2234 = Wh_13 * d_t920;
-  const t2235 = t2233 + t2234;
-  const t2236 = Wh_21 * d_t940;
-  const t2237 = t2235 + t2236;
-  const t2238 = Wh_29 * d_t960;
-  const t2239 = t2237 + t2238;
-  const t2240 = Wh_37 * d_t980;
-  const t2241 = t2239 + t2240;
-  const t2242 = Wh_45 * d_t1000;
-  const t2243 = t2241 + t2242;
-  const t2244 = Wh_53 * d_t1020;
-  const t2245 = t2243 + t2244;
-  const t2246 = Wh_61 * d_t1040;
-  // grad of: matmul(Wh, h7)
-  const d_h7_5 = t2245 + t2246;
-  // grad of: h7 = tanh(… + … + b)
-  const t2247 = h7_5 * h7_5;
-  const t2248 = 1 - t2247;
-  const d_t857 = d_h7_5 * t2248;
-  $t[250] = d_t857;
-  const t2249 = Wh_40 * d_t857;
-  const t2250 = t2232 + t2249;
-  const t2251 = Wh_6 * d_t901;
-  const t2252 = Wh_14 * d_t920;
-  const t2253 = t2251 + t2252;
-  const t2254 = Wh_22 * d_t940;
-  const t2255 = t2253 + t2254;
-  const t2256 = Wh_30 * d_t960;
-  const t2257 = t2255 + t2256;
-  const t2258 = Wh_38 * d_t980;
-  const t2259 = t2257 + t2258;
-  const t2260 = Wh_46 * d_t1000;
-  const t2261 = t2259 + t2260;
-  const t2262 = Wh_54 * d_t1020;
-  const t2263 = t2261 + t2262;
-  const t2264 = Wh_62 * d_t1040;
-  // grad of: matmul(Wh, h7)
-  const d_h7_6 = t2263 + t2264;
-  // grad of: h7 = tanh(… + … + b)
-  const t2265 = h7_6 * h7_6;
-  const t2266 = 1 - t2265;
-  const d_t877 = d_h7_6 * t2266;
-  $t[257] = d_t877;
-  const t2267 = Wh_48 * d_t877;
-  const t2268 = t2250 + t2267;
-  const t2269 = Wh_7 * d_t901;
-  const t2270 = Wh_15 * d_t920;
-  const t2271 = t2269 + t2270;
-  const t2272 = Wh_23 * d_t940;
-  const t2273 = t2271 + t2272;
-  const t2274 = Wh_31 * d_t960;
-  const t2275 = t2273 + t2274;
-  const t2276 = Wh_39 * d_t980;
-  const t2277 = t2275 + t2276;
-  const t2278 = Wh_47 * d_t1000;
-  const t2279 = t2277 + t2278;
-  const t2280 = Wh_55 * d_t1020;
-  const t2281 = t2279 + t2280;
-  const t2282 = Wh_63 * d_t1040;
-  // grad of: matmul(Wh, h7)
-  const d_h7_7 = t2281 + t2282;
-  // grad of: h7 = tanh(… + … + b)
-  const t2283 = h7_7 * h7_7;
-  const t2284 = 1 - t2283;
-  const d_t897 = d_h7_7 * t2284;
-  $t[264] = d_t897;
-  const t2285 = Wh_56 * d_t897;
-  // grad of: matmul(Wh, h6)
-  const d_h6_0 = t2268 + t2285;
-  // grad of: h6 = tanh(… + … + b)
-  const t2286 = h6_0 * h6_0;
-  const t2287 = 1 - t2286;
-  const d_t615 = d_h6_0 * t2287;
-  $t[175] = d_t615;
-  const t2288 = Wh_0 * d_t615;
-  const t2289 = Wh_1 * d_t758;
-  const t2290 = Wh_9 * d_t777;
-  const t2291 = t2289 + t2290;
-  const t2292 = Wh_17 * d_t797;
-  const t2293 = t2291 + t2292;
-  const t2294 = Wh_25 * d_t817;
-  const t2295 = t2293 + t2294;
-  const t2296 = Wh_33 * d_t837;
-  const t2297 = t2295 + t2296;
-  const t2298 = Wh_41 * d_t857;
-  const t2299 = t2297 + t2298;
-  const t2300 = Wh_49 * d_t877;
-  const t2301 = t2299 + t2300;
-  const t2302 = Wh_57 * d_t897;
-  // grad of: matmul(Wh, h6)
-  const d_h6_1 = t2301 + t2302;
-  // grad of: h6 = tanh(… + … + b)
-  const t2303 = h6_1 * h6_1;
-  const t2304 = 1 - t2303;
-  const d_t634 = d_h6_1 * t2304;
-  $t[176] = d_t634;
-  const t2305 = Wh_8 * d_t634;
-  const t2306 = t2288 + t2305;
-  const t2307 = Wh_2 * d_t758;
-  const t2308 = Wh_10 * d_t777;
-  const t2309 = t2307 + t2308;
-  const t2310 = Wh_18 * d_t797;
-  const t2311 = t2309 + t2310;
-  const t2312 = Wh_26 * d_t817;
-  const t2313 = t2311 + t2312;
-  const t2314 = Wh_34 * d_t837;
-  const t2315 = t2313 + t2314;
-  const t2316 = Wh_42 * d_t857;
-  const t2317 = t2315 + t2316;
-  const t2318 = Wh_50 * d_t877;
-  const t2319 = t2317 + t2318;
-  const t2320 = Wh_58 * d_t897;
-  // grad of: matmul(Wh, h6)
-  const d_h6_2 = t2319 + t2320;
-  // grad of: h6 = tanh(… + … + b)
-  const t2321 = h6_2 * h6_2;
-  const t2322 = 1 - t2321;
-  const d_t654 = d_h6_2 * t2322;
-  $t[166] = d_t654;
-  const t2323 = Wh_16 * d_t654;
-  const t2324 = t2306 + t2323;
-  const t2325 = Wh_3 * d_t758;
-  const t2326 = Wh_11 * d_t777;
-  const t2327 = t2325 + t2326;
-  const t2328 = Wh_19 * d_t797;
-  const t2329 = t2327 + t2328;
-  const t2330 = Wh_27 * d_t817;
-  const t2331 = t2329 + t2330;
-  const t2332 = Wh_35 * d_t837;
-  const t2333 = t2331 + t2332;
-  const t2334 = Wh_43 * d_t857;
-  const t2335 = t2333 + t2334;
-  const t2336 = Wh_51 * d_t877;
-  const t2337 = t2335 + t2336;
-  const t2338 = Wh_59 * d_t897;
-  // grad of: matmul(Wh, h6)
-  const d_h6_3 = t2337 + t2338;
-  // grad of: h6 = tanh(… + … + b)
-  const t2339 = h6_3 * h6_3;
-  const t2340 = 1 - t2339;
-  const d_t674 = d_h6_3 * t2340;
-  $t[168] = d_t674;
-  const t2341 = Wh_24 * d_t674;
-  const t2342 = t2324 + t2341;
-  const t2343 = Wh_4 * d_t758;
-  const t2344 = Wh_12 * d_t777;
-  const t2345 = t2343 + t2344;
-  const t2346 = Wh_20 * d_t797;
-  const t2347 = t2345 + t2346;
-  const t2348 = Wh_28 * d_t817;
-  const t2349 = t2347 + t2348;
-  const t2350 = Wh_36 * d_t837;
-  const t2351 = t2349 + t2350;
-  const t2352 = Wh_44 * d_t857;
-  const t2353 = t2351 + t2352;
-  const t2354 = Wh_52 * d_t877;
-  const t2355 = t2353 + t2354;
-  const t2356 = Wh_60 * d_t897;
-  // grad of: matmul(Wh, h6)
-  const d_h6_4 = t2355 + t2356;
-  // grad of: h6 = tanh(… + … + b)
-  const t2357 = h6_4 * h6_4;
-  const t2358 = 1 - t2357;
-  const d_t694 = d_h6_4 * t2358;
-  $t[169] = d_t694;
-  const t2359 = Wh_32 * d_t694;
-  const t2360 = t2342 + t2359;
-  const t2361 = Wh_5 * d_t758;
-  const t2362 = Wh_13 * d_t777;
-  const t2363 = t2361 + t2362;
-  const t2364 = Wh_21 * d_t797;
-  const t2365 = t2363 + t2364;
-  const t2366 = Wh_29 * d_t817;
-  const t2367 = t2365 + t2366;
-  const t2368 = Wh_37 * d_t837;
-  const t2369 = t2367 + t2368;
-  const t2370 = Wh_45 * d_t857;
-  const t2371 = t2369 + t2370;
-  const t2372 = Wh_53 * d_t877;
-  const t2373 = t2371 + t2372;
-  const t2374 = Wh_61 * d_t897;
-  // grad of: matmul(Wh, h6)
-  const d_h6_5 = t2373 + t2374;
-  // grad of: h6 = tanh(… + … + b)
-  const t2375 = h6_5 * h6_5;
-  const t2376 = 1 - t2375;
-  const d_t714 = d_h6_5 * t2376;
-  $t[170] = d_t714;
-  const t2377 = Wh_40 * d_t714;
-  const t2378 = t2360 + t2377;
-  const t2379 = Wh_6 * d_t758;
-  const t2380 = Wh_14 * d_t777;
-  const t2381 = t2379 + t2380;
-  const t2382 = Wh_22 * d_t797;
-  const t2383 = t2381 + t2382;
-  const t2384 = Wh_30 * d_t817;
-  const t2385 = t2383 + t2384;
-  const t2386 = Wh_38 * d_t837;
-  const t2387 = t2385 + t2386;
-  const t2388 = Wh_46 * d_t857;
-  const t2389 = t2387 + t2388;
-  const t2390 = Wh_54 * d_t877;
-  const t2391 = t2389 + t2390;
-  const t2392 = Wh_62 * d_t897;
-  // grad of: matmul(Wh, h6)
-  const d_h6_6 = t2391 + t2392;
-  // grad of: h6 = tanh(… + … + b)
-  const t2393 = h6_6 * h6_6;
-  const t2394 = 1 - t2393;
-  const d_t734 = d_h6_6 * t2394;
-  $t[171] = d_t734;
-  const t2395 = Wh_48 * d_t734;
-  const t2396 = t2378 + t2395;
-  const t2397 = Wh_7 * d_t758;
-  const t2398 = Wh_15 * d_t777;
-  const t2399 = t2397 + t2398;
-  const t2400 = Wh_23 * d_t797;
-  const t2401 = t2399 + t2400;
-  const t2402 = Wh_31 * d_t817;
-  const t2403 = t2401 + t2402;
-  const t2404 = Wh_39 * d_t837;
-  const t2405 = t2403 + t2404;
-  const t2406 = Wh_47 * d_t857;
-  const t2407 = t2405 + t2406;
-  const t2408 = Wh_55 * d_t877;
-  const t2409 = t2407 + t2408;
-  const t2410 = Wh_63 * d_t897;
-  // grad of: matmul(Wh, h6)
-  const d_h6_7 = t2409 + t2410;
-  // grad of: h6 = tanh(… + … + b)
-  const t2411 = h6_7 * h6_7;
-  const t2412 = 1 - t2411;
-  const d_t754 = d_h6_7 * t2412;
-  $t[172] = d_t754;
-  const t2413 = Wh_56 * d_t754;
-  // grad of: matmul(Wh, h5)
-  const d_h5_0 = t2396 + t2413;
-  // grad of: h5 = tanh(… + … + b)
-  const t2414 = h5_0 * h5_0;
-  const t2415 = 1 - t2414;
-  const d_t472 = d_h5_0 * t2415;
-  $t[180] = d_t472;
-  const t2416 = Wh_0 * d_t472;
-  const t2417 = Wh_1 * d_t615;
-  const t2418 = Wh_9 * d_t634;
-  const t2419 = t2417 + t2418;
-  const t2420 = Wh_17 * d_t654;
-  const t2421 = t2419 + t2420;
-  const t2422 = Wh_25 * d_t674;
-  const t2423 = t2421 + t2422;
-  const t2424 = Wh_33 * d_t694;
-  const t2425 = t2423 + t2424;
-  const t2426 = Wh_41 * d_t714;
-  const t2427 = t2425 + t2426;
-  const t2428 = Wh_49 * d_t734;
-  const t2429 = t2427 + t2428;
-  const t2430 = Wh_57 * d_t754;
-  // grad of: matmul(Wh, h5)
-  const d_h5_1 = t2429 + t2430;
-  // grad of: h5 = tanh(… + … + b)
-  const t2431 = h5_1 * h5_1;
-  const t2432 = 1 - t2431;
-  const d_t491 = d_h5_1 * t2432;
-  $t[181] = d_t491;
-  const t2433 = Wh_8 * d_t491;
-  const t2434 = t2416 + t2433;
-  const t2435 = Wh_2 * d_t615;
-  const t2436 = Wh_10 * d_t634;
-  const t2437 = t2435 + t2436;
-  const t2438 = Wh_18 * d_t654;
-  const t2439 = t2437 + t2438;
-  const t2440 = Wh_26 * d_t674;
-  const t2441 = t2439 + t2440;
-  const t2442 = Wh_34 * d_t694;
-  const t2443 = t2441 + t2442;
-  const t2444 = Wh_42 * d_t714;
-  const t2445 = t2443 + t2444;
-  const t2446 = Wh_50 * d_t734;
-  const t2447 = t2445 + t2446;
-  const t2448 = Wh_58 * d_t754;
-  // grad of: matmul(Wh, h5)
-  const d_h5_2 = t2447 + t2448;
-  // grad of: h5 = tanh(… + … + b)
-  const t2449 = h5_2 * h5_2;
-  const t2450 = 1 - t2449;
-  const d_t511 = d_h5_2 * t2450;
-  $t[182] = d_t511;
-  const t2451 = Wh_16 * d_t511;
-  const t2452 = t2434 + t2451;
-  const t2453 = Wh_3 * d_t615;
-  const t2454 = Wh_11 * d_t634;
-  const t2455 = t2453 + t2454;
-  const t2456 = Wh_19 * d_t654;
-  const t2457 = t2455 + t2456;
-  const t2458 = Wh_27 * d_t674;
-  const t2459 = t2457 + t2458;
-  const t2460 = Wh_35 * d_t694;
-  const t2461 = t2459 + t2460;
-  const t2462 = Wh_43 * d_t714;
-  const t2463 = t2461 + t2462;
-  const t2464 = Wh_51 * d_t734;
-  const t2465 = t2463 + t2464;
-  const t2466 = Wh_59 * d_t754;
-  // grad of: matmul(Wh, h5)
-  const d_h5_3 = t2465 + t2466;
-  // grad of: h5 = tanh(… + … + b)
-  const t2467 = h5_3 * h5_3;
-  const t2468 = 1 - t2467;
-  const d_t531 = d_h5_3 * t2468;
-  $t[183] = d_t531;
-  const t2469 = Wh_24 * d_t531;
-  const t2470 = t2452 + t2469;
-  const t2471 = Wh_4 * d_t615;
-  const t2472 = Wh_12 * d_t634;
-  const t2473 = t2471 + t2472;
-  const t2474 = Wh_20 * d_t654;
-  const t2475 = t2473 + t2474;
-  const t2476 = Wh_28 * d_t674;
-  const t2477 = t2475 + t2476;
-  const t2478 = Wh_36 * d_t694;
-  const t2479 = t2477 + t2478;
-  const t2480 = Wh_44 * d_t714;
-  const t2481 = t2479 + t2480;
-  const t2482 = Wh_52 * d_t734;
-  const t2483 = t2481 + t2482;
-  const t2484 = Wh_60 * d_t754;
-  // grad of: matmul(Wh, h5)
-  const d_h5_4 = t2483 + t2484;
-  // grad of: h5 = tanh(… + … + b)
-  const t2485 = h5_4 * h5_4;
-  const t2486 = 1 - t2485;
-  const d_t551 = d_h5_4 * t2486;
-  $t[184] = d_t551;
-  const t2487 = Wh_32 * d_t551;
-  const t2488 = t2470 + t2487;
-  $t[174] = t2488;
-  const t2489 = Wh_5 * d_t615;
-  const t2490 = Wh_13 * d_t634;
-  const t2491 = t2489 + t2490;
-  $t[167] = t2491;
-}
-
-function $gradient_1(_$p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: number, $g: Params, $scale: number): void {
-  const Wh_0 = $t[44]!;
-  const Wh_1 = $t[61]!;
-  const Wh_2 = $t[72]!;
-  const Wh_3 = $t[83]!;
-  const Wh_4 = $t[94]!;
-  const Wh_5 = $t[14]!;
-  const Wh_6 = $t[30]!;
-  const Wh_7 = $t[41]!;
-  const Wh_8 = $t[47]!;
-  const Wh_9 = $t[49]!;
-  const Wh_10 = $t[51]!;
-  const Wh_11 = $t[53]!;
-  const Wh_12 = $t[55]!;
-  const Wh_13 = $t[57]!;
-  const Wh_14 = $t[58]!;
-  const Wh_15 = $t[59]!;
-  const Wh_16 = $t[63]!;
-  const Wh_17 = $t[64]!;
-  const Wh_18 = $t[65]!;
-  const Wh_19 = $t[66]!;
-  const Wh_20 = $t[67]!;
-  const Wh_21 = $t[68]!;
-  const Wh_22 = $t[69]!;
-  const Wh_23 = $t[70]!;
-  const Wh_24 = $t[74]!;
-  const Wh_25 = $t[75]!;
-  const Wh_26 = $t[76]!;
-  const Wh_27 = $t[77]!;
-  const Wh_28 = $t[78]!;
-  const Wh_29 = $t[79]!;
-  const Wh_30 = $t[80]!;
-  const Wh_31 = $t[81]!;
-  const Wh_32 = $t[85]!;
-  const Wh_33 = $t[86]!;
-  const Wh_34 = $t[87]!;
-  const Wh_35 = $t[88]!;
-  const Wh_36 = $t[89]!;
-  const Wh_37 = $t[90]!;
-  const Wh_38 = $t[91]!;
-  const Wh_39 = $t[92]!;
-  const Wh_40 = $t[96]!;
-  const Wh_41 = $t[97]!;
-  const Wh_42 = $t[98]!;
-  const Wh_43 = $t[2]!;
-  const Wh_44 = $t[4]!;
-  const Wh_45 = $t[6]!;
-  const Wh_46 = $t[8]!;
-  const Wh_47 = $t[10]!;
-  const Wh_48 = $t[18]!;
-  const Wh_49 = $t[20]!;
-  const Wh_50 = $t[22]!;
-  const Wh_51 = $t[24]!;
-  const Wh_52 = $t[25]!;
-  const Wh_53 = $t[26]!;
-  const Wh_54 = $t[27]!;
-  const Wh_55 = $t[28]!;
-  const Wh_56 = $t[32]!;
-  const Wh_57 = $t[33]!;
-  const Wh_58 = $t[34]!;
-  const Wh_59 = $t[35]!;
-  const Wh_60 = $t[36]!;
-  const Wh_61 = $t[37]!;
-  const Wh_62 = $t[38]!;
-  const Wh_63 = $t[39]!;
-  const x_0 = $t[209]!;
-  const x_1 = $t[210]!;
-  const x_2 = $t[211]!;
-  const x_3 = $t[212]!;
-  const x_4 = $t[213]!;
-  const x_5 = $t[214]!;
-  const x_6 = $t[17]!;
-  const x_7 = $t[46]!;
-  const x_8 = $t[100]!;
-  const x_9 = $t[102]!;
-  const x_10 = $t[104]!;
-  const x_11 = $t[107]!;
-  const h1_0 = $t[208]!;
-  const h1_1 = $t[221]!;
-  const h1_2 = $t[228]!;
-  const h1_3 = $t[235]!;
-  const h1_4 = $t[242]!;
-  const h1_5 = $t[249]!;
-  const h1_6 = $t[256]!;
-  const h1_7 = $t[263]!;
-  const h2_0 = $t[200]!;
-  const h2_1 = $t[201]!;
-  const h2_2 = $t[202]!;
-  const h2_3 = $t[203]!;
-  const h2_4 = $t[204]!;
-  const h2_5 = $t[205]!;
-  const h2_6 = $t[206]!;
-  const h2_7 = $t[207]!;
-  const h3_0 = $t[192]!;
-  const h3_1 = $t[193]!;
-  const h3_2 = $t[194]!;
-  const h3_3 = $t[195]!;
-  const h3_4 = $t[196]!;
-  const h3_5 = $t[197]!;
-  const h3_6 = $t[198]!;
-  const h3_7 = $t[199]!;
-  const h4_0 = $t[179]!;
-  const h4_1 = $t[185]!;
-  const h4_2 = $t[186]!;
-  const h4_3 = $t[187]!;
-  const h4_4 = $t[188]!;
-  const h4_5 = $t[189]!;
-  const h4_6 = $t[190]!;
-  const h4_7 = $t[191]!;
-  const h5_0 = $t[161]!;
-  const h5_1 = $t[162]!;
-  const h5_2 = $t[163]!;
-  const h5_3 = $t[164]!;
-  const h5_4 = $t[165]!;
-  const h5_5 = $t[173]!;
-  const h5_6 = $t[177]!;
-  const h5_7 = $t[178]!;
-  const h6_0 = $t[19]!;
-  const h6_1 = $t[21]!;
-  const h6_2 = $t[23]!;
-  const h6_3 = $t[3]!;
-  const h6_4 = $t[5]!;
-  const h6_5 = $t[7]!;
-  const h6_6 = $t[9]!;
-  const h6_7 = $t[11]!;
-  const h7_0 = $t[48]!;
-  const h7_1 = $t[50]!;
-  const h7_2 = $t[52]!;
-  const h7_3 = $t[54]!;
-  const h7_4 = $t[56]!;
-  const h7_5 = $t[158]!;
-  const h7_6 = $t[159]!;
-  const h7_7 = $t[160]!;
-  const h8_0 = $t[150]!;
-  const h8_1 = $t[151]!;
-  const h8_2 = $t[152]!;
-  const h8_3 = $t[153]!;
-  const h8_4 = $t[154]!;
-  const h8_5 = $t[155]!;
-  const h8_6 = $t[156]!;
-  const h8_7 = $t[157]!;
-  const h9_0 = $t[142]!;
-  const h9_1 = $t[143]!;
-  const h9_2 = $t[144]!;
-  const h9_3 = $t[145]!;
-  const h9_4 = $t[146]!;
-  const h9_5 = $t[147]!;
-  const h9_6 = $t[148]!;
-  const h9_7 = $t[149]!;
-  const h10_0 = $t[134]!;
-  const h10_1 = $t[135]!;
-  const h10_2 = $t[136]!;
-  const h10_3 = $t[137]!;
-  const h10_4 = $t[138]!;
-  const h10_5 = $t[139]!;
-  const h10_6 = $t[140]!;
-  const h10_7 = $t[141]!;
-  const h11_0 = $t[126]!;
-  const h11_1 = $t[127]!;
-  const h11_2 = $t[128]!;
-  const h11_3 = $t[129]!;
-  const h11_4 = $t[130]!;
-  const h11_5 = $t[131]!;
-  const h11_6 = $t[132]!;
-  const h11_7 = $t[133]!;
-  const d_t1473 = $t[220]!;
-  const d_t1492 = $t[227]!;
-  const d_t1512 = $t[234]!;
-  const d_t1532 = $t[241]!;
-  const d_t1552 = $t[248]!;
-  const d_t1572 = $t[255]!;
-  const d_t1592 = $t[262]!;
-  const d_t1612 = $t[269]!;
-  const d_t1330 = $t[219]!;
-  const d_t1349 = $t[226]!;
-  const d_t1369 = $t[233]!;
-  const d_t1389 = $t[240]!;
-  const d_t1409 = $t[247]!;
-  const d_t1429 = $t[254]!;
-  const d_t1449 = $t[261]!;
-  const d_t1469 = $t[268]!;
-  const d_t1187 = $t[218]!;
-  const d_t1206 = $t[225]!;
-  const d_t1226 = $t[232]!;
-  const d_t1246 = $t[239]!;
-  const d_t1266 = $t[246]!;
-  const d_t1286 = $t[253]!;
-  const d_t1306 = $t[260]!;
-  const d_t1326 = $t[267]!;
-  const d_t1044 = $t[217]!;
-  const d_t1063 = $t[224]!;
-  const d_t1083 = $t[231]!;
-  const d_t1103 = $t[238]!;
-  const d_t1123 = $t[245]!;
-  const d_t1143 = $t[252]!;
-  const d_t1163 = $t[259]!;
-  const d_t1183 = $t[266]!;
-  const d_t901 = $t[216]!;
-  const d_t920 = $t[223]!;
-  const d_t940 = $t[230]!;
-  const d_t960 = $t[237]!;
-  const d_t980 = $t[244]!;
-  const d_t1000 = $t[251]!;
-  const d_t1020 = $t[258]!;
-  const d_t1040 = $t[265]!;
-  const d_t758 = $t[215]!;
-  const d_t777 = $t[222]!;
-  const d_t797 = $t[229]!;
-  const d_t817 = $t[236]!;
-  const d_t837 = $t[243]!;
-  const d_t857 = $t[250]!;
-  const d_t877 = $t[257]!;
-  const d_t897 = $t[264]!;
-  const d_t615 = $t[175]!;
-  const d_t634 = $t[176]!;
-  const d_t654 = $t[166]!;
-  const d_t674 = $t[168]!;
-  const d_t694 = $t[169]!;
-  const d_t714 = $t[170]!;
-  const d_t734 = $t[171]!;
-  const d_t754 = $t[172]!;
-  const d_t472 = $t[180]!;
-  const d_t491 = $t[181]!;
-  const d_t511 = $t[182]!;
-  const d_t531 = $t[183]!;
-  const d_t551 = $t[184]!;
-  const t2488 = $t[174]!;
-  const t2491 = $t[167]!;
-  const t2492 = Wh_21 * d_t654;
-  const t2493 = t2491 + t2492;
-  const t2494 = Wh_29 * d_t674;
-  const t2495 = t2493 + t2494;
-  const t2496 = Wh_37 * d_t694;
-  const t2497 = t2495 + t2496;
-  const t2498 = Wh_45 * d_t714;
-  const t2499 = t2497 + t2498;
-  const t2500 = Wh_53 * d_t734;
-  const t2501 = t2499 + t2500;
-  const t2502 = Wh_61 * d_t754;
-  // grad of: matmul(Wh, h5)
-  const d_h5_5 = t2501 + t2502;
-  // grad of: h5 = tanh(… + … + b)
-  const t2503 = h5_5 * h5_5;
-  const t2504 = 1 - t2503;
-  const d_t571 = d_h5_5 * t2504;
-  $t[284] = d_t571;
-  const t2505 = Wh_40 * d_t571;
-  const t2506 = t2488 + t2505;
-  const t2507 = Wh_6 * d_t615;
-  const t2508 = Wh_14 * d_t634;
-  const t2509 = t2507 + t2508;
-  const t2510 = Wh_22 * d_t654;
-  const t2511 = t2509 + t2510;
-  const t2512 = Wh_30 * d_t674;
-  const t2513 = t2511 + t2512;
-  const t2514 = Wh_38 * d_t694;
-  const t2515 = t2513 + t2514;
-  const t2516 = Wh_46 * d_t714;
-  const t2517 = t2515 + t2516;
-  const t2518 = Wh_54 * d_t734;
-  const t2519 = t2517 + t2518;
-  const t2520 = Wh_62 * d_t754;
-  // grad of: matmul(Wh, h5)
-  const d_h5_6 = t2519 + t2520;
-  // grad of: h5 = tanh(… + … + b)
-  const t2521 = h5_6 * h5_6;
-  const t2522 = 1 - t2521;
-  const d_t591 = d_h5_6 * t2522;
-  $t[288] = d_t591;
-  const t2523 = Wh_48 * d_t591;
-  const t2524 = t2506 + t2523;
-  const t2525 = Wh_7 * d_t615;
-  const t2526 = Wh_15 * d_t634;
-  const t2527 = t2525 + t2526;
-  const t2528 = Wh_23 * d_t654;
-  const t2529 = t2527 + t2528;
-  const t2530 = Wh_31 * d_t674;
-  const t2531 = t2529 + t2530;
-  const t2532 = Wh_39 * d_t694;
-  const t2533 = t2531 + t2532;
-  const t2534 = Wh_47 * d_t714;
-  const t2535 = t2533 + t2534;
-  const t2536 = Wh_55 * d_t734;
-  const t2537 = t2535 + t2536;
-  const t2538 = Wh_63 * d_t754;
-  // grad of: matmul(Wh, h5)
-  const d_h5_7 = t2537 + t2538;
-  // grad of: h5 = tanh(… + … + b)
-  const t2539 = h5_7 * h5_7;
-  const t2540 = 1 - t2539;
-  const d_t611 = d_h5_7 * t2540;
-  $t[294] = d_t611;
-  const t2541 = Wh_56 * d_t611;
-  // grad of: matmul(Wh, h4)
-  const d_h4_0 = t2524 + t2541;
-  // grad of: h4 = tanh(… + … + b)
-  const t2542 = h4_0 * h4_0;
-  const t2543 = 1 - t2542;
-  const d_t329 = d_h4_0 * t2543;
-  $t[298] = d_t329;
-  const t2544 = Wh_0 * d_t329;
-  const t2545 = Wh_1 * d_t472;
-  const t2546 = Wh_9 * d_t491;
-  const t2547 = t2545 + t2546;
-  const t2548 = Wh_17 * d_t511;
-  const t2549 = t2547 + t2548;
-  const t2550 = Wh_25 * d_t531;
-  const t2551 = t2549 + t2550;
-  const t2552 = Wh_33 * d_t551;
-  const t2553 = t2551 + t2552;
-  const t2554 = Wh_41 * d_t571;
-  const t2555 = t2553 + t2554;
-  const t2556 = Wh_49 * d_t591;
-  const t2557 = t2555 + t2556;
-  const t2558 = Wh_57 * d_t611;
-  // grad of: matmul(Wh, h4)
-  const d_h4_1 = t2557 + t2558;
-  // grad of: h4 = tanh(… + … + b)
-  const t2559 = h4_1 * h4_1;
-  const t2560 = 1 - t2559;
-  const d_t348 = d_h4_1 * t2560;
-  $t[272] = d_t348;
-  const t2561 = Wh_8 * d_t348;
-  const t2562 = t2544 + t2561;
-  const t2563 = Wh_2 * d_t472;
-  const t2564 = Wh_10 * d_t491;
-  const t2565 = t2563 + t2564;
-  const t2566 = Wh_18 * d_t511;
-  const t2567 = t2565 + t2566;
-  const t2568 = Wh_26 * d_t531;
-  const t2569 = t2567 + t2568;
-  const t2570 = Wh_34 * d_t551;
-  const t2571 = t2569 + t2570;
-  const t2572 = Wh_42 * d_t571;
-  const t2573 = t2571 + t2572;
-  const t2574 = Wh_50 * d_t591;
-  const t2575 = t2573 + t2574;
-  const t2576 = Wh_58 * d_t611;
-  // grad of: matmul(Wh, h4)
-  const d_h4_2 = t2575 + t2576;
-  // grad of: h4 = tanh(… + … + b)
-  const t2577 = h4_2 * h4_2;
-  const t2578 = 1 - t2577;
-  const d_t368 = d_h4_2 * t2578;
-  $t[275] = d_t368;
-  const t2579 = Wh_16 * d_t368;
-  const t2580 = t2562 + t2579;
-  const t2581 = Wh_3 * d_t472;
-  const t2582 = Wh_11 * d_t491;
-  const t2583 = t2581 + t2582;
-  const t2584 = Wh_19 * d_t511;
-  const t2585 = t2583 + t2584;
-  const t2586 = Wh_27 * d_t531;
-  const t2587 = t2585 + t2586;
-  const t2588 = Wh_35 * d_t551;
-  const t2589 = t2587 + t2588;
-  const t2590 = Wh_43 * d_t571;
-  const t2591 = t2589 + t2590;
-  const t2592 = Wh_51 * d_t591;
-  const t2593 = t2591 + t2592;
-  const t2594 = Wh_59 * d_t611;
-  // grad of: matmul(Wh, h4)
-  const d_h4_3 = t2593 + t2594;
-  // grad of: h4 = tanh(… + … + b)
-  const t2595 = h4_3 * h4_3;
-  const t2596 = 1 - t2595;
-  const d_t388 = d_h4_3 * t2596;
-  $t[278] = d_t388;
-  const t2597 = Wh_24 * d_t388;
-  const t2598 = t2580 + t2597;
-  const t2599 = Wh_4 * d_t472;
-  const t2600 = Wh_12 * d_t491;
-  const t2601 = t2599 + t2600;
-  const t2602 = Wh_20 * d_t511;
-  const t2603 = t2601 + t2602;
-  const t2604 = Wh_28 * d_t531;
-  const t2605 = t2603 + t2604;
-  const t2606 = Wh_36 * d_t551;
-  const t2607 = t2605 + t2606;
-  const t2608 = Wh_44 * d_t571;
-  const t2609 = t2607 + t2608;
-  const t2610 = Wh_52 * d_t591;
-  const t2611 = t2609 + t2610;
-  const t2612 = Wh_60 * d_t611;
-  // grad of: matmul(Wh, h4)
-  const d_h4_4 = t2611 + t2612;
-  // grad of: h4 = tanh(… + … + b)
-  const t2613 = h4_4 * h4_4;
-  const t2614 = 1 - t2613;
-  const d_t408 = d_h4_4 * t2614;
-  $t[281] = d_t408;
-  const t2615 = Wh_32 * d_t408;
-  const t2616 = t2598 + t2615;
-  const t2617 = Wh_5 * d_t472;
-  const t2618 = Wh_13 * d_t491;
-  const t2619 = t2617 + t2618;
-  const t2620 = Wh_21 * d_t511;
-  const t2621 = t2619 + t2620;
-  const t2622 = Wh_29 * d_t531;
-  const t2623 = t2621 + t2622;
-  const t2624 = Wh_37 * d_t551;
-  const t2625 = t2623 + t2624;
-  const t2626 = Wh_45 * d_t571;
-  const t2627 = t2625 + t2626;
-  const t2628 = Wh_53 * d_t591;
-  const t2629 = t2627 + t2628;
-  const t2630 = Wh_61 * d_t611;
-  // grad of: matmul(Wh, h4)
-  const d_h4_5 = t2629 + t2630;
-  // grad of: h4 = tanh(… + … + b)
-  const t2631 = h4_5 * h4_5;
-  const t2632 = 1 - t2631;
-  const d_t428 = d_h4_5 * t2632;
-  $t[285] = d_t428;
-  const t2633 = Wh_40 * d_t428;
-  const t2634 = t2616 + t2633;
-  const t2635 = Wh_6 * d_t472;
-  const t2636 = Wh_14 * d_t491;
-  const t2637 = t2635 + t2636;
-  const t2638 = Wh_22 * d_t511;
-  const t2639 = t2637 + t2638;
-  const t2640 = Wh_30 * d_t531;
-  const t2641 = t2639 + t2640;
-  const t2642 = Wh_38 * d_t551;
-  const t2643 = t2641 + t2642;
-  const t2644 = Wh_46 * d_t571;
-  const t2645 = t2643 + t2644;
-  const t2646 = Wh_54 * d_t591;
-  const t2647 = t2645 + t2646;
-  const t2648 = Wh_62 * d_t611;
-  // grad of: matmul(Wh, h4)
-  const d_h4_6 = t2647 + t2648;
-  // grad of: h4 = tanh(… + … + b)
-  const t2649 = h4_6 * h4_6;
-  const t2650 = 1 - t2649;
-  const d_t448 = d_h4_6 * t2650;
-  $t[289] = d_t448;
-  const t2651 = Wh_48 * d_t448;
-  const t2652 = t2634 + t2651;
-  const t2653 = Wh_7 * d_t472;
-  const t2654 = Wh_15 * d_t491;
-  const t2655 = t2653 + t2654;
-  const t2656 = Wh_23 * d_t511;
-  const t2657 = t2655 + t2656;
-  const t2658 = Wh_31 * d_t531;
-  const t2659 = t2657 + t2658;
-  const t2660 = Wh_39 * d_t551;
-  const t2661 = t2659 + t2660;
-  const t2662 = Wh_47 * d_t571;
-  const t2663 = t2661 + t2662;
-  const t2664 = Wh_55 * d_t591;
-  const t2665 = t2663 + t2664;
-  const t2666 = Wh_63 * d_t611;
-  // grad of: matmul(Wh, h4)
-  const d_h4_7 = t2665 + t2666;
-  // grad of: h4 = tanh(… + … + b)
-  const t2667 = h4_7 * h4_7;
-  const t2668 = 1 - t2667;
-  const d_t468 = d_h4_7 * t2668;
-  $t[295] = d_t468;
-  const t2669 = Wh_56 * d_t468;
-  // grad of: matmul(Wh, h3)
-  const d_h3_0 = t2652 + t2669;
-  // grad of: h3 = tanh(… + … + b)
-  const t2670 = h3_0 * h3_0;
-  const t2671 = 1 - t2670;
-  const d_t186 = d_h3_0 * t2671;
-  $t[299] = d_t186;
-  const t2672 = Wh_0 * d_t186;
-  const t2673 = Wh_1 * d_t329;
-  const t2674 = Wh_9 * d_t348;
-  const t2675 = t2673 + t2674;
-  const t2676 = Wh_17 * d_t368;
-  const t2677 = t2675 + t2676;
-  const t2678 = Wh_25 * d_t388;
-  const t2679 = t2677 + t2678;
-  const t2680 = Wh_33 * d_t408;
-  const t2681 = t2679 + t2680;
-  const t2682 = Wh_41 * d_t428;
-  const t2683 = t2681 + t2682;
-  const t2684 = Wh_49 * d_t448;
-  const t2685 = t2683 + t2684;
-  const t2686 = Wh_57 * d_t468;
-  // grad of: matmul(Wh, h3)
-  const d_h3_1 = t2685 + t2686;
-  // grad of: h3 = tanh(… + … + b)
-  const t2687 = h3_1 * h3_1;
-  const t2688 = 1 - t2687;
-  const d_t205 = d_h3_1 * t2688;
-  $t[273] = d_t205;
-  const t2689 = Wh_8 * d_t205;
-  const t2690 = t2672 + t2689;
-  const t2691 = Wh_2 * d_t329;
-  const t2692 = Wh_10 * d_t348;
-  const t2693 = t2691 + t2692;
-  const t2694 = Wh_18 * d_t368;
-  const t2695 = t2693 + t2694;
-  const t2696 = Wh_26 * d_t388;
-  const t2697 = t2695 + t2696;
-  const t2698 = Wh_34 * d_t408;
-  const t2699 = t2697 + t2698;
-  const t2700 = Wh_42 * d_t428;
-  const t2701 = t2699 + t2700;
-  const t2702 = Wh_50 * d_t448;
-  const t2703 = t2701 + t2702;
-  const t2704 = Wh_58 * d_t468;
-  // grad of: matmul(Wh, h3)
-  const d_h3_2 = t2703 + t2704;
-  // grad of: h3 = tanh(… + … + b)
-  const t2705 = h3_2 * h3_2;
-  const t2706 = 1 - t2705;
-  const d_t225 = d_h3_2 * t2706;
-  $t[276] = d_t225;
-  const t2707 = Wh_16 * d_t225;
-  const t2708 = t2690 + t2707;
-  const t2709 = Wh_3 * d_t329;
-  const t2710 = Wh_11 * d_t348;
-  const t2711 = t2709 + t2710;
-  const t2712 = Wh_19 * d_t368;
-  const t2713 = t2711 + t2712;
-  const t2714 = Wh_27 * d_t388;
-  const t2715 = t2713 + t2714;
-  const t2716 = Wh_35 * d_t408;
-  const t2717 = t2715 + t2716;
-  const t2718 = Wh_43 * d_t428;
-  const t2719 = t2717 + t2718;
-  const t2720 = Wh_51 * d_t448;
-  const t2721 = t2719 + t2720;
-  const t2722 = Wh_59 * d_t468;
-  // grad of: matmul(Wh, h3)
-  const d_h3_3 = t2721 + t2722;
-  // grad of: h3 = tanh(… + … + b)
-  const t2723 = h3_3 * h3_3;
-  const t2724 = 1 - t2723;
-  const d_t245 = d_h3_3 * t2724;
-  $t[279] = d_t245;
-  const t2725 = Wh_24 * d_t245;
-  const t2726 = t2708 + t2725;
-  const t2727 = Wh_4 * d_t329;
-  const t2728 = Wh_12 * d_t348;
-  const t2729 = t2727 + t2728;
-  const t2730 = Wh_20 * d_t368;
-  const t2731 = t2729 + t2730;
-  const t2732 = Wh_28 * d_t388;
-  const t2733 = t2731 + t2732;
-  const t2734 = Wh_36 * d_t408;
-  const t2735 = t2733 + t2734;
-  const t2736 = Wh_44 * d_t428;
-  const t2737 = t2735 + t2736;
-  const t2738 = Wh_52 * d_t448;
-  const t2739 = t2737 + t2738;
-  const t2740 = Wh_60 * d_t468;
-  // grad of: matmul(Wh, h3)
-  const d_h3_4 = t2739 + t2740;
-  // grad of: h3 = tanh(… + … + b)
-  const t2741 = h3_4 * h3_4;
-  const t2742 = 1 - t2741;
-  const d_t265 = d_h3_4 * t2742;
-  $t[282] = d_t265;
-  const t2743 = Wh_32 * d_t265;
-  const t2744 = t2726 + t2743;
-  const t2745 = Wh_5 * d_t329;
-  const t2746 = Wh_13 * d_t348;
-  const t2747 = t2745 + t2746;
-  const t2748 = Wh_21 * d_t368;
-  const t2749 = t2747 + t2748;
-  const t2750 = Wh_29 * d_t388;
-  const t2751 = t2749 + t2750;
-  const t2752 = Wh_37 * d_t408;
-  const t2753 = t2751 + t2752;
-  const t2754 = Wh_45 * d_t428;
-  const t2755 = t2753 + t2754;
-  const t2756 = Wh_53 * d_t448;
-  const t2757 = t2755 + t2756;
-  const t2758 = Wh_61 * d_t468;
-  // grad of: matmul(Wh, h3)
-  const d_h3_5 = t2757 + t2758;
-  // grad of: h3 = tanh(… + … + b)
-  const t2759 = h3_5 * h3_5;
-  const t2760 = 1 - t2759;
-  const d_t285 = d_h3_5 * t2760;
-  $t[286] = d_t285;
-  const t2761 = Wh_40 * d_t285;
-  const t2762 = t2744 + t2761;
-  const t2763 = Wh_6 * d_t329;
-  const t2764 = Wh_14 * d_t348;
-  const t2765 = t2763 + t2764;
-  const t2766 = Wh_22 * d_t368;
-  const t2767 = t2765 + t2766;
-  const t2768 = Wh_30 * d_t388;
-  const t2769 = t2767 + t2768;
-  const t2770 = Wh_38 * d_t408;
-  const t2771 = t2769 + t2770;
-  const t2772 = Wh_46 * d_t428;
-  const t2773 = t2771 + t2772;
-  const t2774 = Wh_54 * d_t448;
-  const t2775 = t2773 + t2774;
-  const t2776 = Wh_62 * d_t468;
-  // grad of: matmul(Wh, h3)
-  const d_h3_6 = t2775 + t2776;
-  // grad of: h3 = tanh(… + … + b)
-  const t2777 = h3_6 * h3_6;
-  const t2778 = 1 - t2777;
-  const d_t305 = d_h3_6 * t2778;
-  $t[290] = d_t305;
-  const t2779 = Wh_48 * d_t305;
-  const t2780 = t2762 + t2779;
-  const t2781 = Wh_7 * d_t329;
-  const t2782 = Wh_15 * d_t348;
-  const t2783 = t2781 + t2782;
-  const t2784 = Wh_23 * d_t368;
-  const t2785 = t2783 + t2784;
-  const t2786 = Wh_31 * d_t388;
-  const t2787 = t2785 + t2786;
-  const t2788 = Wh_39 * d_t408;
-  const t2789 = t2787 + t2788;
-  const t2790 = Wh_47 * d_t428;
-  const t2791 = t2789 + t2790;
-  const t2792 = Wh_55 * d_t448;
-  const t2793 = t2791 + t2792;
-  const t2794 = Wh_63 * d_t468;
-  // grad of: matmul(Wh, h3)
-  const d_h3_7 = t2793 + t2794;
-  // grad of: h3 = tanh(… + … + b)
-  const t2795 = h3_7 * h3_7;
-  const t2796 = 1 - t2795;
-  const d_t325 = d_h3_7 * t2796;
-  $t[296] = d_t325;
-  const t2797 = Wh_56 * d_t325;
-  // grad of: matmul(Wh, h2)
-  const d_h2_0 = t2780 + t2797;
-  // grad of: h2 = tanh(… + … + b)
-  const t2798 = h2_0 * h2_0;
-  const t2799 = 1 - t2798;
-  const d_t43 = d_h2_0 * t2799;
-  $t[300] = d_t43;
-  const t2800 = Wh_0 * d_t43;
-  const t2801 = Wh_1 * d_t186;
-  const t2802 = Wh_9 * d_t205;
-  const t2803 = t2801 + t2802;
-  const t2804 = Wh_17 * d_t225;
-  const t2805 = t2803 + t2804;
-  const t2806 = Wh_25 * d_t245;
-  const t2807 = t2805 + t2806;
-  const t2808 = Wh_33 * d_t265;
-  const t2809 = t2807 + t2808;
-  const t2810 = Wh_41 * d_t285;
-  const t2811 = t2809 + t2810;
-  const t2812 = Wh_49 * d_t305;
-  const t2813 = t2811 + t2812;
-  const t2814 = Wh_57 * d_t325;
-  // grad of: matmul(Wh, h2)
-  const d_h2_1 = t2813 + t2814;
-  // grad of: h2 = tanh(… + … + b)
-  const t2815 = h2_1 * h2_1;
-  const t2816 = 1 - t2815;
-  const d_t62 = d_h2_1 * t2816;
-  $t[274] = d_t62;
-  const t2817 = Wh_8 * d_t62;
-  const t2818 = t2800 + t2817;
-  const t2819 = Wh_2 * d_t186;
-  const t2820 = Wh_10 * d_t205;
-  const t2821 = t2819 + t2820;
-  const t2822 = Wh_18 * d_t225;
-  const t2823 = t2821 + t2822;
-  const t2824 = Wh_26 * d_t245;
-  const t2825 = t2823 + t2824;
-  const t2826 = Wh_34 * d_t265;
-  const t2827 = t2825 + t2826;
-  const t2828 = Wh_42 * d_t285;
-  const t2829 = t2827 + t2828;
-  const t2830 = Wh_50 * d_t305;
-  const t2831 = t2829 + t2830;
-  const t2832 = Wh_58 * d_t325;
-  // grad of: matmul(Wh, h2)
-  const d_h2_2 = t2831 + t2832;
-  // grad of: h2 = tanh(… + … + b)
-  const t2833 = h2_2 * h2_2;
-  const t2834 = 1 - t2833;
-  const d_t82 = d_h2_2 * t2834;
-  $t[277] = d_t82;
-  const t2835 = Wh_16 * d_t82;
-  const t2836 = t2818 + t2835;
-  const t2837 = Wh_3 * d_t186;
-  const t2838 = Wh_11 * d_t205;
-  const t2839 = t2837 + t2838;
-  const t2840 = Wh_19 * d_t225;
-  const t2841 = t2839 + t2840;
-  const t2842 = Wh_27 * d_t245;
-  const t2843 = t2841 + t2842;
-  const t2844 = Wh_35 * d_t265;
-  const t2845 = t2843 + t2844;
-  const t2846 = Wh_43 * d_t285;
-  const t2847 = t2845 + t2846;
-  const t2848 = Wh_51 * d_t305;
-  const t2849 = t2847 + t2848;
-  const t2850 = Wh_59 * d_t325;
-  // grad of: matmul(Wh, h2)
-  const d_h2_3 = t2849 + t2850;
-  // grad of: h2 = tanh(… + … + b)
-  const t2851 = h2_3 * h2_3;
-  const t2852 = 1 - t2851;
-  const d_t102 = d_h2_3 * t2852;
-  $t[280] = d_t102;
-  const t2853 = Wh_24 * d_t102;
-  const t2854 = t2836 + t2853;
-  const t2855 = Wh_4 * d_t186;
-  const t2856 = Wh_12 * d_t205;
-  const t2857 = t2855 + t2856;
-  const t2858 = Wh_20 * d_t225;
-  const t2859 = t2857 + t2858;
-  const t2860 = Wh_28 * d_t245;
-  const t2861 = t2859 + t2860;
-  const t2862 = Wh_36 * d_t265;
-  const t2863 = t2861 + t2862;
-  const t2864 = Wh_44 * d_t285;
-  const t2865 = t2863 + t2864;
-  const t2866 = Wh_52 * d_t305;
-  const t2867 = t2865 + t2866;
-  const t2868 = Wh_60 * d_t325;
-  // grad of: matmul(Wh, h2)
-  const d_h2_4 = t2867 + t2868;
-  // grad of: h2 = tanh(… + … + b)
-  const t2869 = h2_4 * h2_4;
-  const t2870 = 1 - t2869;
-  const d_t122 = d_h2_4 * t2870;
-  $t[283] = d_t122;
-  const t2871 = Wh_32 * d_t122;
-  const t2872 = t2854 + t2871;
-  const t2873 = Wh_5 * d_t186;
-  const t2874 = Wh_13 * d_t205;
-  const t2875 = t2873 + t2874;
-  const t2876 = Wh_21 * d_t225;
-  const t2877 = t2875 + t2876;
-  const t2878 = Wh_29 * d_t245;
-  const t2879 = t2877 + t2878;
-  const t2880 = Wh_37 * d_t265;
-  const t2881 = t2879 + t2880;
-  const t2882 = Wh_45 * d_t285;
-  const t2883 = t2881 + t2882;
-  const t2884 = Wh_53 * d_t305;
-  const t2885 = t2883 + t2884;
-  const t2886 = Wh_61 * d_t325;
-  // grad of: matmul(Wh, h2)
-  const d_h2_5 = t2885 + t2886;
-  // grad of: h2 = tanh(… + … + b)
-  const t2887 = h2_5 * h2_5;
-  const t2888 = 1 - t2887;
-  const d_t142 = d_h2_5 * t2888;
-  $t[287] = d_t142;
-  const t2889 = Wh_40 * d_t142;
-  const t2890 = t2872 + t2889;
-  const t2891 = Wh_6 * d_t186;
-  const t2892 = Wh_14 * d_t205;
-  const t2893 = t2891 + t2892;
-  const t2894 = Wh_22 * d_t225;
-  const t2895 = t2893 + t2894;
-  const t2896 = Wh_30 * d_t245;
-  const t2897 = t2895 + t2896;
-  const t2898 = Wh_38 * d_t265;
-  const t2899 = t2897 + t2898;
-  const t2900 = Wh_46 * d_t285;
-  const t2901 = t2899 + t2900;
-  const t2902 = Wh_54 * d_t305;
-  const t2903 = t2901 + t2902;
-  const t2904 = Wh_62 * d_t325;
-  // grad of: matmul(Wh, h2)
-  const d_h2_6 = t2903 + t2904;
-  // grad of: h2 = tanh(… + … + b)
-  const t2905 = h2_6 * h2_6;
-  const t2906 = 1 - t2905;
-  const d_t162 = d_h2_6 * t2906;
-  $t[291] = d_t162;
-  const t2907 = Wh_48 * d_t162;
-  const t2908 = t2890 + t2907;
-  const t2909 = Wh_7 * d_t186;
-  const t2910 = Wh_15 * d_t205;
-  const t2911 = t2909 + t2910;
-  const t2912 = Wh_23 * d_t225;
-  const t2913 = t2911 + t2912;
-  const t2914 = Wh_31 * d_t245;
-  const t2915 = t2913 + t2914;
-  const t2916 = Wh_39 * d_t265;
-  const t2917 = t2915 + t2916;
-  const t2918 = Wh_47 * d_t285;
-  const t2919 = t2917 + t2918;
-  const t2920 = Wh_55 * d_t305;
-  const t2921 = t2919 + t2920;
-  const t2922 = Wh_63 * d_t325;
-  // grad of: matmul(Wh, h2)
-  const d_h2_7 = t2921 + t2922;
-  // grad of: h2 = tanh(… + … + b)
-  const t2923 = h2_7 * h2_7;
-  const t2924 = 1 - t2923;
-  const d_t182 = d_h2_7 * t2924;
-  $t[297] = d_t182;
-  const t2925 = Wh_56 * d_t182;
-  // grad of: matmul(Wh, h1)
-  const d_h1_0 = t2908 + t2925;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t2926 = h1_0 * h1_0;
-  const t2927 = 1 - t2926;
-  const d_t12 = d_h1_0 * t2927;
-  $t[301] = d_t12;
-  // grad of: Wx * x_0
-  const t2928 = d_t12 * x_0;
-  // grad of: Wx * x_1
-  const t2929 = d_t43 * x_1;
-  const t2930 = t2928 + t2929;
-  // grad of: Wx * x_2
-  const t2931 = d_t186 * x_2;
-  const t2932 = t2930 + t2931;
-  // grad of: Wx * x_3
-  const t2933 = d_t329 * x_3;
-  const t2934 = t2932 + t2933;
-  // grad of: Wx * x_4
-  const t2935 = d_t472 * x_4;
-  const t2936 = t2934 + t2935;
-  // grad of: Wx * x_5
-  const t2937 = d_t615 * x_5;
-  const t2938 = t2936 + t2937;
-  // grad of: Wx * x_6
-  const t2939 = d_t758 * x_6;
-  const t2940 = t2938 + t2939;
-  // grad of: Wx * x_7
-  const t2941 = d_t901 * x_7;
-  const t2942 = t2940 + t2941;
-  // grad of: Wx * x_8
-  const t2943 = d_t1044 * x_8;
-  const t2944 = t2942 + t2943;
-  // grad of: Wx * x_9
-  const t2945 = d_t1187 * x_9;
-  const t2946 = t2944 + t2945;
-  // grad of: Wx * x_10
-  const t2947 = d_t1330 * x_10;
-  const t2948 = t2946 + t2947;
-  // grad of: Wx * x_11
-  const t2949 = d_t1473 * x_11;
-  const d_Wx_0 = t2948 + t2949;
-  $g.Wx[0]! += $scale * d_Wx_0;
-  const t2950 = Wh_1 * d_t43;
-  const t2951 = Wh_9 * d_t62;
-  const t2952 = t2950 + t2951;
-  const t2953 = Wh_17 * d_t82;
-  const t2954 = t2952 + t2953;
-  const t2955 = Wh_25 * d_t102;
-  const t2956 = t2954 + t2955;
-  const t2957 = Wh_33 * d_t122;
-  const t2958 = t2956 + t2957;
-  const t2959 = Wh_41 * d_t142;
-  const t2960 = t2958 + t2959;
-  const t2961 = Wh_49 * d_t162;
-  const t2962 = t2960 + t2961;
-  const t2963 = Wh_57 * d_t182;
-  // grad of: matmul(Wh, h1)
-  const d_h1_1 = t2962 + t2963;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t2964 = h1_1 * h1_1;
-  const t2965 = 1 - t2964;
-  const d_t15 = d_h1_1 * t2965;
-  $t[302] = d_t15;
-  // grad of: Wx * x_0
-  const t2966 = d_t15 * x_0;
-  // grad of: Wx * x_1
-  const t2967 = d_t62 * x_1;
-  const t2968 = t2966 + t2967;
-  // grad of: Wx * x_2
-  const t2969 = d_t205 * x_2;
-  const t2970 = t2968 + t2969;
-  // grad of: Wx * x_3
-  const t2971 = d_t348 * x_3;
-  const t2972 = t2970 + t2971;
-  // grad of: Wx * x_4
-  const t2973 = d_t491 * x_4;
-  const t2974 = t2972 + t2973;
-  // grad of: Wx * x_5
-  const t2975 = d_t634 * x_5;
-  const t2976 = t2974 + t2975;
-  // grad of: Wx * x_6
-  const t2977 = d_t777 * x_6;
-  const t2978 = t2976 + t2977;
-  // grad of: Wx * x_7
-  const t2979 = d_t920 * x_7;
-  const t2980 = t2978 + t2979;
-  // grad of: Wx * x_8
-  const t2981 = d_t1063 * x_8;
-  const t2982 = t2980 + t2981;
-  // grad of: Wx * x_9
-  const t2983 = d_t1206 * x_9;
-  const t2984 = t2982 + t2983;
-  // grad of: Wx * x_10
-  const t2985 = d_t1349 * x_10;
-  const t2986 = t2984 + t2985;
-  // grad of: Wx * x_11
-  const t2987 = d_t1492 * x_11;
-  const d_Wx_1 = t2986 + t2987;
-  $g.Wx[1]! += $scale * d_Wx_1;
-  const t2988 = Wh_2 * d_t43;
-  const t2989 = Wh_10 * d_t62;
-  const t2990 = t2988 + t2989;
-  const t2991 = Wh_18 * d_t82;
-  const t2992 = t2990 + t2991;
-  const t2993 = Wh_26 * d_t102;
-  const t2994 = t2992 + t2993;
-  const t2995 = Wh_34 * d_t122;
-  const t2996 = t2994 + t2995;
-  const t2997 = Wh_42 * d_t142;
-  const t2998 = t2996 + t2997;
-  const t2999 = Wh_50 * d_t162;
-  const t3000 = t2998 + t2999;
-  const t3001 = Wh_58 * d_t182;
-  // grad of: matmul(Wh, h1)
-  const d_h1_2 = t3000 + t3001;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3002 = h1_2 * h1_2;
-  const t3003 = 1 - t3002;
-  const d_t19 = d_h1_2 * t3003;
-  $t[303] = d_t19;
-  // grad of: Wx * x_0
-  const t3004 = d_t19 * x_0;
-  // grad of: Wx * x_1
-  const t3005 = d_t82 * x_1;
-  const t3006 = t3004 + t3005;
-  // grad of: Wx * x_2
-  const t3007 = d_t225 * x_2;
-  const t3008 = t3006 + t3007;
-  // grad of: Wx * x_3
-  const t3009 = d_t368 * x_3;
-  const t3010 = t3008 + t3009;
-  // grad of: Wx * x_4
-  const t3011 = d_t511 * x_4;
-  const t3012 = t3010 + t3011;
-  // grad of: Wx * x_5
-  const t3013 = d_t654 * x_5;
-  const t3014 = t3012 + t3013;
-  // grad of: Wx * x_6
-  const t3015 = d_t797 * x_6;
-  const t3016 = t3014 + t3015;
-  // grad of: Wx * x_7
-  const t3017 = d_t940 * x_7;
-  const t3018 = t3016 + t3017;
-  // grad of: Wx * x_8
-  const t3019 = d_t1083 * x_8;
-  const t3020 = t3018 + t3019;
-  // grad of: Wx * x_9
-  const t3021 = d_t1226 * x_9;
-  const t3022 = t3020 + t3021;
-  // grad of: Wx * x_10
-  const t3023 = d_t1369 * x_10;
-  const t3024 = t3022 + t3023;
-  // grad of: Wx * x_11
-  const t3025 = d_t1512 * x_11;
-  const d_Wx_2 = t3024 + t3025;
-  $g.Wx[2]! += $scale * d_Wx_2;
-  const t3026 = Wh_3 * d_t43;
-  const t3027 = Wh_11 * d_t62;
-  const t3028 = t3026 + t3027;
-  const t3029 = Wh_19 * d_t82;
-  const t3030 = t3028 + t3029;
-  const t3031 = Wh_27 * d_t102;
-  const t3032 = t3030 + t3031;
-  const t3033 = Wh_35 * d_t122;
-  const t3034 = t3032 + t3033;
-  const t3035 = Wh_43 * d_t142;
-  const t3036 = t3034 + t3035;
-  const t3037 = Wh_51 * d_t162;
-  const t3038 = t3036 + t3037;
-  const t3039 = Wh_59 * d_t182;
-  // grad of: matmul(Wh, h1)
-  const d_h1_3 = t3038 + t3039;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3040 = h1_3 * h1_3;
-  const t3041 = 1 - t3040;
-  const d_t23 = d_h1_3 * t3041;
-  $t[304] = d_t23;
-  // grad of: Wx * x_0
-  const t3042 = d_t23 * x_0;
-  // grad of: Wx * x_1
-  const t3043 = d_t102 * x_1;
-  const t3044 = t3042 + t3043;
-  // grad of: Wx * x_2
-  const t3045 = d_t245 * x_2;
-  const t3046 = t3044 + t3045;
-  // grad of: Wx * x_3
-  const t3047 = d_t388 * x_3;
-  const t3048 = t3046 + t3047;
-  // grad of: Wx * x_4
-  const t3049 = d_t531 * x_4;
-  const t3050 = t3048 + t3049;
-  // grad of: Wx * x_5
-  const t3051 = d_t674 * x_5;
-  const t3052 = t3050 + t3051;
-  // grad of: Wx * x_6
-  const t3053 = d_t817 * x_6;
-  const t3054 = t3052 + t3053;
-  // grad of: Wx * x_7
-  const t3055 = d_t960 * x_7;
-  const t3056 = t3054 + t3055;
-  // grad of: Wx * x_8
-  const t3057 = d_t1103 * x_8;
-  const t3058 = t3056 + t3057;
-  // grad of: Wx * x_9
-  const t3059 = d_t1246 * x_9;
-  const t3060 = t3058 + t3059;
-  // grad of: Wx * x_10
-  const t3061 = d_t1389 * x_10;
-  const t3062 = t3060 + t3061;
-  // grad of: Wx * x_11
-  const t3063 = d_t1532 * x_11;
-  const d_Wx_3 = t3062 + t3063;
-  $g.Wx[3]! += $scale * d_Wx_3;
-  const t3064 = Wh_4 * d_t43;
-  const t3065 = Wh_12 * d_t62;
-  const t3066 = t3064 + t3065;
-  const t3067 = Wh_20 * d_t82;
-  const t3068 = t3066 + t3067;
-  const t3069 = Wh_28 * d_t102;
-  const t3070 = t3068 + t3069;
-  const t3071 = Wh_36 * d_t122;
-  const t3072 = t3070 + t3071;
-  const t3073 = Wh_44 * d_t142;
-  const t3074 = t3072 + t3073;
-  const t3075 = Wh_52 * d_t162;
-  const t3076 = t3074 + t3075;
-  const t3077 = Wh_60 * d_t182;
-  // grad of: matmul(Wh, h1)
-  const d_h1_4 = t3076 + t3077;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3078 = h1_4 * h1_4;
-  const t3079 = 1 - t3078;
-  const d_t27 = d_h1_4 * t3079;
-  $t[305] = d_t27;
-  // grad of: Wx * x_0
-  const t3080 = d_t27 * x_0;
-  // grad of: Wx * x_1
-  const t3081 = d_t122 * x_1;
-  const t3082 = t3080 + t3081;
-  // grad of: Wx * x_2
-  const t3083 = d_t265 * x_2;
-  const t3084 = t3082 + t3083;
-  // grad of: Wx * x_3
-  const t3085 = d_t408 * x_3;
-  const t3086 = t3084 + t3085;
-  // grad of: Wx * x_4
-  const t3087 = d_t551 * x_4;
-  const t3088 = t3086 + t3087;
-  // grad of: Wx * x_5
-  const t3089 = d_t694 * x_5;
-  const t3090 = t3088 + t3089;
-  // grad of: Wx * x_6
-  const t3091 = d_t837 * x_6;
-  const t3092 = t3090 + t3091;
-  // grad of: Wx * x_7
-  const t3093 = d_t980 * x_7;
-  const t3094 = t3092 + t3093;
-  // grad of: Wx * x_8
-  const t3095 = d_t1123 * x_8;
-  const t3096 = t3094 + t3095;
-  // grad of: Wx * x_9
-  const t3097 = d_t1266 * x_9;
-  const t3098 = t3096 + t3097;
-  // grad of: Wx * x_10
-  const t3099 = d_t1409 * x_10;
-  const t3100 = t3098 + t3099;
-  // grad of: Wx * x_11
-  const t3101 = d_t1552 * x_11;
-  const d_Wx_4 = t3100 + t3101;
-  $g.Wx[4]! += $scale * d_Wx_4;
-  const t3102 = Wh_5 * d_t43;
-  const t3103 = Wh_13 * d_t62;
-  const t3104 = t3102 + t3103;
-  const t3105 = Wh_21 * d_t82;
-  const t3106 = t3104 + t3105;
-  const t3107 = Wh_29 * d_t102;
-  const t3108 = t3106 + t3107;
-  const t3109 = Wh_37 * d_t122;
-  const t3110 = t3108 + t3109;
-  const t3111 = Wh_45 * d_t142;
-  const t3112 = t3110 + t3111;
-  const t3113 = Wh_53 * d_t162;
-  const t3114 = t3112 + t3113;
-  const t3115 = Wh_61 * d_t182;
-  // grad of: matmul(Wh, h1)
-  const d_h1_5 = t3114 + t3115;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3116 = h1_5 * h1_5;
-  const t3117 = 1 - t3116;
-  const d_t31 = d_h1_5 * t3117;
-  $t[306] = d_t31;
-  // grad of: Wx * x_0
-  const t3118 = d_t31 * x_0;
-  // grad of: Wx * x_1
-  const t3119 = d_t142 * x_1;
-  const t3120 = t3118 + t3119;
-  // grad of: Wx * x_2
-  const t3121 = d_t285 * x_2;
-  const t3122 = t3120 + t3121;
-  // grad of: Wx * x_3
-  const t3123 = d_t428 * x_3;
-  const t3124 = t3122 + t3123;
-  // grad of: Wx * x_4
-  const t3125 = d_t571 * x_4;
-  const t3126 = t3124 + t3125;
-  // grad of: Wx * x_5
-  const t3127 = d_t714 * x_5;
-  const t3128 = t3126 + t3127;
-  // grad of: Wx * x_6
-  const t3129 = d_t857 * x_6;
-  const t3130 = t3128 + t3129;
-  // grad of: Wx * x_7
-  const t3131 = d_t1000 * x_7;
-  const t3132 = t3130 + t3131;
-  // grad of: Wx * x_8
-  const t3133 = d_t1143 * x_8;
-  const t3134 = t3132 + t3133;
-  // grad of: Wx * x_9
-  const t3135 = d_t1286 * x_9;
-  const t3136 = t3134 + t3135;
-  // grad of: Wx * x_10
-  const t3137 = d_t1429 * x_10;
-  const t3138 = t3136 + t3137;
-  // grad of: Wx * x_11
-  const t3139 = d_t1572 * x_11;
-  const d_Wx_5 = t3138 + t3139;
-  $g.Wx[5]! += $scale * d_Wx_5;
-  const t3140 = Wh_6 * d_t43;
-  const t3141 = Wh_14 * d_t62;
-  const t3142 = t3140 + t3141;
-  const t3143 = Wh_22 * d_t82;
-  const t3144 = t3142 + t3143;
-  const t3145 = Wh_30 * d_t102;
-  const t3146 = t3144 + t3145;
-  const t3147 = Wh_38 * d_t122;
-  const t3148 = t3146 + t3147;
-  const t3149 = Wh_46 * d_t142;
-  const t3150 = t3148 + t3149;
-  const t3151 = Wh_54 * d_t162;
-  const t3152 = t3150 + t3151;
-  const t3153 = Wh_62 * d_t182;
-  // grad of: matmul(Wh, h1)
-  const d_h1_6 = t3152 + t3153;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3154 = h1_6 * h1_6;
-  const t3155 = 1 - t3154;
-  const d_t35 = d_h1_6 * t3155;
-  $t[307] = d_t35;
-  // grad of: Wx * x_0
-  const t3156 = d_t35 * x_0;
-  // grad of: Wx * x_1
-  const t3157 = d_t162 * x_1;
-  const t3158 = t3156 + t3157;
-  // grad of: Wx * x_2
-  const t3159 = d_t305 * x_2;
-  const t3160 = t3158 + t3159;
-  // grad of: Wx * x_3
-  const t3161 = d_t448 * x_3;
-  const t3162 = t3160 + t3161;
-  // grad of: Wx * x_4
-  const t3163 = d_t591 * x_4;
-  const t3164 = t3162 + t3163;
-  // grad of: Wx * x_5
-  const t3165 = d_t734 * x_5;
-  const t3166 = t3164 + t3165;
-  // grad of: Wx * x_6
-  const t3167 = d_t877 * x_6;
-  const t3168 = t3166 + t3167;
-  // grad of: Wx * x_7
-  const t3169 = d_t1020 * x_7;
-  const t3170 = t3168 + t3169;
-  // grad of: Wx * x_8
-  const t3171 = d_t1163 * x_8;
-  const t3172 = t3170 + t3171;
-  // grad of: Wx * x_9
-  const t3173 = d_t1306 * x_9;
-  const t3174 = t3172 + t3173;
-  // grad of: Wx * x_10
-  const t3175 = d_t1449 * x_10;
-  const t3176 = t3174 + t3175;
-  // grad of: Wx * x_11
-  const t3177 = d_t1592 * x_11;
-  const d_Wx_6 = t3176 + t3177;
-  $g.Wx[6]! += $scale * d_Wx_6;
-  const t3178 = Wh_7 * d_t43;
-  const t3179 = Wh_15 * d_t62;
-  const t3180 = t3178 + t3179;
-  const t3181 = Wh_23 * d_t82;
-  const t3182 = t3180 + t3181;
-  const t3183 = Wh_31 * d_t102;
-  const t3184 = t3182 + t3183;
-  const t3185 = Wh_39 * d_t122;
-  const t3186 = t3184 + t3185;
-  const t3187 = Wh_47 * d_t142;
-  const t3188 = t3186 + t3187;
-  const t3189 = Wh_55 * d_t162;
-  const t3190 = t3188 + t3189;
-  const t3191 = Wh_63 * d_t182;
-  // grad of: matmul(Wh, h1)
-  const d_h1_7 = t3190 + t3191;
-  // grad of: h1 = tanh(Wx * x_0 + b)
-  const t3192 = h1_7 * h1_7;
-  const t3193 = 1 - t3192;
-  const d_t39 = d_h1_7 * t3193;
-  $t[308] = d_t39;
-  // grad of: Wx * x_0
-  const t3194 = d_t39 * x_0;
-  // grad of: Wx * x_1
-  const t3195 = d_t182 * x_1;
-  const t3196 = t3194 + t3195;
-  // grad of: Wx * x_2
-  const t3197 = d_t325 * x_2;
-  const t3198 = t3196 + t3197;
-  // grad of: Wx * x_3
-  const t3199 = d_t468 * x_3;
-  const t3200 = t3198 + t3199;
-  // grad of: Wx * x_4
-  const t3201 = d_t611 * x_4;
-  const t3202 = t3200 + t3201;
-  // grad of: Wx * x_5
-  const t3203 = d_t754 * x_5;
-  const t3204 = t3202 + t3203;
-  // grad of: Wx * x_6
-  const t3205 = d_t897 * x_6;
-  const t3206 = t3204 + t3205;
-  // grad of: Wx * x_7
-  const t3207 = d_t1040 * x_7;
-  const t3208 = t3206 + t3207;
-  // grad of: Wx * x_8
-  const t3209 = d_t1183 * x_8;
-  const t3210 = t3208 + t3209;
-  // grad of: Wx * x_9
-  const t3211 = d_t1326 * x_9;
-  const t3212 = t3210 + t3211;
-  // grad of: Wx * x_10
-  const t3213 = d_t1469 * x_10;
-  const t3214 = t3212 + t3213;
-  // grad of: Wx * x_11
-  const t3215 = d_t1612 * x_11;
-  const d_Wx_7 = t3214 + t3215;
-  $g.Wx[7]! += $scale * d_Wx_7;
-  // grad of: matmul(Wh, h11)
-  const t3216 = d_t1473 * h11_0;
-  // grad of: matmul(Wh, h10)
-  const t3217 = d_t1330 * h10_0;
-  const t3218 = t3216 + t3217;
-  // grad of: matmul(Wh, h9)
-  const t3219 = d_t1187 * h9_0;
-  const t3220 = t3218 + t3219;
-  // grad of: matmul(Wh, h8)
-  const t3221 = d_t1044 * h8_0;
-  const t3222 = t3220 + t3221;
-  // grad of: matmul(Wh, h7)
-  const t3223 = d_t901 * h7_0;
-  const t3224 = t3222 + t3223;
-  // grad of: matmul(Wh, h6)
-  const t3225 = d_t758 * h6_0;
-  const t3226 = t3224 + t3225;
-  // grad of: matmul(Wh, h5)
-  const t3227 = d_t615 * h5_0;
-  const t3228 = t3226 + t3227;
-  // grad of: matmul(Wh, h4)
-  const t3229 = d_t472 * h4_0;
-  const t3230 = t3228 + t3229;
-  // grad of: matmul(Wh, h3)
-  const t3231 = d_t329 * h3_0;
-  const t3232 = t3230 + t3231;
-  // grad of: matmul(Wh, h2)
-  const t3233 = d_t186 * h2_0;
-  const t3234 = t3232 + t3233;
-  // grad of: matmul(Wh, h1)
-  const t3235 = d_t43 * h1_0;
-  const d_Wh_0 = t3234 + t3235;
-  $g.Wh[0]! += $scale * d_Wh_0;
-  // grad of: matmul(Wh, h11)
-  const t3236 = d_t1473 * h11_1;
-  // grad of: matmul(Wh, h10)
-  const t3237 = d_t1330 * h10_1;
-  const t3238 = t3236 + t3237;
-  // grad of: matmul(Wh, h9)
-  const t3239 = d_t1187 * h9_1;
-  const t3240 = t3238 + t3239;
-  // grad of: matmul(Wh, h8)
-  const t3241 = d_t1044 * h8_1;
-  const t3242 = t3240 + t3241;
-  // grad of: matmul(Wh, h7)
-  const t3243 = d_t901 * h7_1;
-  const t3244 = t3242 + t3243;
-  // grad of: matmul(Wh, h6)
-  const t3245 = d_t758 * h6_1;
-  const t3246 = t3244 + t3245;
-  // grad of: matmul(Wh, h5)
-  const t3247 = d_t615 * h5_1;
-  const t3248 = t3246 + t3247;
-  // grad of: matmul(Wh, h4)
-  const t3249 = d_t472 * h4_1;
-  const t3250 = t3248 + t3249;
-  // grad of: matmul(Wh, h3)
-  const t3251 = d_t329 * h3_1;
-  const t3252 = t3250 + t3251;
-  // grad of: matmul(Wh, h2)
-  const t3253 = d_t186 * h2_1;
-  const t3254 = t3252 + t3253;
-  // grad of: matmul(Wh, h1)
-  const t3255 = d_t43 * h1_1;
-  const d_Wh_1 = t3254 + t3255;
-  $g.Wh[1]! += $scale * d_Wh_1;
-  // grad of: matmul(Wh, h11)
-  const t3256 = d_t1473 * h11_2;
-  // grad of: matmul(Wh, h10)
-  const t3257 = d_t1330 * h10_2;
-  const t3258 = t3256 + t3257;
-  // grad of: matmul(Wh, h9)
-  const t3259 = d_t1187 * h9_2;
-  const t3260 = t3258 + t3259;
-  // grad of: matmul(Wh, h8)
-  const t3261 = d_t1044 * h8_2;
-  const t3262 = t3260 + t3261;
-  // grad of: matmul(Wh, h7)
-  const t3263 = d_t901 * h7_2;
-  const t3264 = t3262 + t3263;
-  // grad of: matmul(Wh, h6)
-  const t3265 = d_t758 * h6_2;
-  const t3266 = t3264 + t3265;
-  // grad of: matmul(Wh, h5)
-  const t3267 = d_t615 * h5_2;
-  const t3268 = t3266 + t3267;
-  // grad of: matmul(Wh, h4)
-  const t3269 = d_t472 * h4_2;
-  const t3270 = t3268 + t3269;
-  // grad of: matmul(Wh, h3)
-  const t3271 = d_t329 * h3_2;
-  const t3272 = t3270 + t3271;
-  // grad of: matmul(Wh, h2)
-  const t3273 = d_t186 * h2_2;
-  const t3274 = t3272 + t3273;
-  // grad of: matmul(Wh, h1)
-  const t3275 = d_t43 * h1_2;
-  const d_Wh_2 = t3274 + t3275;
-  $g.Wh[2]! += $scale * d_Wh_2;
-  // grad of: matmul(Wh, h11)
-  const t3276 = d_t1473 * h11_3;
-  // grad of: matmul(Wh, h10)
-  const t3277 = d_t1330 * h10_3;
-  const t3278 = t3276 + t3277;
-  // grad of: matmul(Wh, h9)
-  const t3279 = d_t1187 * h9_3;
-  const t3280 = t3278 + t3279;
-  // grad of: matmul(Wh, h8)
-  const t3281 = d_t1044 * h8_3;
-  const t3282 = t3280 + t3281;
-  // grad of: matmul(Wh, h7)
-  const t3283 = d_t901 * h7_3;
-  const t3284 = t3282 + t3283;
-  // grad of: matmul(Wh, h6)
-  const t3285 = d_t758 * h6_3;
-  const t3286 = t3284 + t3285;
-  // grad of: matmul(Wh, h5)
-  const t3287 = d_t615 * h5_3;
-  const t3288 = t3286 + t3287;
-  // grad of: matmul(Wh, h4)
-  const t3289 = d_t472 * h4_3;
-  const t3290 = t3288 + t3289;
-  // grad of: matmul(Wh, h3)
-  const t3291 = d_t329 * h3_3;
-  const t3292 = t3290 + t3291;
-  // grad of: matmul(Wh, h2)
-  const t3293 = d_t186 * h2_3;
-  const t3294 = t3292 + t3293;
-  // grad of: matmul(Wh, h1)
-  const t3295 = d_t43 * h1_3;
-  const d_Wh_3 = t3294 + t3295;
-  $g.Wh[3]! += $scale * d_Wh_3;
-  // grad of: matmul(Wh, h11)
-  const t3296 = d_t1473 * h11_4;
-  // grad of: matmul(Wh, h10)
-  const t3297 = d_t1330 * h10_4;
-  const t3298 = t3296 + t3297;
-  // grad of: matmul(Wh, h9)
-  const t3299 = d_t1187 * h9_4;
-  const t3300 = t3298 + t3299;
-  // grad of: matmul(Wh, h8)
-  const t3301 = d_t1044 * h8_4;
-  const t3302 = t3300 + t3301;
-  // grad of: matmul(Wh, h7)
-  const t3303 = d_t901 * h7_4;
-  const t3304 = t3302 + t3303;
-  // grad of: matmul(Wh, h6)
-  const t3305 = d_t758 * h6_4;
-  const t3306 = t3304 + t3305;
-  // grad of: matmul(Wh, h5)
-  const t3307 = d_t615 * h5_4;
-  const t3308 = t3306 + t3307;
-  // grad of: matmul(Wh, h4)
-  const t3309 = d_t472 * h4_4;
-  const t3310 = t3308 + t3309;
-  // grad of: matmul(Wh, h3)
-  const t3311 = d_t329 * h3_4;
-  const t3312 = t3310 + t3311;
-  // grad of: matmul(Wh, h2)
-  const t3313 = d_t186 * h2_4;
-  const t3314 = t3312 + t3313;
-  // grad of: matmul(Wh, h1)
-  const t3315 = d_t43 * h1_4;
-  const d_Wh_4 = t3314 + t3315;
-  $g.Wh[4]! += $scale * d_Wh_4;
-  // grad of: matmul(Wh, h11)
-  const t3316 = d_t1473 * h11_5;
-  // grad of: matmul(Wh, h10)
-  const t3317 = d_t1330 * h10_5;
-  const t3318 = t3316 + t3317;
-  // grad of: matmul(Wh, h9)
-  const t3319 = d_t1187 * h9_5;
-  const t3320 = t3318 + t3319;
-  // grad of: matmul(Wh, h8)
-  const t3321 = d_t1044 * h8_5;
-  const t3322 = t3320 + t3321;
-  // grad of: matmul(Wh, h7)
-  const t3323 = d_t901 * h7_5;
-  const t3324 = t3322 + t3323;
-  // grad of: matmul(Wh, h6)
-  const t3325 = d_t758 * h6_5;
-  const t3326 = t3324 + t3325;
-  // grad of: matmul(Wh, h5)
-  const t3327 = d_t615 * h5_5;
-  const t3328 = t3326 + t3327;
-  // grad of: matmul(Wh, h4)
-  const t3329 = d_t472 * h4_5;
-  const t3330 = t3328 + t3329;
-  // grad of: matmul(Wh, h3)
-  const t3331 = d_t329 * h3_5;
-  const t3332 = t3330 + t3331;
-  // grad of: matmul(Wh, h2)
-  const t3333 = d_t186 * h2_5;
-  const t3334 = t3332 + t3333;
-  // grad of: matmul(Wh, h1)
-  const t3335 = d_t43 * h1_5;
-  const d_Wh_5 = t3334 + t3335;
-  $g.Wh[5]! += $scale * d_Wh_5;
-  // grad of: matmul(Wh, h11)
-  const t3336 = d_t1473 * h11_6;
-  // grad of: matmul(Wh, h10)
-  const t3337 = d_t1330 * h10_6;
-  const t3338 = t3336 + t3337;
-  // grad of: matmul(Wh, h9)
-  const t3339 = d_t1187 * h9_6;
-  const t3340 = t3338 + t3339;
-  // grad of: matmul(Wh, h8)
-  const t3341 = d_t1044 * h8_6;
-  const t3342 = t3340 + t3341;
-  // grad of: matmul(Wh, h7)
-  const t3343 = d_t901 * h7_6;
-  const t3344 = t3342 + t3343;
-  // grad of: matmul(Wh, h6)
-  const t3345 = d_t758 * h6_6;
-  const t3346 = t3344 + t3345;
-  // grad of: matmul(Wh, h5)
-  const t3347 = d_t615 * h5_6;
-  const t3348 = t3346 + t3347;
-  // grad of: matmul(Wh, h4)
-  const t3349 = d_t472 * h4_6;
-  const t3350 = t3348 + t3349;
-  // grad of: matmul(Wh, h3)
-  const t3351 = d_t329 * h3_6;
-  const t3352 = t3350 + t3351;
-  // grad of: matmul(Wh, h2)
-  const t3353 = d_t186 * h2_6;
-  const t3354 = t3352 + t3353;
-  // grad of: matmul(Wh, h1)
-  const t3355 = d_t43 * h1_6;
-  const d_Wh_6 = t3354 + t3355;
-  $g.Wh[6]! += $scale * d_Wh_6;
-  // grad of: matmul(Wh, h11)
-  const t3356 = d_t1473 * h11_7;
-  // grad of: matmul(Wh, h10)
-  const t3357 = d_t1330 * h10_7;
-  const t3358 = t3356 + t3357;
-  // grad of: matmul(Wh, h9)
-  const t3359 = d_t1187 * h9_7;
-  const t3360 = t3358 + t3359;
-  // grad of: matmul(Wh, h8)
-  const t3361 = d_t1044 * h8_7;
-  const t3362 = t3360 + t3361;
-  // grad of: matmul(Wh, h7)
-  const t3363 = d_t901 * h7_7;
-  const t3364 = t3362 + t3363;
-  // grad of: matmul(Wh, h6)
-  const t3365 = d_t758 * h6_7;
-  const t3366 = t3364 + t3365;
-  // grad of: matmul(Wh, h5)
-  const t3367 = d_t615 * h5_7;
-  const t3368 = t3366 + t3367;
-  // grad of: matmul(Wh, h4)
-  const t3369 = d_t472 * h4_7;
-  const t3370 = t3368 + t3369;
-  // grad of: matmul(Wh, h3)
-  const t3371 = d_t329 * h3_7;
-  const t3372 = t3370 + t3371;
-  // grad of: matmul(Wh, h2)
-  const t3373 = d_t186 * h2_7;
-  const t3374 = t3372 + t3373;
-  // grad of: matmul(Wh, h1)
-  const t3375 = d_t43 * h1_7;
-  const d_Wh_7 = t3374 + t3375;
-  $g.Wh[7]! += $scale * d_Wh_7;
-  // grad of: matmul(Wh, h11)
-  const t3376 = d_t1492 * h11_0;
-  // grad of: matmul(Wh, h10)
-  const t3377 = d_t1349 * h10_0;
-  const t3378 = t3376 + t3377;
-  // grad of: matmul(Wh, h9)
-  const t3379 = d_t1206 * h9_0;
-  const t3380 = t3378 + t3379;
-  // grad of: matmul(Wh, h8)
-  const t3381 = d_t1063 * h8_0;
-  const t3382 = t3380 + t3381;
-  // grad of: matmul(Wh, h7)
-  const t3383 = d_t920 * h7_0;
-  const t3384 = t3382 + t3383;
-  // grad of: matmul(Wh, h6)
-  const t3385 = d_t777 * h6_0;
-  const t3386 = t3384 + t3385;
-  // grad of: matmul(Wh, h5)
-  const t3387 = d_t634 * h5_0;
-  const t3388 = t3386 + t3387;
-  $t[270] = t3388;
-  // grad of: matmul(Wh, h4)
-  const t3389 = d_t491 * h4_0;
-  $t[271] = t3389;
-}
-
-function $gradient_2(_$p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: number, $g: Params, $scale: number): void {
-  const h1_0 = $t[208]!;
-  const h1_1 = $t[221]!;
-  const h1_2 = $t[228]!;
-  const h1_3 = $t[235]!;
-  const h1_4 = $t[242]!;
-  const h1_5 = $t[249]!;
-  const h1_6 = $t[256]!;
-  const h1_7 = $t[263]!;
-  const h2_0 = $t[200]!;
-  const h2_1 = $t[201]!;
-  const h2_2 = $t[202]!;
-  const h2_3 = $t[203]!;
-  const h2_4 = $t[204]!;
-  const h2_5 = $t[205]!;
-  const h2_6 = $t[206]!;
-  const h2_7 = $t[207]!;
-  const h3_0 = $t[192]!;
-  const h3_1 = $t[193]!;
-  const h3_2 = $t[194]!;
-  const h3_3 = $t[195]!;
-  const h3_4 = $t[196]!;
-  const h3_5 = $t[197]!;
-  const h3_6 = $t[198]!;
-  const h3_7 = $t[199]!;
-  const h4_0 = $t[179]!;
-  const h4_1 = $t[185]!;
-  const h4_2 = $t[186]!;
-  const h4_3 = $t[187]!;
-  const h4_4 = $t[188]!;
-  const h4_5 = $t[189]!;
-  const h4_6 = $t[190]!;
-  const h4_7 = $t[191]!;
-  const h5_0 = $t[161]!;
-  const h5_1 = $t[162]!;
-  const h5_2 = $t[163]!;
-  const h5_3 = $t[164]!;
-  const h5_4 = $t[165]!;
-  const h5_5 = $t[173]!;
-  const h5_6 = $t[177]!;
-  const h5_7 = $t[178]!;
-  const h6_0 = $t[19]!;
-  const h6_1 = $t[21]!;
-  const h6_2 = $t[23]!;
-  const h6_3 = $t[3]!;
-  const h6_4 = $t[5]!;
-  const h6_5 = $t[7]!;
-  const h6_6 = $t[9]!;
-  const h6_7 = $t[11]!;
-  const h7_0 = $t[48]!;
-  const h7_1 = $t[50]!;
-  const h7_2 = $t[52]!;
-  const h7_3 = $t[54]!;
-  const h7_4 = $t[56]!;
-  const h7_5 = $t[158]!;
-  const h7_6 = $t[159]!;
-  const h7_7 = $t[160]!;
-  const h8_0 = $t[150]!;
-  const h8_1 = $t[151]!;
-  const h8_2 = $t[152]!;
-  const h8_3 = $t[153]!;
-  const h8_4 = $t[154]!;
-  const h8_5 = $t[155]!;
-  const h8_6 = $t[156]!;
-  const h8_7 = $t[157]!;
-  const h9_0 = $t[142]!;
-  const h9_1 = $t[143]!;
-  const h9_2 = $t[144]!;
-  const h9_3 = $t[145]!;
-  const h9_4 = $t[146]!;
-  const h9_5 = $t[147]!;
-  const h9_6 = $t[148]!;
-  const h9_7 = $t[149]!;
-  const h10_0 = $t[134]!;
-  const h10_1 = $t[135]!;
-  const h10_2 = $t[136]!;
-  const h10_3 = $t[137]!;
-  const h10_4 = $t[138]!;
-  const h10_5 = $t[139]!;
-  const h10_6 = $t[140]!;
-  const h10_7 = $t[141]!;
-  const h11_0 = $t[126]!;
-  const h11_1 = $t[127]!;
-  const h11_2 = $t[128]!;
-  const h11_3 = $t[129]!;
-  const h11_4 = $t[130]!;
-  const h11_5 = $t[131]!;
-  const h11_6 = $t[132]!;
-  const h11_7 = $t[133]!;
-  const d_t1492 = $t[227]!;
-  const d_t1512 = $t[234]!;
-  const d_t1532 = $t[241]!;
-  const d_t1552 = $t[248]!;
-  const d_t1572 = $t[255]!;
-  const d_t1592 = $t[262]!;
-  const d_t1349 = $t[226]!;
-  const d_t1369 = $t[233]!;
-  const d_t1389 = $t[240]!;
-  const d_t1409 = $t[247]!;
-  const d_t1429 = $t[254]!;
-  const d_t1449 = $t[261]!;
-  const d_t1206 = $t[225]!;
-  const d_t1226 = $t[232]!;
-  const d_t1246 = $t[239]!;
-  const d_t1266 = $t[246]!;
-  const d_t1286 = $t[253]!;
-  const d_t1306 = $t[260]!;
-  const d_t1063 = $t[224]!;
-  const d_t1083 = $t[231]!;
-  const d_t1103 = $t[238]!;
-  const d_t1123 = $t[245]!;
-  const d_t1143 = $t[252]!;
-  const d_t1163 = $t[259]!;
-  const d_t920 = $t[223]!;
-  const d_t940 = $t[230]!;
-  const d_t960 = $t[237]!;
-  const d_t980 = $t[244]!;
-  const d_t1000 = $t[251]!;
-  const d_t1020 = $t[258]!;
-  const d_t777 = $t[222]!;
-  const d_t797 = $t[229]!;
-  const d_t817 = $t[236]!;
-  const d_t837 = $t[243]!;
-  const d_t857 = $t[250]!;
-  const d_t877 = $t[257]!;
-  const d_t634 = $t[176]!;
-  const d_t654 = $t[166]!;
-  const d_t674 = $t[168]!;
-  const d_t694 = $t[169]!;
-  const d_t714 = $t[170]!;
-  const d_t734 = $t[171]!;
-  const d_t491 = $t[181]!;
-  const d_t511 = $t[182]!;
-  const d_t531 = $t[183]!;
-  const d_t551 = $t[184]!;
-  const d_t571 = $t[284]!;
-  const d_t591 = $t[288]!;
-  const d_t348 = $t[272]!;
-  const d_t368 = $t[275]!;
-  const d_t388 = $t[278]!;
-  const d_t408 = $t[281]!;
-  const d_t428 = $t[285]!;
-  const d_t448 = $t[289]!;
-  const d_t205 = $t[273]!;
-  const d_t225 = $t[276]!;
-  const d_t245 = $t[279]!;
-  const d_t265 = $t[282]!;
-  const d_t285 = $t[286]!;
-  const d_t305 = $t[290]!;
-  const d_t62 = $t[274]!;
-  const d_t82 = $t[277]!;
-  const d_t102 = $t[280]!;
-  const d_t122 = $t[283]!;
-  const d_t142 = $t[287]!;
-  const d_t162 = $t[291]!;
-  const t3388 = $t[270]!;
-  const t3389 = $t[271]!;
-  // grad of: matmul(Wh, h4)
-  const t3390 = t3388 + t3389;
-  // grad of: matmul(Wh, h3)
-  const t3391 = d_t348 * h3_0;
-  const t3392 = t3390 + t3391;
-  // grad of: matmul(Wh, h2)
-  const t3393 = d_t205 * h2_0;
-  const t3394 = t3392 + t3393;
-  // grad of: matmul(Wh, h1)
-  const t3395 = d_t62 * h1_0;
-  const d_Wh_8 = t3394 + t3395;
-  $g.Wh[8]! += $scale * d_Wh_8;
-  // grad of: matmul(Wh, h11)
-  const t3396 = d_t1492 * h11_1;
-  // grad of: matmul(Wh, h10)
-  const t3397 = d_t1349 * h10_1;
-  const t3398 = t3396 + t3397;
-  // grad of: matmul(Wh, h9)
-  const t3399 = d_t1206 * h9_1;
-  const t3400 = t3398 + t3399;
-  // grad of: matmul(Wh, h8)
-  const t3401 = d_t1063 * h8_1;
-  const t3402 = t3400 + t3401;
-  // grad of: matmul(Wh, h7)
-  const t3403 = d_t920 * h7_1;
-  const t3404 = t3402 + t3403;
-  // grad of: matmul(Wh, h6)
-  const t3405 = d_t777 * h6_1;
-  const t3406 = t3404 + t3405;
-  // grad of: matmul(Wh, h5)
-  const t3407 = d_t634 * h5_1;
-  const t3408 = t3406 + t3407;
-  // grad of: matmul(Wh, h4)
-  const t3409 = d_t491 * h4_1;
-  const t3410 = t3408 + t3409;
-  // grad of: matmul(Wh, h3)
-  const t3411 = d_t348 * h3_1;
-  const t3412 = t3410 + t3411;
-  // grad of: matmul(Wh, h2)
-  const t3413 = d_t205 * h2_1;
-  const t3414 = t3412 + t3413;
-  // grad of: matmul(Wh, h1)
-  const t3415 = d_t62 * h1_1;
-  const d_Wh_9 = t3414 + t3415;
-  $g.Wh[9]! += $scale * d_Wh_9;
-  // grad of: matmul(Wh, h11)
-  const t3416 = d_t1492 * h11_2;
-  // grad of: matmul(Wh, h10)
-  const t3417 = d_t1349 * h10_2;
-  const t3418 = t3416 + t3417;
-  // grad of: matmul(Wh, h9)
-  const t3419 = d_t1206 * h9_2;
-  const t3420 = t3418 + t3419;
-  // grad of: matmul(Wh, h8)
-  const t3421 = d_t1063 * h8_2;
-  const t3422 = t3420 + t3421;
-  // grad of: matmul(Wh, h7)
-  const t3423 = d_t920 * h7_2;
-  const t3424 = t3422 + t3423;
-  // grad of: matmul(Wh, h6)
-  const t3425 = d_t777 * h6_2;
-  const t3426 = t3424 + t3425;
-  // grad of: matmul(Wh, h5)
-  const t3427 = d_t634 * h5_2;
-  const t3428 = t3426 + t3427;
-  // grad of: matmul(Wh, h4)
-  const t3429 = d_t491 * h4_2;
-  const t3430 = t3428 + t3429;
-  // grad of: matmul(Wh, h3)
-  const t3431 = d_t348 * h3_2;
-  const t3432 = t3430 + t3431;
-  // grad of: matmul(Wh, h2)
-  const t3433 = d_t205 * h2_2;
-  const t3434 = t3432 + t3433;
-  // grad of: matmul(Wh, h1)
-  const t3435 = d_t62 * h1_2;
-  const d_Wh_10 = t3434 + t3435;
-  $g.Wh[10]! += $scale * d_Wh_10;
-  // grad of: matmul(Wh, h11)
-  const t3436 = d_t1492 * h11_3;
-  // grad of: matmul(Wh, h10)
-  const t3437 = d_t1349 * h10_3;
-  const t3438 = t3436 + t3437;
-  // grad of: matmul(Wh, h9)
-  const t3439 = d_t1206 * h9_3;
-  const t3440 = t3438 + t3439;
-  // grad of: matmul(Wh, h8)
-  const t3441 = d_t1063 * h8_3;
-  const t3442 = t3440 + t3441;
-  // grad of: matmul(Wh, h7)
-  const t3443 = d_t920 * h7_3;
-  const t3444 = t3442 + t3443;
-  // grad of: matmul(Wh, h6)
-  const t3445 = d_t777 * h6_3;
-  const t3446 = t3444 + t3445;
-  // grad of: matmul(Wh, h5)
-  const t3447 = d_t634 * h5_3;
-  const t3448 = t3446 + t3447;
-  // grad of: matmul(Wh, h4)
-  const t3449 = d_t491 * h4_3;
-  const t3450 = t3448 + t3449;
-  // grad of: matmul(Wh, h3)
-  const t3451 = d_t348 * h3_3;
-  const t3452 = t3450 + t3451;
-  // grad of: matmul(Wh, h2)
-  const t3453 = d_t205 * h2_3;
-  const t3454 = t3452 + t3453;
-  // grad of: matmul(Wh, h1)
-  const t3455 = d_t62 * h1_3;
-  const d_Wh_11 = t3454 + t3455;
-  $g.Wh[11]! += $scale * d_Wh_11;
-  // grad of: matmul(Wh, h11)
-  const t3456 = d_t1492 * h11_4;
-  // grad of: matmul(Wh, h10)
-  const t3457 = d_t1349 * h10_4;
-  const t3458 = t3456 + t3457;
-  // grad of: matmul(Wh, h9)
-  const t3459 = d_t1206 * h9_4;
-  const t3460 = t3458 + t3459;
-  // grad of: matmul(Wh, h8)
-  const t3461 = d_t1063 * h8_4;
-  const t3462 = t3460 + t3461;
-  // grad of: matmul(Wh, h7)
-  const t3463 = d_t920 * h7_4;
-  const t3464 = t3462 + t3463;
-  // grad of: matmul(Wh, h6)
-  const t3465 = d_t777 * h6_4;
-  const t3466 = t3464 + t3465;
-  // grad of: matmul(Wh, h5)
-  const t3467 = d_t634 * h5_4;
-  const t3468 = t3466 + t3467;
-  // grad of: matmul(Wh, h4)
-  const t3469 = d_t491 * h4_4;
-  const t3470 = t3468 + t3469;
-  // grad of: matmul(Wh, h3)
-  const t3471 = d_t348 * h3_4;
-  const t3472 = t3470 + t3471;
-  // grad of: matmul(Wh, h2)
-  const t3473 = d_t205 * h2_4;
-  const t3474 = t3472 + t3473;
-  // grad of: matmul(Wh, h1)
-  const t3475 = d_t62 * h1_4;
-  const d_Wh_12 = t3474 + t3475;
-  $g.Wh[12]! += $scale * d_Wh_12;
-  // grad of: matmul(Wh, h11)
-  const t3476 = d_t1492 * h11_5;
-  // grad of: matmul(Wh, h10)
-  const t3477 = d_t1349 * h10_5;
-  const t3478 = t3476 + t3477;
-  // grad of: matmul(Wh, h9)
-  const t3479 = d_t1206 * h9_5;
-  const t3480 = t3478 + t3479;
-  // grad of: matmul(Wh, h8)
-  const t3481 = d_t1063 * h8_5;
-  const t3482 = t3480 + t3481;
-  // grad of: matmul(Wh, h7)
-  const t3483 = d_t920 * h7_5;
-  const t3484 = t3482 + t3483;
-  // grad of: matmul(Wh, h6)
-  const t3485 = d_t777 * h6_5;
-  const t3486 = t3484 + t3485;
-  // grad of: matmul(Wh, h5)
-  const t3487 = d_t634 * h5_5;
-  const t3488 = t3486 + t3487;
-  // grad of: matmul(Wh, h4)
-  const t3489 = d_t491 * h4_5;
-  const t3490 = t3488 + t3489;
-  // grad of: matmul(Wh, h3)
-  const t3491 = d_t348 * h3_5;
-  const t3492 = t3490 + t3491;
-  // grad of: matmul(Wh, h2)
-  const t3493 = d_t205 * h2_5;
-  const t3494 = t3492 + t3493;
-  // grad of: matmul(Wh, h1)
-  const t3495 = d_t62 * h1_5;
-  const d_Wh_13 = t3494 + t3495;
-  $g.Wh[13]! += $scale * d_Wh_13;
-  // grad of: matmul(Wh, h11)
-  const t3496 = d_t1492 * h11_6;
-  // grad of: matmul(Wh, h10)
-  const t3497 = d_t1349 * h10_6;
-  const t3498 = t3496 + t3497;
-  // grad of: matmul(Wh, h9)
-  const t3499 = d_t1206 * h9_6;
-  const t3500 = t3498 + t3499;
-  // grad of: matmul(Wh, h8)
-  const t3501 = d_t1063 * h8_6;
-  const t3502 = t3500 + t3501;
-  // grad of: matmul(Wh, h7)
-  const t3503 = d_t920 * h7_6;
-  const t3504 = t3502 + t3503;
-  // grad of: matmul(Wh, h6)
-  const t3505 = d_t777 * h6_6;
-  const t3506 = t3504 + t3505;
-  // grad of: matmul(Wh, h5)
-  const t3507 = d_t634 * h5_6;
-  const t3508 = t3506 + t3507;
-  // grad of: matmul(Wh, h4)
-  const t3509 = d_t491 * h4_6;
-  const t3510 = t3508 + t3509;
-  // grad of: matmul(Wh, h3)
-  const t3511 = d_t348 * h3_6;
-  const t3512 = t3510 + t3511;
-  // grad of: matmul(Wh, h2)
-  const t3513 = d_t205 * h2_6;
-  const t3514 = t3512 + t3513;
-  // grad of: matmul(Wh, h1)
-  const t3515 = d_t62 * h1_6;
-  const d_Wh_14 = t3514 + t3515;
-  $g.Wh[14]! += $scale * d_Wh_14;
-  // grad of: matmul(Wh, h11)
-  const t3516 = d_t1492 * h11_7;
-  // grad of: matmul(Wh, h10)
-  const t3517 = d_t1349 * h10_7;
-  const t3518 = t3516 + t3517;
-  // grad of: matmul(Wh, h9)
-  const t3519 = d_t1206 * h9_7;
-  const t3520 = t3518 + t3519;
-  // grad of: matmul(Wh, h8)
-  const t3521 = d_t1063 * h8_7;
-  const t3522 = t3520 + t3521;
-  // grad of: matmul(Wh, h7)
-  const t3523 = d_t920 * h7_7;
-  const t3524 = t3522 + t3523;
-  // grad of: matmul(Wh, h6)
-  const t3525 = d_t777 * h6_7;
-  const t3526 = t3524 + t3525;
-  // grad of: matmul(Wh, h5)
-  const t3527 = d_t634 * h5_7;
-  const t3528 = t3526 + t3527;
-  // grad of: matmul(Wh, h4)
-  const t3529 = d_t491 * h4_7;
-  const t3530 = t3528 + t3529;
-  // grad of: matmul(Wh, h3)
-  const t3531 = d_t348 * h3_7;
-  const t3532 = t3530 + t3531;
-  // grad of: matmul(Wh, h2)
-  const t3533 = d_t205 * h2_7;
-  const t3534 = t3532 + t3533;
-  // grad of: matmul(Wh, h1)
-  const t3535 = d_t62 * h1_7;
-  const d_Wh_15 = t3534 + t3535;
-  $g.Wh[15]! += $scale * d_Wh_15;
-  // grad of: matmul(Wh, h11)
-  const t3536 = d_t1512 * h11_0;
-  // grad of: matmul(Wh, h10)
-  const t3537 = d_t1369 * h10_0;
-  const t3538 = t3536 + t3537;
-  // grad of: matmul(Wh, h9)
-  const t3539 = d_t1226 * h9_0;
-  const t3540 = t3538 + t3539;
-  // grad of: matmul(Wh, h8)
-  const t3541 = d_t1083 * h8_0;
-  const t3542 = t3540 + t3541;
-  // grad of: matmul(Wh, h7)
-  const t3543 = d_t940 * h7_0;
-  const t3544 = t3542 + t3543;
-  // grad of: matmul(Wh, h6)
-  const t3545 = d_t797 * h6_0;
-  const t3546 = t3544 + t3545;
-  // grad of: matmul(Wh, h5)
-  const t3547 = d_t654 * h5_0;
-  const t3548 = t3546 + t3547;
-  // grad of: matmul(Wh, h4)
-  const t3549 = d_t511 * h4_0;
-  const t3550 = t3548 + t3549;
-  // grad of: matmul(Wh, h3)
-  const t3551 = d_t368 * h3_0;
-  const t3552 = t3550 + t3551;
-  // grad of: matmul(Wh, h2)
-  const t3553 = d_t225 * h2_0;
-  const t3554 = t3552 + t3553;
-  // grad of: matmul(Wh, h1)
-  const t3555 = d_t82 * h1_0;
-  const d_Wh_16 = t3554 + t3555;
-  $g.Wh[16]! += $scale * d_Wh_16;
-  // grad of: matmul(Wh, h11)
-  const t3556 = d_t1512 * h11_1;
-  // grad of: matmul(Wh, h10)
-  const t3557 = d_t1369 * h10_1;
-  const t3558 = t3556 + t3557;
-  // grad of: matmul(Wh, h9)
-  const t3559 = d_t1226 * h9_1;
-  const t3560 = t3558 + t3559;
-  // grad of: matmul(Wh, h8)
-  const t3561 = d_t1083 * h8_1;
-  const t3562 = t3560 + t3561;
-  // grad of: matmul(Wh, h7)
-  const t3563 = d_t940 * h7_1;
-  const t3564 = t3562 + t3563;
-  // grad of: matmul(Wh, h6)
-  const t3565 = d_t797 * h6_1;
-  const t3566 = t3564 + t3565;
-  // grad of: matmul(Wh, h5)
-  const t3567 = d_t654 * h5_1;
-  const t3568 = t3566 + t3567;
-  // grad of: matmul(Wh, h4)
-  const t3569 = d_t511 * h4_1;
-  const t3570 = t3568 + t3569;
-  // grad of: matmul(Wh, h3)
-  const t3571 = d_t368 * h3_1;
-  const t3572 = t3570 + t3571;
-  // grad of: matmul(Wh, h2)
-  const t3573 = d_t225 * h2_1;
-  const t3574 = t3572 + t3573;
-  // grad of: matmul(Wh, h1)
-  const t3575 = d_t82 * h1_1;
-  const d_Wh_17 = t3574 + t3575;
-  $g.Wh[17]! += $scale * d_Wh_17;
-  // grad of: matmul(Wh, h11)
-  const t3576 = d_t1512 * h11_2;
-  // grad of: matmul(Wh, h10)
-  const t3577 = d_t1369 * h10_2;
-  const t3578 = t3576 + t3577;
-  // grad of: matmul(Wh, h9)
-  const t3579 = d_t1226 * h9_2;
-  const t3580 = t3578 + t3579;
-  // grad of: matmul(Wh, h8)
-  const t3581 = d_t1083 * h8_2;
-  const t3582 = t3580 + t3581;
-  // grad of: matmul(Wh, h7)
-  const t3583 = d_t940 * h7_2;
-  const t3584 = t3582 + t3583;
-  // grad of: matmul(Wh, h6)
-  const t3585 = d_t797 * h6_2;
-  const t3586 = t3584 + t3585;
-  // grad of: matmul(Wh, h5)
-  const t3587 = d_t654 * h5_2;
-  const t3588 = t3586 + t3587;
-  // grad of: matmul(Wh, h4)
-  const t3589 = d_t511 * h4_2;
-  const t3590 = t3588 + t3589;
-  // grad of: matmul(Wh, h3)
-  const t3591 = d_t368 * h3_2;
-  const t3592 = t3590 + t3591;
-  // grad of: matmul(Wh, h2)
-  const t3593 = d_t225 * h2_2;
-  const t3594 = t3592 + t3593;
-  // grad of: matmul(Wh, h1)
-  const t3595 = d_t82 * h1_2;
-  const d_Wh_18 = t3594 + t3595;
-  $g.Wh[18]! += $scale * d_Wh_18;
-  // grad of: matmul(Wh, h11)
-  const t3596 = d_t1512 * h11_3;
-  // grad of: matmul(Wh, h10)
-  const t3597 = d_t1369 * h10_3;
-  const t3598 = t3596 + t3597;
-  // grad of: matmul(Wh, h9)
-  const t3599 = d_t1226 * h9_3;
-  const t3600 = t3598 + t3599;
-  // grad of: matmul(Wh, h8)
-  const t3601 = d_t1083 * h8_3;
-  const t3602 = t3600 + t3601;
-  // grad of: matmul(Wh, h7)
-  const t3603 = d_t940 * h7_3;
-  const t3604 = t3602 + t3603;
-  // grad of: matmul(Wh, h6)
-  const t3605 = d_t797 * h6_3;
-  const t3606 = t3604 + t3605;
-  // grad of: matmul(Wh, h5)
-  const t3607 = d_t654 * h5_3;
-  const t3608 = t3606 + t3607;
-  // grad of: matmul(Wh, h4)
-  const t3609 = d_t511 * h4_3;
-  const t3610 = t3608 + t3609;
-  // grad of: matmul(Wh, h3)
-  const t3611 = d_t368 * h3_3;
-  const t3612 = t3610 + t3611;
-  // grad of: matmul(Wh, h2)
-  const t3613 = d_t225 * h2_3;
-  const t3614 = t3612 + t3613;
-  // grad of: matmul(Wh, h1)
-  const t3615 = d_t82 * h1_3;
-  const d_Wh_19 = t3614 + t3615;
-  $g.Wh[19]! += $scale * d_Wh_19;
-  // grad of: matmul(Wh, h11)
-  const t3616 = d_t1512 * h11_4;
-  // grad of: matmul(Wh, h10)
-  const t3617 = d_t1369 * h10_4;
-  const t3618 = t3616 + t3617;
-  // grad of: matmul(Wh, h9)
-  const t3619 = d_t1226 * h9_4;
-  const t3620 = t3618 + t3619;
-  // grad of: matmul(Wh, h8)
-  const t3621 = d_t1083 * h8_4;
-  const t3622 = t3620 + t3621;
-  // grad of: matmul(Wh, h7)
-  const t3623 = d_t940 * h7_4;
-  const t3624 = t3622 + t3623;
-  // grad of: matmul(Wh, h6)
-  const t3625 = d_t797 * h6_4;
-  const t3626 = t3624 + t3625;
-  // grad of: matmul(Wh, h5)
-  const t3627 = d_t654 * h5_4;
-  const t3628 = t3626 + t3627;
-  // grad of: matmul(Wh, h4)
-  const t3629 = d_t511 * h4_4;
-  const t3630 = t3628 + t3629;
-  // grad of: matmul(Wh, h3)
-  const t3631 = d_t368 * h3_4;
-  const t3632 = t3630 + t3631;
-  // grad of: matmul(Wh, h2)
-  const t3633 = d_t225 * h2_4;
-  const t3634 = t3632 + t3633;
-  // grad of: matmul(Wh, h1)
-  const t3635 = d_t82 * h1_4;
-  const d_Wh_20 = t3634 + t3635;
-  $g.Wh[20]! += $scale * d_Wh_20;
-  // grad of: matmul(Wh, h11)
-  const t3636 = d_t1512 * h11_5;
-  // grad of: matmul(Wh, h10)
-  const t3637 = d_t1369 * h10_5;
-  const t3638 = t3636 + t3637;
-  // grad of: matmul(Wh, h9)
-  const t3639 = d_t1226 * h9_5;
-  const t3640 = t3638 + t3639;
-  // grad of: matmul(Wh, h8)
-  const t3641 = d_t1083 * h8_5;
-  const t3642 = t3640 + t3641;
-  // grad of: matmul(Wh, h7)
-  const t3643 = d_t940 * h7_5;
-  const t3644 = t3642 + t3643;
-  // grad of: matmul(Wh, h6)
-  const t3645 = d_t797 * h6_5;
-  const t3646 = t3644 + t3645;
-  // grad of: matmul(Wh, h5)
-  const t3647 = d_t654 * h5_5;
-  const t3648 = t3646 + t3647;
-  // grad of: matmul(Wh, h4)
-  const t3649 = d_t511 * h4_5;
-  const t3650 = t3648 + t3649;
-  // grad of: matmul(Wh, h3)
-  const t3651 = d_t368 * h3_5;
-  const t3652 = t3650 + t3651;
-  // grad of: matmul(Wh, h2)
-  const t3653 = d_t225 * h2_5;
-  const t3654 = t3652 + t3653;
-  // grad of: matmul(Wh, h1)
-  const t3655 = d_t82 * h1_5;
-  const d_Wh_21 = t3654 + t3655;
-  $g.Wh[21]! += $scale * d_Wh_21;
-  // grad of: matmul(Wh, h11)
-  const t3656 = d_t1512 * h11_6;
-  // grad of: matmul(Wh, h10)
-  const t3657 = d_t1369 * h10_6;
-  const t3658 = t3656 + t3657;
-  // grad of: matmul(Wh, h9)
-  const t3659 = d_t1226 * h9_6;
-  const t3660 = t3658 + t3659;
-  // grad of: matmul(Wh, h8)
-  const t3661 = d_t1083 * h8_6;
-  const t3662 = t3660 + t3661;
-  // grad of: matmul(Wh, h7)
-  const t3663 = d_t940 * h7_6;
-  const t3664 = t3662 + t3663;
-  // grad of: matmul(Wh, h6)
-  const t3665 = d_t797 * h6_6;
-  const t3666 = t3664 + t3665;
-  // grad of: matmul(Wh, h5)
-  const t3667 = d_t654 * h5_6;
-  const t3668 = t3666 + t3667;
-  // grad of: matmul(Wh, h4)
-  const t3669 = d_t511 * h4_6;
-  const t3670 = t3668 + t3669;
-  // grad of: matmul(Wh, h3)
-  const t3671 = d_t368 * h3_6;
-  const t3672 = t3670 + t3671;
-  // grad of: matmul(Wh, h2)
-  const t3673 = d_t225 * h2_6;
-  const t3674 = t3672 + t3673;
-  // grad of: matmul(Wh, h1)
-  const t3675 = d_t82 * h1_6;
-  const d_Wh_22 = t3674 + t3675;
-  $g.Wh[22]! += $scale * d_Wh_22;
-  // grad of: matmul(Wh, h11)
-  const t3676 = d_t1512 * h11_7;
-  // grad of: matmul(Wh, h10)
-  const t3677 = d_t1369 * h10_7;
-  const t3678 = t3676 + t3677;
-  // grad of: matmul(Wh, h9)
-  const t3679 = d_t1226 * h9_7;
-  const t3680 = t3678 + t3679;
-  // grad of: matmul(Wh, h8)
-  const t3681 = d_t1083 * h8_7;
-  const t3682 = t3680 + t3681;
-  // grad of: matmul(Wh, h7)
-  const t3683 = d_t940 * h7_7;
-  const t3684 = t3682 + t3683;
-  // grad of: matmul(Wh, h6)
-  const t3685 = d_t797 * h6_7;
-  const t3686 = t3684 + t3685;
-  // grad of: matmul(Wh, h5)
-  const t3687 = d_t654 * h5_7;
-  const t3688 = t3686 + t3687;
-  // grad of: matmul(Wh, h4)
-  const t3689 = d_t511 * h4_7;
-  const t3690 = t3688 + t3689;
-  // grad of: matmul(Wh, h3)
-  const t3691 = d_t368 * h3_7;
-  const t3692 = t3690 + t3691;
-  // grad of: matmul(Wh, h2)
-  const t3693 = d_t225 * h2_7;
-  const t3694 = t3692 + t3693;
-  // grad of: matmul(Wh, h1)
-  const t3695 = d_t82 * h1_7;
-  const d_Wh_23 = t3694 + t3695;
-  $g.Wh[23]! += $scale * d_Wh_23;
-  // grad of: matmul(Wh, h11)
-  const t3696 = d_t1532 * h11_0;
-  // grad of: matmul(Wh, h10)
-  const t3697 = d_t1389 * h10_0;
-  const t3698 = t3696 + t3697;
-  // grad of: matmul(Wh, h9)
-  const t3699 = d_t1246 * h9_0;
-  const t3700 = t3698 + t3699;
-  // grad of: matmul(Wh, h8)
-  const t3701 = d_t1103 * h8_0;
-  const t3702 = t3700 + t3701;
-  // grad of: matmul(Wh, h7)
-  const t3703 = d_t960 * h7_0;
-  const t3704 = t3702 + t3703;
-  // grad of: matmul(Wh, h6)
-  const t3705 = d_t817 * h6_0;
-  const t3706 = t3704 + t3705;
-  // grad of: matmul(Wh, h5)
-  const t3707 = d_t674 * h5_0;
-  const t3708 = t3706 + t3707;
-  // grad of: matmul(Wh, h4)
-  const t3709 = d_t531 * h4_0;
-  const t3710 = t3708 + t3709;
-  // grad of: matmul(Wh, h3)
-  const t3711 = d_t388 * h3_0;
-  const t3712 = t3710 + t3711;
-  // grad of: matmul(Wh, h2)
-  const t3713 = d_t245 * h2_0;
-  const t3714 = t3712 + t3713;
-  // grad of: matmul(Wh, h1)
-  const t3715 = d_t102 * h1_0;
-  const d_Wh_24 = t3714 + t3715;
-  $g.Wh[24]! += $scale * d_Wh_24;
-  // grad of: matmul(Wh, h11)
-  const t3716 = d_t1532 * h11_1;
-  // grad of: matmul(Wh, h10)
-  const t3717 = d_t1389 * h10_1;
-  const t3718 = t3716 + t3717;
-  // grad of: matmul(Wh, h9)
-  const t3719 = d_t1246 * h9_1;
-  const t3720 = t3718 + t3719;
-  // grad of: matmul(Wh, h8)
-  const t3721 = d_t1103 * h8_1;
-  const t3722 = t3720 + t3721;
-  // grad of: matmul(Wh, h7)
-  const t3723 = d_t960 * h7_1;
-  const t3724 = t3722 + t3723;
-  // grad of: matmul(Wh, h6)
-  const t3725 = d_t817 * h6_1;
-  const t3726 = t3724 + t3725;
-  // grad of: matmul(Wh, h5)
-  const t3727 = d_t674 * h5_1;
-  const t3728 = t3726 + t3727;
-  // grad of: matmul(Wh, h4)
-  const t3729 = d_t531 * h4_1;
-  const t3730 = t3728 + t3729;
-  // grad of: matmul(Wh, h3)
-  const t3731 = d_t388 * h3_1;
-  const t3732 = t3730 + t3731;
-  // grad of: matmul(Wh, h2)
-  const t3733 = d_t245 * h2_1;
-  const t3734 = t3732 + t3733;
-  // grad of: matmul(Wh, h1)
-  const t3735 = d_t102 * h1_1;
-  const d_Wh_25 = t3734 + t3735;
-  $g.Wh[25]! += $scale * d_Wh_25;
-  // grad of: matmul(Wh, h11)
-  const t3736 = d_t1532 * h11_2;
-  // grad of: matmul(Wh, h10)
-  const t3737 = d_t1389 * h10_2;
-  const t3738 = t3736 + t3737;
-  // grad of: matmul(Wh, h9)
-  const t3739 = d_t1246 * h9_2;
-  const t3740 = t3738 + t3739;
-  // grad of: matmul(Wh, h8)
-  const t3741 = d_t1103 * h8_2;
-  const t3742 = t3740 + t3741;
-  // grad of: matmul(Wh, h7)
-  const t3743 = d_t960 * h7_2;
-  const t3744 = t3742 + t3743;
-  // grad of: matmul(Wh, h6)
-  const t3745 = d_t817 * h6_2;
-  const t3746 = t3744 + t3745;
-  // grad of: matmul(Wh, h5)
-  const t3747 = d_t674 * h5_2;
-  const t3748 = t3746 + t3747;
-  // grad of: matmul(Wh, h4)
-  const t3749 = d_t531 * h4_2;
-  const t3750 = t3748 + t3749;
-  // grad of: matmul(Wh, h3)
-  const t3751 = d_t388 * h3_2;
-  const t3752 = t3750 + t3751;
-  // grad of: matmul(Wh, h2)
-  const t3753 = d_t245 * h2_2;
-  const t3754 = t3752 + t3753;
-  // grad of: matmul(Wh, h1)
-  const t3755 = d_t102 * h1_2;
-  const d_Wh_26 = t3754 + t3755;
-  $g.Wh[26]! += $scale * d_Wh_26;
-  // grad of: matmul(Wh, h11)
-  const t3756 = d_t1532 * h11_3;
-  // grad of: matmul(Wh, h10)
-  const t3757 = d_t1389 * h10_3;
-  const t3758 = t3756 + t3757;
-  // grad of: matmul(Wh, h9)
-  const t3759 = d_t1246 * h9_3;
-  const t3760 = t3758 + t3759;
-  // grad of: matmul(Wh, h8)
-  const t3761 = d_t1103 * h8_3;
-  const t3762 = t3760 + t3761;
-  // grad of: matmul(Wh, h7)
-  const t3763 = d_t960 * h7_3;
-  const t3764 = t3762 + t3763;
-  // grad of: matmul(Wh, h6)
-  const t3765 = d_t817 * h6_3;
-  const t3766 = t3764 + t3765;
-  // grad of: matmul(Wh, h5)
-  const t3767 = d_t674 * h5_3;
-  const t3768 = t3766 + t3767;
-  // grad of: matmul(Wh, h4)
-  const t3769 = d_t531 * h4_3;
-  const t3770 = t3768 + t3769;
-  // grad of: matmul(Wh, h3)
-  const t3771 = d_t388 * h3_3;
-  const t3772 = t3770 + t3771;
-  // grad of: matmul(Wh, h2)
-  const t3773 = d_t245 * h2_3;
-  const t3774 = t3772 + t3773;
-  // grad of: matmul(Wh, h1)
-  const t3775 = d_t102 * h1_3;
-  const d_Wh_27 = t3774 + t3775;
-  $g.Wh[27]! += $scale * d_Wh_27;
-  // grad of: matmul(Wh, h11)
-  const t3776 = d_t1532 * h11_4;
-  // grad of: matmul(Wh, h10)
-  const t3777 = d_t1389 * h10_4;
-  const t3778 = t3776 + t3777;
-  // grad of: matmul(Wh, h9)
-  const t3779 = d_t1246 * h9_4;
-  const t3780 = t3778 + t3779;
-  // grad of: matmul(Wh, h8)
-  const t3781 = d_t1103 * h8_4;
-  const t3782 = t3780 + t3781;
-  // grad of: matmul(Wh, h7)
-  const t3783 = d_t960 * h7_4;
-  const t3784 = t3782 + t3783;
-  // grad of: matmul(Wh, h6)
-  const t3785 = d_t817 * h6_4;
-  const t3786 = t3784 + t3785;
-  // grad of: matmul(Wh, h5)
-  const t3787 = d_t674 * h5_4;
-  const t3788 = t3786 + t3787;
-  // grad of: matmul(Wh, h4)
-  const t3789 = d_t531 * h4_4;
-  const t3790 = t3788 + t3789;
-  // grad of: matmul(Wh, h3)
-  const t3791 = d_t388 * h3_4;
-  const t3792 = t3790 + t3791;
-  // grad of: matmul(Wh, h2)
-  const t3793 = d_t245 * h2_4;
-  const t3794 = t3792 + t3793;
-  // grad of: matmul(Wh, h1)
-  const t3795 = d_t102 * h1_4;
-  const d_Wh_28 = t3794 + t3795;
-  $g.Wh[28]! += $scale * d_Wh_28;
-  // grad of: matmul(Wh, h11)
-  const t3796 = d_t1532 * h11_5;
-  // grad of: matmul(Wh, h10)
-  const t3797 = d_t1389 * h10_5;
-  const t3798 = t3796 + t3797;
-  // grad of: matmul(Wh, h9)
-  const t3799 = d_t1246 * h9_5;
-  const t3800 = t3798 + t3799;
-  // grad of: matmul(Wh, h8)
-  const t3801 = d_t1103 * h8_5;
-  const t3802 = t3800 + t3801;
-  // grad of: matmul(Wh, h7)
-  const t3803 = d_t960 * h7_5;
-  const t3804 = t3802 + t3803;
-  // grad of: matmul(Wh, h6)
-  const t3805 = d_t817 * h6_5;
-  const t3806 = t3804 + t3805;
-  // grad of: matmul(Wh, h5)
-  const t3807 = d_t674 * h5_5;
-  const t3808 = t3806 + t3807;
-  // grad of: matmul(Wh, h4)
-  const t3809 = d_t531 * h4_5;
-  const t3810 = t3808 + t3809;
-  // grad of: matmul(Wh, h3)
-  const t3811 = d_t388 * h3_5;
-  const t3812 = t3810 + t3811;
-  // grad of: matmul(Wh, h2)
-  const t3813 = d_t245 * h2_5;
-  const t3814 = t3812 + t3813;
-  // grad of: matmul(Wh, h1)
-  const t3815 = d_t102 * h1_5;
-  const d_Wh_29 = t3814 + t3815;
-  $g.Wh[29]! += $scale * d_Wh_29;
-  // grad of: matmul(Wh, h11)
-  const t3816 = d_t1532 * h11_6;
-  // grad of: matmul(Wh, h10)
-  const t3817 = d_t1389 * h10_6;
-  const t3818 = t3816 + t3817;
-  // grad of: matmul(Wh, h9)
-  const t3819 = d_t1246 * h9_6;
-  const t3820 = t3818 + t3819;
-  // grad of: matmul(Wh, h8)
-  const t3821 = d_t1103 * h8_6;
-  const t3822 = t3820 + t3821;
-  // grad of: matmul(Wh, h7)
-  const t3823 = d_t960 * h7_6;
-  const t3824 = t3822 + t3823;
-  // grad of: matmul(Wh, h6)
-  const t3825 = d_t817 * h6_6;
-  const t3826 = t3824 + t3825;
-  // grad of: matmul(Wh, h5)
-  const t3827 = d_t674 * h5_6;
-  const t3828 = t3826 + t3827;
-  // grad of: matmul(Wh, h4)
-  const t3829 = d_t531 * h4_6;
-  const t3830 = t3828 + t3829;
-  // grad of: matmul(Wh, h3)
-  const t3831 = d_t388 * h3_6;
-  const t3832 = t3830 + t3831;
-  // grad of: matmul(Wh, h2)
-  const t3833 = d_t245 * h2_6;
-  const t3834 = t3832 + t3833;
-  // grad of: matmul(Wh, h1)
-  const t3835 = d_t102 * h1_6;
-  const d_Wh_30 = t3834 + t3835;
-  $g.Wh[30]! += $scale * d_Wh_30;
-  // grad of: matmul(Wh, h11)
-  const t3836 = d_t1532 * h11_7;
-  // grad of: matmul(Wh, h10)
-  const t3837 = d_t1389 * h10_7;
-  const t3838 = t3836 + t3837;
-  // grad of: matmul(Wh, h9)
-  const t3839 = d_t1246 * h9_7;
-  const t3840 = t3838 + t3839;
-  // grad of: matmul(Wh, h8)
-  const t3841 = d_t1103 * h8_7;
-  const t3842 = t3840 + t3841;
-  // grad of: matmul(Wh, h7)
-  const t3843 = d_t960 * h7_7;
-  const t3844 = t3842 + t3843;
-  // grad of: matmul(Wh, h6)
-  const t3845 = d_t817 * h6_7;
-  const t3846 = t3844 + t3845;
-  // grad of: matmul(Wh, h5)
-  const t3847 = d_t674 * h5_7;
-  const t3848 = t3846 + t3847;
-  // grad of: matmul(Wh, h4)
-  const t3849 = d_t531 * h4_7;
-  const t3850 = t3848 + t3849;
-  // grad of: matmul(Wh, h3)
-  const t3851 = d_t388 * h3_7;
-  const t3852 = t3850 + t3851;
-  // grad of: matmul(Wh, h2)
-  const t3853 = d_t245 * h2_7;
-  const t3854 = t3852 + t3853;
-  // grad of: matmul(Wh, h1)
-  const t3855 = d_t102 * h1_7;
-  const d_Wh_31 = t3854 + t3855;
-  $g.Wh[31]! += $scale * d_Wh_31;
-  // grad of: matmul(Wh, h11)
-  const t3856 = d_t1552 * h11_0;
-  // grad of: matmul(Wh, h10)
-  const t3857 = d_t1409 * h10_0;
-  const t3858 = t3856 + t3857;
-  // grad of: matmul(Wh, h9)
-  const t3859 = d_t1266 * h9_0;
-  const t3860 = t3858 + t3859;
-  // grad of: matmul(Wh, h8)
-  const t3861 = d_t1123 * h8_0;
-  const t3862 = t3860 + t3861;
-  // grad of: matmul(Wh, h7)
-  const t3863 = d_t980 * h7_0;
-  const t3864 = t3862 + t3863;
-  // grad of: matmul(Wh, h6)
-  const t3865 = d_t837 * h6_0;
-  const t3866 = t3864 + t3865;
-  // grad of: matmul(Wh, h5)
-  const t3867 = d_t694 * h5_0;
-  const t3868 = t3866 + t3867;
-  // grad of: matmul(Wh, h4)
-  const t3869 = d_t551 * h4_0;
-  const t3870 = t3868 + t3869;
-  // grad of: matmul(Wh, h3)
-  const t3871 = d_t408 * h3_0;
-  const t3872 = t3870 + t3871;
-  // grad of: matmul(Wh, h2)
-  const t3873 = d_t265 * h2_0;
-  const t3874 = t3872 + t3873;
-  // grad of: matmul(Wh, h1)
-  const t3875 = d_t122 * h1_0;
-  const d_Wh_32 = t3874 + t3875;
-  $g.Wh[32]! += $scale * d_Wh_32;
-  // grad of: matmul(Wh, h11)
-  const t3876 = d_t1552 * h11_1;
-  // grad of: matmul(Wh, h10)
-  const t3877 = d_t1409 * h10_1;
-  const t3878 = t3876 + t3877;
-  // grad of: matmul(Wh, h9)
-  const t3879 = d_t1266 * h9_1;
-  const t3880 = t3878 + t3879;
-  // grad of: matmul(Wh, h8)
-  const t3881 = d_t1123 * h8_1;
-  const t3882 = t3880 + t3881;
-  // grad of: matmul(Wh, h7)
-  const t3883 = d_t980 * h7_1;
-  const t3884 = t3882 + t3883;
-  // grad of: matmul(Wh, h6)
-  const t3885 = d_t837 * h6_1;
-  const t3886 = t3884 + t3885;
-  // grad of: matmul(Wh, h5)
-  const t3887 = d_t694 * h5_1;
-  const t3888 = t3886 + t3887;
-  // grad of: matmul(Wh, h4)
-  const t3889 = d_t551 * h4_1;
-  const t3890 = t3888 + t3889;
-  // grad of: matmul(Wh, h3)
-  const t3891 = d_t408 * h3_1;
-  const t3892 = t3890 + t3891;
-  // grad of: matmul(Wh, h2)
-  const t3893 = d_t265 * h2_1;
-  const t3894 = t3892 + t3893;
-  // grad of: matmul(Wh, h1)
-  const t3895 = d_t122 * h1_1;
-  const d_Wh_33 = t3894 + t3895;
-  $g.Wh[33]! += $scale * d_Wh_33;
-  // grad of: matmul(Wh, h11)
-  const t3896 = d_t1552 * h11_2;
-  // grad of: matmul(Wh, h10)
-  const t3897 = d_t1409 * h10_2;
-  const t3898 = t3896 + t3897;
-  // grad of: matmul(Wh, h9)
-  const t3899 = d_t1266 * h9_2;
-  const t3900 = t3898 + t3899;
-  // grad of: matmul(Wh, h8)
-  const t3901 = d_t1123 * h8_2;
-  const t3902 = t3900 + t3901;
-  // grad of: matmul(Wh, h7)
-  const t3903 = d_t980 * h7_2;
-  const t3904 = t3902 + t3903;
-  // grad of: matmul(Wh, h6)
-  const t3905 = d_t837 * h6_2;
-  const t3906 = t3904 + t3905;
-  // grad of: matmul(Wh, h5)
-  const t3907 = d_t694 * h5_2;
-  const t3908 = t3906 + t3907;
-  // grad of: matmul(Wh, h4)
-  const t3909 = d_t551 * h4_2;
-  const t3910 = t3908 + t3909;
-  // grad of: matmul(Wh, h3)
-  const t3911 = d_t408 * h3_2;
-  const t3912 = t3910 + t3911;
-  // grad of: matmul(Wh, h2)
-  const t3913 = d_t265 * h2_2;
-  const t3914 = t3912 + t3913;
-  // grad of: matmul(Wh, h1)
-  const t3915 = d_t122 * h1_2;
-  const d_Wh_34 = t3914 + t3915;
-  $g.Wh[34]! += $scale * d_Wh_34;
-  // grad of: matmul(Wh, h11)
-  const t3916 = d_t1552 * h11_3;
-  // grad of: matmul(Wh, h10)
-  const t3917 = d_t1409 * h10_3;
-  const t3918 = t3916 + t3917;
-  // grad of: matmul(Wh, h9)
-  const t3919 = d_t1266 * h9_3;
-  const t3920 = t3918 + t3919;
-  // grad of: matmul(Wh, h8)
-  const t3921 = d_t1123 * h8_3;
-  const t3922 = t3920 + t3921;
-  // grad of: matmul(Wh, h7)
-  const t3923 = d_t980 * h7_3;
-  const t3924 = t3922 + t3923;
-  // grad of: matmul(Wh, h6)
-  const t3925 = d_t837 * h6_3;
-  const t3926 = t3924 + t3925;
-  // grad of: matmul(Wh, h5)
-  const t3927 = d_t694 * h5_3;
-  const t3928 = t3926 + t3927;
-  // grad of: matmul(Wh, h4)
-  const t3929 = d_t551 * h4_3;
-  const t3930 = t3928 + t3929;
-  // grad of: matmul(Wh, h3)
-  const t3931 = d_t408 * h3_3;
-  const t3932 = t3930 + t3931;
-  // grad of: matmul(Wh, h2)
-  const t3933 = d_t265 * h2_3;
-  const t3934 = t3932 + t3933;
-  // grad of: matmul(Wh, h1)
-  const t3935 = d_t122 * h1_3;
-  const d_Wh_35 = t3934 + t3935;
-  $g.Wh[35]! += $scale * d_Wh_35;
-  // grad of: matmul(Wh, h11)
-  const t3936 = d_t1552 * h11_4;
-  // grad of: matmul(Wh, h10)
-  const t3937 = d_t1409 * h10_4;
-  const t3938 = t3936 + t3937;
-  // grad of: matmul(Wh, h9)
-  const t3939 = d_t1266 * h9_4;
-  const t3940 = t3938 + t3939;
-  // grad of: matmul(Wh, h8)
-  const t3941 = d_t1123 * h8_4;
-  const t3942 = t3940 + t3941;
-  // grad of: matmul(Wh, h7)
-  const t3943 = d_t980 * h7_4;
-  const t3944 = t3942 + t3943;
-  // grad of: matmul(Wh, h6)
-  const t3945 = d_t837 * h6_4;
-  const t3946 = t3944 + t3945;
-  // grad of: matmul(Wh, h5)
-  const t3947 = d_t694 * h5_4;
-  const t3948 = t3946 + t3947;
-  // grad of: matmul(Wh, h4)
-  const t3949 = d_t551 * h4_4;
-  const t3950 = t3948 + t3949;
-  // grad of: matmul(Wh, h3)
-  const t3951 = d_t408 * h3_4;
-  const t3952 = t3950 + t3951;
-  // grad of: matmul(Wh, h2)
-  const t3953 = d_t265 * h2_4;
-  const t3954 = t3952 + t3953;
-  // grad of: matmul(Wh, h1)
-  const t3955 = d_t122 * h1_4;
-  const d_Wh_36 = t3954 + t3955;
-  $g.Wh[36]! += $scale * d_Wh_36;
-  // grad of: matmul(Wh, h11)
-  const t3956 = d_t1552 * h11_5;
-  // grad of: matmul(Wh, h10)
-  const t3957 = d_t1409 * h10_5;
-  const t3958 = t3956 + t3957;
-  // grad of: matmul(Wh, h9)
-  const t3959 = d_t1266 * h9_5;
-  const t3960 = t3958 + t3959;
-  // grad of: matmul(Wh, h8)
-  const t3961 = d_t1123 * h8_5;
-  const t3962 = t3960 + t3961;
-  // grad of: matmul(Wh, h7)
-  const t3963 = d_t980 * h7_5;
-  const t3964 = t3962 + t3963;
-  // grad of: matmul(Wh, h6)
-  const t3965 = d_t837 * h6_5;
-  const t3966 = t3964 + t3965;
-  // grad of: matmul(Wh, h5)
-  const t3967 = d_t694 * h5_5;
-  const t3968 = t3966 + t3967;
-  // grad of: matmul(Wh, h4)
-  const t3969 = d_t551 * h4_5;
-  const t3970 = t3968 + t3969;
-  // grad of: matmul(Wh, h3)
-  const t3971 = d_t408 * h3_5;
-  const t3972 = t3970 + t3971;
-  // grad of: matmul(Wh, h2)
-  const t3973 = d_t265 * h2_5;
-  const t3974 = t3972 + t3973;
-  // grad of: matmul(Wh, h1)
-  const t3975 = d_t122 * h1_5;
-  const d_Wh_37 = t3974 + t3975;
-  $g.Wh[37]! += $scale * d_Wh_37;
-  // grad of: matmul(Wh, h11)
-  const t3976 = d_t1552 * h11_6;
-  // grad of: matmul(Wh, h10)
-  const t3977 = d_t1409 * h10_6;
-  const t3978 = t3976 + t3977;
-  // grad of: matmul(Wh, h9)
-  const t3979 = d_t1266 * h9_6;
-  const t3980 = t3978 + t3979;
-  // grad of: matmul(Wh, h8)
-  const t3981 = d_t1123 * h8_6;
-  const t3982 = t3980 + t3981;
-  // grad of: matmul(Wh, h7)
-  const t3983 = d_t980 * h7_6;
-  const t3984 = t3982 + t3983;
-  // grad of: matmul(Wh, h6)
-  const t3985 = d_t837 * h6_6;
-  const t3986 = t3984 + t3985;
-  // grad of: matmul(Wh, h5)
-  const t3987 = d_t694 * h5_6;
-  const t3988 = t3986 + t3987;
-  // grad of: matmul(Wh, h4)
-  const t3989 = d_t551 * h4_6;
-  const t3990 = t3988 + t3989;
-  // grad of: matmul(Wh, h3)
-  const t3991 = d_t408 * h3_6;
-  const t3992 = t3990 + t3991;
-  // grad of: matmul(Wh, h2)
-  const t3993 = d_t265 * h2_6;
-  const t3994 = t3992 + t3993;
-  // grad of: matmul(Wh, h1)
-  const t3995 = d_t122 * h1_6;
-  const d_Wh_38 = t3994 + t3995;
-  $g.Wh[38]! += $scale * d_Wh_38;
-  // grad of: matmul(Wh, h11)
-  const t3996 = d_t1552 * h11_7;
-  // grad of: matmul(Wh, h10)
-  const t3997 = d_t1409 * h10_7;
-  const t3998 = t3996 + t3997;
-  // grad of: matmul(Wh, h9)
-  const t3999 = d_t1266 * h9_7;
-  const t4000 = t3998 + t3999;
-  // grad of: matmul(Wh, h8)
-  const t4001 = d_t1123 * h8_7;
-  const t4002 = t4000 + t4001;
-  // grad of: matmul(Wh, h7)
-  const t4003 = d_t980 * h7_7;
-  const t4004 = t4002 + t4003;
-  // grad of: matmul(Wh, h6)
-  const t4005 = d_t837 * h6_7;
-  const t4006 = t4004 + t4005;
-  // grad of: matmul(Wh, h5)
-  const t4007 = d_t694 * h5_7;
-  const t4008 = t4006 + t4007;
-  // grad of: matmul(Wh, h4)
-  const t4009 = d_t551 * h4_7;
-  const t4010 = t4008 + t4009;
-  // grad of: matmul(Wh, h3)
-  const t4011 = d_t408 * h3_7;
-  const t4012 = t4010 + t4011;
-  // grad of: matmul(Wh, h2)
-  const t4013 = d_t265 * h2_7;
-  const t4014 = t4012 + t4013;
-  // grad of: matmul(Wh, h1)
-  const t4015 = d_t122 * h1_7;
-  const d_Wh_39 = t4014 + t4015;
-  $g.Wh[39]! += $scale * d_Wh_39;
-  // grad of: matmul(Wh, h11)
-  const t4016 = d_t1572 * h11_0;
-  // grad of: matmul(Wh, h10)
-  const t4017 = d_t1429 * h10_0;
-  const t4018 = t4016 + t4017;
-  // grad of: matmul(Wh, h9)
-  const t4019 = d_t1286 * h9_0;
-  const t4020 = t4018 + t4019;
-  // grad of: matmul(Wh, h8)
-  const t4021 = d_t1143 * h8_0;
-  const t4022 = t4020 + t4021;
-  // grad of: matmul(Wh, h7)
-  const t4023 = d_t1000 * h7_0;
-  const t4024 = t4022 + t4023;
-  // grad of: matmul(Wh, h6)
-  const t4025 = d_t857 * h6_0;
-  const t4026 = t4024 + t4025;
-  // grad of: matmul(Wh, h5)
-  const t4027 = d_t714 * h5_0;
-  const t4028 = t4026 + t4027;
-  // grad of: matmul(Wh, h4)
-  const t4029 = d_t571 * h4_0;
-  const t4030 = t4028 + t4029;
-  // grad of: matmul(Wh, h3)
-  const t4031 = d_t428 * h3_0;
-  const t4032 = t4030 + t4031;
-  // grad of: matmul(Wh, h2)
-  const t4033 = d_t285 * h2_0;
-  const t4034 = t4032 + t4033;
-  // grad of: matmul(Wh, h1)
-  const t4035 = d_t142 * h1_0;
-  const d_Wh_40 = t4034 + t4035;
-  $g.Wh[40]! += $scale * d_Wh_40;
-  // grad of: matmul(Wh, h11)
-  const t4036 = d_t1572 * h11_1;
-  // grad of: matmul(Wh, h10)
-  const t4037 = d_t1429 * h10_1;
-  const t4038 = t4036 + t4037;
-  // grad of: matmul(Wh, h9)
-  const t4039 = d_t1286 * h9_1;
-  const t4040 = t4038 + t4039;
-  // grad of: matmul(Wh, h8)
-  const t4041 = d_t1143 * h8_1;
-  const t4042 = t4040 + t4041;
-  // grad of: matmul(Wh, h7)
-  const t4043 = d_t1000 * h7_1;
-  const t4044 = t4042 + t4043;
-  // grad of: matmul(Wh, h6)
-  const t4045 = d_t857 * h6_1;
-  const t4046 = t4044 + t4045;
-  // grad of: matmul(Wh, h5)
-  const t4047 = d_t714 * h5_1;
-  const t4048 = t4046 + t4047;
-  // grad of: matmul(Wh, h4)
-  const t4049 = d_t571 * h4_1;
-  const t4050 = t4048 + t4049;
-  // grad of: matmul(Wh, h3)
-  const t4051 = d_t428 * h3_1;
-  const t4052 = t4050 + t4051;
-  // grad of: matmul(Wh, h2)
-  const t4053 = d_t285 * h2_1;
-  const t4054 = t4052 + t4053;
-  // grad of: matmul(Wh, h1)
-  const t4055 = d_t142 * h1_1;
-  const d_Wh_41 = t4054 + t4055;
-  $g.Wh[41]! += $scale * d_Wh_41;
-  // grad of: matmul(Wh, h11)
-  const t4056 = d_t1572 * h11_2;
-  // grad of: matmul(Wh, h10)
-  const t4057 = d_t1429 * h10_2;
-  const t4058 = t4056 + t4057;
-  // grad of: matmul(Wh, h9)
-  const t4059 = d_t1286 * h9_2;
-  const t4060 = t4058 + t4059;
-  // grad of: matmul(Wh, h8)
-  const t4061 = d_t1143 * h8_2;
-  const t4062 = t4060 + t4061;
-  // grad of: matmul(Wh, h7)
-  const t4063 = d_t1000 * h7_2;
-  const t4064 = t4062 + t4063;
-  // grad of: matmul(Wh, h6)
-  const t4065 = d_t857 * h6_2;
-  const t4066 = t4064 + t4065;
-  // grad of: matmul(Wh, h5)
-  const t4067 = d_t714 * h5_2;
-  const t4068 = t4066 + t4067;
-  // grad of: matmul(Wh, h4)
-  const t4069 = d_t571 * h4_2;
-  const t4070 = t4068 + t4069;
-  // grad of: matmul(Wh, h3)
-  const t4071 = d_t428 * h3_2;
-  const t4072 = t4070 + t4071;
-  // grad of: matmul(Wh, h2)
-  const t4073 = d_t285 * h2_2;
-  const t4074 = t4072 + t4073;
-  // grad of: matmul(Wh, h1)
-  const t4075 = d_t142 * h1_2;
-  const d_Wh_42 = t4074 + t4075;
-  $g.Wh[42]! += $scale * d_Wh_42;
-  // grad of: matmul(Wh, h11)
-  const t4076 = d_t1572 * h11_3;
-  // grad of: matmul(Wh, h10)
-  const t4077 = d_t1429 * h10_3;
-  const t4078 = t4076 + t4077;
-  // grad of: matmul(Wh, h9)
-  const t4079 = d_t1286 * h9_3;
-  const t4080 = t4078 + t4079;
-  // grad of: matmul(Wh, h8)
-  const t4081 = d_t1143 * h8_3;
-  const t4082 = t4080 + t4081;
-  // grad of: matmul(Wh, h7)
-  const t4083 = d_t1000 * h7_3;
-  const t4084 = t4082 + t4083;
-  // grad of: matmul(Wh, h6)
-  const t4085 = d_t857 * h6_3;
-  const t4086 = t4084 + t4085;
-  // grad of: matmul(Wh, h5)
-  const t4087 = d_t714 * h5_3;
-  const t4088 = t4086 + t4087;
-  // grad of: matmul(Wh, h4)
-  const t4089 = d_t571 * h4_3;
-  const t4090 = t4088 + t4089;
-  // grad of: matmul(Wh, h3)
-  const t4091 = d_t428 * h3_3;
-  const t4092 = t4090 + t4091;
-  // grad of: matmul(Wh, h2)
-  const t4093 = d_t285 * h2_3;
-  const t4094 = t4092 + t4093;
-  // grad of: matmul(Wh, h1)
-  const t4095 = d_t142 * h1_3;
-  const d_Wh_43 = t4094 + t4095;
-  $g.Wh[43]! += $scale * d_Wh_43;
-  // grad of: matmul(Wh, h11)
-  const t4096 = d_t1572 * h11_4;
-  // grad of: matmul(Wh, h10)
-  const t4097 = d_t1429 * h10_4;
-  const t4098 = t4096 + t4097;
-  // grad of: matmul(Wh, h9)
-  const t4099 = d_t1286 * h9_4;
-  const t4100 = t4098 + t4099;
-  // grad of: matmul(Wh, h8)
-  const t4101 = d_t1143 * h8_4;
-  const t4102 = t4100 + t4101;
-  // grad of: matmul(Wh, h7)
-  const t4103 = d_t1000 * h7_4;
-  const t4104 = t4102 + t4103;
-  // grad of: matmul(Wh, h6)
-  const t4105 = d_t857 * h6_4;
-  const t4106 = t4104 + t4105;
-  // grad of: matmul(Wh, h5)
-  const t4107 = d_t714 * h5_4;
-  const t4108 = t4106 + t4107;
-  // grad of: matmul(Wh, h4)
-  const t4109 = d_t571 * h4_4;
-  const t4110 = t4108 + t4109;
-  // grad of: matmul(Wh, h3)
-  const t4111 = d_t428 * h3_4;
-  const t4112 = t4110 + t4111;
-  // grad of: matmul(Wh, h2)
-  const t4113 = d_t285 * h2_4;
-  const t4114 = t4112 + t4113;
-  // grad of: matmul(Wh, h1)
-  const t4115 = d_t142 * h1_4;
-  const d_Wh_44 = t4114 + t4115;
-  $g.Wh[44]! += $scale * d_Wh_44;
-  // grad of: matmul(Wh, h11)
-  const t4116 = d_t1572 * h11_5;
-  // grad of: matmul(Wh, h10)
-  const t4117 = d_t1429 * h10_5;
-  const t4118 = t4116 + t4117;
-  // grad of: matmul(Wh, h9)
-  const t4119 = d_t1286 * h9_5;
-  const t4120 = t4118 + t4119;
-  // grad of: matmul(Wh, h8)
-  const t4121 = d_t1143 * h8_5;
-  const t4122 = t4120 + t4121;
-  // grad of: matmul(Wh, h7)
-  const t4123 = d_t1000 * h7_5;
-  const t4124 = t4122 + t4123;
-  // grad of: matmul(Wh, h6)
-  const t4125 = d_t857 * h6_5;
-  const t4126 = t4124 + t4125;
-  // grad of: matmul(Wh, h5)
-  const t4127 = d_t714 * h5_5;
-  const t4128 = t4126 + t4127;
-  // grad of: matmul(Wh, h4)
-  const t4129 = d_t571 * h4_5;
-  const t4130 = t4128 + t4129;
-  // grad of: matmul(Wh, h3)
-  const t4131 = d_t428 * h3_5;
-  const t4132 = t4130 + t4131;
-  // grad of: matmul(Wh, h2)
-  const t4133 = d_t285 * h2_5;
-  const t4134 = t4132 + t4133;
-  // grad of: matmul(Wh, h1)
-  const t4135 = d_t142 * h1_5;
-  const d_Wh_45 = t4134 + t4135;
-  $g.Wh[45]! += $scale * d_Wh_45;
-  // grad of: matmul(Wh, h11)
-  const t4136 = d_t1572 * h11_6;
-  // grad of: matmul(Wh, h10)
-  const t4137 = d_t1429 * h10_6;
-  const t4138 = t4136 + t4137;
-  // grad of: matmul(Wh, h9)
-  const t4139 = d_t1286 * h9_6;
-  const t4140 = t4138 + t4139;
-  // grad of: matmul(Wh, h8)
-  const t4141 = d_t1143 * h8_6;
-  const t4142 = t4140 + t4141;
-  // grad of: matmul(Wh, h7)
-  const t4143 = d_t1000 * h7_6;
-  const t4144 = t4142 + t4143;
-  // grad of: matmul(Wh, h6)
-  const t4145 = d_t857 * h6_6;
-  const t4146 = t4144 + t4145;
-  // grad of: matmul(Wh, h5)
-  const t4147 = d_t714 * h5_6;
-  const t4148 = t4146 + t4147;
-  // grad of: matmul(Wh, h4)
-  const t4149 = d_t571 * h4_6;
-  const t4150 = t4148 + t4149;
-  // grad of: matmul(Wh, h3)
-  const t4151 = d_t428 * h3_6;
-  const t4152 = t4150 + t4151;
-  // grad of: matmul(Wh, h2)
-  const t4153 = d_t285 * h2_6;
-  const t4154 = t4152 + t4153;
-  // grad of: matmul(Wh, h1)
-  const t4155 = d_t142 * h1_6;
-  const d_Wh_46 = t4154 + t4155;
-  $g.Wh[46]! += $scale * d_Wh_46;
-  // grad of: matmul(Wh, h11)
-  const t4156 = d_t1572 * h11_7;
-  // grad of: matmul(Wh, h10)
-  const t4157 = d_t1429 * h10_7;
-  const t4158 = t4156 + t4157;
-  // grad of: matmul(Wh, h9)
-  const t4159 = d_t1286 * h9_7;
-  const t4160 = t4158 + t4159;
-  // grad of: matmul(Wh, h8)
-  const t4161 = d_t1143 * h8_7;
-  const t4162 = t4160 + t4161;
-  // grad of: matmul(Wh, h7)
-  const t4163 = d_t1000 * h7_7;
-  const t4164 = t4162 + t4163;
-  // grad of: matmul(Wh, h6)
-  const t4165 = d_t857 * h6_7;
-  const t4166 = t4164 + t4165;
-  // grad of: matmul(Wh, h5)
-  const t4167 = d_t714 * h5_7;
-  const t4168 = t4166 + t4167;
-  // grad of: matmul(Wh, h4)
-  const t4169 = d_t571 * h4_7;
-  const t4170 = t4168 + t4169;
-  // grad of: matmul(Wh, h3)
-  const t4171 = d_t428 * h3_7;
-  const t4172 = t4170 + t4171;
-  // grad of: matmul(Wh, h2)
-  const t4173 = d_t285 * h2_7;
-  const t4174 = t4172 + t4173;
-  // grad of: matmul(Wh, h1)
-  const t4175 = d_t142 * h1_7;
-  const d_Wh_47 = t4174 + t4175;
-  $g.Wh[47]! += $scale * d_Wh_47;
-  // grad of: matmul(Wh, h11)
-  const t4176 = d_t1592 * h11_0;
-  // grad of: matmul(Wh, h10)
-  const t4177 = d_t1449 * h10_0;
-  const t4178 = t4176 + t4177;
-  // grad of: matmul(Wh, h9)
-  const t4179 = d_t1306 * h9_0;
-  const t4180 = t4178 + t4179;
-  // grad of: matmul(Wh, h8)
-  const t4181 = d_t1163 * h8_0;
-  const t4182 = t4180 + t4181;
-  // grad of: matmul(Wh, h7)
-  const t4183 = d_t1020 * h7_0;
-  const t4184 = t4182 + t4183;
-  // grad of: matmul(Wh, h6)
-  const t4185 = d_t877 * h6_0;
-  const t4186 = t4184 + t4185;
-  // grad of: matmul(Wh, h5)
-  const t4187 = d_t734 * h5_0;
-  const t4188 = t4186 + t4187;
-  // grad of: matmul(Wh, h4)
-  const t4189 = d_t591 * h4_0;
-  const t4190 = t4188 + t4189;
-  // grad of: matmul(Wh, h3)
-  const t4191 = d_t448 * h3_0;
-  const t4192 = t4190 + t4191;
-  // grad of: matmul(Wh, h2)
-  const t4193 = d_t305 * h2_0;
-  const t4194 = t4192 + t4193;
-  // grad of: matmul(Wh, h1)
-  const t4195 = d_t162 * h1_0;
-  const d_Wh_48 = t4194 + t4195;
-  $g.Wh[48]! += $scale * d_Wh_48;
-  // grad of: matmul(Wh, h11)
-  const t4196 = d_t1592 * h11_1;
-  // grad of: matmul(Wh, h10)
-  const t4197 = d_t1449 * h10_1;
-  const t4198 = t4196 + t4197;
-  // grad of: matmul(Wh, h9)
-  const t4199 = d_t1306 * h9_1;
-  const t4200 = t4198 + t4199;
-  // grad of: matmul(Wh, h8)
-  const t4201 = d_t1163 * h8_1;
-  const t4202 = t4200 + t4201;
-  // grad of: matmul(Wh, h7)
-  const t4203 = d_t1020 * h7_1;
-  const t4204 = t4202 + t4203;
-  // grad of: matmul(Wh, h6)
-  const t4205 = d_t877 * h6_1;
-  const t4206 = t4204 + t4205;
-  // grad of: matmul(Wh, h5)
-  const t4207 = d_t734 * h5_1;
-  const t4208 = t4206 + t4207;
-  // grad of: matmul(Wh, h4)
-  const t4209 = d_t591 * h4_1;
-  const t4210 = t4208 + t4209;
-  // grad of: matmul(Wh, h3)
-  const t4211 = d_t448 * h3_1;
-  const t4212 = t4210 + t4211;
-  // grad of: matmul(Wh, h2)
-  const t4213 = d_t305 * h2_1;
-  const t4214 = t4212 + t4213;
-  // grad of: matmul(Wh, h1)
-  const t4215 = d_t162 * h1_1;
-  const d_Wh_49 = t4214 + t4215;
-  $g.Wh[49]! += $scale * d_Wh_49;
-  // grad of: matmul(Wh, h11)
-  const t4216 = d_t1592 * h11_2;
-  // grad of: matmul(Wh, h10)
-  const t4217 = d_t1449 * h10_2;
-  const t4218 = t4216 + t4217;
-  // grad of: matmul(Wh, h9)
-  const t4219 = d_t1306 * h9_2;
-  const t4220 = t4218 + t4219;
-  // grad of: matmul(Wh, h8)
-  const t4221 = d_t1163 * h8_2;
-  const t4222 = t4220 + t4221;
-  // grad of: matmul(Wh, h7)
-  const t4223 = d_t1020 * h7_2;
-  const t4224 = t4222 + t4223;
-  // grad of: matmul(Wh, h6)
-  const t4225 = d_t877 * h6_2;
-  const t4226 = t4224 + t4225;
-  // grad of: matmul(Wh, h5)
-  const t4227 = d_t734 * h5_2;
-  const t4228 = t4226 + t4227;
-  // grad of: matmul(Wh, h4)
-  const t4229 = d_t591 * h4_2;
-  const t4230 = t4228 + t4229;
-  // grad of: matmul(Wh, h3)
-  const t4231 = d_t448 * h3_2;
-  const t4232 = t4230 + t4231;
-  // grad of: matmul(Wh, h2)
-  const t4233 = d_t305 * h2_2;
-  const t4234 = t4232 + t4233;
-  // grad of: matmul(Wh, h1)
-  const t4235 = d_t162 * h1_2;
-  const d_Wh_50 = t4234 + t4235;
-  $g.Wh[50]! += $scale * d_Wh_50;
-  // grad of: matmul(Wh, h11)
-  const t4236 = d_t1592 * h11_3;
-  // grad of: matmul(Wh, h10)
-  const t4237 = d_t1449 * h10_3;
-  const t4238 = t4236 + t4237;
-  // grad of: matmul(Wh, h9)
-  const t4239 = d_t1306 * h9_3;
-  const t4240 = t4238 + t4239;
-  // grad of: matmul(Wh, h8)
-  const t4241 = d_t1163 * h8_3;
-  const t4242 = t4240 + t4241;
-  // grad of: matmul(Wh, h7)
-  const t4243 = d_t1020 * h7_3;
-  const t4244 = t4242 + t4243;
-  // grad of: matmul(Wh, h6)
-  const t4245 = d_t877 * h6_3;
-  const t4246 = t4244 + t4245;
-  // grad of: matmul(Wh, h5)
-  const t4247 = d_t734 * h5_3;
-  const t4248 = t4246 + t4247;
-  // grad of: matmul(Wh, h4)
-  const t4249 = d_t591 * h4_3;
-  const t4250 = t4248 + t4249;
-  // grad of: matmul(Wh, h3)
-  const t4251 = d_t448 * h3_3;
-  const t4252 = t4250 + t4251;
-  // grad of: matmul(Wh, h2)
-  const t4253 = d_t305 * h2_3;
-  const t4254 = t4252 + t4253;
-  // grad of: matmul(Wh, h1)
-  const t4255 = d_t162 * h1_3;
-  const d_Wh_51 = t4254 + t4255;
-  $g.Wh[51]! += $scale * d_Wh_51;
-  // grad of: matmul(Wh, h11)
-  const t4256 = d_t1592 * h11_4;
-  // grad of: matmul(Wh, h10)
-  const t4257 = d_t1449 * h10_4;
-  const t4258 = t4256 + t4257;
-  // grad of: matmul(Wh, h9)
-  const t4259 = d_t1306 * h9_4;
-  const t4260 = t4258 + t4259;
-  // grad of: matmul(Wh, h8)
-  const t4261 = d_t1163 * h8_4;
-  const t4262 = t4260 + t4261;
-  // grad of: matmul(Wh, h7)
-  const t4263 = d_t1020 * h7_4;
-  const t4264 = t4262 + t4263;
-  // grad of: matmul(Wh, h6)
-  const t4265 = d_t877 * h6_4;
-  const t4266 = t4264 + t4265;
-  // grad of: matmul(Wh, h5)
-  const t4267 = d_t734 * h5_4;
-  const t4268 = t4266 + t4267;
-  // grad of: matmul(Wh, h4)
-  const t4269 = d_t591 * h4_4;
-  const t4270 = t4268 + t4269;
-  // grad of: matmul(Wh, h3)
-  const t4271 = d_t448 * h3_4;
-  const t4272 = t4270 + t4271;
-  // grad of: matmul(Wh, h2)
-  const t4273 = d_t305 * h2_4;
-  const t4274 = t4272 + t4273;
-  // grad of: matmul(Wh, h1)
-  const t4275 = d_t162 * h1_4;
-  const d_Wh_52 = t4274 + t4275;
-  $g.Wh[52]! += $scale * d_Wh_52;
-  // grad of: matmul(Wh, h11)
-  const t4276 = d_t1592 * h11_5;
-  // grad of: matmul(Wh, h10)
-  const t4277 = d_t1449 * h10_5;
-  const t4278 = t4276 + t4277;
-  // grad of: matmul(Wh, h9)
-  const t4279 = d_t1306 * h9_5;
-  const t4280 = t4278 + t4279;
-  // grad of: matmul(Wh, h8)
-  const t4281 = d_t1163 * h8_5;
-  const t4282 = t4280 + t4281;
-  // grad of: matmul(Wh, h7)
-  const t4283 = d_t1020 * h7_5;
-  const t4284 = t4282 + t4283;
-  // grad of: matmul(Wh, h6)
-  const t4285 = d_t877 * h6_5;
-  const t4286 = t4284 + t4285;
-  // grad of: matmul(Wh, h5)
-  const t4287 = d_t734 * h5_5;
-  const t4288 = t4286 + t4287;
-  // grad of: matmul(Wh, h4)
-  const t4289 = d_t591 * h4_5;
-  const t4290 = t4288 + t4289;
-  // grad of: matmul(Wh, h3)
-  const t4291 = d_t448 * h3_5;
-  const t4292 = t4290 + t4291;
-  // grad of: matmul(Wh, h2)
-  const t4293 = d_t305 * h2_5;
-  const t4294 = t4292 + t4293;
-  // grad of: matmul(Wh, h1)
-  const t4295 = d_t162 * h1_5;
-  const d_Wh_53 = t4294 + t4295;
-  $g.Wh[53]! += $scale * d_Wh_53;
-  // grad of: matmul(Wh, h11)
-  const t4296 = d_t1592 * h11_6;
-  $t[292] = t4296;
-  // grad of: matmul(Wh, h10)
-  const t4297 = d_t1449 * h10_6;
-  $t[293] = t4297;
-}
-
-function $gradient_3(_$p: Params, _$x: Floats, _$xo: number, _$y: Floats, _$yo: number, $g: Params, $scale: number): void {
-  const h1_0 = $t[208]!;
-  const h1_1 = $t[221]!;
-  const h1_2 = $t[228]!;
-  const h1_3 = $t[235]!;
-  const h1_4 = $t[242]!;
-  const h1_5 = $t[249]!;
-  const h1_6 = $t[256]!;
-  const h1_7 = $t[263]!;
-  const h2_0 = $t[200]!;
-  const h2_1 = $t[201]!;
-  const h2_2 = $t[202]!;
-  const h2_3 = $t[203]!;
-  const h2_4 = $t[204]!;
-  const h2_5 = $t[205]!;
-  const h2_6 = $t[206]!;
-  const h2_7 = $t[207]!;
-  const h3_0 = $t[192]!;
-  const h3_1 = $t[193]!;
-  const h3_2 = $t[194]!;
-  const h3_3 = $t[195]!;
-  const h3_4 = $t[196]!;
-  const h3_5 = $t[197]!;
-  const h3_6 = $t[198]!;
-  const h3_7 = $t[199]!;
-  const h4_0 = $t[179]!;
-  const h4_1 = $t[185]!;
-  const h4_2 = $t[186]!;
-  const h4_3 = $t[187]!;
-  const h4_4 = $t[188]!;
-  const h4_5 = $t[189]!;
-  const h4_6 = $t[190]!;
-  const h4_7 = $t[191]!;
-  const h5_0 = $t[161]!;
-  const h5_1 = $t[162]!;
-  const h5_2 = $t[163]!;
-  const h5_3 = $t[164]!;
-  const h5_4 = $t[165]!;
-  const h5_5 = $t[173]!;
-  const h5_6 = $t[177]!;
-  const h5_7 = $t[178]!;
-  const h6_0 = $t[19]!;
-  const h6_1 = $t[21]!;
-  const h6_2 = $t[23]!;
-  const h6_3 = $t[3]!;
-  const h6_4 = $t[5]!;
-  const h6_5 = $t[7]!;
-  const h6_6 = $t[9]!;
-  const h6_7 = $t[11]!;
-  const h7_0 = $t[48]!;
-  const h7_1 = $t[50]!;
-  const h7_2 = $t[52]!;
-  const h7_3 = $t[54]!;
-  const h7_4 = $t[56]!;
-  const h7_5 = $t[158]!;
-  const h7_6 = $t[159]!;
-  const h7_7 = $t[160]!;
-  const h8_0 = $t[150]!;
-  const h8_1 = $t[151]!;
-  const h8_2 = $t[152]!;
-  const h8_3 = $t[153]!;
-  const h8_4 = $t[154]!;
-  const h8_5 = $t[155]!;
-  const h8_6 = $t[156]!;
-  const h8_7 = $t[157]!;
-  const h9_0 = $t[142]!;
-  const h9_1 = $t[143]!;
-  const h9_2 = $t[144]!;
-  const h9_3 = $t[145]!;
-  const h9_4 = $t[146]!;
-  const h9_5 = $t[147]!;
-  const h9_6 = $t[148]!;
-  const h9_7 = $t[149]!;
-  const h10_0 = $t[134]!;
-  const h10_1 = $t[135]!;
-  const h10_2 = $t[136]!;
-  const h10_3 = $t[137]!;
-  const h10_4 = $t[138]!;
-  const h10_5 = $t[139]!;
-  const h10_6 = $t[140]!;
-  const h10_7 = $t[141]!;
-  const h11_0 = $t[126]!;
-  const h11_1 = $t[127]!;
-  const h11_2 = $t[128]!;
-  const h11_3 = $t[129]!;
-  const h11_4 = $t[130]!;
-  const h11_5 = $t[131]!;
-  const h11_6 = $t[132]!;
-  const h11_7 = $t[133]!;
-  const h12_0 = $t[118]!;
-  const h12_1 = $t[119]!;
-  const h12_2 = $t[120]!;
-  const h12_3 = $t[121]!;
-  const h12_4 = $t[122]!;
-  const h12_5 = $t[123]!;
-  const h12_6 = $t[124]!;
-  const h12_7 = $t[125]!;
-  const d_yhat = $t[309]!;
-  const d_t1473 = $t[220]!;
-  const d_t1492 = $t[227]!;
-  const d_t1512 = $t[234]!;
-  const d_t1532 = $t[241]!;
-  const d_t1552 = $t[248]!;
-  const d_t1572 = $t[255]!;
-  const d_t1592 = $t[262]!;
-  const d_t1612 = $t[269]!;
-  const d_t1330 = $t[219]!;
-  const d_t1349 = $t[226]!;
-  const d_t1369 = $t[233]!;
-  const d_t1389 = $t[240]!;
-  const d_t1409 = $t[247]!;
-  const d_t1429 = $t[254]!;
-  const d_t1449 = $t[261]!;
-  const d_t1469 = $t[268]!;
-  const d_t1187 = $t[218]!;
-  const d_t1206 = $t[225]!;
-  const d_t1226 = $t[232]!;
-  const d_t1246 = $t[239]!;
-  const d_t1266 = $t[246]!;
-  const d_t1286 = $t[253]!;
-  const d_t1306 = $t[260]!;
-  const d_t1326 = $t[267]!;
-  const d_t1044 = $t[217]!;
-  const d_t1063 = $t[224]!;
-  const d_t1083 = $t[231]!;
-  const d_t1103 = $t[238]!;
-  const d_t1123 = $t[245]!;
-  const d_t1143 = $t[252]!;
-  const d_t1163 = $t[259]!;
-  const d_t1183 = $t[266]!;
-  const d_t901 = $t[216]!;
-  const d_t920 = $t[223]!;
-  const d_t940 = $t[230]!;
-  const d_t960 = $t[237]!;
-  const d_t980 = $t[244]!;
-  const d_t1000 = $t[251]!;
-  const d_t1020 = $t[258]!;
-  const d_t1040 = $t[265]!;
-  const d_t758 = $t[215]!;
-  const d_t777 = $t[222]!;
-  const d_t797 = $t[229]!;
-  const d_t817 = $t[236]!;
-  const d_t837 = $t[243]!;
-  const d_t857 = $t[250]!;
-  const d_t877 = $t[257]!;
-  const d_t897 = $t[264]!;
-  const d_t615 = $t[175]!;
-  const d_t634 = $t[176]!;
-  const d_t654 = $t[166]!;
-  const d_t674 = $t[168]!;
-  const d_t694 = $t[169]!;
-  const d_t714 = $t[170]!;
-  const d_t734 = $t[171]!;
-  const d_t754 = $t[172]!;
-  const d_t472 = $t[180]!;
-  const d_t491 = $t[181]!;
-  const d_t511 = $t[182]!;
-  const d_t531 = $t[183]!;
-  const d_t551 = $t[184]!;
-  const d_t571 = $t[284]!;
-  const d_t591 = $t[288]!;
-  const d_t611 = $t[294]!;
-  const d_t329 = $t[298]!;
-  const d_t348 = $t[272]!;
-  const d_t368 = $t[275]!;
-  const d_t388 = $t[278]!;
-  const d_t408 = $t[281]!;
-  const d_t428 = $t[285]!;
-  const d_t448 = $t[289]!;
-  const d_t468 = $t[295]!;
-  const d_t186 = $t[299]!;
-  const d_t205 = $t[273]!;
-  const d_t225 = $t[276]!;
-  const d_t245 = $t[279]!;
-  const d_t265 = $t[282]!;
-  const d_t285 = $t[286]!;
-  const d_t305 = $t[290]!;
-  const d_t325 = $t[296]!;
-  const d_t43 = $t[300]!;
-  const d_t62 = $t[274]!;
-  const d_t82 = $t[277]!;
-  const d_t102 = $t[280]!;
-  const d_t122 = $t[283]!;
-  const d_t142 = $t[287]!;
-  const d_t162 = $t[291]!;
-  const d_t182 = $t[297]!;
-  const d_t12 = $t[301]!;
-  const d_t15 = $t[302]!;
-  const d_t19 = $t[303]!;
-  const d_t23 = $t[304]!;
-  const d_t27 = $t[305]!;
-  const d_t31 = $t[306]!;
-  const d_t35 = $t[307]!;
-  const d_t39 = $t[308]!;
-  const t4296 = $t[292]!;
-  const t4297 = $t[293]!;
-  // grad of: matmul(Wh, h10)
-  const t4298 = t4296 + t4297;
-  // grad of: matmul(Wh, h9)
-  const t4299 = d_t1306 * h9_6;
-  const t4300 = t4298 + t4299;
-  // grad of: matmul(Wh, h8)
-  const t4301 = d_t1163 * h8_6;
-  const t4302 = t4300 + t4301;
-  // grad of: matmul(Wh, h7)
-  const t4303 = d_t1020 * h7_6;
-  const t4304 = t4302 + t4303;
-  // grad of: matmul(Wh, h6)
-  const t4305 = d_t877 * h6_6;
-  const t4306 = t4304 + t4305;
-  // grad of: matmul(Wh, h5)
-  const t4307 = d_t734 * h5_6;
-  const t4308 = t4306 + t4307;
-  // grad of: matmul(Wh, h4)
-  const t4309 = d_t591 * h4_6;
-  const t4310 = t4308 + t4309;
-  // grad of: matmul(Wh, h3)
-  const t4311 = d_t448 * h3_6;
-  const t4312 = t4310 + t4311;
-  // grad of: matmul(Wh, h2)
-  const t4313 = d_t305 * h2_6;
-  const t4314 = t4312 + t4313;
-  // grad of: matmul(Wh, h1)
-  const t4315 = d_t162 * h1_6;
-  const d_Wh_54 = t4314 + t4315;
-  $g.Wh[54]! += $scale * d_Wh_54;
-  // grad of: matmul(Wh, h11)
-  const t4316 = d_t1592 * h11_7;
-  // grad of: matmul(Wh, h10)
-  const t4317 = d_t1449 * h10_7;
-  const t4318 = t4316 + t4317;
-  // grad of: matmul(Wh, h9)
-  const t4319 = d_t1306 * h9_7;
-  const t4320 = t4318 + t4319;
-  // grad of: matmul(Wh, h8)
-  const t4321 = d_t1163 * h8_7;
-  const t4322 = t4320 + t4321;
-  // grad of: matmul(Wh, h7)
-  const t4323 = d_t1020 * h7_7;
-  const t4324 = t4322 + t4323;
-  // grad of: matmul(Wh, h6)
-  const t4325 = d_t877 * h6_7;
-  const t4326 = t4324 + t4325;
-  // grad of: matmul(Wh, h5)
-  const t4327 = d_t734 * h5_7;
-  const t4328 = t4326 + t4327;
-  // grad of: matmul(Wh, h4)
-  const t4329 = d_t591 * h4_7;
-  const t4330 = t4328 + t4329;
-  // grad of: matmul(Wh, h3)
-  const t4331 = d_t448 * h3_7;
-  const t4332 = t4330 + t4331;
-  // grad of: matmul(Wh, h2)
-  const t4333 = d_t305 * h2_7;
-  const t4334 = t4332 + t4333;
-  // grad of: matmul(Wh, h1)
-  const t4335 = d_t162 * h1_7;
-  const d_Wh_55 = t4334 + t4335;
-  $g.Wh[55]! += $scale * d_Wh_55;
-  // grad of: matmul(Wh, h11)
-  const t4336 = d_t1612 * h11_0;
-  // grad of: matmul(Wh, h10)
-  const t4337 = d_t1469 * h10_0;
-  const t4338 = t4336 + t4337;
-  // grad of: matmul(Wh, h9)
-  const t4339 = d_t1326 * h9_0;
-  const t4340 = t4338 + t4339;
-  // grad of: matmul(Wh, h8)
-  const t4341 = d_t1183 * h8_0;
-  const t4342 = t4340 + t4341;
-  // grad of: matmul(Wh, h7)
-  const t4343 = d_t1040 * h7_0;
-  const t4344 = t4342 + t4343;
-  // grad of: matmul(Wh, h6)
-  const t4345 = d_t897 * h6_0;
-  const t4346 = t4344 + t4345;
-  // grad of: matmul(Wh, h5)
-  const t4347 = d_t754 * h5_0;
-  const t4348 = t4346 + t4347;
-  // grad of: matmul(Wh, h4)
-  const t4349 = d_t611 * h4_0;
-  const t4350 = t4348 + t4349;
-  // grad of: matmul(Wh, h3)
-  const t4351 = d_t468 * h3_0;
-  const t4352 = t4350 + t4351;
-  // grad of: matmul(Wh, h2)
-  const t4353 = d_t325 * h2_0;
-  const t4354 = t4352 + t4353;
-  // grad of: matmul(Wh, h1)
-  const t4355 = d_t182 * h1_0;
-  const d_Wh_56 = t4354 + t4355;
-  $g.Wh[56]! += $scale * d_Wh_56;
-  // grad of: matmul(Wh, h11)
-  const t4356 = d_t1612 * h11_1;
-  // grad of: matmul(Wh, h10)
-  const t4357 = d_t1469 * h10_1;
-  const t4358 = t4356 + t4357;
-  // grad of: matmul(Wh, h9)
-  const t4359 = d_t1326 * h9_1;
-  const t4360 = t4358 + t4359;
-  // grad of: matmul(Wh, h8)
-  const t4361 = d_t1183 * h8_1;
-  const t4362 = t4360 + t4361;
-  // grad of: matmul(Wh, h7)
-  const t4363 = d_t1040 * h7_1;
-  const t4364 = t4362 + t4363;
-  // grad of: matmul(Wh, h6)
-  const t4365 = d_t897 * h6_1;
-  const t4366 = t4364 + t4365;
-  // grad of: matmul(Wh, h5)
-  const t4367 = d_t754 * h5_1;
-  const t4368 = t4366 + t4367;
-  // grad of: matmul(Wh, h4)
-  const t4369 = d_t611 * h4_1;
-  const t4370 = t4368 + t4369;
-  // grad of: matmul(Wh, h3)
-  const t4371 = d_t468 * h3_1;
-  const t4372 = t4370 + t4371;
-  // grad of: matmul(Wh, h2)
-  const t4373 = d_t325 * h2_1;
-  const t4374 = t4372 + t4373;
-  // grad of: matmul(Wh, h1)
-  const t4375 = d_t182 * h1_1;
-  const d_Wh_57 = t4374 + t4375;
-  $g.Wh[57]! += $scale * d_Wh_57;
-  // grad of: matmul(Wh, h11)
-  const t4376 = d_t1612 * h11_2;
-  // grad of: matmul(Wh, h10)
-  const t4377 = d_t1469 * h10_2;
-  const t4378 = t4376 + t4377;
-  // grad of: matmul(Wh, h9)
-  const t4379 = d_t1326 * h9_2;
-  const t4380 = t4378 + t4379;
-  // grad of: matmul(Wh, h8)
-  const t4381 = d_t1183 * h8_2;
-  const t4382 = t4380 + t4381;
-  // grad of: matmul(Wh, h7)
-  const t4383 = d_t1040 * h7_2;
-  const t4384 = t4382 + t4383;
-  // grad of: matmul(Wh, h6)
-  const t4385 = d_t897 * h6_2;
-  const t4386 = t4384 + t4385;
-  // grad of: matmul(Wh, h5)
-  const t4387 = d_t754 * h5_2;
-  const t4388 = t4386 + t4387;
-  // grad of: matmul(Wh, h4)
-  const t4389 = d_t611 * h4_2;
-  const t4390 = t4388 + t4389;
-  // grad of: matmul(Wh, h3)
-  const t4391 = d_t468 * h3_2;
-  const t4392 = t4390 + t4391;
-  // grad of: matmul(Wh, h2)
-  const t4393 = d_t325 * h2_2;
-  const t4394 = t4392 + t4393;
-  // grad of: matmul(Wh, h1)
-  const t4395 = d_t182 * h1_2;
-  const d_Wh_58 = t4394 + t4395;
-  $g.Wh[58]! += $scale * d_Wh_58;
-  // grad of: matmul(Wh, h11)
-  const t4396 = d_t1612 * h11_3;
-  // grad of: matmul(Wh, h10)
-  const t4397 = d_t1469 * h10_3;
-  const t4398 = t4396 + t4397;
-  // grad of: matmul(Wh, h9)
-  const t4399 = d_t1326 * h9_3;
-  const t4400 = t4398 + t4399;
-  // grad of: matmul(Wh, h8)
-  const t4401 = d_t1183 * h8_3;
-  const t4402 = t4400 + t4401;
-  // grad of: matmul(Wh, h7)
-  const t4403 = d_t1040 * h7_3;
-  const t4404 = t4402 + t4403;
-  // grad of: matmul(Wh, h6)
-  const t4405 = d_t897 * h6_3;
-  const t4406 = t4404 + t4405;
-  // grad of: matmul(Wh, h5)
-  const t4407 = d_t754 * h5_3;
-  const t4408 = t4406 + t4407;
-  // grad of: matmul(Wh, h4)
-  const t4409 = d_t611 * h4_3;
-  const t4410 = t4408 + t4409;
-  // grad of: matmul(Wh, h3)
-  const t4411 = d_t468 * h3_3;
-  const t4412 = t4410 + t4411;
-  // grad of: matmul(Wh, h2)
-  const t4413 = d_t325 * h2_3;
-  const t4414 = t4412 + t4413;
-  // grad of: matmul(Wh, h1)
-  const t4415 = d_t182 * h1_3;
-  const d_Wh_59 = t4414 + t4415;
-  $g.Wh[59]! += $scale * d_Wh_59;
-  // grad of: matmul(Wh, h11)
-  const t4416 = d_t1612 * h11_4;
-  // grad of: matmul(Wh, h10)
-  const t4417 = d_t1469 * h10_4;
-  const t4418 = t4416 + t4417;
-  // grad of: matmul(Wh, h9)
-  const t4419 = d_t1326 * h9_4;
-  const t4420 = t4418 + t4419;
-  // grad of: matmul(Wh, h8)
-  const t4421 = d_t1183 * h8_4;
-  const t4422 = t4420 + t4421;
-  // grad of: matmul(Wh, h7)
-  const t4423 = d_t1040 * h7_4;
-  const t4424 = t4422 + t4423;
-  // grad of: matmul(Wh, h6)
-  const t4425 = d_t897 * h6_4;
-  const t4426 = t4424 + t4425;
-  // grad of: matmul(Wh, h5)
-  const t4427 = d_t754 * h5_4;
-  const t4428 = t4426 + t4427;
-  // grad of: matmul(Wh, h4)
-  const t4429 = d_t611 * h4_4;
-  const t4430 = t4428 + t4429;
-  // grad of: matmul(Wh, h3)
-  const t4431 = d_t468 * h3_4;
-  const t4432 = t4430 + t4431;
-  // grad of: matmul(Wh, h2)
-  const t4433 = d_t325 * h2_4;
-  const t4434 = t4432 + t4433;
-  // grad of: matmul(Wh, h1)
-  const t4435 = d_t182 * h1_4;
-  const d_Wh_60 = t4434 + t4435;
-  $g.Wh[60]! += $scale * d_Wh_60;
-  // grad of: matmul(Wh, h11)
-  const t4436 = d_t1612 * h11_5;
-  // grad of: matmul(Wh, h10)
-  const t4437 = d_t1469 * h10_5;
-  const t4438 = t4436 + t4437;
-  // grad of: matmul(Wh, h9)
-  const t4439 = d_t1326 * h9_5;
-  const t4440 = t4438 + t4439;
-  // grad of: matmul(Wh, h8)
-  const t4441 = d_t1183 * h8_5;
-  const t4442 = t4440 + t4441;
-  // grad of: matmul(Wh, h7)
-  const t4443 = d_t1040 * h7_5;
-  const t4444 = t4442 + t4443;
-  // grad of: matmul(Wh, h6)
-  const t4445 = d_t897 * h6_5;
-  const t4446 = t4444 + t4445;
-  // grad of: matmul(Wh, h5)
-  const t4447 = d_t754 * h5_5;
-  const t4448 = t4446 + t4447;
-  // grad of: matmul(Wh, h4)
-  const t4449 = d_t611 * h4_5;
-  const t4450 = t4448 + t4449;
-  // grad of: matmul(Wh, h3)
-  const t4451 = d_t468 * h3_5;
-  const t4452 = t4450 + t4451;
-  // grad of: matmul(Wh, h2)
-  const t4453 = d_t325 * h2_5;
-  const t4454 = t4452 + t4453;
-  // grad of: matmul(Wh, h1)
-  const t4455 = d_t182 * h1_5;
-  const d_Wh_61 = t4454 + t4455;
-  $g.Wh[61]! += $scale * d_Wh_61;
-  // grad of: matmul(Wh, h11)
-  const t4456 = d_t1612 * h11_6;
-  // grad of: matmul(Wh, h10)
-  const t4457 = d_t1469 * h10_6;
-  const t4458 = t4456 + t4457;
-  // grad of: matmul(Wh, h9)
-  const t4459 = d_t1326 * h9_6;
-  const t4460 = t4458 + t4459;
-  // grad of: matmul(Wh, h8)
-  const t4461 = d_t1183 * h8_6;
-  const t4462 = t4460 + t4461;
-  // grad of: matmul(Wh, h7)
-  const t4463 = d_t1040 * h7_6;
-  const t4464 = t4462 + t4463;
-  // grad of: matmul(Wh, h6)
-  const t4465 = d_t897 * h6_6;
-  const t4466 = t4464 + t4465;
-  // grad of: matmul(Wh, h5)
-  const t4467 = d_t754 * h5_6;
-  const t4468 = t4466 + t4467;
-  // grad of: matmul(Wh, h4)
-  const t4469 = d_t611 * h4_6;
-  const t4470 = t4468 + t4469;
-  // grad of: matmul(Wh, h3)
-  const t4471 = d_t468 * h3_6;
-  const t4472 = t4470 + t4471;
-  // grad of: matmul(Wh, h2)
-  const t4473 = d_t325 * h2_6;
-  const t4474 = t4472 + t4473;
-  // grad of: matmul(Wh, h1)
-  const t4475 = d_t182 * h1_6;
-  const d_Wh_62 = t4474 + t4475;
-  $g.Wh[62]! += $scale * d_Wh_62;
-  // grad of: matmul(Wh, h11)
-  const t4476 = d_t1612 * h11_7;
-  // grad of: matmul(Wh, h10)
-  const t4477 = d_t1469 * h10_7;
-  const t4478 = t4476 + t4477;
-  // grad of: matmul(Wh, h9)
-  const t4479 = d_t1326 * h9_7;
-  const t4480 = t4478 + t4479;
-  // grad of: matmul(Wh, h8)
-  const t4481 = d_t1183 * h8_7;
-  const t4482 = t4480 + t4481;
-  // grad of: matmul(Wh, h7)
-  const t4483 = d_t1040 * h7_7;
-  const t4484 = t4482 + t4483;
-  // grad of: matmul(Wh, h6)
-  const t4485 = d_t897 * h6_7;
-  const t4486 = t4484 + t4485;
-  // grad of: matmul(Wh, h5)
-  const t4487 = d_t754 * h5_7;
-  const t4488 = t4486 + t4487;
-  // grad of: matmul(Wh, h4)
-  const t4489 = d_t611 * h4_7;
-  const t4490 = t4488 + t4489;
-  // grad of: matmul(Wh, h3)
-  const t4491 = d_t468 * h3_7;
-  const t4492 = t4490 + t4491;
-  // grad of: matmul(Wh, h2)
-  const t4493 = d_t325 * h2_7;
-  const t4494 = t4492 + t4493;
-  // grad of: matmul(Wh, h1)
-  const t4495 = d_t182 * h1_7;
-  const d_Wh_63 = t4494 + t4495;
-  $g.Wh[63]! += $scale * d_Wh_63;
-  // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4496 = d_t1473 + d_t1330;
-  // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4497 = t4496 + d_t1187;
-  // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4498 = t4497 + d_t1044;
-  // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4499 = t4498 + d_t901;
-  // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4500 = t4499 + d_t758;
-  // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4501 = t4500 + d_t615;
-  // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4502 = t4501 + d_t472;
-  // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4503 = t4502 + d_t329;
-  // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4504 = t4503 + d_t186;
-  // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4505 = t4504 + d_t43;
-  // grad of: Wx * x_0 + b
-  const d_b_0 = t4505 + d_t12;
-  $g.b[0]! += $scale * d_b_0;
-  // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4506 = d_t1492 + d_t1349;
-  // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4507 = t4506 + d_t1206;
-  // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4508 = t4507 + d_t1063;
-  // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4509 = t4508 + d_t920;
-  // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4510 = t4509 + d_t777;
-  // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4511 = t4510 + d_t634;
-  // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4512 = t4511 + d_t491;
-  // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4513 = t4512 + d_t348;
-  // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4514 = t4513 + d_t205;
-  // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4515 = t4514 + d_t62;
-  // grad of: Wx * x_0 + b
-  const d_b_1 = t4515 + d_t15;
-  $g.b[1]! += $scale * d_b_1;
-  // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4516 = d_t1512 + d_t1369;
-  // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4517 = t4516 + d_t1226;
-  // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4518 = t4517 + d_t1083;
-  // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4519 = t4518 + d_t940;
-  // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4520 = t4519 + d_t797;
-  // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4521 = t4520 + d_t654;
-  // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4522 = t4521 + d_t511;
-  // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4523 = t4522 + d_t368;
-  // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4524 = t4523 + d_t225;
-  // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4525 = t4524 + d_t82;
-  // grad of: Wx * x_0 + b
-  const d_b_2 = t4525 + d_t19;
-  $g.b[2]! += $scale * d_b_2;
-  // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4526 = d_t1532 + d_t1389;
-  // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4527 = t4526 + d_t1246;
-  // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4528 = t4527 + d_t1103;
-  // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4529 = t4528 + d_t960;
-  // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4530 = t4529 + d_t817;
-  // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4531 = t4530 + d_t674;
-  // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4532 = t4531 + d_t531;
-  // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4533 = t4532 + d_t388;
-  // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4534 = t4533 + d_t245;
-  // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4535 = t4534 + d_t102;
-  // grad of: Wx * x_0 + b
-  const d_b_3 = t4535 + d_t23;
-  $g.b[3]! += $scale * d_b_3;
-  // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4536 = d_t1552 + d_t1409;
-  // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4537 = t4536 + d_t1266;
-  // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4538 = t4537 + d_t1123;
-  // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4539 = t4538 + d_t980;
-  // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4540 = t4539 + d_t837;
-  // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4541 = t4540 + d_t694;
-  // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4542 = t4541 + d_t551;
-  // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4543 = t4542 + d_t408;
-  // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4544 = t4543 + d_t265;
-  // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4545 = t4544 + d_t122;
-  // grad of: Wx * x_0 + b
-  const d_b_4 = t4545 + d_t27;
-  $g.b[4]! += $scale * d_b_4;
-  // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4546 = d_t1572 + d_t1429;
-  // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4547 = t4546 + d_t1286;
-  // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4548 = t4547 + d_t1143;
-  // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4549 = t4548 + d_t1000;
-  // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4550 = t4549 + d_t857;
-  // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4551 = t4550 + d_t714;
-  // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4552 = t4551 + d_t571;
-  // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4553 = t4552 + d_t428;
-  // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4554 = t4553 + d_t285;
-  // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4555 = t4554 + d_t142;
-  // grad of: Wx * x_0 + b
-  const d_b_5 = t4555 + d_t31;
-  $g.b[5]! += $scale * d_b_5;
-  // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4556 = d_t1592 + d_t1449;
-  // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4557 = t4556 + d_t1306;
-  // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4558 = t4557 + d_t1163;
-  // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4559 = t4558 + d_t1020;
-  // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4560 = t4559 + d_t877;
-  // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4561 = t4560 + d_t734;
-  // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4562 = t4561 + d_t591;
-  // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4563 = t4562 + d_t448;
-  // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4564 = t4563 + d_t305;
-  // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4565 = t4564 + d_t162;
-  // grad of: Wx * x_0 + b
-  const d_b_6 = t4565 + d_t35;
-  $g.b[6]! += $scale * d_b_6;
-  // grad of: Wx * x_10 + matmul(Wh, h10) + b
-  const t4566 = d_t1612 + d_t1469;
-  // grad of: Wx * x_9 + matmul(Wh, h9) + b
-  const t4567 = t4566 + d_t1326;
-  // grad of: Wx * x_8 + matmul(Wh, h8) + b
-  const t4568 = t4567 + d_t1183;
-  // grad of: Wx * x_7 + matmul(Wh, h7) + b
-  const t4569 = t4568 + d_t1040;
-  // grad of: Wx * x_6 + matmul(Wh, h6) + b
-  const t4570 = t4569 + d_t897;
-  // grad of: Wx * x_5 + matmul(Wh, h5) + b
-  const t4571 = t4570 + d_t754;
-  // grad of: Wx * x_4 + matmul(Wh, h4) + b
-  const t4572 = t4571 + d_t611;
-  // grad of: Wx * x_3 + matmul(Wh, h3) + b
-  const t4573 = t4572 + d_t468;
-  // grad of: Wx * x_2 + matmul(Wh, h2) + b
-  const t4574 = t4573 + d_t325;
-  // grad of: Wx * x_1 + matmul(Wh, h1) + b
-  const t4575 = t4574 + d_t182;
-  // grad of: Wx * x_0 + b
-  const d_b_7 = t4575 + d_t39;
-  $g.b[7]! += $scale * d_b_7;
-  // grad of: dot(v, h12)
-  const d_v_0 = d_yhat * h12_0;
-  $g.v[0]! += $scale * d_v_0;
-  const d_v_1 = d_yhat * h12_1;
-  $g.v[1]! += $scale * d_v_1;
-  const d_v_2 = d_yhat * h12_2;
-  $g.v[2]! += $scale * d_v_2;
-  const d_v_3 = d_yhat * h12_3;
-  $g.v[3]! += $scale * d_v_3;
-  const d_v_4 = d_yhat * h12_4;
-  $g.v[4]! += $scale * d_v_4;
-  const d_v_5 = d_yhat * h12_5;
-  $g.v[5]! += $scale * d_v_5;
-  const d_v_6 = d_yhat * h12_6;
-  $g.v[6]! += $scale * d_v_6;
-  const d_v_7 = d_yhat * h12_7;
-  $g.v[7]! += $scale * d_v_7;
-}
-
-function $gradient($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $g: Params, $scale: number): number {
-  const $value = $loss($p, $x, $xo, $y, $yo);
-  $gradient_0($p, $x, $xo, $y, $yo, $g, $scale);
-  $gradient_1($p, $x, $xo, $y, $yo, $g, $scale);
-  $gradient_2($p, $x, $xo, $y, $yo, $g, $scale);
-  $gradient_3($p, $x, $xo, $y, $yo, $g, $scale);
-  return $value;
 }

@@ -27,6 +27,8 @@ export interface Assignment {
   readonly reads: readonly string[]; // symbols read, in order of first appearance
   /** 1-based column in `lineText` of each symbol, operator, function name and constant of `expr`. */
   readonly columns: ReadonlyMap<MathNode, number>;
+  /** A recurrence's line: `h[0] = ...` (its initial value) or `h[t] = ...` (its step). */
+  readonly time?: 'init' | 'step';
 }
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -208,8 +210,9 @@ export function parseFormulas(text: string, where: SourceLocation = {}, lineOffs
       throw new GradcError(`expected an assignment 'name = formula', got '${clip(code.trim())}'`, at(start));
     }
     const assign = tree as unknown as { object: MathNode; value: MathNode; index: MathNode | null };
-    if (assign.object.type !== 'SymbolNode' || assign.index) {
-      throw new GradcError(`the left side of '=' must be a plain name, got '${clip(code.slice(0, code.indexOf('=')).trim())}'`, at(start));
+    const time = assign.index ? timeIndex(assign.index) : undefined;
+    if (assign.object.type !== 'SymbolNode' || (assign.index && !time)) {
+      throw new GradcError(`the left side of '=' must be a plain name, or h[0] and h[t] for a recurrence, got '${clip(code.slice(0, code.indexOf('=')).trim())}'`, at(start));
     }
     const name = (assign.object as unknown as { name: string }).name;
     const eq = code.indexOf('=');
@@ -222,7 +225,18 @@ export function parseFormulas(text: string, where: SourceLocation = {}, lineOffs
       lineText,
       reads: symbolsRead(assign.value),
       columns: tokenColumns(assign.value, code, eq + 1),
+      ...(time ? { time } : {}),
     });
   });
   return out;
+}
+
+/** `[0]` (a recurrence's initial value) or `[t]` (its step) on the left of '='. */
+function timeIndex(index: MathNode): 'init' | 'step' | undefined {
+  const dims = (index as unknown as { dimensions?: Any[] }).dimensions ?? [];
+  if (dims.length !== 1) return undefined;
+  const d = dims[0];
+  if (d.type === 'ConstantNode' && d.value === 0) return 'init';
+  if (d.type === 'SymbolNode' && d.name === 't') return 'step';
+  return undefined;
 }

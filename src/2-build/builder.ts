@@ -19,7 +19,9 @@ import { constant, make, input as inputLeaf, intInput as intInputLeaf, param as 
 import { lengthMask, lookup, padMask, poolRows, rangeOf, rowOf } from './indexing.js';
 import { isInterned, type Node } from '../ir/node.js';
 import { ShapeError, type Op } from '../ir/ops.js';
-import { showShape, sizeOf } from '../ir/shape.js';
+import { shape, showShape, sizeOf } from '../ir/shape.js';
+import { type Host, type Recurrence, type ScanOptions, scan } from './recurrent.js';
+import { defineRecurrence, type StateLines } from './recurrentFormulas.js';
 import { dependsOn, topoOrder } from '../ir/walk.js';
 import type { Definition, Leaf, Model, ParamLeaf } from '../model.js';
 import { DEFAULT_MAX_ELEMENTS } from '../options.js';
@@ -32,6 +34,20 @@ export type Expr = Node | number | string;
 
 /** Ids of an integer input are at most this many (2^24: exact in the f32 rows too). */
 export const MAX_IDS = 2 ** 24;
+export type { Recurrence, ScanOptions } from './recurrent.js';
+
+/** Options of the cells m.rnn, m.lstm, m.gru. */
+export interface CellOptions extends ScanOptions {
+  /** Parameter name prefix (default `<kind><k>`). */
+  readonly name?: string;
+  readonly init?: InitSpec;
+  readonly recurrentInit?: InitSpec;
+  readonly biasInit?: InitSpec;
+}
+
+/** x[t] W: a row vector times W, or (a sequence of numbers) the number times W's one row. */
+const inputTerm = (xt: Node, W: Node): Node => (xt.shape.length === 0 ? make('mul', [xt, make('row', [W], { start: 0 })]) : make('matmul', [xt, W]));
+const shapeOf = (n: number) => shape(n);
 export type { InitSpec, ShapeSpec } from './specs.js';
 export interface ParamOptions { readonly shape?: ShapeSpec; readonly init?: InitSpec }
 export type Activation = 'linear' | 'sigmoid' | 'tanh' | 'relu' | 'softplus' | 'exp';
@@ -173,6 +189,7 @@ export class ModelBuilder {
       columns: tokenColumns(tree, e),
       resolve: (n) => this.scope.get(n),
       known: () => [...this.scope.keys()],
+      access: this.access,
     });
   }
 
@@ -211,8 +228,9 @@ export class ModelBuilder {
     const lineOffset = options.lineOffset ?? 0;
     // Line numbers count lines of `text`; `block` lets the CLI find them in the model file.
     const block = this.where(lineOffset === 0 ? { block: text } : {});
-    const lines = parseFormulas(text, block, lineOffset);
+    const all = parseFormulas(text, block, lineOffset);
     const at = (a: Assignment): SourceLocation => ({ ...block, line: a.line, column: a.column, snippet: a.lineText, symbol: a.name });
+    const { lines, recurrence } = this.recurrenceLines(all, at);
     const byName = new Map<string, Assignment>();
     for (const a of lines) {
       if (byName.has(a.name)) {
@@ -227,12 +245,17 @@ export class ModelBuilder {
       throw new GradcError(`formulas form a cycle: ${path.join(' -> ')}`, at(a));
     });
     for (const a of ordered) {
+      if (recurrence && a.time !== undefined) {
+        if (a.name === recurrence[0].name) this.defineStates(recurrence, at);
+        continue;
+      }
       const node = formulaToNode(a.expr, {
         where: { ...block, line: a.line, snippet: a.lineText },
         lineText: a.lineText,
         columns: a.columns,
         resolve: (n) => this.scope.get(n),
         known: () => [...this.scope.keys()],
+        access: this.access,
       });
       this.def(a.name, node, at(a), a.text);
     }
@@ -240,10 +263,63 @@ export class ModelBuilder {
   }
 
   /**
+   * The plain lines of a formulas block, and its recurrence's lines (`s[0] = ...`, `s[t] = ...`)
+   * grouped by state; each state stands in the ordering as one line reading what any line
+   * of the recurrence reads (2-build/recurrentFormulas.ts).
+   */
+  private recurrenceLines(all: readonly Assignment[], at: (a: Assignment) => SourceLocation): { lines: Assignment[]; recurrence?: StateLines[] } {
+    const timed = all.filter((a) => a.time !== undefined);
+    if (timed.length === 0) return { lines: [...all] };
+    const byState = new Map<string, { init?: Assignment; step?: Assignment }>();
+    for (const a of timed) {
+      const e = byState.get(a.name) ?? byState.set(a.name, {}).get(a.name)!;
+      const kind = a.time === 'init' ? 'init' : 'step';
+      if (e[kind]) throw new GradcError(`'${a.name}[${kind === 'init' ? '0' : 't'}]' is defined twice`, at(a));
+      e[kind] = a;
+    }
+    const group: StateLines[] = [];
+    for (const [name, e] of byState) {
+      if (!e.init || !e.step) throw new GradcError(`the recurrence '${name}' needs both '${name}[0] = ...' (its initial value) and '${name}[t] = ...' (its step)`, at((e.init ?? e.step)!));
+      group.push({ name, init: e.init, step: e.step });
+    }
+    const states = new Set(byState.keys());
+    const reads = [...new Set(timed.flatMap((a) => a.reads))].filter((r) => !states.has(r) && r !== 't' && r !== 'T');
+    const stand = group.map((g) => ({ ...g.step, reads }));
+    return { lines: [...all.filter((a) => a.time === undefined), ...stand], recurrence: group };
+  }
+
+  /** Defines the recurrence of `group` and its states' names (each, after the last step). */
+  private defineStates(group: readonly StateLines[], at: (a: Assignment) => SourceLocation): void {
+    const r = defineRecurrence(group, {
+      host: this.host,
+      resolve: (n) => this.scope.get(n),
+      known: () => [...this.scope.keys()],
+      access: this.access,
+      lengths: () => [...new Set(this.params.flatMap((p) => [...p.shape]))],
+      at,
+    });
+    for (const g of group) {
+      this.def(g.name, r.last[g.name], at(g.step), `${g.name}[T]`);
+      this.states.set(g.name, r);
+    }
+  }
+
+  /** Recurrence states by name: `h[T]`, `h[k]` in formulas (2-build/recurrentFormulas.ts). */
+  private readonly states = new Map<string, Recurrence<string>>();
+  private readonly access = (name: string, index: unknown): Node | undefined => {
+    const r = this.states.get(name);
+    if (!r) return undefined;
+    const d = index as { type: string; name?: string; value?: unknown };
+    if (d.type === 'SymbolNode' && d.name === 'T') return r.last[name];
+    if (d.type === 'ConstantNode' && typeof d.value === 'number') return r.at(d.value)[name];
+    return undefined;
+  };
+
+  /**
    * `build()` for the operation `what`, with a shape mismatch as a GradcError naming the
    * operation and the shapes (ir/ops.ts throws a ShapeError, which is not one).
    */
-  private shaped(what: string, build: () => Node, symbol = what): Node {
+  private shaped<T = Node>(what: string, build: () => T, symbol = what): T {
     try {
       return build();
     } catch (e) {
@@ -320,6 +396,84 @@ export class ModelBuilder {
     const z = this.def(`${name}_z`, make('add', [make('matmul', [W, xn]), b]));
     return activation === 'linear' ? z : this.def(`${name}_a`, this.activate(z, activation));
   }
+
+  /**
+   * A recurrence (2-build/recurrent.ts): named states, each `init` at step 0 and
+   * `step(states, x[t])` at step t = 1..T, over the rows x[t] of the sequence `xs`. One
+   * scan node whatever T is; its gradient is backpropagation through time, a loop too.
+   */
+  scan<K extends string>(
+    init: { readonly [S in K]: Expr },
+    xs: Expr,
+    step: (state: { readonly [S in K]: Node }, x: Node) => { readonly [S in K]: Expr },
+    options: ScanOptions = {},
+  ): Recurrence<K> {
+    return this.shaped('scan(...)', () => scan(this.host, init, typeof xs === 'number' ? constant(xs) : xs, step, options));
+  }
+
+  /**
+   * An Elman cell over the sequence `x` ([T x V], or T numbers): h[t] = activation(x[t] W +
+   * h[t-1] U + b), h[0] = 0, with parameters `<name>_W` [V x hidden], `<name>_U` [hidden x
+   * hidden], `<name>_b` [hidden], laid out as tf.layers.simpleRNN's kernel, recurrentKernel, bias.
+   */
+  rnn(x: Expr, hidden: number, activation: Activation = 'tanh', options: CellOptions = {}): Recurrence<'h'> {
+    checkActivation(activation, this.where());
+    const { xn, W, U, b } = this.cell('rnn', x, hidden, 1, options);
+    return this.scan({ h: constant(0, shapeOf(hidden)) }, xn, ({ h }, xt) => ({
+      h: this.activate(make('add', [make('add', [inputTerm(xt, W), make('matmul', [h, U])]), b]), activation),
+    }), options.truncate === undefined ? {} : { truncate: options.truncate });
+  }
+
+  /**
+   * An LSTM cell (tf.layers.lstm's layout: gates i, f, c, o in the columns of `<name>_W`
+   * [V x 4h], `<name>_U` [h x 4h] and `<name>_b` [4h]); states h and c, both 0 at step 0.
+   */
+  lstm(x: Expr, hidden: number, options: CellOptions = {}): Recurrence<'h' | 'c'> {
+    const { xn, W, U, b } = this.cell('lstm', x, hidden, 4, options);
+    const H = hidden;
+    return this.scan({ h: constant(0, shapeOf(H)), c: constant(0, shapeOf(H)) }, xn, ({ h, c }, xt) => {
+      const z = make('add', [make('add', [inputTerm(xt, W), make('matmul', [h, U])]), b]);
+      const gate = (k: number) => make('slice', [z], { start: k * H }, shapeOf(H));
+      const [i, f, g, o] = [make('sigmoid', [gate(0)]), make('sigmoid', [gate(1)]), make('tanh', [gate(2)]), make('sigmoid', [gate(3)])];
+      const cNext = make('add', [make('mul', [f, c]), make('mul', [i, g])]);
+      return { h: make('mul', [o, make('tanh', [cNext])]), c: cNext };
+    }, options.truncate === undefined ? {} : { truncate: options.truncate });
+  }
+
+  /**
+   * A GRU cell (tf.layers.gru's layout: gates z, r, h in the columns of `<name>_W` [V x 3h],
+   * `<name>_U` [h x 3h] and `<name>_b` [3h]; the reset gate applies before U); h[0] = 0.
+   */
+  gru(x: Expr, hidden: number, options: CellOptions = {}): Recurrence<'h'> {
+    const { xn, W, U, b } = this.cell('gru', x, hidden, 3, options);
+    const H = hidden;
+    return this.scan({ h: constant(0, shapeOf(H)) }, xn, ({ h }, xt) => {
+      const xz = make('add', [inputTerm(xt, W), b]);
+      const hz = make('matmul', [h, U]);
+      const part = (v: Node, k: number) => make('slice', [v], { start: k * H }, shapeOf(H));
+      const z = make('sigmoid', [make('add', [part(xz, 0), part(hz, 0)])]);
+      const r = make('sigmoid', [make('add', [part(xz, 1), part(hz, 1)])]);
+      const n = make('tanh', [make('add', [part(xz, 2), part(make('matmul', [make('mul', [r, h]), U]), 2)])]);
+      return { h: make('add', [make('mul', [z, h]), make('mul', [make('sub', [constant(1), z]), n])]) };
+    }, options.truncate === undefined ? {} : { truncate: options.truncate });
+  }
+
+  /** The checked sequence and new parameters of a cell with `gates` gate blocks. */
+  private cell(kind: string, x: Expr, hidden: number, gates: number, options: CellOptions): { xn: Node; W: Node; U: Node; b: Node } {
+    if (typeof hidden !== 'number' || !Number.isSafeInteger(hidden) || hidden < 1) {
+      throw new GradcError(`${kind}(x, hidden): hidden must be a positive integer (the state's width), got ${describe(hidden)}`, this.where({ symbol: 'hidden' }));
+    }
+    const xn = this.expr(x);
+    if (xn.shape.length === 0) throw new GradcError(`${kind}(x, hidden): x must be a sequence, a [T x V] matrix or a vector of T numbers, got ${showShape(xn.shape)}`, this.where());
+    const V = xn.shape.length === 2 ? xn.shape[1] : 1;
+    const name = options.name ?? `${kind}${++this.layers}`;
+    const W = this.param(`${name}_W`, { shape: [V, gates * hidden], init: options.init ?? 'glorot' });
+    const U = this.param(`${name}_U`, { shape: [hidden, gates * hidden], init: options.recurrentInit ?? 'glorot' });
+    const b = this.param(`${name}_b`, { shape: [gates * hidden], init: options.biasInit ?? 0 });
+    return { xn, W, U, b };
+  }
+
+  private readonly host: Host = { expr: (e) => this.expr(e), where: (extra) => this.where(extra) };
 
   /** A multilayer perceptron: `sizes` are the layer widths after the input. */
   mlp(x: Expr, sizes: readonly number[], activation: Activation, outputActivation: Activation = 'linear'): Node {

@@ -30,6 +30,8 @@ export interface FormulaContext {
   readonly resolve: (name: string) => Node | undefined;
   /** Names that are known at this point (for the error message). */
   readonly known: () => readonly string[];
+  /** What `name[index]` stands for when it is not a constant index into a vector (recurrences: h[t-1], x[t], h[T]). */
+  readonly access?: (name: string, index: MathNode) => Node | undefined;
 }
 
 type M = MathNode & Record<string, any>;
@@ -193,10 +195,15 @@ function functionNode(n: M, args: Node[], { fail, shaped }: Scope): Node {
  * `x[...]`, 1-based as in mathjs: `v[k]` an element of a vector, `X[k]` a row of a matrix,
  * `v[a:b]` / `X[a:b]` elements or rows a..b (inclusive), `E[ids]` the rows of parameter
  * matrix E picked by integer input `ids` (an embedding lookup). Anything else (a second
- * index, a computed index) is a located error.
+ * index, a computed index) is a located error. Inside a recurrence the context first
+ * resolves `h[t-1]`, `x[t]`, `h[T]` (2-build/recurrentFormulas.ts).
  */
 function accessorNode(n: M, args: Node[], { ctx, fail, shaped }: Scope): Node {
   const dims: M[] = n.index.dimensions;
+  if (ctx.access && n.object.type === 'SymbolNode' && dims.length === 1) {
+    const found = ctx.access(n.object.name, dims[0]);
+    if (found) return found;
+  }
   const name: string | undefined = n.object.name;
   const usage = `a constant index (v[1], X[2]: 1-based), a range (X[2:5]) or an integer input (E[tokens])`;
   const constantOf = (d: M): number | undefined => (d.type === 'ConstantNode' && typeof d.value === 'number' && Number.isInteger(d.value) ? d.value : undefined);

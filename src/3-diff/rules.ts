@@ -15,6 +15,7 @@ import { constant, div, fit, make, mul, neg, select, sub } from '../ir/build.js'
 import type { Node } from '../ir/node.js';
 import type { Op } from '../ir/ops.js';
 import { shape } from '../ir/shape.js';
+import { scanRule, tsumRule } from './recurrence.js';
 
 export type Rule = (y: Node, g: Node) => readonly (Node | null)[];
 
@@ -40,6 +41,7 @@ export const RULES: { readonly [K in Op]: Rule } = {
   param: none,
   input: none,
   target: none,
+  slot: none,
 
   neg: (_y, g) => [neg(g)], //                                d(-a) = -g
   exp: (y, g) => [unlessZero(g, mul(g, y))], //               d exp(a) = g y (y = Infinity past overflow)
@@ -115,5 +117,9 @@ export const RULES: { readonly [K in Op]: Rule } = {
   pad: (y, g) => [make('slice', [g], y.attrs, y.args[0].shape)],
   gather: ({ args: [e, ids] }, g) => [make('scatter', [g, ids], {}, e.shape), null], // d E[ids] = rows of g added into rows ids of dE (sparse)
   scatter: ({ args: [, ids] }, g) => [make('gather', [g, ids]), null], //                 d scatter(a, ids) = g[ids]
+  row: ({ args: [a], attrs }, g) => [make('unrow', [g], attrs, a.shape)], // d A[r] = G placed in row r
+  unrow: (y, g) => [make('row', [g], y.attrs)],
+  scan: scanRule, //                                           backpropagation through time (recurrence.ts)
+  tsum: tsumRule,
 };
 

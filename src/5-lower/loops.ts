@@ -40,7 +40,7 @@ import { type Demand, type Reduction, demandOf } from './demand.js';
 import { type Coords, LOWERING, type OpLowering, covers } from './table.js';
 import {
   type Access, type BufferRef, type GemmOperand, type Hoist, type LoopKernel, type LoopPlan, type LoopStep, type ScratchBuffer,
-  BATCH, GEMM_RESULT, ZERO, constant, constantOf, shift, variable,
+  type Affine, BATCH, GEMM_RESULT, ZERO, constant, constantOf, plusTerm, shift, variable,
 } from './plan.js';
 
 export type { Access, LoopKernel, LoopPlan, LoopStep } from './plan.js';
@@ -115,7 +115,8 @@ interface Planner {
   /** Whether an element loop over a tensor of shape `s` is unrolled. */
   readonly small: (s: Shape) => boolean;
   readonly notes: LoopNotes;
-  readonly batched: ReadonlySet<Node>;
+  /** Nodes that depend on the data (a recurrence's body nodes are added when it is planned). */
+  readonly batched: Set<Node>;
   readonly bufferNames: Names;
   readonly buffers: ScratchBuffer[];
   readonly bufferOf: Map<Node, Access>;
@@ -154,6 +155,9 @@ interface KernelBuild extends Demand {
   readonly fusedDepth: Map<Node, number>;
   /** node -> index of the gemm step that computes it (while it could still take an epilogue). */
   readonly gemmOf: Map<Node, number>;
+  /** Gradient accumulators by parameter index (gradient kernel), and the reductions a time loop already did. */
+  readonly targets?: readonly (Access | undefined)[];
+  readonly reduced?: Set<Node>;
 }
 
 /**
@@ -162,11 +166,12 @@ interface KernelBuild extends Demand {
  * the gradient reductions and the loss sum; checked to write every buffer before reading it.
  */
 function buildKernel(plan: Planner, kind: LoopKernel['kind']): LoopKernel {
-  const k = newKernelBuild(plan, kind);
-  const targets = plan.derived.model.params.map((_, i) => (kind === 'gradient' ? gradTarget(k, i) : undefined));
+  const k0 = newKernelBuild(plan, kind);
+  const targets = plan.derived.model.params.map((_, i) => (kind === 'gradient' ? gradTarget(k0, i) : undefined));
+  const k: KernelBuild = { ...k0, targets, reduced: new Set() };
   for (const n of k.order) lowerNode(k, n);
   if (kind === 'forward') k.steps.push(...outputSteps(k));
-  for (const r of k.reductions) k.steps.push(reductionStep(k, r, targets[r.param]!));
+  for (const r of k.reductions) if (!k.reduced!.has(r.node)) k.steps.push(reductionStep(k, r, targets[r.param]!));
   if (kind !== 'forward') k.steps.push({ kind: 'lossSum', value: k.access.get(plan.derived.model.loss)! });
   const final = k.steps.filter((x): x is LoopStep => x !== null);
   checkWrittenBeforeRead(final, kind);
@@ -211,6 +216,7 @@ function lowerNode(k: KernelBuild, n: Node): void {
   const args = n.args.map((a) => k.access.get(a)!);
   const entry = LOWERING[n.op];
   if (entry.kind === 'view') { k.access.set(n, through(args[0], n.shape, (c) => entry.source(c, n.args[0].shape, n.attrs))); return; }
+  if (entry.kind === 'time') { lowerTime(k, n, args); return; }
   if (fuseInline(k, n, args)) return;
   const out = materialize(k.plan, n);
   k.access.set(n, out);
@@ -353,7 +359,7 @@ function computeStep(k: KernelBuild, n: Node, out: Access, args: Access[], comme
       return { kind: 'gather', out, table: args[0], ids: args[1], comment };
     case 'scatter':
       return { kind: 'scatter', into: 'value', target: out, value: args[0], ids: args[1], comment };
-    default: // leaves and views never get here
+    default: // leaves, views and time loops never get here
       throw new Error(`gradc bug: no loop step computes a ${n.op}`);
   }
 }
@@ -374,6 +380,110 @@ function shiftedStep(k: KernelBuild, n: Node, out: Access, x: Access, comment: s
   });
   const said = group.length > 1 ? group.map((m) => stepNoteOf(k, m)).join('\n') : comment;
   return { kind: 'shifted', x, outs, unroll: k.plan.small(n.args[0].shape), comment: said };
+}
+
+/** Every element of `shape` is the literal `value`. */
+const literalAccess = (shape: Shape, value: number): Access => ({ base: ZERO, bs: 0, strides: shape.map(() => 0), shape, scalar: { kind: 'literal', value } });
+
+/** Row t-1+shift of a sequence `a` at the time loop's step t (a vector's element, a matrix's row). */
+function rowAtStep(a: Access, shift: number, shape: Shape): Access {
+  if (a.scalar !== undefined) return { ...a, shape, strides: shape.map(() => 0) };
+  if (a.inline) throw new Error('gradc bug: a sequence of a recurrence was fused away');
+  const s0 = a.strides[0];
+  return { buf: a.buf, base: shift0(plusTerm(a.base, 'step', s0), (shift - 1) * s0), bs: a.bs, strides: a.strides.slice(1), shape };
+}
+const shift0 = (a: Affine, k: number): Affine => ({ terms: a.terms, offset: a.offset + k });
+
+/**
+ * A scan or tsum (ir/ops.ts Body): its body planned as a kernel of its own, run once per
+ * step inside one time loop, every sample of the batch advanced together (so a
+ * matrix-vector product of the step is one gemm over the batch). Slots are accesses: the
+ * carry is a row of the scan's history buffer (row t-1, or row t going backwards), a
+ * sequence's slot its row at t, a constant's slot the constant itself; a scan's step
+ * result is written straight into its row of the history. Buffers of the body hold one
+ * step, so the code and every buffer but the history are the same size whatever T is.
+ */
+function lowerTime(k: KernelBuild, n: Node, args: Access[]): void {
+  const b = n.attrs.body!;
+  const { plan } = k;
+  const scan = n.op === 'scan';
+  const first = scan ? 1 : 0;
+  const nS = b.seqs.length;
+  // Sums over time of one body (the gradients of one recurrence's constants) share one loop.
+  const group = scan ? [n] : k.order.filter((m) => m.op === 'tsum' && m.attrs.body!.id === b.id && !k.access.has(m));
+  const outs = group.map((m) => { const o = materialize(plan, m); k.access.set(m, o); return o; });
+  const out = outs[0];
+  const W = scan ? n.shape[1] : 0;
+  const rowOfOut = (offset: number): Access => ({ buf: out.buf, base: { terms: [{ v: 'step', stride: W }], offset: offset * W }, bs: out.bs, strides: [1], shape: b.carry!.shape });
+  const slots = new Map<Node, Access>();
+  const slotBatched = new Map<Node, boolean>();
+  b.seqs.forEach((s, i) => {
+    slots.set(s, rowAtStep(args[first + i], b.shifts[i], s.shape));
+    slotBatched.set(s, plan.batched.has(n.args[first + i]));
+  });
+  b.consts.forEach((c, j) => { slots.set(c, args[first + nS + j]); slotBatched.set(c, plan.batched.has(n.args[first + nS + j])); });
+  if (scan) { slots.set(b.carry!, rowOfOut(b.reverse ? 0 : -1)); slotBatched.set(b.carry!, plan.batched.has(n)); }
+  const results = group.map((m) => m.attrs.body!.result);
+  for (const m of topoOrder(results)) if (slotBatched.get(m) ?? m.args.some((a) => plan.batched.has(a))) plan.batched.add(m);
+  // A sum over time of outer products of per-sample vectors that only feeds its parameter's
+  // gradient is added straight into the accumulator, one gemm over the batch per step
+  // (dW += $scale * sum_b a(b) b(b)^T), never materialized per sample.
+  const direct = new Map<Node, Reduction>();
+  if (!scan && k.targets && k.reduced) {
+    group.forEach((m, i) => {
+      const r = results[i];
+      const red = k.reductions.find((x) => x.node === m && x.how === 'sum');
+      if (red && !(k.uses.get(m)?.length) && r.op === 'outer' && r.args.every((a) => plan.batched.has(a)) && k.targets![red.param]?.buf) direct.set(m, red);
+    });
+  }
+  const roots = group.flatMap((m, i) => (direct.has(m) ? results[i].args : [results[i]]));
+  const order = topoOrder(roots);
+  const inner = order.filter((m) => !slots.has(m));
+  // A scan's step result goes straight into its row of the history (unless it is a leaf or a view of one).
+  const target = scan ? rowOfOut(b.reverse ? -1 : 0) : undefined;
+  if (target && !isLeaf(b.result) && !slots.has(b.result) && !plan.bufferOf.has(b.result)) plan.bufferOf.set(b.result, target);
+  const uses = new Map<Node, Node[]>();
+  for (const m of inner) for (const a of m.args) (uses.get(a) ?? uses.set(a, []).get(a)!).push(m);
+  const shiftedOver = new Map<Node, Node[]>();
+  for (const m of inner) if (LOWERING[m.op].kind === 'shifted') (shiftedOver.get(m.args[0]) ?? shiftedOver.set(m.args[0], []).get(m.args[0])!).push(m);
+  const sub: KernelBuild = {
+    demanded: new Set(inner), roots: new Set(roots), order: inner, reductions: [],
+    plan, kind: k.kind, hoists: k.hoists, hoisted: k.hoisted, steps: [], access: new Map(slots), uses,
+    position: new Map(inner.map((m, i) => [m, i])), shiftedOver, fusedDepth: new Map(), gemmOf: new Map(),
+  };
+  for (const m of inner) lowerNode(sub, m);
+  const steps = sub.steps.filter((x): x is LoopStep => x !== null);
+  const note = group.map((m) => plan.notes.stepNote(m, [m])).join('\n');
+  if (scan) {
+    const result = sub.access.get(b.result)!;
+    if (result !== plan.bufferOf.get(b.result)) {
+      steps.push({ kind: 'elementwise', op: 'copy', out: target!, args: [result], unroll: plan.small(target!.shape), comment: 'the step\'s result into its row' });
+    }
+    const initRow: Access = { ...rowOfOut(0), base: constant((b.reverse ? b.steps : 0) * W) };
+    k.steps.push({ kind: 'elementwise', op: 'copy', out: initRow, args: [args[0]], unroll: plan.small(initRow.shape), comment: `${b.reverse ? `row ${b.steps}` : 'row 0'} of the recurrence: its initial state` });
+  } else {
+    group.forEach((m, i) => {
+      const red = direct.get(m);
+      if (red) {
+        const [a, c] = results[i].args.map((x) => sub.access.get(x)!);
+        const t = k.targets![red.param]!;
+        if (a.buf && c.buf && !a.inline && !c.inline) {
+          k.reduced!.add(m);
+          steps.push({
+            kind: 'gemm', P: constant(a.shape[0] ?? 1), Q: c.shape[0] ?? 1, K: BATCH, accumulate: true, scaled: true,
+            comment: plan.notes.reductionNote(plan.derived.model.params[red.param].name, m),
+            L: { buf: a.buf, base: a.base, su: a.strides[0] ?? 0, sv: a.bs }, R: { buf: c.buf, base: c.base, su: c.bs, sv: c.strides[0] ?? 0 },
+            out: { buf: t.buf!, base: ZERO, su: t.strides[0], sv: t.strides[1] },
+          });
+          return;
+        }
+      }
+      const o = outs[i];
+      steps.push({ kind: 'elementwise', op: 'add', out: o, args: [o, sub.access.get(results[i])!], unroll: plan.small(o.shape), comment: 'summed over t' });
+      k.steps.push({ kind: 'elementwise', op: 'copy', out: o, args: [literalAccess(m.shape, 0)], unroll: plan.small(o.shape), comment: 'a sum over time starts at 0' });
+    });
+  }
+  k.steps.push({ kind: 'time', from: b.first, to: b.steps, reverse: b.reverse, steps, comment: note });
 }
 
 /** The forward kernel's copies of each output into its slot of the sample's output row. */
@@ -449,6 +559,13 @@ export function scratchOf(s: LoopStep): { reads: Set<ScratchBuffer>; writes: Scr
     case 'gather': readsOf(s.table, reads); readsOf(s.ids, reads); written.push(s.out.buf); break;
     case 'scatter': readsOf(s.value, reads); readsOf(s.ids, reads); if (s.into === 'value') written.push(s.target.buf); break;
     case 'lossSum': readsOf(s.value, reads); break;
+    case 'time':
+      for (const x of s.steps) {
+        const inner = scratchOf(x);
+        for (const r of inner.reads) reads.add(r);
+        for (const w of inner.writes) written.push({ kind: 'scratch', buffer: w });
+      }
+      break;
   }
   return { reads, writes: written.flatMap((b) => (b?.kind === 'scratch' ? [b.buffer] : [])) };
 }
@@ -459,7 +576,14 @@ export function scratchOf(s: LoopStep): { reads: Set<ScratchBuffer>; writes: Scr
  */
 function checkWrittenBeforeRead(steps: readonly LoopStep[], kind: string): void {
   const written = new Set<ScratchBuffer>();
-  for (const s of steps) {
+  const flat: LoopStep[] = [];
+  const stack = [...steps].reverse();
+  while (stack.length) {
+    const s = stack.pop()!;
+    if (s.kind === 'time') stack.push(...[...s.steps].reverse());
+    else flat.push(s);
+  }
+  for (const s of flat) {
     const { reads, writes } = scratchOf(s);
     for (const r of reads) {
       if (!written.has(r)) throw new Error(`gradc bug: the ${kind} kernel reads ${r.name} before writing it`);

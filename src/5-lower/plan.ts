@@ -21,7 +21,7 @@ import type { Shape } from '../ir/shape.js';
 import type { ShiftedRule } from './table.js';
 
 /** Run-time values a kernel's indexes and loop bounds may mention. */
-export type KernelVar = 'inputRow' | 'targetRow' | 'outputRow' | 'batchSize';
+export type KernelVar = 'inputRow' | 'targetRow' | 'outputRow' | 'batchSize' | 'step';
 
 export interface Term { readonly v: KernelVar; readonly stride: number }
 /** sum(terms[i].v * terms[i].stride) + offset. */
@@ -29,6 +29,8 @@ export interface Affine { readonly terms: readonly Term[]; readonly offset: numb
 
 export const constant = (offset: number): Affine => ({ terms: [], offset });
 export const variable = (v: KernelVar): Affine => ({ terms: [{ v, stride: 1 }], offset: 0 });
+/** `a + stride * v`. */
+export const plusTerm = (a: Affine, v: KernelVar, stride: number): Affine => (stride === 0 ? a : { terms: [...a.terms, { v, stride }], offset: a.offset });
 /** `a + k`. */
 export const shift = (a: Affine, k: number): Affine => (k === 0 ? a : { terms: a.terms, offset: a.offset + k });
 /** The number `a` stands for, when it mentions no variable. */
@@ -108,7 +110,9 @@ export type LoopStep =
    * each row is noted for the update pass).
    */
   | { readonly kind: 'scatter'; readonly into: 'value' | 'grad'; readonly target: Access; readonly value: Access; readonly ids: Access; readonly touch?: string; readonly comment?: string }
-  | { readonly kind: 'lossSum'; readonly value: Access };
+  | { readonly kind: 'lossSum'; readonly value: Access }
+  /** for t = from..to (downwards when `reverse`): the steps of a recurrence's body, whose accesses read `step`. */
+  | { readonly kind: 'time'; readonly from: number; readonly to: number; readonly reverse: boolean; readonly steps: readonly LoopStep[]; readonly comment?: string };
 
 /** Arrays a kernel binds to locals before its steps: a parameter's values or its gradient accumulator. */
 export type Hoist = Extract<BufferRef, { kind: 'param' | 'grad' }>;

@@ -17,7 +17,7 @@ import { formatNumber } from '../ir/print.js';
 import type { Kernel, Operand, Program } from './schedule.js';
 import type { Access, Affine, BufferRef, GemmOperand, LoopKernel, LoopPlan, LoopStep, ScalarRef } from './plan.js';
 
-const VAR_TEXT = { inputRow: 'inputRow', targetRow: 'targetRow', outputRow: 'outputRow', batchSize: 'nb' } as const;
+const VAR_TEXT = { inputRow: 'inputRow', targetRow: 'targetRow', outputRow: 'outputRow', batchSize: 'nb', step: 't' } as const;
 
 export function printProgram(program: Program): string {
   const head = `lowering: ${program.lowering}`;
@@ -148,5 +148,7 @@ function stepLines(s: LoopStep): string[] {
     }
     case 'lossSum':
       return [`return sum_b ${read(s.value, 'b', [])}`];
+    case 'time':
+      return [`${s.reverse ? `for t = ${s.to} down to ${s.from}` : `for t = ${s.from} to ${s.to}`}${note(s)}`, ...s.steps.flatMap(stepLines).map((l) => `  ${l}`)];
   }
 }

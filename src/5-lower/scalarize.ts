@@ -103,5 +103,7 @@ function expand(n: Node, a: Node[][]): Node[] {
         ? x.map((v, i) => rule.value(NODES, { x: v, e: e[i], m, s, shared }))
         : [rule.value(NODES, { x: m, e: s, m, s, shared })];
     }
+    case 'time': // schedule.ts sends every model with a recurrence to the looped lowering
+      throw new Error(`gradc bug: the unrolled lowering got a ${n.op}`);
   }
 }

@@ -30,6 +30,7 @@ import { type GradientTerms, gradientTerms, isSparse } from './sparse.js';
 import { type LoopPlan, planLoops } from './loops.js';
 import { printProgram } from './print.js';
 import { debugPhase } from '../debug.js';
+import { GradcError } from '../errors.js';
 
 export type Operand = { readonly ref: number } | { readonly lit: number };
 
@@ -162,7 +163,7 @@ function forwardStatement(f: Node, names: ReadonlyMap<Node, string>): string {
 export function schedule(derived: Derived, options: LowerOptions = {}): Program {
   const { model } = derived;
   const layout = withGradientRows(layoutOf(model), derived);
-  const lowering = loweringFor(layout, options);
+  const lowering = loweringFor(layout, options, hasRecurrence(derived));
   if (lowering === 'loops') {
     return printed({ model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH, options.unrollElements) });
   }
@@ -209,10 +210,23 @@ function withGradientRows(layout: Layout, derived: Derived): Layout {
   return { ...layout, params };
 }
 
-/** The lowering asked for; 'auto' unrolls models with at most `unrollLimit` parameters. */
-function loweringFor(layout: Layout, options: LowerOptions): Lowering {
+/**
+ * The lowering asked for; 'auto' unrolls models with at most `unrollLimit` parameters. A
+ * recurrence is always a time loop (the looped lowering): unrolling it would copy its
+ * step T times, which is what it is there to avoid.
+ */
+function loweringFor(layout: Layout, options: LowerOptions, recurrent: boolean): Lowering {
   const choice = options.lowering ?? 'auto';
+  if (recurrent) {
+    if (choice === 'unrolled') throw new GradcError("lowering 'unrolled' cannot take a recurrence (it would copy the step once per time step): use 'loops' or 'auto'", { symbol: 'lowering' });
+    return 'loops';
+  }
   return choice === 'auto' ? (layout.paramSize <= (options.unrollLimit ?? DEFAULT_UNROLL_LIMIT) ? 'unrolled' : 'loops') : choice;
+}
+
+/** Whether a model's forward graph or gradients hold a loop over time. */
+function hasRecurrence(derived: Derived): boolean {
+  return topoOrder([derived.model.loss, ...derived.model.outputs.map((o) => o.node), ...derived.grads]).some((n) => n.op === 'scan' || n.op === 'tsum');
 }
 
 /**

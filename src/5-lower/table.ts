@@ -17,6 +17,7 @@
  *   scatter      out = 0, then out(ids(l), j) += a(l, j): the gradient of gather. As a
  *                parameter's gradient term it is never materialized: both lowerings add it
  *                into the touched rows of the accumulator (5-lower/sparse.ts)
+ *   time         a loop over t whose body is a kernel of its own (scan, tsum; ir/ops.ts Body)
  * Laws, relied on by the looped lowering and checked in test/lowering-table.test.ts:
  * `source` and every `factor` are affine in their coordinates (so the looped lowering
  * finds strides by evaluating them at 0 and at unit vectors), and the pieces of a
@@ -66,7 +67,9 @@ export type OpLowering =
   | { readonly kind: 'place'; readonly pieces: (args: readonly Shape[], attrs: Attrs) => readonly Piece[] }
   | { readonly kind: 'shifted'; readonly rule: ShiftedRule }
   | { readonly kind: 'gather' }
-  | { readonly kind: 'scatter' };
+  | { readonly kind: 'scatter' }
+  /** A loop over time whose body is its own small kernel (ir/ops.ts Body): scan, tsum. */
+  | { readonly kind: 'time' };
 
 const leaf: OpLowering = { kind: 'leaf' };
 const elementwise: OpLowering = { kind: 'elementwise' };
@@ -93,6 +96,7 @@ export const LOWERING: { readonly [K in Op]: OpLowering } = {
   param: leaf,
   input: leaf,
   target: leaf,
+  slot: leaf, // a recurrence's body reads it: the looped lowering binds it to a row at step t
 
   neg: elementwise, exp: elementwise, log: elementwise, sqrt: elementwise, abs: elementwise,
   sin: elementwise, cos: elementwise, tanh: elementwise, sigmoid: elementwise, relu: elementwise,
@@ -104,6 +108,7 @@ export const LOWERING: { readonly [K in Op]: OpLowering } = {
   broadcast: { kind: 'view', source: () => [] }, // out(o) = a, a scalar
   index: { kind: 'view', source: (_o, a, attrs) => unflat(a, attrs.start!) }, // out = a[start], flat
   slice: { kind: 'view', source: (o, a, attrs) => sliceSource(o, a, attrs.start!) }, // a contiguous range: elements or whole rows
+  row: { kind: 'view', source: (o, _a, attrs) => [attrs.start!, o[0]] }, // out(j) = A(start, j)
 
   matmul: {
     kind: 'contract',
@@ -119,6 +124,7 @@ export const LOWERING: { readonly [K in Op]: OpLowering } = {
 
   pad: { kind: 'place', pieces: (_a, attrs) => [{ arg: 0, at: attrs.start! }] }, // zeros, a at start
   unindex: { kind: 'place', pieces: (_a, attrs) => [{ arg: 0, at: attrs.start! }] }, // zeros, the scalar at start
+  unrow: { kind: 'place', pieces: ([a], attrs) => [{ arg: 0, at: attrs.start! * a[0] }] }, // zeros, the vector as row start
   concat: { // the arguments one after another (a scalar takes one place)
     kind: 'place',
     pieces: (args) => {
@@ -132,6 +138,8 @@ export const LOWERING: { readonly [K in Op]: OpLowering } = {
   logsumexp: { kind: 'shifted', rule: { perElement: false, term: exp, value: (f, v) => f.apply('add', v.m, f.apply('log', v.s)) } },
   gather: { kind: 'gather' }, //   out(l, j) = table(ids(l), j)
   scatter: { kind: 'scatter' }, // out(ids(l), j) += a(l, j), from zero
+  scan: { kind: 'time' }, //  row t = body(row t-1, sequence rows at t): 5-lower/loops.ts plans the body as a kernel
+  tsum: { kind: 'time' }, //  sum over t of body(sequence rows at t)
 
   logsoftmax: {
     kind: 'shifted',

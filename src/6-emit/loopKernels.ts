@@ -28,7 +28,7 @@ import { type SimdGemm, type SimdPlan, scratchDeclaration, simdCopies } from './
  */
 let nn = '!';
 
-const VARS: { readonly [K in KernelVar]: string } = { inputRow: '$xo', targetRow: '$yo', outputRow: '$oo', batchSize: '$nb' };
+const VARS: { readonly [K in KernelVar]: string } = { inputRow: '$xo', targetRow: '$yo', outputRow: '$oo', batchSize: '$nb', step: '$step' };
 
 function bufferText(b: BufferRef): string {
   switch (b.kind) {
@@ -55,7 +55,7 @@ function scalarText(s: ScalarRef, product = ''): string {
 function affineText(a: Affine): string {
   const t = a.terms.map((x) => (x.stride === 1 ? VARS[x.v] : `${VARS[x.v]} * ${x.stride}`));
   if (a.offset !== 0 || t.length === 0) t.push(String(a.offset));
-  return t.join(' + ');
+  return t.join(' + ').replace(/ \+ -(\d)/g, ' - $1');
 }
 
 function hoistText(h: Hoist): string {
@@ -319,6 +319,10 @@ function step(s: LoopStep, simd: SimdPlan | null): string {
     case 'reduce': return note + reduce(s);
     case 'gather': return note + gather(s);
     case 'scatter': return note + scatter(s);
+    case 'time': {
+      const loop = s.reverse ? `for (let $step = ${s.to}; $step >= ${s.from}; $step--)` : `for (let $step = ${s.from}; $step <= ${s.to}; $step++)`;
+      return `${note}${loop} {\n${indent(s.steps.map((x) => step(x, simd)).join('\n'))}\n}`;
+    }
     case 'lossSum': return `let $total = 0;\nfor (let $b = 0; $b < $nb; $b++) $total += ${at(s.value, '$b', [])};\nreturn $total;`;
   }
 }

@@ -106,9 +106,50 @@ function evalNode(n: Node, a: Float64Array[]): Float64Array {
       y.forEach((id, l) => { const r = rowOf(id, n.shape[0], n, l); for (let j = 0; j < width; j++) out[r * width + j] += x[l * width + j]; });
       return out;
     }
+    case 'row': { const c = s0[1]; return x.slice(n.attrs.start! * c, (n.attrs.start! + 1) * c); }
+    case 'unrow': out.set(x, n.attrs.start! * x.length); return out;
+    case 'scan': case 'tsum': return evalTime(n, a);
     default:
       throw new Error(`the interpreter has no case for op '${n.op}'`);
   }
+}
+
+/** The rows of a sequence value at step t (1-based): row t-1+shift, a vector or one element. */
+function rowAt(seq: Float64Array, width: number, t: number, shift: number): Float64Array {
+  const r = t - 1 + shift;
+  return seq.slice(r * width, (r + 1) * width);
+}
+
+/**
+ * A scan or tsum, step by step as ir/ops.ts Body defines it: the body is evaluated at each
+ * t with its slots bound to the carry, the sequences' rows and the constants.
+ */
+function evalTime(n: Node, a: Float64Array[]): Float64Array {
+  const b = n.attrs.body!;
+  const scan = n.op === 'scan';
+  const nS = b.seqs.length;
+  const seqs = a.slice(scan ? 1 : 0, (scan ? 1 : 0) + nS);
+  const consts = a.slice((scan ? 1 : 0) + nS);
+  const widths = b.seqs.map((s) => sizeOf(s.shape));
+  const order = topoOrder([b.result]);
+  const out = new Float64Array(sizeOf(n.shape));
+  const C = scan ? sizeOf(b.carry!.shape) : 0;
+  if (scan) out.set(a[0], (b.reverse ? b.steps : 0) * C);
+  const ts: number[] = [];
+  for (let t = b.first; t <= b.steps; t++) ts.push(t);
+  if (b.reverse) ts.reverse();
+  for (const t of ts) {
+    const values = new Map<Node, Float64Array>();
+    b.seqs.forEach((s, i) => values.set(s, rowAt(seqs[i], widths[i], t, b.shifts[i])));
+    b.consts.forEach((k, j) => values.set(k, consts[j]));
+    const from = b.reverse ? t : t - 1;
+    if (scan) values.set(b.carry!, out.slice(from * C, (from + 1) * C));
+    for (const m of order) if (!values.has(m)) values.set(m, m.op === 'const' ? Float64Array.from({ length: sizeOf(m.shape) }, () => m.attrs.value!) : evalNode(m, m.args.map((x) => values.get(x)!)));
+    const r = values.get(b.result)!;
+    if (scan) out.set(r, (b.reverse ? t - 1 : t) * C);
+    else for (let i = 0; i < out.length; i++) out[i] += r[i];
+  }
+  return out;
 }
 
 /** Values of every node reachable from `roots`. */

@@ -50,6 +50,12 @@ export class Graph {
     this.#table.set(key, node);
   }
 
+  #bodies = 0;
+  /** A fresh id for a recurrence's body (ir/ops.ts Body): per graph, in creation order. */
+  nextBody(): number {
+    return ++this.#bodies;
+  }
+
   /** Number of distinct nodes interned in this graph. */
   get size(): number {
     return this.#table.size;
@@ -91,6 +97,7 @@ function keyOf(op: Op, args: readonly Node[], attrs: Attrs, shape: Shape): strin
   if (attrs.name !== undefined) k += `:${attrs.name}`;
   if (attrs.start !== undefined) k += `@${attrs.start}`;
   if (attrs.limit !== undefined) k += `<${attrs.limit}`;
+  if (attrs.body !== undefined) k += `#${attrs.body.id}.${attrs.body.result.id}`;
   k += `(${args.map((a) => a.id).join(',')})`;
   return `${k}${showShape(shape)}`;
 }

@@ -40,9 +40,10 @@
  *   in d(a^b)/db). The fuzz test (test/fuzz.test.ts) holds every other case to a finite
  *   gradient wherever the loss has a finite slope.
  */
+import type { Node } from './node.js';
 import { type Shape, SCALAR, broadcastShapes, isScalar, shape as mkShape, showShape, sizeOf as sizeOfShape } from './shape.js';
 
-export type LeafOp = 'const' | 'param' | 'input' | 'target';
+export type LeafOp = 'const' | 'param' | 'input' | 'target' | 'slot';
 export type UnaryOp =
   | 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sin' | 'cos' | 'tanh'
   | 'sigmoid' | 'relu' | 'softplus' | 'square' | 'sign';
@@ -50,7 +51,8 @@ export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min' | '
 export type TensorOp =
   | 'select' | 'matmul' | 'dot' | 'outer' | 'transpose' | 'sum' | 'broadcast'
   | 'softmax' | 'logsumexp' | 'logsoftmax' | 'index' | 'unindex' | 'concat' | 'slice' | 'pad'
-  | 'gather' | 'scatter';
+  | 'gather' | 'scatter'
+  | 'row' | 'unrow' | 'scan' | 'tsum';
 export type Op = LeafOp | UnaryOp | BinaryOp | TensorOp;
 
 export type ElementwiseOp = UnaryOp | BinaryOp | 'select';
@@ -61,6 +63,33 @@ export interface Attrs {
   readonly name?: string; // param, input, target
   readonly start?: number; // index, unindex, slice, pad (a flat, row-major offset)
   readonly limit?: number; // input: an integer input, each value in 0 .. limit - 1 (a token id)
+  readonly body?: Body; // scan, tsum: the step function (see Body)
+}
+
+/**
+ * The step function of a recurrence (`scan`) or of a sum over time (`tsum`): a graph over
+ * slot leaves of its own, closed (it reads nothing but its slots and constants).
+ *   scan(init, seq_1..seq_n, k_1..k_m) : [(T+1) x C], row 0 = init (row T when `reverse`)
+ *     forward: for t = first..T: row t = result(carry = row t-1, seq_i = seq_i row (t-1+shift_i), k)
+ *     reverse: for t = T..first: row t-1 = result(carry = row t, seq_i row (t-1+shift_i), k)
+ *   tsum(seq_1..seq_n, k_1..k_m) = sum over t = first..T of result(seq_i row (t-1+shift_i), k)
+ * A sequence is a matrix (its rows are vectors) or a vector (its elements are scalars).
+ * `id` is unique in its graph (the node key mentions it); slots are named after it.
+ */
+export interface Body {
+  readonly id: number;
+  /** T: the last step; steps run over t = first..T (first = 1 unless BPTT is truncated). */
+  readonly steps: number;
+  readonly first: number;
+  readonly reverse: boolean;
+  /** A forward scan's option: its gradient runs through the last `truncate` steps only (truncated BPTT). */
+  readonly truncate?: number;
+  /** scan: the carry's slot (a vector); tsum: none. */
+  readonly carry?: Node;
+  readonly seqs: readonly Node[];
+  readonly shifts: readonly number[];
+  readonly consts: readonly Node[];
+  readonly result: Node;
 }
 
 export interface OpInfo {
@@ -90,6 +119,7 @@ export const OPS: { readonly [K in Op]: OpInfo } = {
   param: leaf,
   input: leaf,
   target: leaf,
+  slot: leaf,
 
   neg: unary((x) => -x, (x) => `-${x}`),
   exp: unary(Math.exp, (x) => `Math.exp(${x})`, 'exp'),
@@ -132,6 +162,10 @@ export const OPS: { readonly [K in Op]: OpInfo } = {
   pad: { arity: 1, kind: 'tensor', fn: 'pad' },
   gather: { arity: 2, kind: 'tensor', fn: 'gather' },
   scatter: { arity: 2, kind: 'tensor', fn: 'scatter_add' },
+  row: { arity: 1, kind: 'tensor', fn: 'row' },
+  unrow: { arity: 1, kind: 'tensor', fn: 'unrow' },
+  scan: { arity: 'n', kind: 'tensor', fn: 'scan' },
+  tsum: { arity: 'n', kind: 'tensor', fn: 'tsum' },
 };
 
 /**
@@ -146,6 +180,9 @@ export function sliceFits(a: Shape, out: Shape, start: number): boolean {
   if (out.length === 1) return (start % a[1]) + out[0] <= a[1]; // within one row
   return out.length === 2 && out[1] === a[1] && start % a[1] === 0; // whole rows
 }
+
+/** The shape of a sequence's slot: a row of a matrix, an element of a vector. */
+export const rowShape = (s: Shape): Shape => (s.length === 2 ? mkShape(s[1]) : SCALAR);
 
 /** Raised by shape inference; the builders add where the operands came from. */
 export class ShapeError extends Error {}
@@ -205,6 +242,13 @@ export function inferShape(op: Op, args: readonly Shape[], attrs: Attrs, out?: S
       const fits = out && out.length === 2 && ((b.length === 0 && a.length === 1 && a[0] === out[1]) || (b.length === 1 && a.length === 2 && a[0] === b[0] && a[1] === out[1]));
       return fits ? out : bad(`rows of ${showShape(a)} do not scatter by ids ${showShape(b)} into ${out ? showShape(out) : '?'}`);
     }
+    case 'row': // row `start` (0-based) of a matrix
+      return a.length === 2 && attrs.start !== undefined && attrs.start >= 0 && attrs.start < a[0] ? mkShape(a[1]) : bad(`row ${attrs.start} of a matrix`);
+    case 'unrow':
+      return a.length === 1 && out && out.length === 2 && out[1] === a[0] && (attrs.start ?? -1) >= 0 && attrs.start! < out[0] ? out : bad('unrow puts a vector into a row of a matrix');
+    case 'scan':
+    case 'tsum':
+      return timeShape(op, args, attrs.body, bad);
     case 'concat': {
       if (args.some((s) => s.length > 1)) bad('concatenates scalars and vectors');
       return mkShape(args.reduce((n, s) => n + (s.length === 0 ? 1 : s[0]), 0));
@@ -212,4 +256,26 @@ export function inferShape(op: Op, args: readonly Shape[], attrs: Attrs, out?: S
     default:
       return bad('unknown op');
   }
+}
+
+/** The shape of a scan or tsum, checking its arguments against its body (see Body). */
+function timeShape(op: 'scan' | 'tsum', args: readonly Shape[], body: Body | undefined, bad: (why: string) => never): Shape {
+  if (!body) return bad('has no body');
+  const scan = op === 'scan';
+  const nSeq = body.seqs.length;
+  if (args.length !== (scan ? 1 : 0) + nSeq + body.consts.length) bad('arguments do not match its body');
+  if (!Number.isInteger(body.steps) || body.steps < 1 || !Number.isInteger(body.first) || body.first < 1 || body.first > body.steps) bad(`steps ${body.first}..${body.steps}`);
+  const seqs = args.slice(scan ? 1 : 0, (scan ? 1 : 0) + nSeq);
+  seqs.forEach((s, i) => {
+    const rows = s.length === 0 ? 0 : s[0];
+    const shift = body.shifts[i];
+    if (s.length === 0 || body.first - 1 + shift < 0 || body.steps - 1 + shift >= rows) bad(`sequence ${i + 1} has ${rows} rows; step ${body.steps} reads row ${body.steps - 1 + shift}`);
+    if (showShape(rowShape(s)) !== showShape(body.seqs[i].shape)) bad(`sequence ${i + 1}'s rows do not match its slot`);
+  });
+  const consts = args.slice((scan ? 1 : 0) + nSeq);
+  consts.forEach((s, j) => { if (showShape(s) !== showShape(body.consts[j].shape)) bad(`constant ${j + 1} does not match its slot`); });
+  if (!scan) return body.result.shape;
+  const c = args[0];
+  if (c.length !== 1 || !body.carry || showShape(body.carry.shape) !== showShape(c) || showShape(body.result.shape) !== showShape(c)) bad('the carry, its slot and the step result must be vectors of one length');
+  return mkShape(body.steps + 1, c[0]);
 }

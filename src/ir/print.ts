@@ -40,7 +40,8 @@ export function printIr(roots: readonly Node[], labels: Labels = new Map(), root
   const lines = order.map((n) => {
     const label = labels.get(n);
     const args = n.args.length ? `(${n.args.map(ref).join(', ')})` : '';
-    return `%${num.get(n)}${label ? ` ${label}` : ''} = ${n.op}${attrText(n)}${args} : ${showShape(n.shape)}`;
+    const body = n.attrs.body ? ` ${timeText(n, n.args.map(ref))}` : ''; // a recurrence's step, written over t
+    return `%${num.get(n)}${label ? ` ${label}` : ''} = ${n.op}${attrText(n)}${args}${body} : ${showShape(n.shape)}`;
   });
   roots.forEach((r, i) => lines.push(`return ${rootNames[i] ?? `#${i}`} = %${num.get(r)}`));
   return lines.join('\n');
@@ -83,12 +84,38 @@ export function formula(root: Node, labels: Labels = new Map(), options: { expan
 }
 
 /**
+ * A scan or tsum with its body written over t: `scan(h[0] = 0; h[t] = tanh(Wx * x[t] + Wh * h[t-1] + b))`,
+ * `sum_t(...)`. A forward recurrence's states are `h`, the reverse one's (backpropagation
+ * through time) `G`; a sequence is indexed by the step it reads.
+ */
+function timeText(n: Node, args: readonly string[]): string {
+  const b = n.attrs.body!;
+  const scan = n.op === 'scan';
+  const first = scan ? 1 : 0;
+  const self = b.reverse ? 'G' : 'h';
+  const at = (k: number) => (k === 0 ? 't' : k > 0 ? `t+${k}` : `t${k}`);
+  const labels = new Map<Node, string>();
+  b.seqs.forEach((s, i) => {
+    const arg = n.args[first + i];
+    const name = arg.op === 'scan' ? (arg.attrs.body!.reverse ? 'G' : 'h') : args[first + i];
+    const history = arg.shape[0] === b.steps + 1; // row t is the state after step t; else row t-1 is step t's
+    labels.set(s, `${/^%?[A-Za-z0-9_$]+$/.test(name) ? name : `(${name})`}[${at(b.shifts[i] - (history ? 1 : 0))}]`);
+  });
+  b.consts.forEach((k, j) => labels.set(k, args[first + b.seqs.length + j]));
+  if (b.carry) labels.set(b.carry, `${self}[${b.reverse ? 't' : 't-1'}]`);
+  const body = formula(b.result, labels);
+  if (!scan) return `sum_t(${body})`;
+  const last = b.reverse ? b.steps : 0;
+  return `scan(${self}[${last}] = ${args[0]}; ${self}[${b.reverse ? 't-1' : 't'}] = ${body})`;
+}
+
+/**
  * A label as an operand. Identifiers bind tightest; a label that is not an identifier
  * (the inspection tools name steps `dloss/dz`) binds like a quotient, so it is
  * parenthesized where a quotient would be (`a / (dloss/dz)`, `(dloss/dz)^2`).
  */
 function labelText(label: string): Printed {
-  return { text: label, prec: /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(label) ? 9 : 2 };
+  return { text: label, prec: /^[A-Za-z_$][A-Za-z0-9_$]*(\[t([+-]\d+)?\])?$/.test(label) ? 9 : 2 }; // h[t-1]: a recurrence's state
 }
 
 function printNode(n: Node, a: Printed[]): Printed {
@@ -115,6 +142,14 @@ function printNode(n: Node, a: Printed[]): Printed {
       return { text: `${wrap(a[0], 5)}${n.shape.length ? '.^' : '^'}2`, prec: 4 };
     case 'index':
       return { text: `${wrap(a[0], 9)}[${n.attrs.start! + 1}]`, prec: 9 };
+    case 'row': // a recurrence's state after step `start` (row 0: the initial state)
+      return { text: `${wrap(a[0], 9)}[row ${n.attrs.start!}]`, prec: 9 };
+    case 'slot': // a recurrence body's input (ir/scan.ts names it)
+      return { text: n.attrs.name!, prec: 9 };
+    case 'unrow':
+      return { text: `unrow(${a[0].text}, row ${n.attrs.start!})`, prec: 9 };
+    case 'scan': case 'tsum':
+      return { text: timeText(n, a.map((x) => x.text)), prec: 9 };
     default: {
       const extra = n.attrs.start !== undefined ? `, ${n.attrs.start + 1}` : '';
       return { text: `${OPS[n.op].fn ?? n.op}(${a.map((x) => x.text).join(', ')}${extra})`, prec: 9 };

@@ -11,6 +11,7 @@ import { make, mul } from '../../src/ir/build.js';
 import type { Node } from '../../src/ir/node.js';
 import type { Op } from '../../src/ir/ops.js';
 import { shape } from '../../src/ir/shape.js';
+import { recurrence } from '../../src/ir/scan.js';
 import type { GradCheck, Leaves, Point } from './gradcheck.js';
 import { randomArray, seeded } from './numeric.js';
 
@@ -136,6 +137,7 @@ export const SPEC: { readonly [K in Op]: Spec } = {
   param: { kind: 'leaf' },
   input: { kind: 'leaf' },
   target: { kind: 'leaf' },
+  slot: { kind: 'leaf' },
 
   neg: unary('neg', { grid: wide, domain: [-3, 3] }),
   exp: unary('exp', { grid: [-745, -700, -30, -1, 0, 1e-8, 1, 10, 700], domain: [-3, 3] }),
@@ -313,4 +315,22 @@ export const SPEC: { readonly [K in Op]: Spec } = {
       tensor('scatter(v, id) of one row', { v: [2] }, { id: [], r: [4, 2] }, ({ v, id, r }) => sumOf(mul(r, make('scatter', [v, id], {}, shape(4, 2)))), (k, n) => (k === 'id' ? [0] : vec(n))),
     ],
   },
+  row: { kind: 'checks', checks: () => [tensor('row(A, 1) of a matrix', { A: [3, 2] }, { r: [2] }, ({ A, r }) => dot(r, make('row', [A], { start: 1 })))] },
+  unrow: { kind: 'checks', checks: () => [tensor('unrow(v, 2) into a matrix', { v: [3] }, { r: [4, 3] }, ({ v, r }) => sumOf(mul(r, make('unrow', [v], { start: 2 }, shape(4, 3)))))] },
+  scan: { kind: 'checks', checks: () => recurrenceChecks('scan') },
+  tsum: { kind: 'checks', checks: () => recurrenceChecks('tsum (in the gradient of a scan)') },
 };
+
+/**
+ * Recurrences: every row of the history weighted (so every G[t] is non-zero), the
+ * initial state a parameter, a sequence of numbers and one of vectors.
+ */
+function recurrenceChecks(what: string): GradCheck[] {
+  return [
+    tensor(`${what}: h[t] = tanh(W h[t-1] + u x[t]) over 4 numbers`, { W: [3, 3], u: [3], h0: [3] }, { x: [4], r: [5, 3] }, ({ W, u, h0, x, r }) =>
+      sumOf(mul(r, recurrence(h0, [{ node: x }], (h, [xt]) => call('tanh', call('add', call('matmul', W, h), mul(xt, u))))))),
+    tensor(`${what}: h[t] = sigmoid(h[t-1] U + x[t] V) * h[t-1] + 0.5 over 3 rows of 2`, { U: [2, 2], V: [2, 2] }, { x: [3, 2], r: [4, 2] }, ({ U, V, x, r }) =>
+      sumOf(mul(r, recurrence(make('const', [], { value: 0.1 }, shape(2)), [{ node: x }], (h, [xt]) =>
+        call('add', mul(call('sigmoid', call('add', call('matmul', h, U), call('matmul', xt, V))), h), make('const', [], { value: 0.5 }, shape(2))))))),
+  ];
+}

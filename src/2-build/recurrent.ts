@@ -1,0 +1,114 @@
+/**
+ * Phase 2, build: recurrences in the builder (`m.scan`) and the cells made of them
+ * (`m.rnn`, `m.lstm`, `m.gru`).
+ *
+ * Guarantees: a recurrence is one `scan` node (ir/scan.ts) whatever its length T: its
+ * step is written once, over named states (scalars or vectors, concatenated into one
+ * carry in the order given) and the row x[t] of a sequence (a [T x V] matrix, rows are
+ * vectors, or a vector of T numbers); `h[0]` is the initial state, `h[t]` the state after
+ * step t, `last` the state after step T. A sequence that depends on parameters, a state
+ * whose step result changes shape, or an empty set of states is a GradcError naming it.
+ *
+ * The cells' weights are laid out as TF.js's (tf.layers.simpleRNN, lstm, gru) so that
+ * weights copy across unchanged: `<name>_W` is TF.js's kernel [V x G*H], `<name>_U` its
+ * recurrentKernel [H x G*H], `<name>_b` its bias [G*H], and z = x W + h U + b (a row
+ * vector times a matrix). Gate order within the G*H columns:
+ *   lstm: i, f, c, o   c' = f*c + i*tanh(z_c), h' = o*tanh(c'), i f o = sigmoid(z_i, z_f, z_o)
+ *   gru:  z, r, h      z = sigmoid(xW_z + hU_z + b_z), r = sigmoid(xW_r + hU_r + b_r),
+ *                      n = tanh(xW_h + (r*h) U_h + b_h), h' = z*h + (1 - z)*n
+ * (TF.js's recurrentActivation defaults to hardSigmoid: pass 'sigmoid' there to match.)
+ */
+import { GradcError, type SourceLocation } from '../errors.js';
+import { make } from '../ir/build.js';
+import type { Node } from '../ir/node.js';
+import { recurrence } from '../ir/scan.js';
+import { shape as mkShape, showShape, sizeOf } from '../ir/shape.js';
+import { topoOrder } from '../ir/walk.js';
+
+/** A recurrence as the builder returns it: its states at any step, and after the last. */
+export interface Recurrence<K extends string> {
+  /** The [(T+1) x C] history: row t holds every state after step t (concatenated). */
+  readonly history: Node;
+  /** T, the number of steps. */
+  readonly steps: number;
+  /** The states after step t (t = 0: the initial states). */
+  at(t: number): { readonly [S in K]: Node };
+  /** The states after step T. */
+  readonly last: { readonly [S in K]: Node };
+}
+
+export interface ScanOptions {
+  /** Truncated backpropagation through time: the gradient flows through the last `truncate` steps only. */
+  readonly truncate?: number;
+}
+
+/** What recurrence building needs from the builder. */
+export interface Host {
+  expr(e: Node | number | string): Node;
+  where(extra?: SourceLocation): SourceLocation;
+}
+
+/** One state's place in the carry vector. */
+interface Part { readonly name: string; readonly shape: readonly number[]; readonly at: number; readonly size: number }
+
+function split(carry: Node, parts: readonly Part[]): Record<string, Node> {
+  const out: Record<string, Node> = Object.create(null);
+  for (const p of parts) {
+    out[p.name] = parts.length === 1 && p.shape.length === 1 ? carry
+      : p.shape.length === 0 ? make('index', [carry], { start: p.at }) : make('slice', [carry], { start: p.at }, mkShape(p.size));
+  }
+  return out;
+}
+
+function join(values: readonly Node[], parts: readonly Part[]): Node {
+  return parts.length === 1 && parts[0].shape.length === 1 ? values[0] : make('concat', values);
+}
+
+/**
+ * `scan(host, init, xs, step)`: states[t] = step(states[t-1], x[t]) for t = 1..T,
+ * states[0] = init. Returns the recurrence (see Recurrence).
+ */
+export function scan<K extends string>(
+  host: Host,
+  init: { readonly [S in K]: Node | number | string },
+  xs: Node | string,
+  step: (state: { readonly [S in K]: Node }, x: Node) => { readonly [S in K]: Node | number | string },
+  options: ScanOptions = {},
+): Recurrence<K> {
+  const names = Object.keys(init) as K[];
+  if (names.length === 0) throw new GradcError('scan needs at least one state', host.where({ symbol: 'scan' }));
+  const seq = host.expr(xs);
+  if (seq.shape.length === 0) throw new GradcError(`the sequence of a recurrence must be a [T x V] matrix or a vector of T numbers, got ${showShape(seq.shape)}`, host.where({ symbol: 'scan' }));
+  if (topoOrder([seq]).some((n) => n.op === 'param')) {
+    throw new GradcError('the sequence of a recurrence must not depend on parameters (its gradient is not derived); compute inside the step instead', host.where({ symbol: 'scan' }));
+  }
+  let at = 0;
+  const parts: Part[] = names.map((name) => {
+    const v = host.expr(init[name]);
+    if (v.shape.length > 1) throw new GradcError(`state '${name}' must be a scalar or a vector, got ${showShape(v.shape)}`, host.where({ symbol: name }));
+    const p = { name, shape: v.shape, at, size: sizeOf(v.shape) };
+    at += p.size;
+    return p;
+  });
+  const inits = names.map((name) => host.expr(init[name]));
+  const T = seq.shape[0];
+  const truncate = options.truncate;
+  if (truncate !== undefined && (!Number.isSafeInteger(truncate) || truncate < 1)) {
+    throw new GradcError(`truncate must be a positive integer (the steps the gradient flows through), got ${String(truncate)}`, host.where({ symbol: 'truncate' }));
+  }
+  const history = recurrence(join(inits, parts), [{ node: seq }], (carry, [x]) => {
+    const next = step(split(carry, parts) as { [S in K]: Node }, x);
+    return join(parts.map((p) => {
+      const v = host.expr(next[p.name as K]);
+      if (showShape(v.shape) !== showShape(p.shape)) {
+        throw new GradcError(`the step gives state '${p.name}' the shape ${showShape(v.shape)}, its initial value has ${showShape(p.shape)}`, host.where({ symbol: p.name }));
+      }
+      return v;
+    }), parts);
+  }, truncate === undefined ? {} : { truncate });
+  const statesAt = (t: number) => {
+    if (!Number.isSafeInteger(t) || t < 0 || t > T) throw new GradcError(`step ${String(t)} is outside 0..${T}`, host.where({ symbol: 'scan' }));
+    return split(make('row', [history], { start: t }), parts) as { [S in K]: Node };
+  };
+  return { history, steps: T, at: statesAt, last: statesAt(T) };
+}
