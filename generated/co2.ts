@@ -142,6 +142,19 @@ function $checkParams(p: Params, where: string, finite: boolean, writable = fals
   if (writable) $checkWritableParam(p, where, 'c');
 }
 
+/** True when every integer input of rows [first, first + count) is an id in range. */
+function $idsOk(_X: Floats, _count: number, _first: number): boolean {
+  return true;
+}
+
+/** Throws a SampleError naming the row, the input and the position of the first id out of range. */
+function $checkIds(_where: string, _X: Floats, _count: number, _first: number): void {
+}
+
+/** Forgets the rows the gradient kernels touched (after an update, or a gradient that no update reads). */
+function $untouch(): void {
+}
+
 /** Writes one sample's inputs into `into` at `at`; throws naming an input that is missing, not finite or of the wrong size. */
 export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
   $packArray(src.x, 12, '[12]', into, at, where, 'input', 'x');
@@ -295,7 +308,7 @@ function $checkRate(where: string, lr: unknown): void {
 /** True when `count` rows from row `first` lie in X and Y, both of this module's Floats (`$checkRows` says what is wrong otherwise, and takes the other float type too). */
 function $isRows(X: Floats, Y: Floats, count: number, first: number): boolean {
   return Number.isInteger(count) && count >= 1 && Number.isInteger(first) && first >= 0 && X instanceof Floats && Y instanceof Floats &&
-    X.length >= (first + count) * INPUT_SIZE && Y.length >= (first + count) * TARGET_SIZE;
+    X.length >= (first + count) * INPUT_SIZE && Y.length >= (first + count) * TARGET_SIZE && $idsOk(X, count, first);
 }
 
 /** Checks `count` rows from row `first` lie in X and Y (once per call). */
@@ -308,6 +321,7 @@ function $checkRows(where: string, X: Floats, Y: Floats, count: number, first: n
   if (X.length < end * INPUT_SIZE || Y.length < end * TARGET_SIZE) {
     throw new SampleError(`${where}: rows ${first} to ${end - 1} (first ${first}, count ${count}) are not all in the data: X has ${X.length / INPUT_SIZE} rows of ${INPUT_SIZE} (${X.length} values), Y has ${Y.length / TARGET_SIZE} rows of ${TARGET_SIZE} (${Y.length} values)`);
   }
+  $checkIds(where, X, count, first);
 }
 
 /** Sum of the loss over rows [first, first + count), adding `scale` times the gradients into `g`. */
@@ -345,6 +359,7 @@ function $stepFailed(where: string, p: Params, X: Floats, Y: Floats, count: numb
   else {
     const g = zeroParams();
     const value = $gradientSum(p, X, Y, count, first, g, 1 / count) / count;
+    $untouch(); // g is not the accumulator the update pass reads
     const grad = $nonFinite(g);
     const next = copyParams(p);
     $applyUpdate(next, g, lr);
@@ -451,6 +466,18 @@ export interface FitOptions {
   readonly metrics?: readonly ('accuracy' | 'mse' | 'mae')[] | undefined;
   /** Which output and target the metrics compare (names as in `shapes`). */
   readonly metricsOn?: { readonly output: string; readonly target: string } | undefined;
+  /**
+   * Where the gradient of a minibatch of more than one row comes from (default: this
+   * module's own, on the calling thread); gradc's `fitParallel` sets it to spread each batch
+   * over worker threads. `gradient(params, X, Y, count, first, grad, scale)` adds `scale`
+   * times the gradient of the loss summed over rows [first, first + count) of X and Y to
+   * `grad` and returns that summed loss; `rows(length)` makes each array that fit fills with
+   * shuffled or split rows, so that they can live in memory the threads share.
+   */
+  readonly batchGradient?: {
+    readonly gradient: (params: Params, X: Floats, Y: Floats, count: number, first: number, grad: Params, scale: number) => number;
+    readonly rows: (length: number) => Floats;
+  } | undefined;
 }
 
 /** Values of the metrics asked for. */
@@ -494,7 +521,7 @@ export interface FitResult {
   readonly optimizer: OptimizerState;
 }
 
-const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch', 'onBatch', 'validation', 'earlyStopping', 'signal', 'metrics', 'metricsOn'];
+const $FIT_OPTIONS = ['epochs', 'learningRate', 'optimizer', 'batchSize', 'shuffleSeed', 'tolerance', 'divergence', 'params', 'onEpoch', 'onBatch', 'validation', 'earlyStopping', 'signal', 'metrics', 'metricsOn', 'batchGradient'];
 
 /** Options with their defaults, each checked; throws a SampleError naming the first bad one. */
 function $fitSettings(options: FitOptions, where: string) {
@@ -571,6 +598,11 @@ function $fitSettings(options: FitOptions, where: string) {
     if (metrics.includes('accuracy') && !(out[2] === tgt[2] || tgt[2] === 1)) throw new SampleError(`${where}: options.metrics: accuracy compares output ${out[0]} (${out[2]} values) with target ${tgt[0]} (${tgt[2]} values): the target must be one-hot of the same size or one class index`);
     pair = { out, tgt };
   }
+  const bg: unknown = options.batchGradient;
+  if (bg !== undefined && (typeof bg !== 'object' || bg === null || typeof (bg as { gradient?: unknown }).gradient !== 'function' || typeof (bg as { rows?: unknown }).rows !== 'function')) {
+    throw new SampleError(`${where}: options.batchGradient must be { gradient, rows } (two functions), got ${$show(bg)}`);
+  }
+  const batchGradient = options.batchGradient ?? { gradient: $gradientSum, rows: (n: number) => new Floats(n) };
   if (options.params !== undefined) $checkParams(options.params, `${where}: options.params`, true, true);
   const params = options.params ?? initParams();
   const o: unknown = options.optimizer;
@@ -585,7 +617,7 @@ function $fitSettings(options: FitOptions, where: string) {
     const withRate = options.learningRate !== undefined && typeof o === 'object' && o !== null && (given.learningRate === undefined) ? { ...given, learningRate } : given;
     optimizer = $initOptimizer(params, withRate, `${where}: options.optimizer`);
   }
-  return { epochs, batchSize, tolerance, divergence, shuffleSeed, params, optimizer, hyper: $hyper(optimizer.options, `${where}: options.optimizer`), onEpoch: options.onEpoch, onBatch: options.onBatch, validation, earlyStopping, signal: options.signal, metrics, pair };
+  return { epochs, batchSize, tolerance, divergence, shuffleSeed, params, optimizer, hyper: $hyper(optimizer.options, `${where}: options.optimizer`), onEpoch: options.onEpoch, onBatch: options.onBatch, validation, earlyStopping, signal: options.signal, metrics, pair, batchGradient };
 }
 
 /** The metrics asked for over `count` rows (see FitOptions.metrics). */
@@ -613,7 +645,7 @@ function $metrics(p: Params, X: Floats, Y: Floats, count: number, names: readonl
 }
 
 /** Splits `fraction` of the rows off (a seeded shuffle of the row numbers; both parts keep their order): [training, validation]. */
-function $split(X: Floats, Y: Floats, count: number, fraction: number, seed: number, where: string): { X: Floats; Y: Floats; count: number }[] {
+function $split(X: Floats, Y: Floats, count: number, fraction: number, seed: number, where: string, rows: (n: number) => Floats): { X: Floats; Y: Floats; count: number }[] {
   const held = Math.round(count * fraction);
   if (held < 1 || held > count - 1) throw new SampleError(`${where}: options.validation.fraction ${fraction} of ${count} samples leaves ${held < 1 ? 'no validation sample' : 'no training sample'}`);
   const order = new Int32Array(count);
@@ -622,7 +654,7 @@ function $split(X: Floats, Y: Floats, count: number, fraction: number, seed: num
   for (let i = count - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); const t = order[i]!; order[i] = order[j]!; order[j] = t; }
   const isHeld = new Uint8Array(count);
   for (let i = 0; i < held; i++) isHeld[order[i]!] = 1;
-  const parts = [count - held, held].map((n) => ({ X: new Floats(n * INPUT_SIZE), Y: new Floats(n * TARGET_SIZE), count: 0 }));
+  const parts = [count - held, held].map((n) => ({ X: rows(n * INPUT_SIZE), Y: rows(n * TARGET_SIZE), count: 0 }));
   for (let r = 0; r < count; r++) {
     const part = parts[isHeld[r]!]!;
     part.X.set(X.subarray(r * INPUT_SIZE, (r + 1) * INPUT_SIZE), part.count * INPUT_SIZE);
@@ -636,7 +668,7 @@ function $split(X: Floats, Y: Floats, count: number, fraction: number, seed: num
 function $trainAndCheck(X: Floats, Y: Floats, count: number, o: ReturnType<typeof $fitSettings>, where: string): FitResult {
   const v = o.validation;
   if (v && 'fraction' in v) {
-    const [train, held] = $split(X, Y, count, v.fraction, v.seed, where);
+    const [train, held] = $split(X, Y, count, v.fraction, v.seed, where, o.batchGradient.rows);
     return $train(train!.X, train!.Y, train!.count, held!, o, where);
   }
   return $train(X, Y, count, v, o, where);
@@ -678,7 +710,7 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
   const order = new Int32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
   const rand = o.shuffleSeed === undefined ? null : $rng(o.shuffleSeed);
-  const shuffled = rand ? { X: new Floats(count * INPUT_SIZE), Y: new Floats(count * TARGET_SIZE) } : null;
+  const shuffled = rand ? { X: o.batchGradient.rows(count * INPUT_SIZE), Y: o.batchGradient.rows(count * TARGET_SIZE) } : null;
   const losses: number[] = [];
   const valLosses: number[] = [];
   const trainMetrics: Metrics[] = [], valMetrics: Metrics[] = [];
@@ -701,7 +733,7 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
     let aborted = false, partial = false;
     for (let first = 0; first < count && total === total; first += batch) {
       const n = Math.min(batch, count - first);
-      total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper); // NaN: a step was refused
+      total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper, o.batchGradient.gradient); // NaN: a step was refused
       if (onBatch && total === total) onBatch(epoch, first + n, total / (first + n));
       if (signal && signal.aborted) { aborted = true; partial = first + n < count; break; } // after the last batch the epoch is complete: it is recorded, then training stops
     }
@@ -1027,14 +1059,15 @@ function $copyOptimizerInto(to: OptimizerState, from: OptimizerState): void {
  * with the parameters, the state and its step count unchanged. On one row without clipping,
  * `$optimizerRow` (the update fused into the backward pass where the model's lowering
  * allows it); otherwise the gradient, then with clipping one pass for its global norm (which
- * needs the whole gradient, so clipping is never fused), then one update pass.
+ * needs the whole gradient, so clipping is never fused), then one update pass. The gradient
+ * of several rows comes from `sum` (fit's batchGradient, by default `$gradientSum`).
  */
-function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper): number {
+function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper, sum = $gradientSum): number {
   const lr = $rate(h, st.step), t = st.step + 1;
   let value: number;
   if (count === 1 && h.clip === Infinity) value = $optimizerRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, st, h, lr, t);
   else {
-    value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : $gradientSum(p, X, Y, count, first, $acc, 1 / count) / count;
+    value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : sum(p, X, Y, count, first, $acc, 1 / count) / count;
     let c = 1;
     if (h.clip !== Infinity) {
       const norm = $globalNorm($acc);
@@ -1193,7 +1226,7 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, l
 export const MODEL_NAME = "co2";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
 export const STRUCTURE_HASH = '6d607260c4d8a84edcf40570e16ab9447bd85696b04bfd315a03ad0fa26c98e4';
-const $PRECISION = 'f64';
+const $PRECISION: 'f64' | 'f32' = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['Wx', [8], 8], ['Wh', [8, 8], 64], ['b', [8], 8], ['v', [8], 8], ['c', [], 1]];
 
@@ -1293,8 +1326,8 @@ function $loadArrays(arrays: unknown, where: string): Params {
       const e: unknown = values[k];
       const x = e === '-0' ? -0 : e;
       if (typeof x !== 'number' || x - x !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] must be a finite number (or "-0"), got ${$show(e)}`, name);
-      const stored = x;
-      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's f64 numbers`, name);
+      const stored = $PRECISION === 'f32' ? Math.fround(x) : x;
+      if (stored - stored !== 0) throw new SampleError(`loadParams: ${where}.${name}.values[${k}] = ${x} does not fit in this module's ${$PRECISION} numbers`, name);
       if (typeof target === 'number') r[name] = stored;
       else target[k] = stored;
     }
@@ -2369,3 +2402,4 @@ function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, 
   const value = $gradient(p, X, xo, Y, yo, $acc, 1);
   return $optimizerUpdate(p, $acc, st, h, lr, t, 1, value) ? value : NaN;
 }
+
