@@ -4,15 +4,18 @@
  * Takes the unrolled `step` kernel (5-lower/schedule.ts: parameters loaded first, each
  * parameter element's update store placed right after its gradient is complete) and the
  * update rules of optimizers.ts; gives, per distinct rule, one function
- * `$step_<kind>($p, $x, $xo, $y, $yo, [$m], [$v], $h)` that takes one
- * training step on one row, plus `$stepRow` (plain SGD with a learning rate) and
- * `$optimizerRow` (an OptimizerState's step, dispatched on its kind). Guarantees:
+ * `$step_<kind>($p, $x, $xo, $y, $yo, $st, $hy, $t)` that takes one training step on one
+ * row, plus `$stepRow` (plain SGD with a learning rate) and `$ROW_STEPS` (the steps by rule
+ * index, `$Hyper.rule`, for an OptimizerState). Guarantees:
  * - each element's update is the rule's element code (the same text as the update pass),
  *   written where its gradient is complete: no gradient buffer, no second pass;
- * - the parameter arrays and the state arrays are loaded into locals once per call, and
- *   the hyperparameters are run-time values computed once per step by the caller, handed
- *   over in a Float64Array `$h` ($lr, $keep, $l2, then the rule's args: as numbers they
- *   would be boxed, the kernels being too large for V8 to inline);
+ * - the parameter arrays and the state arrays are loaded into locals once per call (the
+ *   state's arrays checked as they are: a bad one refuses the step before anything is
+ *   written), and the hyperparameters are run-time values computed once per step in the
+ *   step's first lines from `$hy` (the $Hyper of the state's options) and `$t` (the step
+ *   number from 1): the small entry points (`stepBatch`, `step`), which V8 inlines into the
+ *   caller, hand over two values that need no boxing and call nothing else per step (V8
+ *   never inlines a step kernel itself: its bytecode is over the 460-byte limit even at 2-2-1);
  * - all or nothing: every new value is checked as stored (`$s` stays 0 while all are
  *   finite); the old values are still locals (parameters are loaded before anything is
  *   written, state elements just before their update), so when the loss or a new value is
@@ -33,13 +36,37 @@ import { type UpdateRule, dispatch, distinctRules, hyperNames, hyperValues, read
 
 type Update = Extract<Instr, { kind: 'store' }>;
 
+/** The parameters of a one-row step after the row's (`$st` null for plain SGD with a learning rate, which keeps no state). */
+const ROW_STEP: readonly Param[] = [{ name: '$st', type: 'OptimizerState | null' }, { name: '$hy', type: '$Hyper' }, { name: '$t', type: 'number' }];
+const ROW_STEP_TYPE = 'p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number';
+
+/**
+ * A rule without run-time args of its own (plain SGD) takes $lr, $keep and $l2 written into
+ * one Float64Array `$h` (`$hyperInto`): `stepBatch(p, X, Y, n, lr)` then hands over the rate
+ * it was given with three stores and the step reads nothing else. Measured at 2-2-1 (callgrind,
+ * instructions per step): reading them from a $Hyper with the rate stored into it per call
+ * cost about 190 more, passing them as three number arguments about 100 more.
+ */
+const takesNumbers = (rule: UpdateRule): boolean => rule.args.length === 0 && !rule.prelude;
+
 /** `$step_<kind>` for one rule: the step kernel with the rule's update at each update store. */
 function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, kinds: readonly string[], rule: UpdateRule, stored: (v: string) => string): string {
   const { m, v } = rule.state;
   const { instrs } = kernel;
   const ref = (o: Operand) => ('lit' in o ? literal(o.lit) : (instrs[o.ref] as { name: string }).name);
   const arrays = params.filter((s) => s.shape.length);
-  const body: string[] = [`const ${hyperNames(rule).flatMap((n, i) => (readsHyper(rule, n) ? [`${n} = $h[${i}]!`] : [])).join(', ')};`];
+  const values = hyperValues(rule);
+  const body: string[] = [
+    ...(m || v ? [
+      `const ${[...(m ? ['$m = $st!.m!'] : []), ...(v ? ['$v = $st!.v!'] : [])].join(', ')};`,
+      `if (${[...(m ? ['!$isParams($m)'] : []), ...(v ? ['!$isParams($v)'] : [])].join(' || ')}) return NaN; // a bad state array: refused before anything is written`,
+    ] : []),
+    ...(takesNumbers(rule) ? [`const ${hyperNames(rule).flatMap((n, i) => (readsHyper(rule, n) ? [`${n} = $h[${i}]!`] : [])).join(', ')};`] : [
+      'const $lr = $rate($hy, $t - 1);',
+      ...(rule.prelude ? [rule.prelude] : []),
+      `const ${hyperNames(rule).flatMap((n, i) => (n !== values[i] && readsHyper(rule, n) ? [`${n} = ${values[i]}`] : [])).join(', ')};`,
+    ]),
+  ];
   // The arrays of the parameters and of the state, loaded once per call.
   const hoist = (prefix: string, from: string) => arrays.length && body.push(`const ${arrays.map((s) => `${prefix}${s.name} = ${from}.${s.name}`).join(', ')};`);
   hoist('$w_', '$p');
@@ -82,8 +109,7 @@ function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, k
     'return NaN;',
   );
   const text = body.join('\n');
-  const state: Param[] = [...(m ? [{ name: '$m', type: 'Params' }] : []), ...(v ? [{ name: '$v', type: 'Params' }] : [])];
-  const signature = parameterList([...SIGNATURES.step.params, ...state, { name: '$h', type: 'Float64Array' }], text);
+  const signature = parameterList([...SIGNATURES.step.params, ...(takesNumbers(rule) ? [{ name: '$h', type: 'Float64Array' }] : ROW_STEP)], text);
   return `/** One ${kinds.join(' or ')} step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_${kind}(${signature}): number {
 ${text.split('\n').map((l) => `  ${l}`).join('\n')}
@@ -95,29 +121,24 @@ export function emitFusedSteps(kernel: Kernel, params: readonly ParamSlot[], sto
   if (kernel.instrs.length > chunkSize) return null;
   const rules = distinctRules();
   const steps = rules.map((r) => fusedStep(kernel, params, r.kind, r.kinds, r.rule, stored));
-  const call = (r: (typeof rules)[number]) =>
-    `$step_${r.kind}(p, X, xo, Y, yo, ${r.rule.state.m ? 'st.m!, ' : ''}${r.rule.state.v ? 'st.v!, ' : ''}$hyperInto(${hyperValues(r.rule).join(', ')}))`;
-  const slots = Math.max(...rules.map((r) => hyperNames(r.rule).length));
-  const inputs = Array.from({ length: slots }, (_, i) => `a${i} = 0`);
   return [
     ...steps,
-    `/**
- * The hyperparameters of a fused step, written into one Float64Array that the step reads
- * (numbers passed as arguments to a function too large to inline are boxed; these are not).
- */
-const $H = new Float64Array(${slots});
-function $hyperInto(${inputs.join(', ')}): Float64Array {
-${inputs.map((_, i) => `  $H[${i}] = a${i};`).join('\n')}
-  return $H;
-}`,
     `/** One plain SGD step on one row, all or nothing: the loss, or NaN with \`$p\` unchanged. */
 ${declaration('stepRow', `return ${callKernel('step', {}, '$step_sgd').slice(0, -1)}, $hyperInto($lr, 1, 0));`)}`,
-    `/** One step of \`st\`'s kind on one row (rate \`lr\`, step \`t\` from 1, no clipping), fused into the backward pass: the loss, or NaN with nothing changed. */
-function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState, h: $Hyper, lr: number, t: number): number {
-  switch (h.kind) {
-${dispatch(rules, call)}
-  }
+    `/** The hyperparameters of plain SGD's fused step ($lr, $keep, $l2), written into one Float64Array that it reads. */
+const $H = new Float64Array(3);
+function $hyperInto(a0: number, a1: number, a2: number): Float64Array {
+  $H[0] = a0;
+  $H[1] = a1;
+  $H[2] = a2;
+  return $H;
 }`,
+    ...rules.filter((r) => takesNumbers(r.rule)).map((r) => `/** \`$step_${r.kind}\` for an OptimizerState (the \`$ROW_STEPS\` signature): its hyperparameters computed here. */
+function $row_${r.kind}(p: Params, X: Floats, xo: number, Y: Floats, yo: number, _st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $lr = $rate($hy, $t - 1);
+  return $step_${r.kind}(p, X, xo, Y, yo, $hyperInto(${hyperValues(r.rule).join(', ')}));
+}`),
+    rowSteps(rules.map((r) => `$${takesNumbers(r.rule) ? 'row' : 'step'}_${r.kind}`)),
   ].join('\n\n');
 }
 
@@ -129,9 +150,18 @@ export function emitUnfusedRows(): string {
   return `/** One plain SGD step on one row, all or nothing: the loss, or NaN with \`$p\` unchanged. */
 ${declaration('stepRow', `const value = ${callKernel('gradient', { $g: '$acc', $scale: '1' })};\nreturn $update_sgd($p, $acc, 1, value, $lr, 1, 0) ? value : NaN;`)}
 
-/** One step of \`st\`'s kind on one row (rate \`lr\`, step \`t\` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
-function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState, h: $Hyper, lr: number, t: number): number {
+/** One step of \`st\`'s kind on one row (step \`t\` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number): number {
+  if (!$stateOk(st!, h)) return NaN;
   const value = $gradient(p, X, xo, Y, yo, $acc, 1);
-  return $optimizerUpdate(p, $acc, st, h, lr, t, 1, value) ? value : NaN;
-}`;
+  return $optimizerUpdate(p, $acc, st!, h, $rate(h, t - 1), t, 1, value) ? value : NaN;
+}
+
+${rowSteps(distinctRules().map(() => '$optimizerRow'))}`;
+}
+
+/** `$ROW_STEPS`: the one-row step of each distinct rule, in `distinctRules` order (`$Hyper.rule` indexes it). */
+function rowSteps(steps: readonly string[]): string {
+  return `/** The one-row step of each optimizer rule, by \`$Hyper.rule\`: the loss, or NaN with nothing changed. */
+const $ROW_STEPS: readonly ((${ROW_STEP_TYPE}) => number)[] = [${steps.join(', ')}];`;
 }
