@@ -5,8 +5,9 @@
  * parameter element's update store placed right after its gradient is complete) and the
  * update rules of optimizers.ts; gives, per distinct rule, one function
  * `$step_<kind>($p, $x, $xo, $y, $yo, $st, $hy, $t)` that takes one training step on one
- * row, plus `$stepRow` (plain SGD with a learning rate) and `$ROW_STEPS` (the steps by rule
- * index, `$Hyper.rule`, for an OptimizerState). Guarantees:
+ * row (plain SGD's `$step_sgd($p, $x, $xo, $y, $yo, $h)`, see `takesNumbers`), plus
+ * `$stepRow` (plain SGD with a learning rate) and `$ROW_STEPS` (the steps by rule index,
+ * `$Hyper.rule`, for an OptimizerState). Guarantees:
  * - each element's update is the rule's element code (the same text as the update pass),
  *   written where its gradient is complete: no gradient buffer, no second pass;
  * - the parameter arrays and the state arrays are loaded into locals once per call (the
@@ -23,7 +24,7 @@
  *   the state is made per step.
  * - only kernels that fit in one function (at most `chunkSize` instructions) are fused: a
  *   split kernel would carry every old value across its parts. For those (and for the looped
- *   lowering) `emitUnfusedRows` gives the same two entry points as the gradient, then the
+ *   lowering) `emitUnfusedRows` gives the same entry points (`$stepRow`, `$ROW_STEPS`) as the gradient, then the
  *   update pass of optimizers.ts (one pass per parameter).
  * One row only: a minibatch sums its rows' gradients first, then takes the update pass;
  * clipping by global norm needs the whole gradient, so it never comes here (optimizers.ts).
