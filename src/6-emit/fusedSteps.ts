@@ -4,15 +4,19 @@
  * Takes the unrolled `step` kernel (5-lower/schedule.ts: parameters loaded first, each
  * parameter element's update store placed right after its gradient is complete) and the
  * update rules of optimizers.ts; gives, per distinct rule, one function
- * `$step_<kind>($p, $x, $xo, $y, $yo, [$m], [$v], $h)` that takes one
- * training step on one row, plus `$stepRow` (plain SGD with a learning rate) and
- * `$optimizerRow` (an OptimizerState's step, dispatched on its kind). Guarantees:
+ * `$step_<kind>($p, $x, $xo, $y, $yo, $st, $hy, $t)` that takes one training step on one
+ * row (plain SGD's `$step_sgd($p, $x, $xo, $y, $yo, $h)`, see `takesNumbers`), plus
+ * `$stepRow` (plain SGD with a learning rate) and `$ROW_STEPS` (the steps by rule index,
+ * `$Hyper.rule`, for an OptimizerState). Guarantees:
  * - each element's update is the rule's element code (the same text as the update pass),
  *   written where its gradient is complete: no gradient buffer, no second pass;
- * - the parameter arrays and the state arrays are loaded into locals once per call, and
- *   the hyperparameters are run-time values computed once per step by the caller, handed
- *   over in a Float64Array `$h` ($lr, $keep, $l2, then the rule's args: as numbers they
- *   would be boxed, the kernels being too large for V8 to inline);
+ * - the parameter arrays and the state arrays are loaded into locals once per call (the
+ *   state's arrays checked as they are: a bad one refuses the step before anything is
+ *   written), and the hyperparameters are run-time values computed once per step in the
+ *   step's first lines from `$hy` (the $Hyper of the state's options) and `$t` (the step
+ *   number from 1): the small entry points (`stepBatch`, `step`), which V8 inlines into the
+ *   caller, hand over two values that need no boxing and call nothing else per step (V8
+ *   never inlines a step kernel itself: its bytecode is over the 460-byte limit even at 2-2-1);
  * - all or nothing: every new value is checked as stored (`$s` stays 0 while all are
  *   finite); the old values are still locals (parameters are loaded before anything is
  *   written, state elements just before their update), so when the loss or a new value is
@@ -20,7 +24,7 @@
  *   the state is made per step.
  * - only kernels that fit in one function (at most `chunkSize` instructions) are fused: a
  *   split kernel would carry every old value across its parts. For those (and for the looped
- *   lowering) `emitUnfusedRows` gives the same two entry points as the gradient, then the
+ *   lowering) `emitUnfusedRows` gives the same entry points (`$stepRow`, `$ROW_STEPS`) as the gradient, then the
  *   update pass of optimizers.ts (one pass per parameter).
  * One row only: a minibatch sums its rows' gradients first, then takes the update pass;
  * clipping by global norm needs the whole gradient, so it never comes here (optimizers.ts).
@@ -34,6 +38,19 @@ import { type UpdateRule, dispatch, distinctRules, hyperNames, hyperValues, read
 
 type Update = Extract<Instr, { kind: 'store' }>;
 
+/** The parameters of a one-row step after the row's (`$st` null for plain SGD with a learning rate, which keeps no state). */
+const ROW_STEP: readonly Param[] = [{ name: '$st', type: 'OptimizerState | null' }, { name: '$hy', type: '$Hyper' }, { name: '$t', type: 'number' }];
+const ROW_STEP_TYPE = 'p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number';
+
+/**
+ * A rule without run-time args of its own (plain SGD) takes $lr, $keep and $l2 written into
+ * one Float64Array `$h` (`$hyperInto`): `stepBatch(p, X, Y, n, lr)` then hands over the rate
+ * it was given with three stores and the step reads nothing else. Measured at 2-2-1 (callgrind,
+ * instructions per step): reading them from a $Hyper with the rate stored into it per call
+ * cost about 190 more, passing them as three number arguments about 100 more.
+ */
+const takesNumbers = (rule: UpdateRule): boolean => rule.args.length === 0 && !rule.prelude;
+
 /** `$step_<kind>` for one rule: the step kernel with the rule's update at each update store. */
 function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, kinds: readonly string[], rule: UpdateRule, stored: (v: string) => string, S: Syntax): string {
   const { t, nn } = S;
@@ -41,7 +58,18 @@ function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, k
   const { instrs } = kernel;
   const ref = (o: Operand) => ('lit' in o ? literal(o.lit) : (instrs[o.ref] as { name: string }).name);
   const arrays = params.filter((s) => s.shape.length);
-  const body: string[] = [`const ${hyperNames(rule).flatMap((n, i) => (readsHyper(rule, n) ? [`${n} = $h[${i}]${nn}`] : [])).join(', ')};`];
+  const values = hyperValues(rule);
+  const body: string[] = [
+    ...(m || v ? [
+      `const ${[...(m ? [`$m = $st${nn}.m${nn}`] : []), ...(v ? [`$v = $st${nn}.v${nn}`] : [])].join(', ')};`,
+      `if (${[...(m ? ['!$isParams($m)'] : []), ...(v ? ['!$isParams($v)'] : [])].join(' || ')}) return NaN; // a bad state array: refused before anything is written`,
+    ] : []),
+    ...(takesNumbers(rule) ? [`const ${hyperNames(rule).flatMap((n, i) => (readsHyper(rule, n) ? [`${n} = $h[${i}]${nn}`] : [])).join(', ')};`] : [
+      'const $lr = $rate($hy, $t - 1);',
+      ...(rule.prelude ? [rule.prelude] : []),
+      `const ${hyperNames(rule).flatMap((n, i) => (n !== values[i] && readsHyper(rule, n) ? [`${n} = ${values[i]}`] : [])).join(', ')};`,
+    ]),
+  ];
   // The arrays of the parameters and of the state, loaded once per call.
   const hoist = (prefix: string, from: string) => arrays.length && body.push(`const ${arrays.map((s) => `${prefix}${s.name} = ${from}.${s.name}`).join(', ')};`);
   hoist('$w_', '$p');
@@ -84,8 +112,7 @@ function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, k
     'return NaN;',
   );
   const text = body.join('\n');
-  const state: Param[] = [...(m ? [{ name: '$m', type: 'Params' }] : []), ...(v ? [{ name: '$v', type: 'Params' }] : [])];
-  const signature = parameterList([...SIGNATURES.step.params, ...state, { name: '$h', type: 'Float64Array' }], text, S.flavour === 'ts');
+  const signature = parameterList([...SIGNATURES.step.params, ...(takesNumbers(rule) ? [{ name: '$h', type: 'Float64Array' }] : ROW_STEP)], text, S.flavour === 'ts');
   return `/** One ${kinds.join(' or ')} step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_${kind}(${signature})${t(': number')} {
 ${text.split('\n').map((l) => `  ${l}`).join('\n')}
@@ -95,32 +122,27 @@ ${text.split('\n').map((l) => `  ${l}`).join('\n')}
 /** The fused steps of `kernel` and the entry points on them, or null when the kernel is too long to fuse (see the header). */
 export function emitFusedSteps(kernel: Kernel, params: readonly ParamSlot[], stored: (v: string) => string, chunkSize: number, S: Syntax): string | null {
   if (kernel.instrs.length > chunkSize) return null;
-  const { t, nn } = S;
+  const { t } = S;
   const rules = distinctRules();
   const steps = rules.map((r) => fusedStep(kernel, params, r.kind, r.kinds, r.rule, stored, S));
-  const call = (r: (typeof rules)[number]) =>
-    `$step_${r.kind}(p, X, xo, Y, yo, ${r.rule.state.m ? `st.m${nn}, ` : ''}${r.rule.state.v ? `st.v${nn}, ` : ''}$hyperInto(${hyperValues(r.rule).join(', ')}))`;
-  const slots = Math.max(...rules.map((r) => hyperNames(r.rule).length));
-  const inputs = Array.from({ length: slots }, (_, i) => `a${i} = 0`);
   return [
     ...steps,
-    `/**
- * The hyperparameters of a fused step, written into one Float64Array that the step reads
- * (numbers passed as arguments to a function too large to inline are boxed; these are not).
- */
-const $H = new Float64Array(${slots});
-function $hyperInto(${inputs.join(', ')})${t(': Float64Array')} {
-${inputs.map((_, i) => `  $H[${i}] = a${i};`).join('\n')}
-  return $H;
-}`,
     `/** One plain SGD step on one row, all or nothing: the loss, or NaN with \`$p\` unchanged. */
 ${declaration('stepRow', `return ${callKernel('step', {}, '$step_sgd').slice(0, -1)}, $hyperInto($lr, 1, 0));`, S.flavour === 'ts')}`,
-    `/** One step of \`st\`'s kind on one row (rate \`lr\`, step \`t\` from 1, no clipping), fused into the backward pass: the loss, or NaN with nothing changed. */
-function $optimizerRow(p${t(': Params')}, X${t(': Floats')}, xo${t(': number')}, Y${t(': Floats')}, yo${t(': number')}, st${t(': OptimizerState')}, h${t(': $Hyper')}, lr${t(': number')}, t${t(': number')})${t(': number')} {
-  switch (h.kind) {
-${dispatch(rules, call)}
-  }
+    `/** The hyperparameters of plain SGD's fused step ($lr, $keep, $l2), written into one Float64Array that it reads. */
+const $H = new Float64Array(3);
+function $hyperInto(a0${t(': number')}, a1${t(': number')}, a2${t(': number')})${t(': Float64Array')} {
+  $H[0] = a0;
+  $H[1] = a1;
+  $H[2] = a2;
+  return $H;
 }`,
+    ...rules.filter((r) => takesNumbers(r.rule)).map((r) => `/** \`$step_${r.kind}\` for an OptimizerState (the \`$ROW_STEPS\` signature): its hyperparameters computed here. */
+function $row_${r.kind}(${S.flavour === 'ts' ? ROW_STEP_TYPE.replace('st:', '_st:').replace('h:', '$hy:').replace('t: number', '$t: number') : 'p, X, xo, Y, yo, _st, $hy, $t'})${t(': number')} {
+  const $lr = $rate($hy, $t - 1);
+  return $step_${r.kind}(p, X, xo, Y, yo, $hyperInto(${hyperValues(r.rule).join(', ')}));
+}`),
+    rowSteps(rules.map((r) => `$${takesNumbers(r.rule) ? 'row' : 'step'}_${r.kind}`), S),
   ].join('\n\n');
 }
 
@@ -129,13 +151,22 @@ ${dispatch(rules, call)}
  * too long to fuse): the gradient of the row into `$acc`, then the update pass.
  */
 export function emitUnfusedRows(S: Syntax): string {
-  const { t } = S;
+  const { t, nn } = S;
   return `/** One plain SGD step on one row, all or nothing: the loss, or NaN with \`$p\` unchanged. */
 ${declaration('stepRow', `const value = ${callKernel('gradient', { $g: '$acc', $scale: '1' })};\nreturn $update_sgd($p, $acc, 1, value, $lr, 1, 0) ? value : NaN;`, S.flavour === 'ts')}
 
-/** One step of \`st\`'s kind on one row (rate \`lr\`, step \`t\` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
-function $optimizerRow(p${t(': Params')}, X${t(': Floats')}, xo${t(': number')}, Y${t(': Floats')}, yo${t(': number')}, st${t(': OptimizerState')}, h${t(': $Hyper')}, lr${t(': number')}, t${t(': number')})${t(': number')} {
+/** One step of \`st\`'s kind on one row (step \`t\` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
+function $optimizerRow(${S.flavour === 'ts' ? ROW_STEP_TYPE : 'p, X, xo, Y, yo, st, h, t'})${t(': number')} {
+  if (!$stateOk(st${nn}, h)) return NaN;
   const value = $gradient(p, X, xo, Y, yo, $acc, 1);
-  return $optimizerUpdate(p, $acc, st, h, lr, t, 1, value) ? value : NaN;
-}`;
+  return $optimizerUpdate(p, $acc, st${nn}, h, $rate(h, t - 1), t, 1, value) ? value : NaN;
+}
+
+${rowSteps(distinctRules().map(() => '$optimizerRow'), S)}`;
+}
+
+/** `$ROW_STEPS`: the one-row step of each distinct rule, in `distinctRules` order (`$Hyper.rule` indexes it). */
+function rowSteps(steps: readonly string[], S: Syntax): string {
+  return `/** The one-row step of each optimizer rule, by \`$Hyper.rule\`: the loss, or NaN with nothing changed. */
+const $ROW_STEPS${S.t(`: readonly ((${ROW_STEP_TYPE}) => number)[]`)} = [${steps.join(', ')}];`;
 }

@@ -446,7 +446,7 @@ export function step(params${t(': Params')}, inputs${t(': Inputs')}, targets${t(
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   const st = optimizer${t(' as OptimizerState')};
-  const value = h ? $optimizerStep(params, $xs, $ys, 1, 0, st, h) : $stepRow(params, $xs, 0, $ys, 0, optimizer${t(' as number')});
+  const value = h ? $optimizerStep(params, $xs, $ys, 1, 0, st, h, 'step') : $stepRow(params, $xs, 0, $ys, 0, optimizer${t(' as number')});
   if (value !== value) $stepFailed('step', params, $xs, $ys, 1, 0, h ? $rate(h, st.step) : optimizer${t(' as number')}, h && st);
   return value;
 }
@@ -477,7 +477,7 @@ export function stepBatch(params${t(': Params')}, X${t(': Floats')}, Y${t(': Flo
   if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
   const h = typeof optimizer === 'number' && optimizer >= 0 && optimizer < Infinity ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
   const st = optimizer${t(' as OptimizerState')};
-  const value = h ? $optimizerStep(params, X, Y, count, first, st, h) : $stepRows(params, X, Y, count, optimizer${t(' as number')}, first);
+  const value = h ? $optimizerStep(params, X, Y, count, first, st, h, 'stepBatch') : $stepRows(params, X, Y, count, optimizer${t(' as number')}, first);
   if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer${t(' as number')}, h && st);
   return value;
 }

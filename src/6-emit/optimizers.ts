@@ -34,7 +34,7 @@ export type OptimizerKind = 'sgd' | 'momentum' | 'adam' | 'adamw' | 'rmsprop';
  * old state, `$lr` the scheduled rate, `$keep` = 1 - lr * decoupled decay, and `args`.
  */
 export interface UpdateRule {
-  /** Run-time values besides $lr, $keep, $l2, each `[name, expression]` in `h` ($Hyper), `lr`, `t` (the step number, from 1) and the prelude's locals, computed once per step. */
+  /** Run-time values besides $lr, $keep, $l2, each `[name, expression]` in `$hy` ($Hyper), `$lr`, `$t` (the step number, from 1) and the prelude's locals, computed once per step. */
   readonly args: readonly (readonly [string, string])[];
   /** Statements computing locals the args share, once per step (optional). */
   readonly prelude?: string;
@@ -52,8 +52,8 @@ export interface UpdateRule {
  * rounding (the tests hold it to 1e-12 of the textbook form over 100 steps).
  */
 const ADAM: UpdateRule = {
-  prelude: 'const bc1 = t < h.t1 ? 1 - Math.pow(h.b1, t) : 1, root = Math.sqrt(t < h.t2 ? 1 - Math.pow(h.b2, t) : 1);',
-  args: [['$b1', 'h.b1'], ['$b2', 'h.b2'], ['$a', '(lr * root) / bc1'], ['$e', 'h.eps * root']],
+  prelude: 'const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);',
+  args: [['$b1', '$hy.b1'], ['$b2', '$hy.b2'], ['$a', '($lr * $root) / $bc1'], ['$e', '$hy.eps * $root']],
   state: { m: true, v: true },
   element: [
     'const $m1 = $b1 * $mk + (1 - $b1) * $gk;', // first moment
@@ -66,7 +66,7 @@ const ADAM: UpdateRule = {
 export const UPDATES: { readonly [K in OptimizerKind]: UpdateRule } = {
   sgd: { args: [], state: { m: false, v: false }, element: ['const $p1 = $wk * $keep - $lr * $gk;'] },
   momentum: {
-    args: [['$mu', 'h.mu'], ['$nesterov', 'h.nesterov ? 1 : 0']],
+    args: [['$mu', '$hy.mu'], ['$nesterov', '$hy.nesterov ? 1 : 0']],
     state: { m: true, v: false },
     element: [
       'const $m1 = $mu * $mk + $gk;', // velocity
@@ -76,7 +76,7 @@ export const UPDATES: { readonly [K in OptimizerKind]: UpdateRule } = {
   adam: ADAM,
   adamw: ADAM, // the decay is decoupled through `$keep` = 1 - lr * weightDecay (see $hyper)
   rmsprop: {
-    args: [['$mu', 'h.mu'], ['$rho', 'h.rho'], ['$eps', 'h.eps']],
+    args: [['$mu', '$hy.mu'], ['$rho', '$hy.rho'], ['$eps', '$hy.eps']],
     state: { m: true, v: true },
     element: [
       'const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;', // mean square
@@ -101,17 +101,17 @@ export function distinctRules(): { readonly kind: OptimizerKind; readonly rule: 
 
 /** The names of the run-time values every update reads, then the rule's own. */
 export const hyperNames = (rule: UpdateRule): string[] => ['$lr', '$keep', '$l2', ...rule.args.map(([n]) => n)];
-/** Their values, computed from `h`, `lr` and `t` (see UpdateRule.args). */
-export const hyperValues = (rule: UpdateRule): string[] => ['lr', '1 - lr * h.decay', 'h.l2', ...rule.args.map(([, e]) => e)];
+/** Their values, computed from `$hy`, `$lr` and `$t` (see UpdateRule.args). */
+export const hyperValues = (rule: UpdateRule): string[] => ['$lr', '1 - $lr * $hy.decay', '$hy.l2', ...rule.args.map(([, e]) => e)];
 /** As declared parameters; one the rule never reads is written `_name` (noUnusedParameters: Adam reads $a, not $lr). */
 const hyperParameters = (rule: UpdateRule, S: Syntax): string => hyperNames(rule).map((n) => `${readsHyper(rule, n) ? '' : '_'}${n}${S.t(': number')}`).join(', ');
 /** Whether the rule's element code reads the hyperparameter \`name\` ($l2 is read by every update, in $gk). */
 export const readsHyper = (rule: UpdateRule, name: string): boolean => name === '$l2' || mentions(rule.element.join('\n'), name);
 const hyperArguments = (rule: UpdateRule): string => hyperValues(rule).join(', ');
 
-/** The cases of a \`switch (h.kind)\` that calls \`call(rule)\` for each distinct rule, after its prelude. */
-export function dispatch(rules: ReturnType<typeof distinctRules>, call: (r: ReturnType<typeof distinctRules>[number]) => string): string {
-  return rules.map((r) => `${r.kinds.map((k) => `    case '${k}':`).join('\n')}${r.rule.prelude ? ` {\n      ${r.rule.prelude}\n      return ${call(r)};\n    }` : `\n      return ${call(r)};`}`).join('\n');
+/** The cases of a \`switch ($hy.kind)\` that calls \`call(rule)\` for each distinct rule, after its prelude when \`prelude\`. */
+export function dispatch(rules: ReturnType<typeof distinctRules>, call: (r: ReturnType<typeof distinctRules>[number]) => string, prelude = true): string {
+  return rules.map((r) => `${r.kinds.map((k) => `    case '${k}':`).join('\n')}${prelude && r.rule.prelude ? ` {\n      ${r.rule.prelude}\n      return ${call(r)};\n    }` : `\n      return ${call(r)};`}`).join('\n');
 }
 
 /**
@@ -205,12 +205,15 @@ ${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0
   return big * Math.sqrt(s);
 }
 
+/** The index of each kind's rule in \`$ROW_STEPS\` (adam and adamw share one). */
+const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: number } = { ${OPTIMIZER_KINDS.map((k) => `${k}: ${rules.findIndex((r) => r.rule === UPDATES[k])}`).join(', ')} };
+
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE${t(": { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] }")} = { ${OPTIMIZER_KINDS.map((k) => `${k}: [${UPDATES[k].state.m}, ${UPDATES[k].state.v}]`).join(', ')} };
 
-/** The update pass of \`st\`'s kind with gradient \`g\` scaled by \`c\` (step \`t\` from 1, rate \`lr\`): true when applied. */
-function $optimizerUpdate(p${t(': Params')}, g${t(': Params')}, st${t(': OptimizerState')}, h${t(': $Hyper')}, lr${t(': number')}, t${t(': number')}, c${t(': number')}, loss${t(': number')})${t(': boolean')} {
-  switch (h.kind) {
+/** The update pass of \`st\`'s kind with gradient \`g\` scaled by \`c\` (step \`$t\` from 1, rate \`$lr\`): true when applied. */
+function $optimizerUpdate(p${t(': Params')}, g${t(': Params')}, st${t(': OptimizerState')}, $hy${t(': $Hyper')}, $lr${t(': number')}, $t${t(': number')}, c${t(': number')}, loss${t(': number')})${t(': boolean')} {
+  switch ($hy.kind) {
 ${dispatch(rules, call)}
   }
 }`);
@@ -231,7 +234,7 @@ ${params.map((s) => (s.rows === 'sparse'
 /**
  * The model-independent part: pasted into every module after runtime.ts's text (it uses
  * Params, SampleError, $show, $checkParams, zeroParams, $copyInto, $acc, $gradient,
- * $gradientSum, the functions of `emitOptimizerUpdates` and `$optimizerRow` of fusedSteps.ts).
+ * $gradientSum, the functions of `emitOptimizerUpdates` and `$ROW_STEPS` of fusedSteps.ts).
  */
 export const OPTIMIZER_RUNTIME = `${API_TEXT.optimizer}
 
@@ -242,6 +245,10 @@ interface $Hyper {
   /** From step t1 (t2) on, beta1^t (beta2^t) <= 2^-54, so 1 - beta^t is exactly 1 and Math.pow (about 50 ns) is skipped. */
   readonly t1: number; readonly t2: number;
   readonly schedule: Schedule;
+  /** The index of the kind's update rule in \`$ROW_STEPS\` (the one-row steps). */
+  readonly rule: number;
+  /** Whether the schedule is constant (the rate is \`lr\` at every step). */
+  readonly fixed: boolean;
 }
 
 /** The first step t with Math.pow(b, t) <= 2^-54 (0 <= b < 1): from there on 1 - b^t rounds to 1 exactly. */
@@ -306,7 +313,7 @@ function $hyper(o: unknown, where: string): $Hyper {
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, \`\${where}.schedule\`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(\`\${where}.schedule.minLearningRate must be at most learningRate (\${lr}), got \${schedule.minLearningRate}: the cosine would raise the rate\`);
-  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule };
+  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule, rule: $RULE_INDEX[k], fixed: schedule.kind === 'constant' };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -336,6 +343,7 @@ function $schedule(s: unknown, where: string): Schedule {
 
 /** The learning rate of step \`t\` (see Schedule). */
 function $rate(h: $Hyper, t: number): number {
+  if (h.fixed) return h.lr; // a boolean, not the schedule's kind (a string): inlined into each fused step, the switch below cost ~90 instructions per step even when constant
   const s = h.schedule, lr = h.lr;
   switch (s.kind) {
     case 'constant': return lr;
@@ -390,17 +398,26 @@ function $checkOptimizer(where: string, o: unknown): $Hyper | null {
 }
 
 /**
- * The fast path of \`$checkOptimizer\` (small enough to inline, allocates nothing): the
- * hyperparameters of an OptimizerState whose options were read last and whose step count and
- * state pass the checks, or null to take the full check.
+ * The fast path of \`$checkOptimizer\` (small enough to inline with the step, allocates
+ * nothing): the hyperparameters of an OptimizerState whose options were read last and whose
+ * step count is valid, or null to take the full check. The rest of the full check is done
+ * where it costs nothing: the state's arrays where the step loads them (\`$stateOk\`, or the
+ * fused step's first lines; a bad one refuses the step, and \`$optimizerStep\` then runs the
+ * full check, which names it), and a read-only step count by \`$optimizerStep\` writing it
+ * first (\`Object.isFrozen\` per step cost about 140 instructions, as much as the
+ * rest of this check and the call into the step together).
  */
 function $knownState(o: unknown): $Hyper | null {
   const h = $lastHyper;
   if (h === null || typeof o !== 'object' || o === null) return null;
   const st = o as OptimizerState;
-  if (st.options !== $lastOptions || !Number.isSafeInteger(st.step) || st.step < 0 || Object.isFrozen(st)) return null;
+  return st.options === $lastOptions && Number.isSafeInteger(st.step) && st.step >= 0 ? h : null;
+}
+
+/** Whether the state's moment arrays (those its kind keeps) are this model's Params. */
+function $stateOk(st: OptimizerState, h: $Hyper): boolean {
   const slots = $UPDATE_STATE[h.kind];
-  return (!slots[0] || $isParams(st.m)) && (!slots[1] || $isParams(st.v)) ? h : null;
+  return (!slots[0] || $isParams(st.m)) && (!slots[1] || $isParams(st.v));
 }
 
 /** \`to\` <- \`from\` (states of the same kind). */
@@ -412,25 +429,43 @@ function $copyOptimizerInto(to: OptimizerState, from: OptimizerState): void {
 
 /**
  * One optimizer step on rows [first, first + count), all or nothing: the mean loss, or NaN
- * with the parameters, the state and its step count unchanged. On one row without clipping,
- * \`$optimizerRow\` (the update fused into the backward pass where the model's lowering
- * allows it); otherwise the gradient, then with clipping one pass for its global norm (which
- * needs the whole gradient, so clipping is never fused), then one update pass. The gradient
- * of several rows comes from \`sum\` (fit's batchGradient, by default \`$gradientSum\`).
+ * with the parameters, the state and its step count unchanged. The step count is written
+ * first (a frozen state or a read-only count throws before anything changes; the full check
+ * of \`where\` names it) and put back when the step is refused; a refused step runs the full
+ * check of the state (a bad moment array is named). On one row without clipping, the
+ * kind's \`$ROW_STEPS\` entry (the update fused into the backward pass where the model's
+ * lowering allows it; a table, not a switch, so that this function and the checks before it
+ * stay small enough for V8 to inline them all into the caller); otherwise \`$optimizerRows\`.
+ * The gradient of several rows comes from \`sum\` (fit's batchGradient, by default \`$gradientSum\`).
  */
-function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper, sum = $gradientSum): number {
-  const lr = $rate(h, st.step), t = st.step + 1;
-  let value: number;
-  if (count === 1 && h.clip === Infinity) value = $optimizerRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, st, h, lr, t);
-  else {
-    value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : sum(p, X, Y, count, first, $acc, 1 / count) / count;
-    let c = 1;
-    if (h.clip !== Infinity) {
-      const norm = $globalNorm($acc);
-      if (norm > h.clip) c = h.clip / norm;
-    }
-    if (!$optimizerUpdate(p, $acc, st, h, lr, t, c, value)) value = NaN;
+function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper, where: string, sum = $gradientSum): number {
+  const t = st.step + 1;
+  try {
+    st.step = t;
+  } catch (e) {
+    $checkOptimizer(where, st);
+    throw e;
   }
-  if (value === value) st.step = t;
+  const value = count === 1 && h.clip === Infinity ? $ROW_STEPS[h.rule]!(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, st, h, t) : $optimizerRows(p, X, Y, count, first, st, h, t, sum);
+  if (value !== value) {
+    st.step = t - 1;
+    $checkOptimizer(where, st);
+  }
   return value;
+}
+
+/**
+ * The step of \`$optimizerStep\` on a minibatch, or with clipping: the gradient, then with
+ * clipping one pass for its global norm (which needs the whole gradient, so clipping is never
+ * fused), then one update pass.
+ */
+function $optimizerRows(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper, t: number, sum = $gradientSum): number {
+  if (!$stateOk(st, h)) return NaN;
+  const value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : sum(p, X, Y, count, first, $acc, 1 / count) / count;
+  let c = 1;
+  if (h.clip !== Infinity) {
+    const norm = $globalNorm($acc);
+    if (norm > h.clip) c = h.clip / norm;
+  }
+  return $optimizerUpdate(p, $acc, st, h, $rate(h, t - 1), t, c, value) ? value : NaN;
 }`;

@@ -365,7 +365,7 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
     let aborted = false, partial = false;
     for (let first = 0; first < count && total === total; first += batch) {
       const n = Math.min(batch, count - first);
-      total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper, o.batchGradient.gradient); // NaN: a step was refused
+      total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper, where, o.batchGradient.gradient); // NaN: a step was refused
       if (onBatch && total === total) onBatch(epoch, first + n, total / (first + n));
       if (signal && signal.aborted) { aborted = true; partial = first + n < count; break; } // after the last batch the epoch is complete: it is recorded, then training stops
     }

@@ -1,0 +1,94 @@
+/**
+ * The per-step checks of `step` / `stepBatch` with an OptimizerState, where they now run
+ * (6-emit/optimizers.ts `$knownState`, `$optimizerStep`; 6-emit/fusedSteps.ts): the fast
+ * path checks the options and the step count; the moment arrays are checked where the step
+ * loads them, and a read-only step count is found by writing it first. These tests break a
+ * state *after* it has taken steps (so the fast path is the one taken, not the full check
+ * of a state seen for the first time) and hold the result to the full check's: a SampleError
+ * naming the problem, and parameters, moments and step count exactly as they were. Each
+ * lowering path: the fused step (unrolled), the unfused row step (split kernels), the looped
+ * lowering, and a minibatch (the update pass).
+ */
+import { describe, expect, it } from 'vitest';
+import { compile, defineModel, type GeneratedModule, type OptimizerState, type Params } from '../src/index.js';
+
+const def = defineModel('net221', (m) => {
+  const x = m.input('x', 2);
+  const y = m.target('y', 1);
+  const out = m.mlp(x, [2, 1], 'tanh', 'linear');
+  m.loss(m.mean(m.call('square', m.sub(out, y))));
+});
+const X = Float64Array.from({ length: 8 }, (_, i) => Math.sin(1.1 * i + 0.3));
+const Y = Float64Array.from({ length: 4 }, (_, i) => Math.cos(0.9 * i) * 0.5);
+const NAMES = ['layer1_W', 'layer1_b', 'layer2_W', 'layer2_b'];
+const flat = (p: Params | null): number[] => (p ? NAMES.flatMap((k) => [...(p[k] as Float64Array)]) : []);
+
+const MODULES: readonly (readonly [string, GeneratedModule])[] = [
+  ['fused', compile(def, { lowering: 'unrolled' })],
+  ['split', compile(def, { lowering: 'unrolled', chunkSize: 8 })],
+  ['looped', compile(def, { lowering: 'loops' })],
+];
+
+/** A state broken after three steps, and what the step must say about it. */
+const BREAKS: readonly { readonly what: string; readonly kind: 'adam' | 'momentum'; readonly brk: (st: OptimizerState) => void; readonly message: RegExp }[] = [
+  { what: 'a frozen state', kind: 'adam', brk: (st) => Object.freeze(st), message: /optimizer\.step is read-only/ },
+  { what: 'a read-only step count', kind: 'momentum', brk: (st) => Object.defineProperty(st, 'step', { writable: false }), message: /optimizer\.step is read-only/ },
+  { what: 'a moment array of the wrong size', kind: 'adam', brk: (st) => { st.v!.layer1_W = new Float64Array(3); }, message: /optimizer\.v\.layer1_W/ },
+  { what: 'a missing moment', kind: 'momentum', brk: (st) => { (st as { m: Params | null }).m = null; }, message: /optimizer\.m/ },
+  { what: 'a negative step count', kind: 'adam', brk: (st) => { st.step = -1; }, message: /optimizer\.step must be a non-negative integer/ },
+];
+
+describe.each(MODULES)('a state broken after it has trained (%s)', (_name, mod) => {
+  for (const { what, kind, brk, message } of BREAKS) {
+    for (const count of [1, 2]) {
+      it(`${what}, stepBatch of ${count}: a SampleError, nothing changed`, () => {
+        const p = mod.initParams(5);
+        const st = mod.initOptimizer(p, { kind, learningRate: 0.05 });
+        for (let t = 0; t < 3; t++) mod.stepBatch(p, X, Y, count, st, t % 2);
+        expect(st.step).toBe(3);
+        brk(st);
+        const before = { p: flat(p), m: flat(st.m), v: flat(st.v), step: st.step };
+        let error: unknown;
+        try { mod.stepBatch(p, X, Y, count, st, 0); } catch (e) { error = e; }
+        expect((error as Error)?.name).toBe('SampleError');
+        expect((error as Error).message).toMatch(message);
+        expect({ p: flat(p), m: flat(st.m), v: flat(st.v), step: st.step }).toEqual(before);
+      });
+    }
+    it(`${what}, step: a SampleError, nothing changed`, () => {
+      const p = mod.initParams(5);
+      const st = mod.initOptimizer(p, { kind, learningRate: 0.05 });
+      for (let t = 0; t < 3; t++) mod.step(p, { x: [0.5, -0.25] }, { y: [0.3] }, st);
+      brk(st);
+      const before = { p: flat(p), m: flat(st.m), v: flat(st.v), step: st.step };
+      expect(() => mod.step(p, { x: [0.5, -0.25] }, { y: [0.3] }, st)).toThrow(message);
+      expect({ p: flat(p), m: flat(st.m), v: flat(st.v), step: st.step }).toEqual(before);
+    });
+  }
+
+  it('a refused step (NaN target) puts the step count back; the state trains on afterwards', () => {
+    const p = mod.initParams(5);
+    const st = mod.initOptimizer(p, { kind: 'adam', learningRate: 0.05 });
+    mod.stepBatch(p, X, Y, 1, st, 0);
+    const bad = Y.slice();
+    bad[1] = NaN;
+    expect(() => mod.stepBatch(p, X, bad, 1, st, 1)).toThrow(/the loss of row 1 is NaN/);
+    expect(st.step).toBe(1);
+    expect(Number.isFinite(mod.stepBatch(p, X, Y, 1, st, 1))).toBe(true);
+    expect(st.step).toBe(2);
+  });
+
+  it('a scheduled rate in the one-row step equals the minibatch path with the same rows', () => {
+    // The one-row step reads the rate of step t; a batch of one repeated row takes the other path ($optimizerRows) with the same rate.
+    const schedule = { kind: 'exponential', gamma: 0.5 } as const;
+    const run = (count: number) => {
+      const p = mod.initParams(5);
+      const st = mod.initOptimizer(p, { kind: 'adam', learningRate: 0.05, schedule });
+      const XX = new Float64Array([...X.subarray(0, 2), ...X.subarray(0, 2)]), YY = new Float64Array([Y[0]!, Y[0]!]);
+      for (let t = 0; t < 6; t++) mod.stepBatch(p, XX, YY, count, st, 0);
+      return flat(p);
+    };
+    const one = run(1), two = run(2);
+    one.forEach((x, i) => expect(Math.abs(x - two[i]!)).toBeLessThanOrEqual(1e-15 * Math.max(1, Math.abs(x))));
+  });
+});
