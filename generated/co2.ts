@@ -225,7 +225,7 @@ export function step(params: Params, inputs: Inputs, targets: Targets, optimizer
   packInputs(inputs, $xs, 0, 'inputs');
   packTargets(targets, $ys, 0, 'targets');
   const st = optimizer as OptimizerState;
-  const value = h ? $optimizerStep(params, $xs, $ys, 1, 0, st, h) : $stepRow(params, $xs, 0, $ys, 0, optimizer as number);
+  const value = h ? $optimizerStep(params, $xs, $ys, 1, 0, st, h, 'step') : $stepRow(params, $xs, 0, $ys, 0, optimizer as number);
   if (value !== value) $stepFailed('step', params, $xs, $ys, 1, 0, h ? $rate(h, st.step) : optimizer as number, h && st);
   return value;
 }
@@ -256,7 +256,7 @@ export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, o
   if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
   const h = typeof optimizer === 'number' && optimizer >= 0 && optimizer < Infinity ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
   const st = optimizer as OptimizerState;
-  const value = h ? $optimizerStep(params, X, Y, count, first, st, h) : $stepRows(params, X, Y, count, optimizer as number, first);
+  const value = h ? $optimizerStep(params, X, Y, count, first, st, h, 'stepBatch') : $stepRows(params, X, Y, count, optimizer as number, first);
   if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer as number, h && st);
   return value;
 }
@@ -733,7 +733,7 @@ function $train(X: Floats, Y: Floats, count: number, val: { X: Floats; Y: Floats
     let aborted = false, partial = false;
     for (let first = 0; first < count && total === total; first += batch) {
       const n = Math.min(batch, count - first);
-      total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper, o.batchGradient.gradient); // NaN: a step was refused
+      total += n * $optimizerStep(params, rowsX, rowsY, n, first, optimizer, hyper, where, o.batchGradient.gradient); // NaN: a step was refused
       if (onBatch && total === total) onBatch(epoch, first + n, total / (first + n));
       if (signal && signal.aborted) { aborted = true; partial = first + n < count; break; } // after the last batch the epoch is complete: it is recorded, then training stops
     }
@@ -886,6 +886,10 @@ interface $Hyper {
   /** From step t1 (t2) on, beta1^t (beta2^t) <= 2^-54, so 1 - beta^t is exactly 1 and Math.pow (about 50 ns) is skipped. */
   readonly t1: number; readonly t2: number;
   readonly schedule: Schedule;
+  /** The index of the kind's update rule in `$ROW_STEPS` (the one-row steps). */
+  readonly rule: number;
+  /** Whether the schedule is constant (the rate is `lr` at every step). */
+  readonly fixed: boolean;
 }
 
 /** The first step t with Math.pow(b, t) <= 2^-54 (0 <= b < 1): from there on 1 - b^t rounds to 1 exactly. */
@@ -950,7 +954,7 @@ function $hyper(o: unknown, where: string): $Hyper {
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
-  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule };
+  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule, rule: $RULE_INDEX[k], fixed: schedule.kind === 'constant' };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -980,6 +984,7 @@ function $schedule(s: unknown, where: string): Schedule {
 
 /** The learning rate of step `t` (see Schedule). */
 function $rate(h: $Hyper, t: number): number {
+  if (h.fixed) return h.lr; // a boolean, not the schedule's kind (a string): inlined into each fused step, the switch below cost ~90 instructions per step even when constant
   const s = h.schedule, lr = h.lr;
   switch (s.kind) {
     case 'constant': return lr;
@@ -1034,17 +1039,26 @@ function $checkOptimizer(where: string, o: unknown): $Hyper | null {
 }
 
 /**
- * The fast path of `$checkOptimizer` (small enough to inline, allocates nothing): the
- * hyperparameters of an OptimizerState whose options were read last and whose step count and
- * state pass the checks, or null to take the full check.
+ * The fast path of `$checkOptimizer` (small enough to inline with the step, allocates
+ * nothing): the hyperparameters of an OptimizerState whose options were read last and whose
+ * step count is valid, or null to take the full check. The rest of the full check is done
+ * where it costs nothing: the state's arrays where the step loads them (`$stateOk`, or the
+ * fused step's first lines; a bad one refuses the step, and `$optimizerStep` then runs the
+ * full check, which names it), and a read-only step count by `$optimizerStep` writing it
+ * first (`Object.isFrozen` per step cost about 140 instructions, as much as the
+ * rest of this check and the call into the step together).
  */
 function $knownState(o: unknown): $Hyper | null {
   const h = $lastHyper;
   if (h === null || typeof o !== 'object' || o === null) return null;
   const st = o as OptimizerState;
-  if (st.options !== $lastOptions || !Number.isSafeInteger(st.step) || st.step < 0 || Object.isFrozen(st)) return null;
+  return st.options === $lastOptions && Number.isSafeInteger(st.step) && st.step >= 0 ? h : null;
+}
+
+/** Whether the state's moment arrays (those its kind keeps) are this model's Params. */
+function $stateOk(st: OptimizerState, h: $Hyper): boolean {
   const slots = $UPDATE_STATE[h.kind];
-  return (!slots[0] || $isParams(st.m)) && (!slots[1] || $isParams(st.v)) ? h : null;
+  return (!slots[0] || $isParams(st.m)) && (!slots[1] || $isParams(st.v));
 }
 
 /** `to` <- `from` (states of the same kind). */
@@ -1056,27 +1070,45 @@ function $copyOptimizerInto(to: OptimizerState, from: OptimizerState): void {
 
 /**
  * One optimizer step on rows [first, first + count), all or nothing: the mean loss, or NaN
- * with the parameters, the state and its step count unchanged. On one row without clipping,
- * `$optimizerRow` (the update fused into the backward pass where the model's lowering
- * allows it); otherwise the gradient, then with clipping one pass for its global norm (which
- * needs the whole gradient, so clipping is never fused), then one update pass. The gradient
- * of several rows comes from `sum` (fit's batchGradient, by default `$gradientSum`).
+ * with the parameters, the state and its step count unchanged. The step count is written
+ * first (a frozen state or a read-only count throws before anything changes; the full check
+ * of `where` names it) and put back when the step is refused; a refused step runs the full
+ * check of the state (a bad moment array is named). On one row without clipping, the
+ * kind's `$ROW_STEPS` entry (the update fused into the backward pass where the model's
+ * lowering allows it; a table, not a switch, so that this function and the checks before it
+ * stay small enough for V8 to inline them all into the caller); otherwise `$optimizerRows`.
+ * The gradient of several rows comes from `sum` (fit's batchGradient, by default `$gradientSum`).
  */
-function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper, sum = $gradientSum): number {
-  const lr = $rate(h, st.step), t = st.step + 1;
-  let value: number;
-  if (count === 1 && h.clip === Infinity) value = $optimizerRow(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, st, h, lr, t);
-  else {
-    value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : sum(p, X, Y, count, first, $acc, 1 / count) / count;
-    let c = 1;
-    if (h.clip !== Infinity) {
-      const norm = $globalNorm($acc);
-      if (norm > h.clip) c = h.clip / norm;
-    }
-    if (!$optimizerUpdate(p, $acc, st, h, lr, t, c, value)) value = NaN;
+function $optimizerStep(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper, where: string, sum = $gradientSum): number {
+  const t = st.step + 1;
+  try {
+    st.step = t;
+  } catch (e) {
+    $checkOptimizer(where, st);
+    throw e;
   }
-  if (value === value) st.step = t;
+  const value = count === 1 && h.clip === Infinity ? $ROW_STEPS[h.rule]!(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, st, h, t) : $optimizerRows(p, X, Y, count, first, st, h, t, sum);
+  if (value !== value) {
+    st.step = t - 1;
+    $checkOptimizer(where, st);
+  }
   return value;
+}
+
+/**
+ * The step of `$optimizerStep` on a minibatch, or with clipping: the gradient, then with
+ * clipping one pass for its global norm (which needs the whole gradient, so clipping is never
+ * fused), then one update pass.
+ */
+function $optimizerRows(p: Params, X: Floats, Y: Floats, count: number, first: number, st: OptimizerState, h: $Hyper, t: number, sum = $gradientSum): number {
+  if (!$stateOk(st, h)) return NaN;
+  const value = count === 1 ? $gradient(p, X, first * INPUT_SIZE, Y, first * TARGET_SIZE, $acc, 1) : sum(p, X, Y, count, first, $acc, 1 / count) / count;
+  let c = 1;
+  if (h.clip !== Infinity) {
+    const norm = $globalNorm($acc);
+    if (norm > h.clip) c = h.clip / norm;
+  }
+  return $optimizerUpdate(p, $acc, st, h, $rate(h, t - 1), t, c, value) ? value : NaN;
 }
 
 /** The sgd update, one pass per parameter, all or nothing (see emitOptimizerUpdates in gradc): true when applied. */
@@ -1202,23 +1234,26 @@ function $globalNorm(g: Params): number {
   return big * Math.sqrt(s);
 }
 
+/** The index of each kind's rule in `$ROW_STEPS` (adam and adamw share one). */
+const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: number } = { sgd: 0, momentum: 1, adam: 2, adamw: 2, rmsprop: 3 };
+
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { sgd: [false, false], momentum: [true, false], adam: [true, true], adamw: [true, true], rmsprop: [true, true] };
 
-/** The update pass of `st`'s kind with gradient `g` scaled by `c` (step `t` from 1, rate `lr`): true when applied. */
-function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, h: $Hyper, lr: number, t: number, c: number, loss: number): boolean {
-  switch (h.kind) {
+/** The update pass of `st`'s kind with gradient `g` scaled by `c` (step `$t` from 1, rate `$lr`): true when applied. */
+function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, $hy: $Hyper, $lr: number, $t: number, c: number, loss: number): boolean {
+  switch ($hy.kind) {
     case 'sgd':
-      return $update_sgd(p, g, c, loss, lr, 1 - lr * h.decay, h.l2);
+      return $update_sgd(p, g, c, loss, $lr, 1 - $lr * $hy.decay, $hy.l2);
     case 'momentum':
-      return $update_momentum(p, g, st.m!, c, loss, lr, 1 - lr * h.decay, h.l2, h.mu, h.nesterov ? 1 : 0);
+      return $update_momentum(p, g, st.m!, c, loss, $lr, 1 - $lr * $hy.decay, $hy.l2, $hy.mu, $hy.nesterov ? 1 : 0);
     case 'adam':
     case 'adamw': {
-      const bc1 = t < h.t1 ? 1 - Math.pow(h.b1, t) : 1, root = Math.sqrt(t < h.t2 ? 1 - Math.pow(h.b2, t) : 1);
-      return $update_adam(p, g, st.m!, st.v!, c, loss, lr, 1 - lr * h.decay, h.l2, h.b1, h.b2, (lr * root) / bc1, h.eps * root);
+      const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+      return $update_adam(p, g, st.m!, st.v!, c, loss, $lr, 1 - $lr * $hy.decay, $hy.l2, $hy.b1, $hy.b2, ($lr * $root) / $bc1, $hy.eps * $root);
     }
     case 'rmsprop':
-      return $update_rmsprop(p, g, st.m!, st.v!, c, loss, lr, 1 - lr * h.decay, h.l2, h.mu, h.rho, h.eps);
+      return $update_rmsprop(p, g, st.m!, st.v!, c, loss, $lr, 1 - $lr * $hy.decay, $hy.l2, $hy.mu, $hy.rho, $hy.eps);
   }
 }
 
@@ -2397,9 +2432,13 @@ function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, 
   return $update_sgd($p, $acc, 1, value, $lr, 1, 0) ? value : NaN;
 }
 
-/** One step of `st`'s kind on one row (rate `lr`, step `t` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
-function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState, h: $Hyper, lr: number, t: number): number {
+/** One step of `st`'s kind on one row (step `t` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number): number {
+  if (!$stateOk(st!, h)) return NaN;
   const value = $gradient(p, X, xo, Y, yo, $acc, 1);
-  return $optimizerUpdate(p, $acc, st, h, lr, t, 1, value) ? value : NaN;
+  return $optimizerUpdate(p, $acc, st!, h, $rate(h, t - 1), t, 1, value) ? value : NaN;
 }
+
+/** The one-row step of each optimizer rule, by `$Hyper.rule`: the loss, or NaN with nothing changed. */
+const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$optimizerRow, $optimizerRow, $optimizerRow, $optimizerRow];
 
