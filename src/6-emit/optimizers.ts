@@ -206,7 +206,7 @@ ${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0
 }
 
 /** The index of each kind's rule in \`$ROW_STEPS\` (adam and adamw share one). */
-const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: number } = { ${OPTIMIZER_KINDS.map((k) => `${k}: ${rules.findIndex((r) => r.rule === UPDATES[k])}`).join(', ')} };
+const $RULE_INDEX${t(": { readonly [K in OptimizerOptions['kind']]: number }")} = { ${OPTIMIZER_KINDS.map((k) => `${k}: ${rules.findIndex((r) => r.rule === UPDATES[k])}`).join(', ')} };
 
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE${t(": { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] }")} = { ${OPTIMIZER_KINDS.map((k) => `${k}: [${UPDATES[k].state.m}, ${UPDATES[k].state.v}]`).join(', ')} };
