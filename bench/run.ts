@@ -12,6 +12,7 @@
  * BENCH_SETTLE_MS (default 2000) is gradc's JIT warm-up allowance (bench/gradc.ts);
  * BENCH_ADAM=0 leaves out the Adam table (bench/adam.ts); BENCH_SMALL=0 the small-net tables
  * (bench/small.ts: stepBatch against a hand-written step, and gradc's Adam/SGD step cost);
+ * BENCH_SEQUENCE=0 the sequence table (bench/sequence.ts: recurrent nets, BENCH_SEQ_SECONDS per cell);
  * BENCH_SCALING=0 the scaling table (bench/scaling.ts, BENCH_SCALING_WIDTHS picks widths).
  * BENCH_COMPILE=1 adds the compile-time table (bench/compile.ts: generate and load of long
  * formula chains, a fresh process per row; BENCH_COMPILE_LINES picks the chain lengths).
@@ -25,6 +26,7 @@ import { adamCostTable, handwrittenTable } from './small.js';
 import { threadsBench } from './threads.js';
 import { compileTimeTable } from './compile.js';
 import { ceilingTable } from './ceiling.js';
+import { sequenceTable } from './sequence.js';
 import { measureBrain } from './brain.js';
 import { GRADC_CONFIGS, SETTLE_MS, lossTolerance, runGradc, type GradcOutcome } from './gradc.js';
 import { JAX_DTYPES, initJax, jaxTrainer, type JaxDtype } from './jax.js';
@@ -274,6 +276,7 @@ async function main(): Promise<void> {
   const adam = process.env.BENCH_ADAM === '0' ? '' : `\n${await adamTable(nets)}\n`;
   const small = process.env.BENCH_SMALL === '0' ? '' : `\n${await handwrittenTable()}\n\n${await adamCostTable()}\n`;
   if (process.env.BENCH_THREADS === '1') process.stdout.write(`\n${threadsBench()}\n`); // bench/threads.ts: 1 vs 2 threads
+  const sequences = process.env.BENCH_SEQUENCE === '0' ? '' : `\n${await sequenceTable()}\n`;
   const compileTimes = process.env.BENCH_COMPILE === '1' ? `\n${compileTimeTable()}\n` : '';
   await useBackend('wasm');
   const header = [
@@ -283,7 +286,7 @@ async function main(): Promise<void> {
     `Load average (1 min) at start / end: ${loadBefore.toFixed(2)} / ${os.loadavg()[0]!.toFixed(2)} (other processes on the machine share its cores)`,
     `Method: SGD on ${makeData(nets[0]!).rows} random rows (seeded), lr ${LEARNING_RATE}, tanh hidden layer, linear output, MSE; warm-up, then the best of ${TIMING.windows} windows of ${TIMING.windowMs} ms per figure (bench/README.md).`,
   ].join('  \n');
-  const text = `${header}\n\n${tables(rows)}\n${scaling}${lowering}${adam}${small}${compileTimes}\n${await ceilingTable()}\n`;
+  const text = `${header}\n\n${tables(rows)}\n${scaling}${lowering}${adam}${small}${sequences}${compileTimes}\n${await ceilingTable()}\n`;
   const wall = `Benchmark wall time: ${((performance.now() - started) / 1000).toFixed(0)} s`;
   process.stdout.write(`\n${text}\n${wall}\n`);
   if (!only) writeFileSync(fileURLToPath(new URL('./results.md', import.meta.url)), `# gradc benchmark results\n\n${text}\n${wall}\n`);

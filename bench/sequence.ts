@@ -8,14 +8,16 @@
  * output from the last state (dense, linear), mean squared error, plain SGD; batch 1 and
  * 32. gradc: `m.rnn` / `m.lstm` (a time loop, BPTT as a loop), `stepBatch`. TF.js:
  * `tf.sequential([simpleRNN | lstm, dense(1)])`, `trainOnBatch` with `tf.train.sgd`.
- * brain.js 1.6.1: `brain.recurrent.RNNTimeStep` / `LSTMTimeStep` (inputSize 16,
- * hiddenLayers [32], outputSize 1), one `train` call of many iterations over one sequence
- * (it has no batches, and fails on more: see brainRate). Each cell runs for a fixed time after a warm-up; samples/second.
+ * brain.js 1.6.1: `brain.recurrent.RNNTimeStep` / `LSTMTimeStep` trained one sequence at
+ * a time to predict each next step (the only way its time-step nets train on vectors:
+ * bench/sequencePeers.ts says why and what it costs). Each cell runs for a fixed time
+ * after a warm-up; samples/second.
  */
 import * as tf from '@tensorflow/tfjs';
 import { compile, defineModel } from '../src/index.js';
 import { useBackend, type Backend } from './tfjs.js';
 import { rng } from './setup.js';
+import { measureBrainSequence, sequenceData } from './sequencePeers.js';
 
 const T = 50, V = 16, H = 32, ROWS = 64, LR = 0.01;
 const SECONDS = Number(process.env.BENCH_SEQ_SECONDS ?? 2);
@@ -67,24 +69,6 @@ async function tfRate(cell: Cell, batch: number, backend: Backend, X: Float64Arr
   return r;
 }
 
-async function brainRate(cell: Cell, X: Float64Array, Y: Float64Array): Promise<number> {
-  const brain = (await import('brain.js')).default as unknown as { recurrent: Record<string, new (o: object) => { train(d: unknown, o: object): unknown }> };
-  const Net = cell === 'rnn' ? brain.recurrent.RNNTimeStep : brain.recurrent.LSTMTimeStep;
-  const net = new Net({ inputSize: V, hiddenLayers: [H], outputSize: 1 });
-  // A sample: T input vectors, then the target as the output after the last step.
-  const samples = Array.from({ length: ROWS }, (_, r) => ({
-    input: Array.from({ length: T }, (_, t) => Array.from(X.subarray((r * T + t) * V, (r * T + t + 1) * V))),
-    output: [[Y[r]]],
-  }));
-  // brain.js 1.6.1's time-step nets end in "network error rate is unexpected NaN" when one
-  // train call gets more than one input/output sequence, or on a second train call; so one
-  // call, of many iterations over one sequence: each iteration trains one sample.
-  const iterations = Math.max(8, Math.round(8 * SECONDS));
-  const t0 = performance.now();
-  net.train([samples[0]], { iterations, learningRate: LR, errorThresh: 0, log: false });
-  return iterations / ((performance.now() - t0) / 1000);
-}
-
 export async function sequenceTable(): Promise<string> {
   const { X, Y } = data();
   const out = [
@@ -94,7 +78,7 @@ export async function sequenceTable(): Promise<string> {
     '|---|---|---|---|---|---|---|',
   ];
   for (const cell of ['rnn', 'lstm'] as const) {
-    const brainJs = await brainRate(cell, X, Y).catch((e: unknown) => { console.error(`brain.js ${cell}: ${String(e)}`); return NaN; });
+    const brainJs = measureBrainSequence(cell, sequenceData(), { warmupMs: 300, windowMs: SECONDS * 250, windows: 4 });
     for (const batch of [1, 32]) {
       const g = await gradcRate(cell, batch, X, Y);
       const cpu = await tfRate(cell, batch, 'cpu', X, Y);

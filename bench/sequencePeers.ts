@@ -1,11 +1,6 @@
 /**
- * The peers of the sequence benchmark (bench/sequence.ts): recurrent nets over
- * SEQ.steps time steps of SEQ.inputs values, SEQ.hidden units, one output, MSE loss on
- * the output after the last step, plain SGD, training samples per second.
- *
- *   TF.js   `tf.sequential([tf.layers.simpleRNN | lstm({ units, inputShape: [T, V] }),
- *           tf.layers.dense({ units: 1 })])`, `trainOnBatch` on tensors made before
- *           timing, backends cpu and wasm;
+ * brain.js in the sequence benchmark (bench/sequence.ts: recurrent nets over SEQ.steps
+ * time steps of SEQ.inputs values, SEQ.hidden units; training samples per second):
  *   brain.js 1.6.1  `brain.recurrent.RNNTimeStep | LSTMTimeStep({ inputSize, hiddenLayers,
  *           outputSize })`, `train(data, { iterations: 1 })` timed over a set of
  *           sequences (it trains one sequence at a time: batch 1 only). Its time-step
@@ -22,12 +17,11 @@
  * are rates, measured as bench/setup.ts `measure` does (best window of several).
  */
 import brain from 'brain.js';
-import * as tf from '@tensorflow/tfjs';
-import { LEARNING_RATE, TIMING, rng, type Stepper, type Timing } from './setup.js';
+import { LEARNING_RATE, TIMING, rng, type Timing } from './setup.js';
 
 /** The sequence benchmark's net: the issue's sizes. */
 export const SEQ = { steps: 50, inputs: 16, hidden: 32 } as const;
-export type Cell = 'elman' | 'lstm';
+export type Cell = 'rnn' | 'lstm';
 /** Sequences in the data set each trainer cycles through. */
 export const SEQ_ROWS = 64;
 
@@ -39,35 +33,12 @@ export function sequenceData(rows = SEQ_ROWS, seed = 4242): { X: Float64Array; Y
   return { X, Y, rows };
 }
 
-/** A TF.js layers trainer of the cell on the current backend, `batch` sequences a step. */
-export function tfSequenceTrainer(cell: Cell, data: { X: Float64Array; Y: Float64Array; rows: number }, batch: number): { step: Stepper; dispose: () => void } {
-  const layer = cell === 'elman'
-    ? tf.layers.simpleRNN({ units: SEQ.hidden, inputShape: [SEQ.steps, SEQ.inputs], activation: 'tanh' })
-    : tf.layers.lstm({ units: SEQ.hidden, inputShape: [SEQ.steps, SEQ.inputs] });
-  const model = tf.sequential({ layers: [layer, tf.layers.dense({ units: 1 })] });
-  model.compile({ optimizer: tf.train.sgd(LEARNING_RATE), loss: 'meanSquaredError' });
-  const xs: tf.Tensor3D[] = [];
-  const ys: tf.Tensor2D[] = [];
-  const width = SEQ.steps * SEQ.inputs;
-  for (let first = 0; first + batch <= data.rows; first += batch) {
-    xs.push(tf.tensor3d(Float32Array.from(data.X.subarray(first * width, (first + batch) * width)), [batch, SEQ.steps, SEQ.inputs]));
-    ys.push(tf.tensor2d(Float32Array.from(data.Y.subarray(first, first + batch)), [batch, 1]));
-  }
-  return {
-    step: (i) => model.trainOnBatch(xs[i % xs.length]!, ys[i % ys.length]!),
-    dispose: () => {
-      model.dispose();
-      tf.dispose([...xs, ...ys]);
-    },
-  };
-}
-
 /** Training samples per second of brain.js's time-step net of the cell (batch 1). */
 export function measureBrainSequence(cell: Cell, data: { X: Float64Array; Y: Float64Array; rows: number }, timing: Timing = TIMING): number {
   const width = SEQ.steps * SEQ.inputs;
   const sequences = Array.from({ length: data.rows }, (_, i) =>
     Array.from({ length: SEQ.steps }, (_, t) => Array.from(data.X.subarray(i * width + t * SEQ.inputs, i * width + (t + 1) * SEQ.inputs))));
-  const Net = cell === 'elman' ? brain.recurrent.RNNTimeStep : brain.recurrent.LSTMTimeStep;
+  const Net = cell === 'rnn' ? brain.recurrent.RNNTimeStep : brain.recurrent.LSTMTimeStep;
   const fresh = () => new Net({ inputSize: SEQ.inputs, hiddenLayers: [SEQ.hidden], outputSize: SEQ.inputs });
   let net = fresh();
   // brain.js's own random initial weights now and then give a NaN error on this data

@@ -11,6 +11,7 @@ import { students, XOR } from './data.js';
 import { trainCo2, trainIris, trainMnist } from './datasets.js';
 import { irisAdam, mnistAdam, xorMomentum } from './optimizers.js';
 import { trainSpam } from './spam.js';
+import { trainNames } from './names.js';
 
 const line = (s = '') => console.log(s);
 const heading = (s: string) => line(`\n=== ${s} ${'='.repeat(Math.max(0, 70 - s.length))}`);
@@ -100,6 +101,17 @@ function spam(): void {
   line(`the whole section, data and compiles included: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
+function names(): void {
+  heading('9. Female or male first name (@stdlib first-names datasets): a character-level GRU');
+  const t0 = performance.now();
+  const r = trainNames({ epochs: 3 });
+  line(`${r.trainCount} training names, ${r.testCount} held out (${r.ambiguous} names in both lists left out); one-hot letters, 15 steps, GRU of 16`);
+  line(`majority class (female)          held-out accuracy ${(100 * r.majority).toFixed(2)}%`);
+  line(`best rule on the last letter     held-out accuracy ${(100 * r.lastLetter).toFixed(2)}%`);
+  line(`GRU (gradc, BPTT as loops)       held-out accuracy ${(100 * r.gru).toFixed(2)}%   (${r.epochs} epochs, ${(r.ms / 1000).toFixed(1)} s; module ${r.lines} lines for any name length)`);
+  line(`the whole section, data and compile included: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
 walkthrough();
 studentRegression();
 xorNet();
@@ -108,3 +120,4 @@ mnist();
 await mnistAdamVsTfjs();
 co2();
 spam();
+names();
