@@ -59,7 +59,7 @@ describe('formula errors (defineModel({ formulas }))', () => {
     expect(e1.problem).toBe("expected an assignment 'name = formula', got 'w * x'");
     expect(e1.where).toMatchObject({ line: 1, column: 3 });
     const e2 = formulasError('v[1] = w\nloss = w');
-    expect(e2.problem).toContain("the left side of '=' must be a plain name, got 'v[1]'");
+    expect(e2.problem).toContain("the left side of '=' must be a plain name, or h[0] and h[t] for a recurrence, got 'v[1]'");
   });
 
   it('an unknown symbol: line, column of the symbol (not of the same letters elsewhere), the known names', () => {

@@ -97,6 +97,7 @@ export function runModule<F extends Floats = Float64Array>(js: string): Generate
     return `${keyword} ${name}`;
   });
   const module = { exports: {} as Record<string, unknown> };
-  new Function('exports', 'module', `${script}\n;Object.assign(exports, { ${names.join(', ')} });`)(module.exports, module);
+  // Strict, as a module is (a write to a frozen object throws: the optimizer checks rely on it).
+  new Function('exports', 'module', `'use strict';\n${script}\n;Object.assign(exports, { ${names.join(', ')} });`)(module.exports, module);
   return module.exports as unknown as GeneratedModule<F>;
 }
