@@ -94,7 +94,7 @@ function spam(): void {
   const t0 = performance.now();
   const r = trainSpam({ epochs: 5, bowEpochs: 5 });
   line(`${r.trainCount} training mails (${(100 * r.spamFraction).toFixed(1)}% spam), ${r.testCount} held out; vocabulary 2000 words + padding + out-of-vocabulary`);
-  const row = (name: string, s: { accuracy: number; f1: number }, extra = '') => line(`${name.padEnd(44)}accuracy ${(100 * s.accuracy).toFixed(2)}%   F1 ${s.f1.toFixed(3)}${extra}`);
+  const row = (name: string, s: { accuracy: number; f1: number }, extra = '') => line(`${name.padEnd(47)}accuracy ${(100 * s.accuracy).toFixed(2)}%   F1 ${s.f1.toFixed(3)}${extra}`);
   row('majority class (ham)', r.majority);
   row('bag-of-words logistic regression (gradc)', r.bow, `   (${r.bow.epochs} epochs, ${(r.bow.ms / 1000).toFixed(1)} s)`);
   row(`embeddings 16-d, mean, dense, sigmoid (gradc)`, r.embeddings, `   (${r.embeddings.epochs} epochs, ${(r.embeddings.ms / 1000).toFixed(1)} s)`);
