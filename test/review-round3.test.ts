@@ -7,9 +7,16 @@
  *       thread computed were noted only in the helper, so the leader's update skipped them
  *       (E off by 0.03 after 3 SGD epochs, 0.26 with Adam, against fitRows). Now a forced
  *       thread count > 1 is a GradcError naming the sparse parameter, and 'auto' stays on 1.
+ *   D2  README's per-step accumulator (`s[t] = s[t-1] + dot(v, h[t-1])^2`, `loss = (s[T] - y)^2`)
+ *       failed with "unknown symbol 's'" on the loss line: the states were defined only at the
+ *       first state's place in the dependency order, after a line reading only another state.
+ *   D3  Two recurrences in one block (`g[0] = h[T]`) said "unknown symbol 'h'": now the message
+ *       says the block is one recurrence and to start g in a formulas block of its own.
+ *   D4  `m.pool(x, 'mean', { ids: tokens, padding: 7 })` with ids 0..4 was taken and masked
+ *       nothing (a padding id that can never occur): now a GradcError.
  */
 import { describe, expect, it } from 'vitest';
-import { compile, defineModel, fitParallel, GradcError } from '../src/index.js';
+import { compile, defineModel, fitParallel, GradcError, type ModelBuilder } from '../src/index.js';
 import { generateJavaScript } from '../src/pipeline.js';
 import { chooseThreads, sparseParams } from '../src/train/parallel.js';
 
@@ -54,5 +61,83 @@ describe('threads and embeddings', () => {
     expect(Array.from(auto.params['E'] as Float64Array)).toEqual(Array.from(one.params['E'] as Float64Array));
     expect(chooseThreads(2, 100, 8, 40, 3, [])).toBe(2);
     expect(sparseParams(generateJavaScript(embedding()))).toEqual(['E']);
+  });
+});
+
+/** Central differences of the loss over every parameter value, against the module's gradient. */
+function worstGradientError(m: ReturnType<typeof compile>, inputs: Record<string, unknown>, targets: Record<string, unknown>): number {
+  const g = m as unknown as { initParams(): Record<string, number | Float64Array>; gradient(p: unknown, i: unknown, t: unknown): { loss: number; grad: Record<string, number | Float64Array> } };
+  const p = g.initParams();
+  const grad = g.gradient(p, inputs, targets).grad;
+  const loss = () => g.gradient(p, inputs, targets).loss;
+  let worst = 0;
+  for (const [k, v] of Object.entries(p)) {
+    const n = typeof v === 'number' ? 1 : v.length;
+    for (let i = 0; i < n; i++) {
+      const get = () => (typeof p[k] === 'number' ? (p[k] as number) : (p[k] as Float64Array)[i]!);
+      const set = (x: number) => { if (typeof p[k] === 'number') p[k] = x; else (p[k] as Float64Array)[i] = x; };
+      const o = get();
+      set(o + 1e-6); const a = loss(); set(o - 1e-6); const b = loss(); set(o);
+      const fd = (a - b) / 2e-6;
+      const gv = typeof grad[k] === 'number' ? (grad[k] as number) : (grad[k] as Float64Array)[i]!;
+      worst = Math.max(worst, Math.abs(fd - gv) / Math.max(1, Math.abs(fd)));
+    }
+  }
+  return worst;
+}
+
+const elman = (formulas: string | string[]) => defineModel('r', (m: ModelBuilder) => {
+  m.input('x', [5, 2]);
+  m.target('y');
+  m.param('Wx', { shape: [3, 2], init: { kind: 'uniform', low: -0.7, high: 0.7 } });
+  m.param('Wh', { shape: [3, 3], init: { kind: 'uniform', low: -0.7, high: 0.7 } });
+  m.param('b', { shape: [3], init: 0.1 });
+  m.param('v', { shape: [3], init: { kind: 'uniform', low: -1, high: 1 } });
+  for (const f of Array.isArray(formulas) ? formulas : [formulas]) m.formulas(f);
+}, { seed: 9 });
+const X5 = { x: [0.1, 0.5, -0.3, 0.2, 0.7, -0.1, 0.2, 0.2, -0.5, 0.9] };
+
+describe('recurrences in formulas', () => {
+  it('D2: a per-step accumulator read alone by the loss (README) compiles, and its gradient matches central differences', () => {
+    const m = compile(elman(`
+      h[0] = 0
+      s[0] = 0
+      h[t] = tanh(Wx * x[t] + Wh * h[t-1] + b)
+      s[t] = s[t-1] + dot(v, h[t-1])^2
+      loss = (s[T] - y)^2
+    `));
+    expect(worstGradientError(m, X5, { y: 0.4 })).toBeLessThan(1e-6);
+  });
+
+  it('D3: a second recurrence started from the first in the same block is a clear GradcError; in its own block it works', () => {
+    const e = thrown(() => compile(elman(`
+      h[0] = 0
+      h[t] = tanh(Wx * x[t] + Wh * h[t-1] + b)
+      g[0] = h[T]
+      g[t] = tanh(Wh * g[t-1] + Wx * x[t])
+      loss = (dot(v, g[T]) - y)^2
+    `)));
+    expect(e).toBeInstanceOf(GradcError);
+    expect(e.message).toMatch(/'g\[0\]' reads 'h', a state of the same recurrence .*formulas block of its own/);
+    const m = compile(elman([
+      `h[0] = 0\nh[t] = tanh(Wx * x[t] + Wh * h[t-1] + b)`,
+      `g[0] = h[T]\ng[t] = tanh(Wh * g[t-1] + Wx * x[t])\nloss = (dot(v, g[T]) - y)^2`,
+    ]));
+    expect(worstGradientError(m, X5, { y: 0.4 })).toBeLessThan(1e-6);
+  });
+});
+
+describe('pooling', () => {
+  it('D4: a padding id outside the vocabulary is a GradcError', () => {
+    const e = thrown(() => compile(defineModel('l', (m) => {
+      const t = m.intInput('t', [2], 5);
+      m.target('y');
+      const E = m.param('E', { shape: [5, 2] });
+      m.param('w', { shape: [2], init: 1 });
+      m.def('z', m.dot('w', m.pool(m.lookup(E, t), 'mean', { ids: t, padding: 7 })));
+      m.loss('(z - y)^2');
+    })));
+    expect(e).toBeInstanceOf(GradcError);
+    expect(e.message).toMatch(/the padding id 7 is not an id of 't' \(0\.\.4\)/);
   });
 });

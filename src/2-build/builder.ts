@@ -246,7 +246,8 @@ export class ModelBuilder {
     });
     for (const a of ordered) {
       if (recurrence && a.time !== undefined) {
-        if (a.name === recurrence[0].name) this.defineStates(recurrence, at);
+        // the first of the states' stand-ins in the order defines them all (a line may read only one of them)
+        if (!this.states.has(recurrence[0].name)) this.defineStates(recurrence, at);
         continue;
       }
       const node = formulaToNode(a.expr, {
