@@ -14,6 +14,13 @@
  *       says the block is one recurrence and to start g in a formulas block of its own.
  *   D4  `m.pool(x, 'mean', { ids: tokens, padding: 7 })` with ids 0..4 was taken and masked
  *       nothing (a padding id that can never occur): now a GradcError.
+ *   D5  An embedding fed to a recurrence (`e = E[tokens]`, `h[t] = ... e[t] ...`) was refused
+ *       with "compute inside the step instead", advice that cannot be followed (`E[tok[t]]` in a
+ *       step is not an index either): the message now says lookups cannot feed a recurrence
+ *       yet and what to do. Embedding + recurrence itself stays unsupported (todo below).
+ *   D6  (todo) `simd: 'on'` on a recurrent model emits no Wasm kernel for the time loops' products
+ *       (an Elman net 70 wide: the JS has no $wasm at all), silently; README says 'on' takes a
+ *       kernel for every product whose layout fits one.
  */
 import { describe, expect, it } from 'vitest';
 import { compile, defineModel, fitParallel, GradcError, type ModelBuilder } from '../src/index.js';
@@ -140,4 +147,26 @@ describe('pooling', () => {
     expect(e).toBeInstanceOf(GradcError);
     expect(e.message).toMatch(/the padding id 7 is not an id of 't' \(0\.\.4\)/);
   });
+});
+
+describe('embedding + recurrence', () => {
+  const model = (f: string) => defineModel('er', (m) => {
+    m.intInput('tok', [4], 6);
+    m.target('y');
+    m.param('E', { shape: [6, 3], init: 0.2 });
+    m.param('Wh', { shape: [3, 3], init: 0.1 });
+    m.param('v', { shape: [3], init: 0.4 });
+    m.formulas(f);
+  });
+  it('D5: an embedding as the sequence of a recurrence is refused saying so, without advice that cannot be followed', () => {
+    const e = thrown(() => compile(model(`e = E[tok]\nh[0] = 0\nh[t] = tanh(Wh * h[t-1] + e[t])\nloss = (dot(v, h[T]) - y)^2`)));
+    expect(e).toBeInstanceOf(GradcError);
+    expect(e.message).toMatch(/cannot be an embedding lookup \(E\[tokens\]\) yet/);
+    expect(e.message).not.toMatch(/compute inside the step instead/);
+  });
+  it.todo('embedding + recurrence: E[tok[t]] in a step (or E[tokens] as the sequence, its gradient scattered into E) is not supported; names.model.ts uses one-hot rows');
+});
+
+describe('simd and recurrences', () => {
+  it.todo("D6: simd: 'on' on a recurrent model (rnn 70 wide) emits no Wasm kernel for the time loops' matrix products, silently (README: 'on' takes a kernel for every product whose layout fits one); either use them or document that time loops stay scalar");
 });

@@ -80,7 +80,10 @@ export function scan<K extends string>(
   const seq = host.expr(xs);
   if (seq.shape.length === 0) throw new GradcError(`the sequence of a recurrence must be a [T x V] matrix or a vector of T numbers, got ${showShape(seq.shape)}`, host.where({ symbol: 'scan' }));
   if (topoOrder([seq]).some((n) => n.op === 'param')) {
-    throw new GradcError('the sequence of a recurrence must not depend on parameters (its gradient is not derived); compute inside the step instead', host.where({ symbol: 'scan' }));
+    const lookup = topoOrder([seq]).some((n) => n.op === 'gather');
+    throw new GradcError(lookup
+      ? 'the sequence of a recurrence cannot be an embedding lookup (E[tokens]) yet: a sequence must not depend on parameters (its gradient is not derived), and a lookup inside the step is not supported either; feed the recurrence one-hot rows of the ids (an input [T x V]) instead'
+      : 'the sequence of a recurrence must not depend on parameters (its gradient is not derived); compute inside the step instead', host.where({ symbol: 'scan' }));
   }
   let at = 0;
   const parts: Part[] = names.map((name) => {
