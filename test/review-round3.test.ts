@@ -18,6 +18,11 @@
  *       with "compute inside the step instead", advice that cannot be followed (`E[tok[t]]` in a
  *       step is not an index either): the message now says lookups cannot feed a recurrence
  *       yet and what to do. Embedding + recurrence itself stays unsupported (todo below).
+ *   D7  `m.lstm(x, 3, { nmae: 'c' })` (a typo) was taken silently, the cell named lstm1; unknown
+ *       options of m.rnn/m.lstm/m.gru/m.scan are now GradcErrors listing the options.
+ *   D8  m.scan with a step returning no value for a state said "expected a formula string, a
+ *       number or an expression, got undefined" (which state?); a step returning an extra key
+ *       dropped it silently: both now GradcErrors naming the state.
  *   D6  (todo) `simd: 'on'` on a recurrent model emits no Wasm kernel for the time loops' products
  *       (an Elman net 70 wide: the JS has no $wasm at all), silently; README says 'on' takes a
  *       kernel for every product whose layout fits one.
@@ -169,4 +174,30 @@ describe('embedding + recurrence', () => {
 
 describe('simd and recurrences', () => {
   it.todo("D6: simd: 'on' on a recurrent model (rnn 70 wide) emits no Wasm kernel for the time loops' matrix products, silently (README: 'on' takes a kernel for every product whose layout fits one); either use them or document that time loops stay scalar");
+});
+
+describe('recurrence builder arguments', () => {
+  const build = (body: (m: ModelBuilder) => { last: { h: unknown } }) => () => compile(defineModel('r', (m) => {
+    m.input('x', [4, 2]);
+    m.target('y');
+    const r = body(m);
+    m.param('v', { shape: [3], init: 0.1 });
+    m.loss(m.pow(m.sub(m.dot('v', r.last.h as never), 'y'), 2));
+  }));
+  it('D7: an unknown option of a cell or of scan is a GradcError listing the options', () => {
+    const e = thrown(build((m) => m.lstm('x', 3, { nmae: 'c' } as never)));
+    expect(e).toBeInstanceOf(GradcError);
+    expect(e.message).toMatch(/lstm\(\.\.\.\): unknown option 'nmae' \(the options are name, init, recurrentInit, biasInit, truncate\)/);
+    const s = thrown(build((m) => m.scan({ h: 0 }, 'x', ({ h }) => ({ h }), { truncat: 2 } as never) as never));
+    expect(s).toBeInstanceOf(GradcError);
+    expect(s.message).toMatch(/scan: unknown option 'truncat'/);
+  });
+  it('D8: a scan step missing a state, or returning one that is not a state, is a GradcError naming it', () => {
+    const missing = thrown(build((m) => m.scan({ h: 0 }, 'x', () => ({}) as never) as never));
+    expect(missing).toBeInstanceOf(GradcError);
+    expect(missing.message).toMatch(/gives no value for state 'h'/);
+    const extra = thrown(build((m) => m.scan({ h: 0 }, 'x', ({ h }) => ({ h, g: 1 }) as never) as never));
+    expect(extra).toBeInstanceOf(GradcError);
+    expect(extra.message).toMatch(/returns 'g', which is not one of its states \(h\)/);
+  });
 });

@@ -464,6 +464,11 @@ export class ModelBuilder {
     if (typeof hidden !== 'number' || !Number.isSafeInteger(hidden) || hidden < 1) {
       throw new GradcError(`${kind}(x, hidden): hidden must be a positive integer (the state's width), got ${describe(hidden)}`, this.where({ symbol: 'hidden' }));
     }
+    if (typeof options !== 'object' || options === null) throw new GradcError(`${kind}(...): options must be an object, got ${describe(options)}`, this.where());
+    const known = ['name', 'init', 'recurrentInit', 'biasInit', 'truncate'];
+    for (const key of Object.keys(options)) {
+      if (!known.includes(key)) throw new GradcError(`${kind}(...): unknown option '${key.slice(0, 40)}' (the options are ${known.join(', ')})`, this.where({ symbol: key.slice(0, 40) }));
+    }
     const xn = this.expr(x);
     if (xn.shape.length === 0) throw new GradcError(`${kind}(x, hidden): x must be a sequence, a [T x V] matrix or a vector of T numbers, got ${showShape(xn.shape)}`, this.where());
     const V = xn.shape.length === 2 ? xn.shape[1] : 1;

@@ -75,6 +75,10 @@ export function scan<K extends string>(
   step: (state: { readonly [S in K]: Node }, x: Node) => { readonly [S in K]: Node | number | string },
   options: ScanOptions = {},
 ): Recurrence<K> {
+  if (typeof options !== 'object' || options === null) throw new GradcError(`scan: options must be an object ({ truncate? }), got ${String(options)}`, host.where({ symbol: 'scan' }));
+  for (const key of Object.keys(options)) {
+    if (key !== 'truncate') throw new GradcError(`scan: unknown option '${key.slice(0, 40)}' (the option is truncate)`, host.where({ symbol: key.slice(0, 40) }));
+  }
   const names = Object.keys(init) as K[];
   if (names.length === 0) throw new GradcError('scan needs at least one state', host.where({ symbol: 'scan' }));
   const seq = host.expr(xs);
@@ -101,6 +105,13 @@ export function scan<K extends string>(
   }
   const history = recurrence(join(inits, parts), [{ node: seq }], (carry, [x]) => {
     const next = step(split(carry, parts) as { [S in K]: Node }, x);
+    if (typeof next !== 'object' || next === null) throw new GradcError(`the step of a recurrence must return its states { ${names.join(', ')} }, got ${String(next)}`, host.where({ symbol: 'scan' }));
+    for (const name of names) {
+      if (!Object.prototype.hasOwnProperty.call(next, name) || next[name] === undefined) throw new GradcError(`the step of a recurrence gives no value for state '${name}' (it must return { ${names.join(', ')} })`, host.where({ symbol: name }));
+    }
+    for (const key of Object.keys(next)) {
+      if (!(names as string[]).includes(key)) throw new GradcError(`the step of a recurrence returns '${key.slice(0, 40)}', which is not one of its states (${names.join(', ')}): give it an initial value to make it a state`, host.where({ symbol: key.slice(0, 40) }));
+    }
     return join(parts.map((p) => {
       const v = host.expr(next[p.name as K]);
       if (showShape(v.shape) !== showShape(p.shape)) {
