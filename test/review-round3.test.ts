@@ -23,6 +23,9 @@
  *   D8  m.scan with a step returning no value for a state said "expected a formula string, a
  *       number or an expression, got undefined" (which state?); a step returning an extra key
  *       dropped it silently: both now GradcErrors naming the state.
+ *   D9  A state read in its own step at a fixed step (`h[t] = tanh(U * h[2] + W * x[t])`, or h[0])
+ *       said "a scalar cannot be indexed" (h is a vector), h[T] and h[t] in a step "'T' cannot
+ *       index 'h'": now one message saying a step reads h[t-1] (or h), h[T]/h[k] outside.
  *   D6  (todo) `simd: 'on'` on a recurrent model emits no Wasm kernel for the time loops' products
  *       (an Elman net 70 wide: the JS has no $wasm at all), silently; README says 'on' takes a
  *       kernel for every product whose layout fits one.
@@ -137,6 +140,16 @@ describe('recurrences in formulas', () => {
     ]));
     expect(worstGradientError(m, X5, { y: 0.4 })).toBeLessThan(1e-6);
   });
+});
+
+describe('states read in a step', () => {
+  for (const read of ['h[2]', 'h[0]', 'h[T]', 'h[t]', 'h[t+1]']) {
+    it(`D9: ${read} in the step of h is a GradcError saying how a step reads a state`, () => {
+      const e = thrown(() => compile(elman(`h[0] = 0\nh[t] = tanh(Wh * ${read} + Wx * x[t] + b)\nloss = (dot(v, h[T]) - y)^2`)));
+      expect(e).toBeInstanceOf(GradcError);
+      expect(e.message).toMatch(/:2:1: in the step of a recurrence, the state 'h' is read as h\[t-1\]/);
+    });
+  }
 });
 
 describe('pooling', () => {

@@ -81,6 +81,7 @@ export function defineRecurrence(group: readonly StateLines[], s: FormulaScope):
   const stepOf = (carry: Readonly<Record<string, Node>>, x: Node) => (g: StateLines) =>
     convert(g.step, (n) => (states.has(n) ? carry[n] : s.resolve(n)), (n, i) => {
       if (states.has(n) && isPrevious(i)) return carry[n];
+      if (states.has(n)) throw new GradcError(`in the step of a recurrence, the state '${n}' is read as ${n}[t-1] (its value at the step before) or ${n} alone; ${n}[T] and ${n}[k] are read outside the recurrence`, { ...s.at(g.step), symbol: n });
       if (n === seqNames[0] && isStep(i)) return x;
       return s.access(n, i);
     });
