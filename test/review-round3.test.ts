@@ -26,6 +26,9 @@
  *   D9  A state read in its own step at a fixed step (`h[t] = tanh(U * h[2] + W * x[t])`, or h[0])
  *       said "a scalar cannot be indexed" (h is a vector), h[T] and h[t] in a step "'T' cannot
  *       index 'h'": now one message saying a step reads h[t-1] (or h), h[T]/h[k] outside.
+ *   D10 fitParallel(..., { threads: 2, params: Object.freeze(params) }) trained every epoch on
+ *       the threads, then threw a raw TypeError ("Cannot assign to read only property") copying
+ *       the result back (the training lost): now the module's SampleError, before any thread starts.
  *   D6  (todo) `simd: 'on'` on a recurrent model emits no Wasm kernel for the time loops' products
  *       (an Elman net 70 wide: the JS has no $wasm at all), silently; README says 'on' takes a
  *       kernel for every product whose layout fits one.
@@ -111,6 +114,25 @@ const elman = (formulas: string | string[]) => defineModel('r', (m: ModelBuilder
   for (const f of Array.isArray(formulas) ? formulas : [formulas]) m.formulas(f);
 }, { seed: 9 });
 const X5 = { x: [0.1, 0.5, -0.3, 0.2, 0.7, -0.1, 0.2, 0.2, -0.5, 0.9] };
+
+describe('fitParallel with given parameters', () => {
+  it('D10: a frozen params object is a SampleError before training, not a TypeError after it', () => {
+    const m = compile(defineModel('d', (b) => {
+      b.input('x', 2);
+      b.target('y');
+      b.param('w', { shape: [2], init: 0.1 });
+      b.param('b', 0);
+      b.formulas('z = dot(w, x) + b\nloss = (z - y)^2');
+      b.output('z');
+    }));
+    const X = new Float64Array(40).map((_, i) => i % 7), Y = new Float64Array(20).map((_, i) => i % 3);
+    const params = Object.freeze(m.initParams());
+    const e = thrown(() => fitParallel(m as never, X, Y, 20, { epochs: 1, batchSize: 4, threads: 2, params: params as never }));
+    expect(e.name).toBe('SampleError');
+    expect(e.message).toMatch(/params/);
+    expect(e.message).not.toMatch(/Cannot assign to read only property/);
+  });
+});
 
 describe('recurrences in formulas', () => {
   it('D2: a per-step accumulator read alone by the loss (README) compiles, and its gradient matches central differences', () => {

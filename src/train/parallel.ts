@@ -483,6 +483,9 @@ export function fitParallel<F extends Floats = Float64Array>(code: string | { re
     return { ...m.fitRows(X, Y, count, { ...rest, epochs: 0 }), threads, steps: none };
   }
   const given = rest.params;
+  // Given parameters are written back at the end: the module's own checks (a frozen object,
+  // a read-only scalar: a SampleError naming it) run now, with no epoch, before any thread starts.
+  if (given !== undefined) m.fitRows(X, Y, count, { ...rest, epochs: 0 });
   const start = given ?? m.initParams();
   const team = startTeam(js, m, X, Y, count, start, threads, { shuffled: rest.shuffleSeed !== undefined, held: heldRows(rest.validation, count) });
   try {
