@@ -29,14 +29,25 @@
  *   D10 fitParallel(..., { threads: 2, params: Object.freeze(params) }) trained every epoch on
  *       the threads, then threw a raw TypeError ("Cannot assign to read only property") copying
  *       the result back (the training lost): now the module's SampleError, before any thread starts.
+ *   D11 `gradc train` on an embedding model without `--scale none` standardized the token-id
+ *       columns (the default --scale), so every run failed with "row 0, input 'tokens' position
+ *       0 must be an integer id in 0..9, got -0.90..." (a scaled id, and for a bad id 12 in row 1
+ *       the wrong row and value: "got -1"): integer inputs are now never scaled (identity stats).
  *   D6  (todo) `simd: 'on'` on a recurrent model emits no Wasm kernel for the time loops' products
  *       (an Elman net 70 wide: the JS has no $wasm at all), silently; README says 'on' takes a
  *       kernel for every product whose layout fits one.
  */
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCliFromRoot } from './helpers/cli.js';
 import { compile, defineModel, fitParallel, GradcError, type ModelBuilder } from '../src/index.js';
 import { generateJavaScript } from '../src/pipeline.js';
 import { chooseThreads, sparseParams } from '../src/train/parallel.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gradc-review3-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function thrown(f: () => unknown): Error {
   try {
@@ -234,5 +245,32 @@ describe('recurrence builder arguments', () => {
     const extra = thrown(build((m) => m.scan({ h: 0 }, 'x', ({ h }) => ({ h, g: 1 }) as never) as never));
     expect(extra).toBeInstanceOf(GradcError);
     expect(extra.message).toMatch(/returns 'g', which is not one of its states \(h\)/);
+  });
+});
+
+describe('gradc train on integer inputs', () => {
+  it('D11: token ids are not scaled by the default --scale: training works, and a bad id is named with its row and raw value', async () => {
+    const model = join(dir, 'emb.model.mts');
+    writeFileSync(model, `import { defineModel } from ${JSON.stringify(join(import.meta.dirname, '..', 'src', 'index.js'))};
+export default defineModel('emb', (m) => {
+  const tokens = m.intInput('tokens', [3], 10);
+  m.target('y');
+  const E = m.param('E', { shape: [10, 2], init: 0.1 });
+  m.param('w', { shape: [2], init: 0.3 });
+  m.def('z', m.dot('w', m.pool(m.lookup(E, tokens), 'mean', { ids: tokens, padding: 0 })));
+  m.loss('(z - y)^2');
+  m.output('z');
+});
+`);
+    const good = join(dir, 'good.csv');
+    writeFileSync(good, 'tokens_1,tokens_2,tokens_3,y\n1,2,3,0.5\n4,5,0,1\n7,8,9,0\n1,1,1,0.3\n');
+    const ok = await runCliFromRoot('train', model, '--data', good, '--epochs', '1');
+    expect(ok.err).not.toMatch(/integer id/);
+    expect(ok.code).toBe(0);
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, 'tokens_1,tokens_2,tokens_3,y\n1,2,3,0.5\n4,5,12,1\n');
+    const r = await runCliFromRoot('train', model, '--data', bad, '--epochs', '1');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/row 1, input 'tokens' position 2 must be an integer id in 0\.\.9, got 12/);
   });
 });
