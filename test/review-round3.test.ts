@@ -274,3 +274,7 @@ export default defineModel('emb', (m) => {
     expect(r.err).toMatch(/row 1, input 'tokens' position 2 must be an integer id in 0\.\.9, got 12/);
   });
 });
+
+describe('length masks', () => {
+  it.todo("pool(x, 'mean', { length: len }) with a real-valued len takes 2.5 as 3 rows, and -1 or 1e9 silently (0 rows: a mean of 0; all rows): a length should be checked as an integer in 0..L when packed (an integer input), an API change left for later");
+});
