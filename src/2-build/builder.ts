@@ -246,7 +246,8 @@ export class ModelBuilder {
     });
     for (const a of ordered) {
       if (recurrence && a.time !== undefined) {
-        if (a.name === recurrence[0].name) this.defineStates(recurrence, at);
+        // the first of the states' stand-ins in the order defines them all (a line may read only one of them)
+        if (!this.states.has(recurrence[0].name)) this.defineStates(recurrence, at);
         continue;
       }
       const node = formulaToNode(a.expr, {
@@ -462,6 +463,11 @@ export class ModelBuilder {
   private cell(kind: string, x: Expr, hidden: number, gates: number, options: CellOptions): { xn: Node; W: Node; U: Node; b: Node } {
     if (typeof hidden !== 'number' || !Number.isSafeInteger(hidden) || hidden < 1) {
       throw new GradcError(`${kind}(x, hidden): hidden must be a positive integer (the state's width), got ${describe(hidden)}`, this.where({ symbol: 'hidden' }));
+    }
+    if (typeof options !== 'object' || options === null) throw new GradcError(`${kind}(...): options must be an object, got ${describe(options)}`, this.where());
+    const known = ['name', 'init', 'recurrentInit', 'biasInit', 'truncate'];
+    for (const key of Object.keys(options)) {
+      if (!known.includes(key)) throw new GradcError(`${kind}(...): unknown option '${key.slice(0, 40)}' (the options are ${known.join(', ')})`, this.where({ symbol: key.slice(0, 40) }));
     }
     const xn = this.expr(x);
     if (xn.shape.length === 0) throw new GradcError(`${kind}(x, hidden): x must be a sequence, a [T x V] matrix or a vector of T numbers, got ${showShape(xn.shape)}`, this.where());

@@ -58,6 +58,7 @@ export function lookup(table: Node, ids: Node): Node {
 /** 1 where `ids` differs from `pad`, else 0 (a mask of the real tokens). */
 export function padMask(ids: Node, pad: number): Node {
   if (!Number.isInteger(pad)) fail(`the padding id must be an integer, got ${pad}`);
+  if (isIds(ids) && (pad < 0 || pad >= ids.attrs.limit!)) fail(`the padding id ${pad} is not an id of '${ids.attrs.name}' (0..${ids.attrs.limit! - 1}): no position would be masked`);
   const p = constant(pad);
   return make('sub', [constant(1), make('mul', [make('ge', [ids, p]), make('ge', [p, ids])])]);
 }

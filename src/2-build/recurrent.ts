@@ -75,12 +75,19 @@ export function scan<K extends string>(
   step: (state: { readonly [S in K]: Node }, x: Node) => { readonly [S in K]: Node | number | string },
   options: ScanOptions = {},
 ): Recurrence<K> {
+  if (typeof options !== 'object' || options === null) throw new GradcError(`scan: options must be an object ({ truncate? }), got ${String(options)}`, host.where({ symbol: 'scan' }));
+  for (const key of Object.keys(options)) {
+    if (key !== 'truncate') throw new GradcError(`scan: unknown option '${key.slice(0, 40)}' (the option is truncate)`, host.where({ symbol: key.slice(0, 40) }));
+  }
   const names = Object.keys(init) as K[];
   if (names.length === 0) throw new GradcError('scan needs at least one state', host.where({ symbol: 'scan' }));
   const seq = host.expr(xs);
   if (seq.shape.length === 0) throw new GradcError(`the sequence of a recurrence must be a [T x V] matrix or a vector of T numbers, got ${showShape(seq.shape)}`, host.where({ symbol: 'scan' }));
   if (topoOrder([seq]).some((n) => n.op === 'param')) {
-    throw new GradcError('the sequence of a recurrence must not depend on parameters (its gradient is not derived); compute inside the step instead', host.where({ symbol: 'scan' }));
+    const lookup = topoOrder([seq]).some((n) => n.op === 'gather');
+    throw new GradcError(lookup
+      ? 'the sequence of a recurrence cannot be an embedding lookup (E[tokens]) yet: a sequence must not depend on parameters (its gradient is not derived), and a lookup inside the step is not supported either; feed the recurrence one-hot rows of the ids (an input [T x V]) instead'
+      : 'the sequence of a recurrence must not depend on parameters (its gradient is not derived); compute inside the step instead', host.where({ symbol: 'scan' }));
   }
   let at = 0;
   const parts: Part[] = names.map((name) => {
@@ -98,6 +105,13 @@ export function scan<K extends string>(
   }
   const history = recurrence(join(inits, parts), [{ node: seq }], (carry, [x]) => {
     const next = step(split(carry, parts) as { [S in K]: Node }, x);
+    if (typeof next !== 'object' || next === null) throw new GradcError(`the step of a recurrence must return its states { ${names.join(', ')} }, got ${String(next)}`, host.where({ symbol: 'scan' }));
+    for (const name of names) {
+      if (!Object.prototype.hasOwnProperty.call(next, name) || next[name] === undefined) throw new GradcError(`the step of a recurrence gives no value for state '${name}' (it must return { ${names.join(', ')} })`, host.where({ symbol: name }));
+    }
+    for (const key of Object.keys(next)) {
+      if (!(names as string[]).includes(key)) throw new GradcError(`the step of a recurrence returns '${key.slice(0, 40)}', which is not one of its states (${names.join(', ')}): give it an initial value to make it a state`, host.where({ symbol: key.slice(0, 40) }));
+    }
     return join(parts.map((p) => {
       const v = host.expr(next[p.name as K]);
       if (showShape(v.shape) !== showShape(p.shape)) {

@@ -70,10 +70,18 @@ export function defineRecurrence(group: readonly StateLines[], s: FormulaScope):
   if (!seq) throw new GradcError(`unknown sequence '${seqNames[0]}'`, { ...s.at(first), symbol: seqNames[0] });
   const convert = (a: Assignment, resolve: (n: string) => Node | undefined, access: (n: string, i: Any) => Node | undefined) =>
     formulaToNode(a.expr, { where: s.at(a), lineText: a.lineText, columns: a.columns, resolve, known: s.known, access });
-  const inits = group.map((g) => convert(g.init, s.resolve, s.access));
+  // An initial value reading a state of this recurrence (h[T] in g[0] = h[T]): the states of one
+  // block are one recurrence, so it has no value yet.
+  const notAState = (g: StateLines) => (n: string): void => {
+    if (states.has(n)) {
+      throw new GradcError(`'${g.name}[0]' reads '${n}', a state of the same recurrence (the lines s[0] = ... and s[t] = ... of one formulas block are one recurrence); start it from a value known before the recurrence, or define a second recurrence in a formulas block of its own`, { ...s.at(g.init), symbol: n });
+    }
+  };
+  const inits = group.map((g) => convert(g.init, (n) => (notAState(g)(n), s.resolve(n)), (n, i) => (notAState(g)(n), s.access(n, i))));
   const stepOf = (carry: Readonly<Record<string, Node>>, x: Node) => (g: StateLines) =>
     convert(g.step, (n) => (states.has(n) ? carry[n] : s.resolve(n)), (n, i) => {
       if (states.has(n) && isPrevious(i)) return carry[n];
+      if (states.has(n)) throw new GradcError(`in the step of a recurrence, the state '${n}' is read as ${n}[t-1] (its value at the step before) or ${n} alone; ${n}[T] and ${n}[k] are read outside the recurrence`, { ...s.at(g.step), symbol: n });
       if (n === seqNames[0] && isStep(i)) return x;
       return s.access(n, i);
     });

@@ -17,6 +17,8 @@ export interface Field {
   readonly shape: readonly number[];
   readonly offset: number;
   readonly size: number;
+  /** An integer input: its ids are 0 .. ids - 1 (never scaled). */
+  readonly ids?: number;
 }
 
 /** Where every input and target sits in the flat X and Y rows. */
@@ -45,6 +47,8 @@ export interface InputRows {
 export interface ModuleShapes {
   readonly inputs: Readonly<Record<string, readonly number[]>>;
   readonly targets: Readonly<Record<string, readonly number[]>>;
+  /** Integer inputs and their vocabulary sizes (the `ids` of a module's `shapes`). */
+  readonly ids?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -52,7 +56,7 @@ export interface ModuleShapes {
  * TARGET_SIZE) to have them checked: a mismatch is a bug in the caller or the module.
  */
 export function rowLayout(shapes: ModuleShapes, sizes?: { readonly INPUT_SIZE: number; readonly TARGET_SIZE: number }): RowLayout {
-  const inputs = fields(shapes.inputs);
+  const inputs = fields(shapes.inputs, shapes.ids);
   const targets = fields(shapes.targets);
   const layout: RowLayout = { inputs, targets, inputSize: total(inputs), targetSize: total(targets) };
   if (sizes && (sizes.INPUT_SIZE !== layout.inputSize || sizes.TARGET_SIZE !== layout.targetSize)) {
@@ -61,14 +65,15 @@ export function rowLayout(shapes: ModuleShapes, sizes?: { readonly INPUT_SIZE: n
   return layout;
 }
 
-function fields(shapes: Readonly<Record<string, readonly number[]>>): Field[] {
+function fields(shapes: Readonly<Record<string, readonly number[]>>, ids?: Readonly<Record<string, number>>): Field[] {
   const out: Field[] = [];
   let offset = 0;
   for (const name of Object.keys(shapes)) {
     const shape = [...shapes[name]];
     if (!shape.every((d) => Number.isInteger(d) && d > 0)) throw new GradcError(`field '${name}' has a bad shape [${shape.join('x')}]`, { symbol: name });
     const size = shape.reduce((a, b) => a * b, 1);
-    out.push({ name, shape, offset, size });
+    const limit = ids && Object.prototype.hasOwnProperty.call(ids, name) ? ids[name] : undefined;
+    out.push(limit === undefined ? { name, shape, offset, size } : { name, shape, offset, size, ids: limit });
     offset += size;
   }
   return out;

@@ -61,6 +61,10 @@ export function computeScaling(
 }
 
 function fieldStats(method: ScaleMethod, f: Field, rows: Float64Array, width: number, count: number): FieldScaling {
+  if (f.ids !== undefined) { // token ids are not quantities: the identity (shift 0, divisor 1)
+    const zeros = new Array<number>(f.size).fill(0), ones = new Array<number>(f.size).fill(1);
+    return method === 'standard' ? { name: f.name, mean: zeros, std: ones } : { name: f.name, min: zeros, max: ones };
+  }
   const a: number[] = [], b: number[] = [];
   for (let k = 0; k < f.size; k++) {
     const at = f.offset + k;

@@ -80,17 +80,29 @@ export const MIN_STEPS = 1000;
  * the cores of the machine when a step is at least BREAK_EVEN_WORK and the training at
  * least MIN_TOTAL_WORK and MIN_STEPS, else 1. A count is taken as given (checked: a positive integer).
  */
-export function chooseThreads(threads: number | 'auto' | undefined, paramCount: number, batchSize: number, count: number, epochs: number): number {
+export function chooseThreads(threads: number | 'auto' | undefined, paramCount: number, batchSize: number, count: number, epochs: number, sparse: readonly string[] = []): number {
   if (threads !== undefined && threads !== 'auto') {
     if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 256) {
       throw new GradcError(`fitParallel: threads must be 'auto' or an integer from 1 to 256, got ${typeof threads === 'number' ? threads : JSON.stringify(threads)}`);
     }
+    if (threads > 1 && sparse.length > 0) {
+      throw new GradcError(`fitParallel: ${threads} threads cannot train this model: parameter${sparse.length === 1 ? '' : 's'} ${sparse.join(', ')} ${sparse.length === 1 ? 'has a sparse gradient' : 'have sparse gradients'} (an embedding lookup), whose rows only the thread that computed them notes; train it on 1 thread (threads: 1 or 'auto', gradc train --threads 1 or auto)`);
+    }
     return threads;
   }
+  if (sparse.length > 0) return 1; // see above: threads would lose the rows the helpers touched
   const rows = Math.min(batchSize, count);
   const steps = epochs * Math.ceil(count / Math.max(1, rows));
   if (rows * paramCount < BREAK_EVEN_WORK || count * paramCount * epochs < MIN_TOTAL_WORK || steps < MIN_STEPS) return 1;
   return Math.max(1, availableParallelism());
+}
+
+/**
+ * The parameters of a generated module (its JavaScript) whose gradients are sparse (embedding
+ * tables: the update visits only the rows the gradient kernels noted, in the thread that ran them).
+ */
+export function sparseParams(js: string): string[] {
+  return [...js.matchAll(/\bconst \$rows_([A-Za-z_$][\w$]*) = \$rowSet\(/g)].map((x) => x[1]!);
 }
 
 /** The control block: Int32 slots (CONTROL) and Float64 slots (NUMBERS), shared by LEADER_SOURCE and HELPER_SOURCE. */
@@ -463,7 +475,7 @@ export function fitParallel<F extends Floats = Float64Array>(code: string | { re
   if ('batchGradient' in rest) throw new GradcError('fitParallel: batchGradient is set by fitParallel itself');
   const epochs = rest.epochs ?? 100;
   const batchSize = rest.batchSize ?? 1;
-  const threads = chooseThreads(asked, paramCount(m), batchSize, Number.isInteger(count) ? count : 0, epochs);
+  const threads = chooseThreads(asked, paramCount(m), batchSize, Number.isInteger(count) ? count : 0, epochs, sparseParams(js));
   const none = { team: 0, alone: 0 };
   if (threads === 1) return { ...m.fitRows(X, Y, count, rest), threads, steps: none };
   // Checked by fitRows first (the same errors as without threads), before any thread starts.
@@ -471,6 +483,9 @@ export function fitParallel<F extends Floats = Float64Array>(code: string | { re
     return { ...m.fitRows(X, Y, count, { ...rest, epochs: 0 }), threads, steps: none };
   }
   const given = rest.params;
+  // Given parameters are written back at the end: the module's own checks (a frozen object,
+  // a read-only scalar: a SampleError naming it) run now, with no epoch, before any thread starts.
+  if (given !== undefined) m.fitRows(X, Y, count, { ...rest, epochs: 0 });
   const start = given ?? m.initParams();
   const team = startTeam(js, m, X, Y, count, start, threads, { shuffled: rest.shuffleSeed !== undefined, held: heldRows(rest.validation, count) });
   try {
