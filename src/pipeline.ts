@@ -131,12 +131,14 @@ const definedOnly = <T extends object>(o: T): Partial<T> =>
 
 /**
  * A compiled module's array type from its options: Float32Array for `precision: 'f32'`,
- * else Float64Array (also when the precision is not known statically, as for a variable
- * of type GenerateOptions: then the default, f64, is assumed).
+ * Float64Array for 'f64' or none; `Float32Array | Float64Array` when the options name a
+ * precision known only at run time (`{ precision: p }` with `p: 'f32' | 'f64'`). A variable
+ * of type GenerateOptions (precision optional and unknown) gets the default, f64.
  */
 export type ArraysOf<O> =
   [O] extends [{ readonly precision?: 'f64' | undefined }] ? Float64Array
   : [O] extends [{ readonly precision: 'f32' }] ? Float32Array
+  : [O] extends [{ readonly precision: 'f32' | 'f64' }] ? Float32Array | Float64Array
   : Float64Array;
 
 /**

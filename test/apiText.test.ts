@@ -49,5 +49,11 @@ describe('the generated API types have one source', () => {
     const d = compile(net);
     expectTypeOf(d.packSamples(samples).X).toEqualTypeOf<Float64Array>();
     expect(d.packSamples(samples).X).toBeInstanceOf(Float64Array);
+
+    // A precision chosen at run time: the type is the union, and the value the one chosen.
+    const chosen = (process.env.GRADC_TEST_NEVER_SET ? 'f64' : 'f32') as 'f32' | 'f64';
+    const u = compile(net, { precision: chosen });
+    expectTypeOf(u.packSamples(samples).X).toEqualTypeOf<Float32Array | Float64Array>();
+    expect(u.packSamples(samples).X).toBeInstanceOf(Float32Array);
   });
 });

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { compile, defineModel, GradcError } from '../src/index.js';
 import type { GeneratedModule } from '../src/load/loader.js';
 
-type Params = ReturnType<GeneratedModule['initParams']>;
+type Params = ReturnType<GeneratedModule<Float32Array | Float64Array>['initParams']>;
 const VARIANTS = [
   { lowering: 'unrolled', precision: 'f64' },
   { lowering: 'loops', precision: 'f64' },
