@@ -103,7 +103,7 @@ export interface GradcOutcome {
 /** Child side: compile `net`, report, then measure each batch size. */
 async function child(net: Net, options: CompileOptions, batches: readonly number[]): Promise<void> {
   const send = (m: Message) => process.send!(m);
-  // Warm the compiler itself (module loading, ts-morph start-up) on a trivial model, so
+  // Warm the compiler itself (module loading: mathjs, the phases) on a trivial model, so
   // that compile times compare nets rather than process start-up.
   compile(gradcModel({ name: 'warm', inputs: 1, hidden: 1, outputs: 1 }));
   send({ kind: 'compiling' });

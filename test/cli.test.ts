@@ -251,7 +251,7 @@ describe('gradc build', () => {
 
 describe('as a subprocess (node bin/gradc.js)', () => {
   // Started when the file is collected, so they run while the in-process tests above do:
-  // each run spends seconds loading TypeScript, ts-morph and mathjs.
+  // each run spends seconds loading TypeScript and mathjs.
   const gradc = (...args: string[]) =>
     new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
       const child = spawn(process.execPath, ['bin/gradc.js', ...args], { cwd: ROOT });

@@ -504,7 +504,7 @@ function rowsText(program: Program, options: EmitOptions, fused: string | null, 
 
 /**
  * The straight-line kernels, the bulk of a large module, last: written as text line by
- * line, never reparsed (ts-morph parsing 100k statements takes minutes), in either flavour.
+ * line, never reparsed, in either flavour.
  */
 function kernelsText(unrolled: readonly EmittedKernel[], flavour: Flavour): string {
   const out: string[] = [];
