@@ -119,7 +119,7 @@ export function scan<K extends string>(
       }
       return v;
     }), parts);
-  }, truncate === undefined ? {} : { truncate });
+  }, { ...(truncate === undefined ? {} : { truncate }), states: parts.map((p) => ({ name: p.name, at: p.at, size: p.size, scalar: p.shape.length === 0 })) });
   const statesAt = (t: number) => {
     if (!Number.isSafeInteger(t) || t < 0 || t > T) throw new GradcError(`step ${String(t)} is outside 0..${T}`, host.where({ symbol: 'scan' }));
     return split(make('row', [history], { start: t }), parts) as { [S in K]: Node };

@@ -90,7 +90,15 @@ export interface Body {
   readonly shifts: readonly number[];
   readonly consts: readonly Node[];
   readonly result: Node;
+  /**
+   * A forward scan's named states, as the builder laid them out in the carry (for the
+   * inspection tools only: the node's identity is its id, so this changes nothing else).
+   */
+  readonly states?: readonly StatePart[];
 }
+
+/** One named state of a recurrence: elements at .. at + size - 1 of the carry (a scalar when `scalar`). */
+export interface StatePart { readonly name: string; readonly at: number; readonly size: number; readonly scalar: boolean }
 
 export interface OpInfo {
   /** Number of arguments, or 'n' for variadic (concat). */
