@@ -211,6 +211,20 @@ describe('explain: the first and the last steps, with numbers', () => {
     for (const s of l.time[0].sums) expect(worst(s.value, l.update.find((u) => u.param === s.param)!.gradient)).toBeLessThanOrEqual(1e-12);
   });
 
+  it('a loss reading the whole history: every step adds its row of the adjoint, and the numbers still equal the derived loop', () => {
+    const hist = defineModel('hist', (m) => {
+      m.input('x', 7);
+      m.target('y');
+      const r = m.rnn('x', 2, 'tanh', { name: 'cell' });
+      m.def('yhat', m.sum(r.history));
+      m.loss('(yhat - y)^2');
+    }, { seed: 3 });
+    const w = explain(hist, { x: [1, 2, 3, 4, 5, 6, 7], y: 1 }, { steps: 2 });
+    expect(w.time[0].directLines.map((l) => `${l.name} ${l.op}`)).toEqual(['dloss/dh[t-1] +=']);
+    expect(w.notes.filter((n) => n.includes('please report'))).toEqual([]);
+    for (const s of w.time[0].sums) expect(worst(s.value, w.update.find((u) => u.param === s.param)!.gradient)).toBeLessThanOrEqual(1e-12);
+  });
+
   it('--steps must be a positive integer', async () => {
     const r = await cli('explain', 'examples/co2.model.ts', '--at', CO2_AT, '--steps', '0');
     expect(r.code).toBe(1);

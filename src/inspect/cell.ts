@@ -139,7 +139,6 @@ export function drawCell(n: Node, ctx: CellContext): Cell {
   const readLabel = (consumer: Node): string => {
     if (!scan) return 'sum over t';
     const start = consumer.attrs.start;
-    if (consumer.op === 'row' && start !== undefined) return state(start === b.steps && !b.reverse ? 'T' : start);
     if (consumer.op === 'slice' && start !== undefined && start % C === 0 && consumer.shape.length === 1 && consumer.shape[0] === C) {
       const r = start / C;
       return state(r === b.steps && !b.reverse ? 'T' : r);

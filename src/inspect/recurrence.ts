@@ -25,7 +25,7 @@
  * - subexpressions of the step used more than once are named `u1[t]`, `u2[t]`, ... (naming.ts);
  * - deterministic (no node ids in the output), iterative walks only.
  */
-import { constant, input as leaf, make } from '../ir/build.js';
+import { constant, input as leaf, make, row } from '../ir/build.js';
 import { type Node, withGraph } from '../ir/node.js';
 import type { StatePart } from '../ir/ops.js';
 import { formula } from '../ir/print.js';
@@ -72,8 +72,12 @@ export interface RecurrenceForm {
   readonly forward: readonly RecurrenceLine[];
   /** `dloss/dh[T] = ...` per state (row T of the scan's adjoint). */
   readonly seed: readonly RecurrenceLine[];
-  /** `dloss/dh[k] += ...`: the direct adjoint at other steps k (the model reads h[k]). */
-  readonly direct: readonly (RecurrenceLine & { readonly row: number; readonly state: number })[];
+  /**
+   * `dloss/dh[k] += ...`: the direct adjoint at other steps k (the model reads h[k]); row
+   * 'every' when the model reads the whole history (then `node` is the history's adjoint D
+   * and step t adds its row t-1).
+   */
+  readonly direct: readonly Direct[];
   /** Shared backward subexpressions, then `dloss/dh[t-1] = ...` per state. */
   readonly backward: readonly RecurrenceLine[];
   /** `dloss/dW = sum_t(...)` per parameter the step reads (in the model's parameter order). */
@@ -81,6 +85,8 @@ export interface RecurrenceForm {
   /** The stand-in leaves, for stepValues. */
   readonly stand: Stand;
 }
+
+export type Direct = RecurrenceLine & { readonly row: number | 'every'; readonly state: number };
 
 interface Stand {
   readonly prev: readonly Node[];
@@ -151,14 +157,13 @@ function rowsOf(D: Node): Map<number, Node> | null {
   const stack = [D];
   while (stack.length) {
     const e = stack.pop()!;
-    let row: number | undefined, v: Node | undefined;
     if (e.op === 'add') { stack.push(e.args[1], e.args[0]); continue; }
     if (e.op === 'const' && e.attrs.value === 0) continue;
-    if (e.op === 'unrow') { row = e.attrs.start!; v = e.args[0]; }
-    else if (e.op === 'pad' && e.args[0].shape.length === 1 && e.args[0].shape[0] === C && e.attrs.start! % C === 0) { row = e.attrs.start! / C; v = e.args[0]; }
-    else return null;
-    const had = rows.get(row);
-    rows.set(row, had ? make('add', [had, v]) : v);
+    // A vector placed in one whole row (the rule of `row`, ir/build.ts, is a pad).
+    if (e.op !== 'pad' || e.args[0].shape.length !== 1 || e.args[0].shape[0] !== C || e.attrs.start! % C !== 0) return null;
+    const r = e.attrs.start! / C;
+    const had = rows.get(r);
+    rows.set(r, had ? make('add', [had, e.args[0]]) : e.args[0]);
   }
   return rows;
 }
@@ -259,13 +264,19 @@ function formOf(ins: Inspected, scan: Node, outer: ReadonlyMap<Node, string>, in
   const D = ins.derived.adjoints.get(scan);
   const rows = D ? rowsOf(D) : new Map<number, Node>();
   const seed: RecurrenceLine[] = [];
-  const direct: (RecurrenceLine & { row: number; state: number })[] = [];
-  if (rows === null) throw new Error(`gradc bug: the adjoint of recurrence ${states.map(nm).join(', ')} is not a sum of rows (${D!.op})`);
-  states.forEach((s, i) => {
+  const direct: Direct[] = [];
+  if (rows === null) { // the model reads the whole history (m.sum(r.history)): every row of D, as it is
+    states.forEach((s, i) => {
+      seed.push(line(adjointLabel(stateAt(nm(s), T)), piece(row(D!, T), s.part, states) ?? constant(0, s.shape), '=', outer));
+      const text = `${formula(D!, outer, { maxLength: MAX_LENGTH })}[row t-1]`;
+      direct.push({ name: adjointLabel(stateAt(nm(s), 't-1')), nameTex: texName(adjointLabel(stateAt(nm(s), 't-1'))), op: '+=', text, tex: `${tex(D!, outer, { maxLength: MAX_LENGTH })}_{t-1}`, node: D!, row: 'every', state: i });
+    });
+  }
+  if (rows !== null) states.forEach((s, i) => {
     const e = rows.get(T);
     seed.push(line(adjointLabel(stateAt(nm(s), T)), (e && piece(e, s.part, states)) ?? constant(0, s.shape), '=', outer));
   });
-  for (const [r, e] of [...rows].sort(([a], [z]) => z - a)) {
+  for (const [r, e] of [...(rows ?? [])].sort(([a], [z]) => z - a)) {
     if (r === T) continue;
     states.forEach((s, i) => {
       const v = piece(e, s.part, states);
@@ -312,11 +323,16 @@ export function stepValues(f: RecurrenceForm, env: Readonly<Record<string, Float
   stand.cot.forEach((c, i) => { e[c.attrs.name!] = cotValues[i]; });
   const roots = [...stand.next, ...stand.back, ...f.params.map((p) => p.term)];
   const v = evaluate(roots, e);
-  const direct = f.direct.filter((d) => d.row === t - 1);
+  const direct = f.direct.filter((d) => d.row === t - 1 || d.row === 'every');
   const dv = direct.length ? evaluate(direct.map((d) => d.node), env) : new Map<Node, Float64Array>();
   const back = stand.back.map((n, i) => {
     const out = Float64Array.from(v.get(n)!);
-    for (const d of direct) if (d.state === i) { const add = dv.get(d.node)!; for (let j = 0; j < out.length; j++) out[j] += add.length === 1 ? add[0] : add[j]; }
+    for (const d of direct) {
+      if (d.state !== i) continue;
+      let add = dv.get(d.node)!;
+      if (d.row === 'every') { const C = d.node.shape[1], p = f.states[i].part; add = add.subarray((t - 1) * C + p.at, (t - 1) * C + p.at + p.size); }
+      for (let j = 0; j < out.length; j++) out[j] += add.length === 1 ? add[0] : add[j];
+    }
     return out;
   });
   return { next: stand.next.map((n) => v.get(n)!), back, terms: f.params.map((p) => v.get(p.term)!) };
