@@ -132,6 +132,24 @@ describe('grad: backpropagation through time in recurrence form', () => {
     expect(r.lines.map((l) => l.name)).toEqual(expect.arrayContaining(['dloss/dcell_W', 'dloss/dcell_U', 'dloss/dcell_b']));
   });
 
+  it('two recurrences with states of one name are told apart (h_1, h_2)', () => {
+    const two = defineModel('two', (m) => {
+      m.input('x', 5);
+      m.input('z', 4);
+      m.target('y');
+      const a = m.rnn('x', 2, 'tanh', { name: 'a' });
+      const b = m.rnn('z', 2, 'tanh', { name: 'b' });
+      m.def('yhat', m.add(m.sum(a.last.h), m.sum(b.last.h)));
+      m.loss('(yhat - y)^2');
+    }, { seed: 3 });
+    const text = formatFormulas(gradientFormulas(two));
+    expect(text).toMatch(/^dloss\/dh_1\[t-1\] += matmul\(a_U, u1\[t\]\)$/m);
+    expect(text).toMatch(/^dloss\/dh_2\[t-1\] += matmul\(b_U, u1\[t\]\)$/m);
+    const w = explain(two, { x: [1, 2, 3, 4, 5], z: [1, 0, 1, 0], y: 1 }, { steps: 1 });
+    expect(formatWalkthrough(w)).toContain('5b. Through time: h_2 step by step');
+    expect(w.notes.filter((n) => n.includes('please report'))).toEqual([]);
+  });
+
   it('a state read at a middle step adds a direct term there', () => {
     const r = gradientFormulas(twoStates).recurrences[0];
     const direct = r.lines.find((l) => l.name === 'dloss/dh[2]')!;

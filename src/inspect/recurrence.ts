@@ -30,7 +30,7 @@ import { type Node, withGraph } from '../ir/node.js';
 import type { StatePart } from '../ir/ops.js';
 import { formula } from '../ir/print.js';
 import { substitute } from '../ir/scan.js';
-import { type Shape, shape as mkShape, showShape } from '../ir/shape.js';
+import { type Shape, shape as mkShape } from '../ir/shape.js';
 import { topoOrder } from '../ir/walk.js';
 import { evaluate } from '../interp/evaluate.js';
 import { forwardNodes } from '../model.js';
@@ -116,7 +116,10 @@ export function recurrenceForms(ins: Inspected, labels: ReadonlyMap<Node, string
     const model = ins.derived.model;
     const forward = forwardNodes(model);
     const scans = forward.filter((n) => n.op === 'scan' && !n.attrs.body!.reverse);
-    return scans.map((s, k) => formOf(ins, s, labels, scans.length > 1 ? k + 1 : 0));
+    // Two recurrences with a state of one name (two m.rnn cells: both `h`): `h_1`, `h_2`.
+    const names = scans.map((s) => statesOf(s).map((p) => p.name));
+    const shared = (k: number) => names.some((other, j) => j !== k && other.some((n) => names[k].includes(n)));
+    return scans.map((s, k) => formOf(ins, s, labels, shared(k) ? `_${k + 1}` : ''));
   }, ins.graph);
 }
 
@@ -186,7 +189,7 @@ function nameShared(roots: readonly Node[], labels: Map<Node, string>, taken: Se
   return named;
 }
 
-function formOf(ins: Inspected, scan: Node, outer: ReadonlyMap<Node, string>, index: number): RecurrenceForm {
+function formOf(ins: Inspected, scan: Node, outer: ReadonlyMap<Node, string>, suffix: string): RecurrenceForm {
   const model = ins.derived.model;
   const b = scan.attrs.body!;
   const states = statesOf(scan);
@@ -195,7 +198,6 @@ function formOf(ins: Inspected, scan: Node, outer: ReadonlyMap<Node, string>, in
   const constArgs = scan.args.slice(1 + nS);
   const T = b.steps;
   const first = b.truncate === undefined ? 1 : Math.max(1, T - b.truncate + 1);
-  const suffix = index > 0 && states.some((s) => s.name === 'h') && !b.states ? String(index) : '';
   const nm = (s: RecurrenceState) => `${s.name}${suffix}`;
 
   // Stand-ins: each state at t-1, the sequence's row at t, each state's cotangent at t.
@@ -366,6 +368,3 @@ export function formatRecurrence(f: RecurrenceFormulas, options: { tex?: boolean
   const width = Math.max(...lines.map((l) => l.name.length));
   return [head, ...lines.map((l) => `${l.name.padEnd(width)} ${l.op.padStart(2)} ${l.text}`)].join('\n');
 }
-
-/** Shape text of a state (for tables). */
-export const stateShape = (s: RecurrenceState): string => showShape(s.shape);
