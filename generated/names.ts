@@ -192,8 +192,8 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
 /**
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
  *   dloss/dz     = sigmoid(z) - y
- *   g1           = unrow(dloss/dz * v, row 15)    # dloss/d(…)
- *   g2           = scan(G[15] = g1[row 15]; G[t-1] = g1[t-1] + matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) + G[t] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) + matmul(gru_U, pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1)))
+ *   g1           = pad(dloss/dz * v, 241)    # dloss/d(…)
+ *   g2           = scan(G[15] = slice(g1, 241); G[t-1] = g1[t-1] + matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) + G[t] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) + matmul(gru_U, pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1)))
  *   dloss/dgru_W = sum_t(outer(x[t], pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1)))
  *   dloss/dgru_U = sum_t(outer(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) + outer(h[t-1], pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1)))
  *   dloss/dgru_b = sum_t(pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1))
@@ -1260,7 +1260,7 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, $hy: $Hyper,
 /** The model's name, as saved in parameter files. */
 export const MODEL_NAME = "names";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
-export const STRUCTURE_HASH = '51490268f53a277ff56d0416ea4aed67f204892eed80422981a13ef753bd8894';
+export const STRUCTURE_HASH = '3088949f25937c1667c55999d30b1d0b2087d057b1a36e2c9ae6ac926c8d3411';
 const $PRECISION: 'f64' | 'f32' = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['gru_W', [27, 48], 1296], ['gru_U', [16, 48], 768], ['gru_b', [48], 48], ['v', [16], 16], ['c', [], 1]];
@@ -1497,7 +1497,7 @@ const $v_z = new Floats(64);
 const $v_loss = new Floats(64);
 const $v_d_z = new Floats(64);
 const $v_mul_d_z_v = new Floats(1024);
-const $v_unrow = new Floats(16384);
+const $v_pad = new Floats(16384);
 const $v_scan_x_gru_W_gru_b_gru_U_2 = new Floats(16384);
 const $v_add__2_k1 = new Floats(3072);
 const $v_matmul__2_s1__2_k2 = new Floats(3072);
@@ -1507,12 +1507,12 @@ const $v_mul__2_s1 = new Floats(1024);
 const $v_matmul__2_k2 = new Floats(3072);
 const $v_tanh = new Floats(1024);
 const $v_mul = new Floats(1024);
-const $v_pad = new Floats(3072);
+const $v_pad_2 = new Floats(3072);
 const $v_matmul__2_k2_2 = new Floats(1024);
 const $v_mul_2 = new Floats(1024);
-const $v_pad_2 = new Floats(3072);
-const $v_mul_3 = new Floats(1024);
 const $v_pad_3 = new Floats(3072);
+const $v_mul_3 = new Floats(1024);
+const $v_pad_4 = new Floats(3072);
 const $v_add = new Floats(3072);
 const $v_d_gru_U = new Floats(49152);
 const $v_d_gru_b = new Floats(3072);
@@ -1524,11 +1524,11 @@ const $v_mul__3_s1 = new Floats(1024);
 const $v_matmul__3_k2 = new Floats(3072);
 const $v_tanh_2 = new Floats(1024);
 const $v_mul_4 = new Floats(1024);
-const $v_pad_4 = new Floats(3072);
-const $v_mul_5 = new Floats(1024);
 const $v_pad_5 = new Floats(3072);
-const $v_mul_6 = new Floats(1024);
+const $v_mul_5 = new Floats(1024);
 const $v_pad_6 = new Floats(3072);
+const $v_mul_6 = new Floats(1024);
+const $v_pad_7 = new Floats(3072);
 const $v_add_2 = new Floats(3072);
 const $v_outer = new Floats(49152);
 const $v_add_3 = new Floats(3072);
@@ -3015,32 +3015,32 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_mul_d_z_v[14 + $b * 16] = $v_d_z[$b]! * $p_v[14]!;
     $v_mul_d_z_v[15 + $b * 16] = $v_d_z[$b]! * $p_v[15]!;
   }
-  // unrow(d_z * v, row 15)
+  // pad(d_z * v, 241)
   // grad of: …[row 15]
   for (let $b = 0; $b < $nb; $b++) {
     {
-      for (let $r = 0; $r < 256; $r++) $v_unrow[$b * 256 + $r] = 0;
-      for (let $r = 0; $r < 16; $r++) $v_unrow[240 + $b * 256 + $r] = $v_mul_d_z_v[$b * 16 + $r]!;
+      for (let $r = 0; $r < 256; $r++) $v_pad[$b * 256 + $r] = 0;
+      for (let $r = 0; $r < 16; $r++) $v_pad[240 + $b * 256 + $r] = $v_mul_d_z_v[$b * 16 + $r]!;
     }
   }
   // row 15 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
-    $v_scan_x_gru_W_gru_b_gru_U_2[240 + $b * 256] = $v_unrow[240 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[241 + $b * 256] = $v_unrow[241 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[242 + $b * 256] = $v_unrow[242 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[243 + $b * 256] = $v_unrow[243 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[244 + $b * 256] = $v_unrow[244 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[245 + $b * 256] = $v_unrow[245 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[246 + $b * 256] = $v_unrow[246 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[247 + $b * 256] = $v_unrow[247 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[248 + $b * 256] = $v_unrow[248 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[249 + $b * 256] = $v_unrow[249 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[250 + $b * 256] = $v_unrow[250 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[251 + $b * 256] = $v_unrow[251 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[252 + $b * 256] = $v_unrow[252 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[253 + $b * 256] = $v_unrow[253 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[254 + $b * 256] = $v_unrow[254 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[255 + $b * 256] = $v_unrow[255 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[240 + $b * 256] = $v_pad[240 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[241 + $b * 256] = $v_pad[241 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[242 + $b * 256] = $v_pad[242 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[243 + $b * 256] = $v_pad[243 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[244 + $b * 256] = $v_pad[244 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[245 + $b * 256] = $v_pad[245 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[246 + $b * 256] = $v_pad[246 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[247 + $b * 256] = $v_pad[247 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[248 + $b * 256] = $v_pad[248 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[249 + $b * 256] = $v_pad[249 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[250 + $b * 256] = $v_pad[250 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[251 + $b * 256] = $v_pad[251 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[252 + $b * 256] = $v_pad[252 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[253 + $b * 256] = $v_pad[253 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[254 + $b * 256] = $v_pad[254 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[255 + $b * 256] = $v_pad[255 + $b * 256]!;
   }
   {
     const $loop = () => {
@@ -3505,8 +3505,8 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         // pad(~2.c .* … .* (1 - …), 33)
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 48; $r++) $v_pad[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad[32 + $b * 48 + $r] = $v_mul[$b * 16 + $r]!;
+            for (let $r = 0; $r < 48; $r++) $v_pad_2[$b * 48 + $r] = 0;
+            for (let $r = 0; $r < 16; $r++) $v_pad_2[32 + $b * 48 + $r] = $v_mul[$b * 16 + $r]!;
           }
         }
         // matmul(~2.k2, pad(… .* …, 33))
@@ -3525,10 +3525,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3) * 48;
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad[$l0 + $k]!;
-                const $a1 = $v_pad[$l1 + $k]!;
-                const $a2 = $v_pad[$l2 + $k]!;
-                const $a3 = $v_pad[$l3 + $k]!;
+                const $a0 = $v_pad_2[$l0 + $k]!;
+                const $a1 = $v_pad_2[$l1 + $k]!;
+                const $a2 = $v_pad_2[$l2 + $k]!;
+                const $a3 = $v_pad_2[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 const $w1 = $p_gru_U[$m1 + $k]!;
                 const $w2 = $p_gru_U[$m2 + $k]!;
@@ -3575,10 +3575,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m0 = $j * 48;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad[$l0 + $k]!;
-                const $a1 = $v_pad[$l1 + $k]!;
-                const $a2 = $v_pad[$l2 + $k]!;
-                const $a3 = $v_pad[$l3 + $k]!;
+                const $a0 = $v_pad_2[$l0 + $k]!;
+                const $a1 = $v_pad_2[$l1 + $k]!;
+                const $a2 = $v_pad_2[$l2 + $k]!;
+                const $a3 = $v_pad_2[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
@@ -3601,7 +3601,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3) * 48;
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad[$l0 + $k]!;
+                const $a0 = $v_pad_2[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 const $w1 = $p_gru_U[$m1 + $k]!;
                 const $w2 = $p_gru_U[$m2 + $k]!;
@@ -3621,7 +3621,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m0 = $j * 48;
               let $c00 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad[$l0 + $k]!;
+                const $a0 = $v_pad_2[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 $c00 += $a0 * $w0;
               }
@@ -3651,8 +3651,8 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         // pad(… .* ~2.s1 .* … .* …, 17)
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 48; $r++) $v_pad_2[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_2[16 + $b * 48 + $r] = $v_mul_2[$b * 16 + $r]!;
+            for (let $r = 0; $r < 48; $r++) $v_pad_3[$b * 48 + $r] = 0;
+            for (let $r = 0; $r < 16; $r++) $v_pad_3[16 + $b * 48 + $r] = $v_mul_2[$b * 16 + $r]!;
           }
         }
         // (-… + ~2.c .* ~2.s1) .* … .* (1 - …)
@@ -3677,13 +3677,13 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         // pad((… + …) .* … .* …, 1)
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 48; $r++) $v_pad_3[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_3[$b * 48 + $r] = $v_mul_3[$b * 16 + $r]!;
+            for (let $r = 0; $r < 48; $r++) $v_pad_4[$b * 48 + $r] = 0;
+            for (let $r = 0; $r < 16; $r++) $v_pad_4[$b * 48 + $r] = $v_mul_3[$b * 16 + $r]!;
           }
         }
         // pad(… .* …, 17) + pad(… .* …, 1)
         for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 48; $r++) $v_add[$b * 48 + $r] = $v_pad_2[$b * 48 + $r]! + $v_pad_3[$b * 48 + $r]!;
+          for (let $r = 0; $r < 48; $r++) $v_add[$b * 48 + $r] = $v_pad_3[$b * 48 + $r]! + $v_pad_4[$b * 48 + $r]!;
         }
         // ~2.s0 + … + … + matmul(~2.k2, …)
         {
@@ -3726,22 +3726,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2_2[$i * 16 + $j + 1]! * $v_sigmoid_3[$i * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_sigmoid_2[$i * 16 + $j + 1]! + $c01);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2_2[$i * 16 + $j + 2]! * $v_sigmoid_3[$i * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_sigmoid_2[$i * 16 + $j + 2]! + $c02);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2_2[$i * 16 + $j + 3]! * $v_sigmoid_3[$i * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_sigmoid_2[$i * 16 + $j + 3]! + $c03);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j]! * $v_sigmoid_3[($i + 1) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_sigmoid_2[($i + 1) * 16 + $j]! + $c10);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 1]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j + 1]! * $v_sigmoid_3[($i + 1) * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 1]! * $v_sigmoid_2[($i + 1) * 16 + $j + 1]! + $c11);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 2]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j + 2]! * $v_sigmoid_3[($i + 1) * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 2]! * $v_sigmoid_2[($i + 1) * 16 + $j + 2]! + $c12);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 3]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j + 3]! * $v_sigmoid_3[($i + 1) * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 3]! * $v_sigmoid_2[($i + 1) * 16 + $j + 3]! + $c13);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j]! * $v_sigmoid_3[($i + 2) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_sigmoid_2[($i + 2) * 16 + $j]! + $c20);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 1]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j + 1]! * $v_sigmoid_3[($i + 2) * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 1]! * $v_sigmoid_2[($i + 2) * 16 + $j + 1]! + $c21);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 2]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j + 2]! * $v_sigmoid_3[($i + 2) * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 2]! * $v_sigmoid_2[($i + 2) * 16 + $j + 2]! + $c22);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 3]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j + 3]! * $v_sigmoid_3[($i + 2) * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 3]! * $v_sigmoid_2[($i + 2) * 16 + $j + 3]! + $c23);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j]! * $v_sigmoid_3[($i + 3) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_sigmoid_2[($i + 3) * 16 + $j]! + $c30);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 1]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j + 1]! * $v_sigmoid_3[($i + 3) * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 1]! * $v_sigmoid_2[($i + 3) * 16 + $j + 1]! + $c31);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 2]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j + 2]! * $v_sigmoid_3[($i + 3) * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 2]! * $v_sigmoid_2[($i + 3) * 16 + $j + 2]! + $c32);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 3]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j + 3]! * $v_sigmoid_3[($i + 3) * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 3]! * $v_sigmoid_2[($i + 3) * 16 + $j + 3]! + $c33);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_pad[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2_2[$i * 16 + $j + 1]! * $v_sigmoid_3[$i * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_sigmoid_2[$i * 16 + $j + 1]! + $c01);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2_2[$i * 16 + $j + 2]! * $v_sigmoid_3[$i * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_sigmoid_2[$i * 16 + $j + 2]! + $c02);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2_2[$i * 16 + $j + 3]! * $v_sigmoid_3[$i * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_sigmoid_2[$i * 16 + $j + 3]! + $c03);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j]! * $v_sigmoid_3[($i + 1) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_sigmoid_2[($i + 1) * 16 + $j]! + $c10);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 1] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j + 1]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j + 1]! * $v_sigmoid_3[($i + 1) * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 1]! * $v_sigmoid_2[($i + 1) * 16 + $j + 1]! + $c11);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 2] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j + 2]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j + 2]! * $v_sigmoid_3[($i + 1) * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 2]! * $v_sigmoid_2[($i + 1) * 16 + $j + 2]! + $c12);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 3] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j + 3]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j + 3]! * $v_sigmoid_3[($i + 1) * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 3]! * $v_sigmoid_2[($i + 1) * 16 + $j + 3]! + $c13);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j]! * $v_sigmoid_3[($i + 2) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_sigmoid_2[($i + 2) * 16 + $j]! + $c20);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 1] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j + 1]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j + 1]! * $v_sigmoid_3[($i + 2) * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 1]! * $v_sigmoid_2[($i + 2) * 16 + $j + 1]! + $c21);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 2] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j + 2]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j + 2]! * $v_sigmoid_3[($i + 2) * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 2]! * $v_sigmoid_2[($i + 2) * 16 + $j + 2]! + $c22);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 3] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j + 3]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j + 3]! * $v_sigmoid_3[($i + 2) * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 3]! * $v_sigmoid_2[($i + 2) * 16 + $j + 3]! + $c23);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j]! * $v_sigmoid_3[($i + 3) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_sigmoid_2[($i + 3) * 16 + $j]! + $c30);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 1] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j + 1]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j + 1]! * $v_sigmoid_3[($i + 3) * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 1]! * $v_sigmoid_2[($i + 3) * 16 + $j + 1]! + $c31);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 2] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j + 2]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j + 2]! * $v_sigmoid_3[($i + 3) * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 2]! * $v_sigmoid_2[($i + 3) * 16 + $j + 2]! + $c32);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 3] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j + 3]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j + 3]! * $v_sigmoid_3[($i + 3) * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 3]! * $v_sigmoid_2[($i + 3) * 16 + $j + 3]! + $c33);
             }
             for (; $j < 16; $j++) {
               const $l0 = $i * 48;
@@ -3761,10 +3761,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j]! * $v_sigmoid_3[($i + 1) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_sigmoid_2[($i + 1) * 16 + $j]! + $c10);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j]! * $v_sigmoid_3[($i + 2) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_sigmoid_2[($i + 2) * 16 + $j]! + $c20);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j]! * $v_sigmoid_3[($i + 3) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_sigmoid_2[($i + 3) * 16 + $j]! + $c30);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_pad[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j]! * $v_sigmoid_3[($i + 1) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_sigmoid_2[($i + 1) * 16 + $j]! + $c10);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j]! * $v_sigmoid_3[($i + 2) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_sigmoid_2[($i + 2) * 16 + $j]! + $c20);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j]! * $v_sigmoid_3[($i + 3) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_sigmoid_2[($i + 3) * 16 + $j]! + $c30);
             }
           }
           for (; $i < $nb; $i++) {
@@ -3787,10 +3787,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2_2[$i * 16 + $j + 1]! * $v_sigmoid_3[$i * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_sigmoid_2[$i * 16 + $j + 1]! + $c01);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2_2[$i * 16 + $j + 2]! * $v_sigmoid_3[$i * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_sigmoid_2[$i * 16 + $j + 2]! + $c02);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2_2[$i * 16 + $j + 3]! * $v_sigmoid_3[$i * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_sigmoid_2[$i * 16 + $j + 3]! + $c03);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_pad[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2_2[$i * 16 + $j + 1]! * $v_sigmoid_3[$i * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_sigmoid_2[$i * 16 + $j + 1]! + $c01);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2_2[$i * 16 + $j + 2]! * $v_sigmoid_3[$i * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_sigmoid_2[$i * 16 + $j + 2]! + $c02);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2_2[$i * 16 + $j + 3]! * $v_sigmoid_3[$i * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_sigmoid_2[$i * 16 + $j + 3]! + $c03);
             }
             for (; $j < 16; $j++) {
               const $l0 = $i * 48;
@@ -3801,7 +3801,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 $c00 += $a0 * $w0;
               }
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_pad[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
             }
           }
         }
@@ -4284,8 +4284,8 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         // pad(~3.s0 .* … .* (1 - …), 33)
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 48; $r++) $v_pad_4[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_4[32 + $b * 48 + $r] = $v_mul_4[$b * 16 + $r]!;
+            for (let $r = 0; $r < 48; $r++) $v_pad_5[$b * 48 + $r] = 0;
+            for (let $r = 0; $r < 16; $r++) $v_pad_5[32 + $b * 48 + $r] = $v_mul_4[$b * 16 + $r]!;
           }
         }
         // matmul(~3.k2, …) .* ~3.s1 .* … .* (1 - …)
@@ -4304,10 +4304,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3) * 48;
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_4[$l0 + $k]!;
-                const $a1 = $v_pad_4[$l1 + $k]!;
-                const $a2 = $v_pad_4[$l2 + $k]!;
-                const $a3 = $v_pad_4[$l3 + $k]!;
+                const $a0 = $v_pad_5[$l0 + $k]!;
+                const $a1 = $v_pad_5[$l1 + $k]!;
+                const $a2 = $v_pad_5[$l2 + $k]!;
+                const $a3 = $v_pad_5[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 const $w1 = $p_gru_U[$m1 + $k]!;
                 const $w2 = $p_gru_U[$m2 + $k]!;
@@ -4354,10 +4354,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m0 = $j * 48;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_4[$l0 + $k]!;
-                const $a1 = $v_pad_4[$l1 + $k]!;
-                const $a2 = $v_pad_4[$l2 + $k]!;
-                const $a3 = $v_pad_4[$l3 + $k]!;
+                const $a0 = $v_pad_5[$l0 + $k]!;
+                const $a1 = $v_pad_5[$l1 + $k]!;
+                const $a2 = $v_pad_5[$l2 + $k]!;
+                const $a3 = $v_pad_5[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
@@ -4380,7 +4380,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3) * 48;
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_4[$l0 + $k]!;
+                const $a0 = $v_pad_5[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 const $w1 = $p_gru_U[$m1 + $k]!;
                 const $w2 = $p_gru_U[$m2 + $k]!;
@@ -4400,7 +4400,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m0 = $j * 48;
               let $c00 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_4[$l0 + $k]!;
+                const $a0 = $v_pad_5[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 $c00 += $a0 * $w0;
               }
@@ -4411,8 +4411,8 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         // pad(… .* ~3.s1 .* … .* …, 17)
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 48; $r++) $v_pad_5[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_5[16 + $b * 48 + $r] = $v_mul_5[$b * 16 + $r]!;
+            for (let $r = 0; $r < 48; $r++) $v_pad_6[$b * 48 + $r] = 0;
+            for (let $r = 0; $r < 16; $r++) $v_pad_6[16 + $b * 48 + $r] = $v_mul_5[$b * 16 + $r]!;
           }
         }
         // (-… + ~3.s0 .* ~3.s1) .* … .* (1 - …)
@@ -4437,23 +4437,23 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         // pad((… + …) .* … .* …, 1)
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 48; $r++) $v_pad_6[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_6[$b * 48 + $r] = $v_mul_6[$b * 16 + $r]!;
+            for (let $r = 0; $r < 48; $r++) $v_pad_7[$b * 48 + $r] = 0;
+            for (let $r = 0; $r < 16; $r++) $v_pad_7[$b * 48 + $r] = $v_mul_6[$b * 16 + $r]!;
           }
         }
         // pad(…, 17) + pad(…, 33) + pad(… .* …, 1)
         for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 48; $r++) $v_add_2[$b * 48 + $r] = $v_pad_5[$b * 48 + $r]! + $v_pad_4[$b * 48 + $r]! + $v_pad_6[$b * 48 + $r]!;
+          for (let $r = 0; $r < 48; $r++) $v_add_2[$b * 48 + $r] = $v_pad_6[$b * 48 + $r]! + $v_pad_5[$b * 48 + $r]! + $v_pad_7[$b * 48 + $r]!;
         }
         // outer(sigmoid(…) .* ~3.s1, pad(… .* …, 33))
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_outer[$b * 768 + $r * 48 + $c] = $v_mul__3_s1[$b * 16 + $r]! * $v_pad_4[$b * 48 + $c]!;
+            for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_outer[$b * 768 + $r * 48 + $c] = $v_mul__3_s1[$b * 16 + $r]! * $v_pad_5[$b * 48 + $c]!;
           }
         }
         // pad(… .* …, 17) + pad(… .* …, 1)
         for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 48; $r++) $v_add_3[$b * 48 + $r] = $v_pad_5[$b * 48 + $r]! + $v_pad_6[$b * 48 + $r]!;
+          for (let $r = 0; $r < 48; $r++) $v_add_3[$b * 48 + $r] = $v_pad_6[$b * 48 + $r]! + $v_pad_7[$b * 48 + $r]!;
         }
         // outer(~3.s1, pad(…, 17) + pad(…, 1))
         for (let $b = 0; $b < $nb; $b++) {

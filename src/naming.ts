@@ -64,6 +64,10 @@ export const elementName = (name: string, k: number): string => `${name}_${k}`;
 export const stepName = (k: number): string => `g${k}`;
 /** An unnamed forward subexpression used more than once, as `gradc explain` shows it: `t1`. */
 export const sharedName = (k: number): string => `t${k}`;
+/** An unnamed subexpression used more than once in a recurrence's step as displayed (inspect/recurrence.ts): `u1[t]`. */
+export const cellName = (k: number): string => `u${k}[t]`;
+/** A recurrence's state at a step as displayed: `h[t-1]`, `h[T]`, `h[7]`. */
+export const stateAt = (name: string, step: string | number): string => `${name}[${step}]`;
 /** The adjoint of a named value as displayed: `dloss/dz`. */
 export const adjointLabel = (name: string): string => `dloss/d${name}`;
 

@@ -111,6 +111,14 @@ export function deriveExpression(root: Node, wrt: readonly Node[]): readonly Nod
   return simplify(differentiate(root, wrt).grads).roots;
 }
 
+/**
+ * Phase 4 for expressions the inspection tools build (a recurrence's step over stand-in
+ * leaves, inspect/recurrence.ts): simplified as the model's graphs are.
+ */
+export function simplifyExpressions(roots: readonly Node[]): readonly Node[] {
+  return simplify(roots).roots;
+}
+
 /** Gradient graphs up to this many nodes get the named-steps formulas in the doc comment. */
 const DOC_STEPS_LIMIT = 10_000;
 /** Beyond DOC_STEPS_LIMIT, each parameter's formula is cut at this many characters. */

@@ -18,7 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compile, defineModel, GradcError, type ModelBuilder } from '../src/index.js';
-import { make } from '../src/ir/build.js';
+import { make, row } from '../src/ir/build.js';
 import type { Node } from '../src/ir/node.js';
 import type { Params } from '../src/load/loader.js';
 import { gradientByDifferences, relativeError, seeded } from './helpers/numeric.js';
@@ -48,7 +48,7 @@ const unrolled = (T: number) => defineModel(`elman${T}`, (m) => {
   const W = m.param('cell_W', { shape: [1, H] });
   const U = m.param('cell_U', { shape: [H, H] });
   const b = m.param('cell_b', { shape: [H] });
-  const w = make('row', [W], { start: 0 });
+  const w = row(W, 0);
   let h: Node | null = null;
   for (let t = 1; t <= T; t++) {
     const xt = make('index', [x], { start: t - 1 });
@@ -177,7 +177,7 @@ describe('truncated backpropagation through time', () => {
       const hp = m.input('hp', H);
       m.target('y');
       const W = m.param('cell_W', { shape: [1, H] }), U = m.param('cell_U', { shape: [H, H] }), b = m.param('cell_b', { shape: [H] });
-      head(m, make('tanh', [make('add', [make('add', [make('mul', [xt, make('row', [W], { start: 0 })]), make('matmul', [hp, U])]), b])]));
+      head(m, make('tanh', [make('add', [make('add', [make('mul', [xt, row(W, 0)]), make('matmul', [hp, U])]), b])]));
     });
     const hPrev = compile(defineModel('h', (m) => {
       m.input('x', T - 1);

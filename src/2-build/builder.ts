@@ -15,7 +15,7 @@
  * seed are checked as they are given (specs.ts).
  */
 import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
-import { constant, make, input as inputLeaf, intInput as intInputLeaf, param as paramLeaf, target as targetLeaf } from '../ir/build.js';
+import { constant, make, input as inputLeaf, intInput as intInputLeaf, param as paramLeaf, row, target as targetLeaf } from '../ir/build.js';
 import { lengthMask, lookup, padMask, poolRows, rangeOf, rowOf } from './indexing.js';
 import { isInterned, type Node } from '../ir/node.js';
 import { ShapeError, type Op } from '../ir/ops.js';
@@ -46,7 +46,7 @@ export interface CellOptions extends ScanOptions {
 }
 
 /** x[t] W: a row vector times W, or (a sequence of numbers) the number times W's one row. */
-const inputTerm = (xt: Node, W: Node): Node => (xt.shape.length === 0 ? make('mul', [xt, make('row', [W], { start: 0 })]) : make('matmul', [xt, W]));
+const inputTerm = (xt: Node, W: Node): Node => (xt.shape.length === 0 ? make('mul', [xt, row(W, 0)]) : make('matmul', [xt, W]));
 const shapeOf = (n: number) => shape(n);
 export type { InitSpec, ShapeSpec } from './specs.js';
 export interface ParamOptions { readonly shape?: ShapeSpec; readonly init?: InitSpec }

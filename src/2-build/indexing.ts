@@ -15,7 +15,7 @@
  *   `padMask(ids, pad)` is 1 where an id is not the padding id, `lengthMask(len, L)` is 1 at
  *   the positions below a length.
  */
-import { constant, make } from '../ir/build.js';
+import { constant, make, row } from '../ir/build.js';
 import type { Node } from '../ir/node.js';
 import { ShapeError } from '../ir/ops.js';
 import { shape, showShape } from '../ir/shape.js';
@@ -29,7 +29,7 @@ export function rowOf(x: Node, i: number): Node {
   const n = x.shape[0];
   if (x.shape.length === 0) fail(`a scalar cannot be indexed`);
   if (!Number.isInteger(i) || i < 0 || i >= n) fail(`index ${i + 1} is outside 1..${n} (shape ${showShape(x.shape)})`);
-  return x.shape.length === 1 ? make('index', [x], { start: i }) : make('slice', [x], { start: i * x.shape[1] }, shape(x.shape[1]));
+  return x.shape.length === 1 ? make('index', [x], { start: i }) : row(x, i);
 }
 
 /** Rows `from` .. `to - 1` of a matrix, or those elements of a vector (0-based). */

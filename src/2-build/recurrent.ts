@@ -19,7 +19,7 @@
  * (TF.js's recurrentActivation defaults to hardSigmoid: pass 'sigmoid' there to match.)
  */
 import { GradcError, type SourceLocation } from '../errors.js';
-import { make } from '../ir/build.js';
+import { make, row } from '../ir/build.js';
 import type { Node } from '../ir/node.js';
 import { recurrence } from '../ir/scan.js';
 import { shape as mkShape, showShape, sizeOf } from '../ir/shape.js';
@@ -119,10 +119,10 @@ export function scan<K extends string>(
       }
       return v;
     }), parts);
-  }, truncate === undefined ? {} : { truncate });
+  }, { ...(truncate === undefined ? {} : { truncate }), states: parts.map((p) => ({ name: p.name, at: p.at, size: p.size, scalar: p.shape.length === 0 })) });
   const statesAt = (t: number) => {
     if (!Number.isSafeInteger(t) || t < 0 || t > T) throw new GradcError(`step ${String(t)} is outside 0..${T}`, host.where({ symbol: 'scan' }));
-    return split(make('row', [history], { start: t }), parts) as { [S in K]: Node };
+    return split(row(history, t), parts) as { [S in K]: Node };
   };
   return { history, steps: T, at: statesAt, last: statesAt(T) };
 }

@@ -18,7 +18,7 @@
  * temporaries. Gradients of the sequences themselves (a sequence computed from
  * parameters) are not derived: the builder refuses such a sequence.
  */
-import { constant, make } from '../ir/build.js';
+import { constant, make, row } from '../ir/build.js';
 import { type Node, currentGraph } from '../ir/node.js';
 import { slot, substitute, timeNode } from '../ir/scan.js';
 import { GradcError } from '../errors.js';
@@ -50,11 +50,11 @@ export function scanRule(y: Node, g: Node): (Node | null)[] {
     ...b.seqs.map((s, i) => [s, seqs[i]] as [Node, Node]), ...b.consts.map((k, j) => [k, consts[j]] as [Node, Node]),
   ]);
   const [dCarry] = substitute([vjp[0]], inStep(gCarry, rSeqs, rConsts, hPrev, hNext));
-  const G = timeNode('scan', [make('row', [g], { start: T }), g, y, y, ...seqArgs, ...constArgs], {
+  const G = timeNode('scan', [row(g, T), g, y, y, ...seqArgs, ...constArgs], {
     steps: T, first, reverse: true, carry: gCarry, seqs: [dRow, hPrev, hNext, ...rSeqs], shifts: [0, 0, 1, ...b.shifts],
     consts: rConsts, result: make('add', [dRow, dCarry]),
   }, rid);
-  const dInit = first === 1 ? make('row', [G], { start: 0 }) : constant(0, init.shape);
+  const dInit = first === 1 ? row(G, 0) : constant(0, init.shape);
 
   // One sum over time per constant, over one set of slots (reads G[t], h[t-1], h[t] and the
   // sequences' rows at t), so their bodies share every common node and the looped lowering

@@ -117,8 +117,6 @@ export const RULES: { readonly [K in Op]: Rule } = {
   pad: (y, g) => [make('slice', [g], y.attrs, y.args[0].shape)],
   gather: ({ args: [e, ids] }, g) => [make('scatter', [g, ids], {}, e.shape), null], // d E[ids] = rows of g added into rows ids of dE (sparse)
   scatter: ({ args: [, ids] }, g) => [make('gather', [g, ids]), null], //                 d scatter(a, ids) = g[ids]
-  row: ({ args: [a], attrs }, g) => [make('unrow', [g], attrs, a.shape)], // d A[r] = G placed in row r
-  unrow: (y, g) => [make('row', [g], y.attrs)],
   scan: scanRule, //                                           backpropagation through time (recurrence.ts)
   tsum: tsumRule,
 };

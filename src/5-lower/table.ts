@@ -108,7 +108,6 @@ export const LOWERING: { readonly [K in Op]: OpLowering } = {
   broadcast: { kind: 'view', source: () => [] }, // out(o) = a, a scalar
   index: { kind: 'view', source: (_o, a, attrs) => unflat(a, attrs.start!) }, // out = a[start], flat
   slice: { kind: 'view', source: (o, a, attrs) => sliceSource(o, a, attrs.start!) }, // a contiguous range: elements or whole rows
-  row: { kind: 'view', source: (o, _a, attrs) => [attrs.start!, o[0]] }, // out(j) = A(start, j)
 
   matmul: {
     kind: 'contract',
@@ -124,7 +123,6 @@ export const LOWERING: { readonly [K in Op]: OpLowering } = {
 
   pad: { kind: 'place', pieces: (_a, attrs) => [{ arg: 0, at: attrs.start! }] }, // zeros, a at start
   unindex: { kind: 'place', pieces: (_a, attrs) => [{ arg: 0, at: attrs.start! }] }, // zeros, the scalar at start
-  unrow: { kind: 'place', pieces: ([a], attrs) => [{ arg: 0, at: attrs.start! * a[0] }] }, // zeros, the vector as row start
   concat: { // the arguments one after another (a scalar takes one place)
     kind: 'place',
     pieces: (args) => {

@@ -20,6 +20,7 @@
  * derivative is a Jacobian, shown as the vector-Jacobian product it contributes, and
  * values are shown up to a readable size (`showValue`).
  */
+import { GradcError } from '../errors.js';
 import { make, input as leaf } from '../ir/build.js';
 import { type Node, withGraph } from '../ir/node.js';
 import { formula } from '../ir/print.js';
@@ -32,6 +33,7 @@ import { inspectModel, type Inspected } from './derived.js';
 import { adjointLabel, sharedName } from '../naming.js';
 import { type Given, type LeafKind, type SampleValue, describeInit, resolveSample, sampleEnv, showNumber, showValue } from './sample.js';
 import { tex, texName } from './tex.js';
+import { DEFAULT_STEPS, formatTimeWalk, type TimeWalk, timeWalks } from './throughTime.js';
 
 export interface ForwardRow {
   readonly name: string;
@@ -98,6 +100,9 @@ export interface Walkthrough {
   readonly local: readonly LocalRow[];
   readonly backward: readonly BackwardRow[];
   readonly update: readonly UpdateRow[];
+  /** 5. Each recurrence step by step (inspect/throughTime.ts): the first and last `steps` steps, forward and backward. */
+  readonly time: readonly TimeWalk[];
+  readonly steps: number;
   readonly notes: readonly string[];
 }
 
@@ -105,7 +110,13 @@ export const DEFAULT_LR = 0.1;
 
 const LEAF_OPS = new Set(['param', 'input', 'target']);
 
-export function explain(def: ModelDefinition | Model | Inspected, at: Given, options: { lr?: number } = {}): Walkthrough {
+export interface ExplainOptions {
+  readonly lr?: number;
+  /** Steps of each recurrence shown at each end (DEFAULT_STEPS); the ones between are elided. */
+  readonly steps?: number;
+}
+
+export function explain(def: ModelDefinition | Model | Inspected, at: Given, options: ExplainOptions = {}): Walkthrough {
   const ins = inspectModel(def);
   // The stand-in leaves and local derivatives are interned in the model's own graph.
   return withGraph(() => walkthrough(ins, at, options), ins.graph);
@@ -132,7 +143,7 @@ interface Walk {
   readonly notes: string[];
 }
 
-function walkthrough(ins: Inspected, at: Given, options: { lr?: number }): Walkthrough {
+function walkthrough(ins: Inspected, at: Given, options: ExplainOptions): Walkthrough {
   const model = ins.derived.model;
   const lr = options.lr ?? DEFAULT_LR;
   const sample = resolveSample(model, at);
@@ -142,7 +153,10 @@ function walkthrough(ins: Inspected, at: Given, options: { lr?: number }): Walkt
   const { local, contributions } = localTable(w, backOrder);
   const { backward, adjoint } = backwardTable(w, backOrder, contributions);
   const update = updateTable(w, adjoint, lr);
-  return { model: model.name, source: model.source, lr, sample, forward, local, backward, update, notes: w.notes };
+  const steps = options.steps ?? DEFAULT_STEPS;
+  if (!Number.isSafeInteger(steps) || steps < 1) throw new GradcError(`explain: steps must be a positive integer (the steps of each recurrence shown at each end), got ${String(steps)}`);
+  const time = timeWalks(ins, w.env, steps, w.notes);
+  return { model: model.name, source: model.source, lr, sample, forward, local, backward, update, time, steps, notes: w.notes };
 }
 
 function walkOf(ins: Inspected, env: Record<string, Float64Array>): Walk {
@@ -403,6 +417,10 @@ export function formatWalkthrough(w: Walkthrough): string {
       ['', '', 'new', showValue(r.updated, r.shape)],
     ])));
   }
+  w.time.forEach((r, i) => {
+    out.push('', `5${w.time.length > 1 ? String.fromCharCode(97 + i) : ''}. Through time: ${r.title} step by step`, '');
+    out.push(formatTimeWalk(r, w.steps, (h, rows) => textTable(h, rows)));
+  });
   if (w.notes.length) out.push('', 'Notes:', ...w.notes.map((n) => `  - ${n}`));
   return out.join('\n');
 }

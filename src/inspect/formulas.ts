@@ -15,6 +15,7 @@ import { showShape } from '../ir/shape.js';
 import type { Model } from '../model.js';
 import { formatSteps, gradientSteps, MAX_LENGTH, type ModelDefinition } from '../pipeline.js';
 import { inspectModel, type Inspected } from './derived.js';
+import { formatRecurrence, recurrenceForms, recurrenceFormulas, type RecurrenceFormulas } from './recurrence.js';
 import { tex, texName } from './tex.js';
 export interface FormulaLine {
   /** `dloss/dw`, `dloss/dz`, `g1`. */
@@ -52,10 +53,13 @@ export interface GradientFormulas {
   /** Named steps: lines other formulas refer to. */
   readonly steps: readonly FormulaLine[];
   readonly gradients: readonly ParamGradient[];
+  /** Each recurrence in recurrence form (inspect/recurrence.ts): its step, and backpropagation through time as dloss/dh[t-1] from dloss/dh[t]. */
+  readonly recurrences: readonly RecurrenceFormulas[];
 }
 
 export function gradientFormulas(def: ModelDefinition | Model | Inspected, options: { wrt?: readonly string[] } = {}): GradientFormulas {
-  const { derived } = inspectModel(def);
+  const ins = inspectModel(def);
+  const { derived } = ins;
   const model = derived.model;
   const steps = gradientSteps(derived, options);
   const lines: FormulaLine[] = steps.lines.map((l) => ({
@@ -86,11 +90,12 @@ export function gradientFormulas(def: ModelDefinition | Model | Inspected, optio
     lines,
     steps: lines.filter((l) => referenced.has(l.name)),
     gradients,
+    recurrences: recurrenceForms(ins, steps.labels).map(recurrenceFormulas),
   };
 }
 
 /** The text `gradc grad` prints: one `name = formula` line each, names aligned. */
 export function formatFormulas(f: GradientFormulas, options: { tex?: boolean } = {}): string {
-  if (options.tex) return f.lines.map((l) => `${l.nameTex} = ${l.tex}`).join('\n');
-  return formatSteps(f.lines);
+  const main = options.tex ? f.lines.map((l) => `${l.nameTex} = ${l.tex}`).join('\n') : formatSteps(f.lines);
+  return [main, ...f.recurrences.map((r) => formatRecurrence(r, options))].join('\n\n');
 }

@@ -7,7 +7,14 @@
  * Each node is labelled with its name (if it has
  * one), op and shape; with `at` (one sample, see sample.ts) also with its value and,
  * for forward nodes on a path to the loss, its gradient dloss/dnode. Constants are drawn
- * once per use, so they add no long edges. `toDot`, `toMermaid` and `toSvg` (Graphviz
+ * once per use, so they add no long edges. A recurrence (scan; with `grad` also the reverse
+ * scan of backpropagation through time and the sums over time) is drawn as its cell, once
+ * whatever T is: a box holding the step's nodes, its state at the step before (`h[t-1]`,
+ * fed by the initial state, edge `h[0]`), the sequence's row (`x[t]`, fed by the sequence,
+ * edge `row t`), the step's result (`h[t]`) and the recurrent edge from `h[t]` back to
+ * `h[t-1]` (labelled, drawn bold, not constraining the layout); the nodes reading the
+ * recurrence take their edge from `h[t]`, labelled with the step they read (`h[T]`, `h[5]`).
+ * Values (`at`) are shown for nodes outside cells. `toDot`, `toMermaid` and `toSvg` (Graphviz
  * compiled to WebAssembly, @viz-js/viz) render it. Guarantees: node ids follow the
  * topological order (forward nodes first), so the same model gives the same bytes.
  */
@@ -21,6 +28,7 @@ import type { ModelDefinition } from '../pipeline.js';
 import { inspectModel, type Inspected } from './derived.js';
 import { adjointLabel, adjointOwners } from '../naming.js';
 import { type Given, resolveSample, sampleEnv, showValue } from './sample.js';
+import { drawCell, type Cell } from './cell.js';
 
 export type GraphNodeKind = 'param' | 'input' | 'target' | 'const' | 'op' | 'named' | 'loss' | 'backward' | 'gradient';
 
@@ -28,6 +36,8 @@ export interface GraphNode {
   readonly id: string;
   readonly kind: GraphNodeKind;
   readonly side: 'forward' | 'backward';
+  /** The recurrence cell it belongs to (a step's node), if any. */
+  readonly cluster?: string;
   /** Label lines: name or op, then `op · shape`, then the value and gradient with `at`. */
   readonly lines: readonly string[];
 }
@@ -35,14 +45,23 @@ export interface GraphNode {
 export interface GraphEdge {
   readonly from: string;
   readonly to: string;
-  /** data: an argument; read: a backward node reading a forward value. */
-  readonly kind: 'data' | 'read';
+  /** data: an argument; read: a backward node reading a forward value; recurrent: a step's state fed to the next step. */
+  readonly kind: 'data' | 'read' | 'recurrent';
+  readonly label?: string;
+}
+
+/** A recurrence drawn once: the box around its step's nodes. */
+export interface GraphCluster {
+  readonly id: string;
+  readonly side: 'forward' | 'backward';
+  readonly label: string;
 }
 
 export interface ComputationalGraph {
   readonly name: string;
   readonly nodes: readonly GraphNode[];
   readonly edges: readonly GraphEdge[];
+  readonly clusters: readonly GraphCluster[];
 }
 
 export interface GraphOptions {
@@ -89,8 +108,24 @@ export function computationalGraph(def: ModelDefinition | Model | Inspected, opt
     return id;
   };
   const gradientOf = new Set(derived.grads);
+  const clusters: GraphCluster[] = [];
+  const cells = new Map<Node, Cell>();
+  /** An argument's edge: out of a recurrence cell from its result node, labelled with the step read. */
+  const edgeFrom = (a: Node, to: Node, side: 'forward' | 'backward', kind: GraphEdge['kind']): GraphEdge => {
+    const cell = cells.get(a);
+    if (!cell) return { from: argId(a, side), to: ids.get(to)!, kind };
+    return { from: cell.result, to: ids.get(to)!, kind, label: cell.readLabel(to) };
+  };
+  const cellOf = (n: Node, side: 'forward' | 'backward') => {
+    const cell = drawCell(n, { id: `r${cells.size}`, side, argId: (a) => (cells.get(a)?.result ?? argId(a, side)), labels: model.labels });
+    cells.set(n, cell);
+    clusters.push(cell.cluster);
+    nodes.push(...cell.nodes);
+    edges.push(...cell.edges);
+  };
   for (const n of fwd) {
     if (n.op === 'const') continue;
+    if (n.op === 'scan' || n.op === 'tsum') { cellOf(n, 'forward'); continue; }
     const label = model.labels.get(n);
     const kind: GraphNodeKind = n === model.loss ? 'loss' : n.op === 'param' || n.op === 'input' || n.op === 'target' ? n.op : label ? 'named' : 'op';
     const lines = label ? [label, `${opText(n)} · ${showShape(n.shape)}`] : [`${opText(n)} · ${showShape(n.shape)}`];
@@ -100,16 +135,17 @@ export function computationalGraph(def: ModelDefinition | Model | Inspected, opt
       if (a) lines.push(`grad ${show(a)}`);
     }
     nodes.push({ id: ids.get(n)!, kind, side: 'forward', lines });
-    for (const a of n.args) edges.push({ from: argId(a, 'forward'), to: ids.get(n)!, kind: 'data' });
+    for (const a of n.args) edges.push(edgeFrom(a, n, 'forward', 'data'));
   }
   for (const n of back) {
+    if (n.op === 'scan' || n.op === 'tsum') { cellOf(n, 'backward'); continue; }
     const name = backName.get(n);
     const lines = name ? [name, `${opText(n)} · ${showShape(n.shape)}`] : [`${opText(n)} · ${showShape(n.shape)}`];
     if (values) lines.push(`= ${show(n)}`);
     nodes.push({ id: ids.get(n)!, kind: gradientOf.has(n) ? 'gradient' : 'backward', side: 'backward', lines });
-    for (const a of n.args) edges.push({ from: argId(a, 'backward'), to: ids.get(n)!, kind: fwdSet.has(a) ? 'read' : 'data' });
+    for (const a of n.args) edges.push(edgeFrom(a, n, 'backward', fwdSet.has(a) ? 'read' : 'data'));
   }
-  return { name: model.name, nodes, edges };
+  return { name: model.name, nodes, edges, clusters };
 }
 
 const FILL: Record<GraphNodeKind, string> = {
@@ -136,12 +172,21 @@ export function toDot(g: ComputationalGraph): string {
     if (members.length === 0) continue;
     out.push(`  subgraph cluster_${side} {`);
     out.push(`    label=${dotString(side === 'forward' ? 'forward' : 'backward (gradients)')}; style="rounded,dashed"; color="#9ca3af";`);
-    for (const n of members) out.push(node(n));
+    for (const n of members) if (n.cluster === undefined) out.push(node(n));
+    for (const c of g.clusters.filter((c) => c.side === side)) {
+      out.push(`    subgraph cluster_${c.id} {`);
+      out.push(`      label=${dotString(c.label)}; style="rounded,filled"; fillcolor="#f0fdf4"; color="#16a34a";`);
+      for (const n of members) if (n.cluster === c.id) out.push(`  ${node(n)}`);
+      out.push('    }');
+    }
     out.push('  }');
   }
   for (const e of g.edges) {
-    const style = e.kind === 'read' ? ' [style=dashed, color="#9ca3af"]' : '';
-    out.push(`  ${e.from} -> ${e.to}${style};`);
+    const attrs: string[] = [];
+    if (e.kind === 'read') attrs.push('style=dashed', 'color="#9ca3af"');
+    if (e.kind === 'recurrent') attrs.push('style=bold', 'color="#16a34a"', 'fontcolor="#16a34a"', 'constraint=false');
+    if (e.label !== undefined) attrs.push(`label=${dotString(e.label)}`, 'fontsize=9');
+    out.push(`  ${e.from} -> ${e.to}${attrs.length ? ` [${attrs.join(', ')}]` : ''};`);
   }
   out.push('}');
   return out.join('\n') + '\n';
@@ -156,13 +201,22 @@ export function toMermaid(g: ComputationalGraph): string {
     const members = g.nodes.filter((n) => n.side === side);
     if (members.length === 0) continue;
     out.push(`  subgraph ${side}["${side === 'forward' ? 'forward' : 'backward (gradients)'}"]`);
-    for (const n of members) {
+    const shape = (n: GraphNode, indent: string) => {
       const text = n.lines.map(mermaidText).join('<br/>');
-      out.push(n.kind === 'const' ? `    ${n.id}(["${text}"])` : `    ${n.id}["${text}"]`);
+      return n.kind === 'const' ? `${indent}${n.id}(["${text}"])` : `${indent}${n.id}["${text}"]`;
+    };
+    for (const n of members) if (n.cluster === undefined) out.push(shape(n, '    '));
+    for (const c of g.clusters.filter((c) => c.side === side)) {
+      out.push(`    subgraph ${c.id}["${mermaidText(c.label)}"]`);
+      for (const n of members) if (n.cluster === c.id) out.push(shape(n, '      '));
+      out.push('    end');
     }
     out.push('  end');
   }
-  for (const e of g.edges) out.push(`  ${e.from} ${e.kind === 'read' ? '-.->' : '-->'} ${e.to}`);
+  for (const e of g.edges) {
+    const arrow = e.kind === 'read' ? '-.->' : e.kind === 'recurrent' ? '==>' : '-->';
+    out.push(`  ${e.from} ${arrow}${e.label !== undefined ? `|"${mermaidText(e.label)}"|` : ''} ${e.to}`);
+  }
   for (const kind of Object.keys(FILL) as GraphNodeKind[]) {
     const members = g.nodes.filter((n) => n.kind === kind).map((n) => n.id);
     if (members.length === 0) continue;

@@ -24,8 +24,13 @@ const escape = (s: string) => s.replace(/_/g, '\\_');
 
 /** LaTeX for a user name, a step name (`g1`) or a derivative name (`dloss/dz`, `ds/dyhat`). */
 export function texName(name: string): string {
-  const d = /^d([A-Za-z_][A-Za-z0-9_]*)\/d([A-Za-z_][A-Za-z0-9_]*)$/.exec(name);
+  const d = /^d([A-Za-z_][A-Za-z0-9_]*)\/d([A-Za-z_][A-Za-z0-9_]*(?:\[[A-Za-z0-9+-]+\])?)$/.exec(name);
   if (d) return `\\frac{\\partial ${texName(d[1])}}{\\partial ${texName(d[2])}}`;
+  const at = /^([A-Za-z_][A-Za-z0-9_]*)\[([A-Za-z0-9+-]+)\]$/.exec(name); // a recurrence's state at a step: h[t-1] -> h_{t-1}
+  if (at) {
+    const b = texName(at[1]);
+    return `${/^[A-Za-z]$|^\\[A-Za-z]+$/.test(b) ? b : `{${b}}`}_{${at[2]}}`;
+  }
   const sub = /^([A-Za-z]+?)_?(\d+)$/.exec(name); // w11 -> w_{11}, alpha1 -> \alpha_{1}
   if (sub && (sub[1].length === 1 || GREEK.has(sub[1]))) return `${texName(sub[1])}_{${sub[2]}}`;
   if (/^[A-Za-z]$/.test(name)) return name;

@@ -106,8 +106,6 @@ function evalNode(n: Node, a: Float64Array[]): Float64Array {
       y.forEach((id, l) => { const r = rowOf(id, n.shape[0], n, l); for (let j = 0; j < width; j++) out[r * width + j] += x[l * width + j]; });
       return out;
     }
-    case 'row': { const c = s0[1]; return x.slice(n.attrs.start! * c, (n.attrs.start! + 1) * c); }
-    case 'unrow': out.set(x, n.attrs.start! * x.length); return out;
     case 'scan': case 'tsum': return evalTime(n, a);
     default:
       throw new Error(`the interpreter has no case for op '${n.op}'`);

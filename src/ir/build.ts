@@ -23,7 +23,7 @@
  */
 import { type Node, constValue, intern, isConst } from './node.js';
 import { type Attrs, type Op, OPS } from './ops.js';
-import { type Shape, SCALAR, isScalar, sameShape, showShape, sizeOf } from './shape.js';
+import { type Shape, SCALAR, isScalar, sameShape, shape, showShape, sizeOf } from './shape.js';
 
 export function constant(value: number, s: Shape = SCALAR): Node {
   return intern('const', [], { value }, s);
@@ -33,6 +33,17 @@ export const input = (name: string, s: Shape = SCALAR): Node => intern('input', 
 /** An integer input (token ids): each value is an integer in 0 .. limit - 1, checked at run time. */
 export const intInput = (name: string, s: Shape, limit: number): Node => intern('input', [], { name, limit }, s);
 export const target = (name: string, s: Shape = SCALAR): Node => intern('target', [], { name }, s);
+
+/**
+ * Row `r` (0-based) of matrix `a`: a `slice` over one whole row. The one form of row
+ * indexing in the IR: `X[i]` (2-build/indexing.ts), a recurrence's state after step t
+ * (2-build/recurrent.ts) and backpropagation through time's reads of its histories
+ * (3-diff/recurrence.ts) all build it, so one derivative rule (slice -> pad) and one
+ * lowering entry (a view) serve them all.
+ */
+export function row(a: Node, r: number): Node {
+  return make('slice', [a], { start: r * a.shape[1] }, shape(a.shape[1]));
+}
 
 /** `x` widened to shape `s` (x is already of shape s, or a scalar). */
 export function fit(x: Node, s: Shape): Node {

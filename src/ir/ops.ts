@@ -10,7 +10,9 @@
  *
  * Indexing: `index`, `slice`, `pad` and `unindex` take a flat row-major offset (`start`); a
  * slice is a contiguous range that is a view in coordinates (`sliceFits`: elements of a
- * vector, part of a row, whole rows), its gradient the `pad` back into those places.
+ * vector, part of a row, whole rows), its gradient the `pad` back into those places. Row
+ * indexing is always such a slice (ir/build.ts `row`): `X[i]`, a recurrence's state after
+ * step t, and backpropagation through time's reads of its histories.
  * `gather(table, ids)` picks rows of a matrix by run-time integer ids (a scalar id: one row;
  * L ids: an [L x D] matrix); `scatter(a, ids)` adds the rows of a into rows ids of a zero
  * matrix of the requested shape (the gradient of gather). An id is read as a row number;
@@ -52,7 +54,7 @@ export type TensorOp =
   | 'select' | 'matmul' | 'dot' | 'outer' | 'transpose' | 'sum' | 'broadcast'
   | 'softmax' | 'logsumexp' | 'logsoftmax' | 'index' | 'unindex' | 'concat' | 'slice' | 'pad'
   | 'gather' | 'scatter'
-  | 'row' | 'unrow' | 'scan' | 'tsum';
+  | 'scan' | 'tsum';
 export type Op = LeafOp | UnaryOp | BinaryOp | TensorOp;
 
 export type ElementwiseOp = UnaryOp | BinaryOp | 'select';
@@ -90,7 +92,15 @@ export interface Body {
   readonly shifts: readonly number[];
   readonly consts: readonly Node[];
   readonly result: Node;
+  /**
+   * A forward scan's named states, as the builder laid them out in the carry (for the
+   * inspection tools only: the node's identity is its id, so this changes nothing else).
+   */
+  readonly states?: readonly StatePart[];
 }
+
+/** One named state of a recurrence: elements at .. at + size - 1 of the carry (a scalar when `scalar`). */
+export interface StatePart { readonly name: string; readonly at: number; readonly size: number; readonly scalar: boolean }
 
 export interface OpInfo {
   /** Number of arguments, or 'n' for variadic (concat). */
@@ -162,8 +172,6 @@ export const OPS: { readonly [K in Op]: OpInfo } = {
   pad: { arity: 1, kind: 'tensor', fn: 'pad' },
   gather: { arity: 2, kind: 'tensor', fn: 'gather' },
   scatter: { arity: 2, kind: 'tensor', fn: 'scatter_add' },
-  row: { arity: 1, kind: 'tensor', fn: 'row' },
-  unrow: { arity: 1, kind: 'tensor', fn: 'unrow' },
   scan: { arity: 'n', kind: 'tensor', fn: 'scan' },
   tsum: { arity: 'n', kind: 'tensor', fn: 'tsum' },
 };
@@ -242,10 +250,6 @@ export function inferShape(op: Op, args: readonly Shape[], attrs: Attrs, out?: S
       const fits = out && out.length === 2 && ((b.length === 0 && a.length === 1 && a[0] === out[1]) || (b.length === 1 && a.length === 2 && a[0] === b[0] && a[1] === out[1]));
       return fits ? out : bad(`rows of ${showShape(a)} do not scatter by ids ${showShape(b)} into ${out ? showShape(out) : '?'}`);
     }
-    case 'row': // row `start` (0-based) of a matrix
-      return a.length === 2 && attrs.start !== undefined && attrs.start >= 0 && attrs.start < a[0] ? mkShape(a[1]) : bad(`row ${attrs.start} of a matrix`);
-    case 'unrow':
-      return a.length === 1 && out && out.length === 2 && out[1] === a[0] && (attrs.start ?? -1) >= 0 && attrs.start! < out[0] ? out : bad('unrow puts a vector into a row of a matrix');
     case 'scan':
     case 'tsum':
       return timeShape(op, args, attrs.body, bad);

@@ -142,12 +142,11 @@ function printNode(n: Node, a: Printed[]): Printed {
       return { text: `${wrap(a[0], 5)}${n.shape.length ? '.^' : '^'}2`, prec: 4 };
     case 'index':
       return { text: `${wrap(a[0], 9)}[${n.attrs.start! + 1}]`, prec: 9 };
-    case 'row': // a recurrence's state after step `start` (row 0: the initial state)
-      return { text: `${wrap(a[0], 9)}[row ${n.attrs.start!}]`, prec: 9 };
+    case 'slice': // a recurrence's state after step r (row 0: the initial state); other slices print as calls
+      if (n.args[0].op === 'scan' && n.shape.length === 1 && n.shape[0] === n.args[0].shape[1]) return { text: `${wrap(a[0], 9)}[row ${n.attrs.start! / n.shape[0]}]`, prec: 9 };
+      return { text: `slice(${a[0].text}, ${n.attrs.start! + 1})`, prec: 9 };
     case 'slot': // a recurrence body's input (ir/scan.ts names it)
       return { text: n.attrs.name!, prec: 9 };
-    case 'unrow':
-      return { text: `unrow(${a[0].text}, row ${n.attrs.start!})`, prec: 9 };
     case 'scan': case 'tsum':
       return { text: timeText(n, a.map((x) => x.text)), prec: 9 };
     default: {

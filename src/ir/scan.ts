@@ -17,7 +17,7 @@
  */
 import { make } from './build.js';
 import { type Node, currentGraph, intern } from './node.js';
-import { type Body, rowShape } from './ops.js';
+import { type Body, type StatePart, rowShape } from './ops.js';
 import { type Shape, sizeOf } from './shape.js';
 import { dependsOn, topoOrder } from './walk.js';
 
@@ -67,13 +67,13 @@ const stepsOf = (seqs: readonly Sequence[]): number => Math.min(...seqs.map((s) 
  * The recurrence carry[t] = step(carry[t-1], rows of the sequences at t), carry[0] = init,
  * t = 1..T with T the sequences' length (or `steps`): a [(T+1) x C] node whose row t is carry[t].
  */
-export function recurrence(init: Node, seqs: readonly Sequence[], step: (carry: Node, rows: Node[]) => Node, options: { steps?: number; truncate?: number } = {}): Node {
+export function recurrence(init: Node, seqs: readonly Sequence[], step: (carry: Node, rows: Node[]) => Node, options: { steps?: number; truncate?: number; states?: readonly StatePart[] } = {}): Node {
   const steps = options.steps ?? stepsOf(seqs);
   const id = currentGraph().nextBody();
   const carry = slot(`~${id}.c`, init.shape);
   const rows = seqs.map((s, i) => seqSlot(id, i, s.node));
   const { result, consts, slots } = close(id, step(carry, rows), [carry, ...rows]);
-  const body: Body = { id, steps, first: 1, reverse: false, ...(options.truncate === undefined ? {} : { truncate: options.truncate }), carry, seqs: rows, shifts: seqs.map((s) => s.shift ?? 0), consts: slots, result };
+  const body: Body = { id, steps, first: 1, reverse: false, ...(options.truncate === undefined ? {} : { truncate: options.truncate }), carry, seqs: rows, shifts: seqs.map((s) => s.shift ?? 0), consts: slots, result, ...(options.states ? { states: options.states } : {}) };
   return make('scan', [init, ...seqs.map((s) => s.node), ...consts], { body });
 }
 

@@ -315,8 +315,6 @@ export const SPEC: { readonly [K in Op]: Spec } = {
       tensor('scatter(v, id) of one row', { v: [2] }, { id: [], r: [4, 2] }, ({ v, id, r }) => sumOf(mul(r, make('scatter', [v, id], {}, shape(4, 2)))), (k, n) => (k === 'id' ? [0] : vec(n))),
     ],
   },
-  row: { kind: 'checks', checks: () => [tensor('row(A, 1) of a matrix', { A: [3, 2] }, { r: [2] }, ({ A, r }) => dot(r, make('row', [A], { start: 1 })))] },
-  unrow: { kind: 'checks', checks: () => [tensor('unrow(v, 2) into a matrix', { v: [3] }, { r: [4, 3] }, ({ v, r }) => sumOf(mul(r, make('unrow', [v], { start: 2 }, shape(4, 3)))))] },
   scan: { kind: 'checks', checks: () => recurrenceChecks('scan') },
   tsum: { kind: 'checks', checks: () => recurrenceChecks('tsum (in the gradient of a scan)') },
 };
