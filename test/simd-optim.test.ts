@@ -105,7 +105,7 @@ describe('the update kernels', () => {
           H[0] = precision === 'f64' ? 1e300 : 3e38; // w, with a gradient of 1e300 below
           H[40] = precision === 'f64' ? 1e300 : 3e38;
           const addresses = [0, 40, ...(rule.state.m ? [80] : []), ...(rule.state.v ? [120] : []), 160, ...(rule.state.m ? [200] : []), ...(rule.state.v ? [240] : [])].map((x) => x * e);
-          const big = { ...hyper, $lr: 1e10, $a: 1e10, $l2: 0, $keep: 1 };
+          const big: Record<string, number> = { ...hyper, $lr: 1e10, $a: 1e10, $l2: 0, $keep: 1 };
           expect(f(3, ...addresses, 1, ...updateArgs(rule).map((x) => big[x]!)), `${kind}: overflow`).toBeNaN();
         }
       }
@@ -145,7 +145,11 @@ function randomNet(rand: () => number, i: number) {
   return { def, inputs, outputs, name };
 }
 
-const rows = (rand: () => number, n: number, size: number, T: typeof Float64Array | typeof Float32Array): Floats => T.from({ length: n * size }, () => 2 * rand() - 1);
+const rows = (rand: () => number, n: number, size: number, T: typeof Float64Array | typeof Float32Array): Floats => {
+  const out = new T(n * size);
+  for (let i = 0; i < out.length; i++) out[i] = 2 * rand() - 1;
+  return out;
+};
 
 function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
   expect(a.length, what).toBe(b.length);
@@ -306,7 +310,7 @@ describe('the fallbacks', () => {
     const spans = views.filter((v) => v.buffer === memory).map((v) => [v.byteOffset, v.byteOffset + v.byteLength] as const).sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
     const r = train(m);
-    expect(r.p[Object.keys(r.p)[0]!]!.buffer).not.toBe(memory);
+    expect((r.p[Object.keys(r.p)[0]!] as Floats).buffer).not.toBe(memory);
     expect(counter.update).toBe(0);
     same(r, 1e-12);
   });

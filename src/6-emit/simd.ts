@@ -103,7 +103,7 @@ export interface SimdState {
 }
 
 /** Pool slots at most, and bytes at most for all of them (large models get fewer; none past three slots at 4x this). */
-export const POOL_SLOTS = 16;
+export const POOL_SLOTS = 64;
 export const POOL_BYTES = 2 ** 26;
 
 /** Regions of the memory, in elements, each 16-byte aligned. */
