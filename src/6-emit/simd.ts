@@ -28,7 +28,8 @@
  * scalar and no embedding-row parameter): the memory also holds parameter-shaped slots
  * (each parameter 16-byte aligned at the same offset in every slot): the training step's
  * gradient accumulator `$acc`, the update pass's old values `$oldP/$oldM/$oldV`, and a pool
- * of `POOL_SLOTS` (fewer for large models: at most POOL_BYTES in all). `initParams`,
+ * of `POOL_SLOTS` (fewer for large models: POOL_BYTES in all, but at least three slots, one
+ * training run's parameters and moments; no pool when three pass 4 x POOL_BYTES). `initParams`,
  * `loadParams` and `initOptimizer` (the moments) return parameters whose arrays are
  * Float64Array/Float32Array views on the next free pool slot (`$placed`), plain arrays once
  * the pool is used up; a slot is never reused (a view a caller keeps, or a subarray of one,
