@@ -18,6 +18,10 @@
  *   first, so it always takes the gradient, one pass for the norm, then the update pass;
  *   the norm is overflow-safe (rescaled by the largest |g| when the sum of squares is not
  *   in the normal range, so gradients of 1e155 and more still clip to a finite step);
+ * - with `inMemory` (a SIMD plan that keeps parameters in the kernels' memory, simd.ts),
+ *   `$update_<kind>` hands the pass to `$simd_<kind>` and `$globalNorm` its sum of squares to
+ *   `$sumSquares` when every array lives there: WebAssembly kernels parsed from the same
+ *   `UPDATES` text (wasm/update.ts), bit-identical, all or nothing likewise;
  * - emitted code is strict-clean (`noUncheckedIndexedAccess`, no unused locals).
  */
 import type { ParamSlot } from '../5-lower/schedule.js';
