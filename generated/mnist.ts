@@ -66,7 +66,7 @@ const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [['y', 0, 
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
 export function initParams(seed = 5): Params {
   const rand = $rng(seed);
-  return { layer1_W: $fill(25088, () => $uniform(rand, -Math.sqrt(6 / 816), Math.sqrt(6 / 816))), layer1_b: new Floats(32).fill(0), layer2_W: $fill(320, () => $uniform(rand, -Math.sqrt(6 / 42), Math.sqrt(6 / 42))), layer2_b: new Floats(10).fill(0) };
+  return $placed({ layer1_W: $fill(25088, () => $uniform(rand, -Math.sqrt(6 / 816), Math.sqrt(6 / 816))), layer1_b: new Floats(32).fill(0), layer2_W: $fill(320, () => $uniform(rand, -Math.sqrt(6 / 42), Math.sqrt(6 / 42))), layer2_b: new Floats(10).fill(0) });
 }
 
 /** A deep copy of `p`. */
@@ -1007,7 +1007,7 @@ function $initOptimizer(params: Params, options: OptimizerOptions, where: string
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? zeroParams() : null, v: slots[1] ? zeroParams() : null };
+  return { options: frozen, step: 0, m: slots[0] ? $placed(zeroParams()) : null, v: slots[1] ? $placed(zeroParams()) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1111,6 +1111,7 @@ function $update_sgd(p: Params, g: Params, c: number, loss: number, $lr: number,
     $clear(g);
     return false;
   }
+  if ($inMemory(p) && $inMemory(g)) return $simd_sgd(p, g, c, $lr, $keep, $l2); // every array in the WebAssembly kernels' memory (simd.ts)
   let s = 0;
   { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W; for (let k = 0; k < 25088; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
   { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b; for (let k = 0; k < 32; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
@@ -1129,6 +1130,7 @@ function $update_momentum(p: Params, g: Params, m: Params, c: number, loss: numb
     $clear(g);
     return false;
   }
+  if ($inMemory(p) && $inMemory(g) && $inMemory(m)) return $simd_momentum(p, g, m, c, $lr, $keep, $l2, $mu, $nesterov); // every array in the WebAssembly kernels' memory (simd.ts)
   let s = 0;
   { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W; for (let k = 0; k < 25088; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
   { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b; for (let k = 0; k < 32; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
@@ -1148,6 +1150,7 @@ function $update_adam(p: Params, g: Params, m: Params, v: Params, c: number, los
     $clear(g);
     return false;
   }
+  if ($inMemory(p) && $inMemory(g) && $inMemory(m) && $inMemory(v)) return $simd_adam(p, g, m, v, c, $keep, $l2, $b1, $b2, $a, $e); // every array in the WebAssembly kernels' memory (simd.ts)
   let s = 0;
   { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 25088; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
   { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 32; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
@@ -1168,6 +1171,7 @@ function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, 
     $clear(g);
     return false;
   }
+  if ($inMemory(p) && $inMemory(g) && $inMemory(m) && $inMemory(v)) return $simd_rmsprop(p, g, m, v, c, $lr, $keep, $l2, $mu, $rho, $eps); // every array in the WebAssembly kernels' memory (simd.ts)
   let s = 0;
   { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 25088; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
   { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 32; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
@@ -1201,10 +1205,13 @@ function $clear(g: Params): void {
  */
 function $globalNorm(g: Params): number {
   let s = 0;
+  if ($inMemory(g)) s = $sumSquares(g); // in the WebAssembly kernels' memory (simd.ts)
+  else {
   { const d = g.layer1_W; for (let k = 0; k < 25088; k++) s += d[k]! * d[k]!; }
   { const d = g.layer1_b; for (let k = 0; k < 32; k++) s += d[k]! * d[k]!; }
   { const d = g.layer2_W; for (let k = 0; k < 320; k++) s += d[k]! * d[k]!; }
   { const d = g.layer2_b; for (let k = 0; k < 10; k++) s += d[k]! * d[k]!; }
+  }
   if (s < Infinity && s > 1e-290) return Math.sqrt(s);
   let big = 0; // the largest |value| (NaN if one is NaN)
   { const d = g.layer1_W; for (let k = 0; k < 25088; k++) big = Math.max(big, Math.abs(d[k]!)); }
@@ -1353,7 +1360,7 @@ function $loadArrays(arrays: unknown, where: string): Params {
       else target[k] = stored;
     }
   }
-  return p;
+  return $placed(p); // the kernels' memory where the module has one (simd.ts)
 }
 
 /** A second moment (adam, adamw) or mean square (rmsprop) is a running mean of squares: a negative value is a damaged file (its square root would be NaN and every step refused). */
@@ -1453,7 +1460,7 @@ interface $Wasm {
   validate(bytes: Uint8Array): boolean;
   Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (P: number, K: number, l: number, r: number, c: number, scale?: number) => void } };
+  Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (...args: number[]) => number } };
 }
 
 /** Bytes of a base64 text. */
@@ -1474,7 +1481,7 @@ function $base64(s: string): Uint8Array {
 const $SIMD_PROBE = 'AGFzbQEAAAABBAFgAAADAgEAChcBFQD9DAAAAAAAAAAAAAAAAAAAAAAaCw==';
 
 /** The kernels' memory and functions, or null when the engine cannot run them (no WebAssembly, no SIMD, or a refused compile). */
-function $simdKernels(pages: number, modules: readonly string[]): { memory: { readonly buffer: ArrayBuffer }; f: ((P: number, K: number, l: number, r: number, c: number, scale?: number) => void)[] } | null {
+function $simdKernels(pages: number, modules: readonly string[]): { memory: { readonly buffer: ArrayBuffer }; f: ((...args: number[]) => number)[] } | null {
   const W = (globalThis as unknown as { WebAssembly?: $Wasm }).WebAssembly;
   try {
     if (!W || !W.validate($base64($SIMD_PROBE))) return null;
@@ -1486,20 +1493,135 @@ function $simdKernels(pages: number, modules: readonly string[]): { memory: { re
   }
 }
 
+/** The byte address of parameter array `a` in the kernels' memory: its own when it lives there, else that of a copy made at element `at`. */
+function $address(a: Floats, at: number): number {
+  if (a.buffer === $B) return a.byteOffset;
+  $H.set(a, at);
+  return at * $H.BYTES_PER_ELEMENT;
+}
+
 /**
  * WebAssembly SIMD kernels for the large matrix products below (compile option `simd`), one
- * module each, sharing one memory of 16 pages; null where the engine has no Wasm SIMD
+ * module each, sharing one memory of 225 pages; null where the engine has no Wasm SIMD
  * (the feature check validates a probe), and then the scalar loops run instead.
  */
-const $wasm = $simdKernels(16, [
-  'AGFzbQEAAAABCQFgBX9/f39/AAIIAQFtAW0CABADAgEABwUBAWYAAAqWDwGTDx0BfwF/AX8BfwF/AX8BewF7AXsBewF7AXsBewF7AXwBfAF8AXwBfAF8AXwBfAF7AXsBewF7AXsBfwF/IAFBfnFBCGwhCCABQQhsIQlBACEgAkADQCAgQQRqIABKDQFBACEhAkADQCAhQQJqQSBKDQEgIEGAMWwgAmohBSAhQYAxbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ79DAAAAAAAAAAAAAAAAAAAAAAhD/0MAAAAAAAAAAAAAAAAAAAAACEQ/QwAAAAAAAAAAAAAAAAAAAAAIRH9DAAAAAAAAAAAAAAAAAAAAAAhEkEAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAUgB2r9AASAMSEcIAUgB2r9AASAYiEdIAUgB2r9AASAkwEhHiAGIAdq/QAEACEfIAsgGyAf/fIB/fABIQsgDSAcIB/98gH98AEhDSAPIB0gH/3yAf3wASEPIBEgHiAf/fIB/fABIREgBiAHav0ABIAxIR8gDCAbIB/98gH98AEhDCAOIBwgH/3yAf3wASEOIBAgHSAf/fIB/fABIRAgEiAeIB/98gH98AEhEiAHQRBqIQcMAAsLIAv9IQAgC/0hAaAhEyAM/SEAIAz9IQGgIRQgDf0hACAN/SEBoCEVIA79IQAgDv0hAaAhFiAP/SEAIA/9IQGgIRcgEP0hACAQ/SEBoCEYIBH9IQAgEf0hAaAhGSAS/SEAIBL9IQGgIRoCQANAIAcgCU4NASATIAUgB2orAwAgBiAHaisDAKKgIRMgFCAFIAdqKwMAIAYgB2orA4AxoqAhFCAVIAUgB2orA4AxIAYgB2orAwCioCEVIBYgBSAHaisDgDEgBiAHaisDgDGioCEWIBcgBSAHaisDgGIgBiAHaisDAKKgIRcgGCAFIAdqKwOAYiAGIAdqKwOAMaKgIRggGSAFIAdqKwOAkwEgBiAHaisDAKKgIRkgGiAFIAdqKwOAkwEgBiAHaisDgDGioCEaIAdBCGohBwwACwsgIEGAAmwgIUEIbGogBGohCiAKIBM5AwAgCiAUOQMIIAogFTkDgAIgCiAWOQOIAiAKIBc5A4AEIAogGDkDiAQgCiAZOQOABiAKIBo5A4gGICFBAmohIQwACwsCQANAICFBAWpBIEoNASAgQYAxbCACaiEFICFBgDFsIANqIQb9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDkEAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAUgB2r9AASAMSEcIAUgB2r9AASAYiEdIAUgB2r9AASAkwEhHiAGIAdq/QAEACEfIAsgGyAf/fIB/fABIQsgDCAcIB/98gH98AEhDCANIB0gH/3yAf3wASENIA4gHiAf/fIB/fABIQ4gB0EQaiEHDAALCyAL/SEAIAv9IQGgIRMgDP0hACAM/SEBoCEUIA39IQAgDf0hAaAhFSAO/SEAIA79IQGgIRYCQANAIAcgCU4NASATIAUgB2orAwAgBiAHaisDAKKgIRMgFCAFIAdqKwOAMSAGIAdqKwMAoqAhFCAVIAUgB2orA4BiIAYgB2orAwCioCEVIBYgBSAHaisDgJMBIAYgB2orAwCioCEWIAdBCGohBwwACwsgIEGAAmwgIUEIbGogBGohCiAKIBM5AwAgCiAUOQOAAiAKIBU5A4AEIAogFjkDgAYgIUEBaiEhDAALCyAgQQRqISAMAAsLAkADQCAgQQFqIABKDQFBACEhAkADQCAhQQJqQSBKDQEgIEGAMWwgAmohBSAhQYAxbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDEEAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAYgB2r9AAQAIR8gCyAbIB/98gH98AEhCyAGIAdq/QAEgDEhHyAMIBsgH/3yAf3wASEMIAdBEGohBwwACwsgC/0hACAL/SEBoCETIAz9IQAgDP0hAaAhFAJAA0AgByAJTg0BIBMgBSAHaisDACAGIAdqKwMAoqAhEyAUIAUgB2orAwAgBiAHaisDgDGioCEUIAdBCGohBwwACwsgIEGAAmwgIUEIbGogBGohCiAKIBM5AwAgCiAUOQMIICFBAmohIQwACwsCQANAICFBAWpBIEoNASAgQYAxbCACaiEFICFBgDFsIANqIQb9DAAAAAAAAAAAAAAAAAAAAAAhC0EAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAYgB2r9AAQAIR8gCyAbIB/98gH98AEhCyAHQRBqIQcMAAsLIAv9IQAgC/0hAaAhEwJAA0AgByAJTg0BIBMgBSAHaisDACAGIAdqKwMAoqAhEyAHQQhqIQcMAAsLICBBgAJsICFBCGxqIARqIQogCiATOQMAICFBAWohIQwACwsgIEEBaiEgDAALCws=',
-  'AGFzbQEAAAABCgFgBn9/f39/fAACCAEBbQFtAgAQAwIBAAcFAQFmAAAKuw8BuA8aAX8BfwF/AX8BewF7AXsBewF7AXsBewF7AXwBfAF8AXwBewF7AXsBewF7AXsBfAF7AX8BfyAF/RQhHUEAIR4CQANAIB5BBGogAEoNAUEAIR8CQANAIB9BBGpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB/0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ79DAAAAAAAAAAAAAAAAAAAAAAhD/0MAAAAAAAAAAAAAAAAAAAAACEQ/QwAAAAAAAAAAAAAAAAAAAAAIRFBACEIAkADQCAIIAFODQEgB/0ABAAhGiAH/QAEECEbIAYrAwD9FCEWIAogFiAa/fIB/fABIQogCyAWIBv98gH98AEhCyAGKwMI/RQhFyAMIBcgGv3yAf3wASEMIA0gFyAb/fIB/fABIQ0gBisDEP0UIRggDiAYIBr98gH98AEhDiAPIBggG/3yAf3wASEPIAYrAxj9FCEZIBAgGSAa/fIB/fABIRAgESAZIBv98gH98AEhESAGQYACaiEGIAdBgDFqIQcgCEEBaiEIDAALCyAeQYAxbCAfQQhsaiAEaiEJIAkgCf0ABAAgHSAK/fIB/fAB/QsEACAJIAn9AAQQIB0gC/3yAf3wAf0LBBAgCSAJ/QAEgDEgHSAM/fIB/fAB/QsEgDEgCSAJ/QAEkDEgHSAN/fIB/fAB/QsEkDEgCSAJ/QAEgGIgHSAO/fIB/fAB/QsEgGIgCSAJ/QAEkGIgHSAP/fIB/fAB/QsEkGIgCSAJ/QAEgJMBIB0gEP3yAf3wAf0LBICTASAJIAn9AASQkwEgHSAR/fIB/fAB/QsEkJMBIB9BBGohHwwACwsCQANAIB9BAmpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB/0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACENQQAhCAJAA0AgCCABTg0BIAf9AAQAIRogBisDAP0UIRYgCiAWIBr98gH98AEhCiAGKwMI/RQhFyALIBcgGv3yAf3wASELIAYrAxD9FCEYIAwgGCAa/fIB/fABIQwgBisDGP0UIRkgDSAZIBr98gH98AEhDSAGQYACaiEGIAdBgDFqIQcgCEEBaiEIDAALCyAeQYAxbCAfQQhsaiAEaiEJIAkgCf0ABAAgHSAK/fIB/fAB/QsEACAJIAn9AASAMSAdIAv98gH98AH9CwSAMSAJIAn9AASAYiAdIAz98gH98AH9CwSAYiAJIAn9AASAkwEgHSAN/fIB/fAB/QsEgJMBIB9BAmohHwwACwsCQANAIB9BAWpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB0QAAAAAAAAAACESRAAAAAAAAAAAIRNEAAAAAAAAAAAhFEQAAAAAAAAAACEVQQAhCAJAA0AgCCABTg0BIAcrAwAhHCASIAYrAwAgHKKgIRIgEyAGKwMIIByioCETIBQgBisDECAcoqAhFCAVIAYrAxggHKKgIRUgBkGAAmohBiAHQYAxaiEHIAhBAWohCAwACwsgHkGAMWwgH0EIbGogBGohCSAJIAkrAwAgBSASoqA5AwAgCSAJKwOAMSAFIBOioDkDgDEgCSAJKwOAYiAFIBSioDkDgGIgCSAJKwOAkwEgBSAVoqA5A4CTASAfQQFqIR8MAAsLIB5BBGohHgwACwsCQANAIB5BAWogAEoNAUEAIR8CQANAIB9BBGpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB/0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQtBACEIAkADQCAIIAFODQEgB/0ABAAhGiAH/QAEECEbIAYrAwD9FCEWIAogFiAa/fIB/fABIQogCyAWIBv98gH98AEhCyAGQYACaiEGIAdBgDFqIQcgCEEBaiEIDAALCyAeQYAxbCAfQQhsaiAEaiEJIAkgCf0ABAAgHSAK/fIB/fAB/QsEACAJIAn9AAQQIB0gC/3yAf3wAf0LBBAgH0EEaiEfDAALCwJAA0AgH0ECakGQBkoNASAeQQhsIAJqIQYgH0EIbCADaiEH/QwAAAAAAAAAAAAAAAAAAAAAIQpBACEIAkADQCAIIAFODQEgB/0ABAAhGiAGKwMA/RQhFiAKIBYgGv3yAf3wASEKIAZBgAJqIQYgB0GAMWohByAIQQFqIQgMAAsLIB5BgDFsIB9BCGxqIARqIQkgCSAJ/QAEACAdIAr98gH98AH9CwQAIB9BAmohHwwACwsCQANAIB9BAWpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB0QAAAAAAAAAACESQQAhCAJAA0AgCCABTg0BIAcrAwAhHCASIAYrAwAgHKKgIRIgBkGAAmohBiAHQYAxaiEHIAhBAWohCAwACwsgHkGAMWwgH0EIbGogBGohCSAJIAkrAwAgBSASoqA5AwAgH0EBaiEfDAALCyAeQQFqIR4MAAsLCw==',
+const $wasm = $simdKernels(225, [
+  'AGFzbQEAAAABCQFgBX9/f39/AAIJAQFtAW0CAOEBAwIBAAcFAQFmAAAKlg8Bkw8dAX8BfwF/AX8BfwF/AXsBewF7AXsBewF7AXsBewF8AXwBfAF8AXwBfAF8AXwBewF7AXsBewF7AX8BfyABQX5xQQhsIQggAUEIbCEJQQAhIAJAA0AgIEEEaiAASg0BQQAhIQJAA0AgIUECakEgSg0BICBBgDFsIAJqIQUgIUGAMWwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDf0MAAAAAAAAAAAAAAAAAAAAACEO/QwAAAAAAAAAAAAAAAAAAAAAIQ/9DAAAAAAAAAAAAAAAAAAAAAAhEP0MAAAAAAAAAAAAAAAAAAAAACER/QwAAAAAAAAAAAAAAAAAAAAAIRJBACEHAkADQCAHIAhODQEgBSAHav0ABAAhGyAFIAdq/QAEgDEhHCAFIAdq/QAEgGIhHSAFIAdq/QAEgJMBIR4gBiAHav0ABAAhHyALIBsgH/3yAf3wASELIA0gHCAf/fIB/fABIQ0gDyAdIB/98gH98AEhDyARIB4gH/3yAf3wASERIAYgB2r9AASAMSEfIAwgGyAf/fIB/fABIQwgDiAcIB/98gH98AEhDiAQIB0gH/3yAf3wASEQIBIgHiAf/fIB/fABIRIgB0EQaiEHDAALCyAL/SEAIAv9IQGgIRMgDP0hACAM/SEBoCEUIA39IQAgDf0hAaAhFSAO/SEAIA79IQGgIRYgD/0hACAP/SEBoCEXIBD9IQAgEP0hAaAhGCAR/SEAIBH9IQGgIRkgEv0hACAS/SEBoCEaAkADQCAHIAlODQEgEyAFIAdqKwMAIAYgB2orAwCioCETIBQgBSAHaisDACAGIAdqKwOAMaKgIRQgFSAFIAdqKwOAMSAGIAdqKwMAoqAhFSAWIAUgB2orA4AxIAYgB2orA4AxoqAhFiAXIAUgB2orA4BiIAYgB2orAwCioCEXIBggBSAHaisDgGIgBiAHaisDgDGioCEYIBkgBSAHaisDgJMBIAYgB2orAwCioCEZIBogBSAHaisDgJMBIAYgB2orA4AxoqAhGiAHQQhqIQcMAAsLICBBgAJsICFBCGxqIARqIQogCiATOQMAIAogFDkDCCAKIBU5A4ACIAogFjkDiAIgCiAXOQOABCAKIBg5A4gEIAogGTkDgAYgCiAaOQOIBiAhQQJqISEMAAsLAkADQCAhQQFqQSBKDQEgIEGAMWwgAmohBSAhQYAxbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ5BACEHAkADQCAHIAhODQEgBSAHav0ABAAhGyAFIAdq/QAEgDEhHCAFIAdq/QAEgGIhHSAFIAdq/QAEgJMBIR4gBiAHav0ABAAhHyALIBsgH/3yAf3wASELIAwgHCAf/fIB/fABIQwgDSAdIB/98gH98AEhDSAOIB4gH/3yAf3wASEOIAdBEGohBwwACwsgC/0hACAL/SEBoCETIAz9IQAgDP0hAaAhFCAN/SEAIA39IQGgIRUgDv0hACAO/SEBoCEWAkADQCAHIAlODQEgEyAFIAdqKwMAIAYgB2orAwCioCETIBQgBSAHaisDgDEgBiAHaisDAKKgIRQgFSAFIAdqKwOAYiAGIAdqKwMAoqAhFSAWIAUgB2orA4CTASAGIAdqKwMAoqAhFiAHQQhqIQcMAAsLICBBgAJsICFBCGxqIARqIQogCiATOQMAIAogFDkDgAIgCiAVOQOABCAKIBY5A4AGICFBAWohIQwACwsgIEEEaiEgDAALCwJAA0AgIEEBaiAASg0BQQAhIQJAA0AgIUECakEgSg0BICBBgDFsIAJqIQUgIUGAMWwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQxBACEHAkADQCAHIAhODQEgBSAHav0ABAAhGyAGIAdq/QAEACEfIAsgGyAf/fIB/fABIQsgBiAHav0ABIAxIR8gDCAbIB/98gH98AEhDCAHQRBqIQcMAAsLIAv9IQAgC/0hAaAhEyAM/SEAIAz9IQGgIRQCQANAIAcgCU4NASATIAUgB2orAwAgBiAHaisDAKKgIRMgFCAFIAdqKwMAIAYgB2orA4AxoqAhFCAHQQhqIQcMAAsLICBBgAJsICFBCGxqIARqIQogCiATOQMAIAogFDkDCCAhQQJqISEMAAsLAkADQCAhQQFqQSBKDQEgIEGAMWwgAmohBSAhQYAxbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQtBACEHAkADQCAHIAhODQEgBSAHav0ABAAhGyAGIAdq/QAEACEfIAsgGyAf/fIB/fABIQsgB0EQaiEHDAALCyAL/SEAIAv9IQGgIRMCQANAIAcgCU4NASATIAUgB2orAwAgBiAHaisDAKKgIRMgB0EIaiEHDAALCyAgQYACbCAhQQhsaiAEaiEKIAogEzkDACAhQQFqISEMAAsLICBBAWohIAwACwsL',
+  'AGFzbQEAAAABCgFgBn9/f39/fAACCQEBbQFtAgDhAQMCAQAHBQEBZgAACrsPAbgPGgF/AX8BfwF/AXsBewF7AXsBewF7AXsBewF8AXwBfAF8AXsBewF7AXsBewF7AXwBewF/AX8gBf0UIR1BACEeAkADQCAeQQRqIABKDQFBACEfAkADQCAfQQRqQZAGSg0BIB5BCGwgAmohBiAfQQhsIANqIQf9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDf0MAAAAAAAAAAAAAAAAAAAAACEO/QwAAAAAAAAAAAAAAAAAAAAAIQ/9DAAAAAAAAAAAAAAAAAAAAAAhEP0MAAAAAAAAAAAAAAAAAAAAACERQQAhCAJAA0AgCCABTg0BIAf9AAQAIRogB/0ABBAhGyAGKwMA/RQhFiAKIBYgGv3yAf3wASEKIAsgFiAb/fIB/fABIQsgBisDCP0UIRcgDCAXIBr98gH98AEhDCANIBcgG/3yAf3wASENIAYrAxD9FCEYIA4gGCAa/fIB/fABIQ4gDyAYIBv98gH98AEhDyAGKwMY/RQhGSAQIBkgGv3yAf3wASEQIBEgGSAb/fIB/fABIREgBkGAAmohBiAHQYAxaiEHIAhBAWohCAwACwsgHkGAMWwgH0EIbGogBGohCSAJIAn9AAQAIB0gCv3yAf3wAf0LBAAgCSAJ/QAEECAdIAv98gH98AH9CwQQIAkgCf0ABIAxIB0gDP3yAf3wAf0LBIAxIAkgCf0ABJAxIB0gDf3yAf3wAf0LBJAxIAkgCf0ABIBiIB0gDv3yAf3wAf0LBIBiIAkgCf0ABJBiIB0gD/3yAf3wAf0LBJBiIAkgCf0ABICTASAdIBD98gH98AH9CwSAkwEgCSAJ/QAEkJMBIB0gEf3yAf3wAf0LBJCTASAfQQRqIR8MAAsLAkADQCAfQQJqQZAGSg0BIB5BCGwgAmohBiAfQQhsIANqIQf9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDUEAIQgCQANAIAggAU4NASAH/QAEACEaIAYrAwD9FCEWIAogFiAa/fIB/fABIQogBisDCP0UIRcgCyAXIBr98gH98AEhCyAGKwMQ/RQhGCAMIBggGv3yAf3wASEMIAYrAxj9FCEZIA0gGSAa/fIB/fABIQ0gBkGAAmohBiAHQYAxaiEHIAhBAWohCAwACwsgHkGAMWwgH0EIbGogBGohCSAJIAn9AAQAIB0gCv3yAf3wAf0LBAAgCSAJ/QAEgDEgHSAL/fIB/fAB/QsEgDEgCSAJ/QAEgGIgHSAM/fIB/fAB/QsEgGIgCSAJ/QAEgJMBIB0gDf3yAf3wAf0LBICTASAfQQJqIR8MAAsLAkADQCAfQQFqQZAGSg0BIB5BCGwgAmohBiAfQQhsIANqIQdEAAAAAAAAAAAhEkQAAAAAAAAAACETRAAAAAAAAAAAIRREAAAAAAAAAAAhFUEAIQgCQANAIAggAU4NASAHKwMAIRwgEiAGKwMAIByioCESIBMgBisDCCAcoqAhEyAUIAYrAxAgHKKgIRQgFSAGKwMYIByioCEVIAZBgAJqIQYgB0GAMWohByAIQQFqIQgMAAsLIB5BgDFsIB9BCGxqIARqIQkgCSAJKwMAIAUgEqKgOQMAIAkgCSsDgDEgBSAToqA5A4AxIAkgCSsDgGIgBSAUoqA5A4BiIAkgCSsDgJMBIAUgFaKgOQOAkwEgH0EBaiEfDAALCyAeQQRqIR4MAAsLAkADQCAeQQFqIABKDQFBACEfAkADQCAfQQRqQZAGSg0BIB5BCGwgAmohBiAfQQhsIANqIQf9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACELQQAhCAJAA0AgCCABTg0BIAf9AAQAIRogB/0ABBAhGyAGKwMA/RQhFiAKIBYgGv3yAf3wASEKIAsgFiAb/fIB/fABIQsgBkGAAmohBiAHQYAxaiEHIAhBAWohCAwACwsgHkGAMWwgH0EIbGogBGohCSAJIAn9AAQAIB0gCv3yAf3wAf0LBAAgCSAJ/QAEECAdIAv98gH98AH9CwQQIB9BBGohHwwACwsCQANAIB9BAmpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB/0MAAAAAAAAAAAAAAAAAAAAACEKQQAhCAJAA0AgCCABTg0BIAf9AAQAIRogBisDAP0UIRYgCiAWIBr98gH98AEhCiAGQYACaiEGIAdBgDFqIQcgCEEBaiEIDAALCyAeQYAxbCAfQQhsaiAEaiEJIAkgCf0ABAAgHSAK/fIB/fAB/QsEACAfQQJqIR8MAAsLAkADQCAfQQFqQZAGSg0BIB5BCGwgAmohBiAfQQhsIANqIQdEAAAAAAAAAAAhEkEAIQgCQANAIAggAU4NASAHKwMAIRwgEiAGKwMAIByioCESIAZBgAJqIQYgB0GAMWohByAIQQFqIQgMAAsLIB5BgDFsIB9BCGxqIARqIQkgCSAJKwMAIAUgEqKgOQMAIB9BAWohHwwACwsgHkEBaiEeDAALCws=',
+  'AGFzbQEAAAABDQFgCH9/f398fHx8AXwCCQEBbQFtAgDhAQMCAQAHBQEBZgAACuUCAeICDgF/AX8BewF7AXsBewF7AXsBewF7AXsBewF7AXtEAAAAAAAAAAD9FCERIAT9FCESIAf9FCETIAb9FCEUIAX9FCEV/QwAAAAAAAAAAAAAAAAAAAAAIQogAEF+cUEIbCEJQQAhCAJAA0AgCCAJTg0BIAEgCGr9AAQAIQwgEiACIAhq/QAEAP3yASATIAz98gH98AEhDSAMIBT98gEgFSAN/fIB/fEBIRAgAyAIaiAM/QsEACABIAhqIBD9CwQAIAogECAR/fIB/fABIQogAiAIaiAR/QsEACAIQRBqIQgMAAsLIAggAEEIbEgEQCABIAhq/V0DACEMIBIgAiAIav1dAwD98gEgEyAM/fIB/fABIQ0gDCAU/fIBIBUgDf3yAf3xASEQIAMgCGogDP1bAwAAIAEgCGogEP1bAwAAIAogECAR/fIB/fABIQogAiAIaiAR/VsDAAALIAr9IQAgCv0hAaAL',
+  'AGFzbQEAAAABEAFgC39/f39/f3x8fHx8AXwCCQEBbQFtAgDhAQMCAQAHBQEBZgAACusDAegDEAF/AX8BewF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7RAAAAAAAAAAA/RQhFSAG/RQhFiAJ/RQhFyAK/RQhGCAI/RQhGSAH/RQhGv0MAAAAAAAAAAAAAAAAAAAAACENIABBfnFBCGwhDEEAIQsCQANAIAsgDE4NASABIAtq/QAEACEPIBYgAiALav0ABAD98gEgFyAP/fIB/fABIRAgAyALav0ABAAhESAYIBH98gEgEP3wASETIA8gGf3yASAaIBP98gH98QEhFCAEIAtqIA/9CwQAIAEgC2ogFP0LBAAgDSAUIBX98gH98AEhDSACIAtqIBX9CwQAIAUgC2ogEf0LBAAgAyALaiAT/QsEACANIBMgFf3yAf3wASENIAtBEGohCwwACwsgCyAAQQhsSARAIAEgC2r9XQMAIQ8gFiACIAtq/V0DAP3yASAXIA/98gH98AEhECADIAtq/V0DACERIBggEf3yASAQ/fABIRMgDyAZ/fIBIBogE/3yAf3xASEUIAQgC2ogD/1bAwAAIAEgC2ogFP1bAwAAIA0gFCAV/fIB/fABIQ0gAiALaiAV/VsDAAAgBSALaiAR/VsDAAAgAyALaiAT/VsDAAAgDSATIBX98gH98AEhDQsgDf0hACAN/SEBoAs=',
+  'AGFzbQEAAAABEAFgC39/f39/f3x8fHx8AXwCCQEBbQFtAgDhAQMCAQAHBQEBZgAACv8DAfwDEAF/AX8BewF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7RAAAAAAAAAAA/RQhFSAG/RQhFiAJ/RQhFyAK/RQhGCAI/RQhGSAH/RQhGv0MAAAAAAAAAAAAAAAAAAAAACENIABBfnFBCGwhDEEAIQsCQANAIAsgDE4NASABIAtq/QAEACEPIBYgAiALav0ABAD98gEgFyAP/fIB/fABIRAgAyALav0ABAAhESAYIBH98gEgEP3wASETIA8gGf3yASAaIBAgGCAT/fIB/fAB/fIB/fEBIRQgBCALaiAP/QsEACABIAtqIBT9CwQAIA0gFCAV/fIB/fABIQ0gAiALaiAV/QsEACAFIAtqIBH9CwQAIAMgC2ogE/0LBAAgDSATIBX98gH98AEhDSALQRBqIQsMAAsLIAsgAEEIbEgEQCABIAtq/V0DACEPIBYgAiALav1dAwD98gEgFyAP/fIB/fABIRAgAyALav1dAwAhESAYIBH98gEgEP3wASETIA8gGf3yASAaIBAgGCAT/fIB/fAB/fIB/fEBIRQgBCALaiAP/VsDAAAgASALaiAU/VsDAAAgDSAUIBX98gH98AEhDSACIAtqIBX9WwMAACAFIAtqIBH9WwMAACADIAtqIBP9WwMAACANIBMgFf3yAf3wASENCyAN/SEAIA39IQGgCw==',
+  'AGFzbQEAAAABFAFgD39/f39/f39/fHx8fHx8fAF8AgkBAW0BbQIA4QEDAgEABwUBAWYAAArVBQHSBRUBfwF/AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXtEAAAAAAAAAAD9FCEaIAj9FCEbIAr9FCEcIAv9FCEdRAAAAAAAAPA/IAuh/RQhHiAM/RQhH0QAAAAAAADwPyAMof0UISAgCf0UISEgDf0UISIgDv0UISP9DAAAAAAAAAAAAAAAAAAAAAAhESAAQX5xQQhsIRBBACEPAkADQCAPIBBODQEgASAPav0ABAAhEyAbIAIgD2r9AAQA/fIBIBwgE/3yAf3wASEUIAMgD2r9AAQAIRUgBCAPav0ABAAhFiAdIBX98gEgHiAU/fIB/fABIRcgHyAW/fIBICAgFP3yASAU/fIB/fABIRggEyAh/fIBICIgF/3yASAY/e8BICP98AH98wH98QEhGSAFIA9qIBP9CwQAIAEgD2ogGf0LBAAgESAZIBr98gH98AEhESACIA9qIBr9CwQAIAYgD2ogFf0LBAAgAyAPaiAX/QsEACARIBcgGv3yAf3wASERIAcgD2ogFv0LBAAgBCAPaiAY/QsEACARIBggGv3yAf3wASERIA9BEGohDwwACwsgDyAAQQhsSARAIAEgD2r9XQMAIRMgGyACIA9q/V0DAP3yASAcIBP98gH98AEhFCADIA9q/V0DACEVIAQgD2r9XQMAIRYgHSAV/fIBIB4gFP3yAf3wASEXIB8gFv3yASAgIBT98gEgFP3yAf3wASEYIBMgIf3yASAiIBf98gEgGP3vASAj/fAB/fMB/fEBIRkgBSAPaiAT/VsDAAAgASAPaiAZ/VsDAAAgESAZIBr98gH98AEhESACIA9qIBr9WwMAACAGIA9qIBX9WwMAACADIA9qIBf9WwMAACARIBcgGv3yAf3wASERIAcgD2ogFv1bAwAAIAQgD2ogGP1bAwAAIBEgGCAa/fIB/fABIRELIBH9IQAgEf0hAaAL',
+  'AGFzbQEAAAABFAFgD39/f39/f39/fHx8fHx8fAF8AgkBAW0BbQIA4QEDAgEABwUBAWYAAAq5BQG2BRQBfwF/AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7RAAAAAAAAAAA/RQhGiAI/RQhGyAL/RQhHCAN/RQhHUQAAAAAAADwPyANof0UIR4gDP0UIR8gCf0UISAgDv0UISEgCv0UISL9DAAAAAAAAAAAAAAAAAAAAAAhESAAQX5xQQhsIRBBACEPAkADQCAPIBBODQEgASAPav0ABAAhEyAbIAIgD2r9AAQA/fIBIBwgE/3yAf3wASEUIAMgD2r9AAQAIRUgBCAPav0ABAAhFiAdIBb98gEgHiAU/fIBIBT98gH98AEhFyAfIBX98gEgICAU/fIBIBcgIf3wAf3vAf3zAf3wASEYIBMgIv3yASAY/fEBIRkgBSAPaiAT/QsEACABIA9qIBn9CwQAIBEgGSAa/fIB/fABIREgAiAPaiAa/QsEACAGIA9qIBX9CwQAIAMgD2ogGP0LBAAgESAYIBr98gH98AEhESAHIA9qIBb9CwQAIAQgD2ogF/0LBAAgESAXIBr98gH98AEhESAPQRBqIQ8MAAsLIA8gAEEIbEgEQCABIA9q/V0DACETIBsgAiAPav1dAwD98gEgHCAT/fIB/fABIRQgAyAPav1dAwAhFSAEIA9q/V0DACEWIB0gFv3yASAeIBT98gEgFP3yAf3wASEXIB8gFf3yASAgIBT98gEgFyAh/fAB/e8B/fMB/fABIRggEyAi/fIBIBj98QEhGSAFIA9qIBP9WwMAACABIA9qIBn9WwMAACARIBkgGv3yAf3wASERIAIgD2ogGv1bAwAAIAYgD2ogFf1bAwAAIAMgD2ogGP1bAwAAIBEgGCAa/fIB/fABIREgByAPaiAW/VsDAAAgBCAPaiAX/VsDAAAgESAXIBr98gH98AEhEQsgEf0hACAR/SEBoAs=',
+  'AGFzbQEAAAABBwFgAn9/AXwCCQEBbQFtAgDhAQMCAQAHBQEBZgAACokBAYYBBAF/AX8BewF7/QwAAAAAAAAAAAAAAAAAAAAAIQQgAEF+cUEIbCEDQQAhAgJAA0AgAiADTg0BIAEgAmr9AAQAIgUgBf3yASAE/fABIQQgAkEQaiECDAALCyACIABBCGxIBEAgASACav1dAwAiBSAF/fIBIAT98AEhBAsgBP0hACAE/SEBoAs=',
 ]);
 /** The kernels' memory as one array (empty without SIMD). */
 const $H = $wasm ? new Floats($wasm.memory.buffer) : new Floats(0);
-/** Weight-gradient accumulators of `$acc` that live in the kernels' memory (null without SIMD). */
-const $r_layer1_W = $wasm ? new Floats($wasm.memory.buffer, 16384, 25088) : null;
-if ($r_layer1_W) $acc.layer1_W = $r_layer1_W;
+/** The memory's buffer (null without SIMD): an array whose `buffer` is this one lives in the memory. */
+const $B = $wasm ? $wasm.memory.buffer : null;
+/** The training step's gradient accumulator and the update pass's old values, as views on their slots (see `$placed`). */
+if ($wasm) {
+  $acc.layer1_W = new Floats($wasm.memory.buffer, 16384, 25088);
+  $acc.layer1_b = new Floats($wasm.memory.buffer, 16384 + 200704, 32);
+  $acc.layer2_W = new Floats($wasm.memory.buffer, 16384 + 200960, 320);
+  $acc.layer2_b = new Floats($wasm.memory.buffer, 16384 + 203520, 10);
+  $oldP.layer1_W = new Floats($wasm.memory.buffer, 219984, 25088);
+  $oldP.layer1_b = new Floats($wasm.memory.buffer, 219984 + 200704, 32);
+  $oldP.layer2_W = new Floats($wasm.memory.buffer, 219984 + 200960, 320);
+  $oldP.layer2_b = new Floats($wasm.memory.buffer, 219984 + 203520, 10);
+  $oldM.layer1_W = new Floats($wasm.memory.buffer, 423584, 25088);
+  $oldM.layer1_b = new Floats($wasm.memory.buffer, 423584 + 200704, 32);
+  $oldM.layer2_W = new Floats($wasm.memory.buffer, 423584 + 200960, 320);
+  $oldM.layer2_b = new Floats($wasm.memory.buffer, 423584 + 203520, 10);
+  $oldV.layer1_W = new Floats($wasm.memory.buffer, 627184, 25088);
+  $oldV.layer1_b = new Floats($wasm.memory.buffer, 627184 + 200704, 32);
+  $oldV.layer2_W = new Floats($wasm.memory.buffer, 627184 + 200960, 320);
+  $oldV.layer2_b = new Floats($wasm.memory.buffer, 627184 + 203520, 10);
+}
+const $r_layer1_W = $wasm ? $acc.layer1_W : null;
+/** Pool slots handed out so far (of 64; never reused, so that no view a caller keeps can alias later parameters). */
+let $slotsUsed = 0;
+/**
+ * `p`, or a copy of it whose arrays are views on the next unused slot of the kernels'
+ * memory, where the update pass runs in WebAssembly (`p` itself once the 64 slots are used, or without SIMD).
+ */
+function $placed(p: Params): Params {
+  if (!$wasm || $slotsUsed === 64) return p;
+  const at = 830784 + 203600 * $slotsUsed++;
+  const q: Params = { layer1_W: new Floats($wasm.memory.buffer, at, 25088), layer1_b: new Floats($wasm.memory.buffer, at + 200704, 32), layer2_W: new Floats($wasm.memory.buffer, at + 200960, 320), layer2_b: new Floats($wasm.memory.buffer, at + 203520, 10) };
+  $copyInto(q, p);
+  return q;
+}
+/** Whether every array of `p` lives in the kernels' memory. */
+function $inMemory(p: Params): boolean {
+  return p.layer1_W.buffer === $B && p.layer1_b.buffer === $B && p.layer2_W.buffer === $B && p.layer2_b.buffer === $B;
+}
+/** The sgd update pass of `$update_sgd` as WebAssembly SIMD kernels, every array in the kernels' memory: the same values, bits included, and all or nothing likewise. */
+function $simd_sgd(p: Params, g: Params, c: number, $lr: number, $keep: number, $l2: number): boolean {
+  const f = $wasm!.f[2]!;
+  let s = 0;
+  s += f(25088, p.layer1_W.byteOffset, g.layer1_W.byteOffset, 219984, c, $lr, $keep, $l2);
+  s += f(32, p.layer1_b.byteOffset, g.layer1_b.byteOffset, 420688, c, $lr, $keep, $l2);
+  s += f(320, p.layer2_W.byteOffset, g.layer2_W.byteOffset, 420944, c, $lr, $keep, $l2);
+  s += f(10, p.layer2_b.byteOffset, g.layer2_b.byteOffset, 423504, c, $lr, $keep, $l2);
+  if (s !== 0) { // a new value is not finite: put the old values back
+    $copyInto(p, $oldP);
+    return false;
+  }
+  return true;
+}
+/** The momentum update pass of `$update_momentum` as WebAssembly SIMD kernels, every array in the kernels' memory: the same values, bits included, and all or nothing likewise. */
+function $simd_momentum(p: Params, g: Params, m: Params, c: number, $lr: number, $keep: number, $l2: number, $mu: number, $nesterov: number): boolean {
+  const f = $wasm!.f[$nesterov ? 4 : 3]!;
+  let s = 0;
+  s += f(25088, p.layer1_W.byteOffset, g.layer1_W.byteOffset, m.layer1_W.byteOffset, 219984, 423584, c, $lr, $keep, $l2, $mu);
+  s += f(32, p.layer1_b.byteOffset, g.layer1_b.byteOffset, m.layer1_b.byteOffset, 420688, 624288, c, $lr, $keep, $l2, $mu);
+  s += f(320, p.layer2_W.byteOffset, g.layer2_W.byteOffset, m.layer2_W.byteOffset, 420944, 624544, c, $lr, $keep, $l2, $mu);
+  s += f(10, p.layer2_b.byteOffset, g.layer2_b.byteOffset, m.layer2_b.byteOffset, 423504, 627104, c, $lr, $keep, $l2, $mu);
+  if (s !== 0) { // a new value is not finite: put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
+    return false;
+  }
+  return true;
+}
+/** The adam and adamw update pass of `$update_adam` as WebAssembly SIMD kernels, every array in the kernels' memory: the same values, bits included, and all or nothing likewise. */
+function $simd_adam(p: Params, g: Params, m: Params, v: Params, c: number, $keep: number, $l2: number, $b1: number, $b2: number, $a: number, $e: number): boolean {
+  const f = $wasm!.f[5]!;
+  let s = 0;
+  s += f(25088, p.layer1_W.byteOffset, g.layer1_W.byteOffset, m.layer1_W.byteOffset, v.layer1_W.byteOffset, 219984, 423584, 627184, c, $keep, $l2, $b1, $b2, $a, $e);
+  s += f(32, p.layer1_b.byteOffset, g.layer1_b.byteOffset, m.layer1_b.byteOffset, v.layer1_b.byteOffset, 420688, 624288, 827888, c, $keep, $l2, $b1, $b2, $a, $e);
+  s += f(320, p.layer2_W.byteOffset, g.layer2_W.byteOffset, m.layer2_W.byteOffset, v.layer2_W.byteOffset, 420944, 624544, 828144, c, $keep, $l2, $b1, $b2, $a, $e);
+  s += f(10, p.layer2_b.byteOffset, g.layer2_b.byteOffset, m.layer2_b.byteOffset, v.layer2_b.byteOffset, 423504, 627104, 830704, c, $keep, $l2, $b1, $b2, $a, $e);
+  if (s !== 0) { // a new value is not finite: put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
+    $copyInto(v, $oldV);
+    return false;
+  }
+  return true;
+}
+/** The rmsprop update pass of `$update_rmsprop` as WebAssembly SIMD kernels, every array in the kernels' memory: the same values, bits included, and all or nothing likewise. */
+function $simd_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, $lr: number, $keep: number, $l2: number, $mu: number, $rho: number, $eps: number): boolean {
+  const f = $wasm!.f[6]!;
+  let s = 0;
+  s += f(25088, p.layer1_W.byteOffset, g.layer1_W.byteOffset, m.layer1_W.byteOffset, v.layer1_W.byteOffset, 219984, 423584, 627184, c, $lr, $keep, $l2, $mu, $rho, $eps);
+  s += f(32, p.layer1_b.byteOffset, g.layer1_b.byteOffset, m.layer1_b.byteOffset, v.layer1_b.byteOffset, 420688, 624288, 827888, c, $lr, $keep, $l2, $mu, $rho, $eps);
+  s += f(320, p.layer2_W.byteOffset, g.layer2_W.byteOffset, m.layer2_W.byteOffset, v.layer2_W.byteOffset, 420944, 624544, 828144, c, $lr, $keep, $l2, $mu, $rho, $eps);
+  s += f(10, p.layer2_b.byteOffset, g.layer2_b.byteOffset, m.layer2_b.byteOffset, v.layer2_b.byteOffset, 423504, 627104, 830704, c, $lr, $keep, $l2, $mu, $rho, $eps);
+  if (s !== 0) { // a new value is not finite: put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
+    $copyInto(v, $oldV);
+    return false;
+  }
+  return true;
+}
+/** The sum of the squares of every value of `g` (in the kernels' memory), in WebAssembly. */
+function $sumSquares(g: Params): number {
+  const f = $wasm!.f[7]!;
+  return f(25088, g.layer1_W.byteOffset) + f(32, g.layer1_b.byteOffset) + f(320, g.layer2_W.byteOffset) + f(10, g.layer2_b.byteOffset);
+}
 
 /** Rows per `$gradientRows` call (the size of the buffers below). */
 const $MAX_ROWS = 64;
@@ -1511,21 +1633,19 @@ const $v_dot_y_layer2_z = new Floats(64);
 const $v_loss = new Floats(64);
 const $v_softmax_layer2_z = new Floats(640);
 const $v_d_layer2_z = new Floats(640);
-const $v_d_layer1_z = $wasm ? new Floats($wasm.memory.buffer, 1019904, 2048) : new Floats(2048);
+const $v_d_layer1_z = $wasm ? new Floats($wasm.memory.buffer, 14664000, 2048) : new Floats(2048);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
   const $p_layer2_W = $p.layer2_W;
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
-  if ($wasm) {
-    $H.set($p_layer1_W, 102400);
-    $H.set($x.subarray($xo, $xo + $nb * 784), 52224);
-  }
+  const $a_layer1_W = $wasm ? $address($p_layer1_W, 1807912) : 0;
+  if ($wasm) $H.set($x.subarray($xo, $xo + $nb * 784), 1757736);
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = tanh(layer1_z)
   if ($wasm) {
-    $wasm.f[0]!($nb, 784, 417792, 819200, 0);
+    $wasm.f[0]!($nb, 784, 14061888, $a_layer1_W + 0, 0);
     for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = Math.tanh($H[$i * 32 + $j]! + $p_layer1_b[$j]!);
   } else {
     let $i = 0;
@@ -1786,10 +1906,8 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
-  if ($wasm) {
-    $H.set($p_layer1_W, 102400);
-    $H.set($x.subarray($xo, $xo + $nb * 784), 52224);
-  }
+  const $a_layer1_W = $wasm ? $address($p_layer1_W, 1807912) : 0;
+  if ($wasm) $H.set($x.subarray($xo, $xo + $nb * 784), 1757736);
   // sum(y)
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -1810,7 +1928,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = tanh(layer1_z)
   if ($wasm) {
-    $wasm.f[0]!($nb, 784, 417792, 819200, 0);
+    $wasm.f[0]!($nb, 784, 14061888, $a_layer1_W + 0, 0);
     for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = Math.tanh($H[$i * 32 + $j]! + $p_layer1_b[$j]!);
   } else {
     let $i = 0;
@@ -2114,10 +2232,8 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
-  if ($wasm) {
-    $H.set($p_layer1_W, 102400);
-    $H.set($x.subarray($xo, $xo + $nb * 784), 52224);
-  }
+  const $a_layer1_W = $wasm ? $address($p_layer1_W, 1807912) : 0;
+  if ($wasm) $H.set($x.subarray($xo, $xo + $nb * 784), 1757736);
   // sum(y)
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -2138,7 +2254,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = tanh(layer1_z)
   if ($wasm) {
-    $wasm.f[0]!($nb, 784, 417792, 819200, 0);
+    $wasm.f[0]!($nb, 784, 14061888, $a_layer1_W + 0, 0);
     for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = Math.tanh($H[$i * 32 + $j]! + $p_layer1_b[$j]!);
   } else {
     let $i = 0;
@@ -2572,9 +2688,9 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   // grad of: matmul(layer1_W, x)
   if ($wasm) {
     const $copy = $g_layer1_W !== $r_layer1_W;
-    if ($copy) $H.set($g_layer1_W, 27136);
-    $wasm.f[1]!(32, $nb, 1019904, 417792, $copy ? 217088 : 16384, $scale);
-    if ($copy) $g_layer1_W.set($H.subarray(27136, 52224));
+    if ($copy) $H.set($g_layer1_W, 1732648);
+    $wasm.f[1]!(32, $nb, 14664000, 14061888, $copy ? 13861184 : 16384, $scale);
+    if ($copy) $g_layer1_W.set($H.subarray(1732648, 1757736));
   } else {
     let $i = 0;
     for (; $i + 4 <= 32; $i += 4) {

@@ -65,7 +65,12 @@ const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [['y', 0, 
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
 export function initParams(seed = 5): Params {
   const rand = $rng(seed);
-  return { gru_W: $fill(1296, () => $uniform(rand, -Math.sqrt(6 / 75), Math.sqrt(6 / 75))), gru_U: $fill(768, () => $uniform(rand, -Math.sqrt(6 / 64), Math.sqrt(6 / 64))), gru_b: new Floats(48).fill(0), v: $fill(16, () => $uniform(rand, -Math.sqrt(6 / 17), Math.sqrt(6 / 17))), c: 0 };
+  return $placed({ gru_W: $fill(1296, () => $uniform(rand, -Math.sqrt(6 / 75), Math.sqrt(6 / 75))), gru_U: $fill(768, () => $uniform(rand, -Math.sqrt(6 / 64), Math.sqrt(6 / 64))), gru_b: new Floats(48).fill(0), v: $fill(16, () => $uniform(rand, -Math.sqrt(6 / 17), Math.sqrt(6 / 17))), c: 0 });
+}
+
+/** `p` itself (this module keeps its parameters in plain arrays). */
+function $placed(p: Params): Params {
+  return p;
 }
 
 /** A deep copy of `p`. */
@@ -1013,7 +1018,7 @@ function $initOptimizer(params: Params, options: OptimizerOptions, where: string
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? zeroParams() : null, v: slots[1] ? zeroParams() : null };
+  return { options: frozen, step: 0, m: slots[0] ? $placed(zeroParams()) : null, v: slots[1] ? $placed(zeroParams()) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1367,7 +1372,7 @@ function $loadArrays(arrays: unknown, where: string): Params {
       else target[k] = stored;
     }
   }
-  return p;
+  return $placed(p); // the kernels' memory where the module has one (simd.ts)
 }
 
 /** A second moment (adam, adamw) or mean square (rmsprop) is a running mean of squares: a negative value is a damaged file (its square root would be NaN and every step refused). */

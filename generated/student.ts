@@ -64,7 +64,12 @@ const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [['package
 
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
 export function initParams(_seed = 1): Params {
-  return { w11: 1, w12: 1, b1: 0, w21: 1, w22: 1, b2: 0, v1: 1, v2: 1, c: 0 };
+  return $placed({ w11: 1, w12: 1, b1: 0, w21: 1, w22: 1, b2: 0, v1: 1, v2: 1, c: 0 });
+}
+
+/** `p` itself (this module keeps its parameters in plain arrays). */
+function $placed(p: Params): Params {
+  return p;
 }
 
 /** A deep copy of `p`. */
@@ -1045,7 +1050,7 @@ function $initOptimizer(params: Params, options: OptimizerOptions, where: string
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? zeroParams() : null, v: slots[1] ? zeroParams() : null };
+  return { options: frozen, step: 0, m: slots[0] ? $placed(zeroParams()) : null, v: slots[1] ? $placed(zeroParams()) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1431,7 +1436,7 @@ function $loadArrays(arrays: unknown, where: string): Params {
       else target[k] = stored;
     }
   }
-  return p;
+  return $placed(p); // the kernels' memory where the module has one (simd.ts)
 }
 
 /** A second moment (adam, adamw) or mean square (rmsprop) is a running mean of squares: a negative value is a damaged file (its square root would be NaN and every step refused). */

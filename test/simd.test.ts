@@ -28,7 +28,7 @@ interface WasmApi {
   validate(b: Uint8Array): boolean;
   Memory: new (d: { initial: number; maximum?: number }) => { readonly buffer: ArrayBuffer };
   Module: new (b: Uint8Array) => object;
-  Instance: new (m: object, i: object) => { readonly exports: { readonly f: (...a: number[]) => void } };
+  Instance: new (m: object, i: object) => { readonly exports: { readonly f: (...a: number[]) => number } };
 }
 const G = globalThis as unknown as { WebAssembly?: WasmApi };
 const Wasm = G.WebAssembly!;
@@ -41,11 +41,11 @@ function withWasm<T>(load: () => T, opts: { validate?: boolean; missing?: boolea
   const counter = { instances: 0, calls: 0 };
   const real = G.WebAssembly;
   class Counting {
-    readonly exports: { readonly f: (...a: number[]) => void };
+    readonly exports: { readonly f: (...a: number[]) => number };
     constructor(m: object, i: object) {
       const inner = new Wasm.Instance(m, i).exports.f;
       counter.instances++;
-      this.exports = { f: (...a: number[]) => { counter.calls++; inner(...a); } };
+      this.exports = { f: (...a: number[]) => { counter.calls++; return inner(...a); } };
     }
   }
   const fake: WasmApi = { validate: (b) => (opts.validate === false ? false : Wasm.validate(b)), Memory: Wasm.Memory, Module: Wasm.Module, Instance: Counting as unknown as WasmApi['Instance'] };
@@ -241,7 +241,7 @@ const W = globalThis.WebAssembly;
 const counter = { instances: 0, calls: 0 };
 globalThis.WebAssembly = {
   validate: (b) => W.validate(b), Memory: W.Memory, Module: W.Module,
-  Instance: function (m, i) { const f = new W.Instance(m, i).exports.f; counter.instances++; return { exports: { f: (...a) => { counter.calls++; f(...a); } } }; },
+  Instance: function (m, i) { const f = new W.Instance(m, i).exports.f; counter.instances++; return { exports: { f: (...a) => { counter.calls++; return f(...a); } } }; },
 };
 const on = await import('/on.js');
 globalThis.WebAssembly = W;

@@ -22,7 +22,7 @@
 import { debugLevel } from '../debug.js';
 import type { InputSlot, Layout, LowerOptions, Program, Slot } from '../5-lower/schedule.js';
 import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
-import { SIMD_RUNTIME, type SimdOption, planSimd, simdDeclarations } from './simd.js';
+import { SIMD_RUNTIME, type SimdOption, type SimdPlan, placedIdentity, planSimd, simdDeclarations } from './simd.js';
 import { DEFAULT_CHUNK_SIZE, emitKernel, plus, type EmittedKernel } from './kernels.js';
 import { type Flavour, type Syntax, syntaxOf } from './flavour.js';
 import { RUNTIME_JS } from './runtimeJs.js';
@@ -125,13 +125,12 @@ function unrolledRows(fused: string | null, S: Syntax): string {
 const ONE_ROW = { $nb: '1' };
 
 /** Batched loop kernels, and the per-sample kernels as one-row calls of them. */
-function loopedKernels(program: Program, options: EmitOptions, S: Syntax): string {
+function loopedKernels(program: Program, simd: SimdPlan | null, S: Syntax): string {
   const plan = program.loops!;
   const typed = S.flavour === 'ts';
-  const simd = planSimd(plan, program.layout, options.precision ?? 'f64', options.simd ?? 'auto');
   const kernels = (['forward', 'loss', 'gradient'] as const).map((k) => emitLoopKernel(plan.kernels[k], S, simd, program.layout.inputSize));
   return [
-    ...(simd ? [S.flavour === 'ts' ? SIMD_RUNTIME.trimStart() : RUNTIME_JS.simd, '', simdDeclarations(simd), ''] : []),
+    ...(simd ? [S.flavour === 'ts' ? SIMD_RUNTIME.trimStart() : RUNTIME_JS.simd, '', simdDeclarations(simd, S), ''] : []),
     `/** Rows per \`$gradientRows\` call (the size of the buffers below). */`,
     `const $MAX_ROWS = ${plan.maxBatch};`,
     emitLoopBuffers(plan, kernels.join('\n'), simd),
@@ -169,13 +168,16 @@ export function emitModule(program: Program, options: EmitOptions, gradientDoc: 
   // Not with scatter terms: one row may look up a token twice, and a fused per-element update would step its row twice.
   const fused = k?.step && !program.layout.params.some((p) => p.rows) ? emitFusedSteps(k.step, program.layout.params, stored, chunk, S) : null;
 
-  const declarations = paramFunctions(program, stored, S);
+  // The looped lowering's WebAssembly SIMD kernels, and where parameters live (simd.ts); null: none.
+  const simd = program.loops ? planSimd(program.loops, program.layout, options.precision ?? 'f64', options.simd ?? 'auto') : null;
+
+  const declarations = paramFunctions(program, stored, S, simd);
   const statements = [
     ...typeDeclarations(program, options.precision ?? 'f64', unrolled, S),
     declarations,
-    apiFunctions(program, options, stored, optionalRuntime(declarations, flavour), gradientDoc, S),
+    apiFunctions(program, options, stored, optionalRuntime(declarations, flavour), gradientDoc, S, simd),
   ];
-  const out = `${headerLines(program, options)}${statementsText(statements)}\n${rowsText(program, options, fused, S)}\n${kernelsText(unrolled, flavour)}`;
+  const out = `${headerLines(program, options)}${statementsText(statements)}\n${rowsText(program, options, fused, S, simd)}\n${kernelsText(unrolled, flavour)}`;
   if (debugLevel() >= 1) process.stderr.write(`\n===== gradc: emitted ${model.name}.${flavour} =====\n${out}\n`);
   return out;
 }
@@ -258,7 +260,7 @@ ${unrolled.some((k) => k.slots > 0) ? `/** Values that one part of a kernel spli
 }
 
 /** initParams, copyParams, zeroParams and the per-parameter helpers (update, checks, packing). */
-function paramFunctions(program: Program, stored: (v: string) => string, S: Syntax): string {
+function paramFunctions(program: Program, stored: (v: string) => string, S: Syntax, simd: SimdPlan | null): string {
   const { model, layout } = program;
   const { t, nn } = S;
   const P = layout.params;
@@ -266,9 +268,9 @@ function paramFunctions(program: Program, stored: (v: string) => string, S: Synt
   const random = /\brand\b/.test(inits); // no random initializer: the seed is not used
   return `/** Parameters as the model's initializers say (random ones drawn from \`seed\`). */
 export function initParams(${random ? 'seed' : '_seed'} = ${numberText(model.seed)})${t(': Params')} {
-${random ? '  const rand = $rng(seed);\n' : ''}  return { ${inits} };
+${random ? '  const rand = $rng(seed);\n' : ''}  return $placed({ ${inits} });
 }
-
+${simd ? '' : `\n${placedIdentity(S)}\n`}
 /** A deep copy of \`p\`. */
 export function copyParams(p${t(': Params')})${t(': Params')} {
   return { ${P.map((s) => `${s.name}: ${s.shape.length ? `p.${s.name}.slice()` : `p.${s.name}`}`).join(', ')} };
@@ -389,7 +391,7 @@ function $untouch()${t(': void')} {${sparse.map((p) => `\n  { const t = $rows_${
 }
 
 /** The per-sample and minibatch API (forward ... stepBatch) and the run-time pieces after it. */
-function apiFunctions(program: Program, options: EmitOptions, stored: (v: string) => string, helpers: string, gradientDoc: readonly string[], S: Syntax): string {
+function apiFunctions(program: Program, options: EmitOptions, stored: (v: string) => string, helpers: string, gradientDoc: readonly string[], S: Syntax, simd: SimdPlan | null): string {
   const { model, layout } = program;
   const { t } = S;
   const P = layout.params;
@@ -486,18 +488,18 @@ ${S.flavour === 'ts' ? RUNTIME : RUNTIME_JS.runtime}
 
 ${S.flavour === 'ts' ? OPTIMIZER_RUNTIME : RUNTIME_JS.optimizer}
 
-${emitOptimizerUpdates(P, stored, S)}
+${emitOptimizerUpdates(P, stored, S, simd?.state != null)}
 
 ${emitSaveParams(P, model.name, structureHash(model), options.precision ?? 'f64', S)}
 ${helpers ? `\n${helpers}\n` : ''}`;
 }
 
 /** The entry points over rows (and the fused steps, or the looped kernels): written after the module's API. */
-function rowsText(program: Program, options: EmitOptions, fused: string | null, S: Syntax): string {
+function rowsText(program: Program, options: EmitOptions, fused: string | null, S: Syntax, simd: SimdPlan | null): string {
   return [
     '// ---- Kernels: straight-line or looped code generated from the derived graph. ----',
     '',
-    program.loops ? loopedKernels(program, options, S) : unrolledRows(fused, S),
+    program.loops ? loopedKernels(program, simd, S) : unrolledRows(fused, S),
     '',
   ].join('\n');
 }

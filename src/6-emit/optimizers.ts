@@ -18,6 +18,10 @@
  *   first, so it always takes the gradient, one pass for the norm, then the update pass;
  *   the norm is overflow-safe (rescaled by the largest |g| when the sum of squares is not
  *   in the normal range, so gradients of 1e155 and more still clip to a finite step);
+ * - with `inMemory` (a SIMD plan that keeps parameters in the kernels' memory, simd.ts),
+ *   `$update_<kind>` hands the pass to `$simd_<kind>` and `$globalNorm` its sum of squares to
+ *   `$sumSquares` when every array lives there: WebAssembly kernels parsed from the same
+ *   `UPDATES` text (wasm/update.ts), bit-identical, all or nothing likewise;
  * - emitted code is strict-clean (`noUncheckedIndexedAccess`, no unused locals).
  */
 import type { ParamSlot } from '../5-lower/schedule.js';
@@ -124,7 +128,7 @@ export function dispatch(rules: ReturnType<typeof distinctRules>, call: (r: Retu
  * first pass and writing in a second, which computes the update twice. Plain SGD with a
  * learning rate (`stepBatch(p, X, Y, n, lr)`) takes `$update_sgd` too.
  */
-export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: string) => string, S: Syntax): string {
+export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: string) => string, S: Syntax, inMemory = false): string {
   const { t, nn } = S;
   const out: string[] = [];
   const rules = distinctRules();
@@ -167,7 +171,7 @@ function $update_${kind}(p${t(': Params')}, g${t(': Params')}, ${state}c${t(': n
   if (loss - loss !== 0) {
     $clear(g);${sparse ? '\n    $untouch();' : ''}
     return false;
-  }
+  }${inMemory ? `\n  if ($inMemory(p) && $inMemory(g)${m ? ' && $inMemory(m)' : ''}${v ? ' && $inMemory(v)' : ''}) return $simd_${kind}(p, g, ${state.replace(/: Params/g, '')}c, ${hyperNames(rule).filter((n) => readsHyper(rule, n)).join(', ')}); // every array in the WebAssembly kernels' memory (simd.ts)` : ''}
   let s = 0;
 ${perParam(update).join('\n')}
   if (s !== 0) { // put the old values back
@@ -195,7 +199,7 @@ ${params.map((s) => (s.shape.length ? `  g.${s.name}.fill(0);` : `  g.${s.name} 
  */
 function $globalNorm(g${t(': Params')})${t(': number')} {
   let s = 0;
-${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) s += d[k]${nn} * d[k]${nn}; }` : `  s += g.${s.name} * g.${s.name};`)).join('\n')}
+${inMemory ? "  if ($inMemory(g)) s = $sumSquares(g); // in the WebAssembly kernels' memory (simd.ts)\n  else {\n" : ''}${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) s += d[k]${nn} * d[k]${nn}; }` : `  s += g.${s.name} * g.${s.name};`)).join('\n')}${inMemory ? '\n  }' : ''}
   if (s < Infinity && s > 1e-290) return Math.sqrt(s);
   let big = 0; // the largest |value| (NaN if one is NaN)
 ${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0; k < ${s.size}; k++) big = Math.max(big, Math.abs(d[k]${nn})); }` : `  big = Math.max(big, Math.abs(g.${s.name}));`)).join('\n')}
@@ -372,7 +376,7 @@ function $initOptimizer(params: Params, options: OptimizerOptions, where: string
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? zeroParams() : null, v: slots[1] ? zeroParams() : null };
+  return { options: frozen, step: 0, m: slots[0] ? $placed(zeroParams()) : null, v: slots[1] ? $placed(zeroParams()) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */

@@ -120,7 +120,7 @@ function $loadArrays(arrays: unknown, where: string): Params {
       else target[k] = stored;
     }
   }
-  return p;
+  return $placed(p); // the kernels' memory where the module has one (simd.ts)
 }
 
 /** A second moment (adam, adamw) or mean square (rmsprop) is a running mean of squares: a negative value is a damaged file (its square root would be NaN and every step refused). */

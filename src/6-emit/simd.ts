@@ -10,9 +10,10 @@
  * - a gemm is chosen only when each operand is a scratch buffer, a parameter or the
  *   input rows, at a constant offset (the input rows: at `$xo`);
  * - every scratch buffer a chosen gemm reads or writes is resident: in the generated
- *   module it is a typed-array view on the kernels' memory (no copy, ever); parameters a
- *   chosen gemm reads are copied into the memory once per kernel call (O(params) per
- *   `maxBatch` rows, one `set`), and so are the input rows the kernel processes;
+ *   module it is a typed-array view on the kernels' memory (no copy, ever); a parameter a
+ *   chosen gemm reads is read where it is when its array lives in the memory (see
+ *   "Parameters and optimizer state" below), else copied in once per kernel call (O(params)
+ *   per `maxBatch` rows, one `set`); the input rows the kernel processes are copied in;
  * - a product written to a resident buffer with no epilogue, no scaling and no
  *   accumulation is stored by the kernel itself; so is a weight gradient (`dW += $scale *
  *   G^T X`), into the training step's own accumulator `$acc`, whose array for it is a view
@@ -22,12 +23,31 @@
  * - every region is 16-byte aligned and the memory never grows (views stay valid);
  * - each kernel is its own Wasm module (each a few hundred bytes, far below the 4 KiB
  *   that browsers compile synchronously on the main thread), importing the one memory.
+ *
+ * Parameters and optimizer state (`SimdState`, when every parameter is a dense array: no
+ * scalar and no embedding-row parameter): the memory also holds parameter-shaped slots
+ * (each parameter 16-byte aligned at the same offset in every slot): the training step's
+ * gradient accumulator `$acc`, the update pass's old values `$oldP/$oldM/$oldV`, and a pool
+ * of `POOL_SLOTS` (fewer for large models: POOL_BYTES in all, but at least three slots, one
+ * training run's parameters and moments; no pool when three pass 4 x POOL_BYTES). `initParams`,
+ * `loadParams` and `initOptimizer` (the moments) return parameters whose arrays are
+ * Float64Array/Float32Array views on the next free pool slot (`$placed`), plain arrays once
+ * the pool is used up; a slot is never reused (a view a caller keeps, or a subarray of one,
+ * can never come to alias other parameters). The update pass of every optimizer and the
+ * global norm for clipping run as Wasm SIMD kernels (wasm/update.ts, bit-identical to the
+ * JavaScript pass) when the parameters, the gradient and the moments all live in the
+ * memory (a check of each array's buffer per step); otherwise, e.g. for parameters a
+ * caller built from plain arrays, the JavaScript pass runs: the API and every result are
+ * the same either way, only the speed differs.
  */
 import type { Layout } from '../5-lower/schedule.js';
 import type { Affine, GemmOperand, LoopPlan, LoopStep, ScratchBuffer } from '../5-lower/plan.js';
 import { constantOf } from '../5-lower/plan.js';
 import { type GemmShape, gemmForm, gemmModule } from './wasm/gemm.js';
 import { simdProbe } from './wasm/encode.js';
+import { normModule, ruleFlags, updateArgs, updateModule } from './wasm/update.js';
+import { type Syntax } from './flavour.js';
+import { distinctRules, hyperNames, readsHyper } from './optimizers.js';
 
 export type SimdOption = 'auto' | 'on' | 'off';
 
@@ -40,7 +60,8 @@ type Gemm = Extract<LoopStep, { kind: 'gemm' }>;
 export interface SimdGemm {
   /** Its module's index in `SimdPlan.modules` (equal kernels share one). */
   readonly index: number;
-  readonly l: number; readonly r: number; readonly c: number;
+  /** Byte addresses of L and R as expressions (a parameter's: `$a_<name>`, set at the kernel's start, plus an offset); of C, a number. */
+  readonly l: string; readonly r: string; readonly c: number;
   /** Element offset and row stride of the product in the memory when the loops store it (null: the kernel stores it). */
   readonly temp: { readonly at: number; readonly cs: number } | null;
   /**
@@ -65,7 +86,26 @@ export interface SimdPlan {
   readonly input: number | null;
   /** Per kernel: the parameters and whether the input rows are copied in at its start. */
   readonly copies: ReadonlyMap<string, { readonly params: readonly string[]; readonly input: boolean }>;
+  /** Parameters, gradient and optimizer state in the memory (null: the model has a scalar or sparse parameter). */
+  readonly state: SimdState | null;
 }
+
+/** Parameter-shaped slots of the memory (elements) and the update kernels (see the header). */
+export interface SimdState {
+  /** Each parameter's offset in a slot and size, in `layout.params` order. */
+  readonly slot: readonly { readonly name: string; readonly offset: number; readonly size: number }[];
+  readonly slotSize: number;
+  /** Where `$acc`, `$oldP`, `$oldM`, `$oldV` and the pool's first slot start. */
+  readonly acc: number; readonly old: readonly [number, number, number]; readonly pool: number;
+  readonly poolSlots: number;
+  /** Index in `SimdPlan.modules` of each update kernel, by `<kind>` or `<kind>:<flag>=<0|1>`, and of the sum of squares. */
+  readonly updates: ReadonlyMap<string, number>;
+  readonly norm: number;
+}
+
+/** Pool slots at most, and bytes at most for all of them (large models get fewer; none past three slots at 4x this). */
+export const POOL_SLOTS = 64;
+export const POOL_BYTES = 2 ** 26;
 
 /** Regions of the memory, in elements, each 16-byte aligned. */
 class Regions {
@@ -124,14 +164,32 @@ export function planSimd(plan: LoopPlan, layout: Layout, precision: 'f64' | 'f32
   }
   if (chosen.length === 0) return null;
   const temp = regions.take(Math.max(...chosen.map((c) => (c.direct || c.grad ? 0 : c.rows * c.shape.Q))));
+  // Parameter-shaped slots: only when every parameter is a dense array.
+  let slots: { slot: { name: string; offset: number; size: number }[]; slotSize: number; acc: number; old: [number, number, number]; pool: number; poolSlots: number } | null = null;
+  if (layout.params.every((p) => p.shape.length > 0 && !p.rows)) {
+    const inSlot = new Regions(16 / e);
+    const slot = layout.params.map((p) => ({ name: p.name, offset: inSlot.take(p.size), size: p.size }));
+    const slotSize = inSlot.size;
+    const poolSlots = Math.min(POOL_SLOTS, Math.max(3, Math.floor(POOL_BYTES / (slotSize * e))));
+    const acc = regions.take(slotSize);
+    const old: [number, number, number] = [regions.take(slotSize), regions.take(slotSize), regions.take(slotSize)];
+    const usable = slotSize * e * poolSlots <= 4 * POOL_BYTES;
+    const pool = usable ? regions.take(slotSize * poolSlots) : 0;
+    slots = { slot, slotSize, acc, old, pool, poolSlots: usable ? poolSlots : 0 };
+  }
   const grads = new Map<string, { at: number; copyAt: number }>();
   for (const c of chosen) {
-    if (c.grad !== null && !grads.has(c.grad)) grads.set(c.grad, { at: regions.take(paramSize.get(c.grad)!), copyAt: regions.take(paramSize.get(c.grad)!) });
+    if (c.grad !== null && !grads.has(c.grad)) {
+      const inAcc = slots ? slots.acc + slots.slot.find((x) => x.name === c.grad)!.offset : regions.take(paramSize.get(c.grad)!);
+      grads.set(c.grad, { at: inAcc, copyAt: regions.take(paramSize.get(c.grad)!) });
+    }
   }
   const copies = new Map<string, { params: string[]; input: boolean }>();
+  // A parameter operand's address is its array's own when that lives in the memory (`$a_<name>`, simdCopies).
+  const address = (o: GemmOperand, at: number): string => (o.buf.kind === 'param' ? `$a_${o.buf.name} + ${(at - params.get(o.buf.name)!) * e}` : String(at * e));
   const placed = chosen.map((c) => {
     const s = c.step;
-    const l = place(s.L, true)!, r = place(s.R, true)!;
+    const l = address(s.L, place(s.L, true)!), r = address(s.R, place(s.R, true)!);
     const out = c.direct ? place(s.out, true)! : c.grad !== null ? grads.get(c.grad)!.at : temp;
     const cp = copies.get(c.kernel) ?? { params: [], input: false };
     for (const o of [s.L, s.R]) {
@@ -142,6 +200,7 @@ export function planSimd(plan: LoopPlan, layout: Layout, precision: 'f64' | 'f32
     return { c, l, r, out };
   });
   const pages = Math.max(1, Math.ceil((regions.size * e) / 65536));
+  if (pages > 32768) return null; // past 2 GiB: the scalar loops (browsers refuse such memories)
   // One module per distinct kernel (the forward product recurs in the loss and gradient kernels).
   const modules: Uint8Array[] = [];
   const indexOf = new Map<string, number>();
@@ -150,13 +209,28 @@ export function planSimd(plan: LoopPlan, layout: Layout, precision: 'f64' | 'f32
     const key = Buffer.from(module).toString('base64');
     if (!indexOf.has(key)) { indexOf.set(key, modules.length); modules.push(module); }
     const grad = c.grad === null ? null : { name: c.grad, ...grads.get(c.grad)!, size: paramSize.get(c.grad)! };
-    return [c.step, { index: indexOf.get(key)!, l: l * e, r: r * e, c: out * e, temp: c.direct || grad ? null : { at: temp, cs: c.shape.Q }, grad }];
+    return [c.step, { index: indexOf.get(key)!, l, r, c: out * e, temp: c.direct || grad ? null : { at: temp, cs: c.shape.Q }, grad }];
   }));
-  return { pages, elementBytes: e, modules, gemms, resident, params, input, copies };
+  let state: SimdState | null = null;
+  if (slots) {
+    const updates = new Map<string, number>();
+    for (const { kind, rule } of distinctRules()) {
+      const flags = ruleFlags(rule);
+      if (flags.length > 1) throw new Error('gradc bug: an update rule with more than one flag');
+      for (const value of flags.length ? [false, true] : [false]) {
+        updates.set(flags.length ? `${kind}:${flags[0]}=${value ? 1 : 0}` : kind, modules.length);
+        modules.push(updateModule(rule, new Map(flags.map((f) => [f, value])), precision, pages));
+      }
+    }
+    const norm = modules.length;
+    modules.push(normModule(precision, pages));
+    state = { ...slots, updates, norm };
+  }
+  return { pages, elementBytes: e, modules, gemms, resident, params, input, copies, state };
 }
 
 /** The module-level declarations: the kernels' memory and functions, null where the engine has no SIMD. */
-export function simdDeclarations(s: SimdPlan): string {
+export function simdDeclarations(s: SimdPlan, S: Syntax): string {
   const b64 = (bytes: Uint8Array) => `'${Buffer.from(bytes).toString('base64')}'`;
   const modules = s.modules.map((m) => `  ${b64(m)},`).join('\n');
   return [
@@ -170,8 +244,89 @@ export function simdDeclarations(s: SimdPlan): string {
     `]);`,
     `/** The kernels' memory as one array (empty without SIMD). */`,
     `const $H = $wasm ? new Floats($wasm.memory.buffer) : new Floats(0);`,
-    ...residentGrads(s),
+    `/** The memory's buffer (null without SIMD): an array whose \`buffer\` is this one lives in the memory. */`,
+    `const $B = $wasm ? $wasm.memory.buffer : null;`,
+    ...(s.state ? stateDeclarations(s, s.state, S) : [...residentGrads(s), placedIdentity(S)]),
   ].join('\n');
+}
+
+/** `$placed` where parameters never live in the memory. */
+export const placedIdentity = (S: Syntax): string => `/** \`p\` itself (this module keeps its parameters in plain arrays). */\nfunction $placed(p${S.t(': Params')})${S.t(': Params')} {\n  return p;\n}`;
+
+/**
+ * The slots of SimdState: \`$acc\` and the old values as views on theirs, the pool
+ * (\`$placed\`), the residency check (\`$inMemory\`), the update pass of each optimizer kind
+ * as Wasm calls (\`$simd_<kind>\`, called by \`$update_<kind>\` of optimizers.ts when every
+ * array lives in the memory) and the sum of squares for the clipping norm (\`$sumSquares\`).
+ */
+function stateDeclarations(s: SimdPlan, st: SimdState, S: Syntax): string[] {
+  const { t, nn } = S;
+  const e = s.elementBytes;
+  const view = (bytes: string, x: SimdState['slot'][number]) => `new Floats($wasm.memory.buffer, ${bytes}${x.offset ? ` + ${x.offset * e}` : ''}, ${x.size})`;
+  const lines: string[] = [
+    `/** The training step's gradient accumulator and the update pass's old values, as views on their slots (see \`$placed\`). */`,
+    `if ($wasm) {`,
+  ];
+  const fixed: [string, number][] = [['$acc', st.acc], ['$oldP', st.old[0]], ['$oldM', st.old[1]], ['$oldV', st.old[2]]];
+  for (const [obj, base] of fixed) for (const x of st.slot) lines.push(`  ${obj}.${x.name} = ${view(String(base * e), x)};`);
+  lines.push(`}`);
+  const grads = new Set<string>();
+  for (const g of s.gemms.values()) if (g.grad) grads.add(g.grad.name);
+  for (const name of grads) lines.push(`const $r_${name} = $wasm ? $acc.${name} : null;`);
+  lines.push(
+    `/** Pool slots handed out so far (of ${st.poolSlots}; never reused, so that no view a caller keeps can alias later parameters). */`,
+    `let $slotsUsed = 0;`,
+    `/**`,
+    ` * \`p\`, or a copy of it whose arrays are views on the next unused slot of the kernels'`,
+    ` * memory, where the update pass runs in WebAssembly (\`p\` itself once the ${st.poolSlots} slots are used, or without SIMD).`,
+    ` */`,
+    `function $placed(p${t(': Params')})${t(': Params')} {`,
+    `  if (!$wasm || $slotsUsed === ${st.poolSlots}) return p;`,
+    `  const at = ${st.pool * e} + ${st.slotSize * e} * $slotsUsed++;`,
+    `  const q${t(': Params')} = { ${st.slot.map((x) => `${x.name}: ${view('at', x)}`).join(', ')} };`,
+    `  $copyInto(q, p);`,
+    `  return q;`,
+    `}`,
+    `/** Whether every array of \`p\` lives in the kernels' memory. */`,
+    `function $inMemory(p${t(': Params')})${t(': boolean')} {`,
+    `  return ${st.slot.map((x) => `p.${x.name}.buffer === $B`).join(' && ')};`,
+    `}`,
+  );
+  for (const { kind, rule, kinds } of distinctRules()) {
+    const { m, v } = rule.state;
+    const flags = ruleFlags(rule);
+    const read = hyperNames(rule).filter((n) => readsHyper(rule, n));
+    const f = flags.length ? `${flags[0]} ? ${st.updates.get(`${kind}:${flags[0]}=1`)} : ${st.updates.get(`${kind}:${flags[0]}=0`)}` : String(st.updates.get(kind));
+    const state = [...(m ? ['m'] : []), ...(v ? ['v'] : [])];
+    const call = (x: SimdState['slot'][number]) => {
+      const at = (base: number) => String((base + x.offset) * e);
+      const addresses = [`p.${x.name}.byteOffset`, `g.${x.name}.byteOffset`, ...state.map((o) => `${o}.${x.name}.byteOffset`), at(st.old[0]), ...(m ? [at(st.old[1])] : []), ...(v ? [at(st.old[2])] : [])];
+      return `  s += f(${x.size}, ${addresses.join(', ')}, c, ${updateArgs(rule).join(', ')});`;
+    };
+    lines.push(
+      `/** The ${kinds.join(' and ')} update pass of \`$update_${kind}\` as WebAssembly SIMD kernels, every array in the kernels' memory: the same values, bits included, and all or nothing likewise. */`,
+      `function $simd_${kind}(p${t(': Params')}, g${t(': Params')}, ${state.map((o) => `${o}${t(': Params')}, `).join('')}c${t(': number')}, ${read.map((n) => `${n}${t(': number')}`).join(', ')})${t(': boolean')} {`,
+      `  const f = $wasm${nn}.f[${f}]${nn};`,
+      `  let s = 0;`,
+      ...st.slot.map(call),
+      `  if (s !== 0) { // a new value is not finite: put the old values back`,
+      `    $copyInto(p, $oldP);`,
+      ...(m ? [`    $copyInto(m, $oldM);`] : []),
+      ...(v ? [`    $copyInto(v, $oldV);`] : []),
+      `    return false;`,
+      `  }`,
+      `  return true;`,
+      `}`,
+    );
+  }
+  lines.push(
+    `/** The sum of the squares of every value of \`g\` (in the kernels' memory), in WebAssembly. */`,
+    `function $sumSquares(g${t(': Params')})${t(': number')} {`,
+    `  const f = $wasm${nn}.f[${st.norm}]${nn};`,
+    `  return ${st.slot.map((x) => `f(${x.size}, g.${x.name}.byteOffset)`).join(' + ')};`,
+    `}`,
+  );
+  return lines;
 }
 
 /**
@@ -198,13 +353,17 @@ export function scratchDeclaration(s: SimdPlan | null, b: ScratchBuffer): string
   return `const ${b.name} = $wasm ? new Floats($wasm.memory.buffer, ${at * s!.elementBytes}, ${b.size}) : new Floats(${b.size});`;
 }
 
-/** The copies a kernel makes at its start: the parameters its Wasm products read, and its input rows. */
+/**
+ * What a kernel does at its start: the byte address of each parameter its Wasm products
+ * read (`$a_<name>`: the array's own when it lives in the memory, else a copy's), and the
+ * copy of its input rows.
+ */
 export function simdCopies(s: SimdPlan | null, kernel: string, inputSize: number): string {
   const c = s?.copies.get(kernel);
   if (!c) return '';
-  const lines = c.params.map((p) => `$H.set($p_${p}, ${s!.params.get(p)!});`);
-  if (c.input) lines.push(`$H.set($x.subarray($xo, $xo + $nb * ${inputSize}), ${s!.input!});`);
-  return `if ($wasm) {\n${lines.map((l) => `  ${l}`).join('\n')}\n}`;
+  const lines = c.params.map((p) => `const $a_${p} = $wasm ? $address($p_${p}, ${s!.params.get(p)!}) : 0;`);
+  if (c.input) lines.push(`if ($wasm) $H.set($x.subarray($xo, $xo + $nb * ${inputSize}), ${s!.input!});`);
+  return lines.join('\n');
 }
 
 /** The run-time half: base64 to bytes, the feature check, and instantiation (generated modules have no imports). */
@@ -214,7 +373,7 @@ interface $Wasm {
   validate(bytes: Uint8Array): boolean;
   Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (P: number, K: number, l: number, r: number, c: number, scale?: number) => void } };
+  Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (...args: number[]) => number } };
 }
 
 /** Bytes of a base64 text. */
@@ -235,7 +394,7 @@ function $base64(s: string): Uint8Array {
 const $SIMD_PROBE = '${Buffer.from(simdProbe()).toString('base64')}';
 
 /** The kernels' memory and functions, or null when the engine cannot run them (no WebAssembly, no SIMD, or a refused compile). */
-function $simdKernels(pages: number, modules: readonly string[]): { memory: { readonly buffer: ArrayBuffer }; f: ((P: number, K: number, l: number, r: number, c: number, scale?: number) => void)[] } | null {
+function $simdKernels(pages: number, modules: readonly string[]): { memory: { readonly buffer: ArrayBuffer }; f: ((...args: number[]) => number)[] } | null {
   const W = (globalThis as unknown as { WebAssembly?: $Wasm }).WebAssembly;
   try {
     if (!W || !W.validate($base64($SIMD_PROBE))) return null;
@@ -245,4 +404,11 @@ function $simdKernels(pages: number, modules: readonly string[]): { memory: { re
   } catch {
     return null;
   }
+}
+
+/** The byte address of parameter array \`a\` in the kernels' memory: its own when it lives there, else that of a copy made at element \`at\`. */
+function $address(a: Floats, at: number): number {
+  if (a.buffer === $B) return a.byteOffset;
+  $H.set(a, at);
+  return at * $H.BYTES_PER_ELEMENT;
 }`;

@@ -82,6 +82,24 @@ export const op = {
   f64x2Mul: simd(0xf2) as Code,
   f32x4Add: simd(0xe4) as Code,
   f32x4Mul: simd(0xe6) as Code,
+  // The optimizer update kernels (update.ts): f64 arithmetic on f64 or f32 storage.
+  i32And: [0x71] as Code,
+  return: [0x0f] as Code,
+  f64Const: (v: number): Code => { const b = new Uint8Array(8); new DataView(b.buffer).setFloat64(0, v, true); return [0x44, ...b]; },
+  f64Sub: [0xa1] as Code,
+  f64Div: [0xa3] as Code,
+  f64Sqrt: [0x9f] as Code,
+  f64x2Sub: simd(0xf1) as Code,
+  f64x2Div: simd(0xf3) as Code,
+  f64x2Sqrt: simd(0xef) as Code,
+  /** Loads 4 (8) bytes into lane 0 of a zero vector. */
+  v128Load32Zero: (offset = 0): Code => [...simd(0x5c), ...mem(2, offset)],
+  v128Load64Zero: (offset = 0): Code => [...simd(0x5d), ...mem(3, offset)],
+  /** Stores lane `lane` of 32 (64) bits. */
+  v128Store32Lane: (lane: number, offset = 0): Code => [...simd(0x5a), ...mem(2, offset), lane],
+  v128Store64Lane: (lane: number, offset = 0): Code => [...simd(0x5b), ...mem(3, offset), lane],
+  f32x4DemoteF64x2Zero: simd(0x5e) as Code,
+  f64x2PromoteLowF32x4: simd(0x5f) as Code,
 } as const;
 
 const section = (id: number, body: readonly number[]): number[] => [id, ...uleb(body.length), ...body];
@@ -90,10 +108,10 @@ const name = (s: string): number[] => [...uleb(s.length), ...[...s].map((c) => c
 
 /**
  * A module importing memory `m.m` (at least `pages` 64 KiB pages) and exporting `f`:
- * a function of `params`, no results, with extra `locals` and `body` (its final `end` added here).
+ * a function of `params` and `results` (none by default), with extra `locals` and `body` (its final `end` added here).
  */
-export function kernelModule(params: readonly ValType[], locals: readonly ValType[], body: Code, pages: number): Uint8Array {
-  const type = section(1, vec([[0x60, ...vec(params.map((p) => [p])), 0]]));
+export function kernelModule(params: readonly ValType[], locals: readonly ValType[], body: Code, pages: number, results: readonly ValType[] = []): Uint8Array {
+  const type = section(1, vec([[0x60, ...vec(params.map((p) => [p])), ...vec(results.map((r) => [r]))]]));
   const imports = section(2, vec([[...name('m'), ...name('m'), 0x02, 0x00, ...uleb(pages)]]));
   const funcs = section(3, vec([uleb(0)]));
   const exports = section(7, vec([[...name('f'), 0x00, 0]]));

@@ -66,7 +66,12 @@ const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [['y', 0, 
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
 export function initParams(seed = 1): Params {
   const rand = $rng(seed);
-  return { layer1_W: $fill(12, () => $uniform(rand, -Math.sqrt(6 / 7), Math.sqrt(6 / 7))), layer1_b: new Floats(4).fill(0), layer2_W: $fill(8, () => $uniform(rand, -Math.sqrt(6 / 6), Math.sqrt(6 / 6))), layer2_b: new Floats(2).fill(0) };
+  return $placed({ layer1_W: $fill(12, () => $uniform(rand, -Math.sqrt(6 / 7), Math.sqrt(6 / 7))), layer1_b: new Floats(4).fill(0), layer2_W: $fill(8, () => $uniform(rand, -Math.sqrt(6 / 6), Math.sqrt(6 / 6))), layer2_b: new Floats(2).fill(0) });
+}
+
+/** `p` itself (this module keeps its parameters in plain arrays). */
+function $placed(p: Params): Params {
+  return p;
 }
 
 /** A deep copy of `p`. */
@@ -1007,7 +1012,7 @@ function $initOptimizer(params: Params, options: OptimizerOptions, where: string
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? zeroParams() : null, v: slots[1] ? zeroParams() : null };
+  return { options: frozen, step: 0, m: slots[0] ? $placed(zeroParams()) : null, v: slots[1] ? $placed(zeroParams()) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1353,7 +1358,7 @@ function $loadArrays(arrays: unknown, where: string): Params {
       else target[k] = stored;
     }
   }
-  return p;
+  return $placed(p); // the kernels' memory where the module has one (simd.ts)
 }
 
 /** A second moment (adam, adamw) or mean square (rmsprop) is a running mean of squares: a negative value is a damaged file (its square root would be NaN and every step refused). */
