@@ -193,10 +193,10 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
  *   dloss/dz     = sigmoid(z) - y
  *   g1           = unrow(dloss/dz * v, row 15)    # dloss/d(…)
- *   g2           = scan(G[15] = g1[row 15]; G[t-1] = g1[t-1] + matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) + G[t] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) + matmul(gru_U, pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1)))
- *   dloss/dgru_W = sum_t(outer(x[t], pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1)))
- *   dloss/dgru_U = sum_t(outer(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) + outer(h[t-1], pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1)))
- *   dloss/dgru_b = sum_t(pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1))
+ *   g2           = scan(G[15] = g1[row 15]; G[t-1] = g1[t-1] + matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) + G[t] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) + matmul(gru_U, pad(concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)))), 1)))
+ *   dloss/dgru_W = sum_t(outer(x[t], concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2))))
+ *   dloss/dgru_U = sum_t(outer(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) + outer(h[t-1], pad(concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)))), 1)))
+ *   dloss/dgru_b = sum_t(concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2)))
  *   dloss/dv     = dloss/dz * scan(h[0] = 0[[16]]; h[t] = sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* h[t-1] + (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)))[row 15]
  *   dloss/dc     = dloss/dz
  */
@@ -1495,45 +1495,30 @@ const $v_matmul__1_k2 = new Floats(3072);
 const $v_dot_v = new Floats(64);
 const $v_z = new Floats(64);
 const $v_loss = new Floats(64);
+const $v_stored_sigmoid = new Floats(15360);
+const $v_stored_sub = new Floats(15360);
+const $v_stored_sigmoid_2 = new Floats(15360);
+const $v_stored_tanh = new Floats(15360);
+const $v_stored_mul__1_c = new Floats(15360);
 const $v_d_z = new Floats(64);
 const $v_mul_d_z_v = new Floats(1024);
 const $v_unrow = new Floats(16384);
 const $v_scan_x_gru_W_gru_b_gru_U_2 = new Floats(16384);
-const $v_add__2_k1 = new Floats(3072);
-const $v_matmul__2_s1__2_k2 = new Floats(3072);
-const $v_sigmoid_2 = new Floats(1024);
-const $v_sigmoid_3 = new Floats(1024);
-const $v_mul__2_s1 = new Floats(1024);
-const $v_matmul__2_k2 = new Floats(3072);
-const $v_tanh = new Floats(1024);
 const $v_mul = new Floats(1024);
 const $v_pad = new Floats(3072);
-const $v_matmul__2_k2_2 = new Floats(1024);
+const $v_matmul__2_k2 = new Floats(1024);
 const $v_mul_2 = new Floats(1024);
-const $v_pad_2 = new Floats(3072);
 const $v_mul_3 = new Floats(1024);
-const $v_pad_3 = new Floats(3072);
-const $v_add = new Floats(3072);
-const $v_d_gru_U = new Floats(49152);
+const $v_concat = new Floats(2048);
+const $v_pad_2 = new Floats(3072);
 const $v_d_gru_b = new Floats(3072);
-const $v_add__3_k1 = new Floats(3072);
-const $v_matmul__3_s1__3_k2 = new Floats(3072);
-const $v_sigmoid_4 = new Floats(1024);
-const $v_sigmoid_5 = new Floats(1024);
-const $v_mul__3_s1 = new Floats(1024);
-const $v_matmul__3_k2 = new Floats(3072);
-const $v_tanh_2 = new Floats(1024);
 const $v_mul_4 = new Floats(1024);
-const $v_pad_4 = new Floats(3072);
 const $v_mul_5 = new Floats(1024);
-const $v_pad_5 = new Floats(3072);
+const $v_pad_3 = new Floats(3072);
 const $v_mul_6 = new Floats(1024);
-const $v_pad_6 = new Floats(3072);
-const $v_add_2 = new Floats(3072);
-const $v_outer = new Floats(49152);
-const $v_add_3 = new Floats(3072);
-const $v_outer__3_s1 = new Floats(49152);
-const $v_add_4 = new Floats(49152);
+const $v_concat_2 = new Floats(3072);
+const $v_concat_3 = new Floats(2048);
+const $v_pad_4 = new Floats(3072);
 const $v_d_v = new Floats(1024);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
@@ -2797,24 +2782,62 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
           $v_sigmoid[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[14 + $b * 48]! + $v_matmul__1_c__1_k2[14 + $b * 48]!)));
           $v_sigmoid[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[15 + $b * 48]! + $v_matmul__1_c__1_k2[15 + $b * 48]!)));
         }
+        // 1 - sigmoid(… + …)
+        for (let $b = 0; $b < $nb; $b++) {
+          $v_stored_sub[$step * 16 - 16 + $b * 240] = 1 - $v_sigmoid[$b * 16]!;
+          $v_stored_sub[$step * 16 - 15 + $b * 240] = 1 - $v_sigmoid[1 + $b * 16]!;
+          $v_stored_sub[$step * 16 - 14 + $b * 240] = 1 - $v_sigmoid[2 + $b * 16]!;
+          $v_stored_sub[$step * 16 - 13 + $b * 240] = 1 - $v_sigmoid[3 + $b * 16]!;
+          $v_stored_sub[$step * 16 - 12 + $b * 240] = 1 - $v_sigmoid[4 + $b * 16]!;
+          $v_stored_sub[$step * 16 - 11 + $b * 240] = 1 - $v_sigmoid[5 + $b * 16]!;
+          $v_stored_sub[$step * 16 - 10 + $b * 240] = 1 - $v_sigmoid[6 + $b * 16]!;
+          $v_stored_sub[$step * 16 - 9 + $b * 240] = 1 - $v_sigmoid[7 + $b * 16]!;
+          $v_stored_sub[$step * 16 - 8 + $b * 240] = 1 - $v_sigmoid[8 + $b * 16]!;
+          $v_stored_sub[$step * 16 - 7 + $b * 240] = 1 - $v_sigmoid[9 + $b * 16]!;
+          $v_stored_sub[$step * 16 - 6 + $b * 240] = 1 - $v_sigmoid[10 + $b * 16]!;
+          $v_stored_sub[$step * 16 - 5 + $b * 240] = 1 - $v_sigmoid[11 + $b * 16]!;
+          $v_stored_sub[$step * 16 - 4 + $b * 240] = 1 - $v_sigmoid[12 + $b * 16]!;
+          $v_stored_sub[$step * 16 - 3 + $b * 240] = 1 - $v_sigmoid[13 + $b * 16]!;
+          $v_stored_sub[$step * 16 - 2 + $b * 240] = 1 - $v_sigmoid[14 + $b * 16]!;
+          $v_stored_sub[$step * 16 - 1 + $b * 240] = 1 - $v_sigmoid[15 + $b * 16]!;
+        }
+        // sigmoid(slice(…, 17) + slice(…, 17))
+        for (let $b = 0; $b < $nb; $b++) {
+          $v_stored_sigmoid_2[$step * 16 - 16 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[16 + $b * 48]! + $v_matmul__1_c__1_k2[16 + $b * 48]!)));
+          $v_stored_sigmoid_2[$step * 16 - 15 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[17 + $b * 48]! + $v_matmul__1_c__1_k2[17 + $b * 48]!)));
+          $v_stored_sigmoid_2[$step * 16 - 14 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[18 + $b * 48]! + $v_matmul__1_c__1_k2[18 + $b * 48]!)));
+          $v_stored_sigmoid_2[$step * 16 - 13 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[19 + $b * 48]! + $v_matmul__1_c__1_k2[19 + $b * 48]!)));
+          $v_stored_sigmoid_2[$step * 16 - 12 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[20 + $b * 48]! + $v_matmul__1_c__1_k2[20 + $b * 48]!)));
+          $v_stored_sigmoid_2[$step * 16 - 11 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[21 + $b * 48]! + $v_matmul__1_c__1_k2[21 + $b * 48]!)));
+          $v_stored_sigmoid_2[$step * 16 - 10 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[22 + $b * 48]! + $v_matmul__1_c__1_k2[22 + $b * 48]!)));
+          $v_stored_sigmoid_2[$step * 16 - 9 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[23 + $b * 48]! + $v_matmul__1_c__1_k2[23 + $b * 48]!)));
+          $v_stored_sigmoid_2[$step * 16 - 8 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[24 + $b * 48]! + $v_matmul__1_c__1_k2[24 + $b * 48]!)));
+          $v_stored_sigmoid_2[$step * 16 - 7 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[25 + $b * 48]! + $v_matmul__1_c__1_k2[25 + $b * 48]!)));
+          $v_stored_sigmoid_2[$step * 16 - 6 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[26 + $b * 48]! + $v_matmul__1_c__1_k2[26 + $b * 48]!)));
+          $v_stored_sigmoid_2[$step * 16 - 5 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[27 + $b * 48]! + $v_matmul__1_c__1_k2[27 + $b * 48]!)));
+          $v_stored_sigmoid_2[$step * 16 - 4 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[28 + $b * 48]! + $v_matmul__1_c__1_k2[28 + $b * 48]!)));
+          $v_stored_sigmoid_2[$step * 16 - 3 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[29 + $b * 48]! + $v_matmul__1_c__1_k2[29 + $b * 48]!)));
+          $v_stored_sigmoid_2[$step * 16 - 2 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[30 + $b * 48]! + $v_matmul__1_c__1_k2[30 + $b * 48]!)));
+          $v_stored_sigmoid_2[$step * 16 - 1 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[31 + $b * 48]! + $v_matmul__1_c__1_k2[31 + $b * 48]!)));
+        }
         // sigmoid(… + …) .* ~1.c
         for (let $b = 0; $b < $nb; $b++) {
-          $v_mul__1_c[$b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[16 + $b * 48]! + $v_matmul__1_c__1_k2[16 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
-          $v_mul__1_c[1 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[17 + $b * 48]! + $v_matmul__1_c__1_k2[17 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
-          $v_mul__1_c[2 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[18 + $b * 48]! + $v_matmul__1_c__1_k2[18 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
-          $v_mul__1_c[3 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[19 + $b * 48]! + $v_matmul__1_c__1_k2[19 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
-          $v_mul__1_c[4 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[20 + $b * 48]! + $v_matmul__1_c__1_k2[20 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
-          $v_mul__1_c[5 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[21 + $b * 48]! + $v_matmul__1_c__1_k2[21 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
-          $v_mul__1_c[6 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[22 + $b * 48]! + $v_matmul__1_c__1_k2[22 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
-          $v_mul__1_c[7 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[23 + $b * 48]! + $v_matmul__1_c__1_k2[23 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
-          $v_mul__1_c[8 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[24 + $b * 48]! + $v_matmul__1_c__1_k2[24 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
-          $v_mul__1_c[9 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[25 + $b * 48]! + $v_matmul__1_c__1_k2[25 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
-          $v_mul__1_c[10 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[26 + $b * 48]! + $v_matmul__1_c__1_k2[26 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
-          $v_mul__1_c[11 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[27 + $b * 48]! + $v_matmul__1_c__1_k2[27 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
-          $v_mul__1_c[12 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[28 + $b * 48]! + $v_matmul__1_c__1_k2[28 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
-          $v_mul__1_c[13 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[29 + $b * 48]! + $v_matmul__1_c__1_k2[29 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
-          $v_mul__1_c[14 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[30 + $b * 48]! + $v_matmul__1_c__1_k2[30 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
-          $v_mul__1_c[15 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[31 + $b * 48]! + $v_matmul__1_c__1_k2[31 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
+          $v_mul__1_c[$b * 16] = $v_stored_sigmoid_2[$step * 16 - 16 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
+          $v_mul__1_c[1 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 15 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
+          $v_mul__1_c[2 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 14 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
+          $v_mul__1_c[3 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 13 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
+          $v_mul__1_c[4 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 12 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
+          $v_mul__1_c[5 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 11 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
+          $v_mul__1_c[6 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 10 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
+          $v_mul__1_c[7 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 9 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
+          $v_mul__1_c[8 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 8 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
+          $v_mul__1_c[9 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 7 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
+          $v_mul__1_c[10 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 6 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
+          $v_mul__1_c[11 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 5 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
+          $v_mul__1_c[12 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 4 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
+          $v_mul__1_c[13 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 3 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
+          $v_mul__1_c[14 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 2 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
+          $v_mul__1_c[15 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 1 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
         }
         // matmul(sigmoid(…) .* ~1.c, ~1.k2)
         {
@@ -2936,24 +2959,81 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
             }
           }
         }
+        // tanh(slice(…, 33) + slice(…, 33))
+        for (let $b = 0; $b < $nb; $b++) {
+          $v_stored_tanh[$step * 16 - 16 + $b * 240] = Math.tanh($v_add__1_k1[32 + $b * 48]! + $v_matmul__1_k2[32 + $b * 48]!);
+          $v_stored_tanh[$step * 16 - 15 + $b * 240] = Math.tanh($v_add__1_k1[33 + $b * 48]! + $v_matmul__1_k2[33 + $b * 48]!);
+          $v_stored_tanh[$step * 16 - 14 + $b * 240] = Math.tanh($v_add__1_k1[34 + $b * 48]! + $v_matmul__1_k2[34 + $b * 48]!);
+          $v_stored_tanh[$step * 16 - 13 + $b * 240] = Math.tanh($v_add__1_k1[35 + $b * 48]! + $v_matmul__1_k2[35 + $b * 48]!);
+          $v_stored_tanh[$step * 16 - 12 + $b * 240] = Math.tanh($v_add__1_k1[36 + $b * 48]! + $v_matmul__1_k2[36 + $b * 48]!);
+          $v_stored_tanh[$step * 16 - 11 + $b * 240] = Math.tanh($v_add__1_k1[37 + $b * 48]! + $v_matmul__1_k2[37 + $b * 48]!);
+          $v_stored_tanh[$step * 16 - 10 + $b * 240] = Math.tanh($v_add__1_k1[38 + $b * 48]! + $v_matmul__1_k2[38 + $b * 48]!);
+          $v_stored_tanh[$step * 16 - 9 + $b * 240] = Math.tanh($v_add__1_k1[39 + $b * 48]! + $v_matmul__1_k2[39 + $b * 48]!);
+          $v_stored_tanh[$step * 16 - 8 + $b * 240] = Math.tanh($v_add__1_k1[40 + $b * 48]! + $v_matmul__1_k2[40 + $b * 48]!);
+          $v_stored_tanh[$step * 16 - 7 + $b * 240] = Math.tanh($v_add__1_k1[41 + $b * 48]! + $v_matmul__1_k2[41 + $b * 48]!);
+          $v_stored_tanh[$step * 16 - 6 + $b * 240] = Math.tanh($v_add__1_k1[42 + $b * 48]! + $v_matmul__1_k2[42 + $b * 48]!);
+          $v_stored_tanh[$step * 16 - 5 + $b * 240] = Math.tanh($v_add__1_k1[43 + $b * 48]! + $v_matmul__1_k2[43 + $b * 48]!);
+          $v_stored_tanh[$step * 16 - 4 + $b * 240] = Math.tanh($v_add__1_k1[44 + $b * 48]! + $v_matmul__1_k2[44 + $b * 48]!);
+          $v_stored_tanh[$step * 16 - 3 + $b * 240] = Math.tanh($v_add__1_k1[45 + $b * 48]! + $v_matmul__1_k2[45 + $b * 48]!);
+          $v_stored_tanh[$step * 16 - 2 + $b * 240] = Math.tanh($v_add__1_k1[46 + $b * 48]! + $v_matmul__1_k2[46 + $b * 48]!);
+          $v_stored_tanh[$step * 16 - 1 + $b * 240] = Math.tanh($v_add__1_k1[47 + $b * 48]! + $v_matmul__1_k2[47 + $b * 48]!);
+        }
         // … .* ~1.c + (1 - …) .* tanh(…)
         for (let $b = 0; $b < $nb; $b++) {
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + $b * 256] = $v_sigmoid[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! + (1 - $v_sigmoid[$b * 16]!) * Math.tanh($v_add__1_k1[32 + $b * 48]! + $v_matmul__1_k2[32 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 1 + $b * 256] = $v_sigmoid[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! + (1 - $v_sigmoid[1 + $b * 16]!) * Math.tanh($v_add__1_k1[33 + $b * 48]! + $v_matmul__1_k2[33 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 2 + $b * 256] = $v_sigmoid[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! + (1 - $v_sigmoid[2 + $b * 16]!) * Math.tanh($v_add__1_k1[34 + $b * 48]! + $v_matmul__1_k2[34 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 3 + $b * 256] = $v_sigmoid[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! + (1 - $v_sigmoid[3 + $b * 16]!) * Math.tanh($v_add__1_k1[35 + $b * 48]! + $v_matmul__1_k2[35 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 4 + $b * 256] = $v_sigmoid[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! + (1 - $v_sigmoid[4 + $b * 16]!) * Math.tanh($v_add__1_k1[36 + $b * 48]! + $v_matmul__1_k2[36 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 5 + $b * 256] = $v_sigmoid[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! + (1 - $v_sigmoid[5 + $b * 16]!) * Math.tanh($v_add__1_k1[37 + $b * 48]! + $v_matmul__1_k2[37 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 6 + $b * 256] = $v_sigmoid[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! + (1 - $v_sigmoid[6 + $b * 16]!) * Math.tanh($v_add__1_k1[38 + $b * 48]! + $v_matmul__1_k2[38 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 7 + $b * 256] = $v_sigmoid[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! + (1 - $v_sigmoid[7 + $b * 16]!) * Math.tanh($v_add__1_k1[39 + $b * 48]! + $v_matmul__1_k2[39 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 8 + $b * 256] = $v_sigmoid[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! + (1 - $v_sigmoid[8 + $b * 16]!) * Math.tanh($v_add__1_k1[40 + $b * 48]! + $v_matmul__1_k2[40 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 9 + $b * 256] = $v_sigmoid[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! + (1 - $v_sigmoid[9 + $b * 16]!) * Math.tanh($v_add__1_k1[41 + $b * 48]! + $v_matmul__1_k2[41 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 10 + $b * 256] = $v_sigmoid[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! + (1 - $v_sigmoid[10 + $b * 16]!) * Math.tanh($v_add__1_k1[42 + $b * 48]! + $v_matmul__1_k2[42 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 11 + $b * 256] = $v_sigmoid[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! + (1 - $v_sigmoid[11 + $b * 16]!) * Math.tanh($v_add__1_k1[43 + $b * 48]! + $v_matmul__1_k2[43 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 12 + $b * 256] = $v_sigmoid[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! + (1 - $v_sigmoid[12 + $b * 16]!) * Math.tanh($v_add__1_k1[44 + $b * 48]! + $v_matmul__1_k2[44 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 13 + $b * 256] = $v_sigmoid[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! + (1 - $v_sigmoid[13 + $b * 16]!) * Math.tanh($v_add__1_k1[45 + $b * 48]! + $v_matmul__1_k2[45 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 14 + $b * 256] = $v_sigmoid[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! + (1 - $v_sigmoid[14 + $b * 16]!) * Math.tanh($v_add__1_k1[46 + $b * 48]! + $v_matmul__1_k2[46 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 15 + $b * 256] = $v_sigmoid[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! + (1 - $v_sigmoid[15 + $b * 16]!) * Math.tanh($v_add__1_k1[47 + $b * 48]! + $v_matmul__1_k2[47 + $b * 48]!);
+          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + $b * 256] = $v_sigmoid[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! + $v_stored_sub[$step * 16 - 16 + $b * 240]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!;
+          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 1 + $b * 256] = $v_sigmoid[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! + $v_stored_sub[$step * 16 - 15 + $b * 240]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!;
+          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 2 + $b * 256] = $v_sigmoid[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! + $v_stored_sub[$step * 16 - 14 + $b * 240]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!;
+          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 3 + $b * 256] = $v_sigmoid[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! + $v_stored_sub[$step * 16 - 13 + $b * 240]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!;
+          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 4 + $b * 256] = $v_sigmoid[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! + $v_stored_sub[$step * 16 - 12 + $b * 240]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!;
+          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 5 + $b * 256] = $v_sigmoid[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! + $v_stored_sub[$step * 16 - 11 + $b * 240]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!;
+          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 6 + $b * 256] = $v_sigmoid[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! + $v_stored_sub[$step * 16 - 10 + $b * 240]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!;
+          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 7 + $b * 256] = $v_sigmoid[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! + $v_stored_sub[$step * 16 - 9 + $b * 240]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!;
+          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 8 + $b * 256] = $v_sigmoid[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! + $v_stored_sub[$step * 16 - 8 + $b * 240]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!;
+          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 9 + $b * 256] = $v_sigmoid[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! + $v_stored_sub[$step * 16 - 7 + $b * 240]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!;
+          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 10 + $b * 256] = $v_sigmoid[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! + $v_stored_sub[$step * 16 - 6 + $b * 240]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!;
+          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 11 + $b * 256] = $v_sigmoid[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! + $v_stored_sub[$step * 16 - 5 + $b * 240]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!;
+          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 12 + $b * 256] = $v_sigmoid[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! + $v_stored_sub[$step * 16 - 4 + $b * 240]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!;
+          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 13 + $b * 256] = $v_sigmoid[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! + $v_stored_sub[$step * 16 - 3 + $b * 240]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!;
+          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 14 + $b * 256] = $v_sigmoid[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! + $v_stored_sub[$step * 16 - 2 + $b * 240]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!;
+          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 15 + $b * 256] = $v_sigmoid[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! + $v_stored_sub[$step * 16 - 1 + $b * 240]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!;
+        }
+        // stored for the gradient
+        for (let $b = 0; $b < $nb; $b++) {
+          $v_stored_sigmoid[$step * 16 - 16 + $b * 240] = $v_sigmoid[$b * 16]!;
+          $v_stored_sigmoid[$step * 16 - 15 + $b * 240] = $v_sigmoid[1 + $b * 16]!;
+          $v_stored_sigmoid[$step * 16 - 14 + $b * 240] = $v_sigmoid[2 + $b * 16]!;
+          $v_stored_sigmoid[$step * 16 - 13 + $b * 240] = $v_sigmoid[3 + $b * 16]!;
+          $v_stored_sigmoid[$step * 16 - 12 + $b * 240] = $v_sigmoid[4 + $b * 16]!;
+          $v_stored_sigmoid[$step * 16 - 11 + $b * 240] = $v_sigmoid[5 + $b * 16]!;
+          $v_stored_sigmoid[$step * 16 - 10 + $b * 240] = $v_sigmoid[6 + $b * 16]!;
+          $v_stored_sigmoid[$step * 16 - 9 + $b * 240] = $v_sigmoid[7 + $b * 16]!;
+          $v_stored_sigmoid[$step * 16 - 8 + $b * 240] = $v_sigmoid[8 + $b * 16]!;
+          $v_stored_sigmoid[$step * 16 - 7 + $b * 240] = $v_sigmoid[9 + $b * 16]!;
+          $v_stored_sigmoid[$step * 16 - 6 + $b * 240] = $v_sigmoid[10 + $b * 16]!;
+          $v_stored_sigmoid[$step * 16 - 5 + $b * 240] = $v_sigmoid[11 + $b * 16]!;
+          $v_stored_sigmoid[$step * 16 - 4 + $b * 240] = $v_sigmoid[12 + $b * 16]!;
+          $v_stored_sigmoid[$step * 16 - 3 + $b * 240] = $v_sigmoid[13 + $b * 16]!;
+          $v_stored_sigmoid[$step * 16 - 2 + $b * 240] = $v_sigmoid[14 + $b * 16]!;
+          $v_stored_sigmoid[$step * 16 - 1 + $b * 240] = $v_sigmoid[15 + $b * 16]!;
+        }
+        // stored for the gradient
+        for (let $b = 0; $b < $nb; $b++) {
+          $v_stored_mul__1_c[$step * 16 - 16 + $b * 240] = $v_mul__1_c[$b * 16]!;
+          $v_stored_mul__1_c[$step * 16 - 15 + $b * 240] = $v_mul__1_c[1 + $b * 16]!;
+          $v_stored_mul__1_c[$step * 16 - 14 + $b * 240] = $v_mul__1_c[2 + $b * 16]!;
+          $v_stored_mul__1_c[$step * 16 - 13 + $b * 240] = $v_mul__1_c[3 + $b * 16]!;
+          $v_stored_mul__1_c[$step * 16 - 12 + $b * 240] = $v_mul__1_c[4 + $b * 16]!;
+          $v_stored_mul__1_c[$step * 16 - 11 + $b * 240] = $v_mul__1_c[5 + $b * 16]!;
+          $v_stored_mul__1_c[$step * 16 - 10 + $b * 240] = $v_mul__1_c[6 + $b * 16]!;
+          $v_stored_mul__1_c[$step * 16 - 9 + $b * 240] = $v_mul__1_c[7 + $b * 16]!;
+          $v_stored_mul__1_c[$step * 16 - 8 + $b * 240] = $v_mul__1_c[8 + $b * 16]!;
+          $v_stored_mul__1_c[$step * 16 - 7 + $b * 240] = $v_mul__1_c[9 + $b * 16]!;
+          $v_stored_mul__1_c[$step * 16 - 6 + $b * 240] = $v_mul__1_c[10 + $b * 16]!;
+          $v_stored_mul__1_c[$step * 16 - 5 + $b * 240] = $v_mul__1_c[11 + $b * 16]!;
+          $v_stored_mul__1_c[$step * 16 - 4 + $b * 240] = $v_mul__1_c[12 + $b * 16]!;
+          $v_stored_mul__1_c[$step * 16 - 3 + $b * 240] = $v_mul__1_c[13 + $b * 16]!;
+          $v_stored_mul__1_c[$step * 16 - 2 + $b * 240] = $v_mul__1_c[14 + $b * 16]!;
+          $v_stored_mul__1_c[$step * 16 - 1 + $b * 240] = $v_mul__1_c[15 + $b * 16]!;
         }
       }
     };
@@ -3047,460 +3127,24 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       // …
       // grad of: …
       for (let $step = 15; $step >= 1; $step--) {
-        // matmul(~2.s3, ~2.k0) + ~2.k1
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $a1 = $x[$l1 + $k]!;
-                const $a2 = $x[$l2 + $k]!;
-                const $a3 = $x[$l3 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                const $w1 = $p_gru_W[$m1 + $k * 48]!;
-                const $w2 = $p_gru_W[$m2 + $k * 48]!;
-                const $w3 = $p_gru_W[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_add__2_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__2_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__2_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__2_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-              $v_add__2_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
-              $v_add__2_k1[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
-              $v_add__2_k1[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
-              $v_add__2_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
-              $v_add__2_k1[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
-              $v_add__2_k1[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
-              $v_add__2_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
-              $v_add__2_k1[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
-              $v_add__2_k1[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $a1 = $x[$l1 + $k]!;
-                const $a2 = $x[$l2 + $k]!;
-                const $a3 = $x[$l3 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_add__2_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                const $w1 = $p_gru_W[$m1 + $k * 48]!;
-                const $w2 = $p_gru_W[$m2 + $k * 48]!;
-                const $w3 = $p_gru_W[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_add__2_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__2_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__2_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__2_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_add__2_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-            }
-          }
-        }
-        // matmul(~2.s1, ~2.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_matmul__2_s1__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__2_s1__2_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__2_s1__2_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__2_s1__2_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__2_s1__2_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__2_s1__2_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__2_s1__2_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__2_s1__2_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__2_s1__2_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__2_s1__2_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__2_s1__2_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__2_s1__2_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__2_s1__2_k2[($i + 3) * 48 + ($j + 3)] = $c33;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_matmul__2_s1__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_s1__2_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__2_s1__2_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__2_s1__2_k2[($i + 3) * 48 + $j] = $c30;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_matmul__2_s1__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 3)] = $c03;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_matmul__2_s1__2_k2[$i * 48 + $j] = $c00;
-            }
-          }
-        }
-        // sigmoid(slice(…, 1) + slice(…, 1))
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid_2[$b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[$b * 48]! + $v_matmul__2_s1__2_k2[$b * 48]!)));
-          $v_sigmoid_2[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[1 + $b * 48]! + $v_matmul__2_s1__2_k2[1 + $b * 48]!)));
-          $v_sigmoid_2[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[2 + $b * 48]! + $v_matmul__2_s1__2_k2[2 + $b * 48]!)));
-          $v_sigmoid_2[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[3 + $b * 48]! + $v_matmul__2_s1__2_k2[3 + $b * 48]!)));
-          $v_sigmoid_2[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[4 + $b * 48]! + $v_matmul__2_s1__2_k2[4 + $b * 48]!)));
-          $v_sigmoid_2[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[5 + $b * 48]! + $v_matmul__2_s1__2_k2[5 + $b * 48]!)));
-          $v_sigmoid_2[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[6 + $b * 48]! + $v_matmul__2_s1__2_k2[6 + $b * 48]!)));
-          $v_sigmoid_2[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[7 + $b * 48]! + $v_matmul__2_s1__2_k2[7 + $b * 48]!)));
-          $v_sigmoid_2[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[8 + $b * 48]! + $v_matmul__2_s1__2_k2[8 + $b * 48]!)));
-          $v_sigmoid_2[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[9 + $b * 48]! + $v_matmul__2_s1__2_k2[9 + $b * 48]!)));
-          $v_sigmoid_2[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[10 + $b * 48]! + $v_matmul__2_s1__2_k2[10 + $b * 48]!)));
-          $v_sigmoid_2[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[11 + $b * 48]! + $v_matmul__2_s1__2_k2[11 + $b * 48]!)));
-          $v_sigmoid_2[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[12 + $b * 48]! + $v_matmul__2_s1__2_k2[12 + $b * 48]!)));
-          $v_sigmoid_2[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[13 + $b * 48]! + $v_matmul__2_s1__2_k2[13 + $b * 48]!)));
-          $v_sigmoid_2[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[14 + $b * 48]! + $v_matmul__2_s1__2_k2[14 + $b * 48]!)));
-          $v_sigmoid_2[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[15 + $b * 48]! + $v_matmul__2_s1__2_k2[15 + $b * 48]!)));
-        }
-        // sigmoid(slice(…, 17) + slice(…, 17))
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid_3[$b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[16 + $b * 48]! + $v_matmul__2_s1__2_k2[16 + $b * 48]!)));
-          $v_sigmoid_3[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[17 + $b * 48]! + $v_matmul__2_s1__2_k2[17 + $b * 48]!)));
-          $v_sigmoid_3[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[18 + $b * 48]! + $v_matmul__2_s1__2_k2[18 + $b * 48]!)));
-          $v_sigmoid_3[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[19 + $b * 48]! + $v_matmul__2_s1__2_k2[19 + $b * 48]!)));
-          $v_sigmoid_3[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[20 + $b * 48]! + $v_matmul__2_s1__2_k2[20 + $b * 48]!)));
-          $v_sigmoid_3[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[21 + $b * 48]! + $v_matmul__2_s1__2_k2[21 + $b * 48]!)));
-          $v_sigmoid_3[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[22 + $b * 48]! + $v_matmul__2_s1__2_k2[22 + $b * 48]!)));
-          $v_sigmoid_3[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[23 + $b * 48]! + $v_matmul__2_s1__2_k2[23 + $b * 48]!)));
-          $v_sigmoid_3[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[24 + $b * 48]! + $v_matmul__2_s1__2_k2[24 + $b * 48]!)));
-          $v_sigmoid_3[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[25 + $b * 48]! + $v_matmul__2_s1__2_k2[25 + $b * 48]!)));
-          $v_sigmoid_3[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[26 + $b * 48]! + $v_matmul__2_s1__2_k2[26 + $b * 48]!)));
-          $v_sigmoid_3[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[27 + $b * 48]! + $v_matmul__2_s1__2_k2[27 + $b * 48]!)));
-          $v_sigmoid_3[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[28 + $b * 48]! + $v_matmul__2_s1__2_k2[28 + $b * 48]!)));
-          $v_sigmoid_3[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[29 + $b * 48]! + $v_matmul__2_s1__2_k2[29 + $b * 48]!)));
-          $v_sigmoid_3[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[30 + $b * 48]! + $v_matmul__2_s1__2_k2[30 + $b * 48]!)));
-          $v_sigmoid_3[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[31 + $b * 48]! + $v_matmul__2_s1__2_k2[31 + $b * 48]!)));
-        }
-        // sigmoid(… + …) .* ~2.s1
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul__2_s1[$b * 16] = $v_sigmoid_3[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
-          $v_mul__2_s1[1 + $b * 16] = $v_sigmoid_3[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
-          $v_mul__2_s1[2 + $b * 16] = $v_sigmoid_3[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
-          $v_mul__2_s1[3 + $b * 16] = $v_sigmoid_3[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
-          $v_mul__2_s1[4 + $b * 16] = $v_sigmoid_3[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
-          $v_mul__2_s1[5 + $b * 16] = $v_sigmoid_3[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
-          $v_mul__2_s1[6 + $b * 16] = $v_sigmoid_3[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
-          $v_mul__2_s1[7 + $b * 16] = $v_sigmoid_3[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
-          $v_mul__2_s1[8 + $b * 16] = $v_sigmoid_3[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
-          $v_mul__2_s1[9 + $b * 16] = $v_sigmoid_3[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
-          $v_mul__2_s1[10 + $b * 16] = $v_sigmoid_3[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
-          $v_mul__2_s1[11 + $b * 16] = $v_sigmoid_3[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
-          $v_mul__2_s1[12 + $b * 16] = $v_sigmoid_3[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
-          $v_mul__2_s1[13 + $b * 16] = $v_sigmoid_3[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
-          $v_mul__2_s1[14 + $b * 16] = $v_sigmoid_3[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
-          $v_mul__2_s1[15 + $b * 16] = $v_sigmoid_3[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
-        }
-        // matmul(sigmoid(…) .* ~2.s1, ~2.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $i * 16;
-              const $l1 = ($i + 1) * 16;
-              const $l2 = ($i + 2) * 16;
-              const $l3 = ($i + 3) * 16;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__2_s1[$l0 + $k]!;
-                const $a1 = $v_mul__2_s1[$l1 + $k]!;
-                const $a2 = $v_mul__2_s1[$l2 + $k]!;
-                const $a3 = $v_mul__2_s1[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_matmul__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__2_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__2_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__2_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__2_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__2_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__2_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__2_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__2_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__2_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__2_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__2_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__2_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__2_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__2_k2[($i + 3) * 48 + ($j + 3)] = $c33;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $i * 16;
-              const $l1 = ($i + 1) * 16;
-              const $l2 = ($i + 2) * 16;
-              const $l3 = ($i + 3) * 16;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__2_s1[$l0 + $k]!;
-                const $a1 = $v_mul__2_s1[$l1 + $k]!;
-                const $a2 = $v_mul__2_s1[$l2 + $k]!;
-                const $a3 = $v_mul__2_s1[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_matmul__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__2_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__2_k2[($i + 3) * 48 + $j] = $c30;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $i * 16;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__2_s1[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_matmul__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__2_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__2_k2[$i * 48 + ($j + 3)] = $c03;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $i * 16;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__2_s1[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_matmul__2_k2[$i * 48 + $j] = $c00;
-            }
-          }
-        }
-        // tanh(slice(…, 33) + slice(…, 33))
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_tanh[$b * 16] = Math.tanh($v_add__2_k1[32 + $b * 48]! + $v_matmul__2_k2[32 + $b * 48]!);
-          $v_tanh[1 + $b * 16] = Math.tanh($v_add__2_k1[33 + $b * 48]! + $v_matmul__2_k2[33 + $b * 48]!);
-          $v_tanh[2 + $b * 16] = Math.tanh($v_add__2_k1[34 + $b * 48]! + $v_matmul__2_k2[34 + $b * 48]!);
-          $v_tanh[3 + $b * 16] = Math.tanh($v_add__2_k1[35 + $b * 48]! + $v_matmul__2_k2[35 + $b * 48]!);
-          $v_tanh[4 + $b * 16] = Math.tanh($v_add__2_k1[36 + $b * 48]! + $v_matmul__2_k2[36 + $b * 48]!);
-          $v_tanh[5 + $b * 16] = Math.tanh($v_add__2_k1[37 + $b * 48]! + $v_matmul__2_k2[37 + $b * 48]!);
-          $v_tanh[6 + $b * 16] = Math.tanh($v_add__2_k1[38 + $b * 48]! + $v_matmul__2_k2[38 + $b * 48]!);
-          $v_tanh[7 + $b * 16] = Math.tanh($v_add__2_k1[39 + $b * 48]! + $v_matmul__2_k2[39 + $b * 48]!);
-          $v_tanh[8 + $b * 16] = Math.tanh($v_add__2_k1[40 + $b * 48]! + $v_matmul__2_k2[40 + $b * 48]!);
-          $v_tanh[9 + $b * 16] = Math.tanh($v_add__2_k1[41 + $b * 48]! + $v_matmul__2_k2[41 + $b * 48]!);
-          $v_tanh[10 + $b * 16] = Math.tanh($v_add__2_k1[42 + $b * 48]! + $v_matmul__2_k2[42 + $b * 48]!);
-          $v_tanh[11 + $b * 16] = Math.tanh($v_add__2_k1[43 + $b * 48]! + $v_matmul__2_k2[43 + $b * 48]!);
-          $v_tanh[12 + $b * 16] = Math.tanh($v_add__2_k1[44 + $b * 48]! + $v_matmul__2_k2[44 + $b * 48]!);
-          $v_tanh[13 + $b * 16] = Math.tanh($v_add__2_k1[45 + $b * 48]! + $v_matmul__2_k2[45 + $b * 48]!);
-          $v_tanh[14 + $b * 16] = Math.tanh($v_add__2_k1[46 + $b * 48]! + $v_matmul__2_k2[46 + $b * 48]!);
-          $v_tanh[15 + $b * 16] = Math.tanh($v_add__2_k1[47 + $b * 48]! + $v_matmul__2_k2[47 + $b * 48]!);
-        }
         // ~2.c .* (1 - …) .* (1 - ….^2)
         for (let $b = 0; $b < $nb; $b++) {
-          $v_mul[$b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * (1 - $v_sigmoid_2[$b * 16]!) * (1 - ($v_tanh[$b * 16]! * $v_tanh[$b * 16]!));
-          $v_mul[1 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * (1 - $v_sigmoid_2[1 + $b * 16]!) * (1 - ($v_tanh[1 + $b * 16]! * $v_tanh[1 + $b * 16]!));
-          $v_mul[2 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * (1 - $v_sigmoid_2[2 + $b * 16]!) * (1 - ($v_tanh[2 + $b * 16]! * $v_tanh[2 + $b * 16]!));
-          $v_mul[3 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * (1 - $v_sigmoid_2[3 + $b * 16]!) * (1 - ($v_tanh[3 + $b * 16]! * $v_tanh[3 + $b * 16]!));
-          $v_mul[4 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * (1 - $v_sigmoid_2[4 + $b * 16]!) * (1 - ($v_tanh[4 + $b * 16]! * $v_tanh[4 + $b * 16]!));
-          $v_mul[5 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * (1 - $v_sigmoid_2[5 + $b * 16]!) * (1 - ($v_tanh[5 + $b * 16]! * $v_tanh[5 + $b * 16]!));
-          $v_mul[6 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * (1 - $v_sigmoid_2[6 + $b * 16]!) * (1 - ($v_tanh[6 + $b * 16]! * $v_tanh[6 + $b * 16]!));
-          $v_mul[7 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * (1 - $v_sigmoid_2[7 + $b * 16]!) * (1 - ($v_tanh[7 + $b * 16]! * $v_tanh[7 + $b * 16]!));
-          $v_mul[8 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * (1 - $v_sigmoid_2[8 + $b * 16]!) * (1 - ($v_tanh[8 + $b * 16]! * $v_tanh[8 + $b * 16]!));
-          $v_mul[9 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * (1 - $v_sigmoid_2[9 + $b * 16]!) * (1 - ($v_tanh[9 + $b * 16]! * $v_tanh[9 + $b * 16]!));
-          $v_mul[10 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * (1 - $v_sigmoid_2[10 + $b * 16]!) * (1 - ($v_tanh[10 + $b * 16]! * $v_tanh[10 + $b * 16]!));
-          $v_mul[11 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * (1 - $v_sigmoid_2[11 + $b * 16]!) * (1 - ($v_tanh[11 + $b * 16]! * $v_tanh[11 + $b * 16]!));
-          $v_mul[12 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * (1 - $v_sigmoid_2[12 + $b * 16]!) * (1 - ($v_tanh[12 + $b * 16]! * $v_tanh[12 + $b * 16]!));
-          $v_mul[13 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * (1 - $v_sigmoid_2[13 + $b * 16]!) * (1 - ($v_tanh[13 + $b * 16]! * $v_tanh[13 + $b * 16]!));
-          $v_mul[14 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * (1 - $v_sigmoid_2[14 + $b * 16]!) * (1 - ($v_tanh[14 + $b * 16]! * $v_tanh[14 + $b * 16]!));
-          $v_mul[15 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * (1 - $v_sigmoid_2[15 + $b * 16]!) * (1 - ($v_tanh[15 + $b * 16]! * $v_tanh[15 + $b * 16]!));
+          $v_mul[$b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_stored_sub[$step * 16 - 16 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 16 + $b * 240]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!));
+          $v_mul[1 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_stored_sub[$step * 16 - 15 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 15 + $b * 240]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!));
+          $v_mul[2 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_stored_sub[$step * 16 - 14 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 14 + $b * 240]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!));
+          $v_mul[3 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_stored_sub[$step * 16 - 13 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 13 + $b * 240]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!));
+          $v_mul[4 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_stored_sub[$step * 16 - 12 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 12 + $b * 240]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!));
+          $v_mul[5 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_stored_sub[$step * 16 - 11 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 11 + $b * 240]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!));
+          $v_mul[6 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_stored_sub[$step * 16 - 10 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 10 + $b * 240]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!));
+          $v_mul[7 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_stored_sub[$step * 16 - 9 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 9 + $b * 240]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!));
+          $v_mul[8 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_stored_sub[$step * 16 - 8 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 8 + $b * 240]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!));
+          $v_mul[9 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_stored_sub[$step * 16 - 7 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 7 + $b * 240]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!));
+          $v_mul[10 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_stored_sub[$step * 16 - 6 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 6 + $b * 240]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!));
+          $v_mul[11 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_stored_sub[$step * 16 - 5 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 5 + $b * 240]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!));
+          $v_mul[12 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_stored_sub[$step * 16 - 4 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 4 + $b * 240]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!));
+          $v_mul[13 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_stored_sub[$step * 16 - 3 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 3 + $b * 240]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!));
+          $v_mul[14 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_stored_sub[$step * 16 - 2 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 2 + $b * 240]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!));
+          $v_mul[15 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_stored_sub[$step * 16 - 1 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 1 + $b * 240]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!));
         }
         // pad(~2.c .* … .* (1 - …), 33)
         for (let $b = 0; $b < $nb; $b++) {
@@ -3550,22 +3194,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_matmul__2_k2_2[$i * 16 + $j] = $c00;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 1)] = $c01;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 2)] = $c02;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 3)] = $c03;
-              $v_matmul__2_k2_2[($i + 1) * 16 + $j] = $c10;
-              $v_matmul__2_k2_2[($i + 1) * 16 + ($j + 1)] = $c11;
-              $v_matmul__2_k2_2[($i + 1) * 16 + ($j + 2)] = $c12;
-              $v_matmul__2_k2_2[($i + 1) * 16 + ($j + 3)] = $c13;
-              $v_matmul__2_k2_2[($i + 2) * 16 + $j] = $c20;
-              $v_matmul__2_k2_2[($i + 2) * 16 + ($j + 1)] = $c21;
-              $v_matmul__2_k2_2[($i + 2) * 16 + ($j + 2)] = $c22;
-              $v_matmul__2_k2_2[($i + 2) * 16 + ($j + 3)] = $c23;
-              $v_matmul__2_k2_2[($i + 3) * 16 + $j] = $c30;
-              $v_matmul__2_k2_2[($i + 3) * 16 + ($j + 1)] = $c31;
-              $v_matmul__2_k2_2[($i + 3) * 16 + ($j + 2)] = $c32;
-              $v_matmul__2_k2_2[($i + 3) * 16 + ($j + 3)] = $c33;
+              $v_matmul__2_k2[$i * 16 + $j] = $c00;
+              $v_matmul__2_k2[$i * 16 + ($j + 1)] = $c01;
+              $v_matmul__2_k2[$i * 16 + ($j + 2)] = $c02;
+              $v_matmul__2_k2[$i * 16 + ($j + 3)] = $c03;
+              $v_matmul__2_k2[($i + 1) * 16 + $j] = $c10;
+              $v_matmul__2_k2[($i + 1) * 16 + ($j + 1)] = $c11;
+              $v_matmul__2_k2[($i + 1) * 16 + ($j + 2)] = $c12;
+              $v_matmul__2_k2[($i + 1) * 16 + ($j + 3)] = $c13;
+              $v_matmul__2_k2[($i + 2) * 16 + $j] = $c20;
+              $v_matmul__2_k2[($i + 2) * 16 + ($j + 1)] = $c21;
+              $v_matmul__2_k2[($i + 2) * 16 + ($j + 2)] = $c22;
+              $v_matmul__2_k2[($i + 2) * 16 + ($j + 3)] = $c23;
+              $v_matmul__2_k2[($i + 3) * 16 + $j] = $c30;
+              $v_matmul__2_k2[($i + 3) * 16 + ($j + 1)] = $c31;
+              $v_matmul__2_k2[($i + 3) * 16 + ($j + 2)] = $c32;
+              $v_matmul__2_k2[($i + 3) * 16 + ($j + 3)] = $c33;
             }
             for (; $j < 16; $j++) {
               const $l0 = $i * 48;
@@ -3585,10 +3229,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_matmul__2_k2_2[$i * 16 + $j] = $c00;
-              $v_matmul__2_k2_2[($i + 1) * 16 + $j] = $c10;
-              $v_matmul__2_k2_2[($i + 2) * 16 + $j] = $c20;
-              $v_matmul__2_k2_2[($i + 3) * 16 + $j] = $c30;
+              $v_matmul__2_k2[$i * 16 + $j] = $c00;
+              $v_matmul__2_k2[($i + 1) * 16 + $j] = $c10;
+              $v_matmul__2_k2[($i + 2) * 16 + $j] = $c20;
+              $v_matmul__2_k2[($i + 3) * 16 + $j] = $c30;
             }
           }
           for (; $i < $nb; $i++) {
@@ -3611,10 +3255,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_matmul__2_k2_2[$i * 16 + $j] = $c00;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 1)] = $c01;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 2)] = $c02;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 3)] = $c03;
+              $v_matmul__2_k2[$i * 16 + $j] = $c00;
+              $v_matmul__2_k2[$i * 16 + ($j + 1)] = $c01;
+              $v_matmul__2_k2[$i * 16 + ($j + 2)] = $c02;
+              $v_matmul__2_k2[$i * 16 + ($j + 3)] = $c03;
             }
             for (; $j < 16; $j++) {
               const $l0 = $i * 48;
@@ -3625,65 +3269,61 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 $c00 += $a0 * $w0;
               }
-              $v_matmul__2_k2_2[$i * 16 + $j] = $c00;
+              $v_matmul__2_k2[$i * 16 + $j] = $c00;
             }
-          }
-        }
-        // matmul(~2.k2, …) .* ~2.s1 .* … .* (1 - …)
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul_2[$b * 16] = $v_matmul__2_k2_2[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! * ($v_sigmoid_3[$b * 16]! * (1 - $v_sigmoid_3[$b * 16]!));
-          $v_mul_2[1 + $b * 16] = $v_matmul__2_k2_2[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! * ($v_sigmoid_3[1 + $b * 16]! * (1 - $v_sigmoid_3[1 + $b * 16]!));
-          $v_mul_2[2 + $b * 16] = $v_matmul__2_k2_2[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! * ($v_sigmoid_3[2 + $b * 16]! * (1 - $v_sigmoid_3[2 + $b * 16]!));
-          $v_mul_2[3 + $b * 16] = $v_matmul__2_k2_2[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! * ($v_sigmoid_3[3 + $b * 16]! * (1 - $v_sigmoid_3[3 + $b * 16]!));
-          $v_mul_2[4 + $b * 16] = $v_matmul__2_k2_2[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! * ($v_sigmoid_3[4 + $b * 16]! * (1 - $v_sigmoid_3[4 + $b * 16]!));
-          $v_mul_2[5 + $b * 16] = $v_matmul__2_k2_2[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! * ($v_sigmoid_3[5 + $b * 16]! * (1 - $v_sigmoid_3[5 + $b * 16]!));
-          $v_mul_2[6 + $b * 16] = $v_matmul__2_k2_2[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! * ($v_sigmoid_3[6 + $b * 16]! * (1 - $v_sigmoid_3[6 + $b * 16]!));
-          $v_mul_2[7 + $b * 16] = $v_matmul__2_k2_2[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! * ($v_sigmoid_3[7 + $b * 16]! * (1 - $v_sigmoid_3[7 + $b * 16]!));
-          $v_mul_2[8 + $b * 16] = $v_matmul__2_k2_2[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! * ($v_sigmoid_3[8 + $b * 16]! * (1 - $v_sigmoid_3[8 + $b * 16]!));
-          $v_mul_2[9 + $b * 16] = $v_matmul__2_k2_2[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! * ($v_sigmoid_3[9 + $b * 16]! * (1 - $v_sigmoid_3[9 + $b * 16]!));
-          $v_mul_2[10 + $b * 16] = $v_matmul__2_k2_2[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! * ($v_sigmoid_3[10 + $b * 16]! * (1 - $v_sigmoid_3[10 + $b * 16]!));
-          $v_mul_2[11 + $b * 16] = $v_matmul__2_k2_2[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! * ($v_sigmoid_3[11 + $b * 16]! * (1 - $v_sigmoid_3[11 + $b * 16]!));
-          $v_mul_2[12 + $b * 16] = $v_matmul__2_k2_2[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! * ($v_sigmoid_3[12 + $b * 16]! * (1 - $v_sigmoid_3[12 + $b * 16]!));
-          $v_mul_2[13 + $b * 16] = $v_matmul__2_k2_2[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! * ($v_sigmoid_3[13 + $b * 16]! * (1 - $v_sigmoid_3[13 + $b * 16]!));
-          $v_mul_2[14 + $b * 16] = $v_matmul__2_k2_2[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! * ($v_sigmoid_3[14 + $b * 16]! * (1 - $v_sigmoid_3[14 + $b * 16]!));
-          $v_mul_2[15 + $b * 16] = $v_matmul__2_k2_2[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! * ($v_sigmoid_3[15 + $b * 16]! * (1 - $v_sigmoid_3[15 + $b * 16]!));
-        }
-        // pad(… .* ~2.s1 .* … .* …, 17)
-        for (let $b = 0; $b < $nb; $b++) {
-          {
-            for (let $r = 0; $r < 48; $r++) $v_pad_2[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_2[16 + $b * 48 + $r] = $v_mul_2[$b * 16 + $r]!;
           }
         }
         // (-… + ~2.c .* ~2.s1) .* … .* (1 - …)
         for (let $b = 0; $b < $nb; $b++) {
-          $v_mul_3[$b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_tanh[$b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!) * ($v_sigmoid_2[$b * 16]! * (1 - $v_sigmoid_2[$b * 16]!));
-          $v_mul_3[1 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_tanh[1 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!) * ($v_sigmoid_2[1 + $b * 16]! * (1 - $v_sigmoid_2[1 + $b * 16]!));
-          $v_mul_3[2 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_tanh[2 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!) * ($v_sigmoid_2[2 + $b * 16]! * (1 - $v_sigmoid_2[2 + $b * 16]!));
-          $v_mul_3[3 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_tanh[3 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!) * ($v_sigmoid_2[3 + $b * 16]! * (1 - $v_sigmoid_2[3 + $b * 16]!));
-          $v_mul_3[4 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_tanh[4 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!) * ($v_sigmoid_2[4 + $b * 16]! * (1 - $v_sigmoid_2[4 + $b * 16]!));
-          $v_mul_3[5 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_tanh[5 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!) * ($v_sigmoid_2[5 + $b * 16]! * (1 - $v_sigmoid_2[5 + $b * 16]!));
-          $v_mul_3[6 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_tanh[6 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!) * ($v_sigmoid_2[6 + $b * 16]! * (1 - $v_sigmoid_2[6 + $b * 16]!));
-          $v_mul_3[7 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_tanh[7 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!) * ($v_sigmoid_2[7 + $b * 16]! * (1 - $v_sigmoid_2[7 + $b * 16]!));
-          $v_mul_3[8 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_tanh[8 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!) * ($v_sigmoid_2[8 + $b * 16]! * (1 - $v_sigmoid_2[8 + $b * 16]!));
-          $v_mul_3[9 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_tanh[9 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!) * ($v_sigmoid_2[9 + $b * 16]! * (1 - $v_sigmoid_2[9 + $b * 16]!));
-          $v_mul_3[10 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_tanh[10 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!) * ($v_sigmoid_2[10 + $b * 16]! * (1 - $v_sigmoid_2[10 + $b * 16]!));
-          $v_mul_3[11 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_tanh[11 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!) * ($v_sigmoid_2[11 + $b * 16]! * (1 - $v_sigmoid_2[11 + $b * 16]!));
-          $v_mul_3[12 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_tanh[12 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!) * ($v_sigmoid_2[12 + $b * 16]! * (1 - $v_sigmoid_2[12 + $b * 16]!));
-          $v_mul_3[13 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_tanh[13 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!) * ($v_sigmoid_2[13 + $b * 16]! * (1 - $v_sigmoid_2[13 + $b * 16]!));
-          $v_mul_3[14 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_tanh[14 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!) * ($v_sigmoid_2[14 + $b * 16]! * (1 - $v_sigmoid_2[14 + $b * 16]!));
-          $v_mul_3[15 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_tanh[15 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!) * ($v_sigmoid_2[15 + $b * 16]! * (1 - $v_sigmoid_2[15 + $b * 16]!));
+          $v_mul_2[$b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 16 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 16 + $b * 240]!));
+          $v_mul_2[1 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 15 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 15 + $b * 240]!));
+          $v_mul_2[2 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 14 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 14 + $b * 240]!));
+          $v_mul_2[3 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 13 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 13 + $b * 240]!));
+          $v_mul_2[4 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 12 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 12 + $b * 240]!));
+          $v_mul_2[5 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 11 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 11 + $b * 240]!));
+          $v_mul_2[6 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 10 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 10 + $b * 240]!));
+          $v_mul_2[7 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 9 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 9 + $b * 240]!));
+          $v_mul_2[8 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 8 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 8 + $b * 240]!));
+          $v_mul_2[9 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 7 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 7 + $b * 240]!));
+          $v_mul_2[10 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 6 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 6 + $b * 240]!));
+          $v_mul_2[11 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 5 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 5 + $b * 240]!));
+          $v_mul_2[12 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 4 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 4 + $b * 240]!));
+          $v_mul_2[13 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 3 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 3 + $b * 240]!));
+          $v_mul_2[14 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 2 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 2 + $b * 240]!));
+          $v_mul_2[15 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 1 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 1 + $b * 240]!));
         }
-        // pad((… + …) .* … .* …, 1)
+        // matmul(~2.k2, …) .* ~2.s1 .* … .* (1 - …)
+        for (let $b = 0; $b < $nb; $b++) {
+          $v_mul_3[$b * 16] = $v_matmul__2_k2[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $b * 240]!));
+          $v_mul_3[1 + $b * 16] = $v_matmul__2_k2[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 15 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 15 + $b * 240]!));
+          $v_mul_3[2 + $b * 16] = $v_matmul__2_k2[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 14 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 14 + $b * 240]!));
+          $v_mul_3[3 + $b * 16] = $v_matmul__2_k2[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 13 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 13 + $b * 240]!));
+          $v_mul_3[4 + $b * 16] = $v_matmul__2_k2[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 12 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 12 + $b * 240]!));
+          $v_mul_3[5 + $b * 16] = $v_matmul__2_k2[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 11 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 11 + $b * 240]!));
+          $v_mul_3[6 + $b * 16] = $v_matmul__2_k2[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 10 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 10 + $b * 240]!));
+          $v_mul_3[7 + $b * 16] = $v_matmul__2_k2[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 9 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 9 + $b * 240]!));
+          $v_mul_3[8 + $b * 16] = $v_matmul__2_k2[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 8 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 8 + $b * 240]!));
+          $v_mul_3[9 + $b * 16] = $v_matmul__2_k2[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 7 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 7 + $b * 240]!));
+          $v_mul_3[10 + $b * 16] = $v_matmul__2_k2[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 6 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 6 + $b * 240]!));
+          $v_mul_3[11 + $b * 16] = $v_matmul__2_k2[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 5 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 5 + $b * 240]!));
+          $v_mul_3[12 + $b * 16] = $v_matmul__2_k2[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 4 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 4 + $b * 240]!));
+          $v_mul_3[13 + $b * 16] = $v_matmul__2_k2[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 3 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 3 + $b * 240]!));
+          $v_mul_3[14 + $b * 16] = $v_matmul__2_k2[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 2 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 2 + $b * 240]!));
+          $v_mul_3[15 + $b * 16] = $v_matmul__2_k2[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 1 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 1 + $b * 240]!));
+        }
+        // concat((… + …) .* … .* …, … .* ~2.s1 .* … .* …)
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 48; $r++) $v_pad_3[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_3[$b * 48 + $r] = $v_mul_3[$b * 16 + $r]!;
+            for (let $r = 0; $r < 16; $r++) $v_concat[$b * 32 + $r] = $v_mul_2[$b * 16 + $r]!;
+            for (let $r = 0; $r < 16; $r++) $v_concat[16 + $b * 32 + $r] = $v_mul_3[$b * 16 + $r]!;
           }
         }
-        // pad(… .* …, 17) + pad(… .* …, 1)
+        // pad(concat(… .* …, … .* …), 1)
         for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 48; $r++) $v_add[$b * 48 + $r] = $v_pad_2[$b * 48 + $r]! + $v_pad_3[$b * 48 + $r]!;
+          {
+            for (let $r = 0; $r < 48; $r++) $v_pad_2[$b * 48 + $r] = 0;
+            for (let $r = 0; $r < 32; $r++) $v_pad_2[$b * 48 + $r] = $v_concat[$b * 32 + $r]!;
+          }
         }
         // ~2.s0 + … + … + matmul(~2.k2, …)
         {
@@ -3701,10 +3341,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3) * 48;
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_add[$l0 + $k]!;
-                const $a1 = $v_add[$l1 + $k]!;
-                const $a2 = $v_add[$l2 + $k]!;
-                const $a3 = $v_add[$l3 + $k]!;
+                const $a0 = $v_pad_2[$l0 + $k]!;
+                const $a1 = $v_pad_2[$l1 + $k]!;
+                const $a2 = $v_pad_2[$l2 + $k]!;
+                const $a3 = $v_pad_2[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 const $w1 = $p_gru_U[$m1 + $k]!;
                 const $w2 = $p_gru_U[$m2 + $k]!;
@@ -3726,22 +3366,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2_2[$i * 16 + $j + 1]! * $v_sigmoid_3[$i * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_sigmoid_2[$i * 16 + $j + 1]! + $c01);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2_2[$i * 16 + $j + 2]! * $v_sigmoid_3[$i * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_sigmoid_2[$i * 16 + $j + 2]! + $c02);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2_2[$i * 16 + $j + 3]! * $v_sigmoid_3[$i * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_sigmoid_2[$i * 16 + $j + 3]! + $c03);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j]! * $v_sigmoid_3[($i + 1) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_sigmoid_2[($i + 1) * 16 + $j]! + $c10);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 1]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j + 1]! * $v_sigmoid_3[($i + 1) * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 1]! * $v_sigmoid_2[($i + 1) * 16 + $j + 1]! + $c11);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 2]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j + 2]! * $v_sigmoid_3[($i + 1) * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 2]! * $v_sigmoid_2[($i + 1) * 16 + $j + 2]! + $c12);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 3]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j + 3]! * $v_sigmoid_3[($i + 1) * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 3]! * $v_sigmoid_2[($i + 1) * 16 + $j + 3]! + $c13);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j]! * $v_sigmoid_3[($i + 2) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_sigmoid_2[($i + 2) * 16 + $j]! + $c20);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 1]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j + 1]! * $v_sigmoid_3[($i + 2) * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 1]! * $v_sigmoid_2[($i + 2) * 16 + $j + 1]! + $c21);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 2]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j + 2]! * $v_sigmoid_3[($i + 2) * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 2]! * $v_sigmoid_2[($i + 2) * 16 + $j + 2]! + $c22);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 3]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j + 3]! * $v_sigmoid_3[($i + 2) * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 3]! * $v_sigmoid_2[($i + 2) * 16 + $j + 3]! + $c23);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j]! * $v_sigmoid_3[($i + 3) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_sigmoid_2[($i + 3) * 16 + $j]! + $c30);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 1]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j + 1]! * $v_sigmoid_3[($i + 3) * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 1]! * $v_sigmoid_2[($i + 3) * 16 + $j + 1]! + $c31);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 2]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j + 2]! * $v_sigmoid_3[($i + 3) * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 2]! * $v_sigmoid_2[($i + 3) * 16 + $j + 2]! + $c32);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 3]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j + 3]! * $v_sigmoid_3[($i + 3) * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 3]! * $v_sigmoid_2[($i + 3) * 16 + $j + 3]! + $c33);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2[$i * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 1]! + $c01);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2[$i * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 2]! + $c02);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2[$i * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 3]! + $c03);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2[($i + 1) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $c10);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 1]! + ($v_matmul__2_k2[($i + 1) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]! + $c11);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 2]! + ($v_matmul__2_k2[($i + 1) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]! + $c12);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 3]! + ($v_matmul__2_k2[($i + 1) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]! + $c13);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2[($i + 2) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $c20);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 1]! + ($v_matmul__2_k2[($i + 2) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]! + $c21);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 2]! + ($v_matmul__2_k2[($i + 2) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]! + $c22);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 3]! + ($v_matmul__2_k2[($i + 2) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]! + $c23);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2[($i + 3) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $c30);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 1]! + ($v_matmul__2_k2[($i + 3) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]! + $c31);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 2]! + ($v_matmul__2_k2[($i + 3) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]! + $c32);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 3]! + ($v_matmul__2_k2[($i + 3) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]! + $c33);
             }
             for (; $j < 16; $j++) {
               const $l0 = $i * 48;
@@ -3751,20 +3391,20 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m0 = $j * 48;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_add[$l0 + $k]!;
-                const $a1 = $v_add[$l1 + $k]!;
-                const $a2 = $v_add[$l2 + $k]!;
-                const $a3 = $v_add[$l3 + $k]!;
+                const $a0 = $v_pad_2[$l0 + $k]!;
+                const $a1 = $v_pad_2[$l1 + $k]!;
+                const $a2 = $v_pad_2[$l2 + $k]!;
+                const $a3 = $v_pad_2[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j]! * $v_sigmoid_3[($i + 1) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_sigmoid_2[($i + 1) * 16 + $j]! + $c10);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j]! * $v_sigmoid_3[($i + 2) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_sigmoid_2[($i + 2) * 16 + $j]! + $c20);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j]! * $v_sigmoid_3[($i + 3) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_sigmoid_2[($i + 3) * 16 + $j]! + $c30);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2[($i + 1) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $c10);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2[($i + 2) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $c20);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2[($i + 3) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $c30);
             }
           }
           for (; $i < $nb; $i++) {
@@ -3777,7 +3417,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3) * 48;
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_add[$l0 + $k]!;
+                const $a0 = $v_pad_2[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 const $w1 = $p_gru_U[$m1 + $k]!;
                 const $w2 = $p_gru_U[$m2 + $k]!;
@@ -3787,31 +3427,27 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2_2[$i * 16 + $j + 1]! * $v_sigmoid_3[$i * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_sigmoid_2[$i * 16 + $j + 1]! + $c01);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2_2[$i * 16 + $j + 2]! * $v_sigmoid_3[$i * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_sigmoid_2[$i * 16 + $j + 2]! + $c02);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2_2[$i * 16 + $j + 3]! * $v_sigmoid_3[$i * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_sigmoid_2[$i * 16 + $j + 3]! + $c03);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2[$i * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 1]! + $c01);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2[$i * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 2]! + $c02);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2[$i * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 3]! + $c03);
             }
             for (; $j < 16; $j++) {
               const $l0 = $i * 48;
               const $m0 = $j * 48;
               let $c00 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_add[$l0 + $k]!;
+                const $a0 = $v_pad_2[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 $c00 += $a0 * $w0;
               }
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
+              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
             }
           }
         }
       }
     };
     $loop();
-  }
-  // a sum over time starts at 0
-  for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_d_gru_U[$b * 768 + $r * 48 + $c] = 0;
   }
   // a sum over time starts at 0
   for (let $b = 0; $b < $nb; $b++) {
@@ -3826,466 +3462,49 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       // d_gru_b = …
       // grad of: …
       for (let $step = 1; $step <= 15; $step++) {
-        // matmul(~3.s3, ~3.k0) + ~3.k1
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $a1 = $x[$l1 + $k]!;
-                const $a2 = $x[$l2 + $k]!;
-                const $a3 = $x[$l3 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                const $w1 = $p_gru_W[$m1 + $k * 48]!;
-                const $w2 = $p_gru_W[$m2 + $k * 48]!;
-                const $w3 = $p_gru_W[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_add__3_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__3_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__3_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__3_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-              $v_add__3_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
-              $v_add__3_k1[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
-              $v_add__3_k1[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
-              $v_add__3_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
-              $v_add__3_k1[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
-              $v_add__3_k1[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
-              $v_add__3_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
-              $v_add__3_k1[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
-              $v_add__3_k1[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $a1 = $x[$l1 + $k]!;
-                const $a2 = $x[$l2 + $k]!;
-                const $a3 = $x[$l3 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_add__3_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                const $w1 = $p_gru_W[$m1 + $k * 48]!;
-                const $w2 = $p_gru_W[$m2 + $k * 48]!;
-                const $w3 = $p_gru_W[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_add__3_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__3_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__3_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__3_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_add__3_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-            }
-          }
-        }
-        // matmul(~3.s1, ~3.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_matmul__3_s1__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__3_s1__3_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__3_s1__3_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__3_s1__3_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__3_s1__3_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__3_s1__3_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__3_s1__3_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__3_s1__3_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__3_s1__3_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__3_s1__3_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__3_s1__3_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__3_s1__3_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__3_s1__3_k2[($i + 3) * 48 + ($j + 3)] = $c33;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_matmul__3_s1__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_s1__3_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__3_s1__3_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__3_s1__3_k2[($i + 3) * 48 + $j] = $c30;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_matmul__3_s1__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 3)] = $c03;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_matmul__3_s1__3_k2[$i * 48 + $j] = $c00;
-            }
-          }
-        }
-        // sigmoid(slice(…, 1) + slice(…, 1))
+        // (-… + ~3.s0 .* ~3.s1) .* … .* (1 - …)
         for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid_4[$b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[$b * 48]! + $v_matmul__3_s1__3_k2[$b * 48]!)));
-          $v_sigmoid_4[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[1 + $b * 48]! + $v_matmul__3_s1__3_k2[1 + $b * 48]!)));
-          $v_sigmoid_4[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[2 + $b * 48]! + $v_matmul__3_s1__3_k2[2 + $b * 48]!)));
-          $v_sigmoid_4[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[3 + $b * 48]! + $v_matmul__3_s1__3_k2[3 + $b * 48]!)));
-          $v_sigmoid_4[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[4 + $b * 48]! + $v_matmul__3_s1__3_k2[4 + $b * 48]!)));
-          $v_sigmoid_4[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[5 + $b * 48]! + $v_matmul__3_s1__3_k2[5 + $b * 48]!)));
-          $v_sigmoid_4[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[6 + $b * 48]! + $v_matmul__3_s1__3_k2[6 + $b * 48]!)));
-          $v_sigmoid_4[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[7 + $b * 48]! + $v_matmul__3_s1__3_k2[7 + $b * 48]!)));
-          $v_sigmoid_4[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[8 + $b * 48]! + $v_matmul__3_s1__3_k2[8 + $b * 48]!)));
-          $v_sigmoid_4[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[9 + $b * 48]! + $v_matmul__3_s1__3_k2[9 + $b * 48]!)));
-          $v_sigmoid_4[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[10 + $b * 48]! + $v_matmul__3_s1__3_k2[10 + $b * 48]!)));
-          $v_sigmoid_4[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[11 + $b * 48]! + $v_matmul__3_s1__3_k2[11 + $b * 48]!)));
-          $v_sigmoid_4[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[12 + $b * 48]! + $v_matmul__3_s1__3_k2[12 + $b * 48]!)));
-          $v_sigmoid_4[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[13 + $b * 48]! + $v_matmul__3_s1__3_k2[13 + $b * 48]!)));
-          $v_sigmoid_4[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[14 + $b * 48]! + $v_matmul__3_s1__3_k2[14 + $b * 48]!)));
-          $v_sigmoid_4[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[15 + $b * 48]! + $v_matmul__3_s1__3_k2[15 + $b * 48]!)));
-        }
-        // sigmoid(slice(…, 17) + slice(…, 17))
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid_5[$b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[16 + $b * 48]! + $v_matmul__3_s1__3_k2[16 + $b * 48]!)));
-          $v_sigmoid_5[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[17 + $b * 48]! + $v_matmul__3_s1__3_k2[17 + $b * 48]!)));
-          $v_sigmoid_5[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[18 + $b * 48]! + $v_matmul__3_s1__3_k2[18 + $b * 48]!)));
-          $v_sigmoid_5[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[19 + $b * 48]! + $v_matmul__3_s1__3_k2[19 + $b * 48]!)));
-          $v_sigmoid_5[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[20 + $b * 48]! + $v_matmul__3_s1__3_k2[20 + $b * 48]!)));
-          $v_sigmoid_5[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[21 + $b * 48]! + $v_matmul__3_s1__3_k2[21 + $b * 48]!)));
-          $v_sigmoid_5[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[22 + $b * 48]! + $v_matmul__3_s1__3_k2[22 + $b * 48]!)));
-          $v_sigmoid_5[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[23 + $b * 48]! + $v_matmul__3_s1__3_k2[23 + $b * 48]!)));
-          $v_sigmoid_5[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[24 + $b * 48]! + $v_matmul__3_s1__3_k2[24 + $b * 48]!)));
-          $v_sigmoid_5[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[25 + $b * 48]! + $v_matmul__3_s1__3_k2[25 + $b * 48]!)));
-          $v_sigmoid_5[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[26 + $b * 48]! + $v_matmul__3_s1__3_k2[26 + $b * 48]!)));
-          $v_sigmoid_5[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[27 + $b * 48]! + $v_matmul__3_s1__3_k2[27 + $b * 48]!)));
-          $v_sigmoid_5[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[28 + $b * 48]! + $v_matmul__3_s1__3_k2[28 + $b * 48]!)));
-          $v_sigmoid_5[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[29 + $b * 48]! + $v_matmul__3_s1__3_k2[29 + $b * 48]!)));
-          $v_sigmoid_5[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[30 + $b * 48]! + $v_matmul__3_s1__3_k2[30 + $b * 48]!)));
-          $v_sigmoid_5[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[31 + $b * 48]! + $v_matmul__3_s1__3_k2[31 + $b * 48]!)));
-        }
-        // sigmoid(… + …) .* ~3.s1
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul__3_s1[$b * 16] = $v_sigmoid_5[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
-          $v_mul__3_s1[1 + $b * 16] = $v_sigmoid_5[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
-          $v_mul__3_s1[2 + $b * 16] = $v_sigmoid_5[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
-          $v_mul__3_s1[3 + $b * 16] = $v_sigmoid_5[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
-          $v_mul__3_s1[4 + $b * 16] = $v_sigmoid_5[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
-          $v_mul__3_s1[5 + $b * 16] = $v_sigmoid_5[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
-          $v_mul__3_s1[6 + $b * 16] = $v_sigmoid_5[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
-          $v_mul__3_s1[7 + $b * 16] = $v_sigmoid_5[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
-          $v_mul__3_s1[8 + $b * 16] = $v_sigmoid_5[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
-          $v_mul__3_s1[9 + $b * 16] = $v_sigmoid_5[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
-          $v_mul__3_s1[10 + $b * 16] = $v_sigmoid_5[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
-          $v_mul__3_s1[11 + $b * 16] = $v_sigmoid_5[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
-          $v_mul__3_s1[12 + $b * 16] = $v_sigmoid_5[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
-          $v_mul__3_s1[13 + $b * 16] = $v_sigmoid_5[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
-          $v_mul__3_s1[14 + $b * 16] = $v_sigmoid_5[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
-          $v_mul__3_s1[15 + $b * 16] = $v_sigmoid_5[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
-        }
-        // matmul(sigmoid(…) .* ~3.s1, ~3.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $i * 16;
-              const $l1 = ($i + 1) * 16;
-              const $l2 = ($i + 2) * 16;
-              const $l3 = ($i + 3) * 16;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__3_s1[$l0 + $k]!;
-                const $a1 = $v_mul__3_s1[$l1 + $k]!;
-                const $a2 = $v_mul__3_s1[$l2 + $k]!;
-                const $a3 = $v_mul__3_s1[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_matmul__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__3_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__3_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__3_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__3_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__3_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__3_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__3_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__3_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__3_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__3_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__3_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__3_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__3_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__3_k2[($i + 3) * 48 + ($j + 3)] = $c33;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $i * 16;
-              const $l1 = ($i + 1) * 16;
-              const $l2 = ($i + 2) * 16;
-              const $l3 = ($i + 3) * 16;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__3_s1[$l0 + $k]!;
-                const $a1 = $v_mul__3_s1[$l1 + $k]!;
-                const $a2 = $v_mul__3_s1[$l2 + $k]!;
-                const $a3 = $v_mul__3_s1[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_matmul__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__3_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__3_k2[($i + 3) * 48 + $j] = $c30;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $i * 16;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__3_s1[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_matmul__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__3_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__3_k2[$i * 48 + ($j + 3)] = $c03;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $i * 16;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__3_s1[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_matmul__3_k2[$i * 48 + $j] = $c00;
-            }
-          }
-        }
-        // tanh(slice(…, 33) + slice(…, 33))
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_tanh_2[$b * 16] = Math.tanh($v_add__3_k1[32 + $b * 48]! + $v_matmul__3_k2[32 + $b * 48]!);
-          $v_tanh_2[1 + $b * 16] = Math.tanh($v_add__3_k1[33 + $b * 48]! + $v_matmul__3_k2[33 + $b * 48]!);
-          $v_tanh_2[2 + $b * 16] = Math.tanh($v_add__3_k1[34 + $b * 48]! + $v_matmul__3_k2[34 + $b * 48]!);
-          $v_tanh_2[3 + $b * 16] = Math.tanh($v_add__3_k1[35 + $b * 48]! + $v_matmul__3_k2[35 + $b * 48]!);
-          $v_tanh_2[4 + $b * 16] = Math.tanh($v_add__3_k1[36 + $b * 48]! + $v_matmul__3_k2[36 + $b * 48]!);
-          $v_tanh_2[5 + $b * 16] = Math.tanh($v_add__3_k1[37 + $b * 48]! + $v_matmul__3_k2[37 + $b * 48]!);
-          $v_tanh_2[6 + $b * 16] = Math.tanh($v_add__3_k1[38 + $b * 48]! + $v_matmul__3_k2[38 + $b * 48]!);
-          $v_tanh_2[7 + $b * 16] = Math.tanh($v_add__3_k1[39 + $b * 48]! + $v_matmul__3_k2[39 + $b * 48]!);
-          $v_tanh_2[8 + $b * 16] = Math.tanh($v_add__3_k1[40 + $b * 48]! + $v_matmul__3_k2[40 + $b * 48]!);
-          $v_tanh_2[9 + $b * 16] = Math.tanh($v_add__3_k1[41 + $b * 48]! + $v_matmul__3_k2[41 + $b * 48]!);
-          $v_tanh_2[10 + $b * 16] = Math.tanh($v_add__3_k1[42 + $b * 48]! + $v_matmul__3_k2[42 + $b * 48]!);
-          $v_tanh_2[11 + $b * 16] = Math.tanh($v_add__3_k1[43 + $b * 48]! + $v_matmul__3_k2[43 + $b * 48]!);
-          $v_tanh_2[12 + $b * 16] = Math.tanh($v_add__3_k1[44 + $b * 48]! + $v_matmul__3_k2[44 + $b * 48]!);
-          $v_tanh_2[13 + $b * 16] = Math.tanh($v_add__3_k1[45 + $b * 48]! + $v_matmul__3_k2[45 + $b * 48]!);
-          $v_tanh_2[14 + $b * 16] = Math.tanh($v_add__3_k1[46 + $b * 48]! + $v_matmul__3_k2[46 + $b * 48]!);
-          $v_tanh_2[15 + $b * 16] = Math.tanh($v_add__3_k1[47 + $b * 48]! + $v_matmul__3_k2[47 + $b * 48]!);
+          $v_mul_4[$b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 16 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 16 + $b * 240]!));
+          $v_mul_4[1 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 15 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 15 + $b * 240]!));
+          $v_mul_4[2 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 14 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 14 + $b * 240]!));
+          $v_mul_4[3 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 13 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 13 + $b * 240]!));
+          $v_mul_4[4 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 12 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 12 + $b * 240]!));
+          $v_mul_4[5 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 11 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 11 + $b * 240]!));
+          $v_mul_4[6 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 10 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 10 + $b * 240]!));
+          $v_mul_4[7 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 9 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 9 + $b * 240]!));
+          $v_mul_4[8 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 8 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 8 + $b * 240]!));
+          $v_mul_4[9 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 7 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 7 + $b * 240]!));
+          $v_mul_4[10 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 6 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 6 + $b * 240]!));
+          $v_mul_4[11 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 5 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 5 + $b * 240]!));
+          $v_mul_4[12 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 4 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 4 + $b * 240]!));
+          $v_mul_4[13 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 3 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 3 + $b * 240]!));
+          $v_mul_4[14 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 2 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 2 + $b * 240]!));
+          $v_mul_4[15 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 1 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 1 + $b * 240]!));
         }
         // ~3.s0 .* (1 - …) .* (1 - ….^2)
         for (let $b = 0; $b < $nb; $b++) {
-          $v_mul_4[$b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * (1 - $v_sigmoid_4[$b * 16]!) * (1 - ($v_tanh_2[$b * 16]! * $v_tanh_2[$b * 16]!));
-          $v_mul_4[1 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * (1 - $v_sigmoid_4[1 + $b * 16]!) * (1 - ($v_tanh_2[1 + $b * 16]! * $v_tanh_2[1 + $b * 16]!));
-          $v_mul_4[2 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * (1 - $v_sigmoid_4[2 + $b * 16]!) * (1 - ($v_tanh_2[2 + $b * 16]! * $v_tanh_2[2 + $b * 16]!));
-          $v_mul_4[3 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * (1 - $v_sigmoid_4[3 + $b * 16]!) * (1 - ($v_tanh_2[3 + $b * 16]! * $v_tanh_2[3 + $b * 16]!));
-          $v_mul_4[4 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * (1 - $v_sigmoid_4[4 + $b * 16]!) * (1 - ($v_tanh_2[4 + $b * 16]! * $v_tanh_2[4 + $b * 16]!));
-          $v_mul_4[5 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * (1 - $v_sigmoid_4[5 + $b * 16]!) * (1 - ($v_tanh_2[5 + $b * 16]! * $v_tanh_2[5 + $b * 16]!));
-          $v_mul_4[6 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * (1 - $v_sigmoid_4[6 + $b * 16]!) * (1 - ($v_tanh_2[6 + $b * 16]! * $v_tanh_2[6 + $b * 16]!));
-          $v_mul_4[7 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * (1 - $v_sigmoid_4[7 + $b * 16]!) * (1 - ($v_tanh_2[7 + $b * 16]! * $v_tanh_2[7 + $b * 16]!));
-          $v_mul_4[8 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * (1 - $v_sigmoid_4[8 + $b * 16]!) * (1 - ($v_tanh_2[8 + $b * 16]! * $v_tanh_2[8 + $b * 16]!));
-          $v_mul_4[9 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * (1 - $v_sigmoid_4[9 + $b * 16]!) * (1 - ($v_tanh_2[9 + $b * 16]! * $v_tanh_2[9 + $b * 16]!));
-          $v_mul_4[10 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * (1 - $v_sigmoid_4[10 + $b * 16]!) * (1 - ($v_tanh_2[10 + $b * 16]! * $v_tanh_2[10 + $b * 16]!));
-          $v_mul_4[11 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * (1 - $v_sigmoid_4[11 + $b * 16]!) * (1 - ($v_tanh_2[11 + $b * 16]! * $v_tanh_2[11 + $b * 16]!));
-          $v_mul_4[12 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * (1 - $v_sigmoid_4[12 + $b * 16]!) * (1 - ($v_tanh_2[12 + $b * 16]! * $v_tanh_2[12 + $b * 16]!));
-          $v_mul_4[13 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * (1 - $v_sigmoid_4[13 + $b * 16]!) * (1 - ($v_tanh_2[13 + $b * 16]! * $v_tanh_2[13 + $b * 16]!));
-          $v_mul_4[14 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * (1 - $v_sigmoid_4[14 + $b * 16]!) * (1 - ($v_tanh_2[14 + $b * 16]! * $v_tanh_2[14 + $b * 16]!));
-          $v_mul_4[15 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * (1 - $v_sigmoid_4[15 + $b * 16]!) * (1 - ($v_tanh_2[15 + $b * 16]! * $v_tanh_2[15 + $b * 16]!));
+          $v_mul_5[$b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_stored_sub[$step * 16 - 16 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 16 + $b * 240]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!));
+          $v_mul_5[1 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_stored_sub[$step * 16 - 15 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 15 + $b * 240]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!));
+          $v_mul_5[2 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_stored_sub[$step * 16 - 14 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 14 + $b * 240]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!));
+          $v_mul_5[3 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_stored_sub[$step * 16 - 13 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 13 + $b * 240]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!));
+          $v_mul_5[4 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_stored_sub[$step * 16 - 12 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 12 + $b * 240]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!));
+          $v_mul_5[5 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_stored_sub[$step * 16 - 11 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 11 + $b * 240]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!));
+          $v_mul_5[6 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_stored_sub[$step * 16 - 10 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 10 + $b * 240]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!));
+          $v_mul_5[7 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_stored_sub[$step * 16 - 9 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 9 + $b * 240]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!));
+          $v_mul_5[8 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_stored_sub[$step * 16 - 8 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 8 + $b * 240]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!));
+          $v_mul_5[9 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_stored_sub[$step * 16 - 7 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 7 + $b * 240]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!));
+          $v_mul_5[10 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_stored_sub[$step * 16 - 6 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 6 + $b * 240]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!));
+          $v_mul_5[11 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_stored_sub[$step * 16 - 5 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 5 + $b * 240]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!));
+          $v_mul_5[12 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_stored_sub[$step * 16 - 4 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 4 + $b * 240]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!));
+          $v_mul_5[13 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_stored_sub[$step * 16 - 3 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 3 + $b * 240]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!));
+          $v_mul_5[14 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_stored_sub[$step * 16 - 2 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 2 + $b * 240]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!));
+          $v_mul_5[15 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_stored_sub[$step * 16 - 1 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 1 + $b * 240]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!));
         }
         // pad(~3.s0 .* … .* (1 - …), 33)
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 48; $r++) $v_pad_4[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_4[32 + $b * 48 + $r] = $v_mul_4[$b * 16 + $r]!;
+            for (let $r = 0; $r < 48; $r++) $v_pad_3[$b * 48 + $r] = 0;
+            for (let $r = 0; $r < 16; $r++) $v_pad_3[32 + $b * 48 + $r] = $v_mul_5[$b * 16 + $r]!;
           }
         }
         // matmul(~3.k2, …) .* ~3.s1 .* … .* (1 - …)
@@ -4304,10 +3523,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3) * 48;
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_4[$l0 + $k]!;
-                const $a1 = $v_pad_4[$l1 + $k]!;
-                const $a2 = $v_pad_4[$l2 + $k]!;
-                const $a3 = $v_pad_4[$l3 + $k]!;
+                const $a0 = $v_pad_3[$l0 + $k]!;
+                const $a1 = $v_pad_3[$l1 + $k]!;
+                const $a2 = $v_pad_3[$l2 + $k]!;
+                const $a3 = $v_pad_3[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 const $w1 = $p_gru_U[$m1 + $k]!;
                 const $w2 = $p_gru_U[$m2 + $k]!;
@@ -4329,22 +3548,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_mul_5[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_sigmoid_5[$i * 16 + $j]! * (1 - $v_sigmoid_5[$i * 16 + $j]!));
-              $v_mul_5[$i * 16 + $j + 1] = $c01 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 1]! * ($v_sigmoid_5[$i * 16 + $j + 1]! * (1 - $v_sigmoid_5[$i * 16 + $j + 1]!));
-              $v_mul_5[$i * 16 + $j + 2] = $c02 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 2]! * ($v_sigmoid_5[$i * 16 + $j + 2]! * (1 - $v_sigmoid_5[$i * 16 + $j + 2]!));
-              $v_mul_5[$i * 16 + $j + 3] = $c03 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 3]! * ($v_sigmoid_5[$i * 16 + $j + 3]! * (1 - $v_sigmoid_5[$i * 16 + $j + 3]!));
-              $v_mul_5[($i + 1) * 16 + $j] = $c10 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j]! * ($v_sigmoid_5[($i + 1) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j]!));
-              $v_mul_5[($i + 1) * 16 + $j + 1] = $c11 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 1]! * ($v_sigmoid_5[($i + 1) * 16 + $j + 1]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j + 1]!));
-              $v_mul_5[($i + 1) * 16 + $j + 2] = $c12 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 2]! * ($v_sigmoid_5[($i + 1) * 16 + $j + 2]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j + 2]!));
-              $v_mul_5[($i + 1) * 16 + $j + 3] = $c13 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 3]! * ($v_sigmoid_5[($i + 1) * 16 + $j + 3]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j + 3]!));
-              $v_mul_5[($i + 2) * 16 + $j] = $c20 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j]! * ($v_sigmoid_5[($i + 2) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j]!));
-              $v_mul_5[($i + 2) * 16 + $j + 1] = $c21 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 1]! * ($v_sigmoid_5[($i + 2) * 16 + $j + 1]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j + 1]!));
-              $v_mul_5[($i + 2) * 16 + $j + 2] = $c22 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 2]! * ($v_sigmoid_5[($i + 2) * 16 + $j + 2]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j + 2]!));
-              $v_mul_5[($i + 2) * 16 + $j + 3] = $c23 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 3]! * ($v_sigmoid_5[($i + 2) * 16 + $j + 3]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j + 3]!));
-              $v_mul_5[($i + 3) * 16 + $j] = $c30 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j]! * ($v_sigmoid_5[($i + 3) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j]!));
-              $v_mul_5[($i + 3) * 16 + $j + 1] = $c31 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 1]! * ($v_sigmoid_5[($i + 3) * 16 + $j + 1]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j + 1]!));
-              $v_mul_5[($i + 3) * 16 + $j + 2] = $c32 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 2]! * ($v_sigmoid_5[($i + 3) * 16 + $j + 2]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j + 2]!));
-              $v_mul_5[($i + 3) * 16 + $j + 3] = $c33 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 3]! * ($v_sigmoid_5[($i + 3) * 16 + $j + 3]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j + 3]!));
+              $v_mul_6[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]!));
+              $v_mul_6[$i * 16 + $j + 1] = $c01 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]!));
+              $v_mul_6[$i * 16 + $j + 2] = $c02 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]!));
+              $v_mul_6[$i * 16 + $j + 3] = $c03 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]!));
+              $v_mul_6[($i + 1) * 16 + $j] = $c10 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]!));
+              $v_mul_6[($i + 1) * 16 + $j + 1] = $c11 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]!));
+              $v_mul_6[($i + 1) * 16 + $j + 2] = $c12 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]!));
+              $v_mul_6[($i + 1) * 16 + $j + 3] = $c13 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]!));
+              $v_mul_6[($i + 2) * 16 + $j] = $c20 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]!));
+              $v_mul_6[($i + 2) * 16 + $j + 1] = $c21 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]!));
+              $v_mul_6[($i + 2) * 16 + $j + 2] = $c22 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]!));
+              $v_mul_6[($i + 2) * 16 + $j + 3] = $c23 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]!));
+              $v_mul_6[($i + 3) * 16 + $j] = $c30 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]!));
+              $v_mul_6[($i + 3) * 16 + $j + 1] = $c31 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]!));
+              $v_mul_6[($i + 3) * 16 + $j + 2] = $c32 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]!));
+              $v_mul_6[($i + 3) * 16 + $j + 3] = $c33 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]!));
             }
             for (; $j < 16; $j++) {
               const $l0 = $i * 48;
@@ -4354,20 +3573,20 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m0 = $j * 48;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_4[$l0 + $k]!;
-                const $a1 = $v_pad_4[$l1 + $k]!;
-                const $a2 = $v_pad_4[$l2 + $k]!;
-                const $a3 = $v_pad_4[$l3 + $k]!;
+                const $a0 = $v_pad_3[$l0 + $k]!;
+                const $a1 = $v_pad_3[$l1 + $k]!;
+                const $a2 = $v_pad_3[$l2 + $k]!;
+                const $a3 = $v_pad_3[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_mul_5[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_sigmoid_5[$i * 16 + $j]! * (1 - $v_sigmoid_5[$i * 16 + $j]!));
-              $v_mul_5[($i + 1) * 16 + $j] = $c10 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j]! * ($v_sigmoid_5[($i + 1) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j]!));
-              $v_mul_5[($i + 2) * 16 + $j] = $c20 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j]! * ($v_sigmoid_5[($i + 2) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j]!));
-              $v_mul_5[($i + 3) * 16 + $j] = $c30 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j]! * ($v_sigmoid_5[($i + 3) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j]!));
+              $v_mul_6[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]!));
+              $v_mul_6[($i + 1) * 16 + $j] = $c10 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]!));
+              $v_mul_6[($i + 2) * 16 + $j] = $c20 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]!));
+              $v_mul_6[($i + 3) * 16 + $j] = $c30 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]!));
             }
           }
           for (; $i < $nb; $i++) {
@@ -4380,7 +3599,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3) * 48;
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_4[$l0 + $k]!;
+                const $a0 = $v_pad_3[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 const $w1 = $p_gru_U[$m1 + $k]!;
                 const $w2 = $p_gru_U[$m2 + $k]!;
@@ -4390,80 +3609,45 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_mul_5[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_sigmoid_5[$i * 16 + $j]! * (1 - $v_sigmoid_5[$i * 16 + $j]!));
-              $v_mul_5[$i * 16 + $j + 1] = $c01 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 1]! * ($v_sigmoid_5[$i * 16 + $j + 1]! * (1 - $v_sigmoid_5[$i * 16 + $j + 1]!));
-              $v_mul_5[$i * 16 + $j + 2] = $c02 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 2]! * ($v_sigmoid_5[$i * 16 + $j + 2]! * (1 - $v_sigmoid_5[$i * 16 + $j + 2]!));
-              $v_mul_5[$i * 16 + $j + 3] = $c03 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 3]! * ($v_sigmoid_5[$i * 16 + $j + 3]! * (1 - $v_sigmoid_5[$i * 16 + $j + 3]!));
+              $v_mul_6[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]!));
+              $v_mul_6[$i * 16 + $j + 1] = $c01 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]!));
+              $v_mul_6[$i * 16 + $j + 2] = $c02 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]!));
+              $v_mul_6[$i * 16 + $j + 3] = $c03 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]!));
             }
             for (; $j < 16; $j++) {
               const $l0 = $i * 48;
               const $m0 = $j * 48;
               let $c00 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_4[$l0 + $k]!;
+                const $a0 = $v_pad_3[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 $c00 += $a0 * $w0;
               }
-              $v_mul_5[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_sigmoid_5[$i * 16 + $j]! * (1 - $v_sigmoid_5[$i * 16 + $j]!));
+              $v_mul_6[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]!));
             }
           }
         }
-        // pad(… .* ~3.s1 .* … .* …, 17)
+        // concat((… + …) .* … .* …, … .* ~3.s1 .* … .* …, ~3.s0 .* … .* (1 - …))
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 48; $r++) $v_pad_5[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_5[16 + $b * 48 + $r] = $v_mul_5[$b * 16 + $r]!;
+            for (let $r = 0; $r < 16; $r++) $v_concat_2[$b * 48 + $r] = $v_mul_4[$b * 16 + $r]!;
+            for (let $r = 0; $r < 16; $r++) $v_concat_2[16 + $b * 48 + $r] = $v_mul_6[$b * 16 + $r]!;
+            for (let $r = 0; $r < 16; $r++) $v_concat_2[32 + $b * 48 + $r] = $v_mul_5[$b * 16 + $r]!;
           }
         }
-        // (-… + ~3.s0 .* ~3.s1) .* … .* (1 - …)
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul_6[$b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_tanh_2[$b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!) * ($v_sigmoid_4[$b * 16]! * (1 - $v_sigmoid_4[$b * 16]!));
-          $v_mul_6[1 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_tanh_2[1 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!) * ($v_sigmoid_4[1 + $b * 16]! * (1 - $v_sigmoid_4[1 + $b * 16]!));
-          $v_mul_6[2 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_tanh_2[2 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!) * ($v_sigmoid_4[2 + $b * 16]! * (1 - $v_sigmoid_4[2 + $b * 16]!));
-          $v_mul_6[3 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_tanh_2[3 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!) * ($v_sigmoid_4[3 + $b * 16]! * (1 - $v_sigmoid_4[3 + $b * 16]!));
-          $v_mul_6[4 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_tanh_2[4 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!) * ($v_sigmoid_4[4 + $b * 16]! * (1 - $v_sigmoid_4[4 + $b * 16]!));
-          $v_mul_6[5 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_tanh_2[5 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!) * ($v_sigmoid_4[5 + $b * 16]! * (1 - $v_sigmoid_4[5 + $b * 16]!));
-          $v_mul_6[6 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_tanh_2[6 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!) * ($v_sigmoid_4[6 + $b * 16]! * (1 - $v_sigmoid_4[6 + $b * 16]!));
-          $v_mul_6[7 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_tanh_2[7 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!) * ($v_sigmoid_4[7 + $b * 16]! * (1 - $v_sigmoid_4[7 + $b * 16]!));
-          $v_mul_6[8 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_tanh_2[8 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!) * ($v_sigmoid_4[8 + $b * 16]! * (1 - $v_sigmoid_4[8 + $b * 16]!));
-          $v_mul_6[9 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_tanh_2[9 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!) * ($v_sigmoid_4[9 + $b * 16]! * (1 - $v_sigmoid_4[9 + $b * 16]!));
-          $v_mul_6[10 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_tanh_2[10 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!) * ($v_sigmoid_4[10 + $b * 16]! * (1 - $v_sigmoid_4[10 + $b * 16]!));
-          $v_mul_6[11 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_tanh_2[11 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!) * ($v_sigmoid_4[11 + $b * 16]! * (1 - $v_sigmoid_4[11 + $b * 16]!));
-          $v_mul_6[12 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_tanh_2[12 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!) * ($v_sigmoid_4[12 + $b * 16]! * (1 - $v_sigmoid_4[12 + $b * 16]!));
-          $v_mul_6[13 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_tanh_2[13 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!) * ($v_sigmoid_4[13 + $b * 16]! * (1 - $v_sigmoid_4[13 + $b * 16]!));
-          $v_mul_6[14 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_tanh_2[14 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!) * ($v_sigmoid_4[14 + $b * 16]! * (1 - $v_sigmoid_4[14 + $b * 16]!));
-          $v_mul_6[15 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_tanh_2[15 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!) * ($v_sigmoid_4[15 + $b * 16]! * (1 - $v_sigmoid_4[15 + $b * 16]!));
-        }
-        // pad((… + …) .* … .* …, 1)
+        // concat((… + …) .* … .* …, … .* ~3.s1 .* … .* …)
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 48; $r++) $v_pad_6[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_6[$b * 48 + $r] = $v_mul_6[$b * 16 + $r]!;
+            for (let $r = 0; $r < 16; $r++) $v_concat_3[$b * 32 + $r] = $v_mul_4[$b * 16 + $r]!;
+            for (let $r = 0; $r < 16; $r++) $v_concat_3[16 + $b * 32 + $r] = $v_mul_6[$b * 16 + $r]!;
           }
         }
-        // pad(…, 17) + pad(…, 33) + pad(… .* …, 1)
-        for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 48; $r++) $v_add_2[$b * 48 + $r] = $v_pad_5[$b * 48 + $r]! + $v_pad_4[$b * 48 + $r]! + $v_pad_6[$b * 48 + $r]!;
-        }
-        // outer(sigmoid(…) .* ~3.s1, pad(… .* …, 33))
+        // pad(concat(… .* …, … .* …), 1)
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_outer[$b * 768 + $r * 48 + $c] = $v_mul__3_s1[$b * 16 + $r]! * $v_pad_4[$b * 48 + $c]!;
+            for (let $r = 0; $r < 48; $r++) $v_pad_4[$b * 48 + $r] = 0;
+            for (let $r = 0; $r < 32; $r++) $v_pad_4[$b * 48 + $r] = $v_concat_3[$b * 32 + $r]!;
           }
-        }
-        // pad(… .* …, 17) + pad(… .* …, 1)
-        for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 48; $r++) $v_add_3[$b * 48 + $r] = $v_pad_5[$b * 48 + $r]! + $v_pad_6[$b * 48 + $r]!;
-        }
-        // outer(~3.s1, pad(…, 17) + pad(…, 1))
-        for (let $b = 0; $b < $nb; $b++) {
-          {
-            for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_outer__3_s1[$b * 768 + $r * 48 + $c] = $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256 + $r]! * $v_add_3[$b * 48 + $c]!;
-          }
-        }
-        // outer(… .* ~3.s1, pad(…, 33)) + outer(~3.s1, … + …)
-        for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_add_4[$b * 768 + $r * 48 + $c] = $v_outer[$b * 768 + $r * 48 + $c]! + $v_outer__3_s1[$b * 768 + $r * 48 + $c]!;
         }
         // d_gru_W += d_gru_W, summed over the batch
         // grad of: …
@@ -4486,10 +3670,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 const $a1 = $x[$l1 + $k * 405]!;
                 const $a2 = $x[$l2 + $k * 405]!;
                 const $a3 = $x[$l3 + $k * 405]!;
-                const $w0 = $v_add_2[$m0 + $k * 48]!;
-                const $w1 = $v_add_2[$m1 + $k * 48]!;
-                const $w2 = $v_add_2[$m2 + $k * 48]!;
-                const $w3 = $v_add_2[$m3 + $k * 48]!;
+                const $w0 = $v_concat_2[$m0 + $k * 48]!;
+                const $w1 = $v_concat_2[$m1 + $k * 48]!;
+                const $w2 = $v_concat_2[$m2 + $k * 48]!;
+                const $w3 = $v_concat_2[$m3 + $k * 48]!;
                 $c00 += $a0 * $w0;
                 $c01 += $a0 * $w1;
                 $c02 += $a0 * $w2;
@@ -4536,7 +3720,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 const $a1 = $x[$l1 + $k * 405]!;
                 const $a2 = $x[$l2 + $k * 405]!;
                 const $a3 = $x[$l3 + $k * 405]!;
-                const $w0 = $v_add_2[$m0 + $k * 48]!;
+                const $w0 = $v_concat_2[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
@@ -4559,10 +3743,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < $nb; $k++) {
                 const $a0 = $x[$l0 + $k * 405]!;
-                const $w0 = $v_add_2[$m0 + $k * 48]!;
-                const $w1 = $v_add_2[$m1 + $k * 48]!;
-                const $w2 = $v_add_2[$m2 + $k * 48]!;
-                const $w3 = $v_add_2[$m3 + $k * 48]!;
+                const $w0 = $v_concat_2[$m0 + $k * 48]!;
+                const $w1 = $v_concat_2[$m1 + $k * 48]!;
+                const $w2 = $v_concat_2[$m2 + $k * 48]!;
+                const $w3 = $v_concat_2[$m3 + $k * 48]!;
                 $c00 += $a0 * $w0;
                 $c01 += $a0 * $w1;
                 $c02 += $a0 * $w2;
@@ -4579,20 +3763,258 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               let $c00 = 0;
               for (let $k = 0; $k < $nb; $k++) {
                 const $a0 = $x[$l0 + $k * 405]!;
-                const $w0 = $v_add_2[$m0 + $k * 48]!;
+                const $w0 = $v_concat_2[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
               $g_gru_W[$i * 48 + $j]! += $scale * $c00;
             }
           }
         }
-        // summed over t
-        for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_d_gru_U[$b * 768 + $r * 48 + $c] = $v_d_gru_U[$b * 768 + $r * 48 + $c]! + $v_add_4[$b * 768 + $r * 48 + $c]!;
+        // d_gru_U += d_gru_U, summed over the batch
+        // grad of: …
+        {
+          let $i = 0;
+          for (; $i + 4 <= 16; $i += 4) {
+            let $j = 0;
+            for (; $j + 4 <= 48; $j += 4) {
+              const $l0 = $step * 16 - 16 + $i;
+              const $l1 = $step * 16 - 16 + ($i + 1);
+              const $l2 = $step * 16 - 16 + ($i + 2);
+              const $l3 = $step * 16 - 16 + ($i + 3);
+              const $m0 = $j;
+              const $m1 = ($j + 1);
+              const $m2 = ($j + 2);
+              const $m3 = ($j + 3);
+              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+              for (let $k = 0; $k < $nb; $k++) {
+                const $a0 = $v_stored_mul__1_c[$l0 + $k * 240]!;
+                const $a1 = $v_stored_mul__1_c[$l1 + $k * 240]!;
+                const $a2 = $v_stored_mul__1_c[$l2 + $k * 240]!;
+                const $a3 = $v_stored_mul__1_c[$l3 + $k * 240]!;
+                const $w0 = $v_pad_3[$m0 + $k * 48]!;
+                const $w1 = $v_pad_3[$m1 + $k * 48]!;
+                const $w2 = $v_pad_3[$m2 + $k * 48]!;
+                const $w3 = $v_pad_3[$m3 + $k * 48]!;
+                $c00 += $a0 * $w0;
+                $c01 += $a0 * $w1;
+                $c02 += $a0 * $w2;
+                $c03 += $a0 * $w3;
+                $c10 += $a1 * $w0;
+                $c11 += $a1 * $w1;
+                $c12 += $a1 * $w2;
+                $c13 += $a1 * $w3;
+                $c20 += $a2 * $w0;
+                $c21 += $a2 * $w1;
+                $c22 += $a2 * $w2;
+                $c23 += $a2 * $w3;
+                $c30 += $a3 * $w0;
+                $c31 += $a3 * $w1;
+                $c32 += $a3 * $w2;
+                $c33 += $a3 * $w3;
+              }
+              $g_gru_U[$i * 48 + $j]! += $scale * $c00;
+              $g_gru_U[$i * 48 + ($j + 1)]! += $scale * $c01;
+              $g_gru_U[$i * 48 + ($j + 2)]! += $scale * $c02;
+              $g_gru_U[$i * 48 + ($j + 3)]! += $scale * $c03;
+              $g_gru_U[($i + 1) * 48 + $j]! += $scale * $c10;
+              $g_gru_U[($i + 1) * 48 + ($j + 1)]! += $scale * $c11;
+              $g_gru_U[($i + 1) * 48 + ($j + 2)]! += $scale * $c12;
+              $g_gru_U[($i + 1) * 48 + ($j + 3)]! += $scale * $c13;
+              $g_gru_U[($i + 2) * 48 + $j]! += $scale * $c20;
+              $g_gru_U[($i + 2) * 48 + ($j + 1)]! += $scale * $c21;
+              $g_gru_U[($i + 2) * 48 + ($j + 2)]! += $scale * $c22;
+              $g_gru_U[($i + 2) * 48 + ($j + 3)]! += $scale * $c23;
+              $g_gru_U[($i + 3) * 48 + $j]! += $scale * $c30;
+              $g_gru_U[($i + 3) * 48 + ($j + 1)]! += $scale * $c31;
+              $g_gru_U[($i + 3) * 48 + ($j + 2)]! += $scale * $c32;
+              $g_gru_U[($i + 3) * 48 + ($j + 3)]! += $scale * $c33;
+            }
+            for (; $j < 48; $j++) {
+              const $l0 = $step * 16 - 16 + $i;
+              const $l1 = $step * 16 - 16 + ($i + 1);
+              const $l2 = $step * 16 - 16 + ($i + 2);
+              const $l3 = $step * 16 - 16 + ($i + 3);
+              const $m0 = $j;
+              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+              for (let $k = 0; $k < $nb; $k++) {
+                const $a0 = $v_stored_mul__1_c[$l0 + $k * 240]!;
+                const $a1 = $v_stored_mul__1_c[$l1 + $k * 240]!;
+                const $a2 = $v_stored_mul__1_c[$l2 + $k * 240]!;
+                const $a3 = $v_stored_mul__1_c[$l3 + $k * 240]!;
+                const $w0 = $v_pad_3[$m0 + $k * 48]!;
+                $c00 += $a0 * $w0;
+                $c10 += $a1 * $w0;
+                $c20 += $a2 * $w0;
+                $c30 += $a3 * $w0;
+              }
+              $g_gru_U[$i * 48 + $j]! += $scale * $c00;
+              $g_gru_U[($i + 1) * 48 + $j]! += $scale * $c10;
+              $g_gru_U[($i + 2) * 48 + $j]! += $scale * $c20;
+              $g_gru_U[($i + 3) * 48 + $j]! += $scale * $c30;
+            }
+          }
+          for (; $i < 16; $i++) {
+            let $j = 0;
+            for (; $j + 4 <= 48; $j += 4) {
+              const $l0 = $step * 16 - 16 + $i;
+              const $m0 = $j;
+              const $m1 = ($j + 1);
+              const $m2 = ($j + 2);
+              const $m3 = ($j + 3);
+              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+              for (let $k = 0; $k < $nb; $k++) {
+                const $a0 = $v_stored_mul__1_c[$l0 + $k * 240]!;
+                const $w0 = $v_pad_3[$m0 + $k * 48]!;
+                const $w1 = $v_pad_3[$m1 + $k * 48]!;
+                const $w2 = $v_pad_3[$m2 + $k * 48]!;
+                const $w3 = $v_pad_3[$m3 + $k * 48]!;
+                $c00 += $a0 * $w0;
+                $c01 += $a0 * $w1;
+                $c02 += $a0 * $w2;
+                $c03 += $a0 * $w3;
+              }
+              $g_gru_U[$i * 48 + $j]! += $scale * $c00;
+              $g_gru_U[$i * 48 + ($j + 1)]! += $scale * $c01;
+              $g_gru_U[$i * 48 + ($j + 2)]! += $scale * $c02;
+              $g_gru_U[$i * 48 + ($j + 3)]! += $scale * $c03;
+            }
+            for (; $j < 48; $j++) {
+              const $l0 = $step * 16 - 16 + $i;
+              const $m0 = $j;
+              let $c00 = 0;
+              for (let $k = 0; $k < $nb; $k++) {
+                const $a0 = $v_stored_mul__1_c[$l0 + $k * 240]!;
+                const $w0 = $v_pad_3[$m0 + $k * 48]!;
+                $c00 += $a0 * $w0;
+              }
+              $g_gru_U[$i * 48 + $j]! += $scale * $c00;
+            }
+          }
+        }
+        // d_gru_U += d_gru_U, summed over the batch
+        // grad of: …
+        {
+          let $i = 0;
+          for (; $i + 4 <= 16; $i += 4) {
+            let $j = 0;
+            for (; $j + 4 <= 48; $j += 4) {
+              const $l0 = $step * 16 - 16 + $i;
+              const $l1 = $step * 16 - 16 + ($i + 1);
+              const $l2 = $step * 16 - 16 + ($i + 2);
+              const $l3 = $step * 16 - 16 + ($i + 3);
+              const $m0 = $j;
+              const $m1 = ($j + 1);
+              const $m2 = ($j + 2);
+              const $m3 = ($j + 3);
+              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+              for (let $k = 0; $k < $nb; $k++) {
+                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k * 256]!;
+                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k * 256]!;
+                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k * 256]!;
+                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k * 256]!;
+                const $w0 = $v_pad_4[$m0 + $k * 48]!;
+                const $w1 = $v_pad_4[$m1 + $k * 48]!;
+                const $w2 = $v_pad_4[$m2 + $k * 48]!;
+                const $w3 = $v_pad_4[$m3 + $k * 48]!;
+                $c00 += $a0 * $w0;
+                $c01 += $a0 * $w1;
+                $c02 += $a0 * $w2;
+                $c03 += $a0 * $w3;
+                $c10 += $a1 * $w0;
+                $c11 += $a1 * $w1;
+                $c12 += $a1 * $w2;
+                $c13 += $a1 * $w3;
+                $c20 += $a2 * $w0;
+                $c21 += $a2 * $w1;
+                $c22 += $a2 * $w2;
+                $c23 += $a2 * $w3;
+                $c30 += $a3 * $w0;
+                $c31 += $a3 * $w1;
+                $c32 += $a3 * $w2;
+                $c33 += $a3 * $w3;
+              }
+              $g_gru_U[$i * 48 + $j]! += $scale * $c00;
+              $g_gru_U[$i * 48 + ($j + 1)]! += $scale * $c01;
+              $g_gru_U[$i * 48 + ($j + 2)]! += $scale * $c02;
+              $g_gru_U[$i * 48 + ($j + 3)]! += $scale * $c03;
+              $g_gru_U[($i + 1) * 48 + $j]! += $scale * $c10;
+              $g_gru_U[($i + 1) * 48 + ($j + 1)]! += $scale * $c11;
+              $g_gru_U[($i + 1) * 48 + ($j + 2)]! += $scale * $c12;
+              $g_gru_U[($i + 1) * 48 + ($j + 3)]! += $scale * $c13;
+              $g_gru_U[($i + 2) * 48 + $j]! += $scale * $c20;
+              $g_gru_U[($i + 2) * 48 + ($j + 1)]! += $scale * $c21;
+              $g_gru_U[($i + 2) * 48 + ($j + 2)]! += $scale * $c22;
+              $g_gru_U[($i + 2) * 48 + ($j + 3)]! += $scale * $c23;
+              $g_gru_U[($i + 3) * 48 + $j]! += $scale * $c30;
+              $g_gru_U[($i + 3) * 48 + ($j + 1)]! += $scale * $c31;
+              $g_gru_U[($i + 3) * 48 + ($j + 2)]! += $scale * $c32;
+              $g_gru_U[($i + 3) * 48 + ($j + 3)]! += $scale * $c33;
+            }
+            for (; $j < 48; $j++) {
+              const $l0 = $step * 16 - 16 + $i;
+              const $l1 = $step * 16 - 16 + ($i + 1);
+              const $l2 = $step * 16 - 16 + ($i + 2);
+              const $l3 = $step * 16 - 16 + ($i + 3);
+              const $m0 = $j;
+              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+              for (let $k = 0; $k < $nb; $k++) {
+                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k * 256]!;
+                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k * 256]!;
+                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k * 256]!;
+                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k * 256]!;
+                const $w0 = $v_pad_4[$m0 + $k * 48]!;
+                $c00 += $a0 * $w0;
+                $c10 += $a1 * $w0;
+                $c20 += $a2 * $w0;
+                $c30 += $a3 * $w0;
+              }
+              $g_gru_U[$i * 48 + $j]! += $scale * $c00;
+              $g_gru_U[($i + 1) * 48 + $j]! += $scale * $c10;
+              $g_gru_U[($i + 2) * 48 + $j]! += $scale * $c20;
+              $g_gru_U[($i + 3) * 48 + $j]! += $scale * $c30;
+            }
+          }
+          for (; $i < 16; $i++) {
+            let $j = 0;
+            for (; $j + 4 <= 48; $j += 4) {
+              const $l0 = $step * 16 - 16 + $i;
+              const $m0 = $j;
+              const $m1 = ($j + 1);
+              const $m2 = ($j + 2);
+              const $m3 = ($j + 3);
+              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+              for (let $k = 0; $k < $nb; $k++) {
+                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k * 256]!;
+                const $w0 = $v_pad_4[$m0 + $k * 48]!;
+                const $w1 = $v_pad_4[$m1 + $k * 48]!;
+                const $w2 = $v_pad_4[$m2 + $k * 48]!;
+                const $w3 = $v_pad_4[$m3 + $k * 48]!;
+                $c00 += $a0 * $w0;
+                $c01 += $a0 * $w1;
+                $c02 += $a0 * $w2;
+                $c03 += $a0 * $w3;
+              }
+              $g_gru_U[$i * 48 + $j]! += $scale * $c00;
+              $g_gru_U[$i * 48 + ($j + 1)]! += $scale * $c01;
+              $g_gru_U[$i * 48 + ($j + 2)]! += $scale * $c02;
+              $g_gru_U[$i * 48 + ($j + 3)]! += $scale * $c03;
+            }
+            for (; $j < 48; $j++) {
+              const $l0 = $step * 16 - 16 + $i;
+              const $m0 = $j;
+              let $c00 = 0;
+              for (let $k = 0; $k < $nb; $k++) {
+                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k * 256]!;
+                const $w0 = $v_pad_4[$m0 + $k * 48]!;
+                $c00 += $a0 * $w0;
+              }
+              $g_gru_U[$i * 48 + $j]! += $scale * $c00;
+            }
+          }
         }
         // summed over t
         for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 48; $r++) $v_d_gru_b[$b * 48 + $r] = $v_d_gru_b[$b * 48 + $r]! + $v_add_2[$b * 48 + $r]!;
+          for (let $r = 0; $r < 48; $r++) $v_d_gru_b[$b * 48 + $r] = $v_d_gru_b[$b * 48 + $r]! + $v_concat_2[$b * 48 + $r]!;
         }
       }
     };
@@ -4618,9 +4040,6 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_d_v[14 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[254 + $b * 256]!;
     $v_d_v[15 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[255 + $b * 256]!;
   }
-  // d_gru_U += d_gru_U, summed over the batch
-  // grad of: …
-  for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_gru_U[$b * 768 + $r * 48 + $c]!; $g_gru_U[$r * 48 + $c]! += $scale * $s; }
   // d_gru_b += d_gru_b, summed over the batch
   // grad of: …
   for (let $r = 0; $r < 48; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_gru_b[$b * 48 + $r]!; $g_gru_b[$r]! += $scale * $s; }

@@ -34,6 +34,9 @@ export function scanRule(y: Node, g: Node): (Node | null)[] {
   const T = b.steps;
   const first = b.truncate === undefined ? 1 : Math.max(1, T - b.truncate + 1);
 
+  // The gradient bodies read the histories a row a step and the sequences as the step did.
+  const strides = b.strides ? { strides: [1, 1, 1, ...b.strides] } : {};
+
   // The step's vector-Jacobian products, over the body's own slots and a cotangent slot.
   const vid = currentGraph().nextBody();
   const cot = slot(`~${vid}.g`, init.shape);
@@ -51,7 +54,7 @@ export function scanRule(y: Node, g: Node): (Node | null)[] {
   ]);
   const [dCarry] = substitute([vjp[0]], inStep(gCarry, rSeqs, rConsts, hPrev, hNext));
   const G = timeNode('scan', [make('row', [g], { start: T }), g, y, y, ...seqArgs, ...constArgs], {
-    steps: T, first, reverse: true, carry: gCarry, seqs: [dRow, hPrev, hNext, ...rSeqs], shifts: [0, 0, 1, ...b.shifts],
+    steps: T, first, reverse: true, carry: gCarry, seqs: [dRow, hPrev, hNext, ...rSeqs], shifts: [0, 0, 1, ...b.shifts], ...strides,
     consts: rConsts, result: make('add', [dRow, dCarry]),
   }, rid);
   const dInit = first === 1 ? make('row', [G], { start: 0 }) : constant(0, init.shape);
@@ -69,7 +72,7 @@ export function scanRule(y: Node, g: Node): (Node | null)[] {
     const term = terms[j];
     if (term.op === 'const') return make('mul', [constant(T - first + 1), term]);
     return timeNode('tsum', [G, y, y, ...seqArgs, ...constArgs], {
-      steps: T, first, reverse: false, seqs: [gNext, sPrev, sNext, ...sSeqs], shifts: [1, 0, 1, ...b.shifts], consts: sConsts, result: term,
+      steps: T, first, reverse: false, seqs: [gNext, sPrev, sNext, ...sSeqs], shifts: [1, 0, 1, ...b.shifts], ...strides, consts: sConsts, result: term,
     }, sid);
   });
   return [dInit, ...seqArgs.map(() => null), ...dConsts];
