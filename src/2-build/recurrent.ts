@@ -8,6 +8,10 @@
  * vectors, or a vector of T numbers); `h[0]` is the initial state, `h[t]` the state after
  * step t, `last` the state after step T. A sequence that depends on parameters, a state
  * whose step result changes shape, or an empty set of states is a GradcError naming it.
+ * With `checkpoint: k` it is two scans at most: one of floor(T/k) steps of k cell steps
+ * each (reading k rows a step), whose history keeps the states every k steps, and one of
+ * the last T mod k cell steps from its last state; the values are those without a
+ * checkpoint (the same cell steps in the same order), the states in between are not kept.
  *
  * The cells' weights are laid out as TF.js's (tf.layers.simpleRNN, lstm, gru) so that
  * weights copy across unchanged: `<name>_W` is TF.js's kernel [V x G*H], `<name>_U` its

@@ -15,7 +15,11 @@
  * the stored state instead of recomputing it). Truncated BPTT over the last k steps
  * (`truncate`) runs these loops over t = T-k+1..T only: G stops there and dL/dinit is 0.
  * Memory per sample: the forward history (T+1) x C and G, (T+1) x C, plus one step's
- * temporaries. Gradients of the sequences themselves (a sequence computed from
+ * temporaries, plus the step values the looped lowering stores for these loops instead of
+ * recomputing them (5-lower/stash.ts). A checkpointed recurrence (2-build/recurrent.ts) is a
+ * scan whose step is k cell steps over k rows of the sequence (strides k): this rule then
+ * recomputes each stretch of k steps from the state before it, and its histories hold
+ * floor(T/k) + 1 rows. Gradients of the sequences themselves (a sequence computed from
  * parameters) are not derived: the builder refuses such a sequence.
  */
 import { constant, make } from '../ir/build.js';

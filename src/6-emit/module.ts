@@ -21,7 +21,7 @@
  */
 import { debugLevel } from '../debug.js';
 import type { InputSlot, Layout, LowerOptions, Program, Slot } from '../5-lower/schedule.js';
-import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
+import { emitLoopBuffers, emitLoopKernel, TimeLoops } from './loopKernels.js';
 import { SIMD_RUNTIME, type SimdOption, planSimd, simdDeclarations } from './simd.js';
 import { DEFAULT_CHUNK_SIZE, emitKernel, plus, type EmittedKernel } from './kernels.js';
 import { type Flavour, type Syntax, syntaxOf } from './flavour.js';
@@ -129,13 +129,15 @@ function loopedKernels(program: Program, options: EmitOptions, S: Syntax): strin
   const plan = program.loops!;
   const typed = S.flavour === 'ts';
   const simd = planSimd(plan, program.layout, options.precision ?? 'f64', options.simd ?? 'auto');
-  const kernels = (['forward', 'loss', 'gradient'] as const).map((k) => emitLoopKernel(plan.kernels[k], S, simd, program.layout.inputSize));
+  const loops = new TimeLoops();
+  const kernels = (['forward', 'loss', 'gradient'] as const).map((k) => emitLoopKernel(plan.kernels[k], S, simd, program.layout.inputSize, loops));
   return [
     ...(simd ? [S.flavour === 'ts' ? SIMD_RUNTIME.trimStart() : RUNTIME_JS.simd, '', simdDeclarations(simd), ''] : []),
     `/** Rows per \`$gradientRows\` call (the size of the buffers below). */`,
     `const $MAX_ROWS = ${plan.maxBatch};`,
-    emitLoopBuffers(plan, kernels.join('\n'), simd),
+    emitLoopBuffers(plan, [...loops.declarations, ...kernels].join('\n'), simd),
     '',
+    ...loops.declarations.flatMap((d) => [d, '']),
     kernels[0],
     '',
     kernels[1],
