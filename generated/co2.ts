@@ -65,12 +65,7 @@ const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [['y', 0, 
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
 export function initParams(seed = 11): Params {
   const rand = $rng(seed);
-  return $placed({ Wx: $fill(8, () => $uniform(rand, -0.3, 0.3)), Wh: $fill(64, () => $uniform(rand, -0.3, 0.3)), b: new Floats(8).fill(0), v: $fill(8, () => $uniform(rand, -0.3, 0.3)), c: 0 });
-}
-
-/** `p` itself (this module keeps its parameters in plain arrays). */
-function $placed(p: Params): Params {
-  return p;
+  return { Wx: $fill(8, () => $uniform(rand, -0.3, 0.3)), Wh: $fill(64, () => $uniform(rand, -0.3, 0.3)), b: new Floats(8).fill(0), v: $fill(8, () => $uniform(rand, -0.3, 0.3)), c: 0 };
 }
 
 /** A deep copy of `p`. */
@@ -197,8 +192,8 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
 /**
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
  *   dloss/dyhat = 2 * (yhat - y)
- *   g1          = pad(dloss/dyhat * v, 97)    # dloss/d(scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b)))
- *   g2          = scan(G[12] = slice(g1, 97); G[t-1] = g1[t-1] + matmul(transpose(Wh), G[t] .* (1 - h[t].^2)))
+ *   g1          = unrow(dloss/dyhat * v, row 12)    # dloss/d(scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b)))
+ *   g2          = scan(G[12] = g1[row 12]; G[t-1] = g1[t-1] + matmul(transpose(Wh), G[t] .* (1 - h[t].^2)))
  *   dloss/dWx   = sum_t(G[t] .* (1 - h[t].^2) * x[t])
  *   dloss/dWh   = sum_t(outer(G[t] .* (1 - h[t].^2), h[t-1]))
  *   dloss/db    = sum_t(G[t] .* (1 - h[t].^2))
@@ -1018,7 +1013,7 @@ function $initOptimizer(params: Params, options: OptimizerOptions, where: string
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? $placed(zeroParams()) : null, v: slots[1] ? $placed(zeroParams()) : null };
+  return { options: frozen, step: 0, m: slots[0] ? zeroParams() : null, v: slots[1] ? zeroParams() : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1265,7 +1260,7 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, $hy: $Hyper,
 /** The model's name, as saved in parameter files. */
 export const MODEL_NAME = "co2";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
-export const STRUCTURE_HASH = '8c786535bb2dbe6dcf1c8bedf61d243b02ccef837666df03791861d0485c1a10';
+export const STRUCTURE_HASH = '6d607260c4d8a84edcf40570e16ab9447bd85696b04bfd315a03ad0fa26c98e4';
 const $PRECISION: 'f64' | 'f32' = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['Wx', [8], 8], ['Wh', [8, 8], 64], ['b', [8], 8], ['v', [8], 8], ['c', [], 1]];
@@ -1372,7 +1367,7 @@ function $loadArrays(arrays: unknown, where: string): Params {
       else target[k] = stored;
     }
   }
-  return $placed(p); // the kernels' memory where the module has one (simd.ts)
+  return p;
 }
 
 /** A second moment (adam, adamw) or mean square (rmsprop) is a running mean of squares: a negative value is a damaged file (its square root would be NaN and every step refused). */
@@ -1498,7 +1493,7 @@ const $v_loss = new Floats(64);
 const $v_sub_yhat_y = new Floats(64);
 const $v_d_yhat = new Floats(64);
 const $v_d_h = new Floats(512);
-const $v_pad_d_h = new Floats(6656);
+const $v_unrow_d_h = new Floats(6656);
 const $v_scan_x_Wx_Wh_b_2 = new Floats(6656);
 const $v_mul__2_c = new Floats(512);
 const $v_d_Wx = new Floats(512);
@@ -1507,11 +1502,453 @@ const $v_mul__3_s0 = new Floats(512);
 const $v_mul__3_s3 = new Floats(512);
 const $v_d_v = new Floats(512);
 
-function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
-  const $p_v = $p.v;
+function $time1($p: Params, $x: Floats, $xo: number, $nb: number): void {
   const $p_Wx = $p.Wx;
   const $p_Wh = $p.Wh;
   const $p_b = $p.b;
+  // scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+  for (let $step = 1; $step <= 12; $step++) {
+    // tanh(… + … + ~1.k2)
+    {
+      let $i = 0;
+      for (; $i + 4 <= $nb; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $step * 8 - 8 + $i * 104;
+          const $l1 = $step * 8 - 8 + ($i + 1) * 104;
+          const $l2 = $step * 8 - 8 + ($i + 2) * 104;
+          const $l3 = $step * 8 - 8 + ($i + 3) * 104;
+          const $m0 = $j * 8;
+          const $m1 = ($j + 1) * 8;
+          const $m2 = ($j + 2) * 8;
+          const $m3 = ($j + 3) * 8;
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
+            const $a1 = $v_scan_x_Wx_Wh_b[$l1 + $k]!;
+            const $a2 = $v_scan_x_Wx_Wh_b[$l2 + $k]!;
+            const $a3 = $v_scan_x_Wx_Wh_b[$l3 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k]!;
+            const $w1 = $p_Wh[$m1 + $k]!;
+            const $w2 = $p_Wh[$m2 + $k]!;
+            const $w3 = $p_Wh[$m3 + $k]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + $i * 12]! + $c01 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + $i * 12]! + $c02 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + $i * 12]! + $c03 + $p_b[$j + 3]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c10 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c11 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c12 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c13 + $p_b[$j + 3]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c20 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c21 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c22 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c23 + $p_b[$j + 3]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c30 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c31 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c32 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c33 + $p_b[$j + 3]!);
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $step * 8 - 8 + $i * 104;
+          const $l1 = $step * 8 - 8 + ($i + 1) * 104;
+          const $l2 = $step * 8 - 8 + ($i + 2) * 104;
+          const $l3 = $step * 8 - 8 + ($i + 3) * 104;
+          const $m0 = $j * 8;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
+            const $a1 = $v_scan_x_Wx_Wh_b[$l1 + $k]!;
+            const $a2 = $v_scan_x_Wx_Wh_b[$l2 + $k]!;
+            const $a3 = $v_scan_x_Wx_Wh_b[$l3 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c10 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c20 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c30 + $p_b[$j]!);
+        }
+      }
+      for (; $i < $nb; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $step * 8 - 8 + $i * 104;
+          const $m0 = $j * 8;
+          const $m1 = ($j + 1) * 8;
+          const $m2 = ($j + 2) * 8;
+          const $m3 = ($j + 3) * 8;
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k]!;
+            const $w1 = $p_Wh[$m1 + $k]!;
+            const $w2 = $p_Wh[$m2 + $k]!;
+            const $w3 = $p_Wh[$m3 + $k]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + $i * 12]! + $c01 + $p_b[$j + 1]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + $i * 12]! + $c02 + $p_b[$j + 2]!);
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + $i * 12]! + $c03 + $p_b[$j + 3]!);
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $step * 8 - 8 + $i * 104;
+          const $m0 = $j * 8;
+          let $c00 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k]!;
+            $c00 += $a0 * $w0;
+          }
+          $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
+        }
+      }
+    }
+  }
+}
+
+function $time2($p: Params, $nb: number): void {
+  const $p_Wh = $p.Wh;
+  // …
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+  for (let $step = 12; $step >= 1; $step--) {
+    // ~2.c .* (1 - ~2.s2.^2)
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_mul__2_c[$b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + $b * 104]!));
+      $v_mul__2_c[1 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 1 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 1 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 1 + $b * 104]!));
+      $v_mul__2_c[2 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 2 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 2 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 2 + $b * 104]!));
+      $v_mul__2_c[3 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 3 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 3 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 3 + $b * 104]!));
+      $v_mul__2_c[4 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 4 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 4 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 4 + $b * 104]!));
+      $v_mul__2_c[5 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 5 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 5 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 5 + $b * 104]!));
+      $v_mul__2_c[6 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 6 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 6 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 6 + $b * 104]!));
+      $v_mul__2_c[7 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 7 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 7 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 7 + $b * 104]!));
+    }
+    // ~2.s0 + matmul(transpose(~2.k1), ~2.c .* …)
+    {
+      let $i = 0;
+      for (; $i + 4 <= $nb; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $i * 8;
+          const $l1 = ($i + 1) * 8;
+          const $l2 = ($i + 2) * 8;
+          const $l3 = ($i + 3) * 8;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_mul__2_c[$l0 + $k]!;
+            const $a1 = $v_mul__2_c[$l1 + $k]!;
+            const $a2 = $v_mul__2_c[$l2 + $k]!;
+            const $a3 = $v_mul__2_c[$l3 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k * 8]!;
+            const $w1 = $p_Wh[$m1 + $k * 8]!;
+            const $w2 = $p_Wh[$m2 + $k * 8]!;
+            const $w3 = $p_Wh[$m3 + $k * 8]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 1] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 1]! + $c01;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 2] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 2]! + $c02;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 3] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 3]! + $c03;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j]! + $c10;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j + 1] = $v_unrow_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j + 1]! + $c11;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j + 2] = $v_unrow_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j + 2]! + $c12;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j + 3] = $v_unrow_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j + 3]! + $c13;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j]! + $c20;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j + 1] = $v_unrow_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j + 1]! + $c21;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j + 2] = $v_unrow_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j + 2]! + $c22;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j + 3] = $v_unrow_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j + 3]! + $c23;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j]! + $c30;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j + 1] = $v_unrow_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j + 1]! + $c31;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j + 2] = $v_unrow_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j + 2]! + $c32;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j + 3] = $v_unrow_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j + 3]! + $c33;
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $i * 8;
+          const $l1 = ($i + 1) * 8;
+          const $l2 = ($i + 2) * 8;
+          const $l3 = ($i + 3) * 8;
+          const $m0 = $j;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_mul__2_c[$l0 + $k]!;
+            const $a1 = $v_mul__2_c[$l1 + $k]!;
+            const $a2 = $v_mul__2_c[$l2 + $k]!;
+            const $a3 = $v_mul__2_c[$l3 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k * 8]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j]! + $c10;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j]! + $c20;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j]! + $c30;
+        }
+      }
+      for (; $i < $nb; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $i * 8;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_mul__2_c[$l0 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k * 8]!;
+            const $w1 = $p_Wh[$m1 + $k * 8]!;
+            const $w2 = $p_Wh[$m2 + $k * 8]!;
+            const $w3 = $p_Wh[$m3 + $k * 8]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 1] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 1]! + $c01;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 2] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 2]! + $c02;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 3] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 3]! + $c03;
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $i * 8;
+          const $m0 = $j;
+          let $c00 = 0;
+          for (let $k = 0; $k < 8; $k++) {
+            const $a0 = $v_mul__2_c[$l0 + $k]!;
+            const $w0 = $p_Wh[$m0 + $k * 8]!;
+            $c00 += $a0 * $w0;
+          }
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
+        }
+      }
+    }
+  }
+}
+
+function $time3($x: Floats, $xo: number, $nb: number, $g: Params, $scale: number): void {
+  const $g_Wh = $g.Wh;
+  // d_Wx = sum_t(G[t] .* (1 - h[t].^2) * x[t])
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+  // d_Wh = sum_t(outer(G[t] .* (1 - h[t].^2), h[t-1]))
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+  // d_b = sum_t(G[t] .* (1 - h[t].^2))
+  // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+  for (let $step = 1; $step <= 12; $step++) {
+    // ~3.s0 .* (1 - ~3.s2.^2)
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_mul__3_s0[$b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + $b * 104]!));
+      $v_mul__3_s0[1 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 1 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 1 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 1 + $b * 104]!));
+      $v_mul__3_s0[2 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 2 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 2 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 2 + $b * 104]!));
+      $v_mul__3_s0[3 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 3 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 3 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 3 + $b * 104]!));
+      $v_mul__3_s0[4 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 4 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 4 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 4 + $b * 104]!));
+      $v_mul__3_s0[5 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 5 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 5 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 5 + $b * 104]!));
+      $v_mul__3_s0[6 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 6 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 6 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 6 + $b * 104]!));
+      $v_mul__3_s0[7 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 7 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 7 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 7 + $b * 104]!));
+    }
+    // ~3.s0 .* (1 - …) * ~3.s3
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_mul__3_s3[$b * 8] = $v_mul__3_s0[$b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
+      $v_mul__3_s3[1 + $b * 8] = $v_mul__3_s0[1 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
+      $v_mul__3_s3[2 + $b * 8] = $v_mul__3_s0[2 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
+      $v_mul__3_s3[3 + $b * 8] = $v_mul__3_s0[3 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
+      $v_mul__3_s3[4 + $b * 8] = $v_mul__3_s0[4 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
+      $v_mul__3_s3[5 + $b * 8] = $v_mul__3_s0[5 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
+      $v_mul__3_s3[6 + $b * 8] = $v_mul__3_s0[6 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
+      $v_mul__3_s3[7 + $b * 8] = $v_mul__3_s0[7 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
+    }
+    // summed over t
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_d_Wx[$b * 8] = $v_d_Wx[$b * 8]! + $v_mul__3_s3[$b * 8]!;
+      $v_d_Wx[1 + $b * 8] = $v_d_Wx[1 + $b * 8]! + $v_mul__3_s3[1 + $b * 8]!;
+      $v_d_Wx[2 + $b * 8] = $v_d_Wx[2 + $b * 8]! + $v_mul__3_s3[2 + $b * 8]!;
+      $v_d_Wx[3 + $b * 8] = $v_d_Wx[3 + $b * 8]! + $v_mul__3_s3[3 + $b * 8]!;
+      $v_d_Wx[4 + $b * 8] = $v_d_Wx[4 + $b * 8]! + $v_mul__3_s3[4 + $b * 8]!;
+      $v_d_Wx[5 + $b * 8] = $v_d_Wx[5 + $b * 8]! + $v_mul__3_s3[5 + $b * 8]!;
+      $v_d_Wx[6 + $b * 8] = $v_d_Wx[6 + $b * 8]! + $v_mul__3_s3[6 + $b * 8]!;
+      $v_d_Wx[7 + $b * 8] = $v_d_Wx[7 + $b * 8]! + $v_mul__3_s3[7 + $b * 8]!;
+    }
+    // d_Wh += d_Wh, summed over the batch
+    // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
+    {
+      let $i = 0;
+      for (; $i + 4 <= 8; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $i;
+          const $l1 = ($i + 1);
+          const $l2 = ($i + 2);
+          const $l3 = ($i + 3);
+          const $m0 = $step * 8 - 8 + $j;
+          const $m1 = $step * 8 - 8 + ($j + 1);
+          const $m2 = $step * 8 - 8 + ($j + 2);
+          const $m3 = $step * 8 - 8 + ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_mul__3_s0[$l0 + $k * 8]!;
+            const $a1 = $v_mul__3_s0[$l1 + $k * 8]!;
+            const $a2 = $v_mul__3_s0[$l2 + $k * 8]!;
+            const $a3 = $v_mul__3_s0[$l3 + $k * 8]!;
+            const $w0 = $v_scan_x_Wx_Wh_b[$m0 + $k * 104]!;
+            const $w1 = $v_scan_x_Wx_Wh_b[$m1 + $k * 104]!;
+            const $w2 = $v_scan_x_Wx_Wh_b[$m2 + $k * 104]!;
+            const $w3 = $v_scan_x_Wx_Wh_b[$m3 + $k * 104]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $g_Wh[$i * 8 + $j]! += $scale * $c00;
+          $g_Wh[$i * 8 + ($j + 1)]! += $scale * $c01;
+          $g_Wh[$i * 8 + ($j + 2)]! += $scale * $c02;
+          $g_Wh[$i * 8 + ($j + 3)]! += $scale * $c03;
+          $g_Wh[($i + 1) * 8 + $j]! += $scale * $c10;
+          $g_Wh[($i + 1) * 8 + ($j + 1)]! += $scale * $c11;
+          $g_Wh[($i + 1) * 8 + ($j + 2)]! += $scale * $c12;
+          $g_Wh[($i + 1) * 8 + ($j + 3)]! += $scale * $c13;
+          $g_Wh[($i + 2) * 8 + $j]! += $scale * $c20;
+          $g_Wh[($i + 2) * 8 + ($j + 1)]! += $scale * $c21;
+          $g_Wh[($i + 2) * 8 + ($j + 2)]! += $scale * $c22;
+          $g_Wh[($i + 2) * 8 + ($j + 3)]! += $scale * $c23;
+          $g_Wh[($i + 3) * 8 + $j]! += $scale * $c30;
+          $g_Wh[($i + 3) * 8 + ($j + 1)]! += $scale * $c31;
+          $g_Wh[($i + 3) * 8 + ($j + 2)]! += $scale * $c32;
+          $g_Wh[($i + 3) * 8 + ($j + 3)]! += $scale * $c33;
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $i;
+          const $l1 = ($i + 1);
+          const $l2 = ($i + 2);
+          const $l3 = ($i + 3);
+          const $m0 = $step * 8 - 8 + $j;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_mul__3_s0[$l0 + $k * 8]!;
+            const $a1 = $v_mul__3_s0[$l1 + $k * 8]!;
+            const $a2 = $v_mul__3_s0[$l2 + $k * 8]!;
+            const $a3 = $v_mul__3_s0[$l3 + $k * 8]!;
+            const $w0 = $v_scan_x_Wx_Wh_b[$m0 + $k * 104]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $g_Wh[$i * 8 + $j]! += $scale * $c00;
+          $g_Wh[($i + 1) * 8 + $j]! += $scale * $c10;
+          $g_Wh[($i + 2) * 8 + $j]! += $scale * $c20;
+          $g_Wh[($i + 3) * 8 + $j]! += $scale * $c30;
+        }
+      }
+      for (; $i < 8; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 8; $j += 4) {
+          const $l0 = $i;
+          const $m0 = $step * 8 - 8 + $j;
+          const $m1 = $step * 8 - 8 + ($j + 1);
+          const $m2 = $step * 8 - 8 + ($j + 2);
+          const $m3 = $step * 8 - 8 + ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_mul__3_s0[$l0 + $k * 8]!;
+            const $w0 = $v_scan_x_Wx_Wh_b[$m0 + $k * 104]!;
+            const $w1 = $v_scan_x_Wx_Wh_b[$m1 + $k * 104]!;
+            const $w2 = $v_scan_x_Wx_Wh_b[$m2 + $k * 104]!;
+            const $w3 = $v_scan_x_Wx_Wh_b[$m3 + $k * 104]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $g_Wh[$i * 8 + $j]! += $scale * $c00;
+          $g_Wh[$i * 8 + ($j + 1)]! += $scale * $c01;
+          $g_Wh[$i * 8 + ($j + 2)]! += $scale * $c02;
+          $g_Wh[$i * 8 + ($j + 3)]! += $scale * $c03;
+        }
+        for (; $j < 8; $j++) {
+          const $l0 = $i;
+          const $m0 = $step * 8 - 8 + $j;
+          let $c00 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_mul__3_s0[$l0 + $k * 8]!;
+            const $w0 = $v_scan_x_Wx_Wh_b[$m0 + $k * 104]!;
+            $c00 += $a0 * $w0;
+          }
+          $g_Wh[$i * 8 + $j]! += $scale * $c00;
+        }
+      }
+    }
+    // summed over t
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_d_b[$b * 8] = $v_d_b[$b * 8]! + $v_mul__3_s0[$b * 8]!;
+      $v_d_b[1 + $b * 8] = $v_d_b[1 + $b * 8]! + $v_mul__3_s0[1 + $b * 8]!;
+      $v_d_b[2 + $b * 8] = $v_d_b[2 + $b * 8]! + $v_mul__3_s0[2 + $b * 8]!;
+      $v_d_b[3 + $b * 8] = $v_d_b[3 + $b * 8]! + $v_mul__3_s0[3 + $b * 8]!;
+      $v_d_b[4 + $b * 8] = $v_d_b[4 + $b * 8]! + $v_mul__3_s0[4 + $b * 8]!;
+      $v_d_b[5 + $b * 8] = $v_d_b[5 + $b * 8]! + $v_mul__3_s0[5 + $b * 8]!;
+      $v_d_b[6 + $b * 8] = $v_d_b[6 + $b * 8]! + $v_mul__3_s0[6 + $b * 8]!;
+      $v_d_b[7 + $b * 8] = $v_d_b[7 + $b * 8]! + $v_mul__3_s0[7 + $b * 8]!;
+    }
+  }
+}
+
+function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
+  const $p_v = $p.v;
   const $p_c = $p.c;
   // row 0 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
@@ -1524,134 +1961,7 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
     $v_scan_x_Wx_Wh_b[6 + $b * 104] = 0;
     $v_scan_x_Wx_Wh_b[7 + $b * 104] = 0;
   }
-  {
-    const $loop = () => {
-      // scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
-      for (let $step = 1; $step <= 12; $step++) {
-        // tanh(… + … + ~1.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 8; $j += 4) {
-              const $l0 = $step * 8 - 8 + $i * 104;
-              const $l1 = $step * 8 - 8 + ($i + 1) * 104;
-              const $l2 = $step * 8 - 8 + ($i + 2) * 104;
-              const $l3 = $step * 8 - 8 + ($i + 3) * 104;
-              const $m0 = $j * 8;
-              const $m1 = ($j + 1) * 8;
-              const $m2 = ($j + 2) * 8;
-              const $m3 = ($j + 3) * 8;
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 8; $k++) {
-                const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
-                const $a1 = $v_scan_x_Wx_Wh_b[$l1 + $k]!;
-                const $a2 = $v_scan_x_Wx_Wh_b[$l2 + $k]!;
-                const $a3 = $v_scan_x_Wx_Wh_b[$l3 + $k]!;
-                const $w0 = $p_Wh[$m0 + $k]!;
-                const $w1 = $p_Wh[$m1 + $k]!;
-                const $w2 = $p_Wh[$m2 + $k]!;
-                const $w3 = $p_Wh[$m3 + $k]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + $i * 12]! + $c01 + $p_b[$j + 1]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + $i * 12]! + $c02 + $p_b[$j + 2]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + $i * 12]! + $c03 + $p_b[$j + 3]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c10 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c11 + $p_b[$j + 1]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c12 + $p_b[$j + 2]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c13 + $p_b[$j + 3]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c20 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c21 + $p_b[$j + 1]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c22 + $p_b[$j + 2]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c23 + $p_b[$j + 3]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c30 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c31 + $p_b[$j + 1]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c32 + $p_b[$j + 2]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c33 + $p_b[$j + 3]!);
-            }
-            for (; $j < 8; $j++) {
-              const $l0 = $step * 8 - 8 + $i * 104;
-              const $l1 = $step * 8 - 8 + ($i + 1) * 104;
-              const $l2 = $step * 8 - 8 + ($i + 2) * 104;
-              const $l3 = $step * 8 - 8 + ($i + 3) * 104;
-              const $m0 = $j * 8;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 8; $k++) {
-                const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
-                const $a1 = $v_scan_x_Wx_Wh_b[$l1 + $k]!;
-                const $a2 = $v_scan_x_Wx_Wh_b[$l2 + $k]!;
-                const $a3 = $v_scan_x_Wx_Wh_b[$l3 + $k]!;
-                const $w0 = $p_Wh[$m0 + $k]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c10 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c20 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c30 + $p_b[$j]!);
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 8; $j += 4) {
-              const $l0 = $step * 8 - 8 + $i * 104;
-              const $m0 = $j * 8;
-              const $m1 = ($j + 1) * 8;
-              const $m2 = ($j + 2) * 8;
-              const $m3 = ($j + 3) * 8;
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 8; $k++) {
-                const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
-                const $w0 = $p_Wh[$m0 + $k]!;
-                const $w1 = $p_Wh[$m1 + $k]!;
-                const $w2 = $p_Wh[$m2 + $k]!;
-                const $w3 = $p_Wh[$m3 + $k]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + $i * 12]! + $c01 + $p_b[$j + 1]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + $i * 12]! + $c02 + $p_b[$j + 2]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + $i * 12]! + $c03 + $p_b[$j + 3]!);
-            }
-            for (; $j < 8; $j++) {
-              const $l0 = $step * 8 - 8 + $i * 104;
-              const $m0 = $j * 8;
-              let $c00 = 0;
-              for (let $k = 0; $k < 8; $k++) {
-                const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
-                const $w0 = $p_Wh[$m0 + $k]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
-            }
-          }
-        }
-      }
-    };
-    $loop();
-  }
+  $time1($p, $x, $xo, $nb);
   // dot(v, h)
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -1679,9 +1989,6 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
 
 function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
   const $p_v = $p.v;
-  const $p_Wx = $p.Wx;
-  const $p_Wh = $p.Wh;
-  const $p_b = $p.b;
   const $p_c = $p.c;
   // row 0 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
@@ -1694,134 +2001,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     $v_scan_x_Wx_Wh_b[6 + $b * 104] = 0;
     $v_scan_x_Wx_Wh_b[7 + $b * 104] = 0;
   }
-  {
-    const $loop = () => {
-      // scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
-      for (let $step = 1; $step <= 12; $step++) {
-        // tanh(… + … + ~1.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 8; $j += 4) {
-              const $l0 = $step * 8 - 8 + $i * 104;
-              const $l1 = $step * 8 - 8 + ($i + 1) * 104;
-              const $l2 = $step * 8 - 8 + ($i + 2) * 104;
-              const $l3 = $step * 8 - 8 + ($i + 3) * 104;
-              const $m0 = $j * 8;
-              const $m1 = ($j + 1) * 8;
-              const $m2 = ($j + 2) * 8;
-              const $m3 = ($j + 3) * 8;
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 8; $k++) {
-                const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
-                const $a1 = $v_scan_x_Wx_Wh_b[$l1 + $k]!;
-                const $a2 = $v_scan_x_Wx_Wh_b[$l2 + $k]!;
-                const $a3 = $v_scan_x_Wx_Wh_b[$l3 + $k]!;
-                const $w0 = $p_Wh[$m0 + $k]!;
-                const $w1 = $p_Wh[$m1 + $k]!;
-                const $w2 = $p_Wh[$m2 + $k]!;
-                const $w3 = $p_Wh[$m3 + $k]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + $i * 12]! + $c01 + $p_b[$j + 1]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + $i * 12]! + $c02 + $p_b[$j + 2]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + $i * 12]! + $c03 + $p_b[$j + 3]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c10 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c11 + $p_b[$j + 1]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c12 + $p_b[$j + 2]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c13 + $p_b[$j + 3]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c20 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c21 + $p_b[$j + 1]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c22 + $p_b[$j + 2]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c23 + $p_b[$j + 3]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c30 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c31 + $p_b[$j + 1]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c32 + $p_b[$j + 2]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c33 + $p_b[$j + 3]!);
-            }
-            for (; $j < 8; $j++) {
-              const $l0 = $step * 8 - 8 + $i * 104;
-              const $l1 = $step * 8 - 8 + ($i + 1) * 104;
-              const $l2 = $step * 8 - 8 + ($i + 2) * 104;
-              const $l3 = $step * 8 - 8 + ($i + 3) * 104;
-              const $m0 = $j * 8;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 8; $k++) {
-                const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
-                const $a1 = $v_scan_x_Wx_Wh_b[$l1 + $k]!;
-                const $a2 = $v_scan_x_Wx_Wh_b[$l2 + $k]!;
-                const $a3 = $v_scan_x_Wx_Wh_b[$l3 + $k]!;
-                const $w0 = $p_Wh[$m0 + $k]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c10 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c20 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c30 + $p_b[$j]!);
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 8; $j += 4) {
-              const $l0 = $step * 8 - 8 + $i * 104;
-              const $m0 = $j * 8;
-              const $m1 = ($j + 1) * 8;
-              const $m2 = ($j + 2) * 8;
-              const $m3 = ($j + 3) * 8;
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 8; $k++) {
-                const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
-                const $w0 = $p_Wh[$m0 + $k]!;
-                const $w1 = $p_Wh[$m1 + $k]!;
-                const $w2 = $p_Wh[$m2 + $k]!;
-                const $w3 = $p_Wh[$m3 + $k]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + $i * 12]! + $c01 + $p_b[$j + 1]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + $i * 12]! + $c02 + $p_b[$j + 2]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + $i * 12]! + $c03 + $p_b[$j + 3]!);
-            }
-            for (; $j < 8; $j++) {
-              const $l0 = $step * 8 - 8 + $i * 104;
-              const $m0 = $j * 8;
-              let $c00 = 0;
-              for (let $k = 0; $k < 8; $k++) {
-                const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
-                const $w0 = $p_Wh[$m0 + $k]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
-            }
-          }
-        }
-      }
-    };
-    $loop();
-  }
+  $time1($p, $x, $xo, $nb);
   // dot(v, h)
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -1849,13 +2029,9 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
 
 function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number): number {
   const $g_Wx = $g.Wx;
-  const $g_Wh = $g.Wh;
   const $g_b = $g.b;
   const $g_v = $g.v;
   const $p_v = $p.v;
-  const $p_Wx = $p.Wx;
-  const $p_Wh = $p.Wh;
-  const $p_b = $p.b;
   const $p_c = $p.c;
   // row 0 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
@@ -1868,134 +2044,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_scan_x_Wx_Wh_b[6 + $b * 104] = 0;
     $v_scan_x_Wx_Wh_b[7 + $b * 104] = 0;
   }
-  {
-    const $loop = () => {
-      // scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
-      for (let $step = 1; $step <= 12; $step++) {
-        // tanh(… + … + ~1.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 8; $j += 4) {
-              const $l0 = $step * 8 - 8 + $i * 104;
-              const $l1 = $step * 8 - 8 + ($i + 1) * 104;
-              const $l2 = $step * 8 - 8 + ($i + 2) * 104;
-              const $l3 = $step * 8 - 8 + ($i + 3) * 104;
-              const $m0 = $j * 8;
-              const $m1 = ($j + 1) * 8;
-              const $m2 = ($j + 2) * 8;
-              const $m3 = ($j + 3) * 8;
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 8; $k++) {
-                const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
-                const $a1 = $v_scan_x_Wx_Wh_b[$l1 + $k]!;
-                const $a2 = $v_scan_x_Wx_Wh_b[$l2 + $k]!;
-                const $a3 = $v_scan_x_Wx_Wh_b[$l3 + $k]!;
-                const $w0 = $p_Wh[$m0 + $k]!;
-                const $w1 = $p_Wh[$m1 + $k]!;
-                const $w2 = $p_Wh[$m2 + $k]!;
-                const $w3 = $p_Wh[$m3 + $k]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + $i * 12]! + $c01 + $p_b[$j + 1]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + $i * 12]! + $c02 + $p_b[$j + 2]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + $i * 12]! + $c03 + $p_b[$j + 3]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c10 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c11 + $p_b[$j + 1]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c12 + $p_b[$j + 2]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c13 + $p_b[$j + 3]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c20 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c21 + $p_b[$j + 1]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c22 + $p_b[$j + 2]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c23 + $p_b[$j + 3]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c30 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c31 + $p_b[$j + 1]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c32 + $p_b[$j + 2]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c33 + $p_b[$j + 3]!);
-            }
-            for (; $j < 8; $j++) {
-              const $l0 = $step * 8 - 8 + $i * 104;
-              const $l1 = $step * 8 - 8 + ($i + 1) * 104;
-              const $l2 = $step * 8 - 8 + ($i + 2) * 104;
-              const $l3 = $step * 8 - 8 + ($i + 3) * 104;
-              const $m0 = $j * 8;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 8; $k++) {
-                const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
-                const $a1 = $v_scan_x_Wx_Wh_b[$l1 + $k]!;
-                const $a2 = $v_scan_x_Wx_Wh_b[$l2 + $k]!;
-                const $a3 = $v_scan_x_Wx_Wh_b[$l3 + $k]!;
-                const $w0 = $p_Wh[$m0 + $k]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 1) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 1) * 12]! + $c10 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 2) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 2) * 12]! + $c20 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + ($i + 3) * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + ($i + 3) * 12]! + $c30 + $p_b[$j]!);
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 8; $j += 4) {
-              const $l0 = $step * 8 - 8 + $i * 104;
-              const $m0 = $j * 8;
-              const $m1 = ($j + 1) * 8;
-              const $m2 = ($j + 2) * 8;
-              const $m3 = ($j + 3) * 8;
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 8; $k++) {
-                const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
-                const $w0 = $p_Wh[$m0 + $k]!;
-                const $w1 = $p_Wh[$m1 + $k]!;
-                const $w2 = $p_Wh[$m2 + $k]!;
-                const $w3 = $p_Wh[$m3 + $k]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 1] = Math.tanh($p_Wx[$j + 1]! * $x[$xo + $step - 1 + $i * 12]! + $c01 + $p_b[$j + 1]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 2] = Math.tanh($p_Wx[$j + 2]! * $x[$xo + $step - 1 + $i * 12]! + $c02 + $p_b[$j + 2]!);
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j + 3] = Math.tanh($p_Wx[$j + 3]! * $x[$xo + $step - 1 + $i * 12]! + $c03 + $p_b[$j + 3]!);
-            }
-            for (; $j < 8; $j++) {
-              const $l0 = $step * 8 - 8 + $i * 104;
-              const $m0 = $j * 8;
-              let $c00 = 0;
-              for (let $k = 0; $k < 8; $k++) {
-                const $a0 = $v_scan_x_Wx_Wh_b[$l0 + $k]!;
-                const $w0 = $p_Wh[$m0 + $k]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_scan_x_Wx_Wh_b[$step * 8 + $i * 104 + $j] = Math.tanh($p_Wx[$j]! * $x[$xo + $step - 1 + $i * 12]! + $c00 + $p_b[$j]!);
-            }
-          }
-        }
-      }
-    };
-    $loop();
-  }
+  $time1($p, $x, $xo, $nb);
   // dot(v, h)
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -2037,165 +2086,26 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_d_h[6 + $b * 8] = $v_d_yhat[$b]! * $p_v[6]!;
     $v_d_h[7 + $b * 8] = $v_d_yhat[$b]! * $p_v[7]!;
   }
-  // pad(d_h, 97)
+  // unrow(d_h, row 12)
   // grad of: h = scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))[row 12]
   for (let $b = 0; $b < $nb; $b++) {
     {
-      for (let $r = 0; $r < 104; $r++) $v_pad_d_h[$b * 104 + $r] = 0;
-      for (let $r = 0; $r < 8; $r++) $v_pad_d_h[96 + $b * 104 + $r] = $v_d_h[$b * 8 + $r]!;
+      for (let $r = 0; $r < 104; $r++) $v_unrow_d_h[$b * 104 + $r] = 0;
+      for (let $r = 0; $r < 8; $r++) $v_unrow_d_h[96 + $b * 104 + $r] = $v_d_h[$b * 8 + $r]!;
     }
   }
   // row 12 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
-    $v_scan_x_Wx_Wh_b_2[96 + $b * 104] = $v_pad_d_h[96 + $b * 104]!;
-    $v_scan_x_Wx_Wh_b_2[97 + $b * 104] = $v_pad_d_h[97 + $b * 104]!;
-    $v_scan_x_Wx_Wh_b_2[98 + $b * 104] = $v_pad_d_h[98 + $b * 104]!;
-    $v_scan_x_Wx_Wh_b_2[99 + $b * 104] = $v_pad_d_h[99 + $b * 104]!;
-    $v_scan_x_Wx_Wh_b_2[100 + $b * 104] = $v_pad_d_h[100 + $b * 104]!;
-    $v_scan_x_Wx_Wh_b_2[101 + $b * 104] = $v_pad_d_h[101 + $b * 104]!;
-    $v_scan_x_Wx_Wh_b_2[102 + $b * 104] = $v_pad_d_h[102 + $b * 104]!;
-    $v_scan_x_Wx_Wh_b_2[103 + $b * 104] = $v_pad_d_h[103 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[96 + $b * 104] = $v_unrow_d_h[96 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[97 + $b * 104] = $v_unrow_d_h[97 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[98 + $b * 104] = $v_unrow_d_h[98 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[99 + $b * 104] = $v_unrow_d_h[99 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[100 + $b * 104] = $v_unrow_d_h[100 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[101 + $b * 104] = $v_unrow_d_h[101 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[102 + $b * 104] = $v_unrow_d_h[102 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[103 + $b * 104] = $v_unrow_d_h[103 + $b * 104]!;
   }
-  {
-    const $loop = () => {
-      // …
-      // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
-      for (let $step = 12; $step >= 1; $step--) {
-        // ~2.c .* (1 - ~2.s2.^2)
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul__2_c[$b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + $b * 104]!));
-          $v_mul__2_c[1 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 1 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 1 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 1 + $b * 104]!));
-          $v_mul__2_c[2 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 2 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 2 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 2 + $b * 104]!));
-          $v_mul__2_c[3 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 3 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 3 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 3 + $b * 104]!));
-          $v_mul__2_c[4 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 4 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 4 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 4 + $b * 104]!));
-          $v_mul__2_c[5 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 5 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 5 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 5 + $b * 104]!));
-          $v_mul__2_c[6 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 6 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 6 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 6 + $b * 104]!));
-          $v_mul__2_c[7 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 7 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 7 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 7 + $b * 104]!));
-        }
-        // ~2.s0 + matmul(transpose(~2.k1), ~2.c .* …)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 8; $j += 4) {
-              const $l0 = $i * 8;
-              const $l1 = ($i + 1) * 8;
-              const $l2 = ($i + 2) * 8;
-              const $l3 = ($i + 3) * 8;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 8; $k++) {
-                const $a0 = $v_mul__2_c[$l0 + $k]!;
-                const $a1 = $v_mul__2_c[$l1 + $k]!;
-                const $a2 = $v_mul__2_c[$l2 + $k]!;
-                const $a3 = $v_mul__2_c[$l3 + $k]!;
-                const $w0 = $p_Wh[$m0 + $k * 8]!;
-                const $w1 = $p_Wh[$m1 + $k * 8]!;
-                const $w2 = $p_Wh[$m2 + $k * 8]!;
-                const $w3 = $p_Wh[$m3 + $k * 8]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 1] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j + 1]! + $c01;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 2] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j + 2]! + $c02;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 3] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j + 3]! + $c03;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j]! + $c10;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j + 1] = $v_pad_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j + 1]! + $c11;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j + 2] = $v_pad_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j + 2]! + $c12;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j + 3] = $v_pad_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j + 3]! + $c13;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j]! + $c20;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j + 1] = $v_pad_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j + 1]! + $c21;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j + 2] = $v_pad_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j + 2]! + $c22;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j + 3] = $v_pad_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j + 3]! + $c23;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j]! + $c30;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j + 1] = $v_pad_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j + 1]! + $c31;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j + 2] = $v_pad_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j + 2]! + $c32;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j + 3] = $v_pad_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j + 3]! + $c33;
-            }
-            for (; $j < 8; $j++) {
-              const $l0 = $i * 8;
-              const $l1 = ($i + 1) * 8;
-              const $l2 = ($i + 2) * 8;
-              const $l3 = ($i + 3) * 8;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 8; $k++) {
-                const $a0 = $v_mul__2_c[$l0 + $k]!;
-                const $a1 = $v_mul__2_c[$l1 + $k]!;
-                const $a2 = $v_mul__2_c[$l2 + $k]!;
-                const $a3 = $v_mul__2_c[$l3 + $k]!;
-                const $w0 = $p_Wh[$m0 + $k * 8]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j]! + $c10;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j]! + $c20;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j]! + $c30;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 8; $j += 4) {
-              const $l0 = $i * 8;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 8; $k++) {
-                const $a0 = $v_mul__2_c[$l0 + $k]!;
-                const $w0 = $p_Wh[$m0 + $k * 8]!;
-                const $w1 = $p_Wh[$m1 + $k * 8]!;
-                const $w2 = $p_Wh[$m2 + $k * 8]!;
-                const $w3 = $p_Wh[$m3 + $k * 8]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 1] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j + 1]! + $c01;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 2] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j + 2]! + $c02;
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 3] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j + 3]! + $c03;
-            }
-            for (; $j < 8; $j++) {
-              const $l0 = $i * 8;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 8; $k++) {
-                const $a0 = $v_mul__2_c[$l0 + $k]!;
-                const $w0 = $p_Wh[$m0 + $k * 8]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
-            }
-          }
-        }
-      }
-    };
-    $loop();
-  }
+  $time2($p, $nb);
   // a sum over time starts at 0
   for (let $b = 0; $b < $nb; $b++) {
     $v_d_Wx[$b * 8] = 0;
@@ -2218,184 +2128,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_d_b[6 + $b * 8] = 0;
     $v_d_b[7 + $b * 8] = 0;
   }
-  {
-    const $loop = () => {
-      // d_Wx = sum_t(G[t] .* (1 - h[t].^2) * x[t])
-      // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
-      // d_Wh = sum_t(outer(G[t] .* (1 - h[t].^2), h[t-1]))
-      // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
-      // d_b = sum_t(G[t] .* (1 - h[t].^2))
-      // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
-      for (let $step = 1; $step <= 12; $step++) {
-        // ~3.s0 .* (1 - ~3.s2.^2)
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul__3_s0[$b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + $b * 104]!));
-          $v_mul__3_s0[1 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 1 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 1 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 1 + $b * 104]!));
-          $v_mul__3_s0[2 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 2 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 2 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 2 + $b * 104]!));
-          $v_mul__3_s0[3 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 3 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 3 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 3 + $b * 104]!));
-          $v_mul__3_s0[4 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 4 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 4 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 4 + $b * 104]!));
-          $v_mul__3_s0[5 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 5 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 5 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 5 + $b * 104]!));
-          $v_mul__3_s0[6 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 6 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 6 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 6 + $b * 104]!));
-          $v_mul__3_s0[7 + $b * 8] = $v_scan_x_Wx_Wh_b_2[$step * 8 + 7 + $b * 104]! * (1 - ($v_scan_x_Wx_Wh_b[$step * 8 + 7 + $b * 104]! * $v_scan_x_Wx_Wh_b[$step * 8 + 7 + $b * 104]!));
-        }
-        // ~3.s0 .* (1 - …) * ~3.s3
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul__3_s3[$b * 8] = $v_mul__3_s0[$b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
-          $v_mul__3_s3[1 + $b * 8] = $v_mul__3_s0[1 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
-          $v_mul__3_s3[2 + $b * 8] = $v_mul__3_s0[2 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
-          $v_mul__3_s3[3 + $b * 8] = $v_mul__3_s0[3 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
-          $v_mul__3_s3[4 + $b * 8] = $v_mul__3_s0[4 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
-          $v_mul__3_s3[5 + $b * 8] = $v_mul__3_s0[5 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
-          $v_mul__3_s3[6 + $b * 8] = $v_mul__3_s0[6 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
-          $v_mul__3_s3[7 + $b * 8] = $v_mul__3_s0[7 + $b * 8]! * $x[$xo + $step - 1 + $b * 12]!;
-        }
-        // summed over t
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_d_Wx[$b * 8] = $v_d_Wx[$b * 8]! + $v_mul__3_s3[$b * 8]!;
-          $v_d_Wx[1 + $b * 8] = $v_d_Wx[1 + $b * 8]! + $v_mul__3_s3[1 + $b * 8]!;
-          $v_d_Wx[2 + $b * 8] = $v_d_Wx[2 + $b * 8]! + $v_mul__3_s3[2 + $b * 8]!;
-          $v_d_Wx[3 + $b * 8] = $v_d_Wx[3 + $b * 8]! + $v_mul__3_s3[3 + $b * 8]!;
-          $v_d_Wx[4 + $b * 8] = $v_d_Wx[4 + $b * 8]! + $v_mul__3_s3[4 + $b * 8]!;
-          $v_d_Wx[5 + $b * 8] = $v_d_Wx[5 + $b * 8]! + $v_mul__3_s3[5 + $b * 8]!;
-          $v_d_Wx[6 + $b * 8] = $v_d_Wx[6 + $b * 8]! + $v_mul__3_s3[6 + $b * 8]!;
-          $v_d_Wx[7 + $b * 8] = $v_d_Wx[7 + $b * 8]! + $v_mul__3_s3[7 + $b * 8]!;
-        }
-        // d_Wh += d_Wh, summed over the batch
-        // grad of: scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))
-        {
-          let $i = 0;
-          for (; $i + 4 <= 8; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 8; $j += 4) {
-              const $l0 = $i;
-              const $l1 = ($i + 1);
-              const $l2 = ($i + 2);
-              const $l3 = ($i + 3);
-              const $m0 = $step * 8 - 8 + $j;
-              const $m1 = $step * 8 - 8 + ($j + 1);
-              const $m2 = $step * 8 - 8 + ($j + 2);
-              const $m3 = $step * 8 - 8 + ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < $nb; $k++) {
-                const $a0 = $v_mul__3_s0[$l0 + $k * 8]!;
-                const $a1 = $v_mul__3_s0[$l1 + $k * 8]!;
-                const $a2 = $v_mul__3_s0[$l2 + $k * 8]!;
-                const $a3 = $v_mul__3_s0[$l3 + $k * 8]!;
-                const $w0 = $v_scan_x_Wx_Wh_b[$m0 + $k * 104]!;
-                const $w1 = $v_scan_x_Wx_Wh_b[$m1 + $k * 104]!;
-                const $w2 = $v_scan_x_Wx_Wh_b[$m2 + $k * 104]!;
-                const $w3 = $v_scan_x_Wx_Wh_b[$m3 + $k * 104]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $g_Wh[$i * 8 + $j]! += $scale * $c00;
-              $g_Wh[$i * 8 + ($j + 1)]! += $scale * $c01;
-              $g_Wh[$i * 8 + ($j + 2)]! += $scale * $c02;
-              $g_Wh[$i * 8 + ($j + 3)]! += $scale * $c03;
-              $g_Wh[($i + 1) * 8 + $j]! += $scale * $c10;
-              $g_Wh[($i + 1) * 8 + ($j + 1)]! += $scale * $c11;
-              $g_Wh[($i + 1) * 8 + ($j + 2)]! += $scale * $c12;
-              $g_Wh[($i + 1) * 8 + ($j + 3)]! += $scale * $c13;
-              $g_Wh[($i + 2) * 8 + $j]! += $scale * $c20;
-              $g_Wh[($i + 2) * 8 + ($j + 1)]! += $scale * $c21;
-              $g_Wh[($i + 2) * 8 + ($j + 2)]! += $scale * $c22;
-              $g_Wh[($i + 2) * 8 + ($j + 3)]! += $scale * $c23;
-              $g_Wh[($i + 3) * 8 + $j]! += $scale * $c30;
-              $g_Wh[($i + 3) * 8 + ($j + 1)]! += $scale * $c31;
-              $g_Wh[($i + 3) * 8 + ($j + 2)]! += $scale * $c32;
-              $g_Wh[($i + 3) * 8 + ($j + 3)]! += $scale * $c33;
-            }
-            for (; $j < 8; $j++) {
-              const $l0 = $i;
-              const $l1 = ($i + 1);
-              const $l2 = ($i + 2);
-              const $l3 = ($i + 3);
-              const $m0 = $step * 8 - 8 + $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < $nb; $k++) {
-                const $a0 = $v_mul__3_s0[$l0 + $k * 8]!;
-                const $a1 = $v_mul__3_s0[$l1 + $k * 8]!;
-                const $a2 = $v_mul__3_s0[$l2 + $k * 8]!;
-                const $a3 = $v_mul__3_s0[$l3 + $k * 8]!;
-                const $w0 = $v_scan_x_Wx_Wh_b[$m0 + $k * 104]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $g_Wh[$i * 8 + $j]! += $scale * $c00;
-              $g_Wh[($i + 1) * 8 + $j]! += $scale * $c10;
-              $g_Wh[($i + 2) * 8 + $j]! += $scale * $c20;
-              $g_Wh[($i + 3) * 8 + $j]! += $scale * $c30;
-            }
-          }
-          for (; $i < 8; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 8; $j += 4) {
-              const $l0 = $i;
-              const $m0 = $step * 8 - 8 + $j;
-              const $m1 = $step * 8 - 8 + ($j + 1);
-              const $m2 = $step * 8 - 8 + ($j + 2);
-              const $m3 = $step * 8 - 8 + ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < $nb; $k++) {
-                const $a0 = $v_mul__3_s0[$l0 + $k * 8]!;
-                const $w0 = $v_scan_x_Wx_Wh_b[$m0 + $k * 104]!;
-                const $w1 = $v_scan_x_Wx_Wh_b[$m1 + $k * 104]!;
-                const $w2 = $v_scan_x_Wx_Wh_b[$m2 + $k * 104]!;
-                const $w3 = $v_scan_x_Wx_Wh_b[$m3 + $k * 104]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $g_Wh[$i * 8 + $j]! += $scale * $c00;
-              $g_Wh[$i * 8 + ($j + 1)]! += $scale * $c01;
-              $g_Wh[$i * 8 + ($j + 2)]! += $scale * $c02;
-              $g_Wh[$i * 8 + ($j + 3)]! += $scale * $c03;
-            }
-            for (; $j < 8; $j++) {
-              const $l0 = $i;
-              const $m0 = $step * 8 - 8 + $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < $nb; $k++) {
-                const $a0 = $v_mul__3_s0[$l0 + $k * 8]!;
-                const $w0 = $v_scan_x_Wx_Wh_b[$m0 + $k * 104]!;
-                $c00 += $a0 * $w0;
-              }
-              $g_Wh[$i * 8 + $j]! += $scale * $c00;
-            }
-          }
-        }
-        // summed over t
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_d_b[$b * 8] = $v_d_b[$b * 8]! + $v_mul__3_s0[$b * 8]!;
-          $v_d_b[1 + $b * 8] = $v_d_b[1 + $b * 8]! + $v_mul__3_s0[1 + $b * 8]!;
-          $v_d_b[2 + $b * 8] = $v_d_b[2 + $b * 8]! + $v_mul__3_s0[2 + $b * 8]!;
-          $v_d_b[3 + $b * 8] = $v_d_b[3 + $b * 8]! + $v_mul__3_s0[3 + $b * 8]!;
-          $v_d_b[4 + $b * 8] = $v_d_b[4 + $b * 8]! + $v_mul__3_s0[4 + $b * 8]!;
-          $v_d_b[5 + $b * 8] = $v_d_b[5 + $b * 8]! + $v_mul__3_s0[5 + $b * 8]!;
-          $v_d_b[6 + $b * 8] = $v_d_b[6 + $b * 8]! + $v_mul__3_s0[6 + $b * 8]!;
-          $v_d_b[7 + $b * 8] = $v_d_b[7 + $b * 8]! + $v_mul__3_s0[7 + $b * 8]!;
-        }
-      }
-    };
-    $loop();
-  }
+  $time3($x, $xo, $nb, $g, $scale);
   // d_v = d_yhat * h
   // grad of: dot(v, h)
   for (let $b = 0; $b < $nb; $b++) {

@@ -65,12 +65,7 @@ const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [['y', 0, 
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
 export function initParams(seed = 5): Params {
   const rand = $rng(seed);
-  return $placed({ gru_W: $fill(1296, () => $uniform(rand, -Math.sqrt(6 / 75), Math.sqrt(6 / 75))), gru_U: $fill(768, () => $uniform(rand, -Math.sqrt(6 / 64), Math.sqrt(6 / 64))), gru_b: new Floats(48).fill(0), v: $fill(16, () => $uniform(rand, -Math.sqrt(6 / 17), Math.sqrt(6 / 17))), c: 0 });
-}
-
-/** `p` itself (this module keeps its parameters in plain arrays). */
-function $placed(p: Params): Params {
-  return p;
+  return { gru_W: $fill(1296, () => $uniform(rand, -Math.sqrt(6 / 75), Math.sqrt(6 / 75))), gru_U: $fill(768, () => $uniform(rand, -Math.sqrt(6 / 64), Math.sqrt(6 / 64))), gru_b: new Floats(48).fill(0), v: $fill(16, () => $uniform(rand, -Math.sqrt(6 / 17), Math.sqrt(6 / 17))), c: 0 };
 }
 
 /** A deep copy of `p`. */
@@ -197,11 +192,11 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
 /**
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
  *   dloss/dz     = sigmoid(z) - y
- *   g1           = pad(dloss/dz * v, 241)    # dloss/d(…)
- *   g2           = scan(G[15] = slice(g1, 241); G[t-1] = g1[t-1] + matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) + G[t] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) + matmul(gru_U, pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1)))
- *   dloss/dgru_W = sum_t(outer(x[t], pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1)))
- *   dloss/dgru_U = sum_t(outer(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) + outer(h[t-1], pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1)))
- *   dloss/dgru_b = sum_t(pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1))
+ *   g1           = unrow(dloss/dz * v, row 15)    # dloss/d(…)
+ *   g2           = scan(G[15] = g1[row 15]; G[t-1] = g1[t-1] + matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) + G[t] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) + matmul(gru_U, pad(concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)))), 1)))
+ *   dloss/dgru_W = sum_t(outer(x[t], concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2))))
+ *   dloss/dgru_U = sum_t(outer(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) + outer(h[t-1], pad(concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)))), 1)))
+ *   dloss/dgru_b = sum_t(concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2)))
  *   dloss/dv     = dloss/dz * scan(h[0] = 0[[16]]; h[t] = sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* h[t-1] + (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)))[row 15]
  *   dloss/dc     = dloss/dz
  */
@@ -1018,7 +1013,7 @@ function $initOptimizer(params: Params, options: OptimizerOptions, where: string
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? $placed(zeroParams()) : null, v: slots[1] ? $placed(zeroParams()) : null };
+  return { options: frozen, step: 0, m: slots[0] ? zeroParams() : null, v: slots[1] ? zeroParams() : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1265,7 +1260,7 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, $hy: $Hyper,
 /** The model's name, as saved in parameter files. */
 export const MODEL_NAME = "names";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
-export const STRUCTURE_HASH = '3088949f25937c1667c55999d30b1d0b2087d057b1a36e2c9ae6ac926c8d3411';
+export const STRUCTURE_HASH = '51490268f53a277ff56d0416ea4aed67f204892eed80422981a13ef753bd8894';
 const $PRECISION: 'f64' | 'f32' = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['gru_W', [27, 48], 1296], ['gru_U', [16, 48], 768], ['gru_b', [48], 48], ['v', [16], 16], ['c', [], 1]];
@@ -1372,7 +1367,7 @@ function $loadArrays(arrays: unknown, where: string): Params {
       else target[k] = stored;
     }
   }
-  return $placed(p); // the kernels' memory where the module has one (simd.ts)
+  return p;
 }
 
 /** A second moment (adam, adamw) or mean square (rmsprop) is a running mean of squares: a negative value is a damaged file (its square root would be NaN and every step refused). */
@@ -1500,52 +1495,1875 @@ const $v_matmul__1_k2 = new Floats(3072);
 const $v_dot_v = new Floats(64);
 const $v_z = new Floats(64);
 const $v_loss = new Floats(64);
+const $v_stored_sigmoid = new Floats(15360);
+const $v_stored_sub = new Floats(15360);
+const $v_stored_sigmoid_2 = new Floats(15360);
+const $v_stored_tanh = new Floats(15360);
+const $v_stored_mul__1_c = new Floats(15360);
 const $v_d_z = new Floats(64);
 const $v_mul_d_z_v = new Floats(1024);
-const $v_pad = new Floats(16384);
+const $v_unrow = new Floats(16384);
 const $v_scan_x_gru_W_gru_b_gru_U_2 = new Floats(16384);
-const $v_add__2_k1 = new Floats(3072);
-const $v_matmul__2_s1__2_k2 = new Floats(3072);
-const $v_sigmoid_2 = new Floats(1024);
-const $v_sigmoid_3 = new Floats(1024);
-const $v_mul__2_s1 = new Floats(1024);
-const $v_matmul__2_k2 = new Floats(3072);
-const $v_tanh = new Floats(1024);
 const $v_mul = new Floats(1024);
-const $v_pad_2 = new Floats(3072);
-const $v_matmul__2_k2_2 = new Floats(1024);
+const $v_pad = new Floats(3072);
+const $v_matmul__2_k2 = new Floats(1024);
 const $v_mul_2 = new Floats(1024);
-const $v_pad_3 = new Floats(3072);
 const $v_mul_3 = new Floats(1024);
-const $v_pad_4 = new Floats(3072);
-const $v_add = new Floats(3072);
-const $v_d_gru_U = new Floats(49152);
+const $v_concat = new Floats(2048);
+const $v_pad_2 = new Floats(3072);
 const $v_d_gru_b = new Floats(3072);
-const $v_add__3_k1 = new Floats(3072);
-const $v_matmul__3_s1__3_k2 = new Floats(3072);
-const $v_sigmoid_4 = new Floats(1024);
-const $v_sigmoid_5 = new Floats(1024);
-const $v_mul__3_s1 = new Floats(1024);
-const $v_matmul__3_k2 = new Floats(3072);
-const $v_tanh_2 = new Floats(1024);
 const $v_mul_4 = new Floats(1024);
-const $v_pad_5 = new Floats(3072);
 const $v_mul_5 = new Floats(1024);
-const $v_pad_6 = new Floats(3072);
+const $v_pad_3 = new Floats(3072);
 const $v_mul_6 = new Floats(1024);
-const $v_pad_7 = new Floats(3072);
-const $v_add_2 = new Floats(3072);
-const $v_outer = new Floats(49152);
-const $v_add_3 = new Floats(3072);
-const $v_outer__3_s1 = new Floats(49152);
-const $v_add_4 = new Floats(49152);
+const $v_concat_2 = new Floats(3072);
+const $v_concat_3 = new Floats(2048);
+const $v_pad_4 = new Floats(3072);
 const $v_d_v = new Floats(1024);
 
-function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
-  const $p_v = $p.v;
+function $time1($p: Params, $x: Floats, $xo: number, $nb: number): void {
   const $p_gru_W = $p.gru_W;
   const $p_gru_b = $p.gru_b;
   const $p_gru_U = $p.gru_U;
+  // …
+  for (let $step = 1; $step <= 15; $step++) {
+    // matmul(~1.s0, ~1.k0) + ~1.k1
+    {
+      let $i = 0;
+      for (; $i + 4 <= $nb; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $xo + $step * 27 - 27 + $i * 405;
+          const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
+          const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
+          const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < 27; $k++) {
+            const $a0 = $x[$l0 + $k]!;
+            const $a1 = $x[$l1 + $k]!;
+            const $a2 = $x[$l2 + $k]!;
+            const $a3 = $x[$l3 + $k]!;
+            const $w0 = $p_gru_W[$m0 + $k * 48]!;
+            const $w1 = $p_gru_W[$m1 + $k * 48]!;
+            const $w2 = $p_gru_W[$m2 + $k * 48]!;
+            const $w3 = $p_gru_W[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+          $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+          $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+          $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+          $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+          $v_add__1_k1[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
+          $v_add__1_k1[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
+          $v_add__1_k1[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
+          $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+          $v_add__1_k1[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
+          $v_add__1_k1[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
+          $v_add__1_k1[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
+          $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+          $v_add__1_k1[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
+          $v_add__1_k1[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
+          $v_add__1_k1[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $xo + $step * 27 - 27 + $i * 405;
+          const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
+          const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
+          const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+          const $m0 = $j;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < 27; $k++) {
+            const $a0 = $x[$l0 + $k]!;
+            const $a1 = $x[$l1 + $k]!;
+            const $a2 = $x[$l2 + $k]!;
+            const $a3 = $x[$l3 + $k]!;
+            const $w0 = $p_gru_W[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+          $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+          $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+          $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+        }
+      }
+      for (; $i < $nb; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $xo + $step * 27 - 27 + $i * 405;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < 27; $k++) {
+            const $a0 = $x[$l0 + $k]!;
+            const $w0 = $p_gru_W[$m0 + $k * 48]!;
+            const $w1 = $p_gru_W[$m1 + $k * 48]!;
+            const $w2 = $p_gru_W[$m2 + $k * 48]!;
+            const $w3 = $p_gru_W[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+          $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+          $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+          $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $xo + $step * 27 - 27 + $i * 405;
+          const $m0 = $j;
+          let $c00 = 0;
+          for (let $k = 0; $k < 27; $k++) {
+            const $a0 = $x[$l0 + $k]!;
+            const $w0 = $p_gru_W[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+          }
+          $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+        }
+      }
+    }
+    // matmul(~1.c, ~1.k2)
+    {
+      let $i = 0;
+      for (; $i + 4 <= $nb; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $step * 16 - 16 + $i * 256;
+          const $l1 = $step * 16 - 16 + ($i + 1) * 256;
+          const $l2 = $step * 16 - 16 + ($i + 2) * 256;
+          const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < 16; $k++) {
+            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+            const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
+            const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
+            const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k * 48]!;
+            const $w1 = $p_gru_U[$m1 + $k * 48]!;
+            const $w2 = $p_gru_U[$m2 + $k * 48]!;
+            const $w3 = $p_gru_U[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
+          $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
+          $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
+          $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
+          $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
+          $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
+          $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
+          $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
+          $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
+          $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
+          $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
+          $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
+          $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
+          $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
+          $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
+          $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $step * 16 - 16 + $i * 256;
+          const $l1 = $step * 16 - 16 + ($i + 1) * 256;
+          const $l2 = $step * 16 - 16 + ($i + 2) * 256;
+          const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+          const $m0 = $j;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < 16; $k++) {
+            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+            const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
+            const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
+            const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
+          $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
+          $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
+          $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
+        }
+      }
+      for (; $i < $nb; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $step * 16 - 16 + $i * 256;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < 16; $k++) {
+            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k * 48]!;
+            const $w1 = $p_gru_U[$m1 + $k * 48]!;
+            const $w2 = $p_gru_U[$m2 + $k * 48]!;
+            const $w3 = $p_gru_U[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
+          $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
+          $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
+          $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $step * 16 - 16 + $i * 256;
+          const $m0 = $j;
+          let $c00 = 0;
+          for (let $k = 0; $k < 16; $k++) {
+            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+          }
+          $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
+        }
+      }
+    }
+    // sigmoid(slice(…, 1) + slice(…, 1))
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_sigmoid[$b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[$b * 48]! + $v_matmul__1_c__1_k2[$b * 48]!)));
+      $v_sigmoid[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[1 + $b * 48]! + $v_matmul__1_c__1_k2[1 + $b * 48]!)));
+      $v_sigmoid[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[2 + $b * 48]! + $v_matmul__1_c__1_k2[2 + $b * 48]!)));
+      $v_sigmoid[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[3 + $b * 48]! + $v_matmul__1_c__1_k2[3 + $b * 48]!)));
+      $v_sigmoid[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[4 + $b * 48]! + $v_matmul__1_c__1_k2[4 + $b * 48]!)));
+      $v_sigmoid[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[5 + $b * 48]! + $v_matmul__1_c__1_k2[5 + $b * 48]!)));
+      $v_sigmoid[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[6 + $b * 48]! + $v_matmul__1_c__1_k2[6 + $b * 48]!)));
+      $v_sigmoid[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[7 + $b * 48]! + $v_matmul__1_c__1_k2[7 + $b * 48]!)));
+      $v_sigmoid[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[8 + $b * 48]! + $v_matmul__1_c__1_k2[8 + $b * 48]!)));
+      $v_sigmoid[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[9 + $b * 48]! + $v_matmul__1_c__1_k2[9 + $b * 48]!)));
+      $v_sigmoid[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[10 + $b * 48]! + $v_matmul__1_c__1_k2[10 + $b * 48]!)));
+      $v_sigmoid[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[11 + $b * 48]! + $v_matmul__1_c__1_k2[11 + $b * 48]!)));
+      $v_sigmoid[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[12 + $b * 48]! + $v_matmul__1_c__1_k2[12 + $b * 48]!)));
+      $v_sigmoid[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[13 + $b * 48]! + $v_matmul__1_c__1_k2[13 + $b * 48]!)));
+      $v_sigmoid[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[14 + $b * 48]! + $v_matmul__1_c__1_k2[14 + $b * 48]!)));
+      $v_sigmoid[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[15 + $b * 48]! + $v_matmul__1_c__1_k2[15 + $b * 48]!)));
+    }
+    // sigmoid(… + …) .* ~1.c
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_mul__1_c[$b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[16 + $b * 48]! + $v_matmul__1_c__1_k2[16 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
+      $v_mul__1_c[1 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[17 + $b * 48]! + $v_matmul__1_c__1_k2[17 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
+      $v_mul__1_c[2 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[18 + $b * 48]! + $v_matmul__1_c__1_k2[18 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
+      $v_mul__1_c[3 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[19 + $b * 48]! + $v_matmul__1_c__1_k2[19 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
+      $v_mul__1_c[4 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[20 + $b * 48]! + $v_matmul__1_c__1_k2[20 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
+      $v_mul__1_c[5 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[21 + $b * 48]! + $v_matmul__1_c__1_k2[21 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
+      $v_mul__1_c[6 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[22 + $b * 48]! + $v_matmul__1_c__1_k2[22 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
+      $v_mul__1_c[7 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[23 + $b * 48]! + $v_matmul__1_c__1_k2[23 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
+      $v_mul__1_c[8 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[24 + $b * 48]! + $v_matmul__1_c__1_k2[24 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
+      $v_mul__1_c[9 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[25 + $b * 48]! + $v_matmul__1_c__1_k2[25 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
+      $v_mul__1_c[10 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[26 + $b * 48]! + $v_matmul__1_c__1_k2[26 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
+      $v_mul__1_c[11 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[27 + $b * 48]! + $v_matmul__1_c__1_k2[27 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
+      $v_mul__1_c[12 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[28 + $b * 48]! + $v_matmul__1_c__1_k2[28 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
+      $v_mul__1_c[13 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[29 + $b * 48]! + $v_matmul__1_c__1_k2[29 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
+      $v_mul__1_c[14 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[30 + $b * 48]! + $v_matmul__1_c__1_k2[30 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
+      $v_mul__1_c[15 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[31 + $b * 48]! + $v_matmul__1_c__1_k2[31 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
+    }
+    // matmul(sigmoid(…) .* ~1.c, ~1.k2)
+    {
+      let $i = 0;
+      for (; $i + 4 <= $nb; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $i * 16;
+          const $l1 = ($i + 1) * 16;
+          const $l2 = ($i + 2) * 16;
+          const $l3 = ($i + 3) * 16;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < 16; $k++) {
+            const $a0 = $v_mul__1_c[$l0 + $k]!;
+            const $a1 = $v_mul__1_c[$l1 + $k]!;
+            const $a2 = $v_mul__1_c[$l2 + $k]!;
+            const $a3 = $v_mul__1_c[$l3 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k * 48]!;
+            const $w1 = $p_gru_U[$m1 + $k * 48]!;
+            const $w2 = $p_gru_U[$m2 + $k * 48]!;
+            const $w3 = $p_gru_U[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $v_matmul__1_k2[$i * 48 + $j] = $c00;
+          $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
+          $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
+          $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
+          $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
+          $v_matmul__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
+          $v_matmul__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
+          $v_matmul__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
+          $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
+          $v_matmul__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
+          $v_matmul__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
+          $v_matmul__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
+          $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
+          $v_matmul__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
+          $v_matmul__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
+          $v_matmul__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $i * 16;
+          const $l1 = ($i + 1) * 16;
+          const $l2 = ($i + 2) * 16;
+          const $l3 = ($i + 3) * 16;
+          const $m0 = $j;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < 16; $k++) {
+            const $a0 = $v_mul__1_c[$l0 + $k]!;
+            const $a1 = $v_mul__1_c[$l1 + $k]!;
+            const $a2 = $v_mul__1_c[$l2 + $k]!;
+            const $a3 = $v_mul__1_c[$l3 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $v_matmul__1_k2[$i * 48 + $j] = $c00;
+          $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
+          $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
+          $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
+        }
+      }
+      for (; $i < $nb; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $i * 16;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < 16; $k++) {
+            const $a0 = $v_mul__1_c[$l0 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k * 48]!;
+            const $w1 = $p_gru_U[$m1 + $k * 48]!;
+            const $w2 = $p_gru_U[$m2 + $k * 48]!;
+            const $w3 = $p_gru_U[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $v_matmul__1_k2[$i * 48 + $j] = $c00;
+          $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
+          $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
+          $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $i * 16;
+          const $m0 = $j;
+          let $c00 = 0;
+          for (let $k = 0; $k < 16; $k++) {
+            const $a0 = $v_mul__1_c[$l0 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+          }
+          $v_matmul__1_k2[$i * 48 + $j] = $c00;
+        }
+      }
+    }
+    // … .* ~1.c + (1 - …) .* tanh(…)
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + $b * 256] = $v_sigmoid[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! + (1 - $v_sigmoid[$b * 16]!) * Math.tanh($v_add__1_k1[32 + $b * 48]! + $v_matmul__1_k2[32 + $b * 48]!);
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 1 + $b * 256] = $v_sigmoid[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! + (1 - $v_sigmoid[1 + $b * 16]!) * Math.tanh($v_add__1_k1[33 + $b * 48]! + $v_matmul__1_k2[33 + $b * 48]!);
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 2 + $b * 256] = $v_sigmoid[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! + (1 - $v_sigmoid[2 + $b * 16]!) * Math.tanh($v_add__1_k1[34 + $b * 48]! + $v_matmul__1_k2[34 + $b * 48]!);
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 3 + $b * 256] = $v_sigmoid[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! + (1 - $v_sigmoid[3 + $b * 16]!) * Math.tanh($v_add__1_k1[35 + $b * 48]! + $v_matmul__1_k2[35 + $b * 48]!);
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 4 + $b * 256] = $v_sigmoid[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! + (1 - $v_sigmoid[4 + $b * 16]!) * Math.tanh($v_add__1_k1[36 + $b * 48]! + $v_matmul__1_k2[36 + $b * 48]!);
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 5 + $b * 256] = $v_sigmoid[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! + (1 - $v_sigmoid[5 + $b * 16]!) * Math.tanh($v_add__1_k1[37 + $b * 48]! + $v_matmul__1_k2[37 + $b * 48]!);
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 6 + $b * 256] = $v_sigmoid[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! + (1 - $v_sigmoid[6 + $b * 16]!) * Math.tanh($v_add__1_k1[38 + $b * 48]! + $v_matmul__1_k2[38 + $b * 48]!);
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 7 + $b * 256] = $v_sigmoid[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! + (1 - $v_sigmoid[7 + $b * 16]!) * Math.tanh($v_add__1_k1[39 + $b * 48]! + $v_matmul__1_k2[39 + $b * 48]!);
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 8 + $b * 256] = $v_sigmoid[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! + (1 - $v_sigmoid[8 + $b * 16]!) * Math.tanh($v_add__1_k1[40 + $b * 48]! + $v_matmul__1_k2[40 + $b * 48]!);
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 9 + $b * 256] = $v_sigmoid[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! + (1 - $v_sigmoid[9 + $b * 16]!) * Math.tanh($v_add__1_k1[41 + $b * 48]! + $v_matmul__1_k2[41 + $b * 48]!);
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 10 + $b * 256] = $v_sigmoid[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! + (1 - $v_sigmoid[10 + $b * 16]!) * Math.tanh($v_add__1_k1[42 + $b * 48]! + $v_matmul__1_k2[42 + $b * 48]!);
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 11 + $b * 256] = $v_sigmoid[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! + (1 - $v_sigmoid[11 + $b * 16]!) * Math.tanh($v_add__1_k1[43 + $b * 48]! + $v_matmul__1_k2[43 + $b * 48]!);
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 12 + $b * 256] = $v_sigmoid[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! + (1 - $v_sigmoid[12 + $b * 16]!) * Math.tanh($v_add__1_k1[44 + $b * 48]! + $v_matmul__1_k2[44 + $b * 48]!);
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 13 + $b * 256] = $v_sigmoid[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! + (1 - $v_sigmoid[13 + $b * 16]!) * Math.tanh($v_add__1_k1[45 + $b * 48]! + $v_matmul__1_k2[45 + $b * 48]!);
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 14 + $b * 256] = $v_sigmoid[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! + (1 - $v_sigmoid[14 + $b * 16]!) * Math.tanh($v_add__1_k1[46 + $b * 48]! + $v_matmul__1_k2[46 + $b * 48]!);
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 15 + $b * 256] = $v_sigmoid[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! + (1 - $v_sigmoid[15 + $b * 16]!) * Math.tanh($v_add__1_k1[47 + $b * 48]! + $v_matmul__1_k2[47 + $b * 48]!);
+    }
+  }
+}
+
+function $time2($p: Params, $x: Floats, $xo: number, $nb: number): void {
+  const $p_gru_W = $p.gru_W;
+  const $p_gru_b = $p.gru_b;
+  const $p_gru_U = $p.gru_U;
+  // …
+  for (let $step = 1; $step <= 15; $step++) {
+    // matmul(~1.s0, ~1.k0) + ~1.k1
+    {
+      let $i = 0;
+      for (; $i + 4 <= $nb; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $xo + $step * 27 - 27 + $i * 405;
+          const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
+          const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
+          const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < 27; $k++) {
+            const $a0 = $x[$l0 + $k]!;
+            const $a1 = $x[$l1 + $k]!;
+            const $a2 = $x[$l2 + $k]!;
+            const $a3 = $x[$l3 + $k]!;
+            const $w0 = $p_gru_W[$m0 + $k * 48]!;
+            const $w1 = $p_gru_W[$m1 + $k * 48]!;
+            const $w2 = $p_gru_W[$m2 + $k * 48]!;
+            const $w3 = $p_gru_W[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+          $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+          $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+          $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+          $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+          $v_add__1_k1[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
+          $v_add__1_k1[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
+          $v_add__1_k1[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
+          $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+          $v_add__1_k1[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
+          $v_add__1_k1[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
+          $v_add__1_k1[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
+          $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+          $v_add__1_k1[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
+          $v_add__1_k1[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
+          $v_add__1_k1[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $xo + $step * 27 - 27 + $i * 405;
+          const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
+          const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
+          const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+          const $m0 = $j;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < 27; $k++) {
+            const $a0 = $x[$l0 + $k]!;
+            const $a1 = $x[$l1 + $k]!;
+            const $a2 = $x[$l2 + $k]!;
+            const $a3 = $x[$l3 + $k]!;
+            const $w0 = $p_gru_W[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+          $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+          $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+          $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+        }
+      }
+      for (; $i < $nb; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $xo + $step * 27 - 27 + $i * 405;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < 27; $k++) {
+            const $a0 = $x[$l0 + $k]!;
+            const $w0 = $p_gru_W[$m0 + $k * 48]!;
+            const $w1 = $p_gru_W[$m1 + $k * 48]!;
+            const $w2 = $p_gru_W[$m2 + $k * 48]!;
+            const $w3 = $p_gru_W[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+          $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+          $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+          $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $xo + $step * 27 - 27 + $i * 405;
+          const $m0 = $j;
+          let $c00 = 0;
+          for (let $k = 0; $k < 27; $k++) {
+            const $a0 = $x[$l0 + $k]!;
+            const $w0 = $p_gru_W[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+          }
+          $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+        }
+      }
+    }
+    // matmul(~1.c, ~1.k2)
+    {
+      let $i = 0;
+      for (; $i + 4 <= $nb; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $step * 16 - 16 + $i * 256;
+          const $l1 = $step * 16 - 16 + ($i + 1) * 256;
+          const $l2 = $step * 16 - 16 + ($i + 2) * 256;
+          const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < 16; $k++) {
+            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+            const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
+            const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
+            const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k * 48]!;
+            const $w1 = $p_gru_U[$m1 + $k * 48]!;
+            const $w2 = $p_gru_U[$m2 + $k * 48]!;
+            const $w3 = $p_gru_U[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
+          $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
+          $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
+          $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
+          $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
+          $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
+          $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
+          $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
+          $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
+          $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
+          $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
+          $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
+          $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
+          $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
+          $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
+          $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $step * 16 - 16 + $i * 256;
+          const $l1 = $step * 16 - 16 + ($i + 1) * 256;
+          const $l2 = $step * 16 - 16 + ($i + 2) * 256;
+          const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+          const $m0 = $j;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < 16; $k++) {
+            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+            const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
+            const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
+            const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
+          $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
+          $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
+          $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
+        }
+      }
+      for (; $i < $nb; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $step * 16 - 16 + $i * 256;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < 16; $k++) {
+            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k * 48]!;
+            const $w1 = $p_gru_U[$m1 + $k * 48]!;
+            const $w2 = $p_gru_U[$m2 + $k * 48]!;
+            const $w3 = $p_gru_U[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
+          $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
+          $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
+          $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $step * 16 - 16 + $i * 256;
+          const $m0 = $j;
+          let $c00 = 0;
+          for (let $k = 0; $k < 16; $k++) {
+            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+          }
+          $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
+        }
+      }
+    }
+    // sigmoid(slice(…, 1) + slice(…, 1))
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_sigmoid[$b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[$b * 48]! + $v_matmul__1_c__1_k2[$b * 48]!)));
+      $v_sigmoid[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[1 + $b * 48]! + $v_matmul__1_c__1_k2[1 + $b * 48]!)));
+      $v_sigmoid[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[2 + $b * 48]! + $v_matmul__1_c__1_k2[2 + $b * 48]!)));
+      $v_sigmoid[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[3 + $b * 48]! + $v_matmul__1_c__1_k2[3 + $b * 48]!)));
+      $v_sigmoid[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[4 + $b * 48]! + $v_matmul__1_c__1_k2[4 + $b * 48]!)));
+      $v_sigmoid[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[5 + $b * 48]! + $v_matmul__1_c__1_k2[5 + $b * 48]!)));
+      $v_sigmoid[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[6 + $b * 48]! + $v_matmul__1_c__1_k2[6 + $b * 48]!)));
+      $v_sigmoid[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[7 + $b * 48]! + $v_matmul__1_c__1_k2[7 + $b * 48]!)));
+      $v_sigmoid[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[8 + $b * 48]! + $v_matmul__1_c__1_k2[8 + $b * 48]!)));
+      $v_sigmoid[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[9 + $b * 48]! + $v_matmul__1_c__1_k2[9 + $b * 48]!)));
+      $v_sigmoid[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[10 + $b * 48]! + $v_matmul__1_c__1_k2[10 + $b * 48]!)));
+      $v_sigmoid[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[11 + $b * 48]! + $v_matmul__1_c__1_k2[11 + $b * 48]!)));
+      $v_sigmoid[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[12 + $b * 48]! + $v_matmul__1_c__1_k2[12 + $b * 48]!)));
+      $v_sigmoid[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[13 + $b * 48]! + $v_matmul__1_c__1_k2[13 + $b * 48]!)));
+      $v_sigmoid[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[14 + $b * 48]! + $v_matmul__1_c__1_k2[14 + $b * 48]!)));
+      $v_sigmoid[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[15 + $b * 48]! + $v_matmul__1_c__1_k2[15 + $b * 48]!)));
+    }
+    // 1 - sigmoid(… + …)
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_stored_sub[$step * 16 - 16 + $b * 240] = 1 - $v_sigmoid[$b * 16]!;
+      $v_stored_sub[$step * 16 - 15 + $b * 240] = 1 - $v_sigmoid[1 + $b * 16]!;
+      $v_stored_sub[$step * 16 - 14 + $b * 240] = 1 - $v_sigmoid[2 + $b * 16]!;
+      $v_stored_sub[$step * 16 - 13 + $b * 240] = 1 - $v_sigmoid[3 + $b * 16]!;
+      $v_stored_sub[$step * 16 - 12 + $b * 240] = 1 - $v_sigmoid[4 + $b * 16]!;
+      $v_stored_sub[$step * 16 - 11 + $b * 240] = 1 - $v_sigmoid[5 + $b * 16]!;
+      $v_stored_sub[$step * 16 - 10 + $b * 240] = 1 - $v_sigmoid[6 + $b * 16]!;
+      $v_stored_sub[$step * 16 - 9 + $b * 240] = 1 - $v_sigmoid[7 + $b * 16]!;
+      $v_stored_sub[$step * 16 - 8 + $b * 240] = 1 - $v_sigmoid[8 + $b * 16]!;
+      $v_stored_sub[$step * 16 - 7 + $b * 240] = 1 - $v_sigmoid[9 + $b * 16]!;
+      $v_stored_sub[$step * 16 - 6 + $b * 240] = 1 - $v_sigmoid[10 + $b * 16]!;
+      $v_stored_sub[$step * 16 - 5 + $b * 240] = 1 - $v_sigmoid[11 + $b * 16]!;
+      $v_stored_sub[$step * 16 - 4 + $b * 240] = 1 - $v_sigmoid[12 + $b * 16]!;
+      $v_stored_sub[$step * 16 - 3 + $b * 240] = 1 - $v_sigmoid[13 + $b * 16]!;
+      $v_stored_sub[$step * 16 - 2 + $b * 240] = 1 - $v_sigmoid[14 + $b * 16]!;
+      $v_stored_sub[$step * 16 - 1 + $b * 240] = 1 - $v_sigmoid[15 + $b * 16]!;
+    }
+    // sigmoid(slice(…, 17) + slice(…, 17))
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_stored_sigmoid_2[$step * 16 - 16 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[16 + $b * 48]! + $v_matmul__1_c__1_k2[16 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 15 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[17 + $b * 48]! + $v_matmul__1_c__1_k2[17 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 14 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[18 + $b * 48]! + $v_matmul__1_c__1_k2[18 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 13 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[19 + $b * 48]! + $v_matmul__1_c__1_k2[19 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 12 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[20 + $b * 48]! + $v_matmul__1_c__1_k2[20 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 11 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[21 + $b * 48]! + $v_matmul__1_c__1_k2[21 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 10 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[22 + $b * 48]! + $v_matmul__1_c__1_k2[22 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 9 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[23 + $b * 48]! + $v_matmul__1_c__1_k2[23 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 8 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[24 + $b * 48]! + $v_matmul__1_c__1_k2[24 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 7 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[25 + $b * 48]! + $v_matmul__1_c__1_k2[25 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 6 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[26 + $b * 48]! + $v_matmul__1_c__1_k2[26 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 5 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[27 + $b * 48]! + $v_matmul__1_c__1_k2[27 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 4 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[28 + $b * 48]! + $v_matmul__1_c__1_k2[28 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 3 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[29 + $b * 48]! + $v_matmul__1_c__1_k2[29 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 2 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[30 + $b * 48]! + $v_matmul__1_c__1_k2[30 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 1 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[31 + $b * 48]! + $v_matmul__1_c__1_k2[31 + $b * 48]!)));
+    }
+    // sigmoid(… + …) .* ~1.c
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_mul__1_c[$b * 16] = $v_stored_sigmoid_2[$step * 16 - 16 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
+      $v_mul__1_c[1 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 15 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
+      $v_mul__1_c[2 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 14 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
+      $v_mul__1_c[3 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 13 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
+      $v_mul__1_c[4 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 12 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
+      $v_mul__1_c[5 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 11 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
+      $v_mul__1_c[6 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 10 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
+      $v_mul__1_c[7 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 9 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
+      $v_mul__1_c[8 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 8 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
+      $v_mul__1_c[9 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 7 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
+      $v_mul__1_c[10 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 6 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
+      $v_mul__1_c[11 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 5 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
+      $v_mul__1_c[12 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 4 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
+      $v_mul__1_c[13 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 3 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
+      $v_mul__1_c[14 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 2 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
+      $v_mul__1_c[15 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 1 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
+    }
+    // matmul(sigmoid(…) .* ~1.c, ~1.k2)
+    {
+      let $i = 0;
+      for (; $i + 4 <= $nb; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $i * 16;
+          const $l1 = ($i + 1) * 16;
+          const $l2 = ($i + 2) * 16;
+          const $l3 = ($i + 3) * 16;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < 16; $k++) {
+            const $a0 = $v_mul__1_c[$l0 + $k]!;
+            const $a1 = $v_mul__1_c[$l1 + $k]!;
+            const $a2 = $v_mul__1_c[$l2 + $k]!;
+            const $a3 = $v_mul__1_c[$l3 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k * 48]!;
+            const $w1 = $p_gru_U[$m1 + $k * 48]!;
+            const $w2 = $p_gru_U[$m2 + $k * 48]!;
+            const $w3 = $p_gru_U[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $v_matmul__1_k2[$i * 48 + $j] = $c00;
+          $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
+          $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
+          $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
+          $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
+          $v_matmul__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
+          $v_matmul__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
+          $v_matmul__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
+          $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
+          $v_matmul__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
+          $v_matmul__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
+          $v_matmul__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
+          $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
+          $v_matmul__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
+          $v_matmul__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
+          $v_matmul__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $i * 16;
+          const $l1 = ($i + 1) * 16;
+          const $l2 = ($i + 2) * 16;
+          const $l3 = ($i + 3) * 16;
+          const $m0 = $j;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < 16; $k++) {
+            const $a0 = $v_mul__1_c[$l0 + $k]!;
+            const $a1 = $v_mul__1_c[$l1 + $k]!;
+            const $a2 = $v_mul__1_c[$l2 + $k]!;
+            const $a3 = $v_mul__1_c[$l3 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $v_matmul__1_k2[$i * 48 + $j] = $c00;
+          $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
+          $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
+          $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
+        }
+      }
+      for (; $i < $nb; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $i * 16;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < 16; $k++) {
+            const $a0 = $v_mul__1_c[$l0 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k * 48]!;
+            const $w1 = $p_gru_U[$m1 + $k * 48]!;
+            const $w2 = $p_gru_U[$m2 + $k * 48]!;
+            const $w3 = $p_gru_U[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $v_matmul__1_k2[$i * 48 + $j] = $c00;
+          $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
+          $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
+          $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $i * 16;
+          const $m0 = $j;
+          let $c00 = 0;
+          for (let $k = 0; $k < 16; $k++) {
+            const $a0 = $v_mul__1_c[$l0 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+          }
+          $v_matmul__1_k2[$i * 48 + $j] = $c00;
+        }
+      }
+    }
+    // tanh(slice(…, 33) + slice(…, 33))
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_stored_tanh[$step * 16 - 16 + $b * 240] = Math.tanh($v_add__1_k1[32 + $b * 48]! + $v_matmul__1_k2[32 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 15 + $b * 240] = Math.tanh($v_add__1_k1[33 + $b * 48]! + $v_matmul__1_k2[33 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 14 + $b * 240] = Math.tanh($v_add__1_k1[34 + $b * 48]! + $v_matmul__1_k2[34 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 13 + $b * 240] = Math.tanh($v_add__1_k1[35 + $b * 48]! + $v_matmul__1_k2[35 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 12 + $b * 240] = Math.tanh($v_add__1_k1[36 + $b * 48]! + $v_matmul__1_k2[36 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 11 + $b * 240] = Math.tanh($v_add__1_k1[37 + $b * 48]! + $v_matmul__1_k2[37 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 10 + $b * 240] = Math.tanh($v_add__1_k1[38 + $b * 48]! + $v_matmul__1_k2[38 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 9 + $b * 240] = Math.tanh($v_add__1_k1[39 + $b * 48]! + $v_matmul__1_k2[39 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 8 + $b * 240] = Math.tanh($v_add__1_k1[40 + $b * 48]! + $v_matmul__1_k2[40 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 7 + $b * 240] = Math.tanh($v_add__1_k1[41 + $b * 48]! + $v_matmul__1_k2[41 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 6 + $b * 240] = Math.tanh($v_add__1_k1[42 + $b * 48]! + $v_matmul__1_k2[42 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 5 + $b * 240] = Math.tanh($v_add__1_k1[43 + $b * 48]! + $v_matmul__1_k2[43 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 4 + $b * 240] = Math.tanh($v_add__1_k1[44 + $b * 48]! + $v_matmul__1_k2[44 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 3 + $b * 240] = Math.tanh($v_add__1_k1[45 + $b * 48]! + $v_matmul__1_k2[45 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 2 + $b * 240] = Math.tanh($v_add__1_k1[46 + $b * 48]! + $v_matmul__1_k2[46 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 1 + $b * 240] = Math.tanh($v_add__1_k1[47 + $b * 48]! + $v_matmul__1_k2[47 + $b * 48]!);
+    }
+    // … .* ~1.c + (1 - …) .* tanh(…)
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + $b * 256] = $v_sigmoid[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! + $v_stored_sub[$step * 16 - 16 + $b * 240]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!;
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 1 + $b * 256] = $v_sigmoid[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! + $v_stored_sub[$step * 16 - 15 + $b * 240]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!;
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 2 + $b * 256] = $v_sigmoid[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! + $v_stored_sub[$step * 16 - 14 + $b * 240]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!;
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 3 + $b * 256] = $v_sigmoid[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! + $v_stored_sub[$step * 16 - 13 + $b * 240]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!;
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 4 + $b * 256] = $v_sigmoid[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! + $v_stored_sub[$step * 16 - 12 + $b * 240]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!;
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 5 + $b * 256] = $v_sigmoid[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! + $v_stored_sub[$step * 16 - 11 + $b * 240]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!;
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 6 + $b * 256] = $v_sigmoid[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! + $v_stored_sub[$step * 16 - 10 + $b * 240]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!;
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 7 + $b * 256] = $v_sigmoid[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! + $v_stored_sub[$step * 16 - 9 + $b * 240]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!;
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 8 + $b * 256] = $v_sigmoid[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! + $v_stored_sub[$step * 16 - 8 + $b * 240]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!;
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 9 + $b * 256] = $v_sigmoid[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! + $v_stored_sub[$step * 16 - 7 + $b * 240]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!;
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 10 + $b * 256] = $v_sigmoid[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! + $v_stored_sub[$step * 16 - 6 + $b * 240]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!;
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 11 + $b * 256] = $v_sigmoid[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! + $v_stored_sub[$step * 16 - 5 + $b * 240]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!;
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 12 + $b * 256] = $v_sigmoid[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! + $v_stored_sub[$step * 16 - 4 + $b * 240]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!;
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 13 + $b * 256] = $v_sigmoid[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! + $v_stored_sub[$step * 16 - 3 + $b * 240]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!;
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 14 + $b * 256] = $v_sigmoid[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! + $v_stored_sub[$step * 16 - 2 + $b * 240]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!;
+      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 15 + $b * 256] = $v_sigmoid[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! + $v_stored_sub[$step * 16 - 1 + $b * 240]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!;
+    }
+    // stored for the gradient
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_stored_sigmoid[$step * 16 - 16 + $b * 240] = $v_sigmoid[$b * 16]!;
+      $v_stored_sigmoid[$step * 16 - 15 + $b * 240] = $v_sigmoid[1 + $b * 16]!;
+      $v_stored_sigmoid[$step * 16 - 14 + $b * 240] = $v_sigmoid[2 + $b * 16]!;
+      $v_stored_sigmoid[$step * 16 - 13 + $b * 240] = $v_sigmoid[3 + $b * 16]!;
+      $v_stored_sigmoid[$step * 16 - 12 + $b * 240] = $v_sigmoid[4 + $b * 16]!;
+      $v_stored_sigmoid[$step * 16 - 11 + $b * 240] = $v_sigmoid[5 + $b * 16]!;
+      $v_stored_sigmoid[$step * 16 - 10 + $b * 240] = $v_sigmoid[6 + $b * 16]!;
+      $v_stored_sigmoid[$step * 16 - 9 + $b * 240] = $v_sigmoid[7 + $b * 16]!;
+      $v_stored_sigmoid[$step * 16 - 8 + $b * 240] = $v_sigmoid[8 + $b * 16]!;
+      $v_stored_sigmoid[$step * 16 - 7 + $b * 240] = $v_sigmoid[9 + $b * 16]!;
+      $v_stored_sigmoid[$step * 16 - 6 + $b * 240] = $v_sigmoid[10 + $b * 16]!;
+      $v_stored_sigmoid[$step * 16 - 5 + $b * 240] = $v_sigmoid[11 + $b * 16]!;
+      $v_stored_sigmoid[$step * 16 - 4 + $b * 240] = $v_sigmoid[12 + $b * 16]!;
+      $v_stored_sigmoid[$step * 16 - 3 + $b * 240] = $v_sigmoid[13 + $b * 16]!;
+      $v_stored_sigmoid[$step * 16 - 2 + $b * 240] = $v_sigmoid[14 + $b * 16]!;
+      $v_stored_sigmoid[$step * 16 - 1 + $b * 240] = $v_sigmoid[15 + $b * 16]!;
+    }
+    // stored for the gradient
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_stored_mul__1_c[$step * 16 - 16 + $b * 240] = $v_mul__1_c[$b * 16]!;
+      $v_stored_mul__1_c[$step * 16 - 15 + $b * 240] = $v_mul__1_c[1 + $b * 16]!;
+      $v_stored_mul__1_c[$step * 16 - 14 + $b * 240] = $v_mul__1_c[2 + $b * 16]!;
+      $v_stored_mul__1_c[$step * 16 - 13 + $b * 240] = $v_mul__1_c[3 + $b * 16]!;
+      $v_stored_mul__1_c[$step * 16 - 12 + $b * 240] = $v_mul__1_c[4 + $b * 16]!;
+      $v_stored_mul__1_c[$step * 16 - 11 + $b * 240] = $v_mul__1_c[5 + $b * 16]!;
+      $v_stored_mul__1_c[$step * 16 - 10 + $b * 240] = $v_mul__1_c[6 + $b * 16]!;
+      $v_stored_mul__1_c[$step * 16 - 9 + $b * 240] = $v_mul__1_c[7 + $b * 16]!;
+      $v_stored_mul__1_c[$step * 16 - 8 + $b * 240] = $v_mul__1_c[8 + $b * 16]!;
+      $v_stored_mul__1_c[$step * 16 - 7 + $b * 240] = $v_mul__1_c[9 + $b * 16]!;
+      $v_stored_mul__1_c[$step * 16 - 6 + $b * 240] = $v_mul__1_c[10 + $b * 16]!;
+      $v_stored_mul__1_c[$step * 16 - 5 + $b * 240] = $v_mul__1_c[11 + $b * 16]!;
+      $v_stored_mul__1_c[$step * 16 - 4 + $b * 240] = $v_mul__1_c[12 + $b * 16]!;
+      $v_stored_mul__1_c[$step * 16 - 3 + $b * 240] = $v_mul__1_c[13 + $b * 16]!;
+      $v_stored_mul__1_c[$step * 16 - 2 + $b * 240] = $v_mul__1_c[14 + $b * 16]!;
+      $v_stored_mul__1_c[$step * 16 - 1 + $b * 240] = $v_mul__1_c[15 + $b * 16]!;
+    }
+  }
+}
+
+function $time3($p: Params, $nb: number): void {
+  const $p_gru_U = $p.gru_U;
+  // …
+  // grad of: …
+  for (let $step = 15; $step >= 1; $step--) {
+    // ~2.c .* (1 - …) .* (1 - ….^2)
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_mul[$b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_stored_sub[$step * 16 - 16 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 16 + $b * 240]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!));
+      $v_mul[1 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_stored_sub[$step * 16 - 15 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 15 + $b * 240]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!));
+      $v_mul[2 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_stored_sub[$step * 16 - 14 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 14 + $b * 240]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!));
+      $v_mul[3 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_stored_sub[$step * 16 - 13 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 13 + $b * 240]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!));
+      $v_mul[4 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_stored_sub[$step * 16 - 12 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 12 + $b * 240]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!));
+      $v_mul[5 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_stored_sub[$step * 16 - 11 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 11 + $b * 240]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!));
+      $v_mul[6 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_stored_sub[$step * 16 - 10 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 10 + $b * 240]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!));
+      $v_mul[7 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_stored_sub[$step * 16 - 9 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 9 + $b * 240]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!));
+      $v_mul[8 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_stored_sub[$step * 16 - 8 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 8 + $b * 240]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!));
+      $v_mul[9 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_stored_sub[$step * 16 - 7 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 7 + $b * 240]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!));
+      $v_mul[10 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_stored_sub[$step * 16 - 6 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 6 + $b * 240]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!));
+      $v_mul[11 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_stored_sub[$step * 16 - 5 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 5 + $b * 240]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!));
+      $v_mul[12 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_stored_sub[$step * 16 - 4 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 4 + $b * 240]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!));
+      $v_mul[13 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_stored_sub[$step * 16 - 3 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 3 + $b * 240]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!));
+      $v_mul[14 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_stored_sub[$step * 16 - 2 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 2 + $b * 240]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!));
+      $v_mul[15 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_stored_sub[$step * 16 - 1 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 1 + $b * 240]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!));
+    }
+    // pad(~2.c .* … .* (1 - …), 33)
+    for (let $b = 0; $b < $nb; $b++) {
+      {
+        for (let $r = 0; $r < 48; $r++) $v_pad[$b * 48 + $r] = 0;
+        for (let $r = 0; $r < 16; $r++) $v_pad[32 + $b * 48 + $r] = $v_mul[$b * 16 + $r]!;
+      }
+    }
+    // matmul(~2.k2, pad(… .* …, 33))
+    {
+      let $i = 0;
+      for (; $i + 4 <= $nb; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 16; $j += 4) {
+          const $l0 = $i * 48;
+          const $l1 = ($i + 1) * 48;
+          const $l2 = ($i + 2) * 48;
+          const $l3 = ($i + 3) * 48;
+          const $m0 = $j * 48;
+          const $m1 = ($j + 1) * 48;
+          const $m2 = ($j + 2) * 48;
+          const $m3 = ($j + 3) * 48;
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < 48; $k++) {
+            const $a0 = $v_pad[$l0 + $k]!;
+            const $a1 = $v_pad[$l1 + $k]!;
+            const $a2 = $v_pad[$l2 + $k]!;
+            const $a3 = $v_pad[$l3 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k]!;
+            const $w1 = $p_gru_U[$m1 + $k]!;
+            const $w2 = $p_gru_U[$m2 + $k]!;
+            const $w3 = $p_gru_U[$m3 + $k]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $v_matmul__2_k2[$i * 16 + $j] = $c00;
+          $v_matmul__2_k2[$i * 16 + ($j + 1)] = $c01;
+          $v_matmul__2_k2[$i * 16 + ($j + 2)] = $c02;
+          $v_matmul__2_k2[$i * 16 + ($j + 3)] = $c03;
+          $v_matmul__2_k2[($i + 1) * 16 + $j] = $c10;
+          $v_matmul__2_k2[($i + 1) * 16 + ($j + 1)] = $c11;
+          $v_matmul__2_k2[($i + 1) * 16 + ($j + 2)] = $c12;
+          $v_matmul__2_k2[($i + 1) * 16 + ($j + 3)] = $c13;
+          $v_matmul__2_k2[($i + 2) * 16 + $j] = $c20;
+          $v_matmul__2_k2[($i + 2) * 16 + ($j + 1)] = $c21;
+          $v_matmul__2_k2[($i + 2) * 16 + ($j + 2)] = $c22;
+          $v_matmul__2_k2[($i + 2) * 16 + ($j + 3)] = $c23;
+          $v_matmul__2_k2[($i + 3) * 16 + $j] = $c30;
+          $v_matmul__2_k2[($i + 3) * 16 + ($j + 1)] = $c31;
+          $v_matmul__2_k2[($i + 3) * 16 + ($j + 2)] = $c32;
+          $v_matmul__2_k2[($i + 3) * 16 + ($j + 3)] = $c33;
+        }
+        for (; $j < 16; $j++) {
+          const $l0 = $i * 48;
+          const $l1 = ($i + 1) * 48;
+          const $l2 = ($i + 2) * 48;
+          const $l3 = ($i + 3) * 48;
+          const $m0 = $j * 48;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < 48; $k++) {
+            const $a0 = $v_pad[$l0 + $k]!;
+            const $a1 = $v_pad[$l1 + $k]!;
+            const $a2 = $v_pad[$l2 + $k]!;
+            const $a3 = $v_pad[$l3 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $v_matmul__2_k2[$i * 16 + $j] = $c00;
+          $v_matmul__2_k2[($i + 1) * 16 + $j] = $c10;
+          $v_matmul__2_k2[($i + 2) * 16 + $j] = $c20;
+          $v_matmul__2_k2[($i + 3) * 16 + $j] = $c30;
+        }
+      }
+      for (; $i < $nb; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 16; $j += 4) {
+          const $l0 = $i * 48;
+          const $m0 = $j * 48;
+          const $m1 = ($j + 1) * 48;
+          const $m2 = ($j + 2) * 48;
+          const $m3 = ($j + 3) * 48;
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < 48; $k++) {
+            const $a0 = $v_pad[$l0 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k]!;
+            const $w1 = $p_gru_U[$m1 + $k]!;
+            const $w2 = $p_gru_U[$m2 + $k]!;
+            const $w3 = $p_gru_U[$m3 + $k]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $v_matmul__2_k2[$i * 16 + $j] = $c00;
+          $v_matmul__2_k2[$i * 16 + ($j + 1)] = $c01;
+          $v_matmul__2_k2[$i * 16 + ($j + 2)] = $c02;
+          $v_matmul__2_k2[$i * 16 + ($j + 3)] = $c03;
+        }
+        for (; $j < 16; $j++) {
+          const $l0 = $i * 48;
+          const $m0 = $j * 48;
+          let $c00 = 0;
+          for (let $k = 0; $k < 48; $k++) {
+            const $a0 = $v_pad[$l0 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k]!;
+            $c00 += $a0 * $w0;
+          }
+          $v_matmul__2_k2[$i * 16 + $j] = $c00;
+        }
+      }
+    }
+    // (-… + ~2.c .* ~2.s1) .* … .* (1 - …)
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_mul_2[$b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 16 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 16 + $b * 240]!));
+      $v_mul_2[1 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 15 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 15 + $b * 240]!));
+      $v_mul_2[2 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 14 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 14 + $b * 240]!));
+      $v_mul_2[3 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 13 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 13 + $b * 240]!));
+      $v_mul_2[4 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 12 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 12 + $b * 240]!));
+      $v_mul_2[5 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 11 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 11 + $b * 240]!));
+      $v_mul_2[6 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 10 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 10 + $b * 240]!));
+      $v_mul_2[7 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 9 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 9 + $b * 240]!));
+      $v_mul_2[8 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 8 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 8 + $b * 240]!));
+      $v_mul_2[9 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 7 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 7 + $b * 240]!));
+      $v_mul_2[10 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 6 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 6 + $b * 240]!));
+      $v_mul_2[11 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 5 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 5 + $b * 240]!));
+      $v_mul_2[12 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 4 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 4 + $b * 240]!));
+      $v_mul_2[13 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 3 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 3 + $b * 240]!));
+      $v_mul_2[14 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 2 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 2 + $b * 240]!));
+      $v_mul_2[15 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 1 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 1 + $b * 240]!));
+    }
+    // matmul(~2.k2, …) .* ~2.s1 .* … .* (1 - …)
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_mul_3[$b * 16] = $v_matmul__2_k2[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $b * 240]!));
+      $v_mul_3[1 + $b * 16] = $v_matmul__2_k2[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 15 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 15 + $b * 240]!));
+      $v_mul_3[2 + $b * 16] = $v_matmul__2_k2[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 14 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 14 + $b * 240]!));
+      $v_mul_3[3 + $b * 16] = $v_matmul__2_k2[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 13 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 13 + $b * 240]!));
+      $v_mul_3[4 + $b * 16] = $v_matmul__2_k2[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 12 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 12 + $b * 240]!));
+      $v_mul_3[5 + $b * 16] = $v_matmul__2_k2[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 11 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 11 + $b * 240]!));
+      $v_mul_3[6 + $b * 16] = $v_matmul__2_k2[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 10 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 10 + $b * 240]!));
+      $v_mul_3[7 + $b * 16] = $v_matmul__2_k2[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 9 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 9 + $b * 240]!));
+      $v_mul_3[8 + $b * 16] = $v_matmul__2_k2[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 8 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 8 + $b * 240]!));
+      $v_mul_3[9 + $b * 16] = $v_matmul__2_k2[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 7 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 7 + $b * 240]!));
+      $v_mul_3[10 + $b * 16] = $v_matmul__2_k2[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 6 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 6 + $b * 240]!));
+      $v_mul_3[11 + $b * 16] = $v_matmul__2_k2[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 5 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 5 + $b * 240]!));
+      $v_mul_3[12 + $b * 16] = $v_matmul__2_k2[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 4 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 4 + $b * 240]!));
+      $v_mul_3[13 + $b * 16] = $v_matmul__2_k2[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 3 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 3 + $b * 240]!));
+      $v_mul_3[14 + $b * 16] = $v_matmul__2_k2[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 2 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 2 + $b * 240]!));
+      $v_mul_3[15 + $b * 16] = $v_matmul__2_k2[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 1 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 1 + $b * 240]!));
+    }
+    // concat((… + …) .* … .* …, … .* ~2.s1 .* … .* …)
+    for (let $b = 0; $b < $nb; $b++) {
+      {
+        for (let $r = 0; $r < 16; $r++) $v_concat[$b * 32 + $r] = $v_mul_2[$b * 16 + $r]!;
+        for (let $r = 0; $r < 16; $r++) $v_concat[16 + $b * 32 + $r] = $v_mul_3[$b * 16 + $r]!;
+      }
+    }
+    // pad(concat(… .* …, … .* …), 1)
+    for (let $b = 0; $b < $nb; $b++) {
+      {
+        for (let $r = 0; $r < 48; $r++) $v_pad_2[$b * 48 + $r] = 0;
+        for (let $r = 0; $r < 32; $r++) $v_pad_2[$b * 48 + $r] = $v_concat[$b * 32 + $r]!;
+      }
+    }
+    // ~2.s0 + … + … + matmul(~2.k2, …)
+    {
+      let $i = 0;
+      for (; $i + 4 <= $nb; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 16; $j += 4) {
+          const $l0 = $i * 48;
+          const $l1 = ($i + 1) * 48;
+          const $l2 = ($i + 2) * 48;
+          const $l3 = ($i + 3) * 48;
+          const $m0 = $j * 48;
+          const $m1 = ($j + 1) * 48;
+          const $m2 = ($j + 2) * 48;
+          const $m3 = ($j + 3) * 48;
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < 48; $k++) {
+            const $a0 = $v_pad_2[$l0 + $k]!;
+            const $a1 = $v_pad_2[$l1 + $k]!;
+            const $a2 = $v_pad_2[$l2 + $k]!;
+            const $a3 = $v_pad_2[$l3 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k]!;
+            const $w1 = $p_gru_U[$m1 + $k]!;
+            const $w2 = $p_gru_U[$m2 + $k]!;
+            const $w3 = $p_gru_U[$m3 + $k]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2[$i * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 1]! + $c01);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2[$i * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 2]! + $c02);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2[$i * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 3]! + $c03);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2[($i + 1) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $c10);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 1]! + ($v_matmul__2_k2[($i + 1) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]! + $c11);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 2]! + ($v_matmul__2_k2[($i + 1) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]! + $c12);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 3]! + ($v_matmul__2_k2[($i + 1) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]! + $c13);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2[($i + 2) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $c20);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 1]! + ($v_matmul__2_k2[($i + 2) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]! + $c21);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 2]! + ($v_matmul__2_k2[($i + 2) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]! + $c22);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 3]! + ($v_matmul__2_k2[($i + 2) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]! + $c23);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2[($i + 3) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $c30);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 1]! + ($v_matmul__2_k2[($i + 3) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]! + $c31);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 2]! + ($v_matmul__2_k2[($i + 3) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]! + $c32);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 3]! + ($v_matmul__2_k2[($i + 3) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]! + $c33);
+        }
+        for (; $j < 16; $j++) {
+          const $l0 = $i * 48;
+          const $l1 = ($i + 1) * 48;
+          const $l2 = ($i + 2) * 48;
+          const $l3 = ($i + 3) * 48;
+          const $m0 = $j * 48;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < 48; $k++) {
+            const $a0 = $v_pad_2[$l0 + $k]!;
+            const $a1 = $v_pad_2[$l1 + $k]!;
+            const $a2 = $v_pad_2[$l2 + $k]!;
+            const $a3 = $v_pad_2[$l3 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2[($i + 1) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $c10);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2[($i + 2) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $c20);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2[($i + 3) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $c30);
+        }
+      }
+      for (; $i < $nb; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 16; $j += 4) {
+          const $l0 = $i * 48;
+          const $m0 = $j * 48;
+          const $m1 = ($j + 1) * 48;
+          const $m2 = ($j + 2) * 48;
+          const $m3 = ($j + 3) * 48;
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < 48; $k++) {
+            const $a0 = $v_pad_2[$l0 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k]!;
+            const $w1 = $p_gru_U[$m1 + $k]!;
+            const $w2 = $p_gru_U[$m2 + $k]!;
+            const $w3 = $p_gru_U[$m3 + $k]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2[$i * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 1]! + $c01);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2[$i * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 2]! + $c02);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2[$i * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 3]! + $c03);
+        }
+        for (; $j < 16; $j++) {
+          const $l0 = $i * 48;
+          const $m0 = $j * 48;
+          let $c00 = 0;
+          for (let $k = 0; $k < 48; $k++) {
+            const $a0 = $v_pad_2[$l0 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k]!;
+            $c00 += $a0 * $w0;
+          }
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
+        }
+      }
+    }
+  }
+}
+
+function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $scale: number): void {
+  const $g_gru_W = $g.gru_W;
+  const $g_gru_U = $g.gru_U;
+  const $p_gru_U = $p.gru_U;
+  // d_gru_W = …
+  // grad of: …
+  // d_gru_U = …
+  // grad of: …
+  // d_gru_b = …
+  // grad of: …
+  for (let $step = 1; $step <= 15; $step++) {
+    // (-… + ~3.s0 .* ~3.s1) .* … .* (1 - …)
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_mul_4[$b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 16 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 16 + $b * 240]!));
+      $v_mul_4[1 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 15 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 15 + $b * 240]!));
+      $v_mul_4[2 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 14 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 14 + $b * 240]!));
+      $v_mul_4[3 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 13 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 13 + $b * 240]!));
+      $v_mul_4[4 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 12 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 12 + $b * 240]!));
+      $v_mul_4[5 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 11 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 11 + $b * 240]!));
+      $v_mul_4[6 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 10 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 10 + $b * 240]!));
+      $v_mul_4[7 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 9 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 9 + $b * 240]!));
+      $v_mul_4[8 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 8 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 8 + $b * 240]!));
+      $v_mul_4[9 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 7 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 7 + $b * 240]!));
+      $v_mul_4[10 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 6 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 6 + $b * 240]!));
+      $v_mul_4[11 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 5 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 5 + $b * 240]!));
+      $v_mul_4[12 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 4 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 4 + $b * 240]!));
+      $v_mul_4[13 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 3 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 3 + $b * 240]!));
+      $v_mul_4[14 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 2 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 2 + $b * 240]!));
+      $v_mul_4[15 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 1 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 1 + $b * 240]!));
+    }
+    // ~3.s0 .* (1 - …) .* (1 - ….^2)
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_mul_5[$b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_stored_sub[$step * 16 - 16 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 16 + $b * 240]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!));
+      $v_mul_5[1 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_stored_sub[$step * 16 - 15 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 15 + $b * 240]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!));
+      $v_mul_5[2 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_stored_sub[$step * 16 - 14 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 14 + $b * 240]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!));
+      $v_mul_5[3 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_stored_sub[$step * 16 - 13 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 13 + $b * 240]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!));
+      $v_mul_5[4 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_stored_sub[$step * 16 - 12 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 12 + $b * 240]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!));
+      $v_mul_5[5 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_stored_sub[$step * 16 - 11 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 11 + $b * 240]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!));
+      $v_mul_5[6 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_stored_sub[$step * 16 - 10 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 10 + $b * 240]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!));
+      $v_mul_5[7 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_stored_sub[$step * 16 - 9 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 9 + $b * 240]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!));
+      $v_mul_5[8 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_stored_sub[$step * 16 - 8 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 8 + $b * 240]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!));
+      $v_mul_5[9 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_stored_sub[$step * 16 - 7 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 7 + $b * 240]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!));
+      $v_mul_5[10 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_stored_sub[$step * 16 - 6 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 6 + $b * 240]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!));
+      $v_mul_5[11 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_stored_sub[$step * 16 - 5 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 5 + $b * 240]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!));
+      $v_mul_5[12 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_stored_sub[$step * 16 - 4 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 4 + $b * 240]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!));
+      $v_mul_5[13 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_stored_sub[$step * 16 - 3 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 3 + $b * 240]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!));
+      $v_mul_5[14 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_stored_sub[$step * 16 - 2 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 2 + $b * 240]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!));
+      $v_mul_5[15 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_stored_sub[$step * 16 - 1 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 1 + $b * 240]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!));
+    }
+    // pad(~3.s0 .* … .* (1 - …), 33)
+    for (let $b = 0; $b < $nb; $b++) {
+      {
+        for (let $r = 0; $r < 48; $r++) $v_pad_3[$b * 48 + $r] = 0;
+        for (let $r = 0; $r < 16; $r++) $v_pad_3[32 + $b * 48 + $r] = $v_mul_5[$b * 16 + $r]!;
+      }
+    }
+    // matmul(~3.k2, …) .* ~3.s1 .* … .* (1 - …)
+    {
+      let $i = 0;
+      for (; $i + 4 <= $nb; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 16; $j += 4) {
+          const $l0 = $i * 48;
+          const $l1 = ($i + 1) * 48;
+          const $l2 = ($i + 2) * 48;
+          const $l3 = ($i + 3) * 48;
+          const $m0 = $j * 48;
+          const $m1 = ($j + 1) * 48;
+          const $m2 = ($j + 2) * 48;
+          const $m3 = ($j + 3) * 48;
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < 48; $k++) {
+            const $a0 = $v_pad_3[$l0 + $k]!;
+            const $a1 = $v_pad_3[$l1 + $k]!;
+            const $a2 = $v_pad_3[$l2 + $k]!;
+            const $a3 = $v_pad_3[$l3 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k]!;
+            const $w1 = $p_gru_U[$m1 + $k]!;
+            const $w2 = $p_gru_U[$m2 + $k]!;
+            const $w3 = $p_gru_U[$m3 + $k]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $v_mul_6[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]!));
+          $v_mul_6[$i * 16 + $j + 1] = $c01 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]!));
+          $v_mul_6[$i * 16 + $j + 2] = $c02 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]!));
+          $v_mul_6[$i * 16 + $j + 3] = $c03 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]!));
+          $v_mul_6[($i + 1) * 16 + $j] = $c10 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]!));
+          $v_mul_6[($i + 1) * 16 + $j + 1] = $c11 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]!));
+          $v_mul_6[($i + 1) * 16 + $j + 2] = $c12 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]!));
+          $v_mul_6[($i + 1) * 16 + $j + 3] = $c13 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]!));
+          $v_mul_6[($i + 2) * 16 + $j] = $c20 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]!));
+          $v_mul_6[($i + 2) * 16 + $j + 1] = $c21 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]!));
+          $v_mul_6[($i + 2) * 16 + $j + 2] = $c22 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]!));
+          $v_mul_6[($i + 2) * 16 + $j + 3] = $c23 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]!));
+          $v_mul_6[($i + 3) * 16 + $j] = $c30 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]!));
+          $v_mul_6[($i + 3) * 16 + $j + 1] = $c31 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]!));
+          $v_mul_6[($i + 3) * 16 + $j + 2] = $c32 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]!));
+          $v_mul_6[($i + 3) * 16 + $j + 3] = $c33 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]!));
+        }
+        for (; $j < 16; $j++) {
+          const $l0 = $i * 48;
+          const $l1 = ($i + 1) * 48;
+          const $l2 = ($i + 2) * 48;
+          const $l3 = ($i + 3) * 48;
+          const $m0 = $j * 48;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < 48; $k++) {
+            const $a0 = $v_pad_3[$l0 + $k]!;
+            const $a1 = $v_pad_3[$l1 + $k]!;
+            const $a2 = $v_pad_3[$l2 + $k]!;
+            const $a3 = $v_pad_3[$l3 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $v_mul_6[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]!));
+          $v_mul_6[($i + 1) * 16 + $j] = $c10 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]!));
+          $v_mul_6[($i + 2) * 16 + $j] = $c20 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]!));
+          $v_mul_6[($i + 3) * 16 + $j] = $c30 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]!));
+        }
+      }
+      for (; $i < $nb; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 16; $j += 4) {
+          const $l0 = $i * 48;
+          const $m0 = $j * 48;
+          const $m1 = ($j + 1) * 48;
+          const $m2 = ($j + 2) * 48;
+          const $m3 = ($j + 3) * 48;
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < 48; $k++) {
+            const $a0 = $v_pad_3[$l0 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k]!;
+            const $w1 = $p_gru_U[$m1 + $k]!;
+            const $w2 = $p_gru_U[$m2 + $k]!;
+            const $w3 = $p_gru_U[$m3 + $k]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $v_mul_6[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]!));
+          $v_mul_6[$i * 16 + $j + 1] = $c01 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]!));
+          $v_mul_6[$i * 16 + $j + 2] = $c02 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]!));
+          $v_mul_6[$i * 16 + $j + 3] = $c03 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]!));
+        }
+        for (; $j < 16; $j++) {
+          const $l0 = $i * 48;
+          const $m0 = $j * 48;
+          let $c00 = 0;
+          for (let $k = 0; $k < 48; $k++) {
+            const $a0 = $v_pad_3[$l0 + $k]!;
+            const $w0 = $p_gru_U[$m0 + $k]!;
+            $c00 += $a0 * $w0;
+          }
+          $v_mul_6[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]!));
+        }
+      }
+    }
+    // concat((… + …) .* … .* …, … .* ~3.s1 .* … .* …, ~3.s0 .* … .* (1 - …))
+    for (let $b = 0; $b < $nb; $b++) {
+      {
+        for (let $r = 0; $r < 16; $r++) $v_concat_2[$b * 48 + $r] = $v_mul_4[$b * 16 + $r]!;
+        for (let $r = 0; $r < 16; $r++) $v_concat_2[16 + $b * 48 + $r] = $v_mul_6[$b * 16 + $r]!;
+        for (let $r = 0; $r < 16; $r++) $v_concat_2[32 + $b * 48 + $r] = $v_mul_5[$b * 16 + $r]!;
+      }
+    }
+    // concat((… + …) .* … .* …, … .* ~3.s1 .* … .* …)
+    for (let $b = 0; $b < $nb; $b++) {
+      {
+        for (let $r = 0; $r < 16; $r++) $v_concat_3[$b * 32 + $r] = $v_mul_4[$b * 16 + $r]!;
+        for (let $r = 0; $r < 16; $r++) $v_concat_3[16 + $b * 32 + $r] = $v_mul_6[$b * 16 + $r]!;
+      }
+    }
+    // pad(concat(… .* …, … .* …), 1)
+    for (let $b = 0; $b < $nb; $b++) {
+      {
+        for (let $r = 0; $r < 48; $r++) $v_pad_4[$b * 48 + $r] = 0;
+        for (let $r = 0; $r < 32; $r++) $v_pad_4[$b * 48 + $r] = $v_concat_3[$b * 32 + $r]!;
+      }
+    }
+    // d_gru_W += d_gru_W, summed over the batch
+    // grad of: …
+    {
+      let $i = 0;
+      for (; $i + 4 <= 27; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $xo + $step * 27 - 27 + $i;
+          const $l1 = $xo + $step * 27 - 27 + ($i + 1);
+          const $l2 = $xo + $step * 27 - 27 + ($i + 2);
+          const $l3 = $xo + $step * 27 - 27 + ($i + 3);
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $x[$l0 + $k * 405]!;
+            const $a1 = $x[$l1 + $k * 405]!;
+            const $a2 = $x[$l2 + $k * 405]!;
+            const $a3 = $x[$l3 + $k * 405]!;
+            const $w0 = $v_concat_2[$m0 + $k * 48]!;
+            const $w1 = $v_concat_2[$m1 + $k * 48]!;
+            const $w2 = $v_concat_2[$m2 + $k * 48]!;
+            const $w3 = $v_concat_2[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $g_gru_W[$i * 48 + $j]! += $scale * $c00;
+          $g_gru_W[$i * 48 + ($j + 1)]! += $scale * $c01;
+          $g_gru_W[$i * 48 + ($j + 2)]! += $scale * $c02;
+          $g_gru_W[$i * 48 + ($j + 3)]! += $scale * $c03;
+          $g_gru_W[($i + 1) * 48 + $j]! += $scale * $c10;
+          $g_gru_W[($i + 1) * 48 + ($j + 1)]! += $scale * $c11;
+          $g_gru_W[($i + 1) * 48 + ($j + 2)]! += $scale * $c12;
+          $g_gru_W[($i + 1) * 48 + ($j + 3)]! += $scale * $c13;
+          $g_gru_W[($i + 2) * 48 + $j]! += $scale * $c20;
+          $g_gru_W[($i + 2) * 48 + ($j + 1)]! += $scale * $c21;
+          $g_gru_W[($i + 2) * 48 + ($j + 2)]! += $scale * $c22;
+          $g_gru_W[($i + 2) * 48 + ($j + 3)]! += $scale * $c23;
+          $g_gru_W[($i + 3) * 48 + $j]! += $scale * $c30;
+          $g_gru_W[($i + 3) * 48 + ($j + 1)]! += $scale * $c31;
+          $g_gru_W[($i + 3) * 48 + ($j + 2)]! += $scale * $c32;
+          $g_gru_W[($i + 3) * 48 + ($j + 3)]! += $scale * $c33;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $xo + $step * 27 - 27 + $i;
+          const $l1 = $xo + $step * 27 - 27 + ($i + 1);
+          const $l2 = $xo + $step * 27 - 27 + ($i + 2);
+          const $l3 = $xo + $step * 27 - 27 + ($i + 3);
+          const $m0 = $j;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $x[$l0 + $k * 405]!;
+            const $a1 = $x[$l1 + $k * 405]!;
+            const $a2 = $x[$l2 + $k * 405]!;
+            const $a3 = $x[$l3 + $k * 405]!;
+            const $w0 = $v_concat_2[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $g_gru_W[$i * 48 + $j]! += $scale * $c00;
+          $g_gru_W[($i + 1) * 48 + $j]! += $scale * $c10;
+          $g_gru_W[($i + 2) * 48 + $j]! += $scale * $c20;
+          $g_gru_W[($i + 3) * 48 + $j]! += $scale * $c30;
+        }
+      }
+      for (; $i < 27; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $xo + $step * 27 - 27 + $i;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $x[$l0 + $k * 405]!;
+            const $w0 = $v_concat_2[$m0 + $k * 48]!;
+            const $w1 = $v_concat_2[$m1 + $k * 48]!;
+            const $w2 = $v_concat_2[$m2 + $k * 48]!;
+            const $w3 = $v_concat_2[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $g_gru_W[$i * 48 + $j]! += $scale * $c00;
+          $g_gru_W[$i * 48 + ($j + 1)]! += $scale * $c01;
+          $g_gru_W[$i * 48 + ($j + 2)]! += $scale * $c02;
+          $g_gru_W[$i * 48 + ($j + 3)]! += $scale * $c03;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $xo + $step * 27 - 27 + $i;
+          const $m0 = $j;
+          let $c00 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $x[$l0 + $k * 405]!;
+            const $w0 = $v_concat_2[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+          }
+          $g_gru_W[$i * 48 + $j]! += $scale * $c00;
+        }
+      }
+    }
+    // d_gru_U += d_gru_U, summed over the batch
+    // grad of: …
+    {
+      let $i = 0;
+      for (; $i + 4 <= 16; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $step * 16 - 16 + $i;
+          const $l1 = $step * 16 - 16 + ($i + 1);
+          const $l2 = $step * 16 - 16 + ($i + 2);
+          const $l3 = $step * 16 - 16 + ($i + 3);
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_stored_mul__1_c[$l0 + $k * 240]!;
+            const $a1 = $v_stored_mul__1_c[$l1 + $k * 240]!;
+            const $a2 = $v_stored_mul__1_c[$l2 + $k * 240]!;
+            const $a3 = $v_stored_mul__1_c[$l3 + $k * 240]!;
+            const $w0 = $v_pad_3[$m0 + $k * 48]!;
+            const $w1 = $v_pad_3[$m1 + $k * 48]!;
+            const $w2 = $v_pad_3[$m2 + $k * 48]!;
+            const $w3 = $v_pad_3[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $g_gru_U[$i * 48 + $j]! += $scale * $c00;
+          $g_gru_U[$i * 48 + ($j + 1)]! += $scale * $c01;
+          $g_gru_U[$i * 48 + ($j + 2)]! += $scale * $c02;
+          $g_gru_U[$i * 48 + ($j + 3)]! += $scale * $c03;
+          $g_gru_U[($i + 1) * 48 + $j]! += $scale * $c10;
+          $g_gru_U[($i + 1) * 48 + ($j + 1)]! += $scale * $c11;
+          $g_gru_U[($i + 1) * 48 + ($j + 2)]! += $scale * $c12;
+          $g_gru_U[($i + 1) * 48 + ($j + 3)]! += $scale * $c13;
+          $g_gru_U[($i + 2) * 48 + $j]! += $scale * $c20;
+          $g_gru_U[($i + 2) * 48 + ($j + 1)]! += $scale * $c21;
+          $g_gru_U[($i + 2) * 48 + ($j + 2)]! += $scale * $c22;
+          $g_gru_U[($i + 2) * 48 + ($j + 3)]! += $scale * $c23;
+          $g_gru_U[($i + 3) * 48 + $j]! += $scale * $c30;
+          $g_gru_U[($i + 3) * 48 + ($j + 1)]! += $scale * $c31;
+          $g_gru_U[($i + 3) * 48 + ($j + 2)]! += $scale * $c32;
+          $g_gru_U[($i + 3) * 48 + ($j + 3)]! += $scale * $c33;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $step * 16 - 16 + $i;
+          const $l1 = $step * 16 - 16 + ($i + 1);
+          const $l2 = $step * 16 - 16 + ($i + 2);
+          const $l3 = $step * 16 - 16 + ($i + 3);
+          const $m0 = $j;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_stored_mul__1_c[$l0 + $k * 240]!;
+            const $a1 = $v_stored_mul__1_c[$l1 + $k * 240]!;
+            const $a2 = $v_stored_mul__1_c[$l2 + $k * 240]!;
+            const $a3 = $v_stored_mul__1_c[$l3 + $k * 240]!;
+            const $w0 = $v_pad_3[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $g_gru_U[$i * 48 + $j]! += $scale * $c00;
+          $g_gru_U[($i + 1) * 48 + $j]! += $scale * $c10;
+          $g_gru_U[($i + 2) * 48 + $j]! += $scale * $c20;
+          $g_gru_U[($i + 3) * 48 + $j]! += $scale * $c30;
+        }
+      }
+      for (; $i < 16; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $step * 16 - 16 + $i;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_stored_mul__1_c[$l0 + $k * 240]!;
+            const $w0 = $v_pad_3[$m0 + $k * 48]!;
+            const $w1 = $v_pad_3[$m1 + $k * 48]!;
+            const $w2 = $v_pad_3[$m2 + $k * 48]!;
+            const $w3 = $v_pad_3[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $g_gru_U[$i * 48 + $j]! += $scale * $c00;
+          $g_gru_U[$i * 48 + ($j + 1)]! += $scale * $c01;
+          $g_gru_U[$i * 48 + ($j + 2)]! += $scale * $c02;
+          $g_gru_U[$i * 48 + ($j + 3)]! += $scale * $c03;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $step * 16 - 16 + $i;
+          const $m0 = $j;
+          let $c00 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_stored_mul__1_c[$l0 + $k * 240]!;
+            const $w0 = $v_pad_3[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+          }
+          $g_gru_U[$i * 48 + $j]! += $scale * $c00;
+        }
+      }
+    }
+    // d_gru_U += d_gru_U, summed over the batch
+    // grad of: …
+    {
+      let $i = 0;
+      for (; $i + 4 <= 16; $i += 4) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $step * 16 - 16 + $i;
+          const $l1 = $step * 16 - 16 + ($i + 1);
+          const $l2 = $step * 16 - 16 + ($i + 2);
+          const $l3 = $step * 16 - 16 + ($i + 3);
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k * 256]!;
+            const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k * 256]!;
+            const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k * 256]!;
+            const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k * 256]!;
+            const $w0 = $v_pad_4[$m0 + $k * 48]!;
+            const $w1 = $v_pad_4[$m1 + $k * 48]!;
+            const $w2 = $v_pad_4[$m2 + $k * 48]!;
+            const $w3 = $v_pad_4[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+            $c10 += $a1 * $w0;
+            $c11 += $a1 * $w1;
+            $c12 += $a1 * $w2;
+            $c13 += $a1 * $w3;
+            $c20 += $a2 * $w0;
+            $c21 += $a2 * $w1;
+            $c22 += $a2 * $w2;
+            $c23 += $a2 * $w3;
+            $c30 += $a3 * $w0;
+            $c31 += $a3 * $w1;
+            $c32 += $a3 * $w2;
+            $c33 += $a3 * $w3;
+          }
+          $g_gru_U[$i * 48 + $j]! += $scale * $c00;
+          $g_gru_U[$i * 48 + ($j + 1)]! += $scale * $c01;
+          $g_gru_U[$i * 48 + ($j + 2)]! += $scale * $c02;
+          $g_gru_U[$i * 48 + ($j + 3)]! += $scale * $c03;
+          $g_gru_U[($i + 1) * 48 + $j]! += $scale * $c10;
+          $g_gru_U[($i + 1) * 48 + ($j + 1)]! += $scale * $c11;
+          $g_gru_U[($i + 1) * 48 + ($j + 2)]! += $scale * $c12;
+          $g_gru_U[($i + 1) * 48 + ($j + 3)]! += $scale * $c13;
+          $g_gru_U[($i + 2) * 48 + $j]! += $scale * $c20;
+          $g_gru_U[($i + 2) * 48 + ($j + 1)]! += $scale * $c21;
+          $g_gru_U[($i + 2) * 48 + ($j + 2)]! += $scale * $c22;
+          $g_gru_U[($i + 2) * 48 + ($j + 3)]! += $scale * $c23;
+          $g_gru_U[($i + 3) * 48 + $j]! += $scale * $c30;
+          $g_gru_U[($i + 3) * 48 + ($j + 1)]! += $scale * $c31;
+          $g_gru_U[($i + 3) * 48 + ($j + 2)]! += $scale * $c32;
+          $g_gru_U[($i + 3) * 48 + ($j + 3)]! += $scale * $c33;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $step * 16 - 16 + $i;
+          const $l1 = $step * 16 - 16 + ($i + 1);
+          const $l2 = $step * 16 - 16 + ($i + 2);
+          const $l3 = $step * 16 - 16 + ($i + 3);
+          const $m0 = $j;
+          let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k * 256]!;
+            const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k * 256]!;
+            const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k * 256]!;
+            const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k * 256]!;
+            const $w0 = $v_pad_4[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c10 += $a1 * $w0;
+            $c20 += $a2 * $w0;
+            $c30 += $a3 * $w0;
+          }
+          $g_gru_U[$i * 48 + $j]! += $scale * $c00;
+          $g_gru_U[($i + 1) * 48 + $j]! += $scale * $c10;
+          $g_gru_U[($i + 2) * 48 + $j]! += $scale * $c20;
+          $g_gru_U[($i + 3) * 48 + $j]! += $scale * $c30;
+        }
+      }
+      for (; $i < 16; $i++) {
+        let $j = 0;
+        for (; $j + 4 <= 48; $j += 4) {
+          const $l0 = $step * 16 - 16 + $i;
+          const $m0 = $j;
+          const $m1 = ($j + 1);
+          const $m2 = ($j + 2);
+          const $m3 = ($j + 3);
+          let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k * 256]!;
+            const $w0 = $v_pad_4[$m0 + $k * 48]!;
+            const $w1 = $v_pad_4[$m1 + $k * 48]!;
+            const $w2 = $v_pad_4[$m2 + $k * 48]!;
+            const $w3 = $v_pad_4[$m3 + $k * 48]!;
+            $c00 += $a0 * $w0;
+            $c01 += $a0 * $w1;
+            $c02 += $a0 * $w2;
+            $c03 += $a0 * $w3;
+          }
+          $g_gru_U[$i * 48 + $j]! += $scale * $c00;
+          $g_gru_U[$i * 48 + ($j + 1)]! += $scale * $c01;
+          $g_gru_U[$i * 48 + ($j + 2)]! += $scale * $c02;
+          $g_gru_U[$i * 48 + ($j + 3)]! += $scale * $c03;
+        }
+        for (; $j < 48; $j++) {
+          const $l0 = $step * 16 - 16 + $i;
+          const $m0 = $j;
+          let $c00 = 0;
+          for (let $k = 0; $k < $nb; $k++) {
+            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k * 256]!;
+            const $w0 = $v_pad_4[$m0 + $k * 48]!;
+            $c00 += $a0 * $w0;
+          }
+          $g_gru_U[$i * 48 + $j]! += $scale * $c00;
+        }
+      }
+    }
+    // summed over t
+    for (let $b = 0; $b < $nb; $b++) {
+      for (let $r = 0; $r < 48; $r++) $v_d_gru_b[$b * 48 + $r] = $v_d_gru_b[$b * 48 + $r]! + $v_concat_2[$b * 48 + $r]!;
+    }
+  }
+}
+
+function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
+  const $p_v = $p.v;
   const $p_c = $p.c;
   // row 0 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
@@ -1566,431 +3384,7 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
     $v_scan_x_gru_W_gru_b_gru_U[14 + $b * 256] = 0;
     $v_scan_x_gru_W_gru_b_gru_U[15 + $b * 256] = 0;
   }
-  {
-    const $loop = () => {
-      // …
-      for (let $step = 1; $step <= 15; $step++) {
-        // matmul(~1.s0, ~1.k0) + ~1.k1
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $a1 = $x[$l1 + $k]!;
-                const $a2 = $x[$l2 + $k]!;
-                const $a3 = $x[$l3 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                const $w1 = $p_gru_W[$m1 + $k * 48]!;
-                const $w2 = $p_gru_W[$m2 + $k * 48]!;
-                const $w3 = $p_gru_W[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $a1 = $x[$l1 + $k]!;
-                const $a2 = $x[$l2 + $k]!;
-                const $a3 = $x[$l3 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                const $w1 = $p_gru_W[$m1 + $k * 48]!;
-                const $w2 = $p_gru_W[$m2 + $k * 48]!;
-                const $w3 = $p_gru_W[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-            }
-          }
-        }
-        // matmul(~1.c, ~1.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-            }
-          }
-        }
-        // sigmoid(slice(…, 1) + slice(…, 1))
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid[$b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[$b * 48]! + $v_matmul__1_c__1_k2[$b * 48]!)));
-          $v_sigmoid[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[1 + $b * 48]! + $v_matmul__1_c__1_k2[1 + $b * 48]!)));
-          $v_sigmoid[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[2 + $b * 48]! + $v_matmul__1_c__1_k2[2 + $b * 48]!)));
-          $v_sigmoid[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[3 + $b * 48]! + $v_matmul__1_c__1_k2[3 + $b * 48]!)));
-          $v_sigmoid[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[4 + $b * 48]! + $v_matmul__1_c__1_k2[4 + $b * 48]!)));
-          $v_sigmoid[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[5 + $b * 48]! + $v_matmul__1_c__1_k2[5 + $b * 48]!)));
-          $v_sigmoid[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[6 + $b * 48]! + $v_matmul__1_c__1_k2[6 + $b * 48]!)));
-          $v_sigmoid[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[7 + $b * 48]! + $v_matmul__1_c__1_k2[7 + $b * 48]!)));
-          $v_sigmoid[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[8 + $b * 48]! + $v_matmul__1_c__1_k2[8 + $b * 48]!)));
-          $v_sigmoid[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[9 + $b * 48]! + $v_matmul__1_c__1_k2[9 + $b * 48]!)));
-          $v_sigmoid[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[10 + $b * 48]! + $v_matmul__1_c__1_k2[10 + $b * 48]!)));
-          $v_sigmoid[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[11 + $b * 48]! + $v_matmul__1_c__1_k2[11 + $b * 48]!)));
-          $v_sigmoid[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[12 + $b * 48]! + $v_matmul__1_c__1_k2[12 + $b * 48]!)));
-          $v_sigmoid[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[13 + $b * 48]! + $v_matmul__1_c__1_k2[13 + $b * 48]!)));
-          $v_sigmoid[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[14 + $b * 48]! + $v_matmul__1_c__1_k2[14 + $b * 48]!)));
-          $v_sigmoid[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[15 + $b * 48]! + $v_matmul__1_c__1_k2[15 + $b * 48]!)));
-        }
-        // sigmoid(… + …) .* ~1.c
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul__1_c[$b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[16 + $b * 48]! + $v_matmul__1_c__1_k2[16 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
-          $v_mul__1_c[1 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[17 + $b * 48]! + $v_matmul__1_c__1_k2[17 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
-          $v_mul__1_c[2 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[18 + $b * 48]! + $v_matmul__1_c__1_k2[18 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
-          $v_mul__1_c[3 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[19 + $b * 48]! + $v_matmul__1_c__1_k2[19 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
-          $v_mul__1_c[4 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[20 + $b * 48]! + $v_matmul__1_c__1_k2[20 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
-          $v_mul__1_c[5 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[21 + $b * 48]! + $v_matmul__1_c__1_k2[21 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
-          $v_mul__1_c[6 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[22 + $b * 48]! + $v_matmul__1_c__1_k2[22 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
-          $v_mul__1_c[7 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[23 + $b * 48]! + $v_matmul__1_c__1_k2[23 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
-          $v_mul__1_c[8 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[24 + $b * 48]! + $v_matmul__1_c__1_k2[24 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
-          $v_mul__1_c[9 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[25 + $b * 48]! + $v_matmul__1_c__1_k2[25 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
-          $v_mul__1_c[10 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[26 + $b * 48]! + $v_matmul__1_c__1_k2[26 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
-          $v_mul__1_c[11 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[27 + $b * 48]! + $v_matmul__1_c__1_k2[27 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
-          $v_mul__1_c[12 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[28 + $b * 48]! + $v_matmul__1_c__1_k2[28 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
-          $v_mul__1_c[13 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[29 + $b * 48]! + $v_matmul__1_c__1_k2[29 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
-          $v_mul__1_c[14 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[30 + $b * 48]! + $v_matmul__1_c__1_k2[30 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
-          $v_mul__1_c[15 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[31 + $b * 48]! + $v_matmul__1_c__1_k2[31 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
-        }
-        // matmul(sigmoid(…) .* ~1.c, ~1.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $i * 16;
-              const $l1 = ($i + 1) * 16;
-              const $l2 = ($i + 2) * 16;
-              const $l3 = ($i + 3) * 16;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $a1 = $v_mul__1_c[$l1 + $k]!;
-                const $a2 = $v_mul__1_c[$l2 + $k]!;
-                const $a3 = $v_mul__1_c[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $i * 16;
-              const $l1 = ($i + 1) * 16;
-              const $l2 = ($i + 2) * 16;
-              const $l3 = ($i + 3) * 16;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $a1 = $v_mul__1_c[$l1 + $k]!;
-                const $a2 = $v_mul__1_c[$l2 + $k]!;
-                const $a3 = $v_mul__1_c[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $i * 16;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $i * 16;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-            }
-          }
-        }
-        // … .* ~1.c + (1 - …) .* tanh(…)
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + $b * 256] = $v_sigmoid[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! + (1 - $v_sigmoid[$b * 16]!) * Math.tanh($v_add__1_k1[32 + $b * 48]! + $v_matmul__1_k2[32 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 1 + $b * 256] = $v_sigmoid[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! + (1 - $v_sigmoid[1 + $b * 16]!) * Math.tanh($v_add__1_k1[33 + $b * 48]! + $v_matmul__1_k2[33 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 2 + $b * 256] = $v_sigmoid[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! + (1 - $v_sigmoid[2 + $b * 16]!) * Math.tanh($v_add__1_k1[34 + $b * 48]! + $v_matmul__1_k2[34 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 3 + $b * 256] = $v_sigmoid[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! + (1 - $v_sigmoid[3 + $b * 16]!) * Math.tanh($v_add__1_k1[35 + $b * 48]! + $v_matmul__1_k2[35 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 4 + $b * 256] = $v_sigmoid[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! + (1 - $v_sigmoid[4 + $b * 16]!) * Math.tanh($v_add__1_k1[36 + $b * 48]! + $v_matmul__1_k2[36 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 5 + $b * 256] = $v_sigmoid[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! + (1 - $v_sigmoid[5 + $b * 16]!) * Math.tanh($v_add__1_k1[37 + $b * 48]! + $v_matmul__1_k2[37 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 6 + $b * 256] = $v_sigmoid[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! + (1 - $v_sigmoid[6 + $b * 16]!) * Math.tanh($v_add__1_k1[38 + $b * 48]! + $v_matmul__1_k2[38 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 7 + $b * 256] = $v_sigmoid[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! + (1 - $v_sigmoid[7 + $b * 16]!) * Math.tanh($v_add__1_k1[39 + $b * 48]! + $v_matmul__1_k2[39 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 8 + $b * 256] = $v_sigmoid[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! + (1 - $v_sigmoid[8 + $b * 16]!) * Math.tanh($v_add__1_k1[40 + $b * 48]! + $v_matmul__1_k2[40 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 9 + $b * 256] = $v_sigmoid[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! + (1 - $v_sigmoid[9 + $b * 16]!) * Math.tanh($v_add__1_k1[41 + $b * 48]! + $v_matmul__1_k2[41 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 10 + $b * 256] = $v_sigmoid[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! + (1 - $v_sigmoid[10 + $b * 16]!) * Math.tanh($v_add__1_k1[42 + $b * 48]! + $v_matmul__1_k2[42 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 11 + $b * 256] = $v_sigmoid[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! + (1 - $v_sigmoid[11 + $b * 16]!) * Math.tanh($v_add__1_k1[43 + $b * 48]! + $v_matmul__1_k2[43 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 12 + $b * 256] = $v_sigmoid[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! + (1 - $v_sigmoid[12 + $b * 16]!) * Math.tanh($v_add__1_k1[44 + $b * 48]! + $v_matmul__1_k2[44 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 13 + $b * 256] = $v_sigmoid[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! + (1 - $v_sigmoid[13 + $b * 16]!) * Math.tanh($v_add__1_k1[45 + $b * 48]! + $v_matmul__1_k2[45 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 14 + $b * 256] = $v_sigmoid[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! + (1 - $v_sigmoid[14 + $b * 16]!) * Math.tanh($v_add__1_k1[46 + $b * 48]! + $v_matmul__1_k2[46 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 15 + $b * 256] = $v_sigmoid[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! + (1 - $v_sigmoid[15 + $b * 16]!) * Math.tanh($v_add__1_k1[47 + $b * 48]! + $v_matmul__1_k2[47 + $b * 48]!);
-        }
-      }
-    };
-    $loop();
-  }
+  $time1($p, $x, $xo, $nb);
   // dot(v, …[row 15])
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -2026,9 +3420,6 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
 
 function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
   const $p_v = $p.v;
-  const $p_gru_W = $p.gru_W;
-  const $p_gru_b = $p.gru_b;
-  const $p_gru_U = $p.gru_U;
   const $p_c = $p.c;
   // row 0 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
@@ -2049,431 +3440,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     $v_scan_x_gru_W_gru_b_gru_U[14 + $b * 256] = 0;
     $v_scan_x_gru_W_gru_b_gru_U[15 + $b * 256] = 0;
   }
-  {
-    const $loop = () => {
-      // …
-      for (let $step = 1; $step <= 15; $step++) {
-        // matmul(~1.s0, ~1.k0) + ~1.k1
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $a1 = $x[$l1 + $k]!;
-                const $a2 = $x[$l2 + $k]!;
-                const $a3 = $x[$l3 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                const $w1 = $p_gru_W[$m1 + $k * 48]!;
-                const $w2 = $p_gru_W[$m2 + $k * 48]!;
-                const $w3 = $p_gru_W[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $a1 = $x[$l1 + $k]!;
-                const $a2 = $x[$l2 + $k]!;
-                const $a3 = $x[$l3 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                const $w1 = $p_gru_W[$m1 + $k * 48]!;
-                const $w2 = $p_gru_W[$m2 + $k * 48]!;
-                const $w3 = $p_gru_W[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-            }
-          }
-        }
-        // matmul(~1.c, ~1.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-            }
-          }
-        }
-        // sigmoid(slice(…, 1) + slice(…, 1))
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid[$b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[$b * 48]! + $v_matmul__1_c__1_k2[$b * 48]!)));
-          $v_sigmoid[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[1 + $b * 48]! + $v_matmul__1_c__1_k2[1 + $b * 48]!)));
-          $v_sigmoid[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[2 + $b * 48]! + $v_matmul__1_c__1_k2[2 + $b * 48]!)));
-          $v_sigmoid[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[3 + $b * 48]! + $v_matmul__1_c__1_k2[3 + $b * 48]!)));
-          $v_sigmoid[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[4 + $b * 48]! + $v_matmul__1_c__1_k2[4 + $b * 48]!)));
-          $v_sigmoid[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[5 + $b * 48]! + $v_matmul__1_c__1_k2[5 + $b * 48]!)));
-          $v_sigmoid[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[6 + $b * 48]! + $v_matmul__1_c__1_k2[6 + $b * 48]!)));
-          $v_sigmoid[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[7 + $b * 48]! + $v_matmul__1_c__1_k2[7 + $b * 48]!)));
-          $v_sigmoid[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[8 + $b * 48]! + $v_matmul__1_c__1_k2[8 + $b * 48]!)));
-          $v_sigmoid[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[9 + $b * 48]! + $v_matmul__1_c__1_k2[9 + $b * 48]!)));
-          $v_sigmoid[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[10 + $b * 48]! + $v_matmul__1_c__1_k2[10 + $b * 48]!)));
-          $v_sigmoid[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[11 + $b * 48]! + $v_matmul__1_c__1_k2[11 + $b * 48]!)));
-          $v_sigmoid[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[12 + $b * 48]! + $v_matmul__1_c__1_k2[12 + $b * 48]!)));
-          $v_sigmoid[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[13 + $b * 48]! + $v_matmul__1_c__1_k2[13 + $b * 48]!)));
-          $v_sigmoid[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[14 + $b * 48]! + $v_matmul__1_c__1_k2[14 + $b * 48]!)));
-          $v_sigmoid[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[15 + $b * 48]! + $v_matmul__1_c__1_k2[15 + $b * 48]!)));
-        }
-        // sigmoid(… + …) .* ~1.c
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul__1_c[$b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[16 + $b * 48]! + $v_matmul__1_c__1_k2[16 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
-          $v_mul__1_c[1 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[17 + $b * 48]! + $v_matmul__1_c__1_k2[17 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
-          $v_mul__1_c[2 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[18 + $b * 48]! + $v_matmul__1_c__1_k2[18 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
-          $v_mul__1_c[3 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[19 + $b * 48]! + $v_matmul__1_c__1_k2[19 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
-          $v_mul__1_c[4 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[20 + $b * 48]! + $v_matmul__1_c__1_k2[20 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
-          $v_mul__1_c[5 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[21 + $b * 48]! + $v_matmul__1_c__1_k2[21 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
-          $v_mul__1_c[6 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[22 + $b * 48]! + $v_matmul__1_c__1_k2[22 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
-          $v_mul__1_c[7 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[23 + $b * 48]! + $v_matmul__1_c__1_k2[23 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
-          $v_mul__1_c[8 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[24 + $b * 48]! + $v_matmul__1_c__1_k2[24 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
-          $v_mul__1_c[9 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[25 + $b * 48]! + $v_matmul__1_c__1_k2[25 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
-          $v_mul__1_c[10 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[26 + $b * 48]! + $v_matmul__1_c__1_k2[26 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
-          $v_mul__1_c[11 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[27 + $b * 48]! + $v_matmul__1_c__1_k2[27 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
-          $v_mul__1_c[12 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[28 + $b * 48]! + $v_matmul__1_c__1_k2[28 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
-          $v_mul__1_c[13 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[29 + $b * 48]! + $v_matmul__1_c__1_k2[29 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
-          $v_mul__1_c[14 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[30 + $b * 48]! + $v_matmul__1_c__1_k2[30 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
-          $v_mul__1_c[15 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[31 + $b * 48]! + $v_matmul__1_c__1_k2[31 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
-        }
-        // matmul(sigmoid(…) .* ~1.c, ~1.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $i * 16;
-              const $l1 = ($i + 1) * 16;
-              const $l2 = ($i + 2) * 16;
-              const $l3 = ($i + 3) * 16;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $a1 = $v_mul__1_c[$l1 + $k]!;
-                const $a2 = $v_mul__1_c[$l2 + $k]!;
-                const $a3 = $v_mul__1_c[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $i * 16;
-              const $l1 = ($i + 1) * 16;
-              const $l2 = ($i + 2) * 16;
-              const $l3 = ($i + 3) * 16;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $a1 = $v_mul__1_c[$l1 + $k]!;
-                const $a2 = $v_mul__1_c[$l2 + $k]!;
-                const $a3 = $v_mul__1_c[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $i * 16;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $i * 16;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-            }
-          }
-        }
-        // … .* ~1.c + (1 - …) .* tanh(…)
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + $b * 256] = $v_sigmoid[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! + (1 - $v_sigmoid[$b * 16]!) * Math.tanh($v_add__1_k1[32 + $b * 48]! + $v_matmul__1_k2[32 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 1 + $b * 256] = $v_sigmoid[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! + (1 - $v_sigmoid[1 + $b * 16]!) * Math.tanh($v_add__1_k1[33 + $b * 48]! + $v_matmul__1_k2[33 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 2 + $b * 256] = $v_sigmoid[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! + (1 - $v_sigmoid[2 + $b * 16]!) * Math.tanh($v_add__1_k1[34 + $b * 48]! + $v_matmul__1_k2[34 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 3 + $b * 256] = $v_sigmoid[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! + (1 - $v_sigmoid[3 + $b * 16]!) * Math.tanh($v_add__1_k1[35 + $b * 48]! + $v_matmul__1_k2[35 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 4 + $b * 256] = $v_sigmoid[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! + (1 - $v_sigmoid[4 + $b * 16]!) * Math.tanh($v_add__1_k1[36 + $b * 48]! + $v_matmul__1_k2[36 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 5 + $b * 256] = $v_sigmoid[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! + (1 - $v_sigmoid[5 + $b * 16]!) * Math.tanh($v_add__1_k1[37 + $b * 48]! + $v_matmul__1_k2[37 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 6 + $b * 256] = $v_sigmoid[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! + (1 - $v_sigmoid[6 + $b * 16]!) * Math.tanh($v_add__1_k1[38 + $b * 48]! + $v_matmul__1_k2[38 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 7 + $b * 256] = $v_sigmoid[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! + (1 - $v_sigmoid[7 + $b * 16]!) * Math.tanh($v_add__1_k1[39 + $b * 48]! + $v_matmul__1_k2[39 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 8 + $b * 256] = $v_sigmoid[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! + (1 - $v_sigmoid[8 + $b * 16]!) * Math.tanh($v_add__1_k1[40 + $b * 48]! + $v_matmul__1_k2[40 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 9 + $b * 256] = $v_sigmoid[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! + (1 - $v_sigmoid[9 + $b * 16]!) * Math.tanh($v_add__1_k1[41 + $b * 48]! + $v_matmul__1_k2[41 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 10 + $b * 256] = $v_sigmoid[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! + (1 - $v_sigmoid[10 + $b * 16]!) * Math.tanh($v_add__1_k1[42 + $b * 48]! + $v_matmul__1_k2[42 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 11 + $b * 256] = $v_sigmoid[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! + (1 - $v_sigmoid[11 + $b * 16]!) * Math.tanh($v_add__1_k1[43 + $b * 48]! + $v_matmul__1_k2[43 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 12 + $b * 256] = $v_sigmoid[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! + (1 - $v_sigmoid[12 + $b * 16]!) * Math.tanh($v_add__1_k1[44 + $b * 48]! + $v_matmul__1_k2[44 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 13 + $b * 256] = $v_sigmoid[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! + (1 - $v_sigmoid[13 + $b * 16]!) * Math.tanh($v_add__1_k1[45 + $b * 48]! + $v_matmul__1_k2[45 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 14 + $b * 256] = $v_sigmoid[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! + (1 - $v_sigmoid[14 + $b * 16]!) * Math.tanh($v_add__1_k1[46 + $b * 48]! + $v_matmul__1_k2[46 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 15 + $b * 256] = $v_sigmoid[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! + (1 - $v_sigmoid[15 + $b * 16]!) * Math.tanh($v_add__1_k1[47 + $b * 48]! + $v_matmul__1_k2[47 + $b * 48]!);
-        }
-      }
-    };
-    $loop();
-  }
+  $time1($p, $x, $xo, $nb);
   // dot(v, …[row 15])
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -2511,14 +3478,9 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
 }
 
 function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number, $g: Params, $scale: number): number {
-  const $g_gru_W = $g.gru_W;
-  const $g_gru_U = $g.gru_U;
   const $g_gru_b = $g.gru_b;
   const $g_v = $g.v;
   const $p_v = $p.v;
-  const $p_gru_W = $p.gru_W;
-  const $p_gru_b = $p.gru_b;
-  const $p_gru_U = $p.gru_U;
   const $p_c = $p.c;
   // row 0 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
@@ -2539,431 +3501,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_scan_x_gru_W_gru_b_gru_U[14 + $b * 256] = 0;
     $v_scan_x_gru_W_gru_b_gru_U[15 + $b * 256] = 0;
   }
-  {
-    const $loop = () => {
-      // …
-      for (let $step = 1; $step <= 15; $step++) {
-        // matmul(~1.s0, ~1.k0) + ~1.k1
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $a1 = $x[$l1 + $k]!;
-                const $a2 = $x[$l2 + $k]!;
-                const $a3 = $x[$l3 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                const $w1 = $p_gru_W[$m1 + $k * 48]!;
-                const $w2 = $p_gru_W[$m2 + $k * 48]!;
-                const $w3 = $p_gru_W[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $a1 = $x[$l1 + $k]!;
-                const $a2 = $x[$l2 + $k]!;
-                const $a3 = $x[$l3 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                const $w1 = $p_gru_W[$m1 + $k * 48]!;
-                const $w2 = $p_gru_W[$m2 + $k * 48]!;
-                const $w3 = $p_gru_W[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-            }
-          }
-        }
-        // matmul(~1.c, ~1.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-            }
-          }
-        }
-        // sigmoid(slice(…, 1) + slice(…, 1))
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid[$b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[$b * 48]! + $v_matmul__1_c__1_k2[$b * 48]!)));
-          $v_sigmoid[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[1 + $b * 48]! + $v_matmul__1_c__1_k2[1 + $b * 48]!)));
-          $v_sigmoid[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[2 + $b * 48]! + $v_matmul__1_c__1_k2[2 + $b * 48]!)));
-          $v_sigmoid[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[3 + $b * 48]! + $v_matmul__1_c__1_k2[3 + $b * 48]!)));
-          $v_sigmoid[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[4 + $b * 48]! + $v_matmul__1_c__1_k2[4 + $b * 48]!)));
-          $v_sigmoid[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[5 + $b * 48]! + $v_matmul__1_c__1_k2[5 + $b * 48]!)));
-          $v_sigmoid[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[6 + $b * 48]! + $v_matmul__1_c__1_k2[6 + $b * 48]!)));
-          $v_sigmoid[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[7 + $b * 48]! + $v_matmul__1_c__1_k2[7 + $b * 48]!)));
-          $v_sigmoid[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[8 + $b * 48]! + $v_matmul__1_c__1_k2[8 + $b * 48]!)));
-          $v_sigmoid[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[9 + $b * 48]! + $v_matmul__1_c__1_k2[9 + $b * 48]!)));
-          $v_sigmoid[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[10 + $b * 48]! + $v_matmul__1_c__1_k2[10 + $b * 48]!)));
-          $v_sigmoid[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[11 + $b * 48]! + $v_matmul__1_c__1_k2[11 + $b * 48]!)));
-          $v_sigmoid[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[12 + $b * 48]! + $v_matmul__1_c__1_k2[12 + $b * 48]!)));
-          $v_sigmoid[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[13 + $b * 48]! + $v_matmul__1_c__1_k2[13 + $b * 48]!)));
-          $v_sigmoid[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[14 + $b * 48]! + $v_matmul__1_c__1_k2[14 + $b * 48]!)));
-          $v_sigmoid[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[15 + $b * 48]! + $v_matmul__1_c__1_k2[15 + $b * 48]!)));
-        }
-        // sigmoid(… + …) .* ~1.c
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul__1_c[$b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[16 + $b * 48]! + $v_matmul__1_c__1_k2[16 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
-          $v_mul__1_c[1 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[17 + $b * 48]! + $v_matmul__1_c__1_k2[17 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
-          $v_mul__1_c[2 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[18 + $b * 48]! + $v_matmul__1_c__1_k2[18 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
-          $v_mul__1_c[3 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[19 + $b * 48]! + $v_matmul__1_c__1_k2[19 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
-          $v_mul__1_c[4 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[20 + $b * 48]! + $v_matmul__1_c__1_k2[20 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
-          $v_mul__1_c[5 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[21 + $b * 48]! + $v_matmul__1_c__1_k2[21 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
-          $v_mul__1_c[6 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[22 + $b * 48]! + $v_matmul__1_c__1_k2[22 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
-          $v_mul__1_c[7 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[23 + $b * 48]! + $v_matmul__1_c__1_k2[23 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
-          $v_mul__1_c[8 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[24 + $b * 48]! + $v_matmul__1_c__1_k2[24 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
-          $v_mul__1_c[9 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[25 + $b * 48]! + $v_matmul__1_c__1_k2[25 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
-          $v_mul__1_c[10 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[26 + $b * 48]! + $v_matmul__1_c__1_k2[26 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
-          $v_mul__1_c[11 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[27 + $b * 48]! + $v_matmul__1_c__1_k2[27 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
-          $v_mul__1_c[12 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[28 + $b * 48]! + $v_matmul__1_c__1_k2[28 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
-          $v_mul__1_c[13 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[29 + $b * 48]! + $v_matmul__1_c__1_k2[29 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
-          $v_mul__1_c[14 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[30 + $b * 48]! + $v_matmul__1_c__1_k2[30 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
-          $v_mul__1_c[15 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[31 + $b * 48]! + $v_matmul__1_c__1_k2[31 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
-        }
-        // matmul(sigmoid(…) .* ~1.c, ~1.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $i * 16;
-              const $l1 = ($i + 1) * 16;
-              const $l2 = ($i + 2) * 16;
-              const $l3 = ($i + 3) * 16;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $a1 = $v_mul__1_c[$l1 + $k]!;
-                const $a2 = $v_mul__1_c[$l2 + $k]!;
-                const $a3 = $v_mul__1_c[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $i * 16;
-              const $l1 = ($i + 1) * 16;
-              const $l2 = ($i + 2) * 16;
-              const $l3 = ($i + 3) * 16;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $a1 = $v_mul__1_c[$l1 + $k]!;
-                const $a2 = $v_mul__1_c[$l2 + $k]!;
-                const $a3 = $v_mul__1_c[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $i * 16;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $i * 16;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-            }
-          }
-        }
-        // … .* ~1.c + (1 - …) .* tanh(…)
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + $b * 256] = $v_sigmoid[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! + (1 - $v_sigmoid[$b * 16]!) * Math.tanh($v_add__1_k1[32 + $b * 48]! + $v_matmul__1_k2[32 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 1 + $b * 256] = $v_sigmoid[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! + (1 - $v_sigmoid[1 + $b * 16]!) * Math.tanh($v_add__1_k1[33 + $b * 48]! + $v_matmul__1_k2[33 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 2 + $b * 256] = $v_sigmoid[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! + (1 - $v_sigmoid[2 + $b * 16]!) * Math.tanh($v_add__1_k1[34 + $b * 48]! + $v_matmul__1_k2[34 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 3 + $b * 256] = $v_sigmoid[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! + (1 - $v_sigmoid[3 + $b * 16]!) * Math.tanh($v_add__1_k1[35 + $b * 48]! + $v_matmul__1_k2[35 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 4 + $b * 256] = $v_sigmoid[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! + (1 - $v_sigmoid[4 + $b * 16]!) * Math.tanh($v_add__1_k1[36 + $b * 48]! + $v_matmul__1_k2[36 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 5 + $b * 256] = $v_sigmoid[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! + (1 - $v_sigmoid[5 + $b * 16]!) * Math.tanh($v_add__1_k1[37 + $b * 48]! + $v_matmul__1_k2[37 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 6 + $b * 256] = $v_sigmoid[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! + (1 - $v_sigmoid[6 + $b * 16]!) * Math.tanh($v_add__1_k1[38 + $b * 48]! + $v_matmul__1_k2[38 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 7 + $b * 256] = $v_sigmoid[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! + (1 - $v_sigmoid[7 + $b * 16]!) * Math.tanh($v_add__1_k1[39 + $b * 48]! + $v_matmul__1_k2[39 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 8 + $b * 256] = $v_sigmoid[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! + (1 - $v_sigmoid[8 + $b * 16]!) * Math.tanh($v_add__1_k1[40 + $b * 48]! + $v_matmul__1_k2[40 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 9 + $b * 256] = $v_sigmoid[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! + (1 - $v_sigmoid[9 + $b * 16]!) * Math.tanh($v_add__1_k1[41 + $b * 48]! + $v_matmul__1_k2[41 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 10 + $b * 256] = $v_sigmoid[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! + (1 - $v_sigmoid[10 + $b * 16]!) * Math.tanh($v_add__1_k1[42 + $b * 48]! + $v_matmul__1_k2[42 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 11 + $b * 256] = $v_sigmoid[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! + (1 - $v_sigmoid[11 + $b * 16]!) * Math.tanh($v_add__1_k1[43 + $b * 48]! + $v_matmul__1_k2[43 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 12 + $b * 256] = $v_sigmoid[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! + (1 - $v_sigmoid[12 + $b * 16]!) * Math.tanh($v_add__1_k1[44 + $b * 48]! + $v_matmul__1_k2[44 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 13 + $b * 256] = $v_sigmoid[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! + (1 - $v_sigmoid[13 + $b * 16]!) * Math.tanh($v_add__1_k1[45 + $b * 48]! + $v_matmul__1_k2[45 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 14 + $b * 256] = $v_sigmoid[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! + (1 - $v_sigmoid[14 + $b * 16]!) * Math.tanh($v_add__1_k1[46 + $b * 48]! + $v_matmul__1_k2[46 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 15 + $b * 256] = $v_sigmoid[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! + (1 - $v_sigmoid[15 + $b * 16]!) * Math.tanh($v_add__1_k1[47 + $b * 48]! + $v_matmul__1_k2[47 + $b * 48]!);
-        }
-      }
-    };
-    $loop();
-  }
+  $time2($p, $x, $xo, $nb);
   // dot(v, …[row 15])
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -3020,1589 +3558,39 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_mul_d_z_v[14 + $b * 16] = $v_d_z[$b]! * $p_v[14]!;
     $v_mul_d_z_v[15 + $b * 16] = $v_d_z[$b]! * $p_v[15]!;
   }
-  // pad(d_z * v, 241)
+  // unrow(d_z * v, row 15)
   // grad of: …[row 15]
   for (let $b = 0; $b < $nb; $b++) {
     {
-      for (let $r = 0; $r < 256; $r++) $v_pad[$b * 256 + $r] = 0;
-      for (let $r = 0; $r < 16; $r++) $v_pad[240 + $b * 256 + $r] = $v_mul_d_z_v[$b * 16 + $r]!;
+      for (let $r = 0; $r < 256; $r++) $v_unrow[$b * 256 + $r] = 0;
+      for (let $r = 0; $r < 16; $r++) $v_unrow[240 + $b * 256 + $r] = $v_mul_d_z_v[$b * 16 + $r]!;
     }
   }
   // row 15 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
-    $v_scan_x_gru_W_gru_b_gru_U_2[240 + $b * 256] = $v_pad[240 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[241 + $b * 256] = $v_pad[241 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[242 + $b * 256] = $v_pad[242 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[243 + $b * 256] = $v_pad[243 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[244 + $b * 256] = $v_pad[244 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[245 + $b * 256] = $v_pad[245 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[246 + $b * 256] = $v_pad[246 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[247 + $b * 256] = $v_pad[247 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[248 + $b * 256] = $v_pad[248 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[249 + $b * 256] = $v_pad[249 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[250 + $b * 256] = $v_pad[250 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[251 + $b * 256] = $v_pad[251 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[252 + $b * 256] = $v_pad[252 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[253 + $b * 256] = $v_pad[253 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[254 + $b * 256] = $v_pad[254 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[255 + $b * 256] = $v_pad[255 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[240 + $b * 256] = $v_unrow[240 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[241 + $b * 256] = $v_unrow[241 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[242 + $b * 256] = $v_unrow[242 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[243 + $b * 256] = $v_unrow[243 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[244 + $b * 256] = $v_unrow[244 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[245 + $b * 256] = $v_unrow[245 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[246 + $b * 256] = $v_unrow[246 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[247 + $b * 256] = $v_unrow[247 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[248 + $b * 256] = $v_unrow[248 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[249 + $b * 256] = $v_unrow[249 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[250 + $b * 256] = $v_unrow[250 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[251 + $b * 256] = $v_unrow[251 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[252 + $b * 256] = $v_unrow[252 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[253 + $b * 256] = $v_unrow[253 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[254 + $b * 256] = $v_unrow[254 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[255 + $b * 256] = $v_unrow[255 + $b * 256]!;
   }
-  {
-    const $loop = () => {
-      // …
-      // grad of: …
-      for (let $step = 15; $step >= 1; $step--) {
-        // matmul(~2.s3, ~2.k0) + ~2.k1
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $a1 = $x[$l1 + $k]!;
-                const $a2 = $x[$l2 + $k]!;
-                const $a3 = $x[$l3 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                const $w1 = $p_gru_W[$m1 + $k * 48]!;
-                const $w2 = $p_gru_W[$m2 + $k * 48]!;
-                const $w3 = $p_gru_W[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_add__2_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__2_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__2_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__2_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-              $v_add__2_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
-              $v_add__2_k1[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
-              $v_add__2_k1[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
-              $v_add__2_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
-              $v_add__2_k1[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
-              $v_add__2_k1[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
-              $v_add__2_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
-              $v_add__2_k1[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
-              $v_add__2_k1[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $a1 = $x[$l1 + $k]!;
-                const $a2 = $x[$l2 + $k]!;
-                const $a3 = $x[$l3 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_add__2_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                const $w1 = $p_gru_W[$m1 + $k * 48]!;
-                const $w2 = $p_gru_W[$m2 + $k * 48]!;
-                const $w3 = $p_gru_W[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_add__2_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__2_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__2_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__2_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_add__2_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-            }
-          }
-        }
-        // matmul(~2.s1, ~2.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_matmul__2_s1__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__2_s1__2_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__2_s1__2_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__2_s1__2_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__2_s1__2_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__2_s1__2_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__2_s1__2_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__2_s1__2_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__2_s1__2_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__2_s1__2_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__2_s1__2_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__2_s1__2_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__2_s1__2_k2[($i + 3) * 48 + ($j + 3)] = $c33;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_matmul__2_s1__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_s1__2_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__2_s1__2_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__2_s1__2_k2[($i + 3) * 48 + $j] = $c30;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_matmul__2_s1__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 3)] = $c03;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_matmul__2_s1__2_k2[$i * 48 + $j] = $c00;
-            }
-          }
-        }
-        // sigmoid(slice(…, 1) + slice(…, 1))
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid_2[$b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[$b * 48]! + $v_matmul__2_s1__2_k2[$b * 48]!)));
-          $v_sigmoid_2[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[1 + $b * 48]! + $v_matmul__2_s1__2_k2[1 + $b * 48]!)));
-          $v_sigmoid_2[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[2 + $b * 48]! + $v_matmul__2_s1__2_k2[2 + $b * 48]!)));
-          $v_sigmoid_2[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[3 + $b * 48]! + $v_matmul__2_s1__2_k2[3 + $b * 48]!)));
-          $v_sigmoid_2[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[4 + $b * 48]! + $v_matmul__2_s1__2_k2[4 + $b * 48]!)));
-          $v_sigmoid_2[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[5 + $b * 48]! + $v_matmul__2_s1__2_k2[5 + $b * 48]!)));
-          $v_sigmoid_2[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[6 + $b * 48]! + $v_matmul__2_s1__2_k2[6 + $b * 48]!)));
-          $v_sigmoid_2[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[7 + $b * 48]! + $v_matmul__2_s1__2_k2[7 + $b * 48]!)));
-          $v_sigmoid_2[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[8 + $b * 48]! + $v_matmul__2_s1__2_k2[8 + $b * 48]!)));
-          $v_sigmoid_2[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[9 + $b * 48]! + $v_matmul__2_s1__2_k2[9 + $b * 48]!)));
-          $v_sigmoid_2[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[10 + $b * 48]! + $v_matmul__2_s1__2_k2[10 + $b * 48]!)));
-          $v_sigmoid_2[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[11 + $b * 48]! + $v_matmul__2_s1__2_k2[11 + $b * 48]!)));
-          $v_sigmoid_2[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[12 + $b * 48]! + $v_matmul__2_s1__2_k2[12 + $b * 48]!)));
-          $v_sigmoid_2[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[13 + $b * 48]! + $v_matmul__2_s1__2_k2[13 + $b * 48]!)));
-          $v_sigmoid_2[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[14 + $b * 48]! + $v_matmul__2_s1__2_k2[14 + $b * 48]!)));
-          $v_sigmoid_2[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[15 + $b * 48]! + $v_matmul__2_s1__2_k2[15 + $b * 48]!)));
-        }
-        // sigmoid(slice(…, 17) + slice(…, 17))
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid_3[$b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[16 + $b * 48]! + $v_matmul__2_s1__2_k2[16 + $b * 48]!)));
-          $v_sigmoid_3[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[17 + $b * 48]! + $v_matmul__2_s1__2_k2[17 + $b * 48]!)));
-          $v_sigmoid_3[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[18 + $b * 48]! + $v_matmul__2_s1__2_k2[18 + $b * 48]!)));
-          $v_sigmoid_3[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[19 + $b * 48]! + $v_matmul__2_s1__2_k2[19 + $b * 48]!)));
-          $v_sigmoid_3[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[20 + $b * 48]! + $v_matmul__2_s1__2_k2[20 + $b * 48]!)));
-          $v_sigmoid_3[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[21 + $b * 48]! + $v_matmul__2_s1__2_k2[21 + $b * 48]!)));
-          $v_sigmoid_3[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[22 + $b * 48]! + $v_matmul__2_s1__2_k2[22 + $b * 48]!)));
-          $v_sigmoid_3[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[23 + $b * 48]! + $v_matmul__2_s1__2_k2[23 + $b * 48]!)));
-          $v_sigmoid_3[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[24 + $b * 48]! + $v_matmul__2_s1__2_k2[24 + $b * 48]!)));
-          $v_sigmoid_3[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[25 + $b * 48]! + $v_matmul__2_s1__2_k2[25 + $b * 48]!)));
-          $v_sigmoid_3[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[26 + $b * 48]! + $v_matmul__2_s1__2_k2[26 + $b * 48]!)));
-          $v_sigmoid_3[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[27 + $b * 48]! + $v_matmul__2_s1__2_k2[27 + $b * 48]!)));
-          $v_sigmoid_3[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[28 + $b * 48]! + $v_matmul__2_s1__2_k2[28 + $b * 48]!)));
-          $v_sigmoid_3[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[29 + $b * 48]! + $v_matmul__2_s1__2_k2[29 + $b * 48]!)));
-          $v_sigmoid_3[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[30 + $b * 48]! + $v_matmul__2_s1__2_k2[30 + $b * 48]!)));
-          $v_sigmoid_3[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[31 + $b * 48]! + $v_matmul__2_s1__2_k2[31 + $b * 48]!)));
-        }
-        // sigmoid(… + …) .* ~2.s1
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul__2_s1[$b * 16] = $v_sigmoid_3[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
-          $v_mul__2_s1[1 + $b * 16] = $v_sigmoid_3[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
-          $v_mul__2_s1[2 + $b * 16] = $v_sigmoid_3[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
-          $v_mul__2_s1[3 + $b * 16] = $v_sigmoid_3[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
-          $v_mul__2_s1[4 + $b * 16] = $v_sigmoid_3[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
-          $v_mul__2_s1[5 + $b * 16] = $v_sigmoid_3[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
-          $v_mul__2_s1[6 + $b * 16] = $v_sigmoid_3[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
-          $v_mul__2_s1[7 + $b * 16] = $v_sigmoid_3[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
-          $v_mul__2_s1[8 + $b * 16] = $v_sigmoid_3[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
-          $v_mul__2_s1[9 + $b * 16] = $v_sigmoid_3[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
-          $v_mul__2_s1[10 + $b * 16] = $v_sigmoid_3[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
-          $v_mul__2_s1[11 + $b * 16] = $v_sigmoid_3[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
-          $v_mul__2_s1[12 + $b * 16] = $v_sigmoid_3[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
-          $v_mul__2_s1[13 + $b * 16] = $v_sigmoid_3[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
-          $v_mul__2_s1[14 + $b * 16] = $v_sigmoid_3[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
-          $v_mul__2_s1[15 + $b * 16] = $v_sigmoid_3[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
-        }
-        // matmul(sigmoid(…) .* ~2.s1, ~2.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $i * 16;
-              const $l1 = ($i + 1) * 16;
-              const $l2 = ($i + 2) * 16;
-              const $l3 = ($i + 3) * 16;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__2_s1[$l0 + $k]!;
-                const $a1 = $v_mul__2_s1[$l1 + $k]!;
-                const $a2 = $v_mul__2_s1[$l2 + $k]!;
-                const $a3 = $v_mul__2_s1[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_matmul__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__2_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__2_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__2_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__2_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__2_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__2_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__2_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__2_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__2_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__2_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__2_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__2_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__2_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__2_k2[($i + 3) * 48 + ($j + 3)] = $c33;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $i * 16;
-              const $l1 = ($i + 1) * 16;
-              const $l2 = ($i + 2) * 16;
-              const $l3 = ($i + 3) * 16;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__2_s1[$l0 + $k]!;
-                const $a1 = $v_mul__2_s1[$l1 + $k]!;
-                const $a2 = $v_mul__2_s1[$l2 + $k]!;
-                const $a3 = $v_mul__2_s1[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_matmul__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__2_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__2_k2[($i + 3) * 48 + $j] = $c30;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $i * 16;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__2_s1[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_matmul__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__2_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__2_k2[$i * 48 + ($j + 3)] = $c03;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $i * 16;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__2_s1[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_matmul__2_k2[$i * 48 + $j] = $c00;
-            }
-          }
-        }
-        // tanh(slice(…, 33) + slice(…, 33))
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_tanh[$b * 16] = Math.tanh($v_add__2_k1[32 + $b * 48]! + $v_matmul__2_k2[32 + $b * 48]!);
-          $v_tanh[1 + $b * 16] = Math.tanh($v_add__2_k1[33 + $b * 48]! + $v_matmul__2_k2[33 + $b * 48]!);
-          $v_tanh[2 + $b * 16] = Math.tanh($v_add__2_k1[34 + $b * 48]! + $v_matmul__2_k2[34 + $b * 48]!);
-          $v_tanh[3 + $b * 16] = Math.tanh($v_add__2_k1[35 + $b * 48]! + $v_matmul__2_k2[35 + $b * 48]!);
-          $v_tanh[4 + $b * 16] = Math.tanh($v_add__2_k1[36 + $b * 48]! + $v_matmul__2_k2[36 + $b * 48]!);
-          $v_tanh[5 + $b * 16] = Math.tanh($v_add__2_k1[37 + $b * 48]! + $v_matmul__2_k2[37 + $b * 48]!);
-          $v_tanh[6 + $b * 16] = Math.tanh($v_add__2_k1[38 + $b * 48]! + $v_matmul__2_k2[38 + $b * 48]!);
-          $v_tanh[7 + $b * 16] = Math.tanh($v_add__2_k1[39 + $b * 48]! + $v_matmul__2_k2[39 + $b * 48]!);
-          $v_tanh[8 + $b * 16] = Math.tanh($v_add__2_k1[40 + $b * 48]! + $v_matmul__2_k2[40 + $b * 48]!);
-          $v_tanh[9 + $b * 16] = Math.tanh($v_add__2_k1[41 + $b * 48]! + $v_matmul__2_k2[41 + $b * 48]!);
-          $v_tanh[10 + $b * 16] = Math.tanh($v_add__2_k1[42 + $b * 48]! + $v_matmul__2_k2[42 + $b * 48]!);
-          $v_tanh[11 + $b * 16] = Math.tanh($v_add__2_k1[43 + $b * 48]! + $v_matmul__2_k2[43 + $b * 48]!);
-          $v_tanh[12 + $b * 16] = Math.tanh($v_add__2_k1[44 + $b * 48]! + $v_matmul__2_k2[44 + $b * 48]!);
-          $v_tanh[13 + $b * 16] = Math.tanh($v_add__2_k1[45 + $b * 48]! + $v_matmul__2_k2[45 + $b * 48]!);
-          $v_tanh[14 + $b * 16] = Math.tanh($v_add__2_k1[46 + $b * 48]! + $v_matmul__2_k2[46 + $b * 48]!);
-          $v_tanh[15 + $b * 16] = Math.tanh($v_add__2_k1[47 + $b * 48]! + $v_matmul__2_k2[47 + $b * 48]!);
-        }
-        // ~2.c .* (1 - …) .* (1 - ….^2)
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul[$b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * (1 - $v_sigmoid_2[$b * 16]!) * (1 - ($v_tanh[$b * 16]! * $v_tanh[$b * 16]!));
-          $v_mul[1 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * (1 - $v_sigmoid_2[1 + $b * 16]!) * (1 - ($v_tanh[1 + $b * 16]! * $v_tanh[1 + $b * 16]!));
-          $v_mul[2 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * (1 - $v_sigmoid_2[2 + $b * 16]!) * (1 - ($v_tanh[2 + $b * 16]! * $v_tanh[2 + $b * 16]!));
-          $v_mul[3 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * (1 - $v_sigmoid_2[3 + $b * 16]!) * (1 - ($v_tanh[3 + $b * 16]! * $v_tanh[3 + $b * 16]!));
-          $v_mul[4 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * (1 - $v_sigmoid_2[4 + $b * 16]!) * (1 - ($v_tanh[4 + $b * 16]! * $v_tanh[4 + $b * 16]!));
-          $v_mul[5 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * (1 - $v_sigmoid_2[5 + $b * 16]!) * (1 - ($v_tanh[5 + $b * 16]! * $v_tanh[5 + $b * 16]!));
-          $v_mul[6 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * (1 - $v_sigmoid_2[6 + $b * 16]!) * (1 - ($v_tanh[6 + $b * 16]! * $v_tanh[6 + $b * 16]!));
-          $v_mul[7 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * (1 - $v_sigmoid_2[7 + $b * 16]!) * (1 - ($v_tanh[7 + $b * 16]! * $v_tanh[7 + $b * 16]!));
-          $v_mul[8 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * (1 - $v_sigmoid_2[8 + $b * 16]!) * (1 - ($v_tanh[8 + $b * 16]! * $v_tanh[8 + $b * 16]!));
-          $v_mul[9 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * (1 - $v_sigmoid_2[9 + $b * 16]!) * (1 - ($v_tanh[9 + $b * 16]! * $v_tanh[9 + $b * 16]!));
-          $v_mul[10 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * (1 - $v_sigmoid_2[10 + $b * 16]!) * (1 - ($v_tanh[10 + $b * 16]! * $v_tanh[10 + $b * 16]!));
-          $v_mul[11 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * (1 - $v_sigmoid_2[11 + $b * 16]!) * (1 - ($v_tanh[11 + $b * 16]! * $v_tanh[11 + $b * 16]!));
-          $v_mul[12 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * (1 - $v_sigmoid_2[12 + $b * 16]!) * (1 - ($v_tanh[12 + $b * 16]! * $v_tanh[12 + $b * 16]!));
-          $v_mul[13 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * (1 - $v_sigmoid_2[13 + $b * 16]!) * (1 - ($v_tanh[13 + $b * 16]! * $v_tanh[13 + $b * 16]!));
-          $v_mul[14 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * (1 - $v_sigmoid_2[14 + $b * 16]!) * (1 - ($v_tanh[14 + $b * 16]! * $v_tanh[14 + $b * 16]!));
-          $v_mul[15 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * (1 - $v_sigmoid_2[15 + $b * 16]!) * (1 - ($v_tanh[15 + $b * 16]! * $v_tanh[15 + $b * 16]!));
-        }
-        // pad(~2.c .* … .* (1 - …), 33)
-        for (let $b = 0; $b < $nb; $b++) {
-          {
-            for (let $r = 0; $r < 48; $r++) $v_pad_2[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_2[32 + $b * 48 + $r] = $v_mul[$b * 16 + $r]!;
-          }
-        }
-        // matmul(~2.k2, pad(… .* …, 33))
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 16; $j += 4) {
-              const $l0 = $i * 48;
-              const $l1 = ($i + 1) * 48;
-              const $l2 = ($i + 2) * 48;
-              const $l3 = ($i + 3) * 48;
-              const $m0 = $j * 48;
-              const $m1 = ($j + 1) * 48;
-              const $m2 = ($j + 2) * 48;
-              const $m3 = ($j + 3) * 48;
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_2[$l0 + $k]!;
-                const $a1 = $v_pad_2[$l1 + $k]!;
-                const $a2 = $v_pad_2[$l2 + $k]!;
-                const $a3 = $v_pad_2[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k]!;
-                const $w1 = $p_gru_U[$m1 + $k]!;
-                const $w2 = $p_gru_U[$m2 + $k]!;
-                const $w3 = $p_gru_U[$m3 + $k]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_matmul__2_k2_2[$i * 16 + $j] = $c00;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 1)] = $c01;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 2)] = $c02;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 3)] = $c03;
-              $v_matmul__2_k2_2[($i + 1) * 16 + $j] = $c10;
-              $v_matmul__2_k2_2[($i + 1) * 16 + ($j + 1)] = $c11;
-              $v_matmul__2_k2_2[($i + 1) * 16 + ($j + 2)] = $c12;
-              $v_matmul__2_k2_2[($i + 1) * 16 + ($j + 3)] = $c13;
-              $v_matmul__2_k2_2[($i + 2) * 16 + $j] = $c20;
-              $v_matmul__2_k2_2[($i + 2) * 16 + ($j + 1)] = $c21;
-              $v_matmul__2_k2_2[($i + 2) * 16 + ($j + 2)] = $c22;
-              $v_matmul__2_k2_2[($i + 2) * 16 + ($j + 3)] = $c23;
-              $v_matmul__2_k2_2[($i + 3) * 16 + $j] = $c30;
-              $v_matmul__2_k2_2[($i + 3) * 16 + ($j + 1)] = $c31;
-              $v_matmul__2_k2_2[($i + 3) * 16 + ($j + 2)] = $c32;
-              $v_matmul__2_k2_2[($i + 3) * 16 + ($j + 3)] = $c33;
-            }
-            for (; $j < 16; $j++) {
-              const $l0 = $i * 48;
-              const $l1 = ($i + 1) * 48;
-              const $l2 = ($i + 2) * 48;
-              const $l3 = ($i + 3) * 48;
-              const $m0 = $j * 48;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_2[$l0 + $k]!;
-                const $a1 = $v_pad_2[$l1 + $k]!;
-                const $a2 = $v_pad_2[$l2 + $k]!;
-                const $a3 = $v_pad_2[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_matmul__2_k2_2[$i * 16 + $j] = $c00;
-              $v_matmul__2_k2_2[($i + 1) * 16 + $j] = $c10;
-              $v_matmul__2_k2_2[($i + 2) * 16 + $j] = $c20;
-              $v_matmul__2_k2_2[($i + 3) * 16 + $j] = $c30;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 16; $j += 4) {
-              const $l0 = $i * 48;
-              const $m0 = $j * 48;
-              const $m1 = ($j + 1) * 48;
-              const $m2 = ($j + 2) * 48;
-              const $m3 = ($j + 3) * 48;
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_2[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k]!;
-                const $w1 = $p_gru_U[$m1 + $k]!;
-                const $w2 = $p_gru_U[$m2 + $k]!;
-                const $w3 = $p_gru_U[$m3 + $k]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_matmul__2_k2_2[$i * 16 + $j] = $c00;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 1)] = $c01;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 2)] = $c02;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 3)] = $c03;
-            }
-            for (; $j < 16; $j++) {
-              const $l0 = $i * 48;
-              const $m0 = $j * 48;
-              let $c00 = 0;
-              for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_2[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_matmul__2_k2_2[$i * 16 + $j] = $c00;
-            }
-          }
-        }
-        // matmul(~2.k2, …) .* ~2.s1 .* … .* (1 - …)
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul_2[$b * 16] = $v_matmul__2_k2_2[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! * ($v_sigmoid_3[$b * 16]! * (1 - $v_sigmoid_3[$b * 16]!));
-          $v_mul_2[1 + $b * 16] = $v_matmul__2_k2_2[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! * ($v_sigmoid_3[1 + $b * 16]! * (1 - $v_sigmoid_3[1 + $b * 16]!));
-          $v_mul_2[2 + $b * 16] = $v_matmul__2_k2_2[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! * ($v_sigmoid_3[2 + $b * 16]! * (1 - $v_sigmoid_3[2 + $b * 16]!));
-          $v_mul_2[3 + $b * 16] = $v_matmul__2_k2_2[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! * ($v_sigmoid_3[3 + $b * 16]! * (1 - $v_sigmoid_3[3 + $b * 16]!));
-          $v_mul_2[4 + $b * 16] = $v_matmul__2_k2_2[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! * ($v_sigmoid_3[4 + $b * 16]! * (1 - $v_sigmoid_3[4 + $b * 16]!));
-          $v_mul_2[5 + $b * 16] = $v_matmul__2_k2_2[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! * ($v_sigmoid_3[5 + $b * 16]! * (1 - $v_sigmoid_3[5 + $b * 16]!));
-          $v_mul_2[6 + $b * 16] = $v_matmul__2_k2_2[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! * ($v_sigmoid_3[6 + $b * 16]! * (1 - $v_sigmoid_3[6 + $b * 16]!));
-          $v_mul_2[7 + $b * 16] = $v_matmul__2_k2_2[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! * ($v_sigmoid_3[7 + $b * 16]! * (1 - $v_sigmoid_3[7 + $b * 16]!));
-          $v_mul_2[8 + $b * 16] = $v_matmul__2_k2_2[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! * ($v_sigmoid_3[8 + $b * 16]! * (1 - $v_sigmoid_3[8 + $b * 16]!));
-          $v_mul_2[9 + $b * 16] = $v_matmul__2_k2_2[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! * ($v_sigmoid_3[9 + $b * 16]! * (1 - $v_sigmoid_3[9 + $b * 16]!));
-          $v_mul_2[10 + $b * 16] = $v_matmul__2_k2_2[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! * ($v_sigmoid_3[10 + $b * 16]! * (1 - $v_sigmoid_3[10 + $b * 16]!));
-          $v_mul_2[11 + $b * 16] = $v_matmul__2_k2_2[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! * ($v_sigmoid_3[11 + $b * 16]! * (1 - $v_sigmoid_3[11 + $b * 16]!));
-          $v_mul_2[12 + $b * 16] = $v_matmul__2_k2_2[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! * ($v_sigmoid_3[12 + $b * 16]! * (1 - $v_sigmoid_3[12 + $b * 16]!));
-          $v_mul_2[13 + $b * 16] = $v_matmul__2_k2_2[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! * ($v_sigmoid_3[13 + $b * 16]! * (1 - $v_sigmoid_3[13 + $b * 16]!));
-          $v_mul_2[14 + $b * 16] = $v_matmul__2_k2_2[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! * ($v_sigmoid_3[14 + $b * 16]! * (1 - $v_sigmoid_3[14 + $b * 16]!));
-          $v_mul_2[15 + $b * 16] = $v_matmul__2_k2_2[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! * ($v_sigmoid_3[15 + $b * 16]! * (1 - $v_sigmoid_3[15 + $b * 16]!));
-        }
-        // pad(… .* ~2.s1 .* … .* …, 17)
-        for (let $b = 0; $b < $nb; $b++) {
-          {
-            for (let $r = 0; $r < 48; $r++) $v_pad_3[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_3[16 + $b * 48 + $r] = $v_mul_2[$b * 16 + $r]!;
-          }
-        }
-        // (-… + ~2.c .* ~2.s1) .* … .* (1 - …)
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul_3[$b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_tanh[$b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!) * ($v_sigmoid_2[$b * 16]! * (1 - $v_sigmoid_2[$b * 16]!));
-          $v_mul_3[1 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_tanh[1 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!) * ($v_sigmoid_2[1 + $b * 16]! * (1 - $v_sigmoid_2[1 + $b * 16]!));
-          $v_mul_3[2 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_tanh[2 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!) * ($v_sigmoid_2[2 + $b * 16]! * (1 - $v_sigmoid_2[2 + $b * 16]!));
-          $v_mul_3[3 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_tanh[3 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!) * ($v_sigmoid_2[3 + $b * 16]! * (1 - $v_sigmoid_2[3 + $b * 16]!));
-          $v_mul_3[4 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_tanh[4 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!) * ($v_sigmoid_2[4 + $b * 16]! * (1 - $v_sigmoid_2[4 + $b * 16]!));
-          $v_mul_3[5 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_tanh[5 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!) * ($v_sigmoid_2[5 + $b * 16]! * (1 - $v_sigmoid_2[5 + $b * 16]!));
-          $v_mul_3[6 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_tanh[6 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!) * ($v_sigmoid_2[6 + $b * 16]! * (1 - $v_sigmoid_2[6 + $b * 16]!));
-          $v_mul_3[7 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_tanh[7 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!) * ($v_sigmoid_2[7 + $b * 16]! * (1 - $v_sigmoid_2[7 + $b * 16]!));
-          $v_mul_3[8 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_tanh[8 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!) * ($v_sigmoid_2[8 + $b * 16]! * (1 - $v_sigmoid_2[8 + $b * 16]!));
-          $v_mul_3[9 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_tanh[9 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!) * ($v_sigmoid_2[9 + $b * 16]! * (1 - $v_sigmoid_2[9 + $b * 16]!));
-          $v_mul_3[10 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_tanh[10 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!) * ($v_sigmoid_2[10 + $b * 16]! * (1 - $v_sigmoid_2[10 + $b * 16]!));
-          $v_mul_3[11 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_tanh[11 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!) * ($v_sigmoid_2[11 + $b * 16]! * (1 - $v_sigmoid_2[11 + $b * 16]!));
-          $v_mul_3[12 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_tanh[12 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!) * ($v_sigmoid_2[12 + $b * 16]! * (1 - $v_sigmoid_2[12 + $b * 16]!));
-          $v_mul_3[13 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_tanh[13 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!) * ($v_sigmoid_2[13 + $b * 16]! * (1 - $v_sigmoid_2[13 + $b * 16]!));
-          $v_mul_3[14 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_tanh[14 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!) * ($v_sigmoid_2[14 + $b * 16]! * (1 - $v_sigmoid_2[14 + $b * 16]!));
-          $v_mul_3[15 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_tanh[15 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!) * ($v_sigmoid_2[15 + $b * 16]! * (1 - $v_sigmoid_2[15 + $b * 16]!));
-        }
-        // pad((… + …) .* … .* …, 1)
-        for (let $b = 0; $b < $nb; $b++) {
-          {
-            for (let $r = 0; $r < 48; $r++) $v_pad_4[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_4[$b * 48 + $r] = $v_mul_3[$b * 16 + $r]!;
-          }
-        }
-        // pad(… .* …, 17) + pad(… .* …, 1)
-        for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 48; $r++) $v_add[$b * 48 + $r] = $v_pad_3[$b * 48 + $r]! + $v_pad_4[$b * 48 + $r]!;
-        }
-        // ~2.s0 + … + … + matmul(~2.k2, …)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 16; $j += 4) {
-              const $l0 = $i * 48;
-              const $l1 = ($i + 1) * 48;
-              const $l2 = ($i + 2) * 48;
-              const $l3 = ($i + 3) * 48;
-              const $m0 = $j * 48;
-              const $m1 = ($j + 1) * 48;
-              const $m2 = ($j + 2) * 48;
-              const $m3 = ($j + 3) * 48;
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_add[$l0 + $k]!;
-                const $a1 = $v_add[$l1 + $k]!;
-                const $a2 = $v_add[$l2 + $k]!;
-                const $a3 = $v_add[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k]!;
-                const $w1 = $p_gru_U[$m1 + $k]!;
-                const $w2 = $p_gru_U[$m2 + $k]!;
-                const $w3 = $p_gru_U[$m3 + $k]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_pad[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2_2[$i * 16 + $j + 1]! * $v_sigmoid_3[$i * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_sigmoid_2[$i * 16 + $j + 1]! + $c01);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2_2[$i * 16 + $j + 2]! * $v_sigmoid_3[$i * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_sigmoid_2[$i * 16 + $j + 2]! + $c02);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2_2[$i * 16 + $j + 3]! * $v_sigmoid_3[$i * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_sigmoid_2[$i * 16 + $j + 3]! + $c03);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j]! * $v_sigmoid_3[($i + 1) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_sigmoid_2[($i + 1) * 16 + $j]! + $c10);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 1] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j + 1]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j + 1]! * $v_sigmoid_3[($i + 1) * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 1]! * $v_sigmoid_2[($i + 1) * 16 + $j + 1]! + $c11);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 2] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j + 2]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j + 2]! * $v_sigmoid_3[($i + 1) * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 2]! * $v_sigmoid_2[($i + 1) * 16 + $j + 2]! + $c12);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 3] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j + 3]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j + 3]! * $v_sigmoid_3[($i + 1) * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 3]! * $v_sigmoid_2[($i + 1) * 16 + $j + 3]! + $c13);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j]! * $v_sigmoid_3[($i + 2) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_sigmoid_2[($i + 2) * 16 + $j]! + $c20);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 1] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j + 1]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j + 1]! * $v_sigmoid_3[($i + 2) * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 1]! * $v_sigmoid_2[($i + 2) * 16 + $j + 1]! + $c21);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 2] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j + 2]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j + 2]! * $v_sigmoid_3[($i + 2) * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 2]! * $v_sigmoid_2[($i + 2) * 16 + $j + 2]! + $c22);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 3] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j + 3]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j + 3]! * $v_sigmoid_3[($i + 2) * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 3]! * $v_sigmoid_2[($i + 2) * 16 + $j + 3]! + $c23);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j]! * $v_sigmoid_3[($i + 3) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_sigmoid_2[($i + 3) * 16 + $j]! + $c30);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 1] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j + 1]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j + 1]! * $v_sigmoid_3[($i + 3) * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 1]! * $v_sigmoid_2[($i + 3) * 16 + $j + 1]! + $c31);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 2] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j + 2]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j + 2]! * $v_sigmoid_3[($i + 3) * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 2]! * $v_sigmoid_2[($i + 3) * 16 + $j + 2]! + $c32);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 3] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j + 3]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j + 3]! * $v_sigmoid_3[($i + 3) * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 3]! * $v_sigmoid_2[($i + 3) * 16 + $j + 3]! + $c33);
-            }
-            for (; $j < 16; $j++) {
-              const $l0 = $i * 48;
-              const $l1 = ($i + 1) * 48;
-              const $l2 = ($i + 2) * 48;
-              const $l3 = ($i + 3) * 48;
-              const $m0 = $j * 48;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_add[$l0 + $k]!;
-                const $a1 = $v_add[$l1 + $k]!;
-                const $a2 = $v_add[$l2 + $k]!;
-                const $a3 = $v_add[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_pad[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j]! * $v_sigmoid_3[($i + 1) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_sigmoid_2[($i + 1) * 16 + $j]! + $c10);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j]! * $v_sigmoid_3[($i + 2) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_sigmoid_2[($i + 2) * 16 + $j]! + $c20);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j]! * $v_sigmoid_3[($i + 3) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_sigmoid_2[($i + 3) * 16 + $j]! + $c30);
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 16; $j += 4) {
-              const $l0 = $i * 48;
-              const $m0 = $j * 48;
-              const $m1 = ($j + 1) * 48;
-              const $m2 = ($j + 2) * 48;
-              const $m3 = ($j + 3) * 48;
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_add[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k]!;
-                const $w1 = $p_gru_U[$m1 + $k]!;
-                const $w2 = $p_gru_U[$m2 + $k]!;
-                const $w3 = $p_gru_U[$m3 + $k]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_pad[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2_2[$i * 16 + $j + 1]! * $v_sigmoid_3[$i * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_sigmoid_2[$i * 16 + $j + 1]! + $c01);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2_2[$i * 16 + $j + 2]! * $v_sigmoid_3[$i * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_sigmoid_2[$i * 16 + $j + 2]! + $c02);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2_2[$i * 16 + $j + 3]! * $v_sigmoid_3[$i * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_sigmoid_2[$i * 16 + $j + 3]! + $c03);
-            }
-            for (; $j < 16; $j++) {
-              const $l0 = $i * 48;
-              const $m0 = $j * 48;
-              let $c00 = 0;
-              for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_add[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_pad[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
-            }
-          }
-        }
-      }
-    };
-    $loop();
-  }
-  // a sum over time starts at 0
-  for (let $b = 0; $b < $nb; $b++) {
-    for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_d_gru_U[$b * 768 + $r * 48 + $c] = 0;
-  }
+  $time3($p, $nb);
   // a sum over time starts at 0
   for (let $b = 0; $b < $nb; $b++) {
     for (let $r = 0; $r < 48; $r++) $v_d_gru_b[$b * 48 + $r] = 0;
   }
-  {
-    const $loop = () => {
-      // d_gru_W = …
-      // grad of: …
-      // d_gru_U = …
-      // grad of: …
-      // d_gru_b = …
-      // grad of: …
-      for (let $step = 1; $step <= 15; $step++) {
-        // matmul(~3.s3, ~3.k0) + ~3.k1
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $a1 = $x[$l1 + $k]!;
-                const $a2 = $x[$l2 + $k]!;
-                const $a3 = $x[$l3 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                const $w1 = $p_gru_W[$m1 + $k * 48]!;
-                const $w2 = $p_gru_W[$m2 + $k * 48]!;
-                const $w3 = $p_gru_W[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_add__3_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__3_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__3_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__3_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-              $v_add__3_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
-              $v_add__3_k1[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
-              $v_add__3_k1[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
-              $v_add__3_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
-              $v_add__3_k1[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
-              $v_add__3_k1[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
-              $v_add__3_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
-              $v_add__3_k1[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
-              $v_add__3_k1[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $a1 = $x[$l1 + $k]!;
-                const $a2 = $x[$l2 + $k]!;
-                const $a3 = $x[$l3 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_add__3_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                const $w1 = $p_gru_W[$m1 + $k * 48]!;
-                const $w2 = $p_gru_W[$m2 + $k * 48]!;
-                const $w3 = $p_gru_W[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_add__3_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__3_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__3_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__3_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 27; $k++) {
-                const $a0 = $x[$l0 + $k]!;
-                const $w0 = $p_gru_W[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_add__3_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-            }
-          }
-        }
-        // matmul(~3.s1, ~3.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_matmul__3_s1__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__3_s1__3_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__3_s1__3_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__3_s1__3_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__3_s1__3_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__3_s1__3_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__3_s1__3_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__3_s1__3_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__3_s1__3_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__3_s1__3_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__3_s1__3_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__3_s1__3_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__3_s1__3_k2[($i + 3) * 48 + ($j + 3)] = $c33;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_matmul__3_s1__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_s1__3_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__3_s1__3_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__3_s1__3_k2[($i + 3) * 48 + $j] = $c30;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_matmul__3_s1__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 3)] = $c03;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_matmul__3_s1__3_k2[$i * 48 + $j] = $c00;
-            }
-          }
-        }
-        // sigmoid(slice(…, 1) + slice(…, 1))
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid_4[$b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[$b * 48]! + $v_matmul__3_s1__3_k2[$b * 48]!)));
-          $v_sigmoid_4[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[1 + $b * 48]! + $v_matmul__3_s1__3_k2[1 + $b * 48]!)));
-          $v_sigmoid_4[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[2 + $b * 48]! + $v_matmul__3_s1__3_k2[2 + $b * 48]!)));
-          $v_sigmoid_4[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[3 + $b * 48]! + $v_matmul__3_s1__3_k2[3 + $b * 48]!)));
-          $v_sigmoid_4[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[4 + $b * 48]! + $v_matmul__3_s1__3_k2[4 + $b * 48]!)));
-          $v_sigmoid_4[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[5 + $b * 48]! + $v_matmul__3_s1__3_k2[5 + $b * 48]!)));
-          $v_sigmoid_4[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[6 + $b * 48]! + $v_matmul__3_s1__3_k2[6 + $b * 48]!)));
-          $v_sigmoid_4[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[7 + $b * 48]! + $v_matmul__3_s1__3_k2[7 + $b * 48]!)));
-          $v_sigmoid_4[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[8 + $b * 48]! + $v_matmul__3_s1__3_k2[8 + $b * 48]!)));
-          $v_sigmoid_4[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[9 + $b * 48]! + $v_matmul__3_s1__3_k2[9 + $b * 48]!)));
-          $v_sigmoid_4[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[10 + $b * 48]! + $v_matmul__3_s1__3_k2[10 + $b * 48]!)));
-          $v_sigmoid_4[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[11 + $b * 48]! + $v_matmul__3_s1__3_k2[11 + $b * 48]!)));
-          $v_sigmoid_4[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[12 + $b * 48]! + $v_matmul__3_s1__3_k2[12 + $b * 48]!)));
-          $v_sigmoid_4[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[13 + $b * 48]! + $v_matmul__3_s1__3_k2[13 + $b * 48]!)));
-          $v_sigmoid_4[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[14 + $b * 48]! + $v_matmul__3_s1__3_k2[14 + $b * 48]!)));
-          $v_sigmoid_4[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[15 + $b * 48]! + $v_matmul__3_s1__3_k2[15 + $b * 48]!)));
-        }
-        // sigmoid(slice(…, 17) + slice(…, 17))
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid_5[$b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[16 + $b * 48]! + $v_matmul__3_s1__3_k2[16 + $b * 48]!)));
-          $v_sigmoid_5[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[17 + $b * 48]! + $v_matmul__3_s1__3_k2[17 + $b * 48]!)));
-          $v_sigmoid_5[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[18 + $b * 48]! + $v_matmul__3_s1__3_k2[18 + $b * 48]!)));
-          $v_sigmoid_5[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[19 + $b * 48]! + $v_matmul__3_s1__3_k2[19 + $b * 48]!)));
-          $v_sigmoid_5[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[20 + $b * 48]! + $v_matmul__3_s1__3_k2[20 + $b * 48]!)));
-          $v_sigmoid_5[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[21 + $b * 48]! + $v_matmul__3_s1__3_k2[21 + $b * 48]!)));
-          $v_sigmoid_5[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[22 + $b * 48]! + $v_matmul__3_s1__3_k2[22 + $b * 48]!)));
-          $v_sigmoid_5[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[23 + $b * 48]! + $v_matmul__3_s1__3_k2[23 + $b * 48]!)));
-          $v_sigmoid_5[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[24 + $b * 48]! + $v_matmul__3_s1__3_k2[24 + $b * 48]!)));
-          $v_sigmoid_5[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[25 + $b * 48]! + $v_matmul__3_s1__3_k2[25 + $b * 48]!)));
-          $v_sigmoid_5[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[26 + $b * 48]! + $v_matmul__3_s1__3_k2[26 + $b * 48]!)));
-          $v_sigmoid_5[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[27 + $b * 48]! + $v_matmul__3_s1__3_k2[27 + $b * 48]!)));
-          $v_sigmoid_5[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[28 + $b * 48]! + $v_matmul__3_s1__3_k2[28 + $b * 48]!)));
-          $v_sigmoid_5[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[29 + $b * 48]! + $v_matmul__3_s1__3_k2[29 + $b * 48]!)));
-          $v_sigmoid_5[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[30 + $b * 48]! + $v_matmul__3_s1__3_k2[30 + $b * 48]!)));
-          $v_sigmoid_5[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[31 + $b * 48]! + $v_matmul__3_s1__3_k2[31 + $b * 48]!)));
-        }
-        // sigmoid(… + …) .* ~3.s1
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul__3_s1[$b * 16] = $v_sigmoid_5[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
-          $v_mul__3_s1[1 + $b * 16] = $v_sigmoid_5[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
-          $v_mul__3_s1[2 + $b * 16] = $v_sigmoid_5[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
-          $v_mul__3_s1[3 + $b * 16] = $v_sigmoid_5[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
-          $v_mul__3_s1[4 + $b * 16] = $v_sigmoid_5[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
-          $v_mul__3_s1[5 + $b * 16] = $v_sigmoid_5[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
-          $v_mul__3_s1[6 + $b * 16] = $v_sigmoid_5[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
-          $v_mul__3_s1[7 + $b * 16] = $v_sigmoid_5[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
-          $v_mul__3_s1[8 + $b * 16] = $v_sigmoid_5[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
-          $v_mul__3_s1[9 + $b * 16] = $v_sigmoid_5[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
-          $v_mul__3_s1[10 + $b * 16] = $v_sigmoid_5[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
-          $v_mul__3_s1[11 + $b * 16] = $v_sigmoid_5[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
-          $v_mul__3_s1[12 + $b * 16] = $v_sigmoid_5[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
-          $v_mul__3_s1[13 + $b * 16] = $v_sigmoid_5[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
-          $v_mul__3_s1[14 + $b * 16] = $v_sigmoid_5[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
-          $v_mul__3_s1[15 + $b * 16] = $v_sigmoid_5[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
-        }
-        // matmul(sigmoid(…) .* ~3.s1, ~3.k2)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $i * 16;
-              const $l1 = ($i + 1) * 16;
-              const $l2 = ($i + 2) * 16;
-              const $l3 = ($i + 3) * 16;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__3_s1[$l0 + $k]!;
-                const $a1 = $v_mul__3_s1[$l1 + $k]!;
-                const $a2 = $v_mul__3_s1[$l2 + $k]!;
-                const $a3 = $v_mul__3_s1[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_matmul__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__3_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__3_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__3_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__3_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__3_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__3_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__3_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__3_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__3_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__3_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__3_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__3_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__3_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__3_k2[($i + 3) * 48 + ($j + 3)] = $c33;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $i * 16;
-              const $l1 = ($i + 1) * 16;
-              const $l2 = ($i + 2) * 16;
-              const $l3 = ($i + 3) * 16;
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__3_s1[$l0 + $k]!;
-                const $a1 = $v_mul__3_s1[$l1 + $k]!;
-                const $a2 = $v_mul__3_s1[$l2 + $k]!;
-                const $a3 = $v_mul__3_s1[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_matmul__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__3_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__3_k2[($i + 3) * 48 + $j] = $c30;
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $i * 16;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__3_s1[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                const $w1 = $p_gru_U[$m1 + $k * 48]!;
-                const $w2 = $p_gru_U[$m2 + $k * 48]!;
-                const $w3 = $p_gru_U[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_matmul__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__3_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__3_k2[$i * 48 + ($j + 3)] = $c03;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $i * 16;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__3_s1[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_matmul__3_k2[$i * 48 + $j] = $c00;
-            }
-          }
-        }
-        // tanh(slice(…, 33) + slice(…, 33))
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_tanh_2[$b * 16] = Math.tanh($v_add__3_k1[32 + $b * 48]! + $v_matmul__3_k2[32 + $b * 48]!);
-          $v_tanh_2[1 + $b * 16] = Math.tanh($v_add__3_k1[33 + $b * 48]! + $v_matmul__3_k2[33 + $b * 48]!);
-          $v_tanh_2[2 + $b * 16] = Math.tanh($v_add__3_k1[34 + $b * 48]! + $v_matmul__3_k2[34 + $b * 48]!);
-          $v_tanh_2[3 + $b * 16] = Math.tanh($v_add__3_k1[35 + $b * 48]! + $v_matmul__3_k2[35 + $b * 48]!);
-          $v_tanh_2[4 + $b * 16] = Math.tanh($v_add__3_k1[36 + $b * 48]! + $v_matmul__3_k2[36 + $b * 48]!);
-          $v_tanh_2[5 + $b * 16] = Math.tanh($v_add__3_k1[37 + $b * 48]! + $v_matmul__3_k2[37 + $b * 48]!);
-          $v_tanh_2[6 + $b * 16] = Math.tanh($v_add__3_k1[38 + $b * 48]! + $v_matmul__3_k2[38 + $b * 48]!);
-          $v_tanh_2[7 + $b * 16] = Math.tanh($v_add__3_k1[39 + $b * 48]! + $v_matmul__3_k2[39 + $b * 48]!);
-          $v_tanh_2[8 + $b * 16] = Math.tanh($v_add__3_k1[40 + $b * 48]! + $v_matmul__3_k2[40 + $b * 48]!);
-          $v_tanh_2[9 + $b * 16] = Math.tanh($v_add__3_k1[41 + $b * 48]! + $v_matmul__3_k2[41 + $b * 48]!);
-          $v_tanh_2[10 + $b * 16] = Math.tanh($v_add__3_k1[42 + $b * 48]! + $v_matmul__3_k2[42 + $b * 48]!);
-          $v_tanh_2[11 + $b * 16] = Math.tanh($v_add__3_k1[43 + $b * 48]! + $v_matmul__3_k2[43 + $b * 48]!);
-          $v_tanh_2[12 + $b * 16] = Math.tanh($v_add__3_k1[44 + $b * 48]! + $v_matmul__3_k2[44 + $b * 48]!);
-          $v_tanh_2[13 + $b * 16] = Math.tanh($v_add__3_k1[45 + $b * 48]! + $v_matmul__3_k2[45 + $b * 48]!);
-          $v_tanh_2[14 + $b * 16] = Math.tanh($v_add__3_k1[46 + $b * 48]! + $v_matmul__3_k2[46 + $b * 48]!);
-          $v_tanh_2[15 + $b * 16] = Math.tanh($v_add__3_k1[47 + $b * 48]! + $v_matmul__3_k2[47 + $b * 48]!);
-        }
-        // ~3.s0 .* (1 - …) .* (1 - ….^2)
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul_4[$b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * (1 - $v_sigmoid_4[$b * 16]!) * (1 - ($v_tanh_2[$b * 16]! * $v_tanh_2[$b * 16]!));
-          $v_mul_4[1 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * (1 - $v_sigmoid_4[1 + $b * 16]!) * (1 - ($v_tanh_2[1 + $b * 16]! * $v_tanh_2[1 + $b * 16]!));
-          $v_mul_4[2 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * (1 - $v_sigmoid_4[2 + $b * 16]!) * (1 - ($v_tanh_2[2 + $b * 16]! * $v_tanh_2[2 + $b * 16]!));
-          $v_mul_4[3 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * (1 - $v_sigmoid_4[3 + $b * 16]!) * (1 - ($v_tanh_2[3 + $b * 16]! * $v_tanh_2[3 + $b * 16]!));
-          $v_mul_4[4 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * (1 - $v_sigmoid_4[4 + $b * 16]!) * (1 - ($v_tanh_2[4 + $b * 16]! * $v_tanh_2[4 + $b * 16]!));
-          $v_mul_4[5 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * (1 - $v_sigmoid_4[5 + $b * 16]!) * (1 - ($v_tanh_2[5 + $b * 16]! * $v_tanh_2[5 + $b * 16]!));
-          $v_mul_4[6 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * (1 - $v_sigmoid_4[6 + $b * 16]!) * (1 - ($v_tanh_2[6 + $b * 16]! * $v_tanh_2[6 + $b * 16]!));
-          $v_mul_4[7 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * (1 - $v_sigmoid_4[7 + $b * 16]!) * (1 - ($v_tanh_2[7 + $b * 16]! * $v_tanh_2[7 + $b * 16]!));
-          $v_mul_4[8 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * (1 - $v_sigmoid_4[8 + $b * 16]!) * (1 - ($v_tanh_2[8 + $b * 16]! * $v_tanh_2[8 + $b * 16]!));
-          $v_mul_4[9 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * (1 - $v_sigmoid_4[9 + $b * 16]!) * (1 - ($v_tanh_2[9 + $b * 16]! * $v_tanh_2[9 + $b * 16]!));
-          $v_mul_4[10 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * (1 - $v_sigmoid_4[10 + $b * 16]!) * (1 - ($v_tanh_2[10 + $b * 16]! * $v_tanh_2[10 + $b * 16]!));
-          $v_mul_4[11 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * (1 - $v_sigmoid_4[11 + $b * 16]!) * (1 - ($v_tanh_2[11 + $b * 16]! * $v_tanh_2[11 + $b * 16]!));
-          $v_mul_4[12 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * (1 - $v_sigmoid_4[12 + $b * 16]!) * (1 - ($v_tanh_2[12 + $b * 16]! * $v_tanh_2[12 + $b * 16]!));
-          $v_mul_4[13 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * (1 - $v_sigmoid_4[13 + $b * 16]!) * (1 - ($v_tanh_2[13 + $b * 16]! * $v_tanh_2[13 + $b * 16]!));
-          $v_mul_4[14 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * (1 - $v_sigmoid_4[14 + $b * 16]!) * (1 - ($v_tanh_2[14 + $b * 16]! * $v_tanh_2[14 + $b * 16]!));
-          $v_mul_4[15 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * (1 - $v_sigmoid_4[15 + $b * 16]!) * (1 - ($v_tanh_2[15 + $b * 16]! * $v_tanh_2[15 + $b * 16]!));
-        }
-        // pad(~3.s0 .* … .* (1 - …), 33)
-        for (let $b = 0; $b < $nb; $b++) {
-          {
-            for (let $r = 0; $r < 48; $r++) $v_pad_5[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_5[32 + $b * 48 + $r] = $v_mul_4[$b * 16 + $r]!;
-          }
-        }
-        // matmul(~3.k2, …) .* ~3.s1 .* … .* (1 - …)
-        {
-          let $i = 0;
-          for (; $i + 4 <= $nb; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 16; $j += 4) {
-              const $l0 = $i * 48;
-              const $l1 = ($i + 1) * 48;
-              const $l2 = ($i + 2) * 48;
-              const $l3 = ($i + 3) * 48;
-              const $m0 = $j * 48;
-              const $m1 = ($j + 1) * 48;
-              const $m2 = ($j + 2) * 48;
-              const $m3 = ($j + 3) * 48;
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_5[$l0 + $k]!;
-                const $a1 = $v_pad_5[$l1 + $k]!;
-                const $a2 = $v_pad_5[$l2 + $k]!;
-                const $a3 = $v_pad_5[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k]!;
-                const $w1 = $p_gru_U[$m1 + $k]!;
-                const $w2 = $p_gru_U[$m2 + $k]!;
-                const $w3 = $p_gru_U[$m3 + $k]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $v_mul_5[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_sigmoid_5[$i * 16 + $j]! * (1 - $v_sigmoid_5[$i * 16 + $j]!));
-              $v_mul_5[$i * 16 + $j + 1] = $c01 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 1]! * ($v_sigmoid_5[$i * 16 + $j + 1]! * (1 - $v_sigmoid_5[$i * 16 + $j + 1]!));
-              $v_mul_5[$i * 16 + $j + 2] = $c02 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 2]! * ($v_sigmoid_5[$i * 16 + $j + 2]! * (1 - $v_sigmoid_5[$i * 16 + $j + 2]!));
-              $v_mul_5[$i * 16 + $j + 3] = $c03 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 3]! * ($v_sigmoid_5[$i * 16 + $j + 3]! * (1 - $v_sigmoid_5[$i * 16 + $j + 3]!));
-              $v_mul_5[($i + 1) * 16 + $j] = $c10 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j]! * ($v_sigmoid_5[($i + 1) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j]!));
-              $v_mul_5[($i + 1) * 16 + $j + 1] = $c11 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 1]! * ($v_sigmoid_5[($i + 1) * 16 + $j + 1]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j + 1]!));
-              $v_mul_5[($i + 1) * 16 + $j + 2] = $c12 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 2]! * ($v_sigmoid_5[($i + 1) * 16 + $j + 2]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j + 2]!));
-              $v_mul_5[($i + 1) * 16 + $j + 3] = $c13 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 3]! * ($v_sigmoid_5[($i + 1) * 16 + $j + 3]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j + 3]!));
-              $v_mul_5[($i + 2) * 16 + $j] = $c20 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j]! * ($v_sigmoid_5[($i + 2) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j]!));
-              $v_mul_5[($i + 2) * 16 + $j + 1] = $c21 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 1]! * ($v_sigmoid_5[($i + 2) * 16 + $j + 1]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j + 1]!));
-              $v_mul_5[($i + 2) * 16 + $j + 2] = $c22 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 2]! * ($v_sigmoid_5[($i + 2) * 16 + $j + 2]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j + 2]!));
-              $v_mul_5[($i + 2) * 16 + $j + 3] = $c23 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 3]! * ($v_sigmoid_5[($i + 2) * 16 + $j + 3]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j + 3]!));
-              $v_mul_5[($i + 3) * 16 + $j] = $c30 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j]! * ($v_sigmoid_5[($i + 3) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j]!));
-              $v_mul_5[($i + 3) * 16 + $j + 1] = $c31 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 1]! * ($v_sigmoid_5[($i + 3) * 16 + $j + 1]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j + 1]!));
-              $v_mul_5[($i + 3) * 16 + $j + 2] = $c32 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 2]! * ($v_sigmoid_5[($i + 3) * 16 + $j + 2]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j + 2]!));
-              $v_mul_5[($i + 3) * 16 + $j + 3] = $c33 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 3]! * ($v_sigmoid_5[($i + 3) * 16 + $j + 3]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j + 3]!));
-            }
-            for (; $j < 16; $j++) {
-              const $l0 = $i * 48;
-              const $l1 = ($i + 1) * 48;
-              const $l2 = ($i + 2) * 48;
-              const $l3 = ($i + 3) * 48;
-              const $m0 = $j * 48;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_5[$l0 + $k]!;
-                const $a1 = $v_pad_5[$l1 + $k]!;
-                const $a2 = $v_pad_5[$l2 + $k]!;
-                const $a3 = $v_pad_5[$l3 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $v_mul_5[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_sigmoid_5[$i * 16 + $j]! * (1 - $v_sigmoid_5[$i * 16 + $j]!));
-              $v_mul_5[($i + 1) * 16 + $j] = $c10 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j]! * ($v_sigmoid_5[($i + 1) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j]!));
-              $v_mul_5[($i + 2) * 16 + $j] = $c20 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j]! * ($v_sigmoid_5[($i + 2) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j]!));
-              $v_mul_5[($i + 3) * 16 + $j] = $c30 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j]! * ($v_sigmoid_5[($i + 3) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j]!));
-            }
-          }
-          for (; $i < $nb; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 16; $j += 4) {
-              const $l0 = $i * 48;
-              const $m0 = $j * 48;
-              const $m1 = ($j + 1) * 48;
-              const $m2 = ($j + 2) * 48;
-              const $m3 = ($j + 3) * 48;
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_5[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k]!;
-                const $w1 = $p_gru_U[$m1 + $k]!;
-                const $w2 = $p_gru_U[$m2 + $k]!;
-                const $w3 = $p_gru_U[$m3 + $k]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $v_mul_5[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_sigmoid_5[$i * 16 + $j]! * (1 - $v_sigmoid_5[$i * 16 + $j]!));
-              $v_mul_5[$i * 16 + $j + 1] = $c01 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 1]! * ($v_sigmoid_5[$i * 16 + $j + 1]! * (1 - $v_sigmoid_5[$i * 16 + $j + 1]!));
-              $v_mul_5[$i * 16 + $j + 2] = $c02 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 2]! * ($v_sigmoid_5[$i * 16 + $j + 2]! * (1 - $v_sigmoid_5[$i * 16 + $j + 2]!));
-              $v_mul_5[$i * 16 + $j + 3] = $c03 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 3]! * ($v_sigmoid_5[$i * 16 + $j + 3]! * (1 - $v_sigmoid_5[$i * 16 + $j + 3]!));
-            }
-            for (; $j < 16; $j++) {
-              const $l0 = $i * 48;
-              const $m0 = $j * 48;
-              let $c00 = 0;
-              for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_5[$l0 + $k]!;
-                const $w0 = $p_gru_U[$m0 + $k]!;
-                $c00 += $a0 * $w0;
-              }
-              $v_mul_5[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_sigmoid_5[$i * 16 + $j]! * (1 - $v_sigmoid_5[$i * 16 + $j]!));
-            }
-          }
-        }
-        // pad(… .* ~3.s1 .* … .* …, 17)
-        for (let $b = 0; $b < $nb; $b++) {
-          {
-            for (let $r = 0; $r < 48; $r++) $v_pad_6[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_6[16 + $b * 48 + $r] = $v_mul_5[$b * 16 + $r]!;
-          }
-        }
-        // (-… + ~3.s0 .* ~3.s1) .* … .* (1 - …)
-        for (let $b = 0; $b < $nb; $b++) {
-          $v_mul_6[$b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_tanh_2[$b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!) * ($v_sigmoid_4[$b * 16]! * (1 - $v_sigmoid_4[$b * 16]!));
-          $v_mul_6[1 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_tanh_2[1 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!) * ($v_sigmoid_4[1 + $b * 16]! * (1 - $v_sigmoid_4[1 + $b * 16]!));
-          $v_mul_6[2 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_tanh_2[2 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!) * ($v_sigmoid_4[2 + $b * 16]! * (1 - $v_sigmoid_4[2 + $b * 16]!));
-          $v_mul_6[3 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_tanh_2[3 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!) * ($v_sigmoid_4[3 + $b * 16]! * (1 - $v_sigmoid_4[3 + $b * 16]!));
-          $v_mul_6[4 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_tanh_2[4 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!) * ($v_sigmoid_4[4 + $b * 16]! * (1 - $v_sigmoid_4[4 + $b * 16]!));
-          $v_mul_6[5 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_tanh_2[5 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!) * ($v_sigmoid_4[5 + $b * 16]! * (1 - $v_sigmoid_4[5 + $b * 16]!));
-          $v_mul_6[6 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_tanh_2[6 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!) * ($v_sigmoid_4[6 + $b * 16]! * (1 - $v_sigmoid_4[6 + $b * 16]!));
-          $v_mul_6[7 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_tanh_2[7 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!) * ($v_sigmoid_4[7 + $b * 16]! * (1 - $v_sigmoid_4[7 + $b * 16]!));
-          $v_mul_6[8 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_tanh_2[8 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!) * ($v_sigmoid_4[8 + $b * 16]! * (1 - $v_sigmoid_4[8 + $b * 16]!));
-          $v_mul_6[9 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_tanh_2[9 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!) * ($v_sigmoid_4[9 + $b * 16]! * (1 - $v_sigmoid_4[9 + $b * 16]!));
-          $v_mul_6[10 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_tanh_2[10 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!) * ($v_sigmoid_4[10 + $b * 16]! * (1 - $v_sigmoid_4[10 + $b * 16]!));
-          $v_mul_6[11 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_tanh_2[11 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!) * ($v_sigmoid_4[11 + $b * 16]! * (1 - $v_sigmoid_4[11 + $b * 16]!));
-          $v_mul_6[12 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_tanh_2[12 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!) * ($v_sigmoid_4[12 + $b * 16]! * (1 - $v_sigmoid_4[12 + $b * 16]!));
-          $v_mul_6[13 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_tanh_2[13 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!) * ($v_sigmoid_4[13 + $b * 16]! * (1 - $v_sigmoid_4[13 + $b * 16]!));
-          $v_mul_6[14 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_tanh_2[14 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!) * ($v_sigmoid_4[14 + $b * 16]! * (1 - $v_sigmoid_4[14 + $b * 16]!));
-          $v_mul_6[15 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_tanh_2[15 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!) * ($v_sigmoid_4[15 + $b * 16]! * (1 - $v_sigmoid_4[15 + $b * 16]!));
-        }
-        // pad((… + …) .* … .* …, 1)
-        for (let $b = 0; $b < $nb; $b++) {
-          {
-            for (let $r = 0; $r < 48; $r++) $v_pad_7[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_7[$b * 48 + $r] = $v_mul_6[$b * 16 + $r]!;
-          }
-        }
-        // pad(…, 17) + pad(…, 33) + pad(… .* …, 1)
-        for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 48; $r++) $v_add_2[$b * 48 + $r] = $v_pad_6[$b * 48 + $r]! + $v_pad_5[$b * 48 + $r]! + $v_pad_7[$b * 48 + $r]!;
-        }
-        // outer(sigmoid(…) .* ~3.s1, pad(… .* …, 33))
-        for (let $b = 0; $b < $nb; $b++) {
-          {
-            for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_outer[$b * 768 + $r * 48 + $c] = $v_mul__3_s1[$b * 16 + $r]! * $v_pad_5[$b * 48 + $c]!;
-          }
-        }
-        // pad(… .* …, 17) + pad(… .* …, 1)
-        for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 48; $r++) $v_add_3[$b * 48 + $r] = $v_pad_6[$b * 48 + $r]! + $v_pad_7[$b * 48 + $r]!;
-        }
-        // outer(~3.s1, pad(…, 17) + pad(…, 1))
-        for (let $b = 0; $b < $nb; $b++) {
-          {
-            for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_outer__3_s1[$b * 768 + $r * 48 + $c] = $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256 + $r]! * $v_add_3[$b * 48 + $c]!;
-          }
-        }
-        // outer(… .* ~3.s1, pad(…, 33)) + outer(~3.s1, … + …)
-        for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_add_4[$b * 768 + $r * 48 + $c] = $v_outer[$b * 768 + $r * 48 + $c]! + $v_outer__3_s1[$b * 768 + $r * 48 + $c]!;
-        }
-        // d_gru_W += d_gru_W, summed over the batch
-        // grad of: …
-        {
-          let $i = 0;
-          for (; $i + 4 <= 27; $i += 4) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1);
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2);
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3);
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
-              for (let $k = 0; $k < $nb; $k++) {
-                const $a0 = $x[$l0 + $k * 405]!;
-                const $a1 = $x[$l1 + $k * 405]!;
-                const $a2 = $x[$l2 + $k * 405]!;
-                const $a3 = $x[$l3 + $k * 405]!;
-                const $w0 = $v_add_2[$m0 + $k * 48]!;
-                const $w1 = $v_add_2[$m1 + $k * 48]!;
-                const $w2 = $v_add_2[$m2 + $k * 48]!;
-                const $w3 = $v_add_2[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-                $c10 += $a1 * $w0;
-                $c11 += $a1 * $w1;
-                $c12 += $a1 * $w2;
-                $c13 += $a1 * $w3;
-                $c20 += $a2 * $w0;
-                $c21 += $a2 * $w1;
-                $c22 += $a2 * $w2;
-                $c23 += $a2 * $w3;
-                $c30 += $a3 * $w0;
-                $c31 += $a3 * $w1;
-                $c32 += $a3 * $w2;
-                $c33 += $a3 * $w3;
-              }
-              $g_gru_W[$i * 48 + $j]! += $scale * $c00;
-              $g_gru_W[$i * 48 + ($j + 1)]! += $scale * $c01;
-              $g_gru_W[$i * 48 + ($j + 2)]! += $scale * $c02;
-              $g_gru_W[$i * 48 + ($j + 3)]! += $scale * $c03;
-              $g_gru_W[($i + 1) * 48 + $j]! += $scale * $c10;
-              $g_gru_W[($i + 1) * 48 + ($j + 1)]! += $scale * $c11;
-              $g_gru_W[($i + 1) * 48 + ($j + 2)]! += $scale * $c12;
-              $g_gru_W[($i + 1) * 48 + ($j + 3)]! += $scale * $c13;
-              $g_gru_W[($i + 2) * 48 + $j]! += $scale * $c20;
-              $g_gru_W[($i + 2) * 48 + ($j + 1)]! += $scale * $c21;
-              $g_gru_W[($i + 2) * 48 + ($j + 2)]! += $scale * $c22;
-              $g_gru_W[($i + 2) * 48 + ($j + 3)]! += $scale * $c23;
-              $g_gru_W[($i + 3) * 48 + $j]! += $scale * $c30;
-              $g_gru_W[($i + 3) * 48 + ($j + 1)]! += $scale * $c31;
-              $g_gru_W[($i + 3) * 48 + ($j + 2)]! += $scale * $c32;
-              $g_gru_W[($i + 3) * 48 + ($j + 3)]! += $scale * $c33;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1);
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2);
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3);
-              const $m0 = $j;
-              let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
-              for (let $k = 0; $k < $nb; $k++) {
-                const $a0 = $x[$l0 + $k * 405]!;
-                const $a1 = $x[$l1 + $k * 405]!;
-                const $a2 = $x[$l2 + $k * 405]!;
-                const $a3 = $x[$l3 + $k * 405]!;
-                const $w0 = $v_add_2[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c10 += $a1 * $w0;
-                $c20 += $a2 * $w0;
-                $c30 += $a3 * $w0;
-              }
-              $g_gru_W[$i * 48 + $j]! += $scale * $c00;
-              $g_gru_W[($i + 1) * 48 + $j]! += $scale * $c10;
-              $g_gru_W[($i + 2) * 48 + $j]! += $scale * $c20;
-              $g_gru_W[($i + 3) * 48 + $j]! += $scale * $c30;
-            }
-          }
-          for (; $i < 27; $i++) {
-            let $j = 0;
-            for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i;
-              const $m0 = $j;
-              const $m1 = ($j + 1);
-              const $m2 = ($j + 2);
-              const $m3 = ($j + 3);
-              let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
-              for (let $k = 0; $k < $nb; $k++) {
-                const $a0 = $x[$l0 + $k * 405]!;
-                const $w0 = $v_add_2[$m0 + $k * 48]!;
-                const $w1 = $v_add_2[$m1 + $k * 48]!;
-                const $w2 = $v_add_2[$m2 + $k * 48]!;
-                const $w3 = $v_add_2[$m3 + $k * 48]!;
-                $c00 += $a0 * $w0;
-                $c01 += $a0 * $w1;
-                $c02 += $a0 * $w2;
-                $c03 += $a0 * $w3;
-              }
-              $g_gru_W[$i * 48 + $j]! += $scale * $c00;
-              $g_gru_W[$i * 48 + ($j + 1)]! += $scale * $c01;
-              $g_gru_W[$i * 48 + ($j + 2)]! += $scale * $c02;
-              $g_gru_W[$i * 48 + ($j + 3)]! += $scale * $c03;
-            }
-            for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i;
-              const $m0 = $j;
-              let $c00 = 0;
-              for (let $k = 0; $k < $nb; $k++) {
-                const $a0 = $x[$l0 + $k * 405]!;
-                const $w0 = $v_add_2[$m0 + $k * 48]!;
-                $c00 += $a0 * $w0;
-              }
-              $g_gru_W[$i * 48 + $j]! += $scale * $c00;
-            }
-          }
-        }
-        // summed over t
-        for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_d_gru_U[$b * 768 + $r * 48 + $c] = $v_d_gru_U[$b * 768 + $r * 48 + $c]! + $v_add_4[$b * 768 + $r * 48 + $c]!;
-        }
-        // summed over t
-        for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 48; $r++) $v_d_gru_b[$b * 48 + $r] = $v_d_gru_b[$b * 48 + $r]! + $v_add_2[$b * 48 + $r]!;
-        }
-      }
-    };
-    $loop();
-  }
+  $time4($p, $x, $xo, $nb, $g, $scale);
   // d_v = d_z * …[row 15]
   // grad of: dot(v, …[row 15])
   for (let $b = 0; $b < $nb; $b++) {
@@ -4623,9 +3611,6 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_d_v[14 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[254 + $b * 256]!;
     $v_d_v[15 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[255 + $b * 256]!;
   }
-  // d_gru_U += d_gru_U, summed over the batch
-  // grad of: …
-  for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_gru_U[$b * 768 + $r * 48 + $c]!; $g_gru_U[$r * 48 + $c]! += $scale * $s; }
   // d_gru_b += d_gru_b, summed over the batch
   // grad of: …
   for (let $r = 0; $r < 48; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_gru_b[$b * 48 + $r]!; $g_gru_b[$r]! += $scale * $s; }

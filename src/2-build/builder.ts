@@ -48,6 +48,10 @@ export interface CellOptions extends ScanOptions {
 /** x[t] W: a row vector times W, or (a sequence of numbers) the number times W's one row. */
 const inputTerm = (xt: Node, W: Node): Node => (xt.shape.length === 0 ? make('mul', [xt, row(W, 0)]) : make('matmul', [xt, W]));
 const shapeOf = (n: number) => shape(n);
+/** The recurrence options among a cell's options (truncate, checkpoint), as given. */
+const scanOptionsOf = (o: ScanOptions): ScanOptions => ({
+  ...(o.truncate === undefined ? {} : { truncate: o.truncate }), ...(o.checkpoint === undefined ? {} : { checkpoint: o.checkpoint }),
+});
 export type { InitSpec, ShapeSpec } from './specs.js';
 export interface ParamOptions { readonly shape?: ShapeSpec; readonly init?: InitSpec }
 export type Activation = 'linear' | 'sigmoid' | 'tanh' | 'relu' | 'softplus' | 'exp';
@@ -221,9 +225,10 @@ export class ModelBuilder {
 
   /**
    * A block of formula lines. Lines may come in any order: each is defined after the
-   * lines it reads, and a cycle is an error that prints its path.
+   * lines it reads, and a cycle is an error that prints its path. `truncate` and
+   * `checkpoint` apply to the block's recurrence (ScanOptions).
    */
-  formulas(text: string, options: { lineOffset?: number } = {}): this {
+  formulas(text: string, options: { lineOffset?: number } & ScanOptions = {}): this {
     if (typeof text !== 'string') throw new GradcError(`formulas must be a string of lines 'name = formula', got ${typeof text}`, this.where());
     const lineOffset = options.lineOffset ?? 0;
     // Line numbers count lines of `text`; `block` lets the CLI find them in the model file.
@@ -247,7 +252,7 @@ export class ModelBuilder {
     for (const a of ordered) {
       if (recurrence && a.time !== undefined) {
         // the first of the states' stand-ins in the order defines them all (a line may read only one of them)
-        if (!this.states.has(recurrence[0].name)) this.defineStates(recurrence, at);
+        if (!this.states.has(recurrence[0].name)) this.defineStates(recurrence, at, scanOptionsOf(options));
         continue;
       }
       const node = formulaToNode(a.expr, {
@@ -290,7 +295,7 @@ export class ModelBuilder {
   }
 
   /** Defines the recurrence of `group` and its states' names (each, after the last step). */
-  private defineStates(group: readonly StateLines[], at: (a: Assignment) => SourceLocation): void {
+  private defineStates(group: readonly StateLines[], at: (a: Assignment) => SourceLocation, options: ScanOptions): void {
     const r = defineRecurrence(group, {
       host: this.host,
       resolve: (n) => this.scope.get(n),
@@ -298,7 +303,7 @@ export class ModelBuilder {
       access: this.access,
       lengths: () => [...new Set(this.params.flatMap((p) => [...p.shape]))],
       at,
-    });
+    }, options);
     for (const g of group) {
       this.def(g.name, r.last[g.name], at(g.step), `${g.name}[T]`);
       this.states.set(g.name, r);
@@ -422,7 +427,7 @@ export class ModelBuilder {
     const { xn, W, U, b } = this.cell('rnn', x, hidden, 1, options);
     return this.scan({ h: constant(0, shapeOf(hidden)) }, xn, ({ h }, xt) => ({
       h: this.activate(make('add', [make('add', [inputTerm(xt, W), make('matmul', [h, U])]), b]), activation),
-    }), options.truncate === undefined ? {} : { truncate: options.truncate });
+    }), scanOptionsOf(options));
   }
 
   /**
@@ -438,7 +443,7 @@ export class ModelBuilder {
       const [i, f, g, o] = [make('sigmoid', [gate(0)]), make('sigmoid', [gate(1)]), make('tanh', [gate(2)]), make('sigmoid', [gate(3)])];
       const cNext = make('add', [make('mul', [f, c]), make('mul', [i, g])]);
       return { h: make('mul', [o, make('tanh', [cNext])]), c: cNext };
-    }, options.truncate === undefined ? {} : { truncate: options.truncate });
+    }, scanOptionsOf(options));
   }
 
   /**
@@ -456,7 +461,7 @@ export class ModelBuilder {
       const r = make('sigmoid', [make('add', [part(xz, 1), part(hz, 1)])]);
       const n = make('tanh', [make('add', [part(xz, 2), part(make('matmul', [make('mul', [r, h]), U]), 2)])]);
       return { h: make('add', [make('mul', [z, h]), make('mul', [make('sub', [constant(1), z]), n])]) };
-    }, options.truncate === undefined ? {} : { truncate: options.truncate });
+    }, scanOptionsOf(options));
   }
 
   /** The checked sequence and new parameters of a cell with `gates` gate blocks. */
@@ -465,7 +470,7 @@ export class ModelBuilder {
       throw new GradcError(`${kind}(x, hidden): hidden must be a positive integer (the state's width), got ${describe(hidden)}`, this.where({ symbol: 'hidden' }));
     }
     if (typeof options !== 'object' || options === null) throw new GradcError(`${kind}(...): options must be an object, got ${describe(options)}`, this.where());
-    const known = ['name', 'init', 'recurrentInit', 'biasInit', 'truncate'];
+    const known = ['name', 'init', 'recurrentInit', 'biasInit', 'truncate', 'checkpoint'];
     for (const key of Object.keys(options)) {
       if (!known.includes(key)) throw new GradcError(`${kind}(...): unknown option '${key.slice(0, 40)}' (the options are ${known.join(', ')})`, this.where({ symbol: key.slice(0, 40) }));
     }

@@ -8,6 +8,10 @@
  * vectors, or a vector of T numbers); `h[0]` is the initial state, `h[t]` the state after
  * step t, `last` the state after step T. A sequence that depends on parameters, a state
  * whose step result changes shape, or an empty set of states is a GradcError naming it.
+ * With `checkpoint: k` it is two scans at most: one of floor(T/k) steps of k cell steps
+ * each (reading k rows a step), whose history keeps the states every k steps, and one of
+ * the last T mod k cell steps from its last state; the values are those without a
+ * checkpoint (the same cell steps in the same order), the states in between are not kept.
  *
  * The cells' weights are laid out as TF.js's (tf.layers.simpleRNN, lstm, gru) so that
  * weights copy across unchanged: `<name>_W` is TF.js's kernel [V x G*H], `<name>_U` its
@@ -40,6 +44,14 @@ export interface Recurrence<K extends string> {
 export interface ScanOptions {
   /** Truncated backpropagation through time: the gradient flows through the last `truncate` steps only. */
   readonly truncate?: number;
+  /**
+   * Checkpointing: keep the states of every `checkpoint`-th step only (and of the last
+   * T mod k steps) and recompute the steps between them in the backward pass, trading
+   * time (the forward pass runs about twice) for memory (see README, "memory per sample").
+   * The step is written k times in the generated code (a step of k cell steps), so pick k
+   * near sqrt(T). k >= T is taken as T.
+   */
+  readonly checkpoint?: number;
 }
 
 /** What recurrence building needs from the builder. */
@@ -75,9 +87,9 @@ export function scan<K extends string>(
   step: (state: { readonly [S in K]: Node }, x: Node) => { readonly [S in K]: Node | number | string },
   options: ScanOptions = {},
 ): Recurrence<K> {
-  if (typeof options !== 'object' || options === null) throw new GradcError(`scan: options must be an object ({ truncate? }), got ${String(options)}`, host.where({ symbol: 'scan' }));
+  if (typeof options !== 'object' || options === null) throw new GradcError(`scan: options must be an object ({ truncate?, checkpoint? }), got ${String(options)}`, host.where({ symbol: 'scan' }));
   for (const key of Object.keys(options)) {
-    if (key !== 'truncate') throw new GradcError(`scan: unknown option '${key.slice(0, 40)}' (the option is truncate)`, host.where({ symbol: key.slice(0, 40) }));
+    if (key !== 'truncate' && key !== 'checkpoint') throw new GradcError(`scan: unknown option '${key.slice(0, 40)}' (the options are truncate, checkpoint)`, host.where({ symbol: key.slice(0, 40) }));
   }
   const names = Object.keys(init) as K[];
   if (names.length === 0) throw new GradcError('scan needs at least one state', host.where({ symbol: 'scan' }));
@@ -103,7 +115,14 @@ export function scan<K extends string>(
   if (truncate !== undefined && (!Number.isSafeInteger(truncate) || truncate < 1)) {
     throw new GradcError(`truncate must be a positive integer (the steps the gradient flows through), got ${String(truncate)}`, host.where({ symbol: 'truncate' }));
   }
-  const history = recurrence(join(inits, parts), [{ node: seq }], (carry, [x]) => {
+  const checkpoint = options.checkpoint;
+  if (checkpoint !== undefined && (!Number.isSafeInteger(checkpoint) || checkpoint < 1)) {
+    throw new GradcError(`checkpoint must be a positive integer (states are kept every checkpoint steps), got ${String(checkpoint)}`, host.where({ symbol: 'checkpoint' }));
+  }
+  if (checkpoint !== undefined && truncate !== undefined) {
+    throw new GradcError('a recurrence takes truncate or checkpoint, not both (truncated BPTT keeps the last truncate steps already)', host.where({ symbol: 'checkpoint' }));
+  }
+  const cell = (carry: Node, x: Node): Node => {
     const next = step(split(carry, parts) as { [S in K]: Node }, x);
     if (typeof next !== 'object' || next === null) throw new GradcError(`the step of a recurrence must return its states { ${names.join(', ')} }, got ${String(next)}`, host.where({ symbol: 'scan' }));
     for (const name of names) {
@@ -119,10 +138,30 @@ export function scan<K extends string>(
       }
       return v;
     }), parts);
-  }, { ...(truncate === undefined ? {} : { truncate }), states: parts.map((p) => ({ name: p.name, at: p.at, size: p.size, scalar: p.shape.length === 0 })) });
+  };
+  const init0 = join(inits, parts);
+  const states = parts.map((p) => ({ name: p.name, at: p.at, size: p.size, scalar: p.shape.length === 0 }));
+  if (checkpoint === undefined) {
+    const history = recurrence(init0, [{ node: seq }], (carry, [x]) => cell(carry, x), { ...(truncate === undefined ? {} : { truncate }), states });
+    const statesAt = (t: number) => {
+      if (!Number.isSafeInteger(t) || t < 0 || t > T) throw new GradcError(`step ${String(t)} is outside 0..${T}`, host.where({ symbol: 'scan' }));
+      return split(row(history, t), parts) as { [S in K]: Node };
+    };
+    return { history, steps: T, at: statesAt, last: statesAt(T) };
+  }
+  // Checkpointed: a scan of n = floor(T/k) steps of k cell steps each (its history holds
+  // h[0], h[k], .., h[nk]; its gradient recomputes a step's k cell steps from the state
+  // before them), then the last r = T - nk cell steps as a scan of their own from h[nk].
+  const k = Math.min(checkpoint, T);
+  const n = Math.floor(T / k), r = T - n * k;
+  const segments = recurrence(init0, Array.from({ length: k }, (_, j) => ({ node: seq, shift: j, stride: k })),
+    (carry, xs) => xs.reduce((h, x) => cell(h, x), carry), { steps: n, checkpoint: k, states });
+  const tail = r === 0 ? null : recurrence(row(segments, n), [{ node: seq, shift: n * k }], (carry, [x]) => cell(carry, x), { steps: r, checkpoint: k, states });
   const statesAt = (t: number) => {
     if (!Number.isSafeInteger(t) || t < 0 || t > T) throw new GradcError(`step ${String(t)} is outside 0..${T}`, host.where({ symbol: 'scan' }));
-    return split(row(history, t), parts) as { [S in K]: Node };
+    if (tail && t >= n * k) return split(row(tail, t - n * k), parts) as { [S in K]: Node };
+    if (t % k !== 0) throw new GradcError(`with checkpoint ${k}, the states are kept at steps 0, ${k}, .., ${n * k} and ${n * k}..${T} only; step ${t} is not one of them`, host.where({ symbol: 'scan' }));
+    return split(row(segments, t / k), parts) as { [S in K]: Node };
   };
-  return { history, steps: T, at: statesAt, last: statesAt(T) };
+  return { history: tail ?? segments, steps: T, at: statesAt, last: statesAt(T) };
 }

@@ -22,7 +22,7 @@ import type { Node } from '../ir/node.js';
 import { shape as mkShape, showShape } from '../ir/shape.js';
 import type { Assignment } from '../1-parse/formula.js';
 import { formulaToNode } from './fromFormula.js';
-import { type Host, type Recurrence, scan } from './recurrent.js';
+import { type Host, type Recurrence, type ScanOptions, scan } from './recurrent.js';
 
 type Any = Record<string, any>;
 
@@ -59,7 +59,7 @@ function sequencesRead(expr: Any, states: ReadonlySet<string>): string[] {
 }
 
 /** The recurrence of `group`'s lines; returns it with its state names. */
-export function defineRecurrence(group: readonly StateLines[], s: FormulaScope): Recurrence<string> {
+export function defineRecurrence(group: readonly StateLines[], s: FormulaScope, options: ScanOptions = {}): Recurrence<string> {
   const states = new Set(group.map((g) => g.name));
   const seqNames = [...new Set(group.flatMap((g) => sequencesRead(g.step.expr, states)))];
   const first = group[0].step;
@@ -110,5 +110,5 @@ export function defineRecurrence(group: readonly StateLines[], s: FormulaScope):
     }
   }
   const init = Object.fromEntries(group.map((g, k) => [g.name, inits[k]]));
-  return scan(s.host, init, seq, (carry, x) => Object.fromEntries(group.map((g) => [g.name, stepOf(carry, x)(g)])));
+  return scan(s.host, init, seq, (carry, x) => Object.fromEntries(group.map((g) => [g.name, stepOf(carry, x)(g)])), options);
 }

@@ -15,7 +15,11 @@
  * the stored state instead of recomputing it). Truncated BPTT over the last k steps
  * (`truncate`) runs these loops over t = T-k+1..T only: G stops there and dL/dinit is 0.
  * Memory per sample: the forward history (T+1) x C and G, (T+1) x C, plus one step's
- * temporaries. Gradients of the sequences themselves (a sequence computed from
+ * temporaries, plus the step values the looped lowering stores for these loops instead of
+ * recomputing them (5-lower/stash.ts). A checkpointed recurrence (2-build/recurrent.ts) is a
+ * scan whose step is k cell steps over k rows of the sequence (strides k): this rule then
+ * recomputes each stretch of k steps from the state before it, and its histories hold
+ * floor(T/k) + 1 rows. Gradients of the sequences themselves (a sequence computed from
  * parameters) are not derived: the builder refuses such a sequence.
  */
 import { constant, make, row } from '../ir/build.js';
@@ -34,6 +38,9 @@ export function scanRule(y: Node, g: Node): (Node | null)[] {
   const T = b.steps;
   const first = b.truncate === undefined ? 1 : Math.max(1, T - b.truncate + 1);
 
+  // The gradient bodies read the histories a row a step and the sequences as the step did.
+  const strides = b.strides ? { strides: [1, 1, 1, ...b.strides] } : {};
+
   // The step's vector-Jacobian products, over the body's own slots and a cotangent slot.
   const vid = currentGraph().nextBody();
   const cot = slot(`~${vid}.g`, init.shape);
@@ -51,7 +58,7 @@ export function scanRule(y: Node, g: Node): (Node | null)[] {
   ]);
   const [dCarry] = substitute([vjp[0]], inStep(gCarry, rSeqs, rConsts, hPrev, hNext));
   const G = timeNode('scan', [row(g, T), g, y, y, ...seqArgs, ...constArgs], {
-    steps: T, first, reverse: true, carry: gCarry, seqs: [dRow, hPrev, hNext, ...rSeqs], shifts: [0, 0, 1, ...b.shifts],
+    steps: T, first, reverse: true, carry: gCarry, seqs: [dRow, hPrev, hNext, ...rSeqs], shifts: [0, 0, 1, ...b.shifts], ...strides,
     consts: rConsts, result: make('add', [dRow, dCarry]),
   }, rid);
   const dInit = first === 1 ? row(G, 0) : constant(0, init.shape);
@@ -69,7 +76,7 @@ export function scanRule(y: Node, g: Node): (Node | null)[] {
     const term = terms[j];
     if (term.op === 'const') return make('mul', [constant(T - first + 1), term]);
     return timeNode('tsum', [G, y, y, ...seqArgs, ...constArgs], {
-      steps: T, first, reverse: false, seqs: [gNext, sPrev, sNext, ...sSeqs], shifts: [1, 0, 1, ...b.shifts], consts: sConsts, result: term,
+      steps: T, first, reverse: false, seqs: [gNext, sPrev, sNext, ...sSeqs], shifts: [1, 0, 1, ...b.shifts], ...strides, consts: sConsts, result: term,
     }, sid);
   });
   return [dInit, ...seqArgs.map(() => null), ...dConsts];

@@ -37,6 +37,7 @@ import type { Layout } from './schedule.js';
 import { Names } from '../naming.js';
 import { type LoopNotes, loopNotes } from './loopNotes.js';
 import { type Demand, type Reduction, demandOf } from './demand.js';
+import { stashPlan } from './stash.js';
 import { type Coords, LOWERING, type OpLowering, covers } from './table.js';
 import {
   type Access, type BufferRef, type GemmOperand, type Hoist, type LoopKernel, type LoopPlan, type LoopStep, type ScratchBuffer,
@@ -158,6 +159,8 @@ interface KernelBuild extends Demand {
   /** Gradient accumulators by parameter index (gradient kernel), and the reductions a time loop already did. */
   readonly targets?: readonly (Access | undefined)[];
   readonly reduced?: Set<Node>;
+  /** Nodes of gradient bodies whose value a forward time loop of this kernel stored (stash.ts), and where. */
+  readonly stored: Map<Node, Access>;
 }
 
 /**
@@ -187,7 +190,7 @@ function newKernelBuild(plan: Planner, kind: LoopKernel['kind']): KernelBuild {
   for (const n of demand.order) if (LOWERING[n.op].kind === 'shifted') (shiftedOver.get(n.args[0]) ?? shiftedOver.set(n.args[0], []).get(n.args[0])!).push(n);
   return {
     ...demand, plan, kind, hoists: [], hoisted: new Set(), steps: [], access: new Map(), uses,
-    position: new Map(demand.order.map((n, i) => [n, i])), shiftedOver, fusedDepth: new Map(), gemmOf: new Map(),
+    position: new Map(demand.order.map((n, i) => [n, i])), shiftedOver, fusedDepth: new Map(), gemmOf: new Map(), stored: new Map(),
   };
 }
 
@@ -385,12 +388,12 @@ function shiftedStep(k: KernelBuild, n: Node, out: Access, x: Access, comment: s
 /** Every element of `shape` is the literal `value`. */
 const literalAccess = (shape: Shape, value: number): Access => ({ base: ZERO, bs: 0, strides: shape.map(() => 0), shape, scalar: { kind: 'literal', value } });
 
-/** Row t-1+shift of a sequence `a` at the time loop's step t (a vector's element, a matrix's row). */
-function rowAtStep(a: Access, shift: number, shape: Shape): Access {
+/** Row (t-1)*stride+shift of a sequence `a` at the time loop's step t (a vector's element, a matrix's row). */
+function rowAtStep(a: Access, shift: number, stride: number, shape: Shape): Access {
   if (a.scalar !== undefined) return { ...a, shape, strides: shape.map(() => 0) };
   if (a.inline) throw new Error('gradc bug: a sequence of a recurrence was fused away');
   const s0 = a.strides[0];
-  return { buf: a.buf, base: shift0(plusTerm(a.base, 'step', s0), (shift - 1) * s0), bs: a.bs, strides: a.strides.slice(1), shape };
+  return { buf: a.buf, base: shift0(plusTerm(a.base, 'step', s0 * stride), (shift - stride) * s0), bs: a.bs, strides: a.strides.slice(1), shape };
 }
 const shift0 = (a: Affine, k: number): Affine => ({ terms: a.terms, offset: a.offset + k });
 
@@ -418,26 +421,36 @@ function lowerTime(k: KernelBuild, n: Node, args: Access[]): void {
   const slots = new Map<Node, Access>();
   const slotBatched = new Map<Node, boolean>();
   b.seqs.forEach((s, i) => {
-    slots.set(s, rowAtStep(args[first + i], b.shifts[i], s.shape));
+    slots.set(s, rowAtStep(args[first + i], b.shifts[i], b.strides?.[i] ?? 1, s.shape));
     slotBatched.set(s, plan.batched.has(n.args[first + i]));
   });
   b.consts.forEach((c, j) => { slots.set(c, args[first + nS + j]); slotBatched.set(c, plan.batched.has(n.args[first + nS + j])); });
+  // Values this body's forward loop stored for it (stash.ts) are read at row t, not recomputed.
+  for (const m of topoOrder(group.map((x) => x.attrs.body!.result))) {
+    const at = k.stored.get(m);
+    if (at) { slots.set(m, at); slotBatched.set(m, true); }
+  }
   if (scan) { slots.set(b.carry!, rowOfOut(b.reverse ? 0 : -1)); slotBatched.set(b.carry!, plan.batched.has(n)); }
   const results = group.map((m) => m.attrs.body!.result);
   for (const m of topoOrder(results)) if (slotBatched.get(m) ?? m.args.some((a) => plan.batched.has(a))) plan.batched.add(m);
-  // A sum over time of outer products of per-sample vectors that only feeds its parameter's
-  // gradient is added straight into the accumulator, one gemm over the batch per step
+  // A sum over time of outer products of per-sample vectors (or of a sum of them: a
+  // checkpointed step's k cell steps) that only feeds its parameter's gradient is added
+  // straight into the accumulator, one gemm over the batch per product and step
   // (dW += $scale * sum_b a(b) b(b)^T), never materialized per sample.
-  const direct = new Map<Node, Reduction>();
+  const direct = new Map<Node, { red: Reduction; terms: Node[] }>();
   if (!scan && k.targets && k.reduced) {
     group.forEach((m, i) => {
-      const r = results[i];
+      const terms = outerTerms(results[i], plan.batched);
       const red = k.reductions.find((x) => x.node === m && x.how === 'sum');
-      if (red && !(k.uses.get(m)?.length) && r.op === 'outer' && r.args.every((a) => plan.batched.has(a)) && k.targets![red.param]?.buf) direct.set(m, red);
+      if (red && terms && !(k.uses.get(m)?.length) && k.targets![red.param]?.buf) direct.set(m, { red, terms });
     });
   }
-  const roots = group.flatMap((m, i) => (direct.has(m) ? results[i].args : [results[i]]));
-  const order = topoOrder(roots);
+  // A forward scan stores, in buffers of T rows, the step values its gradient loops would recompute.
+  const stash = scan ? stashPlan(n, k.order).filter((s) => plan.batched.has(s.forward)) : [];
+  const storedAt = stash.map((s) => storedRow(plan, s.forward, b.steps));
+  stash.forEach((s, i) => { for (const r of s.readers) k.stored.set(r, storedAt[i]); });
+  const roots = [...group.flatMap((m, i) => (direct.has(m) ? direct.get(m)!.terms.flatMap((x) => x.args) : [results[i]])), ...stash.map((s) => s.forward)];
+  const order = topoOrder(roots, { has: (m) => slots.has(m) });
   const inner = order.filter((m) => !slots.has(m));
   // A scan's step result goes straight into its row of the history (unless it is a leaf or a view of one).
   const target = scan ? rowOfOut(b.reverse ? -1 : 0) : undefined;
@@ -449,10 +462,15 @@ function lowerTime(k: KernelBuild, n: Node, args: Access[]): void {
   const sub: KernelBuild = {
     demanded: new Set(inner), roots: new Set(roots), order: inner, reductions: [],
     plan, kind: k.kind, hoists: k.hoists, hoisted: k.hoisted, steps: [], access: new Map(slots), uses,
-    position: new Map(inner.map((m, i) => [m, i])), shiftedOver, fusedDepth: new Map(), gemmOf: new Map(),
+    position: new Map(inner.map((m, i) => [m, i])), shiftedOver, fusedDepth: new Map(), gemmOf: new Map(), stored: k.stored,
   };
+  stash.forEach((s, i) => { if (!plan.bufferOf.has(s.forward)) plan.bufferOf.set(s.forward, storedAt[i]); });
   for (const m of inner) lowerNode(sub, m);
   const steps = sub.steps.filter((x): x is LoopStep => x !== null);
+  stash.forEach((s, i) => {
+    const value = sub.access.get(s.forward)!;
+    if (value !== storedAt[i]) steps.push({ kind: 'elementwise', op: 'copy', out: storedAt[i], args: [value], unroll: plan.small(s.forward.shape), comment: 'stored for the gradient' });
+  });
   const note = group.map((m) => plan.notes.stepNote(m, [m])).join('\n');
   if (scan) {
     const result = sub.access.get(b.result)!;
@@ -463,20 +481,22 @@ function lowerTime(k: KernelBuild, n: Node, args: Access[]): void {
     k.steps.push({ kind: 'elementwise', op: 'copy', out: initRow, args: [args[0]], unroll: plan.small(initRow.shape), comment: `${b.reverse ? `row ${b.steps}` : 'row 0'} of the recurrence: its initial state` });
   } else {
     group.forEach((m, i) => {
-      const red = direct.get(m);
-      if (red) {
-        const [a, c] = results[i].args.map((x) => sub.access.get(x)!);
-        const t = k.targets![red.param]!;
-        if (a.buf && c.buf && !a.inline && !c.inline) {
-          k.reduced!.add(m);
+      const d = direct.get(m);
+      if (d) {
+        // Roots are never fused, so each product's factors are buffers.
+        const t = k.targets![d.red.param]!;
+        k.reduced!.add(m);
+        for (const term of d.terms) {
+          const [a, c] = term.args.map((x) => sub.access.get(x)!);
+          if (!a.buf || !c.buf || a.inline || c.inline) throw new Error('gradc bug: a factor of a gradient\'s outer product was fused away');
           steps.push({
             kind: 'gemm', P: constant(a.shape[0] ?? 1), Q: c.shape[0] ?? 1, K: BATCH, accumulate: true, scaled: true,
-            comment: plan.notes.reductionNote(plan.derived.model.params[red.param].name, m),
+            comment: plan.notes.reductionNote(plan.derived.model.params[d.red.param].name, m),
             L: { buf: a.buf, base: a.base, su: a.strides[0] ?? 0, sv: a.bs }, R: { buf: c.buf, base: c.base, su: c.bs, sv: c.strides[0] ?? 0 },
             out: { buf: t.buf!, base: ZERO, su: t.strides[0], sv: t.strides[1] },
           });
-          return;
         }
+        return;
       }
       const o = outs[i];
       steps.push({ kind: 'elementwise', op: 'add', out: o, args: [o, sub.access.get(results[i])!], unroll: plan.small(o.shape), comment: 'summed over t' });
@@ -484,6 +504,31 @@ function lowerTime(k: KernelBuild, n: Node, args: Access[]): void {
     });
   }
   k.steps.push({ kind: 'time', from: b.first, to: b.steps, reverse: b.reverse, steps, comment: note });
+}
+
+/** The outer products of per-sample vectors whose sum `r` is (r itself, or an add tree of them), else undefined. */
+function outerTerms(r: Node, batched: ReadonlySet<Node>): Node[] | undefined {
+  const terms: Node[] = [];
+  const stack = [r];
+  while (stack.length > 0) {
+    const x = stack.pop()!;
+    if (x.op === 'add' && sameShape(x.args[0].shape, x.shape) && sameShape(x.args[1].shape, x.shape)) stack.push(x.args[1], x.args[0]);
+    else if (x.op === 'outer' && x.args.every((a) => batched.has(a))) terms.push(x);
+    else return undefined;
+  }
+  return terms;
+}
+
+/**
+ * The buffer a forward loop stores `n` in at every step for its gradient loops (stash.ts):
+ * T rows per sample, row t-1 written and read at step t.
+ */
+function storedRow(plan: Planner, n: Node, steps: number): Access {
+  const size = sizeOf(n.shape);
+  const name = plan.bufferNames.fresh(`$v_stored_${plan.notes.bufferBase(n)}`);
+  const buffer: ScratchBuffer = { name, size: size * steps * plan.maxBatch, node: n, batched: true };
+  plan.buffers.push(buffer);
+  return { buf: { kind: 'scratch', buffer }, base: { terms: [{ v: 'step', stride: size }], offset: -size }, bs: size * steps, strides: rowMajor(n.shape), shape: n.shape };
 }
 
 /** The forward kernel's copies of each output into its slot of the sample's output row. */

@@ -13,7 +13,7 @@
  */
 import { type ElementwiseOp, OPS } from '../ir/ops.js';
 import type { ElementAlgebra } from '../5-lower/table.js';
-import { declaration, mentions } from './signatures.js';
+import { declaration, KERNEL_VARIABLES, mentions, parameterList } from './signatures.js';
 import { literal } from './literal.js';
 import type { Syntax } from './flavour.js';
 import type { Access, Affine, BufferRef, GemmOperand, Hoist, KernelVar, LoopKernel, LoopPlan, LoopStep, ScalarRef } from '../5-lower/plan.js';
@@ -57,6 +57,8 @@ function affineText(a: Affine): string {
   if (a.offset !== 0 || t.length === 0) t.push(String(a.offset));
   return t.join(' + ').replace(/ \+ -(\d)/g, ' - $1');
 }
+
+const hoistName = (h: Hoist): string => `$${h.kind === 'param' ? 'p' : 'g'}_${h.name}`;
 
 function hoistText(h: Hoist): string {
   return h.kind === 'param' ? `const $p_${h.name} = $p.${h.name};` : `const $g_${h.name} = $g.${h.name};`;
@@ -328,19 +330,43 @@ function step(s: LoopStep, simd: SimdPlan | null): string {
 }
 
 /**
- * A time loop as a function of its own, called once: a recurrence's loops are long, and V8
- * optimizes no function whose bytecode passes a limit (about 60 KB), so one kernel holding
- * the forward loop, the reverse loop and the weight-gradient loop would run unoptimized.
- * Measured on the names GRU (examples/names.model.ts): 2x faster training.
+ * Time loops as functions of their own, each written once for the module: a recurrence's
+ * loops are long, and V8 optimizes no function whose bytecode passes a limit (about 60 KB),
+ * so one kernel holding the forward loop, the reverse loop and the weight-gradient loop
+ * would run unoptimized (measured on the names GRU, examples/names.model.ts: 2x faster
+ * training); and the forward and loss kernels run the same forward loop (same buffers, same
+ * steps), so a loop whose text is already written is called, not written again. A shared
+ * loop reads the parameters (and gradient accumulators) it names itself, and takes the
+ * kernel variables it mentions as arguments of the same names. (The gradient kernel's
+ * forward loop differs when it stores step values for its gradient loops: 5-lower/stash.ts.)
  */
-const ownFunction = (loop: string): string => `{\n  const $loop = () => {\n${indent(indent(loop))}\n  };\n  $loop();\n}`;
+export class TimeLoops {
+  readonly #byText = new Map<string, string>();
+  readonly declarations: string[] = [];
+
+  /** The call of the function running `loop` (with `hoists` the kernel's), declared the first time it is seen. */
+  call(loop: string, hoists: readonly Hoist[], typed: boolean): string {
+    const own = hoists.filter((h) => mentions(loop, hoistName(h))).map(hoistText);
+    const body = [...own, loop].join('\n');
+    const params = KERNEL_VARIABLES.filter((v) => mentions(body, v.name));
+    let name = this.#byText.get(body);
+    if (name === undefined) {
+      name = `$time${this.#byText.size + 1}`;
+      this.#byText.set(body, name);
+      this.declarations.push(`function ${name}(${parameterList(params, body, typed)})${typed ? ': void' : ''} {\n${indent(body)}\n}`);
+    }
+    return `${name}(${params.map((v) => v.name).join(', ')});`;
+  }
+}
 
 /** `simd`: the products that run as Wasm kernels (simd.ts), with the copies into their memory at the kernel's start. */
-export function emitLoopKernel(k: LoopKernel, S: Syntax, simd: SimdPlan | null = null, inputSize = 0): string {
+export function emitLoopKernel(k: LoopKernel, S: Syntax, simd: SimdPlan | null = null, inputSize = 0, loops: TimeLoops = new TimeLoops()): string {
   nn = S.nn;
   try {
     const copies = simdCopies(simd, k.kind, inputSize);
-    const body = [...k.hoists.map(hoistText), ...(copies ? [copies] : []), ...k.steps.map((s) => (s.kind === 'time' ? ownFunction(step(s, simd)) : step(s, simd)))].join('\n');
+    const steps = k.steps.map((s) => (s.kind === 'time' ? loops.call(step(s, simd), k.hoists, S.flavour === 'ts') : step(s, simd)));
+    const rest = [...(copies ? [copies] : []), ...steps].join('\n');
+    const body = [...k.hoists.filter((h) => mentions(rest, hoistName(h))).map(hoistText), rest].join('\n');
     return declaration(`${k.kind}Rows`, body, S.flavour === 'ts');
   } finally {
     nn = '!';

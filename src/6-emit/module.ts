@@ -21,7 +21,7 @@
  */
 import { debugLevel } from '../debug.js';
 import type { InputSlot, Layout, LowerOptions, Program, Slot } from '../5-lower/schedule.js';
-import { emitLoopBuffers, emitLoopKernel } from './loopKernels.js';
+import { emitLoopBuffers, emitLoopKernel, TimeLoops } from './loopKernels.js';
 import { SIMD_RUNTIME, type SimdOption, type SimdPlan, placedIdentity, planSimd, simdDeclarations } from './simd.js';
 import { DEFAULT_CHUNK_SIZE, emitKernel, plus, type EmittedKernel } from './kernels.js';
 import { type Flavour, type Syntax, syntaxOf } from './flavour.js';
@@ -128,13 +128,15 @@ const ONE_ROW = { $nb: '1' };
 function loopedKernels(program: Program, simd: SimdPlan | null, S: Syntax): string {
   const plan = program.loops!;
   const typed = S.flavour === 'ts';
-  const kernels = (['forward', 'loss', 'gradient'] as const).map((k) => emitLoopKernel(plan.kernels[k], S, simd, program.layout.inputSize));
+  const loops = new TimeLoops();
+  const kernels = (['forward', 'loss', 'gradient'] as const).map((k) => emitLoopKernel(plan.kernels[k], S, simd, program.layout.inputSize, loops));
   return [
     ...(simd ? [S.flavour === 'ts' ? SIMD_RUNTIME.trimStart() : RUNTIME_JS.simd, '', simdDeclarations(simd, S), ''] : []),
     `/** Rows per \`$gradientRows\` call (the size of the buffers below). */`,
     `const $MAX_ROWS = ${plan.maxBatch};`,
-    emitLoopBuffers(plan, kernels.join('\n'), simd),
+    emitLoopBuffers(plan, [...loops.declarations, ...kernels].join('\n'), simd),
     '',
+    ...loops.declarations.flatMap((d) => [d, '']),
     kernels[0],
     '',
     kernels[1],

@@ -26,6 +26,9 @@ const OUTPUT_ROW = [P('$o', 'Floats'), P('$oo', 'number')];
 /** `$g` the gradient accumulator, `$scale` the factor on what is added into it. */
 const ACCUMULATE = [P('$g', 'Params'), P('$scale', 'number')];
 
+/** Every variable a batched kernel's code may read (a time loop shared between kernels takes those it mentions). */
+export const KERNEL_VARIABLES: readonly Param[] = [...ROW, ...TARGET_ROW, ROWS, ...ACCUMULATE];
+
 export const SIGNATURES: { readonly [K in KernelFunction]: Signature } = {
   forward: { params: [...ROW, ...OUTPUT_ROW], returns: 'void' },
   loss: { params: [...ROW, ...TARGET_ROW], returns: 'number' },

@@ -9,7 +9,7 @@
  * name in `env`; a missing or wrongly sized value is an error naming the leaf.
  */
 import type { Node } from '../ir/node.js';
-import { OPS } from '../ir/ops.js';
+import { OPS, rowRead } from '../ir/ops.js';
 import { showShape, sizeOf } from '../ir/shape.js';
 import { topoOrder } from '../ir/walk.js';
 
@@ -113,8 +113,7 @@ function evalNode(n: Node, a: Float64Array[]): Float64Array {
 }
 
 /** The rows of a sequence value at step t (1-based): row t-1+shift, a vector or one element. */
-function rowAt(seq: Float64Array, width: number, t: number, shift: number): Float64Array {
-  const r = t - 1 + shift;
+function rowAt(seq: Float64Array, width: number, r: number): Float64Array {
   return seq.slice(r * width, (r + 1) * width);
 }
 
@@ -138,7 +137,7 @@ function evalTime(n: Node, a: Float64Array[]): Float64Array {
   if (b.reverse) ts.reverse();
   for (const t of ts) {
     const values = new Map<Node, Float64Array>();
-    b.seqs.forEach((s, i) => values.set(s, rowAt(seqs[i], widths[i], t, b.shifts[i])));
+    b.seqs.forEach((s, i) => values.set(s, rowAt(seqs[i], widths[i], rowRead(b, i, t))));
     b.consts.forEach((k, j) => values.set(k, consts[j]));
     const from = b.reverse ? t : t - 1;
     if (scan) values.set(b.carry!, out.slice(from * C, (from + 1) * C));

@@ -75,6 +75,13 @@ function rewriteLocally(n: Node, op: Op, args: readonly Node[]): Node {
       if (isConst(b, 0)) return fit(a, s); // x + 0 = x
       if (isConst(a, 0)) return fit(b, s); // 0 + x = x
       if (a.op === 'const') return make('add', [b, a]); // c + x = x + c
+      if (a.op === 'pad' && b.op === 'pad') return joinPads(a, b) ?? n; // pad(x, i) + pad(y, i + |x|) = pad([x; y], i)
+      if (b.op === 'pad' && a.op === 'add') { // (p + q) + r = p + (q + r) when q and r are adjacent pads
+        for (const [p, q] of [[a.args[0], a.args[1]], [a.args[1], a.args[0]]]) {
+          const j = q.op === 'pad' ? joinPads(q, b) : undefined;
+          if (j) return make('add', [p, j]);
+        }
+      }
       break;
     case 'sub':
       if (isConst(b, 0)) return fit(a, s); // x - 0 = x
@@ -123,12 +130,30 @@ function rewriteLocally(n: Node, op: Op, args: readonly Node[]): Node {
     case 'broadcast':
       if (a.op === 'const') return constant(a.attrs.value!, s);
       break;
+    case 'pad':
+      if (sameShape(a.shape, s)) return a; // pad(x) into its own shape = x
+      break;
     case 'dot':
       if (a.op === 'const' && a.attrs.value === 0) return constant(0);
       if (b.op === 'const' && b.attrs.value === 0) return constant(0);
       break;
   }
   return n;
+}
+
+/**
+ * Two vectors padded into adjacent ranges of one vector (how the gradients of a cell's
+ * gate slices meet) as one padded concatenation: the zeros are not written twice and the
+ * sum costs nothing. Undefined unless the ranges touch.
+ */
+function joinPads(a: Node, b: Node): Node | undefined {
+  const [x, y] = (a.attrs.start ?? 0) <= (b.attrs.start ?? 0) ? [a, b] : [b, a];
+  const [u, v] = [x.args[0], y.args[0]];
+  if (x.shape.length !== 1 || u.shape.length !== 1 || v.shape.length !== 1) return undefined;
+  const at = x.attrs.start ?? 0;
+  if (at + u.shape[0] !== (y.attrs.start ?? 0)) return undefined;
+  const parts = (w: Node) => (w.op === 'concat' && w.args.every((c) => c.shape.length === 1) ? w.args : [w]);
+  return make('pad', [make('concat', [...parts(u), ...parts(v)])], { start: at }, x.shape);
 }
 
 export const neg = (x: Node): Node => make('neg', [x]);

@@ -91,7 +91,8 @@ function numberKey(v: number): string {
   return Object.is(v, -0) ? '-0' : String(v);
 }
 
-function keyOf(op: Op, args: readonly Node[], attrs: Attrs, shape: Shape): string {
+/** The intern key: equal keys in one graph mean the same node (exported for structural matching across bodies). */
+export function keyOf(op: Op, args: readonly Node[], attrs: Attrs, shape: Shape): string {
   let k = op;
   if (attrs.value !== undefined) k += `=${numberKey(attrs.value)}`;
   if (attrs.name !== undefined) k += `:${attrs.name}`;

@@ -72,9 +72,10 @@ export interface Attrs {
  * The step function of a recurrence (`scan`) or of a sum over time (`tsum`): a graph over
  * slot leaves of its own, closed (it reads nothing but its slots and constants).
  *   scan(init, seq_1..seq_n, k_1..k_m) : [(T+1) x C], row 0 = init (row T when `reverse`)
- *     forward: for t = first..T: row t = result(carry = row t-1, seq_i = seq_i row (t-1+shift_i), k)
- *     reverse: for t = T..first: row t-1 = result(carry = row t, seq_i row (t-1+shift_i), k)
- *   tsum(seq_1..seq_n, k_1..k_m) = sum over t = first..T of result(seq_i row (t-1+shift_i), k)
+ *     forward: for t = first..T: row t = result(carry = row t-1, seq_i = seq_i row r_i(t), k)
+ *     reverse: for t = T..first: row t-1 = result(carry = row t, seq_i row r_i(t), k)
+ *   tsum(seq_1..seq_n, k_1..k_m) = sum over t = first..T of result(seq_i row r_i(t), k)
+ * where r_i(t) = (t-1)*stride_i + shift_i (`rowRead`; stride 1 unless a checkpointed scan reads several rows a step).
  * A sequence is a matrix (its rows are vectors) or a vector (its elements are scalars).
  * `id` is unique in its graph (the node key mentions it); slots are named after it.
  */
@@ -86,10 +87,17 @@ export interface Body {
   readonly reverse: boolean;
   /** A forward scan's option: its gradient runs through the last `truncate` steps only (truncated BPTT). */
   readonly truncate?: number;
+  /**
+   * A forward scan's option: its gradient recomputes each step from a state stored every
+   * `checkpoint` steps instead of reading values the forward loop stored (see 2-build/recurrent.ts).
+   */
+  readonly checkpoint?: number;
   /** scan: the carry's slot (a vector); tsum: none. */
   readonly carry?: Node;
   readonly seqs: readonly Node[];
   readonly shifts: readonly number[];
+  /** Rows a sequence advances by per step (absent: 1 each); a checkpointed scan reads k rows a step. */
+  readonly strides?: readonly number[];
   readonly consts: readonly Node[];
   readonly result: Node;
   /**
@@ -101,6 +109,8 @@ export interface Body {
 
 /** One named state of a recurrence: elements at .. at + size - 1 of the carry (a scalar when `scalar`). */
 export interface StatePart { readonly name: string; readonly at: number; readonly size: number; readonly scalar: boolean }
+/** The row of sequence `i` that body `b` reads at step t: (t-1)*stride + shift. */
+export const rowRead = (b: Pick<Body, 'shifts' | 'strides'>, i: number, t: number): number => (t - 1) * (b.strides?.[i] ?? 1) + b.shifts[i];
 
 export interface OpInfo {
   /** Number of arguments, or 'n' for variadic (concat). */
@@ -272,8 +282,9 @@ function timeShape(op: 'scan' | 'tsum', args: readonly Shape[], body: Body | und
   const seqs = args.slice(scan ? 1 : 0, (scan ? 1 : 0) + nSeq);
   seqs.forEach((s, i) => {
     const rows = s.length === 0 ? 0 : s[0];
-    const shift = body.shifts[i];
-    if (s.length === 0 || body.first - 1 + shift < 0 || body.steps - 1 + shift >= rows) bad(`sequence ${i + 1} has ${rows} rows; step ${body.steps} reads row ${body.steps - 1 + shift}`);
+    const stride = body.strides?.[i] ?? 1;
+    if (!Number.isInteger(stride) || stride < 1) bad(`sequence ${i + 1} advances by ${stride} rows a step`);
+    if (s.length === 0 || rowRead(body, i, body.first) < 0 || rowRead(body, i, body.steps) >= rows) bad(`sequence ${i + 1} has ${rows} rows; step ${body.steps} reads row ${rowRead(body, i, body.steps)}`);
     if (showShape(rowShape(s)) !== showShape(body.seqs[i].shape)) bad(`sequence ${i + 1}'s rows do not match its slot`);
   });
   const consts = args.slice((scan ? 1 : 0) + nSeq);

@@ -99,11 +99,13 @@ function timeText(n: Node, args: readonly string[]): string {
     const arg = n.args[first + i];
     const name = arg.op === 'scan' ? (arg.attrs.body!.reverse ? 'G' : 'h') : args[first + i];
     const history = arg.shape[0] === b.steps + 1; // row t is the state after step t; else row t-1 is step t's
-    labels.set(s, `${/^%?[A-Za-z0-9_$]+$/.test(name) ? name : `(${name})`}[${at(b.shifts[i] - (history ? 1 : 0))}]`);
+    const stride = b.strides?.[i] ?? 1;
+    const row = stride === 1 ? at(b.shifts[i] - (history ? 1 : 0)) : `${stride}(t-1)${b.shifts[i] === 0 ? '' : `+${b.shifts[i]}`}`;
+    labels.set(s, `${/^%?[A-Za-z0-9_$]+$/.test(name) ? name : `(${name})`}[${row}]`);
   });
   b.consts.forEach((k, j) => labels.set(k, args[first + b.seqs.length + j]));
   if (b.carry) labels.set(b.carry, `${self}[${b.reverse ? 't' : 't-1'}]`);
-  const body = formula(b.result, labels);
+  const body = formula(b.result, labels, { maxLength: 2000 }); // a checkpointed step is k cell steps: a tree that grows as 2^k
   if (!scan) return `sum_t(${body})`;
   const last = b.reverse ? b.steps : 0;
   return `scan(${self}[${last}] = ${args[0]}; ${self}[${b.reverse ? 't-1' : 't'}] = ${body})`;

@@ -23,8 +23,8 @@ import { dependsOn, topoOrder } from './walk.js';
 
 export const slot = (name: string, s: Shape): Node => intern('slot', [], { name }, s);
 
-/** A sequence argument of a recurrence: its rows are read at step t as row t-1+shift. */
-export interface Sequence { readonly node: Node; readonly shift?: number }
+/** A sequence argument of a recurrence: its rows are read at step t as row (t-1)*stride+shift. */
+export interface Sequence { readonly node: Node; readonly shift?: number; readonly stride?: number }
 
 /** `roots` with each key of `map` replaced by its value, rebuilt bottom-up (make: local rewrites apply). */
 export function substitute(roots: readonly Node[], map: ReadonlyMap<Node, Node>): Node[] {
@@ -61,19 +61,24 @@ function close(id: number, result: Node, bound: readonly Node[]): { result: Node
 const seqSlot = (id: number, i: number, seq: Node): Node => slot(`~${id}.s${i}`, rowShape(seq.shape));
 
 /** The steps a sequence allows: its rows, less its shift. */
-const stepsOf = (seqs: readonly Sequence[]): number => Math.min(...seqs.map((s) => (s.node.shape[0] ?? 0) - (s.shift ?? 0)));
+const stepsOf = (seqs: readonly Sequence[]): number => Math.min(...seqs.map((s) => Math.floor(((s.node.shape[0] ?? 0) - (s.shift ?? 0) - 1) / (s.stride ?? 1)) + 1));
 
 /**
  * The recurrence carry[t] = step(carry[t-1], rows of the sequences at t), carry[0] = init,
  * t = 1..T with T the sequences' length (or `steps`): a [(T+1) x C] node whose row t is carry[t].
  */
-export function recurrence(init: Node, seqs: readonly Sequence[], step: (carry: Node, rows: Node[]) => Node, options: { steps?: number; truncate?: number; states?: readonly StatePart[] } = {}): Node {
+export function recurrence(init: Node, seqs: readonly Sequence[], step: (carry: Node, rows: Node[]) => Node, options: { steps?: number; truncate?: number; checkpoint?: number; states?: readonly StatePart[] } = {}): Node {
   const steps = options.steps ?? stepsOf(seqs);
   const id = currentGraph().nextBody();
   const carry = slot(`~${id}.c`, init.shape);
   const rows = seqs.map((s, i) => seqSlot(id, i, s.node));
   const { result, consts, slots } = close(id, step(carry, rows), [carry, ...rows]);
-  const body: Body = { id, steps, first: 1, reverse: false, ...(options.truncate === undefined ? {} : { truncate: options.truncate }), carry, seqs: rows, shifts: seqs.map((s) => s.shift ?? 0), consts: slots, result, ...(options.states ? { states: options.states } : {}) };
+  const strided = seqs.some((s) => (s.stride ?? 1) !== 1);
+  const body: Body = {
+    id, steps, first: 1, reverse: false, ...(options.truncate === undefined ? {} : { truncate: options.truncate }),
+    ...(options.checkpoint === undefined ? {} : { checkpoint: options.checkpoint }),
+    carry, seqs: rows, shifts: seqs.map((s) => s.shift ?? 0), ...(strided ? { strides: seqs.map((s) => s.stride ?? 1) } : {}), consts: slots, result, ...(options.states ? { states: options.states } : {}),
+  };
   return make('scan', [init, ...seqs.map((s) => s.node), ...consts], { body });
 }
 
@@ -86,6 +91,7 @@ export interface BodyParts {
   readonly carry?: Node;
   readonly seqs: readonly Node[];
   readonly shifts: readonly number[];
+  readonly strides?: readonly number[];
   readonly consts: readonly Node[];
   readonly result: Node;
 }
