@@ -65,7 +65,12 @@ const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [['y', 0, 
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
 export function initParams(seed = 11): Params {
   const rand = $rng(seed);
-  return { Wx: $fill(8, () => $uniform(rand, -0.3, 0.3)), Wh: $fill(64, () => $uniform(rand, -0.3, 0.3)), b: new Floats(8).fill(0), v: $fill(8, () => $uniform(rand, -0.3, 0.3)), c: 0 };
+  return $placed({ Wx: $fill(8, () => $uniform(rand, -0.3, 0.3)), Wh: $fill(64, () => $uniform(rand, -0.3, 0.3)), b: new Floats(8).fill(0), v: $fill(8, () => $uniform(rand, -0.3, 0.3)), c: 0 });
+}
+
+/** `p` itself (this module keeps its parameters in plain arrays). */
+function $placed(p: Params): Params {
+  return p;
 }
 
 /** A deep copy of `p`. */
@@ -192,8 +197,8 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
 /**
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
  *   dloss/dyhat = 2 * (yhat - y)
- *   g1          = unrow(dloss/dyhat * v, row 12)    # dloss/d(scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b)))
- *   g2          = scan(G[12] = g1[row 12]; G[t-1] = g1[t-1] + matmul(transpose(Wh), G[t] .* (1 - h[t].^2)))
+ *   g1          = pad(dloss/dyhat * v, 97)    # dloss/d(scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b)))
+ *   g2          = scan(G[12] = slice(g1, 97); G[t-1] = g1[t-1] + matmul(transpose(Wh), G[t] .* (1 - h[t].^2)))
  *   dloss/dWx   = sum_t(G[t] .* (1 - h[t].^2) * x[t])
  *   dloss/dWh   = sum_t(outer(G[t] .* (1 - h[t].^2), h[t-1]))
  *   dloss/db    = sum_t(G[t] .* (1 - h[t].^2))
@@ -1013,7 +1018,7 @@ function $initOptimizer(params: Params, options: OptimizerOptions, where: string
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? zeroParams() : null, v: slots[1] ? zeroParams() : null };
+  return { options: frozen, step: 0, m: slots[0] ? $placed(zeroParams()) : null, v: slots[1] ? $placed(zeroParams()) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1260,7 +1265,7 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, $hy: $Hyper,
 /** The model's name, as saved in parameter files. */
 export const MODEL_NAME = "co2";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
-export const STRUCTURE_HASH = '6d607260c4d8a84edcf40570e16ab9447bd85696b04bfd315a03ad0fa26c98e4';
+export const STRUCTURE_HASH = '8c786535bb2dbe6dcf1c8bedf61d243b02ccef837666df03791861d0485c1a10';
 const $PRECISION: 'f64' | 'f32' = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['Wx', [8], 8], ['Wh', [8, 8], 64], ['b', [8], 8], ['v', [8], 8], ['c', [], 1]];
@@ -1367,7 +1372,7 @@ function $loadArrays(arrays: unknown, where: string): Params {
       else target[k] = stored;
     }
   }
-  return p;
+  return $placed(p); // the kernels' memory where the module has one (simd.ts)
 }
 
 /** A second moment (adam, adamw) or mean square (rmsprop) is a running mean of squares: a negative value is a damaged file (its square root would be NaN and every step refused). */
@@ -1493,7 +1498,7 @@ const $v_loss = new Floats(64);
 const $v_sub_yhat_y = new Floats(64);
 const $v_d_yhat = new Floats(64);
 const $v_d_h = new Floats(512);
-const $v_unrow_d_h = new Floats(6656);
+const $v_pad_d_h = new Floats(6656);
 const $v_scan_x_Wx_Wh_b_2 = new Floats(6656);
 const $v_mul__2_c = new Floats(512);
 const $v_d_Wx = new Floats(512);
@@ -1688,22 +1693,22 @@ function $time2($p: Params, $nb: number): void {
             $c32 += $a3 * $w2;
             $c33 += $a3 * $w3;
           }
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 1] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 1]! + $c01;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 2] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 2]! + $c02;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 3] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 3]! + $c03;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j]! + $c10;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j + 1] = $v_unrow_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j + 1]! + $c11;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j + 2] = $v_unrow_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j + 2]! + $c12;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j + 3] = $v_unrow_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j + 3]! + $c13;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j]! + $c20;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j + 1] = $v_unrow_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j + 1]! + $c21;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j + 2] = $v_unrow_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j + 2]! + $c22;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j + 3] = $v_unrow_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j + 3]! + $c23;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j]! + $c30;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j + 1] = $v_unrow_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j + 1]! + $c31;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j + 2] = $v_unrow_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j + 2]! + $c32;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j + 3] = $v_unrow_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j + 3]! + $c33;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 1] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j + 1]! + $c01;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 2] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j + 2]! + $c02;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 3] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j + 3]! + $c03;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j]! + $c10;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j + 1] = $v_pad_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j + 1]! + $c11;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j + 2] = $v_pad_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j + 2]! + $c12;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j + 3] = $v_pad_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j + 3]! + $c13;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j]! + $c20;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j + 1] = $v_pad_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j + 1]! + $c21;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j + 2] = $v_pad_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j + 2]! + $c22;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j + 3] = $v_pad_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j + 3]! + $c23;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j]! + $c30;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j + 1] = $v_pad_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j + 1]! + $c31;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j + 2] = $v_pad_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j + 2]! + $c32;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j + 3] = $v_pad_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j + 3]! + $c33;
         }
         for (; $j < 8; $j++) {
           const $l0 = $i * 8;
@@ -1723,10 +1728,10 @@ function $time2($p: Params, $nb: number): void {
             $c20 += $a2 * $w0;
             $c30 += $a3 * $w0;
           }
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j]! + $c10;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j]! + $c20;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j]! + $c30;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 1) * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + ($i + 1) * 104 + $j]! + $c10;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 2) * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + ($i + 2) * 104 + $j]! + $c20;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + ($i + 3) * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + ($i + 3) * 104 + $j]! + $c30;
         }
       }
       for (; $i < $nb; $i++) {
@@ -1749,10 +1754,10 @@ function $time2($p: Params, $nb: number): void {
             $c02 += $a0 * $w2;
             $c03 += $a0 * $w3;
           }
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 1] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 1]! + $c01;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 2] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 2]! + $c02;
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 3] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j + 3]! + $c03;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 1] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j + 1]! + $c01;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 2] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j + 2]! + $c02;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j + 3] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j + 3]! + $c03;
         }
         for (; $j < 8; $j++) {
           const $l0 = $i * 8;
@@ -1763,7 +1768,7 @@ function $time2($p: Params, $nb: number): void {
             const $w0 = $p_Wh[$m0 + $k * 8]!;
             $c00 += $a0 * $w0;
           }
-          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_unrow_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
+          $v_scan_x_Wx_Wh_b_2[$step * 8 - 8 + $i * 104 + $j] = $v_pad_d_h[$step * 8 - 8 + $i * 104 + $j]! + $c00;
         }
       }
     }
@@ -2086,24 +2091,24 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_d_h[6 + $b * 8] = $v_d_yhat[$b]! * $p_v[6]!;
     $v_d_h[7 + $b * 8] = $v_d_yhat[$b]! * $p_v[7]!;
   }
-  // unrow(d_h, row 12)
+  // pad(d_h, 97)
   // grad of: h = scan(h[0] = 0[[8]]; h[t] = tanh(Wx * x[t] + matmul(Wh, h[t-1]) + b))[row 12]
   for (let $b = 0; $b < $nb; $b++) {
     {
-      for (let $r = 0; $r < 104; $r++) $v_unrow_d_h[$b * 104 + $r] = 0;
-      for (let $r = 0; $r < 8; $r++) $v_unrow_d_h[96 + $b * 104 + $r] = $v_d_h[$b * 8 + $r]!;
+      for (let $r = 0; $r < 104; $r++) $v_pad_d_h[$b * 104 + $r] = 0;
+      for (let $r = 0; $r < 8; $r++) $v_pad_d_h[96 + $b * 104 + $r] = $v_d_h[$b * 8 + $r]!;
     }
   }
   // row 12 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
-    $v_scan_x_Wx_Wh_b_2[96 + $b * 104] = $v_unrow_d_h[96 + $b * 104]!;
-    $v_scan_x_Wx_Wh_b_2[97 + $b * 104] = $v_unrow_d_h[97 + $b * 104]!;
-    $v_scan_x_Wx_Wh_b_2[98 + $b * 104] = $v_unrow_d_h[98 + $b * 104]!;
-    $v_scan_x_Wx_Wh_b_2[99 + $b * 104] = $v_unrow_d_h[99 + $b * 104]!;
-    $v_scan_x_Wx_Wh_b_2[100 + $b * 104] = $v_unrow_d_h[100 + $b * 104]!;
-    $v_scan_x_Wx_Wh_b_2[101 + $b * 104] = $v_unrow_d_h[101 + $b * 104]!;
-    $v_scan_x_Wx_Wh_b_2[102 + $b * 104] = $v_unrow_d_h[102 + $b * 104]!;
-    $v_scan_x_Wx_Wh_b_2[103 + $b * 104] = $v_unrow_d_h[103 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[96 + $b * 104] = $v_pad_d_h[96 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[97 + $b * 104] = $v_pad_d_h[97 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[98 + $b * 104] = $v_pad_d_h[98 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[99 + $b * 104] = $v_pad_d_h[99 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[100 + $b * 104] = $v_pad_d_h[100 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[101 + $b * 104] = $v_pad_d_h[101 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[102 + $b * 104] = $v_pad_d_h[102 + $b * 104]!;
+    $v_scan_x_Wx_Wh_b_2[103 + $b * 104] = $v_pad_d_h[103 + $b * 104]!;
   }
   $time2($p, $nb);
   // a sum over time starts at 0

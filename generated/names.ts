@@ -65,7 +65,12 @@ const $TARGET_SLOTS: readonly (readonly [string, number, number])[] = [['y', 0, 
 /** Parameters as the model's initializers say (random ones drawn from `seed`). */
 export function initParams(seed = 5): Params {
   const rand = $rng(seed);
-  return { gru_W: $fill(1296, () => $uniform(rand, -Math.sqrt(6 / 75), Math.sqrt(6 / 75))), gru_U: $fill(768, () => $uniform(rand, -Math.sqrt(6 / 64), Math.sqrt(6 / 64))), gru_b: new Floats(48).fill(0), v: $fill(16, () => $uniform(rand, -Math.sqrt(6 / 17), Math.sqrt(6 / 17))), c: 0 };
+  return $placed({ gru_W: $fill(1296, () => $uniform(rand, -Math.sqrt(6 / 75), Math.sqrt(6 / 75))), gru_U: $fill(768, () => $uniform(rand, -Math.sqrt(6 / 64), Math.sqrt(6 / 64))), gru_b: new Floats(48).fill(0), v: $fill(16, () => $uniform(rand, -Math.sqrt(6 / 17), Math.sqrt(6 / 17))), c: 0 });
+}
+
+/** `p` itself (this module keeps its parameters in plain arrays). */
+function $placed(p: Params): Params {
+  return p;
 }
 
 /** A deep copy of `p`. */
@@ -192,8 +197,8 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
 /**
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
  *   dloss/dz     = sigmoid(z) - y
- *   g1           = unrow(dloss/dz * v, row 15)    # dloss/d(…)
- *   g2           = scan(G[15] = g1[row 15]; G[t-1] = g1[t-1] + matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) + G[t] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) + matmul(gru_U, pad(concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)))), 1)))
+ *   g1           = pad(dloss/dz * v, 241)    # dloss/d(…)
+ *   g2           = scan(G[15] = slice(g1, 241); G[t-1] = g1[t-1] + matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) + G[t] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) + matmul(gru_U, pad(concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)))), 1)))
  *   dloss/dgru_W = sum_t(outer(x[t], concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2))))
  *   dloss/dgru_U = sum_t(outer(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) + outer(h[t-1], pad(concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)))), 1)))
  *   dloss/dgru_b = sum_t(concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2)))
@@ -1013,7 +1018,7 @@ function $initOptimizer(params: Params, options: OptimizerOptions, where: string
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? zeroParams() : null, v: slots[1] ? zeroParams() : null };
+  return { options: frozen, step: 0, m: slots[0] ? $placed(zeroParams()) : null, v: slots[1] ? $placed(zeroParams()) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1260,7 +1265,7 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, $hy: $Hyper,
 /** The model's name, as saved in parameter files. */
 export const MODEL_NAME = "names";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
-export const STRUCTURE_HASH = '51490268f53a277ff56d0416ea4aed67f204892eed80422981a13ef753bd8894';
+export const STRUCTURE_HASH = '3088949f25937c1667c55999d30b1d0b2087d057b1a36e2c9ae6ac926c8d3411';
 const $PRECISION: 'f64' | 'f32' = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['gru_W', [27, 48], 1296], ['gru_U', [16, 48], 768], ['gru_b', [48], 48], ['v', [16], 16], ['c', [], 1]];
@@ -1367,7 +1372,7 @@ function $loadArrays(arrays: unknown, where: string): Params {
       else target[k] = stored;
     }
   }
-  return p;
+  return $placed(p); // the kernels' memory where the module has one (simd.ts)
 }
 
 /** A second moment (adam, adamw) or mean square (rmsprop) is a running mean of squares: a negative value is a damaged file (its square root would be NaN and every step refused). */
@@ -1502,23 +1507,23 @@ const $v_stored_tanh = new Floats(15360);
 const $v_stored_mul__1_c = new Floats(15360);
 const $v_d_z = new Floats(64);
 const $v_mul_d_z_v = new Floats(1024);
-const $v_unrow = new Floats(16384);
+const $v_pad = new Floats(16384);
 const $v_scan_x_gru_W_gru_b_gru_U_2 = new Floats(16384);
 const $v_mul = new Floats(1024);
-const $v_pad = new Floats(3072);
+const $v_pad_2 = new Floats(3072);
 const $v_matmul__2_k2 = new Floats(1024);
 const $v_mul_2 = new Floats(1024);
 const $v_mul_3 = new Floats(1024);
 const $v_concat = new Floats(2048);
-const $v_pad_2 = new Floats(3072);
+const $v_pad_3 = new Floats(3072);
 const $v_d_gru_b = new Floats(3072);
 const $v_mul_4 = new Floats(1024);
 const $v_mul_5 = new Floats(1024);
-const $v_pad_3 = new Floats(3072);
+const $v_pad_4 = new Floats(3072);
 const $v_mul_6 = new Floats(1024);
 const $v_concat_2 = new Floats(3072);
 const $v_concat_3 = new Floats(2048);
-const $v_pad_4 = new Floats(3072);
+const $v_pad_5 = new Floats(3072);
 const $v_d_v = new Floats(1024);
 
 function $time1($p: Params, $x: Floats, $xo: number, $nb: number): void {
@@ -2495,8 +2500,8 @@ function $time3($p: Params, $nb: number): void {
     // pad(~2.c .* … .* (1 - …), 33)
     for (let $b = 0; $b < $nb; $b++) {
       {
-        for (let $r = 0; $r < 48; $r++) $v_pad[$b * 48 + $r] = 0;
-        for (let $r = 0; $r < 16; $r++) $v_pad[32 + $b * 48 + $r] = $v_mul[$b * 16 + $r]!;
+        for (let $r = 0; $r < 48; $r++) $v_pad_2[$b * 48 + $r] = 0;
+        for (let $r = 0; $r < 16; $r++) $v_pad_2[32 + $b * 48 + $r] = $v_mul[$b * 16 + $r]!;
       }
     }
     // matmul(~2.k2, pad(… .* …, 33))
@@ -2515,10 +2520,10 @@ function $time3($p: Params, $nb: number): void {
           const $m3 = ($j + 3) * 48;
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad[$l0 + $k]!;
-            const $a1 = $v_pad[$l1 + $k]!;
-            const $a2 = $v_pad[$l2 + $k]!;
-            const $a3 = $v_pad[$l3 + $k]!;
+            const $a0 = $v_pad_2[$l0 + $k]!;
+            const $a1 = $v_pad_2[$l1 + $k]!;
+            const $a2 = $v_pad_2[$l2 + $k]!;
+            const $a3 = $v_pad_2[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             const $w1 = $p_gru_U[$m1 + $k]!;
             const $w2 = $p_gru_U[$m2 + $k]!;
@@ -2565,10 +2570,10 @@ function $time3($p: Params, $nb: number): void {
           const $m0 = $j * 48;
           let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad[$l0 + $k]!;
-            const $a1 = $v_pad[$l1 + $k]!;
-            const $a2 = $v_pad[$l2 + $k]!;
-            const $a3 = $v_pad[$l3 + $k]!;
+            const $a0 = $v_pad_2[$l0 + $k]!;
+            const $a1 = $v_pad_2[$l1 + $k]!;
+            const $a2 = $v_pad_2[$l2 + $k]!;
+            const $a3 = $v_pad_2[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             $c00 += $a0 * $w0;
             $c10 += $a1 * $w0;
@@ -2591,7 +2596,7 @@ function $time3($p: Params, $nb: number): void {
           const $m3 = ($j + 3) * 48;
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad[$l0 + $k]!;
+            const $a0 = $v_pad_2[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             const $w1 = $p_gru_U[$m1 + $k]!;
             const $w2 = $p_gru_U[$m2 + $k]!;
@@ -2611,7 +2616,7 @@ function $time3($p: Params, $nb: number): void {
           const $m0 = $j * 48;
           let $c00 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad[$l0 + $k]!;
+            const $a0 = $v_pad_2[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             $c00 += $a0 * $w0;
           }
@@ -2667,8 +2672,8 @@ function $time3($p: Params, $nb: number): void {
     // pad(concat(… .* …, … .* …), 1)
     for (let $b = 0; $b < $nb; $b++) {
       {
-        for (let $r = 0; $r < 48; $r++) $v_pad_2[$b * 48 + $r] = 0;
-        for (let $r = 0; $r < 32; $r++) $v_pad_2[$b * 48 + $r] = $v_concat[$b * 32 + $r]!;
+        for (let $r = 0; $r < 48; $r++) $v_pad_3[$b * 48 + $r] = 0;
+        for (let $r = 0; $r < 32; $r++) $v_pad_3[$b * 48 + $r] = $v_concat[$b * 32 + $r]!;
       }
     }
     // ~2.s0 + … + … + matmul(~2.k2, …)
@@ -2687,10 +2692,10 @@ function $time3($p: Params, $nb: number): void {
           const $m3 = ($j + 3) * 48;
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_2[$l0 + $k]!;
-            const $a1 = $v_pad_2[$l1 + $k]!;
-            const $a2 = $v_pad_2[$l2 + $k]!;
-            const $a3 = $v_pad_2[$l3 + $k]!;
+            const $a0 = $v_pad_3[$l0 + $k]!;
+            const $a1 = $v_pad_3[$l1 + $k]!;
+            const $a2 = $v_pad_3[$l2 + $k]!;
+            const $a3 = $v_pad_3[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             const $w1 = $p_gru_U[$m1 + $k]!;
             const $w2 = $p_gru_U[$m2 + $k]!;
@@ -2712,22 +2717,22 @@ function $time3($p: Params, $nb: number): void {
             $c32 += $a3 * $w2;
             $c33 += $a3 * $w3;
           }
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2[$i * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 1]! + $c01);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2[$i * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 2]! + $c02);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2[$i * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 3]! + $c03);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2[($i + 1) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $c10);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 1]! + ($v_matmul__2_k2[($i + 1) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]! + $c11);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 2]! + ($v_matmul__2_k2[($i + 1) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]! + $c12);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 3]! + ($v_matmul__2_k2[($i + 1) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]! + $c13);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2[($i + 2) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $c20);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 1]! + ($v_matmul__2_k2[($i + 2) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]! + $c21);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 2]! + ($v_matmul__2_k2[($i + 2) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]! + $c22);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 3]! + ($v_matmul__2_k2[($i + 2) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]! + $c23);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2[($i + 3) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $c30);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 1]! + ($v_matmul__2_k2[($i + 3) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]! + $c31);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 2]! + ($v_matmul__2_k2[($i + 3) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]! + $c32);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 3]! + ($v_matmul__2_k2[($i + 3) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]! + $c33);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_pad[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2[$i * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 1]! + $c01);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2[$i * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 2]! + $c02);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2[$i * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 3]! + $c03);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2[($i + 1) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $c10);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 1] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j + 1]! + ($v_matmul__2_k2[($i + 1) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]! + $c11);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 2] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j + 2]! + ($v_matmul__2_k2[($i + 1) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]! + $c12);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 3] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j + 3]! + ($v_matmul__2_k2[($i + 1) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]! + $c13);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2[($i + 2) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $c20);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 1] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j + 1]! + ($v_matmul__2_k2[($i + 2) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]! + $c21);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 2] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j + 2]! + ($v_matmul__2_k2[($i + 2) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]! + $c22);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 3] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j + 3]! + ($v_matmul__2_k2[($i + 2) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]! + $c23);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2[($i + 3) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $c30);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 1] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j + 1]! + ($v_matmul__2_k2[($i + 3) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]! + $c31);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 2] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j + 2]! + ($v_matmul__2_k2[($i + 3) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]! + $c32);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 3] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j + 3]! + ($v_matmul__2_k2[($i + 3) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]! + $c33);
         }
         for (; $j < 16; $j++) {
           const $l0 = $i * 48;
@@ -2737,20 +2742,20 @@ function $time3($p: Params, $nb: number): void {
           const $m0 = $j * 48;
           let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_2[$l0 + $k]!;
-            const $a1 = $v_pad_2[$l1 + $k]!;
-            const $a2 = $v_pad_2[$l2 + $k]!;
-            const $a3 = $v_pad_2[$l3 + $k]!;
+            const $a0 = $v_pad_3[$l0 + $k]!;
+            const $a1 = $v_pad_3[$l1 + $k]!;
+            const $a2 = $v_pad_3[$l2 + $k]!;
+            const $a3 = $v_pad_3[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             $c00 += $a0 * $w0;
             $c10 += $a1 * $w0;
             $c20 += $a2 * $w0;
             $c30 += $a3 * $w0;
           }
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2[($i + 1) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $c10);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2[($i + 2) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $c20);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2[($i + 3) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $c30);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_pad[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2[($i + 1) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $c10);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2[($i + 2) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $c20);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2[($i + 3) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $c30);
         }
       }
       for (; $i < $nb; $i++) {
@@ -2763,7 +2768,7 @@ function $time3($p: Params, $nb: number): void {
           const $m3 = ($j + 3) * 48;
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_2[$l0 + $k]!;
+            const $a0 = $v_pad_3[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             const $w1 = $p_gru_U[$m1 + $k]!;
             const $w2 = $p_gru_U[$m2 + $k]!;
@@ -2773,21 +2778,21 @@ function $time3($p: Params, $nb: number): void {
             $c02 += $a0 * $w2;
             $c03 += $a0 * $w3;
           }
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2[$i * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 1]! + $c01);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2[$i * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 2]! + $c02);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2[$i * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 3]! + $c03);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_pad[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2[$i * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 1]! + $c01);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2[$i * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 2]! + $c02);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2[$i * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 3]! + $c03);
         }
         for (; $j < 16; $j++) {
           const $l0 = $i * 48;
           const $m0 = $j * 48;
           let $c00 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_2[$l0 + $k]!;
+            const $a0 = $v_pad_3[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             $c00 += $a0 * $w0;
           }
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
+          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_pad[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
         }
       }
     }
@@ -2846,8 +2851,8 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
     // pad(~3.s0 .* … .* (1 - …), 33)
     for (let $b = 0; $b < $nb; $b++) {
       {
-        for (let $r = 0; $r < 48; $r++) $v_pad_3[$b * 48 + $r] = 0;
-        for (let $r = 0; $r < 16; $r++) $v_pad_3[32 + $b * 48 + $r] = $v_mul_5[$b * 16 + $r]!;
+        for (let $r = 0; $r < 48; $r++) $v_pad_4[$b * 48 + $r] = 0;
+        for (let $r = 0; $r < 16; $r++) $v_pad_4[32 + $b * 48 + $r] = $v_mul_5[$b * 16 + $r]!;
       }
     }
     // matmul(~3.k2, …) .* ~3.s1 .* … .* (1 - …)
@@ -2866,10 +2871,10 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           const $m3 = ($j + 3) * 48;
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_3[$l0 + $k]!;
-            const $a1 = $v_pad_3[$l1 + $k]!;
-            const $a2 = $v_pad_3[$l2 + $k]!;
-            const $a3 = $v_pad_3[$l3 + $k]!;
+            const $a0 = $v_pad_4[$l0 + $k]!;
+            const $a1 = $v_pad_4[$l1 + $k]!;
+            const $a2 = $v_pad_4[$l2 + $k]!;
+            const $a3 = $v_pad_4[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             const $w1 = $p_gru_U[$m1 + $k]!;
             const $w2 = $p_gru_U[$m2 + $k]!;
@@ -2916,10 +2921,10 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           const $m0 = $j * 48;
           let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_3[$l0 + $k]!;
-            const $a1 = $v_pad_3[$l1 + $k]!;
-            const $a2 = $v_pad_3[$l2 + $k]!;
-            const $a3 = $v_pad_3[$l3 + $k]!;
+            const $a0 = $v_pad_4[$l0 + $k]!;
+            const $a1 = $v_pad_4[$l1 + $k]!;
+            const $a2 = $v_pad_4[$l2 + $k]!;
+            const $a3 = $v_pad_4[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             $c00 += $a0 * $w0;
             $c10 += $a1 * $w0;
@@ -2942,7 +2947,7 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           const $m3 = ($j + 3) * 48;
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_3[$l0 + $k]!;
+            const $a0 = $v_pad_4[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             const $w1 = $p_gru_U[$m1 + $k]!;
             const $w2 = $p_gru_U[$m2 + $k]!;
@@ -2962,7 +2967,7 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           const $m0 = $j * 48;
           let $c00 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_3[$l0 + $k]!;
+            const $a0 = $v_pad_4[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             $c00 += $a0 * $w0;
           }
@@ -2988,8 +2993,8 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
     // pad(concat(… .* …, … .* …), 1)
     for (let $b = 0; $b < $nb; $b++) {
       {
-        for (let $r = 0; $r < 48; $r++) $v_pad_4[$b * 48 + $r] = 0;
-        for (let $r = 0; $r < 32; $r++) $v_pad_4[$b * 48 + $r] = $v_concat_3[$b * 32 + $r]!;
+        for (let $r = 0; $r < 48; $r++) $v_pad_5[$b * 48 + $r] = 0;
+        for (let $r = 0; $r < 32; $r++) $v_pad_5[$b * 48 + $r] = $v_concat_3[$b * 32 + $r]!;
       }
     }
     // d_gru_W += d_gru_W, summed over the batch
@@ -3134,10 +3139,10 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
             const $a1 = $v_stored_mul__1_c[$l1 + $k * 240]!;
             const $a2 = $v_stored_mul__1_c[$l2 + $k * 240]!;
             const $a3 = $v_stored_mul__1_c[$l3 + $k * 240]!;
-            const $w0 = $v_pad_3[$m0 + $k * 48]!;
-            const $w1 = $v_pad_3[$m1 + $k * 48]!;
-            const $w2 = $v_pad_3[$m2 + $k * 48]!;
-            const $w3 = $v_pad_3[$m3 + $k * 48]!;
+            const $w0 = $v_pad_4[$m0 + $k * 48]!;
+            const $w1 = $v_pad_4[$m1 + $k * 48]!;
+            const $w2 = $v_pad_4[$m2 + $k * 48]!;
+            const $w3 = $v_pad_4[$m3 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c01 += $a0 * $w1;
             $c02 += $a0 * $w2;
@@ -3184,7 +3189,7 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
             const $a1 = $v_stored_mul__1_c[$l1 + $k * 240]!;
             const $a2 = $v_stored_mul__1_c[$l2 + $k * 240]!;
             const $a3 = $v_stored_mul__1_c[$l3 + $k * 240]!;
-            const $w0 = $v_pad_3[$m0 + $k * 48]!;
+            const $w0 = $v_pad_4[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c10 += $a1 * $w0;
             $c20 += $a2 * $w0;
@@ -3207,10 +3212,10 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
           for (let $k = 0; $k < $nb; $k++) {
             const $a0 = $v_stored_mul__1_c[$l0 + $k * 240]!;
-            const $w0 = $v_pad_3[$m0 + $k * 48]!;
-            const $w1 = $v_pad_3[$m1 + $k * 48]!;
-            const $w2 = $v_pad_3[$m2 + $k * 48]!;
-            const $w3 = $v_pad_3[$m3 + $k * 48]!;
+            const $w0 = $v_pad_4[$m0 + $k * 48]!;
+            const $w1 = $v_pad_4[$m1 + $k * 48]!;
+            const $w2 = $v_pad_4[$m2 + $k * 48]!;
+            const $w3 = $v_pad_4[$m3 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c01 += $a0 * $w1;
             $c02 += $a0 * $w2;
@@ -3227,7 +3232,7 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           let $c00 = 0;
           for (let $k = 0; $k < $nb; $k++) {
             const $a0 = $v_stored_mul__1_c[$l0 + $k * 240]!;
-            const $w0 = $v_pad_3[$m0 + $k * 48]!;
+            const $w0 = $v_pad_4[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
           }
           $g_gru_U[$i * 48 + $j]! += $scale * $c00;
@@ -3255,10 +3260,10 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
             const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k * 256]!;
             const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k * 256]!;
             const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k * 256]!;
-            const $w0 = $v_pad_4[$m0 + $k * 48]!;
-            const $w1 = $v_pad_4[$m1 + $k * 48]!;
-            const $w2 = $v_pad_4[$m2 + $k * 48]!;
-            const $w3 = $v_pad_4[$m3 + $k * 48]!;
+            const $w0 = $v_pad_5[$m0 + $k * 48]!;
+            const $w1 = $v_pad_5[$m1 + $k * 48]!;
+            const $w2 = $v_pad_5[$m2 + $k * 48]!;
+            const $w3 = $v_pad_5[$m3 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c01 += $a0 * $w1;
             $c02 += $a0 * $w2;
@@ -3305,7 +3310,7 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
             const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k * 256]!;
             const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k * 256]!;
             const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k * 256]!;
-            const $w0 = $v_pad_4[$m0 + $k * 48]!;
+            const $w0 = $v_pad_5[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c10 += $a1 * $w0;
             $c20 += $a2 * $w0;
@@ -3328,10 +3333,10 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
           for (let $k = 0; $k < $nb; $k++) {
             const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k * 256]!;
-            const $w0 = $v_pad_4[$m0 + $k * 48]!;
-            const $w1 = $v_pad_4[$m1 + $k * 48]!;
-            const $w2 = $v_pad_4[$m2 + $k * 48]!;
-            const $w3 = $v_pad_4[$m3 + $k * 48]!;
+            const $w0 = $v_pad_5[$m0 + $k * 48]!;
+            const $w1 = $v_pad_5[$m1 + $k * 48]!;
+            const $w2 = $v_pad_5[$m2 + $k * 48]!;
+            const $w3 = $v_pad_5[$m3 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c01 += $a0 * $w1;
             $c02 += $a0 * $w2;
@@ -3348,7 +3353,7 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           let $c00 = 0;
           for (let $k = 0; $k < $nb; $k++) {
             const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k * 256]!;
-            const $w0 = $v_pad_4[$m0 + $k * 48]!;
+            const $w0 = $v_pad_5[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
           }
           $g_gru_U[$i * 48 + $j]! += $scale * $c00;
@@ -3558,32 +3563,32 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_mul_d_z_v[14 + $b * 16] = $v_d_z[$b]! * $p_v[14]!;
     $v_mul_d_z_v[15 + $b * 16] = $v_d_z[$b]! * $p_v[15]!;
   }
-  // unrow(d_z * v, row 15)
+  // pad(d_z * v, 241)
   // grad of: …[row 15]
   for (let $b = 0; $b < $nb; $b++) {
     {
-      for (let $r = 0; $r < 256; $r++) $v_unrow[$b * 256 + $r] = 0;
-      for (let $r = 0; $r < 16; $r++) $v_unrow[240 + $b * 256 + $r] = $v_mul_d_z_v[$b * 16 + $r]!;
+      for (let $r = 0; $r < 256; $r++) $v_pad[$b * 256 + $r] = 0;
+      for (let $r = 0; $r < 16; $r++) $v_pad[240 + $b * 256 + $r] = $v_mul_d_z_v[$b * 16 + $r]!;
     }
   }
   // row 15 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
-    $v_scan_x_gru_W_gru_b_gru_U_2[240 + $b * 256] = $v_unrow[240 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[241 + $b * 256] = $v_unrow[241 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[242 + $b * 256] = $v_unrow[242 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[243 + $b * 256] = $v_unrow[243 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[244 + $b * 256] = $v_unrow[244 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[245 + $b * 256] = $v_unrow[245 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[246 + $b * 256] = $v_unrow[246 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[247 + $b * 256] = $v_unrow[247 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[248 + $b * 256] = $v_unrow[248 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[249 + $b * 256] = $v_unrow[249 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[250 + $b * 256] = $v_unrow[250 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[251 + $b * 256] = $v_unrow[251 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[252 + $b * 256] = $v_unrow[252 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[253 + $b * 256] = $v_unrow[253 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[254 + $b * 256] = $v_unrow[254 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[255 + $b * 256] = $v_unrow[255 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[240 + $b * 256] = $v_pad[240 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[241 + $b * 256] = $v_pad[241 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[242 + $b * 256] = $v_pad[242 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[243 + $b * 256] = $v_pad[243 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[244 + $b * 256] = $v_pad[244 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[245 + $b * 256] = $v_pad[245 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[246 + $b * 256] = $v_pad[246 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[247 + $b * 256] = $v_pad[247 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[248 + $b * 256] = $v_pad[248 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[249 + $b * 256] = $v_pad[249 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[250 + $b * 256] = $v_pad[250 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[251 + $b * 256] = $v_pad[251 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[252 + $b * 256] = $v_pad[252 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[253 + $b * 256] = $v_pad[253 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[254 + $b * 256] = $v_pad[254 + $b * 256]!;
+    $v_scan_x_gru_W_gru_b_gru_U_2[255 + $b * 256] = $v_pad[255 + $b * 256]!;
   }
   $time3($p, $nb);
   // a sum over time starts at 0
