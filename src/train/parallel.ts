@@ -27,7 +27,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { GradcError } from '../errors.js';
 import { runModule, transpile, type FitOptions, type FitResult, type Floats, type GeneratedModule, type Params } from '../load/loader.js';
-import { chooseThreads as choose, HELPER_SOURCE, heldRows, LEADER_SOURCE, moduleScript, paramCount, sparseParams, teamError, teamMemory, type TeamMemory } from './team.js';
+import { chooseThreads as choose, HELPER_SOURCE, heldRows, LEADER_SOURCE, moduleScript, paramCount, sparseParams, stopTeam, teamError, teamMemory, type TeamMemory } from './team.js';
 
 export { BREAK_EVEN_WORK, LEADER_SOURCE, MIN_STEPS, MIN_TOTAL_WORK, paramCount, sparseParams, teamError, type TeamMemory } from './team.js';
 
@@ -91,10 +91,7 @@ export function startTeam<F extends Floats>(js: string, m: GeneratedModule<F>, X
     terminate() {
       if (done) return;
       done = true;
-      const I = new Int32Array(memory.control);
-      Atomics.store(I, 1, 2); // CMD = STOP
-      Atomics.add(I, 0, 1);
-      Atomics.notify(I, 0);
+      stopTeam(memory);
       for (const w of workers) void w.terminate();
     },
   };

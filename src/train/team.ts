@@ -402,6 +402,14 @@ export function teamMemory<F extends Floats>(m: GeneratedModule<F>, X: F, Y: F, 
   return memory;
 }
 
+/** Tells the helpers of \`memory\` to end (what LEADER_SOURCE's stop() does, from any thread: it never waits). */
+export function stopTeam(memory: TeamMemory): void {
+  const I = new Int32Array(memory.control);
+  Atomics.store(I, 1, 2); // CMD = STOP (LAYOUT)
+  Atomics.add(I, 0, 1); // GEN
+  Atomics.notify(I, 0);
+}
+
 /** A helper's failure as gradc reports it: a GradcError for bad data (a SampleError), the Error otherwise. */
 export function teamError(e: unknown): unknown {
   if (e instanceof Error && 'sampleError' in e && e.sampleError === true) return new GradcError(e.message);
