@@ -50,7 +50,10 @@ export function measureParts(n: Net, batch: number): Record<Part, number> {
 /** Total instructions of one run under callgrind (its "Collected" line). */
 function collected(dir: string, part: Part, repeats: number): number {
   const script = fileURLToPath(new URL('./threadsPart.mjs', import.meta.url));
-  const r = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, script, dir, part, String(repeats)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  // Every function compiled by the optimizing tiers at once, on this thread (no Liftoff for
+  // the kernels, no background compiles): otherwise a tier-up lands at a different repeat in
+  // each run and the difference of two runs counts code that is still warming up.
+  const r = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--no-liftoff', '--no-concurrent-recompilation', '--no-concurrent-osr', script, dir, part, String(repeats)], { encoding: 'utf8', maxBuffer: 1 << 26 });
   const found = /Collected : (\d+)/.exec(r.stderr ?? '');
   if (r.status !== 0 || !found) throw new Error(`callgrind failed on ${part}: ${String(r.stderr).slice(-2000)}`);
   return Number(found[1]);

@@ -15,7 +15,9 @@ import { GradcError } from '../src/errors.js';
 import { defineModel, generate } from '../src/index.js';
 import { runModule, transpile, type FitOptions, type Params } from '../src/load/loader.js';
 import { mulberry32 } from '../src/rng.js';
-import { BREAK_EVEN_WORK, MIN_STEPS, MIN_TOTAL_WORK, chooseThreads, fitParallel, lead, liveHelpers, startTeam } from '../src/train/parallel.js';
+import { BREAK_EVEN_WORK, MIN_STEPS, MIN_TOTAL_WORK, chooseThreads, fitParallel, lead, liveHelpers, sparseParams, startTeam } from '../src/train/parallel.js';
+import { moduleScript } from '../src/train/team.js';
+import { generateJavaScript } from '../src/pipeline.js';
 import { runCli } from './helpers/cli.js';
 
 /** A random net: `inputs` -> odd hidden widths (tanh) -> `outputs`, mean squared error. */
@@ -87,6 +89,21 @@ describe('fitParallel', () => {
     }
   });
 
+  it('takes the module as the ES module JavaScript the emitter writes (each thread runs it as a script), and equals fitRows to 1e-12', () => {
+    const def = defineModel('esm', (m) => { const out = m.mlp(m.input('x', 5), [7, 2], 'tanh', 'linear'); m.loss(m.mean(m.call('square', m.sub(out, m.target('y', 2))))); }, { seed: 5 });
+    const js = generateJavaScript(def);
+    expect(js).toMatch(/^export function fitRows\(/m);
+    expect(moduleScript(js)).not.toMatch(/^export /m);
+    const { X, Y } = rows(40, 5, 2, 9);
+    const options = { epochs: 3, batchSize: 10, learningRate: 0.05 };
+    const one = runModule(js).fitRows(X, Y, 40, options);
+    const many = fitParallel({ js }, X, Y, 40, { ...options, threads: 2 });
+    expect(many.steps).toEqual({ team: 12, alone: 0 });
+    expect(maxRelDiff(one.params, many.params)).toBeLessThan(1e-12);
+    expect(sparseParams(runModule(js))).toEqual([]); // a dense model: shapes has no sparse list
+    expect('sparse' in runModule(js).shapes).toBe(false);
+  });
+
   it('scalar parameters (a formula model) train as in fitRows, updated in the given object', () => {
     const def = defineModel({ name: 'lin', inputs: ['x'], targets: ['y'], params: { w: 0.5, b: -0.25 }, formulas: 'yhat = w * x + b\nloss = (yhat - y)^2' });
     const js = transpile(generate(def).code);
@@ -116,6 +133,8 @@ describe('fitParallel', () => {
     expect(bytes(single.params)).toBe(bytes(runModule(js).fitRows(X, Y, 200, options).params));
   });
 
+  // The team's steps take the leader's slice straight into fit's accumulator (LEADER_SOURCE's
+  // direct path) and the steps alone go through the slices' buffers: the same bytes.
   it("adaptive ('auto'): the steps the leader computes alone give the same bytes as the team's", () => {
     const js = net(6, [11], 3, 'f64', 'loops');
     const { X, Y } = rows(120, 6, 3, 13);
