@@ -154,6 +154,25 @@ describe('fitParallel', () => {
     }
   });
 
+  it("uses the parameters it is given, also when they are not views on the team's memory (a module that keeps its own copy)", () => {
+    const js = net(6, [9], 3, 'f64', 'loops');
+    const { X, Y } = rows(40, 6, 3, 19);
+    const m = runModule(js);
+    const team = startTeam(js, m, X, Y, 40, m.initParams(), 2, { shuffled: false, held: 0 });
+    try {
+      const leader = lead(m, team.memory, 2);
+      const own = m.copyParams(leader.params); // not the shared block
+      for (const v of Object.values(own)) if (typeof v !== 'number') v.forEach((x, i) => { v[i] = x + 0.01 * Math.sin(i); });
+      const grad = m.zeroParams(), want = m.zeroParams();
+      const loss = leader.batchGradient.gradient(own, leader.X, leader.Y, 40, 0, grad, 1 / 40);
+      const one = m.gradientBatch(own, X, Y, 40, 0, want);
+      expect(Math.abs(loss / 40 - one.loss)).toBeLessThan(1e-12);
+      expect(maxRelDiff(want, grad)).toBeLessThan(1e-12);
+    } finally {
+      team.terminate();
+    }
+  });
+
   it('a failure in a helper is thrown naming the thread; bad data is a GradcError; no helper is left', async () => {
     const js = net(3, [5], 2);
     const { X, Y } = rows(40, 3, 2, 5);

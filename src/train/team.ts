@@ -261,7 +261,11 @@ function gradient(params, X, Y, rows, first, grad, scale) {
     if (Atomics.load(I, ERROR) !== 0) throw failure();
     ready = Atomics.load(I, READY) >= threads - 1;
   }
+  // The helpers read the parameters from the shared block: the scalars are copied in, and so is
+  // an array that is not the leader's view on the block (a module that keeps its parameters
+  // elsewhere, e.g. in its kernels' memory, hands fit's current arrays here).
   for (const [name, offset] of scalars) P[offset] = params[name];
+  for (const [name, offset] of arrays) if (params[name] !== p[name]) P.set(params[name], offset);
   N[X_AT] = offsetIn(X); N[X_LENGTH] = X.length; N[Y_AT] = offsetIn(Y); N[Y_LENGTH] = Y.length;
   for (let k = 0; k < threads; k++) {
     const from = Math.floor((rows * k) / threads), to = Math.floor((rows * (k + 1)) / threads);
