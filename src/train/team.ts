@@ -39,6 +39,11 @@ import type { Floats, GeneratedModule, Params } from '../load/loader.js';
  * against 1 ranged 0.9x-1.5x at 6.5M (784-32-10, batch 256) and 0.9x-1.6x at 52M (784-256-10,
  * batch 256), and whole 'auto' runs at 6.5M were 0.5x-0.97x of 1 thread. So 'auto' starts
  * threads only from 16M (784-128-10 at batch 256 and up); a count forces them anywhere.
+ * The rule for this figure: the least work per step from which every row of the sweep
+ * (`BENCH_THREADS_SWEEP=1 npm run bench:threads`) gains at least 1 / MARGIN = 1.18x on its
+ * whole step (bench/threads.ts's breakEven prints it beside this constant); 16M is from the
+ * loaded machine and is to be replaced by the quiet machine's figure. The run-time probe
+ * (LEADER_SOURCE) covers a wrong guess either way above it: the team is kept only while it wins.
  */
 export const BREAK_EVEN_WORK = 16_000_000;
 /** Starting the helpers costs about 50-150 ms; below this much work in all (rows times parameters times epochs) 'auto' stays on one thread. */
