@@ -239,6 +239,12 @@ function slice(k, params, X, Y) {
 // later when the team won, twice the last gap (up to MAX_GAP) when it lost, so that on a busy
 // machine, where every hand-off can wait milliseconds for the scheduler, probing costs little.
 const WARM = 2, PROBE = 10, PROBE_EVERY = 400, MAX_GAP = 25600, MARGIN = 0.85;
+// The leader's slice is LEADER_SHARE times a helper's (a fixed rule: the slices still depend
+// only on the batch and the thread count). The leader computes its slice straight into fit's
+// accumulator; a helper also zeroes its buffer and copies it into and out of its kernels'
+// memory for every block of rows, about 7% of its slice at 784-32-10 batch 256
+// (bench/threadsModel.ts, callgrind), so equal slices would leave the leader waiting.
+const LEADER_SHARE = 1.08;
 let steps = 0, useTeam = true, probeAt = WARM, gap = PROBE_EVERY / 2;
 let timing = null, since = 0; // the probe step under way ('team' or 'alone') and when it started
 const timed = { team: [], alone: [] };
@@ -273,7 +279,7 @@ function gradient(params, X, Y, rows, first, grad, scale) {
   for (const [name, offset] of arrays) if (params[name] !== p[name]) P.set(params[name], offset);
   N[X_AT] = offsetIn(X); N[X_LENGTH] = X.length; N[Y_AT] = offsetIn(Y); N[Y_LENGTH] = Y.length;
   for (let k = 0; k < threads; k++) {
-    const from = Math.floor((rows * k) / threads), to = Math.floor((rows * (k + 1)) / threads);
+    const from = k === 0 ? 0 : Math.floor((rows * (LEADER_SHARE + k - 1)) / (LEADER_SHARE + threads - 1)), to = Math.floor((rows * (LEADER_SHARE + k)) / (LEADER_SHARE + threads - 1));
     N[SLICES + 3 * k] = first + from; N[SLICES + 3 * k + 1] = to - from; N[SLICES + 3 * k + 2] = 0;
   }
   if (timing !== null) { timed[timing].push(performance.now() - since); timing = null; }
