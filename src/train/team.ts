@@ -291,11 +291,12 @@ function gradient(params, X, Y, rows, first, grad, scale) {
   // Slice 0 straight into grad when grad is zero (as fit's accumulator is): the module's own
   // gradient pass, without the copies into and out of a gradient buffer of the team; the sum
   // below then starts from c0 * grad, which is 0 + c0 * G[0] exactly: the same bytes.
-  const direct = team && N[SLICES + 1] > 0 && isZero(grad);
+  let direct = false;
   if (team) {
     Atomics.store(I, CMD, STEP);
     const step = Atomics.add(I, GEN, 1) + 1;
     Atomics.notify(I, GEN);
+    direct = N[SLICES + 1] > 0 && isZero(grad); // after the helpers are woken: off their path
     if (direct) N[SLICES + 2] = m.gradientBatch(params, X, Y, N[SLICES + 1], N[SLICES], grad).loss;
     else slice(0, params, X, Y);
     for (let k = 1; k < threads; k++) waitFor(DONE + k, step);
