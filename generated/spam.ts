@@ -47,6 +47,8 @@ export const shapes = {
   outputs: { z: [] },
   /** Integer inputs: ids are integers in 0 .. n - 1. */
   ids: { tokens: 2002 },
+  /** Parameters with sparse gradients (embedding tables): a step updates only the rows its gradient touched, which only the thread that computed it knows. */
+  sparse: ['E'],
 } as const;
 
 /**

@@ -13,7 +13,7 @@
  * Options are checked before any phase runs (options.ts); every generated and displayed
  * name comes from naming.ts; the layering is checked by scripts/imports.ts.
  * Beside the pipeline: the IR itself (ir/), the reference interpreter (interp/), the
- * in-process loader (load/), data-parallel training over threads (train/parallel.ts), the CLI (cli/), the inspection tools (inspect/) and the
+ * in-process loader (load/), data-parallel training over threads (train/team.ts; parallel.ts in Node, browser.ts on Web Workers, also the package's gradc/threads), the CLI (cli/), the inspection tools (inspect/) and the
  * bundler plugin (plugin/, the package's gradc/vite, gradc/rollup and gradc/esbuild).
  */
 export { generate, compile, derive, gradientDoc, gradientSteps, formatSteps, type ArraysOf, type GenerateOptions, type Generated, type GradientSteps, type StepLine } from './pipeline.js';
@@ -27,6 +27,7 @@ export { printIr, formula } from './ir/print.js';
 export { loadModule, type GeneratedModule, type Floats, type Params, type Values, type Sample, type FitOptions, type FitResult, type EpochRecord, type OptimizerOptions, type OptimizerState, type Schedule, type SavedParams, type SavedArray } from './load/loader.js';
 export type { Model } from './model.js';
 export { fitParallel, chooseThreads, type ParallelFitOptions, type ParallelFitResult } from './train/parallel.js';
+export { fitParallelInBrowser, threadsUnavailable, type BrowserFitOptions, type BrowserFitResult } from './train/browser.js';
 export { gradientFormulas, formatFormulas } from './inspect/formulas.js';
 export { explain, formatWalkthrough } from './inspect/explain.js';
 export { computationalGraph, toDot, toMermaid, toSvg } from './inspect/graph.js';

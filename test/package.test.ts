@@ -36,9 +36,10 @@ describe.concurrent('the npm package', () => {
     expect(pkg.files).toContain('dist/index.js');
     expect(pkg.files).toContain('dist/index.d.ts');
     expect(pkg.files).toContain('dist/plugin/vite.js');
+    expect(pkg.files).toContain('dist/train/browser.js'); // gradc/threads: fitParallelInBrowser, no Node import
     expect(pkg.files.filter((f) => /(^|\/)(test|examples|src|generated|bench)\//.test(f) || /\.test\./.test(f))).toEqual([]);
     const manifest = JSON.parse(readFileSync(join(pkg.project, 'node_modules', 'gradc', 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
-    expect(Object.keys(manifest.exports)).toEqual(['.', './vite', './rollup', './esbuild', './client', './package.json']);
+    expect(Object.keys(manifest.exports)).toEqual(['.', './vite', './rollup', './esbuild', './threads', './client', './package.json']);
   });
 
   it('plain Node imports gradc, compiles and trains a model (no TypeScript loader)', async () => {

@@ -15,7 +15,9 @@ import { GradcError } from '../src/errors.js';
 import { defineModel, generate } from '../src/index.js';
 import { runModule, transpile, type FitOptions, type Params } from '../src/load/loader.js';
 import { mulberry32 } from '../src/rng.js';
-import { BREAK_EVEN_WORK, MIN_STEPS, MIN_TOTAL_WORK, chooseThreads, fitParallel, lead, liveHelpers, startTeam } from '../src/train/parallel.js';
+import { BREAK_EVEN_WORK, MIN_STEPS, MIN_TOTAL_WORK, chooseThreads, fitParallel, lead, liveHelpers, sparseParams, startTeam } from '../src/train/parallel.js';
+import { moduleScript } from '../src/train/team.js';
+import { generateJavaScript } from '../src/pipeline.js';
 import { runCli } from './helpers/cli.js';
 
 /** A random net: `inputs` -> odd hidden widths (tanh) -> `outputs`, mean squared error. */
@@ -87,6 +89,21 @@ describe('fitParallel', () => {
     }
   });
 
+  it('takes the module as the ES module JavaScript the emitter writes (each thread runs it as a script), and equals fitRows to 1e-12', () => {
+    const def = defineModel('esm', (m) => { const out = m.mlp(m.input('x', 5), [7, 2], 'tanh', 'linear'); m.loss(m.mean(m.call('square', m.sub(out, m.target('y', 2))))); }, { seed: 5 });
+    const js = generateJavaScript(def);
+    expect(js).toMatch(/^export function fitRows\(/m);
+    expect(moduleScript(js)).not.toMatch(/^export /m);
+    const { X, Y } = rows(40, 5, 2, 9);
+    const options = { epochs: 3, batchSize: 10, learningRate: 0.05 };
+    const one = runModule(js).fitRows(X, Y, 40, options);
+    const many = fitParallel({ js }, X, Y, 40, { ...options, threads: 2 });
+    expect(many.steps).toEqual({ team: 12, alone: 0 });
+    expect(maxRelDiff(one.params, many.params)).toBeLessThan(1e-12);
+    expect(sparseParams(runModule(js))).toEqual([]); // a dense model: shapes has no sparse list
+    expect('sparse' in runModule(js).shapes).toBe(false);
+  });
+
   it('scalar parameters (a formula model) train as in fitRows, updated in the given object', () => {
     const def = defineModel({ name: 'lin', inputs: ['x'], targets: ['y'], params: { w: 0.5, b: -0.25 }, formulas: 'yhat = w * x + b\nloss = (yhat - y)^2' });
     const js = transpile(generate(def).code);
@@ -116,6 +133,8 @@ describe('fitParallel', () => {
     expect(bytes(single.params)).toBe(bytes(runModule(js).fitRows(X, Y, 200, options).params));
   });
 
+  // The team's steps take the leader's slice straight into fit's accumulator (LEADER_SOURCE's
+  // direct path) and the steps alone go through the slices' buffers: the same bytes.
   it("adaptive ('auto'): the steps the leader computes alone give the same bytes as the team's", () => {
     const js = net(6, [11], 3, 'f64', 'loops');
     const { X, Y } = rows(120, 6, 3, 13);
@@ -130,6 +149,25 @@ describe('fitParallel', () => {
       expect(leader.stats.team + leader.stats.alone).toBe(48);
       expect(leader.stats.alone).toBeGreaterThanOrEqual(5); // the probe alternates: half its 10 steps alone
       expect(bytes(r.params)).toBe(bytes(forced.params));
+    } finally {
+      team.terminate();
+    }
+  });
+
+  it("uses the parameters it is given, also when they are not views on the team's memory (a module that keeps its own copy)", () => {
+    const js = net(6, [9], 3, 'f64', 'loops');
+    const { X, Y } = rows(40, 6, 3, 19);
+    const m = runModule(js);
+    const team = startTeam(js, m, X, Y, 40, m.initParams(), 2, { shuffled: false, held: 0 });
+    try {
+      const leader = lead(m, team.memory, 2);
+      const own = m.copyParams(leader.params); // not the shared block
+      for (const v of Object.values(own)) if (typeof v !== 'number') v.forEach((x, i) => { v[i] = x + 0.01 * Math.sin(i); });
+      const grad = m.zeroParams(), want = m.zeroParams();
+      const loss = leader.batchGradient.gradient(own, leader.X, leader.Y, 40, 0, grad, 1 / 40);
+      const one = m.gradientBatch(own, X, Y, 40, 0, want);
+      expect(Math.abs(loss / 40 - one.loss)).toBeLessThan(1e-12);
+      expect(maxRelDiff(want, grad)).toBeLessThan(1e-12);
     } finally {
       team.terminate();
     }

@@ -244,7 +244,9 @@ export const shapes = {
   targets: { ${layout.targets.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
   outputs: { ${layout.outputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },${layout.inputs.some((s) => s.limit !== undefined) ? `
   /** Integer inputs: ids are integers in 0 .. n - 1. */
-  ids: { ${layout.inputs.filter((s) => s.limit !== undefined).map((s) => `${s.name}: ${numberText(s.limit!)}`).join(', ')} },` : ''}
+  ids: { ${layout.inputs.filter((s) => s.limit !== undefined).map((s) => `${s.name}: ${numberText(s.limit!)}`).join(', ')} },` : ''}${P.some((s) => s.rows === 'sparse') ? `
+  /** Parameters with sparse gradients (embedding tables): a step updates only the rows its gradient touched, which only the thread that computed it knows. */
+  sparse: [${P.filter((s) => s.rows === 'sparse').map((s) => `'${s.name}'`).join(', ')}],` : ''}
 }${t(' as const')};
 
 /**

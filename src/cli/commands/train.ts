@@ -170,7 +170,7 @@ export const train: Command = {
     const stream: ProgressStream = process.stderr.isTTY ? process.stderr : { write: (t: string) => err(t.replace(/\n$/, '')), isTTY: false };
     const progress = new TrainingProgress({ epochs, samplesPerEpoch: trainRows.count, stream });
     const metrics = metricsFor(m, trainRows, layout.targetSize, scaling !== undefined && scaling.targets.length > 0);
-    const threads = chooseThreads(threadsAsked, paramCount(m), batch, trainRows.count, epochs, sparseParams(compiled.js));
+    const threads = chooseThreads(threadsAsked, paramCount(m), batch, trainRows.count, epochs, sparseParams(m));
     if (threads > 1) err(`${threads} threads: each batch's gradient is split over them`);
     // fitRows runs in a worker thread (fitWorker.ts), so this thread stays free to take
     // Ctrl-C, which stops training after the current batch, and to draw the progress.
