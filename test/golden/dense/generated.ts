@@ -255,7 +255,9 @@ export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, o
   if (!$isRows(X, Y, count, first)) $checkRows('stepBatch', X, Y, count, first);
   const h = typeof optimizer === 'number' && optimizer >= 0 && optimizer < Infinity ? null : $knownState(optimizer) ?? $checkOptimizer('stepBatch', optimizer);
   const st = optimizer as OptimizerState;
-  const value = h ? $optimizerStep(params, X, Y, count, first, st, h, 'stepBatch') : $stepRows(params, X, Y, count, optimizer as number, first);
+  // One row with a learning rate goes straight to the row step, not through $stepRows: what V8 inlines
+  // into a caller's training loop then stays under its 920-byte cumulative budget (one call per step, not two).
+  const value = h ? $optimizerStep(params, X, Y, count, first, st, h, 'stepBatch') : count === 1 ? $stepRow(params, X, first * 3, Y, first * 2, optimizer as number) : $stepRows(params, X, Y, count, optimizer as number, first);
   if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer as number, h && st);
   return value;
 }
