@@ -67,8 +67,8 @@ let nextId = 0;
 /** Where nodes go outside any `withGraph`: code that builds IR by hand (tests, the exported builders). */
 const processGraph = new Graph();
 let current = processGraph;
-/** Every node `intern` made (a look-alike object built by hand is not one). Weak: it holds nothing alive. */
-const made = new WeakSet<Node>();
+/** Every node `intern` made (a look-alike object built by hand is not one), and its graph. Weak: it holds nothing alive. */
+const made = new WeakMap<Node, Graph>();
 
 /**
  * Runs `f` with `graph` (a fresh one by default) as the owner of every node interned
@@ -113,12 +113,15 @@ export function intern(op: Op, args: readonly Node[], attrs: Attrs = {}, out?: S
   if (found) return found;
   const node: Node = Object.freeze({ id: nextId++, op, args: Object.freeze(args.slice()), shape, attrs: Object.freeze({ ...attrs }) });
   current.add(key, node);
-  made.add(node);
+  made.set(node, current);
   return node;
 }
 
 /** True when `x` is a node made by `intern` in this copy of gradc. */
 export const isInterned = (x: unknown): x is Node => typeof x === 'object' && x !== null && made.has(x as Node);
+
+/** True when `n` was interned in the graph nodes are interned into now. */
+export const inCurrentGraph = (n: Node): boolean => made.get(n) === current;
 
 /** Number of distinct nodes in the current graph (for tests of hash-consing and of memory). */
 export const internedCount = (): number => current.size;
