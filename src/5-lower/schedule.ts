@@ -350,6 +350,8 @@ interface KernelBuild {
   readonly names: Names;
   readonly instrs: Instr[];
   readonly index: Map<Node, number>;
+  /** One operand object per instruction referred to (operands are immutable: shared, not made per use). */
+  readonly refs: Operand[];
   readonly named: Map<Node, string>;
   readonly leavesUsed: ReadonlySet<Node>;
 }
@@ -372,7 +374,7 @@ function buildKernel(s: Scalarized, kind: KernelKind): Kernel {
   // For the step kernel every parameter element is loaded (its old value is needed by the update).
   const paramEls = kind === 'step' ? model.params.flatMap((p) => s.elements.get(p.node) ?? scalarize([p.node]).get(p.node)!) : [];
   const k: KernelBuild = {
-    s, kind, names: new Names(), instrs: [], index: new Map(), named: new Map<Node, string>(model.labels),
+    s, kind, names: new Names(), instrs: [], index: new Map(), refs: [], named: new Map<Node, string>(model.labels),
     leavesUsed: new Set<Node>([...order.filter(isLeafLoad), ...paramEls]),
   };
   emitLoads(k);
@@ -392,7 +394,8 @@ const isLeafLoad = (n: Node) =>
 const isTensorLeaf = (n: Node) => (n.op === 'param' || n.op === 'input' || n.op === 'target') && n.shape.length > 0;
 
 /** `n` as an operand: a literal for a constant, else a reference to its instruction. */
-const operand = (k: KernelBuild, n: Node): Operand => (n.op === 'const' ? { lit: n.attrs.value! } : { ref: k.index.get(n)! });
+const operand = (k: KernelBuild, n: Node): Operand => (n.op === 'const' ? { lit: n.attrs.value! } : refTo(k, k.index.get(n)!));
+const refTo = (k: KernelBuild, i: number): Operand => (i === undefined ? { ref: i } : (k.refs[i] ??= { ref: i }));
 
 /** Loads first, in layout order: params, inputs, targets; each by element. */
 function emitLoads(k: KernelBuild): void {
@@ -475,7 +478,8 @@ function emitOp(k: KernelBuild, n: Node, stores: Stores): void {
     const [table, id] = n.args[0].args;
     k.instrs.push({ kind: 'gather', name, leaf: table.attrs.name!, row: operand(k, id), width: table.shape[1], element: n.attrs.start! });
   } else k.instrs.push({ kind: 'op', name, op: n.op, args: n.args.map((a) => operand(k, a)), comment: commentOf(k, n) });
-  for (const s of stores.byValue.get(n) ?? []) k.instrs.push({ ...s, value: { ref: k.index.get(n)! } } as Instr);
+  const own = stores.byValue.get(n);
+  if (own) for (const s of own) k.instrs.push({ ...s, value: refTo(k, k.index.get(n)!) } as Instr);
 }
 
 /** A fresh name for `n`: its label, else `d_<owner's name>`, else its element label, else `t<k>`. */
