@@ -33,14 +33,28 @@ const RESERVED = new Set(
   ).split(' '),
 );
 
+/** Whether `s` is [A-Za-z_$][A-Za-z0-9_$]* (then `fresh` keeps it as it is, reserved words aside). */
+function isPlainName(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const letter = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36;
+    if (!letter && (i === 0 || c < 48 || c > 57)) return false;
+  }
+  return true;
+}
+
 export class Names {
   private readonly used = new Set<string>();
   private temps = 0;
 
   /** A fresh name based on `base` (a user label or a description). */
   fresh(base: string): string {
-    let b = base.replace(/[^A-Za-z0-9_$]/g, '_');
-    if (!/^[A-Za-z_$]/.test(b)) b = `_${b}`;
+    let b = base;
+    if (!isPlainName(b)) {
+      b = b.replace(/[^A-Za-z0-9_$]/g, '_');
+      if (!/^[A-Za-z_$]/.test(b)) b = `_${b}`;
+    }
     if (RESERVED.has(b)) b = `${b}_`;
     let name = b;
     for (let k = 2; this.used.has(name); k++) name = `${b}_${k}`;

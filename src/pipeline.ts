@@ -19,8 +19,8 @@
  */
 import { debugPhase } from './debug.js';
 import { type Node, withGraph } from './ir/node.js';
-import { formula, printIr } from './ir/print.js';
-import { topoOrder } from './ir/walk.js';
+import { formulas, printIr } from './ir/print.js';
+import { reachesAtMost } from './ir/walk.js';
 import type { Derived, Model } from './model.js';
 import { adjointLabel } from './naming.js';
 import { checkOptions } from './options.js';
@@ -130,8 +130,9 @@ const DOC_FORMULA_LENGTH = 400;
  * one bounded formula per parameter.
  */
 export function gradientDoc(derived: Derived): string[] {
-  if (topoOrder(derived.grads).length <= DOC_STEPS_LIMIT) return formatSteps(gradientSteps(derived).lines).split('\n');
-  return derived.model.params.map((p, i) => `${adjointLabel(p.name)} = ${formula(derived.grads[i], derived.model.labels, { maxLength: DOC_FORMULA_LENGTH })}`);
+  if (reachesAtMost(derived.grads, DOC_STEPS_LIMIT)) return formatSteps(gradientSteps(derived).lines).split('\n');
+  const texts = formulas(derived.grads, derived.model.labels, { maxLength: DOC_FORMULA_LENGTH });
+  return derived.model.params.map((p, i) => `${adjointLabel(p.name)} = ${texts[i]}`);
 }
 
 const definedOnly = <T extends object>(o: T): Partial<T> =>

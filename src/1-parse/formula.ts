@@ -31,17 +31,48 @@ export interface Assignment {
   readonly time?: 'init' | 'step';
 }
 
-const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** Whether UTF-16 code `c` is one of [A-Za-z0-9_$] (a character of a name). */
+const isNameChar = (c: number): boolean =>
+  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36;
+
+/**
+ * 0-based index of the first occurrence of `text` in `line` at or after `from` that `ok`
+ * accepts (a scan with indexOf: no regular expression is built per symbol), or -1.
+ */
+function findFrom(line: string, text: string, from: number, ok: (at: number) => boolean): number {
+  if (text === '') {
+    for (let at = from; at <= line.length; at++) if (ok(at)) return at;
+    return -1;
+  }
+  for (let at = line.indexOf(text, from); at >= 0; at = line.indexOf(text, at + 1)) if (ok(at)) return at;
+  return -1;
+}
 
 /** 1-based column of `symbol` as a whole word in `lineText` (from index `from`), if it appears. */
 export function columnOf(lineText: string, symbol: string, from = 0): number | undefined {
-  const re = new RegExp(`(?<![A-Za-z0-9_$])${escapeRe(symbol)}(?![A-Za-z0-9_$])`, 'g');
-  re.lastIndex = from;
-  const m = re.exec(lineText);
-  return m ? m.index + 1 : undefined;
+  const at = findFrom(lineText, symbol, from, (i) =>
+    !(i > 0 && isNameChar(lineText.charCodeAt(i - 1))) && !isNameChar(lineText.charCodeAt(i + symbol.length)));
+  return at < 0 ? undefined : at + 1;
+}
+
+/**
+ * Whether `name` at index `at` of `line` is a whole name: not followed by a name character,
+ * and not inside a name (the name characters before it, if any, are all digits: `2x` is 2 * x).
+ */
+function isWordAt(line: string, name: string, at: number): boolean {
+  if (isNameChar(line.charCodeAt(at + name.length))) return false;
+  for (let i = at - 1; i >= 0; i--) {
+    const c = line.charCodeAt(i);
+    if (!isNameChar(c)) return true;
+    if (c < 48 || c > 57) return false; // a letter, '_' or '$' starts a name that runs into this one
+  }
+  return true;
 }
 
 type Any = MathNode & Record<string, any>;
+
+/** A token of a tree to find in its line: a name (as a whole word), an operator, or what `re` matches. */
+interface Token { readonly token: Any; readonly text?: string; readonly word?: boolean; readonly re?: RegExp }
 
 const NUMBER = /(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/g;
 /** A non-finite number constant: a literal too large for a float64, or the word NaN or Infinity. */
@@ -57,31 +88,42 @@ const NON_FINITE_WORD = /(?<![A-Za-z0-9_$])(?:NaN|Infinity)(?![A-Za-z0-9_$])|(?:
 export function tokenColumns(expr: MathNode, lineText: string, from = 0): Map<MathNode, number> {
   const columns = new Map<MathNode, number>();
   let cursor = from;
-  const find = (node: MathNode, re: RegExp): void => {
-    re.lastIndex = cursor;
-    const m = re.exec(lineText);
-    if (!m) return;
-    columns.set(node, m.index + 1);
-    cursor = m.index + m[0].length;
+  const found = (node: MathNode, at: number, length: number): void => {
+    if (at < 0) return;
+    columns.set(node, at + 1);
+    cursor = at + length;
   };
-  const word = (name: string) => new RegExp(`(?<![A-Za-z_$][A-Za-z0-9_$]*)${escapeRe(name)}(?![A-Za-z0-9_$])`, 'g');
-  // `*`, `/`, `^` must not match the second character of `.*`, `./`, `.^`.
-  const operator = (op: string) => new RegExp(op.length === 1 && '*/^'.includes(op) ? `(?<!\\.)${escapeRe(op)}` : escapeRe(op), 'g');
+  const find = (item: Token): void => {
+    const { token, text, re } = item;
+    if (re) {
+      re.lastIndex = cursor;
+      const m = re.exec(lineText);
+      if (m) found(token, m.index, m[0].length);
+    } else if (item.word) {
+      found(token, findFrom(lineText, text!, cursor, (at) => isWordAt(lineText, text!, at)), text!.length);
+    } else {
+      // `*`, `/`, `^` must not match the second character of `.*`, `./`, `.^`.
+      const afterDot = text!.length === 1 && '*/^'.includes(text!);
+      found(token, findFrom(lineText, text!, cursor, (at) => !(afterDot && lineText.charCodeAt(at - 1) === 46)), text!.length);
+    }
+  };
+  const word = (token: Any, name: string): Token => ({ token, text: name, word: true });
+  const operator = (token: Any, op: string): Token => ({ token, text: op });
 
   // In-order walk with an explicit stack of work items: a node to expand, or a token to find.
-  type Item = { node: Any } | { token: Any; re: RegExp };
+  type Item = { node: Any } | Token;
   const stack: Item[] = [{ node: expr as Any }];
   while (stack.length > 0) {
     const item = stack.pop()!;
     if ('token' in item) {
-      find(item.token, item.re);
+      find(item);
       continue;
     }
     const n = item.node;
     const seq: Item[] = [];
     switch (n.type) {
       case 'SymbolNode':
-        seq.push({ token: n, re: word(n.name) });
+        seq.push(word(n, n.name));
         break;
       case 'ConstantNode':
         // mathjs also reads the words NaN and Infinity as number constants: find them as words,
@@ -89,11 +131,11 @@ export function tokenColumns(expr: MathNode, lineText: string, from = 0): Map<Ma
         if (typeof n.value === 'number') seq.push({ token: n, re: Number.isFinite(n.value) ? NUMBER : NON_FINITE_WORD });
         break;
       case 'FunctionNode':
-        if (n.fn?.type === 'SymbolNode') seq.push({ token: n, re: word(n.fn.name) });
+        if (n.fn?.type === 'SymbolNode') seq.push(word(n, n.fn.name));
         for (const a of n.args) seq.push({ node: a });
         break;
       case 'OperatorNode': {
-        const op = n.implicit ? undefined : { token: n, re: operator(n.op) };
+        const op = n.implicit ? undefined : operator(n, n.op);
         if (n.args.length === 1) {
           if (op) seq.push(op);
           seq.push({ node: n.args[0] });

@@ -505,8 +505,10 @@ export class ModelBuilder {
     const lossAt = this.where({ ...this.defAt.get('loss'), symbol: 'loss' });
     if (loss.shape.length !== 0) throw new GradcError(`the loss must be a scalar, but it has shape ${showShape(loss.shape)}`, lossAt);
     const order = topoOrder([loss]);
+    const reached = new Set(order);
     // Every value the module computes (the loss's graph and every definition, outputs included).
-    const huge = topoOrder([loss, ...this.defs.map((d) => d.node)]).find((n) => sizeOf(n.shape) > this.maxElements);
+    const tooLarge = (n: Node) => sizeOf(n.shape) > this.maxElements;
+    const huge = order.find(tooLarge) ?? topoOrder(this.defs.map((d) => d.node), reached).find(tooLarge);
     if (huge) {
       const label = this.defs.find((d) => d.node === huge)?.name;
       throw new GradcError(
@@ -515,7 +517,6 @@ export class ModelBuilder {
         label ? { ...this.where(this.defAt.get(label)), symbol: label } : lossAt,
       );
     }
-    const reached = new Set(order);
     if (!this.params.some((p) => reached.has(p.node))) {
       throw new GradcError(`the loss does not depend on any parameter (parameters: ${this.params.map((p) => p.name).join(', ') || 'none'})`, lossAt);
     }

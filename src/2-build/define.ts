@@ -14,7 +14,7 @@
  * intern constructor.
  */
 import { GradcError } from '../errors.js';
-import { type Node, intern, isInterned } from '../ir/node.js';
+import { type Node, inCurrentGraph, intern, isInterned } from '../ir/node.js';
 import type { Model } from '../model.js';
 import { topoOrder } from '../ir/walk.js';
 import { ModelBuilder, type ParamOptions, type ShapeSpec } from './builder.js';
@@ -211,14 +211,16 @@ function checkOurs(model: Model, source?: string): Model {
   // Every node reachable must be this copy's before its arguments are followed.
   const seen = new Set<Node>();
   const stack = [...roots];
+  let here = true; // every node already in the current graph
   while (stack.length > 0) {
     const n = stack.pop()!;
     if (seen.has(n)) continue;
     if (!isInterned(n)) foreign(`node ${model.labels.has(n) ? `'${model.labels.get(n)}'` : 'of an expression'}`);
+    here &&= inCurrentGraph(n);
     seen.add(n);
-    stack.push(...n.args);
+    for (const a of n.args) if (!seen.has(a)) stack.push(a);
   }
-  return intoCurrentGraph(model, roots);
+  return here ? model : intoCurrentGraph(model, roots);
 }
 
 /** `model` with each node re-interned in the current graph (the same object when none changes). */

@@ -86,23 +86,29 @@ export interface Simplified {
   readonly map: ReadonlyMap<Node, Node>;
 }
 
+/** `n` over its arguments' images under `map` (`n` itself when none changed). */
+function rebuild(n: Node, map: ReadonlyMap<Node, Node>): Node {
+  const k = n.args.findIndex((a) => map.get(a) !== a);
+  return k < 0 ? n : make(n.op, n.args.map((a) => map.get(a)!), n.attrs, n.shape);
+}
+
 export function simplify(roots: readonly Node[]): Simplified {
   let current = roots.slice();
+  let order = topoOrder(roots);
   const total = new Map<Node, Node>();
-  for (const n of topoOrder(roots)) total.set(n, n);
+  for (const n of order) total.set(n, n);
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     const map = new Map<Node, Node>();
     let changed = false;
-    for (const n of topoOrder(current)) {
-      const args = n.args.map((a) => map.get(a)!);
-      const rebuilt = args.every((a, i) => a === n.args[i]) ? n : make(n.op, args, n.attrs, n.shape);
-      const out = rewriteNode(rebuilt);
+    for (const n of order) {
+      const out = rewriteNode(rebuild(n, map));
       if (out !== n) changed = true;
       map.set(n, out);
     }
+    if (!changed) break; // every node maps to itself: `total` and the roots stay
     for (const [k, v] of total) total.set(k, map.get(v) ?? v);
     current = current.map((r) => map.get(r)!);
-    if (!changed) break;
+    if (pass + 1 < MAX_PASSES) order = topoOrder(current);
   }
   return { roots: current, map: total };
 }

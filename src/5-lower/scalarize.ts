@@ -27,10 +27,13 @@ function sumOf(xs: readonly Node[]): Node {
   return s;
 }
 
-/** `into`: elements already known (from an earlier call), reused and extended. */
-export function scalarize(roots: readonly Node[], into = new Map<Node, Node[]>()): Map<Node, Node[]> {
+/**
+ * `into`: elements already known (from an earlier call), reused and extended. `order`:
+ * `topoOrder(roots)` when the caller has it already (then `into` must be empty).
+ */
+export function scalarize(roots: readonly Node[], into = new Map<Node, Node[]>(), order?: readonly Node[]): Map<Node, Node[]> {
   const el = into;
-  for (const n of topoOrder(roots, el)) el.set(n, expand(n, n.args.map((a) => el.get(a)!)));
+  for (const n of order ?? topoOrder(roots, el)) el.set(n, expand(n, n.args.map((a) => el.get(a)!)));
   return el;
 }
 

@@ -163,11 +163,15 @@ function forwardStatement(f: Node, names: ReadonlyMap<Node, string>): string {
 export function schedule(derived: Derived, options: LowerOptions = {}): Program {
   const { model } = derived;
   const layout = withGradientRows(layoutOf(model), derived);
-  const lowering = loweringFor(layout, options, hasRecurrence(derived));
+  // One walk over everything the module computes: it finds recurrences, and it is the
+  // scalarizer's walk (and the gradient kernel's) when their roots are the same.
+  const walk = { roots: [model.loss, ...model.outputs.map((o) => o.node), ...derived.grads] };
+  const order = topoOrder(walk.roots);
+  const lowering = loweringFor(layout, options, order.some((n) => n.op === 'scan' || n.op === 'tsum'));
   if (lowering === 'loops') {
     return printed({ model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH, options.unrollElements) });
   }
-  const s = scalarized(derived, layout);
+  const s = scalarized(derived, layout, { ...walk, order });
   const gradient = buildKernel(s, 'gradient');
   const fits = gradient.instrs.length <= (options.chunkSize ?? DEFAULT_CHUNK_SIZE);
   const shared = fits ? undefined : sharedLoss(gradient);
@@ -224,11 +228,6 @@ function loweringFor(layout: Layout, options: LowerOptions, recurrent: boolean):
   return choice === 'auto' ? (layout.paramSize <= (options.unrollLimit ?? DEFAULT_UNROLL_LIMIT) ? 'unrolled' : 'loops') : choice;
 }
 
-/** Whether a model's forward graph or gradients hold a loop over time. */
-function hasRecurrence(derived: Derived): boolean {
-  return topoOrder([derived.model.loss, ...derived.model.outputs.map((o) => o.node), ...derived.grads]).some((n) => n.op === 'scan' || n.op === 'tsum');
-}
-
 /**
  * The derived model as scalar elements, with what naming and comments need, shared by
  * every kernel: each tensor node's elements, their labels, which are forward values,
@@ -244,24 +243,48 @@ interface Scalarized {
   readonly originOf: ReadonlyMap<Node, Node>;
   /** Each parameter's gradient split into scatter terms and the dense rest (sparse.ts). */
   readonly terms: readonly GradientTerms[];
+  /** A walk already made: `order` is `topoOrder(roots)`. */
+  readonly walk: Walk;
+}
+
+/** `order` = topoOrder(roots). */
+interface Walk { readonly roots: readonly Node[]; readonly order: readonly Node[] }
+
+const sameList = (a: readonly Node[], b: readonly Node[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * `topoOrder(roots)`, reusing `walk` when the roots are its roots, or its roots without
+ * some that the first root's graph holds (the outputs, read by the loss): those add
+ * nothing to the walk, so the order is the same.
+ */
+function orderOf(roots: readonly Node[], walk: Walk): readonly Node[] {
+  if (sameList(roots, walk.roots)) return walk.order;
+  const first = walk.roots[0];
+  if (roots[0] === first && roots.length < walk.roots.length) {
+    const end = walk.order.indexOf(first); // the first root's graph is order[0 .. end]
+    const inFirst = (r: Node) => { const at = walk.order.indexOf(r); return at >= 0 && at <= end; };
+    if (sameList(roots, walk.roots.filter((r, i) => i === 0 || !inFirst(r)))) return walk.order;
+  }
+  return topoOrder(roots);
 }
 
 /** The forward element an adjoint element is named after, and its name when that element has none in a kernel. */
 interface AdjointOwnerEl { readonly el: Node; readonly fallback?: string }
 
 /** Scalarizes every result of `derived` and gathers the naming facts of Scalarized. */
-function scalarized(derived: Derived, layout: Layout): Scalarized {
+function scalarized(derived: Derived, layout: Layout, walk: Walk): Scalarized {
   const { model, grads } = derived;
   const terms = grads.map(gradientTerms);
   const scatterArgs = terms.flatMap((t) => t.scatters.flatMap((x) => x.args));
-  const elements = scalarize([model.loss, ...model.outputs.map((o) => o.node), ...terms.map((t) => t.dense), ...scatterArgs]);
+  const roots = [model.loss, ...model.outputs.map((o) => o.node), ...terms.map((t) => t.dense), ...scatterArgs];
+  const elements = scalarize(roots, new Map(), sameList(roots, walk.roots) ? walk.order : undefined);
   const elementLabels = elementLabelsOf(model.labels, elements);
   const forwardEls = forwardElementsOf(model, elements);
   const ownerOf = adjointOwnerElements(derived, elements, forwardEls);
   // Backward element -> the forward node whose rule created it (comments are printed per kernel).
   const originOf = new Map<Node, Node>();
   for (const [b, f] of derived.origin) for (const e of elements.get(b) ?? []) if (!originOf.has(e)) originOf.set(e, f);
-  return { derived, layout, elements, elementLabels, forwardEls, ownerOf, originOf, terms };
+  return { derived, layout, elements, elementLabels, forwardEls, ownerOf, originOf, terms, walk };
 }
 
 /** Names for scalar element nodes: user labels, and element labels of labelled tensors. */
@@ -327,6 +350,8 @@ interface KernelBuild {
   readonly names: Names;
   readonly instrs: Instr[];
   readonly index: Map<Node, number>;
+  /** One operand object per instruction referred to (operands are immutable: shared, not made per use). */
+  readonly refs: Operand[];
   readonly named: Map<Node, string>;
   readonly leavesUsed: ReadonlySet<Node>;
 }
@@ -345,11 +370,11 @@ function buildKernel(s: Scalarized, kind: KernelKind): Kernel {
   const gradEls = s.terms.map((t) => s.elements.get(t.dense)!);
   const scatterEls = kind === 'gradient' ? s.terms.flatMap((t) => t.scatters.flatMap((x) => x.args.flatMap((a) => s.elements.get(a)!))) : [];
   const roots = kind === 'forward' ? outputEls.flat() : kind === 'loss' ? [lossEl] : [lossEl, ...gradEls.flat(), ...scatterEls];
-  const order = topoOrder(roots);
+  const order = orderOf(roots, s.walk);
   // For the step kernel every parameter element is loaded (its old value is needed by the update).
   const paramEls = kind === 'step' ? model.params.flatMap((p) => s.elements.get(p.node) ?? scalarize([p.node]).get(p.node)!) : [];
   const k: KernelBuild = {
-    s, kind, names: new Names(), instrs: [], index: new Map(), named: new Map<Node, string>(model.labels),
+    s, kind, names: new Names(), instrs: [], index: new Map(), refs: [], named: new Map<Node, string>(model.labels),
     leavesUsed: new Set<Node>([...order.filter(isLeafLoad), ...paramEls]),
   };
   emitLoads(k);
@@ -369,7 +394,8 @@ const isLeafLoad = (n: Node) =>
 const isTensorLeaf = (n: Node) => (n.op === 'param' || n.op === 'input' || n.op === 'target') && n.shape.length > 0;
 
 /** `n` as an operand: a literal for a constant, else a reference to its instruction. */
-const operand = (k: KernelBuild, n: Node): Operand => (n.op === 'const' ? { lit: n.attrs.value! } : { ref: k.index.get(n)! });
+const operand = (k: KernelBuild, n: Node): Operand => (n.op === 'const' ? { lit: n.attrs.value! } : refTo(k, k.index.get(n)!));
+const refTo = (k: KernelBuild, i: number): Operand => (i === undefined ? { ref: i } : (k.refs[i] ??= { ref: i }));
 
 /** Loads first, in layout order: params, inputs, targets; each by element. */
 function emitLoads(k: KernelBuild): void {
@@ -452,7 +478,8 @@ function emitOp(k: KernelBuild, n: Node, stores: Stores): void {
     const [table, id] = n.args[0].args;
     k.instrs.push({ kind: 'gather', name, leaf: table.attrs.name!, row: operand(k, id), width: table.shape[1], element: n.attrs.start! });
   } else k.instrs.push({ kind: 'op', name, op: n.op, args: n.args.map((a) => operand(k, a)), comment: commentOf(k, n) });
-  for (const s of stores.byValue.get(n) ?? []) k.instrs.push({ ...s, value: { ref: k.index.get(n)! } } as Instr);
+  const own = stores.byValue.get(n);
+  if (own) for (const s of own) k.instrs.push({ ...s, value: refTo(k, k.index.get(n)!) } as Instr);
 }
 
 /** A fresh name for `n`: its label, else `d_<owner's name>`, else its element label, else `t<k>`. */

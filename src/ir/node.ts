@@ -38,8 +38,12 @@ export interface Node {
  * run (`withGraph`), so its nodes, and the table that finds them, are garbage once its
  * results are dropped; nothing process-wide grows with the number of models compiled.
  */
+let graphs = 0;
+
 export class Graph {
   readonly #table = new Map<string, Node>();
+  /** Unique per graph in this process: what a node records of the graph it was interned in. */
+  readonly serial = ++graphs;
 
   /** The node interned under `key`, if any. */
   find(key: string): Node | undefined {
@@ -67,8 +71,41 @@ let nextId = 0;
 /** Where nodes go outside any `withGraph`: code that builds IR by hand (tests, the exported builders). */
 const processGraph = new Graph();
 let current = processGraph;
-/** Every node `intern` made (a look-alike object built by hand is not one). Weak: it holds nothing alive. */
-const made = new WeakSet<Node>();
+/**
+ * A node as `intern` makes it. The private field brands it (a look-alike object built by
+ * hand, or a node of another copy of gradc, has none: `#graph in x` is false) and records
+ * the graph it was interned in, by number. A field of the node, not a WeakMap or WeakSet beside it:
+ * weak tables of 10^5 entries made every garbage collection of a large compile slower.
+ */
+class InternedNode implements Node {
+  readonly #graph: number; // the graph's serial number (not the graph: a node must not keep its intern table alive)
+  readonly id: number;
+  readonly op: Op;
+  readonly args: readonly Node[];
+  readonly shape: Shape;
+  readonly attrs: Attrs;
+
+  constructor(graph: number, id: number, op: Op, args: readonly Node[], shape: Shape, attrs: Attrs) {
+    this.#graph = graph;
+    this.id = id;
+    this.op = op;
+    this.args = args;
+    this.shape = shape;
+    this.attrs = attrs;
+    Object.freeze(this);
+  }
+
+  static isInterned(x: unknown): x is Node {
+    return typeof x === 'object' && x !== null && #graph in x;
+  }
+
+  static graphOf(n: Node): number | undefined {
+    return InternedNode.isInterned(n) ? (n as InternedNode).#graph : undefined;
+  }
+}
+
+/** The attributes of every node that has none (one frozen object, not one per node). */
+const NO_ATTRS: Attrs = Object.freeze({});
 
 /**
  * Runs `f` with `graph` (a fresh one by default) as the owner of every node interned
@@ -99,8 +136,9 @@ export function keyOf(op: Op, args: readonly Node[], attrs: Attrs, shape: Shape)
   if (attrs.start !== undefined) k += `@${attrs.start}`;
   if (attrs.limit !== undefined) k += `<${attrs.limit}`;
   if (attrs.body !== undefined) k += `#${attrs.body.id}.${attrs.body.result.id}`;
-  k += `(${args.map((a) => a.id).join(',')})`;
-  return `${k}${showShape(shape)}`;
+  k += '(';
+  for (let i = 0; i < args.length; i++) k += i === 0 ? `${args[i].id}` : `,${args[i].id}`;
+  return `${k})${shape.length === 0 ? 'scalar' : showShape(shape)}`;
 }
 
 /**
@@ -112,14 +150,18 @@ export function intern(op: Op, args: readonly Node[], attrs: Attrs = {}, out?: S
   const key = keyOf(op, args, attrs, shape);
   const found = current.find(key);
   if (found) return found;
-  const node: Node = Object.freeze({ id: nextId++, op, args: Object.freeze(args.slice()), shape, attrs: Object.freeze({ ...attrs }) });
+  let own = false;
+  for (const _ in attrs) { own = true; break; }
+  const node: Node = new InternedNode(current.serial, nextId++, op, Object.freeze(args.slice()), shape, own ? Object.freeze({ ...attrs }) : NO_ATTRS);
   current.add(key, node);
-  made.add(node);
   return node;
 }
 
 /** True when `x` is a node made by `intern` in this copy of gradc. */
-export const isInterned = (x: unknown): x is Node => typeof x === 'object' && x !== null && made.has(x as Node);
+export const isInterned = (x: unknown): x is Node => InternedNode.isInterned(x);
+
+/** True when `n` was interned in the graph nodes are interned into now. */
+export const inCurrentGraph = (n: Node): boolean => InternedNode.graphOf(n) === current.serial;
 
 /** Number of distinct nodes in the current graph (for tests of hash-consing and of memory). */
 export const internedCount = (): number => current.size;

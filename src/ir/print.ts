@@ -58,16 +58,53 @@ interface Printed { text: string; prec: number }
  * itself, and except when `expand` is set (then only leaves print by name). Subexpressions
  * longer than `maxLength` characters or deeper than `maxDepth` print as `…`.
  */
-export function formula(root: Node, labels: Labels = new Map(), options: { expand?: boolean; maxLength?: number; maxDepth?: number } = {}): string {
+export function formula(root: Node, labels: Labels = new Map(), options: FormulaOptions = {}): string {
+  return (options.expand ? undefined : oneLevel(root, labels, options.maxLength ?? Infinity)) ?? formulaIn(new Map(), root, labels, options);
+}
+
+/**
+ * `formula(root, labels)` (without `expand`) when every argument of `root` is named or a
+ * leaf, the common case of a statement's comment: the same text, printed without the walk.
+ * Undefined when some argument would have to be printed as a formula itself.
+ */
+function oneLevel(root: Node, labels: Labels, max: number): string | undefined {
+  const args: Printed[] = [];
+  for (const a of root.args) {
+    const label = labels.get(a);
+    if (label !== undefined) args.push(labelText(label));
+    else if (a.args.length === 0) {
+      const p = printNode(a, []);
+      args.push(p.text.length > max ? { text: '…', prec: 9 } : p);
+    } else return undefined;
+  }
+  const p = printNode(root, args);
+  return p.text.length > max ? '…' : p.text;
+}
+
+export interface FormulaOptions { readonly expand?: boolean; readonly maxLength?: number; readonly maxDepth?: number }
+
+/**
+ * `formula(r, labels, options)` for each of `roots`, the work on shared subexpressions
+ * done once (each node's text depends on the node alone when there is no `maxDepth`).
+ */
+export function formulas(roots: readonly Node[], labels: Labels = new Map(), options: FormulaOptions = {}): string[] {
+  if (options.maxDepth !== undefined) return roots.map((r) => formula(r, labels, options));
   const done = new Map<Node, Printed>();
+  return roots.map((r) => formulaIn(done, r, labels, options));
+}
+
+/** `formula`, with `done` holding the texts of nodes other than `root` printed so far (read and extended). */
+function formulaIn(done: Map<Node, Printed>, root: Node, labels: Labels, options: FormulaOptions): string {
   const cut = (n: Node) => n !== root && labels.has(n) && (!options.expand || n.args.length === 0);
   const stack: { n: Node; expanded: boolean; depth: number }[] = [{ n: root, expanded: false, depth: 0 }];
   const max = options.maxLength ?? Infinity;
   const maxDepth = options.maxDepth ?? Infinity;
+  let result: Printed | undefined; // the root's text: not kept in `done`, where the root may stand for its label
+  const has = (n: Node) => (n === root ? result !== undefined : done.has(n));
   while (stack.length) {
     const top = stack[stack.length - 1];
     const n = top.n;
-    if (done.has(n)) { stack.pop(); continue; }
+    if (has(n)) { stack.pop(); continue; }
     if (cut(n)) { done.set(n, labelText(labels.get(n)!)); stack.pop(); continue; }
     if (top.depth > maxDepth && n.args.length > 0) { done.set(n, { text: '…', prec: 9 }); stack.pop(); continue; }
     if (!top.expanded) {
@@ -78,9 +115,11 @@ export function formula(root: Node, labels: Labels = new Map(), options: { expan
     stack.pop();
     const args = n.args.map((a) => done.get(a)!);
     const p = printNode(n, args);
-    done.set(n, p.text.length > max ? { text: `…`, prec: 9 } : p);
+    const text = p.text.length > max ? { text: `…`, prec: 9 } : p;
+    if (n === root) result = text;
+    else done.set(n, text);
   }
-  return done.get(root)!.text;
+  return result!.text;
 }
 
 /**

@@ -15,28 +15,50 @@ import type { Node } from './node.js';
  */
 export function topoOrder(roots: readonly Node[], done?: { has(n: Node): boolean }): Node[] {
   const order: Node[] = [];
-  const state = new Map<Node, 1 | 2>(); // 1 = on the stack, 2 = emitted
-  const stack: { node: Node; next: number }[] = [];
+  const seen = new Set<Node>(); // on the stack or listed
+  // The stack as two parallel arrays (a node, and the index of its next argument to visit):
+  // no object per visit, which keeps walks over 10^5-node graphs cheap.
+  const nodes: Node[] = [];
+  const next: number[] = [];
   for (const root of roots) {
-    if (state.has(root) || done?.has(root)) continue;
-    stack.push({ node: root, next: 0 });
-    state.set(root, 1);
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1];
-      if (top.next < top.node.args.length) {
-        const arg = top.node.args[top.next++];
-        if (!state.has(arg) && !done?.has(arg)) {
-          state.set(arg, 1);
-          stack.push({ node: arg, next: 0 });
+    if (seen.has(root) || done?.has(root)) continue;
+    seen.add(root);
+    nodes[0] = root;
+    next[0] = 0;
+    let top = 0;
+    while (top >= 0) {
+      const node = nodes[top];
+      const k = next[top];
+      if (k < node.args.length) {
+        next[top] = k + 1;
+        const arg = node.args[k];
+        if (!seen.has(arg) && !done?.has(arg)) {
+          seen.add(arg);
+          top++;
+          nodes[top] = arg;
+          next[top] = 0;
         }
       } else {
-        stack.pop();
-        state.set(top.node, 2);
-        order.push(top.node);
+        order.push(node);
+        top--;
       }
     }
   }
   return order;
+}
+
+/** Whether at most `limit` nodes are reachable from `roots` (a walk that stops as soon as it finds more). */
+export function reachesAtMost(roots: readonly Node[], limit: number): boolean {
+  const seen = new Set<Node>();
+  const stack = roots.slice();
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    if (seen.size > limit) return false;
+    for (const a of n.args) if (!seen.has(a)) stack.push(a);
+  }
+  return true;
 }
 
 /** For each node reachable from `roots`, the nodes that use it (in topological order). */
