@@ -15,7 +15,7 @@
  * seed are checked as they are given (specs.ts).
  */
 import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
-import { constant, make, input as inputLeaf, intInput as intInputLeaf, param as paramLeaf, target as targetLeaf } from '../ir/build.js';
+import { constant, make, input as inputLeaf, intInput as intInputLeaf, lengthInput as lengthLeaf, param as paramLeaf, target as targetLeaf } from '../ir/build.js';
 import { lengthMask, lookup, padMask, poolRows, rangeOf, rowOf } from './indexing.js';
 import { isInterned, type Node } from '../ir/node.js';
 import { ShapeError, type Op } from '../ir/ops.js';
@@ -48,6 +48,8 @@ export interface CellOptions extends ScanOptions {
 /** x[t] W: a row vector times W, or (a sequence of numbers) the number times W's one row. */
 const inputTerm = (xt: Node, W: Node): Node => (xt.shape.length === 0 ? make('mul', [xt, make('row', [W], { start: 0 })]) : make('matmul', [xt, W]));
 const shapeOf = (n: number) => shape(n);
+/** The scan options among a cell's options. */
+const scanOptions = (o: CellOptions): ScanOptions => ({ ...(o.truncate === undefined ? {} : { truncate: o.truncate }), ...(o.lengths === undefined ? {} : { lengths: o.lengths }) });
 export type { InitSpec, ShapeSpec } from './specs.js';
 export interface ParamOptions { readonly shape?: ShapeSpec; readonly init?: InitSpec }
 export type Activation = 'linear' | 'sigmoid' | 'tanh' | 'relu' | 'softplus' | 'exp';
@@ -141,6 +143,29 @@ export class ModelBuilder {
     this.scope.set(name, node);
     return node;
   }
+
+  /**
+   * The length of each sample's sequence `of` (a [T x V] input, or T numbers): an integer
+   * input in 1..T (checked at run time: a SampleError names the sample and the value). A
+   * recurrence over `of` (m.scan, m.rnn, m.lstm, m.gru, formulas) then stops at each
+   * sample's length: the rows past it are padding, read by nothing that reaches the loss,
+   * and every state stays as it was after the last valid step (so `last`, h[T] in formulas,
+   * is the state after it). In the sample types a number; in the rows, one number.
+   */
+  lengthInput(name: string, of: Expr): Node {
+    const seq = this.expr(of);
+    if (seq.shape.length === 0) throw new GradcError(`length input '${name}': its sequence must be a [T x V] matrix or a vector of T numbers, got shape ${showShape(seq.shape)}`, this.where({ symbol: name }));
+    if (this.lengthsOf.has(seq)) throw new GradcError(`length input '${name}': the sequence already has the length input '${this.lengthsOf.get(seq)!.attrs.name}'`, this.where({ symbol: name }));
+    this.claim(name, 'input');
+    const node = lengthLeaf(name, seq.shape[0]);
+    this.inputs.push({ name, shape: node.shape, node });
+    this.scope.set(name, node);
+    this.lengthsOf.set(seq, node);
+    return node;
+  }
+
+  /** Length inputs by the sequence they measure. */
+  private readonly lengthsOf = new Map<Node, Node>();
 
   target(name: string, s?: ShapeSpec): Node {
     this.claim(name, 'target');
@@ -422,7 +447,7 @@ export class ModelBuilder {
     const { xn, W, U, b } = this.cell('rnn', x, hidden, 1, options);
     return this.scan({ h: constant(0, shapeOf(hidden)) }, xn, ({ h }, xt) => ({
       h: this.activate(make('add', [make('add', [inputTerm(xt, W), make('matmul', [h, U])]), b]), activation),
-    }), options.truncate === undefined ? {} : { truncate: options.truncate });
+    }), scanOptions(options));
   }
 
   /**
@@ -438,7 +463,7 @@ export class ModelBuilder {
       const [i, f, g, o] = [make('sigmoid', [gate(0)]), make('sigmoid', [gate(1)]), make('tanh', [gate(2)]), make('sigmoid', [gate(3)])];
       const cNext = make('add', [make('mul', [f, c]), make('mul', [i, g])]);
       return { h: make('mul', [o, make('tanh', [cNext])]), c: cNext };
-    }, options.truncate === undefined ? {} : { truncate: options.truncate });
+    }, scanOptions(options));
   }
 
   /**
@@ -456,7 +481,7 @@ export class ModelBuilder {
       const r = make('sigmoid', [make('add', [part(xz, 1), part(hz, 1)])]);
       const n = make('tanh', [make('add', [part(xz, 2), part(make('matmul', [make('mul', [r, h]), U]), 2)])]);
       return { h: make('add', [make('mul', [z, h]), make('mul', [make('sub', [constant(1), z]), n])]) };
-    }, options.truncate === undefined ? {} : { truncate: options.truncate });
+    }, scanOptions(options));
   }
 
   /** The checked sequence and new parameters of a cell with `gates` gate blocks. */
@@ -465,7 +490,7 @@ export class ModelBuilder {
       throw new GradcError(`${kind}(x, hidden): hidden must be a positive integer (the state's width), got ${describe(hidden)}`, this.where({ symbol: 'hidden' }));
     }
     if (typeof options !== 'object' || options === null) throw new GradcError(`${kind}(...): options must be an object, got ${describe(options)}`, this.where());
-    const known = ['name', 'init', 'recurrentInit', 'biasInit', 'truncate'];
+    const known = ['name', 'init', 'recurrentInit', 'biasInit', 'truncate', 'lengths'];
     for (const key of Object.keys(options)) {
       if (!known.includes(key)) throw new GradcError(`${kind}(...): unknown option '${key.slice(0, 40)}' (the options are ${known.join(', ')})`, this.where({ symbol: key.slice(0, 40) }));
     }
@@ -479,7 +504,7 @@ export class ModelBuilder {
     return { xn, W, U, b };
   }
 
-  private readonly host: Host = { expr: (e) => this.expr(e), where: (extra) => this.where(extra) };
+  private readonly host: Host = { expr: (e) => this.expr(e), where: (extra) => this.where(extra), lengthOf: (seq) => this.lengthsOf.get(seq) };
 
   /** A multilayer perceptron: `sizes` are the layer widths after the input. */
   mlp(x: Expr, sizes: readonly number[], activation: Activation, outputActivation: Activation = 'linear'): Node {

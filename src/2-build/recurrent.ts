@@ -19,7 +19,7 @@
  * (TF.js's recurrentActivation defaults to hardSigmoid: pass 'sigmoid' there to match.)
  */
 import { GradcError, type SourceLocation } from '../errors.js';
-import { make } from '../ir/build.js';
+import { constant, make } from '../ir/build.js';
 import type { Node } from '../ir/node.js';
 import { recurrence } from '../ir/scan.js';
 import { shape as mkShape, showShape, sizeOf } from '../ir/shape.js';
@@ -40,13 +40,30 @@ export interface Recurrence<K extends string> {
 export interface ScanOptions {
   /** Truncated backpropagation through time: the gradient flows through the last `truncate` steps only. */
   readonly truncate?: number;
+  /**
+   * The length of each sample's sequence (variable length in a batch): a length input of
+   * the sequence (`m.lengthInput(name, x)`, integers 1..T). Steps past a sample's length
+   * leave every state as it was (its padding rows are read by nothing that reaches the
+   * loss), so `last` is the state after the sample's last valid step. By default the
+   * length input declared for the sequence, if any.
+   */
+  readonly lengths?: Node | string;
 }
 
 /** What recurrence building needs from the builder. */
 export interface Host {
   expr(e: Node | number | string): Node;
   where(extra?: SourceLocation): SourceLocation;
+  /** The length input declared for sequence `seq` (m.lengthInput), if any. */
+  lengthOf?(seq: Node): Node | undefined;
 }
+
+/** The name of the step counter a recurrence with lengths carries (not a name a user can write). */
+const COUNTER = '~steps';
+
+/** A length input of a sequence of T steps: an integer input with values 1..T. */
+export const isLengthOf = (n: Node, T: number): boolean =>
+  n.op === 'input' && n.shape.length === 0 && n.attrs.low === 1 && n.attrs.limit === T + 1;
 
 /** One state's place in the carry vector. */
 interface Part { readonly name: string; readonly shape: readonly number[]; readonly at: number; readonly size: number }
@@ -64,6 +81,18 @@ function join(values: readonly Node[], parts: readonly Part[]): Node {
   return parts.length === 1 && parts[0].shape.length === 1 ? values[0] : make('concat', values);
 }
 
+/** The lengths of a recurrence over `seq`: the option, else the length input declared for it. */
+function lengthsOf(host: Host, seq: Node, options: ScanOptions): Node | undefined {
+  if (options.lengths === undefined) return host.lengthOf?.(seq);
+  const n = host.expr(options.lengths);
+  const T = seq.shape[0];
+  if (!isLengthOf(n, T)) {
+    const what = n.op === 'input' ? `input '${n.attrs.name}'` : 'this expression';
+    throw new GradcError(`lengths: ${what} is not a length input of a sequence of ${T} steps (declare it with m.lengthInput(name, x), or in a spec's inputs as { lengthOf: 'x' }: integers 1..${T})`, host.where({ symbol: n.attrs.name ?? 'lengths' }));
+  }
+  return n;
+}
+
 /**
  * `scan(host, init, xs, step)`: states[t] = step(states[t-1], x[t]) for t = 1..T,
  * states[0] = init. Returns the recurrence (see Recurrence).
@@ -75,9 +104,9 @@ export function scan<K extends string>(
   step: (state: { readonly [S in K]: Node }, x: Node) => { readonly [S in K]: Node | number | string },
   options: ScanOptions = {},
 ): Recurrence<K> {
-  if (typeof options !== 'object' || options === null) throw new GradcError(`scan: options must be an object ({ truncate? }), got ${String(options)}`, host.where({ symbol: 'scan' }));
+  if (typeof options !== 'object' || options === null) throw new GradcError(`scan: options must be an object ({ truncate?, lengths? }), got ${String(options)}`, host.where({ symbol: 'scan' }));
   for (const key of Object.keys(options)) {
-    if (key !== 'truncate') throw new GradcError(`scan: unknown option '${key.slice(0, 40)}' (the option is truncate)`, host.where({ symbol: key.slice(0, 40) }));
+    if (key !== 'truncate' && key !== 'lengths') throw new GradcError(`scan: unknown option '${key.slice(0, 40)}' (the options are truncate, lengths)`, host.where({ symbol: key.slice(0, 40) }));
   }
   const names = Object.keys(init) as K[];
   if (names.length === 0) throw new GradcError('scan needs at least one state', host.where({ symbol: 'scan' }));
@@ -103,8 +132,16 @@ export function scan<K extends string>(
   if (truncate !== undefined && (!Number.isSafeInteger(truncate) || truncate < 1)) {
     throw new GradcError(`truncate must be a positive integer (the steps the gradient flows through), got ${String(truncate)}`, host.where({ symbol: 'truncate' }));
   }
-  const history = recurrence(join(inits, parts), [{ node: seq }], (carry, [x]) => {
-    const next = step(split(carry, parts) as { [S in K]: Node }, x);
+  const lengths = lengthsOf(host, seq, options);
+  if (lengths && truncate !== undefined) {
+    throw new GradcError('truncate and lengths together are not supported: truncated BPTT counts its last steps from T, not from each sample\'s length', host.where({ symbol: 'truncate' }));
+  }
+  // With lengths, a step counter c (c[t] = t) rides at the end of the carry, and step t keeps
+  // every state where t > length: state[t] = select(length > c[t-1], step(...), state[t-1]).
+  const all: Part[] = lengths ? [...parts, { name: COUNTER, shape: [], at, size: 1 }] : parts;
+  const history = recurrence(join(lengths ? [...inits, constant(0)] : inits, all), [{ node: seq }], (carry, [x]) => {
+    const before = split(carry, all);
+    const next = step(Object.fromEntries(parts.map((p) => [p.name, before[p.name]])) as { [S in K]: Node }, x);
     if (typeof next !== 'object' || next === null) throw new GradcError(`the step of a recurrence must return its states { ${names.join(', ')} }, got ${String(next)}`, host.where({ symbol: 'scan' }));
     for (const name of names) {
       if (!Object.prototype.hasOwnProperty.call(next, name) || next[name] === undefined) throw new GradcError(`the step of a recurrence gives no value for state '${name}' (it must return { ${names.join(', ')} })`, host.where({ symbol: name }));
@@ -112,17 +149,22 @@ export function scan<K extends string>(
     for (const key of Object.keys(next)) {
       if (!(names as string[]).includes(key)) throw new GradcError(`the step of a recurrence returns '${key.slice(0, 40)}', which is not one of its states (${names.join(', ')}): give it an initial value to make it a state`, host.where({ symbol: key.slice(0, 40) }));
     }
-    return join(parts.map((p) => {
+    const values = parts.map((p) => {
       const v = host.expr(next[p.name as K]);
       if (showShape(v.shape) !== showShape(p.shape)) {
         throw new GradcError(`the step gives state '${p.name}' the shape ${showShape(v.shape)}, its initial value has ${showShape(p.shape)}`, host.where({ symbol: p.name }));
       }
       return v;
-    }), parts);
+    });
+    if (!lengths) return join(values, parts);
+    const counter = before[COUNTER];
+    const valid = make('gt', [lengths, counter]);
+    return join([...values.map((v, i) => make('select', [valid, v, before[parts[i].name]])), make('add', [counter, constant(1)])], all);
   }, truncate === undefined ? {} : { truncate });
   const statesAt = (t: number) => {
     if (!Number.isSafeInteger(t) || t < 0 || t > T) throw new GradcError(`step ${String(t)} is outside 0..${T}`, host.where({ symbol: 'scan' }));
-    return split(make('row', [history], { start: t }), parts) as { [S in K]: Node };
+    const states = split(make('row', [history], { start: t }), all);
+    return Object.fromEntries(parts.map((p) => [p.name, states[p.name]])) as { [S in K]: Node };
   };
   return { history, steps: T, at: statesAt, last: statesAt(T) };
 }

@@ -93,7 +93,7 @@ function initExpr(s: Program['layout']['params'][number]): string {
 
 function packer(kind: 'input' | 'target', slots: readonly InputSlot[]): string {
   const lines = slots.map((s) => (s.limit !== undefined
-    ? `$packIds(src.${s.name}, ${s.size}, '${shapeText(s)}', ${numberText(s.limit)}, into, ${plus('at', s.offset)}, where, '${kind}', '${s.name}');`
+    ? `$packIds(src.${s.name}, ${s.size}, '${shapeText(s)}', ${numberText(s.limit)}, into, ${plus('at', s.offset)}, where, '${kind}', '${s.name}'${s.low === undefined ? '' : `, ${numberText(s.low)}`});`
     : s.shape.length === 0
     ? `$packNumber(src.${s.name}, into, ${plus('at', s.offset)}, where, '${kind}', '${s.name}');`
     : `$packArray(src.${s.name}, ${s.size}, '${shapeText(s)}', into, ${plus('at', s.offset)}, where, '${kind}', '${s.name}');`));
@@ -360,7 +360,7 @@ function idFunctions(layout: Layout, S: Syntax): string {
   const { t, nn } = S;
   const ids = layout.inputs.filter((s) => s.limit !== undefined);
   const sparse = layout.params.filter((p) => p.rows === 'sparse');
-  const test = (s: InputSlot, v: string) => `!(Number.isInteger(${v}) && ${v} >= 0 && ${v} < ${numberText(s.limit!)})`;
+  const test = (s: InputSlot, v: string) => `!(Number.isInteger(${v}) && ${v} >= ${numberText(s.low ?? 0)} && ${v} < ${numberText(s.limit!)})`;
   const scan = (s: InputSlot, found: string) => `for (let k = 0; k < ${s.size}; k++) { const v = X[i + ${s.offset} + k]${nn}; if (${test(s, 'v')}) ${found} }`;
   const sets = sparse.map((p) => `const $rows_${p.name} = $rowSet(${p.shape[0]});`);
   return `/** True when every integer input of rows [first, first + count) is an id in range. */
@@ -369,7 +369,7 @@ ${ids.length ? `  for (let i = first * INPUT_SIZE; i < (first + count) * INPUT_S
 }
 
 /** Throws a SampleError naming the row, the input and the position of the first id out of range. */
-function $checkIds(${ids.length ? `where${t(': string')}, X${t(': Floats')}, count${t(': number')}, first${t(': number')}` : `_where${t(': string')}, _X${t(': Floats')}, _count${t(': number')}, _first${t(': number')}`})${t(': void')} {${ids.map((s) => `\n  for (let i = first * INPUT_SIZE; i < (first + count) * INPUT_SIZE; i += INPUT_SIZE) ${scan(s, `throw new SampleError(\`\${where}: row \${i / INPUT_SIZE}, input '${s.name}'${s.shape.length ? ' position \${k}' : ''} must be an integer id in 0..${s.limit! - 1}, got \${v}\`, '${s.name}');`)}`).join('')}
+function $checkIds(${ids.length ? `where${t(': string')}, X${t(': Floats')}, count${t(': number')}, first${t(': number')}` : `_where${t(': string')}, _X${t(': Floats')}, _count${t(': number')}, _first${t(': number')}`})${t(': void')} {${ids.map((s) => `\n  for (let i = first * INPUT_SIZE; i < (first + count) * INPUT_SIZE; i += INPUT_SIZE) ${scan(s, `throw new SampleError(\`\${where}: row \${i / INPUT_SIZE}, input '${s.name}'${s.shape.length ? ' position \${k}' : ''} must be an integer ${s.low === undefined ? 'id' : 'length'} in ${s.low ?? 0}..${s.limit! - 1}, got \${v}\`, '${s.name}');`)}`).join('')}
 }
 ${sparse.length ? `
 /** Rows of a sparse gradient touched since the last update: the first \`n\` of \`rows\`, each marked in \`seen\`. */

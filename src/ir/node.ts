@@ -97,6 +97,7 @@ function keyOf(op: Op, args: readonly Node[], attrs: Attrs, shape: Shape): strin
   if (attrs.name !== undefined) k += `:${attrs.name}`;
   if (attrs.start !== undefined) k += `@${attrs.start}`;
   if (attrs.limit !== undefined) k += `<${attrs.limit}`;
+  if (attrs.low !== undefined) k += `>=${attrs.low}`;
   if (attrs.body !== undefined) k += `#${attrs.body.id}.${attrs.body.result.id}`;
   k += `(${args.map((a) => a.id).join(',')})`;
   return `${k}${showShape(shape)}`;
