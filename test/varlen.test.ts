@@ -330,3 +330,42 @@ describe('bad lengths', () => {
     expect(build((m) => { m.input('x', T); m.lengthInput('n', 'x'); m.lengthInput('k', 'x'); m.loss(m.sum('x')); })).toThrow(/already has the length input 'n'/);
   });
 });
+
+describe('the backward pass reads kept states from the stored rows only where that is exact', () => {
+  // Steps written by hand with selects: under one condition the stored row stands for the
+  // step's values (the pattern lengths make); under two conditions, or with another state
+  // reading a selected value, it must not. Each gradient against central differences.
+  const T = 5;
+  const sel = (c: Node, a: Node, b: Node): Node => make('select', [c, a, b]);
+  const steps: Record<string, (m: ModelBuilder) => Node> = {
+    'one condition': (m) => m.scan({ a: 0.2, b: -0.1 }, 'x', ({ a, b }, xt) => {
+      const c = make('gt', [xt, m.expr(0)]);
+      return { a: sel(c, m.call('tanh', m.add(m.mul('w', a), xt)), a), b: sel(c, m.call('sin', m.add(m.mul('u', b), a)), b) };
+    }).last.b,
+    'two conditions': (m) => m.scan({ a: 0.2, b: -0.1 }, 'x', ({ a, b }, xt) => {
+      const va = m.call('tanh', m.add(m.mul('w', a), xt));
+      return { a: sel(make('gt', [xt, m.expr(0)]), va, a), b: sel(make('gt', [xt, m.expr(-0.5)]), m.add(m.mul('u', b), va), b) };
+    }).last.b,
+    'a third state reads a kept value': (m) => m.scan({ a: 0.2, b: -0.1, s: 0 }, 'x', ({ a, b, s }, xt) => {
+      const c = make('gt', [xt, m.expr(0)]);
+      const va = m.call('tanh', m.add(m.mul('w', a), xt));
+      return { a: sel(c, va, a), b: sel(c, m.mul('u', m.add(b, va)), b), s: m.add(s, m.call('square', va)) };
+    }).last.s,
+  };
+  for (const [name, body] of Object.entries(steps)) {
+    it(name, () => {
+      const mod = compile(defineModel('sel', (m) => {
+        m.input('x', T);
+        m.param('w', 0.7); m.param('u', -0.6);
+        m.loss(m.call('square', body(m)));
+      }));
+      const x = Float64Array.of(0.3, -0.2, 0.8, -0.9, 0.4);
+      const p = { w: 0.7, u: -0.6 };
+      const g = mod.gradient(p, { x }, {});
+      const arr = [p.w, p.u];
+      const fd = gradientByDifferences(() => mod.loss({ w: arr[0], u: arr[1] }, { x }, {}), arr);
+      expect(relativeError(g.grad.w as number, fd[0])).toBeLessThanOrEqual(1e-6);
+      expect(relativeError(g.grad.u as number, fd[1])).toBeLessThanOrEqual(1e-6);
+    });
+  }
+});
