@@ -25,6 +25,7 @@ export interface Params {
 export interface Inputs {
   /** shape [15, 27], row-major */
   x: ArrayLike<number>;
+  len: number;
 }
 
 /** Targets of one sample. */
@@ -46,16 +47,18 @@ export interface Sample {
 /** Shapes of every named value, as declared. */
 export const shapes = {
   params: { gru_W: [27, 48], gru_U: [16, 48], gru_b: [48], v: [16], c: [] },
-  inputs: { x: [15, 27] },
+  inputs: { x: [15, 27], len: [] },
   targets: { y: [] },
   outputs: { z: [] },
+  /** Integer inputs: ids are integers in 0 .. n - 1; the length inputs (len) in 1 .. n - 1. */
+  ids: { len: 16 },
 } as const;
 
 /**
  * Values per sample in the flat rows that `gradientBatch`, `stepBatch` and `fit` use.
- * Row layout: x at 0; targets: y at 0.
+ * Row layout: x at 0, len at 405; targets: y at 0.
  */
-export const INPUT_SIZE = 405;
+export const INPUT_SIZE = 406;
 export const TARGET_SIZE = 1;
 export const OUTPUT_SIZE = 1;
 /** Each output and each target as [name, offset in its row, size] (fit's metrics pair them). */
@@ -143,12 +146,16 @@ function $checkParams(p: Params, where: string, finite: boolean, writable = fals
 }
 
 /** True when every integer input of rows [first, first + count) is an id in range. */
-function $idsOk(_X: Floats, _count: number, _first: number): boolean {
+function $idsOk(X: Floats, count: number, first: number): boolean {
+  for (let i = first * INPUT_SIZE; i < (first + count) * INPUT_SIZE; i += INPUT_SIZE) {
+    for (let k = 0; k < 1; k++) { const v = X[i + 405 + k]!; if (!(Number.isInteger(v) && v >= 1 && v < 16)) return false; }
+  }
   return true;
 }
 
 /** Throws a SampleError naming the row, the input and the position of the first id out of range. */
-function $checkIds(_where: string, _X: Floats, _count: number, _first: number): void {
+function $checkIds(where: string, X: Floats, count: number, first: number): void {
+  for (let i = first * INPUT_SIZE; i < (first + count) * INPUT_SIZE; i += INPUT_SIZE) for (let k = 0; k < 1; k++) { const v = X[i + 405 + k]!; if (!(Number.isInteger(v) && v >= 1 && v < 16)) throw new SampleError(`${where}: row ${i / INPUT_SIZE}, input 'len' must be an integer length in 1..15, got ${v}`, 'len'); }
 }
 
 /** Forgets the rows the gradient kernels touched (after an update, or a gradient that no update reads). */
@@ -158,6 +165,7 @@ function $untouch(): void {
 /** Writes one sample's inputs into `into` at `at`; throws naming an input that is missing, not finite or of the wrong size. */
 export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
   $packArray(src.x, 405, '[15, 27]', into, at, where, 'input', 'x');
+  $packIds(src.len, 1, '[]', 16, into, at + 405, where, 'input', 'len', 1);
 }
 
 /** Writes one sample's targets into `into` at `at`; throws naming a target that is missing, not finite or of the wrong size. */
@@ -169,7 +177,7 @@ function $unpackOutputs(o: Floats, at: number): Outputs {
   return { z: o[at]! };
 }
 
-const $xs = new Floats(405);
+const $xs = new Floats(406);
 const $ys = new Floats(1);
 const $os = new Floats(1);
 
@@ -192,12 +200,12 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
 /**
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
  *   dloss/dz     = sigmoid(z) - y
- *   g1           = unrow(dloss/dz * v, row 15)    # dloss/d(…)
- *   g2           = scan(G[15] = g1[row 15]; G[t-1] = g1[t-1] + matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) + G[t] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) + matmul(gru_U, pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1)))
- *   dloss/dgru_W = sum_t(outer(x[t], pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1)))
- *   dloss/dgru_U = sum_t(outer(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) + outer(h[t-1], pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1)))
- *   dloss/dgru_b = sum_t(pad(matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), 17) + pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33) + pad((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), 1))
- *   dloss/dv     = dloss/dz * scan(h[0] = 0[[16]]; h[t] = sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* h[t-1] + (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)))[row 15]
+ *   g1           = unrow(pad(dloss/dz * v, 1), row 15)    # dloss/d(…)
+ *   g2           = scan(G[15] = g1[row 15]; G[t-1] = g1[t-1] + pad(select(gt(len, h[t-1][17]), 0, slice(G[t], 1)) + matmul(gru_U, pad(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)).^2), 33)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) + select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1)) + matmul(gru_U, pad(matmul(gru_U, pad(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)).^2), 33)) .* slice(h[t-1], 1) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17))), 17) + pad((-(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33))) + select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* slice(h[t-1], 1)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))), 1)), 1) + unindex(G[t][17], 17))
+ *   dloss/dgru_W = sum_t(outer(x[t], pad(matmul(gru_U, pad(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)).^2), 33)) .* slice(h[t-1], 1) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17))), 17) + pad(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)).^2), 33) + pad((-(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33))) + select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* slice(h[t-1], 1)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))), 1)))
+ *   dloss/dgru_U = sum_t(outer(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), pad(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)).^2), 33)) + outer(slice(h[t-1], 1), pad(matmul(gru_U, pad(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)).^2), 33)) .* slice(h[t-1], 1) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17))), 17) + pad((-(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33))) + select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* slice(h[t-1], 1)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))), 1)))
+ *   dloss/dgru_b = sum_t(pad(matmul(gru_U, pad(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)).^2), 33)) .* slice(h[t-1], 1) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17))), 17) + pad(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)).^2), 33) + pad((-(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33))) + select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* slice(h[t-1], 1)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))), 1))
+ *   dloss/dv     = dloss/dz * slice(scan(h[0] = concat(0[[16]], 0); h[t] = concat(select(gt(len, h[t-1][17]), sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1)) .* slice(h[t-1], 1) + (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)), slice(h[t-1], 1)), h[t-1][17] + 1))[row 15], 1)
  *   dloss/dc     = dloss/dz
  */
 export function gradient(params: Params, inputs: Inputs, targets: Targets): { loss: number; grad: Params } {
@@ -1260,7 +1268,7 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, $hy: $Hyper,
 /** The model's name, as saved in parameter files. */
 export const MODEL_NAME = "names";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
-export const STRUCTURE_HASH = '51490268f53a277ff56d0416ea4aed67f204892eed80422981a13ef753bd8894';
+export const STRUCTURE_HASH = '20af17c7a5a6a6968e5d9eb15a1b7b7d58be817f0ab0568aff432657ee4b8795';
 const $PRECISION: 'f64' | 'f32' = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['gru_W', [27, 48], 1296], ['gru_U', [16, 48], 768], ['gru_b', [48], 48], ['v', [16], 16], ['c', [], 1]];
@@ -1465,6 +1473,25 @@ function $packArray(v: unknown, size: number, shape: string, into: Floats, at: n
   }
 }
 
+/** Writes the integer ids of a sample (a number, an array or an Int32Array); throws naming the sample, the field and the position of the first id that is not an integer in low .. limit - 1 (low 1: a sequence's length). */
+function $packIds(v: unknown, size: number, shape: string, limit: number, into: Floats, at: number, where: string, kind: string, name: string, low = 0): void {
+  const scalar = shape === '[]';
+  const what = low === 0 ? 'id' : 'length';
+  if (scalar && typeof v === 'number') v = [v];
+  if (typeof v !== 'object' || v === null || (v as ArrayLike<unknown>).length !== size) {
+    throw new SampleError(v == null ? `${where} is missing ${kind} '${name}' (${scalar ? `an integer ${what}` : `${size} integer ids`} in ${low}..${limit - 1})`
+      : `${where}: ${kind} '${name}' must be ${scalar ? `an integer ${what}` : `an array of ${size} integer ids (shape ${shape})`} in ${low}..${limit - 1}, got ${$show(v)}`, name);
+  }
+  const a = v as ArrayLike<unknown>;
+  for (let k = 0; k < a.length; k++) {
+    const e = a[k];
+    if (typeof e !== 'number' || !Number.isInteger(e) || e < low || e >= limit) {
+      throw new SampleError(`${where}: ${kind} '${name}'${scalar ? '' : ` position ${k}`} must be an integer ${what} in ${low}..${limit - 1}, got ${$show(e)}`, name);
+    }
+    into[at + k] = e;
+  }
+}
+
 function $checkNumberParam(v: unknown, where: string, name: string): void {
   if (typeof v !== 'number') throw new SampleError(`${where}.${name} must be a number, got ${$show(v)}`, name);
 }
@@ -1486,54 +1513,66 @@ function $checkArrayParam(v: unknown, size: number, shape: string, where: string
 
 /** Rows per `$gradientRows` call (the size of the buffers below). */
 const $MAX_ROWS = 64;
-const $v_scan_x_gru_W_gru_b_gru_U = new Floats(16384);
-const $v_add__1_k1 = new Floats(3072);
-const $v_matmul__1_c__1_k2 = new Floats(3072);
+const $v_concat = new Floats(17);
+const $v_scan_x_len_gru_W_gru_b_gru_U = new Floats(17408);
+const $v_gt__1_k0 = new Floats(64);
+const $v_add__1_k2 = new Floats(3072);
+const $v_matmul__1_k3 = new Floats(3072);
 const $v_sigmoid = new Floats(1024);
-const $v_mul__1_c = new Floats(1024);
-const $v_matmul__1_k2 = new Floats(3072);
+const $v_mul = new Floats(1024);
+const $v_matmul__1_k3_2 = new Floats(3072);
+const $v_select = new Floats(1024);
+const $v_add = new Floats(64);
 const $v_dot_v = new Floats(64);
 const $v_z = new Floats(64);
 const $v_loss = new Floats(64);
 const $v_d_z = new Floats(64);
 const $v_mul_d_z_v = new Floats(1024);
-const $v_unrow = new Floats(16384);
-const $v_scan_x_gru_W_gru_b_gru_U_2 = new Floats(16384);
-const $v_add__2_k1 = new Floats(3072);
-const $v_matmul__2_s1__2_k2 = new Floats(3072);
+const $v_pad = new Floats(1088);
+const $v_unrow = new Floats(17408);
+const $v_scan_x_len_gru_W_gru_b_gru_U_2 = new Floats(17408);
+const $v_gt__2_k0 = new Floats(64);
+const $v_select_2 = new Floats(1024);
+const $v_add__2_k2 = new Floats(3072);
+const $v_matmul__2_k3 = new Floats(3072);
 const $v_sigmoid_2 = new Floats(1024);
 const $v_sigmoid_3 = new Floats(1024);
-const $v_mul__2_s1 = new Floats(1024);
-const $v_matmul__2_k2 = new Floats(3072);
-const $v_tanh = new Floats(1024);
-const $v_mul = new Floats(1024);
-const $v_pad = new Floats(3072);
-const $v_matmul__2_k2_2 = new Floats(1024);
 const $v_mul_2 = new Floats(1024);
-const $v_pad_2 = new Floats(3072);
+const $v_matmul__2_k3_2 = new Floats(3072);
+const $v_tanh = new Floats(1024);
 const $v_mul_3 = new Floats(1024);
+const $v_pad_2 = new Floats(3072);
+const $v_matmul__2_k3_3 = new Floats(1024);
+const $v_mul_4 = new Floats(1024);
 const $v_pad_3 = new Floats(3072);
-const $v_add = new Floats(3072);
+const $v_mul_5 = new Floats(1024);
+const $v_pad_4 = new Floats(3072);
+const $v_add_2 = new Floats(3072);
+const $v_add_3 = new Floats(1024);
+const $v_pad_5 = new Floats(1088);
+const $v_unindex = new Floats(1088);
 const $v_d_gru_U = new Floats(49152);
 const $v_d_gru_b = new Floats(3072);
-const $v_add__3_k1 = new Floats(3072);
-const $v_matmul__3_s1__3_k2 = new Floats(3072);
+const $v_gt__3_k0 = new Floats(64);
+const $v_select_3 = new Floats(1024);
+const $v_add__3_k2 = new Floats(3072);
+const $v_matmul__3_k3 = new Floats(3072);
 const $v_sigmoid_4 = new Floats(1024);
 const $v_sigmoid_5 = new Floats(1024);
-const $v_mul__3_s1 = new Floats(1024);
-const $v_matmul__3_k2 = new Floats(3072);
-const $v_tanh_2 = new Floats(1024);
-const $v_mul_4 = new Floats(1024);
-const $v_pad_4 = new Floats(3072);
-const $v_mul_5 = new Floats(1024);
-const $v_pad_5 = new Floats(3072);
 const $v_mul_6 = new Floats(1024);
+const $v_matmul__3_k3_2 = new Floats(3072);
+const $v_tanh_2 = new Floats(1024);
+const $v_mul_7 = new Floats(1024);
 const $v_pad_6 = new Floats(3072);
-const $v_add_2 = new Floats(3072);
+const $v_mul_8 = new Floats(1024);
+const $v_pad_7 = new Floats(3072);
+const $v_mul_9 = new Floats(1024);
+const $v_pad_8 = new Floats(3072);
+const $v_add_4 = new Floats(3072);
 const $v_outer = new Floats(49152);
-const $v_add_3 = new Floats(3072);
-const $v_outer__3_s1 = new Floats(49152);
-const $v_add_4 = new Floats(49152);
+const $v_add_5 = new Floats(3072);
+const $v_outer_2 = new Floats(49152);
+const $v_add_6 = new Floats(49152);
 const $v_d_v = new Floats(1024);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
@@ -1542,39 +1581,33 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
   const $p_gru_b = $p.gru_b;
   const $p_gru_U = $p.gru_U;
   const $p_c = $p.c;
+  // concat(0[[16]], 0)
+  {
+    for (let $r = 0; $r < 16; $r++) $v_concat[$r] = 0;
+    $v_concat[16] = 0;
+  }
   // row 0 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
-    $v_scan_x_gru_W_gru_b_gru_U[$b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[1 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[2 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[3 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[4 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[5 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[6 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[7 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[8 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[9 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[10 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[11 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[12 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[13 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[14 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[15 + $b * 256] = 0;
+    for (let $r = 0; $r < 17; $r++) $v_scan_x_len_gru_W_gru_b_gru_U[$b * 272 + $r] = $v_concat[$r]!;
   }
   {
     const $loop = () => {
       // …
       for (let $step = 1; $step <= 15; $step++) {
-        // matmul(~1.s0, ~1.k0) + ~1.k1
+        // gt(~1.k0, ~1.c[17])
+        for (let $b = 0; $b < $nb; $b++) {
+          $v_gt__1_k0[$b] = ($x[$xo + 405 + $b * 406]! > $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 1 + $b * 272]! ? 1 : 0);
+        }
+        // matmul(~1.s0, ~1.k1) + ~1.k2
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
+              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 406;
+              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 406;
+              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 406;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
@@ -1606,28 +1639,28 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
+              $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__1_k2[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+              $v_add__1_k2[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+              $v_add__1_k2[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+              $v_add__1_k2[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
+              $v_add__1_k2[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
+              $v_add__1_k2[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
+              $v_add__1_k2[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
+              $v_add__1_k2[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
+              $v_add__1_k2[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
+              $v_add__1_k2[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
+              $v_add__1_k2[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
+              $v_add__1_k2[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
+              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 406;
+              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 406;
+              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 406;
               const $m0 = $j;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 27; $k++) {
@@ -1641,16 +1674,16 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+              $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
             }
           }
           for (; $i < $nb; $i++) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
@@ -1667,13 +1700,13 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+              $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__1_k2[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+              $v_add__1_k2[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+              $v_add__1_k2[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
               const $m0 = $j;
               let $c00 = 0;
               for (let $k = 0; $k < 27; $k++) {
@@ -1681,30 +1714,30 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
                 const $w0 = $p_gru_W[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
             }
           }
         }
-        // matmul(~1.c, ~1.k2)
+        // matmul(slice(~1.c, 1), ~1.k3)
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
+              const $l1 = $step * 17 - 17 + ($i + 1) * 272;
+              const $l2 = $step * 17 - 17 + ($i + 2) * 272;
+              const $l3 = $step * 17 - 17 + ($i + 3) * 272;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a1 = $v_scan_x_len_gru_W_gru_b_gru_U[$l1 + $k]!;
+                const $a2 = $v_scan_x_len_gru_W_gru_b_gru_U[$l2 + $k]!;
+                const $a3 = $v_scan_x_len_gru_W_gru_b_gru_U[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -1726,58 +1759,58 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+              $v_matmul__1_k3[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__1_k3[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__1_k3[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__1_k3[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__1_k3[($i + 1) * 48 + ($j + 1)] = $c11;
+              $v_matmul__1_k3[($i + 1) * 48 + ($j + 2)] = $c12;
+              $v_matmul__1_k3[($i + 1) * 48 + ($j + 3)] = $c13;
+              $v_matmul__1_k3[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__1_k3[($i + 2) * 48 + ($j + 1)] = $c21;
+              $v_matmul__1_k3[($i + 2) * 48 + ($j + 2)] = $c22;
+              $v_matmul__1_k3[($i + 2) * 48 + ($j + 3)] = $c23;
+              $v_matmul__1_k3[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__1_k3[($i + 3) * 48 + ($j + 1)] = $c31;
+              $v_matmul__1_k3[($i + 3) * 48 + ($j + 2)] = $c32;
+              $v_matmul__1_k3[($i + 3) * 48 + ($j + 3)] = $c33;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
+              const $l1 = $step * 17 - 17 + ($i + 1) * 272;
+              const $l2 = $step * 17 - 17 + ($i + 2) * 272;
+              const $l3 = $step * 17 - 17 + ($i + 3) * 272;
               const $m0 = $j;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a1 = $v_scan_x_len_gru_W_gru_b_gru_U[$l1 + $k]!;
+                const $a2 = $v_scan_x_len_gru_W_gru_b_gru_U[$l2 + $k]!;
+                const $a3 = $v_scan_x_len_gru_W_gru_b_gru_U[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__1_k3[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__1_k3[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__1_k3[($i + 3) * 48 + $j] = $c30;
             }
           }
           for (; $i < $nb; $i++) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -1787,63 +1820,63 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__1_k3[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__1_k3[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__1_k3[$i * 48 + ($j + 3)] = $c03;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
               const $m0 = $j;
               let $c00 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3[$i * 48 + $j] = $c00;
             }
           }
         }
         // sigmoid(slice(…, 1) + slice(…, 1))
         for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid[$b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[$b * 48]! + $v_matmul__1_c__1_k2[$b * 48]!)));
-          $v_sigmoid[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[1 + $b * 48]! + $v_matmul__1_c__1_k2[1 + $b * 48]!)));
-          $v_sigmoid[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[2 + $b * 48]! + $v_matmul__1_c__1_k2[2 + $b * 48]!)));
-          $v_sigmoid[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[3 + $b * 48]! + $v_matmul__1_c__1_k2[3 + $b * 48]!)));
-          $v_sigmoid[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[4 + $b * 48]! + $v_matmul__1_c__1_k2[4 + $b * 48]!)));
-          $v_sigmoid[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[5 + $b * 48]! + $v_matmul__1_c__1_k2[5 + $b * 48]!)));
-          $v_sigmoid[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[6 + $b * 48]! + $v_matmul__1_c__1_k2[6 + $b * 48]!)));
-          $v_sigmoid[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[7 + $b * 48]! + $v_matmul__1_c__1_k2[7 + $b * 48]!)));
-          $v_sigmoid[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[8 + $b * 48]! + $v_matmul__1_c__1_k2[8 + $b * 48]!)));
-          $v_sigmoid[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[9 + $b * 48]! + $v_matmul__1_c__1_k2[9 + $b * 48]!)));
-          $v_sigmoid[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[10 + $b * 48]! + $v_matmul__1_c__1_k2[10 + $b * 48]!)));
-          $v_sigmoid[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[11 + $b * 48]! + $v_matmul__1_c__1_k2[11 + $b * 48]!)));
-          $v_sigmoid[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[12 + $b * 48]! + $v_matmul__1_c__1_k2[12 + $b * 48]!)));
-          $v_sigmoid[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[13 + $b * 48]! + $v_matmul__1_c__1_k2[13 + $b * 48]!)));
-          $v_sigmoid[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[14 + $b * 48]! + $v_matmul__1_c__1_k2[14 + $b * 48]!)));
-          $v_sigmoid[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[15 + $b * 48]! + $v_matmul__1_c__1_k2[15 + $b * 48]!)));
+          $v_sigmoid[$b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[$b * 48]! + $v_matmul__1_k3[$b * 48]!)));
+          $v_sigmoid[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[1 + $b * 48]! + $v_matmul__1_k3[1 + $b * 48]!)));
+          $v_sigmoid[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[2 + $b * 48]! + $v_matmul__1_k3[2 + $b * 48]!)));
+          $v_sigmoid[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[3 + $b * 48]! + $v_matmul__1_k3[3 + $b * 48]!)));
+          $v_sigmoid[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[4 + $b * 48]! + $v_matmul__1_k3[4 + $b * 48]!)));
+          $v_sigmoid[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[5 + $b * 48]! + $v_matmul__1_k3[5 + $b * 48]!)));
+          $v_sigmoid[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[6 + $b * 48]! + $v_matmul__1_k3[6 + $b * 48]!)));
+          $v_sigmoid[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[7 + $b * 48]! + $v_matmul__1_k3[7 + $b * 48]!)));
+          $v_sigmoid[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[8 + $b * 48]! + $v_matmul__1_k3[8 + $b * 48]!)));
+          $v_sigmoid[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[9 + $b * 48]! + $v_matmul__1_k3[9 + $b * 48]!)));
+          $v_sigmoid[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[10 + $b * 48]! + $v_matmul__1_k3[10 + $b * 48]!)));
+          $v_sigmoid[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[11 + $b * 48]! + $v_matmul__1_k3[11 + $b * 48]!)));
+          $v_sigmoid[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[12 + $b * 48]! + $v_matmul__1_k3[12 + $b * 48]!)));
+          $v_sigmoid[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[13 + $b * 48]! + $v_matmul__1_k3[13 + $b * 48]!)));
+          $v_sigmoid[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[14 + $b * 48]! + $v_matmul__1_k3[14 + $b * 48]!)));
+          $v_sigmoid[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[15 + $b * 48]! + $v_matmul__1_k3[15 + $b * 48]!)));
         }
-        // sigmoid(… + …) .* ~1.c
+        // sigmoid(… + …) .* slice(~1.c, 1)
         for (let $b = 0; $b < $nb; $b++) {
-          $v_mul__1_c[$b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[16 + $b * 48]! + $v_matmul__1_c__1_k2[16 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
-          $v_mul__1_c[1 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[17 + $b * 48]! + $v_matmul__1_c__1_k2[17 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
-          $v_mul__1_c[2 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[18 + $b * 48]! + $v_matmul__1_c__1_k2[18 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
-          $v_mul__1_c[3 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[19 + $b * 48]! + $v_matmul__1_c__1_k2[19 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
-          $v_mul__1_c[4 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[20 + $b * 48]! + $v_matmul__1_c__1_k2[20 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
-          $v_mul__1_c[5 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[21 + $b * 48]! + $v_matmul__1_c__1_k2[21 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
-          $v_mul__1_c[6 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[22 + $b * 48]! + $v_matmul__1_c__1_k2[22 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
-          $v_mul__1_c[7 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[23 + $b * 48]! + $v_matmul__1_c__1_k2[23 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
-          $v_mul__1_c[8 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[24 + $b * 48]! + $v_matmul__1_c__1_k2[24 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
-          $v_mul__1_c[9 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[25 + $b * 48]! + $v_matmul__1_c__1_k2[25 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
-          $v_mul__1_c[10 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[26 + $b * 48]! + $v_matmul__1_c__1_k2[26 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
-          $v_mul__1_c[11 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[27 + $b * 48]! + $v_matmul__1_c__1_k2[27 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
-          $v_mul__1_c[12 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[28 + $b * 48]! + $v_matmul__1_c__1_k2[28 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
-          $v_mul__1_c[13 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[29 + $b * 48]! + $v_matmul__1_c__1_k2[29 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
-          $v_mul__1_c[14 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[30 + $b * 48]! + $v_matmul__1_c__1_k2[30 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
-          $v_mul__1_c[15 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[31 + $b * 48]! + $v_matmul__1_c__1_k2[31 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
+          $v_mul[$b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[16 + $b * 48]! + $v_matmul__1_k3[16 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]!;
+          $v_mul[1 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[17 + $b * 48]! + $v_matmul__1_k3[17 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]!;
+          $v_mul[2 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[18 + $b * 48]! + $v_matmul__1_k3[18 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]!;
+          $v_mul[3 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[19 + $b * 48]! + $v_matmul__1_k3[19 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]!;
+          $v_mul[4 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[20 + $b * 48]! + $v_matmul__1_k3[20 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]!;
+          $v_mul[5 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[21 + $b * 48]! + $v_matmul__1_k3[21 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]!;
+          $v_mul[6 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[22 + $b * 48]! + $v_matmul__1_k3[22 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]!;
+          $v_mul[7 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[23 + $b * 48]! + $v_matmul__1_k3[23 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]!;
+          $v_mul[8 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[24 + $b * 48]! + $v_matmul__1_k3[24 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]!;
+          $v_mul[9 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[25 + $b * 48]! + $v_matmul__1_k3[25 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]!;
+          $v_mul[10 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[26 + $b * 48]! + $v_matmul__1_k3[26 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]!;
+          $v_mul[11 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[27 + $b * 48]! + $v_matmul__1_k3[27 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]!;
+          $v_mul[12 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[28 + $b * 48]! + $v_matmul__1_k3[28 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]!;
+          $v_mul[13 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[29 + $b * 48]! + $v_matmul__1_k3[29 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]!;
+          $v_mul[14 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[30 + $b * 48]! + $v_matmul__1_k3[30 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]!;
+          $v_mul[15 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[31 + $b * 48]! + $v_matmul__1_k3[31 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]!;
         }
-        // matmul(sigmoid(…) .* ~1.c, ~1.k2)
+        // matmul(sigmoid(…) .* slice(~1.c, 1), ~1.k3)
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
@@ -1859,10 +1892,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $a1 = $v_mul__1_c[$l1 + $k]!;
-                const $a2 = $v_mul__1_c[$l2 + $k]!;
-                const $a3 = $v_mul__1_c[$l3 + $k]!;
+                const $a0 = $v_mul[$l0 + $k]!;
+                const $a1 = $v_mul[$l1 + $k]!;
+                const $a2 = $v_mul[$l2 + $k]!;
+                const $a3 = $v_mul[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -1884,22 +1917,22 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+              $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__1_k3_2[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__1_k3_2[($i + 1) * 48 + ($j + 1)] = $c11;
+              $v_matmul__1_k3_2[($i + 1) * 48 + ($j + 2)] = $c12;
+              $v_matmul__1_k3_2[($i + 1) * 48 + ($j + 3)] = $c13;
+              $v_matmul__1_k3_2[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__1_k3_2[($i + 2) * 48 + ($j + 1)] = $c21;
+              $v_matmul__1_k3_2[($i + 2) * 48 + ($j + 2)] = $c22;
+              $v_matmul__1_k3_2[($i + 2) * 48 + ($j + 3)] = $c23;
+              $v_matmul__1_k3_2[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__1_k3_2[($i + 3) * 48 + ($j + 1)] = $c31;
+              $v_matmul__1_k3_2[($i + 3) * 48 + ($j + 2)] = $c32;
+              $v_matmul__1_k3_2[($i + 3) * 48 + ($j + 3)] = $c33;
             }
             for (; $j < 48; $j++) {
               const $l0 = $i * 16;
@@ -1909,20 +1942,20 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
               const $m0 = $j;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $a1 = $v_mul__1_c[$l1 + $k]!;
-                const $a2 = $v_mul__1_c[$l2 + $k]!;
-                const $a3 = $v_mul__1_c[$l3 + $k]!;
+                const $a0 = $v_mul[$l0 + $k]!;
+                const $a1 = $v_mul[$l1 + $k]!;
+                const $a2 = $v_mul[$l2 + $k]!;
+                const $a3 = $v_mul[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3_2[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__1_k3_2[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__1_k3_2[($i + 3) * 48 + $j] = $c30;
             }
           }
           for (; $i < $nb; $i++) {
@@ -1935,7 +1968,7 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
+                const $a0 = $v_mul[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -1945,71 +1978,82 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 3)] = $c03;
             }
             for (; $j < 48; $j++) {
               const $l0 = $i * 16;
               const $m0 = $j;
               let $c00 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
+                const $a0 = $v_mul[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
             }
           }
         }
-        // … .* ~1.c + (1 - …) .* tanh(…)
+        // select(gt(~1.k0, ~1.c[17]), … .* slice(~1.c, 1) + … .* …, slice(~1.c, 1))
         for (let $b = 0; $b < $nb; $b++) {
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + $b * 256] = $v_sigmoid[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! + (1 - $v_sigmoid[$b * 16]!) * Math.tanh($v_add__1_k1[32 + $b * 48]! + $v_matmul__1_k2[32 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 1 + $b * 256] = $v_sigmoid[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! + (1 - $v_sigmoid[1 + $b * 16]!) * Math.tanh($v_add__1_k1[33 + $b * 48]! + $v_matmul__1_k2[33 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 2 + $b * 256] = $v_sigmoid[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! + (1 - $v_sigmoid[2 + $b * 16]!) * Math.tanh($v_add__1_k1[34 + $b * 48]! + $v_matmul__1_k2[34 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 3 + $b * 256] = $v_sigmoid[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! + (1 - $v_sigmoid[3 + $b * 16]!) * Math.tanh($v_add__1_k1[35 + $b * 48]! + $v_matmul__1_k2[35 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 4 + $b * 256] = $v_sigmoid[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! + (1 - $v_sigmoid[4 + $b * 16]!) * Math.tanh($v_add__1_k1[36 + $b * 48]! + $v_matmul__1_k2[36 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 5 + $b * 256] = $v_sigmoid[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! + (1 - $v_sigmoid[5 + $b * 16]!) * Math.tanh($v_add__1_k1[37 + $b * 48]! + $v_matmul__1_k2[37 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 6 + $b * 256] = $v_sigmoid[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! + (1 - $v_sigmoid[6 + $b * 16]!) * Math.tanh($v_add__1_k1[38 + $b * 48]! + $v_matmul__1_k2[38 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 7 + $b * 256] = $v_sigmoid[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! + (1 - $v_sigmoid[7 + $b * 16]!) * Math.tanh($v_add__1_k1[39 + $b * 48]! + $v_matmul__1_k2[39 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 8 + $b * 256] = $v_sigmoid[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! + (1 - $v_sigmoid[8 + $b * 16]!) * Math.tanh($v_add__1_k1[40 + $b * 48]! + $v_matmul__1_k2[40 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 9 + $b * 256] = $v_sigmoid[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! + (1 - $v_sigmoid[9 + $b * 16]!) * Math.tanh($v_add__1_k1[41 + $b * 48]! + $v_matmul__1_k2[41 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 10 + $b * 256] = $v_sigmoid[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! + (1 - $v_sigmoid[10 + $b * 16]!) * Math.tanh($v_add__1_k1[42 + $b * 48]! + $v_matmul__1_k2[42 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 11 + $b * 256] = $v_sigmoid[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! + (1 - $v_sigmoid[11 + $b * 16]!) * Math.tanh($v_add__1_k1[43 + $b * 48]! + $v_matmul__1_k2[43 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 12 + $b * 256] = $v_sigmoid[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! + (1 - $v_sigmoid[12 + $b * 16]!) * Math.tanh($v_add__1_k1[44 + $b * 48]! + $v_matmul__1_k2[44 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 13 + $b * 256] = $v_sigmoid[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! + (1 - $v_sigmoid[13 + $b * 16]!) * Math.tanh($v_add__1_k1[45 + $b * 48]! + $v_matmul__1_k2[45 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 14 + $b * 256] = $v_sigmoid[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! + (1 - $v_sigmoid[14 + $b * 16]!) * Math.tanh($v_add__1_k1[46 + $b * 48]! + $v_matmul__1_k2[46 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 15 + $b * 256] = $v_sigmoid[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! + (1 - $v_sigmoid[15 + $b * 16]!) * Math.tanh($v_add__1_k1[47 + $b * 48]! + $v_matmul__1_k2[47 + $b * 48]!);
+          $v_select[$b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[$b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]! + (1 - $v_sigmoid[$b * 16]!) * Math.tanh($v_add__1_k2[32 + $b * 48]! + $v_matmul__1_k3_2[32 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]!);
+          $v_select[1 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[1 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]! + (1 - $v_sigmoid[1 + $b * 16]!) * Math.tanh($v_add__1_k2[33 + $b * 48]! + $v_matmul__1_k3_2[33 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]!);
+          $v_select[2 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[2 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]! + (1 - $v_sigmoid[2 + $b * 16]!) * Math.tanh($v_add__1_k2[34 + $b * 48]! + $v_matmul__1_k3_2[34 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]!);
+          $v_select[3 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[3 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]! + (1 - $v_sigmoid[3 + $b * 16]!) * Math.tanh($v_add__1_k2[35 + $b * 48]! + $v_matmul__1_k3_2[35 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]!);
+          $v_select[4 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[4 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]! + (1 - $v_sigmoid[4 + $b * 16]!) * Math.tanh($v_add__1_k2[36 + $b * 48]! + $v_matmul__1_k3_2[36 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]!);
+          $v_select[5 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[5 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]! + (1 - $v_sigmoid[5 + $b * 16]!) * Math.tanh($v_add__1_k2[37 + $b * 48]! + $v_matmul__1_k3_2[37 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]!);
+          $v_select[6 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[6 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]! + (1 - $v_sigmoid[6 + $b * 16]!) * Math.tanh($v_add__1_k2[38 + $b * 48]! + $v_matmul__1_k3_2[38 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]!);
+          $v_select[7 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[7 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]! + (1 - $v_sigmoid[7 + $b * 16]!) * Math.tanh($v_add__1_k2[39 + $b * 48]! + $v_matmul__1_k3_2[39 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]!);
+          $v_select[8 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[8 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]! + (1 - $v_sigmoid[8 + $b * 16]!) * Math.tanh($v_add__1_k2[40 + $b * 48]! + $v_matmul__1_k3_2[40 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]!);
+          $v_select[9 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[9 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]! + (1 - $v_sigmoid[9 + $b * 16]!) * Math.tanh($v_add__1_k2[41 + $b * 48]! + $v_matmul__1_k3_2[41 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]!);
+          $v_select[10 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[10 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]! + (1 - $v_sigmoid[10 + $b * 16]!) * Math.tanh($v_add__1_k2[42 + $b * 48]! + $v_matmul__1_k3_2[42 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]!);
+          $v_select[11 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[11 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]! + (1 - $v_sigmoid[11 + $b * 16]!) * Math.tanh($v_add__1_k2[43 + $b * 48]! + $v_matmul__1_k3_2[43 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]!);
+          $v_select[12 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[12 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]! + (1 - $v_sigmoid[12 + $b * 16]!) * Math.tanh($v_add__1_k2[44 + $b * 48]! + $v_matmul__1_k3_2[44 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]!);
+          $v_select[13 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[13 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]! + (1 - $v_sigmoid[13 + $b * 16]!) * Math.tanh($v_add__1_k2[45 + $b * 48]! + $v_matmul__1_k3_2[45 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]!);
+          $v_select[14 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[14 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]! + (1 - $v_sigmoid[14 + $b * 16]!) * Math.tanh($v_add__1_k2[46 + $b * 48]! + $v_matmul__1_k3_2[46 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]!);
+          $v_select[15 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[15 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]! + (1 - $v_sigmoid[15 + $b * 16]!) * Math.tanh($v_add__1_k2[47 + $b * 48]! + $v_matmul__1_k3_2[47 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]!);
+        }
+        // ~1.c[17] + 1
+        for (let $b = 0; $b < $nb; $b++) {
+          $v_add[$b] = $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 1 + $b * 272]! + 1;
+        }
+        // concat(select(gt(~1.k0, ~1.c[17]), … + …, slice(~1.c, 1)), ~1.c[17] + 1)
+        for (let $b = 0; $b < $nb; $b++) {
+          {
+            for (let $r = 0; $r < 16; $r++) $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 + $b * 272 + $r] = $v_select[$b * 16 + $r]!;
+            $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 + 16 + $b * 272] = $v_add[$b]!;
+          }
         }
       }
     };
     $loop();
   }
-  // dot(v, …[row 15])
+  // dot(v, slice(…[row 15], 1))
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
-      $s += $p_v[0]! * $v_scan_x_gru_W_gru_b_gru_U[240 + $b * 256]!;
-      $s += $p_v[1]! * $v_scan_x_gru_W_gru_b_gru_U[241 + $b * 256]!;
-      $s += $p_v[2]! * $v_scan_x_gru_W_gru_b_gru_U[242 + $b * 256]!;
-      $s += $p_v[3]! * $v_scan_x_gru_W_gru_b_gru_U[243 + $b * 256]!;
-      $s += $p_v[4]! * $v_scan_x_gru_W_gru_b_gru_U[244 + $b * 256]!;
-      $s += $p_v[5]! * $v_scan_x_gru_W_gru_b_gru_U[245 + $b * 256]!;
-      $s += $p_v[6]! * $v_scan_x_gru_W_gru_b_gru_U[246 + $b * 256]!;
-      $s += $p_v[7]! * $v_scan_x_gru_W_gru_b_gru_U[247 + $b * 256]!;
-      $s += $p_v[8]! * $v_scan_x_gru_W_gru_b_gru_U[248 + $b * 256]!;
-      $s += $p_v[9]! * $v_scan_x_gru_W_gru_b_gru_U[249 + $b * 256]!;
-      $s += $p_v[10]! * $v_scan_x_gru_W_gru_b_gru_U[250 + $b * 256]!;
-      $s += $p_v[11]! * $v_scan_x_gru_W_gru_b_gru_U[251 + $b * 256]!;
-      $s += $p_v[12]! * $v_scan_x_gru_W_gru_b_gru_U[252 + $b * 256]!;
-      $s += $p_v[13]! * $v_scan_x_gru_W_gru_b_gru_U[253 + $b * 256]!;
-      $s += $p_v[14]! * $v_scan_x_gru_W_gru_b_gru_U[254 + $b * 256]!;
-      $s += $p_v[15]! * $v_scan_x_gru_W_gru_b_gru_U[255 + $b * 256]!;
+      $s += $p_v[0]! * $v_scan_x_len_gru_W_gru_b_gru_U[255 + $b * 272]!;
+      $s += $p_v[1]! * $v_scan_x_len_gru_W_gru_b_gru_U[256 + $b * 272]!;
+      $s += $p_v[2]! * $v_scan_x_len_gru_W_gru_b_gru_U[257 + $b * 272]!;
+      $s += $p_v[3]! * $v_scan_x_len_gru_W_gru_b_gru_U[258 + $b * 272]!;
+      $s += $p_v[4]! * $v_scan_x_len_gru_W_gru_b_gru_U[259 + $b * 272]!;
+      $s += $p_v[5]! * $v_scan_x_len_gru_W_gru_b_gru_U[260 + $b * 272]!;
+      $s += $p_v[6]! * $v_scan_x_len_gru_W_gru_b_gru_U[261 + $b * 272]!;
+      $s += $p_v[7]! * $v_scan_x_len_gru_W_gru_b_gru_U[262 + $b * 272]!;
+      $s += $p_v[8]! * $v_scan_x_len_gru_W_gru_b_gru_U[263 + $b * 272]!;
+      $s += $p_v[9]! * $v_scan_x_len_gru_W_gru_b_gru_U[264 + $b * 272]!;
+      $s += $p_v[10]! * $v_scan_x_len_gru_W_gru_b_gru_U[265 + $b * 272]!;
+      $s += $p_v[11]! * $v_scan_x_len_gru_W_gru_b_gru_U[266 + $b * 272]!;
+      $s += $p_v[12]! * $v_scan_x_len_gru_W_gru_b_gru_U[267 + $b * 272]!;
+      $s += $p_v[13]! * $v_scan_x_len_gru_W_gru_b_gru_U[268 + $b * 272]!;
+      $s += $p_v[14]! * $v_scan_x_len_gru_W_gru_b_gru_U[269 + $b * 272]!;
+      $s += $p_v[15]! * $v_scan_x_len_gru_W_gru_b_gru_U[270 + $b * 272]!;
       $v_dot_v[$b] = $s;
     }
   }
-  // z = dot(v, …[row 15]) + c
+  // z = dot(v, slice(…, 1)) + c
   for (let $b = 0; $b < $nb; $b++) {
     $v_z[$b] = $v_dot_v[$b]! + $p_c;
   }
@@ -2025,39 +2069,33 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const $p_gru_b = $p.gru_b;
   const $p_gru_U = $p.gru_U;
   const $p_c = $p.c;
+  // concat(0[[16]], 0)
+  {
+    for (let $r = 0; $r < 16; $r++) $v_concat[$r] = 0;
+    $v_concat[16] = 0;
+  }
   // row 0 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
-    $v_scan_x_gru_W_gru_b_gru_U[$b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[1 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[2 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[3 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[4 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[5 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[6 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[7 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[8 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[9 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[10 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[11 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[12 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[13 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[14 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[15 + $b * 256] = 0;
+    for (let $r = 0; $r < 17; $r++) $v_scan_x_len_gru_W_gru_b_gru_U[$b * 272 + $r] = $v_concat[$r]!;
   }
   {
     const $loop = () => {
       // …
       for (let $step = 1; $step <= 15; $step++) {
-        // matmul(~1.s0, ~1.k0) + ~1.k1
+        // gt(~1.k0, ~1.c[17])
+        for (let $b = 0; $b < $nb; $b++) {
+          $v_gt__1_k0[$b] = ($x[$xo + 405 + $b * 406]! > $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 1 + $b * 272]! ? 1 : 0);
+        }
+        // matmul(~1.s0, ~1.k1) + ~1.k2
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
+              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 406;
+              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 406;
+              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 406;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
@@ -2089,28 +2127,28 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
+              $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__1_k2[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+              $v_add__1_k2[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+              $v_add__1_k2[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+              $v_add__1_k2[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
+              $v_add__1_k2[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
+              $v_add__1_k2[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
+              $v_add__1_k2[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
+              $v_add__1_k2[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
+              $v_add__1_k2[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
+              $v_add__1_k2[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
+              $v_add__1_k2[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
+              $v_add__1_k2[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
+              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 406;
+              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 406;
+              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 406;
               const $m0 = $j;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 27; $k++) {
@@ -2124,16 +2162,16 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+              $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
             }
           }
           for (; $i < $nb; $i++) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
@@ -2150,13 +2188,13 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+              $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__1_k2[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+              $v_add__1_k2[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+              $v_add__1_k2[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
               const $m0 = $j;
               let $c00 = 0;
               for (let $k = 0; $k < 27; $k++) {
@@ -2164,30 +2202,30 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
                 const $w0 = $p_gru_W[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
             }
           }
         }
-        // matmul(~1.c, ~1.k2)
+        // matmul(slice(~1.c, 1), ~1.k3)
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
+              const $l1 = $step * 17 - 17 + ($i + 1) * 272;
+              const $l2 = $step * 17 - 17 + ($i + 2) * 272;
+              const $l3 = $step * 17 - 17 + ($i + 3) * 272;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a1 = $v_scan_x_len_gru_W_gru_b_gru_U[$l1 + $k]!;
+                const $a2 = $v_scan_x_len_gru_W_gru_b_gru_U[$l2 + $k]!;
+                const $a3 = $v_scan_x_len_gru_W_gru_b_gru_U[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -2209,58 +2247,58 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+              $v_matmul__1_k3[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__1_k3[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__1_k3[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__1_k3[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__1_k3[($i + 1) * 48 + ($j + 1)] = $c11;
+              $v_matmul__1_k3[($i + 1) * 48 + ($j + 2)] = $c12;
+              $v_matmul__1_k3[($i + 1) * 48 + ($j + 3)] = $c13;
+              $v_matmul__1_k3[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__1_k3[($i + 2) * 48 + ($j + 1)] = $c21;
+              $v_matmul__1_k3[($i + 2) * 48 + ($j + 2)] = $c22;
+              $v_matmul__1_k3[($i + 2) * 48 + ($j + 3)] = $c23;
+              $v_matmul__1_k3[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__1_k3[($i + 3) * 48 + ($j + 1)] = $c31;
+              $v_matmul__1_k3[($i + 3) * 48 + ($j + 2)] = $c32;
+              $v_matmul__1_k3[($i + 3) * 48 + ($j + 3)] = $c33;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
+              const $l1 = $step * 17 - 17 + ($i + 1) * 272;
+              const $l2 = $step * 17 - 17 + ($i + 2) * 272;
+              const $l3 = $step * 17 - 17 + ($i + 3) * 272;
               const $m0 = $j;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a1 = $v_scan_x_len_gru_W_gru_b_gru_U[$l1 + $k]!;
+                const $a2 = $v_scan_x_len_gru_W_gru_b_gru_U[$l2 + $k]!;
+                const $a3 = $v_scan_x_len_gru_W_gru_b_gru_U[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__1_k3[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__1_k3[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__1_k3[($i + 3) * 48 + $j] = $c30;
             }
           }
           for (; $i < $nb; $i++) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -2270,63 +2308,63 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__1_k3[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__1_k3[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__1_k3[$i * 48 + ($j + 3)] = $c03;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
               const $m0 = $j;
               let $c00 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3[$i * 48 + $j] = $c00;
             }
           }
         }
         // sigmoid(slice(…, 1) + slice(…, 1))
         for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid[$b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[$b * 48]! + $v_matmul__1_c__1_k2[$b * 48]!)));
-          $v_sigmoid[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[1 + $b * 48]! + $v_matmul__1_c__1_k2[1 + $b * 48]!)));
-          $v_sigmoid[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[2 + $b * 48]! + $v_matmul__1_c__1_k2[2 + $b * 48]!)));
-          $v_sigmoid[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[3 + $b * 48]! + $v_matmul__1_c__1_k2[3 + $b * 48]!)));
-          $v_sigmoid[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[4 + $b * 48]! + $v_matmul__1_c__1_k2[4 + $b * 48]!)));
-          $v_sigmoid[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[5 + $b * 48]! + $v_matmul__1_c__1_k2[5 + $b * 48]!)));
-          $v_sigmoid[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[6 + $b * 48]! + $v_matmul__1_c__1_k2[6 + $b * 48]!)));
-          $v_sigmoid[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[7 + $b * 48]! + $v_matmul__1_c__1_k2[7 + $b * 48]!)));
-          $v_sigmoid[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[8 + $b * 48]! + $v_matmul__1_c__1_k2[8 + $b * 48]!)));
-          $v_sigmoid[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[9 + $b * 48]! + $v_matmul__1_c__1_k2[9 + $b * 48]!)));
-          $v_sigmoid[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[10 + $b * 48]! + $v_matmul__1_c__1_k2[10 + $b * 48]!)));
-          $v_sigmoid[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[11 + $b * 48]! + $v_matmul__1_c__1_k2[11 + $b * 48]!)));
-          $v_sigmoid[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[12 + $b * 48]! + $v_matmul__1_c__1_k2[12 + $b * 48]!)));
-          $v_sigmoid[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[13 + $b * 48]! + $v_matmul__1_c__1_k2[13 + $b * 48]!)));
-          $v_sigmoid[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[14 + $b * 48]! + $v_matmul__1_c__1_k2[14 + $b * 48]!)));
-          $v_sigmoid[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[15 + $b * 48]! + $v_matmul__1_c__1_k2[15 + $b * 48]!)));
+          $v_sigmoid[$b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[$b * 48]! + $v_matmul__1_k3[$b * 48]!)));
+          $v_sigmoid[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[1 + $b * 48]! + $v_matmul__1_k3[1 + $b * 48]!)));
+          $v_sigmoid[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[2 + $b * 48]! + $v_matmul__1_k3[2 + $b * 48]!)));
+          $v_sigmoid[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[3 + $b * 48]! + $v_matmul__1_k3[3 + $b * 48]!)));
+          $v_sigmoid[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[4 + $b * 48]! + $v_matmul__1_k3[4 + $b * 48]!)));
+          $v_sigmoid[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[5 + $b * 48]! + $v_matmul__1_k3[5 + $b * 48]!)));
+          $v_sigmoid[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[6 + $b * 48]! + $v_matmul__1_k3[6 + $b * 48]!)));
+          $v_sigmoid[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[7 + $b * 48]! + $v_matmul__1_k3[7 + $b * 48]!)));
+          $v_sigmoid[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[8 + $b * 48]! + $v_matmul__1_k3[8 + $b * 48]!)));
+          $v_sigmoid[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[9 + $b * 48]! + $v_matmul__1_k3[9 + $b * 48]!)));
+          $v_sigmoid[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[10 + $b * 48]! + $v_matmul__1_k3[10 + $b * 48]!)));
+          $v_sigmoid[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[11 + $b * 48]! + $v_matmul__1_k3[11 + $b * 48]!)));
+          $v_sigmoid[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[12 + $b * 48]! + $v_matmul__1_k3[12 + $b * 48]!)));
+          $v_sigmoid[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[13 + $b * 48]! + $v_matmul__1_k3[13 + $b * 48]!)));
+          $v_sigmoid[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[14 + $b * 48]! + $v_matmul__1_k3[14 + $b * 48]!)));
+          $v_sigmoid[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[15 + $b * 48]! + $v_matmul__1_k3[15 + $b * 48]!)));
         }
-        // sigmoid(… + …) .* ~1.c
+        // sigmoid(… + …) .* slice(~1.c, 1)
         for (let $b = 0; $b < $nb; $b++) {
-          $v_mul__1_c[$b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[16 + $b * 48]! + $v_matmul__1_c__1_k2[16 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
-          $v_mul__1_c[1 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[17 + $b * 48]! + $v_matmul__1_c__1_k2[17 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
-          $v_mul__1_c[2 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[18 + $b * 48]! + $v_matmul__1_c__1_k2[18 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
-          $v_mul__1_c[3 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[19 + $b * 48]! + $v_matmul__1_c__1_k2[19 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
-          $v_mul__1_c[4 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[20 + $b * 48]! + $v_matmul__1_c__1_k2[20 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
-          $v_mul__1_c[5 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[21 + $b * 48]! + $v_matmul__1_c__1_k2[21 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
-          $v_mul__1_c[6 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[22 + $b * 48]! + $v_matmul__1_c__1_k2[22 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
-          $v_mul__1_c[7 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[23 + $b * 48]! + $v_matmul__1_c__1_k2[23 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
-          $v_mul__1_c[8 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[24 + $b * 48]! + $v_matmul__1_c__1_k2[24 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
-          $v_mul__1_c[9 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[25 + $b * 48]! + $v_matmul__1_c__1_k2[25 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
-          $v_mul__1_c[10 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[26 + $b * 48]! + $v_matmul__1_c__1_k2[26 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
-          $v_mul__1_c[11 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[27 + $b * 48]! + $v_matmul__1_c__1_k2[27 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
-          $v_mul__1_c[12 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[28 + $b * 48]! + $v_matmul__1_c__1_k2[28 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
-          $v_mul__1_c[13 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[29 + $b * 48]! + $v_matmul__1_c__1_k2[29 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
-          $v_mul__1_c[14 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[30 + $b * 48]! + $v_matmul__1_c__1_k2[30 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
-          $v_mul__1_c[15 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[31 + $b * 48]! + $v_matmul__1_c__1_k2[31 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
+          $v_mul[$b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[16 + $b * 48]! + $v_matmul__1_k3[16 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]!;
+          $v_mul[1 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[17 + $b * 48]! + $v_matmul__1_k3[17 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]!;
+          $v_mul[2 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[18 + $b * 48]! + $v_matmul__1_k3[18 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]!;
+          $v_mul[3 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[19 + $b * 48]! + $v_matmul__1_k3[19 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]!;
+          $v_mul[4 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[20 + $b * 48]! + $v_matmul__1_k3[20 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]!;
+          $v_mul[5 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[21 + $b * 48]! + $v_matmul__1_k3[21 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]!;
+          $v_mul[6 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[22 + $b * 48]! + $v_matmul__1_k3[22 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]!;
+          $v_mul[7 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[23 + $b * 48]! + $v_matmul__1_k3[23 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]!;
+          $v_mul[8 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[24 + $b * 48]! + $v_matmul__1_k3[24 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]!;
+          $v_mul[9 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[25 + $b * 48]! + $v_matmul__1_k3[25 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]!;
+          $v_mul[10 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[26 + $b * 48]! + $v_matmul__1_k3[26 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]!;
+          $v_mul[11 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[27 + $b * 48]! + $v_matmul__1_k3[27 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]!;
+          $v_mul[12 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[28 + $b * 48]! + $v_matmul__1_k3[28 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]!;
+          $v_mul[13 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[29 + $b * 48]! + $v_matmul__1_k3[29 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]!;
+          $v_mul[14 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[30 + $b * 48]! + $v_matmul__1_k3[30 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]!;
+          $v_mul[15 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[31 + $b * 48]! + $v_matmul__1_k3[31 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]!;
         }
-        // matmul(sigmoid(…) .* ~1.c, ~1.k2)
+        // matmul(sigmoid(…) .* slice(~1.c, 1), ~1.k3)
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
@@ -2342,10 +2380,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $a1 = $v_mul__1_c[$l1 + $k]!;
-                const $a2 = $v_mul__1_c[$l2 + $k]!;
-                const $a3 = $v_mul__1_c[$l3 + $k]!;
+                const $a0 = $v_mul[$l0 + $k]!;
+                const $a1 = $v_mul[$l1 + $k]!;
+                const $a2 = $v_mul[$l2 + $k]!;
+                const $a3 = $v_mul[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -2367,22 +2405,22 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+              $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__1_k3_2[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__1_k3_2[($i + 1) * 48 + ($j + 1)] = $c11;
+              $v_matmul__1_k3_2[($i + 1) * 48 + ($j + 2)] = $c12;
+              $v_matmul__1_k3_2[($i + 1) * 48 + ($j + 3)] = $c13;
+              $v_matmul__1_k3_2[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__1_k3_2[($i + 2) * 48 + ($j + 1)] = $c21;
+              $v_matmul__1_k3_2[($i + 2) * 48 + ($j + 2)] = $c22;
+              $v_matmul__1_k3_2[($i + 2) * 48 + ($j + 3)] = $c23;
+              $v_matmul__1_k3_2[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__1_k3_2[($i + 3) * 48 + ($j + 1)] = $c31;
+              $v_matmul__1_k3_2[($i + 3) * 48 + ($j + 2)] = $c32;
+              $v_matmul__1_k3_2[($i + 3) * 48 + ($j + 3)] = $c33;
             }
             for (; $j < 48; $j++) {
               const $l0 = $i * 16;
@@ -2392,20 +2430,20 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
               const $m0 = $j;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $a1 = $v_mul__1_c[$l1 + $k]!;
-                const $a2 = $v_mul__1_c[$l2 + $k]!;
-                const $a3 = $v_mul__1_c[$l3 + $k]!;
+                const $a0 = $v_mul[$l0 + $k]!;
+                const $a1 = $v_mul[$l1 + $k]!;
+                const $a2 = $v_mul[$l2 + $k]!;
+                const $a3 = $v_mul[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3_2[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__1_k3_2[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__1_k3_2[($i + 3) * 48 + $j] = $c30;
             }
           }
           for (; $i < $nb; $i++) {
@@ -2418,7 +2456,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
+                const $a0 = $v_mul[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -2428,71 +2466,82 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 3)] = $c03;
             }
             for (; $j < 48; $j++) {
               const $l0 = $i * 16;
               const $m0 = $j;
               let $c00 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
+                const $a0 = $v_mul[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
             }
           }
         }
-        // … .* ~1.c + (1 - …) .* tanh(…)
+        // select(gt(~1.k0, ~1.c[17]), … .* slice(~1.c, 1) + … .* …, slice(~1.c, 1))
         for (let $b = 0; $b < $nb; $b++) {
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + $b * 256] = $v_sigmoid[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! + (1 - $v_sigmoid[$b * 16]!) * Math.tanh($v_add__1_k1[32 + $b * 48]! + $v_matmul__1_k2[32 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 1 + $b * 256] = $v_sigmoid[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! + (1 - $v_sigmoid[1 + $b * 16]!) * Math.tanh($v_add__1_k1[33 + $b * 48]! + $v_matmul__1_k2[33 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 2 + $b * 256] = $v_sigmoid[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! + (1 - $v_sigmoid[2 + $b * 16]!) * Math.tanh($v_add__1_k1[34 + $b * 48]! + $v_matmul__1_k2[34 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 3 + $b * 256] = $v_sigmoid[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! + (1 - $v_sigmoid[3 + $b * 16]!) * Math.tanh($v_add__1_k1[35 + $b * 48]! + $v_matmul__1_k2[35 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 4 + $b * 256] = $v_sigmoid[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! + (1 - $v_sigmoid[4 + $b * 16]!) * Math.tanh($v_add__1_k1[36 + $b * 48]! + $v_matmul__1_k2[36 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 5 + $b * 256] = $v_sigmoid[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! + (1 - $v_sigmoid[5 + $b * 16]!) * Math.tanh($v_add__1_k1[37 + $b * 48]! + $v_matmul__1_k2[37 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 6 + $b * 256] = $v_sigmoid[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! + (1 - $v_sigmoid[6 + $b * 16]!) * Math.tanh($v_add__1_k1[38 + $b * 48]! + $v_matmul__1_k2[38 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 7 + $b * 256] = $v_sigmoid[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! + (1 - $v_sigmoid[7 + $b * 16]!) * Math.tanh($v_add__1_k1[39 + $b * 48]! + $v_matmul__1_k2[39 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 8 + $b * 256] = $v_sigmoid[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! + (1 - $v_sigmoid[8 + $b * 16]!) * Math.tanh($v_add__1_k1[40 + $b * 48]! + $v_matmul__1_k2[40 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 9 + $b * 256] = $v_sigmoid[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! + (1 - $v_sigmoid[9 + $b * 16]!) * Math.tanh($v_add__1_k1[41 + $b * 48]! + $v_matmul__1_k2[41 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 10 + $b * 256] = $v_sigmoid[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! + (1 - $v_sigmoid[10 + $b * 16]!) * Math.tanh($v_add__1_k1[42 + $b * 48]! + $v_matmul__1_k2[42 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 11 + $b * 256] = $v_sigmoid[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! + (1 - $v_sigmoid[11 + $b * 16]!) * Math.tanh($v_add__1_k1[43 + $b * 48]! + $v_matmul__1_k2[43 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 12 + $b * 256] = $v_sigmoid[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! + (1 - $v_sigmoid[12 + $b * 16]!) * Math.tanh($v_add__1_k1[44 + $b * 48]! + $v_matmul__1_k2[44 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 13 + $b * 256] = $v_sigmoid[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! + (1 - $v_sigmoid[13 + $b * 16]!) * Math.tanh($v_add__1_k1[45 + $b * 48]! + $v_matmul__1_k2[45 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 14 + $b * 256] = $v_sigmoid[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! + (1 - $v_sigmoid[14 + $b * 16]!) * Math.tanh($v_add__1_k1[46 + $b * 48]! + $v_matmul__1_k2[46 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 15 + $b * 256] = $v_sigmoid[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! + (1 - $v_sigmoid[15 + $b * 16]!) * Math.tanh($v_add__1_k1[47 + $b * 48]! + $v_matmul__1_k2[47 + $b * 48]!);
+          $v_select[$b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[$b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]! + (1 - $v_sigmoid[$b * 16]!) * Math.tanh($v_add__1_k2[32 + $b * 48]! + $v_matmul__1_k3_2[32 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]!);
+          $v_select[1 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[1 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]! + (1 - $v_sigmoid[1 + $b * 16]!) * Math.tanh($v_add__1_k2[33 + $b * 48]! + $v_matmul__1_k3_2[33 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]!);
+          $v_select[2 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[2 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]! + (1 - $v_sigmoid[2 + $b * 16]!) * Math.tanh($v_add__1_k2[34 + $b * 48]! + $v_matmul__1_k3_2[34 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]!);
+          $v_select[3 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[3 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]! + (1 - $v_sigmoid[3 + $b * 16]!) * Math.tanh($v_add__1_k2[35 + $b * 48]! + $v_matmul__1_k3_2[35 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]!);
+          $v_select[4 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[4 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]! + (1 - $v_sigmoid[4 + $b * 16]!) * Math.tanh($v_add__1_k2[36 + $b * 48]! + $v_matmul__1_k3_2[36 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]!);
+          $v_select[5 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[5 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]! + (1 - $v_sigmoid[5 + $b * 16]!) * Math.tanh($v_add__1_k2[37 + $b * 48]! + $v_matmul__1_k3_2[37 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]!);
+          $v_select[6 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[6 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]! + (1 - $v_sigmoid[6 + $b * 16]!) * Math.tanh($v_add__1_k2[38 + $b * 48]! + $v_matmul__1_k3_2[38 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]!);
+          $v_select[7 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[7 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]! + (1 - $v_sigmoid[7 + $b * 16]!) * Math.tanh($v_add__1_k2[39 + $b * 48]! + $v_matmul__1_k3_2[39 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]!);
+          $v_select[8 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[8 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]! + (1 - $v_sigmoid[8 + $b * 16]!) * Math.tanh($v_add__1_k2[40 + $b * 48]! + $v_matmul__1_k3_2[40 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]!);
+          $v_select[9 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[9 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]! + (1 - $v_sigmoid[9 + $b * 16]!) * Math.tanh($v_add__1_k2[41 + $b * 48]! + $v_matmul__1_k3_2[41 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]!);
+          $v_select[10 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[10 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]! + (1 - $v_sigmoid[10 + $b * 16]!) * Math.tanh($v_add__1_k2[42 + $b * 48]! + $v_matmul__1_k3_2[42 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]!);
+          $v_select[11 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[11 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]! + (1 - $v_sigmoid[11 + $b * 16]!) * Math.tanh($v_add__1_k2[43 + $b * 48]! + $v_matmul__1_k3_2[43 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]!);
+          $v_select[12 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[12 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]! + (1 - $v_sigmoid[12 + $b * 16]!) * Math.tanh($v_add__1_k2[44 + $b * 48]! + $v_matmul__1_k3_2[44 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]!);
+          $v_select[13 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[13 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]! + (1 - $v_sigmoid[13 + $b * 16]!) * Math.tanh($v_add__1_k2[45 + $b * 48]! + $v_matmul__1_k3_2[45 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]!);
+          $v_select[14 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[14 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]! + (1 - $v_sigmoid[14 + $b * 16]!) * Math.tanh($v_add__1_k2[46 + $b * 48]! + $v_matmul__1_k3_2[46 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]!);
+          $v_select[15 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[15 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]! + (1 - $v_sigmoid[15 + $b * 16]!) * Math.tanh($v_add__1_k2[47 + $b * 48]! + $v_matmul__1_k3_2[47 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]!);
+        }
+        // ~1.c[17] + 1
+        for (let $b = 0; $b < $nb; $b++) {
+          $v_add[$b] = $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 1 + $b * 272]! + 1;
+        }
+        // concat(select(gt(~1.k0, ~1.c[17]), … + …, slice(~1.c, 1)), ~1.c[17] + 1)
+        for (let $b = 0; $b < $nb; $b++) {
+          {
+            for (let $r = 0; $r < 16; $r++) $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 + $b * 272 + $r] = $v_select[$b * 16 + $r]!;
+            $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 + 16 + $b * 272] = $v_add[$b]!;
+          }
         }
       }
     };
     $loop();
   }
-  // dot(v, …[row 15])
+  // dot(v, slice(…[row 15], 1))
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
-      $s += $p_v[0]! * $v_scan_x_gru_W_gru_b_gru_U[240 + $b * 256]!;
-      $s += $p_v[1]! * $v_scan_x_gru_W_gru_b_gru_U[241 + $b * 256]!;
-      $s += $p_v[2]! * $v_scan_x_gru_W_gru_b_gru_U[242 + $b * 256]!;
-      $s += $p_v[3]! * $v_scan_x_gru_W_gru_b_gru_U[243 + $b * 256]!;
-      $s += $p_v[4]! * $v_scan_x_gru_W_gru_b_gru_U[244 + $b * 256]!;
-      $s += $p_v[5]! * $v_scan_x_gru_W_gru_b_gru_U[245 + $b * 256]!;
-      $s += $p_v[6]! * $v_scan_x_gru_W_gru_b_gru_U[246 + $b * 256]!;
-      $s += $p_v[7]! * $v_scan_x_gru_W_gru_b_gru_U[247 + $b * 256]!;
-      $s += $p_v[8]! * $v_scan_x_gru_W_gru_b_gru_U[248 + $b * 256]!;
-      $s += $p_v[9]! * $v_scan_x_gru_W_gru_b_gru_U[249 + $b * 256]!;
-      $s += $p_v[10]! * $v_scan_x_gru_W_gru_b_gru_U[250 + $b * 256]!;
-      $s += $p_v[11]! * $v_scan_x_gru_W_gru_b_gru_U[251 + $b * 256]!;
-      $s += $p_v[12]! * $v_scan_x_gru_W_gru_b_gru_U[252 + $b * 256]!;
-      $s += $p_v[13]! * $v_scan_x_gru_W_gru_b_gru_U[253 + $b * 256]!;
-      $s += $p_v[14]! * $v_scan_x_gru_W_gru_b_gru_U[254 + $b * 256]!;
-      $s += $p_v[15]! * $v_scan_x_gru_W_gru_b_gru_U[255 + $b * 256]!;
+      $s += $p_v[0]! * $v_scan_x_len_gru_W_gru_b_gru_U[255 + $b * 272]!;
+      $s += $p_v[1]! * $v_scan_x_len_gru_W_gru_b_gru_U[256 + $b * 272]!;
+      $s += $p_v[2]! * $v_scan_x_len_gru_W_gru_b_gru_U[257 + $b * 272]!;
+      $s += $p_v[3]! * $v_scan_x_len_gru_W_gru_b_gru_U[258 + $b * 272]!;
+      $s += $p_v[4]! * $v_scan_x_len_gru_W_gru_b_gru_U[259 + $b * 272]!;
+      $s += $p_v[5]! * $v_scan_x_len_gru_W_gru_b_gru_U[260 + $b * 272]!;
+      $s += $p_v[6]! * $v_scan_x_len_gru_W_gru_b_gru_U[261 + $b * 272]!;
+      $s += $p_v[7]! * $v_scan_x_len_gru_W_gru_b_gru_U[262 + $b * 272]!;
+      $s += $p_v[8]! * $v_scan_x_len_gru_W_gru_b_gru_U[263 + $b * 272]!;
+      $s += $p_v[9]! * $v_scan_x_len_gru_W_gru_b_gru_U[264 + $b * 272]!;
+      $s += $p_v[10]! * $v_scan_x_len_gru_W_gru_b_gru_U[265 + $b * 272]!;
+      $s += $p_v[11]! * $v_scan_x_len_gru_W_gru_b_gru_U[266 + $b * 272]!;
+      $s += $p_v[12]! * $v_scan_x_len_gru_W_gru_b_gru_U[267 + $b * 272]!;
+      $s += $p_v[13]! * $v_scan_x_len_gru_W_gru_b_gru_U[268 + $b * 272]!;
+      $s += $p_v[14]! * $v_scan_x_len_gru_W_gru_b_gru_U[269 + $b * 272]!;
+      $s += $p_v[15]! * $v_scan_x_len_gru_W_gru_b_gru_U[270 + $b * 272]!;
       $v_dot_v[$b] = $s;
     }
   }
-  // z = dot(v, …[row 15]) + c
+  // z = dot(v, slice(…, 1)) + c
   for (let $b = 0; $b < $nb; $b++) {
     $v_z[$b] = $v_dot_v[$b]! + $p_c;
   }
@@ -2515,39 +2564,33 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $p_gru_b = $p.gru_b;
   const $p_gru_U = $p.gru_U;
   const $p_c = $p.c;
+  // concat(0[[16]], 0)
+  {
+    for (let $r = 0; $r < 16; $r++) $v_concat[$r] = 0;
+    $v_concat[16] = 0;
+  }
   // row 0 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
-    $v_scan_x_gru_W_gru_b_gru_U[$b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[1 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[2 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[3 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[4 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[5 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[6 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[7 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[8 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[9 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[10 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[11 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[12 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[13 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[14 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[15 + $b * 256] = 0;
+    for (let $r = 0; $r < 17; $r++) $v_scan_x_len_gru_W_gru_b_gru_U[$b * 272 + $r] = $v_concat[$r]!;
   }
   {
     const $loop = () => {
       // …
       for (let $step = 1; $step <= 15; $step++) {
-        // matmul(~1.s0, ~1.k0) + ~1.k1
+        // gt(~1.k0, ~1.c[17])
+        for (let $b = 0; $b < $nb; $b++) {
+          $v_gt__1_k0[$b] = ($x[$xo + 405 + $b * 406]! > $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 1 + $b * 272]! ? 1 : 0);
+        }
+        // matmul(~1.s0, ~1.k1) + ~1.k2
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
+              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 406;
+              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 406;
+              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 406;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
@@ -2579,28 +2622,28 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
-              $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
+              $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__1_k2[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+              $v_add__1_k2[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+              $v_add__1_k2[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+              $v_add__1_k2[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
+              $v_add__1_k2[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
+              $v_add__1_k2[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
+              $v_add__1_k2[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
+              $v_add__1_k2[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
+              $v_add__1_k2[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
+              $v_add__1_k2[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
+              $v_add__1_k2[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
+              $v_add__1_k2[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
+              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 406;
+              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 406;
+              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 406;
               const $m0 = $j;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 27; $k++) {
@@ -2614,16 +2657,16 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+              $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+              $v_add__1_k2[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
             }
           }
           for (; $i < $nb; $i++) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
@@ -2640,13 +2683,13 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+              $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__1_k2[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+              $v_add__1_k2[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+              $v_add__1_k2[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
               const $m0 = $j;
               let $c00 = 0;
               for (let $k = 0; $k < 27; $k++) {
@@ -2654,30 +2697,30 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 const $w0 = $p_gru_W[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
-              $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
             }
           }
         }
-        // matmul(~1.c, ~1.k2)
+        // matmul(slice(~1.c, 1), ~1.k3)
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
+              const $l1 = $step * 17 - 17 + ($i + 1) * 272;
+              const $l2 = $step * 17 - 17 + ($i + 2) * 272;
+              const $l3 = $step * 17 - 17 + ($i + 3) * 272;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a1 = $v_scan_x_len_gru_W_gru_b_gru_U[$l1 + $k]!;
+                const $a2 = $v_scan_x_len_gru_W_gru_b_gru_U[$l2 + $k]!;
+                const $a3 = $v_scan_x_len_gru_W_gru_b_gru_U[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -2699,58 +2742,58 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+              $v_matmul__1_k3[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__1_k3[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__1_k3[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__1_k3[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__1_k3[($i + 1) * 48 + ($j + 1)] = $c11;
+              $v_matmul__1_k3[($i + 1) * 48 + ($j + 2)] = $c12;
+              $v_matmul__1_k3[($i + 1) * 48 + ($j + 3)] = $c13;
+              $v_matmul__1_k3[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__1_k3[($i + 2) * 48 + ($j + 1)] = $c21;
+              $v_matmul__1_k3[($i + 2) * 48 + ($j + 2)] = $c22;
+              $v_matmul__1_k3[($i + 2) * 48 + ($j + 3)] = $c23;
+              $v_matmul__1_k3[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__1_k3[($i + 3) * 48 + ($j + 1)] = $c31;
+              $v_matmul__1_k3[($i + 3) * 48 + ($j + 2)] = $c32;
+              $v_matmul__1_k3[($i + 3) * 48 + ($j + 3)] = $c33;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
+              const $l1 = $step * 17 - 17 + ($i + 1) * 272;
+              const $l2 = $step * 17 - 17 + ($i + 2) * 272;
+              const $l3 = $step * 17 - 17 + ($i + 3) * 272;
               const $m0 = $j;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a1 = $v_scan_x_len_gru_W_gru_b_gru_U[$l1 + $k]!;
+                const $a2 = $v_scan_x_len_gru_W_gru_b_gru_U[$l2 + $k]!;
+                const $a3 = $v_scan_x_len_gru_W_gru_b_gru_U[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__1_k3[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__1_k3[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__1_k3[($i + 3) * 48 + $j] = $c30;
             }
           }
           for (; $i < $nb; $i++) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -2760,63 +2803,63 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__1_k3[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__1_k3[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__1_k3[$i * 48 + ($j + 3)] = $c03;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
               const $m0 = $j;
               let $c00 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
-              $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3[$i * 48 + $j] = $c00;
             }
           }
         }
         // sigmoid(slice(…, 1) + slice(…, 1))
         for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid[$b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[$b * 48]! + $v_matmul__1_c__1_k2[$b * 48]!)));
-          $v_sigmoid[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[1 + $b * 48]! + $v_matmul__1_c__1_k2[1 + $b * 48]!)));
-          $v_sigmoid[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[2 + $b * 48]! + $v_matmul__1_c__1_k2[2 + $b * 48]!)));
-          $v_sigmoid[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[3 + $b * 48]! + $v_matmul__1_c__1_k2[3 + $b * 48]!)));
-          $v_sigmoid[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[4 + $b * 48]! + $v_matmul__1_c__1_k2[4 + $b * 48]!)));
-          $v_sigmoid[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[5 + $b * 48]! + $v_matmul__1_c__1_k2[5 + $b * 48]!)));
-          $v_sigmoid[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[6 + $b * 48]! + $v_matmul__1_c__1_k2[6 + $b * 48]!)));
-          $v_sigmoid[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[7 + $b * 48]! + $v_matmul__1_c__1_k2[7 + $b * 48]!)));
-          $v_sigmoid[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[8 + $b * 48]! + $v_matmul__1_c__1_k2[8 + $b * 48]!)));
-          $v_sigmoid[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[9 + $b * 48]! + $v_matmul__1_c__1_k2[9 + $b * 48]!)));
-          $v_sigmoid[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[10 + $b * 48]! + $v_matmul__1_c__1_k2[10 + $b * 48]!)));
-          $v_sigmoid[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[11 + $b * 48]! + $v_matmul__1_c__1_k2[11 + $b * 48]!)));
-          $v_sigmoid[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[12 + $b * 48]! + $v_matmul__1_c__1_k2[12 + $b * 48]!)));
-          $v_sigmoid[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[13 + $b * 48]! + $v_matmul__1_c__1_k2[13 + $b * 48]!)));
-          $v_sigmoid[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[14 + $b * 48]! + $v_matmul__1_c__1_k2[14 + $b * 48]!)));
-          $v_sigmoid[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[15 + $b * 48]! + $v_matmul__1_c__1_k2[15 + $b * 48]!)));
+          $v_sigmoid[$b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[$b * 48]! + $v_matmul__1_k3[$b * 48]!)));
+          $v_sigmoid[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[1 + $b * 48]! + $v_matmul__1_k3[1 + $b * 48]!)));
+          $v_sigmoid[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[2 + $b * 48]! + $v_matmul__1_k3[2 + $b * 48]!)));
+          $v_sigmoid[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[3 + $b * 48]! + $v_matmul__1_k3[3 + $b * 48]!)));
+          $v_sigmoid[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[4 + $b * 48]! + $v_matmul__1_k3[4 + $b * 48]!)));
+          $v_sigmoid[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[5 + $b * 48]! + $v_matmul__1_k3[5 + $b * 48]!)));
+          $v_sigmoid[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[6 + $b * 48]! + $v_matmul__1_k3[6 + $b * 48]!)));
+          $v_sigmoid[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[7 + $b * 48]! + $v_matmul__1_k3[7 + $b * 48]!)));
+          $v_sigmoid[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[8 + $b * 48]! + $v_matmul__1_k3[8 + $b * 48]!)));
+          $v_sigmoid[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[9 + $b * 48]! + $v_matmul__1_k3[9 + $b * 48]!)));
+          $v_sigmoid[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[10 + $b * 48]! + $v_matmul__1_k3[10 + $b * 48]!)));
+          $v_sigmoid[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[11 + $b * 48]! + $v_matmul__1_k3[11 + $b * 48]!)));
+          $v_sigmoid[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[12 + $b * 48]! + $v_matmul__1_k3[12 + $b * 48]!)));
+          $v_sigmoid[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[13 + $b * 48]! + $v_matmul__1_k3[13 + $b * 48]!)));
+          $v_sigmoid[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[14 + $b * 48]! + $v_matmul__1_k3[14 + $b * 48]!)));
+          $v_sigmoid[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[15 + $b * 48]! + $v_matmul__1_k3[15 + $b * 48]!)));
         }
-        // sigmoid(… + …) .* ~1.c
+        // sigmoid(… + …) .* slice(~1.c, 1)
         for (let $b = 0; $b < $nb; $b++) {
-          $v_mul__1_c[$b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[16 + $b * 48]! + $v_matmul__1_c__1_k2[16 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
-          $v_mul__1_c[1 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[17 + $b * 48]! + $v_matmul__1_c__1_k2[17 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
-          $v_mul__1_c[2 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[18 + $b * 48]! + $v_matmul__1_c__1_k2[18 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
-          $v_mul__1_c[3 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[19 + $b * 48]! + $v_matmul__1_c__1_k2[19 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
-          $v_mul__1_c[4 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[20 + $b * 48]! + $v_matmul__1_c__1_k2[20 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
-          $v_mul__1_c[5 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[21 + $b * 48]! + $v_matmul__1_c__1_k2[21 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
-          $v_mul__1_c[6 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[22 + $b * 48]! + $v_matmul__1_c__1_k2[22 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
-          $v_mul__1_c[7 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[23 + $b * 48]! + $v_matmul__1_c__1_k2[23 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
-          $v_mul__1_c[8 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[24 + $b * 48]! + $v_matmul__1_c__1_k2[24 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
-          $v_mul__1_c[9 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[25 + $b * 48]! + $v_matmul__1_c__1_k2[25 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
-          $v_mul__1_c[10 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[26 + $b * 48]! + $v_matmul__1_c__1_k2[26 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
-          $v_mul__1_c[11 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[27 + $b * 48]! + $v_matmul__1_c__1_k2[27 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
-          $v_mul__1_c[12 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[28 + $b * 48]! + $v_matmul__1_c__1_k2[28 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
-          $v_mul__1_c[13 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[29 + $b * 48]! + $v_matmul__1_c__1_k2[29 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
-          $v_mul__1_c[14 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[30 + $b * 48]! + $v_matmul__1_c__1_k2[30 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
-          $v_mul__1_c[15 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[31 + $b * 48]! + $v_matmul__1_c__1_k2[31 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
+          $v_mul[$b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[16 + $b * 48]! + $v_matmul__1_k3[16 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]!;
+          $v_mul[1 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[17 + $b * 48]! + $v_matmul__1_k3[17 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]!;
+          $v_mul[2 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[18 + $b * 48]! + $v_matmul__1_k3[18 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]!;
+          $v_mul[3 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[19 + $b * 48]! + $v_matmul__1_k3[19 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]!;
+          $v_mul[4 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[20 + $b * 48]! + $v_matmul__1_k3[20 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]!;
+          $v_mul[5 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[21 + $b * 48]! + $v_matmul__1_k3[21 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]!;
+          $v_mul[6 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[22 + $b * 48]! + $v_matmul__1_k3[22 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]!;
+          $v_mul[7 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[23 + $b * 48]! + $v_matmul__1_k3[23 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]!;
+          $v_mul[8 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[24 + $b * 48]! + $v_matmul__1_k3[24 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]!;
+          $v_mul[9 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[25 + $b * 48]! + $v_matmul__1_k3[25 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]!;
+          $v_mul[10 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[26 + $b * 48]! + $v_matmul__1_k3[26 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]!;
+          $v_mul[11 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[27 + $b * 48]! + $v_matmul__1_k3[27 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]!;
+          $v_mul[12 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[28 + $b * 48]! + $v_matmul__1_k3[28 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]!;
+          $v_mul[13 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[29 + $b * 48]! + $v_matmul__1_k3[29 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]!;
+          $v_mul[14 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[30 + $b * 48]! + $v_matmul__1_k3[30 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]!;
+          $v_mul[15 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[31 + $b * 48]! + $v_matmul__1_k3[31 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]!;
         }
-        // matmul(sigmoid(…) .* ~1.c, ~1.k2)
+        // matmul(sigmoid(…) .* slice(~1.c, 1), ~1.k3)
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
@@ -2832,10 +2875,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $a1 = $v_mul__1_c[$l1 + $k]!;
-                const $a2 = $v_mul__1_c[$l2 + $k]!;
-                const $a3 = $v_mul__1_c[$l3 + $k]!;
+                const $a0 = $v_mul[$l0 + $k]!;
+                const $a1 = $v_mul[$l1 + $k]!;
+                const $a2 = $v_mul[$l2 + $k]!;
+                const $a3 = $v_mul[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -2857,22 +2900,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+              $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__1_k3_2[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__1_k3_2[($i + 1) * 48 + ($j + 1)] = $c11;
+              $v_matmul__1_k3_2[($i + 1) * 48 + ($j + 2)] = $c12;
+              $v_matmul__1_k3_2[($i + 1) * 48 + ($j + 3)] = $c13;
+              $v_matmul__1_k3_2[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__1_k3_2[($i + 2) * 48 + ($j + 1)] = $c21;
+              $v_matmul__1_k3_2[($i + 2) * 48 + ($j + 2)] = $c22;
+              $v_matmul__1_k3_2[($i + 2) * 48 + ($j + 3)] = $c23;
+              $v_matmul__1_k3_2[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__1_k3_2[($i + 3) * 48 + ($j + 1)] = $c31;
+              $v_matmul__1_k3_2[($i + 3) * 48 + ($j + 2)] = $c32;
+              $v_matmul__1_k3_2[($i + 3) * 48 + ($j + 3)] = $c33;
             }
             for (; $j < 48; $j++) {
               const $l0 = $i * 16;
@@ -2882,20 +2925,20 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m0 = $j;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
-                const $a1 = $v_mul__1_c[$l1 + $k]!;
-                const $a2 = $v_mul__1_c[$l2 + $k]!;
-                const $a3 = $v_mul__1_c[$l3 + $k]!;
+                const $a0 = $v_mul[$l0 + $k]!;
+                const $a1 = $v_mul[$l1 + $k]!;
+                const $a2 = $v_mul[$l2 + $k]!;
+                const $a3 = $v_mul[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3_2[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__1_k3_2[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__1_k3_2[($i + 3) * 48 + $j] = $c30;
             }
           }
           for (; $i < $nb; $i++) {
@@ -2908,7 +2951,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
+                const $a0 = $v_mul[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -2918,71 +2961,82 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
-              $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__1_k3_2[$i * 48 + ($j + 3)] = $c03;
             }
             for (; $j < 48; $j++) {
               const $l0 = $i * 16;
               const $m0 = $j;
               let $c00 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__1_c[$l0 + $k]!;
+                const $a0 = $v_mul[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
-              $v_matmul__1_k2[$i * 48 + $j] = $c00;
+              $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
             }
           }
         }
-        // … .* ~1.c + (1 - …) .* tanh(…)
+        // select(gt(~1.k0, ~1.c[17]), … .* slice(~1.c, 1) + … .* …, slice(~1.c, 1))
         for (let $b = 0; $b < $nb; $b++) {
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + $b * 256] = $v_sigmoid[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! + (1 - $v_sigmoid[$b * 16]!) * Math.tanh($v_add__1_k1[32 + $b * 48]! + $v_matmul__1_k2[32 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 1 + $b * 256] = $v_sigmoid[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! + (1 - $v_sigmoid[1 + $b * 16]!) * Math.tanh($v_add__1_k1[33 + $b * 48]! + $v_matmul__1_k2[33 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 2 + $b * 256] = $v_sigmoid[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! + (1 - $v_sigmoid[2 + $b * 16]!) * Math.tanh($v_add__1_k1[34 + $b * 48]! + $v_matmul__1_k2[34 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 3 + $b * 256] = $v_sigmoid[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! + (1 - $v_sigmoid[3 + $b * 16]!) * Math.tanh($v_add__1_k1[35 + $b * 48]! + $v_matmul__1_k2[35 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 4 + $b * 256] = $v_sigmoid[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! + (1 - $v_sigmoid[4 + $b * 16]!) * Math.tanh($v_add__1_k1[36 + $b * 48]! + $v_matmul__1_k2[36 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 5 + $b * 256] = $v_sigmoid[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! + (1 - $v_sigmoid[5 + $b * 16]!) * Math.tanh($v_add__1_k1[37 + $b * 48]! + $v_matmul__1_k2[37 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 6 + $b * 256] = $v_sigmoid[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! + (1 - $v_sigmoid[6 + $b * 16]!) * Math.tanh($v_add__1_k1[38 + $b * 48]! + $v_matmul__1_k2[38 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 7 + $b * 256] = $v_sigmoid[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! + (1 - $v_sigmoid[7 + $b * 16]!) * Math.tanh($v_add__1_k1[39 + $b * 48]! + $v_matmul__1_k2[39 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 8 + $b * 256] = $v_sigmoid[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! + (1 - $v_sigmoid[8 + $b * 16]!) * Math.tanh($v_add__1_k1[40 + $b * 48]! + $v_matmul__1_k2[40 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 9 + $b * 256] = $v_sigmoid[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! + (1 - $v_sigmoid[9 + $b * 16]!) * Math.tanh($v_add__1_k1[41 + $b * 48]! + $v_matmul__1_k2[41 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 10 + $b * 256] = $v_sigmoid[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! + (1 - $v_sigmoid[10 + $b * 16]!) * Math.tanh($v_add__1_k1[42 + $b * 48]! + $v_matmul__1_k2[42 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 11 + $b * 256] = $v_sigmoid[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! + (1 - $v_sigmoid[11 + $b * 16]!) * Math.tanh($v_add__1_k1[43 + $b * 48]! + $v_matmul__1_k2[43 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 12 + $b * 256] = $v_sigmoid[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! + (1 - $v_sigmoid[12 + $b * 16]!) * Math.tanh($v_add__1_k1[44 + $b * 48]! + $v_matmul__1_k2[44 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 13 + $b * 256] = $v_sigmoid[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! + (1 - $v_sigmoid[13 + $b * 16]!) * Math.tanh($v_add__1_k1[45 + $b * 48]! + $v_matmul__1_k2[45 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 14 + $b * 256] = $v_sigmoid[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! + (1 - $v_sigmoid[14 + $b * 16]!) * Math.tanh($v_add__1_k1[46 + $b * 48]! + $v_matmul__1_k2[46 + $b * 48]!);
-          $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 15 + $b * 256] = $v_sigmoid[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! + (1 - $v_sigmoid[15 + $b * 16]!) * Math.tanh($v_add__1_k1[47 + $b * 48]! + $v_matmul__1_k2[47 + $b * 48]!);
+          $v_select[$b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[$b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]! + (1 - $v_sigmoid[$b * 16]!) * Math.tanh($v_add__1_k2[32 + $b * 48]! + $v_matmul__1_k3_2[32 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]!);
+          $v_select[1 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[1 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]! + (1 - $v_sigmoid[1 + $b * 16]!) * Math.tanh($v_add__1_k2[33 + $b * 48]! + $v_matmul__1_k3_2[33 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]!);
+          $v_select[2 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[2 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]! + (1 - $v_sigmoid[2 + $b * 16]!) * Math.tanh($v_add__1_k2[34 + $b * 48]! + $v_matmul__1_k3_2[34 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]!);
+          $v_select[3 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[3 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]! + (1 - $v_sigmoid[3 + $b * 16]!) * Math.tanh($v_add__1_k2[35 + $b * 48]! + $v_matmul__1_k3_2[35 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]!);
+          $v_select[4 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[4 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]! + (1 - $v_sigmoid[4 + $b * 16]!) * Math.tanh($v_add__1_k2[36 + $b * 48]! + $v_matmul__1_k3_2[36 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]!);
+          $v_select[5 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[5 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]! + (1 - $v_sigmoid[5 + $b * 16]!) * Math.tanh($v_add__1_k2[37 + $b * 48]! + $v_matmul__1_k3_2[37 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]!);
+          $v_select[6 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[6 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]! + (1 - $v_sigmoid[6 + $b * 16]!) * Math.tanh($v_add__1_k2[38 + $b * 48]! + $v_matmul__1_k3_2[38 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]!);
+          $v_select[7 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[7 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]! + (1 - $v_sigmoid[7 + $b * 16]!) * Math.tanh($v_add__1_k2[39 + $b * 48]! + $v_matmul__1_k3_2[39 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]!);
+          $v_select[8 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[8 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]! + (1 - $v_sigmoid[8 + $b * 16]!) * Math.tanh($v_add__1_k2[40 + $b * 48]! + $v_matmul__1_k3_2[40 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]!);
+          $v_select[9 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[9 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]! + (1 - $v_sigmoid[9 + $b * 16]!) * Math.tanh($v_add__1_k2[41 + $b * 48]! + $v_matmul__1_k3_2[41 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]!);
+          $v_select[10 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[10 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]! + (1 - $v_sigmoid[10 + $b * 16]!) * Math.tanh($v_add__1_k2[42 + $b * 48]! + $v_matmul__1_k3_2[42 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]!);
+          $v_select[11 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[11 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]! + (1 - $v_sigmoid[11 + $b * 16]!) * Math.tanh($v_add__1_k2[43 + $b * 48]! + $v_matmul__1_k3_2[43 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]!);
+          $v_select[12 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[12 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]! + (1 - $v_sigmoid[12 + $b * 16]!) * Math.tanh($v_add__1_k2[44 + $b * 48]! + $v_matmul__1_k3_2[44 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]!);
+          $v_select[13 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[13 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]! + (1 - $v_sigmoid[13 + $b * 16]!) * Math.tanh($v_add__1_k2[45 + $b * 48]! + $v_matmul__1_k3_2[45 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]!);
+          $v_select[14 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[14 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]! + (1 - $v_sigmoid[14 + $b * 16]!) * Math.tanh($v_add__1_k2[46 + $b * 48]! + $v_matmul__1_k3_2[46 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]!);
+          $v_select[15 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[15 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]! + (1 - $v_sigmoid[15 + $b * 16]!) * Math.tanh($v_add__1_k2[47 + $b * 48]! + $v_matmul__1_k3_2[47 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]!);
+        }
+        // ~1.c[17] + 1
+        for (let $b = 0; $b < $nb; $b++) {
+          $v_add[$b] = $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 1 + $b * 272]! + 1;
+        }
+        // concat(select(gt(~1.k0, ~1.c[17]), … + …, slice(~1.c, 1)), ~1.c[17] + 1)
+        for (let $b = 0; $b < $nb; $b++) {
+          {
+            for (let $r = 0; $r < 16; $r++) $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 + $b * 272 + $r] = $v_select[$b * 16 + $r]!;
+            $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 + 16 + $b * 272] = $v_add[$b]!;
+          }
         }
       }
     };
     $loop();
   }
-  // dot(v, …[row 15])
+  // dot(v, slice(…[row 15], 1))
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
-      $s += $p_v[0]! * $v_scan_x_gru_W_gru_b_gru_U[240 + $b * 256]!;
-      $s += $p_v[1]! * $v_scan_x_gru_W_gru_b_gru_U[241 + $b * 256]!;
-      $s += $p_v[2]! * $v_scan_x_gru_W_gru_b_gru_U[242 + $b * 256]!;
-      $s += $p_v[3]! * $v_scan_x_gru_W_gru_b_gru_U[243 + $b * 256]!;
-      $s += $p_v[4]! * $v_scan_x_gru_W_gru_b_gru_U[244 + $b * 256]!;
-      $s += $p_v[5]! * $v_scan_x_gru_W_gru_b_gru_U[245 + $b * 256]!;
-      $s += $p_v[6]! * $v_scan_x_gru_W_gru_b_gru_U[246 + $b * 256]!;
-      $s += $p_v[7]! * $v_scan_x_gru_W_gru_b_gru_U[247 + $b * 256]!;
-      $s += $p_v[8]! * $v_scan_x_gru_W_gru_b_gru_U[248 + $b * 256]!;
-      $s += $p_v[9]! * $v_scan_x_gru_W_gru_b_gru_U[249 + $b * 256]!;
-      $s += $p_v[10]! * $v_scan_x_gru_W_gru_b_gru_U[250 + $b * 256]!;
-      $s += $p_v[11]! * $v_scan_x_gru_W_gru_b_gru_U[251 + $b * 256]!;
-      $s += $p_v[12]! * $v_scan_x_gru_W_gru_b_gru_U[252 + $b * 256]!;
-      $s += $p_v[13]! * $v_scan_x_gru_W_gru_b_gru_U[253 + $b * 256]!;
-      $s += $p_v[14]! * $v_scan_x_gru_W_gru_b_gru_U[254 + $b * 256]!;
-      $s += $p_v[15]! * $v_scan_x_gru_W_gru_b_gru_U[255 + $b * 256]!;
+      $s += $p_v[0]! * $v_scan_x_len_gru_W_gru_b_gru_U[255 + $b * 272]!;
+      $s += $p_v[1]! * $v_scan_x_len_gru_W_gru_b_gru_U[256 + $b * 272]!;
+      $s += $p_v[2]! * $v_scan_x_len_gru_W_gru_b_gru_U[257 + $b * 272]!;
+      $s += $p_v[3]! * $v_scan_x_len_gru_W_gru_b_gru_U[258 + $b * 272]!;
+      $s += $p_v[4]! * $v_scan_x_len_gru_W_gru_b_gru_U[259 + $b * 272]!;
+      $s += $p_v[5]! * $v_scan_x_len_gru_W_gru_b_gru_U[260 + $b * 272]!;
+      $s += $p_v[6]! * $v_scan_x_len_gru_W_gru_b_gru_U[261 + $b * 272]!;
+      $s += $p_v[7]! * $v_scan_x_len_gru_W_gru_b_gru_U[262 + $b * 272]!;
+      $s += $p_v[8]! * $v_scan_x_len_gru_W_gru_b_gru_U[263 + $b * 272]!;
+      $s += $p_v[9]! * $v_scan_x_len_gru_W_gru_b_gru_U[264 + $b * 272]!;
+      $s += $p_v[10]! * $v_scan_x_len_gru_W_gru_b_gru_U[265 + $b * 272]!;
+      $s += $p_v[11]! * $v_scan_x_len_gru_W_gru_b_gru_U[266 + $b * 272]!;
+      $s += $p_v[12]! * $v_scan_x_len_gru_W_gru_b_gru_U[267 + $b * 272]!;
+      $s += $p_v[13]! * $v_scan_x_len_gru_W_gru_b_gru_U[268 + $b * 272]!;
+      $s += $p_v[14]! * $v_scan_x_len_gru_W_gru_b_gru_U[269 + $b * 272]!;
+      $s += $p_v[15]! * $v_scan_x_len_gru_W_gru_b_gru_U[270 + $b * 272]!;
       $v_dot_v[$b] = $s;
     }
   }
-  // z = dot(v, …[row 15]) + c
+  // z = dot(v, slice(…, 1)) + c
   for (let $b = 0; $b < $nb; $b++) {
     $v_z[$b] = $v_dot_v[$b]! + $p_c;
   }
@@ -2996,7 +3050,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_d_z[$b] = (1 / (1 + Math.exp(-$v_z[$b]!))) - $y[$yo + $b]!;
   }
   // d_z * v
-  // grad of: dot(v, …[row 15])
+  // grad of: dot(v, slice(…[row 15], 1))
   for (let $b = 0; $b < $nb; $b++) {
     $v_mul_d_z_v[$b * 16] = $v_d_z[$b]! * $p_v[0]!;
     $v_mul_d_z_v[1 + $b * 16] = $v_d_z[$b]! * $p_v[1]!;
@@ -3015,48 +3069,64 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_mul_d_z_v[14 + $b * 16] = $v_d_z[$b]! * $p_v[14]!;
     $v_mul_d_z_v[15 + $b * 16] = $v_d_z[$b]! * $p_v[15]!;
   }
-  // unrow(d_z * v, row 15)
+  // pad(d_z * v, 1)
+  // grad of: slice(…[row 15], 1)
+  for (let $b = 0; $b < $nb; $b++) {
+    {
+      for (let $r = 0; $r < 17; $r++) $v_pad[$b * 17 + $r] = 0;
+      for (let $r = 0; $r < 16; $r++) $v_pad[$b * 17 + $r] = $v_mul_d_z_v[$b * 16 + $r]!;
+    }
+  }
+  // unrow(pad(d_z * v, 1), row 15)
   // grad of: …[row 15]
   for (let $b = 0; $b < $nb; $b++) {
     {
-      for (let $r = 0; $r < 256; $r++) $v_unrow[$b * 256 + $r] = 0;
-      for (let $r = 0; $r < 16; $r++) $v_unrow[240 + $b * 256 + $r] = $v_mul_d_z_v[$b * 16 + $r]!;
+      for (let $r = 0; $r < 272; $r++) $v_unrow[$b * 272 + $r] = 0;
+      for (let $r = 0; $r < 17; $r++) $v_unrow[255 + $b * 272 + $r] = $v_pad[$b * 17 + $r]!;
     }
   }
   // row 15 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
-    $v_scan_x_gru_W_gru_b_gru_U_2[240 + $b * 256] = $v_unrow[240 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[241 + $b * 256] = $v_unrow[241 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[242 + $b * 256] = $v_unrow[242 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[243 + $b * 256] = $v_unrow[243 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[244 + $b * 256] = $v_unrow[244 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[245 + $b * 256] = $v_unrow[245 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[246 + $b * 256] = $v_unrow[246 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[247 + $b * 256] = $v_unrow[247 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[248 + $b * 256] = $v_unrow[248 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[249 + $b * 256] = $v_unrow[249 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[250 + $b * 256] = $v_unrow[250 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[251 + $b * 256] = $v_unrow[251 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[252 + $b * 256] = $v_unrow[252 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[253 + $b * 256] = $v_unrow[253 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[254 + $b * 256] = $v_unrow[254 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[255 + $b * 256] = $v_unrow[255 + $b * 256]!;
+    for (let $r = 0; $r < 17; $r++) $v_scan_x_len_gru_W_gru_b_gru_U_2[255 + $b * 272 + $r] = $v_unrow[255 + $b * 272 + $r]!;
   }
   {
     const $loop = () => {
       // …
       // grad of: …
       for (let $step = 15; $step >= 1; $step--) {
-        // matmul(~2.s3, ~2.k0) + ~2.k1
+        // gt(~2.k0, ~2.s1[17])
+        for (let $b = 0; $b < $nb; $b++) {
+          $v_gt__2_k0[$b] = ($x[$xo + 405 + $b * 406]! > $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 1 + $b * 272]! ? 1 : 0);
+        }
+        // select(gt(~2.k0, ~2.s1[17]), slice(~2.c, 1), 0)
+        for (let $b = 0; $b < $nb; $b++) {
+          $v_select_2[$b * 16] = ($v_gt__2_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $b * 272]! : 0);
+          $v_select_2[1 + $b * 16] = ($v_gt__2_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 1 + $b * 272]! : 0);
+          $v_select_2[2 + $b * 16] = ($v_gt__2_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 2 + $b * 272]! : 0);
+          $v_select_2[3 + $b * 16] = ($v_gt__2_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 3 + $b * 272]! : 0);
+          $v_select_2[4 + $b * 16] = ($v_gt__2_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 4 + $b * 272]! : 0);
+          $v_select_2[5 + $b * 16] = ($v_gt__2_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 5 + $b * 272]! : 0);
+          $v_select_2[6 + $b * 16] = ($v_gt__2_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 6 + $b * 272]! : 0);
+          $v_select_2[7 + $b * 16] = ($v_gt__2_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 7 + $b * 272]! : 0);
+          $v_select_2[8 + $b * 16] = ($v_gt__2_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 8 + $b * 272]! : 0);
+          $v_select_2[9 + $b * 16] = ($v_gt__2_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 9 + $b * 272]! : 0);
+          $v_select_2[10 + $b * 16] = ($v_gt__2_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 10 + $b * 272]! : 0);
+          $v_select_2[11 + $b * 16] = ($v_gt__2_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 11 + $b * 272]! : 0);
+          $v_select_2[12 + $b * 16] = ($v_gt__2_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 12 + $b * 272]! : 0);
+          $v_select_2[13 + $b * 16] = ($v_gt__2_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 13 + $b * 272]! : 0);
+          $v_select_2[14 + $b * 16] = ($v_gt__2_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 14 + $b * 272]! : 0);
+          $v_select_2[15 + $b * 16] = ($v_gt__2_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 15 + $b * 272]! : 0);
+        }
+        // matmul(~2.s3, ~2.k1) + ~2.k2
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
+              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 406;
+              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 406;
+              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 406;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
@@ -3088,28 +3158,28 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_add__2_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__2_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__2_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__2_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-              $v_add__2_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
-              $v_add__2_k1[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
-              $v_add__2_k1[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
-              $v_add__2_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
-              $v_add__2_k1[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
-              $v_add__2_k1[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
-              $v_add__2_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
-              $v_add__2_k1[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
-              $v_add__2_k1[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
+              $v_add__2_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__2_k2[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+              $v_add__2_k2[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+              $v_add__2_k2[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+              $v_add__2_k2[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+              $v_add__2_k2[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
+              $v_add__2_k2[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
+              $v_add__2_k2[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
+              $v_add__2_k2[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+              $v_add__2_k2[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
+              $v_add__2_k2[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
+              $v_add__2_k2[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
+              $v_add__2_k2[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+              $v_add__2_k2[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
+              $v_add__2_k2[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
+              $v_add__2_k2[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
+              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 406;
+              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 406;
+              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 406;
               const $m0 = $j;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 27; $k++) {
@@ -3123,16 +3193,16 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_add__2_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__2_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+              $v_add__2_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__2_k2[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+              $v_add__2_k2[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+              $v_add__2_k2[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
             }
           }
           for (; $i < $nb; $i++) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
@@ -3149,13 +3219,13 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_add__2_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__2_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__2_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__2_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+              $v_add__2_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__2_k2[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+              $v_add__2_k2[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+              $v_add__2_k2[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
               const $m0 = $j;
               let $c00 = 0;
               for (let $k = 0; $k < 27; $k++) {
@@ -3163,30 +3233,30 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 const $w0 = $p_gru_W[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
-              $v_add__2_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__2_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
             }
           }
         }
-        // matmul(~2.s1, ~2.k2)
+        // matmul(slice(~2.s1, 1), ~2.k3)
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
+              const $l1 = $step * 17 - 17 + ($i + 1) * 272;
+              const $l2 = $step * 17 - 17 + ($i + 2) * 272;
+              const $l3 = $step * 17 - 17 + ($i + 3) * 272;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a1 = $v_scan_x_len_gru_W_gru_b_gru_U[$l1 + $k]!;
+                const $a2 = $v_scan_x_len_gru_W_gru_b_gru_U[$l2 + $k]!;
+                const $a3 = $v_scan_x_len_gru_W_gru_b_gru_U[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -3208,58 +3278,58 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_matmul__2_s1__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__2_s1__2_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__2_s1__2_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__2_s1__2_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__2_s1__2_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__2_s1__2_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__2_s1__2_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__2_s1__2_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__2_s1__2_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__2_s1__2_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__2_s1__2_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__2_s1__2_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__2_s1__2_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+              $v_matmul__2_k3[$i * 48 + $j] = $c00;
+              $v_matmul__2_k3[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__2_k3[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__2_k3[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__2_k3[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__2_k3[($i + 1) * 48 + ($j + 1)] = $c11;
+              $v_matmul__2_k3[($i + 1) * 48 + ($j + 2)] = $c12;
+              $v_matmul__2_k3[($i + 1) * 48 + ($j + 3)] = $c13;
+              $v_matmul__2_k3[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__2_k3[($i + 2) * 48 + ($j + 1)] = $c21;
+              $v_matmul__2_k3[($i + 2) * 48 + ($j + 2)] = $c22;
+              $v_matmul__2_k3[($i + 2) * 48 + ($j + 3)] = $c23;
+              $v_matmul__2_k3[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__2_k3[($i + 3) * 48 + ($j + 1)] = $c31;
+              $v_matmul__2_k3[($i + 3) * 48 + ($j + 2)] = $c32;
+              $v_matmul__2_k3[($i + 3) * 48 + ($j + 3)] = $c33;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
+              const $l1 = $step * 17 - 17 + ($i + 1) * 272;
+              const $l2 = $step * 17 - 17 + ($i + 2) * 272;
+              const $l3 = $step * 17 - 17 + ($i + 3) * 272;
               const $m0 = $j;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a1 = $v_scan_x_len_gru_W_gru_b_gru_U[$l1 + $k]!;
+                const $a2 = $v_scan_x_len_gru_W_gru_b_gru_U[$l2 + $k]!;
+                const $a3 = $v_scan_x_len_gru_W_gru_b_gru_U[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_matmul__2_s1__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_s1__2_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__2_s1__2_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__2_s1__2_k2[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__2_k3[$i * 48 + $j] = $c00;
+              $v_matmul__2_k3[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__2_k3[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__2_k3[($i + 3) * 48 + $j] = $c30;
             }
           }
           for (; $i < $nb; $i++) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -3269,82 +3339,82 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_matmul__2_s1__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__2_s1__2_k2[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__2_k3[$i * 48 + $j] = $c00;
+              $v_matmul__2_k3[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__2_k3[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__2_k3[$i * 48 + ($j + 3)] = $c03;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
               const $m0 = $j;
               let $c00 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
-              $v_matmul__2_s1__2_k2[$i * 48 + $j] = $c00;
+              $v_matmul__2_k3[$i * 48 + $j] = $c00;
             }
           }
         }
         // sigmoid(slice(…, 1) + slice(…, 1))
         for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid_2[$b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[$b * 48]! + $v_matmul__2_s1__2_k2[$b * 48]!)));
-          $v_sigmoid_2[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[1 + $b * 48]! + $v_matmul__2_s1__2_k2[1 + $b * 48]!)));
-          $v_sigmoid_2[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[2 + $b * 48]! + $v_matmul__2_s1__2_k2[2 + $b * 48]!)));
-          $v_sigmoid_2[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[3 + $b * 48]! + $v_matmul__2_s1__2_k2[3 + $b * 48]!)));
-          $v_sigmoid_2[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[4 + $b * 48]! + $v_matmul__2_s1__2_k2[4 + $b * 48]!)));
-          $v_sigmoid_2[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[5 + $b * 48]! + $v_matmul__2_s1__2_k2[5 + $b * 48]!)));
-          $v_sigmoid_2[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[6 + $b * 48]! + $v_matmul__2_s1__2_k2[6 + $b * 48]!)));
-          $v_sigmoid_2[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[7 + $b * 48]! + $v_matmul__2_s1__2_k2[7 + $b * 48]!)));
-          $v_sigmoid_2[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[8 + $b * 48]! + $v_matmul__2_s1__2_k2[8 + $b * 48]!)));
-          $v_sigmoid_2[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[9 + $b * 48]! + $v_matmul__2_s1__2_k2[9 + $b * 48]!)));
-          $v_sigmoid_2[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[10 + $b * 48]! + $v_matmul__2_s1__2_k2[10 + $b * 48]!)));
-          $v_sigmoid_2[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[11 + $b * 48]! + $v_matmul__2_s1__2_k2[11 + $b * 48]!)));
-          $v_sigmoid_2[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[12 + $b * 48]! + $v_matmul__2_s1__2_k2[12 + $b * 48]!)));
-          $v_sigmoid_2[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[13 + $b * 48]! + $v_matmul__2_s1__2_k2[13 + $b * 48]!)));
-          $v_sigmoid_2[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[14 + $b * 48]! + $v_matmul__2_s1__2_k2[14 + $b * 48]!)));
-          $v_sigmoid_2[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[15 + $b * 48]! + $v_matmul__2_s1__2_k2[15 + $b * 48]!)));
+          $v_sigmoid_2[$b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[$b * 48]! + $v_matmul__2_k3[$b * 48]!)));
+          $v_sigmoid_2[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[1 + $b * 48]! + $v_matmul__2_k3[1 + $b * 48]!)));
+          $v_sigmoid_2[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[2 + $b * 48]! + $v_matmul__2_k3[2 + $b * 48]!)));
+          $v_sigmoid_2[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[3 + $b * 48]! + $v_matmul__2_k3[3 + $b * 48]!)));
+          $v_sigmoid_2[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[4 + $b * 48]! + $v_matmul__2_k3[4 + $b * 48]!)));
+          $v_sigmoid_2[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[5 + $b * 48]! + $v_matmul__2_k3[5 + $b * 48]!)));
+          $v_sigmoid_2[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[6 + $b * 48]! + $v_matmul__2_k3[6 + $b * 48]!)));
+          $v_sigmoid_2[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[7 + $b * 48]! + $v_matmul__2_k3[7 + $b * 48]!)));
+          $v_sigmoid_2[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[8 + $b * 48]! + $v_matmul__2_k3[8 + $b * 48]!)));
+          $v_sigmoid_2[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[9 + $b * 48]! + $v_matmul__2_k3[9 + $b * 48]!)));
+          $v_sigmoid_2[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[10 + $b * 48]! + $v_matmul__2_k3[10 + $b * 48]!)));
+          $v_sigmoid_2[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[11 + $b * 48]! + $v_matmul__2_k3[11 + $b * 48]!)));
+          $v_sigmoid_2[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[12 + $b * 48]! + $v_matmul__2_k3[12 + $b * 48]!)));
+          $v_sigmoid_2[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[13 + $b * 48]! + $v_matmul__2_k3[13 + $b * 48]!)));
+          $v_sigmoid_2[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[14 + $b * 48]! + $v_matmul__2_k3[14 + $b * 48]!)));
+          $v_sigmoid_2[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[15 + $b * 48]! + $v_matmul__2_k3[15 + $b * 48]!)));
         }
         // sigmoid(slice(…, 17) + slice(…, 17))
         for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid_3[$b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[16 + $b * 48]! + $v_matmul__2_s1__2_k2[16 + $b * 48]!)));
-          $v_sigmoid_3[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[17 + $b * 48]! + $v_matmul__2_s1__2_k2[17 + $b * 48]!)));
-          $v_sigmoid_3[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[18 + $b * 48]! + $v_matmul__2_s1__2_k2[18 + $b * 48]!)));
-          $v_sigmoid_3[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[19 + $b * 48]! + $v_matmul__2_s1__2_k2[19 + $b * 48]!)));
-          $v_sigmoid_3[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[20 + $b * 48]! + $v_matmul__2_s1__2_k2[20 + $b * 48]!)));
-          $v_sigmoid_3[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[21 + $b * 48]! + $v_matmul__2_s1__2_k2[21 + $b * 48]!)));
-          $v_sigmoid_3[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[22 + $b * 48]! + $v_matmul__2_s1__2_k2[22 + $b * 48]!)));
-          $v_sigmoid_3[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[23 + $b * 48]! + $v_matmul__2_s1__2_k2[23 + $b * 48]!)));
-          $v_sigmoid_3[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[24 + $b * 48]! + $v_matmul__2_s1__2_k2[24 + $b * 48]!)));
-          $v_sigmoid_3[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[25 + $b * 48]! + $v_matmul__2_s1__2_k2[25 + $b * 48]!)));
-          $v_sigmoid_3[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[26 + $b * 48]! + $v_matmul__2_s1__2_k2[26 + $b * 48]!)));
-          $v_sigmoid_3[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[27 + $b * 48]! + $v_matmul__2_s1__2_k2[27 + $b * 48]!)));
-          $v_sigmoid_3[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[28 + $b * 48]! + $v_matmul__2_s1__2_k2[28 + $b * 48]!)));
-          $v_sigmoid_3[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[29 + $b * 48]! + $v_matmul__2_s1__2_k2[29 + $b * 48]!)));
-          $v_sigmoid_3[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[30 + $b * 48]! + $v_matmul__2_s1__2_k2[30 + $b * 48]!)));
-          $v_sigmoid_3[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k1[31 + $b * 48]! + $v_matmul__2_s1__2_k2[31 + $b * 48]!)));
+          $v_sigmoid_3[$b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[16 + $b * 48]! + $v_matmul__2_k3[16 + $b * 48]!)));
+          $v_sigmoid_3[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[17 + $b * 48]! + $v_matmul__2_k3[17 + $b * 48]!)));
+          $v_sigmoid_3[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[18 + $b * 48]! + $v_matmul__2_k3[18 + $b * 48]!)));
+          $v_sigmoid_3[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[19 + $b * 48]! + $v_matmul__2_k3[19 + $b * 48]!)));
+          $v_sigmoid_3[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[20 + $b * 48]! + $v_matmul__2_k3[20 + $b * 48]!)));
+          $v_sigmoid_3[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[21 + $b * 48]! + $v_matmul__2_k3[21 + $b * 48]!)));
+          $v_sigmoid_3[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[22 + $b * 48]! + $v_matmul__2_k3[22 + $b * 48]!)));
+          $v_sigmoid_3[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[23 + $b * 48]! + $v_matmul__2_k3[23 + $b * 48]!)));
+          $v_sigmoid_3[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[24 + $b * 48]! + $v_matmul__2_k3[24 + $b * 48]!)));
+          $v_sigmoid_3[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[25 + $b * 48]! + $v_matmul__2_k3[25 + $b * 48]!)));
+          $v_sigmoid_3[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[26 + $b * 48]! + $v_matmul__2_k3[26 + $b * 48]!)));
+          $v_sigmoid_3[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[27 + $b * 48]! + $v_matmul__2_k3[27 + $b * 48]!)));
+          $v_sigmoid_3[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[28 + $b * 48]! + $v_matmul__2_k3[28 + $b * 48]!)));
+          $v_sigmoid_3[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[29 + $b * 48]! + $v_matmul__2_k3[29 + $b * 48]!)));
+          $v_sigmoid_3[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[30 + $b * 48]! + $v_matmul__2_k3[30 + $b * 48]!)));
+          $v_sigmoid_3[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__2_k2[31 + $b * 48]! + $v_matmul__2_k3[31 + $b * 48]!)));
         }
-        // sigmoid(… + …) .* ~2.s1
+        // sigmoid(… + …) .* slice(~2.s1, 1)
         for (let $b = 0; $b < $nb; $b++) {
-          $v_mul__2_s1[$b * 16] = $v_sigmoid_3[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
-          $v_mul__2_s1[1 + $b * 16] = $v_sigmoid_3[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
-          $v_mul__2_s1[2 + $b * 16] = $v_sigmoid_3[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
-          $v_mul__2_s1[3 + $b * 16] = $v_sigmoid_3[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
-          $v_mul__2_s1[4 + $b * 16] = $v_sigmoid_3[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
-          $v_mul__2_s1[5 + $b * 16] = $v_sigmoid_3[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
-          $v_mul__2_s1[6 + $b * 16] = $v_sigmoid_3[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
-          $v_mul__2_s1[7 + $b * 16] = $v_sigmoid_3[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
-          $v_mul__2_s1[8 + $b * 16] = $v_sigmoid_3[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
-          $v_mul__2_s1[9 + $b * 16] = $v_sigmoid_3[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
-          $v_mul__2_s1[10 + $b * 16] = $v_sigmoid_3[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
-          $v_mul__2_s1[11 + $b * 16] = $v_sigmoid_3[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
-          $v_mul__2_s1[12 + $b * 16] = $v_sigmoid_3[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
-          $v_mul__2_s1[13 + $b * 16] = $v_sigmoid_3[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
-          $v_mul__2_s1[14 + $b * 16] = $v_sigmoid_3[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
-          $v_mul__2_s1[15 + $b * 16] = $v_sigmoid_3[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
+          $v_mul_2[$b * 16] = $v_sigmoid_3[$b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]!;
+          $v_mul_2[1 + $b * 16] = $v_sigmoid_3[1 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]!;
+          $v_mul_2[2 + $b * 16] = $v_sigmoid_3[2 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]!;
+          $v_mul_2[3 + $b * 16] = $v_sigmoid_3[3 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]!;
+          $v_mul_2[4 + $b * 16] = $v_sigmoid_3[4 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]!;
+          $v_mul_2[5 + $b * 16] = $v_sigmoid_3[5 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]!;
+          $v_mul_2[6 + $b * 16] = $v_sigmoid_3[6 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]!;
+          $v_mul_2[7 + $b * 16] = $v_sigmoid_3[7 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]!;
+          $v_mul_2[8 + $b * 16] = $v_sigmoid_3[8 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]!;
+          $v_mul_2[9 + $b * 16] = $v_sigmoid_3[9 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]!;
+          $v_mul_2[10 + $b * 16] = $v_sigmoid_3[10 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]!;
+          $v_mul_2[11 + $b * 16] = $v_sigmoid_3[11 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]!;
+          $v_mul_2[12 + $b * 16] = $v_sigmoid_3[12 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]!;
+          $v_mul_2[13 + $b * 16] = $v_sigmoid_3[13 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]!;
+          $v_mul_2[14 + $b * 16] = $v_sigmoid_3[14 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]!;
+          $v_mul_2[15 + $b * 16] = $v_sigmoid_3[15 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]!;
         }
-        // matmul(sigmoid(…) .* ~2.s1, ~2.k2)
+        // matmul(sigmoid(…) .* slice(~2.s1, 1), ~2.k3)
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
@@ -3360,10 +3430,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__2_s1[$l0 + $k]!;
-                const $a1 = $v_mul__2_s1[$l1 + $k]!;
-                const $a2 = $v_mul__2_s1[$l2 + $k]!;
-                const $a3 = $v_mul__2_s1[$l3 + $k]!;
+                const $a0 = $v_mul_2[$l0 + $k]!;
+                const $a1 = $v_mul_2[$l1 + $k]!;
+                const $a2 = $v_mul_2[$l2 + $k]!;
+                const $a3 = $v_mul_2[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -3385,22 +3455,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_matmul__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__2_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__2_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__2_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__2_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__2_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__2_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__2_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__2_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__2_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__2_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__2_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__2_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__2_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__2_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+              $v_matmul__2_k3_2[$i * 48 + $j] = $c00;
+              $v_matmul__2_k3_2[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__2_k3_2[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__2_k3_2[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__2_k3_2[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__2_k3_2[($i + 1) * 48 + ($j + 1)] = $c11;
+              $v_matmul__2_k3_2[($i + 1) * 48 + ($j + 2)] = $c12;
+              $v_matmul__2_k3_2[($i + 1) * 48 + ($j + 3)] = $c13;
+              $v_matmul__2_k3_2[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__2_k3_2[($i + 2) * 48 + ($j + 1)] = $c21;
+              $v_matmul__2_k3_2[($i + 2) * 48 + ($j + 2)] = $c22;
+              $v_matmul__2_k3_2[($i + 2) * 48 + ($j + 3)] = $c23;
+              $v_matmul__2_k3_2[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__2_k3_2[($i + 3) * 48 + ($j + 1)] = $c31;
+              $v_matmul__2_k3_2[($i + 3) * 48 + ($j + 2)] = $c32;
+              $v_matmul__2_k3_2[($i + 3) * 48 + ($j + 3)] = $c33;
             }
             for (; $j < 48; $j++) {
               const $l0 = $i * 16;
@@ -3410,20 +3480,20 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m0 = $j;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__2_s1[$l0 + $k]!;
-                const $a1 = $v_mul__2_s1[$l1 + $k]!;
-                const $a2 = $v_mul__2_s1[$l2 + $k]!;
-                const $a3 = $v_mul__2_s1[$l3 + $k]!;
+                const $a0 = $v_mul_2[$l0 + $k]!;
+                const $a1 = $v_mul_2[$l1 + $k]!;
+                const $a2 = $v_mul_2[$l2 + $k]!;
+                const $a3 = $v_mul_2[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_matmul__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__2_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__2_k2[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__2_k3_2[$i * 48 + $j] = $c00;
+              $v_matmul__2_k3_2[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__2_k3_2[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__2_k3_2[($i + 3) * 48 + $j] = $c30;
             }
           }
           for (; $i < $nb; $i++) {
@@ -3436,7 +3506,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__2_s1[$l0 + $k]!;
+                const $a0 = $v_mul_2[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -3446,70 +3516,70 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_matmul__2_k2[$i * 48 + $j] = $c00;
-              $v_matmul__2_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__2_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__2_k2[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__2_k3_2[$i * 48 + $j] = $c00;
+              $v_matmul__2_k3_2[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__2_k3_2[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__2_k3_2[$i * 48 + ($j + 3)] = $c03;
             }
             for (; $j < 48; $j++) {
               const $l0 = $i * 16;
               const $m0 = $j;
               let $c00 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__2_s1[$l0 + $k]!;
+                const $a0 = $v_mul_2[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
-              $v_matmul__2_k2[$i * 48 + $j] = $c00;
+              $v_matmul__2_k3_2[$i * 48 + $j] = $c00;
             }
           }
         }
         // tanh(slice(…, 33) + slice(…, 33))
         for (let $b = 0; $b < $nb; $b++) {
-          $v_tanh[$b * 16] = Math.tanh($v_add__2_k1[32 + $b * 48]! + $v_matmul__2_k2[32 + $b * 48]!);
-          $v_tanh[1 + $b * 16] = Math.tanh($v_add__2_k1[33 + $b * 48]! + $v_matmul__2_k2[33 + $b * 48]!);
-          $v_tanh[2 + $b * 16] = Math.tanh($v_add__2_k1[34 + $b * 48]! + $v_matmul__2_k2[34 + $b * 48]!);
-          $v_tanh[3 + $b * 16] = Math.tanh($v_add__2_k1[35 + $b * 48]! + $v_matmul__2_k2[35 + $b * 48]!);
-          $v_tanh[4 + $b * 16] = Math.tanh($v_add__2_k1[36 + $b * 48]! + $v_matmul__2_k2[36 + $b * 48]!);
-          $v_tanh[5 + $b * 16] = Math.tanh($v_add__2_k1[37 + $b * 48]! + $v_matmul__2_k2[37 + $b * 48]!);
-          $v_tanh[6 + $b * 16] = Math.tanh($v_add__2_k1[38 + $b * 48]! + $v_matmul__2_k2[38 + $b * 48]!);
-          $v_tanh[7 + $b * 16] = Math.tanh($v_add__2_k1[39 + $b * 48]! + $v_matmul__2_k2[39 + $b * 48]!);
-          $v_tanh[8 + $b * 16] = Math.tanh($v_add__2_k1[40 + $b * 48]! + $v_matmul__2_k2[40 + $b * 48]!);
-          $v_tanh[9 + $b * 16] = Math.tanh($v_add__2_k1[41 + $b * 48]! + $v_matmul__2_k2[41 + $b * 48]!);
-          $v_tanh[10 + $b * 16] = Math.tanh($v_add__2_k1[42 + $b * 48]! + $v_matmul__2_k2[42 + $b * 48]!);
-          $v_tanh[11 + $b * 16] = Math.tanh($v_add__2_k1[43 + $b * 48]! + $v_matmul__2_k2[43 + $b * 48]!);
-          $v_tanh[12 + $b * 16] = Math.tanh($v_add__2_k1[44 + $b * 48]! + $v_matmul__2_k2[44 + $b * 48]!);
-          $v_tanh[13 + $b * 16] = Math.tanh($v_add__2_k1[45 + $b * 48]! + $v_matmul__2_k2[45 + $b * 48]!);
-          $v_tanh[14 + $b * 16] = Math.tanh($v_add__2_k1[46 + $b * 48]! + $v_matmul__2_k2[46 + $b * 48]!);
-          $v_tanh[15 + $b * 16] = Math.tanh($v_add__2_k1[47 + $b * 48]! + $v_matmul__2_k2[47 + $b * 48]!);
+          $v_tanh[$b * 16] = Math.tanh($v_add__2_k2[32 + $b * 48]! + $v_matmul__2_k3_2[32 + $b * 48]!);
+          $v_tanh[1 + $b * 16] = Math.tanh($v_add__2_k2[33 + $b * 48]! + $v_matmul__2_k3_2[33 + $b * 48]!);
+          $v_tanh[2 + $b * 16] = Math.tanh($v_add__2_k2[34 + $b * 48]! + $v_matmul__2_k3_2[34 + $b * 48]!);
+          $v_tanh[3 + $b * 16] = Math.tanh($v_add__2_k2[35 + $b * 48]! + $v_matmul__2_k3_2[35 + $b * 48]!);
+          $v_tanh[4 + $b * 16] = Math.tanh($v_add__2_k2[36 + $b * 48]! + $v_matmul__2_k3_2[36 + $b * 48]!);
+          $v_tanh[5 + $b * 16] = Math.tanh($v_add__2_k2[37 + $b * 48]! + $v_matmul__2_k3_2[37 + $b * 48]!);
+          $v_tanh[6 + $b * 16] = Math.tanh($v_add__2_k2[38 + $b * 48]! + $v_matmul__2_k3_2[38 + $b * 48]!);
+          $v_tanh[7 + $b * 16] = Math.tanh($v_add__2_k2[39 + $b * 48]! + $v_matmul__2_k3_2[39 + $b * 48]!);
+          $v_tanh[8 + $b * 16] = Math.tanh($v_add__2_k2[40 + $b * 48]! + $v_matmul__2_k3_2[40 + $b * 48]!);
+          $v_tanh[9 + $b * 16] = Math.tanh($v_add__2_k2[41 + $b * 48]! + $v_matmul__2_k3_2[41 + $b * 48]!);
+          $v_tanh[10 + $b * 16] = Math.tanh($v_add__2_k2[42 + $b * 48]! + $v_matmul__2_k3_2[42 + $b * 48]!);
+          $v_tanh[11 + $b * 16] = Math.tanh($v_add__2_k2[43 + $b * 48]! + $v_matmul__2_k3_2[43 + $b * 48]!);
+          $v_tanh[12 + $b * 16] = Math.tanh($v_add__2_k2[44 + $b * 48]! + $v_matmul__2_k3_2[44 + $b * 48]!);
+          $v_tanh[13 + $b * 16] = Math.tanh($v_add__2_k2[45 + $b * 48]! + $v_matmul__2_k3_2[45 + $b * 48]!);
+          $v_tanh[14 + $b * 16] = Math.tanh($v_add__2_k2[46 + $b * 48]! + $v_matmul__2_k3_2[46 + $b * 48]!);
+          $v_tanh[15 + $b * 16] = Math.tanh($v_add__2_k2[47 + $b * 48]! + $v_matmul__2_k3_2[47 + $b * 48]!);
         }
-        // ~2.c .* (1 - …) .* (1 - ….^2)
+        // select(…, …, 0) .* (1 - …) .* (1 - ….^2)
         for (let $b = 0; $b < $nb; $b++) {
-          $v_mul[$b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * (1 - $v_sigmoid_2[$b * 16]!) * (1 - ($v_tanh[$b * 16]! * $v_tanh[$b * 16]!));
-          $v_mul[1 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * (1 - $v_sigmoid_2[1 + $b * 16]!) * (1 - ($v_tanh[1 + $b * 16]! * $v_tanh[1 + $b * 16]!));
-          $v_mul[2 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * (1 - $v_sigmoid_2[2 + $b * 16]!) * (1 - ($v_tanh[2 + $b * 16]! * $v_tanh[2 + $b * 16]!));
-          $v_mul[3 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * (1 - $v_sigmoid_2[3 + $b * 16]!) * (1 - ($v_tanh[3 + $b * 16]! * $v_tanh[3 + $b * 16]!));
-          $v_mul[4 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * (1 - $v_sigmoid_2[4 + $b * 16]!) * (1 - ($v_tanh[4 + $b * 16]! * $v_tanh[4 + $b * 16]!));
-          $v_mul[5 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * (1 - $v_sigmoid_2[5 + $b * 16]!) * (1 - ($v_tanh[5 + $b * 16]! * $v_tanh[5 + $b * 16]!));
-          $v_mul[6 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * (1 - $v_sigmoid_2[6 + $b * 16]!) * (1 - ($v_tanh[6 + $b * 16]! * $v_tanh[6 + $b * 16]!));
-          $v_mul[7 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * (1 - $v_sigmoid_2[7 + $b * 16]!) * (1 - ($v_tanh[7 + $b * 16]! * $v_tanh[7 + $b * 16]!));
-          $v_mul[8 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * (1 - $v_sigmoid_2[8 + $b * 16]!) * (1 - ($v_tanh[8 + $b * 16]! * $v_tanh[8 + $b * 16]!));
-          $v_mul[9 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * (1 - $v_sigmoid_2[9 + $b * 16]!) * (1 - ($v_tanh[9 + $b * 16]! * $v_tanh[9 + $b * 16]!));
-          $v_mul[10 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * (1 - $v_sigmoid_2[10 + $b * 16]!) * (1 - ($v_tanh[10 + $b * 16]! * $v_tanh[10 + $b * 16]!));
-          $v_mul[11 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * (1 - $v_sigmoid_2[11 + $b * 16]!) * (1 - ($v_tanh[11 + $b * 16]! * $v_tanh[11 + $b * 16]!));
-          $v_mul[12 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * (1 - $v_sigmoid_2[12 + $b * 16]!) * (1 - ($v_tanh[12 + $b * 16]! * $v_tanh[12 + $b * 16]!));
-          $v_mul[13 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * (1 - $v_sigmoid_2[13 + $b * 16]!) * (1 - ($v_tanh[13 + $b * 16]! * $v_tanh[13 + $b * 16]!));
-          $v_mul[14 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * (1 - $v_sigmoid_2[14 + $b * 16]!) * (1 - ($v_tanh[14 + $b * 16]! * $v_tanh[14 + $b * 16]!));
-          $v_mul[15 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * (1 - $v_sigmoid_2[15 + $b * 16]!) * (1 - ($v_tanh[15 + $b * 16]! * $v_tanh[15 + $b * 16]!));
+          $v_mul_3[$b * 16] = $v_select_2[$b * 16]! * (1 - $v_sigmoid_2[$b * 16]!) * (1 - ($v_tanh[$b * 16]! * $v_tanh[$b * 16]!));
+          $v_mul_3[1 + $b * 16] = $v_select_2[1 + $b * 16]! * (1 - $v_sigmoid_2[1 + $b * 16]!) * (1 - ($v_tanh[1 + $b * 16]! * $v_tanh[1 + $b * 16]!));
+          $v_mul_3[2 + $b * 16] = $v_select_2[2 + $b * 16]! * (1 - $v_sigmoid_2[2 + $b * 16]!) * (1 - ($v_tanh[2 + $b * 16]! * $v_tanh[2 + $b * 16]!));
+          $v_mul_3[3 + $b * 16] = $v_select_2[3 + $b * 16]! * (1 - $v_sigmoid_2[3 + $b * 16]!) * (1 - ($v_tanh[3 + $b * 16]! * $v_tanh[3 + $b * 16]!));
+          $v_mul_3[4 + $b * 16] = $v_select_2[4 + $b * 16]! * (1 - $v_sigmoid_2[4 + $b * 16]!) * (1 - ($v_tanh[4 + $b * 16]! * $v_tanh[4 + $b * 16]!));
+          $v_mul_3[5 + $b * 16] = $v_select_2[5 + $b * 16]! * (1 - $v_sigmoid_2[5 + $b * 16]!) * (1 - ($v_tanh[5 + $b * 16]! * $v_tanh[5 + $b * 16]!));
+          $v_mul_3[6 + $b * 16] = $v_select_2[6 + $b * 16]! * (1 - $v_sigmoid_2[6 + $b * 16]!) * (1 - ($v_tanh[6 + $b * 16]! * $v_tanh[6 + $b * 16]!));
+          $v_mul_3[7 + $b * 16] = $v_select_2[7 + $b * 16]! * (1 - $v_sigmoid_2[7 + $b * 16]!) * (1 - ($v_tanh[7 + $b * 16]! * $v_tanh[7 + $b * 16]!));
+          $v_mul_3[8 + $b * 16] = $v_select_2[8 + $b * 16]! * (1 - $v_sigmoid_2[8 + $b * 16]!) * (1 - ($v_tanh[8 + $b * 16]! * $v_tanh[8 + $b * 16]!));
+          $v_mul_3[9 + $b * 16] = $v_select_2[9 + $b * 16]! * (1 - $v_sigmoid_2[9 + $b * 16]!) * (1 - ($v_tanh[9 + $b * 16]! * $v_tanh[9 + $b * 16]!));
+          $v_mul_3[10 + $b * 16] = $v_select_2[10 + $b * 16]! * (1 - $v_sigmoid_2[10 + $b * 16]!) * (1 - ($v_tanh[10 + $b * 16]! * $v_tanh[10 + $b * 16]!));
+          $v_mul_3[11 + $b * 16] = $v_select_2[11 + $b * 16]! * (1 - $v_sigmoid_2[11 + $b * 16]!) * (1 - ($v_tanh[11 + $b * 16]! * $v_tanh[11 + $b * 16]!));
+          $v_mul_3[12 + $b * 16] = $v_select_2[12 + $b * 16]! * (1 - $v_sigmoid_2[12 + $b * 16]!) * (1 - ($v_tanh[12 + $b * 16]! * $v_tanh[12 + $b * 16]!));
+          $v_mul_3[13 + $b * 16] = $v_select_2[13 + $b * 16]! * (1 - $v_sigmoid_2[13 + $b * 16]!) * (1 - ($v_tanh[13 + $b * 16]! * $v_tanh[13 + $b * 16]!));
+          $v_mul_3[14 + $b * 16] = $v_select_2[14 + $b * 16]! * (1 - $v_sigmoid_2[14 + $b * 16]!) * (1 - ($v_tanh[14 + $b * 16]! * $v_tanh[14 + $b * 16]!));
+          $v_mul_3[15 + $b * 16] = $v_select_2[15 + $b * 16]! * (1 - $v_sigmoid_2[15 + $b * 16]!) * (1 - ($v_tanh[15 + $b * 16]! * $v_tanh[15 + $b * 16]!));
         }
-        // pad(~2.c .* … .* (1 - …), 33)
+        // pad(… .* … .* (1 - …), 33)
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 48; $r++) $v_pad[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad[32 + $b * 48 + $r] = $v_mul[$b * 16 + $r]!;
+            for (let $r = 0; $r < 48; $r++) $v_pad_2[$b * 48 + $r] = 0;
+            for (let $r = 0; $r < 16; $r++) $v_pad_2[32 + $b * 48 + $r] = $v_mul_3[$b * 16 + $r]!;
           }
         }
-        // matmul(~2.k2, pad(… .* …, 33))
+        // matmul(~2.k3, pad(… .* …, 33))
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
@@ -3525,10 +3595,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3) * 48;
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad[$l0 + $k]!;
-                const $a1 = $v_pad[$l1 + $k]!;
-                const $a2 = $v_pad[$l2 + $k]!;
-                const $a3 = $v_pad[$l3 + $k]!;
+                const $a0 = $v_pad_2[$l0 + $k]!;
+                const $a1 = $v_pad_2[$l1 + $k]!;
+                const $a2 = $v_pad_2[$l2 + $k]!;
+                const $a3 = $v_pad_2[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 const $w1 = $p_gru_U[$m1 + $k]!;
                 const $w2 = $p_gru_U[$m2 + $k]!;
@@ -3550,22 +3620,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_matmul__2_k2_2[$i * 16 + $j] = $c00;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 1)] = $c01;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 2)] = $c02;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 3)] = $c03;
-              $v_matmul__2_k2_2[($i + 1) * 16 + $j] = $c10;
-              $v_matmul__2_k2_2[($i + 1) * 16 + ($j + 1)] = $c11;
-              $v_matmul__2_k2_2[($i + 1) * 16 + ($j + 2)] = $c12;
-              $v_matmul__2_k2_2[($i + 1) * 16 + ($j + 3)] = $c13;
-              $v_matmul__2_k2_2[($i + 2) * 16 + $j] = $c20;
-              $v_matmul__2_k2_2[($i + 2) * 16 + ($j + 1)] = $c21;
-              $v_matmul__2_k2_2[($i + 2) * 16 + ($j + 2)] = $c22;
-              $v_matmul__2_k2_2[($i + 2) * 16 + ($j + 3)] = $c23;
-              $v_matmul__2_k2_2[($i + 3) * 16 + $j] = $c30;
-              $v_matmul__2_k2_2[($i + 3) * 16 + ($j + 1)] = $c31;
-              $v_matmul__2_k2_2[($i + 3) * 16 + ($j + 2)] = $c32;
-              $v_matmul__2_k2_2[($i + 3) * 16 + ($j + 3)] = $c33;
+              $v_matmul__2_k3_3[$i * 16 + $j] = $c00;
+              $v_matmul__2_k3_3[$i * 16 + ($j + 1)] = $c01;
+              $v_matmul__2_k3_3[$i * 16 + ($j + 2)] = $c02;
+              $v_matmul__2_k3_3[$i * 16 + ($j + 3)] = $c03;
+              $v_matmul__2_k3_3[($i + 1) * 16 + $j] = $c10;
+              $v_matmul__2_k3_3[($i + 1) * 16 + ($j + 1)] = $c11;
+              $v_matmul__2_k3_3[($i + 1) * 16 + ($j + 2)] = $c12;
+              $v_matmul__2_k3_3[($i + 1) * 16 + ($j + 3)] = $c13;
+              $v_matmul__2_k3_3[($i + 2) * 16 + $j] = $c20;
+              $v_matmul__2_k3_3[($i + 2) * 16 + ($j + 1)] = $c21;
+              $v_matmul__2_k3_3[($i + 2) * 16 + ($j + 2)] = $c22;
+              $v_matmul__2_k3_3[($i + 2) * 16 + ($j + 3)] = $c23;
+              $v_matmul__2_k3_3[($i + 3) * 16 + $j] = $c30;
+              $v_matmul__2_k3_3[($i + 3) * 16 + ($j + 1)] = $c31;
+              $v_matmul__2_k3_3[($i + 3) * 16 + ($j + 2)] = $c32;
+              $v_matmul__2_k3_3[($i + 3) * 16 + ($j + 3)] = $c33;
             }
             for (; $j < 16; $j++) {
               const $l0 = $i * 48;
@@ -3575,20 +3645,20 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m0 = $j * 48;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad[$l0 + $k]!;
-                const $a1 = $v_pad[$l1 + $k]!;
-                const $a2 = $v_pad[$l2 + $k]!;
-                const $a3 = $v_pad[$l3 + $k]!;
+                const $a0 = $v_pad_2[$l0 + $k]!;
+                const $a1 = $v_pad_2[$l1 + $k]!;
+                const $a2 = $v_pad_2[$l2 + $k]!;
+                const $a3 = $v_pad_2[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_matmul__2_k2_2[$i * 16 + $j] = $c00;
-              $v_matmul__2_k2_2[($i + 1) * 16 + $j] = $c10;
-              $v_matmul__2_k2_2[($i + 2) * 16 + $j] = $c20;
-              $v_matmul__2_k2_2[($i + 3) * 16 + $j] = $c30;
+              $v_matmul__2_k3_3[$i * 16 + $j] = $c00;
+              $v_matmul__2_k3_3[($i + 1) * 16 + $j] = $c10;
+              $v_matmul__2_k3_3[($i + 2) * 16 + $j] = $c20;
+              $v_matmul__2_k3_3[($i + 3) * 16 + $j] = $c30;
             }
           }
           for (; $i < $nb; $i++) {
@@ -3601,7 +3671,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3) * 48;
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad[$l0 + $k]!;
+                const $a0 = $v_pad_2[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 const $w1 = $p_gru_U[$m1 + $k]!;
                 const $w2 = $p_gru_U[$m2 + $k]!;
@@ -3611,81 +3681,81 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_matmul__2_k2_2[$i * 16 + $j] = $c00;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 1)] = $c01;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 2)] = $c02;
-              $v_matmul__2_k2_2[$i * 16 + ($j + 3)] = $c03;
+              $v_matmul__2_k3_3[$i * 16 + $j] = $c00;
+              $v_matmul__2_k3_3[$i * 16 + ($j + 1)] = $c01;
+              $v_matmul__2_k3_3[$i * 16 + ($j + 2)] = $c02;
+              $v_matmul__2_k3_3[$i * 16 + ($j + 3)] = $c03;
             }
             for (; $j < 16; $j++) {
               const $l0 = $i * 48;
               const $m0 = $j * 48;
               let $c00 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad[$l0 + $k]!;
+                const $a0 = $v_pad_2[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 $c00 += $a0 * $w0;
               }
-              $v_matmul__2_k2_2[$i * 16 + $j] = $c00;
+              $v_matmul__2_k3_3[$i * 16 + $j] = $c00;
             }
           }
         }
-        // matmul(~2.k2, …) .* ~2.s1 .* … .* (1 - …)
+        // matmul(~2.k3, …) .* slice(~2.s1, 1) .* … .* (1 - …)
         for (let $b = 0; $b < $nb; $b++) {
-          $v_mul_2[$b * 16] = $v_matmul__2_k2_2[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! * ($v_sigmoid_3[$b * 16]! * (1 - $v_sigmoid_3[$b * 16]!));
-          $v_mul_2[1 + $b * 16] = $v_matmul__2_k2_2[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! * ($v_sigmoid_3[1 + $b * 16]! * (1 - $v_sigmoid_3[1 + $b * 16]!));
-          $v_mul_2[2 + $b * 16] = $v_matmul__2_k2_2[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! * ($v_sigmoid_3[2 + $b * 16]! * (1 - $v_sigmoid_3[2 + $b * 16]!));
-          $v_mul_2[3 + $b * 16] = $v_matmul__2_k2_2[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! * ($v_sigmoid_3[3 + $b * 16]! * (1 - $v_sigmoid_3[3 + $b * 16]!));
-          $v_mul_2[4 + $b * 16] = $v_matmul__2_k2_2[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! * ($v_sigmoid_3[4 + $b * 16]! * (1 - $v_sigmoid_3[4 + $b * 16]!));
-          $v_mul_2[5 + $b * 16] = $v_matmul__2_k2_2[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! * ($v_sigmoid_3[5 + $b * 16]! * (1 - $v_sigmoid_3[5 + $b * 16]!));
-          $v_mul_2[6 + $b * 16] = $v_matmul__2_k2_2[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! * ($v_sigmoid_3[6 + $b * 16]! * (1 - $v_sigmoid_3[6 + $b * 16]!));
-          $v_mul_2[7 + $b * 16] = $v_matmul__2_k2_2[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! * ($v_sigmoid_3[7 + $b * 16]! * (1 - $v_sigmoid_3[7 + $b * 16]!));
-          $v_mul_2[8 + $b * 16] = $v_matmul__2_k2_2[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! * ($v_sigmoid_3[8 + $b * 16]! * (1 - $v_sigmoid_3[8 + $b * 16]!));
-          $v_mul_2[9 + $b * 16] = $v_matmul__2_k2_2[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! * ($v_sigmoid_3[9 + $b * 16]! * (1 - $v_sigmoid_3[9 + $b * 16]!));
-          $v_mul_2[10 + $b * 16] = $v_matmul__2_k2_2[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! * ($v_sigmoid_3[10 + $b * 16]! * (1 - $v_sigmoid_3[10 + $b * 16]!));
-          $v_mul_2[11 + $b * 16] = $v_matmul__2_k2_2[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! * ($v_sigmoid_3[11 + $b * 16]! * (1 - $v_sigmoid_3[11 + $b * 16]!));
-          $v_mul_2[12 + $b * 16] = $v_matmul__2_k2_2[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! * ($v_sigmoid_3[12 + $b * 16]! * (1 - $v_sigmoid_3[12 + $b * 16]!));
-          $v_mul_2[13 + $b * 16] = $v_matmul__2_k2_2[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! * ($v_sigmoid_3[13 + $b * 16]! * (1 - $v_sigmoid_3[13 + $b * 16]!));
-          $v_mul_2[14 + $b * 16] = $v_matmul__2_k2_2[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! * ($v_sigmoid_3[14 + $b * 16]! * (1 - $v_sigmoid_3[14 + $b * 16]!));
-          $v_mul_2[15 + $b * 16] = $v_matmul__2_k2_2[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! * ($v_sigmoid_3[15 + $b * 16]! * (1 - $v_sigmoid_3[15 + $b * 16]!));
+          $v_mul_4[$b * 16] = $v_matmul__2_k3_3[$b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]! * ($v_sigmoid_3[$b * 16]! * (1 - $v_sigmoid_3[$b * 16]!));
+          $v_mul_4[1 + $b * 16] = $v_matmul__2_k3_3[1 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]! * ($v_sigmoid_3[1 + $b * 16]! * (1 - $v_sigmoid_3[1 + $b * 16]!));
+          $v_mul_4[2 + $b * 16] = $v_matmul__2_k3_3[2 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]! * ($v_sigmoid_3[2 + $b * 16]! * (1 - $v_sigmoid_3[2 + $b * 16]!));
+          $v_mul_4[3 + $b * 16] = $v_matmul__2_k3_3[3 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]! * ($v_sigmoid_3[3 + $b * 16]! * (1 - $v_sigmoid_3[3 + $b * 16]!));
+          $v_mul_4[4 + $b * 16] = $v_matmul__2_k3_3[4 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]! * ($v_sigmoid_3[4 + $b * 16]! * (1 - $v_sigmoid_3[4 + $b * 16]!));
+          $v_mul_4[5 + $b * 16] = $v_matmul__2_k3_3[5 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]! * ($v_sigmoid_3[5 + $b * 16]! * (1 - $v_sigmoid_3[5 + $b * 16]!));
+          $v_mul_4[6 + $b * 16] = $v_matmul__2_k3_3[6 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]! * ($v_sigmoid_3[6 + $b * 16]! * (1 - $v_sigmoid_3[6 + $b * 16]!));
+          $v_mul_4[7 + $b * 16] = $v_matmul__2_k3_3[7 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]! * ($v_sigmoid_3[7 + $b * 16]! * (1 - $v_sigmoid_3[7 + $b * 16]!));
+          $v_mul_4[8 + $b * 16] = $v_matmul__2_k3_3[8 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]! * ($v_sigmoid_3[8 + $b * 16]! * (1 - $v_sigmoid_3[8 + $b * 16]!));
+          $v_mul_4[9 + $b * 16] = $v_matmul__2_k3_3[9 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]! * ($v_sigmoid_3[9 + $b * 16]! * (1 - $v_sigmoid_3[9 + $b * 16]!));
+          $v_mul_4[10 + $b * 16] = $v_matmul__2_k3_3[10 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]! * ($v_sigmoid_3[10 + $b * 16]! * (1 - $v_sigmoid_3[10 + $b * 16]!));
+          $v_mul_4[11 + $b * 16] = $v_matmul__2_k3_3[11 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]! * ($v_sigmoid_3[11 + $b * 16]! * (1 - $v_sigmoid_3[11 + $b * 16]!));
+          $v_mul_4[12 + $b * 16] = $v_matmul__2_k3_3[12 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]! * ($v_sigmoid_3[12 + $b * 16]! * (1 - $v_sigmoid_3[12 + $b * 16]!));
+          $v_mul_4[13 + $b * 16] = $v_matmul__2_k3_3[13 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]! * ($v_sigmoid_3[13 + $b * 16]! * (1 - $v_sigmoid_3[13 + $b * 16]!));
+          $v_mul_4[14 + $b * 16] = $v_matmul__2_k3_3[14 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]! * ($v_sigmoid_3[14 + $b * 16]! * (1 - $v_sigmoid_3[14 + $b * 16]!));
+          $v_mul_4[15 + $b * 16] = $v_matmul__2_k3_3[15 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]! * ($v_sigmoid_3[15 + $b * 16]! * (1 - $v_sigmoid_3[15 + $b * 16]!));
         }
-        // pad(… .* ~2.s1 .* … .* …, 17)
+        // pad(… .* … .* … .* …, 17)
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 48; $r++) $v_pad_2[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_2[16 + $b * 48 + $r] = $v_mul_2[$b * 16 + $r]!;
+            for (let $r = 0; $r < 48; $r++) $v_pad_3[$b * 48 + $r] = 0;
+            for (let $r = 0; $r < 16; $r++) $v_pad_3[16 + $b * 48 + $r] = $v_mul_4[$b * 16 + $r]!;
           }
         }
-        // (-… + ~2.c .* ~2.s1) .* … .* (1 - …)
+        // (-… + … .* …) .* … .* (1 - …)
         for (let $b = 0; $b < $nb; $b++) {
-          $v_mul_3[$b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_tanh[$b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!) * ($v_sigmoid_2[$b * 16]! * (1 - $v_sigmoid_2[$b * 16]!));
-          $v_mul_3[1 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_tanh[1 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!) * ($v_sigmoid_2[1 + $b * 16]! * (1 - $v_sigmoid_2[1 + $b * 16]!));
-          $v_mul_3[2 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_tanh[2 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!) * ($v_sigmoid_2[2 + $b * 16]! * (1 - $v_sigmoid_2[2 + $b * 16]!));
-          $v_mul_3[3 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_tanh[3 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!) * ($v_sigmoid_2[3 + $b * 16]! * (1 - $v_sigmoid_2[3 + $b * 16]!));
-          $v_mul_3[4 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_tanh[4 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!) * ($v_sigmoid_2[4 + $b * 16]! * (1 - $v_sigmoid_2[4 + $b * 16]!));
-          $v_mul_3[5 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_tanh[5 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!) * ($v_sigmoid_2[5 + $b * 16]! * (1 - $v_sigmoid_2[5 + $b * 16]!));
-          $v_mul_3[6 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_tanh[6 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!) * ($v_sigmoid_2[6 + $b * 16]! * (1 - $v_sigmoid_2[6 + $b * 16]!));
-          $v_mul_3[7 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_tanh[7 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!) * ($v_sigmoid_2[7 + $b * 16]! * (1 - $v_sigmoid_2[7 + $b * 16]!));
-          $v_mul_3[8 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_tanh[8 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!) * ($v_sigmoid_2[8 + $b * 16]! * (1 - $v_sigmoid_2[8 + $b * 16]!));
-          $v_mul_3[9 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_tanh[9 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!) * ($v_sigmoid_2[9 + $b * 16]! * (1 - $v_sigmoid_2[9 + $b * 16]!));
-          $v_mul_3[10 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_tanh[10 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!) * ($v_sigmoid_2[10 + $b * 16]! * (1 - $v_sigmoid_2[10 + $b * 16]!));
-          $v_mul_3[11 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_tanh[11 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!) * ($v_sigmoid_2[11 + $b * 16]! * (1 - $v_sigmoid_2[11 + $b * 16]!));
-          $v_mul_3[12 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_tanh[12 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!) * ($v_sigmoid_2[12 + $b * 16]! * (1 - $v_sigmoid_2[12 + $b * 16]!));
-          $v_mul_3[13 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_tanh[13 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!) * ($v_sigmoid_2[13 + $b * 16]! * (1 - $v_sigmoid_2[13 + $b * 16]!));
-          $v_mul_3[14 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_tanh[14 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!) * ($v_sigmoid_2[14 + $b * 16]! * (1 - $v_sigmoid_2[14 + $b * 16]!));
-          $v_mul_3[15 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_tanh[15 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!) * ($v_sigmoid_2[15 + $b * 16]! * (1 - $v_sigmoid_2[15 + $b * 16]!));
+          $v_mul_5[$b * 16] = ((-($v_select_2[$b * 16]! * $v_tanh[$b * 16]!)) + $v_select_2[$b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]!) * ($v_sigmoid_2[$b * 16]! * (1 - $v_sigmoid_2[$b * 16]!));
+          $v_mul_5[1 + $b * 16] = ((-($v_select_2[1 + $b * 16]! * $v_tanh[1 + $b * 16]!)) + $v_select_2[1 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]!) * ($v_sigmoid_2[1 + $b * 16]! * (1 - $v_sigmoid_2[1 + $b * 16]!));
+          $v_mul_5[2 + $b * 16] = ((-($v_select_2[2 + $b * 16]! * $v_tanh[2 + $b * 16]!)) + $v_select_2[2 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]!) * ($v_sigmoid_2[2 + $b * 16]! * (1 - $v_sigmoid_2[2 + $b * 16]!));
+          $v_mul_5[3 + $b * 16] = ((-($v_select_2[3 + $b * 16]! * $v_tanh[3 + $b * 16]!)) + $v_select_2[3 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]!) * ($v_sigmoid_2[3 + $b * 16]! * (1 - $v_sigmoid_2[3 + $b * 16]!));
+          $v_mul_5[4 + $b * 16] = ((-($v_select_2[4 + $b * 16]! * $v_tanh[4 + $b * 16]!)) + $v_select_2[4 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]!) * ($v_sigmoid_2[4 + $b * 16]! * (1 - $v_sigmoid_2[4 + $b * 16]!));
+          $v_mul_5[5 + $b * 16] = ((-($v_select_2[5 + $b * 16]! * $v_tanh[5 + $b * 16]!)) + $v_select_2[5 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]!) * ($v_sigmoid_2[5 + $b * 16]! * (1 - $v_sigmoid_2[5 + $b * 16]!));
+          $v_mul_5[6 + $b * 16] = ((-($v_select_2[6 + $b * 16]! * $v_tanh[6 + $b * 16]!)) + $v_select_2[6 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]!) * ($v_sigmoid_2[6 + $b * 16]! * (1 - $v_sigmoid_2[6 + $b * 16]!));
+          $v_mul_5[7 + $b * 16] = ((-($v_select_2[7 + $b * 16]! * $v_tanh[7 + $b * 16]!)) + $v_select_2[7 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]!) * ($v_sigmoid_2[7 + $b * 16]! * (1 - $v_sigmoid_2[7 + $b * 16]!));
+          $v_mul_5[8 + $b * 16] = ((-($v_select_2[8 + $b * 16]! * $v_tanh[8 + $b * 16]!)) + $v_select_2[8 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]!) * ($v_sigmoid_2[8 + $b * 16]! * (1 - $v_sigmoid_2[8 + $b * 16]!));
+          $v_mul_5[9 + $b * 16] = ((-($v_select_2[9 + $b * 16]! * $v_tanh[9 + $b * 16]!)) + $v_select_2[9 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]!) * ($v_sigmoid_2[9 + $b * 16]! * (1 - $v_sigmoid_2[9 + $b * 16]!));
+          $v_mul_5[10 + $b * 16] = ((-($v_select_2[10 + $b * 16]! * $v_tanh[10 + $b * 16]!)) + $v_select_2[10 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]!) * ($v_sigmoid_2[10 + $b * 16]! * (1 - $v_sigmoid_2[10 + $b * 16]!));
+          $v_mul_5[11 + $b * 16] = ((-($v_select_2[11 + $b * 16]! * $v_tanh[11 + $b * 16]!)) + $v_select_2[11 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]!) * ($v_sigmoid_2[11 + $b * 16]! * (1 - $v_sigmoid_2[11 + $b * 16]!));
+          $v_mul_5[12 + $b * 16] = ((-($v_select_2[12 + $b * 16]! * $v_tanh[12 + $b * 16]!)) + $v_select_2[12 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]!) * ($v_sigmoid_2[12 + $b * 16]! * (1 - $v_sigmoid_2[12 + $b * 16]!));
+          $v_mul_5[13 + $b * 16] = ((-($v_select_2[13 + $b * 16]! * $v_tanh[13 + $b * 16]!)) + $v_select_2[13 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]!) * ($v_sigmoid_2[13 + $b * 16]! * (1 - $v_sigmoid_2[13 + $b * 16]!));
+          $v_mul_5[14 + $b * 16] = ((-($v_select_2[14 + $b * 16]! * $v_tanh[14 + $b * 16]!)) + $v_select_2[14 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]!) * ($v_sigmoid_2[14 + $b * 16]! * (1 - $v_sigmoid_2[14 + $b * 16]!));
+          $v_mul_5[15 + $b * 16] = ((-($v_select_2[15 + $b * 16]! * $v_tanh[15 + $b * 16]!)) + $v_select_2[15 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]!) * ($v_sigmoid_2[15 + $b * 16]! * (1 - $v_sigmoid_2[15 + $b * 16]!));
         }
         // pad((… + …) .* … .* …, 1)
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 48; $r++) $v_pad_3[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_3[$b * 48 + $r] = $v_mul_3[$b * 16 + $r]!;
+            for (let $r = 0; $r < 48; $r++) $v_pad_4[$b * 48 + $r] = 0;
+            for (let $r = 0; $r < 16; $r++) $v_pad_4[$b * 48 + $r] = $v_mul_5[$b * 16 + $r]!;
           }
         }
         // pad(… .* …, 17) + pad(… .* …, 1)
         for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 48; $r++) $v_add[$b * 48 + $r] = $v_pad_2[$b * 48 + $r]! + $v_pad_3[$b * 48 + $r]!;
+          for (let $r = 0; $r < 48; $r++) $v_add_2[$b * 48 + $r] = $v_pad_3[$b * 48 + $r]! + $v_pad_4[$b * 48 + $r]!;
         }
-        // ~2.s0 + … + … + matmul(~2.k2, …)
+        // … + … + … .* … + matmul(~2.k3, … + …)
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
@@ -3701,10 +3771,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3) * 48;
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_add[$l0 + $k]!;
-                const $a1 = $v_add[$l1 + $k]!;
-                const $a2 = $v_add[$l2 + $k]!;
-                const $a3 = $v_add[$l3 + $k]!;
+                const $a0 = $v_add_2[$l0 + $k]!;
+                const $a1 = $v_add_2[$l1 + $k]!;
+                const $a2 = $v_add_2[$l2 + $k]!;
+                const $a3 = $v_add_2[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 const $w1 = $p_gru_U[$m1 + $k]!;
                 const $w2 = $p_gru_U[$m2 + $k]!;
@@ -3726,22 +3796,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2_2[$i * 16 + $j + 1]! * $v_sigmoid_3[$i * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_sigmoid_2[$i * 16 + $j + 1]! + $c01);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2_2[$i * 16 + $j + 2]! * $v_sigmoid_3[$i * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_sigmoid_2[$i * 16 + $j + 2]! + $c02);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2_2[$i * 16 + $j + 3]! * $v_sigmoid_3[$i * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_sigmoid_2[$i * 16 + $j + 3]! + $c03);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j]! * $v_sigmoid_3[($i + 1) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_sigmoid_2[($i + 1) * 16 + $j]! + $c10);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 1]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j + 1]! * $v_sigmoid_3[($i + 1) * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 1]! * $v_sigmoid_2[($i + 1) * 16 + $j + 1]! + $c11);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 2]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j + 2]! * $v_sigmoid_3[($i + 1) * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 2]! * $v_sigmoid_2[($i + 1) * 16 + $j + 2]! + $c12);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j + 3]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j + 3]! * $v_sigmoid_3[($i + 1) * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 3]! * $v_sigmoid_2[($i + 1) * 16 + $j + 3]! + $c13);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j]! * $v_sigmoid_3[($i + 2) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_sigmoid_2[($i + 2) * 16 + $j]! + $c20);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 1]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j + 1]! * $v_sigmoid_3[($i + 2) * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 1]! * $v_sigmoid_2[($i + 2) * 16 + $j + 1]! + $c21);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 2]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j + 2]! * $v_sigmoid_3[($i + 2) * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 2]! * $v_sigmoid_2[($i + 2) * 16 + $j + 2]! + $c22);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j + 3]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j + 3]! * $v_sigmoid_3[($i + 2) * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 3]! * $v_sigmoid_2[($i + 2) * 16 + $j + 3]! + $c23);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j]! * $v_sigmoid_3[($i + 3) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_sigmoid_2[($i + 3) * 16 + $j]! + $c30);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 1]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j + 1]! * $v_sigmoid_3[($i + 3) * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 1]! * $v_sigmoid_2[($i + 3) * 16 + $j + 1]! + $c31);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 2]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j + 2]! * $v_sigmoid_3[($i + 3) * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 2]! * $v_sigmoid_2[($i + 3) * 16 + $j + 2]! + $c32);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j + 3]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j + 3]! * $v_sigmoid_3[($i + 3) * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 3]! * $v_sigmoid_2[($i + 3) * 16 + $j + 3]! + $c33);
+              $v_add_3[$i * 16 + $j] = (($v_gt__2_k0[$i]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j]!)) + $v_matmul__2_k3_3[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_select_2[$i * 16 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00;
+              $v_add_3[$i * 16 + $j + 1] = (($v_gt__2_k0[$i]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j + 1]!)) + $v_matmul__2_k3_3[$i * 16 + $j + 1]! * $v_sigmoid_3[$i * 16 + $j + 1]! + $v_select_2[$i * 16 + $j + 1]! * $v_sigmoid_2[$i * 16 + $j + 1]! + $c01;
+              $v_add_3[$i * 16 + $j + 2] = (($v_gt__2_k0[$i]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j + 2]!)) + $v_matmul__2_k3_3[$i * 16 + $j + 2]! * $v_sigmoid_3[$i * 16 + $j + 2]! + $v_select_2[$i * 16 + $j + 2]! * $v_sigmoid_2[$i * 16 + $j + 2]! + $c02;
+              $v_add_3[$i * 16 + $j + 3] = (($v_gt__2_k0[$i]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j + 3]!)) + $v_matmul__2_k3_3[$i * 16 + $j + 3]! * $v_sigmoid_3[$i * 16 + $j + 3]! + $v_select_2[$i * 16 + $j + 3]! * $v_sigmoid_2[$i * 16 + $j + 3]! + $c03;
+              $v_add_3[($i + 1) * 16 + $j] = (($v_gt__2_k0[($i + 1)]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 1) * 272 + $j]!)) + $v_matmul__2_k3_3[($i + 1) * 16 + $j]! * $v_sigmoid_3[($i + 1) * 16 + $j]! + $v_select_2[($i + 1) * 16 + $j]! * $v_sigmoid_2[($i + 1) * 16 + $j]! + $c10;
+              $v_add_3[($i + 1) * 16 + $j + 1] = (($v_gt__2_k0[($i + 1)]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 1) * 272 + $j + 1]!)) + $v_matmul__2_k3_3[($i + 1) * 16 + $j + 1]! * $v_sigmoid_3[($i + 1) * 16 + $j + 1]! + $v_select_2[($i + 1) * 16 + $j + 1]! * $v_sigmoid_2[($i + 1) * 16 + $j + 1]! + $c11;
+              $v_add_3[($i + 1) * 16 + $j + 2] = (($v_gt__2_k0[($i + 1)]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 1) * 272 + $j + 2]!)) + $v_matmul__2_k3_3[($i + 1) * 16 + $j + 2]! * $v_sigmoid_3[($i + 1) * 16 + $j + 2]! + $v_select_2[($i + 1) * 16 + $j + 2]! * $v_sigmoid_2[($i + 1) * 16 + $j + 2]! + $c12;
+              $v_add_3[($i + 1) * 16 + $j + 3] = (($v_gt__2_k0[($i + 1)]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 1) * 272 + $j + 3]!)) + $v_matmul__2_k3_3[($i + 1) * 16 + $j + 3]! * $v_sigmoid_3[($i + 1) * 16 + $j + 3]! + $v_select_2[($i + 1) * 16 + $j + 3]! * $v_sigmoid_2[($i + 1) * 16 + $j + 3]! + $c13;
+              $v_add_3[($i + 2) * 16 + $j] = (($v_gt__2_k0[($i + 2)]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 2) * 272 + $j]!)) + $v_matmul__2_k3_3[($i + 2) * 16 + $j]! * $v_sigmoid_3[($i + 2) * 16 + $j]! + $v_select_2[($i + 2) * 16 + $j]! * $v_sigmoid_2[($i + 2) * 16 + $j]! + $c20;
+              $v_add_3[($i + 2) * 16 + $j + 1] = (($v_gt__2_k0[($i + 2)]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 2) * 272 + $j + 1]!)) + $v_matmul__2_k3_3[($i + 2) * 16 + $j + 1]! * $v_sigmoid_3[($i + 2) * 16 + $j + 1]! + $v_select_2[($i + 2) * 16 + $j + 1]! * $v_sigmoid_2[($i + 2) * 16 + $j + 1]! + $c21;
+              $v_add_3[($i + 2) * 16 + $j + 2] = (($v_gt__2_k0[($i + 2)]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 2) * 272 + $j + 2]!)) + $v_matmul__2_k3_3[($i + 2) * 16 + $j + 2]! * $v_sigmoid_3[($i + 2) * 16 + $j + 2]! + $v_select_2[($i + 2) * 16 + $j + 2]! * $v_sigmoid_2[($i + 2) * 16 + $j + 2]! + $c22;
+              $v_add_3[($i + 2) * 16 + $j + 3] = (($v_gt__2_k0[($i + 2)]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 2) * 272 + $j + 3]!)) + $v_matmul__2_k3_3[($i + 2) * 16 + $j + 3]! * $v_sigmoid_3[($i + 2) * 16 + $j + 3]! + $v_select_2[($i + 2) * 16 + $j + 3]! * $v_sigmoid_2[($i + 2) * 16 + $j + 3]! + $c23;
+              $v_add_3[($i + 3) * 16 + $j] = (($v_gt__2_k0[($i + 3)]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 3) * 272 + $j]!)) + $v_matmul__2_k3_3[($i + 3) * 16 + $j]! * $v_sigmoid_3[($i + 3) * 16 + $j]! + $v_select_2[($i + 3) * 16 + $j]! * $v_sigmoid_2[($i + 3) * 16 + $j]! + $c30;
+              $v_add_3[($i + 3) * 16 + $j + 1] = (($v_gt__2_k0[($i + 3)]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 3) * 272 + $j + 1]!)) + $v_matmul__2_k3_3[($i + 3) * 16 + $j + 1]! * $v_sigmoid_3[($i + 3) * 16 + $j + 1]! + $v_select_2[($i + 3) * 16 + $j + 1]! * $v_sigmoid_2[($i + 3) * 16 + $j + 1]! + $c31;
+              $v_add_3[($i + 3) * 16 + $j + 2] = (($v_gt__2_k0[($i + 3)]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 3) * 272 + $j + 2]!)) + $v_matmul__2_k3_3[($i + 3) * 16 + $j + 2]! * $v_sigmoid_3[($i + 3) * 16 + $j + 2]! + $v_select_2[($i + 3) * 16 + $j + 2]! * $v_sigmoid_2[($i + 3) * 16 + $j + 2]! + $c32;
+              $v_add_3[($i + 3) * 16 + $j + 3] = (($v_gt__2_k0[($i + 3)]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 3) * 272 + $j + 3]!)) + $v_matmul__2_k3_3[($i + 3) * 16 + $j + 3]! * $v_sigmoid_3[($i + 3) * 16 + $j + 3]! + $v_select_2[($i + 3) * 16 + $j + 3]! * $v_sigmoid_2[($i + 3) * 16 + $j + 3]! + $c33;
             }
             for (; $j < 16; $j++) {
               const $l0 = $i * 48;
@@ -3751,20 +3821,20 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m0 = $j * 48;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_add[$l0 + $k]!;
-                const $a1 = $v_add[$l1 + $k]!;
-                const $a2 = $v_add[$l2 + $k]!;
-                const $a3 = $v_add[$l3 + $k]!;
+                const $a0 = $v_add_2[$l0 + $k]!;
+                const $a1 = $v_add_2[$l1 + $k]!;
+                const $a2 = $v_add_2[$l2 + $k]!;
+                const $a3 = $v_add_2[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 1) * 16 + $j]! * $v_sigmoid_3[($i + 1) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_sigmoid_2[($i + 1) * 16 + $j]! + $c10);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 2) * 16 + $j]! * $v_sigmoid_3[($i + 2) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_sigmoid_2[($i + 2) * 16 + $j]! + $c20);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_unrow[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2_2[($i + 3) * 16 + $j]! * $v_sigmoid_3[($i + 3) * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_sigmoid_2[($i + 3) * 16 + $j]! + $c30);
+              $v_add_3[$i * 16 + $j] = (($v_gt__2_k0[$i]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j]!)) + $v_matmul__2_k3_3[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_select_2[$i * 16 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00;
+              $v_add_3[($i + 1) * 16 + $j] = (($v_gt__2_k0[($i + 1)]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 1) * 272 + $j]!)) + $v_matmul__2_k3_3[($i + 1) * 16 + $j]! * $v_sigmoid_3[($i + 1) * 16 + $j]! + $v_select_2[($i + 1) * 16 + $j]! * $v_sigmoid_2[($i + 1) * 16 + $j]! + $c10;
+              $v_add_3[($i + 2) * 16 + $j] = (($v_gt__2_k0[($i + 2)]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 2) * 272 + $j]!)) + $v_matmul__2_k3_3[($i + 2) * 16 + $j]! * $v_sigmoid_3[($i + 2) * 16 + $j]! + $v_select_2[($i + 2) * 16 + $j]! * $v_sigmoid_2[($i + 2) * 16 + $j]! + $c20;
+              $v_add_3[($i + 3) * 16 + $j] = (($v_gt__2_k0[($i + 3)]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 3) * 272 + $j]!)) + $v_matmul__2_k3_3[($i + 3) * 16 + $j]! * $v_sigmoid_3[($i + 3) * 16 + $j]! + $v_select_2[($i + 3) * 16 + $j]! * $v_sigmoid_2[($i + 3) * 16 + $j]! + $c30;
             }
           }
           for (; $i < $nb; $i++) {
@@ -3777,7 +3847,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3) * 48;
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_add[$l0 + $k]!;
+                const $a0 = $v_add_2[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 const $w1 = $p_gru_U[$m1 + $k]!;
                 const $w2 = $p_gru_U[$m2 + $k]!;
@@ -3787,23 +3857,41 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2_2[$i * 16 + $j + 1]! * $v_sigmoid_3[$i * 16 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_sigmoid_2[$i * 16 + $j + 1]! + $c01);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2_2[$i * 16 + $j + 2]! * $v_sigmoid_3[$i * 16 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_sigmoid_2[$i * 16 + $j + 2]! + $c02);
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_unrow[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2_2[$i * 16 + $j + 3]! * $v_sigmoid_3[$i * 16 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_sigmoid_2[$i * 16 + $j + 3]! + $c03);
+              $v_add_3[$i * 16 + $j] = (($v_gt__2_k0[$i]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j]!)) + $v_matmul__2_k3_3[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_select_2[$i * 16 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00;
+              $v_add_3[$i * 16 + $j + 1] = (($v_gt__2_k0[$i]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j + 1]!)) + $v_matmul__2_k3_3[$i * 16 + $j + 1]! * $v_sigmoid_3[$i * 16 + $j + 1]! + $v_select_2[$i * 16 + $j + 1]! * $v_sigmoid_2[$i * 16 + $j + 1]! + $c01;
+              $v_add_3[$i * 16 + $j + 2] = (($v_gt__2_k0[$i]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j + 2]!)) + $v_matmul__2_k3_3[$i * 16 + $j + 2]! * $v_sigmoid_3[$i * 16 + $j + 2]! + $v_select_2[$i * 16 + $j + 2]! * $v_sigmoid_2[$i * 16 + $j + 2]! + $c02;
+              $v_add_3[$i * 16 + $j + 3] = (($v_gt__2_k0[$i]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j + 3]!)) + $v_matmul__2_k3_3[$i * 16 + $j + 3]! * $v_sigmoid_3[$i * 16 + $j + 3]! + $v_select_2[$i * 16 + $j + 3]! * $v_sigmoid_2[$i * 16 + $j + 3]! + $c03;
             }
             for (; $j < 16; $j++) {
               const $l0 = $i * 48;
               const $m0 = $j * 48;
               let $c00 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_add[$l0 + $k]!;
+                const $a0 = $v_add_2[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 $c00 += $a0 * $w0;
               }
-              $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_unrow[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2_2[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00);
+              $v_add_3[$i * 16 + $j] = (($v_gt__2_k0[$i]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j]!)) + $v_matmul__2_k3_3[$i * 16 + $j]! * $v_sigmoid_3[$i * 16 + $j]! + $v_select_2[$i * 16 + $j]! * $v_sigmoid_2[$i * 16 + $j]! + $c00;
             }
           }
+        }
+        // pad(… + … + matmul(~2.k3, …), 1)
+        for (let $b = 0; $b < $nb; $b++) {
+          {
+            for (let $r = 0; $r < 17; $r++) $v_pad_5[$b * 17 + $r] = 0;
+            for (let $r = 0; $r < 16; $r++) $v_pad_5[$b * 17 + $r] = $v_add_3[$b * 16 + $r]!;
+          }
+        }
+        // unindex(~2.c[17], 17)
+        for (let $b = 0; $b < $nb; $b++) {
+          {
+            for (let $r = 0; $r < 17; $r++) $v_unindex[$b * 17 + $r] = 0;
+            $v_unindex[16 + $b * 17] = $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 16 + $b * 272]!;
+          }
+        }
+        // ~2.s0 + pad(…, 1) + unindex(…, 17)
+        for (let $b = 0; $b < $nb; $b++) {
+          for (let $r = 0; $r < 17; $r++) $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 - 17 + $b * 272 + $r] = $v_unrow[$step * 17 - 17 + $b * 272 + $r]! + ($v_pad_5[$b * 17 + $r]! + $v_unindex[$b * 17 + $r]!);
         }
       }
     };
@@ -3826,16 +3914,39 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
       // d_gru_b = …
       // grad of: …
       for (let $step = 1; $step <= 15; $step++) {
-        // matmul(~3.s3, ~3.k0) + ~3.k1
+        // gt(~3.k0, ~3.s1[17])
+        for (let $b = 0; $b < $nb; $b++) {
+          $v_gt__3_k0[$b] = ($x[$xo + 405 + $b * 406]! > $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 1 + $b * 272]! ? 1 : 0);
+        }
+        // select(gt(~3.k0, ~3.s1[17]), slice(~3.s0, 1), 0)
+        for (let $b = 0; $b < $nb; $b++) {
+          $v_select_3[$b * 16] = ($v_gt__3_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $b * 272]! : 0);
+          $v_select_3[1 + $b * 16] = ($v_gt__3_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 1 + $b * 272]! : 0);
+          $v_select_3[2 + $b * 16] = ($v_gt__3_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 2 + $b * 272]! : 0);
+          $v_select_3[3 + $b * 16] = ($v_gt__3_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 3 + $b * 272]! : 0);
+          $v_select_3[4 + $b * 16] = ($v_gt__3_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 4 + $b * 272]! : 0);
+          $v_select_3[5 + $b * 16] = ($v_gt__3_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 5 + $b * 272]! : 0);
+          $v_select_3[6 + $b * 16] = ($v_gt__3_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 6 + $b * 272]! : 0);
+          $v_select_3[7 + $b * 16] = ($v_gt__3_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 7 + $b * 272]! : 0);
+          $v_select_3[8 + $b * 16] = ($v_gt__3_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 8 + $b * 272]! : 0);
+          $v_select_3[9 + $b * 16] = ($v_gt__3_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 9 + $b * 272]! : 0);
+          $v_select_3[10 + $b * 16] = ($v_gt__3_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 10 + $b * 272]! : 0);
+          $v_select_3[11 + $b * 16] = ($v_gt__3_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 11 + $b * 272]! : 0);
+          $v_select_3[12 + $b * 16] = ($v_gt__3_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 12 + $b * 272]! : 0);
+          $v_select_3[13 + $b * 16] = ($v_gt__3_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 13 + $b * 272]! : 0);
+          $v_select_3[14 + $b * 16] = ($v_gt__3_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 14 + $b * 272]! : 0);
+          $v_select_3[15 + $b * 16] = ($v_gt__3_k0[$b]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 15 + $b * 272]! : 0);
+        }
+        // matmul(~3.s3, ~3.k1) + ~3.k2
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
+              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 406;
+              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 406;
+              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 406;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
@@ -3867,28 +3978,28 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_add__3_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__3_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__3_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__3_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-              $v_add__3_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
-              $v_add__3_k1[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
-              $v_add__3_k1[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
-              $v_add__3_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
-              $v_add__3_k1[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
-              $v_add__3_k1[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
-              $v_add__3_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
-              $v_add__3_k1[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
-              $v_add__3_k1[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
+              $v_add__3_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__3_k2[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+              $v_add__3_k2[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+              $v_add__3_k2[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+              $v_add__3_k2[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+              $v_add__3_k2[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
+              $v_add__3_k2[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
+              $v_add__3_k2[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
+              $v_add__3_k2[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+              $v_add__3_k2[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
+              $v_add__3_k2[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
+              $v_add__3_k2[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
+              $v_add__3_k2[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+              $v_add__3_k2[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
+              $v_add__3_k2[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
+              $v_add__3_k2[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
-              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
+              const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 406;
+              const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 406;
+              const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 406;
               const $m0 = $j;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 27; $k++) {
@@ -3902,16 +4013,16 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_add__3_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-              $v_add__3_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+              $v_add__3_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__3_k2[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+              $v_add__3_k2[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+              $v_add__3_k2[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
             }
           }
           for (; $i < $nb; $i++) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
@@ -3928,13 +4039,13 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_add__3_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-              $v_add__3_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-              $v_add__3_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-              $v_add__3_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+              $v_add__3_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__3_k2[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+              $v_add__3_k2[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+              $v_add__3_k2[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $xo + $step * 27 - 27 + $i * 405;
+              const $l0 = $xo + $step * 27 - 27 + $i * 406;
               const $m0 = $j;
               let $c00 = 0;
               for (let $k = 0; $k < 27; $k++) {
@@ -3942,30 +4053,30 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 const $w0 = $p_gru_W[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
-              $v_add__3_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+              $v_add__3_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
             }
           }
         }
-        // matmul(~3.s1, ~3.k2)
+        // matmul(slice(~3.s1, 1), ~3.k3)
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
+              const $l1 = $step * 17 - 17 + ($i + 1) * 272;
+              const $l2 = $step * 17 - 17 + ($i + 2) * 272;
+              const $l3 = $step * 17 - 17 + ($i + 3) * 272;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a1 = $v_scan_x_len_gru_W_gru_b_gru_U[$l1 + $k]!;
+                const $a2 = $v_scan_x_len_gru_W_gru_b_gru_U[$l2 + $k]!;
+                const $a3 = $v_scan_x_len_gru_W_gru_b_gru_U[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -3987,58 +4098,58 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_matmul__3_s1__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__3_s1__3_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__3_s1__3_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__3_s1__3_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__3_s1__3_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__3_s1__3_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__3_s1__3_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__3_s1__3_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__3_s1__3_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__3_s1__3_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__3_s1__3_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__3_s1__3_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__3_s1__3_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+              $v_matmul__3_k3[$i * 48 + $j] = $c00;
+              $v_matmul__3_k3[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__3_k3[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__3_k3[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__3_k3[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__3_k3[($i + 1) * 48 + ($j + 1)] = $c11;
+              $v_matmul__3_k3[($i + 1) * 48 + ($j + 2)] = $c12;
+              $v_matmul__3_k3[($i + 1) * 48 + ($j + 3)] = $c13;
+              $v_matmul__3_k3[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__3_k3[($i + 2) * 48 + ($j + 1)] = $c21;
+              $v_matmul__3_k3[($i + 2) * 48 + ($j + 2)] = $c22;
+              $v_matmul__3_k3[($i + 2) * 48 + ($j + 3)] = $c23;
+              $v_matmul__3_k3[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__3_k3[($i + 3) * 48 + ($j + 1)] = $c31;
+              $v_matmul__3_k3[($i + 3) * 48 + ($j + 2)] = $c32;
+              $v_matmul__3_k3[($i + 3) * 48 + ($j + 3)] = $c33;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
-              const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-              const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-              const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
+              const $l1 = $step * 17 - 17 + ($i + 1) * 272;
+              const $l2 = $step * 17 - 17 + ($i + 2) * 272;
+              const $l3 = $step * 17 - 17 + ($i + 3) * 272;
               const $m0 = $j;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-                const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-                const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-                const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a1 = $v_scan_x_len_gru_W_gru_b_gru_U[$l1 + $k]!;
+                const $a2 = $v_scan_x_len_gru_W_gru_b_gru_U[$l2 + $k]!;
+                const $a3 = $v_scan_x_len_gru_W_gru_b_gru_U[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_matmul__3_s1__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_s1__3_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__3_s1__3_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__3_s1__3_k2[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__3_k3[$i * 48 + $j] = $c00;
+              $v_matmul__3_k3[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__3_k3[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__3_k3[($i + 3) * 48 + $j] = $c30;
             }
           }
           for (; $i < $nb; $i++) {
             let $j = 0;
             for (; $j + 4 <= 48; $j += 4) {
-              const $l0 = $step * 16 - 16 + $i * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
               const $m0 = $j;
               const $m1 = ($j + 1);
               const $m2 = ($j + 2);
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -4048,82 +4159,82 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_matmul__3_s1__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__3_s1__3_k2[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__3_k3[$i * 48 + $j] = $c00;
+              $v_matmul__3_k3[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__3_k3[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__3_k3[$i * 48 + ($j + 3)] = $c03;
             }
             for (; $j < 48; $j++) {
-              const $l0 = $step * 16 - 16 + $i * 256;
+              const $l0 = $step * 17 - 17 + $i * 272;
               const $m0 = $j;
               let $c00 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+                const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
-              $v_matmul__3_s1__3_k2[$i * 48 + $j] = $c00;
+              $v_matmul__3_k3[$i * 48 + $j] = $c00;
             }
           }
         }
         // sigmoid(slice(…, 1) + slice(…, 1))
         for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid_4[$b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[$b * 48]! + $v_matmul__3_s1__3_k2[$b * 48]!)));
-          $v_sigmoid_4[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[1 + $b * 48]! + $v_matmul__3_s1__3_k2[1 + $b * 48]!)));
-          $v_sigmoid_4[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[2 + $b * 48]! + $v_matmul__3_s1__3_k2[2 + $b * 48]!)));
-          $v_sigmoid_4[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[3 + $b * 48]! + $v_matmul__3_s1__3_k2[3 + $b * 48]!)));
-          $v_sigmoid_4[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[4 + $b * 48]! + $v_matmul__3_s1__3_k2[4 + $b * 48]!)));
-          $v_sigmoid_4[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[5 + $b * 48]! + $v_matmul__3_s1__3_k2[5 + $b * 48]!)));
-          $v_sigmoid_4[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[6 + $b * 48]! + $v_matmul__3_s1__3_k2[6 + $b * 48]!)));
-          $v_sigmoid_4[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[7 + $b * 48]! + $v_matmul__3_s1__3_k2[7 + $b * 48]!)));
-          $v_sigmoid_4[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[8 + $b * 48]! + $v_matmul__3_s1__3_k2[8 + $b * 48]!)));
-          $v_sigmoid_4[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[9 + $b * 48]! + $v_matmul__3_s1__3_k2[9 + $b * 48]!)));
-          $v_sigmoid_4[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[10 + $b * 48]! + $v_matmul__3_s1__3_k2[10 + $b * 48]!)));
-          $v_sigmoid_4[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[11 + $b * 48]! + $v_matmul__3_s1__3_k2[11 + $b * 48]!)));
-          $v_sigmoid_4[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[12 + $b * 48]! + $v_matmul__3_s1__3_k2[12 + $b * 48]!)));
-          $v_sigmoid_4[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[13 + $b * 48]! + $v_matmul__3_s1__3_k2[13 + $b * 48]!)));
-          $v_sigmoid_4[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[14 + $b * 48]! + $v_matmul__3_s1__3_k2[14 + $b * 48]!)));
-          $v_sigmoid_4[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[15 + $b * 48]! + $v_matmul__3_s1__3_k2[15 + $b * 48]!)));
+          $v_sigmoid_4[$b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[$b * 48]! + $v_matmul__3_k3[$b * 48]!)));
+          $v_sigmoid_4[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[1 + $b * 48]! + $v_matmul__3_k3[1 + $b * 48]!)));
+          $v_sigmoid_4[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[2 + $b * 48]! + $v_matmul__3_k3[2 + $b * 48]!)));
+          $v_sigmoid_4[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[3 + $b * 48]! + $v_matmul__3_k3[3 + $b * 48]!)));
+          $v_sigmoid_4[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[4 + $b * 48]! + $v_matmul__3_k3[4 + $b * 48]!)));
+          $v_sigmoid_4[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[5 + $b * 48]! + $v_matmul__3_k3[5 + $b * 48]!)));
+          $v_sigmoid_4[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[6 + $b * 48]! + $v_matmul__3_k3[6 + $b * 48]!)));
+          $v_sigmoid_4[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[7 + $b * 48]! + $v_matmul__3_k3[7 + $b * 48]!)));
+          $v_sigmoid_4[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[8 + $b * 48]! + $v_matmul__3_k3[8 + $b * 48]!)));
+          $v_sigmoid_4[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[9 + $b * 48]! + $v_matmul__3_k3[9 + $b * 48]!)));
+          $v_sigmoid_4[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[10 + $b * 48]! + $v_matmul__3_k3[10 + $b * 48]!)));
+          $v_sigmoid_4[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[11 + $b * 48]! + $v_matmul__3_k3[11 + $b * 48]!)));
+          $v_sigmoid_4[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[12 + $b * 48]! + $v_matmul__3_k3[12 + $b * 48]!)));
+          $v_sigmoid_4[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[13 + $b * 48]! + $v_matmul__3_k3[13 + $b * 48]!)));
+          $v_sigmoid_4[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[14 + $b * 48]! + $v_matmul__3_k3[14 + $b * 48]!)));
+          $v_sigmoid_4[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[15 + $b * 48]! + $v_matmul__3_k3[15 + $b * 48]!)));
         }
         // sigmoid(slice(…, 17) + slice(…, 17))
         for (let $b = 0; $b < $nb; $b++) {
-          $v_sigmoid_5[$b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[16 + $b * 48]! + $v_matmul__3_s1__3_k2[16 + $b * 48]!)));
-          $v_sigmoid_5[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[17 + $b * 48]! + $v_matmul__3_s1__3_k2[17 + $b * 48]!)));
-          $v_sigmoid_5[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[18 + $b * 48]! + $v_matmul__3_s1__3_k2[18 + $b * 48]!)));
-          $v_sigmoid_5[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[19 + $b * 48]! + $v_matmul__3_s1__3_k2[19 + $b * 48]!)));
-          $v_sigmoid_5[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[20 + $b * 48]! + $v_matmul__3_s1__3_k2[20 + $b * 48]!)));
-          $v_sigmoid_5[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[21 + $b * 48]! + $v_matmul__3_s1__3_k2[21 + $b * 48]!)));
-          $v_sigmoid_5[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[22 + $b * 48]! + $v_matmul__3_s1__3_k2[22 + $b * 48]!)));
-          $v_sigmoid_5[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[23 + $b * 48]! + $v_matmul__3_s1__3_k2[23 + $b * 48]!)));
-          $v_sigmoid_5[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[24 + $b * 48]! + $v_matmul__3_s1__3_k2[24 + $b * 48]!)));
-          $v_sigmoid_5[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[25 + $b * 48]! + $v_matmul__3_s1__3_k2[25 + $b * 48]!)));
-          $v_sigmoid_5[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[26 + $b * 48]! + $v_matmul__3_s1__3_k2[26 + $b * 48]!)));
-          $v_sigmoid_5[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[27 + $b * 48]! + $v_matmul__3_s1__3_k2[27 + $b * 48]!)));
-          $v_sigmoid_5[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[28 + $b * 48]! + $v_matmul__3_s1__3_k2[28 + $b * 48]!)));
-          $v_sigmoid_5[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[29 + $b * 48]! + $v_matmul__3_s1__3_k2[29 + $b * 48]!)));
-          $v_sigmoid_5[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[30 + $b * 48]! + $v_matmul__3_s1__3_k2[30 + $b * 48]!)));
-          $v_sigmoid_5[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k1[31 + $b * 48]! + $v_matmul__3_s1__3_k2[31 + $b * 48]!)));
+          $v_sigmoid_5[$b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[16 + $b * 48]! + $v_matmul__3_k3[16 + $b * 48]!)));
+          $v_sigmoid_5[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[17 + $b * 48]! + $v_matmul__3_k3[17 + $b * 48]!)));
+          $v_sigmoid_5[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[18 + $b * 48]! + $v_matmul__3_k3[18 + $b * 48]!)));
+          $v_sigmoid_5[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[19 + $b * 48]! + $v_matmul__3_k3[19 + $b * 48]!)));
+          $v_sigmoid_5[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[20 + $b * 48]! + $v_matmul__3_k3[20 + $b * 48]!)));
+          $v_sigmoid_5[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[21 + $b * 48]! + $v_matmul__3_k3[21 + $b * 48]!)));
+          $v_sigmoid_5[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[22 + $b * 48]! + $v_matmul__3_k3[22 + $b * 48]!)));
+          $v_sigmoid_5[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[23 + $b * 48]! + $v_matmul__3_k3[23 + $b * 48]!)));
+          $v_sigmoid_5[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[24 + $b * 48]! + $v_matmul__3_k3[24 + $b * 48]!)));
+          $v_sigmoid_5[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[25 + $b * 48]! + $v_matmul__3_k3[25 + $b * 48]!)));
+          $v_sigmoid_5[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[26 + $b * 48]! + $v_matmul__3_k3[26 + $b * 48]!)));
+          $v_sigmoid_5[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[27 + $b * 48]! + $v_matmul__3_k3[27 + $b * 48]!)));
+          $v_sigmoid_5[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[28 + $b * 48]! + $v_matmul__3_k3[28 + $b * 48]!)));
+          $v_sigmoid_5[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[29 + $b * 48]! + $v_matmul__3_k3[29 + $b * 48]!)));
+          $v_sigmoid_5[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[30 + $b * 48]! + $v_matmul__3_k3[30 + $b * 48]!)));
+          $v_sigmoid_5[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__3_k2[31 + $b * 48]! + $v_matmul__3_k3[31 + $b * 48]!)));
         }
-        // sigmoid(… + …) .* ~3.s1
+        // sigmoid(… + …) .* slice(~3.s1, 1)
         for (let $b = 0; $b < $nb; $b++) {
-          $v_mul__3_s1[$b * 16] = $v_sigmoid_5[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
-          $v_mul__3_s1[1 + $b * 16] = $v_sigmoid_5[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
-          $v_mul__3_s1[2 + $b * 16] = $v_sigmoid_5[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
-          $v_mul__3_s1[3 + $b * 16] = $v_sigmoid_5[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
-          $v_mul__3_s1[4 + $b * 16] = $v_sigmoid_5[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
-          $v_mul__3_s1[5 + $b * 16] = $v_sigmoid_5[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
-          $v_mul__3_s1[6 + $b * 16] = $v_sigmoid_5[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
-          $v_mul__3_s1[7 + $b * 16] = $v_sigmoid_5[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
-          $v_mul__3_s1[8 + $b * 16] = $v_sigmoid_5[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
-          $v_mul__3_s1[9 + $b * 16] = $v_sigmoid_5[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
-          $v_mul__3_s1[10 + $b * 16] = $v_sigmoid_5[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
-          $v_mul__3_s1[11 + $b * 16] = $v_sigmoid_5[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
-          $v_mul__3_s1[12 + $b * 16] = $v_sigmoid_5[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
-          $v_mul__3_s1[13 + $b * 16] = $v_sigmoid_5[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
-          $v_mul__3_s1[14 + $b * 16] = $v_sigmoid_5[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
-          $v_mul__3_s1[15 + $b * 16] = $v_sigmoid_5[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
+          $v_mul_6[$b * 16] = $v_sigmoid_5[$b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]!;
+          $v_mul_6[1 + $b * 16] = $v_sigmoid_5[1 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]!;
+          $v_mul_6[2 + $b * 16] = $v_sigmoid_5[2 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]!;
+          $v_mul_6[3 + $b * 16] = $v_sigmoid_5[3 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]!;
+          $v_mul_6[4 + $b * 16] = $v_sigmoid_5[4 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]!;
+          $v_mul_6[5 + $b * 16] = $v_sigmoid_5[5 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]!;
+          $v_mul_6[6 + $b * 16] = $v_sigmoid_5[6 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]!;
+          $v_mul_6[7 + $b * 16] = $v_sigmoid_5[7 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]!;
+          $v_mul_6[8 + $b * 16] = $v_sigmoid_5[8 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]!;
+          $v_mul_6[9 + $b * 16] = $v_sigmoid_5[9 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]!;
+          $v_mul_6[10 + $b * 16] = $v_sigmoid_5[10 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]!;
+          $v_mul_6[11 + $b * 16] = $v_sigmoid_5[11 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]!;
+          $v_mul_6[12 + $b * 16] = $v_sigmoid_5[12 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]!;
+          $v_mul_6[13 + $b * 16] = $v_sigmoid_5[13 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]!;
+          $v_mul_6[14 + $b * 16] = $v_sigmoid_5[14 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]!;
+          $v_mul_6[15 + $b * 16] = $v_sigmoid_5[15 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]!;
         }
-        // matmul(sigmoid(…) .* ~3.s1, ~3.k2)
+        // matmul(sigmoid(…) .* slice(~3.s1, 1), ~3.k3)
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
@@ -4139,10 +4250,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__3_s1[$l0 + $k]!;
-                const $a1 = $v_mul__3_s1[$l1 + $k]!;
-                const $a2 = $v_mul__3_s1[$l2 + $k]!;
-                const $a3 = $v_mul__3_s1[$l3 + $k]!;
+                const $a0 = $v_mul_6[$l0 + $k]!;
+                const $a1 = $v_mul_6[$l1 + $k]!;
+                const $a2 = $v_mul_6[$l2 + $k]!;
+                const $a3 = $v_mul_6[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -4164,22 +4275,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_matmul__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__3_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__3_k2[$i * 48 + ($j + 3)] = $c03;
-              $v_matmul__3_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__3_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-              $v_matmul__3_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-              $v_matmul__3_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-              $v_matmul__3_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__3_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-              $v_matmul__3_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-              $v_matmul__3_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-              $v_matmul__3_k2[($i + 3) * 48 + $j] = $c30;
-              $v_matmul__3_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-              $v_matmul__3_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-              $v_matmul__3_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+              $v_matmul__3_k3_2[$i * 48 + $j] = $c00;
+              $v_matmul__3_k3_2[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__3_k3_2[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__3_k3_2[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__3_k3_2[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__3_k3_2[($i + 1) * 48 + ($j + 1)] = $c11;
+              $v_matmul__3_k3_2[($i + 1) * 48 + ($j + 2)] = $c12;
+              $v_matmul__3_k3_2[($i + 1) * 48 + ($j + 3)] = $c13;
+              $v_matmul__3_k3_2[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__3_k3_2[($i + 2) * 48 + ($j + 1)] = $c21;
+              $v_matmul__3_k3_2[($i + 2) * 48 + ($j + 2)] = $c22;
+              $v_matmul__3_k3_2[($i + 2) * 48 + ($j + 3)] = $c23;
+              $v_matmul__3_k3_2[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__3_k3_2[($i + 3) * 48 + ($j + 1)] = $c31;
+              $v_matmul__3_k3_2[($i + 3) * 48 + ($j + 2)] = $c32;
+              $v_matmul__3_k3_2[($i + 3) * 48 + ($j + 3)] = $c33;
             }
             for (; $j < 48; $j++) {
               const $l0 = $i * 16;
@@ -4189,20 +4300,20 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m0 = $j;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__3_s1[$l0 + $k]!;
-                const $a1 = $v_mul__3_s1[$l1 + $k]!;
-                const $a2 = $v_mul__3_s1[$l2 + $k]!;
-                const $a3 = $v_mul__3_s1[$l3 + $k]!;
+                const $a0 = $v_mul_6[$l0 + $k]!;
+                const $a1 = $v_mul_6[$l1 + $k]!;
+                const $a2 = $v_mul_6[$l2 + $k]!;
+                const $a3 = $v_mul_6[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_matmul__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_k2[($i + 1) * 48 + $j] = $c10;
-              $v_matmul__3_k2[($i + 2) * 48 + $j] = $c20;
-              $v_matmul__3_k2[($i + 3) * 48 + $j] = $c30;
+              $v_matmul__3_k3_2[$i * 48 + $j] = $c00;
+              $v_matmul__3_k3_2[($i + 1) * 48 + $j] = $c10;
+              $v_matmul__3_k3_2[($i + 2) * 48 + $j] = $c20;
+              $v_matmul__3_k3_2[($i + 3) * 48 + $j] = $c30;
             }
           }
           for (; $i < $nb; $i++) {
@@ -4215,7 +4326,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__3_s1[$l0 + $k]!;
+                const $a0 = $v_mul_6[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 const $w1 = $p_gru_U[$m1 + $k * 48]!;
                 const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -4225,70 +4336,70 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_matmul__3_k2[$i * 48 + $j] = $c00;
-              $v_matmul__3_k2[$i * 48 + ($j + 1)] = $c01;
-              $v_matmul__3_k2[$i * 48 + ($j + 2)] = $c02;
-              $v_matmul__3_k2[$i * 48 + ($j + 3)] = $c03;
+              $v_matmul__3_k3_2[$i * 48 + $j] = $c00;
+              $v_matmul__3_k3_2[$i * 48 + ($j + 1)] = $c01;
+              $v_matmul__3_k3_2[$i * 48 + ($j + 2)] = $c02;
+              $v_matmul__3_k3_2[$i * 48 + ($j + 3)] = $c03;
             }
             for (; $j < 48; $j++) {
               const $l0 = $i * 16;
               const $m0 = $j;
               let $c00 = 0;
               for (let $k = 0; $k < 16; $k++) {
-                const $a0 = $v_mul__3_s1[$l0 + $k]!;
+                const $a0 = $v_mul_6[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
-              $v_matmul__3_k2[$i * 48 + $j] = $c00;
+              $v_matmul__3_k3_2[$i * 48 + $j] = $c00;
             }
           }
         }
         // tanh(slice(…, 33) + slice(…, 33))
         for (let $b = 0; $b < $nb; $b++) {
-          $v_tanh_2[$b * 16] = Math.tanh($v_add__3_k1[32 + $b * 48]! + $v_matmul__3_k2[32 + $b * 48]!);
-          $v_tanh_2[1 + $b * 16] = Math.tanh($v_add__3_k1[33 + $b * 48]! + $v_matmul__3_k2[33 + $b * 48]!);
-          $v_tanh_2[2 + $b * 16] = Math.tanh($v_add__3_k1[34 + $b * 48]! + $v_matmul__3_k2[34 + $b * 48]!);
-          $v_tanh_2[3 + $b * 16] = Math.tanh($v_add__3_k1[35 + $b * 48]! + $v_matmul__3_k2[35 + $b * 48]!);
-          $v_tanh_2[4 + $b * 16] = Math.tanh($v_add__3_k1[36 + $b * 48]! + $v_matmul__3_k2[36 + $b * 48]!);
-          $v_tanh_2[5 + $b * 16] = Math.tanh($v_add__3_k1[37 + $b * 48]! + $v_matmul__3_k2[37 + $b * 48]!);
-          $v_tanh_2[6 + $b * 16] = Math.tanh($v_add__3_k1[38 + $b * 48]! + $v_matmul__3_k2[38 + $b * 48]!);
-          $v_tanh_2[7 + $b * 16] = Math.tanh($v_add__3_k1[39 + $b * 48]! + $v_matmul__3_k2[39 + $b * 48]!);
-          $v_tanh_2[8 + $b * 16] = Math.tanh($v_add__3_k1[40 + $b * 48]! + $v_matmul__3_k2[40 + $b * 48]!);
-          $v_tanh_2[9 + $b * 16] = Math.tanh($v_add__3_k1[41 + $b * 48]! + $v_matmul__3_k2[41 + $b * 48]!);
-          $v_tanh_2[10 + $b * 16] = Math.tanh($v_add__3_k1[42 + $b * 48]! + $v_matmul__3_k2[42 + $b * 48]!);
-          $v_tanh_2[11 + $b * 16] = Math.tanh($v_add__3_k1[43 + $b * 48]! + $v_matmul__3_k2[43 + $b * 48]!);
-          $v_tanh_2[12 + $b * 16] = Math.tanh($v_add__3_k1[44 + $b * 48]! + $v_matmul__3_k2[44 + $b * 48]!);
-          $v_tanh_2[13 + $b * 16] = Math.tanh($v_add__3_k1[45 + $b * 48]! + $v_matmul__3_k2[45 + $b * 48]!);
-          $v_tanh_2[14 + $b * 16] = Math.tanh($v_add__3_k1[46 + $b * 48]! + $v_matmul__3_k2[46 + $b * 48]!);
-          $v_tanh_2[15 + $b * 16] = Math.tanh($v_add__3_k1[47 + $b * 48]! + $v_matmul__3_k2[47 + $b * 48]!);
+          $v_tanh_2[$b * 16] = Math.tanh($v_add__3_k2[32 + $b * 48]! + $v_matmul__3_k3_2[32 + $b * 48]!);
+          $v_tanh_2[1 + $b * 16] = Math.tanh($v_add__3_k2[33 + $b * 48]! + $v_matmul__3_k3_2[33 + $b * 48]!);
+          $v_tanh_2[2 + $b * 16] = Math.tanh($v_add__3_k2[34 + $b * 48]! + $v_matmul__3_k3_2[34 + $b * 48]!);
+          $v_tanh_2[3 + $b * 16] = Math.tanh($v_add__3_k2[35 + $b * 48]! + $v_matmul__3_k3_2[35 + $b * 48]!);
+          $v_tanh_2[4 + $b * 16] = Math.tanh($v_add__3_k2[36 + $b * 48]! + $v_matmul__3_k3_2[36 + $b * 48]!);
+          $v_tanh_2[5 + $b * 16] = Math.tanh($v_add__3_k2[37 + $b * 48]! + $v_matmul__3_k3_2[37 + $b * 48]!);
+          $v_tanh_2[6 + $b * 16] = Math.tanh($v_add__3_k2[38 + $b * 48]! + $v_matmul__3_k3_2[38 + $b * 48]!);
+          $v_tanh_2[7 + $b * 16] = Math.tanh($v_add__3_k2[39 + $b * 48]! + $v_matmul__3_k3_2[39 + $b * 48]!);
+          $v_tanh_2[8 + $b * 16] = Math.tanh($v_add__3_k2[40 + $b * 48]! + $v_matmul__3_k3_2[40 + $b * 48]!);
+          $v_tanh_2[9 + $b * 16] = Math.tanh($v_add__3_k2[41 + $b * 48]! + $v_matmul__3_k3_2[41 + $b * 48]!);
+          $v_tanh_2[10 + $b * 16] = Math.tanh($v_add__3_k2[42 + $b * 48]! + $v_matmul__3_k3_2[42 + $b * 48]!);
+          $v_tanh_2[11 + $b * 16] = Math.tanh($v_add__3_k2[43 + $b * 48]! + $v_matmul__3_k3_2[43 + $b * 48]!);
+          $v_tanh_2[12 + $b * 16] = Math.tanh($v_add__3_k2[44 + $b * 48]! + $v_matmul__3_k3_2[44 + $b * 48]!);
+          $v_tanh_2[13 + $b * 16] = Math.tanh($v_add__3_k2[45 + $b * 48]! + $v_matmul__3_k3_2[45 + $b * 48]!);
+          $v_tanh_2[14 + $b * 16] = Math.tanh($v_add__3_k2[46 + $b * 48]! + $v_matmul__3_k3_2[46 + $b * 48]!);
+          $v_tanh_2[15 + $b * 16] = Math.tanh($v_add__3_k2[47 + $b * 48]! + $v_matmul__3_k3_2[47 + $b * 48]!);
         }
-        // ~3.s0 .* (1 - …) .* (1 - ….^2)
+        // select(…, …, 0) .* (1 - …) .* (1 - ….^2)
         for (let $b = 0; $b < $nb; $b++) {
-          $v_mul_4[$b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * (1 - $v_sigmoid_4[$b * 16]!) * (1 - ($v_tanh_2[$b * 16]! * $v_tanh_2[$b * 16]!));
-          $v_mul_4[1 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * (1 - $v_sigmoid_4[1 + $b * 16]!) * (1 - ($v_tanh_2[1 + $b * 16]! * $v_tanh_2[1 + $b * 16]!));
-          $v_mul_4[2 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * (1 - $v_sigmoid_4[2 + $b * 16]!) * (1 - ($v_tanh_2[2 + $b * 16]! * $v_tanh_2[2 + $b * 16]!));
-          $v_mul_4[3 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * (1 - $v_sigmoid_4[3 + $b * 16]!) * (1 - ($v_tanh_2[3 + $b * 16]! * $v_tanh_2[3 + $b * 16]!));
-          $v_mul_4[4 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * (1 - $v_sigmoid_4[4 + $b * 16]!) * (1 - ($v_tanh_2[4 + $b * 16]! * $v_tanh_2[4 + $b * 16]!));
-          $v_mul_4[5 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * (1 - $v_sigmoid_4[5 + $b * 16]!) * (1 - ($v_tanh_2[5 + $b * 16]! * $v_tanh_2[5 + $b * 16]!));
-          $v_mul_4[6 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * (1 - $v_sigmoid_4[6 + $b * 16]!) * (1 - ($v_tanh_2[6 + $b * 16]! * $v_tanh_2[6 + $b * 16]!));
-          $v_mul_4[7 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * (1 - $v_sigmoid_4[7 + $b * 16]!) * (1 - ($v_tanh_2[7 + $b * 16]! * $v_tanh_2[7 + $b * 16]!));
-          $v_mul_4[8 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * (1 - $v_sigmoid_4[8 + $b * 16]!) * (1 - ($v_tanh_2[8 + $b * 16]! * $v_tanh_2[8 + $b * 16]!));
-          $v_mul_4[9 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * (1 - $v_sigmoid_4[9 + $b * 16]!) * (1 - ($v_tanh_2[9 + $b * 16]! * $v_tanh_2[9 + $b * 16]!));
-          $v_mul_4[10 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * (1 - $v_sigmoid_4[10 + $b * 16]!) * (1 - ($v_tanh_2[10 + $b * 16]! * $v_tanh_2[10 + $b * 16]!));
-          $v_mul_4[11 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * (1 - $v_sigmoid_4[11 + $b * 16]!) * (1 - ($v_tanh_2[11 + $b * 16]! * $v_tanh_2[11 + $b * 16]!));
-          $v_mul_4[12 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * (1 - $v_sigmoid_4[12 + $b * 16]!) * (1 - ($v_tanh_2[12 + $b * 16]! * $v_tanh_2[12 + $b * 16]!));
-          $v_mul_4[13 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * (1 - $v_sigmoid_4[13 + $b * 16]!) * (1 - ($v_tanh_2[13 + $b * 16]! * $v_tanh_2[13 + $b * 16]!));
-          $v_mul_4[14 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * (1 - $v_sigmoid_4[14 + $b * 16]!) * (1 - ($v_tanh_2[14 + $b * 16]! * $v_tanh_2[14 + $b * 16]!));
-          $v_mul_4[15 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * (1 - $v_sigmoid_4[15 + $b * 16]!) * (1 - ($v_tanh_2[15 + $b * 16]! * $v_tanh_2[15 + $b * 16]!));
+          $v_mul_7[$b * 16] = $v_select_3[$b * 16]! * (1 - $v_sigmoid_4[$b * 16]!) * (1 - ($v_tanh_2[$b * 16]! * $v_tanh_2[$b * 16]!));
+          $v_mul_7[1 + $b * 16] = $v_select_3[1 + $b * 16]! * (1 - $v_sigmoid_4[1 + $b * 16]!) * (1 - ($v_tanh_2[1 + $b * 16]! * $v_tanh_2[1 + $b * 16]!));
+          $v_mul_7[2 + $b * 16] = $v_select_3[2 + $b * 16]! * (1 - $v_sigmoid_4[2 + $b * 16]!) * (1 - ($v_tanh_2[2 + $b * 16]! * $v_tanh_2[2 + $b * 16]!));
+          $v_mul_7[3 + $b * 16] = $v_select_3[3 + $b * 16]! * (1 - $v_sigmoid_4[3 + $b * 16]!) * (1 - ($v_tanh_2[3 + $b * 16]! * $v_tanh_2[3 + $b * 16]!));
+          $v_mul_7[4 + $b * 16] = $v_select_3[4 + $b * 16]! * (1 - $v_sigmoid_4[4 + $b * 16]!) * (1 - ($v_tanh_2[4 + $b * 16]! * $v_tanh_2[4 + $b * 16]!));
+          $v_mul_7[5 + $b * 16] = $v_select_3[5 + $b * 16]! * (1 - $v_sigmoid_4[5 + $b * 16]!) * (1 - ($v_tanh_2[5 + $b * 16]! * $v_tanh_2[5 + $b * 16]!));
+          $v_mul_7[6 + $b * 16] = $v_select_3[6 + $b * 16]! * (1 - $v_sigmoid_4[6 + $b * 16]!) * (1 - ($v_tanh_2[6 + $b * 16]! * $v_tanh_2[6 + $b * 16]!));
+          $v_mul_7[7 + $b * 16] = $v_select_3[7 + $b * 16]! * (1 - $v_sigmoid_4[7 + $b * 16]!) * (1 - ($v_tanh_2[7 + $b * 16]! * $v_tanh_2[7 + $b * 16]!));
+          $v_mul_7[8 + $b * 16] = $v_select_3[8 + $b * 16]! * (1 - $v_sigmoid_4[8 + $b * 16]!) * (1 - ($v_tanh_2[8 + $b * 16]! * $v_tanh_2[8 + $b * 16]!));
+          $v_mul_7[9 + $b * 16] = $v_select_3[9 + $b * 16]! * (1 - $v_sigmoid_4[9 + $b * 16]!) * (1 - ($v_tanh_2[9 + $b * 16]! * $v_tanh_2[9 + $b * 16]!));
+          $v_mul_7[10 + $b * 16] = $v_select_3[10 + $b * 16]! * (1 - $v_sigmoid_4[10 + $b * 16]!) * (1 - ($v_tanh_2[10 + $b * 16]! * $v_tanh_2[10 + $b * 16]!));
+          $v_mul_7[11 + $b * 16] = $v_select_3[11 + $b * 16]! * (1 - $v_sigmoid_4[11 + $b * 16]!) * (1 - ($v_tanh_2[11 + $b * 16]! * $v_tanh_2[11 + $b * 16]!));
+          $v_mul_7[12 + $b * 16] = $v_select_3[12 + $b * 16]! * (1 - $v_sigmoid_4[12 + $b * 16]!) * (1 - ($v_tanh_2[12 + $b * 16]! * $v_tanh_2[12 + $b * 16]!));
+          $v_mul_7[13 + $b * 16] = $v_select_3[13 + $b * 16]! * (1 - $v_sigmoid_4[13 + $b * 16]!) * (1 - ($v_tanh_2[13 + $b * 16]! * $v_tanh_2[13 + $b * 16]!));
+          $v_mul_7[14 + $b * 16] = $v_select_3[14 + $b * 16]! * (1 - $v_sigmoid_4[14 + $b * 16]!) * (1 - ($v_tanh_2[14 + $b * 16]! * $v_tanh_2[14 + $b * 16]!));
+          $v_mul_7[15 + $b * 16] = $v_select_3[15 + $b * 16]! * (1 - $v_sigmoid_4[15 + $b * 16]!) * (1 - ($v_tanh_2[15 + $b * 16]! * $v_tanh_2[15 + $b * 16]!));
         }
-        // pad(~3.s0 .* … .* (1 - …), 33)
+        // pad(… .* … .* (1 - …), 33)
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 48; $r++) $v_pad_4[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_4[32 + $b * 48 + $r] = $v_mul_4[$b * 16 + $r]!;
+            for (let $r = 0; $r < 48; $r++) $v_pad_6[$b * 48 + $r] = 0;
+            for (let $r = 0; $r < 16; $r++) $v_pad_6[32 + $b * 48 + $r] = $v_mul_7[$b * 16 + $r]!;
           }
         }
-        // matmul(~3.k2, …) .* ~3.s1 .* … .* (1 - …)
+        // matmul(~3.k3, …) .* slice(~3.s1, 1) .* … .* (1 - …)
         {
           let $i = 0;
           for (; $i + 4 <= $nb; $i += 4) {
@@ -4304,10 +4415,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3) * 48;
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_4[$l0 + $k]!;
-                const $a1 = $v_pad_4[$l1 + $k]!;
-                const $a2 = $v_pad_4[$l2 + $k]!;
-                const $a3 = $v_pad_4[$l3 + $k]!;
+                const $a0 = $v_pad_6[$l0 + $k]!;
+                const $a1 = $v_pad_6[$l1 + $k]!;
+                const $a2 = $v_pad_6[$l2 + $k]!;
+                const $a3 = $v_pad_6[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 const $w1 = $p_gru_U[$m1 + $k]!;
                 const $w2 = $p_gru_U[$m2 + $k]!;
@@ -4329,22 +4440,22 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c32 += $a3 * $w2;
                 $c33 += $a3 * $w3;
               }
-              $v_mul_5[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_sigmoid_5[$i * 16 + $j]! * (1 - $v_sigmoid_5[$i * 16 + $j]!));
-              $v_mul_5[$i * 16 + $j + 1] = $c01 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 1]! * ($v_sigmoid_5[$i * 16 + $j + 1]! * (1 - $v_sigmoid_5[$i * 16 + $j + 1]!));
-              $v_mul_5[$i * 16 + $j + 2] = $c02 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 2]! * ($v_sigmoid_5[$i * 16 + $j + 2]! * (1 - $v_sigmoid_5[$i * 16 + $j + 2]!));
-              $v_mul_5[$i * 16 + $j + 3] = $c03 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 3]! * ($v_sigmoid_5[$i * 16 + $j + 3]! * (1 - $v_sigmoid_5[$i * 16 + $j + 3]!));
-              $v_mul_5[($i + 1) * 16 + $j] = $c10 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j]! * ($v_sigmoid_5[($i + 1) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j]!));
-              $v_mul_5[($i + 1) * 16 + $j + 1] = $c11 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 1]! * ($v_sigmoid_5[($i + 1) * 16 + $j + 1]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j + 1]!));
-              $v_mul_5[($i + 1) * 16 + $j + 2] = $c12 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 2]! * ($v_sigmoid_5[($i + 1) * 16 + $j + 2]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j + 2]!));
-              $v_mul_5[($i + 1) * 16 + $j + 3] = $c13 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 3]! * ($v_sigmoid_5[($i + 1) * 16 + $j + 3]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j + 3]!));
-              $v_mul_5[($i + 2) * 16 + $j] = $c20 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j]! * ($v_sigmoid_5[($i + 2) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j]!));
-              $v_mul_5[($i + 2) * 16 + $j + 1] = $c21 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 1]! * ($v_sigmoid_5[($i + 2) * 16 + $j + 1]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j + 1]!));
-              $v_mul_5[($i + 2) * 16 + $j + 2] = $c22 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 2]! * ($v_sigmoid_5[($i + 2) * 16 + $j + 2]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j + 2]!));
-              $v_mul_5[($i + 2) * 16 + $j + 3] = $c23 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 3]! * ($v_sigmoid_5[($i + 2) * 16 + $j + 3]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j + 3]!));
-              $v_mul_5[($i + 3) * 16 + $j] = $c30 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j]! * ($v_sigmoid_5[($i + 3) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j]!));
-              $v_mul_5[($i + 3) * 16 + $j + 1] = $c31 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 1]! * ($v_sigmoid_5[($i + 3) * 16 + $j + 1]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j + 1]!));
-              $v_mul_5[($i + 3) * 16 + $j + 2] = $c32 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 2]! * ($v_sigmoid_5[($i + 3) * 16 + $j + 2]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j + 2]!));
-              $v_mul_5[($i + 3) * 16 + $j + 3] = $c33 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 3]! * ($v_sigmoid_5[($i + 3) * 16 + $j + 3]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j + 3]!));
+              $v_mul_8[$i * 16 + $j] = $c00 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j]! * ($v_sigmoid_5[$i * 16 + $j]! * (1 - $v_sigmoid_5[$i * 16 + $j]!));
+              $v_mul_8[$i * 16 + $j + 1] = $c01 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j + 1]! * ($v_sigmoid_5[$i * 16 + $j + 1]! * (1 - $v_sigmoid_5[$i * 16 + $j + 1]!));
+              $v_mul_8[$i * 16 + $j + 2] = $c02 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j + 2]! * ($v_sigmoid_5[$i * 16 + $j + 2]! * (1 - $v_sigmoid_5[$i * 16 + $j + 2]!));
+              $v_mul_8[$i * 16 + $j + 3] = $c03 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j + 3]! * ($v_sigmoid_5[$i * 16 + $j + 3]! * (1 - $v_sigmoid_5[$i * 16 + $j + 3]!));
+              $v_mul_8[($i + 1) * 16 + $j] = $c10 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 1) * 272 + $j]! * ($v_sigmoid_5[($i + 1) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j]!));
+              $v_mul_8[($i + 1) * 16 + $j + 1] = $c11 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 1) * 272 + $j + 1]! * ($v_sigmoid_5[($i + 1) * 16 + $j + 1]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j + 1]!));
+              $v_mul_8[($i + 1) * 16 + $j + 2] = $c12 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 1) * 272 + $j + 2]! * ($v_sigmoid_5[($i + 1) * 16 + $j + 2]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j + 2]!));
+              $v_mul_8[($i + 1) * 16 + $j + 3] = $c13 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 1) * 272 + $j + 3]! * ($v_sigmoid_5[($i + 1) * 16 + $j + 3]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j + 3]!));
+              $v_mul_8[($i + 2) * 16 + $j] = $c20 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 2) * 272 + $j]! * ($v_sigmoid_5[($i + 2) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j]!));
+              $v_mul_8[($i + 2) * 16 + $j + 1] = $c21 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 2) * 272 + $j + 1]! * ($v_sigmoid_5[($i + 2) * 16 + $j + 1]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j + 1]!));
+              $v_mul_8[($i + 2) * 16 + $j + 2] = $c22 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 2) * 272 + $j + 2]! * ($v_sigmoid_5[($i + 2) * 16 + $j + 2]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j + 2]!));
+              $v_mul_8[($i + 2) * 16 + $j + 3] = $c23 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 2) * 272 + $j + 3]! * ($v_sigmoid_5[($i + 2) * 16 + $j + 3]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j + 3]!));
+              $v_mul_8[($i + 3) * 16 + $j] = $c30 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 3) * 272 + $j]! * ($v_sigmoid_5[($i + 3) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j]!));
+              $v_mul_8[($i + 3) * 16 + $j + 1] = $c31 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 3) * 272 + $j + 1]! * ($v_sigmoid_5[($i + 3) * 16 + $j + 1]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j + 1]!));
+              $v_mul_8[($i + 3) * 16 + $j + 2] = $c32 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 3) * 272 + $j + 2]! * ($v_sigmoid_5[($i + 3) * 16 + $j + 2]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j + 2]!));
+              $v_mul_8[($i + 3) * 16 + $j + 3] = $c33 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 3) * 272 + $j + 3]! * ($v_sigmoid_5[($i + 3) * 16 + $j + 3]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j + 3]!));
             }
             for (; $j < 16; $j++) {
               const $l0 = $i * 48;
@@ -4354,20 +4465,20 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m0 = $j * 48;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_4[$l0 + $k]!;
-                const $a1 = $v_pad_4[$l1 + $k]!;
-                const $a2 = $v_pad_4[$l2 + $k]!;
-                const $a3 = $v_pad_4[$l3 + $k]!;
+                const $a0 = $v_pad_6[$l0 + $k]!;
+                const $a1 = $v_pad_6[$l1 + $k]!;
+                const $a2 = $v_pad_6[$l2 + $k]!;
+                const $a3 = $v_pad_6[$l3 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
                 $c30 += $a3 * $w0;
               }
-              $v_mul_5[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_sigmoid_5[$i * 16 + $j]! * (1 - $v_sigmoid_5[$i * 16 + $j]!));
-              $v_mul_5[($i + 1) * 16 + $j] = $c10 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j]! * ($v_sigmoid_5[($i + 1) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j]!));
-              $v_mul_5[($i + 2) * 16 + $j] = $c20 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j]! * ($v_sigmoid_5[($i + 2) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j]!));
-              $v_mul_5[($i + 3) * 16 + $j] = $c30 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j]! * ($v_sigmoid_5[($i + 3) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j]!));
+              $v_mul_8[$i * 16 + $j] = $c00 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j]! * ($v_sigmoid_5[$i * 16 + $j]! * (1 - $v_sigmoid_5[$i * 16 + $j]!));
+              $v_mul_8[($i + 1) * 16 + $j] = $c10 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 1) * 272 + $j]! * ($v_sigmoid_5[($i + 1) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 1) * 16 + $j]!));
+              $v_mul_8[($i + 2) * 16 + $j] = $c20 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 2) * 272 + $j]! * ($v_sigmoid_5[($i + 2) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 2) * 16 + $j]!));
+              $v_mul_8[($i + 3) * 16 + $j] = $c30 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 3) * 272 + $j]! * ($v_sigmoid_5[($i + 3) * 16 + $j]! * (1 - $v_sigmoid_5[($i + 3) * 16 + $j]!));
             }
           }
           for (; $i < $nb; $i++) {
@@ -4380,7 +4491,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3) * 48;
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_4[$l0 + $k]!;
+                const $a0 = $v_pad_6[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 const $w1 = $p_gru_U[$m1 + $k]!;
                 const $w2 = $p_gru_U[$m2 + $k]!;
@@ -4390,80 +4501,80 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
                 $c02 += $a0 * $w2;
                 $c03 += $a0 * $w3;
               }
-              $v_mul_5[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_sigmoid_5[$i * 16 + $j]! * (1 - $v_sigmoid_5[$i * 16 + $j]!));
-              $v_mul_5[$i * 16 + $j + 1] = $c01 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 1]! * ($v_sigmoid_5[$i * 16 + $j + 1]! * (1 - $v_sigmoid_5[$i * 16 + $j + 1]!));
-              $v_mul_5[$i * 16 + $j + 2] = $c02 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 2]! * ($v_sigmoid_5[$i * 16 + $j + 2]! * (1 - $v_sigmoid_5[$i * 16 + $j + 2]!));
-              $v_mul_5[$i * 16 + $j + 3] = $c03 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 3]! * ($v_sigmoid_5[$i * 16 + $j + 3]! * (1 - $v_sigmoid_5[$i * 16 + $j + 3]!));
+              $v_mul_8[$i * 16 + $j] = $c00 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j]! * ($v_sigmoid_5[$i * 16 + $j]! * (1 - $v_sigmoid_5[$i * 16 + $j]!));
+              $v_mul_8[$i * 16 + $j + 1] = $c01 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j + 1]! * ($v_sigmoid_5[$i * 16 + $j + 1]! * (1 - $v_sigmoid_5[$i * 16 + $j + 1]!));
+              $v_mul_8[$i * 16 + $j + 2] = $c02 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j + 2]! * ($v_sigmoid_5[$i * 16 + $j + 2]! * (1 - $v_sigmoid_5[$i * 16 + $j + 2]!));
+              $v_mul_8[$i * 16 + $j + 3] = $c03 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j + 3]! * ($v_sigmoid_5[$i * 16 + $j + 3]! * (1 - $v_sigmoid_5[$i * 16 + $j + 3]!));
             }
             for (; $j < 16; $j++) {
               const $l0 = $i * 48;
               const $m0 = $j * 48;
               let $c00 = 0;
               for (let $k = 0; $k < 48; $k++) {
-                const $a0 = $v_pad_4[$l0 + $k]!;
+                const $a0 = $v_pad_6[$l0 + $k]!;
                 const $w0 = $p_gru_U[$m0 + $k]!;
                 $c00 += $a0 * $w0;
               }
-              $v_mul_5[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_sigmoid_5[$i * 16 + $j]! * (1 - $v_sigmoid_5[$i * 16 + $j]!));
+              $v_mul_8[$i * 16 + $j] = $c00 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j]! * ($v_sigmoid_5[$i * 16 + $j]! * (1 - $v_sigmoid_5[$i * 16 + $j]!));
             }
           }
         }
-        // pad(… .* ~3.s1 .* … .* …, 17)
+        // pad(… .* … .* … .* …, 17)
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 48; $r++) $v_pad_5[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_5[16 + $b * 48 + $r] = $v_mul_5[$b * 16 + $r]!;
+            for (let $r = 0; $r < 48; $r++) $v_pad_7[$b * 48 + $r] = 0;
+            for (let $r = 0; $r < 16; $r++) $v_pad_7[16 + $b * 48 + $r] = $v_mul_8[$b * 16 + $r]!;
           }
         }
-        // (-… + ~3.s0 .* ~3.s1) .* … .* (1 - …)
+        // (-… + … .* …) .* … .* (1 - …)
         for (let $b = 0; $b < $nb; $b++) {
-          $v_mul_6[$b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_tanh_2[$b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!) * ($v_sigmoid_4[$b * 16]! * (1 - $v_sigmoid_4[$b * 16]!));
-          $v_mul_6[1 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_tanh_2[1 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!) * ($v_sigmoid_4[1 + $b * 16]! * (1 - $v_sigmoid_4[1 + $b * 16]!));
-          $v_mul_6[2 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_tanh_2[2 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!) * ($v_sigmoid_4[2 + $b * 16]! * (1 - $v_sigmoid_4[2 + $b * 16]!));
-          $v_mul_6[3 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_tanh_2[3 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!) * ($v_sigmoid_4[3 + $b * 16]! * (1 - $v_sigmoid_4[3 + $b * 16]!));
-          $v_mul_6[4 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_tanh_2[4 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!) * ($v_sigmoid_4[4 + $b * 16]! * (1 - $v_sigmoid_4[4 + $b * 16]!));
-          $v_mul_6[5 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_tanh_2[5 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!) * ($v_sigmoid_4[5 + $b * 16]! * (1 - $v_sigmoid_4[5 + $b * 16]!));
-          $v_mul_6[6 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_tanh_2[6 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!) * ($v_sigmoid_4[6 + $b * 16]! * (1 - $v_sigmoid_4[6 + $b * 16]!));
-          $v_mul_6[7 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_tanh_2[7 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!) * ($v_sigmoid_4[7 + $b * 16]! * (1 - $v_sigmoid_4[7 + $b * 16]!));
-          $v_mul_6[8 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_tanh_2[8 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!) * ($v_sigmoid_4[8 + $b * 16]! * (1 - $v_sigmoid_4[8 + $b * 16]!));
-          $v_mul_6[9 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_tanh_2[9 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!) * ($v_sigmoid_4[9 + $b * 16]! * (1 - $v_sigmoid_4[9 + $b * 16]!));
-          $v_mul_6[10 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_tanh_2[10 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!) * ($v_sigmoid_4[10 + $b * 16]! * (1 - $v_sigmoid_4[10 + $b * 16]!));
-          $v_mul_6[11 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_tanh_2[11 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!) * ($v_sigmoid_4[11 + $b * 16]! * (1 - $v_sigmoid_4[11 + $b * 16]!));
-          $v_mul_6[12 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_tanh_2[12 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!) * ($v_sigmoid_4[12 + $b * 16]! * (1 - $v_sigmoid_4[12 + $b * 16]!));
-          $v_mul_6[13 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_tanh_2[13 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!) * ($v_sigmoid_4[13 + $b * 16]! * (1 - $v_sigmoid_4[13 + $b * 16]!));
-          $v_mul_6[14 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_tanh_2[14 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!) * ($v_sigmoid_4[14 + $b * 16]! * (1 - $v_sigmoid_4[14 + $b * 16]!));
-          $v_mul_6[15 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_tanh_2[15 + $b * 16]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!) * ($v_sigmoid_4[15 + $b * 16]! * (1 - $v_sigmoid_4[15 + $b * 16]!));
+          $v_mul_9[$b * 16] = ((-($v_select_3[$b * 16]! * $v_tanh_2[$b * 16]!)) + $v_select_3[$b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]!) * ($v_sigmoid_4[$b * 16]! * (1 - $v_sigmoid_4[$b * 16]!));
+          $v_mul_9[1 + $b * 16] = ((-($v_select_3[1 + $b * 16]! * $v_tanh_2[1 + $b * 16]!)) + $v_select_3[1 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]!) * ($v_sigmoid_4[1 + $b * 16]! * (1 - $v_sigmoid_4[1 + $b * 16]!));
+          $v_mul_9[2 + $b * 16] = ((-($v_select_3[2 + $b * 16]! * $v_tanh_2[2 + $b * 16]!)) + $v_select_3[2 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]!) * ($v_sigmoid_4[2 + $b * 16]! * (1 - $v_sigmoid_4[2 + $b * 16]!));
+          $v_mul_9[3 + $b * 16] = ((-($v_select_3[3 + $b * 16]! * $v_tanh_2[3 + $b * 16]!)) + $v_select_3[3 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]!) * ($v_sigmoid_4[3 + $b * 16]! * (1 - $v_sigmoid_4[3 + $b * 16]!));
+          $v_mul_9[4 + $b * 16] = ((-($v_select_3[4 + $b * 16]! * $v_tanh_2[4 + $b * 16]!)) + $v_select_3[4 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]!) * ($v_sigmoid_4[4 + $b * 16]! * (1 - $v_sigmoid_4[4 + $b * 16]!));
+          $v_mul_9[5 + $b * 16] = ((-($v_select_3[5 + $b * 16]! * $v_tanh_2[5 + $b * 16]!)) + $v_select_3[5 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]!) * ($v_sigmoid_4[5 + $b * 16]! * (1 - $v_sigmoid_4[5 + $b * 16]!));
+          $v_mul_9[6 + $b * 16] = ((-($v_select_3[6 + $b * 16]! * $v_tanh_2[6 + $b * 16]!)) + $v_select_3[6 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]!) * ($v_sigmoid_4[6 + $b * 16]! * (1 - $v_sigmoid_4[6 + $b * 16]!));
+          $v_mul_9[7 + $b * 16] = ((-($v_select_3[7 + $b * 16]! * $v_tanh_2[7 + $b * 16]!)) + $v_select_3[7 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]!) * ($v_sigmoid_4[7 + $b * 16]! * (1 - $v_sigmoid_4[7 + $b * 16]!));
+          $v_mul_9[8 + $b * 16] = ((-($v_select_3[8 + $b * 16]! * $v_tanh_2[8 + $b * 16]!)) + $v_select_3[8 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]!) * ($v_sigmoid_4[8 + $b * 16]! * (1 - $v_sigmoid_4[8 + $b * 16]!));
+          $v_mul_9[9 + $b * 16] = ((-($v_select_3[9 + $b * 16]! * $v_tanh_2[9 + $b * 16]!)) + $v_select_3[9 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]!) * ($v_sigmoid_4[9 + $b * 16]! * (1 - $v_sigmoid_4[9 + $b * 16]!));
+          $v_mul_9[10 + $b * 16] = ((-($v_select_3[10 + $b * 16]! * $v_tanh_2[10 + $b * 16]!)) + $v_select_3[10 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]!) * ($v_sigmoid_4[10 + $b * 16]! * (1 - $v_sigmoid_4[10 + $b * 16]!));
+          $v_mul_9[11 + $b * 16] = ((-($v_select_3[11 + $b * 16]! * $v_tanh_2[11 + $b * 16]!)) + $v_select_3[11 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]!) * ($v_sigmoid_4[11 + $b * 16]! * (1 - $v_sigmoid_4[11 + $b * 16]!));
+          $v_mul_9[12 + $b * 16] = ((-($v_select_3[12 + $b * 16]! * $v_tanh_2[12 + $b * 16]!)) + $v_select_3[12 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]!) * ($v_sigmoid_4[12 + $b * 16]! * (1 - $v_sigmoid_4[12 + $b * 16]!));
+          $v_mul_9[13 + $b * 16] = ((-($v_select_3[13 + $b * 16]! * $v_tanh_2[13 + $b * 16]!)) + $v_select_3[13 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]!) * ($v_sigmoid_4[13 + $b * 16]! * (1 - $v_sigmoid_4[13 + $b * 16]!));
+          $v_mul_9[14 + $b * 16] = ((-($v_select_3[14 + $b * 16]! * $v_tanh_2[14 + $b * 16]!)) + $v_select_3[14 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]!) * ($v_sigmoid_4[14 + $b * 16]! * (1 - $v_sigmoid_4[14 + $b * 16]!));
+          $v_mul_9[15 + $b * 16] = ((-($v_select_3[15 + $b * 16]! * $v_tanh_2[15 + $b * 16]!)) + $v_select_3[15 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]!) * ($v_sigmoid_4[15 + $b * 16]! * (1 - $v_sigmoid_4[15 + $b * 16]!));
         }
         // pad((… + …) .* … .* …, 1)
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 48; $r++) $v_pad_6[$b * 48 + $r] = 0;
-            for (let $r = 0; $r < 16; $r++) $v_pad_6[$b * 48 + $r] = $v_mul_6[$b * 16 + $r]!;
+            for (let $r = 0; $r < 48; $r++) $v_pad_8[$b * 48 + $r] = 0;
+            for (let $r = 0; $r < 16; $r++) $v_pad_8[$b * 48 + $r] = $v_mul_9[$b * 16 + $r]!;
           }
         }
         // pad(…, 17) + pad(…, 33) + pad(… .* …, 1)
         for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 48; $r++) $v_add_2[$b * 48 + $r] = $v_pad_5[$b * 48 + $r]! + $v_pad_4[$b * 48 + $r]! + $v_pad_6[$b * 48 + $r]!;
+          for (let $r = 0; $r < 48; $r++) $v_add_4[$b * 48 + $r] = $v_pad_7[$b * 48 + $r]! + $v_pad_6[$b * 48 + $r]! + $v_pad_8[$b * 48 + $r]!;
         }
-        // outer(sigmoid(…) .* ~3.s1, pad(… .* …, 33))
+        // outer(sigmoid(…) .* slice(~3.s1, 1), pad(… .* …, 33))
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_outer[$b * 768 + $r * 48 + $c] = $v_mul__3_s1[$b * 16 + $r]! * $v_pad_4[$b * 48 + $c]!;
+            for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_outer[$b * 768 + $r * 48 + $c] = $v_mul_6[$b * 16 + $r]! * $v_pad_6[$b * 48 + $c]!;
           }
         }
         // pad(… .* …, 17) + pad(… .* …, 1)
         for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 48; $r++) $v_add_3[$b * 48 + $r] = $v_pad_5[$b * 48 + $r]! + $v_pad_6[$b * 48 + $r]!;
+          for (let $r = 0; $r < 48; $r++) $v_add_5[$b * 48 + $r] = $v_pad_7[$b * 48 + $r]! + $v_pad_8[$b * 48 + $r]!;
         }
-        // outer(~3.s1, pad(…, 17) + pad(…, 1))
+        // outer(slice(~3.s1, 1), pad(…, 17) + pad(…, 1))
         for (let $b = 0; $b < $nb; $b++) {
           {
-            for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_outer__3_s1[$b * 768 + $r * 48 + $c] = $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256 + $r]! * $v_add_3[$b * 48 + $c]!;
+            for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_outer_2[$b * 768 + $r * 48 + $c] = $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272 + $r]! * $v_add_5[$b * 48 + $c]!;
           }
         }
-        // outer(… .* ~3.s1, pad(…, 33)) + outer(~3.s1, … + …)
+        // outer(… .* slice(~3.s1, 1), pad(…, 33)) + outer(slice(~3.s1, 1), … + …)
         for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_add_4[$b * 768 + $r * 48 + $c] = $v_outer[$b * 768 + $r * 48 + $c]! + $v_outer__3_s1[$b * 768 + $r * 48 + $c]!;
+          for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_add_6[$b * 768 + $r * 48 + $c] = $v_outer[$b * 768 + $r * 48 + $c]! + $v_outer_2[$b * 768 + $r * 48 + $c]!;
         }
         // d_gru_W += d_gru_W, summed over the batch
         // grad of: …
@@ -4482,14 +4593,14 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
               for (let $k = 0; $k < $nb; $k++) {
-                const $a0 = $x[$l0 + $k * 405]!;
-                const $a1 = $x[$l1 + $k * 405]!;
-                const $a2 = $x[$l2 + $k * 405]!;
-                const $a3 = $x[$l3 + $k * 405]!;
-                const $w0 = $v_add_2[$m0 + $k * 48]!;
-                const $w1 = $v_add_2[$m1 + $k * 48]!;
-                const $w2 = $v_add_2[$m2 + $k * 48]!;
-                const $w3 = $v_add_2[$m3 + $k * 48]!;
+                const $a0 = $x[$l0 + $k * 406]!;
+                const $a1 = $x[$l1 + $k * 406]!;
+                const $a2 = $x[$l2 + $k * 406]!;
+                const $a3 = $x[$l3 + $k * 406]!;
+                const $w0 = $v_add_4[$m0 + $k * 48]!;
+                const $w1 = $v_add_4[$m1 + $k * 48]!;
+                const $w2 = $v_add_4[$m2 + $k * 48]!;
+                const $w3 = $v_add_4[$m3 + $k * 48]!;
                 $c00 += $a0 * $w0;
                 $c01 += $a0 * $w1;
                 $c02 += $a0 * $w2;
@@ -4532,11 +4643,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m0 = $j;
               let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
               for (let $k = 0; $k < $nb; $k++) {
-                const $a0 = $x[$l0 + $k * 405]!;
-                const $a1 = $x[$l1 + $k * 405]!;
-                const $a2 = $x[$l2 + $k * 405]!;
-                const $a3 = $x[$l3 + $k * 405]!;
-                const $w0 = $v_add_2[$m0 + $k * 48]!;
+                const $a0 = $x[$l0 + $k * 406]!;
+                const $a1 = $x[$l1 + $k * 406]!;
+                const $a2 = $x[$l2 + $k * 406]!;
+                const $a3 = $x[$l3 + $k * 406]!;
+                const $w0 = $v_add_4[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
                 $c10 += $a1 * $w0;
                 $c20 += $a2 * $w0;
@@ -4558,11 +4669,11 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m3 = ($j + 3);
               let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
               for (let $k = 0; $k < $nb; $k++) {
-                const $a0 = $x[$l0 + $k * 405]!;
-                const $w0 = $v_add_2[$m0 + $k * 48]!;
-                const $w1 = $v_add_2[$m1 + $k * 48]!;
-                const $w2 = $v_add_2[$m2 + $k * 48]!;
-                const $w3 = $v_add_2[$m3 + $k * 48]!;
+                const $a0 = $x[$l0 + $k * 406]!;
+                const $w0 = $v_add_4[$m0 + $k * 48]!;
+                const $w1 = $v_add_4[$m1 + $k * 48]!;
+                const $w2 = $v_add_4[$m2 + $k * 48]!;
+                const $w3 = $v_add_4[$m3 + $k * 48]!;
                 $c00 += $a0 * $w0;
                 $c01 += $a0 * $w1;
                 $c02 += $a0 * $w2;
@@ -4578,8 +4689,8 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
               const $m0 = $j;
               let $c00 = 0;
               for (let $k = 0; $k < $nb; $k++) {
-                const $a0 = $x[$l0 + $k * 405]!;
-                const $w0 = $v_add_2[$m0 + $k * 48]!;
+                const $a0 = $x[$l0 + $k * 406]!;
+                const $w0 = $v_add_4[$m0 + $k * 48]!;
                 $c00 += $a0 * $w0;
               }
               $g_gru_W[$i * 48 + $j]! += $scale * $c00;
@@ -4588,35 +4699,35 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
         }
         // summed over t
         for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_d_gru_U[$b * 768 + $r * 48 + $c] = $v_d_gru_U[$b * 768 + $r * 48 + $c]! + $v_add_4[$b * 768 + $r * 48 + $c]!;
+          for (let $r = 0; $r < 16; $r++) for (let $c = 0; $c < 48; $c++) $v_d_gru_U[$b * 768 + $r * 48 + $c] = $v_d_gru_U[$b * 768 + $r * 48 + $c]! + $v_add_6[$b * 768 + $r * 48 + $c]!;
         }
         // summed over t
         for (let $b = 0; $b < $nb; $b++) {
-          for (let $r = 0; $r < 48; $r++) $v_d_gru_b[$b * 48 + $r] = $v_d_gru_b[$b * 48 + $r]! + $v_add_2[$b * 48 + $r]!;
+          for (let $r = 0; $r < 48; $r++) $v_d_gru_b[$b * 48 + $r] = $v_d_gru_b[$b * 48 + $r]! + $v_add_4[$b * 48 + $r]!;
         }
       }
     };
     $loop();
   }
-  // d_v = d_z * …[row 15]
-  // grad of: dot(v, …[row 15])
+  // d_v = d_z * slice(…[row 15], 1)
+  // grad of: dot(v, slice(…[row 15], 1))
   for (let $b = 0; $b < $nb; $b++) {
-    $v_d_v[$b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[240 + $b * 256]!;
-    $v_d_v[1 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[241 + $b * 256]!;
-    $v_d_v[2 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[242 + $b * 256]!;
-    $v_d_v[3 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[243 + $b * 256]!;
-    $v_d_v[4 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[244 + $b * 256]!;
-    $v_d_v[5 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[245 + $b * 256]!;
-    $v_d_v[6 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[246 + $b * 256]!;
-    $v_d_v[7 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[247 + $b * 256]!;
-    $v_d_v[8 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[248 + $b * 256]!;
-    $v_d_v[9 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[249 + $b * 256]!;
-    $v_d_v[10 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[250 + $b * 256]!;
-    $v_d_v[11 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[251 + $b * 256]!;
-    $v_d_v[12 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[252 + $b * 256]!;
-    $v_d_v[13 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[253 + $b * 256]!;
-    $v_d_v[14 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[254 + $b * 256]!;
-    $v_d_v[15 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[255 + $b * 256]!;
+    $v_d_v[$b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[255 + $b * 272]!;
+    $v_d_v[1 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[256 + $b * 272]!;
+    $v_d_v[2 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[257 + $b * 272]!;
+    $v_d_v[3 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[258 + $b * 272]!;
+    $v_d_v[4 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[259 + $b * 272]!;
+    $v_d_v[5 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[260 + $b * 272]!;
+    $v_d_v[6 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[261 + $b * 272]!;
+    $v_d_v[7 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[262 + $b * 272]!;
+    $v_d_v[8 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[263 + $b * 272]!;
+    $v_d_v[9 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[264 + $b * 272]!;
+    $v_d_v[10 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[265 + $b * 272]!;
+    $v_d_v[11 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[266 + $b * 272]!;
+    $v_d_v[12 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[267 + $b * 272]!;
+    $v_d_v[13 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[268 + $b * 272]!;
+    $v_d_v[14 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[269 + $b * 272]!;
+    $v_d_v[15 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[270 + $b * 272]!;
   }
   // d_gru_U += d_gru_U, summed over the batch
   // grad of: …
@@ -4625,7 +4736,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   // grad of: …
   for (let $r = 0; $r < 48; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_gru_b[$b * 48 + $r]!; $g_gru_b[$r]! += $scale * $s; }
   // d_v += d_v, summed over the batch
-  // grad of: dot(v, …[row 15])
+  // grad of: dot(v, slice(…[row 15], 1))
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_v[$b * 16]!; $g_v[0]! += $scale * $s; }
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_v[1 + $b * 16]!; $g_v[1]! += $scale * $s; }
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_v[2 + $b * 16]!; $g_v[2]! += $scale * $s; }

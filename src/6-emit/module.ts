@@ -239,7 +239,7 @@ export const shapes = {
   inputs: { ${layout.inputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
   targets: { ${layout.targets.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
   outputs: { ${layout.outputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },${layout.inputs.some((s) => s.limit !== undefined) ? `
-  /** Integer inputs: ids are integers in 0 .. n - 1. */
+  /** Integer inputs: ids are integers in 0 .. n - 1${layout.inputs.some((s) => s.low !== undefined) ? `; the length inputs (${layout.inputs.filter((s) => s.low !== undefined).map((s) => s.name).join(', ')}) in 1 .. n - 1` : ''}. */
   ids: { ${layout.inputs.filter((s) => s.limit !== undefined).map((s) => `${s.name}: ${numberText(s.limit!)}`).join(', ')} },` : ''}
 }${t(' as const')};
 
