@@ -50,8 +50,8 @@ export const shapes = {
   inputs: { x: [15, 27], len: [] },
   targets: { y: [] },
   outputs: { z: [] },
-  /** Integer inputs: ids are integers in 0 .. n - 1; the length inputs (len) in 1 .. n - 1. */
-  ids: { len: 16 },
+  /** Length inputs: the length of each sample's sequence, an integer in 1 .. n (the steps read; the rest is padding). */
+  lengths: { len: 15 },
 } as const;
 
 /**

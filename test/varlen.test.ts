@@ -297,6 +297,10 @@ describe('bad lengths', () => {
     try { f(); } catch (e) { return e as Error; }
     throw new Error('no error');
   };
+  it('the module says which inputs are lengths (shapes.lengths: T), apart from the token ids', () => {
+    expect(mod.shapes.lengths).toEqual({ len: T });
+    expect(mod.shapes.ids).toBeUndefined();
+  });
   it('a length outside 1..T, not an integer or missing is a SampleError naming the value', () => {
     for (const len of [0, T + 1, -1, 2.5, Number.NaN, Infinity]) {
       const e = err(() => mod.gradient(p, { x, len }, { y: 0 }));

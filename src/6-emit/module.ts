@@ -217,6 +217,8 @@ function typeDeclarations(program: Program, precision: 'f64' | 'f32', unrolled: 
   const floats = precision === 'f32' ? 'Float32Array' : 'Float64Array';
   const slots = Math.max(1, ...unrolled.map((k) => k.slots));
   const types = S.flavour === 'ts';
+  const ids = layout.inputs.filter((s) => s.limit !== undefined && s.low === undefined);
+  const lengths = layout.inputs.filter((s) => s.low !== undefined);
   return [
     `/** The element type of every array in this module (${precision}). */
 ${types ? `export type Floats = ${floats};\n` : ''}const Floats = ${floats};
@@ -238,9 +240,11 @@ export const shapes = {
   params: { ${P.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
   inputs: { ${layout.inputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
   targets: { ${layout.targets.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
-  outputs: { ${layout.outputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },${layout.inputs.some((s) => s.limit !== undefined) ? `
-  /** Integer inputs: ids are integers in 0 .. n - 1${layout.inputs.some((s) => s.low !== undefined) ? `; the length inputs (${layout.inputs.filter((s) => s.low !== undefined).map((s) => s.name).join(', ')}) in 1 .. n - 1` : ''}. */
-  ids: { ${layout.inputs.filter((s) => s.limit !== undefined).map((s) => `${s.name}: ${numberText(s.limit!)}`).join(', ')} },` : ''}
+  outputs: { ${layout.outputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },${ids.length ? `
+  /** Integer inputs: ids are integers in 0 .. n - 1. */
+  ids: { ${ids.map((s) => `${s.name}: ${numberText(s.limit!)}`).join(', ')} },` : ''}${lengths.length ? `
+  /** Length inputs: the length of each sample's sequence, an integer in 1 .. n (the steps read; the rest is padding). */
+  lengths: { ${lengths.map((s) => `${s.name}: ${numberText(s.limit! - 1)}`).join(', ')} },` : ''}
 }${t(' as const')};
 
 /**

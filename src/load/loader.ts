@@ -44,6 +44,8 @@ export interface GeneratedModule<F extends Floats = Float64Array> {
     readonly outputs: Record<string, readonly number[]>;
     /** Integer inputs and their number of ids (present only when the model has some). */
     readonly ids?: Record<string, number>;
+    /** Length inputs and their sequences' T (each an integer in 1 .. T; present only when the model has some). */
+    readonly lengths?: Record<string, number>;
   };
   readonly INPUT_SIZE: number;
   readonly TARGET_SIZE: number;
