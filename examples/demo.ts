@@ -105,7 +105,7 @@ function names(): void {
   heading('9. Female or male first name (@stdlib first-names datasets): a character-level GRU');
   const t0 = performance.now();
   const r = trainNames({ epochs: 3 });
-  line(`${r.trainCount} training names, ${r.testCount} held out (${r.ambiguous} names in both lists left out); one-hot letters, 15 steps, GRU of 16`);
+  line(`${r.trainCount} training names, ${r.testCount} held out (${r.ambiguous} names in both lists left out); one-hot letters, each name its own length (up to 15 steps, a length input), GRU of 16`);
   line(`majority class (female)          held-out accuracy ${(100 * r.majority).toFixed(2)}%`);
   line(`best rule on the last letter     held-out accuracy ${(100 * r.lastLetter).toFixed(2)}%`);
   line(`GRU (gradc, BPTT as loops)       held-out accuracy ${(100 * r.gru).toFixed(2)}%   (${r.epochs} epochs, ${(r.ms / 1000).toFixed(1)} s; module ${r.lines} lines for any name length)`);

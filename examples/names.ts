@@ -12,9 +12,11 @@
  *   names ending in it (the majority class for a letter it never saw).
  *
  * Encoding: each character is one of NAME_ALPHABET (a-z and '-'); a name becomes a
- * [NAME_LENGTH x NAME_SYMBOLS] matrix of one-hot rows, padded with zero rows at the
- * front, so the name's last letter is always the last time step (names longer than
- * NAME_LENGTH keep their last NAME_LENGTH letters; the longest in the lists has 15).
+ * [NAME_LENGTH x NAME_SYMBOLS] matrix of one-hot rows, the letters first and zero rows
+ * after them, and its length (the model's length input: the GRU stops after the last
+ * letter). `padding: 'front'` puts the zero rows in front instead, so the name's last
+ * letter is the last time step (the model without lengths). Names longer than NAME_LENGTH
+ * keep their last NAME_LENGTH letters; the longest in the lists has 15.
  */
 import { createRequire } from 'node:module';
 import { compile } from '../src/index.js';
@@ -57,11 +59,11 @@ export function namesSplit(seed = 7, testFraction = 0.2): NamesSplit {
   return { train: shuffled.slice(0, cut), test: shuffled.slice(cut), ambiguous };
 }
 
-/** The one-hot [NAME_LENGTH x NAME_SYMBOLS] encoding of a name, row-major, zero rows in front. */
-export function encodeName(name: string, into = new Float64Array(NAME_LENGTH * NAME_SYMBOLS), at = 0): Float64Array {
+/** The one-hot [NAME_LENGTH x NAME_SYMBOLS] encoding of a name, row-major, zero rows after it (or in front). */
+export function encodeName(name: string, into = new Float64Array(NAME_LENGTH * NAME_SYMBOLS), at = 0, padding: 'end' | 'front' = 'end'): Float64Array {
   into.fill(0, at, at + NAME_LENGTH * NAME_SYMBOLS);
   const letters = name.slice(-NAME_LENGTH);
-  const start = NAME_LENGTH - letters.length;
+  const start = padding === 'front' ? NAME_LENGTH - letters.length : 0;
   for (let k = 0; k < letters.length; k++) {
     const column = NAME_ALPHABET.indexOf(letters[k]!);
     if (column < 0) throw new Error(`"${letters[k]}" is not in the names alphabet`);
@@ -69,6 +71,9 @@ export function encodeName(name: string, into = new Float64Array(NAME_LENGTH * N
   }
   return into;
 }
+
+/** The steps a name takes (its letters, at most NAME_LENGTH): the model's length input. */
+export const nameLength = (name: string): number => Math.min(name.length, NAME_LENGTH);
 
 /** Fraction of `names` whose label equals `predict(name)`. */
 export function namesAccuracy(names: readonly LabelledName[], predict: (name: string) => 0 | 1): number {
@@ -110,6 +115,8 @@ export interface NamesOptions {
   readonly learningRate?: number;
   /** Train on the first `limit` training names only (the held-out split stays whole). */
   readonly limit?: number;
+  /** Each name its own length (default), or padded in front to NAME_LENGTH steps (false). */
+  readonly lengths?: boolean;
 }
 
 export interface NamesResult {
@@ -121,6 +128,8 @@ export interface NamesResult {
   readonly gru: number;
   readonly epochs: number;
   readonly ms: number;
+  /** Whether each name took its own length (else padded in front). */
+  readonly lengths: boolean;
   /** Lines of the generated module (the same for any name length: the recurrence is a loop). */
   readonly lines: number;
 }
@@ -129,11 +138,16 @@ export interface NamesResult {
 export function trainNames(options: NamesOptions = {}): NamesResult {
   const split = namesSplit(options.seed ?? 7);
   const train = split.train.slice(0, options.limit ?? split.train.length);
+  const lengths = options.lengths ?? true;
   const width = NAME_LENGTH * NAME_SYMBOLS;
-  const X = new Float64Array(train.length * width);
-  train.forEach((n, i) => encodeName(n.name, X, i * width));
+  const row = width + (lengths ? 1 : 0); // the row layout: x, then len
+  const X = new Float64Array(train.length * row);
+  train.forEach((n, i) => {
+    encodeName(n.name, X, i * row, lengths ? 'end' : 'front');
+    if (lengths) X[i * row + width] = nameLength(n.name);
+  });
   const Y = Float64Array.from(train, (n) => n.female);
-  const mod = compile(namesModel(options.hidden));
+  const mod = compile(namesModel(options.hidden, NAME_LENGTH, lengths));
   const t0 = performance.now();
   const fit = mod.fitRows(X, Y, train.length, {
     epochs: options.epochs ?? 8, batchSize: options.batchSize ?? 32, shuffleSeed: 3,
@@ -141,11 +155,12 @@ export function trainNames(options: NamesOptions = {}): NamesResult {
   });
   const ms = performance.now() - t0;
   const x = new Float64Array(width);
-  const gru = namesAccuracy(split.test, (name) => ((mod.forward(fit.params, { x: encodeName(name, x) }).z as number) > 0 ? 1 : 0));
+  const inputs = (name: string): Record<string, number | Float64Array> => (lengths ? { x: encodeName(name, x), len: nameLength(name) } : { x: encodeName(name, x, 0, 'front') });
+  const gru = namesAccuracy(split.test, (name) => ((mod.forward(fit.params, inputs(name)).z as number) > 0 ? 1 : 0));
   return {
     trainCount: train.length, testCount: split.test.length, ambiguous: split.ambiguous,
     majority: namesAccuracy(split.test, majorityBaseline(split.train)),
     lastLetter: namesAccuracy(split.test, lastLetterBaseline(split.train)),
-    gru, epochs: fit.epochs, ms, lines: mod.code.split('\n').length,
+    gru, epochs: fit.epochs, ms, lengths, lines: mod.code.split('\n').length,
   };
 }

@@ -25,6 +25,7 @@ export interface Params {
 export interface Inputs {
   /** shape [15, 27], row-major */
   x: ArrayLike<number>;
+  len: number;
 }
 
 /** Targets of one sample. */
@@ -46,16 +47,18 @@ export interface Sample {
 /** Shapes of every named value, as declared. */
 export const shapes = {
   params: { gru_W: [27, 48], gru_U: [16, 48], gru_b: [48], v: [16], c: [] },
-  inputs: { x: [15, 27] },
+  inputs: { x: [15, 27], len: [] },
   targets: { y: [] },
   outputs: { z: [] },
+  /** Length inputs: the length of each sample's sequence, an integer in 1 .. n (the steps read; the rest is padding). */
+  lengths: { len: 15 },
 } as const;
 
 /**
  * Values per sample in the flat rows that `gradientBatch`, `stepBatch` and `fit` use.
- * Row layout: x at 0; targets: y at 0.
+ * Row layout: x at 0, len at 405; targets: y at 0.
  */
-export const INPUT_SIZE = 405;
+export const INPUT_SIZE = 406;
 export const TARGET_SIZE = 1;
 export const OUTPUT_SIZE = 1;
 /** Each output and each target as [name, offset in its row, size] (fit's metrics pair them). */
@@ -148,12 +151,16 @@ function $checkParams(p: Params, where: string, finite: boolean, writable = fals
 }
 
 /** True when every integer input of rows [first, first + count) is an id in range. */
-function $idsOk(_X: Floats, _count: number, _first: number): boolean {
+function $idsOk(X: Floats, count: number, first: number): boolean {
+  for (let i = first * INPUT_SIZE; i < (first + count) * INPUT_SIZE; i += INPUT_SIZE) {
+    for (let k = 0; k < 1; k++) { const v = X[i + 405 + k]!; if (!(Number.isInteger(v) && v >= 1 && v < 16)) return false; }
+  }
   return true;
 }
 
 /** Throws a SampleError naming the row, the input and the position of the first id out of range. */
-function $checkIds(_where: string, _X: Floats, _count: number, _first: number): void {
+function $checkIds(where: string, X: Floats, count: number, first: number): void {
+  for (let i = first * INPUT_SIZE; i < (first + count) * INPUT_SIZE; i += INPUT_SIZE) for (let k = 0; k < 1; k++) { const v = X[i + 405 + k]!; if (!(Number.isInteger(v) && v >= 1 && v < 16)) throw new SampleError(`${where}: row ${i / INPUT_SIZE}, input 'len' must be an integer length in 1..15, got ${v}`, 'len'); }
 }
 
 /** Forgets the rows the gradient kernels touched (after an update, or a gradient that no update reads). */
@@ -163,6 +170,7 @@ function $untouch(): void {
 /** Writes one sample's inputs into `into` at `at`; throws naming an input that is missing, not finite or of the wrong size. */
 export function packInputs(src: Inputs, into: Floats, at: number, where = 'sample'): void {
   $packArray(src.x, 405, '[15, 27]', into, at, where, 'input', 'x');
+  $packIds(src.len, 1, '[]', 16, into, at + 405, where, 'input', 'len', 1);
 }
 
 /** Writes one sample's targets into `into` at `at`; throws naming a target that is missing, not finite or of the wrong size. */
@@ -174,7 +182,7 @@ function $unpackOutputs(o: Floats, at: number): Outputs {
   return { z: o[at]! };
 }
 
-const $xs = new Floats(405);
+const $xs = new Floats(406);
 const $ys = new Floats(1);
 const $os = new Floats(1);
 
@@ -197,12 +205,12 @@ export function loss(params: Params, inputs: Inputs, targets: Targets): number {
 /**
  * The loss of one sample and dloss/dp for every parameter p (derived by the chain rule):
  *   dloss/dz     = sigmoid(z) - y
- *   g1           = pad(dloss/dz * v, 241)    # dloss/d(…)
- *   g2           = scan(G[15] = slice(g1, 241); G[t-1] = g1[t-1] + matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) + G[t] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) + matmul(gru_U, pad(concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)))), 1)))
- *   dloss/dgru_W = sum_t(outer(x[t], concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2))))
- *   dloss/dgru_U = sum_t(outer(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) + outer(h[t-1], pad(concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)))), 1)))
- *   dloss/dgru_b = sum_t(concat((-(G[t] .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33))) + G[t] .* h[t-1]) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))), matmul(gru_U, pad(G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2), 33)) .* h[t-1] .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17))), G[t] .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)).^2)))
- *   dloss/dv     = dloss/dz * scan(h[0] = 0[[16]]; h[t] = sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1)) .* h[t-1] + (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(h[t-1], gru_U), 1))) .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(h[t-1], gru_U), 17)) .* h[t-1], gru_U), 33)))[row 15]
+ *   g1           = pad(pad(dloss/dz * v, 1), 256)    # dloss/d(…)
+ *   g2           = scan(G[15] = slice(g1, 256); G[t-1] = g1[t-1] + pad(select(gt(len, h[t-1][17]), 0, slice(G[t], 1)) + matmul(gru_U, pad(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)).^2), 33)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) + select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1)) + matmul(gru_U, pad(concat((-(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33))) + select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* slice(h[t-1], 1)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))), matmul(gru_U, pad(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)).^2), 33)) .* slice(h[t-1], 1) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)))), 1)), 1) + unindex(G[t][17], 17))
+ *   dloss/dgru_W = sum_t(outer(x[t], concat((-(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33))) + select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* slice(h[t-1], 1)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))), matmul(gru_U, pad(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)).^2), 33)) .* slice(h[t-1], 1) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17))), select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)).^2))))
+ *   dloss/dgru_U = sum_t(outer(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), pad(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)).^2), 33)) + outer(slice(h[t-1], 1), pad(concat((-(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33))) + select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* slice(h[t-1], 1)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))), matmul(gru_U, pad(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)).^2), 33)) .* slice(h[t-1], 1) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)))), 1)))
+ *   dloss/dgru_b = sum_t(concat((-(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33))) + select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* slice(h[t-1], 1)) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))), matmul(gru_U, pad(select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)).^2), 33)) .* slice(h[t-1], 1) .* sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17))), select(gt(len, h[t-1][17]), slice(G[t], 1), 0) .* (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* (1 - tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)).^2)))
+ *   dloss/dv     = dloss/dz * slice(scan(h[0] = concat(0[[16]], 0); h[t] = concat(select(gt(len, h[t-1][17]), sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1)) .* slice(h[t-1], 1) + (1 - sigmoid(slice(matmul(x[t], gru_W) + gru_b, 1) + slice(matmul(slice(h[t-1], 1), gru_U), 1))) .* tanh(slice(matmul(x[t], gru_W) + gru_b, 33) + slice(matmul(sigmoid(slice(matmul(x[t], gru_W) + gru_b, 17) + slice(matmul(slice(h[t-1], 1), gru_U), 17)) .* slice(h[t-1], 1), gru_U), 33)), slice(h[t-1], 1)), h[t-1][17] + 1))[row 15], 1)
  *   dloss/dc     = dloss/dz
  */
 export function gradient(params: Params, inputs: Inputs, targets: Targets): { loss: number; grad: Params } {
@@ -263,7 +271,7 @@ export function stepBatch(params: Params, X: Floats, Y: Floats, count: number, o
   const st = optimizer as OptimizerState;
   // One row with a learning rate goes straight to the row step, not through $stepRows: what V8 inlines
   // into a caller's training loop then stays under its 920-byte cumulative budget (one call per step, not two).
-  const value = h ? $optimizerStep(params, X, Y, count, first, st, h, 'stepBatch') : count === 1 ? $stepRow(params, X, first * 405, Y, first * 1, optimizer as number) : $stepRows(params, X, Y, count, optimizer as number, first);
+  const value = h ? $optimizerStep(params, X, Y, count, first, st, h, 'stepBatch') : count === 1 ? $stepRow(params, X, first * 406, Y, first * 1, optimizer as number) : $stepRows(params, X, Y, count, optimizer as number, first);
   if (value !== value) $stepFailed('stepBatch', params, X, Y, count, first, h ? $rate(h, st.step) : optimizer as number, h && st);
   return value;
 }
@@ -1267,7 +1275,7 @@ function $optimizerUpdate(p: Params, g: Params, st: OptimizerState, $hy: $Hyper,
 /** The model's name, as saved in parameter files. */
 export const MODEL_NAME = "names";
 /** SHA-256 of the model's structure (names, shapes and the forward graph; not initial values), computed by gradc. */
-export const STRUCTURE_HASH = '3088949f25937c1667c55999d30b1d0b2087d057b1a36e2c9ae6ac926c8d3411';
+export const STRUCTURE_HASH = 'cf5dc45313c931e01d58d44ab32baa4a9da9c2826f722ffb4ae0eb45c23acb0e';
 const $PRECISION: 'f64' | 'f32' = 'f64';
 /** Each parameter: name, shape, number of values. */
 const $SAVED: readonly (readonly [string, readonly number[], number])[] = [['gru_W', [27, 48], 1296], ['gru_U', [16, 48], 768], ['gru_b', [48], 48], ['v', [16], 16], ['c', [], 1]];
@@ -1472,6 +1480,25 @@ function $packArray(v: unknown, size: number, shape: string, into: Floats, at: n
   }
 }
 
+/** Writes the integer ids of a sample (a number, an array or an Int32Array); throws naming the sample, the field and the position of the first id that is not an integer in low .. limit - 1 (low 1: a sequence's length). */
+function $packIds(v: unknown, size: number, shape: string, limit: number, into: Floats, at: number, where: string, kind: string, name: string, low = 0): void {
+  const scalar = shape === '[]';
+  const what = low === 0 ? 'id' : 'length';
+  if (scalar && typeof v === 'number') v = [v];
+  if (typeof v !== 'object' || v === null || (v as ArrayLike<unknown>).length !== size) {
+    throw new SampleError(v == null ? `${where} is missing ${kind} '${name}' (${scalar ? `an integer ${what}` : `${size} integer ids`} in ${low}..${limit - 1})`
+      : `${where}: ${kind} '${name}' must be ${scalar ? `an integer ${what}` : `an array of ${size} integer ids (shape ${shape})`} in ${low}..${limit - 1}, got ${$show(v)}`, name);
+  }
+  const a = v as ArrayLike<unknown>;
+  for (let k = 0; k < a.length; k++) {
+    const e = a[k];
+    if (typeof e !== 'number' || !Number.isInteger(e) || e < low || e >= limit) {
+      throw new SampleError(`${where}: ${kind} '${name}'${scalar ? '' : ` position ${k}`} must be an integer ${what} in ${low}..${limit - 1}, got ${$show(e)}`, name);
+    }
+    into[at + k] = e;
+  }
+}
+
 function $checkNumberParam(v: unknown, where: string, name: string): void {
   if (typeof v !== 'number') throw new SampleError(`${where}.${name} must be a number, got ${$show(v)}`, name);
 }
@@ -1493,39 +1520,50 @@ function $checkArrayParam(v: unknown, size: number, shape: string, where: string
 
 /** Rows per `$gradientRows` call (the size of the buffers below). */
 const $MAX_ROWS = 64;
-const $v_scan_x_gru_W_gru_b_gru_U = new Floats(16384);
-const $v_add__1_k1 = new Floats(3072);
-const $v_matmul__1_c__1_k2 = new Floats(3072);
+const $v_concat = new Floats(17);
+const $v_scan_x_len_gru_W_gru_b_gru_U = new Floats(17408);
+const $v_gt__1_k0 = new Floats(64);
+const $v_add__1_k2 = new Floats(3072);
+const $v_matmul__1_k3 = new Floats(3072);
 const $v_sigmoid = new Floats(1024);
-const $v_mul__1_c = new Floats(1024);
-const $v_matmul__1_k2 = new Floats(3072);
+const $v_mul = new Floats(1024);
+const $v_matmul__1_k3_2 = new Floats(3072);
+const $v_select = new Floats(1024);
+const $v_add = new Floats(64);
 const $v_dot_v = new Floats(64);
 const $v_z = new Floats(64);
 const $v_loss = new Floats(64);
+const $v_stored_gt__1_k0 = new Floats(960);
 const $v_stored_sigmoid = new Floats(15360);
 const $v_stored_sub = new Floats(15360);
 const $v_stored_sigmoid_2 = new Floats(15360);
 const $v_stored_tanh = new Floats(15360);
-const $v_stored_mul__1_c = new Floats(15360);
+const $v_stored_mul = new Floats(15360);
 const $v_d_z = new Floats(64);
 const $v_mul_d_z_v = new Floats(1024);
-const $v_pad = new Floats(16384);
-const $v_scan_x_gru_W_gru_b_gru_U_2 = new Floats(16384);
-const $v_mul = new Floats(1024);
-const $v_pad_2 = new Floats(3072);
-const $v_matmul__2_k2 = new Floats(1024);
+const $v_pad = new Floats(1088);
+const $v_pad_2 = new Floats(17408);
+const $v_scan_x_len_gru_W_gru_b_gru_U_2 = new Floats(17408);
+const $v_select_2 = new Floats(1024);
 const $v_mul_2 = new Floats(1024);
-const $v_mul_3 = new Floats(1024);
-const $v_concat = new Floats(2048);
 const $v_pad_3 = new Floats(3072);
-const $v_d_gru_b = new Floats(3072);
+const $v_matmul__2_k3 = new Floats(1024);
+const $v_mul_3 = new Floats(1024);
 const $v_mul_4 = new Floats(1024);
-const $v_mul_5 = new Floats(1024);
+const $v_concat_2 = new Floats(2048);
 const $v_pad_4 = new Floats(3072);
+const $v_add_2 = new Floats(1024);
+const $v_pad_5 = new Floats(1088);
+const $v_unindex = new Floats(1088);
+const $v_d_gru_b = new Floats(3072);
+const $v_select_3 = new Floats(1024);
+const $v_mul_5 = new Floats(1024);
 const $v_mul_6 = new Floats(1024);
-const $v_concat_2 = new Floats(3072);
-const $v_concat_3 = new Floats(2048);
-const $v_pad_5 = new Floats(3072);
+const $v_pad_6 = new Floats(3072);
+const $v_mul_7 = new Floats(1024);
+const $v_concat_3 = new Floats(3072);
+const $v_concat_4 = new Floats(2048);
+const $v_pad_7 = new Floats(3072);
 const $v_d_v = new Floats(1024);
 
 function $time1($p: Params, $x: Floats, $xo: number, $nb: number): void {
@@ -1534,16 +1572,20 @@ function $time1($p: Params, $x: Floats, $xo: number, $nb: number): void {
   const $p_gru_U = $p.gru_U;
   // …
   for (let $step = 1; $step <= 15; $step++) {
-    // matmul(~1.s0, ~1.k0) + ~1.k1
+    // gt(~1.k0, ~1.c[17])
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_gt__1_k0[$b] = ($x[$xo + 405 + $b * 406]! > $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 1 + $b * 272]! ? 1 : 0);
+    }
+    // matmul(~1.s0, ~1.k1) + ~1.k2
     {
       let $i = 0;
       for (; $i + 4 <= $nb; $i += 4) {
         let $j = 0;
         for (; $j + 4 <= 48; $j += 4) {
-          const $l0 = $xo + $step * 27 - 27 + $i * 405;
-          const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-          const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-          const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+          const $l0 = $xo + $step * 27 - 27 + $i * 406;
+          const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 406;
+          const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 406;
+          const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 406;
           const $m0 = $j;
           const $m1 = ($j + 1);
           const $m2 = ($j + 2);
@@ -1575,28 +1617,28 @@ function $time1($p: Params, $x: Floats, $xo: number, $nb: number): void {
             $c32 += $a3 * $w2;
             $c33 += $a3 * $w3;
           }
-          $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-          $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-          $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-          $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-          $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-          $v_add__1_k1[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
-          $v_add__1_k1[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
-          $v_add__1_k1[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
-          $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-          $v_add__1_k1[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
-          $v_add__1_k1[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
-          $v_add__1_k1[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
-          $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-          $v_add__1_k1[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
-          $v_add__1_k1[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
-          $v_add__1_k1[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
+          $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+          $v_add__1_k2[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+          $v_add__1_k2[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+          $v_add__1_k2[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+          $v_add__1_k2[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+          $v_add__1_k2[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
+          $v_add__1_k2[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
+          $v_add__1_k2[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
+          $v_add__1_k2[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+          $v_add__1_k2[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
+          $v_add__1_k2[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
+          $v_add__1_k2[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
+          $v_add__1_k2[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+          $v_add__1_k2[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
+          $v_add__1_k2[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
+          $v_add__1_k2[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
         }
         for (; $j < 48; $j++) {
-          const $l0 = $xo + $step * 27 - 27 + $i * 405;
-          const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-          const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-          const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+          const $l0 = $xo + $step * 27 - 27 + $i * 406;
+          const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 406;
+          const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 406;
+          const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 406;
           const $m0 = $j;
           let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
           for (let $k = 0; $k < 27; $k++) {
@@ -1610,16 +1652,16 @@ function $time1($p: Params, $x: Floats, $xo: number, $nb: number): void {
             $c20 += $a2 * $w0;
             $c30 += $a3 * $w0;
           }
-          $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-          $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-          $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-          $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+          $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+          $v_add__1_k2[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+          $v_add__1_k2[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+          $v_add__1_k2[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
         }
       }
       for (; $i < $nb; $i++) {
         let $j = 0;
         for (; $j + 4 <= 48; $j += 4) {
-          const $l0 = $xo + $step * 27 - 27 + $i * 405;
+          const $l0 = $xo + $step * 27 - 27 + $i * 406;
           const $m0 = $j;
           const $m1 = ($j + 1);
           const $m2 = ($j + 2);
@@ -1636,13 +1678,13 @@ function $time1($p: Params, $x: Floats, $xo: number, $nb: number): void {
             $c02 += $a0 * $w2;
             $c03 += $a0 * $w3;
           }
-          $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-          $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-          $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-          $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+          $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+          $v_add__1_k2[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+          $v_add__1_k2[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+          $v_add__1_k2[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
         }
         for (; $j < 48; $j++) {
-          const $l0 = $xo + $step * 27 - 27 + $i * 405;
+          const $l0 = $xo + $step * 27 - 27 + $i * 406;
           const $m0 = $j;
           let $c00 = 0;
           for (let $k = 0; $k < 27; $k++) {
@@ -1650,30 +1692,30 @@ function $time1($p: Params, $x: Floats, $xo: number, $nb: number): void {
             const $w0 = $p_gru_W[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
           }
-          $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+          $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
         }
       }
     }
-    // matmul(~1.c, ~1.k2)
+    // matmul(slice(~1.c, 1), ~1.k3)
     {
       let $i = 0;
       for (; $i + 4 <= $nb; $i += 4) {
         let $j = 0;
         for (; $j + 4 <= 48; $j += 4) {
-          const $l0 = $step * 16 - 16 + $i * 256;
-          const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-          const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-          const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+          const $l0 = $step * 17 - 17 + $i * 272;
+          const $l1 = $step * 17 - 17 + ($i + 1) * 272;
+          const $l2 = $step * 17 - 17 + ($i + 2) * 272;
+          const $l3 = $step * 17 - 17 + ($i + 3) * 272;
           const $m0 = $j;
           const $m1 = ($j + 1);
           const $m2 = ($j + 2);
           const $m3 = ($j + 3);
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
           for (let $k = 0; $k < 16; $k++) {
-            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-            const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-            const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-            const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+            const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
+            const $a1 = $v_scan_x_len_gru_W_gru_b_gru_U[$l1 + $k]!;
+            const $a2 = $v_scan_x_len_gru_W_gru_b_gru_U[$l2 + $k]!;
+            const $a3 = $v_scan_x_len_gru_W_gru_b_gru_U[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k * 48]!;
             const $w1 = $p_gru_U[$m1 + $k * 48]!;
             const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -1695,58 +1737,58 @@ function $time1($p: Params, $x: Floats, $xo: number, $nb: number): void {
             $c32 += $a3 * $w2;
             $c33 += $a3 * $w3;
           }
-          $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-          $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
-          $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
-          $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
-          $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
-          $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-          $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-          $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-          $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
-          $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-          $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-          $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-          $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
-          $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-          $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-          $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+          $v_matmul__1_k3[$i * 48 + $j] = $c00;
+          $v_matmul__1_k3[$i * 48 + ($j + 1)] = $c01;
+          $v_matmul__1_k3[$i * 48 + ($j + 2)] = $c02;
+          $v_matmul__1_k3[$i * 48 + ($j + 3)] = $c03;
+          $v_matmul__1_k3[($i + 1) * 48 + $j] = $c10;
+          $v_matmul__1_k3[($i + 1) * 48 + ($j + 1)] = $c11;
+          $v_matmul__1_k3[($i + 1) * 48 + ($j + 2)] = $c12;
+          $v_matmul__1_k3[($i + 1) * 48 + ($j + 3)] = $c13;
+          $v_matmul__1_k3[($i + 2) * 48 + $j] = $c20;
+          $v_matmul__1_k3[($i + 2) * 48 + ($j + 1)] = $c21;
+          $v_matmul__1_k3[($i + 2) * 48 + ($j + 2)] = $c22;
+          $v_matmul__1_k3[($i + 2) * 48 + ($j + 3)] = $c23;
+          $v_matmul__1_k3[($i + 3) * 48 + $j] = $c30;
+          $v_matmul__1_k3[($i + 3) * 48 + ($j + 1)] = $c31;
+          $v_matmul__1_k3[($i + 3) * 48 + ($j + 2)] = $c32;
+          $v_matmul__1_k3[($i + 3) * 48 + ($j + 3)] = $c33;
         }
         for (; $j < 48; $j++) {
-          const $l0 = $step * 16 - 16 + $i * 256;
-          const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-          const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-          const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+          const $l0 = $step * 17 - 17 + $i * 272;
+          const $l1 = $step * 17 - 17 + ($i + 1) * 272;
+          const $l2 = $step * 17 - 17 + ($i + 2) * 272;
+          const $l3 = $step * 17 - 17 + ($i + 3) * 272;
           const $m0 = $j;
           let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
           for (let $k = 0; $k < 16; $k++) {
-            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-            const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-            const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-            const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+            const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
+            const $a1 = $v_scan_x_len_gru_W_gru_b_gru_U[$l1 + $k]!;
+            const $a2 = $v_scan_x_len_gru_W_gru_b_gru_U[$l2 + $k]!;
+            const $a3 = $v_scan_x_len_gru_W_gru_b_gru_U[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c10 += $a1 * $w0;
             $c20 += $a2 * $w0;
             $c30 += $a3 * $w0;
           }
-          $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-          $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
-          $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
-          $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
+          $v_matmul__1_k3[$i * 48 + $j] = $c00;
+          $v_matmul__1_k3[($i + 1) * 48 + $j] = $c10;
+          $v_matmul__1_k3[($i + 2) * 48 + $j] = $c20;
+          $v_matmul__1_k3[($i + 3) * 48 + $j] = $c30;
         }
       }
       for (; $i < $nb; $i++) {
         let $j = 0;
         for (; $j + 4 <= 48; $j += 4) {
-          const $l0 = $step * 16 - 16 + $i * 256;
+          const $l0 = $step * 17 - 17 + $i * 272;
           const $m0 = $j;
           const $m1 = ($j + 1);
           const $m2 = ($j + 2);
           const $m3 = ($j + 3);
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
           for (let $k = 0; $k < 16; $k++) {
-            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+            const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k * 48]!;
             const $w1 = $p_gru_U[$m1 + $k * 48]!;
             const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -1756,63 +1798,63 @@ function $time1($p: Params, $x: Floats, $xo: number, $nb: number): void {
             $c02 += $a0 * $w2;
             $c03 += $a0 * $w3;
           }
-          $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-          $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
-          $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
-          $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
+          $v_matmul__1_k3[$i * 48 + $j] = $c00;
+          $v_matmul__1_k3[$i * 48 + ($j + 1)] = $c01;
+          $v_matmul__1_k3[$i * 48 + ($j + 2)] = $c02;
+          $v_matmul__1_k3[$i * 48 + ($j + 3)] = $c03;
         }
         for (; $j < 48; $j++) {
-          const $l0 = $step * 16 - 16 + $i * 256;
+          const $l0 = $step * 17 - 17 + $i * 272;
           const $m0 = $j;
           let $c00 = 0;
           for (let $k = 0; $k < 16; $k++) {
-            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+            const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
           }
-          $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
+          $v_matmul__1_k3[$i * 48 + $j] = $c00;
         }
       }
     }
     // sigmoid(slice(…, 1) + slice(…, 1))
     for (let $b = 0; $b < $nb; $b++) {
-      $v_sigmoid[$b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[$b * 48]! + $v_matmul__1_c__1_k2[$b * 48]!)));
-      $v_sigmoid[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[1 + $b * 48]! + $v_matmul__1_c__1_k2[1 + $b * 48]!)));
-      $v_sigmoid[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[2 + $b * 48]! + $v_matmul__1_c__1_k2[2 + $b * 48]!)));
-      $v_sigmoid[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[3 + $b * 48]! + $v_matmul__1_c__1_k2[3 + $b * 48]!)));
-      $v_sigmoid[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[4 + $b * 48]! + $v_matmul__1_c__1_k2[4 + $b * 48]!)));
-      $v_sigmoid[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[5 + $b * 48]! + $v_matmul__1_c__1_k2[5 + $b * 48]!)));
-      $v_sigmoid[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[6 + $b * 48]! + $v_matmul__1_c__1_k2[6 + $b * 48]!)));
-      $v_sigmoid[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[7 + $b * 48]! + $v_matmul__1_c__1_k2[7 + $b * 48]!)));
-      $v_sigmoid[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[8 + $b * 48]! + $v_matmul__1_c__1_k2[8 + $b * 48]!)));
-      $v_sigmoid[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[9 + $b * 48]! + $v_matmul__1_c__1_k2[9 + $b * 48]!)));
-      $v_sigmoid[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[10 + $b * 48]! + $v_matmul__1_c__1_k2[10 + $b * 48]!)));
-      $v_sigmoid[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[11 + $b * 48]! + $v_matmul__1_c__1_k2[11 + $b * 48]!)));
-      $v_sigmoid[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[12 + $b * 48]! + $v_matmul__1_c__1_k2[12 + $b * 48]!)));
-      $v_sigmoid[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[13 + $b * 48]! + $v_matmul__1_c__1_k2[13 + $b * 48]!)));
-      $v_sigmoid[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[14 + $b * 48]! + $v_matmul__1_c__1_k2[14 + $b * 48]!)));
-      $v_sigmoid[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[15 + $b * 48]! + $v_matmul__1_c__1_k2[15 + $b * 48]!)));
+      $v_sigmoid[$b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[$b * 48]! + $v_matmul__1_k3[$b * 48]!)));
+      $v_sigmoid[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[1 + $b * 48]! + $v_matmul__1_k3[1 + $b * 48]!)));
+      $v_sigmoid[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[2 + $b * 48]! + $v_matmul__1_k3[2 + $b * 48]!)));
+      $v_sigmoid[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[3 + $b * 48]! + $v_matmul__1_k3[3 + $b * 48]!)));
+      $v_sigmoid[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[4 + $b * 48]! + $v_matmul__1_k3[4 + $b * 48]!)));
+      $v_sigmoid[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[5 + $b * 48]! + $v_matmul__1_k3[5 + $b * 48]!)));
+      $v_sigmoid[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[6 + $b * 48]! + $v_matmul__1_k3[6 + $b * 48]!)));
+      $v_sigmoid[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[7 + $b * 48]! + $v_matmul__1_k3[7 + $b * 48]!)));
+      $v_sigmoid[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[8 + $b * 48]! + $v_matmul__1_k3[8 + $b * 48]!)));
+      $v_sigmoid[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[9 + $b * 48]! + $v_matmul__1_k3[9 + $b * 48]!)));
+      $v_sigmoid[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[10 + $b * 48]! + $v_matmul__1_k3[10 + $b * 48]!)));
+      $v_sigmoid[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[11 + $b * 48]! + $v_matmul__1_k3[11 + $b * 48]!)));
+      $v_sigmoid[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[12 + $b * 48]! + $v_matmul__1_k3[12 + $b * 48]!)));
+      $v_sigmoid[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[13 + $b * 48]! + $v_matmul__1_k3[13 + $b * 48]!)));
+      $v_sigmoid[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[14 + $b * 48]! + $v_matmul__1_k3[14 + $b * 48]!)));
+      $v_sigmoid[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[15 + $b * 48]! + $v_matmul__1_k3[15 + $b * 48]!)));
     }
-    // sigmoid(… + …) .* ~1.c
+    // sigmoid(… + …) .* slice(~1.c, 1)
     for (let $b = 0; $b < $nb; $b++) {
-      $v_mul__1_c[$b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[16 + $b * 48]! + $v_matmul__1_c__1_k2[16 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
-      $v_mul__1_c[1 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[17 + $b * 48]! + $v_matmul__1_c__1_k2[17 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
-      $v_mul__1_c[2 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[18 + $b * 48]! + $v_matmul__1_c__1_k2[18 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
-      $v_mul__1_c[3 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[19 + $b * 48]! + $v_matmul__1_c__1_k2[19 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
-      $v_mul__1_c[4 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[20 + $b * 48]! + $v_matmul__1_c__1_k2[20 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
-      $v_mul__1_c[5 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[21 + $b * 48]! + $v_matmul__1_c__1_k2[21 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
-      $v_mul__1_c[6 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[22 + $b * 48]! + $v_matmul__1_c__1_k2[22 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
-      $v_mul__1_c[7 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[23 + $b * 48]! + $v_matmul__1_c__1_k2[23 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
-      $v_mul__1_c[8 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[24 + $b * 48]! + $v_matmul__1_c__1_k2[24 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
-      $v_mul__1_c[9 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[25 + $b * 48]! + $v_matmul__1_c__1_k2[25 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
-      $v_mul__1_c[10 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[26 + $b * 48]! + $v_matmul__1_c__1_k2[26 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
-      $v_mul__1_c[11 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[27 + $b * 48]! + $v_matmul__1_c__1_k2[27 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
-      $v_mul__1_c[12 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[28 + $b * 48]! + $v_matmul__1_c__1_k2[28 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
-      $v_mul__1_c[13 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[29 + $b * 48]! + $v_matmul__1_c__1_k2[29 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
-      $v_mul__1_c[14 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[30 + $b * 48]! + $v_matmul__1_c__1_k2[30 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
-      $v_mul__1_c[15 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k1[31 + $b * 48]! + $v_matmul__1_c__1_k2[31 + $b * 48]!)))) * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
+      $v_mul[$b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[16 + $b * 48]! + $v_matmul__1_k3[16 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]!;
+      $v_mul[1 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[17 + $b * 48]! + $v_matmul__1_k3[17 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]!;
+      $v_mul[2 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[18 + $b * 48]! + $v_matmul__1_k3[18 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]!;
+      $v_mul[3 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[19 + $b * 48]! + $v_matmul__1_k3[19 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]!;
+      $v_mul[4 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[20 + $b * 48]! + $v_matmul__1_k3[20 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]!;
+      $v_mul[5 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[21 + $b * 48]! + $v_matmul__1_k3[21 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]!;
+      $v_mul[6 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[22 + $b * 48]! + $v_matmul__1_k3[22 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]!;
+      $v_mul[7 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[23 + $b * 48]! + $v_matmul__1_k3[23 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]!;
+      $v_mul[8 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[24 + $b * 48]! + $v_matmul__1_k3[24 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]!;
+      $v_mul[9 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[25 + $b * 48]! + $v_matmul__1_k3[25 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]!;
+      $v_mul[10 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[26 + $b * 48]! + $v_matmul__1_k3[26 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]!;
+      $v_mul[11 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[27 + $b * 48]! + $v_matmul__1_k3[27 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]!;
+      $v_mul[12 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[28 + $b * 48]! + $v_matmul__1_k3[28 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]!;
+      $v_mul[13 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[29 + $b * 48]! + $v_matmul__1_k3[29 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]!;
+      $v_mul[14 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[30 + $b * 48]! + $v_matmul__1_k3[30 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]!;
+      $v_mul[15 + $b * 16] = (1 / (1 + Math.exp(-($v_add__1_k2[31 + $b * 48]! + $v_matmul__1_k3[31 + $b * 48]!)))) * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]!;
     }
-    // matmul(sigmoid(…) .* ~1.c, ~1.k2)
+    // matmul(sigmoid(…) .* slice(~1.c, 1), ~1.k3)
     {
       let $i = 0;
       for (; $i + 4 <= $nb; $i += 4) {
@@ -1828,10 +1870,10 @@ function $time1($p: Params, $x: Floats, $xo: number, $nb: number): void {
           const $m3 = ($j + 3);
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
           for (let $k = 0; $k < 16; $k++) {
-            const $a0 = $v_mul__1_c[$l0 + $k]!;
-            const $a1 = $v_mul__1_c[$l1 + $k]!;
-            const $a2 = $v_mul__1_c[$l2 + $k]!;
-            const $a3 = $v_mul__1_c[$l3 + $k]!;
+            const $a0 = $v_mul[$l0 + $k]!;
+            const $a1 = $v_mul[$l1 + $k]!;
+            const $a2 = $v_mul[$l2 + $k]!;
+            const $a3 = $v_mul[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k * 48]!;
             const $w1 = $p_gru_U[$m1 + $k * 48]!;
             const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -1853,22 +1895,22 @@ function $time1($p: Params, $x: Floats, $xo: number, $nb: number): void {
             $c32 += $a3 * $w2;
             $c33 += $a3 * $w3;
           }
-          $v_matmul__1_k2[$i * 48 + $j] = $c00;
-          $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
-          $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
-          $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
-          $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
-          $v_matmul__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-          $v_matmul__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-          $v_matmul__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-          $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
-          $v_matmul__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-          $v_matmul__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-          $v_matmul__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-          $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
-          $v_matmul__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-          $v_matmul__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-          $v_matmul__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+          $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
+          $v_matmul__1_k3_2[$i * 48 + ($j + 1)] = $c01;
+          $v_matmul__1_k3_2[$i * 48 + ($j + 2)] = $c02;
+          $v_matmul__1_k3_2[$i * 48 + ($j + 3)] = $c03;
+          $v_matmul__1_k3_2[($i + 1) * 48 + $j] = $c10;
+          $v_matmul__1_k3_2[($i + 1) * 48 + ($j + 1)] = $c11;
+          $v_matmul__1_k3_2[($i + 1) * 48 + ($j + 2)] = $c12;
+          $v_matmul__1_k3_2[($i + 1) * 48 + ($j + 3)] = $c13;
+          $v_matmul__1_k3_2[($i + 2) * 48 + $j] = $c20;
+          $v_matmul__1_k3_2[($i + 2) * 48 + ($j + 1)] = $c21;
+          $v_matmul__1_k3_2[($i + 2) * 48 + ($j + 2)] = $c22;
+          $v_matmul__1_k3_2[($i + 2) * 48 + ($j + 3)] = $c23;
+          $v_matmul__1_k3_2[($i + 3) * 48 + $j] = $c30;
+          $v_matmul__1_k3_2[($i + 3) * 48 + ($j + 1)] = $c31;
+          $v_matmul__1_k3_2[($i + 3) * 48 + ($j + 2)] = $c32;
+          $v_matmul__1_k3_2[($i + 3) * 48 + ($j + 3)] = $c33;
         }
         for (; $j < 48; $j++) {
           const $l0 = $i * 16;
@@ -1878,20 +1920,20 @@ function $time1($p: Params, $x: Floats, $xo: number, $nb: number): void {
           const $m0 = $j;
           let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
           for (let $k = 0; $k < 16; $k++) {
-            const $a0 = $v_mul__1_c[$l0 + $k]!;
-            const $a1 = $v_mul__1_c[$l1 + $k]!;
-            const $a2 = $v_mul__1_c[$l2 + $k]!;
-            const $a3 = $v_mul__1_c[$l3 + $k]!;
+            const $a0 = $v_mul[$l0 + $k]!;
+            const $a1 = $v_mul[$l1 + $k]!;
+            const $a2 = $v_mul[$l2 + $k]!;
+            const $a3 = $v_mul[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c10 += $a1 * $w0;
             $c20 += $a2 * $w0;
             $c30 += $a3 * $w0;
           }
-          $v_matmul__1_k2[$i * 48 + $j] = $c00;
-          $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
-          $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
-          $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
+          $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
+          $v_matmul__1_k3_2[($i + 1) * 48 + $j] = $c10;
+          $v_matmul__1_k3_2[($i + 2) * 48 + $j] = $c20;
+          $v_matmul__1_k3_2[($i + 3) * 48 + $j] = $c30;
         }
       }
       for (; $i < $nb; $i++) {
@@ -1904,7 +1946,7 @@ function $time1($p: Params, $x: Floats, $xo: number, $nb: number): void {
           const $m3 = ($j + 3);
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
           for (let $k = 0; $k < 16; $k++) {
-            const $a0 = $v_mul__1_c[$l0 + $k]!;
+            const $a0 = $v_mul[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k * 48]!;
             const $w1 = $p_gru_U[$m1 + $k * 48]!;
             const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -1914,42 +1956,53 @@ function $time1($p: Params, $x: Floats, $xo: number, $nb: number): void {
             $c02 += $a0 * $w2;
             $c03 += $a0 * $w3;
           }
-          $v_matmul__1_k2[$i * 48 + $j] = $c00;
-          $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
-          $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
-          $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
+          $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
+          $v_matmul__1_k3_2[$i * 48 + ($j + 1)] = $c01;
+          $v_matmul__1_k3_2[$i * 48 + ($j + 2)] = $c02;
+          $v_matmul__1_k3_2[$i * 48 + ($j + 3)] = $c03;
         }
         for (; $j < 48; $j++) {
           const $l0 = $i * 16;
           const $m0 = $j;
           let $c00 = 0;
           for (let $k = 0; $k < 16; $k++) {
-            const $a0 = $v_mul__1_c[$l0 + $k]!;
+            const $a0 = $v_mul[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
           }
-          $v_matmul__1_k2[$i * 48 + $j] = $c00;
+          $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
         }
       }
     }
-    // … .* ~1.c + (1 - …) .* tanh(…)
+    // select(gt(~1.k0, ~1.c[17]), … .* slice(~1.c, 1) + … .* …, slice(~1.c, 1))
     for (let $b = 0; $b < $nb; $b++) {
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + $b * 256] = $v_sigmoid[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! + (1 - $v_sigmoid[$b * 16]!) * Math.tanh($v_add__1_k1[32 + $b * 48]! + $v_matmul__1_k2[32 + $b * 48]!);
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 1 + $b * 256] = $v_sigmoid[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! + (1 - $v_sigmoid[1 + $b * 16]!) * Math.tanh($v_add__1_k1[33 + $b * 48]! + $v_matmul__1_k2[33 + $b * 48]!);
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 2 + $b * 256] = $v_sigmoid[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! + (1 - $v_sigmoid[2 + $b * 16]!) * Math.tanh($v_add__1_k1[34 + $b * 48]! + $v_matmul__1_k2[34 + $b * 48]!);
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 3 + $b * 256] = $v_sigmoid[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! + (1 - $v_sigmoid[3 + $b * 16]!) * Math.tanh($v_add__1_k1[35 + $b * 48]! + $v_matmul__1_k2[35 + $b * 48]!);
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 4 + $b * 256] = $v_sigmoid[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! + (1 - $v_sigmoid[4 + $b * 16]!) * Math.tanh($v_add__1_k1[36 + $b * 48]! + $v_matmul__1_k2[36 + $b * 48]!);
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 5 + $b * 256] = $v_sigmoid[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! + (1 - $v_sigmoid[5 + $b * 16]!) * Math.tanh($v_add__1_k1[37 + $b * 48]! + $v_matmul__1_k2[37 + $b * 48]!);
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 6 + $b * 256] = $v_sigmoid[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! + (1 - $v_sigmoid[6 + $b * 16]!) * Math.tanh($v_add__1_k1[38 + $b * 48]! + $v_matmul__1_k2[38 + $b * 48]!);
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 7 + $b * 256] = $v_sigmoid[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! + (1 - $v_sigmoid[7 + $b * 16]!) * Math.tanh($v_add__1_k1[39 + $b * 48]! + $v_matmul__1_k2[39 + $b * 48]!);
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 8 + $b * 256] = $v_sigmoid[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! + (1 - $v_sigmoid[8 + $b * 16]!) * Math.tanh($v_add__1_k1[40 + $b * 48]! + $v_matmul__1_k2[40 + $b * 48]!);
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 9 + $b * 256] = $v_sigmoid[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! + (1 - $v_sigmoid[9 + $b * 16]!) * Math.tanh($v_add__1_k1[41 + $b * 48]! + $v_matmul__1_k2[41 + $b * 48]!);
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 10 + $b * 256] = $v_sigmoid[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! + (1 - $v_sigmoid[10 + $b * 16]!) * Math.tanh($v_add__1_k1[42 + $b * 48]! + $v_matmul__1_k2[42 + $b * 48]!);
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 11 + $b * 256] = $v_sigmoid[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! + (1 - $v_sigmoid[11 + $b * 16]!) * Math.tanh($v_add__1_k1[43 + $b * 48]! + $v_matmul__1_k2[43 + $b * 48]!);
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 12 + $b * 256] = $v_sigmoid[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! + (1 - $v_sigmoid[12 + $b * 16]!) * Math.tanh($v_add__1_k1[44 + $b * 48]! + $v_matmul__1_k2[44 + $b * 48]!);
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 13 + $b * 256] = $v_sigmoid[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! + (1 - $v_sigmoid[13 + $b * 16]!) * Math.tanh($v_add__1_k1[45 + $b * 48]! + $v_matmul__1_k2[45 + $b * 48]!);
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 14 + $b * 256] = $v_sigmoid[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! + (1 - $v_sigmoid[14 + $b * 16]!) * Math.tanh($v_add__1_k1[46 + $b * 48]! + $v_matmul__1_k2[46 + $b * 48]!);
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 15 + $b * 256] = $v_sigmoid[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! + (1 - $v_sigmoid[15 + $b * 16]!) * Math.tanh($v_add__1_k1[47 + $b * 48]! + $v_matmul__1_k2[47 + $b * 48]!);
+      $v_select[$b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[$b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]! + (1 - $v_sigmoid[$b * 16]!) * Math.tanh($v_add__1_k2[32 + $b * 48]! + $v_matmul__1_k3_2[32 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]!);
+      $v_select[1 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[1 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]! + (1 - $v_sigmoid[1 + $b * 16]!) * Math.tanh($v_add__1_k2[33 + $b * 48]! + $v_matmul__1_k3_2[33 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]!);
+      $v_select[2 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[2 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]! + (1 - $v_sigmoid[2 + $b * 16]!) * Math.tanh($v_add__1_k2[34 + $b * 48]! + $v_matmul__1_k3_2[34 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]!);
+      $v_select[3 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[3 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]! + (1 - $v_sigmoid[3 + $b * 16]!) * Math.tanh($v_add__1_k2[35 + $b * 48]! + $v_matmul__1_k3_2[35 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]!);
+      $v_select[4 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[4 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]! + (1 - $v_sigmoid[4 + $b * 16]!) * Math.tanh($v_add__1_k2[36 + $b * 48]! + $v_matmul__1_k3_2[36 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]!);
+      $v_select[5 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[5 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]! + (1 - $v_sigmoid[5 + $b * 16]!) * Math.tanh($v_add__1_k2[37 + $b * 48]! + $v_matmul__1_k3_2[37 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]!);
+      $v_select[6 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[6 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]! + (1 - $v_sigmoid[6 + $b * 16]!) * Math.tanh($v_add__1_k2[38 + $b * 48]! + $v_matmul__1_k3_2[38 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]!);
+      $v_select[7 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[7 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]! + (1 - $v_sigmoid[7 + $b * 16]!) * Math.tanh($v_add__1_k2[39 + $b * 48]! + $v_matmul__1_k3_2[39 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]!);
+      $v_select[8 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[8 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]! + (1 - $v_sigmoid[8 + $b * 16]!) * Math.tanh($v_add__1_k2[40 + $b * 48]! + $v_matmul__1_k3_2[40 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]!);
+      $v_select[9 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[9 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]! + (1 - $v_sigmoid[9 + $b * 16]!) * Math.tanh($v_add__1_k2[41 + $b * 48]! + $v_matmul__1_k3_2[41 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]!);
+      $v_select[10 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[10 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]! + (1 - $v_sigmoid[10 + $b * 16]!) * Math.tanh($v_add__1_k2[42 + $b * 48]! + $v_matmul__1_k3_2[42 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]!);
+      $v_select[11 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[11 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]! + (1 - $v_sigmoid[11 + $b * 16]!) * Math.tanh($v_add__1_k2[43 + $b * 48]! + $v_matmul__1_k3_2[43 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]!);
+      $v_select[12 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[12 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]! + (1 - $v_sigmoid[12 + $b * 16]!) * Math.tanh($v_add__1_k2[44 + $b * 48]! + $v_matmul__1_k3_2[44 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]!);
+      $v_select[13 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[13 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]! + (1 - $v_sigmoid[13 + $b * 16]!) * Math.tanh($v_add__1_k2[45 + $b * 48]! + $v_matmul__1_k3_2[45 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]!);
+      $v_select[14 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[14 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]! + (1 - $v_sigmoid[14 + $b * 16]!) * Math.tanh($v_add__1_k2[46 + $b * 48]! + $v_matmul__1_k3_2[46 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]!);
+      $v_select[15 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[15 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]! + (1 - $v_sigmoid[15 + $b * 16]!) * Math.tanh($v_add__1_k2[47 + $b * 48]! + $v_matmul__1_k3_2[47 + $b * 48]!)) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]!);
+    }
+    // ~1.c[17] + 1
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_add[$b] = $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 1 + $b * 272]! + 1;
+    }
+    // concat(select(gt(~1.k0, ~1.c[17]), … + …, slice(~1.c, 1)), ~1.c[17] + 1)
+    for (let $b = 0; $b < $nb; $b++) {
+      {
+        for (let $r = 0; $r < 16; $r++) $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 + $b * 272 + $r] = $v_select[$b * 16 + $r]!;
+        $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 + 16 + $b * 272] = $v_add[$b]!;
+      }
     }
   }
 }
@@ -1960,16 +2013,20 @@ function $time2($p: Params, $x: Floats, $xo: number, $nb: number): void {
   const $p_gru_U = $p.gru_U;
   // …
   for (let $step = 1; $step <= 15; $step++) {
-    // matmul(~1.s0, ~1.k0) + ~1.k1
+    // gt(~1.k0, ~1.c[17])
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_gt__1_k0[$b] = ($x[$xo + 405 + $b * 406]! > $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 1 + $b * 272]! ? 1 : 0);
+    }
+    // matmul(~1.s0, ~1.k1) + ~1.k2
     {
       let $i = 0;
       for (; $i + 4 <= $nb; $i += 4) {
         let $j = 0;
         for (; $j + 4 <= 48; $j += 4) {
-          const $l0 = $xo + $step * 27 - 27 + $i * 405;
-          const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-          const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-          const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+          const $l0 = $xo + $step * 27 - 27 + $i * 406;
+          const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 406;
+          const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 406;
+          const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 406;
           const $m0 = $j;
           const $m1 = ($j + 1);
           const $m2 = ($j + 2);
@@ -2001,28 +2058,28 @@ function $time2($p: Params, $x: Floats, $xo: number, $nb: number): void {
             $c32 += $a3 * $w2;
             $c33 += $a3 * $w3;
           }
-          $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-          $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-          $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-          $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
-          $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-          $v_add__1_k1[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
-          $v_add__1_k1[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
-          $v_add__1_k1[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
-          $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-          $v_add__1_k1[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
-          $v_add__1_k1[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
-          $v_add__1_k1[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
-          $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
-          $v_add__1_k1[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
-          $v_add__1_k1[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
-          $v_add__1_k1[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
+          $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+          $v_add__1_k2[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+          $v_add__1_k2[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+          $v_add__1_k2[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+          $v_add__1_k2[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+          $v_add__1_k2[($i + 1) * 48 + $j + 1] = $c11 + $p_gru_b[$j + 1]!;
+          $v_add__1_k2[($i + 1) * 48 + $j + 2] = $c12 + $p_gru_b[$j + 2]!;
+          $v_add__1_k2[($i + 1) * 48 + $j + 3] = $c13 + $p_gru_b[$j + 3]!;
+          $v_add__1_k2[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+          $v_add__1_k2[($i + 2) * 48 + $j + 1] = $c21 + $p_gru_b[$j + 1]!;
+          $v_add__1_k2[($i + 2) * 48 + $j + 2] = $c22 + $p_gru_b[$j + 2]!;
+          $v_add__1_k2[($i + 2) * 48 + $j + 3] = $c23 + $p_gru_b[$j + 3]!;
+          $v_add__1_k2[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+          $v_add__1_k2[($i + 3) * 48 + $j + 1] = $c31 + $p_gru_b[$j + 1]!;
+          $v_add__1_k2[($i + 3) * 48 + $j + 2] = $c32 + $p_gru_b[$j + 2]!;
+          $v_add__1_k2[($i + 3) * 48 + $j + 3] = $c33 + $p_gru_b[$j + 3]!;
         }
         for (; $j < 48; $j++) {
-          const $l0 = $xo + $step * 27 - 27 + $i * 405;
-          const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 405;
-          const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 405;
-          const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 405;
+          const $l0 = $xo + $step * 27 - 27 + $i * 406;
+          const $l1 = $xo + $step * 27 - 27 + ($i + 1) * 406;
+          const $l2 = $xo + $step * 27 - 27 + ($i + 2) * 406;
+          const $l3 = $xo + $step * 27 - 27 + ($i + 3) * 406;
           const $m0 = $j;
           let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
           for (let $k = 0; $k < 27; $k++) {
@@ -2036,16 +2093,16 @@ function $time2($p: Params, $x: Floats, $xo: number, $nb: number): void {
             $c20 += $a2 * $w0;
             $c30 += $a3 * $w0;
           }
-          $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-          $v_add__1_k1[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
-          $v_add__1_k1[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
-          $v_add__1_k1[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
+          $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+          $v_add__1_k2[($i + 1) * 48 + $j] = $c10 + $p_gru_b[$j]!;
+          $v_add__1_k2[($i + 2) * 48 + $j] = $c20 + $p_gru_b[$j]!;
+          $v_add__1_k2[($i + 3) * 48 + $j] = $c30 + $p_gru_b[$j]!;
         }
       }
       for (; $i < $nb; $i++) {
         let $j = 0;
         for (; $j + 4 <= 48; $j += 4) {
-          const $l0 = $xo + $step * 27 - 27 + $i * 405;
+          const $l0 = $xo + $step * 27 - 27 + $i * 406;
           const $m0 = $j;
           const $m1 = ($j + 1);
           const $m2 = ($j + 2);
@@ -2062,13 +2119,13 @@ function $time2($p: Params, $x: Floats, $xo: number, $nb: number): void {
             $c02 += $a0 * $w2;
             $c03 += $a0 * $w3;
           }
-          $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
-          $v_add__1_k1[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
-          $v_add__1_k1[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
-          $v_add__1_k1[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
+          $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+          $v_add__1_k2[$i * 48 + $j + 1] = $c01 + $p_gru_b[$j + 1]!;
+          $v_add__1_k2[$i * 48 + $j + 2] = $c02 + $p_gru_b[$j + 2]!;
+          $v_add__1_k2[$i * 48 + $j + 3] = $c03 + $p_gru_b[$j + 3]!;
         }
         for (; $j < 48; $j++) {
-          const $l0 = $xo + $step * 27 - 27 + $i * 405;
+          const $l0 = $xo + $step * 27 - 27 + $i * 406;
           const $m0 = $j;
           let $c00 = 0;
           for (let $k = 0; $k < 27; $k++) {
@@ -2076,30 +2133,30 @@ function $time2($p: Params, $x: Floats, $xo: number, $nb: number): void {
             const $w0 = $p_gru_W[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
           }
-          $v_add__1_k1[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
+          $v_add__1_k2[$i * 48 + $j] = $c00 + $p_gru_b[$j]!;
         }
       }
     }
-    // matmul(~1.c, ~1.k2)
+    // matmul(slice(~1.c, 1), ~1.k3)
     {
       let $i = 0;
       for (; $i + 4 <= $nb; $i += 4) {
         let $j = 0;
         for (; $j + 4 <= 48; $j += 4) {
-          const $l0 = $step * 16 - 16 + $i * 256;
-          const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-          const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-          const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+          const $l0 = $step * 17 - 17 + $i * 272;
+          const $l1 = $step * 17 - 17 + ($i + 1) * 272;
+          const $l2 = $step * 17 - 17 + ($i + 2) * 272;
+          const $l3 = $step * 17 - 17 + ($i + 3) * 272;
           const $m0 = $j;
           const $m1 = ($j + 1);
           const $m2 = ($j + 2);
           const $m3 = ($j + 3);
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
           for (let $k = 0; $k < 16; $k++) {
-            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-            const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-            const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-            const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+            const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
+            const $a1 = $v_scan_x_len_gru_W_gru_b_gru_U[$l1 + $k]!;
+            const $a2 = $v_scan_x_len_gru_W_gru_b_gru_U[$l2 + $k]!;
+            const $a3 = $v_scan_x_len_gru_W_gru_b_gru_U[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k * 48]!;
             const $w1 = $p_gru_U[$m1 + $k * 48]!;
             const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -2121,58 +2178,58 @@ function $time2($p: Params, $x: Floats, $xo: number, $nb: number): void {
             $c32 += $a3 * $w2;
             $c33 += $a3 * $w3;
           }
-          $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-          $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
-          $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
-          $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
-          $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
-          $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-          $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-          $v_matmul__1_c__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-          $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
-          $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-          $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-          $v_matmul__1_c__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-          $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
-          $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-          $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-          $v_matmul__1_c__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+          $v_matmul__1_k3[$i * 48 + $j] = $c00;
+          $v_matmul__1_k3[$i * 48 + ($j + 1)] = $c01;
+          $v_matmul__1_k3[$i * 48 + ($j + 2)] = $c02;
+          $v_matmul__1_k3[$i * 48 + ($j + 3)] = $c03;
+          $v_matmul__1_k3[($i + 1) * 48 + $j] = $c10;
+          $v_matmul__1_k3[($i + 1) * 48 + ($j + 1)] = $c11;
+          $v_matmul__1_k3[($i + 1) * 48 + ($j + 2)] = $c12;
+          $v_matmul__1_k3[($i + 1) * 48 + ($j + 3)] = $c13;
+          $v_matmul__1_k3[($i + 2) * 48 + $j] = $c20;
+          $v_matmul__1_k3[($i + 2) * 48 + ($j + 1)] = $c21;
+          $v_matmul__1_k3[($i + 2) * 48 + ($j + 2)] = $c22;
+          $v_matmul__1_k3[($i + 2) * 48 + ($j + 3)] = $c23;
+          $v_matmul__1_k3[($i + 3) * 48 + $j] = $c30;
+          $v_matmul__1_k3[($i + 3) * 48 + ($j + 1)] = $c31;
+          $v_matmul__1_k3[($i + 3) * 48 + ($j + 2)] = $c32;
+          $v_matmul__1_k3[($i + 3) * 48 + ($j + 3)] = $c33;
         }
         for (; $j < 48; $j++) {
-          const $l0 = $step * 16 - 16 + $i * 256;
-          const $l1 = $step * 16 - 16 + ($i + 1) * 256;
-          const $l2 = $step * 16 - 16 + ($i + 2) * 256;
-          const $l3 = $step * 16 - 16 + ($i + 3) * 256;
+          const $l0 = $step * 17 - 17 + $i * 272;
+          const $l1 = $step * 17 - 17 + ($i + 1) * 272;
+          const $l2 = $step * 17 - 17 + ($i + 2) * 272;
+          const $l3 = $step * 17 - 17 + ($i + 3) * 272;
           const $m0 = $j;
           let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
           for (let $k = 0; $k < 16; $k++) {
-            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
-            const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k]!;
-            const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k]!;
-            const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k]!;
+            const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
+            const $a1 = $v_scan_x_len_gru_W_gru_b_gru_U[$l1 + $k]!;
+            const $a2 = $v_scan_x_len_gru_W_gru_b_gru_U[$l2 + $k]!;
+            const $a3 = $v_scan_x_len_gru_W_gru_b_gru_U[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c10 += $a1 * $w0;
             $c20 += $a2 * $w0;
             $c30 += $a3 * $w0;
           }
-          $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-          $v_matmul__1_c__1_k2[($i + 1) * 48 + $j] = $c10;
-          $v_matmul__1_c__1_k2[($i + 2) * 48 + $j] = $c20;
-          $v_matmul__1_c__1_k2[($i + 3) * 48 + $j] = $c30;
+          $v_matmul__1_k3[$i * 48 + $j] = $c00;
+          $v_matmul__1_k3[($i + 1) * 48 + $j] = $c10;
+          $v_matmul__1_k3[($i + 2) * 48 + $j] = $c20;
+          $v_matmul__1_k3[($i + 3) * 48 + $j] = $c30;
         }
       }
       for (; $i < $nb; $i++) {
         let $j = 0;
         for (; $j + 4 <= 48; $j += 4) {
-          const $l0 = $step * 16 - 16 + $i * 256;
+          const $l0 = $step * 17 - 17 + $i * 272;
           const $m0 = $j;
           const $m1 = ($j + 1);
           const $m2 = ($j + 2);
           const $m3 = ($j + 3);
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
           for (let $k = 0; $k < 16; $k++) {
-            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+            const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k * 48]!;
             const $w1 = $p_gru_U[$m1 + $k * 48]!;
             const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -2182,42 +2239,42 @@ function $time2($p: Params, $x: Floats, $xo: number, $nb: number): void {
             $c02 += $a0 * $w2;
             $c03 += $a0 * $w3;
           }
-          $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
-          $v_matmul__1_c__1_k2[$i * 48 + ($j + 1)] = $c01;
-          $v_matmul__1_c__1_k2[$i * 48 + ($j + 2)] = $c02;
-          $v_matmul__1_c__1_k2[$i * 48 + ($j + 3)] = $c03;
+          $v_matmul__1_k3[$i * 48 + $j] = $c00;
+          $v_matmul__1_k3[$i * 48 + ($j + 1)] = $c01;
+          $v_matmul__1_k3[$i * 48 + ($j + 2)] = $c02;
+          $v_matmul__1_k3[$i * 48 + ($j + 3)] = $c03;
         }
         for (; $j < 48; $j++) {
-          const $l0 = $step * 16 - 16 + $i * 256;
+          const $l0 = $step * 17 - 17 + $i * 272;
           const $m0 = $j;
           let $c00 = 0;
           for (let $k = 0; $k < 16; $k++) {
-            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k]!;
+            const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
           }
-          $v_matmul__1_c__1_k2[$i * 48 + $j] = $c00;
+          $v_matmul__1_k3[$i * 48 + $j] = $c00;
         }
       }
     }
     // sigmoid(slice(…, 1) + slice(…, 1))
     for (let $b = 0; $b < $nb; $b++) {
-      $v_sigmoid[$b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[$b * 48]! + $v_matmul__1_c__1_k2[$b * 48]!)));
-      $v_sigmoid[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[1 + $b * 48]! + $v_matmul__1_c__1_k2[1 + $b * 48]!)));
-      $v_sigmoid[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[2 + $b * 48]! + $v_matmul__1_c__1_k2[2 + $b * 48]!)));
-      $v_sigmoid[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[3 + $b * 48]! + $v_matmul__1_c__1_k2[3 + $b * 48]!)));
-      $v_sigmoid[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[4 + $b * 48]! + $v_matmul__1_c__1_k2[4 + $b * 48]!)));
-      $v_sigmoid[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[5 + $b * 48]! + $v_matmul__1_c__1_k2[5 + $b * 48]!)));
-      $v_sigmoid[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[6 + $b * 48]! + $v_matmul__1_c__1_k2[6 + $b * 48]!)));
-      $v_sigmoid[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[7 + $b * 48]! + $v_matmul__1_c__1_k2[7 + $b * 48]!)));
-      $v_sigmoid[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[8 + $b * 48]! + $v_matmul__1_c__1_k2[8 + $b * 48]!)));
-      $v_sigmoid[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[9 + $b * 48]! + $v_matmul__1_c__1_k2[9 + $b * 48]!)));
-      $v_sigmoid[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[10 + $b * 48]! + $v_matmul__1_c__1_k2[10 + $b * 48]!)));
-      $v_sigmoid[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[11 + $b * 48]! + $v_matmul__1_c__1_k2[11 + $b * 48]!)));
-      $v_sigmoid[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[12 + $b * 48]! + $v_matmul__1_c__1_k2[12 + $b * 48]!)));
-      $v_sigmoid[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[13 + $b * 48]! + $v_matmul__1_c__1_k2[13 + $b * 48]!)));
-      $v_sigmoid[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[14 + $b * 48]! + $v_matmul__1_c__1_k2[14 + $b * 48]!)));
-      $v_sigmoid[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k1[15 + $b * 48]! + $v_matmul__1_c__1_k2[15 + $b * 48]!)));
+      $v_sigmoid[$b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[$b * 48]! + $v_matmul__1_k3[$b * 48]!)));
+      $v_sigmoid[1 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[1 + $b * 48]! + $v_matmul__1_k3[1 + $b * 48]!)));
+      $v_sigmoid[2 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[2 + $b * 48]! + $v_matmul__1_k3[2 + $b * 48]!)));
+      $v_sigmoid[3 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[3 + $b * 48]! + $v_matmul__1_k3[3 + $b * 48]!)));
+      $v_sigmoid[4 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[4 + $b * 48]! + $v_matmul__1_k3[4 + $b * 48]!)));
+      $v_sigmoid[5 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[5 + $b * 48]! + $v_matmul__1_k3[5 + $b * 48]!)));
+      $v_sigmoid[6 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[6 + $b * 48]! + $v_matmul__1_k3[6 + $b * 48]!)));
+      $v_sigmoid[7 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[7 + $b * 48]! + $v_matmul__1_k3[7 + $b * 48]!)));
+      $v_sigmoid[8 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[8 + $b * 48]! + $v_matmul__1_k3[8 + $b * 48]!)));
+      $v_sigmoid[9 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[9 + $b * 48]! + $v_matmul__1_k3[9 + $b * 48]!)));
+      $v_sigmoid[10 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[10 + $b * 48]! + $v_matmul__1_k3[10 + $b * 48]!)));
+      $v_sigmoid[11 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[11 + $b * 48]! + $v_matmul__1_k3[11 + $b * 48]!)));
+      $v_sigmoid[12 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[12 + $b * 48]! + $v_matmul__1_k3[12 + $b * 48]!)));
+      $v_sigmoid[13 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[13 + $b * 48]! + $v_matmul__1_k3[13 + $b * 48]!)));
+      $v_sigmoid[14 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[14 + $b * 48]! + $v_matmul__1_k3[14 + $b * 48]!)));
+      $v_sigmoid[15 + $b * 16] = 1 / (1 + Math.exp(-($v_add__1_k2[15 + $b * 48]! + $v_matmul__1_k3[15 + $b * 48]!)));
     }
     // 1 - sigmoid(… + …)
     for (let $b = 0; $b < $nb; $b++) {
@@ -2240,43 +2297,43 @@ function $time2($p: Params, $x: Floats, $xo: number, $nb: number): void {
     }
     // sigmoid(slice(…, 17) + slice(…, 17))
     for (let $b = 0; $b < $nb; $b++) {
-      $v_stored_sigmoid_2[$step * 16 - 16 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[16 + $b * 48]! + $v_matmul__1_c__1_k2[16 + $b * 48]!)));
-      $v_stored_sigmoid_2[$step * 16 - 15 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[17 + $b * 48]! + $v_matmul__1_c__1_k2[17 + $b * 48]!)));
-      $v_stored_sigmoid_2[$step * 16 - 14 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[18 + $b * 48]! + $v_matmul__1_c__1_k2[18 + $b * 48]!)));
-      $v_stored_sigmoid_2[$step * 16 - 13 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[19 + $b * 48]! + $v_matmul__1_c__1_k2[19 + $b * 48]!)));
-      $v_stored_sigmoid_2[$step * 16 - 12 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[20 + $b * 48]! + $v_matmul__1_c__1_k2[20 + $b * 48]!)));
-      $v_stored_sigmoid_2[$step * 16 - 11 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[21 + $b * 48]! + $v_matmul__1_c__1_k2[21 + $b * 48]!)));
-      $v_stored_sigmoid_2[$step * 16 - 10 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[22 + $b * 48]! + $v_matmul__1_c__1_k2[22 + $b * 48]!)));
-      $v_stored_sigmoid_2[$step * 16 - 9 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[23 + $b * 48]! + $v_matmul__1_c__1_k2[23 + $b * 48]!)));
-      $v_stored_sigmoid_2[$step * 16 - 8 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[24 + $b * 48]! + $v_matmul__1_c__1_k2[24 + $b * 48]!)));
-      $v_stored_sigmoid_2[$step * 16 - 7 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[25 + $b * 48]! + $v_matmul__1_c__1_k2[25 + $b * 48]!)));
-      $v_stored_sigmoid_2[$step * 16 - 6 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[26 + $b * 48]! + $v_matmul__1_c__1_k2[26 + $b * 48]!)));
-      $v_stored_sigmoid_2[$step * 16 - 5 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[27 + $b * 48]! + $v_matmul__1_c__1_k2[27 + $b * 48]!)));
-      $v_stored_sigmoid_2[$step * 16 - 4 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[28 + $b * 48]! + $v_matmul__1_c__1_k2[28 + $b * 48]!)));
-      $v_stored_sigmoid_2[$step * 16 - 3 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[29 + $b * 48]! + $v_matmul__1_c__1_k2[29 + $b * 48]!)));
-      $v_stored_sigmoid_2[$step * 16 - 2 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[30 + $b * 48]! + $v_matmul__1_c__1_k2[30 + $b * 48]!)));
-      $v_stored_sigmoid_2[$step * 16 - 1 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k1[31 + $b * 48]! + $v_matmul__1_c__1_k2[31 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 16 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k2[16 + $b * 48]! + $v_matmul__1_k3[16 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 15 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k2[17 + $b * 48]! + $v_matmul__1_k3[17 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 14 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k2[18 + $b * 48]! + $v_matmul__1_k3[18 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 13 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k2[19 + $b * 48]! + $v_matmul__1_k3[19 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 12 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k2[20 + $b * 48]! + $v_matmul__1_k3[20 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 11 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k2[21 + $b * 48]! + $v_matmul__1_k3[21 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 10 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k2[22 + $b * 48]! + $v_matmul__1_k3[22 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 9 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k2[23 + $b * 48]! + $v_matmul__1_k3[23 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 8 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k2[24 + $b * 48]! + $v_matmul__1_k3[24 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 7 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k2[25 + $b * 48]! + $v_matmul__1_k3[25 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 6 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k2[26 + $b * 48]! + $v_matmul__1_k3[26 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 5 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k2[27 + $b * 48]! + $v_matmul__1_k3[27 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 4 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k2[28 + $b * 48]! + $v_matmul__1_k3[28 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 3 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k2[29 + $b * 48]! + $v_matmul__1_k3[29 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 2 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k2[30 + $b * 48]! + $v_matmul__1_k3[30 + $b * 48]!)));
+      $v_stored_sigmoid_2[$step * 16 - 1 + $b * 240] = 1 / (1 + Math.exp(-($v_add__1_k2[31 + $b * 48]! + $v_matmul__1_k3[31 + $b * 48]!)));
     }
-    // sigmoid(… + …) .* ~1.c
+    // sigmoid(… + …) .* slice(~1.c, 1)
     for (let $b = 0; $b < $nb; $b++) {
-      $v_mul__1_c[$b * 16] = $v_stored_sigmoid_2[$step * 16 - 16 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!;
-      $v_mul__1_c[1 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 15 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!;
-      $v_mul__1_c[2 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 14 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!;
-      $v_mul__1_c[3 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 13 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!;
-      $v_mul__1_c[4 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 12 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!;
-      $v_mul__1_c[5 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 11 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!;
-      $v_mul__1_c[6 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 10 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!;
-      $v_mul__1_c[7 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 9 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!;
-      $v_mul__1_c[8 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 8 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!;
-      $v_mul__1_c[9 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 7 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!;
-      $v_mul__1_c[10 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 6 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!;
-      $v_mul__1_c[11 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 5 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!;
-      $v_mul__1_c[12 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 4 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!;
-      $v_mul__1_c[13 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 3 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!;
-      $v_mul__1_c[14 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 2 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!;
-      $v_mul__1_c[15 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 1 + $b * 240]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!;
+      $v_mul[$b * 16] = $v_stored_sigmoid_2[$step * 16 - 16 + $b * 240]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]!;
+      $v_mul[1 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 15 + $b * 240]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]!;
+      $v_mul[2 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 14 + $b * 240]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]!;
+      $v_mul[3 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 13 + $b * 240]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]!;
+      $v_mul[4 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 12 + $b * 240]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]!;
+      $v_mul[5 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 11 + $b * 240]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]!;
+      $v_mul[6 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 10 + $b * 240]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]!;
+      $v_mul[7 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 9 + $b * 240]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]!;
+      $v_mul[8 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 8 + $b * 240]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]!;
+      $v_mul[9 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 7 + $b * 240]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]!;
+      $v_mul[10 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 6 + $b * 240]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]!;
+      $v_mul[11 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 5 + $b * 240]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]!;
+      $v_mul[12 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 4 + $b * 240]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]!;
+      $v_mul[13 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 3 + $b * 240]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]!;
+      $v_mul[14 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 2 + $b * 240]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]!;
+      $v_mul[15 + $b * 16] = $v_stored_sigmoid_2[$step * 16 - 1 + $b * 240]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]!;
     }
-    // matmul(sigmoid(…) .* ~1.c, ~1.k2)
+    // matmul(sigmoid(…) .* slice(~1.c, 1), ~1.k3)
     {
       let $i = 0;
       for (; $i + 4 <= $nb; $i += 4) {
@@ -2292,10 +2349,10 @@ function $time2($p: Params, $x: Floats, $xo: number, $nb: number): void {
           const $m3 = ($j + 3);
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
           for (let $k = 0; $k < 16; $k++) {
-            const $a0 = $v_mul__1_c[$l0 + $k]!;
-            const $a1 = $v_mul__1_c[$l1 + $k]!;
-            const $a2 = $v_mul__1_c[$l2 + $k]!;
-            const $a3 = $v_mul__1_c[$l3 + $k]!;
+            const $a0 = $v_mul[$l0 + $k]!;
+            const $a1 = $v_mul[$l1 + $k]!;
+            const $a2 = $v_mul[$l2 + $k]!;
+            const $a3 = $v_mul[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k * 48]!;
             const $w1 = $p_gru_U[$m1 + $k * 48]!;
             const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -2317,22 +2374,22 @@ function $time2($p: Params, $x: Floats, $xo: number, $nb: number): void {
             $c32 += $a3 * $w2;
             $c33 += $a3 * $w3;
           }
-          $v_matmul__1_k2[$i * 48 + $j] = $c00;
-          $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
-          $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
-          $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
-          $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
-          $v_matmul__1_k2[($i + 1) * 48 + ($j + 1)] = $c11;
-          $v_matmul__1_k2[($i + 1) * 48 + ($j + 2)] = $c12;
-          $v_matmul__1_k2[($i + 1) * 48 + ($j + 3)] = $c13;
-          $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
-          $v_matmul__1_k2[($i + 2) * 48 + ($j + 1)] = $c21;
-          $v_matmul__1_k2[($i + 2) * 48 + ($j + 2)] = $c22;
-          $v_matmul__1_k2[($i + 2) * 48 + ($j + 3)] = $c23;
-          $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
-          $v_matmul__1_k2[($i + 3) * 48 + ($j + 1)] = $c31;
-          $v_matmul__1_k2[($i + 3) * 48 + ($j + 2)] = $c32;
-          $v_matmul__1_k2[($i + 3) * 48 + ($j + 3)] = $c33;
+          $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
+          $v_matmul__1_k3_2[$i * 48 + ($j + 1)] = $c01;
+          $v_matmul__1_k3_2[$i * 48 + ($j + 2)] = $c02;
+          $v_matmul__1_k3_2[$i * 48 + ($j + 3)] = $c03;
+          $v_matmul__1_k3_2[($i + 1) * 48 + $j] = $c10;
+          $v_matmul__1_k3_2[($i + 1) * 48 + ($j + 1)] = $c11;
+          $v_matmul__1_k3_2[($i + 1) * 48 + ($j + 2)] = $c12;
+          $v_matmul__1_k3_2[($i + 1) * 48 + ($j + 3)] = $c13;
+          $v_matmul__1_k3_2[($i + 2) * 48 + $j] = $c20;
+          $v_matmul__1_k3_2[($i + 2) * 48 + ($j + 1)] = $c21;
+          $v_matmul__1_k3_2[($i + 2) * 48 + ($j + 2)] = $c22;
+          $v_matmul__1_k3_2[($i + 2) * 48 + ($j + 3)] = $c23;
+          $v_matmul__1_k3_2[($i + 3) * 48 + $j] = $c30;
+          $v_matmul__1_k3_2[($i + 3) * 48 + ($j + 1)] = $c31;
+          $v_matmul__1_k3_2[($i + 3) * 48 + ($j + 2)] = $c32;
+          $v_matmul__1_k3_2[($i + 3) * 48 + ($j + 3)] = $c33;
         }
         for (; $j < 48; $j++) {
           const $l0 = $i * 16;
@@ -2342,20 +2399,20 @@ function $time2($p: Params, $x: Floats, $xo: number, $nb: number): void {
           const $m0 = $j;
           let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
           for (let $k = 0; $k < 16; $k++) {
-            const $a0 = $v_mul__1_c[$l0 + $k]!;
-            const $a1 = $v_mul__1_c[$l1 + $k]!;
-            const $a2 = $v_mul__1_c[$l2 + $k]!;
-            const $a3 = $v_mul__1_c[$l3 + $k]!;
+            const $a0 = $v_mul[$l0 + $k]!;
+            const $a1 = $v_mul[$l1 + $k]!;
+            const $a2 = $v_mul[$l2 + $k]!;
+            const $a3 = $v_mul[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c10 += $a1 * $w0;
             $c20 += $a2 * $w0;
             $c30 += $a3 * $w0;
           }
-          $v_matmul__1_k2[$i * 48 + $j] = $c00;
-          $v_matmul__1_k2[($i + 1) * 48 + $j] = $c10;
-          $v_matmul__1_k2[($i + 2) * 48 + $j] = $c20;
-          $v_matmul__1_k2[($i + 3) * 48 + $j] = $c30;
+          $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
+          $v_matmul__1_k3_2[($i + 1) * 48 + $j] = $c10;
+          $v_matmul__1_k3_2[($i + 2) * 48 + $j] = $c20;
+          $v_matmul__1_k3_2[($i + 3) * 48 + $j] = $c30;
         }
       }
       for (; $i < $nb; $i++) {
@@ -2368,7 +2425,7 @@ function $time2($p: Params, $x: Floats, $xo: number, $nb: number): void {
           const $m3 = ($j + 3);
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
           for (let $k = 0; $k < 16; $k++) {
-            const $a0 = $v_mul__1_c[$l0 + $k]!;
+            const $a0 = $v_mul[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k * 48]!;
             const $w1 = $p_gru_U[$m1 + $k * 48]!;
             const $w2 = $p_gru_U[$m2 + $k * 48]!;
@@ -2378,61 +2435,76 @@ function $time2($p: Params, $x: Floats, $xo: number, $nb: number): void {
             $c02 += $a0 * $w2;
             $c03 += $a0 * $w3;
           }
-          $v_matmul__1_k2[$i * 48 + $j] = $c00;
-          $v_matmul__1_k2[$i * 48 + ($j + 1)] = $c01;
-          $v_matmul__1_k2[$i * 48 + ($j + 2)] = $c02;
-          $v_matmul__1_k2[$i * 48 + ($j + 3)] = $c03;
+          $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
+          $v_matmul__1_k3_2[$i * 48 + ($j + 1)] = $c01;
+          $v_matmul__1_k3_2[$i * 48 + ($j + 2)] = $c02;
+          $v_matmul__1_k3_2[$i * 48 + ($j + 3)] = $c03;
         }
         for (; $j < 48; $j++) {
           const $l0 = $i * 16;
           const $m0 = $j;
           let $c00 = 0;
           for (let $k = 0; $k < 16; $k++) {
-            const $a0 = $v_mul__1_c[$l0 + $k]!;
+            const $a0 = $v_mul[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
           }
-          $v_matmul__1_k2[$i * 48 + $j] = $c00;
+          $v_matmul__1_k3_2[$i * 48 + $j] = $c00;
         }
       }
     }
     // tanh(slice(…, 33) + slice(…, 33))
     for (let $b = 0; $b < $nb; $b++) {
-      $v_stored_tanh[$step * 16 - 16 + $b * 240] = Math.tanh($v_add__1_k1[32 + $b * 48]! + $v_matmul__1_k2[32 + $b * 48]!);
-      $v_stored_tanh[$step * 16 - 15 + $b * 240] = Math.tanh($v_add__1_k1[33 + $b * 48]! + $v_matmul__1_k2[33 + $b * 48]!);
-      $v_stored_tanh[$step * 16 - 14 + $b * 240] = Math.tanh($v_add__1_k1[34 + $b * 48]! + $v_matmul__1_k2[34 + $b * 48]!);
-      $v_stored_tanh[$step * 16 - 13 + $b * 240] = Math.tanh($v_add__1_k1[35 + $b * 48]! + $v_matmul__1_k2[35 + $b * 48]!);
-      $v_stored_tanh[$step * 16 - 12 + $b * 240] = Math.tanh($v_add__1_k1[36 + $b * 48]! + $v_matmul__1_k2[36 + $b * 48]!);
-      $v_stored_tanh[$step * 16 - 11 + $b * 240] = Math.tanh($v_add__1_k1[37 + $b * 48]! + $v_matmul__1_k2[37 + $b * 48]!);
-      $v_stored_tanh[$step * 16 - 10 + $b * 240] = Math.tanh($v_add__1_k1[38 + $b * 48]! + $v_matmul__1_k2[38 + $b * 48]!);
-      $v_stored_tanh[$step * 16 - 9 + $b * 240] = Math.tanh($v_add__1_k1[39 + $b * 48]! + $v_matmul__1_k2[39 + $b * 48]!);
-      $v_stored_tanh[$step * 16 - 8 + $b * 240] = Math.tanh($v_add__1_k1[40 + $b * 48]! + $v_matmul__1_k2[40 + $b * 48]!);
-      $v_stored_tanh[$step * 16 - 7 + $b * 240] = Math.tanh($v_add__1_k1[41 + $b * 48]! + $v_matmul__1_k2[41 + $b * 48]!);
-      $v_stored_tanh[$step * 16 - 6 + $b * 240] = Math.tanh($v_add__1_k1[42 + $b * 48]! + $v_matmul__1_k2[42 + $b * 48]!);
-      $v_stored_tanh[$step * 16 - 5 + $b * 240] = Math.tanh($v_add__1_k1[43 + $b * 48]! + $v_matmul__1_k2[43 + $b * 48]!);
-      $v_stored_tanh[$step * 16 - 4 + $b * 240] = Math.tanh($v_add__1_k1[44 + $b * 48]! + $v_matmul__1_k2[44 + $b * 48]!);
-      $v_stored_tanh[$step * 16 - 3 + $b * 240] = Math.tanh($v_add__1_k1[45 + $b * 48]! + $v_matmul__1_k2[45 + $b * 48]!);
-      $v_stored_tanh[$step * 16 - 2 + $b * 240] = Math.tanh($v_add__1_k1[46 + $b * 48]! + $v_matmul__1_k2[46 + $b * 48]!);
-      $v_stored_tanh[$step * 16 - 1 + $b * 240] = Math.tanh($v_add__1_k1[47 + $b * 48]! + $v_matmul__1_k2[47 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 16 + $b * 240] = Math.tanh($v_add__1_k2[32 + $b * 48]! + $v_matmul__1_k3_2[32 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 15 + $b * 240] = Math.tanh($v_add__1_k2[33 + $b * 48]! + $v_matmul__1_k3_2[33 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 14 + $b * 240] = Math.tanh($v_add__1_k2[34 + $b * 48]! + $v_matmul__1_k3_2[34 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 13 + $b * 240] = Math.tanh($v_add__1_k2[35 + $b * 48]! + $v_matmul__1_k3_2[35 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 12 + $b * 240] = Math.tanh($v_add__1_k2[36 + $b * 48]! + $v_matmul__1_k3_2[36 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 11 + $b * 240] = Math.tanh($v_add__1_k2[37 + $b * 48]! + $v_matmul__1_k3_2[37 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 10 + $b * 240] = Math.tanh($v_add__1_k2[38 + $b * 48]! + $v_matmul__1_k3_2[38 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 9 + $b * 240] = Math.tanh($v_add__1_k2[39 + $b * 48]! + $v_matmul__1_k3_2[39 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 8 + $b * 240] = Math.tanh($v_add__1_k2[40 + $b * 48]! + $v_matmul__1_k3_2[40 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 7 + $b * 240] = Math.tanh($v_add__1_k2[41 + $b * 48]! + $v_matmul__1_k3_2[41 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 6 + $b * 240] = Math.tanh($v_add__1_k2[42 + $b * 48]! + $v_matmul__1_k3_2[42 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 5 + $b * 240] = Math.tanh($v_add__1_k2[43 + $b * 48]! + $v_matmul__1_k3_2[43 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 4 + $b * 240] = Math.tanh($v_add__1_k2[44 + $b * 48]! + $v_matmul__1_k3_2[44 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 3 + $b * 240] = Math.tanh($v_add__1_k2[45 + $b * 48]! + $v_matmul__1_k3_2[45 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 2 + $b * 240] = Math.tanh($v_add__1_k2[46 + $b * 48]! + $v_matmul__1_k3_2[46 + $b * 48]!);
+      $v_stored_tanh[$step * 16 - 1 + $b * 240] = Math.tanh($v_add__1_k2[47 + $b * 48]! + $v_matmul__1_k3_2[47 + $b * 48]!);
     }
-    // … .* ~1.c + (1 - …) .* tanh(…)
+    // select(gt(~1.k0, ~1.c[17]), … .* slice(~1.c, 1) + … .* …, slice(~1.c, 1))
     for (let $b = 0; $b < $nb; $b++) {
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + $b * 256] = $v_sigmoid[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! + $v_stored_sub[$step * 16 - 16 + $b * 240]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!;
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 1 + $b * 256] = $v_sigmoid[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! + $v_stored_sub[$step * 16 - 15 + $b * 240]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!;
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 2 + $b * 256] = $v_sigmoid[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! + $v_stored_sub[$step * 16 - 14 + $b * 240]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!;
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 3 + $b * 256] = $v_sigmoid[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! + $v_stored_sub[$step * 16 - 13 + $b * 240]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!;
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 4 + $b * 256] = $v_sigmoid[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! + $v_stored_sub[$step * 16 - 12 + $b * 240]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!;
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 5 + $b * 256] = $v_sigmoid[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! + $v_stored_sub[$step * 16 - 11 + $b * 240]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!;
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 6 + $b * 256] = $v_sigmoid[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! + $v_stored_sub[$step * 16 - 10 + $b * 240]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!;
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 7 + $b * 256] = $v_sigmoid[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! + $v_stored_sub[$step * 16 - 9 + $b * 240]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!;
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 8 + $b * 256] = $v_sigmoid[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! + $v_stored_sub[$step * 16 - 8 + $b * 240]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!;
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 9 + $b * 256] = $v_sigmoid[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! + $v_stored_sub[$step * 16 - 7 + $b * 240]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!;
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 10 + $b * 256] = $v_sigmoid[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! + $v_stored_sub[$step * 16 - 6 + $b * 240]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!;
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 11 + $b * 256] = $v_sigmoid[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! + $v_stored_sub[$step * 16 - 5 + $b * 240]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!;
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 12 + $b * 256] = $v_sigmoid[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! + $v_stored_sub[$step * 16 - 4 + $b * 240]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!;
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 13 + $b * 256] = $v_sigmoid[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! + $v_stored_sub[$step * 16 - 3 + $b * 240]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!;
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 14 + $b * 256] = $v_sigmoid[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! + $v_stored_sub[$step * 16 - 2 + $b * 240]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!;
-      $v_scan_x_gru_W_gru_b_gru_U[$step * 16 + 15 + $b * 256] = $v_sigmoid[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! + $v_stored_sub[$step * 16 - 1 + $b * 240]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!;
+      $v_select[$b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[$b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]! + $v_stored_sub[$step * 16 - 16 + $b * 240]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]!);
+      $v_select[1 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[1 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]! + $v_stored_sub[$step * 16 - 15 + $b * 240]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]!);
+      $v_select[2 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[2 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]! + $v_stored_sub[$step * 16 - 14 + $b * 240]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]!);
+      $v_select[3 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[3 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]! + $v_stored_sub[$step * 16 - 13 + $b * 240]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]!);
+      $v_select[4 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[4 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]! + $v_stored_sub[$step * 16 - 12 + $b * 240]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]!);
+      $v_select[5 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[5 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]! + $v_stored_sub[$step * 16 - 11 + $b * 240]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]!);
+      $v_select[6 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[6 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]! + $v_stored_sub[$step * 16 - 10 + $b * 240]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]!);
+      $v_select[7 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[7 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]! + $v_stored_sub[$step * 16 - 9 + $b * 240]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]!);
+      $v_select[8 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[8 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]! + $v_stored_sub[$step * 16 - 8 + $b * 240]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]!);
+      $v_select[9 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[9 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]! + $v_stored_sub[$step * 16 - 7 + $b * 240]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]!);
+      $v_select[10 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[10 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]! + $v_stored_sub[$step * 16 - 6 + $b * 240]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]!);
+      $v_select[11 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[11 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]! + $v_stored_sub[$step * 16 - 5 + $b * 240]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]!);
+      $v_select[12 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[12 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]! + $v_stored_sub[$step * 16 - 4 + $b * 240]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]!);
+      $v_select[13 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[13 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]! + $v_stored_sub[$step * 16 - 3 + $b * 240]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]!);
+      $v_select[14 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[14 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]! + $v_stored_sub[$step * 16 - 2 + $b * 240]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]!);
+      $v_select[15 + $b * 16] = ($v_gt__1_k0[$b]! !== 0 ? ($v_sigmoid[15 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]! + $v_stored_sub[$step * 16 - 1 + $b * 240]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!) : $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]!);
+    }
+    // ~1.c[17] + 1
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_add[$b] = $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 1 + $b * 272]! + 1;
+    }
+    // concat(select(gt(~1.k0, ~1.c[17]), … + …, slice(~1.c, 1)), ~1.c[17] + 1)
+    for (let $b = 0; $b < $nb; $b++) {
+      {
+        for (let $r = 0; $r < 16; $r++) $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 + $b * 272 + $r] = $v_select[$b * 16 + $r]!;
+        $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 + 16 + $b * 272] = $v_add[$b]!;
+      }
+    }
+    // stored for the gradient
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_stored_gt__1_k0[$step - 1 + $b * 15] = $v_gt__1_k0[$b]!;
     }
     // stored for the gradient
     for (let $b = 0; $b < $nb; $b++) {
@@ -2455,22 +2527,22 @@ function $time2($p: Params, $x: Floats, $xo: number, $nb: number): void {
     }
     // stored for the gradient
     for (let $b = 0; $b < $nb; $b++) {
-      $v_stored_mul__1_c[$step * 16 - 16 + $b * 240] = $v_mul__1_c[$b * 16]!;
-      $v_stored_mul__1_c[$step * 16 - 15 + $b * 240] = $v_mul__1_c[1 + $b * 16]!;
-      $v_stored_mul__1_c[$step * 16 - 14 + $b * 240] = $v_mul__1_c[2 + $b * 16]!;
-      $v_stored_mul__1_c[$step * 16 - 13 + $b * 240] = $v_mul__1_c[3 + $b * 16]!;
-      $v_stored_mul__1_c[$step * 16 - 12 + $b * 240] = $v_mul__1_c[4 + $b * 16]!;
-      $v_stored_mul__1_c[$step * 16 - 11 + $b * 240] = $v_mul__1_c[5 + $b * 16]!;
-      $v_stored_mul__1_c[$step * 16 - 10 + $b * 240] = $v_mul__1_c[6 + $b * 16]!;
-      $v_stored_mul__1_c[$step * 16 - 9 + $b * 240] = $v_mul__1_c[7 + $b * 16]!;
-      $v_stored_mul__1_c[$step * 16 - 8 + $b * 240] = $v_mul__1_c[8 + $b * 16]!;
-      $v_stored_mul__1_c[$step * 16 - 7 + $b * 240] = $v_mul__1_c[9 + $b * 16]!;
-      $v_stored_mul__1_c[$step * 16 - 6 + $b * 240] = $v_mul__1_c[10 + $b * 16]!;
-      $v_stored_mul__1_c[$step * 16 - 5 + $b * 240] = $v_mul__1_c[11 + $b * 16]!;
-      $v_stored_mul__1_c[$step * 16 - 4 + $b * 240] = $v_mul__1_c[12 + $b * 16]!;
-      $v_stored_mul__1_c[$step * 16 - 3 + $b * 240] = $v_mul__1_c[13 + $b * 16]!;
-      $v_stored_mul__1_c[$step * 16 - 2 + $b * 240] = $v_mul__1_c[14 + $b * 16]!;
-      $v_stored_mul__1_c[$step * 16 - 1 + $b * 240] = $v_mul__1_c[15 + $b * 16]!;
+      $v_stored_mul[$step * 16 - 16 + $b * 240] = $v_mul[$b * 16]!;
+      $v_stored_mul[$step * 16 - 15 + $b * 240] = $v_mul[1 + $b * 16]!;
+      $v_stored_mul[$step * 16 - 14 + $b * 240] = $v_mul[2 + $b * 16]!;
+      $v_stored_mul[$step * 16 - 13 + $b * 240] = $v_mul[3 + $b * 16]!;
+      $v_stored_mul[$step * 16 - 12 + $b * 240] = $v_mul[4 + $b * 16]!;
+      $v_stored_mul[$step * 16 - 11 + $b * 240] = $v_mul[5 + $b * 16]!;
+      $v_stored_mul[$step * 16 - 10 + $b * 240] = $v_mul[6 + $b * 16]!;
+      $v_stored_mul[$step * 16 - 9 + $b * 240] = $v_mul[7 + $b * 16]!;
+      $v_stored_mul[$step * 16 - 8 + $b * 240] = $v_mul[8 + $b * 16]!;
+      $v_stored_mul[$step * 16 - 7 + $b * 240] = $v_mul[9 + $b * 16]!;
+      $v_stored_mul[$step * 16 - 6 + $b * 240] = $v_mul[10 + $b * 16]!;
+      $v_stored_mul[$step * 16 - 5 + $b * 240] = $v_mul[11 + $b * 16]!;
+      $v_stored_mul[$step * 16 - 4 + $b * 240] = $v_mul[12 + $b * 16]!;
+      $v_stored_mul[$step * 16 - 3 + $b * 240] = $v_mul[13 + $b * 16]!;
+      $v_stored_mul[$step * 16 - 2 + $b * 240] = $v_mul[14 + $b * 16]!;
+      $v_stored_mul[$step * 16 - 1 + $b * 240] = $v_mul[15 + $b * 16]!;
     }
   }
 }
@@ -2480,33 +2552,52 @@ function $time3($p: Params, $nb: number): void {
   // …
   // grad of: …
   for (let $step = 15; $step >= 1; $step--) {
-    // ~2.c .* (1 - …) .* (1 - ….^2)
+    // select(gt(~2.k0, ~2.s1[17]), slice(~2.c, 1), 0)
     for (let $b = 0; $b < $nb; $b++) {
-      $v_mul[$b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_stored_sub[$step * 16 - 16 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 16 + $b * 240]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!));
-      $v_mul[1 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_stored_sub[$step * 16 - 15 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 15 + $b * 240]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!));
-      $v_mul[2 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_stored_sub[$step * 16 - 14 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 14 + $b * 240]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!));
-      $v_mul[3 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_stored_sub[$step * 16 - 13 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 13 + $b * 240]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!));
-      $v_mul[4 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_stored_sub[$step * 16 - 12 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 12 + $b * 240]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!));
-      $v_mul[5 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_stored_sub[$step * 16 - 11 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 11 + $b * 240]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!));
-      $v_mul[6 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_stored_sub[$step * 16 - 10 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 10 + $b * 240]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!));
-      $v_mul[7 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_stored_sub[$step * 16 - 9 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 9 + $b * 240]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!));
-      $v_mul[8 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_stored_sub[$step * 16 - 8 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 8 + $b * 240]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!));
-      $v_mul[9 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_stored_sub[$step * 16 - 7 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 7 + $b * 240]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!));
-      $v_mul[10 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_stored_sub[$step * 16 - 6 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 6 + $b * 240]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!));
-      $v_mul[11 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_stored_sub[$step * 16 - 5 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 5 + $b * 240]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!));
-      $v_mul[12 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_stored_sub[$step * 16 - 4 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 4 + $b * 240]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!));
-      $v_mul[13 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_stored_sub[$step * 16 - 3 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 3 + $b * 240]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!));
-      $v_mul[14 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_stored_sub[$step * 16 - 2 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 2 + $b * 240]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!));
-      $v_mul[15 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_stored_sub[$step * 16 - 1 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 1 + $b * 240]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!));
+      $v_select_2[$b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $b * 272]! : 0);
+      $v_select_2[1 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 1 + $b * 272]! : 0);
+      $v_select_2[2 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 2 + $b * 272]! : 0);
+      $v_select_2[3 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 3 + $b * 272]! : 0);
+      $v_select_2[4 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 4 + $b * 272]! : 0);
+      $v_select_2[5 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 5 + $b * 272]! : 0);
+      $v_select_2[6 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 6 + $b * 272]! : 0);
+      $v_select_2[7 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 7 + $b * 272]! : 0);
+      $v_select_2[8 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 8 + $b * 272]! : 0);
+      $v_select_2[9 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 9 + $b * 272]! : 0);
+      $v_select_2[10 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 10 + $b * 272]! : 0);
+      $v_select_2[11 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 11 + $b * 272]! : 0);
+      $v_select_2[12 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 12 + $b * 272]! : 0);
+      $v_select_2[13 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 13 + $b * 272]! : 0);
+      $v_select_2[14 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 14 + $b * 272]! : 0);
+      $v_select_2[15 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 15 + $b * 272]! : 0);
     }
-    // pad(~2.c .* … .* (1 - …), 33)
+    // select(…, …, 0) .* (1 - …) .* (1 - ….^2)
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_mul_2[$b * 16] = $v_select_2[$b * 16]! * $v_stored_sub[$step * 16 - 16 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 16 + $b * 240]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!));
+      $v_mul_2[1 + $b * 16] = $v_select_2[1 + $b * 16]! * $v_stored_sub[$step * 16 - 15 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 15 + $b * 240]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!));
+      $v_mul_2[2 + $b * 16] = $v_select_2[2 + $b * 16]! * $v_stored_sub[$step * 16 - 14 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 14 + $b * 240]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!));
+      $v_mul_2[3 + $b * 16] = $v_select_2[3 + $b * 16]! * $v_stored_sub[$step * 16 - 13 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 13 + $b * 240]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!));
+      $v_mul_2[4 + $b * 16] = $v_select_2[4 + $b * 16]! * $v_stored_sub[$step * 16 - 12 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 12 + $b * 240]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!));
+      $v_mul_2[5 + $b * 16] = $v_select_2[5 + $b * 16]! * $v_stored_sub[$step * 16 - 11 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 11 + $b * 240]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!));
+      $v_mul_2[6 + $b * 16] = $v_select_2[6 + $b * 16]! * $v_stored_sub[$step * 16 - 10 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 10 + $b * 240]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!));
+      $v_mul_2[7 + $b * 16] = $v_select_2[7 + $b * 16]! * $v_stored_sub[$step * 16 - 9 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 9 + $b * 240]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!));
+      $v_mul_2[8 + $b * 16] = $v_select_2[8 + $b * 16]! * $v_stored_sub[$step * 16 - 8 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 8 + $b * 240]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!));
+      $v_mul_2[9 + $b * 16] = $v_select_2[9 + $b * 16]! * $v_stored_sub[$step * 16 - 7 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 7 + $b * 240]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!));
+      $v_mul_2[10 + $b * 16] = $v_select_2[10 + $b * 16]! * $v_stored_sub[$step * 16 - 6 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 6 + $b * 240]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!));
+      $v_mul_2[11 + $b * 16] = $v_select_2[11 + $b * 16]! * $v_stored_sub[$step * 16 - 5 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 5 + $b * 240]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!));
+      $v_mul_2[12 + $b * 16] = $v_select_2[12 + $b * 16]! * $v_stored_sub[$step * 16 - 4 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 4 + $b * 240]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!));
+      $v_mul_2[13 + $b * 16] = $v_select_2[13 + $b * 16]! * $v_stored_sub[$step * 16 - 3 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 3 + $b * 240]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!));
+      $v_mul_2[14 + $b * 16] = $v_select_2[14 + $b * 16]! * $v_stored_sub[$step * 16 - 2 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 2 + $b * 240]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!));
+      $v_mul_2[15 + $b * 16] = $v_select_2[15 + $b * 16]! * $v_stored_sub[$step * 16 - 1 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 1 + $b * 240]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!));
+    }
+    // pad(… .* … .* (1 - …), 33)
     for (let $b = 0; $b < $nb; $b++) {
       {
-        for (let $r = 0; $r < 48; $r++) $v_pad_2[$b * 48 + $r] = 0;
-        for (let $r = 0; $r < 16; $r++) $v_pad_2[32 + $b * 48 + $r] = $v_mul[$b * 16 + $r]!;
+        for (let $r = 0; $r < 48; $r++) $v_pad_3[$b * 48 + $r] = 0;
+        for (let $r = 0; $r < 16; $r++) $v_pad_3[32 + $b * 48 + $r] = $v_mul_2[$b * 16 + $r]!;
       }
     }
-    // matmul(~2.k2, pad(… .* …, 33))
+    // matmul(~2.k3, pad(… .* …, 33))
     {
       let $i = 0;
       for (; $i + 4 <= $nb; $i += 4) {
@@ -2522,10 +2613,10 @@ function $time3($p: Params, $nb: number): void {
           const $m3 = ($j + 3) * 48;
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_2[$l0 + $k]!;
-            const $a1 = $v_pad_2[$l1 + $k]!;
-            const $a2 = $v_pad_2[$l2 + $k]!;
-            const $a3 = $v_pad_2[$l3 + $k]!;
+            const $a0 = $v_pad_3[$l0 + $k]!;
+            const $a1 = $v_pad_3[$l1 + $k]!;
+            const $a2 = $v_pad_3[$l2 + $k]!;
+            const $a3 = $v_pad_3[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             const $w1 = $p_gru_U[$m1 + $k]!;
             const $w2 = $p_gru_U[$m2 + $k]!;
@@ -2547,22 +2638,22 @@ function $time3($p: Params, $nb: number): void {
             $c32 += $a3 * $w2;
             $c33 += $a3 * $w3;
           }
-          $v_matmul__2_k2[$i * 16 + $j] = $c00;
-          $v_matmul__2_k2[$i * 16 + ($j + 1)] = $c01;
-          $v_matmul__2_k2[$i * 16 + ($j + 2)] = $c02;
-          $v_matmul__2_k2[$i * 16 + ($j + 3)] = $c03;
-          $v_matmul__2_k2[($i + 1) * 16 + $j] = $c10;
-          $v_matmul__2_k2[($i + 1) * 16 + ($j + 1)] = $c11;
-          $v_matmul__2_k2[($i + 1) * 16 + ($j + 2)] = $c12;
-          $v_matmul__2_k2[($i + 1) * 16 + ($j + 3)] = $c13;
-          $v_matmul__2_k2[($i + 2) * 16 + $j] = $c20;
-          $v_matmul__2_k2[($i + 2) * 16 + ($j + 1)] = $c21;
-          $v_matmul__2_k2[($i + 2) * 16 + ($j + 2)] = $c22;
-          $v_matmul__2_k2[($i + 2) * 16 + ($j + 3)] = $c23;
-          $v_matmul__2_k2[($i + 3) * 16 + $j] = $c30;
-          $v_matmul__2_k2[($i + 3) * 16 + ($j + 1)] = $c31;
-          $v_matmul__2_k2[($i + 3) * 16 + ($j + 2)] = $c32;
-          $v_matmul__2_k2[($i + 3) * 16 + ($j + 3)] = $c33;
+          $v_matmul__2_k3[$i * 16 + $j] = $c00;
+          $v_matmul__2_k3[$i * 16 + ($j + 1)] = $c01;
+          $v_matmul__2_k3[$i * 16 + ($j + 2)] = $c02;
+          $v_matmul__2_k3[$i * 16 + ($j + 3)] = $c03;
+          $v_matmul__2_k3[($i + 1) * 16 + $j] = $c10;
+          $v_matmul__2_k3[($i + 1) * 16 + ($j + 1)] = $c11;
+          $v_matmul__2_k3[($i + 1) * 16 + ($j + 2)] = $c12;
+          $v_matmul__2_k3[($i + 1) * 16 + ($j + 3)] = $c13;
+          $v_matmul__2_k3[($i + 2) * 16 + $j] = $c20;
+          $v_matmul__2_k3[($i + 2) * 16 + ($j + 1)] = $c21;
+          $v_matmul__2_k3[($i + 2) * 16 + ($j + 2)] = $c22;
+          $v_matmul__2_k3[($i + 2) * 16 + ($j + 3)] = $c23;
+          $v_matmul__2_k3[($i + 3) * 16 + $j] = $c30;
+          $v_matmul__2_k3[($i + 3) * 16 + ($j + 1)] = $c31;
+          $v_matmul__2_k3[($i + 3) * 16 + ($j + 2)] = $c32;
+          $v_matmul__2_k3[($i + 3) * 16 + ($j + 3)] = $c33;
         }
         for (; $j < 16; $j++) {
           const $l0 = $i * 48;
@@ -2572,20 +2663,20 @@ function $time3($p: Params, $nb: number): void {
           const $m0 = $j * 48;
           let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_2[$l0 + $k]!;
-            const $a1 = $v_pad_2[$l1 + $k]!;
-            const $a2 = $v_pad_2[$l2 + $k]!;
-            const $a3 = $v_pad_2[$l3 + $k]!;
+            const $a0 = $v_pad_3[$l0 + $k]!;
+            const $a1 = $v_pad_3[$l1 + $k]!;
+            const $a2 = $v_pad_3[$l2 + $k]!;
+            const $a3 = $v_pad_3[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             $c00 += $a0 * $w0;
             $c10 += $a1 * $w0;
             $c20 += $a2 * $w0;
             $c30 += $a3 * $w0;
           }
-          $v_matmul__2_k2[$i * 16 + $j] = $c00;
-          $v_matmul__2_k2[($i + 1) * 16 + $j] = $c10;
-          $v_matmul__2_k2[($i + 2) * 16 + $j] = $c20;
-          $v_matmul__2_k2[($i + 3) * 16 + $j] = $c30;
+          $v_matmul__2_k3[$i * 16 + $j] = $c00;
+          $v_matmul__2_k3[($i + 1) * 16 + $j] = $c10;
+          $v_matmul__2_k3[($i + 2) * 16 + $j] = $c20;
+          $v_matmul__2_k3[($i + 3) * 16 + $j] = $c30;
         }
       }
       for (; $i < $nb; $i++) {
@@ -2598,7 +2689,7 @@ function $time3($p: Params, $nb: number): void {
           const $m3 = ($j + 3) * 48;
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_2[$l0 + $k]!;
+            const $a0 = $v_pad_3[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             const $w1 = $p_gru_U[$m1 + $k]!;
             const $w2 = $p_gru_U[$m2 + $k]!;
@@ -2608,77 +2699,77 @@ function $time3($p: Params, $nb: number): void {
             $c02 += $a0 * $w2;
             $c03 += $a0 * $w3;
           }
-          $v_matmul__2_k2[$i * 16 + $j] = $c00;
-          $v_matmul__2_k2[$i * 16 + ($j + 1)] = $c01;
-          $v_matmul__2_k2[$i * 16 + ($j + 2)] = $c02;
-          $v_matmul__2_k2[$i * 16 + ($j + 3)] = $c03;
+          $v_matmul__2_k3[$i * 16 + $j] = $c00;
+          $v_matmul__2_k3[$i * 16 + ($j + 1)] = $c01;
+          $v_matmul__2_k3[$i * 16 + ($j + 2)] = $c02;
+          $v_matmul__2_k3[$i * 16 + ($j + 3)] = $c03;
         }
         for (; $j < 16; $j++) {
           const $l0 = $i * 48;
           const $m0 = $j * 48;
           let $c00 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_2[$l0 + $k]!;
+            const $a0 = $v_pad_3[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             $c00 += $a0 * $w0;
           }
-          $v_matmul__2_k2[$i * 16 + $j] = $c00;
+          $v_matmul__2_k3[$i * 16 + $j] = $c00;
         }
       }
     }
-    // (-… + ~2.c .* ~2.s1) .* … .* (1 - …)
+    // (-… + … .* …) .* … .* (1 - …)
     for (let $b = 0; $b < $nb; $b++) {
-      $v_mul_2[$b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 16 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 16 + $b * 240]!));
-      $v_mul_2[1 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 15 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 15 + $b * 240]!));
-      $v_mul_2[2 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 14 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 14 + $b * 240]!));
-      $v_mul_2[3 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 13 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 13 + $b * 240]!));
-      $v_mul_2[4 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 12 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 12 + $b * 240]!));
-      $v_mul_2[5 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 11 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 11 + $b * 240]!));
-      $v_mul_2[6 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 10 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 10 + $b * 240]!));
-      $v_mul_2[7 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 9 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 9 + $b * 240]!));
-      $v_mul_2[8 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 8 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 8 + $b * 240]!));
-      $v_mul_2[9 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 7 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 7 + $b * 240]!));
-      $v_mul_2[10 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 6 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 6 + $b * 240]!));
-      $v_mul_2[11 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 5 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 5 + $b * 240]!));
-      $v_mul_2[12 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 4 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 4 + $b * 240]!));
-      $v_mul_2[13 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 3 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 3 + $b * 240]!));
-      $v_mul_2[14 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 2 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 2 + $b * 240]!));
-      $v_mul_2[15 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 1 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 1 + $b * 240]!));
+      $v_mul_3[$b * 16] = ((-($v_select_2[$b * 16]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!)) + $v_select_2[$b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 16 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 16 + $b * 240]!));
+      $v_mul_3[1 + $b * 16] = ((-($v_select_2[1 + $b * 16]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!)) + $v_select_2[1 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 15 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 15 + $b * 240]!));
+      $v_mul_3[2 + $b * 16] = ((-($v_select_2[2 + $b * 16]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!)) + $v_select_2[2 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 14 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 14 + $b * 240]!));
+      $v_mul_3[3 + $b * 16] = ((-($v_select_2[3 + $b * 16]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!)) + $v_select_2[3 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 13 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 13 + $b * 240]!));
+      $v_mul_3[4 + $b * 16] = ((-($v_select_2[4 + $b * 16]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!)) + $v_select_2[4 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 12 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 12 + $b * 240]!));
+      $v_mul_3[5 + $b * 16] = ((-($v_select_2[5 + $b * 16]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!)) + $v_select_2[5 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 11 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 11 + $b * 240]!));
+      $v_mul_3[6 + $b * 16] = ((-($v_select_2[6 + $b * 16]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!)) + $v_select_2[6 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 10 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 10 + $b * 240]!));
+      $v_mul_3[7 + $b * 16] = ((-($v_select_2[7 + $b * 16]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!)) + $v_select_2[7 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 9 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 9 + $b * 240]!));
+      $v_mul_3[8 + $b * 16] = ((-($v_select_2[8 + $b * 16]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!)) + $v_select_2[8 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 8 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 8 + $b * 240]!));
+      $v_mul_3[9 + $b * 16] = ((-($v_select_2[9 + $b * 16]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!)) + $v_select_2[9 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 7 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 7 + $b * 240]!));
+      $v_mul_3[10 + $b * 16] = ((-($v_select_2[10 + $b * 16]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!)) + $v_select_2[10 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 6 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 6 + $b * 240]!));
+      $v_mul_3[11 + $b * 16] = ((-($v_select_2[11 + $b * 16]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!)) + $v_select_2[11 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 5 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 5 + $b * 240]!));
+      $v_mul_3[12 + $b * 16] = ((-($v_select_2[12 + $b * 16]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!)) + $v_select_2[12 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 4 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 4 + $b * 240]!));
+      $v_mul_3[13 + $b * 16] = ((-($v_select_2[13 + $b * 16]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!)) + $v_select_2[13 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 3 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 3 + $b * 240]!));
+      $v_mul_3[14 + $b * 16] = ((-($v_select_2[14 + $b * 16]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!)) + $v_select_2[14 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 2 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 2 + $b * 240]!));
+      $v_mul_3[15 + $b * 16] = ((-($v_select_2[15 + $b * 16]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!)) + $v_select_2[15 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 1 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 1 + $b * 240]!));
     }
-    // matmul(~2.k2, …) .* ~2.s1 .* … .* (1 - …)
+    // matmul(~2.k3, …) .* slice(~2.s1, 1) .* … .* (1 - …)
     for (let $b = 0; $b < $nb; $b++) {
-      $v_mul_3[$b * 16] = $v_matmul__2_k2[$b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $b * 240]!));
-      $v_mul_3[1 + $b * 16] = $v_matmul__2_k2[1 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 15 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 15 + $b * 240]!));
-      $v_mul_3[2 + $b * 16] = $v_matmul__2_k2[2 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 14 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 14 + $b * 240]!));
-      $v_mul_3[3 + $b * 16] = $v_matmul__2_k2[3 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 13 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 13 + $b * 240]!));
-      $v_mul_3[4 + $b * 16] = $v_matmul__2_k2[4 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 12 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 12 + $b * 240]!));
-      $v_mul_3[5 + $b * 16] = $v_matmul__2_k2[5 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 11 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 11 + $b * 240]!));
-      $v_mul_3[6 + $b * 16] = $v_matmul__2_k2[6 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 10 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 10 + $b * 240]!));
-      $v_mul_3[7 + $b * 16] = $v_matmul__2_k2[7 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 9 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 9 + $b * 240]!));
-      $v_mul_3[8 + $b * 16] = $v_matmul__2_k2[8 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 8 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 8 + $b * 240]!));
-      $v_mul_3[9 + $b * 16] = $v_matmul__2_k2[9 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 7 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 7 + $b * 240]!));
-      $v_mul_3[10 + $b * 16] = $v_matmul__2_k2[10 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 6 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 6 + $b * 240]!));
-      $v_mul_3[11 + $b * 16] = $v_matmul__2_k2[11 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 5 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 5 + $b * 240]!));
-      $v_mul_3[12 + $b * 16] = $v_matmul__2_k2[12 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 4 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 4 + $b * 240]!));
-      $v_mul_3[13 + $b * 16] = $v_matmul__2_k2[13 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 3 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 3 + $b * 240]!));
-      $v_mul_3[14 + $b * 16] = $v_matmul__2_k2[14 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 2 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 2 + $b * 240]!));
-      $v_mul_3[15 + $b * 16] = $v_matmul__2_k2[15 + $b * 16]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]! * ($v_stored_sigmoid_2[$step * 16 - 1 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 1 + $b * 240]!));
+      $v_mul_4[$b * 16] = $v_matmul__2_k3[$b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $b * 240]!));
+      $v_mul_4[1 + $b * 16] = $v_matmul__2_k3[1 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]! * ($v_stored_sigmoid_2[$step * 16 - 15 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 15 + $b * 240]!));
+      $v_mul_4[2 + $b * 16] = $v_matmul__2_k3[2 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]! * ($v_stored_sigmoid_2[$step * 16 - 14 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 14 + $b * 240]!));
+      $v_mul_4[3 + $b * 16] = $v_matmul__2_k3[3 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]! * ($v_stored_sigmoid_2[$step * 16 - 13 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 13 + $b * 240]!));
+      $v_mul_4[4 + $b * 16] = $v_matmul__2_k3[4 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]! * ($v_stored_sigmoid_2[$step * 16 - 12 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 12 + $b * 240]!));
+      $v_mul_4[5 + $b * 16] = $v_matmul__2_k3[5 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]! * ($v_stored_sigmoid_2[$step * 16 - 11 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 11 + $b * 240]!));
+      $v_mul_4[6 + $b * 16] = $v_matmul__2_k3[6 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]! * ($v_stored_sigmoid_2[$step * 16 - 10 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 10 + $b * 240]!));
+      $v_mul_4[7 + $b * 16] = $v_matmul__2_k3[7 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]! * ($v_stored_sigmoid_2[$step * 16 - 9 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 9 + $b * 240]!));
+      $v_mul_4[8 + $b * 16] = $v_matmul__2_k3[8 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]! * ($v_stored_sigmoid_2[$step * 16 - 8 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 8 + $b * 240]!));
+      $v_mul_4[9 + $b * 16] = $v_matmul__2_k3[9 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]! * ($v_stored_sigmoid_2[$step * 16 - 7 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 7 + $b * 240]!));
+      $v_mul_4[10 + $b * 16] = $v_matmul__2_k3[10 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]! * ($v_stored_sigmoid_2[$step * 16 - 6 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 6 + $b * 240]!));
+      $v_mul_4[11 + $b * 16] = $v_matmul__2_k3[11 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]! * ($v_stored_sigmoid_2[$step * 16 - 5 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 5 + $b * 240]!));
+      $v_mul_4[12 + $b * 16] = $v_matmul__2_k3[12 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]! * ($v_stored_sigmoid_2[$step * 16 - 4 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 4 + $b * 240]!));
+      $v_mul_4[13 + $b * 16] = $v_matmul__2_k3[13 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]! * ($v_stored_sigmoid_2[$step * 16 - 3 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 3 + $b * 240]!));
+      $v_mul_4[14 + $b * 16] = $v_matmul__2_k3[14 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]! * ($v_stored_sigmoid_2[$step * 16 - 2 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 2 + $b * 240]!));
+      $v_mul_4[15 + $b * 16] = $v_matmul__2_k3[15 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]! * ($v_stored_sigmoid_2[$step * 16 - 1 + $b * 240]! * (1 - $v_stored_sigmoid_2[$step * 16 - 1 + $b * 240]!));
     }
-    // concat((… + …) .* … .* …, … .* ~2.s1 .* … .* …)
+    // concat((… + …) .* … .* …, … .* … .* … .* …)
     for (let $b = 0; $b < $nb; $b++) {
       {
-        for (let $r = 0; $r < 16; $r++) $v_concat[$b * 32 + $r] = $v_mul_2[$b * 16 + $r]!;
-        for (let $r = 0; $r < 16; $r++) $v_concat[16 + $b * 32 + $r] = $v_mul_3[$b * 16 + $r]!;
+        for (let $r = 0; $r < 16; $r++) $v_concat_2[$b * 32 + $r] = $v_mul_3[$b * 16 + $r]!;
+        for (let $r = 0; $r < 16; $r++) $v_concat_2[16 + $b * 32 + $r] = $v_mul_4[$b * 16 + $r]!;
       }
     }
     // pad(concat(… .* …, … .* …), 1)
     for (let $b = 0; $b < $nb; $b++) {
       {
-        for (let $r = 0; $r < 48; $r++) $v_pad_3[$b * 48 + $r] = 0;
-        for (let $r = 0; $r < 32; $r++) $v_pad_3[$b * 48 + $r] = $v_concat[$b * 32 + $r]!;
+        for (let $r = 0; $r < 48; $r++) $v_pad_4[$b * 48 + $r] = 0;
+        for (let $r = 0; $r < 32; $r++) $v_pad_4[$b * 48 + $r] = $v_concat_2[$b * 32 + $r]!;
       }
     }
-    // ~2.s0 + … + … + matmul(~2.k2, …)
+    // … + … + … .* … + matmul(~2.k3, pad(…, 1))
     {
       let $i = 0;
       for (; $i + 4 <= $nb; $i += 4) {
@@ -2694,10 +2785,10 @@ function $time3($p: Params, $nb: number): void {
           const $m3 = ($j + 3) * 48;
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_3[$l0 + $k]!;
-            const $a1 = $v_pad_3[$l1 + $k]!;
-            const $a2 = $v_pad_3[$l2 + $k]!;
-            const $a3 = $v_pad_3[$l3 + $k]!;
+            const $a0 = $v_pad_4[$l0 + $k]!;
+            const $a1 = $v_pad_4[$l1 + $k]!;
+            const $a2 = $v_pad_4[$l2 + $k]!;
+            const $a3 = $v_pad_4[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             const $w1 = $p_gru_U[$m1 + $k]!;
             const $w2 = $p_gru_U[$m2 + $k]!;
@@ -2719,22 +2810,22 @@ function $time3($p: Params, $nb: number): void {
             $c32 += $a3 * $w2;
             $c33 += $a3 * $w3;
           }
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_pad[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2[$i * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 1]! + $c01);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2[$i * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 2]! + $c02);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2[$i * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 3]! + $c03);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2[($i + 1) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $c10);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 1] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j + 1]! + ($v_matmul__2_k2[($i + 1) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]! + $c11);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 2] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j + 2]! + ($v_matmul__2_k2[($i + 1) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]! + $c12);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j + 3] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j + 3]! + ($v_matmul__2_k2[($i + 1) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]! + $c13);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2[($i + 2) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $c20);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 1] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j + 1]! + ($v_matmul__2_k2[($i + 2) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]! + $c21);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 2] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j + 2]! + ($v_matmul__2_k2[($i + 2) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]! + $c22);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j + 3] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j + 3]! + ($v_matmul__2_k2[($i + 2) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]! + $c23);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2[($i + 3) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $c30);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 1] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j + 1]! + ($v_matmul__2_k2[($i + 3) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]! + $c31);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 2] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j + 2]! + ($v_matmul__2_k2[($i + 3) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]! + $c32);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j + 3] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j + 3]! + ($v_matmul__2_k2[($i + 3) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]! + $c33);
+          $v_add_2[$i * 16 + $j] = (($v_stored_gt__1_k0[$step - 1 + $i * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j]!)) + $v_matmul__2_k3[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_select_2[$i * 16 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00;
+          $v_add_2[$i * 16 + $j + 1] = (($v_stored_gt__1_k0[$step - 1 + $i * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j + 1]!)) + $v_matmul__2_k3[$i * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! + $v_select_2[$i * 16 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 1]! + $c01;
+          $v_add_2[$i * 16 + $j + 2] = (($v_stored_gt__1_k0[$step - 1 + $i * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j + 2]!)) + $v_matmul__2_k3[$i * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! + $v_select_2[$i * 16 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 2]! + $c02;
+          $v_add_2[$i * 16 + $j + 3] = (($v_stored_gt__1_k0[$step - 1 + $i * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j + 3]!)) + $v_matmul__2_k3[$i * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! + $v_select_2[$i * 16 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 3]! + $c03;
+          $v_add_2[($i + 1) * 16 + $j] = (($v_stored_gt__1_k0[$step - 1 + ($i + 1) * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 1) * 272 + $j]!)) + $v_matmul__2_k3[($i + 1) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $v_select_2[($i + 1) * 16 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $c10;
+          $v_add_2[($i + 1) * 16 + $j + 1] = (($v_stored_gt__1_k0[$step - 1 + ($i + 1) * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 1) * 272 + $j + 1]!)) + $v_matmul__2_k3[($i + 1) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]! + $v_select_2[($i + 1) * 16 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]! + $c11;
+          $v_add_2[($i + 1) * 16 + $j + 2] = (($v_stored_gt__1_k0[$step - 1 + ($i + 1) * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 1) * 272 + $j + 2]!)) + $v_matmul__2_k3[($i + 1) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]! + $v_select_2[($i + 1) * 16 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]! + $c12;
+          $v_add_2[($i + 1) * 16 + $j + 3] = (($v_stored_gt__1_k0[$step - 1 + ($i + 1) * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 1) * 272 + $j + 3]!)) + $v_matmul__2_k3[($i + 1) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]! + $v_select_2[($i + 1) * 16 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]! + $c13;
+          $v_add_2[($i + 2) * 16 + $j] = (($v_stored_gt__1_k0[$step - 1 + ($i + 2) * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 2) * 272 + $j]!)) + $v_matmul__2_k3[($i + 2) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $v_select_2[($i + 2) * 16 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $c20;
+          $v_add_2[($i + 2) * 16 + $j + 1] = (($v_stored_gt__1_k0[$step - 1 + ($i + 2) * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 2) * 272 + $j + 1]!)) + $v_matmul__2_k3[($i + 2) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]! + $v_select_2[($i + 2) * 16 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]! + $c21;
+          $v_add_2[($i + 2) * 16 + $j + 2] = (($v_stored_gt__1_k0[$step - 1 + ($i + 2) * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 2) * 272 + $j + 2]!)) + $v_matmul__2_k3[($i + 2) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]! + $v_select_2[($i + 2) * 16 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]! + $c22;
+          $v_add_2[($i + 2) * 16 + $j + 3] = (($v_stored_gt__1_k0[$step - 1 + ($i + 2) * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 2) * 272 + $j + 3]!)) + $v_matmul__2_k3[($i + 2) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]! + $v_select_2[($i + 2) * 16 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]! + $c23;
+          $v_add_2[($i + 3) * 16 + $j] = (($v_stored_gt__1_k0[$step - 1 + ($i + 3) * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 3) * 272 + $j]!)) + $v_matmul__2_k3[($i + 3) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $v_select_2[($i + 3) * 16 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $c30;
+          $v_add_2[($i + 3) * 16 + $j + 1] = (($v_stored_gt__1_k0[$step - 1 + ($i + 3) * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 3) * 272 + $j + 1]!)) + $v_matmul__2_k3[($i + 3) * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]! + $v_select_2[($i + 3) * 16 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]! + $c31;
+          $v_add_2[($i + 3) * 16 + $j + 2] = (($v_stored_gt__1_k0[$step - 1 + ($i + 3) * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 3) * 272 + $j + 2]!)) + $v_matmul__2_k3[($i + 3) * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]! + $v_select_2[($i + 3) * 16 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]! + $c32;
+          $v_add_2[($i + 3) * 16 + $j + 3] = (($v_stored_gt__1_k0[$step - 1 + ($i + 3) * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 3) * 272 + $j + 3]!)) + $v_matmul__2_k3[($i + 3) * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]! + $v_select_2[($i + 3) * 16 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]! + $c33;
         }
         for (; $j < 16; $j++) {
           const $l0 = $i * 48;
@@ -2744,20 +2835,20 @@ function $time3($p: Params, $nb: number): void {
           const $m0 = $j * 48;
           let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_3[$l0 + $k]!;
-            const $a1 = $v_pad_3[$l1 + $k]!;
-            const $a2 = $v_pad_3[$l2 + $k]!;
-            const $a3 = $v_pad_3[$l3 + $k]!;
+            const $a0 = $v_pad_4[$l0 + $k]!;
+            const $a1 = $v_pad_4[$l1 + $k]!;
+            const $a2 = $v_pad_4[$l2 + $k]!;
+            const $a3 = $v_pad_4[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             $c00 += $a0 * $w0;
             $c10 += $a1 * $w0;
             $c20 += $a2 * $w0;
             $c30 += $a3 * $w0;
           }
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_pad[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 1) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 1) * 256 + $j]! + ($v_matmul__2_k2[($i + 1) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 1) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $c10);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 2) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 2) * 256 + $j]! + ($v_matmul__2_k2[($i + 2) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 2) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $c20);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + ($i + 3) * 256 + $j] = $v_pad[$step * 16 - 16 + ($i + 3) * 256 + $j]! + ($v_matmul__2_k2[($i + 3) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + ($i + 3) * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $c30);
+          $v_add_2[$i * 16 + $j] = (($v_stored_gt__1_k0[$step - 1 + $i * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j]!)) + $v_matmul__2_k3[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_select_2[$i * 16 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00;
+          $v_add_2[($i + 1) * 16 + $j] = (($v_stored_gt__1_k0[$step - 1 + ($i + 1) * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 1) * 272 + $j]!)) + $v_matmul__2_k3[($i + 1) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $v_select_2[($i + 1) * 16 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 1) * 240 + $j]! + $c10;
+          $v_add_2[($i + 2) * 16 + $j] = (($v_stored_gt__1_k0[$step - 1 + ($i + 2) * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 2) * 272 + $j]!)) + $v_matmul__2_k3[($i + 2) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $v_select_2[($i + 2) * 16 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 2) * 240 + $j]! + $c20;
+          $v_add_2[($i + 3) * 16 + $j] = (($v_stored_gt__1_k0[$step - 1 + ($i + 3) * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + ($i + 3) * 272 + $j]!)) + $v_matmul__2_k3[($i + 3) * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $v_select_2[($i + 3) * 16 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + ($i + 3) * 240 + $j]! + $c30;
         }
       }
       for (; $i < $nb; $i++) {
@@ -2770,7 +2861,7 @@ function $time3($p: Params, $nb: number): void {
           const $m3 = ($j + 3) * 48;
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_3[$l0 + $k]!;
+            const $a0 = $v_pad_4[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             const $w1 = $p_gru_U[$m1 + $k]!;
             const $w2 = $p_gru_U[$m2 + $k]!;
@@ -2780,23 +2871,41 @@ function $time3($p: Params, $nb: number): void {
             $c02 += $a0 * $w2;
             $c03 += $a0 * $w3;
           }
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_pad[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 1] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 1]! + ($v_matmul__2_k2[$i * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 1]! + $c01);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 2] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 2]! + ($v_matmul__2_k2[$i * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 2]! + $c02);
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j + 3] = $v_pad[$step * 16 - 16 + $i * 256 + $j + 3]! + ($v_matmul__2_k2[$i * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 3]! + $c03);
+          $v_add_2[$i * 16 + $j] = (($v_stored_gt__1_k0[$step - 1 + $i * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j]!)) + $v_matmul__2_k3[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_select_2[$i * 16 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00;
+          $v_add_2[$i * 16 + $j + 1] = (($v_stored_gt__1_k0[$step - 1 + $i * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j + 1]!)) + $v_matmul__2_k3[$i * 16 + $j + 1]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! + $v_select_2[$i * 16 + $j + 1]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 1]! + $c01;
+          $v_add_2[$i * 16 + $j + 2] = (($v_stored_gt__1_k0[$step - 1 + $i * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j + 2]!)) + $v_matmul__2_k3[$i * 16 + $j + 2]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! + $v_select_2[$i * 16 + $j + 2]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 2]! + $c02;
+          $v_add_2[$i * 16 + $j + 3] = (($v_stored_gt__1_k0[$step - 1 + $i * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j + 3]!)) + $v_matmul__2_k3[$i * 16 + $j + 3]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! + $v_select_2[$i * 16 + $j + 3]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j + 3]! + $c03;
         }
         for (; $j < 16; $j++) {
           const $l0 = $i * 48;
           const $m0 = $j * 48;
           let $c00 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_3[$l0 + $k]!;
+            const $a0 = $v_pad_4[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             $c00 += $a0 * $w0;
           }
-          $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 - 16 + $i * 256 + $j] = $v_pad[$step * 16 - 16 + $i * 256 + $j]! + ($v_matmul__2_k2[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $i * 256 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00);
+          $v_add_2[$i * 16 + $j] = (($v_stored_gt__1_k0[$step - 1 + $i * 15]! !== 0 ? 0 : $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $i * 272 + $j]!)) + $v_matmul__2_k3[$i * 16 + $j]! * $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! + $v_select_2[$i * 16 + $j]! * $v_stored_sigmoid[$step * 16 - 16 + $i * 240 + $j]! + $c00;
         }
       }
+    }
+    // pad(… + … + matmul(~2.k3, …), 1)
+    for (let $b = 0; $b < $nb; $b++) {
+      {
+        for (let $r = 0; $r < 17; $r++) $v_pad_5[$b * 17 + $r] = 0;
+        for (let $r = 0; $r < 16; $r++) $v_pad_5[$b * 17 + $r] = $v_add_2[$b * 16 + $r]!;
+      }
+    }
+    // unindex(~2.c[17], 17)
+    for (let $b = 0; $b < $nb; $b++) {
+      {
+        for (let $r = 0; $r < 17; $r++) $v_unindex[$b * 17 + $r] = 0;
+        $v_unindex[16 + $b * 17] = $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 16 + $b * 272]!;
+      }
+    }
+    // ~2.s0 + pad(…, 1) + unindex(…, 17)
+    for (let $b = 0; $b < $nb; $b++) {
+      for (let $r = 0; $r < 17; $r++) $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 - 17 + $b * 272 + $r] = $v_pad_2[$step * 17 - 17 + $b * 272 + $r]! + ($v_pad_5[$b * 17 + $r]! + $v_unindex[$b * 17 + $r]!);
     }
   }
 }
@@ -2812,52 +2921,71 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
   // d_gru_b = …
   // grad of: …
   for (let $step = 1; $step <= 15; $step++) {
-    // (-… + ~3.s0 .* ~3.s1) .* … .* (1 - …)
+    // select(gt(~3.k0, ~3.s1[17]), slice(~3.s0, 1), 0)
     for (let $b = 0; $b < $nb; $b++) {
-      $v_mul_4[$b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 16 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 16 + $b * 240]!));
-      $v_mul_4[1 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 15 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 15 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 15 + $b * 240]!));
-      $v_mul_4[2 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 14 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 14 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 14 + $b * 240]!));
-      $v_mul_4[3 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 13 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 13 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 13 + $b * 240]!));
-      $v_mul_4[4 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 12 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 12 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 12 + $b * 240]!));
-      $v_mul_4[5 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 11 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 11 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 11 + $b * 240]!));
-      $v_mul_4[6 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 10 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 10 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 10 + $b * 240]!));
-      $v_mul_4[7 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 9 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 9 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 9 + $b * 240]!));
-      $v_mul_4[8 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 8 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 8 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 8 + $b * 240]!));
-      $v_mul_4[9 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 7 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 7 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 7 + $b * 240]!));
-      $v_mul_4[10 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 6 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 6 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 6 + $b * 240]!));
-      $v_mul_4[11 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 5 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 5 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 5 + $b * 240]!));
-      $v_mul_4[12 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 4 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 4 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 4 + $b * 240]!));
-      $v_mul_4[13 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 3 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 3 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 3 + $b * 240]!));
-      $v_mul_4[14 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 2 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 2 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 2 + $b * 240]!));
-      $v_mul_4[15 + $b * 16] = ((-($v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!)) + $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 1 + $b * 256]!) * ($v_stored_sigmoid[$step * 16 - 1 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 1 + $b * 240]!));
+      $v_select_3[$b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + $b * 272]! : 0);
+      $v_select_3[1 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 1 + $b * 272]! : 0);
+      $v_select_3[2 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 2 + $b * 272]! : 0);
+      $v_select_3[3 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 3 + $b * 272]! : 0);
+      $v_select_3[4 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 4 + $b * 272]! : 0);
+      $v_select_3[5 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 5 + $b * 272]! : 0);
+      $v_select_3[6 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 6 + $b * 272]! : 0);
+      $v_select_3[7 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 7 + $b * 272]! : 0);
+      $v_select_3[8 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 8 + $b * 272]! : 0);
+      $v_select_3[9 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 9 + $b * 272]! : 0);
+      $v_select_3[10 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 10 + $b * 272]! : 0);
+      $v_select_3[11 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 11 + $b * 272]! : 0);
+      $v_select_3[12 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 12 + $b * 272]! : 0);
+      $v_select_3[13 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 13 + $b * 272]! : 0);
+      $v_select_3[14 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 14 + $b * 272]! : 0);
+      $v_select_3[15 + $b * 16] = ($v_stored_gt__1_k0[$step - 1 + $b * 15]! !== 0 ? $v_scan_x_len_gru_W_gru_b_gru_U_2[$step * 17 + 15 + $b * 272]! : 0);
     }
-    // ~3.s0 .* (1 - …) .* (1 - ….^2)
+    // (-… + … .* …) .* … .* (1 - …)
     for (let $b = 0; $b < $nb; $b++) {
-      $v_mul_5[$b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + $b * 256]! * $v_stored_sub[$step * 16 - 16 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 16 + $b * 240]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!));
-      $v_mul_5[1 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 1 + $b * 256]! * $v_stored_sub[$step * 16 - 15 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 15 + $b * 240]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!));
-      $v_mul_5[2 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 2 + $b * 256]! * $v_stored_sub[$step * 16 - 14 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 14 + $b * 240]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!));
-      $v_mul_5[3 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 3 + $b * 256]! * $v_stored_sub[$step * 16 - 13 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 13 + $b * 240]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!));
-      $v_mul_5[4 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 4 + $b * 256]! * $v_stored_sub[$step * 16 - 12 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 12 + $b * 240]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!));
-      $v_mul_5[5 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 5 + $b * 256]! * $v_stored_sub[$step * 16 - 11 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 11 + $b * 240]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!));
-      $v_mul_5[6 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 6 + $b * 256]! * $v_stored_sub[$step * 16 - 10 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 10 + $b * 240]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!));
-      $v_mul_5[7 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 7 + $b * 256]! * $v_stored_sub[$step * 16 - 9 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 9 + $b * 240]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!));
-      $v_mul_5[8 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 8 + $b * 256]! * $v_stored_sub[$step * 16 - 8 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 8 + $b * 240]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!));
-      $v_mul_5[9 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 9 + $b * 256]! * $v_stored_sub[$step * 16 - 7 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 7 + $b * 240]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!));
-      $v_mul_5[10 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 10 + $b * 256]! * $v_stored_sub[$step * 16 - 6 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 6 + $b * 240]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!));
-      $v_mul_5[11 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 11 + $b * 256]! * $v_stored_sub[$step * 16 - 5 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 5 + $b * 240]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!));
-      $v_mul_5[12 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 12 + $b * 256]! * $v_stored_sub[$step * 16 - 4 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 4 + $b * 240]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!));
-      $v_mul_5[13 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 13 + $b * 256]! * $v_stored_sub[$step * 16 - 3 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 3 + $b * 240]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!));
-      $v_mul_5[14 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 14 + $b * 256]! * $v_stored_sub[$step * 16 - 2 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 2 + $b * 240]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!));
-      $v_mul_5[15 + $b * 16] = $v_scan_x_gru_W_gru_b_gru_U_2[$step * 16 + 15 + $b * 256]! * $v_stored_sub[$step * 16 - 1 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 1 + $b * 240]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!));
+      $v_mul_5[$b * 16] = ((-($v_select_3[$b * 16]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!)) + $v_select_3[$b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 16 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 16 + $b * 240]!));
+      $v_mul_5[1 + $b * 16] = ((-($v_select_3[1 + $b * 16]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!)) + $v_select_3[1 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 16 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 15 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 15 + $b * 240]!));
+      $v_mul_5[2 + $b * 16] = ((-($v_select_3[2 + $b * 16]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!)) + $v_select_3[2 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 15 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 14 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 14 + $b * 240]!));
+      $v_mul_5[3 + $b * 16] = ((-($v_select_3[3 + $b * 16]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!)) + $v_select_3[3 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 14 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 13 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 13 + $b * 240]!));
+      $v_mul_5[4 + $b * 16] = ((-($v_select_3[4 + $b * 16]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!)) + $v_select_3[4 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 13 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 12 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 12 + $b * 240]!));
+      $v_mul_5[5 + $b * 16] = ((-($v_select_3[5 + $b * 16]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!)) + $v_select_3[5 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 12 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 11 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 11 + $b * 240]!));
+      $v_mul_5[6 + $b * 16] = ((-($v_select_3[6 + $b * 16]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!)) + $v_select_3[6 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 11 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 10 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 10 + $b * 240]!));
+      $v_mul_5[7 + $b * 16] = ((-($v_select_3[7 + $b * 16]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!)) + $v_select_3[7 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 10 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 9 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 9 + $b * 240]!));
+      $v_mul_5[8 + $b * 16] = ((-($v_select_3[8 + $b * 16]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!)) + $v_select_3[8 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 9 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 8 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 8 + $b * 240]!));
+      $v_mul_5[9 + $b * 16] = ((-($v_select_3[9 + $b * 16]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!)) + $v_select_3[9 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 8 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 7 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 7 + $b * 240]!));
+      $v_mul_5[10 + $b * 16] = ((-($v_select_3[10 + $b * 16]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!)) + $v_select_3[10 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 7 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 6 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 6 + $b * 240]!));
+      $v_mul_5[11 + $b * 16] = ((-($v_select_3[11 + $b * 16]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!)) + $v_select_3[11 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 6 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 5 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 5 + $b * 240]!));
+      $v_mul_5[12 + $b * 16] = ((-($v_select_3[12 + $b * 16]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!)) + $v_select_3[12 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 5 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 4 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 4 + $b * 240]!));
+      $v_mul_5[13 + $b * 16] = ((-($v_select_3[13 + $b * 16]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!)) + $v_select_3[13 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 4 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 3 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 3 + $b * 240]!));
+      $v_mul_5[14 + $b * 16] = ((-($v_select_3[14 + $b * 16]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!)) + $v_select_3[14 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 3 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 2 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 2 + $b * 240]!));
+      $v_mul_5[15 + $b * 16] = ((-($v_select_3[15 + $b * 16]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!)) + $v_select_3[15 + $b * 16]! * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 2 + $b * 272]!) * ($v_stored_sigmoid[$step * 16 - 1 + $b * 240]! * (1 - $v_stored_sigmoid[$step * 16 - 1 + $b * 240]!));
     }
-    // pad(~3.s0 .* … .* (1 - …), 33)
+    // select(…, …, 0) .* (1 - …) .* (1 - ….^2)
+    for (let $b = 0; $b < $nb; $b++) {
+      $v_mul_6[$b * 16] = $v_select_3[$b * 16]! * $v_stored_sub[$step * 16 - 16 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 16 + $b * 240]! * $v_stored_tanh[$step * 16 - 16 + $b * 240]!));
+      $v_mul_6[1 + $b * 16] = $v_select_3[1 + $b * 16]! * $v_stored_sub[$step * 16 - 15 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 15 + $b * 240]! * $v_stored_tanh[$step * 16 - 15 + $b * 240]!));
+      $v_mul_6[2 + $b * 16] = $v_select_3[2 + $b * 16]! * $v_stored_sub[$step * 16 - 14 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 14 + $b * 240]! * $v_stored_tanh[$step * 16 - 14 + $b * 240]!));
+      $v_mul_6[3 + $b * 16] = $v_select_3[3 + $b * 16]! * $v_stored_sub[$step * 16 - 13 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 13 + $b * 240]! * $v_stored_tanh[$step * 16 - 13 + $b * 240]!));
+      $v_mul_6[4 + $b * 16] = $v_select_3[4 + $b * 16]! * $v_stored_sub[$step * 16 - 12 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 12 + $b * 240]! * $v_stored_tanh[$step * 16 - 12 + $b * 240]!));
+      $v_mul_6[5 + $b * 16] = $v_select_3[5 + $b * 16]! * $v_stored_sub[$step * 16 - 11 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 11 + $b * 240]! * $v_stored_tanh[$step * 16 - 11 + $b * 240]!));
+      $v_mul_6[6 + $b * 16] = $v_select_3[6 + $b * 16]! * $v_stored_sub[$step * 16 - 10 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 10 + $b * 240]! * $v_stored_tanh[$step * 16 - 10 + $b * 240]!));
+      $v_mul_6[7 + $b * 16] = $v_select_3[7 + $b * 16]! * $v_stored_sub[$step * 16 - 9 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 9 + $b * 240]! * $v_stored_tanh[$step * 16 - 9 + $b * 240]!));
+      $v_mul_6[8 + $b * 16] = $v_select_3[8 + $b * 16]! * $v_stored_sub[$step * 16 - 8 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 8 + $b * 240]! * $v_stored_tanh[$step * 16 - 8 + $b * 240]!));
+      $v_mul_6[9 + $b * 16] = $v_select_3[9 + $b * 16]! * $v_stored_sub[$step * 16 - 7 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 7 + $b * 240]! * $v_stored_tanh[$step * 16 - 7 + $b * 240]!));
+      $v_mul_6[10 + $b * 16] = $v_select_3[10 + $b * 16]! * $v_stored_sub[$step * 16 - 6 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 6 + $b * 240]! * $v_stored_tanh[$step * 16 - 6 + $b * 240]!));
+      $v_mul_6[11 + $b * 16] = $v_select_3[11 + $b * 16]! * $v_stored_sub[$step * 16 - 5 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 5 + $b * 240]! * $v_stored_tanh[$step * 16 - 5 + $b * 240]!));
+      $v_mul_6[12 + $b * 16] = $v_select_3[12 + $b * 16]! * $v_stored_sub[$step * 16 - 4 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 4 + $b * 240]! * $v_stored_tanh[$step * 16 - 4 + $b * 240]!));
+      $v_mul_6[13 + $b * 16] = $v_select_3[13 + $b * 16]! * $v_stored_sub[$step * 16 - 3 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 3 + $b * 240]! * $v_stored_tanh[$step * 16 - 3 + $b * 240]!));
+      $v_mul_6[14 + $b * 16] = $v_select_3[14 + $b * 16]! * $v_stored_sub[$step * 16 - 2 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 2 + $b * 240]! * $v_stored_tanh[$step * 16 - 2 + $b * 240]!));
+      $v_mul_6[15 + $b * 16] = $v_select_3[15 + $b * 16]! * $v_stored_sub[$step * 16 - 1 + $b * 240]! * (1 - ($v_stored_tanh[$step * 16 - 1 + $b * 240]! * $v_stored_tanh[$step * 16 - 1 + $b * 240]!));
+    }
+    // pad(… .* … .* (1 - …), 33)
     for (let $b = 0; $b < $nb; $b++) {
       {
-        for (let $r = 0; $r < 48; $r++) $v_pad_4[$b * 48 + $r] = 0;
-        for (let $r = 0; $r < 16; $r++) $v_pad_4[32 + $b * 48 + $r] = $v_mul_5[$b * 16 + $r]!;
+        for (let $r = 0; $r < 48; $r++) $v_pad_6[$b * 48 + $r] = 0;
+        for (let $r = 0; $r < 16; $r++) $v_pad_6[32 + $b * 48 + $r] = $v_mul_6[$b * 16 + $r]!;
       }
     }
-    // matmul(~3.k2, …) .* ~3.s1 .* … .* (1 - …)
+    // matmul(~3.k3, …) .* slice(~3.s1, 1) .* … .* (1 - …)
     {
       let $i = 0;
       for (; $i + 4 <= $nb; $i += 4) {
@@ -2873,10 +3001,10 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           const $m3 = ($j + 3) * 48;
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_4[$l0 + $k]!;
-            const $a1 = $v_pad_4[$l1 + $k]!;
-            const $a2 = $v_pad_4[$l2 + $k]!;
-            const $a3 = $v_pad_4[$l3 + $k]!;
+            const $a0 = $v_pad_6[$l0 + $k]!;
+            const $a1 = $v_pad_6[$l1 + $k]!;
+            const $a2 = $v_pad_6[$l2 + $k]!;
+            const $a3 = $v_pad_6[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             const $w1 = $p_gru_U[$m1 + $k]!;
             const $w2 = $p_gru_U[$m2 + $k]!;
@@ -2898,22 +3026,22 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
             $c32 += $a3 * $w2;
             $c33 += $a3 * $w3;
           }
-          $v_mul_6[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]!));
-          $v_mul_6[$i * 16 + $j + 1] = $c01 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]!));
-          $v_mul_6[$i * 16 + $j + 2] = $c02 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]!));
-          $v_mul_6[$i * 16 + $j + 3] = $c03 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]!));
-          $v_mul_6[($i + 1) * 16 + $j] = $c10 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]!));
-          $v_mul_6[($i + 1) * 16 + $j + 1] = $c11 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]!));
-          $v_mul_6[($i + 1) * 16 + $j + 2] = $c12 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]!));
-          $v_mul_6[($i + 1) * 16 + $j + 3] = $c13 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]!));
-          $v_mul_6[($i + 2) * 16 + $j] = $c20 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]!));
-          $v_mul_6[($i + 2) * 16 + $j + 1] = $c21 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]!));
-          $v_mul_6[($i + 2) * 16 + $j + 2] = $c22 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]!));
-          $v_mul_6[($i + 2) * 16 + $j + 3] = $c23 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]!));
-          $v_mul_6[($i + 3) * 16 + $j] = $c30 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]!));
-          $v_mul_6[($i + 3) * 16 + $j + 1] = $c31 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]!));
-          $v_mul_6[($i + 3) * 16 + $j + 2] = $c32 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]!));
-          $v_mul_6[($i + 3) * 16 + $j + 3] = $c33 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]!));
+          $v_mul_7[$i * 16 + $j] = $c00 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]!));
+          $v_mul_7[$i * 16 + $j + 1] = $c01 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]!));
+          $v_mul_7[$i * 16 + $j + 2] = $c02 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]!));
+          $v_mul_7[$i * 16 + $j + 3] = $c03 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]!));
+          $v_mul_7[($i + 1) * 16 + $j] = $c10 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 1) * 272 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]!));
+          $v_mul_7[($i + 1) * 16 + $j + 1] = $c11 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 1) * 272 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 1]!));
+          $v_mul_7[($i + 1) * 16 + $j + 2] = $c12 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 1) * 272 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 2]!));
+          $v_mul_7[($i + 1) * 16 + $j + 3] = $c13 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 1) * 272 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j + 3]!));
+          $v_mul_7[($i + 2) * 16 + $j] = $c20 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 2) * 272 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]!));
+          $v_mul_7[($i + 2) * 16 + $j + 1] = $c21 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 2) * 272 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 1]!));
+          $v_mul_7[($i + 2) * 16 + $j + 2] = $c22 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 2) * 272 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 2]!));
+          $v_mul_7[($i + 2) * 16 + $j + 3] = $c23 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 2) * 272 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j + 3]!));
+          $v_mul_7[($i + 3) * 16 + $j] = $c30 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 3) * 272 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]!));
+          $v_mul_7[($i + 3) * 16 + $j + 1] = $c31 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 3) * 272 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 1]!));
+          $v_mul_7[($i + 3) * 16 + $j + 2] = $c32 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 3) * 272 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 2]!));
+          $v_mul_7[($i + 3) * 16 + $j + 3] = $c33 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 3) * 272 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j + 3]!));
         }
         for (; $j < 16; $j++) {
           const $l0 = $i * 48;
@@ -2923,20 +3051,20 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           const $m0 = $j * 48;
           let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_4[$l0 + $k]!;
-            const $a1 = $v_pad_4[$l1 + $k]!;
-            const $a2 = $v_pad_4[$l2 + $k]!;
-            const $a3 = $v_pad_4[$l3 + $k]!;
+            const $a0 = $v_pad_6[$l0 + $k]!;
+            const $a1 = $v_pad_6[$l1 + $k]!;
+            const $a2 = $v_pad_6[$l2 + $k]!;
+            const $a3 = $v_pad_6[$l3 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             $c00 += $a0 * $w0;
             $c10 += $a1 * $w0;
             $c20 += $a2 * $w0;
             $c30 += $a3 * $w0;
           }
-          $v_mul_6[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]!));
-          $v_mul_6[($i + 1) * 16 + $j] = $c10 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 1) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]!));
-          $v_mul_6[($i + 2) * 16 + $j] = $c20 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 2) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]!));
-          $v_mul_6[($i + 3) * 16 + $j] = $c30 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + ($i + 3) * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]!));
+          $v_mul_7[$i * 16 + $j] = $c00 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]!));
+          $v_mul_7[($i + 1) * 16 + $j] = $c10 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 1) * 272 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 1) * 240 + $j]!));
+          $v_mul_7[($i + 2) * 16 + $j] = $c20 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 2) * 272 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 2) * 240 + $j]!));
+          $v_mul_7[($i + 3) * 16 + $j] = $c30 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + ($i + 3) * 272 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + ($i + 3) * 240 + $j]!));
         }
       }
       for (; $i < $nb; $i++) {
@@ -2949,7 +3077,7 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           const $m3 = ($j + 3) * 48;
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_4[$l0 + $k]!;
+            const $a0 = $v_pad_6[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             const $w1 = $p_gru_U[$m1 + $k]!;
             const $w2 = $p_gru_U[$m2 + $k]!;
@@ -2959,44 +3087,44 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
             $c02 += $a0 * $w2;
             $c03 += $a0 * $w3;
           }
-          $v_mul_6[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]!));
-          $v_mul_6[$i * 16 + $j + 1] = $c01 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]!));
-          $v_mul_6[$i * 16 + $j + 2] = $c02 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]!));
-          $v_mul_6[$i * 16 + $j + 3] = $c03 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]!));
+          $v_mul_7[$i * 16 + $j] = $c00 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]!));
+          $v_mul_7[$i * 16 + $j + 1] = $c01 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j + 1]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 1]!));
+          $v_mul_7[$i * 16 + $j + 2] = $c02 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j + 2]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 2]!));
+          $v_mul_7[$i * 16 + $j + 3] = $c03 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j + 3]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j + 3]!));
         }
         for (; $j < 16; $j++) {
           const $l0 = $i * 48;
           const $m0 = $j * 48;
           let $c00 = 0;
           for (let $k = 0; $k < 48; $k++) {
-            const $a0 = $v_pad_4[$l0 + $k]!;
+            const $a0 = $v_pad_6[$l0 + $k]!;
             const $w0 = $p_gru_U[$m0 + $k]!;
             $c00 += $a0 * $w0;
           }
-          $v_mul_6[$i * 16 + $j] = $c00 * $v_scan_x_gru_W_gru_b_gru_U[$step * 16 - 16 + $i * 256 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]!));
+          $v_mul_7[$i * 16 + $j] = $c00 * $v_scan_x_len_gru_W_gru_b_gru_U[$step * 17 - 17 + $i * 272 + $j]! * ($v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]! * (1 - $v_stored_sigmoid_2[$step * 16 - 16 + $i * 240 + $j]!));
         }
       }
     }
-    // concat((… + …) .* … .* …, … .* ~3.s1 .* … .* …, ~3.s0 .* … .* (1 - …))
+    // concat((… + …) .* … .* …, … .* … .* … .* …, … .* … .* (1 - …))
     for (let $b = 0; $b < $nb; $b++) {
       {
-        for (let $r = 0; $r < 16; $r++) $v_concat_2[$b * 48 + $r] = $v_mul_4[$b * 16 + $r]!;
-        for (let $r = 0; $r < 16; $r++) $v_concat_2[16 + $b * 48 + $r] = $v_mul_6[$b * 16 + $r]!;
-        for (let $r = 0; $r < 16; $r++) $v_concat_2[32 + $b * 48 + $r] = $v_mul_5[$b * 16 + $r]!;
+        for (let $r = 0; $r < 16; $r++) $v_concat_3[$b * 48 + $r] = $v_mul_5[$b * 16 + $r]!;
+        for (let $r = 0; $r < 16; $r++) $v_concat_3[16 + $b * 48 + $r] = $v_mul_7[$b * 16 + $r]!;
+        for (let $r = 0; $r < 16; $r++) $v_concat_3[32 + $b * 48 + $r] = $v_mul_6[$b * 16 + $r]!;
       }
     }
-    // concat((… + …) .* … .* …, … .* ~3.s1 .* … .* …)
+    // concat((… + …) .* … .* …, … .* … .* … .* …)
     for (let $b = 0; $b < $nb; $b++) {
       {
-        for (let $r = 0; $r < 16; $r++) $v_concat_3[$b * 32 + $r] = $v_mul_4[$b * 16 + $r]!;
-        for (let $r = 0; $r < 16; $r++) $v_concat_3[16 + $b * 32 + $r] = $v_mul_6[$b * 16 + $r]!;
+        for (let $r = 0; $r < 16; $r++) $v_concat_4[$b * 32 + $r] = $v_mul_5[$b * 16 + $r]!;
+        for (let $r = 0; $r < 16; $r++) $v_concat_4[16 + $b * 32 + $r] = $v_mul_7[$b * 16 + $r]!;
       }
     }
     // pad(concat(… .* …, … .* …), 1)
     for (let $b = 0; $b < $nb; $b++) {
       {
-        for (let $r = 0; $r < 48; $r++) $v_pad_5[$b * 48 + $r] = 0;
-        for (let $r = 0; $r < 32; $r++) $v_pad_5[$b * 48 + $r] = $v_concat_3[$b * 32 + $r]!;
+        for (let $r = 0; $r < 48; $r++) $v_pad_7[$b * 48 + $r] = 0;
+        for (let $r = 0; $r < 32; $r++) $v_pad_7[$b * 48 + $r] = $v_concat_4[$b * 32 + $r]!;
       }
     }
     // d_gru_W += d_gru_W, summed over the batch
@@ -3016,14 +3144,14 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           const $m3 = ($j + 3);
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
           for (let $k = 0; $k < $nb; $k++) {
-            const $a0 = $x[$l0 + $k * 405]!;
-            const $a1 = $x[$l1 + $k * 405]!;
-            const $a2 = $x[$l2 + $k * 405]!;
-            const $a3 = $x[$l3 + $k * 405]!;
-            const $w0 = $v_concat_2[$m0 + $k * 48]!;
-            const $w1 = $v_concat_2[$m1 + $k * 48]!;
-            const $w2 = $v_concat_2[$m2 + $k * 48]!;
-            const $w3 = $v_concat_2[$m3 + $k * 48]!;
+            const $a0 = $x[$l0 + $k * 406]!;
+            const $a1 = $x[$l1 + $k * 406]!;
+            const $a2 = $x[$l2 + $k * 406]!;
+            const $a3 = $x[$l3 + $k * 406]!;
+            const $w0 = $v_concat_3[$m0 + $k * 48]!;
+            const $w1 = $v_concat_3[$m1 + $k * 48]!;
+            const $w2 = $v_concat_3[$m2 + $k * 48]!;
+            const $w3 = $v_concat_3[$m3 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c01 += $a0 * $w1;
             $c02 += $a0 * $w2;
@@ -3066,11 +3194,11 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           const $m0 = $j;
           let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
           for (let $k = 0; $k < $nb; $k++) {
-            const $a0 = $x[$l0 + $k * 405]!;
-            const $a1 = $x[$l1 + $k * 405]!;
-            const $a2 = $x[$l2 + $k * 405]!;
-            const $a3 = $x[$l3 + $k * 405]!;
-            const $w0 = $v_concat_2[$m0 + $k * 48]!;
+            const $a0 = $x[$l0 + $k * 406]!;
+            const $a1 = $x[$l1 + $k * 406]!;
+            const $a2 = $x[$l2 + $k * 406]!;
+            const $a3 = $x[$l3 + $k * 406]!;
+            const $w0 = $v_concat_3[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c10 += $a1 * $w0;
             $c20 += $a2 * $w0;
@@ -3092,11 +3220,11 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           const $m3 = ($j + 3);
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
           for (let $k = 0; $k < $nb; $k++) {
-            const $a0 = $x[$l0 + $k * 405]!;
-            const $w0 = $v_concat_2[$m0 + $k * 48]!;
-            const $w1 = $v_concat_2[$m1 + $k * 48]!;
-            const $w2 = $v_concat_2[$m2 + $k * 48]!;
-            const $w3 = $v_concat_2[$m3 + $k * 48]!;
+            const $a0 = $x[$l0 + $k * 406]!;
+            const $w0 = $v_concat_3[$m0 + $k * 48]!;
+            const $w1 = $v_concat_3[$m1 + $k * 48]!;
+            const $w2 = $v_concat_3[$m2 + $k * 48]!;
+            const $w3 = $v_concat_3[$m3 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c01 += $a0 * $w1;
             $c02 += $a0 * $w2;
@@ -3112,8 +3240,8 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           const $m0 = $j;
           let $c00 = 0;
           for (let $k = 0; $k < $nb; $k++) {
-            const $a0 = $x[$l0 + $k * 405]!;
-            const $w0 = $v_concat_2[$m0 + $k * 48]!;
+            const $a0 = $x[$l0 + $k * 406]!;
+            const $w0 = $v_concat_3[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
           }
           $g_gru_W[$i * 48 + $j]! += $scale * $c00;
@@ -3137,14 +3265,14 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           const $m3 = ($j + 3);
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
           for (let $k = 0; $k < $nb; $k++) {
-            const $a0 = $v_stored_mul__1_c[$l0 + $k * 240]!;
-            const $a1 = $v_stored_mul__1_c[$l1 + $k * 240]!;
-            const $a2 = $v_stored_mul__1_c[$l2 + $k * 240]!;
-            const $a3 = $v_stored_mul__1_c[$l3 + $k * 240]!;
-            const $w0 = $v_pad_4[$m0 + $k * 48]!;
-            const $w1 = $v_pad_4[$m1 + $k * 48]!;
-            const $w2 = $v_pad_4[$m2 + $k * 48]!;
-            const $w3 = $v_pad_4[$m3 + $k * 48]!;
+            const $a0 = $v_stored_mul[$l0 + $k * 240]!;
+            const $a1 = $v_stored_mul[$l1 + $k * 240]!;
+            const $a2 = $v_stored_mul[$l2 + $k * 240]!;
+            const $a3 = $v_stored_mul[$l3 + $k * 240]!;
+            const $w0 = $v_pad_6[$m0 + $k * 48]!;
+            const $w1 = $v_pad_6[$m1 + $k * 48]!;
+            const $w2 = $v_pad_6[$m2 + $k * 48]!;
+            const $w3 = $v_pad_6[$m3 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c01 += $a0 * $w1;
             $c02 += $a0 * $w2;
@@ -3187,11 +3315,11 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           const $m0 = $j;
           let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
           for (let $k = 0; $k < $nb; $k++) {
-            const $a0 = $v_stored_mul__1_c[$l0 + $k * 240]!;
-            const $a1 = $v_stored_mul__1_c[$l1 + $k * 240]!;
-            const $a2 = $v_stored_mul__1_c[$l2 + $k * 240]!;
-            const $a3 = $v_stored_mul__1_c[$l3 + $k * 240]!;
-            const $w0 = $v_pad_4[$m0 + $k * 48]!;
+            const $a0 = $v_stored_mul[$l0 + $k * 240]!;
+            const $a1 = $v_stored_mul[$l1 + $k * 240]!;
+            const $a2 = $v_stored_mul[$l2 + $k * 240]!;
+            const $a3 = $v_stored_mul[$l3 + $k * 240]!;
+            const $w0 = $v_pad_6[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c10 += $a1 * $w0;
             $c20 += $a2 * $w0;
@@ -3213,11 +3341,11 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           const $m3 = ($j + 3);
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
           for (let $k = 0; $k < $nb; $k++) {
-            const $a0 = $v_stored_mul__1_c[$l0 + $k * 240]!;
-            const $w0 = $v_pad_4[$m0 + $k * 48]!;
-            const $w1 = $v_pad_4[$m1 + $k * 48]!;
-            const $w2 = $v_pad_4[$m2 + $k * 48]!;
-            const $w3 = $v_pad_4[$m3 + $k * 48]!;
+            const $a0 = $v_stored_mul[$l0 + $k * 240]!;
+            const $w0 = $v_pad_6[$m0 + $k * 48]!;
+            const $w1 = $v_pad_6[$m1 + $k * 48]!;
+            const $w2 = $v_pad_6[$m2 + $k * 48]!;
+            const $w3 = $v_pad_6[$m3 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c01 += $a0 * $w1;
             $c02 += $a0 * $w2;
@@ -3233,8 +3361,8 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           const $m0 = $j;
           let $c00 = 0;
           for (let $k = 0; $k < $nb; $k++) {
-            const $a0 = $v_stored_mul__1_c[$l0 + $k * 240]!;
-            const $w0 = $v_pad_4[$m0 + $k * 48]!;
+            const $a0 = $v_stored_mul[$l0 + $k * 240]!;
+            const $w0 = $v_pad_6[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
           }
           $g_gru_U[$i * 48 + $j]! += $scale * $c00;
@@ -3248,24 +3376,24 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
       for (; $i + 4 <= 16; $i += 4) {
         let $j = 0;
         for (; $j + 4 <= 48; $j += 4) {
-          const $l0 = $step * 16 - 16 + $i;
-          const $l1 = $step * 16 - 16 + ($i + 1);
-          const $l2 = $step * 16 - 16 + ($i + 2);
-          const $l3 = $step * 16 - 16 + ($i + 3);
+          const $l0 = $step * 17 - 17 + $i;
+          const $l1 = $step * 17 - 17 + ($i + 1);
+          const $l2 = $step * 17 - 17 + ($i + 2);
+          const $l3 = $step * 17 - 17 + ($i + 3);
           const $m0 = $j;
           const $m1 = ($j + 1);
           const $m2 = ($j + 2);
           const $m3 = ($j + 3);
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0, $c10 = 0, $c11 = 0, $c12 = 0, $c13 = 0, $c20 = 0, $c21 = 0, $c22 = 0, $c23 = 0, $c30 = 0, $c31 = 0, $c32 = 0, $c33 = 0;
           for (let $k = 0; $k < $nb; $k++) {
-            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k * 256]!;
-            const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k * 256]!;
-            const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k * 256]!;
-            const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k * 256]!;
-            const $w0 = $v_pad_5[$m0 + $k * 48]!;
-            const $w1 = $v_pad_5[$m1 + $k * 48]!;
-            const $w2 = $v_pad_5[$m2 + $k * 48]!;
-            const $w3 = $v_pad_5[$m3 + $k * 48]!;
+            const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k * 272]!;
+            const $a1 = $v_scan_x_len_gru_W_gru_b_gru_U[$l1 + $k * 272]!;
+            const $a2 = $v_scan_x_len_gru_W_gru_b_gru_U[$l2 + $k * 272]!;
+            const $a3 = $v_scan_x_len_gru_W_gru_b_gru_U[$l3 + $k * 272]!;
+            const $w0 = $v_pad_7[$m0 + $k * 48]!;
+            const $w1 = $v_pad_7[$m1 + $k * 48]!;
+            const $w2 = $v_pad_7[$m2 + $k * 48]!;
+            const $w3 = $v_pad_7[$m3 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c01 += $a0 * $w1;
             $c02 += $a0 * $w2;
@@ -3301,18 +3429,18 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           $g_gru_U[($i + 3) * 48 + ($j + 3)]! += $scale * $c33;
         }
         for (; $j < 48; $j++) {
-          const $l0 = $step * 16 - 16 + $i;
-          const $l1 = $step * 16 - 16 + ($i + 1);
-          const $l2 = $step * 16 - 16 + ($i + 2);
-          const $l3 = $step * 16 - 16 + ($i + 3);
+          const $l0 = $step * 17 - 17 + $i;
+          const $l1 = $step * 17 - 17 + ($i + 1);
+          const $l2 = $step * 17 - 17 + ($i + 2);
+          const $l3 = $step * 17 - 17 + ($i + 3);
           const $m0 = $j;
           let $c00 = 0, $c10 = 0, $c20 = 0, $c30 = 0;
           for (let $k = 0; $k < $nb; $k++) {
-            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k * 256]!;
-            const $a1 = $v_scan_x_gru_W_gru_b_gru_U[$l1 + $k * 256]!;
-            const $a2 = $v_scan_x_gru_W_gru_b_gru_U[$l2 + $k * 256]!;
-            const $a3 = $v_scan_x_gru_W_gru_b_gru_U[$l3 + $k * 256]!;
-            const $w0 = $v_pad_5[$m0 + $k * 48]!;
+            const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k * 272]!;
+            const $a1 = $v_scan_x_len_gru_W_gru_b_gru_U[$l1 + $k * 272]!;
+            const $a2 = $v_scan_x_len_gru_W_gru_b_gru_U[$l2 + $k * 272]!;
+            const $a3 = $v_scan_x_len_gru_W_gru_b_gru_U[$l3 + $k * 272]!;
+            const $w0 = $v_pad_7[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c10 += $a1 * $w0;
             $c20 += $a2 * $w0;
@@ -3327,18 +3455,18 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
       for (; $i < 16; $i++) {
         let $j = 0;
         for (; $j + 4 <= 48; $j += 4) {
-          const $l0 = $step * 16 - 16 + $i;
+          const $l0 = $step * 17 - 17 + $i;
           const $m0 = $j;
           const $m1 = ($j + 1);
           const $m2 = ($j + 2);
           const $m3 = ($j + 3);
           let $c00 = 0, $c01 = 0, $c02 = 0, $c03 = 0;
           for (let $k = 0; $k < $nb; $k++) {
-            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k * 256]!;
-            const $w0 = $v_pad_5[$m0 + $k * 48]!;
-            const $w1 = $v_pad_5[$m1 + $k * 48]!;
-            const $w2 = $v_pad_5[$m2 + $k * 48]!;
-            const $w3 = $v_pad_5[$m3 + $k * 48]!;
+            const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k * 272]!;
+            const $w0 = $v_pad_7[$m0 + $k * 48]!;
+            const $w1 = $v_pad_7[$m1 + $k * 48]!;
+            const $w2 = $v_pad_7[$m2 + $k * 48]!;
+            const $w3 = $v_pad_7[$m3 + $k * 48]!;
             $c00 += $a0 * $w0;
             $c01 += $a0 * $w1;
             $c02 += $a0 * $w2;
@@ -3350,12 +3478,12 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
           $g_gru_U[$i * 48 + ($j + 3)]! += $scale * $c03;
         }
         for (; $j < 48; $j++) {
-          const $l0 = $step * 16 - 16 + $i;
+          const $l0 = $step * 17 - 17 + $i;
           const $m0 = $j;
           let $c00 = 0;
           for (let $k = 0; $k < $nb; $k++) {
-            const $a0 = $v_scan_x_gru_W_gru_b_gru_U[$l0 + $k * 256]!;
-            const $w0 = $v_pad_5[$m0 + $k * 48]!;
+            const $a0 = $v_scan_x_len_gru_W_gru_b_gru_U[$l0 + $k * 272]!;
+            const $w0 = $v_pad_7[$m0 + $k * 48]!;
             $c00 += $a0 * $w0;
           }
           $g_gru_U[$i * 48 + $j]! += $scale * $c00;
@@ -3364,7 +3492,7 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
     }
     // summed over t
     for (let $b = 0; $b < $nb; $b++) {
-      for (let $r = 0; $r < 48; $r++) $v_d_gru_b[$b * 48 + $r] = $v_d_gru_b[$b * 48 + $r]! + $v_concat_2[$b * 48 + $r]!;
+      for (let $r = 0; $r < 48; $r++) $v_d_gru_b[$b * 48 + $r] = $v_d_gru_b[$b * 48 + $r]! + $v_concat_3[$b * 48 + $r]!;
     }
   }
 }
@@ -3372,50 +3500,40 @@ function $time4($p: Params, $x: Floats, $xo: number, $nb: number, $g: Params, $s
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
   const $p_v = $p.v;
   const $p_c = $p.c;
+  // concat(0[[16]], 0)
+  {
+    for (let $r = 0; $r < 16; $r++) $v_concat[$r] = 0;
+    $v_concat[16] = 0;
+  }
   // row 0 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
-    $v_scan_x_gru_W_gru_b_gru_U[$b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[1 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[2 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[3 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[4 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[5 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[6 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[7 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[8 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[9 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[10 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[11 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[12 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[13 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[14 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[15 + $b * 256] = 0;
+    for (let $r = 0; $r < 17; $r++) $v_scan_x_len_gru_W_gru_b_gru_U[$b * 272 + $r] = $v_concat[$r]!;
   }
   $time1($p, $x, $xo, $nb);
-  // dot(v, …[row 15])
+  // dot(v, slice(…[row 15], 1))
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
-      $s += $p_v[0]! * $v_scan_x_gru_W_gru_b_gru_U[240 + $b * 256]!;
-      $s += $p_v[1]! * $v_scan_x_gru_W_gru_b_gru_U[241 + $b * 256]!;
-      $s += $p_v[2]! * $v_scan_x_gru_W_gru_b_gru_U[242 + $b * 256]!;
-      $s += $p_v[3]! * $v_scan_x_gru_W_gru_b_gru_U[243 + $b * 256]!;
-      $s += $p_v[4]! * $v_scan_x_gru_W_gru_b_gru_U[244 + $b * 256]!;
-      $s += $p_v[5]! * $v_scan_x_gru_W_gru_b_gru_U[245 + $b * 256]!;
-      $s += $p_v[6]! * $v_scan_x_gru_W_gru_b_gru_U[246 + $b * 256]!;
-      $s += $p_v[7]! * $v_scan_x_gru_W_gru_b_gru_U[247 + $b * 256]!;
-      $s += $p_v[8]! * $v_scan_x_gru_W_gru_b_gru_U[248 + $b * 256]!;
-      $s += $p_v[9]! * $v_scan_x_gru_W_gru_b_gru_U[249 + $b * 256]!;
-      $s += $p_v[10]! * $v_scan_x_gru_W_gru_b_gru_U[250 + $b * 256]!;
-      $s += $p_v[11]! * $v_scan_x_gru_W_gru_b_gru_U[251 + $b * 256]!;
-      $s += $p_v[12]! * $v_scan_x_gru_W_gru_b_gru_U[252 + $b * 256]!;
-      $s += $p_v[13]! * $v_scan_x_gru_W_gru_b_gru_U[253 + $b * 256]!;
-      $s += $p_v[14]! * $v_scan_x_gru_W_gru_b_gru_U[254 + $b * 256]!;
-      $s += $p_v[15]! * $v_scan_x_gru_W_gru_b_gru_U[255 + $b * 256]!;
+      $s += $p_v[0]! * $v_scan_x_len_gru_W_gru_b_gru_U[255 + $b * 272]!;
+      $s += $p_v[1]! * $v_scan_x_len_gru_W_gru_b_gru_U[256 + $b * 272]!;
+      $s += $p_v[2]! * $v_scan_x_len_gru_W_gru_b_gru_U[257 + $b * 272]!;
+      $s += $p_v[3]! * $v_scan_x_len_gru_W_gru_b_gru_U[258 + $b * 272]!;
+      $s += $p_v[4]! * $v_scan_x_len_gru_W_gru_b_gru_U[259 + $b * 272]!;
+      $s += $p_v[5]! * $v_scan_x_len_gru_W_gru_b_gru_U[260 + $b * 272]!;
+      $s += $p_v[6]! * $v_scan_x_len_gru_W_gru_b_gru_U[261 + $b * 272]!;
+      $s += $p_v[7]! * $v_scan_x_len_gru_W_gru_b_gru_U[262 + $b * 272]!;
+      $s += $p_v[8]! * $v_scan_x_len_gru_W_gru_b_gru_U[263 + $b * 272]!;
+      $s += $p_v[9]! * $v_scan_x_len_gru_W_gru_b_gru_U[264 + $b * 272]!;
+      $s += $p_v[10]! * $v_scan_x_len_gru_W_gru_b_gru_U[265 + $b * 272]!;
+      $s += $p_v[11]! * $v_scan_x_len_gru_W_gru_b_gru_U[266 + $b * 272]!;
+      $s += $p_v[12]! * $v_scan_x_len_gru_W_gru_b_gru_U[267 + $b * 272]!;
+      $s += $p_v[13]! * $v_scan_x_len_gru_W_gru_b_gru_U[268 + $b * 272]!;
+      $s += $p_v[14]! * $v_scan_x_len_gru_W_gru_b_gru_U[269 + $b * 272]!;
+      $s += $p_v[15]! * $v_scan_x_len_gru_W_gru_b_gru_U[270 + $b * 272]!;
       $v_dot_v[$b] = $s;
     }
   }
-  // z = dot(v, …[row 15]) + c
+  // z = dot(v, slice(…, 1)) + c
   for (let $b = 0; $b < $nb; $b++) {
     $v_z[$b] = $v_dot_v[$b]! + $p_c;
   }
@@ -3428,50 +3546,40 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
 function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $nb: number): number {
   const $p_v = $p.v;
   const $p_c = $p.c;
+  // concat(0[[16]], 0)
+  {
+    for (let $r = 0; $r < 16; $r++) $v_concat[$r] = 0;
+    $v_concat[16] = 0;
+  }
   // row 0 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
-    $v_scan_x_gru_W_gru_b_gru_U[$b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[1 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[2 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[3 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[4 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[5 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[6 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[7 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[8 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[9 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[10 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[11 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[12 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[13 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[14 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[15 + $b * 256] = 0;
+    for (let $r = 0; $r < 17; $r++) $v_scan_x_len_gru_W_gru_b_gru_U[$b * 272 + $r] = $v_concat[$r]!;
   }
   $time1($p, $x, $xo, $nb);
-  // dot(v, …[row 15])
+  // dot(v, slice(…[row 15], 1))
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
-      $s += $p_v[0]! * $v_scan_x_gru_W_gru_b_gru_U[240 + $b * 256]!;
-      $s += $p_v[1]! * $v_scan_x_gru_W_gru_b_gru_U[241 + $b * 256]!;
-      $s += $p_v[2]! * $v_scan_x_gru_W_gru_b_gru_U[242 + $b * 256]!;
-      $s += $p_v[3]! * $v_scan_x_gru_W_gru_b_gru_U[243 + $b * 256]!;
-      $s += $p_v[4]! * $v_scan_x_gru_W_gru_b_gru_U[244 + $b * 256]!;
-      $s += $p_v[5]! * $v_scan_x_gru_W_gru_b_gru_U[245 + $b * 256]!;
-      $s += $p_v[6]! * $v_scan_x_gru_W_gru_b_gru_U[246 + $b * 256]!;
-      $s += $p_v[7]! * $v_scan_x_gru_W_gru_b_gru_U[247 + $b * 256]!;
-      $s += $p_v[8]! * $v_scan_x_gru_W_gru_b_gru_U[248 + $b * 256]!;
-      $s += $p_v[9]! * $v_scan_x_gru_W_gru_b_gru_U[249 + $b * 256]!;
-      $s += $p_v[10]! * $v_scan_x_gru_W_gru_b_gru_U[250 + $b * 256]!;
-      $s += $p_v[11]! * $v_scan_x_gru_W_gru_b_gru_U[251 + $b * 256]!;
-      $s += $p_v[12]! * $v_scan_x_gru_W_gru_b_gru_U[252 + $b * 256]!;
-      $s += $p_v[13]! * $v_scan_x_gru_W_gru_b_gru_U[253 + $b * 256]!;
-      $s += $p_v[14]! * $v_scan_x_gru_W_gru_b_gru_U[254 + $b * 256]!;
-      $s += $p_v[15]! * $v_scan_x_gru_W_gru_b_gru_U[255 + $b * 256]!;
+      $s += $p_v[0]! * $v_scan_x_len_gru_W_gru_b_gru_U[255 + $b * 272]!;
+      $s += $p_v[1]! * $v_scan_x_len_gru_W_gru_b_gru_U[256 + $b * 272]!;
+      $s += $p_v[2]! * $v_scan_x_len_gru_W_gru_b_gru_U[257 + $b * 272]!;
+      $s += $p_v[3]! * $v_scan_x_len_gru_W_gru_b_gru_U[258 + $b * 272]!;
+      $s += $p_v[4]! * $v_scan_x_len_gru_W_gru_b_gru_U[259 + $b * 272]!;
+      $s += $p_v[5]! * $v_scan_x_len_gru_W_gru_b_gru_U[260 + $b * 272]!;
+      $s += $p_v[6]! * $v_scan_x_len_gru_W_gru_b_gru_U[261 + $b * 272]!;
+      $s += $p_v[7]! * $v_scan_x_len_gru_W_gru_b_gru_U[262 + $b * 272]!;
+      $s += $p_v[8]! * $v_scan_x_len_gru_W_gru_b_gru_U[263 + $b * 272]!;
+      $s += $p_v[9]! * $v_scan_x_len_gru_W_gru_b_gru_U[264 + $b * 272]!;
+      $s += $p_v[10]! * $v_scan_x_len_gru_W_gru_b_gru_U[265 + $b * 272]!;
+      $s += $p_v[11]! * $v_scan_x_len_gru_W_gru_b_gru_U[266 + $b * 272]!;
+      $s += $p_v[12]! * $v_scan_x_len_gru_W_gru_b_gru_U[267 + $b * 272]!;
+      $s += $p_v[13]! * $v_scan_x_len_gru_W_gru_b_gru_U[268 + $b * 272]!;
+      $s += $p_v[14]! * $v_scan_x_len_gru_W_gru_b_gru_U[269 + $b * 272]!;
+      $s += $p_v[15]! * $v_scan_x_len_gru_W_gru_b_gru_U[270 + $b * 272]!;
       $v_dot_v[$b] = $s;
     }
   }
-  // z = dot(v, …[row 15]) + c
+  // z = dot(v, slice(…, 1)) + c
   for (let $b = 0; $b < $nb; $b++) {
     $v_z[$b] = $v_dot_v[$b]! + $p_c;
   }
@@ -3489,50 +3597,40 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $g_v = $g.v;
   const $p_v = $p.v;
   const $p_c = $p.c;
+  // concat(0[[16]], 0)
+  {
+    for (let $r = 0; $r < 16; $r++) $v_concat[$r] = 0;
+    $v_concat[16] = 0;
+  }
   // row 0 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
-    $v_scan_x_gru_W_gru_b_gru_U[$b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[1 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[2 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[3 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[4 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[5 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[6 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[7 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[8 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[9 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[10 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[11 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[12 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[13 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[14 + $b * 256] = 0;
-    $v_scan_x_gru_W_gru_b_gru_U[15 + $b * 256] = 0;
+    for (let $r = 0; $r < 17; $r++) $v_scan_x_len_gru_W_gru_b_gru_U[$b * 272 + $r] = $v_concat[$r]!;
   }
   $time2($p, $x, $xo, $nb);
-  // dot(v, …[row 15])
+  // dot(v, slice(…[row 15], 1))
   for (let $b = 0; $b < $nb; $b++) {
     {
       let $s = 0;
-      $s += $p_v[0]! * $v_scan_x_gru_W_gru_b_gru_U[240 + $b * 256]!;
-      $s += $p_v[1]! * $v_scan_x_gru_W_gru_b_gru_U[241 + $b * 256]!;
-      $s += $p_v[2]! * $v_scan_x_gru_W_gru_b_gru_U[242 + $b * 256]!;
-      $s += $p_v[3]! * $v_scan_x_gru_W_gru_b_gru_U[243 + $b * 256]!;
-      $s += $p_v[4]! * $v_scan_x_gru_W_gru_b_gru_U[244 + $b * 256]!;
-      $s += $p_v[5]! * $v_scan_x_gru_W_gru_b_gru_U[245 + $b * 256]!;
-      $s += $p_v[6]! * $v_scan_x_gru_W_gru_b_gru_U[246 + $b * 256]!;
-      $s += $p_v[7]! * $v_scan_x_gru_W_gru_b_gru_U[247 + $b * 256]!;
-      $s += $p_v[8]! * $v_scan_x_gru_W_gru_b_gru_U[248 + $b * 256]!;
-      $s += $p_v[9]! * $v_scan_x_gru_W_gru_b_gru_U[249 + $b * 256]!;
-      $s += $p_v[10]! * $v_scan_x_gru_W_gru_b_gru_U[250 + $b * 256]!;
-      $s += $p_v[11]! * $v_scan_x_gru_W_gru_b_gru_U[251 + $b * 256]!;
-      $s += $p_v[12]! * $v_scan_x_gru_W_gru_b_gru_U[252 + $b * 256]!;
-      $s += $p_v[13]! * $v_scan_x_gru_W_gru_b_gru_U[253 + $b * 256]!;
-      $s += $p_v[14]! * $v_scan_x_gru_W_gru_b_gru_U[254 + $b * 256]!;
-      $s += $p_v[15]! * $v_scan_x_gru_W_gru_b_gru_U[255 + $b * 256]!;
+      $s += $p_v[0]! * $v_scan_x_len_gru_W_gru_b_gru_U[255 + $b * 272]!;
+      $s += $p_v[1]! * $v_scan_x_len_gru_W_gru_b_gru_U[256 + $b * 272]!;
+      $s += $p_v[2]! * $v_scan_x_len_gru_W_gru_b_gru_U[257 + $b * 272]!;
+      $s += $p_v[3]! * $v_scan_x_len_gru_W_gru_b_gru_U[258 + $b * 272]!;
+      $s += $p_v[4]! * $v_scan_x_len_gru_W_gru_b_gru_U[259 + $b * 272]!;
+      $s += $p_v[5]! * $v_scan_x_len_gru_W_gru_b_gru_U[260 + $b * 272]!;
+      $s += $p_v[6]! * $v_scan_x_len_gru_W_gru_b_gru_U[261 + $b * 272]!;
+      $s += $p_v[7]! * $v_scan_x_len_gru_W_gru_b_gru_U[262 + $b * 272]!;
+      $s += $p_v[8]! * $v_scan_x_len_gru_W_gru_b_gru_U[263 + $b * 272]!;
+      $s += $p_v[9]! * $v_scan_x_len_gru_W_gru_b_gru_U[264 + $b * 272]!;
+      $s += $p_v[10]! * $v_scan_x_len_gru_W_gru_b_gru_U[265 + $b * 272]!;
+      $s += $p_v[11]! * $v_scan_x_len_gru_W_gru_b_gru_U[266 + $b * 272]!;
+      $s += $p_v[12]! * $v_scan_x_len_gru_W_gru_b_gru_U[267 + $b * 272]!;
+      $s += $p_v[13]! * $v_scan_x_len_gru_W_gru_b_gru_U[268 + $b * 272]!;
+      $s += $p_v[14]! * $v_scan_x_len_gru_W_gru_b_gru_U[269 + $b * 272]!;
+      $s += $p_v[15]! * $v_scan_x_len_gru_W_gru_b_gru_U[270 + $b * 272]!;
       $v_dot_v[$b] = $s;
     }
   }
-  // z = dot(v, …[row 15]) + c
+  // z = dot(v, slice(…, 1)) + c
   for (let $b = 0; $b < $nb; $b++) {
     $v_z[$b] = $v_dot_v[$b]! + $p_c;
   }
@@ -3546,7 +3644,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_d_z[$b] = (1 / (1 + Math.exp(-$v_z[$b]!))) - $y[$yo + $b]!;
   }
   // d_z * v
-  // grad of: dot(v, …[row 15])
+  // grad of: dot(v, slice(…[row 15], 1))
   for (let $b = 0; $b < $nb; $b++) {
     $v_mul_d_z_v[$b * 16] = $v_d_z[$b]! * $p_v[0]!;
     $v_mul_d_z_v[1 + $b * 16] = $v_d_z[$b]! * $p_v[1]!;
@@ -3565,32 +3663,25 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     $v_mul_d_z_v[14 + $b * 16] = $v_d_z[$b]! * $p_v[14]!;
     $v_mul_d_z_v[15 + $b * 16] = $v_d_z[$b]! * $p_v[15]!;
   }
-  // pad(d_z * v, 241)
+  // pad(d_z * v, 1)
+  // grad of: slice(…[row 15], 1)
+  for (let $b = 0; $b < $nb; $b++) {
+    {
+      for (let $r = 0; $r < 17; $r++) $v_pad[$b * 17 + $r] = 0;
+      for (let $r = 0; $r < 16; $r++) $v_pad[$b * 17 + $r] = $v_mul_d_z_v[$b * 16 + $r]!;
+    }
+  }
+  // pad(pad(d_z * v, 1), 256)
   // grad of: …[row 15]
   for (let $b = 0; $b < $nb; $b++) {
     {
-      for (let $r = 0; $r < 256; $r++) $v_pad[$b * 256 + $r] = 0;
-      for (let $r = 0; $r < 16; $r++) $v_pad[240 + $b * 256 + $r] = $v_mul_d_z_v[$b * 16 + $r]!;
+      for (let $r = 0; $r < 272; $r++) $v_pad_2[$b * 272 + $r] = 0;
+      for (let $r = 0; $r < 17; $r++) $v_pad_2[255 + $b * 272 + $r] = $v_pad[$b * 17 + $r]!;
     }
   }
   // row 15 of the recurrence: its initial state
   for (let $b = 0; $b < $nb; $b++) {
-    $v_scan_x_gru_W_gru_b_gru_U_2[240 + $b * 256] = $v_pad[240 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[241 + $b * 256] = $v_pad[241 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[242 + $b * 256] = $v_pad[242 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[243 + $b * 256] = $v_pad[243 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[244 + $b * 256] = $v_pad[244 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[245 + $b * 256] = $v_pad[245 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[246 + $b * 256] = $v_pad[246 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[247 + $b * 256] = $v_pad[247 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[248 + $b * 256] = $v_pad[248 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[249 + $b * 256] = $v_pad[249 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[250 + $b * 256] = $v_pad[250 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[251 + $b * 256] = $v_pad[251 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[252 + $b * 256] = $v_pad[252 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[253 + $b * 256] = $v_pad[253 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[254 + $b * 256] = $v_pad[254 + $b * 256]!;
-    $v_scan_x_gru_W_gru_b_gru_U_2[255 + $b * 256] = $v_pad[255 + $b * 256]!;
+    for (let $r = 0; $r < 17; $r++) $v_scan_x_len_gru_W_gru_b_gru_U_2[255 + $b * 272 + $r] = $v_pad_2[255 + $b * 272 + $r]!;
   }
   $time3($p, $nb);
   // a sum over time starts at 0
@@ -3598,31 +3689,31 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     for (let $r = 0; $r < 48; $r++) $v_d_gru_b[$b * 48 + $r] = 0;
   }
   $time4($p, $x, $xo, $nb, $g, $scale);
-  // d_v = d_z * …[row 15]
-  // grad of: dot(v, …[row 15])
+  // d_v = d_z * slice(…[row 15], 1)
+  // grad of: dot(v, slice(…[row 15], 1))
   for (let $b = 0; $b < $nb; $b++) {
-    $v_d_v[$b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[240 + $b * 256]!;
-    $v_d_v[1 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[241 + $b * 256]!;
-    $v_d_v[2 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[242 + $b * 256]!;
-    $v_d_v[3 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[243 + $b * 256]!;
-    $v_d_v[4 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[244 + $b * 256]!;
-    $v_d_v[5 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[245 + $b * 256]!;
-    $v_d_v[6 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[246 + $b * 256]!;
-    $v_d_v[7 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[247 + $b * 256]!;
-    $v_d_v[8 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[248 + $b * 256]!;
-    $v_d_v[9 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[249 + $b * 256]!;
-    $v_d_v[10 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[250 + $b * 256]!;
-    $v_d_v[11 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[251 + $b * 256]!;
-    $v_d_v[12 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[252 + $b * 256]!;
-    $v_d_v[13 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[253 + $b * 256]!;
-    $v_d_v[14 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[254 + $b * 256]!;
-    $v_d_v[15 + $b * 16] = $v_d_z[$b]! * $v_scan_x_gru_W_gru_b_gru_U[255 + $b * 256]!;
+    $v_d_v[$b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[255 + $b * 272]!;
+    $v_d_v[1 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[256 + $b * 272]!;
+    $v_d_v[2 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[257 + $b * 272]!;
+    $v_d_v[3 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[258 + $b * 272]!;
+    $v_d_v[4 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[259 + $b * 272]!;
+    $v_d_v[5 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[260 + $b * 272]!;
+    $v_d_v[6 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[261 + $b * 272]!;
+    $v_d_v[7 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[262 + $b * 272]!;
+    $v_d_v[8 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[263 + $b * 272]!;
+    $v_d_v[9 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[264 + $b * 272]!;
+    $v_d_v[10 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[265 + $b * 272]!;
+    $v_d_v[11 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[266 + $b * 272]!;
+    $v_d_v[12 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[267 + $b * 272]!;
+    $v_d_v[13 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[268 + $b * 272]!;
+    $v_d_v[14 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[269 + $b * 272]!;
+    $v_d_v[15 + $b * 16] = $v_d_z[$b]! * $v_scan_x_len_gru_W_gru_b_gru_U[270 + $b * 272]!;
   }
   // d_gru_b += d_gru_b, summed over the batch
   // grad of: …
   for (let $r = 0; $r < 48; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_gru_b[$b * 48 + $r]!; $g_gru_b[$r]! += $scale * $s; }
   // d_v += d_v, summed over the batch
-  // grad of: dot(v, …[row 15])
+  // grad of: dot(v, slice(…[row 15], 1))
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_v[$b * 16]!; $g_v[0]! += $scale * $s; }
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_v[1 + $b * 16]!; $g_v[1]! += $scale * $s; }
   { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_v[2 + $b * 16]!; $g_v[2]! += $scale * $s; }

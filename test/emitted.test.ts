@@ -75,10 +75,11 @@ function pointsFor(mod: Module, seed: number): Point[] {
     if (typeof v === 'number') perturbed[k] = v + 0.5 * (rand() - 0.5);
     else for (let i = 0; i < v.length; i++) v[i] += 0.5 * (rand() - 0.5);
   }
-  const zeros = Object.fromEntries(Object.entries(mod.shapes.inputs).map(([k, s]) => [k, s.length === 0 ? 0 : new Float64Array(s.reduce((a, b) => a * b, 1))]));
+  // All-zero inputs; a length input (which is at least 1) its whole sequence.
+  const zeros = Object.fromEntries(Object.entries(mod.shapes.inputs).map(([k, s]) => [k, s.length === 0 ? (mod.shapes.lengths?.[k] ?? 0) : new Float64Array(s.reduce((a, b) => a * b, 1))]));
   return [
-    { label: 'initial parameters (biases exactly 0), random inputs', params: init, inputs: randomValues(rand, mod.shapes.inputs, -1, 1, mod.shapes.ids), targets: randomValues(rand, mod.shapes.targets) },
-    { label: 'perturbed parameters, random inputs', params: perturbed, inputs: randomValues(rand, mod.shapes.inputs, -2, 2, mod.shapes.ids), targets: randomValues(rand, mod.shapes.targets) },
+    { label: 'initial parameters (biases exactly 0), random inputs', params: init, inputs: randomValues(rand, mod.shapes.inputs, -1, 1, mod.shapes.ids, mod.shapes.lengths), targets: randomValues(rand, mod.shapes.targets) },
+    { label: 'perturbed parameters, random inputs', params: perturbed, inputs: randomValues(rand, mod.shapes.inputs, -2, 2, mod.shapes.ids, mod.shapes.lengths), targets: randomValues(rand, mod.shapes.targets) },
     { label: 'initial parameters, all-zero inputs', params: mod.initParams(), inputs: zeros, targets: randomValues(rand, mod.shapes.targets) },
   ];
 }
@@ -140,7 +141,7 @@ function checkStep(mod: Module, pt: Point, where: string): void {
 
 function checkBatch(mod: Module, rand: () => number, params: Params, where: string): void {
   const count = 5;
-  const samples = Array.from({ length: count }, () => ({ inputs: randomValues(rand, mod.shapes.inputs, -1, 1, mod.shapes.ids), targets: randomValues(rand, mod.shapes.targets) }));
+  const samples = Array.from({ length: count }, () => ({ inputs: randomValues(rand, mod.shapes.inputs, -1, 1, mod.shapes.ids, mod.shapes.lengths), targets: randomValues(rand, mod.shapes.targets) }));
   const { X, Y } = mod.packSamples(samples);
   const mean = (from: number, n: number) => {
     const grads = samples.slice(from, from + n).map((s) => mod.gradient(params, s.inputs, s.targets));
@@ -282,8 +283,8 @@ describe('random small models', () => {
         const derived = derive(buildModel(def));
         const rand = seeded(seed);
         const pts: Point[] = [
-          { label: 'initial parameters (c = 0)', params: mod.initParams(), inputs: randomValues(rand, mod.shapes.inputs, -1, 1, mod.shapes.ids), targets: randomValues(rand, mod.shapes.targets) },
-          { label: 'random parameters', params: randomValues(rand, mod.shapes.params, -1.5, 1.5), inputs: randomValues(rand, mod.shapes.inputs, -2, 2, mod.shapes.ids), targets: randomValues(rand, mod.shapes.targets) },
+          { label: 'initial parameters (c = 0)', params: mod.initParams(), inputs: randomValues(rand, mod.shapes.inputs, -1, 1, mod.shapes.ids, mod.shapes.lengths), targets: randomValues(rand, mod.shapes.targets) },
+          { label: 'random parameters', params: randomValues(rand, mod.shapes.params, -1.5, 1.5), inputs: randomValues(rand, mod.shapes.inputs, -2, 2, mod.shapes.ids, mod.shapes.lengths), targets: randomValues(rand, mod.shapes.targets) },
         ].filter((pt) => Number.isFinite(interpret(derived, envOf(pt.params, pt.inputs, pt.targets)).loss) && Math.abs(mod.loss(pt.params, pt.inputs, pt.targets)) < 1e8);
         const where = `random model f = ${text}`;
         compared += checkModule(mod, derived, pts, where).fd;

@@ -1,13 +1,14 @@
 /**
  * The names example (examples/names.ts, names.model.ts): the data are the two stdlib lists
- * without the names in both, the encoding puts the last letter at the last step, the
+ * without the names in both, the encoding puts the letters first and the name's length
+ * beside them (or, without lengths, the last letter at the last step), the
  * baselines are what they say, and the GRU (a recurrence: BPTT emitted as loops) beats both
  * baselines on the held-out names after a short run on part of the training names. The
  * full run's numbers are in the demo (examples/demo.ts, section 9).
  */
 import { describe, expect, it } from 'vitest';
-import { generate } from '../src/index.js';
-import { NAME_LENGTH, NAME_SYMBOLS, encodeName, lastLetterBaseline, majorityBaseline, namesAccuracy, namesSplit, trainNames } from '../examples/names.js';
+import { compile, generate } from '../src/index.js';
+import { NAME_LENGTH, NAME_SYMBOLS, encodeName, nameLength, lastLetterBaseline, majorityBaseline, namesAccuracy, namesSplit, trainNames } from '../examples/names.js';
 import { namesModel } from '../examples/names.model.js';
 
 describe('names example', () => {
@@ -21,12 +22,23 @@ describe('names example', () => {
     expect(namesSplit(8).test.map((n) => n.name)).not.toEqual(s.test.map((n) => n.name));
   });
 
-  it('encodes one-hot letters with zero rows in front, the last letter at the last step', () => {
+  it('encodes one-hot letters first, zero rows after, and the length; or zero rows in front', () => {
     const x = encodeName('ab');
     expect(x).toHaveLength(NAME_LENGTH * NAME_SYMBOLS);
-    const hot = [...x.keys()].filter((k) => x[k] === 1);
-    expect(hot).toEqual([(NAME_LENGTH - 2) * NAME_SYMBOLS + 0, (NAME_LENGTH - 1) * NAME_SYMBOLS + 1]);
+    expect([...x.keys()].filter((k) => x[k] === 1)).toEqual([0, NAME_SYMBOLS + 1]);
+    expect(nameLength('ab')).toBe(2);
+    const front = encodeName('ab', undefined, 0, 'front');
+    expect([...front.keys()].filter((k) => front[k] === 1)).toEqual([(NAME_LENGTH - 2) * NAME_SYMBOLS + 0, (NAME_LENGTH - 1) * NAME_SYMBOLS + 1]);
     expect(() => encodeName('a b')).toThrow(/not in the names alphabet/);
+  });
+
+  it('with lengths, a name is read for its own letters only: the padding rows change nothing', () => {
+    const mod = compile(namesModel(4));
+    const p = mod.initParams();
+    const x = encodeName('ada');
+    const junk = Float64Array.from(x, (v, k) => (k < 3 * NAME_SYMBOLS ? v : 1));
+    expect(mod.forward(p, { x: junk, len: 3 }).z).toBe(mod.forward(p, { x, len: 3 }).z);
+    expect(mod.forward(p, { x, len: 3 }).z).not.toBe(mod.forward(p, { x, len: 4 }).z);
   });
 
   it('fits the baselines on the training names only', () => {

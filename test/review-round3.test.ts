@@ -232,7 +232,7 @@ describe('recurrence builder arguments', () => {
   it('D7: an unknown option of a cell or of scan is a GradcError listing the options', () => {
     const e = thrown(build((m) => m.lstm('x', 3, { nmae: 'c' } as never)));
     expect(e).toBeInstanceOf(GradcError);
-    expect(e.message).toMatch(/lstm\(\.\.\.\): unknown option 'nmae' \(the options are name, init, recurrentInit, biasInit, truncate, checkpoint\)/);
+    expect(e.message).toMatch(/lstm\(\.\.\.\): unknown option 'nmae' \(the options are name, init, recurrentInit, biasInit, truncate, checkpoint, lengths\)/);
     const s = thrown(build((m) => m.scan({ h: 0 }, 'x', ({ h }) => ({ h }), { truncat: 2 } as never) as never));
     expect(s).toBeInstanceOf(GradcError);
     expect(s.message).toMatch(/scan: unknown option 'truncat'/);

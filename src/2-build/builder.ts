@@ -15,7 +15,7 @@
  * seed are checked as they are given (specs.ts).
  */
 import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
-import { constant, make, input as inputLeaf, intInput as intInputLeaf, param as paramLeaf, row, target as targetLeaf } from '../ir/build.js';
+import { constant, make, input as inputLeaf, intInput as intInputLeaf, lengthInput as lengthLeaf, param as paramLeaf, row, target as targetLeaf } from '../ir/build.js';
 import { lengthMask, lookup, padMask, poolRows, rangeOf, rowOf } from './indexing.js';
 import { isInterned, type Node } from '../ir/node.js';
 import { ShapeError, type Op } from '../ir/ops.js';
@@ -48,9 +48,10 @@ export interface CellOptions extends ScanOptions {
 /** x[t] W: a row vector times W, or (a sequence of numbers) the number times W's one row. */
 const inputTerm = (xt: Node, W: Node): Node => (xt.shape.length === 0 ? make('mul', [xt, row(W, 0)]) : make('matmul', [xt, W]));
 const shapeOf = (n: number) => shape(n);
-/** The recurrence options among a cell's options (truncate, checkpoint), as given. */
-const scanOptionsOf = (o: ScanOptions): ScanOptions => ({
+/** The recurrence options among a cell's options (truncate, checkpoint, lengths), as given. */
+const scanOptionsOf = (o: CellOptions): ScanOptions => ({
   ...(o.truncate === undefined ? {} : { truncate: o.truncate }), ...(o.checkpoint === undefined ? {} : { checkpoint: o.checkpoint }),
+  ...(o.lengths === undefined ? {} : { lengths: o.lengths }),
 });
 export type { InitSpec, ShapeSpec } from './specs.js';
 export interface ParamOptions { readonly shape?: ShapeSpec; readonly init?: InitSpec }
@@ -145,6 +146,29 @@ export class ModelBuilder {
     this.scope.set(name, node);
     return node;
   }
+
+  /**
+   * The length of each sample's sequence `of` (a [T x V] input, or T numbers): an integer
+   * input in 1..T (checked at run time: a SampleError names the sample and the value). A
+   * recurrence over `of` (m.scan, m.rnn, m.lstm, m.gru, formulas) then stops at each
+   * sample's length: the rows past it are padding, read by nothing that reaches the loss,
+   * and every state stays as it was after the last valid step (so `last`, h[T] in formulas,
+   * is the state after it). In the sample types a number; in the rows, one number.
+   */
+  lengthInput(name: string, of: Expr): Node {
+    const seq = this.expr(of);
+    if (seq.shape.length === 0) throw new GradcError(`length input '${name}': its sequence must be a [T x V] matrix or a vector of T numbers, got shape ${showShape(seq.shape)}`, this.where({ symbol: name }));
+    if (this.lengthsOf.has(seq)) throw new GradcError(`length input '${name}': the sequence already has the length input '${this.lengthsOf.get(seq)!.attrs.name}'`, this.where({ symbol: name }));
+    this.claim(name, 'input');
+    const node = lengthLeaf(name, seq.shape[0]);
+    this.inputs.push({ name, shape: node.shape, node });
+    this.scope.set(name, node);
+    this.lengthsOf.set(seq, node);
+    return node;
+  }
+
+  /** Length inputs by the sequence they measure. */
+  private readonly lengthsOf = new Map<Node, Node>();
 
   target(name: string, s?: ShapeSpec): Node {
     this.claim(name, 'target');
@@ -470,7 +494,7 @@ export class ModelBuilder {
       throw new GradcError(`${kind}(x, hidden): hidden must be a positive integer (the state's width), got ${describe(hidden)}`, this.where({ symbol: 'hidden' }));
     }
     if (typeof options !== 'object' || options === null) throw new GradcError(`${kind}(...): options must be an object, got ${describe(options)}`, this.where());
-    const known = ['name', 'init', 'recurrentInit', 'biasInit', 'truncate', 'checkpoint'];
+    const known = ['name', 'init', 'recurrentInit', 'biasInit', 'truncate', 'checkpoint', 'lengths'];
     for (const key of Object.keys(options)) {
       if (!known.includes(key)) throw new GradcError(`${kind}(...): unknown option '${key.slice(0, 40)}' (the options are ${known.join(', ')})`, this.where({ symbol: key.slice(0, 40) }));
     }
@@ -484,7 +508,7 @@ export class ModelBuilder {
     return { xn, W, U, b };
   }
 
-  private readonly host: Host = { expr: (e) => this.expr(e), where: (extra) => this.where(extra) };
+  private readonly host: Host = { expr: (e) => this.expr(e), where: (extra) => this.where(extra), lengthOf: (seq) => this.lengthsOf.get(seq) };
 
   /** A multilayer perceptron: `sizes` are the layer widths after the input. */
   mlp(x: Expr, sizes: readonly number[], activation: Activation, outputActivation: Activation = 'linear'): Node {

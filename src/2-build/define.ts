@@ -21,8 +21,11 @@ import { ModelBuilder, type ParamOptions, type ShapeSpec } from './builder.js';
 
 export interface ModelSpec {
   readonly name: string;
-  /** Input names, or names with shapes (`{ x: 4 }` is a vector of 4); `{ tokens: { shape: 20, ids: 5000 } }` is an integer input of 20 ids in 0..4999. */
-  readonly inputs: readonly string[] | Readonly<Record<string, ShapeSpec | { readonly shape?: ShapeSpec; readonly ids: number }>>;
+  /**
+   * Input names, or names with shapes (`{ x: 4 }` is a vector of 4); `{ tokens: { shape: 20, ids: 5000 } }` is an integer
+   * input of 20 ids in 0..4999; `{ len: { lengthOf: 'x' } }` (after x) the length of each sample's sequence x, 1..T (m.lengthInput).
+   */
+  readonly inputs: readonly string[] | Readonly<Record<string, ShapeSpec | { readonly shape?: ShapeSpec; readonly ids: number } | { readonly lengthOf: string }>>;
   readonly targets: readonly string[] | Readonly<Record<string, ShapeSpec>>;
   /** Parameter names with their initial value (a number, values, rows of a matrix) or options. */
   readonly params: Readonly<Record<string, number | readonly number[] | readonly (readonly number[])[] | ParamOptions>>;
@@ -123,6 +126,7 @@ export function defineModel(a: ModelSpec | string, body?: ModelBody, options: Bo
       const m = new ModelBuilder(spec.name, { source, seed: spec.seed, maxElements: maxElements ?? spec.maxElements });
       for (const [n, s] of entries(spec.inputs ?? [])) {
         if (isIdsSpec(s)) m.intInput(n, s.shape, s.ids); // { shape, ids }: an integer input
+        else if (isLengthSpec(s)) m.lengthInput(n, s.lengthOf); // { lengthOf }: a length input
         else m.input(n, s);
       }
       for (const [n, s] of entries(spec.targets ?? [])) m.target(n, s);
@@ -132,6 +136,11 @@ export function defineModel(a: ModelSpec | string, body?: ModelBody, options: Bo
       return m.build();
     },
   });
+}
+
+/** `{ lengthOf }`: a length input's entry in `inputs`. */
+function isLengthSpec(s: unknown): s is { readonly lengthOf: string } {
+  return typeof s === 'object' && s !== null && !Array.isArray(s) && Object.hasOwn(s, 'lengthOf');
 }
 
 /** `{ shape?, ids }`: an integer input's entry in `inputs`. */

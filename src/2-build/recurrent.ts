@@ -23,7 +23,7 @@
  * (TF.js's recurrentActivation defaults to hardSigmoid: pass 'sigmoid' there to match.)
  */
 import { GradcError, type SourceLocation } from '../errors.js';
-import { make, row } from '../ir/build.js';
+import { constant, make, row } from '../ir/build.js';
 import type { Node } from '../ir/node.js';
 import { recurrence } from '../ir/scan.js';
 import { shape as mkShape, showShape, sizeOf } from '../ir/shape.js';
@@ -52,13 +52,30 @@ export interface ScanOptions {
    * near sqrt(T). k >= T is taken as T.
    */
   readonly checkpoint?: number;
+  /**
+   * The length of each sample's sequence (variable length in a batch): a length input of
+   * the sequence (`m.lengthInput(name, x)`, integers 1..T). Steps past a sample's length
+   * leave every state as it was (its padding rows are read by nothing that reaches the
+   * loss), so `last` is the state after the sample's last valid step. By default the
+   * length input declared for the sequence, if any.
+   */
+  readonly lengths?: Node | string;
 }
 
 /** What recurrence building needs from the builder. */
 export interface Host {
   expr(e: Node | number | string): Node;
   where(extra?: SourceLocation): SourceLocation;
+  /** The length input declared for sequence `seq` (m.lengthInput), if any. */
+  lengthOf?(seq: Node): Node | undefined;
 }
+
+/** The name of the step counter a recurrence with lengths carries (not a name a user can write). */
+const COUNTER = '~steps';
+
+/** A length input of a sequence of T steps: an integer input with values 1..T. */
+export const isLengthOf = (n: Node, T: number): boolean =>
+  n.op === 'input' && n.shape.length === 0 && n.attrs.low === 1 && n.attrs.limit === T + 1;
 
 /** One state's place in the carry vector. */
 interface Part { readonly name: string; readonly shape: readonly number[]; readonly at: number; readonly size: number }
@@ -76,6 +93,18 @@ function join(values: readonly Node[], parts: readonly Part[]): Node {
   return parts.length === 1 && parts[0].shape.length === 1 ? values[0] : make('concat', values);
 }
 
+/** The lengths of a recurrence over `seq`: the option, else the length input declared for it. */
+function lengthsOf(host: Host, seq: Node, options: ScanOptions): Node | undefined {
+  if (options.lengths === undefined) return host.lengthOf?.(seq);
+  const n = host.expr(options.lengths);
+  const T = seq.shape[0];
+  if (!isLengthOf(n, T)) {
+    const what = n.op === 'input' ? `input '${n.attrs.name}'` : 'this expression';
+    throw new GradcError(`lengths: ${what} is not a length input of a sequence of ${T} steps (declare it with m.lengthInput(name, x), or in a spec's inputs as { lengthOf: 'x' }: integers 1..${T})`, host.where({ symbol: n.attrs.name ?? 'lengths' }));
+  }
+  return n;
+}
+
 /**
  * `scan(host, init, xs, step)`: states[t] = step(states[t-1], x[t]) for t = 1..T,
  * states[0] = init. Returns the recurrence (see Recurrence).
@@ -87,9 +116,9 @@ export function scan<K extends string>(
   step: (state: { readonly [S in K]: Node }, x: Node) => { readonly [S in K]: Node | number | string },
   options: ScanOptions = {},
 ): Recurrence<K> {
-  if (typeof options !== 'object' || options === null) throw new GradcError(`scan: options must be an object ({ truncate?, checkpoint? }), got ${String(options)}`, host.where({ symbol: 'scan' }));
+  if (typeof options !== 'object' || options === null) throw new GradcError(`scan: options must be an object ({ truncate?, checkpoint?, lengths? }), got ${String(options)}`, host.where({ symbol: 'scan' }));
   for (const key of Object.keys(options)) {
-    if (key !== 'truncate' && key !== 'checkpoint') throw new GradcError(`scan: unknown option '${key.slice(0, 40)}' (the options are truncate, checkpoint)`, host.where({ symbol: key.slice(0, 40) }));
+    if (key !== 'truncate' && key !== 'checkpoint' && key !== 'lengths') throw new GradcError(`scan: unknown option '${key.slice(0, 40)}' (the options are truncate, checkpoint, lengths)`, host.where({ symbol: key.slice(0, 40) }));
   }
   const names = Object.keys(init) as K[];
   if (names.length === 0) throw new GradcError('scan needs at least one state', host.where({ symbol: 'scan' }));
@@ -122,8 +151,17 @@ export function scan<K extends string>(
   if (checkpoint !== undefined && truncate !== undefined) {
     throw new GradcError('a recurrence takes truncate or checkpoint, not both (truncated BPTT keeps the last truncate steps already)', host.where({ symbol: 'checkpoint' }));
   }
+  const lengths = lengthsOf(host, seq, options);
+  if (lengths && truncate !== undefined) {
+    throw new GradcError('truncate and lengths together are not supported: truncated BPTT counts its last steps from T, not from each sample\'s length', host.where({ symbol: 'truncate' }));
+  }
+  // With lengths, a step counter c (c[t] = t) rides at the end of the carry, and step t keeps
+  // every state where t > length: state[t] = select(length > c[t-1], step(...), state[t-1]).
+  // A checkpointed recurrence applies the same cell k times per step, counter included.
+  const all: Part[] = lengths ? [...parts, { name: COUNTER, shape: [], at, size: 1 }] : parts;
   const cell = (carry: Node, x: Node): Node => {
-    const next = step(split(carry, parts) as { [S in K]: Node }, x);
+    const before = split(carry, all);
+    const next = step(Object.fromEntries(parts.map((p) => [p.name, before[p.name]])) as { [S in K]: Node }, x);
     if (typeof next !== 'object' || next === null) throw new GradcError(`the step of a recurrence must return its states { ${names.join(', ')} }, got ${String(next)}`, host.where({ symbol: 'scan' }));
     for (const name of names) {
       if (!Object.prototype.hasOwnProperty.call(next, name) || next[name] === undefined) throw new GradcError(`the step of a recurrence gives no value for state '${name}' (it must return { ${names.join(', ')} })`, host.where({ symbol: name }));
@@ -131,21 +169,29 @@ export function scan<K extends string>(
     for (const key of Object.keys(next)) {
       if (!(names as string[]).includes(key)) throw new GradcError(`the step of a recurrence returns '${key.slice(0, 40)}', which is not one of its states (${names.join(', ')}): give it an initial value to make it a state`, host.where({ symbol: key.slice(0, 40) }));
     }
-    return join(parts.map((p) => {
+    const values = parts.map((p) => {
       const v = host.expr(next[p.name as K]);
       if (showShape(v.shape) !== showShape(p.shape)) {
         throw new GradcError(`the step gives state '${p.name}' the shape ${showShape(v.shape)}, its initial value has ${showShape(p.shape)}`, host.where({ symbol: p.name }));
       }
       return v;
-    }), parts);
+    });
+    if (!lengths) return join(values, parts);
+    const counter = before[COUNTER];
+    const valid = make('gt', [lengths, counter]);
+    return join([...values.map((v, i) => make('select', [valid, v, before[parts[i].name]])), make('add', [counter, constant(1)])], all);
   };
-  const init0 = join(inits, parts);
+  const init0 = join(lengths ? [...inits, constant(0)] : inits, all);
   const states = parts.map((p) => ({ name: p.name, at: p.at, size: p.size, scalar: p.shape.length === 0 }));
+  const pick = (carry: Node) => {
+    const split_ = split(carry, all);
+    return Object.fromEntries(parts.map((p) => [p.name, split_[p.name]])) as { [S in K]: Node };
+  };
   if (checkpoint === undefined) {
     const history = recurrence(init0, [{ node: seq }], (carry, [x]) => cell(carry, x), { ...(truncate === undefined ? {} : { truncate }), states });
     const statesAt = (t: number) => {
       if (!Number.isSafeInteger(t) || t < 0 || t > T) throw new GradcError(`step ${String(t)} is outside 0..${T}`, host.where({ symbol: 'scan' }));
-      return split(row(history, t), parts) as { [S in K]: Node };
+      return pick(row(history, t));
     };
     return { history, steps: T, at: statesAt, last: statesAt(T) };
   }
@@ -159,9 +205,9 @@ export function scan<K extends string>(
   const tail = r === 0 ? null : recurrence(row(segments, n), [{ node: seq, shift: n * k }], (carry, [x]) => cell(carry, x), { steps: r, checkpoint: k, states });
   const statesAt = (t: number) => {
     if (!Number.isSafeInteger(t) || t < 0 || t > T) throw new GradcError(`step ${String(t)} is outside 0..${T}`, host.where({ symbol: 'scan' }));
-    if (tail && t >= n * k) return split(row(tail, t - n * k), parts) as { [S in K]: Node };
+    if (tail && t >= n * k) return pick(row(tail, t - n * k));
     if (t % k !== 0) throw new GradcError(`with checkpoint ${k}, the states are kept at steps 0, ${k}, .., ${n * k} and ${n * k}..${T} only; step ${t} is not one of them`, host.where({ symbol: 'scan' }));
-    return split(row(segments, t / k), parts) as { [S in K]: Node };
+    return pick(row(segments, t / k));
   };
   return { history: tail ?? segments, steps: T, at: statesAt, last: statesAt(T) };
 }

@@ -24,7 +24,9 @@
  */
 import { constant, make, row } from '../ir/build.js';
 import { type Node, currentGraph } from '../ir/node.js';
+import type { Body } from '../ir/ops.js';
 import { slot, substitute, timeNode } from '../ir/scan.js';
+import { dependsOn, topoOrder } from '../ir/walk.js';
 import { GradcError } from '../errors.js';
 import { differentiate } from './grad.js';
 
@@ -52,8 +54,10 @@ export function scanRule(y: Node, g: Node): (Node | null)[] {
   const [dRow, hPrev, hNext] = [0, 1, 2].map((i) => slot(`~${rid}.s${i}`, init.shape));
   const rSeqs = b.seqs.map((s, i) => slot(`~${rid}.s${i + 3}`, s.shape));
   const rConsts = b.consts.map((k, j) => slot(`~${rid}.k${j}`, k.shape));
+  const kept = keptStates(b);
   const inStep = (cotangent: Node, seqs: readonly Node[], consts: readonly Node[], prev: Node, next: Node) => new Map<Node, Node>([
     [b.carry!, prev], [b.result, next], [cot, cotangent],
+    ...kept.map(({ value, view }) => [value, make(view.op, [next], view.attrs, view.shape)] as [Node, Node]),
     ...b.seqs.map((s, i) => [s, seqs[i]] as [Node, Node]), ...b.consts.map((k, j) => [k, consts[j]] as [Node, Node]),
   ]);
   const [dCarry] = substitute([vjp[0]], inStep(gCarry, rSeqs, rConsts, hPrev, hNext));
@@ -80,6 +84,40 @@ export function scanRule(y: Node, g: Node): (Node | null)[] {
     }, sid);
   });
   return [dInit, ...seqArgs.map(() => null), ...dConsts];
+}
+
+/**
+ * The states of a step that keeps them under one condition (a recurrence with lengths,
+ * 2-build/recurrent.ts): result = concat(..., select(c, v_i, view_i(carry)), ...), every
+ * other part reading no v_i, and c reading none. Each v_i, where the rules read it, may be
+ * read from the stored row h[t] instead (view_i(h[t])), so the backward pass does not
+ * recompute the step: where c holds, view_i(h[t]) = v_i; where it does not, every adjoint
+ * reaching a v_i is 0 (the selects send 0 to their v branch and nothing else reads the
+ * v_i), so what the rules multiply it by does not matter as long as it is finite, and
+ * view_i(h[t]) = view_i(h[t-1]) is a state.
+ */
+function keptStates(b: Body): { value: Node; view: Node }[] {
+  const r = b.result;
+  if (r.op !== 'concat' || !b.carry) return [];
+  const kept = r.args.filter((a) => a.op === 'select');
+  if (kept.length === 0) return [];
+  const cond = kept[0].args[0];
+  let at = 0;
+  const out: { value: Node; view: Node }[] = [];
+  for (const a of r.args) {
+    const size = a.shape.length === 0 ? 1 : a.shape[0];
+    if (a.op === 'select') {
+      const [c, v, view] = a.args;
+      const isView = view.args[0] === b.carry && view.attrs.start === at && (view.op === 'index' ? a.shape.length === 0 : view.op === 'slice' && view.shape[0] === size);
+      if (c !== cond || !isView || v.shape.length !== a.shape.length || v.op === 'slot' || v.op === 'const') return [];
+      out.push({ value: v, view });
+    }
+    at += size;
+  }
+  const values = new Set(out.map((o) => o.value));
+  const readsValue = dependsOn(topoOrder([r]), (n) => values.has(n));
+  if (readsValue.has(cond) || r.args.some((a) => a.op !== 'select' && readsValue.has(a))) return [];
+  return out;
 }
 
 /** A sum over time appears only in gradients: differentiating it again is not supported. */

@@ -69,7 +69,7 @@ export interface ParamSlot extends Slot {
   readonly rows?: 'sparse' | 'mixed';
 }
 /** An input slot; `limit` on an integer input (ids in 0 .. limit - 1, checked when rows are packed or passed in). */
-export interface InputSlot extends Slot { readonly limit?: number }
+export interface InputSlot extends Slot { readonly limit?: number; readonly low?: number }
 
 export interface Layout {
   readonly params: readonly ParamSlot[];
@@ -137,7 +137,7 @@ const total = (xs: readonly Slot[]) => xs.reduce((n, s) => n + s.size, 0);
 
 export function layoutOf(model: Model): Layout {
   const params = slots(model.params.map((p) => ({ name: p.name, shape: p.shape, init: p.init })));
-  const inputs = slots(model.inputs.map((p) => ({ name: p.name, shape: p.shape, ...(p.node.attrs.limit === undefined ? {} : { limit: p.node.attrs.limit }) })));
+  const inputs = slots(model.inputs.map((p) => ({ name: p.name, shape: p.shape, ...(p.node.attrs.limit === undefined ? {} : { limit: p.node.attrs.limit }), ...(p.node.attrs.low === undefined ? {} : { low: p.node.attrs.low }) })));
   const targets = slots(model.targets.map((p) => ({ name: p.name, shape: p.shape })));
   const outputs = slots(model.outputs.map((p) => ({ name: p.name, shape: p.node.shape })));
   return { params, inputs, targets, outputs, inputSize: total(inputs), targetSize: total(targets), outputSize: total(outputs), paramSize: total(params) };

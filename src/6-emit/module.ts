@@ -93,7 +93,7 @@ function initExpr(s: Program['layout']['params'][number]): string {
 
 function packer(kind: 'input' | 'target', slots: readonly InputSlot[]): string {
   const lines = slots.map((s) => (s.limit !== undefined
-    ? `$packIds(src.${s.name}, ${s.size}, '${shapeText(s)}', ${numberText(s.limit)}, into, ${plus('at', s.offset)}, where, '${kind}', '${s.name}');`
+    ? `$packIds(src.${s.name}, ${s.size}, '${shapeText(s)}', ${numberText(s.limit)}, into, ${plus('at', s.offset)}, where, '${kind}', '${s.name}'${s.low === undefined ? '' : `, ${numberText(s.low)}`});`
     : s.shape.length === 0
     ? `$packNumber(src.${s.name}, into, ${plus('at', s.offset)}, where, '${kind}', '${s.name}');`
     : `$packArray(src.${s.name}, ${s.size}, '${shapeText(s)}', into, ${plus('at', s.offset)}, where, '${kind}', '${s.name}');`));
@@ -221,6 +221,8 @@ function typeDeclarations(program: Program, precision: 'f64' | 'f32', unrolled: 
   const floats = precision === 'f32' ? 'Float32Array' : 'Float64Array';
   const slots = Math.max(1, ...unrolled.map((k) => k.slots));
   const types = S.flavour === 'ts';
+  const ids = layout.inputs.filter((s) => s.limit !== undefined && s.low === undefined);
+  const lengths = layout.inputs.filter((s) => s.low !== undefined);
   return [
     `/** The element type of every array in this module (${precision}). */
 ${types ? `export type Floats = ${floats};\n` : ''}const Floats = ${floats};
@@ -242,9 +244,11 @@ export const shapes = {
   params: { ${P.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
   inputs: { ${layout.inputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
   targets: { ${layout.targets.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },
-  outputs: { ${layout.outputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },${layout.inputs.some((s) => s.limit !== undefined) ? `
+  outputs: { ${layout.outputs.map((s) => `${s.name}: ${shapeText(s)}`).join(', ')} },${ids.length ? `
   /** Integer inputs: ids are integers in 0 .. n - 1. */
-  ids: { ${layout.inputs.filter((s) => s.limit !== undefined).map((s) => `${s.name}: ${numberText(s.limit!)}`).join(', ')} },` : ''}${P.some((s) => s.rows === 'sparse') ? `
+  ids: { ${ids.map((s) => `${s.name}: ${numberText(s.limit!)}`).join(', ')} },` : ''}${lengths.length ? `
+  /** Length inputs: the length of each sample's sequence, an integer in 1 .. n (the steps read; the rest is padding). */
+  lengths: { ${lengths.map((s) => `${s.name}: ${numberText(s.limit! - 1)}`).join(', ')} },` : ''}${P.some((s) => s.rows === 'sparse') ? `
   /** Parameters with sparse gradients (embedding tables): a step updates only the rows its gradient touched, which only the thread that computed it knows. */
   sparse: [${P.filter((s) => s.rows === 'sparse').map((s) => `'${s.name}'`).join(', ')}],` : ''}
 }${t(' as const')};
@@ -366,7 +370,7 @@ function idFunctions(layout: Layout, S: Syntax): string {
   const { t, nn } = S;
   const ids = layout.inputs.filter((s) => s.limit !== undefined);
   const sparse = layout.params.filter((p) => p.rows === 'sparse');
-  const test = (s: InputSlot, v: string) => `!(Number.isInteger(${v}) && ${v} >= 0 && ${v} < ${numberText(s.limit!)})`;
+  const test = (s: InputSlot, v: string) => `!(Number.isInteger(${v}) && ${v} >= ${numberText(s.low ?? 0)} && ${v} < ${numberText(s.limit!)})`;
   const scan = (s: InputSlot, found: string) => `for (let k = 0; k < ${s.size}; k++) { const v = X[i + ${s.offset} + k]${nn}; if (${test(s, 'v')}) ${found} }`;
   const sets = sparse.map((p) => `const $rows_${p.name} = $rowSet(${p.shape[0]});`);
   return `/** True when every integer input of rows [first, first + count) is an id in range. */
@@ -375,7 +379,7 @@ ${ids.length ? `  for (let i = first * INPUT_SIZE; i < (first + count) * INPUT_S
 }
 
 /** Throws a SampleError naming the row, the input and the position of the first id out of range. */
-function $checkIds(${ids.length ? `where${t(': string')}, X${t(': Floats')}, count${t(': number')}, first${t(': number')}` : `_where${t(': string')}, _X${t(': Floats')}, _count${t(': number')}, _first${t(': number')}`})${t(': void')} {${ids.map((s) => `\n  for (let i = first * INPUT_SIZE; i < (first + count) * INPUT_SIZE; i += INPUT_SIZE) ${scan(s, `throw new SampleError(\`\${where}: row \${i / INPUT_SIZE}, input '${s.name}'${s.shape.length ? ' position \${k}' : ''} must be an integer id in 0..${s.limit! - 1}, got \${v}\`, '${s.name}');`)}`).join('')}
+function $checkIds(${ids.length ? `where${t(': string')}, X${t(': Floats')}, count${t(': number')}, first${t(': number')}` : `_where${t(': string')}, _X${t(': Floats')}, _count${t(': number')}, _first${t(': number')}`})${t(': void')} {${ids.map((s) => `\n  for (let i = first * INPUT_SIZE; i < (first + count) * INPUT_SIZE; i += INPUT_SIZE) ${scan(s, `throw new SampleError(\`\${where}: row \${i / INPUT_SIZE}, input '${s.name}'${s.shape.length ? ' position \${k}' : ''} must be an integer ${s.low === undefined ? 'id' : 'length'} in ${s.low ?? 0}..${s.limit! - 1}, got \${v}\`, '${s.name}');`)}`).join('')}
 }
 ${sparse.length ? `
 /** Rows of a sparse gradient touched since the last update: the first \`n\` of \`rows\`, each marked in \`seen\`. */

@@ -467,19 +467,20 @@ function $packArray(v: unknown, size: number, shape: string, into: Floats, at: n
     into[at + k] = e;
   }
 }`],
-  ['$packIds', `/** Writes the integer ids of a sample (a number, an array or an Int32Array); throws naming the sample, the field and the position of the first id that is not an integer in 0 .. limit - 1. */
-function $packIds(v: unknown, size: number, shape: string, limit: number, into: Floats, at: number, where: string, kind: string, name: string): void {
+  ['$packIds', `/** Writes the integer ids of a sample (a number, an array or an Int32Array); throws naming the sample, the field and the position of the first id that is not an integer in low .. limit - 1 (low 1: a sequence's length). */
+function $packIds(v: unknown, size: number, shape: string, limit: number, into: Floats, at: number, where: string, kind: string, name: string, low = 0): void {
   const scalar = shape === '[]';
+  const what = low === 0 ? 'id' : 'length';
   if (scalar && typeof v === 'number') v = [v];
   if (typeof v !== 'object' || v === null || (v as ArrayLike<unknown>).length !== size) {
-    throw new SampleError(v == null ? \`\${where} is missing \${kind} '\${name}' (\${scalar ? 'an integer id' : \`\${size} integer ids\`} in 0..\${limit - 1})\`
-      : \`\${where}: \${kind} '\${name}' must be \${scalar ? 'an integer id' : \`an array of \${size} integer ids (shape \${shape})\`} in 0..\${limit - 1}, got \${$show(v)}\`, name);
+    throw new SampleError(v == null ? \`\${where} is missing \${kind} '\${name}' (\${scalar ? \`an integer \${what}\` : \`\${size} integer ids\`} in \${low}..\${limit - 1})\`
+      : \`\${where}: \${kind} '\${name}' must be \${scalar ? \`an integer \${what}\` : \`an array of \${size} integer ids (shape \${shape})\`} in \${low}..\${limit - 1}, got \${$show(v)}\`, name);
   }
   const a = v as ArrayLike<unknown>;
   for (let k = 0; k < a.length; k++) {
     const e = a[k];
-    if (typeof e !== 'number' || !Number.isInteger(e) || e < 0 || e >= limit) {
-      throw new SampleError(\`\${where}: \${kind} '\${name}'\${scalar ? '' : \` position \${k}\`} must be an integer id in 0..\${limit - 1}, got \${$show(e)}\`, name);
+    if (typeof e !== 'number' || !Number.isInteger(e) || e < low || e >= limit) {
+      throw new SampleError(\`\${where}: \${kind} '\${name}'\${scalar ? '' : \` position \${k}\`} must be an integer \${what} in \${low}..\${limit - 1}, got \${$show(e)}\`, name);
     }
     into[at + k] = e;
   }

@@ -17,7 +17,7 @@ export interface Field {
   readonly shape: readonly number[];
   readonly offset: number;
   readonly size: number;
-  /** An integer input: its ids are 0 .. ids - 1 (never scaled). */
+  /** An integer input: its ids are 0 .. ids - 1 (never scaled); a length input's ids are T + 1 (its values 1 .. T). */
   readonly ids?: number;
 }
 
@@ -49,6 +49,8 @@ export interface ModuleShapes {
   readonly targets: Readonly<Record<string, readonly number[]>>;
   /** Integer inputs and their vocabulary sizes (the `ids` of a module's `shapes`). */
   readonly ids?: Readonly<Record<string, number>>;
+  /** Length inputs and their sequences' T (the `lengths` of a module's `shapes`): integers, never scaled either. */
+  readonly lengths?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -56,7 +58,8 @@ export interface ModuleShapes {
  * TARGET_SIZE) to have them checked: a mismatch is a bug in the caller or the module.
  */
 export function rowLayout(shapes: ModuleShapes, sizes?: { readonly INPUT_SIZE: number; readonly TARGET_SIZE: number }): RowLayout {
-  const inputs = fields(shapes.inputs, shapes.ids);
+  const lengthIds = Object.fromEntries(Object.entries(shapes.lengths ?? {}).map(([k, T]) => [k, T + 1])); // 1..T within ids 0..T
+  const inputs = fields(shapes.inputs, { ...shapes.ids, ...lengthIds });
   const targets = fields(shapes.targets);
   const layout: RowLayout = { inputs, targets, inputSize: total(inputs), targetSize: total(targets) };
   if (sizes && (sizes.INPUT_SIZE !== layout.inputSize || sizes.TARGET_SIZE !== layout.targetSize)) {

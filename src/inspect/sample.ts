@@ -175,9 +175,10 @@ export function resolveSample(model: Model, given: Given): SampleValue[] {
       const got = p.dims ? `shape [${p.dims.join('x')}]` : p.values.length === 1 ? 'one number' : `${p.values.length} values`;
       throw new GradcError(`--at: ${l.kind} '${l.name}' expects ${expected(l.shape)}, got ${got}`, { symbol: l.name });
     }
-    const limit = model.inputs.find((i) => i.name === l.name)?.node.attrs.limit;
-    const bad = limit === undefined ? -1 : p.values.findIndex((v) => !(Number.isInteger(v) && v >= 0 && v < limit));
-    if (bad >= 0) throw new GradcError(`--at: input '${l.name}'${l.shape.length ? ` position ${bad}` : ''} must be an integer id in 0..${limit! - 1}, got ${p.values[bad]}`, { symbol: l.name });
+    const attrs = model.inputs.find((i) => i.name === l.name)?.node.attrs;
+    const limit = attrs?.limit, low = attrs?.low ?? 0;
+    const bad = limit === undefined ? -1 : p.values.findIndex((v) => !(Number.isInteger(v) && v >= low && v < limit));
+    if (bad >= 0) throw new GradcError(`--at: input '${l.name}'${l.shape.length ? ` position ${bad}` : ''} must be an integer ${low === 0 ? 'id' : 'length'} in ${low}..${limit! - 1}, got ${p.values[bad]}`, { symbol: l.name });
     return { ...l, value: Float64Array.from(p.values), from: 'given' as const };
   });
 }

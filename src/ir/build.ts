@@ -32,6 +32,8 @@ export const param = (name: string, s: Shape = SCALAR): Node => intern('param', 
 export const input = (name: string, s: Shape = SCALAR): Node => intern('input', [], { name }, s);
 /** An integer input (token ids): each value is an integer in 0 .. limit - 1, checked at run time. */
 export const intInput = (name: string, s: Shape, limit: number): Node => intern('input', [], { name, limit }, s);
+/** A length input of a sequence of T steps: one integer per sample in 1 .. T, checked at run time. */
+export const lengthInput = (name: string, T: number): Node => intern('input', [], { name, limit: T + 1, low: 1 }, SCALAR);
 export const target = (name: string, s: Shape = SCALAR): Node => intern('target', [], { name }, s);
 
 /**

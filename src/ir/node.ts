@@ -135,6 +135,7 @@ export function keyOf(op: Op, args: readonly Node[], attrs: Attrs, shape: Shape)
   if (attrs.name !== undefined) k += `:${attrs.name}`;
   if (attrs.start !== undefined) k += `@${attrs.start}`;
   if (attrs.limit !== undefined) k += `<${attrs.limit}`;
+  if (attrs.low !== undefined) k += `>=${attrs.low}`;
   if (attrs.body !== undefined) k += `#${attrs.body.id}.${attrs.body.result.id}`;
   k += '(';
   for (let i = 0; i < args.length; i++) k += i === 0 ? `${args[i].id}` : `,${args[i].id}`;

@@ -65,6 +65,7 @@ export interface Attrs {
   readonly name?: string; // param, input, target
   readonly start?: number; // index, unindex, slice, pad (a flat, row-major offset)
   readonly limit?: number; // input: an integer input, each value in 0 .. limit - 1 (a token id)
+  readonly low?: number; // input: an integer input's smallest value when not 0 (a length input: 1, limit T + 1)
   readonly body?: Body; // scan, tsum: the step function (see Body)
 }
 

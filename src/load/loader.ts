@@ -46,6 +46,8 @@ export interface GeneratedModule<F extends Floats = Float64Array> {
     readonly ids?: Record<string, number>;
     /** Parameters with sparse gradients (embedding tables; present only when the model has some). */
     readonly sparse?: readonly string[];
+    /** Length inputs and their sequences' T (each an integer in 1 .. T; present only when the model has some). */
+    readonly lengths?: Record<string, number>;
   };
   readonly INPUT_SIZE: number;
   readonly TARGET_SIZE: number;

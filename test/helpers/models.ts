@@ -169,8 +169,9 @@ export function randomValue(rand: () => number, shape: readonly number[], low = 
   return Float64Array.from({ length: sizeOf(shape) }, () => uniform(rand, low, high));
 }
 
-export function randomValues(rand: () => number, shapes: Readonly<Record<string, readonly number[]>>, low = -1, high = 1, ids: Readonly<Record<string, number>> = {}): Record<string, number | Float64Array> {
+export function randomValues(rand: () => number, shapes: Readonly<Record<string, readonly number[]>>, low = -1, high = 1, ids: Readonly<Record<string, number>> = {}, lengths: Readonly<Record<string, number>> = {}): Record<string, number | Float64Array> {
   return Object.fromEntries(Object.entries(shapes).map(([k, s]) => {
+    if (Object.hasOwn(lengths, k)) return [k, 1 + Math.floor(rand() * lengths[k]!)]; // a length input: 1..T
     if (!Object.hasOwn(ids, k)) return [k, randomValue(rand, s, low, high)];
     const id = () => Math.floor(rand() * ids[k]!); // an integer input: random ids in range
     return [k, s.length === 0 ? id() : Float64Array.from({ length: s.reduce((a, b) => a * b, 1) }, id)];
