@@ -213,6 +213,32 @@ describe('cells with lengths = TF.js layers given the same mask', () => {
   }
 });
 
+describe('lengths with checkpointing', () => {
+  const model = (checkpoint?: number) => defineModel('lc', (m) => {
+    m.input('x', [7, 2]);
+    m.lengthInput('len', 'x');
+    m.target('y');
+    head(m, m.lstm('x', H, { name: 'cell', ...(checkpoint === undefined ? {} : { checkpoint }) }).last.h);
+  }, { seed: 9 });
+
+  it('an LSTM with lengths gives the same loss and gradient checkpointed (k = 1, 2, 3, 7) as not (1e-12), over a batch of lengths 1..7', () => {
+    const plain = compile(model());
+    const p = perturbed(plain, 4);
+    const rand = seeded(11);
+    const samples = [1, 7, 3, 5, 2].map((len) => ({ inputs: { x: Float64Array.from({ length: 14 }, () => 2 * rand() - 1), len }, targets: { y: rand() } }));
+    const rows = plain.packSamples(samples);
+    const want = plain.zeroParams();
+    const wantLoss = plain.gradientBatch(p, rows.X, rows.Y, rows.count, 0, want).loss;
+    for (const k of [1, 2, 3, 7]) {
+      const ck = compile(model(k));
+      const got = ck.zeroParams();
+      const loss = ck.gradientBatch(p, rows.X, rows.Y, rows.count, 0, got).loss;
+      expect(relativeError(loss, wantLoss), `loss, k = ${k}`).toBeLessThanOrEqual(1e-12);
+      expect(worst(got, want), `gradient, k = ${k}`).toBeLessThanOrEqual(1e-12);
+    }
+  });
+});
+
 describe('lengths in formulas', () => {
   const T = 6;
   const params = { cell_W: { shape: [H] }, cell_U: { shape: [H, H] }, cell_b: { shape: [H] }, v: { shape: [H] }, c: 0.1 };
