@@ -282,3 +282,22 @@ describe('graph: the cell once, with its recurrent edge', () => {
     expect(back).toEqual(['(h, c)[t] is (h, c)[t-1] of step t+1', 'dloss/d(h, c)[t-1] is dloss/d(h, c)[t] of step t-1']);
   });
 });
+
+describe('a recurrence with lengths', () => {
+  it('shows the step counter as a state of its own (steps), renders in LaTeX, and no stand-in name leaks', () => {
+    const m = defineModel('lens', (b) => {
+      b.input('x', [4, 2]);
+      b.lengthInput('len', 'x');
+      b.target('y');
+      const r = b.rnn('x', 3, 'tanh', { name: 'cell' });
+      b.def('yhat', b.sum(r.last.h));
+      b.loss('(yhat - y)^2');
+    }, { seed: 2 });
+    const f = gradientFormulas(m);
+    const text = formatFormulas(f);
+    expect(text).toMatch(/^steps\[t\] += steps\[t-1\] \+ 1$/m);
+    expect(text).toMatch(/^h\[t\] += select\(gt\(len, steps\[t-1\]\), /m);
+    expect(text).not.toMatch(/#(dloss|h|steps|x)\b/); // stand-in leaves ('#' names) never printed
+    for (const r of f.recurrences) for (const l of r.lines) katex.renderToString(l.tex, { throwOnError: true });
+  });
+});

@@ -126,7 +126,13 @@ export function recurrenceForms(ins: Inspected, labels: ReadonlyMap<Node, string
 function statesOf(scan: Node): RecurrenceState[] {
   const b = scan.attrs.body!;
   const C = b.carry!.shape[0];
-  const parts = b.states ?? [{ name: 'h', at: 0, size: C, scalar: false }];
+  const named = b.states ?? [{ name: 'h', at: 0, size: C, scalar: false }];
+  // A recurrence over sequences with lengths carries a step counter after its states
+  // (2-build/recurrent.ts): shown as a state of its own, `steps`.
+  const covered = named.reduce((s, p) => s + p.size, 0);
+  let extra = 'steps';
+  while (named.some((p) => p.name === extra)) extra += '_';
+  const parts = covered < C ? [...named, { name: extra, at: covered, size: C - covered, scalar: C - covered === 1 }] : named;
   return parts.map((p) => ({ name: p.name, shape: p.scalar ? mkShape() : mkShape(p.size), part: p }));
 }
 
@@ -236,7 +242,7 @@ function formOf(ins: Inspected, scan: Node, outer: ReadonlyMap<Node, string>, su
   labels.set(seq, seqLabel);
   const line = (name: string, node: Node, op: '=' | '+=' = '=', ls: ReadonlyMap<Node, string> = labels): RecurrenceLine => {
     const alias = ls.get(node); // a shared subexpression named above: by its name
-    if (alias !== undefined && alias !== name && node.args.length > 0) return { name, nameTex: texName(name), op, text: alias, tex: texName(alias), node };
+    if (alias !== undefined && alias !== name && (node.args.length > 0 || node.attrs.name?.startsWith('#'))) return { name, nameTex: texName(name), op, text: alias, tex: texName(alias), node };
     return { name, nameTex: texName(name), op, text: formula(node, ls, { maxLength: MAX_LENGTH }), tex: tex(node, ls, { maxLength: MAX_LENGTH }), node };
   };
   const counter = { k: 0 };
