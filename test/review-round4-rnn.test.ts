@@ -1,0 +1,100 @@
+/**
+ * Review, round 4 (recurrent features) by a hostile user: one test per defect found, each
+ * failing before its fix.
+ *
+ *   R1  `gradc grad` (and --tex, --json; the report) on any model with a length input (the
+ *       names example, m.rnn/m.lstm/m.gru with m.lengthInput) was an internal error (exit 2):
+ *       "index: index 4 is outside 1..3": the recurrence form split a carry of C + 1 (the
+ *       states and the step counter lengths add) as if it held the states only. The counter is
+ *       now a stand-in of its own, shown as `t-1` (h[t] = select(gt(len, t-1), ..., h[t-1])),
+ *       and `gradc explain` walks it with numbers that agree with the derived gradient.
+ *   R2  `gradc explain --at` on a checkpointed recurrence (checkpoint: 2) printed wrong numbers
+ *       and said so ("its step formula differs from the interpreter's value of the recurrence
+ *       by 0.159 (please report this)"): the k rows a checkpointed step reads were all taken
+ *       as its first row, and the x column showed row t instead of the row step t reads. Each
+ *       row is now a stand-in of its own (x[2(t-1)+1], x[2(t-1)+2]) read at its place.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCliFromRoot } from './helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gradc-review4-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const SRC = JSON.stringify(join(import.meta.dirname, '..', 'src', 'index.js'));
+
+/** A model file: cell over x [5 x 2] (with a length input when `lengths`), head v . h[T] + c. */
+function cellModel(name: string, cell: string, lengths: boolean): string {
+  const file = join(dir, `${name}.model.mts`);
+  writeFileSync(file, `import { defineModel } from ${SRC};
+export default defineModel('${name}', (m) => {
+  m.input('x', [5, 2]);
+  ${lengths ? "m.lengthInput('len', 'x');" : ''}
+  m.target('y');
+  const r = ${cell};
+  m.param('v', { shape: [3], init: { kind: 'uniform', low: -0.7, high: 0.7 } });
+  m.param('c', { init: 0.1 });
+  m.def('yhat', m.add(m.dot('v', r.last.h), 'c'));
+  m.loss('(yhat - y)^2');
+  m.output('yhat');
+}, { seed: 4 });
+`);
+  return file;
+}
+const X = '[0,0.42,0.45,0.07,-0.38,-0.48,-0.14,0.33,0.49,0.21]';
+
+describe('inspection of recurrences with lengths and checkpoints', () => {
+  it('R1: gradc grad / --tex / --json on models with a length input print the recurrence (exit 0), the counter as t-1', async () => {
+    const cells = {
+      elman: "m.rnn('x', 3, 'tanh', { name: 'cell' })",
+      lstm: "m.lstm('x', 3, { name: 'cell' })",
+      gru: "m.gru('x', 3, { name: 'cell' })",
+      lstmk: "m.lstm('x', 3, { name: 'cell', checkpoint: 2 })",
+    };
+    for (const [name, cell] of Object.entries(cells)) {
+      const file = cellModel(`${name}len`, cell, true);
+      const r = await runCliFromRoot('grad', file);
+      expect(r.err, name).toBe('');
+      expect(r.code, name).toBe(0);
+      expect(r.out).toMatch(/# recurrence h, c|# recurrence h/);
+      expect(r.out).toMatch(/h(_\d)?\[t\] += select\(gt\(len, t-1\), /);
+      expect((await runCliFromRoot('grad', file, '--tex')).code, `${name} --tex`).toBe(0);
+      const j = await runCliFromRoot('grad', file, '--json');
+      expect(j.code, `${name} --json`).toBe(0);
+      expect(JSON.parse(j.out)).toBeTruthy();
+    }
+    const names = await runCliFromRoot('grad', 'examples/names.model.ts');
+    expect(names.err).toBe('');
+    expect(names.code).toBe(0);
+  });
+
+  it('R1: gradc explain --at with lengths: the states stay after len, the numbers agree with the derived gradient', async () => {
+    for (const [name, cell] of [['elman', "m.rnn('x', 3, 'tanh', { name: 'cell' })"], ['lstm', "m.lstm('x', 3, { name: 'cell' })"]]) {
+      const file = cellModel(`${name}ex`, cell, true);
+      const r = await runCliFromRoot('explain', file, '--at', `x=${X},len=2,y=0.5`, '--steps', '5');
+      expect(r.err, name).toBe('');
+      expect(r.code, name).toBe(0);
+      expect(r.out).not.toMatch(/please report/);
+      // Steps 2..5 keep h[2] (frozen past the length).
+      const table = r.out.split('\n  step  x[t]')[1].split('\n\n')[0].split('\n');
+      const rows = table.filter((l) => /^ {2}[2-5] /.test(l)).map((l) => l.replace(/^ {2}\d +\[[^\]]*\] +/, ''));
+      expect(rows.length).toBe(4);
+      expect(new Set(rows).size).toBe(1);
+    }
+  });
+
+  it('R2: gradc explain --at on a checkpointed recurrence: no disagreement, the rows a step reads', async () => {
+    for (const lengths of [false, true]) {
+      const file = cellModel(`ck${lengths ? 'len' : ''}`, "m.lstm('x', 3, { name: 'cell', checkpoint: 2 })", lengths);
+      const r = await runCliFromRoot('explain', file, '--at', `x=${X},${lengths ? 'len=3,' : ''}y=0.5`, '--steps', '3');
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.out).not.toMatch(/please report/);
+      expect(r.out).toMatch(/matmul\(x\[2\(t-1\)\+1\], cell_W\)/);
+      expect(r.out).toMatch(/matmul\(x\[2\(t-1\)\+2\], cell_W\)/);
+      // Step 2 of the checkpointed scan reads rows 3 and 4: its x column shows row 3.
+      expect(r.out).toMatch(/\n {2}2 +\[-0\.38, -0\.48\]/);
+    }
+  });
+});
