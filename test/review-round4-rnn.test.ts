@@ -13,6 +13,12 @@
  *       by 0.159 (please report this)"): the k rows a checkpointed step reads were all taken
  *       as its first row, and the x column showed row t instead of the row step t reads. Each
  *       row is now a stand-in of its own (x[2(t-1)+1], x[2(t-1)+2]) read at its place.
+ *   R3  A bad length (0, 1.5, -0, T + 1) or token id in a data file given to `gradc train`,
+ *       `evaluate` or `predict` was reported by the module after reading, as "fitRows: row 2,
+ *       input 'len' must be an integer length in 1..3, got 0" (0-based row of the whole
+ *       file, no file or line; "sample 2" of a JSON file was "row 1"), and only once
+ *       training started. The readers now check integer fields as they read them: the
+ *       GradcError names the file, line and column (CSV) or sample (JSON), before training.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,5 +102,53 @@ describe('inspection of recurrences with lengths and checkpoints', () => {
       // Step 2 of the checkpointed scan reads rows 3 and 4: its x column shows row 3.
       expect(r.out).toMatch(/\n {2}2 +\[-0\.38, -0\.48\]/);
     }
+  });
+});
+
+describe('lengths and ids in data files', () => {
+  const model = () => {
+    const file = join(dir, 'trainlen.model.mts');
+    writeFileSync(file, `import { defineModel } from ${SRC};
+export default defineModel('tl', (m) => {
+  m.input('x', [3, 2]);
+  m.lengthInput('len', 'x');
+  m.target('y');
+  const r = m.rnn('x', 3, 'tanh');
+  m.param('v', { shape: [3], init: 0.2 });
+  m.def('yhat', m.dot('v', r.last.h));
+  m.loss('(yhat - y)^2');
+  m.output('yhat');
+});
+`);
+    return file;
+  };
+  const csv = (len: string) => `x_1,x_2,x_3,x_4,x_5,x_6,len,y\n0.1,0.2,0.3,0.4,0.5,0.6,2,1\n0.1,0.2,0.3,0.4,0.5,0.6,3,0\n0.3,0.2,0.1,0.4,0.5,0.6,${len},1\n`;
+
+  it('R3: a bad length in a CSV file is a GradcError at its file, line and column, for train, evaluate and predict', async () => {
+    const m = model();
+    const good = join(dir, 'good.csv');
+    writeFileSync(good, csv('1'));
+    expect((await runCliFromRoot('train', m, '--data', good, '--epochs', '1')).code).toBe(0);
+    const params = join(dir, 'p.json');
+    expect((await runCliFromRoot('train', m, '--data', good, '--epochs', '1', '--out', params)).code).toBe(0);
+    for (const [len, shown] of [['0', '0'], ['1.5', '1.5'], ['-0', '-0'], ['4', '4']]) {
+      const bad = join(dir, `bad${len}.csv`);
+      writeFileSync(bad, csv(len));
+      for (const argv of [['train', m, '--data', bad, '--epochs', '1'], ['evaluate', m, '--params', params, '--data', bad], ['predict', m, '--params', params, '--data', bad]]) {
+        const r = await runCliFromRoot(...argv);
+        expect(r.code, `${argv[0]} ${len}`).toBe(1);
+        expect(r.err).toContain(`${bad}:4:7: column 'len' must be an integer length in 1..3, got ${shown}`);
+        expect(r.err).not.toMatch(/training tl/); // refused before training starts
+      }
+    }
+  });
+
+  it('R3: a bad length in a JSON file names the sample and its line', async () => {
+    const m = model();
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '[{"x":[[0.1,0.2],[0.3,0.4],[0.5,0.6]],"len":2,"y":1},\n{"x":[[0.1,0.2],[0.3,0.4],[0.5,0.6]],"len":0,"y":1}]');
+    const r = await runCliFromRoot('train', m, '--data', bad, '--epochs', '1');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${bad}:2: sample 2 input 'len' must be an integer length in 1..3, got 0`);
   });
 });
