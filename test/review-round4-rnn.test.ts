@@ -19,12 +19,25 @@
  *       file, no file or line; "sample 2" of a JSON file was "row 1"), and only once
  *       training started. The readers now check integer fields as they read them: the
  *       GradcError names the file, line and column (CSV) or sample (JSON), before training.
+ *   R4  `m.lengthInput('len', 'w')` with w a parameter (or a computed value) was taken silently:
+ *       a length must measure an input sequence (README: the sequence must be data); now a
+ *       GradcError naming what it got.
+ *   R5  `m.row(X, -1)` said "index 0 is outside 1..4" (1-based, for a 0-based API),
+ *       `m.row(X, '1')` "index 11 is outside 1..4" (the string concatenated), `m.rows(X, 2, 1)`
+ *       "range 3:1": now one message with the 0-based range and the value as given.
+ *   R6  `m.pool(x, 'mean', { lenght: 3 })` (a typo) or `{ ids }` without padding said "expected a
+ *       formula string, a number or an expression, got undefined": now a GradcError naming the
+ *       two mask forms and the keys given.
+ *   R7  A step reading a shifted row (`h[t] = tanh(W * x[t+1] + U * h[t-1])`, x[t-1], x[2*t]) said
+ *       "the recurrence of h reads no sequence (write x[t] ...)", though it reads x: now the
+ *       message quotes the read and says a step reads x[t] only.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCliFromRoot } from './helpers/cli.js';
+import { compile, defineModel, GradcError, type ModelBuilder } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gradc-review4-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -150,5 +163,74 @@ export default defineModel('tl', (m) => {
     const r = await runCliFromRoot('train', m, '--data', bad, '--epochs', '1');
     expect(r.code).toBe(1);
     expect(r.err).toContain(`${bad}:2: sample 2 input 'len' must be an integer length in 1..3, got 0`);
+  });
+});
+
+function thrown(f: () => unknown): Error {
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('builder misuse around sequences', () => {
+  const model = (body: (m: ModelBuilder) => void) => () => compile(defineModel('b', (m) => { body(m); m.target('y'); m.param('w', { init: 0.5 }); m.loss('(w - y)^2'); }));
+
+  it('R4: a length input of a parameter or a computed value is a GradcError', () => {
+    const e = thrown(model((m) => { m.param('P', { shape: [3] }); m.lengthInput('len', 'P'); }));
+    expect(e).toBeInstanceOf(GradcError);
+    expect(e.message).toMatch(/length input 'len': its sequence must be an input of the model .*, got the parameter 'P'/);
+    const c = thrown(model((m) => { m.input('x', 3); m.lengthInput('len', m.mul(2, 'x')); }));
+    expect(c).toBeInstanceOf(GradcError);
+    expect(c.message).toMatch(/got a computed value/);
+    const l = thrown(model((m) => { m.input('x', 3); const len = m.lengthInput('len', 'x'); m.lengthInput('len2', len); }));
+    expect(l.message).toMatch(/length input 'len2'/);
+  });
+
+  it('R5: m.row / m.rows out of range, fractional or a string: the 0-based range and the value given', () => {
+    for (const [f, text] of [
+      [(m: ModelBuilder) => m.row('X', -1), /m\.row\(\.\.\.\): i is a 0-based row, an integer in 0\.\.3 for shape \[4x3\], got -1/],
+      [(m: ModelBuilder) => m.row('X', 4), /i is a 0-based row, an integer in 0\.\.3 .*got 4/],
+      [(m: ModelBuilder) => m.row('X', 1.5), /got 1\.5/],
+      [(m: ModelBuilder) => m.row('X', '1' as never), /got "1"|got the string "1"|got '1'/],
+      [(m: ModelBuilder) => m.rows('X', 2, 1), /from must be less than to .*got 2 and 1/],
+      [(m: ModelBuilder) => m.rows('X', 0, 5), /to is a 0-based row, an integer in 0\.\.4 .*got 5/],
+    ] as const) {
+      const e = thrown(model((m) => { m.input('X', [4, 3]); m.def('z', m.sum(f(m))); }));
+      expect(e).toBeInstanceOf(GradcError);
+      expect(e.message).toMatch(text);
+    }
+  });
+
+  it('R6: a pool mask that is neither { ids, padding } nor { length } is a GradcError naming its keys', () => {
+    const pool = (mask: unknown) => model((m) => {
+      const tok = m.intInput('tok', [3], 5);
+      m.param('E', { shape: [5, 2] });
+      m.def('h', m.pool(m.lookup('E', tok), 'mean', mask as never));
+    });
+    const e = thrown(pool({ lenght: 3 }));
+    expect(e).toBeInstanceOf(GradcError);
+    expect(e.message).toMatch(/pool\(x, mode, mask\): mask is \{ ids, padding \} or \{ length \}, got \{ lenght \}/);
+    expect(thrown(pool({ ids: 'tok' })).message).toMatch(/got \{ ids \}/);
+    expect(() => pool({ ids: 'tok', padding: 0 })()).not.toThrow();
+  });
+});
+
+describe('formulas', () => {
+  it('R7: a step reading x[t+1], x[t-1] or x[2*t] is told it reads the row of step t only, quoting the read', () => {
+    for (const [read, shown] of [['x[t+1]', 'x[t + 1]'], ['x[t-1]', 'x[t - 1]'], ['x[2*t]', 'x[2 * t]']]) {
+      const e = thrown(() => compile(defineModel('s', (m) => {
+        m.input('x', [3, 2]);
+        m.target('y');
+        m.param('W', { shape: [2, 2] });
+        m.param('U', { shape: [2, 2] });
+        m.param('v', { shape: [2] });
+        m.formulas(`h[0] = 0\nh[t] = tanh(W * ${read} + U * h[t-1])\nloss = (dot(v, h[T]) - y)^2`);
+      })));
+      expect(e).toBeInstanceOf(GradcError);
+      expect(e.message).toContain(`:2:1: the step of h reads '${shown}': a step reads its sequence as x[t] only`);
+    }
   });
 });
