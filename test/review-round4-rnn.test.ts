@@ -31,6 +31,8 @@
  *   R7  A step reading a shifted row (`h[t] = tanh(W * x[t+1] + U * h[t-1])`, x[t-1], x[2*t]) said
  *       "the recurrence of h reads no sequence (write x[t] ...)", though it reads x: now the
  *       message quotes the read and says a step reads x[t] only.
+ *   R8  `dot(v, h[4])` with T = 3 (or h[1.5]) said "step 4 is outside 0..3" with no line or
+ *       column (the builder's location): now located at the read, quoting it.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -231,6 +233,22 @@ describe('formulas', () => {
       })));
       expect(e).toBeInstanceOf(GradcError);
       expect(e.message).toContain(`:2:1: the step of h reads '${shown}': a step reads its sequence as x[t] only`);
+    }
+  });
+});
+
+describe('formulas: states at a step', () => {
+  it('R8: h[k] past T or not an integer is located at the read', () => {
+    for (const [k, shown] of [['4', 'step 4 is outside 0..3'], ['1.5', 'step 1.5 is outside 0..3']]) {
+      const e = thrown(() => compile(defineModel('s', (m) => {
+        m.input('x', [3, 2]);
+        m.target('y');
+        m.param('W', { shape: [2, 2] });
+        m.param('v', { shape: [2] });
+        m.formulas(`h[0] = 0\nh[t] = tanh(W * x[t] + h[t-1])\nloss = (dot(v, h[${k}]) - y)^2`);
+      })));
+      expect(e).toBeInstanceOf(GradcError);
+      expect(e.message).toContain(`:3:16: 'h[${k}]': ${shown}`);
     }
   });
 });
