@@ -270,7 +270,7 @@ export default defineModel('emb', (m) => {
     writeFileSync(bad, 'tokens_1,tokens_2,tokens_3,y\n1,2,3,0.5\n4,5,12,1\n');
     const r = await runCliFromRoot('train', model, '--data', bad, '--epochs', '1');
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/row 1, input 'tokens' position 2 must be an integer id in 0\.\.9, got 12/);
+    expect(r.err).toMatch(/bad\.csv:3:3: column 'tokens_3' must be an integer id in 0\.\.9, got 12/); // checked as read (review round 4, R3)
   });
 });
 

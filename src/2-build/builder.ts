@@ -158,6 +158,7 @@ export class ModelBuilder {
   lengthInput(name: string, of: Expr): Node {
     const seq = this.expr(of);
     if (seq.shape.length === 0) throw new GradcError(`length input '${name}': its sequence must be a [T x V] matrix or a vector of T numbers, got shape ${showShape(seq.shape)}`, this.where({ symbol: name }));
+    if (seq.op !== 'input' || seq.attrs.low !== undefined) throw new GradcError(`length input '${name}': its sequence must be an input of the model (a [T x V] matrix or T numbers), got ${seq.op === 'param' ? `the parameter '${seq.attrs.name}'` : seq.op === 'target' ? `the target '${seq.attrs.name}'` : seq.op === 'input' ? `the length input '${seq.attrs.name}'` : 'a computed value'}`, this.where({ symbol: name }));
     if (this.lengthsOf.has(seq)) throw new GradcError(`length input '${name}': the sequence already has the length input '${this.lengthsOf.get(seq)!.attrs.name}'`, this.where({ symbol: name }));
     this.claim(name, 'input');
     const node = lengthLeaf(name, seq.shape[0]);
@@ -388,9 +389,28 @@ export class ModelBuilder {
     return this.shaped(`call('${fn}', ...)`, () => info.build(nodes), fn);
   };
   /** Row `i` of a matrix, or element `i` of a vector (0-based; in formulas `X[i]` is 1-based). */
-  row = (x: Expr, i: number): Node => this.shaped('row(...)', () => rowOf(this.expr(x), i));
+  row = (x: Expr, i: number): Node => {
+    const xn = this.expr(x);
+    this.zeroBased('row', xn, [['i', i, 0]]);
+    return this.shaped('row(...)', () => rowOf(xn, i));
+  };
   /** Rows `from` .. `to - 1` of a matrix, or those elements of a vector (0-based, `to` exclusive; in formulas `X[a:b]`, 1-based and inclusive). */
-  rows = (x: Expr, from: number, to: number): Node => this.shaped('rows(...)', () => rangeOf(this.expr(x), from, to));
+  rows = (x: Expr, from: number, to: number): Node => {
+    const xn = this.expr(x);
+    this.zeroBased('rows', xn, [['from', from, 0], ['to', to, 1]]);
+    if (from >= to) throw new GradcError(`m.rows(x, from, to): from must be less than to (rows from .. to - 1, 0-based), got ${from} and ${to}`, this.where({ symbol: 'rows' }));
+    return this.shaped('rows(...)', () => rangeOf(xn, from, to));
+  };
+  /** m.row / m.rows arguments: 0-based integers within the rows of `x` (`to` may be one past the last). */
+  private zeroBased(fn: string, x: Node, args: readonly (readonly [string, unknown, number])[]): void {
+    if (x.shape.length === 0) return; // rowOf / rangeOf say a scalar cannot be indexed
+    const n = x.shape[0];
+    for (const [name, v, past] of args) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > n - 1 + past) {
+        throw new GradcError(`m.${fn}(...): ${name} is a 0-based row, an integer in 0..${n - 1 + past} for shape ${showShape(x.shape)}, got ${describe(v)}`, this.where({ symbol: fn }));
+      }
+    }
+  }
   /** Rows of parameter matrix `table` picked by integer input `ids` (an embedding lookup; in formulas `E[ids]`). */
   lookup = (table: Expr, ids: Expr): Node => this.shaped('lookup(...)', () => lookup(this.expr(table), this.expr(ids)));
   /**
@@ -400,6 +420,10 @@ export class ModelBuilder {
   pool = (x: Expr, mode: 'sum' | 'mean', mask: { readonly ids: Expr; readonly padding: number } | { readonly length: Expr } | undefined = undefined): Node =>
     this.shaped('pool(...)', () => {
       const xn = this.expr(x);
+      if (mask !== undefined) {
+        const keys = typeof mask === 'object' && mask !== null ? Object.keys(mask).sort().join(',') : '';
+        if (keys !== 'ids,padding' && keys !== 'length') throw new GradcError(`pool(x, mode, mask): mask is { ids, padding } or { length }, got ${typeof mask === 'object' && mask !== null ? `{ ${Object.keys(mask).map((k) => k.slice(0, 40)).join(', ')} }` : describe(mask)}`, this.where({ symbol: 'pool' }));
+      }
       const m = mask === undefined ? undefined : 'ids' in mask ? padMask(this.expr(mask.ids), mask.padding) : lengthMask(this.expr(mask.length), xn.shape[0] ?? 1);
       if (mode !== 'sum' && mode !== 'mean') throw new ShapeError(`pool mode must be 'sum' or 'mean', got ${describe(mode)}`);
       return poolRows(xn, mode, m);

@@ -201,7 +201,13 @@ function functionNode(n: M, args: Node[], { fail, shaped }: Scope): Node {
 function accessorNode(n: M, args: Node[], { ctx, fail, shaped }: Scope): Node {
   const dims: M[] = n.index.dimensions;
   if (ctx.access && n.object.type === 'SymbolNode' && dims.length === 1) {
-    const found = ctx.access(n.object.name, dims[0]);
+    let found: Node | undefined;
+    try {
+      found = ctx.access(n.object.name, dims[0]);
+    } catch (e) { // a state at a step the recurrence does not have (h[4] of T = 3, h[1.5]): located here
+      if (e instanceof GradcError) return fail(`'${clip(n.toString())}': ${e.message.replace(/^[^:]*: /, '')}`, n, n.object.name);
+      throw e;
+    }
     if (found) return found;
   }
   const name: string | undefined = n.object.name;

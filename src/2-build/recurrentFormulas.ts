@@ -58,12 +58,29 @@ function sequencesRead(expr: Any, states: ReadonlySet<string>): string[] {
   return out;
 }
 
+/** The first `name[...]` in `expr` (not a state) whose index mentions t other than as `t` itself (`x[t+1]`, `x[2*t]`), as written. */
+function shiftedRead(expr: Any, states: ReadonlySet<string>): string | undefined {
+  const stack: Any[] = [expr];
+  while (stack.length) {
+    const n = stack.pop()!;
+    n.forEach((c: Any) => stack.push(c));
+    if (n.type !== 'AccessorNode' || n.object.type !== 'SymbolNode' || states.has(n.object.name) || n.index.dimensions.length !== 1) continue;
+    const d = n.index.dimensions[0];
+    let mentions = false;
+    d.traverse((c: Any) => { if (c.type === 'SymbolNode' && c.name === 't') mentions = true; });
+    if (mentions && !isStep(d)) return n.toString();
+  }
+  return undefined;
+}
+
 /** The recurrence of `group`'s lines; returns it with its state names. */
 export function defineRecurrence(group: readonly StateLines[], s: FormulaScope, options: ScanOptions = {}): Recurrence<string> {
   const states = new Set(group.map((g) => g.name));
   const seqNames = [...new Set(group.flatMap((g) => sequencesRead(g.step.expr, states)))];
   const first = group[0].step;
   if (seqNames.length !== 1) {
+    const shifted = seqNames.length === 0 ? group.map((g) => shiftedRead(g.step.expr, states)).find((r) => r !== undefined) : undefined;
+    if (shifted !== undefined) throw new GradcError(`the step of ${[...states].join(', ')} reads '${shifted}': a step reads its sequence as x[t] only, the row of step t (for another row, shift the input: give the recurrence a sequence whose row t is the one you want)`, s.at(first));
     throw new GradcError(seqNames.length === 0 ? `the recurrence of ${[...states].join(', ')} reads no sequence (write x[t] for the row of an input x at step t)` : `a recurrence reads one sequence, this one reads ${seqNames.join(', ')}`, s.at(first));
   }
   const seq = s.resolve(seqNames[0]);

@@ -50,11 +50,23 @@ export function quote(text: string): string {
  * or matrix; a number or a one-element array for size 1) into `into` at `at`.
  * Returns undefined when done, or the problem.
  */
+/**
+ * Why `v` cannot be a value of integer field `field` (token ids 0..ids-1, a length 1..T),
+ * or undefined (also for a field that is not an integer one): checked as the data is read,
+ * so the message can name the file, line and column.
+ */
+export function integerProblem(field: Field, v: number): string | undefined {
+  if (field.ids === undefined) return undefined;
+  const low = field.low ?? 0, high = field.ids - 1;
+  if (Number.isInteger(v) && v >= low && v <= high) return undefined;
+  return `must be an integer ${field.low === undefined ? 'id' : 'length'} in ${low}..${high}, got ${Object.is(v, -0) ? '-0' : v}`;
+}
+
 export function valuesInto(value: unknown, field: Field, into: Float64Array, at: number): string | undefined {
   if (typeof value === 'number') {
     if (field.size !== 1) return `is a number, but ${field.name} has shape ${shapeText(field.shape)}: give an array of ${field.size} numbers`;
     into[at] = value; // JSON numbers are finite (JSON.parse turns 1e999 into Infinity: caught below)
-    return Number.isFinite(value) ? undefined : `${value} is not a finite number`;
+    return Number.isFinite(value) ? integerProblem(field, value) : `${value} is not a finite number`;
   }
   if (!Array.isArray(value)) return `is ${describe(value)}, not ${field.size === 1 ? 'a number' : `an array of ${field.size} numbers`}`;
   const nested = field.shape.length > 1 && Array.isArray(value[0]);
@@ -64,6 +76,8 @@ export function valuesInto(value: unknown, field: Field, into: Float64Array, at:
   for (let k = 0; k < flat.length; k++) {
     const v = flat[k];
     if (typeof v !== 'number' || !Number.isFinite(v)) return `has ${describe(v)} as element ${k + 1}, not a finite number`;
+    const bad = integerProblem(field, v);
+    if (bad !== undefined) return `element ${k + 1} ${bad}`;
     into[at + k] = v;
   }
   return undefined;

@@ -41,6 +41,8 @@ export interface ColumnPlan {
   readonly arrayOf: readonly (Field | undefined)[];
   /** Per column: the field and element (1-based; 0 for a whole field) it feeds, for messages. */
   readonly feeds: readonly (string | undefined)[];
+  /** Per column: the integer field (token ids, a length) it feeds, whose values are checked as read. */
+  readonly integer: readonly (Field | undefined)[];
 }
 
 /**
@@ -104,6 +106,7 @@ export function planColumns(headerCells: readonly string[], layout: RowLayout, c
   const offset = new Int32Array(width);
   const arrayOf: (Field | undefined)[] = new Array(width).fill(undefined);
   const feeds: (string | undefined)[] = new Array(width).fill(undefined);
+  const integer: (Field | undefined)[] = new Array(width).fill(undefined);
   const take = (j: number, to: 1 | 2, at: number, what: string, array?: Field): void => {
     if (feeds[j] !== undefined) fail(`column '${header[j]}' would be read for both ${feeds[j]} and ${what}; map one of them to another column with --columns`, j, header[j]);
     into[j] = to;
@@ -117,6 +120,7 @@ export function planColumns(headerCells: readonly string[], layout: RowLayout, c
     const whole = index.get(base);
     if (whole !== undefined) {
       take(whole, to, field.offset, `${kind} '${field.name}'`, field.shape.length ? field : undefined);
+      if (field.ids !== undefined) integer[whole] = field;
       continue;
     }
     if (field.shape.length) {
@@ -130,7 +134,10 @@ export function planColumns(headerCells: readonly string[], layout: RowLayout, c
         for (let k = 1; k <= field.size; k++) {
           const j = index.get(`${base}${sep}${k}`);
           if (j === undefined) missing.push(`${base}${sep}${k}`);
-          else take(j, to, field.offset + k - 1, `${kind} '${field.name}' element ${k}`);
+          else {
+            take(j, to, field.offset + k - 1, `${kind} '${field.name}' element ${k}`);
+            if (field.ids !== undefined) integer[j] = field;
+          }
         }
         if (missing.length) fail(`${kind} '${field.name}' (shape ${shapeText(field.shape)}) needs columns ${base}${sep}1 .. ${base}${sep}${field.size}; missing ${list(missing, 8)}`, undefined, field.name);
         continue;
@@ -151,7 +158,7 @@ export function planColumns(headerCells: readonly string[], layout: RowLayout, c
       field.name,
     );
   }
-  return { width, header, into, offset, arrayOf, feeds };
+  return { width, header, into, offset, arrayOf, feeds, integer };
 }
 
 /** `a, b, c` or `a, b, ..., z (40 in all)` when longer than `max`. */

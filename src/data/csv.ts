@@ -18,7 +18,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CsvError, parse } from 'csv-parse';
 import { GradcError } from '../errors.js';
-import { numberProblem, parseNumber, quote, valuesInto } from './cells.js';
+import { integerProblem, numberProblem, parseNumber, quote, valuesInto } from './cells.js';
 import { planColumns, type ColumnMap, type ColumnPlan } from './columns.js';
 import type { RowLayout } from './layout.js';
 import { RowBuffer } from './rowBuffer.js';
@@ -65,6 +65,9 @@ export async function csvRows(input: Readable, file: string, layout: RowLayout, 
       if (field === undefined) {
         const n = parseNumber(cell);
         if (n !== n) fail(`column '${p.header[j]}' ${numberProblem(cell)}`, j);
+        const int = p.integer[j];
+        const bad = int && integerProblem(int, n);
+        if (bad) fail(`column '${p.header[j]}' ${bad}`, j);
         block[at] = n;
       } else {
         const problem = arrayCellInto(cell, field, block, at);
@@ -101,7 +104,7 @@ function arrayCellInto(cell: string, field: Parameters<typeof valuesInto>[1], in
       const n = parseNumber(text);
       if (n === n) {
         into[at] = n;
-        return undefined;
+        return integerProblem(field, n);
       }
       return numberProblem(cell);
     }

@@ -19,6 +19,8 @@ export interface Field {
   readonly size: number;
   /** An integer input: its ids are 0 .. ids - 1 (never scaled); a length input's ids are T + 1 (its values 1 .. T). */
   readonly ids?: number;
+  /** A length input: its least value, 1 (token ids start at 0). */
+  readonly low?: number;
 }
 
 /** Where every input and target sits in the flat X and Y rows. */
@@ -59,7 +61,7 @@ export interface ModuleShapes {
  */
 export function rowLayout(shapes: ModuleShapes, sizes?: { readonly INPUT_SIZE: number; readonly TARGET_SIZE: number }): RowLayout {
   const lengthIds = Object.fromEntries(Object.entries(shapes.lengths ?? {}).map(([k, T]) => [k, T + 1])); // 1..T within ids 0..T
-  const inputs = fields(shapes.inputs, { ...shapes.ids, ...lengthIds });
+  const inputs = fields(shapes.inputs, { ...shapes.ids, ...lengthIds }, new Set(Object.keys(lengthIds)));
   const targets = fields(shapes.targets);
   const layout: RowLayout = { inputs, targets, inputSize: total(inputs), targetSize: total(targets) };
   if (sizes && (sizes.INPUT_SIZE !== layout.inputSize || sizes.TARGET_SIZE !== layout.targetSize)) {
@@ -68,7 +70,7 @@ export function rowLayout(shapes: ModuleShapes, sizes?: { readonly INPUT_SIZE: n
   return layout;
 }
 
-function fields(shapes: Readonly<Record<string, readonly number[]>>, ids?: Readonly<Record<string, number>>): Field[] {
+function fields(shapes: Readonly<Record<string, readonly number[]>>, ids?: Readonly<Record<string, number>>, lengths?: ReadonlySet<string>): Field[] {
   const out: Field[] = [];
   let offset = 0;
   for (const name of Object.keys(shapes)) {
@@ -76,7 +78,7 @@ function fields(shapes: Readonly<Record<string, readonly number[]>>, ids?: Reado
     if (!shape.every((d) => Number.isInteger(d) && d > 0)) throw new GradcError(`field '${name}' has a bad shape [${shape.join('x')}]`, { symbol: name });
     const size = shape.reduce((a, b) => a * b, 1);
     const limit = ids && Object.prototype.hasOwnProperty.call(ids, name) ? ids[name] : undefined;
-    out.push(limit === undefined ? { name, shape, offset, size } : { name, shape, offset, size, ids: limit });
+    out.push(limit === undefined ? { name, shape, offset, size } : lengths?.has(name) ? { name, shape, offset, size, ids: limit, low: 1 } : { name, shape, offset, size, ids: limit });
     offset += size;
   }
   return out;

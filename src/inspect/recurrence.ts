@@ -27,7 +27,7 @@
  */
 import { constant, input as leaf, make, row } from '../ir/build.js';
 import { type Node, withGraph } from '../ir/node.js';
-import type { StatePart } from '../ir/ops.js';
+import { rowRead, type StatePart } from '../ir/ops.js';
 import { formula } from '../ir/print.js';
 import { substitute } from '../ir/scan.js';
 import { type Shape, shape as mkShape } from '../ir/shape.js';
@@ -94,7 +94,17 @@ interface Stand {
   readonly cot: readonly Node[];
   readonly seq: Node;
   readonly seqArg: Node;
+  /**
+   * Every row the step reads, one stand-in per sequence slot of the body (a checkpointed
+   * recurrence's step reads k rows: x[k(t-1)+1] .. x[kt]); `seq` is the first.
+   */
+  readonly seqs: readonly Node[];
   readonly shift: number;
+  /**
+   * The step counter a recurrence with lengths carries after its states (2-build/recurrent.ts:
+   * its value before step t is the row step t reads), shown as `t-1`; null without lengths.
+   */
+  readonly counter: Node | null;
   /** Per state: dloss/dstate[t-1] over the stand-ins (without direct terms). */
   readonly back: readonly Node[];
 }
@@ -151,7 +161,7 @@ function piece(e: Node, p: StatePart, states: readonly RecurrenceState[]): Node 
     if (s === p.at && p.scalar) return e.args[0];
     if (s < p.at || s >= p.at + p.size) return null;
   }
-  if (e.op === 'concat' && e.args.length === states.length) return e.args[states.findIndex((x) => x.part === p)];
+  if (e.op === 'concat' && (e.args.length === states.length || e.args.length === states.length + 1)) return e.args[states.findIndex((x) => x.part === p)];
   if (e.op === 'add') {
     const [a, b] = e.args.map((x) => piece(x, p, states));
     return a && b ? make('add', [a, b]) : a ?? b;
@@ -212,22 +222,33 @@ function formOf(ins: Inspected, scan: Node, outer: ReadonlyMap<Node, string>, su
   const seqName = model.labels.get(seqArg) ?? 'x';
   const shift = b.shifts[0];
   const seqLabel = stateAt(seqName, shift === 0 ? 't' : `t${shift > 0 ? '+' : ''}${shift}`);
-  const seq = leaf(standName(seqLabel), b.seqs[0].shape);
+  // A checkpointed step reads rows (t-1)k + shift + 1 .. (t-1)k + shift + k (1-based): one stand-in each.
+  const rowLabel = (i: number): string => {
+    const stride = b.strides?.[i] ?? 1, sh = b.shifts[i];
+    if (stride === 1) return i === 0 ? seqLabel : stateAt(model.labels.get(scan.args[1 + i]) ?? 'x', sh === 0 ? 't' : `t${sh > 0 ? '+' : ''}${sh}`);
+    return stateAt(model.labels.get(scan.args[1 + i]) ?? 'x', `${stride}(t-1)+${sh + 1}`);
+  };
+  const seqs = b.seqs.map((sl, i) => leaf(standName(rowLabel(i)), sl.shape));
+  const seq = seqs[0];
+  // With lengths, the carry ends with a step counter after the states (c[t-1] = t-1).
+  const width = states.reduce((w, s) => w + s.part.size, 0);
+  const stepCounter = b.carry!.shape[0] > width ? leaf(standName('t-1'), mkShape()) : null;
 
   // The step over the stand-ins: the carry's pieces are the state stand-ins, the constants the scan's own arguments.
   const map = new Map<Node, Node>();
   const carry = b.carry!;
-  if (states.length === 1 && !states[0].part.scalar) map.set(carry, prev[0]);
+  if (states.length === 1 && !states[0].part.scalar && stepCounter === null) map.set(carry, prev[0]);
   else {
     // The step reads each state as a slice (an index, for a scalar) of the carry: found by walking the body.
     for (const n of topoOrder([b.result])) {
       if (n.args[0] !== carry || (n.op !== 'slice' && n.op !== 'index')) continue;
       const i = states.findIndex((s) => s.part.at === n.attrs.start && (n.op === 'index' ? s.part.scalar : !s.part.scalar && s.part.size === n.shape[0]));
       if (i >= 0) map.set(n, prev[i]);
+      else if (stepCounter !== null && n.op === 'index' && n.attrs.start === width) map.set(n, stepCounter);
     }
-    map.set(carry, make('concat', prev));
+    map.set(carry, make('concat', stepCounter === null ? prev : [...prev, stepCounter]));
   }
-  b.seqs.forEach((sl) => map.set(sl, seq));
+  b.seqs.forEach((sl, i) => map.set(sl, seqs[i]));
   b.consts.forEach((sl, j) => map.set(sl, constArgs[j]));
   const [result] = substitute([b.result], map);
   const next = simplifyExpressions(states.map((s) => piece(result, s.part, states) ?? constant(0, s.shape))) as Node[];
@@ -239,7 +260,8 @@ function formOf(ins: Inspected, scan: Node, outer: ReadonlyMap<Node, string>, su
     labels.set(cot[i], adjointLabel(stateAt(nm(s), 't')));
     if (!labels.has(next[i])) labels.set(next[i], stateAt(nm(s), 't'));
   });
-  labels.set(seq, seqLabel);
+  seqs.forEach((sq, i) => labels.set(sq, rowLabel(i)));
+  if (stepCounter !== null) labels.set(stepCounter, 't-1');
   const line = (name: string, node: Node, op: '=' | '+=' = '=', ls: ReadonlyMap<Node, string> = labels): RecurrenceLine => {
     const alias = ls.get(node); // a shared subexpression named above: by its name
     if (alias !== undefined && alias !== name && (node.args.length > 0 || node.attrs.name?.startsWith('#'))) return { name, nameTex: texName(name), op, text: alias, tex: texName(alias), node };
@@ -304,7 +326,7 @@ function formOf(ins: Inspected, scan: Node, outer: ReadonlyMap<Node, string>, su
     scan,
     title: states.map(nm).join(', '),
     states,
-    sequence: seqLabel,
+    sequence: rowLabel(0),
     steps: T,
     first,
     init: initLines,
@@ -313,7 +335,7 @@ function formOf(ins: Inspected, scan: Node, outer: ReadonlyMap<Node, string>, su
     direct,
     backward: backLines,
     params: paramLines,
-    stand: { prev, next, cot, seq, seqArg, shift, back },
+    stand: { prev, next, cot, seq, seqArg, seqs, shift, counter: stepCounter, back },
   };
 }
 
@@ -323,12 +345,18 @@ function formOf(ins: Inspected, scan: Node, outer: ReadonlyMap<Node, string>, su
  */
 export function stepValues(f: RecurrenceForm, env: Readonly<Record<string, Float64Array>>, t: number, prevValues: readonly Float64Array[], cotValues: readonly Float64Array[]): StepValues {
   const { stand } = f;
-  const x = env[stand.seqArg.attrs.name!] ?? evaluate([stand.seqArg], env).get(stand.seqArg)!;
-  const width = stand.seq.shape.length === 0 ? 1 : stand.seq.shape[0];
-  const r = t - 1 + stand.shift;
-  const e: Record<string, Float64Array> = { ...env, [stand.seq.attrs.name!]: x.slice(r * width, (r + 1) * width) };
+  const body = f.scan.attrs.body!;
+  const e: Record<string, Float64Array> = { ...env };
+  stand.seqs.forEach((sq, i) => {
+    const arg = f.scan.args[1 + i];
+    const x = (arg.op === 'input' ? env[arg.attrs.name!] : undefined) ?? evaluate([arg], env).get(arg)!;
+    const width = sq.shape.length === 0 ? 1 : sq.shape[0];
+    const r = rowRead(body, i, t);
+    e[sq.attrs.name!] = x.slice(r * width, (r + 1) * width);
+  });
   stand.prev.forEach((p, i) => { e[p.attrs.name!] = prevValues[i]; });
   stand.cot.forEach((c, i) => { e[c.attrs.name!] = cotValues[i]; });
+  if (stand.counter !== null) e[stand.counter.attrs.name!] = Float64Array.of(rowRead(f.scan.attrs.body!, 0, t));
   const roots = [...stand.next, ...stand.back, ...f.params.map((p) => p.term)];
   const v = evaluate(roots, e);
   const direct = f.direct.filter((d) => d.row === t - 1 || d.row === 'every');

@@ -17,6 +17,7 @@
  *   elided (n steps)" says exactly which are not; with T + 1 <= 2 * steps nothing is elided.
  */
 import type { Node } from '../ir/node.js';
+import { rowRead } from '../ir/ops.js';
 import type { Shape } from '../ir/shape.js';
 import { topoOrder } from '../ir/walk.js';
 import { evaluate } from '../interp/evaluate.js';
@@ -149,7 +150,7 @@ function walk(ins: Inspected, f: RecurrenceForm, env: Readonly<Record<string, Fl
     forward: fw.shown.map((t) => ({
       t,
       values: f.states.map((_, i) => Float64Array.from(part(rowOf(t), f, i))),
-      ...(t >= 1 ? { input: x.slice((t - 1 + f.stand.shift) * width, (t + f.stand.shift) * width) } : {}),
+      ...(t >= 1 ? { input: x.slice(rowRead(f.scan.attrs.body!, 0, t) * width, (rowRead(f.scan.attrs.body!, 0, t) + 1) * width) } : {}), // the first row step t reads
     })),
     forwardElided: fw.elided,
     backward: bw.shown.map((t) => ({ t, values: adj.get(t)!, ...(terms.has(t) ? { terms: terms.get(t)! } : {}) })),
