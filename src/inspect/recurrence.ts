@@ -136,13 +136,7 @@ export function recurrenceForms(ins: Inspected, labels: ReadonlyMap<Node, string
 function statesOf(scan: Node): RecurrenceState[] {
   const b = scan.attrs.body!;
   const C = b.carry!.shape[0];
-  const named = b.states ?? [{ name: 'h', at: 0, size: C, scalar: false }];
-  // A recurrence over sequences with lengths carries a step counter after its states
-  // (2-build/recurrent.ts): shown as a state of its own, `steps`.
-  const covered = named.reduce((s, p) => s + p.size, 0);
-  let extra = 'steps';
-  while (named.some((p) => p.name === extra)) extra += '_';
-  const parts = covered < C ? [...named, { name: extra, at: covered, size: C - covered, scalar: C - covered === 1 }] : named;
+  const parts = b.states ?? [{ name: 'h', at: 0, size: C, scalar: false }];
   return parts.map((p) => ({ name: p.name, shape: p.scalar ? mkShape() : mkShape(p.size), part: p }));
 }
 
