@@ -1498,9 +1498,9 @@ function $simdKernels(pages: number, modules: readonly string[]): { memory: { re
   }
 }
 
-/** The byte address of parameter array `a` in the kernels' memory: its own when it lives there, else that of a copy made at element `at`. */
+/** The byte address of parameter array `a` in the kernels' memory: its own when it lives there as this module's element type, else that of a copy made at element `at`. */
 function $address(a: Floats, at: number): number {
-  if (a.buffer === $B) return a.byteOffset;
+  if (a.buffer === $B && a instanceof Floats) return a.byteOffset;
   $H.set(a, at);
   return at * $H.BYTES_PER_ELEMENT;
 }
@@ -1557,9 +1557,9 @@ function $placed(p: Params): Params {
   $copyInto(q, p);
   return q;
 }
-/** Whether every array of `p` lives in the kernels' memory. */
+/** Whether every array of `p` lives in the kernels' memory, as this module's element type (a view of the other float type there is read and written by the JavaScript pass). */
 function $inMemory(p: Params): boolean {
-  return p.layer1_W.buffer === $B && p.layer1_b.buffer === $B && p.layer2_W.buffer === $B && p.layer2_b.buffer === $B;
+  return p.layer1_W.buffer === $B && p.layer1_W instanceof Floats && p.layer1_b.buffer === $B && p.layer1_b instanceof Floats && p.layer2_W.buffer === $B && p.layer2_W instanceof Floats && p.layer2_b.buffer === $B && p.layer2_b instanceof Floats;
 }
 /** The sgd update pass of `$update_sgd` as WebAssembly SIMD kernels, every array in the kernels' memory: the same values, bits included, and all or nothing likewise. */
 function $simd_sgd(p: Params, g: Params, c: number, $lr: number, $keep: number, $l2: number): boolean {

@@ -17,6 +17,14 @@
  *       compile() crashed in lowering with a raw TypeError ("Cannot read properties of
  *       undefined (reading 'offset')", an internal error in the CLI): now a GradcError
  *       saying the expression belongs to another model.
+ *   P4  A parameter given as a view of the other float type on the kernels' memory (in an f64
+ *       module, `new Float32Array(p.layer2_b.buffer, ...)`: a valid Float32Array of the right
+ *       length, which the module's checks take) was taken for one of the module's own arrays
+ *       (`$inMemory` and `$address` compared only the buffer): the Wasm update wrote 8 bytes
+ *       per 4-byte element, past the view into another parameters object (a second
+ *       initParams() changed by a step on the first), and the products read its bits as f64.
+ *       Now such a view goes through the JavaScript pass and is copied in for the products,
+ *       as any array outside the memory: the same results as simd 'off', nothing else touched.
  */
 import { describe, expect, it } from 'vitest';
 import { compile, defineModel, GradcError, type GeneratedModule } from '../src/index.js';
@@ -112,5 +120,28 @@ describe('P3: expressions of another model', () => {
       expect(e).toBeInstanceOf(GradcError);
       expect(e.message).toMatch(/made in another model/);
     }
+  });
+});
+
+describe('P4: a view of the other float type on the kernels\' memory', () => {
+  it('trains as simd off and touches no other parameters', () => {
+    const on = simdModule(), off = compile(net, { lowering: 'loops', maxBatch: 5, simd: 'off' }) as unknown as GeneratedModule;
+    const X = new Float64Array(20).map((_, i) => Math.sin(i)), Y = new Float64Array(12).map((_, i) => Math.cos(i));
+    const a = on.initParams(1) as unknown as Record<string, Float64Array>, b = on.initParams(2) as unknown as Record<string, Float64Array>;
+    const bBefore = Object.values(b).map((x) => Array.from(x));
+    // layer2_b as 3 float32s at the end of a's layer2_b region: 8 bytes per element run past it.
+    const view = new Float32Array(a.layer2_b!.buffer, a.layer2_b!.byteOffset + 20, 3);
+    view.set([0.25, -0.5, 0.125]);
+    const q = { ...a, layer2_b: view };
+    const plain = { ...Object.fromEntries(Object.entries(a).map(([k, v]) => [k, Float64Array.from(v)])), layer2_b: Float32Array.from(view) };
+    for (let s = 0; s < 3; s++) {
+      const la = on.stepBatch(q as never, X, Y, 4, 0.5), lb = off.stepBatch(plain as never, X, Y, 4, 0.5);
+      expect(Math.abs(la - lb)).toBeLessThan(1e-12);
+    }
+    for (const k of Object.keys(plain)) {
+      const x = (q as Record<string, Floats>)[k]!, y = (plain as Record<string, Floats>)[k]!;
+      x.forEach((v, i) => expect(Math.abs(v - y[i]!)).toBeLessThan(1e-12));
+    }
+    expect(Object.values(b).map((x) => Array.from(x))).toEqual(bBefore);
   });
 });

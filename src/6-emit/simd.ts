@@ -287,9 +287,9 @@ function stateDeclarations(s: SimdPlan, st: SimdState, S: Syntax): string[] {
     `  $copyInto(q, p);`,
     `  return q;`,
     `}`,
-    `/** Whether every array of \`p\` lives in the kernels' memory. */`,
+    `/** Whether every array of \`p\` lives in the kernels' memory, as this module's element type (a view of the other float type there is read and written by the JavaScript pass). */`,
     `function $inMemory(p${t(': Params')})${t(': boolean')} {`,
-    `  return ${st.slot.map((x) => `p.${x.name}.buffer === $B`).join(' && ')};`,
+    `  return ${st.slot.map((x) => `p.${x.name}.buffer === $B && p.${x.name} instanceof Floats`).join(' && ')};`,
     `}`,
   );
   for (const { kind, rule, kinds } of distinctRules()) {
@@ -406,9 +406,9 @@ function $simdKernels(pages: number, modules: readonly string[]): { memory: { re
   }
 }
 
-/** The byte address of parameter array \`a\` in the kernels' memory: its own when it lives there, else that of a copy made at element \`at\`. */
+/** The byte address of parameter array \`a\` in the kernels' memory: its own when it lives there as this module's element type, else that of a copy made at element \`at\`. */
 function $address(a: Floats, at: number): number {
-  if (a.buffer === $B) return a.byteOffset;
+  if (a.buffer === $B && a instanceof Floats) return a.byteOffset;
   $H.set(a, at);
   return at * $H.BYTES_PER_ELEMENT;
 }`;
