@@ -59,7 +59,7 @@ export function initParams(_seed = 1): Params {
 }
 
 /** `p` itself (this module keeps its parameters in plain arrays). */
-function $placed(p: Params): Params {
+function $placed(p: Params, _like?: Params): Params {
   return p;
 }
 
@@ -977,14 +977,14 @@ export function initOptimizer(params: Params, options: OptimizerOptions): Optimi
   return $initOptimizer(params, options, 'initOptimizer: options');
 }
 
-/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory, simd.ts; loadParams places them only once the whole file has loaded). */
-function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params) => Params = $placed): OptimizerState {
+/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded). */
+function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params, like: Params) => Params = $placed): OptimizerState {
   $checkParams(params, where.replace(/options.*$/, 'params'), false);
   const h = $hyper(options, where);
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? place(zeroParams()) : null, v: slots[1] ? place(zeroParams()) : null };
+  return { options: frozen, step: 0, m: slots[0] ? place(zeroParams(), params) : null, v: slots[1] ? place(zeroParams(), params) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1370,7 +1370,8 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
       $copyInto(into, loaded);
     }
   }
-  return { params: $placed(params), optimizer: { ...optimizer, m: optimizer.m && $placed(optimizer.m), v: optimizer.v && $placed(optimizer.v) } };
+  const placed = $placed(params);
+  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $placed(optimizer.m, placed), v: optimizer.v && $placed(optimizer.v, placed) } };
 }
 
 /** Writes one number of a sample; throws naming the sample, the field and the value unless it is a finite number. */

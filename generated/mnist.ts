@@ -1003,14 +1003,14 @@ export function initOptimizer(params: Params, options: OptimizerOptions): Optimi
   return $initOptimizer(params, options, 'initOptimizer: options');
 }
 
-/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory, simd.ts; loadParams places them only once the whole file has loaded). */
-function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params) => Params = $placed): OptimizerState {
+/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded). */
+function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params, like: Params) => Params = $placed): OptimizerState {
   $checkParams(params, where.replace(/options.*$/, 'params'), false);
   const h = $hyper(options, where);
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? place(zeroParams()) : null, v: slots[1] ? place(zeroParams()) : null };
+  return { options: frozen, step: 0, m: slots[0] ? place(zeroParams(), params) : null, v: slots[1] ? place(zeroParams(), params) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1427,7 +1427,8 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
       $copyInto(into, loaded);
     }
   }
-  return { params: $placed(params), optimizer: { ...optimizer, m: optimizer.m && $placed(optimizer.m), v: optimizer.v && $placed(optimizer.v) } };
+  const placed = $placed(params);
+  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $placed(optimizer.m, placed), v: optimizer.v && $placed(optimizer.v, placed) } };
 }
 
 function $uniform(rand: () => number, low: number, high: number): number {
@@ -1548,10 +1549,12 @@ const $r_layer1_W = $wasm ? $acc.layer1_W : null;
 let $slotsUsed = 0;
 /**
  * `p`, or a copy of it whose arrays are views on the next unused slot of the kernels'
- * memory, where the update pass runs in WebAssembly (`p` itself once the 64 slots are used, or without SIMD).
+ * memory, where the update pass runs in WebAssembly (`p` itself once the 64 slots are used, or without SIMD;
+ * also when `like`, the parameters an optimizer state is made for, are not in the memory: the
+ * update pass runs in WebAssembly only when all are, so the moments would only take slots).
  */
-function $placed(p: Params): Params {
-  if (!$wasm || $slotsUsed === 64) return p;
+function $placed(p: Params, like?: Params): Params {
+  if (!$wasm || $slotsUsed === 64 || (like !== undefined && !$inMemory(like))) return p;
   const at = 830784 + 203600 * $slotsUsed++;
   const q: Params = { layer1_W: new Floats($wasm.memory.buffer, at, 25088), layer1_b: new Floats($wasm.memory.buffer, at + 200704, 32), layer2_W: new Floats($wasm.memory.buffer, at + 200960, 320), layer2_b: new Floats($wasm.memory.buffer, at + 203520, 10) };
   $copyInto(q, p);

@@ -25,6 +25,11 @@
  *       initParams() changed by a step on the first), and the products read its bits as f64.
  *       Now such a view goes through the JavaScript pass and is copied in for the products,
  *       as any array outside the memory: the same results as simd 'off', nothing else touched.
+ *   P5  initOptimizer for parameters that are not in the kernels' memory (a caller's own
+ *       arrays, copyParams, fit's `params` option) placed the moments in two pool slots anyway,
+ *       where they are useless (the Wasm update runs only when parameters, gradient and moments
+ *       all live there): 32 such optimizers used the pool up, and every later initParams got
+ *       plain arrays. Now the moments go to the pool only with parameters that are there.
  */
 import { describe, expect, it } from 'vitest';
 import { compile, defineModel, GradcError, type GeneratedModule } from '../src/index.js';
@@ -143,5 +148,29 @@ describe('P4: a view of the other float type on the kernels\' memory', () => {
       x.forEach((v, i) => expect(Math.abs(v - y[i]!)).toBeLessThan(1e-12));
     }
     expect(Object.values(b).map((x) => Array.from(x))).toEqual(bBefore);
+  });
+});
+
+describe('P5: moments of parameters outside the memory', () => {
+  it('take no pool slot, and train as before', () => {
+    const m = simdModule();
+    const own = m.copyParams(m.initParams()); // plain arrays (one slot used above)
+    expect(inMemory(own)).toBe(false);
+    for (let i = 0; i < 40; i++) {
+      const st = m.initOptimizer(own, { kind: 'adam', learningRate: 0.01 });
+      expect(inMemory(st.m) || inMemory(st.v)).toBe(false);
+    }
+    const X = new Float64Array(20).map((_, i) => Math.sin(i)), Y = new Float64Array(12).map((_, i) => Math.cos(i));
+    const st = m.initOptimizer(own, { kind: 'rmsprop', learningRate: 0.01, momentum: 0.5 });
+    expect(Number.isFinite(m.stepBatch(own, X, Y, 4, st))).toBe(true);
+    // The pool is untouched: 63 more placed parameters, each with placed moments.
+    let placed = 0;
+    for (let i = 0; i < 21; i++) {
+      const p = m.initParams(i);
+      const s = m.initOptimizer(p, { kind: 'adam' });
+      if (inMemory(p) && inMemory(s.m) && inMemory(s.v)) placed++;
+    }
+    expect(placed).toBe(21);
+    expect(inMemory(m.initParams())).toBe(false);
   });
 });

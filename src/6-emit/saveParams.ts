@@ -184,5 +184,6 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
       $copyInto(into, loaded);
     }
   }
-  return { params: $placed(params), optimizer: { ...optimizer, m: optimizer.m && $placed(optimizer.m), v: optimizer.v && $placed(optimizer.v) } };
+  const placed = $placed(params);
+  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $placed(optimizer.m, placed), v: optimizer.v && $placed(optimizer.v, placed) } };
 }`;
