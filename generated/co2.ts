@@ -69,7 +69,7 @@ export function initParams(seed = 11): Params {
 }
 
 /** `p` itself (this module keeps its parameters in plain arrays). */
-function $placed(p: Params): Params {
+function $placed(p: Params, _like?: Params): Params {
   return p;
 }
 
@@ -1014,13 +1014,14 @@ export function initOptimizer(params: Params, options: OptimizerOptions): Optimi
   return $initOptimizer(params, options, 'initOptimizer: options');
 }
 
-function $initOptimizer(params: Params, options: OptimizerOptions, where: string): OptimizerState {
+/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded). */
+function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params, like: Params) => Params = $placed): OptimizerState {
   $checkParams(params, where.replace(/options.*$/, 'params'), false);
   const h = $hyper(options, where);
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? $placed(zeroParams()) : null, v: slots[1] ? $placed(zeroParams()) : null };
+  return { options: frozen, step: 0, m: slots[0] ? place(zeroParams(), params) : null, v: slots[1] ? place(zeroParams(), params) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1353,7 +1354,7 @@ function $shapeDifferences(arrays: object): string {
   return out.join('; ');
 }
 
-/** Reads `arrays` (checked against the model's names and shapes) into fresh parameters. */
+/** Reads `arrays` (checked against the model's names and shapes) into fresh parameters (plain arrays: loadParams places them). */
 function $loadArrays(arrays: unknown, where: string): Params {
   if (typeof arrays !== 'object' || arrays === null || Array.isArray(arrays)) throw new SampleError(`loadParams: ${where} must be an object of { shape, values } by parameter name, got ${$show(arrays)}`);
   const diff = $shapeDifferences(arrays);
@@ -1374,7 +1375,7 @@ function $loadArrays(arrays: unknown, where: string): Params {
       else target[k] = stored;
     }
   }
-  return $placed(p); // the kernels' memory where the module has one (simd.ts)
+  return p;
 }
 
 /** A second moment (adam, adamw) or mean square (rmsprop) is a running mean of squares: a negative value is a damaged file (its square root would be NaN and every step refused). */
@@ -1417,11 +1418,13 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
     const diff = typeof arrays === 'object' && arrays !== null ? $shapeDifferences(arrays) : '';
     throw new SampleError(`loadParams: this file was saved from a different model structure (file ${typeof structure === 'string' ? structure.slice(0, 12) : $show(structure)}, model ${STRUCTURE_HASH.slice(0, 12)}): ${diff || 'the parameter names and shapes match, but the computation differs'}`);
   }
+  // Everything is read and checked in plain arrays, then placed in the kernels' memory
+  // (simd.ts): a file refused halfway takes no pool slot, and the moments take one each.
   const params = $loadArrays(arrays, 'params');
   const o = $own(d, 'optimizer');
-  if (o === undefined) return { params };
+  if (o === undefined) return { params: $placed(params) };
   if (typeof o !== 'object' || o === null) throw new SampleError(`loadParams: optimizer must be an object, got ${$show(o)}`);
-  const optimizer = $initOptimizer(params, $own(o, 'options') as OptimizerOptions, 'loadParams: optimizer.options');
+  const optimizer = $initOptimizer(params, $own(o, 'options') as OptimizerOptions, 'loadParams: optimizer.options', (p) => p);
   const step = $own(o, 'step');
   if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) throw new SampleError(`loadParams: optimizer.step must be a non-negative integer (at most 2^53 - 1), got ${$show(step)}`);
   optimizer.step = step;
@@ -1436,7 +1439,8 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
       $copyInto(into, loaded);
     }
   }
-  return { params, optimizer };
+  const placed = $placed(params);
+  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $placed(optimizer.m, placed), v: optimizer.v && $placed(optimizer.v, placed) } };
 }
 
 function $uniform(rand: () => number, low: number, high: number): number {

@@ -1003,13 +1003,14 @@ export function initOptimizer(params: Params, options: OptimizerOptions): Optimi
   return $initOptimizer(params, options, 'initOptimizer: options');
 }
 
-function $initOptimizer(params: Params, options: OptimizerOptions, where: string): OptimizerState {
+/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded). */
+function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params, like: Params) => Params = $placed): OptimizerState {
   $checkParams(params, where.replace(/options.*$/, 'params'), false);
   const h = $hyper(options, where);
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? $placed(zeroParams()) : null, v: slots[1] ? $placed(zeroParams()) : null };
+  return { options: frozen, step: 0, m: slots[0] ? place(zeroParams(), params) : null, v: slots[1] ? place(zeroParams(), params) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1341,7 +1342,7 @@ function $shapeDifferences(arrays: object): string {
   return out.join('; ');
 }
 
-/** Reads `arrays` (checked against the model's names and shapes) into fresh parameters. */
+/** Reads `arrays` (checked against the model's names and shapes) into fresh parameters (plain arrays: loadParams places them). */
 function $loadArrays(arrays: unknown, where: string): Params {
   if (typeof arrays !== 'object' || arrays === null || Array.isArray(arrays)) throw new SampleError(`loadParams: ${where} must be an object of { shape, values } by parameter name, got ${$show(arrays)}`);
   const diff = $shapeDifferences(arrays);
@@ -1362,7 +1363,7 @@ function $loadArrays(arrays: unknown, where: string): Params {
       else target[k] = stored;
     }
   }
-  return $placed(p); // the kernels' memory where the module has one (simd.ts)
+  return p;
 }
 
 /** A second moment (adam, adamw) or mean square (rmsprop) is a running mean of squares: a negative value is a damaged file (its square root would be NaN and every step refused). */
@@ -1405,11 +1406,13 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
     const diff = typeof arrays === 'object' && arrays !== null ? $shapeDifferences(arrays) : '';
     throw new SampleError(`loadParams: this file was saved from a different model structure (file ${typeof structure === 'string' ? structure.slice(0, 12) : $show(structure)}, model ${STRUCTURE_HASH.slice(0, 12)}): ${diff || 'the parameter names and shapes match, but the computation differs'}`);
   }
+  // Everything is read and checked in plain arrays, then placed in the kernels' memory
+  // (simd.ts): a file refused halfway takes no pool slot, and the moments take one each.
   const params = $loadArrays(arrays, 'params');
   const o = $own(d, 'optimizer');
-  if (o === undefined) return { params };
+  if (o === undefined) return { params: $placed(params) };
   if (typeof o !== 'object' || o === null) throw new SampleError(`loadParams: optimizer must be an object, got ${$show(o)}`);
-  const optimizer = $initOptimizer(params, $own(o, 'options') as OptimizerOptions, 'loadParams: optimizer.options');
+  const optimizer = $initOptimizer(params, $own(o, 'options') as OptimizerOptions, 'loadParams: optimizer.options', (p) => p);
   const step = $own(o, 'step');
   if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) throw new SampleError(`loadParams: optimizer.step must be a non-negative integer (at most 2^53 - 1), got ${$show(step)}`);
   optimizer.step = step;
@@ -1424,7 +1427,8 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
       $copyInto(into, loaded);
     }
   }
-  return { params, optimizer };
+  const placed = $placed(params);
+  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $placed(optimizer.m, placed), v: optimizer.v && $placed(optimizer.v, placed) } };
 }
 
 function $uniform(rand: () => number, low: number, high: number): number {
@@ -1495,9 +1499,9 @@ function $simdKernels(pages: number, modules: readonly string[]): { memory: { re
   }
 }
 
-/** The byte address of parameter array `a` in the kernels' memory: its own when it lives there, else that of a copy made at element `at`. */
+/** The byte address of parameter array `a` in the kernels' memory: its own when it lives there as this module's element type, else that of a copy made at element `at`. */
 function $address(a: Floats, at: number): number {
-  if (a.buffer === $B) return a.byteOffset;
+  if (a.buffer === $B && a instanceof Floats) return a.byteOffset;
   $H.set(a, at);
   return at * $H.BYTES_PER_ELEMENT;
 }
@@ -1545,18 +1549,20 @@ const $r_layer1_W = $wasm ? $acc.layer1_W : null;
 let $slotsUsed = 0;
 /**
  * `p`, or a copy of it whose arrays are views on the next unused slot of the kernels'
- * memory, where the update pass runs in WebAssembly (`p` itself once the 64 slots are used, or without SIMD).
+ * memory, where the update pass runs in WebAssembly (`p` itself once the 64 slots are used, or without SIMD;
+ * also when `like`, the parameters an optimizer state is made for, are not in the memory: the
+ * update pass runs in WebAssembly only when all are, so the moments would only take slots).
  */
-function $placed(p: Params): Params {
-  if (!$wasm || $slotsUsed === 64) return p;
+function $placed(p: Params, like?: Params): Params {
+  if (!$wasm || $slotsUsed === 64 || (like !== undefined && !$inMemory(like))) return p;
   const at = 830784 + 203600 * $slotsUsed++;
   const q: Params = { layer1_W: new Floats($wasm.memory.buffer, at, 25088), layer1_b: new Floats($wasm.memory.buffer, at + 200704, 32), layer2_W: new Floats($wasm.memory.buffer, at + 200960, 320), layer2_b: new Floats($wasm.memory.buffer, at + 203520, 10) };
   $copyInto(q, p);
   return q;
 }
-/** Whether every array of `p` lives in the kernels' memory. */
+/** Whether every array of `p` lives in the kernels' memory, as this module's element type (a view of the other float type there is read and written by the JavaScript pass). */
 function $inMemory(p: Params): boolean {
-  return p.layer1_W.buffer === $B && p.layer1_b.buffer === $B && p.layer2_W.buffer === $B && p.layer2_b.buffer === $B;
+  return p.layer1_W.buffer === $B && p.layer1_W instanceof Floats && p.layer1_b.buffer === $B && p.layer1_b instanceof Floats && p.layer2_W.buffer === $B && p.layer2_W instanceof Floats && p.layer2_b.buffer === $B && p.layer2_b instanceof Floats;
 }
 /** The sgd update pass of `$update_sgd` as WebAssembly SIMD kernels, every array in the kernels' memory: the same values, bits included, and all or nothing likewise. */
 function $simd_sgd(p: Params, g: Params, c: number, $lr: number, $keep: number, $l2: number): boolean {

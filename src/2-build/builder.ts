@@ -17,7 +17,7 @@
 import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
 import { constant, make, input as inputLeaf, intInput as intInputLeaf, lengthInput as lengthLeaf, param as paramLeaf, row, target as targetLeaf } from '../ir/build.js';
 import { lengthMask, lookup, padMask, poolRows, rangeOf, rowOf } from './indexing.js';
-import { isInterned, type Node } from '../ir/node.js';
+import { inCurrentGraph, isInterned, type Node } from '../ir/node.js';
 import { ShapeError, type Op } from '../ir/ops.js';
 import { shape, showShape, sizeOf } from '../ir/shape.js';
 import { type Host, type Recurrence, type ScanOptions, scan } from './recurrent.js';
@@ -206,7 +206,12 @@ export class ModelBuilder {
       return constant(e);
     }
     if (typeof e !== 'string') {
-      if (isInterned(e)) return e;
+      if (isInterned(e)) {
+        if (inCurrentGraph(e)) return e;
+        // A node kept from another model's body (or from an earlier build of this one): its
+        // leaves are not this model's inputs and parameters, and lowering would fail on them.
+        throw new GradcError('this expression was made in another model (or an earlier run of this body): a value m.* returned belongs to that model only; build it again with this m', this.where(at));
+      }
       const lookalike = e !== null && typeof e === 'object' && 'op' in e;
       throw new GradcError(`expected a formula string, a number or an expression, got ${e === null ? 'null' : lookalike ? 'an object that looks like an expression but was not made by gradc (use the values m.* returns, from this copy of gradc)' : typeof e}`, this.where(at));
     }

@@ -251,7 +251,7 @@ export function simdDeclarations(s: SimdPlan, S: Syntax): string {
 }
 
 /** `$placed` where parameters never live in the memory. */
-export const placedIdentity = (S: Syntax): string => `/** \`p\` itself (this module keeps its parameters in plain arrays). */\nfunction $placed(p${S.t(': Params')})${S.t(': Params')} {\n  return p;\n}`;
+export const placedIdentity = (S: Syntax): string => `/** \`p\` itself (this module keeps its parameters in plain arrays). */\nfunction $placed(p${S.t(': Params')}, _like${S.t('?: Params')})${S.t(': Params')} {\n  return p;\n}`;
 
 /**
  * The slots of SimdState: \`$acc\` and the old values as views on theirs, the pool
@@ -278,18 +278,20 @@ function stateDeclarations(s: SimdPlan, st: SimdState, S: Syntax): string[] {
     `let $slotsUsed = 0;`,
     `/**`,
     ` * \`p\`, or a copy of it whose arrays are views on the next unused slot of the kernels'`,
-    ` * memory, where the update pass runs in WebAssembly (\`p\` itself once the ${st.poolSlots} slots are used, or without SIMD).`,
+    ` * memory, where the update pass runs in WebAssembly (\`p\` itself once the ${st.poolSlots} slots are used, or without SIMD;`,
+    ` * also when \`like\`, the parameters an optimizer state is made for, are not in the memory: the`,
+    ` * update pass runs in WebAssembly only when all are, so the moments would only take slots).`,
     ` */`,
-    `function $placed(p${t(': Params')})${t(': Params')} {`,
-    `  if (!$wasm || $slotsUsed === ${st.poolSlots}) return p;`,
+    `function $placed(p${t(': Params')}, like${t('?: Params')})${t(': Params')} {`,
+    `  if (!$wasm || $slotsUsed === ${st.poolSlots} || (like !== undefined && !$inMemory(like))) return p;`,
     `  const at = ${st.pool * e} + ${st.slotSize * e} * $slotsUsed++;`,
     `  const q${t(': Params')} = { ${st.slot.map((x) => `${x.name}: ${view('at', x)}`).join(', ')} };`,
     `  $copyInto(q, p);`,
     `  return q;`,
     `}`,
-    `/** Whether every array of \`p\` lives in the kernels' memory. */`,
+    `/** Whether every array of \`p\` lives in the kernels' memory, as this module's element type (a view of the other float type there is read and written by the JavaScript pass). */`,
     `function $inMemory(p${t(': Params')})${t(': boolean')} {`,
-    `  return ${st.slot.map((x) => `p.${x.name}.buffer === $B`).join(' && ')};`,
+    `  return ${st.slot.map((x) => `p.${x.name}.buffer === $B && p.${x.name} instanceof Floats`).join(' && ')};`,
     `}`,
   );
   for (const { kind, rule, kinds } of distinctRules()) {
@@ -406,9 +408,9 @@ function $simdKernels(pages: number, modules: readonly string[]): { memory: { re
   }
 }
 
-/** The byte address of parameter array \`a\` in the kernels' memory: its own when it lives there, else that of a copy made at element \`at\`. */
+/** The byte address of parameter array \`a\` in the kernels' memory: its own when it lives there as this module's element type, else that of a copy made at element \`at\`. */
 function $address(a: Floats, at: number): number {
-  if (a.buffer === $B) return a.byteOffset;
+  if (a.buffer === $B && a instanceof Floats) return a.byteOffset;
   $H.set(a, at);
   return at * $H.BYTES_PER_ELEMENT;
 }`;
