@@ -1472,6 +1472,9 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $total;
 }
 
+/** The state arrays the fused steps checked last (stateCheck in gradc's fusedSteps.ts): a step on the same arrays checks identity only. */
+let $okm_layer1_W: Floats | null = null, $okm_layer1_b: Floats | null = null, $okm_layer2_W: Floats | null = null, $okm_layer2_b: Floats | null = null, $okv_layer1_W: Floats | null = null, $okv_layer1_b: Floats | null = null, $okv_layer2_W: Floats | null = null, $okv_layer2_b: Floats | null = null;
+
 /** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
   const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
@@ -2324,11 +2327,14 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!;
-  if (!$isParams($m)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
+  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
+  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 32 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 8 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 24 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 3)) return NaN;
+    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
@@ -2555,7 +2561,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t123 = layer2_W_0 * d_layer2_z_0;
   const t124 = t108 / t112;
@@ -2567,7 +2573,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
@@ -2580,7 +2586,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[2] = $p1; $m_layer2_b[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
@@ -2595,7 +2601,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -2605,7 +2611,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo5 = $m_layer1_W[1]!;
@@ -2614,7 +2620,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo6 = $m_layer1_W[2]!;
@@ -2623,7 +2629,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_3 = d_layer1_z_0 * x_3;
   const $mo7 = $m_layer1_W[3]!;
@@ -2632,7 +2638,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t133 = layer2_W_1 * d_layer2_z_0;
   const t134 = layer2_W_9 * d_layer2_z_1;
@@ -2650,7 +2656,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_z_1 * x_0;
@@ -2660,7 +2666,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_1;
   const $mo10 = $m_layer1_W[5]!;
@@ -2669,7 +2675,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_6 = d_layer1_z_1 * x_2;
   const $mo11 = $m_layer1_W[6]!;
@@ -2678,7 +2684,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_7 = d_layer1_z_1 * x_3;
   const $mo12 = $m_layer1_W[7]!;
@@ -2687,7 +2693,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t139 = layer2_W_2 * d_layer2_z_0;
   const t140 = layer2_W_10 * d_layer2_z_1;
@@ -2705,7 +2711,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_z_2 * x_0;
@@ -2715,7 +2721,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_9 = d_layer1_z_2 * x_1;
   const $mo15 = $m_layer1_W[9]!;
@@ -2724,7 +2730,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_10 = d_layer1_z_2 * x_2;
   const $mo16 = $m_layer1_W[10]!;
@@ -2733,7 +2739,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_11 = d_layer1_z_2 * x_3;
   const $mo17 = $m_layer1_W[11]!;
@@ -2742,7 +2748,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t145 = layer2_W_3 * d_layer2_z_0;
   const t146 = layer2_W_11 * d_layer2_z_1;
@@ -2760,7 +2766,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_z_3 * x_0;
@@ -2770,7 +2776,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[12] = $p1; $m_layer1_W[12] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_13 = d_layer1_z_3 * x_1;
   const $mo20 = $m_layer1_W[13]!;
@@ -2779,7 +2785,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[13] = $p1; $m_layer1_W[13] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_14 = d_layer1_z_3 * x_2;
   const $mo21 = $m_layer1_W[14]!;
@@ -2788,7 +2794,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[14] = $p1; $m_layer1_W[14] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_15 = d_layer1_z_3 * x_3;
   const $mo22 = $m_layer1_W[15]!;
@@ -2797,7 +2803,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[15] = $p1; $m_layer1_W[15] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t151 = layer2_W_4 * d_layer2_z_0;
   const t152 = layer2_W_12 * d_layer2_z_1;
@@ -2815,7 +2821,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[4] = $p1; $m_layer1_b[4] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_z_4 * x_0;
@@ -2825,7 +2831,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[16] = $p1; $m_layer1_W[16] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_17 = d_layer1_z_4 * x_1;
   const $mo25 = $m_layer1_W[17]!;
@@ -2834,7 +2840,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[17] = $p1; $m_layer1_W[17] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_18 = d_layer1_z_4 * x_2;
   const $mo26 = $m_layer1_W[18]!;
@@ -2843,7 +2849,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[18] = $p1; $m_layer1_W[18] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_19 = d_layer1_z_4 * x_3;
   const $mo27 = $m_layer1_W[19]!;
@@ -2852,7 +2858,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[19] = $p1; $m_layer1_W[19] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t157 = layer2_W_5 * d_layer2_z_0;
   const t158 = layer2_W_13 * d_layer2_z_1;
@@ -2870,7 +2876,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[5] = $p1; $m_layer1_b[5] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_z_5 * x_0;
@@ -2880,7 +2886,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[20] = $p1; $m_layer1_W[20] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_21 = d_layer1_z_5 * x_1;
   const $mo30 = $m_layer1_W[21]!;
@@ -2889,7 +2895,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[21] = $p1; $m_layer1_W[21] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_22 = d_layer1_z_5 * x_2;
   const $mo31 = $m_layer1_W[22]!;
@@ -2898,7 +2904,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[22] = $p1; $m_layer1_W[22] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_23 = d_layer1_z_5 * x_3;
   const $mo32 = $m_layer1_W[23]!;
@@ -2907,7 +2913,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[23] = $p1; $m_layer1_W[23] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t163 = layer2_W_6 * d_layer2_z_0;
   const t164 = layer2_W_14 * d_layer2_z_1;
@@ -2925,7 +2931,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[6] = $p1; $m_layer1_b[6] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_z_6 * x_0;
@@ -2935,7 +2941,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[24] = $p1; $m_layer1_W[24] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_25 = d_layer1_z_6 * x_1;
   const $mo35 = $m_layer1_W[25]!;
@@ -2944,7 +2950,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[25] = $p1; $m_layer1_W[25] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_26 = d_layer1_z_6 * x_2;
   const $mo36 = $m_layer1_W[26]!;
@@ -2953,7 +2959,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[26] = $p1; $m_layer1_W[26] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_27 = d_layer1_z_6 * x_3;
   const $mo37 = $m_layer1_W[27]!;
@@ -2962,7 +2968,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[27] = $p1; $m_layer1_W[27] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t169 = layer2_W_7 * d_layer2_z_0;
   const t170 = layer2_W_15 * d_layer2_z_1;
@@ -2980,7 +2986,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[7] = $p1; $m_layer1_b[7] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_z_7 * x_0;
@@ -2990,7 +2996,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[28] = $p1; $m_layer1_W[28] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_29 = d_layer1_z_7 * x_1;
   const $mo40 = $m_layer1_W[29]!;
@@ -2999,7 +3005,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[29] = $p1; $m_layer1_W[29] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_30 = d_layer1_z_7 * x_2;
   const $mo41 = $m_layer1_W[30]!;
@@ -3008,7 +3014,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[30] = $p1; $m_layer1_W[30] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_31 = d_layer1_z_7 * x_3;
   const $mo42 = $m_layer1_W[31]!;
@@ -3017,7 +3023,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[31] = $p1; $m_layer1_W[31] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -3027,7 +3033,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo44 = $m_layer2_W[1]!;
@@ -3036,7 +3042,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo45 = $m_layer2_W[2]!;
@@ -3045,7 +3051,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo46 = $m_layer2_W[3]!;
@@ -3054,7 +3060,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
   const $mo47 = $m_layer2_W[4]!;
@@ -3063,7 +3069,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
   const $mo48 = $m_layer2_W[5]!;
@@ -3072,7 +3078,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
   const $mo49 = $m_layer2_W[6]!;
@@ -3081,7 +3087,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
   const $mo50 = $m_layer2_W[7]!;
@@ -3090,7 +3096,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
   const $mo51 = $m_layer2_W[8]!;
@@ -3099,7 +3105,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[8] = $p1; $m_layer2_W[8] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
   const $mo52 = $m_layer2_W[9]!;
@@ -3108,7 +3114,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[9] = $p1; $m_layer2_W[9] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
   const $mo53 = $m_layer2_W[10]!;
@@ -3117,7 +3123,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[10] = $p1; $m_layer2_W[10] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
   const $mo54 = $m_layer2_W[11]!;
@@ -3126,7 +3132,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[11] = $p1; $m_layer2_W[11] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
   const $mo55 = $m_layer2_W[12]!;
@@ -3135,7 +3141,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[12] = $p1; $m_layer2_W[12] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
   const $mo56 = $m_layer2_W[13]!;
@@ -3144,7 +3150,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[13] = $p1; $m_layer2_W[13] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
   const $mo57 = $m_layer2_W[14]!;
@@ -3153,7 +3159,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[14] = $p1; $m_layer2_W[14] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
   const $mo58 = $m_layer2_W[15]!;
@@ -3162,7 +3168,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[15] = $p1; $m_layer2_W[15] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
   const $mo59 = $m_layer2_W[16]!;
@@ -3171,7 +3177,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[16] = $p1; $m_layer2_W[16] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
   const $mo60 = $m_layer2_W[17]!;
@@ -3180,7 +3186,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[17] = $p1; $m_layer2_W[17] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
   const $mo61 = $m_layer2_W[18]!;
@@ -3189,7 +3195,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[18] = $p1; $m_layer2_W[18] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
   const $mo62 = $m_layer2_W[19]!;
@@ -3198,7 +3204,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[19] = $p1; $m_layer2_W[19] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
   const $mo63 = $m_layer2_W[20]!;
@@ -3207,7 +3213,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[20] = $p1; $m_layer2_W[20] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
   const $mo64 = $m_layer2_W[21]!;
@@ -3216,7 +3222,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[21] = $p1; $m_layer2_W[21] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
   const $mo65 = $m_layer2_W[22]!;
@@ -3225,7 +3231,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[22] = $p1; $m_layer2_W[22] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
   const $mo66 = $m_layer2_W[23]!;
@@ -3234,7 +3240,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[23] = $p1; $m_layer2_W[23] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -3311,13 +3317,16 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2, $a = ($lr * $root) / $bc1, $e = $hy.eps * $root;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
-  const $v_layer1_W = $v.layer1_W, $v_layer1_b = $v.layer1_b, $v_layer2_W = $v.layer2_W, $v_layer2_b = $v.layer2_b;
+  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
+  const $v_layer1_W = $v?.layer1_W, $v_layer1_b = $v?.layer1_b, $v_layer2_W = $v?.layer2_W, $v_layer2_b = $v?.layer2_b;
+  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b || $v_layer1_W !== $okv_layer1_W || $v_layer1_b !== $okv_layer1_b || $v_layer2_W !== $okv_layer2_W || $v_layer2_b !== $okv_layer2_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 32 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 8 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 24 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 3 && $v_layer1_W instanceof Floats && $v_layer1_W.length === 32 && $v_layer1_b instanceof Floats && $v_layer1_b.length === 8 && $v_layer2_W instanceof Floats && $v_layer2_W.length === 24 && $v_layer2_b instanceof Floats && $v_layer2_b.length === 3)) return NaN;
+    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b; $okv_layer1_W = $v_layer1_W; $okv_layer1_b = $v_layer1_b; $okv_layer2_W = $v_layer2_W; $okv_layer2_b = $v_layer2_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
@@ -3545,7 +3554,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t123 = layer2_W_0 * d_layer2_z_0;
   const t124 = t108 / t112;
@@ -3558,7 +3567,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
@@ -3572,7 +3581,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[2] = $p1; $m_layer2_b[2] = $m1; $v_layer2_b[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
@@ -3588,7 +3597,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -3599,7 +3608,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo5 = $m_layer1_W[1]!, $vo5 = $v_layer1_W[1]!;
@@ -3609,7 +3618,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo6 = $m_layer1_W[2]!, $vo6 = $v_layer1_W[2]!;
@@ -3619,7 +3628,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_3 = d_layer1_z_0 * x_3;
   const $mo7 = $m_layer1_W[3]!, $vo7 = $v_layer1_W[3]!;
@@ -3629,7 +3638,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t133 = layer2_W_1 * d_layer2_z_0;
   const t134 = layer2_W_9 * d_layer2_z_1;
@@ -3648,7 +3657,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_z_1 * x_0;
@@ -3659,7 +3668,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_1;
   const $mo10 = $m_layer1_W[5]!, $vo10 = $v_layer1_W[5]!;
@@ -3669,7 +3678,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_6 = d_layer1_z_1 * x_2;
   const $mo11 = $m_layer1_W[6]!, $vo11 = $v_layer1_W[6]!;
@@ -3679,7 +3688,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_7 = d_layer1_z_1 * x_3;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -3689,7 +3698,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t139 = layer2_W_2 * d_layer2_z_0;
   const t140 = layer2_W_10 * d_layer2_z_1;
@@ -3708,7 +3717,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_z_2 * x_0;
@@ -3719,7 +3728,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_9 = d_layer1_z_2 * x_1;
   const $mo15 = $m_layer1_W[9]!, $vo15 = $v_layer1_W[9]!;
@@ -3729,7 +3738,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_10 = d_layer1_z_2 * x_2;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -3739,7 +3748,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_11 = d_layer1_z_2 * x_3;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -3749,7 +3758,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t145 = layer2_W_3 * d_layer2_z_0;
   const t146 = layer2_W_11 * d_layer2_z_1;
@@ -3768,7 +3777,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_z_3 * x_0;
@@ -3779,7 +3788,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[12] = $p1; $m_layer1_W[12] = $m1; $v_layer1_W[12] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_13 = d_layer1_z_3 * x_1;
   const $mo20 = $m_layer1_W[13]!, $vo20 = $v_layer1_W[13]!;
@@ -3789,7 +3798,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[13] = $p1; $m_layer1_W[13] = $m1; $v_layer1_W[13] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_14 = d_layer1_z_3 * x_2;
   const $mo21 = $m_layer1_W[14]!, $vo21 = $v_layer1_W[14]!;
@@ -3799,7 +3808,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[14] = $p1; $m_layer1_W[14] = $m1; $v_layer1_W[14] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_15 = d_layer1_z_3 * x_3;
   const $mo22 = $m_layer1_W[15]!, $vo22 = $v_layer1_W[15]!;
@@ -3809,7 +3818,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[15] = $p1; $m_layer1_W[15] = $m1; $v_layer1_W[15] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t151 = layer2_W_4 * d_layer2_z_0;
   const t152 = layer2_W_12 * d_layer2_z_1;
@@ -3828,7 +3837,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[4] = $p1; $m_layer1_b[4] = $m1; $v_layer1_b[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_z_4 * x_0;
@@ -3839,7 +3848,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[16] = $p1; $m_layer1_W[16] = $m1; $v_layer1_W[16] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_17 = d_layer1_z_4 * x_1;
   const $mo25 = $m_layer1_W[17]!, $vo25 = $v_layer1_W[17]!;
@@ -3849,7 +3858,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[17] = $p1; $m_layer1_W[17] = $m1; $v_layer1_W[17] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_18 = d_layer1_z_4 * x_2;
   const $mo26 = $m_layer1_W[18]!, $vo26 = $v_layer1_W[18]!;
@@ -3859,7 +3868,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[18] = $p1; $m_layer1_W[18] = $m1; $v_layer1_W[18] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_19 = d_layer1_z_4 * x_3;
   const $mo27 = $m_layer1_W[19]!, $vo27 = $v_layer1_W[19]!;
@@ -3869,7 +3878,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[19] = $p1; $m_layer1_W[19] = $m1; $v_layer1_W[19] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t157 = layer2_W_5 * d_layer2_z_0;
   const t158 = layer2_W_13 * d_layer2_z_1;
@@ -3888,7 +3897,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[5] = $p1; $m_layer1_b[5] = $m1; $v_layer1_b[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_z_5 * x_0;
@@ -3899,7 +3908,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[20] = $p1; $m_layer1_W[20] = $m1; $v_layer1_W[20] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_21 = d_layer1_z_5 * x_1;
   const $mo30 = $m_layer1_W[21]!, $vo30 = $v_layer1_W[21]!;
@@ -3909,7 +3918,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[21] = $p1; $m_layer1_W[21] = $m1; $v_layer1_W[21] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_22 = d_layer1_z_5 * x_2;
   const $mo31 = $m_layer1_W[22]!, $vo31 = $v_layer1_W[22]!;
@@ -3919,7 +3928,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[22] = $p1; $m_layer1_W[22] = $m1; $v_layer1_W[22] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_23 = d_layer1_z_5 * x_3;
   const $mo32 = $m_layer1_W[23]!, $vo32 = $v_layer1_W[23]!;
@@ -3929,7 +3938,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[23] = $p1; $m_layer1_W[23] = $m1; $v_layer1_W[23] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t163 = layer2_W_6 * d_layer2_z_0;
   const t164 = layer2_W_14 * d_layer2_z_1;
@@ -3948,7 +3957,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[6] = $p1; $m_layer1_b[6] = $m1; $v_layer1_b[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_z_6 * x_0;
@@ -3959,7 +3968,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[24] = $p1; $m_layer1_W[24] = $m1; $v_layer1_W[24] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_25 = d_layer1_z_6 * x_1;
   const $mo35 = $m_layer1_W[25]!, $vo35 = $v_layer1_W[25]!;
@@ -3969,7 +3978,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[25] = $p1; $m_layer1_W[25] = $m1; $v_layer1_W[25] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_26 = d_layer1_z_6 * x_2;
   const $mo36 = $m_layer1_W[26]!, $vo36 = $v_layer1_W[26]!;
@@ -3979,7 +3988,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[26] = $p1; $m_layer1_W[26] = $m1; $v_layer1_W[26] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_27 = d_layer1_z_6 * x_3;
   const $mo37 = $m_layer1_W[27]!, $vo37 = $v_layer1_W[27]!;
@@ -3989,7 +3998,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[27] = $p1; $m_layer1_W[27] = $m1; $v_layer1_W[27] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t169 = layer2_W_7 * d_layer2_z_0;
   const t170 = layer2_W_15 * d_layer2_z_1;
@@ -4008,7 +4017,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[7] = $p1; $m_layer1_b[7] = $m1; $v_layer1_b[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_z_7 * x_0;
@@ -4019,7 +4028,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[28] = $p1; $m_layer1_W[28] = $m1; $v_layer1_W[28] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_29 = d_layer1_z_7 * x_1;
   const $mo40 = $m_layer1_W[29]!, $vo40 = $v_layer1_W[29]!;
@@ -4029,7 +4038,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[29] = $p1; $m_layer1_W[29] = $m1; $v_layer1_W[29] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_30 = d_layer1_z_7 * x_2;
   const $mo41 = $m_layer1_W[30]!, $vo41 = $v_layer1_W[30]!;
@@ -4039,7 +4048,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[30] = $p1; $m_layer1_W[30] = $m1; $v_layer1_W[30] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_31 = d_layer1_z_7 * x_3;
   const $mo42 = $m_layer1_W[31]!, $vo42 = $v_layer1_W[31]!;
@@ -4049,7 +4058,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[31] = $p1; $m_layer1_W[31] = $m1; $v_layer1_W[31] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -4060,7 +4069,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo44 = $m_layer2_W[1]!, $vo44 = $v_layer2_W[1]!;
@@ -4070,7 +4079,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo45 = $m_layer2_W[2]!, $vo45 = $v_layer2_W[2]!;
@@ -4080,7 +4089,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo46 = $m_layer2_W[3]!, $vo46 = $v_layer2_W[3]!;
@@ -4090,7 +4099,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
   const $mo47 = $m_layer2_W[4]!, $vo47 = $v_layer2_W[4]!;
@@ -4100,7 +4109,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
   const $mo48 = $m_layer2_W[5]!, $vo48 = $v_layer2_W[5]!;
@@ -4110,7 +4119,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
   const $mo49 = $m_layer2_W[6]!, $vo49 = $v_layer2_W[6]!;
@@ -4120,7 +4129,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
   const $mo50 = $m_layer2_W[7]!, $vo50 = $v_layer2_W[7]!;
@@ -4130,7 +4139,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
   const $mo51 = $m_layer2_W[8]!, $vo51 = $v_layer2_W[8]!;
@@ -4140,7 +4149,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[8] = $p1; $m_layer2_W[8] = $m1; $v_layer2_W[8] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
   const $mo52 = $m_layer2_W[9]!, $vo52 = $v_layer2_W[9]!;
@@ -4150,7 +4159,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[9] = $p1; $m_layer2_W[9] = $m1; $v_layer2_W[9] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
   const $mo53 = $m_layer2_W[10]!, $vo53 = $v_layer2_W[10]!;
@@ -4160,7 +4169,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[10] = $p1; $m_layer2_W[10] = $m1; $v_layer2_W[10] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
   const $mo54 = $m_layer2_W[11]!, $vo54 = $v_layer2_W[11]!;
@@ -4170,7 +4179,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[11] = $p1; $m_layer2_W[11] = $m1; $v_layer2_W[11] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
   const $mo55 = $m_layer2_W[12]!, $vo55 = $v_layer2_W[12]!;
@@ -4180,7 +4189,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[12] = $p1; $m_layer2_W[12] = $m1; $v_layer2_W[12] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
   const $mo56 = $m_layer2_W[13]!, $vo56 = $v_layer2_W[13]!;
@@ -4190,7 +4199,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[13] = $p1; $m_layer2_W[13] = $m1; $v_layer2_W[13] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
   const $mo57 = $m_layer2_W[14]!, $vo57 = $v_layer2_W[14]!;
@@ -4200,7 +4209,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[14] = $p1; $m_layer2_W[14] = $m1; $v_layer2_W[14] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
   const $mo58 = $m_layer2_W[15]!, $vo58 = $v_layer2_W[15]!;
@@ -4210,7 +4219,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[15] = $p1; $m_layer2_W[15] = $m1; $v_layer2_W[15] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
   const $mo59 = $m_layer2_W[16]!, $vo59 = $v_layer2_W[16]!;
@@ -4220,7 +4229,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[16] = $p1; $m_layer2_W[16] = $m1; $v_layer2_W[16] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
   const $mo60 = $m_layer2_W[17]!, $vo60 = $v_layer2_W[17]!;
@@ -4230,7 +4239,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[17] = $p1; $m_layer2_W[17] = $m1; $v_layer2_W[17] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
   const $mo61 = $m_layer2_W[18]!, $vo61 = $v_layer2_W[18]!;
@@ -4240,7 +4249,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[18] = $p1; $m_layer2_W[18] = $m1; $v_layer2_W[18] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
   const $mo62 = $m_layer2_W[19]!, $vo62 = $v_layer2_W[19]!;
@@ -4250,7 +4259,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[19] = $p1; $m_layer2_W[19] = $m1; $v_layer2_W[19] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
   const $mo63 = $m_layer2_W[20]!, $vo63 = $v_layer2_W[20]!;
@@ -4260,7 +4269,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[20] = $p1; $m_layer2_W[20] = $m1; $v_layer2_W[20] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
   const $mo64 = $m_layer2_W[21]!, $vo64 = $v_layer2_W[21]!;
@@ -4270,7 +4279,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[21] = $p1; $m_layer2_W[21] = $m1; $v_layer2_W[21] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
   const $mo65 = $m_layer2_W[22]!, $vo65 = $v_layer2_W[22]!;
@@ -4280,7 +4289,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[22] = $p1; $m_layer2_W[22] = $m1; $v_layer2_W[22] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
   const $mo66 = $m_layer2_W[23]!, $vo66 = $v_layer2_W[23]!;
@@ -4290,7 +4299,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[23] = $p1; $m_layer2_W[23] = $m1; $v_layer2_W[23] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -4367,12 +4376,15 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
-  const $v_layer1_W = $v.layer1_W, $v_layer1_b = $v.layer1_b, $v_layer2_W = $v.layer2_W, $v_layer2_b = $v.layer2_b;
+  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
+  const $v_layer1_W = $v?.layer1_W, $v_layer1_b = $v?.layer1_b, $v_layer2_W = $v?.layer2_W, $v_layer2_b = $v?.layer2_b;
+  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b || $v_layer1_W !== $okv_layer1_W || $v_layer1_b !== $okv_layer1_b || $v_layer2_W !== $okv_layer2_W || $v_layer2_b !== $okv_layer2_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 32 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 8 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 24 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 3 && $v_layer1_W instanceof Floats && $v_layer1_W.length === 32 && $v_layer1_b instanceof Floats && $v_layer1_b.length === 8 && $v_layer2_W instanceof Floats && $v_layer2_W.length === 24 && $v_layer2_b instanceof Floats && $v_layer2_b.length === 3)) return NaN;
+    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b; $okv_layer1_W = $v_layer1_W; $okv_layer1_b = $v_layer1_b; $okv_layer2_W = $v_layer2_W; $okv_layer2_b = $v_layer2_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
@@ -4600,7 +4612,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t123 = layer2_W_0 * d_layer2_z_0;
   const t124 = t108 / t112;
@@ -4613,7 +4625,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
@@ -4627,7 +4639,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[2] = $p1; $m_layer2_b[2] = $m1; $v_layer2_b[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
@@ -4643,7 +4655,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -4654,7 +4666,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo5 = $m_layer1_W[1]!, $vo5 = $v_layer1_W[1]!;
@@ -4664,7 +4676,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo6 = $m_layer1_W[2]!, $vo6 = $v_layer1_W[2]!;
@@ -4674,7 +4686,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_3 = d_layer1_z_0 * x_3;
   const $mo7 = $m_layer1_W[3]!, $vo7 = $v_layer1_W[3]!;
@@ -4684,7 +4696,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t133 = layer2_W_1 * d_layer2_z_0;
   const t134 = layer2_W_9 * d_layer2_z_1;
@@ -4703,7 +4715,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_z_1 * x_0;
@@ -4714,7 +4726,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_1;
   const $mo10 = $m_layer1_W[5]!, $vo10 = $v_layer1_W[5]!;
@@ -4724,7 +4736,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_6 = d_layer1_z_1 * x_2;
   const $mo11 = $m_layer1_W[6]!, $vo11 = $v_layer1_W[6]!;
@@ -4734,7 +4746,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_7 = d_layer1_z_1 * x_3;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -4744,7 +4756,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t139 = layer2_W_2 * d_layer2_z_0;
   const t140 = layer2_W_10 * d_layer2_z_1;
@@ -4763,7 +4775,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_z_2 * x_0;
@@ -4774,7 +4786,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_9 = d_layer1_z_2 * x_1;
   const $mo15 = $m_layer1_W[9]!, $vo15 = $v_layer1_W[9]!;
@@ -4784,7 +4796,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_10 = d_layer1_z_2 * x_2;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -4794,7 +4806,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_11 = d_layer1_z_2 * x_3;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -4804,7 +4816,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t145 = layer2_W_3 * d_layer2_z_0;
   const t146 = layer2_W_11 * d_layer2_z_1;
@@ -4823,7 +4835,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_z_3 * x_0;
@@ -4834,7 +4846,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[12] = $p1; $m_layer1_W[12] = $m1; $v_layer1_W[12] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_13 = d_layer1_z_3 * x_1;
   const $mo20 = $m_layer1_W[13]!, $vo20 = $v_layer1_W[13]!;
@@ -4844,7 +4856,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[13] = $p1; $m_layer1_W[13] = $m1; $v_layer1_W[13] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_14 = d_layer1_z_3 * x_2;
   const $mo21 = $m_layer1_W[14]!, $vo21 = $v_layer1_W[14]!;
@@ -4854,7 +4866,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[14] = $p1; $m_layer1_W[14] = $m1; $v_layer1_W[14] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_15 = d_layer1_z_3 * x_3;
   const $mo22 = $m_layer1_W[15]!, $vo22 = $v_layer1_W[15]!;
@@ -4864,7 +4876,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[15] = $p1; $m_layer1_W[15] = $m1; $v_layer1_W[15] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t151 = layer2_W_4 * d_layer2_z_0;
   const t152 = layer2_W_12 * d_layer2_z_1;
@@ -4883,7 +4895,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[4] = $p1; $m_layer1_b[4] = $m1; $v_layer1_b[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_z_4 * x_0;
@@ -4894,7 +4906,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[16] = $p1; $m_layer1_W[16] = $m1; $v_layer1_W[16] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_17 = d_layer1_z_4 * x_1;
   const $mo25 = $m_layer1_W[17]!, $vo25 = $v_layer1_W[17]!;
@@ -4904,7 +4916,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[17] = $p1; $m_layer1_W[17] = $m1; $v_layer1_W[17] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_18 = d_layer1_z_4 * x_2;
   const $mo26 = $m_layer1_W[18]!, $vo26 = $v_layer1_W[18]!;
@@ -4914,7 +4926,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[18] = $p1; $m_layer1_W[18] = $m1; $v_layer1_W[18] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_19 = d_layer1_z_4 * x_3;
   const $mo27 = $m_layer1_W[19]!, $vo27 = $v_layer1_W[19]!;
@@ -4924,7 +4936,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[19] = $p1; $m_layer1_W[19] = $m1; $v_layer1_W[19] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t157 = layer2_W_5 * d_layer2_z_0;
   const t158 = layer2_W_13 * d_layer2_z_1;
@@ -4943,7 +4955,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[5] = $p1; $m_layer1_b[5] = $m1; $v_layer1_b[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_z_5 * x_0;
@@ -4954,7 +4966,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[20] = $p1; $m_layer1_W[20] = $m1; $v_layer1_W[20] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_21 = d_layer1_z_5 * x_1;
   const $mo30 = $m_layer1_W[21]!, $vo30 = $v_layer1_W[21]!;
@@ -4964,7 +4976,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[21] = $p1; $m_layer1_W[21] = $m1; $v_layer1_W[21] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_22 = d_layer1_z_5 * x_2;
   const $mo31 = $m_layer1_W[22]!, $vo31 = $v_layer1_W[22]!;
@@ -4974,7 +4986,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[22] = $p1; $m_layer1_W[22] = $m1; $v_layer1_W[22] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_23 = d_layer1_z_5 * x_3;
   const $mo32 = $m_layer1_W[23]!, $vo32 = $v_layer1_W[23]!;
@@ -4984,7 +4996,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[23] = $p1; $m_layer1_W[23] = $m1; $v_layer1_W[23] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t163 = layer2_W_6 * d_layer2_z_0;
   const t164 = layer2_W_14 * d_layer2_z_1;
@@ -5003,7 +5015,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[6] = $p1; $m_layer1_b[6] = $m1; $v_layer1_b[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_z_6 * x_0;
@@ -5014,7 +5026,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[24] = $p1; $m_layer1_W[24] = $m1; $v_layer1_W[24] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_25 = d_layer1_z_6 * x_1;
   const $mo35 = $m_layer1_W[25]!, $vo35 = $v_layer1_W[25]!;
@@ -5024,7 +5036,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[25] = $p1; $m_layer1_W[25] = $m1; $v_layer1_W[25] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_26 = d_layer1_z_6 * x_2;
   const $mo36 = $m_layer1_W[26]!, $vo36 = $v_layer1_W[26]!;
@@ -5034,7 +5046,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[26] = $p1; $m_layer1_W[26] = $m1; $v_layer1_W[26] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_27 = d_layer1_z_6 * x_3;
   const $mo37 = $m_layer1_W[27]!, $vo37 = $v_layer1_W[27]!;
@@ -5044,7 +5056,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[27] = $p1; $m_layer1_W[27] = $m1; $v_layer1_W[27] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t169 = layer2_W_7 * d_layer2_z_0;
   const t170 = layer2_W_15 * d_layer2_z_1;
@@ -5063,7 +5075,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[7] = $p1; $m_layer1_b[7] = $m1; $v_layer1_b[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_z_7 * x_0;
@@ -5074,7 +5086,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[28] = $p1; $m_layer1_W[28] = $m1; $v_layer1_W[28] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_29 = d_layer1_z_7 * x_1;
   const $mo40 = $m_layer1_W[29]!, $vo40 = $v_layer1_W[29]!;
@@ -5084,7 +5096,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[29] = $p1; $m_layer1_W[29] = $m1; $v_layer1_W[29] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_30 = d_layer1_z_7 * x_2;
   const $mo41 = $m_layer1_W[30]!, $vo41 = $v_layer1_W[30]!;
@@ -5094,7 +5106,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[30] = $p1; $m_layer1_W[30] = $m1; $v_layer1_W[30] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_31 = d_layer1_z_7 * x_3;
   const $mo42 = $m_layer1_W[31]!, $vo42 = $v_layer1_W[31]!;
@@ -5104,7 +5116,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[31] = $p1; $m_layer1_W[31] = $m1; $v_layer1_W[31] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -5115,7 +5127,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo44 = $m_layer2_W[1]!, $vo44 = $v_layer2_W[1]!;
@@ -5125,7 +5137,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo45 = $m_layer2_W[2]!, $vo45 = $v_layer2_W[2]!;
@@ -5135,7 +5147,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo46 = $m_layer2_W[3]!, $vo46 = $v_layer2_W[3]!;
@@ -5145,7 +5157,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
   const $mo47 = $m_layer2_W[4]!, $vo47 = $v_layer2_W[4]!;
@@ -5155,7 +5167,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
   const $mo48 = $m_layer2_W[5]!, $vo48 = $v_layer2_W[5]!;
@@ -5165,7 +5177,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
   const $mo49 = $m_layer2_W[6]!, $vo49 = $v_layer2_W[6]!;
@@ -5175,7 +5187,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
   const $mo50 = $m_layer2_W[7]!, $vo50 = $v_layer2_W[7]!;
@@ -5185,7 +5197,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
   const $mo51 = $m_layer2_W[8]!, $vo51 = $v_layer2_W[8]!;
@@ -5195,7 +5207,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[8] = $p1; $m_layer2_W[8] = $m1; $v_layer2_W[8] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
   const $mo52 = $m_layer2_W[9]!, $vo52 = $v_layer2_W[9]!;
@@ -5205,7 +5217,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[9] = $p1; $m_layer2_W[9] = $m1; $v_layer2_W[9] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
   const $mo53 = $m_layer2_W[10]!, $vo53 = $v_layer2_W[10]!;
@@ -5215,7 +5227,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[10] = $p1; $m_layer2_W[10] = $m1; $v_layer2_W[10] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
   const $mo54 = $m_layer2_W[11]!, $vo54 = $v_layer2_W[11]!;
@@ -5225,7 +5237,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[11] = $p1; $m_layer2_W[11] = $m1; $v_layer2_W[11] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
   const $mo55 = $m_layer2_W[12]!, $vo55 = $v_layer2_W[12]!;
@@ -5235,7 +5247,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[12] = $p1; $m_layer2_W[12] = $m1; $v_layer2_W[12] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
   const $mo56 = $m_layer2_W[13]!, $vo56 = $v_layer2_W[13]!;
@@ -5245,7 +5257,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[13] = $p1; $m_layer2_W[13] = $m1; $v_layer2_W[13] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
   const $mo57 = $m_layer2_W[14]!, $vo57 = $v_layer2_W[14]!;
@@ -5255,7 +5267,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[14] = $p1; $m_layer2_W[14] = $m1; $v_layer2_W[14] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
   const $mo58 = $m_layer2_W[15]!, $vo58 = $v_layer2_W[15]!;
@@ -5265,7 +5277,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[15] = $p1; $m_layer2_W[15] = $m1; $v_layer2_W[15] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
   const $mo59 = $m_layer2_W[16]!, $vo59 = $v_layer2_W[16]!;
@@ -5275,7 +5287,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[16] = $p1; $m_layer2_W[16] = $m1; $v_layer2_W[16] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
   const $mo60 = $m_layer2_W[17]!, $vo60 = $v_layer2_W[17]!;
@@ -5285,7 +5297,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[17] = $p1; $m_layer2_W[17] = $m1; $v_layer2_W[17] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
   const $mo61 = $m_layer2_W[18]!, $vo61 = $v_layer2_W[18]!;
@@ -5295,7 +5307,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[18] = $p1; $m_layer2_W[18] = $m1; $v_layer2_W[18] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
   const $mo62 = $m_layer2_W[19]!, $vo62 = $v_layer2_W[19]!;
@@ -5305,7 +5317,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[19] = $p1; $m_layer2_W[19] = $m1; $v_layer2_W[19] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
   const $mo63 = $m_layer2_W[20]!, $vo63 = $v_layer2_W[20]!;
@@ -5315,7 +5327,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[20] = $p1; $m_layer2_W[20] = $m1; $v_layer2_W[20] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
   const $mo64 = $m_layer2_W[21]!, $vo64 = $v_layer2_W[21]!;
@@ -5325,7 +5337,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[21] = $p1; $m_layer2_W[21] = $m1; $v_layer2_W[21] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
   const $mo65 = $m_layer2_W[22]!, $vo65 = $v_layer2_W[22]!;
@@ -5335,7 +5347,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[22] = $p1; $m_layer2_W[22] = $m1; $v_layer2_W[22] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
   const $mo66 = $m_layer2_W[23]!, $vo66 = $v_layer2_W[23]!;
@@ -5345,7 +5357,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[23] = $p1; $m_layer2_W[23] = $m1; $v_layer2_W[23] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.

@@ -1472,6 +1472,9 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $total;
 }
 
+/** The state arrays the fused steps checked last (stateCheck in gradc's fusedSteps.ts): a step on the same arrays checks identity only. */
+let $okm_layer1_W: Floats | null = null, $okm_layer1_b: Floats | null = null, $okm_layer2_W: Floats | null = null, $okm_layer2_b: Floats | null = null, $okv_layer1_W: Floats | null = null, $okv_layer1_b: Floats | null = null, $okv_layer2_W: Floats | null = null, $okv_layer2_b: Floats | null = null;
+
 /** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
   const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
@@ -1820,11 +1823,14 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!;
-  if (!$isParams($m)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
+  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
+  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 12 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 4 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 8 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 2)) return NaN;
+    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
@@ -1925,7 +1931,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t49 = layer2_W_0 * d_layer2_z_0;
   const t50 = t39 / t40;
@@ -1937,7 +1943,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -1952,7 +1958,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -1962,7 +1968,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo4 = $m_layer1_W[1]!;
@@ -1971,7 +1977,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo5 = $m_layer1_W[2]!;
@@ -1980,7 +1986,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
@@ -1996,7 +2002,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
@@ -2006,7 +2012,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
   const $mo8 = $m_layer1_W[4]!;
@@ -2015,7 +2021,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
   const $mo9 = $m_layer1_W[5]!;
@@ -2024,7 +2030,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
@@ -2040,7 +2046,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
@@ -2050,7 +2056,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
   const $mo12 = $m_layer1_W[7]!;
@@ -2059,7 +2065,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
   const $mo13 = $m_layer1_W[8]!;
@@ -2068,7 +2074,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
@@ -2084,7 +2090,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
@@ -2094,7 +2100,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
   const $mo16 = $m_layer1_W[10]!;
@@ -2103,7 +2109,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
   const $mo17 = $m_layer1_W[11]!;
@@ -2112,7 +2118,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -2122,7 +2128,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo19 = $m_layer2_W[1]!;
@@ -2131,7 +2137,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo20 = $m_layer2_W[2]!;
@@ -2140,7 +2146,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo21 = $m_layer2_W[3]!;
@@ -2149,7 +2155,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   const $mo22 = $m_layer2_W[4]!;
@@ -2158,7 +2164,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   const $mo23 = $m_layer2_W[5]!;
@@ -2167,7 +2173,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   const $mo24 = $m_layer2_W[6]!;
@@ -2176,7 +2182,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   const $mo25 = $m_layer2_W[7]!;
@@ -2185,7 +2191,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -2221,13 +2227,16 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2, $a = ($lr * $root) / $bc1, $e = $hy.eps * $root;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
-  const $v_layer1_W = $v.layer1_W, $v_layer1_b = $v.layer1_b, $v_layer2_W = $v.layer2_W, $v_layer2_b = $v.layer2_b;
+  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
+  const $v_layer1_W = $v?.layer1_W, $v_layer1_b = $v?.layer1_b, $v_layer2_W = $v?.layer2_W, $v_layer2_b = $v?.layer2_b;
+  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b || $v_layer1_W !== $okv_layer1_W || $v_layer1_b !== $okv_layer1_b || $v_layer2_W !== $okv_layer2_W || $v_layer2_b !== $okv_layer2_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 12 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 4 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 8 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 2 && $v_layer1_W instanceof Floats && $v_layer1_W.length === 12 && $v_layer1_b instanceof Floats && $v_layer1_b.length === 4 && $v_layer2_W instanceof Floats && $v_layer2_W.length === 8 && $v_layer2_b instanceof Floats && $v_layer2_b.length === 2)) return NaN;
+    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b; $okv_layer1_W = $v_layer1_W; $okv_layer1_b = $v_layer1_b; $okv_layer2_W = $v_layer2_W; $okv_layer2_b = $v_layer2_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
@@ -2329,7 +2338,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t49 = layer2_W_0 * d_layer2_z_0;
   const t50 = t39 / t40;
@@ -2342,7 +2351,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -2358,7 +2367,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -2369,7 +2378,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo4 = $m_layer1_W[1]!, $vo4 = $v_layer1_W[1]!;
@@ -2379,7 +2388,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo5 = $m_layer1_W[2]!, $vo5 = $v_layer1_W[2]!;
@@ -2389,7 +2398,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
@@ -2406,7 +2415,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
@@ -2417,7 +2426,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
   const $mo8 = $m_layer1_W[4]!, $vo8 = $v_layer1_W[4]!;
@@ -2427,7 +2436,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
   const $mo9 = $m_layer1_W[5]!, $vo9 = $v_layer1_W[5]!;
@@ -2437,7 +2446,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
@@ -2454,7 +2463,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
@@ -2465,7 +2474,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -2475,7 +2484,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
   const $mo13 = $m_layer1_W[8]!, $vo13 = $v_layer1_W[8]!;
@@ -2485,7 +2494,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
@@ -2502,7 +2511,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
@@ -2513,7 +2522,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -2523,7 +2532,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -2533,7 +2542,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -2544,7 +2553,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo19 = $m_layer2_W[1]!, $vo19 = $v_layer2_W[1]!;
@@ -2554,7 +2563,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo20 = $m_layer2_W[2]!, $vo20 = $v_layer2_W[2]!;
@@ -2564,7 +2573,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo21 = $m_layer2_W[3]!, $vo21 = $v_layer2_W[3]!;
@@ -2574,7 +2583,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   const $mo22 = $m_layer2_W[4]!, $vo22 = $v_layer2_W[4]!;
@@ -2584,7 +2593,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   const $mo23 = $m_layer2_W[5]!, $vo23 = $v_layer2_W[5]!;
@@ -2594,7 +2603,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   const $mo24 = $m_layer2_W[6]!, $vo24 = $v_layer2_W[6]!;
@@ -2604,7 +2613,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   const $mo25 = $m_layer2_W[7]!, $vo25 = $v_layer2_W[7]!;
@@ -2614,7 +2623,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -2650,12 +2659,15 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
-  const $v_layer1_W = $v.layer1_W, $v_layer1_b = $v.layer1_b, $v_layer2_W = $v.layer2_W, $v_layer2_b = $v.layer2_b;
+  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
+  const $v_layer1_W = $v?.layer1_W, $v_layer1_b = $v?.layer1_b, $v_layer2_W = $v?.layer2_W, $v_layer2_b = $v?.layer2_b;
+  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b || $v_layer1_W !== $okv_layer1_W || $v_layer1_b !== $okv_layer1_b || $v_layer2_W !== $okv_layer2_W || $v_layer2_b !== $okv_layer2_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 12 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 4 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 8 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 2 && $v_layer1_W instanceof Floats && $v_layer1_W.length === 12 && $v_layer1_b instanceof Floats && $v_layer1_b.length === 4 && $v_layer2_W instanceof Floats && $v_layer2_W.length === 8 && $v_layer2_b instanceof Floats && $v_layer2_b.length === 2)) return NaN;
+    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b; $okv_layer1_W = $v_layer1_W; $okv_layer1_b = $v_layer1_b; $okv_layer2_W = $v_layer2_W; $okv_layer2_b = $v_layer2_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
@@ -2757,7 +2769,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t49 = layer2_W_0 * d_layer2_z_0;
   const t50 = t39 / t40;
@@ -2770,7 +2782,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -2786,7 +2798,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -2797,7 +2809,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo4 = $m_layer1_W[1]!, $vo4 = $v_layer1_W[1]!;
@@ -2807,7 +2819,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo5 = $m_layer1_W[2]!, $vo5 = $v_layer1_W[2]!;
@@ -2817,7 +2829,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
@@ -2834,7 +2846,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
@@ -2845,7 +2857,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
   const $mo8 = $m_layer1_W[4]!, $vo8 = $v_layer1_W[4]!;
@@ -2855,7 +2867,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
   const $mo9 = $m_layer1_W[5]!, $vo9 = $v_layer1_W[5]!;
@@ -2865,7 +2877,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
@@ -2882,7 +2894,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
@@ -2893,7 +2905,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -2903,7 +2915,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
   const $mo13 = $m_layer1_W[8]!, $vo13 = $v_layer1_W[8]!;
@@ -2913,7 +2925,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
@@ -2930,7 +2942,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
@@ -2941,7 +2953,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -2951,7 +2963,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -2961,7 +2973,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -2972,7 +2984,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo19 = $m_layer2_W[1]!, $vo19 = $v_layer2_W[1]!;
@@ -2982,7 +2994,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo20 = $m_layer2_W[2]!, $vo20 = $v_layer2_W[2]!;
@@ -2992,7 +3004,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo21 = $m_layer2_W[3]!, $vo21 = $v_layer2_W[3]!;
@@ -3002,7 +3014,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   const $mo22 = $m_layer2_W[4]!, $vo22 = $v_layer2_W[4]!;
@@ -3012,7 +3024,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   const $mo23 = $m_layer2_W[5]!, $vo23 = $v_layer2_W[5]!;
@@ -3022,7 +3034,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   const $mo24 = $m_layer2_W[6]!, $vo24 = $v_layer2_W[6]!;
@@ -3032,7 +3044,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   const $mo25 = $m_layer2_W[7]!, $vo25 = $v_layer2_W[7]!;
@@ -3042,7 +3054,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.

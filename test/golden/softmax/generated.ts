@@ -1426,6 +1426,9 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $total;
 }
 
+/** The state arrays the fused steps checked last (stateCheck in gradc's fusedSteps.ts): a step on the same arrays checks identity only. */
+let $okm_W: Floats | null = null, $okm_b: Floats | null = null, $okv_W: Floats | null = null, $okv_b: Floats | null = null;
+
 /** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
   const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
@@ -1581,11 +1584,14 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!;
-  if (!$isParams($m)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
   const $w_W = $p.W, $w_b = $p.b;
-  const $m_W = $m.W, $m_b = $m.b;
+  const $m_W = $m?.W, $m_b = $m?.b;
+  if ($m_W !== $okm_W || $m_b !== $okm_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_W instanceof Floats && $m_W.length === 6 && $m_b instanceof Floats && $m_b.length === 3)) return NaN;
+    $okm_W = $m_W; $okm_b = $m_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
@@ -1651,7 +1657,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_b[0] = $p1; $m_b[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
@@ -1661,7 +1667,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[0] = $p1; $m_W[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_W_1 = d_logits_0 * x_1;
   const $mo2 = $m_W[1]!;
@@ -1670,7 +1676,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[1] = $p1; $m_W[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
@@ -1684,7 +1690,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_b[1] = $p1; $m_b[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
@@ -1694,7 +1700,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[2] = $p1; $m_W[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_W_3 = d_logits_1 * x_1;
   const $mo5 = $m_W[3]!;
@@ -1703,7 +1709,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[3] = $p1; $m_W[3] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
@@ -1717,7 +1723,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_b[2] = $p1; $m_b[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
@@ -1727,7 +1733,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[4] = $p1; $m_W[4] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_W_5 = d_logits_2 * x_1;
   const $mo8 = $m_W[5]!;
@@ -1736,7 +1742,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[5] = $p1; $m_W[5] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -1755,13 +1761,16 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2, $a = ($lr * $root) / $bc1, $e = $hy.eps * $root;
   const $w_W = $p.W, $w_b = $p.b;
-  const $m_W = $m.W, $m_b = $m.b;
-  const $v_W = $v.W, $v_b = $v.b;
+  const $m_W = $m?.W, $m_b = $m?.b;
+  const $v_W = $v?.W, $v_b = $v?.b;
+  if ($m_W !== $okm_W || $m_b !== $okm_b || $v_W !== $okv_W || $v_b !== $okv_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_W instanceof Floats && $m_W.length === 6 && $m_b instanceof Floats && $m_b.length === 3 && $v_W instanceof Floats && $v_W.length === 6 && $v_b instanceof Floats && $v_b.length === 3)) return NaN;
+    $okm_W = $m_W; $okm_b = $m_b; $okv_W = $v_W; $okv_b = $v_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
@@ -1828,7 +1837,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_b[0] = $p1; $m_b[0] = $m1; $v_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
@@ -1839,7 +1848,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[0] = $p1; $m_W[0] = $m1; $v_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_W_1 = d_logits_0 * x_1;
   const $mo2 = $m_W[1]!, $vo2 = $v_W[1]!;
@@ -1849,7 +1858,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[1] = $p1; $m_W[1] = $m1; $v_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
@@ -1864,7 +1873,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_b[1] = $p1; $m_b[1] = $m1; $v_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
@@ -1875,7 +1884,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[2] = $p1; $m_W[2] = $m1; $v_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_W_3 = d_logits_1 * x_1;
   const $mo5 = $m_W[3]!, $vo5 = $v_W[3]!;
@@ -1885,7 +1894,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[3] = $p1; $m_W[3] = $m1; $v_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
@@ -1900,7 +1909,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_b[2] = $p1; $m_b[2] = $m1; $v_b[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
@@ -1911,7 +1920,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[4] = $p1; $m_W[4] = $m1; $v_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_W_5 = d_logits_2 * x_1;
   const $mo8 = $m_W[5]!, $vo8 = $v_W[5]!;
@@ -1921,7 +1930,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[5] = $p1; $m_W[5] = $m1; $v_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -1940,12 +1949,15 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
   const $w_W = $p.W, $w_b = $p.b;
-  const $m_W = $m.W, $m_b = $m.b;
-  const $v_W = $v.W, $v_b = $v.b;
+  const $m_W = $m?.W, $m_b = $m?.b;
+  const $v_W = $v?.W, $v_b = $v?.b;
+  if ($m_W !== $okm_W || $m_b !== $okm_b || $v_W !== $okv_W || $v_b !== $okv_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_W instanceof Floats && $m_W.length === 6 && $m_b instanceof Floats && $m_b.length === 3 && $v_W instanceof Floats && $v_W.length === 6 && $v_b instanceof Floats && $v_b.length === 3)) return NaN;
+    $okm_W = $m_W; $okm_b = $m_b; $okv_W = $v_W; $okv_b = $v_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
@@ -2012,7 +2024,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_b[0] = $p1; $m_b[0] = $m1; $v_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
@@ -2023,7 +2035,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[0] = $p1; $m_W[0] = $m1; $v_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_W_1 = d_logits_0 * x_1;
   const $mo2 = $m_W[1]!, $vo2 = $v_W[1]!;
@@ -2033,7 +2045,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[1] = $p1; $m_W[1] = $m1; $v_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
@@ -2048,7 +2060,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_b[1] = $p1; $m_b[1] = $m1; $v_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
@@ -2059,7 +2071,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[2] = $p1; $m_W[2] = $m1; $v_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_W_3 = d_logits_1 * x_1;
   const $mo5 = $m_W[3]!, $vo5 = $v_W[3]!;
@@ -2069,7 +2081,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[3] = $p1; $m_W[3] = $m1; $v_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
@@ -2084,7 +2096,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_b[2] = $p1; $m_b[2] = $m1; $v_b[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
@@ -2095,7 +2107,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[4] = $p1; $m_W[4] = $m1; $v_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_W_5 = d_logits_2 * x_1;
   const $mo8 = $m_W[5]!, $vo8 = $v_W[5]!;
@@ -2105,7 +2117,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[5] = $p1; $m_W[5] = $m1; $v_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
