@@ -130,7 +130,7 @@ describe('the fused step\'s remembered state arrays and its checks of new values
     for (const bad of [Infinity, -Infinity, NaN]) {
       it(`${kind}: a first moment of ${bad} is refused (the new parameter is not finite), nothing changed`, () => {
         const { p, st } = trained(kind);
-        st.m!.layer1_W[2] = bad;
+        (st.m!.layer1_W as Float64Array)[2] = bad;
         refused(p, st, /not finite|NaN|Infinity/);
       });
     }
