@@ -11,7 +11,8 @@
  * - each element's update is the rule's element code (the same text as the update pass),
  *   written where its gradient is complete: no gradient buffer, no second pass;
  * - the parameter arrays and the state arrays are loaded into locals once per call (the
- *   state's arrays checked as they are: a bad one refuses the step before anything is
+ *   state's arrays checked as they are, by identity against the arrays checked last when
+ *   every parameter is an array (`stateCheck`): a bad one refuses the step before anything is
  *   written), and the hyperparameters are run-time values computed once per step in the
  *   step's first lines from `$hy` (the $Hyper of the state's options) and `$t` (the step
  *   number from 1): the small entry points (`stepBatch`, `step`), which V8 inlines into the
