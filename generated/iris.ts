@@ -1476,6 +1476,9 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $total;
 }
 
+/** The state arrays the fused steps checked last (stateCheck in gradc's fusedSteps.ts): a step on the same arrays checks identity only. */
+let $okm_layer1_W: Floats | null = null, $okm_layer1_b: Floats | null = null, $okm_layer2_W: Floats | null = null, $okm_layer2_b: Floats | null = null, $okv_layer1_W: Floats | null = null, $okv_layer1_b: Floats | null = null, $okv_layer2_W: Floats | null = null, $okv_layer2_b: Floats | null = null;
+
 /** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
   const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
@@ -2328,11 +2331,14 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!;
-  if (!$isParams($m)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
+  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
+  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 32 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 8 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 24 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 3)) return NaN;
+    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
@@ -2559,7 +2565,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t123 = layer2_W_0 * d_layer2_z_0;
   const t124 = t108 / t112;
@@ -2571,7 +2577,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
@@ -2584,7 +2590,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[2] = $p1; $m_layer2_b[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
@@ -2599,7 +2605,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -2609,7 +2615,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo5 = $m_layer1_W[1]!;
@@ -2618,7 +2624,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo6 = $m_layer1_W[2]!;
@@ -2627,7 +2633,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_3 = d_layer1_z_0 * x_3;
   const $mo7 = $m_layer1_W[3]!;
@@ -2636,7 +2642,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t133 = layer2_W_1 * d_layer2_z_0;
   const t134 = layer2_W_9 * d_layer2_z_1;
@@ -2654,7 +2660,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_z_1 * x_0;
@@ -2664,7 +2670,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_1;
   const $mo10 = $m_layer1_W[5]!;
@@ -2673,7 +2679,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_6 = d_layer1_z_1 * x_2;
   const $mo11 = $m_layer1_W[6]!;
@@ -2682,7 +2688,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_7 = d_layer1_z_1 * x_3;
   const $mo12 = $m_layer1_W[7]!;
@@ -2691,7 +2697,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t139 = layer2_W_2 * d_layer2_z_0;
   const t140 = layer2_W_10 * d_layer2_z_1;
@@ -2709,7 +2715,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_z_2 * x_0;
@@ -2719,7 +2725,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_9 = d_layer1_z_2 * x_1;
   const $mo15 = $m_layer1_W[9]!;
@@ -2728,7 +2734,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_10 = d_layer1_z_2 * x_2;
   const $mo16 = $m_layer1_W[10]!;
@@ -2737,7 +2743,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_11 = d_layer1_z_2 * x_3;
   const $mo17 = $m_layer1_W[11]!;
@@ -2746,7 +2752,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t145 = layer2_W_3 * d_layer2_z_0;
   const t146 = layer2_W_11 * d_layer2_z_1;
@@ -2764,7 +2770,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_z_3 * x_0;
@@ -2774,7 +2780,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[12] = $p1; $m_layer1_W[12] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_13 = d_layer1_z_3 * x_1;
   const $mo20 = $m_layer1_W[13]!;
@@ -2783,7 +2789,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[13] = $p1; $m_layer1_W[13] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_14 = d_layer1_z_3 * x_2;
   const $mo21 = $m_layer1_W[14]!;
@@ -2792,7 +2798,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[14] = $p1; $m_layer1_W[14] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_15 = d_layer1_z_3 * x_3;
   const $mo22 = $m_layer1_W[15]!;
@@ -2801,7 +2807,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[15] = $p1; $m_layer1_W[15] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t151 = layer2_W_4 * d_layer2_z_0;
   const t152 = layer2_W_12 * d_layer2_z_1;
@@ -2819,7 +2825,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[4] = $p1; $m_layer1_b[4] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_z_4 * x_0;
@@ -2829,7 +2835,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[16] = $p1; $m_layer1_W[16] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_17 = d_layer1_z_4 * x_1;
   const $mo25 = $m_layer1_W[17]!;
@@ -2838,7 +2844,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[17] = $p1; $m_layer1_W[17] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_18 = d_layer1_z_4 * x_2;
   const $mo26 = $m_layer1_W[18]!;
@@ -2847,7 +2853,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[18] = $p1; $m_layer1_W[18] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_19 = d_layer1_z_4 * x_3;
   const $mo27 = $m_layer1_W[19]!;
@@ -2856,7 +2862,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[19] = $p1; $m_layer1_W[19] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t157 = layer2_W_5 * d_layer2_z_0;
   const t158 = layer2_W_13 * d_layer2_z_1;
@@ -2874,7 +2880,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[5] = $p1; $m_layer1_b[5] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_z_5 * x_0;
@@ -2884,7 +2890,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[20] = $p1; $m_layer1_W[20] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_21 = d_layer1_z_5 * x_1;
   const $mo30 = $m_layer1_W[21]!;
@@ -2893,7 +2899,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[21] = $p1; $m_layer1_W[21] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_22 = d_layer1_z_5 * x_2;
   const $mo31 = $m_layer1_W[22]!;
@@ -2902,7 +2908,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[22] = $p1; $m_layer1_W[22] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_23 = d_layer1_z_5 * x_3;
   const $mo32 = $m_layer1_W[23]!;
@@ -2911,7 +2917,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[23] = $p1; $m_layer1_W[23] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t163 = layer2_W_6 * d_layer2_z_0;
   const t164 = layer2_W_14 * d_layer2_z_1;
@@ -2929,7 +2935,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[6] = $p1; $m_layer1_b[6] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_z_6 * x_0;
@@ -2939,7 +2945,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[24] = $p1; $m_layer1_W[24] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_25 = d_layer1_z_6 * x_1;
   const $mo35 = $m_layer1_W[25]!;
@@ -2948,7 +2954,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[25] = $p1; $m_layer1_W[25] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_26 = d_layer1_z_6 * x_2;
   const $mo36 = $m_layer1_W[26]!;
@@ -2957,7 +2963,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[26] = $p1; $m_layer1_W[26] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_27 = d_layer1_z_6 * x_3;
   const $mo37 = $m_layer1_W[27]!;
@@ -2966,7 +2972,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[27] = $p1; $m_layer1_W[27] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t169 = layer2_W_7 * d_layer2_z_0;
   const t170 = layer2_W_15 * d_layer2_z_1;
@@ -2984,7 +2990,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[7] = $p1; $m_layer1_b[7] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_z_7 * x_0;
@@ -2994,7 +3000,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[28] = $p1; $m_layer1_W[28] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_29 = d_layer1_z_7 * x_1;
   const $mo40 = $m_layer1_W[29]!;
@@ -3003,7 +3009,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[29] = $p1; $m_layer1_W[29] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_30 = d_layer1_z_7 * x_2;
   const $mo41 = $m_layer1_W[30]!;
@@ -3012,7 +3018,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[30] = $p1; $m_layer1_W[30] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_31 = d_layer1_z_7 * x_3;
   const $mo42 = $m_layer1_W[31]!;
@@ -3021,7 +3027,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[31] = $p1; $m_layer1_W[31] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -3031,7 +3037,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo44 = $m_layer2_W[1]!;
@@ -3040,7 +3046,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo45 = $m_layer2_W[2]!;
@@ -3049,7 +3055,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo46 = $m_layer2_W[3]!;
@@ -3058,7 +3064,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
   const $mo47 = $m_layer2_W[4]!;
@@ -3067,7 +3073,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
   const $mo48 = $m_layer2_W[5]!;
@@ -3076,7 +3082,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
   const $mo49 = $m_layer2_W[6]!;
@@ -3085,7 +3091,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
   const $mo50 = $m_layer2_W[7]!;
@@ -3094,7 +3100,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
   const $mo51 = $m_layer2_W[8]!;
@@ -3103,7 +3109,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[8] = $p1; $m_layer2_W[8] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
   const $mo52 = $m_layer2_W[9]!;
@@ -3112,7 +3118,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[9] = $p1; $m_layer2_W[9] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
   const $mo53 = $m_layer2_W[10]!;
@@ -3121,7 +3127,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[10] = $p1; $m_layer2_W[10] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
   const $mo54 = $m_layer2_W[11]!;
@@ -3130,7 +3136,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[11] = $p1; $m_layer2_W[11] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
   const $mo55 = $m_layer2_W[12]!;
@@ -3139,7 +3145,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[12] = $p1; $m_layer2_W[12] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
   const $mo56 = $m_layer2_W[13]!;
@@ -3148,7 +3154,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[13] = $p1; $m_layer2_W[13] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
   const $mo57 = $m_layer2_W[14]!;
@@ -3157,7 +3163,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[14] = $p1; $m_layer2_W[14] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
   const $mo58 = $m_layer2_W[15]!;
@@ -3166,7 +3172,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[15] = $p1; $m_layer2_W[15] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
   const $mo59 = $m_layer2_W[16]!;
@@ -3175,7 +3181,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[16] = $p1; $m_layer2_W[16] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
   const $mo60 = $m_layer2_W[17]!;
@@ -3184,7 +3190,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[17] = $p1; $m_layer2_W[17] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
   const $mo61 = $m_layer2_W[18]!;
@@ -3193,7 +3199,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[18] = $p1; $m_layer2_W[18] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
   const $mo62 = $m_layer2_W[19]!;
@@ -3202,7 +3208,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[19] = $p1; $m_layer2_W[19] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
   const $mo63 = $m_layer2_W[20]!;
@@ -3211,7 +3217,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[20] = $p1; $m_layer2_W[20] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
   const $mo64 = $m_layer2_W[21]!;
@@ -3220,7 +3226,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[21] = $p1; $m_layer2_W[21] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
   const $mo65 = $m_layer2_W[22]!;
@@ -3229,7 +3235,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[22] = $p1; $m_layer2_W[22] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
   const $mo66 = $m_layer2_W[23]!;
@@ -3238,7 +3244,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[23] = $p1; $m_layer2_W[23] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -3315,13 +3321,16 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2, $a = ($lr * $root) / $bc1, $e = $hy.eps * $root;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
-  const $v_layer1_W = $v.layer1_W, $v_layer1_b = $v.layer1_b, $v_layer2_W = $v.layer2_W, $v_layer2_b = $v.layer2_b;
+  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
+  const $v_layer1_W = $v?.layer1_W, $v_layer1_b = $v?.layer1_b, $v_layer2_W = $v?.layer2_W, $v_layer2_b = $v?.layer2_b;
+  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b || $v_layer1_W !== $okv_layer1_W || $v_layer1_b !== $okv_layer1_b || $v_layer2_W !== $okv_layer2_W || $v_layer2_b !== $okv_layer2_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 32 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 8 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 24 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 3 && $v_layer1_W instanceof Floats && $v_layer1_W.length === 32 && $v_layer1_b instanceof Floats && $v_layer1_b.length === 8 && $v_layer2_W instanceof Floats && $v_layer2_W.length === 24 && $v_layer2_b instanceof Floats && $v_layer2_b.length === 3)) return NaN;
+    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b; $okv_layer1_W = $v_layer1_W; $okv_layer1_b = $v_layer1_b; $okv_layer2_W = $v_layer2_W; $okv_layer2_b = $v_layer2_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
@@ -3549,7 +3558,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t123 = layer2_W_0 * d_layer2_z_0;
   const t124 = t108 / t112;
@@ -3562,7 +3571,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
@@ -3576,7 +3585,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[2] = $p1; $m_layer2_b[2] = $m1; $v_layer2_b[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
@@ -3592,7 +3601,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -3603,7 +3612,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo5 = $m_layer1_W[1]!, $vo5 = $v_layer1_W[1]!;
@@ -3613,7 +3622,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo6 = $m_layer1_W[2]!, $vo6 = $v_layer1_W[2]!;
@@ -3623,7 +3632,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_3 = d_layer1_z_0 * x_3;
   const $mo7 = $m_layer1_W[3]!, $vo7 = $v_layer1_W[3]!;
@@ -3633,7 +3642,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t133 = layer2_W_1 * d_layer2_z_0;
   const t134 = layer2_W_9 * d_layer2_z_1;
@@ -3652,7 +3661,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_z_1 * x_0;
@@ -3663,7 +3672,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_1;
   const $mo10 = $m_layer1_W[5]!, $vo10 = $v_layer1_W[5]!;
@@ -3673,7 +3682,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_6 = d_layer1_z_1 * x_2;
   const $mo11 = $m_layer1_W[6]!, $vo11 = $v_layer1_W[6]!;
@@ -3683,7 +3692,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_7 = d_layer1_z_1 * x_3;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -3693,7 +3702,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t139 = layer2_W_2 * d_layer2_z_0;
   const t140 = layer2_W_10 * d_layer2_z_1;
@@ -3712,7 +3721,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_z_2 * x_0;
@@ -3723,7 +3732,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_9 = d_layer1_z_2 * x_1;
   const $mo15 = $m_layer1_W[9]!, $vo15 = $v_layer1_W[9]!;
@@ -3733,7 +3742,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_10 = d_layer1_z_2 * x_2;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -3743,7 +3752,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_11 = d_layer1_z_2 * x_3;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -3753,7 +3762,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t145 = layer2_W_3 * d_layer2_z_0;
   const t146 = layer2_W_11 * d_layer2_z_1;
@@ -3772,7 +3781,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_z_3 * x_0;
@@ -3783,7 +3792,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[12] = $p1; $m_layer1_W[12] = $m1; $v_layer1_W[12] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_13 = d_layer1_z_3 * x_1;
   const $mo20 = $m_layer1_W[13]!, $vo20 = $v_layer1_W[13]!;
@@ -3793,7 +3802,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[13] = $p1; $m_layer1_W[13] = $m1; $v_layer1_W[13] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_14 = d_layer1_z_3 * x_2;
   const $mo21 = $m_layer1_W[14]!, $vo21 = $v_layer1_W[14]!;
@@ -3803,7 +3812,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[14] = $p1; $m_layer1_W[14] = $m1; $v_layer1_W[14] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_15 = d_layer1_z_3 * x_3;
   const $mo22 = $m_layer1_W[15]!, $vo22 = $v_layer1_W[15]!;
@@ -3813,7 +3822,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[15] = $p1; $m_layer1_W[15] = $m1; $v_layer1_W[15] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t151 = layer2_W_4 * d_layer2_z_0;
   const t152 = layer2_W_12 * d_layer2_z_1;
@@ -3832,7 +3841,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[4] = $p1; $m_layer1_b[4] = $m1; $v_layer1_b[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_z_4 * x_0;
@@ -3843,7 +3852,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[16] = $p1; $m_layer1_W[16] = $m1; $v_layer1_W[16] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_17 = d_layer1_z_4 * x_1;
   const $mo25 = $m_layer1_W[17]!, $vo25 = $v_layer1_W[17]!;
@@ -3853,7 +3862,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[17] = $p1; $m_layer1_W[17] = $m1; $v_layer1_W[17] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_18 = d_layer1_z_4 * x_2;
   const $mo26 = $m_layer1_W[18]!, $vo26 = $v_layer1_W[18]!;
@@ -3863,7 +3872,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[18] = $p1; $m_layer1_W[18] = $m1; $v_layer1_W[18] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_19 = d_layer1_z_4 * x_3;
   const $mo27 = $m_layer1_W[19]!, $vo27 = $v_layer1_W[19]!;
@@ -3873,7 +3882,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[19] = $p1; $m_layer1_W[19] = $m1; $v_layer1_W[19] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t157 = layer2_W_5 * d_layer2_z_0;
   const t158 = layer2_W_13 * d_layer2_z_1;
@@ -3892,7 +3901,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[5] = $p1; $m_layer1_b[5] = $m1; $v_layer1_b[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_z_5 * x_0;
@@ -3903,7 +3912,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[20] = $p1; $m_layer1_W[20] = $m1; $v_layer1_W[20] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_21 = d_layer1_z_5 * x_1;
   const $mo30 = $m_layer1_W[21]!, $vo30 = $v_layer1_W[21]!;
@@ -3913,7 +3922,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[21] = $p1; $m_layer1_W[21] = $m1; $v_layer1_W[21] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_22 = d_layer1_z_5 * x_2;
   const $mo31 = $m_layer1_W[22]!, $vo31 = $v_layer1_W[22]!;
@@ -3923,7 +3932,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[22] = $p1; $m_layer1_W[22] = $m1; $v_layer1_W[22] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_23 = d_layer1_z_5 * x_3;
   const $mo32 = $m_layer1_W[23]!, $vo32 = $v_layer1_W[23]!;
@@ -3933,7 +3942,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[23] = $p1; $m_layer1_W[23] = $m1; $v_layer1_W[23] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t163 = layer2_W_6 * d_layer2_z_0;
   const t164 = layer2_W_14 * d_layer2_z_1;
@@ -3952,7 +3961,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[6] = $p1; $m_layer1_b[6] = $m1; $v_layer1_b[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_z_6 * x_0;
@@ -3963,7 +3972,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[24] = $p1; $m_layer1_W[24] = $m1; $v_layer1_W[24] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_25 = d_layer1_z_6 * x_1;
   const $mo35 = $m_layer1_W[25]!, $vo35 = $v_layer1_W[25]!;
@@ -3973,7 +3982,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[25] = $p1; $m_layer1_W[25] = $m1; $v_layer1_W[25] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_26 = d_layer1_z_6 * x_2;
   const $mo36 = $m_layer1_W[26]!, $vo36 = $v_layer1_W[26]!;
@@ -3983,7 +3992,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[26] = $p1; $m_layer1_W[26] = $m1; $v_layer1_W[26] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_27 = d_layer1_z_6 * x_3;
   const $mo37 = $m_layer1_W[27]!, $vo37 = $v_layer1_W[27]!;
@@ -3993,7 +4002,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[27] = $p1; $m_layer1_W[27] = $m1; $v_layer1_W[27] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t169 = layer2_W_7 * d_layer2_z_0;
   const t170 = layer2_W_15 * d_layer2_z_1;
@@ -4012,7 +4021,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[7] = $p1; $m_layer1_b[7] = $m1; $v_layer1_b[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_z_7 * x_0;
@@ -4023,7 +4032,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[28] = $p1; $m_layer1_W[28] = $m1; $v_layer1_W[28] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_29 = d_layer1_z_7 * x_1;
   const $mo40 = $m_layer1_W[29]!, $vo40 = $v_layer1_W[29]!;
@@ -4033,7 +4042,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[29] = $p1; $m_layer1_W[29] = $m1; $v_layer1_W[29] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_30 = d_layer1_z_7 * x_2;
   const $mo41 = $m_layer1_W[30]!, $vo41 = $v_layer1_W[30]!;
@@ -4043,7 +4052,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[30] = $p1; $m_layer1_W[30] = $m1; $v_layer1_W[30] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_31 = d_layer1_z_7 * x_3;
   const $mo42 = $m_layer1_W[31]!, $vo42 = $v_layer1_W[31]!;
@@ -4053,7 +4062,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[31] = $p1; $m_layer1_W[31] = $m1; $v_layer1_W[31] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -4064,7 +4073,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo44 = $m_layer2_W[1]!, $vo44 = $v_layer2_W[1]!;
@@ -4074,7 +4083,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo45 = $m_layer2_W[2]!, $vo45 = $v_layer2_W[2]!;
@@ -4084,7 +4093,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo46 = $m_layer2_W[3]!, $vo46 = $v_layer2_W[3]!;
@@ -4094,7 +4103,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
   const $mo47 = $m_layer2_W[4]!, $vo47 = $v_layer2_W[4]!;
@@ -4104,7 +4113,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
   const $mo48 = $m_layer2_W[5]!, $vo48 = $v_layer2_W[5]!;
@@ -4114,7 +4123,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
   const $mo49 = $m_layer2_W[6]!, $vo49 = $v_layer2_W[6]!;
@@ -4124,7 +4133,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
   const $mo50 = $m_layer2_W[7]!, $vo50 = $v_layer2_W[7]!;
@@ -4134,7 +4143,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
   const $mo51 = $m_layer2_W[8]!, $vo51 = $v_layer2_W[8]!;
@@ -4144,7 +4153,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[8] = $p1; $m_layer2_W[8] = $m1; $v_layer2_W[8] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
   const $mo52 = $m_layer2_W[9]!, $vo52 = $v_layer2_W[9]!;
@@ -4154,7 +4163,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[9] = $p1; $m_layer2_W[9] = $m1; $v_layer2_W[9] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
   const $mo53 = $m_layer2_W[10]!, $vo53 = $v_layer2_W[10]!;
@@ -4164,7 +4173,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[10] = $p1; $m_layer2_W[10] = $m1; $v_layer2_W[10] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
   const $mo54 = $m_layer2_W[11]!, $vo54 = $v_layer2_W[11]!;
@@ -4174,7 +4183,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[11] = $p1; $m_layer2_W[11] = $m1; $v_layer2_W[11] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
   const $mo55 = $m_layer2_W[12]!, $vo55 = $v_layer2_W[12]!;
@@ -4184,7 +4193,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[12] = $p1; $m_layer2_W[12] = $m1; $v_layer2_W[12] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
   const $mo56 = $m_layer2_W[13]!, $vo56 = $v_layer2_W[13]!;
@@ -4194,7 +4203,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[13] = $p1; $m_layer2_W[13] = $m1; $v_layer2_W[13] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
   const $mo57 = $m_layer2_W[14]!, $vo57 = $v_layer2_W[14]!;
@@ -4204,7 +4213,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[14] = $p1; $m_layer2_W[14] = $m1; $v_layer2_W[14] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
   const $mo58 = $m_layer2_W[15]!, $vo58 = $v_layer2_W[15]!;
@@ -4214,7 +4223,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[15] = $p1; $m_layer2_W[15] = $m1; $v_layer2_W[15] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
   const $mo59 = $m_layer2_W[16]!, $vo59 = $v_layer2_W[16]!;
@@ -4224,7 +4233,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[16] = $p1; $m_layer2_W[16] = $m1; $v_layer2_W[16] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
   const $mo60 = $m_layer2_W[17]!, $vo60 = $v_layer2_W[17]!;
@@ -4234,7 +4243,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[17] = $p1; $m_layer2_W[17] = $m1; $v_layer2_W[17] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
   const $mo61 = $m_layer2_W[18]!, $vo61 = $v_layer2_W[18]!;
@@ -4244,7 +4253,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[18] = $p1; $m_layer2_W[18] = $m1; $v_layer2_W[18] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
   const $mo62 = $m_layer2_W[19]!, $vo62 = $v_layer2_W[19]!;
@@ -4254,7 +4263,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[19] = $p1; $m_layer2_W[19] = $m1; $v_layer2_W[19] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
   const $mo63 = $m_layer2_W[20]!, $vo63 = $v_layer2_W[20]!;
@@ -4264,7 +4273,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[20] = $p1; $m_layer2_W[20] = $m1; $v_layer2_W[20] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
   const $mo64 = $m_layer2_W[21]!, $vo64 = $v_layer2_W[21]!;
@@ -4274,7 +4283,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[21] = $p1; $m_layer2_W[21] = $m1; $v_layer2_W[21] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
   const $mo65 = $m_layer2_W[22]!, $vo65 = $v_layer2_W[22]!;
@@ -4284,7 +4293,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[22] = $p1; $m_layer2_W[22] = $m1; $v_layer2_W[22] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
   const $mo66 = $m_layer2_W[23]!, $vo66 = $v_layer2_W[23]!;
@@ -4294,7 +4303,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[23] = $p1; $m_layer2_W[23] = $m1; $v_layer2_W[23] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -4371,12 +4380,15 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
-  const $v_layer1_W = $v.layer1_W, $v_layer1_b = $v.layer1_b, $v_layer2_W = $v.layer2_W, $v_layer2_b = $v.layer2_b;
+  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
+  const $v_layer1_W = $v?.layer1_W, $v_layer1_b = $v?.layer1_b, $v_layer2_W = $v?.layer2_W, $v_layer2_b = $v?.layer2_b;
+  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b || $v_layer1_W !== $okv_layer1_W || $v_layer1_b !== $okv_layer1_b || $v_layer2_W !== $okv_layer2_W || $v_layer2_b !== $okv_layer2_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 32 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 8 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 24 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 3 && $v_layer1_W instanceof Floats && $v_layer1_W.length === 32 && $v_layer1_b instanceof Floats && $v_layer1_b.length === 8 && $v_layer2_W instanceof Floats && $v_layer2_W.length === 24 && $v_layer2_b instanceof Floats && $v_layer2_b.length === 3)) return NaN;
+    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b; $okv_layer1_W = $v_layer1_W; $okv_layer1_b = $v_layer1_b; $okv_layer2_W = $v_layer2_W; $okv_layer2_b = $v_layer2_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
@@ -4604,7 +4616,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t123 = layer2_W_0 * d_layer2_z_0;
   const t124 = t108 / t112;
@@ -4617,7 +4629,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
@@ -4631,7 +4643,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[2] = $p1; $m_layer2_b[2] = $m1; $v_layer2_b[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
@@ -4647,7 +4659,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -4658,7 +4670,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo5 = $m_layer1_W[1]!, $vo5 = $v_layer1_W[1]!;
@@ -4668,7 +4680,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo6 = $m_layer1_W[2]!, $vo6 = $v_layer1_W[2]!;
@@ -4678,7 +4690,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_3 = d_layer1_z_0 * x_3;
   const $mo7 = $m_layer1_W[3]!, $vo7 = $v_layer1_W[3]!;
@@ -4688,7 +4700,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t133 = layer2_W_1 * d_layer2_z_0;
   const t134 = layer2_W_9 * d_layer2_z_1;
@@ -4707,7 +4719,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_z_1 * x_0;
@@ -4718,7 +4730,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_1;
   const $mo10 = $m_layer1_W[5]!, $vo10 = $v_layer1_W[5]!;
@@ -4728,7 +4740,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_6 = d_layer1_z_1 * x_2;
   const $mo11 = $m_layer1_W[6]!, $vo11 = $v_layer1_W[6]!;
@@ -4738,7 +4750,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_7 = d_layer1_z_1 * x_3;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -4748,7 +4760,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t139 = layer2_W_2 * d_layer2_z_0;
   const t140 = layer2_W_10 * d_layer2_z_1;
@@ -4767,7 +4779,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_z_2 * x_0;
@@ -4778,7 +4790,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_9 = d_layer1_z_2 * x_1;
   const $mo15 = $m_layer1_W[9]!, $vo15 = $v_layer1_W[9]!;
@@ -4788,7 +4800,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_10 = d_layer1_z_2 * x_2;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -4798,7 +4810,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_11 = d_layer1_z_2 * x_3;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -4808,7 +4820,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t145 = layer2_W_3 * d_layer2_z_0;
   const t146 = layer2_W_11 * d_layer2_z_1;
@@ -4827,7 +4839,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_z_3 * x_0;
@@ -4838,7 +4850,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[12] = $p1; $m_layer1_W[12] = $m1; $v_layer1_W[12] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_13 = d_layer1_z_3 * x_1;
   const $mo20 = $m_layer1_W[13]!, $vo20 = $v_layer1_W[13]!;
@@ -4848,7 +4860,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[13] = $p1; $m_layer1_W[13] = $m1; $v_layer1_W[13] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_14 = d_layer1_z_3 * x_2;
   const $mo21 = $m_layer1_W[14]!, $vo21 = $v_layer1_W[14]!;
@@ -4858,7 +4870,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[14] = $p1; $m_layer1_W[14] = $m1; $v_layer1_W[14] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_15 = d_layer1_z_3 * x_3;
   const $mo22 = $m_layer1_W[15]!, $vo22 = $v_layer1_W[15]!;
@@ -4868,7 +4880,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[15] = $p1; $m_layer1_W[15] = $m1; $v_layer1_W[15] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t151 = layer2_W_4 * d_layer2_z_0;
   const t152 = layer2_W_12 * d_layer2_z_1;
@@ -4887,7 +4899,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[4] = $p1; $m_layer1_b[4] = $m1; $v_layer1_b[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_z_4 * x_0;
@@ -4898,7 +4910,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[16] = $p1; $m_layer1_W[16] = $m1; $v_layer1_W[16] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_17 = d_layer1_z_4 * x_1;
   const $mo25 = $m_layer1_W[17]!, $vo25 = $v_layer1_W[17]!;
@@ -4908,7 +4920,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[17] = $p1; $m_layer1_W[17] = $m1; $v_layer1_W[17] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_18 = d_layer1_z_4 * x_2;
   const $mo26 = $m_layer1_W[18]!, $vo26 = $v_layer1_W[18]!;
@@ -4918,7 +4930,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[18] = $p1; $m_layer1_W[18] = $m1; $v_layer1_W[18] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_19 = d_layer1_z_4 * x_3;
   const $mo27 = $m_layer1_W[19]!, $vo27 = $v_layer1_W[19]!;
@@ -4928,7 +4940,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[19] = $p1; $m_layer1_W[19] = $m1; $v_layer1_W[19] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t157 = layer2_W_5 * d_layer2_z_0;
   const t158 = layer2_W_13 * d_layer2_z_1;
@@ -4947,7 +4959,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[5] = $p1; $m_layer1_b[5] = $m1; $v_layer1_b[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_z_5 * x_0;
@@ -4958,7 +4970,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[20] = $p1; $m_layer1_W[20] = $m1; $v_layer1_W[20] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_21 = d_layer1_z_5 * x_1;
   const $mo30 = $m_layer1_W[21]!, $vo30 = $v_layer1_W[21]!;
@@ -4968,7 +4980,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[21] = $p1; $m_layer1_W[21] = $m1; $v_layer1_W[21] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_22 = d_layer1_z_5 * x_2;
   const $mo31 = $m_layer1_W[22]!, $vo31 = $v_layer1_W[22]!;
@@ -4978,7 +4990,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[22] = $p1; $m_layer1_W[22] = $m1; $v_layer1_W[22] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_23 = d_layer1_z_5 * x_3;
   const $mo32 = $m_layer1_W[23]!, $vo32 = $v_layer1_W[23]!;
@@ -4988,7 +5000,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[23] = $p1; $m_layer1_W[23] = $m1; $v_layer1_W[23] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t163 = layer2_W_6 * d_layer2_z_0;
   const t164 = layer2_W_14 * d_layer2_z_1;
@@ -5007,7 +5019,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[6] = $p1; $m_layer1_b[6] = $m1; $v_layer1_b[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_z_6 * x_0;
@@ -5018,7 +5030,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[24] = $p1; $m_layer1_W[24] = $m1; $v_layer1_W[24] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_25 = d_layer1_z_6 * x_1;
   const $mo35 = $m_layer1_W[25]!, $vo35 = $v_layer1_W[25]!;
@@ -5028,7 +5040,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[25] = $p1; $m_layer1_W[25] = $m1; $v_layer1_W[25] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_26 = d_layer1_z_6 * x_2;
   const $mo36 = $m_layer1_W[26]!, $vo36 = $v_layer1_W[26]!;
@@ -5038,7 +5050,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[26] = $p1; $m_layer1_W[26] = $m1; $v_layer1_W[26] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_27 = d_layer1_z_6 * x_3;
   const $mo37 = $m_layer1_W[27]!, $vo37 = $v_layer1_W[27]!;
@@ -5048,7 +5060,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[27] = $p1; $m_layer1_W[27] = $m1; $v_layer1_W[27] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t169 = layer2_W_7 * d_layer2_z_0;
   const t170 = layer2_W_15 * d_layer2_z_1;
@@ -5067,7 +5079,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[7] = $p1; $m_layer1_b[7] = $m1; $v_layer1_b[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_z_7 * x_0;
@@ -5078,7 +5090,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[28] = $p1; $m_layer1_W[28] = $m1; $v_layer1_W[28] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_29 = d_layer1_z_7 * x_1;
   const $mo40 = $m_layer1_W[29]!, $vo40 = $v_layer1_W[29]!;
@@ -5088,7 +5100,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[29] = $p1; $m_layer1_W[29] = $m1; $v_layer1_W[29] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_30 = d_layer1_z_7 * x_2;
   const $mo41 = $m_layer1_W[30]!, $vo41 = $v_layer1_W[30]!;
@@ -5098,7 +5110,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[30] = $p1; $m_layer1_W[30] = $m1; $v_layer1_W[30] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_31 = d_layer1_z_7 * x_3;
   const $mo42 = $m_layer1_W[31]!, $vo42 = $v_layer1_W[31]!;
@@ -5108,7 +5120,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[31] = $p1; $m_layer1_W[31] = $m1; $v_layer1_W[31] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -5119,7 +5131,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo44 = $m_layer2_W[1]!, $vo44 = $v_layer2_W[1]!;
@@ -5129,7 +5141,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo45 = $m_layer2_W[2]!, $vo45 = $v_layer2_W[2]!;
@@ -5139,7 +5151,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo46 = $m_layer2_W[3]!, $vo46 = $v_layer2_W[3]!;
@@ -5149,7 +5161,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
   const $mo47 = $m_layer2_W[4]!, $vo47 = $v_layer2_W[4]!;
@@ -5159,7 +5171,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
   const $mo48 = $m_layer2_W[5]!, $vo48 = $v_layer2_W[5]!;
@@ -5169,7 +5181,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
   const $mo49 = $m_layer2_W[6]!, $vo49 = $v_layer2_W[6]!;
@@ -5179,7 +5191,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
   const $mo50 = $m_layer2_W[7]!, $vo50 = $v_layer2_W[7]!;
@@ -5189,7 +5201,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
   const $mo51 = $m_layer2_W[8]!, $vo51 = $v_layer2_W[8]!;
@@ -5199,7 +5211,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[8] = $p1; $m_layer2_W[8] = $m1; $v_layer2_W[8] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
   const $mo52 = $m_layer2_W[9]!, $vo52 = $v_layer2_W[9]!;
@@ -5209,7 +5221,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[9] = $p1; $m_layer2_W[9] = $m1; $v_layer2_W[9] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
   const $mo53 = $m_layer2_W[10]!, $vo53 = $v_layer2_W[10]!;
@@ -5219,7 +5231,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[10] = $p1; $m_layer2_W[10] = $m1; $v_layer2_W[10] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
   const $mo54 = $m_layer2_W[11]!, $vo54 = $v_layer2_W[11]!;
@@ -5229,7 +5241,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[11] = $p1; $m_layer2_W[11] = $m1; $v_layer2_W[11] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
   const $mo55 = $m_layer2_W[12]!, $vo55 = $v_layer2_W[12]!;
@@ -5239,7 +5251,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[12] = $p1; $m_layer2_W[12] = $m1; $v_layer2_W[12] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
   const $mo56 = $m_layer2_W[13]!, $vo56 = $v_layer2_W[13]!;
@@ -5249,7 +5261,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[13] = $p1; $m_layer2_W[13] = $m1; $v_layer2_W[13] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
   const $mo57 = $m_layer2_W[14]!, $vo57 = $v_layer2_W[14]!;
@@ -5259,7 +5271,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[14] = $p1; $m_layer2_W[14] = $m1; $v_layer2_W[14] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
   const $mo58 = $m_layer2_W[15]!, $vo58 = $v_layer2_W[15]!;
@@ -5269,7 +5281,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[15] = $p1; $m_layer2_W[15] = $m1; $v_layer2_W[15] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
   const $mo59 = $m_layer2_W[16]!, $vo59 = $v_layer2_W[16]!;
@@ -5279,7 +5291,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[16] = $p1; $m_layer2_W[16] = $m1; $v_layer2_W[16] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
   const $mo60 = $m_layer2_W[17]!, $vo60 = $v_layer2_W[17]!;
@@ -5289,7 +5301,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[17] = $p1; $m_layer2_W[17] = $m1; $v_layer2_W[17] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
   const $mo61 = $m_layer2_W[18]!, $vo61 = $v_layer2_W[18]!;
@@ -5299,7 +5311,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[18] = $p1; $m_layer2_W[18] = $m1; $v_layer2_W[18] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
   const $mo62 = $m_layer2_W[19]!, $vo62 = $v_layer2_W[19]!;
@@ -5309,7 +5321,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[19] = $p1; $m_layer2_W[19] = $m1; $v_layer2_W[19] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
   const $mo63 = $m_layer2_W[20]!, $vo63 = $v_layer2_W[20]!;
@@ -5319,7 +5331,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[20] = $p1; $m_layer2_W[20] = $m1; $v_layer2_W[20] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
   const $mo64 = $m_layer2_W[21]!, $vo64 = $v_layer2_W[21]!;
@@ -5329,7 +5341,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[21] = $p1; $m_layer2_W[21] = $m1; $v_layer2_W[21] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
   const $mo65 = $m_layer2_W[22]!, $vo65 = $v_layer2_W[22]!;
@@ -5339,7 +5351,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[22] = $p1; $m_layer2_W[22] = $m1; $v_layer2_W[22] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
   const $mo66 = $m_layer2_W[23]!, $vo66 = $v_layer2_W[23]!;
@@ -5349,7 +5361,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[23] = $p1; $m_layer2_W[23] = $m1; $v_layer2_W[23] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.

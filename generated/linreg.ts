@@ -1464,7 +1464,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w = $p1; $m.w = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -1497,7 +1497,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w = $p1; $m.w = $m1; $v.w = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -1529,7 +1529,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w = $p1; $m.w = $m1; $v.w = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.

@@ -1705,7 +1705,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.c = $p1; $m.c = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: t3 = v1 * h1
   const d_h1 = d_yhat * v1;
@@ -1715,7 +1715,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.b1 = $p1; $m.b1 = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: t0 = w11 * cgpa
   const d_w11 = d_h1 * cgpa;
@@ -1725,7 +1725,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w11 = $p1; $m.w11 = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: t1 = w12 * iq
   const d_w12 = d_h1 * iq;
@@ -1735,7 +1735,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w12 = $p1; $m.w12 = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: t7 = v2 * h2
   const d_h2 = d_yhat * v2;
@@ -1745,7 +1745,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.b2 = $p1; $m.b2 = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: t4 = w21 * cgpa
   const d_w21 = d_h2 * cgpa;
@@ -1755,7 +1755,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w21 = $p1; $m.w21 = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: t5 = w22 * iq
   const d_w22 = d_h2 * iq;
@@ -1765,7 +1765,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w22 = $p1; $m.w22 = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: t3 = v1 * h1
   const d_v1 = d_yhat * h1;
@@ -1775,7 +1775,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.v1 = $p1; $m.v1 = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: t7 = v2 * h2
   const d_v2 = d_yhat * h2;
@@ -1785,7 +1785,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.v2 = $p1; $m.v2 = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -1844,7 +1844,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.c = $p1; $m.c = $m1; $v.c = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t3 = v1 * h1
   const d_h1 = d_yhat * v1;
@@ -1855,7 +1855,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.b1 = $p1; $m.b1 = $m1; $v.b1 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t0 = w11 * cgpa
   const d_w11 = d_h1 * cgpa;
@@ -1866,7 +1866,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w11 = $p1; $m.w11 = $m1; $v.w11 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t1 = w12 * iq
   const d_w12 = d_h1 * iq;
@@ -1877,7 +1877,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w12 = $p1; $m.w12 = $m1; $v.w12 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t7 = v2 * h2
   const d_h2 = d_yhat * v2;
@@ -1888,7 +1888,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.b2 = $p1; $m.b2 = $m1; $v.b2 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t4 = w21 * cgpa
   const d_w21 = d_h2 * cgpa;
@@ -1899,7 +1899,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w21 = $p1; $m.w21 = $m1; $v.w21 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t5 = w22 * iq
   const d_w22 = d_h2 * iq;
@@ -1910,7 +1910,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w22 = $p1; $m.w22 = $m1; $v.w22 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t3 = v1 * h1
   const d_v1 = d_yhat * h1;
@@ -1921,7 +1921,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.v1 = $p1; $m.v1 = $m1; $v.v1 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t7 = v2 * h2
   const d_v2 = d_yhat * h2;
@@ -1932,7 +1932,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.v2 = $p1; $m.v2 = $m1; $v.v2 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -1990,7 +1990,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.c = $p1; $m.c = $m1; $v.c = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t3 = v1 * h1
   const d_h1 = d_yhat * v1;
@@ -2001,7 +2001,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.b1 = $p1; $m.b1 = $m1; $v.b1 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t0 = w11 * cgpa
   const d_w11 = d_h1 * cgpa;
@@ -2012,7 +2012,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w11 = $p1; $m.w11 = $m1; $v.w11 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t1 = w12 * iq
   const d_w12 = d_h1 * iq;
@@ -2023,7 +2023,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w12 = $p1; $m.w12 = $m1; $v.w12 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t7 = v2 * h2
   const d_h2 = d_yhat * v2;
@@ -2034,7 +2034,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.b2 = $p1; $m.b2 = $m1; $v.b2 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t4 = w21 * cgpa
   const d_w21 = d_h2 * cgpa;
@@ -2045,7 +2045,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w21 = $p1; $m.w21 = $m1; $v.w21 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t5 = w22 * iq
   const d_w22 = d_h2 * iq;
@@ -2056,7 +2056,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w22 = $p1; $m.w22 = $m1; $v.w22 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t3 = v1 * h1
   const d_v1 = d_yhat * h1;
@@ -2067,7 +2067,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.v1 = $p1; $m.v1 = $m1; $v.v1 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t7 = v2 * h2
   const d_v2 = d_yhat * h2;
@@ -2078,7 +2078,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.v2 = $p1; $m.v2 = $m1; $v.v2 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.

@@ -1744,7 +1744,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.c = $p1; $m.c = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: t4 = v1 * h1
   const d_h1 = d_z * v1;
@@ -1758,7 +1758,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.b1 = $p1; $m.b1 = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: t0 = w11 * x1
   const d_w11 = d_t3 * x1;
@@ -1768,7 +1768,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w11 = $p1; $m.w11 = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: t1 = w12 * x2
   const d_w12 = d_t3 * x2;
@@ -1778,7 +1778,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w12 = $p1; $m.w12 = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: t9 = v2 * h2
   const d_h2 = d_z * v2;
@@ -1792,7 +1792,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.b2 = $p1; $m.b2 = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: t5 = w21 * x1
   const d_w21 = d_t8 * x1;
@@ -1802,7 +1802,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w21 = $p1; $m.w21 = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: t6 = w22 * x2
   const d_w22 = d_t8 * x2;
@@ -1812,7 +1812,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w22 = $p1; $m.w22 = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: t4 = v1 * h1
   const d_v1 = d_z * h1;
@@ -1822,7 +1822,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.v1 = $p1; $m.v1 = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: t9 = v2 * h2
   const d_v2 = d_z * h2;
@@ -1832,7 +1832,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.v2 = $p1; $m.v2 = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -1905,7 +1905,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.c = $p1; $m.c = $m1; $v.c = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t4 = v1 * h1
   const d_h1 = d_z * v1;
@@ -1920,7 +1920,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.b1 = $p1; $m.b1 = $m1; $v.b1 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t0 = w11 * x1
   const d_w11 = d_t3 * x1;
@@ -1931,7 +1931,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w11 = $p1; $m.w11 = $m1; $v.w11 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t1 = w12 * x2
   const d_w12 = d_t3 * x2;
@@ -1942,7 +1942,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w12 = $p1; $m.w12 = $m1; $v.w12 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t9 = v2 * h2
   const d_h2 = d_z * v2;
@@ -1957,7 +1957,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.b2 = $p1; $m.b2 = $m1; $v.b2 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t5 = w21 * x1
   const d_w21 = d_t8 * x1;
@@ -1968,7 +1968,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w21 = $p1; $m.w21 = $m1; $v.w21 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t6 = w22 * x2
   const d_w22 = d_t8 * x2;
@@ -1979,7 +1979,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w22 = $p1; $m.w22 = $m1; $v.w22 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t4 = v1 * h1
   const d_v1 = d_z * h1;
@@ -1990,7 +1990,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.v1 = $p1; $m.v1 = $m1; $v.v1 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t9 = v2 * h2
   const d_v2 = d_z * h2;
@@ -2001,7 +2001,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.v2 = $p1; $m.v2 = $m1; $v.v2 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -2073,7 +2073,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.c = $p1; $m.c = $m1; $v.c = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t4 = v1 * h1
   const d_h1 = d_z * v1;
@@ -2088,7 +2088,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.b1 = $p1; $m.b1 = $m1; $v.b1 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t0 = w11 * x1
   const d_w11 = d_t3 * x1;
@@ -2099,7 +2099,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w11 = $p1; $m.w11 = $m1; $v.w11 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t1 = w12 * x2
   const d_w12 = d_t3 * x2;
@@ -2110,7 +2110,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w12 = $p1; $m.w12 = $m1; $v.w12 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t9 = v2 * h2
   const d_h2 = d_z * v2;
@@ -2125,7 +2125,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.b2 = $p1; $m.b2 = $m1; $v.b2 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t5 = w21 * x1
   const d_w21 = d_t8 * x1;
@@ -2136,7 +2136,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w21 = $p1; $m.w21 = $m1; $v.w21 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t6 = w22 * x2
   const d_w22 = d_t8 * x2;
@@ -2147,7 +2147,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w22 = $p1; $m.w22 = $m1; $v.w22 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t4 = v1 * h1
   const d_v1 = d_z * h1;
@@ -2158,7 +2158,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.v1 = $p1; $m.v1 = $m1; $v.v1 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: t9 = v2 * h2
   const d_v2 = d_z * h2;
@@ -2169,7 +2169,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.v2 = $p1; $m.v2 = $m1; $v.v2 = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.

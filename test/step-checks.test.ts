@@ -92,3 +92,47 @@ describe.each(MODULES)('a state broken after it has trained (%s)', (_name, mod) 
     one.forEach((x, i) => expect(Math.abs(x - two[i]!)).toBeLessThanOrEqual(1e-15 * Math.max(1, Math.abs(x))));
   });
 });
+
+/**
+ * The fused step remembers the state arrays it checked last and then compares identity only
+ * (fusedSteps.ts stateCheck), and checks $p1 and $v1 but not $m1 in float64 (UNCHECKED_M1).
+ * These switch states under it and plant non-finite first moments, per rule.
+ */
+describe('the fused step\'s remembered state arrays and its checks of new values', () => {
+  const mod = compile(def, { lowering: 'unrolled' });
+  const trained = (kind: 'adam' | 'momentum' | 'rmsprop') => {
+    const p = mod.initParams(5);
+    const st = mod.initOptimizer(p, { kind, learningRate: 0.05 });
+    for (let t = 0; t < 3; t++) mod.stepBatch(p, X, Y, 1, st, t % 4);
+    return { p, st };
+  };
+  const refused = (p: Params, st: OptimizerState, message: RegExp) => {
+    const before = { p: flat(p), m: flat(st.m), v: flat(st.v), step: st.step };
+    expect(() => mod.stepBatch(p, X, Y, 1, st, 1)).toThrow(message);
+    expect({ p: flat(p), m: flat(st.m), v: flat(st.v), step: st.step }).toEqual(before);
+  };
+
+  it('two states trained alternately equal each trained alone; a bad array swapped into the one checked first is refused', () => {
+    const a = trained('adam'), b = trained('adam');
+    const a2 = trained('adam'), b2 = trained('adam');
+    for (let t = 0; t < 6; t++) { mod.stepBatch(a.p, X, Y, 1, a.st, t % 4); mod.stepBatch(b.p, X, Y, 1, b.st, (t + 1) % 4); }
+    for (let t = 0; t < 6; t++) mod.stepBatch(a2.p, X, Y, 1, a2.st, t % 4);
+    for (let t = 0; t < 6; t++) mod.stepBatch(b2.p, X, Y, 1, b2.st, (t + 1) % 4);
+    expect([flat(a.p), flat(a.st.v)]).toEqual([flat(a2.p), flat(a2.st.v)]);
+    expect([flat(b.p), flat(b.st.m)]).toEqual([flat(b2.p), flat(b2.st.m)]);
+    a.st.m!.layer2_W = new Float32Array(2) as unknown as Float64Array; // right length, wrong kind
+    refused(a.p, a.st, /^stepBatch/); // refused as the old per-step check refused it (the full check's wording for a Float32Array in a float64 model)
+    b.st.v!.layer1_b = [0, 0] as unknown as Float64Array; // a plain array
+    refused(b.p, b.st, /optimizer\.v\.layer1_b/);
+  });
+
+  for (const kind of ['adam', 'momentum', 'rmsprop'] as const) {
+    for (const bad of [Infinity, -Infinity, NaN]) {
+      it(`${kind}: a first moment of ${bad} is refused (the new parameter is not finite), nothing changed`, () => {
+        const { p, st } = trained(kind);
+        (st.m!.layer1_W as Float64Array)[2] = bad;
+        refused(p, st, /not finite|NaN|Infinity/);
+      });
+    }
+  }
+});

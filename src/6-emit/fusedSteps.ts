@@ -11,7 +11,8 @@
  * - each element's update is the rule's element code (the same text as the update pass),
  *   written where its gradient is complete: no gradient buffer, no second pass;
  * - the parameter arrays and the state arrays are loaded into locals once per call (the
- *   state's arrays checked as they are: a bad one refuses the step before anything is
+ *   state's arrays checked as they are, by identity against the arrays checked last when
+ *   every parameter is an array (`stateCheck`): a bad one refuses the step before anything is
  *   written), and the hyperparameters are run-time values computed once per step in the
  *   step's first lines from `$hy` (the $Hyper of the state's options) and `$t` (the step
  *   number from 1): the small entry points (`stepBatch`, `step`), which V8 inlines into the
@@ -51,18 +52,57 @@ const ROW_STEP_TYPE = 'p: Params, X: Floats, xo: number, Y: Floats, yo: number, 
  */
 const takesNumbers = (rule: UpdateRule): boolean => rule.args.length === 0 && !rule.prelude;
 
+/**
+ * UNCHECKED_M1: why a float64 fused step checks `$p1` (and `$v1`) but not `$m1`. In every rule
+ * with a first moment, a non-finite `$m1` reaches `$p1` through operations that keep it non-finite:
+ * - adam/adamw: `$p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e)` with `$a` in [0, Infinity]
+ *   ($a = 0 gives 0 * Infinity = NaN) and a divisor that is >= $e > 0, +Infinity or NaN: the
+ *   quotient is +-Infinity or NaN, and so is `$p1` (finite - Infinity, Infinity - Infinity, NaN);
+ * - momentum: `$lr * $m1` or `$lr * ($gk + $mu * $m1)` with `$lr`, `$mu` >= 0 (0 * Infinity = NaN);
+ * - rmsprop: `$p1 = $wk * $keep - $m1`.
+ * So `$p1` finite implies `$m1` finite and its check is redundant. `$v1` is not covered that way
+ * (a gradient of 1e200 gives `$v1` = Infinity and a finite `$p1`), so it stays checked. With
+ * float32 storage `$m1` is rounded as stored (`Math.fround` of a finite value can be Infinity)
+ * while `$p1` is computed from the unrounded value, so there all three are checked.
+ */
+
+/** Whether every parameter is an array (no scalar stored in the Params object itself). */
+const arraysOnly = (params: readonly ParamSlot[]): boolean => params.every((s) => s.shape.length > 0);
+
+/**
+ * The check of the state arrays a fused step has just loaded (`$m_<name>`, `$v_<name>`, through
+ * `?.`: a state slot that is not an object gives undefined): when each is the very array checked
+ * last (module variables `$okm_<name>`, `$okv_<name>`), nothing more; otherwise each is checked
+ * to be a Floats of the parameter's size and remembered, and a bad one refuses the step (NaN)
+ * before anything is written. Sound because a typed array stays a typed array whose length can
+ * only drop (a detached or shrunk buffer), and a step reading past the end gets NaN and is
+ * refused; the old per-step `$isParams` of m and v cost about 250 instructions at 2-2-1
+ * (callgrind), this about 30. Models with a scalar parameter keep `$isParams` per step (the
+ * scalar lives in the Params object, which must not be frozen).
+ */
+function stateCheck(arrays: readonly ParamSlot[], slots: readonly string[]): string[] {
+  const all = slots.flatMap((q) => arrays.map((s) => ({ local: `$${q}_${s.name}`, ok: `$ok${q}_${s.name}`, size: s.size })));
+  return [
+    `if (${all.map((a) => `${a.local} !== ${a.ok}`).join(' || ')}) { // not the arrays checked last: check them, before anything is written`,
+    `  if (!(${all.map((a) => `${a.local} instanceof Floats && ${a.local}.length === ${a.size}`).join(' && ')})) return NaN;`,
+    `  ${all.map((a) => `${a.ok} = ${a.local};`).join(' ')}`,
+    '}',
+  ];
+}
+
 /** `$step_<kind>` for one rule: the step kernel with the rule's update at each update store. */
-function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, kinds: readonly string[], rule: UpdateRule, stored: (v: string) => string, S: Syntax): string {
+function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, kinds: readonly string[], rule: UpdateRule, stored: (v: string) => string, f64: boolean, S: Syntax): string {
   const { t, nn } = S;
   const { m, v } = rule.state;
   const { instrs } = kernel;
   const ref = (o: Operand) => ('lit' in o ? literal(o.lit) : (instrs[o.ref] as { name: string }).name);
   const arrays = params.filter((s) => s.shape.length);
   const values = hyperValues(rule);
+  const cached = (m || v) && arraysOnly(params);
   const body: string[] = [
     ...(m || v ? [
       `const ${[...(m ? [`$m = $st${nn}.m${nn}`] : []), ...(v ? [`$v = $st${nn}.v${nn}`] : [])].join(', ')};`,
-      `if (${[...(m ? ['!$isParams($m)'] : []), ...(v ? ['!$isParams($v)'] : [])].join(' || ')}) return NaN; // a bad state array: refused before anything is written`,
+      ...(cached ? [] : [`if (${[...(m ? ['!$isParams($m)'] : []), ...(v ? ['!$isParams($v)'] : [])].join(' || ')}) return NaN; // a bad state array: refused before anything is written`]),
     ] : []),
     ...(takesNumbers(rule) ? [`const ${hyperNames(rule).flatMap((n, i) => (readsHyper(rule, n) ? [`${n} = $h[${i}]${nn}`] : [])).join(', ')};`] : [
       'const $lr = $rate($hy, $t - 1);',
@@ -73,9 +113,18 @@ function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, k
   // The arrays of the parameters and of the state, loaded once per call.
   const hoist = (prefix: string, from: string) => arrays.length && body.push(`const ${arrays.map((s) => `${prefix}${s.name} = ${from}.${s.name}`).join(', ')};`);
   hoist('$w_', '$p');
-  if (m) hoist('$m_', '$m');
-  if (v) hoist('$v_', '$v');
+  if (cached) { // the state's arrays, checked against the ones checked last (see stateCheck)
+    if (m) hoist('$m_', '$m?');
+    if (v) hoist('$v_', '$v?');
+    body.push(...stateCheck(arrays, [...(m ? ['m'] : []), ...(v ? ['v'] : [])]));
+  } else {
+    if (m) hoist('$m_', '$m');
+    if (v) hoist('$v_', '$v');
+  }
   body.push('let $s = 0; // 0 while every new value is finite');
+  // The new values checked as stored: $p1, and $v1 when kept; $m1 too only when stored in
+  // float32 (see mentionsM1 below for why float64 needs no check of $m1).
+  const checked = [stored('$p1'), ...(m && !f64 ? [stored('$m1')] : []), ...(v ? [stored('$v1')] : [])];
   const at = (prefix: string, obj: string, u: Update) => (u.element === null ? `${obj}.${u.leaf}` : `${prefix}${u.leaf}[${u.element}]`);
   const read = (x: string, u: Update) => (u.element === null ? x : `${x}${nn}`);
   const restore: string[] = [];
@@ -93,7 +142,7 @@ function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, k
         `  const $wk = ${ref(ins.old!)}, $gk = ${ref(ins.value)} + $l2 * $wk${m ? `, $mk = $mo${k}` : ''}${v ? `, $vk = $vo${k}` : ''};`,
         ...rule.element.map((l) => `  ${l}`),
         `  ${w} = $p1;${m ? ` ${M} = $m1;` : ''}${v ? ` ${V} = $v1;` : ''}`,
-        `  $s += ${[stored('$p1'), ...(m ? [stored('$m1')] : []), ...(v ? [stored('$v1')] : [])].map((x) => `${x} * 0`).join(' + ')};`,
+        `  $s += ${checked.map((x) => `${x} * 0`).join(' + ')};`,
         `}`,
       );
       restore.push(`${w} = ${ref(ins.old!)};${m ? ` ${M} = $mo${k};` : ''}${v ? ` ${V} = $vo${k};` : ''}`);
@@ -120,12 +169,15 @@ ${text.split('\n').map((l) => `  ${l}`).join('\n')}
 }
 
 /** The fused steps of `kernel` and the entry points on them, or null when the kernel is too long to fuse (see the header). */
-export function emitFusedSteps(kernel: Kernel, params: readonly ParamSlot[], stored: (v: string) => string, chunkSize: number, S: Syntax): string | null {
+export function emitFusedSteps(kernel: Kernel, params: readonly ParamSlot[], stored: (v: string) => string, f64: boolean, chunkSize: number, S: Syntax): string | null {
   if (kernel.instrs.length > chunkSize) return null;
   const { t } = S;
   const rules = distinctRules();
-  const steps = rules.map((r) => fusedStep(kernel, params, r.kind, r.kinds, r.rule, stored, S));
+  const steps = rules.map((r) => fusedStep(kernel, params, r.kind, r.kinds, r.rule, stored, f64, S));
+  const slots = [...new Set(rules.flatMap((r) => [...(r.rule.state.m ? ['m'] : []), ...(r.rule.state.v ? ['v'] : [])]))];
   return [
+    ...(arraysOnly(params) && slots.length ? [`/** The state arrays the fused steps checked last (stateCheck in gradc's fusedSteps.ts): a step on the same arrays checks identity only. */
+let ${slots.flatMap((q) => params.map((s) => `$ok${q}_${s.name}${t(': Floats | null')} = null`)).join(', ')};`] : []),
     ...steps,
     `/** One plain SGD step on one row, all or nothing: the loss, or NaN with \`$p\` unchanged. */
 ${declaration('stepRow', `return ${callKernel('step', {}, '$step_sgd').slice(0, -1)}, $hyperInto($lr, 1, 0));`, S.flavour === 'ts')}`,

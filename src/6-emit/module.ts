@@ -168,7 +168,7 @@ export function emitModule(program: Program, options: EmitOptions, gradientDoc: 
   const stored = (v: string) => (options.precision === 'f32' ? `Math.fround(${v})` : `(${v})`);
   // The optimizers' steps fused into the unrolled backward pass (null: too long to fuse, or looped).
   // Not with scatter terms: one row may look up a token twice, and a fused per-element update would step its row twice.
-  const fused = k?.step && !program.layout.params.some((p) => p.rows) ? emitFusedSteps(k.step, program.layout.params, stored, chunk, S) : null;
+  const fused = k?.step && !program.layout.params.some((p) => p.rows) ? emitFusedSteps(k.step, program.layout.params, stored, options.precision !== 'f32', chunk, S) : null;
 
   // The looped lowering's WebAssembly SIMD kernels, and where parameters live (simd.ts); null: none.
   const simd = program.loops ? planSimd(program.loops, program.layout, options.precision ?? 'f64', options.simd ?? 'auto') : null;

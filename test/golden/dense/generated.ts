@@ -1476,6 +1476,9 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $total;
 }
 
+/** The state arrays the fused steps checked last (stateCheck in gradc's fusedSteps.ts): a step on the same arrays checks identity only. */
+let $okm_layer1_W: Floats | null = null, $okm_layer1_b: Floats | null = null, $okm_layer2_W: Floats | null = null, $okm_layer2_b: Floats | null = null, $okv_layer1_W: Floats | null = null, $okv_layer1_b: Floats | null = null, $okv_layer2_W: Floats | null = null, $okv_layer2_b: Floats | null = null;
+
 /** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
   const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
@@ -1824,11 +1827,14 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!;
-  if (!$isParams($m)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
+  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
+  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 12 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 4 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 8 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 2)) return NaN;
+    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
@@ -1929,7 +1935,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t49 = layer2_W_0 * d_layer2_z_0;
   const t50 = t39 / t40;
@@ -1941,7 +1947,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -1956,7 +1962,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -1966,7 +1972,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo4 = $m_layer1_W[1]!;
@@ -1975,7 +1981,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo5 = $m_layer1_W[2]!;
@@ -1984,7 +1990,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
@@ -2000,7 +2006,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
@@ -2010,7 +2016,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
   const $mo8 = $m_layer1_W[4]!;
@@ -2019,7 +2025,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
   const $mo9 = $m_layer1_W[5]!;
@@ -2028,7 +2034,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
@@ -2044,7 +2050,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
@@ -2054,7 +2060,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
   const $mo12 = $m_layer1_W[7]!;
@@ -2063,7 +2069,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
   const $mo13 = $m_layer1_W[8]!;
@@ -2072,7 +2078,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
@@ -2088,7 +2094,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
@@ -2098,7 +2104,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
   const $mo16 = $m_layer1_W[10]!;
@@ -2107,7 +2113,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
   const $mo17 = $m_layer1_W[11]!;
@@ -2116,7 +2122,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -2126,7 +2132,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo19 = $m_layer2_W[1]!;
@@ -2135,7 +2141,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo20 = $m_layer2_W[2]!;
@@ -2144,7 +2150,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo21 = $m_layer2_W[3]!;
@@ -2153,7 +2159,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   const $mo22 = $m_layer2_W[4]!;
@@ -2162,7 +2168,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   const $mo23 = $m_layer2_W[5]!;
@@ -2171,7 +2177,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   const $mo24 = $m_layer2_W[6]!;
@@ -2180,7 +2186,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   const $mo25 = $m_layer2_W[7]!;
@@ -2189,7 +2195,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -2225,13 +2231,16 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2, $a = ($lr * $root) / $bc1, $e = $hy.eps * $root;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
-  const $v_layer1_W = $v.layer1_W, $v_layer1_b = $v.layer1_b, $v_layer2_W = $v.layer2_W, $v_layer2_b = $v.layer2_b;
+  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
+  const $v_layer1_W = $v?.layer1_W, $v_layer1_b = $v?.layer1_b, $v_layer2_W = $v?.layer2_W, $v_layer2_b = $v?.layer2_b;
+  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b || $v_layer1_W !== $okv_layer1_W || $v_layer1_b !== $okv_layer1_b || $v_layer2_W !== $okv_layer2_W || $v_layer2_b !== $okv_layer2_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 12 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 4 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 8 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 2 && $v_layer1_W instanceof Floats && $v_layer1_W.length === 12 && $v_layer1_b instanceof Floats && $v_layer1_b.length === 4 && $v_layer2_W instanceof Floats && $v_layer2_W.length === 8 && $v_layer2_b instanceof Floats && $v_layer2_b.length === 2)) return NaN;
+    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b; $okv_layer1_W = $v_layer1_W; $okv_layer1_b = $v_layer1_b; $okv_layer2_W = $v_layer2_W; $okv_layer2_b = $v_layer2_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
@@ -2333,7 +2342,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t49 = layer2_W_0 * d_layer2_z_0;
   const t50 = t39 / t40;
@@ -2346,7 +2355,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -2362,7 +2371,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -2373,7 +2382,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo4 = $m_layer1_W[1]!, $vo4 = $v_layer1_W[1]!;
@@ -2383,7 +2392,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo5 = $m_layer1_W[2]!, $vo5 = $v_layer1_W[2]!;
@@ -2393,7 +2402,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
@@ -2410,7 +2419,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
@@ -2421,7 +2430,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
   const $mo8 = $m_layer1_W[4]!, $vo8 = $v_layer1_W[4]!;
@@ -2431,7 +2440,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
   const $mo9 = $m_layer1_W[5]!, $vo9 = $v_layer1_W[5]!;
@@ -2441,7 +2450,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
@@ -2458,7 +2467,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
@@ -2469,7 +2478,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -2479,7 +2488,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
   const $mo13 = $m_layer1_W[8]!, $vo13 = $v_layer1_W[8]!;
@@ -2489,7 +2498,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
@@ -2506,7 +2515,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
@@ -2517,7 +2526,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -2527,7 +2536,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -2537,7 +2546,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -2548,7 +2557,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo19 = $m_layer2_W[1]!, $vo19 = $v_layer2_W[1]!;
@@ -2558,7 +2567,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo20 = $m_layer2_W[2]!, $vo20 = $v_layer2_W[2]!;
@@ -2568,7 +2577,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo21 = $m_layer2_W[3]!, $vo21 = $v_layer2_W[3]!;
@@ -2578,7 +2587,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   const $mo22 = $m_layer2_W[4]!, $vo22 = $v_layer2_W[4]!;
@@ -2588,7 +2597,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   const $mo23 = $m_layer2_W[5]!, $vo23 = $v_layer2_W[5]!;
@@ -2598,7 +2607,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   const $mo24 = $m_layer2_W[6]!, $vo24 = $v_layer2_W[6]!;
@@ -2608,7 +2617,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   const $mo25 = $m_layer2_W[7]!, $vo25 = $v_layer2_W[7]!;
@@ -2618,7 +2627,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -2654,12 +2663,15 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m.layer1_W, $m_layer1_b = $m.layer1_b, $m_layer2_W = $m.layer2_W, $m_layer2_b = $m.layer2_b;
-  const $v_layer1_W = $v.layer1_W, $v_layer1_b = $v.layer1_b, $v_layer2_W = $v.layer2_W, $v_layer2_b = $v.layer2_b;
+  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
+  const $v_layer1_W = $v?.layer1_W, $v_layer1_b = $v?.layer1_b, $v_layer2_W = $v?.layer2_W, $v_layer2_b = $v?.layer2_b;
+  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b || $v_layer1_W !== $okv_layer1_W || $v_layer1_b !== $okv_layer1_b || $v_layer2_W !== $okv_layer2_W || $v_layer2_b !== $okv_layer2_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 12 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 4 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 8 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 2 && $v_layer1_W instanceof Floats && $v_layer1_W.length === 12 && $v_layer1_b instanceof Floats && $v_layer1_b.length === 4 && $v_layer2_W instanceof Floats && $v_layer2_W.length === 8 && $v_layer2_b instanceof Floats && $v_layer2_b.length === 2)) return NaN;
+    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b; $okv_layer1_W = $v_layer1_W; $okv_layer1_b = $v_layer1_b; $okv_layer2_W = $v_layer2_W; $okv_layer2_b = $v_layer2_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
@@ -2761,7 +2773,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t49 = layer2_W_0 * d_layer2_z_0;
   const t50 = t39 / t40;
@@ -2774,7 +2786,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -2790,7 +2802,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -2801,7 +2813,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo4 = $m_layer1_W[1]!, $vo4 = $v_layer1_W[1]!;
@@ -2811,7 +2823,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo5 = $m_layer1_W[2]!, $vo5 = $v_layer1_W[2]!;
@@ -2821,7 +2833,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
@@ -2838,7 +2850,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
@@ -2849,7 +2861,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
   const $mo8 = $m_layer1_W[4]!, $vo8 = $v_layer1_W[4]!;
@@ -2859,7 +2871,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
   const $mo9 = $m_layer1_W[5]!, $vo9 = $v_layer1_W[5]!;
@@ -2869,7 +2881,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
@@ -2886,7 +2898,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
@@ -2897,7 +2909,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -2907,7 +2919,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
   const $mo13 = $m_layer1_W[8]!, $vo13 = $v_layer1_W[8]!;
@@ -2917,7 +2929,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
@@ -2934,7 +2946,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
@@ -2945,7 +2957,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -2955,7 +2967,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -2965,7 +2977,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -2976,7 +2988,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo19 = $m_layer2_W[1]!, $vo19 = $v_layer2_W[1]!;
@@ -2986,7 +2998,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo20 = $m_layer2_W[2]!, $vo20 = $v_layer2_W[2]!;
@@ -2996,7 +3008,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo21 = $m_layer2_W[3]!, $vo21 = $v_layer2_W[3]!;
@@ -3006,7 +3018,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   const $mo22 = $m_layer2_W[4]!, $vo22 = $v_layer2_W[4]!;
@@ -3016,7 +3028,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   const $mo23 = $m_layer2_W[5]!, $vo23 = $v_layer2_W[5]!;
@@ -3026,7 +3038,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   const $mo24 = $m_layer2_W[6]!, $vo24 = $v_layer2_W[6]!;
@@ -3036,7 +3048,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   const $mo25 = $m_layer2_W[7]!, $vo25 = $v_layer2_W[7]!;
@@ -3046,7 +3058,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.

@@ -1430,6 +1430,9 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $total;
 }
 
+/** The state arrays the fused steps checked last (stateCheck in gradc's fusedSteps.ts): a step on the same arrays checks identity only. */
+let $okm_W: Floats | null = null, $okm_b: Floats | null = null, $okv_W: Floats | null = null, $okv_b: Floats | null = null;
+
 /** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
   const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
@@ -1585,11 +1588,14 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!;
-  if (!$isParams($m)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
   const $w_W = $p.W, $w_b = $p.b;
-  const $m_W = $m.W, $m_b = $m.b;
+  const $m_W = $m?.W, $m_b = $m?.b;
+  if ($m_W !== $okm_W || $m_b !== $okm_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_W instanceof Floats && $m_W.length === 6 && $m_b instanceof Floats && $m_b.length === 3)) return NaN;
+    $okm_W = $m_W; $okm_b = $m_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
@@ -1655,7 +1661,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_b[0] = $p1; $m_b[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
@@ -1665,7 +1671,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[0] = $p1; $m_W[0] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_W_1 = d_logits_0 * x_1;
   const $mo2 = $m_W[1]!;
@@ -1674,7 +1680,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[1] = $p1; $m_W[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
@@ -1688,7 +1694,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_b[1] = $p1; $m_b[1] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
@@ -1698,7 +1704,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[2] = $p1; $m_W[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_W_3 = d_logits_1 * x_1;
   const $mo5 = $m_W[3]!;
@@ -1707,7 +1713,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[3] = $p1; $m_W[3] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
@@ -1721,7 +1727,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_b[2] = $p1; $m_b[2] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
@@ -1731,7 +1737,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[4] = $p1; $m_W[4] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   const d_W_5 = d_logits_2 * x_1;
   const $mo8 = $m_W[5]!;
@@ -1740,7 +1746,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[5] = $p1; $m_W[5] = $m1;
-    $s += ($p1) * 0 + ($m1) * 0;
+    $s += ($p1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -1759,13 +1765,16 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2, $a = ($lr * $root) / $bc1, $e = $hy.eps * $root;
   const $w_W = $p.W, $w_b = $p.b;
-  const $m_W = $m.W, $m_b = $m.b;
-  const $v_W = $v.W, $v_b = $v.b;
+  const $m_W = $m?.W, $m_b = $m?.b;
+  const $v_W = $v?.W, $v_b = $v?.b;
+  if ($m_W !== $okm_W || $m_b !== $okm_b || $v_W !== $okv_W || $v_b !== $okv_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_W instanceof Floats && $m_W.length === 6 && $m_b instanceof Floats && $m_b.length === 3 && $v_W instanceof Floats && $v_W.length === 6 && $v_b instanceof Floats && $v_b.length === 3)) return NaN;
+    $okm_W = $m_W; $okm_b = $m_b; $okv_W = $v_W; $okv_b = $v_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
@@ -1832,7 +1841,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_b[0] = $p1; $m_b[0] = $m1; $v_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
@@ -1843,7 +1852,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[0] = $p1; $m_W[0] = $m1; $v_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_W_1 = d_logits_0 * x_1;
   const $mo2 = $m_W[1]!, $vo2 = $v_W[1]!;
@@ -1853,7 +1862,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[1] = $p1; $m_W[1] = $m1; $v_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
@@ -1868,7 +1877,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_b[1] = $p1; $m_b[1] = $m1; $v_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
@@ -1879,7 +1888,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[2] = $p1; $m_W[2] = $m1; $v_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_W_3 = d_logits_1 * x_1;
   const $mo5 = $m_W[3]!, $vo5 = $v_W[3]!;
@@ -1889,7 +1898,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[3] = $p1; $m_W[3] = $m1; $v_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
@@ -1904,7 +1913,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_b[2] = $p1; $m_b[2] = $m1; $v_b[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
@@ -1915,7 +1924,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[4] = $p1; $m_W[4] = $m1; $v_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_W_5 = d_logits_2 * x_1;
   const $mo8 = $m_W[5]!, $vo8 = $v_W[5]!;
@@ -1925,7 +1934,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[5] = $p1; $m_W[5] = $m1; $v_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -1944,12 +1953,15 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
   const $w_W = $p.W, $w_b = $p.b;
-  const $m_W = $m.W, $m_b = $m.b;
-  const $v_W = $v.W, $v_b = $v.b;
+  const $m_W = $m?.W, $m_b = $m?.b;
+  const $v_W = $v?.W, $v_b = $v?.b;
+  if ($m_W !== $okm_W || $m_b !== $okm_b || $v_W !== $okv_W || $v_b !== $okv_b) { // not the arrays checked last: check them, before anything is written
+    if (!($m_W instanceof Floats && $m_W.length === 6 && $m_b instanceof Floats && $m_b.length === 3 && $v_W instanceof Floats && $v_W.length === 6 && $v_b instanceof Floats && $v_b.length === 3)) return NaN;
+    $okm_W = $m_W; $okm_b = $m_b; $okv_W = $v_W; $okv_b = $v_b;
+  }
   let $s = 0; // 0 while every new value is finite
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
@@ -2016,7 +2028,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_b[0] = $p1; $m_b[0] = $m1; $v_b[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
@@ -2027,7 +2039,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[0] = $p1; $m_W[0] = $m1; $v_W[0] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_W_1 = d_logits_0 * x_1;
   const $mo2 = $m_W[1]!, $vo2 = $v_W[1]!;
@@ -2037,7 +2049,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[1] = $p1; $m_W[1] = $m1; $v_W[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
@@ -2052,7 +2064,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_b[1] = $p1; $m_b[1] = $m1; $v_b[1] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
@@ -2063,7 +2075,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[2] = $p1; $m_W[2] = $m1; $v_W[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_W_3 = d_logits_1 * x_1;
   const $mo5 = $m_W[3]!, $vo5 = $v_W[3]!;
@@ -2073,7 +2085,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[3] = $p1; $m_W[3] = $m1; $v_W[3] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
@@ -2088,7 +2100,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_b[2] = $p1; $m_b[2] = $m1; $v_b[2] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
@@ -2099,7 +2111,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[4] = $p1; $m_W[4] = $m1; $v_W[4] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   const d_W_5 = d_logits_2 * x_1;
   const $mo8 = $m_W[5]!, $vo8 = $v_W[5]!;
@@ -2109,7 +2121,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[5] = $p1; $m_W[5] = $m1; $v_W[5] = $v1;
-    $s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 + ($v1) * 0;
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
