@@ -25,7 +25,9 @@
  *   elementwise node that is the one use of a batched matrix-vector product is applied in
  *   the gemm's store (bias and activation cost no extra pass);
  * - softmax, logsumexp and log_softmax of one x in one kernel share one step: one
- *   maximum and one sum, every result written from them.
+ *   maximum and one sum, every result written from them;
+ * - a time loop's step of small operations is one `cell` step instead (cell.ts): per
+ *   sample, straight-line scalar code, with the same values to rounding.
  */
 import type { Node } from '../ir/node.js';
 import type { Op } from '../ir/ops.js';
@@ -116,7 +118,7 @@ interface Planner {
   readonly maxBatch: number;
   /** Whether an element loop over a tensor of shape `s` is unrolled. */
   readonly small: (s: Shape) => boolean;
-  /** Scalar work per sample up to which a time loop's step is straight-line scalar code (cell.ts). */
+  /** The bound on a time loop step's mean work per operation up to which it is straight-line scalar code (cell.ts cellFits). */
   readonly scalarCell: number;
   readonly notes: LoopNotes;
   /** Nodes that depend on the data (a recurrence's body nodes are added when it is planned). */
