@@ -26,6 +26,7 @@ const OPTIONS: ReadonlyMap<string, Check> = new Map<string, Check>([
   ['unrollLimit', nonNegativeIntegerOrInfinity],
   ['maxBatch', positiveInteger],
   ['unrollElements', nonNegativeIntegerOrInfinity],
+  ['scalarCell', nonNegativeIntegerOrInfinity],
   ['precision', oneOf('f64', 'f32')],
   ['simd', oneOf('auto', 'on', 'off')],
   ['chunkSize', positiveInteger],

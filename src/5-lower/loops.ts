@@ -25,7 +25,9 @@
  *   elementwise node that is the one use of a batched matrix-vector product is applied in
  *   the gemm's store (bias and activation cost no extra pass);
  * - softmax, logsumexp and log_softmax of one x in one kernel share one step: one
- *   maximum and one sum, every result written from them.
+ *   maximum and one sum, every result written from them;
+ * - a time loop's step of small operations is one `cell` step instead (cell.ts): per
+ *   sample, straight-line scalar code, with the same values to rounding.
  */
 import type { Node } from '../ir/node.js';
 import type { Op } from '../ir/ops.js';
@@ -38,6 +40,7 @@ import { Names } from '../naming.js';
 import { type LoopNotes, loopNotes } from './loopNotes.js';
 import { type Demand, type Reduction, demandOf } from './demand.js';
 import { stashPlan } from './stash.js';
+import { type CellOutput, DEFAULT_SCALAR_CELL, cellExpands, cellFits, cellStep } from './cell.js';
 import { type Coords, LOWERING, type OpLowering, covers } from './table.js';
 import {
   type Access, type BufferRef, type GemmOperand, type Hoist, type LoopKernel, type LoopPlan, type LoopStep, type ScratchBuffer,
@@ -99,8 +102,8 @@ export const MAX_FUSION_DEPTH = 32;
  * The loop plan of a derived model: its forward, loss and gradient kernels over batches of
  * at most `maxBatch` samples, and the scratch buffers they use (only those some step writes).
  */
-export function planLoops(derived: Derived, layout: Layout, maxBatch: number, unrollElements = DEFAULT_UNROLL_ELEMENTS): LoopPlan {
-  const plan = newPlanner(derived, layout, maxBatch, unrollElements);
+export function planLoops(derived: Derived, layout: Layout, maxBatch: number, unrollElements = DEFAULT_UNROLL_ELEMENTS, scalarCell = DEFAULT_SCALAR_CELL): LoopPlan {
+  const plan = newPlanner(derived, layout, maxBatch, unrollElements, scalarCell);
   const kernels = { forward: buildKernel(plan, 'forward'), loss: buildKernel(plan, 'loss'), gradient: buildKernel(plan, 'gradient') };
   return { maxBatch, buffers: usedBuffers(plan.buffers, kernels), kernels };
 }
@@ -115,6 +118,8 @@ interface Planner {
   readonly maxBatch: number;
   /** Whether an element loop over a tensor of shape `s` is unrolled. */
   readonly small: (s: Shape) => boolean;
+  /** The bound on a time loop step's mean work per operation up to which it is straight-line scalar code (cell.ts cellFits). */
+  readonly scalarCell: number;
   readonly notes: LoopNotes;
   /** Nodes that depend on the data (a recurrence's body nodes are added when it is planned). */
   readonly batched: Set<Node>;
@@ -124,12 +129,12 @@ interface Planner {
 }
 
 /** A planner with no buffers yet; batching is decided once, over every node any result needs. */
-function newPlanner(derived: Derived, layout: Layout, maxBatch: number, unrollElements: number): Planner {
+function newPlanner(derived: Derived, layout: Layout, maxBatch: number, unrollElements: number, scalarCell: number): Planner {
   const { model, grads } = derived;
   const all = topoOrder([model.loss, ...model.outputs.map((o) => o.node), ...grads]);
   const dataLeaf = (n: Node) => n.op === 'input' || n.op === 'target';
   return {
-    derived, layout, maxBatch, small: (s: Shape) => sizeOf(s) <= unrollElements, notes: loopNotes(derived),
+    derived, layout, maxBatch, small: (s: Shape) => sizeOf(s) <= unrollElements, scalarCell, notes: loopNotes(derived),
     batched: dependsOn(all, dataLeaf), bufferNames: new Names(), buffers: [], bufferOf: new Map(),
   };
 }
@@ -465,16 +470,27 @@ function lowerTime(k: KernelBuild, n: Node, args: Access[]): void {
     position: new Map(inner.map((m, i) => [m, i])), shiftedOver, fusedDepth: new Map(), gemmOf: new Map(), stored: k.stored,
   };
   stash.forEach((s, i) => { if (!plan.bufferOf.has(s.forward)) plan.bufferOf.set(s.forward, storedAt[i]); });
-  for (const m of inner) lowerNode(sub, m);
-  const steps = sub.steps.filter((x): x is LoopStep => x !== null);
-  stash.forEach((s, i) => {
-    const value = sub.access.get(s.forward)!;
-    if (value !== storedAt[i]) steps.push({ kind: 'elementwise', op: 'copy', out: storedAt[i], args: [value], unroll: plan.small(s.forward.shape), comment: 'stored for the gradient' });
-  });
   const note = group.map((m) => plan.notes.stepNote(m, [m])).join('\n');
+  // A small step: straight-line scalar code per sample (cell.ts), else one kernel-like plan.
+  const cell = cellExpands(inner) && cellFits(inner, plan.scalarCell)
+    ? scalarStep(plan, slots, [
+      ...(scan ? [{ value: b.result, to: target!, add: false }] : []),
+      ...stash.map((s, i) => ({ value: s.forward, to: storedAt[i], add: false })),
+      ...(scan ? [] : group.flatMap((m, i) => (direct.has(m) ? [] : [{ value: results[i], to: outs[i], add: true }]))),
+    ], [...direct.values()].flatMap((d) => d.terms.flatMap((x) => x.args)), 'the step, per sample, as scalars')
+    : undefined;
+  if (cell) for (const [m, a] of cell.access) sub.access.set(m, a);
+  else for (const m of inner) lowerNode(sub, m);
+  const steps = cell ? [cell.step] : sub.steps.filter((x): x is LoopStep => x !== null);
+  if (!cell) {
+    stash.forEach((s, i) => {
+      const value = sub.access.get(s.forward)!;
+      if (value !== storedAt[i]) steps.push({ kind: 'elementwise', op: 'copy', out: storedAt[i], args: [value], unroll: plan.small(s.forward.shape), comment: 'stored for the gradient' });
+    });
+  }
   if (scan) {
     const result = sub.access.get(b.result)!;
-    if (result !== plan.bufferOf.get(b.result)) {
+    if (!cell && result !== plan.bufferOf.get(b.result)) {
       steps.push({ kind: 'elementwise', op: 'copy', out: target!, args: [result], unroll: plan.small(target!.shape), comment: 'the step\'s result into its row' });
     }
     const initRow: Access = { ...rowOfOut(0), base: constant((b.reverse ? b.steps : 0) * W) };
@@ -499,11 +515,28 @@ function lowerTime(k: KernelBuild, n: Node, args: Access[]): void {
         return;
       }
       const o = outs[i];
-      steps.push({ kind: 'elementwise', op: 'add', out: o, args: [o, sub.access.get(results[i])!], unroll: plan.small(o.shape), comment: 'summed over t' });
+      if (!cell) steps.push({ kind: 'elementwise', op: 'add', out: o, args: [o, sub.access.get(results[i])!], unroll: plan.small(o.shape), comment: 'summed over t' });
       k.steps.push({ kind: 'elementwise', op: 'copy', out: o, args: [literalAccess(m.shape, 0)], unroll: plan.small(o.shape), comment: 'a sum over time starts at 0' });
     });
   }
   k.steps.push({ kind: 'time', from: b.first, to: b.steps, reverse: b.reverse, steps, comment: note });
+}
+
+/**
+ * A time loop's step as one cell step (cell.ts), with `factors` (the gradient's outer
+ * products' factors, read by the gemms after it) written to buffers unless they are slots;
+ * the accesses of those factors come back with it. Undefined when cell.ts declines.
+ */
+function scalarStep(plan: Planner, slots: ReadonlyMap<Node, Access>, outputs: CellOutput[], factors: readonly Node[], note: string): { step: LoopStep; access: Map<Node, Access> } | undefined {
+  const access = new Map<Node, Access>();
+  for (const x of factors) {
+    if (access.has(x)) continue;
+    const a = slots.get(x) ?? materialize(plan, x);
+    access.set(x, a);
+    if (!slots.has(x)) outputs.push({ value: x, to: a, add: false });
+  }
+  const step = cellStep(slots, outputs, note);
+  return step && { step, access };
 }
 
 /** The outer products of per-sample vectors whose sum `r` is (r itself, or an add tree of them), else undefined. */
@@ -604,6 +637,10 @@ export function scratchOf(s: LoopStep): { reads: Set<ScratchBuffer>; writes: Scr
     case 'gather': readsOf(s.table, reads); readsOf(s.ids, reads); written.push(s.out.buf); break;
     case 'scatter': readsOf(s.value, reads); readsOf(s.ids, reads); if (s.into === 'value') written.push(s.target.buf); break;
     case 'lossSum': readsOf(s.value, reads); break;
+    case 'cell':
+      s.reads.forEach((r) => readsOf(r.from, reads));
+      for (const w of s.writes) { if (w.add) readsOf(w.to, reads); written.push(w.to.buf); }
+      break;
     case 'time':
       for (const x of s.steps) {
         const inner = scratchOf(x);

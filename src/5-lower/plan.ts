@@ -111,8 +111,19 @@ export type LoopStep =
    */
   | { readonly kind: 'scatter'; readonly into: 'value' | 'grad'; readonly target: Access; readonly value: Access; readonly ids: Access; readonly touch?: string; readonly comment?: string }
   | { readonly kind: 'lossSum'; readonly value: Access }
+  /**
+   * A small recurrence's step for each sample, as straight-line scalar code (cell.ts): each
+   * read binds a scalar leaf to one element of an access, each value is one scalar op over
+   * earlier leaves and values (in order), each write stores one element (`add`: adds to it).
+   */
+  | { readonly kind: 'cell'; readonly reads: readonly CellRead[]; readonly values: readonly Node[]; readonly writes: readonly CellWrite[]; readonly comment?: string }
   /** for t = from..to (downwards when `reverse`): the steps of a recurrence's body, whose accesses read `step`. */
   | { readonly kind: 'time'; readonly from: number; readonly to: number; readonly reverse: boolean; readonly steps: readonly LoopStep[]; readonly comment?: string };
+
+/** A scalar leaf of a cell step and the element (coordinates `at`) of the access it stands for. */
+export interface CellRead { readonly leaf: Node; readonly from: Access; readonly at: readonly number[] }
+/** Element `at` of `to` set to (or, with `add`, increased by) the scalar `value`. */
+export interface CellWrite { readonly to: Access; readonly at: readonly number[]; readonly value: Node; readonly add: boolean }
 
 /** Arrays a kernel binds to locals before its steps: a parameter's values or its gradient accumulator. */
 export type Hoist = Extract<BufferRef, { kind: 'param' | 'grad' }>;

@@ -148,6 +148,14 @@ function stepLines(s: LoopStep): string[] {
     }
     case 'lossSum':
       return [`return sum_b ${read(s.value, 'b', [])}`];
+    case 'cell':
+      return [
+        `cell for b < nb: ${s.reads.length} elements read, ${s.values.length} scalar ops${note(s)}`,
+        ...[...new Set(s.writes.map((w) => w.to))].map((to) => {
+          const add = s.writes.find((w) => w.to === to)!.add;
+          return `  ${read(to, 'b', coords(to.shape))} ${add ? '+=' : '='} its element${to.shape.length ? `, ${loops(to.shape)}` : ''}`;
+        }),
+      ];
     case 'time':
       return [`${s.reverse ? `for t = ${s.to} down to ${s.from}` : `for t = ${s.from} to ${s.to}`}${note(s)}`, ...s.steps.flatMap(stepLines).map((l) => `  ${l}`)];
   }

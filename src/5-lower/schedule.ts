@@ -93,6 +93,8 @@ export interface LowerOptions {
   readonly maxBatch?: number;
   /** In looped kernels, element loops over at most this many elements are unrolled (default 16). */
   readonly unrollElements?: number;
+  /** In looped kernels, a recurrence's step whose operations do at most this much scalar work each on average (and 64 times it in all) is straight-line scalar code (default 32; 0 never, Infinity always; 5-lower/cell.ts). */
+  readonly scalarCell?: number;
   /** Statements per generated function before it is split (default 1000). */
   readonly chunkSize?: number;
 }
@@ -169,7 +171,7 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
   const order = topoOrder(walk.roots);
   const lowering = loweringFor(layout, options, order.some((n) => n.op === 'scan' || n.op === 'tsum'));
   if (lowering === 'loops') {
-    return printed({ model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH, options.unrollElements) });
+    return printed({ model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH, options.unrollElements, options.scalarCell) });
   }
   const s = scalarized(derived, layout, { ...walk, order });
   const gradient = buildKernel(s, 'gradient');

@@ -12,6 +12,7 @@
  * `$<kind>Rows(...)` that processes `$nb` samples.
  */
 import { type ElementwiseOp, OPS } from '../ir/ops.js';
+import type { Node } from '../ir/node.js';
 import type { ElementAlgebra } from '../5-lower/table.js';
 import { declaration, KERNEL_VARIABLES, mentions, parameterList } from './signatures.js';
 import { literal } from './literal.js';
@@ -310,6 +311,34 @@ function scatter(s: Extract<LoopStep, { kind: 'scatter' }>): string {
   return perSample(target.bs !== 0, `${zero}\n${rows}`);
 }
 
+/**
+ * A cell step (5-lower/cell.ts): the parameters' elements read once into locals, then per
+ * sample each other element read once into a local, each scalar op a local of its own, then
+ * the stores.
+ */
+function cell(s: Extract<LoopStep, { kind: 'cell' }>): string {
+  const names = new Map<Node, string>();
+  const ref = (n: Node): string => {
+    if (n.op === 'const') return literal(n.attrs.value!);
+    const name = names.get(n);
+    if (name === undefined) throw new Error(`gradc bug: a cell step reads a ${n.op} it did not compute`);
+    return name;
+  };
+  // Elements every sample reads alike (parameters) are read once, before the loop over the samples.
+  const shared: string[] = [], lines: string[] = [];
+  s.reads.forEach((r, i) => {
+    names.set(r.leaf, `$q${i}`);
+    (r.from.bs === 0 ? shared : lines).push(`const $q${i} = ${at(r.from, '$b', r.at.map(String))};`);
+  });
+  s.values.forEach((n, i) => { names.set(n, `$e${i}`); lines.push(`const $e${i} = ${OPS[n.op].js!(...n.args.map(ref))};`); });
+  for (const w of s.writes) {
+    const c = w.at.map(String);
+    lines.push(`${at(w.to, '$b', c, true)} = ${w.add ? `${at(w.to, '$b', c)} + ` : ''}${ref(w.value)};`);
+  }
+  const loop = `for (let $b = 0; $b < $nb; $b++) {\n${indent(lines.join('\n'))}\n}`;
+  return shared.length ? `{\n${indent([...shared, loop].join('\n'))}\n}` : loop;
+}
+
 function step(s: LoopStep, simd: SimdPlan | null): string {
   const note = 'comment' in s && s.comment ? `${s.comment.split('\n').map((l) => `// ${l}`).join('\n')}\n` : '';
   switch (s.kind) {
@@ -325,6 +354,7 @@ function step(s: LoopStep, simd: SimdPlan | null): string {
       const loop = s.reverse ? `for (let $step = ${s.to}; $step >= ${s.from}; $step--)` : `for (let $step = ${s.from}; $step <= ${s.to}; $step++)`;
       return `${note}${loop} {\n${indent(s.steps.map((x) => step(x, simd)).join('\n'))}\n}`;
     }
+    case 'cell': return note + cell(s);
     case 'lossSum': return `let $total = 0;\nfor (let $b = 0; $b < $nb; $b++) $total += ${at(s.value, '$b', [])};\nreturn $total;`;
   }
 }
