@@ -155,6 +155,8 @@ describe('recurrences in formulas', () => {
   it('a state without its step, a step that reads no sequence', () => {
     const def = (formulas: string) => () => compile(defineModel({ name: 'bad', inputs: { x: 4 }, targets: ['y'], params: { w: 1 }, formulas }));
     expect(def('h[0] = 0\nloss = (w * h - y)^2')).toThrow(/needs both/);
+    // A step with no initial value (a per-step output written as o[t] = ...): the message says how to accumulate one.
+    expect(def('h[0] = 0\nh[t] = tanh(w * h[t-1] + x[t])\no[t] = h[t-1]^2\nloss = (o - y)^2')).toThrow(/needs both 'o\[0\] = \.\.\.'.*accumulate it in a state: 'o\[0\] = 0' and 'o\[t\] = o\[t-1\] \+ \.\.\.'/);
     expect(def('h[0] = 0\nh[t] = w * h[t-1]\nloss = (h - y)^2')).toThrow(/reads no sequence/);
   });
 });
