@@ -152,11 +152,53 @@ describe('recurrences in formulas', () => {
     expect(relativeError(gf.loss, gh.loss)).toBeLessThanOrEqual(1e-13);
     expect(worst(gf.grad, gh.grad)).toBeLessThanOrEqual(1e-12);
   });
+  it('a per-step output reading the new state h[t] (o[t] = o[t-1] + f(h[t]), summed over t = 1..T) = the net unrolled by hand = central differences', () => {
+    const T = 5;
+    const f = compile(defineModel({
+      name: 'out', inputs: { x: T }, targets: ['y'], params: { U: { shape: [H, H] }, w: { shape: [H] }, v: { shape: [H] } },
+      formulas: `
+        h[0] = 0
+        o[0] = 0
+        o[t] = o[t-1] + dot(v, h[t])^2
+        h[t] = tanh(U * h[t-1] + w * x[t])
+        loss = (o / 5 - y)^2
+      `,
+    }));
+    const hand = compile(defineModel('out', (m) => {
+      const x = m.input('x', T);
+      m.target('y');
+      const U = m.param('U', { shape: [H, H] }), w = m.param('w', { shape: [H] }), v = m.param('v', { shape: [H] });
+      let h: Node = make('const', [], { value: 0 }, [H]);
+      let o: Node = make('const', [], { value: 0 }, []);
+      for (let t = 1; t <= T; t++) {
+        h = make('tanh', [make('add', [make('matmul', [U, h]), make('mul', [make('index', [x], { start: t - 1 }), w])])]);
+        o = make('add', [o, make('square', [make('dot', [v, h])])]);
+      }
+      m.loss(m.call('square', m.sub(m.div(o, T), 'y')));
+    }), { lowering: 'loops' });
+    const p = f.initParams(4);
+    const x = { x: Float64Array.of(0.5, -0.3, 0.8, 0.1, -0.9) }, y = { y: 0.7 };
+    const gf = f.gradient(p, x, y), gh = hand.gradient(p, x, y);
+    expect(relativeError(gf.loss, gh.loss)).toBeLessThanOrEqual(1e-13);
+    expect(worst(gf.grad, gh.grad)).toBeLessThanOrEqual(1e-12);
+    // Central differences on one weight of each parameter.
+    for (const k of ['U', 'w', 'v'] as const) {
+      const a = p[k] as Float64Array, e = 1e-6, old = a[1];
+      a[1] = old + e; const up = f.loss(p, x, y);
+      a[1] = old - e; const down = f.loss(p, x, y);
+      a[1] = old;
+      expect(Math.abs((up - down) / (2 * e) - (gf.grad[k] as Float64Array)[1])).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs((gf.grad[k] as Float64Array)[1])));
+    }
+  });
+  it('steps that read each other at t are a cycle, named', () => {
+    const def = (formulas: string) => () => compile(defineModel({ name: 'cyc', inputs: { x: 4 }, targets: ['y'], params: { w: 1 }, formulas }));
+    expect(def('a[0] = 0\nb[0] = 0\na[t] = b[t] + x[t]\nb[t] = w * a[t]\nloss = (a - y)^2')).toThrow(/the steps of a -> b -> a read each other at step t/);
+  });
   it('a state without its step, a step that reads no sequence', () => {
     const def = (formulas: string) => () => compile(defineModel({ name: 'bad', inputs: { x: 4 }, targets: ['y'], params: { w: 1 }, formulas }));
     expect(def('h[0] = 0\nloss = (w * h - y)^2')).toThrow(/needs both/);
     // A step with no initial value (a per-step output written as o[t] = ...): the message says how to accumulate one.
-    expect(def('h[0] = 0\nh[t] = tanh(w * h[t-1] + x[t])\no[t] = h[t-1]^2\nloss = (o - y)^2')).toThrow(/needs both 'o\[0\] = \.\.\.'.*accumulate it in a state: 'o\[0\] = 0' and 'o\[t\] = o\[t-1\] \+ \.\.\.'/);
+    expect(def('h[0] = 0\nh[t] = tanh(w * h[t-1] + x[t])\no[t] = h[t-1]^2\nloss = (o - y)^2')).toThrow(/needs both 'o\[0\] = \.\.\.'.*accumulate it in a state: 'o\[0\] = 0' and 'o\[t\] = o\[t-1\] \+ f\(h\[t\]\)'/);
     expect(def('h[0] = 0\nh[t] = w * h[t-1]\nloss = (h - y)^2')).toThrow(/reads no sequence/);
   });
 });

@@ -317,7 +317,7 @@ export class ModelBuilder {
     for (const [name, e] of byState) {
       if (!e.init || !e.step) {
         // A step without an initial value is most often a per-step output (o[t] = f(h[t])): say how to write one.
-        const hint = e.step && !e.init ? `; for an output at every step summed into the loss, accumulate it in a state: '${name}[0] = 0' and '${name}[t] = ${name}[t-1] + ...' (a step reads the other states at t-1; then '${name}' is the sum over the steps, divided by T the mean)` : '';
+        const hint = e.step && !e.init ? `; for an output at every step summed into the loss, accumulate it in a state: '${name}[0] = 0' and '${name}[t] = ${name}[t-1] + f(h[t])' (another state's new value is read as h[t]; then '${name}' is the sum over the steps, divided by T the mean)` : '';
         throw new GradcError(`the recurrence '${name}' needs both '${name}[0] = ...' (its initial value) and '${name}[t] = ...' (its step)${hint}`, at((e.init ?? e.step)!));
       }
       group.push({ name, init: e.init, step: e.step });

@@ -95,13 +95,36 @@ export function defineRecurrence(group: readonly StateLines[], s: FormulaScope, 
     }
   };
   const inits = group.map((g) => convert(g.init, (n) => (notAState(g)(n), s.resolve(n)), (n, i) => (notAState(g)(n), s.access(n, i))));
-  const stepOf = (carry: Readonly<Record<string, Node>>, x: Node) => (g: StateLines) =>
-    convert(g.step, (n) => (states.has(n) ? carry[n] : s.resolve(n)), (n, i) => {
-      if (states.has(n) && isPrevious(i)) return carry[n];
-      if (states.has(n)) throw new GradcError(`in the step of a recurrence, the state '${n}' is read as ${n}[t-1] (its value at the step before) or ${n} alone; ${n}[T] and ${n}[k] are read outside the recurrence`, { ...s.at(g.step), symbol: n });
-      if (n === seqNames[0] && isStep(i)) return x;
-      return s.access(n, i);
-    });
+  // One step: each state's new value from the carry (the states at t-1). A step may read
+  // another state's new value as n[t] (a per-step output o[t] = o[t-1] + f(h[t])): that state's
+  // step is computed first, once; steps that read each other at t are a cycle, refused.
+  const stepAll = (carry: Readonly<Record<string, Node>>, x: Node): Record<string, Node> => {
+    const done = new Map<string, Node>();
+    const busy: string[] = [];
+    const one = (g: StateLines): Node => {
+      const got = done.get(g.name);
+      if (got) return got;
+      if (busy.includes(g.name)) {
+        throw new GradcError(`the steps of ${[...busy.slice(busy.indexOf(g.name)), g.name].join(' -> ')} read each other at step t (as ${g.name}[t]): one of them must read the other at t-1`, { ...s.at(g.step), symbol: g.name });
+      }
+      busy.push(g.name);
+      const v = convert(g.step, (n) => (states.has(n) ? carry[n] : s.resolve(n)), (n, i) => {
+        if (states.has(n) && isPrevious(i)) return carry[n];
+        if (states.has(n) && isStep(i) && n !== g.name) return one(group.find((h) => h.name === n)!);
+        if (states.has(n)) throw new GradcError(`in the step of a recurrence, the state '${n}' is read as ${n}[t-1] (its value at the step before) or ${n} alone${n === g.name ? '' : `, or as ${n}[t] (its new value, in another state's step)`}; ${n}[T] and ${n}[k] are read outside the recurrence`, { ...s.at(g.step), symbol: n });
+        if (n === seqNames[0] && isStep(i)) return x;
+        return s.access(n, i);
+      });
+      busy.pop();
+      done.set(g.name, v);
+      return v;
+    };
+    return Object.fromEntries(group.map((g) => [g.name, one(g)]));
+  };
+  const stepOf = (carry: Readonly<Record<string, Node>>, x: Node) => {
+    const all = stepAll(carry, x);
+    return (g: StateLines) => all[g.name];
+  };
   // Scalar constant initial values take their length from the step (see the header): the
   // first assignment of lengths, in order (a scalar first), for which every state keeps its shape.
   const open = group.map((_, k) => (inits[k].op === 'const' && inits[k].shape.length === 0 ? k : -1)).filter((k) => k >= 0);
@@ -127,5 +150,5 @@ export function defineRecurrence(group: readonly StateLines[], s: FormulaScope, 
     }
   }
   const init = Object.fromEntries(group.map((g, k) => [g.name, inits[k]]));
-  return scan(s.host, init, seq, (carry, x) => Object.fromEntries(group.map((g) => [g.name, stepOf(carry, x)(g)])), options);
+  return scan(s.host, init, seq, (carry, x) => stepAll(carry, x), options);
 }
