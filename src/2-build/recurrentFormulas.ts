@@ -94,6 +94,36 @@ export function defineRecurrence(group: readonly StateLines[], s: FormulaScope, 
       throw new GradcError(`'${g.name}[0]' reads '${n}', a state of the same recurrence (the lines s[0] = ... and s[t] = ... of one formulas block are one recurrence); start it from a value known before the recurrence, or define a second recurrence in a formulas block of its own`, { ...s.at(g.init), symbol: n });
     }
   };
+  // Steps reading each other's new values (n[t]) in a cycle are refused here, before the
+  // lengths of scalar initial values are tried (a trial's shape errors would hide the cycle).
+  const readsAtT = (g: StateLines): string[] => {
+    const out: string[] = [];
+    g.step.expr.traverse((n: Any) => {
+      if (n.type !== 'AccessorNode' || n.object.type !== 'SymbolNode' || !states.has(n.object.name)) return;
+      const name: string = n.object.name, d = n.index.dimensions;
+      if (d.length === 1 && isStep(d[0])) { if (!out.includes(name)) out.push(name); return; }
+      if (d.length === 1 && isPrevious(d[0])) return;
+      throw new GradcError(`in the step of a recurrence, the state '${name}' is read as ${name}[t-1] (its value at the step before) or ${name} alone, or as ${name}[t] (its new value, in another state's step); ${n.toString()} is not one of them (${name}[T] and ${name}[k] are read outside the recurrence)`, { ...s.at(g.step), symbol: name });
+    });
+    return out;
+  };
+  {
+    const path: string[] = [], finished = new Set<string>();
+    const visit = (g: StateLines): void => {
+      if (finished.has(g.name)) return;
+      if (path.includes(g.name)) {
+        throw new GradcError(`the steps of ${[...path.slice(path.indexOf(g.name)), g.name].join(' -> ')} read each other at step t (as ${g.name}[t]): one of them must read the other at t-1`, { ...s.at(g.step), symbol: g.name });
+      }
+      path.push(g.name);
+      for (const n of readsAtT(g)) {
+        if (n === g.name) throw new GradcError(`in the step of a recurrence, the state '${n}' is read as ${n}[t-1] (its value at the step before) or ${n} alone; ${n}[t] is its new value, the one this step computes`, { ...s.at(g.step), symbol: n });
+        visit(group.find((h) => h.name === n)!);
+      }
+      path.pop();
+      finished.add(g.name);
+    };
+    group.forEach(visit);
+  }
   const inits = group.map((g) => convert(g.init, (n) => (notAState(g)(n), s.resolve(n)), (n, i) => (notAState(g)(n), s.access(n, i))));
   // One step: each state's new value from the carry (the states at t-1). A step may read
   // another state's new value as n[t] (a per-step output o[t] = o[t-1] + f(h[t])): that state's

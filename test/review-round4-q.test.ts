@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { compile, defineModel } from '../src/index.js';
+
+const H = 3;
+const F = `
+  h[0] = 0
+  o[0] = 0
+  o[t] = o[t-1] + dot(v, h[t])^2
+  h[t] = tanh(U * h[t-1] + w * x[t])
+  loss = (o / 5 - y)^2
+`;
+const net = (T: number, opts: object = {}, len = false, formulas = F) => defineModel('rq', (m) => {
+  m.input('x', T); m.target('y');
+  if (len) m.lengthInput('len', 'x');
+  m.param('U', { shape: [H, H] }); m.param('w', { shape: [H] }); m.param('v', { shape: [H] });
+  m.formulas(formulas, opts);
+});
+const xs = [0.5, -0.3, 0.8, 0.1, -0.9, 0.4, 0.2];
+function fill(p: any) { let k = 1; for (const n of ['U', 'w', 'v']) { const a = p[n] as Float64Array; for (let i = 0; i < a.length; i++) a[i] = Math.sin(1.7 * k++) * 0.8; } return p; }
+
+function central(c: ReturnType<typeof compile>, p: any, x: any, y: any) {
+  const g = c.gradient(p, x, y);
+  let w = 0;
+  for (const k of ['U', 'w', 'v']) {
+    const a = p[k] as Float64Array;
+    for (let i = 0; i < a.length; i++) {
+      const e = 1e-6, old = a[i];
+      a[i] = old + e; const up = c.loss(p, x, y);
+      a[i] = old - e; const dn = c.loss(p, x, y);
+      a[i] = old;
+      w = Math.max(w, Math.abs((up - dn) / (2 * e) - (g.grad[k] as Float64Array)[i]) / Math.max(1, Math.abs((g.grad[k] as Float64Array)[i])));
+    }
+  }
+  return w;
+}
+
+describe('probe', () => {
+  it('checkpoint / truncate with h[t]', () => {
+    for (const opts of [{}, { checkpoint: 2 }, { checkpoint: 3 }]) {
+      for (const lowering of ['loops'] as const) for (const sc of [0, Infinity]) {
+        const c = compile(net(7, opts), { lowering, scalarCell: sc });
+        const p = fill(c.initParams(4));
+        const x = { x: Float64Array.from(xs) }, y = { y: 0.3 };
+        console.log(JSON.stringify(opts), lowering, sc, c.loss(p, x, y), central(c, p, x, y));
+        expect(central(c, p, x, y)).toBeLessThan(1e-6);
+      }
+    }
+  });
+  it('lengths with h[t]', () => {
+    const T = 7;
+    for (const lowering of ['loops'] as const) for (const sc of [0, Infinity]) for (const opts of [{}, { checkpoint: 2 }]) {
+      const c = compile(net(T, opts, true), { lowering, scalarCell: sc });
+      const short = compile(net(3), { lowering });
+      const p = fill(c.initParams(4));
+      const x = { x: Float64Array.from(xs), len: 3 }, y = { y: 0.3 };
+      const ls = short.loss(p, { x: Float64Array.from(xs.slice(0, 3)) }, y);
+      console.log('len', lowering, sc, JSON.stringify(opts), c.loss(p, x, y), ls);
+      expect(Math.abs(c.loss(p, x, y) - ls)).toBeLessThan(1e-12);
+      const gs = short.gradient(p, { x: Float64Array.from(xs.slice(0, 3)) }, y), g = c.gradient(p, x, y);
+      for (const k of ['U', 'w', 'v']) for (let i = 0; i < (g.grad[k] as Float64Array).length; i++) expect(Math.abs((g.grad[k] as Float64Array)[i] - (gs.grad[k] as Float64Array)[i])).toBeLessThan(1e-12);
+    }
+  });
+  it('chains and cycles', () => {
+    const chain = `
+      h[0] = 0
+      a[0] = 0
+      b[0] = 0
+      a[t] = a[t-1] + b[t]
+      b[t] = dot(v, h[t])^2
+      h[t] = tanh(U * h[t-1] + w * x[t])
+      loss = (a / 5 - y)^2
+    `;
+    const c = compile(net(5, {}, false, chain), { lowering: 'loops' });
+    const c2 = compile(net(5), { lowering: 'loops' });
+    const p = fill(c.initParams(4)), x = { x: Float64Array.from(xs.slice(0, 5)) }, y = { y: 0.3 };
+    expect(Math.abs(c.loss(p, x, y) - c2.loss(p, x, y))).toBeLessThan(1e-12);
+    expect(central(c, p, x, y)).toBeLessThan(1e-6);
+    for (const bad of [
+      'h[0] = 0\nh[t] = tanh(U * h[t] + w * x[t])\nloss = (dot(v,h) - y)^2',
+      'h[0] = 0\na[0] = 0\nb[0] = 0\nc[0] = 0\na[t] = b[t] + x[t]\nb[t] = c[t]\nc[t] = a[t] * 2\nh[t] = tanh(U * h[t-1] + w * x[t])\nloss = (a + dot(v,h) - y)^2',
+      'h[0] = 0\nh[t] = tanh(U * h[t-1] + w * x[t])\nloss = (dot(v,h[t]) - y)^2',
+      'h[0] = 0\no[0] = 0\no[t] = o[t-1] + dot(v, h[t+1])\nh[t] = tanh(U * h[t-1] + w * x[t])\nloss = (o - y)^2',
+      'h[0] = 0\no[0] = 0\no[t] = o[t-1] + dot(v, h[t-2])\nh[t] = tanh(U * h[t-1] + w * x[t])\nloss = (o - y)^2',
+      'h[0] = 0\no[0] = 0\no[t] = o[t-1] + dot(v, h[t])\nh[t] = tanh(U * h[t-1] + w * x[t] + o[t])\nloss = (o - y)^2',
+    ]) {
+      try { compile(net(5, {}, false, bad)); console.log('NO ERROR for', bad); } catch (e: any) { console.log(e.constructor.name, e.message); }
+    }
+  });
+  it('a cycle of steps read at t is named even when the states\' lengths must be inferred (not a shape mismatch of a trial)', () => {
+    const three = 'h[0] = 0\na[0] = 0\nb[0] = 0\nc[0] = 0\na[t] = b[t] + x[t]\nb[t] = c[t]\nc[t] = a[t] * 2\nh[t] = tanh(U * h[t-1] + w * x[t])\nloss = (a + dot(v,h) - y)^2';
+    expect(() => compile(net(5, {}, false, three))).toThrow(/the steps of a -> b -> c -> a read each other at step t/);
+    const two = 'h[0] = 0\no[0] = 0\no[t] = o[t-1] + dot(v, h[t])\nh[t] = tanh(U * h[t-1] + w * x[t] + o[t])\nloss = (o - y)^2';
+    expect(() => compile(net(5, {}, false, two))).toThrow(/the steps of (h -> o -> h|o -> h -> o) read each other at step t/);
+    const self = 'h[0] = 0\no[0] = 0\no[t] = o[t] + dot(v, h[t])\nh[t] = tanh(U * h[t-1] + w * x[t])\nloss = (o - y)^2';
+    expect(() => compile(net(5, {}, false, self))).toThrow(/the state 'o' is read as o\[t-1\]/);
+    // Another state read at t+1 or t-2 in a step: named, not a shape mismatch of a trial.
+    for (const i of ['t+1', 't-2', '2']) {
+      expect(() => compile(net(5, {}, false, `h[0] = 0\no[0] = 0\no[t] = o[t-1] + dot(v, h[${i}])\nh[t] = tanh(U * h[t-1] + w * x[t])\nloss = (o - y)^2`))).toThrow(/the state 'h' is read as h\[t-1\].*is not one of them/);
+    }
+  });
+});
