@@ -169,7 +169,7 @@ describe('usage, unknown commands and options', () => {
     const m = fixture('ok-b');
     expect((await run('build', m, '--outt', 'x')).err).toBe(
       'gradc build: error: unknown option --outt (did you mean --out?); gradc build takes --out, --check, --watch, --emit, --clean, --stamp, --config, ' +
-        '--lowering, --precision, --simd, --unroll-limit, --max-batch, --unroll-elements, --chunk-size',
+        '--lowering, --precision, --simd, --unroll-limit, --max-batch, --unroll-elements, --scalar-cell, --chunk-size',
     );
     expect((await run('build', m, '--out'))).toMatchObject({ code: 1, err: 'gradc build: error: option --out needs a directory (gradc build)' });
     expect((await run('build', m, '--out', '--check'))).toMatchObject({ code: 1, err: 'gradc build: error: option --out needs a directory (gradc build)' });

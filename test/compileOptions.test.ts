@@ -9,7 +9,7 @@ import { gradc } from '../src/plugin/unplugin.js';
 
 describe('compile options', () => {
   it('every compile option is a flag, and flags parse to the options generate() takes', () => {
-    expect(COMPILE_FLAGS).toEqual(['lowering', 'precision', 'simd', 'unroll-limit', 'max-batch', 'unroll-elements', 'chunk-size']);
+    expect(COMPILE_FLAGS).toEqual(['lowering', 'precision', 'simd', 'unroll-limit', 'max-batch', 'unroll-elements', 'scalar-cell', 'chunk-size']);
     const args = parseArgs(['m.model.ts', '--lowering', 'unrolled', '--precision=f32', '--unroll-limit', '20000', '--max-batch', '32', '--chunk-size', '500']);
     expect(compileOptionsFromArgs(args, 'build')).toEqual({ lowering: 'unrolled', precision: 'f32', unrollLimit: 20000, maxBatch: 32, chunkSize: 500 });
     expect(compileOptionsFromArgs(parseArgs(['m.model.ts']), 'build')).toEqual({});
@@ -29,7 +29,7 @@ describe('compile options', () => {
     expect(checkCompileOptions({ lowering: 'loops', maxBatch: 8, precision: undefined }, 'x')).toEqual({ lowering: 'loops', maxBatch: 8 });
     expect(checkCompileOptions(undefined, 'x')).toEqual({});
     expect(() => checkCompileOptions({ lowerring: 'loops' }, 'gradc.config.json: models[0]', { file: 'gradc.config.json' }))
-      .toThrow("gradc.config.json: gradc.config.json: models[0]: unknown compile option 'lowerring' (did you mean 'lowering'?); the options are lowering, precision, simd, unrollLimit, maxBatch, unrollElements, chunkSize");
+      .toThrow("gradc.config.json: gradc.config.json: models[0]: unknown compile option 'lowerring' (did you mean 'lowering'?); the options are lowering, precision, simd, unrollLimit, maxBatch, unrollElements, scalarCell, chunkSize");
     expect(() => checkCompileOptions({ toString: 'x' }, 'opts')).toThrow(/unknown compile option 'toString'/);
     expect(() => checkCompileOptions({ unrollLimit: -1 }, 'opts')).toThrow(/'unrollLimit' must be a non-negative integer \(or Infinity\), got -1/);
     expect(() => checkCompileOptions(['f32'], 'opts')).toThrow(/opts must be an object of compile options, got an array/);

@@ -99,3 +99,15 @@ describe('probe', () => {
     }
   });
 });
+
+describe('scalarCell from a model file, a config and the command line', () => {
+  it("checkCompileOptions takes scalarCell (0, Infinity) and refuses a bad one naming it; --scalar-cell parses", async () => {
+    const { checkCompileOptions, compileOptionsFromArgs } = await import('../src/cli/compileOptions.js');
+    expect(checkCompileOptions({ scalarCell: 0 }, 'compile')).toEqual({ scalarCell: 0 });
+    expect(checkCompileOptions({ scalarCell: Infinity }, 'compile')).toEqual({ scalarCell: Infinity });
+    expect(() => checkCompileOptions({ scalarCell: -1 }, 'compile')).toThrow(/'scalarCell' must be a non-negative integer/);
+    const { parseArgs } = await import('../src/cli/args.js');
+    expect(compileOptionsFromArgs(parseArgs(['--scalar-cell', '0']) as any, 'build')).toEqual({ scalarCell: 0 });
+    expect(() => compileOptionsFromArgs(parseArgs(['--scalar-cell', 'x']) as any, 'build')).toThrow(/--scalar-cell must be/);
+  });
+});

@@ -18,7 +18,7 @@ import { didYouMean, GradcError, type SourceLocation } from '../errors.js';
 import { type Args, value } from './args.js';
 import { optionProblem } from '../options.js';
 
-export type CompileOptions = Pick<EmitOptions, 'lowering' | 'precision' | 'simd' | 'unrollLimit' | 'maxBatch' | 'unrollElements' | 'chunkSize'>;
+export type CompileOptions = Pick<EmitOptions, 'lowering' | 'precision' | 'simd' | 'unrollLimit' | 'maxBatch' | 'unrollElements' | 'scalarCell' | 'chunkSize'>;
 type Key = keyof CompileOptions;
 
 interface OptionSpec {
@@ -41,6 +41,7 @@ const COMPILE_OPTIONS: { readonly [K in Key]-?: OptionSpec } = {
   unrollLimit: spec('unrollLimit', 'unroll-limit', integer),
   maxBatch: spec('maxBatch', 'max-batch', integer),
   unrollElements: spec('unrollElements', 'unroll-elements', integer),
+  scalarCell: spec('scalarCell', 'scalar-cell', integer), // a small recurrence's step as straight-line scalar code
   chunkSize: spec('chunkSize', 'chunk-size', integer),
 };
 const valid = (key: Key, v: unknown): boolean => optionProblem(key, v) === undefined;

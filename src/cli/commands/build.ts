@@ -294,7 +294,7 @@ export function otherEmitFiles(built: readonly BuiltFile[], keep: ReadonlySet<st
 
 export const build: Command = {
   name: 'build',
-  usage: 'gradc build [model.ts...] [--out dir] [--check] [--watch] [--emit ts|js] [--clean] [--stamp] [--config file] [--lowering auto|unrolled|loops] [--precision f64|f32] [--simd auto|on|off] [--unroll-limit N] [--max-batch N] [--unroll-elements N] [--chunk-size N]',
+  usage: 'gradc build [model.ts...] [--out dir] [--check] [--watch] [--emit ts|js] [--clean] [--stamp] [--config file] [--lowering auto|unrolled|loops] [--precision f64|f32] [--simd auto|on|off] [--unroll-limit N] [--max-batch N] [--unroll-elements N] [--scalar-cell N] [--chunk-size N]',
   summary: 'write one generated module per model (the config file\'s models when none are given; with --check: write nothing, fail if any is stale; with --watch: rebuild on every change)',
   booleans: ['check', 'watch', 'clean', 'stamp'],
   async run(args: Args, out, err = (l: string) => console.error(l)) {
