@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compile, defineModel } from '../src/index.js';
+import { GradcError } from '../src/errors.js';
 
 const H = 3;
 const F = `
@@ -34,19 +35,23 @@ function central(c: ReturnType<typeof compile>, p: any, x: any, y: any) {
   return w;
 }
 
-describe('probe', () => {
-  it('checkpoint / truncate with h[t]', () => {
+/**
+ * Review round 4 (q): per-step outputs read as h[t] with checkpoint, lengths, chains (against
+ * the plain net, the shorter sequence and central differences, both cell bodies); cycles and
+ * bad state indices named before lengths are inferred; scalarCell as a CLI/config option.
+ */
+describe('h[t] in steps', () => {
+  it('checkpoint 2 and 3, both cell bodies: central differences', () => {
     for (const opts of [{}, { checkpoint: 2 }, { checkpoint: 3 }]) {
       for (const lowering of ['loops'] as const) for (const sc of [0, Infinity]) {
         const c = compile(net(7, opts), { lowering, scalarCell: sc });
         const p = fill(c.initParams(4));
         const x = { x: Float64Array.from(xs) }, y = { y: 0.3 };
-        console.log(JSON.stringify(opts), lowering, sc, c.loss(p, x, y), central(c, p, x, y));
         expect(central(c, p, x, y)).toBeLessThan(1e-6);
       }
     }
   });
-  it('lengths with h[t]', () => {
+  it('lengths (len 3 of 7), both bodies, with and without checkpoint = the net over the first 3 rows', () => {
     const T = 7;
     for (const lowering of ['loops'] as const) for (const sc of [0, Infinity]) for (const opts of [{}, { checkpoint: 2 }]) {
       const c = compile(net(T, opts, true), { lowering, scalarCell: sc });
@@ -54,7 +59,6 @@ describe('probe', () => {
       const p = fill(c.initParams(4));
       const x = { x: Float64Array.from(xs), len: 3 }, y = { y: 0.3 };
       const ls = short.loss(p, { x: Float64Array.from(xs.slice(0, 3)) }, y);
-      console.log('len', lowering, sc, JSON.stringify(opts), c.loss(p, x, y), ls);
       expect(Math.abs(c.loss(p, x, y) - ls)).toBeLessThan(1e-12);
       const gs = short.gradient(p, { x: Float64Array.from(xs.slice(0, 3)) }, y), g = c.gradient(p, x, y);
       for (const k of ['U', 'w', 'v']) for (let i = 0; i < (g.grad[k] as Float64Array).length; i++) expect(Math.abs((g.grad[k] as Float64Array)[i] - (gs.grad[k] as Float64Array)[i])).toBeLessThan(1e-12);
@@ -83,7 +87,7 @@ describe('probe', () => {
       'h[0] = 0\no[0] = 0\no[t] = o[t-1] + dot(v, h[t-2])\nh[t] = tanh(U * h[t-1] + w * x[t])\nloss = (o - y)^2',
       'h[0] = 0\no[0] = 0\no[t] = o[t-1] + dot(v, h[t])\nh[t] = tanh(U * h[t-1] + w * x[t] + o[t])\nloss = (o - y)^2',
     ]) {
-      try { compile(net(5, {}, false, bad)); console.log('NO ERROR for', bad); } catch (e: any) { console.log(e.constructor.name, e.message); }
+      expect(() => compile(net(5, {}, false, bad))).toThrow(GradcError);
     }
   });
   it('a cycle of steps read at t is named even when the states\' lengths must be inferred (not a shape mismatch of a trial)', () => {
@@ -109,5 +113,29 @@ describe('scalarCell from a model file, a config and the command line', () => {
     const { parseArgs } = await import('../src/cli/args.js');
     expect(compileOptionsFromArgs(parseArgs(['--scalar-cell', '0']) as any, 'build')).toEqual({ scalarCell: 0 });
     expect(() => compileOptionsFromArgs(parseArgs(['--scalar-cell', 'x']) as any, 'build')).toThrow(/--scalar-cell must be/);
+  });
+});
+
+describe('lengths inferred through h[t]', () => {
+  it('o[0] = 0, o[t] = o[t-1] + h[t] (o a vector of h\'s length, inferred) = the sum of the states', () => {
+    const f = `
+      h[0] = 0
+      o[0] = 0
+      o[t] = o[t-1] + h[t]
+      h[t] = tanh(U * h[t-1] + w * x[t])
+      loss = (dot(v, o) / 5 - y)^2
+    `;
+    const c = compile(net(5, {}, false, f), { lowering: 'loops' });
+    const p = fill(c.initParams(4)), x = { x: Float64Array.from(xs.slice(0, 5)) }, y = { y: 0.3 };
+    // by hand
+    const U = p.U as Float64Array, w = p.w as Float64Array, v = p.v as Float64Array;
+    let h = [0, 0, 0]; const o = [0, 0, 0];
+    for (let t = 0; t < 5; t++) {
+      h = [0, 1, 2].map((i) => Math.tanh(U[3 * i] * h[0] + U[3 * i + 1] * h[1] + U[3 * i + 2] * h[2] + w[i] * xs[t]));
+      for (let i = 0; i < 3; i++) o[i] += h[i];
+    }
+    const want = ((v[0] * o[0] + v[1] * o[1] + v[2] * o[2]) / 5 - 0.3) ** 2;
+    expect(Math.abs(c.loss(p, x, y) - want)).toBeLessThan(1e-13);
+    expect(central(c, p, x, y)).toBeLessThan(1e-6);
   });
 });
