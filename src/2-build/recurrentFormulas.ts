@@ -151,10 +151,6 @@ export function defineRecurrence(group: readonly StateLines[], s: FormulaScope, 
     };
     return Object.fromEntries(group.map((g) => [g.name, one(g)]));
   };
-  const stepOf = (carry: Readonly<Record<string, Node>>, x: Node) => {
-    const all = stepAll(carry, x);
-    return (g: StateLines) => all[g.name];
-  };
   // Scalar constant initial values take their length from the step (see the header): the
   // first assignment of lengths, in order (a scalar first), for which every state keeps its shape.
   const open = group.map((_, k) => (inits[k].op === 'const' && inits[k].shape.length === 0 ? k : -1)).filter((k) => k >= 0);
@@ -170,7 +166,8 @@ export function defineRecurrence(group: readonly StateLines[], s: FormulaScope, 
       });
       try {
         const carry = Object.fromEntries(group.map((h, j) => [h.name, trial[j]]));
-        if (group.every((g, j) => showShape(stepOf(carry, constant(0, rowOf))(g).shape) === showShape(trial[j].shape))) {
+        const next = stepAll(carry, constant(0, rowOf));
+        if (group.every((g, j) => showShape(next[g.name].shape) === showShape(trial[j].shape))) {
           trial.forEach((t, j) => { inits[j] = t; });
           break;
         }
