@@ -14,6 +14,7 @@
  * (bench/small.ts: stepBatch against a hand-written step, and gradc's Adam/SGD step cost);
  * BENCH_SEQUENCE=0 the sequence table (bench/sequence.ts: recurrent nets, BENCH_SEQ_SECONDS per cell);
  * BENCH_SCALING=0 the scaling table (bench/scaling.ts, BENCH_SCALING_WIDTHS picks widths).
+ * BENCH_THREADS=1 adds the threads table (bench/threads.ts: 1 against 2 threads, gradient and whole step).
  * BENCH_COMPILE=1 adds the compile-time table (bench/compile.ts: generate and load of long
  * formula chains, a fresh process per row; BENCH_COMPILE_LINES picks the chain lengths).
  */
@@ -275,7 +276,7 @@ async function main(): Promise<void> {
   const scaling = process.env.BENCH_SCALING === '0' ? '' : `\n${await scalingTable(COMPILE_LIMIT_MS)}\n`;
   const adam = process.env.BENCH_ADAM === '0' ? '' : `\n${await adamTable(nets)}\n`;
   const small = process.env.BENCH_SMALL === '0' ? '' : `\n${await handwrittenTable()}\n\n${await adamCostTable()}\n`;
-  if (process.env.BENCH_THREADS === '1') process.stdout.write(`\n${threadsBench()}\n`); // bench/threads.ts: 1 vs 2 threads
+  const threads = process.env.BENCH_THREADS === '1' ? `\n${threadsBench()}\n` : ''; // bench/threads.ts: 1 vs 2 threads
   const sequences = process.env.BENCH_SEQUENCE === '0' ? '' : `\n${await sequenceTable()}\n`;
   const compileTimes = process.env.BENCH_COMPILE === '1' ? `\n${compileTimeTable()}\n` : '';
   await useBackend('wasm');
@@ -286,7 +287,7 @@ async function main(): Promise<void> {
     `Load average (1 min) at start / end: ${loadBefore.toFixed(2)} / ${os.loadavg()[0]!.toFixed(2)} (other processes on the machine share its cores)`,
     `Method: SGD on ${makeData(nets[0]!).rows} random rows (seeded), lr ${LEARNING_RATE}, tanh hidden layer, linear output, MSE; warm-up, then the best of ${TIMING.windows} windows of ${TIMING.windowMs} ms per figure (bench/README.md).`,
   ].join('  \n');
-  const text = `${header}\n\n${tables(rows)}\n${scaling}${lowering}${adam}${small}${sequences}${compileTimes}\n${await ceilingTable()}\n`;
+  const text = `${header}\n\n${tables(rows)}\n${scaling}${lowering}${adam}${small}${threads}${sequences}${compileTimes}\n${await ceilingTable()}\n`;
   const wall = `Benchmark wall time: ${((performance.now() - started) / 1000).toFixed(0)} s`;
   process.stdout.write(`\n${text}\n${wall}\n`);
   if (!only) writeFileSync(fileURLToPath(new URL('./results.md', import.meta.url)), `# gradc benchmark results\n\n${text}\n${wall}\n`);
