@@ -9,7 +9,8 @@
  * with `praxis: 'adam'` (batch 1 only: it has no minibatches). The cost ratio is gradc
  * SGD rate / gradc Adam rate (targets from issue 9: at most 1.25x at 784-32-10 batch 32,
  * at most 1.5x at 2-2-1 batch 1); after a JIT warm-up of SETTLE_MS each (as the main
- * table's), SGD and Adam are timed alternately, twice each. Quick by default (BENCH_ADAM_NETS picks nets; the
+ * table's), SGD and Adam (each its own load of the module and its own timing loop) are timed
+ * alternately, best of three rounds each. Quick by default (BENCH_ADAM_NETS picks nets; the
  * timing of setup.ts applies).
  */
 import { fileURLToPath } from 'node:url';
@@ -17,10 +18,13 @@ import * as tf from '@tensorflow/tfjs';
 import { compile, type OptimizerState } from '../src/index.js';
 import { measureBrain } from './brain.js';
 import { SETTLE_MS, gradcModel, gradcParams } from './gradc.js';
-import { BATCHES, LEARNING_RATE, NETS, initWeights, makeData, measure, type Net } from './setup.js';
+import { BATCHES, LEARNING_RATE, NETS, TIMING, initWeights, makeData, measure, type Net } from './setup.js';
 import { VARIANTS, tfTrainer, useBackend, type Backend } from './tfjs.js';
 
 const ADAM_LR = 0.001;
+/** `measure` of setup.ts compiled afresh for one contender, so that its call site sees that contender only (see bench/small.ts); pass its timing explicitly (its default is out of its scope). */
+const ownMeasure = (): typeof measure =>
+  new Function('__name', `return ${measure.toString()}`)((f: unknown) => f) as typeof measure;
 const log = (s: string) => process.stderr.write(s + '\n');
 const fmt = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '—' : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(0)}k` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
 
@@ -37,24 +41,30 @@ async function benchNet(net: Net, backends: readonly Backend[]): Promise<AdamRow
   const { X, Y, rows } = makeData(net);
   const w = initWeights(net);
   log(`[${net.name}] Adam: gradc compile`);
-  const mod = compile(gradcModel(net));
+  // One load of the module per optimizer, as an app training with one optimizer has: one
+  // module's stepBatch called with a rate and with a state is polymorphic in V8, and its
+  // feedback for one would shape the other's speed (bench/small.ts measured 2x at 2-2-1).
+  const sgdMod = compile(gradcModel(net)), adamMod = compile(gradcModel(net));
   const out: AdamRow[] = [];
   for (const batch of BATCHES) {
     const batches = rows / batch;
-    const sgdParams = gradcParams(mod, w);
-    const adamParams = gradcParams(mod, w);
-    const state: OptimizerState = mod.initOptimizer(adamParams, { kind: 'adam', learningRate: ADAM_LR });
-    // Alternated (SGD, Adam, SGD, Adam), best of each: the ratio is what matters, and on a
-    // shared machine a burst of load should not land on one of the two only.
-    // JIT warm-up first, as in the main table (SETTLE_MS, bench/gradc.ts): V8 takes a while
-    // to optimize large generated functions, and until then gradc runs many times slower.
+    const sgdParams = gradcParams(sgdMod, w);
+    const adamParams = gradcParams(adamMod, w);
+    const state: OptimizerState = adamMod.initOptimizer(adamParams, { kind: 'adam', learningRate: ADAM_LR });
+    // Each contender its own timing loop (ownMeasure), alternated (SGD, Adam, SGD, Adam, ...),
+    // best of each: the ratio is what matters, and on a shared machine a burst of load should
+    // not land on one of the two only. JIT warm-up first, as in the main table (SETTLE_MS,
+    // bench/gradc.ts): V8 takes a while to optimize large generated functions.
+    const sgdMeasure = ownMeasure(), adamMeasure = ownMeasure();
+    const sgdStep = (i: number) => { sgdMod.stepBatch(sgdParams, X, Y, batch, LEARNING_RATE, (i % batches) * batch); };
+    const adamStep = (i: number) => { adamMod.stepBatch(adamParams, X, Y, batch, state, (i % batches) * batch); };
     const settle = { warmupMs: SETTLE_MS, windowMs: 0, windows: 0 };
-    await measure((i) => { mod.stepBatch(sgdParams, X, Y, batch, LEARNING_RATE, (i % batches) * batch); }, batch, settle);
-    await measure((i) => { mod.stepBatch(adamParams, X, Y, batch, state, (i % batches) * batch); }, batch, settle);
+    await sgdMeasure(sgdStep, batch, settle);
+    await adamMeasure(adamStep, batch, settle);
     let sgd = 0, adam = 0;
-    for (let round = 0; round < 2; round++) {
-      sgd = Math.max(sgd, await measure((i) => { mod.stepBatch(sgdParams, X, Y, batch, LEARNING_RATE, (i % batches) * batch); }, batch));
-      adam = Math.max(adam, await measure((i) => { mod.stepBatch(adamParams, X, Y, batch, state, (i % batches) * batch); }, batch));
+    for (let round = 0; round < 3; round++) {
+      sgd = Math.max(sgd, await sgdMeasure(sgdStep, batch, TIMING));
+      adam = Math.max(adam, await adamMeasure(adamStep, batch, TIMING));
     }
     const tfRates = new Map<Backend, number>();
     for (const backend of backends) {
