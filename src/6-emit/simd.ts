@@ -22,6 +22,9 @@
  *   on the kernel's output (no copy), or into any other accumulator (`gradientBatch`'s)
  *   copied in and back out (two `set`s of O(params) per `maxBatch` rows); any other is written to `temp` and stored from there by the scalar
  *   store (epilogue, `$scale`, `+=`) the loops use;
+ * - a stored epilogue `out = tanh(x)` whose `out` is a scratch buffer of contiguous rows
+ *   has `out` resident, the store writes x and a Wasm SIMD tanh (wasm/tanh.ts) runs over
+ *   the rows in place (Math.tanh was most of a small net's step);
  * - every region is 16-byte aligned and the memory never grows (views stay valid);
  * - each kernel is its own Wasm module (each a few hundred bytes, far below the 4 KiB
  *   that browsers compile synchronously on the main thread), importing the one memory.

@@ -13,6 +13,8 @@
  * Guarantees: within a few ulps of Math.tanh (relative, small |x| included: no 1 - 2/(e+1)
  * cancellation); tanh(+-0) = +-0, tanh(+-Infinity) = +-1, NaN stays NaN; |x| >= 20 gives +-1
  * exactly, as Math.tanh does in f64 (tanh(20) = 1 - 8e-18). Tested against Math.tanh.
+ * In f32 the argument is the stored (rounded) pre-activation, where the scalar path takes
+ * Math.tanh of the unrounded sum: the two differ by at most half an f32 ulp of the argument.
  */
 import { type Code, I32, V128, type ValType, kernelModule, op, uleb } from './encode.js';
 
