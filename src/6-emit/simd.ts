@@ -58,8 +58,10 @@ import { distinctRules, hyperNames, readsHyper } from './optimizers.js';
 export type SimdOption = 'auto' | 'on' | 'off';
 
 /**
- * Multiply-adds per call from which 'auto' calls a SIMD kernel (rows x work per row; measured
- * with bench/simdCrossover.ts: below it the scalar loops are as fast or faster).
+ * Multiply-adds per call from which 'auto' calls a SIMD kernel (rows x work per row). Measured
+ * 2026-12-02 (alternated rounds, whole training steps, looped lowering, batch 1): 4-8-3, whose
+ * products are 24 and 32 a row, stepped 10-15% slower with every product in Wasm than with
+ * none; 8-40-2 (80 and 320) stepped 10% faster with its 40x2 products in Wasm than without.
  */
 export const SIMD_MIN_CALL_WORK = 64;
 
