@@ -1513,7 +1513,11 @@ function $address(a: Floats, at: number): number {
  */
 const $wasm = $simdKernels(225, [
   'AGFzbQEAAAABCQFgBX9/f39/AAIJAQFtAW0CAOEBAwIBAAcFAQFmAAAKlg8Bkw8dAX8BfwF/AX8BfwF/AXsBewF7AXsBewF7AXsBewF8AXwBfAF8AXwBfAF8AXwBewF7AXsBewF7AX8BfyABQX5xQQhsIQggAUEIbCEJQQAhIAJAA0AgIEEEaiAASg0BQQAhIQJAA0AgIUECakEgSg0BICBBgDFsIAJqIQUgIUGAMWwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDf0MAAAAAAAAAAAAAAAAAAAAACEO/QwAAAAAAAAAAAAAAAAAAAAAIQ/9DAAAAAAAAAAAAAAAAAAAAAAhEP0MAAAAAAAAAAAAAAAAAAAAACER/QwAAAAAAAAAAAAAAAAAAAAAIRJBACEHAkADQCAHIAhODQEgBSAHav0ABAAhGyAFIAdq/QAEgDEhHCAFIAdq/QAEgGIhHSAFIAdq/QAEgJMBIR4gBiAHav0ABAAhHyALIBsgH/3yAf3wASELIA0gHCAf/fIB/fABIQ0gDyAdIB/98gH98AEhDyARIB4gH/3yAf3wASERIAYgB2r9AASAMSEfIAwgGyAf/fIB/fABIQwgDiAcIB/98gH98AEhDiAQIB0gH/3yAf3wASEQIBIgHiAf/fIB/fABIRIgB0EQaiEHDAALCyAL/SEAIAv9IQGgIRMgDP0hACAM/SEBoCEUIA39IQAgDf0hAaAhFSAO/SEAIA79IQGgIRYgD/0hACAP/SEBoCEXIBD9IQAgEP0hAaAhGCAR/SEAIBH9IQGgIRkgEv0hACAS/SEBoCEaAkADQCAHIAlODQEgEyAFIAdqKwMAIAYgB2orAwCioCETIBQgBSAHaisDACAGIAdqKwOAMaKgIRQgFSAFIAdqKwOAMSAGIAdqKwMAoqAhFSAWIAUgB2orA4AxIAYgB2orA4AxoqAhFiAXIAUgB2orA4BiIAYgB2orAwCioCEXIBggBSAHaisDgGIgBiAHaisDgDGioCEYIBkgBSAHaisDgJMBIAYgB2orAwCioCEZIBogBSAHaisDgJMBIAYgB2orA4AxoqAhGiAHQQhqIQcMAAsLICBBgAJsICFBCGxqIARqIQogCiATOQMAIAogFDkDCCAKIBU5A4ACIAogFjkDiAIgCiAXOQOABCAKIBg5A4gEIAogGTkDgAYgCiAaOQOIBiAhQQJqISEMAAsLAkADQCAhQQFqQSBKDQEgIEGAMWwgAmohBSAhQYAxbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ5BACEHAkADQCAHIAhODQEgBSAHav0ABAAhGyAFIAdq/QAEgDEhHCAFIAdq/QAEgGIhHSAFIAdq/QAEgJMBIR4gBiAHav0ABAAhHyALIBsgH/3yAf3wASELIAwgHCAf/fIB/fABIQwgDSAdIB/98gH98AEhDSAOIB4gH/3yAf3wASEOIAdBEGohBwwACwsgC/0hACAL/SEBoCETIAz9IQAgDP0hAaAhFCAN/SEAIA39IQGgIRUgDv0hACAO/SEBoCEWAkADQCAHIAlODQEgEyAFIAdqKwMAIAYgB2orAwCioCETIBQgBSAHaisDgDEgBiAHaisDAKKgIRQgFSAFIAdqKwOAYiAGIAdqKwMAoqAhFSAWIAUgB2orA4CTASAGIAdqKwMAoqAhFiAHQQhqIQcMAAsLICBBgAJsICFBCGxqIARqIQogCiATOQMAIAogFDkDgAIgCiAVOQOABCAKIBY5A4AGICFBAWohIQwACwsgIEEEaiEgDAALCwJAA0AgIEEBaiAASg0BQQAhIQJAA0AgIUECakEgSg0BICBBgDFsIAJqIQUgIUGAMWwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQxBACEHAkADQCAHIAhODQEgBSAHav0ABAAhGyAGIAdq/QAEACEfIAsgGyAf/fIB/fABIQsgBiAHav0ABIAxIR8gDCAbIB/98gH98AEhDCAHQRBqIQcMAAsLIAv9IQAgC/0hAaAhEyAM/SEAIAz9IQGgIRQCQANAIAcgCU4NASATIAUgB2orAwAgBiAHaisDAKKgIRMgFCAFIAdqKwMAIAYgB2orA4AxoqAhFCAHQQhqIQcMAAsLICBBgAJsICFBCGxqIARqIQogCiATOQMAIAogFDkDCCAhQQJqISEMAAsLAkADQCAhQQFqQSBKDQEgIEGAMWwgAmohBSAhQYAxbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQtBACEHAkADQCAHIAhODQEgBSAHav0ABAAhGyAGIAdq/QAEACEfIAsgGyAf/fIB/fABIQsgB0EQaiEHDAALCyAL/SEAIAv9IQGgIRMCQANAIAcgCU4NASATIAUgB2orAwAgBiAHaisDAKKgIRMgB0EIaiEHDAALCyAgQYACbCAhQQhsaiAEaiEKIAogEzkDACAhQQFqISEMAAsLICBBAWohIAwACwsL',
+  'AGFzbQEAAAABBgFgAn9/AAIJAQFtAW0CAOEBAwIBAAcFAQFmAAAK0wkB0AkIAX8BewF7AXsBewF7AXsBeyAAQX5xQQhsIAFqIQICQANAIAEgAk4NASAB/QAEACEDIAEgA/3sAf0MAAAAAAAANEAAAAAAAAA0QP30ASIEIAT98AEhBSAF/Qz+gitlRxX3P/6CK2VHFfc//fIB/ZQBIQYgBSAG/QwAAOD+Qi7mPwAA4P5CLuY//fIB/fEBIAb9DHY8eTXvOeo9djx5Ne856j398gH98QEhB/0MCW2oE0YS5j0JbagTRhLmPSAH/fIB/QyY2Pjv2O4hPpjY+O/Y7iE+/fABIAf98gH9DORE9WdF5lo+5ET1Z0XmWj798AEgB/3yAf0MXJ94t09+kj5cn3i3T36SPv3wASAH/fIB/Qw0x1al4x3HPjTHVqXjHcc+/fABIAf98gH9DBqgARqgAfo+GqABGqAB+j798AEgB/3yAf0MGqABGqABKj8aoAEaoAEqP/3wASAH/fIB/QwXbMEWbMFWPxdswRZswVY//fABIAf98gH9DBEREREREYE/ERERERERgT/98AEgB/3yAf0MVVVVVVVVpT9VVVVVVVWlP/3wASAH/fIB/QxVVVVVVVXFP1VVVVVVVcU//fABIAf98gH9DAAAAAAAAOA/AAAAAAAA4D/98AEgB/3yAf0MAAAAAAAA8D8AAAAAAADwP/3wASAH/fIBIQggBv0M/wMAAAAAMEP/AwAAAAAwQ/3wAUE0/csBIQkgCSAI/fIBIAn9DAAAAAAAAPA/AAAAAAAA8D/98QH98AEiCCAI/QwAAAAAAAAAQAAAAAAAAABA/fAB/fMBIAP9DAAAAAAAAACAAAAAAAAAAID9Tv1Q/QsEACABQRBqIQEMAAsLIABBAXEEQCAB/V0DACEDIAEgA/3sAf0MAAAAAAAANEAAAAAAAAA0QP30ASIEIAT98AEhBSAF/Qz+gitlRxX3P/6CK2VHFfc//fIB/ZQBIQYgBSAG/QwAAOD+Qi7mPwAA4P5CLuY//fIB/fEBIAb9DHY8eTXvOeo9djx5Ne856j398gH98QEhB/0MCW2oE0YS5j0JbagTRhLmPSAH/fIB/QyY2Pjv2O4hPpjY+O/Y7iE+/fABIAf98gH9DORE9WdF5lo+5ET1Z0XmWj798AEgB/3yAf0MXJ94t09+kj5cn3i3T36SPv3wASAH/fIB/Qw0x1al4x3HPjTHVqXjHcc+/fABIAf98gH9DBqgARqgAfo+GqABGqAB+j798AEgB/3yAf0MGqABGqABKj8aoAEaoAEqP/3wASAH/fIB/QwXbMEWbMFWPxdswRZswVY//fABIAf98gH9DBEREREREYE/ERERERERgT/98AEgB/3yAf0MVVVVVVVVpT9VVVVVVVWlP/3wASAH/fIB/QxVVVVVVVXFP1VVVVVVVcU//fABIAf98gH9DAAAAAAAAOA/AAAAAAAA4D/98AEgB/3yAf0MAAAAAAAA8D8AAAAAAADwP/3wASAH/fIBIQggBv0M/wMAAAAAMEP/AwAAAAAwQ/3wAUE0/csBIQkgCSAI/fIBIAn9DAAAAAAAAPA/AAAAAAAA8D/98QH98AEiCCAI/QwAAAAAAAAAQAAAAAAAAABA/fAB/fMBIAP9DAAAAAAAAACAAAAAAAAAAID9Tv1Q/VsDAAALCw==',
+  'AGFzbQEAAAABCQFgBX9/f39/AAIJAQFtAW0CAOEBAwIBAAcFAQFmAAAKjg8Biw8dAX8BfwF/AX8BfwF/AXsBewF7AXsBewF7AXsBewF8AXwBfAF8AXwBfAF8AXwBewF7AXsBewF7AX8BfyABQX5xQQhsIQggAUEIbCEJQQAhIAJAA0AgIEEEaiAASg0BQQAhIQJAA0AgIUECakEKSg0BICBBgAJsIAJqIQUgIUGAAmwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDf0MAAAAAAAAAAAAAAAAAAAAACEO/QwAAAAAAAAAAAAAAAAAAAAAIQ/9DAAAAAAAAAAAAAAAAAAAAAAhEP0MAAAAAAAAAAAAAAAAAAAAACER/QwAAAAAAAAAAAAAAAAAAAAAIRJBACEHAkADQCAHIAhODQEgBSAHav0ABAAhGyAFIAdq/QAEgAIhHCAFIAdq/QAEgAQhHSAFIAdq/QAEgAYhHiAGIAdq/QAEACEfIAsgGyAf/fIB/fABIQsgDSAcIB/98gH98AEhDSAPIB0gH/3yAf3wASEPIBEgHiAf/fIB/fABIREgBiAHav0ABIACIR8gDCAbIB/98gH98AEhDCAOIBwgH/3yAf3wASEOIBAgHSAf/fIB/fABIRAgEiAeIB/98gH98AEhEiAHQRBqIQcMAAsLIAv9IQAgC/0hAaAhEyAM/SEAIAz9IQGgIRQgDf0hACAN/SEBoCEVIA79IQAgDv0hAaAhFiAP/SEAIA/9IQGgIRcgEP0hACAQ/SEBoCEYIBH9IQAgEf0hAaAhGSAS/SEAIBL9IQGgIRoCQANAIAcgCU4NASATIAUgB2orAwAgBiAHaisDAKKgIRMgFCAFIAdqKwMAIAYgB2orA4ACoqAhFCAVIAUgB2orA4ACIAYgB2orAwCioCEVIBYgBSAHaisDgAIgBiAHaisDgAKioCEWIBcgBSAHaisDgAQgBiAHaisDAKKgIRcgGCAFIAdqKwOABCAGIAdqKwOAAqKgIRggGSAFIAdqKwOABiAGIAdqKwMAoqAhGSAaIAUgB2orA4AGIAYgB2orA4ACoqAhGiAHQQhqIQcMAAsLICBB0ABsICFBCGxqIARqIQogCiATOQMAIAogFDkDCCAKIBU5A1AgCiAWOQNYIAogFzkDoAEgCiAYOQOoASAKIBk5A/ABIAogGjkD+AEgIUECaiEhDAALCwJAA0AgIUEBakEKSg0BICBBgAJsIAJqIQUgIUGAAmwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDf0MAAAAAAAAAAAAAAAAAAAAACEOQQAhBwJAA0AgByAITg0BIAUgB2r9AAQAIRsgBSAHav0ABIACIRwgBSAHav0ABIAEIR0gBSAHav0ABIAGIR4gBiAHav0ABAAhHyALIBsgH/3yAf3wASELIAwgHCAf/fIB/fABIQwgDSAdIB/98gH98AEhDSAOIB4gH/3yAf3wASEOIAdBEGohBwwACwsgC/0hACAL/SEBoCETIAz9IQAgDP0hAaAhFCAN/SEAIA39IQGgIRUgDv0hACAO/SEBoCEWAkADQCAHIAlODQEgEyAFIAdqKwMAIAYgB2orAwCioCETIBQgBSAHaisDgAIgBiAHaisDAKKgIRQgFSAFIAdqKwOABCAGIAdqKwMAoqAhFSAWIAUgB2orA4AGIAYgB2orAwCioCEWIAdBCGohBwwACwsgIEHQAGwgIUEIbGogBGohCiAKIBM5AwAgCiAUOQNQIAogFTkDoAEgCiAWOQPwASAhQQFqISEMAAsLICBBBGohIAwACwsCQANAICBBAWogAEoNAUEAISECQANAICFBAmpBCkoNASAgQYACbCACaiEFICFBgAJsIANqIQb9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEMQQAhBwJAA0AgByAITg0BIAUgB2r9AAQAIRsgBiAHav0ABAAhHyALIBsgH/3yAf3wASELIAYgB2r9AASAAiEfIAwgGyAf/fIB/fABIQwgB0EQaiEHDAALCyAL/SEAIAv9IQGgIRMgDP0hACAM/SEBoCEUAkADQCAHIAlODQEgEyAFIAdqKwMAIAYgB2orAwCioCETIBQgBSAHaisDACAGIAdqKwOAAqKgIRQgB0EIaiEHDAALCyAgQdAAbCAhQQhsaiAEaiEKIAogEzkDACAKIBQ5AwggIUECaiEhDAALCwJAA0AgIUEBakEKSg0BICBBgAJsIAJqIQUgIUGAAmwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACELQQAhBwJAA0AgByAITg0BIAUgB2r9AAQAIRsgBiAHav0ABAAhHyALIBsgH/3yAf3wASELIAdBEGohBwwACwsgC/0hACAL/SEBoCETAkADQCAHIAlODQEgEyAFIAdqKwMAIAYgB2orAwCioCETIAdBCGohBwwACwsgIEHQAGwgIUEIbGogBGohCiAKIBM5AwAgIUEBaiEhDAALCyAgQQFqISAMAAsLCw==',
+  'AGFzbQEAAAABCQFgBX9/f39/AAIJAQFtAW0CAOEBAwIBAAcFAQFmAAAKog0Bnw0aAX8BfwF/AX8BewF7AXsBewF7AXsBewF7AXwBfAF8AXwBewF7AXsBewF7AXsBfAF7AX8Bf0EAIR0CQANAIB1BBGogAEoNAUEAIR4CQANAIB5BBGpBIEoNASAdQdAAbCACaiEFIB5BCGwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDv0MAAAAAAAAAAAAAAAAAAAAACEP/QwAAAAAAAAAAAAAAAAAAAAAIRBBACEHAkADQCAHIAFODQEgBv0ABAAhGSAG/QAEECEaIAUrAwD9FCEVIAkgFSAZ/fIB/fABIQkgCiAVIBr98gH98AEhCiAFKwNQ/RQhFiALIBYgGf3yAf3wASELIAwgFiAa/fIB/fABIQwgBSsDoAH9FCEXIA0gFyAZ/fIB/fABIQ0gDiAXIBr98gH98AEhDiAFKwPwAf0UIRggDyAYIBn98gH98AEhDyAQIBggGv3yAf3wASEQIAVBCGohBSAGQYACaiEGIAdBAWohBwwACwsgHUGAAmwgHkEIbGogBGohCCAIIAn9CwQAIAggCv0LBBAgCCAL/QsEgAIgCCAM/QsEkAIgCCAN/QsEgAQgCCAO/QsEkAQgCCAP/QsEgAYgCCAQ/QsEkAYgHkEEaiEeDAALCwJAA0AgHkECakEgSg0BIB1B0ABsIAJqIQUgHkEIbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQn9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQxBACEHAkADQCAHIAFODQEgBv0ABAAhGSAFKwMA/RQhFSAJIBUgGf3yAf3wASEJIAUrA1D9FCEWIAogFiAZ/fIB/fABIQogBSsDoAH9FCEXIAsgFyAZ/fIB/fABIQsgBSsD8AH9FCEYIAwgGCAZ/fIB/fABIQwgBUEIaiEFIAZBgAJqIQYgB0EBaiEHDAALCyAdQYACbCAeQQhsaiAEaiEIIAggCf0LBAAgCCAK/QsEgAIgCCAL/QsEgAQgCCAM/QsEgAYgHkECaiEeDAALCwJAA0AgHkEBakEgSg0BIB1B0ABsIAJqIQUgHkEIbCADaiEGRAAAAAAAAAAAIRFEAAAAAAAAAAAhEkQAAAAAAAAAACETRAAAAAAAAAAAIRRBACEHAkADQCAHIAFODQEgBisDACEbIBEgBSsDACAboqAhESASIAUrA1AgG6KgIRIgEyAFKwOgASAboqAhEyAUIAUrA/ABIBuioCEUIAVBCGohBSAGQYACaiEGIAdBAWohBwwACwsgHUGAAmwgHkEIbGogBGohCCAIIBE5AwAgCCASOQOAAiAIIBM5A4AEIAggFDkDgAYgHkEBaiEeDAALCyAdQQRqIR0MAAsLAkADQCAdQQFqIABKDQFBACEeAkADQCAeQQRqQSBKDQEgHUHQAGwgAmohBSAeQQhsIANqIQb9DAAAAAAAAAAAAAAAAAAAAAAhCf0MAAAAAAAAAAAAAAAAAAAAACEKQQAhBwJAA0AgByABTg0BIAb9AAQAIRkgBv0ABBAhGiAFKwMA/RQhFSAJIBUgGf3yAf3wASEJIAogFSAa/fIB/fABIQogBUEIaiEFIAZBgAJqIQYgB0EBaiEHDAALCyAdQYACbCAeQQhsaiAEaiEIIAggCf0LBAAgCCAK/QsEECAeQQRqIR4MAAsLAkADQCAeQQJqQSBKDQEgHUHQAGwgAmohBSAeQQhsIANqIQb9DAAAAAAAAAAAAAAAAAAAAAAhCUEAIQcCQANAIAcgAU4NASAG/QAEACEZIAUrAwD9FCEVIAkgFSAZ/fIB/fABIQkgBUEIaiEFIAZBgAJqIQYgB0EBaiEHDAALCyAdQYACbCAeQQhsaiAEaiEIIAggCf0LBAAgHkECaiEeDAALCwJAA0AgHkEBakEgSg0BIB1B0ABsIAJqIQUgHkEIbCADaiEGRAAAAAAAAAAAIRFBACEHAkADQCAHIAFODQEgBisDACEbIBEgBSsDACAboqAhESAFQQhqIQUgBkGAAmohBiAHQQFqIQcMAAsLIB1BgAJsIB5BCGxqIARqIQggCCAROQMAIB5BAWohHgwACwsgHUEBaiEdDAALCws=',
   'AGFzbQEAAAABCgFgBn9/f39/fAACCQEBbQFtAgDhAQMCAQAHBQEBZgAACrsPAbgPGgF/AX8BfwF/AXsBewF7AXsBewF7AXsBewF8AXwBfAF8AXsBewF7AXsBewF7AXwBewF/AX8gBf0UIR1BACEeAkADQCAeQQRqIABKDQFBACEfAkADQCAfQQRqQZAGSg0BIB5BCGwgAmohBiAfQQhsIANqIQf9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDf0MAAAAAAAAAAAAAAAAAAAAACEO/QwAAAAAAAAAAAAAAAAAAAAAIQ/9DAAAAAAAAAAAAAAAAAAAAAAhEP0MAAAAAAAAAAAAAAAAAAAAACERQQAhCAJAA0AgCCABTg0BIAf9AAQAIRogB/0ABBAhGyAGKwMA/RQhFiAKIBYgGv3yAf3wASEKIAsgFiAb/fIB/fABIQsgBisDCP0UIRcgDCAXIBr98gH98AEhDCANIBcgG/3yAf3wASENIAYrAxD9FCEYIA4gGCAa/fIB/fABIQ4gDyAYIBv98gH98AEhDyAGKwMY/RQhGSAQIBkgGv3yAf3wASEQIBEgGSAb/fIB/fABIREgBkGAAmohBiAHQYAxaiEHIAhBAWohCAwACwsgHkGAMWwgH0EIbGogBGohCSAJIAn9AAQAIB0gCv3yAf3wAf0LBAAgCSAJ/QAEECAdIAv98gH98AH9CwQQIAkgCf0ABIAxIB0gDP3yAf3wAf0LBIAxIAkgCf0ABJAxIB0gDf3yAf3wAf0LBJAxIAkgCf0ABIBiIB0gDv3yAf3wAf0LBIBiIAkgCf0ABJBiIB0gD/3yAf3wAf0LBJBiIAkgCf0ABICTASAdIBD98gH98AH9CwSAkwEgCSAJ/QAEkJMBIB0gEf3yAf3wAf0LBJCTASAfQQRqIR8MAAsLAkADQCAfQQJqQZAGSg0BIB5BCGwgAmohBiAfQQhsIANqIQf9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDUEAIQgCQANAIAggAU4NASAH/QAEACEaIAYrAwD9FCEWIAogFiAa/fIB/fABIQogBisDCP0UIRcgCyAXIBr98gH98AEhCyAGKwMQ/RQhGCAMIBggGv3yAf3wASEMIAYrAxj9FCEZIA0gGSAa/fIB/fABIQ0gBkGAAmohBiAHQYAxaiEHIAhBAWohCAwACwsgHkGAMWwgH0EIbGogBGohCSAJIAn9AAQAIB0gCv3yAf3wAf0LBAAgCSAJ/QAEgDEgHSAL/fIB/fAB/QsEgDEgCSAJ/QAEgGIgHSAM/fIB/fAB/QsEgGIgCSAJ/QAEgJMBIB0gDf3yAf3wAf0LBICTASAfQQJqIR8MAAsLAkADQCAfQQFqQZAGSg0BIB5BCGwgAmohBiAfQQhsIANqIQdEAAAAAAAAAAAhEkQAAAAAAAAAACETRAAAAAAAAAAAIRREAAAAAAAAAAAhFUEAIQgCQANAIAggAU4NASAHKwMAIRwgEiAGKwMAIByioCESIBMgBisDCCAcoqAhEyAUIAYrAxAgHKKgIRQgFSAGKwMYIByioCEVIAZBgAJqIQYgB0GAMWohByAIQQFqIQgMAAsLIB5BgDFsIB9BCGxqIARqIQkgCSAJKwMAIAUgEqKgOQMAIAkgCSsDgDEgBSAToqA5A4AxIAkgCSsDgGIgBSAUoqA5A4BiIAkgCSsDgJMBIAUgFaKgOQOAkwEgH0EBaiEfDAALCyAeQQRqIR4MAAsLAkADQCAeQQFqIABKDQFBACEfAkADQCAfQQRqQZAGSg0BIB5BCGwgAmohBiAfQQhsIANqIQf9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACELQQAhCAJAA0AgCCABTg0BIAf9AAQAIRogB/0ABBAhGyAGKwMA/RQhFiAKIBYgGv3yAf3wASEKIAsgFiAb/fIB/fABIQsgBkGAAmohBiAHQYAxaiEHIAhBAWohCAwACwsgHkGAMWwgH0EIbGogBGohCSAJIAn9AAQAIB0gCv3yAf3wAf0LBAAgCSAJ/QAEECAdIAv98gH98AH9CwQQIB9BBGohHwwACwsCQANAIB9BAmpBkAZKDQEgHkEIbCACaiEGIB9BCGwgA2ohB/0MAAAAAAAAAAAAAAAAAAAAACEKQQAhCAJAA0AgCCABTg0BIAf9AAQAIRogBisDAP0UIRYgCiAWIBr98gH98AEhCiAGQYACaiEGIAdBgDFqIQcgCEEBaiEIDAALCyAeQYAxbCAfQQhsaiAEaiEJIAkgCf0ABAAgHSAK/fIB/fAB/QsEACAfQQJqIR8MAAsLAkADQCAfQQFqQZAGSg0BIB5BCGwgAmohBiAfQQhsIANqIQdEAAAAAAAAAAAhEkEAIQgCQANAIAggAU4NASAHKwMAIRwgEiAGKwMAIByioCESIAZBgAJqIQYgB0GAMWohByAIQQFqIQgMAAsLIB5BgDFsIB9BCGxqIARqIQkgCSAJKwMAIAUgEqKgOQMAIB9BAWohHwwACwsgHkEBaiEeDAALCws=',
+  'AGFzbQEAAAABCgFgBn9/f39/fAACCQEBbQFtAgDhAQMCAQAHBQEBZgAACq0PAaoPGgF/AX8BfwF/AXsBewF7AXsBewF7AXsBewF8AXwBfAF8AXsBewF7AXsBewF7AXwBewF/AX8gBf0UIR1BACEeAkADQCAeQQRqIABKDQFBACEfAkADQCAfQQRqQSBKDQEgHkEIbCACaiEGIB9BCGwgA2ohB/0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ79DAAAAAAAAAAAAAAAAAAAAAAhD/0MAAAAAAAAAAAAAAAAAAAAACEQ/QwAAAAAAAAAAAAAAAAAAAAAIRFBACEIAkADQCAIIAFODQEgB/0ABAAhGiAH/QAEECEbIAYrAwD9FCEWIAogFiAa/fIB/fABIQogCyAWIBv98gH98AEhCyAGKwMI/RQhFyAMIBcgGv3yAf3wASEMIA0gFyAb/fIB/fABIQ0gBisDEP0UIRggDiAYIBr98gH98AEhDiAPIBggG/3yAf3wASEPIAYrAxj9FCEZIBAgGSAa/fIB/fABIRAgESAZIBv98gH98AEhESAGQdAAaiEGIAdBgAJqIQcgCEEBaiEIDAALCyAeQYACbCAfQQhsaiAEaiEJIAkgCf0ABAAgHSAK/fIB/fAB/QsEACAJIAn9AAQQIB0gC/3yAf3wAf0LBBAgCSAJ/QAEgAIgHSAM/fIB/fAB/QsEgAIgCSAJ/QAEkAIgHSAN/fIB/fAB/QsEkAIgCSAJ/QAEgAQgHSAO/fIB/fAB/QsEgAQgCSAJ/QAEkAQgHSAP/fIB/fAB/QsEkAQgCSAJ/QAEgAYgHSAQ/fIB/fAB/QsEgAYgCSAJ/QAEkAYgHSAR/fIB/fAB/QsEkAYgH0EEaiEfDAALCwJAA0AgH0ECakEgSg0BIB5BCGwgAmohBiAfQQhsIANqIQf9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDUEAIQgCQANAIAggAU4NASAH/QAEACEaIAYrAwD9FCEWIAogFiAa/fIB/fABIQogBisDCP0UIRcgCyAXIBr98gH98AEhCyAGKwMQ/RQhGCAMIBggGv3yAf3wASEMIAYrAxj9FCEZIA0gGSAa/fIB/fABIQ0gBkHQAGohBiAHQYACaiEHIAhBAWohCAwACwsgHkGAAmwgH0EIbGogBGohCSAJIAn9AAQAIB0gCv3yAf3wAf0LBAAgCSAJ/QAEgAIgHSAL/fIB/fAB/QsEgAIgCSAJ/QAEgAQgHSAM/fIB/fAB/QsEgAQgCSAJ/QAEgAYgHSAN/fIB/fAB/QsEgAYgH0ECaiEfDAALCwJAA0AgH0EBakEgSg0BIB5BCGwgAmohBiAfQQhsIANqIQdEAAAAAAAAAAAhEkQAAAAAAAAAACETRAAAAAAAAAAAIRREAAAAAAAAAAAhFUEAIQgCQANAIAggAU4NASAHKwMAIRwgEiAGKwMAIByioCESIBMgBisDCCAcoqAhEyAUIAYrAxAgHKKgIRQgFSAGKwMYIByioCEVIAZB0ABqIQYgB0GAAmohByAIQQFqIQgMAAsLIB5BgAJsIB9BCGxqIARqIQkgCSAJKwMAIAUgEqKgOQMAIAkgCSsDgAIgBSAToqA5A4ACIAkgCSsDgAQgBSAUoqA5A4AEIAkgCSsDgAYgBSAVoqA5A4AGIB9BAWohHwwACwsgHkEEaiEeDAALCwJAA0AgHkEBaiAASg0BQQAhHwJAA0AgH0EEakEgSg0BIB5BCGwgAmohBiAfQQhsIANqIQf9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACELQQAhCAJAA0AgCCABTg0BIAf9AAQAIRogB/0ABBAhGyAGKwMA/RQhFiAKIBYgGv3yAf3wASEKIAsgFiAb/fIB/fABIQsgBkHQAGohBiAHQYACaiEHIAhBAWohCAwACwsgHkGAAmwgH0EIbGogBGohCSAJIAn9AAQAIB0gCv3yAf3wAf0LBAAgCSAJ/QAEECAdIAv98gH98AH9CwQQIB9BBGohHwwACwsCQANAIB9BAmpBIEoNASAeQQhsIAJqIQYgH0EIbCADaiEH/QwAAAAAAAAAAAAAAAAAAAAAIQpBACEIAkADQCAIIAFODQEgB/0ABAAhGiAGKwMA/RQhFiAKIBYgGv3yAf3wASEKIAZB0ABqIQYgB0GAAmohByAIQQFqIQgMAAsLIB5BgAJsIB9BCGxqIARqIQkgCSAJ/QAEACAdIAr98gH98AH9CwQAIB9BAmohHwwACwsCQANAIB9BAWpBIEoNASAeQQhsIAJqIQYgH0EIbCADaiEHRAAAAAAAAAAAIRJBACEIAkADQCAIIAFODQEgBysDACEcIBIgBisDACAcoqAhEiAGQdAAaiEGIAdBgAJqIQcgCEEBaiEIDAALCyAeQYACbCAfQQhsaiAEaiEJIAkgCSsDACAFIBKioDkDACAfQQFqIR8MAAsLIB5BAWohHgwACwsL',
   'AGFzbQEAAAABDQFgCH9/f398fHx8AXwCCQEBbQFtAgDhAQMCAQAHBQEBZgAACuUCAeICDgF/AX8BewF7AXsBewF7AXsBewF7AXsBewF7AXtEAAAAAAAAAAD9FCERIAT9FCESIAf9FCETIAb9FCEUIAX9FCEV/QwAAAAAAAAAAAAAAAAAAAAAIQogAEF+cUEIbCEJQQAhCAJAA0AgCCAJTg0BIAEgCGr9AAQAIQwgEiACIAhq/QAEAP3yASATIAz98gH98AEhDSAMIBT98gEgFSAN/fIB/fEBIRAgAyAIaiAM/QsEACABIAhqIBD9CwQAIAogECAR/fIB/fABIQogAiAIaiAR/QsEACAIQRBqIQgMAAsLIAggAEEIbEgEQCABIAhq/V0DACEMIBIgAiAIav1dAwD98gEgEyAM/fIB/fABIQ0gDCAU/fIBIBUgDf3yAf3xASEQIAMgCGogDP1bAwAAIAEgCGogEP1bAwAAIAogECAR/fIB/fABIQogAiAIaiAR/VsDAAALIAr9IQAgCv0hAaAL',
   'AGFzbQEAAAABEAFgC39/f39/f3x8fHx8AXwCCQEBbQFtAgDhAQMCAQAHBQEBZgAACusDAegDEAF/AX8BewF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7RAAAAAAAAAAA/RQhFSAG/RQhFiAJ/RQhFyAK/RQhGCAI/RQhGSAH/RQhGv0MAAAAAAAAAAAAAAAAAAAAACENIABBfnFBCGwhDEEAIQsCQANAIAsgDE4NASABIAtq/QAEACEPIBYgAiALav0ABAD98gEgFyAP/fIB/fABIRAgAyALav0ABAAhESAYIBH98gEgEP3wASETIA8gGf3yASAaIBP98gH98QEhFCAEIAtqIA/9CwQAIAEgC2ogFP0LBAAgDSAUIBX98gH98AEhDSACIAtqIBX9CwQAIAUgC2ogEf0LBAAgAyALaiAT/QsEACANIBMgFf3yAf3wASENIAtBEGohCwwACwsgCyAAQQhsSARAIAEgC2r9XQMAIQ8gFiACIAtq/V0DAP3yASAXIA/98gH98AEhECADIAtq/V0DACERIBggEf3yASAQ/fABIRMgDyAZ/fIBIBogE/3yAf3xASEUIAQgC2ogD/1bAwAAIAEgC2ogFP1bAwAAIA0gFCAV/fIB/fABIQ0gAiALaiAV/VsDAAAgBSALaiAR/VsDAAAgAyALaiAT/VsDAAAgDSATIBX98gH98AEhDQsgDf0hACAN/SEBoAs=',
   'AGFzbQEAAAABEAFgC39/f39/f3x8fHx8AXwCCQEBbQFtAgDhAQMCAQAHBQEBZgAACv8DAfwDEAF/AX8BewF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7RAAAAAAAAAAA/RQhFSAG/RQhFiAJ/RQhFyAK/RQhGCAI/RQhGSAH/RQhGv0MAAAAAAAAAAAAAAAAAAAAACENIABBfnFBCGwhDEEAIQsCQANAIAsgDE4NASABIAtq/QAEACEPIBYgAiALav0ABAD98gEgFyAP/fIB/fABIRAgAyALav0ABAAhESAYIBH98gEgEP3wASETIA8gGf3yASAaIBAgGCAT/fIB/fAB/fIB/fEBIRQgBCALaiAP/QsEACABIAtqIBT9CwQAIA0gFCAV/fIB/fABIQ0gAiALaiAV/QsEACAFIAtqIBH9CwQAIAMgC2ogE/0LBAAgDSATIBX98gH98AEhDSALQRBqIQsMAAsLIAsgAEEIbEgEQCABIAtq/V0DACEPIBYgAiALav1dAwD98gEgFyAP/fIB/fABIRAgAyALav1dAwAhESAYIBH98gEgEP3wASETIA8gGf3yASAaIBAgGCAT/fIB/fAB/fIB/fEBIRQgBCALaiAP/VsDAAAgASALaiAU/VsDAAAgDSAUIBX98gH98AEhDSACIAtqIBX9WwMAACAFIAtqIBH9WwMAACADIAtqIBP9WwMAACANIBMgFf3yAf3wASENCyAN/SEAIA39IQGgCw==',
@@ -1545,6 +1549,7 @@ if ($wasm) {
   $oldV.layer2_b = new Floats($wasm.memory.buffer, 627184 + 203520, 10);
 }
 const $r_layer1_W = $wasm ? $acc.layer1_W : null;
+const $r_layer2_W = $wasm ? $acc.layer2_W : null;
 /** Pool slots handed out so far (of 64; never reused, so that no view a caller keeps can alias later parameters). */
 let $slotsUsed = 0;
 /**
@@ -1566,7 +1571,7 @@ function $inMemory(p: Params): boolean {
 }
 /** The sgd update pass of `$update_sgd` as WebAssembly SIMD kernels, every array in the kernels' memory: the same values, bits included, and all or nothing likewise. */
 function $simd_sgd(p: Params, g: Params, c: number, $lr: number, $keep: number, $l2: number): boolean {
-  const f = $wasm!.f[2]!;
+  const f = $wasm!.f[6]!;
   let s = 0;
   s += f(25088, p.layer1_W.byteOffset, g.layer1_W.byteOffset, 219984, c, $lr, $keep, $l2);
   s += f(32, p.layer1_b.byteOffset, g.layer1_b.byteOffset, 420688, c, $lr, $keep, $l2);
@@ -1580,7 +1585,7 @@ function $simd_sgd(p: Params, g: Params, c: number, $lr: number, $keep: number, 
 }
 /** The momentum update pass of `$update_momentum` as WebAssembly SIMD kernels, every array in the kernels' memory: the same values, bits included, and all or nothing likewise. */
 function $simd_momentum(p: Params, g: Params, m: Params, c: number, $lr: number, $keep: number, $l2: number, $mu: number, $nesterov: number): boolean {
-  const f = $wasm!.f[$nesterov ? 4 : 3]!;
+  const f = $wasm!.f[$nesterov ? 8 : 7]!;
   let s = 0;
   s += f(25088, p.layer1_W.byteOffset, g.layer1_W.byteOffset, m.layer1_W.byteOffset, 219984, 423584, c, $lr, $keep, $l2, $mu);
   s += f(32, p.layer1_b.byteOffset, g.layer1_b.byteOffset, m.layer1_b.byteOffset, 420688, 624288, c, $lr, $keep, $l2, $mu);
@@ -1595,7 +1600,7 @@ function $simd_momentum(p: Params, g: Params, m: Params, c: number, $lr: number,
 }
 /** The adam and adamw update pass of `$update_adam` as WebAssembly SIMD kernels, every array in the kernels' memory: the same values, bits included, and all or nothing likewise. */
 function $simd_adam(p: Params, g: Params, m: Params, v: Params, c: number, $keep: number, $l2: number, $b1: number, $b2: number, $a: number, $e: number): boolean {
-  const f = $wasm!.f[5]!;
+  const f = $wasm!.f[9]!;
   let s = 0;
   s += f(25088, p.layer1_W.byteOffset, g.layer1_W.byteOffset, m.layer1_W.byteOffset, v.layer1_W.byteOffset, 219984, 423584, 627184, c, $keep, $l2, $b1, $b2, $a, $e);
   s += f(32, p.layer1_b.byteOffset, g.layer1_b.byteOffset, m.layer1_b.byteOffset, v.layer1_b.byteOffset, 420688, 624288, 827888, c, $keep, $l2, $b1, $b2, $a, $e);
@@ -1611,7 +1616,7 @@ function $simd_adam(p: Params, g: Params, m: Params, v: Params, c: number, $keep
 }
 /** The rmsprop update pass of `$update_rmsprop` as WebAssembly SIMD kernels, every array in the kernels' memory: the same values, bits included, and all or nothing likewise. */
 function $simd_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, $lr: number, $keep: number, $l2: number, $mu: number, $rho: number, $eps: number): boolean {
-  const f = $wasm!.f[6]!;
+  const f = $wasm!.f[10]!;
   let s = 0;
   s += f(25088, p.layer1_W.byteOffset, g.layer1_W.byteOffset, m.layer1_W.byteOffset, v.layer1_W.byteOffset, 219984, 423584, 627184, c, $lr, $keep, $l2, $mu, $rho, $eps);
   s += f(32, p.layer1_b.byteOffset, g.layer1_b.byteOffset, m.layer1_b.byteOffset, v.layer1_b.byteOffset, 420688, 624288, 827888, c, $lr, $keep, $l2, $mu, $rho, $eps);
@@ -1627,34 +1632,36 @@ function $simd_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, $l
 }
 /** The sum of the squares of every value of `g` (in the kernels' memory), in WebAssembly. */
 function $sumSquares(g: Params): number {
-  const f = $wasm!.f[7]!;
+  const f = $wasm!.f[11]!;
   return f(25088, g.layer1_W.byteOffset) + f(32, g.layer1_b.byteOffset) + f(320, g.layer2_W.byteOffset) + f(10, g.layer2_b.byteOffset);
 }
 
 /** Rows per `$gradientRows` call (the size of the buffers below). */
 const $MAX_ROWS = 64;
-const $v_layer1_a = new Floats(2048);
+const $v_layer1_a = $wasm ? new Floats($wasm.memory.buffer, 14666560, 2048) : new Floats(2048);
 const $v_layer2_z = new Floats(640);
 const $v_sum_y = new Floats(64);
 const $v_logsumexp_layer2_z = new Floats(64);
 const $v_dot_y_layer2_z = new Floats(64);
 const $v_loss = new Floats(64);
 const $v_softmax_layer2_z = new Floats(640);
-const $v_d_layer2_z = new Floats(640);
-const $v_d_layer1_z = $wasm ? new Floats($wasm.memory.buffer, 14664000, 2048) : new Floats(2048);
+const $v_d_layer2_z = $wasm ? new Floats($wasm.memory.buffer, 14685504, 640) : new Floats(640);
+const $v_d_layer1_z = $wasm ? new Floats($wasm.memory.buffer, 14690624, 2048) : new Floats(2048);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
   const $p_layer2_W = $p.layer2_W;
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
-  const $a_layer1_W = $wasm ? $address($p_layer1_W, 1807912) : 0;
-  if ($wasm) $H.set($x.subarray($xo, $xo + $nb * 784), 1757736);
+  const $a_layer1_W = $wasm ? $address($p_layer1_W, 1808232) : 0;
+  const $a_layer2_W = $wasm ? $address($p_layer2_W, 1835368) : 0;
+  if ($wasm) $H.set($x.subarray($xo, $xo + $nb * 784), 1758056);
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = tanh(layer1_z)
   if ($wasm) {
-    $wasm.f[0]!($nb, 784, 14061888, $a_layer1_W + 0, 0);
-    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = Math.tanh($H[$i * 32 + $j]! + $p_layer1_b[$j]!);
+    $wasm.f[0]!($nb, 784, 14064448, $a_layer1_W + 0, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = $H[$i * 32 + $j]! + $p_layer1_b[$j]!;
+    $wasm.f[1]!($nb * 32, 14666560); // tanh in place (wasm/tanh.ts)
   } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -1775,7 +1782,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
     }
   }
   // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
-  {
+  if ($wasm) {
+    $wasm.f[2]!($nb, 32, 14666560, $a_layer2_W + 0, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 10; $j++) $v_layer2_z[$i * 10 + $j] = $H[$i * 10 + $j]! + $p_layer2_b[$j]!;
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -1914,8 +1924,9 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
-  const $a_layer1_W = $wasm ? $address($p_layer1_W, 1807912) : 0;
-  if ($wasm) $H.set($x.subarray($xo, $xo + $nb * 784), 1757736);
+  const $a_layer1_W = $wasm ? $address($p_layer1_W, 1808232) : 0;
+  const $a_layer2_W = $wasm ? $address($p_layer2_W, 1835368) : 0;
+  if ($wasm) $H.set($x.subarray($xo, $xo + $nb * 784), 1758056);
   // sum(y)
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -1936,8 +1947,9 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = tanh(layer1_z)
   if ($wasm) {
-    $wasm.f[0]!($nb, 784, 14061888, $a_layer1_W + 0, 0);
-    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = Math.tanh($H[$i * 32 + $j]! + $p_layer1_b[$j]!);
+    $wasm.f[0]!($nb, 784, 14064448, $a_layer1_W + 0, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = $H[$i * 32 + $j]! + $p_layer1_b[$j]!;
+    $wasm.f[1]!($nb * 32, 14666560); // tanh in place (wasm/tanh.ts)
   } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -2058,7 +2070,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     }
   }
   // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
-  {
+  if ($wasm) {
+    $wasm.f[2]!($nb, 32, 14666560, $a_layer2_W + 0, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 10; $j++) $v_layer2_z[$i * 10 + $j] = $H[$i * 10 + $j]! + $p_layer2_b[$j]!;
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -2240,8 +2255,9 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
-  const $a_layer1_W = $wasm ? $address($p_layer1_W, 1807912) : 0;
-  if ($wasm) $H.set($x.subarray($xo, $xo + $nb * 784), 1757736);
+  const $a_layer1_W = $wasm ? $address($p_layer1_W, 1808232) : 0;
+  const $a_layer2_W = $wasm ? $address($p_layer2_W, 1835368) : 0;
+  if ($wasm) $H.set($x.subarray($xo, $xo + $nb * 784), 1758056);
   // sum(y)
   for (let $b = 0; $b < $nb; $b++) {
     {
@@ -2262,8 +2278,9 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = tanh(layer1_z)
   if ($wasm) {
-    $wasm.f[0]!($nb, 784, 14061888, $a_layer1_W + 0, 0);
-    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = Math.tanh($H[$i * 32 + $j]! + $p_layer1_b[$j]!);
+    $wasm.f[0]!($nb, 784, 14064448, $a_layer1_W + 0, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_layer1_a[$i * 32 + $j] = $H[$i * 32 + $j]! + $p_layer1_b[$j]!;
+    $wasm.f[1]!($nb * 32, 14666560); // tanh in place (wasm/tanh.ts)
   } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
@@ -2384,7 +2401,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     }
   }
   // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
-  {
+  if ($wasm) {
+    $wasm.f[2]!($nb, 32, 14666560, $a_layer2_W + 0, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 10; $j++) $v_layer2_z[$i * 10 + $j] = $H[$i * 10 + $j]! + $p_layer2_b[$j]!;
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -2573,7 +2593,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   // d_layer1_z = d_layer1_a .* (1 - layer1_a.^2)
   // grad of: matmul(layer2_W, layer1_a)
   // grad of: layer1_a = tanh(layer1_z)
-  {
+  if ($wasm) {
+    $wasm.f[3]!($nb, 10, 14685504, $a_layer2_W + 0, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 32; $j++) $v_d_layer1_z[$i * 32 + $j] = $H[$i * 32 + $j]! * (1 - ($v_layer1_a[$i * 32 + $j]! * $v_layer1_a[$i * 32 + $j]!));
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -2697,7 +2720,7 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   if ($wasm) {
     const $copy = $g_layer1_W !== $r_layer1_W;
     if ($copy) $H.set($g_layer1_W, 1732648);
-    $wasm.f[1]!(32, $nb, 14664000, 14061888, $copy ? 13861184 : 16384, $scale);
+    $wasm.f[4]!(32, $nb, 14690624, 14064448, $copy ? 13861184 : 16384, $scale);
     if ($copy) $g_layer1_W.set($H.subarray(1732648, 1757736));
   } else {
     let $i = 0;
@@ -2823,7 +2846,12 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   for (let $r = 0; $r < 32; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer1_z[$b * 32 + $r]!; $g_layer1_b[$r]! += $scale * $s; }
   // d_layer2_W += d_layer2_W, summed over the batch
   // grad of: matmul(layer2_W, layer1_a)
-  {
+  if ($wasm) {
+    const $copy = $g_layer2_W !== $r_layer2_W;
+    if ($copy) $H.set($g_layer2_W, 1757736);
+    $wasm.f[5]!(10, $nb, 14685504, 14666560, $copy ? 14061888 : 217344, $scale);
+    if ($copy) $g_layer2_W.set($H.subarray(1757736, 1758056));
+  } else {
     let $i = 0;
     for (; $i + 4 <= 10; $i += 4) {
       let $j = 0;

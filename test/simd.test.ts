@@ -10,7 +10,9 @@
  * - the fallback: `simd: 'off'` emits no Wasm at all; when the feature check fails
  *   (validate refuses the probe) or WebAssembly is missing, the module loads, runs the
  *   scalar loops and gives results bit-identical to `simd: 'off'`;
- * - 'auto' takes the kernels for the large net (784-32-10) and not for small ones;
+ * - 'auto' takes every kernel a form fits, calling a product's only from SIMD_MIN_CALL_WORK
+ *   multiply-adds a call (counted on both sides), equal to 'off' at batch 1, 3 and 256;
+ * - the Wasm tanh against Math.tanh (special values, odd counts, nothing else written);
  * - in headless Chromium (skipped, saying why, where it is not installed): the
  *   784-32-10 module as `gradc build --emit js` writes it trains through the kernels,
  *   equal to the scalar module to 1e-12.
@@ -22,6 +24,8 @@ import { toJavaScript } from '../src/cli/emitJs.js';
 import { compile, defineModel, generate, type GeneratedModule } from '../src/index.js';
 import { gemmForm, gemmModule, type GemmShape } from '../src/6-emit/wasm/gemm.js';
 import { simdProbe } from '../src/6-emit/wasm/encode.js';
+import { tanhModule } from '../src/6-emit/wasm/tanh.js';
+import { SIMD_MIN_CALL_WORK } from '../src/6-emit/simd.js';
 import { mulberry32 } from '../src/rng.js';
 
 interface WasmApi {
@@ -214,12 +218,108 @@ describe("simd: 'auto'", () => {
     const out = m.mlp(m.input('x', inputs), [hidden, outputs], 'tanh', 'linear');
     m.loss(m.mean(m.call('square', m.sub(out, m.target('y', outputs)))));
   });
-  it('takes the kernels for 784-32-10 (its W x and dW = G^T X) and not for 16-32-4', () => {
+  it('takes the kernels for 784-32-10 (every product, each call, tanh in Wasm) and for 16-32-4 (small products only from enough rows)', () => {
     const big = generate(mlp(784, 32, 10), {}).code;
-    expect(big.match(/\$wasm\.f\[\d\]!\(/g)?.length).toBe(4); // W x in the forward, loss and gradient kernels, and dW
-    expect(big).toMatch(/\$wasm\.f\[\d\]!\(32, \$nb, \d+, \d+, \$copy \? \d+ : \d+, \$scale\);/); // dW += $scale * G^T X, in the kernel
-    expect(generate(mlp(16, 32, 4), { lowering: 'loops' }).code).not.toMatch(/\$wasm/);
+    expect(big).toMatch(/\$wasm\.f\[\d+\]!\(32, \$nb, \d+, \d+, \$copy \? \d+ : \d+, \$scale\);/); // dW += $scale * G^T X, in the kernel
+    expect(big).toMatch(/if \(\$wasm\) \{\n\s+\$wasm\.f\[\d+\]!\(\$nb, 784,/); // W x: 25,088 multiply-adds a row, every call
+    expect(big).toMatch(/\$wasm\.f\[\d+\]!\(\$nb \* 32, \d+\); \/\/ tanh in place/);
+    expect(big).not.toMatch(/Math\.tanh\(\$H\[/);
+    const small = generate(mlp(16, 32, 4), { lowering: 'loops' }).code;
+    expect(small).toMatch(/if \(\$wasm\) \{\n\s+\$wasm\.f\[\d+\]!\(\$nb, 16,/); // W x: 512 a row
+    expect(small).not.toMatch(/\$nb >= /); // its smallest products, 32 x 4, are 128 multiply-adds a row
+    expect(generate(mlp(5, 5, 5), { lowering: 'loops' }).code).toMatch(/if \(\$wasm && \$nb >= 3\) \{\n\s+\$wasm\.f\[\d+\]!\(\$nb, 5,/); // 25 a row
   });
+
+  /** Calls into the gemm kernels (5 or 6 arguments; tanh and the sum of squares take 2, the updates more). */
+  const gemmCalls = (load: () => GeneratedModule) => {
+    const real = G.WebAssembly!;
+    const calls = { gemm: 0, tanh: 0 };
+    class Counting {
+      readonly exports: { readonly f: (...a: number[]) => number };
+      constructor(m: object, i: object) {
+        const inner = new real.Instance(m, i).exports.f;
+        this.exports = { f: (...a: number[]) => { if (a.length === 5 || a.length === 6) calls.gemm++; return inner(...a); } };
+      }
+    }
+    G.WebAssembly = { validate: real.validate, Memory: real.Memory, Module: real.Module, Instance: Counting as unknown as WasmApi['Instance'] };
+    try { return { m: load(), calls }; } finally { G.WebAssembly = real; }
+  };
+
+  it('decides at run time: below SIMD_MIN_CALL_WORK multiply-adds a call the loops, from it the kernels; equal to simd: off on both sides', () => {
+    // 5-5-5: every product is 25 multiply-adds a row, so a call needs ceil(64 / 25) = 3 rows.
+    expect(SIMD_MIN_CALL_WORK).toBe(64);
+    for (const precision of ['f64', 'f32'] as const) {
+      const def = mlp(5, 5, 5);
+      const options = { lowering: 'loops', precision } as const;
+      const { m: auto, calls } = gemmCalls(() => compile(def, { ...options, simd: 'auto' }) as unknown as GeneratedModule);
+      const off = compile(def, { ...options, simd: 'off' }) as unknown as GeneratedModule;
+      const T = precision === 'f64' ? Float64Array : Float32Array;
+      const rand = mulberry32(21);
+      const X = rows(rand, 8, 5, T) as Float64Array, Y = rows(rand, 8, 5, T) as Float64Array;
+      const tol = precision === 'f64' ? 1e-12 : 1e-5;
+      for (const [count, kernels] of [[1, false], [2, false], [3, true], [8, true]] as const) {
+        const before = calls.gemm;
+        const pa = auto.initParams(), pb = off.initParams();
+        const la = auto.stepBatch(pa, X, Y, count, 0.1), lb = off.stepBatch(pb, X, Y, count, 0.1);
+        expect(calls.gemm > before, `${precision} batch ${count}: kernels called`).toBe(kernels);
+        close([la], [lb], tol, `${precision} batch ${count} loss`);
+        for (const k of Object.keys(pb)) close(pa[k] as Floats, pb[k] as Floats, tol, `${precision} batch ${count} ${k}`);
+      }
+    }
+  });
+
+  for (const precision of ['f64', 'f32'] as const) {
+    it(`equals simd: 'off' on random nets of odd widths at batch 1, 3 and 256 (${precision})`, () => {
+      const tol = precision === 'f64' ? 1e-12 : 1e-5;
+      const T = precision === 'f64' ? Float64Array : Float32Array;
+      for (let i = 0; i < 6; i++) {
+        const rand = mulberry32(300 + i);
+        const { def, inputs, outputs, name } = randomNet(rand, i);
+        const options = { lowering: 'loops', precision } as const;
+        const { m: auto, calls } = gemmCalls(() => compile(def, { ...options, simd: 'auto' }) as unknown as GeneratedModule);
+        const off = compile(def, { ...options, simd: 'off' }) as unknown as GeneratedModule;
+        const X = rows(rand, 256, inputs, T) as Float64Array, Y = rows(rand, 256, outputs, T) as Float64Array;
+        if (i % 3 === 2) for (let r = 0; r < 256 * outputs; r++) Y[r] = Math.abs(Y[r]!);
+        const pa = auto.initParams();
+        const pb = Object.fromEntries(Object.entries(pa).map(([k, v]) => [k, typeof v === 'number' ? v : (v as Floats).slice()])) as typeof pa;
+        for (const count of [1, 3, 256, 3, 1]) {
+          const la = auto.stepBatch(pa, X, Y, count, 0.05), lb = off.stepBatch(pb, X, Y, count, 0.05);
+          close([la], [lb], tol * 10, `${name} batch ${count} loss`);
+          for (const k of Object.keys(pb)) close(pa[k] as Floats, pb[k] as Floats, tol * 10, `${name} batch ${count} ${k}`);
+        }
+        expect(calls.gemm, `${name}: the kernels ran at batch 256`).toBeGreaterThan(0);
+      }
+    });
+  }
+});
+
+describe('the Wasm tanh (wasm/tanh.ts)', () => {
+  for (const precision of ['f64', 'f32'] as const) {
+    it(`equals Math.tanh to 1e-15 relative in f64, after rounding in f32, special values and odd counts included, and writes nothing else (${precision})`, () => {
+      const bytes = tanhModule(precision, 1);
+      expect(Wasm.validate(bytes)).toBe(true);
+      const memory = new Wasm.Memory({ initial: 1 });
+      const f = new Wasm.Instance(new Wasm.Module(bytes), { m: { m: memory } }).exports.f;
+      const H = precision === 'f64' ? new Float64Array(memory.buffer) : new Float32Array(memory.buffer);
+      const rand = mulberry32(7);
+      const xs = [0, -0, 5e-324, -1e-300, 1e-8, -1e-8, 0.1, 0.3465, 0.3466, 0.5, 1, -1, 2, -5, 10, 18.9, 19.1, 20, -21, 100, 1e300, -1e300, Infinity, -Infinity, NaN];
+      for (let i = 0; i < 3000; i++) xs.push((rand() * 2 - 1) * 10 ** (rand() * 5 - 3));
+      for (const n of [0, 1, 2, 3, 7, xs.length]) {
+        H.fill(7);
+        for (let i = 0; i < n; i++) H[1 + i] = xs[i]!;
+        f(n, H.BYTES_PER_ELEMENT); // from element 1: an odd start as well
+        expect(H[0]).toBe(7);
+        expect(H[n + 1]).toBe(7);
+        for (let i = 0; i < n; i++) {
+          const x = precision === 'f32' ? Math.fround(xs[i]!) : xs[i]!;
+          const want = precision === 'f32' ? Math.fround(Math.tanh(x)) : Math.tanh(x), got = H[1 + i]!;
+          if (Object.is(got, want)) continue;
+          const rel = Math.abs(got - want) / Math.abs(want);
+          if (!(precision === 'f64' ? rel <= 1e-15 : rel <= 2 ** -23)) throw new Error(`tanh(${x}): ${got}, Math.tanh: ${want}`);
+        }
+      }
+    });
+  }
 });
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -18,7 +18,7 @@ import { declaration, KERNEL_VARIABLES, mentions, parameterList } from './signat
 import { literal } from './literal.js';
 import type { Syntax } from './flavour.js';
 import type { Access, Affine, BufferRef, GemmOperand, Hoist, KernelVar, LoopKernel, LoopPlan, LoopStep, ScalarRef } from '../5-lower/plan.js';
-import { constant, shift } from '../5-lower/plan.js';
+import { constant, constantOf, shift } from '../5-lower/plan.js';
 import { type SimdGemm, type SimdPlan, scratchDeclaration, simdCopies } from './simd.js';
 
 // The plan's symbols as TypeScript: the kernel's arguments, locals and scratch buffers.
@@ -128,16 +128,23 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>, simd?: SimdGemm, plan?: Si
     if (o.sv !== 0) t.push(o.sv === 1 ? v : `${v} * ${o.sv}`);
     return t.length ? t.join(' + ') : '0';
   };
-  const store = (p: string, q: string, acc: string) => {
+  // `beforeTanh`: the epilogue's tanh left out (the Wasm tanh pass takes it, simd.ts).
+  const store = (p: string, q: string, acc: string, beforeTanh = false) => {
     const v = s.scaled ? `$scale * ${acc}` : acc;
     const e = s.epilogue;
     if (e) {
       // p is the sample, q the element; the fused elementwise chain reads the product (its one use) where it stands.
-      return `${at(e.out, p, [q], true)} = ${at(e.value, p, [q], false, s.scaled ? `(${v})` : v)};`;
+      const value = beforeTanh ? e.value.inline!.args[0]! : e.value;
+      return `${at(e.out, p, [q], true)} = ${at(value, p, value.shape.length ? [q] : [], false, s.scaled ? `(${v})` : v)};`;
     }
     return `${bufferText(out.buf)}[${idx(out, p, q)}]${s.accumulate ? `${nn} +=` : ' ='} ${v};`;
   };
-  if (simd) return `if ($wasm) {\n${indent(simdGemm(s, simd, plan!, P, K, store))}\n} else ${gemm(s)}`;
+  if (simd) {
+    // 'auto': small calls (fewer rows than `minRows`) run the loops (simd.ts).
+    const rows = constantOf(s.P) === undefined ? P : K;
+    const when = simd.minRows > 1 ? `$wasm && ${rows} >= ${simd.minRows}` : '$wasm';
+    return `if (${when}) {\n${indent(simdGemm(s, simd, plan!, P, K, store))}\n} else ${gemm(s)}`;
+  }
   const kernel = (bp: number, bq: number) => {
     const ps = Array.from({ length: bp }, (_, i) => i), qs = Array.from({ length: bq }, (_, j) => j);
     // Row and column of a register: `$i`, or `($i + 1)` (parenthesized: it is multiplied by a stride).
@@ -178,7 +185,7 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>, simd?: SimdGemm, plan?: Si
  * The Wasm kernel's call (P, K, byte addresses of L, R, C), then, unless the kernel stored
  * the product itself, the scalar store of each element from the kernel's result region.
  */
-function simdGemm(s: Extract<LoopStep, { kind: 'gemm' }>, g: SimdGemm, simd: SimdPlan, P: string, K: string, store: (p: string, q: string, acc: string) => string): string {
+function simdGemm(s: Extract<LoopStep, { kind: 'gemm' }>, g: SimdGemm, simd: SimdPlan, P: string, K: string, store: (p: string, q: string, acc: string, beforeTanh?: boolean) => string): string {
   if (g.grad) {
     const { name, at, size, copyAt } = g.grad;
     // Copied in and out (through a region of its own) unless it is the training step's accumulator, which lives there (simd.ts).
@@ -192,7 +199,8 @@ function simdGemm(s: Extract<LoopStep, { kind: 'gemm' }>, g: SimdGemm, simd: Sim
   const call = `$wasm.f[${g.index}]${nn}(${P}, ${K}, ${g.l}, ${g.r}, ${g.c});`;
   if (!g.temp) return call;
   const value = `$H[${g.temp.at ? `${g.temp.at} + ` : ''}$i * ${g.temp.cs} + $j]${nn}`;
-  return `${call}\nfor (let $i = 0; $i < ${P}; $i++) for (let $j = 0; $j < ${s.Q}; $j++) ${store('$i', '$j', value)}`;
+  const stores = `${call}\nfor (let $i = 0; $i < ${P}; $i++) for (let $j = 0; $j < ${s.Q}; $j++) ${store('$i', '$j', value, g.tanh !== null)}`;
+  return g.tanh ? `${stores}\n$wasm.f[${g.tanh.index}]${nn}(${P} * ${s.Q}, ${g.tanh.at}); // tanh in place (wasm/tanh.ts)` : stores;
 }
 
 /**

@@ -2,10 +2,12 @@
  * Phase 6, emit (SIMD): which of the looped plan's matrix products run as WebAssembly
  * SIMD kernels (wasm/gemm.ts), and where their operands live in the kernels' memory.
  *
- * Option `simd`: 'off' never; 'auto' (default) for every gemm whose strides fit a kernel
- * form and whose work per sample is at least SIMD_MIN_WORK multiply-adds (smaller
- * products run faster as the scalar loops: a call into Wasm and the store pass cost
- * more than they save); 'on' for every gemm a form fits (tests, benchmarks).
+ * Option `simd`: 'off' never; 'on' for every gemm a form fits (tests, benchmarks); 'auto'
+ * (default) for the same gemms, each called at run time only when its call has at least
+ * SIMD_MIN_CALL_WORK multiply-adds (rows of the call x work per row: `minRows`), the
+ * scalar loops computing the smaller calls (a call into Wasm and the store pass cost more
+ * than they save there); a gemm whose row count is a constant is taken or not at compile
+ * time by the same rule.
  * Guarantees:
  * - a gemm is chosen only when each operand is a scratch buffer, a parameter or the
  *   input rows, at a constant offset (the input rows: at `$xo`);
@@ -20,6 +22,9 @@
  *   on the kernel's output (no copy), or into any other accumulator (`gradientBatch`'s)
  *   copied in and back out (two `set`s of O(params) per `maxBatch` rows); any other is written to `temp` and stored from there by the scalar
  *   store (epilogue, `$scale`, `+=`) the loops use;
+ * - a stored epilogue `out = tanh(x)` whose `out` is a scratch buffer of contiguous rows
+ *   has `out` resident, the store writes x and a Wasm SIMD tanh (wasm/tanh.ts) runs over
+ *   the rows in place (Math.tanh was most of a small net's step);
  * - every region is 16-byte aligned and the memory never grows (views stay valid);
  * - each kernel is its own Wasm module (each a few hundred bytes, far below the 4 KiB
  *   that browsers compile synchronously on the main thread), importing the one memory.
@@ -45,14 +50,20 @@ import type { Affine, GemmOperand, LoopPlan, LoopStep, ScratchBuffer } from '../
 import { constantOf } from '../5-lower/plan.js';
 import { type GemmShape, gemmForm, gemmModule } from './wasm/gemm.js';
 import { simdProbe } from './wasm/encode.js';
+import { tanhModule } from './wasm/tanh.js';
 import { normModule, ruleFlags, updateArgs, updateModule } from './wasm/update.js';
 import { type Syntax } from './flavour.js';
 import { distinctRules, hyperNames, readsHyper } from './optimizers.js';
 
 export type SimdOption = 'auto' | 'on' | 'off';
 
-/** Multiply-adds per sample from which 'auto' takes a SIMD kernel (measured: bench/ceiling.ts and bench/gradc.ts; 784x32 is 25,088). */
-export const SIMD_MIN_WORK = 4096;
+/**
+ * Multiply-adds per call from which 'auto' calls a SIMD kernel (rows x work per row). Measured
+ * 2026-12-02 (alternated rounds, whole training steps, looped lowering, batch 1): 4-8-3, whose
+ * products are 24 and 32 a row, stepped 10-15% slower with every product in Wasm than with
+ * none; 8-40-2 (80 and 320) stepped 10% faster with its 40x2 products in Wasm than without.
+ */
+export const SIMD_MIN_CALL_WORK = 64;
 
 type Gemm = Extract<LoopStep, { kind: 'gemm' }>;
 
@@ -70,6 +81,14 @@ export interface SimdGemm {
    * resident one is never touched) and back out; `c` is then unused.
    */
   readonly grad: { readonly name: string; readonly at: number; readonly size: number; readonly copyAt: number } | null;
+  /** The kernel runs when the call's varying row count (P, else K) is at least this; 0: always. */
+  readonly minRows: number;
+  /**
+   * An epilogue `out = tanh(x)` whose `out` is a resident buffer, rows of Q contiguous: the
+   * store writes x, then module `index` (wasm/tanh.ts) takes tanh in place over P x Q
+   * elements from byte address `at`.
+   */
+  readonly tanh: { readonly index: number; readonly at: number } | null;
 }
 
 export interface SimdPlan {
@@ -85,7 +104,7 @@ export interface SimdPlan {
   /** Element offset of the input rows' copy (null: no chosen gemm reads the input). */
   readonly input: number | null;
   /** Per kernel: the parameters and whether the input rows are copied in at its start. */
-  readonly copies: ReadonlyMap<string, { readonly params: readonly string[]; readonly input: boolean }>;
+  readonly copies: ReadonlyMap<string, { readonly params: readonly string[]; readonly input: boolean; readonly minRows: number }>;
   /** Parameters, gradient and optimizer state in the memory (null: the model has a scalar or sparse parameter). */
   readonly state: SimdState | null;
 }
@@ -147,19 +166,28 @@ export function planSimd(plan: LoopPlan, layout: Layout, precision: 'f64' | 'f32
     }
     return undefined;
   };
-  const chosen: { step: Gemm; kernel: string; shape: GemmShape; direct: boolean; grad: string | null; rows: number }[] = [];
+  // A tanh epilogue over a block of rows of Q in a scratch buffer: its buffer (see SimdGemm.tanh).
+  const tanhOut = (s: Gemm): ScratchBuffer | null => {
+    const e = s.epilogue;
+    const o = e?.out;
+    if (!e || !o || e.value.inline?.op !== 'tanh' || o.buf?.kind !== 'scratch' || at0(o.base) === undefined) return null;
+    return o.bs === s.Q && o.shape.length === 1 && o.shape[0] === s.Q && o.strides[0] === 1 ? o.buf.buffer : null;
+  };
+  const chosen: { step: Gemm; kernel: string; shape: GemmShape; direct: boolean; grad: string | null; rows: number; minRows: number }[] = [];
   for (const [kernel, k] of Object.entries(plan.kernels)) {
     for (const s of k.steps) {
       if (s.kind !== 'gemm') continue;
       const P = constantOf(s.P), K = constantOf(s.K);
-      const work = K !== undefined ? s.Q * K : (P ?? 0) * s.Q;
-      if (option === 'auto' && work < SIMD_MIN_WORK) continue;
+      // Work per row of the call: the row count is P (forward, input gradients) or K (weight gradients).
+      const work = P === undefined ? s.Q * (K ?? 0) : K === undefined ? P * s.Q : P * s.Q * K;
+      if (option === 'auto' && P !== undefined && K !== undefined && work < SIMD_MIN_CALL_WORK) continue;
+      const minRows = option === 'auto' && (P === undefined || K === undefined) && work > 0 ? Math.ceil(SIMD_MIN_CALL_WORK / work) : 0;
       if (place(s.L, false) === undefined || place(s.R, false) === undefined) continue;
       const direct = !s.epilogue && !s.accumulate && !s.scaled && s.out.buf.kind === 'scratch' && s.out.sv === 1 && at0(s.out.base) !== undefined;
       const grad = !s.epilogue && s.accumulate && s.scaled && s.out.buf.kind === 'grad' && s.out.sv === 1 && at0(s.out.base) === 0 && P !== undefined ? s.out.buf.name : null;
       const shape: GemmShape = { precision, Q: s.Q, lsP: s.L.su, lsK: s.L.sv, rsK: s.R.su, rsQ: s.R.sv, cs: direct || grad ? s.out.su : s.Q, accumulate: grad !== null };
       if (!gemmForm(shape)) continue;
-      chosen.push({ step: s, kernel, shape, direct, grad, rows: P ?? plan.maxBatch });
+      chosen.push({ step: s, kernel, shape, direct, grad, rows: P ?? plan.maxBatch, minRows: minRows > 1 ? minRows : 0 });
     }
   }
   if (chosen.length === 0) return null;
@@ -184,32 +212,41 @@ export function planSimd(plan: LoopPlan, layout: Layout, precision: 'f64' | 'f32
       grads.set(c.grad, { at: inAcc, copyAt: regions.take(paramSize.get(c.grad)!) });
     }
   }
-  const copies = new Map<string, { params: string[]; input: boolean }>();
+  const copies = new Map<string, { params: string[]; input: boolean; minRows: number }>();
   // A parameter operand's address is its array's own when that lives in the memory (`$a_<name>`, simdCopies).
   const address = (o: GemmOperand, at: number): string => (o.buf.kind === 'param' ? `$a_${o.buf.name} + ${(at - params.get(o.buf.name)!) * e}` : String(at * e));
   const placed = chosen.map((c) => {
     const s = c.step;
     const l = address(s.L, place(s.L, true)!), r = address(s.R, place(s.R, true)!);
     const out = c.direct ? place(s.out, true)! : c.grad !== null ? grads.get(c.grad)!.at : temp;
-    const cp = copies.get(c.kernel) ?? { params: [], input: false };
+    const cp = copies.get(c.kernel) ?? { params: [], input: false, minRows: c.minRows };
+    cp.minRows = Math.min(cp.minRows, c.minRows);
     for (const o of [s.L, s.R]) {
       if (o.buf.kind === 'param' && !cp.params.includes(o.buf.name)) cp.params.push(o.buf.name);
       if (o.buf.kind === 'input') cp.input = true;
     }
     copies.set(c.kernel, cp);
-    return { c, l, r, out };
+    // A tanh epilogue's output made resident (placed after the loop's other claims: any order is fine).
+    const t = c.direct || c.grad !== null ? null : tanhOut(s);
+    if (t && !resident.has(t)) resident.set(t, regions.take(t.size));
+    const tanhAt = t ? resident.get(t)! + at0(s.epilogue!.out.base)! : null;
+    return { c, l, r, out, tanhAt };
   });
   const pages = Math.max(1, Math.ceil((regions.size * e) / 65536));
   if (pages > 32768) return null; // past 2 GiB: the scalar loops (browsers refuse such memories)
   // One module per distinct kernel (the forward product recurs in the loss and gradient kernels).
   const modules: Uint8Array[] = [];
   const indexOf = new Map<string, number>();
-  const gemms = new Map<LoopStep, SimdGemm>(placed.map(({ c, l, r, out }) => {
-    const module = gemmModule(c.shape, pages);
+  const moduleIndex = (module: Uint8Array): number => {
     const key = Buffer.from(module).toString('base64');
     if (!indexOf.has(key)) { indexOf.set(key, modules.length); modules.push(module); }
+    return indexOf.get(key)!;
+  };
+  const gemms = new Map<LoopStep, SimdGemm>(placed.map(({ c, l, r, out, tanhAt }) => {
+    const index = moduleIndex(gemmModule(c.shape, pages));
     const grad = c.grad === null ? null : { name: c.grad, ...grads.get(c.grad)!, size: paramSize.get(c.grad)! };
-    return [c.step, { index: indexOf.get(key)!, l, r, c: out * e, temp: c.direct || grad ? null : { at: temp, cs: c.shape.Q }, grad }];
+    const tanh = tanhAt === null ? null : { index: moduleIndex(tanhModule(precision, pages)), at: tanhAt * e };
+    return [c.step, { index, l, r, c: out * e, temp: c.direct || grad ? null : { at: temp, cs: c.shape.Q }, grad, minRows: c.minRows, tanh }];
   }));
   let state: SimdState | null = null;
   if (slots) {
@@ -363,8 +400,10 @@ export function scratchDeclaration(s: SimdPlan | null, b: ScratchBuffer): string
 export function simdCopies(s: SimdPlan | null, kernel: string, inputSize: number): string {
   const c = s?.copies.get(kernel);
   if (!c) return '';
-  const lines = c.params.map((p) => `const $a_${p} = $wasm ? $address($p_${p}, ${s!.params.get(p)!}) : 0;`);
-  if (c.input) lines.push(`if ($wasm) $H.set($x.subarray($xo, $xo + $nb * ${inputSize}), ${s!.input!});`);
+  // Only when some kernel will run at this row count (see `minRows`).
+  const when = c.minRows > 1 ? `$wasm && $nb >= ${c.minRows}` : '$wasm';
+  const lines = c.params.map((p) => `const $a_${p} = ${when} ? $address($p_${p}, ${s!.params.get(p)!}) : 0;`);
+  if (c.input) lines.push(`if (${when}) $H.set($x.subarray($xo, $xo + $nb * ${inputSize}), ${s!.input!});`);
   return lines.join('\n');
 }
 

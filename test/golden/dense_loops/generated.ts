@@ -69,11 +69,6 @@ export function initParams(seed = 1): Params {
   return $placed({ layer1_W: $fill(320, () => $uniform(rand, -Math.sqrt(6 / 36), Math.sqrt(6 / 36))), layer1_b: new Floats(20).fill(0), layer2_W: $fill(80, () => $uniform(rand, -Math.sqrt(6 / 24), Math.sqrt(6 / 24))), layer2_b: new Floats(4).fill(0) });
 }
 
-/** `p` itself (this module keeps its parameters in plain arrays). */
-function $placed(p: Params, _like?: Params): Params {
-  return p;
-}
-
 /** A deep copy of `p`. */
 export function copyParams(p: Params): Params {
   return { layer1_W: p.layer1_W.slice(), layer1_b: p.layer1_b.slice(), layer2_W: p.layer2_W.slice(), layer2_b: p.layer2_b.slice() };
@@ -1119,6 +1114,7 @@ function $update_sgd(p: Params, g: Params, c: number, loss: number, $lr: number,
     $clear(g);
     return false;
   }
+  if ($inMemory(p) && $inMemory(g)) return $simd_sgd(p, g, c, $lr, $keep, $l2); // every array in the WebAssembly kernels' memory (simd.ts)
   let s = 0;
   { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W; for (let k = 0; k < 320; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
   { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b; for (let k = 0; k < 20; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $p1 = $wk * $keep - $lr * $gk; w0[k] = $wk; w[k] = $p1; d[k] = 0; s += ($p1) * 0; } }
@@ -1137,6 +1133,7 @@ function $update_momentum(p: Params, g: Params, m: Params, c: number, loss: numb
     $clear(g);
     return false;
   }
+  if ($inMemory(p) && $inMemory(g) && $inMemory(m)) return $simd_momentum(p, g, m, c, $lr, $keep, $l2, $mu, $nesterov); // every array in the WebAssembly kernels' memory (simd.ts)
   let s = 0;
   { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W; for (let k = 0; k < 320; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
   { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b; for (let k = 0; k < 20; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $m1 = $mu * $mk + $gk; const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; s += ($p1) * 0 + ($m1) * 0; } }
@@ -1156,6 +1153,7 @@ function $update_adam(p: Params, g: Params, m: Params, v: Params, c: number, los
     $clear(g);
     return false;
   }
+  if ($inMemory(p) && $inMemory(g) && $inMemory(m) && $inMemory(v)) return $simd_adam(p, g, m, v, c, $keep, $l2, $b1, $b2, $a, $e); // every array in the WebAssembly kernels' memory (simd.ts)
   let s = 0;
   { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 320; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
   { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 20; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $m1 = $b1 * $mk + (1 - $b1) * $gk; const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk; const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e); w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
@@ -1176,6 +1174,7 @@ function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, 
     $clear(g);
     return false;
   }
+  if ($inMemory(p) && $inMemory(g) && $inMemory(m) && $inMemory(v)) return $simd_rmsprop(p, g, m, v, c, $lr, $keep, $l2, $mu, $rho, $eps); // every array in the WebAssembly kernels' memory (simd.ts)
   let s = 0;
   { const w = p.layer1_W, d = g.layer1_W, w0 = $oldP.layer1_W, M = m.layer1_W, m0 = $oldM.layer1_W, V = v.layer1_W, v0 = $oldV.layer1_W; for (let k = 0; k < 320; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
   { const w = p.layer1_b, d = g.layer1_b, w0 = $oldP.layer1_b, M = m.layer1_b, m0 = $oldM.layer1_b, V = v.layer1_b, v0 = $oldV.layer1_b; for (let k = 0; k < 20; k++) { const $wk = w[k]!, $gk = c * d[k]! + $l2 * $wk; const $mk = M[k]!; const $vk = V[k]!; const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk; const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps); const $p1 = $wk * $keep - $m1; w0[k] = $wk; w[k] = $p1; d[k] = 0; m0[k] = $mk; M[k] = $m1; v0[k] = $vk; V[k] = $v1; s += ($p1) * 0 + ($m1) * 0 + ($v1) * 0; } }
@@ -1209,10 +1208,13 @@ function $clear(g: Params): void {
  */
 function $globalNorm(g: Params): number {
   let s = 0;
+  if ($inMemory(g)) s = $sumSquares(g); // in the WebAssembly kernels' memory (simd.ts)
+  else {
   { const d = g.layer1_W; for (let k = 0; k < 320; k++) s += d[k]! * d[k]!; }
   { const d = g.layer1_b; for (let k = 0; k < 20; k++) s += d[k]! * d[k]!; }
   { const d = g.layer2_W; for (let k = 0; k < 80; k++) s += d[k]! * d[k]!; }
   { const d = g.layer2_b; for (let k = 0; k < 4; k++) s += d[k]! * d[k]!; }
+  }
   if (s < Infinity && s > 1e-290) return Math.sqrt(s);
   let big = 0; // the largest |value| (NaN if one is NaN)
   { const d = g.layer1_W; for (let k = 0; k < 320; k++) big = Math.max(big, Math.abs(d[k]!)); }
@@ -1459,26 +1461,206 @@ function $checkArrayParam(v: unknown, size: number, shape: string, where: string
 
 // ---- Kernels: straight-line or looped code generated from the derived graph. ----
 
+/** The few WebAssembly declarations the kernels use (the module type-checks without the DOM library). */
+interface $Wasm {
+  validate(bytes: Uint8Array): boolean;
+  Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (...args: number[]) => number } };
+}
+
+/** Bytes of a base64 text. */
+function $base64(s: string): Uint8Array {
+  const digits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const clean = s.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let bits = 0, n = 0, o = 0;
+  for (let i = 0; i < clean.length; i++) {
+    bits = ((bits << 6) | digits.indexOf(clean[i]!)) & 0xffffff;
+    n += 6;
+    if (n >= 8) { n -= 8; out[o++] = (bits >> n) & 255; }
+  }
+  return out;
+}
+
+/** A module using one v128 instruction: the engine's SIMD feature check. */
+const $SIMD_PROBE = 'AGFzbQEAAAABBAFgAAADAgEAChcBFQD9DAAAAAAAAAAAAAAAAAAAAAAaCw==';
+
+/** The kernels' memory and functions, or null when the engine cannot run them (no WebAssembly, no SIMD, or a refused compile). */
+function $simdKernels(pages: number, modules: readonly string[]): { memory: { readonly buffer: ArrayBuffer }; f: ((...args: number[]) => number)[] } | null {
+  const W = (globalThis as unknown as { WebAssembly?: $Wasm }).WebAssembly;
+  try {
+    if (!W || !W.validate($base64($SIMD_PROBE))) return null;
+    const memory = new W.Memory({ initial: pages, maximum: pages });
+    const f = modules.map((m) => new W.Instance(new W.Module($base64(m)), { m: { m: memory } }).exports.f);
+    return { memory, f };
+  } catch {
+    return null;
+  }
+}
+
+/** The byte address of parameter array `a` in the kernels' memory: its own when it lives there as this module's element type, else that of a copy made at element `at`. */
+function $address(a: Floats, at: number): number {
+  if (a.buffer === $B && a instanceof Floats) return a.byteOffset;
+  $H.set(a, at);
+  return at * $H.BYTES_PER_ELEMENT;
+}
+
+/**
+ * WebAssembly SIMD kernels for the large matrix products below (compile option `simd`), one
+ * module each, sharing one memory of 5 pages; null where the engine has no Wasm SIMD
+ * (the feature check validates a probe), and then the scalar loops run instead.
+ */
+const $wasm = $simdKernels(5, [
+  'AGFzbQEAAAABCQFgBX9/f39/AAIIAQFtAW0CAAUDAgEABwUBAWYAAAqRDwGODx0BfwF/AX8BfwF/AX8BewF7AXsBewF7AXsBewF7AXwBfAF8AXwBfAF8AXwBfAF7AXsBewF7AXsBfwF/IAFBfnFBCGwhCCABQQhsIQlBACEgAkADQCAgQQRqIABKDQFBACEhAkADQCAhQQJqQRRKDQEgIEGAAWwgAmohBSAhQYABbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ79DAAAAAAAAAAAAAAAAAAAAAAhD/0MAAAAAAAAAAAAAAAAAAAAACEQ/QwAAAAAAAAAAAAAAAAAAAAAIRH9DAAAAAAAAAAAAAAAAAAAAAAhEkEAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAUgB2r9AASAASEcIAUgB2r9AASAAiEdIAUgB2r9AASAAyEeIAYgB2r9AAQAIR8gCyAbIB/98gH98AEhCyANIBwgH/3yAf3wASENIA8gHSAf/fIB/fABIQ8gESAeIB/98gH98AEhESAGIAdq/QAEgAEhHyAMIBsgH/3yAf3wASEMIA4gHCAf/fIB/fABIQ4gECAdIB/98gH98AEhECASIB4gH/3yAf3wASESIAdBEGohBwwACwsgC/0hACAL/SEBoCETIAz9IQAgDP0hAaAhFCAN/SEAIA39IQGgIRUgDv0hACAO/SEBoCEWIA/9IQAgD/0hAaAhFyAQ/SEAIBD9IQGgIRggEf0hACAR/SEBoCEZIBL9IQAgEv0hAaAhGgJAA0AgByAJTg0BIBMgBSAHaisDACAGIAdqKwMAoqAhEyAUIAUgB2orAwAgBiAHaisDgAGioCEUIBUgBSAHaisDgAEgBiAHaisDAKKgIRUgFiAFIAdqKwOAASAGIAdqKwOAAaKgIRYgFyAFIAdqKwOAAiAGIAdqKwMAoqAhFyAYIAUgB2orA4ACIAYgB2orA4ABoqAhGCAZIAUgB2orA4ADIAYgB2orAwCioCEZIBogBSAHaisDgAMgBiAHaisDgAGioCEaIAdBCGohBwwACwsgIEGgAWwgIUEIbGogBGohCiAKIBM5AwAgCiAUOQMIIAogFTkDoAEgCiAWOQOoASAKIBc5A8ACIAogGDkDyAIgCiAZOQPgAyAKIBo5A+gDICFBAmohIQwACwsCQANAICFBAWpBFEoNASAgQYABbCACaiEFICFBgAFsIANqIQb9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDkEAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAUgB2r9AASAASEcIAUgB2r9AASAAiEdIAUgB2r9AASAAyEeIAYgB2r9AAQAIR8gCyAbIB/98gH98AEhCyAMIBwgH/3yAf3wASEMIA0gHSAf/fIB/fABIQ0gDiAeIB/98gH98AEhDiAHQRBqIQcMAAsLIAv9IQAgC/0hAaAhEyAM/SEAIAz9IQGgIRQgDf0hACAN/SEBoCEVIA79IQAgDv0hAaAhFgJAA0AgByAJTg0BIBMgBSAHaisDACAGIAdqKwMAoqAhEyAUIAUgB2orA4ABIAYgB2orAwCioCEUIBUgBSAHaisDgAIgBiAHaisDAKKgIRUgFiAFIAdqKwOAAyAGIAdqKwMAoqAhFiAHQQhqIQcMAAsLICBBoAFsICFBCGxqIARqIQogCiATOQMAIAogFDkDoAEgCiAVOQPAAiAKIBY5A+ADICFBAWohIQwACwsgIEEEaiEgDAALCwJAA0AgIEEBaiAASg0BQQAhIQJAA0AgIUECakEUSg0BICBBgAFsIAJqIQUgIUGAAWwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQxBACEHAkADQCAHIAhODQEgBSAHav0ABAAhGyAGIAdq/QAEACEfIAsgGyAf/fIB/fABIQsgBiAHav0ABIABIR8gDCAbIB/98gH98AEhDCAHQRBqIQcMAAsLIAv9IQAgC/0hAaAhEyAM/SEAIAz9IQGgIRQCQANAIAcgCU4NASATIAUgB2orAwAgBiAHaisDAKKgIRMgFCAFIAdqKwMAIAYgB2orA4ABoqAhFCAHQQhqIQcMAAsLICBBoAFsICFBCGxqIARqIQogCiATOQMAIAogFDkDCCAhQQJqISEMAAsLAkADQCAhQQFqQRRKDQEgIEGAAWwgAmohBSAhQYABbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQtBACEHAkADQCAHIAhODQEgBSAHav0ABAAhGyAGIAdq/QAEACEfIAsgGyAf/fIB/fABIQsgB0EQaiEHDAALCyAL/SEAIAv9IQGgIRMCQANAIAcgCU4NASATIAUgB2orAwAgBiAHaisDAKKgIRMgB0EIaiEHDAALCyAgQaABbCAhQQhsaiAEaiEKIAogEzkDACAhQQFqISEMAAsLICBBAWohIAwACwsL',
+  'AGFzbQEAAAABCQFgBX9/f39/AAIIAQFtAW0CAAUDAgEABwUBAWYAAAqEDwGBDx0BfwF/AX8BfwF/AX8BewF7AXsBewF7AXsBewF7AXwBfAF8AXwBfAF8AXwBfAF7AXsBewF7AXsBfwF/IAFBfnFBCGwhCCABQQhsIQlBACEgAkADQCAgQQRqIABKDQFBACEhAkADQCAhQQJqQQRKDQEgIEGgAWwgAmohBSAhQaABbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ79DAAAAAAAAAAAAAAAAAAAAAAhD/0MAAAAAAAAAAAAAAAAAAAAACEQ/QwAAAAAAAAAAAAAAAAAAAAAIRH9DAAAAAAAAAAAAAAAAAAAAAAhEkEAIQcCQANAIAcgCE4NASAFIAdq/QAEACEbIAUgB2r9AASgASEcIAUgB2r9AATAAiEdIAUgB2r9AATgAyEeIAYgB2r9AAQAIR8gCyAbIB/98gH98AEhCyANIBwgH/3yAf3wASENIA8gHSAf/fIB/fABIQ8gESAeIB/98gH98AEhESAGIAdq/QAEoAEhHyAMIBsgH/3yAf3wASEMIA4gHCAf/fIB/fABIQ4gECAdIB/98gH98AEhECASIB4gH/3yAf3wASESIAdBEGohBwwACwsgC/0hACAL/SEBoCETIAz9IQAgDP0hAaAhFCAN/SEAIA39IQGgIRUgDv0hACAO/SEBoCEWIA/9IQAgD/0hAaAhFyAQ/SEAIBD9IQGgIRggEf0hACAR/SEBoCEZIBL9IQAgEv0hAaAhGgJAA0AgByAJTg0BIBMgBSAHaisDACAGIAdqKwMAoqAhEyAUIAUgB2orAwAgBiAHaisDoAGioCEUIBUgBSAHaisDoAEgBiAHaisDAKKgIRUgFiAFIAdqKwOgASAGIAdqKwOgAaKgIRYgFyAFIAdqKwPAAiAGIAdqKwMAoqAhFyAYIAUgB2orA8ACIAYgB2orA6ABoqAhGCAZIAUgB2orA+ADIAYgB2orAwCioCEZIBogBSAHaisD4AMgBiAHaisDoAGioCEaIAdBCGohBwwACwsgIEEgbCAhQQhsaiAEaiEKIAogEzkDACAKIBQ5AwggCiAVOQMgIAogFjkDKCAKIBc5A0AgCiAYOQNIIAogGTkDYCAKIBo5A2ggIUECaiEhDAALCwJAA0AgIUEBakEESg0BICBBoAFsIAJqIQUgIUGgAWwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDf0MAAAAAAAAAAAAAAAAAAAAACEOQQAhBwJAA0AgByAITg0BIAUgB2r9AAQAIRsgBSAHav0ABKABIRwgBSAHav0ABMACIR0gBSAHav0ABOADIR4gBiAHav0ABAAhHyALIBsgH/3yAf3wASELIAwgHCAf/fIB/fABIQwgDSAdIB/98gH98AEhDSAOIB4gH/3yAf3wASEOIAdBEGohBwwACwsgC/0hACAL/SEBoCETIAz9IQAgDP0hAaAhFCAN/SEAIA39IQGgIRUgDv0hACAO/SEBoCEWAkADQCAHIAlODQEgEyAFIAdqKwMAIAYgB2orAwCioCETIBQgBSAHaisDoAEgBiAHaisDAKKgIRQgFSAFIAdqKwPAAiAGIAdqKwMAoqAhFSAWIAUgB2orA+ADIAYgB2orAwCioCEWIAdBCGohBwwACwsgIEEgbCAhQQhsaiAEaiEKIAogEzkDACAKIBQ5AyAgCiAVOQNAIAogFjkDYCAhQQFqISEMAAsLICBBBGohIAwACwsCQANAICBBAWogAEoNAUEAISECQANAICFBAmpBBEoNASAgQaABbCACaiEFICFBoAFsIANqIQb9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEMQQAhBwJAA0AgByAITg0BIAUgB2r9AAQAIRsgBiAHav0ABAAhHyALIBsgH/3yAf3wASELIAYgB2r9AASgASEfIAwgGyAf/fIB/fABIQwgB0EQaiEHDAALCyAL/SEAIAv9IQGgIRMgDP0hACAM/SEBoCEUAkADQCAHIAlODQEgEyAFIAdqKwMAIAYgB2orAwCioCETIBQgBSAHaisDACAGIAdqKwOgAaKgIRQgB0EIaiEHDAALCyAgQSBsICFBCGxqIARqIQogCiATOQMAIAogFDkDCCAhQQJqISEMAAsLAkADQCAhQQFqQQRKDQEgIEGgAWwgAmohBSAhQaABbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQtBACEHAkADQCAHIAhODQEgBSAHav0ABAAhGyAGIAdq/QAEACEfIAsgGyAf/fIB/fABIQsgB0EQaiEHDAALCyAL/SEAIAv9IQGgIRMCQANAIAcgCU4NASATIAUgB2orAwAgBiAHaisDAKKgIRMgB0EIaiEHDAALCyAgQSBsICFBCGxqIARqIQogCiATOQMAICFBAWohIQwACwsgIEEBaiEgDAALCws=',
+  'AGFzbQEAAAABCQFgBX9/f39/AAIIAQFtAW0CAAUDAgEABwUBAWYAAAqWDQGTDRoBfwF/AX8BfwF7AXsBewF7AXsBewF7AXsBfAF8AXwBfAF7AXsBewF7AXsBewF8AXsBfwF/QQAhHQJAA0AgHUEEaiAASg0BQQAhHgJAA0AgHkEEakEUSg0BIB1BIGwgAmohBSAeQQhsIANqIQb9DAAAAAAAAAAAAAAAAAAAAAAhCf0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ79DAAAAAAAAAAAAAAAAAAAAAAhD/0MAAAAAAAAAAAAAAAAAAAAACEQQQAhBwJAA0AgByABTg0BIAb9AAQAIRkgBv0ABBAhGiAFKwMA/RQhFSAJIBUgGf3yAf3wASEJIAogFSAa/fIB/fABIQogBSsDIP0UIRYgCyAWIBn98gH98AEhCyAMIBYgGv3yAf3wASEMIAUrA0D9FCEXIA0gFyAZ/fIB/fABIQ0gDiAXIBr98gH98AEhDiAFKwNg/RQhGCAPIBggGf3yAf3wASEPIBAgGCAa/fIB/fABIRAgBUEIaiEFIAZBoAFqIQYgB0EBaiEHDAALCyAdQaABbCAeQQhsaiAEaiEIIAggCf0LBAAgCCAK/QsEECAIIAv9CwSgASAIIAz9CwSwASAIIA39CwTAAiAIIA79CwTQAiAIIA/9CwTgAyAIIBD9CwTwAyAeQQRqIR4MAAsLAkADQCAeQQJqQRRKDQEgHUEgbCACaiEFIB5BCGwgA2ohBv0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEMQQAhBwJAA0AgByABTg0BIAb9AAQAIRkgBSsDAP0UIRUgCSAVIBn98gH98AEhCSAFKwMg/RQhFiAKIBYgGf3yAf3wASEKIAUrA0D9FCEXIAsgFyAZ/fIB/fABIQsgBSsDYP0UIRggDCAYIBn98gH98AEhDCAFQQhqIQUgBkGgAWohBiAHQQFqIQcMAAsLIB1BoAFsIB5BCGxqIARqIQggCCAJ/QsEACAIIAr9CwSgASAIIAv9CwTAAiAIIAz9CwTgAyAeQQJqIR4MAAsLAkADQCAeQQFqQRRKDQEgHUEgbCACaiEFIB5BCGwgA2ohBkQAAAAAAAAAACERRAAAAAAAAAAAIRJEAAAAAAAAAAAhE0QAAAAAAAAAACEUQQAhBwJAA0AgByABTg0BIAYrAwAhGyARIAUrAwAgG6KgIREgEiAFKwMgIBuioCESIBMgBSsDQCAboqAhEyAUIAUrA2AgG6KgIRQgBUEIaiEFIAZBoAFqIQYgB0EBaiEHDAALCyAdQaABbCAeQQhsaiAEaiEIIAggETkDACAIIBI5A6ABIAggEzkDwAIgCCAUOQPgAyAeQQFqIR4MAAsLIB1BBGohHQwACwsCQANAIB1BAWogAEoNAUEAIR4CQANAIB5BBGpBFEoNASAdQSBsIAJqIQUgHkEIbCADaiEG/QwAAAAAAAAAAAAAAAAAAAAAIQn9DAAAAAAAAAAAAAAAAAAAAAAhCkEAIQcCQANAIAcgAU4NASAG/QAEACEZIAb9AAQQIRogBSsDAP0UIRUgCSAVIBn98gH98AEhCSAKIBUgGv3yAf3wASEKIAVBCGohBSAGQaABaiEGIAdBAWohBwwACwsgHUGgAWwgHkEIbGogBGohCCAIIAn9CwQAIAggCv0LBBAgHkEEaiEeDAALCwJAA0AgHkECakEUSg0BIB1BIGwgAmohBSAeQQhsIANqIQb9DAAAAAAAAAAAAAAAAAAAAAAhCUEAIQcCQANAIAcgAU4NASAG/QAEACEZIAUrAwD9FCEVIAkgFSAZ/fIB/fABIQkgBUEIaiEFIAZBoAFqIQYgB0EBaiEHDAALCyAdQaABbCAeQQhsaiAEaiEIIAggCf0LBAAgHkECaiEeDAALCwJAA0AgHkEBakEUSg0BIB1BIGwgAmohBSAeQQhsIANqIQZEAAAAAAAAAAAhEUEAIQcCQANAIAcgAU4NASAGKwMAIRsgESAFKwMAIBuioCERIAVBCGohBSAGQaABaiEGIAdBAWohBwwACwsgHUGgAWwgHkEIbGogBGohCCAIIBE5AwAgHkEBaiEeDAALCyAdQQFqIR0MAAsLCw==',
+  'AGFzbQEAAAABCgFgBn9/f39/fAACCAEBbQFtAgAFAwIBAAcFAQFmAAAKrQ8Bqg8aAX8BfwF/AX8BewF7AXsBewF7AXsBewF7AXwBfAF8AXwBewF7AXsBewF7AXsBfAF7AX8BfyAF/RQhHUEAIR4CQANAIB5BBGogAEoNAUEAIR8CQANAIB9BBGpBEEoNASAeQQhsIAJqIQYgH0EIbCADaiEH/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDv0MAAAAAAAAAAAAAAAAAAAAACEP/QwAAAAAAAAAAAAAAAAAAAAAIRD9DAAAAAAAAAAAAAAAAAAAAAAhEUEAIQgCQANAIAggAU4NASAH/QAEACEaIAf9AAQQIRsgBisDAP0UIRYgCiAWIBr98gH98AEhCiALIBYgG/3yAf3wASELIAYrAwj9FCEXIAwgFyAa/fIB/fABIQwgDSAXIBv98gH98AEhDSAGKwMQ/RQhGCAOIBggGv3yAf3wASEOIA8gGCAb/fIB/fABIQ8gBisDGP0UIRkgECAZIBr98gH98AEhECARIBkgG/3yAf3wASERIAZBoAFqIQYgB0GAAWohByAIQQFqIQgMAAsLIB5BgAFsIB9BCGxqIARqIQkgCSAJ/QAEACAdIAr98gH98AH9CwQAIAkgCf0ABBAgHSAL/fIB/fAB/QsEECAJIAn9AASAASAdIAz98gH98AH9CwSAASAJIAn9AASQASAdIA398gH98AH9CwSQASAJIAn9AASAAiAdIA798gH98AH9CwSAAiAJIAn9AASQAiAdIA/98gH98AH9CwSQAiAJIAn9AASAAyAdIBD98gH98AH9CwSAAyAJIAn9AASQAyAdIBH98gH98AH9CwSQAyAfQQRqIR8MAAsLAkADQCAfQQJqQRBKDQEgHkEIbCACaiEGIB9BCGwgA2ohB/0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACENQQAhCAJAA0AgCCABTg0BIAf9AAQAIRogBisDAP0UIRYgCiAWIBr98gH98AEhCiAGKwMI/RQhFyALIBcgGv3yAf3wASELIAYrAxD9FCEYIAwgGCAa/fIB/fABIQwgBisDGP0UIRkgDSAZIBr98gH98AEhDSAGQaABaiEGIAdBgAFqIQcgCEEBaiEIDAALCyAeQYABbCAfQQhsaiAEaiEJIAkgCf0ABAAgHSAK/fIB/fAB/QsEACAJIAn9AASAASAdIAv98gH98AH9CwSAASAJIAn9AASAAiAdIAz98gH98AH9CwSAAiAJIAn9AASAAyAdIA398gH98AH9CwSAAyAfQQJqIR8MAAsLAkADQCAfQQFqQRBKDQEgHkEIbCACaiEGIB9BCGwgA2ohB0QAAAAAAAAAACESRAAAAAAAAAAAIRNEAAAAAAAAAAAhFEQAAAAAAAAAACEVQQAhCAJAA0AgCCABTg0BIAcrAwAhHCASIAYrAwAgHKKgIRIgEyAGKwMIIByioCETIBQgBisDECAcoqAhFCAVIAYrAxggHKKgIRUgBkGgAWohBiAHQYABaiEHIAhBAWohCAwACwsgHkGAAWwgH0EIbGogBGohCSAJIAkrAwAgBSASoqA5AwAgCSAJKwOAASAFIBOioDkDgAEgCSAJKwOAAiAFIBSioDkDgAIgCSAJKwOAAyAFIBWioDkDgAMgH0EBaiEfDAALCyAeQQRqIR4MAAsLAkADQCAeQQFqIABKDQFBACEfAkADQCAfQQRqQRBKDQEgHkEIbCACaiEGIB9BCGwgA2ohB/0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQtBACEIAkADQCAIIAFODQEgB/0ABAAhGiAH/QAEECEbIAYrAwD9FCEWIAogFiAa/fIB/fABIQogCyAWIBv98gH98AEhCyAGQaABaiEGIAdBgAFqIQcgCEEBaiEIDAALCyAeQYABbCAfQQhsaiAEaiEJIAkgCf0ABAAgHSAK/fIB/fAB/QsEACAJIAn9AAQQIB0gC/3yAf3wAf0LBBAgH0EEaiEfDAALCwJAA0AgH0ECakEQSg0BIB5BCGwgAmohBiAfQQhsIANqIQf9DAAAAAAAAAAAAAAAAAAAAAAhCkEAIQgCQANAIAggAU4NASAH/QAEACEaIAYrAwD9FCEWIAogFiAa/fIB/fABIQogBkGgAWohBiAHQYABaiEHIAhBAWohCAwACwsgHkGAAWwgH0EIbGogBGohCSAJIAn9AAQAIB0gCv3yAf3wAf0LBAAgH0ECaiEfDAALCwJAA0AgH0EBakEQSg0BIB5BCGwgAmohBiAfQQhsIANqIQdEAAAAAAAAAAAhEkEAIQgCQANAIAggAU4NASAHKwMAIRwgEiAGKwMAIByioCESIAZBoAFqIQYgB0GAAWohByAIQQFqIQgMAAsLIB5BgAFsIB9BCGxqIARqIQkgCSAJKwMAIAUgEqKgOQMAIB9BAWohHwwACwsgHkEBaiEeDAALCws=',
+  'AGFzbQEAAAABCgFgBn9/f39/fAACCAEBbQFtAgAFAwIBAAcFAQFmAAAKpw8BpA8aAX8BfwF/AX8BewF7AXsBewF7AXsBewF7AXwBfAF8AXwBewF7AXsBewF7AXsBfAF7AX8BfyAF/RQhHUEAIR4CQANAIB5BBGogAEoNAUEAIR8CQANAIB9BBGpBFEoNASAeQQhsIAJqIQYgH0EIbCADaiEH/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDv0MAAAAAAAAAAAAAAAAAAAAACEP/QwAAAAAAAAAAAAAAAAAAAAAIRD9DAAAAAAAAAAAAAAAAAAAAAAhEUEAIQgCQANAIAggAU4NASAH/QAEACEaIAf9AAQQIRsgBisDAP0UIRYgCiAWIBr98gH98AEhCiALIBYgG/3yAf3wASELIAYrAwj9FCEXIAwgFyAa/fIB/fABIQwgDSAXIBv98gH98AEhDSAGKwMQ/RQhGCAOIBggGv3yAf3wASEOIA8gGCAb/fIB/fABIQ8gBisDGP0UIRkgECAZIBr98gH98AEhECARIBkgG/3yAf3wASERIAZBIGohBiAHQaABaiEHIAhBAWohCAwACwsgHkGgAWwgH0EIbGogBGohCSAJIAn9AAQAIB0gCv3yAf3wAf0LBAAgCSAJ/QAEECAdIAv98gH98AH9CwQQIAkgCf0ABKABIB0gDP3yAf3wAf0LBKABIAkgCf0ABLABIB0gDf3yAf3wAf0LBLABIAkgCf0ABMACIB0gDv3yAf3wAf0LBMACIAkgCf0ABNACIB0gD/3yAf3wAf0LBNACIAkgCf0ABOADIB0gEP3yAf3wAf0LBOADIAkgCf0ABPADIB0gEf3yAf3wAf0LBPADIB9BBGohHwwACwsCQANAIB9BAmpBFEoNASAeQQhsIAJqIQYgH0EIbCADaiEH/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ1BACEIAkADQCAIIAFODQEgB/0ABAAhGiAGKwMA/RQhFiAKIBYgGv3yAf3wASEKIAYrAwj9FCEXIAsgFyAa/fIB/fABIQsgBisDEP0UIRggDCAYIBr98gH98AEhDCAGKwMY/RQhGSANIBkgGv3yAf3wASENIAZBIGohBiAHQaABaiEHIAhBAWohCAwACwsgHkGgAWwgH0EIbGogBGohCSAJIAn9AAQAIB0gCv3yAf3wAf0LBAAgCSAJ/QAEoAEgHSAL/fIB/fAB/QsEoAEgCSAJ/QAEwAIgHSAM/fIB/fAB/QsEwAIgCSAJ/QAE4AMgHSAN/fIB/fAB/QsE4AMgH0ECaiEfDAALCwJAA0AgH0EBakEUSg0BIB5BCGwgAmohBiAfQQhsIANqIQdEAAAAAAAAAAAhEkQAAAAAAAAAACETRAAAAAAAAAAAIRREAAAAAAAAAAAhFUEAIQgCQANAIAggAU4NASAHKwMAIRwgEiAGKwMAIByioCESIBMgBisDCCAcoqAhEyAUIAYrAxAgHKKgIRQgFSAGKwMYIByioCEVIAZBIGohBiAHQaABaiEHIAhBAWohCAwACwsgHkGgAWwgH0EIbGogBGohCSAJIAkrAwAgBSASoqA5AwAgCSAJKwOgASAFIBOioDkDoAEgCSAJKwPAAiAFIBSioDkDwAIgCSAJKwPgAyAFIBWioDkD4AMgH0EBaiEfDAALCyAeQQRqIR4MAAsLAkADQCAeQQFqIABKDQFBACEfAkADQCAfQQRqQRRKDQEgHkEIbCACaiEGIB9BCGwgA2ohB/0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQtBACEIAkADQCAIIAFODQEgB/0ABAAhGiAH/QAEECEbIAYrAwD9FCEWIAogFiAa/fIB/fABIQogCyAWIBv98gH98AEhCyAGQSBqIQYgB0GgAWohByAIQQFqIQgMAAsLIB5BoAFsIB9BCGxqIARqIQkgCSAJ/QAEACAdIAr98gH98AH9CwQAIAkgCf0ABBAgHSAL/fIB/fAB/QsEECAfQQRqIR8MAAsLAkADQCAfQQJqQRRKDQEgHkEIbCACaiEGIB9BCGwgA2ohB/0MAAAAAAAAAAAAAAAAAAAAACEKQQAhCAJAA0AgCCABTg0BIAf9AAQAIRogBisDAP0UIRYgCiAWIBr98gH98AEhCiAGQSBqIQYgB0GgAWohByAIQQFqIQgMAAsLIB5BoAFsIB9BCGxqIARqIQkgCSAJ/QAEACAdIAr98gH98AH9CwQAIB9BAmohHwwACwsCQANAIB9BAWpBFEoNASAeQQhsIAJqIQYgH0EIbCADaiEHRAAAAAAAAAAAIRJBACEIAkADQCAIIAFODQEgBysDACEcIBIgBisDACAcoqAhEiAGQSBqIQYgB0GgAWohByAIQQFqIQgMAAsLIB5BoAFsIB9BCGxqIARqIQkgCSAJKwMAIAUgEqKgOQMAIB9BAWohHwwACwsgHkEBaiEeDAALCws=',
+  'AGFzbQEAAAABDQFgCH9/f398fHx8AXwCCAEBbQFtAgAFAwIBAAcFAQFmAAAK5QIB4gIOAX8BfwF7AXsBewF7AXsBewF7AXsBewF7AXsBe0QAAAAAAAAAAP0UIREgBP0UIRIgB/0UIRMgBv0UIRQgBf0UIRX9DAAAAAAAAAAAAAAAAAAAAAAhCiAAQX5xQQhsIQlBACEIAkADQCAIIAlODQEgASAIav0ABAAhDCASIAIgCGr9AAQA/fIBIBMgDP3yAf3wASENIAwgFP3yASAVIA398gH98QEhECADIAhqIAz9CwQAIAEgCGogEP0LBAAgCiAQIBH98gH98AEhCiACIAhqIBH9CwQAIAhBEGohCAwACwsgCCAAQQhsSARAIAEgCGr9XQMAIQwgEiACIAhq/V0DAP3yASATIAz98gH98AEhDSAMIBT98gEgFSAN/fIB/fEBIRAgAyAIaiAM/VsDAAAgASAIaiAQ/VsDAAAgCiAQIBH98gH98AEhCiACIAhqIBH9WwMAAAsgCv0hACAK/SEBoAs=',
+  'AGFzbQEAAAABEAFgC39/f39/f3x8fHx8AXwCCAEBbQFtAgAFAwIBAAcFAQFmAAAK6wMB6AMQAX8BfwF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXtEAAAAAAAAAAD9FCEVIAb9FCEWIAn9FCEXIAr9FCEYIAj9FCEZIAf9FCEa/QwAAAAAAAAAAAAAAAAAAAAAIQ0gAEF+cUEIbCEMQQAhCwJAA0AgCyAMTg0BIAEgC2r9AAQAIQ8gFiACIAtq/QAEAP3yASAXIA/98gH98AEhECADIAtq/QAEACERIBggEf3yASAQ/fABIRMgDyAZ/fIBIBogE/3yAf3xASEUIAQgC2ogD/0LBAAgASALaiAU/QsEACANIBQgFf3yAf3wASENIAIgC2ogFf0LBAAgBSALaiAR/QsEACADIAtqIBP9CwQAIA0gEyAV/fIB/fABIQ0gC0EQaiELDAALCyALIABBCGxIBEAgASALav1dAwAhDyAWIAIgC2r9XQMA/fIBIBcgD/3yAf3wASEQIAMgC2r9XQMAIREgGCAR/fIBIBD98AEhEyAPIBn98gEgGiAT/fIB/fEBIRQgBCALaiAP/VsDAAAgASALaiAU/VsDAAAgDSAUIBX98gH98AEhDSACIAtqIBX9WwMAACAFIAtqIBH9WwMAACADIAtqIBP9WwMAACANIBMgFf3yAf3wASENCyAN/SEAIA39IQGgCw==',
+  'AGFzbQEAAAABEAFgC39/f39/f3x8fHx8AXwCCAEBbQFtAgAFAwIBAAcFAQFmAAAK/wMB/AMQAX8BfwF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXtEAAAAAAAAAAD9FCEVIAb9FCEWIAn9FCEXIAr9FCEYIAj9FCEZIAf9FCEa/QwAAAAAAAAAAAAAAAAAAAAAIQ0gAEF+cUEIbCEMQQAhCwJAA0AgCyAMTg0BIAEgC2r9AAQAIQ8gFiACIAtq/QAEAP3yASAXIA/98gH98AEhECADIAtq/QAEACERIBggEf3yASAQ/fABIRMgDyAZ/fIBIBogECAYIBP98gH98AH98gH98QEhFCAEIAtqIA/9CwQAIAEgC2ogFP0LBAAgDSAUIBX98gH98AEhDSACIAtqIBX9CwQAIAUgC2ogEf0LBAAgAyALaiAT/QsEACANIBMgFf3yAf3wASENIAtBEGohCwwACwsgCyAAQQhsSARAIAEgC2r9XQMAIQ8gFiACIAtq/V0DAP3yASAXIA/98gH98AEhECADIAtq/V0DACERIBggEf3yASAQ/fABIRMgDyAZ/fIBIBogECAYIBP98gH98AH98gH98QEhFCAEIAtqIA/9WwMAACABIAtqIBT9WwMAACANIBQgFf3yAf3wASENIAIgC2ogFf1bAwAAIAUgC2ogEf1bAwAAIAMgC2ogE/1bAwAAIA0gEyAV/fIB/fABIQ0LIA39IQAgDf0hAaAL',
+  'AGFzbQEAAAABFAFgD39/f39/f39/fHx8fHx8fAF8AggBAW0BbQIABQMCAQAHBQEBZgAACtUFAdIFFQF/AX8BewF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXsBe0QAAAAAAAAAAP0UIRogCP0UIRsgCv0UIRwgC/0UIR1EAAAAAAAA8D8gC6H9FCEeIAz9FCEfRAAAAAAAAPA/IAyh/RQhICAJ/RQhISAN/RQhIiAO/RQhI/0MAAAAAAAAAAAAAAAAAAAAACERIABBfnFBCGwhEEEAIQ8CQANAIA8gEE4NASABIA9q/QAEACETIBsgAiAPav0ABAD98gEgHCAT/fIB/fABIRQgAyAPav0ABAAhFSAEIA9q/QAEACEWIB0gFf3yASAeIBT98gH98AEhFyAfIBb98gEgICAU/fIBIBT98gH98AEhGCATICH98gEgIiAX/fIBIBj97wEgI/3wAf3zAf3xASEZIAUgD2ogE/0LBAAgASAPaiAZ/QsEACARIBkgGv3yAf3wASERIAIgD2ogGv0LBAAgBiAPaiAV/QsEACADIA9qIBf9CwQAIBEgFyAa/fIB/fABIREgByAPaiAW/QsEACAEIA9qIBj9CwQAIBEgGCAa/fIB/fABIREgD0EQaiEPDAALCyAPIABBCGxIBEAgASAPav1dAwAhEyAbIAIgD2r9XQMA/fIBIBwgE/3yAf3wASEUIAMgD2r9XQMAIRUgBCAPav1dAwAhFiAdIBX98gEgHiAU/fIB/fABIRcgHyAW/fIBICAgFP3yASAU/fIB/fABIRggEyAh/fIBICIgF/3yASAY/e8BICP98AH98wH98QEhGSAFIA9qIBP9WwMAACABIA9qIBn9WwMAACARIBkgGv3yAf3wASERIAIgD2ogGv1bAwAAIAYgD2ogFf1bAwAAIAMgD2ogF/1bAwAAIBEgFyAa/fIB/fABIREgByAPaiAW/VsDAAAgBCAPaiAY/VsDAAAgESAYIBr98gH98AEhEQsgEf0hACAR/SEBoAs=',
+  'AGFzbQEAAAABFAFgD39/f39/f39/fHx8fHx8fAF8AggBAW0BbQIABQMCAQAHBQEBZgAACrkFAbYFFAF/AX8BewF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXtEAAAAAAAAAAD9FCEaIAj9FCEbIAv9FCEcIA39FCEdRAAAAAAAAPA/IA2h/RQhHiAM/RQhHyAJ/RQhICAO/RQhISAK/RQhIv0MAAAAAAAAAAAAAAAAAAAAACERIABBfnFBCGwhEEEAIQ8CQANAIA8gEE4NASABIA9q/QAEACETIBsgAiAPav0ABAD98gEgHCAT/fIB/fABIRQgAyAPav0ABAAhFSAEIA9q/QAEACEWIB0gFv3yASAeIBT98gEgFP3yAf3wASEXIB8gFf3yASAgIBT98gEgFyAh/fAB/e8B/fMB/fABIRggEyAi/fIBIBj98QEhGSAFIA9qIBP9CwQAIAEgD2ogGf0LBAAgESAZIBr98gH98AEhESACIA9qIBr9CwQAIAYgD2ogFf0LBAAgAyAPaiAY/QsEACARIBggGv3yAf3wASERIAcgD2ogFv0LBAAgBCAPaiAX/QsEACARIBcgGv3yAf3wASERIA9BEGohDwwACwsgDyAAQQhsSARAIAEgD2r9XQMAIRMgGyACIA9q/V0DAP3yASAcIBP98gH98AEhFCADIA9q/V0DACEVIAQgD2r9XQMAIRYgHSAW/fIBIB4gFP3yASAU/fIB/fABIRcgHyAV/fIBICAgFP3yASAXICH98AH97wH98wH98AEhGCATICL98gEgGP3xASEZIAUgD2ogE/1bAwAAIAEgD2ogGf1bAwAAIBEgGSAa/fIB/fABIREgAiAPaiAa/VsDAAAgBiAPaiAV/VsDAAAgAyAPaiAY/VsDAAAgESAYIBr98gH98AEhESAHIA9qIBb9WwMAACAEIA9qIBf9WwMAACARIBcgGv3yAf3wASERCyAR/SEAIBH9IQGgCw==',
+  'AGFzbQEAAAABBwFgAn9/AXwCCAEBbQFtAgAFAwIBAAcFAQFmAAAKiQEBhgEEAX8BfwF7AXv9DAAAAAAAAAAAAAAAAAAAAAAhBCAAQX5xQQhsIQNBACECAkADQCACIANODQEgASACav0ABAAiBSAF/fIBIAT98AEhBCACQRBqIQIMAAsLIAIgAEEIbEgEQCABIAJq/V0DACIFIAX98gEgBP3wASEECyAE/SEAIAT9IQGgCw==',
+]);
+/** The kernels' memory as one array (empty without SIMD). */
+const $H = $wasm ? new Floats($wasm.memory.buffer) : new Floats(0);
+/** The memory's buffer (null without SIMD): an array whose `buffer` is this one lives in the memory. */
+const $B = $wasm ? $wasm.memory.buffer : null;
+/** The training step's gradient accumulator and the update pass's old values, as views on their slots (see `$placed`). */
+if ($wasm) {
+  $acc.layer1_W = new Floats($wasm.memory.buffer, 10240, 320);
+  $acc.layer1_b = new Floats($wasm.memory.buffer, 10240 + 2560, 20);
+  $acc.layer2_W = new Floats($wasm.memory.buffer, 10240 + 2720, 80);
+  $acc.layer2_b = new Floats($wasm.memory.buffer, 10240 + 3360, 4);
+  $oldP.layer1_W = new Floats($wasm.memory.buffer, 13632, 320);
+  $oldP.layer1_b = new Floats($wasm.memory.buffer, 13632 + 2560, 20);
+  $oldP.layer2_W = new Floats($wasm.memory.buffer, 13632 + 2720, 80);
+  $oldP.layer2_b = new Floats($wasm.memory.buffer, 13632 + 3360, 4);
+  $oldM.layer1_W = new Floats($wasm.memory.buffer, 17024, 320);
+  $oldM.layer1_b = new Floats($wasm.memory.buffer, 17024 + 2560, 20);
+  $oldM.layer2_W = new Floats($wasm.memory.buffer, 17024 + 2720, 80);
+  $oldM.layer2_b = new Floats($wasm.memory.buffer, 17024 + 3360, 4);
+  $oldV.layer1_W = new Floats($wasm.memory.buffer, 20416, 320);
+  $oldV.layer1_b = new Floats($wasm.memory.buffer, 20416 + 2560, 20);
+  $oldV.layer2_W = new Floats($wasm.memory.buffer, 20416 + 2720, 80);
+  $oldV.layer2_b = new Floats($wasm.memory.buffer, 20416 + 3360, 4);
+}
+const $r_layer1_W = $wasm ? $acc.layer1_W : null;
+const $r_layer2_W = $wasm ? $acc.layer2_W : null;
+/** Pool slots handed out so far (of 64; never reused, so that no view a caller keeps can alias later parameters). */
+let $slotsUsed = 0;
+/**
+ * `p`, or a copy of it whose arrays are views on the next unused slot of the kernels'
+ * memory, where the update pass runs in WebAssembly (`p` itself once the 64 slots are used, or without SIMD;
+ * also when `like`, the parameters an optimizer state is made for, are not in the memory: the
+ * update pass runs in WebAssembly only when all are, so the moments would only take slots).
+ */
+function $placed(p: Params, like?: Params): Params {
+  if (!$wasm || $slotsUsed === 64 || (like !== undefined && !$inMemory(like))) return p;
+  const at = 23808 + 3392 * $slotsUsed++;
+  const q: Params = { layer1_W: new Floats($wasm.memory.buffer, at, 320), layer1_b: new Floats($wasm.memory.buffer, at + 2560, 20), layer2_W: new Floats($wasm.memory.buffer, at + 2720, 80), layer2_b: new Floats($wasm.memory.buffer, at + 3360, 4) };
+  $copyInto(q, p);
+  return q;
+}
+/** Whether every array of `p` lives in the kernels' memory, as this module's element type (a view of the other float type there is read and written by the JavaScript pass). */
+function $inMemory(p: Params): boolean {
+  return p.layer1_W.buffer === $B && p.layer1_W instanceof Floats && p.layer1_b.buffer === $B && p.layer1_b instanceof Floats && p.layer2_W.buffer === $B && p.layer2_W instanceof Floats && p.layer2_b.buffer === $B && p.layer2_b instanceof Floats;
+}
+/** The sgd update pass of `$update_sgd` as WebAssembly SIMD kernels, every array in the kernels' memory: the same values, bits included, and all or nothing likewise. */
+function $simd_sgd(p: Params, g: Params, c: number, $lr: number, $keep: number, $l2: number): boolean {
+  const f = $wasm!.f[5]!;
+  let s = 0;
+  s += f(320, p.layer1_W.byteOffset, g.layer1_W.byteOffset, 13632, c, $lr, $keep, $l2);
+  s += f(20, p.layer1_b.byteOffset, g.layer1_b.byteOffset, 16192, c, $lr, $keep, $l2);
+  s += f(80, p.layer2_W.byteOffset, g.layer2_W.byteOffset, 16352, c, $lr, $keep, $l2);
+  s += f(4, p.layer2_b.byteOffset, g.layer2_b.byteOffset, 16992, c, $lr, $keep, $l2);
+  if (s !== 0) { // a new value is not finite: put the old values back
+    $copyInto(p, $oldP);
+    return false;
+  }
+  return true;
+}
+/** The momentum update pass of `$update_momentum` as WebAssembly SIMD kernels, every array in the kernels' memory: the same values, bits included, and all or nothing likewise. */
+function $simd_momentum(p: Params, g: Params, m: Params, c: number, $lr: number, $keep: number, $l2: number, $mu: number, $nesterov: number): boolean {
+  const f = $wasm!.f[$nesterov ? 7 : 6]!;
+  let s = 0;
+  s += f(320, p.layer1_W.byteOffset, g.layer1_W.byteOffset, m.layer1_W.byteOffset, 13632, 17024, c, $lr, $keep, $l2, $mu);
+  s += f(20, p.layer1_b.byteOffset, g.layer1_b.byteOffset, m.layer1_b.byteOffset, 16192, 19584, c, $lr, $keep, $l2, $mu);
+  s += f(80, p.layer2_W.byteOffset, g.layer2_W.byteOffset, m.layer2_W.byteOffset, 16352, 19744, c, $lr, $keep, $l2, $mu);
+  s += f(4, p.layer2_b.byteOffset, g.layer2_b.byteOffset, m.layer2_b.byteOffset, 16992, 20384, c, $lr, $keep, $l2, $mu);
+  if (s !== 0) { // a new value is not finite: put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
+    return false;
+  }
+  return true;
+}
+/** The adam and adamw update pass of `$update_adam` as WebAssembly SIMD kernels, every array in the kernels' memory: the same values, bits included, and all or nothing likewise. */
+function $simd_adam(p: Params, g: Params, m: Params, v: Params, c: number, $keep: number, $l2: number, $b1: number, $b2: number, $a: number, $e: number): boolean {
+  const f = $wasm!.f[8]!;
+  let s = 0;
+  s += f(320, p.layer1_W.byteOffset, g.layer1_W.byteOffset, m.layer1_W.byteOffset, v.layer1_W.byteOffset, 13632, 17024, 20416, c, $keep, $l2, $b1, $b2, $a, $e);
+  s += f(20, p.layer1_b.byteOffset, g.layer1_b.byteOffset, m.layer1_b.byteOffset, v.layer1_b.byteOffset, 16192, 19584, 22976, c, $keep, $l2, $b1, $b2, $a, $e);
+  s += f(80, p.layer2_W.byteOffset, g.layer2_W.byteOffset, m.layer2_W.byteOffset, v.layer2_W.byteOffset, 16352, 19744, 23136, c, $keep, $l2, $b1, $b2, $a, $e);
+  s += f(4, p.layer2_b.byteOffset, g.layer2_b.byteOffset, m.layer2_b.byteOffset, v.layer2_b.byteOffset, 16992, 20384, 23776, c, $keep, $l2, $b1, $b2, $a, $e);
+  if (s !== 0) { // a new value is not finite: put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
+    $copyInto(v, $oldV);
+    return false;
+  }
+  return true;
+}
+/** The rmsprop update pass of `$update_rmsprop` as WebAssembly SIMD kernels, every array in the kernels' memory: the same values, bits included, and all or nothing likewise. */
+function $simd_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, $lr: number, $keep: number, $l2: number, $mu: number, $rho: number, $eps: number): boolean {
+  const f = $wasm!.f[9]!;
+  let s = 0;
+  s += f(320, p.layer1_W.byteOffset, g.layer1_W.byteOffset, m.layer1_W.byteOffset, v.layer1_W.byteOffset, 13632, 17024, 20416, c, $lr, $keep, $l2, $mu, $rho, $eps);
+  s += f(20, p.layer1_b.byteOffset, g.layer1_b.byteOffset, m.layer1_b.byteOffset, v.layer1_b.byteOffset, 16192, 19584, 22976, c, $lr, $keep, $l2, $mu, $rho, $eps);
+  s += f(80, p.layer2_W.byteOffset, g.layer2_W.byteOffset, m.layer2_W.byteOffset, v.layer2_W.byteOffset, 16352, 19744, 23136, c, $lr, $keep, $l2, $mu, $rho, $eps);
+  s += f(4, p.layer2_b.byteOffset, g.layer2_b.byteOffset, m.layer2_b.byteOffset, v.layer2_b.byteOffset, 16992, 20384, 23776, c, $lr, $keep, $l2, $mu, $rho, $eps);
+  if (s !== 0) { // a new value is not finite: put the old values back
+    $copyInto(p, $oldP);
+    $copyInto(m, $oldM);
+    $copyInto(v, $oldV);
+    return false;
+  }
+  return true;
+}
+/** The sum of the squares of every value of `g` (in the kernels' memory), in WebAssembly. */
+function $sumSquares(g: Params): number {
+  const f = $wasm!.f[10]!;
+  return f(320, g.layer1_W.byteOffset) + f(20, g.layer1_b.byteOffset) + f(80, g.layer2_W.byteOffset) + f(4, g.layer2_b.byteOffset);
+}
+
 /** Rows per `$gradientRows` call (the size of the buffers below). */
 const $MAX_ROWS = 64;
-const $v_layer1_a = new Floats(1280);
+const $v_layer1_a = $wasm ? new Floats($wasm.memory.buffer, 254848, 1280) : new Floats(1280);
 const $v_layer2_z = new Floats(256);
 const $v_square = new Floats(256);
 const $v_sum = new Floats(64);
 const $v_loss = new Floats(64);
 const $v_layer1_z = new Floats(1280);
 const $v_sub_layer2_z_y = new Floats(256);
-const $v_d_layer2_z = new Floats(256);
-const $v_d_layer1_z = new Floats(1280);
+const $v_d_layer2_z = $wasm ? new Floats($wasm.memory.buffer, 265728, 256) : new Floats(256);
+const $v_d_layer1_z = $wasm ? new Floats($wasm.memory.buffer, 267776, 1280) : new Floats(1280);
 
 function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floats, $oo: number): void {
   const $p_layer2_W = $p.layer2_W;
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
+  const $a_layer1_W = $wasm ? $address($p_layer1_W, 31536) : 0;
+  const $a_layer2_W = $wasm ? $address($p_layer2_W, 33136) : 0;
+  if ($wasm) $H.set($x.subarray($xo, $xo + $nb * 16), 30512);
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = relu(layer1_z)
-  {
+  if ($wasm) {
+    $wasm.f[0]!($nb, 16, 244096, $a_layer1_W + 0, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 20; $j++) $v_layer1_a[$i * 20 + $j] = (($H[$i * 20 + $j]! + $p_layer1_b[$j]!) > 0 ? ($H[$i * 20 + $j]! + $p_layer1_b[$j]!) : 0);
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -1598,7 +1780,10 @@ function $forwardRows($p: Params, $x: Floats, $xo: number, $nb: number, $o: Floa
     }
   }
   // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
-  {
+  if ($wasm) {
+    $wasm.f[1]!($nb, 20, 254848, $a_layer2_W + 0, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 4; $j++) $v_layer2_z[$i * 4 + $j] = $H[$i * 4 + $j]! + $p_layer2_b[$j]!;
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -1731,9 +1916,15 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
+  const $a_layer1_W = $wasm ? $address($p_layer1_W, 31536) : 0;
+  const $a_layer2_W = $wasm ? $address($p_layer2_W, 33136) : 0;
+  if ($wasm) $H.set($x.subarray($xo, $xo + $nb * 16), 30512);
   // layer1_z = matmul(layer1_W, x) + layer1_b
   // layer1_a = relu(layer1_z)
-  {
+  if ($wasm) {
+    $wasm.f[0]!($nb, 16, 244096, $a_layer1_W + 0, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 20; $j++) $v_layer1_a[$i * 20 + $j] = (($H[$i * 20 + $j]! + $p_layer1_b[$j]!) > 0 ? ($H[$i * 20 + $j]! + $p_layer1_b[$j]!) : 0);
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -1854,7 +2045,10 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   }
   // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
   // (layer2_z - y).^2
-  {
+  if ($wasm) {
+    $wasm.f[1]!($nb, 20, 254848, $a_layer2_W + 0, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 4; $j++) $v_square[$i * 4 + $j] = ($H[$i * 4 + $j]! + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!) * ($H[$i * 4 + $j]! + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!);
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -2002,8 +2196,14 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $p_layer1_W = $p.layer1_W;
   const $p_layer1_b = $p.layer1_b;
   const $p_layer2_b = $p.layer2_b;
+  const $a_layer1_W = $wasm ? $address($p_layer1_W, 31536) : 0;
+  const $a_layer2_W = $wasm ? $address($p_layer2_W, 33136) : 0;
+  if ($wasm) $H.set($x.subarray($xo, $xo + $nb * 16), 30512);
   // layer1_z = matmul(layer1_W, x) + layer1_b
-  {
+  if ($wasm) {
+    $wasm.f[0]!($nb, 16, 244096, $a_layer1_W + 0, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 20; $j++) $v_layer1_z[$i * 20 + $j] = $H[$i * 20 + $j]! + $p_layer1_b[$j]!;
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -2128,7 +2328,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   }
   // layer2_z = matmul(layer2_W, layer1_a) + layer2_b
   // layer2_z - y
-  {
+  if ($wasm) {
+    $wasm.f[1]!($nb, 20, 254848, $a_layer2_W + 0, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 4; $j++) $v_sub_layer2_z_y[$i * 4 + $j] = $H[$i * 4 + $j]! + $p_layer2_b[$j]! - $y[$yo + $i * 4 + $j]!;
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -2281,7 +2484,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   // d_layer1_z = select(gt(layer1_z, 0), d_layer1_a, 0)
   // grad of: layer1_a = relu(layer1_z)
   // grad of: matmul(layer2_W, layer1_a)
-  {
+  if ($wasm) {
+    $wasm.f[2]!($nb, 4, 265728, $a_layer2_W + 0, 0);
+    for (let $i = 0; $i < $nb; $i++) for (let $j = 0; $j < 20; $j++) $v_d_layer1_z[$i * 20 + $j] = ((($v_layer1_z[$i * 20 + $j]! > 0 ? 1 : 0)) !== 0 ? $H[$i * 20 + $j]! : 0);
+  } else {
     let $i = 0;
     for (; $i + 4 <= $nb; $i += 4) {
       let $j = 0;
@@ -2402,7 +2608,12 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   }
   // d_layer1_W += d_layer1_W, summed over the batch
   // grad of: matmul(layer1_W, x)
-  {
+  if ($wasm) {
+    const $copy = $g_layer1_W !== $r_layer1_W;
+    if ($copy) $H.set($g_layer1_W, 30112);
+    $wasm.f[3]!(20, $nb, 267776, 244096, $copy ? 240896 : 10240, $scale);
+    if ($copy) $g_layer1_W.set($H.subarray(30112, 30432));
+  } else {
     let $i = 0;
     for (; $i + 4 <= 20; $i += 4) {
       let $j = 0;
@@ -2526,7 +2737,12 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   for (let $r = 0; $r < 20; $r++) { let $s = 0; for (let $b = 0; $b < $nb; $b++) $s += $v_d_layer1_z[$b * 20 + $r]!; $g_layer1_b[$r]! += $scale * $s; }
   // d_layer2_W += d_layer2_W, summed over the batch
   // grad of: matmul(layer2_W, layer1_a)
-  {
+  if ($wasm) {
+    const $copy = $g_layer2_W !== $r_layer2_W;
+    if ($copy) $H.set($g_layer2_W, 30432);
+    $wasm.f[4]!(4, $nb, 265728, 254848, $copy ? 243456 : 12960, $scale);
+    if ($copy) $g_layer2_W.set($H.subarray(30432, 30512));
+  } else {
     let $i = 0;
     for (; $i + 4 <= 4; $i += 4) {
       let $j = 0;
