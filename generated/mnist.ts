@@ -1544,7 +1544,6 @@ if ($wasm) {
   $oldV.layer2_W = new Floats($wasm.memory.buffer, 627184 + 200960, 320);
   $oldV.layer2_b = new Floats($wasm.memory.buffer, 627184 + 203520, 10);
 }
-const $r_layer1_W = $wasm ? $acc.layer1_W : null;
 /** Pool slots handed out so far (of 64; never reused, so that no view a caller keeps can alias later parameters). */
 let $slotsUsed = 0;
 /**
@@ -2695,10 +2694,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   // d_layer1_W += d_layer1_W, summed over the batch
   // grad of: matmul(layer1_W, x)
   if ($wasm) {
-    const $copy = $g_layer1_W !== $r_layer1_W;
-    if ($copy) $H.set($g_layer1_W, 1732648);
-    $wasm.f[1]!(32, $nb, 14664000, 14061888, $copy ? 13861184 : 16384, $scale);
-    if ($copy) $g_layer1_W.set($H.subarray(1732648, 1757736));
+    const $at = $g_layer1_W.buffer === $B && $g_layer1_W instanceof Floats ? $g_layer1_W.byteOffset : -1;
+    if ($at < 0) $H.set($g_layer1_W, 1732648);
+    $wasm.f[1]!(32, $nb, 14664000, 14061888, $at < 0 ? 13861184 : $at, $scale);
+    if ($at < 0) $g_layer1_W.set($H.subarray(1732648, 1757736));
   } else {
     let $i = 0;
     for (; $i + 4 <= 32; $i += 4) {
