@@ -5,7 +5,10 @@
  * validation split, optimizers with state, clipping and scalar parameters; two runs give
  * the same bytes; 1 thread is fitRows itself; a helper's failure surfaces as a clear
  * error (a GradcError for bad data) and every helper is gone afterwards, as after an
- * abort; 'auto' picks threads only for large steps; `gradc train --threads`.
+ * abort; 'auto' picks threads only for large steps; `gradc train --threads`. With SIMD
+ * kernels (simd: 'on', odd widths 1 to 33, every optimizer, clipping, f64 and f32, an abort
+ * mid-epoch): the leader trains parameters and moments in its kernels' memory and a helper's
+ * step (HELPER_STEP) gives the bytes of gradientBatch on its rows.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -125,6 +128,23 @@ describe('fitParallel', () => {
         });
       });
     }
+
+    it('an abort mid-epoch stops where fitRows stops, with the same parameters (1e-12), and every helper ends', async () => {
+      const js = net(33, [5], 3, 'f64', 'loops', 'on');
+      const { X, Y } = rows(90, 33, 3, 6);
+      const run = (threads: number) => {
+        let batches = 0;
+        const signal = { get aborted() { return batches >= 5; } };
+        const options: FitOptions = { epochs: 4, batchSize: 8, optimizer: { kind: 'adam', learningRate: 0.01 }, signal, onBatch: () => { batches++; } };
+        return threads === 1 ? runModule(js).fitRows(X, Y, 90, options) : fitParallel({ js }, X, Y, 90, { ...options, threads });
+      };
+      const one = run(1), two = run(2);
+      expect(two.stopped).toBe('aborted');
+      expect(one.stopped).toBe('aborted');
+      expect(maxRelDiff(one.params, two.params)).toBeLessThan(1e-12);
+      expect(maxRelDiff(one.optimizer.v!, two.optimizer.v!)).toBeLessThan(1e-12);
+      await vi.waitFor(() => expect(liveHelpers()).toBe(0), { timeout: 10_000 });
+    });
 
     it("the leader's parameters and moments live in its kernels' memory, not in the shared block", () => {
       const js = net(33, [7], 3, 'f64', 'loops', 'on');
