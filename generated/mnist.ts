@@ -1548,8 +1548,6 @@ if ($wasm) {
   $oldV.layer2_W = new Floats($wasm.memory.buffer, 627184 + 200960, 320);
   $oldV.layer2_b = new Floats($wasm.memory.buffer, 627184 + 203520, 10);
 }
-const $r_layer1_W = $wasm ? $acc.layer1_W : null;
-const $r_layer2_W = $wasm ? $acc.layer2_W : null;
 /** Pool slots handed out so far (of 64; never reused, so that no view a caller keeps can alias later parameters). */
 let $slotsUsed = 0;
 /**
@@ -2718,10 +2716,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   // d_layer1_W += d_layer1_W, summed over the batch
   // grad of: matmul(layer1_W, x)
   if ($wasm) {
-    const $copy = $g_layer1_W !== $r_layer1_W;
-    if ($copy) $H.set($g_layer1_W, 1732648);
-    $wasm.f[4]!(32, $nb, 14690624, 14064448, $copy ? 13861184 : 16384, $scale);
-    if ($copy) $g_layer1_W.set($H.subarray(1732648, 1757736));
+    const $at = $g_layer1_W.buffer === $B && $g_layer1_W instanceof Floats ? $g_layer1_W.byteOffset : -1;
+    if ($at < 0) $H.set($g_layer1_W, 1732648);
+    $wasm.f[4]!(32, $nb, 14690624, 14064448, $at < 0 ? 13861184 : $at, $scale);
+    if ($at < 0) $g_layer1_W.set($H.subarray(1732648, 1757736));
   } else {
     let $i = 0;
     for (; $i + 4 <= 32; $i += 4) {
@@ -2847,10 +2845,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   // d_layer2_W += d_layer2_W, summed over the batch
   // grad of: matmul(layer2_W, layer1_a)
   if ($wasm) {
-    const $copy = $g_layer2_W !== $r_layer2_W;
-    if ($copy) $H.set($g_layer2_W, 1757736);
-    $wasm.f[5]!(10, $nb, 14685504, 14666560, $copy ? 14061888 : 217344, $scale);
-    if ($copy) $g_layer2_W.set($H.subarray(1757736, 1758056));
+    const $at = $g_layer2_W.buffer === $B && $g_layer2_W instanceof Floats ? $g_layer2_W.byteOffset : -1;
+    if ($at < 0) $H.set($g_layer2_W, 1757736);
+    $wasm.f[5]!(10, $nb, 14685504, 14666560, $at < 0 ? 14061888 : $at, $scale);
+    if ($at < 0) $g_layer2_W.set($H.subarray(1757736, 1758056));
   } else {
     let $i = 0;
     for (; $i + 4 <= 10; $i += 4) {

@@ -213,6 +213,39 @@ describe('the fallback', () => {
   }
 });
 
+describe('a weight gradient added in place', () => {
+  // gradientBatch into a Params whose arrays live in the kernels' memory (an initParams() of
+  // the module: a pool slot) adds the kernel's product there, without copies: the same bytes
+  // as into plain arrays (copied in and out), from zero and from a gradient already there.
+  for (const precision of ['f64', 'f32'] as const) {
+    it(`gives the bytes of the copied path (${precision})`, () => {
+      const T = precision === 'f64' ? Float64Array : Float32Array;
+      for (let i = 0; i < 4; i++) {
+        const rand = mulberry32(300 + i);
+        const { def, inputs, outputs, name } = randomNet(rand, i);
+        const { value: m, counter } = withWasm(() => compile(def, { lowering: 'loops', precision, maxBatch: 5, simd: 'on' }) as unknown as GeneratedModule);
+        const n = 3 + Math.floor(rand() * 12);
+        const X = rows(rand, n, inputs, T) as Float64Array, Y = rows(rand, n, outputs, T) as Float64Array;
+        if (i % 3 === 2) for (let r = 0; r < n; r++) for (let c = 0; c < outputs; c++) Y[r * outputs + c] = Math.abs(Y[r * outputs + c]!);
+        const p = m.initParams();
+        const placed = m.initParams(), plain = m.zeroParams();
+        for (const [k, v] of Object.entries(placed)) {
+          const a = v as Floats;
+          expect(a.buffer.byteLength, `${name} ${k} placed`).toBeGreaterThan(a.byteLength);
+          for (let j = 0; j < a.length; j++) a[j] = (plain[k] as Floats)[j] = Math.sin(j + 1) / 8; // a gradient already there
+        }
+        const calls = counter.calls;
+        for (const first of [0, 1]) {
+          const a = m.gradientBatch(p, X, Y, n - first, first, placed), b = m.gradientBatch(p, X, Y, n - first, first, plain);
+          expect(a.loss).toBe(b.loss);
+          for (const k of Object.keys(plain)) expect(Buffer.from((placed[k] as Floats).slice().buffer).equals(Buffer.from((plain[k] as Floats).slice().buffer)), `${name} ${k}`).toBe(true);
+        }
+        expect(counter.calls).toBeGreaterThan(calls);
+      }
+    });
+  }
+});
+
 describe("simd: 'auto'", () => {
   const mlp = (inputs: number, hidden: number, outputs: number) => defineModel('mlp', (m) => {
     const out = m.mlp(m.input('x', inputs), [hidden, outputs], 'tanh', 'linear');
@@ -220,7 +253,7 @@ describe("simd: 'auto'", () => {
   });
   it('takes the kernels for 784-32-10 (every product, each call, tanh in Wasm) and for 16-32-4 (small products only from enough rows)', () => {
     const big = generate(mlp(784, 32, 10), {}).code;
-    expect(big).toMatch(/\$wasm\.f\[\d+\]!\(32, \$nb, \d+, \d+, \$copy \? \d+ : \d+, \$scale\);/); // dW += $scale * G^T X, in the kernel
+    expect(big).toMatch(/\$wasm\.f\[\d+\]!\(32, \$nb, \d+, \d+, \$at < 0 \? \d+ : \$at, \$scale\);/); // dW += $scale * G^T X, in the kernel (in place into an in-memory accumulator)
     expect(big).toMatch(/if \(\$wasm\) \{\n\s+\$wasm\.f\[\d+\]!\(\$nb, 784,/); // W x: 25,088 multiply-adds a row, every call
     expect(big).toMatch(/\$wasm\.f\[\d+\]!\(\$nb \* 32, \d+\); \/\/ tanh in place/);
     expect(big).not.toMatch(/Math\.tanh\(\$H\[/);

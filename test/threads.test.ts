@@ -5,7 +5,10 @@
  * validation split, optimizers with state, clipping and scalar parameters; two runs give
  * the same bytes; 1 thread is fitRows itself; a helper's failure surfaces as a clear
  * error (a GradcError for bad data) and every helper is gone afterwards, as after an
- * abort; 'auto' picks threads only for large steps; `gradc train --threads`.
+ * abort; 'auto' picks threads only for large steps; `gradc train --threads`. With SIMD
+ * kernels (simd: 'on', odd widths 1 to 33, every optimizer, clipping, f64 and f32, an abort
+ * mid-epoch): the leader trains parameters and moments in its kernels' memory and a helper's
+ * step (HELPER_STEP) gives the bytes of gradientBatch on its rows.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -16,19 +19,19 @@ import { defineModel, generate } from '../src/index.js';
 import { runModule, transpile, type FitOptions, type Params } from '../src/load/loader.js';
 import { mulberry32 } from '../src/rng.js';
 import { BREAK_EVEN_WORK, MIN_STEPS, MIN_TOTAL_WORK, chooseThreads, fitParallel, lead, liveHelpers, sparseParams, startTeam } from '../src/train/parallel.js';
-import { moduleScript } from '../src/train/team.js';
+import { HELPER_STEP, moduleScript, teamMemory } from '../src/train/team.js';
 import { generateJavaScript } from '../src/pipeline.js';
 import { runCli } from './helpers/cli.js';
 
 /** A random net: `inputs` -> odd hidden widths (tanh) -> `outputs`, mean squared error. */
-function net(inputs: number, hidden: readonly number[], outputs: number, precision: 'f64' | 'f32' = 'f64', lowering: 'auto' | 'loops' = 'auto') {
+function net(inputs: number, hidden: readonly number[], outputs: number, precision: 'f64' | 'f32' = 'f64', lowering: 'auto' | 'loops' = 'auto', simd: 'auto' | 'on' | 'off' = 'auto') {
   const def = defineModel(`net${inputs}_${hidden.join('_')}_${outputs}`, (m) => {
     const x = m.input('x', inputs);
     const y = m.target('y', outputs);
     const out = m.mlp(x, [...hidden, outputs], 'tanh', 'linear');
     m.loss(m.mean(m.call('square', m.sub(out, y))));
   }, { seed: inputs * 7 + outputs });
-  return transpile(generate(def, { precision, lowering }).code);
+  return transpile(generate(def, { precision, lowering, simd }).code);
 }
 
 function rows(count: number, inputs: number, outputs: number, seed: number): { X: Float64Array; Y: Float64Array } {
@@ -87,6 +90,104 @@ describe('fitParallel', () => {
       expect(many.params['layer1_W']).toBeInstanceOf(precision === 'f32' ? Float32Array : Float64Array);
       expect(maxRelDiff(one.params, many.params)).toBeLessThan(tol);
     }
+  });
+
+  // With SIMD kernels the module keeps parameters, moments and fit's accumulator in its
+  // kernels' memory: the leader trains parameters there (its update pass in WebAssembly) and
+  // each helper keeps its copy of the parameters and its gradient in its own (HELPER_STEP).
+  describe("with SIMD kernels (simd: 'on'): parameters and gradients in each thread's kernels' memory", () => {
+    const optimizers: FitOptions['optimizer'][] = [
+      { kind: 'sgd', learningRate: 0.05 },
+      { kind: 'momentum', learningRate: 0.02, nesterov: true },
+      { kind: 'adam', learningRate: 0.01, clipNorm: 0.3 },
+      { kind: 'adamw', learningRate: 0.01, weightDecay: 0.01 },
+      { kind: 'rmsprop', learningRate: 0.005, clipNorm: 1 },
+    ];
+    const shapes: [number, number[], number][] = [[33, [7], 3], [5, [33], 1], [7, [3, 5], 7], [1, [33], 5], [33, [1], 33]];
+    for (const precision of ['f64', 'f32'] as const) {
+      it(`equals fitRows (${precision === 'f64' ? '1e-12' : '1e-5'}) on odd widths with every optimizer and clipping, the same bytes run to run (${precision})`, () => {
+        const tol = precision === 'f64' ? 1e-12 : 1e-5;
+        shapes.forEach(([inputs, hidden, outputs], i) => {
+          const js = net(inputs, hidden, outputs, precision, 'loops', 'on');
+          expect(js).toMatch(/\$wasm\.f\[/);
+          const count = 45 + i;
+          const { X: X64, Y: Y64 } = rows(count, inputs, outputs, 30 + i);
+          const [X, Y] = (precision === 'f32' ? [Float32Array.from(X64), Float32Array.from(Y64)] : [X64, Y64]) as [Float64Array, Float64Array];
+          const options: FitOptions = { epochs: 3, batchSize: 9 + 2 * i, shuffleSeed: i, optimizer: optimizers[i % optimizers.length]! };
+          const one = runModule(js).fitRows(X, Y, count, options);
+          const a = fitParallel({ js }, X, Y, count, { ...options, threads: 2 });
+          const b = fitParallel({ js }, X, Y, count, { ...options, threads: i % 2 ? 3 : 2 });
+          expect(a.steps.alone).toBe(0);
+          expect(maxRelDiff(one.params, a.params), `${inputs}-${hidden.join('-')}-${outputs}`).toBeLessThan(tol);
+          expect(maxRelDiff(one.params, b.params)).toBeLessThan(tol);
+          a.losses.forEach((l, e) => expect(Math.abs(l - one.losses[e]!)).toBeLessThan(tol * Math.max(1, Math.abs(l))));
+          if (one.optimizer.m) expect(maxRelDiff(one.optimizer.m, a.optimizer.m!)).toBeLessThan(tol * 10);
+          const again = fitParallel({ js }, X, Y, count, { ...options, threads: 2 });
+          expect(bytes(again.params)).toBe(bytes(a.params));
+          expect(again.losses).toEqual(a.losses);
+        });
+      });
+    }
+
+    it('an abort mid-epoch stops where fitRows stops, with the same parameters (1e-12), and every helper ends', async () => {
+      const js = net(33, [5], 3, 'f64', 'loops', 'on');
+      const { X, Y } = rows(90, 33, 3, 6);
+      const run = (threads: number) => {
+        let batches = 0;
+        const signal = { get aborted() { return batches >= 5; } };
+        const options: FitOptions = { epochs: 4, batchSize: 8, optimizer: { kind: 'adam', learningRate: 0.01 }, signal, onBatch: () => { batches++; } };
+        return threads === 1 ? runModule(js).fitRows(X, Y, 90, options) : fitParallel({ js }, X, Y, 90, { ...options, threads });
+      };
+      const one = run(1), two = run(2);
+      expect(two.stopped).toBe('aborted');
+      expect(one.stopped).toBe('aborted');
+      expect(maxRelDiff(one.params, two.params)).toBeLessThan(1e-12);
+      expect(maxRelDiff(one.optimizer.v!, two.optimizer.v!)).toBeLessThan(1e-12);
+      await vi.waitFor(() => expect(liveHelpers()).toBe(0), { timeout: 10_000 });
+    });
+
+    it("the leader's parameters and moments live in its kernels' memory, not in the shared block", () => {
+      const js = net(33, [7], 3, 'f64', 'loops', 'on');
+      const { X, Y } = rows(40, 33, 3, 3);
+      const m = runModule(js);
+      const start = m.initParams();
+      const team = startTeam(js, m, X, Y, 40, start, 2, { shuffled: false, held: 0 });
+      try {
+        const leader = lead(m, team.memory, 2, false, start);
+        expect(leader.params).toBe(start); // reused: no second slot of the memory
+        const W = leader.params['layer1_W'] as Float64Array;
+        expect(W.buffer).not.toBeInstanceOf(SharedArrayBuffer);
+        expect(W.buffer.byteLength).toBeGreaterThan(W.byteLength);
+        const r = m.fitRows(leader.X, leader.Y, 40, { epochs: 2, batchSize: 20, optimizer: { kind: 'adam', learningRate: 0.01 }, params: leader.params, batchGradient: leader.batchGradient });
+        expect((r.optimizer.m!['layer1_W'] as Float64Array).buffer).toBe(W.buffer); // the moments are placed beside them
+        expect(leader.stats).toEqual({ team: 4, alone: 0 });
+        const plain = runModule(js).fitRows(X, Y, 40, { epochs: 2, batchSize: 20, optimizer: { kind: 'adam', learningRate: 0.01 } });
+        expect(maxRelDiff(plain.params, r.params)).toBeLessThan(1e-12);
+      } finally {
+        team.terminate();
+      }
+    });
+
+    it("a helper's step (HELPER_STEP) gives the bytes of gradientBatch on its rows, with and without SIMD, and leaves the shared parameters alone", () => {
+      for (const simd of ['on', 'off'] as const) {
+        const js = net(7, [33], 5, 'f64', 'loops', simd);
+        const { X, Y } = rows(30, 7, 5, 4);
+        const m = runModule(js);
+        const memory = teamMemory(m, X, Y, 30, m.initParams(), 2, { shuffled: false, held: 0 });
+        const N = new Float64Array(memory.numbers);
+        N[0] = 0; N[1] = X.length; N[2] = X.length; N[3] = Y.length; // X_AT, X_LENGTH, Y_AT, Y_LENGTH
+        const P = new Float64Array(memory.params), before = P.slice();
+        const step = new Function(`return (${HELPER_STEP});`)()(runModule(js), memory, 1) as (first: number, rows: number) => number;
+        for (const [first, n] of [[3, 11], [0, 30], [29, 1]] as const) {
+          const loss = step(first, n);
+          const want = m.gradientBatch(m.initParams(), X, Y, n, first);
+          expect(loss).toBe(want.loss);
+          const G = new Float64Array(memory.grads, memory.paramSize * 8, memory.paramSize);
+          for (const [name, offset, size] of memory.layout) expect(bytes({ g: G.slice(offset, offset + size) })).toBe(bytes({ g: want.grad[name] as Float64Array }));
+        }
+        expect(bytes({ p: P })).toBe(bytes({ p: before }));
+      }
+    });
   });
 
   it('takes the module as the ES module JavaScript the emitter writes (each thread runs it as a script), and equals fitRows to 1e-12', () => {

@@ -187,13 +187,14 @@ function gemm(s: Extract<LoopStep, { kind: 'gemm' }>, simd?: SimdGemm, plan?: Si
  */
 function simdGemm(s: Extract<LoopStep, { kind: 'gemm' }>, g: SimdGemm, simd: SimdPlan, P: string, K: string, store: (p: string, q: string, acc: string, beforeTanh?: boolean) => string): string {
   if (g.grad) {
-    const { name, at, size, copyAt } = g.grad;
-    // Copied in and out (through a region of its own) unless it is the training step's accumulator, which lives there (simd.ts).
+    const { name, size, copyAt } = g.grad;
+    // Added into in place when the array lives in the kernels' memory (the training step's
+    // accumulator, a placed Params: simd.ts), else copied in and out through a region of its own.
     return [
-      `const $copy = $g_${name} !== $r_${name};`,
-      `if ($copy) $H.set($g_${name}, ${copyAt});`,
-      `$wasm.f[${g.index}]${nn}(${P}, ${K}, ${g.l}, ${g.r}, $copy ? ${copyAt * simd.elementBytes} : ${at * simd.elementBytes}, $scale);`,
-      `if ($copy) $g_${name}.set($H.subarray(${copyAt}, ${copyAt + size}));`,
+      `const $at = $g_${name}.buffer === $B && $g_${name} instanceof Floats ? $g_${name}.byteOffset : -1;`,
+      `if ($at < 0) $H.set($g_${name}, ${copyAt});`,
+      `$wasm.f[${g.index}]${nn}(${P}, ${K}, ${g.l}, ${g.r}, $at < 0 ? ${copyAt * simd.elementBytes} : $at, $scale);`,
+      `if ($at < 0) $g_${name}.set($H.subarray(${copyAt}, ${copyAt + size}));`,
     ].join('\n');
   }
   const call = `$wasm.f[${g.index}]${nn}(${P}, ${K}, ${g.l}, ${g.r}, ${g.c});`;

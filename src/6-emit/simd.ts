@@ -18,9 +18,10 @@
  *   per `maxBatch` rows, one `set`); the input rows the kernel processes are copied in;
  * - a product written to a resident buffer with no epilogue, no scaling and no
  *   accumulation is stored by the kernel itself; so is a weight gradient (`dW += $scale *
- *   G^T X`), into the training step's own accumulator `$acc`, whose array for it is a view
- *   on the kernel's output (no copy), or into any other accumulator (`gradientBatch`'s)
- *   copied in and back out (two `set`s of O(params) per `maxBatch` rows); any other is written to `temp` and stored from there by the scalar
+ *   G^T X`), into any accumulator whose array lives in the memory (the training step's own
+ *   `$acc`, whose array for it is a view on the kernel's output region, or a placed Params
+ *   given to `gradientBatch`) in place (no copy), or into any other accumulator copied in
+ *   and back out (two `set`s of O(params) per `maxBatch` rows); any other is written to `temp` and stored from there by the scalar
  *   store (epilogue, `$scale`, `+=`) the loops use;
  * - a stored epilogue `out = tanh(x)` whose `out` is a scratch buffer of contiguous rows
  *   has `out` resident, the store writes x and a Wasm SIMD tanh (wasm/tanh.ts) runs over
@@ -76,9 +77,10 @@ export interface SimdGemm {
   /** Element offset and row stride of the product in the memory when the loops store it (null: the kernel stores it). */
   readonly temp: { readonly at: number; readonly cs: number } | null;
   /**
-   * A weight gradient the kernel adds into (`+= $scale * product`): at `at` (elements) when it
-   * is the step's resident accumulator, else copied to `copyAt` (a region of its own, so the
-   * resident one is never touched) and back out; `c` is then unused.
+   * A weight gradient the kernel adds into (`+= $scale * product`): in place when its array
+   * lives in the memory (the step's resident accumulator is at `at`, elements), else copied to
+   * `copyAt` (a region of its own, so the resident one is never touched) and back out; `c` is
+   * then unused.
    */
   readonly grad: { readonly name: string; readonly at: number; readonly size: number; readonly copyAt: number } | null;
   /** The kernel runs when the call's varying row count (P, else K) is at least this; 0: always. */
@@ -307,9 +309,6 @@ function stateDeclarations(s: SimdPlan, st: SimdState, S: Syntax): string[] {
   const fixed: [string, number][] = [['$acc', st.acc], ['$oldP', st.old[0]], ['$oldM', st.old[1]], ['$oldV', st.old[2]]];
   for (const [obj, base] of fixed) for (const x of st.slot) lines.push(`  ${obj}.${x.name} = ${view(String(base * e), x)};`);
   lines.push(`}`);
-  const grads = new Set<string>();
-  for (const g of s.gemms.values()) if (g.grad) grads.add(g.grad.name);
-  for (const name of grads) lines.push(`const $r_${name} = $wasm ? $acc.${name} : null;`);
   lines.push(
     `/** Pool slots handed out so far (of ${st.poolSlots}; never reused, so that no view a caller keeps can alias later parameters). */`,
     `let $slotsUsed = 0;`,

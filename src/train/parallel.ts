@@ -109,9 +109,9 @@ export interface Leader<F extends Floats> {
   readonly stats: { readonly team: number; readonly alone: number };
 }
 
-/** Joins `memory` as the leader with module `m`; `adaptive`: see LEADER_SOURCE. */
-export function lead<F extends Floats>(m: GeneratedModule<F>, memory: TeamMemory, threads: number, adaptive = false): Leader<F> {
-  return new Function('m', 'memory', 'threads', 'adaptive', LEADER_SOURCE)(m, memory, threads, adaptive) as Leader<F>;
+/** Joins `memory` as the leader with module `m`; `adaptive` and `start` (an initParams() of `m` holding the starting values): see LEADER_SOURCE. */
+export function lead<F extends Floats>(m: GeneratedModule<F>, memory: TeamMemory, threads: number, adaptive = false, start?: Params<F>): Leader<F> {
+  return new Function('m', 'memory', 'threads', 'adaptive', 'start', LEADER_SOURCE)(m, memory, threads, adaptive, start) as Leader<F>;
 }
 
 /**
@@ -143,7 +143,7 @@ export function fitParallel<F extends Floats = Float64Array>(code: string | { re
   const start = given ?? m.initParams();
   const team = startTeam(js, m, X, Y, count, start, threads, { shuffled: rest.shuffleSeed !== undefined, held: heldRows(rest.validation, count) });
   try {
-    const leader = lead(m, team.memory, threads, asked === undefined || asked === 'auto');
+    const leader = lead(m, team.memory, threads, asked === undefined || asked === 'auto', given === undefined ? start : undefined);
     let r: FitResult<F>;
     try {
       r = m.fitRows(leader.X, leader.Y, count, { ...rest, params: leader.params, batchGradient: leader.batchGradient });

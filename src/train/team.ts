@@ -11,9 +11,12 @@
  * module then applies one optimizer update. Everything the threads share lives in
  * SharedArrayBuffers made once before training: the rows (copied once; the shuffled and split
  * copies fit makes are carved from the same arena, so a step copies nothing of the batch),
- * the parameters (the leader's Params are views on it: helpers read the values the last
- * update wrote), one gradient buffer per thread, and a small control block (Atomics.wait and
- * notify, no messages while training).
+ * the parameters (the values the last update wrote: the leader's Params are views on it, or,
+ * for a module that keeps its parameters in its WebAssembly kernels' memory, live there and
+ * are copied in once per step), one gradient buffer per thread, and a small control block
+ * (Atomics.wait and notify, no messages while training). Each thread's module keeps its own
+ * parameters and gradient in its own kernels' memory where it can (not shared: a Wasm memory
+ * is per module), so that its kernels read and add in place and the update pass runs in Wasm.
  *
  * The interface with the module is narrow: the leader uses only the module's public API
  * (\`fitRows\` with the FitOptions.batchGradient hook, \`gradientBatch\` into a Params whose
@@ -116,20 +119,74 @@ const viewsOf = (F, buffer, layout, at) => {
   for (const [name, offset, size, scalar] of layout) p[name] = scalar ? 0 : new F(buffer, (at + offset) * F.BYTES_PER_ELEMENT, size);
   return p;
 };
+// Parameters of module m in its WebAssembly kernels' memory: q when it is (a fresh
+// initParams() of a module with SIMD kernels is placed there: simd.ts), else null (the module
+// keeps its parameters in plain arrays). There its kernels read the parameters and add a
+// gradient in place (no copy per block of rows) and its update pass runs in WebAssembly. A
+// plain array's buffer is its own; a placed one is a view on the memory, which is larger.
+const inMemory = (q, layout) => {
+  let buffer = null;
+  for (const [name, , size, scalar] of layout) {
+    const a = q[name];
+    if (scalar || typeof a !== 'object' || a === null) return null;
+    if (buffer === null) buffer = a.buffer;
+    if (a.buffer !== buffer || a.length !== size || buffer.byteLength <= a.byteLength || (typeof SharedArrayBuffer === 'function' && buffer instanceof SharedArrayBuffer)) return null;
+  }
+  return buffer === null ? null : q;
+};
+const placedParams = (m, layout) => inMemory(m.initParams(), layout);
 `;
+
+/**
+ * A helper's step, the text of a function of (m, memory, index) returning
+ * \`step(first, rows)\`: slice \`rows\` rows from \`first\` of the batch that the control block
+ * points at, its gradient (scale 1 / rows) into the helper's gradient buffer and its mean loss
+ * returned. The parameters are read from the shared block. With a module that keeps its
+ * parameters in its kernels' memory, the helper keeps there a copy of the parameters (filled
+ * from the shared block once per step) and its own gradient (added into in place by the
+ * kernels, copied out once per step), so a step copies each of them once instead of once or
+ * twice per block of rows (bench/threadsModel.ts); otherwise it works on views of the shared
+ * memory. Warms the JIT up first, on its own arrays (nothing shared is written).
+ * bench/threadsPart.mjs runs this very text single-threaded to count its instructions.
+ */
+export const HELPER_STEP = `(m, memory, index) => {
+${LAYOUT}
+const { arena, params, grads, numbers, layout, paramSize, f32 } = memory;
+const F = f32 ? Float32Array : Float64Array;
+const N = new Float64Array(numbers);
+const A = new F(arena), P = new F(params), G = new F(grads, index * paramSize * F.BYTES_PER_ELEMENT, paramSize);
+const scalars = layout.filter((s) => s[3]), arrays = layout.filter((s) => !s[3]);
+const own = placedParams(m, layout), ownGrad = own && placedParams(m, layout);
+const p = own ?? viewsOf(F, params, layout, 0), g = ownGrad ?? viewsOf(F, grads, layout, index * paramSize);
+// Warm the JIT before joining (a cold module computes its first slices 10x slower or worse),
+// through the same arrays as the steps when they are the helper's own.
+const warmRows = Math.min(memory.count, 64), wp = own ?? m.initParams(), wg = ownGrad ?? m.zeroParams();
+try {
+  for (let i = 0; i < 8; i++) m.gradientBatch(wp, A.subarray(0, memory.dataX), A.subarray(memory.dataX, memory.dataX + memory.dataY), warmRows, 0, wg);
+} catch {} // only a warm-up: the real slices report their own errors
+return (first, rows) => {
+  for (const [name, offset] of scalars) { p[name] = P[offset]; g[name] = 0; }
+  if (own) for (const [name, offset, size] of arrays) own[name].set(P.subarray(offset, offset + size));
+  for (const [name] of arrays) g[name].fill(0);
+  const X = A.subarray(N[X_AT], N[X_AT] + N[X_LENGTH]), Y = A.subarray(N[Y_AT], N[Y_AT] + N[Y_LENGTH]);
+  const loss = m.gradientBatch(p, X, Y, rows, first, g).loss;
+  for (const [name, offset] of scalars) G[offset] = g[name];
+  if (ownGrad) for (const [name, offset] of arrays) G.set(g[name], offset);
+  return loss;
+};
+}`;
 
 /**
  * A helper thread: the text of a function of its workerData { js, index, memory } (js: the
  * module as a script, see moduleScript), which a Node worker (parallel.ts) or a Web Worker
- * (browser.ts) calls. Loads the module, then for each step: the scalar parameters from the
- * shared block, its slice's gradient into its gradient buffer, its mean loss, and DONE +
- * index set to the step. Returns when told to stop or when it fails (reported in `memory`).
+ * (browser.ts) calls. Loads the module and makes its step (HELPER_STEP), then for each step:
+ * its slice's gradient into its gradient buffer, its mean loss, and DONE + index set to the
+ * step. Returns when told to stop or when it fails (reported in \`memory\`).
  */
 export const HELPER_SOURCE = `(workerData) => {
 ${LAYOUT}
 const { js, index, memory } = workerData;
-const { arena, params, grads, control, numbers, message, layout, paramSize, f32 } = memory;
-const F = f32 ? Float32Array : Float64Array;
+const { control, numbers, message } = memory;
 const I = new Int32Array(control), N = new Float64Array(numbers);
 const fail = (e) => {
   const sample = typeof e === 'object' && e !== null && e[Symbol.for('gradc.GradcError')] === true;
@@ -143,17 +200,7 @@ const fail = (e) => {
 try {
   const module = { exports: {} };
   new Function('exports', 'module', js)(module.exports, module);
-  const m = module.exports;
-  const A = new F(arena), P = new F(params), G = new F(grads, index * paramSize * F.BYTES_PER_ELEMENT, paramSize);
-  const p = viewsOf(F, params, layout, 0), g = viewsOf(F, grads, layout, index * paramSize);
-  const scalars = layout.filter((s) => s[3]);
-  const arrays = layout.filter((s) => !s[3]);
-  // Warm the JIT before joining (a cold module computes its first slices 10x slower or worse),
-  // on parameters and a gradient of its own: nothing shared is touched.
-  const warmRows = Math.min(memory.count, 64), wp = m.initParams(), wg = m.zeroParams();
-  try {
-    for (let i = 0; i < 8; i++) m.gradientBatch(wp, A.subarray(0, memory.dataX), A.subarray(memory.dataX, memory.dataX + memory.dataY), warmRows, 0, wg);
-  } catch {} // only a warm-up: the real slices report their own errors
+  const step = (${HELPER_STEP})(module.exports, memory, index);
   Atomics.add(I, READY, 1);
   Atomics.notify(I, READY);
   let seen = 0;
@@ -162,15 +209,7 @@ try {
     seen = Atomics.load(I, GEN);
     if (Atomics.load(I, CMD) === STOP) break;
     const first = N[SLICES + 3 * index], rows = N[SLICES + 3 * index + 1];
-    let loss = 0;
-    if (rows > 0) {
-      for (const [name, offset] of scalars) { p[name] = P[offset]; g[name] = 0; }
-      for (const [name] of arrays) g[name].fill(0);
-      const X = A.subarray(N[X_AT], N[X_AT] + N[X_LENGTH]), Y = A.subarray(N[Y_AT], N[Y_AT] + N[Y_LENGTH]);
-      loss = m.gradientBatch(p, X, Y, rows, first, g).loss;
-      for (const [name, offset] of scalars) G[offset] = g[name];
-    }
-    N[SLICES + 3 * index + 2] = loss;
+    N[SLICES + 3 * index + 2] = rows > 0 ? step(first, rows) : 0;
     Atomics.store(I, DONE + index, seen);
     Atomics.notify(I, DONE + index);
   }
@@ -180,12 +219,16 @@ try {
 }`;
 
 /**
- * The leader's part, the body of a function of (m, memory, threads, adaptive): `m` the
- * leader's module, `memory` the team's, `adaptive` whether to check that the team is faster
- * than the leader alone (below). Returns { X, Y, count, params, batchGradient, stop, stats }:
- * the rows and parameters as views on the shared memory, the FitOptions.batchGradient that
- * spreads each batch over the threads, stop() that tells the helpers to end, and the steps
- * taken by the team and by the leader alone.
+ * The leader's part, the body of a function of (m, memory, threads, adaptive[, start]): `m`
+ * the leader's module, `memory` the team's, `adaptive` whether to check that the team is
+ * faster than the leader alone (below), `start` (optional) the starting parameters as an
+ * initParams() of `m` when they are (reused instead of taking another slot of its kernels'
+ * memory). Returns { X, Y, count, params, batchGradient, stop, stats }: the rows as views on
+ * the shared memory; the parameters fit is to train, in the module's kernels' memory when it
+ * keeps them there (then its kernels read them in place and its update pass runs in
+ * WebAssembly; each step copies them into the shared block for the helpers), else views on
+ * the shared block; the FitOptions.batchGradient that spreads each batch over the threads,
+ * stop() that tells the helpers to end, and the steps taken by the team and by the leader alone.
  * An error of a helper is thrown as an Error with `failedThread` and `sampleError` set.
  */
 export const LEADER_SOURCE = `
@@ -196,6 +239,10 @@ const I = new Int32Array(control), N = new Float64Array(numbers);
 const A = new F(arena), P = new F(params);
 const p = viewsOf(F, params, layout, 0);
 for (const [name, offset, , scalar] of layout) if (scalar) p[name] = P[offset];
+// fit's parameters: in the kernels' memory when the module keeps them there (see the header).
+const given = typeof start === 'object' && start !== null ? inMemory(start, layout) : null;
+const own = given ?? placedParams(m, layout);
+if (own) for (const [name, offset, size] of layout) own[name].set(P.subarray(offset, offset + size));
 const G = [], g = [];
 for (let k = 0; k < threads; k++) { G.push(new F(grads, k * paramSize * F.BYTES_PER_ELEMENT, paramSize)); g.push(viewsOf(F, grads, layout, k * paramSize)); }
 const scalars = layout.filter((s) => s[3]), arrays = layout.filter((s) => !s[3]);
@@ -272,11 +319,6 @@ function gradient(params, X, Y, rows, first, grad, scale) {
     if (Atomics.load(I, ERROR) !== 0) throw failure();
     ready = Atomics.load(I, READY) >= threads - 1;
   }
-  // The helpers read the parameters from the shared block: the scalars are copied in, and so is
-  // an array that is not the leader's view on the block (a module that keeps its parameters
-  // elsewhere, e.g. in its kernels' memory, hands fit's current arrays here).
-  for (const [name, offset] of scalars) P[offset] = params[name];
-  for (const [name, offset] of arrays) if (params[name] !== p[name]) P.set(params[name], offset);
   N[X_AT] = offsetIn(X); N[X_LENGTH] = X.length; N[Y_AT] = offsetIn(Y); N[Y_LENGTH] = Y.length;
   for (let k = 0; k < threads; k++) {
     const from = k === 0 ? 0 : Math.floor((rows * (LEADER_SHARE + k - 1)) / (LEADER_SHARE + threads - 1)), to = Math.floor((rows * (LEADER_SHARE + k)) / (LEADER_SHARE + threads - 1));
@@ -291,17 +333,24 @@ function gradient(params, X, Y, rows, first, grad, scale) {
   // Slice 0 straight into grad when grad is zero (as fit's accumulator is): the module's own
   // gradient pass, without the copies into and out of a gradient buffer of the team; the sum
   // below then starts from c0 * grad, which is 0 + c0 * G[0] exactly: the same bytes.
-  let direct = false;
+  // (Alone, the leader takes the same path for slice 0, then computes the others as a helper would.)
+  let step = 0;
   if (team) {
+    // The helpers read the parameters from the shared block: the scalars are copied in, and so
+    // is an array that is not the leader's view on the block (fit's parameters in the module's
+    // kernels' memory: see \`own\`).
+    for (const [name, offset] of scalars) P[offset] = params[name];
+    for (const [name, offset] of arrays) if (params[name] !== p[name]) P.set(params[name], offset);
     Atomics.store(I, CMD, STEP);
-    const step = Atomics.add(I, GEN, 1) + 1;
+    step = Atomics.add(I, GEN, 1) + 1;
     Atomics.notify(I, GEN);
-    direct = N[SLICES + 1] > 0 && isZero(grad); // after the helpers are woken: off their path
-    if (direct) N[SLICES + 2] = m.gradientBatch(params, X, Y, N[SLICES + 1], N[SLICES], grad).loss;
-    else slice(0, params, X, Y);
-    for (let k = 1; k < threads; k++) waitFor(DONE + k, step);
-  } else {
-    for (let k = 0; k < threads; k++) slice(k, params, X, Y);
+  }
+  const direct = N[SLICES + 1] > 0 && isZero(grad); // after the helpers are woken: off their path
+  if (direct) N[SLICES + 2] = m.gradientBatch(params, X, Y, N[SLICES + 1], N[SLICES], grad).loss;
+  else slice(0, params, X, Y);
+  for (let k = 1; k < threads; k++) {
+    if (team) waitFor(DONE + k, step);
+    else slice(k, params, X, Y);
   }
   // The sum in slice order, one pass over grad: d = ((d + c0 g0) + c1 g1) + ..., the same bytes
   // whatever the timing, and whichever thread computed each slice.
@@ -348,7 +397,7 @@ function stop() {
   Atomics.add(I, GEN, 1);
   Atomics.notify(I, GEN);
 }
-return { X: new F(arena, 0, dataX), Y: new F(arena, dataX * F.BYTES_PER_ELEMENT, dataY), count, params: p, batchGradient: { gradient, rows: rowsOf }, stop, stats };
+return { X: new F(arena, 0, dataX), Y: new F(arena, dataX * F.BYTES_PER_ELEMENT, dataY), count, params: own ?? p, batchGradient: { gradient, rows: rowsOf }, stop, stats };
 `;
 
 /** The team's shared memory (plain data and SharedArrayBuffers: it crosses to workers as is). */

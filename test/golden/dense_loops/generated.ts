@@ -1547,8 +1547,6 @@ if ($wasm) {
   $oldV.layer2_W = new Floats($wasm.memory.buffer, 20416 + 2720, 80);
   $oldV.layer2_b = new Floats($wasm.memory.buffer, 20416 + 3360, 4);
 }
-const $r_layer1_W = $wasm ? $acc.layer1_W : null;
-const $r_layer2_W = $wasm ? $acc.layer2_W : null;
 /** Pool slots handed out so far (of 64; never reused, so that no view a caller keeps can alias later parameters). */
 let $slotsUsed = 0;
 /**
@@ -2609,10 +2607,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   // d_layer1_W += d_layer1_W, summed over the batch
   // grad of: matmul(layer1_W, x)
   if ($wasm) {
-    const $copy = $g_layer1_W !== $r_layer1_W;
-    if ($copy) $H.set($g_layer1_W, 30112);
-    $wasm.f[3]!(20, $nb, 267776, 244096, $copy ? 240896 : 10240, $scale);
-    if ($copy) $g_layer1_W.set($H.subarray(30112, 30432));
+    const $at = $g_layer1_W.buffer === $B && $g_layer1_W instanceof Floats ? $g_layer1_W.byteOffset : -1;
+    if ($at < 0) $H.set($g_layer1_W, 30112);
+    $wasm.f[3]!(20, $nb, 267776, 244096, $at < 0 ? 240896 : $at, $scale);
+    if ($at < 0) $g_layer1_W.set($H.subarray(30112, 30432));
   } else {
     let $i = 0;
     for (; $i + 4 <= 20; $i += 4) {
@@ -2738,10 +2736,10 @@ function $gradientRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   // d_layer2_W += d_layer2_W, summed over the batch
   // grad of: matmul(layer2_W, layer1_a)
   if ($wasm) {
-    const $copy = $g_layer2_W !== $r_layer2_W;
-    if ($copy) $H.set($g_layer2_W, 30432);
-    $wasm.f[4]!(4, $nb, 265728, 254848, $copy ? 243456 : 12960, $scale);
-    if ($copy) $g_layer2_W.set($H.subarray(30432, 30512));
+    const $at = $g_layer2_W.buffer === $B && $g_layer2_W instanceof Floats ? $g_layer2_W.byteOffset : -1;
+    if ($at < 0) $H.set($g_layer2_W, 30432);
+    $wasm.f[4]!(4, $nb, 265728, 254848, $at < 0 ? 243456 : $at, $scale);
+    if ($at < 0) $g_layer2_W.set($H.subarray(30432, 30512));
   } else {
     let $i = 0;
     for (; $i + 4 <= 4; $i += 4) {
