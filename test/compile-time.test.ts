@@ -176,6 +176,20 @@ describe('line shapes: copied trees are the trees mathjs parses', () => {
     }), { seed: 12, numRuns: 800 });
   });
 
+  it('a line 8,000 terms deep, and a second of its shape, without recursion', () => {
+    const sum = (v: string, n: number) => `${v}0 = ${Array.from({ length: n }, (_, i) => `${v}${i + 1}`).join(' + ')}`;
+    const shapes = new LineShapes();
+    shapes.parse(sum('x', 8000), () => parse(sum('x', 8000)));
+    const copy = shapes.parse(sum('y', 8000), () => { throw new Error('not a copy'); });
+    const names: string[] = [];
+    for (const stack = [copy as unknown as { type: string; name?: string; forEach(f: (c: never) => void): void }]; stack.length > 0;) {
+      const n = stack.pop()!;
+      if (n.type === 'SymbolNode') names.push(n.name!);
+      n.forEach((c) => { stack.push(c); });
+    }
+    expect(names.sort()).toEqual(Array.from({ length: 8001 }, (_, i) => `y${i}`).sort());
+  });
+
   it('what is not plain has no shape', () => {
     for (const l of ['y1 = 2e1', 'y1 = 2x1', 'y1 = a.b1', "y1 = x1'", 'y1 = "a1"', 'y1 = x1 % 2', 'y1 = café1']) expect(shapeOf(l), l).toBeUndefined();
     expect(shapeOf('a12 = tanh(w * a11 + b)')).toEqual({ key: '#0# = tanh(w * #1# + b)', names: ['a12', 'a11'] });

@@ -18,7 +18,8 @@
  * and (2) the numbered names the scan found are exactly the numbered SymbolNodes of the
  * tree mathjs gave for the first line of that shape, occurrence for occurrence. Any
  * other line is parsed by mathjs. A LineShapes serves one block of formulas: nothing
- * outlives the parse of that block.
+ * outlives the parse of that block. Walks over trees are iterative (mathjs's own
+ * `traverse` and `transform` recurse, and a long sum is as deep as it is long).
  */
 import type { MathNode } from 'mathjs';
 
@@ -64,14 +65,40 @@ export function shapeOf(line: string): Scanned | undefined {
   return { key, names };
 }
 
+/** The nodes of `tree`, every node after its children (an explicit stack: a 5,000-term line is 5,000 deep). */
+function postOrder(tree: MathNode): MathNode[] {
+  const out: MathNode[] = [];
+  const stack: { node: MathNode; expanded: boolean }[] = [{ node: tree, expanded: false }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.expanded) { out.push(top.node); stack.pop(); continue; }
+    top.expanded = true;
+    top.node.forEach((child: MathNode) => { stack.push({ node: child, expanded: false }); });
+  }
+  return out;
+}
+
 /** The numbered SymbolNode names of `tree`, each occurrence. */
 function numberedSymbols(tree: MathNode): string[] {
   const out: string[] = [];
-  tree.traverse((n: MathNode) => {
-    const name = (n as Any).name;
-    if (n.type === 'SymbolNode' && /[0-9]/.test(name)) out.push(name);
-  });
+  for (const n of postOrder(tree)) {
+    if (n.type === 'SymbolNode' && /[0-9]/.test((n as Any).name)) out.push((n as Any).name);
+  }
   return out;
+}
+
+/** A copy of `tree` (every node new) with each SymbolNode named in `rename` renamed. */
+function copyRenamed(tree: MathNode, rename: ReadonlyMap<string, string>): MathNode {
+  const copies = new Map<MathNode, MathNode>();
+  for (const n of postOrder(tree)) {
+    if (n.type === 'SymbolNode') {
+      const copy = n.clone() as Any;
+      const to = rename.get(copy.name);
+      if (to !== undefined) copy.name = to;
+      copies.set(n, copy);
+    } else copies.set(n, n.map((child: MathNode) => copies.get(child)!)); // map builds the node anew over the copied children
+  }
+  return copies.get(tree)!;
 }
 
 const sameOccurrences = (a: readonly string[], b: readonly string[]): boolean => {
@@ -103,14 +130,6 @@ export class LineShapes {
     const own = distinct(shape.names);
     const rename = new Map<string, string>();
     template.names.forEach((name, k) => rename.set(name, own[k]));
-    // transform copies every node; a SymbolNode of a numbered name is copied with the line's name.
-    return template.tree.transform((n: MathNode) => {
-      if (n.type !== 'SymbolNode') return n;
-      const to = rename.get((n as Any).name);
-      if (to === undefined) return n;
-      const copy = n.clone() as Any;
-      copy.name = to;
-      return copy;
-    });
+    return copyRenamed(template.tree, rename);
   }
 }
