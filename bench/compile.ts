@@ -9,9 +9,11 @@
  *   nodes     IR nodes of the derived graph (forward and gradients, after simplification)
  *   generate  `generate()`: the TypeScript module `gradc build` writes (wall clock, and
  *             the process's CPU time over the same call: steadier on a shared machine)
- *   compile   `compile()`: the JavaScript module written directly, loaded (no TypeScript compile)
+ *   compile   `compile()`: the JavaScript module written directly, loaded (no TypeScript
+ *             compile); wall clock and CPU time
  *   load      of which running the JavaScript (`new Function`) and its first gradient call
- *   bytes, lines of the TypeScript module, and the peak resident memory of the process
+ *   bytes, lines of the TypeScript module, bytes of the JavaScript `compile()` loads (no
+ *             comments in its kernels), and the peak resident memory of the process
  *   old load  the path `compile()` took before issue 11 (`loadModule`: the TypeScript
  *             compiler strips the types of the whole module, then it runs), for comparison;
  *             measured up to 10,000 lines (25,000 took 52 s and 3.1 GB).
@@ -34,7 +36,7 @@ export function chain(lines: number) {
   return defineModel({ name: `chain${lines}`, inputs: ['x'], targets: ['y'], params: { w: 0.9, b: 0.1 }, formulas: f.join('\n') });
 }
 
-interface Row { lines: number; nodes: number; generate: number; generateCpu: number; compile: number; load: number; bytes: number; codeLines: number; rssMb: number; oldLoad?: number }
+interface Row { lines: number; nodes: number; generate: number; generateCpu: number; compile: number; compileCpu: number; load: number; bytes: number; codeLines: number; jsBytes: number; rssMb: number; oldLoad?: number }
 
 const seconds = (since: number) => (performance.now() - since) / 1000;
 
@@ -49,9 +51,11 @@ function row(lines: number): Row {
   const generateCpu = (used.user + used.system) / 1e6;
   const nodes = topoOrder([g.derived.model.loss, ...g.derived.grads]).length;
   t = performance.now();
+  const compileCpu0 = process.cpuUsage();
   const m = compile(def);
   m.gradient(m.initParams(), { x: 0.3 }, { y: 0.2 });
   const compileS = seconds(t);
+  const compileUsed = process.cpuUsage(compileCpu0);
   // The load alone: the JavaScript is written again, then timed from new Function to the first gradient.
   const js = generateJavaScript(def);
   t = performance.now();
@@ -65,7 +69,7 @@ function row(lines: number): Row {
     old.gradient(old.initParams(), { x: 0.3 }, { y: 0.2 });
     oldLoad = seconds(t);
   }
-  return { lines, nodes, generate: generateS, generateCpu, compile: compileS, load: loadS, bytes: g.code.length, codeLines: g.code.split('\n').length, rssMb: process.resourceUsage().maxRSS / 1024, oldLoad };
+  return { lines, nodes, generate: generateS, generateCpu, compile: compileS, compileCpu: (compileUsed.user + compileUsed.system) / 1e6, load: loadS, bytes: g.code.length, codeLines: g.code.split('\n').length, jsBytes: js.length, rssMb: process.resourceUsage().maxRSS / 1024, oldLoad };
 }
 
 const fmtS = (s: number | undefined) => (s === undefined ? '—' : s < 10 ? s.toFixed(2) : s.toFixed(1));
@@ -81,9 +85,9 @@ export function compileTimeTable(): string {
   return [
     '### Compile time: a chain of `a[k] = tanh(w * a[k-1] + b)`, cold process per row',
     '',
-    '| lines | nodes | generate (s) | generate CPU (s) | compile() (s) | of which load (s) | TS bytes | TS lines | peak RSS (MB) | old load (s) |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${fmtN(r.lines)} | ${fmtN(r.nodes)} | ${fmtS(r.generate)} | ${fmtS(r.generateCpu)} | ${fmtS(r.compile)} | ${fmtS(r.load)} | ${fmtN(r.bytes)} | ${fmtN(r.codeLines)} | ${r.rssMb.toFixed(0)} | ${fmtS(r.oldLoad)} |`),
+    '| lines | nodes | generate (s) | generate CPU (s) | compile() (s) | compile() CPU (s) | of which load (s) | TS bytes | TS lines | JS bytes | peak RSS (MB) | old load (s) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${fmtN(r.lines)} | ${fmtN(r.nodes)} | ${fmtS(r.generate)} | ${fmtS(r.generateCpu)} | ${fmtS(r.compile)} | ${fmtS(r.compileCpu)} | ${fmtS(r.load)} | ${fmtN(r.bytes)} | ${fmtN(r.codeLines)} | ${fmtN(r.jsBytes)} | ${r.rssMb.toFixed(0)} | ${fmtS(r.oldLoad)} |`),
     '',
     '`compile()` = generate the JavaScript + load + first gradient; "load" is the `new Function` of that JavaScript and the first gradient call; "old load" is the',
     'path before issue 11 (the TypeScript compiler strips the types of the TypeScript module, then it runs), up to 10,000 lines.',

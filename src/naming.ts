@@ -45,7 +45,9 @@ function isPlainName(s: string): boolean {
 }
 
 export class Names {
+  /** Names handed out by `fresh` (temporaries are not kept here: see `taken`). */
   private readonly used = new Set<string>();
+  /** Temporaries `t0` .. `t<temps - 1>` are handed out or skipped (a skipped one is in `used`). */
   private temps = 0;
 
   /** A fresh name based on `base` (a user label or a description). */
@@ -57,7 +59,7 @@ export class Names {
     }
     if (RESERVED.has(b)) b = `${b}_`;
     let name = b;
-    for (let k = 2; this.used.has(name); k++) name = `${b}_${k}`;
+    for (let k = 2; this.taken(name); k++) name = `${b}_${k}`;
     this.used.add(name);
     return name;
   }
@@ -65,8 +67,18 @@ export class Names {
   temp(): string {
     let name: string;
     do name = `t${this.temps++}`; while (this.used.has(name));
-    this.used.add(name);
     return name;
+  }
+
+  /**
+   * Whether `name` is handed out: by `fresh`, or as a temporary `t<k>` with k below
+   * `temps` (temporaries are most names of a large kernel: no set of 10^5 strings is kept for them).
+   */
+  private taken(name: string): boolean {
+    if (this.used.has(name)) return true;
+    if (name.length < 2 || name.charCodeAt(0) !== 116 || (name.charCodeAt(1) === 48 && name.length > 2)) return false; // 't', no leading zero
+    for (let i = 1; i < name.length; i++) { const c = name.charCodeAt(i); if (c < 48 || c > 57) return false; }
+    return Number(name.slice(1)) < this.temps;
   }
 }
 

@@ -64,7 +64,7 @@ function generateInGraph(def: ModelDefinition | Model, given: GenerateOptions, f
   const options: GenerateOptions = { ...(own as GenerateOptions | undefined), ...definedOnly(given) };
   const model = buildModel(def, options.source, { maxElements: options.maxElements }); // 1 parse, 2 build
   const derived = derive(model); // 4 simplify, 3 differentiate, 4 simplify
-  const program = schedule(derived, options); // 5 lower
+  const program = schedule(derived, options, { comments: flavour === 'ts' }); // 5 lower (the JavaScript needs no comments)
   // The derived formulas are a doc comment of the TypeScript; the JavaScript compile() loads goes without.
   const code = emitModule(program, options, flavour === 'ts' ? gradientDoc(derived) : [], flavour); // 6 emit
   return { model, derived, program, code };

@@ -8,12 +8,21 @@
  * 2. Formula text: the one-level fast path of `formula` and the shared walk of `formulas`
  *    print what the plain walk prints.
  * 3. Linear: a chain of n formula lines interns a bounded number of IR nodes per line
- *    (build, derive and lower), the same per line at 1,000 and 2,000 lines.
+ *    (build, derive and lower), the same per line at 1,000 and 2,000 lines; the module
+ *    text (TypeScript and JavaScript) grows in proportion too.
+ * 4. Line shapes: the trees 1-parse/shapes.ts copies for lines of a shape parsed before are
+ *    the trees mathjs parses, on random lines (tricky ones included: `2e1`, `a.b1`, `log1p`,
+ *    `mod`), and a failing line fails as it did.
+ * 5. The JavaScript `compile()` loads carries no `grad of:` comments (the TypeScript keeps
+ *    them), and the comments a forward node's text is kept for are the same text.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'mathjs';
-import { columnOf, tokenColumns } from '../src/1-parse/formula.js';
+import { columnOf, parseFormulas, tokenColumns } from '../src/1-parse/formula.js';
+import { LineShapes, shapeOf } from '../src/1-parse/shapes.js';
+import { generate } from '../src/index.js';
+import { generateJavaScript } from '../src/pipeline.js';
 import { defineModel } from '../src/index.js';
 import { buildModel } from '../src/2-build/define.js';
 import { derive, gradientDoc } from '../src/pipeline.js';
@@ -123,5 +132,99 @@ describe('generate work is linear in a chain of formula lines', () => {
     expect(small / 1000).toBeLessThan(11);
     expect(large / 2000).toBeLessThan(11);
     expect(Math.abs(large - 2 * small)).toBeLessThan(50);
+  }, 120_000);
+});
+
+describe('line shapes: copied trees are the trees mathjs parses', () => {
+  /** A tree as JSON (every node's type, operator, name, value and flags), or the error message. */
+  const mathjs = (line: string): string => {
+    try { return JSON.stringify(parse(line)); } catch (e) { return `error: ${(e as Error).message}`; }
+  };
+  const viaShapes = (shapes: LineShapes, line: string): string => {
+    try { return JSON.stringify(shapes.parse(line, () => parse(line))); } catch (e) { return `error: ${(e as Error).message}`; }
+  };
+  // Names with and without digits, numbers that run into names, dots, and mathjs words.
+  const token = fc.constantFrom('a1', 'a2', 'b1', 'x10', 'e1', 'e', 'E2', 'w', 'log1p', 'tanh', 'mod', 'in', 'to', '2', '1e3', '2.5', '.5',
+    ' ', '+', '-', '*', '/', '^', '.*', '(', ')', '[', ']', ',', ':', '.', 'NaN', 'Infinity', "'", '!', '"s1"', 'a1.b2', '2a1', '$1', '_2');
+  const line = fc.array(token, { minLength: 1, maxLength: 12 }).map((t) => t.join(''));
+
+  it('random lines, each shape parsed once per block', () => {
+    fc.assert(fc.property(fc.array(line, { minLength: 1, maxLength: 8 }), (lines) => {
+      const shapes = new LineShapes();
+      for (const l of lines) expect(viaShapes(shapes, l), l).toBe(mathjs(l));
+    }), { seed: 11, numRuns: 1500 });
+  });
+
+  it('random lines, then the same tokens with their numbered names changed', () => {
+    const numbered = ['a1', 'a2', 'b1', 'x10', 'e1', 'E2', 'log1p', '$1', '_2'];
+    fc.assert(fc.property(fc.array(token, { minLength: 1, maxLength: 12 }), fc.array(fc.constantFrom(...numbered), { minLength: numbered.length, maxLength: numbered.length }), (tokens, to) => {
+      const shapes = new LineShapes();
+      const renamed = tokens.map((t) => (numbered.includes(t) ? to[numbered.indexOf(t)] : t)).join('');
+      for (const l of [tokens.join(''), renamed]) expect(viaShapes(shapes, l), l).toBe(mathjs(l));
+    }), { seed: 13, numRuns: 3000 });
+  });
+
+  it('lines of one shape with their numbered names changed', () => {
+    const patterns = ['#0# = tanh(w * #1# + b)', '#0# = #1# mod #2# + log1p(#1#)', '#0# = #1#[2] + #1#[1:3] .* #2#', '#0# = 2 * #1# ^ 2 - (#2# / 1e3)', '#0# = #1#(#2#, #2#)'];
+    const names = fc.constantFrom('a1', 'h12', 'x_3', 'e5', 'E1', 'log1p', 'q$9', 'constructor2', 'length1', 'Math1', '__proto__1');
+    fc.assert(fc.property(fc.constantFrom(...patterns), fc.array(fc.array(names, { minLength: 3, maxLength: 3 }), { minLength: 2, maxLength: 5 }), (pattern, sets) => {
+      const shapes = new LineShapes();
+      for (const set of sets) {
+        const l = pattern.replace(/#(\d)#/g, (_, k: string) => set[Number(k)]);
+        expect(viaShapes(shapes, l), l).toBe(mathjs(l));
+      }
+    }), { seed: 12, numRuns: 800 });
+  });
+
+  it('a line 8,000 terms deep, and a second of its shape, without recursion', () => {
+    const sum = (v: string, n: number) => `${v}0 = ${Array.from({ length: n }, (_, i) => `${v}${i + 1}`).join(' + ')}`;
+    const shapes = new LineShapes();
+    shapes.parse(sum('x', 8000), () => parse(sum('x', 8000)));
+    const copy = shapes.parse(sum('y', 8000), () => { throw new Error('not a copy'); });
+    const names: string[] = [];
+    for (const stack = [copy as unknown as { type: string; name?: string; forEach(f: (c: never) => void): void }]; stack.length > 0;) {
+      const n = stack.pop()!;
+      if (n.type === 'SymbolNode') names.push(n.name!);
+      n.forEach((c) => { stack.push(c); });
+    }
+    expect(names.sort()).toEqual(Array.from({ length: 8001 }, (_, i) => `y${i}`).sort());
+  });
+
+  it('what is not plain has no shape', () => {
+    for (const l of ['y1 = 2e1', 'y1 = 2x1', 'y1 = a.b1', "y1 = x1'", 'y1 = "a1"', 'y1 = x1 % 2', 'y1 = café1']) expect(shapeOf(l), l).toBeUndefined();
+    expect(shapeOf('a12 = tanh(w * a11 + b)')).toEqual({ key: '#0# = tanh(w * #1# + b)', names: ['a12', 'a11'] });
+    expect(shapeOf('a1 = a1 .* 2.5')).toEqual({ key: '#0# = #0# .* 2.5', names: ['a1', 'a1'] });
+  });
+
+  it('a block of a repeated shape parses to what line-by-line mathjs gives (with columns and reads)', () => {
+    const text = ['a1 = tanh(w * x + b)', ...Array.from({ length: 50 }, (_, i) => `a${i + 2} = tanh(w * a${i + 1} + b)  # line ${i + 2}`), 'loss = (a51 - y)^2'].join('\n');
+    for (const a of parseFormulas(text)) {
+      const code = a.lineText.replace(/#.*$/, '');
+      expect(JSON.stringify(a.expr)).toBe(JSON.stringify((parse(code) as unknown as { value: unknown }).value));
+      expect(a.reads).toEqual(a.name === 'a1' ? ['w', 'x', 'b'] : a.name === 'loss' ? ['a51', 'y'] : ['w', `a${Number(a.name.slice(1)) - 1}`, 'b']);
+      expect([...a.columns.values()]).toEqual([...tokenColumns(a.expr, code, code.indexOf('=') + 1).values()]);
+    }
+  });
+});
+
+describe('the JavaScript compile() loads', () => {
+  const chainOf = (n: number) => {
+    const f = ['a1 = tanh(w * x + b)'];
+    for (let i = 2; i <= n; i++) f.push(`a${i} = tanh(w * a${i - 1} + b)`);
+    f.push(`loss = (a${n} - y)^2`);
+    return defineModel({ name: `chain${n}`, inputs: ['x'], targets: ['y'], params: { w: 0.9, b: 0.1 }, formulas: f.join('\n') });
+  };
+
+  it('has no grad-of comments; the TypeScript has them; both grow linearly', () => {
+    const [a, b, c] = [200, 400, 800].map((n) => {
+      const ts = generate(chainOf(n), { chunkSize: 200 }).code;
+      const js = generateJavaScript(chainOf(n), { chunkSize: 200 });
+      expect(ts).toMatch(/\/\/ grad of: a\d+ = tanh\(t\d+\)/);
+      expect(js).not.toMatch(/\/\/ (forward value, for the )?grad of:/);
+      return { ts: ts.length, js: js.length };
+    });
+    // Linear: the text added by the next 400 lines is twice that of the 200 lines before (within 3%).
+    for (const k of ['ts', 'js'] as const) expect(Math.abs((c[k] - b[k]) / (b[k] - a[k]) - 2)).toBeLessThan(0.06);
+    expect(c.js - b.js).toBeLessThan(0.9 * (c.ts - b.ts)); // per line, the JavaScript is the smaller
   }, 120_000);
 });

@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { defineModel, generate } from '../src/index.js';
 import type { Instr, Kernel } from '../src/5-lower/schedule.js';
 import { gradientSteps } from '../src/pipeline.js';
-import { adjointOwners } from '../src/naming.js';
+import { adjointOwners, Names } from '../src/naming.js';
 import xor from '../examples/xor.model.js';
 import linreg from '../examples/linreg.model.js';
 
@@ -135,3 +135,31 @@ function softmaxModel() {
     m.loss(m.call('cross_entropy', 'logits', y));
   });
 }
+
+describe('Names: temporaries and fresh names never collide', () => {
+  /** The old Names (every name in one set), as the oracle. */
+  class OneSet {
+    private readonly used = new Set<string>();
+    private temps = 0;
+    fresh(base: string): string { let name = base; for (let k = 2; this.used.has(name); k++) name = `${base}_${k}`; this.used.add(name); return name; }
+    temp(): string { let name: string; do name = `t${this.temps++}`; while (this.used.has(name)); this.used.add(name); return name; }
+  }
+
+  it('hands out what one set of every name handed out, in any order of calls', () => {
+    const bases = ['t0', 't1', 't2', 't10', 't01', 't', 'tt', 't1_2', 'a', 'x3', 't3'];
+    let seed = 7;
+    const rand = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+    for (let run = 0; run < 300; run++) {
+      const names = new Names(), oracle = new OneSet();
+      for (let i = 0; i < 40; i++) {
+        if (rand(2) === 0) expect(names.temp()).toBe(oracle.temp());
+        else { const b = bases[rand(bases.length)]; expect(names.fresh(b), b).toBe(oracle.fresh(b)); }
+      }
+    }
+  });
+
+  it('a label t1 after the temporary t1 is t1_2; a temporary after the label t2 skips it', () => {
+    const names = new Names();
+    expect([names.temp(), names.temp(), names.fresh('t1'), names.fresh('t2'), names.temp(), names.fresh('t01')]).toEqual(['t0', 't1', 't1_2', 't2', 't3', 't01']);
+  });
+});

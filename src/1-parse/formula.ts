@@ -16,6 +16,7 @@
  */
 import { type MathNode, parse } from 'mathjs';
 import { GradcError, type SourceLocation } from '../errors.js';
+import { LineShapes } from './shapes.js';
 
 export interface Assignment {
   readonly name: string;
@@ -240,6 +241,7 @@ export function parseFormula(text: string, where: SourceLocation = {}): MathNode
 export function parseFormulas(text: string, where: SourceLocation = {}, lineOffset = 0): Assignment[] {
   const out: Assignment[] = [];
   const lines = text.split('\n');
+  const shapes = new LineShapes(); // lines that differ only in numbered names are parsed once (shapes.ts)
   lines.forEach((raw, i) => {
     const lineText = raw.replace(/\r$/, '');
     const code = lineText.replace(/#.*$/, '');
@@ -247,7 +249,7 @@ export function parseFormulas(text: string, where: SourceLocation = {}, lineOffs
     const line = i + 1 + lineOffset;
     const at = (column: number | undefined, symbol?: string): SourceLocation => ({ ...where, line, column, symbol, snippet: lineText });
     const start = code.search(/\S/) + 1;
-    const tree = parseFormula(code, at(undefined));
+    const tree = shapes.parse(code, () => parseFormula(code, at(undefined)));
     if (tree.type !== 'AssignmentNode') {
       throw new GradcError(`expected an assignment 'name = formula', got '${clip(code.trim())}'`, at(start));
     }

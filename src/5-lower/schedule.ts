@@ -158,11 +158,21 @@ function forwardStatement(f: Node, names: ReadonlyMap<Node, string>): string {
   return text.length > COMMENT_MAX ? `${text.slice(0, COMMENT_MAX)}…` : text;
 }
 
+/** How the program will be emitted (not a user option): what only the readable flavour needs. */
+export interface ScheduleEmit {
+  /**
+   * Whether backward instructions of the straight-line kernels carry their `grad of:`
+   * comment (default true). The JavaScript `compile()` loads is read by no one: its
+   * program is built without them (computing them was a sixth of lowering a large chain).
+   */
+  readonly comments?: boolean;
+}
+
 /**
  * The program of a derived model: its layout, then either batched loop kernels (loops.ts)
  * or the four straight-line kernels over its scalarized elements, printed under DEBUG=2.
  */
-export function schedule(derived: Derived, options: LowerOptions = {}): Program {
+export function schedule(derived: Derived, options: LowerOptions = {}, emit: ScheduleEmit = {}): Program {
   const { model } = derived;
   const layout = withGradientRows(layoutOf(model), derived);
   // One walk over everything the module computes: it finds recurrences, and it is the
@@ -173,7 +183,7 @@ export function schedule(derived: Derived, options: LowerOptions = {}): Program 
   if (lowering === 'loops') {
     return printed({ model, layout, lowering, loops: planLoops(derived, layout, options.maxBatch ?? DEFAULT_MAX_BATCH, options.unrollElements, options.scalarCell) });
   }
-  const s = scalarized(derived, layout, { ...walk, order });
+  const s = scalarized(derived, layout, { ...walk, order }, emit.comments ?? true);
   const gradient = buildKernel(s, 'gradient');
   const fits = gradient.instrs.length <= (options.chunkSize ?? DEFAULT_CHUNK_SIZE);
   const shared = fits ? undefined : sharedLoss(gradient);
@@ -247,6 +257,8 @@ interface Scalarized {
   readonly terms: readonly GradientTerms[];
   /** A walk already made: `order` is `topoOrder(roots)`. */
   readonly walk: Walk;
+  /** Whether backward instructions carry comments (ScheduleEmit). */
+  readonly comments: boolean;
 }
 
 /** `order` = topoOrder(roots). */
@@ -274,7 +286,7 @@ function orderOf(roots: readonly Node[], walk: Walk): readonly Node[] {
 interface AdjointOwnerEl { readonly el: Node; readonly fallback?: string }
 
 /** Scalarizes every result of `derived` and gathers the naming facts of Scalarized. */
-function scalarized(derived: Derived, layout: Layout, walk: Walk): Scalarized {
+function scalarized(derived: Derived, layout: Layout, walk: Walk, comments: boolean): Scalarized {
   const { model, grads } = derived;
   const terms = grads.map(gradientTerms);
   const scatterArgs = terms.flatMap((t) => t.scatters.flatMap((x) => x.args));
@@ -286,7 +298,7 @@ function scalarized(derived: Derived, layout: Layout, walk: Walk): Scalarized {
   // Backward element -> the forward node whose rule created it (comments are printed per kernel).
   const originOf = new Map<Node, Node>();
   for (const [b, f] of derived.origin) for (const e of elements.get(b) ?? []) if (!originOf.has(e)) originOf.set(e, f);
-  return { derived, layout, elements, elementLabels, forwardEls, ownerOf, originOf, terms, walk };
+  return { derived, layout, elements, elementLabels, forwardEls, ownerOf, originOf, terms, walk, comments };
 }
 
 /** Names for scalar element nodes: user labels, and element labels of labelled tensors. */
@@ -356,6 +368,8 @@ interface KernelBuild {
   readonly refs: Operand[];
   readonly named: Map<Node, string>;
   readonly leavesUsed: ReadonlySet<Node>;
+  /** `forwardStatement` of forward nodes whose text can no longer change (see `commentOf`). */
+  readonly statements: Map<Node, string>;
 }
 
 /** Stores, keyed by the node whose value they store; a store of a constant or a loaded leaf goes last. */
@@ -378,6 +392,7 @@ function buildKernel(s: Scalarized, kind: KernelKind): Kernel {
   const k: KernelBuild = {
     s, kind, names: new Names(), instrs: [], index: new Map(), refs: [], named: new Map<Node, string>(model.labels),
     leavesUsed: new Set<Node>([...order.filter(isLeafLoad), ...paramEls]),
+    statements: new Map(),
   };
   emitLoads(k);
   const stores: Stores = { byValue: new Map(), late: [] };
@@ -494,10 +509,27 @@ function nameOf(k: KernelBuild, n: Node): string {
 
 /** In a backward kernel (gradient, step), the forward statement whose rule produced `n`. */
 function commentOf(k: KernelBuild, n: Node): string | undefined {
+  if (!k.s.comments) return undefined;
   const f = k.s.originOf.get(n);
   const backward = k.kind === 'gradient' || k.kind === 'step'; // only these kernels differentiate
   if (!f || !backward) return undefined;
-  return k.s.forwardEls.has(n) ? `forward value, for the grad of: ${forwardStatement(f, k.named)}` : `grad of: ${forwardStatement(f, k.named)}`;
+  const statement = statementOf(k, f);
+  return k.s.forwardEls.has(n) ? `forward value, for the grad of: ${statement}` : `grad of: ${statement}`;
+}
+
+/**
+ * `forwardStatement(f, k.named)`, kept once it is final: a node's name in `named` is final
+ * once the kernel has its instruction (the user's label stands in before), and a leaf's or
+ * a constant's never changes; when `f` and every argument are final, the one-level text
+ * is too. (A rule makes several backward nodes per forward node: each needs this text.)
+ */
+function statementOf(k: KernelBuild, f: Node): string {
+  const kept = k.statements.get(f);
+  if (kept !== undefined) return kept;
+  const text = forwardStatement(f, k.named);
+  const final = (x: Node) => x.args.length === 0 || k.index.has(x);
+  if (final(f) && f.args.every(final)) k.statements.set(f, text);
+  return text;
 }
 
 /** The program, printed under DEBUG=2 (print.ts). */

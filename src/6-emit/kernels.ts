@@ -61,9 +61,18 @@ export function statement(ins: Instr, ref: (o: Operand) => string, flavour: Flav
   }
 }
 
-const usesOf = (ins: Instr): Operand[] =>
-  ins.kind === 'op' ? [...ins.args] : ins.kind === 'store' ? (ins.old ? [ins.value, ins.old] : [ins.value])
-    : ins.kind === 'gather' ? [ins.row] : ins.kind === 'scatter' ? [ins.row, ins.value] : [];
+/** The instruction indices `ins` reads, written into `out` (one array reused: no array per instruction). */
+function refsInto(ins: Instr, out: number[]): number[] {
+  out.length = 0;
+  switch (ins.kind) {
+    case 'op': for (const a of ins.args) if ('ref' in a) out.push(a.ref); break;
+    case 'store': if ('ref' in ins.value) out.push(ins.value.ref); if (ins.old && 'ref' in ins.old) out.push(ins.old.ref); break;
+    case 'gather': if ('ref' in ins.row) out.push(ins.row.ref); break;
+    case 'scatter': if ('ref' in ins.row) out.push(ins.row.ref); if ('ref' in ins.value) out.push(ins.value.ref); break;
+    case 'load': break;
+  }
+  return out;
+}
 
 export interface KernelFunctionText { readonly name: string; readonly parameters: readonly Param[]; readonly returns: string; readonly body: string }
 
@@ -135,7 +144,8 @@ export function emitKernel(kernel: Kernel, chunkSize: number, flavour: Flavour =
   };
   // The loss is returned by the last part of the first segment.
   const resultPart = parts.filter((p) => p.segment === segments[0]).length - 1;
-  instrs.forEach((ins, k) => usesOf(ins).forEach((o) => 'ref' in o && need(o.ref, partOf[k])));
+  const refs: number[] = [];
+  for (let k = 0; k < instrs.length; k++) for (const r of refsInto(instrs[k], refs)) need(r, partOf[k]);
   if (result && 'ref' in result) need(result.ref, resultPart);
 
   const functions: KernelFunctionText[] = [];
@@ -146,7 +156,7 @@ export function emitKernel(kernel: Kernel, chunkSize: number, flavour: Flavour =
     const names = own.map((_, i) => (split ? `$${kindOf}_${i}` : `$${kindOf}`));
     own.forEach((p, i) => {
       const imported = new Set<number>();
-      for (let k = p.from; k < p.to; k++) for (const o of usesOf(instrs[k])) if ('ref' in o && partOf[o.ref] !== p.index) imported.add(o.ref);
+      for (let k = p.from; k < p.to; k++) for (const r of refsInto(instrs[k], refs)) if (partOf[r] !== p.index) imported.add(r);
       const returnsResult = p.index === resultPart && result !== undefined;
       if (returnsResult && 'ref' in result && partOf[result.ref] !== p.index) imported.add(result.ref);
       const body = [...imported].sort((a, b) => a - b).map((k) => `const ${nameOf(k)} = $t[${slot.get(k)}]${nn};`);

@@ -211,65 +211,67 @@ export class ShapeError extends Error {}
  * names the op and both shapes. `out` is the requested shape for ops that take one
  * (leaves, broadcast, unindex, pad, slice).
  */
+/** The ShapeError of `op` over `args` (a function of its own: inferShape runs per node built, and makes no closure). */
+function badShape(op: Op, args: readonly Shape[], why: string): never {
+  throw new ShapeError(`${op}: ${why} (shapes ${args.map(showShape).join(', ')})`);
+}
+
 export function inferShape(op: Op, args: readonly Shape[], attrs: Attrs, out?: Shape): Shape {
-  const bad = (why: string): never => {
-    throw new ShapeError(`${op}: ${why} (shapes ${args.map(showShape).join(', ')})`);
-  };
   const info = OPS[op];
-  if (info.arity !== 'n' && args.length !== info.arity) bad(`takes ${info.arity} argument(s), got ${args.length}`);
+  if (info.arity !== 'n' && args.length !== info.arity) badShape(op, args, `takes ${info.arity} argument(s), got ${args.length}`);
   if (info.kind === 'leaf') return out ?? SCALAR;
   if (info.kind === 'elementwise') {
     let s: Shape | null = args[0];
-    for (const a of args.slice(1)) s = s && broadcastShapes(s, a);
-    return s ?? bad('shapes do not match and neither is a scalar');
+    for (let i = 1; i < args.length; i++) s = s && broadcastShapes(s, args[i]);
+    return s ?? badShape(op, args, 'shapes do not match and neither is a scalar');
   }
   const [a, b] = args;
   switch (op) {
     case 'matmul':
-      if (a.length === 2 && b.length === 1) return a[1] === b[0] ? mkShape(a[0]) : bad(`inner dimensions ${a[1]} and ${b[0]} differ`);
-      if (a.length === 2 && b.length === 2) return a[1] === b[0] ? mkShape(a[0], b[1]) : bad(`inner dimensions ${a[1]} and ${b[0]} differ`);
-      if (a.length === 1 && b.length === 2) return a[0] === b[0] ? mkShape(b[1]) : bad(`inner dimensions ${a[0]} and ${b[0]} differ`);
-      return bad('needs a matrix and a vector or two matrices');
+      if (a.length === 2 && b.length === 1) return a[1] === b[0] ? mkShape(a[0]) : badShape(op, args, `inner dimensions ${a[1]} and ${b[0]} differ`);
+      if (a.length === 2 && b.length === 2) return a[1] === b[0] ? mkShape(a[0], b[1]) : badShape(op, args, `inner dimensions ${a[1]} and ${b[0]} differ`);
+      if (a.length === 1 && b.length === 2) return a[0] === b[0] ? mkShape(b[1]) : badShape(op, args, `inner dimensions ${a[0]} and ${b[0]} differ`);
+      return badShape(op, args, 'needs a matrix and a vector or two matrices');
     case 'dot':
-      return a.length === 1 && b.length === 1 && a[0] === b[0] ? SCALAR : bad('needs two vectors of one length');
+      return a.length === 1 && b.length === 1 && a[0] === b[0] ? SCALAR : badShape(op, args, 'needs two vectors of one length');
     case 'outer':
-      return a.length === 1 && b.length === 1 ? mkShape(a[0], b[0]) : bad('needs two vectors');
+      return a.length === 1 && b.length === 1 ? mkShape(a[0], b[0]) : badShape(op, args, 'needs two vectors');
     case 'transpose':
-      return a.length === 2 ? mkShape(a[1], a[0]) : a.length === 1 ? a : bad('needs a matrix');
+      return a.length === 2 ? mkShape(a[1], a[0]) : a.length === 1 ? a : badShape(op, args, 'needs a matrix');
     case 'sum':
     case 'logsumexp':
       return SCALAR;
     case 'softmax':
     case 'logsoftmax':
-      return a.length === 1 ? a : bad('needs a vector');
+      return a.length === 1 ? a : badShape(op, args, 'needs a vector');
     case 'broadcast':
-      return isScalar(a) && out ? out : bad('broadcasts a scalar to a shape');
+      return isScalar(a) && out ? out : badShape(op, args, 'broadcasts a scalar to a shape');
     case 'index': // flat row-major index into a vector or a matrix
       return attrs.start !== undefined && Number.isInteger(attrs.start) && attrs.start >= 0 && attrs.start < sizeOfShape(a)
         ? SCALAR
-        : bad(`index ${attrs.start === undefined ? '?' : attrs.start + 1} is outside 1..${sizeOfShape(a)}`);
+        : badShape(op, args, `index ${attrs.start === undefined ? '?' : attrs.start + 1} is outside 1..${sizeOfShape(a)}`);
     case 'unindex':
-      return isScalar(a) && out && (attrs.start ?? -1) >= 0 && (attrs.start ?? 0) < sizeOfShape(out) ? out : bad('unindex puts a scalar into a tensor');
+      return isScalar(a) && out && (attrs.start ?? -1) >= 0 && (attrs.start ?? 0) < sizeOfShape(out) ? out : badShape(op, args, 'unindex puts a scalar into a tensor');
     case 'slice':
-      return out && sliceFits(a, out, attrs.start ?? 0) ? out : bad(`slice ${out ? showShape(out) : '?'} at ${attrs.start ?? 0} is not a range of elements or whole rows`);
+      return out && sliceFits(a, out, attrs.start ?? 0) ? out : badShape(op, args, `slice ${out ? showShape(out) : '?'} at ${attrs.start ?? 0} is not a range of elements or whole rows`);
     case 'pad':
-      return out && sliceFits(out, a, attrs.start ?? 0) ? out : bad(`pad into ${out ? showShape(out) : '?'} at ${attrs.start ?? 0} is not a range of elements or whole rows`);
+      return out && sliceFits(out, a, attrs.start ?? 0) ? out : badShape(op, args, `pad into ${out ? showShape(out) : '?'} at ${attrs.start ?? 0} is not a range of elements or whole rows`);
     case 'gather': // rows of table a picked by integer ids b: a scalar id gives a row, L ids an [L x D] matrix
-      if (a.length !== 2) return bad('the table must be a matrix (one row per id)');
-      return b.length === 0 ? mkShape(a[1]) : b.length === 1 ? mkShape(b[0], a[1]) : bad('the ids must be a scalar or a vector');
+      if (a.length !== 2) return badShape(op, args, 'the table must be a matrix (one row per id)');
+      return b.length === 0 ? mkShape(a[1]) : b.length === 1 ? mkShape(b[0], a[1]) : badShape(op, args, 'the ids must be a scalar or a vector');
     case 'scatter': { // rows of a added into rows b of a zero matrix of shape out (the gradient of gather)
       const fits = out && out.length === 2 && ((b.length === 0 && a.length === 1 && a[0] === out[1]) || (b.length === 1 && a.length === 2 && a[0] === b[0] && a[1] === out[1]));
-      return fits ? out : bad(`rows of ${showShape(a)} do not scatter by ids ${showShape(b)} into ${out ? showShape(out) : '?'}`);
+      return fits ? out : badShape(op, args, `rows of ${showShape(a)} do not scatter by ids ${showShape(b)} into ${out ? showShape(out) : '?'}`);
     }
     case 'scan':
     case 'tsum':
-      return timeShape(op, args, attrs.body, bad);
+      return timeShape(op, args, attrs.body, (why) => badShape(op, args, why));
     case 'concat': {
-      if (args.some((s) => s.length > 1)) bad('concatenates scalars and vectors');
+      if (args.some((s) => s.length > 1)) badShape(op, args, 'concatenates scalars and vectors');
       return mkShape(args.reduce((n, s) => n + (s.length === 0 ? 1 : s[0]), 0));
     }
     default:
-      return bad('unknown op');
+      return badShape(op, args, 'unknown op');
   }
 }
 
