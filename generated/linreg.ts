@@ -837,6 +837,9 @@ export type OptimizerOptions = SgdOptions | MomentumOptions | AdamOptions | Adam
  * What an optimizer carries from step to step, made by `initOptimizer` and advanced by
  * `step`, `stepBatch` and `fit` (only by steps taken: a refused step changes nothing).
  * Plain data (typed arrays per parameter and a count), so it can be saved and restored.
+ * The moment objects `initOptimizer` and `loadParams` make are frozen when every parameter
+ * is an array (their arrays' values change, the arrays do not), so a step checks them once;
+ * a state built by hand works too, with its arrays checked at every step.
  */
 export interface OptimizerState {
   /** The options (frozen, checked at each step). */
@@ -860,6 +863,10 @@ interface $Hyper {
   readonly rule: number;
   /** Whether the schedule is constant (the rate is `lr` at every step). */
   readonly fixed: boolean;
+  /** 1 - lr * decay: `$keep` of every step when the schedule is constant. */
+  readonly keep: number;
+  /** The first step t from which every hyperparameter is constant (the schedule's rate and the bias corrections; Infinity for a schedule that is not constant): fused steps read their values (UpdateRule.steady). */
+  readonly steady: number;
 }
 
 /** The first step t with Math.pow(b, t) <= 2^-54 (0 <= b < 1): from there on 1 - b^t rounds to 1 exactly. */
@@ -924,7 +931,8 @@ function $hyper(o: unknown, where: string): $Hyper {
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
-  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule, rule: $RULE_INDEX[k], fixed: schedule.kind === 'constant' };
+  const l2 = k === 'adamw' ? 0 : wd, decay = k === 'adamw' ? wd : 0, t1 = $negligibleFrom(b1), t2 = $negligibleFrom(b2), fixed = schedule.kind === 'constant';
+  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule: $RULE_INDEX[k], fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -977,14 +985,14 @@ export function initOptimizer(params: Params, options: OptimizerOptions): Optimi
   return $initOptimizer(params, options, 'initOptimizer: options');
 }
 
-/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded). */
+/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded); then frozen (`$ownMoments`). */
 function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params, like: Params) => Params = $placed): OptimizerState {
   $checkParams(params, where.replace(/options.*$/, 'params'), false);
   const h = $hyper(options, where);
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? place(zeroParams(), params) : null, v: slots[1] ? place(zeroParams(), params) : null };
+  return { options: frozen, step: 0, m: slots[0] ? $ownMoments(place(zeroParams(), params)) : null, v: slots[1] ? $ownMoments(place(zeroParams(), params)) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1145,6 +1153,16 @@ function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, 
     return false;
   }
   return true;
+}
+
+/**
+ * The moment objects this module made (initOptimizer, loadParams), frozen: their arrays cannot
+ * be swapped, so a fused step that checked one compares the object only afterwards
+ * (stateCheck in gradc's fusedSteps.ts). Not with a scalar parameter, which lives in the object.
+ */
+const $MOMENTS = new WeakSet<object>();
+function $ownMoments(p: Params): Params {
+  return p;
 }
 
 /** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
@@ -1371,7 +1389,7 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
     }
   }
   const placed = $placed(params);
-  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $placed(optimizer.m, placed), v: optimizer.v && $placed(optimizer.v, placed) } };
+  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $ownMoments($placed(optimizer.m, placed)), v: optimizer.v && $ownMoments($placed(optimizer.v, placed)) } };
 }
 
 /** Writes one number of a sample; throws naming the sample, the field and the value unless it is a finite number. */
@@ -1476,9 +1494,13 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
 function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
   if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
-  const $lr = $rate($hy, $t - 1);
-  const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
-  const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2, $a = ($lr * $root) / $bc1, $e = $hy.eps * $root;
+  let $keep = $hy.keep, $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $keep = 1 - $lr * $hy.decay; $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
+  }
+  const $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2;
   let $s = 0; // 0 while every new value is finite
   const w = $p.w;
   const x = $x[$xo]!;
@@ -1497,7 +1519,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w = $p1; $m.w = $m1; $v.w = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -1529,7 +1551,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w = $p1; $m.w = $m1; $v.w = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.

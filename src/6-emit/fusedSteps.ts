@@ -11,11 +11,12 @@
  * - each element's update is the rule's element code (the same text as the update pass),
  *   written where its gradient is complete: no gradient buffer, no second pass;
  * - the parameter arrays and the state arrays are loaded into locals once per call (the
- *   state's arrays checked as they are, by identity against the arrays checked last when
- *   every parameter is an array (`stateCheck`): a bad one refuses the step before anything is
- *   written), and the hyperparameters are run-time values computed once per step in the
- *   step's first lines from `$hy` (the $Hyper of the state's options) and `$t` (the step
- *   number from 1): the small entry points (`stepBatch`, `step`), which V8 inlines into the
+ *   state checked by one comparison per moment object when it is the module's own frozen
+ *   one checked last, else array by array (`stateCheck`): a bad one refuses the step before
+ *   anything is written), and the hyperparameters are run-time values computed once per step
+ *   in the step's first lines from `$hy` (the $Hyper of the state's options) and `$t` (the step
+ *   number from 1), or read from `$hy` once they no longer change (`hyperLines`, Adam past its
+ *   bias corrections with a constant schedule): the small entry points (`stepBatch`, `step`), which V8 inlines into the
  *   caller, hand over two values that need no boxing and call nothing else per step (V8
  *   never inlines a step kernel itself: its bytecode is over the 460-byte limit even at 2-2-1);
  * - all or nothing: every new value is checked as stored (`$s` stays 0 while all are
@@ -70,24 +71,50 @@ const takesNumbers = (rule: UpdateRule): boolean => rule.args.length === 0 && !r
 const arraysOnly = (params: readonly ParamSlot[]): boolean => params.every((s) => s.shape.length > 0);
 
 /**
- * The check of the state arrays a fused step has just loaded (`$m_<name>`, `$v_<name>`, through
- * `?.`: a state slot that is not an object gives undefined): when each is the very array checked
- * last (module variables `$okm_<name>`, `$okv_<name>`), nothing more; otherwise each is checked
- * to be a Floats of the parameter's size and remembered, and a bad one refuses the step (NaN)
- * before anything is written. Sound because a typed array stays a typed array whose length can
- * only drop (a detached or shrunk buffer), and a step reading past the end gets NaN and is
- * refused; the old per-step `$isParams` of m and v cost about 250 instructions at 2-2-1
- * (callgrind), this about 30. Models with a scalar parameter keep `$isParams` per step (the
- * scalar lives in the Params object, which must not be frozen).
+ * The check of the state a fused step is about to read (`$m`, `$v`), one comparison per slot
+ * while training: when `$m` is the moment object checked last (module variable `$okm`, `$okv`
+ * for `$v`), its arrays are the ones checked then (`$okm_<name>`), which the step reads;
+ * otherwise `$moments_m($m)` loads each array once (through `?.`: a state slot that is not an
+ * object gives undefined), checks it is a Floats of the parameter's size (the arrays checked
+ * last by identity, the rest by kind and size) and remembers it, before anything is written;
+ * a bad one refuses the step (NaN).
+ *
+ * `$okm` is only ever a moment object this module made (`$MOMENTS`, optimizers.ts: frozen,
+ * own data properties), so its arrays cannot have changed since they were checked; any other
+ * object (a state built by hand, or by another module) is checked array by array at every
+ * step, as before. The step reads the remembered arrays, never the object a second time (a
+ * getter could answer differently). Sound because a typed array stays a typed array whose
+ * length can only drop (a detached or shrunk buffer), and a step reading past the end gets
+ * NaN and is refused. Measured at 2-2-1 with Adam (callgrind): the old per-step `$isParams`
+ * of m and v cost about 250 instructions, a per-array identity check about 70.
+ * Models with a scalar parameter keep `$isParams` per step (the scalar lives in the Params
+ * object, which must not be frozen).
  */
-function stateCheck(arrays: readonly ParamSlot[], slots: readonly string[]): string[] {
-  const all = slots.flatMap((q) => arrays.map((s) => ({ local: `$${q}_${s.name}`, ok: `$ok${q}_${s.name}`, size: s.size })));
+function stateCheck(slots: readonly string[]): string[] {
   return [
-    `if (${all.map((a) => `${a.local} !== ${a.ok}`).join(' || ')}) { // not the arrays checked last: check them, before anything is written`,
-    `  if (!(${all.map((a) => `${a.local} instanceof Floats && ${a.local}.length === ${a.size}`).join(' && ')})) return NaN;`,
-    `  ${all.map((a) => `${a.ok} = ${a.local};`).join(' ')}`,
-    '}',
+    `if (${slots.map((q) => `($${q} !== $ok${q} && !$moments_${q}($${q}))`).join(' || ')}) return NaN; // not the moments checked last, and bad: refused before anything is written`,
   ];
+}
+
+/** `$okm`, `$okm_<name>` (and for v) and `$moments_m` (`$moments_v`): see stateCheck. */
+function stateChecked(arrays: readonly ParamSlot[], slots: readonly string[], S: Syntax): string[] {
+  const { t } = S;
+  return ['/** What `$okm` and `$okv` hold when no moment object is remembered (a fresh object: never a state\'s). */\nconst $NO_MOMENTS = {};', ...slots.map((q) => {
+    const all = arrays.map((s) => ({ local: `a_${s.name}`, ok: `$ok${q}_${s.name}`, size: s.size }));
+    return `/** The ${q === 'm' ? 'first' : 'second'} moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
+let $ok${q}${t(': unknown')} = $NO_MOMENTS, ${all.map((a) => `${a.ok}${t(': Floats | null')} = null`).join(', ')};
+/** Whether \`x\` holds this model's arrays (then remembered in \`$ok${q}_<name>\`, and \`x\` in \`$ok${q}\` when this module made it). */
+function $moments_${q}(x${t(': unknown')})${t(': boolean')} {
+  const q = x${t(' as Params | null | undefined')};
+  const ${all.map((a) => `${a.local} = q?.${a.local.slice(2)}`).join(', ')};
+  if (${all.map((a) => `${a.local} !== ${a.ok}`).join(' || ')}) { // not the arrays checked last
+    if (!(${all.map((a) => `${a.local} instanceof Floats && ${a.local}.length === ${a.size}`).join(' && ')})) return false;
+    ${all.map((a) => `${a.ok} = ${a.local};`).join(' ')}
+  }
+  $ok${q} = $MOMENTS.has(x${t(' as object')}) ? x : $NO_MOMENTS;
+  return true;
+}`;
+  })];
 }
 
 /** `$step_<kind>` for one rule: the step kernel with the rule's update at each update store. */
@@ -97,33 +124,32 @@ function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, k
   const { instrs } = kernel;
   const ref = (o: Operand) => ('lit' in o ? literal(o.lit) : (instrs[o.ref] as { name: string }).name);
   const arrays = params.filter((s) => s.shape.length);
-  const values = hyperValues(rule);
+  const names = hyperNames(rule), values = hyperValues(rule);
+  const reads = (n: string) => readsHyper(rule, n);
   const cached = (m || v) && arraysOnly(params);
   const body: string[] = [
     ...(m || v ? [
       `const ${[...(m ? [`$m = $st${nn}.m${nn}`] : []), ...(v ? [`$v = $st${nn}.v${nn}`] : [])].join(', ')};`,
       ...(cached ? [] : [`if (${[...(m ? ['!$isParams($m)'] : []), ...(v ? ['!$isParams($v)'] : [])].join(' || ')}) return NaN; // a bad state array: refused before anything is written`]),
     ] : []),
-    ...(takesNumbers(rule) ? [`const ${hyperNames(rule).flatMap((n, i) => (readsHyper(rule, n) ? [`${n} = $h[${i}]${nn}`] : [])).join(', ')};`] : [
-      'const $lr = $rate($hy, $t - 1);',
-      ...(rule.prelude ? [rule.prelude] : []),
-      `const ${hyperNames(rule).flatMap((n, i) => (n !== values[i] && readsHyper(rule, n) ? [`${n} = ${values[i]}`] : [])).join(', ')};`,
-    ]),
+    ...(takesNumbers(rule) ? [`const ${names.flatMap((n, i) => (reads(n) ? [`${n} = $h[${i}]${nn}`] : [])).join(', ')};`] : hyperLines(rule, names.flatMap((n, i) => (n !== values[i] && reads(n) ? [[n, values[i]!] as const] : [])), reads('$lr'))),
   ];
   // The arrays of the parameters and of the state, loaded once per call.
   const hoist = (prefix: string, from: string) => arrays.length && body.push(`const ${arrays.map((s) => `${prefix}${s.name} = ${from}.${s.name}`).join(', ')};`);
   hoist('$w_', '$p');
-  if (cached) { // the state's arrays, checked against the ones checked last (see stateCheck)
-    if (m) hoist('$m_', '$m?');
-    if (v) hoist('$v_', '$v?');
-    body.push(...stateCheck(arrays, [...(m ? ['m'] : []), ...(v ? ['v'] : [])]));
+  if (cached) { // the state's arrays as checked (see stateCheck)
+    const slots = [...(m ? ['m'] : []), ...(v ? ['v'] : [])];
+    body.push(...stateCheck(slots));
+    for (const q of slots) body.push(`const ${arrays.map((s) => `$${q}_${s.name} = $ok${q}_${s.name}${nn}`).join(', ')};`);
   } else {
     if (m) hoist('$m_', '$m');
     if (v) hoist('$v_', '$v');
   }
   body.push('let $s = 0; // 0 while every new value is finite');
   // The new values checked as stored: $p1, and $v1 when kept; $m1 too only when stored in
-  // float32 (see mentionsM1 below for why float64 needs no check of $m1).
+  // float32 (see UNCHECKED_M1 for why float64 needs no check of $m1). One sum per element:
+  // `a * 0 * b` is +-0 when a and b are finite and NaN otherwise (a * 0 is +-0 or NaN, and
+  // +-0 * b is +-0 for a finite b, NaN for an infinite or NaN one), as `a * 0 + b * 0` is.
   const checked = [stored('$p1'), ...(m && !f64 ? [stored('$m1')] : []), ...(v ? [stored('$v1')] : [])];
   const at = (prefix: string, obj: string, u: Update) => (u.element === null ? `${obj}.${u.leaf}` : `${prefix}${u.leaf}[${u.element}]`);
   const read = (x: string, u: Update) => (u.element === null ? x : `${x}${nn}`);
@@ -142,7 +168,7 @@ function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, k
         `  const $wk = ${ref(ins.old!)}, $gk = ${ref(ins.value)} + $l2 * $wk${m ? `, $mk = $mo${k}` : ''}${v ? `, $vk = $vo${k}` : ''};`,
         ...rule.element.map((l) => `  ${l}`),
         `  ${w} = $p1;${m ? ` ${M} = $m1;` : ''}${v ? ` ${V} = $v1;` : ''}`,
-        `  $s += ${checked.map((x) => `${x} * 0`).join(' + ')};`,
+        `  $s += ${[`${checked[0]} * 0`, ...checked.slice(1)].join(' * ')};`,
         `}`,
       );
       restore.push(`${w} = ${ref(ins.old!)};${m ? ` ${M} = $mo${k};` : ''}${v ? ` ${V} = $vo${k};` : ''}`);
@@ -168,6 +194,28 @@ ${text.split('\n').map((l) => `  ${l}`).join('\n')}
 }`;
 }
 
+/**
+ * The first lines of a fused step that takes an OptimizerState: its hyperparameters `wanted`
+ * (`[name, value]`, values computed from `$hy`, `$lr` and `$t`; `$lr` itself when `lr`). For a
+ * rule with `steady` values, the values of the step `$hy.steady` and every later one (a constant
+ * schedule, bias corrections of exactly 1) are read from `$hy` and computed only before that.
+ */
+function hyperLines(rule: UpdateRule, wanted: readonly (readonly [string, string])[], lr: boolean): string[] {
+  const declare = (xs: readonly (readonly [string, string])[], keyword: string) => (xs.length ? [`${keyword} ${xs.map(([n, e]) => `${n} = ${e}`).join(', ')};`] : []);
+  if (!rule.steady) return ['const $lr = $rate($hy, $t - 1);', ...(rule.prelude ? [rule.prelude] : []), ...declare(wanted, 'const')];
+  const steady = new Map<string, string>([['$lr', '$hy.lr'], ['$keep', '$hy.keep'], ...rule.steady]);
+  const late = wanted.filter(([n]) => steady.has(n));
+  return [
+    ...declare([...(lr ? [['$lr', '$hy.lr'] as const] : []), ...late.map(([n]) => [n, steady.get(n)!] as const)], 'let'),
+    `if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)`,
+    `  ${lr ? '' : 'const '}$lr = $rate($hy, $t - 1);`,
+    ...(rule.prelude ? [`  ${rule.prelude}`] : []),
+    ...(late.length ? [`  ${late.map(([n, e]) => `${n} = ${e};`).join(' ')}`] : []),
+    '}',
+    ...declare(wanted.filter(([n]) => !steady.has(n)), 'const'),
+  ];
+}
+
 /** The fused steps of `kernel` and the entry points on them, or null when the kernel is too long to fuse (see the header). */
 export function emitFusedSteps(kernel: Kernel, params: readonly ParamSlot[], stored: (v: string) => string, f64: boolean, chunkSize: number, S: Syntax): string | null {
   if (kernel.instrs.length > chunkSize) return null;
@@ -176,8 +224,7 @@ export function emitFusedSteps(kernel: Kernel, params: readonly ParamSlot[], sto
   const steps = rules.map((r) => fusedStep(kernel, params, r.kind, r.kinds, r.rule, stored, f64, S));
   const slots = [...new Set(rules.flatMap((r) => [...(r.rule.state.m ? ['m'] : []), ...(r.rule.state.v ? ['v'] : [])]))];
   return [
-    ...(arraysOnly(params) && slots.length ? [`/** The state arrays the fused steps checked last (stateCheck in gradc's fusedSteps.ts): a step on the same arrays checks identity only. */
-let ${slots.flatMap((q) => params.map((s) => `$ok${q}_${s.name}${t(': Floats | null')} = null`)).join(', ')};`] : []),
+    ...(arraysOnly(params) && slots.length ? stateChecked(params, slots, S) : []),
     ...steps,
     `/** One plain SGD step on one row, all or nothing: the loss, or NaN with \`$p\` unchanged. */
 ${declaration('stepRow', `return ${callKernel('step', {}, '$step_sgd').slice(0, -1)}, $hyperInto($lr, 1, 0));`, S.flavour === 'ts')}`,

@@ -868,6 +868,9 @@ export type OptimizerOptions = SgdOptions | MomentumOptions | AdamOptions | Adam
  * What an optimizer carries from step to step, made by `initOptimizer` and advanced by
  * `step`, `stepBatch` and `fit` (only by steps taken: a refused step changes nothing).
  * Plain data (typed arrays per parameter and a count), so it can be saved and restored.
+ * The moment objects `initOptimizer` and `loadParams` make are frozen when every parameter
+ * is an array (their arrays' values change, the arrays do not), so a step checks them once;
+ * a state built by hand works too, with its arrays checked at every step.
  */
 export interface OptimizerState {
   /** The options (frozen, checked at each step). */
@@ -891,6 +894,10 @@ interface $Hyper {
   readonly rule: number;
   /** Whether the schedule is constant (the rate is `lr` at every step). */
   readonly fixed: boolean;
+  /** 1 - lr * decay: `$keep` of every step when the schedule is constant. */
+  readonly keep: number;
+  /** The first step t from which every hyperparameter is constant (the schedule's rate and the bias corrections; Infinity for a schedule that is not constant): fused steps read their values (UpdateRule.steady). */
+  readonly steady: number;
 }
 
 /** The first step t with Math.pow(b, t) <= 2^-54 (0 <= b < 1): from there on 1 - b^t rounds to 1 exactly. */
@@ -955,7 +962,8 @@ function $hyper(o: unknown, where: string): $Hyper {
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
-  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule, rule: $RULE_INDEX[k], fixed: schedule.kind === 'constant' };
+  const l2 = k === 'adamw' ? 0 : wd, decay = k === 'adamw' ? wd : 0, t1 = $negligibleFrom(b1), t2 = $negligibleFrom(b2), fixed = schedule.kind === 'constant';
+  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule: $RULE_INDEX[k], fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -1008,14 +1016,14 @@ export function initOptimizer(params: Params, options: OptimizerOptions): Optimi
   return $initOptimizer(params, options, 'initOptimizer: options');
 }
 
-/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded). */
+/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded); then frozen (`$ownMoments`). */
 function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params, like: Params) => Params = $placed): OptimizerState {
   $checkParams(params, where.replace(/options.*$/, 'params'), false);
   const h = $hyper(options, where);
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? place(zeroParams(), params) : null, v: slots[1] ? place(zeroParams(), params) : null };
+  return { options: frozen, step: 0, m: slots[0] ? $ownMoments(place(zeroParams(), params)) : null, v: slots[1] ? $ownMoments(place(zeroParams(), params)) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1188,6 +1196,17 @@ function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, 
     return false;
   }
   return true;
+}
+
+/**
+ * The moment objects this module made (initOptimizer, loadParams), frozen: their arrays cannot
+ * be swapped, so a fused step that checked one compares the object only afterwards
+ * (stateCheck in gradc's fusedSteps.ts). Not with a scalar parameter, which lives in the object.
+ */
+const $MOMENTS = new WeakSet<object>();
+function $ownMoments(p: Params): Params {
+  $MOMENTS.add(Object.freeze(p));
+  return p;
 }
 
 /** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
@@ -1426,7 +1445,7 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
     }
   }
   const placed = $placed(params);
-  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $placed(optimizer.m, placed), v: optimizer.v && $placed(optimizer.v, placed) } };
+  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $ownMoments($placed(optimizer.m, placed)), v: optimizer.v && $ownMoments($placed(optimizer.v, placed)) } };
 }
 
 function $uniform(rand: () => number, low: number, high: number): number {
@@ -1476,8 +1495,36 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $total;
 }
 
-/** The state arrays the fused steps checked last (stateCheck in gradc's fusedSteps.ts): a step on the same arrays checks identity only. */
-let $okm_layer1_W: Floats | null = null, $okm_layer1_b: Floats | null = null, $okm_layer2_W: Floats | null = null, $okm_layer2_b: Floats | null = null, $okv_layer1_W: Floats | null = null, $okv_layer1_b: Floats | null = null, $okv_layer2_W: Floats | null = null, $okv_layer2_b: Floats | null = null;
+/** What `$okm` and `$okv` hold when no moment object is remembered (a fresh object: never a state's). */
+const $NO_MOMENTS = {};
+
+/** The first moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
+let $okm: unknown = $NO_MOMENTS, $okm_layer1_W: Floats | null = null, $okm_layer1_b: Floats | null = null, $okm_layer2_W: Floats | null = null, $okm_layer2_b: Floats | null = null;
+/** Whether `x` holds this model's arrays (then remembered in `$okm_<name>`, and `x` in `$okm` when this module made it). */
+function $moments_m(x: unknown): boolean {
+  const q = x as Params | null | undefined;
+  const a_layer1_W = q?.layer1_W, a_layer1_b = q?.layer1_b, a_layer2_W = q?.layer2_W, a_layer2_b = q?.layer2_b;
+  if (a_layer1_W !== $okm_layer1_W || a_layer1_b !== $okm_layer1_b || a_layer2_W !== $okm_layer2_W || a_layer2_b !== $okm_layer2_b) { // not the arrays checked last
+    if (!(a_layer1_W instanceof Floats && a_layer1_W.length === 12 && a_layer1_b instanceof Floats && a_layer1_b.length === 4 && a_layer2_W instanceof Floats && a_layer2_W.length === 8 && a_layer2_b instanceof Floats && a_layer2_b.length === 2)) return false;
+    $okm_layer1_W = a_layer1_W; $okm_layer1_b = a_layer1_b; $okm_layer2_W = a_layer2_W; $okm_layer2_b = a_layer2_b;
+  }
+  $okm = $MOMENTS.has(x as object) ? x : $NO_MOMENTS;
+  return true;
+}
+
+/** The second moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
+let $okv: unknown = $NO_MOMENTS, $okv_layer1_W: Floats | null = null, $okv_layer1_b: Floats | null = null, $okv_layer2_W: Floats | null = null, $okv_layer2_b: Floats | null = null;
+/** Whether `x` holds this model's arrays (then remembered in `$okv_<name>`, and `x` in `$okv` when this module made it). */
+function $moments_v(x: unknown): boolean {
+  const q = x as Params | null | undefined;
+  const a_layer1_W = q?.layer1_W, a_layer1_b = q?.layer1_b, a_layer2_W = q?.layer2_W, a_layer2_b = q?.layer2_b;
+  if (a_layer1_W !== $okv_layer1_W || a_layer1_b !== $okv_layer1_b || a_layer2_W !== $okv_layer2_W || a_layer2_b !== $okv_layer2_b) { // not the arrays checked last
+    if (!(a_layer1_W instanceof Floats && a_layer1_W.length === 12 && a_layer1_b instanceof Floats && a_layer1_b.length === 4 && a_layer2_W instanceof Floats && a_layer2_W.length === 8 && a_layer2_b instanceof Floats && a_layer2_b.length === 2)) return false;
+    $okv_layer1_W = a_layer1_W; $okv_layer1_b = a_layer1_b; $okv_layer2_W = a_layer2_W; $okv_layer2_b = a_layer2_b;
+  }
+  $okv = $MOMENTS.has(x as object) ? x : $NO_MOMENTS;
+  return true;
+}
 
 /** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
@@ -1830,11 +1877,8 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
-  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b) { // not the arrays checked last: check them, before anything is written
-    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 12 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 4 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 8 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 2)) return NaN;
-    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b;
-  }
+  if (($m !== $okm && !$moments_m($m))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
   let $s = 0; // 0 while every new value is finite
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
@@ -2231,16 +2275,17 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  const $lr = $rate($hy, $t - 1);
-  const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
-  const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2, $a = ($lr * $root) / $bc1, $e = $hy.eps * $root;
-  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
-  const $v_layer1_W = $v?.layer1_W, $v_layer1_b = $v?.layer1_b, $v_layer2_W = $v?.layer2_W, $v_layer2_b = $v?.layer2_b;
-  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b || $v_layer1_W !== $okv_layer1_W || $v_layer1_b !== $okv_layer1_b || $v_layer2_W !== $okv_layer2_W || $v_layer2_b !== $okv_layer2_b) { // not the arrays checked last: check them, before anything is written
-    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 12 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 4 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 8 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 2 && $v_layer1_W instanceof Floats && $v_layer1_W.length === 12 && $v_layer1_b instanceof Floats && $v_layer1_b.length === 4 && $v_layer2_W instanceof Floats && $v_layer2_W.length === 8 && $v_layer2_b instanceof Floats && $v_layer2_b.length === 2)) return NaN;
-    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b; $okv_layer1_W = $v_layer1_W; $okv_layer1_b = $v_layer1_b; $okv_layer2_W = $v_layer2_W; $okv_layer2_b = $v_layer2_b;
+  let $keep = $hy.keep, $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $keep = 1 - $lr * $hy.decay; $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
   }
+  const $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2;
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
+  const $v_layer1_W = $okv_layer1_W!, $v_layer1_b = $okv_layer1_b!, $v_layer2_W = $okv_layer2_W!, $v_layer2_b = $okv_layer2_b!;
   let $s = 0; // 0 while every new value is finite
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
@@ -2342,7 +2387,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const t49 = layer2_W_0 * d_layer2_z_0;
   const t50 = t39 / t40;
@@ -2355,7 +2400,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -2371,7 +2416,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -2382,7 +2427,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo4 = $m_layer1_W[1]!, $vo4 = $v_layer1_W[1]!;
@@ -2392,7 +2437,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo5 = $m_layer1_W[2]!, $vo5 = $v_layer1_W[2]!;
@@ -2402,7 +2447,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
@@ -2419,7 +2464,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
@@ -2430,7 +2475,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
   const $mo8 = $m_layer1_W[4]!, $vo8 = $v_layer1_W[4]!;
@@ -2440,7 +2485,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
   const $mo9 = $m_layer1_W[5]!, $vo9 = $v_layer1_W[5]!;
@@ -2450,7 +2495,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
@@ -2467,7 +2512,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
@@ -2478,7 +2523,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -2488,7 +2533,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
   const $mo13 = $m_layer1_W[8]!, $vo13 = $v_layer1_W[8]!;
@@ -2498,7 +2543,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
@@ -2515,7 +2560,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
@@ -2526,7 +2571,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -2536,7 +2581,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -2546,7 +2591,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -2557,7 +2602,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo19 = $m_layer2_W[1]!, $vo19 = $v_layer2_W[1]!;
@@ -2567,7 +2612,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo20 = $m_layer2_W[2]!, $vo20 = $v_layer2_W[2]!;
@@ -2577,7 +2622,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo21 = $m_layer2_W[3]!, $vo21 = $v_layer2_W[3]!;
@@ -2587,7 +2632,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   const $mo22 = $m_layer2_W[4]!, $vo22 = $v_layer2_W[4]!;
@@ -2597,7 +2642,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   const $mo23 = $m_layer2_W[5]!, $vo23 = $v_layer2_W[5]!;
@@ -2607,7 +2652,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   const $mo24 = $m_layer2_W[6]!, $vo24 = $v_layer2_W[6]!;
@@ -2617,7 +2662,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   const $mo25 = $m_layer2_W[7]!, $vo25 = $v_layer2_W[7]!;
@@ -2627,7 +2672,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -2666,12 +2711,9 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
-  const $v_layer1_W = $v?.layer1_W, $v_layer1_b = $v?.layer1_b, $v_layer2_W = $v?.layer2_W, $v_layer2_b = $v?.layer2_b;
-  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b || $v_layer1_W !== $okv_layer1_W || $v_layer1_b !== $okv_layer1_b || $v_layer2_W !== $okv_layer2_W || $v_layer2_b !== $okv_layer2_b) { // not the arrays checked last: check them, before anything is written
-    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 12 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 4 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 8 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 2 && $v_layer1_W instanceof Floats && $v_layer1_W.length === 12 && $v_layer1_b instanceof Floats && $v_layer1_b.length === 4 && $v_layer2_W instanceof Floats && $v_layer2_W.length === 8 && $v_layer2_b instanceof Floats && $v_layer2_b.length === 2)) return NaN;
-    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b; $okv_layer1_W = $v_layer1_W; $okv_layer1_b = $v_layer1_b; $okv_layer2_W = $v_layer2_W; $okv_layer2_b = $v_layer2_b;
-  }
+  if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
+  const $v_layer1_W = $okv_layer1_W!, $v_layer1_b = $okv_layer1_b!, $v_layer2_W = $okv_layer2_W!, $v_layer2_b = $okv_layer2_b!;
   let $s = 0; // 0 while every new value is finite
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
@@ -2773,7 +2815,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const t49 = layer2_W_0 * d_layer2_z_0;
   const t50 = t39 / t40;
@@ -2786,7 +2828,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -2802,7 +2844,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -2813,7 +2855,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo4 = $m_layer1_W[1]!, $vo4 = $v_layer1_W[1]!;
@@ -2823,7 +2865,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo5 = $m_layer1_W[2]!, $vo5 = $v_layer1_W[2]!;
@@ -2833,7 +2875,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
@@ -2850,7 +2892,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
@@ -2861,7 +2903,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
   const $mo8 = $m_layer1_W[4]!, $vo8 = $v_layer1_W[4]!;
@@ -2871,7 +2913,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
   const $mo9 = $m_layer1_W[5]!, $vo9 = $v_layer1_W[5]!;
@@ -2881,7 +2923,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
@@ -2898,7 +2940,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
@@ -2909,7 +2951,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -2919,7 +2961,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
   const $mo13 = $m_layer1_W[8]!, $vo13 = $v_layer1_W[8]!;
@@ -2929,7 +2971,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
@@ -2946,7 +2988,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
@@ -2957,7 +2999,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -2967,7 +3009,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -2977,7 +3019,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -2988,7 +3030,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo19 = $m_layer2_W[1]!, $vo19 = $v_layer2_W[1]!;
@@ -2998,7 +3040,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo20 = $m_layer2_W[2]!, $vo20 = $v_layer2_W[2]!;
@@ -3008,7 +3050,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo21 = $m_layer2_W[3]!, $vo21 = $v_layer2_W[3]!;
@@ -3018,7 +3060,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   const $mo22 = $m_layer2_W[4]!, $vo22 = $v_layer2_W[4]!;
@@ -3028,7 +3070,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   const $mo23 = $m_layer2_W[5]!, $vo23 = $v_layer2_W[5]!;
@@ -3038,7 +3080,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   const $mo24 = $m_layer2_W[6]!, $vo24 = $v_layer2_W[6]!;
@@ -3048,7 +3090,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   const $mo25 = $m_layer2_W[7]!, $vo25 = $v_layer2_W[7]!;
@@ -3058,7 +3100,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.

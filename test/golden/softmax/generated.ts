@@ -848,6 +848,9 @@ export type OptimizerOptions = SgdOptions | MomentumOptions | AdamOptions | Adam
  * What an optimizer carries from step to step, made by `initOptimizer` and advanced by
  * `step`, `stepBatch` and `fit` (only by steps taken: a refused step changes nothing).
  * Plain data (typed arrays per parameter and a count), so it can be saved and restored.
+ * The moment objects `initOptimizer` and `loadParams` make are frozen when every parameter
+ * is an array (their arrays' values change, the arrays do not), so a step checks them once;
+ * a state built by hand works too, with its arrays checked at every step.
  */
 export interface OptimizerState {
   /** The options (frozen, checked at each step). */
@@ -871,6 +874,10 @@ interface $Hyper {
   readonly rule: number;
   /** Whether the schedule is constant (the rate is `lr` at every step). */
   readonly fixed: boolean;
+  /** 1 - lr * decay: `$keep` of every step when the schedule is constant. */
+  readonly keep: number;
+  /** The first step t from which every hyperparameter is constant (the schedule's rate and the bias corrections; Infinity for a schedule that is not constant): fused steps read their values (UpdateRule.steady). */
+  readonly steady: number;
 }
 
 /** The first step t with Math.pow(b, t) <= 2^-54 (0 <= b < 1): from there on 1 - b^t rounds to 1 exactly. */
@@ -935,7 +942,8 @@ function $hyper(o: unknown, where: string): $Hyper {
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
-  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule, rule: $RULE_INDEX[k], fixed: schedule.kind === 'constant' };
+  const l2 = k === 'adamw' ? 0 : wd, decay = k === 'adamw' ? wd : 0, t1 = $negligibleFrom(b1), t2 = $negligibleFrom(b2), fixed = schedule.kind === 'constant';
+  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule: $RULE_INDEX[k], fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -988,14 +996,14 @@ export function initOptimizer(params: Params, options: OptimizerOptions): Optimi
   return $initOptimizer(params, options, 'initOptimizer: options');
 }
 
-/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded). */
+/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded); then frozen (`$ownMoments`). */
 function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params, like: Params) => Params = $placed): OptimizerState {
   $checkParams(params, where.replace(/options.*$/, 'params'), false);
   const h = $hyper(options, where);
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? place(zeroParams(), params) : null, v: slots[1] ? place(zeroParams(), params) : null };
+  return { options: frozen, step: 0, m: slots[0] ? $ownMoments(place(zeroParams(), params)) : null, v: slots[1] ? $ownMoments(place(zeroParams(), params)) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1160,6 +1168,17 @@ function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, 
     return false;
   }
   return true;
+}
+
+/**
+ * The moment objects this module made (initOptimizer, loadParams), frozen: their arrays cannot
+ * be swapped, so a fused step that checked one compares the object only afterwards
+ * (stateCheck in gradc's fusedSteps.ts). Not with a scalar parameter, which lives in the object.
+ */
+const $MOMENTS = new WeakSet<object>();
+function $ownMoments(p: Params): Params {
+  $MOMENTS.add(Object.freeze(p));
+  return p;
 }
 
 /** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
@@ -1390,7 +1409,7 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
     }
   }
   const placed = $placed(params);
-  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $placed(optimizer.m, placed), v: optimizer.v && $placed(optimizer.v, placed) } };
+  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $ownMoments($placed(optimizer.m, placed)), v: optimizer.v && $ownMoments($placed(optimizer.v, placed)) } };
 }
 
 /** Writes one vector or matrix of a sample (row-major); throws naming the sample, the field and the first bad element. */
@@ -1430,8 +1449,36 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $total;
 }
 
-/** The state arrays the fused steps checked last (stateCheck in gradc's fusedSteps.ts): a step on the same arrays checks identity only. */
-let $okm_W: Floats | null = null, $okm_b: Floats | null = null, $okv_W: Floats | null = null, $okv_b: Floats | null = null;
+/** What `$okm` and `$okv` hold when no moment object is remembered (a fresh object: never a state's). */
+const $NO_MOMENTS = {};
+
+/** The first moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
+let $okm: unknown = $NO_MOMENTS, $okm_W: Floats | null = null, $okm_b: Floats | null = null;
+/** Whether `x` holds this model's arrays (then remembered in `$okm_<name>`, and `x` in `$okm` when this module made it). */
+function $moments_m(x: unknown): boolean {
+  const q = x as Params | null | undefined;
+  const a_W = q?.W, a_b = q?.b;
+  if (a_W !== $okm_W || a_b !== $okm_b) { // not the arrays checked last
+    if (!(a_W instanceof Floats && a_W.length === 6 && a_b instanceof Floats && a_b.length === 3)) return false;
+    $okm_W = a_W; $okm_b = a_b;
+  }
+  $okm = $MOMENTS.has(x as object) ? x : $NO_MOMENTS;
+  return true;
+}
+
+/** The second moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
+let $okv: unknown = $NO_MOMENTS, $okv_W: Floats | null = null, $okv_b: Floats | null = null;
+/** Whether `x` holds this model's arrays (then remembered in `$okv_<name>`, and `x` in `$okv` when this module made it). */
+function $moments_v(x: unknown): boolean {
+  const q = x as Params | null | undefined;
+  const a_W = q?.W, a_b = q?.b;
+  if (a_W !== $okv_W || a_b !== $okv_b) { // not the arrays checked last
+    if (!(a_W instanceof Floats && a_W.length === 6 && a_b instanceof Floats && a_b.length === 3)) return false;
+    $okv_W = a_W; $okv_b = a_b;
+  }
+  $okv = $MOMENTS.has(x as object) ? x : $NO_MOMENTS;
+  return true;
+}
 
 /** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
@@ -1591,11 +1638,8 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
   const $w_W = $p.W, $w_b = $p.b;
-  const $m_W = $m?.W, $m_b = $m?.b;
-  if ($m_W !== $okm_W || $m_b !== $okm_b) { // not the arrays checked last: check them, before anything is written
-    if (!($m_W instanceof Floats && $m_W.length === 6 && $m_b instanceof Floats && $m_b.length === 3)) return NaN;
-    $okm_W = $m_W; $okm_b = $m_b;
-  }
+  if (($m !== $okm && !$moments_m($m))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_W = $okm_W!, $m_b = $okm_b!;
   let $s = 0; // 0 while every new value is finite
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
@@ -1765,16 +1809,17 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  const $lr = $rate($hy, $t - 1);
-  const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
-  const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2, $a = ($lr * $root) / $bc1, $e = $hy.eps * $root;
-  const $w_W = $p.W, $w_b = $p.b;
-  const $m_W = $m?.W, $m_b = $m?.b;
-  const $v_W = $v?.W, $v_b = $v?.b;
-  if ($m_W !== $okm_W || $m_b !== $okm_b || $v_W !== $okv_W || $v_b !== $okv_b) { // not the arrays checked last: check them, before anything is written
-    if (!($m_W instanceof Floats && $m_W.length === 6 && $m_b instanceof Floats && $m_b.length === 3 && $v_W instanceof Floats && $v_W.length === 6 && $v_b instanceof Floats && $v_b.length === 3)) return NaN;
-    $okm_W = $m_W; $okm_b = $m_b; $okv_W = $v_W; $okv_b = $v_b;
+  let $keep = $hy.keep, $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $keep = 1 - $lr * $hy.decay; $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
   }
+  const $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2;
+  const $w_W = $p.W, $w_b = $p.b;
+  if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_W = $okm_W!, $m_b = $okm_b!;
+  const $v_W = $okv_W!, $v_b = $okv_b!;
   let $s = 0; // 0 while every new value is finite
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
@@ -1841,7 +1886,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_b[0] = $p1; $m_b[0] = $m1; $v_b[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
@@ -1852,7 +1897,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[0] = $p1; $m_W[0] = $m1; $v_W[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_W_1 = d_logits_0 * x_1;
   const $mo2 = $m_W[1]!, $vo2 = $v_W[1]!;
@@ -1862,7 +1907,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[1] = $p1; $m_W[1] = $m1; $v_W[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
@@ -1877,7 +1922,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_b[1] = $p1; $m_b[1] = $m1; $v_b[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
@@ -1888,7 +1933,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[2] = $p1; $m_W[2] = $m1; $v_W[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_W_3 = d_logits_1 * x_1;
   const $mo5 = $m_W[3]!, $vo5 = $v_W[3]!;
@@ -1898,7 +1943,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[3] = $p1; $m_W[3] = $m1; $v_W[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
@@ -1913,7 +1958,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_b[2] = $p1; $m_b[2] = $m1; $v_b[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
@@ -1924,7 +1969,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[4] = $p1; $m_W[4] = $m1; $v_W[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_W_5 = d_logits_2 * x_1;
   const $mo8 = $m_W[5]!, $vo8 = $v_W[5]!;
@@ -1934,7 +1979,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[5] = $p1; $m_W[5] = $m1; $v_W[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
@@ -1956,12 +2001,9 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
   const $w_W = $p.W, $w_b = $p.b;
-  const $m_W = $m?.W, $m_b = $m?.b;
-  const $v_W = $v?.W, $v_b = $v?.b;
-  if ($m_W !== $okm_W || $m_b !== $okm_b || $v_W !== $okv_W || $v_b !== $okv_b) { // not the arrays checked last: check them, before anything is written
-    if (!($m_W instanceof Floats && $m_W.length === 6 && $m_b instanceof Floats && $m_b.length === 3 && $v_W instanceof Floats && $v_W.length === 6 && $v_b instanceof Floats && $v_b.length === 3)) return NaN;
-    $okm_W = $m_W; $okm_b = $m_b; $okv_W = $v_W; $okv_b = $v_b;
-  }
+  if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_W = $okm_W!, $m_b = $okm_b!;
+  const $v_W = $okv_W!, $v_b = $okv_b!;
   let $s = 0; // 0 while every new value is finite
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
@@ -2028,7 +2070,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_b[0] = $p1; $m_b[0] = $m1; $v_b[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
@@ -2039,7 +2081,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[0] = $p1; $m_W[0] = $m1; $v_W[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_W_1 = d_logits_0 * x_1;
   const $mo2 = $m_W[1]!, $vo2 = $v_W[1]!;
@@ -2049,7 +2091,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[1] = $p1; $m_W[1] = $m1; $v_W[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
@@ -2064,7 +2106,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_b[1] = $p1; $m_b[1] = $m1; $v_b[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
@@ -2075,7 +2117,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[2] = $p1; $m_W[2] = $m1; $v_W[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_W_3 = d_logits_1 * x_1;
   const $mo5 = $m_W[3]!, $vo5 = $v_W[3]!;
@@ -2085,7 +2127,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[3] = $p1; $m_W[3] = $m1; $v_W[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
@@ -2100,7 +2142,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_b[2] = $p1; $m_b[2] = $m1; $v_b[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
@@ -2111,7 +2153,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[4] = $p1; $m_W[4] = $m1; $v_W[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   const d_W_5 = d_logits_2 * x_1;
   const $mo8 = $m_W[5]!, $vo8 = $v_W[5]!;
@@ -2121,7 +2163,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[5] = $p1; $m_W[5] = $m1; $v_W[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) * 0 * ($v1);
   }
   if ($s === 0 && loss - loss === 0) return loss;
   // Refused (the loss or a new value is not finite): the old values back, all or nothing.
