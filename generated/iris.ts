@@ -1530,7 +1530,7 @@ function $moments_v(x: unknown): boolean {
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
   const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
   const layer1_W_2 = $w_layer1_W[2]!;
@@ -1754,7 +1754,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer2_b_0, $gk = d_layer2_z_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_b[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t123 = layer2_W_0 * d_layer2_z_0;
   const t124 = t108 / t112;
@@ -1764,7 +1764,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer2_b_1, $gk = d_layer2_z_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_b[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
@@ -1775,7 +1775,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer2_b_2, $gk = d_layer2_z_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_b[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
@@ -1788,7 +1788,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_0, $gk = d_layer1_z_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -1796,28 +1796,28 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_0, $gk = d_layer1_W_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   { // sgd update of layer1_W[1]
     const $wk = layer1_W_1, $gk = d_layer1_W_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   { // sgd update of layer1_W[2]
     const $wk = layer1_W_2, $gk = d_layer1_W_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_3 = d_layer1_z_0 * x_3;
   { // sgd update of layer1_W[3]
     const $wk = layer1_W_3, $gk = d_layer1_W_3 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[3] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t133 = layer2_W_1 * d_layer2_z_0;
   const t134 = layer2_W_9 * d_layer2_z_1;
@@ -1833,7 +1833,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_1, $gk = d_layer1_z_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_z_1 * x_0;
@@ -1841,28 +1841,28 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_4, $gk = d_layer1_W_4 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[4] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_1;
   { // sgd update of layer1_W[5]
     const $wk = layer1_W_5, $gk = d_layer1_W_5 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[5] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_6 = d_layer1_z_1 * x_2;
   { // sgd update of layer1_W[6]
     const $wk = layer1_W_6, $gk = d_layer1_W_6 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[6] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_7 = d_layer1_z_1 * x_3;
   { // sgd update of layer1_W[7]
     const $wk = layer1_W_7, $gk = d_layer1_W_7 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[7] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t139 = layer2_W_2 * d_layer2_z_0;
   const t140 = layer2_W_10 * d_layer2_z_1;
@@ -1878,7 +1878,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_2, $gk = d_layer1_z_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_z_2 * x_0;
@@ -1886,28 +1886,28 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_8, $gk = d_layer1_W_8 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[8] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_9 = d_layer1_z_2 * x_1;
   { // sgd update of layer1_W[9]
     const $wk = layer1_W_9, $gk = d_layer1_W_9 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[9] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_10 = d_layer1_z_2 * x_2;
   { // sgd update of layer1_W[10]
     const $wk = layer1_W_10, $gk = d_layer1_W_10 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[10] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_11 = d_layer1_z_2 * x_3;
   { // sgd update of layer1_W[11]
     const $wk = layer1_W_11, $gk = d_layer1_W_11 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[11] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t145 = layer2_W_3 * d_layer2_z_0;
   const t146 = layer2_W_11 * d_layer2_z_1;
@@ -1923,7 +1923,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_3, $gk = d_layer1_z_3 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[3] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_z_3 * x_0;
@@ -1931,28 +1931,28 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_12, $gk = d_layer1_W_12 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[12] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_13 = d_layer1_z_3 * x_1;
   { // sgd update of layer1_W[13]
     const $wk = layer1_W_13, $gk = d_layer1_W_13 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[13] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_14 = d_layer1_z_3 * x_2;
   { // sgd update of layer1_W[14]
     const $wk = layer1_W_14, $gk = d_layer1_W_14 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[14] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_15 = d_layer1_z_3 * x_3;
   { // sgd update of layer1_W[15]
     const $wk = layer1_W_15, $gk = d_layer1_W_15 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[15] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t151 = layer2_W_4 * d_layer2_z_0;
   const t152 = layer2_W_12 * d_layer2_z_1;
@@ -1968,7 +1968,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_4, $gk = d_layer1_z_4 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[4] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_z_4 * x_0;
@@ -1976,28 +1976,28 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_16, $gk = d_layer1_W_16 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[16] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_17 = d_layer1_z_4 * x_1;
   { // sgd update of layer1_W[17]
     const $wk = layer1_W_17, $gk = d_layer1_W_17 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[17] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_18 = d_layer1_z_4 * x_2;
   { // sgd update of layer1_W[18]
     const $wk = layer1_W_18, $gk = d_layer1_W_18 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[18] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_19 = d_layer1_z_4 * x_3;
   { // sgd update of layer1_W[19]
     const $wk = layer1_W_19, $gk = d_layer1_W_19 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[19] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t157 = layer2_W_5 * d_layer2_z_0;
   const t158 = layer2_W_13 * d_layer2_z_1;
@@ -2013,7 +2013,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_5, $gk = d_layer1_z_5 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[5] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_z_5 * x_0;
@@ -2021,28 +2021,28 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_20, $gk = d_layer1_W_20 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[20] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_21 = d_layer1_z_5 * x_1;
   { // sgd update of layer1_W[21]
     const $wk = layer1_W_21, $gk = d_layer1_W_21 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[21] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_22 = d_layer1_z_5 * x_2;
   { // sgd update of layer1_W[22]
     const $wk = layer1_W_22, $gk = d_layer1_W_22 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[22] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_23 = d_layer1_z_5 * x_3;
   { // sgd update of layer1_W[23]
     const $wk = layer1_W_23, $gk = d_layer1_W_23 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[23] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t163 = layer2_W_6 * d_layer2_z_0;
   const t164 = layer2_W_14 * d_layer2_z_1;
@@ -2058,7 +2058,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_6, $gk = d_layer1_z_6 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[6] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_z_6 * x_0;
@@ -2066,28 +2066,28 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_24, $gk = d_layer1_W_24 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[24] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_25 = d_layer1_z_6 * x_1;
   { // sgd update of layer1_W[25]
     const $wk = layer1_W_25, $gk = d_layer1_W_25 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[25] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_26 = d_layer1_z_6 * x_2;
   { // sgd update of layer1_W[26]
     const $wk = layer1_W_26, $gk = d_layer1_W_26 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[26] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_27 = d_layer1_z_6 * x_3;
   { // sgd update of layer1_W[27]
     const $wk = layer1_W_27, $gk = d_layer1_W_27 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[27] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t169 = layer2_W_7 * d_layer2_z_0;
   const t170 = layer2_W_15 * d_layer2_z_1;
@@ -2103,7 +2103,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_7, $gk = d_layer1_z_7 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[7] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_z_7 * x_0;
@@ -2111,28 +2111,28 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_28, $gk = d_layer1_W_28 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[28] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_29 = d_layer1_z_7 * x_1;
   { // sgd update of layer1_W[29]
     const $wk = layer1_W_29, $gk = d_layer1_W_29 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[29] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_30 = d_layer1_z_7 * x_2;
   { // sgd update of layer1_W[30]
     const $wk = layer1_W_30, $gk = d_layer1_W_30 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[30] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_31 = d_layer1_z_7 * x_3;
   { // sgd update of layer1_W[31]
     const $wk = layer1_W_31, $gk = d_layer1_W_31 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[31] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -2140,171 +2140,172 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer2_W_0, $gk = d_layer2_W_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   { // sgd update of layer2_W[1]
     const $wk = layer2_W_1, $gk = d_layer2_W_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   { // sgd update of layer2_W[2]
     const $wk = layer2_W_2, $gk = d_layer2_W_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   { // sgd update of layer2_W[3]
     const $wk = layer2_W_3, $gk = d_layer2_W_3 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[3] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
   { // sgd update of layer2_W[4]
     const $wk = layer2_W_4, $gk = d_layer2_W_4 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[4] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
   { // sgd update of layer2_W[5]
     const $wk = layer2_W_5, $gk = d_layer2_W_5 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[5] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
   { // sgd update of layer2_W[6]
     const $wk = layer2_W_6, $gk = d_layer2_W_6 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[6] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
   { // sgd update of layer2_W[7]
     const $wk = layer2_W_7, $gk = d_layer2_W_7 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[7] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
   { // sgd update of layer2_W[8]
     const $wk = layer2_W_8, $gk = d_layer2_W_8 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[8] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
   { // sgd update of layer2_W[9]
     const $wk = layer2_W_9, $gk = d_layer2_W_9 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[9] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
   { // sgd update of layer2_W[10]
     const $wk = layer2_W_10, $gk = d_layer2_W_10 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[10] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
   { // sgd update of layer2_W[11]
     const $wk = layer2_W_11, $gk = d_layer2_W_11 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[11] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
   { // sgd update of layer2_W[12]
     const $wk = layer2_W_12, $gk = d_layer2_W_12 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[12] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
   { // sgd update of layer2_W[13]
     const $wk = layer2_W_13, $gk = d_layer2_W_13 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[13] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
   { // sgd update of layer2_W[14]
     const $wk = layer2_W_14, $gk = d_layer2_W_14 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[14] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
   { // sgd update of layer2_W[15]
     const $wk = layer2_W_15, $gk = d_layer2_W_15 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[15] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
   { // sgd update of layer2_W[16]
     const $wk = layer2_W_16, $gk = d_layer2_W_16 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[16] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
   { // sgd update of layer2_W[17]
     const $wk = layer2_W_17, $gk = d_layer2_W_17 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[17] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
   { // sgd update of layer2_W[18]
     const $wk = layer2_W_18, $gk = d_layer2_W_18 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[18] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
   { // sgd update of layer2_W[19]
     const $wk = layer2_W_19, $gk = d_layer2_W_19 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[19] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
   { // sgd update of layer2_W[20]
     const $wk = layer2_W_20, $gk = d_layer2_W_20 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[20] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
   { // sgd update of layer2_W[21]
     const $wk = layer2_W_21, $gk = d_layer2_W_21 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[21] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
   { // sgd update of layer2_W[22]
     const $wk = layer2_W_22, $gk = d_layer2_W_22 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[22] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
   { // sgd update of layer2_W[23]
     const $wk = layer2_W_23, $gk = d_layer2_W_23 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[23] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_layer2_b[0] = layer2_b_0;
   $w_layer2_b[1] = layer2_b_1;
   $w_layer2_b[2] = layer2_b_2;
@@ -2372,7 +2373,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   $w_layer2_W[21] = layer2_W_21;
   $w_layer2_W[22] = layer2_W_22;
   $w_layer2_W[23] = layer2_W_23;
-  return NaN;
+  return $exactSgd($p, $x, $xo, $y, $yo, $h);
 }
 
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -2383,7 +2384,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
   if (($m !== $okm && !$moments_m($m))) return NaN; // not the moments checked last, and bad: refused before anything is written
   const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
   const layer1_W_2 = $w_layer1_W[2]!;
@@ -2609,7 +2610,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t123 = layer2_W_0 * d_layer2_z_0;
   const t124 = t108 / t112;
@@ -2621,7 +2622,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
@@ -2634,7 +2635,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[2] = $p1; $m_layer2_b[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
@@ -2649,7 +2650,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -2659,7 +2660,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo5 = $m_layer1_W[1]!;
@@ -2668,7 +2669,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo6 = $m_layer1_W[2]!;
@@ -2677,7 +2678,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_3 = d_layer1_z_0 * x_3;
   const $mo7 = $m_layer1_W[3]!;
@@ -2686,7 +2687,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t133 = layer2_W_1 * d_layer2_z_0;
   const t134 = layer2_W_9 * d_layer2_z_1;
@@ -2704,7 +2705,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_z_1 * x_0;
@@ -2714,7 +2715,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_1;
   const $mo10 = $m_layer1_W[5]!;
@@ -2723,7 +2724,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_6 = d_layer1_z_1 * x_2;
   const $mo11 = $m_layer1_W[6]!;
@@ -2732,7 +2733,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_7 = d_layer1_z_1 * x_3;
   const $mo12 = $m_layer1_W[7]!;
@@ -2741,7 +2742,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t139 = layer2_W_2 * d_layer2_z_0;
   const t140 = layer2_W_10 * d_layer2_z_1;
@@ -2759,7 +2760,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_z_2 * x_0;
@@ -2769,7 +2770,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_9 = d_layer1_z_2 * x_1;
   const $mo15 = $m_layer1_W[9]!;
@@ -2778,7 +2779,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_10 = d_layer1_z_2 * x_2;
   const $mo16 = $m_layer1_W[10]!;
@@ -2787,7 +2788,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_11 = d_layer1_z_2 * x_3;
   const $mo17 = $m_layer1_W[11]!;
@@ -2796,7 +2797,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t145 = layer2_W_3 * d_layer2_z_0;
   const t146 = layer2_W_11 * d_layer2_z_1;
@@ -2814,7 +2815,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_z_3 * x_0;
@@ -2824,7 +2825,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[12] = $p1; $m_layer1_W[12] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_13 = d_layer1_z_3 * x_1;
   const $mo20 = $m_layer1_W[13]!;
@@ -2833,7 +2834,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[13] = $p1; $m_layer1_W[13] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_14 = d_layer1_z_3 * x_2;
   const $mo21 = $m_layer1_W[14]!;
@@ -2842,7 +2843,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[14] = $p1; $m_layer1_W[14] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_15 = d_layer1_z_3 * x_3;
   const $mo22 = $m_layer1_W[15]!;
@@ -2851,7 +2852,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[15] = $p1; $m_layer1_W[15] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t151 = layer2_W_4 * d_layer2_z_0;
   const t152 = layer2_W_12 * d_layer2_z_1;
@@ -2869,7 +2870,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[4] = $p1; $m_layer1_b[4] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_z_4 * x_0;
@@ -2879,7 +2880,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[16] = $p1; $m_layer1_W[16] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_17 = d_layer1_z_4 * x_1;
   const $mo25 = $m_layer1_W[17]!;
@@ -2888,7 +2889,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[17] = $p1; $m_layer1_W[17] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_18 = d_layer1_z_4 * x_2;
   const $mo26 = $m_layer1_W[18]!;
@@ -2897,7 +2898,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[18] = $p1; $m_layer1_W[18] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_19 = d_layer1_z_4 * x_3;
   const $mo27 = $m_layer1_W[19]!;
@@ -2906,7 +2907,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[19] = $p1; $m_layer1_W[19] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t157 = layer2_W_5 * d_layer2_z_0;
   const t158 = layer2_W_13 * d_layer2_z_1;
@@ -2924,7 +2925,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[5] = $p1; $m_layer1_b[5] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_z_5 * x_0;
@@ -2934,7 +2935,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[20] = $p1; $m_layer1_W[20] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_21 = d_layer1_z_5 * x_1;
   const $mo30 = $m_layer1_W[21]!;
@@ -2943,7 +2944,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[21] = $p1; $m_layer1_W[21] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_22 = d_layer1_z_5 * x_2;
   const $mo31 = $m_layer1_W[22]!;
@@ -2952,7 +2953,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[22] = $p1; $m_layer1_W[22] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_23 = d_layer1_z_5 * x_3;
   const $mo32 = $m_layer1_W[23]!;
@@ -2961,7 +2962,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[23] = $p1; $m_layer1_W[23] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t163 = layer2_W_6 * d_layer2_z_0;
   const t164 = layer2_W_14 * d_layer2_z_1;
@@ -2979,7 +2980,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[6] = $p1; $m_layer1_b[6] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_z_6 * x_0;
@@ -2989,7 +2990,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[24] = $p1; $m_layer1_W[24] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_25 = d_layer1_z_6 * x_1;
   const $mo35 = $m_layer1_W[25]!;
@@ -2998,7 +2999,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[25] = $p1; $m_layer1_W[25] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_26 = d_layer1_z_6 * x_2;
   const $mo36 = $m_layer1_W[26]!;
@@ -3007,7 +3008,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[26] = $p1; $m_layer1_W[26] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_27 = d_layer1_z_6 * x_3;
   const $mo37 = $m_layer1_W[27]!;
@@ -3016,7 +3017,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[27] = $p1; $m_layer1_W[27] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t169 = layer2_W_7 * d_layer2_z_0;
   const t170 = layer2_W_15 * d_layer2_z_1;
@@ -3034,7 +3035,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[7] = $p1; $m_layer1_b[7] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_z_7 * x_0;
@@ -3044,7 +3045,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[28] = $p1; $m_layer1_W[28] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_29 = d_layer1_z_7 * x_1;
   const $mo40 = $m_layer1_W[29]!;
@@ -3053,7 +3054,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[29] = $p1; $m_layer1_W[29] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_30 = d_layer1_z_7 * x_2;
   const $mo41 = $m_layer1_W[30]!;
@@ -3062,7 +3063,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[30] = $p1; $m_layer1_W[30] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_31 = d_layer1_z_7 * x_3;
   const $mo42 = $m_layer1_W[31]!;
@@ -3071,7 +3072,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[31] = $p1; $m_layer1_W[31] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -3081,7 +3082,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo44 = $m_layer2_W[1]!;
@@ -3090,7 +3091,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo45 = $m_layer2_W[2]!;
@@ -3099,7 +3100,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo46 = $m_layer2_W[3]!;
@@ -3108,7 +3109,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
   const $mo47 = $m_layer2_W[4]!;
@@ -3117,7 +3118,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
   const $mo48 = $m_layer2_W[5]!;
@@ -3126,7 +3127,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
   const $mo49 = $m_layer2_W[6]!;
@@ -3135,7 +3136,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
   const $mo50 = $m_layer2_W[7]!;
@@ -3144,7 +3145,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
   const $mo51 = $m_layer2_W[8]!;
@@ -3153,7 +3154,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[8] = $p1; $m_layer2_W[8] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
   const $mo52 = $m_layer2_W[9]!;
@@ -3162,7 +3163,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[9] = $p1; $m_layer2_W[9] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
   const $mo53 = $m_layer2_W[10]!;
@@ -3171,7 +3172,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[10] = $p1; $m_layer2_W[10] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
   const $mo54 = $m_layer2_W[11]!;
@@ -3180,7 +3181,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[11] = $p1; $m_layer2_W[11] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
   const $mo55 = $m_layer2_W[12]!;
@@ -3189,7 +3190,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[12] = $p1; $m_layer2_W[12] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
   const $mo56 = $m_layer2_W[13]!;
@@ -3198,7 +3199,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[13] = $p1; $m_layer2_W[13] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
   const $mo57 = $m_layer2_W[14]!;
@@ -3207,7 +3208,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[14] = $p1; $m_layer2_W[14] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
   const $mo58 = $m_layer2_W[15]!;
@@ -3216,7 +3217,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[15] = $p1; $m_layer2_W[15] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
   const $mo59 = $m_layer2_W[16]!;
@@ -3225,7 +3226,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[16] = $p1; $m_layer2_W[16] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
   const $mo60 = $m_layer2_W[17]!;
@@ -3234,7 +3235,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[17] = $p1; $m_layer2_W[17] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
   const $mo61 = $m_layer2_W[18]!;
@@ -3243,7 +3244,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[18] = $p1; $m_layer2_W[18] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
   const $mo62 = $m_layer2_W[19]!;
@@ -3252,7 +3253,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[19] = $p1; $m_layer2_W[19] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
   const $mo63 = $m_layer2_W[20]!;
@@ -3261,7 +3262,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[20] = $p1; $m_layer2_W[20] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
   const $mo64 = $m_layer2_W[21]!;
@@ -3270,7 +3271,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[21] = $p1; $m_layer2_W[21] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
   const $mo65 = $m_layer2_W[22]!;
@@ -3279,7 +3280,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[22] = $p1; $m_layer2_W[22] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
   const $mo66 = $m_layer2_W[23]!;
@@ -3288,10 +3289,11 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[23] = $p1; $m_layer2_W[23] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0;
   $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1;
   $w_layer2_b[2] = layer2_b_2; $m_layer2_b[2] = $mo2;
@@ -3359,7 +3361,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   $w_layer2_W[21] = layer2_W_21; $m_layer2_W[21] = $mo64;
   $w_layer2_W[22] = layer2_W_22; $m_layer2_W[22] = $mo65;
   $w_layer2_W[23] = layer2_W_23; $m_layer2_W[23] = $mo66;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -3376,7 +3378,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
   if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
   const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
   const $v_layer1_W = $okv_layer1_W!, $v_layer1_b = $okv_layer1_b!, $v_layer2_W = $okv_layer2_W!, $v_layer2_b = $okv_layer2_b!;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
   const layer1_W_2 = $w_layer1_W[2]!;
@@ -3603,7 +3605,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t123 = layer2_W_0 * d_layer2_z_0;
   const t124 = t108 / t112;
@@ -3616,7 +3618,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
@@ -3630,7 +3632,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[2] = $p1; $m_layer2_b[2] = $m1; $v_layer2_b[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
@@ -3646,7 +3648,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -3657,7 +3659,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo5 = $m_layer1_W[1]!, $vo5 = $v_layer1_W[1]!;
@@ -3667,7 +3669,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo6 = $m_layer1_W[2]!, $vo6 = $v_layer1_W[2]!;
@@ -3677,7 +3679,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_3 = d_layer1_z_0 * x_3;
   const $mo7 = $m_layer1_W[3]!, $vo7 = $v_layer1_W[3]!;
@@ -3687,7 +3689,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t133 = layer2_W_1 * d_layer2_z_0;
   const t134 = layer2_W_9 * d_layer2_z_1;
@@ -3706,7 +3708,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_z_1 * x_0;
@@ -3717,7 +3719,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_1;
   const $mo10 = $m_layer1_W[5]!, $vo10 = $v_layer1_W[5]!;
@@ -3727,7 +3729,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_6 = d_layer1_z_1 * x_2;
   const $mo11 = $m_layer1_W[6]!, $vo11 = $v_layer1_W[6]!;
@@ -3737,7 +3739,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_7 = d_layer1_z_1 * x_3;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -3747,7 +3749,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t139 = layer2_W_2 * d_layer2_z_0;
   const t140 = layer2_W_10 * d_layer2_z_1;
@@ -3766,7 +3768,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_z_2 * x_0;
@@ -3777,7 +3779,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_9 = d_layer1_z_2 * x_1;
   const $mo15 = $m_layer1_W[9]!, $vo15 = $v_layer1_W[9]!;
@@ -3787,7 +3789,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_10 = d_layer1_z_2 * x_2;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -3797,7 +3799,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_11 = d_layer1_z_2 * x_3;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -3807,7 +3809,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t145 = layer2_W_3 * d_layer2_z_0;
   const t146 = layer2_W_11 * d_layer2_z_1;
@@ -3826,7 +3828,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_z_3 * x_0;
@@ -3837,7 +3839,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[12] = $p1; $m_layer1_W[12] = $m1; $v_layer1_W[12] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_13 = d_layer1_z_3 * x_1;
   const $mo20 = $m_layer1_W[13]!, $vo20 = $v_layer1_W[13]!;
@@ -3847,7 +3849,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[13] = $p1; $m_layer1_W[13] = $m1; $v_layer1_W[13] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_14 = d_layer1_z_3 * x_2;
   const $mo21 = $m_layer1_W[14]!, $vo21 = $v_layer1_W[14]!;
@@ -3857,7 +3859,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[14] = $p1; $m_layer1_W[14] = $m1; $v_layer1_W[14] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_15 = d_layer1_z_3 * x_3;
   const $mo22 = $m_layer1_W[15]!, $vo22 = $v_layer1_W[15]!;
@@ -3867,7 +3869,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[15] = $p1; $m_layer1_W[15] = $m1; $v_layer1_W[15] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t151 = layer2_W_4 * d_layer2_z_0;
   const t152 = layer2_W_12 * d_layer2_z_1;
@@ -3886,7 +3888,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[4] = $p1; $m_layer1_b[4] = $m1; $v_layer1_b[4] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_z_4 * x_0;
@@ -3897,7 +3899,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[16] = $p1; $m_layer1_W[16] = $m1; $v_layer1_W[16] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_17 = d_layer1_z_4 * x_1;
   const $mo25 = $m_layer1_W[17]!, $vo25 = $v_layer1_W[17]!;
@@ -3907,7 +3909,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[17] = $p1; $m_layer1_W[17] = $m1; $v_layer1_W[17] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_18 = d_layer1_z_4 * x_2;
   const $mo26 = $m_layer1_W[18]!, $vo26 = $v_layer1_W[18]!;
@@ -3917,7 +3919,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[18] = $p1; $m_layer1_W[18] = $m1; $v_layer1_W[18] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_19 = d_layer1_z_4 * x_3;
   const $mo27 = $m_layer1_W[19]!, $vo27 = $v_layer1_W[19]!;
@@ -3927,7 +3929,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[19] = $p1; $m_layer1_W[19] = $m1; $v_layer1_W[19] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t157 = layer2_W_5 * d_layer2_z_0;
   const t158 = layer2_W_13 * d_layer2_z_1;
@@ -3946,7 +3948,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[5] = $p1; $m_layer1_b[5] = $m1; $v_layer1_b[5] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_z_5 * x_0;
@@ -3957,7 +3959,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[20] = $p1; $m_layer1_W[20] = $m1; $v_layer1_W[20] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_21 = d_layer1_z_5 * x_1;
   const $mo30 = $m_layer1_W[21]!, $vo30 = $v_layer1_W[21]!;
@@ -3967,7 +3969,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[21] = $p1; $m_layer1_W[21] = $m1; $v_layer1_W[21] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_22 = d_layer1_z_5 * x_2;
   const $mo31 = $m_layer1_W[22]!, $vo31 = $v_layer1_W[22]!;
@@ -3977,7 +3979,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[22] = $p1; $m_layer1_W[22] = $m1; $v_layer1_W[22] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_23 = d_layer1_z_5 * x_3;
   const $mo32 = $m_layer1_W[23]!, $vo32 = $v_layer1_W[23]!;
@@ -3987,7 +3989,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[23] = $p1; $m_layer1_W[23] = $m1; $v_layer1_W[23] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t163 = layer2_W_6 * d_layer2_z_0;
   const t164 = layer2_W_14 * d_layer2_z_1;
@@ -4006,7 +4008,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[6] = $p1; $m_layer1_b[6] = $m1; $v_layer1_b[6] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_z_6 * x_0;
@@ -4017,7 +4019,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[24] = $p1; $m_layer1_W[24] = $m1; $v_layer1_W[24] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_25 = d_layer1_z_6 * x_1;
   const $mo35 = $m_layer1_W[25]!, $vo35 = $v_layer1_W[25]!;
@@ -4027,7 +4029,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[25] = $p1; $m_layer1_W[25] = $m1; $v_layer1_W[25] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_26 = d_layer1_z_6 * x_2;
   const $mo36 = $m_layer1_W[26]!, $vo36 = $v_layer1_W[26]!;
@@ -4037,7 +4039,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[26] = $p1; $m_layer1_W[26] = $m1; $v_layer1_W[26] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_27 = d_layer1_z_6 * x_3;
   const $mo37 = $m_layer1_W[27]!, $vo37 = $v_layer1_W[27]!;
@@ -4047,7 +4049,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[27] = $p1; $m_layer1_W[27] = $m1; $v_layer1_W[27] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t169 = layer2_W_7 * d_layer2_z_0;
   const t170 = layer2_W_15 * d_layer2_z_1;
@@ -4066,7 +4068,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[7] = $p1; $m_layer1_b[7] = $m1; $v_layer1_b[7] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_z_7 * x_0;
@@ -4077,7 +4079,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[28] = $p1; $m_layer1_W[28] = $m1; $v_layer1_W[28] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_29 = d_layer1_z_7 * x_1;
   const $mo40 = $m_layer1_W[29]!, $vo40 = $v_layer1_W[29]!;
@@ -4087,7 +4089,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[29] = $p1; $m_layer1_W[29] = $m1; $v_layer1_W[29] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_30 = d_layer1_z_7 * x_2;
   const $mo41 = $m_layer1_W[30]!, $vo41 = $v_layer1_W[30]!;
@@ -4097,7 +4099,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[30] = $p1; $m_layer1_W[30] = $m1; $v_layer1_W[30] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_31 = d_layer1_z_7 * x_3;
   const $mo42 = $m_layer1_W[31]!, $vo42 = $v_layer1_W[31]!;
@@ -4107,7 +4109,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[31] = $p1; $m_layer1_W[31] = $m1; $v_layer1_W[31] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -4118,7 +4120,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo44 = $m_layer2_W[1]!, $vo44 = $v_layer2_W[1]!;
@@ -4128,7 +4130,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo45 = $m_layer2_W[2]!, $vo45 = $v_layer2_W[2]!;
@@ -4138,7 +4140,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo46 = $m_layer2_W[3]!, $vo46 = $v_layer2_W[3]!;
@@ -4148,7 +4150,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
   const $mo47 = $m_layer2_W[4]!, $vo47 = $v_layer2_W[4]!;
@@ -4158,7 +4160,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
   const $mo48 = $m_layer2_W[5]!, $vo48 = $v_layer2_W[5]!;
@@ -4168,7 +4170,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
   const $mo49 = $m_layer2_W[6]!, $vo49 = $v_layer2_W[6]!;
@@ -4178,7 +4180,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
   const $mo50 = $m_layer2_W[7]!, $vo50 = $v_layer2_W[7]!;
@@ -4188,7 +4190,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
   const $mo51 = $m_layer2_W[8]!, $vo51 = $v_layer2_W[8]!;
@@ -4198,7 +4200,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[8] = $p1; $m_layer2_W[8] = $m1; $v_layer2_W[8] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
   const $mo52 = $m_layer2_W[9]!, $vo52 = $v_layer2_W[9]!;
@@ -4208,7 +4210,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[9] = $p1; $m_layer2_W[9] = $m1; $v_layer2_W[9] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
   const $mo53 = $m_layer2_W[10]!, $vo53 = $v_layer2_W[10]!;
@@ -4218,7 +4220,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[10] = $p1; $m_layer2_W[10] = $m1; $v_layer2_W[10] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
   const $mo54 = $m_layer2_W[11]!, $vo54 = $v_layer2_W[11]!;
@@ -4228,7 +4230,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[11] = $p1; $m_layer2_W[11] = $m1; $v_layer2_W[11] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
   const $mo55 = $m_layer2_W[12]!, $vo55 = $v_layer2_W[12]!;
@@ -4238,7 +4240,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[12] = $p1; $m_layer2_W[12] = $m1; $v_layer2_W[12] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
   const $mo56 = $m_layer2_W[13]!, $vo56 = $v_layer2_W[13]!;
@@ -4248,7 +4250,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[13] = $p1; $m_layer2_W[13] = $m1; $v_layer2_W[13] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
   const $mo57 = $m_layer2_W[14]!, $vo57 = $v_layer2_W[14]!;
@@ -4258,7 +4260,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[14] = $p1; $m_layer2_W[14] = $m1; $v_layer2_W[14] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
   const $mo58 = $m_layer2_W[15]!, $vo58 = $v_layer2_W[15]!;
@@ -4268,7 +4270,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[15] = $p1; $m_layer2_W[15] = $m1; $v_layer2_W[15] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
   const $mo59 = $m_layer2_W[16]!, $vo59 = $v_layer2_W[16]!;
@@ -4278,7 +4280,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[16] = $p1; $m_layer2_W[16] = $m1; $v_layer2_W[16] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
   const $mo60 = $m_layer2_W[17]!, $vo60 = $v_layer2_W[17]!;
@@ -4288,7 +4290,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[17] = $p1; $m_layer2_W[17] = $m1; $v_layer2_W[17] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
   const $mo61 = $m_layer2_W[18]!, $vo61 = $v_layer2_W[18]!;
@@ -4298,7 +4300,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[18] = $p1; $m_layer2_W[18] = $m1; $v_layer2_W[18] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
   const $mo62 = $m_layer2_W[19]!, $vo62 = $v_layer2_W[19]!;
@@ -4308,7 +4310,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[19] = $p1; $m_layer2_W[19] = $m1; $v_layer2_W[19] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
   const $mo63 = $m_layer2_W[20]!, $vo63 = $v_layer2_W[20]!;
@@ -4318,7 +4320,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[20] = $p1; $m_layer2_W[20] = $m1; $v_layer2_W[20] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
   const $mo64 = $m_layer2_W[21]!, $vo64 = $v_layer2_W[21]!;
@@ -4328,7 +4330,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[21] = $p1; $m_layer2_W[21] = $m1; $v_layer2_W[21] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
   const $mo65 = $m_layer2_W[22]!, $vo65 = $v_layer2_W[22]!;
@@ -4338,7 +4340,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[22] = $p1; $m_layer2_W[22] = $m1; $v_layer2_W[22] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
   const $mo66 = $m_layer2_W[23]!, $vo66 = $v_layer2_W[23]!;
@@ -4348,10 +4350,11 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[23] = $p1; $m_layer2_W[23] = $m1; $v_layer2_W[23] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0; $v_layer2_b[0] = $vo0;
   $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1; $v_layer2_b[1] = $vo1;
   $w_layer2_b[2] = layer2_b_2; $m_layer2_b[2] = $mo2; $v_layer2_b[2] = $vo2;
@@ -4419,7 +4422,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
   $w_layer2_W[21] = layer2_W_21; $m_layer2_W[21] = $mo64; $v_layer2_W[21] = $vo64;
   $w_layer2_W[22] = layer2_W_22; $m_layer2_W[22] = $mo65; $v_layer2_W[22] = $vo65;
   $w_layer2_W[23] = layer2_W_23; $m_layer2_W[23] = $mo66; $v_layer2_W[23] = $vo66;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -4431,7 +4434,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
   const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
   const $v_layer1_W = $okv_layer1_W!, $v_layer1_b = $okv_layer1_b!, $v_layer2_W = $okv_layer2_W!, $v_layer2_b = $okv_layer2_b!;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
   const layer1_W_2 = $w_layer1_W[2]!;
@@ -4658,7 +4661,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t123 = layer2_W_0 * d_layer2_z_0;
   const t124 = t108 / t112;
@@ -4671,7 +4674,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
@@ -4685,7 +4688,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[2] = $p1; $m_layer2_b[2] = $m1; $v_layer2_b[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
@@ -4701,7 +4704,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -4712,7 +4715,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo5 = $m_layer1_W[1]!, $vo5 = $v_layer1_W[1]!;
@@ -4722,7 +4725,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo6 = $m_layer1_W[2]!, $vo6 = $v_layer1_W[2]!;
@@ -4732,7 +4735,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_3 = d_layer1_z_0 * x_3;
   const $mo7 = $m_layer1_W[3]!, $vo7 = $v_layer1_W[3]!;
@@ -4742,7 +4745,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t133 = layer2_W_1 * d_layer2_z_0;
   const t134 = layer2_W_9 * d_layer2_z_1;
@@ -4761,7 +4764,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_z_1 * x_0;
@@ -4772,7 +4775,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_1;
   const $mo10 = $m_layer1_W[5]!, $vo10 = $v_layer1_W[5]!;
@@ -4782,7 +4785,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_6 = d_layer1_z_1 * x_2;
   const $mo11 = $m_layer1_W[6]!, $vo11 = $v_layer1_W[6]!;
@@ -4792,7 +4795,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_7 = d_layer1_z_1 * x_3;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -4802,7 +4805,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t139 = layer2_W_2 * d_layer2_z_0;
   const t140 = layer2_W_10 * d_layer2_z_1;
@@ -4821,7 +4824,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_z_2 * x_0;
@@ -4832,7 +4835,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_9 = d_layer1_z_2 * x_1;
   const $mo15 = $m_layer1_W[9]!, $vo15 = $v_layer1_W[9]!;
@@ -4842,7 +4845,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_10 = d_layer1_z_2 * x_2;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -4852,7 +4855,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_11 = d_layer1_z_2 * x_3;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -4862,7 +4865,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t145 = layer2_W_3 * d_layer2_z_0;
   const t146 = layer2_W_11 * d_layer2_z_1;
@@ -4881,7 +4884,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_z_3 * x_0;
@@ -4892,7 +4895,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[12] = $p1; $m_layer1_W[12] = $m1; $v_layer1_W[12] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_13 = d_layer1_z_3 * x_1;
   const $mo20 = $m_layer1_W[13]!, $vo20 = $v_layer1_W[13]!;
@@ -4902,7 +4905,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[13] = $p1; $m_layer1_W[13] = $m1; $v_layer1_W[13] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_14 = d_layer1_z_3 * x_2;
   const $mo21 = $m_layer1_W[14]!, $vo21 = $v_layer1_W[14]!;
@@ -4912,7 +4915,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[14] = $p1; $m_layer1_W[14] = $m1; $v_layer1_W[14] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_15 = d_layer1_z_3 * x_3;
   const $mo22 = $m_layer1_W[15]!, $vo22 = $v_layer1_W[15]!;
@@ -4922,7 +4925,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[15] = $p1; $m_layer1_W[15] = $m1; $v_layer1_W[15] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t151 = layer2_W_4 * d_layer2_z_0;
   const t152 = layer2_W_12 * d_layer2_z_1;
@@ -4941,7 +4944,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[4] = $p1; $m_layer1_b[4] = $m1; $v_layer1_b[4] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_z_4 * x_0;
@@ -4952,7 +4955,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[16] = $p1; $m_layer1_W[16] = $m1; $v_layer1_W[16] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_17 = d_layer1_z_4 * x_1;
   const $mo25 = $m_layer1_W[17]!, $vo25 = $v_layer1_W[17]!;
@@ -4962,7 +4965,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[17] = $p1; $m_layer1_W[17] = $m1; $v_layer1_W[17] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_18 = d_layer1_z_4 * x_2;
   const $mo26 = $m_layer1_W[18]!, $vo26 = $v_layer1_W[18]!;
@@ -4972,7 +4975,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[18] = $p1; $m_layer1_W[18] = $m1; $v_layer1_W[18] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_19 = d_layer1_z_4 * x_3;
   const $mo27 = $m_layer1_W[19]!, $vo27 = $v_layer1_W[19]!;
@@ -4982,7 +4985,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[19] = $p1; $m_layer1_W[19] = $m1; $v_layer1_W[19] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t157 = layer2_W_5 * d_layer2_z_0;
   const t158 = layer2_W_13 * d_layer2_z_1;
@@ -5001,7 +5004,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[5] = $p1; $m_layer1_b[5] = $m1; $v_layer1_b[5] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_z_5 * x_0;
@@ -5012,7 +5015,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[20] = $p1; $m_layer1_W[20] = $m1; $v_layer1_W[20] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_21 = d_layer1_z_5 * x_1;
   const $mo30 = $m_layer1_W[21]!, $vo30 = $v_layer1_W[21]!;
@@ -5022,7 +5025,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[21] = $p1; $m_layer1_W[21] = $m1; $v_layer1_W[21] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_22 = d_layer1_z_5 * x_2;
   const $mo31 = $m_layer1_W[22]!, $vo31 = $v_layer1_W[22]!;
@@ -5032,7 +5035,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[22] = $p1; $m_layer1_W[22] = $m1; $v_layer1_W[22] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_23 = d_layer1_z_5 * x_3;
   const $mo32 = $m_layer1_W[23]!, $vo32 = $v_layer1_W[23]!;
@@ -5042,7 +5045,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[23] = $p1; $m_layer1_W[23] = $m1; $v_layer1_W[23] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t163 = layer2_W_6 * d_layer2_z_0;
   const t164 = layer2_W_14 * d_layer2_z_1;
@@ -5061,7 +5064,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[6] = $p1; $m_layer1_b[6] = $m1; $v_layer1_b[6] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_z_6 * x_0;
@@ -5072,7 +5075,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[24] = $p1; $m_layer1_W[24] = $m1; $v_layer1_W[24] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_25 = d_layer1_z_6 * x_1;
   const $mo35 = $m_layer1_W[25]!, $vo35 = $v_layer1_W[25]!;
@@ -5082,7 +5085,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[25] = $p1; $m_layer1_W[25] = $m1; $v_layer1_W[25] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_26 = d_layer1_z_6 * x_2;
   const $mo36 = $m_layer1_W[26]!, $vo36 = $v_layer1_W[26]!;
@@ -5092,7 +5095,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[26] = $p1; $m_layer1_W[26] = $m1; $v_layer1_W[26] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_27 = d_layer1_z_6 * x_3;
   const $mo37 = $m_layer1_W[27]!, $vo37 = $v_layer1_W[27]!;
@@ -5102,7 +5105,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[27] = $p1; $m_layer1_W[27] = $m1; $v_layer1_W[27] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t169 = layer2_W_7 * d_layer2_z_0;
   const t170 = layer2_W_15 * d_layer2_z_1;
@@ -5121,7 +5124,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[7] = $p1; $m_layer1_b[7] = $m1; $v_layer1_b[7] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_z_7 * x_0;
@@ -5132,7 +5135,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[28] = $p1; $m_layer1_W[28] = $m1; $v_layer1_W[28] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_29 = d_layer1_z_7 * x_1;
   const $mo40 = $m_layer1_W[29]!, $vo40 = $v_layer1_W[29]!;
@@ -5142,7 +5145,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[29] = $p1; $m_layer1_W[29] = $m1; $v_layer1_W[29] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_30 = d_layer1_z_7 * x_2;
   const $mo41 = $m_layer1_W[30]!, $vo41 = $v_layer1_W[30]!;
@@ -5152,7 +5155,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[30] = $p1; $m_layer1_W[30] = $m1; $v_layer1_W[30] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_31 = d_layer1_z_7 * x_3;
   const $mo42 = $m_layer1_W[31]!, $vo42 = $v_layer1_W[31]!;
@@ -5162,7 +5165,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[31] = $p1; $m_layer1_W[31] = $m1; $v_layer1_W[31] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -5173,7 +5176,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo44 = $m_layer2_W[1]!, $vo44 = $v_layer2_W[1]!;
@@ -5183,7 +5186,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo45 = $m_layer2_W[2]!, $vo45 = $v_layer2_W[2]!;
@@ -5193,7 +5196,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo46 = $m_layer2_W[3]!, $vo46 = $v_layer2_W[3]!;
@@ -5203,7 +5206,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
   const $mo47 = $m_layer2_W[4]!, $vo47 = $v_layer2_W[4]!;
@@ -5213,7 +5216,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
   const $mo48 = $m_layer2_W[5]!, $vo48 = $v_layer2_W[5]!;
@@ -5223,7 +5226,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
   const $mo49 = $m_layer2_W[6]!, $vo49 = $v_layer2_W[6]!;
@@ -5233,7 +5236,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
   const $mo50 = $m_layer2_W[7]!, $vo50 = $v_layer2_W[7]!;
@@ -5243,7 +5246,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
   const $mo51 = $m_layer2_W[8]!, $vo51 = $v_layer2_W[8]!;
@@ -5253,7 +5256,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[8] = $p1; $m_layer2_W[8] = $m1; $v_layer2_W[8] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
   const $mo52 = $m_layer2_W[9]!, $vo52 = $v_layer2_W[9]!;
@@ -5263,7 +5266,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[9] = $p1; $m_layer2_W[9] = $m1; $v_layer2_W[9] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
   const $mo53 = $m_layer2_W[10]!, $vo53 = $v_layer2_W[10]!;
@@ -5273,7 +5276,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[10] = $p1; $m_layer2_W[10] = $m1; $v_layer2_W[10] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
   const $mo54 = $m_layer2_W[11]!, $vo54 = $v_layer2_W[11]!;
@@ -5283,7 +5286,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[11] = $p1; $m_layer2_W[11] = $m1; $v_layer2_W[11] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
   const $mo55 = $m_layer2_W[12]!, $vo55 = $v_layer2_W[12]!;
@@ -5293,7 +5296,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[12] = $p1; $m_layer2_W[12] = $m1; $v_layer2_W[12] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
   const $mo56 = $m_layer2_W[13]!, $vo56 = $v_layer2_W[13]!;
@@ -5303,7 +5306,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[13] = $p1; $m_layer2_W[13] = $m1; $v_layer2_W[13] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
   const $mo57 = $m_layer2_W[14]!, $vo57 = $v_layer2_W[14]!;
@@ -5313,7 +5316,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[14] = $p1; $m_layer2_W[14] = $m1; $v_layer2_W[14] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
   const $mo58 = $m_layer2_W[15]!, $vo58 = $v_layer2_W[15]!;
@@ -5323,7 +5326,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[15] = $p1; $m_layer2_W[15] = $m1; $v_layer2_W[15] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
   const $mo59 = $m_layer2_W[16]!, $vo59 = $v_layer2_W[16]!;
@@ -5333,7 +5336,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[16] = $p1; $m_layer2_W[16] = $m1; $v_layer2_W[16] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
   const $mo60 = $m_layer2_W[17]!, $vo60 = $v_layer2_W[17]!;
@@ -5343,7 +5346,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[17] = $p1; $m_layer2_W[17] = $m1; $v_layer2_W[17] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
   const $mo61 = $m_layer2_W[18]!, $vo61 = $v_layer2_W[18]!;
@@ -5353,7 +5356,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[18] = $p1; $m_layer2_W[18] = $m1; $v_layer2_W[18] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
   const $mo62 = $m_layer2_W[19]!, $vo62 = $v_layer2_W[19]!;
@@ -5363,7 +5366,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[19] = $p1; $m_layer2_W[19] = $m1; $v_layer2_W[19] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
   const $mo63 = $m_layer2_W[20]!, $vo63 = $v_layer2_W[20]!;
@@ -5373,7 +5376,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[20] = $p1; $m_layer2_W[20] = $m1; $v_layer2_W[20] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
   const $mo64 = $m_layer2_W[21]!, $vo64 = $v_layer2_W[21]!;
@@ -5383,7 +5386,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[21] = $p1; $m_layer2_W[21] = $m1; $v_layer2_W[21] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
   const $mo65 = $m_layer2_W[22]!, $vo65 = $v_layer2_W[22]!;
@@ -5393,7 +5396,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[22] = $p1; $m_layer2_W[22] = $m1; $v_layer2_W[22] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
   const $mo66 = $m_layer2_W[23]!, $vo66 = $v_layer2_W[23]!;
@@ -5403,10 +5406,11 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[23] = $p1; $m_layer2_W[23] = $m1; $v_layer2_W[23] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0; $v_layer2_b[0] = $vo0;
   $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1; $v_layer2_b[1] = $vo1;
   $w_layer2_b[2] = layer2_b_2; $m_layer2_b[2] = $mo2; $v_layer2_b[2] = $vo2;
@@ -5474,7 +5478,20 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   $w_layer2_W[21] = layer2_W_21; $m_layer2_W[21] = $mo64; $v_layer2_W[21] = $vo64;
   $w_layer2_W[22] = layer2_W_22; $m_layer2_W[22] = $mo65; $v_layer2_W[22] = $vo65;
   $w_layer2_W[23] = layer2_W_23; $m_layer2_W[23] = $mo66; $v_layer2_W[23] = $vo66;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** What `$step_sgd` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, `$keep` and `$l2` of `$h`. */
+function $exactSgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, h: Float64Array): number {
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $update_sgd(p, $acc, 1, value, h[0]!, h[1]!, h[2]!) ? value : NaN;
+}
+
+/** One step of `st`'s kind on one row (step `t` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number): number {
+  if (!$stateOk(st!, h)) return NaN;
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $optimizerUpdate(p, $acc, st!, h, $rate(h, t - 1), t, 1, value) ? value : NaN;
 }
 
 /** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */

@@ -1569,7 +1569,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
 /** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
   const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const w11 = $p.w11;
   const w12 = $p.w12;
   const b1 = $p.b1;
@@ -1602,7 +1602,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = c, $gk = d_yhat + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.c = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t3 = v1 * h1
   const d_h1 = d_yhat * v1;
@@ -1610,7 +1610,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = b1, $gk = d_h1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.b1 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t0 = w11 * cgpa
   const d_w11 = d_h1 * cgpa;
@@ -1618,7 +1618,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = w11, $gk = d_w11 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.w11 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t1 = w12 * iq
   const d_w12 = d_h1 * iq;
@@ -1626,7 +1626,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = w12, $gk = d_w12 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.w12 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t7 = v2 * h2
   const d_h2 = d_yhat * v2;
@@ -1634,7 +1634,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = b2, $gk = d_h2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.b2 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t4 = w21 * cgpa
   const d_w21 = d_h2 * cgpa;
@@ -1642,7 +1642,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = w21, $gk = d_w21 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.w21 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t5 = w22 * iq
   const d_w22 = d_h2 * iq;
@@ -1650,7 +1650,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = w22, $gk = d_w22 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.w22 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t3 = v1 * h1
   const d_v1 = d_yhat * h1;
@@ -1658,7 +1658,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = v1, $gk = d_v1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.v1 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t7 = v2 * h2
   const d_v2 = d_yhat * h2;
@@ -1666,10 +1666,11 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = v2, $gk = d_v2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.v2 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $p.c = c;
   $p.b1 = b1;
   $p.w11 = w11;
@@ -1679,7 +1680,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   $p.w22 = w22;
   $p.v1 = v1;
   $p.v2 = v2;
-  return NaN;
+  return $exactSgd($p, $x, $xo, $y, $yo, $h);
 }
 
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -1688,7 +1689,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   if (!$isParams($m)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const w11 = $p.w11;
   const w12 = $p.w12;
   const b1 = $p.b1;
@@ -1723,7 +1724,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.c = $p1; $m.c = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t3 = v1 * h1
   const d_h1 = d_yhat * v1;
@@ -1733,7 +1734,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.b1 = $p1; $m.b1 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t0 = w11 * cgpa
   const d_w11 = d_h1 * cgpa;
@@ -1743,7 +1744,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w11 = $p1; $m.w11 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t1 = w12 * iq
   const d_w12 = d_h1 * iq;
@@ -1753,7 +1754,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w12 = $p1; $m.w12 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t7 = v2 * h2
   const d_h2 = d_yhat * v2;
@@ -1763,7 +1764,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.b2 = $p1; $m.b2 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t4 = w21 * cgpa
   const d_w21 = d_h2 * cgpa;
@@ -1773,7 +1774,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w21 = $p1; $m.w21 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t5 = w22 * iq
   const d_w22 = d_h2 * iq;
@@ -1783,7 +1784,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w22 = $p1; $m.w22 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t3 = v1 * h1
   const d_v1 = d_yhat * h1;
@@ -1793,7 +1794,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.v1 = $p1; $m.v1 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t7 = v2 * h2
   const d_v2 = d_yhat * h2;
@@ -1803,10 +1804,11 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.v2 = $p1; $m.v2 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $p.c = c; $m.c = $mo0;
   $p.b1 = b1; $m.b1 = $mo1;
   $p.w11 = w11; $m.w11 = $mo2;
@@ -1816,7 +1818,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   $p.w22 = w22; $m.w22 = $mo6;
   $p.v1 = v1; $m.v1 = $mo7;
   $p.v2 = v2; $m.v2 = $mo8;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -1830,7 +1832,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     $keep = 1 - $lr * $hy.decay; $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
   }
   const $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const w11 = $p.w11;
   const w12 = $p.w12;
   const b1 = $p.b1;
@@ -1866,7 +1868,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.c = $p1; $m.c = $m1; $v.c = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t3 = v1 * h1
   const d_h1 = d_yhat * v1;
@@ -1877,7 +1879,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.b1 = $p1; $m.b1 = $m1; $v.b1 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t0 = w11 * cgpa
   const d_w11 = d_h1 * cgpa;
@@ -1888,7 +1890,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w11 = $p1; $m.w11 = $m1; $v.w11 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t1 = w12 * iq
   const d_w12 = d_h1 * iq;
@@ -1899,7 +1901,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w12 = $p1; $m.w12 = $m1; $v.w12 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t7 = v2 * h2
   const d_h2 = d_yhat * v2;
@@ -1910,7 +1912,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.b2 = $p1; $m.b2 = $m1; $v.b2 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t4 = w21 * cgpa
   const d_w21 = d_h2 * cgpa;
@@ -1921,7 +1923,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w21 = $p1; $m.w21 = $m1; $v.w21 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t5 = w22 * iq
   const d_w22 = d_h2 * iq;
@@ -1932,7 +1934,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w22 = $p1; $m.w22 = $m1; $v.w22 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t3 = v1 * h1
   const d_v1 = d_yhat * h1;
@@ -1943,7 +1945,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.v1 = $p1; $m.v1 = $m1; $v.v1 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t7 = v2 * h2
   const d_v2 = d_yhat * h2;
@@ -1954,10 +1956,11 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.v2 = $p1; $m.v2 = $m1; $v.v2 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $p.c = c; $m.c = $mo0; $v.c = $vo0;
   $p.b1 = b1; $m.b1 = $mo1; $v.b1 = $vo1;
   $p.w11 = w11; $m.w11 = $mo2; $v.w11 = $vo2;
@@ -1967,7 +1970,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
   $p.w22 = w22; $m.w22 = $mo6; $v.w22 = $vo6;
   $p.v1 = v1; $m.v1 = $mo7; $v.v1 = $vo7;
   $p.v2 = v2; $m.v2 = $mo8; $v.v2 = $vo8;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -1976,7 +1979,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const w11 = $p.w11;
   const w12 = $p.w12;
   const b1 = $p.b1;
@@ -2012,7 +2015,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.c = $p1; $m.c = $m1; $v.c = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t3 = v1 * h1
   const d_h1 = d_yhat * v1;
@@ -2023,7 +2026,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.b1 = $p1; $m.b1 = $m1; $v.b1 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t0 = w11 * cgpa
   const d_w11 = d_h1 * cgpa;
@@ -2034,7 +2037,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w11 = $p1; $m.w11 = $m1; $v.w11 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t1 = w12 * iq
   const d_w12 = d_h1 * iq;
@@ -2045,7 +2048,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w12 = $p1; $m.w12 = $m1; $v.w12 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t7 = v2 * h2
   const d_h2 = d_yhat * v2;
@@ -2056,7 +2059,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.b2 = $p1; $m.b2 = $m1; $v.b2 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t4 = w21 * cgpa
   const d_w21 = d_h2 * cgpa;
@@ -2067,7 +2070,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w21 = $p1; $m.w21 = $m1; $v.w21 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t5 = w22 * iq
   const d_w22 = d_h2 * iq;
@@ -2078,7 +2081,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w22 = $p1; $m.w22 = $m1; $v.w22 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t3 = v1 * h1
   const d_v1 = d_yhat * h1;
@@ -2089,7 +2092,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.v1 = $p1; $m.v1 = $m1; $v.v1 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t7 = v2 * h2
   const d_v2 = d_yhat * h2;
@@ -2100,10 +2103,11 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.v2 = $p1; $m.v2 = $m1; $v.v2 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $p.c = c; $m.c = $mo0; $v.c = $vo0;
   $p.b1 = b1; $m.b1 = $mo1; $v.b1 = $vo1;
   $p.w11 = w11; $m.w11 = $mo2; $v.w11 = $vo2;
@@ -2113,7 +2117,20 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   $p.w22 = w22; $m.w22 = $mo6; $v.w22 = $vo6;
   $p.v1 = v1; $m.v1 = $mo7; $v.v1 = $vo7;
   $p.v2 = v2; $m.v2 = $mo8; $v.v2 = $vo8;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** What `$step_sgd` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, `$keep` and `$l2` of `$h`. */
+function $exactSgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, h: Float64Array): number {
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $update_sgd(p, $acc, 1, value, h[0]!, h[1]!, h[2]!) ? value : NaN;
+}
+
+/** One step of `st`'s kind on one row (step `t` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number): number {
+  if (!$stateOk(st!, h)) return NaN;
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $optimizerUpdate(p, $acc, st!, h, $rate(h, t - 1), t, 1, value) ? value : NaN;
 }
 
 /** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */

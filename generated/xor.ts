@@ -1572,7 +1572,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
 /** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
   const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const w11 = $p.w11;
   const w12 = $p.w12;
   const b1 = $p.b1;
@@ -1619,7 +1619,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = c, $gk = d_z + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.c = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t4 = v1 * h1
   const d_h1 = d_z * v1;
@@ -1631,7 +1631,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = b1, $gk = d_t3 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.b1 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t0 = w11 * x1
   const d_w11 = d_t3 * x1;
@@ -1639,7 +1639,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = w11, $gk = d_w11 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.w11 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t1 = w12 * x2
   const d_w12 = d_t3 * x2;
@@ -1647,7 +1647,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = w12, $gk = d_w12 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.w12 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t9 = v2 * h2
   const d_h2 = d_z * v2;
@@ -1659,7 +1659,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = b2, $gk = d_t8 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.b2 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t5 = w21 * x1
   const d_w21 = d_t8 * x1;
@@ -1667,7 +1667,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = w21, $gk = d_w21 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.w21 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t6 = w22 * x2
   const d_w22 = d_t8 * x2;
@@ -1675,7 +1675,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = w22, $gk = d_w22 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.w22 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t4 = v1 * h1
   const d_v1 = d_z * h1;
@@ -1683,7 +1683,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = v1, $gk = d_v1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.v1 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t9 = v2 * h2
   const d_v2 = d_z * h2;
@@ -1691,10 +1691,11 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = v2, $gk = d_v2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.v2 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $p.c = c;
   $p.b1 = b1;
   $p.w11 = w11;
@@ -1704,7 +1705,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   $p.w22 = w22;
   $p.v1 = v1;
   $p.v2 = v2;
-  return NaN;
+  return $exactSgd($p, $x, $xo, $y, $yo, $h);
 }
 
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -1713,7 +1714,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   if (!$isParams($m)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const w11 = $p.w11;
   const w12 = $p.w12;
   const b1 = $p.b1;
@@ -1762,7 +1763,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.c = $p1; $m.c = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t4 = v1 * h1
   const d_h1 = d_z * v1;
@@ -1776,7 +1777,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.b1 = $p1; $m.b1 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t0 = w11 * x1
   const d_w11 = d_t3 * x1;
@@ -1786,7 +1787,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w11 = $p1; $m.w11 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t1 = w12 * x2
   const d_w12 = d_t3 * x2;
@@ -1796,7 +1797,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w12 = $p1; $m.w12 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t9 = v2 * h2
   const d_h2 = d_z * v2;
@@ -1810,7 +1811,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.b2 = $p1; $m.b2 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t5 = w21 * x1
   const d_w21 = d_t8 * x1;
@@ -1820,7 +1821,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w21 = $p1; $m.w21 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t6 = w22 * x2
   const d_w22 = d_t8 * x2;
@@ -1830,7 +1831,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w22 = $p1; $m.w22 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t4 = v1 * h1
   const d_v1 = d_z * h1;
@@ -1840,7 +1841,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.v1 = $p1; $m.v1 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t9 = v2 * h2
   const d_v2 = d_z * h2;
@@ -1850,10 +1851,11 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.v2 = $p1; $m.v2 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $p.c = c; $m.c = $mo0;
   $p.b1 = b1; $m.b1 = $mo1;
   $p.w11 = w11; $m.w11 = $mo2;
@@ -1863,7 +1865,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   $p.w22 = w22; $m.w22 = $mo6;
   $p.v1 = v1; $m.v1 = $mo7;
   $p.v2 = v2; $m.v2 = $mo8;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -1877,7 +1879,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     $keep = 1 - $lr * $hy.decay; $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
   }
   const $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const w11 = $p.w11;
   const w12 = $p.w12;
   const b1 = $p.b1;
@@ -1927,7 +1929,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.c = $p1; $m.c = $m1; $v.c = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t4 = v1 * h1
   const d_h1 = d_z * v1;
@@ -1942,7 +1944,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.b1 = $p1; $m.b1 = $m1; $v.b1 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t0 = w11 * x1
   const d_w11 = d_t3 * x1;
@@ -1953,7 +1955,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w11 = $p1; $m.w11 = $m1; $v.w11 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t1 = w12 * x2
   const d_w12 = d_t3 * x2;
@@ -1964,7 +1966,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w12 = $p1; $m.w12 = $m1; $v.w12 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t9 = v2 * h2
   const d_h2 = d_z * v2;
@@ -1979,7 +1981,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.b2 = $p1; $m.b2 = $m1; $v.b2 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t5 = w21 * x1
   const d_w21 = d_t8 * x1;
@@ -1990,7 +1992,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w21 = $p1; $m.w21 = $m1; $v.w21 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t6 = w22 * x2
   const d_w22 = d_t8 * x2;
@@ -2001,7 +2003,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w22 = $p1; $m.w22 = $m1; $v.w22 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t4 = v1 * h1
   const d_v1 = d_z * h1;
@@ -2012,7 +2014,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.v1 = $p1; $m.v1 = $m1; $v.v1 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t9 = v2 * h2
   const d_v2 = d_z * h2;
@@ -2023,10 +2025,11 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.v2 = $p1; $m.v2 = $m1; $v.v2 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $p.c = c; $m.c = $mo0; $v.c = $vo0;
   $p.b1 = b1; $m.b1 = $mo1; $v.b1 = $vo1;
   $p.w11 = w11; $m.w11 = $mo2; $v.w11 = $vo2;
@@ -2036,7 +2039,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
   $p.w22 = w22; $m.w22 = $mo6; $v.w22 = $vo6;
   $p.v1 = v1; $m.v1 = $mo7; $v.v1 = $vo7;
   $p.v2 = v2; $m.v2 = $mo8; $v.v2 = $vo8;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -2045,7 +2048,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const w11 = $p.w11;
   const w12 = $p.w12;
   const b1 = $p.b1;
@@ -2095,7 +2098,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.c = $p1; $m.c = $m1; $v.c = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t4 = v1 * h1
   const d_h1 = d_z * v1;
@@ -2110,7 +2113,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.b1 = $p1; $m.b1 = $m1; $v.b1 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t0 = w11 * x1
   const d_w11 = d_t3 * x1;
@@ -2121,7 +2124,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w11 = $p1; $m.w11 = $m1; $v.w11 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t1 = w12 * x2
   const d_w12 = d_t3 * x2;
@@ -2132,7 +2135,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w12 = $p1; $m.w12 = $m1; $v.w12 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t9 = v2 * h2
   const d_h2 = d_z * v2;
@@ -2147,7 +2150,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.b2 = $p1; $m.b2 = $m1; $v.b2 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t5 = w21 * x1
   const d_w21 = d_t8 * x1;
@@ -2158,7 +2161,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w21 = $p1; $m.w21 = $m1; $v.w21 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t6 = w22 * x2
   const d_w22 = d_t8 * x2;
@@ -2169,7 +2172,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w22 = $p1; $m.w22 = $m1; $v.w22 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t4 = v1 * h1
   const d_v1 = d_z * h1;
@@ -2180,7 +2183,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.v1 = $p1; $m.v1 = $m1; $v.v1 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: t9 = v2 * h2
   const d_v2 = d_z * h2;
@@ -2191,10 +2194,11 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.v2 = $p1; $m.v2 = $m1; $v.v2 = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $p.c = c; $m.c = $mo0; $v.c = $vo0;
   $p.b1 = b1; $m.b1 = $mo1; $v.b1 = $vo1;
   $p.w11 = w11; $m.w11 = $mo2; $v.w11 = $vo2;
@@ -2204,7 +2208,20 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   $p.w22 = w22; $m.w22 = $mo6; $v.w22 = $vo6;
   $p.v1 = v1; $m.v1 = $mo7; $v.v1 = $vo7;
   $p.v2 = v2; $m.v2 = $mo8; $v.v2 = $vo8;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** What `$step_sgd` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, `$keep` and `$l2` of `$h`. */
+function $exactSgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, h: Float64Array): number {
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $update_sgd(p, $acc, 1, value, h[0]!, h[1]!, h[2]!) ? value : NaN;
+}
+
+/** One step of `st`'s kind on one row (step `t` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number): number {
+  if (!$stateOk(st!, h)) return NaN;
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $optimizerUpdate(p, $acc, st!, h, $rate(h, t - 1), t, 1, value) ? value : NaN;
 }
 
 /** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */

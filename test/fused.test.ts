@@ -88,6 +88,23 @@ describe('fused optimizer steps', () => {
     });
   }
 
+  // CHECK_ONCE in fusedSteps.ts: the fused step sums its new values; a sum that overflows
+  // though every value is finite must not refuse the step (the exact path takes it).
+  for (const optimizer of [0.05, { kind: 'adam', learningRate: 0.01 }, { kind: 'momentum', learningRate: 0.05 }] as const) {
+    it(`${JSON.stringify(optimizer)}: new values whose sum overflows (biases of 1e308, tanh saturated) are finite: the step is taken, as the unfused path takes it`, () => {
+      const runs = [fused, split].map((mod) => {
+        const p = start(mod);
+        (p.layer1_b as Float64Array).set([1e308, 1e308, 1e308]);
+        const st = typeof optimizer === 'number' ? optimizer : mod.initOptimizer(p, optimizer);
+        const losses = [0, 1, 2].map((t) => mod.stepBatch(p, X, Y, 1, st, t));
+        return { p: flat(p), losses };
+      });
+      expect(runs[0]!.losses.every(Number.isFinite)).toBe(true);
+      expect(runs[0]!.p.slice(6, 9)).toEqual([1e308, 1e308, 1e308]);
+      expect(runs[0]).toEqual(runs[1]);
+    });
+  }
+
   for (const [name, mod] of [['fused', fused], ['split', split], ['looped', looped]] as const) {
     it(`${name}: an update that overflows part way through leaves parameters, moments and step count as they were`, () => {
       const p = start(mod);

@@ -117,6 +117,19 @@ function $moments_${q}(x${t(': unknown')})${t(': boolean')} {
   })];
 }
 
+/**
+ * CHECK_ONCE: how a fused step stays all or nothing with one addition per checked value. It
+ * adds every new value it writes and the loss into `$s`, and keeps the old values in locals.
+ * A sum is finite only if every term is (a NaN or infinite term makes it NaN or infinite:
+ * x + NaN is NaN, x + Inf is Inf or NaN), so a finite `$s` means every written value is
+ * finite and the step stands. The converse does not hold (finite values of about 1e308 can
+ * overflow the sum), so a non-finite `$s` refuses nothing by itself: the step writes the old
+ * values back and hands the row to the exact path (`$optimizerRow`, `$exactSgd`: the
+ * gradient, then the update pass, which checks each new value and is all or nothing), whose
+ * result is the step's. Both compute the same numbers (test/fused.test.ts), so the outcome is
+ * the exact path's whenever the fused one does not stand. Against `$s += x * 0 + y * 0`: one
+ * multiplication per value fewer.
+ */
 /** `$step_<kind>` for one rule: the step kernel with the rule's update at each update store. */
 function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, kinds: readonly string[], rule: UpdateRule, stored: (v: string) => string, f64: boolean, S: Syntax): string {
   const { t, nn } = S;
@@ -145,11 +158,9 @@ function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, k
     if (m) hoist('$m_', '$m');
     if (v) hoist('$v_', '$v');
   }
-  body.push('let $s = 0; // 0 while every new value is finite');
+  body.push('let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)');
   // The new values checked as stored: $p1, and $v1 when kept; $m1 too only when stored in
-  // float32 (see UNCHECKED_M1 for why float64 needs no check of $m1). One sum per element:
-  // `a * 0 * b` is +-0 when a and b are finite and NaN otherwise (a * 0 is +-0 or NaN, and
-  // +-0 * b is +-0 for a finite b, NaN for an infinite or NaN one), as `a * 0 + b * 0` is.
+  // float32 (see UNCHECKED_M1 for why float64 needs no check of $m1).
   const checked = [stored('$p1'), ...(m && !f64 ? [stored('$m1')] : []), ...(v ? [stored('$v1')] : [])];
   const at = (prefix: string, obj: string, u: Update) => (u.element === null ? `${obj}.${u.leaf}` : `${prefix}${u.leaf}[${u.element}]`);
   const read = (x: string, u: Update) => (u.element === null ? x : `${x}${nn}`);
@@ -168,7 +179,7 @@ function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, k
         `  const $wk = ${ref(ins.old!)}, $gk = ${ref(ins.value)} + $l2 * $wk${m ? `, $mk = $mo${k}` : ''}${v ? `, $vk = $vo${k}` : ''};`,
         ...rule.element.map((l) => `  ${l}`),
         `  ${w} = $p1;${m ? ` ${M} = $m1;` : ''}${v ? ` ${V} = $v1;` : ''}`,
-        `  $s += ${[`${checked[0]} * 0`, ...checked.slice(1)].join(' * ')};`,
+        `  $s += ${checked.join(' + ')};`,
         `}`,
       );
       restore.push(`${w} = ${ref(ins.old!)};${m ? ` ${M} = $mo${k};` : ''}${v ? ` ${V} = $vo${k};` : ''}`);
@@ -181,10 +192,11 @@ function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, k
   }
   const loss = ref(kernel.result!);
   body.push(
-    `if ($s === 0 && ${loss} - ${loss} === 0) return ${loss};`,
-    '// Refused (the loss or a new value is not finite): the old values back, all or nothing.',
+    `$s += ${loss};`,
+    `if ($s - $s === 0) return ${loss};`,
+    '// The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).',
     ...restore,
-    'return NaN;',
+    `return ${takesNumbers(rule) ? '$exactSgd($p, $x, $xo, $y, $yo, $h)' : '$optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t)'};`,
   );
   const text = body.join('\n');
   const signature = parameterList([...SIGNATURES.step.params, ...(takesNumbers(rule) ? [{ name: '$h', type: 'Float64Array' }] : ROW_STEP)], text, S.flavour === 'ts');
@@ -226,6 +238,12 @@ export function emitFusedSteps(kernel: Kernel, params: readonly ParamSlot[], sto
   return [
     ...(arraysOnly(params) && slots.length ? stateChecked(params, slots, S) : []),
     ...steps,
+    `/** What \`$step_sgd\` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, \`$keep\` and \`$l2\` of \`$h\`. */
+function $exactSgd(p${t(': Params')}, X${t(': Floats')}, xo${t(': number')}, Y${t(': Floats')}, yo${t(': number')}, h${t(': Float64Array')})${t(': number')} {
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $update_sgd(p, $acc, 1, value, h[0]${S.nn}, h[1]${S.nn}, h[2]${S.nn}) ? value : NaN;
+}`,
+    optimizerRow(S),
     `/** One plain SGD step on one row, all or nothing: the loss, or NaN with \`$p\` unchanged. */
 ${declaration('stepRow', `return ${callKernel('step', {}, '$step_sgd').slice(0, -1)}, $hyperInto($lr, 1, 0));`, S.flavour === 'ts')}`,
     `/** The hyperparameters of plain SGD's fused step ($lr, $keep, $l2), written into one Float64Array that it reads. */
@@ -254,14 +272,20 @@ export function emitUnfusedRows(S: Syntax): string {
   return `/** One plain SGD step on one row, all or nothing: the loss, or NaN with \`$p\` unchanged. */
 ${declaration('stepRow', `const value = ${callKernel('gradient', { $g: '$acc', $scale: '1' })};\nreturn $update_sgd($p, $acc, 1, value, $lr, 1, 0) ? value : NaN;`, S.flavour === 'ts')}
 
-/** One step of \`st\`'s kind on one row (step \`t\` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
+${optimizerRow(S)}
+
+${rowSteps(distinctRules().map(() => '$optimizerRow'), S)}`;
+}
+
+/** `$optimizerRow`: the unfused one-row step of an OptimizerState (its gradient, then the update pass). */
+function optimizerRow(S: Syntax): string {
+  const { t, nn } = S;
+  return `/** One step of \`st\`'s kind on one row (step \`t\` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
 function $optimizerRow(${S.flavour === 'ts' ? ROW_STEP_TYPE : 'p, X, xo, Y, yo, st, h, t'})${t(': number')} {
   if (!$stateOk(st${nn}, h)) return NaN;
   const value = $gradient(p, X, xo, Y, yo, $acc, 1);
   return $optimizerUpdate(p, $acc, st${nn}, h, $rate(h, t - 1), t, 1, value) ? value : NaN;
-}
-
-${rowSteps(distinctRules().map(() => '$optimizerRow'), S)}`;
+}`;
 }
 
 /** `$ROW_STEPS`: the one-row step of each distinct rule, in `distinctRules` order (`$Hyper.rule` indexes it). */

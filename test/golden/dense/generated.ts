@@ -1530,7 +1530,7 @@ function $moments_v(x: unknown): boolean {
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
   const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
   const layer1_W_2 = $w_layer1_W[2]!;
@@ -1628,7 +1628,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer2_b_0, $gk = d_layer2_z_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_b[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t49 = layer2_W_0 * d_layer2_z_0;
   const t50 = t39 / t40;
@@ -1638,7 +1638,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer2_b_1, $gk = d_layer2_z_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_b[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -1651,7 +1651,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_0, $gk = d_layer1_z_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -1659,21 +1659,21 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_0, $gk = d_layer1_W_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   { // sgd update of layer1_W[1]
     const $wk = layer1_W_1, $gk = d_layer1_W_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   { // sgd update of layer1_W[2]
     const $wk = layer1_W_2, $gk = d_layer1_W_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
@@ -1687,7 +1687,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_1, $gk = d_layer1_z_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
@@ -1695,21 +1695,21 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_3, $gk = d_layer1_W_3 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[3] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
   { // sgd update of layer1_W[4]
     const $wk = layer1_W_4, $gk = d_layer1_W_4 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[4] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
   { // sgd update of layer1_W[5]
     const $wk = layer1_W_5, $gk = d_layer1_W_5 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[5] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
@@ -1723,7 +1723,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_2, $gk = d_layer1_z_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
@@ -1731,21 +1731,21 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_6, $gk = d_layer1_W_6 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[6] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
   { // sgd update of layer1_W[7]
     const $wk = layer1_W_7, $gk = d_layer1_W_7 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[7] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
   { // sgd update of layer1_W[8]
     const $wk = layer1_W_8, $gk = d_layer1_W_8 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[8] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
@@ -1759,7 +1759,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_3, $gk = d_layer1_z_3 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[3] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
@@ -1767,21 +1767,21 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_9, $gk = d_layer1_W_9 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[9] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
   { // sgd update of layer1_W[10]
     const $wk = layer1_W_10, $gk = d_layer1_W_10 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[10] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
   { // sgd update of layer1_W[11]
     const $wk = layer1_W_11, $gk = d_layer1_W_11 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[11] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -1789,59 +1789,60 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer2_W_0, $gk = d_layer2_W_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   { // sgd update of layer2_W[1]
     const $wk = layer2_W_1, $gk = d_layer2_W_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   { // sgd update of layer2_W[2]
     const $wk = layer2_W_2, $gk = d_layer2_W_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   { // sgd update of layer2_W[3]
     const $wk = layer2_W_3, $gk = d_layer2_W_3 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[3] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   { // sgd update of layer2_W[4]
     const $wk = layer2_W_4, $gk = d_layer2_W_4 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[4] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   { // sgd update of layer2_W[5]
     const $wk = layer2_W_5, $gk = d_layer2_W_5 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[5] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   { // sgd update of layer2_W[6]
     const $wk = layer2_W_6, $gk = d_layer2_W_6 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[6] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   { // sgd update of layer2_W[7]
     const $wk = layer2_W_7, $gk = d_layer2_W_7 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[7] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_layer2_b[0] = layer2_b_0;
   $w_layer2_b[1] = layer2_b_1;
   $w_layer1_b[0] = layer1_b_0;
@@ -1868,7 +1869,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   $w_layer2_W[5] = layer2_W_5;
   $w_layer2_W[6] = layer2_W_6;
   $w_layer2_W[7] = layer2_W_7;
-  return NaN;
+  return $exactSgd($p, $x, $xo, $y, $yo, $h);
 }
 
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -1879,7 +1880,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
   if (($m !== $okm && !$moments_m($m))) return NaN; // not the moments checked last, and bad: refused before anything is written
   const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
   const layer1_W_2 = $w_layer1_W[2]!;
@@ -1979,7 +1980,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t49 = layer2_W_0 * d_layer2_z_0;
   const t50 = t39 / t40;
@@ -1991,7 +1992,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -2006,7 +2007,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -2016,7 +2017,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo4 = $m_layer1_W[1]!;
@@ -2025,7 +2026,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo5 = $m_layer1_W[2]!;
@@ -2034,7 +2035,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
@@ -2050,7 +2051,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
@@ -2060,7 +2061,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
   const $mo8 = $m_layer1_W[4]!;
@@ -2069,7 +2070,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
   const $mo9 = $m_layer1_W[5]!;
@@ -2078,7 +2079,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
@@ -2094,7 +2095,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
@@ -2104,7 +2105,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
   const $mo12 = $m_layer1_W[7]!;
@@ -2113,7 +2114,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
   const $mo13 = $m_layer1_W[8]!;
@@ -2122,7 +2123,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
@@ -2138,7 +2139,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
@@ -2148,7 +2149,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
   const $mo16 = $m_layer1_W[10]!;
@@ -2157,7 +2158,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
   const $mo17 = $m_layer1_W[11]!;
@@ -2166,7 +2167,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -2176,7 +2177,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo19 = $m_layer2_W[1]!;
@@ -2185,7 +2186,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo20 = $m_layer2_W[2]!;
@@ -2194,7 +2195,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo21 = $m_layer2_W[3]!;
@@ -2203,7 +2204,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   const $mo22 = $m_layer2_W[4]!;
@@ -2212,7 +2213,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   const $mo23 = $m_layer2_W[5]!;
@@ -2221,7 +2222,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   const $mo24 = $m_layer2_W[6]!;
@@ -2230,7 +2231,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   const $mo25 = $m_layer2_W[7]!;
@@ -2239,10 +2240,11 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0;
   $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1;
   $w_layer1_b[0] = layer1_b_0; $m_layer1_b[0] = $mo2;
@@ -2269,7 +2271,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   $w_layer2_W[5] = layer2_W_5; $m_layer2_W[5] = $mo23;
   $w_layer2_W[6] = layer2_W_6; $m_layer2_W[6] = $mo24;
   $w_layer2_W[7] = layer2_W_7; $m_layer2_W[7] = $mo25;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -2286,7 +2288,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
   if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
   const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
   const $v_layer1_W = $okv_layer1_W!, $v_layer1_b = $okv_layer1_b!, $v_layer2_W = $okv_layer2_W!, $v_layer2_b = $okv_layer2_b!;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
   const layer1_W_2 = $w_layer1_W[2]!;
@@ -2387,7 +2389,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t49 = layer2_W_0 * d_layer2_z_0;
   const t50 = t39 / t40;
@@ -2400,7 +2402,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -2416,7 +2418,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -2427,7 +2429,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo4 = $m_layer1_W[1]!, $vo4 = $v_layer1_W[1]!;
@@ -2437,7 +2439,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo5 = $m_layer1_W[2]!, $vo5 = $v_layer1_W[2]!;
@@ -2447,7 +2449,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
@@ -2464,7 +2466,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
@@ -2475,7 +2477,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
   const $mo8 = $m_layer1_W[4]!, $vo8 = $v_layer1_W[4]!;
@@ -2485,7 +2487,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
   const $mo9 = $m_layer1_W[5]!, $vo9 = $v_layer1_W[5]!;
@@ -2495,7 +2497,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
@@ -2512,7 +2514,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
@@ -2523,7 +2525,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -2533,7 +2535,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
   const $mo13 = $m_layer1_W[8]!, $vo13 = $v_layer1_W[8]!;
@@ -2543,7 +2545,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
@@ -2560,7 +2562,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
@@ -2571,7 +2573,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -2581,7 +2583,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -2591,7 +2593,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -2602,7 +2604,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo19 = $m_layer2_W[1]!, $vo19 = $v_layer2_W[1]!;
@@ -2612,7 +2614,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo20 = $m_layer2_W[2]!, $vo20 = $v_layer2_W[2]!;
@@ -2622,7 +2624,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo21 = $m_layer2_W[3]!, $vo21 = $v_layer2_W[3]!;
@@ -2632,7 +2634,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   const $mo22 = $m_layer2_W[4]!, $vo22 = $v_layer2_W[4]!;
@@ -2642,7 +2644,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   const $mo23 = $m_layer2_W[5]!, $vo23 = $v_layer2_W[5]!;
@@ -2652,7 +2654,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   const $mo24 = $m_layer2_W[6]!, $vo24 = $v_layer2_W[6]!;
@@ -2662,7 +2664,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   const $mo25 = $m_layer2_W[7]!, $vo25 = $v_layer2_W[7]!;
@@ -2672,10 +2674,11 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0; $v_layer2_b[0] = $vo0;
   $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1; $v_layer2_b[1] = $vo1;
   $w_layer1_b[0] = layer1_b_0; $m_layer1_b[0] = $mo2; $v_layer1_b[0] = $vo2;
@@ -2702,7 +2705,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
   $w_layer2_W[5] = layer2_W_5; $m_layer2_W[5] = $mo23; $v_layer2_W[5] = $vo23;
   $w_layer2_W[6] = layer2_W_6; $m_layer2_W[6] = $mo24; $v_layer2_W[6] = $vo24;
   $w_layer2_W[7] = layer2_W_7; $m_layer2_W[7] = $mo25; $v_layer2_W[7] = $vo25;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -2714,7 +2717,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
   const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
   const $v_layer1_W = $okv_layer1_W!, $v_layer1_b = $okv_layer1_b!, $v_layer2_W = $okv_layer2_W!, $v_layer2_b = $okv_layer2_b!;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
   const layer1_W_2 = $w_layer1_W[2]!;
@@ -2815,7 +2818,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t49 = layer2_W_0 * d_layer2_z_0;
   const t50 = t39 / t40;
@@ -2828,7 +2831,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -2844,7 +2847,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -2855,7 +2858,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo4 = $m_layer1_W[1]!, $vo4 = $v_layer1_W[1]!;
@@ -2865,7 +2868,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo5 = $m_layer1_W[2]!, $vo5 = $v_layer1_W[2]!;
@@ -2875,7 +2878,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
@@ -2892,7 +2895,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
@@ -2903,7 +2906,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
   const $mo8 = $m_layer1_W[4]!, $vo8 = $v_layer1_W[4]!;
@@ -2913,7 +2916,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
   const $mo9 = $m_layer1_W[5]!, $vo9 = $v_layer1_W[5]!;
@@ -2923,7 +2926,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
@@ -2940,7 +2943,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
@@ -2951,7 +2954,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -2961,7 +2964,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
   const $mo13 = $m_layer1_W[8]!, $vo13 = $v_layer1_W[8]!;
@@ -2971,7 +2974,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
@@ -2988,7 +2991,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
@@ -2999,7 +3002,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -3009,7 +3012,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -3019,7 +3022,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -3030,7 +3033,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo19 = $m_layer2_W[1]!, $vo19 = $v_layer2_W[1]!;
@@ -3040,7 +3043,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo20 = $m_layer2_W[2]!, $vo20 = $v_layer2_W[2]!;
@@ -3050,7 +3053,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo21 = $m_layer2_W[3]!, $vo21 = $v_layer2_W[3]!;
@@ -3060,7 +3063,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   const $mo22 = $m_layer2_W[4]!, $vo22 = $v_layer2_W[4]!;
@@ -3070,7 +3073,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   const $mo23 = $m_layer2_W[5]!, $vo23 = $v_layer2_W[5]!;
@@ -3080,7 +3083,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   const $mo24 = $m_layer2_W[6]!, $vo24 = $v_layer2_W[6]!;
@@ -3090,7 +3093,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   const $mo25 = $m_layer2_W[7]!, $vo25 = $v_layer2_W[7]!;
@@ -3100,10 +3103,11 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0; $v_layer2_b[0] = $vo0;
   $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1; $v_layer2_b[1] = $vo1;
   $w_layer1_b[0] = layer1_b_0; $m_layer1_b[0] = $mo2; $v_layer1_b[0] = $vo2;
@@ -3130,7 +3134,20 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   $w_layer2_W[5] = layer2_W_5; $m_layer2_W[5] = $mo23; $v_layer2_W[5] = $vo23;
   $w_layer2_W[6] = layer2_W_6; $m_layer2_W[6] = $mo24; $v_layer2_W[6] = $vo24;
   $w_layer2_W[7] = layer2_W_7; $m_layer2_W[7] = $mo25; $v_layer2_W[7] = $vo25;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** What `$step_sgd` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, `$keep` and `$l2` of `$h`. */
+function $exactSgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, h: Float64Array): number {
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $update_sgd(p, $acc, 1, value, h[0]!, h[1]!, h[2]!) ? value : NaN;
+}
+
+/** One step of `st`'s kind on one row (step `t` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number): number {
+  if (!$stateOk(st!, h)) return NaN;
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $optimizerUpdate(p, $acc, st!, h, $rate(h, t - 1), t, 1, value) ? value : NaN;
 }
 
 /** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */

@@ -1484,7 +1484,7 @@ function $moments_v(x: unknown): boolean {
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
   const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
   const $w_W = $p.W, $w_b = $p.b;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
   const W_2 = $w_W[2]!;
@@ -1547,7 +1547,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = b_0, $gk = d_logits_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_b[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
@@ -1555,14 +1555,14 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = W_0, $gk = d_W_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_W[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_W_1 = d_logits_0 * x_1;
   { // sgd update of W[1]
     const $wk = W_1, $gk = d_W_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_W[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
@@ -1574,7 +1574,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = b_1, $gk = d_logits_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_b[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
@@ -1582,14 +1582,14 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = W_2, $gk = d_W_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_W[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_W_3 = d_logits_1 * x_1;
   { // sgd update of W[3]
     const $wk = W_3, $gk = d_W_3 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_W[3] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
@@ -1601,7 +1601,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = b_2, $gk = d_logits_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_b[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
@@ -1609,17 +1609,18 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = W_4, $gk = d_W_4 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_W[4] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_W_5 = d_logits_2 * x_1;
   { // sgd update of W[5]
     const $wk = W_5, $gk = d_W_5 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_W[5] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_b[0] = b_0;
   $w_W[0] = W_0;
   $w_W[1] = W_1;
@@ -1629,7 +1630,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   $w_b[2] = b_2;
   $w_W[4] = W_4;
   $w_W[5] = W_5;
-  return NaN;
+  return $exactSgd($p, $x, $xo, $y, $yo, $h);
 }
 
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -1640,7 +1641,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   const $w_W = $p.W, $w_b = $p.b;
   if (($m !== $okm && !$moments_m($m))) return NaN; // not the moments checked last, and bad: refused before anything is written
   const $m_W = $okm_W!, $m_b = $okm_b!;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
   const W_2 = $w_W[2]!;
@@ -1705,7 +1706,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_b[0] = $p1; $m_b[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
@@ -1715,7 +1716,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[0] = $p1; $m_W[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_W_1 = d_logits_0 * x_1;
   const $mo2 = $m_W[1]!;
@@ -1724,7 +1725,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[1] = $p1; $m_W[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
@@ -1738,7 +1739,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_b[1] = $p1; $m_b[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
@@ -1748,7 +1749,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[2] = $p1; $m_W[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_W_3 = d_logits_1 * x_1;
   const $mo5 = $m_W[3]!;
@@ -1757,7 +1758,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[3] = $p1; $m_W[3] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
@@ -1771,7 +1772,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_b[2] = $p1; $m_b[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
@@ -1781,7 +1782,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[4] = $p1; $m_W[4] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_W_5 = d_logits_2 * x_1;
   const $mo8 = $m_W[5]!;
@@ -1790,10 +1791,11 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[5] = $p1; $m_W[5] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_b[0] = b_0; $m_b[0] = $mo0;
   $w_W[0] = W_0; $m_W[0] = $mo1;
   $w_W[1] = W_1; $m_W[1] = $mo2;
@@ -1803,7 +1805,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   $w_b[2] = b_2; $m_b[2] = $mo6;
   $w_W[4] = W_4; $m_W[4] = $mo7;
   $w_W[5] = W_5; $m_W[5] = $mo8;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -1820,7 +1822,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
   if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
   const $m_W = $okm_W!, $m_b = $okm_b!;
   const $v_W = $okv_W!, $v_b = $okv_b!;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
   const W_2 = $w_W[2]!;
@@ -1886,7 +1888,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_b[0] = $p1; $m_b[0] = $m1; $v_b[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
@@ -1897,7 +1899,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[0] = $p1; $m_W[0] = $m1; $v_W[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_W_1 = d_logits_0 * x_1;
   const $mo2 = $m_W[1]!, $vo2 = $v_W[1]!;
@@ -1907,7 +1909,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[1] = $p1; $m_W[1] = $m1; $v_W[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
@@ -1922,7 +1924,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_b[1] = $p1; $m_b[1] = $m1; $v_b[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
@@ -1933,7 +1935,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[2] = $p1; $m_W[2] = $m1; $v_W[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_W_3 = d_logits_1 * x_1;
   const $mo5 = $m_W[3]!, $vo5 = $v_W[3]!;
@@ -1943,7 +1945,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[3] = $p1; $m_W[3] = $m1; $v_W[3] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
@@ -1958,7 +1960,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_b[2] = $p1; $m_b[2] = $m1; $v_b[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
@@ -1969,7 +1971,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[4] = $p1; $m_W[4] = $m1; $v_W[4] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_W_5 = d_logits_2 * x_1;
   const $mo8 = $m_W[5]!, $vo8 = $v_W[5]!;
@@ -1979,10 +1981,11 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[5] = $p1; $m_W[5] = $m1; $v_W[5] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_b[0] = b_0; $m_b[0] = $mo0; $v_b[0] = $vo0;
   $w_W[0] = W_0; $m_W[0] = $mo1; $v_W[0] = $vo1;
   $w_W[1] = W_1; $m_W[1] = $mo2; $v_W[1] = $vo2;
@@ -1992,7 +1995,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
   $w_b[2] = b_2; $m_b[2] = $mo6; $v_b[2] = $vo6;
   $w_W[4] = W_4; $m_W[4] = $mo7; $v_W[4] = $vo7;
   $w_W[5] = W_5; $m_W[5] = $mo8; $v_W[5] = $vo8;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -2004,7 +2007,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
   const $m_W = $okm_W!, $m_b = $okm_b!;
   const $v_W = $okv_W!, $v_b = $okv_b!;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
   const W_2 = $w_W[2]!;
@@ -2070,7 +2073,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_b[0] = $p1; $m_b[0] = $m1; $v_b[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
@@ -2081,7 +2084,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[0] = $p1; $m_W[0] = $m1; $v_W[0] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_W_1 = d_logits_0 * x_1;
   const $mo2 = $m_W[1]!, $vo2 = $v_W[1]!;
@@ -2091,7 +2094,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[1] = $p1; $m_W[1] = $m1; $v_W[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
@@ -2106,7 +2109,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_b[1] = $p1; $m_b[1] = $m1; $v_b[1] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
@@ -2117,7 +2120,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[2] = $p1; $m_W[2] = $m1; $v_W[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_W_3 = d_logits_1 * x_1;
   const $mo5 = $m_W[3]!, $vo5 = $v_W[3]!;
@@ -2127,7 +2130,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[3] = $p1; $m_W[3] = $m1; $v_W[3] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
@@ -2142,7 +2145,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_b[2] = $p1; $m_b[2] = $m1; $v_b[2] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
@@ -2153,7 +2156,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[4] = $p1; $m_W[4] = $m1; $v_W[4] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
   const d_W_5 = d_logits_2 * x_1;
   const $mo8 = $m_W[5]!, $vo8 = $v_W[5]!;
@@ -2163,10 +2166,11 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[5] = $p1; $m_W[5] = $m1; $v_W[5] = $v1;
-    $s += ($p1) * 0 * ($v1);
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_b[0] = b_0; $m_b[0] = $mo0; $v_b[0] = $vo0;
   $w_W[0] = W_0; $m_W[0] = $mo1; $v_W[0] = $vo1;
   $w_W[1] = W_1; $m_W[1] = $mo2; $v_W[1] = $vo2;
@@ -2176,7 +2180,20 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   $w_b[2] = b_2; $m_b[2] = $mo6; $v_b[2] = $vo6;
   $w_W[4] = W_4; $m_W[4] = $mo7; $v_W[4] = $vo7;
   $w_W[5] = W_5; $m_W[5] = $mo8; $v_W[5] = $vo8;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** What `$step_sgd` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, `$keep` and `$l2` of `$h`. */
+function $exactSgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, h: Float64Array): number {
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $update_sgd(p, $acc, 1, value, h[0]!, h[1]!, h[2]!) ? value : NaN;
+}
+
+/** One step of `st`'s kind on one row (step `t` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number): number {
+  if (!$stateOk(st!, h)) return NaN;
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $optimizerUpdate(p, $acc, st!, h, $rate(h, t - 1), t, 1, value) ? value : NaN;
 }
 
 /** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */
