@@ -932,7 +932,8 @@ function $hyper(o: unknown, where: string): $Hyper {
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
   const l2 = k === 'adamw' ? 0 : wd, decay = k === 'adamw' ? wd : 0, t1 = $negligibleFrom(b1), t2 = $negligibleFrom(b2), fixed = schedule.kind === 'constant';
-  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule: $RULE_INDEX[k], fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
+  const rule = $RULE_INDEX[k][l2 === 0 && decay === 0 ? 1 : 0]!; // the step without the decay terms when both are 0 (fusedSteps.ts NO_DECAY)
+  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule, fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -1191,8 +1192,8 @@ function $globalNorm(g: Params): number {
   return big * Math.sqrt(s);
 }
 
-/** The index of each kind's rule in `$ROW_STEPS` (adam and adamw share one). */
-const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: number } = { sgd: 0, momentum: 1, adam: 2, adamw: 2, rmsprop: 3 };
+/** The index of each kind's steps in `$ROW_STEPS`: with the decay terms, then without (adam and adamw share them). */
+const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: readonly [number, number] } = { sgd: [0, 1], momentum: [2, 3], adam: [4, 5], adamw: [4, 5], rmsprop: [6, 7] };
 
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { sgd: [false, false], momentum: [true, false], adam: [true, true], adamw: [true, true], rmsprop: [true, true] };
@@ -1460,6 +1461,34 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $exactSgd($p, $x, $xo, $y, $yo, $h);
 }
 
+/** One sgd step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_sgd_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
+  const $lr = $h[0]!;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const w = $p.w;
+  const x = $x[$xo]!;
+  const y = $y[$yo]!;
+  const yhat = w * x;
+  const s = yhat - y;
+  const loss = s * s;
+  // grad of: loss = s^2
+  const d_s = 2 * s;
+  // grad of: yhat = w * x
+  const d_w = d_s * x;
+  { // sgd update of w
+    const $wk = w, $gk = d_w;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.w = $p1;
+    $s += ($p1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $p.w = w;
+  return $exactSgd($p, $x, $xo, $y, $yo, $h);
+}
+
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!;
@@ -1480,6 +1509,39 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   const $mo0 = $m.w;
   { // momentum update of w
     const $wk = w, $gk = d_w + $l2 * $wk, $mk = $mo0;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.w = $p1; $m.w = $m1;
+    $s += ($p1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $p.w = w; $m.w = $mo0;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One momentum step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_momentum_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!;
+  if (!$isParams($m)) return NaN; // a bad state array: refused before anything is written
+  const $lr = $rate($hy, $t - 1);
+  const $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const w = $p.w;
+  const x = $x[$xo]!;
+  const y = $y[$yo]!;
+  const yhat = w * x;
+  const s = yhat - y;
+  const loss = s * s;
+  // grad of: loss = s^2
+  const d_s = 2 * s;
+  // grad of: yhat = w * x
+  const d_w = d_s * x;
+  const $mo0 = $m.w;
+  { // momentum update of w
+    const $wk = w, $gk = d_w, $mk = $mo0;
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w = $p1; $m.w = $m1;
@@ -1530,6 +1592,45 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
   return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
+/** One adam or adamw step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_adam_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!, $v = $st!.v!;
+  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
+  let $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
+  }
+  const $b1 = $hy.b1, $b2 = $hy.b2;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const w = $p.w;
+  const x = $x[$xo]!;
+  const y = $y[$yo]!;
+  const yhat = w * x;
+  const s = yhat - y;
+  const loss = s * s;
+  // grad of: loss = s^2
+  const d_s = 2 * s;
+  // grad of: yhat = w * x
+  const d_w = d_s * x;
+  const $mo0 = $m.w, $vo0 = $v.w;
+  { // adam and adamw update of w
+    const $wk = w, $gk = d_w, $mk = $mo0, $vk = $vo0;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.w = $p1; $m.w = $m1; $v.w = $v1;
+    $s += ($p1) + ($v1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $p.w = w; $m.w = $mo0; $v.w = $vo0;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
@@ -1563,6 +1664,40 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
+/** One rmsprop step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_rmsprop_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!, $v = $st!.v!;
+  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
+  const $lr = $rate($hy, $t - 1);
+  const $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const w = $p.w;
+  const x = $x[$xo]!;
+  const y = $y[$yo]!;
+  const yhat = w * x;
+  const s = yhat - y;
+  const loss = s * s;
+  // grad of: loss = s^2
+  const d_s = 2 * s;
+  // grad of: yhat = w * x
+  const d_w = d_s * x;
+  const $mo0 = $m.w, $vo0 = $v.w;
+  { // rmsprop update of w
+    const $wk = w, $gk = d_w, $mk = $mo0, $vk = $vo0;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.w = $p1; $m.w = $m1; $v.w = $v1;
+    $s += ($p1) + ($v1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $p.w = w; $m.w = $mo0; $v.w = $vo0;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
 /** What `$step_sgd` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, `$keep` and `$l2` of `$h`. */
 function $exactSgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, h: Float64Array): number {
   const value = $gradient(p, X, xo, Y, yo, $acc, 1);
@@ -1578,7 +1713,7 @@ function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, 
 
 /** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */
 function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  return $step_sgd($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
+  return $step_sgd_nodecay($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
 }
 
 /** The hyperparameters of plain SGD's fused step ($lr, $keep, $l2), written into one Float64Array that it reads. */
@@ -1596,8 +1731,14 @@ function $row_sgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, _st: 
   return $step_sgd(p, X, xo, Y, yo, $hyperInto($lr, 1 - $lr * $hy.decay, $hy.l2));
 }
 
-/** The one-row step of each optimizer rule, by `$Hyper.rule`: the loss, or NaN with nothing changed. */
-const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $step_momentum, $step_adam, $step_rmsprop];
+/** `$step_sgd_nodecay` for an OptimizerState (the `$ROW_STEPS` signature): its hyperparameters computed here. */
+function $row_sgd_nodecay(p: Params, X: Floats, xo: number, Y: Floats, yo: number, _st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $lr = $rate($hy, $t - 1);
+  return $step_sgd_nodecay(p, X, xo, Y, yo, $hyperInto($lr, 1 - $lr * $hy.decay, $hy.l2));
+}
+
+/** The one-row step of each optimizer rule (with the decay terms, then without), by `$Hyper.rule`: the loss, or NaN with nothing changed. */
+const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $row_sgd_nodecay, $step_momentum, $step_momentum_nodecay, $step_adam, $step_adam_nodecay, $step_rmsprop, $step_rmsprop_nodecay];
 
 function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
   const w = $p.w;

@@ -977,7 +977,8 @@ function $hyper(o: unknown, where: string): $Hyper {
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
   const l2 = k === 'adamw' ? 0 : wd, decay = k === 'adamw' ? wd : 0, t1 = $negligibleFrom(b1), t2 = $negligibleFrom(b2), fixed = schedule.kind === 'constant';
-  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule: $RULE_INDEX[k], fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
+  const rule = $RULE_INDEX[k][l2 === 0 && decay === 0 ? 1 : 0]!; // the step without the decay terms when both are 0 (fusedSteps.ts NO_DECAY)
+  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule, fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -1268,8 +1269,8 @@ function $globalNorm(g: Params): number {
   return big * Math.sqrt(s);
 }
 
-/** The index of each kind's rule in `$ROW_STEPS` (adam and adamw share one). */
-const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: number } = { sgd: 0, momentum: 1, adam: 2, adamw: 2, rmsprop: 3 };
+/** The index of each kind's steps in `$ROW_STEPS`: with the decay terms, then without (adam and adamw share them). */
+const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: readonly [number, number] } = { sgd: [0, 1], momentum: [2, 3], adam: [4, 5], adamw: [4, 5], rmsprop: [6, 7] };
 
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { sgd: [false, false], momentum: [true, false], adam: [true, true], adamw: [true, true], rmsprop: [true, true] };
@@ -3783,6 +3784,6 @@ function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, 
   return $optimizerUpdate(p, $acc, st!, h, $rate(h, t - 1), t, 1, value) ? value : NaN;
 }
 
-/** The one-row step of each optimizer rule, by `$Hyper.rule`: the loss, or NaN with nothing changed. */
-const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$optimizerRow, $optimizerRow, $optimizerRow, $optimizerRow];
+/** The one-row step of each optimizer rule (with the decay terms, then without), by `$Hyper.rule`: the loss, or NaN with nothing changed. */
+const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$optimizerRow, $optimizerRow, $optimizerRow, $optimizerRow, $optimizerRow, $optimizerRow, $optimizerRow, $optimizerRow];
 

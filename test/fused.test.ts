@@ -7,8 +7,9 @@
  * - Same numbers: for every optimizer, 100 fused steps (batch 1) give exactly the
  *   parameters, state and losses of the unfused path (gradient, then the update pass),
  *   which test/optimizers.test.ts holds to the float64 reference and to TF.js; with and
- *   without weight decay, and past the step where Adam's bias corrections are exactly 1
- *   (the steady hyperparameters read from the state, fusedSteps.ts hyperLines).
+ *   without weight decay (without it, the steps that drop its terms: NO_DECAY), and past the
+ *   step where Adam's bias corrections are exactly 1 (the steady hyperparameters read from
+ *   the state, fusedSteps.ts hyperLines).
  * - All or nothing: a fused step whose update overflows part way through the parameters
  *   (after earlier elements were written) leaves the parameters, both moments and the step
  *   count exactly as they were, as a NaN loss does.
@@ -59,7 +60,8 @@ const KINDS: OptimizerOptions[] = [
 
 describe('fused optimizer steps', () => {
   it('are emitted for a short unrolled module only', () => {
-    for (const kind of ['sgd', 'momentum', 'adam', 'rmsprop']) expect(fused.code).toContain(`function $step_${kind}(`);
+    // A short kernel: each rule's step with and without the decay terms (NO_DECAY in fusedSteps.ts).
+    for (const kind of ['sgd', 'momentum', 'adam', 'rmsprop']) for (const variant of ['', '_nodecay']) expect(fused.code).toContain(`function $step_${kind}${variant}(`);
     expect(fused.code).not.toMatch(/\$step_adamw|\$update_adamw/); // adamw shares adam's rule
     expect(split.code).not.toContain('function $step_');
     expect(looped.code).not.toContain('function $step_');
@@ -78,7 +80,7 @@ describe('fused optimizer steps', () => {
       });
       const [a, b] = runs;
       expect(a.step).toBe(100);
-      // Parameters and losses bit for bit; the moments === per number (the two paths may differ in the sign of a zero).
+      // Parameters and losses bit for bit; the moments === per number (the two paths may differ in the sign of a zero: NO_DECAY).
       for (const key of ['p', 'm', 'v', 'losses'] as const) {
         expect(a[key].length).toBe(b[key].length);
         const same = key === 'p' || key === 'losses' ? Object.is : (x: number, y: number) => x === y;

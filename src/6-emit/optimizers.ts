@@ -229,8 +229,8 @@ ${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0
   return big * Math.sqrt(s);
 }
 
-/** The index of each kind's rule in \`$ROW_STEPS\` (adam and adamw share one). */
-const $RULE_INDEX${t(": { readonly [K in OptimizerOptions['kind']]: number }")} = { ${OPTIMIZER_KINDS.map((k) => `${k}: ${rules.findIndex((r) => r.rule === UPDATES[k])}`).join(', ')} };
+/** The index of each kind's steps in \`$ROW_STEPS\`: with the decay terms, then without (adam and adamw share them). */
+const $RULE_INDEX${t(": { readonly [K in OptimizerOptions['kind']]: readonly [number, number] }")} = { ${OPTIMIZER_KINDS.map((k) => { const i = rules.findIndex((r) => r.rule === UPDATES[k]); return `${k}: [${2 * i}, ${2 * i + 1}]`; }).join(', ')} };
 
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE${t(": { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] }")} = { ${OPTIMIZER_KINDS.map((k) => `${k}: [${UPDATES[k].state.m}, ${UPDATES[k].state.v}]`).join(', ')} };
@@ -342,7 +342,8 @@ function $hyper(o: unknown, where: string): $Hyper {
   const schedule = $schedule((o as { schedule?: unknown }).schedule, \`\${where}.schedule\`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(\`\${where}.schedule.minLearningRate must be at most learningRate (\${lr}), got \${schedule.minLearningRate}: the cosine would raise the rate\`);
   const l2 = k === 'adamw' ? 0 : wd, decay = k === 'adamw' ? wd : 0, t1 = $negligibleFrom(b1), t2 = $negligibleFrom(b2), fixed = schedule.kind === 'constant';
-  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule: $RULE_INDEX[k], fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
+  const rule = $RULE_INDEX[k][l2 === 0 && decay === 0 ? 1 : 0]!; // the step without the decay terms when both are 0 (fusedSteps.ts NO_DECAY)
+  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule, fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }

@@ -943,7 +943,8 @@ function $hyper(o: unknown, where: string): $Hyper {
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
   const l2 = k === 'adamw' ? 0 : wd, decay = k === 'adamw' ? wd : 0, t1 = $negligibleFrom(b1), t2 = $negligibleFrom(b2), fixed = schedule.kind === 'constant';
-  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule: $RULE_INDEX[k], fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
+  const rule = $RULE_INDEX[k][l2 === 0 && decay === 0 ? 1 : 0]!; // the step without the decay terms when both are 0 (fusedSteps.ts NO_DECAY)
+  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule, fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -1211,8 +1212,8 @@ function $globalNorm(g: Params): number {
   return big * Math.sqrt(s);
 }
 
-/** The index of each kind's rule in `$ROW_STEPS` (adam and adamw share one). */
-const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: number } = { sgd: 0, momentum: 1, adam: 2, adamw: 2, rmsprop: 3 };
+/** The index of each kind's steps in `$ROW_STEPS`: with the decay terms, then without (adam and adamw share them). */
+const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: readonly [number, number] } = { sgd: [0, 1], momentum: [2, 3], adam: [4, 5], adamw: [4, 5], rmsprop: [6, 7] };
 
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { sgd: [false, false], momentum: [true, false], adam: [true, true], adamw: [true, true], rmsprop: [true, true] };
@@ -1633,6 +1634,160 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $exactSgd($p, $x, $xo, $y, $yo, $h);
 }
 
+/** One sgd step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_sgd_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
+  const $lr = $h[0]!;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  const $w_W = $p.W, $w_b = $p.b;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const W_0 = $w_W[0]!;
+  const W_1 = $w_W[1]!;
+  const W_2 = $w_W[2]!;
+  const W_3 = $w_W[3]!;
+  const W_4 = $w_W[4]!;
+  const W_5 = $w_W[5]!;
+  const b_0 = $w_b[0]!;
+  const b_1 = $w_b[1]!;
+  const b_2 = $w_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_0 = t12 / t18;
+  // grad of: y .* log_softmax(logits)
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
+  const d_t25 = -y_2;
+  // grad of: log_softmax(logits)
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
+  const d_logits_0 = -t31;
+  { // sgd update of b[0]
+    const $wk = b_0, $gk = d_logits_0;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_b[0] = $p1;
+    $s += ($p1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_0 = d_logits_0 * x_0;
+  { // sgd update of W[0]
+    const $wk = W_0, $gk = d_W_0;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[0] = $p1;
+    $s += ($p1);
+  }
+  const d_W_1 = d_logits_0 * x_1;
+  { // sgd update of W[1]
+    const $wk = W_1, $gk = d_W_1;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[1] = $p1;
+    $s += ($p1);
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_1 = t14 / t18;
+  // grad of: log_softmax(logits)
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
+  const d_logits_1 = -t33;
+  { // sgd update of b[1]
+    const $wk = b_1, $gk = d_logits_1;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_b[1] = $p1;
+    $s += ($p1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_2 = d_logits_1 * x_0;
+  { // sgd update of W[2]
+    const $wk = W_2, $gk = d_W_2;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[2] = $p1;
+    $s += ($p1);
+  }
+  const d_W_3 = d_logits_1 * x_1;
+  { // sgd update of W[3]
+    const $wk = W_3, $gk = d_W_3;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[3] = $p1;
+    $s += ($p1);
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_2 = t17 / t18;
+  // grad of: log_softmax(logits)
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
+  const d_logits_2 = -t35;
+  { // sgd update of b[2]
+    const $wk = b_2, $gk = d_logits_2;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_b[2] = $p1;
+    $s += ($p1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_4 = d_logits_2 * x_0;
+  { // sgd update of W[4]
+    const $wk = W_4, $gk = d_W_4;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[4] = $p1;
+    $s += ($p1);
+  }
+  const d_W_5 = d_logits_2 * x_1;
+  { // sgd update of W[5]
+    const $wk = W_5, $gk = d_W_5;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[5] = $p1;
+    $s += ($p1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_b[0] = b_0;
+  $w_W[0] = W_0;
+  $w_W[1] = W_1;
+  $w_b[1] = b_1;
+  $w_W[2] = W_2;
+  $w_W[3] = W_3;
+  $w_b[2] = b_2;
+  $w_W[4] = W_4;
+  $w_W[5] = W_5;
+  return $exactSgd($p, $x, $xo, $y, $yo, $h);
+}
+
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!;
@@ -1788,6 +1943,182 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   const $mo8 = $m_W[5]!;
   { // momentum update of W[5]
     const $wk = W_5, $gk = d_W_5 + $l2 * $wk, $mk = $mo8;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[5] = $p1; $m_W[5] = $m1;
+    $s += ($p1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_b[0] = b_0; $m_b[0] = $mo0;
+  $w_W[0] = W_0; $m_W[0] = $mo1;
+  $w_W[1] = W_1; $m_W[1] = $mo2;
+  $w_b[1] = b_1; $m_b[1] = $mo3;
+  $w_W[2] = W_2; $m_W[2] = $mo4;
+  $w_W[3] = W_3; $m_W[3] = $mo5;
+  $w_b[2] = b_2; $m_b[2] = $mo6;
+  $w_W[4] = W_4; $m_W[4] = $mo7;
+  $w_W[5] = W_5; $m_W[5] = $mo8;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One momentum step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_momentum_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!;
+  const $lr = $rate($hy, $t - 1);
+  const $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  const $w_W = $p.W, $w_b = $p.b;
+  if (($m !== $okm && !$moments_m($m))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_W = $okm_W!, $m_b = $okm_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const W_0 = $w_W[0]!;
+  const W_1 = $w_W[1]!;
+  const W_2 = $w_W[2]!;
+  const W_3 = $w_W[3]!;
+  const W_4 = $w_W[4]!;
+  const W_5 = $w_W[5]!;
+  const b_0 = $w_b[0]!;
+  const b_1 = $w_b[1]!;
+  const b_2 = $w_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_0 = t12 / t18;
+  // grad of: y .* log_softmax(logits)
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
+  const d_t25 = -y_2;
+  // grad of: log_softmax(logits)
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
+  const d_logits_0 = -t31;
+  const $mo0 = $m_b[0]!;
+  { // momentum update of b[0]
+    const $wk = b_0, $gk = d_logits_0, $mk = $mo0;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_b[0] = $p1; $m_b[0] = $m1;
+    $s += ($p1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_0 = d_logits_0 * x_0;
+  const $mo1 = $m_W[0]!;
+  { // momentum update of W[0]
+    const $wk = W_0, $gk = d_W_0, $mk = $mo1;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[0] = $p1; $m_W[0] = $m1;
+    $s += ($p1);
+  }
+  const d_W_1 = d_logits_0 * x_1;
+  const $mo2 = $m_W[1]!;
+  { // momentum update of W[1]
+    const $wk = W_1, $gk = d_W_1, $mk = $mo2;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[1] = $p1; $m_W[1] = $m1;
+    $s += ($p1);
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_1 = t14 / t18;
+  // grad of: log_softmax(logits)
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
+  const d_logits_1 = -t33;
+  const $mo3 = $m_b[1]!;
+  { // momentum update of b[1]
+    const $wk = b_1, $gk = d_logits_1, $mk = $mo3;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_b[1] = $p1; $m_b[1] = $m1;
+    $s += ($p1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_2 = d_logits_1 * x_0;
+  const $mo4 = $m_W[2]!;
+  { // momentum update of W[2]
+    const $wk = W_2, $gk = d_W_2, $mk = $mo4;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[2] = $p1; $m_W[2] = $m1;
+    $s += ($p1);
+  }
+  const d_W_3 = d_logits_1 * x_1;
+  const $mo5 = $m_W[3]!;
+  { // momentum update of W[3]
+    const $wk = W_3, $gk = d_W_3, $mk = $mo5;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[3] = $p1; $m_W[3] = $m1;
+    $s += ($p1);
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_2 = t17 / t18;
+  // grad of: log_softmax(logits)
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
+  const d_logits_2 = -t35;
+  const $mo6 = $m_b[2]!;
+  { // momentum update of b[2]
+    const $wk = b_2, $gk = d_logits_2, $mk = $mo6;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_b[2] = $p1; $m_b[2] = $m1;
+    $s += ($p1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_4 = d_logits_2 * x_0;
+  const $mo7 = $m_W[4]!;
+  { // momentum update of W[4]
+    const $wk = W_4, $gk = d_W_4, $mk = $mo7;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[4] = $p1; $m_W[4] = $m1;
+    $s += ($p1);
+  }
+  const d_W_5 = d_logits_2 * x_1;
+  const $mo8 = $m_W[5]!;
+  { // momentum update of W[5]
+    const $wk = W_5, $gk = d_W_5, $mk = $mo8;
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[5] = $p1; $m_W[5] = $m1;
@@ -1998,6 +2329,197 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
   return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
+/** One adam or adamw step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_adam_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!, $v = $st!.v!;
+  let $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
+  }
+  const $b1 = $hy.b1, $b2 = $hy.b2;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  const $w_W = $p.W, $w_b = $p.b;
+  if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_W = $okm_W!, $m_b = $okm_b!;
+  const $v_W = $okv_W!, $v_b = $okv_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const W_0 = $w_W[0]!;
+  const W_1 = $w_W[1]!;
+  const W_2 = $w_W[2]!;
+  const W_3 = $w_W[3]!;
+  const W_4 = $w_W[4]!;
+  const W_5 = $w_W[5]!;
+  const b_0 = $w_b[0]!;
+  const b_1 = $w_b[1]!;
+  const b_2 = $w_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_0 = t12 / t18;
+  // grad of: y .* log_softmax(logits)
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
+  const d_t25 = -y_2;
+  // grad of: log_softmax(logits)
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
+  const d_logits_0 = -t31;
+  const $mo0 = $m_b[0]!, $vo0 = $v_b[0]!;
+  { // adam and adamw update of b[0]
+    const $wk = b_0, $gk = d_logits_0, $mk = $mo0, $vk = $vo0;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_b[0] = $p1; $m_b[0] = $m1; $v_b[0] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_0 = d_logits_0 * x_0;
+  const $mo1 = $m_W[0]!, $vo1 = $v_W[0]!;
+  { // adam and adamw update of W[0]
+    const $wk = W_0, $gk = d_W_0, $mk = $mo1, $vk = $vo1;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[0] = $p1; $m_W[0] = $m1; $v_W[0] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_W_1 = d_logits_0 * x_1;
+  const $mo2 = $m_W[1]!, $vo2 = $v_W[1]!;
+  { // adam and adamw update of W[1]
+    const $wk = W_1, $gk = d_W_1, $mk = $mo2, $vk = $vo2;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[1] = $p1; $m_W[1] = $m1; $v_W[1] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_1 = t14 / t18;
+  // grad of: log_softmax(logits)
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
+  const d_logits_1 = -t33;
+  const $mo3 = $m_b[1]!, $vo3 = $v_b[1]!;
+  { // adam and adamw update of b[1]
+    const $wk = b_1, $gk = d_logits_1, $mk = $mo3, $vk = $vo3;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_b[1] = $p1; $m_b[1] = $m1; $v_b[1] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_2 = d_logits_1 * x_0;
+  const $mo4 = $m_W[2]!, $vo4 = $v_W[2]!;
+  { // adam and adamw update of W[2]
+    const $wk = W_2, $gk = d_W_2, $mk = $mo4, $vk = $vo4;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[2] = $p1; $m_W[2] = $m1; $v_W[2] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_W_3 = d_logits_1 * x_1;
+  const $mo5 = $m_W[3]!, $vo5 = $v_W[3]!;
+  { // adam and adamw update of W[3]
+    const $wk = W_3, $gk = d_W_3, $mk = $mo5, $vk = $vo5;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[3] = $p1; $m_W[3] = $m1; $v_W[3] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_2 = t17 / t18;
+  // grad of: log_softmax(logits)
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
+  const d_logits_2 = -t35;
+  const $mo6 = $m_b[2]!, $vo6 = $v_b[2]!;
+  { // adam and adamw update of b[2]
+    const $wk = b_2, $gk = d_logits_2, $mk = $mo6, $vk = $vo6;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_b[2] = $p1; $m_b[2] = $m1; $v_b[2] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_4 = d_logits_2 * x_0;
+  const $mo7 = $m_W[4]!, $vo7 = $v_W[4]!;
+  { // adam and adamw update of W[4]
+    const $wk = W_4, $gk = d_W_4, $mk = $mo7, $vk = $vo7;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[4] = $p1; $m_W[4] = $m1; $v_W[4] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_W_5 = d_logits_2 * x_1;
+  const $mo8 = $m_W[5]!, $vo8 = $v_W[5]!;
+  { // adam and adamw update of W[5]
+    const $wk = W_5, $gk = d_W_5, $mk = $mo8, $vk = $vo8;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[5] = $p1; $m_W[5] = $m1; $v_W[5] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_b[0] = b_0; $m_b[0] = $mo0; $v_b[0] = $vo0;
+  $w_W[0] = W_0; $m_W[0] = $mo1; $v_W[0] = $vo1;
+  $w_W[1] = W_1; $m_W[1] = $mo2; $v_W[1] = $vo2;
+  $w_b[1] = b_1; $m_b[1] = $mo3; $v_b[1] = $vo3;
+  $w_W[2] = W_2; $m_W[2] = $mo4; $v_W[2] = $vo4;
+  $w_W[3] = W_3; $m_W[3] = $mo5; $v_W[3] = $vo5;
+  $w_b[2] = b_2; $m_b[2] = $mo6; $v_b[2] = $vo6;
+  $w_W[4] = W_4; $m_W[4] = $mo7; $v_W[4] = $vo7;
+  $w_W[5] = W_5; $m_W[5] = $mo8; $v_W[5] = $vo8;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
@@ -2183,6 +2705,192 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
+/** One rmsprop step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_rmsprop_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!, $v = $st!.v!;
+  const $lr = $rate($hy, $t - 1);
+  const $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  const $w_W = $p.W, $w_b = $p.b;
+  if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_W = $okm_W!, $m_b = $okm_b!;
+  const $v_W = $okv_W!, $v_b = $okv_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const W_0 = $w_W[0]!;
+  const W_1 = $w_W[1]!;
+  const W_2 = $w_W[2]!;
+  const W_3 = $w_W[3]!;
+  const W_4 = $w_W[4]!;
+  const W_5 = $w_W[5]!;
+  const b_0 = $w_b[0]!;
+  const b_1 = $w_b[1]!;
+  const b_2 = $w_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_0 = t12 / t18;
+  // grad of: y .* log_softmax(logits)
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
+  const d_t25 = -y_2;
+  // grad of: log_softmax(logits)
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
+  const d_logits_0 = -t31;
+  const $mo0 = $m_b[0]!, $vo0 = $v_b[0]!;
+  { // rmsprop update of b[0]
+    const $wk = b_0, $gk = d_logits_0, $mk = $mo0, $vk = $vo0;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_b[0] = $p1; $m_b[0] = $m1; $v_b[0] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_0 = d_logits_0 * x_0;
+  const $mo1 = $m_W[0]!, $vo1 = $v_W[0]!;
+  { // rmsprop update of W[0]
+    const $wk = W_0, $gk = d_W_0, $mk = $mo1, $vk = $vo1;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[0] = $p1; $m_W[0] = $m1; $v_W[0] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_W_1 = d_logits_0 * x_1;
+  const $mo2 = $m_W[1]!, $vo2 = $v_W[1]!;
+  { // rmsprop update of W[1]
+    const $wk = W_1, $gk = d_W_1, $mk = $mo2, $vk = $vo2;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[1] = $p1; $m_W[1] = $m1; $v_W[1] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_1 = t14 / t18;
+  // grad of: log_softmax(logits)
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
+  const d_logits_1 = -t33;
+  const $mo3 = $m_b[1]!, $vo3 = $v_b[1]!;
+  { // rmsprop update of b[1]
+    const $wk = b_1, $gk = d_logits_1, $mk = $mo3, $vk = $vo3;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_b[1] = $p1; $m_b[1] = $m1; $v_b[1] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_2 = d_logits_1 * x_0;
+  const $mo4 = $m_W[2]!, $vo4 = $v_W[2]!;
+  { // rmsprop update of W[2]
+    const $wk = W_2, $gk = d_W_2, $mk = $mo4, $vk = $vo4;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[2] = $p1; $m_W[2] = $m1; $v_W[2] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_W_3 = d_logits_1 * x_1;
+  const $mo5 = $m_W[3]!, $vo5 = $v_W[3]!;
+  { // rmsprop update of W[3]
+    const $wk = W_3, $gk = d_W_3, $mk = $mo5, $vk = $vo5;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[3] = $p1; $m_W[3] = $m1; $v_W[3] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_2 = t17 / t18;
+  // grad of: log_softmax(logits)
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
+  const d_logits_2 = -t35;
+  const $mo6 = $m_b[2]!, $vo6 = $v_b[2]!;
+  { // rmsprop update of b[2]
+    const $wk = b_2, $gk = d_logits_2, $mk = $mo6, $vk = $vo6;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_b[2] = $p1; $m_b[2] = $m1; $v_b[2] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_4 = d_logits_2 * x_0;
+  const $mo7 = $m_W[4]!, $vo7 = $v_W[4]!;
+  { // rmsprop update of W[4]
+    const $wk = W_4, $gk = d_W_4, $mk = $mo7, $vk = $vo7;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[4] = $p1; $m_W[4] = $m1; $v_W[4] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_W_5 = d_logits_2 * x_1;
+  const $mo8 = $m_W[5]!, $vo8 = $v_W[5]!;
+  { // rmsprop update of W[5]
+    const $wk = W_5, $gk = d_W_5, $mk = $mo8, $vk = $vo8;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[5] = $p1; $m_W[5] = $m1; $v_W[5] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_b[0] = b_0; $m_b[0] = $mo0; $v_b[0] = $vo0;
+  $w_W[0] = W_0; $m_W[0] = $mo1; $v_W[0] = $vo1;
+  $w_W[1] = W_1; $m_W[1] = $mo2; $v_W[1] = $vo2;
+  $w_b[1] = b_1; $m_b[1] = $mo3; $v_b[1] = $vo3;
+  $w_W[2] = W_2; $m_W[2] = $mo4; $v_W[2] = $vo4;
+  $w_W[3] = W_3; $m_W[3] = $mo5; $v_W[3] = $vo5;
+  $w_b[2] = b_2; $m_b[2] = $mo6; $v_b[2] = $vo6;
+  $w_W[4] = W_4; $m_W[4] = $mo7; $v_W[4] = $vo7;
+  $w_W[5] = W_5; $m_W[5] = $mo8; $v_W[5] = $vo8;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
 /** What `$step_sgd` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, `$keep` and `$l2` of `$h`. */
 function $exactSgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, h: Float64Array): number {
   const value = $gradient(p, X, xo, Y, yo, $acc, 1);
@@ -2198,7 +2906,7 @@ function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, 
 
 /** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */
 function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  return $step_sgd($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
+  return $step_sgd_nodecay($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
 }
 
 /** The hyperparameters of plain SGD's fused step ($lr, $keep, $l2), written into one Float64Array that it reads. */
@@ -2216,8 +2924,14 @@ function $row_sgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, _st: 
   return $step_sgd(p, X, xo, Y, yo, $hyperInto($lr, 1 - $lr * $hy.decay, $hy.l2));
 }
 
-/** The one-row step of each optimizer rule, by `$Hyper.rule`: the loss, or NaN with nothing changed. */
-const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $step_momentum, $step_adam, $step_rmsprop];
+/** `$step_sgd_nodecay` for an OptimizerState (the `$ROW_STEPS` signature): its hyperparameters computed here. */
+function $row_sgd_nodecay(p: Params, X: Floats, xo: number, Y: Floats, yo: number, _st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $lr = $rate($hy, $t - 1);
+  return $step_sgd_nodecay(p, X, xo, Y, yo, $hyperInto($lr, 1 - $lr * $hy.decay, $hy.l2));
+}
+
+/** The one-row step of each optimizer rule (with the decay terms, then without), by `$Hyper.rule`: the loss, or NaN with nothing changed. */
+const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $row_sgd_nodecay, $step_momentum, $step_momentum_nodecay, $step_adam, $step_adam_nodecay, $step_rmsprop, $step_rmsprop_nodecay];
 
 function $forward(_$p: Params, _$x: Floats, _$xo: number, _$o: Floats, _$oo: number): void {
   
