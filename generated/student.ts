@@ -1262,7 +1262,6 @@ function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, 
  * be swapped, so a fused step that checked one compares the object only afterwards
  * (stateCheck in gradc's fusedSteps.ts). Not with a scalar parameter, which lives in the object.
  */
-const $MOMENTS = new WeakSet<object>();
 function $ownMoments(p: Params): Params {
   return p;
 }

@@ -199,8 +199,7 @@ ${sparse ? '  $untouch();\n' : ''}  return true;
  * be swapped, so a fused step that checked one compares the object only afterwards
  * (stateCheck in gradc's fusedSteps.ts). Not with a scalar parameter, which lives in the object.
  */
-const $MOMENTS = new WeakSet${t('<object>')}();
-function $ownMoments(p${t(': Params')})${t(': Params')} {
+${arraysOnly ? `const $MOMENTS = new WeakSet${t('<object>')}();\n` : ''}function $ownMoments(p${t(': Params')})${t(': Params')} {
 ${arraysOnly ? '  $MOMENTS.add(Object.freeze(p));\n' : ''}  return p;
 }`);
   out.push(`/** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
