@@ -21,11 +21,11 @@
  *   bias corrections with a constant schedule): the small entry points (`stepBatch`, `step`), which V8 inlines into the
  *   caller, hand over two values that need no boxing and call nothing else per step (V8
  *   never inlines a step kernel itself: its bytecode is over the 460-byte limit even at 2-2-1);
- * - all or nothing: every new value is checked as stored (`$s` stays 0 while all are
- *   finite); the old values are still locals (parameters are loaded before anything is
- *   written, state elements just before their update), so when the loss or a new value is
- *   not finite they are written back and the result is NaN. No copy of the parameters or of
- *   the state is made per step.
+ * - all or nothing: every new value is added into `$s` as stored, with the loss (finite only
+ *   when all are); the old values are still locals (parameters are loaded before anything is
+ *   written, state elements just before their update), so when `$s` is not finite they are
+ *   written back and the exact path (gradient, then the update pass) decides the step
+ *   (CHECK_ONCE below). No copy of the parameters or of the state is made per step.
  * - only kernels that fit in one function (at most `chunkSize` instructions) are fused: a
  *   split kernel would carry every old value across its parts. For those (and for the looped
  *   lowering) `emitUnfusedRows` gives the same entry points (`$stepRow`, `$ROW_STEPS`) as the gradient, then the
