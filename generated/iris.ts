@@ -868,6 +868,9 @@ export type OptimizerOptions = SgdOptions | MomentumOptions | AdamOptions | Adam
  * What an optimizer carries from step to step, made by `initOptimizer` and advanced by
  * `step`, `stepBatch` and `fit` (only by steps taken: a refused step changes nothing).
  * Plain data (typed arrays per parameter and a count), so it can be saved and restored.
+ * The moment objects `initOptimizer` and `loadParams` make are frozen when every parameter
+ * is an array (their arrays' values change, the arrays do not), so a step checks them once;
+ * a state built by hand works too, with its arrays checked at every step.
  */
 export interface OptimizerState {
   /** The options (frozen, checked at each step). */
@@ -891,6 +894,10 @@ interface $Hyper {
   readonly rule: number;
   /** Whether the schedule is constant (the rate is `lr` at every step). */
   readonly fixed: boolean;
+  /** 1 - lr * decay: `$keep` of every step when the schedule is constant. */
+  readonly keep: number;
+  /** The first step t from which every hyperparameter is constant (the schedule's rate and the bias corrections; Infinity for a schedule that is not constant): fused steps read their values (UpdateRule.steady). */
+  readonly steady: number;
 }
 
 /** The first step t with Math.pow(b, t) <= 2^-54 (0 <= b < 1): from there on 1 - b^t rounds to 1 exactly. */
@@ -955,7 +962,9 @@ function $hyper(o: unknown, where: string): $Hyper {
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
-  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule, rule: $RULE_INDEX[k], fixed: schedule.kind === 'constant' };
+  const l2 = k === 'adamw' ? 0 : wd, decay = k === 'adamw' ? wd : 0, t1 = $negligibleFrom(b1), t2 = $negligibleFrom(b2), fixed = schedule.kind === 'constant';
+  const rule = $RULE_INDEX[k][l2 === 0 && decay === 0 ? 1 : 0]!; // the step without the decay terms when both are 0 (fusedSteps.ts NO_DECAY)
+  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule, fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -1008,14 +1017,14 @@ export function initOptimizer(params: Params, options: OptimizerOptions): Optimi
   return $initOptimizer(params, options, 'initOptimizer: options');
 }
 
-/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded). */
+/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded); then frozen (`$ownMoments`). */
 function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params, like: Params) => Params = $placed): OptimizerState {
   $checkParams(params, where.replace(/options.*$/, 'params'), false);
   const h = $hyper(options, where);
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? place(zeroParams(), params) : null, v: slots[1] ? place(zeroParams(), params) : null };
+  return { options: frozen, step: 0, m: slots[0] ? $ownMoments(place(zeroParams(), params)) : null, v: slots[1] ? $ownMoments(place(zeroParams(), params)) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1190,6 +1199,17 @@ function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, 
   return true;
 }
 
+/**
+ * The moment objects this module made (initOptimizer, loadParams), frozen: their arrays cannot
+ * be swapped, so a fused step that checked one compares the object only afterwards
+ * (stateCheck in gradc's fusedSteps.ts). Not with a scalar parameter, which lives in the object.
+ */
+const $MOMENTS = new WeakSet<object>();
+function $ownMoments(p: Params): Params {
+  $MOMENTS.add(Object.freeze(p));
+  return p;
+}
+
 /** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
 const $oldP = zeroParams(), $oldM = zeroParams(), $oldV = zeroParams();
 
@@ -1228,8 +1248,8 @@ function $globalNorm(g: Params): number {
   return big * Math.sqrt(s);
 }
 
-/** The index of each kind's rule in `$ROW_STEPS` (adam and adamw share one). */
-const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: number } = { sgd: 0, momentum: 1, adam: 2, adamw: 2, rmsprop: 3 };
+/** The index of each kind's steps in `$ROW_STEPS`: with the decay terms, then without (adam and adamw share them). */
+const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: readonly [number, number] } = { sgd: [0, 1], momentum: [2, 3], adam: [4, 5], adamw: [4, 5], rmsprop: [6, 7] };
 
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { sgd: [false, false], momentum: [true, false], adam: [true, true], adamw: [true, true], rmsprop: [true, true] };
@@ -1426,7 +1446,7 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
     }
   }
   const placed = $placed(params);
-  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $placed(optimizer.m, placed), v: optimizer.v && $placed(optimizer.v, placed) } };
+  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $ownMoments($placed(optimizer.m, placed)), v: optimizer.v && $ownMoments($placed(optimizer.v, placed)) } };
 }
 
 function $uniform(rand: () => number, low: number, high: number): number {
@@ -1476,14 +1496,42 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $total;
 }
 
-/** The state arrays the fused steps checked last (stateCheck in gradc's fusedSteps.ts): a step on the same arrays checks identity only. */
-let $okm_layer1_W: Floats | null = null, $okm_layer1_b: Floats | null = null, $okm_layer2_W: Floats | null = null, $okm_layer2_b: Floats | null = null, $okv_layer1_W: Floats | null = null, $okv_layer1_b: Floats | null = null, $okv_layer2_W: Floats | null = null, $okv_layer2_b: Floats | null = null;
+/** What `$okm` and `$okv` hold when no moment object is remembered (a fresh object: never a state's). */
+const $NO_MOMENTS = {};
+
+/** The first moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
+let $okm: unknown = $NO_MOMENTS, $okm_layer1_W: Floats | null = null, $okm_layer1_b: Floats | null = null, $okm_layer2_W: Floats | null = null, $okm_layer2_b: Floats | null = null;
+/** Whether `x` holds this model's arrays (then remembered in `$okm_<name>`, and `x` in `$okm` when this module made it). */
+function $moments_m(x: unknown): boolean {
+  const q = x as Params | null | undefined;
+  const a_layer1_W = q?.layer1_W, a_layer1_b = q?.layer1_b, a_layer2_W = q?.layer2_W, a_layer2_b = q?.layer2_b;
+  if (a_layer1_W !== $okm_layer1_W || a_layer1_b !== $okm_layer1_b || a_layer2_W !== $okm_layer2_W || a_layer2_b !== $okm_layer2_b) { // not the arrays checked last
+    if (!(a_layer1_W instanceof Floats && a_layer1_W.length === 32 && a_layer1_b instanceof Floats && a_layer1_b.length === 8 && a_layer2_W instanceof Floats && a_layer2_W.length === 24 && a_layer2_b instanceof Floats && a_layer2_b.length === 3)) return false;
+    $okm_layer1_W = a_layer1_W; $okm_layer1_b = a_layer1_b; $okm_layer2_W = a_layer2_W; $okm_layer2_b = a_layer2_b;
+  }
+  $okm = $MOMENTS.has(x as object) ? x : $NO_MOMENTS;
+  return true;
+}
+
+/** The second moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
+let $okv: unknown = $NO_MOMENTS, $okv_layer1_W: Floats | null = null, $okv_layer1_b: Floats | null = null, $okv_layer2_W: Floats | null = null, $okv_layer2_b: Floats | null = null;
+/** Whether `x` holds this model's arrays (then remembered in `$okv_<name>`, and `x` in `$okv` when this module made it). */
+function $moments_v(x: unknown): boolean {
+  const q = x as Params | null | undefined;
+  const a_layer1_W = q?.layer1_W, a_layer1_b = q?.layer1_b, a_layer2_W = q?.layer2_W, a_layer2_b = q?.layer2_b;
+  if (a_layer1_W !== $okv_layer1_W || a_layer1_b !== $okv_layer1_b || a_layer2_W !== $okv_layer2_W || a_layer2_b !== $okv_layer2_b) { // not the arrays checked last
+    if (!(a_layer1_W instanceof Floats && a_layer1_W.length === 32 && a_layer1_b instanceof Floats && a_layer1_b.length === 8 && a_layer2_W instanceof Floats && a_layer2_W.length === 24 && a_layer2_b instanceof Floats && a_layer2_b.length === 3)) return false;
+    $okv_layer1_W = a_layer1_W; $okv_layer1_b = a_layer1_b; $okv_layer2_W = a_layer2_W; $okv_layer2_b = a_layer2_b;
+  }
+  $okv = $MOMENTS.has(x as object) ? x : $NO_MOMENTS;
+  return true;
+}
 
 /** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
   const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
   const layer1_W_2 = $w_layer1_W[2]!;
@@ -1707,7 +1755,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer2_b_0, $gk = d_layer2_z_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_b[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t123 = layer2_W_0 * d_layer2_z_0;
   const t124 = t108 / t112;
@@ -1717,7 +1765,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer2_b_1, $gk = d_layer2_z_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_b[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
@@ -1728,7 +1776,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer2_b_2, $gk = d_layer2_z_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_b[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
@@ -1741,7 +1789,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_0, $gk = d_layer1_z_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -1749,28 +1797,28 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_0, $gk = d_layer1_W_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   { // sgd update of layer1_W[1]
     const $wk = layer1_W_1, $gk = d_layer1_W_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   { // sgd update of layer1_W[2]
     const $wk = layer1_W_2, $gk = d_layer1_W_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_3 = d_layer1_z_0 * x_3;
   { // sgd update of layer1_W[3]
     const $wk = layer1_W_3, $gk = d_layer1_W_3 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[3] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t133 = layer2_W_1 * d_layer2_z_0;
   const t134 = layer2_W_9 * d_layer2_z_1;
@@ -1786,7 +1834,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_1, $gk = d_layer1_z_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_z_1 * x_0;
@@ -1794,28 +1842,28 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_4, $gk = d_layer1_W_4 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[4] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_1;
   { // sgd update of layer1_W[5]
     const $wk = layer1_W_5, $gk = d_layer1_W_5 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[5] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_6 = d_layer1_z_1 * x_2;
   { // sgd update of layer1_W[6]
     const $wk = layer1_W_6, $gk = d_layer1_W_6 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[6] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_7 = d_layer1_z_1 * x_3;
   { // sgd update of layer1_W[7]
     const $wk = layer1_W_7, $gk = d_layer1_W_7 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[7] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t139 = layer2_W_2 * d_layer2_z_0;
   const t140 = layer2_W_10 * d_layer2_z_1;
@@ -1831,7 +1879,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_2, $gk = d_layer1_z_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_z_2 * x_0;
@@ -1839,28 +1887,28 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_8, $gk = d_layer1_W_8 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[8] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_9 = d_layer1_z_2 * x_1;
   { // sgd update of layer1_W[9]
     const $wk = layer1_W_9, $gk = d_layer1_W_9 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[9] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_10 = d_layer1_z_2 * x_2;
   { // sgd update of layer1_W[10]
     const $wk = layer1_W_10, $gk = d_layer1_W_10 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[10] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_11 = d_layer1_z_2 * x_3;
   { // sgd update of layer1_W[11]
     const $wk = layer1_W_11, $gk = d_layer1_W_11 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[11] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t145 = layer2_W_3 * d_layer2_z_0;
   const t146 = layer2_W_11 * d_layer2_z_1;
@@ -1876,7 +1924,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_3, $gk = d_layer1_z_3 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[3] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_z_3 * x_0;
@@ -1884,28 +1932,28 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_12, $gk = d_layer1_W_12 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[12] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_13 = d_layer1_z_3 * x_1;
   { // sgd update of layer1_W[13]
     const $wk = layer1_W_13, $gk = d_layer1_W_13 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[13] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_14 = d_layer1_z_3 * x_2;
   { // sgd update of layer1_W[14]
     const $wk = layer1_W_14, $gk = d_layer1_W_14 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[14] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_15 = d_layer1_z_3 * x_3;
   { // sgd update of layer1_W[15]
     const $wk = layer1_W_15, $gk = d_layer1_W_15 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[15] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t151 = layer2_W_4 * d_layer2_z_0;
   const t152 = layer2_W_12 * d_layer2_z_1;
@@ -1921,7 +1969,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_4, $gk = d_layer1_z_4 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[4] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_z_4 * x_0;
@@ -1929,28 +1977,28 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_16, $gk = d_layer1_W_16 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[16] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_17 = d_layer1_z_4 * x_1;
   { // sgd update of layer1_W[17]
     const $wk = layer1_W_17, $gk = d_layer1_W_17 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[17] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_18 = d_layer1_z_4 * x_2;
   { // sgd update of layer1_W[18]
     const $wk = layer1_W_18, $gk = d_layer1_W_18 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[18] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_19 = d_layer1_z_4 * x_3;
   { // sgd update of layer1_W[19]
     const $wk = layer1_W_19, $gk = d_layer1_W_19 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[19] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t157 = layer2_W_5 * d_layer2_z_0;
   const t158 = layer2_W_13 * d_layer2_z_1;
@@ -1966,7 +2014,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_5, $gk = d_layer1_z_5 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[5] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_z_5 * x_0;
@@ -1974,28 +2022,28 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_20, $gk = d_layer1_W_20 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[20] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_21 = d_layer1_z_5 * x_1;
   { // sgd update of layer1_W[21]
     const $wk = layer1_W_21, $gk = d_layer1_W_21 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[21] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_22 = d_layer1_z_5 * x_2;
   { // sgd update of layer1_W[22]
     const $wk = layer1_W_22, $gk = d_layer1_W_22 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[22] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_23 = d_layer1_z_5 * x_3;
   { // sgd update of layer1_W[23]
     const $wk = layer1_W_23, $gk = d_layer1_W_23 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[23] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t163 = layer2_W_6 * d_layer2_z_0;
   const t164 = layer2_W_14 * d_layer2_z_1;
@@ -2011,7 +2059,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_6, $gk = d_layer1_z_6 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[6] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_z_6 * x_0;
@@ -2019,28 +2067,28 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_24, $gk = d_layer1_W_24 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[24] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_25 = d_layer1_z_6 * x_1;
   { // sgd update of layer1_W[25]
     const $wk = layer1_W_25, $gk = d_layer1_W_25 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[25] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_26 = d_layer1_z_6 * x_2;
   { // sgd update of layer1_W[26]
     const $wk = layer1_W_26, $gk = d_layer1_W_26 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[26] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_27 = d_layer1_z_6 * x_3;
   { // sgd update of layer1_W[27]
     const $wk = layer1_W_27, $gk = d_layer1_W_27 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[27] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t169 = layer2_W_7 * d_layer2_z_0;
   const t170 = layer2_W_15 * d_layer2_z_1;
@@ -2056,7 +2104,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_7, $gk = d_layer1_z_7 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[7] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_z_7 * x_0;
@@ -2064,28 +2112,28 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_28, $gk = d_layer1_W_28 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[28] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_29 = d_layer1_z_7 * x_1;
   { // sgd update of layer1_W[29]
     const $wk = layer1_W_29, $gk = d_layer1_W_29 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[29] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_30 = d_layer1_z_7 * x_2;
   { // sgd update of layer1_W[30]
     const $wk = layer1_W_30, $gk = d_layer1_W_30 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[30] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_31 = d_layer1_z_7 * x_3;
   { // sgd update of layer1_W[31]
     const $wk = layer1_W_31, $gk = d_layer1_W_31 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[31] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -2093,171 +2141,172 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer2_W_0, $gk = d_layer2_W_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   { // sgd update of layer2_W[1]
     const $wk = layer2_W_1, $gk = d_layer2_W_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   { // sgd update of layer2_W[2]
     const $wk = layer2_W_2, $gk = d_layer2_W_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   { // sgd update of layer2_W[3]
     const $wk = layer2_W_3, $gk = d_layer2_W_3 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[3] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
   { // sgd update of layer2_W[4]
     const $wk = layer2_W_4, $gk = d_layer2_W_4 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[4] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
   { // sgd update of layer2_W[5]
     const $wk = layer2_W_5, $gk = d_layer2_W_5 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[5] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
   { // sgd update of layer2_W[6]
     const $wk = layer2_W_6, $gk = d_layer2_W_6 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[6] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
   { // sgd update of layer2_W[7]
     const $wk = layer2_W_7, $gk = d_layer2_W_7 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[7] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
   { // sgd update of layer2_W[8]
     const $wk = layer2_W_8, $gk = d_layer2_W_8 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[8] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
   { // sgd update of layer2_W[9]
     const $wk = layer2_W_9, $gk = d_layer2_W_9 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[9] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
   { // sgd update of layer2_W[10]
     const $wk = layer2_W_10, $gk = d_layer2_W_10 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[10] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
   { // sgd update of layer2_W[11]
     const $wk = layer2_W_11, $gk = d_layer2_W_11 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[11] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
   { // sgd update of layer2_W[12]
     const $wk = layer2_W_12, $gk = d_layer2_W_12 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[12] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
   { // sgd update of layer2_W[13]
     const $wk = layer2_W_13, $gk = d_layer2_W_13 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[13] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
   { // sgd update of layer2_W[14]
     const $wk = layer2_W_14, $gk = d_layer2_W_14 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[14] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
   { // sgd update of layer2_W[15]
     const $wk = layer2_W_15, $gk = d_layer2_W_15 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[15] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
   { // sgd update of layer2_W[16]
     const $wk = layer2_W_16, $gk = d_layer2_W_16 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[16] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
   { // sgd update of layer2_W[17]
     const $wk = layer2_W_17, $gk = d_layer2_W_17 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[17] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
   { // sgd update of layer2_W[18]
     const $wk = layer2_W_18, $gk = d_layer2_W_18 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[18] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
   { // sgd update of layer2_W[19]
     const $wk = layer2_W_19, $gk = d_layer2_W_19 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[19] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
   { // sgd update of layer2_W[20]
     const $wk = layer2_W_20, $gk = d_layer2_W_20 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[20] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
   { // sgd update of layer2_W[21]
     const $wk = layer2_W_21, $gk = d_layer2_W_21 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[21] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
   { // sgd update of layer2_W[22]
     const $wk = layer2_W_22, $gk = d_layer2_W_22 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[22] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
   { // sgd update of layer2_W[23]
     const $wk = layer2_W_23, $gk = d_layer2_W_23 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[23] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_layer2_b[0] = layer2_b_0;
   $w_layer2_b[1] = layer2_b_1;
   $w_layer2_b[2] = layer2_b_2;
@@ -2325,7 +2374,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   $w_layer2_W[21] = layer2_W_21;
   $w_layer2_W[22] = layer2_W_22;
   $w_layer2_W[23] = layer2_W_23;
-  return NaN;
+  return $exactSgd($p, $x, $xo, $y, $yo, $h);
 }
 
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -2334,12 +2383,9 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
-  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b) { // not the arrays checked last: check them, before anything is written
-    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 32 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 8 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 24 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 3)) return NaN;
-    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b;
-  }
-  let $s = 0; // 0 while every new value is finite
+  if (($m !== $okm && !$moments_m($m))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
   const layer1_W_2 = $w_layer1_W[2]!;
@@ -2565,7 +2611,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t123 = layer2_W_0 * d_layer2_z_0;
   const t124 = t108 / t112;
@@ -2577,7 +2623,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
@@ -2590,7 +2636,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[2] = $p1; $m_layer2_b[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
@@ -2605,7 +2651,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -2615,7 +2661,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo5 = $m_layer1_W[1]!;
@@ -2624,7 +2670,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo6 = $m_layer1_W[2]!;
@@ -2633,7 +2679,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_3 = d_layer1_z_0 * x_3;
   const $mo7 = $m_layer1_W[3]!;
@@ -2642,7 +2688,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t133 = layer2_W_1 * d_layer2_z_0;
   const t134 = layer2_W_9 * d_layer2_z_1;
@@ -2660,7 +2706,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_z_1 * x_0;
@@ -2670,7 +2716,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_1;
   const $mo10 = $m_layer1_W[5]!;
@@ -2679,7 +2725,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_6 = d_layer1_z_1 * x_2;
   const $mo11 = $m_layer1_W[6]!;
@@ -2688,7 +2734,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_7 = d_layer1_z_1 * x_3;
   const $mo12 = $m_layer1_W[7]!;
@@ -2697,7 +2743,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t139 = layer2_W_2 * d_layer2_z_0;
   const t140 = layer2_W_10 * d_layer2_z_1;
@@ -2715,7 +2761,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_z_2 * x_0;
@@ -2725,7 +2771,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_9 = d_layer1_z_2 * x_1;
   const $mo15 = $m_layer1_W[9]!;
@@ -2734,7 +2780,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_10 = d_layer1_z_2 * x_2;
   const $mo16 = $m_layer1_W[10]!;
@@ -2743,7 +2789,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_11 = d_layer1_z_2 * x_3;
   const $mo17 = $m_layer1_W[11]!;
@@ -2752,7 +2798,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t145 = layer2_W_3 * d_layer2_z_0;
   const t146 = layer2_W_11 * d_layer2_z_1;
@@ -2770,7 +2816,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_z_3 * x_0;
@@ -2780,7 +2826,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[12] = $p1; $m_layer1_W[12] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_13 = d_layer1_z_3 * x_1;
   const $mo20 = $m_layer1_W[13]!;
@@ -2789,7 +2835,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[13] = $p1; $m_layer1_W[13] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_14 = d_layer1_z_3 * x_2;
   const $mo21 = $m_layer1_W[14]!;
@@ -2798,7 +2844,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[14] = $p1; $m_layer1_W[14] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_15 = d_layer1_z_3 * x_3;
   const $mo22 = $m_layer1_W[15]!;
@@ -2807,7 +2853,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[15] = $p1; $m_layer1_W[15] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t151 = layer2_W_4 * d_layer2_z_0;
   const t152 = layer2_W_12 * d_layer2_z_1;
@@ -2825,7 +2871,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[4] = $p1; $m_layer1_b[4] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_z_4 * x_0;
@@ -2835,7 +2881,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[16] = $p1; $m_layer1_W[16] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_17 = d_layer1_z_4 * x_1;
   const $mo25 = $m_layer1_W[17]!;
@@ -2844,7 +2890,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[17] = $p1; $m_layer1_W[17] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_18 = d_layer1_z_4 * x_2;
   const $mo26 = $m_layer1_W[18]!;
@@ -2853,7 +2899,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[18] = $p1; $m_layer1_W[18] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_19 = d_layer1_z_4 * x_3;
   const $mo27 = $m_layer1_W[19]!;
@@ -2862,7 +2908,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[19] = $p1; $m_layer1_W[19] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t157 = layer2_W_5 * d_layer2_z_0;
   const t158 = layer2_W_13 * d_layer2_z_1;
@@ -2880,7 +2926,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[5] = $p1; $m_layer1_b[5] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_z_5 * x_0;
@@ -2890,7 +2936,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[20] = $p1; $m_layer1_W[20] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_21 = d_layer1_z_5 * x_1;
   const $mo30 = $m_layer1_W[21]!;
@@ -2899,7 +2945,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[21] = $p1; $m_layer1_W[21] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_22 = d_layer1_z_5 * x_2;
   const $mo31 = $m_layer1_W[22]!;
@@ -2908,7 +2954,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[22] = $p1; $m_layer1_W[22] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_23 = d_layer1_z_5 * x_3;
   const $mo32 = $m_layer1_W[23]!;
@@ -2917,7 +2963,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[23] = $p1; $m_layer1_W[23] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t163 = layer2_W_6 * d_layer2_z_0;
   const t164 = layer2_W_14 * d_layer2_z_1;
@@ -2935,7 +2981,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[6] = $p1; $m_layer1_b[6] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_z_6 * x_0;
@@ -2945,7 +2991,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[24] = $p1; $m_layer1_W[24] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_25 = d_layer1_z_6 * x_1;
   const $mo35 = $m_layer1_W[25]!;
@@ -2954,7 +3000,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[25] = $p1; $m_layer1_W[25] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_26 = d_layer1_z_6 * x_2;
   const $mo36 = $m_layer1_W[26]!;
@@ -2963,7 +3009,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[26] = $p1; $m_layer1_W[26] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_27 = d_layer1_z_6 * x_3;
   const $mo37 = $m_layer1_W[27]!;
@@ -2972,7 +3018,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[27] = $p1; $m_layer1_W[27] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t169 = layer2_W_7 * d_layer2_z_0;
   const t170 = layer2_W_15 * d_layer2_z_1;
@@ -2990,7 +3036,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[7] = $p1; $m_layer1_b[7] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_z_7 * x_0;
@@ -3000,7 +3046,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[28] = $p1; $m_layer1_W[28] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_29 = d_layer1_z_7 * x_1;
   const $mo40 = $m_layer1_W[29]!;
@@ -3009,7 +3055,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[29] = $p1; $m_layer1_W[29] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_30 = d_layer1_z_7 * x_2;
   const $mo41 = $m_layer1_W[30]!;
@@ -3018,7 +3064,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[30] = $p1; $m_layer1_W[30] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_31 = d_layer1_z_7 * x_3;
   const $mo42 = $m_layer1_W[31]!;
@@ -3027,7 +3073,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[31] = $p1; $m_layer1_W[31] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -3037,7 +3083,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo44 = $m_layer2_W[1]!;
@@ -3046,7 +3092,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo45 = $m_layer2_W[2]!;
@@ -3055,7 +3101,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo46 = $m_layer2_W[3]!;
@@ -3064,7 +3110,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
   const $mo47 = $m_layer2_W[4]!;
@@ -3073,7 +3119,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
   const $mo48 = $m_layer2_W[5]!;
@@ -3082,7 +3128,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
   const $mo49 = $m_layer2_W[6]!;
@@ -3091,7 +3137,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
   const $mo50 = $m_layer2_W[7]!;
@@ -3100,7 +3146,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
   const $mo51 = $m_layer2_W[8]!;
@@ -3109,7 +3155,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[8] = $p1; $m_layer2_W[8] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
   const $mo52 = $m_layer2_W[9]!;
@@ -3118,7 +3164,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[9] = $p1; $m_layer2_W[9] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
   const $mo53 = $m_layer2_W[10]!;
@@ -3127,7 +3173,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[10] = $p1; $m_layer2_W[10] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
   const $mo54 = $m_layer2_W[11]!;
@@ -3136,7 +3182,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[11] = $p1; $m_layer2_W[11] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
   const $mo55 = $m_layer2_W[12]!;
@@ -3145,7 +3191,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[12] = $p1; $m_layer2_W[12] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
   const $mo56 = $m_layer2_W[13]!;
@@ -3154,7 +3200,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[13] = $p1; $m_layer2_W[13] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
   const $mo57 = $m_layer2_W[14]!;
@@ -3163,7 +3209,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[14] = $p1; $m_layer2_W[14] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
   const $mo58 = $m_layer2_W[15]!;
@@ -3172,7 +3218,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[15] = $p1; $m_layer2_W[15] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
   const $mo59 = $m_layer2_W[16]!;
@@ -3181,7 +3227,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[16] = $p1; $m_layer2_W[16] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
   const $mo60 = $m_layer2_W[17]!;
@@ -3190,7 +3236,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[17] = $p1; $m_layer2_W[17] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
   const $mo61 = $m_layer2_W[18]!;
@@ -3199,7 +3245,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[18] = $p1; $m_layer2_W[18] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
   const $mo62 = $m_layer2_W[19]!;
@@ -3208,7 +3254,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[19] = $p1; $m_layer2_W[19] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
   const $mo63 = $m_layer2_W[20]!;
@@ -3217,7 +3263,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[20] = $p1; $m_layer2_W[20] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
   const $mo64 = $m_layer2_W[21]!;
@@ -3226,7 +3272,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[21] = $p1; $m_layer2_W[21] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
   const $mo65 = $m_layer2_W[22]!;
@@ -3235,7 +3281,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[22] = $p1; $m_layer2_W[22] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
   const $mo66 = $m_layer2_W[23]!;
@@ -3244,10 +3290,11 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[23] = $p1; $m_layer2_W[23] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0;
   $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1;
   $w_layer2_b[2] = layer2_b_2; $m_layer2_b[2] = $mo2;
@@ -3315,23 +3362,24 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   $w_layer2_W[21] = layer2_W_21; $m_layer2_W[21] = $mo64;
   $w_layer2_W[22] = layer2_W_22; $m_layer2_W[22] = $mo65;
   $w_layer2_W[23] = layer2_W_23; $m_layer2_W[23] = $mo66;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  const $lr = $rate($hy, $t - 1);
-  const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
-  const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2, $a = ($lr * $root) / $bc1, $e = $hy.eps * $root;
-  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
-  const $v_layer1_W = $v?.layer1_W, $v_layer1_b = $v?.layer1_b, $v_layer2_W = $v?.layer2_W, $v_layer2_b = $v?.layer2_b;
-  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b || $v_layer1_W !== $okv_layer1_W || $v_layer1_b !== $okv_layer1_b || $v_layer2_W !== $okv_layer2_W || $v_layer2_b !== $okv_layer2_b) { // not the arrays checked last: check them, before anything is written
-    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 32 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 8 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 24 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 3 && $v_layer1_W instanceof Floats && $v_layer1_W.length === 32 && $v_layer1_b instanceof Floats && $v_layer1_b.length === 8 && $v_layer2_W instanceof Floats && $v_layer2_W.length === 24 && $v_layer2_b instanceof Floats && $v_layer2_b.length === 3)) return NaN;
-    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b; $okv_layer1_W = $v_layer1_W; $okv_layer1_b = $v_layer1_b; $okv_layer2_W = $v_layer2_W; $okv_layer2_b = $v_layer2_b;
+  let $keep = $hy.keep, $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $keep = 1 - $lr * $hy.decay; $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
   }
-  let $s = 0; // 0 while every new value is finite
+  const $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2;
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
+  const $v_layer1_W = $okv_layer1_W!, $v_layer1_b = $okv_layer1_b!, $v_layer2_W = $okv_layer2_W!, $v_layer2_b = $okv_layer2_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
   const layer1_W_2 = $w_layer1_W[2]!;
@@ -3558,7 +3606,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t123 = layer2_W_0 * d_layer2_z_0;
   const t124 = t108 / t112;
@@ -3571,7 +3619,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
@@ -3585,7 +3633,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[2] = $p1; $m_layer2_b[2] = $m1; $v_layer2_b[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
@@ -3601,7 +3649,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -3612,7 +3660,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo5 = $m_layer1_W[1]!, $vo5 = $v_layer1_W[1]!;
@@ -3622,7 +3670,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo6 = $m_layer1_W[2]!, $vo6 = $v_layer1_W[2]!;
@@ -3632,7 +3680,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_3 = d_layer1_z_0 * x_3;
   const $mo7 = $m_layer1_W[3]!, $vo7 = $v_layer1_W[3]!;
@@ -3642,7 +3690,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t133 = layer2_W_1 * d_layer2_z_0;
   const t134 = layer2_W_9 * d_layer2_z_1;
@@ -3661,7 +3709,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_z_1 * x_0;
@@ -3672,7 +3720,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_1;
   const $mo10 = $m_layer1_W[5]!, $vo10 = $v_layer1_W[5]!;
@@ -3682,7 +3730,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_6 = d_layer1_z_1 * x_2;
   const $mo11 = $m_layer1_W[6]!, $vo11 = $v_layer1_W[6]!;
@@ -3692,7 +3740,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_7 = d_layer1_z_1 * x_3;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -3702,7 +3750,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t139 = layer2_W_2 * d_layer2_z_0;
   const t140 = layer2_W_10 * d_layer2_z_1;
@@ -3721,7 +3769,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_z_2 * x_0;
@@ -3732,7 +3780,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_9 = d_layer1_z_2 * x_1;
   const $mo15 = $m_layer1_W[9]!, $vo15 = $v_layer1_W[9]!;
@@ -3742,7 +3790,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_10 = d_layer1_z_2 * x_2;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -3752,7 +3800,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_11 = d_layer1_z_2 * x_3;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -3762,7 +3810,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t145 = layer2_W_3 * d_layer2_z_0;
   const t146 = layer2_W_11 * d_layer2_z_1;
@@ -3781,7 +3829,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_z_3 * x_0;
@@ -3792,7 +3840,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[12] = $p1; $m_layer1_W[12] = $m1; $v_layer1_W[12] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_13 = d_layer1_z_3 * x_1;
   const $mo20 = $m_layer1_W[13]!, $vo20 = $v_layer1_W[13]!;
@@ -3802,7 +3850,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[13] = $p1; $m_layer1_W[13] = $m1; $v_layer1_W[13] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_14 = d_layer1_z_3 * x_2;
   const $mo21 = $m_layer1_W[14]!, $vo21 = $v_layer1_W[14]!;
@@ -3812,7 +3860,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[14] = $p1; $m_layer1_W[14] = $m1; $v_layer1_W[14] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_15 = d_layer1_z_3 * x_3;
   const $mo22 = $m_layer1_W[15]!, $vo22 = $v_layer1_W[15]!;
@@ -3822,7 +3870,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[15] = $p1; $m_layer1_W[15] = $m1; $v_layer1_W[15] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t151 = layer2_W_4 * d_layer2_z_0;
   const t152 = layer2_W_12 * d_layer2_z_1;
@@ -3841,7 +3889,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[4] = $p1; $m_layer1_b[4] = $m1; $v_layer1_b[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_z_4 * x_0;
@@ -3852,7 +3900,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[16] = $p1; $m_layer1_W[16] = $m1; $v_layer1_W[16] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_17 = d_layer1_z_4 * x_1;
   const $mo25 = $m_layer1_W[17]!, $vo25 = $v_layer1_W[17]!;
@@ -3862,7 +3910,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[17] = $p1; $m_layer1_W[17] = $m1; $v_layer1_W[17] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_18 = d_layer1_z_4 * x_2;
   const $mo26 = $m_layer1_W[18]!, $vo26 = $v_layer1_W[18]!;
@@ -3872,7 +3920,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[18] = $p1; $m_layer1_W[18] = $m1; $v_layer1_W[18] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_19 = d_layer1_z_4 * x_3;
   const $mo27 = $m_layer1_W[19]!, $vo27 = $v_layer1_W[19]!;
@@ -3882,7 +3930,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[19] = $p1; $m_layer1_W[19] = $m1; $v_layer1_W[19] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t157 = layer2_W_5 * d_layer2_z_0;
   const t158 = layer2_W_13 * d_layer2_z_1;
@@ -3901,7 +3949,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[5] = $p1; $m_layer1_b[5] = $m1; $v_layer1_b[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_z_5 * x_0;
@@ -3912,7 +3960,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[20] = $p1; $m_layer1_W[20] = $m1; $v_layer1_W[20] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_21 = d_layer1_z_5 * x_1;
   const $mo30 = $m_layer1_W[21]!, $vo30 = $v_layer1_W[21]!;
@@ -3922,7 +3970,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[21] = $p1; $m_layer1_W[21] = $m1; $v_layer1_W[21] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_22 = d_layer1_z_5 * x_2;
   const $mo31 = $m_layer1_W[22]!, $vo31 = $v_layer1_W[22]!;
@@ -3932,7 +3980,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[22] = $p1; $m_layer1_W[22] = $m1; $v_layer1_W[22] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_23 = d_layer1_z_5 * x_3;
   const $mo32 = $m_layer1_W[23]!, $vo32 = $v_layer1_W[23]!;
@@ -3942,7 +3990,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[23] = $p1; $m_layer1_W[23] = $m1; $v_layer1_W[23] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t163 = layer2_W_6 * d_layer2_z_0;
   const t164 = layer2_W_14 * d_layer2_z_1;
@@ -3961,7 +4009,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[6] = $p1; $m_layer1_b[6] = $m1; $v_layer1_b[6] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_z_6 * x_0;
@@ -3972,7 +4020,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[24] = $p1; $m_layer1_W[24] = $m1; $v_layer1_W[24] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_25 = d_layer1_z_6 * x_1;
   const $mo35 = $m_layer1_W[25]!, $vo35 = $v_layer1_W[25]!;
@@ -3982,7 +4030,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[25] = $p1; $m_layer1_W[25] = $m1; $v_layer1_W[25] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_26 = d_layer1_z_6 * x_2;
   const $mo36 = $m_layer1_W[26]!, $vo36 = $v_layer1_W[26]!;
@@ -3992,7 +4040,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[26] = $p1; $m_layer1_W[26] = $m1; $v_layer1_W[26] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_27 = d_layer1_z_6 * x_3;
   const $mo37 = $m_layer1_W[27]!, $vo37 = $v_layer1_W[27]!;
@@ -4002,7 +4050,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[27] = $p1; $m_layer1_W[27] = $m1; $v_layer1_W[27] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t169 = layer2_W_7 * d_layer2_z_0;
   const t170 = layer2_W_15 * d_layer2_z_1;
@@ -4021,7 +4069,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[7] = $p1; $m_layer1_b[7] = $m1; $v_layer1_b[7] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_z_7 * x_0;
@@ -4032,7 +4080,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[28] = $p1; $m_layer1_W[28] = $m1; $v_layer1_W[28] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_29 = d_layer1_z_7 * x_1;
   const $mo40 = $m_layer1_W[29]!, $vo40 = $v_layer1_W[29]!;
@@ -4042,7 +4090,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[29] = $p1; $m_layer1_W[29] = $m1; $v_layer1_W[29] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_30 = d_layer1_z_7 * x_2;
   const $mo41 = $m_layer1_W[30]!, $vo41 = $v_layer1_W[30]!;
@@ -4052,7 +4100,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[30] = $p1; $m_layer1_W[30] = $m1; $v_layer1_W[30] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_31 = d_layer1_z_7 * x_3;
   const $mo42 = $m_layer1_W[31]!, $vo42 = $v_layer1_W[31]!;
@@ -4062,7 +4110,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[31] = $p1; $m_layer1_W[31] = $m1; $v_layer1_W[31] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -4073,7 +4121,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo44 = $m_layer2_W[1]!, $vo44 = $v_layer2_W[1]!;
@@ -4083,7 +4131,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo45 = $m_layer2_W[2]!, $vo45 = $v_layer2_W[2]!;
@@ -4093,7 +4141,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo46 = $m_layer2_W[3]!, $vo46 = $v_layer2_W[3]!;
@@ -4103,7 +4151,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
   const $mo47 = $m_layer2_W[4]!, $vo47 = $v_layer2_W[4]!;
@@ -4113,7 +4161,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
   const $mo48 = $m_layer2_W[5]!, $vo48 = $v_layer2_W[5]!;
@@ -4123,7 +4171,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
   const $mo49 = $m_layer2_W[6]!, $vo49 = $v_layer2_W[6]!;
@@ -4133,7 +4181,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
   const $mo50 = $m_layer2_W[7]!, $vo50 = $v_layer2_W[7]!;
@@ -4143,7 +4191,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
   const $mo51 = $m_layer2_W[8]!, $vo51 = $v_layer2_W[8]!;
@@ -4153,7 +4201,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[8] = $p1; $m_layer2_W[8] = $m1; $v_layer2_W[8] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
   const $mo52 = $m_layer2_W[9]!, $vo52 = $v_layer2_W[9]!;
@@ -4163,7 +4211,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[9] = $p1; $m_layer2_W[9] = $m1; $v_layer2_W[9] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
   const $mo53 = $m_layer2_W[10]!, $vo53 = $v_layer2_W[10]!;
@@ -4173,7 +4221,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[10] = $p1; $m_layer2_W[10] = $m1; $v_layer2_W[10] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
   const $mo54 = $m_layer2_W[11]!, $vo54 = $v_layer2_W[11]!;
@@ -4183,7 +4231,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[11] = $p1; $m_layer2_W[11] = $m1; $v_layer2_W[11] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
   const $mo55 = $m_layer2_W[12]!, $vo55 = $v_layer2_W[12]!;
@@ -4193,7 +4241,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[12] = $p1; $m_layer2_W[12] = $m1; $v_layer2_W[12] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
   const $mo56 = $m_layer2_W[13]!, $vo56 = $v_layer2_W[13]!;
@@ -4203,7 +4251,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[13] = $p1; $m_layer2_W[13] = $m1; $v_layer2_W[13] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
   const $mo57 = $m_layer2_W[14]!, $vo57 = $v_layer2_W[14]!;
@@ -4213,7 +4261,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[14] = $p1; $m_layer2_W[14] = $m1; $v_layer2_W[14] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
   const $mo58 = $m_layer2_W[15]!, $vo58 = $v_layer2_W[15]!;
@@ -4223,7 +4271,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[15] = $p1; $m_layer2_W[15] = $m1; $v_layer2_W[15] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
   const $mo59 = $m_layer2_W[16]!, $vo59 = $v_layer2_W[16]!;
@@ -4233,7 +4281,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[16] = $p1; $m_layer2_W[16] = $m1; $v_layer2_W[16] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
   const $mo60 = $m_layer2_W[17]!, $vo60 = $v_layer2_W[17]!;
@@ -4243,7 +4291,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[17] = $p1; $m_layer2_W[17] = $m1; $v_layer2_W[17] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
   const $mo61 = $m_layer2_W[18]!, $vo61 = $v_layer2_W[18]!;
@@ -4253,7 +4301,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[18] = $p1; $m_layer2_W[18] = $m1; $v_layer2_W[18] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
   const $mo62 = $m_layer2_W[19]!, $vo62 = $v_layer2_W[19]!;
@@ -4263,7 +4311,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[19] = $p1; $m_layer2_W[19] = $m1; $v_layer2_W[19] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
   const $mo63 = $m_layer2_W[20]!, $vo63 = $v_layer2_W[20]!;
@@ -4273,7 +4321,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[20] = $p1; $m_layer2_W[20] = $m1; $v_layer2_W[20] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
   const $mo64 = $m_layer2_W[21]!, $vo64 = $v_layer2_W[21]!;
@@ -4283,7 +4331,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[21] = $p1; $m_layer2_W[21] = $m1; $v_layer2_W[21] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
   const $mo65 = $m_layer2_W[22]!, $vo65 = $v_layer2_W[22]!;
@@ -4293,7 +4341,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[22] = $p1; $m_layer2_W[22] = $m1; $v_layer2_W[22] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
   const $mo66 = $m_layer2_W[23]!, $vo66 = $v_layer2_W[23]!;
@@ -4303,10 +4351,11 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[23] = $p1; $m_layer2_W[23] = $m1; $v_layer2_W[23] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0; $v_layer2_b[0] = $vo0;
   $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1; $v_layer2_b[1] = $vo1;
   $w_layer2_b[2] = layer2_b_2; $m_layer2_b[2] = $mo2; $v_layer2_b[2] = $vo2;
@@ -4374,7 +4423,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
   $w_layer2_W[21] = layer2_W_21; $m_layer2_W[21] = $mo64; $v_layer2_W[21] = $vo64;
   $w_layer2_W[22] = layer2_W_22; $m_layer2_W[22] = $mo65; $v_layer2_W[22] = $vo65;
   $w_layer2_W[23] = layer2_W_23; $m_layer2_W[23] = $mo66; $v_layer2_W[23] = $vo66;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -4383,13 +4432,10 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
-  const $v_layer1_W = $v?.layer1_W, $v_layer1_b = $v?.layer1_b, $v_layer2_W = $v?.layer2_W, $v_layer2_b = $v?.layer2_b;
-  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b || $v_layer1_W !== $okv_layer1_W || $v_layer1_b !== $okv_layer1_b || $v_layer2_W !== $okv_layer2_W || $v_layer2_b !== $okv_layer2_b) { // not the arrays checked last: check them, before anything is written
-    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 32 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 8 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 24 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 3 && $v_layer1_W instanceof Floats && $v_layer1_W.length === 32 && $v_layer1_b instanceof Floats && $v_layer1_b.length === 8 && $v_layer2_W instanceof Floats && $v_layer2_W.length === 24 && $v_layer2_b instanceof Floats && $v_layer2_b.length === 3)) return NaN;
-    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b; $okv_layer1_W = $v_layer1_W; $okv_layer1_b = $v_layer1_b; $okv_layer2_W = $v_layer2_W; $okv_layer2_b = $v_layer2_b;
-  }
-  let $s = 0; // 0 while every new value is finite
+  if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
+  const $v_layer1_W = $okv_layer1_W!, $v_layer1_b = $okv_layer1_b!, $v_layer2_W = $okv_layer2_W!, $v_layer2_b = $okv_layer2_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
   const layer1_W_2 = $w_layer1_W[2]!;
@@ -4616,7 +4662,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t123 = layer2_W_0 * d_layer2_z_0;
   const t124 = t108 / t112;
@@ -4629,7 +4675,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t126 = layer2_W_8 * d_layer2_z_1;
   const t127 = t123 + t126;
@@ -4643,7 +4689,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[2] = $p1; $m_layer2_b[2] = $m1; $v_layer2_b[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t130 = layer2_W_16 * d_layer2_z_2;
   // grad of: matmul(layer2_W, layer1_a)
@@ -4659,7 +4705,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -4670,7 +4716,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo5 = $m_layer1_W[1]!, $vo5 = $v_layer1_W[1]!;
@@ -4680,7 +4726,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo6 = $m_layer1_W[2]!, $vo6 = $v_layer1_W[2]!;
@@ -4690,7 +4736,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_3 = d_layer1_z_0 * x_3;
   const $mo7 = $m_layer1_W[3]!, $vo7 = $v_layer1_W[3]!;
@@ -4700,7 +4746,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t133 = layer2_W_1 * d_layer2_z_0;
   const t134 = layer2_W_9 * d_layer2_z_1;
@@ -4719,7 +4765,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_4 = d_layer1_z_1 * x_0;
@@ -4730,7 +4776,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_1;
   const $mo10 = $m_layer1_W[5]!, $vo10 = $v_layer1_W[5]!;
@@ -4740,7 +4786,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_6 = d_layer1_z_1 * x_2;
   const $mo11 = $m_layer1_W[6]!, $vo11 = $v_layer1_W[6]!;
@@ -4750,7 +4796,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_7 = d_layer1_z_1 * x_3;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -4760,7 +4806,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t139 = layer2_W_2 * d_layer2_z_0;
   const t140 = layer2_W_10 * d_layer2_z_1;
@@ -4779,7 +4825,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_8 = d_layer1_z_2 * x_0;
@@ -4790,7 +4836,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_9 = d_layer1_z_2 * x_1;
   const $mo15 = $m_layer1_W[9]!, $vo15 = $v_layer1_W[9]!;
@@ -4800,7 +4846,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_10 = d_layer1_z_2 * x_2;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -4810,7 +4856,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_11 = d_layer1_z_2 * x_3;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -4820,7 +4866,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t145 = layer2_W_3 * d_layer2_z_0;
   const t146 = layer2_W_11 * d_layer2_z_1;
@@ -4839,7 +4885,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_12 = d_layer1_z_3 * x_0;
@@ -4850,7 +4896,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[12] = $p1; $m_layer1_W[12] = $m1; $v_layer1_W[12] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_13 = d_layer1_z_3 * x_1;
   const $mo20 = $m_layer1_W[13]!, $vo20 = $v_layer1_W[13]!;
@@ -4860,7 +4906,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[13] = $p1; $m_layer1_W[13] = $m1; $v_layer1_W[13] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_14 = d_layer1_z_3 * x_2;
   const $mo21 = $m_layer1_W[14]!, $vo21 = $v_layer1_W[14]!;
@@ -4870,7 +4916,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[14] = $p1; $m_layer1_W[14] = $m1; $v_layer1_W[14] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_15 = d_layer1_z_3 * x_3;
   const $mo22 = $m_layer1_W[15]!, $vo22 = $v_layer1_W[15]!;
@@ -4880,7 +4926,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[15] = $p1; $m_layer1_W[15] = $m1; $v_layer1_W[15] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t151 = layer2_W_4 * d_layer2_z_0;
   const t152 = layer2_W_12 * d_layer2_z_1;
@@ -4899,7 +4945,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[4] = $p1; $m_layer1_b[4] = $m1; $v_layer1_b[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_16 = d_layer1_z_4 * x_0;
@@ -4910,7 +4956,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[16] = $p1; $m_layer1_W[16] = $m1; $v_layer1_W[16] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_17 = d_layer1_z_4 * x_1;
   const $mo25 = $m_layer1_W[17]!, $vo25 = $v_layer1_W[17]!;
@@ -4920,7 +4966,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[17] = $p1; $m_layer1_W[17] = $m1; $v_layer1_W[17] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_18 = d_layer1_z_4 * x_2;
   const $mo26 = $m_layer1_W[18]!, $vo26 = $v_layer1_W[18]!;
@@ -4930,7 +4976,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[18] = $p1; $m_layer1_W[18] = $m1; $v_layer1_W[18] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_19 = d_layer1_z_4 * x_3;
   const $mo27 = $m_layer1_W[19]!, $vo27 = $v_layer1_W[19]!;
@@ -4940,7 +4986,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[19] = $p1; $m_layer1_W[19] = $m1; $v_layer1_W[19] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t157 = layer2_W_5 * d_layer2_z_0;
   const t158 = layer2_W_13 * d_layer2_z_1;
@@ -4959,7 +5005,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[5] = $p1; $m_layer1_b[5] = $m1; $v_layer1_b[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_20 = d_layer1_z_5 * x_0;
@@ -4970,7 +5016,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[20] = $p1; $m_layer1_W[20] = $m1; $v_layer1_W[20] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_21 = d_layer1_z_5 * x_1;
   const $mo30 = $m_layer1_W[21]!, $vo30 = $v_layer1_W[21]!;
@@ -4980,7 +5026,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[21] = $p1; $m_layer1_W[21] = $m1; $v_layer1_W[21] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_22 = d_layer1_z_5 * x_2;
   const $mo31 = $m_layer1_W[22]!, $vo31 = $v_layer1_W[22]!;
@@ -4990,7 +5036,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[22] = $p1; $m_layer1_W[22] = $m1; $v_layer1_W[22] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_23 = d_layer1_z_5 * x_3;
   const $mo32 = $m_layer1_W[23]!, $vo32 = $v_layer1_W[23]!;
@@ -5000,7 +5046,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[23] = $p1; $m_layer1_W[23] = $m1; $v_layer1_W[23] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t163 = layer2_W_6 * d_layer2_z_0;
   const t164 = layer2_W_14 * d_layer2_z_1;
@@ -5019,7 +5065,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[6] = $p1; $m_layer1_b[6] = $m1; $v_layer1_b[6] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_24 = d_layer1_z_6 * x_0;
@@ -5030,7 +5076,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[24] = $p1; $m_layer1_W[24] = $m1; $v_layer1_W[24] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_25 = d_layer1_z_6 * x_1;
   const $mo35 = $m_layer1_W[25]!, $vo35 = $v_layer1_W[25]!;
@@ -5040,7 +5086,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[25] = $p1; $m_layer1_W[25] = $m1; $v_layer1_W[25] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_26 = d_layer1_z_6 * x_2;
   const $mo36 = $m_layer1_W[26]!, $vo36 = $v_layer1_W[26]!;
@@ -5050,7 +5096,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[26] = $p1; $m_layer1_W[26] = $m1; $v_layer1_W[26] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_27 = d_layer1_z_6 * x_3;
   const $mo37 = $m_layer1_W[27]!, $vo37 = $v_layer1_W[27]!;
@@ -5060,7 +5106,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[27] = $p1; $m_layer1_W[27] = $m1; $v_layer1_W[27] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t169 = layer2_W_7 * d_layer2_z_0;
   const t170 = layer2_W_15 * d_layer2_z_1;
@@ -5079,7 +5125,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[7] = $p1; $m_layer1_b[7] = $m1; $v_layer1_b[7] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_28 = d_layer1_z_7 * x_0;
@@ -5090,7 +5136,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[28] = $p1; $m_layer1_W[28] = $m1; $v_layer1_W[28] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_29 = d_layer1_z_7 * x_1;
   const $mo40 = $m_layer1_W[29]!, $vo40 = $v_layer1_W[29]!;
@@ -5100,7 +5146,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[29] = $p1; $m_layer1_W[29] = $m1; $v_layer1_W[29] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_30 = d_layer1_z_7 * x_2;
   const $mo41 = $m_layer1_W[30]!, $vo41 = $v_layer1_W[30]!;
@@ -5110,7 +5156,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[30] = $p1; $m_layer1_W[30] = $m1; $v_layer1_W[30] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_31 = d_layer1_z_7 * x_3;
   const $mo42 = $m_layer1_W[31]!, $vo42 = $v_layer1_W[31]!;
@@ -5120,7 +5166,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[31] = $p1; $m_layer1_W[31] = $m1; $v_layer1_W[31] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -5131,7 +5177,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo44 = $m_layer2_W[1]!, $vo44 = $v_layer2_W[1]!;
@@ -5141,7 +5187,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo45 = $m_layer2_W[2]!, $vo45 = $v_layer2_W[2]!;
@@ -5151,7 +5197,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo46 = $m_layer2_W[3]!, $vo46 = $v_layer2_W[3]!;
@@ -5161,7 +5207,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
   const $mo47 = $m_layer2_W[4]!, $vo47 = $v_layer2_W[4]!;
@@ -5171,7 +5217,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
   const $mo48 = $m_layer2_W[5]!, $vo48 = $v_layer2_W[5]!;
@@ -5181,7 +5227,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
   const $mo49 = $m_layer2_W[6]!, $vo49 = $v_layer2_W[6]!;
@@ -5191,7 +5237,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
   const $mo50 = $m_layer2_W[7]!, $vo50 = $v_layer2_W[7]!;
@@ -5201,7 +5247,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
   const $mo51 = $m_layer2_W[8]!, $vo51 = $v_layer2_W[8]!;
@@ -5211,7 +5257,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[8] = $p1; $m_layer2_W[8] = $m1; $v_layer2_W[8] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
   const $mo52 = $m_layer2_W[9]!, $vo52 = $v_layer2_W[9]!;
@@ -5221,7 +5267,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[9] = $p1; $m_layer2_W[9] = $m1; $v_layer2_W[9] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
   const $mo53 = $m_layer2_W[10]!, $vo53 = $v_layer2_W[10]!;
@@ -5231,7 +5277,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[10] = $p1; $m_layer2_W[10] = $m1; $v_layer2_W[10] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
   const $mo54 = $m_layer2_W[11]!, $vo54 = $v_layer2_W[11]!;
@@ -5241,7 +5287,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[11] = $p1; $m_layer2_W[11] = $m1; $v_layer2_W[11] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
   const $mo55 = $m_layer2_W[12]!, $vo55 = $v_layer2_W[12]!;
@@ -5251,7 +5297,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[12] = $p1; $m_layer2_W[12] = $m1; $v_layer2_W[12] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
   const $mo56 = $m_layer2_W[13]!, $vo56 = $v_layer2_W[13]!;
@@ -5261,7 +5307,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[13] = $p1; $m_layer2_W[13] = $m1; $v_layer2_W[13] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
   const $mo57 = $m_layer2_W[14]!, $vo57 = $v_layer2_W[14]!;
@@ -5271,7 +5317,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[14] = $p1; $m_layer2_W[14] = $m1; $v_layer2_W[14] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
   const $mo58 = $m_layer2_W[15]!, $vo58 = $v_layer2_W[15]!;
@@ -5281,7 +5327,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[15] = $p1; $m_layer2_W[15] = $m1; $v_layer2_W[15] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
   const $mo59 = $m_layer2_W[16]!, $vo59 = $v_layer2_W[16]!;
@@ -5291,7 +5337,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[16] = $p1; $m_layer2_W[16] = $m1; $v_layer2_W[16] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
   const $mo60 = $m_layer2_W[17]!, $vo60 = $v_layer2_W[17]!;
@@ -5301,7 +5347,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[17] = $p1; $m_layer2_W[17] = $m1; $v_layer2_W[17] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
   const $mo61 = $m_layer2_W[18]!, $vo61 = $v_layer2_W[18]!;
@@ -5311,7 +5357,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[18] = $p1; $m_layer2_W[18] = $m1; $v_layer2_W[18] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
   const $mo62 = $m_layer2_W[19]!, $vo62 = $v_layer2_W[19]!;
@@ -5321,7 +5367,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[19] = $p1; $m_layer2_W[19] = $m1; $v_layer2_W[19] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
   const $mo63 = $m_layer2_W[20]!, $vo63 = $v_layer2_W[20]!;
@@ -5331,7 +5377,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[20] = $p1; $m_layer2_W[20] = $m1; $v_layer2_W[20] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
   const $mo64 = $m_layer2_W[21]!, $vo64 = $v_layer2_W[21]!;
@@ -5341,7 +5387,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[21] = $p1; $m_layer2_W[21] = $m1; $v_layer2_W[21] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
   const $mo65 = $m_layer2_W[22]!, $vo65 = $v_layer2_W[22]!;
@@ -5351,7 +5397,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[22] = $p1; $m_layer2_W[22] = $m1; $v_layer2_W[22] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
   const $mo66 = $m_layer2_W[23]!, $vo66 = $v_layer2_W[23]!;
@@ -5361,10 +5407,11 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[23] = $p1; $m_layer2_W[23] = $m1; $v_layer2_W[23] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0; $v_layer2_b[0] = $vo0;
   $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1; $v_layer2_b[1] = $vo1;
   $w_layer2_b[2] = layer2_b_2; $m_layer2_b[2] = $mo2; $v_layer2_b[2] = $vo2;
@@ -5432,7 +5479,20 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   $w_layer2_W[21] = layer2_W_21; $m_layer2_W[21] = $mo64; $v_layer2_W[21] = $vo64;
   $w_layer2_W[22] = layer2_W_22; $m_layer2_W[22] = $mo65; $v_layer2_W[22] = $vo65;
   $w_layer2_W[23] = layer2_W_23; $m_layer2_W[23] = $mo66; $v_layer2_W[23] = $vo66;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** What `$step_sgd` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, `$keep` and `$l2` of `$h`. */
+function $exactSgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, h: Float64Array): number {
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $update_sgd(p, $acc, 1, value, h[0]!, h[1]!, h[2]!) ? value : NaN;
+}
+
+/** One step of `st`'s kind on one row (step `t` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number): number {
+  if (!$stateOk(st!, h)) return NaN;
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $optimizerUpdate(p, $acc, st!, h, $rate(h, t - 1), t, 1, value) ? value : NaN;
 }
 
 /** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */
@@ -5455,8 +5515,8 @@ function $row_sgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, _st: 
   return $step_sgd(p, X, xo, Y, yo, $hyperInto($lr, 1 - $lr * $hy.decay, $hy.l2));
 }
 
-/** The one-row step of each optimizer rule, by `$Hyper.rule`: the loss, or NaN with nothing changed. */
-const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $step_momentum, $step_adam, $step_rmsprop];
+/** The one-row step of each optimizer rule (with the decay terms, then without), by `$Hyper.rule`: the loss, or NaN with nothing changed. */
+const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $row_sgd, $step_momentum, $step_momentum, $step_adam, $step_adam, $step_rmsprop, $step_rmsprop];
 
 function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
   const layer1_W_0 = $p.layer1_W[0]!;

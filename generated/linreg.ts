@@ -837,6 +837,9 @@ export type OptimizerOptions = SgdOptions | MomentumOptions | AdamOptions | Adam
  * What an optimizer carries from step to step, made by `initOptimizer` and advanced by
  * `step`, `stepBatch` and `fit` (only by steps taken: a refused step changes nothing).
  * Plain data (typed arrays per parameter and a count), so it can be saved and restored.
+ * The moment objects `initOptimizer` and `loadParams` make are frozen when every parameter
+ * is an array (their arrays' values change, the arrays do not), so a step checks them once;
+ * a state built by hand works too, with its arrays checked at every step.
  */
 export interface OptimizerState {
   /** The options (frozen, checked at each step). */
@@ -860,6 +863,10 @@ interface $Hyper {
   readonly rule: number;
   /** Whether the schedule is constant (the rate is `lr` at every step). */
   readonly fixed: boolean;
+  /** 1 - lr * decay: `$keep` of every step when the schedule is constant. */
+  readonly keep: number;
+  /** The first step t from which every hyperparameter is constant (the schedule's rate and the bias corrections; Infinity for a schedule that is not constant): fused steps read their values (UpdateRule.steady). */
+  readonly steady: number;
 }
 
 /** The first step t with Math.pow(b, t) <= 2^-54 (0 <= b < 1): from there on 1 - b^t rounds to 1 exactly. */
@@ -924,7 +931,9 @@ function $hyper(o: unknown, where: string): $Hyper {
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
-  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule, rule: $RULE_INDEX[k], fixed: schedule.kind === 'constant' };
+  const l2 = k === 'adamw' ? 0 : wd, decay = k === 'adamw' ? wd : 0, t1 = $negligibleFrom(b1), t2 = $negligibleFrom(b2), fixed = schedule.kind === 'constant';
+  const rule = $RULE_INDEX[k][l2 === 0 && decay === 0 ? 1 : 0]!; // the step without the decay terms when both are 0 (fusedSteps.ts NO_DECAY)
+  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule, fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -977,14 +986,14 @@ export function initOptimizer(params: Params, options: OptimizerOptions): Optimi
   return $initOptimizer(params, options, 'initOptimizer: options');
 }
 
-/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded). */
+/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded); then frozen (`$ownMoments`). */
 function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params, like: Params) => Params = $placed): OptimizerState {
   $checkParams(params, where.replace(/options.*$/, 'params'), false);
   const h = $hyper(options, where);
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? place(zeroParams(), params) : null, v: slots[1] ? place(zeroParams(), params) : null };
+  return { options: frozen, step: 0, m: slots[0] ? $ownMoments(place(zeroParams(), params)) : null, v: slots[1] ? $ownMoments(place(zeroParams(), params)) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1147,6 +1156,15 @@ function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, 
   return true;
 }
 
+/**
+ * The moment objects this module made (initOptimizer, loadParams), frozen: their arrays cannot
+ * be swapped, so a fused step that checked one compares the object only afterwards
+ * (stateCheck in gradc's fusedSteps.ts). Not with a scalar parameter, which lives in the object.
+ */
+function $ownMoments(p: Params): Params {
+  return p;
+}
+
 /** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
 const $oldP = zeroParams(), $oldM = zeroParams(), $oldV = zeroParams();
 
@@ -1173,8 +1191,8 @@ function $globalNorm(g: Params): number {
   return big * Math.sqrt(s);
 }
 
-/** The index of each kind's rule in `$ROW_STEPS` (adam and adamw share one). */
-const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: number } = { sgd: 0, momentum: 1, adam: 2, adamw: 2, rmsprop: 3 };
+/** The index of each kind's steps in `$ROW_STEPS`: with the decay terms, then without (adam and adamw share them). */
+const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: readonly [number, number] } = { sgd: [0, 1], momentum: [2, 3], adam: [4, 5], adamw: [4, 5], rmsprop: [6, 7] };
 
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { sgd: [false, false], momentum: [true, false], adam: [true, true], adamw: [true, true], rmsprop: [true, true] };
@@ -1371,7 +1389,7 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
     }
   }
   const placed = $placed(params);
-  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $placed(optimizer.m, placed), v: optimizer.v && $placed(optimizer.v, placed) } };
+  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $ownMoments($placed(optimizer.m, placed)), v: optimizer.v && $ownMoments($placed(optimizer.v, placed)) } };
 }
 
 /** Writes one number of a sample; throws naming the sample, the field and the value unless it is a finite number. */
@@ -1418,7 +1436,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
 /** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
   const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const w = $p.w;
   const x = $x[$xo]!;
   const y = $y[$yo]!;
@@ -1433,12 +1451,41 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = w, $gk = d_w + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.w = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $p.w = w;
-  return NaN;
+  return $exactSgd($p, $x, $xo, $y, $yo, $h);
+}
+
+/** One sgd step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_sgd_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
+  const $lr = $h[0]!;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const w = $p.w;
+  const x = $x[$xo]!;
+  const y = $y[$yo]!;
+  const yhat = w * x;
+  const s = yhat - y;
+  const loss = s * s;
+  // grad of: loss = s^2
+  const d_s = 2 * s;
+  // grad of: yhat = w * x
+  const d_w = d_s * x;
+  { // sgd update of w
+    const $wk = w, $gk = d_w;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.w = $p1;
+    $s += ($p1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $p.w = w;
+  return $exactSgd($p, $x, $xo, $y, $yo, $h);
 }
 
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -1447,7 +1494,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   if (!$isParams($m)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const w = $p.w;
   const x = $x[$xo]!;
   const y = $y[$yo]!;
@@ -1464,22 +1511,60 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w = $p1; $m.w = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $p.w = w; $m.w = $mo0;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One momentum step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_momentum_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!;
+  if (!$isParams($m)) return NaN; // a bad state array: refused before anything is written
+  const $lr = $rate($hy, $t - 1);
+  const $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const w = $p.w;
+  const x = $x[$xo]!;
+  const y = $y[$yo]!;
+  const yhat = w * x;
+  const s = yhat - y;
+  const loss = s * s;
+  // grad of: loss = s^2
+  const d_s = 2 * s;
+  // grad of: yhat = w * x
+  const d_w = d_s * x;
+  const $mo0 = $m.w;
+  { // momentum update of w
+    const $wk = w, $gk = d_w, $mk = $mo0;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.w = $p1; $m.w = $m1;
+    $s += ($p1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $p.w = w; $m.w = $mo0;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
   if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
-  const $lr = $rate($hy, $t - 1);
-  const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
-  const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2, $a = ($lr * $root) / $bc1, $e = $hy.eps * $root;
-  let $s = 0; // 0 while every new value is finite
+  let $keep = $hy.keep, $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $keep = 1 - $lr * $hy.decay; $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
+  }
+  const $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const w = $p.w;
   const x = $x[$xo]!;
   const y = $y[$yo]!;
@@ -1497,12 +1582,52 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w = $p1; $m.w = $m1; $v.w = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $p.w = w; $m.w = $mo0; $v.w = $vo0;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One adam or adamw step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_adam_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!, $v = $st!.v!;
+  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
+  let $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
+  }
+  const $b1 = $hy.b1, $b2 = $hy.b2;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const w = $p.w;
+  const x = $x[$xo]!;
+  const y = $y[$yo]!;
+  const yhat = w * x;
+  const s = yhat - y;
+  const loss = s * s;
+  // grad of: loss = s^2
+  const d_s = 2 * s;
+  // grad of: yhat = w * x
+  const d_w = d_s * x;
+  const $mo0 = $m.w, $vo0 = $v.w;
+  { // adam and adamw update of w
+    const $wk = w, $gk = d_w, $mk = $mo0, $vk = $vo0;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.w = $p1; $m.w = $m1; $v.w = $v1;
+    $s += ($p1) + ($v1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $p.w = w; $m.w = $mo0; $v.w = $vo0;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -1511,7 +1636,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const w = $p.w;
   const x = $x[$xo]!;
   const y = $y[$yo]!;
@@ -1529,17 +1654,65 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w = $p1; $m.w = $m1; $v.w = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $p.w = w; $m.w = $mo0; $v.w = $vo0;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One rmsprop step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_rmsprop_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!, $v = $st!.v!;
+  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
+  const $lr = $rate($hy, $t - 1);
+  const $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const w = $p.w;
+  const x = $x[$xo]!;
+  const y = $y[$yo]!;
+  const yhat = w * x;
+  const s = yhat - y;
+  const loss = s * s;
+  // grad of: loss = s^2
+  const d_s = 2 * s;
+  // grad of: yhat = w * x
+  const d_w = d_s * x;
+  const $mo0 = $m.w, $vo0 = $v.w;
+  { // rmsprop update of w
+    const $wk = w, $gk = d_w, $mk = $mo0, $vk = $vo0;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.w = $p1; $m.w = $m1; $v.w = $v1;
+    $s += ($p1) + ($v1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $p.w = w; $m.w = $mo0; $v.w = $vo0;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** What `$step_sgd` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, `$keep` and `$l2` of `$h`. */
+function $exactSgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, h: Float64Array): number {
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $update_sgd(p, $acc, 1, value, h[0]!, h[1]!, h[2]!) ? value : NaN;
+}
+
+/** One step of `st`'s kind on one row (step `t` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number): number {
+  if (!$stateOk(st!, h)) return NaN;
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $optimizerUpdate(p, $acc, st!, h, $rate(h, t - 1), t, 1, value) ? value : NaN;
 }
 
 /** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */
 function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  return $step_sgd($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
+  return $step_sgd_nodecay($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
 }
 
 /** The hyperparameters of plain SGD's fused step ($lr, $keep, $l2), written into one Float64Array that it reads. */
@@ -1557,8 +1730,14 @@ function $row_sgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, _st: 
   return $step_sgd(p, X, xo, Y, yo, $hyperInto($lr, 1 - $lr * $hy.decay, $hy.l2));
 }
 
-/** The one-row step of each optimizer rule, by `$Hyper.rule`: the loss, or NaN with nothing changed. */
-const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $step_momentum, $step_adam, $step_rmsprop];
+/** `$step_sgd_nodecay` for an OptimizerState (the `$ROW_STEPS` signature): its hyperparameters computed here. */
+function $row_sgd_nodecay(p: Params, X: Floats, xo: number, Y: Floats, yo: number, _st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $lr = $rate($hy, $t - 1);
+  return $step_sgd_nodecay(p, X, xo, Y, yo, $hyperInto($lr, 1 - $lr * $hy.decay, $hy.l2));
+}
+
+/** The one-row step of each optimizer rule (with the decay terms, then without), by `$Hyper.rule`: the loss, or NaN with nothing changed. */
+const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $row_sgd_nodecay, $step_momentum, $step_momentum_nodecay, $step_adam, $step_adam_nodecay, $step_rmsprop, $step_rmsprop_nodecay];
 
 function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
   const w = $p.w;

@@ -905,6 +905,9 @@ export type OptimizerOptions = SgdOptions | MomentumOptions | AdamOptions | Adam
  * What an optimizer carries from step to step, made by `initOptimizer` and advanced by
  * `step`, `stepBatch` and `fit` (only by steps taken: a refused step changes nothing).
  * Plain data (typed arrays per parameter and a count), so it can be saved and restored.
+ * The moment objects `initOptimizer` and `loadParams` make are frozen when every parameter
+ * is an array (their arrays' values change, the arrays do not), so a step checks them once;
+ * a state built by hand works too, with its arrays checked at every step.
  */
 export interface OptimizerState {
   /** The options (frozen, checked at each step). */
@@ -928,6 +931,10 @@ interface $Hyper {
   readonly rule: number;
   /** Whether the schedule is constant (the rate is `lr` at every step). */
   readonly fixed: boolean;
+  /** 1 - lr * decay: `$keep` of every step when the schedule is constant. */
+  readonly keep: number;
+  /** The first step t from which every hyperparameter is constant (the schedule's rate and the bias corrections; Infinity for a schedule that is not constant): fused steps read their values (UpdateRule.steady). */
+  readonly steady: number;
 }
 
 /** The first step t with Math.pow(b, t) <= 2^-54 (0 <= b < 1): from there on 1 - b^t rounds to 1 exactly. */
@@ -992,7 +999,9 @@ function $hyper(o: unknown, where: string): $Hyper {
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
-  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule, rule: $RULE_INDEX[k], fixed: schedule.kind === 'constant' };
+  const l2 = k === 'adamw' ? 0 : wd, decay = k === 'adamw' ? wd : 0, t1 = $negligibleFrom(b1), t2 = $negligibleFrom(b2), fixed = schedule.kind === 'constant';
+  const rule = $RULE_INDEX[k][l2 === 0 && decay === 0 ? 1 : 0]!; // the step without the decay terms when both are 0 (fusedSteps.ts NO_DECAY)
+  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule, fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -1045,14 +1054,14 @@ export function initOptimizer(params: Params, options: OptimizerOptions): Optimi
   return $initOptimizer(params, options, 'initOptimizer: options');
 }
 
-/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded). */
+/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded); then frozen (`$ownMoments`). */
 function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params, like: Params) => Params = $placed): OptimizerState {
   $checkParams(params, where.replace(/options.*$/, 'params'), false);
   const h = $hyper(options, where);
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? place(zeroParams(), params) : null, v: slots[1] ? place(zeroParams(), params) : null };
+  return { options: frozen, step: 0, m: slots[0] ? $ownMoments(place(zeroParams(), params)) : null, v: slots[1] ? $ownMoments(place(zeroParams(), params)) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1247,6 +1256,15 @@ function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, 
   return true;
 }
 
+/**
+ * The moment objects this module made (initOptimizer, loadParams), frozen: their arrays cannot
+ * be swapped, so a fused step that checked one compares the object only afterwards
+ * (stateCheck in gradc's fusedSteps.ts). Not with a scalar parameter, which lives in the object.
+ */
+function $ownMoments(p: Params): Params {
+  return p;
+}
+
 /** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
 const $oldP = zeroParams(), $oldM = zeroParams(), $oldV = zeroParams();
 
@@ -1305,8 +1323,8 @@ function $globalNorm(g: Params): number {
   return big * Math.sqrt(s);
 }
 
-/** The index of each kind's rule in `$ROW_STEPS` (adam and adamw share one). */
-const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: number } = { sgd: 0, momentum: 1, adam: 2, adamw: 2, rmsprop: 3 };
+/** The index of each kind's steps in `$ROW_STEPS`: with the decay terms, then without (adam and adamw share them). */
+const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: readonly [number, number] } = { sgd: [0, 1], momentum: [2, 3], adam: [4, 5], adamw: [4, 5], rmsprop: [6, 7] };
 
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { sgd: [false, false], momentum: [true, false], adam: [true, true], adamw: [true, true], rmsprop: [true, true] };
@@ -1503,7 +1521,7 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
     }
   }
   const placed = $placed(params);
-  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $placed(optimizer.m, placed), v: optimizer.v && $placed(optimizer.v, placed) } };
+  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $ownMoments($placed(optimizer.m, placed)), v: optimizer.v && $ownMoments($placed(optimizer.v, placed)) } };
 }
 
 function $uniform(rand: () => number, low: number, high: number): number {
@@ -1554,7 +1572,7 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
 /** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
   const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const w11 = $p.w11;
   const w12 = $p.w12;
   const b1 = $p.b1;
@@ -1601,7 +1619,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = c, $gk = d_z + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.c = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t4 = v1 * h1
   const d_h1 = d_z * v1;
@@ -1613,7 +1631,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = b1, $gk = d_t3 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.b1 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t0 = w11 * x1
   const d_w11 = d_t3 * x1;
@@ -1621,7 +1639,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = w11, $gk = d_w11 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.w11 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t1 = w12 * x2
   const d_w12 = d_t3 * x2;
@@ -1629,7 +1647,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = w12, $gk = d_w12 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.w12 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t9 = v2 * h2
   const d_h2 = d_z * v2;
@@ -1641,7 +1659,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = b2, $gk = d_t8 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.b2 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t5 = w21 * x1
   const d_w21 = d_t8 * x1;
@@ -1649,7 +1667,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = w21, $gk = d_w21 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.w21 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t6 = w22 * x2
   const d_w22 = d_t8 * x2;
@@ -1657,7 +1675,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = w22, $gk = d_w22 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.w22 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t4 = v1 * h1
   const d_v1 = d_z * h1;
@@ -1665,7 +1683,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = v1, $gk = d_v1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.v1 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t9 = v2 * h2
   const d_v2 = d_z * h2;
@@ -1673,10 +1691,11 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = v2, $gk = d_v2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $p.v2 = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $p.c = c;
   $p.b1 = b1;
   $p.w11 = w11;
@@ -1686,7 +1705,147 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   $p.w22 = w22;
   $p.v1 = v1;
   $p.v2 = v2;
-  return NaN;
+  return $exactSgd($p, $x, $xo, $y, $yo, $h);
+}
+
+/** One sgd step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_sgd_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
+  const $lr = $h[0]!;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const x1 = $x[$xo]!;
+  const x2 = $x[$xo + 1]!;
+  const y = $y[$yo]!;
+  const t0 = w11 * x1;
+  const t1 = w12 * x2;
+  const t2 = t0 + t1;
+  const t3 = t2 + b1;
+  const h1 = 1 / (1 + Math.exp(-t3));
+  const t4 = v1 * h1;
+  const t5 = w21 * x1;
+  const t6 = w22 * x2;
+  const t7 = t5 + t6;
+  const t8 = t7 + b2;
+  const h2 = 1 / (1 + Math.exp(-t8));
+  const t9 = v2 * h2;
+  const t10 = t4 + t9;
+  const z = t10 + c;
+  const t11 = -z;
+  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
+  const t13 = y * t12;
+  const t14 = 1 - y;
+  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
+  const t16 = t14 * t15;
+  const loss = t13 + t16;
+  // forward value, for the grad of: t15 = softplus(z)
+  const yhat = 1 / (1 + Math.exp(-z));
+  // grad of: t15 = softplus(z)
+  const t17 = t14 * yhat;
+  // grad of: t12 = softplus(t11)
+  const t18 = 1 / (1 + Math.exp(-t11));
+  const d_t11 = y * t18;
+  // grad of: t11 = -z
+  const d_z = t17 - d_t11;
+  { // sgd update of c
+    const $wk = c, $gk = d_z;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.c = $p1;
+    $s += ($p1);
+  }
+  // grad of: t4 = v1 * h1
+  const d_h1 = d_z * v1;
+  // grad of: h1 = sigmoid(t3)
+  const t19 = 1 - h1;
+  const t20 = h1 * t19;
+  const d_t3 = d_h1 * t20;
+  { // sgd update of b1
+    const $wk = b1, $gk = d_t3;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.b1 = $p1;
+    $s += ($p1);
+  }
+  // grad of: t0 = w11 * x1
+  const d_w11 = d_t3 * x1;
+  { // sgd update of w11
+    const $wk = w11, $gk = d_w11;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.w11 = $p1;
+    $s += ($p1);
+  }
+  // grad of: t1 = w12 * x2
+  const d_w12 = d_t3 * x2;
+  { // sgd update of w12
+    const $wk = w12, $gk = d_w12;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.w12 = $p1;
+    $s += ($p1);
+  }
+  // grad of: t9 = v2 * h2
+  const d_h2 = d_z * v2;
+  // grad of: h2 = sigmoid(t8)
+  const t21 = 1 - h2;
+  const t22 = h2 * t21;
+  const d_t8 = d_h2 * t22;
+  { // sgd update of b2
+    const $wk = b2, $gk = d_t8;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.b2 = $p1;
+    $s += ($p1);
+  }
+  // grad of: t5 = w21 * x1
+  const d_w21 = d_t8 * x1;
+  { // sgd update of w21
+    const $wk = w21, $gk = d_w21;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.w21 = $p1;
+    $s += ($p1);
+  }
+  // grad of: t6 = w22 * x2
+  const d_w22 = d_t8 * x2;
+  { // sgd update of w22
+    const $wk = w22, $gk = d_w22;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.w22 = $p1;
+    $s += ($p1);
+  }
+  // grad of: t4 = v1 * h1
+  const d_v1 = d_z * h1;
+  { // sgd update of v1
+    const $wk = v1, $gk = d_v1;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.v1 = $p1;
+    $s += ($p1);
+  }
+  // grad of: t9 = v2 * h2
+  const d_v2 = d_z * h2;
+  { // sgd update of v2
+    const $wk = v2, $gk = d_v2;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $p.v2 = $p1;
+    $s += ($p1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $p.c = c;
+  $p.b1 = b1;
+  $p.w11 = w11;
+  $p.w12 = w12;
+  $p.b2 = b2;
+  $p.w21 = w21;
+  $p.w22 = w22;
+  $p.v1 = v1;
+  $p.v2 = v2;
+  return $exactSgd($p, $x, $xo, $y, $yo, $h);
 }
 
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -1695,7 +1854,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   if (!$isParams($m)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const w11 = $p.w11;
   const w12 = $p.w12;
   const b1 = $p.b1;
@@ -1744,7 +1903,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.c = $p1; $m.c = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t4 = v1 * h1
   const d_h1 = d_z * v1;
@@ -1758,7 +1917,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.b1 = $p1; $m.b1 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t0 = w11 * x1
   const d_w11 = d_t3 * x1;
@@ -1768,7 +1927,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w11 = $p1; $m.w11 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t1 = w12 * x2
   const d_w12 = d_t3 * x2;
@@ -1778,7 +1937,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w12 = $p1; $m.w12 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t9 = v2 * h2
   const d_h2 = d_z * v2;
@@ -1792,7 +1951,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.b2 = $p1; $m.b2 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t5 = w21 * x1
   const d_w21 = d_t8 * x1;
@@ -1802,7 +1961,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w21 = $p1; $m.w21 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t6 = w22 * x2
   const d_w22 = d_t8 * x2;
@@ -1812,7 +1971,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.w22 = $p1; $m.w22 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t4 = v1 * h1
   const d_v1 = d_z * h1;
@@ -1822,7 +1981,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.v1 = $p1; $m.v1 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: t9 = v2 * h2
   const d_v2 = d_z * h2;
@@ -1832,10 +1991,11 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $p.v2 = $p1; $m.v2 = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $p.c = c; $m.c = $mo0;
   $p.b1 = b1; $m.b1 = $mo1;
   $p.w11 = w11; $m.w11 = $mo2;
@@ -1845,17 +2005,182 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   $p.w22 = w22; $m.w22 = $mo6;
   $p.v1 = v1; $m.v1 = $mo7;
   $p.v2 = v2; $m.v2 = $mo8;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One momentum step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_momentum_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!;
+  if (!$isParams($m)) return NaN; // a bad state array: refused before anything is written
+  const $lr = $rate($hy, $t - 1);
+  const $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const x1 = $x[$xo]!;
+  const x2 = $x[$xo + 1]!;
+  const y = $y[$yo]!;
+  const t0 = w11 * x1;
+  const t1 = w12 * x2;
+  const t2 = t0 + t1;
+  const t3 = t2 + b1;
+  const h1 = 1 / (1 + Math.exp(-t3));
+  const t4 = v1 * h1;
+  const t5 = w21 * x1;
+  const t6 = w22 * x2;
+  const t7 = t5 + t6;
+  const t8 = t7 + b2;
+  const h2 = 1 / (1 + Math.exp(-t8));
+  const t9 = v2 * h2;
+  const t10 = t4 + t9;
+  const z = t10 + c;
+  const t11 = -z;
+  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
+  const t13 = y * t12;
+  const t14 = 1 - y;
+  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
+  const t16 = t14 * t15;
+  const loss = t13 + t16;
+  // forward value, for the grad of: t15 = softplus(z)
+  const yhat = 1 / (1 + Math.exp(-z));
+  // grad of: t15 = softplus(z)
+  const t17 = t14 * yhat;
+  // grad of: t12 = softplus(t11)
+  const t18 = 1 / (1 + Math.exp(-t11));
+  const d_t11 = y * t18;
+  // grad of: t11 = -z
+  const d_z = t17 - d_t11;
+  const $mo0 = $m.c;
+  { // momentum update of c
+    const $wk = c, $gk = d_z, $mk = $mo0;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.c = $p1; $m.c = $m1;
+    $s += ($p1);
+  }
+  // grad of: t4 = v1 * h1
+  const d_h1 = d_z * v1;
+  // grad of: h1 = sigmoid(t3)
+  const t19 = 1 - h1;
+  const t20 = h1 * t19;
+  const d_t3 = d_h1 * t20;
+  const $mo1 = $m.b1;
+  { // momentum update of b1
+    const $wk = b1, $gk = d_t3, $mk = $mo1;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.b1 = $p1; $m.b1 = $m1;
+    $s += ($p1);
+  }
+  // grad of: t0 = w11 * x1
+  const d_w11 = d_t3 * x1;
+  const $mo2 = $m.w11;
+  { // momentum update of w11
+    const $wk = w11, $gk = d_w11, $mk = $mo2;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.w11 = $p1; $m.w11 = $m1;
+    $s += ($p1);
+  }
+  // grad of: t1 = w12 * x2
+  const d_w12 = d_t3 * x2;
+  const $mo3 = $m.w12;
+  { // momentum update of w12
+    const $wk = w12, $gk = d_w12, $mk = $mo3;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.w12 = $p1; $m.w12 = $m1;
+    $s += ($p1);
+  }
+  // grad of: t9 = v2 * h2
+  const d_h2 = d_z * v2;
+  // grad of: h2 = sigmoid(t8)
+  const t21 = 1 - h2;
+  const t22 = h2 * t21;
+  const d_t8 = d_h2 * t22;
+  const $mo4 = $m.b2;
+  { // momentum update of b2
+    const $wk = b2, $gk = d_t8, $mk = $mo4;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.b2 = $p1; $m.b2 = $m1;
+    $s += ($p1);
+  }
+  // grad of: t5 = w21 * x1
+  const d_w21 = d_t8 * x1;
+  const $mo5 = $m.w21;
+  { // momentum update of w21
+    const $wk = w21, $gk = d_w21, $mk = $mo5;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.w21 = $p1; $m.w21 = $m1;
+    $s += ($p1);
+  }
+  // grad of: t6 = w22 * x2
+  const d_w22 = d_t8 * x2;
+  const $mo6 = $m.w22;
+  { // momentum update of w22
+    const $wk = w22, $gk = d_w22, $mk = $mo6;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.w22 = $p1; $m.w22 = $m1;
+    $s += ($p1);
+  }
+  // grad of: t4 = v1 * h1
+  const d_v1 = d_z * h1;
+  const $mo7 = $m.v1;
+  { // momentum update of v1
+    const $wk = v1, $gk = d_v1, $mk = $mo7;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.v1 = $p1; $m.v1 = $m1;
+    $s += ($p1);
+  }
+  // grad of: t9 = v2 * h2
+  const d_v2 = d_z * h2;
+  const $mo8 = $m.v2;
+  { // momentum update of v2
+    const $wk = v2, $gk = d_v2, $mk = $mo8;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $p.v2 = $p1; $m.v2 = $m1;
+    $s += ($p1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $p.c = c; $m.c = $mo0;
+  $p.b1 = b1; $m.b1 = $mo1;
+  $p.w11 = w11; $m.w11 = $mo2;
+  $p.w12 = w12; $m.w12 = $mo3;
+  $p.b2 = b2; $m.b2 = $mo4;
+  $p.w21 = w21; $m.w21 = $mo5;
+  $p.w22 = w22; $m.w22 = $mo6;
+  $p.v1 = v1; $m.v1 = $mo7;
+  $p.v2 = v2; $m.v2 = $mo8;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
   if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
-  const $lr = $rate($hy, $t - 1);
-  const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
-  const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2, $a = ($lr * $root) / $bc1, $e = $hy.eps * $root;
-  let $s = 0; // 0 while every new value is finite
+  let $keep = $hy.keep, $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $keep = 1 - $lr * $hy.decay; $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
+  }
+  const $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const w11 = $p.w11;
   const w12 = $p.w12;
   const b1 = $p.b1;
@@ -1905,7 +2230,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.c = $p1; $m.c = $m1; $v.c = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: t4 = v1 * h1
   const d_h1 = d_z * v1;
@@ -1920,7 +2245,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.b1 = $p1; $m.b1 = $m1; $v.b1 = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: t0 = w11 * x1
   const d_w11 = d_t3 * x1;
@@ -1931,7 +2256,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w11 = $p1; $m.w11 = $m1; $v.w11 = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: t1 = w12 * x2
   const d_w12 = d_t3 * x2;
@@ -1942,7 +2267,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w12 = $p1; $m.w12 = $m1; $v.w12 = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: t9 = v2 * h2
   const d_h2 = d_z * v2;
@@ -1957,7 +2282,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.b2 = $p1; $m.b2 = $m1; $v.b2 = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: t5 = w21 * x1
   const d_w21 = d_t8 * x1;
@@ -1968,7 +2293,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w21 = $p1; $m.w21 = $m1; $v.w21 = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: t6 = w22 * x2
   const d_w22 = d_t8 * x2;
@@ -1979,7 +2304,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.w22 = $p1; $m.w22 = $m1; $v.w22 = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: t4 = v1 * h1
   const d_v1 = d_z * h1;
@@ -1990,7 +2315,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.v1 = $p1; $m.v1 = $m1; $v.v1 = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: t9 = v2 * h2
   const d_v2 = d_z * h2;
@@ -2001,10 +2326,11 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $p.v2 = $p1; $m.v2 = $m1; $v.v2 = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $p.c = c; $m.c = $mo0; $v.c = $vo0;
   $p.b1 = b1; $m.b1 = $mo1; $v.b1 = $vo1;
   $p.w11 = w11; $m.w11 = $mo2; $v.w11 = $vo2;
@@ -2014,7 +2340,182 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
   $p.w22 = w22; $m.w22 = $mo6; $v.w22 = $vo6;
   $p.v1 = v1; $m.v1 = $mo7; $v.v1 = $vo7;
   $p.v2 = v2; $m.v2 = $mo8; $v.v2 = $vo8;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One adam or adamw step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_adam_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!, $v = $st!.v!;
+  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
+  let $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
+  }
+  const $b1 = $hy.b1, $b2 = $hy.b2;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const x1 = $x[$xo]!;
+  const x2 = $x[$xo + 1]!;
+  const y = $y[$yo]!;
+  const t0 = w11 * x1;
+  const t1 = w12 * x2;
+  const t2 = t0 + t1;
+  const t3 = t2 + b1;
+  const h1 = 1 / (1 + Math.exp(-t3));
+  const t4 = v1 * h1;
+  const t5 = w21 * x1;
+  const t6 = w22 * x2;
+  const t7 = t5 + t6;
+  const t8 = t7 + b2;
+  const h2 = 1 / (1 + Math.exp(-t8));
+  const t9 = v2 * h2;
+  const t10 = t4 + t9;
+  const z = t10 + c;
+  const t11 = -z;
+  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
+  const t13 = y * t12;
+  const t14 = 1 - y;
+  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
+  const t16 = t14 * t15;
+  const loss = t13 + t16;
+  // forward value, for the grad of: t15 = softplus(z)
+  const yhat = 1 / (1 + Math.exp(-z));
+  // grad of: t15 = softplus(z)
+  const t17 = t14 * yhat;
+  // grad of: t12 = softplus(t11)
+  const t18 = 1 / (1 + Math.exp(-t11));
+  const d_t11 = y * t18;
+  // grad of: t11 = -z
+  const d_z = t17 - d_t11;
+  const $mo0 = $m.c, $vo0 = $v.c;
+  { // adam and adamw update of c
+    const $wk = c, $gk = d_z, $mk = $mo0, $vk = $vo0;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.c = $p1; $m.c = $m1; $v.c = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: t4 = v1 * h1
+  const d_h1 = d_z * v1;
+  // grad of: h1 = sigmoid(t3)
+  const t19 = 1 - h1;
+  const t20 = h1 * t19;
+  const d_t3 = d_h1 * t20;
+  const $mo1 = $m.b1, $vo1 = $v.b1;
+  { // adam and adamw update of b1
+    const $wk = b1, $gk = d_t3, $mk = $mo1, $vk = $vo1;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.b1 = $p1; $m.b1 = $m1; $v.b1 = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: t0 = w11 * x1
+  const d_w11 = d_t3 * x1;
+  const $mo2 = $m.w11, $vo2 = $v.w11;
+  { // adam and adamw update of w11
+    const $wk = w11, $gk = d_w11, $mk = $mo2, $vk = $vo2;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.w11 = $p1; $m.w11 = $m1; $v.w11 = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: t1 = w12 * x2
+  const d_w12 = d_t3 * x2;
+  const $mo3 = $m.w12, $vo3 = $v.w12;
+  { // adam and adamw update of w12
+    const $wk = w12, $gk = d_w12, $mk = $mo3, $vk = $vo3;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.w12 = $p1; $m.w12 = $m1; $v.w12 = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: t9 = v2 * h2
+  const d_h2 = d_z * v2;
+  // grad of: h2 = sigmoid(t8)
+  const t21 = 1 - h2;
+  const t22 = h2 * t21;
+  const d_t8 = d_h2 * t22;
+  const $mo4 = $m.b2, $vo4 = $v.b2;
+  { // adam and adamw update of b2
+    const $wk = b2, $gk = d_t8, $mk = $mo4, $vk = $vo4;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.b2 = $p1; $m.b2 = $m1; $v.b2 = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: t5 = w21 * x1
+  const d_w21 = d_t8 * x1;
+  const $mo5 = $m.w21, $vo5 = $v.w21;
+  { // adam and adamw update of w21
+    const $wk = w21, $gk = d_w21, $mk = $mo5, $vk = $vo5;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.w21 = $p1; $m.w21 = $m1; $v.w21 = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: t6 = w22 * x2
+  const d_w22 = d_t8 * x2;
+  const $mo6 = $m.w22, $vo6 = $v.w22;
+  { // adam and adamw update of w22
+    const $wk = w22, $gk = d_w22, $mk = $mo6, $vk = $vo6;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.w22 = $p1; $m.w22 = $m1; $v.w22 = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: t4 = v1 * h1
+  const d_v1 = d_z * h1;
+  const $mo7 = $m.v1, $vo7 = $v.v1;
+  { // adam and adamw update of v1
+    const $wk = v1, $gk = d_v1, $mk = $mo7, $vk = $vo7;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.v1 = $p1; $m.v1 = $m1; $v.v1 = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: t9 = v2 * h2
+  const d_v2 = d_z * h2;
+  const $mo8 = $m.v2, $vo8 = $v.v2;
+  { // adam and adamw update of v2
+    const $wk = v2, $gk = d_v2, $mk = $mo8, $vk = $vo8;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $p.v2 = $p1; $m.v2 = $m1; $v.v2 = $v1;
+    $s += ($p1) + ($v1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $p.c = c; $m.c = $mo0; $v.c = $vo0;
+  $p.b1 = b1; $m.b1 = $mo1; $v.b1 = $vo1;
+  $p.w11 = w11; $m.w11 = $mo2; $v.w11 = $vo2;
+  $p.w12 = w12; $m.w12 = $mo3; $v.w12 = $vo3;
+  $p.b2 = b2; $m.b2 = $mo4; $v.b2 = $vo4;
+  $p.w21 = w21; $m.w21 = $mo5; $v.w21 = $vo5;
+  $p.w22 = w22; $m.w22 = $mo6; $v.w22 = $vo6;
+  $p.v1 = v1; $m.v1 = $mo7; $v.v1 = $vo7;
+  $p.v2 = v2; $m.v2 = $mo8; $v.v2 = $vo8;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -2023,7 +2524,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const w11 = $p.w11;
   const w12 = $p.w12;
   const b1 = $p.b1;
@@ -2073,7 +2574,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.c = $p1; $m.c = $m1; $v.c = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: t4 = v1 * h1
   const d_h1 = d_z * v1;
@@ -2088,7 +2589,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.b1 = $p1; $m.b1 = $m1; $v.b1 = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: t0 = w11 * x1
   const d_w11 = d_t3 * x1;
@@ -2099,7 +2600,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w11 = $p1; $m.w11 = $m1; $v.w11 = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: t1 = w12 * x2
   const d_w12 = d_t3 * x2;
@@ -2110,7 +2611,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w12 = $p1; $m.w12 = $m1; $v.w12 = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: t9 = v2 * h2
   const d_h2 = d_z * v2;
@@ -2125,7 +2626,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.b2 = $p1; $m.b2 = $m1; $v.b2 = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: t5 = w21 * x1
   const d_w21 = d_t8 * x1;
@@ -2136,7 +2637,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w21 = $p1; $m.w21 = $m1; $v.w21 = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: t6 = w22 * x2
   const d_w22 = d_t8 * x2;
@@ -2147,7 +2648,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.w22 = $p1; $m.w22 = $m1; $v.w22 = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: t4 = v1 * h1
   const d_v1 = d_z * h1;
@@ -2158,7 +2659,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.v1 = $p1; $m.v1 = $m1; $v.v1 = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: t9 = v2 * h2
   const d_v2 = d_z * h2;
@@ -2169,10 +2670,11 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $p.v2 = $p1; $m.v2 = $m1; $v.v2 = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $p.c = c; $m.c = $mo0; $v.c = $vo0;
   $p.b1 = b1; $m.b1 = $mo1; $v.b1 = $vo1;
   $p.w11 = w11; $m.w11 = $mo2; $v.w11 = $vo2;
@@ -2182,12 +2684,195 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   $p.w22 = w22; $m.w22 = $mo6; $v.w22 = $vo6;
   $p.v1 = v1; $m.v1 = $mo7; $v.v1 = $vo7;
   $p.v2 = v2; $m.v2 = $mo8; $v.v2 = $vo8;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One rmsprop step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_rmsprop_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!, $v = $st!.v!;
+  if (!$isParams($m) || !$isParams($v)) return NaN; // a bad state array: refused before anything is written
+  const $lr = $rate($hy, $t - 1);
+  const $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const w11 = $p.w11;
+  const w12 = $p.w12;
+  const b1 = $p.b1;
+  const w21 = $p.w21;
+  const w22 = $p.w22;
+  const b2 = $p.b2;
+  const v1 = $p.v1;
+  const v2 = $p.v2;
+  const c = $p.c;
+  const x1 = $x[$xo]!;
+  const x2 = $x[$xo + 1]!;
+  const y = $y[$yo]!;
+  const t0 = w11 * x1;
+  const t1 = w12 * x2;
+  const t2 = t0 + t1;
+  const t3 = t2 + b1;
+  const h1 = 1 / (1 + Math.exp(-t3));
+  const t4 = v1 * h1;
+  const t5 = w21 * x1;
+  const t6 = w22 * x2;
+  const t7 = t5 + t6;
+  const t8 = t7 + b2;
+  const h2 = 1 / (1 + Math.exp(-t8));
+  const t9 = v2 * h2;
+  const t10 = t4 + t9;
+  const z = t10 + c;
+  const t11 = -z;
+  const t12 = (t11 > 0 ? t11 + Math.log1p(Math.exp(-t11)) : Math.log1p(Math.exp(t11)));
+  const t13 = y * t12;
+  const t14 = 1 - y;
+  const t15 = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
+  const t16 = t14 * t15;
+  const loss = t13 + t16;
+  // forward value, for the grad of: t15 = softplus(z)
+  const yhat = 1 / (1 + Math.exp(-z));
+  // grad of: t15 = softplus(z)
+  const t17 = t14 * yhat;
+  // grad of: t12 = softplus(t11)
+  const t18 = 1 / (1 + Math.exp(-t11));
+  const d_t11 = y * t18;
+  // grad of: t11 = -z
+  const d_z = t17 - d_t11;
+  const $mo0 = $m.c, $vo0 = $v.c;
+  { // rmsprop update of c
+    const $wk = c, $gk = d_z, $mk = $mo0, $vk = $vo0;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.c = $p1; $m.c = $m1; $v.c = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: t4 = v1 * h1
+  const d_h1 = d_z * v1;
+  // grad of: h1 = sigmoid(t3)
+  const t19 = 1 - h1;
+  const t20 = h1 * t19;
+  const d_t3 = d_h1 * t20;
+  const $mo1 = $m.b1, $vo1 = $v.b1;
+  { // rmsprop update of b1
+    const $wk = b1, $gk = d_t3, $mk = $mo1, $vk = $vo1;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.b1 = $p1; $m.b1 = $m1; $v.b1 = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: t0 = w11 * x1
+  const d_w11 = d_t3 * x1;
+  const $mo2 = $m.w11, $vo2 = $v.w11;
+  { // rmsprop update of w11
+    const $wk = w11, $gk = d_w11, $mk = $mo2, $vk = $vo2;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.w11 = $p1; $m.w11 = $m1; $v.w11 = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: t1 = w12 * x2
+  const d_w12 = d_t3 * x2;
+  const $mo3 = $m.w12, $vo3 = $v.w12;
+  { // rmsprop update of w12
+    const $wk = w12, $gk = d_w12, $mk = $mo3, $vk = $vo3;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.w12 = $p1; $m.w12 = $m1; $v.w12 = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: t9 = v2 * h2
+  const d_h2 = d_z * v2;
+  // grad of: h2 = sigmoid(t8)
+  const t21 = 1 - h2;
+  const t22 = h2 * t21;
+  const d_t8 = d_h2 * t22;
+  const $mo4 = $m.b2, $vo4 = $v.b2;
+  { // rmsprop update of b2
+    const $wk = b2, $gk = d_t8, $mk = $mo4, $vk = $vo4;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.b2 = $p1; $m.b2 = $m1; $v.b2 = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: t5 = w21 * x1
+  const d_w21 = d_t8 * x1;
+  const $mo5 = $m.w21, $vo5 = $v.w21;
+  { // rmsprop update of w21
+    const $wk = w21, $gk = d_w21, $mk = $mo5, $vk = $vo5;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.w21 = $p1; $m.w21 = $m1; $v.w21 = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: t6 = w22 * x2
+  const d_w22 = d_t8 * x2;
+  const $mo6 = $m.w22, $vo6 = $v.w22;
+  { // rmsprop update of w22
+    const $wk = w22, $gk = d_w22, $mk = $mo6, $vk = $vo6;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.w22 = $p1; $m.w22 = $m1; $v.w22 = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: t4 = v1 * h1
+  const d_v1 = d_z * h1;
+  const $mo7 = $m.v1, $vo7 = $v.v1;
+  { // rmsprop update of v1
+    const $wk = v1, $gk = d_v1, $mk = $mo7, $vk = $vo7;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.v1 = $p1; $m.v1 = $m1; $v.v1 = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: t9 = v2 * h2
+  const d_v2 = d_z * h2;
+  const $mo8 = $m.v2, $vo8 = $v.v2;
+  { // rmsprop update of v2
+    const $wk = v2, $gk = d_v2, $mk = $mo8, $vk = $vo8;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $p.v2 = $p1; $m.v2 = $m1; $v.v2 = $v1;
+    $s += ($p1) + ($v1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $p.c = c; $m.c = $mo0; $v.c = $vo0;
+  $p.b1 = b1; $m.b1 = $mo1; $v.b1 = $vo1;
+  $p.w11 = w11; $m.w11 = $mo2; $v.w11 = $vo2;
+  $p.w12 = w12; $m.w12 = $mo3; $v.w12 = $vo3;
+  $p.b2 = b2; $m.b2 = $mo4; $v.b2 = $vo4;
+  $p.w21 = w21; $m.w21 = $mo5; $v.w21 = $vo5;
+  $p.w22 = w22; $m.w22 = $mo6; $v.w22 = $vo6;
+  $p.v1 = v1; $m.v1 = $mo7; $v.v1 = $vo7;
+  $p.v2 = v2; $m.v2 = $mo8; $v.v2 = $vo8;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** What `$step_sgd` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, `$keep` and `$l2` of `$h`. */
+function $exactSgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, h: Float64Array): number {
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $update_sgd(p, $acc, 1, value, h[0]!, h[1]!, h[2]!) ? value : NaN;
+}
+
+/** One step of `st`'s kind on one row (step `t` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number): number {
+  if (!$stateOk(st!, h)) return NaN;
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $optimizerUpdate(p, $acc, st!, h, $rate(h, t - 1), t, 1, value) ? value : NaN;
 }
 
 /** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */
 function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  return $step_sgd($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
+  return $step_sgd_nodecay($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
 }
 
 /** The hyperparameters of plain SGD's fused step ($lr, $keep, $l2), written into one Float64Array that it reads. */
@@ -2205,8 +2890,14 @@ function $row_sgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, _st: 
   return $step_sgd(p, X, xo, Y, yo, $hyperInto($lr, 1 - $lr * $hy.decay, $hy.l2));
 }
 
-/** The one-row step of each optimizer rule, by `$Hyper.rule`: the loss, or NaN with nothing changed. */
-const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $step_momentum, $step_adam, $step_rmsprop];
+/** `$step_sgd_nodecay` for an OptimizerState (the `$ROW_STEPS` signature): its hyperparameters computed here. */
+function $row_sgd_nodecay(p: Params, X: Floats, xo: number, Y: Floats, yo: number, _st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $lr = $rate($hy, $t - 1);
+  return $step_sgd_nodecay(p, X, xo, Y, yo, $hyperInto($lr, 1 - $lr * $hy.decay, $hy.l2));
+}
+
+/** The one-row step of each optimizer rule (with the decay terms, then without), by `$Hyper.rule`: the loss, or NaN with nothing changed. */
+const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $row_sgd_nodecay, $step_momentum, $step_momentum_nodecay, $step_adam, $step_adam_nodecay, $step_rmsprop, $step_rmsprop_nodecay];
 
 function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
   const w11 = $p.w11;

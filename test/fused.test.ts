@@ -6,7 +6,10 @@
  *   (it takes the gradient, then one update pass per parameter).
  * - Same numbers: for every optimizer, 100 fused steps (batch 1) give exactly the
  *   parameters, state and losses of the unfused path (gradient, then the update pass),
- *   which test/optimizers.test.ts holds to the float64 reference and to TF.js.
+ *   which test/optimizers.test.ts holds to the float64 reference and to TF.js; with and
+ *   without weight decay (without it, the steps that drop its terms: NO_DECAY), and past the
+ *   step where Adam's bias corrections are exactly 1 (the steady hyperparameters read from
+ *   the state, fusedSteps.ts hyperLines).
  * - All or nothing: a fused step whose update overflows part way through the parameters
  *   (after earlier elements were written) leaves the parameters, both moments and the step
  *   count exactly as they were, as a NaN loss does.
@@ -45,11 +48,20 @@ const KINDS: OptimizerOptions[] = [
   { kind: 'adam', learningRate: 0.02, beta1: 0.9, beta2: 0.99, epsilon: 1e-7 },
   { kind: 'adamw', learningRate: 0.02, weightDecay: 0.1 },
   { kind: 'rmsprop', learningRate: 0.01, rho: 0.8, momentum: 0.5, epsilon: 1e-6 },
+  // Small betas: the bias corrections are exactly 1 from step 74 on, where the fused step reads its steady values.
+  { kind: 'adam', learningRate: 0.02, beta1: 0.5, beta2: 0.6 },
+  { kind: 'adam', learningRate: 0.02, beta1: 0.5, beta2: 0.6, weightDecay: 0.01 },
+  { kind: 'adamw', learningRate: 0.02, beta1: 0.5, beta2: 0.6, weightDecay: 0.1 },
+  { kind: 'adamw', learningRate: 0.02, beta1: 0.5, beta2: 0.6, weightDecay: 0 },
+  { kind: 'adam', learningRate: 0.02, beta1: 0.5, beta2: 0.6, schedule: { kind: 'exponential', gamma: 0.99 } }, // never steady
+  { kind: 'momentum', learningRate: 0.05, momentum: 0.9, weightDecay: 0.01 },
+  { kind: 'rmsprop', learningRate: 0.01, rho: 0.8, momentum: 0.5, epsilon: 1e-6, weightDecay: 0.01 },
 ];
 
 describe('fused optimizer steps', () => {
   it('are emitted for a short unrolled module only', () => {
-    for (const kind of ['sgd', 'momentum', 'adam', 'rmsprop']) expect(fused.code).toContain(`function $step_${kind}(`);
+    // A short kernel: each rule's step with and without the decay terms (NO_DECAY in fusedSteps.ts).
+    for (const kind of ['sgd', 'momentum', 'adam', 'rmsprop']) for (const variant of ['', '_nodecay']) expect(fused.code).toContain(`function $step_${kind}${variant}(`);
     expect(fused.code).not.toMatch(/\$step_adamw|\$update_adamw/); // adamw shares adam's rule
     expect(split.code).not.toContain('function $step_');
     expect(looped.code).not.toContain('function $step_');
@@ -68,12 +80,30 @@ describe('fused optimizer steps', () => {
       });
       const [a, b] = runs;
       expect(a.step).toBe(100);
-      // === per number (the two paths may differ only in the sign of a zero).
+      // Parameters and losses bit for bit; the moments === per number (the two paths may differ in the sign of a zero: NO_DECAY).
       for (const key of ['p', 'm', 'v', 'losses'] as const) {
         expect(a[key].length).toBe(b[key].length);
-        a[key].forEach((x, i) => expect(x === b[key][i], `${key}[${i}]: ${x} fused, ${b[key][i]} unfused`).toBe(true));
+        const same = key === 'p' || key === 'losses' ? Object.is : (x: number, y: number) => x === y;
+        a[key].forEach((x, i) => expect(same(x, b[key][i]!), `${key}[${i}]: ${x} fused, ${b[key][i]} unfused`).toBe(true));
       }
       expect(Math.max(...a.p.map((x, i) => Math.abs(x - flat(start(fused))[i])))).toBeGreaterThan(1e-3); // it moved
+    });
+  }
+
+  // CHECK_ONCE in fusedSteps.ts: the fused step sums its new values; a sum that overflows
+  // though every value is finite must not refuse the step (the exact path takes it).
+  for (const optimizer of [0.05, { kind: 'adam', learningRate: 0.01 }, { kind: 'momentum', learningRate: 0.05 }] as const) {
+    it(`${JSON.stringify(optimizer)}: new values whose sum overflows (biases of 1e308, tanh saturated) are finite: the step is taken, as the unfused path takes it`, () => {
+      const runs = [fused, split].map((mod) => {
+        const p = start(mod);
+        (p.layer1_b as Float64Array).set([1e308, 1e308, 1e308]);
+        const st = typeof optimizer === 'number' ? optimizer : mod.initOptimizer(p, optimizer);
+        const losses = [0, 1, 2].map((t) => mod.stepBatch(p, X, Y, 1, st, t));
+        return { p: flat(p), losses };
+      });
+      expect(runs[0]!.losses.every(Number.isFinite)).toBe(true);
+      expect(runs[0]!.p.slice(6, 9)).toEqual([1e308, 1e308, 1e308]);
+      expect(runs[0]).toEqual(runs[1]);
     });
   }
 

@@ -33,7 +33,8 @@ const MODULES: readonly (readonly [string, GeneratedModule])[] = [
 const BREAKS: readonly { readonly what: string; readonly kind: 'adam' | 'momentum'; readonly brk: (st: OptimizerState) => void; readonly message: RegExp }[] = [
   { what: 'a frozen state', kind: 'adam', brk: (st) => Object.freeze(st), message: /optimizer\.step is read-only/ },
   { what: 'a read-only step count', kind: 'momentum', brk: (st) => Object.defineProperty(st, 'step', { writable: false }), message: /optimizer\.step is read-only/ },
-  { what: 'a moment array of the wrong size', kind: 'adam', brk: (st) => { st.v!.layer1_W = new Float64Array(3); }, message: /optimizer\.v\.layer1_W/ },
+  // The module's moment objects are frozen: a user swaps in an object of their own.
+  { what: 'a moment array of the wrong size', kind: 'adam', brk: (st) => { (st as { v: Params | null }).v = { ...st.v!, layer1_W: new Float64Array(3) }; }, message: /optimizer\.v\.layer1_W/ },
   { what: 'a missing moment', kind: 'momentum', brk: (st) => { (st as { m: Params | null }).m = null; }, message: /optimizer\.m/ },
   { what: 'a negative step count', kind: 'adam', brk: (st) => { st.step = -1; }, message: /optimizer\.step must be a non-negative integer/ },
 ];
@@ -120,11 +121,54 @@ describe('the fused step\'s remembered state arrays and its checks of new values
     for (let t = 0; t < 6; t++) mod.stepBatch(b2.p, X, Y, 1, b2.st, (t + 1) % 4);
     expect([flat(a.p), flat(a.st.v)]).toEqual([flat(a2.p), flat(a2.st.v)]);
     expect([flat(b.p), flat(b.st.m)]).toEqual([flat(b2.p), flat(b2.st.m)]);
-    a.st.m!.layer2_W = new Float32Array(2) as unknown as Float64Array; // right length, wrong kind
+    (a.st as { m: Params | null }).m = { ...a.st.m!, layer2_W: new Float32Array(2) as unknown as Float64Array }; // right length, wrong kind
     refused(a.p, a.st, /^stepBatch/); // refused as the old per-step check refused it (the full check's wording for a Float32Array in a float64 model)
-    b.st.v!.layer1_b = [0, 0] as unknown as Float64Array; // a plain array
+    (b.st as { v: Params | null }).v = { ...b.st.v!, layer1_b: [0, 0] as unknown as Float64Array }; // a plain array
     refused(b.p, b.st, /optimizer\.v\.layer1_b/);
   });
+
+  it('the moment objects initOptimizer and loadParams make are frozen; a state built by hand trains the same and is checked at every step', () => {
+    const own = trained('adam');
+    expect(Object.isFrozen(own.st.m) && Object.isFrozen(own.st.v)).toBe(true);
+    expect(() => { own.st.m!.layer1_W = new Float64Array(4); }).toThrow(TypeError);
+    const loaded = mod.loadParams(mod.saveParams(own.p, own.st)).optimizer!;
+    expect(Object.isFrozen(loaded.m) && Object.isFrozen(loaded.v)).toBe(true);
+    // A hand-built state (plain objects), an own one and a loaded one, stepped in turn, each equal to its run alone.
+    const copy = (q: Params): Params => Object.fromEntries(NAMES.map((k) => [k, (q[k] as Float64Array).slice()]));
+    const hand = { p: copy(own.p), st: { options: { kind: 'adam', learningRate: 0.05 }, step: own.st.step, m: copy(own.st.m!), v: copy(own.st.v!) } as OptimizerState };
+    const fromFile = { p: copy(own.p), st: loaded };
+    const alone = [own, hand, fromFile].map((x) => {
+      const p = copy(x.p), st = { ...x.st, m: copy(x.st.m!), v: copy(x.st.v!) };
+      for (let t = 0; t < 8; t++) mod.stepBatch(p, X, Y, 1, st, t % 4);
+      return [flat(p), flat(st.m), flat(st.v)];
+    });
+    for (let t = 0; t < 8; t++) for (const x of [own, hand, fromFile]) mod.stepBatch(x.p, X, Y, 1, x.st, t % 4);
+    expect([own, hand, fromFile].map((x) => [flat(x.p), flat(x.st.m), flat(x.st.v)])).toEqual(alone);
+    // The hand-built state's arrays are checked at every step, after it has been the one checked last.
+    hand.st.m!.layer1_b = new Float64Array(3);
+    refused(hand.p, hand.st, /optimizer\.m\.layer1_b/);
+    // The own state still takes its steps (its arrays were not the ones just refused).
+    expect(Number.isFinite(mod.stepBatch(own.p, X, Y, 1, own.st, 0))).toBe(true);
+  });
+
+  it('a frozen moment object not made by the module is still checked at every step (a getter may answer differently)', () => {
+    const { p, st } = trained('adam');
+    const good = st.m!.layer1_W as Float64Array;
+    let ok = true;
+    const m = Object.freeze({ ...st.m!, get layer1_W() { return ok ? good : new Float64Array(1); } }) as Params;
+    (st as { m: Params | null }).m = m;
+    for (let t = 0; t < 2; t++) expect(Number.isFinite(mod.stepBatch(p, X, Y, 1, st, t))).toBe(true); // checked, and taken
+    ok = false;
+    refused(p, st, /optimizer\.m\.layer1_W/);
+  });
+
+  for (const kind of ['adam', 'rmsprop'] as const) {
+    it(`${kind}: a second moment that overflows to Infinity is refused though the new parameter is finite, nothing changed`, () => {
+      const { p, st } = trained(kind);
+      (st.v!.layer1_W as Float64Array)[1] = Infinity; // v1 = Infinity, sqrt(v1) = Infinity, $p1 = $wk: finite
+      refused(p, st, /not finite|NaN|Infinity|overflows/);
+    });
+  }
 
   for (const kind of ['adam', 'momentum', 'rmsprop'] as const) {
     for (const bad of [Infinity, -Infinity, NaN]) {

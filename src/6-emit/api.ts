@@ -220,6 +220,9 @@ export type OptimizerOptions = SgdOptions | MomentumOptions | AdamOptions | Adam
  * What an optimizer carries from step to step, made by `initOptimizer` and advanced by
  * `step`, `stepBatch` and `fit` (only by steps taken: a refused step changes nothing).
  * Plain data (typed arrays per parameter and a count), so it can be saved and restored.
+ * The moment objects `initOptimizer` and `loadParams` make are frozen when every parameter
+ * is an array (their arrays' values change, the arrays do not), so a step checks them once;
+ * a state built by hand works too, with its arrays checked at every step.
  */
 export interface OptimizerState<Params> {
   /** The options (frozen, checked at each step). */

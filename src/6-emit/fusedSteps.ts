@@ -7,22 +7,25 @@
  * `$step_<kind>($p, $x, $xo, $y, $yo, $st, $hy, $t)` that takes one training step on one
  * row (plain SGD's `$step_sgd($p, $x, $xo, $y, $yo, $h)`, see `takesNumbers`), plus
  * `$stepRow` (plain SGD with a learning rate) and `$ROW_STEPS` (the steps by rule index,
- * `$Hyper.rule`, for an OptimizerState). Guarantees:
+ * `$Hyper.rule`, for an OptimizerState). A short kernel's rules have a second step,
+ * `$step_<kind>_nodecay`, without the L2 and decoupled-decay terms, taken when both are 0
+ * (and by `$stepRow`), with the same results (NO_DECAY below). Guarantees:
  * - each element's update is the rule's element code (the same text as the update pass),
  *   written where its gradient is complete: no gradient buffer, no second pass;
  * - the parameter arrays and the state arrays are loaded into locals once per call (the
- *   state's arrays checked as they are, by identity against the arrays checked last when
- *   every parameter is an array (`stateCheck`): a bad one refuses the step before anything is
- *   written), and the hyperparameters are run-time values computed once per step in the
- *   step's first lines from `$hy` (the $Hyper of the state's options) and `$t` (the step
- *   number from 1): the small entry points (`stepBatch`, `step`), which V8 inlines into the
+ *   state checked by one comparison per moment object when it is the module's own frozen
+ *   one checked last, else array by array (`stateCheck`): a bad one refuses the step before
+ *   anything is written), and the hyperparameters are run-time values computed once per step
+ *   in the step's first lines from `$hy` (the $Hyper of the state's options) and `$t` (the step
+ *   number from 1), or read from `$hy` once they no longer change (`hyperLines`, Adam past its
+ *   bias corrections with a constant schedule): the small entry points (`stepBatch`, `step`), which V8 inlines into the
  *   caller, hand over two values that need no boxing and call nothing else per step (V8
  *   never inlines a step kernel itself: its bytecode is over the 460-byte limit even at 2-2-1);
- * - all or nothing: every new value is checked as stored (`$s` stays 0 while all are
- *   finite); the old values are still locals (parameters are loaded before anything is
- *   written, state elements just before their update), so when the loss or a new value is
- *   not finite they are written back and the result is NaN. No copy of the parameters or of
- *   the state is made per step.
+ * - all or nothing: every new value is added into `$s` as stored, with the loss (finite only
+ *   when all are); the old values are still locals (parameters are loaded before anything is
+ *   written, state elements just before their update), so when `$s` is not finite they are
+ *   written back and the exact path (gradient, then the update pass) decides the step
+ *   (CHECK_ONCE below). No copy of the parameters or of the state is made per step.
  * - only kernels that fit in one function (at most `chunkSize` instructions) are fused: a
  *   split kernel would carry every old value across its parts. For those (and for the looped
  *   lowering) `emitUnfusedRows` gives the same entry points (`$stepRow`, `$ROW_STEPS`) as the gradient, then the
@@ -70,60 +73,124 @@ const takesNumbers = (rule: UpdateRule): boolean => rule.args.length === 0 && !r
 const arraysOnly = (params: readonly ParamSlot[]): boolean => params.every((s) => s.shape.length > 0);
 
 /**
- * The check of the state arrays a fused step has just loaded (`$m_<name>`, `$v_<name>`, through
- * `?.`: a state slot that is not an object gives undefined): when each is the very array checked
- * last (module variables `$okm_<name>`, `$okv_<name>`), nothing more; otherwise each is checked
- * to be a Floats of the parameter's size and remembered, and a bad one refuses the step (NaN)
- * before anything is written. Sound because a typed array stays a typed array whose length can
- * only drop (a detached or shrunk buffer), and a step reading past the end gets NaN and is
- * refused; the old per-step `$isParams` of m and v cost about 250 instructions at 2-2-1
- * (callgrind), this about 30. Models with a scalar parameter keep `$isParams` per step (the
- * scalar lives in the Params object, which must not be frozen).
+ * The check of the state a fused step is about to read (`$m`, `$v`), one comparison per slot
+ * while training: when `$m` is the moment object checked last (module variable `$okm`, `$okv`
+ * for `$v`), its arrays are the ones checked then (`$okm_<name>`), which the step reads;
+ * otherwise `$moments_m($m)` loads each array once (through `?.`: a state slot that is not an
+ * object gives undefined), checks it is a Floats of the parameter's size (the arrays checked
+ * last by identity, the rest by kind and size) and remembers it, before anything is written;
+ * a bad one refuses the step (NaN).
+ *
+ * `$okm` is only ever a moment object this module made (`$MOMENTS`, optimizers.ts: frozen,
+ * own data properties), so its arrays cannot have changed since they were checked; any other
+ * object (a state built by hand, or by another module) is checked array by array at every
+ * step, as before. The step reads the remembered arrays, never the object a second time (a
+ * getter could answer differently). Sound because a typed array stays a typed array whose
+ * length can only drop (a detached or shrunk buffer), and a step reading past the end gets
+ * NaN and is refused. Measured at 2-2-1 with Adam (callgrind): the old per-step `$isParams`
+ * of m and v cost about 250 instructions, a per-array identity check about 70.
+ * Models with a scalar parameter keep `$isParams` per step (the scalar lives in the Params
+ * object, which must not be frozen).
  */
-function stateCheck(arrays: readonly ParamSlot[], slots: readonly string[]): string[] {
-  const all = slots.flatMap((q) => arrays.map((s) => ({ local: `$${q}_${s.name}`, ok: `$ok${q}_${s.name}`, size: s.size })));
+function stateCheck(slots: readonly string[]): string[] {
   return [
-    `if (${all.map((a) => `${a.local} !== ${a.ok}`).join(' || ')}) { // not the arrays checked last: check them, before anything is written`,
-    `  if (!(${all.map((a) => `${a.local} instanceof Floats && ${a.local}.length === ${a.size}`).join(' && ')})) return NaN;`,
-    `  ${all.map((a) => `${a.ok} = ${a.local};`).join(' ')}`,
-    '}',
+    `if (${slots.map((q) => `($${q} !== $ok${q} && !$moments_${q}($${q}))`).join(' || ')}) return NaN; // not the moments checked last, and bad: refused before anything is written`,
   ];
 }
 
-/** `$step_<kind>` for one rule: the step kernel with the rule's update at each update store. */
-function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, kinds: readonly string[], rule: UpdateRule, stored: (v: string) => string, f64: boolean, S: Syntax): string {
+/** `$okm`, `$okm_<name>` (and for v) and `$moments_m` (`$moments_v`): see stateCheck. */
+function stateChecked(arrays: readonly ParamSlot[], slots: readonly string[], S: Syntax): string[] {
+  const { t } = S;
+  return ['/** What `$okm` and `$okv` hold when no moment object is remembered (a fresh object: never a state\'s). */\nconst $NO_MOMENTS = {};', ...slots.map((q) => {
+    const all = arrays.map((s) => ({ local: `a_${s.name}`, ok: `$ok${q}_${s.name}`, size: s.size }));
+    return `/** The ${q === 'm' ? 'first' : 'second'} moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
+let $ok${q}${t(': unknown')} = $NO_MOMENTS, ${all.map((a) => `${a.ok}${t(': Floats | null')} = null`).join(', ')};
+/** Whether \`x\` holds this model's arrays (then remembered in \`$ok${q}_<name>\`, and \`x\` in \`$ok${q}\` when this module made it). */
+function $moments_${q}(x${t(': unknown')})${t(': boolean')} {
+  const q = x${t(' as Params | null | undefined')};
+  const ${all.map((a) => `${a.local} = q?.${a.local.slice(2)}`).join(', ')};
+  if (${all.map((a) => `${a.local} !== ${a.ok}`).join(' || ')}) { // not the arrays checked last
+    if (!(${all.map((a) => `${a.local} instanceof Floats && ${a.local}.length === ${a.size}`).join(' && ')})) return false;
+    ${all.map((a) => `${a.ok} = ${a.local};`).join(' ')}
+  }
+  $ok${q} = $MOMENTS.has(x${t(' as object')}) ? x : $NO_MOMENTS;
+  return true;
+}`;
+  })];
+}
+
+/**
+ * NO_DECAY: why `$step_<kind>_nodecay`, taken when the state's options have no L2 penalty and
+ * no decoupled decay ($l2 = 0, $keep = 1), may drop both terms and give the same results.
+ * - `$wk * $keep` with `$keep` = 1 is `$wk` exactly, for every value (NaN, infinities and -0
+ *   included): the variant declares `const $keep = 1` and the JIT folds the product.
+ * - `$gk = g + $l2 * $wk` with `$l2` = 0 adds +0 when `$wk` >= +0, -0 when `$wk` <= -0, NaN when
+ *   `$wk` is NaN or infinite. So the variant's `$gk = g` is the same number, except that a
+ *   gradient of exactly -0 becomes +0 when `$wk` >= +0 (x + (+0) = x otherwise). A non-finite
+ *   `$wk` makes `$p1 = $wk - ...` non-finite in both forms: refused either way.
+ * - That zero's sign never reaches a parameter: every rule subtracts from `$wk` a term that is
+ *   then +-0, and `$wk` >= +0 there, so `$p1` is `$wk` (+0 - +-0 = +0). A parameter that is -0
+ *   never took that path (the case needs `$wk` >= +0, and x - y is -0 only when x is -0 and y
+ *   +0), so its moments hold no flipped zero either. A moment may hold +0 where the full step
+ *   would hold -0 (both are 0: every later value is the same number), and the loss and every
+ *   parameter are bit-identical (tested against the unfused path in test/fused.test.ts).
+ *
+ * Measured at 2-2-1 (callgrind): about 40 instructions fewer per step, of about 690 (SGD)
+ * and 1,220 (Adam). The variant is a second copy of each fused step, so it is emitted only
+ * for kernels of at most NODECAY_LIMIT instructions (the smallest nets, where it pays most
+ * and costs least); a longer kernel's `$ROW_STEPS` names its full step twice.
+ */
+const NODECAY_LIMIT = 256;
+
+/**
+ * CHECK_ONCE: how a fused step stays all or nothing with one addition per checked value. It
+ * adds every new value it writes and the loss into `$s`, and keeps the old values in locals.
+ * A sum is finite only if every term is (a NaN or infinite term makes it NaN or infinite:
+ * x + NaN is NaN, x + Inf is Inf or NaN), so a finite `$s` means every written value is
+ * finite and the step stands. The converse does not hold (finite values of about 1e308 can
+ * overflow the sum), so a non-finite `$s` refuses nothing by itself: the step writes the old
+ * values back and hands the row to the exact path (`$optimizerRow`, `$exactSgd`: the
+ * gradient, then the update pass, which checks each new value and is all or nothing), whose
+ * result is the step's. Both compute the same numbers (test/fused.test.ts), so the outcome is
+ * the exact path's whenever the fused one does not stand. Against `$s += x * 0 + y * 0`: one
+ * multiplication per value fewer.
+ */
+/**
+ * `$step_<kind>` for one rule (`$step_<kind>_nodecay` without the decay terms, see NO_DECAY):
+ * the step kernel with the rule's update at each update store.
+ */
+function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, kinds: readonly string[], rule: UpdateRule, stored: (v: string) => string, f64: boolean, decay: boolean, S: Syntax): string {
   const { t, nn } = S;
   const { m, v } = rule.state;
   const { instrs } = kernel;
   const ref = (o: Operand) => ('lit' in o ? literal(o.lit) : (instrs[o.ref] as { name: string }).name);
   const arrays = params.filter((s) => s.shape.length);
-  const values = hyperValues(rule);
+  const names = hyperNames(rule), values = hyperValues(rule);
+  const reads = (n: string) => readsHyper(rule, n) && (decay || (n !== '$keep' && n !== '$l2'));
+  const noKeep = !decay && readsHyper(rule, '$keep') ? ['const $keep = 1; // no decoupled decay (NO_DECAY in gradc\'s fusedSteps.ts)'] : [];
   const cached = (m || v) && arraysOnly(params);
   const body: string[] = [
     ...(m || v ? [
       `const ${[...(m ? [`$m = $st${nn}.m${nn}`] : []), ...(v ? [`$v = $st${nn}.v${nn}`] : [])].join(', ')};`,
       ...(cached ? [] : [`if (${[...(m ? ['!$isParams($m)'] : []), ...(v ? ['!$isParams($v)'] : [])].join(' || ')}) return NaN; // a bad state array: refused before anything is written`]),
     ] : []),
-    ...(takesNumbers(rule) ? [`const ${hyperNames(rule).flatMap((n, i) => (readsHyper(rule, n) ? [`${n} = $h[${i}]${nn}`] : [])).join(', ')};`] : [
-      'const $lr = $rate($hy, $t - 1);',
-      ...(rule.prelude ? [rule.prelude] : []),
-      `const ${hyperNames(rule).flatMap((n, i) => (n !== values[i] && readsHyper(rule, n) ? [`${n} = ${values[i]}`] : [])).join(', ')};`,
-    ]),
+    ...(takesNumbers(rule) ? [`const ${names.flatMap((n, i) => (reads(n) ? [`${n} = $h[${i}]${nn}`] : [])).join(', ')};`] : hyperLines(rule, names.flatMap((n, i) => (n !== values[i] && reads(n) ? [[n, values[i]!] as const] : [])), reads('$lr'))),
+    ...noKeep,
   ];
   // The arrays of the parameters and of the state, loaded once per call.
   const hoist = (prefix: string, from: string) => arrays.length && body.push(`const ${arrays.map((s) => `${prefix}${s.name} = ${from}.${s.name}`).join(', ')};`);
   hoist('$w_', '$p');
-  if (cached) { // the state's arrays, checked against the ones checked last (see stateCheck)
-    if (m) hoist('$m_', '$m?');
-    if (v) hoist('$v_', '$v?');
-    body.push(...stateCheck(arrays, [...(m ? ['m'] : []), ...(v ? ['v'] : [])]));
+  if (cached) { // the state's arrays as checked (see stateCheck)
+    const slots = [...(m ? ['m'] : []), ...(v ? ['v'] : [])];
+    body.push(...stateCheck(slots));
+    for (const q of slots) body.push(`const ${arrays.map((s) => `$${q}_${s.name} = $ok${q}_${s.name}${nn}`).join(', ')};`);
   } else {
     if (m) hoist('$m_', '$m');
     if (v) hoist('$v_', '$v');
   }
-  body.push('let $s = 0; // 0 while every new value is finite');
+  body.push('let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)');
   // The new values checked as stored: $p1, and $v1 when kept; $m1 too only when stored in
-  // float32 (see mentionsM1 below for why float64 needs no check of $m1).
+  // float32 (see UNCHECKED_M1 for why float64 needs no check of $m1).
   const checked = [stored('$p1'), ...(m && !f64 ? [stored('$m1')] : []), ...(v ? [stored('$v1')] : [])];
   const at = (prefix: string, obj: string, u: Update) => (u.element === null ? `${obj}.${u.leaf}` : `${prefix}${u.leaf}[${u.element}]`);
   const read = (x: string, u: Update) => (u.element === null ? x : `${x}${nn}`);
@@ -139,10 +206,10 @@ function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, k
       if (old.length) body.push(`const ${old.join(', ')};`);
       body.push(
         `{ // ${kinds.join(' and ')} update of ${ins.leaf}${ins.element === null ? '' : `[${ins.element}]`}`,
-        `  const $wk = ${ref(ins.old!)}, $gk = ${ref(ins.value)} + $l2 * $wk${m ? `, $mk = $mo${k}` : ''}${v ? `, $vk = $vo${k}` : ''};`,
+        `  const $wk = ${ref(ins.old!)}, $gk = ${ref(ins.value)}${decay ? ' + $l2 * $wk' : ''}${m ? `, $mk = $mo${k}` : ''}${v ? `, $vk = $vo${k}` : ''};`,
         ...rule.element.map((l) => `  ${l}`),
         `  ${w} = $p1;${m ? ` ${M} = $m1;` : ''}${v ? ` ${V} = $v1;` : ''}`,
-        `  $s += ${checked.map((x) => `${x} * 0`).join(' + ')};`,
+        `  $s += ${checked.join(' + ')};`,
         `}`,
       );
       restore.push(`${w} = ${ref(ins.old!)};${m ? ` ${M} = $mo${k};` : ''}${v ? ` ${V} = $vo${k};` : ''}`);
@@ -155,17 +222,43 @@ function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, k
   }
   const loss = ref(kernel.result!);
   body.push(
-    `if ($s === 0 && ${loss} - ${loss} === 0) return ${loss};`,
-    '// Refused (the loss or a new value is not finite): the old values back, all or nothing.',
+    `$s += ${loss};`,
+    `if ($s - $s === 0) return ${loss};`,
+    '// The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).',
     ...restore,
-    'return NaN;',
+    `return ${takesNumbers(rule) ? '$exactSgd($p, $x, $xo, $y, $yo, $h)' : '$optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t)'};`,
   );
   const text = body.join('\n');
   const signature = parameterList([...SIGNATURES.step.params, ...(takesNumbers(rule) ? [{ name: '$h', type: 'Float64Array' }] : ROW_STEP)], text, S.flavour === 'ts');
-  return `/** One ${kinds.join(' or ')} step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
-function $step_${kind}(${signature})${t(': number')} {
+  return `/** One ${kinds.join(' or ')} step on one row${decay ? '' : ' without weight decay (NO_DECAY)'}, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_${kind}${decay ? '' : NODECAY}(${signature})${t(': number')} {
 ${text.split('\n').map((l) => `  ${l}`).join('\n')}
 }`;
+}
+
+/** The name suffix of a rule's step without the decay terms (NO_DECAY). */
+const NODECAY = '_nodecay';
+
+/**
+ * The first lines of a fused step that takes an OptimizerState: its hyperparameters `wanted`
+ * (`[name, value]`, values computed from `$hy`, `$lr` and `$t`; `$lr` itself when `lr`). For a
+ * rule with `steady` values, the values of the step `$hy.steady` and every later one (a constant
+ * schedule, bias corrections of exactly 1) are read from `$hy` and computed only before that.
+ */
+function hyperLines(rule: UpdateRule, wanted: readonly (readonly [string, string])[], lr: boolean): string[] {
+  const declare = (xs: readonly (readonly [string, string])[], keyword: string) => (xs.length ? [`${keyword} ${xs.map(([n, e]) => `${n} = ${e}`).join(', ')};`] : []);
+  if (!rule.steady) return ['const $lr = $rate($hy, $t - 1);', ...(rule.prelude ? [rule.prelude] : []), ...declare(wanted, 'const')];
+  const steady = new Map<string, string>([['$lr', '$hy.lr'], ['$keep', '$hy.keep'], ...rule.steady]);
+  const late = wanted.filter(([n]) => steady.has(n));
+  return [
+    ...declare([...(lr ? [['$lr', '$hy.lr'] as const] : []), ...late.map(([n]) => [n, steady.get(n)!] as const)], 'let'),
+    `if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)`,
+    `  ${lr ? '' : 'const '}$lr = $rate($hy, $t - 1);`,
+    ...(rule.prelude ? [`  ${rule.prelude}`] : []),
+    ...(late.length ? [`  ${late.map(([n, e]) => `${n} = ${e};`).join(' ')}`] : []),
+    '}',
+    ...declare(wanted.filter(([n]) => !steady.has(n)), 'const'),
+  ];
 }
 
 /** The fused steps of `kernel` and the entry points on them, or null when the kernel is too long to fuse (see the header). */
@@ -173,14 +266,21 @@ export function emitFusedSteps(kernel: Kernel, params: readonly ParamSlot[], sto
   if (kernel.instrs.length > chunkSize) return null;
   const { t } = S;
   const rules = distinctRules();
-  const steps = rules.map((r) => fusedStep(kernel, params, r.kind, r.kinds, r.rule, stored, f64, S));
+  const variants = kernel.instrs.length <= NODECAY_LIMIT ? ['', NODECAY] : ['']; // name suffixes (NO_DECAY)
+  const steps = rules.flatMap((r) => variants.map((x) => fusedStep(kernel, params, r.kind, r.kinds, r.rule, stored, f64, x === '', S)));
+  const noDecay = variants.at(-1)!;
   const slots = [...new Set(rules.flatMap((r) => [...(r.rule.state.m ? ['m'] : []), ...(r.rule.state.v ? ['v'] : [])]))];
   return [
-    ...(arraysOnly(params) && slots.length ? [`/** The state arrays the fused steps checked last (stateCheck in gradc's fusedSteps.ts): a step on the same arrays checks identity only. */
-let ${slots.flatMap((q) => params.map((s) => `$ok${q}_${s.name}${t(': Floats | null')} = null`)).join(', ')};`] : []),
+    ...(arraysOnly(params) && slots.length ? stateChecked(params, slots, S) : []),
     ...steps,
+    `/** What \`$step_sgd\` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, \`$keep\` and \`$l2\` of \`$h\`. */
+function $exactSgd(p${t(': Params')}, X${t(': Floats')}, xo${t(': number')}, Y${t(': Floats')}, yo${t(': number')}, h${t(': Float64Array')})${t(': number')} {
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $update_sgd(p, $acc, 1, value, h[0]${S.nn}, h[1]${S.nn}, h[2]${S.nn}) ? value : NaN;
+}`,
+    optimizerRow(S),
     `/** One plain SGD step on one row, all or nothing: the loss, or NaN with \`$p\` unchanged. */
-${declaration('stepRow', `return ${callKernel('step', {}, '$step_sgd').slice(0, -1)}, $hyperInto($lr, 1, 0));`, S.flavour === 'ts')}`,
+${declaration('stepRow', `return ${callKernel('step', {}, `$step_sgd${noDecay}`).slice(0, -1)}, $hyperInto($lr, 1, 0));`, S.flavour === 'ts')}`,
     `/** The hyperparameters of plain SGD's fused step ($lr, $keep, $l2), written into one Float64Array that it reads. */
 const $H = new Float64Array(3);
 function $hyperInto(a0${t(': number')}, a1${t(': number')}, a2${t(': number')})${t(': Float64Array')} {
@@ -189,12 +289,12 @@ function $hyperInto(a0${t(': number')}, a1${t(': number')}, a2${t(': number')})$
   $H[2] = a2;
   return $H;
 }`,
-    ...rules.filter((r) => takesNumbers(r.rule)).map((r) => `/** \`$step_${r.kind}\` for an OptimizerState (the \`$ROW_STEPS\` signature): its hyperparameters computed here. */
-function $row_${r.kind}(${S.flavour === 'ts' ? ROW_STEP_TYPE.replace('st:', '_st:').replace('h:', '$hy:').replace('t: number', '$t: number') : 'p, X, xo, Y, yo, _st, $hy, $t'})${t(': number')} {
+    ...rules.filter((r) => takesNumbers(r.rule)).flatMap((r) => variants.map((x) => `/** \`$step_${r.kind}${x}\` for an OptimizerState (the \`$ROW_STEPS\` signature): its hyperparameters computed here. */
+function $row_${r.kind}${x}(${S.flavour === 'ts' ? ROW_STEP_TYPE.replace('st:', '_st:').replace('h:', '$hy:').replace('t: number', '$t: number') : 'p, X, xo, Y, yo, _st, $hy, $t'})${t(': number')} {
   const $lr = $rate($hy, $t - 1);
-  return $step_${r.kind}(p, X, xo, Y, yo, $hyperInto(${hyperValues(r.rule).join(', ')}));
-}`),
-    rowSteps(rules.map((r) => `$${takesNumbers(r.rule) ? 'row' : 'step'}_${r.kind}`), S),
+  return $step_${r.kind}${x}(p, X, xo, Y, yo, $hyperInto(${hyperValues(r.rule).join(', ')}));
+}`)),
+    rowSteps(rules.flatMap((r) => ['', noDecay].map((x) => `$${takesNumbers(r.rule) ? 'row' : 'step'}_${r.kind}${x}`)), S),
   ].join('\n\n');
 }
 
@@ -207,18 +307,27 @@ export function emitUnfusedRows(S: Syntax): string {
   return `/** One plain SGD step on one row, all or nothing: the loss, or NaN with \`$p\` unchanged. */
 ${declaration('stepRow', `const value = ${callKernel('gradient', { $g: '$acc', $scale: '1' })};\nreturn $update_sgd($p, $acc, 1, value, $lr, 1, 0) ? value : NaN;`, S.flavour === 'ts')}
 
-/** One step of \`st\`'s kind on one row (step \`t\` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
+${optimizerRow(S)}
+
+${rowSteps(distinctRules().flatMap(() => ['$optimizerRow', '$optimizerRow']), S)}`;
+}
+
+/** `$optimizerRow`: the unfused one-row step of an OptimizerState (its gradient, then the update pass). */
+function optimizerRow(S: Syntax): string {
+  const { t, nn } = S;
+  return `/** One step of \`st\`'s kind on one row (step \`t\` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
 function $optimizerRow(${S.flavour === 'ts' ? ROW_STEP_TYPE : 'p, X, xo, Y, yo, st, h, t'})${t(': number')} {
   if (!$stateOk(st${nn}, h)) return NaN;
   const value = $gradient(p, X, xo, Y, yo, $acc, 1);
   return $optimizerUpdate(p, $acc, st${nn}, h, $rate(h, t - 1), t, 1, value) ? value : NaN;
+}`;
 }
 
-${rowSteps(distinctRules().map(() => '$optimizerRow'), S)}`;
-}
-
-/** `$ROW_STEPS`: the one-row step of each distinct rule, in `distinctRules` order (`$Hyper.rule` indexes it). */
+/**
+ * `$ROW_STEPS`: the one-row steps of each distinct rule, in `distinctRules` order, with and
+ * without the decay terms (NO_DECAY): rule i at 2i and 2i + 1 (`$Hyper.rule` indexes it).
+ */
 function rowSteps(steps: readonly string[], S: Syntax): string {
-  return `/** The one-row step of each optimizer rule, by \`$Hyper.rule\`: the loss, or NaN with nothing changed. */
+  return `/** The one-row step of each optimizer rule (with the decay terms, then without), by \`$Hyper.rule\`: the loss, or NaN with nothing changed. */
 const $ROW_STEPS${S.t(`: readonly ((${ROW_STEP_TYPE}) => number)[]`)} = [${steps.join(', ')}];`;
 }

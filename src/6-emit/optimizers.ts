@@ -46,6 +46,14 @@ export interface UpdateRule {
   readonly state: { readonly m: boolean; readonly v: boolean };
   /** Element statements defining `$p1` (and `$m1`, `$v1` when the kind keeps them). */
   readonly element: readonly string[];
+  /**
+   * The values of the args that change with `$t` or `$lr`, `[name, expression in $hy]`, from
+   * the step `$Hyper.steady` on (a constant schedule, `$t` >= t1 and t2): exactly the numbers
+   * the args' expressions give there, so that a fused step reads them instead of computing
+   * them (with `$lr` = `$hy.lr` and `$keep` = `$hy.keep`). Optional: without it the step
+   * computes every value at every step.
+   */
+  readonly steady?: readonly (readonly [string, string])[];
 }
 
 /**
@@ -64,6 +72,8 @@ const ADAM: UpdateRule = {
     'const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;', // second moment
     'const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);', // bias-corrected step
   ],
+  // From t1 and t2 on $bc1 and $root are exactly 1, so ($lr * 1) / 1 is $lr and $hy.eps * 1 is eps, bit for bit.
+  steady: [['$a', '$hy.lr'], ['$e', '$hy.eps']],
 };
 
 /** The update of each optimizer kind, one entry per kind (the type rejects a missing one). */
@@ -183,6 +193,15 @@ ${sparse ? '  $untouch();\n' : ''}  return true;
   }
   const call = (r: (typeof rules)[number]) =>
     `$update_${r.kind}(p, g, ${r.rule.state.m ? `st.m${nn}, ` : ''}${r.rule.state.v ? `st.v${nn}, ` : ''}c, loss, ${hyperArguments(r.rule)})`;
+  const arraysOnly = params.every((s) => s.shape.length > 0);
+  out.push(`/**
+ * The moment objects this module made (initOptimizer, loadParams), frozen: their arrays cannot
+ * be swapped, so a fused step that checked one compares the object only afterwards
+ * (stateCheck in gradc's fusedSteps.ts). Not with a scalar parameter, which lives in the object.
+ */
+${arraysOnly ? `const $MOMENTS = new WeakSet${t('<object>')}();\n` : ''}function $ownMoments(p${t(': Params')})${t(': Params')} {
+${arraysOnly ? '  $MOMENTS.add(Object.freeze(p));\n' : ''}  return p;
+}`);
   out.push(`/** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
 const $oldP = zeroParams(), $oldM = zeroParams(), $oldV = zeroParams();
 
@@ -209,8 +228,8 @@ ${params.map((s) => (s.shape.length ? `  { const d = g.${s.name}; for (let k = 0
   return big * Math.sqrt(s);
 }
 
-/** The index of each kind's rule in \`$ROW_STEPS\` (adam and adamw share one). */
-const $RULE_INDEX${t(": { readonly [K in OptimizerOptions['kind']]: number }")} = { ${OPTIMIZER_KINDS.map((k) => `${k}: ${rules.findIndex((r) => r.rule === UPDATES[k])}`).join(', ')} };
+/** The index of each kind's steps in \`$ROW_STEPS\`: with the decay terms, then without (adam and adamw share them). */
+const $RULE_INDEX${t(": { readonly [K in OptimizerOptions['kind']]: readonly [number, number] }")} = { ${OPTIMIZER_KINDS.map((k) => { const i = rules.findIndex((r) => r.rule === UPDATES[k]); return `${k}: [${2 * i}, ${2 * i + 1}]`; }).join(', ')} };
 
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE${t(": { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] }")} = { ${OPTIMIZER_KINDS.map((k) => `${k}: [${UPDATES[k].state.m}, ${UPDATES[k].state.v}]`).join(', ')} };
@@ -253,6 +272,10 @@ interface $Hyper {
   readonly rule: number;
   /** Whether the schedule is constant (the rate is \`lr\` at every step). */
   readonly fixed: boolean;
+  /** 1 - lr * decay: \`$keep\` of every step when the schedule is constant. */
+  readonly keep: number;
+  /** The first step t from which every hyperparameter is constant (the schedule's rate and the bias corrections; Infinity for a schedule that is not constant): fused steps read their values (UpdateRule.steady). */
+  readonly steady: number;
 }
 
 /** The first step t with Math.pow(b, t) <= 2^-54 (0 <= b < 1): from there on 1 - b^t rounds to 1 exactly. */
@@ -317,7 +340,9 @@ function $hyper(o: unknown, where: string): $Hyper {
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, \`\${where}.schedule\`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(\`\${where}.schedule.minLearningRate must be at most learningRate (\${lr}), got \${schedule.minLearningRate}: the cosine would raise the rate\`);
-  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule, rule: $RULE_INDEX[k], fixed: schedule.kind === 'constant' };
+  const l2 = k === 'adamw' ? 0 : wd, decay = k === 'adamw' ? wd : 0, t1 = $negligibleFrom(b1), t2 = $negligibleFrom(b2), fixed = schedule.kind === 'constant';
+  const rule = $RULE_INDEX[k][l2 === 0 && decay === 0 ? 1 : 0]!; // the step without the decay terms when both are 0 (fusedSteps.ts NO_DECAY)
+  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule, fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -370,14 +395,14 @@ export function initOptimizer(params: Params, options: OptimizerOptions): Optimi
   return $initOptimizer(params, options, 'initOptimizer: options');
 }
 
-/** \`place\`: where the moments go (\`$placed\`: a pool slot of the kernels' memory when \`params\` are there, simd.ts; loadParams places them only once the whole file has loaded). */
+/** \`place\`: where the moments go (\`$placed\`: a pool slot of the kernels' memory when \`params\` are there, simd.ts; loadParams places them only once the whole file has loaded); then frozen (\`$ownMoments\`). */
 function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params, like: Params) => Params = $placed): OptimizerState {
   $checkParams(params, where.replace(/options.*$/, 'params'), false);
   const h = $hyper(options, where);
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? place(zeroParams(), params) : null, v: slots[1] ? place(zeroParams(), params) : null };
+  return { options: frozen, step: 0, m: slots[0] ? $ownMoments(place(zeroParams(), params)) : null, v: slots[1] ? $ownMoments(place(zeroParams(), params)) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */

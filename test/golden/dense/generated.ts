@@ -868,6 +868,9 @@ export type OptimizerOptions = SgdOptions | MomentumOptions | AdamOptions | Adam
  * What an optimizer carries from step to step, made by `initOptimizer` and advanced by
  * `step`, `stepBatch` and `fit` (only by steps taken: a refused step changes nothing).
  * Plain data (typed arrays per parameter and a count), so it can be saved and restored.
+ * The moment objects `initOptimizer` and `loadParams` make are frozen when every parameter
+ * is an array (their arrays' values change, the arrays do not), so a step checks them once;
+ * a state built by hand works too, with its arrays checked at every step.
  */
 export interface OptimizerState {
   /** The options (frozen, checked at each step). */
@@ -891,6 +894,10 @@ interface $Hyper {
   readonly rule: number;
   /** Whether the schedule is constant (the rate is `lr` at every step). */
   readonly fixed: boolean;
+  /** 1 - lr * decay: `$keep` of every step when the schedule is constant. */
+  readonly keep: number;
+  /** The first step t from which every hyperparameter is constant (the schedule's rate and the bias corrections; Infinity for a schedule that is not constant): fused steps read their values (UpdateRule.steady). */
+  readonly steady: number;
 }
 
 /** The first step t with Math.pow(b, t) <= 2^-54 (0 <= b < 1): from there on 1 - b^t rounds to 1 exactly. */
@@ -955,7 +962,9 @@ function $hyper(o: unknown, where: string): $Hyper {
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
-  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule, rule: $RULE_INDEX[k], fixed: schedule.kind === 'constant' };
+  const l2 = k === 'adamw' ? 0 : wd, decay = k === 'adamw' ? wd : 0, t1 = $negligibleFrom(b1), t2 = $negligibleFrom(b2), fixed = schedule.kind === 'constant';
+  const rule = $RULE_INDEX[k][l2 === 0 && decay === 0 ? 1 : 0]!; // the step without the decay terms when both are 0 (fusedSteps.ts NO_DECAY)
+  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule, fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -1008,14 +1017,14 @@ export function initOptimizer(params: Params, options: OptimizerOptions): Optimi
   return $initOptimizer(params, options, 'initOptimizer: options');
 }
 
-/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded). */
+/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded); then frozen (`$ownMoments`). */
 function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params, like: Params) => Params = $placed): OptimizerState {
   $checkParams(params, where.replace(/options.*$/, 'params'), false);
   const h = $hyper(options, where);
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? place(zeroParams(), params) : null, v: slots[1] ? place(zeroParams(), params) : null };
+  return { options: frozen, step: 0, m: slots[0] ? $ownMoments(place(zeroParams(), params)) : null, v: slots[1] ? $ownMoments(place(zeroParams(), params)) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1190,6 +1199,17 @@ function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, 
   return true;
 }
 
+/**
+ * The moment objects this module made (initOptimizer, loadParams), frozen: their arrays cannot
+ * be swapped, so a fused step that checked one compares the object only afterwards
+ * (stateCheck in gradc's fusedSteps.ts). Not with a scalar parameter, which lives in the object.
+ */
+const $MOMENTS = new WeakSet<object>();
+function $ownMoments(p: Params): Params {
+  $MOMENTS.add(Object.freeze(p));
+  return p;
+}
+
 /** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
 const $oldP = zeroParams(), $oldM = zeroParams(), $oldV = zeroParams();
 
@@ -1228,8 +1248,8 @@ function $globalNorm(g: Params): number {
   return big * Math.sqrt(s);
 }
 
-/** The index of each kind's rule in `$ROW_STEPS` (adam and adamw share one). */
-const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: number } = { sgd: 0, momentum: 1, adam: 2, adamw: 2, rmsprop: 3 };
+/** The index of each kind's steps in `$ROW_STEPS`: with the decay terms, then without (adam and adamw share them). */
+const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: readonly [number, number] } = { sgd: [0, 1], momentum: [2, 3], adam: [4, 5], adamw: [4, 5], rmsprop: [6, 7] };
 
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { sgd: [false, false], momentum: [true, false], adam: [true, true], adamw: [true, true], rmsprop: [true, true] };
@@ -1426,7 +1446,7 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
     }
   }
   const placed = $placed(params);
-  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $placed(optimizer.m, placed), v: optimizer.v && $placed(optimizer.v, placed) } };
+  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $ownMoments($placed(optimizer.m, placed)), v: optimizer.v && $ownMoments($placed(optimizer.v, placed)) } };
 }
 
 function $uniform(rand: () => number, low: number, high: number): number {
@@ -1476,14 +1496,42 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $total;
 }
 
-/** The state arrays the fused steps checked last (stateCheck in gradc's fusedSteps.ts): a step on the same arrays checks identity only. */
-let $okm_layer1_W: Floats | null = null, $okm_layer1_b: Floats | null = null, $okm_layer2_W: Floats | null = null, $okm_layer2_b: Floats | null = null, $okv_layer1_W: Floats | null = null, $okv_layer1_b: Floats | null = null, $okv_layer2_W: Floats | null = null, $okv_layer2_b: Floats | null = null;
+/** What `$okm` and `$okv` hold when no moment object is remembered (a fresh object: never a state's). */
+const $NO_MOMENTS = {};
+
+/** The first moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
+let $okm: unknown = $NO_MOMENTS, $okm_layer1_W: Floats | null = null, $okm_layer1_b: Floats | null = null, $okm_layer2_W: Floats | null = null, $okm_layer2_b: Floats | null = null;
+/** Whether `x` holds this model's arrays (then remembered in `$okm_<name>`, and `x` in `$okm` when this module made it). */
+function $moments_m(x: unknown): boolean {
+  const q = x as Params | null | undefined;
+  const a_layer1_W = q?.layer1_W, a_layer1_b = q?.layer1_b, a_layer2_W = q?.layer2_W, a_layer2_b = q?.layer2_b;
+  if (a_layer1_W !== $okm_layer1_W || a_layer1_b !== $okm_layer1_b || a_layer2_W !== $okm_layer2_W || a_layer2_b !== $okm_layer2_b) { // not the arrays checked last
+    if (!(a_layer1_W instanceof Floats && a_layer1_W.length === 12 && a_layer1_b instanceof Floats && a_layer1_b.length === 4 && a_layer2_W instanceof Floats && a_layer2_W.length === 8 && a_layer2_b instanceof Floats && a_layer2_b.length === 2)) return false;
+    $okm_layer1_W = a_layer1_W; $okm_layer1_b = a_layer1_b; $okm_layer2_W = a_layer2_W; $okm_layer2_b = a_layer2_b;
+  }
+  $okm = $MOMENTS.has(x as object) ? x : $NO_MOMENTS;
+  return true;
+}
+
+/** The second moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
+let $okv: unknown = $NO_MOMENTS, $okv_layer1_W: Floats | null = null, $okv_layer1_b: Floats | null = null, $okv_layer2_W: Floats | null = null, $okv_layer2_b: Floats | null = null;
+/** Whether `x` holds this model's arrays (then remembered in `$okv_<name>`, and `x` in `$okv` when this module made it). */
+function $moments_v(x: unknown): boolean {
+  const q = x as Params | null | undefined;
+  const a_layer1_W = q?.layer1_W, a_layer1_b = q?.layer1_b, a_layer2_W = q?.layer2_W, a_layer2_b = q?.layer2_b;
+  if (a_layer1_W !== $okv_layer1_W || a_layer1_b !== $okv_layer1_b || a_layer2_W !== $okv_layer2_W || a_layer2_b !== $okv_layer2_b) { // not the arrays checked last
+    if (!(a_layer1_W instanceof Floats && a_layer1_W.length === 12 && a_layer1_b instanceof Floats && a_layer1_b.length === 4 && a_layer2_W instanceof Floats && a_layer2_W.length === 8 && a_layer2_b instanceof Floats && a_layer2_b.length === 2)) return false;
+    $okv_layer1_W = a_layer1_W; $okv_layer1_b = a_layer1_b; $okv_layer2_W = a_layer2_W; $okv_layer2_b = a_layer2_b;
+  }
+  $okv = $MOMENTS.has(x as object) ? x : $NO_MOMENTS;
+  return true;
+}
 
 /** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
   const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
   const layer1_W_2 = $w_layer1_W[2]!;
@@ -1581,7 +1629,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer2_b_0, $gk = d_layer2_z_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_b[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t49 = layer2_W_0 * d_layer2_z_0;
   const t50 = t39 / t40;
@@ -1591,7 +1639,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer2_b_1, $gk = d_layer2_z_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_b[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -1604,7 +1652,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_0, $gk = d_layer1_z_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -1612,21 +1660,21 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_0, $gk = d_layer1_W_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   { // sgd update of layer1_W[1]
     const $wk = layer1_W_1, $gk = d_layer1_W_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   { // sgd update of layer1_W[2]
     const $wk = layer1_W_2, $gk = d_layer1_W_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
@@ -1640,7 +1688,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_1, $gk = d_layer1_z_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
@@ -1648,21 +1696,21 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_3, $gk = d_layer1_W_3 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[3] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
   { // sgd update of layer1_W[4]
     const $wk = layer1_W_4, $gk = d_layer1_W_4 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[4] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
   { // sgd update of layer1_W[5]
     const $wk = layer1_W_5, $gk = d_layer1_W_5 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[5] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
@@ -1676,7 +1724,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_2, $gk = d_layer1_z_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
@@ -1684,21 +1732,21 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_6, $gk = d_layer1_W_6 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[6] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
   { // sgd update of layer1_W[7]
     const $wk = layer1_W_7, $gk = d_layer1_W_7 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[7] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
   { // sgd update of layer1_W[8]
     const $wk = layer1_W_8, $gk = d_layer1_W_8 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[8] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
@@ -1712,7 +1760,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_b_3, $gk = d_layer1_z_3 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_b[3] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
@@ -1720,21 +1768,21 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer1_W_9, $gk = d_layer1_W_9 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[9] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
   { // sgd update of layer1_W[10]
     const $wk = layer1_W_10, $gk = d_layer1_W_10 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[10] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
   { // sgd update of layer1_W[11]
     const $wk = layer1_W_11, $gk = d_layer1_W_11 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer1_W[11] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -1742,59 +1790,60 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = layer2_W_0, $gk = d_layer2_W_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   { // sgd update of layer2_W[1]
     const $wk = layer2_W_1, $gk = d_layer2_W_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   { // sgd update of layer2_W[2]
     const $wk = layer2_W_2, $gk = d_layer2_W_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   { // sgd update of layer2_W[3]
     const $wk = layer2_W_3, $gk = d_layer2_W_3 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[3] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   { // sgd update of layer2_W[4]
     const $wk = layer2_W_4, $gk = d_layer2_W_4 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[4] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   { // sgd update of layer2_W[5]
     const $wk = layer2_W_5, $gk = d_layer2_W_5 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[5] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   { // sgd update of layer2_W[6]
     const $wk = layer2_W_6, $gk = d_layer2_W_6 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[6] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   { // sgd update of layer2_W[7]
     const $wk = layer2_W_7, $gk = d_layer2_W_7 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_layer2_W[7] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_layer2_b[0] = layer2_b_0;
   $w_layer2_b[1] = layer2_b_1;
   $w_layer1_b[0] = layer1_b_0;
@@ -1821,7 +1870,354 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   $w_layer2_W[5] = layer2_W_5;
   $w_layer2_W[6] = layer2_W_6;
   $w_layer2_W[7] = layer2_W_7;
-  return NaN;
+  return $exactSgd($p, $x, $xo, $y, $yo, $h);
+}
+
+/** One sgd step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_sgd_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
+  const $lr = $h[0]!;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const x_2 = $x[$xo + 2]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const t0 = y_0 + y_1;
+  const t1 = layer1_W_0 * x_0;
+  const t2 = layer1_W_1 * x_1;
+  const t3 = t1 + t2;
+  const t4 = layer1_W_2 * x_2;
+  const t5 = t3 + t4;
+  const layer1_z_0 = t5 + layer1_b_0;
+  const layer1_a_0 = Math.tanh(layer1_z_0);
+  const t6 = layer2_W_0 * layer1_a_0;
+  const t7 = layer1_W_3 * x_0;
+  const t8 = layer1_W_4 * x_1;
+  const t9 = t7 + t8;
+  const t10 = layer1_W_5 * x_2;
+  const t11 = t9 + t10;
+  const layer1_z_1 = t11 + layer1_b_1;
+  const layer1_a_1 = Math.tanh(layer1_z_1);
+  const t12 = layer2_W_1 * layer1_a_1;
+  const t13 = t6 + t12;
+  const t14 = layer1_W_6 * x_0;
+  const t15 = layer1_W_7 * x_1;
+  const t16 = t14 + t15;
+  const t17 = layer1_W_8 * x_2;
+  const t18 = t16 + t17;
+  const layer1_z_2 = t18 + layer1_b_2;
+  const layer1_a_2 = Math.tanh(layer1_z_2);
+  const t19 = layer2_W_2 * layer1_a_2;
+  const t20 = t13 + t19;
+  const t21 = layer1_W_9 * x_0;
+  const t22 = layer1_W_10 * x_1;
+  const t23 = t21 + t22;
+  const t24 = layer1_W_11 * x_2;
+  const t25 = t23 + t24;
+  const layer1_z_3 = t25 + layer1_b_3;
+  const layer1_a_3 = Math.tanh(layer1_z_3);
+  const t26 = layer2_W_3 * layer1_a_3;
+  const t27 = t20 + t26;
+  const layer2_z_0 = t27 + layer2_b_0;
+  const t28 = layer2_W_4 * layer1_a_0;
+  const t29 = layer2_W_5 * layer1_a_1;
+  const t30 = t28 + t29;
+  const t31 = layer2_W_6 * layer1_a_2;
+  const t32 = t30 + t31;
+  const t33 = layer2_W_7 * layer1_a_3;
+  const t34 = t32 + t33;
+  const layer2_z_1 = t34 + layer2_b_1;
+  const t35 = (layer2_z_0 >= layer2_z_1 ? layer2_z_0 : layer2_z_1);
+  const t36 = layer2_z_0 - t35;
+  const t37 = Math.exp(t36);
+  const t38 = layer2_z_1 - t35;
+  const t39 = Math.exp(t38);
+  const t40 = t37 + t39;
+  const t41 = Math.log(t40);
+  const t42 = t35 + t41;
+  const t43 = t0 * t42;
+  const t44 = y_0 * layer2_z_0;
+  const t45 = y_1 * layer2_z_1;
+  const t46 = t44 + t45;
+  const loss = t43 - t46;
+  // grad of: logsumexp(layer2_z)
+  const t47 = t37 / t40;
+  const t48 = t0 * t47;
+  const d_layer2_z_0 = t48 - y_0;
+  { // sgd update of layer2_b[0]
+    const $wk = layer2_b_0, $gk = d_layer2_z_0;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_b[0] = $p1;
+    $s += ($p1);
+  }
+  const t49 = layer2_W_0 * d_layer2_z_0;
+  const t50 = t39 / t40;
+  const t51 = t0 * t50;
+  const d_layer2_z_1 = t51 - y_1;
+  { // sgd update of layer2_b[1]
+    const $wk = layer2_b_1, $gk = d_layer2_z_1;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_b[1] = $p1;
+    $s += ($p1);
+  }
+  const t52 = layer2_W_4 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_0 = t49 + t52;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t53 = layer1_a_0 * layer1_a_0;
+  const t54 = 1 - t53;
+  const d_layer1_z_0 = d_layer1_a_0 * t54;
+  { // sgd update of layer1_b[0]
+    const $wk = layer1_b_0, $gk = d_layer1_z_0;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_b[0] = $p1;
+    $s += ($p1);
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
+  { // sgd update of layer1_W[0]
+    const $wk = layer1_W_0, $gk = d_layer1_W_0;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[0] = $p1;
+    $s += ($p1);
+  }
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
+  { // sgd update of layer1_W[1]
+    const $wk = layer1_W_1, $gk = d_layer1_W_1;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[1] = $p1;
+    $s += ($p1);
+  }
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
+  { // sgd update of layer1_W[2]
+    const $wk = layer1_W_2, $gk = d_layer1_W_2;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[2] = $p1;
+    $s += ($p1);
+  }
+  const t55 = layer2_W_1 * d_layer2_z_0;
+  const t56 = layer2_W_5 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_1 = t55 + t56;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t57 = layer1_a_1 * layer1_a_1;
+  const t58 = 1 - t57;
+  const d_layer1_z_1 = d_layer1_a_1 * t58;
+  { // sgd update of layer1_b[1]
+    const $wk = layer1_b_1, $gk = d_layer1_z_1;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_b[1] = $p1;
+    $s += ($p1);
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_3 = d_layer1_z_1 * x_0;
+  { // sgd update of layer1_W[3]
+    const $wk = layer1_W_3, $gk = d_layer1_W_3;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[3] = $p1;
+    $s += ($p1);
+  }
+  const d_layer1_W_4 = d_layer1_z_1 * x_1;
+  { // sgd update of layer1_W[4]
+    const $wk = layer1_W_4, $gk = d_layer1_W_4;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[4] = $p1;
+    $s += ($p1);
+  }
+  const d_layer1_W_5 = d_layer1_z_1 * x_2;
+  { // sgd update of layer1_W[5]
+    const $wk = layer1_W_5, $gk = d_layer1_W_5;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[5] = $p1;
+    $s += ($p1);
+  }
+  const t59 = layer2_W_2 * d_layer2_z_0;
+  const t60 = layer2_W_6 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_2 = t59 + t60;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t61 = layer1_a_2 * layer1_a_2;
+  const t62 = 1 - t61;
+  const d_layer1_z_2 = d_layer1_a_2 * t62;
+  { // sgd update of layer1_b[2]
+    const $wk = layer1_b_2, $gk = d_layer1_z_2;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_b[2] = $p1;
+    $s += ($p1);
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_6 = d_layer1_z_2 * x_0;
+  { // sgd update of layer1_W[6]
+    const $wk = layer1_W_6, $gk = d_layer1_W_6;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[6] = $p1;
+    $s += ($p1);
+  }
+  const d_layer1_W_7 = d_layer1_z_2 * x_1;
+  { // sgd update of layer1_W[7]
+    const $wk = layer1_W_7, $gk = d_layer1_W_7;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[7] = $p1;
+    $s += ($p1);
+  }
+  const d_layer1_W_8 = d_layer1_z_2 * x_2;
+  { // sgd update of layer1_W[8]
+    const $wk = layer1_W_8, $gk = d_layer1_W_8;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[8] = $p1;
+    $s += ($p1);
+  }
+  const t63 = layer2_W_3 * d_layer2_z_0;
+  const t64 = layer2_W_7 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_3 = t63 + t64;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t65 = layer1_a_3 * layer1_a_3;
+  const t66 = 1 - t65;
+  const d_layer1_z_3 = d_layer1_a_3 * t66;
+  { // sgd update of layer1_b[3]
+    const $wk = layer1_b_3, $gk = d_layer1_z_3;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_b[3] = $p1;
+    $s += ($p1);
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_9 = d_layer1_z_3 * x_0;
+  { // sgd update of layer1_W[9]
+    const $wk = layer1_W_9, $gk = d_layer1_W_9;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[9] = $p1;
+    $s += ($p1);
+  }
+  const d_layer1_W_10 = d_layer1_z_3 * x_1;
+  { // sgd update of layer1_W[10]
+    const $wk = layer1_W_10, $gk = d_layer1_W_10;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[10] = $p1;
+    $s += ($p1);
+  }
+  const d_layer1_W_11 = d_layer1_z_3 * x_2;
+  { // sgd update of layer1_W[11]
+    const $wk = layer1_W_11, $gk = d_layer1_W_11;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer1_W[11] = $p1;
+    $s += ($p1);
+  }
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
+  { // sgd update of layer2_W[0]
+    const $wk = layer2_W_0, $gk = d_layer2_W_0;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[0] = $p1;
+    $s += ($p1);
+  }
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
+  { // sgd update of layer2_W[1]
+    const $wk = layer2_W_1, $gk = d_layer2_W_1;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[1] = $p1;
+    $s += ($p1);
+  }
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
+  { // sgd update of layer2_W[2]
+    const $wk = layer2_W_2, $gk = d_layer2_W_2;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[2] = $p1;
+    $s += ($p1);
+  }
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
+  { // sgd update of layer2_W[3]
+    const $wk = layer2_W_3, $gk = d_layer2_W_3;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[3] = $p1;
+    $s += ($p1);
+  }
+  const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
+  { // sgd update of layer2_W[4]
+    const $wk = layer2_W_4, $gk = d_layer2_W_4;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[4] = $p1;
+    $s += ($p1);
+  }
+  const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
+  { // sgd update of layer2_W[5]
+    const $wk = layer2_W_5, $gk = d_layer2_W_5;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[5] = $p1;
+    $s += ($p1);
+  }
+  const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
+  { // sgd update of layer2_W[6]
+    const $wk = layer2_W_6, $gk = d_layer2_W_6;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[6] = $p1;
+    $s += ($p1);
+  }
+  const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
+  { // sgd update of layer2_W[7]
+    const $wk = layer2_W_7, $gk = d_layer2_W_7;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_layer2_W[7] = $p1;
+    $s += ($p1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_layer2_b[0] = layer2_b_0;
+  $w_layer2_b[1] = layer2_b_1;
+  $w_layer1_b[0] = layer1_b_0;
+  $w_layer1_W[0] = layer1_W_0;
+  $w_layer1_W[1] = layer1_W_1;
+  $w_layer1_W[2] = layer1_W_2;
+  $w_layer1_b[1] = layer1_b_1;
+  $w_layer1_W[3] = layer1_W_3;
+  $w_layer1_W[4] = layer1_W_4;
+  $w_layer1_W[5] = layer1_W_5;
+  $w_layer1_b[2] = layer1_b_2;
+  $w_layer1_W[6] = layer1_W_6;
+  $w_layer1_W[7] = layer1_W_7;
+  $w_layer1_W[8] = layer1_W_8;
+  $w_layer1_b[3] = layer1_b_3;
+  $w_layer1_W[9] = layer1_W_9;
+  $w_layer1_W[10] = layer1_W_10;
+  $w_layer1_W[11] = layer1_W_11;
+  $w_layer2_W[0] = layer2_W_0;
+  $w_layer2_W[1] = layer2_W_1;
+  $w_layer2_W[2] = layer2_W_2;
+  $w_layer2_W[3] = layer2_W_3;
+  $w_layer2_W[4] = layer2_W_4;
+  $w_layer2_W[5] = layer2_W_5;
+  $w_layer2_W[6] = layer2_W_6;
+  $w_layer2_W[7] = layer2_W_7;
+  return $exactSgd($p, $x, $xo, $y, $yo, $h);
 }
 
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -1830,12 +2226,9 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
-  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b) { // not the arrays checked last: check them, before anything is written
-    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 12 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 4 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 8 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 2)) return NaN;
-    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b;
-  }
-  let $s = 0; // 0 while every new value is finite
+  if (($m !== $okm && !$moments_m($m))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
   const layer1_W_2 = $w_layer1_W[2]!;
@@ -1935,7 +2328,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t49 = layer2_W_0 * d_layer2_z_0;
   const t50 = t39 / t40;
@@ -1947,7 +2340,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -1962,7 +2355,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -1972,7 +2365,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo4 = $m_layer1_W[1]!;
@@ -1981,7 +2374,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo5 = $m_layer1_W[2]!;
@@ -1990,7 +2383,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
@@ -2006,7 +2399,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
@@ -2016,7 +2409,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
   const $mo8 = $m_layer1_W[4]!;
@@ -2025,7 +2418,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
   const $mo9 = $m_layer1_W[5]!;
@@ -2034,7 +2427,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
@@ -2050,7 +2443,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
@@ -2060,7 +2453,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
   const $mo12 = $m_layer1_W[7]!;
@@ -2069,7 +2462,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
   const $mo13 = $m_layer1_W[8]!;
@@ -2078,7 +2471,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
@@ -2094,7 +2487,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
@@ -2104,7 +2497,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
   const $mo16 = $m_layer1_W[10]!;
@@ -2113,7 +2506,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
   const $mo17 = $m_layer1_W[11]!;
@@ -2122,7 +2515,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -2132,7 +2525,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo19 = $m_layer2_W[1]!;
@@ -2141,7 +2534,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo20 = $m_layer2_W[2]!;
@@ -2150,7 +2543,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo21 = $m_layer2_W[3]!;
@@ -2159,7 +2552,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   const $mo22 = $m_layer2_W[4]!;
@@ -2168,7 +2561,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   const $mo23 = $m_layer2_W[5]!;
@@ -2177,7 +2570,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   const $mo24 = $m_layer2_W[6]!;
@@ -2186,7 +2579,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   const $mo25 = $m_layer2_W[7]!;
@@ -2195,10 +2588,11 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0;
   $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1;
   $w_layer1_b[0] = layer1_b_0; $m_layer1_b[0] = $mo2;
@@ -2225,23 +2619,427 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   $w_layer2_W[5] = layer2_W_5; $m_layer2_W[5] = $mo23;
   $w_layer2_W[6] = layer2_W_6; $m_layer2_W[6] = $mo24;
   $w_layer2_W[7] = layer2_W_7; $m_layer2_W[7] = $mo25;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One momentum step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_momentum_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!;
+  const $lr = $rate($hy, $t - 1);
+  const $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  if (($m !== $okm && !$moments_m($m))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const x_2 = $x[$xo + 2]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const t0 = y_0 + y_1;
+  const t1 = layer1_W_0 * x_0;
+  const t2 = layer1_W_1 * x_1;
+  const t3 = t1 + t2;
+  const t4 = layer1_W_2 * x_2;
+  const t5 = t3 + t4;
+  const layer1_z_0 = t5 + layer1_b_0;
+  const layer1_a_0 = Math.tanh(layer1_z_0);
+  const t6 = layer2_W_0 * layer1_a_0;
+  const t7 = layer1_W_3 * x_0;
+  const t8 = layer1_W_4 * x_1;
+  const t9 = t7 + t8;
+  const t10 = layer1_W_5 * x_2;
+  const t11 = t9 + t10;
+  const layer1_z_1 = t11 + layer1_b_1;
+  const layer1_a_1 = Math.tanh(layer1_z_1);
+  const t12 = layer2_W_1 * layer1_a_1;
+  const t13 = t6 + t12;
+  const t14 = layer1_W_6 * x_0;
+  const t15 = layer1_W_7 * x_1;
+  const t16 = t14 + t15;
+  const t17 = layer1_W_8 * x_2;
+  const t18 = t16 + t17;
+  const layer1_z_2 = t18 + layer1_b_2;
+  const layer1_a_2 = Math.tanh(layer1_z_2);
+  const t19 = layer2_W_2 * layer1_a_2;
+  const t20 = t13 + t19;
+  const t21 = layer1_W_9 * x_0;
+  const t22 = layer1_W_10 * x_1;
+  const t23 = t21 + t22;
+  const t24 = layer1_W_11 * x_2;
+  const t25 = t23 + t24;
+  const layer1_z_3 = t25 + layer1_b_3;
+  const layer1_a_3 = Math.tanh(layer1_z_3);
+  const t26 = layer2_W_3 * layer1_a_3;
+  const t27 = t20 + t26;
+  const layer2_z_0 = t27 + layer2_b_0;
+  const t28 = layer2_W_4 * layer1_a_0;
+  const t29 = layer2_W_5 * layer1_a_1;
+  const t30 = t28 + t29;
+  const t31 = layer2_W_6 * layer1_a_2;
+  const t32 = t30 + t31;
+  const t33 = layer2_W_7 * layer1_a_3;
+  const t34 = t32 + t33;
+  const layer2_z_1 = t34 + layer2_b_1;
+  const t35 = (layer2_z_0 >= layer2_z_1 ? layer2_z_0 : layer2_z_1);
+  const t36 = layer2_z_0 - t35;
+  const t37 = Math.exp(t36);
+  const t38 = layer2_z_1 - t35;
+  const t39 = Math.exp(t38);
+  const t40 = t37 + t39;
+  const t41 = Math.log(t40);
+  const t42 = t35 + t41;
+  const t43 = t0 * t42;
+  const t44 = y_0 * layer2_z_0;
+  const t45 = y_1 * layer2_z_1;
+  const t46 = t44 + t45;
+  const loss = t43 - t46;
+  // grad of: logsumexp(layer2_z)
+  const t47 = t37 / t40;
+  const t48 = t0 * t47;
+  const d_layer2_z_0 = t48 - y_0;
+  const $mo0 = $m_layer2_b[0]!;
+  { // momentum update of layer2_b[0]
+    const $wk = layer2_b_0, $gk = d_layer2_z_0, $mk = $mo0;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1;
+    $s += ($p1);
+  }
+  const t49 = layer2_W_0 * d_layer2_z_0;
+  const t50 = t39 / t40;
+  const t51 = t0 * t50;
+  const d_layer2_z_1 = t51 - y_1;
+  const $mo1 = $m_layer2_b[1]!;
+  { // momentum update of layer2_b[1]
+    const $wk = layer2_b_1, $gk = d_layer2_z_1, $mk = $mo1;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1;
+    $s += ($p1);
+  }
+  const t52 = layer2_W_4 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_0 = t49 + t52;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t53 = layer1_a_0 * layer1_a_0;
+  const t54 = 1 - t53;
+  const d_layer1_z_0 = d_layer1_a_0 * t54;
+  const $mo2 = $m_layer1_b[0]!;
+  { // momentum update of layer1_b[0]
+    const $wk = layer1_b_0, $gk = d_layer1_z_0, $mk = $mo2;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1;
+    $s += ($p1);
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
+  const $mo3 = $m_layer1_W[0]!;
+  { // momentum update of layer1_W[0]
+    const $wk = layer1_W_0, $gk = d_layer1_W_0, $mk = $mo3;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1;
+    $s += ($p1);
+  }
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
+  const $mo4 = $m_layer1_W[1]!;
+  { // momentum update of layer1_W[1]
+    const $wk = layer1_W_1, $gk = d_layer1_W_1, $mk = $mo4;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1;
+    $s += ($p1);
+  }
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
+  const $mo5 = $m_layer1_W[2]!;
+  { // momentum update of layer1_W[2]
+    const $wk = layer1_W_2, $gk = d_layer1_W_2, $mk = $mo5;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1;
+    $s += ($p1);
+  }
+  const t55 = layer2_W_1 * d_layer2_z_0;
+  const t56 = layer2_W_5 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_1 = t55 + t56;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t57 = layer1_a_1 * layer1_a_1;
+  const t58 = 1 - t57;
+  const d_layer1_z_1 = d_layer1_a_1 * t58;
+  const $mo6 = $m_layer1_b[1]!;
+  { // momentum update of layer1_b[1]
+    const $wk = layer1_b_1, $gk = d_layer1_z_1, $mk = $mo6;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1;
+    $s += ($p1);
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_3 = d_layer1_z_1 * x_0;
+  const $mo7 = $m_layer1_W[3]!;
+  { // momentum update of layer1_W[3]
+    const $wk = layer1_W_3, $gk = d_layer1_W_3, $mk = $mo7;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1;
+    $s += ($p1);
+  }
+  const d_layer1_W_4 = d_layer1_z_1 * x_1;
+  const $mo8 = $m_layer1_W[4]!;
+  { // momentum update of layer1_W[4]
+    const $wk = layer1_W_4, $gk = d_layer1_W_4, $mk = $mo8;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1;
+    $s += ($p1);
+  }
+  const d_layer1_W_5 = d_layer1_z_1 * x_2;
+  const $mo9 = $m_layer1_W[5]!;
+  { // momentum update of layer1_W[5]
+    const $wk = layer1_W_5, $gk = d_layer1_W_5, $mk = $mo9;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1;
+    $s += ($p1);
+  }
+  const t59 = layer2_W_2 * d_layer2_z_0;
+  const t60 = layer2_W_6 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_2 = t59 + t60;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t61 = layer1_a_2 * layer1_a_2;
+  const t62 = 1 - t61;
+  const d_layer1_z_2 = d_layer1_a_2 * t62;
+  const $mo10 = $m_layer1_b[2]!;
+  { // momentum update of layer1_b[2]
+    const $wk = layer1_b_2, $gk = d_layer1_z_2, $mk = $mo10;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1;
+    $s += ($p1);
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_6 = d_layer1_z_2 * x_0;
+  const $mo11 = $m_layer1_W[6]!;
+  { // momentum update of layer1_W[6]
+    const $wk = layer1_W_6, $gk = d_layer1_W_6, $mk = $mo11;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1;
+    $s += ($p1);
+  }
+  const d_layer1_W_7 = d_layer1_z_2 * x_1;
+  const $mo12 = $m_layer1_W[7]!;
+  { // momentum update of layer1_W[7]
+    const $wk = layer1_W_7, $gk = d_layer1_W_7, $mk = $mo12;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1;
+    $s += ($p1);
+  }
+  const d_layer1_W_8 = d_layer1_z_2 * x_2;
+  const $mo13 = $m_layer1_W[8]!;
+  { // momentum update of layer1_W[8]
+    const $wk = layer1_W_8, $gk = d_layer1_W_8, $mk = $mo13;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1;
+    $s += ($p1);
+  }
+  const t63 = layer2_W_3 * d_layer2_z_0;
+  const t64 = layer2_W_7 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_3 = t63 + t64;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t65 = layer1_a_3 * layer1_a_3;
+  const t66 = 1 - t65;
+  const d_layer1_z_3 = d_layer1_a_3 * t66;
+  const $mo14 = $m_layer1_b[3]!;
+  { // momentum update of layer1_b[3]
+    const $wk = layer1_b_3, $gk = d_layer1_z_3, $mk = $mo14;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1;
+    $s += ($p1);
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_9 = d_layer1_z_3 * x_0;
+  const $mo15 = $m_layer1_W[9]!;
+  { // momentum update of layer1_W[9]
+    const $wk = layer1_W_9, $gk = d_layer1_W_9, $mk = $mo15;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1;
+    $s += ($p1);
+  }
+  const d_layer1_W_10 = d_layer1_z_3 * x_1;
+  const $mo16 = $m_layer1_W[10]!;
+  { // momentum update of layer1_W[10]
+    const $wk = layer1_W_10, $gk = d_layer1_W_10, $mk = $mo16;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1;
+    $s += ($p1);
+  }
+  const d_layer1_W_11 = d_layer1_z_3 * x_2;
+  const $mo17 = $m_layer1_W[11]!;
+  { // momentum update of layer1_W[11]
+    const $wk = layer1_W_11, $gk = d_layer1_W_11, $mk = $mo17;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1;
+    $s += ($p1);
+  }
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
+  const $mo18 = $m_layer2_W[0]!;
+  { // momentum update of layer2_W[0]
+    const $wk = layer2_W_0, $gk = d_layer2_W_0, $mk = $mo18;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1;
+    $s += ($p1);
+  }
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
+  const $mo19 = $m_layer2_W[1]!;
+  { // momentum update of layer2_W[1]
+    const $wk = layer2_W_1, $gk = d_layer2_W_1, $mk = $mo19;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1;
+    $s += ($p1);
+  }
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
+  const $mo20 = $m_layer2_W[2]!;
+  { // momentum update of layer2_W[2]
+    const $wk = layer2_W_2, $gk = d_layer2_W_2, $mk = $mo20;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1;
+    $s += ($p1);
+  }
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
+  const $mo21 = $m_layer2_W[3]!;
+  { // momentum update of layer2_W[3]
+    const $wk = layer2_W_3, $gk = d_layer2_W_3, $mk = $mo21;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1;
+    $s += ($p1);
+  }
+  const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
+  const $mo22 = $m_layer2_W[4]!;
+  { // momentum update of layer2_W[4]
+    const $wk = layer2_W_4, $gk = d_layer2_W_4, $mk = $mo22;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1;
+    $s += ($p1);
+  }
+  const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
+  const $mo23 = $m_layer2_W[5]!;
+  { // momentum update of layer2_W[5]
+    const $wk = layer2_W_5, $gk = d_layer2_W_5, $mk = $mo23;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1;
+    $s += ($p1);
+  }
+  const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
+  const $mo24 = $m_layer2_W[6]!;
+  { // momentum update of layer2_W[6]
+    const $wk = layer2_W_6, $gk = d_layer2_W_6, $mk = $mo24;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1;
+    $s += ($p1);
+  }
+  const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
+  const $mo25 = $m_layer2_W[7]!;
+  { // momentum update of layer2_W[7]
+    const $wk = layer2_W_7, $gk = d_layer2_W_7, $mk = $mo25;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1;
+    $s += ($p1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0;
+  $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1;
+  $w_layer1_b[0] = layer1_b_0; $m_layer1_b[0] = $mo2;
+  $w_layer1_W[0] = layer1_W_0; $m_layer1_W[0] = $mo3;
+  $w_layer1_W[1] = layer1_W_1; $m_layer1_W[1] = $mo4;
+  $w_layer1_W[2] = layer1_W_2; $m_layer1_W[2] = $mo5;
+  $w_layer1_b[1] = layer1_b_1; $m_layer1_b[1] = $mo6;
+  $w_layer1_W[3] = layer1_W_3; $m_layer1_W[3] = $mo7;
+  $w_layer1_W[4] = layer1_W_4; $m_layer1_W[4] = $mo8;
+  $w_layer1_W[5] = layer1_W_5; $m_layer1_W[5] = $mo9;
+  $w_layer1_b[2] = layer1_b_2; $m_layer1_b[2] = $mo10;
+  $w_layer1_W[6] = layer1_W_6; $m_layer1_W[6] = $mo11;
+  $w_layer1_W[7] = layer1_W_7; $m_layer1_W[7] = $mo12;
+  $w_layer1_W[8] = layer1_W_8; $m_layer1_W[8] = $mo13;
+  $w_layer1_b[3] = layer1_b_3; $m_layer1_b[3] = $mo14;
+  $w_layer1_W[9] = layer1_W_9; $m_layer1_W[9] = $mo15;
+  $w_layer1_W[10] = layer1_W_10; $m_layer1_W[10] = $mo16;
+  $w_layer1_W[11] = layer1_W_11; $m_layer1_W[11] = $mo17;
+  $w_layer2_W[0] = layer2_W_0; $m_layer2_W[0] = $mo18;
+  $w_layer2_W[1] = layer2_W_1; $m_layer2_W[1] = $mo19;
+  $w_layer2_W[2] = layer2_W_2; $m_layer2_W[2] = $mo20;
+  $w_layer2_W[3] = layer2_W_3; $m_layer2_W[3] = $mo21;
+  $w_layer2_W[4] = layer2_W_4; $m_layer2_W[4] = $mo22;
+  $w_layer2_W[5] = layer2_W_5; $m_layer2_W[5] = $mo23;
+  $w_layer2_W[6] = layer2_W_6; $m_layer2_W[6] = $mo24;
+  $w_layer2_W[7] = layer2_W_7; $m_layer2_W[7] = $mo25;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  const $lr = $rate($hy, $t - 1);
-  const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
-  const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2, $a = ($lr * $root) / $bc1, $e = $hy.eps * $root;
-  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
-  const $v_layer1_W = $v?.layer1_W, $v_layer1_b = $v?.layer1_b, $v_layer2_W = $v?.layer2_W, $v_layer2_b = $v?.layer2_b;
-  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b || $v_layer1_W !== $okv_layer1_W || $v_layer1_b !== $okv_layer1_b || $v_layer2_W !== $okv_layer2_W || $v_layer2_b !== $okv_layer2_b) { // not the arrays checked last: check them, before anything is written
-    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 12 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 4 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 8 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 2 && $v_layer1_W instanceof Floats && $v_layer1_W.length === 12 && $v_layer1_b instanceof Floats && $v_layer1_b.length === 4 && $v_layer2_W instanceof Floats && $v_layer2_W.length === 8 && $v_layer2_b instanceof Floats && $v_layer2_b.length === 2)) return NaN;
-    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b; $okv_layer1_W = $v_layer1_W; $okv_layer1_b = $v_layer1_b; $okv_layer2_W = $v_layer2_W; $okv_layer2_b = $v_layer2_b;
+  let $keep = $hy.keep, $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $keep = 1 - $lr * $hy.decay; $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
   }
-  let $s = 0; // 0 while every new value is finite
+  const $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2;
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
+  const $v_layer1_W = $okv_layer1_W!, $v_layer1_b = $okv_layer1_b!, $v_layer2_W = $okv_layer2_W!, $v_layer2_b = $okv_layer2_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
   const layer1_W_2 = $w_layer1_W[2]!;
@@ -2342,7 +3140,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t49 = layer2_W_0 * d_layer2_z_0;
   const t50 = t39 / t40;
@@ -2355,7 +3153,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -2371,7 +3169,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -2382,7 +3180,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo4 = $m_layer1_W[1]!, $vo4 = $v_layer1_W[1]!;
@@ -2392,7 +3190,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo5 = $m_layer1_W[2]!, $vo5 = $v_layer1_W[2]!;
@@ -2402,7 +3200,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
@@ -2419,7 +3217,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
@@ -2430,7 +3228,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
   const $mo8 = $m_layer1_W[4]!, $vo8 = $v_layer1_W[4]!;
@@ -2440,7 +3238,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
   const $mo9 = $m_layer1_W[5]!, $vo9 = $v_layer1_W[5]!;
@@ -2450,7 +3248,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
@@ -2467,7 +3265,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
@@ -2478,7 +3276,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -2488,7 +3286,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
   const $mo13 = $m_layer1_W[8]!, $vo13 = $v_layer1_W[8]!;
@@ -2498,7 +3296,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
@@ -2515,7 +3313,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
@@ -2526,7 +3324,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -2536,7 +3334,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -2546,7 +3344,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -2557,7 +3355,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo19 = $m_layer2_W[1]!, $vo19 = $v_layer2_W[1]!;
@@ -2567,7 +3365,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo20 = $m_layer2_W[2]!, $vo20 = $v_layer2_W[2]!;
@@ -2577,7 +3375,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo21 = $m_layer2_W[3]!, $vo21 = $v_layer2_W[3]!;
@@ -2587,7 +3385,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   const $mo22 = $m_layer2_W[4]!, $vo22 = $v_layer2_W[4]!;
@@ -2597,7 +3395,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   const $mo23 = $m_layer2_W[5]!, $vo23 = $v_layer2_W[5]!;
@@ -2607,7 +3405,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   const $mo24 = $m_layer2_W[6]!, $vo24 = $v_layer2_W[6]!;
@@ -2617,7 +3415,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   const $mo25 = $m_layer2_W[7]!, $vo25 = $v_layer2_W[7]!;
@@ -2627,10 +3425,11 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0; $v_layer2_b[0] = $vo0;
   $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1; $v_layer2_b[1] = $vo1;
   $w_layer1_b[0] = layer1_b_0; $m_layer1_b[0] = $mo2; $v_layer1_b[0] = $vo2;
@@ -2657,7 +3456,442 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
   $w_layer2_W[5] = layer2_W_5; $m_layer2_W[5] = $mo23; $v_layer2_W[5] = $vo23;
   $w_layer2_W[6] = layer2_W_6; $m_layer2_W[6] = $mo24; $v_layer2_W[6] = $vo24;
   $w_layer2_W[7] = layer2_W_7; $m_layer2_W[7] = $mo25; $v_layer2_W[7] = $vo25;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One adam or adamw step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_adam_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!, $v = $st!.v!;
+  let $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
+  }
+  const $b1 = $hy.b1, $b2 = $hy.b2;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
+  const $v_layer1_W = $okv_layer1_W!, $v_layer1_b = $okv_layer1_b!, $v_layer2_W = $okv_layer2_W!, $v_layer2_b = $okv_layer2_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const x_2 = $x[$xo + 2]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const t0 = y_0 + y_1;
+  const t1 = layer1_W_0 * x_0;
+  const t2 = layer1_W_1 * x_1;
+  const t3 = t1 + t2;
+  const t4 = layer1_W_2 * x_2;
+  const t5 = t3 + t4;
+  const layer1_z_0 = t5 + layer1_b_0;
+  const layer1_a_0 = Math.tanh(layer1_z_0);
+  const t6 = layer2_W_0 * layer1_a_0;
+  const t7 = layer1_W_3 * x_0;
+  const t8 = layer1_W_4 * x_1;
+  const t9 = t7 + t8;
+  const t10 = layer1_W_5 * x_2;
+  const t11 = t9 + t10;
+  const layer1_z_1 = t11 + layer1_b_1;
+  const layer1_a_1 = Math.tanh(layer1_z_1);
+  const t12 = layer2_W_1 * layer1_a_1;
+  const t13 = t6 + t12;
+  const t14 = layer1_W_6 * x_0;
+  const t15 = layer1_W_7 * x_1;
+  const t16 = t14 + t15;
+  const t17 = layer1_W_8 * x_2;
+  const t18 = t16 + t17;
+  const layer1_z_2 = t18 + layer1_b_2;
+  const layer1_a_2 = Math.tanh(layer1_z_2);
+  const t19 = layer2_W_2 * layer1_a_2;
+  const t20 = t13 + t19;
+  const t21 = layer1_W_9 * x_0;
+  const t22 = layer1_W_10 * x_1;
+  const t23 = t21 + t22;
+  const t24 = layer1_W_11 * x_2;
+  const t25 = t23 + t24;
+  const layer1_z_3 = t25 + layer1_b_3;
+  const layer1_a_3 = Math.tanh(layer1_z_3);
+  const t26 = layer2_W_3 * layer1_a_3;
+  const t27 = t20 + t26;
+  const layer2_z_0 = t27 + layer2_b_0;
+  const t28 = layer2_W_4 * layer1_a_0;
+  const t29 = layer2_W_5 * layer1_a_1;
+  const t30 = t28 + t29;
+  const t31 = layer2_W_6 * layer1_a_2;
+  const t32 = t30 + t31;
+  const t33 = layer2_W_7 * layer1_a_3;
+  const t34 = t32 + t33;
+  const layer2_z_1 = t34 + layer2_b_1;
+  const t35 = (layer2_z_0 >= layer2_z_1 ? layer2_z_0 : layer2_z_1);
+  const t36 = layer2_z_0 - t35;
+  const t37 = Math.exp(t36);
+  const t38 = layer2_z_1 - t35;
+  const t39 = Math.exp(t38);
+  const t40 = t37 + t39;
+  const t41 = Math.log(t40);
+  const t42 = t35 + t41;
+  const t43 = t0 * t42;
+  const t44 = y_0 * layer2_z_0;
+  const t45 = y_1 * layer2_z_1;
+  const t46 = t44 + t45;
+  const loss = t43 - t46;
+  // grad of: logsumexp(layer2_z)
+  const t47 = t37 / t40;
+  const t48 = t0 * t47;
+  const d_layer2_z_0 = t48 - y_0;
+  const $mo0 = $m_layer2_b[0]!, $vo0 = $v_layer2_b[0]!;
+  { // adam and adamw update of layer2_b[0]
+    const $wk = layer2_b_0, $gk = d_layer2_z_0, $mk = $mo0, $vk = $vo0;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const t49 = layer2_W_0 * d_layer2_z_0;
+  const t50 = t39 / t40;
+  const t51 = t0 * t50;
+  const d_layer2_z_1 = t51 - y_1;
+  const $mo1 = $m_layer2_b[1]!, $vo1 = $v_layer2_b[1]!;
+  { // adam and adamw update of layer2_b[1]
+    const $wk = layer2_b_1, $gk = d_layer2_z_1, $mk = $mo1, $vk = $vo1;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const t52 = layer2_W_4 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_0 = t49 + t52;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t53 = layer1_a_0 * layer1_a_0;
+  const t54 = 1 - t53;
+  const d_layer1_z_0 = d_layer1_a_0 * t54;
+  const $mo2 = $m_layer1_b[0]!, $vo2 = $v_layer1_b[0]!;
+  { // adam and adamw update of layer1_b[0]
+    const $wk = layer1_b_0, $gk = d_layer1_z_0, $mk = $mo2, $vk = $vo2;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
+  const $mo3 = $m_layer1_W[0]!, $vo3 = $v_layer1_W[0]!;
+  { // adam and adamw update of layer1_W[0]
+    const $wk = layer1_W_0, $gk = d_layer1_W_0, $mk = $mo3, $vk = $vo3;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
+  const $mo4 = $m_layer1_W[1]!, $vo4 = $v_layer1_W[1]!;
+  { // adam and adamw update of layer1_W[1]
+    const $wk = layer1_W_1, $gk = d_layer1_W_1, $mk = $mo4, $vk = $vo4;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
+  const $mo5 = $m_layer1_W[2]!, $vo5 = $v_layer1_W[2]!;
+  { // adam and adamw update of layer1_W[2]
+    const $wk = layer1_W_2, $gk = d_layer1_W_2, $mk = $mo5, $vk = $vo5;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const t55 = layer2_W_1 * d_layer2_z_0;
+  const t56 = layer2_W_5 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_1 = t55 + t56;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t57 = layer1_a_1 * layer1_a_1;
+  const t58 = 1 - t57;
+  const d_layer1_z_1 = d_layer1_a_1 * t58;
+  const $mo6 = $m_layer1_b[1]!, $vo6 = $v_layer1_b[1]!;
+  { // adam and adamw update of layer1_b[1]
+    const $wk = layer1_b_1, $gk = d_layer1_z_1, $mk = $mo6, $vk = $vo6;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_3 = d_layer1_z_1 * x_0;
+  const $mo7 = $m_layer1_W[3]!, $vo7 = $v_layer1_W[3]!;
+  { // adam and adamw update of layer1_W[3]
+    const $wk = layer1_W_3, $gk = d_layer1_W_3, $mk = $mo7, $vk = $vo7;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer1_W_4 = d_layer1_z_1 * x_1;
+  const $mo8 = $m_layer1_W[4]!, $vo8 = $v_layer1_W[4]!;
+  { // adam and adamw update of layer1_W[4]
+    const $wk = layer1_W_4, $gk = d_layer1_W_4, $mk = $mo8, $vk = $vo8;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer1_W_5 = d_layer1_z_1 * x_2;
+  const $mo9 = $m_layer1_W[5]!, $vo9 = $v_layer1_W[5]!;
+  { // adam and adamw update of layer1_W[5]
+    const $wk = layer1_W_5, $gk = d_layer1_W_5, $mk = $mo9, $vk = $vo9;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const t59 = layer2_W_2 * d_layer2_z_0;
+  const t60 = layer2_W_6 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_2 = t59 + t60;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t61 = layer1_a_2 * layer1_a_2;
+  const t62 = 1 - t61;
+  const d_layer1_z_2 = d_layer1_a_2 * t62;
+  const $mo10 = $m_layer1_b[2]!, $vo10 = $v_layer1_b[2]!;
+  { // adam and adamw update of layer1_b[2]
+    const $wk = layer1_b_2, $gk = d_layer1_z_2, $mk = $mo10, $vk = $vo10;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_6 = d_layer1_z_2 * x_0;
+  const $mo11 = $m_layer1_W[6]!, $vo11 = $v_layer1_W[6]!;
+  { // adam and adamw update of layer1_W[6]
+    const $wk = layer1_W_6, $gk = d_layer1_W_6, $mk = $mo11, $vk = $vo11;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer1_W_7 = d_layer1_z_2 * x_1;
+  const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
+  { // adam and adamw update of layer1_W[7]
+    const $wk = layer1_W_7, $gk = d_layer1_W_7, $mk = $mo12, $vk = $vo12;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer1_W_8 = d_layer1_z_2 * x_2;
+  const $mo13 = $m_layer1_W[8]!, $vo13 = $v_layer1_W[8]!;
+  { // adam and adamw update of layer1_W[8]
+    const $wk = layer1_W_8, $gk = d_layer1_W_8, $mk = $mo13, $vk = $vo13;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const t63 = layer2_W_3 * d_layer2_z_0;
+  const t64 = layer2_W_7 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_3 = t63 + t64;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t65 = layer1_a_3 * layer1_a_3;
+  const t66 = 1 - t65;
+  const d_layer1_z_3 = d_layer1_a_3 * t66;
+  const $mo14 = $m_layer1_b[3]!, $vo14 = $v_layer1_b[3]!;
+  { // adam and adamw update of layer1_b[3]
+    const $wk = layer1_b_3, $gk = d_layer1_z_3, $mk = $mo14, $vk = $vo14;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_9 = d_layer1_z_3 * x_0;
+  const $mo15 = $m_layer1_W[9]!, $vo15 = $v_layer1_W[9]!;
+  { // adam and adamw update of layer1_W[9]
+    const $wk = layer1_W_9, $gk = d_layer1_W_9, $mk = $mo15, $vk = $vo15;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer1_W_10 = d_layer1_z_3 * x_1;
+  const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
+  { // adam and adamw update of layer1_W[10]
+    const $wk = layer1_W_10, $gk = d_layer1_W_10, $mk = $mo16, $vk = $vo16;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer1_W_11 = d_layer1_z_3 * x_2;
+  const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
+  { // adam and adamw update of layer1_W[11]
+    const $wk = layer1_W_11, $gk = d_layer1_W_11, $mk = $mo17, $vk = $vo17;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
+  const $mo18 = $m_layer2_W[0]!, $vo18 = $v_layer2_W[0]!;
+  { // adam and adamw update of layer2_W[0]
+    const $wk = layer2_W_0, $gk = d_layer2_W_0, $mk = $mo18, $vk = $vo18;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
+  const $mo19 = $m_layer2_W[1]!, $vo19 = $v_layer2_W[1]!;
+  { // adam and adamw update of layer2_W[1]
+    const $wk = layer2_W_1, $gk = d_layer2_W_1, $mk = $mo19, $vk = $vo19;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
+  const $mo20 = $m_layer2_W[2]!, $vo20 = $v_layer2_W[2]!;
+  { // adam and adamw update of layer2_W[2]
+    const $wk = layer2_W_2, $gk = d_layer2_W_2, $mk = $mo20, $vk = $vo20;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
+  const $mo21 = $m_layer2_W[3]!, $vo21 = $v_layer2_W[3]!;
+  { // adam and adamw update of layer2_W[3]
+    const $wk = layer2_W_3, $gk = d_layer2_W_3, $mk = $mo21, $vk = $vo21;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
+  const $mo22 = $m_layer2_W[4]!, $vo22 = $v_layer2_W[4]!;
+  { // adam and adamw update of layer2_W[4]
+    const $wk = layer2_W_4, $gk = d_layer2_W_4, $mk = $mo22, $vk = $vo22;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
+  const $mo23 = $m_layer2_W[5]!, $vo23 = $v_layer2_W[5]!;
+  { // adam and adamw update of layer2_W[5]
+    const $wk = layer2_W_5, $gk = d_layer2_W_5, $mk = $mo23, $vk = $vo23;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
+  const $mo24 = $m_layer2_W[6]!, $vo24 = $v_layer2_W[6]!;
+  { // adam and adamw update of layer2_W[6]
+    const $wk = layer2_W_6, $gk = d_layer2_W_6, $mk = $mo24, $vk = $vo24;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
+  const $mo25 = $m_layer2_W[7]!, $vo25 = $v_layer2_W[7]!;
+  { // adam and adamw update of layer2_W[7]
+    const $wk = layer2_W_7, $gk = d_layer2_W_7, $mk = $mo25, $vk = $vo25;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0; $v_layer2_b[0] = $vo0;
+  $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1; $v_layer2_b[1] = $vo1;
+  $w_layer1_b[0] = layer1_b_0; $m_layer1_b[0] = $mo2; $v_layer1_b[0] = $vo2;
+  $w_layer1_W[0] = layer1_W_0; $m_layer1_W[0] = $mo3; $v_layer1_W[0] = $vo3;
+  $w_layer1_W[1] = layer1_W_1; $m_layer1_W[1] = $mo4; $v_layer1_W[1] = $vo4;
+  $w_layer1_W[2] = layer1_W_2; $m_layer1_W[2] = $mo5; $v_layer1_W[2] = $vo5;
+  $w_layer1_b[1] = layer1_b_1; $m_layer1_b[1] = $mo6; $v_layer1_b[1] = $vo6;
+  $w_layer1_W[3] = layer1_W_3; $m_layer1_W[3] = $mo7; $v_layer1_W[3] = $vo7;
+  $w_layer1_W[4] = layer1_W_4; $m_layer1_W[4] = $mo8; $v_layer1_W[4] = $vo8;
+  $w_layer1_W[5] = layer1_W_5; $m_layer1_W[5] = $mo9; $v_layer1_W[5] = $vo9;
+  $w_layer1_b[2] = layer1_b_2; $m_layer1_b[2] = $mo10; $v_layer1_b[2] = $vo10;
+  $w_layer1_W[6] = layer1_W_6; $m_layer1_W[6] = $mo11; $v_layer1_W[6] = $vo11;
+  $w_layer1_W[7] = layer1_W_7; $m_layer1_W[7] = $mo12; $v_layer1_W[7] = $vo12;
+  $w_layer1_W[8] = layer1_W_8; $m_layer1_W[8] = $mo13; $v_layer1_W[8] = $vo13;
+  $w_layer1_b[3] = layer1_b_3; $m_layer1_b[3] = $mo14; $v_layer1_b[3] = $vo14;
+  $w_layer1_W[9] = layer1_W_9; $m_layer1_W[9] = $mo15; $v_layer1_W[9] = $vo15;
+  $w_layer1_W[10] = layer1_W_10; $m_layer1_W[10] = $mo16; $v_layer1_W[10] = $vo16;
+  $w_layer1_W[11] = layer1_W_11; $m_layer1_W[11] = $mo17; $v_layer1_W[11] = $vo17;
+  $w_layer2_W[0] = layer2_W_0; $m_layer2_W[0] = $mo18; $v_layer2_W[0] = $vo18;
+  $w_layer2_W[1] = layer2_W_1; $m_layer2_W[1] = $mo19; $v_layer2_W[1] = $vo19;
+  $w_layer2_W[2] = layer2_W_2; $m_layer2_W[2] = $mo20; $v_layer2_W[2] = $vo20;
+  $w_layer2_W[3] = layer2_W_3; $m_layer2_W[3] = $mo21; $v_layer2_W[3] = $vo21;
+  $w_layer2_W[4] = layer2_W_4; $m_layer2_W[4] = $mo22; $v_layer2_W[4] = $vo22;
+  $w_layer2_W[5] = layer2_W_5; $m_layer2_W[5] = $mo23; $v_layer2_W[5] = $vo23;
+  $w_layer2_W[6] = layer2_W_6; $m_layer2_W[6] = $mo24; $v_layer2_W[6] = $vo24;
+  $w_layer2_W[7] = layer2_W_7; $m_layer2_W[7] = $mo25; $v_layer2_W[7] = $vo25;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -2666,13 +3900,10 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
   const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
-  const $m_layer1_W = $m?.layer1_W, $m_layer1_b = $m?.layer1_b, $m_layer2_W = $m?.layer2_W, $m_layer2_b = $m?.layer2_b;
-  const $v_layer1_W = $v?.layer1_W, $v_layer1_b = $v?.layer1_b, $v_layer2_W = $v?.layer2_W, $v_layer2_b = $v?.layer2_b;
-  if ($m_layer1_W !== $okm_layer1_W || $m_layer1_b !== $okm_layer1_b || $m_layer2_W !== $okm_layer2_W || $m_layer2_b !== $okm_layer2_b || $v_layer1_W !== $okv_layer1_W || $v_layer1_b !== $okv_layer1_b || $v_layer2_W !== $okv_layer2_W || $v_layer2_b !== $okv_layer2_b) { // not the arrays checked last: check them, before anything is written
-    if (!($m_layer1_W instanceof Floats && $m_layer1_W.length === 12 && $m_layer1_b instanceof Floats && $m_layer1_b.length === 4 && $m_layer2_W instanceof Floats && $m_layer2_W.length === 8 && $m_layer2_b instanceof Floats && $m_layer2_b.length === 2 && $v_layer1_W instanceof Floats && $v_layer1_W.length === 12 && $v_layer1_b instanceof Floats && $v_layer1_b.length === 4 && $v_layer2_W instanceof Floats && $v_layer2_W.length === 8 && $v_layer2_b instanceof Floats && $v_layer2_b.length === 2)) return NaN;
-    $okm_layer1_W = $m_layer1_W; $okm_layer1_b = $m_layer1_b; $okm_layer2_W = $m_layer2_W; $okm_layer2_b = $m_layer2_b; $okv_layer1_W = $v_layer1_W; $okv_layer1_b = $v_layer1_b; $okv_layer2_W = $v_layer2_W; $okv_layer2_b = $v_layer2_b;
-  }
-  let $s = 0; // 0 while every new value is finite
+  if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
+  const $v_layer1_W = $okv_layer1_W!, $v_layer1_b = $okv_layer1_b!, $v_layer2_W = $okv_layer2_W!, $v_layer2_b = $okv_layer2_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const layer1_W_0 = $w_layer1_W[0]!;
   const layer1_W_1 = $w_layer1_W[1]!;
   const layer1_W_2 = $w_layer1_W[2]!;
@@ -2773,7 +4004,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t49 = layer2_W_0 * d_layer2_z_0;
   const t50 = t39 / t40;
@@ -2786,7 +4017,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t52 = layer2_W_4 * d_layer2_z_1;
   // grad of: matmul(layer2_W, layer1_a)
@@ -2802,7 +4033,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_0 = d_layer1_z_0 * x_0;
@@ -2813,7 +4044,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_1 = d_layer1_z_0 * x_1;
   const $mo4 = $m_layer1_W[1]!, $vo4 = $v_layer1_W[1]!;
@@ -2823,7 +4054,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_2 = d_layer1_z_0 * x_2;
   const $mo5 = $m_layer1_W[2]!, $vo5 = $v_layer1_W[2]!;
@@ -2833,7 +4064,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t55 = layer2_W_1 * d_layer2_z_0;
   const t56 = layer2_W_5 * d_layer2_z_1;
@@ -2850,7 +4081,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_3 = d_layer1_z_1 * x_0;
@@ -2861,7 +4092,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_4 = d_layer1_z_1 * x_1;
   const $mo8 = $m_layer1_W[4]!, $vo8 = $v_layer1_W[4]!;
@@ -2871,7 +4102,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_5 = d_layer1_z_1 * x_2;
   const $mo9 = $m_layer1_W[5]!, $vo9 = $v_layer1_W[5]!;
@@ -2881,7 +4112,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t59 = layer2_W_2 * d_layer2_z_0;
   const t60 = layer2_W_6 * d_layer2_z_1;
@@ -2898,7 +4129,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_6 = d_layer1_z_2 * x_0;
@@ -2909,7 +4140,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_7 = d_layer1_z_2 * x_1;
   const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
@@ -2919,7 +4150,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_8 = d_layer1_z_2 * x_2;
   const $mo13 = $m_layer1_W[8]!, $vo13 = $v_layer1_W[8]!;
@@ -2929,7 +4160,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const t63 = layer2_W_3 * d_layer2_z_0;
   const t64 = layer2_W_7 * d_layer2_z_1;
@@ -2946,7 +4177,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer1_W, x)
   const d_layer1_W_9 = d_layer1_z_3 * x_0;
@@ -2957,7 +4188,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_10 = d_layer1_z_3 * x_1;
   const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
@@ -2967,7 +4198,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer1_W_11 = d_layer1_z_3 * x_2;
   const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
@@ -2977,7 +4208,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(layer2_W, layer1_a)
   const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
@@ -2988,7 +4219,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
   const $mo19 = $m_layer2_W[1]!, $vo19 = $v_layer2_W[1]!;
@@ -2998,7 +4229,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
   const $mo20 = $m_layer2_W[2]!, $vo20 = $v_layer2_W[2]!;
@@ -3008,7 +4239,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
   const $mo21 = $m_layer2_W[3]!, $vo21 = $v_layer2_W[3]!;
@@ -3018,7 +4249,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
   const $mo22 = $m_layer2_W[4]!, $vo22 = $v_layer2_W[4]!;
@@ -3028,7 +4259,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
   const $mo23 = $m_layer2_W[5]!, $vo23 = $v_layer2_W[5]!;
@@ -3038,7 +4269,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
   const $mo24 = $m_layer2_W[6]!, $vo24 = $v_layer2_W[6]!;
@@ -3048,7 +4279,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
   const $mo25 = $m_layer2_W[7]!, $vo25 = $v_layer2_W[7]!;
@@ -3058,10 +4289,11 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0; $v_layer2_b[0] = $vo0;
   $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1; $v_layer2_b[1] = $vo1;
   $w_layer1_b[0] = layer1_b_0; $m_layer1_b[0] = $mo2; $v_layer1_b[0] = $vo2;
@@ -3088,12 +4320,455 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   $w_layer2_W[5] = layer2_W_5; $m_layer2_W[5] = $mo23; $v_layer2_W[5] = $vo23;
   $w_layer2_W[6] = layer2_W_6; $m_layer2_W[6] = $mo24; $v_layer2_W[6] = $vo24;
   $w_layer2_W[7] = layer2_W_7; $m_layer2_W[7] = $mo25; $v_layer2_W[7] = $vo25;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One rmsprop step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_rmsprop_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!, $v = $st!.v!;
+  const $lr = $rate($hy, $t - 1);
+  const $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_layer1_W = $okm_layer1_W!, $m_layer1_b = $okm_layer1_b!, $m_layer2_W = $okm_layer2_W!, $m_layer2_b = $okm_layer2_b!;
+  const $v_layer1_W = $okv_layer1_W!, $v_layer1_b = $okv_layer1_b!, $v_layer2_W = $okv_layer2_W!, $v_layer2_b = $okv_layer2_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const x_2 = $x[$xo + 2]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const t0 = y_0 + y_1;
+  const t1 = layer1_W_0 * x_0;
+  const t2 = layer1_W_1 * x_1;
+  const t3 = t1 + t2;
+  const t4 = layer1_W_2 * x_2;
+  const t5 = t3 + t4;
+  const layer1_z_0 = t5 + layer1_b_0;
+  const layer1_a_0 = Math.tanh(layer1_z_0);
+  const t6 = layer2_W_0 * layer1_a_0;
+  const t7 = layer1_W_3 * x_0;
+  const t8 = layer1_W_4 * x_1;
+  const t9 = t7 + t8;
+  const t10 = layer1_W_5 * x_2;
+  const t11 = t9 + t10;
+  const layer1_z_1 = t11 + layer1_b_1;
+  const layer1_a_1 = Math.tanh(layer1_z_1);
+  const t12 = layer2_W_1 * layer1_a_1;
+  const t13 = t6 + t12;
+  const t14 = layer1_W_6 * x_0;
+  const t15 = layer1_W_7 * x_1;
+  const t16 = t14 + t15;
+  const t17 = layer1_W_8 * x_2;
+  const t18 = t16 + t17;
+  const layer1_z_2 = t18 + layer1_b_2;
+  const layer1_a_2 = Math.tanh(layer1_z_2);
+  const t19 = layer2_W_2 * layer1_a_2;
+  const t20 = t13 + t19;
+  const t21 = layer1_W_9 * x_0;
+  const t22 = layer1_W_10 * x_1;
+  const t23 = t21 + t22;
+  const t24 = layer1_W_11 * x_2;
+  const t25 = t23 + t24;
+  const layer1_z_3 = t25 + layer1_b_3;
+  const layer1_a_3 = Math.tanh(layer1_z_3);
+  const t26 = layer2_W_3 * layer1_a_3;
+  const t27 = t20 + t26;
+  const layer2_z_0 = t27 + layer2_b_0;
+  const t28 = layer2_W_4 * layer1_a_0;
+  const t29 = layer2_W_5 * layer1_a_1;
+  const t30 = t28 + t29;
+  const t31 = layer2_W_6 * layer1_a_2;
+  const t32 = t30 + t31;
+  const t33 = layer2_W_7 * layer1_a_3;
+  const t34 = t32 + t33;
+  const layer2_z_1 = t34 + layer2_b_1;
+  const t35 = (layer2_z_0 >= layer2_z_1 ? layer2_z_0 : layer2_z_1);
+  const t36 = layer2_z_0 - t35;
+  const t37 = Math.exp(t36);
+  const t38 = layer2_z_1 - t35;
+  const t39 = Math.exp(t38);
+  const t40 = t37 + t39;
+  const t41 = Math.log(t40);
+  const t42 = t35 + t41;
+  const t43 = t0 * t42;
+  const t44 = y_0 * layer2_z_0;
+  const t45 = y_1 * layer2_z_1;
+  const t46 = t44 + t45;
+  const loss = t43 - t46;
+  // grad of: logsumexp(layer2_z)
+  const t47 = t37 / t40;
+  const t48 = t0 * t47;
+  const d_layer2_z_0 = t48 - y_0;
+  const $mo0 = $m_layer2_b[0]!, $vo0 = $v_layer2_b[0]!;
+  { // rmsprop update of layer2_b[0]
+    const $wk = layer2_b_0, $gk = d_layer2_z_0, $mk = $mo0, $vk = $vo0;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_b[0] = $p1; $m_layer2_b[0] = $m1; $v_layer2_b[0] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const t49 = layer2_W_0 * d_layer2_z_0;
+  const t50 = t39 / t40;
+  const t51 = t0 * t50;
+  const d_layer2_z_1 = t51 - y_1;
+  const $mo1 = $m_layer2_b[1]!, $vo1 = $v_layer2_b[1]!;
+  { // rmsprop update of layer2_b[1]
+    const $wk = layer2_b_1, $gk = d_layer2_z_1, $mk = $mo1, $vk = $vo1;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_b[1] = $p1; $m_layer2_b[1] = $m1; $v_layer2_b[1] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const t52 = layer2_W_4 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_0 = t49 + t52;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t53 = layer1_a_0 * layer1_a_0;
+  const t54 = 1 - t53;
+  const d_layer1_z_0 = d_layer1_a_0 * t54;
+  const $mo2 = $m_layer1_b[0]!, $vo2 = $v_layer1_b[0]!;
+  { // rmsprop update of layer1_b[0]
+    const $wk = layer1_b_0, $gk = d_layer1_z_0, $mk = $mo2, $vk = $vo2;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_b[0] = $p1; $m_layer1_b[0] = $m1; $v_layer1_b[0] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
+  const $mo3 = $m_layer1_W[0]!, $vo3 = $v_layer1_W[0]!;
+  { // rmsprop update of layer1_W[0]
+    const $wk = layer1_W_0, $gk = d_layer1_W_0, $mk = $mo3, $vk = $vo3;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[0] = $p1; $m_layer1_W[0] = $m1; $v_layer1_W[0] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
+  const $mo4 = $m_layer1_W[1]!, $vo4 = $v_layer1_W[1]!;
+  { // rmsprop update of layer1_W[1]
+    const $wk = layer1_W_1, $gk = d_layer1_W_1, $mk = $mo4, $vk = $vo4;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[1] = $p1; $m_layer1_W[1] = $m1; $v_layer1_W[1] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
+  const $mo5 = $m_layer1_W[2]!, $vo5 = $v_layer1_W[2]!;
+  { // rmsprop update of layer1_W[2]
+    const $wk = layer1_W_2, $gk = d_layer1_W_2, $mk = $mo5, $vk = $vo5;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[2] = $p1; $m_layer1_W[2] = $m1; $v_layer1_W[2] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const t55 = layer2_W_1 * d_layer2_z_0;
+  const t56 = layer2_W_5 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_1 = t55 + t56;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t57 = layer1_a_1 * layer1_a_1;
+  const t58 = 1 - t57;
+  const d_layer1_z_1 = d_layer1_a_1 * t58;
+  const $mo6 = $m_layer1_b[1]!, $vo6 = $v_layer1_b[1]!;
+  { // rmsprop update of layer1_b[1]
+    const $wk = layer1_b_1, $gk = d_layer1_z_1, $mk = $mo6, $vk = $vo6;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_b[1] = $p1; $m_layer1_b[1] = $m1; $v_layer1_b[1] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_3 = d_layer1_z_1 * x_0;
+  const $mo7 = $m_layer1_W[3]!, $vo7 = $v_layer1_W[3]!;
+  { // rmsprop update of layer1_W[3]
+    const $wk = layer1_W_3, $gk = d_layer1_W_3, $mk = $mo7, $vk = $vo7;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[3] = $p1; $m_layer1_W[3] = $m1; $v_layer1_W[3] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer1_W_4 = d_layer1_z_1 * x_1;
+  const $mo8 = $m_layer1_W[4]!, $vo8 = $v_layer1_W[4]!;
+  { // rmsprop update of layer1_W[4]
+    const $wk = layer1_W_4, $gk = d_layer1_W_4, $mk = $mo8, $vk = $vo8;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[4] = $p1; $m_layer1_W[4] = $m1; $v_layer1_W[4] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer1_W_5 = d_layer1_z_1 * x_2;
+  const $mo9 = $m_layer1_W[5]!, $vo9 = $v_layer1_W[5]!;
+  { // rmsprop update of layer1_W[5]
+    const $wk = layer1_W_5, $gk = d_layer1_W_5, $mk = $mo9, $vk = $vo9;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[5] = $p1; $m_layer1_W[5] = $m1; $v_layer1_W[5] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const t59 = layer2_W_2 * d_layer2_z_0;
+  const t60 = layer2_W_6 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_2 = t59 + t60;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t61 = layer1_a_2 * layer1_a_2;
+  const t62 = 1 - t61;
+  const d_layer1_z_2 = d_layer1_a_2 * t62;
+  const $mo10 = $m_layer1_b[2]!, $vo10 = $v_layer1_b[2]!;
+  { // rmsprop update of layer1_b[2]
+    const $wk = layer1_b_2, $gk = d_layer1_z_2, $mk = $mo10, $vk = $vo10;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_b[2] = $p1; $m_layer1_b[2] = $m1; $v_layer1_b[2] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_6 = d_layer1_z_2 * x_0;
+  const $mo11 = $m_layer1_W[6]!, $vo11 = $v_layer1_W[6]!;
+  { // rmsprop update of layer1_W[6]
+    const $wk = layer1_W_6, $gk = d_layer1_W_6, $mk = $mo11, $vk = $vo11;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[6] = $p1; $m_layer1_W[6] = $m1; $v_layer1_W[6] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer1_W_7 = d_layer1_z_2 * x_1;
+  const $mo12 = $m_layer1_W[7]!, $vo12 = $v_layer1_W[7]!;
+  { // rmsprop update of layer1_W[7]
+    const $wk = layer1_W_7, $gk = d_layer1_W_7, $mk = $mo12, $vk = $vo12;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[7] = $p1; $m_layer1_W[7] = $m1; $v_layer1_W[7] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer1_W_8 = d_layer1_z_2 * x_2;
+  const $mo13 = $m_layer1_W[8]!, $vo13 = $v_layer1_W[8]!;
+  { // rmsprop update of layer1_W[8]
+    const $wk = layer1_W_8, $gk = d_layer1_W_8, $mk = $mo13, $vk = $vo13;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[8] = $p1; $m_layer1_W[8] = $m1; $v_layer1_W[8] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const t63 = layer2_W_3 * d_layer2_z_0;
+  const t64 = layer2_W_7 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_3 = t63 + t64;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t65 = layer1_a_3 * layer1_a_3;
+  const t66 = 1 - t65;
+  const d_layer1_z_3 = d_layer1_a_3 * t66;
+  const $mo14 = $m_layer1_b[3]!, $vo14 = $v_layer1_b[3]!;
+  { // rmsprop update of layer1_b[3]
+    const $wk = layer1_b_3, $gk = d_layer1_z_3, $mk = $mo14, $vk = $vo14;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_b[3] = $p1; $m_layer1_b[3] = $m1; $v_layer1_b[3] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_9 = d_layer1_z_3 * x_0;
+  const $mo15 = $m_layer1_W[9]!, $vo15 = $v_layer1_W[9]!;
+  { // rmsprop update of layer1_W[9]
+    const $wk = layer1_W_9, $gk = d_layer1_W_9, $mk = $mo15, $vk = $vo15;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[9] = $p1; $m_layer1_W[9] = $m1; $v_layer1_W[9] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer1_W_10 = d_layer1_z_3 * x_1;
+  const $mo16 = $m_layer1_W[10]!, $vo16 = $v_layer1_W[10]!;
+  { // rmsprop update of layer1_W[10]
+    const $wk = layer1_W_10, $gk = d_layer1_W_10, $mk = $mo16, $vk = $vo16;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[10] = $p1; $m_layer1_W[10] = $m1; $v_layer1_W[10] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer1_W_11 = d_layer1_z_3 * x_2;
+  const $mo17 = $m_layer1_W[11]!, $vo17 = $v_layer1_W[11]!;
+  { // rmsprop update of layer1_W[11]
+    const $wk = layer1_W_11, $gk = d_layer1_W_11, $mk = $mo17, $vk = $vo17;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer1_W[11] = $p1; $m_layer1_W[11] = $m1; $v_layer1_W[11] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
+  const $mo18 = $m_layer2_W[0]!, $vo18 = $v_layer2_W[0]!;
+  { // rmsprop update of layer2_W[0]
+    const $wk = layer2_W_0, $gk = d_layer2_W_0, $mk = $mo18, $vk = $vo18;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[0] = $p1; $m_layer2_W[0] = $m1; $v_layer2_W[0] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
+  const $mo19 = $m_layer2_W[1]!, $vo19 = $v_layer2_W[1]!;
+  { // rmsprop update of layer2_W[1]
+    const $wk = layer2_W_1, $gk = d_layer2_W_1, $mk = $mo19, $vk = $vo19;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[1] = $p1; $m_layer2_W[1] = $m1; $v_layer2_W[1] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
+  const $mo20 = $m_layer2_W[2]!, $vo20 = $v_layer2_W[2]!;
+  { // rmsprop update of layer2_W[2]
+    const $wk = layer2_W_2, $gk = d_layer2_W_2, $mk = $mo20, $vk = $vo20;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[2] = $p1; $m_layer2_W[2] = $m1; $v_layer2_W[2] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
+  const $mo21 = $m_layer2_W[3]!, $vo21 = $v_layer2_W[3]!;
+  { // rmsprop update of layer2_W[3]
+    const $wk = layer2_W_3, $gk = d_layer2_W_3, $mk = $mo21, $vk = $vo21;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[3] = $p1; $m_layer2_W[3] = $m1; $v_layer2_W[3] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
+  const $mo22 = $m_layer2_W[4]!, $vo22 = $v_layer2_W[4]!;
+  { // rmsprop update of layer2_W[4]
+    const $wk = layer2_W_4, $gk = d_layer2_W_4, $mk = $mo22, $vk = $vo22;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[4] = $p1; $m_layer2_W[4] = $m1; $v_layer2_W[4] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
+  const $mo23 = $m_layer2_W[5]!, $vo23 = $v_layer2_W[5]!;
+  { // rmsprop update of layer2_W[5]
+    const $wk = layer2_W_5, $gk = d_layer2_W_5, $mk = $mo23, $vk = $vo23;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[5] = $p1; $m_layer2_W[5] = $m1; $v_layer2_W[5] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
+  const $mo24 = $m_layer2_W[6]!, $vo24 = $v_layer2_W[6]!;
+  { // rmsprop update of layer2_W[6]
+    const $wk = layer2_W_6, $gk = d_layer2_W_6, $mk = $mo24, $vk = $vo24;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[6] = $p1; $m_layer2_W[6] = $m1; $v_layer2_W[6] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
+  const $mo25 = $m_layer2_W[7]!, $vo25 = $v_layer2_W[7]!;
+  { // rmsprop update of layer2_W[7]
+    const $wk = layer2_W_7, $gk = d_layer2_W_7, $mk = $mo25, $vk = $vo25;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_layer2_W[7] = $p1; $m_layer2_W[7] = $m1; $v_layer2_W[7] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_layer2_b[0] = layer2_b_0; $m_layer2_b[0] = $mo0; $v_layer2_b[0] = $vo0;
+  $w_layer2_b[1] = layer2_b_1; $m_layer2_b[1] = $mo1; $v_layer2_b[1] = $vo1;
+  $w_layer1_b[0] = layer1_b_0; $m_layer1_b[0] = $mo2; $v_layer1_b[0] = $vo2;
+  $w_layer1_W[0] = layer1_W_0; $m_layer1_W[0] = $mo3; $v_layer1_W[0] = $vo3;
+  $w_layer1_W[1] = layer1_W_1; $m_layer1_W[1] = $mo4; $v_layer1_W[1] = $vo4;
+  $w_layer1_W[2] = layer1_W_2; $m_layer1_W[2] = $mo5; $v_layer1_W[2] = $vo5;
+  $w_layer1_b[1] = layer1_b_1; $m_layer1_b[1] = $mo6; $v_layer1_b[1] = $vo6;
+  $w_layer1_W[3] = layer1_W_3; $m_layer1_W[3] = $mo7; $v_layer1_W[3] = $vo7;
+  $w_layer1_W[4] = layer1_W_4; $m_layer1_W[4] = $mo8; $v_layer1_W[4] = $vo8;
+  $w_layer1_W[5] = layer1_W_5; $m_layer1_W[5] = $mo9; $v_layer1_W[5] = $vo9;
+  $w_layer1_b[2] = layer1_b_2; $m_layer1_b[2] = $mo10; $v_layer1_b[2] = $vo10;
+  $w_layer1_W[6] = layer1_W_6; $m_layer1_W[6] = $mo11; $v_layer1_W[6] = $vo11;
+  $w_layer1_W[7] = layer1_W_7; $m_layer1_W[7] = $mo12; $v_layer1_W[7] = $vo12;
+  $w_layer1_W[8] = layer1_W_8; $m_layer1_W[8] = $mo13; $v_layer1_W[8] = $vo13;
+  $w_layer1_b[3] = layer1_b_3; $m_layer1_b[3] = $mo14; $v_layer1_b[3] = $vo14;
+  $w_layer1_W[9] = layer1_W_9; $m_layer1_W[9] = $mo15; $v_layer1_W[9] = $vo15;
+  $w_layer1_W[10] = layer1_W_10; $m_layer1_W[10] = $mo16; $v_layer1_W[10] = $vo16;
+  $w_layer1_W[11] = layer1_W_11; $m_layer1_W[11] = $mo17; $v_layer1_W[11] = $vo17;
+  $w_layer2_W[0] = layer2_W_0; $m_layer2_W[0] = $mo18; $v_layer2_W[0] = $vo18;
+  $w_layer2_W[1] = layer2_W_1; $m_layer2_W[1] = $mo19; $v_layer2_W[1] = $vo19;
+  $w_layer2_W[2] = layer2_W_2; $m_layer2_W[2] = $mo20; $v_layer2_W[2] = $vo20;
+  $w_layer2_W[3] = layer2_W_3; $m_layer2_W[3] = $mo21; $v_layer2_W[3] = $vo21;
+  $w_layer2_W[4] = layer2_W_4; $m_layer2_W[4] = $mo22; $v_layer2_W[4] = $vo22;
+  $w_layer2_W[5] = layer2_W_5; $m_layer2_W[5] = $mo23; $v_layer2_W[5] = $vo23;
+  $w_layer2_W[6] = layer2_W_6; $m_layer2_W[6] = $mo24; $v_layer2_W[6] = $vo24;
+  $w_layer2_W[7] = layer2_W_7; $m_layer2_W[7] = $mo25; $v_layer2_W[7] = $vo25;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** What `$step_sgd` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, `$keep` and `$l2` of `$h`. */
+function $exactSgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, h: Float64Array): number {
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $update_sgd(p, $acc, 1, value, h[0]!, h[1]!, h[2]!) ? value : NaN;
+}
+
+/** One step of `st`'s kind on one row (step `t` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number): number {
+  if (!$stateOk(st!, h)) return NaN;
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $optimizerUpdate(p, $acc, st!, h, $rate(h, t - 1), t, 1, value) ? value : NaN;
 }
 
 /** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */
 function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  return $step_sgd($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
+  return $step_sgd_nodecay($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
 }
 
 /** The hyperparameters of plain SGD's fused step ($lr, $keep, $l2), written into one Float64Array that it reads. */
@@ -3111,8 +4786,14 @@ function $row_sgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, _st: 
   return $step_sgd(p, X, xo, Y, yo, $hyperInto($lr, 1 - $lr * $hy.decay, $hy.l2));
 }
 
-/** The one-row step of each optimizer rule, by `$Hyper.rule`: the loss, or NaN with nothing changed. */
-const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $step_momentum, $step_adam, $step_rmsprop];
+/** `$step_sgd_nodecay` for an OptimizerState (the `$ROW_STEPS` signature): its hyperparameters computed here. */
+function $row_sgd_nodecay(p: Params, X: Floats, xo: number, Y: Floats, yo: number, _st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $lr = $rate($hy, $t - 1);
+  return $step_sgd_nodecay(p, X, xo, Y, yo, $hyperInto($lr, 1 - $lr * $hy.decay, $hy.l2));
+}
+
+/** The one-row step of each optimizer rule (with the decay terms, then without), by `$Hyper.rule`: the loss, or NaN with nothing changed. */
+const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $row_sgd_nodecay, $step_momentum, $step_momentum_nodecay, $step_adam, $step_adam_nodecay, $step_rmsprop, $step_rmsprop_nodecay];
 
 function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
   const layer1_W_0 = $p.layer1_W[0]!;

@@ -848,6 +848,9 @@ export type OptimizerOptions = SgdOptions | MomentumOptions | AdamOptions | Adam
  * What an optimizer carries from step to step, made by `initOptimizer` and advanced by
  * `step`, `stepBatch` and `fit` (only by steps taken: a refused step changes nothing).
  * Plain data (typed arrays per parameter and a count), so it can be saved and restored.
+ * The moment objects `initOptimizer` and `loadParams` make are frozen when every parameter
+ * is an array (their arrays' values change, the arrays do not), so a step checks them once;
+ * a state built by hand works too, with its arrays checked at every step.
  */
 export interface OptimizerState {
   /** The options (frozen, checked at each step). */
@@ -871,6 +874,10 @@ interface $Hyper {
   readonly rule: number;
   /** Whether the schedule is constant (the rate is `lr` at every step). */
   readonly fixed: boolean;
+  /** 1 - lr * decay: `$keep` of every step when the schedule is constant. */
+  readonly keep: number;
+  /** The first step t from which every hyperparameter is constant (the schedule's rate and the bias corrections; Infinity for a schedule that is not constant): fused steps read their values (UpdateRule.steady). */
+  readonly steady: number;
 }
 
 /** The first step t with Math.pow(b, t) <= 2^-54 (0 <= b < 1): from there on 1 - b^t rounds to 1 exactly. */
@@ -935,7 +942,9 @@ function $hyper(o: unknown, where: string): $Hyper {
   const rho = num('rho', 0.9, fraction, 'a number in [0, 1)'); // 1: the mean square stays 0 and every step is lr * g / sqrt(epsilon)
   const schedule = $schedule((o as { schedule?: unknown }).schedule, `${where}.schedule`);
   if (schedule.kind === 'cosine' && (schedule.minLearningRate ?? 0) > lr) throw new SampleError(`${where}.schedule.minLearningRate must be at most learningRate (${lr}), got ${schedule.minLearningRate}: the cosine would raise the rate`);
-  const h: $Hyper = { kind: k, lr, l2: k === 'adamw' ? 0 : wd, decay: k === 'adamw' ? wd : 0, clip, mu, nesterov, b1, b2, eps, rho, t1: $negligibleFrom(b1), t2: $negligibleFrom(b2), schedule, rule: $RULE_INDEX[k], fixed: schedule.kind === 'constant' };
+  const l2 = k === 'adamw' ? 0 : wd, decay = k === 'adamw' ? wd : 0, t1 = $negligibleFrom(b1), t2 = $negligibleFrom(b2), fixed = schedule.kind === 'constant';
+  const rule = $RULE_INDEX[k][l2 === 0 && decay === 0 ? 1 : 0]!; // the step without the decay terms when both are 0 (fusedSteps.ts NO_DECAY)
+  const h: $Hyper = { kind: k, lr, l2, decay, clip, mu, nesterov, b1, b2, eps, rho, t1, t2, schedule, rule, fixed, keep: 1 - lr * decay, steady: fixed ? Math.max(t1, t2) : Infinity };
   if (Object.isFrozen(o)) $hypers.set(o, h); // options made by initOptimizer cannot change: checked once
   return h;
 }
@@ -988,14 +997,14 @@ export function initOptimizer(params: Params, options: OptimizerOptions): Optimi
   return $initOptimizer(params, options, 'initOptimizer: options');
 }
 
-/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded). */
+/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded); then frozen (`$ownMoments`). */
 function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params, like: Params) => Params = $placed): OptimizerState {
   $checkParams(params, where.replace(/options.*$/, 'params'), false);
   const h = $hyper(options, where);
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? place(zeroParams(), params) : null, v: slots[1] ? place(zeroParams(), params) : null };
+  return { options: frozen, step: 0, m: slots[0] ? $ownMoments(place(zeroParams(), params)) : null, v: slots[1] ? $ownMoments(place(zeroParams(), params)) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
@@ -1162,6 +1171,17 @@ function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, 
   return true;
 }
 
+/**
+ * The moment objects this module made (initOptimizer, loadParams), frozen: their arrays cannot
+ * be swapped, so a fused step that checked one compares the object only afterwards
+ * (stateCheck in gradc's fusedSteps.ts). Not with a scalar parameter, which lives in the object.
+ */
+const $MOMENTS = new WeakSet<object>();
+function $ownMoments(p: Params): Params {
+  $MOMENTS.add(Object.freeze(p));
+  return p;
+}
+
 /** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
 const $oldP = zeroParams(), $oldM = zeroParams(), $oldV = zeroParams();
 
@@ -1192,8 +1212,8 @@ function $globalNorm(g: Params): number {
   return big * Math.sqrt(s);
 }
 
-/** The index of each kind's rule in `$ROW_STEPS` (adam and adamw share one). */
-const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: number } = { sgd: 0, momentum: 1, adam: 2, adamw: 2, rmsprop: 3 };
+/** The index of each kind's steps in `$ROW_STEPS`: with the decay terms, then without (adam and adamw share them). */
+const $RULE_INDEX: { readonly [K in OptimizerOptions['kind']]: readonly [number, number] } = { sgd: [0, 1], momentum: [2, 3], adam: [4, 5], adamw: [4, 5], rmsprop: [6, 7] };
 
 /** The state slots (m, v) each kind keeps. */
 const $UPDATE_STATE: { readonly [K in OptimizerOptions['kind']]: readonly [boolean, boolean] } = { sgd: [false, false], momentum: [true, false], adam: [true, true], adamw: [true, true], rmsprop: [true, true] };
@@ -1390,7 +1410,7 @@ export function loadParams(doc: SavedParams | string): { params: Params; optimiz
     }
   }
   const placed = $placed(params);
-  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $placed(optimizer.m, placed), v: optimizer.v && $placed(optimizer.v, placed) } };
+  return { params: placed, optimizer: { ...optimizer, m: optimizer.m && $ownMoments($placed(optimizer.m, placed)), v: optimizer.v && $ownMoments($placed(optimizer.v, placed)) } };
 }
 
 /** Writes one vector or matrix of a sample (row-major); throws naming the sample, the field and the first bad element. */
@@ -1430,14 +1450,42 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $total;
 }
 
-/** The state arrays the fused steps checked last (stateCheck in gradc's fusedSteps.ts): a step on the same arrays checks identity only. */
-let $okm_W: Floats | null = null, $okm_b: Floats | null = null, $okv_W: Floats | null = null, $okv_b: Floats | null = null;
+/** What `$okm` and `$okv` hold when no moment object is remembered (a fresh object: never a state's). */
+const $NO_MOMENTS = {};
+
+/** The first moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
+let $okm: unknown = $NO_MOMENTS, $okm_W: Floats | null = null, $okm_b: Floats | null = null;
+/** Whether `x` holds this model's arrays (then remembered in `$okm_<name>`, and `x` in `$okm` when this module made it). */
+function $moments_m(x: unknown): boolean {
+  const q = x as Params | null | undefined;
+  const a_W = q?.W, a_b = q?.b;
+  if (a_W !== $okm_W || a_b !== $okm_b) { // not the arrays checked last
+    if (!(a_W instanceof Floats && a_W.length === 6 && a_b instanceof Floats && a_b.length === 3)) return false;
+    $okm_W = a_W; $okm_b = a_b;
+  }
+  $okm = $MOMENTS.has(x as object) ? x : $NO_MOMENTS;
+  return true;
+}
+
+/** The second moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
+let $okv: unknown = $NO_MOMENTS, $okv_W: Floats | null = null, $okv_b: Floats | null = null;
+/** Whether `x` holds this model's arrays (then remembered in `$okv_<name>`, and `x` in `$okv` when this module made it). */
+function $moments_v(x: unknown): boolean {
+  const q = x as Params | null | undefined;
+  const a_W = q?.W, a_b = q?.b;
+  if (a_W !== $okv_W || a_b !== $okv_b) { // not the arrays checked last
+    if (!(a_W instanceof Floats && a_W.length === 6 && a_b instanceof Floats && a_b.length === 3)) return false;
+    $okv_W = a_W; $okv_b = a_b;
+  }
+  $okv = $MOMENTS.has(x as object) ? x : $NO_MOMENTS;
+  return true;
+}
 
 /** One sgd step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
   const $lr = $h[0]!, $keep = $h[1]!, $l2 = $h[2]!;
   const $w_W = $p.W, $w_b = $p.b;
-  let $s = 0; // 0 while every new value is finite
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
   const W_2 = $w_W[2]!;
@@ -1500,7 +1548,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = b_0, $gk = d_logits_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_b[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
@@ -1508,14 +1556,14 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = W_0, $gk = d_W_0 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_W[0] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_W_1 = d_logits_0 * x_1;
   { // sgd update of W[1]
     const $wk = W_1, $gk = d_W_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_W[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
@@ -1527,7 +1575,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = b_1, $gk = d_logits_1 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_b[1] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
@@ -1535,14 +1583,14 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = W_2, $gk = d_W_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_W[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_W_3 = d_logits_1 * x_1;
   { // sgd update of W[3]
     const $wk = W_3, $gk = d_W_3 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_W[3] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
@@ -1554,7 +1602,7 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = b_2, $gk = d_logits_2 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_b[2] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
@@ -1562,17 +1610,18 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
     const $wk = W_4, $gk = d_W_4 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_W[4] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_W_5 = d_logits_2 * x_1;
   { // sgd update of W[5]
     const $wk = W_5, $gk = d_W_5 + $l2 * $wk;
     const $p1 = $wk * $keep - $lr * $gk;
     $w_W[5] = $p1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_b[0] = b_0;
   $w_W[0] = W_0;
   $w_W[1] = W_1;
@@ -1582,7 +1631,161 @@ function $step_sgd($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   $w_b[2] = b_2;
   $w_W[4] = W_4;
   $w_W[5] = W_5;
-  return NaN;
+  return $exactSgd($p, $x, $xo, $y, $yo, $h);
+}
+
+/** One sgd step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_sgd_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $h: Float64Array): number {
+  const $lr = $h[0]!;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  const $w_W = $p.W, $w_b = $p.b;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const W_0 = $w_W[0]!;
+  const W_1 = $w_W[1]!;
+  const W_2 = $w_W[2]!;
+  const W_3 = $w_W[3]!;
+  const W_4 = $w_W[4]!;
+  const W_5 = $w_W[5]!;
+  const b_0 = $w_b[0]!;
+  const b_1 = $w_b[1]!;
+  const b_2 = $w_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_0 = t12 / t18;
+  // grad of: y .* log_softmax(logits)
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
+  const d_t25 = -y_2;
+  // grad of: log_softmax(logits)
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
+  const d_logits_0 = -t31;
+  { // sgd update of b[0]
+    const $wk = b_0, $gk = d_logits_0;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_b[0] = $p1;
+    $s += ($p1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_0 = d_logits_0 * x_0;
+  { // sgd update of W[0]
+    const $wk = W_0, $gk = d_W_0;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[0] = $p1;
+    $s += ($p1);
+  }
+  const d_W_1 = d_logits_0 * x_1;
+  { // sgd update of W[1]
+    const $wk = W_1, $gk = d_W_1;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[1] = $p1;
+    $s += ($p1);
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_1 = t14 / t18;
+  // grad of: log_softmax(logits)
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
+  const d_logits_1 = -t33;
+  { // sgd update of b[1]
+    const $wk = b_1, $gk = d_logits_1;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_b[1] = $p1;
+    $s += ($p1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_2 = d_logits_1 * x_0;
+  { // sgd update of W[2]
+    const $wk = W_2, $gk = d_W_2;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[2] = $p1;
+    $s += ($p1);
+  }
+  const d_W_3 = d_logits_1 * x_1;
+  { // sgd update of W[3]
+    const $wk = W_3, $gk = d_W_3;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[3] = $p1;
+    $s += ($p1);
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_2 = t17 / t18;
+  // grad of: log_softmax(logits)
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
+  const d_logits_2 = -t35;
+  { // sgd update of b[2]
+    const $wk = b_2, $gk = d_logits_2;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_b[2] = $p1;
+    $s += ($p1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_4 = d_logits_2 * x_0;
+  { // sgd update of W[4]
+    const $wk = W_4, $gk = d_W_4;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[4] = $p1;
+    $s += ($p1);
+  }
+  const d_W_5 = d_logits_2 * x_1;
+  { // sgd update of W[5]
+    const $wk = W_5, $gk = d_W_5;
+    const $p1 = $wk * $keep - $lr * $gk;
+    $w_W[5] = $p1;
+    $s += ($p1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_b[0] = b_0;
+  $w_W[0] = W_0;
+  $w_W[1] = W_1;
+  $w_b[1] = b_1;
+  $w_W[2] = W_2;
+  $w_W[3] = W_3;
+  $w_b[2] = b_2;
+  $w_W[4] = W_4;
+  $w_W[5] = W_5;
+  return $exactSgd($p, $x, $xo, $y, $yo, $h);
 }
 
 /** One momentum step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -1591,12 +1794,9 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
   const $w_W = $p.W, $w_b = $p.b;
-  const $m_W = $m?.W, $m_b = $m?.b;
-  if ($m_W !== $okm_W || $m_b !== $okm_b) { // not the arrays checked last: check them, before anything is written
-    if (!($m_W instanceof Floats && $m_W.length === 6 && $m_b instanceof Floats && $m_b.length === 3)) return NaN;
-    $okm_W = $m_W; $okm_b = $m_b;
-  }
-  let $s = 0; // 0 while every new value is finite
+  if (($m !== $okm && !$moments_m($m))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_W = $okm_W!, $m_b = $okm_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
   const W_2 = $w_W[2]!;
@@ -1661,7 +1861,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_b[0] = $p1; $m_b[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
@@ -1671,7 +1871,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[0] = $p1; $m_W[0] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_W_1 = d_logits_0 * x_1;
   const $mo2 = $m_W[1]!;
@@ -1680,7 +1880,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[1] = $p1; $m_W[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
@@ -1694,7 +1894,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_b[1] = $p1; $m_b[1] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
@@ -1704,7 +1904,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[2] = $p1; $m_W[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_W_3 = d_logits_1 * x_1;
   const $mo5 = $m_W[3]!;
@@ -1713,7 +1913,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[3] = $p1; $m_W[3] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
@@ -1727,7 +1927,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_b[2] = $p1; $m_b[2] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
@@ -1737,7 +1937,7 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[4] = $p1; $m_W[4] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
   const d_W_5 = d_logits_2 * x_1;
   const $mo8 = $m_W[5]!;
@@ -1746,10 +1946,11 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
     const $m1 = $mu * $mk + $gk;
     const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
     $w_W[5] = $p1; $m_W[5] = $m1;
-    $s += ($p1) * 0;
+    $s += ($p1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_b[0] = b_0; $m_b[0] = $mo0;
   $w_W[0] = W_0; $m_W[0] = $mo1;
   $w_W[1] = W_1; $m_W[1] = $mo2;
@@ -1759,23 +1960,200 @@ function $step_momentum($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: nu
   $w_b[2] = b_2; $m_b[2] = $mo6;
   $w_W[4] = W_4; $m_W[4] = $mo7;
   $w_W[5] = W_5; $m_W[5] = $mo8;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One momentum step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_momentum_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!;
+  const $lr = $rate($hy, $t - 1);
+  const $mu = $hy.mu, $nesterov = $hy.nesterov ? 1 : 0;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  const $w_W = $p.W, $w_b = $p.b;
+  if (($m !== $okm && !$moments_m($m))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_W = $okm_W!, $m_b = $okm_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const W_0 = $w_W[0]!;
+  const W_1 = $w_W[1]!;
+  const W_2 = $w_W[2]!;
+  const W_3 = $w_W[3]!;
+  const W_4 = $w_W[4]!;
+  const W_5 = $w_W[5]!;
+  const b_0 = $w_b[0]!;
+  const b_1 = $w_b[1]!;
+  const b_2 = $w_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_0 = t12 / t18;
+  // grad of: y .* log_softmax(logits)
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
+  const d_t25 = -y_2;
+  // grad of: log_softmax(logits)
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
+  const d_logits_0 = -t31;
+  const $mo0 = $m_b[0]!;
+  { // momentum update of b[0]
+    const $wk = b_0, $gk = d_logits_0, $mk = $mo0;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_b[0] = $p1; $m_b[0] = $m1;
+    $s += ($p1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_0 = d_logits_0 * x_0;
+  const $mo1 = $m_W[0]!;
+  { // momentum update of W[0]
+    const $wk = W_0, $gk = d_W_0, $mk = $mo1;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[0] = $p1; $m_W[0] = $m1;
+    $s += ($p1);
+  }
+  const d_W_1 = d_logits_0 * x_1;
+  const $mo2 = $m_W[1]!;
+  { // momentum update of W[1]
+    const $wk = W_1, $gk = d_W_1, $mk = $mo2;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[1] = $p1; $m_W[1] = $m1;
+    $s += ($p1);
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_1 = t14 / t18;
+  // grad of: log_softmax(logits)
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
+  const d_logits_1 = -t33;
+  const $mo3 = $m_b[1]!;
+  { // momentum update of b[1]
+    const $wk = b_1, $gk = d_logits_1, $mk = $mo3;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_b[1] = $p1; $m_b[1] = $m1;
+    $s += ($p1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_2 = d_logits_1 * x_0;
+  const $mo4 = $m_W[2]!;
+  { // momentum update of W[2]
+    const $wk = W_2, $gk = d_W_2, $mk = $mo4;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[2] = $p1; $m_W[2] = $m1;
+    $s += ($p1);
+  }
+  const d_W_3 = d_logits_1 * x_1;
+  const $mo5 = $m_W[3]!;
+  { // momentum update of W[3]
+    const $wk = W_3, $gk = d_W_3, $mk = $mo5;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[3] = $p1; $m_W[3] = $m1;
+    $s += ($p1);
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_2 = t17 / t18;
+  // grad of: log_softmax(logits)
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
+  const d_logits_2 = -t35;
+  const $mo6 = $m_b[2]!;
+  { // momentum update of b[2]
+    const $wk = b_2, $gk = d_logits_2, $mk = $mo6;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_b[2] = $p1; $m_b[2] = $m1;
+    $s += ($p1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_4 = d_logits_2 * x_0;
+  const $mo7 = $m_W[4]!;
+  { // momentum update of W[4]
+    const $wk = W_4, $gk = d_W_4, $mk = $mo7;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[4] = $p1; $m_W[4] = $m1;
+    $s += ($p1);
+  }
+  const d_W_5 = d_logits_2 * x_1;
+  const $mo8 = $m_W[5]!;
+  { // momentum update of W[5]
+    const $wk = W_5, $gk = d_W_5, $mk = $mo8;
+    const $m1 = $mu * $mk + $gk;
+    const $p1 = $wk * $keep - $lr * ($nesterov ? $gk + $mu * $m1 : $m1);
+    $w_W[5] = $p1; $m_W[5] = $m1;
+    $s += ($p1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_b[0] = b_0; $m_b[0] = $mo0;
+  $w_W[0] = W_0; $m_W[0] = $mo1;
+  $w_W[1] = W_1; $m_W[1] = $mo2;
+  $w_b[1] = b_1; $m_b[1] = $mo3;
+  $w_W[2] = W_2; $m_W[2] = $mo4;
+  $w_W[3] = W_3; $m_W[3] = $mo5;
+  $w_b[2] = b_2; $m_b[2] = $mo6;
+  $w_W[4] = W_4; $m_W[4] = $mo7;
+  $w_W[5] = W_5; $m_W[5] = $mo8;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One adam or adamw step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
 function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
   const $m = $st!.m!, $v = $st!.v!;
-  const $lr = $rate($hy, $t - 1);
-  const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
-  const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2, $a = ($lr * $root) / $bc1, $e = $hy.eps * $root;
-  const $w_W = $p.W, $w_b = $p.b;
-  const $m_W = $m?.W, $m_b = $m?.b;
-  const $v_W = $v?.W, $v_b = $v?.b;
-  if ($m_W !== $okm_W || $m_b !== $okm_b || $v_W !== $okv_W || $v_b !== $okv_b) { // not the arrays checked last: check them, before anything is written
-    if (!($m_W instanceof Floats && $m_W.length === 6 && $m_b instanceof Floats && $m_b.length === 3 && $v_W instanceof Floats && $v_W.length === 6 && $v_b instanceof Floats && $v_b.length === 3)) return NaN;
-    $okm_W = $m_W; $okm_b = $m_b; $okv_W = $v_W; $okv_b = $v_b;
+  let $keep = $hy.keep, $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $keep = 1 - $lr * $hy.decay; $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
   }
-  let $s = 0; // 0 while every new value is finite
+  const $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2;
+  const $w_W = $p.W, $w_b = $p.b;
+  if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_W = $okm_W!, $m_b = $okm_b!;
+  const $v_W = $okv_W!, $v_b = $okv_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
   const W_2 = $w_W[2]!;
@@ -1841,7 +2219,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_b[0] = $p1; $m_b[0] = $m1; $v_b[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
@@ -1852,7 +2230,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[0] = $p1; $m_W[0] = $m1; $v_W[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_W_1 = d_logits_0 * x_1;
   const $mo2 = $m_W[1]!, $vo2 = $v_W[1]!;
@@ -1862,7 +2240,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[1] = $p1; $m_W[1] = $m1; $v_W[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
@@ -1877,7 +2255,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_b[1] = $p1; $m_b[1] = $m1; $v_b[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
@@ -1888,7 +2266,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[2] = $p1; $m_W[2] = $m1; $v_W[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_W_3 = d_logits_1 * x_1;
   const $mo5 = $m_W[3]!, $vo5 = $v_W[3]!;
@@ -1898,7 +2276,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[3] = $p1; $m_W[3] = $m1; $v_W[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
@@ -1913,7 +2291,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_b[2] = $p1; $m_b[2] = $m1; $v_b[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
@@ -1924,7 +2302,7 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[4] = $p1; $m_W[4] = $m1; $v_W[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_W_5 = d_logits_2 * x_1;
   const $mo8 = $m_W[5]!, $vo8 = $v_W[5]!;
@@ -1934,10 +2312,11 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
     const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
     const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
     $w_W[5] = $p1; $m_W[5] = $m1; $v_W[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_b[0] = b_0; $m_b[0] = $mo0; $v_b[0] = $vo0;
   $w_W[0] = W_0; $m_W[0] = $mo1; $v_W[0] = $vo1;
   $w_W[1] = W_1; $m_W[1] = $mo2; $v_W[1] = $vo2;
@@ -1947,7 +2326,198 @@ function $step_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number
   $w_b[2] = b_2; $m_b[2] = $mo6; $v_b[2] = $vo6;
   $w_W[4] = W_4; $m_W[4] = $mo7; $v_W[4] = $vo7;
   $w_W[5] = W_5; $m_W[5] = $mo8; $v_W[5] = $vo8;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One adam or adamw step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_adam_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!, $v = $st!.v!;
+  let $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
+  }
+  const $b1 = $hy.b1, $b2 = $hy.b2;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  const $w_W = $p.W, $w_b = $p.b;
+  if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_W = $okm_W!, $m_b = $okm_b!;
+  const $v_W = $okv_W!, $v_b = $okv_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const W_0 = $w_W[0]!;
+  const W_1 = $w_W[1]!;
+  const W_2 = $w_W[2]!;
+  const W_3 = $w_W[3]!;
+  const W_4 = $w_W[4]!;
+  const W_5 = $w_W[5]!;
+  const b_0 = $w_b[0]!;
+  const b_1 = $w_b[1]!;
+  const b_2 = $w_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_0 = t12 / t18;
+  // grad of: y .* log_softmax(logits)
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
+  const d_t25 = -y_2;
+  // grad of: log_softmax(logits)
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
+  const d_logits_0 = -t31;
+  const $mo0 = $m_b[0]!, $vo0 = $v_b[0]!;
+  { // adam and adamw update of b[0]
+    const $wk = b_0, $gk = d_logits_0, $mk = $mo0, $vk = $vo0;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_b[0] = $p1; $m_b[0] = $m1; $v_b[0] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_0 = d_logits_0 * x_0;
+  const $mo1 = $m_W[0]!, $vo1 = $v_W[0]!;
+  { // adam and adamw update of W[0]
+    const $wk = W_0, $gk = d_W_0, $mk = $mo1, $vk = $vo1;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[0] = $p1; $m_W[0] = $m1; $v_W[0] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_W_1 = d_logits_0 * x_1;
+  const $mo2 = $m_W[1]!, $vo2 = $v_W[1]!;
+  { // adam and adamw update of W[1]
+    const $wk = W_1, $gk = d_W_1, $mk = $mo2, $vk = $vo2;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[1] = $p1; $m_W[1] = $m1; $v_W[1] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_1 = t14 / t18;
+  // grad of: log_softmax(logits)
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
+  const d_logits_1 = -t33;
+  const $mo3 = $m_b[1]!, $vo3 = $v_b[1]!;
+  { // adam and adamw update of b[1]
+    const $wk = b_1, $gk = d_logits_1, $mk = $mo3, $vk = $vo3;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_b[1] = $p1; $m_b[1] = $m1; $v_b[1] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_2 = d_logits_1 * x_0;
+  const $mo4 = $m_W[2]!, $vo4 = $v_W[2]!;
+  { // adam and adamw update of W[2]
+    const $wk = W_2, $gk = d_W_2, $mk = $mo4, $vk = $vo4;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[2] = $p1; $m_W[2] = $m1; $v_W[2] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_W_3 = d_logits_1 * x_1;
+  const $mo5 = $m_W[3]!, $vo5 = $v_W[3]!;
+  { // adam and adamw update of W[3]
+    const $wk = W_3, $gk = d_W_3, $mk = $mo5, $vk = $vo5;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[3] = $p1; $m_W[3] = $m1; $v_W[3] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_2 = t17 / t18;
+  // grad of: log_softmax(logits)
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
+  const d_logits_2 = -t35;
+  const $mo6 = $m_b[2]!, $vo6 = $v_b[2]!;
+  { // adam and adamw update of b[2]
+    const $wk = b_2, $gk = d_logits_2, $mk = $mo6, $vk = $vo6;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_b[2] = $p1; $m_b[2] = $m1; $v_b[2] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_4 = d_logits_2 * x_0;
+  const $mo7 = $m_W[4]!, $vo7 = $v_W[4]!;
+  { // adam and adamw update of W[4]
+    const $wk = W_4, $gk = d_W_4, $mk = $mo7, $vk = $vo7;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[4] = $p1; $m_W[4] = $m1; $v_W[4] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_W_5 = d_logits_2 * x_1;
+  const $mo8 = $m_W[5]!, $vo8 = $v_W[5]!;
+  { // adam and adamw update of W[5]
+    const $wk = W_5, $gk = d_W_5, $mk = $mo8, $vk = $vo8;
+    const $m1 = $b1 * $mk + (1 - $b1) * $gk;
+    const $v1 = $b2 * $vk + (1 - $b2) * $gk * $gk;
+    const $p1 = $wk * $keep - $a * $m1 / (Math.sqrt($v1) + $e);
+    $w_W[5] = $p1; $m_W[5] = $m1; $v_W[5] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_b[0] = b_0; $m_b[0] = $mo0; $v_b[0] = $vo0;
+  $w_W[0] = W_0; $m_W[0] = $mo1; $v_W[0] = $vo1;
+  $w_W[1] = W_1; $m_W[1] = $mo2; $v_W[1] = $vo2;
+  $w_b[1] = b_1; $m_b[1] = $mo3; $v_b[1] = $vo3;
+  $w_W[2] = W_2; $m_W[2] = $mo4; $v_W[2] = $vo4;
+  $w_W[3] = W_3; $m_W[3] = $mo5; $v_W[3] = $vo5;
+  $w_b[2] = b_2; $m_b[2] = $mo6; $v_b[2] = $vo6;
+  $w_W[4] = W_4; $m_W[4] = $mo7; $v_W[4] = $vo7;
+  $w_W[5] = W_5; $m_W[5] = $mo8; $v_W[5] = $vo8;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
 /** One rmsprop step on one row, the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
@@ -1956,13 +2526,10 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   const $lr = $rate($hy, $t - 1);
   const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
   const $w_W = $p.W, $w_b = $p.b;
-  const $m_W = $m?.W, $m_b = $m?.b;
-  const $v_W = $v?.W, $v_b = $v?.b;
-  if ($m_W !== $okm_W || $m_b !== $okm_b || $v_W !== $okv_W || $v_b !== $okv_b) { // not the arrays checked last: check them, before anything is written
-    if (!($m_W instanceof Floats && $m_W.length === 6 && $m_b instanceof Floats && $m_b.length === 3 && $v_W instanceof Floats && $v_W.length === 6 && $v_b instanceof Floats && $v_b.length === 3)) return NaN;
-    $okm_W = $m_W; $okm_b = $m_b; $okv_W = $v_W; $okv_b = $v_b;
-  }
-  let $s = 0; // 0 while every new value is finite
+  if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_W = $okm_W!, $m_b = $okm_b!;
+  const $v_W = $okv_W!, $v_b = $okv_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
   const W_0 = $w_W[0]!;
   const W_1 = $w_W[1]!;
   const W_2 = $w_W[2]!;
@@ -2028,7 +2595,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_b[0] = $p1; $m_b[0] = $m1; $v_b[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_0 = d_logits_0 * x_0;
@@ -2039,7 +2606,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[0] = $p1; $m_W[0] = $m1; $v_W[0] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_W_1 = d_logits_0 * x_1;
   const $mo2 = $m_W[1]!, $vo2 = $v_W[1]!;
@@ -2049,7 +2616,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[1] = $p1; $m_W[1] = $m1; $v_W[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_1 = t14 / t18;
@@ -2064,7 +2631,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_b[1] = $p1; $m_b[1] = $m1; $v_b[1] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_2 = d_logits_1 * x_0;
@@ -2075,7 +2642,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[2] = $p1; $m_W[2] = $m1; $v_W[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_W_3 = d_logits_1 * x_1;
   const $mo5 = $m_W[3]!, $vo5 = $v_W[3]!;
@@ -2085,7 +2652,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[3] = $p1; $m_W[3] = $m1; $v_W[3] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // forward value, for the grad of: log_softmax(logits)
   const p_2 = t17 / t18;
@@ -2100,7 +2667,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_b[2] = $p1; $m_b[2] = $m1; $v_b[2] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   // grad of: matmul(W, x)
   const d_W_4 = d_logits_2 * x_0;
@@ -2111,7 +2678,7 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[4] = $p1; $m_W[4] = $m1; $v_W[4] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
   const d_W_5 = d_logits_2 * x_1;
   const $mo8 = $m_W[5]!, $vo8 = $v_W[5]!;
@@ -2121,10 +2688,11 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
     const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
     const $p1 = $wk * $keep - $m1;
     $w_W[5] = $p1; $m_W[5] = $m1; $v_W[5] = $v1;
-    $s += ($p1) * 0 + ($v1) * 0;
+    $s += ($p1) + ($v1);
   }
-  if ($s === 0 && loss - loss === 0) return loss;
-  // Refused (the loss or a new value is not finite): the old values back, all or nothing.
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
   $w_b[0] = b_0; $m_b[0] = $mo0; $v_b[0] = $vo0;
   $w_W[0] = W_0; $m_W[0] = $mo1; $v_W[0] = $vo1;
   $w_W[1] = W_1; $m_W[1] = $mo2; $v_W[1] = $vo2;
@@ -2134,12 +2702,211 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   $w_b[2] = b_2; $m_b[2] = $mo6; $v_b[2] = $vo6;
   $w_W[4] = W_4; $m_W[4] = $mo7; $v_W[4] = $vo7;
   $w_W[5] = W_5; $m_W[5] = $mo8; $v_W[5] = $vo8;
-  return NaN;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One rmsprop step on one row without weight decay (NO_DECAY), the update fused into the backward pass, all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $step_rmsprop_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m!, $v = $st!.v!;
+  const $lr = $rate($hy, $t - 1);
+  const $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
+  const $keep = 1; // no decoupled decay (NO_DECAY in gradc's fusedSteps.ts)
+  const $w_W = $p.W, $w_b = $p.b;
+  if (($m !== $okm && !$moments_m($m)) || ($v !== $okv && !$moments_v($v))) return NaN; // not the moments checked last, and bad: refused before anything is written
+  const $m_W = $okm_W!, $m_b = $okm_b!;
+  const $v_W = $okv_W!, $v_b = $okv_b!;
+  let $s = 0; // the sum of the new values and the loss: finite only when every one is (CHECK_ONCE)
+  const W_0 = $w_W[0]!;
+  const W_1 = $w_W[1]!;
+  const W_2 = $w_W[2]!;
+  const W_3 = $w_W[3]!;
+  const W_4 = $w_W[4]!;
+  const W_5 = $w_W[5]!;
+  const b_0 = $w_b[0]!;
+  const b_1 = $w_b[1]!;
+  const b_2 = $w_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_0 = t12 / t18;
+  // grad of: y .* log_softmax(logits)
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
+  const d_t25 = -y_2;
+  // grad of: log_softmax(logits)
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
+  const d_logits_0 = -t31;
+  const $mo0 = $m_b[0]!, $vo0 = $v_b[0]!;
+  { // rmsprop update of b[0]
+    const $wk = b_0, $gk = d_logits_0, $mk = $mo0, $vk = $vo0;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_b[0] = $p1; $m_b[0] = $m1; $v_b[0] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_0 = d_logits_0 * x_0;
+  const $mo1 = $m_W[0]!, $vo1 = $v_W[0]!;
+  { // rmsprop update of W[0]
+    const $wk = W_0, $gk = d_W_0, $mk = $mo1, $vk = $vo1;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[0] = $p1; $m_W[0] = $m1; $v_W[0] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_W_1 = d_logits_0 * x_1;
+  const $mo2 = $m_W[1]!, $vo2 = $v_W[1]!;
+  { // rmsprop update of W[1]
+    const $wk = W_1, $gk = d_W_1, $mk = $mo2, $vk = $vo2;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[1] = $p1; $m_W[1] = $m1; $v_W[1] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_1 = t14 / t18;
+  // grad of: log_softmax(logits)
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
+  const d_logits_1 = -t33;
+  const $mo3 = $m_b[1]!, $vo3 = $v_b[1]!;
+  { // rmsprop update of b[1]
+    const $wk = b_1, $gk = d_logits_1, $mk = $mo3, $vk = $vo3;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_b[1] = $p1; $m_b[1] = $m1; $v_b[1] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_2 = d_logits_1 * x_0;
+  const $mo4 = $m_W[2]!, $vo4 = $v_W[2]!;
+  { // rmsprop update of W[2]
+    const $wk = W_2, $gk = d_W_2, $mk = $mo4, $vk = $vo4;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[2] = $p1; $m_W[2] = $m1; $v_W[2] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_W_3 = d_logits_1 * x_1;
+  const $mo5 = $m_W[3]!, $vo5 = $v_W[3]!;
+  { // rmsprop update of W[3]
+    const $wk = W_3, $gk = d_W_3, $mk = $mo5, $vk = $vo5;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[3] = $p1; $m_W[3] = $m1; $v_W[3] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // forward value, for the grad of: log_softmax(logits)
+  const p_2 = t17 / t18;
+  // grad of: log_softmax(logits)
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
+  const d_logits_2 = -t35;
+  const $mo6 = $m_b[2]!, $vo6 = $v_b[2]!;
+  { // rmsprop update of b[2]
+    const $wk = b_2, $gk = d_logits_2, $mk = $mo6, $vk = $vo6;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_b[2] = $p1; $m_b[2] = $m1; $v_b[2] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  // grad of: matmul(W, x)
+  const d_W_4 = d_logits_2 * x_0;
+  const $mo7 = $m_W[4]!, $vo7 = $v_W[4]!;
+  { // rmsprop update of W[4]
+    const $wk = W_4, $gk = d_W_4, $mk = $mo7, $vk = $vo7;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[4] = $p1; $m_W[4] = $m1; $v_W[4] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  const d_W_5 = d_logits_2 * x_1;
+  const $mo8 = $m_W[5]!, $vo8 = $v_W[5]!;
+  { // rmsprop update of W[5]
+    const $wk = W_5, $gk = d_W_5, $mk = $mo8, $vk = $vo8;
+    const $v1 = $rho * $vk + (1 - $rho) * $gk * $gk;
+    const $m1 = $mu * $mk + $lr * $gk / Math.sqrt($v1 + $eps);
+    const $p1 = $wk * $keep - $m1;
+    $w_W[5] = $p1; $m_W[5] = $m1; $v_W[5] = $v1;
+    $s += ($p1) + ($v1);
+  }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_b[0] = b_0; $m_b[0] = $mo0; $v_b[0] = $vo0;
+  $w_W[0] = W_0; $m_W[0] = $mo1; $v_W[0] = $vo1;
+  $w_W[1] = W_1; $m_W[1] = $mo2; $v_W[1] = $vo2;
+  $w_b[1] = b_1; $m_b[1] = $mo3; $v_b[1] = $vo3;
+  $w_W[2] = W_2; $m_W[2] = $mo4; $v_W[2] = $vo4;
+  $w_W[3] = W_3; $m_W[3] = $mo5; $v_W[3] = $vo5;
+  $w_b[2] = b_2; $m_b[2] = $mo6; $v_b[2] = $vo6;
+  $w_W[4] = W_4; $m_W[4] = $mo7; $v_W[4] = $vo7;
+  $w_W[5] = W_5; $m_W[5] = $mo8; $v_W[5] = $vo8;
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** What `$step_sgd` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, `$keep` and `$l2` of `$h`. */
+function $exactSgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, h: Float64Array): number {
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $update_sgd(p, $acc, 1, value, h[0]!, h[1]!, h[2]!) ? value : NaN;
+}
+
+/** One step of `st`'s kind on one row (step `t` from 1, no clipping): the gradient, then the update pass; the loss, or NaN with nothing changed. */
+function $optimizerRow(p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number): number {
+  if (!$stateOk(st!, h)) return NaN;
+  const value = $gradient(p, X, xo, Y, yo, $acc, 1);
+  return $optimizerUpdate(p, $acc, st!, h, $rate(h, t - 1), t, 1, value) ? value : NaN;
 }
 
 /** One plain SGD step on one row, all or nothing: the loss, or NaN with `$p` unchanged. */
 function $stepRow($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $lr: number): number {
-  return $step_sgd($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
+  return $step_sgd_nodecay($p, $x, $xo, $y, $yo, $hyperInto($lr, 1, 0));
 }
 
 /** The hyperparameters of plain SGD's fused step ($lr, $keep, $l2), written into one Float64Array that it reads. */
@@ -2157,8 +2924,14 @@ function $row_sgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, _st: 
   return $step_sgd(p, X, xo, Y, yo, $hyperInto($lr, 1 - $lr * $hy.decay, $hy.l2));
 }
 
-/** The one-row step of each optimizer rule, by `$Hyper.rule`: the loss, or NaN with nothing changed. */
-const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $step_momentum, $step_adam, $step_rmsprop];
+/** `$step_sgd_nodecay` for an OptimizerState (the `$ROW_STEPS` signature): its hyperparameters computed here. */
+function $row_sgd_nodecay(p: Params, X: Floats, xo: number, Y: Floats, yo: number, _st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $lr = $rate($hy, $t - 1);
+  return $step_sgd_nodecay(p, X, xo, Y, yo, $hyperInto($lr, 1 - $lr * $hy.decay, $hy.l2));
+}
+
+/** The one-row step of each optimizer rule (with the decay terms, then without), by `$Hyper.rule`: the loss, or NaN with nothing changed. */
+const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $row_sgd_nodecay, $step_momentum, $step_momentum_nodecay, $step_adam, $step_adam_nodecay, $step_rmsprop, $step_rmsprop_nodecay];
 
 function $forward(_$p: Params, _$x: Floats, _$xo: number, _$o: Floats, _$oo: number): void {
   
