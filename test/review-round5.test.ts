@@ -293,3 +293,53 @@ describe('names that collide with JavaScript and typed-array properties', () => 
     });
   }
 });
+
+describe('other model shapes through the kernels', () => {
+  const models = {
+    'rnn cell then dense': () => defineModel('rv_rnn', (m) => { const xs = m.input('x', [6, 5]); m.target('y', 3); const r = m.rnn(xs, 33); const o = m.dense(r.last.h, 3); m.loss(m.mean(m.call('square', m.sub(o, m.expr('y'))))); }),
+    'tanh, relu, softmax cross-entropy': () => defineModel('rv_ce', (m) => { let x = m.input('x', 20); m.target('y', 10); x = m.dense(x, 33, 'tanh'); x = m.dense(x, 33, 'relu'); m.dense(x, 10); m.loss(m.expr('cross_entropy(layer3_z, y)')); }),
+    'a product of two parameters': () => defineModel('rv_po', (m) => { m.input('x', 8); m.target('y', 8); m.param('A', { shape: [8, 8] }); m.param('B', { shape: [8, 8] }); m.formulas(`
+      z = tanh(matmul(matmul(A, B), x))
+      loss = mean(square(z - y))
+    `); }),
+  };
+  for (const [name, make] of Object.entries(models)) {
+    it(`${name}: fitRows with kernels equals simd off (f64 and f32), an abort mid-epoch included`, () => {
+      for (const precision of ['f64', 'f32'] as const) {
+        const def = make();
+        const code = generate(def, { precision, lowering: 'loops', simd: 'on' }).code;
+        expect(code).toMatch(/\$wasm\.f\[/);
+        const on: Mod = load(transpile(code)), off: Mod = load(transpile(generate(def, { precision, lowering: 'loops', simd: 'off' }).code));
+        const n = 70, Floats = precision === 'f64' ? Float64Array : Float32Array;
+        const X = Floats.from({ length: on.INPUT_SIZE * n }, (_, i) => Math.sin(i * 1.3));
+        const Y = Floats.from({ length: on.TARGET_SIZE * n }, (_, i) => name.includes('cross') ? (i % 10 === Math.floor(i / 10) % 10 ? 1 : 0) : Math.cos(i));
+        const o = { epochs: 2, batchSize: 33, optimizer: { kind: 'adam', learningRate: 0.01 } } as const;
+        expect(maxRel(on.fitRows(X, Y, n, o).params, off.fitRows(X, Y, n, o).params)).toBeLessThan(TOL[precision]);
+        const stopped = [on, off].map((mod: Mod) => {
+          const ctl = new AbortController();
+          let b = 0;
+          const r = mod.fitRows(X, Y, n, { ...o, batchSize: 9, signal: ctl.signal, onBatch: () => { if (++b === 3) ctl.abort(); } });
+          expect(r.stopped).toBe('aborted');
+          return mod.fitRows(X, Y, n, { epochs: 1, batchSize: 9, params: r.params, optimizer: { kind: 'rmsprop', learningRate: 0.01 } }).params;
+        });
+        expect(maxRel(stopped[0], stopped[1])).toBeLessThan(TOL[precision]);
+      }
+    });
+  }
+
+  it('maxBatch 1, 2, 3, 5 (more rows than the kernels take per call), simd on and auto, equal simd off', () => {
+    const def = defineModel('rv_mb', (m) => { let x = m.input('x', 9); m.target('y', 3); x = m.dense(x, 65, 'tanh'); m.dense(x, 3); m.loss(m.expr('mean(square(layer2_z - y))')); });
+    const X = rows(11, 9, 31), Y = rows(11, 3, 32);
+    for (const maxBatch of [1, 2, 3, 5]) {
+      const off: Mod = load(transpile(generate(def, { lowering: 'loops', simd: 'off', maxBatch }).code));
+      for (const simd of ['on', 'auto'] as const) {
+        const on: Mod = load(transpile(generate(def, { lowering: 'loops', simd, maxBatch }).code));
+        for (const [count, first] of [[1, 0], [3, 8], [7, 4], [11, 0]] as const) {
+          const a = on.gradientBatch(on.initParams(1), X, Y, count, first), b = off.gradientBatch(off.initParams(1), X, Y, count, first);
+          expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-12);
+          expect(maxRel(a.grad, b.grad)).toBeLessThan(1e-12);
+        }
+      }
+    }
+  });
+});
