@@ -343,3 +343,30 @@ describe('other model shapes through the kernels', () => {
     }
   });
 });
+
+describe("the Wasm update pass gives the JavaScript pass's bits", () => {
+  const optimizers = [
+    { kind: 'sgd', learningRate: 0.05, weightDecay: 0.01 },
+    { kind: 'momentum', learningRate: 0.02, momentum: 0.8, nesterov: true, weightDecay: 0.003, clipNorm: 0.1 },
+    { kind: 'momentum', learningRate: 0.02, schedule: { kind: 'step', stepSize: 2, gamma: 0.5 } },
+    { kind: 'adam', learningRate: 0.01, beta1: 0.8, beta2: 0.95, epsilon: 1e-6, schedule: { kind: 'cosine', totalSteps: 5, warmupSteps: 2 } },
+    { kind: 'adamw', learningRate: 0.01, weightDecay: 0.1, clipNorm: 0.05 },
+    { kind: 'rmsprop', learningRate: 0.01, rho: 0.8, momentum: 0.5, epsilon: 1e-5, schedule: { kind: 'exponential', gamma: 0.9 } },
+  ] as const;
+  for (const precision of ['f64', 'f32'] as const) {
+    it(`${precision}: parameters and moments in the kernels' memory and in plain arrays of the same module step to the same bytes, every optimizer`, () => {
+      const on = load(netJs(9, [65], 3, precision, 'on'));
+      const Floats = precision === 'f64' ? Float64Array : Float32Array;
+      const X = Floats.from(rows(50, 9, 41)), Y = Floats.from(rows(50, 3, 42));
+      for (const opt of optimizers) {
+        const pa = on.initParams(2), pb = plain(pa, Floats);
+        const sa = on.initOptimizer(pa, opt), sb = on.initOptimizer(pb, opt);
+        expect((pa['layer1_W'] as F).buffer).not.toBe((pb['layer1_W'] as F).buffer);
+        for (let s = 0; s < 6; s++) expect(on.stepBatch(pa, X, Y, 50 - s, sa, s)).toBe(on.stepBatch(pb, X, Y, 50 - s, sb, s));
+        expect(hex(pa)).toBe(hex(pb));
+        if (sa.m) expect(hex(sa.m)).toBe(hex(sb.m));
+        if (sa.v) expect(hex(sa.v)).toBe(hex(sb.v));
+      }
+    });
+  }
+});
