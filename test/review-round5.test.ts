@@ -20,8 +20,19 @@ import { fitParallel } from '../src/train/parallel.js';
 
 type F = Float64Array | Float32Array;
 type P = Params<F>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Mod = any;
+
+interface WasmApi {
+  Memory: new (d: { initial: number; maximum?: number }) => { readonly buffer: ArrayBuffer };
+  Module: new (b: Uint8Array) => object;
+  Instance: new (m: object, i: object) => { readonly exports: { readonly f: (n: number, at: number) => void } };
+}
+/** The Wasm tanh pass alone, on a memory of 4 pages: its function and the memory's buffer. */
+function tanhPass(precision: 'f64' | 'f32'): { f: (n: number, at: number) => void; buffer: ArrayBuffer } {
+  const W = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+  const memory = new W.Memory({ initial: 4, maximum: 4 });
+  return { f: new W.Instance(new W.Module(tanhModule(precision, 4)), { m: { m: memory } }).exports.f, buffer: memory.buffer };
+}
 
 const cache = new Map<string, string>();
 /** The JavaScript of an `inputs -> hidden (tanh) -> outputs` MSE net, looped lowering. */
@@ -104,16 +115,14 @@ describe('degenerate shapes: simd on equals simd off', () => {
 
 describe('the Wasm tanh pass', () => {
   it('is within 4.4e-16 of Math.tanh in f64 over every exponent, and exact on -0, NaN, Infinity, subnormals', () => {
-    const bytes = tanhModule('f64', 4);
-    const memory = new WebAssembly.Memory({ initial: 4, maximum: 4 });
-    const f = (new WebAssembly.Instance(new WebAssembly.Module(bytes), { m: { m: memory } }).exports as { f: (n: number, at: number) => void }).f;
-    const H = new Float64Array(memory.buffer);
+    const { f, buffer } = tanhPass('f64');
+    const H = new Float64Array(buffer);
     const rand = mulberry32(5);
     const xs: number[] = [0, -0, NaN, Infinity, -Infinity, 5e-324, -5e-324, 2.2e-308, 1e-300, 1e-17, 1e-8, 0.3, 0.5493, 0.55, 1, 19, 19.06, 20, 22, 40, 710, 1e300, Number.MAX_VALUE];
     for (let e = -1074; e < 1024; e += 1) xs.push((rand() + 0.5) * 2 ** e * (rand() < 0.5 ? -1 : 1));
     for (let i = 0; i < 20000; i++) xs.push((rand() * 2 - 1) * 25);
     const n = xs.length;
-    expect(n * 8).toBeLessThan(memory.buffer.byteLength);
+    expect(n * 8).toBeLessThan(buffer.byteLength);
     H.set(xs, 0);
     f(n, 0);
     let worst = 0;
@@ -311,8 +320,8 @@ describe('other model shapes through the kernels', () => {
         expect(code).toMatch(/\$wasm\.f\[/);
         const on: Mod = load(transpile(code)), off: Mod = load(transpile(generate(def, { precision, lowering: 'loops', simd: 'off' }).code));
         const n = 70, Floats = precision === 'f64' ? Float64Array : Float32Array;
-        const X = Floats.from({ length: on.INPUT_SIZE * n }, (_, i) => Math.sin(i * 1.3));
-        const Y = Floats.from({ length: on.TARGET_SIZE * n }, (_, i) => name.includes('cross') ? (i % 10 === Math.floor(i / 10) % 10 ? 1 : 0) : Math.cos(i));
+        const X = Floats.from(Array.from({ length: on.INPUT_SIZE * n }, (_, i) => Math.sin(i * 1.3)));
+        const Y = Floats.from(Array.from({ length: on.TARGET_SIZE * n }, (_, i) => name.includes('cross') ? (i % 10 === Math.floor(i / 10) % 10 ? 1 : 0) : Math.cos(i)));
         const o = { epochs: 2, batchSize: 33, optimizer: { kind: 'adam', learningRate: 0.01 } } as const;
         expect(maxRel(on.fitRows(X, Y, n, o).params, off.fitRows(X, Y, n, o).params)).toBeLessThan(TOL[precision]);
         const stopped = [on, off].map((mod: Mod) => {
@@ -369,4 +378,56 @@ describe("the Wasm update pass gives the JavaScript pass's bits", () => {
       }
     });
   }
+});
+
+describe('the Wasm tanh pass in f32', () => {
+  it('is within one f32 rounding of Math.tanh, and exact on -0, NaN, Infinity, subnormals', () => {
+    const { f, buffer } = tanhPass('f32');
+    const H = new Float32Array(buffer);
+    const rand = mulberry32(6);
+    const xs: number[] = [0, -0, NaN, Infinity, -Infinity, 1e-45, -1e-45, 1e-40, 1e-30, 1e-8, 0.3, 0.55, 9, 9.01, 10, 20, 3e38, -3e38];
+    for (let e = -149; e < 128; e++) xs.push(Math.fround((rand() + 0.5) * 2 ** e * (rand() < 0.5 ? -1 : 1)));
+    for (let i = 0; i < 20000; i++) xs.push(Math.fround((rand() * 2 - 1) * 12));
+    const n = xs.length; // odd counts and a lone last element: the pass takes two at a time
+    H.set(xs, 1);
+    f(n, 4);
+    expect(H[0]).toBe(0);
+    expect(H[n + 1]).toBe(0); // nothing past the end written
+    for (let i = 0; i < n; i++) {
+      const x = Math.fround(xs[i]!), want = Math.tanh(x), got = H[i + 1]!;
+      if (Number.isNaN(want)) { expect(got).toBeNaN(); continue; }
+      if (want === 0) { expect(Object.is(got, Math.fround(want))).toBe(true); continue; }
+      expect(Math.abs(got - want)).toBeLessThanOrEqual(Math.abs(want) * 2 ** -23);
+    }
+  });
+});
+
+describe('fitParallel with parameters the caller placed', () => {
+  it('parameters in another module\'s kernel memory, subarrays of one buffer, and plain arrays give the same bytes, with and without kernels, 2 and 3 threads; a batch smaller than the team too', () => {
+    for (const simd of ['on', 'off'] as const) {
+      const js = netJs(9, [65], 3, 'f64', simd);
+      const X = rows(40, 9, 51), Y = rows(40, 3, 52);
+      for (const threads of [2, 3]) {
+        for (const batchSize of [2, 13]) {
+          const options = { epochs: 2, batchSize, shuffleSeed: 1, optimizer: { kind: 'adam', learningRate: 0.01, clipNorm: 0.5 } } as const;
+          const start = plain(load(js).initParams(8), Float64Array);
+          const inOther: P = load(js).initParams(8);
+          const big = new Float64Array(2000);
+          let at = 1;
+          const sub = Object.fromEntries(Object.entries(start).map(([k, v]) => { const s = big.subarray(at, at + (v as F).length); s.set(v as F); at += (v as F).length; return [k, s]; })) as P;
+          const given = [plain(start, Float64Array), inOther, sub];
+          const results = given.map((params) => {
+            const r = fitParallel({ js }, X, Y, 40, { ...options, params: params as Params<Float64Array>, threads });
+            expect(r.threads).toBe(threads);
+            expect(r.params).toBe(params);
+            return hex(params);
+          });
+          expect(results[1]).toBe(results[0]);
+          expect(results[2]).toBe(results[0]);
+          const one = load(js).fitRows(X, Y, 40, { ...options, params: plain(start, Float64Array) });
+          expect(maxRel(one.params, given[0]!)).toBeLessThan(1e-12);
+        }
+      }
+    }
+  });
 });
