@@ -431,3 +431,25 @@ describe('fitParallel with parameters the caller placed', () => {
     }
   });
 });
+
+describe('the per-sample API with kernels', () => {
+  it('predict, evaluate, loss, gradient and step over 150 samples (past the row buffer) equal simd off, f64 and f32, parameters of the other float type too', () => {
+    for (const precision of ['f64', 'f32'] as const) {
+      const on = load(netJs(9, [65], 3, precision, 'on')), off = load(netJs(9, [65], 3, precision, 'off'));
+      const X = rows(150, 9, 61), Y = rows(150, 3, 62);
+      const samples = Array.from({ length: 150 }, (_, r) => ({ inputs: { x: Array.from(X.subarray(r * 9, r * 9 + 9)) }, targets: { y: Array.from(Y.subarray(r * 3, r * 3 + 3)) } }));
+      const inputs = samples.map((s) => s.inputs), [s7, s9] = [samples[7]!, samples[9]!];
+      const Other = precision === 'f64' ? Float32Array : Float64Array;
+      for (const make of [(m: Mod) => m.initParams(3), (m: Mod) => plain(m.initParams(3), Other)]) {
+        const pa = make(on), pb = make(off);
+        const ya = on.predict(pa, inputs) as Record<string, F>[], yb = off.predict(pb, inputs) as Record<string, F>[];
+        ya.forEach((o, r) => Object.entries(o).forEach(([k, v]) => v.forEach((x, i) => expect(Math.abs(x - yb[r]![k]![i]!)).toBeLessThan(TOL[precision]))));
+        expect(Math.abs(on.evaluate(pa, samples) - off.evaluate(pb, samples))).toBeLessThan(TOL[precision]);
+        expect(Math.abs(on.loss(pa, s7.inputs, s7.targets) - off.loss(pb, s7.inputs, s7.targets))).toBeLessThan(TOL[precision]);
+        expect(maxRel(on.gradient(pa, s9.inputs, s9.targets).grad, off.gradient(pb, s9.inputs, s9.targets).grad)).toBeLessThan(TOL[precision]);
+        for (let s = 0; s < 3; s++) { on.step(pa, samples[s]!.inputs, samples[s]!.targets, 0.05); off.step(pb, samples[s]!.inputs, samples[s]!.targets, 0.05); }
+        expect(maxRel(pa, pb)).toBeLessThan(TOL[precision]);
+      }
+    }
+  });
+});
