@@ -44,8 +44,10 @@ import type { Floats, GeneratedModule, Params } from '../load/loader.js';
  * threads only from 16M (784-128-10 at batch 256 and up); a count forces them anywhere.
  * The rule for this figure: the least work per step from which every row of the sweep
  * (`BENCH_THREADS_SWEEP=1 npm run bench:threads`) gains at least 1 / MARGIN = 1.18x on its
- * whole step (bench/threads.ts's breakEven prints it beside this constant); 16M is from the
- * loaded machine and is to be replaced by the quiet machine's figure. The run-time probe
+ * whole step (bench/threads.ts's breakEven prints it beside this constant). On the quiet
+ * machine (2026-12-02) two threads gained from about 1M (1.38x-1.63x) but the rule gave none:
+ * 784-256-10's whole step measured 1.14x in one run and 1.53x in another (9 pairs each), and
+ * 784-32-10 at batch 64 (1.6M) 1.08x; so 16M stays, where every measured whole step gained. The run-time probe
  * (LEADER_SOURCE) covers a wrong guess either way above it: the team is kept only while it wins.
  */
 export const BREAK_EVEN_WORK = 16_000_000;
