@@ -18,13 +18,10 @@ import * as tf from '@tensorflow/tfjs';
 import { compile, type OptimizerState } from '../src/index.js';
 import { measureBrain } from './brain.js';
 import { SETTLE_MS, gradcModel, gradcParams } from './gradc.js';
-import { BATCHES, LEARNING_RATE, NETS, TIMING, initWeights, makeData, measure, type Net } from './setup.js';
+import { BATCHES, LEARNING_RATE, NETS, initWeights, makeData, measure, ownMeasure, type Net } from './setup.js';
 import { VARIANTS, tfTrainer, useBackend, type Backend } from './tfjs.js';
 
 const ADAM_LR = 0.001;
-/** `measure` of setup.ts compiled afresh for one contender, so that its call site sees that contender only (see bench/small.ts); pass its timing explicitly (its default is out of its scope). */
-const ownMeasure = (): typeof measure =>
-  new Function('__name', `return ${measure.toString()}`)((f: unknown) => f) as typeof measure;
 const log = (s: string) => process.stderr.write(s + '\n');
 const fmt = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '—' : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(0)}k` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
 
@@ -51,7 +48,7 @@ async function benchNet(net: Net, backends: readonly Backend[]): Promise<AdamRow
     const sgdParams = gradcParams(sgdMod, w);
     const adamParams = gradcParams(adamMod, w);
     const state: OptimizerState = adamMod.initOptimizer(adamParams, { kind: 'adam', learningRate: ADAM_LR });
-    // Each contender its own timing loop (ownMeasure), alternated (SGD, Adam, SGD, Adam, ...),
+    // Each contender its own timing loop (ownMeasure, setup.ts), alternated (SGD, Adam, SGD, Adam, ...),
     // best of each: the ratio is what matters, and on a shared machine a burst of load should
     // not land on one of the two only. JIT warm-up first, as in the main table (SETTLE_MS,
     // bench/gradc.ts): V8 takes a while to optimize large generated functions.
@@ -63,8 +60,8 @@ async function benchNet(net: Net, backends: readonly Backend[]): Promise<AdamRow
     await adamMeasure(adamStep, batch, settle);
     let sgd = 0, adam = 0;
     for (let round = 0; round < 3; round++) {
-      sgd = Math.max(sgd, await sgdMeasure(sgdStep, batch, TIMING));
-      adam = Math.max(adam, await adamMeasure(adamStep, batch, TIMING));
+      sgd = Math.max(sgd, await sgdMeasure(sgdStep, batch));
+      adam = Math.max(adam, await adamMeasure(adamStep, batch));
     }
     const tfRates = new Map<Backend, number>();
     for (const backend of backends) {

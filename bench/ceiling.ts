@@ -25,7 +25,7 @@ import { gradcModel, gradcParams } from './gradc.js';
 import { LEARNING_RATE, NETS, initWeights, makeData, measure } from './setup.js';
 
 /** The WebAssembly API (the project's TypeScript library settings declare its types only). */
-const Wasm = (globalThis as unknown as { WebAssembly: {
+export const Wasm = (globalThis as unknown as { WebAssembly: {
   Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
   Module: new (bytes: Uint8Array) => object;
   Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (...a: number[]) => void } };
@@ -116,7 +116,7 @@ function gradcStepper(precision: 'f64' | 'f32', simd: 'auto' | 'off', batch: num
 
 const ROUNDS = Number(process.env.BENCH_CEILING_ROUNDS ?? 5);
 const ROUND = { warmupMs: 150, windowMs: 150, windows: 3 };
-const median = (xs: readonly number[]) => { const s = [...xs].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+export const median = (xs: readonly number[]) => { const s = [...xs].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 
 interface Round { readonly scalar: number; readonly wasm: number; readonly auto: number; readonly off: number }
 

@@ -7,18 +7,13 @@
  * product's own (operands past the caches)?
  */
 import { gemmModule, type Blocking, type GemmShape } from '../src/6-emit/wasm/gemm.js';
+import { Wasm, median } from './ceiling.js';
 import { measure } from './setup.js';
 
-const Wasm = (globalThis as unknown as { WebAssembly: {
-  Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (...a: number[]) => void } };
-} }).WebAssembly;
 const M = 256, K = 784;
 const BLOCKS: readonly Blocking[] = [{ mr: 4, nr: 2 }, { mr: 2, nr: 4 }];
 const ROUND = { warmupMs: 150, windowMs: 150, windows: 3 };
 const ROUNDS = Number(process.env.BENCH_CEILING_ROUNDS ?? 5);
-const median = (xs: readonly number[]) => { const s = [...xs].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 
 /** One product of `shape` with N hidden units, as a runner; returns its flops too. */
 function runner(precision: 'f64' | 'f32', N: number, which: 'fwd' | 'dW', b: Blocking): () => void {

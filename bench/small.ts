@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { generate, loadModule, type GeneratedModule, type OptimizerState } from '../src/index.js';
 import { gradcModel, gradcParams } from './gradc.js';
 import { adamState, adamStep, sgdStep, type Net221 } from './handwritten.js';
-import { LEARNING_RATE, NETS, initWeights, makeData, measure, type Net, type Stepper, type Timing } from './setup.js';
+import { LEARNING_RATE, NETS, initWeights, makeData, ownMeasure, type Net, type Stepper, type Timing } from './setup.js';
 
 const ROUNDS = Number(process.env.BENCH_SMALL_ROUNDS ?? 7);
 const ROUND: Timing = { warmupMs: 100, windowMs: 100, windows: 3 };
@@ -29,16 +29,6 @@ const ADAM_LR = 0.001;
 const log = (s: string) => process.stderr.write(s + '\n');
 const median = (xs: readonly number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 const fmt = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(0)}k` : `${(n / 1e3).toFixed(1)}k`);
-
-/**
- * `measure` of setup.ts, compiled afresh from its source for one contender: a timing loop
- * whose call site sees that contender only, as an app's training loop would. (One loop
- * shared by every contender of the process goes megamorphic, and V8 then stops inlining the
- * step into it: at these step costs, 10-20 ns, that alone moved a row by 2x, depending on
- * what ran before it.)
- */
-const ownMeasure = (): typeof measure =>
-  new Function('__name', `return ${measure.toString()}`)((f: unknown) => f) as typeof measure; // __name: tsx's keep-names helper, if its transform put one in
 
 /** Median rate of each stepper and median of the per-round ratios a / b, timed alternately. */
 async function alternate(a: Stepper, b: Stepper, batch: number): Promise<{ a: number; b: number; ratio: number }> {
