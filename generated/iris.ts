@@ -1206,6 +1206,7 @@ function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, 
  */
 const $MOMENTS = new WeakSet<object>();
 function $ownMoments(p: Params): Params {
+  p = $placeMoments(p); // a slot of the fused steps' update memory (WASM_UPDATE in gradc's fusedSteps.ts)
   $MOMENTS.add(Object.freeze(p));
   return p;
 }
@@ -1496,11 +1497,70 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $total;
 }
 
+/** The few WebAssembly declarations the kernels use (the module type-checks without the DOM library). */
+interface $Wasm {
+  validate(bytes: Uint8Array): boolean;
+  Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (...args: number[]) => number } };
+}
+
+/** Bytes of a base64 text. */
+function $base64(s: string): Uint8Array {
+  const digits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const clean = s.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let bits = 0, n = 0, o = 0;
+  for (let i = 0; i < clean.length; i++) {
+    bits = ((bits << 6) | digits.indexOf(clean[i]!)) & 0xffffff;
+    n += 6;
+    if (n >= 8) { n -= 8; out[o++] = (bits >> n) & 255; }
+  }
+  return out;
+}
+
+/** A module using one v128 instruction: the engine's SIMD feature check. */
+const $SIMD_PROBE = 'AGFzbQEAAAABBAFgAAADAgEAChcBFQD9DAAAAAAAAAAAAAAAAAAAAAAaCw==';
+
+/** The kernels' memory and functions, or null when the engine cannot run them (no WebAssembly, no SIMD, or a refused compile). */
+function $simdKernels(pages: number, modules: readonly string[]): { memory: { readonly buffer: ArrayBuffer }; f: ((...args: number[]) => number)[] } | null {
+  const W = (globalThis as unknown as { WebAssembly?: $Wasm }).WebAssembly;
+  try {
+    if (!W || !W.validate($base64($SIMD_PROBE))) return null;
+    const memory = new W.Memory({ initial: pages, maximum: pages });
+    const f = modules.map((m) => new W.Instance(new W.Module($base64(m)), { m: { m: memory } }).exports.f);
+    return { memory, f };
+  } catch {
+    return null;
+  }
+}
+
+/** The fused steps' update kernels (WASM_UPDATE in gradc's fusedSteps.ts), one per rule with two moments, sharing one memory of 1 pages; null without Wasm SIMD. */
+const $fw = $simdKernels(1, ['AGFzbQEAAAABCwFgBn9/fHx8fAF8AggBAW0BbQIAAQMCAQAHBQEBZgAACvovAfcvDwF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXsBe0QAAAAAAAAAAP0UIQ4gAv0UIQ9EAAAAAAAA8D8gAqH9FCEQIAP9FCERRAAAAAAAAPA/IAOh/RQhEiAE/RQhEyAF/RQhFP0MAAAAAAAAAAAAAAAAAAAAACEGQQD9AAQAIQkgAEEAav0ABAAhCiABQQBq/QAEACELIA8gCv3yASAQIAn98gH98AEhDCARIAv98gEgEiAJ/fIBIAn98gH98AEhDSATIAz98gEgDf3vASAU/fAB/fMBIQhBwAggCv0LBAAgAEEAaiAM/QsEACAGIAwgDv3yAf3wASEGQeAMIAv9CwQAIAFBAGogDf0LBAAgBiANIA798gH98AEhBkGgBCAI/QsEAEEQ/QAEACEJIABBEGr9AAQAIQogAUEQav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQdAIIAr9CwQAIABBEGogDP0LBAAgBiAMIA798gH98AEhBkHwDCAL/QsEACABQRBqIA39CwQAIAYgDSAO/fIB/fABIQZBsAQgCP0LBABBIP0ABAAhCSAAQSBq/QAEACEKIAFBIGr9AAQAIQsgDyAK/fIBIBAgCf3yAf3wASEMIBEgC/3yASASIAn98gEgCf3yAf3wASENIBMgDP3yASAN/e8BIBT98AH98wEhCEHgCCAK/QsEACAAQSBqIAz9CwQAIAYgDCAO/fIB/fABIQZBgA0gC/0LBAAgAUEgaiAN/QsEACAGIA0gDv3yAf3wASEGQcAEIAj9CwQAQTD9AAQAIQkgAEEwav0ABAAhCiABQTBq/QAEACELIA8gCv3yASAQIAn98gH98AEhDCARIAv98gEgEiAJ/fIBIAn98gH98AEhDSATIAz98gEgDf3vASAU/fAB/fMBIQhB8AggCv0LBAAgAEEwaiAM/QsEACAGIAwgDv3yAf3wASEGQZANIAv9CwQAIAFBMGogDf0LBAAgBiANIA798gH98AEhBkHQBCAI/QsEAEHAAP0ABAAhCSAAQcAAav0ABAAhCiABQcAAav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQYAJIAr9CwQAIABBwABqIAz9CwQAIAYgDCAO/fIB/fABIQZBoA0gC/0LBAAgAUHAAGogDf0LBAAgBiANIA798gH98AEhBkHgBCAI/QsEAEHQAP0ABAAhCSAAQdAAav0ABAAhCiABQdAAav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQZAJIAr9CwQAIABB0ABqIAz9CwQAIAYgDCAO/fIB/fABIQZBsA0gC/0LBAAgAUHQAGogDf0LBAAgBiANIA798gH98AEhBkHwBCAI/QsEAEHgAP0ABAAhCSAAQeAAav0ABAAhCiABQeAAav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQaAJIAr9CwQAIABB4ABqIAz9CwQAIAYgDCAO/fIB/fABIQZBwA0gC/0LBAAgAUHgAGogDf0LBAAgBiANIA798gH98AEhBkGABSAI/QsEAEHwAP0ABAAhCSAAQfAAav0ABAAhCiABQfAAav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQbAJIAr9CwQAIABB8ABqIAz9CwQAIAYgDCAO/fIB/fABIQZB0A0gC/0LBAAgAUHwAGogDf0LBAAgBiANIA798gH98AEhBkGQBSAI/QsEAEGAAf0ABAAhCSAAQYABav0ABAAhCiABQYABav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQcAJIAr9CwQAIABBgAFqIAz9CwQAIAYgDCAO/fIB/fABIQZB4A0gC/0LBAAgAUGAAWogDf0LBAAgBiANIA798gH98AEhBkGgBSAI/QsEAEGQAf0ABAAhCSAAQZABav0ABAAhCiABQZABav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQdAJIAr9CwQAIABBkAFqIAz9CwQAIAYgDCAO/fIB/fABIQZB8A0gC/0LBAAgAUGQAWogDf0LBAAgBiANIA798gH98AEhBkGwBSAI/QsEAEGgAf0ABAAhCSAAQaABav0ABAAhCiABQaABav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQeAJIAr9CwQAIABBoAFqIAz9CwQAIAYgDCAO/fIB/fABIQZBgA4gC/0LBAAgAUGgAWogDf0LBAAgBiANIA798gH98AEhBkHABSAI/QsEAEGwAf0ABAAhCSAAQbABav0ABAAhCiABQbABav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQfAJIAr9CwQAIABBsAFqIAz9CwQAIAYgDCAO/fIB/fABIQZBkA4gC/0LBAAgAUGwAWogDf0LBAAgBiANIA798gH98AEhBkHQBSAI/QsEAEHAAf0ABAAhCSAAQcABav0ABAAhCiABQcABav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQYAKIAr9CwQAIABBwAFqIAz9CwQAIAYgDCAO/fIB/fABIQZBoA4gC/0LBAAgAUHAAWogDf0LBAAgBiANIA798gH98AEhBkHgBSAI/QsEAEHQAf0ABAAhCSAAQdABav0ABAAhCiABQdABav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQZAKIAr9CwQAIABB0AFqIAz9CwQAIAYgDCAO/fIB/fABIQZBsA4gC/0LBAAgAUHQAWogDf0LBAAgBiANIA798gH98AEhBkHwBSAI/QsEAEHgAf0ABAAhCSAAQeABav0ABAAhCiABQeABav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQaAKIAr9CwQAIABB4AFqIAz9CwQAIAYgDCAO/fIB/fABIQZBwA4gC/0LBAAgAUHgAWogDf0LBAAgBiANIA798gH98AEhBkGABiAI/QsEAEHwAf0ABAAhCSAAQfABav0ABAAhCiABQfABav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQbAKIAr9CwQAIABB8AFqIAz9CwQAIAYgDCAO/fIB/fABIQZB0A4gC/0LBAAgAUHwAWogDf0LBAAgBiANIA798gH98AEhBkGQBiAI/QsEAEGAAv0ABAAhCSAAQYACav0ABAAhCiABQYACav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQcAKIAr9CwQAIABBgAJqIAz9CwQAIAYgDCAO/fIB/fABIQZB4A4gC/0LBAAgAUGAAmogDf0LBAAgBiANIA798gH98AEhBkGgBiAI/QsEAEGQAv0ABAAhCSAAQZACav0ABAAhCiABQZACav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQdAKIAr9CwQAIABBkAJqIAz9CwQAIAYgDCAO/fIB/fABIQZB8A4gC/0LBAAgAUGQAmogDf0LBAAgBiANIA798gH98AEhBkGwBiAI/QsEAEGgAv0ABAAhCSAAQaACav0ABAAhCiABQaACav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQeAKIAr9CwQAIABBoAJqIAz9CwQAIAYgDCAO/fIB/fABIQZBgA8gC/0LBAAgAUGgAmogDf0LBAAgBiANIA798gH98AEhBkHABiAI/QsEAEGwAv0ABAAhCSAAQbACav0ABAAhCiABQbACav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQfAKIAr9CwQAIABBsAJqIAz9CwQAIAYgDCAO/fIB/fABIQZBkA8gC/0LBAAgAUGwAmogDf0LBAAgBiANIA798gH98AEhBkHQBiAI/QsEAEHAAv0ABAAhCSAAQcACav0ABAAhCiABQcACav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQYALIAr9CwQAIABBwAJqIAz9CwQAIAYgDCAO/fIB/fABIQZBoA8gC/0LBAAgAUHAAmogDf0LBAAgBiANIA798gH98AEhBkHgBiAI/QsEAEHQAv0ABAAhCSAAQdACav0ABAAhCiABQdACav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQZALIAr9CwQAIABB0AJqIAz9CwQAIAYgDCAO/fIB/fABIQZBsA8gC/0LBAAgAUHQAmogDf0LBAAgBiANIA798gH98AEhBkHwBiAI/QsEAEHgAv0ABAAhCSAAQeACav0ABAAhCiABQeACav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQaALIAr9CwQAIABB4AJqIAz9CwQAIAYgDCAO/fIB/fABIQZBwA8gC/0LBAAgAUHgAmogDf0LBAAgBiANIA798gH98AEhBkGAByAI/QsEAEHwAv0ABAAhCSAAQfACav0ABAAhCiABQfACav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQbALIAr9CwQAIABB8AJqIAz9CwQAIAYgDCAO/fIB/fABIQZB0A8gC/0LBAAgAUHwAmogDf0LBAAgBiANIA798gH98AEhBkGQByAI/QsEAEGAA/0ABAAhCSAAQYADav0ABAAhCiABQYADav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQcALIAr9CwQAIABBgANqIAz9CwQAIAYgDCAO/fIB/fABIQZB4A8gC/0LBAAgAUGAA2ogDf0LBAAgBiANIA798gH98AEhBkGgByAI/QsEAEGQA/0ABAAhCSAAQZADav0ABAAhCiABQZADav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQdALIAr9CwQAIABBkANqIAz9CwQAIAYgDCAO/fIB/fABIQZB8A8gC/0LBAAgAUGQA2ogDf0LBAAgBiANIA798gH98AEhBkGwByAI/QsEAEGgA/0ABAAhCSAAQaADav0ABAAhCiABQaADav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQeALIAr9CwQAIABBoANqIAz9CwQAIAYgDCAO/fIB/fABIQZBgBAgC/0LBAAgAUGgA2ogDf0LBAAgBiANIA798gH98AEhBkHAByAI/QsEAEGwA/0ABAAhCSAAQbADav0ABAAhCiABQbADav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQfALIAr9CwQAIABBsANqIAz9CwQAIAYgDCAO/fIB/fABIQZBkBAgC/0LBAAgAUGwA2ogDf0LBAAgBiANIA798gH98AEhBkHQByAI/QsEAEHAA/0ABAAhCSAAQcADav0ABAAhCiABQcADav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQYAMIAr9CwQAIABBwANqIAz9CwQAIAYgDCAO/fIB/fABIQZBoBAgC/0LBAAgAUHAA2ogDf0LBAAgBiANIA798gH98AEhBkHgByAI/QsEAEHQA/0ABAAhCSAAQdADav0ABAAhCiABQdADav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQZAMIAr9CwQAIABB0ANqIAz9CwQAIAYgDCAO/fIB/fABIQZBsBAgC/0LBAAgAUHQA2ogDf0LBAAgBiANIA798gH98AEhBkHwByAI/QsEAEHgA/0ABAAhCSAAQeADav0ABAAhCiABQeADav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQaAMIAr9CwQAIABB4ANqIAz9CwQAIAYgDCAO/fIB/fABIQZBwBAgC/0LBAAgAUHgA2ogDf0LBAAgBiANIA798gH98AEhBkGACCAI/QsEAEHwA/0ABAAhCSAAQfADav0ABAAhCiABQfADav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQbAMIAr9CwQAIABB8ANqIAz9CwQAIAYgDCAO/fIB/fABIQZB0BAgC/0LBAAgAUHwA2ogDf0LBAAgBiANIA798gH98AEhBkGQCCAI/QsEAEGABP0ABAAhCSAAQYAEav0ABAAhCiABQYAEav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQcAMIAr9CwQAIABBgARqIAz9CwQAIAYgDCAO/fIB/fABIQZB4BAgC/0LBAAgAUGABGogDf0LBAAgBiANIA798gH98AEhBkGgCCAI/QsEAEGQBP1dAwAhCSAAQZAEav1dAwAhCiABQZAEav1dAwAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQdAMIAr9WwMAACAAQZAEaiAM/VsDAAAgBiAMIA798gH98AEhBkHwECAL/VsDAAAgAUGQBGogDf1bAwAAIAYgDSAO/fIB/fABIQZBsAggCP1bAwAAIAb9IQAgBv0hAaAL', 'AGFzbQEAAAABCwFgBn9/fHx8fAF8AggBAW0BbQIAAQMCAQAHBQEBZgAACr4uAbsuDgF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXtEAAAAAAAAAAD9FCEOIAT9FCEPRAAAAAAAAPA/IASh/RQhECAD/RQhESAC/RQhEiAF/RQhE/0MAAAAAAAAAAAAAAAAAAAAACEGQQD9AAQAIQkgAEEAav0ABAAhCiABQQBq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQcAIIAr9CwQAIABBAGogDf0LBAAgBiANIA798gH98AEhBkHgDCAL/QsEACABQQBqIAz9CwQAIAYgDCAO/fIB/fABIQZBoAQgCP0LBABBEP0ABAAhCSAAQRBq/QAEACEKIAFBEGr9AAQAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhB0AggCv0LBAAgAEEQaiAN/QsEACAGIA0gDv3yAf3wASEGQfAMIAv9CwQAIAFBEGogDP0LBAAgBiAMIA798gH98AEhBkGwBCAI/QsEAEEg/QAEACEJIABBIGr9AAQAIQogAUEgav0ABAAhCyAPIAv98gEgECAJ/fIBIAn98gH98AEhDCARIAr98gEgEiAJ/fIBIAwgE/3wAf3vAf3zAf3wASENIA0hCEHgCCAK/QsEACAAQSBqIA39CwQAIAYgDSAO/fIB/fABIQZBgA0gC/0LBAAgAUEgaiAM/QsEACAGIAwgDv3yAf3wASEGQcAEIAj9CwQAQTD9AAQAIQkgAEEwav0ABAAhCiABQTBq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQfAIIAr9CwQAIABBMGogDf0LBAAgBiANIA798gH98AEhBkGQDSAL/QsEACABQTBqIAz9CwQAIAYgDCAO/fIB/fABIQZB0AQgCP0LBABBwAD9AAQAIQkgAEHAAGr9AAQAIQogAUHAAGr9AAQAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhBgAkgCv0LBAAgAEHAAGogDf0LBAAgBiANIA798gH98AEhBkGgDSAL/QsEACABQcAAaiAM/QsEACAGIAwgDv3yAf3wASEGQeAEIAj9CwQAQdAA/QAEACEJIABB0ABq/QAEACEKIAFB0ABq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQZAJIAr9CwQAIABB0ABqIA39CwQAIAYgDSAO/fIB/fABIQZBsA0gC/0LBAAgAUHQAGogDP0LBAAgBiAMIA798gH98AEhBkHwBCAI/QsEAEHgAP0ABAAhCSAAQeAAav0ABAAhCiABQeAAav0ABAAhCyAPIAv98gEgECAJ/fIBIAn98gH98AEhDCARIAr98gEgEiAJ/fIBIAwgE/3wAf3vAf3zAf3wASENIA0hCEGgCSAK/QsEACAAQeAAaiAN/QsEACAGIA0gDv3yAf3wASEGQcANIAv9CwQAIAFB4ABqIAz9CwQAIAYgDCAO/fIB/fABIQZBgAUgCP0LBABB8AD9AAQAIQkgAEHwAGr9AAQAIQogAUHwAGr9AAQAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhBsAkgCv0LBAAgAEHwAGogDf0LBAAgBiANIA798gH98AEhBkHQDSAL/QsEACABQfAAaiAM/QsEACAGIAwgDv3yAf3wASEGQZAFIAj9CwQAQYAB/QAEACEJIABBgAFq/QAEACEKIAFBgAFq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQcAJIAr9CwQAIABBgAFqIA39CwQAIAYgDSAO/fIB/fABIQZB4A0gC/0LBAAgAUGAAWogDP0LBAAgBiAMIA798gH98AEhBkGgBSAI/QsEAEGQAf0ABAAhCSAAQZABav0ABAAhCiABQZABav0ABAAhCyAPIAv98gEgECAJ/fIBIAn98gH98AEhDCARIAr98gEgEiAJ/fIBIAwgE/3wAf3vAf3zAf3wASENIA0hCEHQCSAK/QsEACAAQZABaiAN/QsEACAGIA0gDv3yAf3wASEGQfANIAv9CwQAIAFBkAFqIAz9CwQAIAYgDCAO/fIB/fABIQZBsAUgCP0LBABBoAH9AAQAIQkgAEGgAWr9AAQAIQogAUGgAWr9AAQAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhB4AkgCv0LBAAgAEGgAWogDf0LBAAgBiANIA798gH98AEhBkGADiAL/QsEACABQaABaiAM/QsEACAGIAwgDv3yAf3wASEGQcAFIAj9CwQAQbAB/QAEACEJIABBsAFq/QAEACEKIAFBsAFq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQfAJIAr9CwQAIABBsAFqIA39CwQAIAYgDSAO/fIB/fABIQZBkA4gC/0LBAAgAUGwAWogDP0LBAAgBiAMIA798gH98AEhBkHQBSAI/QsEAEHAAf0ABAAhCSAAQcABav0ABAAhCiABQcABav0ABAAhCyAPIAv98gEgECAJ/fIBIAn98gH98AEhDCARIAr98gEgEiAJ/fIBIAwgE/3wAf3vAf3zAf3wASENIA0hCEGACiAK/QsEACAAQcABaiAN/QsEACAGIA0gDv3yAf3wASEGQaAOIAv9CwQAIAFBwAFqIAz9CwQAIAYgDCAO/fIB/fABIQZB4AUgCP0LBABB0AH9AAQAIQkgAEHQAWr9AAQAIQogAUHQAWr9AAQAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhBkAogCv0LBAAgAEHQAWogDf0LBAAgBiANIA798gH98AEhBkGwDiAL/QsEACABQdABaiAM/QsEACAGIAwgDv3yAf3wASEGQfAFIAj9CwQAQeAB/QAEACEJIABB4AFq/QAEACEKIAFB4AFq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQaAKIAr9CwQAIABB4AFqIA39CwQAIAYgDSAO/fIB/fABIQZBwA4gC/0LBAAgAUHgAWogDP0LBAAgBiAMIA798gH98AEhBkGABiAI/QsEAEHwAf0ABAAhCSAAQfABav0ABAAhCiABQfABav0ABAAhCyAPIAv98gEgECAJ/fIBIAn98gH98AEhDCARIAr98gEgEiAJ/fIBIAwgE/3wAf3vAf3zAf3wASENIA0hCEGwCiAK/QsEACAAQfABaiAN/QsEACAGIA0gDv3yAf3wASEGQdAOIAv9CwQAIAFB8AFqIAz9CwQAIAYgDCAO/fIB/fABIQZBkAYgCP0LBABBgAL9AAQAIQkgAEGAAmr9AAQAIQogAUGAAmr9AAQAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhBwAogCv0LBAAgAEGAAmogDf0LBAAgBiANIA798gH98AEhBkHgDiAL/QsEACABQYACaiAM/QsEACAGIAwgDv3yAf3wASEGQaAGIAj9CwQAQZAC/QAEACEJIABBkAJq/QAEACEKIAFBkAJq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQdAKIAr9CwQAIABBkAJqIA39CwQAIAYgDSAO/fIB/fABIQZB8A4gC/0LBAAgAUGQAmogDP0LBAAgBiAMIA798gH98AEhBkGwBiAI/QsEAEGgAv0ABAAhCSAAQaACav0ABAAhCiABQaACav0ABAAhCyAPIAv98gEgECAJ/fIBIAn98gH98AEhDCARIAr98gEgEiAJ/fIBIAwgE/3wAf3vAf3zAf3wASENIA0hCEHgCiAK/QsEACAAQaACaiAN/QsEACAGIA0gDv3yAf3wASEGQYAPIAv9CwQAIAFBoAJqIAz9CwQAIAYgDCAO/fIB/fABIQZBwAYgCP0LBABBsAL9AAQAIQkgAEGwAmr9AAQAIQogAUGwAmr9AAQAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhB8AogCv0LBAAgAEGwAmogDf0LBAAgBiANIA798gH98AEhBkGQDyAL/QsEACABQbACaiAM/QsEACAGIAwgDv3yAf3wASEGQdAGIAj9CwQAQcAC/QAEACEJIABBwAJq/QAEACEKIAFBwAJq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQYALIAr9CwQAIABBwAJqIA39CwQAIAYgDSAO/fIB/fABIQZBoA8gC/0LBAAgAUHAAmogDP0LBAAgBiAMIA798gH98AEhBkHgBiAI/QsEAEHQAv0ABAAhCSAAQdACav0ABAAhCiABQdACav0ABAAhCyAPIAv98gEgECAJ/fIBIAn98gH98AEhDCARIAr98gEgEiAJ/fIBIAwgE/3wAf3vAf3zAf3wASENIA0hCEGQCyAK/QsEACAAQdACaiAN/QsEACAGIA0gDv3yAf3wASEGQbAPIAv9CwQAIAFB0AJqIAz9CwQAIAYgDCAO/fIB/fABIQZB8AYgCP0LBABB4AL9AAQAIQkgAEHgAmr9AAQAIQogAUHgAmr9AAQAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhBoAsgCv0LBAAgAEHgAmogDf0LBAAgBiANIA798gH98AEhBkHADyAL/QsEACABQeACaiAM/QsEACAGIAwgDv3yAf3wASEGQYAHIAj9CwQAQfAC/QAEACEJIABB8AJq/QAEACEKIAFB8AJq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQbALIAr9CwQAIABB8AJqIA39CwQAIAYgDSAO/fIB/fABIQZB0A8gC/0LBAAgAUHwAmogDP0LBAAgBiAMIA798gH98AEhBkGQByAI/QsEAEGAA/0ABAAhCSAAQYADav0ABAAhCiABQYADav0ABAAhCyAPIAv98gEgECAJ/fIBIAn98gH98AEhDCARIAr98gEgEiAJ/fIBIAwgE/3wAf3vAf3zAf3wASENIA0hCEHACyAK/QsEACAAQYADaiAN/QsEACAGIA0gDv3yAf3wASEGQeAPIAv9CwQAIAFBgANqIAz9CwQAIAYgDCAO/fIB/fABIQZBoAcgCP0LBABBkAP9AAQAIQkgAEGQA2r9AAQAIQogAUGQA2r9AAQAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhB0AsgCv0LBAAgAEGQA2ogDf0LBAAgBiANIA798gH98AEhBkHwDyAL/QsEACABQZADaiAM/QsEACAGIAwgDv3yAf3wASEGQbAHIAj9CwQAQaAD/QAEACEJIABBoANq/QAEACEKIAFBoANq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQeALIAr9CwQAIABBoANqIA39CwQAIAYgDSAO/fIB/fABIQZBgBAgC/0LBAAgAUGgA2ogDP0LBAAgBiAMIA798gH98AEhBkHAByAI/QsEAEGwA/0ABAAhCSAAQbADav0ABAAhCiABQbADav0ABAAhCyAPIAv98gEgECAJ/fIBIAn98gH98AEhDCARIAr98gEgEiAJ/fIBIAwgE/3wAf3vAf3zAf3wASENIA0hCEHwCyAK/QsEACAAQbADaiAN/QsEACAGIA0gDv3yAf3wASEGQZAQIAv9CwQAIAFBsANqIAz9CwQAIAYgDCAO/fIB/fABIQZB0AcgCP0LBABBwAP9AAQAIQkgAEHAA2r9AAQAIQogAUHAA2r9AAQAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhBgAwgCv0LBAAgAEHAA2ogDf0LBAAgBiANIA798gH98AEhBkGgECAL/QsEACABQcADaiAM/QsEACAGIAwgDv3yAf3wASEGQeAHIAj9CwQAQdAD/QAEACEJIABB0ANq/QAEACEKIAFB0ANq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQZAMIAr9CwQAIABB0ANqIA39CwQAIAYgDSAO/fIB/fABIQZBsBAgC/0LBAAgAUHQA2ogDP0LBAAgBiAMIA798gH98AEhBkHwByAI/QsEAEHgA/0ABAAhCSAAQeADav0ABAAhCiABQeADav0ABAAhCyAPIAv98gEgECAJ/fIBIAn98gH98AEhDCARIAr98gEgEiAJ/fIBIAwgE/3wAf3vAf3zAf3wASENIA0hCEGgDCAK/QsEACAAQeADaiAN/QsEACAGIA0gDv3yAf3wASEGQcAQIAv9CwQAIAFB4ANqIAz9CwQAIAYgDCAO/fIB/fABIQZBgAggCP0LBABB8AP9AAQAIQkgAEHwA2r9AAQAIQogAUHwA2r9AAQAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhBsAwgCv0LBAAgAEHwA2ogDf0LBAAgBiANIA798gH98AEhBkHQECAL/QsEACABQfADaiAM/QsEACAGIAwgDv3yAf3wASEGQZAIIAj9CwQAQYAE/QAEACEJIABBgARq/QAEACEKIAFBgARq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQcAMIAr9CwQAIABBgARqIA39CwQAIAYgDSAO/fIB/fABIQZB4BAgC/0LBAAgAUGABGogDP0LBAAgBiAMIA798gH98AEhBkGgCCAI/QsEAEGQBP1dAwAhCSAAQZAEav1dAwAhCiABQZAEav1dAwAhCyAPIAv98gEgECAJ/fIBIAn98gH98AEhDCARIAr98gEgEiAJ/fIBIAwgE/3wAf3vAf3zAf3wASENIA0hCEHQDCAK/VsDAAAgAEGQBGogDf1bAwAAIAYgDSAO/fIB/fABIQZB8BAgC/1bAwAAIAFBkARqIAz9WwMAACAGIAwgDv3yAf3wASEGQbAIIAj9WwMAACAG/SEAIAb9IQGgCw==']);
+/** The memory as one array of the parameters' element type (empty without Wasm SIMD): the moment slots and the old moments. */
+const $FB = $fw ? new Floats($fw.memory.buffer) : new Floats(0);
+/** Each parameter element's gradient and step in the step being taken (f64 at either precision). */
+const $G = $fw ? new Float64Array($fw.memory.buffer, 0, 67) : new Float64Array(0), $D = $fw ? new Float64Array($fw.memory.buffer, 544, 67) : new Float64Array(0);
+/** Moment slots handed out (of 64; never reused), and each placed moment object's byte address. */
+let $momentSlots = 0;
+const $MOMENT_AT = new WeakMap<object, number>();
+/** Moments `p` as this module keeps them: a copy on the next free slot of `$fw`'s memory (`p` itself when it has one, without Wasm SIMD, or once the 64 slots are used). */
+function $placeMoments(p: Params): Params {
+  if (!$fw || $momentSlots === 64 || $MOMENT_AT.has(p)) return p;
+  const at = 2176 + 544 * $momentSlots++;
+  const q: Params = { layer1_W: new Floats($fw.memory.buffer, at, 32), layer1_b: new Floats($fw.memory.buffer, at + 256, 8), layer2_W: new Floats($fw.memory.buffer, at + 320, 24), layer2_b: new Floats($fw.memory.buffer, at + 512, 3) };
+  $copyInto(q, p);
+  $MOMENT_AT.set(q, at);
+  return q;
+}
+
 /** What `$okm` and `$okv` hold when no moment object is remembered (a fresh object: never a state's). */
 const $NO_MOMENTS = {};
 
 /** The first moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
 let $okm: unknown = $NO_MOMENTS, $okm_layer1_W: Floats | null = null, $okm_layer1_b: Floats | null = null, $okm_layer2_W: Floats | null = null, $okm_layer2_b: Floats | null = null;
+/** The byte address of `$okm`'s slot in the update kernels' memory, or -1 when it has none (WASM_UPDATE in gradc's fusedSteps.ts). */
+let $okmAt = -1;
 /** Whether `x` holds this model's arrays (then remembered in `$okm_<name>`, and `x` in `$okm` when this module made it). */
 function $moments_m(x: unknown): boolean {
   const q = x as Params | null | undefined;
@@ -1510,11 +1570,14 @@ function $moments_m(x: unknown): boolean {
     $okm_layer1_W = a_layer1_W; $okm_layer1_b = a_layer1_b; $okm_layer2_W = a_layer2_W; $okm_layer2_b = a_layer2_b;
   }
   $okm = $MOMENTS.has(x as object) ? x : $NO_MOMENTS;
+  $okmAt = $okm === x ? $MOMENT_AT.get(x as object) ?? -1 : -1;
   return true;
 }
 
 /** The second moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
 let $okv: unknown = $NO_MOMENTS, $okv_layer1_W: Floats | null = null, $okv_layer1_b: Floats | null = null, $okv_layer2_W: Floats | null = null, $okv_layer2_b: Floats | null = null;
+/** The byte address of `$okv`'s slot in the update kernels' memory, or -1 when it has none (WASM_UPDATE in gradc's fusedSteps.ts). */
+let $okvAt = -1;
 /** Whether `x` holds this model's arrays (then remembered in `$okv_<name>`, and `x` in `$okv` when this module made it). */
 function $moments_v(x: unknown): boolean {
   const q = x as Params | null | undefined;
@@ -1524,6 +1587,7 @@ function $moments_v(x: unknown): boolean {
     $okv_layer1_W = a_layer1_W; $okv_layer1_b = a_layer1_b; $okv_layer2_W = a_layer2_W; $okv_layer2_b = a_layer2_b;
   }
   $okv = $MOMENTS.has(x as object) ? x : $NO_MOMENTS;
+  $okvAt = $okv === x ? $MOMENT_AT.get(x as object) ?? -1 : -1;
   return true;
 }
 
@@ -5482,6 +5546,1187 @@ function $step_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: num
   return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
+/** One adam or adamw step on one row, its update in WebAssembly (WASM_UPDATE), all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $wstep_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m, $v = $st!.v;
+  if ($m !== $okm || $v !== $okv || $okmAt < 0 || $okvAt < 0) return $step_adam($p, $x, $xo, $y, $yo, $st, $hy, $t); // moments not in a slot, or not the ones checked last: the JavaScript step checks them
+  let $keep = $hy.keep, $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $keep = 1 - $lr * $hy.decay; $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
+  }
+  const $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2;
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  let $s = 0; // the sum of the new parameters and the loss (CHECK_ONCE); the Wasm call checks the moments
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_W_12 = $w_layer1_W[12]!;
+  const layer1_W_13 = $w_layer1_W[13]!;
+  const layer1_W_14 = $w_layer1_W[14]!;
+  const layer1_W_15 = $w_layer1_W[15]!;
+  const layer1_W_16 = $w_layer1_W[16]!;
+  const layer1_W_17 = $w_layer1_W[17]!;
+  const layer1_W_18 = $w_layer1_W[18]!;
+  const layer1_W_19 = $w_layer1_W[19]!;
+  const layer1_W_20 = $w_layer1_W[20]!;
+  const layer1_W_21 = $w_layer1_W[21]!;
+  const layer1_W_22 = $w_layer1_W[22]!;
+  const layer1_W_23 = $w_layer1_W[23]!;
+  const layer1_W_24 = $w_layer1_W[24]!;
+  const layer1_W_25 = $w_layer1_W[25]!;
+  const layer1_W_26 = $w_layer1_W[26]!;
+  const layer1_W_27 = $w_layer1_W[27]!;
+  const layer1_W_28 = $w_layer1_W[28]!;
+  const layer1_W_29 = $w_layer1_W[29]!;
+  const layer1_W_30 = $w_layer1_W[30]!;
+  const layer1_W_31 = $w_layer1_W[31]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer1_b_4 = $w_layer1_b[4]!;
+  const layer1_b_5 = $w_layer1_b[5]!;
+  const layer1_b_6 = $w_layer1_b[6]!;
+  const layer1_b_7 = $w_layer1_b[7]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_W_8 = $w_layer2_W[8]!;
+  const layer2_W_9 = $w_layer2_W[9]!;
+  const layer2_W_10 = $w_layer2_W[10]!;
+  const layer2_W_11 = $w_layer2_W[11]!;
+  const layer2_W_12 = $w_layer2_W[12]!;
+  const layer2_W_13 = $w_layer2_W[13]!;
+  const layer2_W_14 = $w_layer2_W[14]!;
+  const layer2_W_15 = $w_layer2_W[15]!;
+  const layer2_W_16 = $w_layer2_W[16]!;
+  const layer2_W_17 = $w_layer2_W[17]!;
+  const layer2_W_18 = $w_layer2_W[18]!;
+  const layer2_W_19 = $w_layer2_W[19]!;
+  const layer2_W_20 = $w_layer2_W[20]!;
+  const layer2_W_21 = $w_layer2_W[21]!;
+  const layer2_W_22 = $w_layer2_W[22]!;
+  const layer2_W_23 = $w_layer2_W[23]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const layer2_b_2 = $w_layer2_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const x_2 = $x[$xo + 2]!;
+  const x_3 = $x[$xo + 3]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = y_0 + y_1;
+  const t1 = t0 + y_2;
+  const t2 = layer1_W_0 * x_0;
+  const t3 = layer1_W_1 * x_1;
+  const t4 = t2 + t3;
+  const t5 = layer1_W_2 * x_2;
+  const t6 = t4 + t5;
+  const t7 = layer1_W_3 * x_3;
+  const t8 = t6 + t7;
+  const layer1_z_0 = t8 + layer1_b_0;
+  const layer1_a_0 = Math.tanh(layer1_z_0);
+  const t9 = layer2_W_0 * layer1_a_0;
+  const t10 = layer1_W_4 * x_0;
+  const t11 = layer1_W_5 * x_1;
+  const t12 = t10 + t11;
+  const t13 = layer1_W_6 * x_2;
+  const t14 = t12 + t13;
+  const t15 = layer1_W_7 * x_3;
+  const t16 = t14 + t15;
+  const layer1_z_1 = t16 + layer1_b_1;
+  const layer1_a_1 = Math.tanh(layer1_z_1);
+  const t17 = layer2_W_1 * layer1_a_1;
+  const t18 = t9 + t17;
+  const t19 = layer1_W_8 * x_0;
+  const t20 = layer1_W_9 * x_1;
+  const t21 = t19 + t20;
+  const t22 = layer1_W_10 * x_2;
+  const t23 = t21 + t22;
+  const t24 = layer1_W_11 * x_3;
+  const t25 = t23 + t24;
+  const layer1_z_2 = t25 + layer1_b_2;
+  const layer1_a_2 = Math.tanh(layer1_z_2);
+  const t26 = layer2_W_2 * layer1_a_2;
+  const t27 = t18 + t26;
+  const t28 = layer1_W_12 * x_0;
+  const t29 = layer1_W_13 * x_1;
+  const t30 = t28 + t29;
+  const t31 = layer1_W_14 * x_2;
+  const t32 = t30 + t31;
+  const t33 = layer1_W_15 * x_3;
+  const t34 = t32 + t33;
+  const layer1_z_3 = t34 + layer1_b_3;
+  const layer1_a_3 = Math.tanh(layer1_z_3);
+  const t35 = layer2_W_3 * layer1_a_3;
+  const t36 = t27 + t35;
+  const t37 = layer1_W_16 * x_0;
+  const t38 = layer1_W_17 * x_1;
+  const t39 = t37 + t38;
+  const t40 = layer1_W_18 * x_2;
+  const t41 = t39 + t40;
+  const t42 = layer1_W_19 * x_3;
+  const t43 = t41 + t42;
+  const layer1_z_4 = t43 + layer1_b_4;
+  const layer1_a_4 = Math.tanh(layer1_z_4);
+  const t44 = layer2_W_4 * layer1_a_4;
+  const t45 = t36 + t44;
+  const t46 = layer1_W_20 * x_0;
+  const t47 = layer1_W_21 * x_1;
+  const t48 = t46 + t47;
+  const t49 = layer1_W_22 * x_2;
+  const t50 = t48 + t49;
+  const t51 = layer1_W_23 * x_3;
+  const t52 = t50 + t51;
+  const layer1_z_5 = t52 + layer1_b_5;
+  const layer1_a_5 = Math.tanh(layer1_z_5);
+  const t53 = layer2_W_5 * layer1_a_5;
+  const t54 = t45 + t53;
+  const t55 = layer1_W_24 * x_0;
+  const t56 = layer1_W_25 * x_1;
+  const t57 = t55 + t56;
+  const t58 = layer1_W_26 * x_2;
+  const t59 = t57 + t58;
+  const t60 = layer1_W_27 * x_3;
+  const t61 = t59 + t60;
+  const layer1_z_6 = t61 + layer1_b_6;
+  const layer1_a_6 = Math.tanh(layer1_z_6);
+  const t62 = layer2_W_6 * layer1_a_6;
+  const t63 = t54 + t62;
+  const t64 = layer1_W_28 * x_0;
+  const t65 = layer1_W_29 * x_1;
+  const t66 = t64 + t65;
+  const t67 = layer1_W_30 * x_2;
+  const t68 = t66 + t67;
+  const t69 = layer1_W_31 * x_3;
+  const t70 = t68 + t69;
+  const layer1_z_7 = t70 + layer1_b_7;
+  const layer1_a_7 = Math.tanh(layer1_z_7);
+  const t71 = layer2_W_7 * layer1_a_7;
+  const t72 = t63 + t71;
+  const layer2_z_0 = t72 + layer2_b_0;
+  const t73 = layer2_W_8 * layer1_a_0;
+  const t74 = layer2_W_9 * layer1_a_1;
+  const t75 = t73 + t74;
+  const t76 = layer2_W_10 * layer1_a_2;
+  const t77 = t75 + t76;
+  const t78 = layer2_W_11 * layer1_a_3;
+  const t79 = t77 + t78;
+  const t80 = layer2_W_12 * layer1_a_4;
+  const t81 = t79 + t80;
+  const t82 = layer2_W_13 * layer1_a_5;
+  const t83 = t81 + t82;
+  const t84 = layer2_W_14 * layer1_a_6;
+  const t85 = t83 + t84;
+  const t86 = layer2_W_15 * layer1_a_7;
+  const t87 = t85 + t86;
+  const layer2_z_1 = t87 + layer2_b_1;
+  const t88 = (layer2_z_0 >= layer2_z_1 ? layer2_z_0 : layer2_z_1);
+  const t89 = layer2_W_16 * layer1_a_0;
+  const t90 = layer2_W_17 * layer1_a_1;
+  const t91 = t89 + t90;
+  const t92 = layer2_W_18 * layer1_a_2;
+  const t93 = t91 + t92;
+  const t94 = layer2_W_19 * layer1_a_3;
+  const t95 = t93 + t94;
+  const t96 = layer2_W_20 * layer1_a_4;
+  const t97 = t95 + t96;
+  const t98 = layer2_W_21 * layer1_a_5;
+  const t99 = t97 + t98;
+  const t100 = layer2_W_22 * layer1_a_6;
+  const t101 = t99 + t100;
+  const t102 = layer2_W_23 * layer1_a_7;
+  const t103 = t101 + t102;
+  const layer2_z_2 = t103 + layer2_b_2;
+  const t104 = (t88 >= layer2_z_2 ? t88 : layer2_z_2);
+  const t105 = layer2_z_0 - t104;
+  const t106 = Math.exp(t105);
+  const t107 = layer2_z_1 - t104;
+  const t108 = Math.exp(t107);
+  const t109 = t106 + t108;
+  const t110 = layer2_z_2 - t104;
+  const t111 = Math.exp(t110);
+  const t112 = t109 + t111;
+  const t113 = Math.log(t112);
+  const t114 = t104 + t113;
+  const t115 = t1 * t114;
+  const t116 = y_0 * layer2_z_0;
+  const t117 = y_1 * layer2_z_1;
+  const t118 = t116 + t117;
+  const t119 = y_2 * layer2_z_2;
+  const t120 = t118 + t119;
+  const loss = t115 - t120;
+  // grad of: logsumexp(layer2_z)
+  const t121 = t106 / t112;
+  const t122 = t1 * t121;
+  const d_layer2_z_0 = t122 - y_0;
+  $G[64] = d_layer2_z_0 + $l2 * layer2_b_0; // adam and adamw update of layer2_b[0]: its gradient
+  const t123 = layer2_W_0 * d_layer2_z_0;
+  const t124 = t108 / t112;
+  const t125 = t1 * t124;
+  const d_layer2_z_1 = t125 - y_1;
+  $G[65] = d_layer2_z_1 + $l2 * layer2_b_1; // adam and adamw update of layer2_b[1]: its gradient
+  const t126 = layer2_W_8 * d_layer2_z_1;
+  const t127 = t123 + t126;
+  const t128 = t111 / t112;
+  const t129 = t1 * t128;
+  const d_layer2_z_2 = t129 - y_2;
+  $G[66] = d_layer2_z_2 + $l2 * layer2_b_2; // adam and adamw update of layer2_b[2]: its gradient
+  const t130 = layer2_W_16 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_0 = t127 + t130;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t131 = layer1_a_0 * layer1_a_0;
+  const t132 = 1 - t131;
+  const d_layer1_z_0 = d_layer1_a_0 * t132;
+  $G[32] = d_layer1_z_0 + $l2 * layer1_b_0; // adam and adamw update of layer1_b[0]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
+  $G[0] = d_layer1_W_0 + $l2 * layer1_W_0; // adam and adamw update of layer1_W[0]: its gradient
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
+  $G[1] = d_layer1_W_1 + $l2 * layer1_W_1; // adam and adamw update of layer1_W[1]: its gradient
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
+  $G[2] = d_layer1_W_2 + $l2 * layer1_W_2; // adam and adamw update of layer1_W[2]: its gradient
+  const d_layer1_W_3 = d_layer1_z_0 * x_3;
+  $G[3] = d_layer1_W_3 + $l2 * layer1_W_3; // adam and adamw update of layer1_W[3]: its gradient
+  const t133 = layer2_W_1 * d_layer2_z_0;
+  const t134 = layer2_W_9 * d_layer2_z_1;
+  const t135 = t133 + t134;
+  const t136 = layer2_W_17 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_1 = t135 + t136;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t137 = layer1_a_1 * layer1_a_1;
+  const t138 = 1 - t137;
+  const d_layer1_z_1 = d_layer1_a_1 * t138;
+  $G[33] = d_layer1_z_1 + $l2 * layer1_b_1; // adam and adamw update of layer1_b[1]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_4 = d_layer1_z_1 * x_0;
+  $G[4] = d_layer1_W_4 + $l2 * layer1_W_4; // adam and adamw update of layer1_W[4]: its gradient
+  const d_layer1_W_5 = d_layer1_z_1 * x_1;
+  $G[5] = d_layer1_W_5 + $l2 * layer1_W_5; // adam and adamw update of layer1_W[5]: its gradient
+  const d_layer1_W_6 = d_layer1_z_1 * x_2;
+  $G[6] = d_layer1_W_6 + $l2 * layer1_W_6; // adam and adamw update of layer1_W[6]: its gradient
+  const d_layer1_W_7 = d_layer1_z_1 * x_3;
+  $G[7] = d_layer1_W_7 + $l2 * layer1_W_7; // adam and adamw update of layer1_W[7]: its gradient
+  const t139 = layer2_W_2 * d_layer2_z_0;
+  const t140 = layer2_W_10 * d_layer2_z_1;
+  const t141 = t139 + t140;
+  const t142 = layer2_W_18 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_2 = t141 + t142;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t143 = layer1_a_2 * layer1_a_2;
+  const t144 = 1 - t143;
+  const d_layer1_z_2 = d_layer1_a_2 * t144;
+  $G[34] = d_layer1_z_2 + $l2 * layer1_b_2; // adam and adamw update of layer1_b[2]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_8 = d_layer1_z_2 * x_0;
+  $G[8] = d_layer1_W_8 + $l2 * layer1_W_8; // adam and adamw update of layer1_W[8]: its gradient
+  const d_layer1_W_9 = d_layer1_z_2 * x_1;
+  $G[9] = d_layer1_W_9 + $l2 * layer1_W_9; // adam and adamw update of layer1_W[9]: its gradient
+  const d_layer1_W_10 = d_layer1_z_2 * x_2;
+  $G[10] = d_layer1_W_10 + $l2 * layer1_W_10; // adam and adamw update of layer1_W[10]: its gradient
+  const d_layer1_W_11 = d_layer1_z_2 * x_3;
+  $G[11] = d_layer1_W_11 + $l2 * layer1_W_11; // adam and adamw update of layer1_W[11]: its gradient
+  const t145 = layer2_W_3 * d_layer2_z_0;
+  const t146 = layer2_W_11 * d_layer2_z_1;
+  const t147 = t145 + t146;
+  const t148 = layer2_W_19 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_3 = t147 + t148;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t149 = layer1_a_3 * layer1_a_3;
+  const t150 = 1 - t149;
+  const d_layer1_z_3 = d_layer1_a_3 * t150;
+  $G[35] = d_layer1_z_3 + $l2 * layer1_b_3; // adam and adamw update of layer1_b[3]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_12 = d_layer1_z_3 * x_0;
+  $G[12] = d_layer1_W_12 + $l2 * layer1_W_12; // adam and adamw update of layer1_W[12]: its gradient
+  const d_layer1_W_13 = d_layer1_z_3 * x_1;
+  $G[13] = d_layer1_W_13 + $l2 * layer1_W_13; // adam and adamw update of layer1_W[13]: its gradient
+  const d_layer1_W_14 = d_layer1_z_3 * x_2;
+  $G[14] = d_layer1_W_14 + $l2 * layer1_W_14; // adam and adamw update of layer1_W[14]: its gradient
+  const d_layer1_W_15 = d_layer1_z_3 * x_3;
+  $G[15] = d_layer1_W_15 + $l2 * layer1_W_15; // adam and adamw update of layer1_W[15]: its gradient
+  const t151 = layer2_W_4 * d_layer2_z_0;
+  const t152 = layer2_W_12 * d_layer2_z_1;
+  const t153 = t151 + t152;
+  const t154 = layer2_W_20 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_4 = t153 + t154;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t155 = layer1_a_4 * layer1_a_4;
+  const t156 = 1 - t155;
+  const d_layer1_z_4 = d_layer1_a_4 * t156;
+  $G[36] = d_layer1_z_4 + $l2 * layer1_b_4; // adam and adamw update of layer1_b[4]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_16 = d_layer1_z_4 * x_0;
+  $G[16] = d_layer1_W_16 + $l2 * layer1_W_16; // adam and adamw update of layer1_W[16]: its gradient
+  const d_layer1_W_17 = d_layer1_z_4 * x_1;
+  $G[17] = d_layer1_W_17 + $l2 * layer1_W_17; // adam and adamw update of layer1_W[17]: its gradient
+  const d_layer1_W_18 = d_layer1_z_4 * x_2;
+  $G[18] = d_layer1_W_18 + $l2 * layer1_W_18; // adam and adamw update of layer1_W[18]: its gradient
+  const d_layer1_W_19 = d_layer1_z_4 * x_3;
+  $G[19] = d_layer1_W_19 + $l2 * layer1_W_19; // adam and adamw update of layer1_W[19]: its gradient
+  const t157 = layer2_W_5 * d_layer2_z_0;
+  const t158 = layer2_W_13 * d_layer2_z_1;
+  const t159 = t157 + t158;
+  const t160 = layer2_W_21 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_5 = t159 + t160;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t161 = layer1_a_5 * layer1_a_5;
+  const t162 = 1 - t161;
+  const d_layer1_z_5 = d_layer1_a_5 * t162;
+  $G[37] = d_layer1_z_5 + $l2 * layer1_b_5; // adam and adamw update of layer1_b[5]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_20 = d_layer1_z_5 * x_0;
+  $G[20] = d_layer1_W_20 + $l2 * layer1_W_20; // adam and adamw update of layer1_W[20]: its gradient
+  const d_layer1_W_21 = d_layer1_z_5 * x_1;
+  $G[21] = d_layer1_W_21 + $l2 * layer1_W_21; // adam and adamw update of layer1_W[21]: its gradient
+  const d_layer1_W_22 = d_layer1_z_5 * x_2;
+  $G[22] = d_layer1_W_22 + $l2 * layer1_W_22; // adam and adamw update of layer1_W[22]: its gradient
+  const d_layer1_W_23 = d_layer1_z_5 * x_3;
+  $G[23] = d_layer1_W_23 + $l2 * layer1_W_23; // adam and adamw update of layer1_W[23]: its gradient
+  const t163 = layer2_W_6 * d_layer2_z_0;
+  const t164 = layer2_W_14 * d_layer2_z_1;
+  const t165 = t163 + t164;
+  const t166 = layer2_W_22 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_6 = t165 + t166;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t167 = layer1_a_6 * layer1_a_6;
+  const t168 = 1 - t167;
+  const d_layer1_z_6 = d_layer1_a_6 * t168;
+  $G[38] = d_layer1_z_6 + $l2 * layer1_b_6; // adam and adamw update of layer1_b[6]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_24 = d_layer1_z_6 * x_0;
+  $G[24] = d_layer1_W_24 + $l2 * layer1_W_24; // adam and adamw update of layer1_W[24]: its gradient
+  const d_layer1_W_25 = d_layer1_z_6 * x_1;
+  $G[25] = d_layer1_W_25 + $l2 * layer1_W_25; // adam and adamw update of layer1_W[25]: its gradient
+  const d_layer1_W_26 = d_layer1_z_6 * x_2;
+  $G[26] = d_layer1_W_26 + $l2 * layer1_W_26; // adam and adamw update of layer1_W[26]: its gradient
+  const d_layer1_W_27 = d_layer1_z_6 * x_3;
+  $G[27] = d_layer1_W_27 + $l2 * layer1_W_27; // adam and adamw update of layer1_W[27]: its gradient
+  const t169 = layer2_W_7 * d_layer2_z_0;
+  const t170 = layer2_W_15 * d_layer2_z_1;
+  const t171 = t169 + t170;
+  const t172 = layer2_W_23 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_7 = t171 + t172;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t173 = layer1_a_7 * layer1_a_7;
+  const t174 = 1 - t173;
+  const d_layer1_z_7 = d_layer1_a_7 * t174;
+  $G[39] = d_layer1_z_7 + $l2 * layer1_b_7; // adam and adamw update of layer1_b[7]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_28 = d_layer1_z_7 * x_0;
+  $G[28] = d_layer1_W_28 + $l2 * layer1_W_28; // adam and adamw update of layer1_W[28]: its gradient
+  const d_layer1_W_29 = d_layer1_z_7 * x_1;
+  $G[29] = d_layer1_W_29 + $l2 * layer1_W_29; // adam and adamw update of layer1_W[29]: its gradient
+  const d_layer1_W_30 = d_layer1_z_7 * x_2;
+  $G[30] = d_layer1_W_30 + $l2 * layer1_W_30; // adam and adamw update of layer1_W[30]: its gradient
+  const d_layer1_W_31 = d_layer1_z_7 * x_3;
+  $G[31] = d_layer1_W_31 + $l2 * layer1_W_31; // adam and adamw update of layer1_W[31]: its gradient
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
+  $G[40] = d_layer2_W_0 + $l2 * layer2_W_0; // adam and adamw update of layer2_W[0]: its gradient
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
+  $G[41] = d_layer2_W_1 + $l2 * layer2_W_1; // adam and adamw update of layer2_W[1]: its gradient
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
+  $G[42] = d_layer2_W_2 + $l2 * layer2_W_2; // adam and adamw update of layer2_W[2]: its gradient
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
+  $G[43] = d_layer2_W_3 + $l2 * layer2_W_3; // adam and adamw update of layer2_W[3]: its gradient
+  const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
+  $G[44] = d_layer2_W_4 + $l2 * layer2_W_4; // adam and adamw update of layer2_W[4]: its gradient
+  const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
+  $G[45] = d_layer2_W_5 + $l2 * layer2_W_5; // adam and adamw update of layer2_W[5]: its gradient
+  const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
+  $G[46] = d_layer2_W_6 + $l2 * layer2_W_6; // adam and adamw update of layer2_W[6]: its gradient
+  const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
+  $G[47] = d_layer2_W_7 + $l2 * layer2_W_7; // adam and adamw update of layer2_W[7]: its gradient
+  const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
+  $G[48] = d_layer2_W_8 + $l2 * layer2_W_8; // adam and adamw update of layer2_W[8]: its gradient
+  const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
+  $G[49] = d_layer2_W_9 + $l2 * layer2_W_9; // adam and adamw update of layer2_W[9]: its gradient
+  const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
+  $G[50] = d_layer2_W_10 + $l2 * layer2_W_10; // adam and adamw update of layer2_W[10]: its gradient
+  const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
+  $G[51] = d_layer2_W_11 + $l2 * layer2_W_11; // adam and adamw update of layer2_W[11]: its gradient
+  const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
+  $G[52] = d_layer2_W_12 + $l2 * layer2_W_12; // adam and adamw update of layer2_W[12]: its gradient
+  const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
+  $G[53] = d_layer2_W_13 + $l2 * layer2_W_13; // adam and adamw update of layer2_W[13]: its gradient
+  const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
+  $G[54] = d_layer2_W_14 + $l2 * layer2_W_14; // adam and adamw update of layer2_W[14]: its gradient
+  const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
+  $G[55] = d_layer2_W_15 + $l2 * layer2_W_15; // adam and adamw update of layer2_W[15]: its gradient
+  const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
+  $G[56] = d_layer2_W_16 + $l2 * layer2_W_16; // adam and adamw update of layer2_W[16]: its gradient
+  const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
+  $G[57] = d_layer2_W_17 + $l2 * layer2_W_17; // adam and adamw update of layer2_W[17]: its gradient
+  const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
+  $G[58] = d_layer2_W_18 + $l2 * layer2_W_18; // adam and adamw update of layer2_W[18]: its gradient
+  const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
+  $G[59] = d_layer2_W_19 + $l2 * layer2_W_19; // adam and adamw update of layer2_W[19]: its gradient
+  const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
+  $G[60] = d_layer2_W_20 + $l2 * layer2_W_20; // adam and adamw update of layer2_W[20]: its gradient
+  const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
+  $G[61] = d_layer2_W_21 + $l2 * layer2_W_21; // adam and adamw update of layer2_W[21]: its gradient
+  const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
+  $G[62] = d_layer2_W_22 + $l2 * layer2_W_22; // adam and adamw update of layer2_W[22]: its gradient
+  const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
+  $G[63] = d_layer2_W_23 + $l2 * layer2_W_23; // adam and adamw update of layer2_W[23]: its gradient
+  $s += $fw!.f[0]!($okmAt, $okvAt, $b1, $b2, $a, $e); // the moments updated in place, each element's step into $D
+  { const $p1 = layer2_b_0 * $keep - $D[64]!; $w_layer2_b[0] = $p1; $s += ($p1); }
+  { const $p1 = layer2_b_1 * $keep - $D[65]!; $w_layer2_b[1] = $p1; $s += ($p1); }
+  { const $p1 = layer2_b_2 * $keep - $D[66]!; $w_layer2_b[2] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_0 * $keep - $D[32]!; $w_layer1_b[0] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_0 * $keep - $D[0]!; $w_layer1_W[0] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_1 * $keep - $D[1]!; $w_layer1_W[1] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_2 * $keep - $D[2]!; $w_layer1_W[2] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_3 * $keep - $D[3]!; $w_layer1_W[3] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_1 * $keep - $D[33]!; $w_layer1_b[1] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_4 * $keep - $D[4]!; $w_layer1_W[4] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_5 * $keep - $D[5]!; $w_layer1_W[5] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_6 * $keep - $D[6]!; $w_layer1_W[6] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_7 * $keep - $D[7]!; $w_layer1_W[7] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_2 * $keep - $D[34]!; $w_layer1_b[2] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_8 * $keep - $D[8]!; $w_layer1_W[8] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_9 * $keep - $D[9]!; $w_layer1_W[9] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_10 * $keep - $D[10]!; $w_layer1_W[10] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_11 * $keep - $D[11]!; $w_layer1_W[11] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_3 * $keep - $D[35]!; $w_layer1_b[3] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_12 * $keep - $D[12]!; $w_layer1_W[12] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_13 * $keep - $D[13]!; $w_layer1_W[13] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_14 * $keep - $D[14]!; $w_layer1_W[14] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_15 * $keep - $D[15]!; $w_layer1_W[15] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_4 * $keep - $D[36]!; $w_layer1_b[4] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_16 * $keep - $D[16]!; $w_layer1_W[16] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_17 * $keep - $D[17]!; $w_layer1_W[17] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_18 * $keep - $D[18]!; $w_layer1_W[18] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_19 * $keep - $D[19]!; $w_layer1_W[19] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_5 * $keep - $D[37]!; $w_layer1_b[5] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_20 * $keep - $D[20]!; $w_layer1_W[20] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_21 * $keep - $D[21]!; $w_layer1_W[21] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_22 * $keep - $D[22]!; $w_layer1_W[22] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_23 * $keep - $D[23]!; $w_layer1_W[23] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_6 * $keep - $D[38]!; $w_layer1_b[6] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_24 * $keep - $D[24]!; $w_layer1_W[24] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_25 * $keep - $D[25]!; $w_layer1_W[25] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_26 * $keep - $D[26]!; $w_layer1_W[26] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_27 * $keep - $D[27]!; $w_layer1_W[27] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_7 * $keep - $D[39]!; $w_layer1_b[7] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_28 * $keep - $D[28]!; $w_layer1_W[28] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_29 * $keep - $D[29]!; $w_layer1_W[29] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_30 * $keep - $D[30]!; $w_layer1_W[30] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_31 * $keep - $D[31]!; $w_layer1_W[31] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_0 * $keep - $D[40]!; $w_layer2_W[0] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_1 * $keep - $D[41]!; $w_layer2_W[1] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_2 * $keep - $D[42]!; $w_layer2_W[2] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_3 * $keep - $D[43]!; $w_layer2_W[3] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_4 * $keep - $D[44]!; $w_layer2_W[4] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_5 * $keep - $D[45]!; $w_layer2_W[5] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_6 * $keep - $D[46]!; $w_layer2_W[6] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_7 * $keep - $D[47]!; $w_layer2_W[7] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_8 * $keep - $D[48]!; $w_layer2_W[8] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_9 * $keep - $D[49]!; $w_layer2_W[9] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_10 * $keep - $D[50]!; $w_layer2_W[10] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_11 * $keep - $D[51]!; $w_layer2_W[11] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_12 * $keep - $D[52]!; $w_layer2_W[12] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_13 * $keep - $D[53]!; $w_layer2_W[13] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_14 * $keep - $D[54]!; $w_layer2_W[14] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_15 * $keep - $D[55]!; $w_layer2_W[15] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_16 * $keep - $D[56]!; $w_layer2_W[16] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_17 * $keep - $D[57]!; $w_layer2_W[17] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_18 * $keep - $D[58]!; $w_layer2_W[18] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_19 * $keep - $D[59]!; $w_layer2_W[19] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_20 * $keep - $D[60]!; $w_layer2_W[20] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_21 * $keep - $D[61]!; $w_layer2_W[21] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_22 * $keep - $D[62]!; $w_layer2_W[22] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_23 * $keep - $D[63]!; $w_layer2_W[23] = $p1; $s += ($p1); }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_layer2_b[0] = layer2_b_0;
+  $w_layer2_b[1] = layer2_b_1;
+  $w_layer2_b[2] = layer2_b_2;
+  $w_layer1_b[0] = layer1_b_0;
+  $w_layer1_W[0] = layer1_W_0;
+  $w_layer1_W[1] = layer1_W_1;
+  $w_layer1_W[2] = layer1_W_2;
+  $w_layer1_W[3] = layer1_W_3;
+  $w_layer1_b[1] = layer1_b_1;
+  $w_layer1_W[4] = layer1_W_4;
+  $w_layer1_W[5] = layer1_W_5;
+  $w_layer1_W[6] = layer1_W_6;
+  $w_layer1_W[7] = layer1_W_7;
+  $w_layer1_b[2] = layer1_b_2;
+  $w_layer1_W[8] = layer1_W_8;
+  $w_layer1_W[9] = layer1_W_9;
+  $w_layer1_W[10] = layer1_W_10;
+  $w_layer1_W[11] = layer1_W_11;
+  $w_layer1_b[3] = layer1_b_3;
+  $w_layer1_W[12] = layer1_W_12;
+  $w_layer1_W[13] = layer1_W_13;
+  $w_layer1_W[14] = layer1_W_14;
+  $w_layer1_W[15] = layer1_W_15;
+  $w_layer1_b[4] = layer1_b_4;
+  $w_layer1_W[16] = layer1_W_16;
+  $w_layer1_W[17] = layer1_W_17;
+  $w_layer1_W[18] = layer1_W_18;
+  $w_layer1_W[19] = layer1_W_19;
+  $w_layer1_b[5] = layer1_b_5;
+  $w_layer1_W[20] = layer1_W_20;
+  $w_layer1_W[21] = layer1_W_21;
+  $w_layer1_W[22] = layer1_W_22;
+  $w_layer1_W[23] = layer1_W_23;
+  $w_layer1_b[6] = layer1_b_6;
+  $w_layer1_W[24] = layer1_W_24;
+  $w_layer1_W[25] = layer1_W_25;
+  $w_layer1_W[26] = layer1_W_26;
+  $w_layer1_W[27] = layer1_W_27;
+  $w_layer1_b[7] = layer1_b_7;
+  $w_layer1_W[28] = layer1_W_28;
+  $w_layer1_W[29] = layer1_W_29;
+  $w_layer1_W[30] = layer1_W_30;
+  $w_layer1_W[31] = layer1_W_31;
+  $w_layer2_W[0] = layer2_W_0;
+  $w_layer2_W[1] = layer2_W_1;
+  $w_layer2_W[2] = layer2_W_2;
+  $w_layer2_W[3] = layer2_W_3;
+  $w_layer2_W[4] = layer2_W_4;
+  $w_layer2_W[5] = layer2_W_5;
+  $w_layer2_W[6] = layer2_W_6;
+  $w_layer2_W[7] = layer2_W_7;
+  $w_layer2_W[8] = layer2_W_8;
+  $w_layer2_W[9] = layer2_W_9;
+  $w_layer2_W[10] = layer2_W_10;
+  $w_layer2_W[11] = layer2_W_11;
+  $w_layer2_W[12] = layer2_W_12;
+  $w_layer2_W[13] = layer2_W_13;
+  $w_layer2_W[14] = layer2_W_14;
+  $w_layer2_W[15] = layer2_W_15;
+  $w_layer2_W[16] = layer2_W_16;
+  $w_layer2_W[17] = layer2_W_17;
+  $w_layer2_W[18] = layer2_W_18;
+  $w_layer2_W[19] = layer2_W_19;
+  $w_layer2_W[20] = layer2_W_20;
+  $w_layer2_W[21] = layer2_W_21;
+  $w_layer2_W[22] = layer2_W_22;
+  $w_layer2_W[23] = layer2_W_23;
+  $FB.copyWithin($okmAt >> 3, 136, 203);
+  $FB.copyWithin($okvAt >> 3, 204, 271);
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One rmsprop step on one row, its update in WebAssembly (WASM_UPDATE), all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $wstep_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m, $v = $st!.v;
+  if ($m !== $okm || $v !== $okv || $okmAt < 0 || $okvAt < 0) return $step_rmsprop($p, $x, $xo, $y, $yo, $st, $hy, $t); // moments not in a slot, or not the ones checked last: the JavaScript step checks them
+  const $lr = $rate($hy, $t - 1);
+  const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  let $s = 0; // the sum of the new parameters and the loss (CHECK_ONCE); the Wasm call checks the moments
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_W_12 = $w_layer1_W[12]!;
+  const layer1_W_13 = $w_layer1_W[13]!;
+  const layer1_W_14 = $w_layer1_W[14]!;
+  const layer1_W_15 = $w_layer1_W[15]!;
+  const layer1_W_16 = $w_layer1_W[16]!;
+  const layer1_W_17 = $w_layer1_W[17]!;
+  const layer1_W_18 = $w_layer1_W[18]!;
+  const layer1_W_19 = $w_layer1_W[19]!;
+  const layer1_W_20 = $w_layer1_W[20]!;
+  const layer1_W_21 = $w_layer1_W[21]!;
+  const layer1_W_22 = $w_layer1_W[22]!;
+  const layer1_W_23 = $w_layer1_W[23]!;
+  const layer1_W_24 = $w_layer1_W[24]!;
+  const layer1_W_25 = $w_layer1_W[25]!;
+  const layer1_W_26 = $w_layer1_W[26]!;
+  const layer1_W_27 = $w_layer1_W[27]!;
+  const layer1_W_28 = $w_layer1_W[28]!;
+  const layer1_W_29 = $w_layer1_W[29]!;
+  const layer1_W_30 = $w_layer1_W[30]!;
+  const layer1_W_31 = $w_layer1_W[31]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer1_b_4 = $w_layer1_b[4]!;
+  const layer1_b_5 = $w_layer1_b[5]!;
+  const layer1_b_6 = $w_layer1_b[6]!;
+  const layer1_b_7 = $w_layer1_b[7]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_W_8 = $w_layer2_W[8]!;
+  const layer2_W_9 = $w_layer2_W[9]!;
+  const layer2_W_10 = $w_layer2_W[10]!;
+  const layer2_W_11 = $w_layer2_W[11]!;
+  const layer2_W_12 = $w_layer2_W[12]!;
+  const layer2_W_13 = $w_layer2_W[13]!;
+  const layer2_W_14 = $w_layer2_W[14]!;
+  const layer2_W_15 = $w_layer2_W[15]!;
+  const layer2_W_16 = $w_layer2_W[16]!;
+  const layer2_W_17 = $w_layer2_W[17]!;
+  const layer2_W_18 = $w_layer2_W[18]!;
+  const layer2_W_19 = $w_layer2_W[19]!;
+  const layer2_W_20 = $w_layer2_W[20]!;
+  const layer2_W_21 = $w_layer2_W[21]!;
+  const layer2_W_22 = $w_layer2_W[22]!;
+  const layer2_W_23 = $w_layer2_W[23]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const layer2_b_2 = $w_layer2_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const x_2 = $x[$xo + 2]!;
+  const x_3 = $x[$xo + 3]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = y_0 + y_1;
+  const t1 = t0 + y_2;
+  const t2 = layer1_W_0 * x_0;
+  const t3 = layer1_W_1 * x_1;
+  const t4 = t2 + t3;
+  const t5 = layer1_W_2 * x_2;
+  const t6 = t4 + t5;
+  const t7 = layer1_W_3 * x_3;
+  const t8 = t6 + t7;
+  const layer1_z_0 = t8 + layer1_b_0;
+  const layer1_a_0 = Math.tanh(layer1_z_0);
+  const t9 = layer2_W_0 * layer1_a_0;
+  const t10 = layer1_W_4 * x_0;
+  const t11 = layer1_W_5 * x_1;
+  const t12 = t10 + t11;
+  const t13 = layer1_W_6 * x_2;
+  const t14 = t12 + t13;
+  const t15 = layer1_W_7 * x_3;
+  const t16 = t14 + t15;
+  const layer1_z_1 = t16 + layer1_b_1;
+  const layer1_a_1 = Math.tanh(layer1_z_1);
+  const t17 = layer2_W_1 * layer1_a_1;
+  const t18 = t9 + t17;
+  const t19 = layer1_W_8 * x_0;
+  const t20 = layer1_W_9 * x_1;
+  const t21 = t19 + t20;
+  const t22 = layer1_W_10 * x_2;
+  const t23 = t21 + t22;
+  const t24 = layer1_W_11 * x_3;
+  const t25 = t23 + t24;
+  const layer1_z_2 = t25 + layer1_b_2;
+  const layer1_a_2 = Math.tanh(layer1_z_2);
+  const t26 = layer2_W_2 * layer1_a_2;
+  const t27 = t18 + t26;
+  const t28 = layer1_W_12 * x_0;
+  const t29 = layer1_W_13 * x_1;
+  const t30 = t28 + t29;
+  const t31 = layer1_W_14 * x_2;
+  const t32 = t30 + t31;
+  const t33 = layer1_W_15 * x_3;
+  const t34 = t32 + t33;
+  const layer1_z_3 = t34 + layer1_b_3;
+  const layer1_a_3 = Math.tanh(layer1_z_3);
+  const t35 = layer2_W_3 * layer1_a_3;
+  const t36 = t27 + t35;
+  const t37 = layer1_W_16 * x_0;
+  const t38 = layer1_W_17 * x_1;
+  const t39 = t37 + t38;
+  const t40 = layer1_W_18 * x_2;
+  const t41 = t39 + t40;
+  const t42 = layer1_W_19 * x_3;
+  const t43 = t41 + t42;
+  const layer1_z_4 = t43 + layer1_b_4;
+  const layer1_a_4 = Math.tanh(layer1_z_4);
+  const t44 = layer2_W_4 * layer1_a_4;
+  const t45 = t36 + t44;
+  const t46 = layer1_W_20 * x_0;
+  const t47 = layer1_W_21 * x_1;
+  const t48 = t46 + t47;
+  const t49 = layer1_W_22 * x_2;
+  const t50 = t48 + t49;
+  const t51 = layer1_W_23 * x_3;
+  const t52 = t50 + t51;
+  const layer1_z_5 = t52 + layer1_b_5;
+  const layer1_a_5 = Math.tanh(layer1_z_5);
+  const t53 = layer2_W_5 * layer1_a_5;
+  const t54 = t45 + t53;
+  const t55 = layer1_W_24 * x_0;
+  const t56 = layer1_W_25 * x_1;
+  const t57 = t55 + t56;
+  const t58 = layer1_W_26 * x_2;
+  const t59 = t57 + t58;
+  const t60 = layer1_W_27 * x_3;
+  const t61 = t59 + t60;
+  const layer1_z_6 = t61 + layer1_b_6;
+  const layer1_a_6 = Math.tanh(layer1_z_6);
+  const t62 = layer2_W_6 * layer1_a_6;
+  const t63 = t54 + t62;
+  const t64 = layer1_W_28 * x_0;
+  const t65 = layer1_W_29 * x_1;
+  const t66 = t64 + t65;
+  const t67 = layer1_W_30 * x_2;
+  const t68 = t66 + t67;
+  const t69 = layer1_W_31 * x_3;
+  const t70 = t68 + t69;
+  const layer1_z_7 = t70 + layer1_b_7;
+  const layer1_a_7 = Math.tanh(layer1_z_7);
+  const t71 = layer2_W_7 * layer1_a_7;
+  const t72 = t63 + t71;
+  const layer2_z_0 = t72 + layer2_b_0;
+  const t73 = layer2_W_8 * layer1_a_0;
+  const t74 = layer2_W_9 * layer1_a_1;
+  const t75 = t73 + t74;
+  const t76 = layer2_W_10 * layer1_a_2;
+  const t77 = t75 + t76;
+  const t78 = layer2_W_11 * layer1_a_3;
+  const t79 = t77 + t78;
+  const t80 = layer2_W_12 * layer1_a_4;
+  const t81 = t79 + t80;
+  const t82 = layer2_W_13 * layer1_a_5;
+  const t83 = t81 + t82;
+  const t84 = layer2_W_14 * layer1_a_6;
+  const t85 = t83 + t84;
+  const t86 = layer2_W_15 * layer1_a_7;
+  const t87 = t85 + t86;
+  const layer2_z_1 = t87 + layer2_b_1;
+  const t88 = (layer2_z_0 >= layer2_z_1 ? layer2_z_0 : layer2_z_1);
+  const t89 = layer2_W_16 * layer1_a_0;
+  const t90 = layer2_W_17 * layer1_a_1;
+  const t91 = t89 + t90;
+  const t92 = layer2_W_18 * layer1_a_2;
+  const t93 = t91 + t92;
+  const t94 = layer2_W_19 * layer1_a_3;
+  const t95 = t93 + t94;
+  const t96 = layer2_W_20 * layer1_a_4;
+  const t97 = t95 + t96;
+  const t98 = layer2_W_21 * layer1_a_5;
+  const t99 = t97 + t98;
+  const t100 = layer2_W_22 * layer1_a_6;
+  const t101 = t99 + t100;
+  const t102 = layer2_W_23 * layer1_a_7;
+  const t103 = t101 + t102;
+  const layer2_z_2 = t103 + layer2_b_2;
+  const t104 = (t88 >= layer2_z_2 ? t88 : layer2_z_2);
+  const t105 = layer2_z_0 - t104;
+  const t106 = Math.exp(t105);
+  const t107 = layer2_z_1 - t104;
+  const t108 = Math.exp(t107);
+  const t109 = t106 + t108;
+  const t110 = layer2_z_2 - t104;
+  const t111 = Math.exp(t110);
+  const t112 = t109 + t111;
+  const t113 = Math.log(t112);
+  const t114 = t104 + t113;
+  const t115 = t1 * t114;
+  const t116 = y_0 * layer2_z_0;
+  const t117 = y_1 * layer2_z_1;
+  const t118 = t116 + t117;
+  const t119 = y_2 * layer2_z_2;
+  const t120 = t118 + t119;
+  const loss = t115 - t120;
+  // grad of: logsumexp(layer2_z)
+  const t121 = t106 / t112;
+  const t122 = t1 * t121;
+  const d_layer2_z_0 = t122 - y_0;
+  $G[64] = d_layer2_z_0 + $l2 * layer2_b_0; // rmsprop update of layer2_b[0]: its gradient
+  const t123 = layer2_W_0 * d_layer2_z_0;
+  const t124 = t108 / t112;
+  const t125 = t1 * t124;
+  const d_layer2_z_1 = t125 - y_1;
+  $G[65] = d_layer2_z_1 + $l2 * layer2_b_1; // rmsprop update of layer2_b[1]: its gradient
+  const t126 = layer2_W_8 * d_layer2_z_1;
+  const t127 = t123 + t126;
+  const t128 = t111 / t112;
+  const t129 = t1 * t128;
+  const d_layer2_z_2 = t129 - y_2;
+  $G[66] = d_layer2_z_2 + $l2 * layer2_b_2; // rmsprop update of layer2_b[2]: its gradient
+  const t130 = layer2_W_16 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_0 = t127 + t130;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t131 = layer1_a_0 * layer1_a_0;
+  const t132 = 1 - t131;
+  const d_layer1_z_0 = d_layer1_a_0 * t132;
+  $G[32] = d_layer1_z_0 + $l2 * layer1_b_0; // rmsprop update of layer1_b[0]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
+  $G[0] = d_layer1_W_0 + $l2 * layer1_W_0; // rmsprop update of layer1_W[0]: its gradient
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
+  $G[1] = d_layer1_W_1 + $l2 * layer1_W_1; // rmsprop update of layer1_W[1]: its gradient
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
+  $G[2] = d_layer1_W_2 + $l2 * layer1_W_2; // rmsprop update of layer1_W[2]: its gradient
+  const d_layer1_W_3 = d_layer1_z_0 * x_3;
+  $G[3] = d_layer1_W_3 + $l2 * layer1_W_3; // rmsprop update of layer1_W[3]: its gradient
+  const t133 = layer2_W_1 * d_layer2_z_0;
+  const t134 = layer2_W_9 * d_layer2_z_1;
+  const t135 = t133 + t134;
+  const t136 = layer2_W_17 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_1 = t135 + t136;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t137 = layer1_a_1 * layer1_a_1;
+  const t138 = 1 - t137;
+  const d_layer1_z_1 = d_layer1_a_1 * t138;
+  $G[33] = d_layer1_z_1 + $l2 * layer1_b_1; // rmsprop update of layer1_b[1]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_4 = d_layer1_z_1 * x_0;
+  $G[4] = d_layer1_W_4 + $l2 * layer1_W_4; // rmsprop update of layer1_W[4]: its gradient
+  const d_layer1_W_5 = d_layer1_z_1 * x_1;
+  $G[5] = d_layer1_W_5 + $l2 * layer1_W_5; // rmsprop update of layer1_W[5]: its gradient
+  const d_layer1_W_6 = d_layer1_z_1 * x_2;
+  $G[6] = d_layer1_W_6 + $l2 * layer1_W_6; // rmsprop update of layer1_W[6]: its gradient
+  const d_layer1_W_7 = d_layer1_z_1 * x_3;
+  $G[7] = d_layer1_W_7 + $l2 * layer1_W_7; // rmsprop update of layer1_W[7]: its gradient
+  const t139 = layer2_W_2 * d_layer2_z_0;
+  const t140 = layer2_W_10 * d_layer2_z_1;
+  const t141 = t139 + t140;
+  const t142 = layer2_W_18 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_2 = t141 + t142;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t143 = layer1_a_2 * layer1_a_2;
+  const t144 = 1 - t143;
+  const d_layer1_z_2 = d_layer1_a_2 * t144;
+  $G[34] = d_layer1_z_2 + $l2 * layer1_b_2; // rmsprop update of layer1_b[2]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_8 = d_layer1_z_2 * x_0;
+  $G[8] = d_layer1_W_8 + $l2 * layer1_W_8; // rmsprop update of layer1_W[8]: its gradient
+  const d_layer1_W_9 = d_layer1_z_2 * x_1;
+  $G[9] = d_layer1_W_9 + $l2 * layer1_W_9; // rmsprop update of layer1_W[9]: its gradient
+  const d_layer1_W_10 = d_layer1_z_2 * x_2;
+  $G[10] = d_layer1_W_10 + $l2 * layer1_W_10; // rmsprop update of layer1_W[10]: its gradient
+  const d_layer1_W_11 = d_layer1_z_2 * x_3;
+  $G[11] = d_layer1_W_11 + $l2 * layer1_W_11; // rmsprop update of layer1_W[11]: its gradient
+  const t145 = layer2_W_3 * d_layer2_z_0;
+  const t146 = layer2_W_11 * d_layer2_z_1;
+  const t147 = t145 + t146;
+  const t148 = layer2_W_19 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_3 = t147 + t148;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t149 = layer1_a_3 * layer1_a_3;
+  const t150 = 1 - t149;
+  const d_layer1_z_3 = d_layer1_a_3 * t150;
+  $G[35] = d_layer1_z_3 + $l2 * layer1_b_3; // rmsprop update of layer1_b[3]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_12 = d_layer1_z_3 * x_0;
+  $G[12] = d_layer1_W_12 + $l2 * layer1_W_12; // rmsprop update of layer1_W[12]: its gradient
+  const d_layer1_W_13 = d_layer1_z_3 * x_1;
+  $G[13] = d_layer1_W_13 + $l2 * layer1_W_13; // rmsprop update of layer1_W[13]: its gradient
+  const d_layer1_W_14 = d_layer1_z_3 * x_2;
+  $G[14] = d_layer1_W_14 + $l2 * layer1_W_14; // rmsprop update of layer1_W[14]: its gradient
+  const d_layer1_W_15 = d_layer1_z_3 * x_3;
+  $G[15] = d_layer1_W_15 + $l2 * layer1_W_15; // rmsprop update of layer1_W[15]: its gradient
+  const t151 = layer2_W_4 * d_layer2_z_0;
+  const t152 = layer2_W_12 * d_layer2_z_1;
+  const t153 = t151 + t152;
+  const t154 = layer2_W_20 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_4 = t153 + t154;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t155 = layer1_a_4 * layer1_a_4;
+  const t156 = 1 - t155;
+  const d_layer1_z_4 = d_layer1_a_4 * t156;
+  $G[36] = d_layer1_z_4 + $l2 * layer1_b_4; // rmsprop update of layer1_b[4]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_16 = d_layer1_z_4 * x_0;
+  $G[16] = d_layer1_W_16 + $l2 * layer1_W_16; // rmsprop update of layer1_W[16]: its gradient
+  const d_layer1_W_17 = d_layer1_z_4 * x_1;
+  $G[17] = d_layer1_W_17 + $l2 * layer1_W_17; // rmsprop update of layer1_W[17]: its gradient
+  const d_layer1_W_18 = d_layer1_z_4 * x_2;
+  $G[18] = d_layer1_W_18 + $l2 * layer1_W_18; // rmsprop update of layer1_W[18]: its gradient
+  const d_layer1_W_19 = d_layer1_z_4 * x_3;
+  $G[19] = d_layer1_W_19 + $l2 * layer1_W_19; // rmsprop update of layer1_W[19]: its gradient
+  const t157 = layer2_W_5 * d_layer2_z_0;
+  const t158 = layer2_W_13 * d_layer2_z_1;
+  const t159 = t157 + t158;
+  const t160 = layer2_W_21 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_5 = t159 + t160;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t161 = layer1_a_5 * layer1_a_5;
+  const t162 = 1 - t161;
+  const d_layer1_z_5 = d_layer1_a_5 * t162;
+  $G[37] = d_layer1_z_5 + $l2 * layer1_b_5; // rmsprop update of layer1_b[5]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_20 = d_layer1_z_5 * x_0;
+  $G[20] = d_layer1_W_20 + $l2 * layer1_W_20; // rmsprop update of layer1_W[20]: its gradient
+  const d_layer1_W_21 = d_layer1_z_5 * x_1;
+  $G[21] = d_layer1_W_21 + $l2 * layer1_W_21; // rmsprop update of layer1_W[21]: its gradient
+  const d_layer1_W_22 = d_layer1_z_5 * x_2;
+  $G[22] = d_layer1_W_22 + $l2 * layer1_W_22; // rmsprop update of layer1_W[22]: its gradient
+  const d_layer1_W_23 = d_layer1_z_5 * x_3;
+  $G[23] = d_layer1_W_23 + $l2 * layer1_W_23; // rmsprop update of layer1_W[23]: its gradient
+  const t163 = layer2_W_6 * d_layer2_z_0;
+  const t164 = layer2_W_14 * d_layer2_z_1;
+  const t165 = t163 + t164;
+  const t166 = layer2_W_22 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_6 = t165 + t166;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t167 = layer1_a_6 * layer1_a_6;
+  const t168 = 1 - t167;
+  const d_layer1_z_6 = d_layer1_a_6 * t168;
+  $G[38] = d_layer1_z_6 + $l2 * layer1_b_6; // rmsprop update of layer1_b[6]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_24 = d_layer1_z_6 * x_0;
+  $G[24] = d_layer1_W_24 + $l2 * layer1_W_24; // rmsprop update of layer1_W[24]: its gradient
+  const d_layer1_W_25 = d_layer1_z_6 * x_1;
+  $G[25] = d_layer1_W_25 + $l2 * layer1_W_25; // rmsprop update of layer1_W[25]: its gradient
+  const d_layer1_W_26 = d_layer1_z_6 * x_2;
+  $G[26] = d_layer1_W_26 + $l2 * layer1_W_26; // rmsprop update of layer1_W[26]: its gradient
+  const d_layer1_W_27 = d_layer1_z_6 * x_3;
+  $G[27] = d_layer1_W_27 + $l2 * layer1_W_27; // rmsprop update of layer1_W[27]: its gradient
+  const t169 = layer2_W_7 * d_layer2_z_0;
+  const t170 = layer2_W_15 * d_layer2_z_1;
+  const t171 = t169 + t170;
+  const t172 = layer2_W_23 * d_layer2_z_2;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_7 = t171 + t172;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t173 = layer1_a_7 * layer1_a_7;
+  const t174 = 1 - t173;
+  const d_layer1_z_7 = d_layer1_a_7 * t174;
+  $G[39] = d_layer1_z_7 + $l2 * layer1_b_7; // rmsprop update of layer1_b[7]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_28 = d_layer1_z_7 * x_0;
+  $G[28] = d_layer1_W_28 + $l2 * layer1_W_28; // rmsprop update of layer1_W[28]: its gradient
+  const d_layer1_W_29 = d_layer1_z_7 * x_1;
+  $G[29] = d_layer1_W_29 + $l2 * layer1_W_29; // rmsprop update of layer1_W[29]: its gradient
+  const d_layer1_W_30 = d_layer1_z_7 * x_2;
+  $G[30] = d_layer1_W_30 + $l2 * layer1_W_30; // rmsprop update of layer1_W[30]: its gradient
+  const d_layer1_W_31 = d_layer1_z_7 * x_3;
+  $G[31] = d_layer1_W_31 + $l2 * layer1_W_31; // rmsprop update of layer1_W[31]: its gradient
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
+  $G[40] = d_layer2_W_0 + $l2 * layer2_W_0; // rmsprop update of layer2_W[0]: its gradient
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
+  $G[41] = d_layer2_W_1 + $l2 * layer2_W_1; // rmsprop update of layer2_W[1]: its gradient
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
+  $G[42] = d_layer2_W_2 + $l2 * layer2_W_2; // rmsprop update of layer2_W[2]: its gradient
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
+  $G[43] = d_layer2_W_3 + $l2 * layer2_W_3; // rmsprop update of layer2_W[3]: its gradient
+  const d_layer2_W_4 = d_layer2_z_0 * layer1_a_4;
+  $G[44] = d_layer2_W_4 + $l2 * layer2_W_4; // rmsprop update of layer2_W[4]: its gradient
+  const d_layer2_W_5 = d_layer2_z_0 * layer1_a_5;
+  $G[45] = d_layer2_W_5 + $l2 * layer2_W_5; // rmsprop update of layer2_W[5]: its gradient
+  const d_layer2_W_6 = d_layer2_z_0 * layer1_a_6;
+  $G[46] = d_layer2_W_6 + $l2 * layer2_W_6; // rmsprop update of layer2_W[6]: its gradient
+  const d_layer2_W_7 = d_layer2_z_0 * layer1_a_7;
+  $G[47] = d_layer2_W_7 + $l2 * layer2_W_7; // rmsprop update of layer2_W[7]: its gradient
+  const d_layer2_W_8 = d_layer2_z_1 * layer1_a_0;
+  $G[48] = d_layer2_W_8 + $l2 * layer2_W_8; // rmsprop update of layer2_W[8]: its gradient
+  const d_layer2_W_9 = d_layer2_z_1 * layer1_a_1;
+  $G[49] = d_layer2_W_9 + $l2 * layer2_W_9; // rmsprop update of layer2_W[9]: its gradient
+  const d_layer2_W_10 = d_layer2_z_1 * layer1_a_2;
+  $G[50] = d_layer2_W_10 + $l2 * layer2_W_10; // rmsprop update of layer2_W[10]: its gradient
+  const d_layer2_W_11 = d_layer2_z_1 * layer1_a_3;
+  $G[51] = d_layer2_W_11 + $l2 * layer2_W_11; // rmsprop update of layer2_W[11]: its gradient
+  const d_layer2_W_12 = d_layer2_z_1 * layer1_a_4;
+  $G[52] = d_layer2_W_12 + $l2 * layer2_W_12; // rmsprop update of layer2_W[12]: its gradient
+  const d_layer2_W_13 = d_layer2_z_1 * layer1_a_5;
+  $G[53] = d_layer2_W_13 + $l2 * layer2_W_13; // rmsprop update of layer2_W[13]: its gradient
+  const d_layer2_W_14 = d_layer2_z_1 * layer1_a_6;
+  $G[54] = d_layer2_W_14 + $l2 * layer2_W_14; // rmsprop update of layer2_W[14]: its gradient
+  const d_layer2_W_15 = d_layer2_z_1 * layer1_a_7;
+  $G[55] = d_layer2_W_15 + $l2 * layer2_W_15; // rmsprop update of layer2_W[15]: its gradient
+  const d_layer2_W_16 = d_layer2_z_2 * layer1_a_0;
+  $G[56] = d_layer2_W_16 + $l2 * layer2_W_16; // rmsprop update of layer2_W[16]: its gradient
+  const d_layer2_W_17 = d_layer2_z_2 * layer1_a_1;
+  $G[57] = d_layer2_W_17 + $l2 * layer2_W_17; // rmsprop update of layer2_W[17]: its gradient
+  const d_layer2_W_18 = d_layer2_z_2 * layer1_a_2;
+  $G[58] = d_layer2_W_18 + $l2 * layer2_W_18; // rmsprop update of layer2_W[18]: its gradient
+  const d_layer2_W_19 = d_layer2_z_2 * layer1_a_3;
+  $G[59] = d_layer2_W_19 + $l2 * layer2_W_19; // rmsprop update of layer2_W[19]: its gradient
+  const d_layer2_W_20 = d_layer2_z_2 * layer1_a_4;
+  $G[60] = d_layer2_W_20 + $l2 * layer2_W_20; // rmsprop update of layer2_W[20]: its gradient
+  const d_layer2_W_21 = d_layer2_z_2 * layer1_a_5;
+  $G[61] = d_layer2_W_21 + $l2 * layer2_W_21; // rmsprop update of layer2_W[21]: its gradient
+  const d_layer2_W_22 = d_layer2_z_2 * layer1_a_6;
+  $G[62] = d_layer2_W_22 + $l2 * layer2_W_22; // rmsprop update of layer2_W[22]: its gradient
+  const d_layer2_W_23 = d_layer2_z_2 * layer1_a_7;
+  $G[63] = d_layer2_W_23 + $l2 * layer2_W_23; // rmsprop update of layer2_W[23]: its gradient
+  $s += $fw!.f[1]!($okmAt, $okvAt, $lr, $mu, $rho, $eps); // the moments updated in place, each element's step into $D
+  { const $p1 = layer2_b_0 * $keep - $D[64]!; $w_layer2_b[0] = $p1; $s += ($p1); }
+  { const $p1 = layer2_b_1 * $keep - $D[65]!; $w_layer2_b[1] = $p1; $s += ($p1); }
+  { const $p1 = layer2_b_2 * $keep - $D[66]!; $w_layer2_b[2] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_0 * $keep - $D[32]!; $w_layer1_b[0] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_0 * $keep - $D[0]!; $w_layer1_W[0] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_1 * $keep - $D[1]!; $w_layer1_W[1] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_2 * $keep - $D[2]!; $w_layer1_W[2] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_3 * $keep - $D[3]!; $w_layer1_W[3] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_1 * $keep - $D[33]!; $w_layer1_b[1] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_4 * $keep - $D[4]!; $w_layer1_W[4] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_5 * $keep - $D[5]!; $w_layer1_W[5] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_6 * $keep - $D[6]!; $w_layer1_W[6] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_7 * $keep - $D[7]!; $w_layer1_W[7] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_2 * $keep - $D[34]!; $w_layer1_b[2] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_8 * $keep - $D[8]!; $w_layer1_W[8] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_9 * $keep - $D[9]!; $w_layer1_W[9] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_10 * $keep - $D[10]!; $w_layer1_W[10] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_11 * $keep - $D[11]!; $w_layer1_W[11] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_3 * $keep - $D[35]!; $w_layer1_b[3] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_12 * $keep - $D[12]!; $w_layer1_W[12] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_13 * $keep - $D[13]!; $w_layer1_W[13] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_14 * $keep - $D[14]!; $w_layer1_W[14] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_15 * $keep - $D[15]!; $w_layer1_W[15] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_4 * $keep - $D[36]!; $w_layer1_b[4] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_16 * $keep - $D[16]!; $w_layer1_W[16] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_17 * $keep - $D[17]!; $w_layer1_W[17] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_18 * $keep - $D[18]!; $w_layer1_W[18] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_19 * $keep - $D[19]!; $w_layer1_W[19] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_5 * $keep - $D[37]!; $w_layer1_b[5] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_20 * $keep - $D[20]!; $w_layer1_W[20] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_21 * $keep - $D[21]!; $w_layer1_W[21] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_22 * $keep - $D[22]!; $w_layer1_W[22] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_23 * $keep - $D[23]!; $w_layer1_W[23] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_6 * $keep - $D[38]!; $w_layer1_b[6] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_24 * $keep - $D[24]!; $w_layer1_W[24] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_25 * $keep - $D[25]!; $w_layer1_W[25] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_26 * $keep - $D[26]!; $w_layer1_W[26] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_27 * $keep - $D[27]!; $w_layer1_W[27] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_7 * $keep - $D[39]!; $w_layer1_b[7] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_28 * $keep - $D[28]!; $w_layer1_W[28] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_29 * $keep - $D[29]!; $w_layer1_W[29] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_30 * $keep - $D[30]!; $w_layer1_W[30] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_31 * $keep - $D[31]!; $w_layer1_W[31] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_0 * $keep - $D[40]!; $w_layer2_W[0] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_1 * $keep - $D[41]!; $w_layer2_W[1] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_2 * $keep - $D[42]!; $w_layer2_W[2] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_3 * $keep - $D[43]!; $w_layer2_W[3] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_4 * $keep - $D[44]!; $w_layer2_W[4] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_5 * $keep - $D[45]!; $w_layer2_W[5] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_6 * $keep - $D[46]!; $w_layer2_W[6] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_7 * $keep - $D[47]!; $w_layer2_W[7] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_8 * $keep - $D[48]!; $w_layer2_W[8] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_9 * $keep - $D[49]!; $w_layer2_W[9] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_10 * $keep - $D[50]!; $w_layer2_W[10] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_11 * $keep - $D[51]!; $w_layer2_W[11] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_12 * $keep - $D[52]!; $w_layer2_W[12] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_13 * $keep - $D[53]!; $w_layer2_W[13] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_14 * $keep - $D[54]!; $w_layer2_W[14] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_15 * $keep - $D[55]!; $w_layer2_W[15] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_16 * $keep - $D[56]!; $w_layer2_W[16] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_17 * $keep - $D[57]!; $w_layer2_W[17] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_18 * $keep - $D[58]!; $w_layer2_W[18] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_19 * $keep - $D[59]!; $w_layer2_W[19] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_20 * $keep - $D[60]!; $w_layer2_W[20] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_21 * $keep - $D[61]!; $w_layer2_W[21] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_22 * $keep - $D[62]!; $w_layer2_W[22] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_23 * $keep - $D[63]!; $w_layer2_W[23] = $p1; $s += ($p1); }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_layer2_b[0] = layer2_b_0;
+  $w_layer2_b[1] = layer2_b_1;
+  $w_layer2_b[2] = layer2_b_2;
+  $w_layer1_b[0] = layer1_b_0;
+  $w_layer1_W[0] = layer1_W_0;
+  $w_layer1_W[1] = layer1_W_1;
+  $w_layer1_W[2] = layer1_W_2;
+  $w_layer1_W[3] = layer1_W_3;
+  $w_layer1_b[1] = layer1_b_1;
+  $w_layer1_W[4] = layer1_W_4;
+  $w_layer1_W[5] = layer1_W_5;
+  $w_layer1_W[6] = layer1_W_6;
+  $w_layer1_W[7] = layer1_W_7;
+  $w_layer1_b[2] = layer1_b_2;
+  $w_layer1_W[8] = layer1_W_8;
+  $w_layer1_W[9] = layer1_W_9;
+  $w_layer1_W[10] = layer1_W_10;
+  $w_layer1_W[11] = layer1_W_11;
+  $w_layer1_b[3] = layer1_b_3;
+  $w_layer1_W[12] = layer1_W_12;
+  $w_layer1_W[13] = layer1_W_13;
+  $w_layer1_W[14] = layer1_W_14;
+  $w_layer1_W[15] = layer1_W_15;
+  $w_layer1_b[4] = layer1_b_4;
+  $w_layer1_W[16] = layer1_W_16;
+  $w_layer1_W[17] = layer1_W_17;
+  $w_layer1_W[18] = layer1_W_18;
+  $w_layer1_W[19] = layer1_W_19;
+  $w_layer1_b[5] = layer1_b_5;
+  $w_layer1_W[20] = layer1_W_20;
+  $w_layer1_W[21] = layer1_W_21;
+  $w_layer1_W[22] = layer1_W_22;
+  $w_layer1_W[23] = layer1_W_23;
+  $w_layer1_b[6] = layer1_b_6;
+  $w_layer1_W[24] = layer1_W_24;
+  $w_layer1_W[25] = layer1_W_25;
+  $w_layer1_W[26] = layer1_W_26;
+  $w_layer1_W[27] = layer1_W_27;
+  $w_layer1_b[7] = layer1_b_7;
+  $w_layer1_W[28] = layer1_W_28;
+  $w_layer1_W[29] = layer1_W_29;
+  $w_layer1_W[30] = layer1_W_30;
+  $w_layer1_W[31] = layer1_W_31;
+  $w_layer2_W[0] = layer2_W_0;
+  $w_layer2_W[1] = layer2_W_1;
+  $w_layer2_W[2] = layer2_W_2;
+  $w_layer2_W[3] = layer2_W_3;
+  $w_layer2_W[4] = layer2_W_4;
+  $w_layer2_W[5] = layer2_W_5;
+  $w_layer2_W[6] = layer2_W_6;
+  $w_layer2_W[7] = layer2_W_7;
+  $w_layer2_W[8] = layer2_W_8;
+  $w_layer2_W[9] = layer2_W_9;
+  $w_layer2_W[10] = layer2_W_10;
+  $w_layer2_W[11] = layer2_W_11;
+  $w_layer2_W[12] = layer2_W_12;
+  $w_layer2_W[13] = layer2_W_13;
+  $w_layer2_W[14] = layer2_W_14;
+  $w_layer2_W[15] = layer2_W_15;
+  $w_layer2_W[16] = layer2_W_16;
+  $w_layer2_W[17] = layer2_W_17;
+  $w_layer2_W[18] = layer2_W_18;
+  $w_layer2_W[19] = layer2_W_19;
+  $w_layer2_W[20] = layer2_W_20;
+  $w_layer2_W[21] = layer2_W_21;
+  $w_layer2_W[22] = layer2_W_22;
+  $w_layer2_W[23] = layer2_W_23;
+  $FB.copyWithin($okmAt >> 3, 136, 203);
+  $FB.copyWithin($okvAt >> 3, 204, 271);
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
 /** What `$step_sgd` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, `$keep` and `$l2` of `$h`. */
 function $exactSgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, h: Float64Array): number {
   const value = $gradient(p, X, xo, Y, yo, $acc, 1);
@@ -5515,8 +6760,8 @@ function $row_sgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, _st: 
   return $step_sgd(p, X, xo, Y, yo, $hyperInto($lr, 1 - $lr * $hy.decay, $hy.l2));
 }
 
-/** The one-row step of each optimizer rule (with the decay terms, then without), by `$Hyper.rule`: the loss, or NaN with nothing changed. */
-const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $row_sgd, $step_momentum, $step_momentum, $step_adam, $step_adam, $step_rmsprop, $step_rmsprop];
+/** The one-row step of each optimizer rule (with the decay terms, then without), by `$Hyper.rule` (the WASM_UPDATE steps where their kernels loaded): the loss, or NaN with nothing changed. */
+const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = $fw ? [$row_sgd, $row_sgd, $step_momentum, $step_momentum, $wstep_adam, $wstep_adam, $wstep_rmsprop, $wstep_rmsprop] : [$row_sgd, $row_sgd, $step_momentum, $step_momentum, $step_adam, $step_adam, $step_rmsprop, $step_rmsprop];
 
 function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
   const layer1_W_0 = $p.layer1_W[0]!;

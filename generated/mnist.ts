@@ -1519,13 +1519,6 @@ function $simdKernels(pages: number, modules: readonly string[]): { memory: { re
   }
 }
 
-/** The byte address of parameter array `a` in the kernels' memory: its own when it lives there as this module's element type, else that of a copy made at element `at`. */
-function $address(a: Floats, at: number): number {
-  if (a.buffer === $B && a instanceof Floats) return a.byteOffset;
-  $H.set(a, at);
-  return at * $H.BYTES_PER_ELEMENT;
-}
-
 /**
  * WebAssembly SIMD kernels for the large matrix products below (compile option `simd`), one
  * module each, sharing one memory of 225 pages; null where the engine has no Wasm SIMD
@@ -1549,6 +1542,12 @@ const $wasm = $simdKernels(225, [
 const $H = $wasm ? new Floats($wasm.memory.buffer) : new Floats(0);
 /** The memory's buffer (null without SIMD): an array whose `buffer` is this one lives in the memory. */
 const $B = $wasm ? $wasm.memory.buffer : null;
+/** The byte address of parameter array `a` in the kernels' memory: its own when it lives there as this module's element type, else that of a copy made at element `at`. */
+function $address(a: Floats, at: number): number {
+  if (a.buffer === $B && a instanceof Floats) return a.byteOffset;
+  $H.set(a, at);
+  return at * $H.BYTES_PER_ELEMENT;
+}
 /** The training step's gradient accumulator and the update pass's old values, as views on their slots (see `$placed`). */
 if ($wasm) {
   $acc.layer1_W = new Floats($wasm.memory.buffer, 16384, 25088);

@@ -30,6 +30,10 @@
  *   split kernel would carry every old value across its parts. For those (and for the looped
  *   lowering) `emitUnfusedRows` gives the same entry points (`$stepRow`, `$ROW_STEPS`) as the gradient, then the
  *   update pass of optimizers.ts (one pass per parameter).
+ * - the rules that keep both moments (adam, adamw, rmsprop) also get a step whose update
+ *   runs in WebAssembly SIMD on moments that live in its memory (WASM_UPDATE below), with the
+ *   same results; it is taken for the moments this module placed there, the JavaScript step
+ *   for any other.
  * One row only: a minibatch sums its rows' gradients first, then takes the update pass;
  * clipping by global norm needs the whole gradient, so it never comes here (optimizers.ts).
  */
@@ -39,6 +43,9 @@ import { statement } from './kernels.js';
 import type { Syntax } from './flavour.js';
 import { call as callKernel, declaration, type Param, parameterList, SIGNATURES } from './signatures.js';
 import { type UpdateRule, dispatch, distinctRules, hyperNames, hyperValues, readsHyper } from './optimizers.js';
+import { fusedUpdateArgs, fusedUpdateModule } from './wasm/update.js';
+import { SIMD_RUNTIME } from './simd.js';
+import { RUNTIME_JS } from './runtimeJs.js';
 
 type Update = Extract<Instr, { kind: 'store' }>;
 
@@ -99,12 +106,14 @@ function stateCheck(slots: readonly string[]): string[] {
 }
 
 /** `$okm`, `$okm_<name>` (and for v) and `$moments_m` (`$moments_v`): see stateCheck. */
-function stateChecked(arrays: readonly ParamSlot[], slots: readonly string[], S: Syntax): string[] {
+function stateChecked(arrays: readonly ParamSlot[], slots: readonly string[], S: Syntax, wasm: boolean): string[] {
   const { t } = S;
   return ['/** What `$okm` and `$okv` hold when no moment object is remembered (a fresh object: never a state\'s). */\nconst $NO_MOMENTS = {};', ...slots.map((q) => {
     const all = arrays.map((s) => ({ local: `a_${s.name}`, ok: `$ok${q}_${s.name}`, size: s.size }));
     return `/** The ${q === 'm' ? 'first' : 'second'} moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
-let $ok${q}${t(': unknown')} = $NO_MOMENTS, ${all.map((a) => `${a.ok}${t(': Floats | null')} = null`).join(', ')};
+let $ok${q}${t(': unknown')} = $NO_MOMENTS, ${all.map((a) => `${a.ok}${t(': Floats | null')} = null`).join(', ')};${wasm ? `
+/** The byte address of \`$ok${q}\`'s slot in the update kernels' memory, or -1 when it has none (WASM_UPDATE in gradc's fusedSteps.ts). */
+let $ok${q}At = -1;` : ''}
 /** Whether \`x\` holds this model's arrays (then remembered in \`$ok${q}_<name>\`, and \`x\` in \`$ok${q}\` when this module made it). */
 function $moments_${q}(x${t(': unknown')})${t(': boolean')} {
   const q = x${t(' as Params | null | undefined')};
@@ -113,7 +122,8 @@ function $moments_${q}(x${t(': unknown')})${t(': boolean')} {
     if (!(${all.map((a) => `${a.local} instanceof Floats && ${a.local}.length === ${a.size}`).join(' && ')})) return false;
     ${all.map((a) => `${a.ok} = ${a.local};`).join(' ')}
   }
-  $ok${q} = $MOMENTS.has(x${t(' as object')}) ? x : $NO_MOMENTS;
+  $ok${q} = $MOMENTS.has(x${t(' as object')}) ? x : $NO_MOMENTS;${wasm ? `
+  $ok${q}At = $ok${q} === x ? $MOMENT_AT.get(x${t(' as object')}) ?? -1 : -1;` : ''}
   return true;
 }`;
   })];
@@ -261,8 +271,160 @@ function hyperLines(rule: UpdateRule, wanted: readonly (readonly [string, string
   ];
 }
 
-/** The fused steps of `kernel` and the entry points on them, or null when the kernel is too long to fuse (see the header). */
-export function emitFusedSteps(kernel: Kernel, params: readonly ParamSlot[], stored: (v: string) => string, f64: boolean, chunkSize: number, S: Syntax): string | null {
+/**
+ * WASM_UPDATE: the fused step of a rule that keeps both moments (adam, adamw, rmsprop), with
+ * its update in WebAssembly SIMD. Adam's update is a root and a division per weight, which
+ * in scalar JavaScript cost as much as the rest of a small net's step (measured at 2-2-1:
+ * bench/adamFloor.ts); f64x2 takes two weights per instruction.
+ * - Where: one memory per module (`$fw`, made at load; null without Wasm SIMD, and then only
+ *   the JavaScript steps exist) holds the gradient `$G` and the step `$D` of each parameter
+ *   element (f64), the old moments (to put back), and a pool of `slots` moment slots, each
+ *   parameter's elements at a fixed offset (`offset`, the parameters in layout order). Moment
+ *   objects this module makes (`$ownMoments`: initOptimizer, loadParams) get the next free slot
+ *   (`$placeMoments`): their arrays are views on it, so the JavaScript sees and saves them as
+ *   before. A slot is never reused (no view a caller keeps can come to alias another state's
+ *   moments): once the pool is used up, moments are plain arrays and take the JavaScript step.
+ * - The step (`$wstep_<kind>`): the same kernel, each update store writing the element's
+ *   gradient (with the L2 term) into `$G`; then one Wasm call updates every moment in place
+ *   (keeping the old ones) and writes each element's step into `$D` (wasm/update.ts
+ *   `fusedUpdateModule`: the rule's element code, the same operations in the same order);
+ *   then each parameter is `$wk * $keep - $D[k]`, as the JavaScript step computes it. So
+ *   every loss, parameter and moment is bit-identical to the JavaScript step's (tested).
+ * - All or nothing as CHECK_ONCE: the new parameters and the loss go into `$s`, the Wasm call
+ *   returns 0 when every new moment is finite (NaN otherwise); when the sum is not finite the
+ *   parameters come back from locals, the moments from their old values, and the exact path
+ *   decides.
+ * - Taken when the state's moment objects are the ones checked last and both have a slot
+ *   (`$okmAt`, `$okvAt`, set where the moments are checked: see stateCheck); otherwise it
+ *   hands the row to the JavaScript step, which checks and remembers them. `$ROW_STEPS` holds
+ *   these steps when `$fw` exists.
+ * Only when every parameter element has exactly one update store in the kernel (every
+ * element's moments are updated each step, as the update pass does): otherwise no Wasm step.
+ */
+interface WasmLayout {
+  /** Parameter elements; bytes per element of the parameters and moments. */
+  readonly n: number;
+  readonly e: number;
+  /** Element offset of each parameter in a slot (and in `$G`, `$D`). */
+  readonly offset: ReadonlyMap<string, number>;
+  /** Byte addresses: gradient, step, old first and second moments, the pool. */
+  readonly g: number;
+  readonly d: number;
+  readonly m0: number;
+  readonly v0: number;
+  readonly pool: number;
+  readonly slotBytes: number;
+  readonly slots: number;
+  readonly pages: number;
+}
+
+/** At most this many moment slots per module, and at most MOMENT_POOL_BYTES of them. */
+const MOMENT_SLOTS = 64;
+const MOMENT_POOL_BYTES = 4 << 20;
+
+function wasmLayout(kernel: Kernel, params: readonly ParamSlot[], f64: boolean): WasmLayout | null {
+  const offset = new Map<string, number>();
+  let n = 0;
+  for (const s of params) { offset.set(s.name, n); n += s.size; }
+  const seen = new Set<number>();
+  for (const ins of kernel.instrs) {
+    if (ins.kind !== 'store' || ins.into !== 'update') continue;
+    const at = (offset.get(ins.leaf) ?? NaN) + (ins.element ?? NaN);
+    if (!Number.isInteger(at) || seen.has(at)) return null;
+    seen.add(at);
+  }
+  if (seen.size !== n || n === 0) return null;
+  const e = f64 ? 8 : 4;
+  const align = (bytes: number) => Math.ceil(bytes / 16) * 16;
+  const g = 0, d = align(8 * n), m0 = d + align(8 * n), v0 = m0 + align(e * n), pool = v0 + align(e * n);
+  const slotBytes = align(e * n);
+  const slots = Math.max(2, Math.min(MOMENT_SLOTS, Math.floor(MOMENT_POOL_BYTES / slotBytes)));
+  return { n, e, offset, g, d, m0, v0, pool, slotBytes, slots, pages: Math.ceil((pool + slots * slotBytes) / 65536) };
+}
+
+/** The memory, its views, the pool and `$placeMoments` (see WASM_UPDATE). */
+function wasmDeclarations(L: WasmLayout, params: readonly ParamSlot[], modules: readonly Uint8Array[], S: Syntax): string {
+  const { t } = S;
+  const b64 = (bytes: Uint8Array) => `'${Buffer.from(bytes).toString('base64')}'`;
+  return `/** The fused steps' update kernels (WASM_UPDATE in gradc's fusedSteps.ts), one per rule with two moments, sharing one memory of ${L.pages} pages; null without Wasm SIMD. */
+const $fw = $simdKernels(${L.pages}, [${modules.map(b64).join(', ')}]);
+/** The memory as one array of the parameters' element type (empty without Wasm SIMD): the moment slots and the old moments. */
+const $FB = $fw ? new Floats($fw.memory.buffer) : new Floats(0);
+/** Each parameter element's gradient and step in the step being taken (f64 at either precision). */
+const $G = $fw ? new Float64Array($fw.memory.buffer, ${L.g}, ${L.n}) : new Float64Array(0), $D = $fw ? new Float64Array($fw.memory.buffer, ${L.d}, ${L.n}) : new Float64Array(0);
+/** Moment slots handed out (of ${L.slots}; never reused), and each placed moment object's byte address. */
+let $momentSlots = 0;
+const $MOMENT_AT = new WeakMap${t('<object, number>')}();
+/** Moments \`p\` as this module keeps them: a copy on the next free slot of \`$fw\`'s memory (\`p\` itself when it has one, without Wasm SIMD, or once the ${L.slots} slots are used). */
+function $placeMoments(p${t(': Params')})${t(': Params')} {
+  if (!$fw || $momentSlots === ${L.slots} || $MOMENT_AT.has(p)) return p;
+  const at = ${L.pool} + ${L.slotBytes} * $momentSlots++;
+  const q${t(': Params')} = { ${params.map((s) => `${s.name}: new Floats($fw.memory.buffer, at${L.offset.get(s.name)! ? ` + ${L.offset.get(s.name)! * L.e}` : ''}, ${s.size})`).join(', ')} };
+  $copyInto(q, p);
+  $MOMENT_AT.set(q, at);
+  return q;
+}`;
+}
+
+/** `$wstep_<kind>` (see WASM_UPDATE): the rule's fused step with its update in module `index` of `$fw`. */
+function wasmStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, kinds: readonly string[], rule: UpdateRule, stored: (v: string) => string, decay: boolean, index: number, L: WasmLayout, S: Syntax): string {
+  const { t, nn } = S;
+  const { instrs } = kernel;
+  const ref = (o: Operand) => ('lit' in o ? literal(o.lit) : (instrs[o.ref] as { name: string }).name);
+  const names = hyperNames(rule), values = hyperValues(rule);
+  const reads = (n: string) => readsHyper(rule, n) && (decay || (n !== '$keep' && n !== '$l2'));
+  const suffix = decay ? '' : NODECAY;
+  const body: string[] = [
+    `const $m = $st${nn}.m, $v = $st${nn}.v;`,
+    `if ($m !== $okm || $v !== $okv || $okmAt < 0 || $okvAt < 0) return $step_${kind}${suffix}($p, $x, $xo, $y, $yo, $st, $hy, $t); // moments not in a slot, or not the ones checked last: the JavaScript step checks them`,
+    ...hyperLines(rule, names.flatMap((n, i) => (n !== values[i] && reads(n) ? [[n, values[i]!] as const] : [])), reads('$lr')),
+    ...(!decay && readsHyper(rule, '$keep') ? ['const $keep = 1; // no decoupled decay (NO_DECAY)'] : []),
+  ];
+  if (params.length) body.push(`const ${params.map((s) => `$w_${s.name} = $p.${s.name}`).join(', ')};`);
+  body.push('let $s = 0; // the sum of the new parameters and the loss (CHECK_ONCE); the Wasm call checks the moments');
+  const updates: { w: string; old: string; at: number }[] = [];
+  let lastComment: string | undefined;
+  for (const ins of instrs) {
+    if (ins.kind === 'load' && ins.from === 'param') {
+      body.push(`const ${ins.name} = $w_${ins.leaf}[${ins.element}]${nn};`);
+    } else if (ins.kind === 'store' && ins.into === 'update') {
+      const at = L.offset.get(ins.leaf)! + ins.element!;
+      updates.push({ w: `$w_${ins.leaf}[${ins.element}]`, old: ref(ins.old!), at });
+      body.push(`$G[${at}] = ${ref(ins.value)}${decay ? ` + $l2 * ${ref(ins.old!)}` : ''}; // ${kinds.join(' and ')} update of ${ins.leaf}[${ins.element}]: its gradient`);
+    } else {
+      if (ins.kind === 'op' && ins.comment && ins.comment !== lastComment) body.push(`// ${ins.comment}`);
+      if (ins.kind === 'op' && ins.comment) lastComment = ins.comment;
+      body.push(statement(ins, ref, S.flavour));
+    }
+  }
+  const loss = ref(kernel.result!);
+  const E = Math.log2(L.e);
+  body.push(
+    `$s += $fw${nn}.f[${index}]${nn}($okmAt, $okvAt, ${fusedUpdateArgs(rule).join(', ')}); // the moments updated in place, each element's step into $D`,
+    ...updates.map((u) => `{ const $p1 = ${u.old} * $keep - $D[${u.at}]${nn}; ${u.w} = $p1; $s += ${stored('$p1')}; }`),
+    `$s += ${loss};`,
+    `if ($s - $s === 0) return ${loss};`,
+    '// The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).',
+    ...updates.map((u) => `${u.w} = ${u.old};`),
+    `$FB.copyWithin($okmAt >> ${E}, ${L.m0 / L.e}, ${L.m0 / L.e + L.n});`,
+    `$FB.copyWithin($okvAt >> ${E}, ${L.v0 / L.e}, ${L.v0 / L.e + L.n});`,
+    `return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);`,
+  );
+  const text = body.join('\n');
+  const signature = parameterList([...SIGNATURES.step.params, ...ROW_STEP], text, S.flavour === 'ts');
+  return `/** One ${kinds.join(' or ')} step on one row${decay ? '' : ' without weight decay (NO_DECAY)'}, its update in WebAssembly (WASM_UPDATE), all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $wstep_${kind}${suffix}(${signature})${t(': number')} {
+${text.split('\n').map((l) => `  ${l}`).join('\n')}
+}`;
+}
+
+/**
+ * The fused steps of `kernel` and the entry points on them (`text`), or null when the kernel is
+ * too long to fuse (see the header). With `wasm` (compile option simd not 'off'), the rules with
+ * two moments also get their WASM_UPDATE steps; `placesMoments` then says the module defines
+ * `$placeMoments`, which `$ownMoments` (optimizers.ts) calls.
+ */
+export function emitFusedSteps(kernel: Kernel, params: readonly ParamSlot[], stored: (v: string) => string, f64: boolean, chunkSize: number, S: Syntax, wasm = false): { readonly text: string; readonly placesMoments: boolean } | null {
   if (kernel.instrs.length > chunkSize) return null;
   const { t } = S;
   const rules = distinctRules();
@@ -270,9 +432,16 @@ export function emitFusedSteps(kernel: Kernel, params: readonly ParamSlot[], sto
   const steps = rules.flatMap((r) => variants.map((x) => fusedStep(kernel, params, r.kind, r.kinds, r.rule, stored, f64, x === '', S)));
   const noDecay = variants.at(-1)!;
   const slots = [...new Set(rules.flatMap((r) => [...(r.rule.state.m ? ['m'] : []), ...(r.rule.state.v ? ['v'] : [])]))];
-  return [
-    ...(arraysOnly(params) && slots.length ? stateChecked(params, slots, S) : []),
+  const twoMoments = rules.filter((r) => r.rule.state.m && r.rule.state.v);
+  const L = wasm && arraysOnly(params) && twoMoments.length ? wasmLayout(kernel, params, f64) : null;
+  const modules = L ? twoMoments.map((r) => fusedUpdateModule(r.rule, f64 ? 'f64' : 'f32', L.pages, L.n, L)) : [];
+  const wasmSteps = L ? twoMoments.flatMap((r, i) => variants.map((x) => wasmStep(kernel, params, r.kind, r.kinds, r.rule, stored, x === '', i, L, S))) : [];
+  const rowStep = (r: (typeof rules)[number], x: string, inWasm: boolean) => `$${takesNumbers(r.rule) ? 'row' : inWasm && L && twoMoments.includes(r) ? 'wstep' : 'step'}_${r.kind}${x}`;
+  const text = [
+    ...(L ? [S.flavour === 'ts' ? SIMD_RUNTIME.trimStart() : RUNTIME_JS.simd, wasmDeclarations(L, params, modules, S)] : []),
+    ...(arraysOnly(params) && slots.length ? stateChecked(params, slots, S, L !== null) : []),
     ...steps,
+    ...wasmSteps,
     `/** What \`$step_sgd\` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, \`$keep\` and \`$l2\` of \`$h\`. */
 function $exactSgd(p${t(': Params')}, X${t(': Floats')}, xo${t(': number')}, Y${t(': Floats')}, yo${t(': number')}, h${t(': Float64Array')})${t(': number')} {
   const value = $gradient(p, X, xo, Y, yo, $acc, 1);
@@ -294,8 +463,9 @@ function $row_${r.kind}${x}(${S.flavour === 'ts' ? ROW_STEP_TYPE.replace('st:', 
   const $lr = $rate($hy, $t - 1);
   return $step_${r.kind}${x}(p, X, xo, Y, yo, $hyperInto(${hyperValues(r.rule).join(', ')}));
 }`)),
-    rowSteps(rules.flatMap((r) => ['', noDecay].map((x) => `$${takesNumbers(r.rule) ? 'row' : 'step'}_${r.kind}${x}`)), S),
+    rowSteps(rules.flatMap((r) => ['', noDecay].map((x) => rowStep(r, x, false))), S, L ? rules.flatMap((r) => ['', noDecay].map((x) => rowStep(r, x, true))) : null),
   ].join('\n\n');
+  return { text, placesMoments: L !== null };
 }
 
 /**
@@ -327,7 +497,7 @@ function $optimizerRow(${S.flavour === 'ts' ? ROW_STEP_TYPE : 'p, X, xo, Y, yo, 
  * `$ROW_STEPS`: the one-row steps of each distinct rule, in `distinctRules` order, with and
  * without the decay terms (NO_DECAY): rule i at 2i and 2i + 1 (`$Hyper.rule` indexes it).
  */
-function rowSteps(steps: readonly string[], S: Syntax): string {
-  return `/** The one-row step of each optimizer rule (with the decay terms, then without), by \`$Hyper.rule\`: the loss, or NaN with nothing changed. */
-const $ROW_STEPS${S.t(`: readonly ((${ROW_STEP_TYPE}) => number)[]`)} = [${steps.join(', ')}];`;
+function rowSteps(steps: readonly string[], S: Syntax, wasmSteps: readonly string[] | null = null): string {
+  return `/** The one-row step of each optimizer rule (with the decay terms, then without), by \`$Hyper.rule\`${wasmSteps ? ' (the WASM_UPDATE steps where their kernels loaded)' : ''}: the loss, or NaN with nothing changed. */
+const $ROW_STEPS${S.t(`: readonly ((${ROW_STEP_TYPE}) => number)[]`)} = ${wasmSteps ? `$fw ? [${wasmSteps.join(', ')}] : ` : ''}[${steps.join(', ')}];`;
 }

@@ -168,7 +168,8 @@ export function emitModule(program: Program, options: EmitOptions, gradientDoc: 
   const stored = (v: string) => (options.precision === 'f32' ? `Math.fround(${v})` : `(${v})`);
   // The optimizers' steps fused into the unrolled backward pass (null: too long to fuse, or looped).
   // Not with scatter terms: one row may look up a token twice, and a fused per-element update would step its row twice.
-  const fused = k?.step && !program.layout.params.some((p) => p.rows) ? emitFusedSteps(k.step, program.layout.params, stored, options.precision !== 'f32', chunk, S) : null;
+  // With simd not 'off', Adam's and RMSprop's updates in WebAssembly where it loads (WASM_UPDATE, fusedSteps.ts).
+  const fused = k?.step && !program.layout.params.some((p) => p.rows) ? emitFusedSteps(k.step, program.layout.params, stored, options.precision !== 'f32', chunk, S, (options.simd ?? 'auto') !== 'off') : null;
 
   // The looped lowering's WebAssembly SIMD kernels, and where parameters live (simd.ts); null: none.
   const simd = program.loops ? planSimd(program.loops, program.layout, options.precision ?? 'f64', options.simd ?? 'auto') : null;
@@ -177,9 +178,9 @@ export function emitModule(program: Program, options: EmitOptions, gradientDoc: 
   const statements = [
     ...typeDeclarations(program, options.precision ?? 'f64', unrolled, S),
     declarations,
-    apiFunctions(program, options, stored, optionalRuntime(declarations, flavour), gradientDoc, S, simd),
+    apiFunctions(program, options, stored, optionalRuntime(declarations, flavour), gradientDoc, S, simd, fused?.placesMoments ?? false),
   ];
-  const out = `${headerLines(program, options)}${statementsText(statements)}\n${rowsText(program, options, fused, S, simd)}\n${kernelsText(unrolled, flavour)}`;
+  const out = `${headerLines(program, options)}${statementsText(statements)}\n${rowsText(program, options, fused?.text ?? null, S, simd)}\n${kernelsText(unrolled, flavour)}`;
   if (debugLevel() >= 1) process.stderr.write(`\n===== gradc: emitted ${model.name}.${flavour} =====\n${out}\n`);
   return out;
 }
@@ -399,7 +400,7 @@ function $untouch()${t(': void')} {${sparse.map((p) => `\n  { const t = $rows_${
 }
 
 /** The per-sample and minibatch API (forward ... stepBatch) and the run-time pieces after it. */
-function apiFunctions(program: Program, options: EmitOptions, stored: (v: string) => string, helpers: string, gradientDoc: readonly string[], S: Syntax, simd: SimdPlan | null): string {
+function apiFunctions(program: Program, options: EmitOptions, stored: (v: string) => string, helpers: string, gradientDoc: readonly string[], S: Syntax, simd: SimdPlan | null, placesMoments: boolean): string {
   const { model, layout } = program;
   const { t } = S;
   const P = layout.params;
@@ -498,7 +499,7 @@ ${S.flavour === 'ts' ? RUNTIME : RUNTIME_JS.runtime}
 
 ${S.flavour === 'ts' ? OPTIMIZER_RUNTIME : RUNTIME_JS.optimizer}
 
-${emitOptimizerUpdates(P, stored, S, simd?.state != null)}
+${emitOptimizerUpdates(P, stored, S, simd?.state != null, placesMoments)}
 
 ${emitSaveParams(P, model.name, structureHash(model), options.precision ?? 'f64', S)}
 ${helpers ? `\n${helpers}\n` : ''}`;

@@ -138,7 +138,7 @@ export function dispatch(rules: ReturnType<typeof distinctRules>, call: (r: Retu
  * first pass and writing in a second, which computes the update twice. Plain SGD with a
  * learning rate (`stepBatch(p, X, Y, n, lr)`) takes `$update_sgd` too.
  */
-export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: string) => string, S: Syntax, inMemory = false): string {
+export function emitOptimizerUpdates(params: readonly ParamSlot[], stored: (v: string) => string, S: Syntax, inMemory = false, placesMoments = false): string {
   const { t, nn } = S;
   const out: string[] = [];
   const rules = distinctRules();
@@ -200,7 +200,7 @@ ${sparse ? '  $untouch();\n' : ''}  return true;
  * (stateCheck in gradc's fusedSteps.ts). Not with a scalar parameter, which lives in the object.
  */
 ${arraysOnly ? `const $MOMENTS = new WeakSet${t('<object>')}();\n` : ''}function $ownMoments(p${t(': Params')})${t(': Params')} {
-${arraysOnly ? '  $MOMENTS.add(Object.freeze(p));\n' : ''}  return p;
+${placesMoments ? '  p = $placeMoments(p); // a slot of the fused steps\' update memory (WASM_UPDATE in gradc\'s fusedSteps.ts)\n' : ''}${arraysOnly ? '  $MOMENTS.add(Object.freeze(p));\n' : ''}  return p;
 }`);
   out.push(`/** Old values of the parameters and optimizer state during an update (to put back when it is refused). */
 const $oldP = zeroParams(), $oldM = zeroParams(), $oldV = zeroParams();

@@ -285,6 +285,12 @@ export function simdDeclarations(s: SimdPlan, S: Syntax): string {
     `const $H = $wasm ? new Floats($wasm.memory.buffer) : new Floats(0);`,
     `/** The memory's buffer (null without SIMD): an array whose \`buffer\` is this one lives in the memory. */`,
     `const $B = $wasm ? $wasm.memory.buffer : null;`,
+    `/** The byte address of parameter array \`a\` in the kernels' memory: its own when it lives there as this module's element type, else that of a copy made at element \`at\`. */`,
+    `function $address(a${S.t(': Floats')}, at${S.t(': number')})${S.t(': number')} {`,
+    `  if (a.buffer === $B && a instanceof Floats) return a.byteOffset;`,
+    `  $H.set(a, at);`,
+    `  return at * $H.BYTES_PER_ELEMENT;`,
+    `}`,
     ...(s.state ? stateDeclarations(s, s.state, S) : [...residentGrads(s), placedIdentity(S)]),
   ].join('\n');
 }
@@ -444,11 +450,4 @@ function $simdKernels(pages: number, modules: readonly string[]): { memory: { re
   } catch {
     return null;
   }
-}
-
-/** The byte address of parameter array \`a\` in the kernels' memory: its own when it lives there as this module's element type, else that of a copy made at element \`at\`. */
-function $address(a: Floats, at: number): number {
-  if (a.buffer === $B && a instanceof Floats) return a.byteOffset;
-  $H.set(a, at);
-  return at * $H.BYTES_PER_ELEMENT;
 }`;

@@ -39,7 +39,7 @@ const V = {
 };
 
 /** tanh of both f64 lanes of local `x`, left on the stack; `a`, `t`, `n`, `r`, `p`, `s` are v128 scratch locals. */
-function tanhLanes(x: number, a: number, t: number, n: number, r: number, p: number, s: number): Code {
+export function tanhLanes(x: number, a: number, t: number, n: number, r: number, p: number, s: number): Code {
   const c: number[] = [];
   // a = min(|x|, CLAMP) (NaN stays NaN: min propagates it); t = 2a
   c.push(...op.get(x), ...V.abs, ...splat(CLAMP), ...V.min, ...op.tee(a), ...op.get(a), ...V.add, ...op.set(t));

@@ -234,3 +234,96 @@ export function normModule(precision: 'f64' | 'f32', pages: number): Uint8Array 
   const code: Code = [...op.v128Zero, ...op.set(acc), ...pairsThenTail(N, i, end, a.e, body), ...op.get(acc), ...op.f64x2Extract(0), ...op.get(acc), ...op.f64x2Extract(1), ...op.f64Add];
   return kernelModule([I32, I32], loc.types, code, pages, [F64]);
 }
+
+/**
+ * The optimizer update of a fused one-row step whose moments live in the kernels' memory
+ * (fusedSteps.ts, WASM_UPDATE). Exports
+ *   f(m, v, ...args) -> f64
+ * (i32 byte addresses of the moments, then the f64 `args` of `fusedUpdateArgs(rule)`): for each
+ * of the `n` elements k, with `$gk = g[k]` (the gradient, any L2 term already added), `$mk =
+ * m[k]`, `$vk = v[k]`, the rule's element statements but the last, then `m0[k] = $mk; m[k] =
+ * $m1; v0[k] = $vk; v[k] = $v1; d[k] = D`, where the rule's last statement is `$p1 = $wk *
+ * $keep - D` (the caller computes `$p1` from `d[k]` in JavaScript: the same operations in the
+ * same order, so the same number). `g`, `d` (f64 at either precision: `$p1` is computed from
+ * the unrounded D, as in the JavaScript step), `m0` and `v0` are fixed addresses (`at`).
+ * Returns the sum of `x * 0` over the new moments as stored (0 when all are finite, else NaN).
+ * Straight-line code: two elements per f64x2 instruction, the last odd one alone, every
+ * address a constant offset. The rule must keep both moments.
+ */
+export function fusedUpdateModule(rule: UpdateRule, precision: 'f64' | 'f32', pages: number, n: number, at: { readonly g: number; readonly d: number; readonly m0: number; readonly v0: number }): Uint8Array {
+  if (!rule.state.m || !rule.state.v) throw new Error('gradc bug: fusedUpdateModule needs a rule with both moments');
+  const a = access(precision);
+  const args = fusedUpdateArgs(rule);
+  const M = 0, Vv = 1, argAt = (x: string) => 2 + args.indexOf(x);
+  const params: ValType[] = [I32, I32, ...args.map((): ValType => F64)];
+  const loc = new Locals(params.length);
+  const chk = loc.add(V128), tmp = loc.add(V128), dl = loc.add(V128);
+  const statements = rule.element.map((s) => parseStatement(s, new Map()));
+  const last = statements.at(-1)!;
+  const p = last.value;
+  if (last.name !== '$p1' || p.k !== 'bin' || p.op !== '-' || p.a.k !== 'bin' || p.a.op !== '*' || p.a.a.k !== 'name' || p.a.a.name !== '$wk' || p.a.b.k !== 'name' || p.a.b.name !== '$keep') {
+    throw new Error(`gradc bug: the last statement of a fused Wasm update must be '$p1 = $wk * $keep - ...'`);
+  }
+  const elementLocals = new Map<string, number>([['$gk', loc.add(V128)], ['$mk', loc.add(V128)], ['$vk', loc.add(V128)]]);
+  for (const s of statements.slice(0, -1)) elementLocals.set(s.name, loc.add(V128));
+  const setup: number[] = [];
+  const invariant = new Map<string, number>();
+  const splat = (key: string, scalar: Code): number => {
+    let l = invariant.get(key);
+    if (l === undefined) {
+      l = loc.add(V128);
+      invariant.set(key, l);
+      setup.push(...scalar, ...op.f64x2Splat, ...op.set(l));
+    }
+    return l;
+  };
+  const scalar = (e: Ex): Code => {
+    switch (e.k) {
+      case 'num': return op.f64Const(e.v);
+      case 'name':
+        if (!args.includes(e.name)) throw new Error(`gradc bug: fused update reads '${e.name}', not an argument`);
+        return op.get(argAt(e.name));
+      case 'sqrt': return [...scalar(e.a), ...op.f64Sqrt];
+      case 'bin': return [...scalar(e.a), ...scalar(e.b), ...{ '+': op.f64Add, '-': op.f64Sub, '*': op.f64Mul, '/': op.f64Div }[e.op]];
+    }
+  };
+  const key = (e: Ex): string => (e.k === 'num' ? String(e.v) : e.k === 'name' ? e.name : e.k === 'sqrt' ? `sqrt(${key(e.a)})` : `(${key(e.a)} ${e.op} ${key(e.b)})`);
+  const vector = (e: Ex): Code => {
+    if ([...names(e, new Set())].every((x) => !elementLocals.has(x))) return op.get(splat(key(e), scalar(e)));
+    switch (e.k) {
+      case 'num': throw new Error('unreachable');
+      case 'name': return op.get(elementLocals.get(e.name)!);
+      case 'sqrt': return [...vector(e.a), ...op.f64x2Sqrt];
+      case 'bin': return [...vector(e.a), ...vector(e.b), ...{ '+': op.f64x2Add, '-': op.f64x2Sub, '*': op.f64x2Mul, '/': op.f64x2Div }[e.op]];
+    }
+  };
+  const zero = splat('0', op.f64Const(0));
+  const L = (x: string) => elementLocals.get(x)!;
+  const code: number[] = [...op.v128Zero, ...op.set(chk)];
+  for (let k = 0; k < n; k += 2) {
+    const pair = k + 1 < n;
+    const f64Addr = (base: number) => op.i32(base + 8 * k); // g and d: f64 at either precision
+    const own = (x: number) => [...op.get(x), ...op.i32(a.e * k), ...op.i32Add]; // m, v: byte address + element offset
+    const fixed = (base: number) => op.i32(base + a.e * k); // m0, v0
+    code.push(...f64Addr(at.g), ...(pair ? op.v128Load() : op.v128Load64Zero()), ...op.set(L('$gk')));
+    code.push(...own(M), ...a.load(pair), ...op.set(L('$mk')), ...own(Vv), ...a.load(pair), ...op.set(L('$vk')));
+    for (const s of statements.slice(0, -1)) code.push(...vector(s.value), ...op.set(L(s.name)));
+    code.push(...vector(p.b), ...op.set(dl));
+    const store = (addr: Code, value: number, check: boolean) => {
+      code.push(...addr, ...a.store(pair, value, tmp));
+      if (check) code.push(...op.get(chk), ...a.stored(value, tmp), ...op.get(zero), ...op.f64x2Mul, ...op.f64x2Add, ...op.set(chk));
+    };
+    store(fixed(at.m0), L('$mk'), false);
+    store(own(M), L('$m1'), true);
+    store(fixed(at.v0), L('$vk'), false);
+    store(own(Vv), L('$v1'), true);
+    code.push(...f64Addr(at.d), ...op.get(dl), ...(pair ? op.v128Store() : op.v128Store64Lane(0)));
+  }
+  code.push(...op.get(chk), ...op.f64x2Extract(0), ...op.get(chk), ...op.f64x2Extract(1), ...op.f64Add);
+  return kernelModule(params, loc.types, [...setup, ...code], pages, [F64]);
+}
+
+/** The f64 arguments of `fusedUpdateModule(rule)`: the hyperparameters its moments and step read ($keep and $l2 are the caller's). */
+export function fusedUpdateArgs(rule: UpdateRule): string[] {
+  return updateArgs(rule).filter((n) => n !== '$keep' && n !== '$l2');
+}

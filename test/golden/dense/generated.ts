@@ -1206,6 +1206,7 @@ function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, 
  */
 const $MOMENTS = new WeakSet<object>();
 function $ownMoments(p: Params): Params {
+  p = $placeMoments(p); // a slot of the fused steps' update memory (WASM_UPDATE in gradc's fusedSteps.ts)
   $MOMENTS.add(Object.freeze(p));
   return p;
 }
@@ -1496,11 +1497,70 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $total;
 }
 
+/** The few WebAssembly declarations the kernels use (the module type-checks without the DOM library). */
+interface $Wasm {
+  validate(bytes: Uint8Array): boolean;
+  Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (...args: number[]) => number } };
+}
+
+/** Bytes of a base64 text. */
+function $base64(s: string): Uint8Array {
+  const digits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const clean = s.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let bits = 0, n = 0, o = 0;
+  for (let i = 0; i < clean.length; i++) {
+    bits = ((bits << 6) | digits.indexOf(clean[i]!)) & 0xffffff;
+    n += 6;
+    if (n >= 8) { n -= 8; out[o++] = (bits >> n) & 255; }
+  }
+  return out;
+}
+
+/** A module using one v128 instruction: the engine's SIMD feature check. */
+const $SIMD_PROBE = 'AGFzbQEAAAABBAFgAAADAgEAChcBFQD9DAAAAAAAAAAAAAAAAAAAAAAaCw==';
+
+/** The kernels' memory and functions, or null when the engine cannot run them (no WebAssembly, no SIMD, or a refused compile). */
+function $simdKernels(pages: number, modules: readonly string[]): { memory: { readonly buffer: ArrayBuffer }; f: ((...args: number[]) => number)[] } | null {
+  const W = (globalThis as unknown as { WebAssembly?: $Wasm }).WebAssembly;
+  try {
+    if (!W || !W.validate($base64($SIMD_PROBE))) return null;
+    const memory = new W.Memory({ initial: pages, maximum: pages });
+    const f = modules.map((m) => new W.Instance(new W.Module($base64(m)), { m: { m: memory } }).exports.f);
+    return { memory, f };
+  } catch {
+    return null;
+  }
+}
+
+/** The fused steps' update kernels (WASM_UPDATE in gradc's fusedSteps.ts), one per rule with two moments, sharing one memory of 1 pages; null without Wasm SIMD. */
+const $fw = $simdKernels(1, ['AGFzbQEAAAABCwFgBn9/fHx8fAF8AggBAW0BbQIAAQMCAQAHBQEBZgAACvASAe0SDwF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXsBe0QAAAAAAAAAAP0UIQ4gAv0UIQ9EAAAAAAAA8D8gAqH9FCEQIAP9FCERRAAAAAAAAPA/IAOh/RQhEiAE/RQhEyAF/RQhFP0MAAAAAAAAAAAAAAAAAAAAACEGQQD9AAQAIQkgAEEAav0ABAAhCiABQQBq/QAEACELIA8gCv3yASAQIAn98gH98AEhDCARIAv98gEgEiAJ/fIBIAn98gH98AEhDSATIAz98gEgDf3vASAU/fAB/fMBIQhBoAMgCv0LBAAgAEEAaiAM/QsEACAGIAwgDv3yAf3wASEGQfAEIAv9CwQAIAFBAGogDf0LBAAgBiANIA798gH98AEhBkHQASAI/QsEAEEQ/QAEACEJIABBEGr9AAQAIQogAUEQav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQbADIAr9CwQAIABBEGogDP0LBAAgBiAMIA798gH98AEhBkGABSAL/QsEACABQRBqIA39CwQAIAYgDSAO/fIB/fABIQZB4AEgCP0LBABBIP0ABAAhCSAAQSBq/QAEACEKIAFBIGr9AAQAIQsgDyAK/fIBIBAgCf3yAf3wASEMIBEgC/3yASASIAn98gEgCf3yAf3wASENIBMgDP3yASAN/e8BIBT98AH98wEhCEHAAyAK/QsEACAAQSBqIAz9CwQAIAYgDCAO/fIB/fABIQZBkAUgC/0LBAAgAUEgaiAN/QsEACAGIA0gDv3yAf3wASEGQfABIAj9CwQAQTD9AAQAIQkgAEEwav0ABAAhCiABQTBq/QAEACELIA8gCv3yASAQIAn98gH98AEhDCARIAv98gEgEiAJ/fIBIAn98gH98AEhDSATIAz98gEgDf3vASAU/fAB/fMBIQhB0AMgCv0LBAAgAEEwaiAM/QsEACAGIAwgDv3yAf3wASEGQaAFIAv9CwQAIAFBMGogDf0LBAAgBiANIA798gH98AEhBkGAAiAI/QsEAEHAAP0ABAAhCSAAQcAAav0ABAAhCiABQcAAav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQeADIAr9CwQAIABBwABqIAz9CwQAIAYgDCAO/fIB/fABIQZBsAUgC/0LBAAgAUHAAGogDf0LBAAgBiANIA798gH98AEhBkGQAiAI/QsEAEHQAP0ABAAhCSAAQdAAav0ABAAhCiABQdAAav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQfADIAr9CwQAIABB0ABqIAz9CwQAIAYgDCAO/fIB/fABIQZBwAUgC/0LBAAgAUHQAGogDf0LBAAgBiANIA798gH98AEhBkGgAiAI/QsEAEHgAP0ABAAhCSAAQeAAav0ABAAhCiABQeAAav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQYAEIAr9CwQAIABB4ABqIAz9CwQAIAYgDCAO/fIB/fABIQZB0AUgC/0LBAAgAUHgAGogDf0LBAAgBiANIA798gH98AEhBkGwAiAI/QsEAEHwAP0ABAAhCSAAQfAAav0ABAAhCiABQfAAav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQZAEIAr9CwQAIABB8ABqIAz9CwQAIAYgDCAO/fIB/fABIQZB4AUgC/0LBAAgAUHwAGogDf0LBAAgBiANIA798gH98AEhBkHAAiAI/QsEAEGAAf0ABAAhCSAAQYABav0ABAAhCiABQYABav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQaAEIAr9CwQAIABBgAFqIAz9CwQAIAYgDCAO/fIB/fABIQZB8AUgC/0LBAAgAUGAAWogDf0LBAAgBiANIA798gH98AEhBkHQAiAI/QsEAEGQAf0ABAAhCSAAQZABav0ABAAhCiABQZABav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQbAEIAr9CwQAIABBkAFqIAz9CwQAIAYgDCAO/fIB/fABIQZBgAYgC/0LBAAgAUGQAWogDf0LBAAgBiANIA798gH98AEhBkHgAiAI/QsEAEGgAf0ABAAhCSAAQaABav0ABAAhCiABQaABav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQcAEIAr9CwQAIABBoAFqIAz9CwQAIAYgDCAO/fIB/fABIQZBkAYgC/0LBAAgAUGgAWogDf0LBAAgBiANIA798gH98AEhBkHwAiAI/QsEAEGwAf0ABAAhCSAAQbABav0ABAAhCiABQbABav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQdAEIAr9CwQAIABBsAFqIAz9CwQAIAYgDCAO/fIB/fABIQZBoAYgC/0LBAAgAUGwAWogDf0LBAAgBiANIA798gH98AEhBkGAAyAI/QsEAEHAAf0ABAAhCSAAQcABav0ABAAhCiABQcABav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQeAEIAr9CwQAIABBwAFqIAz9CwQAIAYgDCAO/fIB/fABIQZBsAYgC/0LBAAgAUHAAWogDf0LBAAgBiANIA798gH98AEhBkGQAyAI/QsEACAG/SEAIAb9IQGgCw==', 'AGFzbQEAAAABCwFgBn9/fHx8fAF8AggBAW0BbQIAAQMCAQAHBQEBZgAACp0SAZoSDgF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXtEAAAAAAAAAAD9FCEOIAT9FCEPRAAAAAAAAPA/IASh/RQhECAD/RQhESAC/RQhEiAF/RQhE/0MAAAAAAAAAAAAAAAAAAAAACEGQQD9AAQAIQkgAEEAav0ABAAhCiABQQBq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQaADIAr9CwQAIABBAGogDf0LBAAgBiANIA798gH98AEhBkHwBCAL/QsEACABQQBqIAz9CwQAIAYgDCAO/fIB/fABIQZB0AEgCP0LBABBEP0ABAAhCSAAQRBq/QAEACEKIAFBEGr9AAQAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhBsAMgCv0LBAAgAEEQaiAN/QsEACAGIA0gDv3yAf3wASEGQYAFIAv9CwQAIAFBEGogDP0LBAAgBiAMIA798gH98AEhBkHgASAI/QsEAEEg/QAEACEJIABBIGr9AAQAIQogAUEgav0ABAAhCyAPIAv98gEgECAJ/fIBIAn98gH98AEhDCARIAr98gEgEiAJ/fIBIAwgE/3wAf3vAf3zAf3wASENIA0hCEHAAyAK/QsEACAAQSBqIA39CwQAIAYgDSAO/fIB/fABIQZBkAUgC/0LBAAgAUEgaiAM/QsEACAGIAwgDv3yAf3wASEGQfABIAj9CwQAQTD9AAQAIQkgAEEwav0ABAAhCiABQTBq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQdADIAr9CwQAIABBMGogDf0LBAAgBiANIA798gH98AEhBkGgBSAL/QsEACABQTBqIAz9CwQAIAYgDCAO/fIB/fABIQZBgAIgCP0LBABBwAD9AAQAIQkgAEHAAGr9AAQAIQogAUHAAGr9AAQAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhB4AMgCv0LBAAgAEHAAGogDf0LBAAgBiANIA798gH98AEhBkGwBSAL/QsEACABQcAAaiAM/QsEACAGIAwgDv3yAf3wASEGQZACIAj9CwQAQdAA/QAEACEJIABB0ABq/QAEACEKIAFB0ABq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQfADIAr9CwQAIABB0ABqIA39CwQAIAYgDSAO/fIB/fABIQZBwAUgC/0LBAAgAUHQAGogDP0LBAAgBiAMIA798gH98AEhBkGgAiAI/QsEAEHgAP0ABAAhCSAAQeAAav0ABAAhCiABQeAAav0ABAAhCyAPIAv98gEgECAJ/fIBIAn98gH98AEhDCARIAr98gEgEiAJ/fIBIAwgE/3wAf3vAf3zAf3wASENIA0hCEGABCAK/QsEACAAQeAAaiAN/QsEACAGIA0gDv3yAf3wASEGQdAFIAv9CwQAIAFB4ABqIAz9CwQAIAYgDCAO/fIB/fABIQZBsAIgCP0LBABB8AD9AAQAIQkgAEHwAGr9AAQAIQogAUHwAGr9AAQAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhBkAQgCv0LBAAgAEHwAGogDf0LBAAgBiANIA798gH98AEhBkHgBSAL/QsEACABQfAAaiAM/QsEACAGIAwgDv3yAf3wASEGQcACIAj9CwQAQYAB/QAEACEJIABBgAFq/QAEACEKIAFBgAFq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQaAEIAr9CwQAIABBgAFqIA39CwQAIAYgDSAO/fIB/fABIQZB8AUgC/0LBAAgAUGAAWogDP0LBAAgBiAMIA798gH98AEhBkHQAiAI/QsEAEGQAf0ABAAhCSAAQZABav0ABAAhCiABQZABav0ABAAhCyAPIAv98gEgECAJ/fIBIAn98gH98AEhDCARIAr98gEgEiAJ/fIBIAwgE/3wAf3vAf3zAf3wASENIA0hCEGwBCAK/QsEACAAQZABaiAN/QsEACAGIA0gDv3yAf3wASEGQYAGIAv9CwQAIAFBkAFqIAz9CwQAIAYgDCAO/fIB/fABIQZB4AIgCP0LBABBoAH9AAQAIQkgAEGgAWr9AAQAIQogAUGgAWr9AAQAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhBwAQgCv0LBAAgAEGgAWogDf0LBAAgBiANIA798gH98AEhBkGQBiAL/QsEACABQaABaiAM/QsEACAGIAwgDv3yAf3wASEGQfACIAj9CwQAQbAB/QAEACEJIABBsAFq/QAEACEKIAFBsAFq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQdAEIAr9CwQAIABBsAFqIA39CwQAIAYgDSAO/fIB/fABIQZBoAYgC/0LBAAgAUGwAWogDP0LBAAgBiAMIA798gH98AEhBkGAAyAI/QsEAEHAAf0ABAAhCSAAQcABav0ABAAhCiABQcABav0ABAAhCyAPIAv98gEgECAJ/fIBIAn98gH98AEhDCARIAr98gEgEiAJ/fIBIAwgE/3wAf3vAf3zAf3wASENIA0hCEHgBCAK/QsEACAAQcABaiAN/QsEACAGIA0gDv3yAf3wASEGQbAGIAv9CwQAIAFBwAFqIAz9CwQAIAYgDCAO/fIB/fABIQZBkAMgCP0LBAAgBv0hACAG/SEBoAs=']);
+/** The memory as one array of the parameters' element type (empty without Wasm SIMD): the moment slots and the old moments. */
+const $FB = $fw ? new Floats($fw.memory.buffer) : new Floats(0);
+/** Each parameter element's gradient and step in the step being taken (f64 at either precision). */
+const $G = $fw ? new Float64Array($fw.memory.buffer, 0, 26) : new Float64Array(0), $D = $fw ? new Float64Array($fw.memory.buffer, 208, 26) : new Float64Array(0);
+/** Moment slots handed out (of 64; never reused), and each placed moment object's byte address. */
+let $momentSlots = 0;
+const $MOMENT_AT = new WeakMap<object, number>();
+/** Moments `p` as this module keeps them: a copy on the next free slot of `$fw`'s memory (`p` itself when it has one, without Wasm SIMD, or once the 64 slots are used). */
+function $placeMoments(p: Params): Params {
+  if (!$fw || $momentSlots === 64 || $MOMENT_AT.has(p)) return p;
+  const at = 832 + 208 * $momentSlots++;
+  const q: Params = { layer1_W: new Floats($fw.memory.buffer, at, 12), layer1_b: new Floats($fw.memory.buffer, at + 96, 4), layer2_W: new Floats($fw.memory.buffer, at + 128, 8), layer2_b: new Floats($fw.memory.buffer, at + 192, 2) };
+  $copyInto(q, p);
+  $MOMENT_AT.set(q, at);
+  return q;
+}
+
 /** What `$okm` and `$okv` hold when no moment object is remembered (a fresh object: never a state's). */
 const $NO_MOMENTS = {};
 
 /** The first moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
 let $okm: unknown = $NO_MOMENTS, $okm_layer1_W: Floats | null = null, $okm_layer1_b: Floats | null = null, $okm_layer2_W: Floats | null = null, $okm_layer2_b: Floats | null = null;
+/** The byte address of `$okm`'s slot in the update kernels' memory, or -1 when it has none (WASM_UPDATE in gradc's fusedSteps.ts). */
+let $okmAt = -1;
 /** Whether `x` holds this model's arrays (then remembered in `$okm_<name>`, and `x` in `$okm` when this module made it). */
 function $moments_m(x: unknown): boolean {
   const q = x as Params | null | undefined;
@@ -1510,11 +1570,14 @@ function $moments_m(x: unknown): boolean {
     $okm_layer1_W = a_layer1_W; $okm_layer1_b = a_layer1_b; $okm_layer2_W = a_layer2_W; $okm_layer2_b = a_layer2_b;
   }
   $okm = $MOMENTS.has(x as object) ? x : $NO_MOMENTS;
+  $okmAt = $okm === x ? $MOMENT_AT.get(x as object) ?? -1 : -1;
   return true;
 }
 
 /** The second moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
 let $okv: unknown = $NO_MOMENTS, $okv_layer1_W: Floats | null = null, $okv_layer1_b: Floats | null = null, $okv_layer2_W: Floats | null = null, $okv_layer2_b: Floats | null = null;
+/** The byte address of `$okv`'s slot in the update kernels' memory, or -1 when it has none (WASM_UPDATE in gradc's fusedSteps.ts). */
+let $okvAt = -1;
 /** Whether `x` holds this model's arrays (then remembered in `$okv_<name>`, and `x` in `$okv` when this module made it). */
 function $moments_v(x: unknown): boolean {
   const q = x as Params | null | undefined;
@@ -1524,6 +1587,7 @@ function $moments_v(x: unknown): boolean {
     $okv_layer1_W = a_layer1_W; $okv_layer1_b = a_layer1_b; $okv_layer2_W = a_layer2_W; $okv_layer2_b = a_layer2_b;
   }
   $okv = $MOMENTS.has(x as object) ? x : $NO_MOMENTS;
+  $okvAt = $okv === x ? $MOMENT_AT.get(x as object) ?? -1 : -1;
   return true;
 }
 
@@ -4753,6 +4817,1010 @@ function $step_rmsprop_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, 
   return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
+/** One adam or adamw step on one row, its update in WebAssembly (WASM_UPDATE), all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $wstep_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m, $v = $st!.v;
+  if ($m !== $okm || $v !== $okv || $okmAt < 0 || $okvAt < 0) return $step_adam($p, $x, $xo, $y, $yo, $st, $hy, $t); // moments not in a slot, or not the ones checked last: the JavaScript step checks them
+  let $keep = $hy.keep, $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $keep = 1 - $lr * $hy.decay; $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
+  }
+  const $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2;
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  let $s = 0; // the sum of the new parameters and the loss (CHECK_ONCE); the Wasm call checks the moments
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const x_2 = $x[$xo + 2]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const t0 = y_0 + y_1;
+  const t1 = layer1_W_0 * x_0;
+  const t2 = layer1_W_1 * x_1;
+  const t3 = t1 + t2;
+  const t4 = layer1_W_2 * x_2;
+  const t5 = t3 + t4;
+  const layer1_z_0 = t5 + layer1_b_0;
+  const layer1_a_0 = Math.tanh(layer1_z_0);
+  const t6 = layer2_W_0 * layer1_a_0;
+  const t7 = layer1_W_3 * x_0;
+  const t8 = layer1_W_4 * x_1;
+  const t9 = t7 + t8;
+  const t10 = layer1_W_5 * x_2;
+  const t11 = t9 + t10;
+  const layer1_z_1 = t11 + layer1_b_1;
+  const layer1_a_1 = Math.tanh(layer1_z_1);
+  const t12 = layer2_W_1 * layer1_a_1;
+  const t13 = t6 + t12;
+  const t14 = layer1_W_6 * x_0;
+  const t15 = layer1_W_7 * x_1;
+  const t16 = t14 + t15;
+  const t17 = layer1_W_8 * x_2;
+  const t18 = t16 + t17;
+  const layer1_z_2 = t18 + layer1_b_2;
+  const layer1_a_2 = Math.tanh(layer1_z_2);
+  const t19 = layer2_W_2 * layer1_a_2;
+  const t20 = t13 + t19;
+  const t21 = layer1_W_9 * x_0;
+  const t22 = layer1_W_10 * x_1;
+  const t23 = t21 + t22;
+  const t24 = layer1_W_11 * x_2;
+  const t25 = t23 + t24;
+  const layer1_z_3 = t25 + layer1_b_3;
+  const layer1_a_3 = Math.tanh(layer1_z_3);
+  const t26 = layer2_W_3 * layer1_a_3;
+  const t27 = t20 + t26;
+  const layer2_z_0 = t27 + layer2_b_0;
+  const t28 = layer2_W_4 * layer1_a_0;
+  const t29 = layer2_W_5 * layer1_a_1;
+  const t30 = t28 + t29;
+  const t31 = layer2_W_6 * layer1_a_2;
+  const t32 = t30 + t31;
+  const t33 = layer2_W_7 * layer1_a_3;
+  const t34 = t32 + t33;
+  const layer2_z_1 = t34 + layer2_b_1;
+  const t35 = (layer2_z_0 >= layer2_z_1 ? layer2_z_0 : layer2_z_1);
+  const t36 = layer2_z_0 - t35;
+  const t37 = Math.exp(t36);
+  const t38 = layer2_z_1 - t35;
+  const t39 = Math.exp(t38);
+  const t40 = t37 + t39;
+  const t41 = Math.log(t40);
+  const t42 = t35 + t41;
+  const t43 = t0 * t42;
+  const t44 = y_0 * layer2_z_0;
+  const t45 = y_1 * layer2_z_1;
+  const t46 = t44 + t45;
+  const loss = t43 - t46;
+  // grad of: logsumexp(layer2_z)
+  const t47 = t37 / t40;
+  const t48 = t0 * t47;
+  const d_layer2_z_0 = t48 - y_0;
+  $G[24] = d_layer2_z_0 + $l2 * layer2_b_0; // adam and adamw update of layer2_b[0]: its gradient
+  const t49 = layer2_W_0 * d_layer2_z_0;
+  const t50 = t39 / t40;
+  const t51 = t0 * t50;
+  const d_layer2_z_1 = t51 - y_1;
+  $G[25] = d_layer2_z_1 + $l2 * layer2_b_1; // adam and adamw update of layer2_b[1]: its gradient
+  const t52 = layer2_W_4 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_0 = t49 + t52;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t53 = layer1_a_0 * layer1_a_0;
+  const t54 = 1 - t53;
+  const d_layer1_z_0 = d_layer1_a_0 * t54;
+  $G[12] = d_layer1_z_0 + $l2 * layer1_b_0; // adam and adamw update of layer1_b[0]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
+  $G[0] = d_layer1_W_0 + $l2 * layer1_W_0; // adam and adamw update of layer1_W[0]: its gradient
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
+  $G[1] = d_layer1_W_1 + $l2 * layer1_W_1; // adam and adamw update of layer1_W[1]: its gradient
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
+  $G[2] = d_layer1_W_2 + $l2 * layer1_W_2; // adam and adamw update of layer1_W[2]: its gradient
+  const t55 = layer2_W_1 * d_layer2_z_0;
+  const t56 = layer2_W_5 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_1 = t55 + t56;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t57 = layer1_a_1 * layer1_a_1;
+  const t58 = 1 - t57;
+  const d_layer1_z_1 = d_layer1_a_1 * t58;
+  $G[13] = d_layer1_z_1 + $l2 * layer1_b_1; // adam and adamw update of layer1_b[1]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_3 = d_layer1_z_1 * x_0;
+  $G[3] = d_layer1_W_3 + $l2 * layer1_W_3; // adam and adamw update of layer1_W[3]: its gradient
+  const d_layer1_W_4 = d_layer1_z_1 * x_1;
+  $G[4] = d_layer1_W_4 + $l2 * layer1_W_4; // adam and adamw update of layer1_W[4]: its gradient
+  const d_layer1_W_5 = d_layer1_z_1 * x_2;
+  $G[5] = d_layer1_W_5 + $l2 * layer1_W_5; // adam and adamw update of layer1_W[5]: its gradient
+  const t59 = layer2_W_2 * d_layer2_z_0;
+  const t60 = layer2_W_6 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_2 = t59 + t60;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t61 = layer1_a_2 * layer1_a_2;
+  const t62 = 1 - t61;
+  const d_layer1_z_2 = d_layer1_a_2 * t62;
+  $G[14] = d_layer1_z_2 + $l2 * layer1_b_2; // adam and adamw update of layer1_b[2]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_6 = d_layer1_z_2 * x_0;
+  $G[6] = d_layer1_W_6 + $l2 * layer1_W_6; // adam and adamw update of layer1_W[6]: its gradient
+  const d_layer1_W_7 = d_layer1_z_2 * x_1;
+  $G[7] = d_layer1_W_7 + $l2 * layer1_W_7; // adam and adamw update of layer1_W[7]: its gradient
+  const d_layer1_W_8 = d_layer1_z_2 * x_2;
+  $G[8] = d_layer1_W_8 + $l2 * layer1_W_8; // adam and adamw update of layer1_W[8]: its gradient
+  const t63 = layer2_W_3 * d_layer2_z_0;
+  const t64 = layer2_W_7 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_3 = t63 + t64;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t65 = layer1_a_3 * layer1_a_3;
+  const t66 = 1 - t65;
+  const d_layer1_z_3 = d_layer1_a_3 * t66;
+  $G[15] = d_layer1_z_3 + $l2 * layer1_b_3; // adam and adamw update of layer1_b[3]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_9 = d_layer1_z_3 * x_0;
+  $G[9] = d_layer1_W_9 + $l2 * layer1_W_9; // adam and adamw update of layer1_W[9]: its gradient
+  const d_layer1_W_10 = d_layer1_z_3 * x_1;
+  $G[10] = d_layer1_W_10 + $l2 * layer1_W_10; // adam and adamw update of layer1_W[10]: its gradient
+  const d_layer1_W_11 = d_layer1_z_3 * x_2;
+  $G[11] = d_layer1_W_11 + $l2 * layer1_W_11; // adam and adamw update of layer1_W[11]: its gradient
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
+  $G[16] = d_layer2_W_0 + $l2 * layer2_W_0; // adam and adamw update of layer2_W[0]: its gradient
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
+  $G[17] = d_layer2_W_1 + $l2 * layer2_W_1; // adam and adamw update of layer2_W[1]: its gradient
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
+  $G[18] = d_layer2_W_2 + $l2 * layer2_W_2; // adam and adamw update of layer2_W[2]: its gradient
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
+  $G[19] = d_layer2_W_3 + $l2 * layer2_W_3; // adam and adamw update of layer2_W[3]: its gradient
+  const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
+  $G[20] = d_layer2_W_4 + $l2 * layer2_W_4; // adam and adamw update of layer2_W[4]: its gradient
+  const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
+  $G[21] = d_layer2_W_5 + $l2 * layer2_W_5; // adam and adamw update of layer2_W[5]: its gradient
+  const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
+  $G[22] = d_layer2_W_6 + $l2 * layer2_W_6; // adam and adamw update of layer2_W[6]: its gradient
+  const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
+  $G[23] = d_layer2_W_7 + $l2 * layer2_W_7; // adam and adamw update of layer2_W[7]: its gradient
+  $s += $fw!.f[0]!($okmAt, $okvAt, $b1, $b2, $a, $e); // the moments updated in place, each element's step into $D
+  { const $p1 = layer2_b_0 * $keep - $D[24]!; $w_layer2_b[0] = $p1; $s += ($p1); }
+  { const $p1 = layer2_b_1 * $keep - $D[25]!; $w_layer2_b[1] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_0 * $keep - $D[12]!; $w_layer1_b[0] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_0 * $keep - $D[0]!; $w_layer1_W[0] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_1 * $keep - $D[1]!; $w_layer1_W[1] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_2 * $keep - $D[2]!; $w_layer1_W[2] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_1 * $keep - $D[13]!; $w_layer1_b[1] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_3 * $keep - $D[3]!; $w_layer1_W[3] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_4 * $keep - $D[4]!; $w_layer1_W[4] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_5 * $keep - $D[5]!; $w_layer1_W[5] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_2 * $keep - $D[14]!; $w_layer1_b[2] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_6 * $keep - $D[6]!; $w_layer1_W[6] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_7 * $keep - $D[7]!; $w_layer1_W[7] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_8 * $keep - $D[8]!; $w_layer1_W[8] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_3 * $keep - $D[15]!; $w_layer1_b[3] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_9 * $keep - $D[9]!; $w_layer1_W[9] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_10 * $keep - $D[10]!; $w_layer1_W[10] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_11 * $keep - $D[11]!; $w_layer1_W[11] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_0 * $keep - $D[16]!; $w_layer2_W[0] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_1 * $keep - $D[17]!; $w_layer2_W[1] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_2 * $keep - $D[18]!; $w_layer2_W[2] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_3 * $keep - $D[19]!; $w_layer2_W[3] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_4 * $keep - $D[20]!; $w_layer2_W[4] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_5 * $keep - $D[21]!; $w_layer2_W[5] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_6 * $keep - $D[22]!; $w_layer2_W[6] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_7 * $keep - $D[23]!; $w_layer2_W[7] = $p1; $s += ($p1); }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_layer2_b[0] = layer2_b_0;
+  $w_layer2_b[1] = layer2_b_1;
+  $w_layer1_b[0] = layer1_b_0;
+  $w_layer1_W[0] = layer1_W_0;
+  $w_layer1_W[1] = layer1_W_1;
+  $w_layer1_W[2] = layer1_W_2;
+  $w_layer1_b[1] = layer1_b_1;
+  $w_layer1_W[3] = layer1_W_3;
+  $w_layer1_W[4] = layer1_W_4;
+  $w_layer1_W[5] = layer1_W_5;
+  $w_layer1_b[2] = layer1_b_2;
+  $w_layer1_W[6] = layer1_W_6;
+  $w_layer1_W[7] = layer1_W_7;
+  $w_layer1_W[8] = layer1_W_8;
+  $w_layer1_b[3] = layer1_b_3;
+  $w_layer1_W[9] = layer1_W_9;
+  $w_layer1_W[10] = layer1_W_10;
+  $w_layer1_W[11] = layer1_W_11;
+  $w_layer2_W[0] = layer2_W_0;
+  $w_layer2_W[1] = layer2_W_1;
+  $w_layer2_W[2] = layer2_W_2;
+  $w_layer2_W[3] = layer2_W_3;
+  $w_layer2_W[4] = layer2_W_4;
+  $w_layer2_W[5] = layer2_W_5;
+  $w_layer2_W[6] = layer2_W_6;
+  $w_layer2_W[7] = layer2_W_7;
+  $FB.copyWithin($okmAt >> 3, 52, 78);
+  $FB.copyWithin($okvAt >> 3, 78, 104);
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One adam or adamw step on one row without weight decay (NO_DECAY), its update in WebAssembly (WASM_UPDATE), all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $wstep_adam_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m, $v = $st!.v;
+  if ($m !== $okm || $v !== $okv || $okmAt < 0 || $okvAt < 0) return $step_adam_nodecay($p, $x, $xo, $y, $yo, $st, $hy, $t); // moments not in a slot, or not the ones checked last: the JavaScript step checks them
+  let $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
+  }
+  const $b1 = $hy.b1, $b2 = $hy.b2;
+  const $keep = 1; // no decoupled decay (NO_DECAY)
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  let $s = 0; // the sum of the new parameters and the loss (CHECK_ONCE); the Wasm call checks the moments
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const x_2 = $x[$xo + 2]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const t0 = y_0 + y_1;
+  const t1 = layer1_W_0 * x_0;
+  const t2 = layer1_W_1 * x_1;
+  const t3 = t1 + t2;
+  const t4 = layer1_W_2 * x_2;
+  const t5 = t3 + t4;
+  const layer1_z_0 = t5 + layer1_b_0;
+  const layer1_a_0 = Math.tanh(layer1_z_0);
+  const t6 = layer2_W_0 * layer1_a_0;
+  const t7 = layer1_W_3 * x_0;
+  const t8 = layer1_W_4 * x_1;
+  const t9 = t7 + t8;
+  const t10 = layer1_W_5 * x_2;
+  const t11 = t9 + t10;
+  const layer1_z_1 = t11 + layer1_b_1;
+  const layer1_a_1 = Math.tanh(layer1_z_1);
+  const t12 = layer2_W_1 * layer1_a_1;
+  const t13 = t6 + t12;
+  const t14 = layer1_W_6 * x_0;
+  const t15 = layer1_W_7 * x_1;
+  const t16 = t14 + t15;
+  const t17 = layer1_W_8 * x_2;
+  const t18 = t16 + t17;
+  const layer1_z_2 = t18 + layer1_b_2;
+  const layer1_a_2 = Math.tanh(layer1_z_2);
+  const t19 = layer2_W_2 * layer1_a_2;
+  const t20 = t13 + t19;
+  const t21 = layer1_W_9 * x_0;
+  const t22 = layer1_W_10 * x_1;
+  const t23 = t21 + t22;
+  const t24 = layer1_W_11 * x_2;
+  const t25 = t23 + t24;
+  const layer1_z_3 = t25 + layer1_b_3;
+  const layer1_a_3 = Math.tanh(layer1_z_3);
+  const t26 = layer2_W_3 * layer1_a_3;
+  const t27 = t20 + t26;
+  const layer2_z_0 = t27 + layer2_b_0;
+  const t28 = layer2_W_4 * layer1_a_0;
+  const t29 = layer2_W_5 * layer1_a_1;
+  const t30 = t28 + t29;
+  const t31 = layer2_W_6 * layer1_a_2;
+  const t32 = t30 + t31;
+  const t33 = layer2_W_7 * layer1_a_3;
+  const t34 = t32 + t33;
+  const layer2_z_1 = t34 + layer2_b_1;
+  const t35 = (layer2_z_0 >= layer2_z_1 ? layer2_z_0 : layer2_z_1);
+  const t36 = layer2_z_0 - t35;
+  const t37 = Math.exp(t36);
+  const t38 = layer2_z_1 - t35;
+  const t39 = Math.exp(t38);
+  const t40 = t37 + t39;
+  const t41 = Math.log(t40);
+  const t42 = t35 + t41;
+  const t43 = t0 * t42;
+  const t44 = y_0 * layer2_z_0;
+  const t45 = y_1 * layer2_z_1;
+  const t46 = t44 + t45;
+  const loss = t43 - t46;
+  // grad of: logsumexp(layer2_z)
+  const t47 = t37 / t40;
+  const t48 = t0 * t47;
+  const d_layer2_z_0 = t48 - y_0;
+  $G[24] = d_layer2_z_0; // adam and adamw update of layer2_b[0]: its gradient
+  const t49 = layer2_W_0 * d_layer2_z_0;
+  const t50 = t39 / t40;
+  const t51 = t0 * t50;
+  const d_layer2_z_1 = t51 - y_1;
+  $G[25] = d_layer2_z_1; // adam and adamw update of layer2_b[1]: its gradient
+  const t52 = layer2_W_4 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_0 = t49 + t52;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t53 = layer1_a_0 * layer1_a_0;
+  const t54 = 1 - t53;
+  const d_layer1_z_0 = d_layer1_a_0 * t54;
+  $G[12] = d_layer1_z_0; // adam and adamw update of layer1_b[0]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
+  $G[0] = d_layer1_W_0; // adam and adamw update of layer1_W[0]: its gradient
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
+  $G[1] = d_layer1_W_1; // adam and adamw update of layer1_W[1]: its gradient
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
+  $G[2] = d_layer1_W_2; // adam and adamw update of layer1_W[2]: its gradient
+  const t55 = layer2_W_1 * d_layer2_z_0;
+  const t56 = layer2_W_5 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_1 = t55 + t56;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t57 = layer1_a_1 * layer1_a_1;
+  const t58 = 1 - t57;
+  const d_layer1_z_1 = d_layer1_a_1 * t58;
+  $G[13] = d_layer1_z_1; // adam and adamw update of layer1_b[1]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_3 = d_layer1_z_1 * x_0;
+  $G[3] = d_layer1_W_3; // adam and adamw update of layer1_W[3]: its gradient
+  const d_layer1_W_4 = d_layer1_z_1 * x_1;
+  $G[4] = d_layer1_W_4; // adam and adamw update of layer1_W[4]: its gradient
+  const d_layer1_W_5 = d_layer1_z_1 * x_2;
+  $G[5] = d_layer1_W_5; // adam and adamw update of layer1_W[5]: its gradient
+  const t59 = layer2_W_2 * d_layer2_z_0;
+  const t60 = layer2_W_6 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_2 = t59 + t60;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t61 = layer1_a_2 * layer1_a_2;
+  const t62 = 1 - t61;
+  const d_layer1_z_2 = d_layer1_a_2 * t62;
+  $G[14] = d_layer1_z_2; // adam and adamw update of layer1_b[2]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_6 = d_layer1_z_2 * x_0;
+  $G[6] = d_layer1_W_6; // adam and adamw update of layer1_W[6]: its gradient
+  const d_layer1_W_7 = d_layer1_z_2 * x_1;
+  $G[7] = d_layer1_W_7; // adam and adamw update of layer1_W[7]: its gradient
+  const d_layer1_W_8 = d_layer1_z_2 * x_2;
+  $G[8] = d_layer1_W_8; // adam and adamw update of layer1_W[8]: its gradient
+  const t63 = layer2_W_3 * d_layer2_z_0;
+  const t64 = layer2_W_7 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_3 = t63 + t64;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t65 = layer1_a_3 * layer1_a_3;
+  const t66 = 1 - t65;
+  const d_layer1_z_3 = d_layer1_a_3 * t66;
+  $G[15] = d_layer1_z_3; // adam and adamw update of layer1_b[3]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_9 = d_layer1_z_3 * x_0;
+  $G[9] = d_layer1_W_9; // adam and adamw update of layer1_W[9]: its gradient
+  const d_layer1_W_10 = d_layer1_z_3 * x_1;
+  $G[10] = d_layer1_W_10; // adam and adamw update of layer1_W[10]: its gradient
+  const d_layer1_W_11 = d_layer1_z_3 * x_2;
+  $G[11] = d_layer1_W_11; // adam and adamw update of layer1_W[11]: its gradient
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
+  $G[16] = d_layer2_W_0; // adam and adamw update of layer2_W[0]: its gradient
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
+  $G[17] = d_layer2_W_1; // adam and adamw update of layer2_W[1]: its gradient
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
+  $G[18] = d_layer2_W_2; // adam and adamw update of layer2_W[2]: its gradient
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
+  $G[19] = d_layer2_W_3; // adam and adamw update of layer2_W[3]: its gradient
+  const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
+  $G[20] = d_layer2_W_4; // adam and adamw update of layer2_W[4]: its gradient
+  const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
+  $G[21] = d_layer2_W_5; // adam and adamw update of layer2_W[5]: its gradient
+  const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
+  $G[22] = d_layer2_W_6; // adam and adamw update of layer2_W[6]: its gradient
+  const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
+  $G[23] = d_layer2_W_7; // adam and adamw update of layer2_W[7]: its gradient
+  $s += $fw!.f[0]!($okmAt, $okvAt, $b1, $b2, $a, $e); // the moments updated in place, each element's step into $D
+  { const $p1 = layer2_b_0 * $keep - $D[24]!; $w_layer2_b[0] = $p1; $s += ($p1); }
+  { const $p1 = layer2_b_1 * $keep - $D[25]!; $w_layer2_b[1] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_0 * $keep - $D[12]!; $w_layer1_b[0] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_0 * $keep - $D[0]!; $w_layer1_W[0] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_1 * $keep - $D[1]!; $w_layer1_W[1] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_2 * $keep - $D[2]!; $w_layer1_W[2] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_1 * $keep - $D[13]!; $w_layer1_b[1] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_3 * $keep - $D[3]!; $w_layer1_W[3] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_4 * $keep - $D[4]!; $w_layer1_W[4] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_5 * $keep - $D[5]!; $w_layer1_W[5] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_2 * $keep - $D[14]!; $w_layer1_b[2] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_6 * $keep - $D[6]!; $w_layer1_W[6] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_7 * $keep - $D[7]!; $w_layer1_W[7] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_8 * $keep - $D[8]!; $w_layer1_W[8] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_3 * $keep - $D[15]!; $w_layer1_b[3] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_9 * $keep - $D[9]!; $w_layer1_W[9] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_10 * $keep - $D[10]!; $w_layer1_W[10] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_11 * $keep - $D[11]!; $w_layer1_W[11] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_0 * $keep - $D[16]!; $w_layer2_W[0] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_1 * $keep - $D[17]!; $w_layer2_W[1] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_2 * $keep - $D[18]!; $w_layer2_W[2] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_3 * $keep - $D[19]!; $w_layer2_W[3] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_4 * $keep - $D[20]!; $w_layer2_W[4] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_5 * $keep - $D[21]!; $w_layer2_W[5] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_6 * $keep - $D[22]!; $w_layer2_W[6] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_7 * $keep - $D[23]!; $w_layer2_W[7] = $p1; $s += ($p1); }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_layer2_b[0] = layer2_b_0;
+  $w_layer2_b[1] = layer2_b_1;
+  $w_layer1_b[0] = layer1_b_0;
+  $w_layer1_W[0] = layer1_W_0;
+  $w_layer1_W[1] = layer1_W_1;
+  $w_layer1_W[2] = layer1_W_2;
+  $w_layer1_b[1] = layer1_b_1;
+  $w_layer1_W[3] = layer1_W_3;
+  $w_layer1_W[4] = layer1_W_4;
+  $w_layer1_W[5] = layer1_W_5;
+  $w_layer1_b[2] = layer1_b_2;
+  $w_layer1_W[6] = layer1_W_6;
+  $w_layer1_W[7] = layer1_W_7;
+  $w_layer1_W[8] = layer1_W_8;
+  $w_layer1_b[3] = layer1_b_3;
+  $w_layer1_W[9] = layer1_W_9;
+  $w_layer1_W[10] = layer1_W_10;
+  $w_layer1_W[11] = layer1_W_11;
+  $w_layer2_W[0] = layer2_W_0;
+  $w_layer2_W[1] = layer2_W_1;
+  $w_layer2_W[2] = layer2_W_2;
+  $w_layer2_W[3] = layer2_W_3;
+  $w_layer2_W[4] = layer2_W_4;
+  $w_layer2_W[5] = layer2_W_5;
+  $w_layer2_W[6] = layer2_W_6;
+  $w_layer2_W[7] = layer2_W_7;
+  $FB.copyWithin($okmAt >> 3, 52, 78);
+  $FB.copyWithin($okvAt >> 3, 78, 104);
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One rmsprop step on one row, its update in WebAssembly (WASM_UPDATE), all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $wstep_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m, $v = $st!.v;
+  if ($m !== $okm || $v !== $okv || $okmAt < 0 || $okvAt < 0) return $step_rmsprop($p, $x, $xo, $y, $yo, $st, $hy, $t); // moments not in a slot, or not the ones checked last: the JavaScript step checks them
+  const $lr = $rate($hy, $t - 1);
+  const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  let $s = 0; // the sum of the new parameters and the loss (CHECK_ONCE); the Wasm call checks the moments
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const x_2 = $x[$xo + 2]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const t0 = y_0 + y_1;
+  const t1 = layer1_W_0 * x_0;
+  const t2 = layer1_W_1 * x_1;
+  const t3 = t1 + t2;
+  const t4 = layer1_W_2 * x_2;
+  const t5 = t3 + t4;
+  const layer1_z_0 = t5 + layer1_b_0;
+  const layer1_a_0 = Math.tanh(layer1_z_0);
+  const t6 = layer2_W_0 * layer1_a_0;
+  const t7 = layer1_W_3 * x_0;
+  const t8 = layer1_W_4 * x_1;
+  const t9 = t7 + t8;
+  const t10 = layer1_W_5 * x_2;
+  const t11 = t9 + t10;
+  const layer1_z_1 = t11 + layer1_b_1;
+  const layer1_a_1 = Math.tanh(layer1_z_1);
+  const t12 = layer2_W_1 * layer1_a_1;
+  const t13 = t6 + t12;
+  const t14 = layer1_W_6 * x_0;
+  const t15 = layer1_W_7 * x_1;
+  const t16 = t14 + t15;
+  const t17 = layer1_W_8 * x_2;
+  const t18 = t16 + t17;
+  const layer1_z_2 = t18 + layer1_b_2;
+  const layer1_a_2 = Math.tanh(layer1_z_2);
+  const t19 = layer2_W_2 * layer1_a_2;
+  const t20 = t13 + t19;
+  const t21 = layer1_W_9 * x_0;
+  const t22 = layer1_W_10 * x_1;
+  const t23 = t21 + t22;
+  const t24 = layer1_W_11 * x_2;
+  const t25 = t23 + t24;
+  const layer1_z_3 = t25 + layer1_b_3;
+  const layer1_a_3 = Math.tanh(layer1_z_3);
+  const t26 = layer2_W_3 * layer1_a_3;
+  const t27 = t20 + t26;
+  const layer2_z_0 = t27 + layer2_b_0;
+  const t28 = layer2_W_4 * layer1_a_0;
+  const t29 = layer2_W_5 * layer1_a_1;
+  const t30 = t28 + t29;
+  const t31 = layer2_W_6 * layer1_a_2;
+  const t32 = t30 + t31;
+  const t33 = layer2_W_7 * layer1_a_3;
+  const t34 = t32 + t33;
+  const layer2_z_1 = t34 + layer2_b_1;
+  const t35 = (layer2_z_0 >= layer2_z_1 ? layer2_z_0 : layer2_z_1);
+  const t36 = layer2_z_0 - t35;
+  const t37 = Math.exp(t36);
+  const t38 = layer2_z_1 - t35;
+  const t39 = Math.exp(t38);
+  const t40 = t37 + t39;
+  const t41 = Math.log(t40);
+  const t42 = t35 + t41;
+  const t43 = t0 * t42;
+  const t44 = y_0 * layer2_z_0;
+  const t45 = y_1 * layer2_z_1;
+  const t46 = t44 + t45;
+  const loss = t43 - t46;
+  // grad of: logsumexp(layer2_z)
+  const t47 = t37 / t40;
+  const t48 = t0 * t47;
+  const d_layer2_z_0 = t48 - y_0;
+  $G[24] = d_layer2_z_0 + $l2 * layer2_b_0; // rmsprop update of layer2_b[0]: its gradient
+  const t49 = layer2_W_0 * d_layer2_z_0;
+  const t50 = t39 / t40;
+  const t51 = t0 * t50;
+  const d_layer2_z_1 = t51 - y_1;
+  $G[25] = d_layer2_z_1 + $l2 * layer2_b_1; // rmsprop update of layer2_b[1]: its gradient
+  const t52 = layer2_W_4 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_0 = t49 + t52;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t53 = layer1_a_0 * layer1_a_0;
+  const t54 = 1 - t53;
+  const d_layer1_z_0 = d_layer1_a_0 * t54;
+  $G[12] = d_layer1_z_0 + $l2 * layer1_b_0; // rmsprop update of layer1_b[0]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
+  $G[0] = d_layer1_W_0 + $l2 * layer1_W_0; // rmsprop update of layer1_W[0]: its gradient
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
+  $G[1] = d_layer1_W_1 + $l2 * layer1_W_1; // rmsprop update of layer1_W[1]: its gradient
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
+  $G[2] = d_layer1_W_2 + $l2 * layer1_W_2; // rmsprop update of layer1_W[2]: its gradient
+  const t55 = layer2_W_1 * d_layer2_z_0;
+  const t56 = layer2_W_5 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_1 = t55 + t56;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t57 = layer1_a_1 * layer1_a_1;
+  const t58 = 1 - t57;
+  const d_layer1_z_1 = d_layer1_a_1 * t58;
+  $G[13] = d_layer1_z_1 + $l2 * layer1_b_1; // rmsprop update of layer1_b[1]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_3 = d_layer1_z_1 * x_0;
+  $G[3] = d_layer1_W_3 + $l2 * layer1_W_3; // rmsprop update of layer1_W[3]: its gradient
+  const d_layer1_W_4 = d_layer1_z_1 * x_1;
+  $G[4] = d_layer1_W_4 + $l2 * layer1_W_4; // rmsprop update of layer1_W[4]: its gradient
+  const d_layer1_W_5 = d_layer1_z_1 * x_2;
+  $G[5] = d_layer1_W_5 + $l2 * layer1_W_5; // rmsprop update of layer1_W[5]: its gradient
+  const t59 = layer2_W_2 * d_layer2_z_0;
+  const t60 = layer2_W_6 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_2 = t59 + t60;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t61 = layer1_a_2 * layer1_a_2;
+  const t62 = 1 - t61;
+  const d_layer1_z_2 = d_layer1_a_2 * t62;
+  $G[14] = d_layer1_z_2 + $l2 * layer1_b_2; // rmsprop update of layer1_b[2]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_6 = d_layer1_z_2 * x_0;
+  $G[6] = d_layer1_W_6 + $l2 * layer1_W_6; // rmsprop update of layer1_W[6]: its gradient
+  const d_layer1_W_7 = d_layer1_z_2 * x_1;
+  $G[7] = d_layer1_W_7 + $l2 * layer1_W_7; // rmsprop update of layer1_W[7]: its gradient
+  const d_layer1_W_8 = d_layer1_z_2 * x_2;
+  $G[8] = d_layer1_W_8 + $l2 * layer1_W_8; // rmsprop update of layer1_W[8]: its gradient
+  const t63 = layer2_W_3 * d_layer2_z_0;
+  const t64 = layer2_W_7 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_3 = t63 + t64;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t65 = layer1_a_3 * layer1_a_3;
+  const t66 = 1 - t65;
+  const d_layer1_z_3 = d_layer1_a_3 * t66;
+  $G[15] = d_layer1_z_3 + $l2 * layer1_b_3; // rmsprop update of layer1_b[3]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_9 = d_layer1_z_3 * x_0;
+  $G[9] = d_layer1_W_9 + $l2 * layer1_W_9; // rmsprop update of layer1_W[9]: its gradient
+  const d_layer1_W_10 = d_layer1_z_3 * x_1;
+  $G[10] = d_layer1_W_10 + $l2 * layer1_W_10; // rmsprop update of layer1_W[10]: its gradient
+  const d_layer1_W_11 = d_layer1_z_3 * x_2;
+  $G[11] = d_layer1_W_11 + $l2 * layer1_W_11; // rmsprop update of layer1_W[11]: its gradient
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
+  $G[16] = d_layer2_W_0 + $l2 * layer2_W_0; // rmsprop update of layer2_W[0]: its gradient
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
+  $G[17] = d_layer2_W_1 + $l2 * layer2_W_1; // rmsprop update of layer2_W[1]: its gradient
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
+  $G[18] = d_layer2_W_2 + $l2 * layer2_W_2; // rmsprop update of layer2_W[2]: its gradient
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
+  $G[19] = d_layer2_W_3 + $l2 * layer2_W_3; // rmsprop update of layer2_W[3]: its gradient
+  const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
+  $G[20] = d_layer2_W_4 + $l2 * layer2_W_4; // rmsprop update of layer2_W[4]: its gradient
+  const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
+  $G[21] = d_layer2_W_5 + $l2 * layer2_W_5; // rmsprop update of layer2_W[5]: its gradient
+  const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
+  $G[22] = d_layer2_W_6 + $l2 * layer2_W_6; // rmsprop update of layer2_W[6]: its gradient
+  const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
+  $G[23] = d_layer2_W_7 + $l2 * layer2_W_7; // rmsprop update of layer2_W[7]: its gradient
+  $s += $fw!.f[1]!($okmAt, $okvAt, $lr, $mu, $rho, $eps); // the moments updated in place, each element's step into $D
+  { const $p1 = layer2_b_0 * $keep - $D[24]!; $w_layer2_b[0] = $p1; $s += ($p1); }
+  { const $p1 = layer2_b_1 * $keep - $D[25]!; $w_layer2_b[1] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_0 * $keep - $D[12]!; $w_layer1_b[0] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_0 * $keep - $D[0]!; $w_layer1_W[0] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_1 * $keep - $D[1]!; $w_layer1_W[1] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_2 * $keep - $D[2]!; $w_layer1_W[2] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_1 * $keep - $D[13]!; $w_layer1_b[1] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_3 * $keep - $D[3]!; $w_layer1_W[3] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_4 * $keep - $D[4]!; $w_layer1_W[4] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_5 * $keep - $D[5]!; $w_layer1_W[5] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_2 * $keep - $D[14]!; $w_layer1_b[2] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_6 * $keep - $D[6]!; $w_layer1_W[6] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_7 * $keep - $D[7]!; $w_layer1_W[7] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_8 * $keep - $D[8]!; $w_layer1_W[8] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_3 * $keep - $D[15]!; $w_layer1_b[3] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_9 * $keep - $D[9]!; $w_layer1_W[9] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_10 * $keep - $D[10]!; $w_layer1_W[10] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_11 * $keep - $D[11]!; $w_layer1_W[11] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_0 * $keep - $D[16]!; $w_layer2_W[0] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_1 * $keep - $D[17]!; $w_layer2_W[1] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_2 * $keep - $D[18]!; $w_layer2_W[2] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_3 * $keep - $D[19]!; $w_layer2_W[3] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_4 * $keep - $D[20]!; $w_layer2_W[4] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_5 * $keep - $D[21]!; $w_layer2_W[5] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_6 * $keep - $D[22]!; $w_layer2_W[6] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_7 * $keep - $D[23]!; $w_layer2_W[7] = $p1; $s += ($p1); }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_layer2_b[0] = layer2_b_0;
+  $w_layer2_b[1] = layer2_b_1;
+  $w_layer1_b[0] = layer1_b_0;
+  $w_layer1_W[0] = layer1_W_0;
+  $w_layer1_W[1] = layer1_W_1;
+  $w_layer1_W[2] = layer1_W_2;
+  $w_layer1_b[1] = layer1_b_1;
+  $w_layer1_W[3] = layer1_W_3;
+  $w_layer1_W[4] = layer1_W_4;
+  $w_layer1_W[5] = layer1_W_5;
+  $w_layer1_b[2] = layer1_b_2;
+  $w_layer1_W[6] = layer1_W_6;
+  $w_layer1_W[7] = layer1_W_7;
+  $w_layer1_W[8] = layer1_W_8;
+  $w_layer1_b[3] = layer1_b_3;
+  $w_layer1_W[9] = layer1_W_9;
+  $w_layer1_W[10] = layer1_W_10;
+  $w_layer1_W[11] = layer1_W_11;
+  $w_layer2_W[0] = layer2_W_0;
+  $w_layer2_W[1] = layer2_W_1;
+  $w_layer2_W[2] = layer2_W_2;
+  $w_layer2_W[3] = layer2_W_3;
+  $w_layer2_W[4] = layer2_W_4;
+  $w_layer2_W[5] = layer2_W_5;
+  $w_layer2_W[6] = layer2_W_6;
+  $w_layer2_W[7] = layer2_W_7;
+  $FB.copyWithin($okmAt >> 3, 52, 78);
+  $FB.copyWithin($okvAt >> 3, 78, 104);
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One rmsprop step on one row without weight decay (NO_DECAY), its update in WebAssembly (WASM_UPDATE), all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $wstep_rmsprop_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m, $v = $st!.v;
+  if ($m !== $okm || $v !== $okv || $okmAt < 0 || $okvAt < 0) return $step_rmsprop_nodecay($p, $x, $xo, $y, $yo, $st, $hy, $t); // moments not in a slot, or not the ones checked last: the JavaScript step checks them
+  const $lr = $rate($hy, $t - 1);
+  const $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
+  const $keep = 1; // no decoupled decay (NO_DECAY)
+  const $w_layer1_W = $p.layer1_W, $w_layer1_b = $p.layer1_b, $w_layer2_W = $p.layer2_W, $w_layer2_b = $p.layer2_b;
+  let $s = 0; // the sum of the new parameters and the loss (CHECK_ONCE); the Wasm call checks the moments
+  const layer1_W_0 = $w_layer1_W[0]!;
+  const layer1_W_1 = $w_layer1_W[1]!;
+  const layer1_W_2 = $w_layer1_W[2]!;
+  const layer1_W_3 = $w_layer1_W[3]!;
+  const layer1_W_4 = $w_layer1_W[4]!;
+  const layer1_W_5 = $w_layer1_W[5]!;
+  const layer1_W_6 = $w_layer1_W[6]!;
+  const layer1_W_7 = $w_layer1_W[7]!;
+  const layer1_W_8 = $w_layer1_W[8]!;
+  const layer1_W_9 = $w_layer1_W[9]!;
+  const layer1_W_10 = $w_layer1_W[10]!;
+  const layer1_W_11 = $w_layer1_W[11]!;
+  const layer1_b_0 = $w_layer1_b[0]!;
+  const layer1_b_1 = $w_layer1_b[1]!;
+  const layer1_b_2 = $w_layer1_b[2]!;
+  const layer1_b_3 = $w_layer1_b[3]!;
+  const layer2_W_0 = $w_layer2_W[0]!;
+  const layer2_W_1 = $w_layer2_W[1]!;
+  const layer2_W_2 = $w_layer2_W[2]!;
+  const layer2_W_3 = $w_layer2_W[3]!;
+  const layer2_W_4 = $w_layer2_W[4]!;
+  const layer2_W_5 = $w_layer2_W[5]!;
+  const layer2_W_6 = $w_layer2_W[6]!;
+  const layer2_W_7 = $w_layer2_W[7]!;
+  const layer2_b_0 = $w_layer2_b[0]!;
+  const layer2_b_1 = $w_layer2_b[1]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const x_2 = $x[$xo + 2]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const t0 = y_0 + y_1;
+  const t1 = layer1_W_0 * x_0;
+  const t2 = layer1_W_1 * x_1;
+  const t3 = t1 + t2;
+  const t4 = layer1_W_2 * x_2;
+  const t5 = t3 + t4;
+  const layer1_z_0 = t5 + layer1_b_0;
+  const layer1_a_0 = Math.tanh(layer1_z_0);
+  const t6 = layer2_W_0 * layer1_a_0;
+  const t7 = layer1_W_3 * x_0;
+  const t8 = layer1_W_4 * x_1;
+  const t9 = t7 + t8;
+  const t10 = layer1_W_5 * x_2;
+  const t11 = t9 + t10;
+  const layer1_z_1 = t11 + layer1_b_1;
+  const layer1_a_1 = Math.tanh(layer1_z_1);
+  const t12 = layer2_W_1 * layer1_a_1;
+  const t13 = t6 + t12;
+  const t14 = layer1_W_6 * x_0;
+  const t15 = layer1_W_7 * x_1;
+  const t16 = t14 + t15;
+  const t17 = layer1_W_8 * x_2;
+  const t18 = t16 + t17;
+  const layer1_z_2 = t18 + layer1_b_2;
+  const layer1_a_2 = Math.tanh(layer1_z_2);
+  const t19 = layer2_W_2 * layer1_a_2;
+  const t20 = t13 + t19;
+  const t21 = layer1_W_9 * x_0;
+  const t22 = layer1_W_10 * x_1;
+  const t23 = t21 + t22;
+  const t24 = layer1_W_11 * x_2;
+  const t25 = t23 + t24;
+  const layer1_z_3 = t25 + layer1_b_3;
+  const layer1_a_3 = Math.tanh(layer1_z_3);
+  const t26 = layer2_W_3 * layer1_a_3;
+  const t27 = t20 + t26;
+  const layer2_z_0 = t27 + layer2_b_0;
+  const t28 = layer2_W_4 * layer1_a_0;
+  const t29 = layer2_W_5 * layer1_a_1;
+  const t30 = t28 + t29;
+  const t31 = layer2_W_6 * layer1_a_2;
+  const t32 = t30 + t31;
+  const t33 = layer2_W_7 * layer1_a_3;
+  const t34 = t32 + t33;
+  const layer2_z_1 = t34 + layer2_b_1;
+  const t35 = (layer2_z_0 >= layer2_z_1 ? layer2_z_0 : layer2_z_1);
+  const t36 = layer2_z_0 - t35;
+  const t37 = Math.exp(t36);
+  const t38 = layer2_z_1 - t35;
+  const t39 = Math.exp(t38);
+  const t40 = t37 + t39;
+  const t41 = Math.log(t40);
+  const t42 = t35 + t41;
+  const t43 = t0 * t42;
+  const t44 = y_0 * layer2_z_0;
+  const t45 = y_1 * layer2_z_1;
+  const t46 = t44 + t45;
+  const loss = t43 - t46;
+  // grad of: logsumexp(layer2_z)
+  const t47 = t37 / t40;
+  const t48 = t0 * t47;
+  const d_layer2_z_0 = t48 - y_0;
+  $G[24] = d_layer2_z_0; // rmsprop update of layer2_b[0]: its gradient
+  const t49 = layer2_W_0 * d_layer2_z_0;
+  const t50 = t39 / t40;
+  const t51 = t0 * t50;
+  const d_layer2_z_1 = t51 - y_1;
+  $G[25] = d_layer2_z_1; // rmsprop update of layer2_b[1]: its gradient
+  const t52 = layer2_W_4 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_0 = t49 + t52;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t53 = layer1_a_0 * layer1_a_0;
+  const t54 = 1 - t53;
+  const d_layer1_z_0 = d_layer1_a_0 * t54;
+  $G[12] = d_layer1_z_0; // rmsprop update of layer1_b[0]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_0 = d_layer1_z_0 * x_0;
+  $G[0] = d_layer1_W_0; // rmsprop update of layer1_W[0]: its gradient
+  const d_layer1_W_1 = d_layer1_z_0 * x_1;
+  $G[1] = d_layer1_W_1; // rmsprop update of layer1_W[1]: its gradient
+  const d_layer1_W_2 = d_layer1_z_0 * x_2;
+  $G[2] = d_layer1_W_2; // rmsprop update of layer1_W[2]: its gradient
+  const t55 = layer2_W_1 * d_layer2_z_0;
+  const t56 = layer2_W_5 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_1 = t55 + t56;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t57 = layer1_a_1 * layer1_a_1;
+  const t58 = 1 - t57;
+  const d_layer1_z_1 = d_layer1_a_1 * t58;
+  $G[13] = d_layer1_z_1; // rmsprop update of layer1_b[1]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_3 = d_layer1_z_1 * x_0;
+  $G[3] = d_layer1_W_3; // rmsprop update of layer1_W[3]: its gradient
+  const d_layer1_W_4 = d_layer1_z_1 * x_1;
+  $G[4] = d_layer1_W_4; // rmsprop update of layer1_W[4]: its gradient
+  const d_layer1_W_5 = d_layer1_z_1 * x_2;
+  $G[5] = d_layer1_W_5; // rmsprop update of layer1_W[5]: its gradient
+  const t59 = layer2_W_2 * d_layer2_z_0;
+  const t60 = layer2_W_6 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_2 = t59 + t60;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t61 = layer1_a_2 * layer1_a_2;
+  const t62 = 1 - t61;
+  const d_layer1_z_2 = d_layer1_a_2 * t62;
+  $G[14] = d_layer1_z_2; // rmsprop update of layer1_b[2]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_6 = d_layer1_z_2 * x_0;
+  $G[6] = d_layer1_W_6; // rmsprop update of layer1_W[6]: its gradient
+  const d_layer1_W_7 = d_layer1_z_2 * x_1;
+  $G[7] = d_layer1_W_7; // rmsprop update of layer1_W[7]: its gradient
+  const d_layer1_W_8 = d_layer1_z_2 * x_2;
+  $G[8] = d_layer1_W_8; // rmsprop update of layer1_W[8]: its gradient
+  const t63 = layer2_W_3 * d_layer2_z_0;
+  const t64 = layer2_W_7 * d_layer2_z_1;
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer1_a_3 = t63 + t64;
+  // grad of: layer1_a = tanh(layer1_z)
+  const t65 = layer1_a_3 * layer1_a_3;
+  const t66 = 1 - t65;
+  const d_layer1_z_3 = d_layer1_a_3 * t66;
+  $G[15] = d_layer1_z_3; // rmsprop update of layer1_b[3]: its gradient
+  // grad of: matmul(layer1_W, x)
+  const d_layer1_W_9 = d_layer1_z_3 * x_0;
+  $G[9] = d_layer1_W_9; // rmsprop update of layer1_W[9]: its gradient
+  const d_layer1_W_10 = d_layer1_z_3 * x_1;
+  $G[10] = d_layer1_W_10; // rmsprop update of layer1_W[10]: its gradient
+  const d_layer1_W_11 = d_layer1_z_3 * x_2;
+  $G[11] = d_layer1_W_11; // rmsprop update of layer1_W[11]: its gradient
+  // grad of: matmul(layer2_W, layer1_a)
+  const d_layer2_W_0 = d_layer2_z_0 * layer1_a_0;
+  $G[16] = d_layer2_W_0; // rmsprop update of layer2_W[0]: its gradient
+  const d_layer2_W_1 = d_layer2_z_0 * layer1_a_1;
+  $G[17] = d_layer2_W_1; // rmsprop update of layer2_W[1]: its gradient
+  const d_layer2_W_2 = d_layer2_z_0 * layer1_a_2;
+  $G[18] = d_layer2_W_2; // rmsprop update of layer2_W[2]: its gradient
+  const d_layer2_W_3 = d_layer2_z_0 * layer1_a_3;
+  $G[19] = d_layer2_W_3; // rmsprop update of layer2_W[3]: its gradient
+  const d_layer2_W_4 = d_layer2_z_1 * layer1_a_0;
+  $G[20] = d_layer2_W_4; // rmsprop update of layer2_W[4]: its gradient
+  const d_layer2_W_5 = d_layer2_z_1 * layer1_a_1;
+  $G[21] = d_layer2_W_5; // rmsprop update of layer2_W[5]: its gradient
+  const d_layer2_W_6 = d_layer2_z_1 * layer1_a_2;
+  $G[22] = d_layer2_W_6; // rmsprop update of layer2_W[6]: its gradient
+  const d_layer2_W_7 = d_layer2_z_1 * layer1_a_3;
+  $G[23] = d_layer2_W_7; // rmsprop update of layer2_W[7]: its gradient
+  $s += $fw!.f[1]!($okmAt, $okvAt, $lr, $mu, $rho, $eps); // the moments updated in place, each element's step into $D
+  { const $p1 = layer2_b_0 * $keep - $D[24]!; $w_layer2_b[0] = $p1; $s += ($p1); }
+  { const $p1 = layer2_b_1 * $keep - $D[25]!; $w_layer2_b[1] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_0 * $keep - $D[12]!; $w_layer1_b[0] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_0 * $keep - $D[0]!; $w_layer1_W[0] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_1 * $keep - $D[1]!; $w_layer1_W[1] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_2 * $keep - $D[2]!; $w_layer1_W[2] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_1 * $keep - $D[13]!; $w_layer1_b[1] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_3 * $keep - $D[3]!; $w_layer1_W[3] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_4 * $keep - $D[4]!; $w_layer1_W[4] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_5 * $keep - $D[5]!; $w_layer1_W[5] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_2 * $keep - $D[14]!; $w_layer1_b[2] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_6 * $keep - $D[6]!; $w_layer1_W[6] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_7 * $keep - $D[7]!; $w_layer1_W[7] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_8 * $keep - $D[8]!; $w_layer1_W[8] = $p1; $s += ($p1); }
+  { const $p1 = layer1_b_3 * $keep - $D[15]!; $w_layer1_b[3] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_9 * $keep - $D[9]!; $w_layer1_W[9] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_10 * $keep - $D[10]!; $w_layer1_W[10] = $p1; $s += ($p1); }
+  { const $p1 = layer1_W_11 * $keep - $D[11]!; $w_layer1_W[11] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_0 * $keep - $D[16]!; $w_layer2_W[0] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_1 * $keep - $D[17]!; $w_layer2_W[1] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_2 * $keep - $D[18]!; $w_layer2_W[2] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_3 * $keep - $D[19]!; $w_layer2_W[3] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_4 * $keep - $D[20]!; $w_layer2_W[4] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_5 * $keep - $D[21]!; $w_layer2_W[5] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_6 * $keep - $D[22]!; $w_layer2_W[6] = $p1; $s += ($p1); }
+  { const $p1 = layer2_W_7 * $keep - $D[23]!; $w_layer2_W[7] = $p1; $s += ($p1); }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_layer2_b[0] = layer2_b_0;
+  $w_layer2_b[1] = layer2_b_1;
+  $w_layer1_b[0] = layer1_b_0;
+  $w_layer1_W[0] = layer1_W_0;
+  $w_layer1_W[1] = layer1_W_1;
+  $w_layer1_W[2] = layer1_W_2;
+  $w_layer1_b[1] = layer1_b_1;
+  $w_layer1_W[3] = layer1_W_3;
+  $w_layer1_W[4] = layer1_W_4;
+  $w_layer1_W[5] = layer1_W_5;
+  $w_layer1_b[2] = layer1_b_2;
+  $w_layer1_W[6] = layer1_W_6;
+  $w_layer1_W[7] = layer1_W_7;
+  $w_layer1_W[8] = layer1_W_8;
+  $w_layer1_b[3] = layer1_b_3;
+  $w_layer1_W[9] = layer1_W_9;
+  $w_layer1_W[10] = layer1_W_10;
+  $w_layer1_W[11] = layer1_W_11;
+  $w_layer2_W[0] = layer2_W_0;
+  $w_layer2_W[1] = layer2_W_1;
+  $w_layer2_W[2] = layer2_W_2;
+  $w_layer2_W[3] = layer2_W_3;
+  $w_layer2_W[4] = layer2_W_4;
+  $w_layer2_W[5] = layer2_W_5;
+  $w_layer2_W[6] = layer2_W_6;
+  $w_layer2_W[7] = layer2_W_7;
+  $FB.copyWithin($okmAt >> 3, 52, 78);
+  $FB.copyWithin($okvAt >> 3, 78, 104);
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
 /** What `$step_sgd` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, `$keep` and `$l2` of `$h`. */
 function $exactSgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, h: Float64Array): number {
   const value = $gradient(p, X, xo, Y, yo, $acc, 1);
@@ -4792,8 +5860,8 @@ function $row_sgd_nodecay(p: Params, X: Floats, xo: number, Y: Floats, yo: numbe
   return $step_sgd_nodecay(p, X, xo, Y, yo, $hyperInto($lr, 1 - $lr * $hy.decay, $hy.l2));
 }
 
-/** The one-row step of each optimizer rule (with the decay terms, then without), by `$Hyper.rule`: the loss, or NaN with nothing changed. */
-const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $row_sgd_nodecay, $step_momentum, $step_momentum_nodecay, $step_adam, $step_adam_nodecay, $step_rmsprop, $step_rmsprop_nodecay];
+/** The one-row step of each optimizer rule (with the decay terms, then without), by `$Hyper.rule` (the WASM_UPDATE steps where their kernels loaded): the loss, or NaN with nothing changed. */
+const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = $fw ? [$row_sgd, $row_sgd_nodecay, $step_momentum, $step_momentum_nodecay, $wstep_adam, $wstep_adam_nodecay, $wstep_rmsprop, $wstep_rmsprop_nodecay] : [$row_sgd, $row_sgd_nodecay, $step_momentum, $step_momentum_nodecay, $step_adam, $step_adam_nodecay, $step_rmsprop, $step_rmsprop_nodecay];
 
 function $forward($p: Params, $x: Floats, $xo: number, $o: Floats, $oo: number): void {
   const layer1_W_0 = $p.layer1_W[0]!;

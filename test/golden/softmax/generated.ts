@@ -1178,6 +1178,7 @@ function $update_rmsprop(p: Params, g: Params, m: Params, v: Params, c: number, 
  */
 const $MOMENTS = new WeakSet<object>();
 function $ownMoments(p: Params): Params {
+  p = $placeMoments(p); // a slot of the fused steps' update memory (WASM_UPDATE in gradc's fusedSteps.ts)
   $MOMENTS.add(Object.freeze(p));
   return p;
 }
@@ -1450,11 +1451,70 @@ function $lossRows($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number,
   return $total;
 }
 
+/** The few WebAssembly declarations the kernels use (the module type-checks without the DOM library). */
+interface $Wasm {
+  validate(bytes: Uint8Array): boolean;
+  Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { readonly exports: { readonly f: (...args: number[]) => number } };
+}
+
+/** Bytes of a base64 text. */
+function $base64(s: string): Uint8Array {
+  const digits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const clean = s.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let bits = 0, n = 0, o = 0;
+  for (let i = 0; i < clean.length; i++) {
+    bits = ((bits << 6) | digits.indexOf(clean[i]!)) & 0xffffff;
+    n += 6;
+    if (n >= 8) { n -= 8; out[o++] = (bits >> n) & 255; }
+  }
+  return out;
+}
+
+/** A module using one v128 instruction: the engine's SIMD feature check. */
+const $SIMD_PROBE = 'AGFzbQEAAAABBAFgAAADAgEAChcBFQD9DAAAAAAAAAAAAAAAAAAAAAAaCw==';
+
+/** The kernels' memory and functions, or null when the engine cannot run them (no WebAssembly, no SIMD, or a refused compile). */
+function $simdKernels(pages: number, modules: readonly string[]): { memory: { readonly buffer: ArrayBuffer }; f: ((...args: number[]) => number)[] } | null {
+  const W = (globalThis as unknown as { WebAssembly?: $Wasm }).WebAssembly;
+  try {
+    if (!W || !W.validate($base64($SIMD_PROBE))) return null;
+    const memory = new W.Memory({ initial: pages, maximum: pages });
+    const f = modules.map((m) => new W.Instance(new W.Module($base64(m)), { m: { m: memory } }).exports.f);
+    return { memory, f };
+  } catch {
+    return null;
+  }
+}
+
+/** The fused steps' update kernels (WASM_UPDATE in gradc's fusedSteps.ts), one per rule with two moments, sharing one memory of 1 pages; null without Wasm SIMD. */
+const $fw = $simdKernels(1, ['AGFzbQEAAAABCwFgBn9/fHx8fAF8AggBAW0BbQIAAQMCAQAHBQEBZgAACu0HAeoHDwF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXsBe0QAAAAAAAAAAP0UIQ4gAv0UIQ9EAAAAAAAA8D8gAqH9FCEQIAP9FCERRAAAAAAAAPA/IAOh/RQhEiAE/RQhEyAF/RQhFP0MAAAAAAAAAAAAAAAAAAAAACEGQQD9AAQAIQkgAEEAav0ABAAhCiABQQBq/QAEACELIA8gCv3yASAQIAn98gH98AEhDCARIAv98gEgEiAJ/fIBIAn98gH98AEhDSATIAz98gEgDf3vASAU/fAB/fMBIQhBoAEgCv0LBAAgAEEAaiAM/QsEACAGIAwgDv3yAf3wASEGQfABIAv9CwQAIAFBAGogDf0LBAAgBiANIA798gH98AEhBkHQACAI/QsEAEEQ/QAEACEJIABBEGr9AAQAIQogAUEQav0ABAAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQbABIAr9CwQAIABBEGogDP0LBAAgBiAMIA798gH98AEhBkGAAiAL/QsEACABQRBqIA39CwQAIAYgDSAO/fIB/fABIQZB4AAgCP0LBABBIP0ABAAhCSAAQSBq/QAEACEKIAFBIGr9AAQAIQsgDyAK/fIBIBAgCf3yAf3wASEMIBEgC/3yASASIAn98gEgCf3yAf3wASENIBMgDP3yASAN/e8BIBT98AH98wEhCEHAASAK/QsEACAAQSBqIAz9CwQAIAYgDCAO/fIB/fABIQZBkAIgC/0LBAAgAUEgaiAN/QsEACAGIA0gDv3yAf3wASEGQfAAIAj9CwQAQTD9AAQAIQkgAEEwav0ABAAhCiABQTBq/QAEACELIA8gCv3yASAQIAn98gH98AEhDCARIAv98gEgEiAJ/fIBIAn98gH98AEhDSATIAz98gEgDf3vASAU/fAB/fMBIQhB0AEgCv0LBAAgAEEwaiAM/QsEACAGIAwgDv3yAf3wASEGQaACIAv9CwQAIAFBMGogDf0LBAAgBiANIA798gH98AEhBkGAASAI/QsEAEHAAP1dAwAhCSAAQcAAav1dAwAhCiABQcAAav1dAwAhCyAPIAr98gEgECAJ/fIB/fABIQwgESAL/fIBIBIgCf3yASAJ/fIB/fABIQ0gEyAM/fIBIA397wEgFP3wAf3zASEIQeABIAr9WwMAACAAQcAAaiAM/VsDAAAgBiAMIA798gH98AEhBkGwAiAL/VsDAAAgAUHAAGogDf1bAwAAIAYgDSAO/fIB/fABIQZBkAEgCP1bAwAAIAb9IQAgBv0hAaAL', 'AGFzbQEAAAABCwFgBn9/fHx8fAF8AggBAW0BbQIAAQMCAQAHBQEBZgAACsIHAb8HDgF7AXsBewF7AXsBewF7AXsBewF7AXsBewF7AXtEAAAAAAAAAAD9FCEOIAT9FCEPRAAAAAAAAPA/IASh/RQhECAD/RQhESAC/RQhEiAF/RQhE/0MAAAAAAAAAAAAAAAAAAAAACEGQQD9AAQAIQkgAEEAav0ABAAhCiABQQBq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQaABIAr9CwQAIABBAGogDf0LBAAgBiANIA798gH98AEhBkHwASAL/QsEACABQQBqIAz9CwQAIAYgDCAO/fIB/fABIQZB0AAgCP0LBABBEP0ABAAhCSAAQRBq/QAEACEKIAFBEGr9AAQAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhBsAEgCv0LBAAgAEEQaiAN/QsEACAGIA0gDv3yAf3wASEGQYACIAv9CwQAIAFBEGogDP0LBAAgBiAMIA798gH98AEhBkHgACAI/QsEAEEg/QAEACEJIABBIGr9AAQAIQogAUEgav0ABAAhCyAPIAv98gEgECAJ/fIBIAn98gH98AEhDCARIAr98gEgEiAJ/fIBIAwgE/3wAf3vAf3zAf3wASENIA0hCEHAASAK/QsEACAAQSBqIA39CwQAIAYgDSAO/fIB/fABIQZBkAIgC/0LBAAgAUEgaiAM/QsEACAGIAwgDv3yAf3wASEGQfAAIAj9CwQAQTD9AAQAIQkgAEEwav0ABAAhCiABQTBq/QAEACELIA8gC/3yASAQIAn98gEgCf3yAf3wASEMIBEgCv3yASASIAn98gEgDCAT/fAB/e8B/fMB/fABIQ0gDSEIQdABIAr9CwQAIABBMGogDf0LBAAgBiANIA798gH98AEhBkGgAiAL/QsEACABQTBqIAz9CwQAIAYgDCAO/fIB/fABIQZBgAEgCP0LBABBwAD9XQMAIQkgAEHAAGr9XQMAIQogAUHAAGr9XQMAIQsgDyAL/fIBIBAgCf3yASAJ/fIB/fABIQwgESAK/fIBIBIgCf3yASAMIBP98AH97wH98wH98AEhDSANIQhB4AEgCv1bAwAAIABBwABqIA39WwMAACAGIA0gDv3yAf3wASEGQbACIAv9WwMAACABQcAAaiAM/VsDAAAgBiAMIA798gH98AEhBkGQASAI/VsDAAAgBv0hACAG/SEBoAs=']);
+/** The memory as one array of the parameters' element type (empty without Wasm SIMD): the moment slots and the old moments. */
+const $FB = $fw ? new Floats($fw.memory.buffer) : new Floats(0);
+/** Each parameter element's gradient and step in the step being taken (f64 at either precision). */
+const $G = $fw ? new Float64Array($fw.memory.buffer, 0, 9) : new Float64Array(0), $D = $fw ? new Float64Array($fw.memory.buffer, 80, 9) : new Float64Array(0);
+/** Moment slots handed out (of 64; never reused), and each placed moment object's byte address. */
+let $momentSlots = 0;
+const $MOMENT_AT = new WeakMap<object, number>();
+/** Moments `p` as this module keeps them: a copy on the next free slot of `$fw`'s memory (`p` itself when it has one, without Wasm SIMD, or once the 64 slots are used). */
+function $placeMoments(p: Params): Params {
+  if (!$fw || $momentSlots === 64 || $MOMENT_AT.has(p)) return p;
+  const at = 320 + 80 * $momentSlots++;
+  const q: Params = { W: new Floats($fw.memory.buffer, at, 6), b: new Floats($fw.memory.buffer, at + 48, 3) };
+  $copyInto(q, p);
+  $MOMENT_AT.set(q, at);
+  return q;
+}
+
 /** What `$okm` and `$okv` hold when no moment object is remembered (a fresh object: never a state's). */
 const $NO_MOMENTS = {};
 
 /** The first moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
 let $okm: unknown = $NO_MOMENTS, $okm_W: Floats | null = null, $okm_b: Floats | null = null;
+/** The byte address of `$okm`'s slot in the update kernels' memory, or -1 when it has none (WASM_UPDATE in gradc's fusedSteps.ts). */
+let $okmAt = -1;
 /** Whether `x` holds this model's arrays (then remembered in `$okm_<name>`, and `x` in `$okm` when this module made it). */
 function $moments_m(x: unknown): boolean {
   const q = x as Params | null | undefined;
@@ -1464,11 +1524,14 @@ function $moments_m(x: unknown): boolean {
     $okm_W = a_W; $okm_b = a_b;
   }
   $okm = $MOMENTS.has(x as object) ? x : $NO_MOMENTS;
+  $okmAt = $okm === x ? $MOMENT_AT.get(x as object) ?? -1 : -1;
   return true;
 }
 
 /** The second moments a fused step checked last, and their arrays (stateCheck in gradc's fusedSteps.ts). */
 let $okv: unknown = $NO_MOMENTS, $okv_W: Floats | null = null, $okv_b: Floats | null = null;
+/** The byte address of `$okv`'s slot in the update kernels' memory, or -1 when it has none (WASM_UPDATE in gradc's fusedSteps.ts). */
+let $okvAt = -1;
 /** Whether `x` holds this model's arrays (then remembered in `$okv_<name>`, and `x` in `$okv` when this module made it). */
 function $moments_v(x: unknown): boolean {
   const q = x as Params | null | undefined;
@@ -1478,6 +1541,7 @@ function $moments_v(x: unknown): boolean {
     $okv_W = a_W; $okv_b = a_b;
   }
   $okv = $MOMENTS.has(x as object) ? x : $NO_MOMENTS;
+  $okvAt = $okv === x ? $MOMENT_AT.get(x as object) ?? -1 : -1;
   return true;
 }
 
@@ -2891,6 +2955,510 @@ function $step_rmsprop_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, 
   return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
 }
 
+/** One adam or adamw step on one row, its update in WebAssembly (WASM_UPDATE), all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $wstep_adam($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m, $v = $st!.v;
+  if ($m !== $okm || $v !== $okv || $okmAt < 0 || $okvAt < 0) return $step_adam($p, $x, $xo, $y, $yo, $st, $hy, $t); // moments not in a slot, or not the ones checked last: the JavaScript step checks them
+  let $keep = $hy.keep, $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $keep = 1 - $lr * $hy.decay; $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
+  }
+  const $l2 = $hy.l2, $b1 = $hy.b1, $b2 = $hy.b2;
+  const $w_W = $p.W, $w_b = $p.b;
+  let $s = 0; // the sum of the new parameters and the loss (CHECK_ONCE); the Wasm call checks the moments
+  const W_0 = $w_W[0]!;
+  const W_1 = $w_W[1]!;
+  const W_2 = $w_W[2]!;
+  const W_3 = $w_W[3]!;
+  const W_4 = $w_W[4]!;
+  const W_5 = $w_W[5]!;
+  const b_0 = $w_b[0]!;
+  const b_1 = $w_b[1]!;
+  const b_2 = $w_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_0 = t12 / t18;
+  // grad of: y .* log_softmax(logits)
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
+  const d_t25 = -y_2;
+  // grad of: log_softmax(logits)
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
+  const d_logits_0 = -t31;
+  $G[6] = d_logits_0 + $l2 * b_0; // adam and adamw update of b[0]: its gradient
+  // grad of: matmul(W, x)
+  const d_W_0 = d_logits_0 * x_0;
+  $G[0] = d_W_0 + $l2 * W_0; // adam and adamw update of W[0]: its gradient
+  const d_W_1 = d_logits_0 * x_1;
+  $G[1] = d_W_1 + $l2 * W_1; // adam and adamw update of W[1]: its gradient
+  // forward value, for the grad of: log_softmax(logits)
+  const p_1 = t14 / t18;
+  // grad of: log_softmax(logits)
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
+  const d_logits_1 = -t33;
+  $G[7] = d_logits_1 + $l2 * b_1; // adam and adamw update of b[1]: its gradient
+  // grad of: matmul(W, x)
+  const d_W_2 = d_logits_1 * x_0;
+  $G[2] = d_W_2 + $l2 * W_2; // adam and adamw update of W[2]: its gradient
+  const d_W_3 = d_logits_1 * x_1;
+  $G[3] = d_W_3 + $l2 * W_3; // adam and adamw update of W[3]: its gradient
+  // forward value, for the grad of: log_softmax(logits)
+  const p_2 = t17 / t18;
+  // grad of: log_softmax(logits)
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
+  const d_logits_2 = -t35;
+  $G[8] = d_logits_2 + $l2 * b_2; // adam and adamw update of b[2]: its gradient
+  // grad of: matmul(W, x)
+  const d_W_4 = d_logits_2 * x_0;
+  $G[4] = d_W_4 + $l2 * W_4; // adam and adamw update of W[4]: its gradient
+  const d_W_5 = d_logits_2 * x_1;
+  $G[5] = d_W_5 + $l2 * W_5; // adam and adamw update of W[5]: its gradient
+  $s += $fw!.f[0]!($okmAt, $okvAt, $b1, $b2, $a, $e); // the moments updated in place, each element's step into $D
+  { const $p1 = b_0 * $keep - $D[6]!; $w_b[0] = $p1; $s += ($p1); }
+  { const $p1 = W_0 * $keep - $D[0]!; $w_W[0] = $p1; $s += ($p1); }
+  { const $p1 = W_1 * $keep - $D[1]!; $w_W[1] = $p1; $s += ($p1); }
+  { const $p1 = b_1 * $keep - $D[7]!; $w_b[1] = $p1; $s += ($p1); }
+  { const $p1 = W_2 * $keep - $D[2]!; $w_W[2] = $p1; $s += ($p1); }
+  { const $p1 = W_3 * $keep - $D[3]!; $w_W[3] = $p1; $s += ($p1); }
+  { const $p1 = b_2 * $keep - $D[8]!; $w_b[2] = $p1; $s += ($p1); }
+  { const $p1 = W_4 * $keep - $D[4]!; $w_W[4] = $p1; $s += ($p1); }
+  { const $p1 = W_5 * $keep - $D[5]!; $w_W[5] = $p1; $s += ($p1); }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_b[0] = b_0;
+  $w_W[0] = W_0;
+  $w_W[1] = W_1;
+  $w_b[1] = b_1;
+  $w_W[2] = W_2;
+  $w_W[3] = W_3;
+  $w_b[2] = b_2;
+  $w_W[4] = W_4;
+  $w_W[5] = W_5;
+  $FB.copyWithin($okmAt >> 3, 20, 29);
+  $FB.copyWithin($okvAt >> 3, 30, 39);
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One adam or adamw step on one row without weight decay (NO_DECAY), its update in WebAssembly (WASM_UPDATE), all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $wstep_adam_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m, $v = $st!.v;
+  if ($m !== $okm || $v !== $okv || $okmAt < 0 || $okvAt < 0) return $step_adam_nodecay($p, $x, $xo, $y, $yo, $st, $hy, $t); // moments not in a slot, or not the ones checked last: the JavaScript step checks them
+  let $a = $hy.lr, $e = $hy.eps;
+  if ($t < $hy.steady) { // a scheduled rate or a bias correction below 1: computed (the same values from $hy.steady on, see UpdateRule.steady)
+    const $lr = $rate($hy, $t - 1);
+    const $bc1 = $t < $hy.t1 ? 1 - Math.pow($hy.b1, $t) : 1, $root = Math.sqrt($t < $hy.t2 ? 1 - Math.pow($hy.b2, $t) : 1);
+    $a = ($lr * $root) / $bc1; $e = $hy.eps * $root;
+  }
+  const $b1 = $hy.b1, $b2 = $hy.b2;
+  const $keep = 1; // no decoupled decay (NO_DECAY)
+  const $w_W = $p.W, $w_b = $p.b;
+  let $s = 0; // the sum of the new parameters and the loss (CHECK_ONCE); the Wasm call checks the moments
+  const W_0 = $w_W[0]!;
+  const W_1 = $w_W[1]!;
+  const W_2 = $w_W[2]!;
+  const W_3 = $w_W[3]!;
+  const W_4 = $w_W[4]!;
+  const W_5 = $w_W[5]!;
+  const b_0 = $w_b[0]!;
+  const b_1 = $w_b[1]!;
+  const b_2 = $w_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_0 = t12 / t18;
+  // grad of: y .* log_softmax(logits)
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
+  const d_t25 = -y_2;
+  // grad of: log_softmax(logits)
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
+  const d_logits_0 = -t31;
+  $G[6] = d_logits_0; // adam and adamw update of b[0]: its gradient
+  // grad of: matmul(W, x)
+  const d_W_0 = d_logits_0 * x_0;
+  $G[0] = d_W_0; // adam and adamw update of W[0]: its gradient
+  const d_W_1 = d_logits_0 * x_1;
+  $G[1] = d_W_1; // adam and adamw update of W[1]: its gradient
+  // forward value, for the grad of: log_softmax(logits)
+  const p_1 = t14 / t18;
+  // grad of: log_softmax(logits)
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
+  const d_logits_1 = -t33;
+  $G[7] = d_logits_1; // adam and adamw update of b[1]: its gradient
+  // grad of: matmul(W, x)
+  const d_W_2 = d_logits_1 * x_0;
+  $G[2] = d_W_2; // adam and adamw update of W[2]: its gradient
+  const d_W_3 = d_logits_1 * x_1;
+  $G[3] = d_W_3; // adam and adamw update of W[3]: its gradient
+  // forward value, for the grad of: log_softmax(logits)
+  const p_2 = t17 / t18;
+  // grad of: log_softmax(logits)
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
+  const d_logits_2 = -t35;
+  $G[8] = d_logits_2; // adam and adamw update of b[2]: its gradient
+  // grad of: matmul(W, x)
+  const d_W_4 = d_logits_2 * x_0;
+  $G[4] = d_W_4; // adam and adamw update of W[4]: its gradient
+  const d_W_5 = d_logits_2 * x_1;
+  $G[5] = d_W_5; // adam and adamw update of W[5]: its gradient
+  $s += $fw!.f[0]!($okmAt, $okvAt, $b1, $b2, $a, $e); // the moments updated in place, each element's step into $D
+  { const $p1 = b_0 * $keep - $D[6]!; $w_b[0] = $p1; $s += ($p1); }
+  { const $p1 = W_0 * $keep - $D[0]!; $w_W[0] = $p1; $s += ($p1); }
+  { const $p1 = W_1 * $keep - $D[1]!; $w_W[1] = $p1; $s += ($p1); }
+  { const $p1 = b_1 * $keep - $D[7]!; $w_b[1] = $p1; $s += ($p1); }
+  { const $p1 = W_2 * $keep - $D[2]!; $w_W[2] = $p1; $s += ($p1); }
+  { const $p1 = W_3 * $keep - $D[3]!; $w_W[3] = $p1; $s += ($p1); }
+  { const $p1 = b_2 * $keep - $D[8]!; $w_b[2] = $p1; $s += ($p1); }
+  { const $p1 = W_4 * $keep - $D[4]!; $w_W[4] = $p1; $s += ($p1); }
+  { const $p1 = W_5 * $keep - $D[5]!; $w_W[5] = $p1; $s += ($p1); }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_b[0] = b_0;
+  $w_W[0] = W_0;
+  $w_W[1] = W_1;
+  $w_b[1] = b_1;
+  $w_W[2] = W_2;
+  $w_W[3] = W_3;
+  $w_b[2] = b_2;
+  $w_W[4] = W_4;
+  $w_W[5] = W_5;
+  $FB.copyWithin($okmAt >> 3, 20, 29);
+  $FB.copyWithin($okvAt >> 3, 30, 39);
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One rmsprop step on one row, its update in WebAssembly (WASM_UPDATE), all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $wstep_rmsprop($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m, $v = $st!.v;
+  if ($m !== $okm || $v !== $okv || $okmAt < 0 || $okvAt < 0) return $step_rmsprop($p, $x, $xo, $y, $yo, $st, $hy, $t); // moments not in a slot, or not the ones checked last: the JavaScript step checks them
+  const $lr = $rate($hy, $t - 1);
+  const $keep = 1 - $lr * $hy.decay, $l2 = $hy.l2, $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
+  const $w_W = $p.W, $w_b = $p.b;
+  let $s = 0; // the sum of the new parameters and the loss (CHECK_ONCE); the Wasm call checks the moments
+  const W_0 = $w_W[0]!;
+  const W_1 = $w_W[1]!;
+  const W_2 = $w_W[2]!;
+  const W_3 = $w_W[3]!;
+  const W_4 = $w_W[4]!;
+  const W_5 = $w_W[5]!;
+  const b_0 = $w_b[0]!;
+  const b_1 = $w_b[1]!;
+  const b_2 = $w_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_0 = t12 / t18;
+  // grad of: y .* log_softmax(logits)
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
+  const d_t25 = -y_2;
+  // grad of: log_softmax(logits)
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
+  const d_logits_0 = -t31;
+  $G[6] = d_logits_0 + $l2 * b_0; // rmsprop update of b[0]: its gradient
+  // grad of: matmul(W, x)
+  const d_W_0 = d_logits_0 * x_0;
+  $G[0] = d_W_0 + $l2 * W_0; // rmsprop update of W[0]: its gradient
+  const d_W_1 = d_logits_0 * x_1;
+  $G[1] = d_W_1 + $l2 * W_1; // rmsprop update of W[1]: its gradient
+  // forward value, for the grad of: log_softmax(logits)
+  const p_1 = t14 / t18;
+  // grad of: log_softmax(logits)
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
+  const d_logits_1 = -t33;
+  $G[7] = d_logits_1 + $l2 * b_1; // rmsprop update of b[1]: its gradient
+  // grad of: matmul(W, x)
+  const d_W_2 = d_logits_1 * x_0;
+  $G[2] = d_W_2 + $l2 * W_2; // rmsprop update of W[2]: its gradient
+  const d_W_3 = d_logits_1 * x_1;
+  $G[3] = d_W_3 + $l2 * W_3; // rmsprop update of W[3]: its gradient
+  // forward value, for the grad of: log_softmax(logits)
+  const p_2 = t17 / t18;
+  // grad of: log_softmax(logits)
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
+  const d_logits_2 = -t35;
+  $G[8] = d_logits_2 + $l2 * b_2; // rmsprop update of b[2]: its gradient
+  // grad of: matmul(W, x)
+  const d_W_4 = d_logits_2 * x_0;
+  $G[4] = d_W_4 + $l2 * W_4; // rmsprop update of W[4]: its gradient
+  const d_W_5 = d_logits_2 * x_1;
+  $G[5] = d_W_5 + $l2 * W_5; // rmsprop update of W[5]: its gradient
+  $s += $fw!.f[1]!($okmAt, $okvAt, $lr, $mu, $rho, $eps); // the moments updated in place, each element's step into $D
+  { const $p1 = b_0 * $keep - $D[6]!; $w_b[0] = $p1; $s += ($p1); }
+  { const $p1 = W_0 * $keep - $D[0]!; $w_W[0] = $p1; $s += ($p1); }
+  { const $p1 = W_1 * $keep - $D[1]!; $w_W[1] = $p1; $s += ($p1); }
+  { const $p1 = b_1 * $keep - $D[7]!; $w_b[1] = $p1; $s += ($p1); }
+  { const $p1 = W_2 * $keep - $D[2]!; $w_W[2] = $p1; $s += ($p1); }
+  { const $p1 = W_3 * $keep - $D[3]!; $w_W[3] = $p1; $s += ($p1); }
+  { const $p1 = b_2 * $keep - $D[8]!; $w_b[2] = $p1; $s += ($p1); }
+  { const $p1 = W_4 * $keep - $D[4]!; $w_W[4] = $p1; $s += ($p1); }
+  { const $p1 = W_5 * $keep - $D[5]!; $w_W[5] = $p1; $s += ($p1); }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_b[0] = b_0;
+  $w_W[0] = W_0;
+  $w_W[1] = W_1;
+  $w_b[1] = b_1;
+  $w_W[2] = W_2;
+  $w_W[3] = W_3;
+  $w_b[2] = b_2;
+  $w_W[4] = W_4;
+  $w_W[5] = W_5;
+  $FB.copyWithin($okmAt >> 3, 20, 29);
+  $FB.copyWithin($okvAt >> 3, 30, 39);
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
+/** One rmsprop step on one row without weight decay (NO_DECAY), its update in WebAssembly (WASM_UPDATE), all or nothing: the loss, or NaN with the parameters and state unchanged. */
+function $wstep_rmsprop_nodecay($p: Params, $x: Floats, $xo: number, $y: Floats, $yo: number, $st: OptimizerState | null, $hy: $Hyper, $t: number): number {
+  const $m = $st!.m, $v = $st!.v;
+  if ($m !== $okm || $v !== $okv || $okmAt < 0 || $okvAt < 0) return $step_rmsprop_nodecay($p, $x, $xo, $y, $yo, $st, $hy, $t); // moments not in a slot, or not the ones checked last: the JavaScript step checks them
+  const $lr = $rate($hy, $t - 1);
+  const $mu = $hy.mu, $rho = $hy.rho, $eps = $hy.eps;
+  const $keep = 1; // no decoupled decay (NO_DECAY)
+  const $w_W = $p.W, $w_b = $p.b;
+  let $s = 0; // the sum of the new parameters and the loss (CHECK_ONCE); the Wasm call checks the moments
+  const W_0 = $w_W[0]!;
+  const W_1 = $w_W[1]!;
+  const W_2 = $w_W[2]!;
+  const W_3 = $w_W[3]!;
+  const W_4 = $w_W[4]!;
+  const W_5 = $w_W[5]!;
+  const b_0 = $w_b[0]!;
+  const b_1 = $w_b[1]!;
+  const b_2 = $w_b[2]!;
+  const x_0 = $x[$xo]!;
+  const x_1 = $x[$xo + 1]!;
+  const y_0 = $y[$yo]!;
+  const y_1 = $y[$yo + 1]!;
+  const y_2 = $y[$yo + 2]!;
+  const t0 = W_0 * x_0;
+  const t1 = W_1 * x_1;
+  const t2 = t0 + t1;
+  const logits_0 = t2 + b_0;
+  const t3 = W_2 * x_0;
+  const t4 = W_3 * x_1;
+  const t5 = t3 + t4;
+  const logits_1 = t5 + b_1;
+  const t6 = (logits_0 >= logits_1 ? logits_0 : logits_1);
+  const t7 = W_4 * x_0;
+  const t8 = W_5 * x_1;
+  const t9 = t7 + t8;
+  const logits_2 = t9 + b_2;
+  const t10 = (t6 >= logits_2 ? t6 : logits_2);
+  const t11 = logits_0 - t10;
+  const t12 = Math.exp(t11);
+  const t13 = logits_1 - t10;
+  const t14 = Math.exp(t13);
+  const t15 = t12 + t14;
+  const t16 = logits_2 - t10;
+  const t17 = Math.exp(t16);
+  const t18 = t15 + t17;
+  const t19 = Math.log(t18);
+  const t20 = t11 - t19;
+  const t21 = y_0 * t20;
+  const t22 = t13 - t19;
+  const t23 = y_1 * t22;
+  const t24 = t21 + t23;
+  const t25 = t16 - t19;
+  const t26 = y_2 * t25;
+  const t27 = t24 + t26;
+  const loss = -t27;
+  // forward value, for the grad of: log_softmax(logits)
+  const p_0 = t12 / t18;
+  // grad of: y .* log_softmax(logits)
+  const d_t20 = -y_0;
+  const d_t22 = -y_1;
+  const t28 = d_t20 + d_t22;
+  const d_t25 = -y_2;
+  // grad of: log_softmax(logits)
+  const t29 = t28 + d_t25;
+  const t30 = p_0 * t29;
+  const t31 = y_0 + t30;
+  const d_logits_0 = -t31;
+  $G[6] = d_logits_0; // rmsprop update of b[0]: its gradient
+  // grad of: matmul(W, x)
+  const d_W_0 = d_logits_0 * x_0;
+  $G[0] = d_W_0; // rmsprop update of W[0]: its gradient
+  const d_W_1 = d_logits_0 * x_1;
+  $G[1] = d_W_1; // rmsprop update of W[1]: its gradient
+  // forward value, for the grad of: log_softmax(logits)
+  const p_1 = t14 / t18;
+  // grad of: log_softmax(logits)
+  const t32 = p_1 * t29;
+  const t33 = y_1 + t32;
+  const d_logits_1 = -t33;
+  $G[7] = d_logits_1; // rmsprop update of b[1]: its gradient
+  // grad of: matmul(W, x)
+  const d_W_2 = d_logits_1 * x_0;
+  $G[2] = d_W_2; // rmsprop update of W[2]: its gradient
+  const d_W_3 = d_logits_1 * x_1;
+  $G[3] = d_W_3; // rmsprop update of W[3]: its gradient
+  // forward value, for the grad of: log_softmax(logits)
+  const p_2 = t17 / t18;
+  // grad of: log_softmax(logits)
+  const t34 = p_2 * t29;
+  const t35 = y_2 + t34;
+  const d_logits_2 = -t35;
+  $G[8] = d_logits_2; // rmsprop update of b[2]: its gradient
+  // grad of: matmul(W, x)
+  const d_W_4 = d_logits_2 * x_0;
+  $G[4] = d_W_4; // rmsprop update of W[4]: its gradient
+  const d_W_5 = d_logits_2 * x_1;
+  $G[5] = d_W_5; // rmsprop update of W[5]: its gradient
+  $s += $fw!.f[1]!($okmAt, $okvAt, $lr, $mu, $rho, $eps); // the moments updated in place, each element's step into $D
+  { const $p1 = b_0 * $keep - $D[6]!; $w_b[0] = $p1; $s += ($p1); }
+  { const $p1 = W_0 * $keep - $D[0]!; $w_W[0] = $p1; $s += ($p1); }
+  { const $p1 = W_1 * $keep - $D[1]!; $w_W[1] = $p1; $s += ($p1); }
+  { const $p1 = b_1 * $keep - $D[7]!; $w_b[1] = $p1; $s += ($p1); }
+  { const $p1 = W_2 * $keep - $D[2]!; $w_W[2] = $p1; $s += ($p1); }
+  { const $p1 = W_3 * $keep - $D[3]!; $w_W[3] = $p1; $s += ($p1); }
+  { const $p1 = b_2 * $keep - $D[8]!; $w_b[2] = $p1; $s += ($p1); }
+  { const $p1 = W_4 * $keep - $D[4]!; $w_W[4] = $p1; $s += ($p1); }
+  { const $p1 = W_5 * $keep - $D[5]!; $w_W[5] = $p1; $s += ($p1); }
+  $s += loss;
+  if ($s - $s === 0) return loss;
+  // The loss or a new value is not finite, or their sum overflowed: the old values back, and the exact path decides (CHECK_ONCE).
+  $w_b[0] = b_0;
+  $w_W[0] = W_0;
+  $w_W[1] = W_1;
+  $w_b[1] = b_1;
+  $w_W[2] = W_2;
+  $w_W[3] = W_3;
+  $w_b[2] = b_2;
+  $w_W[4] = W_4;
+  $w_W[5] = W_5;
+  $FB.copyWithin($okmAt >> 3, 20, 29);
+  $FB.copyWithin($okvAt >> 3, 30, 39);
+  return $optimizerRow($p, $x, $xo, $y, $yo, $st, $hy, $t);
+}
+
 /** What `$step_sgd` falls back to (CHECK_ONCE): the row's gradient, then the update pass with the rate, `$keep` and `$l2` of `$h`. */
 function $exactSgd(p: Params, X: Floats, xo: number, Y: Floats, yo: number, h: Float64Array): number {
   const value = $gradient(p, X, xo, Y, yo, $acc, 1);
@@ -2930,8 +3498,8 @@ function $row_sgd_nodecay(p: Params, X: Floats, xo: number, Y: Floats, yo: numbe
   return $step_sgd_nodecay(p, X, xo, Y, yo, $hyperInto($lr, 1 - $lr * $hy.decay, $hy.l2));
 }
 
-/** The one-row step of each optimizer rule (with the decay terms, then without), by `$Hyper.rule`: the loss, or NaN with nothing changed. */
-const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = [$row_sgd, $row_sgd_nodecay, $step_momentum, $step_momentum_nodecay, $step_adam, $step_adam_nodecay, $step_rmsprop, $step_rmsprop_nodecay];
+/** The one-row step of each optimizer rule (with the decay terms, then without), by `$Hyper.rule` (the WASM_UPDATE steps where their kernels loaded): the loss, or NaN with nothing changed. */
+const $ROW_STEPS: readonly ((p: Params, X: Floats, xo: number, Y: Floats, yo: number, st: OptimizerState | null, h: $Hyper, t: number) => number)[] = $fw ? [$row_sgd, $row_sgd_nodecay, $step_momentum, $step_momentum_nodecay, $wstep_adam, $wstep_adam_nodecay, $wstep_rmsprop, $wstep_rmsprop_nodecay] : [$row_sgd, $row_sgd_nodecay, $step_momentum, $step_momentum_nodecay, $step_adam, $step_adam_nodecay, $step_rmsprop, $step_rmsprop_nodecay];
 
 function $forward(_$p: Params, _$x: Floats, _$xo: number, _$o: Floats, _$oo: number): void {
   

@@ -1,0 +1,212 @@
+/**
+ * The fused steps whose update runs in WebAssembly SIMD (WASM_UPDATE in 6-emit/fusedSteps.ts):
+ * Adam, AdamW and RMSprop on an unrolled module, moments in a slot of the module's memory.
+ *
+ * - Where: an unrolled module short enough to fuse gets `$wstep_<kind>` for the rules with two
+ *   moments, unless compiled with simd 'off'; a looped or split module, or one with a scalar
+ *   parameter, gets none.
+ * - Placement: the moments initOptimizer and loadParams make are views on one memory (a slot
+ *   each), start at 0, save and load as before; a slot is never reused, and once the pool is
+ *   used up the moments are plain arrays.
+ * - Same numbers: 100 steps (batch 1) give exactly the losses, parameters, moments and step
+ *   count of the same model compiled with simd 'off' (the JavaScript fused step, which
+ *   test/fused.test.ts holds to the unfused path and test/optimizers.test.ts to the float64
+ *   reference and TF.js), in float64 and float32, with and without the decay terms, on a
+ *   short kernel (with the NO_DECAY steps) and a longer one (without); and the Wasm kernel is
+ *   what ran (the step's call into it is counted).
+ * - All or nothing: a step whose new second moment overflows, or whose loss is not finite, is
+ *   refused with the parameters, both moments and the step count exactly as before.
+ * - States the module did not place (built by hand, from another module instance, past the
+ *   pool) and two states used in turn train exactly as with simd 'off'.
+ */
+import { describe, expect, it } from 'vitest';
+import { compile, defineModel, generate, loadModule, type GeneratedModule, type OptimizerOptions, type OptimizerState, type Params } from '../src/index.js';
+
+const net = (hidden: number, inputs = 2, outputs = 1) =>
+  defineModel(`net${inputs}${hidden}${outputs}`, (m) => {
+    const x = m.input('x', inputs);
+    const y = m.target('y', outputs);
+    const out = m.mlp(x, [hidden, outputs], 'tanh', 'linear');
+    m.loss(m.mean(m.call('square', m.sub(out, y))));
+  });
+const SMALL = net(3); // 13 parameters: a short kernel (NO_DECAY steps)
+const WIDE = net(8, 4, 3); // 67 parameters: no NO_DECAY steps
+const ROWS = 8;
+const rows = (inputs: number, outputs: number) => ({
+  X: Float64Array.from({ length: ROWS * inputs }, (_, i) => Math.sin(1.3 * i + 0.2) * 1.5),
+  Y: Float64Array.from({ length: ROWS * outputs }, (_, i) => Math.cos(0.7 * i) * 0.8),
+});
+
+const KINDS: OptimizerOptions[] = [
+  { kind: 'adam', learningRate: 0.02, beta1: 0.9, beta2: 0.99, epsilon: 1e-7 },
+  { kind: 'adam', learningRate: 0.02, weightDecay: 0.01 }, // L2 in the gradient
+  { kind: 'adamw', learningRate: 0.02, weightDecay: 0.1 }, // decoupled: $keep
+  { kind: 'adam', learningRate: 0.02, beta1: 0.5, beta2: 0.6 }, // steady hyperparameters from step 74
+  { kind: 'adam', learningRate: 0.02, schedule: { kind: 'cosine', totalSteps: 80, warmupSteps: 10 } },
+  { kind: 'rmsprop', learningRate: 0.01, rho: 0.8, momentum: 0.5, epsilon: 1e-6 },
+  { kind: 'rmsprop', learningRate: 0.01, weightDecay: 0.01 },
+];
+
+/** Every number of a parameter-shaped object, in its keys' order. */
+/** A parameter-shaped object's array `name`. */
+const arr = (p: Params | null | undefined, name: string): Float64Array => p![name] as Float64Array;
+const flat = (p: Params | null | undefined): number[] => (p ? Object.keys(p).flatMap((k) => [...(p[k] as Float64Array)]) : []);
+const bits = (xs: readonly number[]) => xs.map((x) => (Object.is(x, -0) ? '-0' : String(x)));
+
+/** The module, with each call into a Wasm update kernel counted in `calls.n`. */
+function counted(code: string): { mod: GeneratedModule; calls: { n: number } } {
+  const calls = { n: 0 };
+  const key = `__gradcWasmCalls${Math.random().toString(36).slice(2)}`;
+  (globalThis as Record<string, unknown>)[key] = calls;
+  const text = code.replace(/\$s \+= \$fw!\.f\[(\d+)\]!\(/g, (_, i: string) => `$s += ((globalThis as any).${key}.n++, $fw!.f[${i}]!)(`);
+  return { mod: loadModule(text), calls };
+}
+
+/** 100 steps of batch 1 from the module's initParams(7): losses, parameters, moments, step count. */
+function run(mod: GeneratedModule, options: OptimizerOptions, X: Float64Array, Y: Float64Array, steps = 100) {
+  const p = mod.initParams(7);
+  const st = mod.initOptimizer(p, options);
+  const losses: number[] = [];
+  for (let t = 0; t < steps; t++) losses.push(mod.stepBatch(p, X, Y, 1, st, t % ROWS));
+  return { losses: bits(losses), p: bits(flat(p)), m: bits(flat(st.m)), v: bits(flat(st.v)), step: st.step };
+}
+
+describe('fused steps with the update in WebAssembly (WASM_UPDATE)', () => {
+  it('are emitted for the rules with two moments of a short unrolled module, unless simd is off', () => {
+    const { code } = generate(SMALL, { lowering: 'unrolled' });
+    for (const kind of ['adam', 'rmsprop']) for (const variant of ['', '_nodecay']) expect(code).toContain(`function $wstep_${kind}${variant}(`);
+    expect(code).not.toMatch(/\$wstep_(sgd|momentum|adamw)/);
+    expect(generate(WIDE, { lowering: 'unrolled' }).code).toMatch(/function \$wstep_adam\(/);
+    expect(generate(WIDE, { lowering: 'unrolled' }).code).not.toMatch(/\$wstep_adam_nodecay/);
+    expect(generate(SMALL, { lowering: 'unrolled', simd: 'off' }).code).not.toContain('$wstep_');
+    expect(generate(SMALL, { lowering: 'unrolled', chunkSize: 20 }).code).not.toContain('$wstep_');
+    expect(generate(SMALL, { lowering: 'loops' }).code).not.toContain('$wstep_');
+    const scalar = defineModel('scalarParam', (m) => {
+      const x = m.input('x', 2);
+      const y = m.target('y', 1);
+      const b = m.param('b', { init: 0 }); // a scalar parameter: it lives in the Params object itself
+      m.loss(m.mean(m.call('square', m.sub(m.add(m.mlp(x, [3, 1], 'tanh', 'linear'), b), y))));
+    });
+    expect(generate(scalar, { lowering: 'unrolled' }).code).not.toContain('$wstep_');
+  });
+
+  it('places the moments initOptimizer and loadParams make in slots of one memory, never reused', () => {
+    const mod = compile(SMALL, { lowering: 'unrolled' });
+    const p = mod.initParams();
+    const a = mod.initOptimizer(p, { kind: 'adam' }), b = mod.initOptimizer(p, { kind: 'rmsprop' });
+    const arrays = [a.m!, a.v!, b.m!, b.v!].flatMap((q) => Object.values(q) as Float64Array[]);
+    const buffer = arrays[0]!.buffer;
+    for (const x of arrays) {
+      expect(x.buffer).toBe(buffer); // one memory
+      expect([...x].every((v) => v === 0)).toBe(true);
+    }
+    const ranges = arrays.map((x) => [x.byteOffset, x.byteOffset + x.byteLength] as const).sort((u, w) => u[0] - w[0]);
+    for (let i = 1; i < ranges.length; i++) expect(ranges[i]![0]).toBeGreaterThanOrEqual(ranges[i - 1]![1]); // no two overlap
+    expect(Object.isFrozen(a.m)).toBe(true);
+    // Saved and loaded (a new slot, the same values), then resumed exactly.
+    const { X, Y } = rows(2, 1);
+    for (let t = 0; t < 5; t++) mod.stepBatch(p, X, Y, 1, a, t);
+    const doc = mod.saveParams(p, a);
+    const back = mod.loadParams(JSON.parse(JSON.stringify(doc)));
+    const st = back.optimizer!;
+    expect(arr(st.m, 'layer1_W').buffer).toBe(buffer);
+    expect(arr(st.m, 'layer1_W').byteOffset).not.toBe(arr(a.m, 'layer1_W').byteOffset);
+    expect(flat(st.m)).toEqual(flat(a.m));
+    expect(flat(st.v)).toEqual(flat(a.v));
+    for (let t = 5; t < 30; t++) expect(mod.stepBatch(back.params, X, Y, 1, st, t % ROWS)).toBe(mod.stepBatch(p, X, Y, 1, a, t % ROWS));
+    expect(flat(back.params)).toEqual(flat(p));
+    expect(flat(st.v)).toEqual(flat(a.v));
+  });
+
+  for (const [name, def, inputs, outputs] of [['short kernel', SMALL, 2, 1], ['longer kernel', WIDE, 4, 3]] as const) {
+    for (const precision of ['f64', 'f32'] as const) {
+      for (const options of KINDS) {
+        it(`${name}, ${precision}, ${JSON.stringify(options)}: 100 steps equal simd 'off' exactly, through the Wasm kernel`, () => {
+          const { X, Y } = rows(inputs, outputs);
+          const { mod, calls } = counted(generate(def, { lowering: 'unrolled', precision }).code);
+          const off = loadModule(generate(def, { lowering: 'unrolled', precision, simd: 'off' }).code);
+          const got = run(mod, options, X, Y), want = run(off, options, X, Y);
+          expect(got).toEqual(want);
+          expect(calls.n).toBe(99); // every step but the first (which checks the new moments: the JavaScript step)
+        });
+      }
+    }
+  }
+
+  it('refuses a step whose second moment overflows, or whose loss is not finite, with everything unchanged', () => {
+    for (const precision of ['f64', 'f32'] as const) {
+      const { mod, calls } = counted(generate(SMALL, { lowering: 'unrolled', precision }).code);
+      const { X, Y } = rows(2, 1);
+      const p = mod.initParams(3);
+      const st = mod.initOptimizer(p, { kind: 'adam', learningRate: 0.01 });
+      for (let t = 0; t < 10; t++) mod.stepBatch(p, X, Y, 1, st, t % ROWS);
+      const before = { p: bits(flat(p)), m: bits(flat(st.m)), v: bits(flat(st.v)), step: st.step };
+      const seen = calls.n;
+      // A target of 1e160 (1e30 in float32): gradients whose squares overflow the second moment, while each new parameter stays finite.
+      const big = Float64Array.from(Y, () => (precision === 'f64' ? 1e160 : 1e30));
+      expect(() => mod.stepBatch(p, X, big, 1, st, 0)).toThrow(/step not taken/);
+      expect(calls.n).toBe(seen + 1); // the Wasm step ran, and refused
+      expect({ p: bits(flat(p)), m: bits(flat(st.m)), v: bits(flat(st.v)), step: st.step }).toEqual(before);
+      const nan = Float64Array.from(Y, () => NaN);
+      expect(() => mod.stepBatch(p, X, nan, 1, st, 0)).toThrow(/step not taken/);
+      expect({ p: bits(flat(p)), m: bits(flat(st.m)), v: bits(flat(st.v)), step: st.step }).toEqual(before);
+      // And training goes on as before.
+      const off = loadModule(generate(SMALL, { lowering: 'unrolled', precision, simd: 'off' }).code);
+      const q = off.initParams(3), so = off.initOptimizer(q, { kind: 'adam', learningRate: 0.01 });
+      for (let t = 0; t < 10; t++) off.stepBatch(q, X, Y, 1, so, t % ROWS);
+      for (let t = 10; t < 40; t++) expect(mod.stepBatch(p, X, Y, 1, st, t % ROWS)).toBe(off.stepBatch(q, X, Y, 1, so, t % ROWS));
+    }
+  });
+
+  it('trains states it did not place (by hand, another module instance, past the pool) and states taken in turn exactly as simd off', () => {
+    const code = generate(SMALL, { lowering: 'unrolled' }).code;
+    const offCode = generate(SMALL, { lowering: 'unrolled', simd: 'off' }).code;
+    const { X, Y } = rows(2, 1);
+    const options: OptimizerOptions = { kind: 'adam', learningRate: 0.02 };
+    const reference = (steps: number) => run(loadModule(offCode), options, X, Y, steps);
+    const trace = (mod: GeneratedModule, p: Params, st: OptimizerState, steps: number) => {
+      const losses: number[] = [];
+      for (let t = 0; t < steps; t++) losses.push(mod.stepBatch(p, X, Y, 1, st, t % ROWS));
+      return { losses: bits(losses), p: bits(flat(p)), m: bits(flat(st.m)), v: bits(flat(st.v)), step: st.step };
+    };
+    // By hand: plain arrays.
+    const mod = loadModule(code);
+    const p1 = mod.initParams(7);
+    const made = mod.initOptimizer(p1, options);
+    const byHand: OptimizerState = { options: made.options, step: 0, m: mod.zeroParams(), v: mod.zeroParams() };
+    expect(trace(mod, p1, byHand, 60)).toEqual(reference(60));
+    // Made by another instance of the same module.
+    const other = loadModule(code);
+    const p2 = mod.initParams(7);
+    expect(trace(mod, p2, other.initOptimizer(p2, options), 60)).toEqual(reference(60));
+    // Past the pool: the 70th state's moments are plain arrays, and train the same.
+    const pool = loadModule(code);
+    const pp = pool.initParams(7);
+    let last = pool.initOptimizer(pp, options);
+    const buffer = arr(last.m, 'layer1_W').buffer;
+    for (let i = 0; i < 70; i++) last = pool.initOptimizer(pp, options);
+    expect(arr(last.m, 'layer1_W').buffer).not.toBe(buffer);
+    expect(trace(pool, pp, last, 60)).toEqual(reference(60));
+    // Two placed states in turn, on one module: each as if alone.
+    const two = loadModule(code);
+    const pa = two.initParams(7), pb = two.initParams(7);
+    const sa = two.initOptimizer(pa, options), sb = two.initOptimizer(pb, options);
+    const la: number[] = [], lb: number[] = [];
+    for (let t = 0; t < 60; t++) {
+      la.push(two.stepBatch(pa, X, Y, 1, sa, t % ROWS));
+      if (t % 3 !== 2) lb.push(two.stepBatch(pb, X, Y, 1, sb, lb.length % ROWS)); // b skips some turns: a runs several in a row
+    }
+    expect({ losses: bits(la), p: bits(flat(pa)), m: bits(flat(sa.m)), v: bits(flat(sa.v)), step: sa.step }).toEqual(reference(60));
+    expect(bits(lb)).toEqual(reference(lb.length).losses);
+  });
+
+  it('fit with Adam gives the same result with and without the Wasm update', () => {
+    const samples = Array.from({ length: 24 }, (_, i) => ({ inputs: { x: [Math.sin(i), Math.cos(2 * i)] }, targets: { y: [Math.sin(i) * Math.cos(2 * i)] } }));
+    const fitWith = (simd: 'auto' | 'off') => {
+      const mod = compile(SMALL, { lowering: 'unrolled', simd });
+      const r = mod.fit(samples, { optimizer: { kind: 'adam', learningRate: 0.01 }, epochs: 20, shuffleSeed: 3, params: mod.initParams(5) });
+      return { losses: r.losses, p: flat(r.params), m: flat(r.optimizer.m), v: flat(r.optimizer.v) };
+    };
+    expect(fitWith('auto')).toEqual(fitWith('off'));
+  });
+});
