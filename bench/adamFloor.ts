@@ -5,22 +5,24 @@
  *
  * Every row is timed against gradc's own SGD `stepBatch` (its own module load), alternately,
  * median of ROUNDS rounds (as bench/small.ts), and shows SGD rate / row rate:
- * 1. gradc's Adam `stepBatch` as generated.
- * 2. The same module with the root and the division of Adam's update taken out of the fused
- *    step (`$a * $m1 / (Math.sqrt($v1) + $e)` becomes `$a * $m1 * $v1`): wrong numbers, but
- *    every other cost of the Adam path kept (dispatch, state checks, moment loads and stores,
- *    the all-or-nothing sum). The distance between rows 1 and 2 is what the 9 roots and 9
+ * 1. gradc's Adam `stepBatch` as generated (the update in WebAssembly: WASM_UPDATE in
+ *    src/6-emit/fusedSteps.ts).
+ * 2. The same compiled with simd 'off': the update in the JavaScript fused step.
+ * 3. Row 2 with the root and the division of Adam's update taken out of the fused step
+ *    (`$a * $m1 / (Math.sqrt($v1) + $e)` becomes `$a * $m1 * $v1`): wrong numbers, but every
+ *    other cost of the Adam path kept (dispatch, state checks, moment loads and stores, the
+ *    all-or-nothing sum). The distance between rows 2 and 3 is what the 9 roots and 9
  *    divisions cost in scalar JavaScript.
- * 3. The same with plain SGD's arithmetic in Adam's path (`$p1 = $wk - $a * $gk`, no moment
+ * 4. Row 3 with plain SGD's arithmetic in Adam's path (`$p1 = $wk - $a * $gk`, no moment
  *    stored): the cost of the path itself.
- * 4. A whole 2-2-1 Adam step in WebAssembly SIMD (`wholeStepModule`, built here: the
+ * 5. A whole 2-2-1 Adam step in WebAssembly SIMD (`wholeStepModule`, built here: the
  *    forward pass with tanh from wasm/tanh.ts, the backward pass, and Adam's update two
  *    weights per f64x2 instruction), parameters and moments in its memory, the row copied in,
  *    called from a small JavaScript function that computes the bias corrections. None of
  *    gradc's per-step argument checks. Checked first: its losses match gradc's Adam over
  *    CHECK_STEPS steps within 1e-12 (relative; its tanh is within a few ulps of Math.tanh).
- * 5. The same Wasm step with SGD's update instead of Adam's.
- * Rows 2 and 3 change the generated text by replacement; a replacement that matches nothing
+ * 6. The same Wasm step with SGD's update instead of Adam's.
+ * Rows 3 and 4 change the generated text by replacement; a replacement that matches nothing
  * throws (the emitter changed: update this file).
  */
 import { fileURLToPath } from 'node:url';
@@ -124,9 +126,10 @@ export async function adamFloorTable(): Promise<string> {
   const { X, Y, rows } = makeData(net);
   const w = initWeights(net);
   const { code } = generate(gradcModel(net));
+  const { code: off } = generate(gradcModel(net), { simd: 'off' });
   const sgd = loadModule(code);
   const ps = gradcParams(sgd, w);
-  const variants = [['gradc Adam stepBatch', code], ['  without the root and division', NO_ROOT(code)], ['  with SGD arithmetic in the Adam path', SGD_MATH(code)]] as const;
+  const variants = [['gradc Adam stepBatch', code], ['gradc Adam stepBatch, simd off (JavaScript update)', off], ['  without the root and division', NO_ROOT(off)], ['  with SGD arithmetic in the Adam path', SGD_MATH(off)]] as const;
   const rowsOut: [string, (i: number) => void][] = variants.map(([name, text]) => {
     const mod = loadModule(text);
     const p = gradcParams(mod, w);

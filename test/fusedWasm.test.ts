@@ -16,11 +16,16 @@
  *   what ran (the step's call into it is counted).
  * - All or nothing: a step whose new second moment overflows, or whose loss is not finite, is
  *   refused with the parameters, both moments and the step count exactly as before.
+ * - The kernel alone (wasm/update.ts `fusedUpdateModule`): for 1 to 1,000 elements (odd and
+ *   even counts, both precisions, edge values), the moments, the old moments, each step and
+ *   the check are those of the rule's JavaScript text; its module stays a few hundred bytes.
  * - States the module did not place (built by hand, from another module instance, past the
  *   pool) and two states used in turn train exactly as with simd 'off'.
  */
 import { describe, expect, it } from 'vitest';
 import { compile, defineModel, generate, loadModule, type GeneratedModule, type OptimizerOptions, type OptimizerState, type Params } from '../src/index.js';
+import { UPDATES } from '../src/6-emit/optimizers.js';
+import { fusedUpdateArgs, fusedUpdateModule } from '../src/6-emit/wasm/update.js';
 
 const net = (hidden: number, inputs = 2, outputs = 1) =>
   defineModel(`net${inputs}${hidden}${outputs}`, (m) => {
@@ -70,6 +75,50 @@ function run(mod: GeneratedModule, options: OptimizerOptions, X: Float64Array, Y
   for (let t = 0; t < steps; t++) losses.push(mod.stepBatch(p, X, Y, 1, st, t % ROWS));
   return { losses: bits(losses), p: bits(flat(p)), m: bits(flat(st.m)), v: bits(flat(st.v)), step: st.step };
 }
+
+const WasmApi = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer }; Instance: new (m: object, i: object) => { exports: { f: (...a: number[]) => number } }; Module: new (b: Uint8Array) => object } }).WebAssembly;
+
+describe('the fused update kernel (fusedUpdateModule)', () => {
+  const at = { g: 0, d: 16384, m0: 32768, v0: 49152 }; // room for 1,000 f64 each
+  const M = 65536, V = 81920;
+  for (const kind of ['adam', 'rmsprop'] as const) {
+    for (const precision of ['f64', 'f32'] as const) {
+      it(`${kind}, ${precision}: the rule's numbers for 1, 2, 3, 10 and 1,000 elements`, () => {
+        const rule = UPDATES[kind];
+        const args = fusedUpdateArgs(rule);
+        const values: Record<string, number> = { $b1: 0.9, $b2: 0.999, $a: 0.003, $e: 1e-8, $mu: 0.5, $rho: 0.8, $eps: 1e-6, $lr: 0.01 };
+        // The rule's element statements but the last, and its step D, as JavaScript (the same text the fused step runs).
+        const last = rule.element.at(-1)!.replace('const $p1 = $wk * $keep - ', 'return ');
+        const js = new Function(...args, '$gk', '$mk', '$vk', `${rule.element.slice(0, -1).join('\n')}\n${last.replace(/;$/, '')}, $m1, $v1];`.replace('return ', 'return [')) as (...a: number[]) => number[];
+        const Arr = precision === 'f64' ? Float64Array : Float32Array;
+        for (const n of [1, 2, 3, 10, 1000]) {
+          const bytes = fusedUpdateModule(rule, precision, 2, n, at);
+          expect(bytes.length).toBeLessThan(1024);
+          const memory = new WasmApi.Memory({ initial: 2 });
+          const f = new WasmApi.Instance(new WasmApi.Module(bytes), { m: { m: memory } }).exports.f;
+          const g = new Float64Array(memory.buffer, at.g, n), d = new Float64Array(memory.buffer, at.d, n);
+          const m = new Arr(memory.buffer, M, n), v = new Arr(memory.buffer, V, n), m0 = new Arr(memory.buffer, at.m0, n), v0 = new Arr(memory.buffer, at.v0, n);
+          const edge = [0, -0, 1e-300, 5e-324, 1e150, -1e150];
+          for (let k = 0; k < n; k++) {
+            g[k] = k < edge.length ? edge[k]! : Math.sin(k) * 10 ** ((k % 7) - 3);
+            m[k] = Math.cos(k) * 0.1;
+            v[k] = Math.abs(Math.sin(3 * k)) * 0.01;
+          }
+          const want = Array.from({ length: n }, (_, k) => js(...args.map((x) => values[x]!), g[k]!, m[k]!, v[k]!));
+          const oldM = [...m], oldV = [...v];
+          const check = f(M, V, ...args.map((x) => values[x]!));
+          const round = (x: number) => (precision === 'f64' ? x : Math.fround(x));
+          for (let k = 0; k < n; k++) {
+            const [step, m1, v1] = want[k]!;
+            expect([d[k], m[k], v[k], m0[k], v0[k]]).toEqual([step, round(m1!), round(v1!), oldM[k], oldV[k]]);
+          }
+          const finite = want.every(([, m1, v1]) => Number.isFinite(round(m1!)) && Number.isFinite(round(v1!)));
+          expect(check === 0).toBe(finite);
+        }
+      });
+    }
+  }
+});
 
 describe('fused steps with the update in WebAssembly (WASM_UPDATE)', () => {
   it('are emitted for the rules with two moments of a short unrolled module, unless simd is off', () => {

@@ -247,8 +247,9 @@ export function normModule(precision: 'f64' | 'f32', pages: number): Uint8Array 
  * same order, so the same number). `g`, `d` (f64 at either precision: `$p1` is computed from
  * the unrounded D, as in the JavaScript step), `m0` and `v0` are fixed addresses (`at`).
  * Returns the sum of `x * 0` over the new moments as stored (0 when all are finite, else NaN).
- * Straight-line code: two elements per f64x2 instruction, the last odd one alone, every
- * address a constant offset. The rule must keep both moments.
+ * A loop of two elements per f64x2 instruction, the last odd one alone: the module is a few
+ * hundred bytes whatever `n` (browsers compile up to 4 KiB synchronously on the main thread;
+ * straight-line code measured no faster at n = 9). The rule must keep both moments.
  */
 export function fusedUpdateModule(rule: UpdateRule, precision: 'f64' | 'f32', pages: number, n: number, at: { readonly g: number; readonly d: number; readonly m0: number; readonly v0: number }): Uint8Array {
   if (!rule.state.m || !rule.state.v) throw new Error('gradc bug: fusedUpdateModule needs a rule with both moments');
@@ -257,7 +258,7 @@ export function fusedUpdateModule(rule: UpdateRule, precision: 'f64' | 'f32', pa
   const M = 0, Vv = 1, argAt = (x: string) => 2 + args.indexOf(x);
   const params: ValType[] = [I32, I32, ...args.map((): ValType => F64)];
   const loc = new Locals(params.length);
-  const chk = loc.add(V128), tmp = loc.add(V128), dl = loc.add(V128);
+  const count = loc.add(I32), i = loc.add(I32), end = loc.add(I32), chk = loc.add(V128), tmp = loc.add(V128), dl = loc.add(V128);
   const statements = rule.element.map((s) => parseStatement(s, new Map()));
   const last = statements.at(-1)!;
   const p = last.value;
@@ -299,27 +300,29 @@ export function fusedUpdateModule(rule: UpdateRule, precision: 'f64' | 'f32', pa
   };
   const zero = splat('0', op.f64Const(0));
   const L = (x: string) => elementLocals.get(x)!;
-  const code: number[] = [...op.v128Zero, ...op.set(chk)];
-  for (let k = 0; k < n; k += 2) {
-    const pair = k + 1 < n;
-    const f64Addr = (base: number) => op.i32(base + 8 * k); // g and d: f64 at either precision
-    const own = (x: number) => [...op.get(x), ...op.i32(a.e * k), ...op.i32Add]; // m, v: byte address + element offset
-    const fixed = (base: number) => op.i32(base + a.e * k); // m0, v0
-    code.push(...f64Addr(at.g), ...(pair ? op.v128Load() : op.v128Load64Zero()), ...op.set(L('$gk')));
-    code.push(...own(M), ...a.load(pair), ...op.set(L('$mk')), ...own(Vv), ...a.load(pair), ...op.set(L('$vk')));
-    for (const s of statements.slice(0, -1)) code.push(...vector(s.value), ...op.set(L(s.name)));
-    code.push(...vector(p.b), ...op.set(dl));
+  // i: byte offset of the element in the moment arrays; g and d are f64 at either precision (offset 2i for f32).
+  const own = (x: number): Code => [...op.get(x), ...op.get(i), ...op.i32Add];
+  const fixed = (base: number): Code => [...op.i32(base), ...op.get(i), ...op.i32Add];
+  const f64At = (base: number): Code => [...fixed(base), ...(a.e === 8 ? [] : [...op.get(i), ...op.i32Add])];
+  const body = (pair: boolean): Code => {
+    const c: number[] = [];
+    c.push(...f64At(at.g), ...(pair ? op.v128Load() : op.v128Load64Zero()), ...op.set(L('$gk')));
+    c.push(...own(M), ...a.load(pair), ...op.set(L('$mk')), ...own(Vv), ...a.load(pair), ...op.set(L('$vk')));
+    for (const s of statements.slice(0, -1)) c.push(...vector(s.value), ...op.set(L(s.name)));
+    c.push(...vector(p.b), ...op.set(dl));
     const store = (addr: Code, value: number, check: boolean) => {
-      code.push(...addr, ...a.store(pair, value, tmp));
-      if (check) code.push(...op.get(chk), ...a.stored(value, tmp), ...op.get(zero), ...op.f64x2Mul, ...op.f64x2Add, ...op.set(chk));
+      c.push(...addr, ...a.store(pair, value, tmp));
+      if (check) c.push(...op.get(chk), ...a.stored(value, tmp), ...op.get(zero), ...op.f64x2Mul, ...op.f64x2Add, ...op.set(chk));
     };
     store(fixed(at.m0), L('$mk'), false);
     store(own(M), L('$m1'), true);
     store(fixed(at.v0), L('$vk'), false);
     store(own(Vv), L('$v1'), true);
-    code.push(...f64Addr(at.d), ...op.get(dl), ...(pair ? op.v128Store() : op.v128Store64Lane(0)));
-  }
-  code.push(...op.get(chk), ...op.f64x2Extract(0), ...op.get(chk), ...op.f64x2Extract(1), ...op.f64Add);
+    c.push(...f64At(at.d), ...op.get(dl), ...(pair ? op.v128Store() : op.v128Store64Lane(0)));
+    return c;
+  };
+  const code: Code = [...op.i32(n), ...op.set(count), ...op.v128Zero, ...op.set(chk), ...pairsThenTail(count, i, end, a.e, body),
+    ...op.get(chk), ...op.f64x2Extract(0), ...op.get(chk), ...op.f64x2Extract(1), ...op.f64Add];
   return kernelModule(params, loc.types, [...setup, ...code], pages, [F64]);
 }
 
