@@ -19,10 +19,15 @@
  * - The kernel alone (wasm/update.ts `fusedUpdateModule`): for 1 to 1,000 elements (odd and
  *   even counts, both precisions, edge values), the moments, the old moments, each step and
  *   the check are those of the rule's JavaScript text; its module stays a few hundred bytes.
+ * - In headless Chromium (when /usr/bin/chromium exists; .ci/run installs it): a 67-parameter
+ *   net trained with Adam on the main thread goes through the kernel and equals simd 'off'.
  * - States the module did not place (built by hand, from another module instance, past the
  *   pool) and two states used in turn train exactly as with simd 'off'.
  */
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { toJavaScript } from '../src/cli/emitJs.js';
 import { compile, defineModel, generate, loadModule, type GeneratedModule, type OptimizerOptions, type OptimizerState, type Params } from '../src/index.js';
 import { UPDATES } from '../src/6-emit/optimizers.js';
 import { fusedUpdateArgs, fusedUpdateModule } from '../src/6-emit/wasm/update.js';
@@ -258,4 +263,56 @@ describe('fused steps with the update in WebAssembly (WASM_UPDATE)', () => {
     };
     expect(fitWith('auto')).toEqual(fitWith('off'));
   });
+});
+
+const CHROMIUM = '/usr/bin/chromium';
+const chromiumPresent = existsSync(CHROMIUM);
+if (!chromiumPresent) console.warn(`test/fusedWasm.test.ts: browser test skipped: ${CHROMIUM} not found (apt-get install -y chromium; .ci/run does this)`);
+
+describe.skipIf(!chromiumPresent)('WASM_UPDATE in headless Chromium', () => {
+  it('trains 4-8-3 with Adam on the main thread through the kernel, equal to simd off', async () => {
+    const files = new Map<string, string>([
+      ['/on.js', toJavaScript(generate(WIDE, { lowering: 'unrolled' }).code, 'on').js],
+      ['/off.js', toJavaScript(generate(WIDE, { lowering: 'unrolled', simd: 'off' }).code, 'off').js],
+      ['/index.html', `<!doctype html><title>gradc wasm update</title><script type="module">
+const W = globalThis.WebAssembly;
+const counter = { instances: 0, calls: 0 };
+globalThis.WebAssembly = {
+  validate: (b) => W.validate(b), Memory: W.Memory, Module: W.Module,
+  Instance: function (m, i) { const f = new W.Instance(m, i).exports.f; counter.instances++; return { exports: { f: (...a) => { counter.calls++; return f(...a); } } }; },
+};
+const on = await import('/on.js');
+globalThis.WebAssembly = W;
+const off = await import('/off.js');
+const X = Float64Array.from({ length: 8 * 4 }, (_, i) => Math.sin(1.3 * i + 0.2) * 1.5), Y = Float64Array.from({ length: 8 * 3 }, (_, i) => Math.cos(0.7 * i) * 0.8);
+const pa = on.initParams(7), pb = off.initParams(7);
+const sa = on.initOptimizer(pa, { kind: 'adam', learningRate: 0.02 }), sb = off.initOptimizer(pb, { kind: 'adam', learningRate: 0.02 });
+let same = true;
+for (let t = 0; t < 100; t++) same = same && on.stepBatch(pa, X, Y, 1, sa, t % 8) === off.stepBatch(pb, X, Y, 1, sb, t % 8);
+for (const q of [[pa, pb], [sa.m, sb.m], [sa.v, sb.v]]) for (const k of Object.keys(q[1])) for (let i = 0; i < q[1][k].length; i++) same = same && Object.is(q[0][k][i], q[1][k][i]);
+window.result = { ...counter, same, placed: sa.m.layer1_W.buffer === sa.v.layer1_W.buffer };
+</script>`],
+    ]);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'], headless: true });
+    try {
+      const tab = await browser.newPage();
+      const errors: string[] = [];
+      tab.on('pageerror', (e) => errors.push(String(e)));
+      await tab.route('http://gradc.test/**', (route) => {
+        const path = new URL(route.request().url()).pathname;
+        const body = files.get(path);
+        return body === undefined ? route.fulfill({ status: 404 }) : route.fulfill({ status: 200, contentType: path.endsWith('.js') ? 'text/javascript' : 'text/html', body });
+      });
+      await tab.goto('http://gradc.test/index.html');
+      await tab.waitForFunction('window.result !== undefined || false', undefined, { timeout: 60_000 }).catch(() => undefined);
+      expect(errors).toEqual([]);
+      const r = (await tab.evaluate('window.result')) as { instances: number; calls: number; same: boolean; placed: boolean };
+      expect(r.instances).toBe(2); // adam's and rmsprop's kernels, compiled synchronously on the main thread
+      expect(r.placed).toBe(true);
+      expect(r.calls).toBe(99);
+      expect(r.same).toBe(true);
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
 });
