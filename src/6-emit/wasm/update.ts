@@ -138,6 +138,46 @@ function pairsThenTail(n: number, i: number, end: number, e: number, body: (pair
   ];
 }
 
+/**
+ * The element code of an update rule as f64x2 code: `vector(e)` for an expression of the
+ * element's locals (`element`) and of invariants; an invariant (numbers and arguments, and
+ * expressions of them only) is computed once in scalar f64, as the JavaScript does, and splatted
+ * into a local before the loop (`setup`). `argument(name)` is the scalar code of an argument.
+ */
+class Vectorizer {
+  readonly setup: number[] = [];
+  private readonly invariant = new Map<string, number>();
+  constructor(private readonly loc: Locals, readonly element: Map<string, number>, private readonly argument: (name: string) => Code) {}
+  /** The local holding `scalar` in both lanes (one per key). */
+  splat(key: string, scalar: Code): number {
+    let l = this.invariant.get(key);
+    if (l === undefined) {
+      l = this.loc.add(V128);
+      this.invariant.set(key, l);
+      this.setup.push(...scalar, ...op.f64x2Splat, ...op.set(l));
+    }
+    return l;
+  }
+  vector(e: Ex): Code {
+    if ([...names(e, new Set())].every((n) => !this.element.has(n))) return op.get(this.splat(key(e), this.scalar(e)));
+    switch (e.k) {
+      case 'num': throw new Error('unreachable');
+      case 'name': return op.get(this.element.get(e.name)!);
+      case 'sqrt': return [...this.vector(e.a), ...op.f64x2Sqrt];
+      case 'bin': return [...this.vector(e.a), ...this.vector(e.b), ...{ '+': op.f64x2Add, '-': op.f64x2Sub, '*': op.f64x2Mul, '/': op.f64x2Div }[e.op]];
+    }
+  }
+  private scalar(e: Ex): Code {
+    switch (e.k) {
+      case 'num': return op.f64Const(e.v);
+      case 'name': return this.argument(e.name);
+      case 'sqrt': return [...this.scalar(e.a), ...op.f64Sqrt];
+      case 'bin': return [...this.scalar(e.a), ...this.scalar(e.b), ...{ '+': op.f64Add, '-': op.f64Sub, '*': op.f64Mul, '/': op.f64Div }[e.op]];
+    }
+  }
+}
+const key = (e: Ex): string => (e.k === 'num' ? String(e.v) : e.k === 'name' ? e.name : e.k === 'sqrt' ? `sqrt(${key(e.a)})` : `(${key(e.a)} ${e.op} ${key(e.b)})`);
+
 /** The update module of `rule` with its flags fixed (see the header). */
 export function updateModule(rule: UpdateRule, flags: ReadonlyMap<string, boolean>, precision: 'f64' | 'f32', pages: number): Uint8Array {
   const { m: hasM, v: hasV } = rule.state;
@@ -149,54 +189,20 @@ export function updateModule(rule: UpdateRule, flags: ReadonlyMap<string, boolea
   const N = 0, at = (x: string) => 1 + addr.indexOf(x), C = 1 + addr.length, argAt = (x: string) => C + 1 + args.indexOf(x);
   const loc = new Locals(params.length);
   const i = loc.add(I32), end = loc.add(I32), chk = loc.add(V128), tmp = loc.add(V128);
-  const setup: number[] = [];
-  // Invariant values (arguments, numbers, expressions of them): splatted once, before the loop.
-  const invariant = new Map<string, number>();
   const elementLocals = new Map<string, number>([['$wk', loc.add(V128)], ['$gk', loc.add(V128)], ['$mk', loc.add(V128)], ['$vk', loc.add(V128)]]);
-  const splat = (key: string, scalar: Code): number => {
-    let l = invariant.get(key);
-    if (l === undefined) {
-      l = loc.add(V128);
-      invariant.set(key, l);
-      setup.push(...scalar, ...op.f64x2Splat, ...op.set(l));
-    }
-    return l;
-  };
-  const argLocal = (name: string): number => {
-    if (name === 'c') return splat('c', op.get(C));
+  const argument = (name: string): Code => {
+    if (name === 'c') return op.get(C);
     if (!args.includes(name)) throw new Error(`gradc bug: update rule reads '${name}', not an argument`);
-    return splat(name, op.get(argAt(name)));
+    return op.get(argAt(name));
   };
-  const isInvariant = (e: Ex): boolean => [...names(e, new Set())].every((n) => !elementLocals.has(n));
-  // Scalar code of an invariant expression (computed once, in f64 as the JavaScript does).
-  const scalar = (e: Ex): Code => {
-    switch (e.k) {
-      case 'num': return op.f64Const(e.v);
-      case 'name': return op.get(argAt(e.name));
-      case 'sqrt': return [...scalar(e.a), ...op.f64Sqrt];
-      case 'bin': return [...scalar(e.a), ...scalar(e.b), ...{ '+': op.f64Add, '-': op.f64Sub, '*': op.f64Mul, '/': op.f64Div }[e.op]];
-    }
-  };
-  const key = (e: Ex): string => (e.k === 'num' ? String(e.v) : e.k === 'name' ? e.name : e.k === 'sqrt' ? `sqrt(${key(e.a)})` : `(${key(e.a)} ${e.op} ${key(e.b)})`);
-  const vector = (e: Ex): Code => {
-    if (isInvariant(e)) {
-      if (e.k === 'name') return op.get(argLocal(e.name));
-      for (const n of names(e, new Set())) argLocal(n); // the arguments exist (checked)
-      return op.get(splat(key(e), scalar(e)));
-    }
-    switch (e.k) {
-      case 'num': throw new Error('unreachable');
-      case 'name': return op.get(elementLocals.get(e.name)!);
-      case 'sqrt': return [...vector(e.a), ...op.f64x2Sqrt];
-      case 'bin': return [...vector(e.a), ...vector(e.b), ...{ '+': op.f64x2Add, '-': op.f64x2Sub, '*': op.f64x2Mul, '/': op.f64x2Div }[e.op]];
-    }
-  };
+  const vz = new Vectorizer(loc, elementLocals, argument);
+  const argLocal = (name: string): number => vz.splat(name, argument(name));
   const statements = rule.element.map((s) => parseStatement(s, flags));
   for (const s of statements) elementLocals.set(s.name, loc.add(V128));
   for (const need of ['$p1', ...(hasM ? ['$m1'] : []), ...(hasV ? ['$v1'] : [])]) {
     if (!statements.some((s) => s.name === need)) throw new Error(`gradc bug: update rule does not define ${need}`);
   }
-  const zero = splat('0', op.f64Const(0));
+  const zero = vz.splat('0', op.f64Const(0));
   const ptr = (x: string): Code => [...op.get(at(x)), ...op.get(i), ...op.i32Add];
   const body = (pair: boolean): Code => {
     const c: number[] = [];
@@ -206,7 +212,7 @@ export function updateModule(rule: UpdateRule, flags: ReadonlyMap<string, boolea
     c.push(...op.get(argLocal('c')), ...ptr('g'), ...a.load(pair), ...op.f64x2Mul, ...op.get(argLocal('$l2')), ...op.get(L('$wk')), ...op.f64x2Mul, ...op.f64x2Add, ...op.set(L('$gk')));
     if (hasM) c.push(...ptr('m'), ...a.load(pair), ...op.set(L('$mk')));
     if (hasV) c.push(...ptr('v'), ...a.load(pair), ...op.set(L('$vk')));
-    for (const s of statements) c.push(...vector(s.value), ...op.set(L(s.name)));
+    for (const s of statements) c.push(...vz.vector(s.value), ...op.set(L(s.name)));
     // Stores, in the JavaScript pass's order; each new value's `x * 0` (as stored) into the check.
     const store = (where: string, value: number, check: boolean) => {
       c.push(...ptr(where), ...a.store(pair, value, tmp));
@@ -220,7 +226,7 @@ export function updateModule(rule: UpdateRule, flags: ReadonlyMap<string, boolea
     return c;
   };
   const loop = pairsThenTail(N, i, end, a.e, body);
-  const code: Code = [...setup, ...op.v128Zero, ...op.set(chk), ...loop, ...op.get(chk), ...op.f64x2Extract(0), ...op.get(chk), ...op.f64x2Extract(1), ...op.f64Add];
+  const code: Code = [...vz.setup, ...op.v128Zero, ...op.set(chk), ...loop, ...op.get(chk), ...op.f64x2Extract(0), ...op.get(chk), ...op.f64x2Extract(1), ...op.f64Add];
   return kernelModule(params, loc.types, code, pages, [F64]);
 }
 
@@ -267,38 +273,11 @@ export function fusedUpdateModule(rule: UpdateRule, precision: 'f64' | 'f32', pa
   }
   const elementLocals = new Map<string, number>([['$gk', loc.add(V128)], ['$mk', loc.add(V128)], ['$vk', loc.add(V128)]]);
   for (const s of statements.slice(0, -1)) elementLocals.set(s.name, loc.add(V128));
-  const setup: number[] = [];
-  const invariant = new Map<string, number>();
-  const splat = (key: string, scalar: Code): number => {
-    let l = invariant.get(key);
-    if (l === undefined) {
-      l = loc.add(V128);
-      invariant.set(key, l);
-      setup.push(...scalar, ...op.f64x2Splat, ...op.set(l));
-    }
-    return l;
-  };
-  const scalar = (e: Ex): Code => {
-    switch (e.k) {
-      case 'num': return op.f64Const(e.v);
-      case 'name':
-        if (!args.includes(e.name)) throw new Error(`gradc bug: fused update reads '${e.name}', not an argument`);
-        return op.get(argAt(e.name));
-      case 'sqrt': return [...scalar(e.a), ...op.f64Sqrt];
-      case 'bin': return [...scalar(e.a), ...scalar(e.b), ...{ '+': op.f64Add, '-': op.f64Sub, '*': op.f64Mul, '/': op.f64Div }[e.op]];
-    }
-  };
-  const key = (e: Ex): string => (e.k === 'num' ? String(e.v) : e.k === 'name' ? e.name : e.k === 'sqrt' ? `sqrt(${key(e.a)})` : `(${key(e.a)} ${e.op} ${key(e.b)})`);
-  const vector = (e: Ex): Code => {
-    if ([...names(e, new Set())].every((x) => !elementLocals.has(x))) return op.get(splat(key(e), scalar(e)));
-    switch (e.k) {
-      case 'num': throw new Error('unreachable');
-      case 'name': return op.get(elementLocals.get(e.name)!);
-      case 'sqrt': return [...vector(e.a), ...op.f64x2Sqrt];
-      case 'bin': return [...vector(e.a), ...vector(e.b), ...{ '+': op.f64x2Add, '-': op.f64x2Sub, '*': op.f64x2Mul, '/': op.f64x2Div }[e.op]];
-    }
-  };
-  const zero = splat('0', op.f64Const(0));
+  const vz = new Vectorizer(loc, elementLocals, (name) => {
+    if (!args.includes(name)) throw new Error(`gradc bug: fused update reads '${name}', not an argument`);
+    return op.get(argAt(name));
+  });
+  const zero = vz.splat('0', op.f64Const(0));
   const L = (x: string) => elementLocals.get(x)!;
   // i: byte offset of the element in the moment arrays; g and d are f64 at either precision (offset 2i for f32).
   const own = (x: number): Code => [...op.get(x), ...op.get(i), ...op.i32Add];
@@ -308,8 +287,8 @@ export function fusedUpdateModule(rule: UpdateRule, precision: 'f64' | 'f32', pa
     const c: number[] = [];
     c.push(...f64At(at.g), ...(pair ? op.v128Load() : op.v128Load64Zero()), ...op.set(L('$gk')));
     c.push(...own(M), ...a.load(pair), ...op.set(L('$mk')), ...own(Vv), ...a.load(pair), ...op.set(L('$vk')));
-    for (const s of statements.slice(0, -1)) c.push(...vector(s.value), ...op.set(L(s.name)));
-    c.push(...vector(p.b), ...op.set(dl));
+    for (const s of statements.slice(0, -1)) c.push(...vz.vector(s.value), ...op.set(L(s.name)));
+    c.push(...vz.vector(p.b), ...op.set(dl));
     const store = (addr: Code, value: number, check: boolean) => {
       c.push(...addr, ...a.store(pair, value, tmp));
       if (check) c.push(...op.get(chk), ...a.stored(value, tmp), ...op.get(zero), ...op.f64x2Mul, ...op.f64x2Add, ...op.set(chk));
@@ -323,7 +302,7 @@ export function fusedUpdateModule(rule: UpdateRule, precision: 'f64' | 'f32', pa
   };
   const code: Code = [...op.i32(n), ...op.set(count), ...op.v128Zero, ...op.set(chk), ...pairsThenTail(count, i, end, a.e, body),
     ...op.get(chk), ...op.f64x2Extract(0), ...op.get(chk), ...op.f64x2Extract(1), ...op.f64Add];
-  return kernelModule(params, loc.types, [...setup, ...code], pages, [F64]);
+  return kernelModule(params, loc.types, [...vz.setup, ...code], pages, [F64]);
 }
 
 /** The f64 arguments of `fusedUpdateModule(rule)`: the hyperparameters its moments and step read ($keep and $l2 are the caller's). */
