@@ -1017,14 +1017,19 @@ export function initOptimizer(params: Params, options: OptimizerOptions): Optimi
   return $initOptimizer(params, options, 'initOptimizer: options');
 }
 
-/** `place`: where the moments go (`$placed`: a pool slot of the kernels' memory when `params` are there, simd.ts; loadParams places them only once the whole file has loaded); then frozen (`$ownMoments`). */
-function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params, like: Params) => Params = $placed): OptimizerState {
+/**
+ * `place`: where the moments go and whose they are: by default a pool slot of the kernels' memory when `params` are
+ * there (`$placed`, simd.ts), then this module's own (`$ownMoments`: frozen, and in a slot of the fused steps' memory).
+ * loadParams keeps them plain (`(p) => p`) and owns them only once the whole file has loaded: slots are never reused, so
+ * a refused file must take none.
+ */
+function $initOptimizer(params: Params, options: OptimizerOptions, where: string, place: (p: Params, like: Params) => Params = (p, like) => $ownMoments($placed(p, like))): OptimizerState {
   $checkParams(params, where.replace(/options.*$/, 'params'), false);
   const h = $hyper(options, where);
   const frozen = Object.freeze({ ...options, ...(options.schedule ? { schedule: Object.freeze({ ...options.schedule }) } : {}) }) as OptimizerOptions;
   $hypers.set(frozen, h);
   const slots = $UPDATE_STATE[h.kind];
-  return { options: frozen, step: 0, m: slots[0] ? $ownMoments(place(zeroParams(), params)) : null, v: slots[1] ? $ownMoments(place(zeroParams(), params)) : null };
+  return { options: frozen, step: 0, m: slots[0] ? place(zeroParams(), params) : null, v: slots[1] ? place(zeroParams(), params) : null };
 }
 
 /** Checks an optimizer argument: a learning rate (null) or an OptimizerState (its hyperparameters). */
