@@ -25,6 +25,7 @@
  * Rows 3 and 4 change the generated text by replacement; a replacement that matches nothing
  * throws (the emitter changed: update this file).
  */
+import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { generate, loadModule } from '../src/index.js';
 import { type Code, F64, V128, kernelModule, op, uleb } from '../src/6-emit/wasm/encode.js';
@@ -39,13 +40,6 @@ const CHECK_STEPS = 50;
 const ADAM = { lr: 0.001, b1: 0.9, b2: 0.999, eps: 1e-8 };
 const log = (s: string) => process.stderr.write(s + '\n');
 const median = (xs: readonly number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
-
-/**
- * A stepper made from its own source text: closures made at one place in the code share V8's
- * type feedback, so steppers of different modules made by one arrow would make each other's
- * calls polymorphic (measured here: gradc's Adam row 2.3x instead of 1.9x).
- */
-const fresh = <A extends unknown[]>(text: string) => new Function(`return ${text}`)() as (...a: A) => (i: number) => void;
 
 /** `text` with every `from` replaced by `to`; throws when there is none. */
 function replaced(text: string, from: string, to: string): string {
@@ -120,68 +114,87 @@ function wholeStepModule(adam: boolean): Uint8Array {
   return kernelModule([F64, F64, F64, F64, F64], locals, c, 1, [F64]);
 }
 
-/** The table (markdown). */
-export async function adamFloorTable(): Promise<string> {
+/** The rows (see the header): each a name and what makes its stepper. */
+const ROWS_OF_TABLE = ['gradc Adam stepBatch', 'gradc Adam stepBatch, simd off (JavaScript update)', '... without the root and division', '... with SGD arithmetic in the Adam path', 'whole step in Wasm SIMD, Adam (no checks)', 'whole step in Wasm SIMD, SGD (no checks)'] as const;
+
+/** Child side: row `k`'s stepper, then its rates and ratio against gradc's SGD step, timed alternately. */
+async function measureRow(k: number): Promise<{ sgd: number; rate: number; ratio: number }> {
   const net = NETS.find((n) => n.name === '2-2-1')!;
   const { X, Y, rows } = makeData(net);
   const w = initWeights(net);
   const { code } = generate(gradcModel(net));
-  const { code: off } = generate(gradcModel(net), { simd: 'off' });
   const sgd = loadModule(code);
   const ps = gradcParams(sgd, w);
-  const variants = [['gradc Adam stepBatch', code], ['gradc Adam stepBatch, simd off (JavaScript update)', off], ['  without the root and division', NO_ROOT(off)], ['  with SGD arithmetic in the Adam path', SGD_MATH(off)]] as const;
-  const rowsOut: [string, (i: number) => void][] = variants.map(([name, text]) => {
-    const mod = loadModule(text);
+  let step: (i: number) => void;
+  if (k < 4) {
+    const off = generate(gradcModel(net), { simd: 'off' }).code;
+    const mod = loadModule([code, off, NO_ROOT(off), SGD_MATH(off)][k]!);
     const p = gradcParams(mod, w);
     const st = mod.initOptimizer(p, { kind: 'adam', learningRate: ADAM.lr });
-    return [name, fresh<[typeof mod, typeof p, Float64Array, Float64Array, typeof st, number]>('(mod, p, X, Y, st, rows) => (i) => { mod.stepBatch(p, X, Y, 1, st, i % rows); }')(mod, p, X, Y, st, rows)];
-  });
-
-  // The whole step in Wasm, checked against gradc's Adam first.
-  const memory = new Wasm.Memory({ initial: 1, maximum: 1 });
-  const instance = (bytes: Uint8Array) => new Wasm.Instance(new Wasm.Module(bytes), { m: { m: memory } }).exports.f as unknown as (...a: number[]) => number;
-  const adamF = instance(wholeStepModule(true)), sgdF = instance(wholeStepModule(false));
-  const M = new Float64Array(memory.buffer);
-  const ref = loadModule(code), pr = gradcParams(ref, w), sr = ref.initOptimizer(pr, { kind: 'adam', learningRate: ADAM.lr });
-  M.set(pr.layer1_W as Float64Array, AT.W1 / 8); M.set(pr.layer1_b as Float64Array, AT.b1 / 8); M.set(pr.layer2_W as Float64Array, AT.W2 / 8); M.set(pr.layer2_b as Float64Array, AT.b2 / 8);
-  let t = 0, steadyFrom = Infinity;
-  const row = (r: number) => { M[AT.x / 8] = X[2 * r]!; M[AT.x / 8 + 1] = X[2 * r + 1]!; M[AT.y / 8] = Y[r]!; };
-  const wasmAdam = (r: number): number => {
-    t++;
-    let a = ADAM.lr, e = ADAM.eps;
-    if (t < steadyFrom) { const root = Math.sqrt(1 - Math.pow(ADAM.b2, t)); a = (ADAM.lr * root) / (1 - Math.pow(ADAM.b1, t)); e = ADAM.eps * root; }
-    row(r);
-    const loss = adamF(a, e, ADAM.b1, ADAM.b2, 0);
-    if (loss !== loss) throw new Error('bench/adamFloor: the Wasm Adam step is not finite');
-    return loss;
-  };
-  for (let i = 0; i < CHECK_STEPS; i++) {
-    const want = ref.stepBatch(pr, X, Y, 1, sr, i), got = wasmAdam(i);
-    if (!(Math.abs(want - got) <= 1e-12 * Math.max(1, Math.abs(want)))) throw new Error(`bench/adamFloor: step ${i}: the Wasm step's loss is ${got}, gradc's ${want}`);
-  }
-  steadyFrom = 0; // timed past the bias corrections, as gradc's step is (its $hy.steady)
-  rowsOut.push(['whole step in Wasm SIMD, Adam (no checks)', fresh<[typeof wasmAdam, number]>('(f, rows) => (i) => { f(i % rows); }')(wasmAdam, rows)]);
-  rowsOut.push(['whole step in Wasm SIMD, SGD (no checks)', fresh<[typeof row, typeof sgdF, number, number]>('(row, f, rows, lr) => (i) => { row(i % rows); f(0, 0, 0, 0, lr); }')(row, sgdF, rows, LEARNING_RATE)]);
-
-  const base = ownMeasure(), own = rowsOut.map(() => ownMeasure());
-  const sgdStep = fresh<[typeof sgd, typeof ps, Float64Array, Float64Array, number, number]>('(mod, p, X, Y, lr, rows) => (i) => { mod.stepBatch(p, X, Y, 1, lr, i % rows); }')(sgd, ps, X, Y, LEARNING_RATE, rows);
-  await base(sgdStep, 1, ROUND);
-  for (const [k, [name, f]] of rowsOut.entries()) { log(`[2-2-1] ${name.trim()}`); await own[k]!(f, 1, ROUND); }
-  const sgdRates: number[] = [], rates = rowsOut.map(() => [] as number[]), ratios = rowsOut.map(() => [] as number[]);
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const [k, [, f]] of rowsOut.entries()) {
-      const s = await base(sgdStep, 1, ROUND), x = await own[k]!(f, 1, ROUND);
-      sgdRates.push(s); rates[k]!.push(x); ratios[k]!.push(s / x);
+    step = (i) => { mod.stepBatch(p, X, Y, 1, st, i % rows); };
+  } else {
+    // The whole step in Wasm, checked against gradc's Adam first.
+    const memory = new Wasm.Memory({ initial: 1, maximum: 1 });
+    const instance = (bytes: Uint8Array) => new Wasm.Instance(new Wasm.Module(bytes), { m: { m: memory } }).exports.f as unknown as (...a: number[]) => number;
+    const adamF = instance(wholeStepModule(true)), sgdF = instance(wholeStepModule(false));
+    const M = new Float64Array(memory.buffer);
+    const ref = loadModule(code), pr = gradcParams(ref, w), sr = ref.initOptimizer(pr, { kind: 'adam', learningRate: ADAM.lr });
+    M.set(pr.layer1_W as Float64Array, AT.W1 / 8); M.set(pr.layer1_b as Float64Array, AT.b1 / 8); M.set(pr.layer2_W as Float64Array, AT.W2 / 8); M.set(pr.layer2_b as Float64Array, AT.b2 / 8);
+    let t = 0, steadyFrom = Infinity;
+    const row = (r: number) => { M[AT.x / 8] = X[2 * r]!; M[AT.x / 8 + 1] = X[2 * r + 1]!; M[AT.y / 8] = Y[r]!; };
+    const wasmAdam = (r: number): number => {
+      t++;
+      let a = ADAM.lr, e = ADAM.eps;
+      if (t < steadyFrom) { const root = Math.sqrt(1 - Math.pow(ADAM.b2, t)); a = (ADAM.lr * root) / (1 - Math.pow(ADAM.b1, t)); e = ADAM.eps * root; }
+      row(r);
+      const loss = adamF(a, e, ADAM.b1, ADAM.b2, 0);
+      if (loss !== loss) throw new Error('bench/adamFloor: the Wasm Adam step is not finite');
+      return loss;
+    };
+    for (let i = 0; i < CHECK_STEPS; i++) {
+      const want = ref.stepBatch(pr, X, Y, 1, sr, i), got = wasmAdam(i);
+      if (!(Math.abs(want - got) <= 1e-12 * Math.max(1, Math.abs(want)))) throw new Error(`bench/adamFloor: step ${i}: the Wasm step's loss is ${got}, gradc's ${want}`);
     }
+    steadyFrom = 0; // timed past the bias corrections, as gradc's step is (its $hy.steady)
+    step = k === 4 ? (i) => { wasmAdam(i % rows); } : (i) => { row(i % rows); sgdF(0, 0, 0, 0, LEARNING_RATE); };
+  }
+  const base = ownMeasure(), own = ownMeasure();
+  const sgdStep = (i: number) => { sgd.stepBatch(ps, X, Y, 1, LEARNING_RATE, i % rows); };
+  await base(sgdStep, 1, ROUND);
+  await own(step, 1, ROUND);
+  const sgdRates: number[] = [], rates: number[] = [], ratios: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const s = await base(sgdStep, 1, ROUND), x = await own(step, 1, ROUND);
+    sgdRates.push(s); rates.push(x); ratios.push(s / x);
+  }
+  return { sgd: median(sgdRates), rate: median(rates), ratio: median(ratios) };
+}
+
+/** The table (markdown): each row measured in a child process of its own, with gradc's SGD module and nothing else loaded. */
+export async function adamFloorTable(): Promise<string> {
+  const results: { sgd: number; rate: number; ratio: number }[] = [];
+  for (const [k, name] of ROWS_OF_TABLE.entries()) {
+    log(`[2-2-1] ${name}`);
+    results.push(await new Promise((resolve, reject) => {
+      const child = fork(fileURLToPath(import.meta.url), ['--row', String(k)], { execArgv: process.execArgv });
+      child.on('message', (m) => resolve(m as { sgd: number; rate: number; ratio: number }));
+      child.on('exit', (code) => (code === 0 ? undefined : reject(new Error(`bench/adamFloor: row ${k} exited with ${code}`))));
+    }));
   }
   const fmt = (n: number) => `${(n / 1e6).toFixed(2)}M`;
   return [
-    `What bounds the Adam/SGD step cost at 2-2-1, batch 1: samples/second, and gradc's SGD \`stepBatch\` rate (median ${fmt(median(sgdRates))}) over each row's, median of ${ROUNDS} alternating rounds (bench/adamFloor.ts says what each row is).`,
+    `What bounds the Adam/SGD step cost at 2-2-1, batch 1: samples/second, and gradc's SGD \`stepBatch\` rate over each row's (median of ${ROUNDS} alternating rounds, each row in its own process with the SGD module; bench/adamFloor.ts says what each row is).`,
     '',
-    '| step | samples/s | SGD rate / this |',
-    '|---|---:|---:|',
-    ...rowsOut.map(([name], k) => `| ${name.startsWith('  ') ? `... ${name.trim()}` : name} | ${fmt(median(rates[k]!))} | ${median(ratios[k]!).toFixed(2)}x |`),
+    '| step | samples/s | gradc SGD samples/s | SGD rate / this |',
+    '|---|---:|---:|---:|',
+    ...ROWS_OF_TABLE.map((name, k) => `| ${name} | ${fmt(results[k]!.rate)} | ${fmt(results[k]!.sgd)} | ${results[k]!.ratio.toFixed(2)}x |`),
   ].join('\n');
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) process.stdout.write(`${await adamFloorTable()}\n`);
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const at = process.argv.indexOf('--row');
+  if (at >= 0) {
+    process.send!(await measureRow(Number(process.argv[at + 1])));
+    process.disconnect();
+  } else process.stdout.write(`${await adamFloorTable()}\n`);
+}
