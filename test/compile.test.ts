@@ -11,12 +11,15 @@
  *    twice (`forward`, and the pass `loss` and `gradient` share) and the backward pass
  *    once, so the code is at most two copies of the straight-line gradient pass and
  *    grows linearly with the chain. (Times are in bench/compile.ts, never asserted here.)
+ * 3. Separate loads: two loads of the same module text run two different texts through
+ *    `new Function` (SEPARATE_LOADS in src/load/loader.ts: V8 would otherwise share type
+ *    feedback between them; measured in bench/sameSource.ts), and train alike.
  */
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { compile, defineModel, generate } from '../src/index.js';
 import { generateJavaScript, type GenerateOptions } from '../src/pipeline.js';
-import { loadModule } from '../src/load/loader.js';
+import { loadModule, runModule } from '../src/load/loader.js';
 import type { ModelDefinition } from '../src/2-build/define.js';
 import { CORPUS, type NamedModel, exampleModels, randomValues } from './helpers/models.js';
 import { mulberry32 } from '../src/rng.js';
@@ -138,4 +141,29 @@ describe('each straight-line pass once', () => {
     expect(r.loss).toBe(m.loss(m.initParams(), { x: 0.3 }, { y: 0.2 }));
     expect(Number.isFinite(r.grad.w as number)).toBe(true);
   }, 300_000);
+});
+
+describe('separate loads (SEPARATE_LOADS)', () => {
+  it('gives each load of the same text a text of its own, and the loads train alike', () => {
+    const def = defineModel('sep', (m) => {
+      const out = m.mlp(m.input('x', 2), [3, 1], 'tanh', 'linear');
+      m.loss(m.mean(m.call('square', m.sub(out, m.target('y', 1)))));
+    });
+    const js = generateJavaScript(def);
+    const bodies: string[] = [];
+    const F = globalThis.Function;
+    globalThis.Function = new Proxy(F, { construct: (target, args: unknown[]) => { bodies.push(String(args.at(-1))); return Reflect.construct(target, args) as object; } });
+    let loads;
+    try {
+      loads = [runModule(js), runModule(js), runModule(js, false), runModule(js, false)];
+    } finally {
+      globalThis.Function = F;
+    }
+    expect(bodies).toHaveLength(4);
+    expect(new Set(bodies.slice(0, 2)).size).toBe(2);
+    expect(bodies[2]).toBe(bodies[3]); // what the benchmark's "shared" case runs
+    const X = Float64Array.from([0.3, -0.2, 0.5, 0.1]), Y = Float64Array.from([0.4, -0.1]);
+    const losses = loads.map((m) => { const p = m.initParams(3); return [0, 1, 0, 1].map((r) => m.stepBatch(p, X, Y, 1, 0.1, r)); });
+    for (const l of losses) expect(l).toEqual(losses[0]);
+  });
 });

@@ -6,7 +6,8 @@
  * check: `gradc build` output is type-checked by the test suite) to CommonJS and
  * running it in a fresh function scope; `runModule(js)` runs JavaScript the emitter wrote
  * directly (what `compile()` does: no TypeScript compiler involved). Nothing is written to
- * disk, no module loader is involved, and the result is synchronous.
+ * disk, no module loader is involved, and the result is synchronous. Every load is a module
+ * of its own to V8 as well (SEPARATE_LOADS below).
  */
 import { createRequire } from 'node:module';
 import type TS from 'typescript';
@@ -94,7 +95,20 @@ export function loadModule<F extends Floats = Float64Array>(code: string): Gener
  * one name each, as the emitter writes them) become the module object, or the CommonJS of
  * `transpile` (what a worker thread is given to run the same module).
  */
-export function runModule<F extends Floats = Float64Array>(js: string): GeneratedModule<F> {
+/**
+ * SEPARATE_LOADS: V8 caches the compilation of `new Function` by its source text, with the
+ * type feedback of the functions inside, so two loads of the same text (compile() of one model
+ * twice, a benchmark's SGD and Adam modules) would share feedback: the second module's calls
+ * into its own kernels look polymorphic to the JIT, which then inlines less. Measured at 2-2-1
+ * batch 1 with three other loads of the same module trained first (bench/sameSource.ts): SGD
+ * steps 7.8-10.4M/s against 15.7M/s, Adam 5.5-7.2M/s against 9.0M/s. So each load's text ends
+ * with its own number: no cache hit, nothing shared (the cost is one parse and compile per
+ * load, which a first load pays anyway).
+ */
+let loads = 0;
+
+/** `separate` false (bench/sameSource.ts only, to measure what SEPARATE_LOADS avoids): the text as given. */
+export function runModule<F extends Floats = Float64Array>(js: string, separate = true): GeneratedModule<F> {
   const names: string[] = [];
   const script = js.replace(/^export (function|class|const|let) ([\w$]+)/gm, (_, keyword: string, name: string) => {
     names.push(name);
@@ -102,6 +116,6 @@ export function runModule<F extends Floats = Float64Array>(js: string): Generate
   });
   const module = { exports: {} as Record<string, unknown> };
   // Strict, as a module is (a write to a frozen object throws: the optimizer checks rely on it).
-  new Function('exports', 'module', `'use strict';\n${script}\n;Object.assign(exports, { ${names.join(', ')} });`)(module.exports, module);
+  new Function('exports', 'module', `'use strict';\n${script}\n;Object.assign(exports, { ${names.join(', ')} });${separate ? `\n// gradc load ${++loads} (SEPARATE_LOADS)` : ''}`)(module.exports, module);
   return module.exports as unknown as GeneratedModule<F>;
 }
