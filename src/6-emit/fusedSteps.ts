@@ -166,6 +166,28 @@ const NODECAY_LIMIT = 256;
  * multiplication per value fewer.
  */
 /**
+ * The lines of a fused step's kernel: each parameter loaded into its local (from the hoisted
+ * `$w_<name>` arrays, a scalar from `$p`), each operation with its comment once per run (as
+ * kernels.ts does), and at each update store the lines `update` gives.
+ */
+function kernelLines(kernel: Kernel, ref: (o: Operand) => string, S: Syntax, update: (ins: Update) => string[]): string[] {
+  const out: string[] = [];
+  let lastComment: string | undefined;
+  for (const ins of kernel.instrs) {
+    if (ins.kind === 'load' && ins.from === 'param') {
+      out.push(`const ${ins.name} = ${ins.element === null ? `$p.${ins.leaf}` : `$w_${ins.leaf}[${ins.element}]${S.nn}`};`);
+    } else if (ins.kind === 'store' && ins.into === 'update') {
+      out.push(...update(ins));
+    } else {
+      if (ins.kind === 'op' && ins.comment && ins.comment !== lastComment) out.push(`// ${ins.comment}`);
+      if (ins.kind === 'op' && ins.comment) lastComment = ins.comment;
+      out.push(statement(ins, ref, S.flavour));
+    }
+  }
+  return out;
+}
+
+/**
  * `$step_<kind>` for one rule (`$step_<kind>_nodecay` without the decay terms, see NO_DECAY):
  * the step kernel with the rule's update at each update store.
  */
@@ -206,30 +228,21 @@ function fusedStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, k
   const read = (x: string, u: Update) => (u.element === null ? x : `${x}${nn}`);
   const restore: string[] = [];
   let k = 0;
-  let lastComment: string | undefined;
-  for (const ins of instrs) {
-    if (ins.kind === 'load' && ins.from === 'param') {
-      body.push(`const ${ins.name} = ${ins.element === null ? `$p.${ins.leaf}` : `$w_${ins.leaf}[${ins.element}]${nn}`};`);
-    } else if (ins.kind === 'store' && ins.into === 'update') {
-      const w = at('$w_', '$p', ins), M = at('$m_', '$m', ins), V = at('$v_', '$v', ins);
-      const old = [...(m ? [`$mo${k} = ${read(M, ins)}`] : []), ...(v ? [`$vo${k} = ${read(V, ins)}`] : [])];
-      if (old.length) body.push(`const ${old.join(', ')};`);
-      body.push(
-        `{ // ${kinds.join(' and ')} update of ${ins.leaf}${ins.element === null ? '' : `[${ins.element}]`}`,
-        `  const $wk = ${ref(ins.old!)}, $gk = ${ref(ins.value)}${decay ? ' + $l2 * $wk' : ''}${m ? `, $mk = $mo${k}` : ''}${v ? `, $vk = $vo${k}` : ''};`,
-        ...rule.element.map((l) => `  ${l}`),
-        `  ${w} = $p1;${m ? ` ${M} = $m1;` : ''}${v ? ` ${V} = $v1;` : ''}`,
-        `  $s += ${checked.join(' + ')};`,
-        `}`,
-      );
-      restore.push(`${w} = ${ref(ins.old!)};${m ? ` ${M} = $mo${k};` : ''}${v ? ` ${V} = $vo${k};` : ''}`);
-      k++;
-    } else {
-      if (ins.kind === 'op' && ins.comment && ins.comment !== lastComment) body.push(`// ${ins.comment}`); // once per run, as kernels.ts does
-      if (ins.kind === 'op' && ins.comment) lastComment = ins.comment;
-      body.push(statement(ins, ref, S.flavour));
-    }
-  }
+  body.push(...kernelLines(kernel, ref, S, (ins) => {
+    const w = at('$w_', '$p', ins), M = at('$m_', '$m', ins), V = at('$v_', '$v', ins);
+    const old = [...(m ? [`$mo${k} = ${read(M, ins)}`] : []), ...(v ? [`$vo${k} = ${read(V, ins)}`] : [])];
+    restore.push(`${w} = ${ref(ins.old!)};${m ? ` ${M} = $mo${k};` : ''}${v ? ` ${V} = $vo${k};` : ''}`);
+    k++;
+    return [
+      ...(old.length ? [`const ${old.join(', ')};`] : []),
+      `{ // ${kinds.join(' and ')} update of ${ins.leaf}${ins.element === null ? '' : `[${ins.element}]`}`,
+      `  const $wk = ${ref(ins.old!)}, $gk = ${ref(ins.value)}${decay ? ' + $l2 * $wk' : ''}${m ? `, $mk = $mo${k - 1}` : ''}${v ? `, $vk = $vo${k - 1}` : ''};`,
+      ...rule.element.map((l) => `  ${l}`),
+      `  ${w} = $p1;${m ? ` ${M} = $m1;` : ''}${v ? ` ${V} = $v1;` : ''}`,
+      `  $s += ${checked.join(' + ')};`,
+      `}`,
+    ];
+  }));
   const loss = ref(kernel.result!);
   body.push(
     `$s += ${loss};`,
@@ -383,20 +396,11 @@ function wasmStep(kernel: Kernel, params: readonly ParamSlot[], kind: string, ki
   if (params.length) body.push(`const ${params.map((s) => `$w_${s.name} = $p.${s.name}`).join(', ')};`);
   body.push('let $s = 0; // the sum of the new parameters and the loss (CHECK_ONCE); the Wasm call checks the moments');
   const updates: { w: string; old: string; at: number }[] = [];
-  let lastComment: string | undefined;
-  for (const ins of instrs) {
-    if (ins.kind === 'load' && ins.from === 'param') {
-      body.push(`const ${ins.name} = $w_${ins.leaf}[${ins.element}]${nn};`);
-    } else if (ins.kind === 'store' && ins.into === 'update') {
-      const at = L.offset.get(ins.leaf)! + ins.element!;
-      updates.push({ w: `$w_${ins.leaf}[${ins.element}]`, old: ref(ins.old!), at });
-      body.push(`$G[${at}] = ${ref(ins.value)}${decay ? ` + $l2 * ${ref(ins.old!)}` : ''}; // ${kinds.join(' and ')} update of ${ins.leaf}[${ins.element}]: its gradient`);
-    } else {
-      if (ins.kind === 'op' && ins.comment && ins.comment !== lastComment) body.push(`// ${ins.comment}`);
-      if (ins.kind === 'op' && ins.comment) lastComment = ins.comment;
-      body.push(statement(ins, ref, S.flavour));
-    }
-  }
+  body.push(...kernelLines(kernel, ref, S, (ins) => {
+    const at = L.offset.get(ins.leaf)! + ins.element!;
+    updates.push({ w: `$w_${ins.leaf}[${ins.element}]`, old: ref(ins.old!), at });
+    return [`$G[${at}] = ${ref(ins.value)}${decay ? ` + $l2 * ${ref(ins.old!)}` : ''}; // ${kinds.join(' and ')} update of ${ins.leaf}[${ins.element}]: its gradient`];
+  }));
   const loss = ref(kernel.result!);
   const E = Math.log2(L.e);
   body.push(
